@@ -1,0 +1,66 @@
+"""Suites and tasks (DESIGN §3.2): the contract for what a rollout is asked to fix.
+
+A suite is a JSON file: ``{"name": ..., "tasks": [...]}``. Paths inside it are
+relative to the suite file's directory. A task's source is a directory today; the
+``GitSource`` shape keeps the schema open to a repository at a commit (BugsInPy,
+SWE-bench-style instances).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DirSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["dir"] = "dir"
+    path: str  # relative to the suite file's directory
+
+
+class GitSource(BaseModel):
+    """Not implemented yet: declared so suites can name one without a schema change."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["git"] = "git"
+    repo: str
+    commit: str
+    subdir: str | None = None
+
+
+Source = Annotated[Union[DirSource, GitSource], Field(discriminator="kind")]
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    source: Source
+    goal: str
+    # argv run from the workspace root; a string is split with shlex.
+    test_command: list[str] | str = Field(default_factory=lambda: ["python", "-m", "pytest", "-q"])
+    timeout_s: float = 60.0  # whole test run
+    per_test_timeout_s: float | None = 10.0
+    # Relative paths (files or dirs) the final test run restores; changing one = tampered.
+    protected: list[str] = Field(default_factory=list)
+    # Relative paths never copied into the workspace (reference fixes, answers).
+    hidden: list[str] = Field(default_factory=list)
+    # Directory (relative to the suite file) whose files overlay the source to fix it.
+    reference_fix: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    tasks: list[Task]
+    # Where relative paths resolve from; set by the loader, not part of the file.
+    base_dir: Path | None = Field(default=None, exclude=True)
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(task_id)
