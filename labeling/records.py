@@ -1,0 +1,254 @@
+"""The rows the label store hands out (DESIGN §3.4). Plain, frozen, JSON-able.
+
+These are the contract exports/ and tui/ code against: every read from
+`labeling.store.LabelStore` returns one of these, never a database object.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RolloutStatus = Literal["running", "finished"]
+Verdict = Literal["confirm", "flip", "discard"]
+Contrast = Literal["pass_fail", "efficiency", "step"]
+PairKind = Literal["rollout", "step"]
+StepReason = Literal["invalid_args", "wrong_file", "loop", "premature_finish", "unneeded", "other"]
+
+VERDICTS: tuple[str, ...] = ("confirm", "flip", "discard")
+STEP_REASONS: tuple[str, ...] = ("invalid_args", "wrong_file", "loop", "premature_finish", "unneeded", "other")
+STRATEGIES: tuple[str, ...] = ("best-worst", "pass-fail", "all-contrastive")
+CONTRASTS: tuple[str, ...] = ("pass_fail", "efficiency", "step")
+# Pair noise flags (DESIGN §3.3), in the order they are shown.
+PAIR_FLAGS: tuple[str, ...] = (
+    "both_fail",
+    "identical_patch",
+    "tiebreak_only",
+    "flaky",
+    "tests_tampered",
+    "non_minimal",
+    "summary_only",
+)
+# Automatic step flags.
+STEP_FLAGS: tuple[str, ...] = ("invalid_call", "tool_error", "repeated_call", "unused_read")
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class BatchRow(_Row):
+    batch_id: str
+    path: str
+    suite: str = ""
+    model: str = ""
+    provider: str = ""
+    planned: int = 0  # rollouts planned in batch.json
+    rollouts: int = 0  # trace files indexed
+    finished: int = 0  # rollouts with a rollout_end
+    passed: int = 0  # finished, tests passed, not tampered
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    started: str | None = None
+    finished_at: str | None = None
+    status: str = "running"  # running | finished | cancelled | error (batch.json stop_reason)
+
+
+class RolloutRow(_Row):
+    uid: str  # "<batch_id>/<rollout_id>"
+    batch_id: str
+    rollout_id: str
+    task_id: str = ""
+    suite: str = ""
+    model: str = ""
+    provider: str = ""
+    seed: int | None = None
+    temperature: float | None = None
+    trace_path: str = ""
+    status: RolloutStatus = "running"
+    stop_reason: str | None = None
+    # Outcome fields: final once status == "finished"; running counts before that.
+    tests_passed: bool = False
+    tests_tampered: bool = False
+    steps: int = 0
+    tool_calls: int = 0
+    invalid_tool_calls: int = 0
+    files_touched: int = 0
+    files: list[str] = Field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    duration_s: float | None = None
+    patch: str = ""
+    summary: str = ""  # the final event's summary, or ""
+    errors: int = 0  # error events seen
+    # Set on a rollout that replayed another's prefix (agent.trace.BranchInfo).
+    branch_parent_uid: str | None = None
+    branch_at_step: int | None = None
+    prefix_messages: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        """The score's first component: tests passed and the tests were not tampered with."""
+        return self.tests_passed and not self.tests_tampered
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+
+class ToolCallRow(_Row):
+    call_id: str
+    name: str
+    arguments: str  # raw, exactly as the model sent it
+    args: dict | None = None  # parsed, when it parsed to an object
+    parse_error: str | None = None
+    valid: bool = True
+    violations: list[str] = Field(default_factory=list)
+    ok: bool | None = None  # None until its tool_result is seen
+    duration_s: float | None = None
+    output_chars: int | None = None
+    truncated: bool = False
+    error: str | None = None
+    offset: int = 0  # byte offset of the tool_call event in the trace
+
+
+class StepMark(_Row):
+    reason: StepReason
+    text: str | None = None
+    labeler: str = ""
+    at: str = ""
+
+
+class StepRow(_Row):
+    uid: str
+    step: int  # 1-based: one assistant turn (one LLM call)
+    calls: list[ToolCallRow] = Field(default_factory=list)
+    auto_flags: list[str] = Field(default_factory=list)  # subset of STEP_FLAGS
+    offset: int = 0  # byte offset of the step's first event in the trace
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float | None = None
+    mark: StepMark | None = None
+
+
+class PairRow(_Row):
+    pair_id: str  # stable: short sha1 of (task_id, chosen_uid, rejected_uid)
+    task_id: str
+    kind: PairKind = "rollout"
+    chosen_uid: str  # the auto-preferred side (higher score)
+    rejected_uid: str
+    strategy: str = "best-worst"
+    contrast: Contrast = "pass_fail"
+    decided_by: str = ""  # the score component the auto preference was decided on
+    flags: list[str] = Field(default_factory=list)  # subset of PAIR_FLAGS
+    stale: bool = False  # no longer selected by the current strategy (kept, never deleted)
+    verdict: Verdict | None = None
+    note: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    labeler: str | None = None
+    labeled_at: str | None = None
+    at_step: int | None = None  # step pairs: the diverging step
+    prefix_messages: int | None = None  # step pairs: shared conversation prefix length
+
+    @property
+    def labeled(self) -> bool:
+        return self.verdict is not None
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.flags)
+
+    @property
+    def preferred_uid(self) -> str | None:
+        """The side a training file should prefer: honors a flip; None if discarded."""
+        if self.verdict == "discard":
+            return None
+        return self.rejected_uid if self.verdict == "flip" else self.chosen_uid
+
+    @property
+    def non_preferred_uid(self) -> str | None:
+        if self.verdict == "discard":
+            return None
+        return self.chosen_uid if self.verdict == "flip" else self.rejected_uid
+
+
+class PairFilter(_Row):
+    task_id: str | None = None
+    batch_id: str | None = None  # either side's rollout belongs to this batch
+    contrast: str | None = None
+    flag: str | None = None  # a PAIR_FLAGS name, "noisy" (any flag) or "clean" (none)
+    verdict: str | None = None  # confirm | flip | discard | unlabeled | labeled
+    tag: str | None = None
+    text: str | None = None  # substring of pair id, task id, either uid, note or tags
+    include_stale: bool = False  # stale unlabeled pairs are hidden unless asked for
+
+
+class QueueCounts(_Row):
+    total: int = 0
+    labeled: int = 0
+    remaining: int = 0
+    confirm: int = 0
+    flip: int = 0
+    discard: int = 0
+
+
+class PairBuildReport(_Row):
+    strategy: str
+    score_order: list[str]
+    pairs: int = 0  # pairs the strategy selects now
+    new_pairs: int = 0
+    stale_pairs: int = 0  # kept pairs it no longer selects
+    no_contrast_tasks: list[str] = Field(default_factory=list)
+    by_contrast: dict[str, int] = Field(default_factory=dict)
+    by_flag: dict[str, int] = Field(default_factory=dict)
+
+
+class IngestProgress(_Row):
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+class IngestReport(_Row):
+    batches: int = 0
+    files_seen: int = 0
+    files_read: int = 0  # opened and read (new, grown or replaced)
+    files_unchanged: int = 0  # stat only, not opened
+    bytes_read: int = 0
+    events: int = 0
+    new_rollouts: int = 0
+    updated_rollouts: int = 0
+    finished_rollouts: int = 0  # rollouts whose rollout_end was read this time
+    warnings: list[str] = Field(default_factory=list)
+    torn_lines: int = 0  # partial last lines (left for next time, or reported if the batch ended)
+    invalid_lines: int = 0  # lines that are not a valid event (skipped)
+    duration_s: float = 0.0
+    pairs: PairBuildReport | None = None  # when pairs were rebuilt after the ingest
+
+
+class LabelEvent(_Row):
+    """One row of the append-only human log."""
+
+    id: int
+    kind: str  # verdict | mark | unmark | tag | untag | undo | redo
+    target: str  # pair_id, or "<uid>#<step>" for step marks
+    value: str | None = None  # verdict, reason, tag; for undo/redo the kind of the event acted on
+    note: str | None = None
+    labeler: str = ""
+    at: str = ""
+    ref: int | None = None  # undo: the event undone; redo: the undo event reversed
+    undone_by: int | None = None  # the undo event currently cancelling this one, if any
+
+    @property
+    def step_target(self) -> tuple[str, int] | None:
+        """(uid, step) for a step mark's target."""
+        uid, sep, step = self.target.rpartition("#")
+        return (uid, int(step)) if sep and step.isdigit() else None
+
+
+def step_target(uid: str, step: int) -> str:
+    return f"{uid}#{step}"
