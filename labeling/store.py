@@ -12,9 +12,12 @@ without touching callers. Every write commits before the method returns.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from labeling.records import (
     BatchRow,
@@ -28,7 +31,17 @@ from labeling.records import (
     RolloutRow,
     StepMark,
     StepRow,
+    STEP_REASONS,
+    STRATEGIES,
+    ToolCallRow,
+    VERDICTS,
+    step_target,
 )
+from labeling import indexer
+from labeling.pairs import Candidate, StrategyError, build_pairs, queue_key
+from labeling.score import DEFAULT_ORDER, ScoreOrderError, parse_order
+from labeling.sqlite_db import SqliteDb
+from labeling.steps import step_flags
 
 DB_FILE = "labels.sqlite"
 
@@ -52,6 +65,49 @@ def default_labeler() -> str:
         return "anon"
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag")
+_ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
+
+
+def _rollout_row(d: dict[str, Any]) -> RolloutRow:
+    d = {k: d[k] for k in _ROLLOUT_FIELDS if k in d}
+    d["files"] = json.loads(d.get("files") or "[]")
+    d["tests_passed"] = bool(d.get("tests_passed"))
+    d["tests_tampered"] = bool(d.get("tests_tampered"))
+    return RolloutRow.model_construct(**d)
+
+
+def _pair_row(d: dict[str, Any]) -> PairRow:
+    d = {k: d[k] for k in PairRow.model_fields if k in d}
+    d["stale"] = bool(d.get("stale"))
+    return PairRow.model_construct(**d)
+
+
+def _event_row(d: dict[str, Any], undone_by: int | None = None) -> LabelEvent:
+    return LabelEvent(**d, undone_by=undone_by)
+
+
+def _undo_state(events: list[dict[str, Any]]) -> tuple[dict[int, int], set[int]]:
+    """Fold one labeler's log: (action id -> the undo currently cancelling it, redone undo ids)."""
+    undone: dict[int, int] = {}
+    undo_ref: dict[int, int] = {}
+    redone: set[int] = set()
+    for e in events:
+        if e["kind"] == "undo":
+            undone[e["ref"]] = e["id"]
+            undo_ref[e["id"]] = e["ref"]
+        elif e["kind"] == "redo":
+            redone.add(e["ref"])
+            action = undo_ref.get(e["ref"])
+            if action is not None and undone.get(action) == e["ref"]:
+                del undone[action]
+    return undone, redone
+
+
 class LabelStore:
     """One label store file. Usable as a context manager; safe to share across threads.
 
@@ -62,7 +118,9 @@ class LabelStore:
 
     def __init__(self, db_path: Path, *, labeler: str | None = None):
         """Open (creating the schema if needed) the store at ``db_path``. WAL mode."""
-        raise NotImplementedError
+        self.path = Path(db_path)
+        self.labeler = labeler or default_labeler()
+        self._db = SqliteDb(self.path)
 
     @staticmethod
     def default_path(traces_dir: Path) -> Path:
@@ -83,32 +141,93 @@ class LabelStore:
         read from its last complete line; a shrunk or replaced one is re-read from 0.
         A partial last line is left for next time. Torn/invalid lines are counted and
         reported in ``warnings``, never raised. With ``rebuild`` the pairs are rebuilt
-        (current strategy and score order) when any rollout changed.
+        (current strategy and score order) when a rollout finished since the last build.
         """
-        raise NotImplementedError
+        roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
+        for r in roots:
+            if not r.exists():
+                raise StoreError(f"no such directory: {r}")
+        report = indexer.ingest(self._db, roots, progress=progress)
+        if rebuild and (report.finished_rollouts or "strategy" not in self.settings()):
+            built = self.rebuild_pairs()
+            report = report.model_copy(update={"pairs": built})
+        return report
 
     # ------------------------------------------------------------------ reads
     def batches(self) -> list[BatchRow]:
-        raise NotImplementedError
+        out = []
+        for b in self._db.batches():
+            status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
+            out.append(BatchRow(**{k: (v if v is not None else BatchRow.model_fields[k].default)
+                                   for k, v in b.items()}, status=status))
+        return out
 
     def rollouts(
-        self, *, task_id: str | None = None, batch_id: str | None = None, status: str | None = None
+        self,
+        *,
+        task_id: str | None = None,
+        batch_id: str | None = None,
+        status: str | None = None,
+        uids: Iterable[str] | None = None,
     ) -> list[RolloutRow]:
         """Rollouts ordered by task id then uid."""
-        raise NotImplementedError
+        where: dict[str, Any] = {"task_id": task_id, "batch_id": batch_id, "status": status}
+        if uids is not None:
+            where["uids"] = list(uids)
+            if not where["uids"]:
+                return []
+        return [_rollout_row(d) for d in self._db.rollouts(where)]
 
     def rollout(self, uid: str) -> RolloutRow:
         """Raises NotFound."""
-        raise NotImplementedError
+        rows = self._db.rollouts({"uids": [uid]})
+        if not rows:
+            raise NotFound(f"no rollout {uid!r}")
+        return _rollout_row(rows[0])
 
     def steps(self, uid: str) -> list[StepRow]:
         """The rollout's steps with their tool calls, auto flags and current human mark."""
-        raise NotImplementedError
+        rows = self._db.rollouts({"uids": [uid]}, with_patch=False)
+        if not rows:
+            raise NotFound(f"no rollout {uid!r}")
+        r = rows[0]
+        rid = self._db.rollout_rid(uid)
+        step_rows, calls = self._db.steps(rid)
+        flags = step_flags(calls, json.loads(r["patch_files"] or "[]"), r["status"] == "finished")
+        marks = self.step_marks(uid)
+        by_step: dict[int, list[ToolCallRow]] = {}
+        for c in calls:
+            by_step.setdefault(c["step"], []).append(ToolCallRow(
+                call_id=c["call_id"], name=c["name"], arguments=c["arguments"],
+                args=json.loads(c["args"]) if c["args"] else None, parse_error=c["parse_error"],
+                valid=bool(c["valid"]), violations=json.loads(c["violations"]) if c["violations"] else [],
+                ok=None if c["ok"] is None else bool(c["ok"]), duration_s=c["duration_s"],
+                output_chars=c["output_chars"], truncated=bool(c["truncated"]), error=c["error"],
+                offset=c["offset"]))
+        return [
+            StepRow(uid=uid, step=step, calls=by_step.get(step, []), auto_flags=flags.get(step, []),
+                    offset=offset or 0, tokens_in=tin or 0, tokens_out=tout or 0, latency_s=lat,
+                    mark=marks.get(step))
+            for step, offset, tin, tout, lat in step_rows
+        ]
 
     def tasks(self) -> list[str]:
-        raise NotImplementedError
+        return self._db.tasks()
+
+    def validity_by_model(self) -> list[tuple[str, int, int]]:
+        """(model, tool calls, invalid tool calls)."""
+        return self._db.validity_by_model()
 
     # ------------------------------------------------------------------ pairs
+    def settings(self) -> dict[str, str]:
+        return self._db.get_meta()
+
+    def score_order(self) -> tuple[str, ...]:
+        return parse_order(self.settings().get("score_order") or None)
+
+    def no_contrast_tasks(self) -> list[str]:
+        return json.loads(self.settings().get("no_contrast_tasks") or "[]")
+
     def rebuild_pairs(
         self, *, strategy: str | None = None, score_order: str | list[str] | None = None
     ) -> PairBuildReport:
@@ -116,75 +235,242 @@ class LabelStore:
 
         ``strategy`` and ``score_order`` default to the last ones used with this store
         (initially ``best-worst`` and ``labeling.score.DEFAULT_ORDER``) and are remembered.
+        A pair the strategy no longer selects is marked stale (kept with its verdict).
         """
-        raise NotImplementedError
+        meta = self.settings()
+        strategy = strategy or meta.get("strategy") or "best-worst"
+        if strategy not in STRATEGIES:
+            raise StoreError(f"unknown pair strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+        try:
+            order = parse_order(score_order if score_order is not None else (meta.get("score_order") or None))
+        except ScoreOrderError as exc:
+            raise StoreError(str(exc)) from None
+        cands = [
+            Candidate(
+                uid=d["uid"], task_id=d["task_id"], tests_passed=bool(d["tests_passed"]),
+                tests_tampered=bool(d["tests_tampered"]), steps=d["steps"], tool_calls=d["tool_calls"],
+                invalid_tool_calls=d["invalid_tool_calls"], files_touched=d["files_touched"],
+                tokens_in=d["tokens_in"] or 0, tokens_out=d["tokens_out"] or 0, cost_usd=d["cost_usd"],
+                duration_s=d["duration_s"], patch_digest=d["patch_digest"] or "",
+                patch_files=json.loads(d["patch_files"] or "[]"), patch_lines=d["patch_lines"] or 0,
+                branch_parent_uid=d["branch_parent_uid"], branch_at_step=d["branch_at_step"],
+                prefix_messages=d["prefix_messages"],
+            )
+            for d in self._db.rollouts({"status": "finished"}, with_patch=False)
+        ]
+        try:
+            selected, no_contrast = build_pairs(cands, strategy, order)
+        except StrategyError as exc:
+            raise StoreError(str(exc)) from None
+        existing = self._db.pair_ids()
+        now = _now()
+        ids = set()
+        by_contrast: dict[str, int] = {}
+        by_flag: dict[str, int] = {}
+        for p in selected:
+            ids.add(p["pair_id"])
+            p["flags"] = json.dumps(flags := p["flags"])
+            p.update(stale=0, created_at=now, updated_at=now)
+            by_contrast[p["contrast"]] = by_contrast.get(p["contrast"], 0) + 1
+            for f in flags:
+                by_flag[f] = by_flag.get(f, 0) + 1
+        stale = [pid for pid, (is_stale, _) in existing.items() if pid not in ids and not is_stale]
+        self._db.save_pairs(selected, stale, now)
+        self._db.set_meta({"strategy": strategy, "score_order": ",".join(order),
+                           "no_contrast_tasks": json.dumps(no_contrast)})
+        return PairBuildReport(
+            strategy=strategy, score_order=list(order), pairs=len(selected),
+            new_pairs=sum(1 for pid in ids if pid not in existing), stale_pairs=len(stale),
+            no_contrast_tasks=no_contrast, by_contrast=by_contrast, by_flag=by_flag,
+        )
 
     def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:
-        """Pairs in review-queue order (see labeling.pairs.queue_key)."""
-        raise NotImplementedError
+        """Pairs in review-queue order (`labeling.pairs.queue_key`), filtered."""
+        rows = [_pair_row(d) for d in self._db.pairs()]
+        f = filt or PairFilter()
+        rows = [p for p in rows if _matches(p, f)]
+        rows.sort(key=queue_key)
+        return rows
+
+    def resolve_pair_id(self, prefix: str) -> str:
+        """A full pair id from a unique prefix. Raises NotFound / StoreError (ambiguous)."""
+        prefix = prefix.strip()
+        if not prefix:
+            raise StoreError("empty pair id")
+        ids = self._db.pair_ids_with_prefix(prefix)
+        if not ids:
+            raise NotFound(f"no pair {prefix!r}")
+        if len(ids) > 1 and prefix not in ids:
+            raise StoreError(f"pair id prefix {prefix!r} is ambiguous")
+        return prefix if prefix in ids else ids[0]
 
     def pair(self, pair_id: str) -> PairRow:
         """By full id or unique prefix. Raises NotFound / StoreError (ambiguous)."""
-        raise NotImplementedError
-
-    def resolve_pair_id(self, prefix: str) -> str:
-        raise NotImplementedError
+        pid = self.resolve_pair_id(pair_id)
+        return next(p for p in (_pair_row(d) for d in self._db.pairs()) if p.pair_id == pid)
 
     def counts(self, filt: PairFilter | None = None) -> QueueCounts:
-        raise NotImplementedError
+        """Labeled / remaining over the pairs ``filt`` selects (its verdict filter ignored)."""
+        f = (filt or PairFilter()).model_copy(update={"verdict": None})
+        rows = self.pairs(f)
+        n = {v: sum(1 for p in rows if p.verdict == v) for v in VERDICTS}
+        labeled = sum(n.values())
+        return QueueCounts(total=len(rows), labeled=labeled, remaining=len(rows) - labeled, **n)
 
     def queue_position(self, pair_id: str, filt: PairFilter | None = None) -> tuple[int, int]:
         """(0-based index of the pair in the queue, queue length); index -1 if absent."""
-        raise NotImplementedError
-
-    def settings(self) -> dict[str, str]:
-        raise NotImplementedError
+        rows = self.pairs(filt)
+        idx = next((i for i, p in enumerate(rows) if p.pair_id == pair_id), -1)
+        return idx, len(rows)
 
     # ------------------------------------------------------------------ human work
+    def _append(self, kind: str, target: str, value: str | None, note: str | None) -> LabelEvent:
+        at = _now()
+        with self._db.write():
+            eid = self._db.insert_event(kind, target, value, note, self.labeler, at)
+        return LabelEvent(id=eid, kind=kind, target=target, value=value, note=note, labeler=self.labeler, at=at)
+
     def set_verdict(self, pair_id: str, verdict: str | None, note: str | None = None) -> LabelEvent:
         """Record confirm | flip | discard (None clears). Committed on return."""
-        raise NotImplementedError
+        if verdict is not None and verdict not in VERDICTS:
+            raise StoreError(f"unknown verdict {verdict!r} (use {', '.join(VERDICTS)})")
+        return self._append("verdict", self.resolve_pair_id(pair_id), verdict, note)
 
     def tag_pair(self, pair_id: str, tag: str) -> LabelEvent:
-        raise NotImplementedError
+        tag = tag.strip()
+        if not tag:
+            raise StoreError("empty tag")
+        return self._append("tag", self.resolve_pair_id(pair_id), tag, None)
 
     def untag_pair(self, pair_id: str, tag: str) -> LabelEvent:
-        raise NotImplementedError
+        return self._append("untag", self.resolve_pair_id(pair_id), tag.strip(), None)
+
+    def _check_step(self, uid: str, step: int) -> None:
+        if self._db.rollout_rid(uid) is None:
+            raise NotFound(f"no rollout {uid!r}")
+        if not isinstance(step, int) or step < 1:
+            raise StoreError(f"bad step {step!r}: steps are numbered from 1")
 
     def mark_step(self, uid: str, step: int, reason: str, text: str | None = None) -> LabelEvent:
-        raise NotImplementedError
+        """Mark a step bad with a reason from STEP_REASONS (+ optional free text)."""
+        if reason not in STEP_REASONS:
+            raise StoreError(f"unknown reason {reason!r} (use {', '.join(STEP_REASONS)})")
+        self._check_step(uid, step)
+        return self._append("mark", step_target(uid, step), reason, text)
 
     def unmark_step(self, uid: str, step: int) -> LabelEvent:
-        raise NotImplementedError
+        self._check_step(uid, step)
+        return self._append("unmark", step_target(uid, step), None, None)
 
     def step_marks(self, uid: str) -> dict[int, StepMark]:
-        raise NotImplementedError
+        out: dict[int, StepMark] = {}
+        for target, reason, text, labeler, at in self._db.step_marks(uid):
+            u, _, step = target.rpartition("#")
+            if u == uid and step.isdigit():
+                out[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
+        return out
+
+    def all_step_marks(self) -> dict[str, dict[int, StepMark]]:
+        """uid -> step -> mark, for every rollout with a marked step (exports use this)."""
+        out: dict[str, dict[int, StepMark]] = {}
+        for target, reason, text, labeler, at in self._db.all_step_marks():
+            u, _, step = target.rpartition("#")
+            if step.isdigit():
+                out.setdefault(u, {})[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
+        return out
 
     def undo(self) -> LabelEvent | None:
         """Undo this labeler's latest effective action (appends an ``undo`` event).
 
-        Returns the undo event (its ``target`` and ``value`` name what was undone), or
-        None when there is nothing to undo.
+        Returns the undo event (its ``target`` names what was undone, ``value`` the kind
+        of event undone, ``ref`` its id), or None when there is nothing to undo.
         """
-        raise NotImplementedError
+        with self._db.write():  # read + append atomically against another process
+            events = self._db.events(labeler=self.labeler)
+            undone, _ = _undo_state(events)
+            target = next((e for e in reversed(events) if e["kind"] in ACTION_KINDS and e["id"] not in undone), None)
+            if target is None:
+                return None
+            at = _now()
+            eid = self._db.insert_event("undo", target["target"], target["kind"], None, self.labeler, at, target["id"])
+        return LabelEvent(id=eid, kind="undo", target=target["target"], value=target["kind"], labeler=self.labeler,
+                          at=at, ref=target["id"])
 
     def redo(self) -> LabelEvent | None:
         """Re-apply this labeler's latest undone action, if no new action came since."""
-        raise NotImplementedError
+        with self._db.write():
+            events = self._db.events(labeler=self.labeler)
+            undone, redone = _undo_state(events)
+            last_action = max((e["id"] for e in events if e["kind"] in ACTION_KINDS), default=0)
+            by_id = {e["id"]: e for e in events}
+            undo = next(
+                (e for e in reversed(events)
+                 if e["kind"] == "undo" and e["id"] > last_action and e["id"] not in redone
+                 and undone.get(e["ref"]) == e["id"]),
+                None,
+            )
+            if undo is None:
+                return None
+            action = by_id[undo["ref"]]
+            at = _now()
+            eid = self._db.insert_event("redo", action["target"], action["kind"], None, self.labeler, at, undo["id"])
+        return LabelEvent(id=eid, kind="redo", target=action["target"], value=action["kind"], labeler=self.labeler,
+                          at=at, ref=undo["id"])
 
     def events(self, *, labeler: str | None = None) -> list[LabelEvent]:
-        """The human log, oldest first."""
-        raise NotImplementedError
+        """The human log, oldest first, each with the undo currently cancelling it (if any)."""
+        rows = self._db.events(labeler=labeler)
+        undone: dict[int, int] = {}
+        for who in {r["labeler"] for r in rows}:
+            undone.update(_undo_state([r for r in rows if r["labeler"] == who])[0])
+        return [_event_row(r, undone.get(r["id"])) for r in rows]
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        raise NotImplementedError
+        self._db.close()
 
     def __enter__(self) -> LabelStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _matches(p: PairRow, f: PairFilter) -> bool:
+    if p.stale and p.verdict is None and not f.include_stale:
+        return False
+    if f.task_id and p.task_id != f.task_id:
+        return False
+    if f.batch_id and not (p.chosen_uid.startswith(f.batch_id + "/") or p.rejected_uid.startswith(f.batch_id + "/")):
+        return False
+    if f.contrast and p.contrast != f.contrast:
+        return False
+    if f.flag:
+        if f.flag == "noisy":
+            if not p.flags:
+                return False
+        elif f.flag == "clean":
+            if p.flags:
+                return False
+        elif f.flag not in p.flags:
+            return False
+    if f.verdict:
+        if f.verdict == "unlabeled":
+            if p.verdict is not None:
+                return False
+        elif f.verdict == "labeled":
+            if p.verdict is None:
+                return False
+        elif p.verdict != f.verdict:
+            return False
+    if f.tag and f.tag not in p.tags:
+        return False
+    if f.text:
+        t = f.text.lower()
+        hay = " ".join([p.pair_id, p.task_id, p.chosen_uid, p.rejected_uid, p.note or "", *p.tags]).lower()
+        if t not in hay:
+            return False
+    return True
 
 
 __all__ = [

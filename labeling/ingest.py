@@ -1,0 +1,262 @@
+"""The ingest hot path: trace bytes -> rows for the store. No SQL here.
+
+Why not `agent.trace.read_events_from`: full pydantic validation of every line costs
+several times a plain ``json.loads``, and the bulk of a trace (message events: tool
+outputs, file contents) is not stored in the index at all. So each line is parsed once
+with ``json.loads`` and dispatched on ``kind``; the frequent small events we store
+(llm_call, tool_call, tool_result) get a hand-written type check mirroring their
+pydantic models, and the rare ones (rollout_start, rollout_end, final) are validated
+with the real models. Lines are framed exactly as `agent.trace.iter_lines` frames them:
+a partial last line is left for the next read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.trace import FinalEvent, RolloutEnd, RolloutStart
+from labeling.patches import patch_digest, patch_stats
+
+HEAD_BYTES = 256  # how much of a file's start identifies it (a replaced file differs here)
+
+
+def head_digest(data: bytes) -> str:
+    return hashlib.sha1(data[:HEAD_BYTES]).hexdigest()[:16]
+
+
+class _Invalid(Exception):
+    pass
+
+
+@dataclass
+class RolloutAccum:
+    """The running state of one rollout's row while its trace is read (maybe in pieces)."""
+
+    uid: str
+    batch_id: str
+    rollout_id: str
+    values: dict[str, Any] = field(default_factory=dict)  # rollouts table columns
+    # step -> [offset, tokens_in, tokens_out, latency_s]; only steps first seen in this chunk
+    new_steps: dict[int, list] = field(default_factory=dict)
+    step_updates: list[tuple] = field(default_factory=list)  # llm_call for a step stored earlier
+    known_steps: set[int] = field(default_factory=set)  # steps stored by an earlier read
+    calls: list[list] = field(default_factory=list)  # tool_call rows (see CALL_COLUMNS)
+    call_index: dict[tuple[int, str], list] = field(default_factory=dict)
+    late_results: list[tuple] = field(default_factory=list)  # results for calls stored earlier
+    events: int = 0
+    invalid: list[tuple[int, int, str]] = field(default_factory=list)  # (line_no, offset, reason)
+    finished_now: bool = False
+
+
+# Columns of a tool_calls row, in order (sqlite_db uses the same order).
+CALL_COLUMNS = (
+    "step", "seq", "call_id", "name", "arguments", "args", "parse_error", "valid", "violations",
+    "offset", "ok", "duration_s", "output_chars", "truncated", "error",
+)
+
+# Rollout columns filled from events, with their starting values.
+ROLLOUT_DEFAULTS: dict[str, Any] = {
+    "task_id": "", "suite": "", "model": "", "provider": "", "seed": None, "temperature": None,
+    "status": "running", "stop_reason": None, "tests_passed": 0, "tests_tampered": 0,
+    "steps": 0, "tool_calls": 0, "invalid_tool_calls": 0, "files_touched": 0, "files": "[]",
+    "tokens_in": 0, "tokens_out": 0, "cost_usd": None, "duration_s": None, "patch": "",
+    "summary": "", "errors": 0, "branch_parent_uid": None, "branch_at_step": None,
+    "prefix_messages": None, "patch_digest": "", "patch_files": "[]", "patch_lines": 0,
+    "test_runs": 0, "last_test_passed": None,
+}
+
+
+def _step_of(acc: RolloutAccum, step: Any, off: int) -> None:
+    if type(step) is not int:
+        raise _Invalid("step is not an integer")
+    if step not in acc.new_steps and step not in acc.known_steps:
+        acc.new_steps[step] = [off, 0, 0, None]
+
+
+def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
+    if type(d.get("message")) is not dict:
+        raise _Invalid("message is not an object")
+    step = d.get("step")
+    if step is not None:
+        _step_of(acc, step, off)
+
+
+def _on_llm_call(acc: RolloutAccum, d: dict, off: int) -> None:
+    step = d["step"]
+    _step_of(acc, step, off)
+    usage = d.get("usage") or {}
+    tin = usage.get("prompt_tokens", 0) or 0
+    tout = usage.get("completion_tokens", 0) or 0
+    if type(tin) is not int or type(tout) is not int:
+        raise _Invalid("usage tokens are not integers")
+    lat = d["latency_s"]
+    v = acc.values
+    if v["status"] == "running":
+        v["tokens_in"] += tin
+        v["tokens_out"] += tout
+        if step > v["steps"]:
+            v["steps"] = step
+    row = acc.new_steps.get(step)
+    if row is not None:
+        row[1] += tin
+        row[2] += tout
+        row[3] = lat
+    else:
+        acc.step_updates.append((tin, tout, lat, step))
+
+
+def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
+    step, call_id, name, arguments, valid = d["step"], d["call_id"], d["name"], d["arguments"], d["valid"]
+    if type(call_id) is not str or type(name) is not str or type(arguments) is not str or type(valid) is not bool:
+        raise _Invalid("tool_call fields have wrong types")
+    _step_of(acc, step, off)
+    args = d.get("args")
+    violations = d.get("violations") or []
+    row = [
+        step, d["seq"], call_id, name, arguments,
+        json.dumps(args) if args is not None else None,
+        d.get("parse_error"), valid, json.dumps(violations) if violations else None,
+        off, None, None, None, 0, None,
+    ]
+    acc.calls.append(row)
+    acc.call_index[(step, call_id)] = row
+    v = acc.values
+    if v["status"] == "running":
+        v["tool_calls"] += 1
+        if not valid:
+            v["invalid_tool_calls"] += 1
+
+
+def _on_tool_result(acc: RolloutAccum, d: dict, off: int) -> None:
+    step, call_id, ok = d["step"], d["call_id"], d["ok"]
+    dur, chars = d["duration_s"], d["output_chars"]
+    if type(ok) is not bool or type(chars) is not int:
+        raise _Invalid("tool_result fields have wrong types")
+    truncated = 1 if d.get("truncated") else 0
+    err = d.get("error")
+    row = acc.call_index.get((step, call_id))
+    if row is not None:
+        row[10], row[11], row[12], row[13], row[14] = ok, dur, chars, truncated, err
+    else:
+        acc.late_results.append((ok, dur, chars, truncated, err, step, call_id))
+
+
+def _on_rollout_start(acc: RolloutAccum, d: dict, off: int) -> None:
+    try:
+        ev = RolloutStart.model_validate(d)
+    except ValidationError as exc:
+        raise _Invalid(f"invalid rollout_start: {exc.errors()[0].get('msg', '')}") from None
+    v = acc.values
+    v.update(task_id=ev.task_id, suite=ev.suite, model=ev.model, provider=ev.provider,
+             seed=ev.seed, temperature=ev.temperature)
+    if ev.branch is not None:
+        b = ev.branch
+        v["branch_parent_uid"] = f"{b.parent_batch_id or acc.batch_id}/{b.parent_rollout_id}"
+        v["branch_at_step"] = b.at_step
+        v["prefix_messages"] = b.prefix_messages
+
+
+def _on_final(acc: RolloutAccum, d: dict, off: int) -> None:
+    try:
+        ev = FinalEvent.model_validate(d)
+    except ValidationError:
+        raise _Invalid("invalid final event") from None
+    acc.values["summary"] = ev.summary or ""
+
+
+def _on_test_run(acc: RolloutAccum, d: dict, off: int) -> None:
+    passed = d["passed"]
+    if type(passed) is not bool:
+        raise _Invalid("test_run.passed is not a boolean")
+    acc.values["test_runs"] += 1
+    acc.values["last_test_passed"] = int(passed)
+
+
+def _on_error(acc: RolloutAccum, d: dict, off: int) -> None:
+    if type(d["message"]) is not str:
+        raise _Invalid("error.message is not a string")
+    acc.values["errors"] += 1
+
+
+def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
+    try:
+        ev = RolloutEnd.model_validate(d)
+    except ValidationError as exc:
+        raise _Invalid(f"invalid rollout_end: {exc.errors()[0].get('msg', '')}") from None
+    o = ev.outcome
+    files, lines = patch_stats(o.patch)
+    acc.values.update(
+        status="finished", stop_reason=ev.stop_reason, duration_s=ev.duration_s,
+        tests_passed=int(o.tests_passed), tests_tampered=int(o.tests_tampered), steps=o.steps,
+        tool_calls=o.tool_calls, invalid_tool_calls=o.invalid_tool_calls,
+        files_touched=o.files_touched, files=json.dumps(o.files), tokens_in=o.tokens_in,
+        tokens_out=o.tokens_out, cost_usd=o.cost_usd, patch=o.patch,
+        patch_digest=patch_digest(o.patch), patch_files=json.dumps(files), patch_lines=lines,
+    )
+    acc.finished_now = True
+
+
+HANDLERS = {
+    "message": _on_message,
+    "llm_call": _on_llm_call,
+    "tool_call": _on_tool_call,
+    "tool_result": _on_tool_result,
+    "rollout_start": _on_rollout_start,
+    "final": _on_final,
+    "test_run": _on_test_run,
+    "error": _on_error,
+    "rollout_end": _on_rollout_end,
+}
+
+
+@dataclass
+class ChunkRead:
+    end_offset: int  # just past the last complete line
+    line_no: int  # lines consumed so far (the next line's number is line_no + 1)
+    torn_tail: bool  # bytes after end_offset form a partial line
+
+
+def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) -> ChunkRead:
+    """Parse the complete lines of ``data`` (which starts at ``base_offset``) into ``acc``."""
+    loads = json.loads
+    handlers = HANDLERS
+    pos = 0
+    n = len(data)
+    end = 0
+    torn = False
+    while pos < n:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            torn = True
+            break
+        line = data[pos:nl]
+        off = base_offset + pos
+        pos = end = nl + 1
+        line_no += 1
+        if not line or line.isspace():
+            continue
+        try:
+            d = loads(line)
+            handler = handlers.get(d["kind"])
+            if handler is None:
+                raise _Invalid(f"unknown event kind {d['kind']!r}")
+            handler(acc, d, off)
+        except _Invalid as exc:
+            acc.invalid.append((line_no, off, str(exc)))
+            continue
+        except ValueError:
+            acc.invalid.append((line_no, off, "not JSON"))
+            continue
+        except KeyError as exc:
+            acc.invalid.append((line_no, off, f"missing field {exc}" if str(exc) != "'kind'" else "no kind"))
+            continue
+        except (TypeError, AttributeError):
+            acc.invalid.append((line_no, off, "not an event object"))
+            continue
+        acc.events += 1
+    return ChunkRead(base_offset + end, line_no, torn)

@@ -1,0 +1,367 @@
+"""All the SQL of the label store, behind `SqliteDb` (the one storage backend today).
+
+A PostgreSQL backend would implement the same methods (DESIGN §9); nothing outside
+this module sees a connection, a cursor or SQL. Rows leave as plain tuples/dicts.
+
+Human work lives in ``label_events``: append-only (triggers refuse UPDATE and DELETE).
+Its current state is derived by views: an event is *active* unless an ``undo`` event
+references it and that undo has not itself been reversed by a ``redo``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from labeling.ingest import CALL_COLUMNS, ROLLOUT_DEFAULTS
+
+SCHEMA_VERSION = 1
+
+ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
+FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY, path TEXT NOT NULL, suite TEXT, model TEXT, provider TEXT,
+    planned INTEGER DEFAULT 0, started TEXT, finished_at TEXT, stop_reason TEXT,
+    meta_size INTEGER, meta_mtime_ns INTEGER, dir_mtime_ns INTEGER
+);
+CREATE TABLE IF NOT EXISTS rollouts (
+    rid INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE, batch_id TEXT NOT NULL, rollout_id TEXT NOT NULL, trace_path TEXT NOT NULL,
+    size INTEGER, mtime_ns INTEGER, ino INTEGER, head TEXT, offset INTEGER, line_no INTEGER,
+    {", ".join(ROLLOUT_COLUMNS)}
+);
+CREATE INDEX IF NOT EXISTS rollouts_task ON rollouts(task_id);
+CREATE INDEX IF NOT EXISTS rollouts_batch ON rollouts(batch_id);
+CREATE TABLE IF NOT EXISTS steps (
+    rid INTEGER NOT NULL, step INTEGER NOT NULL, offset INTEGER, tokens_in INTEGER,
+    tokens_out INTEGER, latency_s REAL, PRIMARY KEY (rid, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tool_calls (rid INTEGER NOT NULL, {", ".join(CALL_COLUMNS)});
+CREATE INDEX IF NOT EXISTS tool_calls_rid ON tool_calls(rid);
+CREATE TABLE IF NOT EXISTS pairs (
+    pair_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, kind TEXT NOT NULL, chosen_uid TEXT NOT NULL,
+    rejected_uid TEXT NOT NULL, strategy TEXT, contrast TEXT, decided_by TEXT, flags TEXT,
+    at_step INTEGER, prefix_messages INTEGER, stale INTEGER DEFAULT 0, created_at TEXT, updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS label_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL, value TEXT,
+    note TEXT, labeler TEXT NOT NULL, at TEXT NOT NULL, ref INTEGER REFERENCES label_events(id)
+);
+CREATE INDEX IF NOT EXISTS label_events_ref ON label_events(ref);
+CREATE INDEX IF NOT EXISTS label_events_target ON label_events(kind, target, id);
+CREATE INDEX IF NOT EXISTS label_events_labeler ON label_events(labeler, id);
+CREATE TRIGGER IF NOT EXISTS label_events_no_update BEFORE UPDATE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS label_events_no_delete BEFORE DELETE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE VIEW IF NOT EXISTS active_events AS
+    SELECT e.* FROM label_events e
+    WHERE e.kind NOT IN ('undo', 'redo') AND NOT EXISTS (
+        SELECT 1 FROM label_events u WHERE u.ref = e.id AND u.kind = 'undo' AND NOT EXISTS (
+            SELECT 1 FROM label_events r WHERE r.ref = u.id AND r.kind = 'redo'));
+CREATE VIEW IF NOT EXISTS current_verdicts AS
+    SELECT target AS pair_id, value AS verdict, note, labeler, at, id FROM (
+        SELECT *, row_number() OVER (PARTITION BY target ORDER BY id DESC) AS rn
+        FROM active_events WHERE kind = 'verdict') WHERE rn = 1 AND verdict IS NOT NULL;
+CREATE VIEW IF NOT EXISTS current_marks AS
+    SELECT target, value AS reason, note AS text, labeler, at, id FROM (
+        SELECT *, row_number() OVER (PARTITION BY target ORDER BY id DESC) AS rn
+        FROM active_events WHERE kind IN ('mark', 'unmark')) WHERE rn = 1 AND kind = 'mark';
+CREATE VIEW IF NOT EXISTS current_tags AS
+    SELECT target AS pair_id, value AS tag FROM (
+        SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
+        FROM active_events WHERE kind IN ('tag', 'untag')) WHERE rn = 1 AND kind = 'tag';
+"""
+
+EVENT_COLUMNS = ("id", "kind", "target", "value", "note", "labeler", "at", "ref")
+PAIR_COLUMNS = (
+    "pair_id", "task_id", "kind", "chosen_uid", "rejected_uid", "strategy", "contrast", "decided_by",
+    "flags", "at_step", "prefix_messages", "stale", "created_at", "updated_at",
+)
+
+
+class SqliteDb:
+    """One SQLite file in WAL mode; a lock makes one connection safe across threads."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each write is one
+        # explicit transaction that is committed before the method returns.
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._lock = threading.RLock()
+        c = self._conn
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
+        c.execute("PRAGMA busy_timeout=30000")
+        c.execute("PRAGMA foreign_keys=OFF")
+        with self.write():
+            for stmt in _split_sql(_SCHEMA):
+                c.execute(stmt)
+            c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), serialised with other writers."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ settings
+    def get_meta(self) -> dict[str, str]:
+        return dict(self._q("SELECT key, value FROM meta"))
+
+    def set_meta(self, items: dict[str, str]) -> None:
+        with self.write():
+            self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(items.items()))
+
+    # ------------------------------------------------------------------ ingest state
+    def batch_state(self, batch_id: str) -> tuple | None:
+        """(meta_size, meta_mtime_ns, finished_at) of batch.json as last read, or None."""
+        rows = self._q("SELECT meta_size, meta_mtime_ns, finished_at FROM batches WHERE batch_id = ?", (batch_id,))
+        return rows[0] if rows else None
+
+    def upsert_batch(self, row: dict[str, Any]) -> None:
+        cols = list(row)
+        sql = (
+            f"INSERT INTO batches ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT(batch_id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols[1:])}"
+        )
+        with self.write():
+            self._conn.execute(sql, [row[c] for c in cols])
+
+    def file_states(self, batch_id: str) -> dict[str, tuple]:
+        """trace_path -> (rid, size, mtime_ns, ino, head, offset, line_no)."""
+        rows = self._q(
+            "SELECT trace_path, rid, size, mtime_ns, ino, head, offset, line_no FROM rollouts WHERE batch_id = ?",
+            (batch_id,),
+        )
+        return {r[0]: r[1:] for r in rows}
+
+    def rollout_values(self, rid: int) -> tuple[dict[str, Any], set[int]]:
+        """A rollout's event-derived columns and the steps already stored (to resume a read)."""
+        with self._lock:
+            cur = self._conn.execute(f"SELECT {', '.join(ROLLOUT_COLUMNS)} FROM rollouts WHERE rid = ?", (rid,))
+            row = cur.fetchone()
+            steps = {s for (s,) in self._conn.execute("SELECT step FROM steps WHERE rid = ?", (rid,))}
+        return dict(zip(ROLLOUT_COLUMNS, row)), steps
+
+    def write_rollouts(self, items: Iterable[tuple[Any, dict[str, Any], bool]]) -> None:
+        """One transaction for a group of read files.
+
+        Each item: (accum, file_state, reset). ``reset`` drops the rollout's steps and
+        tool calls first (its file was replaced and re-read from the start).
+        """
+        upsert_cols = ("uid", "batch_id", "rollout_id", "trace_path", *FILE_COLUMNS, *ROLLOUT_COLUMNS)
+        upsert = (
+            f"INSERT INTO rollouts ({', '.join(upsert_cols)}) VALUES ({', '.join('?' * len(upsert_cols))}) "
+            f"ON CONFLICT(uid) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in upsert_cols[1:])} "
+            "RETURNING rid"
+        )
+        step_rows: list[tuple] = []
+        step_updates: list[tuple] = []
+        call_rows: list[tuple] = []
+        late: list[tuple] = []
+        with self.write():
+            c = self._conn
+            for acc, fs, reset in items:
+                (rid,) = c.execute(
+                    upsert,
+                    (acc.uid, acc.batch_id, acc.rollout_id, fs["trace_path"], *(fs[k] for k in FILE_COLUMNS),
+                     *(acc.values[k] for k in ROLLOUT_COLUMNS)),
+                ).fetchone()
+                if reset:
+                    c.execute("DELETE FROM steps WHERE rid = ?", (rid,))
+                    c.execute("DELETE FROM tool_calls WHERE rid = ?", (rid,))
+                step_rows.extend((rid, s, *v) for s, v in acc.new_steps.items())
+                step_updates.extend((*u[:3], rid, u[3]) for u in acc.step_updates)
+                call_rows.extend((rid, *row) for row in acc.calls)
+                late.extend((*u[:5], rid, *u[5:]) for u in acc.late_results)
+            c.executemany("INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?, ?)", step_rows)
+            if step_updates:
+                c.executemany(
+                    "UPDATE steps SET tokens_in = tokens_in + ?, tokens_out = tokens_out + ?, latency_s = ? "
+                    "WHERE rid = ? AND step = ?",
+                    step_updates,
+                )
+            c.executemany(f"INSERT INTO tool_calls VALUES ({', '.join('?' * (len(CALL_COLUMNS) + 1))})", call_rows)
+            if late:
+                c.executemany(
+                    "UPDATE tool_calls SET ok = ?, duration_s = ?, output_chars = ?, truncated = ?, error = ? "
+                    "WHERE rid = ? AND step = ? AND call_id = ?",
+                    late,
+                )
+
+    def touch_files(self, rows: list[tuple[int, int, int]]) -> None:
+        """Record (size, mtime_ns) for files whose bytes were not read (rid last)."""
+        if rows:
+            with self.write():
+                self._conn.executemany("UPDATE rollouts SET size = ?, mtime_ns = ? WHERE rid = ?", rows)
+
+    # ------------------------------------------------------------------ reads
+    def batches(self) -> list[dict[str, Any]]:
+        sql = """
+            SELECT b.batch_id, b.path, b.suite, b.model, b.provider, b.planned, b.started, b.finished_at,
+                   b.stop_reason, count(r.rid), coalesce(sum(r.status = 'finished'), 0),
+                   coalesce(sum(r.status = 'finished' AND r.tests_passed AND NOT r.tests_tampered), 0),
+                   coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),
+                   coalesce(sum(r.cost_usd), 0.0)
+            FROM batches b LEFT JOIN rollouts r ON r.batch_id = b.batch_id
+            GROUP BY b.batch_id ORDER BY b.batch_id"""
+        keys = ("batch_id", "path", "suite", "model", "provider", "planned", "started", "finished_at",
+                "stop_reason", "rollouts", "finished", "passed", "tokens_in", "tokens_out", "cost_usd")
+        return [dict(zip(keys, r)) for r in self._q(sql)]
+
+    def rollouts(self, where: dict[str, Any] | None = None, *, with_patch: bool = True) -> list[dict[str, Any]]:
+        cols = ["uid", "batch_id", "rollout_id", "trace_path", *ROLLOUT_COLUMNS]
+        if not with_patch:
+            cols.remove("patch")
+        conds, params = [], []
+        for k, v in (where or {}).items():
+            if v is None:
+                continue
+            if k == "uids":
+                conds.append(f"uid IN ({', '.join('?' * len(v))})")
+                params.extend(v)
+            else:
+                conds.append(f"{k} = ?")
+                params.append(v)
+        sql = f"SELECT {', '.join(cols)} FROM rollouts"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY task_id, uid"
+        return [dict(zip(cols, r)) for r in self._q(sql, params)]
+
+    def rollout_rid(self, uid: str) -> int | None:
+        rows = self._q("SELECT rid FROM rollouts WHERE uid = ?", (uid,))
+        return rows[0][0] if rows else None
+
+    def steps(self, rid: int) -> tuple[list[tuple], list[dict[str, Any]]]:
+        """(step rows (step, offset, tokens_in, tokens_out, latency_s), tool call dicts in order)."""
+        with self._lock:
+            steps = self._conn.execute(
+                "SELECT step, offset, tokens_in, tokens_out, latency_s FROM steps WHERE rid = ? ORDER BY step",
+                (rid,),
+            ).fetchall()
+            calls = self._conn.execute(
+                f"SELECT {', '.join(CALL_COLUMNS)} FROM tool_calls WHERE rid = ? ORDER BY seq", (rid,)
+            ).fetchall()
+        return steps, [dict(zip(CALL_COLUMNS, r)) for r in calls]
+
+    def tasks(self) -> list[str]:
+        return [r[0] for r in self._q("SELECT DISTINCT task_id FROM rollouts WHERE task_id != '' ORDER BY task_id")]
+
+    def validity_by_model(self) -> list[tuple[str, int, int]]:
+        """(model, tool calls, invalid tool calls) over all rollouts."""
+        return self._q(
+            "SELECT model, coalesce(sum(tool_calls), 0), coalesce(sum(invalid_tool_calls), 0) "
+            "FROM rollouts GROUP BY model ORDER BY model"
+        )
+
+    # ------------------------------------------------------------------ pairs
+    def pair_ids(self) -> dict[str, tuple[int, str]]:
+        """pair_id -> (stale, flags json)."""
+        return {r[0]: (r[1], r[2]) for r in self._q("SELECT pair_id, stale, flags FROM pairs")}
+
+    def save_pairs(self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str) -> None:
+        cols = PAIR_COLUMNS
+        sql = (
+            f"INSERT INTO pairs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            "ON CONFLICT(pair_id) DO UPDATE SET strategy=excluded.strategy, contrast=excluded.contrast, "
+            "decided_by=excluded.decided_by, flags=excluded.flags, at_step=excluded.at_step, "
+            "prefix_messages=excluded.prefix_messages, stale=0, updated_at=excluded.updated_at"
+        )
+        with self.write():
+            self._conn.executemany(sql, [[p.get(c) for c in cols] for p in upserts])
+            self._conn.executemany(
+                "UPDATE pairs SET stale = 1, updated_at = ? WHERE pair_id = ? AND stale = 0",
+                [(now, pid) for pid in stale_ids],
+            )
+
+    def pairs(self) -> list[dict[str, Any]]:
+        """Every pair with its current verdict (from the human log) and tags."""
+        sql = f"""
+            SELECT {', '.join('p.' + c for c in PAIR_COLUMNS)}, v.verdict, v.note, v.labeler, v.at
+            FROM pairs p LEFT JOIN current_verdicts v ON v.pair_id = p.pair_id"""
+        keys = (*PAIR_COLUMNS, "verdict", "note", "labeler", "labeled_at")
+        with self._lock:
+            rows = [dict(zip(keys, r)) for r in self._conn.execute(sql)]
+            tags: dict[str, list[str]] = {}
+            for pid, tag in self._conn.execute("SELECT pair_id, tag FROM current_tags ORDER BY tag"):
+                tags.setdefault(pid, []).append(tag)
+        for r in rows:
+            r["flags"] = json.loads(r["flags"] or "[]")
+            r["tags"] = tags.get(r["pair_id"], [])
+        return rows
+
+    def pair_ids_with_prefix(self, prefix: str) -> list[str]:
+        esc = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return [r[0] for r in self._q("SELECT pair_id FROM pairs WHERE pair_id LIKE ? ESCAPE '\\' LIMIT 2",
+                                      (esc + "%",))]
+
+    # ------------------------------------------------------------------ human log
+    def insert_event(self, kind: str, target: str, value: str | None, note: str | None, labeler: str,
+                     at: str, ref: int | None = None) -> int:
+        """Append one event; call inside `write()`."""
+        cur = self._conn.execute(
+            "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, target, value, note, labeler, at, ref),
+        )
+        return int(cur.lastrowid)
+
+    def events(self, *, labeler: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM label_events"
+        params: list[Any] = []
+        if labeler is not None:
+            sql += " WHERE labeler = ?"
+            params.append(labeler)
+        elif ids is not None:
+            sql += f" WHERE id IN ({', '.join('?' * len(ids))})"
+            params.extend(ids)
+        sql += " ORDER BY id"
+        return [dict(zip(EVENT_COLUMNS, r)) for r in self._q(sql, params)]
+
+    def step_marks(self, uid: str) -> list[tuple]:
+        """(step target, reason, text, labeler, at) for the rollout's currently marked steps."""
+        esc = uid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return self._q(
+            "SELECT target, reason, text, labeler, at FROM current_marks WHERE target LIKE ? ESCAPE '\\'",
+            (esc + "#%",),
+        )
+
+    def all_step_marks(self) -> list[tuple]:
+        return self._q("SELECT target, reason, text, labeler, at FROM current_marks")
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split the schema into statements (triggers contain ';' inside BEGIN ... END)."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined)
+            buf = []
+    return out
