@@ -1,0 +1,240 @@
+"""Batches: N rollouts per task, concurrent, resumable, cancellable (DESIGN §3.1, §4).
+
+``run_batch`` plans ``task x rollouts`` (seed = base seed + rollout index, rollout id
+``rollout_id_for(task, seed)``), writes ``batch.json`` at start and end, and runs the
+rollouts through an ``Executor`` (a local thread pool today; something like Ray later
+only has to implement ``Executor.run``). It never prints: progress goes to callbacks,
+so the command line and the studio's thread worker drive it the same way.
+
+Resume: pointing it at an existing batch directory skips every planned rollout whose
+trace already holds ``rollout_end`` and restarts (truncates) the incomplete ones.
+Cancel (the ``cancel`` event, or Ctrl-C in the calling thread): rollouts not yet started
+are not started; running ones end with stop_reason "cancelled" and a valid trace.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.providers import ProviderFactory
+from agent.suite import Suite
+from agent.trace import (
+    BATCH_FILE, BatchMeta, BatchParams, ErrorEvent, Outcome, PlannedRollout, RolloutEnd, TraceWriter,
+    now_iso, read_batch_meta, read_trace, rollout_id_for, trace_path, write_batch_meta,
+)
+
+
+class Executor(Protocol):
+    def run(self, fn: Callable[[Any], RolloutResult | None], items: list[Any],
+            on_result: Callable[[RolloutResult], None], cancel: threading.Event) -> None:
+        """Run ``fn`` on every item, calling ``on_result`` (in the caller's thread) as each
+        finishes. On an exception in the caller (Ctrl-C) set ``cancel``, let running items
+        end, report them, and re-raise."""
+
+
+class LocalExecutor:
+    def __init__(self, max_workers: int = 1):
+        self.max_workers = max(1, max_workers)
+
+    def run(self, fn, items, on_result, cancel) -> None:
+        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="rollout")
+        futures = [pool.submit(fn, it) for it in items]
+        reported: set[int] = set()
+        try:
+            for fut in as_completed(futures):
+                reported.add(id(fut))
+                if (r := fut.result()) is not None:
+                    on_result(r)
+        except BaseException:
+            cancel.set()
+            for fut in futures:
+                fut.cancel()
+            for fut in futures:  # the running ones see `cancel` and end their traces cleanly
+                if id(fut) not in reported and not fut.cancelled() and (r := fut.result()) is not None:
+                    on_result(r)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class TaskStats:
+    task_id: str
+    rollouts: int = 0
+    passed: int = 0
+    tampered: int = 0
+    errors: int = 0
+    steps: int = 0
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.rollouts if self.rollouts else 0.0
+
+
+@dataclass
+class BatchSummary:
+    batch_dir: Path
+    meta: BatchMeta
+    results: list[RolloutResult] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C in the calling thread
+
+    @property
+    def cancelled(self) -> bool:
+        return self.meta.stop_reason == "cancelled"
+
+    @property
+    def finished(self) -> list[RolloutResult]:
+        return [r for r in self.results if r.stop_reason != "cancelled"]
+
+    @property
+    def pass_rate(self) -> float:
+        done = self.finished
+        return sum(r.outcome.tests_passed for r in done) / len(done) if done else 0.0
+
+    @property
+    def tool_calls(self) -> tuple[int, int]:
+        """(valid, all) tool calls over every rollout."""
+        total = sum(r.outcome.tool_calls for r in self.results)
+        return total - sum(r.outcome.invalid_tool_calls for r in self.results), total
+
+    @property
+    def validity_rate(self) -> float:
+        valid, total = self.tool_calls
+        return valid / total if total else 1.0
+
+    @property
+    def mean_steps(self) -> float:
+        done = self.finished
+        return sum(r.outcome.steps for r in done) / len(done) if done else 0.0
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        return sum(r.outcome.tokens_in for r in self.results), sum(r.outcome.tokens_out for r in self.results)
+
+    @property
+    def cost_usd(self) -> float | None:
+        costs = [r.outcome.cost_usd for r in self.results if r.outcome.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    def per_task(self) -> list[TaskStats]:
+        stats: dict[str, TaskStats] = {}
+        for r in self.finished:
+            s = stats.setdefault(r.task_id, TaskStats(r.task_id))
+            s.rollouts += 1
+            s.passed += r.outcome.tests_passed
+            s.tampered += r.outcome.tests_tampered
+            s.errors += r.stop_reason in ("error", "diverged")
+            s.steps += r.outcome.steps
+        return [stats[k] for k in sorted(stats)]
+
+
+def plan_rollouts(suite: Suite, rollouts: int, seed: int, task_ids: Iterable[str] | None = None) -> list[PlannedRollout]:
+    """Rollout index outermost, so early results cover every task."""
+    tasks = [suite.task(t) for t in task_ids] if task_ids else suite.tasks
+    return [PlannedRollout(rollout_id=rollout_id_for(t.id, seed + i), task_id=t.id, seed=seed + i)
+            for i in range(rollouts) for t in tasks]
+
+
+def _finished_result(path: Path, planned: PlannedRollout) -> RolloutResult | None:
+    if not path.is_file():
+        return None
+    end = read_trace(path).end
+    if end is None:
+        return None
+    return RolloutResult(planned.rollout_id, planned.task_id, planned.seed, end.outcome, end.stop_reason,
+                         end.duration_s, resumed=True)
+
+
+def run_batch(
+    suite: Suite,
+    provider_factory: ProviderFactory,
+    batch_dir: Path,
+    *,
+    rollouts: int = 1,
+    seed: int = 0,
+    max_workers: int = 1,
+    config: RolloutConfig | None = None,
+    task_ids: Iterable[str] | None = None,
+    provider_name: str = "openai",
+    model: str = "",
+    base_url: str | None = None,
+    suite_path: str | None = None,
+    cancel: threading.Event | None = None,
+    on_event: Callable[[str, Any], None] | None = None,
+    on_rollout_start: Callable[[PlannedRollout], None] | None = None,
+    on_rollout_end: Callable[[RolloutResult, int, int], None] | None = None,
+    executor: Executor | None = None,
+    workspace_root: Path | None = None,
+) -> BatchSummary:
+    """Run (or resume) one batch into ``batch_dir``; returns when every rollout ended."""
+    cfg = config or RolloutConfig()
+    cancel = cancel or threading.Event()
+    batch_dir = Path(batch_dir)
+    planned = plan_rollouts(suite, rollouts, seed, task_ids)
+    params = BatchParams(rollouts=rollouts, temperature=cfg.temperature, seed=seed, max_iters=cfg.max_iters,
+                         max_workers=max_workers, reflection=cfg.reflection)
+    if (batch_dir / BATCH_FILE).is_file():  # resume: keep the batch's identity
+        old = read_batch_meta(batch_dir)
+        meta = old.model_copy(update={"planned": planned, "params": params, "finished": None, "stop_reason": None})
+    else:
+        meta = BatchMeta(id=batch_dir.name, suite=suite.name, suite_path=suite_path, provider=provider_name,
+                         model=model, base_url=base_url, params=params, planned=planned, started=now_iso())
+    write_batch_meta(batch_dir, meta)
+    summary = BatchSummary(batch_dir, meta)
+    total = len(planned)
+    lock = threading.Lock()
+
+    def report(result: RolloutResult) -> None:
+        with lock:
+            summary.results.append(result)
+            done = len(summary.results)
+        if on_rollout_end is not None:
+            on_rollout_end(result, done, total)
+
+    todo = []
+    for p in planned:
+        prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
+        if prior is not None:
+            report(prior)
+        else:
+            todo.append(p)
+
+    def one(p: PlannedRollout) -> RolloutResult | None:
+        if cancel.is_set():
+            return None  # never started: a later resume runs it
+        if on_rollout_start is not None:
+            on_rollout_start(p)
+        path = trace_path(batch_dir, p.rollout_id)
+        forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
+        try:
+            return run_rollout(suite, suite.task(p.task_id), provider_factory(p.task_id, p.seed), path,
+                               rollout_id=p.rollout_id, seed=p.seed, config=cfg, batch_id=meta.id,
+                               cancel=cancel, on_event=forward, workspace_root=workspace_root)
+        except Exception as exc:  # one rollout's failure never stops the batch
+            return _crashed(path, p, exc)
+
+    try:
+        (executor or LocalExecutor(max_workers)).run(one, todo, report, cancel)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    meta.finished = now_iso()
+    meta.stop_reason = "cancelled" if cancel.is_set() else "finished"
+    write_batch_meta(batch_dir, meta)
+    return summary
+
+
+def _crashed(path: Path, p: PlannedRollout, exc: Exception) -> RolloutResult:
+    """Close the trace of a rollout that raised outside the loop's own handling."""
+    read = read_trace(path) if path.is_file() else None
+    with TraceWriter(path, p.rollout_id) as w:
+        w.seq = (read.events[-1].seq + 1) if read and read.events else 0
+        w.emit(ErrorEvent, type=type(exc).__name__, message=str(exc)[:2000])
+        w.emit(RolloutEnd, outcome=Outcome(), stop_reason="error", duration_s=0.0)
+    return RolloutResult(p.rollout_id, p.task_id, p.seed, Outcome(), "error", 0.0, error=f"{type(exc).__name__}: {exc}")
+

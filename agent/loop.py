@@ -1,0 +1,227 @@
+"""The agent loop: one rollout of one task, every event written to its trace (DESIGN §3.1, §4).
+
+Read ``run_rollout`` top to bottom: system prompt and goal, then ask the model, append
+its message, run its tool calls, append their results, until it calls ``finish`` or runs
+out of steps. Then the final, authoritative test run (protected files restored) decides
+the outcome. The function never raises for a provider failure: it ends the rollout with
+``stop_reason`` "error" (or "diverged" for a replay that left its recording).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent import prompts
+from agent.providers import Provider, ProviderError, ReplayDiverged
+from agent.suite import Suite, Task
+from agent.trace import (
+    BranchInfo, ErrorEvent, FinalEvent, LlmCall, MessageEvent, Outcome, RolloutEnd, RolloutStart,
+    TestRun, ToolCallEvent, ToolResultEvent, TraceWriter,
+)
+
+EventCallback = Callable[[Any], None]  # receives each event model as it is written
+
+
+@dataclass
+class RolloutConfig:
+    max_iters: int = 30
+    temperature: float | None = None
+    reflection: bool = False
+    output_limit: int = 8000  # tool output cut (characters)
+    price_in: float | None = None  # USD per 1M prompt tokens
+    price_out: float | None = None  # USD per 1M completion tokens
+
+
+@dataclass
+class RolloutResult:
+    rollout_id: str
+    task_id: str
+    seed: int
+    outcome: Outcome
+    stop_reason: str
+    duration_s: float
+    resumed: bool = False  # finished in an earlier run of the batch; not re-run
+    error: str | None = None
+
+
+@dataclass
+class _Tally:
+    steps: int = 0
+    tool_calls: int = 0
+    invalid: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    final: dict[str, Any] | None = None
+    error: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_rollout(
+    suite: Suite,
+    task: Task,
+    provider: Provider,
+    trace_file: Path,
+    *,
+    rollout_id: str,
+    seed: int,
+    config: RolloutConfig | None = None,
+    batch_id: str | None = None,
+    cancel: threading.Event | None = None,
+    on_event: EventCallback | None = None,
+    workspace_root: Path | None = None,
+    prefix_messages: list[dict[str, Any]] | None = None,
+    branch: BranchInfo | None = None,
+) -> RolloutResult:
+    from agent.tools import ToolBox
+    from agent.workspace import Workspace
+
+    cfg = config or RolloutConfig()
+    cancel = cancel or threading.Event()
+    t0 = time.monotonic()
+    w = TraceWriter(trace_file, rollout_id, truncate=True)  # a restarted rollout starts over
+
+    def emit(cls: type, **fields: Any) -> None:
+        event = w.emit(cls, **fields)
+        if on_event is not None:
+            on_event(event)
+
+    tally = _Tally()
+
+    def append(message: dict[str, Any], step: int | None = None) -> None:
+        tally.messages.append(message)
+        emit(MessageEvent, message=message, step=step)
+
+    stop, ws = "error", None
+    try:
+        ws = Workspace.create(suite, task, workspace_root)
+        tools = ToolBox(ws, output_limit=cfg.output_limit)
+        schemas = tools.schemas()
+        emit(RolloutStart, task_id=task.id, suite=suite.name, seed=seed, provider=provider.name,
+             model=provider.model, temperature=cfg.temperature, max_iters=cfg.max_iters, tools=schemas,
+             batch_id=batch_id, branch=branch)
+        if prefix_messages:
+            _replay_prefix(prefix_messages, tools, append, tally)
+        else:
+            append({"role": "system", "content": prompts.SYSTEM_PROMPT})
+            append({"role": "user", "content": prompts.goal_message(task.goal)})
+        stop = None
+        while stop is None:
+            if cancel.is_set():
+                stop = "cancelled"
+            elif tally.steps >= cfg.max_iters:
+                stop = "max_iters"
+            else:
+                stop = _step(provider, tools, schemas, seed, cfg, tally, emit, append, cancel)
+    except Exception as exc:  # a sandbox or workspace fault ends this rollout only
+        tally.error = f"{type(exc).__name__}: {exc}"
+        emit(ErrorEvent, type=type(exc).__name__, message=str(exc)[:2000], step=tally.steps or None)
+        stop = "error"
+    outcome = _finish_rollout(ws, stop, tally, cfg, emit)
+    duration = time.monotonic() - t0
+    emit(RolloutEnd, outcome=outcome, stop_reason=stop, duration_s=round(duration, 4))
+    w.close()
+    if ws is not None:
+        ws.cleanup()
+    return RolloutResult(rollout_id, task.id, seed, outcome, stop, duration, error=tally.error)
+
+
+def _step(provider, tools, schemas, seed, cfg, tally, emit, append, cancel) -> str | None:
+    """One assistant turn and its tool calls. Returns a stop reason, or None to go on."""
+    step = tally.steps + 1
+    try:
+        c = provider.complete(tally.messages, schemas, seed=seed, temperature=cfg.temperature)
+    except ProviderError as exc:
+        tally.error = str(exc)
+        kind = "diverged" if isinstance(exc, ReplayDiverged) else "error"
+        emit(ErrorEvent, type=type(exc).__name__, message=str(exc), step=step)
+        return kind
+    tally.steps = step
+    tally.tokens_in += c.usage.prompt_tokens
+    tally.tokens_out += c.usage.completion_tokens
+    emit(LlmCall, step=step, latency_s=round(c.latency_s, 6), usage=c.usage,
+         finish_reason=c.finish_reason, retries=c.retries)
+    append(c.message, step)
+    calls = c.message.get("tool_calls") or []
+    if not calls:
+        append({"role": "user", "content": prompts.NO_TOOL_CALL}, step)
+        return None
+    tests_failed = False
+    for call in calls:
+        fn = call.get("function") or {}
+        o = tools.call(fn.get("name") or "", fn.get("arguments") or "")
+        tally.tool_calls += 1
+        tally.invalid += not o.valid
+        emit(ToolCallEvent, step=step, call_id=call["id"], name=o.name, arguments=fn.get("arguments") or "",
+             args=o.args, parse_error=o.parse_error, valid=o.valid, violations=list(o.violations))
+        emit(ToolResultEvent, step=step, call_id=call["id"], ok=o.ok, duration_s=round(o.duration_s, 6),
+             output_chars=o.output_chars, truncated=o.truncated, error=o.error)
+        if o.test_result is not None:
+            emit(TestRun, step=step, **test_run_fields(o.test_result))
+            tests_failed |= not o.test_result.passed
+        append({"role": "tool", "tool_call_id": call["id"], "content": o.output}, step)
+        if o.finish is not None:
+            tally.final = dict(o.finish)
+    if tally.final is not None:
+        return "finished"
+    if tests_failed and cfg.reflection:
+        append({"role": "user", "content": prompts.REFLECTION}, step)
+    return "cancelled" if cancel.is_set() else None
+
+
+def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> Outcome:
+    """The authoritative test run (skipped when cancelled), the final object, the outcome."""
+    out = Outcome(steps=tally.steps, tool_calls=tally.tool_calls, invalid_tool_calls=tally.invalid,
+                  tokens_in=tally.tokens_in, tokens_out=tally.tokens_out, cost_usd=_cost(tally, cfg))
+    if ws is None:
+        return out
+    try:
+        out.patch = ws.patch()
+        out.files = list(ws.files_touched())
+        out.files_touched = len(out.files)
+        if stop != "cancelled":
+            result, tampered = ws.final_test_run()
+            fields = test_run_fields(result)
+            emit(TestRun, step=None, final=True, **fields)
+            out.tampered_paths = list(tampered)
+            out.tests_tampered = bool(tampered)
+            out.tests_passed = bool(result.passed) and not tampered
+            if tally.final is not None:
+                emit(FinalEvent, summary=str(tally.final.get("summary") or ""), changes=tally.final.get("changes"),
+                     test_result={k: fields[k] for k in ("passed", "summary", "counts")} | {"tampered": bool(tampered)})
+    except Exception as exc:
+        emit(ErrorEvent, type=type(exc).__name__, message=f"final test run: {exc}"[:2000])
+    return out
+
+
+def test_run_fields(result: Any) -> dict[str, Any]:
+    """A sandbox TestResult as TestRun fields."""
+    counts = result.counts
+    counts = counts.model_dump() if hasattr(counts, "model_dump") else dict(vars(counts))
+    return {"passed": bool(result.passed), "counts": counts, "summary": result.summary or "",
+            "duration_s": round(float(result.duration_s or 0.0), 4), "timed_out": bool(result.timed_out)}
+
+
+def _cost(tally: _Tally, cfg: RolloutConfig) -> float | None:
+    if cfg.price_in is None and cfg.price_out is None:
+        return None
+    return round((tally.tokens_in * (cfg.price_in or 0) + tally.tokens_out * (cfg.price_out or 0)) / 1e6, 8)
+
+
+def _replay_prefix(prefix: list[dict[str, Any]], tools, append, tally: _Tally) -> None:
+    """Branching hook: copy a conversation prefix verbatim and bring the workspace to the
+    state it had there by re-running the prefix's state-changing tool calls (writes)."""
+    step = 0
+    for msg in prefix:
+        if msg.get("role") == "assistant":
+            step += 1
+            for call in msg.get("tool_calls") or []:
+                fn = call.get("function") or {}
+                if fn.get("name") == "write_file":
+                    tools.call("write_file", fn.get("arguments") or "")
+        append(msg, step or None)
+    tally.steps = step
