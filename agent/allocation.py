@@ -1,0 +1,310 @@
+"""Rollout allocation: where a batch spends its rollouts (issue 6).
+
+``fixed`` is today's baseline: N rollouts per task, capped at the budget. ``adaptive``
+samples in rounds and spends only where a rollout can still buy pass/fail contrast:
+
+1. Every task first gets ``initial_per_task`` rollouts (fewest-issued first, so a short
+   budget still covers every task once before any task twice).
+2. A task is *resolved* once it has ``pairs_per_task`` pass/fail pairs
+   (``contrast_met``), or once ``give_up_after`` finished rollouts all passed
+   (``too_easy``) or all failed (``too_hard``), or at ``max_per_task`` (``capped``).
+3. Each later round gives every open task with no rollout in flight up to the fewest
+   rollouts that could resolve it, best task first: the one whose next rollout most
+   likely yields the outcome it is short of (under a Beta(1, 1) prior, the posterior
+   predictive of its scarcer side; highest for tasks near a 50% pass rate, i.e. in the
+   learnable band, lowest for tasks that look all-pass or all-fail).
+4. Rollouts issued (including those in flight) never exceed ``budget_rollouts``.
+
+Pairs. ``pass_fail_pairs = min(passes, fails)``: disjoint pass/fail pairs, each rollout
+in at most one. A task contributes ``min(pairs_per_task, pass_fail_pairs)`` pairs: with
+the default ``pairs_per_task=1`` that is the one pair ``best-worst`` builds from a task
+with any contrast. ``all_contrastive_pairs = passes * fails`` is reported too.
+
+The plan is a pure function of the per-task counts (issued, passes, fails), so a batch
+resumes exactly: rebuild with :meth:`Allocator.rebuild` from the rollouts it planned and
+the results of those that finished, run the unfinished ones (``in_flight``), go on.
+
+A runner drives it like this (rollouts that fail or error are recorded as ``False``)::
+
+    while ids := alloc.next_round():          # [] with nothing in flight: done
+        for task_id, passed in run_all(ids):  # concurrently, up to round_size
+            alloc.record(task_id, passed)
+    report = alloc.report()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+Strategy = Literal["fixed", "adaptive"]
+TaskStatus = Literal["open", "contrast_met", "too_easy", "too_hard", "capped", "budget_exhausted"]
+STATUSES: tuple[TaskStatus, ...] = (
+    "contrast_met", "too_easy", "too_hard", "capped", "budget_exhausted", "open",
+)
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    budget_rollouts: int
+    pairs_per_task: int = 1
+    initial_per_task: int = 2
+    give_up_after: int = 4  # this many finished rollouts all pass / all fail -> stop
+    max_per_task: int | None = None
+    round_size: int | None = None  # the runner passes its max_workers; None: no limit
+
+    def __post_init__(self) -> None:
+        problems = [
+            msg for bad, msg in [
+                (self.budget_rollouts < 0, "budget_rollouts must be >= 0"),
+                (self.pairs_per_task < 1, "pairs_per_task must be >= 1"),
+                (self.initial_per_task < 1, "initial_per_task must be >= 1"),
+                (self.give_up_after < max(2, self.initial_per_task),
+                 "give_up_after must be >= 2 and >= initial_per_task"),
+                (self.max_per_task is not None and self.max_per_task < self.initial_per_task,
+                 "max_per_task must be >= initial_per_task"),
+                (self.round_size is not None and self.round_size < 1, "round_size must be >= 1"),
+            ] if bad
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+class TaskAllocation(BaseModel):
+    task_id: str
+    rollouts: int  # issued, including in flight
+    in_flight: int
+    passes: int
+    fails: int
+    status: TaskStatus
+    pass_rate: float | None  # over finished rollouts
+    pairs: int  # min(pairs_per_task, pass_fail_pairs): what the pair builder yields
+    pass_fail_pairs: int  # min(passes, fails)
+    all_contrastive_pairs: int  # passes * fails
+
+
+class AllocationReport(BaseModel):
+    """Where the budget went. A contract: batch output and the signal report show it."""
+
+    strategy: Strategy
+    budget_rollouts: int
+    pairs_per_task: int
+    done: bool
+    rollouts: int
+    finished: int
+    in_flight: int
+    unspent: int
+    pairs: int
+    pass_fail_pairs: int
+    all_contrastive_pairs: int
+    pairs_per_100_rollouts: float  # per finished rollout
+    tasks_by_status: dict[str, int]
+    rollouts_by_status: dict[str, int]
+    tasks: list[TaskAllocation]
+
+
+class AllocatorState(BaseModel):
+    """Everything an allocator is; JSON-able (``state_dict``/``from_state``)."""
+
+    task_ids: list[str]
+    config: dict
+    strategy: Strategy
+    rollouts_per_task: int | None = None
+    issued: dict[str, int]
+    passes: dict[str, int]
+    fails: dict[str, int]
+
+
+class Allocator:
+    def __init__(self, task_ids: list[str], config: AllocationConfig, *,
+                 strategy: Strategy = "adaptive", rollouts_per_task: int | None = None):
+        if len(set(task_ids)) != len(task_ids):
+            raise ValueError("task ids must be unique")
+        if strategy not in ("fixed", "adaptive"):
+            raise ValueError(f"unknown allocation strategy {strategy!r}")
+        if strategy == "fixed" and (rollouts_per_task is None or rollouts_per_task < 1):
+            raise ValueError("fixed allocation needs rollouts_per_task >= 1")
+        self.task_ids = list(task_ids)
+        self.config = config
+        self.strategy: Strategy = strategy
+        self.rollouts_per_task = rollouts_per_task
+        self._issued = dict.fromkeys(task_ids, 0)
+        self._passes = dict.fromkeys(task_ids, 0)
+        self._fails = dict.fromkeys(task_ids, 0)
+
+    # ------------------------------------------------------------------ driving
+    def next_round(self) -> list[str]:
+        """Issue the next round: task ids to run (a task may repeat). Counts them as in flight.
+
+        ``[]`` while rollouts are in flight means "record those first"; ``[]`` with
+        none in flight means the allocation is done (resolved, capped or out of budget).
+        """
+        ids = self._plan()
+        for task_id in ids:
+            self._issued[task_id] += 1
+        return ids
+
+    def record(self, task_id: str, passed: bool) -> None:
+        """One finished rollout's result (a failed or errored rollout is ``passed=False``)."""
+        if self._in_flight(self._key(task_id)) <= 0:
+            raise ValueError(f"no rollout of task {task_id!r} is in flight")
+        (self._passes if passed else self._fails)[task_id] += 1
+
+    def cancel(self, task_id: str) -> None:
+        """An issued rollout that will never run (cancelled): its budget is given back."""
+        if self._in_flight(self._key(task_id)) <= 0:
+            raise ValueError(f"no rollout of task {task_id!r} is in flight")
+        self._issued[task_id] -= 1
+
+    @property
+    def issued(self) -> int:
+        return sum(self._issued.values())
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self._in_flight(t) for t in self.task_ids)
+
+    @property
+    def done(self) -> bool:
+        return self.in_flight == 0 and not self._plan()
+
+    # ------------------------------------------------------------------ policy
+    def _plan(self) -> list[str]:
+        slots = self.config.budget_rollouts - self.issued
+        if self.config.round_size is not None:
+            slots = min(slots, self.config.round_size)
+        if slots <= 0:
+            return []
+        if self.strategy == "fixed":
+            want = {t: self._cap(t) - self._issued[t] for t in self.task_ids}
+            return _round_robin(self.task_ids, want, slots)
+        initial = {t: self.config.initial_per_task - self._issued[t] for t in self.task_ids}
+        ids = _round_robin(self.task_ids, initial, slots)
+        # Only tasks whose rollouts have all come back are judged again.
+        ready = [t for t in self.task_ids if initial[t] <= 0 and self._in_flight(t) == 0
+                 and self._status(t) == "open"]
+        ready.sort(key=lambda t: (-self._promise(t), self._issued[t]))  # stable: suite order
+        return ids + _round_robin(ready, {t: self._to_resolve(t) for t in ready}, slots - len(ids))
+
+    def _cap(self, t: str) -> int:
+        caps = [c for c in (self.config.max_per_task, self.rollouts_per_task) if c is not None]
+        return min(caps) if caps else self.config.budget_rollouts
+
+    def _promise(self, t: str) -> float:
+        """Chance the next rollout gives the outcome this task is short of (Beta(1,1) prior)."""
+        a, b = self._passes[t] + 1, self._fails[t] + 1
+        return min(a, b) / (a + b)
+
+    def _gave_up(self, t: str) -> bool:
+        """Promise no better than after ``give_up_after`` all-pass or all-fail rollouts.
+
+        That is exactly "k all pass / all fail"; a mixed task (pairs_per_task > 1) stops
+        at the same odds, e.g. 1 pass and 9 fails for k=4.
+        """
+        a, b = self._passes[t] + 1, self._fails[t] + 1
+        return min(a, b) * (self.config.give_up_after + 2) <= a + b
+
+    def _to_resolve(self, t: str) -> int:
+        """The fewest further rollouts that could resolve task ``t`` (one way or the other)."""
+        p, f, n, need = self._passes[t], self._fails[t], self._issued[t], self.config.pairs_per_task
+        fewest = max(0, need - p) + max(0, need - f)
+        if p == 0 or f == 0:
+            fewest = min(fewest, self.config.give_up_after - n)
+        return max(0, min(fewest, self._cap(t) - n))
+
+    def _in_flight(self, t: str) -> int:
+        return self._issued[t] - self._passes[t] - self._fails[t]
+
+    def _status(self, t: str) -> TaskStatus:
+        p, f, cfg = self._passes[t], self._fails[t], self.config
+        if min(p, f) >= cfg.pairs_per_task:
+            return "contrast_met"
+        if p + f >= cfg.give_up_after and self._gave_up(t):
+            return "too_easy" if p > f else "too_hard"
+        if self._in_flight(t):
+            return "open"
+        if self._issued[t] >= self._cap(t):
+            return "capped"
+        return "budget_exhausted" if self.issued >= cfg.budget_rollouts else "open"
+
+    def _key(self, task_id: str) -> str:
+        if task_id not in self._issued:
+            raise ValueError(f"unknown task {task_id!r}")
+        return task_id
+
+    # ------------------------------------------------------------------ reporting
+    def report(self) -> AllocationReport:
+        need = self.config.pairs_per_task
+        tasks = []
+        for t in self.task_ids:
+            p, f = self._passes[t], self._fails[t]
+            tasks.append(TaskAllocation(
+                task_id=t, rollouts=self._issued[t], in_flight=self._in_flight(t), passes=p,
+                fails=f, status=self._status(t), pass_rate=p / (p + f) if p + f else None,
+                pairs=min(need, p, f), pass_fail_pairs=min(p, f), all_contrastive_pairs=p * f,
+            ))
+        finished = sum(r.passes + r.fails for r in tasks)
+        pairs = sum(r.pairs for r in tasks)
+        return AllocationReport(
+            strategy=self.strategy, budget_rollouts=self.config.budget_rollouts,
+            pairs_per_task=need, done=self.done, rollouts=self.issued, finished=finished,
+            in_flight=self.in_flight, unspent=self.config.budget_rollouts - self.issued,
+            pairs=pairs, pass_fail_pairs=sum(r.pass_fail_pairs for r in tasks),
+            all_contrastive_pairs=sum(r.all_contrastive_pairs for r in tasks),
+            pairs_per_100_rollouts=100 * pairs / finished if finished else 0.0,
+            tasks_by_status={s: sum(r.status == s for r in tasks) for s in STATUSES},
+            rollouts_by_status={s: sum(r.rollouts for r in tasks if r.status == s) for s in STATUSES},
+            tasks=tasks,
+        )
+
+    # ------------------------------------------------------------------ resuming
+    def state_dict(self) -> dict:
+        return AllocatorState(
+            task_ids=self.task_ids, config=asdict(self.config), strategy=self.strategy,
+            rollouts_per_task=self.rollouts_per_task, issued=self._issued,
+            passes=self._passes, fails=self._fails,
+        ).model_dump()
+
+    @classmethod
+    def from_state(cls, state: dict) -> Allocator:
+        s = AllocatorState.model_validate(state)
+        alloc = cls(s.task_ids, AllocationConfig(**s.config), strategy=s.strategy,
+                    rollouts_per_task=s.rollouts_per_task)
+        for counts, saved in ((alloc._issued, s.issued), (alloc._passes, s.passes),
+                              (alloc._fails, s.fails)):
+            counts.update({t: saved.get(t, 0) for t in s.task_ids})
+        return alloc
+
+    @classmethod
+    def rebuild(cls, task_ids: list[str], config: AllocationConfig, *,
+                planned: Iterable[str] = (), results: Iterable[tuple[str, bool]] = (),
+                strategy: Strategy = "adaptive", rollouts_per_task: int | None = None) -> Allocator:
+        """The allocator of a resumed batch, from its traces.
+
+        ``planned``: the task id of every rollout the batch had issued (finished or not);
+        ``results``: ``(task_id, passed)`` of those that finished. Planned rollouts with no
+        result stay in flight: the runner re-runs them (or ``cancel``s them). Without
+        ``planned``, only the finished rollouts count as issued.
+        """
+        alloc = cls(task_ids, config, strategy=strategy, rollouts_per_task=rollouts_per_task)
+        results = list(results)
+        planned = list(planned)
+        for task_id in planned or [t for t, _ in results]:
+            alloc._issued[alloc._key(task_id)] += 1
+        for task_id, passed in results:
+            alloc.record(task_id, passed)
+        return alloc
+
+
+def _round_robin(order: list[str], want: dict[str, int], slots: int) -> list[str]:
+    """Up to ``slots`` ids: one for each task in ``order`` still wanting some, then again."""
+    want, out = dict(want), []
+    while len(out) < slots and any(want[t] > 0 for t in order):
+        for t in order:
+            if want[t] > 0 and len(out) < slots:
+                out.append(t)
+                want[t] -= 1
+    return out
