@@ -48,6 +48,9 @@ class Task(BaseModel):
     hidden: list[str] = Field(default_factory=list)
     # Directory (relative to the suite file) whose files overlay the source to fix it.
     reference_fix: str | None = None
+    # Single-file fixes that live elsewhere (QuixBugs' correct_python_programs/x.py fixes
+    # python_programs/x.py): workspace path -> file relative to the suite's base_dir.
+    reference_fix_files: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
 
 
