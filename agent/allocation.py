@@ -40,6 +40,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from agent.trace import Outcome
+
 Strategy = Literal["fixed", "adaptive"]
 TaskStatus = Literal["open", "contrast_met", "too_easy", "too_hard", "capped", "budget_exhausted"]
 STATUSES: tuple[TaskStatus, ...] = (
@@ -308,3 +310,8 @@ def _round_robin(order: list[str], want: dict[str, int], slots: int) -> list[str
                 out.append(t)
                 want[t] -= 1
     return out
+
+
+def rollout_passed(outcome: Outcome | None) -> bool:
+    """A rollout's result for allocation: real tests passed, untampered. No outcome: a fail."""
+    return outcome is not None and outcome.tests_passed and not outcome.tests_tampered
