@@ -54,13 +54,13 @@ def step_flags(calls: Sequence[dict[str, Any]], patch_files: Sequence[str], fini
         f = flags.setdefault(c["step"], set())
         if not c.get("valid", True):
             f.add("invalid_call")
-        elif c.get("ok") is False:
+        elif c.get("ok") is not None and not c["ok"]:
             f.add("tool_error")
         key = _call_key(c)
         if key in seen:
             f.add("repeated_call")
         seen.add(key)
-        if c["name"] == "write_file" and c.get("ok") is not False and c.get("valid", True):
+        if c["name"] == "write_file" and (c.get("ok") is None or c["ok"]) and c.get("valid", True):
             seen.clear()  # the workspace changed: repeating a read or a test run is legitimate now
         if finished and c["name"] == "read_file" and c.get("valid", True):
             path = _norm_path(parsed[i].get("rel_path"))
