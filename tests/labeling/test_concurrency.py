@@ -1,0 +1,74 @@
+"""Real processes: a labeler killed with SIGKILL loses nothing; ingest while a batch writes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from labeling.store import LabelStore
+from tests.labeling.conftest import FIX, Spec, make_patch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.labeling._helpers", *args], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_sigkill_right_after_a_verdict_loses_nothing(env, tmp_path):
+    env.batch("b1", [Spec("t", 1, passed=True, patch=FIX), Spec("t", 2, patch=make_patch("p.py", ["a"], ["b"]))])
+    env.store.ingest([env.root])
+    [pair] = env.store.pairs()
+    proc = _spawn("label", str(tmp_path / "labels.sqlite"), pair.pair_id[:8])
+    try:
+        assert proc.stdout.readline().strip() == "ok"
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with LabelStore(tmp_path / "labels.sqlite", labeler="killed") as after:
+        p = after.pair(pair.pair_id)
+        assert (p.verdict, p.note, p.labeler) == ("flip", "set right before the kill", "killed")
+        assert after.step_marks(pair.chosen_uid)[1].reason == "loop"
+        assert after.undo().value == "mark"  # the log is intact and undoable after the crash
+
+
+def test_ingest_while_a_batch_is_writing(tmp_path):
+    root = tmp_path / "traces"
+    bdir = root / "b-live"
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="t")
+    proc = _spawn("write", str(bdir), "3")
+    try:
+        assert proc.stdout.readline().strip() == "half"
+        mid = store.ingest([root])
+        assert mid.new_rollouts == 3 and {r.status for r in store.rollouts()} == {"running"}
+        assert {r.steps for r in store.rollouts()} == {11}
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        rounds = 0
+        while proc.poll() is None:  # ingest over and over while the writer runs
+            store.ingest([root])
+            rounds += 1
+        assert proc.wait(timeout=60) == 0
+        final = store.ingest([root])
+        assert final.invalid_lines == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the incrementally built index equals a fresh one built from the finished files
+    with LabelStore(tmp_path / "fresh.sqlite", labeler="t") as fresh:
+        fresh.ingest([root])
+        rows = store.rollouts()
+        assert [r.model_dump() for r in rows] == [r.model_dump() for r in fresh.rollouts()]
+        assert all(r.status == "finished" and r.steps == 24 for r in rows)
+        for r in rows:
+            inc, ref = store.steps(r.uid), fresh.steps(r.uid)
+            assert [s.model_dump() for s in inc] == [s.model_dump() for s in ref]
+            assert len(inc) == 24 and all(s.calls[0].ok for s in inc)
+        assert [p.model_dump() for p in store.pairs()] == [p.model_dump() for p in fresh.pairs()]
+    store.close()
