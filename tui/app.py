@@ -1,0 +1,177 @@
+"""The studio: a Textual app over a directory of trace batches and its label store.
+
+Six screens (Runs, Rollout, Pairs, Steps, Stats, Export) live as app modes, one F-key
+each, so switching keeps each screen's place. One background mechanism feeds them all:
+a thread worker ingests the traces directory into the store (at start, then every
+``tail_interval`` seconds: unchanged files are only stat'ed), and the active screen
+re-reads what it shows when the store changed. Nothing is loaded eagerly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from labeling.store import LabelStore, default_labeler
+from tui.messages import BatchProgress, IngestProgressed, StoreChanged
+from tui.screens.export import ExportScreen
+from tui.screens.help import HelpScreen
+from tui.screens.pairs import PairsScreen
+from tui.screens.rollout import RolloutScreen
+from tui.screens.runs import RunsScreen
+from tui.screens.stats import StatsScreen
+from tui.screens.steps import StepsScreen
+from tui.state import SCREENS, StudioState
+
+SCREEN_CLASSES = {
+    "runs": RunsScreen,
+    "rollout": RolloutScreen,
+    "pairs": PairsScreen,
+    "steps": StepsScreen,
+    "stats": StatsScreen,
+    "export": ExportScreen,
+}
+
+
+class StudioApp(App):
+    CSS_PATH = "studio.tcss"
+    TITLE = "repo-agent studio"
+    MODES = SCREEN_CLASSES
+    BINDINGS = [
+        *(Binding(key, f"goto('{mode}')", title, key_display=key.upper()) for mode, title, key in SCREENS),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("ctrl+q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, traces_dir: Path, *, db_path: Path | None = None, labeler: str | None = None,
+                 start: str = "pairs", tail_interval: float | None = 1.0) -> None:
+        super().__init__()
+        traces_dir = Path(traces_dir)
+        db_path = Path(db_path) if db_path else LabelStore.default_path(traces_dir)
+        labeler = labeler or default_labeler()
+        self.state = StudioState(traces_dir=traces_dir, db_path=db_path, labeler=labeler)
+        self.store = LabelStore(db_path, labeler=labeler)
+        self._start = start
+        self._tail_interval = tail_interval
+        self._ingesting = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        self.action_goto(self._start)
+        self.start_ingest()
+        if self._tail_interval:
+            self.set_interval(self._tail_interval, self.start_ingest, name="tail")
+
+    def on_unmount(self) -> None:
+        for cancel in self.state.running_batches.values():
+            cancel.set()  # type: ignore[attr-defined]
+        try:
+            self.store.close()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ ingest / tail
+    def start_ingest(self) -> None:
+        """Tail the traces directory: one ingest pass in a thread, never two at once."""
+        if self._ingesting:
+            return
+        self._ingesting = True
+        self.state.ingest.running = True
+        self._ingest()
+
+    @work(thread=True, group="ingest", exit_on_error=False)
+    def _ingest(self) -> None:
+        last = [0]
+
+        def progress(p) -> None:
+            if p.files_done - last[0] >= 50 or p.files_done == p.files_total:
+                last[0] = p.files_done
+                self.post_message(IngestProgressed(p.files_done, p.files_total))
+
+        try:
+            report = self.store.ingest([self.state.traces_dir], progress=progress)
+        except Exception as exc:  # a bad file never takes the studio down
+            self.post_message(StoreChanged(None, False, error=f"{type(exc).__name__}: {exc}"))
+            return
+        changed = bool(report.files_read or report.new_rollouts or report.updated_rollouts)
+        self.post_message(StoreChanged(report, changed))
+
+    def on_ingest_progressed(self, msg: IngestProgressed) -> None:
+        self.state.ingest.files_done, self.state.ingest.files_total = msg.done, msg.total
+        self._show_status()
+
+    def on_store_changed(self, msg: StoreChanged) -> None:
+        self._ingesting = False
+        ing = self.state.ingest
+        ing.running = False
+        ing.last_error = msg.error
+        first = ing.passes == 0
+        ing.passes += 1
+        self._show_status()
+        if msg.changed or first:
+            self.state.store_version += 1
+            screen = self.screen
+            if hasattr(screen, "store_changed"):
+                screen.store_changed()
+
+    def on_batch_progress(self, msg: BatchProgress) -> None:
+        screen = self.screen
+        if hasattr(screen, "batch_progress"):
+            screen.batch_progress(msg)
+        if msg.finished:
+            self.state.running_batches.pop(msg.batch_id, None)
+            note = f"batch {msg.batch_id}: {msg.done}/{msg.total} rollouts"
+            self.notify(note + (f" — {msg.error}" if msg.error else ""), title="Batch ended",
+                        severity="error" if msg.error else "information")
+        self.start_ingest()
+
+    def _show_status(self) -> None:
+        screen = self.screen
+        if hasattr(screen, "set_status"):
+            screen.set_status(self.state.ingest.label)
+
+    # ------------------------------------------------------------------ navigation
+    def action_goto(self, mode: str) -> None:
+        self.state.visit(mode)
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:  # a modal: close it
+            self.pop_screen()
+            return
+        prev = self.state.back()
+        if prev:
+            self.switch_mode(prev)
+
+    def open_rollout(self, uid: str, mode: str = "rollout") -> None:
+        self.state.rollout_uid = uid
+        self.action_goto(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # ------------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for mode, title, key in SCREENS:
+            yield SystemCommand(title, f"Go to the {title} screen ({key.upper()})", partial(self.action_goto, mode))
+        yield SystemCommand("Help", "Every key (?)", self.action_help)
+        if isinstance(screen, Screen) and hasattr(screen, "TITLE_TEXT"):
+            for b in screen.BINDINGS:
+                b = b if isinstance(b, Binding) else Binding(*b)
+                if b.description:
+                    yield SystemCommand(f"{screen.TITLE_TEXT}: {b.description}", f"key {b.key}",
+                                        partial(self._run_screen_action, screen, b.action))
+        yield from super().get_system_commands(screen)
+
+    async def _run_screen_action(self, screen: Screen, action: str) -> None:
+        await self.run_action(action, screen)

@@ -1,0 +1,63 @@
+"""What every studio screen shares: the tab bar, the footer, and refresh on store change."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.widgets.tab_bar import TabBar
+
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
+    from tui.app import StudioApp
+    from tui.state import StudioState
+
+
+class StudioScreen(Screen):
+    MODE = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen_version = -1
+
+    @property
+    def studio(self) -> StudioApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def store(self) -> LabelStore:
+        return self.studio.store
+
+    @property
+    def state(self) -> StudioState:
+        return self.studio.state
+
+    def compose_tab_bar(self) -> TabBar:
+        return TabBar(self.MODE, id="tabbar")
+
+    def compose_footer(self) -> Footer:
+        return Footer(compact=True, show_command_palette=False)
+
+    def set_status(self, status: str) -> None:
+        for bar in self.query(TabBar):
+            bar.set_status(status)
+
+    def on_screen_resume(self) -> None:
+        self.set_status(self.state.ingest.label)
+        self.on_show_screen()
+        if self._seen_version != self.state.store_version:
+            self._seen_version = self.state.store_version
+            self.refresh_data()
+
+    def store_changed(self) -> None:
+        """Called by the app on the active screen after an ingest that changed things."""
+        self._seen_version = self.state.store_version
+        self.refresh_data()
+
+    def on_show_screen(self) -> None:
+        """Hook: the screen became active (state may point somewhere new)."""
+
+    def refresh_data(self) -> None:
+        """Hook: re-read what is on screen from the store."""

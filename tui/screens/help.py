@@ -1,0 +1,54 @@
+"""`?`: every key, for the app and for each screen, read from the bindings themselves."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+_NAMES = {"question_mark": "?", "slash": "/", "left_square_bracket": "[", "right_square_bracket": "]",
+          "escape": "esc", "enter": "enter"}
+
+
+def _key_label(key: str) -> str:
+    out = []
+    for k in key.split(","):
+        k = _NAMES.get(k, k)
+        out.append(k.upper() if k.startswith("f") and k[1:].isdigit() else k)
+    return ", ".join(out)
+
+
+def bindings_table(title: str, bindings: list) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", show_header=False,
+                  box=None, pad_edge=False, expand=True)
+    table.add_column("key", style="bold cyan", width=14)
+    table.add_column("action")
+    for b in bindings:
+        b = b if isinstance(b, Binding) else Binding(*b)
+        if b.description:
+            table.add_row(_key_label(b.key), b.description)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90; max-width: 95%; height: 90%; border: round $accent;
+        background: $surface; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        from tui.app import SCREEN_CLASSES, StudioApp
+
+        with VerticalScroll():
+            yield Static(Text("repo-agent studio — keys", style="bold"))
+            yield Static(bindings_table("Everywhere", StudioApp.BINDINGS))
+            for mode, cls in SCREEN_CLASSES.items():
+                yield Static(bindings_table(cls.TITLE_TEXT, cls.BINDINGS))
+            yield Static(Text("ctrl+p opens the command palette: every screen and action by name.", style="dim"))

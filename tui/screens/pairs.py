@@ -1,0 +1,377 @@
+"""Pairs: the review queue. Two rollouts side by side; a verdict commits and advances.
+
+The queue is a list of pair ids (loaded in a worker, in the store's queue order); only
+the pair on screen is read from the store, and the next one is prefetched (its rollouts
+and both diffs parsed and highlighted in a worker) so `n`/`c`/`f`/`d` render at once.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import OrderedDict
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from labeling.records import PairFilter, PairRow, RolloutRow
+from labeling.store import NotFound
+from tui.diff_model import diff_model_for
+from tui.screens.base import StudioScreen
+from tui.widgets.diff_view import DiffView
+from tui.widgets.outcome_badge import OutcomeBadge
+from tui.widgets.prompt import PromptModal
+
+FILTER_HINT = ("words: task:ID flag:NAME|noisy|clean verdict:unlabeled|labeled|all|confirm|flip|discard "
+               "tag:T batch:ID contrast:K, any other word searches ids/notes")
+
+VERDICT_STYLE = {"confirm": "bold green", "flip": "bold yellow", "discard": "bold red"}
+
+
+def parse_filter(text: str) -> PairFilter:
+    fields: dict[str, str | None] = {"verdict": "unlabeled"}
+    free: list[str] = []
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()
+    for w in words:
+        key, sep, value = w.partition(":")
+        if sep and key in ("task", "flag", "verdict", "tag", "batch", "contrast"):
+            name = {"task": "task_id", "batch": "batch_id"}.get(key, key)
+            fields[name] = None if (key == "verdict" and value == "all") else value
+        else:
+            free.append(w)
+    if free:
+        fields["text"] = " ".join(free)
+    return PairFilter(**fields)
+
+
+def filter_text(f: PairFilter) -> str:
+    parts = []
+    if f.verdict != "unlabeled":
+        parts.append(f"verdict:{f.verdict or 'all'}")
+    for key, name in (("task", "task_id"), ("flag", "flag"), ("tag", "tag"), ("batch", "batch_id"),
+                      ("contrast", "contrast")):
+        if getattr(f, name):
+            parts.append(f"{key}:{getattr(f, name)}")
+    if f.text:
+        parts.append(f.text)
+    return " ".join(parts)
+
+
+class PairsScreen(StudioScreen):
+    MODE = "pairs"
+    TITLE_TEXT = "Pairs"
+    BINDINGS = [
+        Binding("c", "verdict('confirm')", "Confirm"),
+        Binding("f", "verdict('flip')", "Flip"),
+        Binding("d", "verdict('discard')", "Discard"),
+        Binding("s", "skip", "Skip"),
+        Binding("u", "undo", "Undo"),
+        Binding("r", "redo", "Redo"),
+        Binding("n", "move(1)", "Next"),
+        Binding("p", "move(-1)", "Prev"),
+        Binding("1", "open_side(0)", "Open A"),
+        Binding("2", "open_side(1)", "Open B"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("e", "note", "Note"),
+        Binding("t", "tag", "Tag"),
+        Binding("v", "toggle_split", "Split/unified"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: list[str] = []
+        self.index = 0
+        self.pair: PairRow | None = None
+        self.sides: tuple[RolloutRow | None, RolloutRow | None] = (None, None)
+        self._loaded = False
+        self._pending_note: str | None = None
+        self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
+
+    def compose(self) -> ComposeResult:
+        yield self.compose_tab_bar()
+        yield Static(id="pair-head")
+        with Horizontal(id="sides"):
+            for side in ("a", "b"):
+                with Vertical(classes="side", id=f"side-{side}"):
+                    yield OutcomeBadge(id=f"badge-{side}")
+                    yield Static(classes="summary", id=f"summary-{side}")
+                    yield DiffView(id=f"diff-{side}")
+        yield Static(id="pair-progress")
+        yield self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#pair-head", Static).update(Text("loading the review queue…", style="dim"))
+
+    # ------------------------------------------------------------------ data
+    def refresh_data(self) -> None:
+        self._load_queue(self.state.pair_filter, self.state.pair_id)
+
+    @work(thread=True, exclusive=True, group="pairs-queue", exit_on_error=False)
+    def _load_queue(self, filt: PairFilter, keep: str | None) -> None:
+        ids = [p.pair_id for p in self.store.pairs(filt)]
+        self.app.call_from_thread(self._set_queue, ids, keep)
+
+    def _set_queue(self, ids: list[str], keep: str | None) -> None:
+        current = self.pair.pair_id if self.pair else keep
+        if self._loaded and self.queue:
+            # Keep pairs already seen this session in place (labeled ones drop out of an
+            # "unlabeled" queue in the store, but `p` should still find them).
+            known = set(ids)
+            merged = list(ids)
+            for pos, pid in enumerate(self.queue):
+                if pid not in known:
+                    merged.insert(min(pos, len(merged)), pid)
+            ids = merged
+        self.queue = ids
+        self._loaded = True
+        if current in ids:
+            self.index = ids.index(current)
+        else:
+            self.index = min(self.index, max(0, len(ids) - 1))
+        self.show_current()
+
+    def _rollout(self, uid: str) -> RolloutRow | None:
+        row = self._rollouts.get(uid)
+        if row is None:
+            try:
+                row = self.store.rollout(uid)
+            except NotFound:
+                return None
+            self._rollouts[uid] = row
+            while len(self._rollouts) > 64:
+                self._rollouts.popitem(last=False)
+        return row
+
+    def show_current(self) -> None:
+        if not self.queue:
+            self.pair = None
+            self.sides = (None, None)
+            self._render_empty()
+            return
+        self.index = max(0, min(self.index, len(self.queue) - 1))
+        pid = self.queue[self.index]
+        try:
+            self.pair = self.store.pair(pid)
+        except NotFound:
+            self.queue.pop(self.index)
+            self.show_current()
+            return
+        self.state.pair_id = pid
+        self.sides = (self._rollout(self.pair.chosen_uid), self._rollout(self.pair.rejected_uid))
+        self._render_pair()
+        self._prefetch(self.index + 1)
+
+    @work(thread=True, exclusive=True, group="pairs-prefetch", exit_on_error=False)
+    def _prefetch(self, index: int) -> None:
+        """Read the next pair's rollouts and parse + highlight its diffs ahead of time."""
+        if not (0 <= index < len(self.queue)):
+            return
+        try:
+            pair = self.store.pair(self.queue[index])
+            for uid in (pair.chosen_uid, pair.rejected_uid):
+                row = self.store.rollout(uid)
+                self.app.call_from_thread(self._rollouts.__setitem__, uid, row)
+                if row.patch.strip():
+                    diff_model_for(row.patch)
+        except NotFound:
+            return
+
+    # ------------------------------------------------------------------ rendering
+    def _render_empty(self) -> None:
+        f = filter_text(self.state.pair_filter)
+        if not self._loaded:
+            msg = Text("loading the review queue…", style="dim")
+        elif f:
+            msg = Text(f"No pairs match the filter “{f}”.  / to change it.", style="yellow")
+        else:
+            msg = Text("No pairs to review yet. Pairs appear once a task has finished rollouts "
+                       "that differ; launch a batch on Runs (F1).", style="yellow")
+        self.query_one("#pair-head", Static).update(msg)
+        for side in ("a", "b"):
+            self.query_one(f"#badge-{side}", OutcomeBadge).update("")
+            self.query_one(f"#summary-{side}", Static).update("")
+            self.query_one(f"#diff-{side}", DiffView).set_patch("", empty_message="")
+        self._render_progress()
+
+    def _render_pair(self) -> None:
+        pair = self.pair
+        assert pair is not None
+        head = Text()
+        head.append(f" Pair {self.index + 1}/{len(self.queue)} ", style="bold reverse")
+        head.append(f"  {pair.task_id}", style="bold")
+        head.append(f"  ·  {pair.contrast}")
+        if pair.kind == "step" and pair.at_step:
+            head.append(f" at step {pair.at_step}")
+        head.append(f"  ·  auto prefers ", style="")
+        head.append("A", style="bold green")
+        head.append(f" (decided by {pair.decided_by or '—'})")
+        head.append("   flags: ")
+        if pair.flags:
+            for fl in pair.flags:
+                head.append(f" {fl} ", style="bold black on yellow")
+                head.append(" ")
+        else:
+            head.append("none", style="green")
+        head.append("\n")
+        if pair.verdict:
+            head.append(" verdict ", style="dim")
+            head.append(pair.verdict.upper(), style=VERDICT_STYLE[pair.verdict])
+            if pair.verdict == "flip":
+                head.append(" → B preferred", style="yellow")
+            head.append(f"  by {pair.labeler}" if pair.labeler else "", style="dim")
+        else:
+            head.append(" unlabeled", style="dim")
+        if pair.note:
+            head.append(f"   note: {pair.note}", style="italic")
+        if self._pending_note:
+            head.append(f"   note (saved with your verdict): {self._pending_note}", style="italic yellow")
+        if pair.tags:
+            head.append("   tags: " + ", ".join(pair.tags), style="cyan")
+        head.append(f"   {pair.pair_id}", style="dim")
+        self.query_one("#pair-head", Static).update(head)
+
+        pref = {"flip": 1, "discard": None}.get(pair.verdict or "", 0)
+        for i, (side, row) in enumerate(zip("ab", self.sides)):
+            if pref is None:
+                role, style = "discarded", "red"
+            elif i == pref:
+                role, style = ("preferred (flipped)" if pair.verdict == "flip" else
+                               "preferred (auto)" if not pair.verdict else "preferred"), "bold green"
+            else:
+                role, style = "rejected", "dim"
+            self.query_one(f"#badge-{side}", OutcomeBadge).show(side.upper(), row, role, style)
+            summary = (row.summary or "(no final summary)") if row else ""
+            self.query_one(f"#summary-{side}", Static).update(Text(summary, overflow="ellipsis"))
+            view = self.query_one(f"#diff-{side}", DiffView)
+            view.split = self.state.split_diff
+            view.set_patch(row.patch if row else "", empty_message="(no changes: empty patch)")
+        self._render_progress()
+
+    def _render_progress(self) -> None:
+        c = self.store.counts()
+        rate = self.state.rate.per_hour()
+        t = Text()
+        t.append(f" labeled {c.labeled}", style="bold")
+        t.append(f" · remaining {c.remaining}")
+        t.append(f"   confirm {c.confirm} · flip {c.flip} · discard {c.discard}", style="dim")
+        t.append(f"   this session {self.state.rate.verdicts}")
+        t.append(f" ({rate:.0f}/h)" if rate else "", style="dim")
+        f = filter_text(self.state.pair_filter)
+        t.append(f"   filter: {f}" if f else "   queue: unlabeled", style="cyan")
+        t.append("   view: " + ("split" if self.state.split_diff else "unified"), style="dim")
+        self.query_one("#pair-progress", Static).update(t)
+
+    # ------------------------------------------------------------------ actions
+    def action_verdict(self, verdict: str) -> None:
+        if self.pair is None:
+            return
+        note = self._pending_note
+        self.store.set_verdict(self.pair.pair_id, verdict, note)  # committed on return
+        self._pending_note = None
+        self.state.rate.verdicts += 1
+        self._advance()
+
+    def _advance(self) -> None:
+        if self.index + 1 < len(self.queue):
+            self.index += 1
+        self.show_current()
+
+    def action_skip(self) -> None:
+        self._pending_note = None
+        self._advance()
+
+    def action_move(self, delta: int) -> None:
+        if not self.queue:
+            return
+        self._pending_note = None
+        self.index = max(0, min(len(self.queue) - 1, self.index + delta))
+        self.show_current()
+
+    def _goto_pair(self, pid: str) -> None:
+        if pid not in self.queue:
+            self.queue.insert(self.index, pid)
+        self.index = self.queue.index(pid)
+        self.show_current()
+
+    def action_undo(self) -> None:
+        ev = self.store.undo()
+        if ev is None:
+            self.notify("Nothing to undo.", severity="warning")
+            return
+        self.notify(f"Undid {ev.value or 'action'} on {ev.target[:24]}")
+        if "#" not in ev.target:  # a pair (step marks target "<uid>#<step>")
+            if ev.value == "verdict" and self.state.rate.verdicts:
+                self.state.rate.verdicts -= 1
+            self._goto_pair(ev.target)
+        else:
+            self.show_current()
+
+    def action_redo(self) -> None:
+        ev = self.store.redo()
+        if ev is None:
+            self.notify("Nothing to redo.", severity="warning")
+            return
+        self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}")
+        if "#" not in ev.target:
+            self._goto_pair(ev.target)
+        else:
+            self.show_current()
+
+    def action_open_side(self, i: int) -> None:
+        row = self.sides[i] if self.pair else None
+        if row is not None:
+            self.studio.open_rollout(row.uid)
+
+    def action_toggle_split(self) -> None:
+        self.state.split_diff = not self.state.split_diff
+        for view in self.query(DiffView):
+            view.split = self.state.split_diff
+        self._render_progress()
+
+    def action_filter(self) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            self.state.pair_filter = parse_filter(text)
+            self.queue, self._loaded, self.index = [], False, 0
+            self.pair = None
+            self._load_queue(self.state.pair_filter, None)
+
+        self.app.push_screen(PromptModal("Filter the queue", filter_text(self.state.pair_filter), FILTER_HINT), done)
+
+    def action_note(self) -> None:
+        if self.pair is None:
+            return
+        pair = self.pair
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            if pair.verdict:
+                self.store.set_verdict(pair.pair_id, pair.verdict, text or None)
+                self.notify("Note saved.")
+            else:
+                self._pending_note = text or None
+            self.show_current()
+
+        self.app.push_screen(PromptModal("Note on this pair", pair.note or self._pending_note or "",
+                                         "saved with the verdict (enter to save, escape to cancel)"), done)
+
+    def action_tag(self) -> None:
+        if self.pair is None:
+            return
+        pid = self.pair.pair_id
+
+        def done(text: str | None) -> None:
+            if text:
+                for tag in text.replace(",", " ").split():
+                    self.store.tag_pair(pid, tag)
+                self.show_current()
+
+        self.app.push_screen(PromptModal("Tag this pair (find it later with / tag:NAME)"), done)

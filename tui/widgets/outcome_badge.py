@@ -1,0 +1,47 @@
+"""One side of a pair: who prefers it, PASS/FAIL/TAMPERED, and its counts."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from labeling.records import RolloutRow
+from tui.state import fmt_cost, fmt_tokens
+
+
+def outcome_text(r: RolloutRow) -> Text:
+    if r.status != "finished":
+        return Text(" RUNNING ", style="bold black on yellow")
+    if r.tests_tampered:
+        return Text(" TAMPERED ", style="bold white on magenta")
+    if r.tests_passed:
+        return Text(" PASS ", style="bold black on green")
+    return Text(" FAIL ", style="bold white on red")
+
+
+def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> Text:
+    t = Text()
+    t.append(f" {side} ", style="bold reverse")
+    t.append(" ")
+    if r is None:
+        t.append("(rollout not found)", style="red")
+        return t
+    t.append_text(outcome_text(r))
+    t.append(f"  {role}", style=role_style)
+    t.append("\n")
+    invalid = f" ({r.invalid_tool_calls} invalid)" if r.invalid_tool_calls else ""
+    t.append(f"steps {r.steps} · calls {r.tool_calls}{invalid} · files {r.files_touched} · "
+             f"tokens {fmt_tokens(r.tokens_in)}/{fmt_tokens(r.tokens_out)} · {fmt_cost(r.cost_usd)}",
+             style="")
+    t.append("\n")
+    t.append(r.uid, style="dim")
+    return t
+
+
+class OutcomeBadge(Static):
+    DEFAULT_CSS = """
+    OutcomeBadge { height: 3; padding: 0 1; }
+    """
+
+    def show(self, side: str, r: RolloutRow | None, role: str, role_style: str = "") -> None:
+        self.update(badge_text(side, r, role, role_style))

@@ -1,0 +1,76 @@
+"""Small modals: a one-line prompt and a pick-one list (keys 1..9 pick at once)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class PromptModal(ModalScreen[str | None]):
+    """Ask for one line of text; enter submits, escape cancels (returns None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    PromptModal { align: center middle; }
+    PromptModal > Vertical { width: 70; max-width: 95%; height: auto; border: round $accent;
+        background: $surface; padding: 0 1; }
+    PromptModal Label.hint { color: $text-muted; }
+    """
+
+    def __init__(self, title: str, value: str = "", hint: str = "") -> None:
+        super().__init__()
+        self._title, self._value, self._hint = title, value, hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title)
+            yield Input(self._value, id="prompt-input")
+            if self._hint:
+                yield Label(self._hint, classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PickModal(ModalScreen[str | None]):
+    """Pick one of a few named choices; digits pick directly."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")] + [
+        Binding(str(i), f"pick({i - 1})", show=False) for i in range(1, 10)
+    ]
+    DEFAULT_CSS = """
+    PickModal { align: center middle; }
+    PickModal > Vertical { width: 50; height: auto; border: round $accent; background: $surface;
+        padding: 0 1; }
+    PickModal OptionList { height: auto; max-height: 14; }
+    """
+
+    def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._title = title
+        self._choices = choices  # (value, label)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title)
+            yield OptionList(*(Option(f"{i}  {label}", id=value)
+                               for i, (value, label) in enumerate(self._choices, 1)))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_pick(self, index: int) -> None:
+        if 0 <= index < len(self._choices):
+            self.dismiss(self._choices[index][0])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
