@@ -1,0 +1,51 @@
+"""A per-test timeout for sandboxed test runs (pytest-timeout is not a dependency).
+
+Loaded with ``-p repo_agent_timeout`` (its directory on PYTHONPATH); the limit comes from
+``REPO_AGENT_TEST_TIMEOUT`` (seconds). Each test's setup and call get a SIGALRM timer
+whose handler fails that one test (``pytest.fail`` raises a BaseException, so a bare
+``except Exception`` in the code under test cannot swallow it) and the run goes on to
+the next test. Code stuck in C that never returns to the interpreter cannot be
+interrupted by a signal handler, so faulthandler stands behind it and ends the process
+a few seconds later; the sandbox's wall-clock timeout stands behind both.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+
+import pytest
+
+try:
+    _LIMIT = float(os.environ.get("REPO_AGENT_TEST_TIMEOUT") or 0)
+except ValueError:
+    _LIMIT = 0.0
+_HARD_STOP_AFTER = 5.0
+
+
+def _timed(phase: str):
+    @pytest.hookimpl(wrapper=True)
+    def hook(item):
+        if _LIMIT <= 0 or not hasattr(signal, "setitimer"):
+            return (yield)
+
+        def on_alarm(signum, frame):
+            pytest.fail(f"Timeout: test {phase} exceeded {_LIMIT:g}s (per-test timeout)", pytrace=False)
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, _LIMIT)
+        faulthandler.dump_traceback_later(_LIMIT + _HARD_STOP_AFTER, exit=True, file=sys.stderr)
+        try:
+            return (yield)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            faulthandler.cancel_dump_traceback_later()
+            signal.signal(signal.SIGALRM, previous)
+
+    return hook
+
+
+pytest_runtest_setup = _timed("setup")
+pytest_runtest_call = _timed("call")

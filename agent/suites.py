@@ -1,0 +1,251 @@
+"""Loading and checking suites (DESIGN §3.2).
+
+``load_suite(spec)`` takes a suite JSON file, a directory holding ``suite.json``, the
+builtin name ``mini-bugs`` (the suite shipped in ``agent/suites/mini_bugs``), or a
+QuixBugs checkout (``path/to/QuixBugs`` or ``path/to/QuixBugs:gcd,bitcount``).
+``check_suite`` proves each task is a real task: its tests fail on the untouched source
+and pass with its reference fix.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from agent.suite import DirSource, GitSource, Suite, Task
+from agent.workspace import Workspace, copy_tree
+
+SUITES_DIR = Path(__file__).parent / "suites"
+BUILTIN = {"mini-bugs": SUITES_DIR / "mini_bugs" / "suite.json"}
+SUITE_FILE = "suite.json"
+
+# QuixBugs: what a rollout must never see, and what it must not change.
+QUIX_HIDDEN = [
+    "correct_python_programs", "correct_java_programs", "java_programs", "java_testcases",
+    "java_utils", ".git", ".github",
+]
+QUIX_PROTECTED = ["python_testcases", "json_testcases", "conftest.py"]
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be loaded or used; the message is one clear line."""
+
+
+@dataclass
+class TaskCheck:
+    task_id: str
+    fails_untouched: bool
+    passes_with_fix: bool | None  # None: the task has no reference fix
+    detail: str
+    ok: bool
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_suite(spec: str | Path) -> Suite:
+    text = str(spec)
+    if text in BUILTIN:
+        return _load_json(BUILTIN[text])
+    path = Path(text).expanduser()
+    if path.is_file():
+        return _load_json(path)
+    if path.is_dir():
+        if (path / SUITE_FILE).is_file():
+            return _load_json(path / SUITE_FILE)
+        if _is_quixbugs(path):
+            return load_quixbugs(path)
+        raise SuiteError(f"{path}: no {SUITE_FILE} here and not a QuixBugs checkout (python_programs/, python_testcases/)")
+    # path/to/QuixBugs:name,name
+    if ":" in text:
+        head, _, names = text.rpartition(":")
+        qpath = Path(head).expanduser()
+        if qpath.is_dir() and _is_quixbugs(qpath):
+            wanted = [n.strip() for n in names.split(",") if n.strip()]
+            return load_quixbugs(qpath, wanted or None)
+    raise SuiteError(
+        f"suite not found: {text} (give a suite JSON file, a directory with {SUITE_FILE}, "
+        f"a QuixBugs checkout, or a builtin name: {', '.join(BUILTIN)})"
+    )
+
+
+def _first_error(exc: ValidationError) -> str:
+    errs = exc.errors()
+    e = errs[0]
+    loc = ".".join(str(x) for x in e.get("loc", ())) or "(top level)"
+    more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
+    return f"{loc}: {e.get('msg', 'invalid')}{more}"
+
+
+def _load_json(path: Path) -> Suite:
+    path = path.resolve()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SuiteError(f"{path}: not a UTF-8 text file") from None
+    except json.JSONDecodeError as exc:
+        raise SuiteError(f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path}: a suite is a JSON object with 'name' and 'tasks'")
+    # A source given as a plain string, or without "kind", is a directory.
+    for t in data.get("tasks") or []:
+        if isinstance(t, dict):
+            src = t.get("source")
+            if isinstance(src, str):
+                t["source"] = {"kind": "dir", "path": src}
+            elif isinstance(src, dict) and "kind" not in src:
+                src["kind"] = "git" if "repo" in src else "dir"
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        raise SuiteError(f"{path}: {_first_error(exc)}") from None
+    suite.base_dir = path.parent
+    _validate(suite, path)
+    return suite
+
+
+def _validate(suite: Suite, where: Path) -> None:
+    if not suite.tasks:
+        raise SuiteError(f"{where}: the suite has no tasks")
+    seen: set[str] = set()
+    for t in suite.tasks:
+        if t.id in seen:
+            raise SuiteError(f"{where}: duplicate task id {t.id!r}")
+        seen.add(t.id)
+        if isinstance(t.source, GitSource):
+            raise SuiteError(
+                f"{where}: task {t.id}: git sources are not supported yet "
+                f"({t.source.repo}@{t.source.commit}); use a directory source"
+            )
+        src = suite.base_dir / t.source.path
+        if not src.is_dir():
+            raise SuiteError(f"{where}: task {t.id}: source directory not found: {src}")
+        if t.reference_fix and not (suite.base_dir / t.reference_fix).is_dir():
+            raise SuiteError(f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}")
+        for dst, fix in t.reference_fix_files.items():
+            if not (suite.base_dir / fix).is_file():
+                raise SuiteError(f"{where}: task {t.id}: reference fix file not found: {suite.base_dir / fix}")
+        cmd = t.test_command
+        if (isinstance(cmd, list) and not cmd) or (isinstance(cmd, str) and not cmd.strip()):
+            raise SuiteError(f"{where}: task {t.id}: empty test_command")
+
+
+# --------------------------------------------------------------------------- QuixBugs
+
+
+def _is_quixbugs(path: Path) -> bool:
+    return (path / "python_programs").is_dir() and (path / "python_testcases").is_dir()
+
+
+def load_quixbugs(root: Path, names: list[str] | None = None) -> Suite:
+    """One task per program in ``python_programs/`` that has ``python_testcases/test_<name>.py``."""
+    root = Path(root).resolve()
+    available = sorted(
+        p.stem for p in (root / "python_programs").glob("*.py")
+        if (root / "python_testcases" / f"test_{p.stem}.py").is_file()
+    )
+    if names:
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise SuiteError(f"{root}: no QuixBugs program with tests named {', '.join(unknown)}")
+        chosen = names
+    else:
+        chosen = available
+    if not chosen:
+        raise SuiteError(f"{root}: no python_programs/<name>.py with python_testcases/test_<name>.py")
+    tasks = []
+    for name in chosen:
+        fix = root / "correct_python_programs" / f"{name}.py"
+        tasks.append(
+            Task(
+                id=name,
+                source=DirSource(path="."),
+                goal=(
+                    f"The program python_programs/{name}.py has a bug. Its tests are in "
+                    f"python_testcases/test_{name}.py (test data in json_testcases/). "
+                    "Find the bug and fix the program so the tests pass. Do not change the tests."
+                ),
+                test_command=["python", "-m", "pytest", "-q", f"python_testcases/test_{name}.py"],
+                timeout_s=120.0,
+                per_test_timeout_s=5.0,  # several buggy programs loop forever
+                protected=list(QUIX_PROTECTED),
+                hidden=list(QUIX_HIDDEN),
+                reference_fix_files=(
+                    {f"python_programs/{name}.py": f"correct_python_programs/{name}.py"} if fix.is_file() else {}
+                ),
+                tags=["quixbugs"],
+            )
+        )
+    suite = Suite(name="quixbugs", description=f"QuixBugs (Python) from {root}", tasks=tasks)
+    suite.base_dir = root
+    return suite
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def has_reference_fix(task: Task) -> bool:
+    return bool(task.reference_fix or task.reference_fix_files)
+
+
+def apply_reference_fix(suite: Suite, task: Task, ws: Workspace) -> None:
+    base = Path(suite.base_dir or ".")
+    if task.reference_fix:
+        copy_tree(base / task.reference_fix, ws.path)
+    for dst, fix in task.reference_fix_files.items():
+        target = ws.resolve(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(base / fix, target)
+
+
+def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> TaskCheck:
+    ws = Workspace.create(suite, task, root, sandbox=sandbox)
+    try:
+        before = ws.run_tests()
+        fails = not before.passed
+        detail = f"untouched: {before.summary}"
+        with_fix: bool | None = None
+        if has_reference_fix(task):
+            apply_reference_fix(suite, task, ws)
+            after, _ = ws.final_test_run()
+            with_fix = after.passed
+            detail += f"; with fix: {after.summary}"
+        ok = fails and with_fix is not False
+        return TaskCheck(task.id, fails, with_fix, detail, ok)
+    finally:
+        ws.cleanup()
+
+
+def check_suite(
+    suite: Suite,
+    *,
+    progress: Callable[[TaskCheck, int, int], None] | None = None,
+    max_workers: int = 2,
+    sandbox: str = "auto",
+) -> list[TaskCheck]:
+    """Check every task; ``progress(check, done, total)`` is called as each one finishes."""
+    total = len(suite.tasks)
+    results: dict[str, TaskCheck] = {}
+    with tempfile.TemporaryDirectory(prefix="repo-agent-check-") as tmp:
+        def one(task: Task) -> TaskCheck:
+            try:
+                return check_task(suite, task, Path(tmp), sandbox=sandbox)
+            except Exception as exc:  # one broken task never hides the others' verdicts
+                return TaskCheck(task.id, False, None, f"error: {type(exc).__name__}: {exc}", False)
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            for fut in as_completed([pool.submit(one, t) for t in suite.tasks]):
+                check = fut.result()
+                results[check.task_id] = check
+                if progress:
+                    progress(check, len(results), total)
+    return [results[t.id] for t in suite.tasks]

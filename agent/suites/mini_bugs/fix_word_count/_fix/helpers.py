@@ -1,0 +1,6 @@
+import string
+
+
+def normalize(word):
+    """'Hello,' -> 'hello'."""
+    return word.strip(string.punctuation).lower()

@@ -1,0 +1,11 @@
+from helpers import normalize
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for raw in text.split():
+        word = normalize(raw)
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return counts

@@ -1,0 +1,3 @@
+def normalize(word):
+    """'Hello,' -> 'hello'."""
+    return word.lower()

@@ -1,0 +1,431 @@
+"""The agent's tools (DESIGN §4): pydantic argument models, validation, execution.
+
+Each tool's arguments are a pydantic model; its JSON schema is what the model is given.
+``ToolBox.call(name, raw_arguments)`` never raises: a call whose arguments fail the
+schema (bad JSON, not an object, unknown tool, missing / mistyped / extra argument, an
+empty path) comes back ``valid=False`` with its violations and a tool-error text the
+model can act on; a valid call that fails at run time (file not found, path escape)
+comes back ``valid=True, ok=False``. Outputs are cut to ``output_limit`` with a marker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.sandbox import SandboxError, TestResult
+from agent.workspace import PathEscape, Workspace, is_cache
+
+MAX_WRITE_CHARS = 1_000_000
+MAX_READ_BYTES = 2_000_000
+GREP_MAX_MATCHES = 200
+GREP_LINE_CHARS = 200
+GREP_MAX_FILE_BYTES = 2_000_000
+
+_PATH_HINT = {
+    "rel_dir": "must be a non-empty path, use '.' for the workspace root",
+    "rel_path": "must be a non-empty file path relative to the workspace root",
+}
+
+
+class _Args(BaseModel):
+    # strict: a number is not a path, "5" is not an int; forbid: an unknown key is an error.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _non_empty(v: str, info) -> str:
+    if not v.strip():
+        raise ValueError(_PATH_HINT.get(info.field_name, "must not be empty"))
+    return v
+
+
+class ListDirArgs(_Args):
+    """List the files under a directory of the workspace (recursively, caches skipped)."""
+
+    rel_dir: str = Field(description="Directory relative to the workspace root; use '.' for the root.")
+    max_files: int = Field(200, ge=1, le=2000, description="At most this many entries are listed.")
+
+    @field_validator("rel_dir")
+    @classmethod
+    def check_path(cls, v: str, info) -> str:
+        return _non_empty(v, info)
+
+
+class ReadFileArgs(_Args):
+    """Read a text file of the workspace."""
+
+    rel_path: str = Field(description="File path relative to the workspace root, e.g. 'src/app.py'.")
+
+    @field_validator("rel_path")
+    @classmethod
+    def check_path(cls, v: str, info) -> str:
+        return _non_empty(v, info)
+
+
+class WriteFileArgs(_Args):
+    """Write (create or overwrite) a text file of the workspace with the full new content."""
+
+    rel_path: str = Field(description="File path relative to the workspace root.")
+    content: str = Field(description="The complete new content of the file.")
+
+    @field_validator("rel_path")
+    @classmethod
+    def check_path(cls, v: str, info) -> str:
+        return _non_empty(v, info)
+
+
+class GrepArgs(_Args):
+    """Search the files under a directory for a Python regular expression."""
+
+    pattern: str = Field(description="Python regular expression, searched line by line.")
+    rel_dir: str = Field(description="Directory (or file) relative to the workspace root; '.' for all.")
+
+    @field_validator("pattern", "rel_dir")
+    @classmethod
+    def check_nonempty(cls, v: str, info) -> str:
+        return _non_empty(v, info)
+
+
+class RunTestsArgs(_Args):
+    """Run the task's test command on the workspace and return the results."""
+
+
+class FinishArgs(_Args):
+    """Finish the task: call this once, when you are done."""
+
+    summary: str = Field(description="What was wrong and how you fixed it, in a few sentences.")
+    changes: list[str] | str = Field(description="The changes you made, one entry per file or edit.")
+
+    @field_validator("summary")
+    @classmethod
+    def check_nonempty(cls, v: str, info) -> str:
+        return _non_empty(v, info)
+
+
+TOOL_ARGS: dict[str, type[_Args]] = {
+    "list_dir": ListDirArgs,
+    "read_file": ReadFileArgs,
+    "write_file": WriteFileArgs,
+    "grep": GrepArgs,
+    "run_tests": RunTestsArgs,
+    "finish": FinishArgs,
+}
+
+
+@dataclass
+class ToolOutcome:
+    name: str
+    valid: bool
+    violations: list[str]
+    args: dict | None
+    parse_error: str | None
+    ok: bool  # the call ran and succeeded
+    output: str  # what goes into the tool message (already cut, with a marker)
+    output_chars: int  # before the cut
+    truncated: bool
+    error: str | None
+    duration_s: float
+    test_result: TestResult | None = None  # set by run_tests
+    finish: dict | None = None  # set by a valid finish call: {"summary", "changes", "test_result"}
+
+
+def cut(text: str, limit: int) -> tuple[str, int, bool]:
+    """``text`` cut to ``limit`` chars (marker included); returns (text, total chars, cut?)."""
+    total = len(text)
+    if total <= limit:
+        return text, total, False
+    marker = f"\n[... output cut: {total} chars total]"
+    keep = max(0, limit - len(marker))
+    return text[:keep] + marker, total, True
+
+
+def _clean_schema(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _clean_schema(v) for k, v in node.items() if k != "title"}
+    if isinstance(node, list):
+        return [_clean_schema(v) for v in node]
+    return node
+
+
+def tool_schema(name: str) -> dict:
+    model = TOOL_ARGS[name]
+    params = _clean_schema(model.model_json_schema())
+    params.setdefault("properties", {})
+    params["additionalProperties"] = False
+    params.pop("description", None)
+    return {
+        "type": "function",
+        "function": {"name": name, "description": (model.__doc__ or "").strip(), "parameters": params},
+    }
+
+
+def _signature(name: str) -> str:
+    """A short form of the schema for error messages: list_dir(rel_dir: string, max_files?: integer)."""
+    params = tool_schema(name)["function"]["parameters"]
+    required = set(params.get("required", []))
+    parts = []
+    for key, spec in params["properties"].items():
+        typ = spec.get("type") or "|".join(s.get("type", "?") for s in spec.get("anyOf", [])) or "any"
+        parts.append(f"{key}{'' if key in required else '?'}: {typ}")
+    return f"{name}({', '.join(parts)})"
+
+
+def _json_type(v: Any) -> str:
+    return {
+        dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+        type(None): "null",
+    }.get(type(v), type(v).__name__)
+
+
+def _expected(model: type[_Args], field: str) -> str:
+    spec = _clean_schema(model.model_json_schema()).get("properties", {}).get(field, {})
+    kinds = [spec] if "type" in spec else spec.get("anyOf", [])
+    names = []
+    for k in kinds:
+        t = k.get("type", "value")
+        if t == "array":
+            t = f"array of {k.get('items', {}).get('type', 'value')}s"
+        names.append(t)
+    return " or ".join(names) or "a value"
+
+
+def violations_of(exc: ValidationError, args: dict, model: type[_Args]) -> list[str]:
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e.get("loc", ())) or "arguments"
+        field = str(e["loc"][0]) if e.get("loc") else ""
+        kind = e.get("type", "")
+        if kind == "missing":
+            hint = f" ({_PATH_HINT[field]})" if field in _PATH_HINT else ""
+            out.append(f"{loc}: missing required argument{hint}")
+        elif kind == "extra_forbidden":
+            out.append(f"{loc}: unknown argument")
+        elif kind.endswith("_type"):
+            out.append(f"{field or loc}: expected {_expected(model, field)}, got {_json_type(args.get(field))}")
+        elif kind == "value_error":
+            out.append(f"{loc}: {str(e.get('msg', '')).removeprefix('Value error, ')}")
+        else:
+            out.append(f"{loc}: {e.get('msg', 'invalid')}")
+    # a union (list[str] | str) reports one error per branch: keep the first per field
+    seen, unique = set(), []
+    for v in out:
+        key = v.split(":")[0].split(".")[0]
+        if key not in seen:
+            seen.add(key)
+            unique.append(v)
+    return unique
+
+
+class ToolBox:
+    """The tools of one rollout, bound to its workspace."""
+
+    def __init__(self, workspace: Workspace, *, output_limit: int = 8000):
+        self.workspace = workspace
+        self.output_limit = output_limit
+        self.last_test: TestResult | None = None
+        self._run: dict[str, Callable[[Any], tuple[bool, str]]] = {
+            "list_dir": self._list_dir,
+            "read_file": self._read_file,
+            "write_file": self._write_file,
+            "grep": self._grep,
+            "run_tests": self._run_tests,
+            "finish": self._finish,
+        }
+        self._schemas = [tool_schema(n) for n in TOOL_ARGS]
+        self._pending_test: TestResult | None = None
+        self._pending_finish: dict | None = None
+
+    def schemas(self) -> list[dict]:
+        """The OpenAI ``tools`` parameter."""
+        return [json.loads(json.dumps(s)) for s in self._schemas]
+
+    # ------------------------------------------------------------------ calling
+
+    def _invalid(self, name, args, parse_error, violations, start) -> ToolOutcome:
+        expected = _signature(name) if name in TOOL_ARGS else ", ".join(_signature(n) for n in TOOL_ARGS)
+        text = (
+            f"Error: invalid call to {name!r}: " + "; ".join(violations)
+            + f"\nExpected: {expected}\nFix the arguments and call the tool again."
+        )
+        text, total, truncated = cut(text, self.output_limit)
+        return ToolOutcome(
+            name=name, valid=False, violations=violations, args=args, parse_error=parse_error, ok=False,
+            output=text, output_chars=total, truncated=truncated, error="invalid arguments",
+            duration_s=time.perf_counter() - start,
+        )
+
+    def call(self, name: str, raw_arguments: str) -> ToolOutcome:
+        start = time.perf_counter()
+        args: dict | None = None
+        if name not in TOOL_ARGS:
+            try:
+                parsed = json.loads(raw_arguments) if (raw_arguments or "").strip() else {}
+                args = parsed if isinstance(parsed, dict) else None
+            except (ValueError, TypeError):
+                pass
+            return self._invalid(
+                name, args, None, [f"unknown tool {name!r}; the tools are: {', '.join(TOOL_ARGS)}"], start
+            )
+        # An empty string is what several servers send for a call with no arguments.
+        raw = raw_arguments if isinstance(raw_arguments, str) else ""
+        try:
+            parsed = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            msg = f"{exc.msg} (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "msg") else str(exc)
+            return self._invalid(name, None, msg, [f"arguments: not valid JSON ({msg})"], start)
+        if not isinstance(parsed, dict):
+            return self._invalid(
+                name, None, None, [f"arguments: must be a JSON object, got {_json_type(parsed)}"], start
+            )
+        args = parsed
+        try:
+            model = TOOL_ARGS[name].model_validate(args)
+        except ValidationError as exc:
+            return self._invalid(name, args, None, violations_of(exc, args, TOOL_ARGS[name]), start)
+        self._pending_test = None
+        self._pending_finish = None
+        try:
+            ok, text = self._run[name](model)
+            error = None if ok else text.removeprefix("Error: ")
+        except PathEscape as exc:
+            ok, text, error = False, f"Error: {exc}", str(exc)
+        except SandboxError as exc:
+            ok, text, error = False, f"Error: the test sandbox failed: {exc}", str(exc)
+        except Exception as exc:  # a tool never takes the rollout down
+            ok, text, error = False, f"Error: {type(exc).__name__}: {exc}", f"{type(exc).__name__}: {exc}"
+        text, total, truncated = cut(text, self.output_limit)
+        return ToolOutcome(
+            name=name, valid=True, violations=[], args=args, parse_error=None, ok=ok, output=text,
+            output_chars=total, truncated=truncated, error=error, duration_s=time.perf_counter() - start,
+            test_result=self._pending_test, finish=self._pending_finish,
+        )
+
+    # ------------------------------------------------------------------ tools
+
+    def _list_dir(self, a: ListDirArgs) -> tuple[bool, str]:
+        ws = self.workspace
+        base = ws.resolve(a.rel_dir)
+        if not base.exists():
+            return False, f"Error: no such directory: {a.rel_dir}"
+        if not base.is_dir():
+            return False, f"Error: {a.rel_dir} is a file, not a directory (use read_file)"
+        entries: list[str] = []
+        more = 0
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not is_cache(d))
+            rel_dir = ws.rel(dirpath)
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            for d in dirnames:
+                if len(entries) < a.max_files:
+                    entries.append(prefix + d + "/")
+                else:
+                    more += 1
+            for f in sorted(filenames):
+                if is_cache(f):
+                    continue
+                if len(entries) < a.max_files:
+                    entries.append(prefix + f)
+                else:
+                    more += 1
+        if not entries:
+            return True, f"{a.rel_dir} is empty"
+        text = "\n".join(sorted(entries))
+        if more:
+            text += f"\n[... {more} more entries not shown; raise max_files or list a subdirectory]"
+        return True, text
+
+    def _read_file(self, a: ReadFileArgs) -> tuple[bool, str]:
+        path = self.workspace.resolve(a.rel_path)
+        if not path.exists():
+            return False, f"Error: no such file: {a.rel_path}"
+        if path.is_dir():
+            return False, f"Error: {a.rel_path} is a directory (use list_dir)"
+        with open(path, "rb") as f:
+            data = f.read(MAX_READ_BYTES + 1)
+        if b"\x00" in data[:8192]:
+            return False, f"Error: {a.rel_path} is a binary file"
+        text = data[:MAX_READ_BYTES].decode("utf-8", errors="replace")
+        if not text:
+            return True, f"({a.rel_path} is empty)"
+        return True, text
+
+    def _write_file(self, a: WriteFileArgs) -> tuple[bool, str]:
+        ws = self.workspace
+        if ws.is_hidden(a.rel_path):
+            return False, f"Error: {a.rel_path} is not writable (a hidden path of this task)"
+        path = ws.resolve(a.rel_path)
+        if len(a.content) > MAX_WRITE_CHARS:
+            return False, f"Error: content too large ({len(a.content)} chars; limit {MAX_WRITE_CHARS})"
+        if path.is_dir():
+            return False, f"Error: {a.rel_path} is a directory"
+        if path.is_symlink():
+            # resolve() already proved it stays inside; write the file it points to.
+            path = path.resolve()
+        created = not path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(a.content)
+        lines = a.content.count("\n") + (1 if a.content and not a.content.endswith("\n") else 0)
+        verb = "Created" if created else "Wrote"
+        return True, f"{verb} {a.rel_path} ({lines} lines, {len(a.content)} chars)"
+
+    def _grep(self, a: GrepArgs) -> tuple[bool, str]:
+        try:
+            rx = re.compile(a.pattern)
+        except re.error as exc:
+            return False, f"Error: invalid regular expression {a.pattern!r}: {exc}"
+        ws = self.workspace
+        base = ws.resolve(a.rel_dir)
+        if not base.exists():
+            return False, f"Error: no such file or directory: {a.rel_dir}"
+        if base.is_file():
+            files = [base]
+        else:
+            files = []
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames[:] = sorted(d for d in dirnames if not is_cache(d))
+                files.extend(os.path.join(dirpath, f) for f in sorted(filenames) if not is_cache(f))
+        hits: list[str] = []
+        extra = 0
+        for full in files:
+            if os.path.islink(full) or os.path.getsize(full) > GREP_MAX_FILE_BYTES:
+                continue
+            with open(full, "rb") as f:
+                data = f.read()
+            if b"\x00" in data[:8192]:
+                continue
+            rel = ws.rel(full)
+            for no, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+                if rx.search(line):
+                    if len(hits) < GREP_MAX_MATCHES:
+                        shown = line if len(line) <= GREP_LINE_CHARS else line[:GREP_LINE_CHARS] + "..."
+                        hits.append(f"{rel}:{no}: {shown}")
+                    else:
+                        extra += 1
+        if not hits:
+            return True, f"no matches for {a.pattern!r} in {a.rel_dir}"
+        text = "\n".join(hits)
+        if extra:
+            text += f"\n[... {extra} more matches not shown; narrow the pattern or the directory]"
+        return True, text
+
+    def _run_tests(self, a: RunTestsArgs) -> tuple[bool, str]:
+        result = self.workspace.run_tests()
+        self.last_test = result
+        self._pending_test = result
+        head = "Tests PASSED" if result.passed else "Tests FAILED"
+        return True, f"{head}: {result.summary}\n\n{result.output.strip()}"
+
+    def _finish(self, a: FinishArgs) -> tuple[bool, str]:
+        self._pending_finish = {
+            "summary": a.summary,
+            "changes": a.changes,
+            "test_result": self.last_test.brief() if self.last_test else None,
+        }
+        return True, "Finished."

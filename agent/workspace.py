@@ -1,0 +1,297 @@
+"""The per-rollout workspace: a fresh copy of a task's source (DESIGN §3.2, §4).
+
+Hidden paths (reference fixes, answers) are never copied. Every path a tool names goes
+through ``resolve``, which keeps it inside the workspace (no ``..``, no absolute path, no
+symlink leading out). After the rollout, ``final_test_run`` puts the protected paths (the
+tests) back as they were and runs the real tests; ``patch`` diffs the workspace against
+the original source, git-style.
+"""
+
+from __future__ import annotations
+
+import difflib
+import filecmp
+import os
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+
+from unidiff import PatchSet
+
+from agent.sandbox import TestResult, run_tests
+from agent.suite import DirSource, Suite, Task
+
+# Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
+CACHE_NAMES = frozenset(
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"}
+)
+CACHE_SUFFIXES = (".pyc", ".pyo")
+
+
+class PathEscape(ValueError):
+    """A tool named a path outside the workspace."""
+
+
+class WorkspaceError(RuntimeError):
+    """The workspace could not be made (missing source, unsupported source kind)."""
+
+
+def is_cache(name: str) -> bool:
+    return name in CACHE_NAMES or name.endswith(CACHE_SUFFIXES)
+
+
+def _norm_rel(rel: str) -> str:
+    """'./a//b/' -> 'a/b'; '.' and '' -> ''."""
+    parts = [p for p in PurePosixPath(rel).parts if p not in ("", ".")]
+    return "/".join(parts)
+
+
+def under(rel: str, roots: list[str]) -> str | None:
+    """The entry of ``roots`` that ``rel`` is (or lies under), if any."""
+    rel = _norm_rel(rel)
+    for root in roots:
+        r = _norm_rel(root)
+        if r and (rel == r or rel.startswith(r + "/")):
+            return root
+    return None
+
+
+def source_dir(suite: Suite, task: Task) -> Path:
+    """The task's source directory on disk."""
+    src = task.source
+    if not isinstance(src, DirSource):
+        # Imported lazily: suites.py imports this module.
+        from agent.suites import SuiteError
+
+        raise SuiteError(
+            f"task {task.id}: git sources are not supported yet ({src.repo}@{src.commit}); use a directory source"
+        )
+    base = suite.base_dir or Path.cwd()
+    path = (Path(base) / src.path).resolve()
+    if not path.is_dir():
+        from agent.suites import SuiteError
+
+        raise SuiteError(f"task {task.id}: source directory not found: {path}")
+    return path
+
+
+def walk_files(root: Path, skip: list[str] = ()) -> list[str]:
+    """Relative posix paths of the regular files under ``root`` (no caches, no ``skip``).
+
+    Symlinks are not followed and not listed: a file is what a tool can read or write.
+    """
+    out: list[str] = []
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        keep = []
+        for d in sorted(dirnames):
+            rel = f"{rel_dir}/{d}" if rel_dir else d
+            if is_cache(d) or under(rel, skip) or os.path.islink(os.path.join(dirpath, d)):
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            rel = f"{rel_dir}/{f}" if rel_dir else f
+            full = os.path.join(dirpath, f)
+            if is_cache(f) or under(rel, skip) or os.path.islink(full) or not os.path.isfile(full):
+                continue
+            out.append(rel)
+    return sorted(out)
+
+
+def copy_tree(src: Path, dst: Path, skip: list[str] = ()) -> None:
+    """Copy the files of ``src`` into ``dst`` (created), leaving out caches and ``skip``."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for rel in walk_files(src, skip):
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / rel, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+class Workspace:
+    """One rollout's copy of a task's source; tools act only inside ``path``."""
+
+    def __init__(self, suite: Suite, task: Task, path: Path, source: Path, *, sandbox: str = "auto"):
+        self.suite = suite
+        self.task = task
+        self.path = path
+        self.source = source
+        self.sandbox = sandbox
+        self._root_resolved = str(path.resolve())
+
+    @classmethod
+    def create(cls, suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Workspace:
+        """A fresh copy of the task's source, minus hidden paths, in a new dir under ``root``."""
+        source = source_dir(suite, task)
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        path = (root / f"{task.id}-{uuid.uuid4().hex[:8]}").resolve()
+        copy_tree(source, path, task.hidden)
+        return cls(suite, task, path, source, sandbox=sandbox)
+
+    # ------------------------------------------------------------------ paths
+
+    def resolve(self, rel: str) -> Path:
+        """The absolute path for a workspace-relative ``rel``; raises PathEscape if it leads out."""
+        if not isinstance(rel, str):
+            raise PathEscape(f"path must be a string, got {type(rel).__name__}")
+        if "\x00" in rel:
+            raise PathEscape("path contains a NUL byte")
+        p = PurePosixPath(rel)
+        if p.is_absolute() or rel.startswith("~"):
+            raise PathEscape(f"{rel!r} is absolute; use a path relative to the workspace root")
+        if ".." in p.parts:
+            raise PathEscape(f"{rel!r} contains '..'; paths must stay inside the workspace")
+        full = self.path.joinpath(*[x for x in p.parts if x != "."])
+        # resolve() follows every symlink on the way: one that leads out is caught here.
+        real = os.path.realpath(full)
+        if real != self._root_resolved and not real.startswith(self._root_resolved + os.sep):
+            raise PathEscape(f"{rel!r} leads outside the workspace (through a symlink)")
+        return full
+
+    def rel(self, path: Path) -> str:
+        r = os.path.relpath(path, self.path).replace(os.sep, "/")
+        return "." if r == "." else r
+
+    def is_hidden(self, rel: str) -> bool:
+        return under(rel, self.task.hidden) is not None
+
+    def is_protected(self, rel: str) -> bool:
+        return under(rel, self.task.protected) is not None
+
+    # ------------------------------------------------------------------ tests
+
+    def run_tests(self) -> TestResult:
+        """The agent's ``run_tests``: the test command on the workspace as it is now."""
+        return run_tests(self.path, self.task, sandbox=self.sandbox)
+
+    def tampered_paths(self) -> list[str]:
+        """Files under a protected path that differ from the source (changed, added, deleted)."""
+        out: list[str] = []
+        for prot in self.task.protected:
+            p = _norm_rel(prot)
+            if not p:
+                continue
+            orig, mine = self.source / p, self.path / p
+            if mine.is_symlink() and not orig.is_symlink():
+                out.append(p)
+                continue
+            if orig.is_file() or mine.is_file():
+                if not (orig.is_file() and mine.is_file() and filecmp.cmp(orig, mine, shallow=False)):
+                    out.append(p)
+                continue
+            a = set(walk_files(orig, self.task.hidden)) if orig.is_dir() else set()
+            b = set(walk_files(mine)) if mine.is_dir() else set()
+            for f in sorted(a | b):
+                if f not in a or f not in b or not filecmp.cmp(orig / f, mine / f, shallow=False):
+                    out.append(f"{p}/{f}")
+        return sorted(set(out))
+
+    def restore_protected(self) -> None:
+        """Put every protected path back exactly as it is in the source."""
+        for prot in self.task.protected:
+            p = _norm_rel(prot)
+            if not p:
+                continue
+            orig, mine = self.source / p, self.path / p
+            _remove(mine)
+            if orig.is_dir():
+                copy_tree(orig, mine, [h[len(p) + 1 :] for h in self.task.hidden if under(h, [p])])
+            elif orig.is_file():
+                mine.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(orig, mine)
+
+    def final_test_run(self) -> tuple[TestResult, list[str]]:
+        """The authoritative run: protected paths restored first. Returns (result, tampered)."""
+        tampered = self.tampered_paths()
+        self.restore_protected()
+        return self.run_tests(), tampered
+
+    # ------------------------------------------------------------------ patch
+
+    def patch(self) -> str:
+        """Git-style unified diff of the workspace against the original source."""
+        hidden = list(self.task.hidden)
+        a = set(walk_files(self.source, hidden))
+        b = set(walk_files(self.path, hidden))
+        chunks: list[str] = []
+        for rel in sorted(a | b):
+            old = (self.source / rel).read_bytes() if rel in a else None
+            new = (self.path / rel).read_bytes() if rel in b else None
+            if old == new:
+                continue
+            chunks.append(file_diff(rel, old, new))
+        return "".join(chunks)
+
+    def files_touched(self) -> list[str]:
+        return files_in_patch(self.patch())
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def _is_binary(data: bytes) -> bool:
+    if b"\x00" in data[:8192]:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _lines(text: str) -> list[str]:
+    """Split on "\n" only (str.splitlines also splits on \r, \f, ... which diff tools do not)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
+    """One file's git-style diff; ``None`` means the file does not exist on that side."""
+    head = [f"diff --git a/{rel} b/{rel}\n"]
+    if old is None:
+        head.append("new file mode 100644\n")
+    elif new is None:
+        head.append("deleted file mode 100644\n")
+    if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
+        a = "/dev/null" if old is None else f"a/{rel}"
+        b = "/dev/null" if new is None else f"b/{rel}"
+        return "".join(head) + f"Binary files {a} and {b} differ\n"
+    old_lines = _lines(old.decode("utf-8")) if old is not None else []
+    new_lines = _lines(new.decode("utf-8")) if new is not None else []
+    body = difflib.unified_diff(
+        old_lines,
+        new_lines,
+        fromfile="/dev/null" if old is None else f"a/{rel}",
+        tofile="/dev/null" if new is None else f"b/{rel}",
+        n=3,
+    )
+    out = list(head)
+    for line in body:
+        if line.endswith("\n"):
+            out.append(line)
+        else:  # the last line of a file without a final newline
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def files_in_patch(patch: str) -> list[str]:
+    """The files a git-style patch touches (parsed with unidiff)."""
+    if not patch.strip():
+        return []
+    return [f.path for f in PatchSet(patch)]
