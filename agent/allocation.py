@@ -9,16 +9,18 @@ samples in rounds and spends only where a rollout can still buy pass/fail contra
    (``contrast_met``), or once ``give_up_after`` finished rollouts all passed
    (``too_easy``) or all failed (``too_hard``), or at ``max_per_task`` (``capped``).
 3. Each later round gives every open task with no rollout in flight up to the fewest
-   rollouts that could resolve it, best task first: the one whose next rollout most
-   likely yields the outcome it is short of (under a Beta(1, 1) prior, the posterior
-   predictive of its scarcer side; highest for tasks near a 50% pass rate, i.e. in the
-   learnable band, lowest for tasks that look all-pass or all-fail).
+   rollouts that could resolve it, most *promising* task first: the one whose next
+   rollout most likely gives the outcome it is short of (Beta(1, 1) posterior
+   predictive of its scarcer side: highest near a 50% pass rate, lowest for tasks that
+   look all-pass or all-fail). A task whose promise falls as low as after
+   ``give_up_after`` straight passes or fails is given up likewise (with
+   ``pairs_per_task > 1``, e.g. 1 pass in 10 for k=4).
 4. Rollouts issued (including those in flight) never exceed ``budget_rollouts``.
+   Budget left when every task is resolved stays unspent.
 
-Pairs. ``pass_fail_pairs = min(passes, fails)``: disjoint pass/fail pairs, each rollout
-in at most one. A task contributes ``min(pairs_per_task, pass_fail_pairs)`` pairs: with
-the default ``pairs_per_task=1`` that is the one pair ``best-worst`` builds from a task
-with any contrast. ``all_contrastive_pairs = passes * fails`` is reported too.
+Pairs: a task yields ``min(pairs_per_task, passes, fails)`` pass/fail pairs (disjoint:
+each rollout in one pair; with ``pairs_per_task=1``, the one ``best-worst`` pair of a
+task with any contrast). ``all_contrastive_pairs = passes * fails`` is reported too.
 
 The plan is a pure function of the per-task counts (issued, passes, fails), so a batch
 resumes exactly: rebuild with :meth:`Allocator.rebuild` from the rollouts it planned and
@@ -36,17 +38,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel
 
 from agent.trace import Outcome
 
 Strategy = Literal["fixed", "adaptive"]
-TaskStatus = Literal["open", "contrast_met", "too_easy", "too_hard", "capped", "budget_exhausted"]
-STATUSES: tuple[TaskStatus, ...] = (
-    "contrast_met", "too_easy", "too_hard", "capped", "budget_exhausted", "open",
-)
+TaskStatus = Literal["contrast_met", "too_easy", "too_hard", "capped", "budget_exhausted", "open"]
+STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
 
 
 @dataclass(frozen=True)
@@ -59,20 +59,17 @@ class AllocationConfig:
     round_size: int | None = None  # the runner passes its max_workers; None: no limit
 
     def __post_init__(self) -> None:
-        problems = [
-            msg for bad, msg in [
-                (self.budget_rollouts < 0, "budget_rollouts must be >= 0"),
-                (self.pairs_per_task < 1, "pairs_per_task must be >= 1"),
-                (self.initial_per_task < 1, "initial_per_task must be >= 1"),
-                (self.give_up_after < max(2, self.initial_per_task),
-                 "give_up_after must be >= 2 and >= initial_per_task"),
-                (self.max_per_task is not None and self.max_per_task < self.initial_per_task,
-                 "max_per_task must be >= initial_per_task"),
-                (self.round_size is not None and self.round_size < 1, "round_size must be >= 1"),
-            ] if bad
-        ]
-        if problems:
-            raise ValueError("; ".join(problems))
+        for bad, msg in [
+            (self.budget_rollouts < 0, "budget_rollouts must be >= 0"),
+            (self.pairs_per_task < 1, "pairs_per_task must be >= 1"),
+            (not 1 <= self.initial_per_task <= self.give_up_after or self.give_up_after < 2,
+             "need 1 <= initial_per_task <= give_up_after and give_up_after >= 2"),
+            (self.max_per_task is not None and self.max_per_task < self.initial_per_task,
+             "max_per_task must be >= initial_per_task"),
+            (self.round_size is not None and self.round_size < 1, "round_size must be >= 1"),
+        ]:
+            if bad:
+                raise ValueError(msg)
 
 
 class TaskAllocation(BaseModel):
@@ -115,9 +112,7 @@ class AllocatorState(BaseModel):
     config: dict
     strategy: Strategy
     rollouts_per_task: int | None = None
-    issued: dict[str, int]
-    passes: dict[str, int]
-    fails: dict[str, int]
+    counts: dict[str, tuple[int, int, int]]  # task id -> (issued, passes, fails)
 
 
 class Allocator:
@@ -129,6 +124,8 @@ class Allocator:
             raise ValueError(f"unknown allocation strategy {strategy!r}")
         if strategy == "fixed" and (rollouts_per_task is None or rollouts_per_task < 1):
             raise ValueError("fixed allocation needs rollouts_per_task >= 1")
+        if strategy == "adaptive" and rollouts_per_task is not None:
+            raise ValueError("adaptive allocation takes max_per_task, not rollouts_per_task")
         self.task_ids = list(task_ids)
         self.config = config
         self.strategy: Strategy = strategy
@@ -139,11 +136,8 @@ class Allocator:
 
     # ------------------------------------------------------------------ driving
     def next_round(self) -> list[str]:
-        """Issue the next round: task ids to run (a task may repeat). Counts them as in flight.
-
-        ``[]`` while rollouts are in flight means "record those first"; ``[]`` with
-        none in flight means the allocation is done (resolved, capped or out of budget).
-        """
+        """Task ids to run next (a task may repeat), now counted as in flight. ``[]``: record
+        the rollouts in flight first, or, with none in flight, the allocation is ``done``."""
         ids = self._plan()
         for task_id in ids:
             self._issued[task_id] += 1
@@ -151,26 +145,29 @@ class Allocator:
 
     def record(self, task_id: str, passed: bool) -> None:
         """One finished rollout's result (a failed or errored rollout is ``passed=False``)."""
-        if self._in_flight(self._key(task_id)) <= 0:
-            raise ValueError(f"no rollout of task {task_id!r} is in flight")
-        (self._passes if passed else self._fails)[task_id] += 1
+        (self._passes if passed else self._fails)[self._flying(task_id)] += 1
 
     def cancel(self, task_id: str) -> None:
         """An issued rollout that will never run (cancelled): its budget is given back."""
-        if self._in_flight(self._key(task_id)) <= 0:
+        self._issued[self._flying(task_id)] -= 1
+
+    def _flying(self, task_id: str) -> str:
+        if task_id not in self._issued:
+            raise ValueError(f"unknown task {task_id!r}")
+        if self._in_flight(task_id) <= 0:
             raise ValueError(f"no rollout of task {task_id!r} is in flight")
-        self._issued[task_id] -= 1
+        return task_id
 
     @property
-    def issued(self) -> int:
+    def issued(self) -> int:  # in flight included
         return sum(self._issued.values())
 
     @property
     def in_flight(self) -> int:
-        return sum(self._in_flight(t) for t in self.task_ids)
+        return sum(map(self._in_flight, self.task_ids))
 
     @property
-    def done(self) -> bool:
+    def done(self) -> bool:  # nothing in flight and nothing more to issue
         return self.in_flight == 0 and not self._plan()
 
     # ------------------------------------------------------------------ policy
@@ -187,27 +184,19 @@ class Allocator:
         ids = _round_robin(self.task_ids, initial, slots)
         # Only tasks whose rollouts have all come back are judged again.
         ready = [t for t in self.task_ids if initial[t] <= 0 and self._in_flight(t) == 0
-                 and self._status(t) == "open"]
+                 and self._status(t, spent=False) == "open"]
         ready.sort(key=lambda t: (-self._promise(t), self._issued[t]))  # stable: suite order
         return ids + _round_robin(ready, {t: self._to_resolve(t) for t in ready}, slots - len(ids))
 
     def _cap(self, t: str) -> int:
-        caps = [c for c in (self.config.max_per_task, self.rollouts_per_task) if c is not None]
-        return min(caps) if caps else self.config.budget_rollouts
+        cap = self.rollouts_per_task if self.strategy == "fixed" else None
+        caps = [c for c in (self.config.max_per_task, cap) if c is not None]
+        return min(caps, default=self.config.budget_rollouts)
 
     def _promise(self, t: str) -> float:
         """Chance the next rollout gives the outcome this task is short of (Beta(1,1) prior)."""
         a, b = self._passes[t] + 1, self._fails[t] + 1
-        return min(a, b) / (a + b)
-
-    def _gave_up(self, t: str) -> bool:
-        """Promise no better than after ``give_up_after`` all-pass or all-fail rollouts.
-
-        That is exactly "k all pass / all fail"; a mixed task (pairs_per_task > 1) stops
-        at the same odds, e.g. 1 pass and 9 fails for k=4.
-        """
-        a, b = self._passes[t] + 1, self._fails[t] + 1
-        return min(a, b) * (self.config.give_up_after + 2) <= a + b
+        return min(a, b) / (a + b)  # k straight passes or fails: 1 / (k + 2)
 
     def _to_resolve(self, t: str) -> int:
         """The fewest further rollouts that could resolve task ``t`` (one way or the other)."""
@@ -220,36 +209,31 @@ class Allocator:
     def _in_flight(self, t: str) -> int:
         return self._issued[t] - self._passes[t] - self._fails[t]
 
-    def _status(self, t: str) -> TaskStatus:
+    def _status(self, t: str, spent: bool) -> TaskStatus:
         p, f, cfg = self._passes[t], self._fails[t], self.config
         if min(p, f) >= cfg.pairs_per_task:
             return "contrast_met"
-        if p + f >= cfg.give_up_after and self._gave_up(t):
+        # Division is correctly rounded, so equal fractions compare equal.
+        if p + f >= cfg.give_up_after and self._promise(t) <= 1 / (cfg.give_up_after + 2):
             return "too_easy" if p > f else "too_hard"
         if self._in_flight(t):
             return "open"
         if self._issued[t] >= self._cap(t):
             return "capped"
-        return "budget_exhausted" if self.issued >= cfg.budget_rollouts else "open"
-
-    def _key(self, task_id: str) -> str:
-        if task_id not in self._issued:
-            raise ValueError(f"unknown task {task_id!r}")
-        return task_id
+        return "budget_exhausted" if spent else "open"
 
     # ------------------------------------------------------------------ reporting
     def report(self) -> AllocationReport:
-        need = self.config.pairs_per_task
+        need, spent = self.config.pairs_per_task, self.issued >= self.config.budget_rollouts
         tasks = []
         for t in self.task_ids:
             p, f = self._passes[t], self._fails[t]
             tasks.append(TaskAllocation(
                 task_id=t, rollouts=self._issued[t], in_flight=self._in_flight(t), passes=p,
-                fails=f, status=self._status(t), pass_rate=p / (p + f) if p + f else None,
+                fails=f, status=self._status(t, spent), pass_rate=p / (p + f) if p + f else None,
                 pairs=min(need, p, f), pass_fail_pairs=min(p, f), all_contrastive_pairs=p * f,
             ))
-        finished = sum(r.passes + r.fails for r in tasks)
-        pairs = sum(r.pairs for r in tasks)
+        finished, pairs = sum(r.passes + r.fails for r in tasks), sum(r.pairs for r in tasks)
         return AllocationReport(
             strategy=self.strategy, budget_rollouts=self.config.budget_rollouts,
             pairs_per_task=need, done=self.done, rollouts=self.issued, finished=finished,
@@ -266,8 +250,8 @@ class Allocator:
     def state_dict(self) -> dict:
         return AllocatorState(
             task_ids=self.task_ids, config=asdict(self.config), strategy=self.strategy,
-            rollouts_per_task=self.rollouts_per_task, issued=self._issued,
-            passes=self._passes, fails=self._fails,
+            rollouts_per_task=self.rollouts_per_task,
+            counts={t: (self._issued[t], self._passes[t], self._fails[t]) for t in self.task_ids},
         ).model_dump()
 
     @classmethod
@@ -275,27 +259,25 @@ class Allocator:
         s = AllocatorState.model_validate(state)
         alloc = cls(s.task_ids, AllocationConfig(**s.config), strategy=s.strategy,
                     rollouts_per_task=s.rollouts_per_task)
-        for counts, saved in ((alloc._issued, s.issued), (alloc._passes, s.passes),
-                              (alloc._fails, s.fails)):
-            counts.update({t: saved.get(t, 0) for t in s.task_ids})
+        if not set(s.counts) <= set(s.task_ids):
+            raise ValueError("allocator state counts a task it does not list")
+        for t, (n, p, f) in s.counts.items():
+            alloc._issued[t], alloc._passes[t], alloc._fails[t] = n, p, f
         return alloc
 
     @classmethod
     def rebuild(cls, task_ids: list[str], config: AllocationConfig, *,
                 planned: Iterable[str] = (), results: Iterable[tuple[str, bool]] = (),
                 strategy: Strategy = "adaptive", rollouts_per_task: int | None = None) -> Allocator:
-        """The allocator of a resumed batch, from its traces.
-
-        ``planned``: the task id of every rollout the batch had issued (finished or not);
-        ``results``: ``(task_id, passed)`` of those that finished. Planned rollouts with no
-        result stay in flight: the runner re-runs them (or ``cancel``s them). Without
-        ``planned``, only the finished rollouts count as issued.
-        """
+        """A resumed batch's allocator: ``planned`` = the task id of every rollout it issued,
+        ``results`` = ``(task_id, passed)`` of those that ended. The rest stay in flight (the
+        runner re-runs or ``cancel``s them). Without ``planned``, only the ended ones count."""
         alloc = cls(task_ids, config, strategy=strategy, rollouts_per_task=rollouts_per_task)
-        results = list(results)
-        planned = list(planned)
+        results, planned = list(results), list(planned)
         for task_id in planned or [t for t, _ in results]:
-            alloc._issued[alloc._key(task_id)] += 1
+            if task_id not in alloc._issued:
+                raise ValueError(f"unknown task {task_id!r}")
+            alloc._issued[task_id] += 1
         for task_id, passed in results:
             alloc.record(task_id, passed)
         return alloc
