@@ -9,6 +9,7 @@ the outcome. The function never raises for a provider failure: it ends the rollo
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -98,7 +99,7 @@ def run_rollout(
 
     stop, ws = "error", None
     try:
-        ws = Workspace.create(suite, task, workspace_root)
+        ws = Workspace.create(suite, task, workspace_root or Path(tempfile.gettempdir()) / "repo-agent-ws")
         tools = ToolBox(ws, output_limit=cfg.output_limit)
         schemas = tools.schemas()
         emit(RolloutStart, task_id=task.id, suite=suite.name, seed=seed, provider=provider.name,

@@ -115,26 +115,28 @@ class TaskFacts:
         return self.test_files[0] if self.test_files else "test_main.py"
 
 
-def _read_tree(root: Path, skip: list[str] = ()) -> dict[str, str]:
+def _read_files(root: Path, rels: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    if not root.is_dir():
-        return out
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        if not p.is_file() or "__pycache__" in rel or any(rel == s or rel.startswith(s.rstrip("/") + "/") for s in skip):
-            continue
+    for rel in rels:
         try:
-            out[rel] = p.read_text()
+            out[rel] = (root / rel).read_text()
         except (UnicodeDecodeError, OSError):
             continue
     return out
 
 
 def task_facts(suite: Suite, task: Task) -> TaskFacts:
+    from agent.workspace import source_dir, walk_files
+
     base = Path(suite.base_dir or ".")
-    src = base / task.source.path if task.source.kind == "dir" else base
-    files = _read_tree(src, task.hidden)
-    fix = _read_tree(base / task.reference_fix) if task.reference_fix else {}
+    src = source_dir(suite, task)
+    files = _read_files(src, walk_files(src, task.hidden))
+    fix: dict[str, str] = {}
+    if task.reference_fix:
+        fix_root = base / task.reference_fix
+        fix.update(_read_files(fix_root, walk_files(fix_root)))
+    for dst, rel in task.reference_fix_files.items():
+        fix[dst] = (base / rel).read_text()
     tests: list[str] = []
     for prot in task.protected:
         tests += [p for p in files if p == prot or p.startswith(prot.rstrip("/") + "/")]

@@ -1,9 +1,207 @@
-"""Commands registered by this module: filled in by its package's issue."""
+"""`repo-agent run` and `repo-agent suite check`: the rollout engine on the command line."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import threading
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tui.cli import UserError
+
+RUN_EXAMPLES = """\
+examples:
+  # a local OpenAI-compatible server (vLLM, llama.cpp, Ollama): no key needed
+  repo-agent run --suite mini-bugs --llm-provider openai --model qwen2.5-coder-7b \\
+      --base-url http://localhost:8000/v1 --rollouts 4 --max-workers 4
+
+  # Together AI (reads TOGETHER_API_KEY)
+  repo-agent run --suite mini-bugs --llm-provider together \\
+      --model Qwen/Qwen2.5-Coder-32B-Instruct --rollouts 4 --temperature 0.7 \\
+      --price-in 0.8 --price-out 0.8
+
+  # replay a recorded batch with no network (e.g. the shipped sample)
+  repo-agent run --suite mini-bugs --llm-provider replay --replay-from sample_traces/<batch> --rollouts 4
+
+  # a QuixBugs checkout, two programs only; resume an interrupted batch
+  repo-agent run --suite ~/QuixBugs:gcd,bitcount --llm-provider openai --model gpt-4o-mini
+  repo-agent run --suite mini-bugs --llm-provider openai --model gpt-4o-mini --resume runs/<batch>
+
+Each rollout is a trace file under TRACE_DIR/<batch id>/traces/; open them with
+`repo-agent studio TRACE_DIR`. Ctrl-C stops cleanly: running rollouts end as
+"cancelled", and --resume runs what is left.
+"""
+
+SUITE_CHECK_EXAMPLES = """\
+examples:
+  repo-agent suite check mini-bugs
+  repo-agent suite check path/to/suite.json
+  repo-agent suite check ~/QuixBugs:gcd,bitcount
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    run = sub.add_parser(
+        "run", help="run an agent on a suite and write one trace per rollout",
+        description="Run N rollouts per task of a suite with an LLM agent; print pass rate, "
+                    "tool-call validity, steps and tokens.",
+        epilog=RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--suite", required=True, help='suite: "mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
+    run.add_argument("--llm-provider", choices=("openai", "together", "replay"), default="openai")
+    run.add_argument("--model", help="model name as the provider knows it (replay: taken from the trace)")
+    run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    run.add_argument("--rollouts", type=int, default=1, help="rollouts per task (default 1)")
+    run.add_argument("--temperature", type=float, default=None)
+    run.add_argument("--seed", type=int, default=0, help="base seed; rollout i of a task gets seed+i (default 0)")
+    run.add_argument("--max-iters", type=int, default=30, help="max assistant turns per rollout (default 30)")
+    run.add_argument("--max-workers", type=int, default=1, help="rollouts run concurrently (default 1)")
+    run.add_argument("--trace-dir", default="runs", help="where batch directories go (default ./runs)")
+    run.add_argument("--resume", metavar="BATCH_DIR", help="continue a batch: finished rollouts are skipped")
+    run.add_argument("--replay-from", metavar="PATH", help="replay provider: a trace file or a batch directory")
+    run.add_argument("--reflection", action="store_true", help="ask the model to reflect after a failed test run")
+    run.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    run.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
+    run.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
+    run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
+    run.set_defaults(func=cmd_run)
+
+    suite = sub.add_parser("suite", help="suite tools (check)")
+    suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
+    check = suite_sub.add_parser(
+        "check", help="each task's tests fail on the source and pass with its reference fix",
+        epilog=SUITE_CHECK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
+    check.set_defaults(func=cmd_suite_check)
+    suite.set_defaults(func=lambda a: suite.print_help() or 2)
+
+
+def _load_suite(spec: str):
+    from agent.suites import SuiteError, load_suite
+
+    try:
+        return load_suite(os.path.expanduser(spec))
+    except SuiteError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _label(result) -> str:
+    o = result.outcome
+    if result.stop_reason in ("error", "diverged"):
+        why = (result.error or result.stop_reason).splitlines()[0][:100]
+        return f"[bold red]ERROR[/] ({result.stop_reason}: {why})"
+    if result.stop_reason == "cancelled":
+        return f"[yellow]CANCELLED[/] (steps={o.steps})"
+    if o.tests_tampered:
+        return f"[bold magenta]TAMPERED[/] (steps={o.steps})"
+    extra = ", max_iters" if result.stop_reason == "max_iters" else ""
+    return f"[bold green]PASS[/] (steps={o.steps})" if o.tests_passed else f"[red]FAIL[/] (steps={o.steps}{extra})"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.batch import run_batch
+    from agent.loop import RolloutConfig
+    from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
+    from agent.trace import new_batch_id
+
+    for name in ("rollouts", "max_iters", "max_workers"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    suite = _load_suite(args.suite)
+    task_ids = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    for t in task_ids or []:
+        if t not in {x.id for x in suite.tasks}:
+            raise UserError(f"--tasks: no task {t!r} in suite {suite.name}")
+    try:
+        factory = provider_factory(args.llm_provider, args.model, base_url=args.base_url,
+                                   replay_from=args.replay_from, retry=RetryPolicy())
+    except ProviderConfigError as exc:
+        raise UserError(str(exc)) from None
+    model = args.model or ("replay" if args.llm_provider == "replay" else "")
+    if args.resume:
+        batch_dir = Path(args.resume)
+        if not batch_dir.is_dir():
+            raise UserError(f"--resume: {batch_dir} is not a batch directory")
+    else:
+        batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, model)
+    config = RolloutConfig(max_iters=args.max_iters, temperature=args.temperature, reflection=args.reflection,
+                           output_limit=args.output_limit, price_in=args.price_in, price_out=args.price_out)
+    console = Console(highlight=False)
+    try:
+        from agent.sandbox import sandbox_warning
+
+        if warning := sandbox_warning():
+            console.print(f"[yellow]warning:[/] {warning}")
+    except ImportError:
+        pass
+    console.print(f"[run] batch {batch_dir}  ({args.llm_provider}, {model}, {len(task_ids or suite.tasks)} tasks x {args.rollouts})")
+
+    cancel = threading.Event()
+    with Progress(TextColumn("[run]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True) as progress:
+        bar = progress.add_task("", total=args.rollouts * len(task_ids or suite.tasks))
+
+        def on_end(result, done: int, total: int) -> None:
+            resumed = " [dim](resumed)[/]" if result.resumed else ""
+            progress.console.print(f"[run] [{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}")
+            progress.update(bar, completed=done)
+
+        summary = run_batch(suite, factory, batch_dir, rollouts=args.rollouts, seed=args.seed,
+                            max_workers=args.max_workers, config=config, task_ids=task_ids,
+                            provider_name=args.llm_provider, model=model, base_url=args.base_url,
+                            suite_path=args.suite, cancel=cancel, on_rollout_end=on_end)
+    print_summary(console, summary)
+    if summary.interrupted or summary.cancelled:
+        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")
+        return 130
+    done = summary.finished
+    return 1 if done and all(r.stop_reason in ("error", "diverged") for r in done) else 0
+
+
+def print_summary(console: Console, summary) -> None:
+    done = summary.finished
+    valid, calls = summary.tool_calls
+    tin, tout = summary.tokens
+    passed = sum(r.outcome.tests_passed for r in done)
+    console.print()
+    console.print(f"[bold]pass rate[/]        {summary.pass_rate:6.1%}  ({passed}/{len(done)} rollouts)")
+    console.print(f"[bold]tool-call validity[/] {summary.validity_rate:6.1%}  ({valid}/{calls} calls valid)")
+    console.print(f"[bold]mean steps[/]       {summary.mean_steps:6.1f}")
+    cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
+    console.print(f"[bold]tokens[/]           in {tin:,}  out {tout:,}{cost}")
+    table = Table(title=None, box=None, pad_edge=False)
+    for col, just in (("task", "left"), ("rollouts", "right"), ("pass", "right"), ("pass rate", "right"),
+                      ("tampered", "right"), ("errors", "right"), ("mean steps", "right")):
+        table.add_column(col, justify=just)
+    for s in summary.per_task():
+        table.add_row(s.task_id, str(s.rollouts), str(s.passed), f"{s.pass_rate:.0%}", str(s.tampered),
+                      str(s.errors), f"{s.steps / s.rollouts:.1f}" if s.rollouts else "-")
+    console.print(table)
+    console.print(f"traces: {summary.batch_dir}")
+
+
+def cmd_suite_check(args: argparse.Namespace) -> int:
+    from agent.suites import check_suite
+
+    suite = _load_suite(args.suite)
+    console = Console(highlight=False)
+    table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
+    for col in ("task", "fails untouched", "passes with fix", "ok", "detail"):
+        table.add_column(col)
+    yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
+    checks = check_suite(suite)
+    for c in checks:
+        table.add_row(c.task_id, yes(c.fails_untouched), yes(c.passes_with_fix),
+                      "[green]ok[/]" if c.ok else "[bold red]FAIL[/]", (c.detail or "")[:80])
+    console.print(table)
+    bad = [c.task_id for c in checks if not c.ok]
+    if bad:
+        console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
+        return 1
+    console.print(f"[green]all {len(checks)} tasks ok[/]")
+    return 0
