@@ -1,0 +1,95 @@
+"""Providers against the real local chat-completions server: openai and Together SDKs."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.providers import (
+    MissingApiKey, OpenAIProvider, ProviderConfigError, ProviderError, RetryPolicy, TogetherProvider,
+    provider_factory, replay_factory,
+)
+from agent.scripted_llm import ScriptedPolicy
+from tests.agent.rollout_fixtures import *  # noqa: F403
+
+GOAL = "The function in task fix_gcd returns wrong results. Find and fix the bug."
+MESSAGES = [{"role": "system", "content": "sys"}, {"role": "user", "content": GOAL}]
+TOOLS = [{"type": "function", "function": {"name": "list_dir", "parameters": {"type": "object", "properties": {}}}}]
+
+
+@pytest.mark.parametrize("kind", ["openai", "together"])
+def test_completion_shape_seed_and_usage(kind, tiny_suite, scripted, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    cls = OpenAIProvider if kind == "openai" else TogetherProvider
+    p = cls("my-model", base_url=server.base_url, retry=FAST_RETRY)  # local: no key needed
+    c = p.complete(MESSAGES, TOOLS, seed=41, temperature=0.5)
+    body = server.requests[-1]
+    assert body["seed"] == 41 and body["temperature"] == 0.5 and body["model"] == "my-model"
+    assert body["messages"] == MESSAGES and body["tools"] == TOOLS
+    msg = c.message
+    assert msg["role"] == "assistant" and set(msg) == {"role", "content", "tool_calls"}
+    call = msg["tool_calls"][0]
+    assert call["type"] == "function" and call["id"] == "call_1_0" and isinstance(call["function"]["arguments"], str)
+    assert c.finish_reason == "tool_calls" and c.retries == 0
+    assert c.usage.prompt_tokens > 0 and c.usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize("kind", ["openai", "together"])
+def test_429_then_success_is_retried_and_counted(kind, tiny_suite, scripted):
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server.fail_next(2, status=429)
+    cls = OpenAIProvider if kind == "openai" else TogetherProvider
+    c = cls("m", base_url=server.base_url, retry=FAST_RETRY).complete(MESSAGES, TOOLS, seed=1)
+    assert c.retries == 2 and len(server.requests) == 3  # the SDK's own retries are off
+    assert c.message["tool_calls"]
+
+
+def test_5xx_retries_exhausted_raise_with_count(tiny_suite, scripted):
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server.fail_when(lambda b: True, status=503)
+    with pytest.raises(ProviderError) as info:
+        openai_for(server).complete(MESSAGES, TOOLS, seed=1)
+    assert info.value.retries == FAST_RETRY.max_retries and info.value.status == 503
+    assert len(server.requests) == FAST_RETRY.max_retries + 1
+
+
+def test_client_errors_are_not_retried(tiny_suite, scripted):
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server.fail_next(1, status=400)
+    with pytest.raises(ProviderError) as info:
+        openai_for(server).complete(MESSAGES, TOOLS)
+    assert info.value.retries == 0 and info.value.status == 400 and len(server.requests) == 1
+
+
+def test_a_hanging_request_times_out_and_is_retried(tiny_suite, scripted):
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server.hang_next(1)
+    c = openai_for(server, timeout_s=0.3).complete(MESSAGES, TOOLS)
+    assert c.retries == 1 and len(server.requests) == 2
+
+
+def test_backoff_doubles_and_is_capped():
+    r = RetryPolicy(base_delay_s=0.5, max_delay_s=3)
+    assert [r.delay(i) for i in range(5)] == [0.5, 1.0, 2.0, 3, 3]
+
+
+@pytest.mark.parametrize("kind,env", [("openai", "OPENAI_API_KEY"), ("together", "TOGETHER_API_KEY")])
+def test_missing_key_is_a_typed_error_unless_local(kind, env, monkeypatch):
+    monkeypatch.delenv(env, raising=False)
+    with pytest.raises(MissingApiKey, match=env):
+        provider_factory(kind, "m", base_url="https://api.example.com/v1")
+    with pytest.raises(MissingApiKey, match=env):
+        provider_factory(kind, "m")
+    assert provider_factory(kind, "m", base_url="http://127.0.0.1:9/v1")("t", 0).name == kind
+
+
+def test_factory_config_errors(tmp_path):
+    with pytest.raises(ProviderConfigError, match="--replay-from"):
+        provider_factory("replay")
+    with pytest.raises(ProviderConfigError, match="unknown provider"):
+        provider_factory("nope", "m", base_url="http://localhost:1/v1")
+    with pytest.raises(ProviderConfigError, match="--model"):
+        provider_factory("openai", None, base_url="http://localhost:1/v1")
+    with pytest.raises(ProviderConfigError, match="neither"):
+        replay_factory(tmp_path / "missing")
