@@ -300,18 +300,34 @@ class SqliteDb:
                 [(now, pid) for pid in stale_ids],
             )
 
-    def pairs(self) -> list[dict[str, Any]]:
-        """Every pair with its current verdict (from the human log) and tags."""
-        sql = f"""
-            SELECT {', '.join('p.' + c for c in PAIR_COLUMNS)}, v.verdict, v.note, v.labeler, v.at
-            FROM pairs p LEFT JOIN current_verdicts v ON v.pair_id = p.pair_id"""
-        keys = (*PAIR_COLUMNS, "verdict", "note", "labeler", "labeled_at")
+    def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
+        """Every pair (or one) with its current verdict (from the human log) and tags.
+
+        The verdicts are fetched apart and joined here: SQLite would rescan the
+        materialised view once per pair in a LEFT JOIN.
+        """
+        where, params = ("WHERE pair_id = ?", (pair_id,)) if pair_id else ("", ())
         with self._lock:
-            rows = [dict(zip(keys, r)) for r in self._conn.execute(sql)]
-            tags: dict[str, list[str]] = {}
-            for pid, tag in self._conn.execute("SELECT pair_id, tag FROM current_tags ORDER BY tag"):
-                tags.setdefault(pid, []).append(tag)
+            rows = [dict(zip(PAIR_COLUMNS, r))
+                    for r in self._conn.execute(f"SELECT {', '.join(PAIR_COLUMNS)} FROM pairs {where}", params)]
+            if pair_id:
+                verdicts = self._conn.execute(
+                    "SELECT target, value, note, labeler, at FROM active_events WHERE kind = 'verdict' "
+                    "AND target = ? ORDER BY id DESC LIMIT 1", params).fetchall()
+                verdicts = [v for v in verdicts if v[1] is not None]
+                tag_rows = self._conn.execute(
+                    "SELECT pair_id, tag FROM current_tags WHERE pair_id = ? ORDER BY tag", params).fetchall()
+            else:
+                verdicts = self._conn.execute(
+                    "SELECT pair_id, verdict, note, labeler, at FROM current_verdicts").fetchall()
+                tag_rows = self._conn.execute("SELECT pair_id, tag FROM current_tags ORDER BY tag").fetchall()
+        by_pair = {v[0]: v[1:] for v in verdicts}
+        tags: dict[str, list[str]] = {}
+        for pid, tag in tag_rows:
+            tags.setdefault(pid, []).append(tag)
+        none = (None, None, None, None)
         for r in rows:
+            r["verdict"], r["note"], r["labeler"], r["labeled_at"] = by_pair.get(r["pair_id"], none)
             r["flags"] = json.loads(r["flags"] or "[]")
             r["tags"] = tags.get(r["pair_id"], [])
         return rows

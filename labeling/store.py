@@ -307,7 +307,7 @@ class LabelStore:
     def pair(self, pair_id: str) -> PairRow:
         """By full id or unique prefix. Raises NotFound / StoreError (ambiguous)."""
         pid = self.resolve_pair_id(pair_id)
-        return next(p for p in (_pair_row(d) for d in self._db.pairs()) if p.pair_id == pid)
+        return _pair_row(self._db.pairs(pid)[0])
 
     def counts(self, filt: PairFilter | None = None) -> QueueCounts:
         """Labeled / remaining over the pairs ``filt`` selects (its verdict filter ignored)."""
