@@ -1,0 +1,196 @@
+"""The test sandbox: real subprocess pytest runs, real bwrap where it works, the rlimit fallback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from agent import sandbox as sb
+from agent.sandbox import AS_LIMIT, SandboxError, resolve_argv, run_command, run_tests, sandbox_kind, sandbox_warning
+from agent.suite import Task
+
+
+def _task(**kw) -> Task:
+    fields = dict(id="t", source={"kind": "dir", "path": "."}, goal="g", timeout_s=30.0, per_test_timeout_s=2.0)
+    fields.update(kw)
+    return Task(**fields)
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
+def _alive_with(marker: str) -> list[int]:
+    """Host pids whose command line holds ``marker`` (zombies count as gone)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmd and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+def test_kind_and_warning_agree():
+    kind = sandbox_kind()
+    assert kind in ("bwrap", "rlimit")
+    if kind == "bwrap":
+        assert sandbox_warning() is None
+    else:
+        assert "resource limits" in sandbox_warning()
+    if shutil.which("bwrap") is None:
+        assert kind == "rlimit"
+
+
+def test_env_forces_rlimit(monkeypatch):
+    monkeypatch.setenv("REPO_AGENT_SANDBOX", "rlimit")
+    assert sandbox_kind() == "rlimit"
+    assert "rlimit" in sandbox_warning()
+
+
+def test_unknown_kind_refused(tmp_path):
+    with pytest.raises(SandboxError, match="unknown sandbox kind"):
+        run_command(["true"], tmp_path, timeout_s=5, sandbox="docker")
+
+
+def test_resolve_argv_binds_this_python():
+    assert resolve_argv("python -m pytest -q") == [sys.executable, "-m", "pytest", "-q"]
+    assert resolve_argv(["pytest", "tests"]) == [sys.executable, "-m", "pytest", "tests"]
+    assert resolve_argv(["make", "test"]) == ["make", "test"]
+
+
+def test_counts_and_verdict(tmp_path, sandbox):
+    ws = _project(tmp_path / "ws", {
+        "m.py": "def f(x):\n    return x + 1\n",
+        "tests/test_m.py": "from m import f\n\ndef test_a():\n    assert f(1) == 2\n\ndef test_b():\n    assert f(2) == 4\n",
+    })
+    r = run_tests(ws, _task(), sandbox=sandbox)
+    assert not r.passed
+    assert (r.counts.passed, r.counts.failed, r.counts.collected) == (1, 1, 2)
+    assert r.exit_code == 1 and not r.timed_out
+    assert r.summary.startswith("1 failed, 1 passed")
+    assert "assert 3 == 4" in r.output
+    (ws / "tests/test_m.py").write_text("from m import f\n\ndef test_a():\n    assert f(1) == 2\n")
+    r = run_tests(ws, _task(), sandbox=sandbox)
+    assert r.passed and r.counts.passed == 1 and r.exit_code == 0
+    # the run leaves no caches behind in the workspace
+    assert sorted(p.name for p in ws.rglob("*")) == ["m.py", "test_m.py", "tests"]
+
+
+def test_verdict_never_from_output_text(tmp_path):
+    """Printing '3 passed' and exiting non-zero is a failure; a pytest run with no tests too."""
+    ws = _project(tmp_path / "ws", {"liar.py": "print('3 passed in 0.01s')\nraise SystemExit(1)\n"})
+    r = run_tests(ws, _task(test_command=["python", "liar.py"]))
+    assert not r.passed and r.exit_code == 1
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_x.py").write_text("def helper():\n    print('5 passed')\n")
+    r = run_tests(ws, _task(test_command=["python", "-m", "pytest", "-q", "tests"]))
+    assert not r.passed and r.counts.collected == 0 and r.exit_code == 5
+
+
+def test_collection_error_is_a_failure(tmp_path):
+    ws = _project(tmp_path / "ws", {"tests/test_x.py": "import not_a_module_anywhere\n\ndef test_a():\n    pass\n"})
+    r = run_tests(ws, _task(test_command="python -m pytest -q tests"))
+    assert not r.passed and r.counts.errors >= 1 and r.exit_code == 2
+
+
+def test_per_test_timeout_fails_only_the_looping_test(tmp_path, sandbox):
+    ws = _project(tmp_path / "ws", {
+        "tests/test_loop.py": (
+            "def test_fast():\n    assert True\n\n"
+            "def test_forever():\n    while True:\n        try:\n            pass\n        except Exception:\n            pass\n\n"
+            "def test_after():\n    assert 1 + 1 == 2\n"
+        ),
+    })
+    r = run_tests(ws, _task(per_test_timeout_s=1.0, timeout_s=30.0), sandbox=sandbox)
+    assert not r.passed and not r.timed_out
+    assert (r.counts.passed, r.counts.failed) == (2, 1)
+    assert "per-test timeout" in r.output
+    assert r.duration_s < 15
+
+
+def test_wall_clock_timeout_kills_the_whole_group(tmp_path, sandbox):
+    marker = f"repo-agent-loop-{uuid.uuid4().hex}"
+    ws = _project(tmp_path / "ws", {
+        "spin.py": (
+            "import subprocess, sys\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(0.05)', '{marker}'])\n"
+            "while True:\n    pass\n"
+        ),
+    })
+    code, out, duration, timed_out = run_command(
+        [sys.executable, "spin.py", marker], ws, timeout_s=1.5, sandbox=sandbox
+    )
+    assert timed_out and code is None
+    assert 1.4 <= duration < 8
+    assert _alive_with(marker) == []
+
+
+def test_test_run_timeout_summary(tmp_path):
+    ws = _project(tmp_path / "ws", {"tests/test_x.py": "def test_a():\n    while True:\n        pass\n"})
+    r = run_tests(ws, _task(per_test_timeout_s=None, timeout_s=1.5), sandbox="rlimit")
+    assert r.timed_out and not r.passed and r.exit_code is None
+    assert r.summary == "timed out after 1.5s"
+
+
+def test_rlimits_apply_in_the_child(tmp_path, sandbox):
+    ws = _project(tmp_path / "ws", {
+        "lim.py": "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CPU)[0])\n"
+    })
+    code, out, _, _ = run_command([sys.executable, "lim.py"], ws, timeout_s=10, sandbox=sandbox)
+    assert code == 0
+    as_soft, cpu_soft = map(int, out.split())
+    assert as_soft == AS_LIMIT and cpu_soft == 15
+
+
+def test_clean_env_no_keys(tmp_path, monkeypatch, sandbox):
+    monkeypatch.setenv("TOGETHER_API_KEY", "tg-secret-should-not-leak")
+    ws = _project(tmp_path / "ws", {"env.py": "import os\nprint(sorted(k for k in os.environ if 'KEY' in k))\n"})
+    code, out, _, _ = run_command([sys.executable, "env.py"], ws, timeout_s=10, sandbox=sandbox)
+    assert code == 0 and out.strip() == "[]"
+
+
+@pytest.mark.skipif("bwrap" != sandbox_kind(), reason="bwrap is not usable on this machine")
+def test_bwrap_isolation(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    ws = _project(tmp_path / "ws", {
+        "probe.py": (
+            "import os, socket\n"
+            f"try:\n    open({str(outside / 'x')!r}, 'w').write('escaped')\n    print('write-outside: yes')\n"
+            "except OSError:\n    print('write-outside: no')\n"
+            "open('inside.txt', 'w').write('ok')\n"
+            "print('pids:', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
+            "print('nets:', sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))\n"
+        ),
+    })
+    code, out, _, _ = run_command([sys.executable, "probe.py"], ws, timeout_s=10, sandbox="bwrap")
+    assert code == 0, out
+    assert "write-outside: no" in out
+    assert not (outside / "x").exists()
+    assert (ws / "inside.txt").read_text() == "ok"
+    pids = int(out.split("pids:")[1].split()[0])
+    assert pids <= 4  # its own pid namespace: bwrap's init, the launcher-exec'd python
+    assert out.split("nets:")[1].strip() == "['lo']"  # no network: loopback only
+
+
+def test_runaway_output_is_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(sb, "MAX_OUTPUT_BYTES", 10_000)
+    ws = _project(tmp_path / "ws", {"spam.py": "import sys\nsys.stdout.write('x' * 200_000)\n"})
+    code, out, _, _ = run_command([sys.executable, "spam.py"], ws, timeout_s=10, sandbox="rlimit")
+    assert code == 0
+    assert len(out) < 11_000 and "200000 bytes total" in out
