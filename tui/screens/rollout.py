@@ -1,17 +1,256 @@
+"""Rollout: one rollout's tool-call stream, live, with the selected call beside it.
+
+Reads the trace file itself (tui.live_trace), new bytes only, every half second while
+the screen is shown and the rollout has not ended; the cursor follows new calls while
+it sits on the last row.
+"""
+
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+from pathlib import Path
 
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from agent.trace import trace_path
+from labeling.store import NotFound
+from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
+from tui.state import fmt_duration, fmt_tokens
+from tui.widgets.diff_view import DiffView
+
+STATUS_STYLE = {"ok": "green", "error": "bold red", "invalid": "bold magenta", "running": "yellow"}
+END_KEY = "__end__"
+
+
+def status_text(cv: CallView) -> Text:
+    return Text(cv.status, style=STATUS_STYLE[cv.status])
 
 
 class RolloutScreen(StudioScreen):
     MODE = "rollout"
     TITLE_TEXT = "Rollout"
-    BINDINGS = []
+    BINDINGS = [
+        Binding("enter", "open_steps", "Mark steps"),
+        Binding("G", "last", "Last call"),
+        Binding("e", "end", "Summary+patch"),
+        Binding("F", "toggle_follow", "Follow"),
+        Binding("v", "toggle_split", "Split/unified"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trace: LiveTrace | None = None
+        self.uid: str | None = None
+        self.follow = True
+        self._rows = 0
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
-        yield Static("Rollout")
+        yield Static(id="rollout-head")
+        with Horizontal(id="rollout-body"):
+            table = DataTable(id="calls", cursor_type="row", zebra_stripes=True)
+            table.add_columns("step", "tool", "arguments", "status", "time")
+            yield table
+            with Vertical(id="detail"):
+                with Vertical(id="call-pane"):
+                    yield Static(classes="title", id="call-title")
+                    with VerticalScroll(id="call-args"):
+                        yield Static(id="call-args-text")
+                    yield Static("result", classes="title")
+                    with VerticalScroll(id="call-result"):
+                        yield Static(id="call-result-text")
+                with Vertical(id="final-pane"):
+                    yield Static("final summary", classes="title")
+                    yield Static(id="final-summary")
+                    yield Static("patch", classes="title")
+                    yield DiffView(id="final-diff")
         yield self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#final-pane").display = False
+        self.set_interval(0.5, self.poll, name="follow")
+        self._render_head()
+
+    # ------------------------------------------------------------------ data
+    def on_show_screen(self) -> None:
+        uid = self.state.rollout_uid
+        if uid != self.uid:
+            self.load(uid)
+
+    def _path_for(self, uid: str) -> Path:
+        try:
+            return Path(self.store.rollout(uid).trace_path)
+        except NotFound:
+            batch_id, _, rid = uid.partition("/")
+            return trace_path(self.state.traces_dir / batch_id, rid)
+
+    def load(self, uid: str | None) -> None:
+        self.uid = uid
+        self.trace = LiveTrace(self._path_for(uid)) if uid else None
+        self._rows = 0
+        self.follow = True
+        table = self.query_one("#calls", DataTable)
+        table.clear()
+        self.poll()
+        self._render_head()
+
+    def poll(self) -> None:
+        """Read new events (cheap when nothing changed: one stat)."""
+        if self.trace is None or not self.is_current:
+            return
+        if not self.trace.poll() and self._rows:
+            return
+        self._sync_rows()
+        self._render_head()
+
+    def _sync_rows(self) -> None:
+        table = self.query_one("#calls", DataTable)
+        at_end = table.cursor_row >= table.row_count - 1
+        calls = self.trace.calls if self.trace else []
+        # Rows for calls already shown may have changed (a result arrived): update in place.
+        for i in range(min(self._rows, len(calls))):
+            cv = calls[i]
+            table.update_cell(cv.call_id, "status", status_text(cv))
+            table.update_cell(cv.call_id, "time", fmt_duration(cv.duration_s))
+        for cv in calls[self._rows:]:
+            table.add_row(str(cv.step), cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s),
+                          key=cv.call_id)
+        self._rows = len(calls)
+        if self.trace and self.trace.end is not None and END_KEY not in table.rows:
+            table.add_row("■", Text("end", style="bold"), Text(self.trace.end.stop_reason, style="dim"),
+                          "", fmt_duration(self.trace.end.duration_s), key=END_KEY)
+        if self.follow and at_end and table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        self._render_detail()
+
+    # ------------------------------------------------------------------ rendering
+    def _render_head(self) -> None:
+        head = self.query_one("#rollout-head", Static)
+        t = self.trace
+        if t is None:
+            head.update(Text("No rollout selected: open one from Runs (F1: enter) or Pairs (F3: 1 / 2).",
+                             style="yellow"))
+            return
+        text = Text()
+        if t.start is None:
+            text.append(f" {self.uid} ", style="bold reverse")
+            text.append("  waiting for the trace…", style="yellow")
+            head.update(text)
+            return
+        text.append(f" {t.start.task_id} ", style="bold reverse")
+        text.append(f"  {self.uid}", style="dim")
+        text.append(f"   {t.start.provider}/{t.start.model}", style="cyan")
+        text.append("\n ")
+        if t.end is None:
+            text.append(" RUNNING ", style="bold black on yellow")
+        else:
+            o = t.end.outcome
+            if o.tests_tampered:
+                text.append(" TAMPERED ", style="bold white on magenta")
+            elif o.tests_passed:
+                text.append(" PASS ", style="bold black on green")
+            else:
+                text.append(" FAIL ", style="bold white on red")
+            text.append(f" {t.end.stop_reason}", style="dim")
+        invalid = sum(1 for c in t.calls if not c.valid)
+        text.append(f"   steps {t.steps} · calls {len(t.calls)}")
+        text.append(f" ({invalid} invalid)" if invalid else "", style="magenta")
+        text.append(f" · tokens {fmt_tokens(t.tokens_in)}/{fmt_tokens(t.tokens_out)}")
+        if t.tests:
+            last = t.tests[-1]
+            text.append(f" · last test run: {'passed' if last.passed else 'failed'}",
+                        style="green" if last.passed else "red")
+        if t.errors:
+            text.append(f" · {len(t.errors)} error(s): {t.errors[-1].message[:60]}", style="red")
+        text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
+        head.update(text)
+
+    def _render_detail(self) -> None:
+        table = self.query_one("#calls", DataTable)
+        call_pane = self.query_one("#call-pane")
+        final_pane = self.query_one("#final-pane")
+        if not table.row_count or self.trace is None:
+            call_pane.display, final_pane.display = True, False
+            self.query_one("#call-title", Static).update("")
+            self.query_one("#call-args-text", Static).update("")
+            self.query_one("#call-result-text", Static).update("")
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key == END_KEY:
+            call_pane.display, final_pane.display = False, True
+            end, final = self.trace.end, self.trace.final
+            summary = final.summary if final and final.summary else "(the agent gave no final summary)"
+            self.query_one("#final-summary", Static).update(summary)
+            diff = self.query_one("#final-diff", DiffView)
+            diff.split = self.state.split_diff
+            diff.set_patch(end.outcome.patch if end else "", empty_message="(no changes: empty patch)")
+            return
+        call_pane.display, final_pane.display = True, False
+        cv = next((c for c in self.trace.calls if c.call_id == key), None)
+        if cv is None:
+            return
+        title = Text(f"step {cv.step} · {cv.name} · ")
+        title.append_text(status_text(cv))
+        title.append(f" · {fmt_duration(cv.duration_s)}")
+        self.query_one("#call-title", Static).update(title)
+        args: Text | Syntax
+        if cv.args is not None:
+            args = Syntax(cv.pretty_args(), "json", theme="monokai", background_color="default", word_wrap=True)
+        else:
+            args = Text(cv.arguments or "(no arguments)")
+        problems = ([f"parse error: {cv.parse_error}"] if cv.parse_error else []) + cv.violations
+        if problems:
+            warn = Text("\n".join(problems), style="bold magenta")
+            self.query_one("#call-args-text", Static).update(Group(warn, args))
+        else:
+            self.query_one("#call-args-text", Static).update(args)
+        result = cv.result if cv.result is not None else ("(waiting for the result…)" if cv.ok is None else "")
+        res = Text(result)
+        if cv.error:
+            res = Text.assemble(Text(f"error: {cv.error}\n", style="bold red"), res)
+        if cv.truncated:
+            res.append("\n[output was cut]", style="dim")
+        self.query_one("#call-result-text", Static).update(res)
+
+    # ------------------------------------------------------------------ events/actions
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one("#calls", DataTable)
+        self.follow = event.cursor_row >= table.row_count - 1
+        self._render_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_steps()
+
+    def action_open_steps(self) -> None:
+        if self.uid:
+            self.studio.open_rollout(self.uid, "steps")
+
+    def action_last(self) -> None:
+        table = self.query_one("#calls", DataTable)
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        self.follow = True
+
+    def action_end(self) -> None:
+        table = self.query_one("#calls", DataTable)
+        if END_KEY in table.rows:
+            table.move_cursor(row=table.get_row_index(END_KEY), animate=False)
+            self.query_one("#final-diff", DiffView).focus()
+        else:
+            self.notify("The rollout has not ended yet.")
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self.action_last()
+        self._render_head()
+
+    def action_toggle_split(self) -> None:
+        self.state.split_diff = not self.state.split_diff
+        self.query_one("#final-diff", DiffView).split = self.state.split_diff

@@ -1,17 +1,244 @@
+"""Runs: batches with progress; launch, cancel and resume batches without blocking.
+
+A launched batch runs in a thread worker through `agent.batch.run_batch`, the same
+engine as `repo-agent run`, writing into the traces directory; its rows here update
+through the same tailing ingest that shows a batch started in another terminal.
+"""
+
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import threading
+from pathlib import Path
 
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from agent.trace import new_batch_id
+from labeling.records import BatchRow
+from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
+from tui.screens.launch import LaunchModal, LaunchParams
+from tui.state import fmt_cost, fmt_tokens
+
+
+def progress_bar(done: int, total: int, width: int = 16) -> Text:
+    total = max(total, done, 1)
+    filled = round(width * done / total)
+    t = Text("█" * filled, style="green" if done >= total else "yellow")
+    t.append("░" * (width - filled), style="dim")
+    return t
+
+
+def _status_text(b: BatchRow, live: bool) -> Text:
+    if live:
+        return Text("running", style="bold yellow")
+    return Text(b.status, style={"finished": "green", "cancelled": "magenta", "error": "red"}.get(b.status, "yellow"))
 
 
 class RunsScreen(StudioScreen):
     MODE = "runs"
     TITLE_TEXT = "Runs"
-    BINDINGS = []
+    BINDINGS = [
+        Binding("l", "launch", "Launch batch"),
+        Binding("x", "cancel_batch", "Cancel batch"),
+        Binding("R", "resume", "Resume batch"),
+        Binding("enter", "open", "Open"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[BatchRow] = []
+        self._shown_batch: str | None = None
+        self._launched: dict[str, LaunchParams] = {}
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
-        yield Static("Runs")
+        batches = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+        for label, key in (("batch", "batch"), ("suite", "suite"), ("model", "model"), ("provider", "provider"),
+                           ("progress", "bar"), ("done", "done"), ("pass rate", "pass"),
+                           ("tokens in/out", "tokens"), ("cost", "cost"), ("status", "status")):
+            batches.add_column(label, key=key)
+        yield batches
+        rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
+        for label, key in (("rollout", "rollout"), ("task", "task"), ("status", "status"), ("result", "result"),
+                           ("steps", "steps"), ("calls", "calls"), ("tokens", "tokens")):
+            rollouts.add_column(label, key=key)
+        yield rollouts
+        yield Static("l launch a batch (the replay provider needs no key and no network) · enter opens · "
+                     "tab switches table", id="runs-hint")
         yield self.compose_footer()
+
+    def refresh_data(self) -> None:
+        table = self.query_one("#batches", DataTable)
+        keep = table.cursor_row
+        self.batches = self.store.batches()
+        self.batches.sort(key=lambda b: (b.started or "", b.batch_id), reverse=True)
+        table.clear()
+        for b in self.batches:
+            total = max(b.planned, b.rollouts)
+            rate = f"{100 * b.passed / b.finished:.0f}%" if b.finished else "—"
+            live = b.batch_id in self.state.running_batches
+            table.add_row(b.batch_id, b.suite, b.model, b.provider, progress_bar(b.finished, total),
+                          f"{b.finished}/{total}", rate, f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
+                          fmt_cost(b.cost_usd), _status_text(b, live), key=b.batch_id)
+        if self.batches:
+            table.move_cursor(row=max(0, min(keep, len(self.batches) - 1)), animate=False)
+        self._show_rollouts(force=True)
+
+    def _selected_batch(self) -> BatchRow | None:
+        table = self.query_one("#batches", DataTable)
+        if not self.batches or not (0 <= table.cursor_row < len(self.batches)):
+            return None
+        return self.batches[table.cursor_row]
+
+    def _show_rollouts(self, force: bool = False) -> None:
+        b = self._selected_batch()
+        bid = b.batch_id if b else None
+        if bid == self._shown_batch and not force:
+            return
+        self._shown_batch = bid
+        table = self.query_one("#batch-rollouts", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        if bid is None:
+            return
+        for r in self.store.rollouts(batch_id=bid):
+            if r.status != "finished":
+                result = Text("running", style="yellow")
+            elif r.tests_tampered:
+                result = Text("TAMPERED", style="magenta")
+            else:
+                result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
+            table.add_row(r.rollout_id, r.task_id, r.stop_reason or r.status, result, str(r.steps),
+                          str(r.tool_calls), fmt_tokens(r.tokens_in + r.tokens_out), key=r.uid)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(keep, table.row_count - 1)), animate=False)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "batches":
+            self._show_rollouts()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "batch-rollouts" and event.row_key.value:
+            self.studio.open_rollout(str(event.row_key.value))
+        elif event.data_table.id == "batches":
+            self.query_one("#batch-rollouts", DataTable).focus()
+
+    def action_open(self) -> None:
+        table = self.query_one("#batch-rollouts", DataTable)
+        if self.focused is table and table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.studio.open_rollout(str(key))
+        else:
+            table.focus()
+
+    def batch_progress(self, msg: BatchProgress) -> None:
+        if msg.finished:
+            self.refresh_data()
+
+    # ------------------------------------------------------------------ launch / cancel / resume
+    def action_launch(self) -> None:
+        sources = [(b.batch_id, b.path) for b in self.store.batches() if b.finished]
+        self.app.push_screen(LaunchModal(sources), self._launch)
+
+    def _launch(self, params: LaunchParams | None) -> None:
+        if params is None:
+            return
+        from agent.suites import load_suite
+
+        try:
+            suite = load_suite(params.suite)
+        except Exception as exc:
+            self.notify(str(exc), title="Cannot launch", severity="error")
+            return
+        batch_dir = self.state.traces_dir / new_batch_id(suite.name, params.model)
+        self.start_batch(params, batch_dir)
+
+    def start_batch(self, params: LaunchParams, batch_dir: Path) -> None:
+        batch_id = batch_dir.name
+        cancel = threading.Event()
+        self.state.running_batches[batch_id] = cancel
+        self._launched[batch_id] = params
+        self.notify(f"{batch_id}: {params.provider}/{params.model}", title="Batch launched")
+        self._run_batch(params, batch_dir, cancel)
+
+    @work(thread=True, group="batches", exit_on_error=False)
+    def _run_batch(self, params: LaunchParams, batch_dir: Path, cancel: threading.Event) -> None:
+        from agent.batch import run_batch
+        from agent.loop import RolloutConfig
+        from agent.providers import provider_factory
+        from agent.suites import load_suite
+
+        batch_id = batch_dir.name
+        post = self.app.post_message
+        first = [True]
+        done_total = [0, 0]
+
+        def started(p) -> None:
+            post(BatchProgress(batch_id, done_total[0], done_total[1], rollout_id=p.rollout_id, started=True))
+            if first[0]:
+                first[0] = False
+                self.app.call_from_thread(self._follow_first, f"{batch_id}/{p.rollout_id}")
+
+        def ended(result, done: int, total: int) -> None:
+            done_total[:] = [done, total]
+            post(BatchProgress(batch_id, done, total, rollout_id=result.rollout_id))
+
+        error = None
+        try:
+            suite = load_suite(params.suite)
+            factory = provider_factory(params.provider, params.model, base_url=params.base_url,
+                                       replay_from=params.replay_from)
+            config = RolloutConfig(max_iters=params.max_iters, temperature=params.temperature)
+            summary = run_batch(suite, factory, batch_dir, rollouts=params.rollouts, seed=params.seed,
+                                max_workers=params.workers, config=config, provider_name=params.provider,
+                                model=params.model, base_url=params.base_url, suite_path=params.suite,
+                                cancel=cancel, on_rollout_start=started, on_rollout_end=ended)
+            done_total[:] = [len(summary.results), len(summary.meta.planned)]
+        except Exception as exc:  # shown, never raised into the UI
+            error = f"{type(exc).__name__}: {exc}"
+        post(BatchProgress(batch_id, done_total[0], done_total[1], finished=True, error=error))
+
+    def _follow_first(self, uid: str) -> None:
+        self.state.rollout_uid = uid
+        self.notify(f"{uid} is running — F2 to watch it live.", title="Rollout started")
+
+    def action_cancel_batch(self) -> None:
+        b = self._selected_batch()
+        if b is None:
+            return
+        cancel = self.state.running_batches.get(b.batch_id)
+        if cancel is None:
+            self.notify("Only a batch launched from this studio and still running can be cancelled here.",
+                        severity="warning")
+            return
+        cancel.set()  # type: ignore[attr-defined]
+        self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.")
+
+    def action_resume(self) -> None:
+        b = self._selected_batch()
+        if b is None:
+            return
+        if b.batch_id in self.state.running_batches:
+            self.notify("That batch is still running.", severity="warning")
+            return
+        params = self._launched.get(b.batch_id)
+        if params is None:
+            from agent.trace import read_batch_meta
+
+            try:
+                meta = read_batch_meta(Path(b.path))
+            except Exception as exc:
+                self.notify(f"cannot read batch.json: {exc}", severity="error")
+                return
+            if meta.provider == "replay":
+                self.notify("A replay batch started elsewhere cannot be resumed here (its source is unknown).",
+                            severity="warning")
+                return
+            p = meta.params
+            params = LaunchParams(meta.suite_path or meta.suite, meta.provider, meta.model, meta.base_url, None,
+                                  p.rollouts, p.temperature, p.seed, p.max_workers, p.max_iters)
+        self.start_batch(params, Path(b.path))

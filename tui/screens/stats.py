@@ -1,17 +1,156 @@
+"""Stats: the signal report (labeling.stats) as tables and small bar charts."""
+
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tui.screens.base import StudioScreen
+from tui.state import fmt_cost, fmt_tokens
+
+BAR = 30
+
+
+def rate_bar(rate: float | None, band: tuple[float, float], width: int = BAR) -> Text:
+    """A pass-rate bar with the learnable band drawn behind it."""
+    lo, hi = int(band[0] * width), int(band[1] * width)
+    filled = 0 if rate is None else round(rate * width)
+    t = Text()
+    for i in range(width):
+        in_band = lo <= i < hi
+        if i < filled:
+            t.append("█", style="green" if in_band else "cyan")
+        else:
+            t.append("░" if in_band else "·", style="yellow" if in_band else "dim")
+    return t
+
+
+def count_bar(n: int, top: int, width: int = 20) -> Text:
+    filled = round(width * n / top) if top else 0
+    return Text("█" * filled + " " * (width - filled), style="cyan")
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def render_report(r) -> Group:
+    parts: list = []
+    head = Text()
+    head.append(f" {r.finished} finished rollouts", style="bold")
+    head.append(f" ({r.running} running)" if r.running else "")
+    head.append(f" · {len(r.tasks)} tasks · {len(r.learnable_tasks)} in the learnable band "
+                f"{int(r.band[0] * 100)}–{int(r.band[1] * 100)}%")
+    head.append(f" · {r.pairs} pairs ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}")
+    head.append(f"\n tokens {fmt_tokens(r.tokens_in)} in / {fmt_tokens(r.tokens_out)} out · cost {fmt_cost(r.cost_usd)}")
+    if r.cost_unknown_rollouts:
+        head.append(f" (+{r.cost_unknown_rollouts} rollouts with no known price)", style="dim")
+    head.append(f" · strategy {r.strategy} · score {' > '.join(r.score_order)}", style="dim")
+    parts.append(head)
+
+    tasks = Table(title="Pass rate per task (yellow: the learnable band)", title_justify="left",
+                  title_style="bold", box=None, pad_edge=False, expand=False)
+    tasks.add_column("task")
+    tasks.add_column("pass rate", justify="right")
+    tasks.add_column("", no_wrap=True)
+    tasks.add_column("passed/finished", justify="right")
+    tasks.add_column("pairs", justify="right")
+    tasks.add_column("band")
+    for ts in r.tasks:
+        band_style = {"learnable": "bold green", "easy": "cyan", "hard": "red"}.get(ts.band, "dim")
+        tasks.add_row(ts.task_id, _pct(ts.pass_rate), rate_bar(ts.pass_rate, r.band), f"{ts.passed}/{ts.rollouts}",
+                      str(ts.pairs), Text(ts.band + (" · no contrast" if ts.no_contrast else ""), style=band_style))
+    parts.append(Text(""))
+    parts.append(tasks)
+
+    side = Table.grid(padding=(0, 4))
+    side.add_column()
+    side.add_column()
+    side.add_column()
+    contrast = Table(title="Contrast kinds", title_justify="left", title_style="bold", box=None)
+    contrast.add_column("kind")
+    contrast.add_column("pairs", justify="right")
+    contrast.add_column("")
+    top = max(r.by_contrast.values(), default=0)
+    for k, n in sorted(r.by_contrast.items()):
+        contrast.add_row(k, str(n), count_bar(n, top, 14))
+    flags = Table(title="Noise flags", title_justify="left", title_style="bold", box=None)
+    flags.add_column("flag")
+    flags.add_column("pairs", justify="right")
+    flags.add_column("")
+    top = max(r.by_flag.values(), default=0)
+    for k, n in sorted(r.by_flag.items(), key=lambda kv: -kv[1]):
+        flags.add_row(k, str(n), count_bar(n, top, 14))
+    if not r.by_flag:
+        flags.add_row(Text("none", style="green"), "", "")
+    agree = Table(title="Human vs auto", title_justify="left", title_style="bold", box=None)
+    agree.add_column("")
+    agree.add_column("labeled", justify="right")
+    agree.add_column("confirm", justify="right")
+    agree.add_column("flip", justify="right")
+    agree.add_column("discard", justify="right")
+    rows = [("all", r.agreement), ("clean", r.agreement_clean), ("noisy", r.agreement_noisy)]
+    rows += [(k, a) for k, a in sorted(r.agreement_by_contrast.items())]
+    for name, a in rows:
+        agree.add_row(name, str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
+    side.add_row(contrast, flags, agree)
+    parts.append(Text(""))
+    parts.append(side)
+
+    if r.validity_by_model:
+        valid = Table(title="Tool-call validity by model", title_justify="left", title_style="bold", box=None)
+        valid.add_column("model")
+        valid.add_column("calls", justify="right")
+        valid.add_column("invalid", justify="right")
+        valid.add_column("valid", justify="right")
+        valid.add_column("")
+        for m in r.validity_by_model:
+            valid.add_row(m.model, str(m.tool_calls), str(m.invalid_tool_calls), _pct(m.validity_rate),
+                          rate_bar(m.validity_rate, (0.0, 0.0), 20))
+        parts.append(Text(""))
+        parts.append(valid)
+    return Group(*parts)
 
 
 class StatsScreen(StudioScreen):
     MODE = "stats"
     TITLE_TEXT = "Stats"
-    BINDINGS = []
+    BINDINGS = [Binding("g", "reload", "Recompute")]
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
-        yield Static("Stats")
+        with VerticalScroll(id="stats-scroll"):
+            yield Static(Text("computing the signal report…", style="dim"), id="stats-body")
         yield self.compose_footer()
+
+    def on_screen_resume(self) -> None:
+        # Verdicts change the report without an ingest: recompute whenever shown.
+        self._seen_version = self.state.store_version
+        self.set_status(self.state.ingest.label)
+        self._compute()
+
+    def refresh_data(self) -> None:
+        self._compute()
+
+    def action_reload(self) -> None:
+        self._compute()
+
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def _compute(self) -> None:
+        from labeling.stats import signal_report
+
+        try:
+            report = signal_report(self.store)
+        except Exception as exc:
+            self.app.call_from_thread(self._show, Text(f"cannot compute the report: {exc}", style="red"))
+            return
+        self.app.call_from_thread(self._show, render_report(report))
+
+    def _show(self, renderable) -> None:
+        self.query_one("#stats-body", Static).update(renderable)

@@ -1,0 +1,128 @@
+"""The launch form: everything `repo-agent run` takes, validated before it is returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+PROVIDERS = ("replay", "openai", "together")
+
+
+@dataclass
+class LaunchParams:
+    suite: str
+    provider: str
+    model: str
+    base_url: str | None
+    replay_from: str | None  # a batch directory (replay provider)
+    rollouts: int
+    temperature: float | None
+    seed: int
+    workers: int
+    max_iters: int
+
+
+class LaunchModal(ModalScreen[LaunchParams | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "launch", "Launch"),
+    ]
+    DEFAULT_CSS = """
+    LaunchModal { align: center middle; }
+    LaunchModal > Vertical { width: 84; max-width: 98%; height: auto; max-height: 98%;
+        border: round $accent; background: $surface; padding: 0 1; }
+    LaunchModal Grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: auto; height: auto; grid-gutter: 0 1; }
+    LaunchModal Grid Label { padding: 1 0 0 0; color: $text-muted; }
+    LaunchModal #launch-error { color: $error; height: auto; }
+    LaunchModal #launch-buttons { height: auto; }
+    """
+
+    def __init__(self, replay_sources: list[tuple[str, str]], defaults: dict | None = None) -> None:
+        super().__init__()
+        self._sources = replay_sources  # (label, batch dir)
+        self._d = {"suite": "mini-bugs", "provider": "replay", "model": "", "base_url": "", "rollouts": "2",
+                   "temperature": "0.7", "seed": "0", "workers": "2", "max_iters": "30"}
+        self._d.update(defaults or {})
+
+    def compose(self) -> ComposeResult:
+        d = self._d
+        with Vertical():
+            yield Label("[b]Launch a batch[/b]  (ctrl+s launch · escape cancel · tab next field)")
+            with Grid():
+                yield Label("suite")
+                yield Input(d["suite"], id="f-suite", placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]")
+                yield Label("provider")
+                yield Select([(p, p) for p in PROVIDERS], value=d["provider"], allow_blank=False, id="f-provider")
+                yield Label("replay from")
+                yield Select(self._sources, value=self._sources[0][1] if self._sources else Select.BLANK,
+                             allow_blank=not self._sources, id="f-replay", prompt="(no recorded batch)")
+                yield Label("model")
+                yield Input(d["model"], id="f-model", placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo")
+                yield Label("base URL")
+                yield Input(d["base_url"], id="f-base-url", placeholder="OpenAI-compatible endpoint (optional)")
+                yield Label("rollouts/task")
+                yield Input(d["rollouts"], id="f-rollouts", type="integer")
+                yield Label("temperature")
+                yield Input(d["temperature"], id="f-temperature", type="number")
+                yield Label("seed")
+                yield Input(d["seed"], id="f-seed", type="integer")
+                yield Label("workers")
+                yield Input(d["workers"], id="f-workers", type="integer")
+                yield Label("max iters")
+                yield Input(d["max_iters"], id="f-max-iters", type="integer")
+            yield Label("", id="launch-error")
+            yield Button("Launch (ctrl+s)", variant="primary", id="launch-go")
+
+    def on_mount(self) -> None:
+        self.query_one("#f-suite", Input).focus()
+
+    def _val(self, wid: str) -> str:
+        return self.query_one(wid, Input).value.strip()
+
+    def _params(self) -> LaunchParams:
+        provider = str(self.query_one("#f-provider", Select).value)
+        replay = self.query_one("#f-replay", Select).value
+        replay_from = None if replay is Select.BLANK else str(replay)
+        try:
+            rollouts, seed = int(self._val("#f-rollouts")), int(self._val("#f-seed") or 0)
+            workers, max_iters = int(self._val("#f-workers")), int(self._val("#f-max-iters"))
+            temp_s = self._val("#f-temperature")
+            temperature = float(temp_s) if temp_s else None
+        except ValueError as exc:
+            raise ValueError(f"numbers only in the numeric fields ({exc})") from None
+        if rollouts < 1 or workers < 1 or max_iters < 1:
+            raise ValueError("rollouts, workers and max iters must be at least 1")
+        if not self._val("#f-suite"):
+            raise ValueError("a suite is required")
+        model = self._val("#f-model")
+        if provider == "replay":
+            if not replay_from:
+                raise ValueError("the replay provider needs a recorded batch to replay")
+            model = model or "replay"
+        elif not model:
+            raise ValueError(f"the {provider} provider needs a model")
+        return LaunchParams(self._val("#f-suite"), provider, model, self._val("#f-base-url") or None, replay_from,
+                            rollouts, temperature, seed, workers, max_iters)
+
+    def action_launch(self) -> None:
+        try:
+            params = self._params()
+        except ValueError as exc:
+            self.query_one("#launch-error", Label).update(str(exc))
+            return
+        self.dismiss(params)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_launch()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_launch()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
