@@ -88,7 +88,7 @@ TOOLS = [
 ]
 
 
-def rollout_lines(rng: random.Random, task: str, seed: int, batch_id: str) -> list[str]:
+def rollout_lines(rng: random.Random, task: str, seed: int, batch_id: str, skill: float = 0.4) -> list[str]:
     rid = rollout_id_for(task, seed)
     L = _Lines(rid)
     L.add("rollout_start", task_id=task, suite="bench", seed=seed, provider="openai", model="qwen2.5-7b",
@@ -96,7 +96,11 @@ def rollout_lines(rng: random.Random, task: str, seed: int, batch_id: str) -> li
     L.add("message", message={"role": "system", "content": "You fix bugs. " * 20}, step=None)
     L.add("message", message={"role": "user", "content": f"Fix the bug in {task}.py. " + code_text(rng, task, 600)}, step=None)
     steps = rng.randint(5, 30)
-    passed = rng.random() < 0.4
+    # the outcome follows the patch (variant 1 is the fix; rare flaky passes), as in real suites
+    variant = 1 if rng.random() < skill else rng.choice([2, 3, 4])
+    passed = rng.random() < (0.95 if variant == 1 else 0.03)
+    tampered = not passed and rng.random() < 0.02
+    summary_only = rng.random() < 0.04
     tool_calls = invalid = 0
     tin = tout = 0
     for step in range(1, steps + 1):
@@ -141,19 +145,24 @@ def rollout_lines(rng: random.Random, task: str, seed: int, batch_id: str) -> li
                 L.add("test_run", passed=False, counts={"passed": 3, "failed": 2, "errors": 0, "skipped": 0,
                       "collected": 5}, summary="2 failed, 3 passed", duration_s=0.4, timed_out=False,
                       step=step, final=False)
-    patch = (
+    patch = "" if summary_only else (
         f"diff --git a/{task}.py b/{task}.py\n--- a/{task}.py\n+++ b/{task}.py\n@@ -3,7 +3,7 @@ def {task}(arr):\n"
         + "".join(f" {ln}\n" for ln in code_text(rng, task, 120).splitlines())
-        + f"-    for i in range(len(arr)):\n+    for i in range(len(arr) - {rng.randint(1, 2)}):\n"
+        + f"-    for i in range(len(arr)):\n+    for i in range(len(arr) - {variant}):\n"
     )
+    if tampered:
+        patch += f"diff --git a/test_{task}.py b/test_{task}.py\n--- a/test_{task}.py\n+++ b/test_{task}.py\n" \
+                 "@@ -1,2 +1,2 @@\n-    assert result == expected\n+    assert True\n"
+    if summary_only:
+        passed = False
     L.add("test_run", passed=passed, counts={"passed": 5 if passed else 3, "failed": 0 if passed else 2,
           "errors": 0, "skipped": 0, "collected": 5}, summary="5 passed" if passed else "2 failed, 3 passed",
           duration_s=0.5, timed_out=False, step=None, final=True)
     L.add("final", summary=f"Fixed the off-by-one in {task}.", changes=[f"{task}.py"], test_result=None)
     L.add("rollout_end", outcome={
         "tests_passed": passed, "steps": steps, "tool_calls": tool_calls, "invalid_tool_calls": invalid,
-        "files_touched": 1, "files": [f"{task}.py"], "patch": patch, "tests_tampered": False,
-        "tampered_paths": [], "tokens_in": tin, "tokens_out": tout, "cost_usd": round(tin * 2e-7 + tout * 6e-7, 6),
+        "files_touched": 0 if summary_only else 1 + tampered, "files": [] if summary_only else [f"{task}.py"],
+        "patch": patch, "tests_tampered": tampered, "tampered_paths": [f"test_{task}.py"] if tampered else [], "tokens_in": tin, "tokens_out": tout, "cost_usd": round(tin * 2e-7 + tout * 6e-7, 6),
     }, stop_reason="finished", duration_s=round(steps * 1.7, 2))
     return L.lines
 
@@ -161,6 +170,7 @@ def rollout_lines(rng: random.Random, task: str, seed: int, batch_id: str) -> li
 def generate(out: Path, rollouts: int, *, tasks: int = 40, per_batch: int = 1000, seed: int = 0) -> list[Path]:
     rng = random.Random(seed)
     task_ids = [f"task_{i:03d}" for i in range(tasks)]
+    skill = {t: rng.choice([0.0, 0.05, 0.2, 0.35, 0.5, 0.7, 0.9, 1.0]) for t in task_ids}  # spread of difficulty
     batches: list[Path] = []
     made = 0
     b = 0
@@ -177,7 +187,7 @@ def generate(out: Path, rollouts: int, *, tasks: int = 40, per_batch: int = 1000
         for p in planned:
             path = trace_path(bdir, p.rollout_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(rollout_lines(rng, p.task_id, p.seed, batch_id)) + "\n", encoding="utf-8")
+            path.write_text("\n".join(rollout_lines(rng, p.task_id, p.seed, batch_id, skill[p.task_id])) + "\n", encoding="utf-8")
         batches.append(bdir)
         made += n
         b += 1
