@@ -1,17 +1,269 @@
+"""Export: pick DPO/SFT and its options, see counts/tokens/cost and one record (dry run),
+write the file (checked before it is kept) and get the `repo-agent upload` command.
+
+The option fields are read from the exporter's own option models (exports.DpoOptions /
+SftOptions), so the form always offers exactly what the exporter takes.
+"""
+
 from __future__ import annotations
 
+import json
+import typing
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Input, Label, Select, Static
 
 from tui.screens.base import StudioScreen
+
+KINDS = ("dpo", "sft")
+SKIP_FIELDS = {"tokenizer_path", "price_per_mtok"}  # advanced: command line only
+
+
+def _options_cls(kind: str):
+    import exports
+
+    return exports.DpoOptions if kind == "dpo" else exports.SftOptions
+
+
+def _fields(cls) -> list[tuple[str, Any, Any]]:
+    """(name, annotation, default) for each option field (pydantic model or dataclass)."""
+    if hasattr(cls, "model_fields"):
+        return [(n, f.annotation, f.get_default(call_default_factory=True)) for n, f in cls.model_fields.items()]
+    import dataclasses
+
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        out.append((f.name, f.type, default))
+    return out
+
+
+def _literal_choices(annotation: Any) -> list[str] | None:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return [str(a) for a in args]
+    for a in args:  # Optional[Literal[...]]
+        if typing.get_origin(a) is typing.Literal:
+            return [str(x) for x in typing.get_args(a)]
+    return None
+
+
+def _is_bool(annotation: Any, default: Any) -> bool:
+    return annotation is bool or annotation == "bool" or isinstance(default, bool)
+
+
+def _to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _parse(text: str, annotation: Any, default: Any) -> Any:
+    text = text.strip()
+    if text == "":
+        return default
+    ann = str(annotation)
+    if isinstance(default, (list, tuple)) or "list" in ann:
+        return [t.strip() for t in text.split(",") if t.strip()]
+    for conv in (int, float):
+        if conv.__name__ in ann or type(default) is conv:
+            try:
+                return conv(text)
+            except ValueError:
+                pass
+    return text
 
 
 class ExportScreen(StudioScreen):
     MODE = "export"
     TITLE_TEXT = "Export"
-    BINDINGS = []
+    BINDINGS = [
+        Binding("ctrl+r", "preview", "Dry run"),
+        Binding("ctrl+w", "write", "Write file"),
+        Binding("ctrl+k", "toggle_kind", "DPO/SFT"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kind = "dpo"
+        self._fields: list[tuple[str, Any, Any]] = []
+        self.last_report: Any = None
+        self.written: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
-        yield Static("Export")
+        with Horizontal(id="export-body"):
+            yield VerticalScroll(id="export-form")
+            with VerticalScroll(id="export-out"):
+                yield Static(id="export-report")
         yield self.compose_footer()
+
+    async def on_mount(self) -> None:
+        await self._build_form()
+
+    def _default_out(self) -> str:
+        return str(self.state.traces_dir / "exports" / f"{self.kind}.jsonl")
+
+    async def _build_form(self) -> None:
+        form = self.query_one("#export-form", VerticalScroll)
+        await form.remove_children()
+        try:
+            cls = _options_cls(self.kind)
+        except Exception as exc:  # exports/ not importable: say so, keep the studio up
+            await form.mount(Label(f"exports unavailable: {exc}"))
+            return
+        widgets: list = [Label("kind"), Select([("DPO (preferences)", "dpo"), ("SFT (trajectories)", "sft")],
+                                               value=self.kind, allow_blank=False, id="x-kind")]
+        self._fields = [f for f in _fields(cls) if f[0] not in SKIP_FIELDS]
+        for name, ann, default in self._fields:
+            widgets.append(Label(name.replace("_", " ")))
+            choices = _literal_choices(ann)
+            if choices:
+                value = str(default) if default is not None and str(default) in choices else choices[0]
+                widgets.append(Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"x-{name}"))
+            elif _is_bool(ann, default):
+                widgets.append(Select([("yes", "yes"), ("no", "no")], value="yes" if default else "no",
+                                      allow_blank=False, id=f"x-{name}"))
+            else:
+                widgets.append(Input(_to_text(default), id=f"x-{name}"))
+        widgets += [Label("output file"), Input(self._default_out(), id="x-out")]
+        await form.mount_all(widgets)
+        self.action_preview()
+
+    def _options(self):
+        cls = _options_cls(self.kind)
+        values: dict[str, Any] = {}
+        for name, ann, default in self._fields:
+            w = self.query_one(f"#x-{name}")
+            if isinstance(w, Select):
+                v = w.value
+                values[name] = (v == "yes") if _is_bool(ann, default) else v
+            else:
+                values[name] = _parse(w.value, ann, default)  # type: ignore[union-attr]
+        return cls(**values)
+
+    def _out_path(self) -> Path:
+        return Path(self.query_one("#x-out", Input).value.strip() or self._default_out())
+
+    # ------------------------------------------------------------------ events
+    async def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "x-kind" and event.value != self.kind:
+            self.kind = str(event.value)
+            await self._build_form()
+        else:
+            self.action_preview()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_preview()
+
+    async def action_toggle_kind(self) -> None:
+        self.kind = "sft" if self.kind == "dpo" else "dpo"
+        await self._build_form()
+
+    def refresh_data(self) -> None:
+        if self._fields:
+            self.action_preview()
+
+    def on_show_screen(self) -> None:
+        if self._fields:
+            self.action_preview()
+
+    # ------------------------------------------------------------------ run
+    def action_preview(self) -> None:
+        try:
+            options = self._options()
+        except Exception as exc:
+            self._show(Text(f"options: {exc}", style="red"))
+            return
+        self._run(options, self._out_path(), True)
+
+    def action_write(self) -> None:
+        try:
+            options = self._options()
+        except Exception as exc:
+            self._show(Text(f"options: {exc}", style="red"))
+            return
+        self._show(Text("writing and checking…", style="yellow"))
+        self._run(options, self._out_path(), False)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _run(self, options, out: Path, dry_run: bool) -> None:
+        import exports
+
+        fn = exports.export_dpo if self.kind == "dpo" else exports.export_sft
+        try:
+            if not dry_run:
+                out.parent.mkdir(parents=True, exist_ok=True)
+            report = fn(self.store, out, options, dry_run=dry_run)
+            check = None
+            upload = None
+            if not dry_run:
+                check = exports.check_file(out)
+                upload = exports.upload_command(out)
+        except Exception as exc:
+            self.app.call_from_thread(self._show, Text(f"{type(exc).__name__}: {exc}", style="bold red"))
+            return
+        self.app.call_from_thread(self._done, report, check, upload, out, dry_run)
+
+    def _done(self, report, check, upload, out: Path, dry_run: bool) -> None:
+        self.last_report = report
+        if not dry_run:
+            self.written = out
+        self._show(render_export(report, check, upload, out, dry_run))
+
+    def _show(self, renderable) -> None:
+        self.query_one("#export-report", Static).update(renderable)
+
+
+def _dump(obj: Any) -> dict:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump()
+    if hasattr(obj, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(obj)
+    return dict(getattr(obj, "__dict__", {}))
+
+
+def render_export(report, check, upload, out: Path, dry_run: bool) -> Group:
+    data = _dump(report)
+    preview = data.pop("preview", None)
+    parts: list = []
+    title = Text("Dry run" if dry_run else "Written", style="bold reverse")
+    title.append(f"  {out}" if not dry_run else "  (nothing written; ctrl+w writes the file)", style="")
+    parts.append(title)
+    lines = Text()
+    for key, value in data.items():
+        if isinstance(value, (dict, list)) and len(json.dumps(value, default=str)) > 160:
+            value = json.dumps(value, default=str)[:157] + "…"
+        lines.append(f"{key.replace('_', ' '):>22}  ", style="dim")
+        lines.append(f"{value}\n", style="bold" if key in ("examples", "tokens", "cost_usd", "records") else "")
+    parts.append(lines)
+    if check is not None:
+        cd = _dump(check)
+        ok = cd.get("ok", cd.get("valid", True))
+        parts.append(Text(("check passed: " if ok else "CHECK FAILED: ") + json.dumps(cd, default=str)[:300],
+                          style="bold green" if ok else "bold red"))
+    if upload:
+        parts.append(Text("\nnext:", style="bold"))
+        parts.append(Text(f"  {upload}", style="cyan"))
+    if preview is not None:
+        parts.append(Text("\none record:", style="bold"))
+        text = preview if isinstance(preview, str) else json.dumps(preview, indent=2, ensure_ascii=False)
+        try:
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except Exception:
+            pass
+        parts.append(Syntax(text[:20000], "json", theme="monokai", background_color="default", word_wrap=True))
+    return Group(*parts)
