@@ -25,6 +25,7 @@ from agent.workspace import PathEscape, Workspace, is_cache
 MAX_WRITE_CHARS = 1_000_000
 MAX_READ_BYTES = 2_000_000
 GREP_MAX_MATCHES = 200
+LIST_HARD_CAP = 50_000
 GREP_LINE_CHARS = 200
 GREP_MAX_FILE_BYTES = 2_000_000
 
@@ -316,27 +317,20 @@ class ToolBox:
         if not base.is_dir():
             return False, f"Error: {a.rel_dir} is a file, not a directory (use read_file)"
         entries: list[str] = []
-        more = 0
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not is_cache(d))
+            dirnames[:] = [d for d in dirnames if not is_cache(d)]
             rel_dir = ws.rel(dirpath)
             prefix = "" if rel_dir == "." else rel_dir + "/"
-            for d in dirnames:
-                if len(entries) < a.max_files:
-                    entries.append(prefix + d + "/")
-                else:
-                    more += 1
-            for f in sorted(filenames):
-                if is_cache(f):
-                    continue
-                if len(entries) < a.max_files:
-                    entries.append(prefix + f)
-                else:
-                    more += 1
+            entries.extend(prefix + d + "/" for d in dirnames)
+            entries.extend(prefix + f for f in filenames if not is_cache(f))
+            if len(entries) > LIST_HARD_CAP:
+                break
         if not entries:
             return True, f"{a.rel_dir} is empty"
-        text = "\n".join(sorted(entries))
-        if more:
+        entries.sort()
+        more = len(entries) - a.max_files
+        text = "\n".join(entries[: a.max_files])
+        if more > 0:
             text += f"\n[... {more} more entries not shown; raise max_files or list a subdirectory]"
         return True, text
 
