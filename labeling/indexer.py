@@ -198,5 +198,6 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
         "trace_path": str(t.path), "size": size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino,
         "head": head_digest(head_src[: min(HEAD_BYTES, new_offset)]), "offset": new_offset,
         "line_no": chunk.line_no, "_read": len(data),
+        "_base": None if known is None else (known[5], known[2]),
     }
     return acc, fs, reset and known is not None

@@ -173,6 +173,8 @@ class SqliteDb:
 
         Each item: (accum, file_state, reset). ``reset`` drops the rollout's steps and
         tool calls first (its file was replaced and re-read from the start).
+        ``file_state["_base"]`` is the (offset, mtime_ns) the read started from (None for
+        a new file); an item whose stored state moved on meanwhile is skipped.
         """
         upsert_cols = ("uid", "batch_id", "rollout_id", "trace_path", *FILE_COLUMNS, *ROLLOUT_COLUMNS)
         upsert = (
@@ -187,6 +189,11 @@ class SqliteDb:
         with self.write():
             c = self._conn
             for acc, fs, reset in items:
+                # Optimistic check: another process may have indexed these same bytes since
+                # we stat'ed the file; then its rows stand and ours are dropped (no duplicates).
+                now = c.execute("SELECT offset, mtime_ns FROM rollouts WHERE uid = ?", (acc.uid,)).fetchone()
+                if now != fs["_base"]:
+                    continue
                 (rid,) = c.execute(
                     upsert,
                     (acc.uid, acc.batch_id, acc.rollout_id, fs["trace_path"], *(fs[k] for k in FILE_COLUMNS),

@@ -72,3 +72,25 @@ def test_ingest_while_a_batch_is_writing(tmp_path):
             assert len(inc) == 24 and all(s.calls[0].ok for s in inc)
         assert [p.model_dump() for p in store.pairs()] == [p.model_dump() for p in fresh.pairs()]
     store.close()
+
+
+def test_two_stores_ingesting_the_same_bytes_do_not_duplicate(env, tmp_path):
+    from tests.labeling.conftest import write_rollout
+
+    bdir = env.batch("b1", [Spec("t", 1, steps=3)])
+    env.store.ingest([env.root])
+    write_rollout(bdir, Spec("t", 2, steps=4, passed=True, patch=FIX))  # a new file
+    other = LabelStore(tmp_path / "labels.sqlite", labeler="other")
+    real = env.store._db.write_rollouts
+
+    def racing_write(items):
+        other.ingest([env.root])  # another process indexes the same bytes first
+        return real(items)
+
+    env.store._db.write_rollouts = racing_write
+    env.store.ingest([env.root])
+    env.store._db.write_rollouts = real
+    steps = env.store.steps("b1/t__s2")
+    assert [s.step for s in steps] == [1, 2, 3, 4] and all(len(s.calls) == 1 for s in steps)
+    assert [s.tokens_in for s in steps] == [100] * 4  # not counted twice
+    other.close()
