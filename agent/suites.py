@@ -146,7 +146,9 @@ def _is_quixbugs(path: Path) -> bool:
     return (path / "python_programs").is_dir() and (path / "python_testcases").is_dir()
 
 
-def load_quixbugs(root: Path, names: list[str] | None = None) -> Suite:
+def load_quixbugs(
+    root: Path, names: list[str] | None = None, *, per_test_timeout_s: float = 5.0, timeout_s: float = 120.0
+) -> Suite:
     """One task per program in ``python_programs/`` that has ``python_testcases/test_<name>.py``."""
     root = Path(root).resolve()
     available = sorted(
@@ -175,8 +177,8 @@ def load_quixbugs(root: Path, names: list[str] | None = None) -> Suite:
                     "Find the bug and fix the program so the tests pass. Do not change the tests."
                 ),
                 test_command=["python", "-m", "pytest", "-q", f"python_testcases/test_{name}.py"],
-                timeout_s=120.0,
-                per_test_timeout_s=5.0,  # several buggy programs loop forever
+                timeout_s=timeout_s,
+                per_test_timeout_s=per_test_timeout_s,  # several buggy programs loop forever
                 protected=list(QUIX_PROTECTED),
                 hidden=list(QUIX_HIDDEN),
                 reference_fix_files=(
