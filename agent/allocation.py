@@ -8,15 +8,15 @@ samples in rounds and spends only where a rollout can still buy pass/fail contra
 2. A task is *resolved* once it has ``pairs_per_task`` pass/fail pairs
    (``contrast_met``), or once ``give_up_after`` finished rollouts all passed
    (``too_easy``) or all failed (``too_hard``), or at ``max_per_task`` (``capped``).
-3. Each later round gives every open task with no rollout in flight up to the fewest
-   rollouts that could resolve it, most *promising* task first: the one whose next
-   rollout most likely gives the outcome it is short of (Beta(1, 1) posterior
-   predictive of its scarcer side: highest near a 50% pass rate, lowest for tasks that
-   look all-pass or all-fail). A task whose promise falls as low as after
-   ``give_up_after`` straight passes or fails is given up likewise (with
-   ``pairs_per_task > 1``, e.g. 1 pass in 10 for k=4).
-4. Rollouts issued (including those in flight) never exceed ``budget_rollouts``.
-   Budget left when every task is resolved stays unspent.
+3. Later rounds go to open tasks with no rollout in flight, each up to the fewest
+   rollouts that could resolve it, most *promising* first: the task whose next rollout
+   most likely gives the outcome it is short of (Beta(1, 1) posterior predictive of its
+   scarcer side: highest near a 50% pass rate, lowest for tasks that look all-pass or
+   all-fail). A task whose promise falls as low as after ``give_up_after`` straight
+   passes or fails is given up likewise (with ``pairs_per_task > 1``: 1 pass in 10, k=4).
+4. Rollouts issued (including those in flight) never exceed ``budget_rollouts``; a round
+   never commits more than half the budget left, so later rounds still learn. Budget
+   left once every task is resolved stays unspent.
 
 Pairs: a task yields ``min(pairs_per_task, passes, fails)`` pass/fail pairs (disjoint:
 each rollout in one pair; with ``pairs_per_task=1``, the one ``best-worst`` pair of a
@@ -36,6 +36,7 @@ A runner drives it like this (rollouts that fail or error are recorded as ``Fals
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal, get_args
@@ -182,21 +183,29 @@ class Allocator:
             return _round_robin(self.task_ids, want, slots)
         initial = {t: self.config.initial_per_task - self._issued[t] for t in self.task_ids}
         ids = _round_robin(self.task_ids, initial, slots)
-        # Only tasks whose rollouts have all come back are judged again.
-        ready = [t for t in self.task_ids if initial[t] <= 0 and self._in_flight(t) == 0
-                 and self._status(t, spent=False) == "open"]
-        ready.sort(key=lambda t: (-self._promise(t), self._issued[t]))  # stable: suite order
-        return ids + _round_robin(ready, {t: self._to_resolve(t) for t in ready}, slots - len(ids))
+        # Only tasks whose rollouts have all come back are judged again. Greedy by promise;
+        # each pick is assumed to come back as the task's commoner outcome, so a task's
+        # promise falls with every rollout it gets and the next task gets its turn.
+        heap = [(-promise(self._passes[t], self._fails[t]), self._issued[t], i, t,
+                 self._passes[t], self._fails[t], self._to_resolve(t))
+                for i, t in enumerate(self.task_ids) if initial[t] <= 0 and self._in_flight(t) == 0
+                and self._status(t, spent=False) == "open"]
+        heapq.heapify(heap)
+        # Never commit more than half the budget left in one round, so later rounds learn.
+        left = min(slots - len(ids), -(-(self.config.budget_rollouts - self.issued - len(ids)) // 2))
+        picks: list[str] = []
+        while heap and len(picks) < left:
+            _, n, i, t, p, f, quota = heapq.heappop(heap)
+            picks.append(t)
+            p, f = (p + 1, f) if p > f else (p, f + 1)
+            if quota > 1:
+                heapq.heappush(heap, (-promise(p, f), n + 1, i, t, p, f, quota - 1))
+        return ids + picks
 
     def _cap(self, t: str) -> int:
         cap = self.rollouts_per_task if self.strategy == "fixed" else None
         caps = [c for c in (self.config.max_per_task, cap) if c is not None]
         return min(caps, default=self.config.budget_rollouts)
-
-    def _promise(self, t: str) -> float:
-        """Chance the next rollout gives the outcome this task is short of (Beta(1,1) prior)."""
-        a, b = self._passes[t] + 1, self._fails[t] + 1
-        return min(a, b) / (a + b)  # k straight passes or fails: 1 / (k + 2)
 
     def _to_resolve(self, t: str) -> int:
         """The fewest further rollouts that could resolve task ``t`` (one way or the other)."""
@@ -214,7 +223,7 @@ class Allocator:
         if min(p, f) >= cfg.pairs_per_task:
             return "contrast_met"
         # Division is correctly rounded, so equal fractions compare equal.
-        if p + f >= cfg.give_up_after and self._promise(t) <= 1 / (cfg.give_up_after + 2):
+        if p + f >= cfg.give_up_after and promise(p, f) <= 1 / (cfg.give_up_after + 2):
             return "too_easy" if p > f else "too_hard"
         if self._in_flight(t):
             return "open"
@@ -281,6 +290,12 @@ class Allocator:
         for task_id, passed in results:
             alloc.record(task_id, passed)
         return alloc
+
+
+def promise(passes: int, fails: int) -> float:
+    """Chance the next rollout gives the outcome a task is short of (Beta(1, 1) prior)."""
+    a, b = passes + 1, fails + 1
+    return min(a, b) / (a + b)  # k straight passes or fails: 1 / (k + 2)
 
 
 def _round_robin(order: list[str], want: dict[str, int], slots: int) -> list[str]:

@@ -152,6 +152,26 @@ def test_adaptive_gives_the_budget_to_the_most_promising_task_first():
     assert statuses == {"low": "budget_exhausted", "flat": "budget_exhausted", "mid": "budget_exhausted"}
 
 
+def test_an_unlimited_round_spreads_by_promise_and_keeps_half_the_budget_for_later():
+    alloc = Allocator(list("abcd"), AllocationConfig(budget_rollouts=20, pairs_per_task=3))
+    assert alloc.next_round() == list("abcdabcd")
+    for t, passed in zip("abcdabcd", [True, True, False, True, False, False, False, True]):
+        alloc.record(t, passed)
+    # 12 left, so at most 6 now; a and b (1 pass, 1 fail) beat c (0/2) and d (2/0), and
+    # take turns, since each rollout already given makes a task's next one less promising.
+    assert alloc.next_round() == list("ababab")
+
+
+def test_a_promising_task_does_not_take_a_whole_round():
+    alloc = Allocator(["a", "c"], AllocationConfig(budget_rollouts=100, pairs_per_task=4, round_size=5))
+    assert alloc.next_round() == list("acac")
+    for t, passed in zip("acac", [True, False, False, False]):
+        alloc.record(t, passed)
+    # a (1/1) needs 6 more at least; once 4 of them are assumed to fail, its odds (2 in 8)
+    # are no better than c's (0/2: 1 in 4) and c, with fewer rollouts, gets the 5th slot.
+    assert alloc.next_round() == list("aaaac")
+
+
 def test_adaptive_gives_up_on_a_mixed_task_at_the_same_odds():
     # pairs_per_task=2 on a task that passes 1 in 10: after 1 pass and 9 fails the chance of
     # another pass is no better than after give_up_after=4 straight fails: stop.
