@@ -188,7 +188,7 @@ def _key(env: str, base_url: str | None) -> str:
         return key
     if _is_local(base_url):
         return "local-no-key"  # local servers (vLLM, llama.cpp, Ollama) ignore it
-    raise MissingApiKey(f"{env} is not set (export it, or point --base-url at a local server)")
+    raise MissingApiKey(f"{env} is not set (export it, or use a local --base-url)")
 
 
 class OpenAIProvider(_SdkProvider):

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -93,7 +94,7 @@ def _load_suite(spec: str):
 def _label(result) -> str:
     o = result.outcome
     if result.stop_reason in ("error", "diverged"):
-        why = (result.error or result.stop_reason).splitlines()[0][:100]
+        why = escape((result.error or result.stop_reason).splitlines()[0][:100])
         return f"[bold red]ERROR[/] ({result.stop_reason}: {why})"
     if result.stop_reason == "cancelled":
         return f"[yellow]CANCELLED[/] (steps={o.steps})"
@@ -131,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, model)
     config = RolloutConfig(max_iters=args.max_iters, temperature=args.temperature, reflection=args.reflection,
                            output_limit=args.output_limit, price_in=args.price_in, price_out=args.price_out)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     try:
         from agent.sandbox import sandbox_warning
 
@@ -139,16 +140,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"[yellow]warning:[/] {warning}")
     except ImportError:
         pass
-    console.print(f"[run] batch {batch_dir}  ({args.llm_provider}, {model}, {len(task_ids or suite.tasks)} tasks x {args.rollouts})")
+    console.print(f"\\[run] batch {batch_dir}  ({args.llm_provider}, {model}, {len(task_ids or suite.tasks)} tasks x {args.rollouts})")
 
     cancel = threading.Event()
-    with Progress(TextColumn("[run]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("\\[run]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=True) as progress:
         bar = progress.add_task("", total=args.rollouts * len(task_ids or suite.tasks))
 
         def on_end(result, done: int, total: int) -> None:
             resumed = " [dim](resumed)[/]" if result.resumed else ""
-            progress.console.print(f"[run] [{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}")
+            progress.console.print(f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}")
             progress.update(bar, completed=done)
 
         summary = run_batch(suite, factory, batch_dir, rollouts=args.rollouts, seed=args.seed,
