@@ -3,30 +3,25 @@
 ``fixed`` is today's baseline: N rollouts per task, capped at the budget. ``adaptive``
 samples in rounds and spends only where a rollout can still buy pass/fail contrast:
 
-1. Every task first gets ``initial_per_task`` rollouts (fewest-issued first, so a short
-   budget still covers every task once before any task twice).
-2. A task is *resolved* once it has ``pairs_per_task`` pass/fail pairs
-   (``contrast_met``), or once ``give_up_after`` finished rollouts all passed
-   (``too_easy``) or all failed (``too_hard``), or at ``max_per_task`` (``capped``).
+1. Every task first gets ``initial_per_task`` rollouts (breadth first).
+2. A task is resolved once it has ``pairs_per_task`` pass/fail pairs (``contrast_met``),
+   once ``give_up_after`` finished rollouts all passed (``too_easy``) or all failed
+   (``too_hard``), or at ``max_per_task`` (``capped``).
 3. Later rounds go to open tasks with no rollout in flight, each up to the fewest
    rollouts that could resolve it, most *promising* first: the task whose next rollout
    most likely gives the outcome it is short of (Beta(1, 1) posterior predictive of its
    scarcer side: highest near a 50% pass rate, lowest for tasks that look all-pass or
    all-fail). A task whose promise falls as low as after ``give_up_after`` straight
    passes or fails is given up likewise (with ``pairs_per_task > 1``: 1 pass in 10, k=4).
-4. Rollouts issued (including those in flight) never exceed ``budget_rollouts``; a round
-   never commits more than half the budget left, so later rounds still learn. Budget
-   left once every task is resolved stays unspent.
+4. Rollouts issued (in flight included) never exceed ``budget_rollouts``; after the
+   initial ones, a round commits at most half the budget left, so later rounds learn.
+   Budget left once every task is resolved stays unspent.
 
-Pairs: a task yields ``min(pairs_per_task, passes, fails)`` pass/fail pairs (disjoint:
-each rollout in one pair; with ``pairs_per_task=1``, the one ``best-worst`` pair of a
-task with any contrast). ``all_contrastive_pairs = passes * fails`` is reported too.
-
-The plan is a pure function of the per-task counts (issued, passes, fails), so a batch
-resumes exactly: rebuild with :meth:`Allocator.rebuild` from the rollouts it planned and
-the results of those that finished, run the unfinished ones (``in_flight``), go on.
-
-A runner drives it like this (rollouts that fail or error are recorded as ``False``)::
+Pairs: a task yields ``min(pairs_per_task, passes, fails)`` disjoint pass/fail pairs
+(with ``pairs_per_task=1``: the one ``best-worst`` pair of a task with any contrast);
+``all_contrastive_pairs = passes * fails`` is reported too. The plan is a pure function
+of the per-task counts, so a batch resumes exactly (:meth:`Allocator.rebuild`).
+A runner drives it like this (a failed or errored rollout is recorded as ``False``)::
 
     while ids := alloc.next_round():          # [] with nothing in flight: done
         for task_id, passed in run_all(ids):  # concurrently, up to round_size
@@ -38,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 from pydantic import BaseModel
@@ -110,7 +105,7 @@ class AllocatorState(BaseModel):
     """Everything an allocator is; JSON-able (``state_dict``/``from_state``)."""
 
     task_ids: list[str]
-    config: dict
+    config: AllocationConfig
     strategy: Strategy
     rollouts_per_task: int | None = None
     counts: dict[str, tuple[int, int, int]]  # task id -> (issued, passes, fails)
@@ -135,7 +130,6 @@ class Allocator:
         self._passes = dict.fromkeys(task_ids, 0)
         self._fails = dict.fromkeys(task_ids, 0)
 
-    # ------------------------------------------------------------------ driving
     def next_round(self) -> list[str]:
         """Task ids to run next (a task may repeat), now counted as in flight. ``[]``: record
         the rollouts in flight first, or, with none in flight, the allocation is ``done``."""
@@ -171,7 +165,6 @@ class Allocator:
     def done(self) -> bool:  # nothing in flight and nothing more to issue
         return self.in_flight == 0 and not self._plan()
 
-    # ------------------------------------------------------------------ policy
     def _plan(self) -> list[str]:
         slots = self.config.budget_rollouts - self.issued
         if self.config.round_size is not None:
@@ -231,7 +224,6 @@ class Allocator:
             return "capped"
         return "budget_exhausted" if spent else "open"
 
-    # ------------------------------------------------------------------ reporting
     def report(self) -> AllocationReport:
         need, spent = self.config.pairs_per_task, self.issued >= self.config.budget_rollouts
         tasks = []
@@ -255,10 +247,9 @@ class Allocator:
             tasks=tasks,
         )
 
-    # ------------------------------------------------------------------ resuming
     def state_dict(self) -> dict:
         return AllocatorState(
-            task_ids=self.task_ids, config=asdict(self.config), strategy=self.strategy,
+            task_ids=self.task_ids, config=self.config, strategy=self.strategy,
             rollouts_per_task=self.rollouts_per_task,
             counts={t: (self._issued[t], self._passes[t], self._fails[t]) for t in self.task_ids},
         ).model_dump()
@@ -266,13 +257,10 @@ class Allocator:
     @classmethod
     def from_state(cls, state: dict) -> Allocator:
         s = AllocatorState.model_validate(state)
-        alloc = cls(s.task_ids, AllocationConfig(**s.config), strategy=s.strategy,
-                    rollouts_per_task=s.rollouts_per_task)
-        if not set(s.counts) <= set(s.task_ids):
-            raise ValueError("allocator state counts a task it does not list")
-        for t, (n, p, f) in s.counts.items():
-            alloc._issued[t], alloc._passes[t], alloc._fails[t] = n, p, f
-        return alloc
+        return cls.rebuild(
+            s.task_ids, s.config, strategy=s.strategy, rollouts_per_task=s.rollouts_per_task,
+            planned=[t for t, (n, _, _) in s.counts.items() for _ in range(n)],
+            results=[(t, ok) for t, (_, p, f) in s.counts.items() for ok in [True] * p + [False] * f])
 
     @classmethod
     def rebuild(cls, task_ids: list[str], config: AllocationConfig, *,

@@ -12,6 +12,7 @@ so the difference is the policy alone.
 Pairs are counted as the pair builder makes them: a task gives min(pairs_per_task,
 passes, fails) pass/fail pairs (with pairs_per_task=1: the one best-worst pair of any
 task with both a pass and a fail). "all-c" is the all-contrastive count, passes x fails.
+"band" counts the tasks whose true pass rate is in the 20-60% learnable band.
 The headline is pairs per 100 rollouts spent; "pairs" is the absolute count at equal budget
 (adaptive stops once every task is resolved, so it may spend less). The grid repeats the
 comparison for other N and pairs_per_task; the "suite ceiling" line bounds what any

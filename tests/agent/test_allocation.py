@@ -313,11 +313,13 @@ def test_misuse_is_a_clear_error():
         AllocationConfig(budget_rollouts=-1)
     with pytest.raises(ValueError, match="rollouts_per_task"):
         Allocator(["a"], AllocationConfig(budget_rollouts=10), strategy="fixed")
+    with pytest.raises(ValueError, match="rollouts_per_task"):
+        Allocator(["a"], AllocationConfig(budget_rollouts=10), strategy="fixed", rollouts_per_task=0)
     with pytest.raises(ValueError, match="round_size"):
         AllocationConfig(budget_rollouts=10, round_size=0)
     with pytest.raises(ValueError, match="max_per_task"):
         Allocator(["a"], AllocationConfig(budget_rollouts=10), strategy="adaptive", rollouts_per_task=4)
-    with pytest.raises(ValueError, match="does not list"):
+    with pytest.raises(ValueError, match="unknown task"):
         state = Allocator(["a"], AllocationConfig(budget_rollouts=10)).state_dict()
         Allocator.from_state({**state, "counts": {"b": [1, 0, 0]}})
     with pytest.raises(ValueError, match="unique"):
