@@ -371,6 +371,19 @@ def _counts_from_summary(summary: str | None) -> TestCounts:
     return c
 
 
+def _has_pytest_config(root: Path) -> bool:
+    """Whether ``root`` holds its own pytest configuration file (pytest's own rules)."""
+    if (root / "pytest.ini").is_file() or (root / ".pytest.ini").is_file():
+        return True
+    for name, section in (("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]")):
+        try:
+            if section in (root / name).read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> TestResult:
     """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed."""
     workspace_dir = Path(workspace_dir).resolve()
@@ -380,12 +393,19 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
     junit = results / "junit.xml"
     env: dict[str, str] = {}
     if at is not None:
-        argv[at:at] = [
+        opts = [
             "-p", PLUGIN_NAME,
             "-p", "no:cacheprovider",
             f"--junitxml={junit}",
             f"--rootdir={workspace_dir}",
+            f"--confcutdir={workspace_dir}",
         ]
+        if not _has_pytest_config(workspace_dir):
+            # Without this, pytest would adopt the config of any ancestor directory
+            # (e.g. this project's own pyproject.toml when a workspace lives inside it).
+            (results / "pytest.ini").write_text("[pytest]\n")
+            opts.append(f"-c={results / 'pytest.ini'}")
+        argv[at:at] = opts
         env["PYTHONPATH"] = str(PLUGIN_DIR)
         # Entry-point plugins of this venv (textual snapshots, asyncio, ...) triple pytest's
         # start-up and are not the task's: tests run with plain pytest + our timeout plugin.

@@ -225,6 +225,8 @@ class Workspace:
         b = set(walk_files(self.path, hidden))
         chunks: list[str] = []
         for rel in sorted(a | b):
+            if rel in a and rel in b and _same_stat(self.source / rel, self.path / rel):
+                continue  # copied with copy2 and never written since: no need to read it
             old = (self.source / rel).read_bytes() if rel in a else None
             new = (self.path / rel).read_bytes() if rel in b else None
             if old == new:
@@ -243,6 +245,11 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def _same_stat(a: Path, b: Path) -> bool:
+    sa, sb = a.stat(), b.stat()
+    return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns
 
 
 def _is_binary(data: bytes) -> bool:

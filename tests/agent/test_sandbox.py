@@ -194,3 +194,16 @@ def test_runaway_output_is_bounded(tmp_path, monkeypatch):
     code, out, _, _ = run_command([sys.executable, "spam.py"], ws, timeout_s=10, sandbox="rlimit")
     assert code == 0
     assert len(out) < 11_000 and "200000 bytes total" in out
+
+
+def test_ancestor_pytest_config_is_ignored_own_config_respected(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "-k nothing_matches"\n')
+    (tmp_path / "conftest.py").write_text("raise RuntimeError('ancestor conftest must not load')\n")
+    ws = _project(tmp_path / "deep" / "ws", {"tests/test_a.py": "def test_a():\n    assert True\n"})
+    r = run_tests(ws, _task(test_command="python -m pytest -q tests"))
+    assert r.passed and r.counts.passed == 1, r.output
+    # the workspace's own config is used (here: a different test file pattern)
+    (ws / "pytest.ini").write_text("[pytest]\npython_files = check_*.py\n")
+    (ws / "tests" / "check_b.py").write_text("def test_b():\n    assert True\n\ndef test_c():\n    assert True\n")
+    r = run_tests(ws, _task(test_command="python -m pytest -q tests"))
+    assert r.passed and r.counts.passed == 2, r.output
