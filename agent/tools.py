@@ -10,6 +10,7 @@ comes back ``valid=True, ok=False``. Outputs are cut to ``output_limit`` with a 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -166,6 +167,7 @@ def tool_schema(name: str) -> dict:
     }
 
 
+@functools.cache
 def _signature(name: str) -> str:
     """A short form of the schema for error messages: list_dir(rel_dir: string, max_files?: integer)."""
     params = tool_schema(name)["function"]["parameters"]
@@ -184,6 +186,7 @@ def _json_type(v: Any) -> str:
     }.get(type(v), type(v).__name__)
 
 
+@functools.cache
 def _expected(model: type[_Args], field: str) -> str:
     spec = _clean_schema(model.model_json_schema()).get("properties", {}).get(field, {})
     kinds = [spec] if "type" in spec else spec.get("anyOf", [])
