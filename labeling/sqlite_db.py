@@ -265,6 +265,9 @@ class SqliteDb:
         rows = self._q("SELECT rid FROM rollouts WHERE uid = ?", (uid,))
         return rows[0][0] if rows else None
 
+    def uids_for_rollout_id(self, rollout_id: str) -> list[str]:
+        return [r[0] for r in self._q("SELECT uid FROM rollouts WHERE rollout_id = ? LIMIT 2", (rollout_id,))]
+
     def steps(self, rid: int) -> tuple[list[tuple], list[dict[str, Any]]]:
         """(step rows (step, offset, tokens_in, tokens_out, latency_s), tool call dicts in order)."""
         with self._lock:

@@ -185,6 +185,18 @@ class LabelStore:
             raise NotFound(f"no rollout {uid!r}")
         return _rollout_row(rows[0])
 
+    def resolve_uid(self, uid: str) -> str:
+        """A full rollout uid from a uid or a bare rollout id that is unique across batches."""
+        if self._db.rollout_rid(uid) is not None:
+            return uid
+        if "/" not in uid:
+            found = self._db.uids_for_rollout_id(uid)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise StoreError(f"rollout id {uid!r} is in several batches: use <batch id>/{uid}")
+        raise NotFound(f"no rollout {uid!r}")
+
     def steps(self, uid: str) -> list[StepRow]:
         """The rollout's steps with their tool calls, auto flags and current human mark."""
         rows = self._db.rollouts({"uids": [uid]}, with_patch=False)

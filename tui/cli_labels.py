@@ -224,14 +224,19 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
         return 0
     t = Table(title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining)",
               title_justify="left")
-    for col in ("pair", "task", "contrast", "by", "chosen", "rejected", "flags", "verdict"):
+    for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict"):
         t.add_column(col, overflow="fold", no_wrap=col in ("pair", "contrast"))
+
+    def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
+        rid = uid.split("/", 1)[-1]
+        return rid[len(task) + 2:] if rid.startswith(task + "__") else rid
+
     for p in shown:
         verdict = p.verdict or "[dim]-[/]"
         if p.stale:
             verdict += " [dim](stale)[/]"
-        t.add_row(p.pair_id, p.task_id, p.contrast, p.decided_by, p.chosen_uid.split("/", 1)[-1],
-                  p.rejected_uid.split("/", 1)[-1], _flags(p.flags), verdict)
+        t.add_row(p.pair_id, p.task_id, f"{p.contrast} [dim]by {p.decided_by}[/]",
+                  f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}", _flags(p.flags), verdict)
     console.print(t)
     if len(shown) < len(pairs):
         console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
@@ -286,10 +291,11 @@ def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
 @_run
 def cmd_steps_mark(args: argparse.Namespace) -> int:
     with _open(args, must_exist=True) as store:
+        uid = store.resolve_uid(args.uid)
         if args.action == "mark":
-            ev = store.mark_step(args.uid, args.step, args.reason, args.text)
+            ev = store.mark_step(uid, args.step, args.reason, args.text)
         else:
-            ev = store.unmark_step(args.uid, args.step)
+            ev = store.unmark_step(uid, args.step)
     console.print(f"{ev.target}: {args.action}{' ' + ev.value if ev.value else ''}")
     return 0
 
@@ -297,11 +303,12 @@ def cmd_steps_mark(args: argparse.Namespace) -> int:
 @_run
 def cmd_steps_list(args: argparse.Namespace) -> int:
     with _open(args, must_exist=True) as store:
-        steps = store.steps(args.uid)
+        uid = store.resolve_uid(args.uid)
+        steps = store.steps(uid)
     if args.json:
         _print_json([s.model_dump() for s in steps])
         return 0
-    t = Table(title=args.uid, title_justify="left")
+    t = Table(title=uid, title_justify="left")
     for col in ("step", "calls", "auto flags", "mark"):
         t.add_column(col, overflow="fold")
     for s in steps:
@@ -389,7 +396,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ssub = steps.add_subparsers(dest="steps_command", metavar="ACTION", required=True)
     p = ssub.add_parser("list", help="a rollout's steps with tool calls, auto flags and marks")
     _add_common(p)
-    p.add_argument("uid", metavar="UID", help="<batch id>/<rollout id>")
+    p.add_argument("uid", metavar="UID", help="<batch id>/<rollout id> (or a rollout id found in one batch only)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_steps_list)
     p = ssub.add_parser("mark", help="mark a step bad")
