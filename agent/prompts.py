@@ -18,7 +18,8 @@ changes them fails. Make the smallest change that fixes the bug."""
 GOAL_TEMPLATE = """\
 {goal}
 
-Fix the bug so that the test command passes. When you are done, call finish."""
+Use the tools to inspect and fix the code. When the tests pass, call finish with a
+summary and the list of changes."""
 
 NO_TOOL_CALL = (
     "You answered without calling a tool. Use the tools to inspect and fix the code, "

@@ -150,8 +150,23 @@ def task_facts(suite: Suite, task: Task) -> TaskFacts:
 Script = Callable[[TaskFacts, random.Random], list[Message]]
 
 
+# Plausible slips applied to a line of the reference fix: what a wrong fix looks like.
+_MUTATIONS = [("<=", "<"), (">=", ">"), (" < ", " <= "), (" > ", " >= "), ("+ 1", "+ 2"), ("- 1", "- 2"),
+              (" == ", " != "), (" and ", " or "), ("[1:]", "[2:]"), ("(0", "(1"), (" 0", " 1"), (" 1", " 0")]
+
+
 def _wrong(f: TaskFacts) -> str:
+    """The fix with one slip in a line it changed (else the source plus a hopeful comment)."""
     src = f.source_files.get(f.bug_file, "")
+    fix = f.fix_files.get(f.bug_file)
+    if fix:
+        lines, before = fix.splitlines(keepends=True), set(src.splitlines(keepends=True))
+        for i in (i for i, line in enumerate(lines) if line not in before):
+            for a, b in _MUTATIONS:
+                if a in lines[i]:
+                    text = "".join(lines[:i] + [lines[i].replace(a, b, 1)] + lines[i + 1:])
+                    if text not in (src, fix):
+                        return text
     return src.rstrip("\n") + "\n\n# handled the edge case above\n"
 
 

@@ -51,7 +51,7 @@ def main() -> None:
     plan = {(t, SEED + i): script for t, row in zip(tasks, PLAN_ROWS) for i, script in enumerate(row)}
     batch_dir = Path(args.out) / BATCH_ID
     shutil.rmtree(batch_dir, ignore_errors=True)
-    config = RolloutConfig(max_iters=12, temperature=0.7, price_in=0.2, price_out=0.2)
+    config = RolloutConfig(max_iters=15, temperature=0.7, price_in=0.2, price_out=0.2)
     with ScriptedLLM(MixedPolicy(suite, plan=plan), model=MODEL) as llm:
         provider = OpenAIProvider(MODEL, base_url=llm.base_url)
         summary = run_batch(suite, lambda task_id, seed: provider, batch_dir, rollouts=4, seed=SEED,

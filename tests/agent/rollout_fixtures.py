@@ -28,7 +28,7 @@ _FILES = {
     },
     "fix_largest": {
         "src/largest.py": "def largest(xs):\n    best = xs[0]\n    for x in xs[1:-1]:\n        if x > best:\n            best = x\n    return best\n",
-        "src/test_largest.py": "from largest import largest\n\n\ndef test_last_is_largest():\n    assert largest([1, 2, 9]) == 9\n",
+        "src/test_largest.py": "from largest import largest\n\n\ndef test_last_is_largest():\n    assert largest([1, 2, 9]) == 9\n\n\ndef test_second_is_largest():\n    assert largest([1, 9, 2]) == 9\n",
         "fix/largest.py": "def largest(xs):\n    best = xs[0]\n    for x in xs[1:]:\n        if x > best:\n            best = x\n    return best\n",
     },
 }
