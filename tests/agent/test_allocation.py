@@ -217,7 +217,8 @@ def test_never_exceeds_budget_whatever_the_config(seed):
     strategy = rng.choice(["fixed", "adaptive"])
     alloc = Allocator(ids, cfg, strategy=strategy,
                       rollouts_per_task=rng.randint(1, 8) if strategy == "fixed" else None)
-    env, runner = FakeEnv(probs, seed), Runner(alloc, FakeEnv(probs, seed))
+    env = FakeEnv(probs, seed)
+    runner = Runner(alloc, env)
     # Streaming: ask for work at random moments, finish a random part of what is in flight,
     # sometimes cancel one (its budget comes back).
     for _ in range(500):
