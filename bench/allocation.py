@@ -15,7 +15,7 @@ task with both a pass and a fail). "all-c" is the all-contrastive count, passes 
 "band" counts the tasks whose true pass rate is in the 20-60% learnable band.
 The headline is pairs per 100 rollouts spent; "pairs" is the absolute count at equal budget
 (adaptive stops once every task is resolved, so it may spend less). The grid repeats the
-comparison for other N and pairs_per_task; the "suite ceiling" line bounds what any
+comparison for other N and pairs_per_task; the "suite ceiling" line shows roughly what any
 allocation that does not know the pass probabilities can reach at pairs_per_task=1.
 """
 
