@@ -154,6 +154,8 @@ class StudioApp(App):
 
     def open_rollout(self, uid: str, mode: str = "rollout") -> None:
         self.state.rollout_uid = uid
+        if self.current_mode == mode and hasattr(self.screen, "on_show_screen"):
+            self.screen.on_show_screen()  # already there: look at the new rollout
         self.action_goto(mode)
 
     def action_help(self) -> None:

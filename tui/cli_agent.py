@@ -26,7 +26,8 @@ examples:
       --price-in 0.8 --price-out 0.8
 
   # replay a recorded batch with no network (e.g. the shipped sample)
-  repo-agent run --suite mini-bugs --llm-provider replay --replay-from sample_traces/<batch> --rollouts 4
+  # (tasks, rollouts and max-iters default to the recorded batch's)
+  repo-agent run --suite mini-bugs --llm-provider replay --replay-from sample_traces/mini-bugs-scripted-sample
 
   # a QuixBugs checkout, two programs only; resume an interrupted batch
   repo-agent run --suite ~/QuixBugs:gcd,bitcount --llm-provider openai --model gpt-4o-mini
@@ -56,10 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--llm-provider", choices=("openai", "together", "replay"), default="openai")
     run.add_argument("--model", help="model name as the provider knows it (replay: taken from the trace)")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    run.add_argument("--rollouts", type=int, default=1, help="rollouts per task (default 1)")
+    run.add_argument("--rollouts", type=int, default=None, help="rollouts per task (default 1; replay: as recorded)")
     run.add_argument("--temperature", type=float, default=None)
     run.add_argument("--seed", type=int, default=0, help="base seed; rollout i of a task gets seed+i (default 0)")
-    run.add_argument("--max-iters", type=int, default=30, help="max assistant turns per rollout (default 30)")
+    run.add_argument("--max-iters", type=int, default=None, help="max assistant turns per rollout (default 30; replay: as recorded)")
     run.add_argument("--max-workers", type=int, default=1, help="rollouts run concurrently (default 1)")
     run.add_argument("--trace-dir", default="runs", help="where batch directories go (default ./runs)")
     run.add_argument("--resume", metavar="BATCH_DIR", help="continue a batch: finished rollouts are skipped")
@@ -104,17 +105,40 @@ def _label(result) -> str:
     return f"[bold green]PASS[/] (steps={o.steps})" if o.tests_passed else f"[red]FAIL[/] (steps={o.steps}{extra})"
 
 
+def _replay_defaults(args: argparse.Namespace) -> None:
+    """Replaying a batch directory: its tasks, rollouts and max_iters unless given."""
+    from agent.trace import BATCH_FILE, read_batch_meta
+
+    args.replay_tasks = None
+    src = Path(args.replay_from) if args.llm_provider == "replay" and args.replay_from else None
+    meta = None
+    if src is not None and (src / BATCH_FILE).is_file():
+        try:
+            meta = read_batch_meta(src)
+        except ValueError as exc:
+            raise UserError(f"--replay-from: bad {src / BATCH_FILE}: {exc}".splitlines()[0]) from None
+    if meta is not None:
+        args.replay_tasks = list(dict.fromkeys(p.task_id for p in meta.planned))
+    if args.rollouts is None:
+        args.rollouts = meta.params.rollouts if meta else 1
+    if args.max_iters is None:
+        args.max_iters = meta.params.max_iters if meta else 30
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.batch import run_batch
     from agent.loop import RolloutConfig
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
     from agent.trace import new_batch_id
 
+    _replay_defaults(args)
     for name in ("rollouts", "max_iters", "max_workers"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     suite = _load_suite(args.suite)
     task_ids = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    if task_ids is None and args.replay_tasks:
+        task_ids = [t for t in args.replay_tasks if t in {x.id for x in suite.tasks}] or None
     for t in task_ids or []:
         if t not in {x.id for x in suite.tasks}:
             raise UserError(f"--tasks: no task {t!r} in suite {suite.name}")
@@ -170,11 +194,11 @@ def print_summary(console: Console, summary) -> None:
     tin, tout = summary.tokens
     passed = sum(r.outcome.tests_passed for r in done)
     console.print()
-    console.print(f"[bold]pass rate[/]        {summary.pass_rate:6.1%}  ({passed}/{len(done)} rollouts)")
-    console.print(f"[bold]tool-call validity[/] {summary.validity_rate:6.1%}  ({valid}/{calls} calls valid)")
-    console.print(f"[bold]mean steps[/]       {summary.mean_steps:6.1f}")
+    console.print(f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({passed}/{len(done)} rollouts)")
+    console.print(f"[bold]tool-call validity[/]  {summary.validity_rate:6.1%}  ({valid}/{calls} calls valid)")
+    console.print(f"[bold]mean steps[/]          {summary.mean_steps:6.1f}")
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
-    console.print(f"[bold]tokens[/]           in {tin:,}  out {tout:,}{cost}")
+    console.print(f"[bold]tokens[/]              in {tin:,}  out {tout:,}{cost}")
     table = Table(title=None, box=None, pad_edge=False)
     for col, just in (("task", "left"), ("rollouts", "right"), ("pass", "right"), ("pass rate", "right"),
                       ("tampered", "right"), ("errors", "right"), ("mean steps", "right")):

@@ -46,9 +46,10 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from tui.app import SCREEN_CLASSES, StudioApp
 
+        self.sections = [("Everywhere", StudioApp.BINDINGS)]
+        self.sections += [(cls.TITLE_TEXT, cls.BINDINGS) for cls in SCREEN_CLASSES.values()]
         with VerticalScroll():
             yield Static(Text("repo-agent studio — keys", style="bold"))
-            yield Static(bindings_table("Everywhere", StudioApp.BINDINGS))
-            for mode, cls in SCREEN_CLASSES.items():
-                yield Static(bindings_table(cls.TITLE_TEXT, cls.BINDINGS))
+            for title, bindings in self.sections:
+                yield Static(bindings_table(title, bindings))
             yield Static(Text("ctrl+p opens the command palette: every screen and action by name.", style="dim"))

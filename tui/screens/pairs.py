@@ -319,6 +319,8 @@ class PairsScreen(StudioScreen):
             return
         self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}")
         if "#" not in ev.target:
+            if ev.value == "verdict":
+                self.state.rate.verdicts += 1
             self._goto_pair(ev.target)
         else:
             self.show_current()

@@ -1,0 +1,67 @@
+"""Studio test fixtures: a fresh copy of traces per test, an app factory, a worker waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.tui.trace_fixtures import make_batch
+from tui.app import StudioApp
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def traces(tmp_path: Path) -> Path:
+    """The fixed test batch (deterministic: snapshots use it)."""
+    root = tmp_path / "traces"
+    make_batch(root)
+    return root
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped sample_traces/ when it has batches, else the fixed test batch."""
+    src = REPO / "sample_traces"
+    dst = tmp_path / "sample"
+    if src.is_dir() and any(p.is_dir() for p in src.iterdir()):
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("labels.sqlite*"))
+    else:
+        make_batch(dst)
+    return dst
+
+
+@pytest.fixture
+def make_app() -> Callable[..., StudioApp]:
+    def make(traces_dir: Path, **kw) -> StudioApp:
+        kw.setdefault("labeler", "tester")
+        kw.setdefault("tail_interval", None)  # tests drive ingest explicitly; no timer
+        return StudioApp(traces_dir, **kw)
+
+    return make
+
+
+async def settle(pilot, rounds: int = 30) -> None:
+    """Wait for every worker (cancelled ones included) and the messages they post."""
+    app = pilot.app
+    for _ in range(rounds):
+        busy = [w for w in app.workers if not w.is_finished]
+        if not busy:
+            break
+        await asyncio.gather(*(w.wait() for w in busy), return_exceptions=True)
+        await pilot.pause()
+    await pilot.pause()
+
+
+async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    """For what has no awaitable (another thread's file writes): re-check between pauses."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
