@@ -59,6 +59,8 @@ CALL_COLUMNS = (
     "offset", "ok", "duration_s", "output_chars", "truncated", "error",
 )
 
+ARGS_SAME = "="  # tool_calls.args: the parsed args equal json.loads(arguments)
+
 # Rollout columns filled from events, with their starting values.
 ROLLOUT_DEFAULTS: dict[str, Any] = {
     "task_id": "", "suite": "", "model": "", "provider": "", "seed": None, "temperature": None,
@@ -116,10 +118,18 @@ def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
         raise _Invalid("tool_call fields have wrong types")
     _step_of(acc, step, off)
     args = d.get("args")
+    if args is not None:
+        # Usually args is just the parsed raw string: store "=" rather than the text twice
+        # (write_file contents make this the bulk of the index).
+        try:
+            args_col = ARGS_SAME if json.loads(arguments) == args else json.dumps(args)
+        except ValueError:
+            args_col = json.dumps(args)
+    else:
+        args_col = None
     violations = d.get("violations") or []
     row = [
-        step, d["seq"], call_id, name, arguments,
-        json.dumps(args) if args is not None else None,
+        step, d["seq"], call_id, name, arguments, args_col,
         d.get("parse_error"), valid, json.dumps(violations) if violations else None,
         off, None, None, None, 0, None,
     ]

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labeling.ingest import CALL_COLUMNS, ROLLOUT_DEFAULTS
+from labeling.ingest import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
 SCHEMA_VERSION = 1
 
@@ -278,7 +278,11 @@ class SqliteDb:
             calls = self._conn.execute(
                 f"SELECT {', '.join(CALL_COLUMNS)} FROM tool_calls WHERE rid = ? ORDER BY seq", (rid,)
             ).fetchall()
-        return steps, [dict(zip(CALL_COLUMNS, r)) for r in calls]
+        out = [dict(zip(CALL_COLUMNS, r)) for r in calls]
+        for c in out:
+            if c["args"] == ARGS_SAME:
+                c["args"] = c["arguments"]
+        return steps, out
 
     def tasks(self) -> list[str]:
         return [r[0] for r in self._q("SELECT DISTINCT task_id FROM rollouts WHERE task_id != '' ORDER BY task_id")]

@@ -161,10 +161,13 @@ def test_touch_without_change_rereads_safely(env):
 
 def test_calls_with_invalid_args_and_parse_errors(env):
     calls = [[Call("list_dir", {"rel_dir": ""}, valid=False)], [Call("grep", None, valid=False, raw="{oops")],
+             [Call("read_file", {"rel_path": "a.py"}, raw='{"rel_path": "a.py", "junk": 1}')],
              [Call("finish", {"summary": "x"})]]
     env.batch("b1", [Spec("t1", 1, calls=calls)])
     env.store.ingest([env.root])
     steps = env.store.steps("b1/t1__s1")
     assert steps[0].calls[0].valid is False and steps[0].calls[0].violations == ["rel_dir: required"]
     assert steps[1].calls[0].arguments == "{oops" and steps[1].calls[0].args is None
+    assert steps[2].calls[0].args == {"rel_path": "a.py"}  # args as the trace has them, not re-parsed
+    assert steps[3].calls[0].args == {"summary": "x"}
     assert env.store.rollout("b1/t1__s1").invalid_tool_calls == 2
