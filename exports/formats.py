@@ -157,7 +157,7 @@ def rule_errors(fmt: str, obj: Any) -> Errors:
             prompt = _messages(obj.get("prompt"), "prompt", layout, tools, errs, first=True)
             if prompt and prompt[-1].get("role") == "assistant":
                 errs.append(("input-ends-assistant", "prompt ends with an assistant message"))
-            _outputs(obj.get("completion"), "completion", layout, tools, errs, prompt)
+            _outputs(obj.get("completion"), "completion", layout, tools, errs, prompt, need_content=False)
         else:
             _keys(obj, {"messages"}, {"tools"}, "", errs)
             tools = _tools(obj, errs)
@@ -351,7 +351,7 @@ def _sft_trains(msgs: list[dict], errs: Errors) -> None:
 
 
 def _outputs(out: Any, name: str, layout: str, tools: set[str] | None, errs: Errors,
-             prompt: list[dict]) -> Any:
+             prompt: list[dict], *, need_content: bool = True) -> Any:
     if out is None:
         return None
     if not isinstance(out, list) or len(out) != 1:
@@ -368,7 +368,7 @@ def _outputs(out: Any, name: str, layout: str, tools: set[str] | None, errs: Err
     role = _message(m, f"{name}[0]", layout, tools, errs)
     if role is not None and role != "assistant":
         errs.append(("output-role", f"{name}[0] is {role!r}, not assistant"))
-    if role == "assistant" and not isinstance(m.get("content"), str):
+    if need_content and role == "assistant" and not isinstance(m.get("content"), str):
         errs.append(("output-content", f"{name}[0] has no content string"))
     return m
 

@@ -1,0 +1,182 @@
+"""The export pipeline: examples -> format lines -> checked atomic file + sidecar + report.
+
+``export_dpo`` / ``export_sft`` decide the hold-out first, build neutral examples
+(exports.dpo / exports.sft), lay each one out in the chosen format and validate it with
+the format's model (an example that breaks a rule is skipped and counted, never written),
+count tokens, and, unless ``dry_run``, write the file atomically (checked again as a
+whole before the rename), the held-out suite, and the ``NAME.meta.json`` sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from exports.dpo import build_dpo
+from exports.formats import RecordError, fmt_name, validate_record
+from exports.holdout import choose_holdout, default_holdout_path, holdout_suite, write_suite
+from exports.layouts import DpoExample, Repairs, SftExample, dpo_line, sft_line
+from exports.options import DpoOptions, ExportError, ExportReport, SftOptions
+from exports.sft import build_sft
+from exports.tokens import TokenCounter, TokenizerError, cost_per_epoch
+from exports.traces import TraceCache
+from exports.writer import meta_path_for, write_json_atomic, write_lines_atomic
+
+Progress = Callable[[str, int, int], None]
+
+
+def tool_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("repo-agent-studio")
+    except Exception:
+        return "0+unknown"
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _counter(options) -> TokenCounter:
+    try:
+        return TokenCounter(options.tokenizer_path)
+    except TokenizerError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def _holdout(store, options) -> tuple[list[str], Any]:
+    held = choose_holdout(store.tasks(), options)
+    suite = holdout_suite(store, options, held) if held else None
+    return held, suite
+
+
+def dpo_tokens(counter: TokenCounter, ex: DpoExample) -> int:
+    """Prompt (with tool schemas) once, plus both outputs."""
+    return counter.messages(ex.prompt) + counter.tools(ex.tools) + counter.messages([ex.chosen, ex.rejected])
+
+
+def sft_tokens(counter: TokenCounter, ex: SftExample) -> int:
+    return counter.messages(ex.messages) + counter.tools(ex.tools)
+
+
+def export_dpo(store, out: str | Path, options: DpoOptions | None = None, *, dry_run: bool = False,
+               progress: Progress | None = None) -> ExportReport:
+    options = options or DpoOptions()
+    out = Path(out)
+    fmt = fmt_name(options.format, "dpo")
+    counter = _counter(options)
+    held, suite = _holdout(store, options)
+    skipped: Counter = Counter()
+    repairs = Repairs()
+    cache = TraceCache()
+    examples = build_dpo(store, options, set(held), cache, repairs, skipped, progress)
+    lines, metas, tokens = [], [], 0
+    for ex in examples:
+        line = dpo_line(options.format, ex)
+        if not _valid(fmt, line, skipped):
+            continue
+        lines.append(_dumps(line))
+        metas.append(ex.meta)
+        tokens += dpo_tokens(counter, ex)
+    report = _report(fmt, "dpo", options.mode, lines, tokens, counter, options, skipped, repairs, held, dry_run)
+    return _finish(store, out, fmt, options, report, lines, metas, held, suite, dry_run)
+
+
+def export_sft(store, out: str | Path, options: SftOptions | None = None, *, dry_run: bool = False,
+               progress: Progress | None = None) -> ExportReport:
+    options = options or SftOptions()
+    out = Path(out)
+    fmt = fmt_name(options.format, "sft")
+    counter = _counter(options)
+    held, suite = _holdout(store, options)
+    skipped: Counter = Counter()
+    repairs = Repairs()
+    cache = TraceCache()
+    built = build_sft(store, options, set(held), cache, repairs, skipped, progress)
+    lines, metas, tokens = [], [], 0
+    for ex in built[options.style]:
+        line = sft_line(options.format, ex)
+        if line is None:
+            skipped["trl_no_weights"] += 1
+            continue
+        if not _valid(fmt, line, skipped):
+            continue
+        lines.append(_dumps(line))
+        metas.append(ex.meta)
+        tokens += sft_tokens(counter, ex)
+    report = _report(fmt, "sft", options.style, lines, tokens, counter, options, skipped, repairs, held, dry_run)
+    other = "step" if options.style == "trajectory" else "trajectory"
+    both = {options.style: tokens, other: sum(sft_tokens(counter, ex) for ex in built[other])}
+    report.sft_trajectory_tokens, report.sft_step_tokens = both["trajectory"], both["step"]
+    report.sft_trajectory_examples = len(built["trajectory"]) if options.style != "trajectory" else len(lines)
+    report.sft_step_examples = len(built["step"]) if options.style != "step" else len(lines)
+    return _finish(store, out, fmt, options, report, lines, metas, held, suite, dry_run)
+
+
+def _valid(fmt: str, line: dict[str, Any], skipped: Counter) -> bool:
+    try:
+        validate_record(fmt, line)
+    except RecordError as exc:
+        skipped[f"invalid_record:{exc.errors[0][0]}"] += 1
+        return False
+    return True
+
+
+def _report(fmt, kind, mode, lines, tokens, counter: TokenCounter, options, skipped: Counter, repairs: Repairs,
+            held, dry_run) -> ExportReport:
+    n = len(lines)
+    notes = {"unparsed_arguments_wrapped": repairs.unparsed_arguments} if repairs.unparsed_arguments else {}
+    return ExportReport(
+        format=fmt, kind=kind, mode=mode, examples=n, tokens=tokens, tokens_are_estimate=counter.is_estimate,
+        token_counter=counter.label, tokens_per_example=round(tokens / n, 1) if n else 0.0,
+        price_per_mtok=options.price_per_mtok, cost_per_epoch=cost_per_epoch(tokens, options.price_per_mtok),
+        skipped=dict(sorted(skipped.items())), notes=notes, holdout_tasks=list(held), dry_run=dry_run,
+        preview=json.loads(lines[0]) if lines else None,
+    )
+
+
+def _finish(store, out: Path, fmt: str, options, report: ExportReport, lines: list[str], metas: list[dict],
+            held: list[str], suite, dry_run: bool) -> ExportReport:
+    leaked = sorted({m["task_id"] for m in metas} & set(held))
+    if leaked:  # builders skip held-out tasks; this is the guarantee, not the mechanism
+        raise ExportError(f"internal error: held-out task(s) {', '.join(leaked)} reached the training file")
+    holdout_path = Path(options.holdout_out) if options.holdout_out else default_holdout_path(out)
+    if suite is not None:
+        report.holdout_suite_path = str(holdout_path)
+    if dry_run:
+        return report
+    if not lines:
+        why = ", ".join(f"{k} {v}" for k, v in report.skipped.items()) or "the store holds nothing to export"
+        raise ExportError(f"nothing to export (skipped: {why})")
+    sha, _ = write_lines_atomic(out, lines, fmt)
+    if suite is not None:
+        write_suite(holdout_path, suite)
+    meta_path = meta_path_for(out)
+    report.path, report.meta_path, report.sha256 = str(out), str(meta_path), sha
+    write_json_atomic(meta_path, _sidecar(store, out, options, report, metas))
+    return report
+
+
+def _sidecar(store, out: Path, options, report: ExportReport, metas: list[dict]) -> dict[str, Any]:
+    batches = sorted({u.split("/", 1)[0] for m in metas for u in m.get("uids", [])})
+    verdicts = Counter(m.get("verdict") or "unlabeled" for m in metas if "pair_id" in m)
+    return {
+        "tool": "repo-agent", "version": tool_version(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "file": out.name, "sha256": report.sha256, "format": report.format, "kind": report.kind,
+        "mode": report.mode, "options": options.model_dump(mode="json"), "label_store": str(store.path),
+        "source_batches": batches,
+        "counts": {"examples": report.examples, "skipped": report.skipped, "notes": report.notes,
+                   "verdicts": dict(verdicts)},
+        "tokens": {"total": report.tokens, "estimate": report.tokens_are_estimate, "counter": report.token_counter,
+                   "per_example": report.tokens_per_example, "sft_trajectory": report.sft_trajectory_tokens,
+                   "sft_step": report.sft_step_tokens},
+        "cost_per_epoch_usd": report.cost_per_epoch, "price_per_mtok": report.price_per_mtok,
+        "holdout": {"tasks": report.holdout_tasks, "suite": report.holdout_suite_path},
+        "lines": [dict(line=i, **m) for i, m in enumerate(metas, start=1)],
+    }
