@@ -117,11 +117,13 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     bytes_total = sum(t.size - (0 if t.reset or t.known is None else (t.known[5] or 0)) for t in todo)
     bytes_done = 0
     group: list[tuple[RolloutAccum, dict[str, Any], bool]] = []
+    changed: list[str] = []
     group_bytes = 0
     for i, t in enumerate(todo):
         item = _read_one(db, t, warnings, counts)
         if item is not None:
             group.append(item)
+            changed.append(item[0].uid)
             group_bytes += item[1]["_read"]
             bytes_done += item[1]["_read"]
         if group and (len(group) >= FLUSH_FILES or group_bytes >= FLUSH_BYTES or i == len(todo) - 1):
@@ -139,7 +141,8 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     if len(warnings) > MAX_WARNINGS:
         more = len(warnings) - MAX_WARNINGS
         warnings = warnings[:MAX_WARNINGS] + [f"... and {more} more warnings"]
-    return IngestReport(batches=len(batch_dirs), warnings=warnings, duration_s=time.perf_counter() - t0, **counts)
+    return IngestReport(batches=len(batch_dirs), warnings=warnings, duration_s=time.perf_counter() - t0,
+                        changed=changed, **counts)
 
 
 def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):

@@ -227,6 +227,7 @@ class IngestReport(_Row):
     torn_lines: int = 0  # partial last lines (left for next time, or reported if the batch ended)
     invalid_lines: int = 0  # lines that are not a valid event (skipped)
     duration_s: float = 0.0
+    changed: list[str] = Field(default_factory=list)  # uids of the rollouts read this time
     pairs: PairBuildReport | None = None  # when pairs were rebuilt after the ingest
 
 

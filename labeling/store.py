@@ -40,6 +40,7 @@ from labeling.records import (
 from labeling import indexer
 from labeling.pairs import Candidate, StrategyError, build_pairs, queue_key
 from labeling.score import DEFAULT_ORDER, ScoreOrderError, parse_order
+from labeling.backend import Backend
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
 
@@ -116,11 +117,14 @@ class LabelStore:
     ...     for pair in store.pairs(PairFilter(verdict="unlabeled")): ...
     """
 
-    def __init__(self, db_path: Path, *, labeler: str | None = None):
-        """Open (creating the schema if needed) the store at ``db_path``. WAL mode."""
+    def __init__(self, db_path: Path, *, labeler: str | None = None, backend: Backend | None = None):
+        """Open (creating the schema if needed) the store at ``db_path``. WAL mode.
+
+        ``backend`` replaces the SQLite file with another `labeling.backend.Backend`.
+        """
         self.path = Path(db_path)
         self.labeler = labeler or default_labeler()
-        self._db = SqliteDb(self.path)
+        self._db: Backend = backend if backend is not None else SqliteDb(self.path)
 
     @staticmethod
     def default_path(traces_dir: Path) -> Path:

@@ -76,6 +76,7 @@ def test_growing_trace_is_read_from_its_offset(env):
     path.write_bytes(full)
     rep = env.store.ingest([env.root])
     assert rep.files_read == 1 and rep.updated_rollouts == 1 and rep.new_rollouts == 0
+    assert rep.changed == ["b1/t1__s1"]
     assert rep.bytes_read == len(full) - cut  # resumed at the last complete line
     assert rep.events == len(lines) - 6
     r = env.store.rollout("b1/t1__s1")
