@@ -62,7 +62,9 @@ _LAUNCHER = (
     " v=v if h==r.RLIM_INFINITY else min(v,h)\n"
     " try: r.setrlimit(n,(v,h))\n"
     " except (ValueError,OSError): pass\n"
-    "os.execvp(sys.argv[2],sys.argv[2:])\n"
+    "try: os.execvp(sys.argv[2],sys.argv[2:])\n"
+    "except OSError as e:\n"
+    " sys.stderr.write('repo-agent: cannot run %r: %s\\n'%(sys.argv[2],e.strerror or e)); sys.exit(127)\n"
 )
 
 
@@ -431,6 +433,8 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
         passed = False
     else:
         summary = line or f"exit status {code} in {duration:.2f}s"
+        if line is None and at is not None and "Timeout (0:" in output:
+            summary = f"stopped: a test ignored the per-test timeout of {task.per_test_timeout_s:g}s (exit status {code})"
         if at is not None:
             passed = (
                 code == 0 and counts.passed > 0 and counts.failed == 0 and counts.errors == 0

@@ -6,7 +6,7 @@ whose handler fails that one test (``pytest.fail`` raises a BaseException, so a 
 ``except Exception`` in the code under test cannot swallow it) and the run goes on to
 the next test. Code stuck in C that never returns to the interpreter cannot be
 interrupted by a signal handler, so faulthandler stands behind it and ends the process
-a few seconds later; the sandbox's wall-clock timeout stands behind both.
+two seconds later; the sandbox's wall-clock timeout stands behind both.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ try:
     _LIMIT = float(os.environ.get("REPO_AGENT_TEST_TIMEOUT") or 0)
 except ValueError:
     _LIMIT = 0.0
-_HARD_STOP_AFTER = 5.0
+_HARD_STOP_AFTER = 2.0
+# pytest's capture redirects fd 2 to a temp file while a test runs; keep the real one so
+# the hard stop's traceback reaches the run's output. (-p plugins load before capture.)
+try:
+    _REAL_STDERR = os.fdopen(os.dup(2), "w")
+except OSError:
+    _REAL_STDERR = sys.stderr
 
 
 def _timed(phase: str):
@@ -36,7 +42,8 @@ def _timed(phase: str):
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, _LIMIT)
-        faulthandler.dump_traceback_later(_LIMIT + _HARD_STOP_AFTER, exit=True, file=sys.stderr)
+        _REAL_STDERR.flush()
+        faulthandler.dump_traceback_later(_LIMIT + _HARD_STOP_AFTER, exit=True, file=_REAL_STDERR)
         try:
             return (yield)
         finally:

@@ -207,3 +207,20 @@ def test_ancestor_pytest_config_is_ignored_own_config_respected(tmp_path):
     (ws / "tests" / "check_b.py").write_text("def test_b():\n    assert True\n\ndef test_c():\n    assert True\n")
     r = run_tests(ws, _task(test_command="python -m pytest -q tests"))
     assert r.passed and r.counts.passed == 2, r.output
+
+
+def test_hard_stop_when_the_alarm_cannot_interrupt(tmp_path):
+    """A test stuck in C code ignores SIGALRM: faulthandler ends the run soon after."""
+    ws = _project(tmp_path / "ws", {"tests/test_c.py": "def test_stuck():\n    sum(range(10**13))\n"})
+    r = run_tests(ws, _task(per_test_timeout_s=0.5, timeout_s=60), sandbox="rlimit")
+    assert not r.passed and not r.timed_out and r.exit_code not in (0, None)
+    assert r.duration_s < 20
+    assert "Timeout" in r.output and "test_stuck" in r.output
+    assert r.summary.startswith("stopped: a test ignored the per-test timeout of 0.5s")
+
+
+def test_missing_command_is_a_clear_failure(tmp_path):
+    ws = _project(tmp_path / "ws", {"a.txt": "x"})
+    r = run_tests(ws, _task(test_command=["no-such-test-runner", "--all"]))
+    assert not r.passed and r.exit_code == 127
+    assert "cannot run 'no-such-test-runner'" in r.output
