@@ -119,6 +119,7 @@ def _replay_defaults(args: argparse.Namespace) -> None:
             raise UserError(f"--replay-from: bad {src / BATCH_FILE}: {exc}".splitlines()[0]) from None
     if meta is not None:
         args.replay_tasks = list(dict.fromkeys(p.task_id for p in meta.planned))
+        args.model = args.model or meta.model
     if args.rollouts is None:
         args.rollouts = meta.params.rollouts if meta else 1
     if args.max_iters is None:

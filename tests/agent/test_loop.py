@@ -7,7 +7,7 @@ from agent.loop import RolloutConfig, run_rollout
 from agent.providers import ReplayProvider
 from agent.scripted_llm import ScriptedPolicy
 from agent.trace import (
-    BranchInfo, ErrorEvent, FinalEvent, LlmCall, MessageEvent, RolloutEnd, RolloutStart, TestRun as TestRunEvent,
+    BranchInfo, ErrorEvent, FinalEvent, LlmCall, MessageEvent, RolloutEnd, RolloutStart, TestRun as TraceTestRun,
     ToolCallEvent, ToolResultEvent, read_trace,
 )
 from tests.agent.rollout_fixtures import *  # noqa: F403
@@ -39,7 +39,7 @@ def test_clean_rollout_passes_and_trace_holds_every_event(tiny_suite, scripted, 
     calls = [(e.step, e.call_id) for e in read.events if isinstance(e, ToolCallEvent)]
     results = [(e.step, e.call_id) for e in read.events if isinstance(e, ToolResultEvent)]
     assert calls == results and len(calls) == result.outcome.tool_calls
-    tests = [e for e in read.events if isinstance(e, TestRunEvent)]
+    tests = [e for e in read.events if isinstance(e, TraceTestRun)]
     assert tests[-1].final and tests[-1].passed and tests[-1].step is None
     assert any(not t.final and t.step is not None for t in tests)  # the agent's own run_tests
     final = read.final
@@ -92,7 +92,7 @@ def test_invalid_calls_are_recorded_and_the_rollout_recovers(tiny_suite, scripte
 def test_tampering_is_caught_by_the_final_run(tiny_suite, scripted, tmp_path):
     server = scripted(ScriptedPolicy(tiny_suite, "tamper"))
     result, read = _run(tiny_suite, openai_for(server), tmp_path)
-    step_runs = [e for e in read.events if isinstance(e, TestRunEvent) and not e.final]
+    step_runs = [e for e in read.events if isinstance(e, TraceTestRun) and not e.final]
     assert step_runs[-1].passed  # the edited test file passed inside the rollout...
     assert result.outcome.tests_tampered and result.outcome.tampered_paths == ["test_gcd.py"]
     assert not result.outcome.tests_passed  # ...but the real tests decide
