@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.trace import BATCH_FILE, TRACES_DIR, find_batches, read_batch_meta
-from labeling.ingest import HEAD_BYTES, ROLLOUT_DEFAULTS, RolloutAccum, head_digest, parse_chunk
+from labeling.ingest import (
+    HEAD_BYTES,
+    ROLLOUT_DEFAULTS,
+    RolloutAccum,
+    head_digest,
+    parse_chunk,
+)
 from labeling.records import IngestProgress, IngestReport
 
 MAX_WARNINGS = 200

@@ -15,11 +15,18 @@ import getpass
 import json
 import os
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from labeling import indexer
+from labeling.backend import Backend
+from labeling.errors import NotFound, StoreError
+from labeling.human import HumanLog
+from labeling.human import now as _now
+from labeling.pairs import Candidate, StrategyError, build_pairs, queue_key
 from labeling.records import (
+    STRATEGIES,
+    VERDICTS,
     BatchRow,
     IngestProgress,
     IngestReport,
@@ -31,29 +38,13 @@ from labeling.records import (
     RolloutRow,
     StepMark,
     StepRow,
-    STEP_REASONS,
-    STRATEGIES,
     ToolCallRow,
-    VERDICTS,
-    step_target,
 )
-from labeling import indexer
-from labeling.pairs import Candidate, StrategyError, build_pairs, queue_key
-from labeling.score import DEFAULT_ORDER, ScoreOrderError, parse_order
-from labeling.backend import Backend
+from labeling.score import ScoreOrderError, parse_order
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
 
 DB_FILE = "labels.sqlite"
-
-
-class StoreError(Exception):
-    """A mistake a caller can make: unknown pair id, ambiguous prefix, bad verdict..."""
-
-
-class NotFound(StoreError, KeyError):
-    def __str__(self) -> str:  # KeyError's str() adds quotes
-        return str(self.args[0]) if self.args else "not found"
 
 
 def default_labeler() -> str:
@@ -66,11 +57,6 @@ def default_labeler() -> str:
         return "anon"
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag")
 _ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
 
 
@@ -88,28 +74,7 @@ def _pair_row(d: dict[str, Any]) -> PairRow:
     return PairRow.model_construct(**d)
 
 
-def _event_row(d: dict[str, Any], undone_by: int | None = None) -> LabelEvent:
-    return LabelEvent(**d, undone_by=undone_by)
-
-
-def _undo_state(events: list[dict[str, Any]]) -> tuple[dict[int, int], set[int]]:
-    """Fold one labeler's log: (action id -> the undo currently cancelling it, redone undo ids)."""
-    undone: dict[int, int] = {}
-    undo_ref: dict[int, int] = {}
-    redone: set[int] = set()
-    for e in events:
-        if e["kind"] == "undo":
-            undone[e["ref"]] = e["id"]
-            undo_ref[e["id"]] = e["ref"]
-        elif e["kind"] == "redo":
-            redone.add(e["ref"])
-            action = undo_ref.get(e["ref"])
-            if action is not None and undone.get(action) == e["ref"]:
-                del undone[action]
-    return undone, redone
-
-
-class LabelStore:
+class LabelStore(HumanLog):
     """One label store file. Usable as a context manager; safe to share across threads.
 
     >>> with LabelStore(LabelStore.default_path(traces)) as store:
@@ -338,108 +303,6 @@ class LabelStore:
         rows = self.pairs(filt)
         idx = next((i for i, p in enumerate(rows) if p.pair_id == pair_id), -1)
         return idx, len(rows)
-
-    # ------------------------------------------------------------------ human work
-    def _append(self, kind: str, target: str, value: str | None, note: str | None) -> LabelEvent:
-        at = _now()
-        with self._db.write():
-            eid = self._db.insert_event(kind, target, value, note, self.labeler, at)
-        return LabelEvent(id=eid, kind=kind, target=target, value=value, note=note, labeler=self.labeler, at=at)
-
-    def set_verdict(self, pair_id: str, verdict: str | None, note: str | None = None) -> LabelEvent:
-        """Record confirm | flip | discard (None clears). Committed on return."""
-        if verdict is not None and verdict not in VERDICTS:
-            raise StoreError(f"unknown verdict {verdict!r} (use {', '.join(VERDICTS)})")
-        return self._append("verdict", self.resolve_pair_id(pair_id), verdict, note)
-
-    def tag_pair(self, pair_id: str, tag: str) -> LabelEvent:
-        tag = tag.strip()
-        if not tag:
-            raise StoreError("empty tag")
-        return self._append("tag", self.resolve_pair_id(pair_id), tag, None)
-
-    def untag_pair(self, pair_id: str, tag: str) -> LabelEvent:
-        return self._append("untag", self.resolve_pair_id(pair_id), tag.strip(), None)
-
-    def _check_step(self, uid: str, step: int) -> None:
-        if self._db.rollout_rid(uid) is None:
-            raise NotFound(f"no rollout {uid!r}")
-        if not isinstance(step, int) or step < 1:
-            raise StoreError(f"bad step {step!r}: steps are numbered from 1")
-
-    def mark_step(self, uid: str, step: int, reason: str, text: str | None = None) -> LabelEvent:
-        """Mark a step bad with a reason from STEP_REASONS (+ optional free text)."""
-        if reason not in STEP_REASONS:
-            raise StoreError(f"unknown reason {reason!r} (use {', '.join(STEP_REASONS)})")
-        self._check_step(uid, step)
-        return self._append("mark", step_target(uid, step), reason, text)
-
-    def unmark_step(self, uid: str, step: int) -> LabelEvent:
-        self._check_step(uid, step)
-        return self._append("unmark", step_target(uid, step), None, None)
-
-    def step_marks(self, uid: str) -> dict[int, StepMark]:
-        out: dict[int, StepMark] = {}
-        for target, reason, text, labeler, at in self._db.step_marks(uid):
-            u, _, step = target.rpartition("#")
-            if u == uid and step.isdigit():
-                out[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
-        return out
-
-    def all_step_marks(self) -> dict[str, dict[int, StepMark]]:
-        """uid -> step -> mark, for every rollout with a marked step (exports use this)."""
-        out: dict[str, dict[int, StepMark]] = {}
-        for target, reason, text, labeler, at in self._db.all_step_marks():
-            u, _, step = target.rpartition("#")
-            if step.isdigit():
-                out.setdefault(u, {})[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
-        return out
-
-    def undo(self) -> LabelEvent | None:
-        """Undo this labeler's latest effective action (appends an ``undo`` event).
-
-        Returns the undo event (its ``target`` names what was undone, ``value`` the kind
-        of event undone, ``ref`` its id), or None when there is nothing to undo.
-        """
-        with self._db.write():  # read + append atomically against another process
-            events = self._db.events(labeler=self.labeler)
-            undone, _ = _undo_state(events)
-            target = next((e for e in reversed(events) if e["kind"] in ACTION_KINDS and e["id"] not in undone), None)
-            if target is None:
-                return None
-            at = _now()
-            eid = self._db.insert_event("undo", target["target"], target["kind"], None, self.labeler, at, target["id"])
-        return LabelEvent(id=eid, kind="undo", target=target["target"], value=target["kind"], labeler=self.labeler,
-                          at=at, ref=target["id"])
-
-    def redo(self) -> LabelEvent | None:
-        """Re-apply this labeler's latest undone action, if no new action came since."""
-        with self._db.write():
-            events = self._db.events(labeler=self.labeler)
-            undone, redone = _undo_state(events)
-            last_action = max((e["id"] for e in events if e["kind"] in ACTION_KINDS), default=0)
-            by_id = {e["id"]: e for e in events}
-            undo = next(
-                (e for e in reversed(events)
-                 if e["kind"] == "undo" and e["id"] > last_action and e["id"] not in redone
-                 and undone.get(e["ref"]) == e["id"]),
-                None,
-            )
-            if undo is None:
-                return None
-            action = by_id[undo["ref"]]
-            at = _now()
-            eid = self._db.insert_event("redo", action["target"], action["kind"], None, self.labeler, at, undo["id"])
-        return LabelEvent(id=eid, kind="redo", target=action["target"], value=action["kind"], labeler=self.labeler,
-                          at=at, ref=undo["id"])
-
-    def events(self, *, labeler: str | None = None) -> list[LabelEvent]:
-        """The human log, oldest first, each with the undo currently cancelling it (if any)."""
-        rows = self._db.events(labeler=labeler)
-        undone: dict[int, int] = {}
-        for who in {r["labeler"] for r in rows}:
-            undone.update(_undo_state([r for r in rows if r["labeler"] == who])[0])
-        return [_event_row(r, undone.get(r["id"])) for r in rows]
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

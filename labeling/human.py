@@ -1,0 +1,154 @@
+"""Human work on the label store: verdicts, step marks, tags; exact undo/redo.
+
+Every action appends one row to the backend's append-only log and commits before
+returning. Undo appends an ``undo`` event referencing the action it cancels; redo
+appends a ``redo`` event referencing that undo, which makes the action active again.
+The current state (views in the backend) is the latest *active* event per target.
+Undo and redo act on the store's own labeler only, like an editor's history per user.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from labeling.errors import NotFound, StoreError
+from labeling.records import STEP_REASONS, VERDICTS, LabelEvent, StepMark, step_target
+
+ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _event_row(d: dict[str, Any], undone_by: int | None = None) -> LabelEvent:
+    return LabelEvent(**d, undone_by=undone_by)
+
+
+def _undo_state(events: list[dict[str, Any]]) -> tuple[dict[int, int], set[int]]:
+    """Fold one labeler's log: (action id -> the undo currently cancelling it, redone undo ids)."""
+    undone: dict[int, int] = {}
+    undo_ref: dict[int, int] = {}
+    redone: set[int] = set()
+    for e in events:
+        if e["kind"] == "undo":
+            undone[e["ref"]] = e["id"]
+            undo_ref[e["id"]] = e["ref"]
+        elif e["kind"] == "redo":
+            redone.add(e["ref"])
+            action = undo_ref.get(e["ref"])
+            if action is not None and undone.get(action) == e["ref"]:
+                del undone[action]
+    return undone, redone
+
+
+
+class HumanLog:
+    """Mixed into `labeling.store.LabelStore` (needs ``_db``, ``labeler``, ``resolve_pair_id``)."""
+
+    _db: Any
+    labeler: str
+
+    # ------------------------------------------------------------------ human work
+    def _append(self, kind: str, target: str, value: str | None, note: str | None) -> LabelEvent:
+        at = now()
+        with self._db.write():
+            eid = self._db.insert_event(kind, target, value, note, self.labeler, at)
+        return LabelEvent(id=eid, kind=kind, target=target, value=value, note=note, labeler=self.labeler, at=at)
+
+    def set_verdict(self, pair_id: str, verdict: str | None, note: str | None = None) -> LabelEvent:
+        """Record confirm | flip | discard (None clears). Committed on return."""
+        if verdict is not None and verdict not in VERDICTS:
+            raise StoreError(f"unknown verdict {verdict!r} (use {', '.join(VERDICTS)})")
+        return self._append("verdict", self.resolve_pair_id(pair_id), verdict, note)
+
+    def tag_pair(self, pair_id: str, tag: str) -> LabelEvent:
+        tag = tag.strip()
+        if not tag:
+            raise StoreError("empty tag")
+        return self._append("tag", self.resolve_pair_id(pair_id), tag, None)
+
+    def untag_pair(self, pair_id: str, tag: str) -> LabelEvent:
+        return self._append("untag", self.resolve_pair_id(pair_id), tag.strip(), None)
+
+    def _check_step(self, uid: str, step: int) -> None:
+        if self._db.rollout_rid(uid) is None:
+            raise NotFound(f"no rollout {uid!r}")
+        if not isinstance(step, int) or step < 1:
+            raise StoreError(f"bad step {step!r}: steps are numbered from 1")
+
+    def mark_step(self, uid: str, step: int, reason: str, text: str | None = None) -> LabelEvent:
+        """Mark a step bad with a reason from STEP_REASONS (+ optional free text)."""
+        if reason not in STEP_REASONS:
+            raise StoreError(f"unknown reason {reason!r} (use {', '.join(STEP_REASONS)})")
+        self._check_step(uid, step)
+        return self._append("mark", step_target(uid, step), reason, text)
+
+    def unmark_step(self, uid: str, step: int) -> LabelEvent:
+        self._check_step(uid, step)
+        return self._append("unmark", step_target(uid, step), None, None)
+
+    def step_marks(self, uid: str) -> dict[int, StepMark]:
+        out: dict[int, StepMark] = {}
+        for target, reason, text, labeler, at in self._db.step_marks(uid):
+            u, _, step = target.rpartition("#")
+            if u == uid and step.isdigit():
+                out[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
+        return out
+
+    def all_step_marks(self) -> dict[str, dict[int, StepMark]]:
+        """uid -> step -> mark, for every rollout with a marked step (exports use this)."""
+        out: dict[str, dict[int, StepMark]] = {}
+        for target, reason, text, labeler, at in self._db.all_step_marks():
+            u, _, step = target.rpartition("#")
+            if step.isdigit():
+                out.setdefault(u, {})[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
+        return out
+
+    def undo(self) -> LabelEvent | None:
+        """Undo this labeler's latest effective action (appends an ``undo`` event).
+
+        Returns the undo event (its ``target`` names what was undone, ``value`` the kind
+        of event undone, ``ref`` its id), or None when there is nothing to undo.
+        """
+        with self._db.write():  # read + append atomically against another process
+            events = self._db.events(labeler=self.labeler)
+            undone, _ = _undo_state(events)
+            target = next((e for e in reversed(events) if e["kind"] in ACTION_KINDS and e["id"] not in undone), None)
+            if target is None:
+                return None
+            at = now()
+            eid = self._db.insert_event("undo", target["target"], target["kind"], None, self.labeler, at, target["id"])
+        return LabelEvent(id=eid, kind="undo", target=target["target"], value=target["kind"], labeler=self.labeler,
+                          at=at, ref=target["id"])
+
+    def redo(self) -> LabelEvent | None:
+        """Re-apply this labeler's latest undone action, if no new action came since."""
+        with self._db.write():
+            events = self._db.events(labeler=self.labeler)
+            undone, redone = _undo_state(events)
+            last_action = max((e["id"] for e in events if e["kind"] in ACTION_KINDS), default=0)
+            by_id = {e["id"]: e for e in events}
+            undo = next(
+                (e for e in reversed(events)
+                 if e["kind"] == "undo" and e["id"] > last_action and e["id"] not in redone
+                 and undone.get(e["ref"]) == e["id"]),
+                None,
+            )
+            if undo is None:
+                return None
+            action = by_id[undo["ref"]]
+            at = now()
+            eid = self._db.insert_event("redo", action["target"], action["kind"], None, self.labeler, at, undo["id"])
+        return LabelEvent(id=eid, kind="redo", target=action["target"], value=action["kind"], labeler=self.labeler,
+                          at=at, ref=undo["id"])
+
+    def events(self, *, labeler: str | None = None) -> list[LabelEvent]:
+        """The human log, oldest first, each with the undo currently cancelling it (if any)."""
+        rows = self._db.events(labeler=labeler)
+        undone: dict[int, int] = {}
+        for who in {r["labeler"] for r in rows}:
+            undone.update(_undo_state([r for r in rows if r["labeler"] == who])[0])
+        return [_event_row(r, undone.get(r["id"])) for r in rows]
+
