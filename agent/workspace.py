@@ -182,7 +182,7 @@ class Workspace:
             if not p:
                 continue
             orig, mine = self.source / p, self.path / p
-            if mine.is_symlink() and not orig.is_symlink():
+            if self._symlinked_ancestor(p) or (mine.is_symlink() and not orig.is_symlink()):
                 out.append(p)
                 continue
             if orig.is_file() or mine.is_file():
@@ -196,6 +196,20 @@ class Workspace:
                     out.append(f"{p}/{f}")
         return sorted(set(out))
 
+    def _symlinked_ancestor(self, rel: str) -> bool:
+        parts = rel.split("/")[:-1]
+        return any((self.path.joinpath(*parts[: i + 1])).is_symlink() for i in range(len(parts)))
+
+    def _real_parents(self, rel: str) -> None:
+        """Make every ancestor of ``rel`` a real directory inside the workspace (code run by
+        the tests may have planted a symlink or a file there), so a restore never writes out."""
+        parts = rel.split("/")[:-1]
+        for i in range(len(parts)):
+            d = self.path.joinpath(*parts[: i + 1])
+            if d.is_symlink() or (d.exists() and not d.is_dir()):
+                _remove(d)
+            d.mkdir(exist_ok=True)
+
     def restore_protected(self) -> None:
         """Put every protected path back exactly as it is in the source."""
         for prot in self.task.protected:
@@ -203,6 +217,7 @@ class Workspace:
             if not p:
                 continue
             orig, mine = self.source / p, self.path / p
+            self._real_parents(p)
             _remove(mine)
             if orig.is_dir():
                 copy_tree(orig, mine, [h[len(p) + 1 :] for h in self.task.hidden if under(h, [p])])

@@ -149,3 +149,26 @@ def test_hidden_files_and_nested_hidden(tmp_path):
     assert files == ["a.py", "data/keep.txt", "tests/test_a.py"]
     assert w.is_hidden("data/secret/new.txt") and not w.is_hidden("data/keep.txt")
     assert w.patch() == ""  # hidden files are not "deleted" in the patch
+
+
+def test_restore_never_writes_through_a_planted_symlink(tmp_path):
+    """Code run by the tests can plant symlinks; restoring a nested protected file must not follow one."""
+    path = write_suite(
+        tmp_path / "s",
+        {"t": {"m.py": "X = 0\n", "checks/unit/test_m.py": "from m import X\n\ndef test_x():\n    assert X == 1\n"}},
+        protected=["checks/unit/test_m.py"],
+        test_command=["python", "-m", "pytest", "-q", "checks"],
+    )
+    suite = load_suite(path)
+    w = Workspace.create(suite, suite.tasks[0], tmp_path / "runs")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "unit").mkdir(parents=True)
+    (elsewhere / "unit" / "test_m.py").write_text("def test_x():\n    assert True\n")
+    shutil.rmtree(w.path / "checks")
+    os.symlink(elsewhere, w.path / "checks")
+    result, tampered = w.final_test_run()
+    assert tampered == ["checks/unit/test_m.py"]
+    assert not (w.path / "checks").is_symlink()
+    assert (w.path / "checks" / "unit" / "test_m.py").read_text().startswith("from m import X")
+    assert (elsewhere / "unit" / "test_m.py").read_text() == "def test_x():\n    assert True\n"
+    assert not result.passed and result.counts.failed == 1  # the real test ran
