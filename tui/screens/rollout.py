@@ -55,7 +55,8 @@ class RolloutScreen(StudioScreen):
         yield Static(id="rollout-head")
         with Horizontal(id="rollout-body"):
             table = DataTable(id="calls", cursor_type="row", zebra_stripes=True)
-            table.add_columns("step", "tool", "arguments", "status", "time")
+            for label in ("step", "tool", "arguments", "status", "time"):
+                table.add_column(label, key=label)
             yield table
             with Vertical(id="detail"):
                 with Vertical(id="call-pane"):
@@ -114,13 +115,14 @@ class RolloutScreen(StudioScreen):
         at_end = table.cursor_row >= table.row_count - 1
         calls = self.trace.calls if self.trace else []
         # Rows for calls already shown may have changed (a result arrived): update in place.
+        # Row keys are positions: call ids are not unique across steps for every model.
         for i in range(min(self._rows, len(calls))):
             cv = calls[i]
-            table.update_cell(cv.call_id, "status", status_text(cv))
-            table.update_cell(cv.call_id, "time", fmt_duration(cv.duration_s))
-        for cv in calls[self._rows:]:
+            table.update_cell(str(i), "status", status_text(cv))
+            table.update_cell(str(i), "time", fmt_duration(cv.duration_s))
+        for i, cv in enumerate(calls[self._rows:], self._rows):
             table.add_row(str(cv.step), cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s),
-                          key=cv.call_id)
+                          key=str(i))
         self._rows = len(calls)
         if self.trace and self.trace.end is not None and END_KEY not in table.rows:
             table.add_row("■", Text("end", style="bold"), Text(self.trace.end.stop_reason, style="dim"),
@@ -192,9 +194,9 @@ class RolloutScreen(StudioScreen):
             diff.set_patch(end.outcome.patch if end else "", empty_message="(no changes: empty patch)")
             return
         call_pane.display, final_pane.display = True, False
-        cv = next((c for c in self.trace.calls if c.call_id == key), None)
-        if cv is None:
+        if not key or not key.isdigit() or int(key) >= len(self.trace.calls):
             return
+        cv = self.trace.calls[int(key)]
         title = Text(f"step {cv.step} · {cv.name} · ")
         title.append_text(status_text(cv))
         title.append(f" · {fmt_duration(cv.duration_s)}")
