@@ -36,7 +36,11 @@ def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -
     out = []
     want_step = options.mode == "step"
     drop = set(options.drop_flags)
+    batches = set(options.batches)
     for p in store.pairs(PairFilter(include_stale=True)):
+        if batches and not all(u.split("/", 1)[0] in batches for u in (p.chosen_uid, p.rejected_uid)):
+            skipped["other_batch"] += 1
+            continue
         if p.task_id in held:
             skipped["holdout"] += 1
             continue

@@ -25,6 +25,7 @@ class ExportError(ValueError):
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Layout = "together"
+    batches: list[str] = Field(default_factory=list)  # only rollouts of these batch ids (default: all)
     holdout_tasks: list[str] = Field(default_factory=list)
     holdout_fraction: float | None = None
     seed: int = 0  # for --holdout-fraction
@@ -40,7 +41,7 @@ class _Options(BaseModel):
             raise ValueError("holdout_fraction is in [0, 1)")
         return v
 
-    @field_validator("holdout_tasks", mode="before")
+    @field_validator("holdout_tasks", "batches", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
         if isinstance(v, str):

@@ -36,8 +36,11 @@ def select_rollouts(store, options: SftOptions, held: set[str], skipped: Counter
             if p.preferred_uid:
                 good_failed.add(p.preferred_uid)
     out = []
+    batches = set(options.batches)
     for r in store.rollouts(status="finished"):
-        if r.task_id in held:
+        if batches and r.batch_id not in batches:
+            skipped["other_batch"] += 1
+        elif r.task_id in held:
             skipped["holdout"] += 1
         elif r.tests_tampered:
             skipped["tampered"] += 1

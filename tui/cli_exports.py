@@ -181,9 +181,13 @@ def cost_line(report) -> str:
 def print_report(c: Console, report) -> None:
     import exports
 
+    from rich.markup import escape
+
     t = Table(box=None, show_header=False, pad_edge=False)
     t.add_column(style="bold")
     t.add_column()
+    add_row = t.add_row
+    t.add_row = lambda k, v: add_row(k, escape(str(v)))  # type: ignore[method-assign]  # paths, formats: no markup
     t.add_row("file", (report.path or "(dry run: nothing written)") + f"  [{report.format}, {report.mode}]")
     t.add_row("examples", f"{report.examples:,}")
     t.add_row("tokens", tokens_line(report))

@@ -1,0 +1,63 @@
+"""`prefs` as a library: run a batch, index it, pair with auto verdicts, export DPO.
+
+This is what people ran before the studio existed (rollouts -> auto-scored pairs ->
+Together preference JSONL), kept as one call. What is new: the pairs' contrast kinds and
+noise flags are reported, and noisy auto pairs (both_fail, identical_patch,
+tests_tampered by default) are dropped unless ``keep_noisy``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exports.export import export_dpo
+from exports.options import DpoOptions, ExportError, ExportReport
+
+
+@dataclass
+class PrefsSummary:
+    batch_dir: Path
+    tasks: int
+    rollouts: int
+    report: ExportReport | None  # None when nothing could be exported
+    no_contrast_tasks: list[str] = field(default_factory=list)
+    by_contrast: dict[str, int] = field(default_factory=dict)  # of the exported pairs
+    noisy_dropped: dict[str, int] = field(default_factory=dict)  # flag -> pairs dropped
+    error: str | None = None  # why nothing was exported
+    batch: Any = None  # agent.batch.BatchSummary
+
+
+def run_prefs(suite, provider_factory, batch_dir: Path, store, options: DpoOptions, out: Path, *,
+              rollouts: int, seed: int, max_workers: int, config=None, task_ids: list[str] | None = None,
+              provider_name: str = "openai", model: str = "", base_url: str | None = None,
+              suite_path: str | None = None, on_rollout_end: Callable | None = None,
+              cancel=None) -> PrefsSummary:
+    from agent.batch import run_batch
+
+    batch = run_batch(suite, provider_factory, batch_dir, rollouts=rollouts, seed=seed, max_workers=max_workers,
+                      config=config, task_ids=task_ids, provider_name=provider_name, model=model, base_url=base_url,
+                      suite_path=suite_path, on_rollout_end=on_rollout_end, cancel=cancel)
+    store.ingest([batch_dir])
+    built = store.rebuild_pairs()
+    batch_id = Path(batch_dir).name
+    options = options.model_copy(update={"auto": True, "batches": [batch_id], "mode": options.mode})
+    tasks = task_ids or [t.id for t in suite.tasks]
+    summary = PrefsSummary(batch_dir=Path(batch_dir), tasks=len(tasks), rollouts=len(batch.results), report=None,
+                           no_contrast_tasks=[t for t in built.no_contrast_tasks if t in set(tasks)], batch=batch)
+    try:
+        summary.report = export_dpo(store, out, options)
+    except ExportError as exc:
+        summary.error = str(exc)
+        summary.report = export_dpo(store, out, options, dry_run=True)
+    skipped = summary.report.skipped
+    summary.noisy_dropped = {k.split(":", 1)[1]: v for k, v in skipped.items() if k.startswith("noisy:")}
+    if summary.report.path:
+        import json
+
+        meta = json.loads(Path(summary.report.meta_path).read_text(encoding="utf-8"))
+        summary.by_contrast = dict(Counter(line.get("contrast") for line in meta["lines"]))
+    return summary
