@@ -224,3 +224,27 @@ def test_missing_command_is_a_clear_failure(tmp_path):
     r = run_tests(ws, _task(test_command=["no-such-test-runner", "--all"]))
     assert not r.passed and r.exit_code == 127
     assert "cannot run 'no-such-test-runner'" in r.output
+
+
+def test_fallback_when_bwrap_missing_or_broken(tmp_path, monkeypatch):
+    monkeypatch.setattr(sb, "_probed", None)  # probe afresh; restored after the test
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert sandbox_kind() == "rlimit"
+    assert "bwrap (bubblewrap) is not installed" in sandbox_warning()
+
+    # a bwrap that is installed but cannot create namespaces (as in some containers)
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sb, "_probed", None)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    assert sandbox_kind() == "rlimit"
+    warning = sandbox_warning()
+    assert "installed but cannot start here (bwrap: No permissions to create new namespace)" in warning
+    with pytest.raises(SandboxError, match="cannot start here"):
+        run_command(["true"], tmp_path, timeout_s=5, sandbox="bwrap")
+    # "auto" falls back and still runs the command, with limits
+    ws = _project(tmp_path / "ws", {"ok.py": "print('ran')\n"})
+    code, out, _, _ = run_command([sys.executable, "ok.py"], ws, timeout_s=10)
+    assert code == 0 and out.strip() == "ran"
