@@ -113,3 +113,17 @@ def test_user_errors_are_one_line(traces, capsys, argv, msg):
 def test_commands_need_an_ingested_store(tmp_path, capsys):
     code, _, err = run(capsys, "pairs", "undo", str(tmp_path))
     assert code == 2 and "no label store at" in err and "first" in err
+
+
+def test_tag_and_rebuild(traces, capsys):
+    run(capsys, "ingest", str(traces))
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--json")
+    first = json.loads(out)[0]["pair_id"]
+    assert run(capsys, "pairs", "tag", str(traces), first, "revisit")[0] == 0
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--tag", "revisit", "--json")
+    assert [p["pair_id"] for p in json.loads(out)] == [first]
+    code, out, _ = run(capsys, "pairs", "rebuild", str(traces), "--strategy", "all-contrastive", "--json")
+    rep = json.loads(out)
+    assert code == 0 and rep["strategy"] == "all-contrastive" and rep["pairs"] == 2
+    code, out, _ = run(capsys, "ingest", str(traces), "--json")
+    assert json.loads(out)["files_read"] == 0

@@ -172,3 +172,26 @@ def test_calls_with_invalid_args_and_parse_errors(env):
     assert steps[2].calls[0].args == {"rel_path": "a.py"}  # args as the trace has them, not re-parsed
     assert steps[3].calls[0].args == {"summary": "x"}
     assert env.store.rollout("b1/t1__s1").invalid_tool_calls == 2
+
+
+def test_a_line_that_is_not_utf8_is_skipped_and_offsets_stay_exact(env):
+    bdir = env.batch("b1", [Spec("t1", 1, steps=3, extra_text="naïve")])
+    p = bdir / "traces" / "t1__s1.jsonl"
+    lines = p.read_bytes().splitlines(keepends=True)
+    p.write_bytes(b"".join(lines[:3]) + b'{"kind": "message", "bad": "\xff\xfe"}\n' + b"".join(lines[3:]))
+    rep = env.store.ingest([env.root])
+    assert rep.invalid_lines == 1 and "t1__s1.jsonl:4:" in rep.warnings[0]
+    data = p.read_bytes()
+    steps = env.store.steps("b1/t1__s1")
+    assert len(steps) == 3 and env.store.rollout("b1/t1__s1").status == "finished"
+    for s in steps:
+        assert json.loads(data[s.offset: data.index(b"\n", s.offset)])["step"] == s.step
+
+
+def test_progress_is_reported(env):
+    env.batch("b1", [Spec("t1", i, steps=2) for i in range(3)])
+    seen = []
+    env.store.ingest([env.root], progress=seen.append)
+    assert seen and seen[-1].files_done == seen[-1].files_total == 3
+    assert seen[-1].bytes_done == seen[-1].bytes_total > 0
+    assert [p.bytes_done for p in seen] == sorted(p.bytes_done for p in seen)
