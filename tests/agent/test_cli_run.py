@@ -116,3 +116,38 @@ def test_suite_check_table_and_exit_status(tiny_suite_path, tmp_path, capsys):
     assert main(["suite", "check", str(broken)]) == 1
     out = capsys.readouterr().out
     assert re.search(r"fix_largest\s+yes\s+no\s+FAIL", out) and "1 task(s) failed the check: fix_largest" in out
+
+
+def test_ctrl_c_stops_the_run_cleanly(tiny_suite, tiny_suite_path, scripted, tmp_path):
+    """A real SIGINT to a `repo-agent run` process: running rollouts end as cancelled."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from agent.trace import read_trace
+
+    server = scripted(ScriptedPolicy(tiny_suite, "never_finish"))
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "TOGETHER_API_KEY")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "run", "--suite", str(tiny_suite_path), "--model", "m",
+         "--base-url", server.base_url, "--rollouts", "3", "--max-iters", "10000", "--trace-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=os.getcwd(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 3:  # the first rollout is under way
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert re.search(r"^\[run\] \[1/6\] fix_gcd seed=0: CANCELLED", out, re.M) and "--resume" in out
+    [batch] = find_batches(tmp_path)
+    assert read_batch_meta(batch).stop_reason == "cancelled"
+    traces = list((batch / "traces").glob("*.jsonl"))
+    assert traces and all(read_trace(p).end.stop_reason == "cancelled" and not read_trace(p).warnings for p in traces)
