@@ -24,7 +24,7 @@ from textual.widgets import Input, Label, Select, Static
 from tui.screens.base import StudioScreen
 
 KINDS = ("dpo", "sft")
-SKIP_FIELDS = {"tokenizer_path", "price_per_mtok"}  # advanced: command line only
+SKIP_FIELDS: set[str] = set()
 
 
 def _options_cls(kind: str):
@@ -100,6 +100,8 @@ class ExportScreen(StudioScreen):
         self._fields: list[tuple[str, Any, Any]] = []
         self.last_report: Any = None
         self.written: Path | None = None
+        self.check: Any = None
+        self.upload_cmd: str | None = None
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -125,7 +127,9 @@ class ExportScreen(StudioScreen):
             return
         widgets: list = [Label("kind"), Select([("DPO (preferences)", "dpo"), ("SFT (trajectories)", "sft")],
                                                value=self.kind, allow_blank=False, id="x-kind")]
-        self._fields = [f for f in _fields(cls) if f[0] not in SKIP_FIELDS]
+        fields = [f for f in _fields(cls) if f[0] not in SKIP_FIELDS]
+        # The choices that shape the file (mode, style, format) first, then the rest.
+        self._fields = sorted(fields, key=lambda f: _literal_choices(f[1]) is None)
         for name, ann, default in self._fields:
             widgets.append(Label(name.replace("_", " ")))
             choices = _literal_choices(ann)
@@ -219,7 +223,7 @@ class ExportScreen(StudioScreen):
     def _done(self, report, check, upload, out: Path, dry_run: bool) -> None:
         self.last_report = report
         if not dry_run:
-            self.written = out
+            self.written, self.check, self.upload_cmd = out, check, upload
         self._show(render_export(report, check, upload, out, dry_run))
 
     def _show(self, renderable) -> None:
