@@ -18,7 +18,7 @@ from rich.table import Table
 
 from tui.cli import UserError
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
 EXPORT_EXAMPLES = """\
 examples:
