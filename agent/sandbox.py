@@ -33,11 +33,11 @@ import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from agent.pytest_report import counts_from_junit, counts_from_summary, has_pytest_config, pytest_index, summary_line
 from agent.trace import TestCounts
 
 if TYPE_CHECKING:
@@ -315,82 +315,11 @@ def resolve_argv(test_command: list[str] | str) -> list[str]:
     return argv
 
 
-def _pytest_index(argv: list[str]) -> int | None:
-    """Index after which pytest options can be inserted, or None if not a pytest run."""
-    for i in range(len(argv) - 1):
-        if argv[i] == "-m" and argv[i + 1] == "pytest":
-            return i + 2
-    return None
-
-
-_SUMMARY_RE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*$")
-_COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
-
-
-def _summary_line(output: str) -> str | None:
-    for line in reversed(output.splitlines()[-40:]):
-        m = _SUMMARY_RE.match(line.strip())
-        if m:
-            return m.group(1).strip()
-        if line.strip().startswith("no tests ran"):
-            return line.strip().strip("= ")
-    return None
-
-
-def _counts_from_junit(path: Path) -> TestCounts | None:
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
-        return None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    c = TestCounts()
-    for s in suites:
-        tests = int(s.get("tests", 0))
-        failures = int(s.get("failures", 0))
-        errors = int(s.get("errors", 0))
-        skipped = int(s.get("skipped", 0))
-        c.collected += tests
-        c.failed += failures
-        c.errors += errors
-        c.skipped += skipped
-        c.passed += max(0, tests - failures - errors - skipped)
-    return c
-
-
-def _counts_from_summary(summary: str | None) -> TestCounts:
-    c = TestCounts()
-    for n, word in _COUNT_RE.findall(summary or ""):
-        n = int(n)
-        if word == "passed" or word == "xpassed":
-            c.passed += n
-        elif word == "failed":
-            c.failed += n
-        elif word.startswith("error"):
-            c.errors += n
-        elif word in ("skipped", "xfailed"):
-            c.skipped += n
-    c.collected = c.passed + c.failed + c.errors + c.skipped
-    return c
-
-
-def _has_pytest_config(root: Path) -> bool:
-    """Whether ``root`` holds its own pytest configuration file (pytest's own rules)."""
-    if (root / "pytest.ini").is_file() or (root / ".pytest.ini").is_file():
-        return True
-    for name, section in (("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]")):
-        try:
-            if section in (root / name).read_text(encoding="utf-8", errors="replace"):
-                return True
-        except OSError:
-            pass
-    return False
-
-
 def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> TestResult:
     """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed."""
     workspace_dir = Path(workspace_dir).resolve()
     argv = resolve_argv(task.test_command)
-    at = _pytest_index(argv)
+    at = pytest_index(argv)
     results = Path(tempfile.mkdtemp(prefix="repo-agent-results-"))
     junit = results / "junit.xml"
     env: dict[str, str] = {}
@@ -402,7 +331,7 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
             f"--rootdir={workspace_dir}",
             f"--confcutdir={workspace_dir}",
         ]
-        if not _has_pytest_config(workspace_dir):
+        if not has_pytest_config(workspace_dir):
             # Without this, pytest would adopt the config of any ancestor directory
             # (e.g. this project's own pyproject.toml when a workspace lives inside it).
             (results / "pytest.ini").write_text("[pytest]\n")
@@ -419,15 +348,15 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
             argv, workspace_dir, timeout_s=task.timeout_s, sandbox=sandbox, env=env,
             extra_binds=(results,),
         )
-        counts = _counts_from_junit(junit) if at is not None else None
+        counts = counts_from_junit(junit) if at is not None else None
     finally:
         shutil.rmtree(results, ignore_errors=True)
     output = "\n".join(
         line for line in output.splitlines() if not line.lstrip("- ").startswith("generated xml file:")
     )
-    line = _summary_line(output)
+    line = summary_line(output)
     if counts is None:
-        counts = _counts_from_summary(line)
+        counts = counts_from_summary(line)
     if timed_out:
         summary = f"timed out after {task.timeout_s:g}s"
         passed = False

@@ -1,6 +1,6 @@
-"""The agent's tools (DESIGN §4): pydantic argument models, validation, execution.
+"""The agent's tools (DESIGN §4): validation and execution inside one workspace.
 
-Each tool's arguments are a pydantic model; its JSON schema is what the model is given.
+The argument models and their schemas live in ``agent.tool_args`` (re-exported here).
 ``ToolBox.call(name, raw_arguments)`` never raises: a call whose arguments fail the
 schema (bad JSON, not an object, unknown tool, missing / mistyped / extra argument, an
 empty path) comes back ``valid=False`` with its violations and a tool-error text the
@@ -10,7 +10,6 @@ comes back ``valid=True, ok=False``. Outputs are cut to ``output_limit`` with a 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -18,9 +17,22 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from agent.sandbox import SandboxError, TestResult
+from agent.tool_args import (  # noqa: F401  (the models are re-exported)
+    TOOL_ARGS,
+    FinishArgs,
+    GrepArgs,
+    ListDirArgs,
+    ReadFileArgs,
+    RunTestsArgs,
+    WriteFileArgs,
+    json_type,
+    signature,
+    tool_schema,
+    violations_of,
+)
 from agent.workspace import PathEscape, Workspace, is_cache
 
 MAX_WRITE_CHARS = 1_000_000
@@ -29,95 +41,6 @@ GREP_MAX_MATCHES = 200
 LIST_HARD_CAP = 50_000
 GREP_LINE_CHARS = 200
 GREP_MAX_FILE_BYTES = 2_000_000
-
-_PATH_HINT = {
-    "rel_dir": "must be a non-empty path, use '.' for the workspace root",
-    "rel_path": "must be a non-empty file path relative to the workspace root",
-}
-
-
-class _Args(BaseModel):
-    # strict: a number is not a path, "5" is not an int; forbid: an unknown key is an error.
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-def _non_empty(v: str, info) -> str:
-    if not v.strip():
-        raise ValueError(_PATH_HINT.get(info.field_name, "must not be empty"))
-    return v
-
-
-class ListDirArgs(_Args):
-    """List the files under a directory of the workspace (recursively, caches skipped)."""
-
-    rel_dir: str = Field(description="Directory relative to the workspace root; use '.' for the root.")
-    max_files: int = Field(200, ge=1, le=2000, description="At most this many entries are listed.")
-
-    @field_validator("rel_dir")
-    @classmethod
-    def check_path(cls, v: str, info) -> str:
-        return _non_empty(v, info)
-
-
-class ReadFileArgs(_Args):
-    """Read a text file of the workspace."""
-
-    rel_path: str = Field(description="File path relative to the workspace root, e.g. 'src/app.py'.")
-
-    @field_validator("rel_path")
-    @classmethod
-    def check_path(cls, v: str, info) -> str:
-        return _non_empty(v, info)
-
-
-class WriteFileArgs(_Args):
-    """Write (create or overwrite) a text file of the workspace with the full new content."""
-
-    rel_path: str = Field(description="File path relative to the workspace root.")
-    content: str = Field(description="The complete new content of the file.")
-
-    @field_validator("rel_path")
-    @classmethod
-    def check_path(cls, v: str, info) -> str:
-        return _non_empty(v, info)
-
-
-class GrepArgs(_Args):
-    """Search the files under a directory for a Python regular expression."""
-
-    pattern: str = Field(description="Python regular expression, searched line by line.")
-    rel_dir: str = Field(description="Directory (or file) relative to the workspace root; '.' for all.")
-
-    @field_validator("pattern", "rel_dir")
-    @classmethod
-    def check_nonempty(cls, v: str, info) -> str:
-        return _non_empty(v, info)
-
-
-class RunTestsArgs(_Args):
-    """Run the task's test command on the workspace and return the results."""
-
-
-class FinishArgs(_Args):
-    """Finish the task: call this once, when you are done."""
-
-    summary: str = Field(description="What was wrong and how you fixed it, in a few sentences.")
-    changes: list[str] | str = Field(description="The changes you made, one entry per file or edit.")
-
-    @field_validator("summary")
-    @classmethod
-    def check_nonempty(cls, v: str, info) -> str:
-        return _non_empty(v, info)
-
-
-TOOL_ARGS: dict[str, type[_Args]] = {
-    "list_dir": ListDirArgs,
-    "read_file": ReadFileArgs,
-    "write_file": WriteFileArgs,
-    "grep": GrepArgs,
-    "run_tests": RunTestsArgs,
-    "finish": FinishArgs,
-}
 
 
 @dataclass
@@ -147,85 +70,6 @@ def cut(text: str, limit: int) -> tuple[str, int, bool]:
     return text[:keep] + marker, total, True
 
 
-def _clean_schema(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _clean_schema(v) for k, v in node.items() if k != "title"}
-    if isinstance(node, list):
-        return [_clean_schema(v) for v in node]
-    return node
-
-
-def tool_schema(name: str) -> dict:
-    model = TOOL_ARGS[name]
-    params = _clean_schema(model.model_json_schema())
-    params.setdefault("properties", {})
-    params["additionalProperties"] = False
-    params.pop("description", None)
-    return {
-        "type": "function",
-        "function": {"name": name, "description": (model.__doc__ or "").strip(), "parameters": params},
-    }
-
-
-@functools.cache
-def _signature(name: str) -> str:
-    """A short form of the schema for error messages: list_dir(rel_dir: string, max_files?: integer)."""
-    params = tool_schema(name)["function"]["parameters"]
-    required = set(params.get("required", []))
-    parts = []
-    for key, spec in params["properties"].items():
-        typ = spec.get("type") or "|".join(s.get("type", "?") for s in spec.get("anyOf", [])) or "any"
-        parts.append(f"{key}{'' if key in required else '?'}: {typ}")
-    return f"{name}({', '.join(parts)})"
-
-
-def _json_type(v: Any) -> str:
-    return {
-        dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
-        type(None): "null",
-    }.get(type(v), type(v).__name__)
-
-
-@functools.cache
-def _expected(model: type[_Args], field: str) -> str:
-    spec = _clean_schema(model.model_json_schema()).get("properties", {}).get(field, {})
-    kinds = [spec] if "type" in spec else spec.get("anyOf", [])
-    names = []
-    for k in kinds:
-        t = k.get("type", "value")
-        if t == "array":
-            t = f"array of {k.get('items', {}).get('type', 'value')}s"
-        names.append(t)
-    return " or ".join(names) or "a value"
-
-
-def violations_of(exc: ValidationError, args: dict, model: type[_Args]) -> list[str]:
-    out = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e.get("loc", ())) or "arguments"
-        field = str(e["loc"][0]) if e.get("loc") else ""
-        kind = e.get("type", "")
-        if kind == "missing":
-            hint = f" ({_PATH_HINT[field]})" if field in _PATH_HINT else ""
-            out.append(f"{loc}: missing required argument{hint}")
-        elif kind == "extra_forbidden":
-            out.append(f"{loc}: unknown argument")
-        elif kind.endswith("_type"):
-            out.append(f"{field or loc}: expected {_expected(model, field)}, got {_json_type(args.get(field))}")
-        elif kind == "value_error":
-            out.append(f"{loc}: {str(e.get('msg', '')).removeprefix('Value error, ')}")
-        else:
-            out.append(f"{loc}: {e.get('msg', 'invalid')}")
-    # a union (list[str] | str) reports one error per branch: keep the first per field
-    seen, unique = set(), []
-    for v in out:
-        key = v.split(":")[0].split(".")[0]
-        if key not in seen:
-            seen.add(key)
-            unique.append(v)
-    return unique
-
-
 class ToolBox:
     """The tools of one rollout, bound to its workspace."""
 
@@ -252,7 +96,7 @@ class ToolBox:
     # ------------------------------------------------------------------ calling
 
     def _invalid(self, name, args, parse_error, violations, start) -> ToolOutcome:
-        expected = _signature(name) if name in TOOL_ARGS else ", ".join(_signature(n) for n in TOOL_ARGS)
+        expected = signature(name) if name in TOOL_ARGS else ", ".join(signature(n) for n in TOOL_ARGS)
         text = (
             f"Error: invalid call to {name!r}: " + "; ".join(violations)
             + f"\nExpected: {expected}\nFix the arguments and call the tool again."
@@ -285,7 +129,7 @@ class ToolBox:
             return self._invalid(name, None, msg, [f"arguments: not valid JSON ({msg})"], start)
         if not isinstance(parsed, dict):
             return self._invalid(
-                name, None, None, [f"arguments: must be a JSON object, got {_json_type(parsed)}"], start
+                name, None, None, [f"arguments: must be a JSON object, got {json_type(parsed)}"], start
             )
         args = parsed
         try:
