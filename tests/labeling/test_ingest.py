@@ -195,3 +195,13 @@ def test_progress_is_reported(env):
     assert seen and seen[-1].files_done == seen[-1].files_total == 3
     assert seen[-1].bytes_done == seen[-1].bytes_total > 0
     assert [p.bytes_done for p in seen] == sorted(p.bytes_done for p in seen)
+
+
+def test_malformed_batch_json_is_a_warning(env):
+    bdir = env.batch("b1", [Spec("t1", 1, steps=2)])
+    (bdir / "batch.json").write_text("{not json")
+    rep = env.store.ingest([env.root])
+    assert any("unreadable batch.json" in w for w in rep.warnings)
+    assert rep.files_read == 1 and env.store.rollout("b1/t1__s1").status == "finished"
+    [b] = env.store.batches()
+    assert b.batch_id == "b1" and b.suite == ""
