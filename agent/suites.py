@@ -218,9 +218,11 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
         with_fix: bool | None = None
         if has_reference_fix(task):
             apply_reference_fix(suite, task, ws)
-            after, _ = ws.final_test_run()
-            with_fix = after.passed
+            after, tampered = ws.final_test_run()
+            with_fix = after.passed and not tampered
             detail += f"; with fix: {after.summary}"
+            if tampered:  # a "fix" that edits the tests proves nothing about the task
+                detail += f"; the reference fix changes protected paths: {', '.join(tampered)}"
         ok = fails and with_fix is not False
         return TaskCheck(task.id, fails, with_fix, detail, ok)
     finally:

@@ -49,12 +49,16 @@ def test_check_reports_a_task_that_passes_untouched_or_stays_broken(tmp_path):
         "already_ok": {"m.py": "X = 1\n", "tests/test_m.py": "from m import X\n\ndef test_x():\n    assert X == 1\n"},
         "bad_fix": dict(ADD_TASK, **{"_fix/add.py": "def add(a, b):\n    return a * b\n"}),
         "no_fix": {k: v for k, v in ADD_TASK.items() if not k.startswith("_fix")},
+        "fix_edits_tests": dict(ADD_TASK, **{"_fix/tests/test_add.py": "def test_nothing():\n    pass\n"}),
     })
     checks = {c.task_id: c for c in check_suite(load_suite(path))}
     assert checks["already_ok"] == TaskCheck("already_ok", False, None, checks["already_ok"].detail, False)
     assert checks["bad_fix"].fails_untouched and checks["bad_fix"].passes_with_fix is False and not checks["bad_fix"].ok
     assert checks["no_fix"].ok and checks["no_fix"].passes_with_fix is None
     assert "untouched: 1 passed" in checks["already_ok"].detail
+    bad = checks["fix_edits_tests"]
+    assert bad.fails_untouched and bad.passes_with_fix is False and not bad.ok
+    assert "the reference fix changes protected paths: tests/test_add.py" in bad.detail
 
 
 # --------------------------------------------------------------------------- loading
