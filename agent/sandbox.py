@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -238,6 +239,23 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def _wait_exit(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait until ``proc`` exits (left unreaped when possible); False on timeout."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel): reap while waiting
+        try:
+            proc.wait(timeout=timeout_s)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout_s)
+        return bool(ready)
+    finally:
+        os.close(fd)
+
+
 def run_command(
     argv: list[str],
     cwd: Path,
@@ -278,19 +296,16 @@ def run_command(
     total = [0]
     reader = threading.Thread(target=_reader, args=(proc.stdout, chunks, total), daemon=True)
     reader.start()
-    timed_out = False
     try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        timed_out = not _wait_exit(proc, timeout_s)
+        # The leader has exited but is not reaped yet, so its pid (the group id) cannot be
+        # reused: killing the group now reaches only what the command left behind.
         _kill_group(proc.pid)
         proc.wait()
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
         _kill_group(proc.pid)
         proc.wait()
         raise
-    # Anything left in the group (a daemonised child holding the pipe) goes too.
-    _kill_group(proc.pid)
     reader.join(timeout=5)
     duration = time.monotonic() - start
     out = b"".join(chunks).decode("utf-8", errors="replace")
