@@ -55,7 +55,6 @@ def test_one_rollouts_provider_failure_never_stops_the_batch(tiny_suite, scripte
     server = scripted(ScriptedPolicy(tiny_suite, "clean"))
     server.fail_when(lambda b: b.get("seed") == 11 and "fix_gcd" in b["messages"][1]["content"], status=500)
     provider = openai_for(server)
-    calls = {"n": 0}
 
     def factory(task_id, seed):
         if task_id == "fix_largest" and seed == 11:
@@ -72,7 +71,6 @@ def test_one_rollouts_provider_failure_never_stops_the_batch(tiny_suite, scripte
         assert read.end is not None and not read.warnings
         if stops[rid] == "error":
             assert [e for e in read.events if e.kind == "error"]
-    assert calls["n"] == 0
 
 
 def test_resume_skips_finished_rollouts_and_restarts_incomplete_ones(tiny_suite, scripted, tmp_path):
