@@ -347,9 +347,13 @@ class SqliteDb:
         return rows
 
     def pair_ids_with_prefix(self, prefix: str) -> list[str]:
-        esc = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return [r[0] for r in self._q("SELECT pair_id FROM pairs WHERE pair_id LIKE ? ESCAPE '\\' LIMIT 2",
-                                      (esc + "%",))]
+        """Up to two ids starting with ``prefix`` (an exact id first); index range scans only."""
+        exact = self._q("SELECT pair_id FROM pairs WHERE pair_id = ?", (prefix,))
+        if exact:
+            return [exact[0][0]]
+        return [r[0] for r in self._q(
+            "SELECT pair_id FROM pairs WHERE pair_id >= ? AND pair_id < ? ORDER BY pair_id LIMIT 2",
+            (prefix, prefix + "\U0010ffff"))]
 
     # ------------------------------------------------------------------ human log
     def insert_event(self, kind: str, target: str, value: str | None, note: str | None, labeler: str,

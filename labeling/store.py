@@ -275,7 +275,7 @@ class LabelStore(HumanLog):
 
     def resolve_pair_id(self, prefix: str) -> str:
         """A full pair id from a unique prefix. Raises NotFound / StoreError (ambiguous)."""
-        prefix = prefix.strip()
+        prefix = prefix.strip().lower()  # ids are lowercase hex
         if not prefix:
             raise StoreError("empty pair id")
         ids = self._db.pair_ids_with_prefix(prefix)

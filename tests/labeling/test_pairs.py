@@ -201,3 +201,18 @@ def test_unused_tool_calls_count_for_invalid_marks(env):
     env.batch("b1", [Spec("t", 1, calls=calls)])
     env.store.ingest([env.root])
     assert env.store.validity_by_model() == [("m-7b", 2, 1)]
+
+
+def test_ambiguous_prefix_is_an_error(env):
+    env.batch("b1", [Spec("t", i, passed=i < 3, patch=FIX if i < 3 else OTHER, steps=2 + i) for i in range(7)])
+    env.store.ingest([env.root])
+    env.store.rebuild_pairs(strategy="all-contrastive")
+    ids = [p.pair_id for p in env.store.pairs()]
+    assert len(ids) == 21  # > 16: two ids share a first hex digit
+    first = sorted(ids)[0]
+    shared = next(i[0] for i in ids if sum(j[0] == i[0] for j in ids) > 1)
+    with pytest.raises(StoreError, match="ambiguous"):
+        env.store.pair(shared)
+    assert env.store.pair(first.upper()).pair_id == first  # case does not matter
+    with pytest.raises(StoreError, match="empty"):
+        env.store.pair("  ")
