@@ -30,6 +30,10 @@ from agent.trace import (
 )
 
 
+class BatchMismatch(ValueError):
+    """Resuming a batch directory that holds another suite's or model's batch."""
+
+
 class Executor(Protocol):
     def run(self, fn: Callable[[Any], RolloutResult | None], items: list[Any],
             on_result: Callable[[RolloutResult], None], cancel: threading.Event) -> None:
@@ -181,6 +185,9 @@ def run_batch(
                          max_workers=max_workers, reflection=cfg.reflection)
     if (batch_dir / BATCH_FILE).is_file():  # resume: keep the batch's identity
         old = read_batch_meta(batch_dir)
+        if (old.suite, old.model) != (suite.name, model):
+            raise BatchMismatch(f"{batch_dir} holds a batch of suite {old.suite!r} with model {old.model!r}, "
+                                f"not {suite.name!r} with {model!r}")
         meta = old.model_copy(update={"planned": planned, "params": params, "finished": None, "stop_reason": None})
     else:
         meta = BatchMeta(id=batch_dir.name, suite=suite.name, suite_path=suite_path, provider=provider_name,

@@ -36,6 +36,7 @@ class RolloutConfig:
     output_limit: int = 8000  # tool output cut (characters)
     price_in: float | None = None  # USD per 1M prompt tokens
     price_out: float | None = None  # USD per 1M completion tokens
+    timeout_s: float | None = None  # wall clock per rollout; checked between steps
 
 
 @dataclass
@@ -116,6 +117,8 @@ def run_rollout(
                 stop = "cancelled"
             elif tally.steps >= cfg.max_iters:
                 stop = "max_iters"
+            elif cfg.timeout_s is not None and time.monotonic() - t0 > cfg.timeout_s:
+                stop = "timeout"
             else:
                 stop = _step(provider, tools, schemas, seed, cfg, tally, emit, append, cancel)
     except Exception as exc:  # a sandbox or workspace fault ends this rollout only

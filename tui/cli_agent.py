@@ -69,6 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--tasks", help="comma-separated task ids (default: all)")
     run.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     run.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
+    run.add_argument("--rollout-timeout", type=float, default=None, metavar="SECONDS",
+                     help="wall-clock limit per rollout (checked between steps; stop reason 'timeout')")
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
     run.set_defaults(func=cmd_run)
 
@@ -101,7 +103,7 @@ def _label(result) -> str:
         return f"[yellow]CANCELLED[/] (steps={o.steps})"
     if o.tests_tampered:
         return f"[bold magenta]TAMPERED[/] (steps={o.steps})"
-    extra = ", max_iters" if result.stop_reason == "max_iters" else ""
+    extra = f", {result.stop_reason}" if result.stop_reason in ("max_iters", "timeout") else ""
     return f"[bold green]PASS[/] (steps={o.steps})" if o.tests_passed else f"[red]FAIL[/] (steps={o.steps}{extra})"
 
 
@@ -127,7 +129,7 @@ def _replay_defaults(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.batch import run_batch
+    from agent.batch import BatchMismatch, run_batch
     from agent.loop import RolloutConfig
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
     from agent.trace import new_batch_id
@@ -156,7 +158,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, model)
     config = RolloutConfig(max_iters=args.max_iters, temperature=args.temperature, reflection=args.reflection,
-                           output_limit=args.output_limit, price_in=args.price_in, price_out=args.price_out)
+                           output_limit=args.output_limit, price_in=args.price_in, price_out=args.price_out,
+                           timeout_s=args.rollout_timeout)
     console = Console(highlight=False, soft_wrap=True)
     try:
         from agent.sandbox import sandbox_warning
@@ -177,10 +180,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.console.print(f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}")
             progress.update(bar, completed=done)
 
-        summary = run_batch(suite, factory, batch_dir, rollouts=args.rollouts, seed=args.seed,
-                            max_workers=args.max_workers, config=config, task_ids=task_ids,
-                            provider_name=args.llm_provider, model=model, base_url=args.base_url,
-                            suite_path=args.suite, cancel=cancel, on_rollout_end=on_end)
+        try:
+            summary = run_batch(suite, factory, batch_dir, rollouts=args.rollouts, seed=args.seed,
+                                max_workers=args.max_workers, config=config, task_ids=task_ids,
+                                provider_name=args.llm_provider, model=model, base_url=args.base_url,
+                                suite_path=args.suite, cancel=cancel, on_rollout_end=on_end)
+        except BatchMismatch as exc:
+            raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
     if summary.interrupted or summary.cancelled:
         console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")

@@ -75,7 +75,7 @@ def test_one_rollouts_provider_failure_never_stops_the_batch(tiny_suite, scripte
 
 def test_resume_skips_finished_rollouts_and_restarts_incomplete_ones(tiny_suite, scripted, tmp_path):
     b = tmp_path / "b"
-    first = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    first = scripted(ScriptedPolicy(tiny_suite, "summary_only"))
     _batch(tiny_suite, lambda t, s: openai_for(first), b, tmp_path)
     # A crash mid-rollout: the trace lost its end. Another rollout never started.
     torn = trace_path(b, "fix_gcd__s11")
@@ -84,7 +84,7 @@ def test_resume_skips_finished_rollouts_and_restarts_incomplete_ones(tiny_suite,
     trace_path(b, "fix_largest__s10").unlink()
     meta_before = read_batch_meta(b)
 
-    second = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    second = scripted(ScriptedPolicy(tiny_suite, "summary_only"))
     summary = _batch(tiny_suite, lambda t, s: openai_for(second), b, tmp_path)
     resumed = {r.rollout_id for r in summary.results if r.resumed}
     assert resumed == {"fix_gcd__s10", "fix_largest__s11"}
@@ -95,7 +95,7 @@ def test_resume_skips_finished_rollouts_and_restarts_incomplete_ones(tiny_suite,
     assert meta.id == meta_before.id and meta.started == meta_before.started and meta.stop_reason == "finished"
     read = read_trace(torn)  # restarted from scratch: one clean trace, no torn line
     assert not read.warnings and [e.seq for e in read.events] == list(range(len(read.events)))
-    assert sum(e.kind == "rollout_start" for e in read.events) == 1 and read.end.outcome.tests_passed
+    assert sum(e.kind == "rollout_start" for e in read.events) == 1 and read.end.stop_reason == "finished"
 
 
 def test_cancel_ends_running_rollouts_with_valid_traces(tiny_suite, scripted, tmp_path):
@@ -145,7 +145,7 @@ def test_ctrl_c_in_the_caller_cancels_cleanly(tiny_suite, scripted, tmp_path):
 def test_no_api_key_reaches_any_file(tiny_suite, scripted, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
     monkeypatch.setenv("TOGETHER_API_KEY", FAKE_TOGETHER_KEY)
-    server = scripted(ScriptedPolicy(tiny_suite, "wandering"))
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
     provider = OpenAIProvider("scripted", base_url=server.base_url, retry=FAST_RETRY)
     assert provider._client.api_key == FAKE_OPENAI_KEY  # the key really was in play
     _batch(tiny_suite, lambda t, s: provider, tmp_path / "b", tmp_path, rollouts=1,
@@ -176,3 +176,15 @@ def test_batch_runs_through_any_executor(tiny_suite, scripted, tmp_path):
     ex = SerialExecutor()
     summary = _batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path, executor=ex)
     assert ex.items == [p.rollout_id for p in summary.meta.planned] and len(summary.results) == 4
+
+
+def test_resuming_another_models_batch_is_refused(tiny_suite, scripted, tmp_path):
+    import pytest
+
+    from agent.batch import BatchMismatch
+
+    server = scripted(ScriptedPolicy(tiny_suite, "summary_only"))
+    _batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path, rollouts=1, task_ids=["fix_gcd"])
+    with pytest.raises(BatchMismatch, match="scripted"):
+        run_batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", model="other-model")
+    assert len(server.requests) == 1

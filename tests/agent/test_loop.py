@@ -167,3 +167,10 @@ def test_prefix_messages_branch_from_a_recorded_step(tiny_suite, scripted, tmp_p
     first = server.requests[n_before]["messages"]
     assert first == conv[:cut]  # the branch's first request is exactly the parent's prefix
     assert result.outcome.tests_passed and result.outcome.steps == parent.end.outcome.steps
+
+
+def test_rollout_wall_clock_timeout(tiny_suite, scripted, tmp_path):
+    server = scripted(ScriptedPolicy(tiny_suite, "never_finish"))
+    result, read = _run(tiny_suite, openai_for(server), tmp_path, timeout_s=0.0)
+    assert result.stop_reason == "timeout" and result.outcome.steps == 0 and not server.requests
+    assert read.end.stop_reason == "timeout" and not read.warnings
