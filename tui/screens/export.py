@@ -125,23 +125,24 @@ class ExportScreen(StudioScreen):
         except Exception as exc:  # exports/ not importable: say so, keep the studio up
             await form.mount(Label(f"exports unavailable: {exc}"))
             return
-        widgets: list = [Label("kind"), Select([("DPO (preferences)", "dpo"), ("SFT (trajectories)", "sft")],
-                                               value=self.kind, allow_blank=False, id="x-kind")]
+        rows: list[tuple[str, Any]] = [("kind", Select([("DPO (preferences)", "dpo"), ("SFT (trajectories)", "sft")],
+                                                       value=self.kind, allow_blank=False, id="x-kind", compact=True))]
         fields = [f for f in _fields(cls) if f[0] not in SKIP_FIELDS]
         # The choices that shape the file (mode, style, format) first, then the rest.
         self._fields = sorted(fields, key=lambda f: _literal_choices(f[1]) is None)
         for name, ann, default in self._fields:
-            widgets.append(Label(name.replace("_", " ")))
             choices = _literal_choices(ann)
             if choices:
                 value = str(default) if default is not None and str(default) in choices else choices[0]
-                widgets.append(Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"x-{name}"))
+                w: Any = Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"x-{name}", compact=True)
             elif _is_bool(ann, default):
-                widgets.append(Select([("yes", "yes"), ("no", "no")], value="yes" if default else "no",
-                                      allow_blank=False, id=f"x-{name}"))
+                w = Select([("yes", "yes"), ("no", "no")], value="yes" if default else "no", allow_blank=False,
+                           id=f"x-{name}", compact=True)
             else:
-                widgets.append(Input(_to_text(default), id=f"x-{name}"))
-        widgets += [Label("output file"), Input(self._default_out(), id="x-out")]
+                w = Input(_to_text(default), id=f"x-{name}", compact=True)
+            rows.append((name.replace("_", " "), w))
+        rows.append(("output file", Input(self._default_out(), id="x-out", compact=True)))
+        widgets = [Horizontal(Label(label), w, classes="row") for label, w in rows]
         await form.mount_all(widgets)
         self.action_preview()
 
@@ -248,11 +249,25 @@ def render_export(report, check, upload, out: Path, dry_run: bool) -> Group:
     title.append(f"  {out}" if not dry_run else "  (nothing written; ctrl+w writes the file)", style="")
     parts.append(title)
     lines = Text()
-    for key, value in data.items():
-        if isinstance(value, (dict, list)) and len(json.dumps(value, default=str)) > 160:
+    first = ("examples", "tokens", "tokens_per_example", "cost_per_epoch", "format", "mode", "skipped")
+    keys = [k for k in first if k in data] + [k for k in data if k not in first]
+    for key in keys:
+        value = data[key]
+        if value in (None, {}, [], "") or key in ("dry_run", "kind", "tokens_are_estimate"):
+            continue
+        if key == "tokens" and data.get("tokens_are_estimate"):
+            value = f"{value:,} (estimate: {data.get('token_counter') or 'no tokenizer'})"
+        elif key == "cost_per_epoch":
+            value = f"${value:.4f} per epoch"
+        elif key == "tokens_per_example":
+            value = f"{value:,.0f}"
+        elif isinstance(value, (dict, list)) and len(json.dumps(value, default=str)) > 160:
             value = json.dumps(value, default=str)[:157] + "…"
         lines.append(f"{key.replace('_', ' '):>22}  ", style="dim")
-        lines.append(f"{value}\n", style="bold" if key in ("examples", "tokens", "cost_usd", "records") else "")
+        lines.append(f"{value}\n", style="bold" if key in ("examples", "tokens", "cost_per_epoch") else "")
+    if data.get("cost_per_epoch") is None:
+        lines.append(f"{'cost per epoch':>22}  ", style="dim")
+        lines.append("— (set price per mtok to see it)\n", style="yellow")
     parts.append(lines)
     if check is not None:
         cd = _dump(check)

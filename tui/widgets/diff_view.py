@@ -88,6 +88,9 @@ class DiffView(ScrollView, can_focus=True):
     def set_patch(self, patch: str, *, empty_message: str = "(no changes)") -> None:
         key = patch_key(patch)
         if key == self._key and (self._model is not None or not patch.strip()):
+            if not patch.strip() and self._message != empty_message:
+                self._message = empty_message
+                self.refresh()
             return
         self._patch, self._key = patch, key
         self._cache.clear()

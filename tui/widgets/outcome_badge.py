@@ -20,7 +20,7 @@ def outcome_text(r: RolloutRow) -> Text:
 
 
 def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> Text:
-    t = Text()
+    t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f" {side} ", style="bold reverse")
     t.append(" ")
     if r is None:
@@ -30,9 +30,8 @@ def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> T
     t.append(f"  {role}", style=role_style)
     t.append("\n")
     invalid = f" ({r.invalid_tool_calls} invalid)" if r.invalid_tool_calls else ""
-    t.append(f"steps {r.steps} · calls {r.tool_calls}{invalid} · files {r.files_touched} · "
-             f"tokens {fmt_tokens(r.tokens_in)}/{fmt_tokens(r.tokens_out)} · {fmt_cost(r.cost_usd)}",
-             style="")
+    t.append(f"{r.steps} steps · {r.tool_calls} calls{invalid} · {r.files_touched} files · "
+             f"{fmt_tokens(r.tokens_in)}/{fmt_tokens(r.tokens_out)} tok · {fmt_cost(r.cost_usd)}")
     t.append("\n")
     t.append(r.uid, style="dim")
     return t
@@ -40,7 +39,7 @@ def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> T
 
 class OutcomeBadge(Static):
     DEFAULT_CSS = """
-    OutcomeBadge { height: 3; padding: 0 1; }
+    OutcomeBadge { height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, side: str, r: RolloutRow | None, role: str, role_style: str = "") -> None:
