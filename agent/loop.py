@@ -20,10 +20,12 @@ from typing import Any
 from agent import prompts
 from agent.providers import Provider, ProviderError, ReplayDiverged
 from agent.suite import Suite, Task
+from agent.tools import ToolBox
 from agent.trace import (
     BranchInfo, ErrorEvent, FinalEvent, LlmCall, MessageEvent, Outcome, RolloutEnd, RolloutStart,
     TestRun, ToolCallEvent, ToolResultEvent, TraceWriter,
 )
+from agent.workspace import Workspace
 
 EventCallback = Callable[[Any], None]  # receives each event model as it is written
 
@@ -79,9 +81,6 @@ def run_rollout(
     prefix_messages: list[dict[str, Any]] | None = None,
     branch: BranchInfo | None = None,
 ) -> RolloutResult:
-    from agent.tools import ToolBox
-    from agent.workspace import Workspace
-
     cfg = config or RolloutConfig()
     cancel = cancel or threading.Event()
     t0 = time.monotonic()
@@ -98,14 +97,17 @@ def run_rollout(
         tally.messages.append(message)
         emit(MessageEvent, message=message, step=step)
 
+    def start(schemas: list[dict[str, Any]]) -> None:
+        emit(RolloutStart, task_id=task.id, suite=suite.name, seed=seed, provider=provider.name,
+             model=provider.model, temperature=cfg.temperature, max_iters=cfg.max_iters, tools=schemas,
+             batch_id=batch_id, branch=branch)
+
     stop, ws = "error", None
     try:
         ws = Workspace.create(suite, task, workspace_root or Path(tempfile.gettempdir()) / "repo-agent-ws")
         tools = ToolBox(ws, output_limit=cfg.output_limit)
         schemas = tools.schemas()
-        emit(RolloutStart, task_id=task.id, suite=suite.name, seed=seed, provider=provider.name,
-             model=provider.model, temperature=cfg.temperature, max_iters=cfg.max_iters, tools=schemas,
-             batch_id=batch_id, branch=branch)
+        start(schemas)
         if prefix_messages:
             _replay_prefix(prefix_messages, tools, append, tally)
         else:
@@ -122,15 +124,19 @@ def run_rollout(
             else:
                 stop = _step(provider, tools, schemas, seed, cfg, tally, emit, append, cancel)
     except Exception as exc:  # a sandbox or workspace fault ends this rollout only
+        if w.seq == 0:
+            start([])  # every trace opens with rollout_start, even one that failed to set up
         tally.error = f"{type(exc).__name__}: {exc}"
         emit(ErrorEvent, type=type(exc).__name__, message=str(exc)[:2000], step=tally.steps or None)
         stop = "error"
-    outcome = _finish_rollout(ws, stop, tally, cfg, emit)
-    duration = time.monotonic() - t0
-    emit(RolloutEnd, outcome=outcome, stop_reason=stop, duration_s=round(duration, 4))
-    w.close()
-    if ws is not None:
-        ws.cleanup()
+    try:
+        outcome = _finish_rollout(ws, stop, tally, cfg, emit)
+        duration = time.monotonic() - t0
+        emit(RolloutEnd, outcome=outcome, stop_reason=stop, duration_s=round(duration, 4))
+    finally:
+        w.close()
+        if ws is not None:
+            ws.cleanup()
     return RolloutResult(rollout_id, task.id, seed, outcome, stop, duration, error=tally.error)
 
 

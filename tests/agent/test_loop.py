@@ -174,3 +174,14 @@ def test_rollout_wall_clock_timeout(tiny_suite, scripted, tmp_path):
     result, read = _run(tiny_suite, openai_for(server), tmp_path, timeout_s=0.0)
     assert result.stop_reason == "timeout" and result.outcome.steps == 0 and not server.requests
     assert read.end.stop_reason == "timeout" and not read.warnings
+
+
+def test_a_workspace_fault_is_an_error_rollout_with_a_valid_trace(tiny_suite, scripted, tmp_path):
+    task = type(tiny_suite.task("fix_gcd")).model_validate(
+        tiny_suite.task("fix_gcd").model_dump() | {"source": {"kind": "dir", "path": "no/such/dir"}})
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    path = tmp_path / "t.jsonl"
+    result = run_rollout(tiny_suite, task, openai_for(server), path, rollout_id="t", seed=0, workspace_root=tmp_path)
+    read = read_trace(path)
+    assert result.stop_reason == "error" and "source directory not found" in result.error
+    assert [e.kind for e in read.events] == ["rollout_start", "error", "rollout_end"] and not server.requests
