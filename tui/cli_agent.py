@@ -175,6 +175,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                   TextColumn("{task.description}"), console=console, transient=True) as progress:
         bar = progress.add_task("", total=args.rollouts * len(task_ids or suite.tasks))
 
+        live = {"running": 0, "steps": 0}
+        lock = threading.Lock()
+
+        def on_event(rollout_id: str, event) -> None:  # from worker threads: just counters
+            with lock:
+                live["running"] += {"rollout_start": 1, "rollout_end": -1}.get(event.kind, 0)
+                live["steps"] += event.kind == "llm_call"
+                text = f"{live['running']} running, {live['steps']} steps"
+            progress.update(bar, description=text)
+
         def on_end(result, done: int, total: int) -> None:
             resumed = " [dim](resumed)[/]" if result.resumed else ""
             progress.console.print(f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}")
@@ -184,7 +194,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary = run_batch(suite, factory, batch_dir, rollouts=args.rollouts, seed=args.seed,
                                 max_workers=args.max_workers, config=config, task_ids=task_ids,
                                 provider_name=args.llm_provider, model=model, base_url=args.base_url,
-                                suite_path=args.suite, cancel=cancel, on_rollout_end=on_end)
+                                suite_path=args.suite, cancel=cancel, on_rollout_end=on_end,
+                                on_event=on_event)
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
