@@ -59,8 +59,10 @@ def _approx_tokens(obj: Any) -> int:
 class ScriptedLLM:
     """The server. Use as a context manager; ``base_url`` ends in ``/v1``."""
 
-    def __init__(self, policy: Policy, *, suite: Suite | None = None, model: str = "scripted-model"):
+    def __init__(self, policy: Policy, *, suite: Suite | None = None, model: str = "scripted-model",
+                 host: str = "127.0.0.1", port: int = 0):
         self.policy = policy
+        self.address = (host, port)
         self.suite = suite if suite is not None else getattr(policy, "suite", None)
         self.model = model
         self._state = _State()
@@ -97,7 +99,7 @@ class ScriptedLLM:
         return f"http://{host}:{port}/v1"
 
     def start(self) -> ScriptedLLM:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(self.address, self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-llm", daemon=True)
         self._thread.start()

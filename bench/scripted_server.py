@@ -1,0 +1,46 @@
+"""Serve the scripted OpenAI-compatible model until Ctrl-C (for demos without a real model).
+
+    uv run python bench/scripted_server.py --suite mini-bugs --pass-prob 0.5 --port 8765
+    # in another terminal:
+    uv run repo-agent run --suite mini-bugs --model scripted --base-url http://127.0.0.1:8765/v1 --rollouts 4
+
+``--script NAME`` plays one script for every rollout (clean, wandering, wrong_fix,
+invalid_then_recover, tamper, never_finish, summary_only); otherwise the mixed policy
+passes each rollout with probability ``--pass-prob``, deterministic per (task, seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.scripted_llm import SCRIPTS, MixedPolicy, ScriptedLLM, ScriptedPolicy
+from agent.suites import load_suite
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default="mini-bugs")
+    ap.add_argument("--script", choices=sorted(SCRIPTS))
+    ap.add_argument("--pass-prob", type=float, default=0.5)
+    ap.add_argument("--port", type=int, default=0, help="0 = any free port")
+    args = ap.parse_args()
+    suite = load_suite(args.suite)
+    policy = ScriptedPolicy(suite, args.script) if args.script else MixedPolicy(suite, pass_prob=args.pass_prob)
+    llm = ScriptedLLM(policy, port=args.port).start()
+    print(f"scripted model for suite {suite.name} at {llm.base_url}  (Ctrl-C to stop)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        llm.close()
+        print(f"served {len(llm.requests)} requests")
+
+
+if __name__ == "__main__":
+    main()
