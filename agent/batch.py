@@ -7,7 +7,9 @@ only has to implement ``Executor.run``). It never prints: progress goes to callb
 so the command line and the studio's thread worker drive it the same way.
 
 Resume: pointing it at an existing batch directory skips every planned rollout whose
-trace already holds ``rollout_end`` and restarts (truncates) the incomplete ones.
+trace already holds ``rollout_end`` and restarts (truncates) the incomplete ones; a
+rollout that ended as "cancelled" counts as incomplete, so Ctrl-C then resume finishes
+the batch.
 Cancel (the ``cancel`` event, or Ctrl-C in the calling thread): rollouts not yet started
 are not started; running ones end with stop_reason "cancelled" and a valid trace.
 """
@@ -149,7 +151,7 @@ def _finished_result(path: Path, planned: PlannedRollout) -> RolloutResult | Non
     if not path.is_file():
         return None
     end = read_trace(path).end
-    if end is None:
+    if end is None or end.stop_reason == "cancelled":  # a cancelled rollout is run again
         return None
     return RolloutResult(planned.rollout_id, planned.task_id, planned.seed, end.outcome, end.stop_reason,
                          end.duration_s, resumed=True)

@@ -112,8 +112,13 @@ def test_cancel_ends_running_rollouts_with_valid_traces(tiny_suite, scripted, tm
     assert summary.cancelled and read_batch_meta(tmp_path / "b").stop_reason == "cancelled"
     read = read_trace(trace_path(tmp_path / "b", summary.results[0].rollout_id))
     assert not read.warnings and read.end.stop_reason == "cancelled" and read.end.outcome.steps == 3
-    # Rollouts not yet started were not started (a resume runs them).
+    # Rollouts not yet started were not started.
     assert len(list((tmp_path / "b" / "traces").glob("*.jsonl"))) == 1
+    # Resuming runs them, and runs the cancelled one again.
+    again = _batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path,
+                   config=RolloutConfig(max_iters=2))
+    assert sorted(r.stop_reason for r in again.results) == ["max_iters"] * 4 and not any(r.resumed for r in again.results)
+    assert read_batch_meta(tmp_path / "b").stop_reason == "finished"
 
 
 def test_ctrl_c_in_the_caller_cancels_cleanly(tiny_suite, scripted, tmp_path):
