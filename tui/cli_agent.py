@@ -234,13 +234,22 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
     suite = _load_suite(args.suite)
     console = Console(highlight=False)
     table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
-    for col in ("task", "fails untouched", "passes with fix", "ok", "detail"):
-        table.add_column(col)
+    id_width = max(len(t.id) for t in suite.tasks)
+    table.add_column("task", no_wrap=True, min_width=id_width)
+    for col in ("fails as is", "passes w/ fix", "ok"):
+        table.add_column(col, no_wrap=True, min_width=len(col))
+    # The detail column takes what is left of the terminal, cut with an ellipsis.
+    table.add_column("detail", no_wrap=True, overflow="ellipsis",
+                     max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10))
     yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
-    checks = check_suite(suite)
+    with Progress(TextColumn("\\[check]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  console=console, transient=True) as progress:
+        bar = progress.add_task("", total=len(suite.tasks))
+        checks = check_suite(suite, progress=lambda c, done, total: progress.update(bar, completed=done,
+                                                                                     description=c.task_id))
     for c in checks:
         table.add_row(c.task_id, yes(c.fails_untouched), yes(c.passes_with_fix),
-                      "[green]ok[/]" if c.ok else "[bold red]FAIL[/]", (c.detail or "")[:80])
+                      "[green]ok[/]" if c.ok else "[bold red]FAIL[/]", escape(c.detail or ""))
     console.print(table)
     bad = [c.task_id for c in checks if not c.ok]
     if bad:
