@@ -185,3 +185,17 @@ def test_a_workspace_fault_is_an_error_rollout_with_a_valid_trace(tiny_suite, sc
     read = read_trace(path)
     assert result.stop_reason == "error" and "source directory not found" in result.error
     assert [e.kind for e in read.events] == ["rollout_start", "error", "rollout_end"] and not server.requests
+
+
+def test_a_rollout_through_the_together_sdk(tiny_suite, scripted, tmp_path):
+    from agent.providers import TogetherProvider
+
+    server = scripted(ScriptedPolicy(tiny_suite, "invalid_then_recover"))
+    provider = TogetherProvider("scripted", base_url=server.base_url, retry=FAST_RETRY)
+    result, read = _run(tiny_suite, provider, tmp_path, seed=9)
+    assert result.outcome.tests_passed and result.outcome.invalid_tool_calls == 3
+    assert read.start.provider == "together" and all(b["seed"] == 9 for b in server.requests)
+    # The Together SDK sends the conversation unchanged, broken JSON arguments included.
+    conv = read.conversation()
+    for body in server.requests:
+        assert conv[: len(body["messages"])] == body["messages"]
