@@ -172,10 +172,21 @@ class _SdkProvider:
         )
 
 
+_KEYISH = re.compile(r"\b(sk|tgp?|key)[-_][A-Za-z0-9_\-*.]{8,}")
+
+
+def redact(text: str) -> str:
+    """Error text goes into traces: cut out API keys (servers echo them, half-masked, on 401)."""
+    for env in ("OPENAI_API_KEY", "TOGETHER_API_KEY"):
+        if (key := os.environ.get(env)) and len(key) >= 8:
+            text = text.replace(key, "<redacted>")
+    return _KEYISH.sub("<redacted>", text)
+
+
 def _describe(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"{type(exc).__name__}" + (f" ({status})" if status else "") + f": {text[:300]}"
+    return redact(f"{type(exc).__name__}" + (f" ({status})" if status else "") + f": {text[:300]}")
 
 
 def _is_local(base_url: str | None) -> bool:

@@ -42,6 +42,7 @@ class _Fault:
     predicate: Callable[[dict[str, Any]], bool]
     status: int | None  # None = hang
     times: int | None  # None = every matching request
+    message: str | None = None
 
 
 @dataclass
@@ -74,9 +75,10 @@ class ScriptedLLM:
         """The next ``n`` requests get HTTP ``status`` (they are still recorded)."""
         self._add(_Fault(lambda b: True, status, n))
 
-    def fail_when(self, predicate: Callable[[dict[str, Any]], bool], status: int = 500, times: int | None = None) -> None:
+    def fail_when(self, predicate: Callable[[dict[str, Any]], bool], status: int = 500, times: int | None = None,
+                  message: str | None = None) -> None:
         """Requests whose JSON body matches ``predicate`` get HTTP ``status``."""
-        self._add(_Fault(predicate, status, times))
+        self._add(_Fault(predicate, status, times, message))
 
     def hang_next(self, n: int = 1) -> None:
         """The next ``n`` requests never get an answer (until the server closes)."""
@@ -130,7 +132,8 @@ class ScriptedLLM:
                         fault.times -= 1
                     if fault.status is None:
                         return 0, None
-                    return fault.status, {"error": {"message": f"scripted fault {fault.status}", "type": "scripted", "code": fault.status}}
+                    return fault.status, {"error": {"message": fault.message or f"scripted fault {fault.status}",
+                                                     "type": "scripted", "code": fault.status}}
         messages = body.get("messages") or []
         req = PolicyRequest(body, resolve_task(self.suite, messages), self.suite)
         msg = self.policy(req)

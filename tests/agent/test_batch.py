@@ -193,3 +193,16 @@ def test_resuming_another_models_batch_is_refused(tiny_suite, scripted, tmp_path
     with pytest.raises(BatchMismatch, match="scripted"):
         run_batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", model="other-model")
     assert len(server.requests) == 1
+
+
+def test_a_key_echoed_in_a_provider_error_is_redacted(tiny_suite, scripted, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+    server = scripted(ScriptedPolicy(tiny_suite, "summary_only"))
+    server.fail_when(lambda b: True, status=401,
+                     message=f"Incorrect API key provided: {FAKE_OPENAI_KEY}. Also sk-proj-abc***********wxyz.")
+    provider = OpenAIProvider("scripted", base_url=server.base_url, retry=FAST_RETRY)
+    summary = _batch(tiny_suite, lambda t, s: provider, tmp_path / "b", tmp_path, rollouts=1, task_ids=["fix_gcd"])
+    [result] = summary.results
+    assert result.stop_reason == "error" and "Incorrect API key provided: <redacted>" in result.error
+    text = trace_path(tmp_path / "b", "fix_gcd__s10").read_text()
+    assert "401" in text and FAKE_OPENAI_KEY not in text and "wxyz" not in text and "<redacted>" in text
