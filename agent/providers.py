@@ -153,7 +153,7 @@ class _SdkProvider:
                     raise ProviderError(
                         f"gave up after {attempt} retries: {_describe(exc)}", retries=attempt, status=status
                     ) from None
-                time.sleep(self.retry.delay(attempt))
+                time.sleep(max(self.retry.delay(attempt), min(_retry_after(exc), self.retry.max_delay_s)))
                 attempt += 1
         data = resp.model_dump() if hasattr(resp, "model_dump") else dict(resp)
         choices = data.get("choices") or []
@@ -170,6 +170,15 @@ class _SdkProvider:
             latency_s=latency,
             retries=attempt,
         )
+
+
+def _retry_after(exc: Exception) -> float:
+    """Seconds a 429/503 asks us to wait (Retry-After header), else 0."""
+    response = getattr(exc, "response", None)
+    try:
+        return float(response.headers.get("retry-after", 0)) if response is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 _KEYISH = re.compile(r"\b(sk|tgp?|key)[-_][A-Za-z0-9_\-*.]{8,}")
