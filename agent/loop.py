@@ -122,7 +122,7 @@ def run_rollout(
             elif cfg.timeout_s is not None and time.monotonic() - t0 > cfg.timeout_s:
                 stop = "timeout"
             else:
-                stop = _step(provider, tools, schemas, seed, cfg, tally, emit, append, cancel)
+                stop = _step(provider, tools, schemas, seed, cfg, tally, emit, append)
     except Exception as exc:  # a sandbox or workspace fault ends this rollout only
         if w.seq == 0:
             start([])  # every trace opens with rollout_start, even one that failed to set up
@@ -140,7 +140,7 @@ def run_rollout(
     return RolloutResult(rollout_id, task.id, seed, outcome, stop, duration, error=tally.error)
 
 
-def _step(provider, tools, schemas, seed, cfg, tally, emit, append, cancel) -> str | None:
+def _step(provider, tools, schemas, seed, cfg, tally, emit, append) -> str | None:
     """One assistant turn and its tool calls. Returns a stop reason, or None to go on."""
     step = tally.steps + 1
     try:
@@ -180,7 +180,7 @@ def _step(provider, tools, schemas, seed, cfg, tally, emit, append, cancel) -> s
         return "finished"
     if tests_failed and cfg.reflection:
         append({"role": "user", "content": prompts.REFLECTION}, step)
-    return "cancelled" if cancel.is_set() else None
+    return None
 
 
 def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> Outcome:
