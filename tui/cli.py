@@ -17,7 +17,7 @@ class UserError(Exception):
     """A mistake the user can fix (bad path, missing key, malformed file): one line, exit 2."""
 
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
