@@ -40,7 +40,7 @@ SCREEN_CLASSES = {
 
 
 class StudioApp(App):
-    CSS_PATH = "studio.tcss"
+    CSS_PATH = Path(__file__).with_name("studio.tcss")  # absolute: subclasses elsewhere find it
     TITLE = "repo-agent studio"
     MODES = SCREEN_CLASSES
     BINDINGS = [

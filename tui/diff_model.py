@@ -16,8 +16,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from rich.style import Style
 from rich.syntax import Syntax
-from rich.text import Text
+from rich.text import Span, Text
 
 THEME = "monokai"
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
@@ -204,6 +205,19 @@ def _lexer_for(path: str) -> str:
         return "text"
 
 
+_FG_ONLY: dict[Style, Style] = {}
+
+
+def _fg_only(style: Style | str) -> Style:
+    """The theme's token style without its background: the diff paints its own."""
+    if isinstance(style, str):
+        style = Style.parse(style)
+    out = _FG_ONLY.get(style)
+    if out is None:
+        out = _FG_ONLY[style] = Style(color=style.color, bold=style.bold, italic=style.italic)
+    return out
+
+
 def _highlight(lines: list[str], lexer: str) -> list[Text]:
     if not lines:
         return []
@@ -214,7 +228,12 @@ def _highlight(lines: list[str], lexer: str) -> list[Text]:
     parts = text.split("\n", allow_blank=True)
     if len(parts) < len(lines):  # defensive: never lose a line
         parts += [Text(line) for line in lines[len(parts):]]
-    return list(parts[: len(lines)])
+    out = []
+    for part in parts[: len(lines)]:
+        clean = Text(part.plain)
+        clean.spans = [Span(sp.start, sp.end, _fg_only(sp.style)) for sp in part.spans if sp.end > sp.start]
+        out.append(clean)
+    return out
 
 
 def _word_spans(a: str, b: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

@@ -21,7 +21,7 @@ from labeling.records import PairFilter, PairRow, RolloutRow
 from labeling.store import NotFound
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
-from tui.widgets.diff_view import DiffView
+from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
 
@@ -98,6 +98,8 @@ class PairsScreen(StudioScreen):
         yield Static(id="pair-head")
         with Horizontal(id="sides"):
             for side in ("a", "b"):
+                if side == "b":
+                    yield Static(classes="gap")  # a plain column: cheaper to paint than a border
                 with Vertical(classes="side", id=f"side-{side}"):
                     yield OutcomeBadge(id=f"badge-{side}")
                     yield Static(classes="summary", id=f"summary-{side}")
@@ -165,11 +167,15 @@ class PairsScreen(StudioScreen):
         self.state.pair_id = pid
         self.sides = (self._rollout(self.pair.chosen_uid), self._rollout(self.pair.rejected_uid))
         self._render_pair()
-        self._prefetch(self.index + 1)
+        # After the frame: the prefetch's parsing must not compete with this paint.
+        view = self.query_one("#diff-a", DiffView)
+        self.call_after_refresh(self._prefetch, self.index + 1, view.scrollable_content_region.width,
+                                view.size.height, self.state.split_diff)
 
     @work(thread=True, exclusive=True, group="pairs-prefetch", exit_on_error=False)
-    def _prefetch(self, index: int) -> None:
-        """Read the next pair's rollouts and parse + highlight its diffs ahead of time."""
+    def _prefetch(self, index: int, width: int, height: int, split: bool) -> None:
+        """Read the next pair's rollouts, parse + highlight its diffs and render their
+        first screenful, ahead of time."""
         if not (0 <= index < len(self.queue)):
             return
         try:
@@ -178,7 +184,7 @@ class PairsScreen(StudioScreen):
                 row = self.store.rollout(uid)
                 self.app.call_from_thread(self._rollouts.__setitem__, uid, row)
                 if row.patch.strip():
-                    diff_model_for(row.patch)
+                    prerender(diff_model_for(row.patch), width, split, self.app.console, height)
         except NotFound:
             return
 
@@ -234,7 +240,7 @@ class PairsScreen(StudioScreen):
         if pair.tags:
             head.append("   tags: " + ", ".join(pair.tags), style="cyan")
         head.append(f"   {pair.pair_id}", style="dim")
-        self.query_one("#pair-head", Static).update(head)
+        self.query_one("#pair-head", Static).update(head, layout=False)  # fixed height: no re-layout
 
         pref = {"flip": 1, "discard": None}.get(pair.verdict or "", 0)
         for i, (side, row) in enumerate(zip("ab", self.sides)):
@@ -247,7 +253,7 @@ class PairsScreen(StudioScreen):
                 role, style = "rejected", "dim"
             self.query_one(f"#badge-{side}", OutcomeBadge).show(side.upper(), row, role, style)
             summary = (row.summary or "(no final summary)") if row else ""
-            self.query_one(f"#summary-{side}", Static).update(Text(summary, overflow="ellipsis"))
+            self.query_one(f"#summary-{side}", Static).update(Text(summary, overflow="ellipsis"), layout=False)
             view = self.query_one(f"#diff-{side}", DiffView)
             view.split = self.state.split_diff
             view.set_patch(row.patch if row else "", empty_message="(no changes: empty patch)")
@@ -265,7 +271,7 @@ class PairsScreen(StudioScreen):
         f = filter_text(self.state.pair_filter)
         t.append(f"   filter: {f}" if f else "   queue: unlabeled", style="cyan")
         t.append("   view: " + ("split" if self.state.split_diff else "unified"), style="dim")
-        self.query_one("#pair-progress", Static).update(t)
+        self.query_one("#pair-progress", Static).update(t, layout=False)
 
     # ------------------------------------------------------------------ actions
     def action_verdict(self, verdict: str) -> None:

@@ -8,12 +8,14 @@ changed line get a stronger background.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -41,8 +43,8 @@ class DiffView(ScrollView, can_focus=True):
     """Shows one patch. `set_patch` is cheap; the heavy work happens in a worker."""
 
     DEFAULT_CSS = """
-    DiffView { background: $surface; }
-    DiffView:focus { background-tint: $foreground 3%; }
+    DiffView { background: $surface; scrollbar-size-horizontal: 1; }
+    DiffView:focus { scrollbar-color: $accent; }
     """
     BINDINGS = [
         Binding("j", "scroll_down", "Down", show=False),
@@ -66,7 +68,6 @@ class DiffView(ScrollView, can_focus=True):
         self._key = ""
         self._model: DiffModel | None = None
         self._message = "(no patch)"
-        self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self.set_reactive(DiffView.split, split)
         if patch:
             self._patch = patch
@@ -93,7 +94,6 @@ class DiffView(ScrollView, can_focus=True):
                 self.refresh()
             return
         self._patch, self._key = patch, key
-        self._cache.clear()
         if not patch.strip():
             self._set_model(key, build_diff_model(""), empty_message)
             return
@@ -116,13 +116,11 @@ class DiffView(ScrollView, can_focus=True):
             return  # a newer patch arrived while this one was building
         self._model = model
         self._message = empty_message
-        self._cache.clear()
         self._update_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
         self.post_message(self.Ready(self, key))
 
     def watch_split(self) -> None:
-        self._cache.clear()
         self._update_size()
         self.refresh()
 
@@ -145,80 +143,119 @@ class DiffView(ScrollView, can_focus=True):
             self.virtual_size = Size(self._model.width + 2 * g + 4, len(rows))
         self.refresh()
 
-    def on_resize(self) -> None:
-        self._cache.clear()
-
     # ------------------------------------------------------------------ rendering
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.scrollable_content_region.width
-        rows = self._rows()
-        if not rows:
+        model = self._model
+        if model is None or not model.unified:
             if y == 0:
                 return Strip([Segment(self._message, GUTTER)]).crop_extend(0, width, None)
             return Strip.blank(width)
-        if index >= len(rows):
-            return Strip.blank(width)
-        key = (index, scroll_x, width, self.split)
-        strip = self._cache.get(key)
-        if strip is None:
-            if self.split:
-                strip = self._render_split(rows[index], width)
-            else:
-                strip = self._render_unified(rows[index], scroll_x, width)
-            self._cache[key] = strip
-        return strip
+        return render_row(model, index, scroll_x, width, self.split, self.app.console)
 
-    def _code(self, line: DiffLine) -> Text:
+
+# Rendered rows, shared by every DiffView and warmed by the prefetch worker, keyed by
+# what determines the row's look; a row is styled once however often it is shown.
+class _StripCache:
+    """A small LRU that a worker thread and the UI thread can share."""
+
+    def __init__(self, size: int) -> None:
+        self._data: OrderedDict[tuple, Strip] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Strip | None:
+        with self._lock:
+            strip = self._data.get(key)
+            if strip is not None:
+                self._data.move_to_end(key)
+            return strip
+
+    def __setitem__(self, key: tuple, strip: Strip) -> None:
+        with self._lock:
+            self._data[key] = strip
+            if len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+_STRIPS = _StripCache(8192)
+
+
+def prerender(model: DiffModel, width: int, split: bool, console, rows: int) -> None:
+    """Render the first screenful of rows ahead of time (safe in a thread worker)."""
+    for index in range(min(rows, len(model.split if split else model.unified))):
+        render_row(model, index, 0, width, split, console)
+
+
+def render_row(model: DiffModel, index: int, scroll_x: int, width: int, split: bool, console) -> Strip:
+    rows = model.split if split else model.unified
+    if index >= len(rows) or width <= 0:
+        return Strip.blank(max(width, 0))
+    key = (model.key, index, 0 if split else scroll_x, width, split)
+    strip = _STRIPS.get(key)
+    if strip is None:
+        g = max(3, len(str(model.max_no)))
+        if split:
+            strip = _render_split(rows[index], width, g, console)
+        else:
+            strip = _render_unified(rows[index], scroll_x, width, g, console)
+        _STRIPS[key] = strip
+    return strip
+
+
+def _code(line: DiffLine) -> Text:
+    if not line.words:
+        return line.text
+    text = line.text.copy()
+    for start, end in line.words:
+        text.stylize(WORD[line.kind], start, end)
+    return text
+
+
+def _render_unified(line: DiffLine, scroll_x: int, width: int, g: int, console) -> Strip:
+    bg = BG.get(line.kind, Style())
+    if line.kind in ("file", "hunk"):
+        text = Text.assemble(" " * (2 * g + 3), line.text)
+    else:
+        old = str(line.old_no) if line.old_no is not None else ""
+        new = str(line.new_no) if line.new_no is not None else ""
+        text = Text.assemble(
+            (f"{old:>{g}} {new:>{g}} ", GUTTER),
+            (SIGN.get(line.kind, " "), SIGN_STYLE.get(line.kind, GUTTER)),
+            " ",
+            _code(line),
+        )
+    text.stylize(bg)
+    return Strip(text.render(console)).crop_extend(scroll_x, scroll_x + width, bg)
+
+
+def _half(line: DiffLine | None, right: bool, width: int, g: int, console) -> Strip:
+    if line is None:
+        return Strip([Segment(" " * width, EMPTY)], width)
+    bg = BG.get(line.kind, Style())
+    if line.kind in ("file", "hunk"):
         text = line.text.copy()
-        for start, end in line.words:
-            text.stylize(WORD[line.kind], start, end)
-        return text
+    else:
+        no = line.new_no if right else line.old_no
+        text = Text.assemble(
+            (f"{'' if no is None else no:>{g}} ", GUTTER),
+            (SIGN.get(line.kind, " "), SIGN_STYLE.get(line.kind, GUTTER)),
+            _code(line),
+        )
+    text.stylize(bg)
+    return Strip(text.render(console)).crop_extend(0, width, bg)
 
-    def _render_unified(self, line: DiffLine, scroll_x: int, width: int) -> Strip:
-        g = self._gutter_width()
-        bg = BG.get(line.kind, Style())
-        if line.kind in ("file", "hunk"):
-            text = Text.assemble(" " * (2 * g + 3), line.text)
-        else:
-            old = str(line.old_no) if line.old_no is not None else ""
-            new = str(line.new_no) if line.new_no is not None else ""
-            text = Text.assemble(
-                (f"{old:>{g}} {new:>{g}} ", GUTTER),
-                (SIGN.get(line.kind, " "), SIGN_STYLE.get(line.kind, GUTTER)),
-                " ",
-                self._code(line),
-            )
-        text.stylize(bg)
-        strip = Strip(text.render(self.app.console))
-        return strip.crop_extend(scroll_x, scroll_x + width, bg)
 
-    def _half(self, line: DiffLine | None, right: bool, width: int, g: int) -> Strip:
-        if line is None:
-            return Strip([Segment(" " * width, EMPTY)], width)
-        bg = BG.get(line.kind, Style())
-        if line.kind in ("file", "hunk"):
-            text = line.text.copy()
-        else:
-            no = line.new_no if right else line.old_no
-            text = Text.assemble(
-                (f"{'' if no is None else no:>{g}} ", GUTTER),
-                (SIGN.get(line.kind, " "), SIGN_STYLE.get(line.kind, GUTTER)),
-                self._code(line),
-            )
-        text.stylize(bg)
-        return Strip(text.render(self.app.console)).crop_extend(0, width, bg)
-
-    def _render_split(self, row: tuple[DiffLine | None, DiffLine | None], width: int) -> Strip:
-        g = self._gutter_width()
-        left_w = max(1, (width - 1) // 2)
-        right_w = max(1, width - 1 - left_w)
-        left, right = row
-        if left is not None and left is right and left.kind in ("file", "hunk"):
-            return self._half(left, False, width, g)
-        return Strip.join([
-            self._half(left, False, left_w, g),
-            Strip([Segment("│", GUTTER)], 1),
-            self._half(right, True, right_w, g),
-        ])
+def _render_split(row: tuple[DiffLine | None, DiffLine | None], width: int, g: int, console) -> Strip:
+    left_w = max(1, (width - 1) // 2)
+    right_w = max(1, width - 1 - left_w)
+    left, right = row
+    if left is not None and left is right and left.kind in ("file", "hunk"):
+        return _half(left, False, width, g, console)
+    return Strip.join([
+        _half(left, False, left_w, g, console),
+        Strip([Segment("│", GUTTER)], 1),
+        _half(right, True, right_w, g, console),
+    ])

@@ -43,4 +43,4 @@ class OutcomeBadge(Static):
     """
 
     def show(self, side: str, r: RolloutRow | None, role: str, role_style: str = "") -> None:
-        self.update(badge_text(side, r, role, role_style))
+        self.update(badge_text(side, r, role, role_style), layout=False)  # fixed height

@@ -1,0 +1,217 @@
+"""Studio benchmark (Pilot, headless): first screen, and next-pair latency on long diffs.
+
+    uv run python bench/studio.py [--large 10000] [--small 100] [--out /tmp/studio-bench]
+
+1. First screen: a store of 100 and one of 10,000 rollouts (bench/gen_traces.py, ingested
+   once beforehand). From constructing the app to the first frame of the Pairs screen,
+   and to the first frame showing a pair; median of 3 runs each, and the large/small ratio.
+   The studio re-ingests (stat only) in the background meanwhile, as it does for a user.
+2. Next pair: a store of 40 pairs whose patches are 2,000 lines each. `n` pressed after
+   the previous pair settled (the next pair is prefetched, as it is while a person reads);
+   keypress to the first frame that shows the new pair with both diffs ready. p50/p95.
+
+A "frame" is App._display being called with the screen's update (headless: the same
+call, minus the terminal write). Targets (DESIGN §7): first screen < 1 s with the two
+sizes within 1.5x; next pair p50 < 16 ms, p95 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent.trace import (  # noqa: E402
+    BatchMeta, FinalEvent, Outcome, PlannedRollout, RolloutEnd, RolloutStart, TraceWriter, trace_path,
+    write_batch_meta,
+)
+from labeling.store import LabelStore  # noqa: E402
+from tui.app import StudioApp  # noqa: E402
+from tui.screens.pairs import PairsScreen  # noqa: E402
+from tui.widgets.diff_view import DiffView  # noqa: E402
+
+
+class TimedApp(StudioApp):
+    """Records when frames are displayed, and what they showed."""
+
+    def __init__(self, *a, **kw):
+        self.t_start = time.perf_counter()
+        super().__init__(*a, **kw)
+        self.first_frame: float | None = None
+        self.first_pair: float | None = None
+        self.watch_for: str | None = None  # a pair id whose first complete frame we want
+        self.seen_at: float | None = None
+
+    def _display(self, screen, renderable) -> None:
+        super()._display(screen, renderable)
+        if renderable is None:
+            return
+        now = time.perf_counter()
+        if isinstance(screen, PairsScreen):
+            if self.first_frame is None:
+                self.first_frame = now
+            if self.first_pair is None and screen.pair is not None:
+                self.first_pair = now
+            if (self.watch_for and self.seen_at is None and screen.pair is not None
+                    and screen.pair.pair_id == self.watch_for
+                    and all(v.ready for v in screen.query(DiffView))):
+                self.seen_at = now
+
+
+# --------------------------------------------------------------------------- data
+
+
+def big_patch(path: str, lines: int, variant: int) -> str:
+    body = []
+    n = lines // 4
+    for i in range(n):
+        body.append(f" def step_{i}(state, k):")
+        body.append(f"-    return state.value + {i} * k  # old rule {i}")
+        body.append(f"+    return state.value * {i + variant} - k  # new rule {i}")
+        body.append(" ")
+    head = [f"diff --git a/{path} b/{path}", f"--- a/{path}", f"+++ b/{path}", f"@@ -1,{3 * n} +1,{3 * n} @@"]
+    return "\n".join(head + body) + "\n"
+
+
+def make_long_diff_store(root: Path, pairs: int, lines: int) -> Path:
+    batch_id = "20261122-090000-bench-longdiff-0000"
+    bdir = root / batch_id
+    if (bdir / "batch.json").is_file():
+        return root
+    planned = []
+    for t in range(pairs):
+        for s in range(2):
+            task = f"task_{t:03d}"
+            rid = f"{task}__s{s}"
+            planned.append(PlannedRollout(rollout_id=rid, task_id=task, seed=s))
+            with TraceWriter(trace_path(bdir, rid), rid, truncate=True) as w:
+                w.emit(RolloutStart, task_id=task, suite="bench", seed=s, provider="openai", model="m", max_iters=30,
+                       batch_id=batch_id)
+                w.emit(FinalEvent, summary=f"Rewrote the rules of {task} (variant {s}).")
+                w.emit(RolloutEnd, stop_reason="finished", duration_s=10.0, outcome=Outcome(
+                    tests_passed=s == 0, steps=10 + s, tool_calls=12 + s, files_touched=1, files=[f"{task}.py"],
+                    patch=big_patch(f"{task}.py", lines, s), tokens_in=10000, tokens_out=800))
+    write_batch_meta(bdir, BatchMeta(id=batch_id, suite="bench", provider="openai", model="m", planned=planned,
+                                     started="2026-11-22T09:00:00+00:00", finished="2026-11-22T09:10:00+00:00",
+                                     stop_reason="finished"))
+    return root
+
+
+def ensure_store(root: Path, rollouts: int) -> Path:
+    from bench.gen_traces import generate
+
+    marker = root / f".generated-{rollouts}"
+    if not marker.is_file():
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        t = time.perf_counter()
+        generate(root, rollouts)
+        print(f"  generated {rollouts} rollouts in {time.perf_counter() - t:.1f} s")
+        marker.write_text("ok")
+    return root
+
+
+def ingest(root: Path) -> None:
+    t = time.perf_counter()
+    with LabelStore(LabelStore.default_path(root), labeler="bench") as store:
+        rep = store.ingest([root])
+        n = len(store.pairs())
+    print(f"  store ready: {root.name}: {rep.files_seen} traces, {n} pairs in the queue "
+          f"(ingest {time.perf_counter() - t:.1f} s, read {rep.files_read} files)")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+async def first_screen(root: Path) -> tuple[float, float]:
+    app = TimedApp(root, labeler="bench", tail_interval=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.first_pair is None:
+            await pilot.pause(0.005)
+        t0 = app.t_start
+        frame, pair = app.first_frame - t0, app.first_pair - t0
+        # Let the background ingest finish before closing, so runs don't overlap.
+        for w in list(app.workers):
+            try:
+                await w.wait()
+            except Exception:
+                pass
+    return frame, pair
+
+
+async def next_pair(root: Path, presses: int) -> list[float]:
+    app = TimedApp(root, labeler="bench", tail_interval=None)
+    out: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        while screen.pair is None or not all(v.ready for v in screen.query(DiffView)):
+            await pilot.pause(0.01)
+        for _ in range(presses):
+            # Wait for the prefetch of the next pair (a person reads the current one meanwhile).
+            for w in list(app.workers):
+                try:
+                    await w.wait()
+                except Exception:
+                    pass
+            await pilot.pause()
+            if screen.index + 1 >= len(screen.queue):
+                break
+            app.watch_for = screen.queue[screen.index + 1]
+            app.seen_at = None
+            t0 = time.perf_counter()
+            await pilot.press("n")
+            while app.seen_at is None:
+                await pilot.pause(0.001)
+            out.append(app.seen_at - t0)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", type=int, default=100)
+    ap.add_argument("--large", type=int, default=10_000)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/studio-bench"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=40)
+    ap.add_argument("--lines", type=int, default=2000)
+    args = ap.parse_args()
+
+    print("preparing stores…")
+    small = ensure_store(args.out / f"r{args.small}", args.small)
+    large = ensure_store(args.out / f"r{args.large}", args.large)
+    longdiff = make_long_diff_store(args.out / "longdiff", args.pairs, args.lines)
+    for root in (small, large, longdiff):
+        ingest(root)
+
+    print("\nfirst screen (construct app -> first Pairs frame / first frame with a pair), median of", args.runs)
+    med = {}
+    for name, root in (("small", small), ("large", large)):
+        runs = [asyncio.run(first_screen(root)) for _ in range(args.runs)]
+        frame = statistics.median(r[0] for r in runs)
+        pair = statistics.median(r[1] for r in runs)
+        med[name] = (frame, pair)
+        n = args.small if name == "small" else args.large
+        print(f"  {n:>6} rollouts: first frame {frame * 1000:7.1f} ms   first pair {pair * 1000:7.1f} ms")
+    print(f"  ratio large/small: first frame {med['large'][0] / med['small'][0]:.2f}x   "
+          f"first pair {med['large'][1] / med['small'][1]:.2f}x   (target < 1 s, within 1.5x)")
+
+    lat = asyncio.run(next_pair(longdiff, args.pairs - 1))
+    print(f"\nnext pair with {args.lines}-line patches ({len(lat)} presses): "
+          f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   "
+          f"max {max(lat) * 1000:.1f} ms   (targets p50 < 16 ms, p95 < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
