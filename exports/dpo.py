@@ -132,7 +132,7 @@ def _answer(r: RolloutRow, options: DpoOptions, cache: TraceCache) -> str:
         return _dumps({"summary": final["summary"], "changes": final["changes"]})
     obj: dict[str, Any] = {"summary": r.summary, "patch": r.patch}
     if options.mode == "patch+trajectory":
-        obj["trajectory"] = last_tool_calls(cache.full(r.trace_path).messages, options.last_k, options.cut_chars)
+        obj["trajectory"] = last_tool_calls(cache.tail(r.trace_path, options.last_k), options.last_k, options.cut_chars)
     return _dumps(obj)
 
 

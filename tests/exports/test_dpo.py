@@ -176,14 +176,28 @@ def test_real_tokenizer_counts(env, tmp_path: Path, monkeypatch) -> None:
         export_dpo(env.store, tmp_path / "c.jsonl", DpoOptions(auto=True), dry_run=True)
 
 
-def test_reads_each_trace_once_and_only_its_head_for_patch_mode(env, tmp_path: Path, monkeypatch) -> None:
+def test_reads_each_trace_once_and_only_what_the_mode_needs(env, tmp_path: Path, monkeypatch) -> None:
     from exports import traces
 
     _contrast(env, tasks=("fix_gcd", "fix_bitcount"))
-    full_reads = []
-    real = traces._read_full
-    monkeypatch.setattr(traces, "_read_full", lambda p: full_reads.append(p) or real(p))
+    reads: dict[str, list] = {"full": [], "tail": [], "head": []}
+    for name in reads:
+        real = getattr(traces, f"_read_{name}")
+        monkeypatch.setattr(traces, f"_read_{name}", lambda p, *a, _r=real, _n=name: reads[_n].append(p) or _r(p, *a))
     export_dpo(env.store, tmp_path / "p.jsonl", DpoOptions(auto=True, mode="patch"))
-    assert full_reads == []  # patch mode needs the prompt (head) only
+    assert reads["full"] == reads["tail"] == [] and len(reads["head"]) == len(set(reads["head"])) == 4
     export_dpo(env.store, tmp_path / "t.jsonl", DpoOptions(auto=True, mode="patch+trajectory"))
-    assert len(full_reads) == len(set(full_reads)) == 4  # once per rollout
+    assert reads["full"] == [] and len(reads["tail"]) == len(set(reads["tail"])) == 4  # once per rollout
+
+
+@pytest.mark.parametrize("window", [64, 300, 64 * 1024])
+def test_tail_read_gives_the_same_last_calls_as_a_full_read(sample, monkeypatch, window: int) -> None:
+    from exports import traces
+    from exports.dpo import last_tool_calls
+
+    monkeypatch.setattr(traces, "TAIL_BYTES", window)  # small windows: the read grows backwards
+    for r in sample.rollouts():
+        full = traces._read_full(Path(r.trace_path)).messages
+        for k in (1, 2, 5, 50):
+            tail = traces._read_tail(Path(r.trace_path), k)
+            assert last_tool_calls(tail, k, 100) == last_tool_calls(full, k, 100), (r.uid, k)

@@ -36,7 +36,7 @@ def prefs_run(tmp_path_factory):
             from tui import cli_exports
 
             buf = io.StringIO()
-            old = cli_exports.console.file
+            old = cli_exports.console._file  # None: follow sys.stdout (pytest's capture)
             cli_exports.console.file = buf
             try:
                 code = main(["prefs", "--suite", "mini-bugs", "--tasks", "fix_gcd,fix_bitcount", "--rollouts", "3",
@@ -44,7 +44,7 @@ def prefs_run(tmp_path_factory):
                              "--model", "scripted", "--base-url", llm.base_url, "--temperature", "0.7",
                              "--seed", "42", "--max-workers", "2", "--max-iters", "12", "--output-mode", "patch"])
             finally:
-                cli_exports.console.file = old
+                cli_exports.console._file = old
     finally:
         mp.undo()
     return code, buf.getvalue().splitlines(), out, tmp

@@ -1,0 +1,101 @@
+"""Benchmark exports (DESIGN §7): 5,000 pairs exported and checked, target < 10 s.
+
+    uv run python bench/export.py [--pairs 5000] [--runs 3] [--out /tmp/repo-agent-bench-export]
+
+Generates a store with bench/gen_traces.py's rollouts (two rollouts per task, so the
+best-worst strategy gives one pair per task), except that every rollout of a task gets
+the same goal text (real rollouts of one task share their prompt; gen_traces draws it
+per rollout, which DPO would reject as a prompt mismatch). Ingests, confirms exactly
+``--pairs`` pairs (setup, not timed), then times ``export_dpo`` end to end: pairs read
+from the store, traces read (head only for ``patch``, whole for ``patch+trajectory``),
+records validated, file written, fsync'ed, re-checked by the checker, renamed, sidecar
+written. Prints the median over ``--runs`` per mode, and the checker alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench.gen_traces as gen  # noqa: E402
+from exports import DpoOptions, check_file, export_dpo  # noqa: E402
+from labeling.store import LabelStore  # noqa: E402
+
+TARGET_S = 10.0
+
+
+def same_goal_per_task() -> None:
+    """The first code_text call of each rollout (its goal text) is drawn from the task name."""
+    orig_text, orig_lines = gen.code_text, gen.rollout_lines
+    state = {"first": False}
+
+    def code_text(rng, name, n_chars):
+        if state["first"]:
+            state["first"] = False
+            return orig_text(random.Random(name), name, n_chars)
+        return orig_text(rng, name, n_chars)
+
+    def rollout_lines(*a, **kw):
+        state["first"] = True
+        return orig_lines(*a, **kw)
+
+    gen.code_text, gen.rollout_lines = code_text, rollout_lines
+
+
+def setup(out: Path, pairs: int) -> LabelStore:
+    if out.exists():
+        shutil.rmtree(out)
+    same_goal_per_task()
+    tasks = int(pairs * 1.9) + 10  # ties (no contrast) and identical patches are not exported
+    t0 = time.perf_counter()
+    gen.generate(out / "traces", 2 * tasks, tasks=tasks, per_batch=2 * tasks)  # one batch: each task twice
+    t1 = time.perf_counter()
+    store = LabelStore(out / "labels.sqlite", labeler="bench")
+    store.ingest([out / "traces"])
+    t2 = time.perf_counter()
+    todo = [p for p in store.pairs() if "identical_patch" not in p.flags][:pairs]  # those export as identical
+    if len(todo) < pairs:
+        sys.exit(f"only {len(todo)} pairs; raise the task count")
+    for p in todo:
+        store.set_verdict(p.pair_id, "confirm")
+    t3 = time.perf_counter()
+    print(f"setup: {2 * tasks:,} rollouts generated {t1 - t0:.1f} s, ingested {t2 - t1:.1f} s, "
+          f"{pairs:,} pairs confirmed {t3 - t2:.1f} s")
+    return store
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=5000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/repo-agent-bench-export"))
+    args = ap.parse_args()
+    store = setup(args.out, args.pairs)
+    for mode in ("patch", "patch+trajectory"):  # (gen_traces finishes every rollout of a task alike: `final` ties)
+        times, check_times = [], []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            report = export_dpo(store, args.out / "dpo.jsonl", DpoOptions(mode=mode))
+            times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            check = check_file(report.path)
+            check_times.append(time.perf_counter() - t0)
+            assert check.ok and report.examples == args.pairs, (report.skipped, check.errors[:3])
+        med = statistics.median(times)
+        size = Path(report.path).stat().st_size
+        print(f"{mode:>17}: {report.examples:,} pairs exported and checked in {med:.2f} s median "
+              f"(runs {', '.join(f'{t:.2f}' for t in times)}; check alone {statistics.median(check_times):.2f} s; "
+              f"{size / 1e6:.0f} MB, {report.tokens:,} tokens est.)  target < {TARGET_S:.0f} s: "
+              f"{'OK' if med < TARGET_S else 'MISSED'}")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
