@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from tui.cli import UserError
 
@@ -130,9 +129,8 @@ def _options(args: argparse.Namespace):
             return exports.DpoOptions(mode=args.mode, auto=args.auto, keep_noisy=args.keep_noisy, **common)
         return exports.SftOptions(style=args.style, train=args.train,
                                   include_failed_labeled_good=args.include_failed_labeled_good, **common)
-    except ValueError as exc:  # pydantic: first message is enough
-        msg = str(exc).splitlines()
-        raise UserError(msg[-1].strip() if len(msg) > 1 else msg[0]) from None
+    except ValueError as exc:  # pydantic: the first error is enough
+        raise UserError(_pydantic_line(exc)) from None
 
 
 def open_store(traces: Path, db: Path | None):
@@ -179,37 +177,40 @@ def cost_line(report) -> str:
 
 
 def print_report(c: Console, report) -> None:
+    """Key/value lines, never cut or wrapped: paths and the upload command get copied."""
     import exports
 
-    from rich.markup import escape
-
-    t = Table(box=None, show_header=False, pad_edge=False)
-    t.add_column(style="bold")
-    t.add_column()
-    add_row = t.add_row
-    t.add_row = lambda k, v: add_row(k, escape(str(v)))  # type: ignore[method-assign]  # paths, formats: no markup
-    t.add_row("file", (report.path or "(dry run: nothing written)") + f"  [{report.format}, {report.mode}]")
-    t.add_row("examples", f"{report.examples:,}")
-    t.add_row("tokens", tokens_line(report))
-    t.add_row("tokens/example", f"{report.tokens_per_example:,.1f}")
-    t.add_row("cost/epoch", cost_line(report))
+    rows = [("file", (report.path or "(dry run: nothing written)") + f"  [{report.format}, {report.mode}]"),
+            ("examples", f"{report.examples:,}"),
+            ("tokens", tokens_line(report)),
+            ("tokens/example", f"{report.tokens_per_example:,.1f}"),
+            ("cost/epoch", cost_line(report))]
     if report.kind == "sft":
-        t.add_row("sft tokens", f"whole trajectories {report.sft_trajectory_tokens:,} ({report.sft_trajectory_examples} "
-                                f"examples)  vs  step-level {report.sft_step_tokens:,} ({report.sft_step_examples} examples)")
-    skipped = ", ".join(f"{k} {v}" for k, v in report.skipped.items()) or "none"
-    t.add_row("skipped", skipped)
-    for k, v in report.notes.items():
-        t.add_row("note", f"{k} {v}")
+        rows.append(("sft tokens", f"whole trajectories {report.sft_trajectory_tokens:,} "
+                                   f"({report.sft_trajectory_examples} examples)  vs  step-level "
+                                   f"{report.sft_step_tokens:,} ({report.sft_step_examples} examples)"))
+    rows.append(("skipped", ", ".join(f"{k} {v}" for k, v in report.skipped.items()) or "none"))
+    rows += [("note", f"{k} {v}") for k, v in report.notes.items()]
     if report.holdout_tasks:
-        t.add_row("held out", f"{', '.join(report.holdout_tasks)} -> {report.holdout_suite_path}")
+        rows.append(("held out", f"{', '.join(report.holdout_tasks)} -> {report.holdout_suite_path}"))
     if report.meta_path:
-        t.add_row("sidecar", report.meta_path)
-    c.print(t)
+        rows.append(("sidecar", report.meta_path))
+    for key, value in rows:
+        c.print(f"{key:<15} {value}", markup=False)
     if report.path:
         if report.format.startswith("together-"):
             c.print(f"next: {exports.upload_command(report)}", markup=False)
         else:
             c.print(f"checked: repo-agent check {report.path} passes", markup=False)
+
+
+def _pydantic_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        e = errors()[0]
+        where = ".".join(str(x) for x in e.get("loc", ()))
+        return f"{where}: {e.get('msg', 'invalid')}".replace("Value error, ", "")
+    return str(exc).splitlines()[0]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -315,7 +316,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         options = exports.DpoOptions(mode=args.output_mode, format=args.format, auto=True, keep_noisy=args.keep_noisy,
                                      tokenizer_path=args.tokenizer, price_per_mtok=args.price_per_mtok)
     except ValueError as exc:
-        raise UserError(str(exc).splitlines()[-1].strip()) from None
+        raise UserError(_pydantic_line(exc)) from None
     n_tasks = len(task_ids or suite.tasks)
     total = n_tasks * args.rollouts
     _say(f"[prefs] Loaded suite: {suite.name} ({len(suite.tasks)} tasks)")
