@@ -57,6 +57,7 @@ class StudioState:
     labeler: str
     # What the screens are looking at; every screen reads and writes these.
     rollout_uid: str | None = None
+    step: int | None = None  # the step to put the Steps screen's cursor on
     pair_id: str | None = None
     pair_filter: PairFilter = field(default_factory=lambda: PairFilter(verdict="unlabeled"))
     split_diff: bool = False

@@ -24,10 +24,10 @@ def _key_label(key: str) -> str:
 
 
 def bindings_table(title: str, bindings: list) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", show_header=False,
-                  box=None, pad_edge=False, expand=True)
-    table.add_column("key", style="bold cyan", width=14)
-    table.add_column("action")
+    table = Table(title=title, title_justify="left", title_style="bold reverse", show_header=False,
+                  box=None, pad_edge=False, expand=False)
+    table.add_column("key", style="bold cyan", width=12, no_wrap=True)
+    table.add_column("action", min_width=30)
     for b in bindings:
         b = b if isinstance(b, Binding) else Binding(*b)
         if b.description:

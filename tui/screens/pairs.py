@@ -110,6 +110,10 @@ class PairsScreen(StudioScreen):
     def on_mount(self) -> None:
         self.query_one("#pair-head", Static).update(Text("loading the review queue…", style="dim"))
 
+    def on_show_screen(self) -> None:
+        if self.focused is None:
+            self.query_one("#diff-a", DiffView).focus()  # arrows scroll the diff; tab to the other
+
     # ------------------------------------------------------------------ data
     def refresh_data(self) -> None:
         self._load_queue(self.state.pair_filter, self.state.pair_id)

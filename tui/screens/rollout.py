@@ -7,6 +7,7 @@ it sits on the last row.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rich.console import Group
@@ -26,6 +27,27 @@ from tui.widgets.diff_view import DiffView
 
 STATUS_STYLE = {"ok": "green", "error": "bold red", "invalid": "bold magenta", "running": "yellow"}
 END_KEY = "__end__"
+
+
+def render_args(cv: CallView):
+    """Arguments as a person reads them: `key: value`, multi-line strings (file content)
+    as code, highlighted by the file they are for."""
+    if cv.args is None:
+        return Text(cv.arguments or "(no arguments)")
+    if not cv.args:
+        return Text("(no arguments)", style="dim")
+    parts: list = []
+    path = str(cv.args.get("rel_path") or "")
+    for key, value in cv.args.items():
+        if isinstance(value, str) and "\n" in value:
+            parts.append(Text(f"{key}:", style="bold cyan"))
+            lexer = Syntax.guess_lexer(path, code="") if path else "text"
+            parts.append(Syntax(value, lexer, theme="monokai", background_color="default", line_numbers=True,
+                                word_wrap=True))
+        else:
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            parts.append(Text.assemble((f"{key}: ", "bold cyan"), shown))
+    return Group(*parts)
 
 
 def status_text(cv: CallView) -> Text:
@@ -83,6 +105,7 @@ class RolloutScreen(StudioScreen):
         uid = self.state.rollout_uid
         if uid != self.uid:
             self.load(uid)
+        self.query_one("#calls", DataTable).focus()
 
     def _path_for(self, uid: str) -> Path:
         try:
@@ -99,6 +122,10 @@ class RolloutScreen(StudioScreen):
         table = self.query_one("#calls", DataTable)
         table.clear()
         self.poll()
+        if self.trace is not None and self.trace.end is not None and table.row_count:
+            # A finished rollout reads from the top; a running one follows its tail.
+            self.follow = False
+            table.move_cursor(row=0, animate=False)
         self._render_head()
 
     def poll(self) -> None:
@@ -201,11 +228,7 @@ class RolloutScreen(StudioScreen):
         title.append_text(status_text(cv))
         title.append(f" · {fmt_duration(cv.duration_s)}")
         self.query_one("#call-title", Static).update(title)
-        args: Text | Syntax
-        if cv.args is not None:
-            args = Syntax(cv.pretty_args(), "json", theme="monokai", background_color="default", word_wrap=True)
-        else:
-            args = Text(cv.arguments or "(no arguments)")
+        args = render_args(cv)
         problems = ([f"parse error: {cv.parse_error}"] if cv.parse_error else []) + cv.violations
         if problems:
             warn = Text("\n".join(problems), style="bold magenta")
@@ -230,8 +253,14 @@ class RolloutScreen(StudioScreen):
         self.action_open_steps()
 
     def action_open_steps(self) -> None:
-        if self.uid:
-            self.studio.open_rollout(self.uid, "steps")
+        if not self.uid:
+            return
+        table = self.query_one("#calls", DataTable)
+        if table.row_count and self.trace is not None:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key and key.isdigit() and int(key) < len(self.trace.calls):
+                self.state.step = self.trace.calls[int(key)].step
+        self.studio.open_rollout(self.uid, "steps")
 
     def action_last(self) -> None:
         table = self.query_one("#calls", DataTable)

@@ -71,6 +71,10 @@ class RunsScreen(StudioScreen):
                      "tab switches table", id="runs-hint")
         yield self.compose_footer()
 
+    def on_show_screen(self) -> None:
+        if self.focused is None:
+            self.query_one("#batches", DataTable).focus()
+
     def refresh_data(self) -> None:
         table = self.query_one("#batches", DataTable)
         keep = table.cursor_row

@@ -75,6 +75,12 @@ class StepsScreen(StudioScreen):
     def on_show_screen(self) -> None:
         if self.state.rollout_uid != self.uid:
             self.refresh_data()
+        if self.state.step is not None:
+            index = next((i for i, r in enumerate(self.rows) if r.step == self.state.step), None)
+            self.state.step = None
+            if index is not None:
+                self.query_one("#steps-table", DataTable).move_cursor(row=index, animate=False)
+        self.query_one("#steps-table", DataTable).focus()
 
     def refresh_data(self) -> None:
         self.uid = self.state.rollout_uid
@@ -107,8 +113,7 @@ class StepsScreen(StudioScreen):
         t.append(f"  {self.uid}", style="dim")
         t.append(f"\n {len(self.rows)} steps · {flagged} auto-flagged", style="")
         t.append(f" · {marked} marked bad", style="red" if marked else "")
-        t.append("   x marks the step bad (its turns are never trained on); ] / [ jump between flagged steps",
-                 style="dim")
+        t.append("   x: mark bad (never trained on) · ] [: flagged steps", style="dim")
         head.update(t)
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1), animate=False)
