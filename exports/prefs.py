@@ -8,6 +8,7 @@ tests_tampered by default) are dropped unless ``keep_noisy``.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ def run_prefs(suite, provider_factory, batch_dir: Path, store, options: DpoOptio
     store.ingest([batch_dir])
     built = store.rebuild_pairs()
     batch_id = Path(batch_dir).name
-    options = options.model_copy(update={"auto": True, "batches": [batch_id], "mode": options.mode})
+    options = options.model_copy(update={"auto": True, "batches": [batch_id]})  # this batch's pairs only
     tasks = task_ids or [t.id for t in suite.tasks]
     summary = PrefsSummary(batch_dir=Path(batch_dir), tasks=len(tasks), rollouts=len(batch.results), report=None,
                            no_contrast_tasks=[t for t in built.no_contrast_tasks if t in set(tasks)], batch=batch)
@@ -56,8 +57,6 @@ def run_prefs(suite, provider_factory, batch_dir: Path, store, options: DpoOptio
     skipped = summary.report.skipped
     summary.noisy_dropped = {k.split(":", 1)[1]: v for k, v in skipped.items() if k.startswith("noisy:")}
     if summary.report.path:
-        import json
-
         meta = json.loads(Path(summary.report.meta_path).read_text(encoding="utf-8"))
         summary.by_contrast = dict(Counter(line.get("contrast") for line in meta["lines"]))
     return summary

@@ -64,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.set_defaults(func=lambda a: ex.print_help() or 2)
 
     ck = sub.add_parser("check", help="check a training file against its format's rules")
-    ck.add_argument("file", type=Path)
+    ck.add_argument("file", type=Path, nargs="?")
+    ck.add_argument("--rules", action="store_true", help="list every rule the checker knows, and exit")
     ck.add_argument("--format", dest="fmt", help="together-sft|together-dpo|openai-sft|openai-dpo|trl-sft|trl-dpo "
                                                  "(default: detected from the first line)")
     ck.add_argument("--limit", type=int, default=200, help="errors listed (default 200; all are counted)")
@@ -217,6 +218,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     import exports
     from exports.check import UnknownFormat
 
+    if args.rules:
+        for rule, what in exports.RULES.items():
+            console.print(f"{rule:<22} {what}", markup=False)
+        return 0
+    if args.file is None:
+        raise UserError("check needs a FILE (or --rules)")
     if not args.file.is_file():
         raise UserError(f"no such file: {args.file}")
     try:

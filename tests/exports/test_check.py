@@ -162,3 +162,7 @@ def test_check_command_names_every_error_and_exits_nonzero(tmp_path: Path, capsy
     assert "mixed-formats" in capsys.readouterr().out
     assert main(["check", str(good), "--format", "nope"]) == 2
     assert main(["check", str(tmp_path / "missing.jsonl")]) == 2
+    capsys.readouterr()
+    assert main(["check", "--rules"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list(RULES)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from together.lib.utils.files import check_file as together_check_file
 
 from exports import ExportError, SftOptions, check_file, export_sft
 from tests.exports.conftest import Call, Spec, default_steps, read_lines
@@ -33,6 +34,8 @@ def test_every_style_on_sample_traces_passes_check(sample, tmp_path: Path, style
     check = check_file(out)
     assert report.examples > 0 and check.ok and check.lines == report.examples, check.errors
     assert check.format == f"{layout}-sft"
+    if layout == "together":
+        assert together_check_file(out)["is_check_passed"]
     assert report.sft_trajectory_tokens and report.sft_step_tokens
     if train == "all":
         assert report.sft_step_tokens > report.sft_trajectory_tokens  # step-level grows quadratically
