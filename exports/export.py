@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from exports.dpo import build_dpo
-from exports.formats import RecordError, fmt_name, validate_record
-from exports.holdout import choose_holdout, default_holdout_path, holdout_suite, write_suite
+from exports.formats import fmt_name
+from exports.holdout import (
+    choose_holdout,
+    default_holdout_path,
+    holdout_suite,
+    write_suite,
+)
 from exports.layouts import DpoExample, Repairs, SftExample, dpo_line, sft_line
+from exports.models import RecordError, validate_record
 from exports.options import DpoOptions, ExportError, ExportReport, SftOptions
 from exports.sft import build_sft
 from exports.tokens import TokenCounter, TokenizerError, cost_per_epoch

@@ -11,15 +11,14 @@ an assistant message has ``content`` or ``tool_calls``; ``arguments`` a JSON str
 parses to an object; ``weight`` only 0 or 1; every SFT example has an assistant message;
 a DPO ``input.messages`` does not end with an assistant message; each DPO output is a
 list of exactly one assistant message (with a ``content`` string, as the former checker
-required). Where we are stricter than Together, the rule says so (``# stricter``).
+required). Where we are stricter than Together, the rule says so ("stricter" in RULES).
+The pydantic models that run these rules are in exports.models.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from typing import Any, Literal
 
 FORMATS: tuple[str, ...] = (
     "together-sft", "together-dpo", "openai-sft", "openai-dpo", "trl-sft", "trl-dpo",
@@ -371,103 +370,3 @@ def _outputs(out: Any, name: str, layout: str, tools: set[str] | None, errs: Err
     if need_content and role == "assistant" and not isinstance(m.get("content"), str):
         errs.append(("output-content", f"{name}[0] has no content string"))
     return m
-
-
-# --------------------------------------------------------------------------- models
-
-
-class RecordError(ValueError):
-    """A record breaks its format's rules; ``errors`` names them."""
-
-    def __init__(self, fmt: str, errors: Errors):
-        self.fmt = fmt
-        self.errors = errors
-        shown = "; ".join(f"{r}: {d}" for r, d in errors[:5])
-        more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-        super().__init__(f"{fmt} record breaks {len(errors)} rule(s): {shown}{more}")
-
-
-class Record(BaseModel):
-    """Base of the format models: unknown keys are refused; the rule walker runs first."""
-
-    model_config = ConfigDict(extra="forbid")
-    FORMAT: ClassVar[str]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _rules(cls, data: Any) -> Any:
-        errs = rule_errors(cls.FORMAT, data)
-        if errs:
-            raise RecordError(cls.FORMAT, errs)
-        return data
-
-    def line(self) -> str:
-        return json.dumps(self.model_dump(exclude_none=True), ensure_ascii=False, separators=(",", ":"))
-
-
-Msg = dict[str, Any]
-
-
-class TogetherSft(Record):
-    FORMAT: ClassVar[str] = "together-sft"
-    messages: list[Msg]
-    tools: list[Msg] | None = None
-
-
-class OpenAISft(Record):
-    FORMAT: ClassVar[str] = "openai-sft"
-    messages: list[Msg]
-    tools: list[Msg] | None = None
-    parallel_tool_calls: bool | None = None
-
-
-class TrlSft(Record):
-    """Either ``messages`` (whole conversation) or ``prompt`` + ``completion`` (loss on the
-    completion only: how TRL trains one step without weights)."""
-
-    FORMAT: ClassVar[str] = "trl-sft"
-    messages: list[Msg] | None = None
-    prompt: list[Msg] | None = None
-    completion: list[Msg] | None = None
-    tools: list[Msg] | None = None
-
-
-class PreferenceInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    messages: list[Msg]
-    tools: list[Msg] | None = None
-    parallel_tool_calls: bool | None = None
-
-
-class TogetherDpo(Record):
-    FORMAT: ClassVar[str] = "together-dpo"
-    input: PreferenceInput
-    preferred_output: list[Msg]
-    non_preferred_output: list[Msg]
-
-
-class OpenAIDpo(TogetherDpo):
-    FORMAT: ClassVar[str] = "openai-dpo"
-
-
-class TrlDpo(Record):
-    FORMAT: ClassVar[str] = "trl-dpo"
-    prompt: list[Msg]
-    chosen: list[Msg]
-    rejected: list[Msg]
-    tools: list[Msg] | None = None
-
-
-MODELS: dict[str, type[Record]] = {m.FORMAT: m for m in (TogetherSft, OpenAISft, TrlSft, TogetherDpo, OpenAIDpo, TrlDpo)}
-
-
-def validate_record(fmt: str, data: dict) -> Record:
-    """Build the format's model from ``data``; raises RecordError naming every broken rule."""
-    try:
-        return MODELS[fmt].model_validate(data)
-    except ValidationError as exc:
-        for e in exc.errors():
-            err = (e.get("ctx") or {}).get("error")
-            if isinstance(err, RecordError):
-                raise err from None
-        raise RecordError(fmt, [("type", str(exc).splitlines()[0])]) from None

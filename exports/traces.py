@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 TAIL_BYTES = 64 * 1024
 _WANTED = (b'"message"', b'"tool_call"', b'"rollout_start"', b'"final"')
 

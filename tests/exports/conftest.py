@@ -14,8 +14,22 @@ import pytest
 
 from agent import prompts
 from agent.trace import (
-    BatchMeta, BranchInfo, FinalEvent, LlmCall, MessageEvent, Outcome, PlannedRollout, RolloutEnd, RolloutStart,
-    TestRun, ToolCallEvent, ToolResultEvent, TraceWriter, rollout_id_for, trace_path, write_batch_meta,
+    BatchMeta,
+    BranchInfo,
+    FinalEvent,
+    LlmCall,
+    MessageEvent,
+    Outcome,
+    PlannedRollout,
+    RolloutEnd,
+    RolloutStart,
+    TestRun,
+    ToolCallEvent,
+    ToolResultEvent,
+    TraceWriter,
+    rollout_id_for,
+    trace_path,
+    write_batch_meta,
 )
 from labeling.store import LabelStore
 
@@ -66,7 +80,7 @@ class Spec:
     patch: str | None = None
     tampered: bool = False
     summary: str | None = None
-    branch_of: "Spec | None" = None  # replay this spec's first `prefix_steps` steps, then our steps
+    branch_of: Spec | None = None  # replay this spec's first `prefix_steps` steps, then our steps
     prefix_steps: int = 0
 
     @property

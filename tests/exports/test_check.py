@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from exports import RULES, check_file, validate_record
-from exports.formats import RecordError
+from exports.models import RecordError
 from tui.cli import main
 
 CALL = {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": "{\"rel_path\": \"a.py\"}"}}

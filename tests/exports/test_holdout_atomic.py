@@ -15,7 +15,7 @@ import pytest
 from agent.suites import load_suite
 from exports import DpoOptions, ExportError, SftOptions, export_dpo, export_sft
 from exports.writer import ExportCheckFailed, write_lines_atomic
-from tests.exports.conftest import GOALS, REPO, Spec, make_batch
+from tests.exports.conftest import GOALS, REPO, Spec
 
 TASKS = sorted(GOALS)
 
