@@ -25,6 +25,7 @@ class LaunchParams:
     seed: int
     workers: int
     max_iters: int
+    task_ids: list[str] | None = None  # None: every task of the suite
 
 
 class LaunchModal(ModalScreen[LaunchParams | None]):
@@ -34,10 +35,12 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
     ]
     DEFAULT_CSS = """
     LaunchModal { align: center middle; }
-    LaunchModal > Vertical { width: 84; max-width: 98%; height: auto; max-height: 98%;
+    LaunchModal > Vertical { width: 84; max-width: 98%; height: auto; max-height: 98%; overflow-y: auto;
         border: round $accent; background: $surface; padding: 0 1; }
-    LaunchModal Grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: auto; height: auto; grid-gutter: 0 1; }
-    LaunchModal Grid Label { padding: 1 0 0 0; color: $text-muted; }
+    LaunchModal Grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: 1; height: auto; grid-gutter: 1 1;
+        margin: 1 0; }
+    LaunchModal Grid Label { color: $text-muted; }
+    LaunchModal Grid Input, LaunchModal Grid Select { background: $boost; }
     LaunchModal #launch-error { color: $error; height: auto; }
     LaunchModal #launch-buttons { height: auto; }
     """
@@ -55,28 +58,34 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
             yield Label("[b]Launch a batch[/b]  (ctrl+s launch · escape cancel · tab next field)")
             with Grid():
                 yield Label("suite")
-                yield Input(d["suite"], id="f-suite", placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]")
+                yield Input(d["suite"], id="f-suite", compact=True,
+                            placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]")
                 yield Label("provider")
-                yield Select([(p, p) for p in PROVIDERS], value=d["provider"], allow_blank=False, id="f-provider")
+                yield Select([(p, p) for p in PROVIDERS], value=d["provider"], allow_blank=False,
+                             id="f-provider", compact=True)
                 yield Label("replay from")
                 yield Select(self._sources, value=self._sources[0][1] if self._sources else Select.BLANK,
-                             allow_blank=not self._sources, id="f-replay", prompt="(no recorded batch)")
+                             allow_blank=not self._sources, id="f-replay", prompt="(no recorded batch)", compact=True)
                 yield Label("model")
-                yield Input(d["model"], id="f-model", placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo")
+                yield Input(d["model"], id="f-model", compact=True, placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo")
                 yield Label("base URL")
-                yield Input(d["base_url"], id="f-base-url", placeholder="OpenAI-compatible endpoint (optional)")
+                yield Input(d["base_url"], id="f-base-url", compact=True,
+                            placeholder="OpenAI-compatible endpoint (optional)")
                 yield Label("rollouts/task")
-                yield Input(d["rollouts"], id="f-rollouts", type="integer")
+                yield Input(d["rollouts"], id="f-rollouts", type="integer", compact=True)
                 yield Label("temperature")
-                yield Input(d["temperature"], id="f-temperature", type="number")
+                yield Input(d["temperature"], id="f-temperature", type="number", compact=True)
                 yield Label("seed")
-                yield Input(d["seed"], id="f-seed", type="integer")
+                yield Input(d["seed"], id="f-seed", type="integer", compact=True)
                 yield Label("workers")
-                yield Input(d["workers"], id="f-workers", type="integer")
+                yield Input(d["workers"], id="f-workers", type="integer", compact=True)
                 yield Label("max iters")
-                yield Input(d["max_iters"], id="f-max-iters", type="integer")
+                yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
+                yield Label("tasks")
+                yield Input(d.get("tasks", ""), id="f-tasks",
+                            placeholder="comma-separated ids (empty: all; replay: the recorded ones)", compact=True)
             yield Label("", id="launch-error")
-            yield Button("Launch (ctrl+s)", variant="primary", id="launch-go")
+            yield Button("Launch (ctrl+s)", variant="primary", id="launch-go", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#f-suite", Input).focus()
@@ -106,8 +115,9 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
             model = model or "replay"
         elif not model:
             raise ValueError(f"the {provider} provider needs a model")
+        tasks = [t.strip() for t in self._val("#f-tasks").split(",") if t.strip()] or None
         return LaunchParams(self._val("#f-suite"), provider, model, self._val("#f-base-url") or None, replay_from,
-                            rollouts, temperature, seed, workers, max_iters)
+                            rollouts, temperature, seed, workers, max_iters, tasks)
 
     def action_launch(self) -> None:
         try:

@@ -158,6 +158,15 @@ class RunsScreen(StudioScreen):
         except Exception as exc:
             self.notify(str(exc), title="Cannot launch", severity="error")
             return
+        if params.provider == "replay" and params.task_ids is None and params.replay_from:
+            # Replay only what was recorded: other tasks would have nothing to replay.
+            recorded = {r.task_id for b in self.store.batches() if b.path == params.replay_from
+                        for r in self.store.rollouts(batch_id=b.batch_id)}
+            known = [t.id for t in suite.tasks if t.id in recorded]
+            if not known:
+                self.notify("none of the recorded tasks are in this suite", title="Cannot launch", severity="error")
+                return
+            params.task_ids = known
         batch_dir = self.state.traces_dir / new_batch_id(suite.name, params.model)
         self.start_batch(params, batch_dir)
 
@@ -199,6 +208,7 @@ class RunsScreen(StudioScreen):
             config = RolloutConfig(max_iters=params.max_iters, temperature=params.temperature)
             summary = run_batch(suite, factory, batch_dir, rollouts=params.rollouts, seed=params.seed,
                                 max_workers=params.workers, config=config, provider_name=params.provider,
+                                task_ids=params.task_ids,
                                 model=params.model, base_url=params.base_url, suite_path=params.suite,
                                 cancel=cancel, on_rollout_start=started, on_rollout_end=ended)
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
