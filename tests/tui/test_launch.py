@@ -76,3 +76,74 @@ async def test_launch_form_refuses_bad_input(traces, make_app):
         assert "needs a model" in str(modal.query_one("#launch-error").render())
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen) and not app.state.running_batches
+
+
+async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
+    suite_path = write_tiny_suite(tmp_path / "suite")
+    suite = load_suite(str(suite_path))
+    inner = ScriptedPolicy(suite, "clean")
+    gate = threading.Event()
+
+    def policy(req):
+        if req.step >= 2:
+            gate.wait(30)
+        return inner(req)
+
+    server = ScriptedLLM(policy, suite=suite).start()
+    try:
+        app = make_app(traces, start="runs")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("l")
+            modal = app.screen
+            for wid, value in (("#f-suite", str(suite_path)), ("#f-model", "scripted"),
+                               ("#f-base-url", server.base_url), ("#f-rollouts", "1"), ("#f-workers", "1")):
+                modal.query_one(wid).value = value
+            modal.query_one("#f-provider").value = "openai"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: app.state.rollout_uid is not None)
+            batch_id = app.state.rollout_uid.split("/")[0]
+            app.start_ingest()
+            await wait_until(pilot, lambda: any(b.batch_id == batch_id for b in app.screen.batches))
+            runs: RunsScreen = app.screen
+            runs.query_one("#batches").move_cursor(row=[b.batch_id for b in runs.batches].index(batch_id))
+            await pilot.press("x")  # cancel: the held rollout ends "cancelled", the other never starts
+            gate.set()
+            await wait_until(pilot, lambda: batch_id not in app.state.running_batches, timeout=60)
+            app.start_ingest()
+            await settle(pilot)
+            batch = next(b for b in app.store.batches() if b.batch_id == batch_id)
+            assert batch.status == "cancelled" and batch.passed == 0
+            await pilot.press("R")  # resume: re-runs what did not finish
+            await wait_until(pilot, lambda: batch_id not in app.state.running_batches, timeout=60)
+            app.start_ingest()
+            await settle(pilot)
+            batch = next(b for b in app.store.batches() if b.batch_id == batch_id)
+            assert (batch.status, batch.finished, batch.passed) == ("finished", 2, 2)
+    finally:
+        gate.set()
+        server.close()
+
+
+async def test_replay_launch_needs_no_key_and_no_network(sample_copy, make_app, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    app = make_app(sample_copy, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        before = {b.batch_id for b in app.store.batches()}
+        await pilot.press("l")
+        modal = app.screen
+        task = app.store.rollouts()[0].task_id
+        modal.query_one("#f-tasks").value = task  # defaults otherwise: replay of the recorded batch
+        modal.query_one("#f-rollouts").value = "1"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.state.rollout_uid is not None)
+        batch_id = app.state.rollout_uid.split("/")[0]
+        await wait_until(pilot, lambda: batch_id not in app.state.running_batches, timeout=60)
+        app.start_ingest()
+        await settle(pilot)
+        new = [b for b in app.store.batches() if b.batch_id not in before]
+        assert [b.batch_id for b in new] == [batch_id]
+        assert new[0].provider == "replay" and new[0].finished == 1
+        assert app.store.rollout(app.state.rollout_uid).stop_reason == "finished"

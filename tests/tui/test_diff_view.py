@@ -1,0 +1,91 @@
+"""DiffView and its model: parsing, word-level changes, split rows, long patches."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from tests.tui.conftest import settle
+from tui.diff_model import build_diff_model, diff_model_for
+from tui.widgets.diff_view import DiffView
+
+PATCH = """diff --git a/calc.py b/calc.py
+--- a/calc.py
++++ b/calc.py
+@@ -1,4 +1,5 @@
+ def area(w, h):
+-    return w + h
++    return w * h
++
+ def unchanged():
+"""
+
+
+def long_patch(lines: int) -> str:
+    body = []
+    for i in range(lines // 4):
+        body += [f" def f_{i}(x):", f"-    return x + {i}", f"+    return x * {i}", " "]
+    n = 3 * (lines // 4)
+    return f"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,{n} +1,{n} @@\n" + "\n".join(body) + "\n"
+
+
+def test_model_lines_numbers_and_changed_words():
+    m = build_diff_model(PATCH)
+    kinds = [ln.kind for ln in m.unified]
+    assert kinds == ["file", "hunk", "ctx", "del", "add", "add", "ctx"]
+    assert (m.files, m.added, m.removed) == (1, 2, 1)
+    old, new = m.unified[3], m.unified[4]
+    assert (old.old_no, old.new_no, new.old_no, new.new_no) == (2, None, None, 2)
+    # Only the operator changed: exactly it is marked, on both sides.
+    assert [old.text.plain[a:b] for a, b in old.words] == ["+"]
+    assert [new.text.plain[a:b] for a, b in new.words] == ["*"]
+    # Split rows pair the removed line with the added one; the extra added line stands alone.
+    assert [(l.kind if l else None, r.kind if r else None) for l, r in m.split[2:6]] == [
+        ("ctx", "ctx"), ("del", "add"), (None, "add"), ("ctx", "ctx")]
+
+
+def test_rewritten_lines_get_no_word_noise_and_bad_patches_never_raise():
+    m = build_diff_model(PATCH.replace("+    return w * h", "+    raise NotImplementedError('soon')"))
+    assert m.unified[3].words == [] and m.unified[4].words == []
+    cut = "\n".join(PATCH.splitlines()[:6]) + "\n"  # hunk header promises more lines than follow
+    assert [ln.kind for ln in build_diff_model(cut).unified][:4] == ["file", "hunk", "ctx", "del"]
+    assert build_diff_model("not a patch at all").unified == []
+    assert build_diff_model("").empty
+
+
+def test_model_is_built_once_and_cached():
+    p = long_patch(400)
+    assert diff_model_for(p) is diff_model_for(p)
+
+
+class _One(App):
+    def __init__(self, patch: str) -> None:
+        super().__init__()
+        self.patch = patch
+
+    def compose(self) -> ComposeResult:
+        yield DiffView(id="d")
+
+    def on_mount(self) -> None:
+        self.query_one(DiffView).set_patch(self.patch)
+
+
+async def test_long_patch_renders_scrolls_and_splits():
+    patch = long_patch(2000)
+    app = _One(patch)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        view = app.query_one(DiffView)
+        assert view.ready and view.virtual_size.height == len(view.model.unified) == 2002
+        view.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert view.scroll_y == view.max_scroll_y > 1900
+        shown = "\n".join(view.render_line(y).text for y in range(view.size.height))
+        assert "return x * 499" in shown and "return x * 0" not in shown
+        view.split = True
+        await pilot.pause()
+        assert view.virtual_size.height == len(view.model.split)
+        await pilot.press("home")
+        await pilot.pause()
+        row = view.render_line(3).text  # first changed pair: both sides on one row
+        assert "x + 0" in row and "x * 0" in row and "│" in row
