@@ -6,7 +6,12 @@ samples in rounds and spends only where a rollout can still buy pass/fail contra
 1. Every task first gets ``initial_per_task`` rollouts (breadth first).
 2. A task is resolved once it has ``pairs_per_task`` pass/fail pairs (``contrast_met``),
    once ``give_up_after`` finished rollouts all passed (``too_easy``) or all failed
-   (``too_hard``), or at ``max_per_task`` (``capped``).
+   (``too_hard``), or at ``max_per_task`` (``capped``). ``pairs_per_task=0`` (the default)
+   means "as many as the budget buys": a task with contrast stays open, so once the
+   easy and hard tasks are stopped the rest of the budget goes to the tasks in or near
+   the learnable band, nearest 50% first (every task is judged first: one still all
+   alike gets its ``give_up_after`` rollouts before the spending on contrast); when the budget is spent, a task that has a
+   pass/fail pair is reported ``contrast_met``.
 3. Later rounds go to open tasks with no rollout in flight, each up to the fewest
    rollouts that could resolve it, most *promising* first: the task whose next rollout
    most likely gives the outcome it is short of (Beta(1, 1) posterior predictive of its
@@ -15,11 +20,14 @@ samples in rounds and spends only where a rollout can still buy pass/fail contra
    passes or fails is given up likewise (with ``pairs_per_task > 1``: 1 pass in 10, k=4).
 4. Rollouts issued (in flight included) never exceed ``budget_rollouts``; after the
    initial ones, a round commits at most half the budget left, so later rounds learn.
-   Budget left once every task is resolved stays unspent.
+   Budget left once every task is resolved stays unspent (with ``pairs_per_task=0`` that
+   happens only when every task was given up or capped: nothing left to buy contrast).
 
 Pairs: a task yields ``min(pairs_per_task, passes, fails)`` disjoint pass/fail pairs
-(with ``pairs_per_task=1``: the one ``best-worst`` pair of a task with any contrast);
-``all_contrastive_pairs = passes * fails`` is reported too. The plan is a pure function
+(``min(passes, fails)`` with ``pairs_per_task=0``: every rollout in at most one pair);
+``best_worst_pairs`` (1 per task with any contrast, what the ``best-worst`` strategy
+builds) and ``all_contrastive_pairs = passes * fails`` (``pass-fail`` with reuse) are
+reported too. The plan is a pure function
 of the per-task counts, so a batch resumes exactly (:meth:`Allocator.rebuild`).
 A runner drives it like this (a failed or errored rollout is recorded as ``False``)::
 
@@ -48,7 +56,7 @@ STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
 @dataclass(frozen=True)
 class AllocationConfig:
     budget_rollouts: int
-    pairs_per_task: int = 1
+    pairs_per_task: int = 0  # 0: as many as the budget buys (spend it all on contrast)
     initial_per_task: int = 2
     give_up_after: int = 4  # this many finished rollouts all pass / all fail -> stop
     max_per_task: int | None = None
@@ -57,7 +65,7 @@ class AllocationConfig:
     def __post_init__(self) -> None:
         for bad, msg in [
             (self.budget_rollouts < 0, "budget_rollouts must be >= 0"),
-            (self.pairs_per_task < 1, "pairs_per_task must be >= 1"),
+            (self.pairs_per_task < 0, "pairs_per_task must be >= 0 (0: as many as the budget buys)"),
             (not 1 <= self.initial_per_task <= self.give_up_after or self.give_up_after < 2,
              "need 1 <= initial_per_task <= give_up_after and give_up_after >= 2"),
             (self.max_per_task is not None and self.max_per_task < self.initial_per_task,
@@ -76,8 +84,9 @@ class TaskAllocation(BaseModel):
     fails: int
     status: TaskStatus
     pass_rate: float | None  # over finished rollouts
-    pairs: int  # min(pairs_per_task, pass_fail_pairs): what the pair builder yields
-    pass_fail_pairs: int  # min(passes, fails)
+    pairs: int  # min(pairs_per_task, pass_fail_pairs) (pairs_per_task=0: pass_fail_pairs)
+    pass_fail_pairs: int  # min(passes, fails): disjoint pairs, no rollout reused
+    best_worst_pairs: int = 0  # 1 when the task has both a pass and a fail
     all_contrastive_pairs: int  # passes * fails
 
 
@@ -94,6 +103,7 @@ class AllocationReport(BaseModel):
     unspent: int
     pairs: int
     pass_fail_pairs: int
+    best_worst_pairs: int = 0
     all_contrastive_pairs: int
     pairs_per_100_rollouts: float  # per finished rollout
     tasks_by_status: dict[str, int]
@@ -179,7 +189,8 @@ class Allocator:
         # Only tasks whose rollouts have all come back are judged again. Greedy by promise;
         # each pick is assumed to come back as the task's commoner outcome, so a task's
         # promise falls with every rollout it gets and the next task gets its turn.
-        heap = [(-promise(self._passes[t], self._fails[t]), self._issued[t], i, t,
+        heap = [(self._rank(self._passes[t], self._fails[t]), -promise(self._passes[t], self._fails[t]),
+                 self._issued[t], i, t,
                  self._passes[t], self._fails[t], self._to_resolve(t))
                 for i, t in enumerate(self.task_ids) if initial[t] <= 0 and self._in_flight(t) == 0
                 and self._status(t, spent=False) == "open"]
@@ -188,12 +199,18 @@ class Allocator:
         left = min(slots - len(ids), -(-(self.config.budget_rollouts - self.issued - len(ids)) // 2))
         picks: list[str] = []
         while heap and len(picks) < left:
-            _, n, i, t, p, f, quota = heapq.heappop(heap)
+            _, _, n, i, t, p, f, quota = heapq.heappop(heap)
             picks.append(t)
             p, f = (p + 1, f) if p > f else (p, f + 1)
             if quota > 1:
-                heapq.heappush(heap, (-promise(p, f), n + 1, i, t, p, f, quota - 1))
+                heapq.heappush(heap, (self._rank(p, f), -promise(p, f), n + 1, i, t, p, f, quota - 1))
         return ids + picks
+
+    def _rank(self, passes: int, fails: int) -> int:
+        """With pairs_per_task=0, tasks not yet judged (all alike so far) come before the
+        spending on tasks with contrast: the budget learns which tasks are easy or hard
+        first, then buys pairs where they come cheapest."""
+        return int(not self.config.pairs_per_task and passes > 0 and fails > 0)
 
     def _cap(self, t: str) -> int:
         cap = self.rollouts_per_task if self.strategy == "fixed" else None
@@ -203,7 +220,8 @@ class Allocator:
     def _to_resolve(self, t: str) -> int:
         """The fewest further rollouts that could resolve task ``t`` (one way or the other)."""
         p, f, n, need = self._passes[t], self._fails[t], self._issued[t], self.config.pairs_per_task
-        fewest = max(0, need - p) + max(0, need - f)
+        # pairs_per_task=0: only giving up (or the cap) resolves a task
+        fewest = max(0, need - p) + max(0, need - f) if need else self._cap(t) - n
         if p == 0 or f == 0:
             fewest = min(fewest, self.config.give_up_after - n)
         return max(0, min(fewest, self._cap(t) - n))
@@ -213,16 +231,20 @@ class Allocator:
 
     def _status(self, t: str, spent: bool) -> TaskStatus:
         p, f, cfg = self._passes[t], self._fails[t], self.config
-        if min(p, f) >= cfg.pairs_per_task:
+        if cfg.pairs_per_task and min(p, f) >= cfg.pairs_per_task:
             return "contrast_met"
         # Division is correctly rounded, so equal fractions compare equal.
         if p + f >= cfg.give_up_after and promise(p, f) <= 1 / (cfg.give_up_after + 2):
             return "too_easy" if p > f else "too_hard"
         if self._in_flight(t):
             return "open"
-        if self._issued[t] >= self._cap(t):
-            return "capped"
-        return "budget_exhausted" if spent else "open"
+        capped = self._issued[t] >= self._cap(t)
+        if not (capped or spent):
+            return "open"
+        # pairs_per_task=0 takes what the budget (or cap) allows: a task with contrast got it
+        if not cfg.pairs_per_task and min(p, f) >= 1:
+            return "contrast_met"
+        return "capped" if capped else "budget_exhausted"
 
     def report(self) -> AllocationReport:
         need, spent = self.config.pairs_per_task, self.issued >= self.config.budget_rollouts
@@ -232,7 +254,8 @@ class Allocator:
             tasks.append(TaskAllocation(
                 task_id=t, rollouts=self._issued[t], in_flight=self._in_flight(t), passes=p,
                 fails=f, status=self._status(t, spent), pass_rate=p / (p + f) if p + f else None,
-                pairs=min(need, p, f), pass_fail_pairs=min(p, f), all_contrastive_pairs=p * f,
+                pairs=min(need, p, f) if need else min(p, f), pass_fail_pairs=min(p, f),
+                best_worst_pairs=int(p > 0 and f > 0), all_contrastive_pairs=p * f,
             ))
         finished, pairs = sum(r.passes + r.fails for r in tasks), sum(r.pairs for r in tasks)
         return AllocationReport(
@@ -240,6 +263,7 @@ class Allocator:
             pairs_per_task=need, done=self.done, rollouts=self.issued, finished=finished,
             in_flight=self.in_flight, unspent=self.config.budget_rollouts - self.issued,
             pairs=pairs, pass_fail_pairs=sum(r.pass_fail_pairs for r in tasks),
+            best_worst_pairs=sum(r.best_worst_pairs for r in tasks),
             all_contrastive_pairs=sum(r.all_contrastive_pairs for r in tasks),
             pairs_per_100_rollouts=100 * pairs / finished if finished else 0.0,
             tasks_by_status={s: sum(r.status == s for r in tasks) for s in STATUSES},

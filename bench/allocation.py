@@ -1,22 +1,22 @@
 """Fixed vs adaptive rollout allocation at equal budget, in simulation (issue 6).
 
     uv run python bench/allocation.py [--tasks 50] [--seeds 20] [--rollouts-per-task 8]
-                                      [--pairs-per-task 1] [--round-size 8] [--no-grid]
+                                      [--pairs-per-task 0] [--round-size 8] [--no-grid]
 
 A suite of tasks with pass probabilities spread like real models' (35% ~U(0, 0.05),
 35% ~U(0.95, 1), 30% ~U(0.1, 0.9)). Fixed allocation runs N rollouts per task;
-adaptive gets the same budget (N x tasks) and may leave some of it unspent.
+adaptive gets the same budget (N x tasks); with --pairs-per-task 0 (the default: as
+many as the budget buys) it spends all of it unless no task is left that can contrast.
 Both see the same random outcomes (the k-th rollout of a task passes iff u[task][k] < p),
 so the difference is the policy alone.
 
-Pairs are counted as the pair builder makes them: a task gives min(pairs_per_task,
-passes, fails) pass/fail pairs (with pairs_per_task=1: the one best-worst pair of any
-task with both a pass and a fail). "all-c" is the all-contrastive count, passes x fails.
-"band" counts the tasks whose true pass rate is in the 20-60% learnable band.
-The headline is pairs per 100 rollouts spent; "pairs" is the absolute count at equal budget
-(adaptive stops once every task is resolved, so it may spend less). The grid repeats the
-comparison for other N and pairs_per_task; the "suite ceiling" line shows roughly what any
-allocation that does not know the pass probabilities can reach at pairs_per_task=1.
+Pairs are counted without reusing a rollout: a task gives min(passes, fails) disjoint
+pass/fail pairs ("p/f", capped at pairs_per_task when that is > 0). "b-w" is what the
+best-worst strategy builds (1 per task with both a pass and a fail); "all-c" is the
+pass-fail strategy with reuse, passes x fails (pairs share rollouts: not independent
+signal). "band" counts the tasks whose true pass rate is in the 20-60% learnable band.
+The headline is disjoint pass/fail pairs per 100 rollouts spent, adaptive over fixed.
+The grid repeats the comparison for other N and pairs_per_task.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--rollouts-per-task", type=int, default=8, help="fixed N; budget = N x tasks")
-    ap.add_argument("--pairs-per-task", type=int, default=1)
+    ap.add_argument("--pairs-per-task", type=int, default=0, help="0: as many as the budget buys (default)")
     ap.add_argument("--initial", type=int, default=2)
     ap.add_argument("--give-up-after", type=int, default=4)
     ap.add_argument("--round-size", type=int, default=8, help="the runner's max_workers")
@@ -87,32 +87,35 @@ def main() -> None:
     print(f"{args.tasks} tasks, budget {n * args.tasks} rollouts (fixed: {n}/task), "
           f"pairs_per_task={k}, initial={args.initial}, give_up_after={args.give_up_after}, "
           f"round_size={args.round_size}\n")
-    head = (f"{'seed':>4} {'band':>4} | {'fixed: spent':>12} {'pairs':>5} {'all-c':>5} {'/100':>5} | "
-            f"{'adaptive: spent':>15} {'pairs':>5} {'all-c':>5} {'/100':>5} | {'x /100':>6} {'x pairs':>7}")
+    head = (f"{'seed':>4} {'band':>4} | {'fixed: spent':>12} {'p/f':>4} {'b-w':>4} {'all-c':>5} {'p/f per 100':>11} | "
+            f"{'adaptive: spent':>15} {'p/f':>4} {'b-w':>4} {'all-c':>5} {'p/f per 100':>11} | {'ratio':>5}")
     print(head)
     print("-" * len(head))
     rows = []
     for seed in range(args.seeds):
         fx, ad, band = one_seed(seed, args, n, k)
         rows.append((fx, ad))
-        print(f"{seed:>4} {band:>4} | {fx.finished:>12} {fx.pairs:>5} {fx.all_contrastive_pairs:>5} "
-              f"{fx.pairs_per_100_rollouts:>5.1f} | {ad.finished:>15} {ad.pairs:>5} "
-              f"{ad.all_contrastive_pairs:>5} {ad.pairs_per_100_rollouts:>5.1f} | "
-              f"{ratio(ad.pairs_per_100_rollouts, fx.pairs_per_100_rollouts):>6.2f} "
-              f"{ratio(ad.pairs, fx.pairs):>7.2f}")
+        print(f"{seed:>4} {band:>4} | {fx.finished:>12} {fx.pairs:>4} {fx.best_worst_pairs:>4} "
+              f"{fx.all_contrastive_pairs:>5} {fx.pairs_per_100_rollouts:>11.1f} | {ad.finished:>15} {ad.pairs:>4} "
+              f"{ad.best_worst_pairs:>4} {ad.all_contrastive_pairs:>5} {ad.pairs_per_100_rollouts:>11.1f} | "
+              f"{ratio(ad.pairs_per_100_rollouts, fx.pairs_per_100_rollouts):>5.2f}")
     print("-" * len(head))
     for name, agg in (("mean", statistics.mean), ("median", statistics.median)):
         fx100 = agg(f.pairs_per_100_rollouts for f, _ in rows)
         ad100 = agg(a.pairs_per_100_rollouts for _, a in rows)
-        print(f"{name:>9} | {agg(f.finished for f, _ in rows):>12.1f} {agg(f.pairs for f, _ in rows):>5.1f} "
-              f"{agg(f.all_contrastive_pairs for f, _ in rows):>5.1f} {fx100:>5.1f} | "
-              f"{agg(a.finished for _, a in rows):>15.1f} {agg(a.pairs for _, a in rows):>5.1f} "
-              f"{agg(a.all_contrastive_pairs for _, a in rows):>5.1f} {ad100:>5.1f} | "
-              f"{ratio(ad100, fx100):>6.2f} "
-              f"{ratio(agg(a.pairs for _, a in rows), agg(f.pairs for f, _ in rows)):>7.2f}")
+        print(f"{name:>9} | {agg(f.finished for f, _ in rows):>12.1f} {agg(f.pairs for f, _ in rows):>4.1f} "
+              f"{agg(f.best_worst_pairs for f, _ in rows):>4.1f} {agg(f.all_contrastive_pairs for f, _ in rows):>5.1f} "
+              f"{fx100:>11.1f} | {agg(a.finished for _, a in rows):>15.1f} {agg(a.pairs for _, a in rows):>4.1f} "
+              f"{agg(a.best_worst_pairs for _, a in rows):>4.1f} {agg(a.all_contrastive_pairs for _, a in rows):>5.1f} "
+              f"{ad100:>11.1f} | {ratio(ad100, fx100):>5.2f}")
     median_ratio = statistics.median(ratio(a.pairs_per_100_rollouts, f.pairs_per_100_rollouts) for f, a in rows)
+    bw = statistics.median(ratio(a.best_worst_pairs / a.finished, f.best_worst_pairs / f.finished)
+                           for f, a in rows if a.finished and f.best_worst_pairs)
     spent = {s: statistics.mean(a.rollouts_by_status[s] for _, a in rows) for s in rows[0][1].rollouts_by_status}
-    print(f"\nadaptive / fixed, pass/fail pairs per 100 rollouts: median per-seed ratio {median_ratio:.2f}x")
+    share = statistics.mean(a.finished / f.finished for f, a in rows if f.finished)
+    print(f"\nHEADLINE adaptive / fixed, disjoint pass/fail pairs per 100 rollouts: median per-seed ratio "
+          f"{median_ratio:.2f}x (adaptive spent {share:.0%} of fixed's rollouts)")
+    print(f"best-worst pairs per 100 rollouts (1 per contrasting task): median per-seed ratio {bw:.2f}x")
     print("adaptive budget went to (mean rollouts by task verdict): "
           + ", ".join(f"{s} {v:.1f}" for s, v in spent.items() if v))
 
@@ -127,7 +130,7 @@ def main() -> None:
         return
     print(f"\npairs per 100 rollouts, mean over {args.seeds} seeds: fixed -> adaptive, ratio "
           f"(share of the budget adaptive spent)")
-    grid_n, grid_k = (2, 4, 8, 16), (1, 2, 4)
+    grid_n, grid_k = (2, 4, 8, 16), (0, 1, 2)
     print(f"{'fixed N':>8} | " + " | ".join(f"{'pairs_per_task=' + str(pk):^28}" for pk in grid_k))
     for gn in grid_n:
         cells = []

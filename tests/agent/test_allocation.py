@@ -77,8 +77,9 @@ def test_fixed_spends_n_per_task_and_reports_verdicts():
     assert tasks["easy"].status == "too_easy" and tasks["easy"].pass_rate == 1.0
     assert tasks["hard"].status == "too_hard" and tasks["hard"].pass_rate == 0.0
     for r in report.tasks:
-        expected_pairs = 1 if r.passes and r.fails else 0
-        assert r.pairs == expected_pairs and r.all_contrastive_pairs == r.passes * r.fails
+        assert r.pairs == r.pass_fail_pairs == min(r.passes, r.fails)  # pairs_per_task=0: disjoint pairs
+        assert r.best_worst_pairs == (1 if r.passes and r.fails else 0)
+        assert r.all_contrastive_pairs == r.passes * r.fails
         if r.passes and r.fails:
             assert r.status == "contrast_met"
     assert report.pairs == sum(r.pairs for r in report.tasks)
@@ -102,7 +103,7 @@ def test_fixed_is_capped_at_budget_and_spreads_it():
 
 
 def test_adaptive_stops_spending_on_all_pass_and_all_fail_tasks():
-    cfg = AllocationConfig(budget_rollouts=1000, give_up_after=5)
+    cfg = AllocationConfig(budget_rollouts=1000, pairs_per_task=1, give_up_after=5)
     report = Runner(Allocator(list(MIXED), cfg), FakeEnv(MIXED)).run().alloc.report()
     tasks = by_task(report)
     for t in ("easy", "easy2"):
@@ -115,6 +116,29 @@ def test_adaptive_stops_spending_on_all_pass_and_all_fail_tasks():
     assert report.done and report.in_flight == 0 and report.unspent > 900
     for verdict in ("too_easy", "too_hard"):
         assert report.rollouts_by_status[verdict] == 5 * report.tasks_by_status[verdict]
+
+
+def test_as_many_pairs_as_the_budget_buys_spends_it_all_on_the_contrasting_tasks():
+    # pairs_per_task=0 (the default): easy and hard tasks stop at give_up_after, and the
+    # rest of the budget goes to the tasks with contrast, the ones nearest 50% most.
+    probs = {"easy": 1.0, "hard": 0.0, "coin": 0.5, "rare": 0.15, "easy2": 1.0}
+    cfg = AllocationConfig(budget_rollouts=100, give_up_after=4, round_size=6)
+    report = Runner(Allocator(list(probs), cfg), FakeEnv(probs, 1)).run().alloc.report()
+    tasks = by_task(report)
+    for t, verdict in (("easy", "too_easy"), ("easy2", "too_easy"), ("hard", "too_hard")):
+        assert (tasks[t].rollouts, tasks[t].status) == (4, verdict)
+    assert report.rollouts == report.finished == 100 and report.unspent == 0 and report.done
+    assert tasks["coin"].status == "contrast_met" and tasks["coin"].rollouts > tasks["rare"].rollouts
+    assert tasks["coin"].rollouts + tasks["rare"].rollouts == 100 - 12
+    assert report.pairs == report.pass_fail_pairs == sum(min(r.passes, r.fails) for r in report.tasks)
+    assert report.best_worst_pairs == sum(1 for r in report.tasks if r.passes and r.fails)
+    assert report.rollouts_by_status["too_easy"] + report.rollouts_by_status["too_hard"] == 12
+
+
+def test_as_many_as_the_budget_buys_leaves_it_unspent_when_no_task_can_contrast():
+    probs = {"easy": 1.0, "hard": 0.0}
+    report = Runner(Allocator(list(probs), AllocationConfig(budget_rollouts=50)), FakeEnv(probs)).run().alloc.report()
+    assert report.done and report.rollouts == 8 and report.unspent == 42 and report.pairs == 0
 
 
 def test_adaptive_stops_a_task_once_it_has_its_contrast():
@@ -191,7 +215,7 @@ def test_max_per_task_caps_a_task():
 
 
 def test_streaming_runner_does_not_pile_onto_tasks_in_flight():
-    alloc = Allocator(["a", "b"], AllocationConfig(budget_rollouts=20, round_size=3))
+    alloc = Allocator(["a", "b"], AllocationConfig(budget_rollouts=20, pairs_per_task=1, round_size=3))
     first = alloc.next_round()
     assert first == ["a", "b", "a"]
     assert alloc.next_round() == ["b"]  # the rest of the initial round
@@ -209,7 +233,7 @@ def test_never_exceeds_budget_whatever_the_config(seed):
     probs = {t: rng.choice([0.0, 1.0, rng.random(), rng.random()]) for t in ids}
     initial = rng.randint(1, 3)
     cfg = AllocationConfig(
-        budget_rollouts=rng.randint(0, 60), pairs_per_task=rng.randint(1, 3), initial_per_task=initial,
+        budget_rollouts=rng.randint(0, 60), pairs_per_task=rng.randint(0, 3), initial_per_task=initial,
         give_up_after=rng.randint(max(2, initial), 6),
         max_per_task=rng.choice([None, rng.randint(initial, 10)]),
         round_size=rng.choice([None, rng.randint(1, 8)]),
