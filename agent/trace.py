@@ -203,6 +203,10 @@ class BatchParams(_Model):
     reflection: bool = False
     allocation: str = "fixed"
     budget_rollouts: int | None = None
+    # adaptive allocation (agent/allocation.py): None on fixed batches
+    pairs_per_task: int | None = None
+    give_up_after: int | None = None
+    initial_per_task: int | None = None
 
 
 class PlannedRollout(_Model):
@@ -225,6 +229,8 @@ class BatchMeta(_Model):
     started: str
     finished: str | None = None
     stop_reason: str | None = None  # finished, cancelled, error
+    # Where the budget went: agent.allocation.AllocationReport as a dict, rewritten each round.
+    allocation: dict[str, Any] | None = None
 
 
 def now_iso() -> str:
