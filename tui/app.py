@@ -61,6 +61,8 @@ class StudioApp(App):
         self._start = start
         self._tail_interval = tail_interval
         self._ingesting = False
+        self._idle_passes = 0
+        self._ticks = 0
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -68,7 +70,7 @@ class StudioApp(App):
         self.action_goto(self._start)
         self.start_ingest()
         if self._tail_interval:
-            self.set_interval(self._tail_interval, self.start_ingest, name="tail")
+            self.set_interval(self._tail_interval, self._tail_tick, name="tail")
 
     def on_unmount(self) -> None:
         for cancel in self.state.running_batches.values():
@@ -79,6 +81,13 @@ class StudioApp(App):
             pass
 
     # ------------------------------------------------------------------ ingest / tail
+    def _tail_tick(self) -> None:
+        # Every tick while things change; when idle, every 5th (a stat per trace file
+        # adds up on a 10,000-rollout store). A batch launched here pokes it directly.
+        self._ticks += 1
+        if self._idle_passes < 3 or self._ticks % 5 == 0 or self.state.running_batches:
+            self.start_ingest()
+
     def start_ingest(self) -> None:
         """Tail the traces directory: one ingest pass in a thread, never two at once."""
         if self._ingesting:
@@ -115,6 +124,7 @@ class StudioApp(App):
         ing.last_error = msg.error
         first = ing.passes == 0
         ing.passes += 1
+        self._idle_passes = 0 if msg.changed else self._idle_passes + 1
         self._show_status()
         if msg.changed or first:
             self.state.store_version += 1
@@ -157,6 +167,27 @@ class StudioApp(App):
         if self.current_mode == mode and hasattr(self.screen, "on_show_screen"):
             self.screen.on_show_screen()  # already there: look at the new rollout
         self.action_goto(mode)
+
+    def default_rollout(self) -> str | None:
+        """What Rollout/Steps show when nothing was opened yet: a running rollout (the
+        newest), else side A of the pair in review."""
+        if self.state.rollout_uid:
+            return self.state.rollout_uid
+        try:
+            running = self.store.rollouts(status="running")
+        except Exception:
+            running = []
+        if running:
+            uid = max(running, key=lambda r: r.uid).uid
+        elif self.state.pair_id:
+            try:
+                uid = self.store.pair(self.state.pair_id).chosen_uid
+            except Exception:
+                return None
+        else:
+            return None
+        self.state.rollout_uid = uid
+        return uid
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -102,6 +102,7 @@ class RolloutScreen(StudioScreen):
 
     # ------------------------------------------------------------------ data
     def on_show_screen(self) -> None:
+        self.studio.default_rollout()
         uid = self.state.rollout_uid
         if uid != self.uid:
             self.load(uid)

@@ -73,6 +73,7 @@ class StepsScreen(StudioScreen):
         yield self.compose_footer()
 
     def on_show_screen(self) -> None:
+        self.studio.default_rollout()
         if self.state.rollout_uid != self.uid:
             self.refresh_data()
         if self.state.step is not None:
