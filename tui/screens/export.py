@@ -253,10 +253,11 @@ def render_export(report, check, upload, out: Path, dry_run: bool) -> Group:
     keys = [k for k in first if k in data] + [k for k in data if k not in first]
     for key in keys:
         value = data[key]
-        if value in (None, {}, [], "") or key in ("dry_run", "kind", "tokens_are_estimate"):
+        if value in (None, {}, [], "") or key in ("dry_run", "kind", "tokens_are_estimate", "token_counter"):
             continue
-        if key == "tokens" and data.get("tokens_are_estimate"):
-            value = f"{value:,} (estimate: {data.get('token_counter') or 'no tokenizer'})"
+        if key == "tokens":
+            counter = data.get("token_counter") or ("estimate" if data.get("tokens_are_estimate") else "tokenizer")
+            value = f"{value:,}  ({counter})"
         elif key == "cost_per_epoch":
             value = f"${value:.4f} per epoch"
         elif key == "tokens_per_example":

@@ -57,9 +57,9 @@ class RunsScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         batches = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
-        for label, key in (("batch", "batch"), ("suite", "suite"), ("model", "model"), ("provider", "provider"),
-                           ("progress", "bar"), ("done", "done"), ("pass rate", "pass"),
-                           ("tokens in/out", "tokens"), ("cost", "cost"), ("status", "status")):
+        for label, key in (("batch", "batch"), ("suite", "suite"), ("provider/model", "model"),
+                           ("progress", "bar"), ("pass", "pass"), ("tokens in/out", "tokens"), ("cost", "cost"),
+                           ("status", "status")):
             batches.add_column(label, key=key)
         yield batches
         rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
@@ -85,9 +85,11 @@ class RunsScreen(StudioScreen):
             total = max(b.planned, b.rollouts)
             rate = f"{100 * b.passed / b.finished:.0f}%" if b.finished else "—"
             live = b.batch_id in self.state.running_batches
-            table.add_row(b.batch_id, b.suite, b.model, b.provider, progress_bar(b.finished, total),
-                          f"{b.finished}/{total}", rate, f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
-                          fmt_cost(b.cost_usd), _status_text(b, live), key=b.batch_id)
+            bar = progress_bar(b.finished, total, 12)
+            bar.append(f" {b.finished}/{total}")
+            table.add_row(b.batch_id, b.suite, f"{b.provider}/{b.model}", bar, rate,
+                          f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}", fmt_cost(b.cost_usd),
+                          _status_text(b, live), key=b.batch_id)
         if self.batches:
             table.move_cursor(row=max(0, min(keep, len(self.batches) - 1)), animate=False)
         self._show_rollouts(force=True)
