@@ -29,6 +29,10 @@ examples:
   # (tasks, rollouts and max-iters default to the recorded batch's)
   repo-agent run --suite mini-bugs --llm-provider replay --replay-from sample_traces/mini-bugs-scripted-sample
 
+  # adaptive allocation: 200 rollouts spent where they buy pass/fail contrast
+  repo-agent run --suite mini-bugs --llm-provider openai --model qwen2.5-coder-7b \\
+      --base-url http://localhost:8000/v1 --allocation adaptive --budget-rollouts 200 --max-workers 4
+
   # a QuixBugs checkout, two programs only; resume an interrupted batch
   repo-agent run --suite ~/QuixBugs:gcd,bitcount --llm-provider openai --model gpt-4o-mini
   repo-agent run --suite mini-bugs --llm-provider openai --model gpt-4o-mini --resume runs/<batch>
@@ -72,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--rollout-timeout", type=float, default=None, metavar="SECONDS",
                      help="wall-clock limit per rollout (checked between steps; stop reason 'timeout')")
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
+    add_allocation_args(run)
     run.set_defaults(func=cmd_run)
 
     suite = sub.add_parser("suite", help="suite tools (check)")
@@ -83,6 +88,76 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
     check.set_defaults(func=cmd_suite_check)
     suite.set_defaults(func=lambda a: suite.print_help() or 2)
+
+
+def add_allocation_args(p: argparse.ArgumentParser) -> None:
+    """--allocation and its budget flags (`run` and `prefs`)."""
+    g = p.add_argument_group("allocation (where the rollouts go)")
+    g.add_argument("--allocation", choices=("fixed", "adaptive"), default=None,
+                   help="fixed: --rollouts per task (default); adaptive: rounds, spent where pass/fail contrast is")
+    g.add_argument("--budget-rollouts", type=int, metavar="B",
+                   help="rollouts the batch may spend (adaptive: required; fixed: a cap)")
+    g.add_argument("--pairs-per-task", type=int, metavar="K",
+                   help="adaptive: stop a task at K disjoint pass/fail pairs (default 0: as many as the budget buys)")
+    g.add_argument("--give-up-after", type=int, metavar="k",
+                   help="adaptive: k rollouts that all pass / all fail: too easy / too hard, stop (default 4)")
+    g.add_argument("--initial-per-task", type=int, metavar="N", help="adaptive: first rollouts of every task (default 2)")
+
+
+def allocation_from_args(args: argparse.Namespace, resume_dir: Path | None = None):
+    """(strategy, AllocationConfig | None) from the flags; a resumed batch's own settings fill
+    in what is not given. Raises UserError on a bad combination."""
+    from agent.allocation import AllocationConfig
+    from agent.trace import BATCH_FILE, read_batch_meta
+
+    old = None
+    if resume_dir is not None and (resume_dir / BATCH_FILE).is_file():
+        try:
+            old = read_batch_meta(resume_dir).params
+        except ValueError:
+            old = None
+    strategy = args.allocation or (old.allocation if old else "fixed")
+    given = {k: getattr(args, k) for k in ("budget_rollouts", "pairs_per_task", "give_up_after", "initial_per_task")}
+    if old is not None and old.allocation == strategy:
+        given = {k: v if v is not None else getattr(old, k, None) for k, v in given.items()}
+    if strategy == "fixed":
+        for k in ("pairs_per_task", "give_up_after", "initial_per_task"):
+            if getattr(args, k) is not None:
+                raise UserError(f"--{k.replace('_', '-')} needs --allocation adaptive")
+        budget = given["budget_rollouts"]
+        if budget is not None and budget < 1:
+            raise UserError("--budget-rollouts must be at least 1")
+        return "fixed", (AllocationConfig(budget_rollouts=budget) if budget is not None else None)
+    if given["budget_rollouts"] is None:
+        raise UserError("--allocation adaptive needs --budget-rollouts B (the most rollouts it may spend)")
+    try:
+        return "adaptive", AllocationConfig(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise UserError(f"allocation: {exc}") from None
+
+
+def print_allocation(console: Console, report: dict | None, prefix: str = "") -> None:
+    """Where the budget went: per task rollouts, passes, fails and status; totals by status."""
+    if not report:
+        return
+    from agent.allocation import AllocationReport
+
+    r = AllocationReport.model_validate(report)
+    console.print()
+    console.print(f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
+                  f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})")
+    table = Table(box=None, pad_edge=False)
+    for col, just in (("task", "left"), ("rollouts", "right"), ("pass", "right"), ("fail", "right"),
+                      ("pass rate", "right"), ("p/f pairs", "right"), ("status", "left")):
+        table.add_column(col, justify=just)
+    for t in r.tasks:
+        table.add_row(t.task_id, str(t.rollouts), str(t.passes), str(t.fails),
+                      "-" if t.pass_rate is None else f"{t.pass_rate:.0%}", str(t.pass_fail_pairs), t.status)
+    console.print(table)
+    went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
+    console.print(f"{prefix}budget went to: {went or 'nothing'}")
+    console.print(f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
+                  f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse")
 
 
 def _load_suite(spec: str):
@@ -157,6 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UserError(f"--resume: {batch_dir} is not a batch directory")
     else:
         batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, model)
+    strategy, alloc_cfg = allocation_from_args(args, batch_dir if args.resume else None)
     config = RolloutConfig(max_iters=args.max_iters, temperature=args.temperature, reflection=args.reflection,
                            output_limit=args.output_limit, price_in=args.price_in, price_out=args.price_out,
                            timeout_s=args.rollout_timeout)
@@ -168,12 +244,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"[yellow]warning:[/] {warning}")
     except ImportError:
         pass
-    console.print(f"\\[run] batch {batch_dir}  ({args.llm_provider}, {model}, {len(task_ids or suite.tasks)} tasks x {args.rollouts})")
+    n_tasks = len(task_ids or suite.tasks)
+    planned_total = args.rollouts * n_tasks
+    if strategy == "adaptive":
+        how = f"adaptive, budget {alloc_cfg.budget_rollouts} rollouts"
+        planned_total = alloc_cfg.budget_rollouts
+    else:
+        if alloc_cfg is not None:
+            planned_total = min(planned_total, alloc_cfg.budget_rollouts)
+        how = f"x {args.rollouts}" + (f", budget {alloc_cfg.budget_rollouts}" if alloc_cfg else "")
+    console.print(f"\\[run] batch {batch_dir}  ({args.llm_provider}, {model}, {n_tasks} tasks {how})")
 
     cancel = threading.Event()
     with Progress(TextColumn("\\[run]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=True) as progress:
-        bar = progress.add_task("", total=args.rollouts * len(task_ids or suite.tasks))
+        bar = progress.add_task("", total=planned_total)
 
         live = {"running": 0, "steps": 0}
         lock = threading.Lock()
@@ -195,10 +280,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 max_workers=args.max_workers, config=config, task_ids=task_ids,
                                 provider_name=args.llm_provider, model=model, base_url=args.base_url,
                                 suite_path=args.suite, cancel=cancel, on_rollout_end=on_end,
-                                on_event=on_event)
+                                on_event=on_event, allocation=strategy, allocation_config=alloc_cfg)
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
+    if strategy == "adaptive" or alloc_cfg is not None:
+        print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
         console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")
         return 130

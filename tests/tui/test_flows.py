@@ -172,3 +172,15 @@ async def test_tail_picks_up_a_batch_written_by_another_process(traces, make_app
         app.start_ingest()  # what the 1 s tail timer does
         await settle(pilot)
         assert len(app.screen.batches) == 2
+
+
+async def test_the_tail_timer_finds_new_traces_by_itself(traces, make_app, tmp_path):
+    from tests.tui.conftest import wait_until
+    from tests.tui.trace_fixtures import make_batch
+
+    app = make_app(traces, start="runs", tail_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        batch = make_batch(tmp_path / "elsewhere")
+        batch.rename(traces / "20261122-000002-mini-test-model-0002")  # appears, as from another terminal
+        await wait_until(pilot, lambda: len(app.screen.batches) == 2)
