@@ -197,6 +197,9 @@ class PairsScreen(StudioScreen):
         f = filter_text(self.state.pair_filter)
         if not self._loaded:
             msg = Text("loading the review queue…", style="dim")
+        elif self.state.ingest.running and self.state.ingest.passes == 0:
+            msg = Text("Indexing the traces (progress in the top bar); pairs appear as soon as it ends.",
+                       style="yellow")
         elif f:
             msg = Text(f"No pairs match the filter “{f}”.  / to change it.", style="yellow")
         else:
