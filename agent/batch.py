@@ -12,6 +12,14 @@ rollout that ended as "cancelled" counts as incomplete, so Ctrl-C then resume fi
 the batch.
 Cancel (the ``cancel`` event, or Ctrl-C in the calling thread): rollouts not yet started
 are not started; running ones end with stop_reason "cancelled" and a valid trace.
+
+Allocation (``agent/allocation.py``): ``fixed`` plans every task x rollouts up front (capped
+at ``budget_rollouts`` when given); ``adaptive`` samples in rounds of at most
+``max_workers`` rollouts through the same executor. Each round is appended to
+``BatchMeta.planned`` before it runs (the k-th rollout of a task gets seed base + k), so
+a resume rebuilds the allocator from ``planned`` + the ended traces, re-runs only the
+unfinished ones and never goes past the budget. ``BatchMeta.allocation`` holds the
+allocator's report (where the budget went), rewritten after every round.
 """
 
 from __future__ import annotations
@@ -19,10 +27,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import ProviderFactory
 from agent.suite import Suite
@@ -177,32 +186,61 @@ def run_batch(
     on_rollout_end: Callable[[RolloutResult, int, int], None] | None = None,
     executor: Executor | None = None,
     workspace_root: Path | None = None,
+    allocation: str = "fixed",
+    allocation_config: AllocationConfig | None = None,
 ) -> BatchSummary:
-    """Run (or resume) one batch into ``batch_dir``; returns when every rollout ended."""
+    """Run (or resume) one batch into ``batch_dir``; returns when every rollout ended.
+
+    ``allocation="adaptive"`` needs ``allocation_config`` (its ``budget_rollouts`` is the
+    batch's budget; ``rollouts`` is then unused). With ``fixed``, an ``allocation_config``
+    only caps the batch at its ``budget_rollouts``."""
     cfg = config or RolloutConfig()
     cancel = cancel or threading.Event()
     batch_dir = Path(batch_dir)
-    planned = plan_rollouts(suite, rollouts, seed, task_ids)
+    if allocation not in ("fixed", "adaptive"):
+        raise ValueError(f"unknown allocation {allocation!r} (fixed, adaptive)")
+    if allocation == "adaptive" and allocation_config is None:
+        raise ValueError("adaptive allocation needs an AllocationConfig (its budget)")
+    tasks = [t.id for t in ([suite.task(t) for t in task_ids] if task_ids else suite.tasks)]
+    acfg = allocation_config
     params = BatchParams(rollouts=rollouts, temperature=cfg.temperature, seed=seed, max_iters=cfg.max_iters,
-                         max_workers=max_workers, reflection=cfg.reflection)
+                         max_workers=max_workers, reflection=cfg.reflection, allocation=allocation,
+                         budget_rollouts=acfg.budget_rollouts if acfg else None)
+    if allocation == "adaptive":
+        params = params.model_copy(update={"pairs_per_task": acfg.pairs_per_task, "give_up_after": acfg.give_up_after,
+                                           "initial_per_task": acfg.initial_per_task})
+        planned: list[PlannedRollout] = []
+    else:
+        planned = plan_rollouts(suite, rollouts, seed, task_ids)
+        if acfg is not None:
+            planned = planned[:acfg.budget_rollouts]  # rollout index outermost: spread over tasks
+    old = None
     if (batch_dir / BATCH_FILE).is_file():  # resume: keep the batch's identity
         old = read_batch_meta(batch_dir)
         if (old.suite, old.model) != (suite.name, model):
             raise BatchMismatch(f"{batch_dir} holds a batch of suite {old.suite!r} with model {old.model!r}, "
                                 f"not {suite.name!r} with {model!r}")
+        if old.params.allocation != allocation and old.planned:
+            raise BatchMismatch(f"{batch_dir} holds a batch with {old.params.allocation} allocation, not {allocation}")
+        if allocation == "adaptive":
+            planned = list(old.planned)  # what earlier runs issued, in order
+            tasks += [t for t in dict.fromkeys(p.task_id for p in planned) if t not in tasks]
         meta = old.model_copy(update={"planned": planned, "params": params, "finished": None, "stop_reason": None})
     else:
         meta = BatchMeta(id=batch_dir.name, suite=suite.name, suite_path=suite_path, provider=provider_name,
                          model=model, base_url=base_url, params=params, planned=planned, started=now_iso())
     write_batch_meta(batch_dir, meta)
     summary = BatchSummary(batch_dir, meta)
-    total = len(planned)
+    total = acfg.budget_rollouts if allocation == "adaptive" else len(planned)
     lock = threading.Lock()
+    ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
 
     def report(result: RolloutResult) -> None:
         with lock:
             summary.results.append(result)
             done = len(summary.results)
+            if result.stop_reason != "cancelled":
+                ended.append((result.task_id, rollout_passed(result.outcome)))
         if on_rollout_end is not None:
             on_rollout_end(result, done, total)
 
@@ -228,14 +266,60 @@ def run_batch(
         except Exception as exc:  # one rollout's failure never stops the batch
             return _crashed(path, p, exc)
 
+    run = (executor or LocalExecutor(max_workers)).run
     try:
-        (executor or LocalExecutor(max_workers)).run(one, todo, report, cancel)
+        if allocation == "adaptive":
+            _run_adaptive(meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel)
+        else:
+            run(one, todo, report, cancel)
     except KeyboardInterrupt:
         summary.interrupted = True
+    meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
     meta.finished = now_iso()
-    meta.stop_reason = "cancelled" if cancel.is_set() else "finished"
+    meta.stop_reason = "cancelled" if cancel.is_set() or summary.interrupted else "finished"
     write_batch_meta(batch_dir, meta)
     return summary
+
+
+def _allocator(meta: BatchMeta, tasks: list[str], acfg: AllocationConfig | None, rollouts: int,
+               ended: list[tuple[str, bool]]) -> Allocator:
+    """The allocator as the batch stands: issued = ``meta.planned``, results = the ended ones."""
+    planned = [p.task_id for p in meta.planned]
+    if meta.params.allocation == "adaptive":
+        cfg = replace(acfg, round_size=meta.params.max_workers)
+        return Allocator.rebuild(tasks, cfg, planned=planned, results=ended)
+    n = max(1, rollouts)  # fixed: report in the same terms (status per task, where the rollouts went)
+    cfg = AllocationConfig(budget_rollouts=acfg.budget_rollouts if acfg else len(planned),
+                           give_up_after=max(2, min(n, 4)), initial_per_task=1)
+    return Allocator.rebuild(list(dict.fromkeys([*tasks, *planned])), cfg, planned=planned, results=ended,
+                             strategy="fixed", rollouts_per_task=n)
+
+
+def _run_adaptive(meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel) -> None:
+    """Rounds: plan with the allocator, append the round to batch.json, run it, record."""
+    alloc = _allocator(meta, tasks, acfg, 0, ended)
+    issued = {t: 0 for t in tasks}
+    for p in meta.planned:
+        issued[p.task_id] += 1
+    pending = list(todo)  # issued earlier but never ended: run again first (already counted)
+    while not cancel.is_set():
+        new = []
+        for task_id in alloc.next_round():
+            s = seed + issued[task_id]  # the task's k-th rollout: seed base + k
+            issued[task_id] += 1
+            new.append(PlannedRollout(rollout_id=rollout_id_for(task_id, s), task_id=task_id, seed=s))
+        round_ = pending + new
+        if not round_:
+            break
+        meta.planned.extend(new)
+        meta.allocation = alloc.report().model_dump()
+        write_batch_meta(batch_dir, meta)  # the round is on disk before it runs
+        pending = []
+        seen = len(ended)
+        run(one, round_, report, cancel)
+        for task_id, passed in ended[seen:]:
+            alloc.record(task_id, passed)
+        # A rollout that was cancelled (or never started) stays in flight: resume re-runs it.
 
 
 def _crashed(path: Path, p: PlannedRollout, exc: Exception) -> RolloutResult:
