@@ -143,6 +143,7 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     from agent.allocation import AllocationReport
 
     r = AllocationReport.model_validate(report)
+    prefix = escape(prefix)
     console.print()
     console.print(f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
                   f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})")

@@ -103,6 +103,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--price-per-mtok", type=float)
     pr.add_argument("--price-in", type=float, help="USD per 1M prompt tokens (rollout cost)")
     pr.add_argument("--price-out", type=float, help="USD per 1M completion tokens (rollout cost)")
+    pr.add_argument("--pair-strategy", choices=("best-worst", "pass-fail", "all-contrastive"),
+                    help="pair strategy (default: the store's, best-worst at first); pass-fail uses every "
+                         "pass/fail contrast an adaptive batch buys")
+    from tui.cli_agent import add_allocation_args
+
+    add_allocation_args(pr)
     pr.set_defaults(func=cmd_prefs)
 
 
@@ -324,12 +330,20 @@ def cmd_prefs(args: argparse.Namespace) -> int:
                                      tokenizer_path=args.tokenizer, price_per_mtok=args.price_per_mtok)
     except ValueError as exc:
         raise UserError(_pydantic_line(exc)) from None
+    from tui.cli_agent import allocation_from_args, print_allocation
+
+    strategy, alloc_cfg = allocation_from_args(args)
     n_tasks = len(task_ids or suite.tasks)
     total = n_tasks * args.rollouts
     _say(f"[prefs] Loaded suite: {suite.name} ({len(suite.tasks)} tasks)")
-    _say(f"[prefs] Rollouts per task: {args.rollouts}")
-    _say(f"[prefs] Starting {total} rollouts ({n_tasks} tasks × {args.rollouts} rollouts) "
-         f"with {args.max_workers} workers")
+    if strategy == "adaptive":
+        _say(f"[prefs] Allocation: adaptive, budget {alloc_cfg.budget_rollouts} rollouts")
+        _say(f"[prefs] Starting up to {alloc_cfg.budget_rollouts} rollouts ({n_tasks} tasks) "
+             f"with {args.max_workers} workers")
+    else:
+        _say(f"[prefs] Rollouts per task: {args.rollouts}")
+        _say(f"[prefs] Starting {total} rollouts ({n_tasks} tasks × {args.rollouts} rollouts) "
+             f"with {args.max_workers} workers")
     model = args.model or ("replay" if args.llm_provider == "replay" else "")
     batch_dir = args.trace_dir / new_batch_id(suite.name, model)
     config = RolloutConfig(max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in,
@@ -344,9 +358,12 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         s = run_prefs(suite, factory, batch_dir, store, options, args.out, rollouts=args.rollouts, seed=args.seed,
                       max_workers=args.max_workers, config=config, task_ids=task_ids,
                       provider_name=args.llm_provider, model=model, base_url=args.base_url, suite_path=args.suite,
-                      on_rollout_end=on_end, cancel=threading.Event())
+                      on_rollout_end=on_end, cancel=threading.Event(), allocation=strategy,
+                      allocation_config=alloc_cfg, pair_strategy=args.pair_strategy)
     finally:
         store.close()
+    if strategy == "adaptive" or alloc_cfg is not None:
+        print_allocation(console, s.batch.meta.allocation, prefix="[prefs] ")
     r = s.report
     _say("[prefs] Summary")
     _say(f"[prefs]   Total tasks: {s.tasks}")

@@ -178,3 +178,22 @@ def test_run_command_allocation_mistakes_are_one_line(suite_path, capsys):
     assert "needs --allocation adaptive" in capsys.readouterr().err
     assert main(base + ["--allocation", "adaptive", "--budget-rollouts", "5", "--give-up-after", "1"]) == 2
     assert "give_up_after" in capsys.readouterr().err
+
+
+def test_prefs_command_adaptive_shows_the_allocation_and_exports_pass_fail_pairs(suite_path, suite, scripted,
+                                                                                  tmp_path, capsys):
+    server = scripted(policy(suite))
+    out_file = tmp_path / "pairs.jsonl"
+    rc = main(["prefs", "--suite", str(suite_path), "--llm-provider", "openai", "--model", "scripted",
+               "--base-url", server.base_url, "--allocation", "adaptive", "--budget-rollouts", "10",
+               "--give-up-after", "3", "--max-workers", "2", "--max-iters", "6", "--pair-strategy", "pass-fail",
+               "--out", str(out_file), "--trace-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "[prefs] Allocation: adaptive, budget 10 rollouts" in out
+    assert re.search(r"\[prefs\] allocation adaptive: 10 of 10 rollouts spent", out)
+    assert re.search(r"\[prefs\] budget went to: contrast_met 4 \(1 tasks\), too_easy 3", out)
+    lines = out_file.read_text().splitlines()
+    [batch] = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    mid = AllocationReport.model_validate(read_batch_meta(batch).allocation).tasks[2]
+    assert mid.task_id == "mid" and len(lines) == mid.passes * mid.fails  # pass-fail: every pass x fail
