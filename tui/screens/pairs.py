@@ -293,6 +293,10 @@ class PairsScreen(StudioScreen):
     def _advance(self) -> None:
         if self.index + 1 < len(self.queue):
             self.index += 1
+        else:
+            left = self.store.counts().remaining
+            self.notify(f"End of this queue. {left} pair(s) left unlabeled overall"
+                        + (" (/ to change the filter)." if left else "."), title="Queue done")
         self.show_current()
 
     def action_skip(self) -> None:
