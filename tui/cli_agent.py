@@ -42,6 +42,23 @@ Each rollout is a trace file under TRACE_DIR/<batch id>/traces/; open them with
 "cancelled", and --resume runs what is left.
 """
 
+BRANCH_EXAMPLES = """\
+examples:
+  # re-sample the first fix attempt of every rollout of a batch, 3 different ways
+  repo-agent branch --from runs/<batch> --at first-write --samples 3 \\
+      --llm-provider openai --model qwen2.5-coder-7b --base-url http://localhost:8000/v1
+
+  # two rollouts only, at step 4; then pair and export the decision points
+  repo-agent branch --from runs/<batch> --rollout fix_gcd__s0 fix_gcd__s1 --at step=4 --samples 2 ...
+  repo-agent ingest runs && repo-agent export dpo runs --mode step --auto --out runs/steps.jsonl
+
+Each branch copies its parent's conversation up to the decision point verbatim, replays the
+parent's file writes so the workspace is the same, samples a next action different from the
+parent's (and its siblings'), and runs to the end. The branches are a new batch beside the
+parent (or under --trace-dir); the label store pairs each branch with its parent as a step
+pair, preferring the side whose tests pass.
+"""
+
 SUITE_CHECK_EXAMPLES = """\
 examples:
   repo-agent suite check mini-bugs
@@ -78,6 +95,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
     add_allocation_args(run)
     run.set_defaults(func=cmd_run)
+
+    br = sub.add_parser(
+        "branch", help="re-sample recorded rollouts at a decision point (step DPO pairs)",
+        description="Replay recorded rollouts up to a decision point, sample K different next actions, "
+                    "run each branch to completion and score it.",
+        epilog=BRANCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    br.add_argument("--from", dest="from_batch", required=True, metavar="BATCH_DIR", help="the recorded batch")
+    br.add_argument("--rollout", nargs="+", metavar="ID", help="rollout ids to branch (default: every finished one)")
+    br.add_argument("--at", default="first-write", help="first-write (default), each-step, or step=N")
+    br.add_argument("--samples", type=int, default=2, help="different next actions per decision point (default 2)")
+    br.add_argument("--llm-provider", choices=("openai", "together"), default="openai")
+    br.add_argument("--model", help="model name as the provider knows it (default: the batch's)")
+    br.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    br.add_argument("--temperature", type=float, default=None,
+                    help="sampling temperature (default: the parent rollout's, else 1.0)")
+    br.add_argument("--seed", type=int, default=1, help="sample j of a point uses seed+j (default 1)")
+    br.add_argument("--max-iters", type=int, default=None, help="max steps, prefix included (default: the parent's)")
+    br.add_argument("--max-workers", type=int, default=1, help="branches run concurrently (default 1)")
+    br.add_argument("--trace-dir", help="where the branch batch goes (default: beside BATCH_DIR)")
+    br.add_argument("--suite", help="the suite (default: the one recorded in BATCH_DIR/batch.json)")
+    br.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
+    br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
+    br.set_defaults(func=cmd_branch)
 
     suite = sub.add_parser("suite", help="suite tools (check)")
     suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
@@ -314,6 +355,82 @@ def print_summary(console: Console, summary) -> None:
                       str(s.errors), f"{s.steps / s.rollouts:.1f}" if s.rollouts else "-")
     console.print(table)
     console.print(f"traces: {summary.batch_dir}")
+
+
+def cmd_branch(args: argparse.Namespace) -> int:
+    from agent.branch import BranchError, run_branches
+    from agent.loop import RolloutConfig
+    from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
+    from agent.trace import BATCH_FILE, new_batch_id, read_batch_meta
+
+    parent_dir = Path(args.from_batch)
+    if not (parent_dir / BATCH_FILE).is_file():
+        raise UserError(f"--from: {parent_dir} is not a batch directory (no {BATCH_FILE})")
+    try:
+        parent = read_batch_meta(parent_dir)
+    except ValueError as exc:
+        raise UserError(f"--from: bad {parent_dir / BATCH_FILE}: {exc}".splitlines()[0]) from None
+    for name in ("samples", "max_workers"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    spec = args.suite or parent.suite_path
+    if not spec:
+        raise UserError(f"--suite: {parent_dir} does not record its suite's path; give --suite")
+    suite = _load_suite(spec)
+    if suite.name != parent.suite:
+        raise UserError(f"--suite: {spec} is suite {suite.name!r}, the batch ran {parent.suite!r}")
+    model = args.model or parent.model
+    try:
+        factory = provider_factory(args.llm_provider, model, base_url=args.base_url, retry=RetryPolicy())
+    except ProviderConfigError as exc:
+        raise UserError(str(exc)) from None
+    out_root = Path(args.trace_dir) if args.trace_dir else parent_dir.parent
+    batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"\\[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}")
+    config = RolloutConfig(price_in=args.price_in, price_out=args.price_out)
+
+    def on_end(result, done: int, total: int) -> None:
+        console.print(f"\\[branch] \\[{done}/{total}] {result.rollout_id}: {_label(result)}")
+
+    try:
+        s = run_branches(parent_dir, suite, factory, batch_dir, at=args.at, samples=args.samples,
+                         rollout_ids=args.rollout, seed=args.seed, temperature=args.temperature,
+                         max_iters=args.max_iters, max_workers=args.max_workers, config=config,
+                         provider_name=args.llm_provider, model=model, base_url=args.base_url,
+                         cancel=threading.Event(), on_rollout_end=on_end)
+    except BranchError as exc:
+        raise UserError(str(exc)) from None
+    table = Table(box=None, pad_edge=False)
+    for col, just in (("parent", "left"), ("step", "right"), ("parent result", "left"),
+                      ("branches (pass/fail)", "left"), ("contrast", "right"), ("dropped", "right")):
+        table.add_column(col, justify=just)
+    contrasting = 0
+    for pr in s.points:
+        pt = pr.point
+        mine = [r.outcome.tests_passed and not r.outcome.tests_tampered for r in pr.branches
+                if r.stop_reason not in ("cancelled", "error", "diverged")]
+        differ = sum(ok != pt.parent_passed for ok in mine)
+        contrasting += differ
+        table.add_row(pt.parent_rollout_id, str(pt.at_step), "PASS" if pt.parent_passed else "FAIL",
+                      " ".join("P" if ok else "F" for ok in mine) or "-", str(differ),
+                      str(pr.duplicates) + (f" +{len(pr.errors)} err" if pr.errors else ""))
+    console.print(table)
+    tin = sum(r.outcome.tokens_in for r in s.results)
+    tout = sum(r.outcome.tokens_out for r in s.results)
+    console.print(f"[bold]decision points[/] {len(s.points)}   [bold]branches[/] {len(s.results)}   "
+                  f"[bold]pass/fail vs parent[/] {contrasting} (step pairs with pass/fail contrast)   "
+                  f"tokens in {tin:,} out {tout:,}")
+    if s.skipped:
+        why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
+        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
+    console.print(f"traces: {batch_dir}")
+    dirs = f"{out_root}" if parent_dir.parent == out_root else f"{parent_dir} {batch_dir} --db {out_root / 'labels.sqlite'}"
+    console.print(f"next: repo-agent ingest {dirs}  (step pairs: branch vs parent), then "
+                  f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}")
+    if s.interrupted or s.meta.stop_reason == "cancelled":
+        return 130
+    return 0
 
 
 def cmd_suite_check(args: argparse.Namespace) -> int:
