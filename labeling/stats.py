@@ -3,11 +3,19 @@
 Per-task pass rate decides where rollouts are worth spending: a task that always passes
 or always fails yields no pass/fail contrast; one in the learnable band (20-60% by
 default) is where preference pairs teach the most.
+
+By allocation strategy (``fixed``, ``adaptive``: the batch's ``params.allocation``;
+``branch``: a ``repo-agent branch`` batch), what the rollouts bought: disjoint pass/fail
+pairs (per batch and task, ``min(passes, fails)``: no rollout in two pairs; for branch
+batches, the branches whose result differs from their parent's), per 1,000 finished
+rollouts and per million tokens, and the budget spent per allocation status (too_easy,
+too_hard, contrast_met, ...) from the batches' allocation reports.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -47,6 +55,21 @@ class ModelValidity(BaseModel):
     validity_rate: float | None  # valid / all tool calls
 
 
+class AllocationStat(BaseModel):
+    """What one allocation strategy's rollouts bought, over the batches that used it."""
+
+    strategy: str  # fixed | adaptive | branch (or whatever batch.json says)
+    batches: int
+    rollouts: int  # finished
+    tokens: int  # in + out
+    pass_fail_pairs: int  # disjoint (see the module doc)
+    best_worst_pairs: int  # tasks (per batch) with both a pass and a fail; branch: points with contrast
+    pairs_per_1k_rollouts: float | None
+    pairs_per_mtok: float | None
+    budget_rollouts: int | None = None  # summed over the batches that set one
+    rollouts_by_status: dict[str, int] = Field(default_factory=dict)  # from the allocation reports
+
+
 class SignalReport(BaseModel):
     strategy: str
     score_order: list[str]
@@ -75,6 +98,7 @@ class SignalReport(BaseModel):
     tokens_out: int
     cost_usd: float
     cost_unknown_rollouts: int  # rollouts whose model had no known price
+    by_allocation: list[AllocationStat] = Field(default_factory=list)
 
 
 def _agreement(pairs: list[PairRow]) -> Agreement:
@@ -95,6 +119,67 @@ def _band(rate: float | None, band: tuple[float, float]) -> Band:
     if band[0] <= rate <= band[1]:
         return "learnable"
     return "easy" if rate > band[1] else "hard"
+
+
+def _batch_params(path: str) -> tuple[str, int | None, dict | None]:
+    """(allocation strategy, budget, allocation report) from a batch's batch.json."""
+    from agent.trace import read_batch_meta
+
+    try:
+        meta = read_batch_meta(Path(path))
+    except (OSError, ValueError):
+        return "fixed", None, None
+    return meta.params.allocation or "fixed", meta.params.budget_rollouts, meta.allocation
+
+
+def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
+    """Pairs bought per 1,000 rollouts and per million tokens, by allocation strategy."""
+    rollouts = rollouts if rollouts is not None else store.rollouts()
+    by_uid = {r.uid: r for r in rollouts}
+    by_batch: dict[str, list] = defaultdict(list)
+    for r in rollouts:
+        if r.status == "finished":
+            by_batch[r.batch_id].append(r)
+    acc: dict[str, dict] = {}
+    for b in store.batches():
+        strategy, budget, report = _batch_params(b.path)
+        a = acc.setdefault(strategy, {"batches": 0, "rollouts": 0, "tokens": 0, "pf": 0, "bw": 0,
+                                      "budget": None, "status": Counter()})
+        rows = by_batch.get(b.batch_id, [])
+        a["batches"] += 1
+        a["rollouts"] += len(rows)
+        a["tokens"] += sum(r.tokens_in + r.tokens_out for r in rows)
+        if budget is not None:
+            a["budget"] = (a["budget"] or 0) + budget
+        if report:
+            a["status"].update({k: v for k, v in (report.get("rollouts_by_status") or {}).items() if v})
+        if strategy == "branch":  # a branch buys a pass/fail pair when it ends unlike its parent
+            points: dict[tuple, bool] = {}
+            for r in rows:
+                parent = by_uid.get(r.branch_parent_uid or "")
+                if parent is not None and parent.status == "finished":
+                    differs = r.passed != parent.passed
+                    a["pf"] += differs
+                    key = (r.branch_parent_uid, r.branch_at_step)
+                    points[key] = points.get(key, False) or differs
+            a["bw"] += sum(points.values())
+            continue
+        tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for r in rows:
+            tally[r.task_id][0 if r.passed else 1] += 1
+        a["pf"] += sum(min(p, f) for p, f in tally.values())
+        a["bw"] += sum(1 for p, f in tally.values() if p and f)
+    out = []
+    for strategy in sorted(acc):
+        a = acc[strategy]
+        out.append(AllocationStat(
+            strategy=strategy, batches=a["batches"], rollouts=a["rollouts"], tokens=a["tokens"],
+            pass_fail_pairs=a["pf"], best_worst_pairs=a["bw"],
+            pairs_per_1k_rollouts=round(1000 * a["pf"] / a["rollouts"], 2) if a["rollouts"] else None,
+            pairs_per_mtok=round(1e6 * a["pf"] / a["tokens"], 2) if a["tokens"] else None,
+            budget_rollouts=a["budget"], rollouts_by_status=dict(a["status"]),
+        ))
+    return out
 
 
 def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalReport:
@@ -159,4 +244,5 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
         tokens_out=sum(r.tokens_out for r in rollouts),
         cost_usd=round(sum(r.cost_usd or 0.0 for r in rollouts), 6),
         cost_unknown_rollouts=sum(1 for r in rollouts if r.cost_usd is None and r.status == "finished"),
+        by_allocation=allocation_stats(store, rollouts),
     )

@@ -199,6 +199,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for m in rep.validity_by_model:
         v.add_row(m.model, str(m.tool_calls), str(m.invalid_tool_calls), pct(m.validity_rate))
     console.print(v)
+    if rep.by_allocation:
+        al = Table(title="pairs bought by allocation (disjoint pass/fail)", title_justify="left")
+        for col in ("allocation", "batches", "rollouts", "p/f pairs", "/1k rollouts", "/1M tokens", "best-worst"):
+            al.add_column(col, justify="left" if col == "allocation" else "right", no_wrap=True)
+        num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
+        for s in rep.by_allocation:
+            al.add_row(s.strategy, str(s.batches), str(s.rollouts), str(s.pass_fail_pairs),
+                       num(s.pairs_per_1k_rollouts), num(s.pairs_per_mtok), str(s.best_worst_pairs))
+        console.print(al)
+        for s in rep.by_allocation:
+            if s.rollouts_by_status:
+                went = ", ".join(f"{k} {v}" for k, v in sorted(s.rollouts_by_status.items()))
+                console.print(f"{s.strategy} rollouts went to: {went}")
     unknown = f" ({rep.cost_unknown_rollouts} rollouts without a known price)" if rep.cost_unknown_rollouts else ""
     console.print(f"spent: {rep.tokens_in:,} tokens in, {rep.tokens_out:,} out, ${rep.cost_usd:.4f}{unknown}")
     return 0

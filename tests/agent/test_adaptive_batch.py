@@ -197,3 +197,42 @@ def test_prefs_command_adaptive_shows_the_allocation_and_exports_pass_fail_pairs
     [batch] = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     mid = AllocationReport.model_validate(read_batch_meta(batch).allocation).tasks[2]
     assert mid.task_id == "mid" and len(lines) == mid.passes * mid.fails  # pass-fail: every pass x fail
+
+
+def test_signal_report_counts_pairs_by_allocation_and_where_the_budget_went(suite, scripted, tmp_path, capsys):
+    from labeling.stats import signal_report
+    from labeling.store import LabelStore
+
+    server = scripted(policy(suite))
+    provider = openai_for(server)
+    root = tmp_path / "runs"
+    fixed = run_batch(suite, lambda t, s: provider, root / "fixed", rollouts=3, provider_name="openai",
+                      model="scripted", workspace_root=tmp_path / "ws", config=RolloutConfig(max_iters=6))
+    adaptive = _run(suite, server, root / "adaptive", tmp_path, AllocationConfig(budget_rollouts=10, give_up_after=3),
+                    max_workers=2)
+    with LabelStore(LabelStore.default_path(root)) as store:
+        store.ingest([root])
+        rep = signal_report(store)
+    by = {s.strategy: s for s in rep.by_allocation}
+    assert set(by) == {"fixed", "adaptive"}
+
+    def disjoint(results):
+        tally = Counter()
+        for r in results:
+            tally[(r.task_id, r.outcome.tests_passed)] += 1
+        return sum(min(tally[(t, True)], tally[(t, False)]) for t in PROBS)
+
+    for name, batch in (("fixed", fixed), ("adaptive", adaptive)):
+        s = by[name]
+        tokens = sum(r.outcome.tokens_in + r.outcome.tokens_out for r in batch.results)
+        assert (s.batches, s.rollouts, s.tokens) == (1, len(batch.results), tokens)
+        assert s.pass_fail_pairs == disjoint(batch.results) > 0
+        assert s.pairs_per_1k_rollouts == round(1000 * s.pass_fail_pairs / s.rollouts, 2)
+        assert s.pairs_per_mtok == round(1e6 * s.pass_fail_pairs / tokens, 2)
+    assert by["adaptive"].budget_rollouts == 10 and by["fixed"].budget_rollouts is None
+    assert by["adaptive"].rollouts_by_status == {"too_easy": 3, "too_hard": 3, "contrast_met": 4}
+    assert by["fixed"].rollouts_by_status == {"too_easy": 3, "too_hard": 3, "contrast_met": 3}
+    assert main(["stats", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"adaptive\s+│\s+1\s+│\s+10\s+│\s+\d+\s+│\s+[\d.]+\s+│\s+[\d,.]+\s+│\s+1\s", out), out
+    assert "adaptive rollouts went to: contrast_met 4, too_easy 3, too_hard 3" in out
