@@ -123,7 +123,7 @@ def main() -> None:
     # every task needs its first two, which yield 100 * E[p(1-p)] pairs per 100 rollouts,
     # and a 3rd rollout of a task seen all-pass/all-fail yields E[p(1-p)] / (1 - 2E[p(1-p)]).
     pq = statistics.mean(p * (1 - p) for p in draw_suite(random.Random(12345), 200_000))
-    print(f"suite ceiling at pairs_per_task=1 (no policy knows p): first two rollouts of a task "
+    print(f"best-worst ceiling (1 pair per task; no policy knows p): first two rollouts of a task "
           f"yield {100 * pq:.1f} pairs/100, a 3rd after two alike {100 * pq / (1 - 2 * pq):.1f}/100")
 
     if args.no_grid:
