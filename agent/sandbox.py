@@ -22,6 +22,7 @@ grepping "passed" in the output.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -102,6 +103,18 @@ _probe_lock = threading.Lock()
 _probed: tuple[SandboxKind, str | None] | None = None
 
 
+@functools.lru_cache(maxsize=1)
+def _runtime_paths() -> tuple[str, ...]:
+    """Interpreter, venv and this package's directories that live under /tmp."""
+    here = Path(__file__).resolve().parent.parent
+    candidates = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent,
+                  Path(sys.executable).resolve().parent, here}
+    tmp = Path("/tmp")
+    keep = sorted(str(c) for c in candidates if c.is_relative_to(tmp) and c != tmp and c.exists())
+    # Drop paths already covered by a parent in the list.
+    return tuple(p for p in keep if not any(p != q and p.startswith(q + "/") for q in keep))
+
+
 def _bwrap_prefix(workspace: Path, extra_binds: tuple[Path, ...] = ()) -> list[str]:
     ws = str(workspace)
     argv = [
@@ -110,8 +123,12 @@ def _bwrap_prefix(workspace: Path, extra_binds: tuple[Path, ...] = ()) -> list[s
         "--dev", "/dev",
         "--proc", "/proc",
         "--tmpfs", "/tmp",
-        "--bind", ws, ws,
     ]
+    # The fresh /tmp hides whatever lived there; a checkout or venv under /tmp (CI clones,
+    # pytest's tmp dirs) must stay visible, read-only, or the test command cannot start.
+    for p in _runtime_paths():
+        argv += ["--ro-bind", p, p]
+    argv += ["--bind", ws, ws]
     for b in extra_binds:
         argv += ["--bind", str(b), str(b)]
     argv += [
