@@ -121,7 +121,14 @@ def test_branch_ingest_export_step_check_end_to_end(suite, parent, tmp_path, cap
         assert match, "the exported prefix is the parent's conversation, byte for byte"
         assert ex["preferred_output"] != ex["non_preferred_output"]
         assert ex["preferred_output"][0]["role"] == ex["non_preferred_output"][0]["role"] == "assistant"
-    assert branch_dir.name.endswith(tuple("0123456789abcdef"))
+    # The signal report counts what the branches bought: 3 ended unlike their parent, at 2 points.
+    from labeling.stats import signal_report
+    from labeling.store import LabelStore
+
+    with LabelStore(LabelStore.default_path(root)) as store:
+        by = {a.strategy: a for a in signal_report(store).by_allocation}
+    assert (by["branch"].rollouts, by["branch"].pass_fail_pairs, by["branch"].best_worst_pairs) == (4, 3, 2)
+    assert (by["fixed"].rollouts, by["fixed"].pass_fail_pairs) == (2, 1)
 
 
 def test_branch_mistakes_are_one_line(parent, tmp_path, capsys):
