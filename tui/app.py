@@ -128,12 +128,12 @@ class StudioApp(App):
         self._show_status()
         if msg.changed or first:
             self.state.store_version += 1
-            screen = self.screen
+            screen = self._active_screen()
             if hasattr(screen, "store_changed"):
                 screen.store_changed()
 
     def on_batch_progress(self, msg: BatchProgress) -> None:
-        screen = self.screen
+        screen = self._active_screen()
         if hasattr(screen, "batch_progress"):
             screen.batch_progress(msg)
         if msg.finished:
@@ -143,8 +143,12 @@ class StudioApp(App):
                         severity="error" if msg.error else "information")
         self.start_ingest()
 
+    def _active_screen(self) -> Screen | None:
+        """The screen on top, or None while the app starts up or shuts down."""
+        return self.screen_stack[-1] if self.screen_stack else None
+
     def _show_status(self) -> None:
-        screen = self.screen
+        screen = self._active_screen()
         if hasattr(screen, "set_status"):
             screen.set_status(self.state.ingest.label)
 

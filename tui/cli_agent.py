@@ -398,7 +398,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
                          rollout_ids=args.rollout, seed=args.seed, temperature=args.temperature,
                          max_iters=args.max_iters, max_workers=args.max_workers, config=config,
                          provider_name=args.llm_provider, model=model, base_url=args.base_url,
-                         cancel=threading.Event(), on_rollout_end=on_end)
+                         suite_path=spec, cancel=threading.Event(), on_rollout_end=on_end)
     except BranchError as exc:
         raise UserError(str(exc)) from None
     table = Table(box=None, pad_edge=False)

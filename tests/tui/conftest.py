@@ -55,6 +55,13 @@ async def settle(pilot, rounds: int = 30) -> None:
         await asyncio.gather(*(w.wait() for w in busy), return_exceptions=True)
         await pilot.pause()
     await pilot.pause()
+    # DataTables size their columns on idle; under load one pause may come too early.
+    from textual.widgets import DataTable
+
+    for _ in range(rounds):
+        if not any(t._require_update_dimensions for t in app.screen.query(DataTable)):
+            break
+        await pilot.pause()
 
 
 async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
