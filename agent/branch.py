@@ -165,6 +165,7 @@ def run_branches(
     provider_name: str = "openai",
     model: str = "",
     base_url: str | None = None,
+    suite_path: str | None = None,
     cancel: threading.Event | None = None,
     on_rollout_end: Callable[[RolloutResult, int, int], None] | None = None,
     executor: Executor | None = None,
@@ -233,7 +234,7 @@ def run_branches(
     branches = [b for bs in sampled for b in bs]
     temps = {b.point.temperature for b in branches}
     meta = BatchMeta(
-        id=batch_dir.name, suite=suite.name, suite_path=parent.suite_path, provider=provider_name, model=model,
+        id=batch_dir.name, suite=suite.name, suite_path=suite_path or parent.suite_path, provider=provider_name, model=model,
         base_url=base_url, started=now_iso(), planned=[b.planned for b in branches],
         params=BatchParams(rollouts=samples, seed=seed, max_workers=max_workers, reflection=cfg.reflection,
                            max_iters=max_iters or max((b.point.max_iters for b in branches), default=cfg.max_iters),

@@ -113,7 +113,7 @@ def test_adaptive_batch_stops_on_all_pass_and_all_fail_and_spends_the_rest_on_co
         assert passed == (policy(suite).choose(p.task_id, p.seed) == "clean")
 
 
-def test_cancel_then_resume_stays_in_budget_and_reruns_no_finished_rollout(suite, scripted, tmp_path):
+def test_cancel_then_resume_stays_in_budget_and_reruns_no_finished_rollout(suite, scripted, tmp_path, capsys):
     server = scripted(policy(suite))
     cancel = threading.Event()
     done_first: list[tuple[str, int, str]] = []
@@ -131,7 +131,11 @@ def test_cancel_then_resume_stays_in_budget_and_reruns_no_finished_rollout(suite
     finished_first = {(t, s) for t, s, stop in done_first if stop != "cancelled"}
     assert len(finished_first) >= 5
 
-    second = _run(suite, server, tmp_path / "b", tmp_path, CFG, max_workers=2)
+    # Resume from the command line: the batch's own allocation settings are the defaults.
+    rc = main(["run", "--suite", str(suite.base_dir / "suite.json"), "--model", "scripted", "--base-url",
+               server.base_url, "--max-workers", "2", "--max-iters", "6", "--resume", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "adaptive, budget 12 rollouts" in out
     meta = read_batch_meta(tmp_path / "b")
     report = AllocationReport.model_validate(meta.allocation)
     assert meta.stop_reason == "finished" and report.done and report.rollouts <= 12
@@ -140,8 +144,11 @@ def test_cancel_then_resume_stays_in_budget_and_reruns_no_finished_rollout(suite
     starts = rollouts_started(server)
     for key in finished_first:  # a finished rollout never ran again
         assert starts[key] == 1
+    for t, s, stop in done_first:  # a cancelled one ran again
+        if stop == "cancelled":
+            assert starts[(t, s)] == 2
     assert set(starts) == {(p.task_id, p.seed) for p in meta.planned}
-    assert sum(r.resumed for r in second.results) == len(finished_first)
+    assert out.count("(resumed)") == len(finished_first)
     # It ends where an uninterrupted batch with the same model ends.
     whole = _run(suite, scripted(policy(suite)), tmp_path / "w", tmp_path, CFG, max_workers=2)
     assert {t.task_id: t.status for t in report.tasks} == {
