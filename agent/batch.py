@@ -288,9 +288,10 @@ def _allocator(meta: BatchMeta, tasks: list[str], acfg: AllocationConfig | None,
     if meta.params.allocation == "adaptive":
         cfg = replace(acfg, round_size=meta.params.max_workers)
         return Allocator.rebuild(tasks, cfg, planned=planned, results=ended)
-    n = max(1, rollouts)  # fixed: report in the same terms (status per task, where the rollouts went)
-    cfg = AllocationConfig(budget_rollouts=acfg.budget_rollouts if acfg else len(planned),
-                           give_up_after=max(2, min(n, 4)), initial_per_task=1)
+    # fixed: reported in the same terms as adaptive (too_easy = 4 alike passes, its default);
+    # a task with fewer rollouts than that, all alike, is "capped" (undecided)
+    n = max(1, rollouts)
+    cfg = AllocationConfig(budget_rollouts=acfg.budget_rollouts if acfg else len(planned), initial_per_task=1)
     return Allocator.rebuild(list(dict.fromkeys([*tasks, *planned])), cfg, planned=planned, results=ended,
                              strategy="fixed", rollouts_per_task=n)
 

@@ -127,6 +127,7 @@ class PointResult:
     point: DecisionPoint
     branches: list[RolloutResult] = field(default_factory=list)
     duplicates: int = 0  # samples dropped: the same action as the parent or a sibling
+    dropped_tokens: int = 0  # their tokens (in + out): spent, but in no trace
     errors: list[str] = field(default_factory=list)  # sampling failures
 
 
@@ -223,6 +224,7 @@ def run_branches(
             key = action_key(c.message)
             if key in seen:
                 pr.duplicates += 1
+                pr.dropped_tokens += c.usage.prompt_tokens + c.usage.completion_tokens
                 continue
             seen.add(key)
             rid = branch_rollout_id(pt.parent_rollout_id, pt.at_step, len(out))

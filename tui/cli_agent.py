@@ -421,6 +421,9 @@ def cmd_branch(args: argparse.Namespace) -> int:
     console.print(f"[bold]decision points[/] {len(s.points)}   [bold]branches[/] {len(s.results)}   "
                   f"[bold]pass/fail vs parent[/] {contrasting} (step pairs with pass/fail contrast)   "
                   f"tokens in {tin:,} out {tout:,}")
+    if dropped := sum(pr.dropped_tokens for pr in s.points):
+        console.print(f"[dim]{sum(pr.duplicates for pr in s.points)} duplicate samples dropped "
+                      f"({dropped:,} tokens spent on them, in no trace)[/]")
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
         console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")

@@ -202,7 +202,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if rep.by_allocation:
         al = Table(title="pairs bought by allocation (disjoint pass/fail)", title_justify="left")
         for col in ("allocation", "batches", "rollouts", "p/f pairs", "/1k rollouts", "/1M tokens", "best-worst"):
-            al.add_column(col, justify="left" if col == "allocation" else "right", no_wrap=True)
+            al.add_column(col, justify="left" if col == "allocation" else "right")
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
         for s in rep.by_allocation:
             al.add_row(s.strategy, str(s.batches), str(s.rollouts), str(s.pass_fail_pairs),

@@ -238,8 +238,9 @@ def test_signal_report_counts_pairs_by_allocation_and_where_the_budget_went(suit
         assert s.pairs_per_mtok == round(1e6 * s.pass_fail_pairs / tokens, 2)
     assert by["adaptive"].budget_rollouts == 10 and by["fixed"].budget_rollouts is None
     assert by["adaptive"].rollouts_by_status == {"too_easy": 3, "too_hard": 3, "contrast_met": 4}
-    assert by["fixed"].rollouts_by_status == {"too_easy": 3, "too_hard": 3, "contrast_met": 3}
+    assert by["fixed"].rollouts_by_status == {"capped": 6, "contrast_met": 3}  # 3 alike: undecided
     assert main(["stats", str(root)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"adaptive\s+│\s+1\s+│\s+10\s+│\s+\d+\s+│\s+[\d.]+\s+│\s+[\d,.]+\s+│\s+1\s", out), out
+    assert re.search(r"│ fixed\s+│\s+1\s+│\s+9\s+│\s+1\s+│\s+111\.1\s+│", out), out
     assert "adaptive rollouts went to: contrast_met 4, too_easy 3, too_hard 3" in out
