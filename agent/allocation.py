@@ -6,12 +6,12 @@ samples in rounds and spends only where a rollout can still buy pass/fail contra
 1. Every task first gets ``initial_per_task`` rollouts (breadth first).
 2. A task is resolved once it has ``pairs_per_task`` pass/fail pairs (``contrast_met``),
    once ``give_up_after`` finished rollouts all passed (``too_easy``) or all failed
-   (``too_hard``), or at ``max_per_task`` (``capped``). ``pairs_per_task=0`` (the default)
-   means "as many as the budget buys": a task with contrast stays open, so once the
-   easy and hard tasks are stopped the rest of the budget goes to the tasks in or near
-   the learnable band, nearest 50% first (every task is judged first: one still all
-   alike gets its ``give_up_after`` rollouts before the spending on contrast); when the budget is spent, a task that has a
-   pass/fail pair is reported ``contrast_met``.
+   (``too_hard``), or at ``max_per_task`` (``capped``). ``pairs_per_task=0`` (the
+   default) means "as many as the budget buys": a task with contrast stays open, so once
+   the easy and hard tasks are stopped the rest of the budget goes to the tasks in or
+   near the learnable band, nearest 50% first. Every task is judged first (one still all
+   alike gets its ``give_up_after`` rollouts before any spending on contrast). When the
+   budget is spent, a task that has a pass/fail pair is reported ``contrast_met``.
 3. Later rounds go to open tasks with no rollout in flight, each up to the fewest
    rollouts that could resolve it, most *promising* first: the task whose next rollout
    most likely gives the outcome it is short of (Beta(1, 1) posterior predictive of its
@@ -27,8 +27,8 @@ Pairs: a task yields ``min(pairs_per_task, passes, fails)`` disjoint pass/fail p
 (``min(passes, fails)`` with ``pairs_per_task=0``: every rollout in at most one pair);
 ``best_worst_pairs`` (1 per task with any contrast, what the ``best-worst`` strategy
 builds) and ``all_contrastive_pairs = passes * fails`` (``pass-fail`` with reuse) are
-reported too. The plan is a pure function
-of the per-task counts, so a batch resumes exactly (:meth:`Allocator.rebuild`).
+reported too. The plan is a pure function of the per-task counts, so a batch resumes
+exactly (:meth:`Allocator.rebuild`).
 A runner drives it like this (a failed or errored rollout is recorded as ``False``)::
 
     while ids := alloc.next_round():          # [] with nothing in flight: done
