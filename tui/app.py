@@ -81,6 +81,11 @@ class StudioApp(App):
             pass
 
     # ------------------------------------------------------------------ ingest / tail
+    @property
+    def ingesting(self) -> bool:
+        """An ingest pass is running or its result has not been handled yet."""
+        return self._ingesting
+
     def _tail_tick(self) -> None:
         # Every tick while things change; when idle, every 5th (a stat per trace file
         # adds up on a 10,000-rollout store). A batch launched here pokes it directly.

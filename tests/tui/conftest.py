@@ -45,23 +45,22 @@ def make_app() -> Callable[..., StudioApp]:
     return make
 
 
-async def settle(pilot, rounds: int = 30) -> None:
-    """Wait for every worker (cancelled ones included) and the messages they post."""
+async def settle(pilot, rounds: int = 50) -> None:
+    """Wait for every worker (cancelled ones included), the messages they post (an
+    ingest pass counts until its StoreChanged is handled) and DataTable sizing."""
+    from textual.widgets import DataTable
+
     app = pilot.app
     for _ in range(rounds):
         busy = [w for w in app.workers if not w.is_finished]
-        if not busy:
-            break
-        await asyncio.gather(*(w.wait() for w in busy), return_exceptions=True)
+        if busy:
+            await asyncio.gather(*(w.wait() for w in busy), return_exceptions=True)
         await pilot.pause()
+        tables = app.screen.query(DataTable) if app.screen_stack else []
+        if (not any(not w.is_finished for w in app.workers) and not getattr(app, "ingesting", False)
+                and not any(t._require_update_dimensions for t in tables)):
+            break
     await pilot.pause()
-    # DataTables size their columns on idle; under load one pause may come too early.
-    from textual.widgets import DataTable
-
-    for _ in range(rounds):
-        if not any(t._require_update_dimensions for t in app.screen.query(DataTable)):
-            break
-        await pilot.pause()
 
 
 async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -74,13 +74,21 @@ def test_steps_with_reason_picker(snap_compare, make_app, traces):
     assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
 
 
+async def _runs_ready(pilot) -> None:
+    # Re-read once everything settled: a DataTable filled while the first ingest lands
+    # can keep a stale header width under heavy load (seen only with parallel runs).
+    await settle(pilot)
+    pilot.app.screen.refresh_data()
+    await _ready(pilot)
+
+
 def test_runs(snap_compare, make_app, traces):
-    assert snap_compare(_app(make_app, traces, start="runs"), terminal_size=(120, 40), run_before=_ready)
+    assert snap_compare(_app(make_app, traces, start="runs"), terminal_size=(120, 40), run_before=_runs_ready)
 
 
 def test_launch_form(snap_compare, make_app, traces):
     async def before(pilot):
-        await settle(pilot)
+        await _runs_ready(pilot)
         await pilot.press("l")
         await _ready(pilot)
 
