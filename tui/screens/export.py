@@ -273,7 +273,11 @@ def render_export(report, check, upload, out: Path, dry_run: bool) -> Group:
     if check is not None:
         cd = _dump(check)
         ok = cd.get("ok", cd.get("valid", True))
-        parts.append(Text(("check passed: " if ok else "CHECK FAILED: ") + json.dumps(cd, default=str)[:300],
+        summary = f"{cd.get('lines', '?')} lines as {cd.get('format') or '?'}, {cd.get('error_count', 0)} errors"
+        if not ok:
+            summary += ": " + "; ".join(f"line {e.get('line')}: {e.get('rule')} {e.get('detail', '')}"
+                                         for e in cd.get("errors", [])[:3])
+        parts.append(Text(("\ncheck passed: " if ok else "\nCHECK FAILED: ") + summary,
                           style="bold green" if ok else "bold red"))
     if upload:
         parts.append(Text("\nnext:", style="bold"))
