@@ -44,7 +44,9 @@ class StudioApp(App):
     TITLE = "repo-agent studio"
     MODES = SCREEN_CLASSES
     BINDINGS = [
-        *(Binding(key, f"goto('{mode}')", title, key_display=key.upper()) for mode, title, key in SCREENS),
+        # Shown in the tab bar at the top (always visible), so the footer keeps its room
+        # for the screen's own keys; listed in help and the palette like every key.
+        *(Binding(key, f"goto('{mode}')", title, key_display=key.upper(), show=False) for mode, title, key in SCREENS),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "back", "Back", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False),

@@ -80,7 +80,7 @@ class PairsScreen(StudioScreen):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("e", "note", "Note"),
         Binding("t", "tag", "Tag"),
-        Binding("v", "toggle_split", "Split/unified"),
+        Binding("v", "toggle_split", "Split"),
     ]
 
     def __init__(self) -> None:
