@@ -184,3 +184,16 @@ async def test_the_tail_timer_finds_new_traces_by_itself(traces, make_app, tmp_p
         batch = make_batch(tmp_path / "elsewhere")
         batch.rename(traces / "20261122-000002-mini-test-model-0002")  # appears, as from another terminal
         await wait_until(pilot, lambda: len(app.screen.batches) == 2)
+
+
+async def test_rollout_screen_steps_through_a_batch(traces, make_app):
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        uids = [r.uid for r in app.store.rollouts()]
+        app.open_rollout(uids[0])
+        await pilot.pause()
+        await pilot.press("n", "n")
+        assert app.screen.uid == uids[2] and app.screen.trace.calls
+        await pilot.press("p")
+        assert app.screen.uid == uids[1]

@@ -63,6 +63,8 @@ class RolloutScreen(StudioScreen):
         Binding("e", "end", "Summary+patch"),
         Binding("F", "toggle_follow", "Follow"),
         Binding("v", "toggle_split", "Split/unified"),
+        Binding("n", "other_rollout(1)", "Next rollout"),
+        Binding("p", "other_rollout(-1)", "Prev rollout"),
     ]
 
     def __init__(self) -> None:
@@ -282,6 +284,20 @@ class RolloutScreen(StudioScreen):
         if self.follow:
             self.action_last()
         self._render_head()
+
+    def action_other_rollout(self, delta: int) -> None:
+        """The next/previous rollout of the same batch (running ones included)."""
+        if not self.uid:
+            return
+        batch_id = self.uid.split("/")[0]
+        uids = [r.uid for r in self.store.rollouts(batch_id=batch_id)]
+        if self.uid not in uids:
+            return
+        i = uids.index(self.uid) + delta
+        if 0 <= i < len(uids):
+            self.studio.open_rollout(uids[i])
+        else:
+            self.notify("No more rollouts in this batch that way.")
 
     def action_toggle_split(self) -> None:
         self.state.split_diff = not self.state.split_diff
