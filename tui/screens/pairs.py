@@ -50,6 +50,11 @@ def parse_filter(text: str) -> PairFilter:
     return PairFilter(**fields)
 
 
+def _short_args(arguments: str, limit: int = 60) -> str:
+    flat = " ".join(arguments.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def filter_text(f: PairFilter) -> str:
     parts = []
     if f.verdict != "unlabeled":
@@ -96,6 +101,7 @@ class PairsScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         yield Static(id="pair-head")
+        yield Static(id="pair-prefix")  # step pairs only: the shared prefix, collapsed
         with Horizontal(id="sides"):
             for side in ("a", "b"):
                 if side == "b":
@@ -248,6 +254,15 @@ class PairsScreen(StudioScreen):
             head.append("   tags: " + ", ".join(pair.tags), style="cyan")
         head.append(f"   {pair.pair_id}", style="dim")
         self.query_one("#pair-head", Static).update(head, layout=False)  # fixed height: no re-layout
+        prefix = self.query_one("#pair-prefix", Static)
+        prefix.display = pair.kind == "step"
+        if pair.kind == "step":
+            at = pair.at_step or 0
+            prefix.update(Text.assemble(
+                (f" shared prefix: {pair.prefix_messages or 0} messages", "bold"),
+                (f", steps 1–{at - 1} (collapsed: identical on both sides)" if at > 1 else " (collapsed)", "dim"),
+                ("   diverges at ", ""), (f"step {at}", "bold black on yellow"),
+                ("   each side's next action is highlighted below", "dim")))
 
         pref = {"flip": 1, "discard": None}.get(pair.verdict or "", 0)
         for i, (side, row) in enumerate(zip("ab", self.sides)):
@@ -259,12 +274,21 @@ class PairsScreen(StudioScreen):
             else:
                 role, style = "rejected", "dim"
             self.query_one(f"#badge-{side}", OutcomeBadge).show(side.upper(), row, role, style)
-            summary = (row.summary or "(no final summary)") if row else ""
-            self.query_one(f"#summary-{side}", Static).update(Text(summary, overflow="ellipsis"), layout=False)
+            summary = Text((row.summary or "(no final summary)") if row else "", overflow="ellipsis")
+            if pair.kind == "step" and row is not None:
+                summary = self._divergent_action(row, pair.at_step or 0) + "\n" + summary
+            self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
             view = self.query_one(f"#diff-{side}", DiffView)
             view.split = self.state.split_diff
             view.set_patch(row.patch if row else "", empty_message="(no changes: empty patch)")
         self._render_progress()
+
+    def _divergent_action(self, row: RolloutRow, at_step: int) -> Text:
+        """The next assistant action after the shared prefix: what this pair contrasts."""
+        step = next((st for st in self.store.steps(row.uid) if st.step == at_step), None)
+        calls = ", ".join(f"{c.name}({_short_args(c.arguments)})" for c in step.calls) if step else ""
+        return Text.assemble((f"step {at_step} ▶ ", "bold black on yellow"),
+                             (calls or "(no tool call: answered in text)", "bold yellow"), overflow="ellipsis")
 
     def _render_progress(self) -> None:
         c = self.store.counts()
