@@ -26,6 +26,10 @@ class LaunchParams:
     workers: int
     max_iters: int
     task_ids: list[str] | None = None  # None: every task of the suite
+    allocation: str = "fixed"  # fixed: N per task; adaptive: rounds within a budget
+    budget_rollouts: int | None = None
+    pairs_per_task: int = 0  # adaptive: 0 = as many pass/fail pairs as the budget buys
+    give_up_after: int = 4  # adaptive: stop a task after k rollouts that all pass or all fail
 
 
 class LaunchModal(ModalScreen[LaunchParams | None]):
@@ -37,7 +41,7 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
     LaunchModal { align: center middle; }
     LaunchModal > Vertical { width: 84; max-width: 98%; height: auto; max-height: 98%; overflow-y: auto;
         border: round $accent; background: $surface; padding: 0 1; }
-    LaunchModal Grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: 1; height: auto; grid-gutter: 1 1;
+    LaunchModal Grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: 1; height: auto; grid-gutter: 0 1;
         margin: 1 0; }
     LaunchModal Grid Label { color: $text-muted; }
     LaunchModal Grid Input, LaunchModal Grid Select { background: $boost; }
@@ -49,7 +53,8 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
         super().__init__()
         self._sources = replay_sources  # (label, batch dir)
         self._d = {"suite": "mini-bugs", "provider": "replay", "model": "", "base_url": "", "rollouts": "2",
-                   "temperature": "0.7", "seed": "0", "workers": "2", "max_iters": "30"}
+                   "temperature": "0.7", "seed": "0", "workers": "2", "max_iters": "30",
+                   "allocation": "fixed", "budget": "", "pairs_per_task": "0", "give_up_after": "4"}
         self._d.update(defaults or {})
 
     def compose(self) -> ComposeResult:
@@ -81,6 +86,17 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
                 yield Input(d["workers"], id="f-workers", type="integer", compact=True)
                 yield Label("max iters")
                 yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
+                yield Label("allocation")
+                yield Select([("fixed (rollouts/task each)", "fixed"), ("adaptive (rounds, within budget)", "adaptive")],
+                             value=d["allocation"], allow_blank=False, id="f-allocation", compact=True)
+                yield Label("budget rollouts")
+                yield Input(d["budget"], id="f-budget", type="integer", compact=True,
+                            placeholder="adaptive: required; fixed: optional cap")
+                yield Label("pairs/task")
+                yield Input(d["pairs_per_task"], id="f-pairs-per-task", type="integer", compact=True,
+                            placeholder="adaptive: 0 = as many as the budget buys")
+                yield Label("give up after")
+                yield Input(d["give_up_after"], id="f-give-up-after", type="integer", compact=True)
                 yield Label("tasks")
                 yield Input(d.get("tasks", ""), id="f-tasks",
                             placeholder="comma-separated ids (empty: all; replay: the recorded ones)", compact=True)
@@ -116,8 +132,20 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
         elif not model:
             raise ValueError(f"the {provider} provider needs a model")
         tasks = [t.strip() for t in self._val("#f-tasks").split(",") if t.strip()] or None
+        allocation = str(self.query_one("#f-allocation", Select).value)
+        try:
+            budget = int(self._val("#f-budget")) if self._val("#f-budget") else None
+            pairs = int(self._val("#f-pairs-per-task") or 0)
+            give_up = int(self._val("#f-give-up-after") or 4)
+        except ValueError as exc:
+            raise ValueError(f"numbers only in the allocation fields ({exc})") from None
+        if allocation == "adaptive" and not budget:
+            raise ValueError("adaptive allocation needs a budget (total rollouts)")
+        if budget is not None and budget < 1 or pairs < 0 or give_up < 2:
+            raise ValueError("budget must be at least 1, pairs/task at least 0, give up after at least 2")
         return LaunchParams(self._val("#f-suite"), provider, model, self._val("#f-base-url") or None, replay_from,
-                            rollouts, temperature, seed, workers, max_iters, tasks)
+                            rollouts, temperature, seed, workers, max_iters, tasks,
+                            allocation, budget, pairs, give_up)
 
     def action_launch(self) -> None:
         try:

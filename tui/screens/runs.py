@@ -182,6 +182,7 @@ class RunsScreen(StudioScreen):
 
     @work(thread=True, group="batches", exit_on_error=False)
     def _run_batch(self, params: LaunchParams, batch_dir: Path, cancel: threading.Event) -> None:
+        from agent.allocation import AllocationConfig
         from agent.batch import run_batch
         from agent.loop import RolloutConfig
         from agent.providers import provider_factory
@@ -208,11 +209,18 @@ class RunsScreen(StudioScreen):
             factory = provider_factory(params.provider, params.model, base_url=params.base_url,
                                        replay_from=params.replay_from)
             config = RolloutConfig(max_iters=params.max_iters, temperature=params.temperature)
+            alloc = None
+            if params.budget_rollouts:
+                alloc = AllocationConfig(budget_rollouts=params.budget_rollouts,
+                                         pairs_per_task=params.pairs_per_task,
+                                         give_up_after=params.give_up_after,
+                                         initial_per_task=min(2, params.give_up_after))
             summary = run_batch(suite, factory, batch_dir, rollouts=params.rollouts, seed=params.seed,
                                 max_workers=params.workers, config=config, provider_name=params.provider,
                                 task_ids=params.task_ids,
                                 model=params.model, base_url=params.base_url, suite_path=params.suite,
-                                cancel=cancel, on_rollout_start=started, on_rollout_end=ended)
+                                cancel=cancel, on_rollout_start=started, on_rollout_end=ended,
+                                allocation=params.allocation, allocation_config=alloc)
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
         except Exception as exc:  # shown, never raised into the UI
             error = f"{type(exc).__name__}: {exc}"
@@ -256,5 +264,8 @@ class RunsScreen(StudioScreen):
                 return
             p = meta.params
             params = LaunchParams(meta.suite_path or meta.suite, meta.provider, meta.model, meta.base_url, None,
-                                  p.rollouts, p.temperature, p.seed, p.max_workers, p.max_iters)
+                                  p.rollouts, p.temperature, p.seed, p.max_workers, p.max_iters,
+                                  allocation=p.allocation, budget_rollouts=p.budget_rollouts,
+                                  pairs_per_task=getattr(p, "pairs_per_task", None) or 0,
+                                  give_up_after=getattr(p, "give_up_after", None) or 4)
         self.start_batch(params, Path(b.path))

@@ -1,0 +1,56 @@
+"""The Runs form launches an adaptive batch: rounds within a budget, through the same engine."""
+
+from __future__ import annotations
+
+from agent.allocation import AllocationReport
+from agent.scripted_llm import ScriptedLLM
+from agent.suites import load_suite
+from agent.trace import read_batch_meta
+from tests.agent.test_adaptive_batch import policy, write_suite
+from tests.tui.conftest import settle, wait_until
+from tui.screens.launch import LaunchModal
+from tui.screens.runs import RunsScreen
+
+
+async def test_launch_adaptive_batch_from_the_form(tmp_path, traces, make_app):
+    suite_path = write_suite(tmp_path / "suite")
+    suite = load_suite(str(suite_path))
+    server = ScriptedLLM(policy(suite), suite=suite).start()
+    try:
+        app = make_app(traces, start="runs")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("l")
+            modal = app.screen
+            assert isinstance(modal, LaunchModal)
+            for wid, value in (("#f-suite", str(suite_path)), ("#f-model", "scripted"),
+                               ("#f-base-url", server.base_url), ("#f-workers", "2"), ("#f-max-iters", "6"),
+                               ("#f-budget", "9"), ("#f-give-up-after", "3")):
+                modal.query_one(wid).value = value
+            modal.query_one("#f-provider").value = "openai"
+            modal.query_one("#f-allocation").value = "adaptive"
+            await pilot.press("ctrl+s")
+            assert isinstance(app.screen, RunsScreen)
+            await wait_until(pilot, lambda: bool(app.state.running_batches))
+            batch_id = next(iter(app.state.running_batches))
+            await wait_until(pilot, lambda: batch_id not in app.state.running_batches, timeout=120)
+        meta = read_batch_meta(traces / batch_id)
+        assert meta.params.allocation == "adaptive" and meta.params.budget_rollouts == 9
+        report = AllocationReport.model_validate(meta.allocation)
+        tasks = {t.task_id: t for t in report.tasks}
+        assert report.rollouts <= 9 and len(meta.planned) <= 9
+        assert tasks["easy"].status == "too_easy" and tasks["hard"].status == "too_hard"
+    finally:
+        server.close()
+
+
+async def test_adaptive_needs_a_budget(traces, make_app):
+    app = make_app(traces, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        modal = app.screen
+        modal.query_one("#f-allocation").value = "adaptive"
+        await pilot.press("ctrl+s")
+        assert app.screen is modal
+        assert "needs a budget" in str(modal.query_one("#launch-error").render())
