@@ -53,7 +53,11 @@ def _batch_row(bdir: Path, batch_id: str, st: os.stat_result | None, warnings: l
     if st is not None:
         try:
             meta = read_batch_meta(bdir)
-            row.update(suite=meta.suite, model=meta.model, provider=meta.provider, planned=len(meta.planned),
+            p = meta.params
+            # An adaptive batch plans round by round: until it ends, its budget is the total.
+            planned = (p.budget_rollouts if p.allocation == "adaptive" and p.budget_rollouts and not meta.finished
+                       else len(meta.planned))
+            row.update(suite=meta.suite, model=meta.model, provider=meta.provider, planned=planned,
                        started=meta.started, finished_at=meta.finished, stop_reason=meta.stop_reason)
         except Exception as exc:  # a malformed batch.json is reported, never fatal
             warnings.append(f"{bdir / BATCH_FILE}: unreadable batch.json ({type(exc).__name__})")

@@ -205,3 +205,21 @@ def test_malformed_batch_json_is_a_warning(env):
     assert rep.files_read == 1 and env.store.rollout("b1/t1__s1").status == "finished"
     [b] = env.store.batches()
     assert b.batch_id == "b1" and b.suite == ""
+
+
+def test_a_running_adaptive_batch_counts_its_budget_as_planned(tmp_path):
+    from agent.trace import BatchMeta, BatchParams, PlannedRollout, read_batch_meta, write_batch_meta
+    from labeling.store import LabelStore
+
+    bdir = tmp_path / "traces" / "adaptive-batch"
+    meta = BatchMeta(id="adaptive-batch", suite="s", provider="openai", model="m", started="2026-11-22T08:00:00+00:00",
+                     params=BatchParams(allocation="adaptive", budget_rollouts=12),
+                     planned=[PlannedRollout(rollout_id=f"t__s{i}", task_id="t", seed=i) for i in range(4)])
+    write_batch_meta(bdir, meta)
+    with LabelStore(tmp_path / "labels.sqlite") as store:
+        store.ingest([tmp_path / "traces"])
+        assert store.batches()[0].planned == 12  # round 1 planned 4 of a budget of 12
+        done = read_batch_meta(bdir).model_copy(update={"finished": "2026-11-22T08:05:00+00:00"})
+        write_batch_meta(bdir, done)
+        store.ingest([tmp_path / "traces"])
+        assert store.batches()[0].planned == 4  # ended early: every task settled
