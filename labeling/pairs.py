@@ -8,8 +8,10 @@ Strategies (only finished rollouts take part; the chosen side has the higher sco
 * ``all-contrastive``: per task, every two rollouts whose scores differ.
 
 Whatever the strategy, a *step pair* is added for each branched rollout (one that
-replayed a parent's prefix, then sampled on) whose finished parent scores differently:
-the two sides share the conversation up to ``prefix_messages`` and diverge at ``at_step``.
+replayed a parent's prefix, then sampled on) whose finished parent scores differently,
+and for each two sibling branches (same parent, same decision point) that score
+differently: the two sides share the conversation up to ``prefix_messages`` and diverge
+at ``at_step``.
 
 Contrast: ``pass_fail`` when one side passes (tests passed, not tampered) and the other
 does not; otherwise ``efficiency``; ``step`` for step pairs.
@@ -169,6 +171,16 @@ def build_pairs(cands: Sequence[Candidate], strategy: str, order: Sequence[str])
             if parent is not None and scores[c.uid] != scores[parent.uid]:
                 win, lose = (c, parent) if scores[c.uid] > scores[parent.uid] else (parent, c)
                 add(win, lose, flaky, kind="step")
+        # ...and siblings: branches of one parent at one decision point share the exact prefix too
+        points: dict[tuple, list[Candidate]] = defaultdict(list)
+        for c in group:
+            if c.branch_parent_uid:
+                points[(c.branch_parent_uid, c.branch_at_step, c.prefix_messages)].append(c)
+        for siblings in points.values():
+            for a, b in combinations(siblings, 2):
+                if scores[a.uid] != scores[b.uid]:
+                    win, lose = (a, b) if scores[a.uid] > scores[b.uid] else (b, a)
+                    add(win, lose, flaky, kind="step")
     return out, no_contrast
 
 

@@ -190,6 +190,29 @@ def test_step_pairs_from_branches(env):
     assert rollout_pair.pair_id != sp.pair_id  # same two rollouts, distinct pairs
 
 
+def test_sibling_branches_at_one_decision_point_are_paired(env):
+    env.batch("b1", [Spec("t", 1, steps=5, patch=OTHER)])
+
+    def branch(seed, at, prefix, **kw):
+        return Spec("t", seed, branch=BranchInfo(parent_rollout_id="t__s1", parent_batch_id="b1",
+                                                 prefix_messages=prefix, at_step=at), **kw)
+
+    env.batch("b2", [branch(2, 3, 7, steps=3, passed=True, patch=FIX),
+                     branch(3, 3, 7, steps=6, patch=OTHER),  # fails at the same point
+                     branch(4, 3, 7, steps=4, passed=True, patch=FIX),
+                     branch(5, 2, 5, steps=4, passed=True, patch=FIX)])  # another decision point
+    env.store.ingest([env.root])
+    step = env.store.pairs(PairFilter(contrast="step", verdict=None))
+    sides = {(p.chosen_uid, p.rejected_uid): p for p in step}
+    parent_pairs = {k for k in sides if "b1/t__s1" in k}
+    sibling_pairs = set(sides) - parent_pairs
+    assert len(parent_pairs) == 4  # every branch vs the parent, as before
+    # siblings at step 3: s2 > s4 (fewer steps) > s3 (fails); s5 diverged elsewhere: never paired with them
+    assert sibling_pairs == {("b2/t__s2", "b2/t__s3"), ("b2/t__s2", "b2/t__s4"), ("b2/t__s4", "b2/t__s3")}
+    assert all(sides[k].at_step == 3 and sides[k].prefix_messages == 7 for k in sibling_pairs)
+    assert len({p.pair_id for p in step}) == len(step)
+
+
 def test_only_finished_rollouts_are_paired(env):
     env.batch("b1", [Spec("t", 1, passed=True, patch=FIX), Spec("t", 2, patch=OTHER, finished=False)])
     env.store.ingest([env.root])
