@@ -102,13 +102,16 @@ def test_branch_ingest_export_step_check_end_to_end(suite, parent, tmp_path, cap
     assert main(["pairs", "list", str(root), "--contrast", "step", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     rows = listed if isinstance(listed, list) else listed["pairs"]
-    assert len(rows) == 4
+    # each branch vs its parent (4), and the two siblings of each decision point when they differ (2)
+    assert len(rows) == 6
+    assert sum(("__at" in r["chosen_uid"]) and ("__at" in r["rejected_uid"]) for r in rows) == 2
     out_file = root / "steps.jsonl"
     assert main(["export", "dpo", str(root), "--mode", "step", "--auto", "--out", str(out_file)]) == 0
     capsys.readouterr()
     assert main(["check", str(out_file)]) == 0
     lines = [json.loads(x) for x in out_file.read_text().splitlines()]
-    assert len(lines) == 3  # the both-fail step pair (wrong fix vs bare finish) is dropped as noisy
+    both_fail = sum("both_fail" in r["flags"] for r in rows)
+    assert both_fail == 2 and len(lines) == len(rows) - both_fail  # both-fail step pairs are dropped as noisy
     parents = {rid: read_trace(trace_path(batch, rid)).conversation() for rid in ("easy__s0", "easy__s1")}
     cuts = {read_trace(p).start.branch.prefix_messages for p in (branch_dir / "traces").iterdir()}
     for ex in lines:
