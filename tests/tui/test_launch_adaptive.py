@@ -34,6 +34,18 @@ async def test_launch_adaptive_batch_from_the_form(tmp_path, traces, make_app):
             await wait_until(pilot, lambda: bool(app.state.running_batches))
             batch_id = next(iter(app.state.running_batches))
             await wait_until(pilot, lambda: batch_id not in app.state.running_batches, timeout=120)
+            app.start_ingest()
+            await settle(pilot)
+            screen = app.screen
+            screen.refresh_data()
+            await settle(pilot)
+            table = screen.query_one("#batches")
+            table.move_cursor(row=table.get_row_index(batch_id))
+            await settle(pilot)
+            budget = screen.query_one("#budget")
+            assert budget.display
+            line = str(budget.render())
+            assert "adaptive · budget 9" in line and "too_easy 1 tasks" in line and "too_hard 1 tasks" in line
         meta = read_batch_meta(traces / batch_id)
         assert meta.params.allocation == "adaptive" and meta.params.budget_rollouts == 9
         report = AllocationReport.model_validate(meta.allocation)

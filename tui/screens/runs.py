@@ -16,7 +16,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from agent.trace import new_batch_id
+from agent.allocation import AllocationReport
+from agent.trace import new_batch_id, read_batch_meta
 from labeling.records import BatchRow
 from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
@@ -62,6 +63,7 @@ class RunsScreen(StudioScreen):
                            ("status", "status")):
             batches.add_column(label, key=key)
         yield batches
+        yield Static(id="budget")  # adaptive batches: where the budget went
         rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
         for label, key in (("rollout", "rollout"), ("task", "task"), ("status", "status"), ("result", "result"),
                            ("steps", "steps"), ("calls", "calls"), ("tokens", "tokens")):
@@ -106,6 +108,11 @@ class RunsScreen(StudioScreen):
         if bid == self._shown_batch and not force:
             return
         self._shown_batch = bid
+        budget_text = _budget_text(Path(b.path)) if b else None
+        budget = self.query_one("#budget", Static)
+        budget.display = budget_text is not None
+        if budget_text is not None:
+            budget.update(budget_text)
         table = self.query_one("#batch-rollouts", DataTable)
         keep = table.cursor_row
         table.clear()
@@ -269,3 +276,28 @@ class RunsScreen(StudioScreen):
                                   pairs_per_task=getattr(p, "pairs_per_task", None) or 0,
                                   give_up_after=getattr(p, "give_up_after", None) or 4)
         self.start_batch(params, Path(b.path))
+
+
+def _budget_text(batch_dir: Path) -> Text | None:
+    """One line: how the batch's rollouts were spent, by task status (from batch.json)."""
+    try:
+        meta = read_batch_meta(batch_dir)
+        if not meta.allocation:
+            return None
+        rep = AllocationReport.model_validate(meta.allocation)
+    except Exception:  # an unreadable or older batch.json: nothing to show
+        return None
+    spent: dict[str, list[int]] = {}
+    for t in rep.tasks:
+        tally = spent.setdefault(t.status, [0, 0])
+        tally[0] += 1
+        tally[1] += t.rollouts
+    line = Text(f" {rep.strategy} · budget {rep.budget_rollouts} · spent {rep.rollouts}", style="bold")
+    if rep.unspent:
+        line.append(f" · unspent {rep.unspent}", style="dim")
+    line.append(f" · pass/fail pairs {rep.pass_fail_pairs}   ")
+    styles = {"contrast_met": "green", "too_easy": "cyan", "too_hard": "red", "open": "yellow"}
+    for status, (tasks, rollouts) in sorted(spent.items()):
+        line.append(f"{status} ", style=styles.get(status, ""))
+        line.append(f"{tasks} tasks/{rollouts} rollouts   ", style="dim")
+    return line
