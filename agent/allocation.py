@@ -66,10 +66,14 @@ class AllocationConfig:
         for bad, msg in [
             (self.budget_rollouts < 0, "budget_rollouts must be >= 0"),
             (self.pairs_per_task < 0, "pairs_per_task must be >= 0 (0: as many as the budget buys)"),
-            (not 1 <= self.initial_per_task <= self.give_up_after or self.give_up_after < 2,
-             "need 1 <= initial_per_task <= give_up_after and give_up_after >= 2"),
-            (self.max_per_task is not None and self.max_per_task < self.initial_per_task,
-             "max_per_task must be >= initial_per_task"),
+            (
+                not 1 <= self.initial_per_task <= self.give_up_after or self.give_up_after < 2,
+                "need 1 <= initial_per_task <= give_up_after and give_up_after >= 2",
+            ),
+            (
+                self.max_per_task is not None and self.max_per_task < self.initial_per_task,
+                "max_per_task must be >= initial_per_task",
+            ),
             (self.round_size is not None and self.round_size < 1, "round_size must be >= 1"),
         ]:
             if bad:
@@ -122,8 +126,14 @@ class AllocatorState(BaseModel):
 
 
 class Allocator:
-    def __init__(self, task_ids: list[str], config: AllocationConfig, *,
-                 strategy: Strategy = "adaptive", rollouts_per_task: int | None = None):
+    def __init__(
+        self,
+        task_ids: list[str],
+        config: AllocationConfig,
+        *,
+        strategy: Strategy = "adaptive",
+        rollouts_per_task: int | None = None,
+    ):
         if len(set(task_ids)) != len(task_ids):
             raise ValueError("task ids must be unique")
         if strategy not in ("fixed", "adaptive"):
@@ -189,11 +199,20 @@ class Allocator:
         # Only tasks whose rollouts have all come back are judged again. Greedy by promise;
         # each pick is assumed to come back as the task's commoner outcome, so a task's
         # promise falls with every rollout it gets and the next task gets its turn.
-        heap = [(self._rank(self._passes[t], self._fails[t]), -promise(self._passes[t], self._fails[t]),
-                 self._issued[t], i, t,
-                 self._passes[t], self._fails[t], self._to_resolve(t))
-                for i, t in enumerate(self.task_ids) if initial[t] <= 0 and self._in_flight(t) == 0
-                and self._status(t, spent=False) == "open"]
+        heap = [
+            (
+                self._rank(self._passes[t], self._fails[t]),
+                -promise(self._passes[t], self._fails[t]),
+                self._issued[t],
+                i,
+                t,
+                self._passes[t],
+                self._fails[t],
+                self._to_resolve(t),
+            )
+            for i, t in enumerate(self.task_ids)
+            if initial[t] <= 0 and self._in_flight(t) == 0 and self._status(t, spent=False) == "open"
+        ]
         heapq.heapify(heap)
         # Never commit more than half the budget left in one round, so later rounds learn.
         left = min(slots - len(ids), -(-(self.config.budget_rollouts - self.issued - len(ids)) // 2))
@@ -251,18 +270,33 @@ class Allocator:
         tasks = []
         for t in self.task_ids:
             p, f = self._passes[t], self._fails[t]
-            tasks.append(TaskAllocation(
-                task_id=t, rollouts=self._issued[t], in_flight=self._in_flight(t), passes=p,
-                fails=f, status=self._status(t, spent), pass_rate=p / (p + f) if p + f else None,
-                pairs=min(need, p, f) if need else min(p, f), pass_fail_pairs=min(p, f),
-                best_worst_pairs=int(p > 0 and f > 0), all_contrastive_pairs=p * f,
-            ))
+            tasks.append(
+                TaskAllocation(
+                    task_id=t,
+                    rollouts=self._issued[t],
+                    in_flight=self._in_flight(t),
+                    passes=p,
+                    fails=f,
+                    status=self._status(t, spent),
+                    pass_rate=p / (p + f) if p + f else None,
+                    pairs=min(need, p, f) if need else min(p, f),
+                    pass_fail_pairs=min(p, f),
+                    best_worst_pairs=int(p > 0 and f > 0),
+                    all_contrastive_pairs=p * f,
+                )
+            )
         finished, pairs = sum(r.passes + r.fails for r in tasks), sum(r.pairs for r in tasks)
         return AllocationReport(
-            strategy=self.strategy, budget_rollouts=self.config.budget_rollouts,
-            pairs_per_task=need, done=self.done, rollouts=self.issued, finished=finished,
-            in_flight=self.in_flight, unspent=self.config.budget_rollouts - self.issued,
-            pairs=pairs, pass_fail_pairs=sum(r.pass_fail_pairs for r in tasks),
+            strategy=self.strategy,
+            budget_rollouts=self.config.budget_rollouts,
+            pairs_per_task=need,
+            done=self.done,
+            rollouts=self.issued,
+            finished=finished,
+            in_flight=self.in_flight,
+            unspent=self.config.budget_rollouts - self.issued,
+            pairs=pairs,
+            pass_fail_pairs=sum(r.pass_fail_pairs for r in tasks),
             best_worst_pairs=sum(r.best_worst_pairs for r in tasks),
             all_contrastive_pairs=sum(r.all_contrastive_pairs for r in tasks),
             pairs_per_100_rollouts=100 * pairs / finished if finished else 0.0,
@@ -273,7 +307,9 @@ class Allocator:
 
     def state_dict(self) -> dict:
         return AllocatorState(
-            task_ids=self.task_ids, config=self.config, strategy=self.strategy,
+            task_ids=self.task_ids,
+            config=self.config,
+            strategy=self.strategy,
             rollouts_per_task=self.rollouts_per_task,
             counts={t: (self._issued[t], self._passes[t], self._fails[t]) for t in self.task_ids},
         ).model_dump()
@@ -282,14 +318,25 @@ class Allocator:
     def from_state(cls, state: dict) -> Allocator:
         s = AllocatorState.model_validate(state)
         return cls.rebuild(
-            s.task_ids, s.config, strategy=s.strategy, rollouts_per_task=s.rollouts_per_task,
+            s.task_ids,
+            s.config,
+            strategy=s.strategy,
+            rollouts_per_task=s.rollouts_per_task,
             planned=[t for t, (n, _, _) in s.counts.items() for _ in range(n)],
-            results=[(t, ok) for t, (_, p, f) in s.counts.items() for ok in [True] * p + [False] * f])
+            results=[(t, ok) for t, (_, p, f) in s.counts.items() for ok in [True] * p + [False] * f],
+        )
 
     @classmethod
-    def rebuild(cls, task_ids: list[str], config: AllocationConfig, *,
-                planned: Iterable[str] = (), results: Iterable[tuple[str, bool]] = (),
-                strategy: Strategy = "adaptive", rollouts_per_task: int | None = None) -> Allocator:
+    def rebuild(
+        cls,
+        task_ids: list[str],
+        config: AllocationConfig,
+        *,
+        planned: Iterable[str] = (),
+        results: Iterable[tuple[str, bool]] = (),
+        strategy: Strategy = "adaptive",
+        rollouts_per_task: int | None = None,
+    ) -> Allocator:
         """A resumed batch's allocator: ``planned`` = the task id of every rollout it issued,
         ``results`` = ``(task_id, passed)`` of those that ended. The rest stay in flight (the
         runner re-runs or ``cancel``s them). Without ``planned``, only the ended ones count."""

@@ -36,8 +36,20 @@ from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import ProviderFactory
 from agent.suite import Suite
 from agent.trace import (
-    BATCH_FILE, BatchMeta, BatchParams, ErrorEvent, Outcome, PlannedRollout, RolloutEnd, TraceWriter,
-    now_iso, read_batch_meta, read_trace, rollout_id_for, trace_path, write_batch_meta,
+    BATCH_FILE,
+    BatchMeta,
+    BatchParams,
+    ErrorEvent,
+    Outcome,
+    PlannedRollout,
+    RolloutEnd,
+    TraceWriter,
+    now_iso,
+    read_batch_meta,
+    read_trace,
+    rollout_id_for,
+    trace_path,
+    write_batch_meta,
 )
 
 
@@ -46,8 +58,13 @@ class BatchMismatch(ValueError):
 
 
 class Executor(Protocol):
-    def run(self, fn: Callable[[Any], RolloutResult | None], items: list[Any],
-            on_result: Callable[[RolloutResult], None], cancel: threading.Event) -> None:
+    def run(
+        self,
+        fn: Callable[[Any], RolloutResult | None],
+        items: list[Any],
+        on_result: Callable[[RolloutResult], None],
+        cancel: threading.Event,
+    ) -> None:
         """Run ``fn`` on every item, calling ``on_result`` (in the caller's thread) as each
         finishes. On an exception in the caller (Ctrl-C) set ``cancel``, let running items
         end, report them, and re-raise."""
@@ -149,11 +166,16 @@ class BatchSummary:
         return [stats[k] for k in sorted(stats)]
 
 
-def plan_rollouts(suite: Suite, rollouts: int, seed: int, task_ids: Iterable[str] | None = None) -> list[PlannedRollout]:
+def plan_rollouts(
+    suite: Suite, rollouts: int, seed: int, task_ids: Iterable[str] | None = None
+) -> list[PlannedRollout]:
     """Rollout index outermost, so early results cover every task."""
     tasks = [suite.task(t) for t in task_ids] if task_ids else suite.tasks
-    return [PlannedRollout(rollout_id=rollout_id_for(t.id, seed + i), task_id=t.id, seed=seed + i)
-            for i in range(rollouts) for t in tasks]
+    return [
+        PlannedRollout(rollout_id=rollout_id_for(t.id, seed + i), task_id=t.id, seed=seed + i)
+        for i in range(rollouts)
+        for t in tasks
+    ]
 
 
 def _finished_result(path: Path, planned: PlannedRollout) -> RolloutResult | None:
@@ -162,8 +184,9 @@ def _finished_result(path: Path, planned: PlannedRollout) -> RolloutResult | Non
     end = read_trace(path).end
     if end is None or end.stop_reason == "cancelled":  # a cancelled rollout is run again
         return None
-    return RolloutResult(planned.rollout_id, planned.task_id, planned.seed, end.outcome, end.stop_reason,
-                         end.duration_s, resumed=True)
+    return RolloutResult(
+        planned.rollout_id, planned.task_id, planned.seed, end.outcome, end.stop_reason, end.duration_s, resumed=True
+    )
 
 
 def run_batch(
@@ -203,23 +226,37 @@ def run_batch(
         raise ValueError("adaptive allocation needs an AllocationConfig (its budget)")
     tasks = [t.id for t in ([suite.task(t) for t in task_ids] if task_ids else suite.tasks)]
     acfg = allocation_config
-    params = BatchParams(rollouts=rollouts, temperature=cfg.temperature, seed=seed, max_iters=cfg.max_iters,
-                         max_workers=max_workers, reflection=cfg.reflection, allocation=allocation,
-                         budget_rollouts=acfg.budget_rollouts if acfg else None)
+    params = BatchParams(
+        rollouts=rollouts,
+        temperature=cfg.temperature,
+        seed=seed,
+        max_iters=cfg.max_iters,
+        max_workers=max_workers,
+        reflection=cfg.reflection,
+        allocation=allocation,
+        budget_rollouts=acfg.budget_rollouts if acfg else None,
+    )
     if allocation == "adaptive":
-        params = params.model_copy(update={"pairs_per_task": acfg.pairs_per_task, "give_up_after": acfg.give_up_after,
-                                           "initial_per_task": acfg.initial_per_task})
+        params = params.model_copy(
+            update={
+                "pairs_per_task": acfg.pairs_per_task,
+                "give_up_after": acfg.give_up_after,
+                "initial_per_task": acfg.initial_per_task,
+            }
+        )
         planned: list[PlannedRollout] = []
     else:
         planned = plan_rollouts(suite, rollouts, seed, task_ids)
         if acfg is not None:
-            planned = planned[:acfg.budget_rollouts]  # rollout index outermost: spread over tasks
+            planned = planned[: acfg.budget_rollouts]  # rollout index outermost: spread over tasks
     old = None
     if (batch_dir / BATCH_FILE).is_file():  # resume: keep the batch's identity
         old = read_batch_meta(batch_dir)
         if (old.suite, old.model) != (suite.name, model):
-            raise BatchMismatch(f"{batch_dir} holds a batch of suite {old.suite!r} with model {old.model!r}, "
-                                f"not {suite.name!r} with {model!r}")
+            raise BatchMismatch(
+                f"{batch_dir} holds a batch of suite {old.suite!r} with model {old.model!r}, "
+                f"not {suite.name!r} with {model!r}"
+            )
         if old.params.allocation != allocation and old.planned:
             raise BatchMismatch(f"{batch_dir} holds a batch with {old.params.allocation} allocation, not {allocation}")
         if allocation == "adaptive":
@@ -227,8 +264,17 @@ def run_batch(
             tasks += [t for t in dict.fromkeys(p.task_id for p in planned) if t not in tasks]
         meta = old.model_copy(update={"planned": planned, "params": params, "finished": None, "stop_reason": None})
     else:
-        meta = BatchMeta(id=batch_dir.name, suite=suite.name, suite_path=suite_path, provider=provider_name,
-                         model=model, base_url=base_url, params=params, planned=planned, started=now_iso())
+        meta = BatchMeta(
+            id=batch_dir.name,
+            suite=suite.name,
+            suite_path=suite_path,
+            provider=provider_name,
+            model=model,
+            base_url=base_url,
+            params=params,
+            planned=planned,
+            started=now_iso(),
+        )
     write_batch_meta(batch_dir, meta)
     summary = BatchSummary(batch_dir, meta)
     total = acfg.budget_rollouts if allocation == "adaptive" else len(planned)
@@ -260,9 +306,19 @@ def run_batch(
         path = trace_path(batch_dir, p.rollout_id)
         forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
         try:
-            return run_rollout(suite, suite.task(p.task_id), provider_factory(p.task_id, p.seed), path,
-                               rollout_id=p.rollout_id, seed=p.seed, config=cfg, batch_id=meta.id,
-                               cancel=cancel, on_event=forward, workspace_root=workspace_root)
+            return run_rollout(
+                suite,
+                suite.task(p.task_id),
+                provider_factory(p.task_id, p.seed),
+                path,
+                rollout_id=p.rollout_id,
+                seed=p.seed,
+                config=cfg,
+                batch_id=meta.id,
+                cancel=cancel,
+                on_event=forward,
+                workspace_root=workspace_root,
+            )
         except Exception as exc:  # one rollout's failure never stops the batch
             return _crashed(path, p, exc)
 
@@ -281,8 +337,9 @@ def run_batch(
     return summary
 
 
-def _allocator(meta: BatchMeta, tasks: list[str], acfg: AllocationConfig | None, rollouts: int,
-               ended: list[tuple[str, bool]]) -> Allocator:
+def _allocator(
+    meta: BatchMeta, tasks: list[str], acfg: AllocationConfig | None, rollouts: int, ended: list[tuple[str, bool]]
+) -> Allocator:
     """The allocator as the batch stands: issued = ``meta.planned``, results = the ended ones."""
     planned = [p.task_id for p in meta.planned]
     if meta.params.allocation == "adaptive":
@@ -292,8 +349,14 @@ def _allocator(meta: BatchMeta, tasks: list[str], acfg: AllocationConfig | None,
     # a task with fewer rollouts than that, all alike, is "capped" (undecided)
     n = max(1, rollouts)
     cfg = AllocationConfig(budget_rollouts=acfg.budget_rollouts if acfg else len(planned), initial_per_task=1)
-    return Allocator.rebuild(list(dict.fromkeys([*tasks, *planned])), cfg, planned=planned, results=ended,
-                             strategy="fixed", rollouts_per_task=n)
+    return Allocator.rebuild(
+        list(dict.fromkeys([*tasks, *planned])),
+        cfg,
+        planned=planned,
+        results=ended,
+        strategy="fixed",
+        rollouts_per_task=n,
+    )
 
 
 def _run_adaptive(meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel) -> None:
@@ -331,4 +394,3 @@ def _crashed(path: Path, p: PlannedRollout, exc: Exception) -> RolloutResult:
         w.emit(ErrorEvent, type=type(exc).__name__, message=str(exc)[:2000])
         w.emit(RolloutEnd, outcome=Outcome(), stop_reason="error", duration_s=0.0)
     return RolloutResult(p.rollout_id, p.task_id, p.seed, Outcome(), "error", 0.0, error=f"{type(exc).__name__}: {exc}")
-

@@ -34,8 +34,18 @@ from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import Completion, ProviderError, ProviderFactory
 from agent.suite import Suite
 from agent.trace import (
-    BatchMeta, BatchParams, BranchInfo, MessageEvent, PlannedRollout, ToolCallEvent, TraceRead, now_iso,
-    read_batch_meta, read_trace, trace_path, write_batch_meta,
+    BatchMeta,
+    BatchParams,
+    BranchInfo,
+    MessageEvent,
+    PlannedRollout,
+    ToolCallEvent,
+    TraceRead,
+    now_iso,
+    read_batch_meta,
+    read_trace,
+    trace_path,
+    write_batch_meta,
 )
 
 
@@ -89,15 +99,30 @@ def decision_points(read: TraceRead, batch_id: str, at: str) -> list[DecisionPoi
         steps = [n] if n in step_at else []
     passed = bool(end.outcome.tests_passed and not end.outcome.tests_tampered)
     conv = [e.message for e in msgs]
-    return [DecisionPoint(batch_id, start.rollout_id, start.task_id, s, conv[:step_at[s]], conv[step_at[s]],
-                          passed, start.tools, start.max_iters, start.temperature)
-            for s in steps if s in step_at]
+    return [
+        DecisionPoint(
+            batch_id,
+            start.rollout_id,
+            start.task_id,
+            s,
+            conv[: step_at[s]],
+            conv[step_at[s]],
+            passed,
+            start.tools,
+            start.max_iters,
+            start.temperature,
+        )
+        for s in steps
+        if s in step_at
+    ]
 
 
 def action_key(message: dict[str, Any]) -> str:
     """What makes two next actions the same: their text and tool calls (name, arguments), not ids."""
-    calls = [((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
-             for c in message.get("tool_calls") or []]
+    calls = [
+        ((c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments"))
+        for c in message.get("tool_calls") or []
+    ]
     return json.dumps([message.get("content") or "", calls], sort_keys=True)
 
 
@@ -202,8 +227,9 @@ def run_branches(
             skipped[rid] = f"no step for --at {at}"
         points += found
     if not points:
-        raise BranchError(f"nothing to branch in {parent_dir} at {at}"
-                          + (f" ({len(skipped)} rollouts skipped)" if skipped else ""))
+        raise BranchError(
+            f"nothing to branch in {parent_dir} at {at}" + (f" ({len(skipped)} rollouts skipped)" if skipped else "")
+        )
 
     cfg = config or RolloutConfig()
     attempts = max_attempts or 2 * samples + 2
@@ -217,7 +243,9 @@ def run_branches(
             if len(out) == samples or cancel.is_set():
                 break
             try:
-                c = provider_factory(pt.task_id, seed + j).complete(pt.prefix, pt.tools, seed=seed + j, temperature=temp)
+                c = provider_factory(pt.task_id, seed + j).complete(
+                    pt.prefix, pt.tools, seed=seed + j, temperature=temp
+                )
             except ProviderError as exc:
                 pr.errors.append(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
                 continue
@@ -236,12 +264,23 @@ def run_branches(
     branches = [b for bs in sampled for b in bs]
     temps = {b.point.temperature for b in branches}
     meta = BatchMeta(
-        id=batch_dir.name, suite=suite.name, suite_path=suite_path or parent.suite_path, provider=provider_name, model=model,
-        base_url=base_url, started=now_iso(), planned=[b.planned for b in branches],
-        params=BatchParams(rollouts=samples, seed=seed, max_workers=max_workers, reflection=cfg.reflection,
-                           max_iters=max_iters or max((b.point.max_iters for b in branches), default=cfg.max_iters),
-                           temperature=temperature if temperature is not None else (temps.pop() if len(temps) == 1 else None),
-                           allocation="branch"),
+        id=batch_dir.name,
+        suite=suite.name,
+        suite_path=suite_path or parent.suite_path,
+        provider=provider_name,
+        model=model,
+        base_url=base_url,
+        started=now_iso(),
+        planned=[b.planned for b in branches],
+        params=BatchParams(
+            rollouts=samples,
+            seed=seed,
+            max_workers=max_workers,
+            reflection=cfg.reflection,
+            max_iters=max_iters or max((b.point.max_iters for b in branches), default=cfg.max_iters),
+            temperature=temperature if temperature is not None else (temps.pop() if len(temps) == 1 else None),
+            allocation="branch",
+        ),
     )
     write_batch_meta(batch_dir, meta)
     by_point = {id(pr.point): pr for pr in results}
@@ -262,13 +301,28 @@ def run_branches(
         path = trace_path(batch_dir, b.planned.rollout_id)
         temp = temperature if temperature is not None else (pt.temperature if pt.temperature is not None else 1.0)
         rcfg = replace(cfg, max_iters=max_iters or pt.max_iters, temperature=temp)
-        info = BranchInfo(parent_rollout_id=pt.parent_rollout_id, parent_batch_id=pt.parent_batch_id,
-                          prefix_messages=len(pt.prefix), at_step=pt.at_step)
+        info = BranchInfo(
+            parent_rollout_id=pt.parent_rollout_id,
+            parent_batch_id=pt.parent_batch_id,
+            prefix_messages=len(pt.prefix),
+            at_step=pt.at_step,
+        )
         provider = _Presampled(provider_factory(pt.task_id, b.planned.seed), b.first)
         try:
-            r = run_rollout(suite, suite.task(pt.task_id), provider, path, rollout_id=b.planned.rollout_id,
-                            seed=b.planned.seed, config=rcfg, batch_id=meta.id, cancel=cancel,
-                            workspace_root=workspace_root, prefix_messages=pt.prefix, branch=info)
+            r = run_rollout(
+                suite,
+                suite.task(pt.task_id),
+                provider,
+                path,
+                rollout_id=b.planned.rollout_id,
+                seed=b.planned.seed,
+                config=rcfg,
+                batch_id=meta.id,
+                cancel=cancel,
+                workspace_root=workspace_root,
+                prefix_messages=pt.prefix,
+                branch=info,
+            )
         except Exception as exc:  # one branch's failure never stops the others
             r = _crashed(path, b.planned, exc)
         with lock:
@@ -288,5 +342,15 @@ def run_branches(
     return summary
 
 
-__all__ = ["Branch", "BranchError", "BranchSummary", "DecisionPoint", "PointResult", "action_key",
-           "branch_rollout_id", "decision_points", "parse_at", "run_branches"]
+__all__ = [
+    "Branch",
+    "BranchError",
+    "BranchSummary",
+    "DecisionPoint",
+    "PointResult",
+    "action_key",
+    "branch_rollout_id",
+    "decision_points",
+    "parse_at",
+    "run_branches",
+]

@@ -22,8 +22,18 @@ from agent.providers import Provider, ProviderError, ReplayDiverged
 from agent.suite import Suite, Task
 from agent.tools import ToolBox
 from agent.trace import (
-    BranchInfo, ErrorEvent, FinalEvent, LlmCall, MessageEvent, Outcome, RolloutEnd, RolloutStart,
-    TestRun, ToolCallEvent, ToolResultEvent, TraceWriter,
+    BranchInfo,
+    ErrorEvent,
+    FinalEvent,
+    LlmCall,
+    MessageEvent,
+    Outcome,
+    RolloutEnd,
+    RolloutStart,
+    TestRun,
+    ToolCallEvent,
+    ToolResultEvent,
+    TraceWriter,
 )
 from agent.workspace import Workspace
 
@@ -98,9 +108,19 @@ def run_rollout(
         emit(MessageEvent, message=message, step=step)
 
     def start(schemas: list[dict[str, Any]]) -> None:
-        emit(RolloutStart, task_id=task.id, suite=suite.name, seed=seed, provider=provider.name,
-             model=provider.model, temperature=cfg.temperature, max_iters=cfg.max_iters, tools=schemas,
-             batch_id=batch_id, branch=branch)
+        emit(
+            RolloutStart,
+            task_id=task.id,
+            suite=suite.name,
+            seed=seed,
+            provider=provider.name,
+            model=provider.model,
+            temperature=cfg.temperature,
+            max_iters=cfg.max_iters,
+            tools=schemas,
+            batch_id=batch_id,
+            branch=branch,
+        )
 
     stop, ws = "error", None
     try:
@@ -153,8 +173,14 @@ def _step(provider, tools, schemas, seed, cfg, tally, emit, append) -> str | Non
     tally.steps = step
     tally.tokens_in += c.usage.prompt_tokens
     tally.tokens_out += c.usage.completion_tokens
-    emit(LlmCall, step=step, latency_s=round(c.latency_s, 6), usage=c.usage,
-         finish_reason=c.finish_reason, retries=c.retries)
+    emit(
+        LlmCall,
+        step=step,
+        latency_s=round(c.latency_s, 6),
+        usage=c.usage,
+        finish_reason=c.finish_reason,
+        retries=c.retries,
+    )
     append(c.message, step)
     calls = c.message.get("tool_calls") or []
     if not calls:
@@ -166,10 +192,27 @@ def _step(provider, tools, schemas, seed, cfg, tally, emit, append) -> str | Non
         o = tools.call(fn.get("name") or "", fn.get("arguments") or "")
         tally.tool_calls += 1
         tally.invalid += not o.valid
-        emit(ToolCallEvent, step=step, call_id=call["id"], name=o.name, arguments=fn.get("arguments") or "",
-             args=o.args, parse_error=o.parse_error, valid=o.valid, violations=list(o.violations))
-        emit(ToolResultEvent, step=step, call_id=call["id"], ok=o.ok, duration_s=round(o.duration_s, 6),
-             output_chars=o.output_chars, truncated=o.truncated, error=o.error)
+        emit(
+            ToolCallEvent,
+            step=step,
+            call_id=call["id"],
+            name=o.name,
+            arguments=fn.get("arguments") or "",
+            args=o.args,
+            parse_error=o.parse_error,
+            valid=o.valid,
+            violations=list(o.violations),
+        )
+        emit(
+            ToolResultEvent,
+            step=step,
+            call_id=call["id"],
+            ok=o.ok,
+            duration_s=round(o.duration_s, 6),
+            output_chars=o.output_chars,
+            truncated=o.truncated,
+            error=o.error,
+        )
         if o.test_result is not None:
             emit(TestRun, step=step, **test_run_fields(o.test_result))
             tests_failed |= not o.test_result.passed
@@ -185,8 +228,14 @@ def _step(provider, tools, schemas, seed, cfg, tally, emit, append) -> str | Non
 
 def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> Outcome:
     """The authoritative test run (skipped when cancelled), the final object, the outcome."""
-    out = Outcome(steps=tally.steps, tool_calls=tally.tool_calls, invalid_tool_calls=tally.invalid,
-                  tokens_in=tally.tokens_in, tokens_out=tally.tokens_out, cost_usd=_cost(tally, cfg))
+    out = Outcome(
+        steps=tally.steps,
+        tool_calls=tally.tool_calls,
+        invalid_tool_calls=tally.invalid,
+        tokens_in=tally.tokens_in,
+        tokens_out=tally.tokens_out,
+        cost_usd=_cost(tally, cfg),
+    )
     if ws is None:
         return out
     try:
@@ -201,8 +250,12 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             out.tests_tampered = bool(tampered)
             out.tests_passed = bool(result.passed) and not tampered
             if tally.final is not None:
-                emit(FinalEvent, summary=str(tally.final.get("summary") or ""), changes=tally.final.get("changes"),
-                     test_result={k: fields[k] for k in ("passed", "summary", "counts")} | {"tampered": bool(tampered)})
+                emit(
+                    FinalEvent,
+                    summary=str(tally.final.get("summary") or ""),
+                    changes=tally.final.get("changes"),
+                    test_result={k: fields[k] for k in ("passed", "summary", "counts")} | {"tampered": bool(tampered)},
+                )
     except Exception as exc:
         emit(ErrorEvent, type=type(exc).__name__, message=f"final test run: {exc}"[:2000])
     return out
@@ -212,8 +265,13 @@ def test_run_fields(result: Any) -> dict[str, Any]:
     """A sandbox TestResult as TestRun fields."""
     counts = result.counts
     counts = counts.model_dump() if hasattr(counts, "model_dump") else dict(vars(counts))
-    return {"passed": bool(result.passed), "counts": counts, "summary": result.summary or "",
-            "duration_s": round(float(result.duration_s or 0.0), 4), "timed_out": bool(result.timed_out)}
+    return {
+        "passed": bool(result.passed),
+        "counts": counts,
+        "summary": result.summary or "",
+        "duration_s": round(float(result.duration_s or 0.0), 4),
+        "timed_out": bool(result.timed_out),
+    }
 
 
 def _cost(tally: _Tally, cfg: RolloutConfig) -> float | None:

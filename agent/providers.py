@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.trace import LlmCall, Usage, is_batch_dir, read_trace, TRACES_DIR
+from agent.trace import TRACES_DIR, LlmCall, Usage, is_batch_dir, read_trace
 
 PROVIDERS = ("openai", "together", "replay")
 
@@ -214,8 +214,9 @@ def _key(env: str, base_url: str | None) -> str:
 class OpenAIProvider(_SdkProvider):
     name = "openai"
 
-    def __init__(self, model: str, *, base_url: str | None = None, timeout_s: float = 120.0,
-                 retry: RetryPolicy | None = None):
+    def __init__(
+        self, model: str, *, base_url: str | None = None, timeout_s: float = 120.0, retry: RetryPolicy | None = None
+    ):
         import openai
 
         self._sdk = openai
@@ -228,8 +229,9 @@ class OpenAIProvider(_SdkProvider):
 class TogetherProvider(_SdkProvider):
     name = "together"
 
-    def __init__(self, model: str, *, base_url: str | None = None, timeout_s: float = 120.0,
-                 retry: RetryPolicy | None = None):
+    def __init__(
+        self, model: str, *, base_url: str | None = None, timeout_s: float = 120.0, retry: RetryPolicy | None = None
+    ):
         import together
 
         self._sdk = together
@@ -286,12 +288,12 @@ class ReplayProvider:
         k = sum(1 for m in messages if m.get("role") == "assistant")  # turns already taken
         turns = [i for i, m in enumerate(rec) if m.get("role") == "assistant"]
         if k >= len(turns):
-            raise ReplayDiverged(f"the recording has only {len(turns)} assistant turns; the rollout asked for turn {k + 1}")
+            raise ReplayDiverged(
+                f"the recording has only {len(turns)} assistant turns; the rollout asked for turn {k + 1}"
+            )
         pos = turns[k]
         if len(messages) != pos:
-            raise ReplayDiverged(
-                f"at turn {k + 1}: conversation has {len(messages)} messages, the recording had {pos}"
-            )
+            raise ReplayDiverged(f"at turn {k + 1}: conversation has {len(messages)} messages, the recording had {pos}")
         for i, (got, want) in enumerate(zip(messages, rec[:pos])):
             if not _same(got, want):
                 snippet = str(_norm(got.get("content")))[:120]

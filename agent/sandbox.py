@@ -107,8 +107,13 @@ _probed: tuple[SandboxKind, str | None] | None = None
 def _runtime_paths() -> tuple[str, ...]:
     """Interpreter, venv and this package's directories that live under /tmp."""
     here = Path(__file__).resolve().parent.parent
-    candidates = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent,
-                  Path(sys.executable).resolve().parent, here}
+    candidates = {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.executable).parent,
+        Path(sys.executable).resolve().parent,
+        here,
+    }
     tmp = Path("/tmp")
     keep = sorted(str(c) for c in candidates if c.is_relative_to(tmp) and c != tmp and c.exists())
     # Drop paths already covered by a parent in the list.
@@ -119,10 +124,15 @@ def _bwrap_prefix(workspace: Path, extra_binds: tuple[Path, ...] = ()) -> list[s
     ws = str(workspace)
     argv = [
         "bwrap",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
     ]
     # The fresh /tmp hides whatever lived there; a checkout or venv under /tmp (CI clones,
     # pytest's tmp dirs) must stay visible, read-only, or the test command cannot start.
@@ -132,10 +142,17 @@ def _bwrap_prefix(workspace: Path, extra_binds: tuple[Path, ...] = ()) -> list[s
     for b in extra_binds:
         argv += ["--bind", str(b), str(b)]
     argv += [
-        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-        "--die-with-parent", "--new-session",
-        "--setenv", "TMPDIR", "/tmp",
-        "--chdir", ws,
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--chdir",
+        ws,
         "--",
     ]
     return argv
@@ -153,7 +170,9 @@ def _probe() -> tuple[SandboxKind, str | None]:
     try:
         cp = subprocess.run(
             _bwrap_prefix(probe_dir) + ["/bin/sh", "-c", "echo ok > probe"],
-            capture_output=True, text=True, timeout=15,
+            capture_output=True,
+            text=True,
+            timeout=15,
         )
         if cp.returncode == 0 and (probe_dir / "probe").is_file():
             return "bwrap", None
@@ -357,8 +376,10 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
     env: dict[str, str] = {}
     if at is not None:
         opts = [
-            "-p", PLUGIN_NAME,
-            "-p", "no:cacheprovider",
+            "-p",
+            PLUGIN_NAME,
+            "-p",
+            "no:cacheprovider",
             f"--junitxml={junit}",
             f"--rootdir={workspace_dir}",
             f"--confcutdir={workspace_dir}",
@@ -377,15 +398,17 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
             env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
     try:
         code, output, duration, timed_out = run_command(
-            argv, workspace_dir, timeout_s=task.timeout_s, sandbox=sandbox, env=env,
+            argv,
+            workspace_dir,
+            timeout_s=task.timeout_s,
+            sandbox=sandbox,
+            env=env,
             extra_binds=(results,),
         )
         counts = counts_from_junit(junit) if at is not None else None
     finally:
         shutil.rmtree(results, ignore_errors=True)
-    output = "\n".join(
-        line for line in output.splitlines() if not line.lstrip("- ").startswith("generated xml file:")
-    )
+    output = "\n".join(line for line in output.splitlines() if not line.lstrip("- ").startswith("generated xml file:"))
     line = summary_line(output)
     if counts is None:
         counts = counts_from_summary(line)
@@ -395,14 +418,19 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
     else:
         summary = line or f"exit status {code} in {duration:.2f}s"
         if line is None and at is not None and "Timeout (0:" in output:
-            summary = f"stopped: a test ignored the per-test timeout of {task.per_test_timeout_s:g}s (exit status {code})"
-        if at is not None:
-            passed = (
-                code == 0 and counts.passed > 0 and counts.failed == 0 and counts.errors == 0
+            summary = (
+                f"stopped: a test ignored the per-test timeout of {task.per_test_timeout_s:g}s (exit status {code})"
             )
+        if at is not None:
+            passed = code == 0 and counts.passed > 0 and counts.failed == 0 and counts.errors == 0
         else:
             passed = code == 0
     return TestResult(
-        passed=passed, counts=counts, summary=summary, duration_s=duration,
-        timed_out=timed_out, output=output, exit_code=code,
+        passed=passed,
+        counts=counts,
+        summary=summary,
+        duration_s=duration,
+        timed_out=timed_out,
+        output=output,
+        exit_code=code,
     )

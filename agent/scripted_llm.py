@@ -28,11 +28,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agent.scripted_policies import (  # noqa: F401  (re-exported: the policy API)
-    FAILING, PASSING, SCRIPTS, MixedPolicy, Policy, PolicyRequest, ScriptedPolicy, TaskFacts, assistant,
-    resolve_task, task_facts, tool_call,
+    FAILING,
+    PASSING,
+    SCRIPTS,
+    MixedPolicy,
+    Policy,
+    PolicyRequest,
+    ScriptedPolicy,
+    TaskFacts,
+    assistant,
+    resolve_task,
+    task_facts,
+    tool_call,
 )
 from agent.suite import Suite
-
 
 # --------------------------------------------------------------------------- server
 
@@ -60,8 +69,15 @@ def _approx_tokens(obj: Any) -> int:
 class ScriptedLLM:
     """The server. Use as a context manager; ``base_url`` ends in ``/v1``."""
 
-    def __init__(self, policy: Policy, *, suite: Suite | None = None, model: str = "scripted-model",
-                 host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        suite: Suite | None = None,
+        model: str = "scripted-model",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.policy = policy
         self.address = (host, port)
         self.suite = suite if suite is not None else getattr(policy, "suite", None)
@@ -75,8 +91,13 @@ class ScriptedLLM:
         """The next ``n`` requests get HTTP ``status`` (they are still recorded)."""
         self._add(_Fault(lambda b: True, status, n))
 
-    def fail_when(self, predicate: Callable[[dict[str, Any]], bool], status: int = 500, times: int | None = None,
-                  message: str | None = None) -> None:
+    def fail_when(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        status: int = 500,
+        times: int | None = None,
+        message: str | None = None,
+    ) -> None:
         """Requests whose JSON body matches ``predicate`` get HTTP ``status``."""
         self._add(_Fault(predicate, status, times, message))
 
@@ -132,8 +153,13 @@ class ScriptedLLM:
                         fault.times -= 1
                     if fault.status is None:
                         return 0, None
-                    return fault.status, {"error": {"message": fault.message or f"scripted fault {fault.status}",
-                                                     "type": "scripted", "code": fault.status}}
+                    return fault.status, {
+                        "error": {
+                            "message": fault.message or f"scripted fault {fault.status}",
+                            "type": "scripted",
+                            "code": fault.status,
+                        }
+                    }
         messages = body.get("messages") or []
         req = PolicyRequest(body, resolve_task(self.suite, messages), self.suite)
         msg = self.policy(req)
@@ -143,10 +169,19 @@ class ScriptedLLM:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model") or self.model,
-            "choices": [{"index": 0, "message": msg, "logprobs": None,
-                         "finish_reason": "tool_calls" if msg.get("tool_calls") else "stop"}],
-            "usage": {"prompt_tokens": _approx_tokens(messages), "completion_tokens": _approx_tokens(msg),
-                      "total_tokens": _approx_tokens(messages) + _approx_tokens(msg)},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": msg,
+                    "logprobs": None,
+                    "finish_reason": "tool_calls" if msg.get("tool_calls") else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": _approx_tokens(messages),
+                "completion_tokens": _approx_tokens(msg),
+                "total_tokens": _approx_tokens(messages) + _approx_tokens(msg),
+            },
         }
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -166,7 +201,7 @@ class ScriptedLLM:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if not self.path.rstrip("/").endswith("/chat/completions"):

@@ -144,8 +144,20 @@ Script = Callable[[TaskFacts, random.Random], list[Message]]
 
 
 # Plausible slips applied to a line of the reference fix: what a wrong fix looks like.
-_MUTATIONS = [("<=", "<"), (">=", ">"), (" < ", " <= "), (" > ", " >= "), ("+ 1", "+ 2"), ("- 1", "- 2"),
-              (" == ", " != "), (" and ", " or "), ("[1:]", "[2:]"), ("(0", "(1"), (" 0", " 1"), (" 1", " 0")]
+_MUTATIONS = [
+    ("<=", "<"),
+    (">=", ">"),
+    (" < ", " <= "),
+    (" > ", " >= "),
+    ("+ 1", "+ 2"),
+    ("- 1", "- 2"),
+    (" == ", " != "),
+    (" and ", " or "),
+    ("[1:]", "[2:]"),
+    ("(0", "(1"),
+    (" 0", " 1"),
+    (" 1", " 0"),
+]
 
 
 def _wrong(f: TaskFacts) -> str:
@@ -157,7 +169,7 @@ def _wrong(f: TaskFacts) -> str:
         for i in (i for i, line in enumerate(lines) if line not in before):
             for a, b in _MUTATIONS:
                 if a in lines[i]:
-                    text = "".join(lines[:i] + [lines[i].replace(a, b, 1)] + lines[i + 1:])
+                    text = "".join(lines[:i] + [lines[i].replace(a, b, 1)] + lines[i + 1 :])
                     if text not in (src, fix):
                         return text
     return src.rstrip("\n") + "\n\n# handled the edge case above\n"
@@ -169,17 +181,26 @@ def _finish(step: int, summary: str, changes: list[str]) -> Message:
 
 def _fix_steps(f: TaskFacts, first: int) -> list[Message]:
     """Write every file of the reference fix (one step each), run the tests, finish."""
-    out = [assistant(first + i, ("write_file", {"rel_path": p, "content": c})) for i, (p, c) in enumerate(sorted(f.fix_files.items()))]
+    out = [
+        assistant(first + i, ("write_file", {"rel_path": p, "content": c}))
+        for i, (p, c) in enumerate(sorted(f.fix_files.items()))
+    ]
     n = first + len(out)
     out.append(assistant(n, ("run_tests", {})))
-    out.append(_finish(n + 1, f"Fixed the bug in {f.bug_file}.", [f"{p}: corrected the faulty logic" for p in sorted(f.fix_files)]))
+    out.append(
+        _finish(
+            n + 1, f"Fixed the bug in {f.bug_file}.", [f"{p}: corrected the faulty logic" for p in sorted(f.fix_files)]
+        )
+    )
     return out
 
 
 def script_clean(f: TaskFacts, rng: random.Random) -> list[Message]:
     out = []
     if rng.random() < 0.5:
-        out.append(assistant(1, ("list_dir", {"rel_dir": ".", "max_files": 50}), content="Let me look at the repository."))
+        out.append(
+            assistant(1, ("list_dir", {"rel_dir": ".", "max_files": 50}), content="Let me look at the repository.")
+        )
     out.append(assistant(len(out) + 1, ("read_file", {"rel_path": f.bug_file})))
     return out + _fix_steps(f, len(out) + 1)
 
@@ -203,8 +224,10 @@ def script_wandering(f: TaskFacts, rng: random.Random) -> list[Message]:
 
 
 def script_wrong_fix(f: TaskFacts, rng: random.Random) -> list[Message]:
-    out = [assistant(1, ("read_file", {"rel_path": f.bug_file})),
-           assistant(2, ("write_file", {"rel_path": f.bug_file, "content": _wrong(f)}))]
+    out = [
+        assistant(1, ("read_file", {"rel_path": f.bug_file})),
+        assistant(2, ("write_file", {"rel_path": f.bug_file, "content": _wrong(f)})),
+    ]
     if rng.random() < 0.7:
         out.append(assistant(3, ("run_tests", {})))
     out.append(_finish(len(out) + 1, f"Fixed the edge case in {f.bug_file}.", [f"{f.bug_file}: handle the edge case"]))
@@ -227,15 +250,23 @@ def script_tamper(f: TaskFacts, rng: random.Random) -> list[Message]:
     return [
         assistant(1, ("read_file", {"rel_path": f.bug_file})),
         assistant(2, ("run_tests", {})),
-        assistant(3, ("write_file", {"rel_path": f.test_file, "content": fake}), content="The tests look wrong; simplifying them."),
+        assistant(
+            3,
+            ("write_file", {"rel_path": f.test_file, "content": fake}),
+            content="The tests look wrong; simplifying them.",
+        ),
         assistant(4, ("run_tests", {})),
         _finish(5, "All tests pass now.", [f"{f.test_file}: simplified the tests"]),
     ]
 
 
 def script_never_finish(f: TaskFacts, rng: random.Random) -> list[Message]:
-    moves = [("list_dir", {"rel_dir": "."}), ("read_file", {"rel_path": f.bug_file}),
-             ("grep", {"pattern": "return", "rel_dir": "."}), ("read_file", {"rel_path": f.test_file})]
+    moves = [
+        ("list_dir", {"rel_dir": "."}),
+        ("read_file", {"rel_path": f.bug_file}),
+        ("grep", {"pattern": "return", "rel_dir": "."}),
+        ("read_file", {"rel_path": f.test_file}),
+    ]
     return [assistant(i + 1, moves[i % len(moves)]) for i in range(200)]
 
 
@@ -302,9 +333,16 @@ class MixedPolicy(ScriptedPolicy):
     passing script (clean, wandering, invalid_then_recover) or a failing one (wrong_fix,
     summary_only, tamper, never_finish). ``plan`` pins scripts for given (task_id, seed)."""
 
-    def __init__(self, suite: Suite, pass_prob: float | dict[str, float] = 0.5, *,
-                 plan: dict[tuple[str, int], str] | None = None, salt: str = "mixed",
-                 passing: tuple[str, ...] = PASSING, failing: tuple[str, ...] = FAILING):
+    def __init__(
+        self,
+        suite: Suite,
+        pass_prob: float | dict[str, float] = 0.5,
+        *,
+        plan: dict[tuple[str, int], str] | None = None,
+        salt: str = "mixed",
+        passing: tuple[str, ...] = PASSING,
+        failing: tuple[str, ...] = FAILING,
+    ):
         super().__init__(suite)
         self.pass_prob = pass_prob
         self.plan = dict(plan or {})

@@ -9,7 +9,7 @@ SWE-bench-style instances).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +30,7 @@ class GitSource(BaseModel):
     subdir: str | None = None
 
 
-Source = Annotated[Union[DirSource, GitSource], Field(discriminator="kind")]
+Source = Annotated[DirSource | GitSource, Field(discriminator="kind")]
 
 
 class Task(BaseModel):

@@ -28,8 +28,13 @@ SUITE_FILE = "suite.json"
 
 # QuixBugs: what a rollout must never see, and what it must not change.
 QUIX_HIDDEN = [
-    "correct_python_programs", "correct_java_programs", "java_programs", "java_testcases",
-    "java_utils", ".git", ".github",
+    "correct_python_programs",
+    "correct_java_programs",
+    "java_programs",
+    "java_testcases",
+    "java_utils",
+    ".git",
+    ".github",
 ]
 QUIX_PROTECTED = ["python_testcases", "json_testcases", "conftest.py"]
 
@@ -62,7 +67,9 @@ def load_suite(spec: str | Path) -> Suite:
             return _load_json(path / SUITE_FILE)
         if _is_quixbugs(path):
             return load_quixbugs(path)
-        raise SuiteError(f"{path}: no {SUITE_FILE} here and not a QuixBugs checkout (python_programs/, python_testcases/)")
+        raise SuiteError(
+            f"{path}: no {SUITE_FILE} here and not a QuixBugs checkout (python_programs/, python_testcases/)"
+        )
     # path/to/QuixBugs:name,name
     if ":" in text:
         head, _, names = text.rpartition(":")
@@ -130,8 +137,10 @@ def _validate(suite: Suite, where: Path) -> None:
         if not src.is_dir():
             raise SuiteError(f"{where}: task {t.id}: source directory not found: {src}")
         if t.reference_fix and not (suite.base_dir / t.reference_fix).is_dir():
-            raise SuiteError(f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}")
-        for dst, fix in t.reference_fix_files.items():
+            raise SuiteError(
+                f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}"
+            )
+        for fix in t.reference_fix_files.values():
             if not (suite.base_dir / fix).is_file():
                 raise SuiteError(f"{where}: task {t.id}: reference fix file not found: {suite.base_dir / fix}")
         cmd = t.test_command
@@ -152,7 +161,8 @@ def load_quixbugs(
     """One task per program in ``python_programs/`` that has ``python_testcases/test_<name>.py``."""
     root = Path(root).resolve()
     available = sorted(
-        p.stem for p in (root / "python_programs").glob("*.py")
+        p.stem
+        for p in (root / "python_programs").glob("*.py")
         if (root / "python_testcases" / f"test_{p.stem}.py").is_file()
     )
     if names:
@@ -240,6 +250,7 @@ def check_suite(
     total = len(suite.tasks)
     results: dict[str, TaskCheck] = {}
     with tempfile.TemporaryDirectory(prefix="repo-agent-check-") as tmp:
+
         def one(task: Task) -> TaskCheck:
             try:
                 return check_task(suite, task, Path(tmp), sandbox=sandbox)

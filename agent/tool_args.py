@@ -137,7 +137,12 @@ def signature(name: str) -> str:
 
 def json_type(v: Any) -> str:
     return {
-        dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
         type(None): "null",
     }.get(type(v), type(v).__name__)
 

@@ -14,13 +14,14 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
 from agent.sandbox import SandboxError, TestResult
-from agent.tool_args import (  # noqa: F401  (the models are re-exported)
+from agent.tool_args import (
     TOOL_ARGS,
     FinishArgs,
     GrepArgs,
@@ -98,13 +99,22 @@ class ToolBox:
     def _invalid(self, name, args, parse_error, violations, start) -> ToolOutcome:
         expected = signature(name) if name in TOOL_ARGS else ", ".join(signature(n) for n in TOOL_ARGS)
         text = (
-            f"Error: invalid call to {name!r}: " + "; ".join(violations)
+            f"Error: invalid call to {name!r}: "
+            + "; ".join(violations)
             + f"\nExpected: {expected}\nFix the arguments and call the tool again."
         )
         text, total, truncated = cut(text, self.output_limit)
         return ToolOutcome(
-            name=name, valid=False, violations=violations, args=args, parse_error=parse_error, ok=False,
-            output=text, output_chars=total, truncated=truncated, error="invalid arguments",
+            name=name,
+            valid=False,
+            violations=violations,
+            args=args,
+            parse_error=parse_error,
+            ok=False,
+            output=text,
+            output_chars=total,
+            truncated=truncated,
+            error="invalid arguments",
             duration_s=time.perf_counter() - start,
         )
 
@@ -149,9 +159,19 @@ class ToolBox:
             ok, text, error = False, f"Error: {type(exc).__name__}: {exc}", f"{type(exc).__name__}: {exc}"
         text, total, truncated = cut(text, self.output_limit)
         return ToolOutcome(
-            name=name, valid=True, violations=[], args=args, parse_error=None, ok=ok, output=text,
-            output_chars=total, truncated=truncated, error=error, duration_s=time.perf_counter() - start,
-            test_result=self._pending_test, finish=self._pending_finish,
+            name=name,
+            valid=True,
+            violations=[],
+            args=args,
+            parse_error=None,
+            ok=ok,
+            output=text,
+            output_chars=total,
+            truncated=truncated,
+            error=error,
+            duration_s=time.perf_counter() - start,
+            test_result=self._pending_test,
+            finish=self._pending_finish,
         )
 
     # ------------------------------------------------------------------ tools

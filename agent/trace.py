@@ -16,9 +16,9 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -170,17 +170,15 @@ class ErrorEvent(_Event):
 
 
 Event = Annotated[
-    Union[
-        RolloutStart,
-        MessageEvent,
-        LlmCall,
-        ToolCallEvent,
-        ToolResultEvent,
-        TestRun,
-        FinalEvent,
-        RolloutEnd,
-        ErrorEvent,
-    ],
+    RolloutStart
+    | MessageEvent
+    | LlmCall
+    | ToolCallEvent
+    | ToolResultEvent
+    | TestRun
+    | FinalEvent
+    | RolloutEnd
+    | ErrorEvent,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -234,7 +232,7 @@ class BatchMeta(_Model):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_batch_id(suite: str, model: str, when: float | None = None) -> str:
@@ -373,9 +371,7 @@ def iter_lines(data: bytes, base_offset: int = 0) -> Iterator[tuple[int, bytes, 
         pos = nl + 1
 
 
-def read_events_from(
-    path: Path, offset: int = 0, *, first_line_no: int = 1, final: bool = False
-) -> TraceRead:
+def read_events_from(path: Path, offset: int = 0, *, first_line_no: int = 1, final: bool = False) -> TraceRead:
     """Read complete lines from ``offset`` on.
 
     A partial last line is left unread (``end_offset`` stops before it) so a tailing

@@ -22,9 +22,7 @@ from agent.sandbox import TestResult, run_tests
 from agent.suite import DirSource, Suite, Task
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
-CACHE_NAMES = frozenset(
-    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"}
-)
+CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
 CACHE_SUFFIXES = (".pyc", ".pyo")
 
 

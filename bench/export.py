@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench.gen_traces as gen  # noqa: E402
-from exports import DpoOptions, check_file, export_dpo  # noqa: E402
-from labeling.store import LabelStore  # noqa: E402
+import bench.gen_traces as gen
+from exports import DpoOptions, check_file, export_dpo
+from labeling.store import LabelStore
 
 TARGET_S = 10.0
 
@@ -66,8 +66,10 @@ def setup(out: Path, pairs: int) -> LabelStore:
     for p in todo:
         store.set_verdict(p.pair_id, "confirm")
     t3 = time.perf_counter()
-    print(f"setup: {2 * tasks:,} rollouts generated {t1 - t0:.1f} s, ingested {t2 - t1:.1f} s, "
-          f"{pairs:,} pairs confirmed {t3 - t2:.1f} s")
+    print(
+        f"setup: {2 * tasks:,} rollouts generated {t1 - t0:.1f} s, ingested {t2 - t1:.1f} s, "
+        f"{pairs:,} pairs confirmed {t3 - t2:.1f} s"
+    )
     return store
 
 
@@ -90,10 +92,12 @@ def main() -> None:
             assert check.ok and report.examples == args.pairs, (report.skipped, check.errors[:3])
         med = statistics.median(times)
         size = Path(report.path).stat().st_size
-        print(f"{mode:>17}: {report.examples:,} pairs exported and checked in {med:.2f} s median "
-              f"(runs {', '.join(f'{t:.2f}' for t in times)}; check alone {statistics.median(check_times):.2f} s; "
-              f"{size / 1e6:.0f} MB, {report.tokens:,} tokens est.)  target < {TARGET_S:.0f} s: "
-              f"{'OK' if med < TARGET_S else 'MISSED'}")
+        print(
+            f"{mode:>17}: {report.examples:,} pairs exported and checked in {med:.2f} s median "
+            f"(runs {', '.join(f'{t:.2f}' for t in times)}; check alone {statistics.median(check_times):.2f} s; "
+            f"{size / 1e6:.0f} MB, {report.tokens:,} tokens est.)  target < {TARGET_S:.0f} s: "
+            f"{'OK' if med < TARGET_S else 'MISSED'}"
+        )
     store.close()
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.trace import (  # noqa: E402
+from agent.trace import (
     BatchMeta,
     BatchParams,
     PlannedRollout,
@@ -34,7 +34,7 @@ from agent.trace import (  # noqa: E402
 
 CODE_LINES = [
     "def {f}(arr, k):",
-    "    \"\"\"Return the {f} of arr.\"\"\"",
+    '    """Return the {f} of arr."""',
     "    if not arr:",
     "        return []",
     "    for i in range(len(arr) - 1):",
@@ -91,10 +91,25 @@ TOOLS = [
 def rollout_lines(rng: random.Random, task: str, seed: int, batch_id: str, skill: float = 0.4) -> list[str]:
     rid = rollout_id_for(task, seed)
     L = _Lines(rid)
-    L.add("rollout_start", task_id=task, suite="bench", seed=seed, provider="openai", model="qwen2.5-7b",
-          temperature=0.7, max_iters=30, tools=TOOLS, batch_id=batch_id, branch=None)
+    L.add(
+        "rollout_start",
+        task_id=task,
+        suite="bench",
+        seed=seed,
+        provider="openai",
+        model="qwen2.5-7b",
+        temperature=0.7,
+        max_iters=30,
+        tools=TOOLS,
+        batch_id=batch_id,
+        branch=None,
+    )
     L.add("message", message={"role": "system", "content": "You fix bugs. " * 20}, step=None)
-    L.add("message", message={"role": "user", "content": f"Fix the bug in {task}.py. " + code_text(rng, task, 600)}, step=None)
+    L.add(
+        "message",
+        message={"role": "user", "content": f"Fix the bug in {task}.py. " + code_text(rng, task, 600)},
+        step=None,
+    )
     steps = rng.randint(5, 30)
     # the outcome follows the patch (variant 1 is the fix; rare flaky passes), as in real suites
     variant = 1 if rng.random() < skill else rng.choice([2, 3, 4])
@@ -122,48 +137,110 @@ def rollout_lines(rng: random.Random, task: str, seed: int, batch_id: str, skill
             calls.append((f"call_{step}_{c}", name, args))
         p, q = rng.randint(800, 6000), rng.randint(20, 300)
         tin, tout = tin + p, tout + q
-        L.add("llm_call", step=step, latency_s=round(rng.uniform(0.3, 3), 3),
-              usage={"prompt_tokens": p, "completion_tokens": q}, finish_reason="tool_calls", retries=0)
-        L.add("message", step=step, message={
-            "role": "assistant",
-            "content": "Let me look at the code." if rng.random() < 0.3 else None,
-            "tool_calls": [{"id": cid, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
-                           for cid, n, a in calls],
-        })
+        L.add(
+            "llm_call",
+            step=step,
+            latency_s=round(rng.uniform(0.3, 3), 3),
+            usage={"prompt_tokens": p, "completion_tokens": q},
+            finish_reason="tool_calls",
+            retries=0,
+        )
+        L.add(
+            "message",
+            step=step,
+            message={
+                "role": "assistant",
+                "content": "Let me look at the code." if rng.random() < 0.3 else None,
+                "tool_calls": [
+                    {"id": cid, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+                    for cid, n, a in calls
+                ],
+            },
+        )
         for cid, name, args in calls:
             bad = name == "list_dir" and args.get("rel_dir") == ""
             tool_calls += 1
             invalid += bad
-            L.add("tool_call", step=step, call_id=cid, name=name, arguments=json.dumps(args),
-                  args=args, parse_error=None, valid=not bad,
-                  violations=["rel_dir: must not be empty"] if bad else [])
+            L.add(
+                "tool_call",
+                step=step,
+                call_id=cid,
+                name=name,
+                arguments=json.dumps(args),
+                args=args,
+                parse_error=None,
+                valid=not bad,
+                violations=["rel_dir: must not be empty"] if bad else [],
+            )
             out = "error: rel_dir must not be empty" if bad else code_text(rng, task, rng.randint(200, 4000))
-            L.add("tool_result", step=step, call_id=cid, ok=not bad, duration_s=round(rng.uniform(0.001, 0.5), 4),
-                  output_chars=len(out), truncated=False, error="invalid arguments" if bad else None)
+            L.add(
+                "tool_result",
+                step=step,
+                call_id=cid,
+                ok=not bad,
+                duration_s=round(rng.uniform(0.001, 0.5), 4),
+                output_chars=len(out),
+                truncated=False,
+                error="invalid arguments" if bad else None,
+            )
             L.add("message", step=step, message={"role": "tool", "tool_call_id": cid, "content": out})
             if name == "run_tests":
-                L.add("test_run", passed=False, counts={"passed": 3, "failed": 2, "errors": 0, "skipped": 0,
-                      "collected": 5}, summary="2 failed, 3 passed", duration_s=0.4, timed_out=False,
-                      step=step, final=False)
-    patch = "" if summary_only else (
-        f"diff --git a/{task}.py b/{task}.py\n--- a/{task}.py\n+++ b/{task}.py\n@@ -3,7 +3,7 @@ def {task}(arr):\n"
-        + "".join(f" {ln}\n" for ln in code_text(rng, task, 120).splitlines())
-        + f"-    for i in range(len(arr)):\n+    for i in range(len(arr) - {variant}):\n"
+                L.add(
+                    "test_run",
+                    passed=False,
+                    counts={"passed": 3, "failed": 2, "errors": 0, "skipped": 0, "collected": 5},
+                    summary="2 failed, 3 passed",
+                    duration_s=0.4,
+                    timed_out=False,
+                    step=step,
+                    final=False,
+                )
+    patch = (
+        ""
+        if summary_only
+        else (
+            f"diff --git a/{task}.py b/{task}.py\n--- a/{task}.py\n+++ b/{task}.py\n@@ -3,7 +3,7 @@ def {task}(arr):\n"
+            + "".join(f" {ln}\n" for ln in code_text(rng, task, 120).splitlines())
+            + f"-    for i in range(len(arr)):\n+    for i in range(len(arr) - {variant}):\n"
+        )
     )
     if tampered:
-        patch += f"diff --git a/test_{task}.py b/test_{task}.py\n--- a/test_{task}.py\n+++ b/test_{task}.py\n" \
-                 "@@ -1,2 +1,2 @@\n-    assert result == expected\n+    assert True\n"
+        patch += (
+            f"diff --git a/test_{task}.py b/test_{task}.py\n--- a/test_{task}.py\n+++ b/test_{task}.py\n"
+            "@@ -1,2 +1,2 @@\n-    assert result == expected\n+    assert True\n"
+        )
     if summary_only:
         passed = False
-    L.add("test_run", passed=passed, counts={"passed": 5 if passed else 3, "failed": 0 if passed else 2,
-          "errors": 0, "skipped": 0, "collected": 5}, summary="5 passed" if passed else "2 failed, 3 passed",
-          duration_s=0.5, timed_out=False, step=None, final=True)
+    L.add(
+        "test_run",
+        passed=passed,
+        counts={"passed": 5 if passed else 3, "failed": 0 if passed else 2, "errors": 0, "skipped": 0, "collected": 5},
+        summary="5 passed" if passed else "2 failed, 3 passed",
+        duration_s=0.5,
+        timed_out=False,
+        step=None,
+        final=True,
+    )
     L.add("final", summary=f"Fixed the off-by-one in {task}.", changes=[f"{task}.py"], test_result=None)
-    L.add("rollout_end", outcome={
-        "tests_passed": passed, "steps": steps, "tool_calls": tool_calls, "invalid_tool_calls": invalid,
-        "files_touched": 0 if summary_only else 1 + tampered, "files": [] if summary_only else [f"{task}.py"],
-        "patch": patch, "tests_tampered": tampered, "tampered_paths": [f"test_{task}.py"] if tampered else [], "tokens_in": tin, "tokens_out": tout, "cost_usd": round(tin * 2e-7 + tout * 6e-7, 6),
-    }, stop_reason="finished", duration_s=round(steps * 1.7, 2))
+    L.add(
+        "rollout_end",
+        outcome={
+            "tests_passed": passed,
+            "steps": steps,
+            "tool_calls": tool_calls,
+            "invalid_tool_calls": invalid,
+            "files_touched": 0 if summary_only else 1 + tampered,
+            "files": [] if summary_only else [f"{task}.py"],
+            "patch": patch,
+            "tests_tampered": tampered,
+            "tampered_paths": [f"test_{task}.py"] if tampered else [],
+            "tokens_in": tin,
+            "tokens_out": tout,
+            "cost_usd": round(tin * 2e-7 + tout * 6e-7, 6),
+        },
+        stop_reason="finished",
+        duration_s=round(steps * 1.7, 2),
+    )
     return L.lines
 
 
@@ -178,16 +255,34 @@ def generate(out: Path, rollouts: int, *, tasks: int = 40, per_batch: int = 1000
         n = min(per_batch, rollouts - made)
         batch_id = f"20261122-0800{b:02d}-bench-qwen2.5-7b-{b:04x}"
         bdir = out / batch_id
-        planned = [PlannedRollout(rollout_id=rollout_id_for(task_ids[i % tasks], 1000 * b + i),
-                                  task_id=task_ids[i % tasks], seed=1000 * b + i) for i in range(n)]
-        write_batch_meta(bdir, BatchMeta(id=batch_id, suite="bench", provider="openai", model="qwen2.5-7b",
-                                         params=BatchParams(rollouts=n), planned=planned,
-                                         started="2026-11-22T08:00:00+00:00",
-                                         finished="2026-11-22T09:00:00+00:00", stop_reason="finished"))
+        planned = [
+            PlannedRollout(
+                rollout_id=rollout_id_for(task_ids[i % tasks], 1000 * b + i),
+                task_id=task_ids[i % tasks],
+                seed=1000 * b + i,
+            )
+            for i in range(n)
+        ]
+        write_batch_meta(
+            bdir,
+            BatchMeta(
+                id=batch_id,
+                suite="bench",
+                provider="openai",
+                model="qwen2.5-7b",
+                params=BatchParams(rollouts=n),
+                planned=planned,
+                started="2026-11-22T08:00:00+00:00",
+                finished="2026-11-22T09:00:00+00:00",
+                stop_reason="finished",
+            ),
+        )
         for p in planned:
             path = trace_path(bdir, p.rollout_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(rollout_lines(rng, p.task_id, p.seed, batch_id, skill[p.task_id])) + "\n", encoding="utf-8")
+            path.write_text(
+                "\n".join(rollout_lines(rng, p.task_id, p.seed, batch_id, skill[p.task_id])) + "\n", encoding="utf-8"
+            )
         batches.append(bdir)
         made += n
         b += 1
@@ -209,8 +304,7 @@ def main() -> None:
     check = read_trace(first)
     assert not check.warnings and check.end is not None, check.warnings
     size = sum(p.stat().st_size for b in batches for p in (b / "traces").iterdir())
-    print(f"wrote {args.rollouts} rollouts in {len(batches)} batches to {args.out} "
-          f"({size / 1e6:.0f} MB) in {dt:.1f} s")
+    print(f"wrote {args.rollouts} rollouts in {len(batches)} batches to {args.out} ({size / 1e6:.0f} MB) in {dt:.1f} s")
 
 
 if __name__ == "__main__":

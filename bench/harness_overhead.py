@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.loop import RolloutConfig, run_rollout  # noqa: E402
-from agent.providers import Completion, OpenAIProvider  # noqa: E402
-from agent.scripted_llm import ScriptedLLM, assistant, task_facts  # noqa: E402
-from agent.suites import load_suite  # noqa: E402
-from agent.trace import Usage  # noqa: E402
+from agent.loop import RolloutConfig, run_rollout
+from agent.providers import Completion, OpenAIProvider
+from agent.scripted_llm import ScriptedLLM, assistant, task_facts
+from agent.suites import load_suite
+from agent.trace import Usage
 
 
 def cheap_script(facts, steps: int) -> list[dict]:
@@ -96,8 +96,16 @@ def run(kind: str, suite, task, steps: int, runs: int) -> list[float]:
             else:
                 server, provider = None, Timed(InstantModel(script))
             try:
-                run_rollout(suite, task, provider, Path(tmp) / f"{kind}{i}.jsonl", rollout_id=f"r{i}", seed=i,
-                            config=RolloutConfig(max_iters=steps + 5), workspace_root=Path(tmp) / "ws")
+                run_rollout(
+                    suite,
+                    task,
+                    provider,
+                    Path(tmp) / f"{kind}{i}.jsonl",
+                    rollout_id=f"r{i}",
+                    seed=i,
+                    config=RolloutConfig(max_iters=steps + 5),
+                    workspace_root=Path(tmp) / "ws",
+                )
             finally:
                 if server:
                     server.close()
@@ -121,16 +129,22 @@ def main() -> None:
     out = {}
     for kind in ("inproc", "http"):
         gaps = run(kind, suite, task, args.steps, args.runs)
-        out[kind] = {"steps": len(gaps), "median_ms": statistics.median(gaps), "p95_ms": pct(gaps, 0.95),
-                     "max_ms": max(gaps)}
+        out[kind] = {
+            "steps": len(gaps),
+            "median_ms": statistics.median(gaps),
+            "p95_ms": pct(gaps, 0.95),
+            "max_ms": max(gaps),
+        }
     if args.json:
         print(json.dumps(out, indent=2))
         return
     print(f"harness overhead per step (task {task.id}, {args.runs} runs x {args.steps} steps, cheap tools)")
     for kind, r in out.items():
         verdict = "ok" if r["median_ms"] < 20 else "OVER TARGET"
-        print(f"  {kind:7s} median {r['median_ms']:6.2f} ms   p95 {r['p95_ms']:6.2f} ms   max {r['max_ms']:6.2f} ms"
-              f"   ({r['steps']} steps; target < 20 ms median: {verdict})")
+        print(
+            f"  {kind:7s} median {r['median_ms']:6.2f} ms   p95 {r['p95_ms']:6.2f} ms   max {r['max_ms']:6.2f} ms"
+            f"   ({r['steps']} steps; target < 20 ms median: {verdict})"
+        )
 
 
 if __name__ == "__main__":

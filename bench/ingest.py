@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from labeling.store import LabelStore  # noqa: E402
+from labeling.store import LabelStore
 
 
 def trace_files(root: Path) -> list[Path]:
@@ -63,25 +63,31 @@ def main() -> None:
         w, c, lines = parse_only(files)
         parse_w.append(w)
         parse_c.append(c)
-        with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
-            with LabelStore(Path(tmp) / "labels.sqlite", labeler="bench") as store:
-                t0, c0 = time.perf_counter(), time.process_time()
-                report = store.ingest([args.root])
-                full_w.append(time.perf_counter() - t0)
-                full_c.append(time.process_time() - c0)
-                assert report.files_read == len(files) and report.invalid_lines == 0, report
-                ratios.append(full_w[-1] / parse_w[-1])
-                t0 = time.perf_counter()
-                again = store.ingest([args.root])
-                re_t.append(time.perf_counter() - t0)
-                assert again.files_read == 0, again
+        with (
+            tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp,
+            LabelStore(Path(tmp) / "labels.sqlite", labeler="bench") as store,
+        ):
+            t0, c0 = time.perf_counter(), time.process_time()
+            report = store.ingest([args.root])
+            full_w.append(time.perf_counter() - t0)
+            full_c.append(time.process_time() - c0)
+            assert report.files_read == len(files) and report.invalid_lines == 0, report
+            ratios.append(full_w[-1] / parse_w[-1])
+            t0 = time.perf_counter()
+            again = store.ingest([args.root])
+            re_t.append(time.perf_counter() - t0)
+            assert again.files_read == 0, again
     med = statistics.median
     runs = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
     print(f"store       : {len(files)} rollouts, {lines} lines, {size / 1e6:.0f} MB ({args.root})")
-    print(f"parse only  : {med(parse_w):.2f} s wall, {med(parse_c):.2f} s CPU   (json.loads of every line; runs: {runs(parse_w)})")
+    print(
+        f"parse only  : {med(parse_w):.2f} s wall, {med(parse_c):.2f} s CPU   (json.loads of every line; runs: {runs(parse_w)})"
+    )
     print(f"full ingest : {med(full_w):.2f} s wall, {med(full_c):.2f} s CPU   (index + pairs; runs: {runs(full_w)})")
-    print(f"ratio       : {med(ratios):.2f}x wall (median of per-run ratios: {runs(ratios)}), "
-          f"{med(full_c) / med(parse_c):.2f}x CPU  (target < 2x)")
+    print(
+        f"ratio       : {med(ratios):.2f}x wall (median of per-run ratios: {runs(ratios)}), "
+        f"{med(full_c) / med(parse_c):.2f}x CPU  (target < 2x)"
+    )
     print(f"re-ingest   : {med(re_t) * 1000:.0f} ms  unchanged store (target < 500 ms)")
 
 

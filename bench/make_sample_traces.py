@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.batch import run_batch  # noqa: E402
-from agent.loop import RolloutConfig  # noqa: E402
-from agent.providers import OpenAIProvider  # noqa: E402
-from agent.scripted_llm import MixedPolicy, ScriptedLLM  # noqa: E402
-from agent.suites import load_suite  # noqa: E402
+from agent.batch import run_batch
+from agent.loop import RolloutConfig
+from agent.providers import OpenAIProvider
+from agent.scripted_llm import MixedPolicy, ScriptedLLM
+from agent.suites import load_suite
 
 BATCH_ID = "mini-bugs-scripted-sample"
 MODEL = "scripted-7b-mix"
@@ -54,14 +54,26 @@ def main() -> None:
     config = RolloutConfig(max_iters=15, temperature=0.7, price_in=0.2, price_out=0.2)
     with ScriptedLLM(MixedPolicy(suite, plan=plan), model=MODEL) as llm:
         provider = OpenAIProvider(MODEL, base_url=llm.base_url)
-        summary = run_batch(suite, lambda task_id, seed: provider, batch_dir, rollouts=4, seed=SEED,
-                            max_workers=args.max_workers, config=config, task_ids=tasks,
-                            provider_name="openai", model=MODEL, base_url="http://127.0.0.1:<port>/v1 (scripted)",
-                            suite_path="mini-bugs")
+        summary = run_batch(
+            suite,
+            lambda task_id, seed: provider,
+            batch_dir,
+            rollouts=4,
+            seed=SEED,
+            max_workers=args.max_workers,
+            config=config,
+            task_ids=tasks,
+            provider_name="openai",
+            model=MODEL,
+            base_url="http://127.0.0.1:<port>/v1 (scripted)",
+            suite_path="mini-bugs",
+        )
     for r in sorted(summary.results, key=lambda r: (r.task_id, r.seed)):
         verdict = "TAMPERED" if r.outcome.tests_tampered else ("PASS" if r.outcome.tests_passed else "FAIL")
-        print(f"{r.task_id:24s} seed={r.seed} {plan[(r.task_id, r.seed)]:22s} {verdict:8s} "
-              f"steps={r.outcome.steps:2d} invalid={r.outcome.invalid_tool_calls} stop={r.stop_reason}")
+        print(
+            f"{r.task_id:24s} seed={r.seed} {plan[(r.task_id, r.seed)]:22s} {verdict:8s} "
+            f"steps={r.outcome.steps:2d} invalid={r.outcome.invalid_tool_calls} stop={r.stop_reason}"
+        )
     print(f"pass rate {summary.pass_rate:.0%}, validity {summary.validity_rate:.1%} -> {batch_dir}")
 
 

@@ -26,14 +26,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.trace import (  # noqa: E402
-    BatchMeta, FinalEvent, Outcome, PlannedRollout, RolloutEnd, RolloutStart, TraceWriter, trace_path,
+from agent.trace import (
+    BatchMeta,
+    FinalEvent,
+    Outcome,
+    PlannedRollout,
+    RolloutEnd,
+    RolloutStart,
+    TraceWriter,
+    trace_path,
     write_batch_meta,
 )
-from labeling.store import LabelStore  # noqa: E402
-from tui.app import StudioApp  # noqa: E402
-from tui.screens.pairs import PairsScreen  # noqa: E402
-from tui.widgets.diff_view import DiffView  # noqa: E402
+from labeling.store import LabelStore
+from tui.app import StudioApp
+from tui.screens.pairs import PairsScreen
+from tui.widgets.diff_view import DiffView
 
 
 class TimedApp(StudioApp):
@@ -57,9 +64,13 @@ class TimedApp(StudioApp):
                 self.first_frame = now
             if self.first_pair is None and screen.pair is not None:
                 self.first_pair = now
-            if (self.watch_for and self.seen_at is None and screen.pair is not None
-                    and screen.pair.pair_id == self.watch_for
-                    and all(v.ready for v in screen.query(DiffView))):
+            if (
+                self.watch_for
+                and self.seen_at is None
+                and screen.pair is not None
+                and screen.pair.pair_id == self.watch_for
+                and all(v.ready for v in screen.query(DiffView))
+            ):
                 self.seen_at = now
 
 
@@ -90,15 +101,45 @@ def make_long_diff_store(root: Path, pairs: int, lines: int) -> Path:
             rid = f"{task}__s{s}"
             planned.append(PlannedRollout(rollout_id=rid, task_id=task, seed=s))
             with TraceWriter(trace_path(bdir, rid), rid, truncate=True) as w:
-                w.emit(RolloutStart, task_id=task, suite="bench", seed=s, provider="openai", model="m", max_iters=30,
-                       batch_id=batch_id)
+                w.emit(
+                    RolloutStart,
+                    task_id=task,
+                    suite="bench",
+                    seed=s,
+                    provider="openai",
+                    model="m",
+                    max_iters=30,
+                    batch_id=batch_id,
+                )
                 w.emit(FinalEvent, summary=f"Rewrote the rules of {task} (variant {s}).")
-                w.emit(RolloutEnd, stop_reason="finished", duration_s=10.0, outcome=Outcome(
-                    tests_passed=s == 0, steps=10 + s, tool_calls=12 + s, files_touched=1, files=[f"{task}.py"],
-                    patch=big_patch(f"{task}.py", lines, s), tokens_in=10000, tokens_out=800))
-    write_batch_meta(bdir, BatchMeta(id=batch_id, suite="bench", provider="openai", model="m", planned=planned,
-                                     started="2026-11-22T09:00:00+00:00", finished="2026-11-22T09:10:00+00:00",
-                                     stop_reason="finished"))
+                w.emit(
+                    RolloutEnd,
+                    stop_reason="finished",
+                    duration_s=10.0,
+                    outcome=Outcome(
+                        tests_passed=s == 0,
+                        steps=10 + s,
+                        tool_calls=12 + s,
+                        files_touched=1,
+                        files=[f"{task}.py"],
+                        patch=big_patch(f"{task}.py", lines, s),
+                        tokens_in=10000,
+                        tokens_out=800,
+                    ),
+                )
+    write_batch_meta(
+        bdir,
+        BatchMeta(
+            id=batch_id,
+            suite="bench",
+            provider="openai",
+            model="m",
+            planned=planned,
+            started="2026-11-22T09:00:00+00:00",
+            finished="2026-11-22T09:10:00+00:00",
+            stop_reason="finished",
+        ),
+    )
     return root
 
 
@@ -123,8 +164,10 @@ def ingest(root: Path) -> None:
     with LabelStore(LabelStore.default_path(root), labeler="bench") as store:
         rep = store.ingest([root])
         n = len(store.pairs())
-    print(f"  store ready: {root.name}: {rep.files_seen} traces, {n} pairs in the queue "
-          f"(ingest {time.perf_counter() - t:.1f} s, read {rep.files_read} files)")
+    print(
+        f"  store ready: {root.name}: {rep.files_seen} traces, {n} pairs in the queue "
+        f"(ingest {time.perf_counter() - t:.1f} s, read {rep.files_read} files)"
+    )
 
 
 # --------------------------------------------------------------------------- runs
@@ -204,13 +247,17 @@ def main() -> None:
         med[name] = (frame, pair)
         n = args.small if name == "small" else args.large
         print(f"  {n:>6} rollouts: first frame {frame * 1000:7.1f} ms   first pair {pair * 1000:7.1f} ms")
-    print(f"  ratio large/small: first frame {med['large'][0] / med['small'][0]:.2f}x   "
-          f"first pair {med['large'][1] / med['small'][1]:.2f}x   (target < 1 s, within 1.5x)")
+    print(
+        f"  ratio large/small: first frame {med['large'][0] / med['small'][0]:.2f}x   "
+        f"first pair {med['large'][1] / med['small'][1]:.2f}x   (target < 1 s, within 1.5x)"
+    )
 
     lat = asyncio.run(next_pair(longdiff, args.pairs - 1))
-    print(f"\nnext pair with {args.lines}-line patches ({len(lat)} presses): "
-          f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   "
-          f"max {max(lat) * 1000:.1f} ms   (targets p50 < 16 ms, p95 < 50 ms)")
+    print(
+        f"\nnext pair with {args.lines}-line patches ({len(lat)} presses): "
+        f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   "
+        f"max {max(lat) * 1000:.1f} ms   (targets p50 < 16 ms, p95 < 50 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Regenerate docs/pairs.svg: the Pairs screen on a copy of sample_traces/ (120x40).
 
-    uv run python docs/screenshot.py
+uv run python docs/screenshot.py
 """
 
 from __future__ import annotations

@@ -67,8 +67,15 @@ def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -
     return out
 
 
-def build_dpo(store, options: DpoOptions, held: set[str], cache: TraceCache, repairs: Repairs,
-              skipped: Counter, progress: Progress | None = None) -> list[DpoExample]:
+def build_dpo(
+    store,
+    options: DpoOptions,
+    held: set[str],
+    cache: TraceCache,
+    repairs: Repairs,
+    skipped: Counter,
+    progress: Progress | None = None,
+) -> list[DpoExample]:
     chosen = select_pairs(store, options, held, skipped)
     uids = {u for _, a, b, _ in chosen for u in (a, b)}
     rows = {r.uid: r for r in store.rollouts(uids=sorted(uids))} if uids else {}
@@ -92,8 +99,15 @@ def build_dpo(store, options: DpoOptions, held: set[str], cache: TraceCache, rep
             continue
         if ex is None:
             continue
-        ex.meta = {"pair_id": p.pair_id, "task_id": p.task_id, "uids": [pref, non], "verdict": p.verdict,
-                   "decided_by": decided, "contrast": p.contrast, "flags": list(p.flags)}
+        ex.meta = {
+            "pair_id": p.pair_id,
+            "task_id": p.task_id,
+            "uids": [pref, non],
+            "verdict": p.verdict,
+            "decided_by": decided,
+            "contrast": p.contrast,
+            "flags": list(p.flags),
+        }
         if p.kind == "step":
             ex.meta["at_step"] = p.at_step
         out.append(ex)
@@ -102,8 +116,9 @@ def build_dpo(store, options: DpoOptions, held: set[str], cache: TraceCache, rep
     return out
 
 
-def _outcome_example(p: PairRow, a: RolloutRow, b: RolloutRow, options: DpoOptions, cache: TraceCache,
-                     repairs: Repairs, skipped: Counter) -> DpoExample | None:
+def _outcome_example(
+    p: PairRow, a: RolloutRow, b: RolloutRow, options: DpoOptions, cache: TraceCache, repairs: Repairs, skipped: Counter
+) -> DpoExample | None:
     ha, hb = cache.head(a.trace_path), cache.head(b.trace_path)
     if not ha.prompt:
         skipped["no_prompt"] += 1
@@ -117,8 +132,11 @@ def _outcome_example(p: PairRow, a: RolloutRow, b: RolloutRow, options: DpoOptio
         skipped["identical_outputs"] += 1
         return None
     return DpoExample(
-        task_id=p.task_id, prompt=[clean_message(m, repairs) for m in ha.prompt], tools=ha.tools,
-        chosen={"role": "assistant", "content": ca}, rejected={"role": "assistant", "content": cb},
+        task_id=p.task_id,
+        prompt=[clean_message(m, repairs) for m in ha.prompt],
+        tools=ha.tools,
+        chosen={"role": "assistant", "content": ca},
+        rejected={"role": "assistant", "content": cb},
     )
 
 
@@ -159,8 +177,9 @@ def last_tool_calls(messages: list[dict[str, Any]], k: int, cut_chars: int) -> l
     return calls[-k:] if k else []
 
 
-def _step_example(p: PairRow, a: RolloutRow, b: RolloutRow, cache: TraceCache, marks: dict,
-                  repairs: Repairs, skipped: Counter) -> DpoExample | None:
+def _step_example(
+    p: PairRow, a: RolloutRow, b: RolloutRow, cache: TraceCache, marks: dict, repairs: Repairs, skipped: Counter
+) -> DpoExample | None:
     fa, fb = cache.full(a.trace_path), cache.full(b.trace_path)
     n = 0
     limit = min(len(fa.messages), len(fb.messages))
@@ -181,6 +200,9 @@ def _step_example(p: PairRow, a: RolloutRow, b: RolloutRow, cache: TraceCache, m
         skipped["invalid_step_preferred"] += 1
         return None
     return DpoExample(
-        task_id=p.task_id, prompt=[clean_message(m, repairs) for m in fa.messages[:n]], tools=fa.tools,
-        chosen=clean_message(ma, repairs), rejected=clean_message(mb, repairs),
+        task_id=p.task_id,
+        prompt=[clean_message(m, repairs) for m in fa.messages[:n]],
+        tools=fa.tools,
+        chosen=clean_message(ma, repairs),
+        rejected=clean_message(mb, repairs),
     )

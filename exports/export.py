@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,14 @@ def sft_tokens(counter: TokenCounter, ex: SftExample) -> int:
     return counter.messages(ex.messages) + counter.tools(ex.tools)
 
 
-def export_dpo(store, out: str | Path, options: DpoOptions | None = None, *, dry_run: bool = False,
-               progress: Progress | None = None) -> ExportReport:
+def export_dpo(
+    store,
+    out: str | Path,
+    options: DpoOptions | None = None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ExportReport:
     options = options or DpoOptions()
     out = Path(out)
     fmt = fmt_name(options.format, "dpo")
@@ -93,8 +99,14 @@ def export_dpo(store, out: str | Path, options: DpoOptions | None = None, *, dry
     return _finish(store, out, fmt, options, report, lines, metas, held, suite, dry_run)
 
 
-def export_sft(store, out: str | Path, options: SftOptions | None = None, *, dry_run: bool = False,
-               progress: Progress | None = None) -> ExportReport:
+def export_sft(
+    store,
+    out: str | Path,
+    options: SftOptions | None = None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ExportReport:
     options = options or SftOptions()
     out = Path(out)
     fmt = fmt_name(options.format, "sft")
@@ -133,21 +145,42 @@ def _valid(fmt: str, line: dict[str, Any], skipped: Counter) -> bool:
     return True
 
 
-def _report(fmt, kind, mode, lines, tokens, counter: TokenCounter, options, skipped: Counter, repairs: Repairs,
-            held, dry_run) -> ExportReport:
+def _report(
+    fmt, kind, mode, lines, tokens, counter: TokenCounter, options, skipped: Counter, repairs: Repairs, held, dry_run
+) -> ExportReport:
     n = len(lines)
     notes = {"unparsed_arguments_wrapped": repairs.unparsed_arguments} if repairs.unparsed_arguments else {}
     return ExportReport(
-        format=fmt, kind=kind, mode=mode, examples=n, tokens=tokens, tokens_are_estimate=counter.is_estimate,
-        token_counter=counter.label, tokens_per_example=round(tokens / n, 1) if n else 0.0,
-        price_per_mtok=options.price_per_mtok, cost_per_epoch=cost_per_epoch(tokens, options.price_per_mtok),
-        skipped=dict(sorted(skipped.items())), notes=notes, holdout_tasks=list(held), dry_run=dry_run,
+        format=fmt,
+        kind=kind,
+        mode=mode,
+        examples=n,
+        tokens=tokens,
+        tokens_are_estimate=counter.is_estimate,
+        token_counter=counter.label,
+        tokens_per_example=round(tokens / n, 1) if n else 0.0,
+        price_per_mtok=options.price_per_mtok,
+        cost_per_epoch=cost_per_epoch(tokens, options.price_per_mtok),
+        skipped=dict(sorted(skipped.items())),
+        notes=notes,
+        holdout_tasks=list(held),
+        dry_run=dry_run,
         preview=json.loads(lines[0]) if lines else None,
     )
 
 
-def _finish(store, out: Path, fmt: str, options, report: ExportReport, lines: list[str], metas: list[dict],
-            held: list[str], suite, dry_run: bool) -> ExportReport:
+def _finish(
+    store,
+    out: Path,
+    fmt: str,
+    options,
+    report: ExportReport,
+    lines: list[str],
+    metas: list[dict],
+    held: list[str],
+    suite,
+    dry_run: bool,
+) -> ExportReport:
     leaked = sorted({m["task_id"] for m in metas} & set(held))
     if leaked:  # builders skip held-out tasks; this is the guarantee, not the mechanism
         raise ExportError(f"internal error: held-out task(s) {', '.join(leaked)} reached the training file")
@@ -172,17 +205,33 @@ def _sidecar(store, out: Path, options, report: ExportReport, metas: list[dict])
     batches = sorted({u.split("/", 1)[0] for m in metas for u in m.get("uids", [])})
     verdicts = Counter(m.get("verdict") or "unlabeled" for m in metas if "pair_id" in m)
     return {
-        "tool": "repo-agent", "version": tool_version(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "file": out.name, "sha256": report.sha256, "format": report.format, "kind": report.kind,
-        "mode": report.mode, "options": options.model_dump(mode="json"), "label_store": str(store.path),
+        "tool": "repo-agent",
+        "version": tool_version(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "file": out.name,
+        "sha256": report.sha256,
+        "format": report.format,
+        "kind": report.kind,
+        "mode": report.mode,
+        "options": options.model_dump(mode="json"),
+        "label_store": str(store.path),
         "source_batches": batches,
-        "counts": {"examples": report.examples, "skipped": report.skipped, "notes": report.notes,
-                   "verdicts": dict(verdicts)},
-        "tokens": {"total": report.tokens, "estimate": report.tokens_are_estimate, "counter": report.token_counter,
-                   "per_example": report.tokens_per_example, "sft_trajectory": report.sft_trajectory_tokens,
-                   "sft_step": report.sft_step_tokens},
-        "cost_per_epoch_usd": report.cost_per_epoch, "price_per_mtok": report.price_per_mtok,
+        "counts": {
+            "examples": report.examples,
+            "skipped": report.skipped,
+            "notes": report.notes,
+            "verdicts": dict(verdicts),
+        },
+        "tokens": {
+            "total": report.tokens,
+            "estimate": report.tokens_are_estimate,
+            "counter": report.token_counter,
+            "per_example": report.tokens_per_example,
+            "sft_trajectory": report.sft_trajectory_tokens,
+            "sft_step": report.sft_step_tokens,
+        },
+        "cost_per_epoch_usd": report.cost_per_epoch,
+        "price_per_mtok": report.price_per_mtok,
         "holdout": {"tasks": report.holdout_tasks, "suite": report.holdout_suite_path},
         "lines": [dict(line=i, **m) for i, m in enumerate(metas, start=1)],
     }

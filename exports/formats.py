@@ -21,7 +21,12 @@ import json
 from typing import Any, Literal
 
 FORMATS: tuple[str, ...] = (
-    "together-sft", "together-dpo", "openai-sft", "openai-dpo", "trl-sft", "trl-dpo",
+    "together-sft",
+    "together-dpo",
+    "openai-sft",
+    "openai-dpo",
+    "trl-sft",
+    "trl-dpo",
 )
 Format = Literal["together-sft", "together-dpo", "openai-sft", "openai-dpo", "trl-sft", "trl-dpo"]
 Layout = Literal["together", "openai", "trl"]
@@ -46,7 +51,7 @@ RULES: dict[str, str] = {
     "content": "system, user and tool messages have string content",
     "assistant-empty": "an assistant message has content or tool_calls",
     "tool-calls-role": "only assistant messages carry tool_calls",
-    "tool-call": "a tool call has id, type \"function\" and function.name",
+    "tool-call": 'a tool call has id, type "function" and function.name',
     "arguments-json": "arguments is a JSON string that parses to an object (TRL: an object)",
     "tool-unknown": "a tool call names a function in `tools` (when `tools` is given)",
     "tool-call-id": "a tool message answers a call made in the assistant message before it",
@@ -115,8 +120,14 @@ def detect_format(obj: Any) -> str | None:
 
 def family(fmt: str) -> str:
     """The top-level shape: formats of one family can only be told apart by their contents."""
-    return {"together-sft": "messages", "openai-sft": "messages", "trl-sft": "messages",
-            "together-dpo": "input", "openai-dpo": "input", "trl-dpo": "prompt"}[fmt]
+    return {
+        "together-sft": "messages",
+        "openai-sft": "messages",
+        "trl-sft": "messages",
+        "together-dpo": "input",
+        "openai-dpo": "input",
+        "trl-dpo": "prompt",
+    }[fmt]
 
 
 def line_family(obj: dict) -> str | None:
@@ -134,8 +145,11 @@ def _has_object_arguments(messages: Any) -> bool:
     for m in messages:
         if isinstance(m, dict) and isinstance(m.get("tool_calls"), list):
             for tc in m["tool_calls"]:
-                if isinstance(tc, dict) and isinstance(tc.get("function"), dict) \
-                        and isinstance(tc["function"].get("arguments"), dict):
+                if (
+                    isinstance(tc, dict)
+                    and isinstance(tc.get("function"), dict)
+                    and isinstance(tc["function"].get("arguments"), dict)
+                ):
                     return True
     return False
 
@@ -191,8 +205,12 @@ def rule_errors(fmt: str, obj: Any) -> Errors:
             prompt = _messages(inp.get("messages"), "input.messages", layout, tools, errs, first=True)
         out_names = ("preferred_output", "non_preferred_output")
     if prompt and prompt[-1].get("role") == "assistant":
-        errs.append(("input-ends-assistant", f"{'prompt' if fmt == 'trl-dpo' else 'input.messages'} "
-                                             "ends with an assistant message"))
+        errs.append(
+            (
+                "input-ends-assistant",
+                f"{'prompt' if fmt == 'trl-dpo' else 'input.messages'} ends with an assistant message",
+            )
+        )
     outs = [_outputs(obj.get(name), name, layout, tools, errs, prompt) for name in out_names]
     if outs[0] is not None and outs[0] == outs[1]:
         errs.append(("same-outputs", f"{out_names[0]} and {out_names[1]} are identical"))
@@ -216,16 +234,19 @@ def _tools(obj: dict, errs: Errors, where: str = "tools") -> set[str] | None:
     names = set()
     for i, t in enumerate(tools):
         fn = t.get("function") if isinstance(t, dict) else None
-        if not isinstance(t, dict) or t.get("type") != "function" or not isinstance(fn, dict) \
-                or not isinstance(fn.get("name"), str):
+        if (
+            not isinstance(t, dict)
+            or t.get("type") != "function"
+            or not isinstance(fn, dict)
+            or not isinstance(fn.get("name"), str)
+        ):
             errs.append(("tools", f"{where}[{i}] is {{type: function, function: {{name, ...}}}}"))
             continue
         names.add(fn["name"])
     return names
 
 
-def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: Errors,
-              *, first: bool) -> list[dict]:
+def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: Errors, *, first: bool) -> list[dict]:
     """Check a conversation; returns its messages that are objects (for later rules)."""
     if msgs is None:
         return []
@@ -255,8 +276,9 @@ def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: 
             if not isinstance(tcid, str):
                 errs.append(("tool-call-id", f"{at} has no tool_call_id"))
             elif tcid not in open_calls:
-                errs.append(("tool-call-id", f"{at} answers {tcid!r}, which the assistant message before it "
-                                             "did not call"))
+                errs.append(
+                    ("tool-call-id", f"{at} answers {tcid!r}, which the assistant message before it did not call")
+                )
             else:
                 open_calls.discard(tcid)
         elif role is not None:
@@ -313,7 +335,7 @@ def _tool_calls(calls: Any, at: str, layout: str, tools: set[str] | None, errs: 
         if not isinstance(tc.get("id"), str) or not tc.get("id"):
             errs.append(("tool-call", f"{w}.id is a non-empty string"))
         if tc.get("type") != "function":
-            errs.append(("tool-call", f"{w}.type is \"function\""))
+            errs.append(("tool-call", f'{w}.type is "function"'))
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             errs.append(("tool-call", f"{w}.function has a name"))
             continue
@@ -335,8 +357,7 @@ def _tool_calls(calls: Any, at: str, layout: str, tools: set[str] | None, errs: 
             errs.append(("arguments-json", f"{w}.function.arguments does not parse as JSON"))
             continue
         if not isinstance(parsed, dict):
-            errs.append(("arguments-json", f"{w}.function.arguments parses to {type(parsed).__name__}, "
-                                           "not an object"))
+            errs.append(("arguments-json", f"{w}.function.arguments parses to {type(parsed).__name__}, not an object"))
 
 
 def _sft_trains(msgs: list[dict], errs: Errors) -> None:
@@ -349,8 +370,16 @@ def _sft_trains(msgs: list[dict], errs: Errors) -> None:
         errs.append(("no-trained-assistant", "every assistant message has weight 0: the example trains nothing"))
 
 
-def _outputs(out: Any, name: str, layout: str, tools: set[str] | None, errs: Errors,
-             prompt: list[dict], *, need_content: bool = True) -> Any:
+def _outputs(
+    out: Any,
+    name: str,
+    layout: str,
+    tools: set[str] | None,
+    errs: Errors,
+    prompt: list[dict],
+    *,
+    need_content: bool = True,
+) -> Any:
     if out is None:
         return None
     if not isinstance(out, list) or len(out) != 1:

@@ -82,8 +82,11 @@ def holdout_suite(store, options: _Options, held: list[str]) -> Suite:
         if t.reference_fix:
             upd["reference_fix"] = absolute(t.reference_fix)
         tasks.append(t.model_copy(update=upd))
-    return Suite(name=f"{suite.name}-holdout", description=f"Held out of training from {suite.name}: "
-                 f"{', '.join(held)}", tasks=tasks)
+    return Suite(
+        name=f"{suite.name}-holdout",
+        description=f"Held out of training from {suite.name}: {', '.join(held)}",
+        tasks=tasks,
+    )
 
 
 def write_suite(path: Path, suite: Suite) -> None:

@@ -102,9 +102,11 @@ def _output(m: dict[str, Any]) -> dict[str, Any]:
 def dpo_line(layout: str, ex: DpoExample) -> dict[str, Any]:
     tools = ex.tools or None
     if layout == "trl":
-        line: dict[str, Any] = {"prompt": [_trl_message(m) for m in ex.prompt],
-                                "chosen": [_trl_message(_output(ex.chosen))],
-                                "rejected": [_trl_message(_output(ex.rejected))]}
+        line: dict[str, Any] = {
+            "prompt": [_trl_message(m) for m in ex.prompt],
+            "chosen": [_trl_message(_output(ex.chosen))],
+            "rejected": [_trl_message(_output(ex.rejected))],
+        }
         if tools:
             line["tools"] = tools
         return line
@@ -127,8 +129,10 @@ def sft_line(layout: str, ex: SftExample) -> dict[str, Any] | None:
         if ex.style == "trajectory" and all(w == 1 for w in weights):
             line: dict[str, Any] = {"messages": [_trl_message(m) for m in ex.messages]}
         elif target is not None:
-            line = {"prompt": [_trl_message(m) for m in ex.messages[:target]],
-                    "completion": [_trl_message(ex.messages[target])]}
+            line = {
+                "prompt": [_trl_message(m) for m in ex.messages[:target]],
+                "completion": [_trl_message(ex.messages[target])],
+            }
         else:
             return None
         if tools:

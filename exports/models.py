@@ -96,7 +96,9 @@ class TrlDpo(Record):
     tools: list[Msg] | None = None
 
 
-MODELS: dict[str, type[Record]] = {m.FORMAT: m for m in (TogetherSft, OpenAISft, TrlSft, TogetherDpo, OpenAIDpo, TrlDpo)}
+MODELS: dict[str, type[Record]] = {
+    m.FORMAT: m for m in (TogetherSft, OpenAISft, TrlSft, TogetherDpo, OpenAIDpo, TrlDpo)
+}
 
 
 def validate_record(fmt: str, data: dict) -> Record:

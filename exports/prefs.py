@@ -32,28 +32,65 @@ class PrefsSummary:
     batch: Any = None  # agent.batch.BatchSummary
 
 
-def run_prefs(suite, provider_factory, batch_dir: Path, store, options: DpoOptions, out: Path, *,
-              rollouts: int, seed: int, max_workers: int, config=None, task_ids: list[str] | None = None,
-              provider_name: str = "openai", model: str = "", base_url: str | None = None,
-              suite_path: str | None = None, on_rollout_end: Callable | None = None,
-              cancel=None, allocation: str = "fixed", allocation_config=None,
-              pair_strategy: str | None = None) -> PrefsSummary:
+def run_prefs(
+    suite,
+    provider_factory,
+    batch_dir: Path,
+    store,
+    options: DpoOptions,
+    out: Path,
+    *,
+    rollouts: int,
+    seed: int,
+    max_workers: int,
+    config=None,
+    task_ids: list[str] | None = None,
+    provider_name: str = "openai",
+    model: str = "",
+    base_url: str | None = None,
+    suite_path: str | None = None,
+    on_rollout_end: Callable | None = None,
+    cancel=None,
+    allocation: str = "fixed",
+    allocation_config=None,
+    pair_strategy: str | None = None,
+) -> PrefsSummary:
     """``allocation``/``allocation_config``: see ``agent.batch.run_batch`` (adaptive spends a
     rollout budget where pass/fail contrast is). ``pair_strategy``: the store's pair strategy
     from now on (None: the store's current one)."""
     from agent.batch import run_batch
 
-    batch = run_batch(suite, provider_factory, batch_dir, rollouts=rollouts, seed=seed, max_workers=max_workers,
-                      config=config, task_ids=task_ids, provider_name=provider_name, model=model, base_url=base_url,
-                      suite_path=suite_path, on_rollout_end=on_rollout_end, cancel=cancel,
-                      allocation=allocation, allocation_config=allocation_config)
+    batch = run_batch(
+        suite,
+        provider_factory,
+        batch_dir,
+        rollouts=rollouts,
+        seed=seed,
+        max_workers=max_workers,
+        config=config,
+        task_ids=task_ids,
+        provider_name=provider_name,
+        model=model,
+        base_url=base_url,
+        suite_path=suite_path,
+        on_rollout_end=on_rollout_end,
+        cancel=cancel,
+        allocation=allocation,
+        allocation_config=allocation_config,
+    )
     store.ingest([batch_dir])
     built = store.rebuild_pairs(strategy=pair_strategy)
     batch_id = Path(batch_dir).name
     options = options.model_copy(update={"auto": True, "batches": [batch_id]})  # this batch's pairs only
     tasks = task_ids or [t.id for t in suite.tasks]
-    summary = PrefsSummary(batch_dir=Path(batch_dir), tasks=len(tasks), rollouts=len(batch.results), report=None,
-                           no_contrast_tasks=[t for t in built.no_contrast_tasks if t in set(tasks)], batch=batch)
+    summary = PrefsSummary(
+        batch_dir=Path(batch_dir),
+        tasks=len(tasks),
+        rollouts=len(batch.results),
+        report=None,
+        no_contrast_tasks=[t for t in built.no_contrast_tasks if t in set(tasks)],
+        batch=batch,
+    )
     try:
         summary.report = export_dpo(store, out, options)
     except ExportError as exc:

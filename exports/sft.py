@@ -51,8 +51,15 @@ def select_rollouts(store, options: SftOptions, held: set[str], skipped: Counter
     return out
 
 
-def build_sft(store, options: SftOptions, held: set[str], cache: TraceCache, repairs: Repairs,
-              skipped: Counter, progress: Progress | None = None) -> dict[str, list[SftExample]]:
+def build_sft(
+    store,
+    options: SftOptions,
+    held: set[str],
+    cache: TraceCache,
+    repairs: Repairs,
+    skipped: Counter,
+    progress: Progress | None = None,
+) -> dict[str, list[SftExample]]:
     """Both styles' examples ({"trajectory": [...], "step": [...]}) so their costs compare."""
     rollouts = select_rollouts(store, options, held, skipped)
     marks = store.all_step_marks()
@@ -87,7 +94,9 @@ def _targets(msgs: list[dict[str, Any]], full: Full, masked: set[int], train: st
     if train == "last":
         pick = assistants[-1:]
     elif train == "final":
-        pick = [i for i in assistants if any(tc["function"]["name"] == "finish" for tc in msgs[i].get("tool_calls", []))][-1:]
+        pick = [
+            i for i in assistants if any(tc["function"]["name"] == "finish" for tc in msgs[i].get("tool_calls", []))
+        ][-1:]
         if not pick:
             return [], "no_final_answer"
     else:
@@ -96,8 +105,9 @@ def _targets(msgs: list[dict[str, Any]], full: Full, masked: set[int], train: st
     return kept, "nothing_trained"
 
 
-def _trajectory(task_id: str, msgs: list[dict[str, Any]], tools: list, targets: list[int], meta: dict,
-                full: Full) -> SftExample:
+def _trajectory(
+    task_id: str, msgs: list[dict[str, Any]], tools: list, targets: list[int], meta: dict, full: Full
+) -> SftExample:
     end = max(i for i, m in enumerate(msgs) if m["role"] == "assistant") + 1  # trailing tool results teach nothing
     tset = set(targets)
     out = []
@@ -105,16 +115,24 @@ def _trajectory(task_id: str, msgs: list[dict[str, Any]], tools: list, targets: 
         if m["role"] == "assistant":
             m = {**m, "weight": 1 if i in tset else 0}
         out.append(m)
-    return SftExample(task_id, out, tools, "trajectory", dict(meta, trained_steps=[full.steps[i] for i in targets],
-                                                              target_index=targets[0] if len(targets) == 1 else None))
+    return SftExample(
+        task_id,
+        out,
+        tools,
+        "trajectory",
+        dict(
+            meta, trained_steps=[full.steps[i] for i in targets], target_index=targets[0] if len(targets) == 1 else None
+        ),
+    )
 
 
-def _step(task_id: str, msgs: list[dict[str, Any]], full: Full, idx: int, options: SftOptions,
-          meta: dict) -> SftExample:
+def _step(
+    task_id: str, msgs: list[dict[str, Any]], full: Full, idx: int, options: SftOptions, meta: dict
+) -> SftExample:
     first = next(i for i, m in enumerate(msgs) if m["role"] == "assistant")
     prompt = msgs[:first]
     starts = [i for i in range(first, idx) if msgs[i]["role"] == "assistant"]
-    keep_from = starts[-options.last_k:][0] if options.last_k and starts else idx
+    keep_from = starts[-options.last_k :][0] if options.last_k and starts else idx
     context = []
     for m in msgs[keep_from:idx]:
         if m["role"] == "tool":

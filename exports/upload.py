@@ -46,8 +46,15 @@ def _kind_of_file(path: Path) -> str | None:
 
 def fine_tune_command(training_file: str, kind: str | None, model: str | None = None) -> str:
     """The `together fine-tuning create` command (flags of the installed together CLI)."""
-    parts = ["together", "fine-tuning", "create", "--training-file", training_file,
-             "--model", model or MODEL_PLACEHOLDER]
+    parts = [
+        "together",
+        "fine-tuning",
+        "create",
+        "--training-file",
+        training_file,
+        "--model",
+        model or MODEL_PLACEHOLDER,
+    ]
     if kind == "dpo":
         parts += ["--training-method", "dpo"]
     return " ".join(shlex.quote(p) if p != MODEL_PLACEHOLDER else p for p in parts)
@@ -90,5 +97,11 @@ def upload_file(path: str | Path, *, base_url: str | None = None, check: CheckRe
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UploadError(f"upload failed: {type(exc).__name__}: {msg[:300]}") from None
     kind = kind_of(report.format) if report.format else _kind_of_file(path)
-    return {"id": resp.id, "filename": resp.filename, "bytes": resp.bytes, "kind": kind, "format": report.format,
-            "next": fine_tune_command(resp.id, kind)}
+    return {
+        "id": resp.id,
+        "filename": resp.filename,
+        "bytes": resp.bytes,
+        "kind": kind,
+        "format": report.format,
+        "next": fine_tune_command(resp.id, kind),
+    }

@@ -9,7 +9,7 @@ Undo and redo act on the store's own labeler only, like an editor's history per 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from labeling.errors import NotFound, StoreError
@@ -19,7 +19,7 @@ ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag")
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _event_row(d: dict[str, Any], undone_by: int | None = None) -> LabelEvent:
@@ -41,7 +41,6 @@ def _undo_state(events: list[dict[str, Any]]) -> tuple[dict[int, int], set[int]]
             if action is not None and undone.get(action) == e["ref"]:
                 del undone[action]
     return undone, redone
-
 
 
 class HumanLog:
@@ -120,8 +119,15 @@ class HumanLog:
                 return None
             at = now()
             eid = self._db.insert_event("undo", target["target"], target["kind"], None, self.labeler, at, target["id"])
-        return LabelEvent(id=eid, kind="undo", target=target["target"], value=target["kind"], labeler=self.labeler,
-                          at=at, ref=target["id"])
+        return LabelEvent(
+            id=eid,
+            kind="undo",
+            target=target["target"],
+            value=target["kind"],
+            labeler=self.labeler,
+            at=at,
+            ref=target["id"],
+        )
 
     def redo(self) -> LabelEvent | None:
         """Re-apply this labeler's latest undone action, if no new action came since."""
@@ -131,9 +137,14 @@ class HumanLog:
             last_action = max((e["id"] for e in events if e["kind"] in ACTION_KINDS), default=0)
             by_id = {e["id"]: e for e in events}
             undo = next(
-                (e for e in reversed(events)
-                 if e["kind"] == "undo" and e["id"] > last_action and e["id"] not in redone
-                 and undone.get(e["ref"]) == e["id"]),
+                (
+                    e
+                    for e in reversed(events)
+                    if e["kind"] == "undo"
+                    and e["id"] > last_action
+                    and e["id"] not in redone
+                    and undone.get(e["ref"]) == e["id"]
+                ),
                 None,
             )
             if undo is None:
@@ -141,8 +152,15 @@ class HumanLog:
             action = by_id[undo["ref"]]
             at = now()
             eid = self._db.insert_event("redo", action["target"], action["kind"], None, self.labeler, at, undo["id"])
-        return LabelEvent(id=eid, kind="redo", target=action["target"], value=action["kind"], labeler=self.labeler,
-                          at=at, ref=undo["id"])
+        return LabelEvent(
+            id=eid,
+            kind="redo",
+            target=action["target"],
+            value=action["kind"],
+            labeler=self.labeler,
+            at=at,
+            ref=undo["id"],
+        )
 
     def events(self, *, labeler: str | None = None) -> list[LabelEvent]:
         """The human log, oldest first, each with the undo currently cancelling it (if any)."""
@@ -151,4 +169,3 @@ class HumanLog:
         for who in {r["labeler"] for r in rows}:
             undone.update(_undo_state([r for r in rows if r["labeler"] == who])[0])
         return [_event_row(r, undone.get(r["id"])) for r in rows]
-

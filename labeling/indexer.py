@@ -55,10 +55,20 @@ def _batch_row(bdir: Path, batch_id: str, st: os.stat_result | None, warnings: l
             meta = read_batch_meta(bdir)
             p = meta.params
             # An adaptive batch plans round by round: until it ends, its budget is the total.
-            planned = (p.budget_rollouts if p.allocation == "adaptive" and p.budget_rollouts and not meta.finished
-                       else len(meta.planned))
-            row.update(suite=meta.suite, model=meta.model, provider=meta.provider, planned=planned,
-                       started=meta.started, finished_at=meta.finished, stop_reason=meta.stop_reason)
+            planned = (
+                p.budget_rollouts
+                if p.allocation == "adaptive" and p.budget_rollouts and not meta.finished
+                else len(meta.planned)
+            )
+            row.update(
+                suite=meta.suite,
+                model=meta.model,
+                provider=meta.provider,
+                planned=planned,
+                started=meta.started,
+                finished_at=meta.finished,
+                stop_reason=meta.stop_reason,
+            )
         except Exception as exc:  # a malformed batch.json is reported, never fatal
             warnings.append(f"{bdir / BATCH_FILE}: unreadable batch.json ({type(exc).__name__})")
         row.update(meta_size=st.st_size, meta_mtime_ns=st.st_mtime_ns)
@@ -68,8 +78,18 @@ def _batch_row(bdir: Path, batch_id: str, st: os.stat_result | None, warnings: l
 def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
     t0 = time.perf_counter()
     warnings: list[str] = []
-    counts = dict(files_seen=0, files_read=0, files_unchanged=0, bytes_read=0, events=0, new_rollouts=0,
-                  updated_rollouts=0, finished_rollouts=0, torn_lines=0, invalid_lines=0)
+    counts = dict(
+        files_seen=0,
+        files_read=0,
+        files_unchanged=0,
+        bytes_read=0,
+        events=0,
+        new_rollouts=0,
+        updated_rollouts=0,
+        finished_rollouts=0,
+        torn_lines=0,
+        invalid_lines=0,
+    )
 
     batch_dirs: list[Path] = []
     seen: set[Path] = set()
@@ -140,19 +160,24 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
             db.write_rollouts(group)
             group, group_bytes = [], 0
             if progress is not None:
-                progress(IngestProgress(files_done=i + 1, files_total=len(todo), bytes_done=bytes_done,
-                                        bytes_total=bytes_total))
+                progress(
+                    IngestProgress(
+                        files_done=i + 1, files_total=len(todo), bytes_done=bytes_done, bytes_total=bytes_total
+                    )
+                )
     if group:
         db.write_rollouts(group)
     if progress is not None:
-        progress(IngestProgress(files_done=len(todo), files_total=len(todo), bytes_done=bytes_done,
-                                bytes_total=bytes_total))
+        progress(
+            IngestProgress(files_done=len(todo), files_total=len(todo), bytes_done=bytes_done, bytes_total=bytes_total)
+        )
 
     if len(warnings) > MAX_WARNINGS:
         more = len(warnings) - MAX_WARNINGS
         warnings = warnings[:MAX_WARNINGS] + [f"... and {more} more warnings"]
-    return IngestReport(batches=len(batch_dirs), warnings=warnings, duration_s=time.perf_counter() - t0,
-                        changed=changed, **counts)
+    return IngestReport(
+        batches=len(batch_dirs), warnings=warnings, duration_s=time.perf_counter() - t0, changed=changed, **counts
+    )
 
 
 def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
@@ -173,9 +198,8 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
             offset, line_no = offset or 0, line_no or 0
             if st.st_ino != known[3] or size < offset:
                 reset = True
-            elif offset:
-                if head_digest(f.read(min(HEAD_BYTES, offset))) != head:
-                    reset = True  # same inode, other content: replaced in place
+            elif offset and head_digest(f.read(min(HEAD_BYTES, offset))) != head:
+                reset = True  # same inode, other content: replaced in place
         if reset:
             offset, line_no = 0, 0
             values = dict(ROLLOUT_DEFAULTS)
@@ -196,7 +220,7 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
     counts["events"] += acc.events
     counts["invalid_lines"] += len(acc.invalid)
     counts["finished_rollouts"] += acc.finished_now
-    for ln, off, reason in acc.invalid:
+    for ln, _off, reason in acc.invalid:
         warnings.append(f"{t.path}:{ln}: {reason}")
     if chunk.torn_tail:
         counts["torn_lines"] += 1
@@ -208,9 +232,14 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
         counts["updated_rollouts"] += 1
     new_offset = chunk.end_offset
     fs = {
-        "trace_path": str(t.path), "size": size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino,
-        "head": head_digest(head_src[: min(HEAD_BYTES, new_offset)]), "offset": new_offset,
-        "line_no": chunk.line_no, "_read": len(data),
+        "trace_path": str(t.path),
+        "size": size,
+        "mtime_ns": st.st_mtime_ns,
+        "ino": st.st_ino,
+        "head": head_digest(head_src[: min(HEAD_BYTES, new_offset)]),
+        "offset": new_offset,
+        "line_no": chunk.line_no,
+        "_read": len(data),
         "_base": None if known is None else (known[5], known[2]),
     }
     return acc, fs, reset and known is not None

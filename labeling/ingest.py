@@ -55,21 +55,57 @@ class RolloutAccum:
 
 # Columns of a tool_calls row, in order (sqlite_db uses the same order).
 CALL_COLUMNS = (
-    "step", "seq", "call_id", "name", "arguments", "args", "parse_error", "valid", "violations",
-    "offset", "ok", "duration_s", "output_chars", "truncated", "error",
+    "step",
+    "seq",
+    "call_id",
+    "name",
+    "arguments",
+    "args",
+    "parse_error",
+    "valid",
+    "violations",
+    "offset",
+    "ok",
+    "duration_s",
+    "output_chars",
+    "truncated",
+    "error",
 )
 
 ARGS_SAME = "="  # tool_calls.args: the parsed args equal json.loads(arguments)
 
 # Rollout columns filled from events, with their starting values.
 ROLLOUT_DEFAULTS: dict[str, Any] = {
-    "task_id": "", "suite": "", "model": "", "provider": "", "seed": None, "temperature": None,
-    "status": "running", "stop_reason": None, "tests_passed": 0, "tests_tampered": 0,
-    "steps": 0, "tool_calls": 0, "invalid_tool_calls": 0, "files_touched": 0, "files": "[]",
-    "tokens_in": 0, "tokens_out": 0, "cost_usd": None, "duration_s": None, "patch": "",
-    "summary": "", "errors": 0, "branch_parent_uid": None, "branch_at_step": None,
-    "prefix_messages": None, "patch_digest": "", "patch_files": "[]", "patch_lines": 0,
-    "test_runs": 0, "last_test_passed": None,
+    "task_id": "",
+    "suite": "",
+    "model": "",
+    "provider": "",
+    "seed": None,
+    "temperature": None,
+    "status": "running",
+    "stop_reason": None,
+    "tests_passed": 0,
+    "tests_tampered": 0,
+    "steps": 0,
+    "tool_calls": 0,
+    "invalid_tool_calls": 0,
+    "files_touched": 0,
+    "files": "[]",
+    "tokens_in": 0,
+    "tokens_out": 0,
+    "cost_usd": None,
+    "duration_s": None,
+    "patch": "",
+    "summary": "",
+    "errors": 0,
+    "branch_parent_uid": None,
+    "branch_at_step": None,
+    "prefix_messages": None,
+    "patch_digest": "",
+    "patch_files": "[]",
+    "patch_lines": 0,
+    "test_runs": 0,
+    "last_test_passed": None,
 }
 
 
@@ -129,9 +165,21 @@ def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
         args_col = None
     violations = d.get("violations") or []
     row = [
-        step, d["seq"], call_id, name, arguments, args_col,
-        d.get("parse_error"), valid, json.dumps(violations) if violations else None,
-        off, None, None, None, 0, None,
+        step,
+        d["seq"],
+        call_id,
+        name,
+        arguments,
+        args_col,
+        d.get("parse_error"),
+        valid,
+        json.dumps(violations) if violations else None,
+        off,
+        None,
+        None,
+        None,
+        0,
+        None,
     ]
     acc.calls.append(row)
     acc.call_index[(step, call_id)] = row
@@ -162,8 +210,14 @@ def _on_rollout_start(acc: RolloutAccum, d: dict, off: int) -> None:
     except ValidationError as exc:
         raise _Invalid(f"invalid rollout_start: {exc.errors()[0].get('msg', '')}") from None
     v = acc.values
-    v.update(task_id=ev.task_id, suite=ev.suite, model=ev.model, provider=ev.provider,
-             seed=ev.seed, temperature=ev.temperature)
+    v.update(
+        task_id=ev.task_id,
+        suite=ev.suite,
+        model=ev.model,
+        provider=ev.provider,
+        seed=ev.seed,
+        temperature=ev.temperature,
+    )
     if ev.branch is not None:
         b = ev.branch
         v["branch_parent_uid"] = f"{b.parent_batch_id or acc.batch_id}/{b.parent_rollout_id}"
@@ -201,12 +255,23 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
     o = ev.outcome
     files, lines = patch_stats(o.patch)
     acc.values.update(
-        status="finished", stop_reason=ev.stop_reason, duration_s=ev.duration_s,
-        tests_passed=int(o.tests_passed), tests_tampered=int(o.tests_tampered), steps=o.steps,
-        tool_calls=o.tool_calls, invalid_tool_calls=o.invalid_tool_calls,
-        files_touched=o.files_touched, files=json.dumps(o.files), tokens_in=o.tokens_in,
-        tokens_out=o.tokens_out, cost_usd=o.cost_usd, patch=o.patch,
-        patch_digest=patch_digest(o.patch), patch_files=json.dumps(files), patch_lines=lines,
+        status="finished",
+        stop_reason=ev.stop_reason,
+        duration_s=ev.duration_s,
+        tests_passed=int(o.tests_passed),
+        tests_tampered=int(o.tests_tampered),
+        steps=o.steps,
+        tool_calls=o.tool_calls,
+        invalid_tool_calls=o.invalid_tool_calls,
+        files_touched=o.files_touched,
+        files=json.dumps(o.files),
+        tokens_in=o.tokens_in,
+        tokens_out=o.tokens_out,
+        cost_usd=o.cost_usd,
+        patch=o.patch,
+        patch_digest=patch_digest(o.patch),
+        patch_files=json.dumps(files),
+        patch_lines=lines,
     )
     acc.finished_now = True
 

@@ -105,15 +105,18 @@ def _flags(win: Candidate, lose: Candidate, sw: tuple, sl: tuple, flaky_digests:
         flags.add("tests_tampered")
     if win.has_patch and lose.has_patch:
         extra_files = set(win.patch_files) - set(lose.patch_files)
-        if extra_files or (win.patch_lines > 2 * lose.patch_lines
-                           and win.patch_lines - lose.patch_lines >= NON_MINIMAL_LINES):
+        if extra_files or (
+            win.patch_lines > 2 * lose.patch_lines and win.patch_lines - lose.patch_lines >= NON_MINIMAL_LINES
+        ):
             flags.add("non_minimal")
     if not win.has_patch:
         flags.add("summary_only")
     return [f for f in PAIR_FLAGS if f in flags]
 
 
-def build_pairs(cands: Sequence[Candidate], strategy: str, order: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
+def build_pairs(
+    cands: Sequence[Candidate], strategy: str, order: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Select pairs. Returns (pair dicts without verdicts, no-contrast task ids)."""
     if strategy not in STRATEGIES:
         raise StrategyError(f"unknown pair strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
@@ -129,20 +132,35 @@ def build_pairs(cands: Sequence[Candidate], strategy: str, order: Sequence[str])
     def add(win: Candidate, lose: Candidate, flaky: set[str], kind: str = "rollout") -> None:
         sw, sl = scores[win.uid], scores[lose.uid]
         diff = first_difference(sw, sl)
-        at_step = win.branch_at_step if kind == "step" and win.branch_parent_uid == lose.uid else (
-            lose.branch_at_step if kind == "step" else None)
-        prefix = (win.prefix_messages if win.branch_parent_uid == lose.uid else lose.prefix_messages) if kind == "step" else None
+        at_step = (
+            win.branch_at_step
+            if kind == "step" and win.branch_parent_uid == lose.uid
+            else (lose.branch_at_step if kind == "step" else None)
+        )
+        prefix = (
+            (win.prefix_messages if win.branch_parent_uid == lose.uid else lose.prefix_messages)
+            if kind == "step"
+            else None
+        )
         if kind == "step":
             contrast = "step"
         else:
             contrast = "pass_fail" if win.passed != lose.passed else "efficiency"
-        out.append({
-            "pair_id": pair_id_for(win.task_id, win.uid, lose.uid, at_step if kind == "step" else None),
-            "task_id": win.task_id, "kind": kind, "chosen_uid": win.uid, "rejected_uid": lose.uid,
-            "strategy": strategy if kind == "rollout" else "branch", "contrast": contrast,
-            "decided_by": order[diff].lstrip("-") if diff is not None else "",
-            "flags": _flags(win, lose, sw, sl, flaky), "at_step": at_step, "prefix_messages": prefix,
-        })
+        out.append(
+            {
+                "pair_id": pair_id_for(win.task_id, win.uid, lose.uid, at_step if kind == "step" else None),
+                "task_id": win.task_id,
+                "kind": kind,
+                "chosen_uid": win.uid,
+                "rejected_uid": lose.uid,
+                "strategy": strategy if kind == "rollout" else "branch",
+                "contrast": contrast,
+                "decided_by": order[diff].lstrip("-") if diff is not None else "",
+                "flags": _flags(win, lose, sw, sl, flaky),
+                "at_step": at_step,
+                "prefix_messages": prefix,
+            }
+        )
 
     for task_id, group in sorted(by_task.items()):
         outcomes: dict[str, set[bool]] = defaultdict(set)

@@ -83,8 +83,20 @@ CREATE VIEW IF NOT EXISTS current_tags AS
 
 EVENT_COLUMNS = ("id", "kind", "target", "value", "note", "labeler", "at", "ref")
 PAIR_COLUMNS = (
-    "pair_id", "task_id", "kind", "chosen_uid", "rejected_uid", "strategy", "contrast", "decided_by",
-    "flags", "at_step", "prefix_messages", "stale", "created_at", "updated_at",
+    "pair_id",
+    "task_id",
+    "kind",
+    "chosen_uid",
+    "rejected_uid",
+    "strategy",
+    "contrast",
+    "decided_by",
+    "flags",
+    "at_step",
+    "prefix_messages",
+    "stale",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -196,8 +208,14 @@ class SqliteDb:
                     continue
                 (rid,) = c.execute(
                     upsert,
-                    (acc.uid, acc.batch_id, acc.rollout_id, fs["trace_path"], *(fs[k] for k in FILE_COLUMNS),
-                     *(acc.values[k] for k in ROLLOUT_COLUMNS)),
+                    (
+                        acc.uid,
+                        acc.batch_id,
+                        acc.rollout_id,
+                        fs["trace_path"],
+                        *(fs[k] for k in FILE_COLUMNS),
+                        *(acc.values[k] for k in ROLLOUT_COLUMNS),
+                    ),
                 ).fetchone()
                 if reset:
                     c.execute("DELETE FROM steps WHERE rid = ?", (rid,))
@@ -237,8 +255,23 @@ class SqliteDb:
                    coalesce(sum(r.cost_usd), 0.0)
             FROM batches b LEFT JOIN rollouts r ON r.batch_id = b.batch_id
             GROUP BY b.batch_id ORDER BY b.batch_id"""
-        keys = ("batch_id", "path", "suite", "model", "provider", "planned", "started", "finished_at",
-                "stop_reason", "rollouts", "finished", "passed", "tokens_in", "tokens_out", "cost_usd")
+        keys = (
+            "batch_id",
+            "path",
+            "suite",
+            "model",
+            "provider",
+            "planned",
+            "started",
+            "finished_at",
+            "stop_reason",
+            "rollouts",
+            "finished",
+            "passed",
+            "tokens_in",
+            "tokens_out",
+            "cost_usd",
+        )
         return [dict(zip(keys, r)) for r in self._q(sql)]
 
     def rollouts(self, where: dict[str, Any] | None = None, *, with_patch: bool = True) -> list[dict[str, Any]]:
@@ -322,18 +355,24 @@ class SqliteDb:
         """
         where, params = ("WHERE pair_id = ?", (pair_id,)) if pair_id else ("", ())
         with self._lock:
-            rows = [dict(zip(PAIR_COLUMNS, r))
-                    for r in self._conn.execute(f"SELECT {', '.join(PAIR_COLUMNS)} FROM pairs {where}", params)]
+            rows = [
+                dict(zip(PAIR_COLUMNS, r))
+                for r in self._conn.execute(f"SELECT {', '.join(PAIR_COLUMNS)} FROM pairs {where}", params)
+            ]
             if pair_id:
                 verdicts = self._conn.execute(
                     "SELECT target, value, note, labeler, at FROM active_events WHERE kind = 'verdict' "
-                    "AND target = ? ORDER BY id DESC LIMIT 1", params).fetchall()
+                    "AND target = ? ORDER BY id DESC LIMIT 1",
+                    params,
+                ).fetchall()
                 verdicts = [v for v in verdicts if v[1] is not None]
                 tag_rows = self._conn.execute(
-                    "SELECT pair_id, tag FROM current_tags WHERE pair_id = ? ORDER BY tag", params).fetchall()
+                    "SELECT pair_id, tag FROM current_tags WHERE pair_id = ? ORDER BY tag", params
+                ).fetchall()
             else:
                 verdicts = self._conn.execute(
-                    "SELECT pair_id, verdict, note, labeler, at FROM current_verdicts").fetchall()
+                    "SELECT pair_id, verdict, note, labeler, at FROM current_verdicts"
+                ).fetchall()
                 tag_rows = self._conn.execute("SELECT pair_id, tag FROM current_tags ORDER BY tag").fetchall()
         by_pair = {v[0]: v[1:] for v in verdicts}
         tags: dict[str, list[str]] = {}
@@ -351,13 +390,18 @@ class SqliteDb:
         exact = self._q("SELECT pair_id FROM pairs WHERE pair_id = ?", (prefix,))
         if exact:
             return [exact[0][0]]
-        return [r[0] for r in self._q(
-            "SELECT pair_id FROM pairs WHERE pair_id >= ? AND pair_id < ? ORDER BY pair_id LIMIT 2",
-            (prefix, prefix + "\U0010ffff"))]
+        return [
+            r[0]
+            for r in self._q(
+                "SELECT pair_id FROM pairs WHERE pair_id >= ? AND pair_id < ? ORDER BY pair_id LIMIT 2",
+                (prefix, prefix + "\U0010ffff"),
+            )
+        ]
 
     # ------------------------------------------------------------------ human log
-    def insert_event(self, kind: str, target: str, value: str | None, note: str | None, labeler: str,
-                     at: str, ref: int | None = None) -> int:
+    def insert_event(
+        self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
+    ) -> int:
         """Append one event; call inside `write()`."""
         cur = self._conn.execute(
             "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",

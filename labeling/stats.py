@@ -105,8 +105,15 @@ def _agreement(pairs: list[PairRow]) -> Agreement:
     c = Counter(p.verdict for p in pairs if p.verdict)
     n = sum(c.values())
     rate = (lambda k: round(c[k] / n, 4)) if n else (lambda k: None)
-    return Agreement(labeled=n, confirm=c["confirm"], flip=c["flip"], discard=c["discard"],
-                     confirm_rate=rate("confirm"), flip_rate=rate("flip"), discard_rate=rate("discard"))
+    return Agreement(
+        labeled=n,
+        confirm=c["confirm"],
+        flip=c["flip"],
+        discard=c["discard"],
+        confirm_rate=rate("confirm"),
+        flip_rate=rate("flip"),
+        discard_rate=rate("discard"),
+    )
 
 
 def _band(rate: float | None, band: tuple[float, float]) -> Band:
@@ -143,8 +150,9 @@ def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
     acc: dict[str, dict] = {}
     for b in store.batches():
         strategy, budget, report = _batch_params(b.path)
-        a = acc.setdefault(strategy, {"batches": 0, "rollouts": 0, "tokens": 0, "pf": 0, "bw": 0,
-                                      "budget": None, "status": Counter()})
+        a = acc.setdefault(
+            strategy, {"batches": 0, "rollouts": 0, "tokens": 0, "pf": 0, "bw": 0, "budget": None, "status": Counter()}
+        )
         rows = by_batch.get(b.batch_id, [])
         a["batches"] += 1
         a["rollouts"] += len(rows)
@@ -172,13 +180,20 @@ def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
     out = []
     for strategy in sorted(acc):
         a = acc[strategy]
-        out.append(AllocationStat(
-            strategy=strategy, batches=a["batches"], rollouts=a["rollouts"], tokens=a["tokens"],
-            pass_fail_pairs=a["pf"], best_worst_pairs=a["bw"],
-            pairs_per_1k_rollouts=round(1000 * a["pf"] / a["rollouts"], 2) if a["rollouts"] else None,
-            pairs_per_mtok=round(1e6 * a["pf"] / a["tokens"], 2) if a["tokens"] else None,
-            budget_rollouts=a["budget"], rollouts_by_status=dict(a["status"]),
-        ))
+        out.append(
+            AllocationStat(
+                strategy=strategy,
+                batches=a["batches"],
+                rollouts=a["rollouts"],
+                tokens=a["tokens"],
+                pass_fail_pairs=a["pf"],
+                best_worst_pairs=a["bw"],
+                pairs_per_1k_rollouts=round(1000 * a["pf"] / a["rollouts"], 2) if a["rollouts"] else None,
+                pairs_per_mtok=round(1e6 * a["pf"] / a["tokens"], 2) if a["tokens"] else None,
+                budget_rollouts=a["budget"],
+                rollouts_by_status=dict(a["status"]),
+            )
+        )
     return out
 
 
@@ -203,16 +218,26 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
     for task_id in sorted(per_task):
         t = per_task[task_id]
         rate = t["passed"] / t["finished"] if t["finished"] else None
-        tasks.append(TaskStat(task_id=task_id, rollouts=t["finished"], running=t["running"], passed=t["passed"],
-                              pass_rate=None if rate is None else round(rate, 4), band=_band(rate, band),
-                              pairs=pairs_by_task[task_id], no_contrast=task_id in no_contrast))
+        tasks.append(
+            TaskStat(
+                task_id=task_id,
+                rollouts=t["finished"],
+                running=t["running"],
+                passed=t["passed"],
+                pass_rate=None if rate is None else round(rate, 4),
+                band=_band(rate, band),
+                pairs=pairs_by_task[task_id],
+                no_contrast=task_id in no_contrast,
+            )
+        )
 
     by_flag = {f: n for f in PAIR_FLAGS if (n := sum(1 for p in pairs if f in p.flags))}
     by_contrast = dict(Counter(p.contrast for p in pairs))
     labeled = sum(1 for p in pairs if p.verdict)
     validity = [
-        ModelValidity(model=m or "?", tool_calls=n, invalid_tool_calls=bad,
-                      validity_rate=round((n - bad) / n, 4) if n else None)
+        ModelValidity(
+            model=m or "?", tool_calls=n, invalid_tool_calls=bad, validity_rate=round((n - bad) / n, 4) if n else None
+        )
         for m, n, bad in store.validity_by_model()
     ]
     finished = sum(1 for r in rollouts if r.status == "finished")

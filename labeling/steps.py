@@ -28,8 +28,9 @@ def _call_key(call: dict[str, Any]) -> str:
     args = call.get("args")
     if args is not None:
         try:
-            return call["name"] + "\x1f" + json.dumps(json.loads(args) if isinstance(args, str) else args,
-                                                      sort_keys=True)
+            return (
+                call["name"] + "\x1f" + json.dumps(json.loads(args) if isinstance(args, str) else args, sort_keys=True)
+            )
         except (TypeError, ValueError):
             pass
     return call["name"] + "\x1f" + (call.get("arguments") or "").strip()
@@ -65,7 +66,9 @@ def step_flags(calls: Sequence[dict[str, Any]], patch_files: Sequence[str], fini
         if finished and c["name"] == "read_file" and c.get("valid", True):
             path = _norm_path(parsed[i].get("rel_path"))
             later_writes = {
-                _norm_path(parsed[j].get("rel_path")) for j in range(i + 1, len(calls)) if calls[j]["name"] == "write_file"
+                _norm_path(parsed[j].get("rel_path"))
+                for j in range(i + 1, len(calls))
+                if calls[j]["name"] == "write_file"
             }
             if path and path not in touched and path not in later_writes:
                 f.add("unused_read")

@@ -127,8 +127,12 @@ class LabelStore(HumanLog):
         out = []
         for b in self._db.batches():
             status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
-            out.append(BatchRow(**{k: (v if v is not None else BatchRow.model_fields[k].default)
-                                   for k, v in b.items()}, status=status))
+            out.append(
+                BatchRow(
+                    **{k: (v if v is not None else BatchRow.model_fields[k].default) for k, v in b.items()},
+                    status=status,
+                )
+            )
         return out
 
     def rollouts(
@@ -178,17 +182,35 @@ class LabelStore(HumanLog):
         marks = self.step_marks(uid)
         by_step: dict[int, list[ToolCallRow]] = {}
         for c in calls:
-            by_step.setdefault(c["step"], []).append(ToolCallRow(
-                call_id=c["call_id"], name=c["name"], arguments=c["arguments"],
-                args=json.loads(c["args"]) if c["args"] else None, parse_error=c["parse_error"],
-                valid=bool(c["valid"]), violations=json.loads(c["violations"]) if c["violations"] else [],
-                ok=None if c["ok"] is None else bool(c["ok"]), duration_s=c["duration_s"],
-                output_chars=c["output_chars"], truncated=bool(c["truncated"]), error=c["error"],
-                offset=c["offset"]))
+            by_step.setdefault(c["step"], []).append(
+                ToolCallRow(
+                    call_id=c["call_id"],
+                    name=c["name"],
+                    arguments=c["arguments"],
+                    args=json.loads(c["args"]) if c["args"] else None,
+                    parse_error=c["parse_error"],
+                    valid=bool(c["valid"]),
+                    violations=json.loads(c["violations"]) if c["violations"] else [],
+                    ok=None if c["ok"] is None else bool(c["ok"]),
+                    duration_s=c["duration_s"],
+                    output_chars=c["output_chars"],
+                    truncated=bool(c["truncated"]),
+                    error=c["error"],
+                    offset=c["offset"],
+                )
+            )
         return [
-            StepRow(uid=uid, step=step, calls=by_step.get(step, []), auto_flags=flags.get(step, []),
-                    offset=offset or 0, tokens_in=tin or 0, tokens_out=tout or 0, latency_s=lat,
-                    mark=marks.get(step))
+            StepRow(
+                uid=uid,
+                step=step,
+                calls=by_step.get(step, []),
+                auto_flags=flags.get(step, []),
+                offset=offset or 0,
+                tokens_in=tin or 0,
+                tokens_out=tout or 0,
+                latency_s=lat,
+                mark=marks.get(step),
+            )
             for step, offset, tin, tout, lat in step_rows
         ]
 
@@ -228,13 +250,23 @@ class LabelStore(HumanLog):
             raise StoreError(str(exc)) from None
         cands = [
             Candidate(
-                uid=d["uid"], task_id=d["task_id"], tests_passed=bool(d["tests_passed"]),
-                tests_tampered=bool(d["tests_tampered"]), steps=d["steps"], tool_calls=d["tool_calls"],
-                invalid_tool_calls=d["invalid_tool_calls"], files_touched=d["files_touched"],
-                tokens_in=d["tokens_in"] or 0, tokens_out=d["tokens_out"] or 0, cost_usd=d["cost_usd"],
-                duration_s=d["duration_s"], patch_digest=d["patch_digest"] or "",
-                patch_files=json.loads(d["patch_files"] or "[]"), patch_lines=d["patch_lines"] or 0,
-                branch_parent_uid=d["branch_parent_uid"], branch_at_step=d["branch_at_step"],
+                uid=d["uid"],
+                task_id=d["task_id"],
+                tests_passed=bool(d["tests_passed"]),
+                tests_tampered=bool(d["tests_tampered"]),
+                steps=d["steps"],
+                tool_calls=d["tool_calls"],
+                invalid_tool_calls=d["invalid_tool_calls"],
+                files_touched=d["files_touched"],
+                tokens_in=d["tokens_in"] or 0,
+                tokens_out=d["tokens_out"] or 0,
+                cost_usd=d["cost_usd"],
+                duration_s=d["duration_s"],
+                patch_digest=d["patch_digest"] or "",
+                patch_files=json.loads(d["patch_files"] or "[]"),
+                patch_lines=d["patch_lines"] or 0,
+                branch_parent_uid=d["branch_parent_uid"],
+                branch_at_step=d["branch_at_step"],
                 prefix_messages=d["prefix_messages"],
             )
             for d in self._db.rollouts({"status": "finished"}, with_patch=False)
@@ -257,12 +289,18 @@ class LabelStore(HumanLog):
                 by_flag[f] = by_flag.get(f, 0) + 1
         stale = [pid for pid, (is_stale, _) in existing.items() if pid not in ids and not is_stale]
         self._db.save_pairs(selected, stale, now)
-        self._db.set_meta({"strategy": strategy, "score_order": ",".join(order),
-                           "no_contrast_tasks": json.dumps(no_contrast)})
+        self._db.set_meta(
+            {"strategy": strategy, "score_order": ",".join(order), "no_contrast_tasks": json.dumps(no_contrast)}
+        )
         return PairBuildReport(
-            strategy=strategy, score_order=list(order), pairs=len(selected),
-            new_pairs=sum(1 for pid in ids if pid not in existing), stale_pairs=len(stale),
-            no_contrast_tasks=no_contrast, by_contrast=by_contrast, by_flag=by_flag,
+            strategy=strategy,
+            score_order=list(order),
+            pairs=len(selected),
+            new_pairs=sum(1 for pid in ids if pid not in existing),
+            stale_pairs=len(stale),
+            no_contrast_tasks=no_contrast,
+            by_contrast=by_contrast,
+            by_flag=by_flag,
         )
 
     def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:

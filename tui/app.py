@@ -52,8 +52,15 @@ class StudioApp(App):
         Binding("ctrl+q", "quit", "Quit", show=False),
     ]
 
-    def __init__(self, traces_dir: Path, *, db_path: Path | None = None, labeler: str | None = None,
-                 start: str = "pairs", tail_interval: float | None = 1.0) -> None:
+    def __init__(
+        self,
+        traces_dir: Path,
+        *,
+        db_path: Path | None = None,
+        labeler: str | None = None,
+        start: str = "pairs",
+        tail_interval: float | None = 1.0,
+    ) -> None:
         super().__init__()
         traces_dir = Path(traces_dir)
         db_path = Path(db_path) if db_path else LabelStore.default_path(traces_dir)
@@ -146,8 +153,11 @@ class StudioApp(App):
         if msg.finished:
             self.state.running_batches.pop(msg.batch_id, None)
             note = f"batch {msg.batch_id}: {msg.done}/{msg.total} rollouts"
-            self.notify(note + (f" — {msg.error}" if msg.error else ""), title="Batch ended",
-                        severity="error" if msg.error else "information")
+            self.notify(
+                note + (f" — {msg.error}" if msg.error else ""),
+                title="Batch ended",
+                severity="error" if msg.error else "information",
+            )
         self.start_ingest()
 
     def _active_screen(self) -> Screen | None:
@@ -213,8 +223,11 @@ class StudioApp(App):
             for b in screen.BINDINGS:
                 b = b if isinstance(b, Binding) else Binding(*b)
                 if b.description:
-                    yield SystemCommand(f"{screen.TITLE_TEXT}: {b.description}", f"key {b.key}",
-                                        partial(self._run_screen_action, screen, b.action))
+                    yield SystemCommand(
+                        f"{screen.TITLE_TEXT}: {b.description}",
+                        f"key {b.key}",
+                        partial(self._run_screen_action, screen, b.action),
+                    )
         yield from super().get_system_commands(screen)
 
     async def _run_screen_action(self, screen: Screen, action: str) -> None:

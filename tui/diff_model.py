@@ -227,7 +227,7 @@ def _highlight(lines: list[str], lexer: str) -> list[Text]:
     text = syntax.highlight("\n".join(lines))
     parts = text.split("\n", allow_blank=True)
     if len(parts) < len(lines):  # defensive: never lose a line
-        parts += [Text(line) for line in lines[len(parts):]]
+        parts += [Text(line) for line in lines[len(parts) :]]
     out = []
     for part in parts[: len(lines)]:
         clean = Text(part.plain)

@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.trace import (
-    ErrorEvent, FinalEvent, LlmCall, MessageEvent, RolloutEnd, RolloutStart, TestRun, ToolCallEvent,
-    ToolResultEvent, read_events_from,
+    ErrorEvent,
+    FinalEvent,
+    LlmCall,
+    MessageEvent,
+    RolloutEnd,
+    RolloutStart,
+    TestRun,
+    ToolCallEvent,
+    ToolResultEvent,
+    read_events_from,
 )
 
 
@@ -98,8 +106,7 @@ class LiveTrace:
         if isinstance(e, RolloutStart):
             self.start = e
         elif isinstance(e, ToolCallEvent):
-            cv = CallView(e.step, e.call_id, e.name, e.arguments, e.args, e.valid, list(e.violations),
-                          e.parse_error)
+            cv = CallView(e.step, e.call_id, e.name, e.arguments, e.args, e.valid, list(e.violations), e.parse_error)
             cv.result = self._results.get(e.call_id)
             self.calls.append(cv)
             self._by_id[e.call_id] = cv

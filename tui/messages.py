@@ -27,8 +27,17 @@ class StoreChanged(Message):
 class BatchProgress(Message):
     """A batch launched from the studio: a rollout started or ended, or the batch ended."""
 
-    def __init__(self, batch_id: str, done: int, total: int, *, rollout_id: str | None = None,
-                 started: bool = False, finished: bool = False, error: str | None = None) -> None:
+    def __init__(
+        self,
+        batch_id: str,
+        done: int,
+        total: int,
+        *,
+        rollout_id: str | None = None,
+        started: bool = False,
+        finished: bool = False,
+        error: str | None = None,
+    ) -> None:
         super().__init__()
         self.batch_id = batch_id
         self.done = done

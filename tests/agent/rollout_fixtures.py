@@ -42,13 +42,18 @@ def write_tiny_suite(root: Path) -> Path:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text)
         test_file = next(r for r in files if r.startswith("src/test_")).removeprefix("src/")
-        tasks.append({
-            "id": tid, "source": {"kind": "dir", "path": f"{tid}/src"},
-            "goal": f"The function in task {tid} returns wrong results. Find and fix the bug.",
-            "test_command": ["python", "-m", "pytest", "-q", "--disable-plugin-autoload"],
-            "timeout_s": 30, "per_test_timeout_s": 5,
-            "protected": [test_file], "reference_fix": f"{tid}/fix",
-        })
+        tasks.append(
+            {
+                "id": tid,
+                "source": {"kind": "dir", "path": f"{tid}/src"},
+                "goal": f"The function in task {tid} returns wrong results. Find and fix the bug.",
+                "test_command": ["python", "-m", "pytest", "-q", "--disable-plugin-autoload"],
+                "timeout_s": 30,
+                "per_test_timeout_s": 5,
+                "protected": [test_file],
+                "reference_fix": f"{tid}/fix",
+            }
+        )
     path = root / "suite.json"
     path.write_text(json.dumps({"name": "tiny", "tasks": tasks}))
     return path
@@ -83,5 +88,13 @@ def openai_for(server: ScriptedLLM, **kw) -> OpenAIProvider:
     return OpenAIProvider("scripted", base_url=server.base_url, retry=kw.pop("retry", FAST_RETRY), **kw)
 
 
-__all__ = ["FAST_RETRY", "FAKE_OPENAI_KEY", "FAKE_TOGETHER_KEY", "write_tiny_suite", "tiny_suite_path",
-           "tiny_suite", "scripted", "openai_for"]
+__all__ = [
+    "FAST_RETRY",
+    "FAKE_OPENAI_KEY",
+    "FAKE_TOGETHER_KEY",
+    "write_tiny_suite",
+    "tiny_suite_path",
+    "tiny_suite",
+    "scripted",
+    "openai_for",
+]

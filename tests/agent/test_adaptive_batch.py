@@ -46,11 +46,18 @@ def write_suite(root: Path, ids=tuple(PROBS)) -> Path:
             p = root / tid / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text)
-        tasks.append({"id": tid, "source": {"kind": "dir", "path": f"{tid}/src"},
-                      "goal": f"The function in task {tid} returns wrong results. Find and fix the bug.",
-                      "test_command": ["python", "-S", "check_gcd.py"],
-                      "timeout_s": 30, "per_test_timeout_s": 5, "protected": ["check_gcd.py"],
-                      "reference_fix": f"{tid}/fix"})
+        tasks.append(
+            {
+                "id": tid,
+                "source": {"kind": "dir", "path": f"{tid}/src"},
+                "goal": f"The function in task {tid} returns wrong results. Find and fix the bug.",
+                "test_command": ["python", "-S", "check_gcd.py"],
+                "timeout_s": 30,
+                "per_test_timeout_s": 5,
+                "protected": ["check_gcd.py"],
+                "reference_fix": f"{tid}/fix",
+            }
+        )
     path = root / "suite.json"
     path.write_text(json.dumps({"name": "alloc", "tasks": tasks}))
     return path
@@ -84,9 +91,18 @@ def rollouts_started(server) -> Counter:
 
 def _run(suite, server, batch_dir, tmp_path, cfg, **kw):
     provider = openai_for(server)
-    return run_batch(suite, lambda t, s: provider, batch_dir, provider_name="openai", model="scripted",
-                     workspace_root=tmp_path / "ws", allocation="adaptive", allocation_config=cfg,
-                     config=RolloutConfig(max_iters=6), **kw)
+    return run_batch(
+        suite,
+        lambda t, s: provider,
+        batch_dir,
+        provider_name="openai",
+        model="scripted",
+        workspace_root=tmp_path / "ws",
+        allocation="adaptive",
+        allocation_config=cfg,
+        config=RolloutConfig(max_iters=6),
+        **kw,
+    )
 
 
 CFG = AllocationConfig(budget_rollouts=12, give_up_after=3, initial_per_task=2)
@@ -132,14 +148,29 @@ def test_cancel_then_resume_stays_in_budget_and_reruns_no_finished_rollout(suite
     assert len(finished_first) >= 5
 
     # Resume from the command line: the batch's own allocation settings are the defaults.
-    rc = main(["run", "--suite", str(suite.base_dir / "suite.json"), "--model", "scripted", "--base-url",
-               server.base_url, "--max-workers", "2", "--max-iters", "6", "--resume", str(tmp_path / "b")])
+    rc = main(
+        [
+            "run",
+            "--suite",
+            str(suite.base_dir / "suite.json"),
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--max-workers",
+            "2",
+            "--max-iters",
+            "6",
+            "--resume",
+            str(tmp_path / "b"),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "adaptive, budget 12 rollouts" in out
     meta = read_batch_meta(tmp_path / "b")
     report = AllocationReport.model_validate(meta.allocation)
     assert meta.stop_reason == "finished" and report.done and report.rollouts <= 12
-    assert [p.rollout_id for p in meta.planned[:len(meta1.planned)]] == [p.rollout_id for p in meta1.planned]
+    assert [p.rollout_id for p in meta.planned[: len(meta1.planned)]] == [p.rollout_id for p in meta1.planned]
     assert len({p.rollout_id for p in meta.planned}) == len(meta.planned) == report.rollouts
     starts = rollouts_started(server)
     for key in finished_first:  # a finished rollout never ran again
@@ -152,7 +183,8 @@ def test_cancel_then_resume_stays_in_budget_and_reruns_no_finished_rollout(suite
     # It ends where an uninterrupted batch with the same model ends.
     whole = _run(suite, scripted(policy(suite)), tmp_path / "w", tmp_path, CFG, max_workers=2)
     assert {t.task_id: t.status for t in report.tasks} == {
-        t.task_id: t.status for t in AllocationReport.model_validate(whole.meta.allocation).tasks}
+        t.task_id: t.status for t in AllocationReport.model_validate(whole.meta.allocation).tasks
+    }
 
 
 def test_resuming_with_another_allocation_is_refused(suite, scripted, tmp_path):
@@ -164,9 +196,29 @@ def test_resuming_with_another_allocation_is_refused(suite, scripted, tmp_path):
 
 def test_run_command_adaptive_prints_where_the_budget_went(suite_path, suite, scripted, tmp_path, capsys):
     server = scripted(policy(suite))
-    rc = main(["run", "--suite", str(suite_path), "--model", "scripted", "--base-url", server.base_url,
-               "--allocation", "adaptive", "--budget-rollouts", "12", "--give-up-after", "3",
-               "--max-workers", "2", "--max-iters", "6", "--trace-dir", str(tmp_path / "runs")])
+    rc = main(
+        [
+            "run",
+            "--suite",
+            str(suite_path),
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--allocation",
+            "adaptive",
+            "--budget-rollouts",
+            "12",
+            "--give-up-after",
+            "3",
+            "--max-workers",
+            "2",
+            "--max-iters",
+            "6",
+            "--trace-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "adaptive, budget 12 rollouts" in out
@@ -187,14 +239,40 @@ def test_run_command_allocation_mistakes_are_one_line(suite_path, capsys):
     assert "give_up_after" in capsys.readouterr().err
 
 
-def test_prefs_command_adaptive_shows_the_allocation_and_exports_pass_fail_pairs(suite_path, suite, scripted,
-                                                                                  tmp_path, capsys):
+def test_prefs_command_adaptive_shows_the_allocation_and_exports_pass_fail_pairs(
+    suite_path, suite, scripted, tmp_path, capsys
+):
     server = scripted(policy(suite))
     out_file = tmp_path / "pairs.jsonl"
-    rc = main(["prefs", "--suite", str(suite_path), "--llm-provider", "openai", "--model", "scripted",
-               "--base-url", server.base_url, "--allocation", "adaptive", "--budget-rollouts", "10",
-               "--give-up-after", "3", "--max-workers", "2", "--max-iters", "6", "--pair-strategy", "pass-fail",
-               "--out", str(out_file), "--trace-dir", str(tmp_path / "runs")])
+    rc = main(
+        [
+            "prefs",
+            "--suite",
+            str(suite_path),
+            "--llm-provider",
+            "openai",
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--allocation",
+            "adaptive",
+            "--budget-rollouts",
+            "10",
+            "--give-up-after",
+            "3",
+            "--max-workers",
+            "2",
+            "--max-iters",
+            "6",
+            "--pair-strategy",
+            "pass-fail",
+            "--out",
+            str(out_file),
+            "--trace-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "[prefs] Allocation: adaptive, budget 10 rollouts" in out
@@ -213,10 +291,19 @@ def test_signal_report_counts_pairs_by_allocation_and_where_the_budget_went(suit
     server = scripted(policy(suite))
     provider = openai_for(server)
     root = tmp_path / "runs"
-    fixed = run_batch(suite, lambda t, s: provider, root / "fixed", rollouts=3, provider_name="openai",
-                      model="scripted", workspace_root=tmp_path / "ws", config=RolloutConfig(max_iters=6))
-    adaptive = _run(suite, server, root / "adaptive", tmp_path, AllocationConfig(budget_rollouts=10, give_up_after=3),
-                    max_workers=2)
+    fixed = run_batch(
+        suite,
+        lambda t, s: provider,
+        root / "fixed",
+        rollouts=3,
+        provider_name="openai",
+        model="scripted",
+        workspace_root=tmp_path / "ws",
+        config=RolloutConfig(max_iters=6),
+    )
+    adaptive = _run(
+        suite, server, root / "adaptive", tmp_path, AllocationConfig(budget_rollouts=10, give_up_after=3), max_workers=2
+    )
     with LabelStore(LabelStore.default_path(root)) as store:
         store.ingest([root])
         rep = signal_report(store)

@@ -44,7 +44,7 @@ class Runner:
         return bool(ids)
 
     def finish(self, n: int | None = None) -> None:
-        done, self.pending = self.pending[:n], self.pending[len(self.pending[:n]):]
+        done, self.pending = self.pending[:n], self.pending[len(self.pending[:n]) :]
         for t, k in done:
             passed = self.env.passes(t, k)
             self.alloc.record(t, passed)
@@ -87,15 +87,13 @@ def test_fixed_spends_n_per_task_and_reports_verdicts():
 
 
 def test_fixed_below_give_up_is_capped_not_a_verdict():
-    alloc = Allocator(["easy", "hard"], AllocationConfig(budget_rollouts=100), strategy="fixed",
-                      rollouts_per_task=3)
+    alloc = Allocator(["easy", "hard"], AllocationConfig(budget_rollouts=100), strategy="fixed", rollouts_per_task=3)
     report = Runner(alloc, FakeEnv(MIXED)).run().alloc.report()
     assert [(r.rollouts, r.status) for r in report.tasks] == [(3, "capped"), (3, "capped")]
 
 
 def test_fixed_is_capped_at_budget_and_spreads_it():
-    alloc = Allocator(["a", "b", "c"], AllocationConfig(budget_rollouts=7), strategy="fixed",
-                      rollouts_per_task=3)
+    alloc = Allocator(["a", "b", "c"], AllocationConfig(budget_rollouts=7), strategy="fixed", rollouts_per_task=3)
     report = Runner(alloc, FakeEnv({"a": 0.0, "b": 0.0, "c": 0.0})).run().alloc.report()
     assert [r.rollouts for r in report.tasks] == [3, 2, 2]
     assert [r.status for r in report.tasks] == ["capped", "budget_exhausted", "budget_exhausted"]
@@ -161,8 +159,7 @@ def test_adaptive_stops_a_task_once_it_has_its_contrast():
 
 def test_adaptive_gives_the_budget_to_the_most_promising_task_first():
     # After the initial round: "mid" has 1 pass / 1 fail, "low" 0 / 2, "flat" 2 / 0.
-    alloc = Allocator(["low", "flat", "mid"], AllocationConfig(budget_rollouts=8, pairs_per_task=2,
-                                                                round_size=1))
+    alloc = Allocator(["low", "flat", "mid"], AllocationConfig(budget_rollouts=8, pairs_per_task=2, round_size=1))
     script = {"low": [False, False], "flat": [True, True], "mid": [True, False]}
     for _ in range(6):
         [t] = alloc.next_round()
@@ -233,14 +230,15 @@ def test_never_exceeds_budget_whatever_the_config(seed):
     probs = {t: rng.choice([0.0, 1.0, rng.random(), rng.random()]) for t in ids}
     initial = rng.randint(1, 3)
     cfg = AllocationConfig(
-        budget_rollouts=rng.randint(0, 60), pairs_per_task=rng.randint(0, 3), initial_per_task=initial,
+        budget_rollouts=rng.randint(0, 60),
+        pairs_per_task=rng.randint(0, 3),
+        initial_per_task=initial,
         give_up_after=rng.randint(max(2, initial), 6),
         max_per_task=rng.choice([None, rng.randint(initial, 10)]),
         round_size=rng.choice([None, rng.randint(1, 8)]),
     )
     strategy = rng.choice(["fixed", "adaptive"])
-    alloc = Allocator(ids, cfg, strategy=strategy,
-                      rollouts_per_task=rng.randint(1, 8) if strategy == "fixed" else None)
+    alloc = Allocator(ids, cfg, strategy=strategy, rollouts_per_task=rng.randint(1, 8) if strategy == "fixed" else None)
     env = FakeEnv(probs, seed)
     runner = Runner(alloc, env)
     # Streaming: ask for work at random moments, finish a random part of what is in flight,

@@ -9,19 +9,24 @@ from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
 from agent.scripted_llm import MixedPolicy, ScriptedPolicy
 from agent.trace import LlmCall, read_batch_meta, read_trace, trace_path
-from tests.agent.rollout_fixtures import *  # noqa: F403
+from tests.agent.rollout_fixtures import *
 
 
 def _batch(suite, factory, batch_dir, tmp_path, **kw):
     kw.setdefault("rollouts", 2)
     kw.setdefault("seed", 10)
-    return run_batch(suite, factory, batch_dir, provider_name="openai", model="scripted",
-                     workspace_root=tmp_path / "ws", **kw)
+    return run_batch(
+        suite, factory, batch_dir, provider_name="openai", model="scripted", workspace_root=tmp_path / "ws", **kw
+    )
 
 
 def test_batch_runs_every_rollout_with_its_seed(tiny_suite, scripted, tmp_path):
-    plan = {("fix_gcd", 10): "clean", ("fix_gcd", 11): "wrong_fix",
-            ("fix_largest", 10): "summary_only", ("fix_largest", 11): "invalid_then_recover"}
+    plan = {
+        ("fix_gcd", 10): "clean",
+        ("fix_gcd", 11): "wrong_fix",
+        ("fix_largest", 10): "summary_only",
+        ("fix_largest", 11): "invalid_then_recover",
+    }
     server = scripted(MixedPolicy(tiny_suite, plan=plan))
     provider = openai_for(server)
     ends, events = [], []
@@ -31,15 +36,31 @@ def test_batch_runs_every_rollout_with_its_seed(tiny_suite, scripted, tmp_path):
         with lock:
             events.append((rid, e.kind))
 
-    summary = _batch(tiny_suite, lambda t, s: provider, tmp_path / "b1", tmp_path, max_workers=2,
-                     on_event=on_event, on_rollout_end=lambda r, done, total: ends.append((r.rollout_id, done, total)))
+    summary = _batch(
+        tiny_suite,
+        lambda t, s: provider,
+        tmp_path / "b1",
+        tmp_path,
+        max_workers=2,
+        on_event=on_event,
+        on_rollout_end=lambda r, done, total: ends.append((r.rollout_id, done, total)),
+    )
     meta = read_batch_meta(tmp_path / "b1")
     assert meta.id == "b1" and meta.stop_reason == "finished" and meta.finished
-    assert [(p.task_id, p.seed) for p in meta.planned] == [("fix_gcd", 10), ("fix_largest", 10), ("fix_gcd", 11), ("fix_largest", 11)]
+    assert [(p.task_id, p.seed) for p in meta.planned] == [
+        ("fix_gcd", 10),
+        ("fix_largest", 10),
+        ("fix_gcd", 11),
+        ("fix_largest", 11),
+    ]
     assert sorted(d for _, d, _ in ends) == [1, 2, 3, 4] and {t for *_, t in ends} == {4}
     by_id = {r.rollout_id: r for r in summary.results}
     assert {rid: r.outcome.tests_passed for rid, r in by_id.items()} == {
-        "fix_gcd__s10": True, "fix_gcd__s11": False, "fix_largest__s10": False, "fix_largest__s11": True}
+        "fix_gcd__s10": True,
+        "fix_gcd__s11": False,
+        "fix_largest__s10": False,
+        "fix_largest__s11": True,
+    }
     for p in meta.planned:
         read = read_trace(trace_path(tmp_path / "b1", p.rollout_id))
         assert not read.warnings and read.start.seed == p.seed and read.start.batch_id == "b1"
@@ -63,8 +84,12 @@ def test_one_rollouts_provider_failure_never_stops_the_batch(tiny_suite, scripte
 
     summary = _batch(tiny_suite, factory, tmp_path / "b", tmp_path, max_workers=2)
     stops = {r.rollout_id: r.stop_reason for r in summary.results}
-    assert stops == {"fix_gcd__s10": "finished", "fix_largest__s10": "finished",
-                     "fix_gcd__s11": "error", "fix_largest__s11": "error"}
+    assert stops == {
+        "fix_gcd__s10": "finished",
+        "fix_largest__s10": "finished",
+        "fix_gcd__s11": "error",
+        "fix_largest__s11": "error",
+    }
     assert read_batch_meta(tmp_path / "b").stop_reason == "finished"
     for rid in stops:
         read = read_trace(trace_path(tmp_path / "b", rid))
@@ -106,8 +131,16 @@ def test_cancel_ends_running_rollouts_with_valid_traces(tiny_suite, scripted, tm
         if isinstance(e, LlmCall) and e.step == 3:
             cancel.set()
 
-    summary = _batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path, max_workers=1,
-                     cancel=cancel, on_event=on_event, config=RolloutConfig(max_iters=50))
+    summary = _batch(
+        tiny_suite,
+        lambda t, s: openai_for(server),
+        tmp_path / "b",
+        tmp_path,
+        max_workers=1,
+        cancel=cancel,
+        on_event=on_event,
+        config=RolloutConfig(max_iters=50),
+    )
     assert [r.stop_reason for r in summary.results] == ["cancelled"]
     assert summary.cancelled and read_batch_meta(tmp_path / "b").stop_reason == "cancelled"
     read = read_trace(trace_path(tmp_path / "b", summary.results[0].rollout_id))
@@ -115,9 +148,12 @@ def test_cancel_ends_running_rollouts_with_valid_traces(tiny_suite, scripted, tm
     # Rollouts not yet started were not started.
     assert len(list((tmp_path / "b" / "traces").glob("*.jsonl"))) == 1
     # Resuming runs them, and runs the cancelled one again.
-    again = _batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path,
-                   config=RolloutConfig(max_iters=2))
-    assert sorted(r.stop_reason for r in again.results) == ["max_iters"] * 4 and not any(r.resumed for r in again.results)
+    again = _batch(
+        tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path, config=RolloutConfig(max_iters=2)
+    )
+    assert sorted(r.stop_reason for r in again.results) == ["max_iters"] * 4 and not any(
+        r.resumed for r in again.results
+    )
     assert read_batch_meta(tmp_path / "b").stop_reason == "finished"
 
 
@@ -132,8 +168,15 @@ def test_ctrl_c_in_the_caller_cancels_cleanly(tiny_suite, scripted, tmp_path):
             raised.append(result.rollout_id)
             raise KeyboardInterrupt
 
-    summary = _batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path, max_workers=2,
-                     on_rollout_end=on_end, config=RolloutConfig(max_iters=200))
+    summary = _batch(
+        tiny_suite,
+        lambda t, s: openai_for(server),
+        tmp_path / "b",
+        tmp_path,
+        max_workers=2,
+        on_rollout_end=on_end,
+        config=RolloutConfig(max_iters=200),
+    )
     assert summary.interrupted and summary.cancelled
     stops = {r.rollout_id: r.stop_reason for r in summary.results}
     assert stops.pop("fix_gcd__s10") == "finished" and "fix_largest__s10" in stops
@@ -153,8 +196,15 @@ def test_no_api_key_reaches_any_file(tiny_suite, scripted, tmp_path, monkeypatch
     server = scripted(ScriptedPolicy(tiny_suite, "clean"))
     provider = OpenAIProvider("scripted", base_url=server.base_url, retry=FAST_RETRY)
     assert provider._client.api_key == FAKE_OPENAI_KEY  # the key really was in play
-    _batch(tiny_suite, lambda t, s: provider, tmp_path / "b", tmp_path, rollouts=1,
-           base_url=server.base_url, executor=LocalExecutor(2))
+    _batch(
+        tiny_suite,
+        lambda t, s: provider,
+        tmp_path / "b",
+        tmp_path,
+        rollouts=1,
+        base_url=server.base_url,
+        executor=LocalExecutor(2),
+    )
     files = [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
     assert len(files) == 3  # batch.json + 2 traces
     for p in files:
@@ -198,8 +248,11 @@ def test_resuming_another_models_batch_is_refused(tiny_suite, scripted, tmp_path
 def test_a_key_echoed_in_a_provider_error_is_redacted(tiny_suite, scripted, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
     server = scripted(ScriptedPolicy(tiny_suite, "summary_only"))
-    server.fail_when(lambda b: True, status=401,
-                     message=f"Incorrect API key provided: {FAKE_OPENAI_KEY}. Also sk-proj-abc***********wxyz.")
+    server.fail_when(
+        lambda b: True,
+        status=401,
+        message=f"Incorrect API key provided: {FAKE_OPENAI_KEY}. Also sk-proj-abc***********wxyz.",
+    )
     provider = OpenAIProvider("scripted", base_url=server.base_url, retry=FAST_RETRY)
     summary = _batch(tiny_suite, lambda t, s: provider, tmp_path / "b", tmp_path, rollouts=1, task_ids=["fix_gcd"])
     [result] = summary.results

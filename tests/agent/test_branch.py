@@ -14,24 +14,38 @@ from agent.branch import BranchError, action_key, decision_points, parse_at, run
 from agent.loop import RolloutConfig
 from agent.scripted_llm import MixedPolicy
 from agent.trace import read_batch_meta, read_trace, trace_path
+from exports.layouts import clean_message
 from tests.agent.rollout_fixtures import openai_for, scripted  # noqa: F401
 from tests.agent.test_adaptive_batch import FAST, suite, suite_path  # noqa: F401
-from exports.layouts import clean_message
 from tui.cli import main
 
 # Parents: easy seed 0 fixes it (clean), seed 1 writes a wrong fix. Branch samples (seeds
 # 1..): seed 1 repeats the parent's script for easy (a duplicate action: dropped), 2 and 3 differ.
-PLAN = {("easy", 0): "clean", ("easy", 1): "wrong_fix",
-        ("easy", 101): "clean", ("easy", 102): "wrong_fix", ("easy", 103): "summary_only"}
+PLAN = {
+    ("easy", 0): "clean",
+    ("easy", 1): "wrong_fix",
+    ("easy", 101): "clean",
+    ("easy", 102): "wrong_fix",
+    ("easy", 103): "summary_only",
+}
 
 
 @pytest.fixture
 def parent(suite, scripted, tmp_path):
     server = scripted(MixedPolicy(suite, 0.5, plan=PLAN, **FAST))
     provider = openai_for(server)
-    run_batch(suite, lambda t, s: provider, tmp_path / "runs" / "parent", rollouts=2, task_ids=["easy"],
-              provider_name="openai", model="scripted", workspace_root=tmp_path / "ws",
-              config=RolloutConfig(max_iters=8, temperature=0.7), suite_path=str(suite.base_dir / "suite.json"))
+    run_batch(
+        suite,
+        lambda t, s: provider,
+        tmp_path / "runs" / "parent",
+        rollouts=2,
+        task_ids=["easy"],
+        provider_name="openai",
+        model="scripted",
+        workspace_root=tmp_path / "ws",
+        config=RolloutConfig(max_iters=8, temperature=0.7),
+        suite_path=str(suite.base_dir / "suite.json"),
+    )
     return tmp_path / "runs" / "parent", server
 
 
@@ -41,7 +55,7 @@ def test_decision_points_and_at_specs(parent):
     [first] = decision_points(read, "parent", "first-write")
     msgs = read.conversation()
     assert first.parent_action["tool_calls"][0]["function"]["name"] == "write_file"
-    assert msgs[len(first.prefix)] == first.parent_action and first.prefix == msgs[:len(first.prefix)]
+    assert msgs[len(first.prefix)] == first.parent_action and first.prefix == msgs[: len(first.prefix)]
     assert first.prefix[-1]["role"] == "tool" and first.parent_passed and first.temperature == 0.7
     steps = decision_points(read, "parent", "each-step")
     assert [p.at_step for p in steps] == list(range(1, read.end.outcome.steps + 1))
@@ -50,8 +64,11 @@ def test_decision_points_and_at_specs(parent):
     for bad in ("step=0", "step=x", "last"):
         with pytest.raises(BranchError, match="--at"):
             parse_at(bad)
-    a = {"role": "assistant", "content": None, "tool_calls": [{"id": "x", "type": "function",
-                                                                "function": {"name": "run_tests", "arguments": "{}"}}]}
+    a = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "x", "type": "function", "function": {"name": "run_tests", "arguments": "{}"}}],
+    }
     b = json.loads(json.dumps(a))
     b["tool_calls"][0]["id"] = "y"
     assert action_key(a) == action_key(b)  # ids do not make an action different
@@ -60,9 +77,19 @@ def test_decision_points_and_at_specs(parent):
 def test_branches_replay_the_prefix_and_sample_different_actions(suite, parent, tmp_path):
     batch, server = parent
     provider = openai_for(server)
-    s = run_branches(batch, suite, lambda t, seed: provider, tmp_path / "runs" / "br", at="first-write", samples=2,
-                     seed=101, provider_name="openai", model="scripted", max_workers=2,
-                     workspace_root=tmp_path / "ws")
+    s = run_branches(
+        batch,
+        suite,
+        lambda t, seed: provider,
+        tmp_path / "runs" / "br",
+        at="first-write",
+        samples=2,
+        seed=101,
+        provider_name="openai",
+        model="scripted",
+        max_workers=2,
+        workspace_root=tmp_path / "ws",
+    )
     assert len(s.points) == 2 and len(s.results) == 4
     meta = read_batch_meta(tmp_path / "runs" / "br")
     assert meta.stop_reason == "finished" and len(meta.planned) == 4 and meta.params.allocation == "branch"
@@ -73,7 +100,11 @@ def test_branches_replay_the_prefix_and_sample_different_actions(suite, parent, 
         for r in pr.branches:
             read = read_trace(trace_path(tmp_path / "runs" / "br", r.rollout_id))
             info = read.start.branch
-            assert (info.parent_rollout_id, info.parent_batch_id, info.at_step) == (pt.parent_rollout_id, "parent", pt.at_step)
+            assert (info.parent_rollout_id, info.parent_batch_id, info.at_step) == (
+                pt.parent_rollout_id,
+                "parent",
+                pt.at_step,
+            )
             msgs = read.conversation()
             n = info.prefix_messages
             assert json.dumps(msgs[:n]) == json.dumps(parent_msgs[:n])  # copied verbatim
@@ -91,8 +122,27 @@ def test_branches_replay_the_prefix_and_sample_different_actions(suite, parent, 
 def test_branch_ingest_export_step_check_end_to_end(suite, parent, tmp_path, capsys):
     batch, server = parent
     root = tmp_path / "runs"
-    rc = main(["branch", "--from", str(batch), "--at", "first-write", "--samples", "2", "--seed", "101",
-               "--llm-provider", "openai", "--model", "scripted", "--base-url", server.base_url, "--max-workers", "2"])
+    rc = main(
+        [
+            "branch",
+            "--from",
+            str(batch),
+            "--at",
+            "first-write",
+            "--samples",
+            "2",
+            "--seed",
+            "101",
+            "--llm-provider",
+            "openai",
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--max-workers",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     assert re.search(r"decision points\s+2\s+branches\s+4\s+pass/fail vs parent\s+3", out)
@@ -119,8 +169,11 @@ def test_branch_ingest_export_step_check_end_to_end(suite, parent, tmp_path, cap
         assert len(prefix) in cuts  # the decision point is where the branch left its parent
         # The parent's messages as the exporter writes every message (a null assistant
         # content is left out for Together), byte for byte.
-        match = [rid for rid, msgs in parents.items()
-                 if json.dumps([clean_message(m) for m in msgs[:len(prefix)]]) == json.dumps(prefix)]
+        match = [
+            rid
+            for rid, msgs in parents.items()
+            if json.dumps([clean_message(m) for m in msgs[: len(prefix)]]) == json.dumps(prefix)
+        ]
         assert match, "the exported prefix is the parent's conversation, byte for byte"
         assert ex["preferred_output"] != ex["non_preferred_output"]
         assert ex["preferred_output"][0]["role"] == ex["non_preferred_output"][0]["role"] == "assistant"

@@ -9,7 +9,7 @@ import pytest
 
 from agent.scripted_llm import MixedPolicy, ScriptedPolicy
 from agent.trace import find_batches, read_batch_meta
-from tests.agent.rollout_fixtures import *  # noqa: F403
+from tests.agent.rollout_fixtures import *
 from tui.cli import main
 
 LINE = re.compile(r"^\[run\] \[(\d+)/(\d+)\] (\w+) seed=(\d+): (PASS|FAIL|TAMPERED|ERROR) \(")
@@ -20,23 +20,53 @@ def _lines(out: str) -> list[re.Match]:
 
 
 def test_run_prints_a_line_per_rollout_and_a_summary(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
-    plan = {("fix_gcd", 0): "clean", ("fix_gcd", 1): "tamper",
-            ("fix_largest", 0): "invalid_then_recover", ("fix_largest", 1): "wrong_fix"}
+    plan = {
+        ("fix_gcd", 0): "clean",
+        ("fix_gcd", 1): "tamper",
+        ("fix_largest", 0): "invalid_then_recover",
+        ("fix_largest", 1): "wrong_fix",
+    }
     server = scripted(MixedPolicy(tiny_suite, plan=plan))
-    rc = main(["run", "--suite", str(tiny_suite_path), "--llm-provider", "openai", "--model", "scripted",
-               "--base-url", server.base_url, "--rollouts", "2", "--max-workers", "2",
-               "--trace-dir", str(tmp_path / "runs"), "--price-in", "0.5", "--price-out", "1.5"])
+    rc = main(
+        [
+            "run",
+            "--suite",
+            str(tiny_suite_path),
+            "--llm-provider",
+            "openai",
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--rollouts",
+            "2",
+            "--max-workers",
+            "2",
+            "--trace-dir",
+            str(tmp_path / "runs"),
+            "--price-in",
+            "0.5",
+            "--price-out",
+            "1.5",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     lines = _lines(out)
     assert sorted(int(m[1]) for m in lines) == [1, 2, 3, 4] and {m[2] for m in lines} == {"4"}
     verdicts = {(m[3], int(m[4])): m[5] for m in lines}
-    assert verdicts == {("fix_gcd", 0): "PASS", ("fix_gcd", 1): "TAMPERED",
-                        ("fix_largest", 0): "PASS", ("fix_largest", 1): "FAIL"}
+    assert verdicts == {
+        ("fix_gcd", 0): "PASS",
+        ("fix_gcd", 1): "TAMPERED",
+        ("fix_largest", 0): "PASS",
+        ("fix_largest", 1): "FAIL",
+    }
     assert re.search(r"pass rate\s+50\.0%\s+\(2/4 rollouts\)", out)
     calls = sum(len(b["messages"]) > 0 for b in server.requests)  # one tool call per request here
     assert re.search(rf"tool-call validity\s+[\d.]+%\s+\({calls - 3}/{calls} calls valid\)", out)
-    assert re.search(r"mean steps\s+\d+\.\d", out) and re.search(r"tokens\s+in [\d,]+\s+out [\d,]+\s+est\. cost \$", out)
+    assert re.search(r"mean steps\s+\d+\.\d", out) and re.search(
+        r"tokens\s+in [\d,]+\s+out [\d,]+\s+est\. cost \$", out
+    )
     assert re.search(r"fix_gcd\s+2\s+1\s+50%\s+1\s+0", out) and re.search(r"fix_largest\s+2\s+1\s+50%\s+0\s+0", out)
     [batch] = find_batches(tmp_path / "runs")
     meta = read_batch_meta(batch)
@@ -47,11 +77,16 @@ def test_replay_provider_reruns_a_batch_offline(tiny_suite, tiny_suite_path, scr
     plan = {("fix_gcd", 0): "clean", ("fix_largest", 0): "wrong_fix"}
     server = scripted(MixedPolicy(tiny_suite, plan=plan))
     common = ["run", "--suite", str(tiny_suite_path), "--rollouts", "1"]
-    assert main(common + ["--model", "scripted", "--base-url", server.base_url, "--trace-dir", str(tmp_path / "a")]) == 0
+    assert (
+        main(common + ["--model", "scripted", "--base-url", server.base_url, "--trace-dir", str(tmp_path / "a")]) == 0
+    )
     first = {(m[3], m[5]) for m in _lines(capsys.readouterr().out)}
     server.close()
     [recorded] = find_batches(tmp_path / "a")
-    assert main(common + ["--llm-provider", "replay", "--replay-from", str(recorded), "--trace-dir", str(tmp_path / "b")]) == 0
+    assert (
+        main(common + ["--llm-provider", "replay", "--replay-from", str(recorded), "--trace-dir", str(tmp_path / "b")])
+        == 0
+    )
     second = {(m[3], m[5]) for m in _lines(capsys.readouterr().out)}
     assert first == second == {("fix_gcd", "PASS"), ("fix_largest", "FAIL")}
 
@@ -59,8 +94,19 @@ def test_replay_provider_reruns_a_batch_offline(tiny_suite, tiny_suite_path, scr
 def test_a_provider_error_is_an_error_line_and_the_run_goes_on(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
     server = scripted(ScriptedPolicy(tiny_suite, "summary_only"))
     server.fail_when(lambda b: "fix_gcd" in b["messages"][1]["content"], status=401)
-    rc = main(["run", "--suite", str(tiny_suite_path), "--model", "m", "--base-url", server.base_url,
-               "--trace-dir", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--suite",
+            str(tiny_suite_path),
+            "--model",
+            "m",
+            "--base-url",
+            server.base_url,
+            "--trace-dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     verdicts = {m[3]: m[5] for m in _lines(out)}
     assert verdicts == {"fix_gcd": "ERROR", "fix_largest": "FAIL"} and rc == 0
@@ -73,20 +119,41 @@ def test_run_on_the_shipped_suite(scripted, tmp_path, capsys):
     suite = load_suite("mini-bugs")
     task = suite.tasks[0].id
     server = scripted(ScriptedPolicy(suite, "clean"))
-    rc = main(["run", "--suite", "mini-bugs", "--tasks", task, "--model", "scripted", "--base-url", server.base_url,
-               "--seed", "42", "--trace-dir", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--suite",
+            "mini-bugs",
+            "--tasks",
+            task,
+            "--model",
+            "scripted",
+            "--base-url",
+            server.base_url,
+            "--seed",
+            "42",
+            "--trace-dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and re.search(rf"^\[run\] \[1/1\] {task} seed=42: PASS \(steps=\d+\)$", out, re.M)
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["run", "--suite", "mini-bugs", "--llm-provider", "together", "--model", "x"], "TOGETHER_API_KEY"),
-    (["run", "--suite", "mini-bugs", "--model", "x", "--base-url", "https://api.example.com/v1"], "OPENAI_API_KEY"),
-    (["run", "--suite", "/no/such/suite.json", "--model", "x"], "suite"),
-    (["run", "--suite", "mini-bugs", "--llm-provider", "replay"], "--replay-from"),
-    (["run", "--suite", "mini-bugs", "--model", "x", "--base-url", "http://localhost:1/v1", "--tasks", "nope"], "nope"),
-    (["run", "--suite", "mini-bugs", "--model", "x", "--rollouts", "0"], "--rollouts"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["run", "--suite", "mini-bugs", "--llm-provider", "together", "--model", "x"], "TOGETHER_API_KEY"),
+        (["run", "--suite", "mini-bugs", "--model", "x", "--base-url", "https://api.example.com/v1"], "OPENAI_API_KEY"),
+        (["run", "--suite", "/no/such/suite.json", "--model", "x"], "suite"),
+        (["run", "--suite", "mini-bugs", "--llm-provider", "replay"], "--replay-from"),
+        (
+            ["run", "--suite", "mini-bugs", "--model", "x", "--base-url", "http://localhost:1/v1", "--tasks", "nope"],
+            "nope",
+        ),
+        (["run", "--suite", "mini-bugs", "--model", "x", "--rollouts", "0"], "--rollouts"),
+    ],
+)
 def test_user_errors_are_one_line(argv, needle, monkeypatch, capsys):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
@@ -131,9 +198,29 @@ def test_ctrl_c_stops_the_run_cleanly(tiny_suite, tiny_suite_path, scripted, tmp
     server = scripted(ScriptedPolicy(tiny_suite, "never_finish"))
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "TOGETHER_API_KEY")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "run", "--suite", str(tiny_suite_path), "--model", "m",
-         "--base-url", server.base_url, "--rollouts", "3", "--max-iters", "10000", "--trace-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=os.getcwd(),
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "run",
+            "--suite",
+            str(tiny_suite_path),
+            "--model",
+            "m",
+            "--base-url",
+            server.base_url,
+            "--rollouts",
+            "3",
+            "--max-iters",
+            "10000",
+            "--trace-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=os.getcwd(),
     )
     try:
         deadline = time.monotonic() + 60

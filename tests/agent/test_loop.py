@@ -7,16 +7,35 @@ from agent.loop import RolloutConfig, run_rollout
 from agent.providers import ReplayProvider
 from agent.scripted_llm import ScriptedPolicy
 from agent.trace import (
-    BranchInfo, ErrorEvent, FinalEvent, LlmCall, MessageEvent, RolloutEnd, RolloutStart, TestRun as TraceTestRun,
-    ToolCallEvent, ToolResultEvent, read_trace,
+    BranchInfo,
+    ErrorEvent,
+    FinalEvent,
+    LlmCall,
+    MessageEvent,
+    RolloutEnd,
+    RolloutStart,
+    ToolCallEvent,
+    ToolResultEvent,
+    read_trace,
 )
-from tests.agent.rollout_fixtures import *  # noqa: F403
+from agent.trace import (
+    TestRun as TraceTestRun,
+)
+from tests.agent.rollout_fixtures import *
 
 
 def _run(suite, provider, tmp_path, task_id="fix_gcd", seed=3, name="r", **cfg):
     path = tmp_path / f"{name}.jsonl"
-    result = run_rollout(suite, suite.task(task_id), provider, path, rollout_id=name, seed=seed,
-                         config=RolloutConfig(**cfg), workspace_root=tmp_path / "ws")
+    result = run_rollout(
+        suite,
+        suite.task(task_id),
+        provider,
+        path,
+        rollout_id=name,
+        seed=seed,
+        config=RolloutConfig(**cfg),
+        workspace_root=tmp_path / "ws",
+    )
     return result, read_trace(path)
 
 
@@ -30,7 +49,14 @@ def test_clean_rollout_passes_and_trace_holds_every_event(tiny_suite, scripted, 
     assert kinds[0] == "rollout_start" and kinds[-1] == "rollout_end"
     start = read.start
     assert isinstance(start, RolloutStart) and start.seed == 3 and start.provider == "openai"
-    assert {t["function"]["name"] for t in start.tools} == {"list_dir", "read_file", "write_file", "grep", "run_tests", "finish"}
+    assert {t["function"]["name"] for t in start.tools} == {
+        "list_dir",
+        "read_file",
+        "write_file",
+        "grep",
+        "run_tests",
+        "finish",
+    }
     # Every request carried the rollout's seed and temperature.
     assert server.requests and all(b["seed"] == 3 and b["temperature"] == 0.3 for b in server.requests)
     # One llm_call per step; tool_call/tool_result pairs share step and call_id.
@@ -64,7 +90,7 @@ def test_conversation_from_trace_equals_what_the_server_received(tiny_suite, scr
     assert conv[: len(last)] == last
     assert conv[len(last)]["role"] == "assistant"
     assert conv[len(last)]["tool_calls"][0]["function"]["name"] == "finish"
-    assert [m["role"] for m in conv[len(last) + 1:]] == ["tool"]
+    assert [m["role"] for m in conv[len(last) + 1 :]] == ["tool"]
     # And every earlier request was a prefix of it.
     for body in server.requests:
         assert conv[: len(body["messages"])] == body["messages"]
@@ -84,8 +110,11 @@ def test_invalid_calls_are_recorded_and_the_rollout_recovers(tiny_suite, scripte
     assert any("rel_dir" in v for v in bad[1].violations)  # empty
     assert bad[2].parse_error and bad[2].args is None and bad[2].arguments.startswith('{"rel_path"')
     # The model was answered with an error it can act on, as a tool message.
-    tool_msgs = {e.message["tool_call_id"]: e.message["content"] for e in read.events
-                 if isinstance(e, MessageEvent) and e.message["role"] == "tool"}
+    tool_msgs = {
+        e.message["tool_call_id"]: e.message["content"]
+        for e in read.events
+        if isinstance(e, MessageEvent) and e.message["role"] == "tool"
+    }
     assert all(tool_msgs[e.call_id] for e in bad)
 
 
@@ -131,10 +160,13 @@ def test_replay_reproduces_a_recording_without_network_and_reports_divergence(ti
     replayed, rep = _run(tiny_suite, ReplayProvider(tmp_path / "orig.jsonl"), tmp_path, name="again")
     assert replayed.stop_reason == "finished" and replayed.outcome.tests_passed
     assert replayed.outcome.patch == original.outcome.patch
-    assert [m for m in rep.conversation() if m["role"] == "assistant"] == \
-           [m for m in rec.conversation() if m["role"] == "assistant"]
+    assert [m for m in rep.conversation() if m["role"] == "assistant"] == [
+        m for m in rec.conversation() if m["role"] == "assistant"
+    ]
     # The same recording on another task: the goal differs, so the replay stops at once.
-    other, read = _run(tiny_suite, ReplayProvider(tmp_path / "orig.jsonl"), tmp_path, task_id="fix_largest", name="other")
+    other, read = _run(
+        tiny_suite, ReplayProvider(tmp_path / "orig.jsonl"), tmp_path, task_id="fix_largest", name="other"
+    )
     assert other.stop_reason == "diverged" and other.outcome.steps == 0
     assert "differs from the recording" in [e for e in read.events if isinstance(e, ErrorEvent)][0].message
     # Fewer turns allowed than the recording needs is fine; more than it has is divergence.
@@ -158,9 +190,17 @@ def test_prefix_messages_branch_from_a_recorded_step(tiny_suite, scripted, tmp_p
     cut = max(i for i, e in enumerate(conv) if e["role"] == "tool" and e["tool_call_id"].startswith("call_6_")) + 1
     n_before = len(server.requests)
     path = tmp_path / "branch.jsonl"
-    result = run_rollout(tiny_suite, tiny_suite.task("fix_gcd"), openai_for(server), path, rollout_id="branch",
-                         seed=3, workspace_root=tmp_path / "ws", prefix_messages=conv[:cut],
-                         branch=BranchInfo(parent_rollout_id="parent", prefix_messages=cut, at_step=7))
+    result = run_rollout(
+        tiny_suite,
+        tiny_suite.task("fix_gcd"),
+        openai_for(server),
+        path,
+        rollout_id="branch",
+        seed=3,
+        workspace_root=tmp_path / "ws",
+        prefix_messages=conv[:cut],
+        branch=BranchInfo(parent_rollout_id="parent", prefix_messages=cut, at_step=7),
+    )
     read = read_trace(path)
     assert read.conversation()[:cut] == conv[:cut]
     assert read.start.branch.at_step == 7
@@ -178,7 +218,8 @@ def test_rollout_wall_clock_timeout(tiny_suite, scripted, tmp_path):
 
 def test_a_workspace_fault_is_an_error_rollout_with_a_valid_trace(tiny_suite, scripted, tmp_path):
     task = type(tiny_suite.task("fix_gcd")).model_validate(
-        tiny_suite.task("fix_gcd").model_dump() | {"source": {"kind": "dir", "path": "no/such/dir"}})
+        tiny_suite.task("fix_gcd").model_dump() | {"source": {"kind": "dir", "path": "no/such/dir"}}
+    )
     server = scripted(ScriptedPolicy(tiny_suite, "clean"))
     path = tmp_path / "t.jsonl"
     result = run_rollout(tiny_suite, task, openai_for(server), path, rollout_id="t", seed=0, workspace_root=tmp_path)

@@ -5,11 +5,17 @@ from __future__ import annotations
 import pytest
 
 from agent.providers import (
-    MissingApiKey, OpenAIProvider, ProviderConfigError, ProviderError, RetryPolicy, TogetherProvider,
-    provider_factory, replay_factory,
+    MissingApiKey,
+    OpenAIProvider,
+    ProviderConfigError,
+    ProviderError,
+    RetryPolicy,
+    TogetherProvider,
+    provider_factory,
+    replay_factory,
 )
 from agent.scripted_llm import ScriptedPolicy
-from tests.agent.rollout_fixtures import *  # noqa: F403
+from tests.agent.rollout_fixtures import *
 
 GOAL = "The function in task fix_gcd returns wrong results. Find and fix the bug."
 MESSAGES = [{"role": "system", "content": "sys"}, {"role": "user", "content": GOAL}]

@@ -74,10 +74,13 @@ def test_resolve_argv_binds_this_python():
 
 
 def test_counts_and_verdict(tmp_path, sandbox):
-    ws = _project(tmp_path / "ws", {
-        "m.py": "def f(x):\n    return x + 1\n",
-        "tests/test_m.py": "from m import f\n\ndef test_a():\n    assert f(1) == 2\n\ndef test_b():\n    assert f(2) == 4\n",
-    })
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "m.py": "def f(x):\n    return x + 1\n",
+            "tests/test_m.py": "from m import f\n\ndef test_a():\n    assert f(1) == 2\n\ndef test_b():\n    assert f(2) == 4\n",
+        },
+    )
     r = run_tests(ws, _task(), sandbox=sandbox)
     assert not r.passed
     assert (r.counts.passed, r.counts.failed, r.counts.collected) == (1, 1, 2)
@@ -109,13 +112,16 @@ def test_collection_error_is_a_failure(tmp_path):
 
 
 def test_per_test_timeout_fails_only_the_looping_test(tmp_path, sandbox):
-    ws = _project(tmp_path / "ws", {
-        "tests/test_loop.py": (
-            "def test_fast():\n    assert True\n\n"
-            "def test_forever():\n    while True:\n        try:\n            pass\n        except Exception:\n            pass\n\n"
-            "def test_after():\n    assert 1 + 1 == 2\n"
-        ),
-    })
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "tests/test_loop.py": (
+                "def test_fast():\n    assert True\n\n"
+                "def test_forever():\n    while True:\n        try:\n            pass\n        except Exception:\n            pass\n\n"
+                "def test_after():\n    assert 1 + 1 == 2\n"
+            ),
+        },
+    )
     r = run_tests(ws, _task(per_test_timeout_s=1.0, timeout_s=30.0), sandbox=sandbox)
     assert not r.passed and not r.timed_out
     assert (r.counts.passed, r.counts.failed) == (2, 1)
@@ -125,13 +131,16 @@ def test_per_test_timeout_fails_only_the_looping_test(tmp_path, sandbox):
 
 def test_wall_clock_timeout_kills_the_whole_group(tmp_path, sandbox):
     marker = f"repo-agent-loop-{uuid.uuid4().hex}"
-    ws = _project(tmp_path / "ws", {
-        "spin.py": (
-            "import subprocess, sys\n"
-            f"subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(0.05)', '{marker}'])\n"
-            "while True:\n    pass\n"
-        ),
-    })
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "spin.py": (
+                "import subprocess, sys\n"
+                f"subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(0.05)', '{marker}'])\n"
+                "while True:\n    pass\n"
+            ),
+        },
+    )
     code, out, duration, timed_out = run_command(
         [sys.executable, "spin.py", marker], ws, timeout_s=1.5, sandbox=sandbox
     )
@@ -148,9 +157,12 @@ def test_test_run_timeout_summary(tmp_path):
 
 
 def test_rlimits_apply_in_the_child(tmp_path, sandbox):
-    ws = _project(tmp_path / "ws", {
-        "lim.py": "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CPU)[0])\n"
-    })
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "lim.py": "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CPU)[0])\n"
+        },
+    )
     code, out, _, _ = run_command([sys.executable, "lim.py"], ws, timeout_s=10, sandbox=sandbox)
     assert code == 0
     as_soft, cpu_soft = map(int, out.split())
@@ -164,20 +176,23 @@ def test_clean_env_no_keys(tmp_path, monkeypatch, sandbox):
     assert code == 0 and out.strip() == "[]"
 
 
-@pytest.mark.skipif("bwrap" != sandbox_kind(), reason="bwrap is not usable on this machine")
+@pytest.mark.skipif(sandbox_kind() != "bwrap", reason="bwrap is not usable on this machine")
 def test_bwrap_isolation(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    ws = _project(tmp_path / "ws", {
-        "probe.py": (
-            "import os, socket\n"
-            f"try:\n    open({str(outside / 'x')!r}, 'w').write('escaped')\n    print('write-outside: yes')\n"
-            "except OSError:\n    print('write-outside: no')\n"
-            "open('inside.txt', 'w').write('ok')\n"
-            "print('pids:', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
-            "print('nets:', sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))\n"
-        ),
-    })
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "probe.py": (
+                "import os, socket\n"
+                f"try:\n    open({str(outside / 'x')!r}, 'w').write('escaped')\n    print('write-outside: yes')\n"
+                "except OSError:\n    print('write-outside: no')\n"
+                "open('inside.txt', 'w').write('ok')\n"
+                "print('pids:', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
+                "print('nets:', sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))\n"
+            ),
+        },
+    )
     code, out, _, _ = run_command([sys.executable, "probe.py"], ws, timeout_s=10, sandbox="bwrap")
     assert code == 0, out
     assert "write-outside: no" in out

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from agent.scripted_llm import FAILING, PASSING, SCRIPTS, MixedPolicy, PolicyRequest, ScriptedPolicy, task_facts
-from tests.agent.rollout_fixtures import *  # noqa: F403
+from tests.agent.rollout_fixtures import *
 
 GOAL = "The function in task fix_largest returns wrong results. Find and fix the bug."
 

@@ -13,7 +13,6 @@ from agent.workspace import Workspace
 
 from .conftest import ADD_TASK, write_suite
 
-
 # --------------------------------------------------------------------------- the shipped suite
 
 
@@ -45,12 +44,18 @@ def test_shipped_suite_checks(mini_suite):
 
 
 def test_check_reports_a_task_that_passes_untouched_or_stays_broken(tmp_path):
-    path = write_suite(tmp_path / "s", {
-        "already_ok": {"m.py": "X = 1\n", "tests/test_m.py": "from m import X\n\ndef test_x():\n    assert X == 1\n"},
-        "bad_fix": dict(ADD_TASK, **{"_fix/add.py": "def add(a, b):\n    return a * b\n"}),
-        "no_fix": {k: v for k, v in ADD_TASK.items() if not k.startswith("_fix")},
-        "fix_edits_tests": dict(ADD_TASK, **{"_fix/tests/test_add.py": "def test_nothing():\n    pass\n"}),
-    })
+    path = write_suite(
+        tmp_path / "s",
+        {
+            "already_ok": {
+                "m.py": "X = 1\n",
+                "tests/test_m.py": "from m import X\n\ndef test_x():\n    assert X == 1\n",
+            },
+            "bad_fix": dict(ADD_TASK, **{"_fix/add.py": "def add(a, b):\n    return a * b\n"}),
+            "no_fix": {k: v for k, v in ADD_TASK.items() if not k.startswith("_fix")},
+            "fix_edits_tests": dict(ADD_TASK, **{"_fix/tests/test_add.py": "def test_nothing():\n    pass\n"}),
+        },
+    )
     checks = {c.task_id: c for c in check_suite(load_suite(path))}
     assert checks["already_ok"] == TaskCheck("already_ok", False, None, checks["already_ok"].detail, False)
     assert checks["bad_fix"].fails_untouched and checks["bad_fix"].passes_with_fix is False and not checks["bad_fix"].ok

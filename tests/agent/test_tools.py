@@ -28,7 +28,12 @@ def tools(ws):
 def test_schemas_are_openai_tools(tools):
     schemas = tools.schemas()
     assert [s["function"]["name"] for s in schemas] == [
-        "list_dir", "read_file", "write_file", "grep", "run_tests", "finish"
+        "list_dir",
+        "read_file",
+        "write_file",
+        "grep",
+        "run_tests",
+        "finish",
     ]
     json.dumps(schemas)
     by_name = {s["function"]["name"]: s["function"] for s in schemas}
@@ -52,7 +57,12 @@ INVALID = [
     ("list_dir", '["."]', "arguments: must be a JSON object, got array", False),
     ("list_dir", '"."', "arguments: must be a JSON object, got string", False),
     ("delete_everything", '{"rel_dir": "."}', "unknown tool 'delete_everything'", False),
-    ("list_dir", "{}", "rel_dir: missing required argument (must be a non-empty path, use '.' for the workspace root)", False),
+    (
+        "list_dir",
+        "{}",
+        "rel_dir: missing required argument (must be a non-empty path, use '.' for the workspace root)",
+        False,
+    ),
     ("list_dir", '{"max_files": 10}', "rel_dir: missing required argument", False),
     ("list_dir", '{"rel_dir": ""}', "rel_dir: must be a non-empty path, use '.' for the workspace root", False),
     ("grep", '{"pattern": "x", "rel_dir": "   "}', "rel_dir: must be a non-empty path", False),
@@ -125,8 +135,12 @@ def test_read_and_write(tools, ws):
 
 @pytest.mark.parametrize("rel", ["../outside.txt", "/etc/passwd", "tests/../../x"])
 def test_tools_refuse_escapes(tools, rel):
-    for name, args in (("read_file", {"rel_path": rel}), ("write_file", {"rel_path": rel, "content": "x"}),
-                       ("list_dir", {"rel_dir": rel}), ("grep", {"pattern": "x", "rel_dir": rel})):
+    for name, args in (
+        ("read_file", {"rel_path": rel}),
+        ("write_file", {"rel_path": rel, "content": "x"}),
+        ("list_dir", {"rel_dir": rel}),
+        ("grep", {"pattern": "x", "rel_dir": rel}),
+    ):
         o = tools.call(name, json.dumps(args))
         assert o.valid and not o.ok, name
         assert "workspace" in o.output and o.error
@@ -209,9 +223,12 @@ def test_run_tests_and_finish(tools, ws):
     assert o.finish == {
         "summary": "add() subtracted",
         "changes": ["add.py: - to +"],
-        "test_result": {"passed": True, "summary": o.finish["test_result"]["summary"],
-                        "counts": {"passed": 3, "failed": 0, "errors": 0, "skipped": 0, "collected": 3},
-                        "timed_out": False},
+        "test_result": {
+            "passed": True,
+            "summary": o.finish["test_result"]["summary"],
+            "counts": {"passed": 3, "failed": 0, "errors": 0, "skipped": 0, "collected": 3},
+            "timed_out": False,
+        },
     }
     o = tools.call("finish", json.dumps({"summary": "", "changes": "x"}))
     assert not o.valid and o.finish is None

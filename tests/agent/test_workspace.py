@@ -108,7 +108,9 @@ def test_patch_is_git_style_and_applies(ws, add_suite):
     assert "__pycache__" not in patch and "pytest_cache" not in patch and "_fix" not in patch
     ps = PatchSet(patch)
     assert [(f.path, f.is_added_file, f.is_removed_file) for f in ps] == [
-        ("add.py", False, False), ("notes.md", True, False), ("tests/test_add.py", False, True)
+        ("add.py", False, False),
+        ("notes.md", True, False),
+        ("tests/test_add.py", False, True),
     ]
     assert ws.files_touched() == ["add.py", "notes.md", "tests/test_add.py"]
     # git itself accepts it: applied to a copy of the source, it reproduces the workspace
@@ -139,8 +141,15 @@ def test_git_source_not_supported(tmp_path):
 def test_hidden_files_and_nested_hidden(tmp_path):
     path = write_suite(
         tmp_path / "s",
-        {"t": {"a.py": "x = 1\n", "answers.txt": "42\n", "data/keep.txt": "k\n", "data/secret/x.txt": "s\n",
-               "tests/test_a.py": "def test_a():\n    assert False\n"}},
+        {
+            "t": {
+                "a.py": "x = 1\n",
+                "answers.txt": "42\n",
+                "data/keep.txt": "k\n",
+                "data/secret/x.txt": "s\n",
+                "tests/test_a.py": "def test_a():\n    assert False\n",
+            }
+        },
         hidden=["answers.txt", "data/secret"],
     )
     suite = load_suite(path)

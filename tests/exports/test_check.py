@@ -12,21 +12,31 @@ from exports import RULES, check_file, validate_record
 from exports.models import RecordError
 from tui.cli import main
 
-CALL = {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": "{\"rel_path\": \"a.py\"}"}}
+CALL = {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": '{"rel_path": "a.py"}'}}
 TOOLS = [{"type": "function", "function": {"name": "read_file", "parameters": {"type": "object"}}}]
-SFT = {"messages": [
-    {"role": "system", "content": "sys"},
-    {"role": "user", "content": "fix it"},
-    {"role": "assistant", "content": None, "tool_calls": [CALL], "weight": 1},
-    {"role": "tool", "tool_call_id": "c1", "content": "x = 1"},
-    {"role": "assistant", "content": "done", "weight": 0},
-], "tools": TOOLS}
-DPO = {"input": {"messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "fix it"}],
-                 "tools": TOOLS},
-       "preferred_output": [{"role": "assistant", "content": "good"}],
-       "non_preferred_output": [{"role": "assistant", "content": "bad"}]}
-TRL_DPO = {"prompt": [{"role": "user", "content": "fix it"}], "chosen": [{"role": "assistant", "content": "a"}],
-           "rejected": [{"role": "assistant", "content": "b"}]}
+SFT = {
+    "messages": [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "fix it"},
+        {"role": "assistant", "content": None, "tool_calls": [CALL], "weight": 1},
+        {"role": "tool", "tool_call_id": "c1", "content": "x = 1"},
+        {"role": "assistant", "content": "done", "weight": 0},
+    ],
+    "tools": TOOLS,
+}
+DPO = {
+    "input": {
+        "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "fix it"}],
+        "tools": TOOLS,
+    },
+    "preferred_output": [{"role": "assistant", "content": "good"}],
+    "non_preferred_output": [{"role": "assistant", "content": "bad"}],
+}
+TRL_DPO = {
+    "prompt": [{"role": "user", "content": "fix it"}],
+    "chosen": [{"role": "assistant", "content": "a"}],
+    "rejected": [{"role": "assistant", "content": "b"}],
+}
 
 
 def _set(base, fn):
@@ -50,21 +60,46 @@ CASES = [
     ("sft-empty", "together-sft", SFT, lambda o: o.update(messages=[]), "messages-empty"),
     ("sft-role", "together-sft", SFT, lambda o: msgs(o)[1].update(role="robot"), "role"),
     ("sft-first-role", "together-sft", SFT, lambda o: o.update(messages=msgs(o)[2:]), "first-role"),
-    ("sft-system-pos", "together-sft", SFT, lambda o: msgs(o).insert(2, {"role": "system", "content": "x"}),
-     "system-position"),
+    (
+        "sft-system-pos",
+        "together-sft",
+        SFT,
+        lambda o: msgs(o).insert(2, {"role": "system", "content": "x"}),
+        "system-position",
+    ),
     ("sft-content", "together-sft", SFT, lambda o: msgs(o)[1].pop("content"), "content"),
     ("sft-assistant-empty", "together-sft", SFT, lambda o: msgs(o)[4].pop("content"), "assistant-empty"),
     ("sft-tool-calls-role", "together-sft", SFT, lambda o: msgs(o)[1].update(tool_calls=[CALL]), "tool-calls-role"),
     ("sft-tool-call", "together-sft", SFT, lambda o: msgs(o)[2]["tool_calls"][0].pop("id"), "tool-call"),
-    ("sft-args-broken", "together-sft", SFT,
-     lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(arguments="{\"rel_path\": "), "arguments-json"),
-    ("sft-args-not-object", "together-sft", SFT,
-     lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(arguments="[1, 2]"), "arguments-json"),
-    ("sft-args-object", "together-sft", SFT,
-     lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(arguments={"rel_path": "a.py"}), "arguments-json"),
+    (
+        "sft-args-broken",
+        "together-sft",
+        SFT,
+        lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(arguments='{"rel_path": '),
+        "arguments-json",
+    ),
+    (
+        "sft-args-not-object",
+        "together-sft",
+        SFT,
+        lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(arguments="[1, 2]"),
+        "arguments-json",
+    ),
+    (
+        "sft-args-object",
+        "together-sft",
+        SFT,
+        lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(arguments={"rel_path": "a.py"}),
+        "arguments-json",
+    ),
     ("trl-args-string", "trl-sft", SFT, lambda o: [m.pop("weight", None) for m in msgs(o)] and None, "arguments-json"),
-    ("sft-tool-unknown", "together-sft", SFT,
-     lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(name="rm_rf"), "tool-unknown"),
+    (
+        "sft-tool-unknown",
+        "together-sft",
+        SFT,
+        lambda o: msgs(o)[2]["tool_calls"][0]["function"].update(name="rm_rf"),
+        "tool-unknown",
+    ),
     ("sft-tool-call-id", "together-sft", SFT, lambda o: msgs(o)[3].update(tool_call_id="c9"), "tool-call-id"),
     ("sft-tools", "together-sft", SFT, lambda o: o.update(tools=[]), "tools"),
     ("sft-weight", "together-sft", SFT, lambda o: msgs(o)[2].update(weight=2), "weight"),
@@ -72,26 +107,60 @@ CASES = [
     ("sft-weight-role", "together-sft", SFT, lambda o: msgs(o)[1].update(weight=1), "weight-role"),
     ("sft-no-assistant", "together-sft", SFT, lambda o: o.update(messages=msgs(o)[:2]), "no-assistant"),
     ("sft-no-trained", "together-sft", SFT, lambda o: msgs(o)[2].update(weight=0), "no-trained-assistant"),
-    ("dpo-ends-assistant", "together-dpo", DPO,
-     lambda o: o["input"]["messages"].append({"role": "assistant", "content": "hm"}), "input-ends-assistant"),
-    ("dpo-output-count", "together-dpo", DPO,
-     lambda o: o["preferred_output"].append({"role": "assistant", "content": "more"}), "output-count"),
+    (
+        "dpo-ends-assistant",
+        "together-dpo",
+        DPO,
+        lambda o: o["input"]["messages"].append({"role": "assistant", "content": "hm"}),
+        "input-ends-assistant",
+    ),
+    (
+        "dpo-output-count",
+        "together-dpo",
+        DPO,
+        lambda o: o["preferred_output"].append({"role": "assistant", "content": "more"}),
+        "output-count",
+    ),
     ("dpo-output-empty", "together-dpo", DPO, lambda o: o.update(non_preferred_output=[]), "output-count"),
     ("dpo-output-role", "together-dpo", DPO, lambda o: o["preferred_output"][0].update(role="user"), "output-role"),
-    ("dpo-output-content", "together-dpo", DPO,
-     lambda o: o["preferred_output"][0].update(content=None, tool_calls=[CALL]), "output-content"),
+    (
+        "dpo-output-content",
+        "together-dpo",
+        DPO,
+        lambda o: o["preferred_output"][0].update(content=None, tool_calls=[CALL]),
+        "output-content",
+    ),
     ("dpo-output-weight", "together-dpo", DPO, lambda o: o["preferred_output"][0].update(weight=1), "extra-key"),
     ("dpo-same", "together-dpo", DPO, lambda o: o.update(non_preferred_output=o["preferred_output"]), "same-outputs"),
-    ("openai-parallel-type", "openai-dpo", {**DPO, "input": {**DPO["input"], "parallel_tool_calls": True}},
-     lambda o: o["input"].update(parallel_tool_calls="yes"), "type"),
+    (
+        "openai-parallel-type",
+        "openai-dpo",
+        {**DPO, "input": {**DPO["input"], "parallel_tool_calls": True}},
+        lambda o: o["input"].update(parallel_tool_calls="yes"),
+        "type",
+    ),
     ("trl-dpo-extra", "trl-dpo", TRL_DPO, lambda o: o.update(score=1.0), "extra-key"),
-    ("trl-dpo-ends-assistant", "trl-dpo", TRL_DPO,
-     lambda o: o["prompt"].append({"role": "assistant", "content": "x"}), "input-ends-assistant"),
-    ("trl-dpo-weight", "trl-dpo", TRL_DPO, lambda o: o["prompt"].append({"role": "user", "content": "u", "weight": 0}),
-     "extra-key"),
+    (
+        "trl-dpo-ends-assistant",
+        "trl-dpo",
+        TRL_DPO,
+        lambda o: o["prompt"].append({"role": "assistant", "content": "x"}),
+        "input-ends-assistant",
+    ),
+    (
+        "trl-dpo-weight",
+        "trl-dpo",
+        TRL_DPO,
+        lambda o: o["prompt"].append({"role": "user", "content": "u", "weight": 0}),
+        "extra-key",
+    ),
 ]
-BASES = {"together-sft": SFT, "together-dpo": DPO, "trl-dpo": TRL_DPO,
-         "openai-dpo": {**DPO, "input": {**DPO["input"], "parallel_tool_calls": True}}}
+BASES = {
+    "together-sft": SFT,
+    "together-dpo": DPO,
+    "trl-dpo": TRL_DPO,
+    "openai-dpo": {**DPO, "input": {**DPO["input"], "parallel_tool_calls": True}},
+}
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -130,16 +199,19 @@ def test_valid_bases_pass(tmp_path: Path) -> None:
         assert report.ok and report.format == fmt and report.detected and report.lines == 2, report.errors
 
 
-@pytest.mark.parametrize("content, line, rule", [
-    (b'{"messages": []}\n\xff\xfe\n', 2, "utf8"),
-    (b"", 0, "empty-file"),
-    (b"\n\n", 0, "empty-file"),
-    (json.dumps(SFT).encode() + b"\n\n" + json.dumps(SFT).encode() + b"\n", 2, "blank-line"),
-    (json.dumps(SFT).encode() + b"\n{\"messages\": [\n", 2, "json"),
-    (json.dumps(SFT).encode() + b"\n[1, 2]\n", 2, "not-object"),
-    (b'{"text": "hello"}\n', 1, "unknown-format"),
-    (json.dumps(SFT).encode() + b"\n" + json.dumps(DPO).encode() + b"\n", 2, "mixed-formats"),
-])
+@pytest.mark.parametrize(
+    "content, line, rule",
+    [
+        (b'{"messages": []}\n\xff\xfe\n', 2, "utf8"),
+        (b"", 0, "empty-file"),
+        (b"\n\n", 0, "empty-file"),
+        (json.dumps(SFT).encode() + b"\n\n" + json.dumps(SFT).encode() + b"\n", 2, "blank-line"),
+        (json.dumps(SFT).encode() + b'\n{"messages": [\n', 2, "json"),
+        (json.dumps(SFT).encode() + b"\n[1, 2]\n", 2, "not-object"),
+        (b'{"text": "hello"}\n', 1, "unknown-format"),
+        (json.dumps(SFT).encode() + b"\n" + json.dumps(DPO).encode() + b"\n", 2, "mixed-formats"),
+    ],
+)
 def test_file_level_rules(tmp_path: Path, content: bytes, line: int, rule: str) -> None:
     p = tmp_path / "f.jsonl"
     p.write_bytes(content)
@@ -148,7 +220,11 @@ def test_file_level_rules(tmp_path: Path, content: bytes, line: int, rule: str) 
 
 
 def test_check_command_names_every_error_and_exits_nonzero(tmp_path: Path, capsys) -> None:
-    bad = _set(SFT, lambda o: (msgs(o)[2].update(weight=3), o.update(extra=1)) and None)
+    def weight_3_and_extra_key(o):
+        msgs(o)[2].update(weight=3)
+        o.update(extra=1)
+
+    bad = _set(SFT, weight_3_and_extra_key)
     p = _write(tmp_path / "f.jsonl", [json.dumps(SFT), json.dumps(bad), "not json"])
     assert main(["check", str(p)]) == 1
     out = capsys.readouterr().out

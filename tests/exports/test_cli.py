@@ -19,8 +19,25 @@ def _traces(tmp_path: Path) -> Path:
 def test_export_dpo_command_ingests_and_prints_the_summary(tmp_path: Path, capsys) -> None:
     root = _traces(tmp_path)
     out = tmp_path / "data" / "dpo.jsonl"
-    assert main(["export", "dpo", str(root), "--out", str(out), "--auto", "--mode", "patch+trajectory",
-                 "--last-k", "2", "--price-per-mtok", "1.5"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "dpo",
+                str(root),
+                "--out",
+                str(out),
+                "--auto",
+                "--mode",
+                "patch+trajectory",
+                "--last-k",
+                "2",
+                "--price-per-mtok",
+                "1.5",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert (root / "labels.sqlite").is_file() and check_file(out).ok
     assert f"{out}  [together-dpo, patch+trajectory]" in text

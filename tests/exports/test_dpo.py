@@ -40,8 +40,11 @@ def test_every_mode_on_sample_traces_passes_check(sample, tmp_path: Path, mode: 
     assert [m["role"] for m in prompt] == ["system", "user"]
     chosen = (line["chosen"] if layout == "trl" else line["preferred_output"])[0]
     payload = json.loads(chosen["content"])
-    assert {"final": {"summary", "changes"}, "patch": {"summary", "patch"},
-            "patch+trajectory": {"summary", "patch", "trajectory"}}[mode] == set(payload)
+    assert {
+        "final": {"summary", "changes"},
+        "patch": {"summary", "patch"},
+        "patch+trajectory": {"summary", "patch", "trajectory"},
+    }[mode] == set(payload)
     if mode == "patch+trajectory":
         assert 0 < len(payload["trajectory"]) <= 5
         assert all(len(c["result"] or "") <= 500 + 40 for c in payload["trajectory"])
@@ -81,8 +84,18 @@ def test_flip_is_swapped_discard_is_absent_unlabeled_needs_auto(env, tmp_path: P
 
 
 def test_auto_drops_noisy_pairs_unless_kept(env, tmp_path: Path) -> None:
-    env.batch("b1", [Spec("fix_gcd", 0, passed=False), Spec("fix_gcd", 1, passed=False, steps=[
-        [Call("read_file", {"rel_path": "gcd.py"})], [Call("finish", {"summary": "x", "changes": []})]])])
+    env.batch(
+        "b1",
+        [
+            Spec("fix_gcd", 0, passed=False),
+            Spec(
+                "fix_gcd",
+                1,
+                passed=False,
+                steps=[[Call("read_file", {"rel_path": "gcd.py"})], [Call("finish", {"summary": "x", "changes": []})]],
+            ),
+        ],
+    )
     pair = env.pair_for("fix_gcd")
     assert "both_fail" in pair.flags
     with pytest.raises(ExportError, match="noisy:both_fail 1"):
@@ -95,13 +108,30 @@ def test_auto_drops_noisy_pairs_unless_kept(env, tmp_path: Path) -> None:
 
 
 def _branch_env(env):
-    parent = Spec("fix_gcd", 0, passed=False, steps=[
-        [Call("list_dir", {"rel_dir": "."})], [Call("read_file", {"rel_path": "gcd.py"})],
-        [Call("write_file", {"rel_path": "gcd.py", "content": "wrong"})], [Call("finish", {"summary": "w", "changes": []})]])
-    branch = Spec("fix_gcd", 1, passed=True, branch_of=parent, prefix_steps=2, steps=[
-        [Call("grep", {"pattern": "def", "rel_dir": "."})],
-        [Call("write_file", {"rel_path": "gcd.py", "content": "right"})],
-        [Call("run_tests", {})], [Call("finish", {"summary": "fixed", "changes": ["gcd.py"]})]])
+    parent = Spec(
+        "fix_gcd",
+        0,
+        passed=False,
+        steps=[
+            [Call("list_dir", {"rel_dir": "."})],
+            [Call("read_file", {"rel_path": "gcd.py"})],
+            [Call("write_file", {"rel_path": "gcd.py", "content": "wrong"})],
+            [Call("finish", {"summary": "w", "changes": []})],
+        ],
+    )
+    branch = Spec(
+        "fix_gcd",
+        1,
+        passed=True,
+        branch_of=parent,
+        prefix_steps=2,
+        steps=[
+            [Call("grep", {"pattern": "def", "rel_dir": "."})],
+            [Call("write_file", {"rel_path": "gcd.py", "content": "right"})],
+            [Call("run_tests", {})],
+            [Call("finish", {"summary": "fixed", "changes": ["gcd.py"]})],
+        ],
+    )
     env.batch("b1", [parent, branch])
     return env.pair_for("fix_gcd", kind="step")
 
@@ -123,7 +153,11 @@ def test_step_mode_shares_the_prefix_and_outputs_native_tool_calls(env, tmp_path
     assert chosen["tool_calls"][0]["function"]["name"] == "grep"  # the branch's next move (it passed)
     assert rejected["tool_calls"][0]["function"]["name"] == "write_file"
     args = chosen["tool_calls"][0]["function"]["arguments"]
-    assert args == {"pattern": "def", "rel_dir": "."} if layout == "trl" else json.loads(args) == {"pattern": "def", "rel_dir": "."}
+    assert (
+        args == {"pattern": "def", "rel_dir": "."}
+        if layout == "trl"
+        else json.loads(args) == {"pattern": "def", "rel_dir": "."}
+    )
 
 
 def test_step_mode_never_prefers_a_step_marked_bad(env, tmp_path: Path) -> None:
@@ -154,8 +188,10 @@ def test_real_tokenizer_counts(env, tmp_path: Path, monkeypatch) -> None:
 
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(["fix the bug in gcd def return", "system user assistant tool"],
-                            trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    tok.train_from_iterator(
+        ["fix the bug in gcd def return", "system user assistant tool"],
+        trainers.WordLevelTrainer(special_tokens=["[UNK]"]),
+    )
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
     _contrast(env, tasks=("fix_gcd",))

@@ -15,8 +15,12 @@ from tui.cli import main
 FAKE_OPENAI = "sk-fake-openai-key-do-not-leak-42"
 FAKE_TOGETHER = "tg-fake-together-key-do-not-leak-42"
 PLAN = {
-    ("fix_gcd", 42): "clean", ("fix_gcd", 43): "wrong_fix", ("fix_gcd", 44): "wandering",
-    ("fix_bitcount", 42): "wrong_fix", ("fix_bitcount", 43): "summary_only", ("fix_bitcount", 44): "wrong_fix",
+    ("fix_gcd", 42): "clean",
+    ("fix_gcd", 43): "wrong_fix",
+    ("fix_gcd", 44): "wandering",
+    ("fix_bitcount", 42): "wrong_fix",
+    ("fix_bitcount", 43): "summary_only",
+    ("fix_bitcount", 44): "wrong_fix",
 }
 
 
@@ -32,16 +36,43 @@ def prefs_run(tmp_path_factory):
         with ScriptedLLM(MixedPolicy(suite, plan=PLAN), model="scripted") as llm:
             import io
 
-            from tui import cli_exports
+            from tui.cli import exports as cli_exports
 
             buf = io.StringIO()
             old = cli_exports.console._file  # None: follow sys.stdout (pytest's capture)
             cli_exports.console.file = buf
             try:
-                code = main(["prefs", "--suite", "mini-bugs", "--tasks", "fix_gcd,fix_bitcount", "--rollouts", "3",
-                             "--out", str(out), "--trace-dir", str(tmp / "runs" / "x"), "--llm-provider", "openai",
-                             "--model", "scripted", "--base-url", llm.base_url, "--temperature", "0.7",
-                             "--seed", "42", "--max-workers", "2", "--max-iters", "12", "--output-mode", "patch"])
+                code = main(
+                    [
+                        "prefs",
+                        "--suite",
+                        "mini-bugs",
+                        "--tasks",
+                        "fix_gcd,fix_bitcount",
+                        "--rollouts",
+                        "3",
+                        "--out",
+                        str(out),
+                        "--trace-dir",
+                        str(tmp / "runs" / "x"),
+                        "--llm-provider",
+                        "openai",
+                        "--model",
+                        "scripted",
+                        "--base-url",
+                        llm.base_url,
+                        "--temperature",
+                        "0.7",
+                        "--seed",
+                        "42",
+                        "--max-workers",
+                        "2",
+                        "--max-iters",
+                        "12",
+                        "--output-mode",
+                        "patch",
+                    ]
+                )
             finally:
                 cli_exports.console._file = old
     finally:
@@ -71,8 +102,11 @@ def test_prefs_prints_the_known_line_forms(prefs_run) -> None:
     assert re.search(r"\[prefs\]   No-contrast tasks: 0\b", text)
     assert "[prefs]   Pairs by contrast kind: pass_fail 1" in text
     assert re.search(r"\[prefs\]   Noisy pairs dropped: 1 \(both_fail 1", text)  # fix_bitcount: every rollout fails
-    assert re.search(r"\[prefs\]   Tokens: [\d,]+ \(estimate: chars/4; pass --tokenizer for a real count\); "
-                     r"[\d,.]+ per pair; cost/epoch: set --price-per-mtok to see it", text)
+    assert re.search(
+        r"\[prefs\]   Tokens: [\d,]+ \(estimate: chars/4; pass --tokenizer for a real count\); "
+        r"[\d,.]+ per pair; cost/epoch: set --price-per-mtok to see it",
+        text,
+    )
     assert f"[prefs]   Pairs file: {out}" in text
     assert f"[prefs]   Meta file: {out.with_name('pairs.meta.json')}" in text
 

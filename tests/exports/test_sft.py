@@ -87,8 +87,15 @@ def test_train_last_and_final(env, tmp_path: Path) -> None:
 
 
 def test_rollout_selection(env, tmp_path: Path) -> None:
-    env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False),
-                     Spec("fix_bitcount", 0, passed=True, tampered=True), Spec("fix_bitcount", 1, passed=False)])
+    env.batch(
+        "b1",
+        [
+            Spec("fix_gcd", 0, passed=True),
+            Spec("fix_gcd", 1, passed=False),
+            Spec("fix_bitcount", 0, passed=True, tampered=True),
+            Spec("fix_bitcount", 1, passed=False),
+        ],
+    )
     report = export_sft(env.store, tmp_path / "a.jsonl", SftOptions())
     assert report.examples == 1 and report.skipped == {"failed": 2, "tampered": 1}
     pair = env.pair_for("fix_gcd")

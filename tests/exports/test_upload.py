@@ -42,20 +42,30 @@ class FakeTogether:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self._body()
                 outer.requests.append(("POST", self.path, dict(self.headers), body))
                 if self.path == "/v1/files":
                     self._reply(302, {}, {"Location": f"{outer.url}/put/{FILE_ID}", "X-Together-File-Id": FILE_ID})
                 elif self.path == f"/v1/files/{FILE_ID}/preprocess":
                     put = next(r for r in outer.requests if r[0] == "PUT")
-                    self._reply(200, {"id": FILE_ID, "bytes": len(put[3]), "created_at": 1795335227,
-                                      "filename": outer.filename, "FileType": "jsonl", "object": "file",
-                                      "purpose": "fine-tune", "processing_status": "COMPLETED"})
+                    self._reply(
+                        200,
+                        {
+                            "id": FILE_ID,
+                            "bytes": len(put[3]),
+                            "created_at": 1795335227,
+                            "filename": outer.filename,
+                            "FileType": "jsonl",
+                            "object": "file",
+                            "purpose": "fine-tune",
+                            "processing_status": "COMPLETED",
+                        },
+                    )
                 else:
                     self._reply(404, {"error": "no such route"})
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 outer.requests.append(("PUT", self.path, dict(self.headers), self._body()))
                 self._reply(200, {})
 

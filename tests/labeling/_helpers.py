@@ -1,7 +1,7 @@
 """Subprocess entry points for the concurrency tests (run with ``python -m``).
 
-    python -m tests.labeling._helpers label DB PAIR_ID      set a verdict, print "ok", wait
-    python -m tests.labeling._helpers write BATCH_DIR N      write N rollouts step by step
+python -m tests.labeling._helpers label DB PAIR_ID      set a verdict, print "ok", wait
+python -m tests.labeling._helpers write BATCH_DIR N      write N rollouts step by step
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ def label(db: str, pair_id: str) -> None:
 
 def write(batch_dir: str, n: int) -> None:
     bdir = Path(batch_dir)
-    write_batch_meta(bdir, BatchMeta(id=bdir.name, suite="toy", provider="openai", model="m",
-                                     started="2026-11-22T08:00:00+00:00"))
+    write_batch_meta(
+        bdir, BatchMeta(id=bdir.name, suite="toy", provider="openai", model="m", started="2026-11-22T08:00:00+00:00")
+    )
     big = "x = 'some long tool output'\n" * 600  # ~16 KB lines: written in several syscalls
     writers = [TraceWriter(trace_path(bdir, f"t{i}__s{i}"), f"t{i}__s{i}") for i in range(n)]
     for i, w in enumerate(writers):
@@ -54,18 +55,48 @@ def write(batch_dir: str, n: int) -> None:
         for w in writers:
             w.emit(LlmCall, step=step, latency_s=0.1, usage={"prompt_tokens": 10, "completion_tokens": 2})
             args = {"rel_path": f"f{step}.py"}
-            w.emit(MessageEvent, step=step, message={"role": "assistant", "content": None, "tool_calls": [
-                {"id": f"c{step}", "type": "function", "function": {"name": "read_file", "arguments": json.dumps(args)}}]})
-            w.emit(ToolCallEvent, step=step, call_id=f"c{step}", name="read_file", arguments=json.dumps(args),
-                   args=args, valid=True)
+            w.emit(
+                MessageEvent,
+                step=step,
+                message={
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": f"c{step}",
+                            "type": "function",
+                            "function": {"name": "read_file", "arguments": json.dumps(args)},
+                        }
+                    ],
+                },
+            )
+            w.emit(
+                ToolCallEvent,
+                step=step,
+                call_id=f"c{step}",
+                name="read_file",
+                arguments=json.dumps(args),
+                args=args,
+                valid=True,
+            )
             w.emit(ToolResultEvent, step=step, call_id=f"c{step}", ok=True, duration_s=0.01, output_chars=len(big))
             w.emit(MessageEvent, step=step, message={"role": "tool", "tool_call_id": f"c{step}", "content": big})
     for i, w in enumerate(writers):
         w.emit(TestRun, passed=i % 2 == 0, final=True)
         w.emit(FinalEvent, summary="done")
-        w.emit(RolloutEnd, outcome=Outcome(tests_passed=i % 2 == 0, steps=steps, tool_calls=steps,
-                                           tokens_in=10 * steps, tokens_out=2 * steps, patch=f"+fix {i}\n"),
-               stop_reason="finished", duration_s=1.0)
+        w.emit(
+            RolloutEnd,
+            outcome=Outcome(
+                tests_passed=i % 2 == 0,
+                steps=steps,
+                tool_calls=steps,
+                tokens_in=10 * steps,
+                tokens_out=2 * steps,
+                patch=f"+fix {i}\n",
+            ),
+            stop_reason="finished",
+            duration_s=1.0,
+        )
         w.close()
 
 

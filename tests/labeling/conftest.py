@@ -82,48 +82,99 @@ def write_rollout(batch_dir: Path, spec: Spec, *, batch_id: str | None = None, u
     calls = spec.calls or [[Call("read_file", {"rel_path": "prog.py"})] for _ in range(spec.steps)]
     n_calls = sum(len(c) for c in calls)
     with TraceWriter(path, spec.rollout_id, truncate=True) as w:
-        w.emit(RolloutStart, task_id=spec.task_id, suite="toy", seed=spec.seed, provider="openai",
-               model=spec.model, temperature=0.7, max_iters=30, batch_id=batch_id or batch_dir.name,
-               branch=spec.branch)
+        w.emit(
+            RolloutStart,
+            task_id=spec.task_id,
+            suite="toy",
+            seed=spec.seed,
+            provider="openai",
+            model=spec.model,
+            temperature=0.7,
+            max_iters=30,
+            batch_id=batch_id or batch_dir.name,
+            branch=spec.branch,
+        )
         w.emit(MessageEvent, message={"role": "system", "content": "sys"})
         w.emit(MessageEvent, message={"role": "user", "content": "fix prog.py " + spec.extra_text})
         for step, step_calls in enumerate(calls, start=1):
             w.emit(LlmCall, step=step, latency_s=0.5, usage={"prompt_tokens": 100, "completion_tokens": 10})
-            tcs = [{"id": f"c{step}_{i}", "type": "function",
-                    "function": {"name": c.name, "arguments": c.raw if c.raw is not None else json.dumps(c.args or {})}}
-                   for i, c in enumerate(step_calls)]
+            tcs = [
+                {
+                    "id": f"c{step}_{i}",
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.raw if c.raw is not None else json.dumps(c.args or {})},
+                }
+                for i, c in enumerate(step_calls)
+            ]
             w.emit(MessageEvent, step=step, message={"role": "assistant", "content": None, "tool_calls": tcs})
             for i, c in enumerate(step_calls):
                 raw = c.raw if c.raw is not None else json.dumps(c.args or {})
-                w.emit(ToolCallEvent, step=step, call_id=f"c{step}_{i}", name=c.name, arguments=raw,
-                       args=c.args, valid=c.valid, violations=[] if c.valid else ["rel_dir: required"])
-                w.emit(ToolResultEvent, step=step, call_id=f"c{step}_{i}", ok=c.ok and c.valid, duration_s=0.01,
-                       output_chars=120, error=None if c.ok and c.valid else "failed")
-                w.emit(MessageEvent, step=step, message={"role": "tool", "tool_call_id": f"c{step}_{i}",
-                                                          "content": "output " + spec.extra_text})
+                w.emit(
+                    ToolCallEvent,
+                    step=step,
+                    call_id=f"c{step}_{i}",
+                    name=c.name,
+                    arguments=raw,
+                    args=c.args,
+                    valid=c.valid,
+                    violations=[] if c.valid else ["rel_dir: required"],
+                )
+                w.emit(
+                    ToolResultEvent,
+                    step=step,
+                    call_id=f"c{step}_{i}",
+                    ok=c.ok and c.valid,
+                    duration_s=0.01,
+                    output_chars=120,
+                    error=None if c.ok and c.valid else "failed",
+                )
+                w.emit(
+                    MessageEvent,
+                    step=step,
+                    message={"role": "tool", "tool_call_id": f"c{step}_{i}", "content": "output " + spec.extra_text},
+                )
         if upto == "steps" or not spec.finished:
             return path
         w.emit(TestRun, passed=spec.passed, summary="ok" if spec.passed else "1 failed", final=True)
         w.emit(FinalEvent, summary=spec.summary)
         files = ["prog.py"] if spec.patch else []
-        w.emit(RolloutEnd, outcome=Outcome(
-            tests_passed=spec.passed and not spec.tampered, steps=len(calls),
-            tool_calls=spec.tool_calls if spec.tool_calls is not None else n_calls,
-            invalid_tool_calls=sum(not c.valid for s in calls for c in s),
-            files_touched=spec.files_touched if spec.files_touched is not None else len(files), files=files,
-            patch=spec.patch, tests_tampered=spec.tampered, tokens_in=100 * len(calls), tokens_out=10 * len(calls),
-            cost_usd=spec.cost_usd), stop_reason="finished", duration_s=2.0)
+        w.emit(
+            RolloutEnd,
+            outcome=Outcome(
+                tests_passed=spec.passed and not spec.tampered,
+                steps=len(calls),
+                tool_calls=spec.tool_calls if spec.tool_calls is not None else n_calls,
+                invalid_tool_calls=sum(not c.valid for s in calls for c in s),
+                files_touched=spec.files_touched if spec.files_touched is not None else len(files),
+                files=files,
+                patch=spec.patch,
+                tests_tampered=spec.tampered,
+                tokens_in=100 * len(calls),
+                tokens_out=10 * len(calls),
+                cost_usd=spec.cost_usd,
+            ),
+            stop_reason="finished",
+            duration_s=2.0,
+        )
     return path
 
 
 def make_batch(root: Path, name: str, specs: list[Spec], *, finished: bool = True) -> Path:
     """A batch directory ``root/name`` with batch.json and one trace per spec."""
     bdir = root / name
-    write_batch_meta(bdir, BatchMeta(
-        id=name, suite="toy", provider="openai", model="m-7b",
-        planned=[PlannedRollout(rollout_id=s.rollout_id, task_id=s.task_id, seed=s.seed) for s in specs],
-        started="2026-11-22T08:00:00+00:00", finished="2026-11-22T08:10:00+00:00" if finished else None,
-        stop_reason="finished" if finished else None))
+    write_batch_meta(
+        bdir,
+        BatchMeta(
+            id=name,
+            suite="toy",
+            provider="openai",
+            model="m-7b",
+            planned=[PlannedRollout(rollout_id=s.rollout_id, task_id=s.task_id, seed=s.seed) for s in specs],
+            started="2026-11-22T08:00:00+00:00",
+            finished="2026-11-22T08:10:00+00:00" if finished else None,
+            stop_reason="finished" if finished else None,
+        ),
+    )
     for s in specs:
         write_rollout(bdir, s)
     return bdir

@@ -20,9 +20,18 @@ def traces(tmp_path, monkeypatch):
     monkeypatch.setenv("REPO_AGENT_LABELER", "cli-user")
     root = tmp_path / "runs"
     root.mkdir()
-    make_batch(root, "b1", [Spec("t", 1, passed=True, patch=FIX), Spec("t", 2, patch=OTHER, steps=5),
-                            Spec("u", 1, passed=True, patch=FIX), Spec("u", 2, passed=True, patch=FIX, steps=6),
-                            Spec("flat", 1), Spec("flat", 2)])
+    make_batch(
+        root,
+        "b1",
+        [
+            Spec("t", 1, passed=True, patch=FIX),
+            Spec("t", 2, patch=OTHER, steps=5),
+            Spec("u", 1, passed=True, patch=FIX),
+            Spec("u", 2, passed=True, patch=FIX, steps=6),
+            Spec("flat", 1),
+            Spec("flat", 2),
+        ],
+    )
     return root
 
 
@@ -96,13 +105,16 @@ def test_steps_mark_list_unmark(traces, capsys):
         assert s.step_marks("b1/t__s2") == {}
 
 
-@pytest.mark.parametrize("argv,msg", [
-    (["pairs", "set", "{d}", "zzzz", "confirm"], "no pair 'zzzz'"),
-    (["steps", "mark", "{d}", "b1/nope", "1", "loop"], "no rollout 'b1/nope'"),
-    (["pairs", "list", "{d}", "--flag", "sparkly"], "unknown flag"),
-    (["ingest", "{d}/missing"], "no such directory"),
-    (["pairs", "rebuild", "{d}", "--order", "pass,-vibes"], "unknown score component"),
-])
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["pairs", "set", "{d}", "zzzz", "confirm"], "no pair 'zzzz'"),
+        (["steps", "mark", "{d}", "b1/nope", "1", "loop"], "no rollout 'b1/nope'"),
+        (["pairs", "list", "{d}", "--flag", "sparkly"], "unknown flag"),
+        (["ingest", "{d}/missing"], "no such directory"),
+        (["pairs", "rebuild", "{d}", "--order", "pass,-vibes"], "unknown score component"),
+    ],
+)
 def test_user_errors_are_one_line(traces, capsys, argv, msg):
     run(capsys, "ingest", str(traces))
     code, out, err = run(capsys, *[a.format(d=traces) for a in argv])

@@ -23,8 +23,9 @@ def test_ingest_indexes_rollouts_steps_and_calls(env):
     assert r.summary == "done" and r.files == ["prog.py"] and r.model == "m-7b"
     steps = env.store.steps("b1/t1__s2")
     assert [s.step for s in steps] == [1, 2, 3, 4]
-    assert all(len(s.calls) == 1 and s.calls[0].ok is True and s.calls[0].args == {"rel_path": "prog.py"}
-               for s in steps)
+    assert all(
+        len(s.calls) == 1 and s.calls[0].ok is True and s.calls[0].args == {"rel_path": "prog.py"} for s in steps
+    )
     [b] = env.store.batches()
     assert (b.batch_id, b.rollouts, b.finished, b.passed, b.planned, b.status) == ("b1", 2, 2, 1, 2, "finished")
 
@@ -35,11 +36,11 @@ def test_step_offsets_point_at_the_steps_first_event_even_with_non_ascii(env):
     path = env.store.rollout("b1/t1__s1").trace_path
     data = open(path, "rb").read()
     for s in env.store.steps("b1/t1__s1"):
-        line = data[s.offset: data.index(b"\n", s.offset)]
+        line = data[s.offset : data.index(b"\n", s.offset)]
         ev = json.loads(line)
         assert ev["kind"] == "llm_call" and ev["step"] == s.step
         call = s.calls[0]
-        ev = json.loads(data[call.offset: data.index(b"\n", call.offset)])
+        ev = json.loads(data[call.offset : data.index(b"\n", call.offset)])
         assert ev["kind"] == "tool_call" and ev["call_id"] == call.call_id
 
 
@@ -108,8 +109,13 @@ def test_invalid_and_torn_lines_are_counted_never_fatal(env):
     bdir = env.batch("b1", [Spec("t1", 1, steps=2), Spec("t1", 2, steps=2)])
     p = next((bdir / "traces").glob("t1__s1.jsonl"))
     lines = p.read_bytes().splitlines(keepends=True)
-    bad = [b"not json\n", b'{"v":1,"rollout_id":"x","seq":9,"ts":0,"kind":"tool_call","step":1}\n',
-           b'["a list"]\n', b'{"kind":"mystery"}\n', b"\n"]
+    bad = [
+        b"not json\n",
+        b'{"v":1,"rollout_id":"x","seq":9,"ts":0,"kind":"tool_call","step":1}\n',
+        b'["a list"]\n',
+        b'{"kind":"mystery"}\n',
+        b"\n",
+    ]
     p.write_bytes(b"".join(lines[:4]) + b"".join(bad) + b"".join(lines[4:]) + b'{"v":1,"rol')
     rep = env.store.ingest([env.root])
     assert rep.invalid_lines == 4 and rep.torn_lines == 1
@@ -130,9 +136,20 @@ def test_branch_info_and_several_roots(env, tmp_path):
 
     env.batch("b1", [Spec("t1", 1, steps=4)])
     other = tmp_path / "elsewhere"
-    make_batch(other, "b2", [Spec("t1", 2, steps=2, passed=True, patch=FIX,
-                                   branch=BranchInfo(parent_rollout_id="t1__s1", parent_batch_id="b1",
-                                                     prefix_messages=5, at_step=2))])
+    make_batch(
+        other,
+        "b2",
+        [
+            Spec(
+                "t1",
+                2,
+                steps=2,
+                passed=True,
+                patch=FIX,
+                branch=BranchInfo(parent_rollout_id="t1__s1", parent_batch_id="b1", prefix_messages=5, at_step=2),
+            )
+        ],
+    )
     rep = env.store.ingest([env.root, other, env.root / "b1"])  # b1 twice: counted once
     assert rep.batches == 2 and rep.files_read == 2
     r = env.store.rollout("b2/t1__s2")
@@ -161,9 +178,12 @@ def test_touch_without_change_rereads_safely(env):
 
 
 def test_calls_with_invalid_args_and_parse_errors(env):
-    calls = [[Call("list_dir", {"rel_dir": ""}, valid=False)], [Call("grep", None, valid=False, raw="{oops")],
-             [Call("read_file", {"rel_path": "a.py"}, raw='{"rel_path": "a.py", "junk": 1}')],
-             [Call("finish", {"summary": "x"})]]
+    calls = [
+        [Call("list_dir", {"rel_dir": ""}, valid=False)],
+        [Call("grep", None, valid=False, raw="{oops")],
+        [Call("read_file", {"rel_path": "a.py"}, raw='{"rel_path": "a.py", "junk": 1}')],
+        [Call("finish", {"summary": "x"})],
+    ]
     env.batch("b1", [Spec("t1", 1, calls=calls)])
     env.store.ingest([env.root])
     steps = env.store.steps("b1/t1__s1")
@@ -185,7 +205,7 @@ def test_a_line_that_is_not_utf8_is_skipped_and_offsets_stay_exact(env):
     steps = env.store.steps("b1/t1__s1")
     assert len(steps) == 3 and env.store.rollout("b1/t1__s1").status == "finished"
     for s in steps:
-        assert json.loads(data[s.offset: data.index(b"\n", s.offset)])["step"] == s.step
+        assert json.loads(data[s.offset : data.index(b"\n", s.offset)])["step"] == s.step
 
 
 def test_progress_is_reported(env):
@@ -212,9 +232,15 @@ def test_a_running_adaptive_batch_counts_its_budget_as_planned(tmp_path):
     from labeling.store import LabelStore
 
     bdir = tmp_path / "traces" / "adaptive-batch"
-    meta = BatchMeta(id="adaptive-batch", suite="s", provider="openai", model="m", started="2026-11-22T08:00:00+00:00",
-                     params=BatchParams(allocation="adaptive", budget_rollouts=12),
-                     planned=[PlannedRollout(rollout_id=f"t__s{i}", task_id="t", seed=i) for i in range(4)])
+    meta = BatchMeta(
+        id="adaptive-batch",
+        suite="s",
+        provider="openai",
+        model="m",
+        started="2026-11-22T08:00:00+00:00",
+        params=BatchParams(allocation="adaptive", budget_rollouts=12),
+        planned=[PlannedRollout(rollout_id=f"t__s{i}", task_id="t", seed=i) for i in range(4)],
+    )
     write_batch_meta(bdir, meta)
     with LabelStore(tmp_path / "labels.sqlite") as store:
         store.ingest([tmp_path / "traces"])

@@ -15,8 +15,15 @@ OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
 
 @pytest.fixture
 def two_pairs(env):
-    env.batch("b1", [Spec("t", 1, passed=True, patch=FIX), Spec("t", 2, patch=OTHER),
-                     Spec("u", 1, passed=True, patch=FIX), Spec("u", 2, patch=OTHER, steps=5)])
+    env.batch(
+        "b1",
+        [
+            Spec("t", 1, passed=True, patch=FIX),
+            Spec("t", 2, patch=OTHER),
+            Spec("u", 1, passed=True, patch=FIX),
+            Spec("u", 2, patch=OTHER, steps=5),
+        ],
+    )
     env.store.ingest([env.root])
     a, b = env.store.pairs()
     return env, a.pair_id, b.pair_id
@@ -149,18 +156,27 @@ def test_tags(two_pairs):
 
 def test_auto_step_flags(env):
     calls = [
-        [Call("list_dir", {"rel_dir": ""}, valid=False)],                  # 1 invalid
-        [Call("read_file", {"rel_path": "prog.py"})],                      # 2 (patched later: used)
-        [Call("read_file", {"rel_path": "./README.md"})],                  # 3 never used
-        [Call("read_file", {"rel_path": "prog.py"})],                      # 4 same call, nothing written since
-        [Call("run_tests", {}, ok=False)],                                 # 5 tool error
-        [Call("write_file", {"rel_path": "prog.py", "content": "x"})],     # 6
-        [Call("read_file", {"rel_path": "prog.py"})],                      # 7 re-read after a write: fine
+        [Call("list_dir", {"rel_dir": ""}, valid=False)],  # 1 invalid
+        [Call("read_file", {"rel_path": "prog.py"})],  # 2 (patched later: used)
+        [Call("read_file", {"rel_path": "./README.md"})],  # 3 never used
+        [Call("read_file", {"rel_path": "prog.py"})],  # 4 same call, nothing written since
+        [Call("run_tests", {}, ok=False)],  # 5 tool error
+        [Call("write_file", {"rel_path": "prog.py", "content": "x"})],  # 6
+        [Call("read_file", {"rel_path": "prog.py"})],  # 7 re-read after a write: fine
         [Call("grep", {"pattern": "x", "rel_dir": "."}), Call("grep", {"rel_dir": ".", "pattern": "x"})],  # 8 loop
         [Call("finish", {"summary": "done"})],
     ]
     env.batch("b1", [Spec("t", 1, calls=calls, patch=FIX)])
     env.store.ingest([env.root])
     flags = {s.step: s.auto_flags for s in env.store.steps("b1/t__s1")}
-    assert flags == {1: ["invalid_call"], 2: [], 3: ["unused_read"], 4: ["repeated_call"], 5: ["tool_error"],
-                     6: [], 7: [], 8: ["repeated_call"], 9: []}
+    assert flags == {
+        1: ["invalid_call"],
+        2: [],
+        3: ["unused_read"],
+        4: ["repeated_call"],
+        5: ["tool_error"],
+        6: [],
+        7: [],
+        8: ["repeated_call"],
+        9: [],
+    }

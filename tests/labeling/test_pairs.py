@@ -25,47 +25,61 @@ def only_pair(env, task):
 @pytest.fixture
 def flagged(env):
     """One task per situation; best-worst gives exactly one pair per task."""
-    env.batch("b1", [
-        # both_fail: two failing rollouts, one shorter
-        Spec("both_fail", 1, steps=2, patch=OTHER), Spec("both_fail", 2, steps=4, patch=FIX),
-        # clean pass/fail: different patches, no noise
-        Spec("clean", 1, passed=True, patch=FIX, steps=3), Spec("clean", 2, patch=OTHER, steps=3),
-        # identical (modulo whitespace) patches, both pass, differ on steps
-        Spec("identical", 1, passed=True, patch=FIX, steps=2), Spec("identical", 2, passed=True, patch=FIX_WS, steps=5),
-        # tie-break only: equal pass, steps, tool calls; files_touched differs
-        Spec("tiebreak", 1, passed=True, patch=FIX, steps=3, files_touched=1),
-        Spec("tiebreak", 2, passed=True, patch=OTHER, steps=3, files_touched=2),
-        # flaky via a third rollout: s3 has the winner's patch and failed
-        Spec("flaky", 1, passed=True, patch=FIX, steps=2), Spec("flaky", 2, patch=OTHER, steps=6),
-        Spec("flaky", 3, patch=FIX_WS, steps=3),
-        # tampered: s1 "passed" by editing the tests, so it does not count as a pass
-        Spec("tampered", 1, passed=True, patch=FIX, tampered=True, steps=2),
-        Spec("tampered", 2, passed=True, patch=OTHER, steps=4),
-        # non-minimal: winner touches a second file
-        Spec("nonmin_files", 1, passed=True, patch=TWO_FILES, steps=2), Spec("nonmin_files", 2, patch=FIX, steps=4),
-        # non-minimal: winner changes many more lines
-        Spec("nonmin_lines", 1, passed=True, patch=BIG, steps=2), Spec("nonmin_lines", 2, patch=OTHER, steps=4),
-        # summary only: the winner has no patch at all
-        Spec("summary", 1, passed=True, patch="", steps=2), Spec("summary", 2, patch=OTHER, steps=4),
-        # no contrast: identical scores
-        Spec("flat", 1, steps=3, patch=OTHER), Spec("flat", 2, steps=3, patch=FIX),
-    ])
+    env.batch(
+        "b1",
+        [
+            # both_fail: two failing rollouts, one shorter
+            Spec("both_fail", 1, steps=2, patch=OTHER),
+            Spec("both_fail", 2, steps=4, patch=FIX),
+            # clean pass/fail: different patches, no noise
+            Spec("clean", 1, passed=True, patch=FIX, steps=3),
+            Spec("clean", 2, patch=OTHER, steps=3),
+            # identical (modulo whitespace) patches, both pass, differ on steps
+            Spec("identical", 1, passed=True, patch=FIX, steps=2),
+            Spec("identical", 2, passed=True, patch=FIX_WS, steps=5),
+            # tie-break only: equal pass, steps, tool calls; files_touched differs
+            Spec("tiebreak", 1, passed=True, patch=FIX, steps=3, files_touched=1),
+            Spec("tiebreak", 2, passed=True, patch=OTHER, steps=3, files_touched=2),
+            # flaky via a third rollout: s3 has the winner's patch and failed
+            Spec("flaky", 1, passed=True, patch=FIX, steps=2),
+            Spec("flaky", 2, patch=OTHER, steps=6),
+            Spec("flaky", 3, patch=FIX_WS, steps=3),
+            # tampered: s1 "passed" by editing the tests, so it does not count as a pass
+            Spec("tampered", 1, passed=True, patch=FIX, tampered=True, steps=2),
+            Spec("tampered", 2, passed=True, patch=OTHER, steps=4),
+            # non-minimal: winner touches a second file
+            Spec("nonmin_files", 1, passed=True, patch=TWO_FILES, steps=2),
+            Spec("nonmin_files", 2, patch=FIX, steps=4),
+            # non-minimal: winner changes many more lines
+            Spec("nonmin_lines", 1, passed=True, patch=BIG, steps=2),
+            Spec("nonmin_lines", 2, patch=OTHER, steps=4),
+            # summary only: the winner has no patch at all
+            Spec("summary", 1, passed=True, patch="", steps=2),
+            Spec("summary", 2, patch=OTHER, steps=4),
+            # no contrast: identical scores
+            Spec("flat", 1, steps=3, patch=OTHER),
+            Spec("flat", 2, steps=3, patch=FIX),
+        ],
+    )
     rep = env.store.ingest([env.root])
     assert rep.pairs is not None
     return env
 
 
-@pytest.mark.parametrize("task,flags,contrast", [
-    ("both_fail", ["both_fail"], "efficiency"),
-    ("clean", [], "pass_fail"),
-    ("identical", ["identical_patch"], "efficiency"),
-    ("tiebreak", ["tiebreak_only"], "efficiency"),
-    ("flaky", ["flaky"], "pass_fail"),
-    ("tampered", ["tests_tampered"], "pass_fail"),
-    ("nonmin_files", ["non_minimal"], "pass_fail"),
-    ("nonmin_lines", ["non_minimal"], "pass_fail"),
-    ("summary", ["summary_only"], "pass_fail"),
-])
+@pytest.mark.parametrize(
+    "task,flags,contrast",
+    [
+        ("both_fail", ["both_fail"], "efficiency"),
+        ("clean", [], "pass_fail"),
+        ("identical", ["identical_patch"], "efficiency"),
+        ("tiebreak", ["tiebreak_only"], "efficiency"),
+        ("flaky", ["flaky"], "pass_fail"),
+        ("tampered", ["tests_tampered"], "pass_fail"),
+        ("nonmin_files", ["non_minimal"], "pass_fail"),
+        ("nonmin_lines", ["non_minimal"], "pass_fail"),
+        ("summary", ["summary_only"], "pass_fail"),
+    ],
+)
 def test_each_flag_exactly_where_it_belongs(flagged, task, flags, contrast):
     p = only_pair(flagged, task)
     assert p.flags == flags
@@ -92,8 +106,12 @@ def test_flag_filters(flagged):
 
 
 def test_strategies(env):
-    specs = [Spec("t", 1, passed=True, patch=FIX, steps=2), Spec("t", 2, passed=True, patch=FIX, steps=3),
-             Spec("t", 3, patch=OTHER, steps=4), Spec("t", 4, patch=OTHER, steps=5)]
+    specs = [
+        Spec("t", 1, passed=True, patch=FIX, steps=2),
+        Spec("t", 2, passed=True, patch=FIX, steps=3),
+        Spec("t", 3, patch=OTHER, steps=4),
+        Spec("t", 4, patch=OTHER, steps=5),
+    ]
     env.batch("b1", specs)
     env.store.ingest([env.root])
     [p] = env.store.pairs()
@@ -123,8 +141,15 @@ def test_score_order_is_configurable(env):
 
 
 def test_pairs_are_stable_and_keep_verdicts_as_rollouts_arrive(env):
-    env.batch("b1", [Spec("t", 1, passed=True, patch=FIX, steps=3), Spec("t", 2, patch=OTHER, steps=4),
-                     Spec("u", 1, passed=True, patch=FIX, steps=3), Spec("u", 2, patch=OTHER, steps=4)])
+    env.batch(
+        "b1",
+        [
+            Spec("t", 1, passed=True, patch=FIX, steps=3),
+            Spec("t", 2, patch=OTHER, steps=4),
+            Spec("u", 1, passed=True, patch=FIX, steps=3),
+            Spec("u", 2, patch=OTHER, steps=4),
+        ],
+    )
     env.store.ingest([env.root])
     first = {p.task_id: p for p in env.store.pairs()}
     assert first["t"].pair_id == pair_id_for("t", "b1/t__s1", "b1/t__s2")
@@ -151,15 +176,21 @@ def test_queue_order(flagged):
     q = s.pairs()
     # pass/fail first: clean, then noisy grouped by flag set; then efficiency likewise
     assert [p.task_id for p in q] == [
-        "clean", "flaky", "nonmin_files", "nonmin_lines", "summary", "tampered",
-        "both_fail", "identical", "tiebreak",
+        "clean",
+        "flaky",
+        "nonmin_files",
+        "nonmin_lines",
+        "summary",
+        "tampered",
+        "both_fail",
+        "identical",
+        "tiebreak",
     ]
     s.set_verdict(q[0].pair_id, "confirm")
     q2 = s.pairs()
     assert q2[-1].task_id == "clean" and q2[0].task_id == "flaky"  # labeled pairs go last
     assert s.queue_position(q[0].pair_id) == (8, 9)
-    assert s.counts() .model_dump() == {"total": 9, "labeled": 1, "remaining": 8, "confirm": 1, "flip": 0,
-                                         "discard": 0}
+    assert s.counts().model_dump() == {"total": 9, "labeled": 1, "remaining": 8, "confirm": 1, "flip": 0, "discard": 0}
     assert [p.task_id for p in s.pairs(PairFilter(verdict="unlabeled"))][0] == "flaky"
     assert [p.task_id for p in s.pairs(PairFilter(verdict="confirm"))] == ["clean"]
 
@@ -177,15 +208,30 @@ def test_batch_filter_and_prefix_resolution(env):
 
 def test_step_pairs_from_branches(env):
     env.batch("b1", [Spec("t", 1, steps=5, patch=OTHER)])
-    env.batch("b2", [Spec("t", 2, steps=3, passed=True, patch=FIX,
-                          branch=BranchInfo(parent_rollout_id="t__s1", parent_batch_id="b1",
-                                            prefix_messages=7, at_step=3))])
+    env.batch(
+        "b2",
+        [
+            Spec(
+                "t",
+                2,
+                steps=3,
+                passed=True,
+                patch=FIX,
+                branch=BranchInfo(parent_rollout_id="t__s1", parent_batch_id="b1", prefix_messages=7, at_step=3),
+            )
+        ],
+    )
     env.store.ingest([env.root])
     step = env.store.pairs(PairFilter(contrast="step"))
     assert len(step) == 1
     sp = step[0]
     assert (sp.kind, sp.chosen_uid, sp.rejected_uid, sp.at_step, sp.prefix_messages) == (
-        "step", "b2/t__s2", "b1/t__s1", 3, 7)
+        "step",
+        "b2/t__s2",
+        "b1/t__s1",
+        3,
+        7,
+    )
     rollout_pair = env.store.pairs(PairFilter(contrast="pass_fail"))[0]
     assert rollout_pair.pair_id != sp.pair_id  # same two rollouts, distinct pairs
 
@@ -194,13 +240,22 @@ def test_sibling_branches_at_one_decision_point_are_paired(env):
     env.batch("b1", [Spec("t", 1, steps=5, patch=OTHER)])
 
     def branch(seed, at, prefix, **kw):
-        return Spec("t", seed, branch=BranchInfo(parent_rollout_id="t__s1", parent_batch_id="b1",
-                                                 prefix_messages=prefix, at_step=at), **kw)
+        return Spec(
+            "t",
+            seed,
+            branch=BranchInfo(parent_rollout_id="t__s1", parent_batch_id="b1", prefix_messages=prefix, at_step=at),
+            **kw,
+        )
 
-    env.batch("b2", [branch(2, 3, 7, steps=3, passed=True, patch=FIX),
-                     branch(3, 3, 7, steps=6, patch=OTHER),  # fails at the same point
-                     branch(4, 3, 7, steps=4, passed=True, patch=FIX),
-                     branch(5, 2, 5, steps=4, passed=True, patch=FIX)])  # another decision point
+    env.batch(
+        "b2",
+        [
+            branch(2, 3, 7, steps=3, passed=True, patch=FIX),
+            branch(3, 3, 7, steps=6, patch=OTHER),  # fails at the same point
+            branch(4, 3, 7, steps=4, passed=True, patch=FIX),
+            branch(5, 2, 5, steps=4, passed=True, patch=FIX),
+        ],
+    )  # another decision point
     env.store.ingest([env.root])
     step = env.store.pairs(PairFilter(contrast="step", verdict=None))
     sides = {(p.chosen_uid, p.rejected_uid): p for p in step}

@@ -26,7 +26,12 @@ def test_sample_traces_ingest(tmp_path):
             assert end is not None and r.status == "finished"
             o = end.outcome
             assert (r.tests_passed, r.steps, r.tool_calls, r.invalid_tool_calls, r.patch) == (
-                o.tests_passed, o.steps, o.tool_calls, o.invalid_tool_calls, o.patch)
+                o.tests_passed,
+                o.steps,
+                o.tool_calls,
+                o.invalid_tool_calls,
+                o.patch,
+            )
             steps = store.steps(r.uid)
             assert len(steps) == o.steps and sum(len(s.calls) for s in steps) == o.tool_calls
             assert r.summary == (trace.final.summary if trace.final else "")

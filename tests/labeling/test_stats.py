@@ -19,8 +19,18 @@ def test_signal_report(env):
     specs += [Spec("hard", i, passed=i == 0, patch=FIX if i == 0 else OTHER, steps=2 + i) for i in range(10)]
     # all pass / all fail (with efficiency contrast) and a flat one
     specs += [Spec("allpass", i, passed=True, patch=FIX, steps=2 + i) for i in range(2)]
-    specs += [Spec("allfail", i, patch=OTHER, steps=2 + i, model="big-model", cost_usd=None,
-                   calls=[[Call("list_dir", {"rel_dir": ""}, valid=False)]] * (2 + i)) for i in range(2)]
+    specs += [
+        Spec(
+            "allfail",
+            i,
+            patch=OTHER,
+            steps=2 + i,
+            model="big-model",
+            cost_usd=None,
+            calls=[[Call("list_dir", {"rel_dir": ""}, valid=False)]] * (2 + i),
+        )
+        for i in range(2)
+    ]
     specs += [Spec("flat", i, patch=OTHER) for i in range(2)]
     specs += [Spec("running", 0, finished=False)]
     env.batch("b1", specs)
@@ -33,8 +43,15 @@ def test_signal_report(env):
 
     rep = signal_report(env.store)
     bands = {t.task_id: t.band for t in rep.tasks}
-    assert bands == {"learn": "learnable", "easy": "easy", "hard": "hard", "allpass": "all_pass",
-                     "allfail": "all_fail", "flat": "all_fail", "running": "none"}
+    assert bands == {
+        "learn": "learnable",
+        "easy": "easy",
+        "hard": "hard",
+        "allpass": "all_pass",
+        "allfail": "all_fail",
+        "flat": "all_fail",
+        "running": "none",
+    }
     assert rep.learnable_tasks == ["learn"] and rep.all_pass_tasks == ["allpass"]
     assert rep.all_fail_tasks == ["allfail", "flat"]
     assert rep.no_contrast_tasks == ["flat"]  # "running" has no finished rollout yet: not judged

@@ -57,8 +57,11 @@ async def settle(pilot, rounds: int = 50) -> None:
             await asyncio.gather(*(w.wait() for w in busy), return_exceptions=True)
         await pilot.pause()
         tables = app.screen.query(DataTable) if app.screen_stack else []
-        if (not any(not w.is_finished for w in app.workers) and not getattr(app, "ingesting", False)
-                and not any(t._require_update_dimensions for t in tables)):
+        if (
+            not any(not w.is_finished for w in app.workers)
+            and not getattr(app, "ingesting", False)
+            and not any(t._require_update_dimensions for t in tables)
+        ):
             break
     await pilot.pause()
 

@@ -20,8 +20,9 @@ def test_arguments_reach_the_app(traces, tmp_path, monkeypatch):
         self.store.close()
 
     monkeypatch.setattr(StudioApp, "run", fake_run)
-    assert main(["studio", str(traces), "--db", str(tmp_path / "x.sqlite"), "--labeler", "ann",
-                 "--screen", "runs"]) == 0
+    assert (
+        main(["studio", str(traces), "--db", str(tmp_path / "x.sqlite"), "--labeler", "ann", "--screen", "runs"]) == 0
+    )
     assert seen == {"db": tmp_path / "x.sqlite", "labeler": "ann", "start": "runs"}
     assert main(["studio", str(traces)]) == 0
     assert seen["db"] == traces / "labels.sqlite"

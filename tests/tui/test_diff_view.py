@@ -40,7 +40,11 @@ def test_model_lines_numbers_and_changed_words():
     assert [new.text.plain[a:b] for a, b in new.words] == ["*"]
     # Split rows pair the removed line with the added one; the extra added line stands alone.
     assert [(l.kind if l else None, r.kind if r else None) for l, r in m.split[2:6]] == [
-        ("ctx", "ctx"), ("del", "add"), (None, "add"), ("ctx", "ctx")]
+        ("ctx", "ctx"),
+        ("del", "add"),
+        (None, "add"),
+        ("ctx", "ctx"),
+    ]
 
 
 def test_rewritten_lines_get_no_word_noise_and_bad_patches_never_raise():

@@ -28,8 +28,11 @@ async def test_export_dpo_after_labeling_passes_check(sample_copy, make_app, tmp
         report = check_file(out)
         assert report.ok, report.errors
         assert len(out.read_text().splitlines()) == 3
-        assert json.loads(out.read_text().splitlines()[0]).keys() <= {"input", "preferred_output",
-                                                                       "non_preferred_output"}
+        assert json.loads(out.read_text().splitlines()[0]).keys() <= {
+            "input",
+            "preferred_output",
+            "non_preferred_output",
+        }
         assert screen.check.ok and f"repo-agent upload {out}" in screen.upload_cmd
 
 

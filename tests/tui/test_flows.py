@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from labeling.records import PairFilter
-from labeling.store import LabelStore
 from tests.tui.conftest import settle
 from tui.messages import StoreChanged
 from tui.screens.pairs import PairsScreen
@@ -134,8 +132,14 @@ async def test_every_screen_one_key_away_and_in_the_palette(traces, make_app):
     app = make_app(traces)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        for key, mode in (("f1", "runs"), ("f2", "rollout"), ("f3", "pairs"), ("f4", "steps"), ("f5", "stats"),
-                          ("f6", "export")):
+        for key, mode in (
+            ("f1", "runs"),
+            ("f2", "rollout"),
+            ("f3", "pairs"),
+            ("f4", "steps"),
+            ("f5", "stats"),
+            ("f6", "export"),
+        ):
             await pilot.press(key)
             assert app.current_mode == mode
         titles = {c.title for c in app.get_system_commands(app.screen)}

@@ -33,9 +33,14 @@ async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app)
             await pilot.press("l")
             modal = app.screen
             assert isinstance(modal, LaunchModal)
-            for wid, value in (("#f-suite", str(suite_path)), ("#f-model", "scripted"),
-                               ("#f-base-url", server.base_url), ("#f-rollouts", "1"), ("#f-workers", "1"),
-                               ("#f-max-iters", "12")):
+            for wid, value in (
+                ("#f-suite", str(suite_path)),
+                ("#f-model", "scripted"),
+                ("#f-base-url", server.base_url),
+                ("#f-rollouts", "1"),
+                ("#f-workers", "1"),
+                ("#f-max-iters", "12"),
+            ):
                 modal.query_one(wid).value = value
             modal.query_one("#f-provider").value = "openai"
             await pilot.press("ctrl+s")
@@ -96,8 +101,13 @@ async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
             await settle(pilot)
             await pilot.press("l")
             modal = app.screen
-            for wid, value in (("#f-suite", str(suite_path)), ("#f-model", "scripted"),
-                               ("#f-base-url", server.base_url), ("#f-rollouts", "1"), ("#f-workers", "1")):
+            for wid, value in (
+                ("#f-suite", str(suite_path)),
+                ("#f-model", "scripted"),
+                ("#f-base-url", server.base_url),
+                ("#f-rollouts", "1"),
+                ("#f-workers", "1"),
+            ):
                 modal.query_one(wid).value = value
             modal.query_one("#f-provider").value = "openai"
             await pilot.press("ctrl+s")

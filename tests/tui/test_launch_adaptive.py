@@ -23,9 +23,15 @@ async def test_launch_adaptive_batch_from_the_form(tmp_path, traces, make_app):
             await pilot.press("l")
             modal = app.screen
             assert isinstance(modal, LaunchModal)
-            for wid, value in (("#f-suite", str(suite_path)), ("#f-model", "scripted"),
-                               ("#f-base-url", server.base_url), ("#f-workers", "2"), ("#f-max-iters", "6"),
-                               ("#f-budget", "9"), ("#f-give-up-after", "3")):
+            for wid, value in (
+                ("#f-suite", str(suite_path)),
+                ("#f-model", "scripted"),
+                ("#f-base-url", server.base_url),
+                ("#f-workers", "2"),
+                ("#f-max-iters", "6"),
+                ("#f-budget", "9"),
+                ("#f-give-up-after", "3"),
+            ):
                 modal.query_one(wid).value = value
             modal.query_one("#f-provider").value = "openai"
             modal.query_one("#f-allocation").value = "adaptive"

@@ -15,7 +15,6 @@ from textual.widgets import Input
 
 from tests.tui.conftest import settle
 
-
 # Rendering details (Pygments tokens, Rich wrapping) drift across versions: pin to one.
 pytestmark = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="snapshots are pinned to Python 3.11")
 

@@ -11,10 +11,18 @@ from tui.screens.pairs import PairsScreen
 
 def _branched(root):
     parent = Spec("fix_gcd", 1, passed=False)  # list_dir, read_file, write_file, run_tests, finish
-    branch = Spec("fix_gcd", 2, passed=True, branch_of=parent, prefix_steps=2, steps=[
-        [Call("grep", {"pattern": "return", "rel_dir": "."}, output="gcd.py:2: return x - 1")],
-        [Call("write_file", {"rel_path": "fix_gcd.py", "content": "fixed"}, output="Wrote")],
-        [Call("finish", {"summary": "fixed after grep", "changes": ["fix_gcd.py"]}, output="Finished.")]])
+    branch = Spec(
+        "fix_gcd",
+        2,
+        passed=True,
+        branch_of=parent,
+        prefix_steps=2,
+        steps=[
+            [Call("grep", {"pattern": "return", "rel_dir": "."}, output="gcd.py:2: return x - 1")],
+            [Call("write_file", {"rel_path": "fix_gcd.py", "content": "fixed"}, output="Wrote")],
+            [Call("finish", {"summary": "fixed after grep", "changes": ["fix_gcd.py"]}, output="Finished.")],
+        ],
+    )
     make_batch(root, "b", [parent, branch])
 
 

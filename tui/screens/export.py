@@ -41,8 +41,11 @@ def _fields(cls) -> list[tuple[str, Any, Any]]:
 
     out = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        )  # type: ignore[misc]
         out.append((f.name, f.type, default))
     return out
 
@@ -125,8 +128,18 @@ class ExportScreen(StudioScreen):
         except Exception as exc:  # exports/ not importable: say so, keep the studio up
             await form.mount(Label(f"exports unavailable: {exc}"))
             return
-        rows: list[tuple[str, Any]] = [("kind", Select([("DPO (preferences)", "dpo"), ("SFT (trajectories)", "sft")],
-                                                       value=self.kind, allow_blank=False, id="x-kind", compact=True))]
+        rows: list[tuple[str, Any]] = [
+            (
+                "kind",
+                Select(
+                    [("DPO (preferences)", "dpo"), ("SFT (trajectories)", "sft")],
+                    value=self.kind,
+                    allow_blank=False,
+                    id="x-kind",
+                    compact=True,
+                ),
+            )
+        ]
         fields = [f for f in _fields(cls) if f[0] not in SKIP_FIELDS]
         # The choices that shape the file (mode, style, format) first, then the rest.
         self._fields = sorted(fields, key=lambda f: _literal_choices(f[1]) is None)
@@ -136,8 +149,13 @@ class ExportScreen(StudioScreen):
                 value = str(default) if default is not None and str(default) in choices else choices[0]
                 w: Any = Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"x-{name}", compact=True)
             elif _is_bool(ann, default):
-                w = Select([("yes", "yes"), ("no", "no")], value="yes" if default else "no", allow_blank=False,
-                           id=f"x-{name}", compact=True)
+                w = Select(
+                    [("yes", "yes"), ("no", "no")],
+                    value="yes" if default else "no",
+                    allow_blank=False,
+                    id=f"x-{name}",
+                    compact=True,
+                )
             else:
                 w = Input(_to_text(default), id=f"x-{name}", compact=True)
             rows.append((name.replace("_", " "), w))
@@ -275,10 +293,12 @@ def render_export(report, check, upload, out: Path, dry_run: bool) -> Group:
         ok = cd.get("ok", cd.get("valid", True))
         summary = f"{cd.get('lines', '?')} lines as {cd.get('format') or '?'}, {cd.get('error_count', 0)} errors"
         if not ok:
-            summary += ": " + "; ".join(f"line {e.get('line')}: {e.get('rule')} {e.get('detail', '')}"
-                                         for e in cd.get("errors", [])[:3])
-        parts.append(Text(("\ncheck passed: " if ok else "\nCHECK FAILED: ") + summary,
-                          style="bold green" if ok else "bold red"))
+            summary += ": " + "; ".join(
+                f"line {e.get('line')}: {e.get('rule')} {e.get('detail', '')}" for e in cd.get("errors", [])[:3]
+            )
+        parts.append(
+            Text(("\ncheck passed: " if ok else "\nCHECK FAILED: ") + summary, style="bold green" if ok else "bold red")
+        )
     if upload:
         parts.append(Text("\nnext:", style="bold"))
         parts.append(Text(f"  {upload}", style="cyan"))

@@ -10,9 +10,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-
-_NAMES = {"question_mark": "?", "slash": "/", "left_square_bracket": "[", "right_square_bracket": "]",
-          "escape": "esc", "enter": "enter"}
+_NAMES = {
+    "question_mark": "?",
+    "slash": "/",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "escape": "esc",
+    "enter": "enter",
+}
 
 
 def _key_label(key: str) -> str:
@@ -24,8 +29,15 @@ def _key_label(key: str) -> str:
 
 
 def bindings_table(title: str, bindings: list) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold reverse", show_header=False,
-                  box=None, pad_edge=False, expand=False)
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold reverse",
+        show_header=False,
+        box=None,
+        pad_edge=False,
+        expand=False,
+    )
     table.add_column("key", style="bold cyan", width=12, no_wrap=True)
     table.add_column("action", min_width=30)
     for b in bindings:

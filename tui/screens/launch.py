@@ -52,9 +52,21 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
     def __init__(self, replay_sources: list[tuple[str, str]], defaults: dict | None = None) -> None:
         super().__init__()
         self._sources = replay_sources  # (label, batch dir)
-        self._d = {"suite": "mini-bugs", "provider": "replay", "model": "", "base_url": "", "rollouts": "2",
-                   "temperature": "0.7", "seed": "0", "workers": "2", "max_iters": "30",
-                   "allocation": "fixed", "budget": "", "pairs_per_task": "0", "give_up_after": "4"}
+        self._d = {
+            "suite": "mini-bugs",
+            "provider": "replay",
+            "model": "",
+            "base_url": "",
+            "rollouts": "2",
+            "temperature": "0.7",
+            "seed": "0",
+            "workers": "2",
+            "max_iters": "30",
+            "allocation": "fixed",
+            "budget": "",
+            "pairs_per_task": "0",
+            "give_up_after": "4",
+        }
         self._d.update(defaults or {})
 
     def compose(self) -> ComposeResult:
@@ -63,19 +75,28 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
             yield Label("[b]Launch a batch[/b]  (ctrl+s launch · escape cancel · tab next field)")
             with Grid():
                 yield Label("suite")
-                yield Input(d["suite"], id="f-suite", compact=True,
-                            placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]")
+                yield Input(
+                    d["suite"], id="f-suite", compact=True, placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]"
+                )
                 yield Label("provider")
-                yield Select([(p, p) for p in PROVIDERS], value=d["provider"], allow_blank=False,
-                             id="f-provider", compact=True)
+                yield Select(
+                    [(p, p) for p in PROVIDERS], value=d["provider"], allow_blank=False, id="f-provider", compact=True
+                )
                 yield Label("replay from")
-                yield Select(self._sources, value=self._sources[0][1] if self._sources else Select.BLANK,
-                             allow_blank=not self._sources, id="f-replay", prompt="(no recorded batch)", compact=True)
+                yield Select(
+                    self._sources,
+                    value=self._sources[0][1] if self._sources else Select.BLANK,
+                    allow_blank=not self._sources,
+                    id="f-replay",
+                    prompt="(no recorded batch)",
+                    compact=True,
+                )
                 yield Label("model")
                 yield Input(d["model"], id="f-model", compact=True, placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo")
                 yield Label("base URL")
-                yield Input(d["base_url"], id="f-base-url", compact=True,
-                            placeholder="OpenAI-compatible endpoint (optional)")
+                yield Input(
+                    d["base_url"], id="f-base-url", compact=True, placeholder="OpenAI-compatible endpoint (optional)"
+                )
                 yield Label("rollouts/task")
                 yield Input(d["rollouts"], id="f-rollouts", type="integer", compact=True)
                 yield Label("temperature")
@@ -87,19 +108,38 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
                 yield Label("max iters")
                 yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
                 yield Label("allocation")
-                yield Select([("fixed (rollouts/task each)", "fixed"), ("adaptive (rounds, within budget)", "adaptive")],
-                             value=d["allocation"], allow_blank=False, id="f-allocation", compact=True)
+                yield Select(
+                    [("fixed (rollouts/task each)", "fixed"), ("adaptive (rounds, within budget)", "adaptive")],
+                    value=d["allocation"],
+                    allow_blank=False,
+                    id="f-allocation",
+                    compact=True,
+                )
                 yield Label("budget rollouts")
-                yield Input(d["budget"], id="f-budget", type="integer", compact=True,
-                            placeholder="adaptive: required; fixed: optional cap")
+                yield Input(
+                    d["budget"],
+                    id="f-budget",
+                    type="integer",
+                    compact=True,
+                    placeholder="adaptive: required; fixed: optional cap",
+                )
                 yield Label("pairs/task")
-                yield Input(d["pairs_per_task"], id="f-pairs-per-task", type="integer", compact=True,
-                            placeholder="adaptive: 0 = as many as the budget buys")
+                yield Input(
+                    d["pairs_per_task"],
+                    id="f-pairs-per-task",
+                    type="integer",
+                    compact=True,
+                    placeholder="adaptive: 0 = as many as the budget buys",
+                )
                 yield Label("give up after")
                 yield Input(d["give_up_after"], id="f-give-up-after", type="integer", compact=True)
                 yield Label("tasks")
-                yield Input(d.get("tasks", ""), id="f-tasks",
-                            placeholder="comma-separated ids (empty: all; replay: the recorded ones)", compact=True)
+                yield Input(
+                    d.get("tasks", ""),
+                    id="f-tasks",
+                    placeholder="comma-separated ids (empty: all; replay: the recorded ones)",
+                    compact=True,
+                )
             yield Label("", id="launch-error")
             yield Button("Launch (ctrl+s)", variant="primary", id="launch-go", compact=True)
 
@@ -143,9 +183,23 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
             raise ValueError("adaptive allocation needs a budget (total rollouts)")
         if budget is not None and budget < 1 or pairs < 0 or give_up < 2:
             raise ValueError("budget must be at least 1, pairs/task at least 0, give up after at least 2")
-        return LaunchParams(self._val("#f-suite"), provider, model, self._val("#f-base-url") or None, replay_from,
-                            rollouts, temperature, seed, workers, max_iters, tasks,
-                            allocation, budget, pairs, give_up)
+        return LaunchParams(
+            self._val("#f-suite"),
+            provider,
+            model,
+            self._val("#f-base-url") or None,
+            replay_from,
+            rollouts,
+            temperature,
+            seed,
+            workers,
+            max_iters,
+            tasks,
+            allocation,
+            budget,
+            pairs,
+            give_up,
+        )
 
     def action_launch(self) -> None:
         try:

@@ -25,8 +25,10 @@ from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
 
-FILTER_HINT = ("words: task:ID flag:NAME|noisy|clean verdict:unlabeled|labeled|all|confirm|flip|discard "
-               "tag:T batch:ID contrast:K, any other word searches ids/notes")
+FILTER_HINT = (
+    "words: task:ID flag:NAME|noisy|clean verdict:unlabeled|labeled|all|confirm|flip|discard "
+    "tag:T batch:ID contrast:K, any other word searches ids/notes"
+)
 
 VERDICT_STYLE = {"confirm": "bold green", "flip": "bold yellow", "discard": "bold red"}
 
@@ -59,8 +61,13 @@ def filter_text(f: PairFilter) -> str:
     parts = []
     if f.verdict != "unlabeled":
         parts.append(f"verdict:{f.verdict or 'all'}")
-    for key, name in (("task", "task_id"), ("flag", "flag"), ("tag", "tag"), ("batch", "batch_id"),
-                      ("contrast", "contrast")):
+    for key, name in (
+        ("task", "task_id"),
+        ("flag", "flag"),
+        ("tag", "tag"),
+        ("batch", "batch_id"),
+        ("contrast", "contrast"),
+    ):
         if getattr(f, name):
             parts.append(f"{key}:{getattr(f, name)}")
     if f.text:
@@ -179,8 +186,13 @@ class PairsScreen(StudioScreen):
         self._render_pair()
         # After the frame: the prefetch's parsing must not compete with this paint.
         view = self.query_one("#diff-a", DiffView)
-        self.call_after_refresh(self._prefetch, self.index + 1, view.scrollable_content_region.width,
-                                view.size.height, self.state.split_diff)
+        self.call_after_refresh(
+            self._prefetch,
+            self.index + 1,
+            view.scrollable_content_region.width,
+            view.size.height,
+            self.state.split_diff,
+        )
 
     @work(thread=True, exclusive=True, group="pairs-prefetch", exit_on_error=False)
     def _prefetch(self, index: int, width: int, height: int, split: bool) -> None:
@@ -204,13 +216,17 @@ class PairsScreen(StudioScreen):
         if not self._loaded:
             msg = Text("loading the review queue…", style="dim")
         elif self.state.ingest.running and self.state.ingest.passes == 0:
-            msg = Text("Indexing the traces (progress in the top bar); pairs appear as soon as it ends.",
-                       style="yellow")
+            msg = Text(
+                "Indexing the traces (progress in the top bar); pairs appear as soon as it ends.", style="yellow"
+            )
         elif f:
             msg = Text(f"No pairs match the filter “{f}”.  / to change it.", style="yellow")
         else:
-            msg = Text("No pairs to review yet. Pairs appear once a task has finished rollouts "
-                       "that differ; launch a batch on Runs (F1).", style="yellow")
+            msg = Text(
+                "No pairs to review yet. Pairs appear once a task has finished rollouts "
+                "that differ; launch a batch on Runs (F1).",
+                style="yellow",
+            )
         self.query_one("#pair-head", Static).update(msg)
         for side in ("a", "b"):
             self.query_one(f"#badge-{side}", OutcomeBadge).update("")
@@ -227,7 +243,7 @@ class PairsScreen(StudioScreen):
         head.append(f"  ·  {pair.contrast}")
         if pair.kind == "step" and pair.at_step:
             head.append(f" at step {pair.at_step}")
-        head.append(f"  ·  auto prefers ", style="")
+        head.append("  ·  auto prefers ", style="")
         head.append("A", style="bold green")
         head.append(f" (decided by {pair.decided_by or '—'})")
         head.append("   flags: ")
@@ -258,19 +274,31 @@ class PairsScreen(StudioScreen):
         prefix.display = pair.kind == "step"
         if pair.kind == "step":
             at = pair.at_step or 0
-            prefix.update(Text.assemble(
-                (f" shared prefix: {pair.prefix_messages or 0} messages", "bold"),
-                (f", steps 1–{at - 1} (collapsed: identical on both sides)" if at > 1 else " (collapsed)", "dim"),
-                ("   diverges at ", ""), (f"step {at}", "bold black on yellow"),
-                ("   each side's next action is highlighted below", "dim")))
+            prefix.update(
+                Text.assemble(
+                    (f" shared prefix: {pair.prefix_messages or 0} messages", "bold"),
+                    (f", steps 1–{at - 1} (collapsed: identical on both sides)" if at > 1 else " (collapsed)", "dim"),
+                    ("   diverges at ", ""),
+                    (f"step {at}", "bold black on yellow"),
+                    ("   each side's next action is highlighted below", "dim"),
+                )
+            )
 
         pref = {"flip": 1, "discard": None}.get(pair.verdict or "", 0)
         for i, (side, row) in enumerate(zip("ab", self.sides)):
             if pref is None:
                 role, style = "discarded", "red"
             elif i == pref:
-                role, style = ("preferred (flipped)" if pair.verdict == "flip" else
-                               "preferred (auto)" if not pair.verdict else "preferred"), "bold green"
+                role, style = (
+                    (
+                        "preferred (flipped)"
+                        if pair.verdict == "flip"
+                        else "preferred (auto)"
+                        if not pair.verdict
+                        else "preferred"
+                    ),
+                    "bold green",
+                )
             else:
                 role, style = "rejected", "dim"
             self.query_one(f"#badge-{side}", OutcomeBadge).show(side.upper(), row, role, style)
@@ -287,8 +315,11 @@ class PairsScreen(StudioScreen):
         """The next assistant action after the shared prefix: what this pair contrasts."""
         step = next((st for st in self.store.steps(row.uid) if st.step == at_step), None)
         calls = ", ".join(f"{c.name}({_short_args(c.arguments)})" for c in step.calls) if step else ""
-        return Text.assemble((f"step {at_step} ▶ ", "bold black on yellow"),
-                             (calls or "(no tool call: answered in text)", "bold yellow"), overflow="ellipsis")
+        return Text.assemble(
+            (f"step {at_step} ▶ ", "bold black on yellow"),
+            (calls or "(no tool call: answered in text)", "bold yellow"),
+            overflow="ellipsis",
+        )
 
     def _render_progress(self) -> None:
         c = self.store.counts()
@@ -319,8 +350,11 @@ class PairsScreen(StudioScreen):
             self.index += 1
         else:
             left = self.store.counts().remaining
-            self.notify(f"End of this queue. {left} pair(s) left unlabeled overall"
-                        + (" (/ to change the filter)." if left else "."), title="Queue done")
+            self.notify(
+                f"End of this queue. {left} pair(s) left unlabeled overall"
+                + (" (/ to change the filter)." if left else "."),
+                title="Queue done",
+            )
         self.show_current()
 
     def action_skip(self) -> None:
@@ -403,8 +437,14 @@ class PairsScreen(StudioScreen):
                 self._pending_note = text or None
             self.show_current()
 
-        self.app.push_screen(PromptModal("Note on this pair", pair.note or self._pending_note or "",
-                                         "saved with the verdict (enter to save, escape to cancel)"), done)
+        self.app.push_screen(
+            PromptModal(
+                "Note on this pair",
+                pair.note or self._pending_note or "",
+                "saved with the verdict (enter to save, escape to cancel)",
+            ),
+            done,
+        )
 
     def action_tag(self) -> None:
         if self.pair is None:

@@ -42,8 +42,9 @@ def render_args(cv: CallView):
         if isinstance(value, str) and "\n" in value:
             parts.append(Text(f"{key}:", style="bold cyan"))
             lexer = Syntax.guess_lexer(path, code="") if path else "text"
-            parts.append(Syntax(value, lexer, theme="monokai", background_color="default", line_numbers=True,
-                                word_wrap=True))
+            parts.append(
+                Syntax(value, lexer, theme="monokai", background_color="default", line_numbers=True, word_wrap=True)
+            )
         else:
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             parts.append(Text.assemble((f"{key}: ", "bold cyan"), shown))
@@ -150,13 +151,20 @@ class RolloutScreen(StudioScreen):
             cv = calls[i]
             table.update_cell(str(i), "status", status_text(cv))
             table.update_cell(str(i), "time", fmt_duration(cv.duration_s))
-        for i, cv in enumerate(calls[self._rows:], self._rows):
-            table.add_row(str(cv.step), cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s),
-                          key=str(i))
+        for i, cv in enumerate(calls[self._rows :], self._rows):
+            table.add_row(
+                str(cv.step), cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s), key=str(i)
+            )
         self._rows = len(calls)
         if self.trace and self.trace.end is not None and END_KEY not in table.rows:
-            table.add_row("■", Text("end", style="bold"), Text(self.trace.end.stop_reason, style="dim"),
-                          "", fmt_duration(self.trace.end.duration_s), key=END_KEY)
+            table.add_row(
+                "■",
+                Text("end", style="bold"),
+                Text(self.trace.end.stop_reason, style="dim"),
+                "",
+                fmt_duration(self.trace.end.duration_s),
+                key=END_KEY,
+            )
         if self.follow and at_end and table.row_count:
             table.move_cursor(row=table.row_count - 1, animate=False)
         self._render_detail()
@@ -166,8 +174,9 @@ class RolloutScreen(StudioScreen):
         head = self.query_one("#rollout-head", Static)
         t = self.trace
         if t is None:
-            head.update(Text("No rollout selected: open one from Runs (F1: enter) or Pairs (F3: 1 / 2).",
-                             style="yellow"))
+            head.update(
+                Text("No rollout selected: open one from Runs (F1: enter) or Pairs (F3: 1 / 2).", style="yellow")
+            )
             return
         text = Text()
         if t.start is None:
@@ -196,8 +205,9 @@ class RolloutScreen(StudioScreen):
         text.append(f" · tokens {fmt_tokens(t.tokens_in)}/{fmt_tokens(t.tokens_out)}")
         if t.tests:
             last = t.tests[-1]
-            text.append(f" · last test run: {'passed' if last.passed else 'failed'}",
-                        style="green" if last.passed else "red")
+            text.append(
+                f" · last test run: {'passed' if last.passed else 'failed'}", style="green" if last.passed else "red"
+            )
         if t.errors:
             text.append(f" · {len(t.errors)} error(s): {t.errors[-1].message[:60]}", style="red")
         text.append("   following" if self.follow and t.end is None else "", style="italic yellow")

@@ -58,19 +58,35 @@ class RunsScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         batches = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
-        for label, key in (("batch", "batch"), ("suite", "suite"), ("provider/model", "model"),
-                           ("progress", "bar"), ("pass", "pass"), ("tokens in/out", "tokens"), ("cost", "cost"),
-                           ("status", "status")):
+        for label, key in (
+            ("batch", "batch"),
+            ("suite", "suite"),
+            ("provider/model", "model"),
+            ("progress", "bar"),
+            ("pass", "pass"),
+            ("tokens in/out", "tokens"),
+            ("cost", "cost"),
+            ("status", "status"),
+        ):
             batches.add_column(label, key=key)
         yield batches
         yield Static(id="budget")  # adaptive batches: where the budget went
         rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
-        for label, key in (("rollout", "rollout"), ("task", "task"), ("status", "status"), ("result", "result"),
-                           ("steps", "steps"), ("calls", "calls"), ("tokens", "tokens")):
+        for label, key in (
+            ("rollout", "rollout"),
+            ("task", "task"),
+            ("status", "status"),
+            ("result", "result"),
+            ("steps", "steps"),
+            ("calls", "calls"),
+            ("tokens", "tokens"),
+        ):
             rollouts.add_column(label, key=key)
         yield rollouts
-        yield Static("l launch a batch (the replay provider needs no key and no network) · enter opens · "
-                     "tab switches table", id="runs-hint")
+        yield Static(
+            "l launch a batch (the replay provider needs no key and no network) · enter opens · tab switches table",
+            id="runs-hint",
+        )
         yield self.compose_footer()
 
     def on_show_screen(self) -> None:
@@ -89,9 +105,17 @@ class RunsScreen(StudioScreen):
             live = b.batch_id in self.state.running_batches
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
-            table.add_row(b.batch_id, b.suite, f"{b.provider}/{b.model}", bar, rate,
-                          f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}", fmt_cost(b.cost_usd),
-                          _status_text(b, live), key=b.batch_id)
+            table.add_row(
+                b.batch_id,
+                b.suite,
+                f"{b.provider}/{b.model}",
+                bar,
+                rate,
+                f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
+                fmt_cost(b.cost_usd),
+                _status_text(b, live),
+                key=b.batch_id,
+            )
         if self.batches:
             table.move_cursor(row=max(0, min(keep, len(self.batches) - 1)), animate=False)
         self._show_rollouts(force=True)
@@ -125,8 +149,16 @@ class RunsScreen(StudioScreen):
                 result = Text("TAMPERED", style="magenta")
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
-            table.add_row(r.rollout_id, r.task_id, r.stop_reason or r.status, result, str(r.steps),
-                          str(r.tool_calls), fmt_tokens(r.tokens_in + r.tokens_out), key=r.uid)
+            table.add_row(
+                r.rollout_id,
+                r.task_id,
+                r.stop_reason or r.status,
+                result,
+                str(r.steps),
+                str(r.tool_calls),
+                fmt_tokens(r.tokens_in + r.tokens_out),
+                key=r.uid,
+            )
         if table.row_count:
             table.move_cursor(row=max(0, min(keep, table.row_count - 1)), animate=False)
 
@@ -169,8 +201,12 @@ class RunsScreen(StudioScreen):
             return
         if params.provider == "replay" and params.task_ids is None and params.replay_from:
             # Replay only what was recorded: other tasks would have nothing to replay.
-            recorded = {r.task_id for b in self.store.batches() if b.path == params.replay_from
-                        for r in self.store.rollouts(batch_id=b.batch_id)}
+            recorded = {
+                r.task_id
+                for b in self.store.batches()
+                if b.path == params.replay_from
+                for r in self.store.rollouts(batch_id=b.batch_id)
+            }
             known = [t.id for t in suite.tasks if t.id in recorded]
             if not known:
                 self.notify("none of the recorded tasks are in this suite", title="Cannot launch", severity="error")
@@ -213,21 +249,37 @@ class RunsScreen(StudioScreen):
         error = None
         try:
             suite = load_suite(params.suite)
-            factory = provider_factory(params.provider, params.model, base_url=params.base_url,
-                                       replay_from=params.replay_from)
+            factory = provider_factory(
+                params.provider, params.model, base_url=params.base_url, replay_from=params.replay_from
+            )
             config = RolloutConfig(max_iters=params.max_iters, temperature=params.temperature)
             alloc = None
             if params.budget_rollouts:
-                alloc = AllocationConfig(budget_rollouts=params.budget_rollouts,
-                                         pairs_per_task=params.pairs_per_task,
-                                         give_up_after=params.give_up_after,
-                                         initial_per_task=min(2, params.give_up_after))
-            summary = run_batch(suite, factory, batch_dir, rollouts=params.rollouts, seed=params.seed,
-                                max_workers=params.workers, config=config, provider_name=params.provider,
-                                task_ids=params.task_ids,
-                                model=params.model, base_url=params.base_url, suite_path=params.suite,
-                                cancel=cancel, on_rollout_start=started, on_rollout_end=ended,
-                                allocation=params.allocation, allocation_config=alloc)
+                alloc = AllocationConfig(
+                    budget_rollouts=params.budget_rollouts,
+                    pairs_per_task=params.pairs_per_task,
+                    give_up_after=params.give_up_after,
+                    initial_per_task=min(2, params.give_up_after),
+                )
+            summary = run_batch(
+                suite,
+                factory,
+                batch_dir,
+                rollouts=params.rollouts,
+                seed=params.seed,
+                max_workers=params.workers,
+                config=config,
+                provider_name=params.provider,
+                task_ids=params.task_ids,
+                model=params.model,
+                base_url=params.base_url,
+                suite_path=params.suite,
+                cancel=cancel,
+                on_rollout_start=started,
+                on_rollout_end=ended,
+                allocation=params.allocation,
+                allocation_config=alloc,
+            )
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
         except Exception as exc:  # shown, never raised into the UI
             error = f"{type(exc).__name__}: {exc}"
@@ -243,8 +295,9 @@ class RunsScreen(StudioScreen):
             return
         cancel = self.state.running_batches.get(b.batch_id)
         if cancel is None:
-            self.notify("Only a batch launched from this studio and still running can be cancelled here.",
-                        severity="warning")
+            self.notify(
+                "Only a batch launched from this studio and still running can be cancelled here.", severity="warning"
+            )
             return
         cancel.set()  # type: ignore[attr-defined]
         self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.")
@@ -266,15 +319,28 @@ class RunsScreen(StudioScreen):
                 self.notify(f"cannot read batch.json: {exc}", severity="error")
                 return
             if meta.provider == "replay":
-                self.notify("A replay batch started elsewhere cannot be resumed here (its source is unknown).",
-                            severity="warning")
+                self.notify(
+                    "A replay batch started elsewhere cannot be resumed here (its source is unknown).",
+                    severity="warning",
+                )
                 return
             p = meta.params
-            params = LaunchParams(meta.suite_path or meta.suite, meta.provider, meta.model, meta.base_url, None,
-                                  p.rollouts, p.temperature, p.seed, p.max_workers, p.max_iters,
-                                  allocation=p.allocation, budget_rollouts=p.budget_rollouts,
-                                  pairs_per_task=getattr(p, "pairs_per_task", None) or 0,
-                                  give_up_after=getattr(p, "give_up_after", None) or 4)
+            params = LaunchParams(
+                meta.suite_path or meta.suite,
+                meta.provider,
+                meta.model,
+                meta.base_url,
+                None,
+                p.rollouts,
+                p.temperature,
+                p.seed,
+                p.max_workers,
+                p.max_iters,
+                allocation=p.allocation,
+                budget_rollouts=p.budget_rollouts,
+                pairs_per_task=getattr(p, "pairs_per_task", None) or 0,
+                give_up_after=getattr(p, "give_up_after", None) or 4,
+            )
         self.start_batch(params, Path(b.path))
 
 

@@ -45,17 +45,27 @@ def render_report(r) -> Group:
     head = Text()
     head.append(f" {r.finished} finished rollouts", style="bold")
     head.append(f" ({r.running} running)" if r.running else "")
-    head.append(f" · {len(r.tasks)} tasks · {len(r.learnable_tasks)} in the learnable band "
-                f"{int(r.band[0] * 100)}–{int(r.band[1] * 100)}%")
+    head.append(
+        f" · {len(r.tasks)} tasks · {len(r.learnable_tasks)} in the learnable band "
+        f"{int(r.band[0] * 100)}–{int(r.band[1] * 100)}%"
+    )
     head.append(f" · {r.pairs} pairs ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}")
-    head.append(f"\n tokens {fmt_tokens(r.tokens_in)} in / {fmt_tokens(r.tokens_out)} out · cost {fmt_cost(r.cost_usd)}")
+    head.append(
+        f"\n tokens {fmt_tokens(r.tokens_in)} in / {fmt_tokens(r.tokens_out)} out · cost {fmt_cost(r.cost_usd)}"
+    )
     if r.cost_unknown_rollouts:
         head.append(f" (+{r.cost_unknown_rollouts} rollouts with no known price)", style="dim")
     head.append(f" · strategy {r.strategy} · score {' > '.join(r.score_order)}", style="dim")
     parts.append(head)
 
-    tasks = Table(title="Pass rate per task (yellow: the learnable band)", title_justify="left",
-                  title_style="bold", box=None, pad_edge=False, expand=False)
+    tasks = Table(
+        title="Pass rate per task (yellow: the learnable band)",
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        pad_edge=False,
+        expand=False,
+    )
     tasks.add_column("task")
     tasks.add_column("pass rate", justify="right")
     tasks.add_column("", no_wrap=True)
@@ -64,8 +74,14 @@ def render_report(r) -> Group:
     tasks.add_column("band")
     for ts in r.tasks:
         band_style = {"learnable": "bold green", "easy": "cyan", "hard": "red"}.get(ts.band, "dim")
-        tasks.add_row(ts.task_id, _pct(ts.pass_rate), rate_bar(ts.pass_rate, r.band), f"{ts.passed}/{ts.rollouts}",
-                      str(ts.pairs), Text(ts.band + (" · no contrast" if ts.no_contrast else ""), style=band_style))
+        tasks.add_row(
+            ts.task_id,
+            _pct(ts.pass_rate),
+            rate_bar(ts.pass_rate, r.band),
+            f"{ts.passed}/{ts.rollouts}",
+            str(ts.pairs),
+            Text(ts.band + (" · no contrast" if ts.no_contrast else ""), style=band_style),
+        )
     parts.append(Text(""))
     parts.append(tasks)
 
@@ -111,8 +127,13 @@ def render_report(r) -> Group:
         valid.add_column("valid", justify="right")
         valid.add_column("")
         for m in r.validity_by_model:
-            valid.add_row(m.model, str(m.tool_calls), str(m.invalid_tool_calls), _pct(m.validity_rate),
-                          rate_bar(m.validity_rate, (0.0, 0.0), 20))
+            valid.add_row(
+                m.model,
+                str(m.tool_calls),
+                str(m.invalid_tool_calls),
+                _pct(m.validity_rate),
+                rate_bar(m.validity_rate, (0.0, 0.0), 20),
+            )
         parts.append(Text(""))
         parts.append(valid)
     return Group(*parts)

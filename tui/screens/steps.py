@@ -91,8 +91,9 @@ class StepsScreen(StudioScreen):
         head = self.query_one("#steps-head", Static)
         if not self.uid:
             self.rows = []
-            head.update(Text("No rollout selected: open one from Pairs (1 / 2), Rollout (enter) or Runs.",
-                             style="yellow"))
+            head.update(
+                Text("No rollout selected: open one from Pairs (1 / 2), Rollout (enter) or Runs.", style="yellow")
+            )
             self._render_detail()
             return
         try:
@@ -137,8 +138,14 @@ class StepsScreen(StudioScreen):
         head.append(f"   tokens {row.tokens_in}/{row.tokens_out}", style="dim")
         parts.append(head)
         if row.mark:
-            parts.append(Text(f"marked bad: {row.mark.reason}" + (f" — {row.mark.text}" if row.mark.text else "")
-                              + f"  ({row.mark.labeler})", style="bold red"))
+            parts.append(
+                Text(
+                    f"marked bad: {row.mark.reason}"
+                    + (f" — {row.mark.text}" if row.mark.text else "")
+                    + f"  ({row.mark.labeler})",
+                    style="bold red",
+                )
+            )
         if row.auto_flags:
             parts.append(Text("auto flags: " + ", ".join(row.auto_flags), style="yellow"))
         for c in row.calls:
@@ -172,8 +179,10 @@ class StepsScreen(StudioScreen):
             if reason is None:
                 return
             if reason == "other":
-                self.app.push_screen(PromptModal(f"Why is step {step} bad?"),
-                                     lambda text: with_text(reason, text) if text is not None else None)
+                self.app.push_screen(
+                    PromptModal(f"Why is step {step} bad?"),
+                    lambda text: with_text(reason, text) if text is not None else None,
+                )
             else:
                 with_text(reason, None)
 

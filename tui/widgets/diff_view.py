@@ -61,8 +61,15 @@ class DiffView(ScrollView, can_focus=True):
             self.view = view
             self.key = key
 
-    def __init__(self, patch: str = "", *, split: bool = False, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        patch: str = "",
+        *,
+        split: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._patch = ""
         self._key = ""
@@ -254,8 +261,10 @@ def _render_split(row: tuple[DiffLine | None, DiffLine | None], width: int, g: i
     left, right = row
     if left is not None and left is right and left.kind in ("file", "hunk"):
         return _half(left, False, width, g, console)
-    return Strip.join([
-        _half(left, False, left_w, g, console),
-        Strip([Segment("│", GUTTER)], 1),
-        _half(right, True, right_w, g, console),
-    ])
+    return Strip.join(
+        [
+            _half(left, False, left_w, g, console),
+            Strip([Segment("│", GUTTER)], 1),
+            _half(right, True, right_w, g, console),
+        ]
+    )

@@ -61,8 +61,7 @@ class PickModal(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title)
-            yield OptionList(*(Option(f"{i}  {label}", id=value)
-                               for i, (value, label) in enumerate(self._choices, 1)))
+            yield OptionList(*(Option(f"{i}  {label}", id=value) for i, (value, label) in enumerate(self._choices, 1)))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tui.cli import UserError
+from tui.cli.errors import UserError
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
@@ -31,13 +31,21 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ex = sub.add_parser("export", help="write a checked SFT or DPO training file (+ sidecar)",
-                        description="Build a training file from the label store of TRACES_DIR.",
-                        epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex = sub.add_parser(
+        "export",
+        help="write a checked SFT or DPO training file (+ sidecar)",
+        description="Build a training file from the label store of TRACES_DIR.",
+        epilog=EXPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ex_sub = ex.add_subparsers(dest="export_kind", metavar="KIND")
     for kind in ("dpo", "sft"):
-        p = ex_sub.add_parser(kind, help=f"{kind.upper()} file", epilog=EXPORT_EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = ex_sub.add_parser(
+            kind,
+            help=f"{kind.upper()} file",
+            epilog=EXPORT_EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.add_argument("traces", type=Path, metavar="TRACES_DIR")
         p.add_argument("--out", required=True, type=Path, help="the .jsonl file to write")
         p.add_argument("--db", type=Path, help="label store (default: TRACES_DIR/labels.sqlite)")
@@ -47,16 +55,26 @@ def register(sub: argparse._SubParsersAction) -> None:
             g = p.add_mutually_exclusive_group()
             g.add_argument("--labeled-only", action="store_true", help="only confirmed/flipped pairs (default)")
             g.add_argument("--auto", action="store_true", help="also unlabeled pairs, as auto-preferred")
-            p.add_argument("--keep-noisy", action="store_true",
-                           help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered")
+            p.add_argument(
+                "--keep-noisy",
+                action="store_true",
+                help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered",
+            )
             p.add_argument("--last-k", type=int, default=5, help="patch+trajectory: last K tool calls (default 5)")
             p.add_argument("--cut-chars", type=int, default=500, help="tool output cut (default 500)")
         else:
             p.add_argument("--style", choices=("trajectory", "step"), default="trajectory")
-            p.add_argument("--train", choices=("all", "last", "final"), default="all",
-                           help="which assistant turns are trained (default: all valid ones)")
-            p.add_argument("--include-failed-labeled-good", action="store_true",
-                           help="also failed rollouts a person preferred in a confirmed/flipped pair")
+            p.add_argument(
+                "--train",
+                choices=("all", "last", "final"),
+                default="all",
+                help="which assistant turns are trained (default: all valid ones)",
+            )
+            p.add_argument(
+                "--include-failed-labeled-good",
+                action="store_true",
+                help="also failed rollouts a person preferred in a confirmed/flipped pair",
+            )
             p.add_argument("--last-k", type=int, default=6, help="step style: context turns (default 6)")
             p.add_argument("--cut-chars", type=int, default=2000, help="step style: tool output cut (default 2000)")
         _add_common_export(p)
@@ -66,8 +84,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ck = sub.add_parser("check", help="check a training file against its format's rules")
     ck.add_argument("file", type=Path, nargs="?")
     ck.add_argument("--rules", action="store_true", help="list every rule the checker knows, and exit")
-    ck.add_argument("--format", dest="fmt", help="together-sft|together-dpo|openai-sft|openai-dpo|trl-sft|trl-dpo "
-                                                 "(default: detected from the first line)")
+    ck.add_argument(
+        "--format",
+        dest="fmt",
+        help="together-sft|together-dpo|openai-sft|openai-dpo|trl-sft|trl-dpo (default: detected from the first line)",
+    )
     ck.add_argument("--limit", type=int, default=200, help="errors listed (default 200; all are counted)")
     ck.set_defaults(func=cmd_check)
 
@@ -78,10 +99,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--base-url", help="Together API base URL (default: the SDK's)")
     up.set_defaults(func=cmd_upload)
 
-    pr = sub.add_parser("prefs", help="run a batch, pair it with auto verdicts, export DPO (one go)",
-                        description="Rollouts -> auto-scored pairs -> Together preference JSONL, as before the "
-                                    "studio; also reports contrast kinds and drops noisy pairs.",
-                        epilog=PREFS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pr = sub.add_parser(
+        "prefs",
+        help="run a batch, pair it with auto verdicts, export DPO (one go)",
+        description="Rollouts -> auto-scored pairs -> Together preference JSONL, as before the "
+        "studio; also reports contrast kinds and drops noisy pairs.",
+        epilog=PREFS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     pr.add_argument("--suite", required=True, help='"mini-bugs", a suite.json, a suite dir or a QuixBugs checkout')
     pr.add_argument("--rollouts", type=int, default=4, help="rollouts per task (default 4)")
     pr.add_argument("--out", required=True, type=Path, help="the preference .jsonl to write")
@@ -103,10 +128,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--price-per-mtok", type=float)
     pr.add_argument("--price-in", type=float, help="USD per 1M prompt tokens (rollout cost)")
     pr.add_argument("--price-out", type=float, help="USD per 1M completion tokens (rollout cost)")
-    pr.add_argument("--pair-strategy", choices=("best-worst", "pass-fail", "all-contrastive"),
-                    help="pair strategy (default: the store's, best-worst at first); pass-fail uses every "
-                         "pass/fail contrast an adaptive batch buys")
-    from tui.cli_agent import add_allocation_args
+    pr.add_argument(
+        "--pair-strategy",
+        choices=("best-worst", "pass-fail", "all-contrastive"),
+        help="pair strategy (default: the store's, best-worst at first); pass-fail uses every "
+        "pass/fail contrast an adaptive batch buys",
+    )
+    from tui.cli.agent import add_allocation_args
 
     add_allocation_args(pr)
     pr.set_defaults(func=cmd_prefs)
@@ -127,15 +155,25 @@ def _add_common_export(p: argparse.ArgumentParser) -> None:
 def _options(args: argparse.Namespace):
     import exports
 
-    common = dict(format=args.format, holdout_tasks=args.holdout_tasks or [], holdout_fraction=args.holdout_fraction,
-                  seed=args.seed, holdout_out=args.holdout_out, suite=args.suite, batches=args.batches or [],
-                  tokenizer_path=args.tokenizer, price_per_mtok=args.price_per_mtok,
-                  last_k=args.last_k, cut_chars=args.cut_chars)
+    common = dict(
+        format=args.format,
+        holdout_tasks=args.holdout_tasks or [],
+        holdout_fraction=args.holdout_fraction,
+        seed=args.seed,
+        holdout_out=args.holdout_out,
+        suite=args.suite,
+        batches=args.batches or [],
+        tokenizer_path=args.tokenizer,
+        price_per_mtok=args.price_per_mtok,
+        last_k=args.last_k,
+        cut_chars=args.cut_chars,
+    )
     try:
         if args.kind == "dpo":
             return exports.DpoOptions(mode=args.mode, auto=args.auto, keep_noisy=args.keep_noisy, **common)
-        return exports.SftOptions(style=args.style, train=args.train,
-                                  include_failed_labeled_good=args.include_failed_labeled_good, **common)
+        return exports.SftOptions(
+            style=args.style, train=args.train, include_failed_labeled_good=args.include_failed_labeled_good, **common
+        )
     except ValueError as exc:  # pydantic: the first error is enough
         raise UserError(_pydantic_line(exc)) from None
 
@@ -172,8 +210,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def tokens_line(report) -> str:
-    est = " (estimate: chars/4; pass --tokenizer for a real count)" if report.tokens_are_estimate else \
-        f" ({report.token_counter})"
+    est = (
+        " (estimate: chars/4; pass --tokenizer for a real count)"
+        if report.tokens_are_estimate
+        else f" ({report.token_counter})"
+    )
     return f"{report.tokens:,}{est}"
 
 
@@ -187,15 +228,22 @@ def print_report(c: Console, report) -> None:
     """Key/value lines, never cut or wrapped: paths and the upload command get copied."""
     import exports
 
-    rows = [("file", (report.path or "(dry run: nothing written)") + f"  [{report.format}, {report.mode}]"),
-            ("examples", f"{report.examples:,}"),
-            ("tokens", tokens_line(report)),
-            ("tokens/example", f"{report.tokens_per_example:,.1f}"),
-            ("cost/epoch", cost_line(report))]
+    rows = [
+        ("file", (report.path or "(dry run: nothing written)") + f"  [{report.format}, {report.mode}]"),
+        ("examples", f"{report.examples:,}"),
+        ("tokens", tokens_line(report)),
+        ("tokens/example", f"{report.tokens_per_example:,.1f}"),
+        ("cost/epoch", cost_line(report)),
+    ]
     if report.kind == "sft":
-        rows.append(("sft tokens", f"whole trajectories {report.sft_trajectory_tokens:,} "
-                                   f"({report.sft_trajectory_examples} examples)  vs  step-level "
-                                   f"{report.sft_step_tokens:,} ({report.sft_step_examples} examples)"))
+        rows.append(
+            (
+                "sft tokens",
+                f"whole trajectories {report.sft_trajectory_tokens:,} "
+                f"({report.sft_trajectory_examples} examples)  vs  step-level "
+                f"{report.sft_step_tokens:,} ({report.sft_step_examples} examples)",
+            )
+        )
     rows.append(("skipped", ", ".join(f"{k} {v}" for k, v in report.skipped.items()) or "none"))
     rows += [("note", f"{k} {v}") for k, v in report.notes.items()]
     if report.holdout_tasks:
@@ -245,8 +293,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         console.print(f"[green]ok[/]: {args.file}: {report.lines} lines, format {report.format} ({how})")
         return 0
     rules = ", ".join(f"{k} {v}" for k, v in sorted(report.by_rule().items()))
-    console.print(f"[bold red]{report.error_count} error(s)[/] in {report.bad_lines()} of {report.lines} lines "
-                  f"({report.format or 'unknown format'}, {how}): {rules}")
+    console.print(
+        f"[bold red]{report.error_count} error(s)[/] in {report.bad_lines()} of {report.lines} lines "
+        f"({report.format or 'unknown format'}, {how}): {rules}"
+    )
     return 1
 
 
@@ -321,16 +371,23 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         if t not in {x.id for x in suite.tasks}:
             raise UserError(f"--tasks: no task {t!r} in suite {suite.name}")
     try:
-        factory = provider_factory(args.llm_provider, args.model, base_url=args.base_url,
-                                   replay_from=args.replay_from, retry=RetryPolicy())
+        factory = provider_factory(
+            args.llm_provider, args.model, base_url=args.base_url, replay_from=args.replay_from, retry=RetryPolicy()
+        )
     except ProviderConfigError as exc:
         raise UserError(str(exc)) from None
     try:
-        options = exports.DpoOptions(mode=args.output_mode, format=args.format, auto=True, keep_noisy=args.keep_noisy,
-                                     tokenizer_path=args.tokenizer, price_per_mtok=args.price_per_mtok)
+        options = exports.DpoOptions(
+            mode=args.output_mode,
+            format=args.format,
+            auto=True,
+            keep_noisy=args.keep_noisy,
+            tokenizer_path=args.tokenizer,
+            price_per_mtok=args.price_per_mtok,
+        )
     except ValueError as exc:
         raise UserError(_pydantic_line(exc)) from None
-    from tui.cli_agent import allocation_from_args, print_allocation
+    from tui.cli.agent import allocation_from_args, print_allocation
 
     strategy, alloc_cfg = allocation_from_args(args)
     n_tasks = len(task_ids or suite.tasks)
@@ -338,16 +395,21 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     _say(f"[prefs] Loaded suite: {suite.name} ({len(suite.tasks)} tasks)")
     if strategy == "adaptive":
         _say(f"[prefs] Allocation: adaptive, budget {alloc_cfg.budget_rollouts} rollouts")
-        _say(f"[prefs] Starting up to {alloc_cfg.budget_rollouts} rollouts ({n_tasks} tasks) "
-             f"with {args.max_workers} workers")
+        _say(
+            f"[prefs] Starting up to {alloc_cfg.budget_rollouts} rollouts ({n_tasks} tasks) "
+            f"with {args.max_workers} workers"
+        )
     else:
         _say(f"[prefs] Rollouts per task: {args.rollouts}")
-        _say(f"[prefs] Starting {total} rollouts ({n_tasks} tasks × {args.rollouts} rollouts) "
-             f"with {args.max_workers} workers")
+        _say(
+            f"[prefs] Starting {total} rollouts ({n_tasks} tasks × {args.rollouts} rollouts) "
+            f"with {args.max_workers} workers"
+        )
     model = args.model or ("replay" if args.llm_provider == "replay" else "")
     batch_dir = args.trace_dir / new_batch_id(suite.name, model)
-    config = RolloutConfig(max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in,
-                           price_out=args.price_out)
+    config = RolloutConfig(
+        max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in, price_out=args.price_out
+    )
 
     def on_end(result, done: int, total: int) -> None:
         _say(f"[prefs] [{done}/{total}] {result.task_id} seed={result.seed}: {_outcome(result)}")
@@ -355,11 +417,28 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     args.trace_dir.mkdir(parents=True, exist_ok=True)
     store = LabelStore(args.db or LabelStore.default_path(args.trace_dir))
     try:
-        s = run_prefs(suite, factory, batch_dir, store, options, args.out, rollouts=args.rollouts, seed=args.seed,
-                      max_workers=args.max_workers, config=config, task_ids=task_ids,
-                      provider_name=args.llm_provider, model=model, base_url=args.base_url, suite_path=args.suite,
-                      on_rollout_end=on_end, cancel=threading.Event(), allocation=strategy,
-                      allocation_config=alloc_cfg, pair_strategy=args.pair_strategy)
+        s = run_prefs(
+            suite,
+            factory,
+            batch_dir,
+            store,
+            options,
+            args.out,
+            rollouts=args.rollouts,
+            seed=args.seed,
+            max_workers=args.max_workers,
+            config=config,
+            task_ids=task_ids,
+            provider_name=args.llm_provider,
+            model=model,
+            base_url=args.base_url,
+            suite_path=args.suite,
+            on_rollout_end=on_end,
+            cancel=threading.Event(),
+            allocation=strategy,
+            allocation_config=alloc_cfg,
+            pair_strategy=args.pair_strategy,
+        )
     finally:
         store.close()
     if strategy == "adaptive" or alloc_cfg is not None:

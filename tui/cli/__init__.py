@@ -1,27 +1,23 @@
-"""`repo-agent`: every studio action as a headless command (DESIGN §6b).
+"""`repo-agent`: every studio action as a headless command.
 
 The parser lives here; each group of commands registers itself from its own module
-(`cli_agent`, `cli_labels`, `cli_exports`, `cli_studio`) so no module grows past one idea.
+(`agent`, `labels`, `exports`, `studio` in this package) so no module grows past one idea.
 Errors a user can cause are one clear line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from rich.console import Console
+from rich.markup import escape
 
+from tui.cli.errors import UserError, err_console
 
-class UserError(Exception):
-    """A mistake the user can fix (bad path, missing key, malformed file): one line, exit 2."""
-
-
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+__all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui import cli_agent, cli_exports, cli_labels, cli_studio
+    from tui.cli import agent, exports, labels, studio
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -32,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (cli_agent, cli_labels, cli_exports, cli_studio):
+    for module in (agent, labels, exports, studio):
         module.register(sub)
     return parser
 
@@ -46,12 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,17 +12,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="open the studio (Textual) on a directory of trace batches",
         description="Review, label and export rollouts in a terminal app. Keys: ? for help, ctrl+p for commands.",
     )
-    p.add_argument("traces_dir", nargs="?", default="sample_traces", type=Path, metavar="TRACES_DIR",
-                   help="directory of batches (default: sample_traces)")
+    p.add_argument(
+        "traces_dir",
+        nargs="?",
+        default="sample_traces",
+        type=Path,
+        metavar="TRACES_DIR",
+        help="directory of batches (default: sample_traces)",
+    )
     p.add_argument("--db", type=Path, default=None, help="label store (default: TRACES_DIR/labels.sqlite)")
     p.add_argument("--labeler", default=None, help="your name on verdicts and marks (default: $USER)")
-    p.add_argument("--screen", default="pairs", choices=["runs", "rollout", "pairs", "steps", "stats", "export"],
-                   help="screen to open on (default: pairs)")
+    p.add_argument(
+        "--screen",
+        default="pairs",
+        choices=["runs", "rollout", "pairs", "steps", "stats", "export"],
+        help="screen to open on (default: pairs)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.cli import UserError
+    from tui.cli.errors import UserError
 
     traces = Path(args.traces_dir)
     if not traces.is_dir():

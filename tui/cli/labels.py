@@ -23,13 +23,20 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tui.cli import UserError
+from tui.cli.errors import UserError
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-FLAG_STYLE = {"both_fail": "red", "identical_patch": "magenta", "tiebreak_only": "yellow", "flaky": "yellow",
-              "tests_tampered": "bold red", "non_minimal": "cyan", "summary_only": "magenta"}
+FLAG_STYLE = {
+    "both_fail": "red",
+    "identical_patch": "magenta",
+    "tiebreak_only": "yellow",
+    "flaky": "yellow",
+    "tests_tampered": "bold red",
+    "non_minimal": "cyan",
+    "summary_only": "magenta",
+}
 
 EXAMPLES = """\
 examples:
@@ -106,8 +113,15 @@ def _flags(flags: list[str]) -> str:
 def _ingest(store, dirs: list[Path], *, quiet: bool = False):
     if quiet or not err.is_terminal:
         return store.ingest(dirs)
-    with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), DownloadColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task("ingest", total=None)
 
         def on_progress(p):
@@ -137,16 +151,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"{rep.new_rollouts} new and {rep.updated_rollouts} updated rollouts in {rep.duration_s:.2f} s"
         )
         if rep.torn_lines or rep.invalid_lines:
-            console.print(f"[yellow]{rep.invalid_lines} invalid lines skipped, {rep.torn_lines} partial last "
-                          "lines left for the next ingest[/]")
+            console.print(
+                f"[yellow]{rep.invalid_lines} invalid lines skipped, {rep.torn_lines} partial last "
+                "lines left for the next ingest[/]"
+            )
         for w in rep.warnings[:10]:
             console.print(f"[yellow]warning:[/] {w}")
         if len(rep.warnings) > 10:
             console.print(f"[yellow]... {len(rep.warnings) - 10} more warnings (--json lists them)[/]")
         if rep.pairs is not None:
             p = rep.pairs
-            console.print(f"pairs ({p.strategy}): {p.pairs} selected, {p.new_pairs} new, {p.stale_pairs} now stale; "
-                          f"{len(p.no_contrast_tasks)} tasks without contrast")
+            console.print(
+                f"pairs ({p.strategy}): {p.pairs} selected, {p.new_pairs} new, {p.stale_pairs} now stale; "
+                f"{len(p.no_contrast_tasks)} tasks without contrast"
+            )
         console.print(f"store: {store.path}")
     return 0
 
@@ -163,21 +181,31 @@ def cmd_stats(args: argparse.Namespace) -> int:
         _print_json(rep.model_dump_json(indent=2))
         return 0
     lo, hi = rep.band
-    console.print(f"[bold]{rep.rollouts}[/] rollouts ({rep.finished} finished, {rep.running} running) over "
-                  f"{len(rep.tasks)} tasks; pairs by [bold]{rep.strategy}[/], score {','.join(rep.score_order)}")
+    console.print(
+        f"[bold]{rep.rollouts}[/] rollouts ({rep.finished} finished, {rep.running} running) over "
+        f"{len(rep.tasks)} tasks; pairs by [bold]{rep.strategy}[/], score {','.join(rep.score_order)}"
+    )
     t = Table(title=f"pass rate per task (learnable band {lo:.0%}-{hi:.0%})", title_justify="left")
     for col in ("task", "finished", "passed", "pass rate", "", "pairs"):
         t.add_column(col, justify="right" if col in ("finished", "passed", "pass rate", "pairs") else "left")
-    label = {"learnable": "[green]learnable[/]", "all_pass": "[yellow]all pass[/]", "all_fail": "[red]all fail[/]",
-             "easy": "easy", "hard": "hard", "none": "[dim]running[/]"}
+    label = {
+        "learnable": "[green]learnable[/]",
+        "all_pass": "[yellow]all pass[/]",
+        "all_fail": "[red]all fail[/]",
+        "easy": "easy",
+        "hard": "hard",
+        "none": "[dim]running[/]",
+    }
     for ts in rep.tasks:
         rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
         t.add_row(ts.task_id, str(ts.rollouts), str(ts.passed), rate, note, str(ts.pairs))
     console.print(t)
-    console.print(f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
-                  f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
-                  f"{', '.join(rep.no_contrast_tasks) or '-'}")
+    console.print(
+        f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
+        f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
+        f"{', '.join(rep.no_contrast_tasks) or '-'}"
+    )
     p = Table(title="pairs", title_justify="left")
     p.add_column("kind")
     p.add_column("pairs", justify="right")
@@ -190,9 +218,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     console.print(p)
     a = rep.agreement
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
-    console.print(f"labeled [bold]{rep.labeled}[/] / {rep.pairs}, remaining [bold]{rep.remaining}[/]; "
-                  f"human vs auto: confirm {pct(a.confirm_rate)}, flip {pct(a.flip_rate)}, "
-                  f"discard {pct(a.discard_rate)}")
+    console.print(
+        f"labeled [bold]{rep.labeled}[/] / {rep.pairs}, remaining [bold]{rep.remaining}[/]; "
+        f"human vs auto: confirm {pct(a.confirm_rate)}, flip {pct(a.flip_rate)}, "
+        f"discard {pct(a.discard_rate)}"
+    )
     v = Table(title="tool-call validity by model", title_justify="left")
     for col in ("model", "calls", "invalid", "valid rate"):
         v.add_column(col, justify="left" if col == "model" else "right")
@@ -205,8 +235,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
             al.add_column(col, justify="left" if col == "allocation" else "right")
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
         for s in rep.by_allocation:
-            al.add_row(s.strategy, str(s.batches), str(s.rollouts), str(s.pass_fail_pairs),
-                       num(s.pairs_per_1k_rollouts), num(s.pairs_per_mtok), str(s.best_worst_pairs))
+            al.add_row(
+                s.strategy,
+                str(s.batches),
+                str(s.rollouts),
+                str(s.pass_fail_pairs),
+                num(s.pairs_per_1k_rollouts),
+                num(s.pairs_per_mtok),
+                str(s.best_worst_pairs),
+            )
         console.print(al)
         for s in rep.by_allocation:
             if s.rollouts_by_status:
@@ -226,8 +263,16 @@ def _filter(args: argparse.Namespace):
         raise UserError(f"unknown flag {args.flag!r} (use {', '.join(PAIR_FLAGS)}, noisy or clean)")
     if args.verdict and args.verdict not in (*VERDICTS, "unlabeled", "labeled"):
         raise UserError(f"unknown verdict {args.verdict!r} (use {', '.join(VERDICTS)}, unlabeled or labeled)")
-    return PairFilter(task_id=args.task, batch_id=args.batch, contrast=args.contrast, flag=args.flag,
-                      verdict=args.verdict, tag=args.tag, text=args.text, include_stale=args.all)
+    return PairFilter(
+        task_id=args.task,
+        batch_id=args.batch,
+        contrast=args.contrast,
+        flag=args.flag,
+        verdict=args.verdict,
+        tag=args.tag,
+        text=args.text,
+        include_stale=args.all,
+    )
 
 
 @_run
@@ -242,21 +287,28 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([p.model_dump() | {"preferred_uid": p.preferred_uid} for p in shown])
         return 0
-    t = Table(title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining)",
-              title_justify="left")
+    t = Table(
+        title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining)", title_justify="left"
+    )
     for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict"):
         t.add_column(col, overflow="fold", no_wrap=col in ("pair", "contrast"))
 
     def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
         rid = uid.split("/", 1)[-1]
-        return rid[len(task) + 2:] if rid.startswith(task + "__") else rid
+        return rid[len(task) + 2 :] if rid.startswith(task + "__") else rid
 
     for p in shown:
         verdict = p.verdict or "[dim]-[/]"
         if p.stale:
             verdict += " [dim](stale)[/]"
-        t.add_row(p.pair_id, p.task_id, f"{p.contrast} [dim]by {p.decided_by}[/]",
-                  f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}", _flags(p.flags), verdict)
+        t.add_row(
+            p.pair_id,
+            p.task_id,
+            f"{p.contrast} [dim]by {p.decided_by}[/]",
+            f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}",
+            _flags(p.flags),
+            verdict,
+        )
     console.print(t)
     if len(shown) < len(pairs):
         console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
@@ -289,7 +341,9 @@ def cmd_pairs_undo_redo(args: argparse.Namespace) -> int:
 @_run
 def cmd_pairs_tag(args: argparse.Namespace) -> int:
     with _open(args, must_exist=True) as store:
-        ev = store.tag_pair(args.pair_id, args.tag) if args.action == "tag" else store.untag_pair(args.pair_id, args.tag)
+        ev = (
+            store.tag_pair(args.pair_id, args.tag) if args.action == "tag" else store.untag_pair(args.pair_id, args.tag)
+        )
     console.print(f"{ev.target}: {args.action} {ev.value}")
     return 0
 
@@ -302,9 +356,11 @@ def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rep.model_dump_json(indent=2))
         return 0
-    console.print(f"{rep.strategy} ({','.join(rep.score_order)}): {rep.pairs} pairs, {rep.new_pairs} new, "
-                  f"{rep.stale_pairs} now stale; by contrast {rep.by_contrast}; flags {rep.by_flag}; "
-                  f"no contrast: {', '.join(rep.no_contrast_tasks) or '-'}")
+    console.print(
+        f"{rep.strategy} ({','.join(rep.score_order)}): {rep.pairs} pairs, {rep.new_pairs} new, "
+        f"{rep.stale_pairs} now stale; by contrast {rep.by_contrast}; flags {rep.by_flag}; "
+        f"no contrast: {', '.join(rep.no_contrast_tasks) or '-'}"
+    )
     return 0
 
 
@@ -346,18 +402,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     from labeling.records import STEP_REASONS, STRATEGIES, VERDICTS
 
     fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser("ingest", help="index trace batches into the label store (incremental)",
-                       description="Index every batch under DIR... into the label store; unchanged files are "
-                                   "not read again, growing traces are read from where the last ingest stopped.",
-                       epilog=EXAMPLES, formatter_class=fmt)
+    p = sub.add_parser(
+        "ingest",
+        help="index trace batches into the label store (incremental)",
+        description="Index every batch under DIR... into the label store; unchanged files are "
+        "not read again, growing traces are read from where the last ingest stopped.",
+        epilog=EXAMPLES,
+        formatter_class=fmt,
+    )
     _add_common(p, many=True)
     p.add_argument("--strategy", choices=STRATEGIES, help="pair strategy to use from now on")
     p.add_argument("--order", help='score order to use from now on, e.g. "pass,-steps,-tool_calls,-files_touched"')
     p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("stats", help="the signal report: pass rates, pairs, flags, agreement, cost",
-                       epilog=EXAMPLES, formatter_class=fmt)
+    p = sub.add_parser(
+        "stats",
+        help="the signal report: pass rates, pairs, flags, agreement, cost",
+        epilog=EXAMPLES,
+        formatter_class=fmt,
+    )
     _add_common(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-ingest", action="store_true", help="report the store as is, without ingesting first")
@@ -365,8 +429,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--band-high", type=float, default=0.6, help="learnable band upper pass rate (default 0.6)")
     p.set_defaults(func=cmd_stats)
 
-    pairs = sub.add_parser("pairs", help="list pairs, set verdicts, undo/redo, rebuild",
-                           epilog=EXAMPLES, formatter_class=fmt)
+    pairs = sub.add_parser(
+        "pairs", help="list pairs, set verdicts, undo/redo, rebuild", epilog=EXAMPLES, formatter_class=fmt
+    )
     psub = pairs.add_subparsers(dest="pairs_command", metavar="ACTION", required=True)
 
     p = psub.add_parser("list", help="pairs in review order, filtered")
@@ -411,8 +476,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_pairs_rebuild)
 
-    steps = sub.add_parser("steps", help="list a rollout's steps, mark steps bad",
-                           epilog=EXAMPLES, formatter_class=fmt)
+    steps = sub.add_parser("steps", help="list a rollout's steps, mark steps bad", epilog=EXAMPLES, formatter_class=fmt)
     ssub = steps.add_subparsers(dest="steps_command", metavar="ACTION", required=True)
     p = ssub.add_parser("list", help="a rollout's steps with tool calls, auto flags and marks")
     _add_common(p)

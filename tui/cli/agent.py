@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tui.cli import UserError
+from tui.cli.errors import UserError
 
 RUN_EXAMPLES = """\
 examples:
@@ -69,19 +69,27 @@ examples:
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
-        "run", help="run an agent on a suite and write one trace per rollout",
+        "run",
+        help="run an agent on a suite and write one trace per rollout",
         description="Run N rollouts per task of a suite with an LLM agent; print pass rate, "
-                    "tool-call validity, steps and tokens.",
-        epilog=RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "tool-call validity, steps and tokens.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--suite", required=True, help='suite: "mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
+    run.add_argument(
+        "--suite",
+        required=True,
+        help='suite: "mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"',
+    )
     run.add_argument("--llm-provider", choices=("openai", "together", "replay"), default="openai")
     run.add_argument("--model", help="model name as the provider knows it (replay: taken from the trace)")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     run.add_argument("--rollouts", type=int, default=None, help="rollouts per task (default 1; replay: as recorded)")
     run.add_argument("--temperature", type=float, default=None)
     run.add_argument("--seed", type=int, default=0, help="base seed; rollout i of a task gets seed+i (default 0)")
-    run.add_argument("--max-iters", type=int, default=None, help="max assistant turns per rollout (default 30; replay: as recorded)")
+    run.add_argument(
+        "--max-iters", type=int, default=None, help="max assistant turns per rollout (default 30; replay: as recorded)"
+    )
     run.add_argument("--max-workers", type=int, default=1, help="rollouts run concurrently (default 1)")
     run.add_argument("--trace-dir", default="runs", help="where batch directories go (default ./runs)")
     run.add_argument("--resume", metavar="BATCH_DIR", help="continue a batch: finished rollouts are skipped")
@@ -90,17 +98,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--tasks", help="comma-separated task ids (default: all)")
     run.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     run.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
-    run.add_argument("--rollout-timeout", type=float, default=None, metavar="SECONDS",
-                     help="wall-clock limit per rollout (checked between steps; stop reason 'timeout')")
+    run.add_argument(
+        "--rollout-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit per rollout (checked between steps; stop reason 'timeout')",
+    )
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
     add_allocation_args(run)
     run.set_defaults(func=cmd_run)
 
     br = sub.add_parser(
-        "branch", help="re-sample recorded rollouts at a decision point (step DPO pairs)",
+        "branch",
+        help="re-sample recorded rollouts at a decision point (step DPO pairs)",
         description="Replay recorded rollouts up to a decision point, sample K different next actions, "
-                    "run each branch to completion and score it.",
-        epilog=BRANCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run each branch to completion and score it.",
+        epilog=BRANCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     br.add_argument("--from", dest="from_batch", required=True, metavar="BATCH_DIR", help="the recorded batch")
     br.add_argument("--rollout", nargs="+", metavar="ID", help="rollout ids to branch (default: every finished one)")
@@ -109,8 +124,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--llm-provider", choices=("openai", "together"), default="openai")
     br.add_argument("--model", help="model name as the provider knows it (default: the batch's)")
     br.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    br.add_argument("--temperature", type=float, default=None,
-                    help="sampling temperature (default: the parent rollout's, else 1.0)")
+    br.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature (default: the parent rollout's, else 1.0)"
+    )
     br.add_argument("--seed", type=int, default=1, help="sample j of a point uses seed+j (default 1)")
     br.add_argument("--max-iters", type=int, default=None, help="max steps, prefix included (default: the parent's)")
     br.add_argument("--max-workers", type=int, default=1, help="branches run concurrently (default 1)")
@@ -123,8 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     suite = sub.add_parser("suite", help="suite tools (check)")
     suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
     check = suite_sub.add_parser(
-        "check", help="each task's tests fail on the source and pass with its reference fix",
-        epilog=SUITE_CHECK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check",
+        help="each task's tests fail on the source and pass with its reference fix",
+        epilog=SUITE_CHECK_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
     check.set_defaults(func=cmd_suite_check)
@@ -134,15 +152,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_allocation_args(p: argparse.ArgumentParser) -> None:
     """--allocation and its budget flags (`run` and `prefs`)."""
     g = p.add_argument_group("allocation (where the rollouts go)")
-    g.add_argument("--allocation", choices=("fixed", "adaptive"), default=None,
-                   help="fixed: --rollouts per task (default); adaptive: rounds, spent where pass/fail contrast is")
-    g.add_argument("--budget-rollouts", type=int, metavar="B",
-                   help="rollouts the batch may spend (adaptive: required; fixed: a cap)")
-    g.add_argument("--pairs-per-task", type=int, metavar="K",
-                   help="adaptive: stop a task at K disjoint pass/fail pairs (default 0: as many as the budget buys)")
-    g.add_argument("--give-up-after", type=int, metavar="k",
-                   help="adaptive: k rollouts that all pass / all fail: too easy / too hard, stop (default 4)")
-    g.add_argument("--initial-per-task", type=int, metavar="N", help="adaptive: first rollouts of every task (default 2)")
+    g.add_argument(
+        "--allocation",
+        choices=("fixed", "adaptive"),
+        default=None,
+        help="fixed: --rollouts per task (default); adaptive: rounds, spent where pass/fail contrast is",
+    )
+    g.add_argument(
+        "--budget-rollouts",
+        type=int,
+        metavar="B",
+        help="rollouts the batch may spend (adaptive: required; fixed: a cap)",
+    )
+    g.add_argument(
+        "--pairs-per-task",
+        type=int,
+        metavar="K",
+        help="adaptive: stop a task at K disjoint pass/fail pairs (default 0: as many as the budget buys)",
+    )
+    g.add_argument(
+        "--give-up-after",
+        type=int,
+        metavar="k",
+        help="adaptive: k rollouts that all pass / all fail: too easy / too hard, stop (default 4)",
+    )
+    g.add_argument(
+        "--initial-per-task", type=int, metavar="N", help="adaptive: first rollouts of every task (default 2)"
+    )
 
 
 def allocation_from_args(args: argparse.Namespace, resume_dir: Path | None = None):
@@ -186,20 +222,38 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     r = AllocationReport.model_validate(report)
     prefix = escape(prefix)
     console.print()
-    console.print(f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
-                  f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})")
+    console.print(
+        f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
+        f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
+    )
     table = Table(box=None, pad_edge=False)
-    for col, just in (("task", "left"), ("rollouts", "right"), ("pass", "right"), ("fail", "right"),
-                      ("pass rate", "right"), ("p/f pairs", "right"), ("status", "left")):
+    for col, just in (
+        ("task", "left"),
+        ("rollouts", "right"),
+        ("pass", "right"),
+        ("fail", "right"),
+        ("pass rate", "right"),
+        ("p/f pairs", "right"),
+        ("status", "left"),
+    ):
         table.add_column(col, justify=just)
     for t in r.tasks:
-        table.add_row(t.task_id, str(t.rollouts), str(t.passes), str(t.fails),
-                      "-" if t.pass_rate is None else f"{t.pass_rate:.0%}", str(t.pass_fail_pairs), t.status)
+        table.add_row(
+            t.task_id,
+            str(t.rollouts),
+            str(t.passes),
+            str(t.fails),
+            "-" if t.pass_rate is None else f"{t.pass_rate:.0%}",
+            str(t.pass_fail_pairs),
+            t.status,
+        )
     console.print(table)
     went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
     console.print(f"{prefix}budget went to: {went or 'nothing'}")
-    console.print(f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
-                  f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse")
+    console.print(
+        f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
+        f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse"
+    )
 
 
 def _load_suite(spec: str):
@@ -263,8 +317,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if t not in {x.id for x in suite.tasks}:
             raise UserError(f"--tasks: no task {t!r} in suite {suite.name}")
     try:
-        factory = provider_factory(args.llm_provider, args.model, base_url=args.base_url,
-                                   replay_from=args.replay_from, retry=RetryPolicy())
+        factory = provider_factory(
+            args.llm_provider, args.model, base_url=args.base_url, replay_from=args.replay_from, retry=RetryPolicy()
+        )
     except ProviderConfigError as exc:
         raise UserError(str(exc)) from None
     model = args.model or ("replay" if args.llm_provider == "replay" else "")
@@ -275,9 +330,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, model)
     strategy, alloc_cfg = allocation_from_args(args, batch_dir if args.resume else None)
-    config = RolloutConfig(max_iters=args.max_iters, temperature=args.temperature, reflection=args.reflection,
-                           output_limit=args.output_limit, price_in=args.price_in, price_out=args.price_out,
-                           timeout_s=args.rollout_timeout)
+    config = RolloutConfig(
+        max_iters=args.max_iters,
+        temperature=args.temperature,
+        reflection=args.reflection,
+        output_limit=args.output_limit,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        timeout_s=args.rollout_timeout,
+    )
     console = Console(highlight=False, soft_wrap=True)
     try:
         from agent.sandbox import sandbox_warning
@@ -298,8 +359,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(f"\\[run] batch {batch_dir}  ({args.llm_provider}, {model}, {n_tasks} tasks {how})")
 
     cancel = threading.Event()
-    with Progress(TextColumn("\\[run]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("\\[run]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
         bar = progress.add_task("", total=planned_total)
 
         live = {"running": 0, "steps": 0}
@@ -314,15 +382,31 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         def on_end(result, done: int, total: int) -> None:
             resumed = " [dim](resumed)[/]" if result.resumed else ""
-            progress.console.print(f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}")
+            progress.console.print(
+                f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}"
+            )
             progress.update(bar, completed=done)
 
         try:
-            summary = run_batch(suite, factory, batch_dir, rollouts=args.rollouts, seed=args.seed,
-                                max_workers=args.max_workers, config=config, task_ids=task_ids,
-                                provider_name=args.llm_provider, model=model, base_url=args.base_url,
-                                suite_path=args.suite, cancel=cancel, on_rollout_end=on_end,
-                                on_event=on_event, allocation=strategy, allocation_config=alloc_cfg)
+            summary = run_batch(
+                suite,
+                factory,
+                batch_dir,
+                rollouts=args.rollouts,
+                seed=args.seed,
+                max_workers=args.max_workers,
+                config=config,
+                task_ids=task_ids,
+                provider_name=args.llm_provider,
+                model=model,
+                base_url=args.base_url,
+                suite_path=args.suite,
+                cancel=cancel,
+                on_rollout_end=on_end,
+                on_event=on_event,
+                allocation=strategy,
+                allocation_config=alloc_cfg,
+            )
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
@@ -347,12 +431,26 @@ def print_summary(console: Console, summary) -> None:
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
     console.print(f"[bold]tokens[/]              in {tin:,}  out {tout:,}{cost}")
     table = Table(title=None, box=None, pad_edge=False)
-    for col, just in (("task", "left"), ("rollouts", "right"), ("pass", "right"), ("pass rate", "right"),
-                      ("tampered", "right"), ("errors", "right"), ("mean steps", "right")):
+    for col, just in (
+        ("task", "left"),
+        ("rollouts", "right"),
+        ("pass", "right"),
+        ("pass rate", "right"),
+        ("tampered", "right"),
+        ("errors", "right"),
+        ("mean steps", "right"),
+    ):
         table.add_column(col, justify=just)
     for s in summary.per_task():
-        table.add_row(s.task_id, str(s.rollouts), str(s.passed), f"{s.pass_rate:.0%}", str(s.tampered),
-                      str(s.errors), f"{s.steps / s.rollouts:.1f}" if s.rollouts else "-")
+        table.add_row(
+            s.task_id,
+            str(s.rollouts),
+            str(s.passed),
+            f"{s.pass_rate:.0%}",
+            str(s.tampered),
+            str(s.errors),
+            f"{s.steps / s.rollouts:.1f}" if s.rollouts else "-",
+        )
     console.print(table)
     console.print(f"traces: {summary.batch_dir}")
 
@@ -394,43 +492,82 @@ def cmd_branch(args: argparse.Namespace) -> int:
         console.print(f"\\[branch] \\[{done}/{total}] {result.rollout_id}: {_label(result)}")
 
     try:
-        s = run_branches(parent_dir, suite, factory, batch_dir, at=args.at, samples=args.samples,
-                         rollout_ids=args.rollout, seed=args.seed, temperature=args.temperature,
-                         max_iters=args.max_iters, max_workers=args.max_workers, config=config,
-                         provider_name=args.llm_provider, model=model, base_url=args.base_url,
-                         suite_path=spec, cancel=threading.Event(), on_rollout_end=on_end)
+        s = run_branches(
+            parent_dir,
+            suite,
+            factory,
+            batch_dir,
+            at=args.at,
+            samples=args.samples,
+            rollout_ids=args.rollout,
+            seed=args.seed,
+            temperature=args.temperature,
+            max_iters=args.max_iters,
+            max_workers=args.max_workers,
+            config=config,
+            provider_name=args.llm_provider,
+            model=model,
+            base_url=args.base_url,
+            suite_path=spec,
+            cancel=threading.Event(),
+            on_rollout_end=on_end,
+        )
     except BranchError as exc:
         raise UserError(str(exc)) from None
     table = Table(box=None, pad_edge=False)
-    for col, just in (("parent", "left"), ("step", "right"), ("parent result", "left"),
-                      ("branches (pass/fail)", "left"), ("contrast", "right"), ("dropped", "right")):
+    for col, just in (
+        ("parent", "left"),
+        ("step", "right"),
+        ("parent result", "left"),
+        ("branches (pass/fail)", "left"),
+        ("contrast", "right"),
+        ("dropped", "right"),
+    ):
         table.add_column(col, justify=just)
     contrasting = 0
     for pr in s.points:
         pt = pr.point
-        mine = [r.outcome.tests_passed and not r.outcome.tests_tampered for r in pr.branches
-                if r.stop_reason not in ("cancelled", "error", "diverged")]
+        mine = [
+            r.outcome.tests_passed and not r.outcome.tests_tampered
+            for r in pr.branches
+            if r.stop_reason not in ("cancelled", "error", "diverged")
+        ]
         differ = sum(ok != pt.parent_passed for ok in mine)
         contrasting += differ
-        table.add_row(pt.parent_rollout_id, str(pt.at_step), "PASS" if pt.parent_passed else "FAIL",
-                      " ".join("P" if ok else "F" for ok in mine) or "-", str(differ),
-                      str(pr.duplicates) + (f" +{len(pr.errors)} err" if pr.errors else ""))
+        table.add_row(
+            pt.parent_rollout_id,
+            str(pt.at_step),
+            "PASS" if pt.parent_passed else "FAIL",
+            " ".join("P" if ok else "F" for ok in mine) or "-",
+            str(differ),
+            str(pr.duplicates) + (f" +{len(pr.errors)} err" if pr.errors else ""),
+        )
     console.print(table)
     tin = sum(r.outcome.tokens_in for r in s.results)
     tout = sum(r.outcome.tokens_out for r in s.results)
-    console.print(f"[bold]decision points[/] {len(s.points)}   [bold]branches[/] {len(s.results)}   "
-                  f"[bold]pass/fail vs parent[/] {contrasting} (step pairs with pass/fail contrast)   "
-                  f"tokens in {tin:,} out {tout:,}")
+    console.print(
+        f"[bold]decision points[/] {len(s.points)}   [bold]branches[/] {len(s.results)}   "
+        f"[bold]pass/fail vs parent[/] {contrasting} (step pairs with pass/fail contrast)   "
+        f"tokens in {tin:,} out {tout:,}"
+    )
     if dropped := sum(pr.dropped_tokens for pr in s.points):
-        console.print(f"[dim]{sum(pr.duplicates for pr in s.points)} duplicate samples dropped "
-                      f"({dropped:,} tokens spent on them, in no trace)[/]")
+        console.print(
+            f"[dim]{sum(pr.duplicates for pr in s.points)} duplicate samples dropped "
+            f"({dropped:,} tokens spent on them, in no trace)[/]"
+        )
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
         console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
     console.print(f"traces: {batch_dir}")
-    dirs = f"{out_root}" if parent_dir.parent == out_root else f"{parent_dir} {batch_dir} --db {out_root / 'labels.sqlite'}"
-    console.print(f"next: repo-agent ingest {dirs}  (step pairs: branch vs parent), then "
-                  f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}")
+    dirs = (
+        f"{out_root}"
+        if parent_dir.parent == out_root
+        else f"{parent_dir} {batch_dir} --db {out_root / 'labels.sqlite'}"
+    )
+    console.print(
+        f"next: repo-agent ingest {dirs}  (step pairs: branch vs parent), then "
+        f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}"
+    )
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130
     return 0
@@ -447,17 +584,33 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
     for col in ("fails as is", "passes w/ fix", "ok"):
         table.add_column(col, no_wrap=True, min_width=len(col))
     # The detail column takes what is left of the terminal, cut with an ellipsis.
-    table.add_column("detail", no_wrap=True, overflow="ellipsis",
-                     max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10))
+    table.add_column(
+        "detail",
+        no_wrap=True,
+        overflow="ellipsis",
+        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
+    )
     yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
-    with Progress(TextColumn("\\[check]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("\\[check]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
         bar = progress.add_task("", total=len(suite.tasks))
-        checks = check_suite(suite, progress=lambda c, done, total: progress.update(bar, completed=done,
-                                                                                     description=c.task_id))
+        checks = check_suite(
+            suite, progress=lambda c, done, total: progress.update(bar, completed=done, description=c.task_id)
+        )
     for c in checks:
-        table.add_row(c.task_id, yes(c.fails_untouched), yes(c.passes_with_fix),
-                      "[green]ok[/]" if c.ok else "[bold red]FAIL[/]", escape(c.detail or ""))
+        table.add_row(
+            c.task_id,
+            yes(c.fails_untouched),
+            yes(c.passes_with_fix),
+            "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
+            escape(c.detail or ""),
+        )
     console.print(table)
     bad = [c.task_id for c in checks if not c.ok]
     if bad:
