@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import ProviderFactory
-from agent.suite import Suite
+from agent.suites.models import Suite
 from agent.trace import (
     BATCH_FILE,
     BatchMeta,

@@ -32,7 +32,7 @@ from typing import Any
 from agent.batch import Executor, LocalExecutor, _crashed
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import Completion, ProviderError, ProviderFactory
-from agent.suite import Suite
+from agent.suites.models import Suite
 from agent.trace import (
     BatchMeta,
     BatchParams,

@@ -19,7 +19,7 @@ from typing import Any
 
 from agent import prompts
 from agent.providers import Provider, ProviderError, ReplayDiverged
-from agent.suite import Suite, Task
+from agent.suites.models import Suite, Task
 from agent.tools import ToolBox
 from agent.trace import (
     BranchInfo,

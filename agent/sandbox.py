@@ -43,7 +43,7 @@ from agent.pytest_report import counts_from_junit, counts_from_summary, has_pyte
 from agent.trace import TestCounts
 
 if TYPE_CHECKING:
-    from agent.suite import Task
+    from agent.suites.models import Task
 
 SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"

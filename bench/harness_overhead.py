@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.loop import RolloutConfig, run_rollout
 from agent.providers import Completion, OpenAIProvider
-from agent.scripted_llm import ScriptedLLM, assistant, task_facts
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
 from agent.trace import Usage
+from tests.doubles.scripted_llm import ScriptedLLM, assistant, task_facts
 
 
 def cheap_script(facts, steps: int) -> list[dict]:

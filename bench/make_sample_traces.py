@@ -1,7 +1,7 @@
 """Regenerate sample_traces/: one synthetic batch, 6 tasks x 4 rollouts of mini-bugs.
 
 The rollouts are real runs of this engine (real workspace, tools, sandboxed pytest),
-but the "model" is the scripted OpenAI-compatible server in ``agent/scripted_llm.py``
+but the "model" is the scripted OpenAI-compatible server in ``tests/doubles/scripted_llm.py``
 playing a fixed plan of scripts that mimic what real models do: clean fixes, long
 wandering fixes, wrong fixes, invalid tool calls (missing/empty ``rel_dir``, broken
 JSON) with recovery, one rollout that edits the tests, one that hits ``max_iters``,
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.batch import run_batch
 from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
-from agent.scripted_llm import MixedPolicy, ScriptedLLM
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
+from tests.doubles.scripted_llm import MixedPolicy, ScriptedLLM
 
 BATCH_ID = "mini-bugs-scripted-sample"
 MODEL = "scripted-7b-mix"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.scripted_llm import SCRIPTS, MixedPolicy, ScriptedLLM, ScriptedPolicy
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
+from tests.doubles.scripted_llm import SCRIPTS, MixedPolicy, ScriptedLLM, ScriptedPolicy
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-from agent.suite import DirSource, Suite
+from agent.suites.models import DirSource, Suite
 from agent.trace import read_batch_meta
 from exports.options import ExportError, _Options
 from exports.writer import write_json_atomic
@@ -54,7 +54,7 @@ def _suite_spec(store, options: _Options) -> str | None:
 
 def holdout_suite(store, options: _Options, held: list[str]) -> Suite:
     """The held-out tasks as a suite of their own, paths made absolute (loadable anywhere)."""
-    from agent.suites import SuiteError, load_suite
+    from agent.suites.loading import SuiteError, load_suite
 
     spec = _suite_spec(store, options)
     if spec is None:

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from agent.trace import BATCH_FILE, TRACES_DIR, find_batches, read_batch_meta
-from labeling.ingest import (
+from labeling.records import IngestProgress, IngestReport
+from labeling.trace_rows import (
     HEAD_BYTES,
     ROLLOUT_DEFAULTS,
     RolloutAccum,
     head_digest,
     parse_chunk,
 )
-from labeling.records import IngestProgress, IngestReport
 
 MAX_WARNINGS = 200
 FLUSH_FILES = 256  # files per write transaction

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labeling.ingest import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
+from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
 SCHEMA_VERSION = 1
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import sandbox_kind
-from agent.suite import Suite
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
+from agent.suites.models import Suite
 
 # The sandbox kinds this machine can run: always rlimit, bwrap when it works here.
 SANDBOX_KINDS = ["bwrap", "rlimit"] if sandbox_kind() == "bwrap" else ["rlimit"]

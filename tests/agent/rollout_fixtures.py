@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agent.providers import OpenAIProvider, RetryPolicy
-from agent.scripted_llm import ScriptedLLM
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
+from tests.doubles.scripted_llm import ScriptedLLM
 
 FAST_RETRY = RetryPolicy(max_retries=3, base_delay_s=0.001, max_delay_s=0.01)
 FAKE_OPENAI_KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"

@@ -19,10 +19,10 @@ import pytest
 from agent.allocation import AllocationConfig, AllocationReport
 from agent.batch import BatchMismatch, run_batch
 from agent.loop import RolloutConfig
-from agent.scripted_llm import MixedPolicy
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
 from agent.trace import read_batch_meta, read_trace, rollout_id_for, trace_path
 from tests.agent.rollout_fixtures import _FILES, openai_for, scripted  # noqa: F401
+from tests.doubles.scripted_llm import MixedPolicy
 from tui.cli import main
 
 PROBS = {"easy": 1.0, "hard": 0.0, "mid": 0.5}

@@ -7,9 +7,9 @@ import threading
 from agent.batch import LocalExecutor, run_batch
 from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
-from agent.scripted_llm import MixedPolicy, ScriptedPolicy
 from agent.trace import LlmCall, read_batch_meta, read_trace, trace_path
 from tests.agent.rollout_fixtures import *
+from tests.doubles.scripted_llm import MixedPolicy, ScriptedPolicy
 
 
 def _batch(suite, factory, batch_dir, tmp_path, **kw):

@@ -12,11 +12,11 @@ import pytest
 from agent.batch import run_batch
 from agent.branch import BranchError, action_key, decision_points, parse_at, run_branches
 from agent.loop import RolloutConfig
-from agent.scripted_llm import MixedPolicy
 from agent.trace import read_batch_meta, read_trace, trace_path
 from exports.layouts import clean_message
 from tests.agent.rollout_fixtures import openai_for, scripted  # noqa: F401
 from tests.agent.test_adaptive_batch import FAST, suite, suite_path  # noqa: F401
+from tests.doubles.scripted_llm import MixedPolicy
 from tui.cli import main
 
 # Parents: easy seed 0 fixes it (clean), seed 1 writes a wrong fix. Branch samples (seeds

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from agent.scripted_llm import MixedPolicy, ScriptedPolicy
 from agent.trace import find_batches, read_batch_meta
 from tests.agent.rollout_fixtures import *
+from tests.doubles.scripted_llm import MixedPolicy, ScriptedPolicy
 from tui.cli import main
 
 LINE = re.compile(r"^\[run\] \[(\d+)/(\d+)\] (\w+) seed=(\d+): (PASS|FAIL|TAMPERED|ERROR) \(")
@@ -114,7 +114,7 @@ def test_a_provider_error_is_an_error_line_and_the_run_goes_on(tiny_suite, tiny_
 
 
 def test_run_on_the_shipped_suite(scripted, tmp_path, capsys):
-    from agent.suites import load_suite
+    from agent.suites.loading import load_suite
 
     suite = load_suite("mini-bugs")
     task = suite.tasks[0].id
@@ -238,3 +238,19 @@ def test_ctrl_c_stops_the_run_cleanly(tiny_suite, tiny_suite_path, scripted, tmp
     assert read_batch_meta(batch).stop_reason == "cancelled"
     traces = list((batch / "traces").glob("*.jsonl"))
     assert traces and all(read_trace(p).end.stop_reason == "cancelled" and not read_trace(p).warnings for p in traces)
+
+
+def test_python_dash_m_gives_the_same_one_line_error_as_the_script(tmp_path):
+    """Under `python -m tui.cli` there is one UserError class, so a user error is one line, not a traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "run", "--suite", str(tmp_path / "nonexistent"), "--model", "m"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: suite not found:") and len(proc.stderr.strip().splitlines()) == 1

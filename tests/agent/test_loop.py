@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from agent.loop import RolloutConfig, run_rollout
 from agent.providers import ReplayProvider
-from agent.scripted_llm import ScriptedPolicy
 from agent.trace import (
     BranchInfo,
     ErrorEvent,
@@ -22,6 +21,7 @@ from agent.trace import (
     TestRun as TraceTestRun,
 )
 from tests.agent.rollout_fixtures import *
+from tests.doubles.scripted_llm import ScriptedPolicy
 
 
 def _run(suite, provider, tmp_path, task_id="fix_gcd", seed=3, name="r", **cfg):

@@ -14,8 +14,8 @@ from agent.providers import (
     provider_factory,
     replay_factory,
 )
-from agent.scripted_llm import ScriptedPolicy
 from tests.agent.rollout_fixtures import *
+from tests.doubles.scripted_llm import ScriptedPolicy
 
 GOAL = "The function in task fix_gcd returns wrong results. Find and fix the bug."
 MESSAGES = [{"role": "system", "content": "sys"}, {"role": "user", "content": GOAL}]

@@ -12,7 +12,7 @@ import pytest
 
 from agent import sandbox as sb
 from agent.sandbox import AS_LIMIT, SandboxError, resolve_argv, run_command, run_tests, sandbox_kind, sandbox_warning
-from agent.suite import Task
+from agent.suites.models import Task
 
 
 def _task(**kw) -> Task:

@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
-from agent.scripted_llm import FAILING, PASSING, SCRIPTS, MixedPolicy, PolicyRequest, ScriptedPolicy, task_facts
 from tests.agent.rollout_fixtures import *
+from tests.doubles.scripted_llm import FAILING, PASSING, SCRIPTS, MixedPolicy, PolicyRequest, ScriptedPolicy, task_facts
 
 GOAL = "The function in task fix_largest returns wrong results. Find and fix the bug."
 
@@ -87,7 +87,7 @@ def test_policy_resolves_the_task_from_the_goal_and_the_turn_from_history(tiny_s
     pol = ScriptedPolicy(tiny_suite, "clean")
     script = pol.script_for(tiny_suite.task("fix_largest"), 2)
     history = [{"role": "user", "content": GOAL}, script[0], {"role": "tool", "tool_call_id": "x", "content": "ok"}]
-    from agent.scripted_llm import resolve_task
+    from tests.doubles.scripted_llm import resolve_task
 
     req = PolicyRequest({"seed": 2, "messages": history}, resolve_task(tiny_suite, history), tiny_suite)
     assert req.task.id == "fix_largest" and req.step == 2 and pol(req) == script[1]

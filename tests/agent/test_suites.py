@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.suite import DirSource
-from agent.suites import BUILTIN, SuiteError, TaskCheck, check_suite, load_quixbugs, load_suite
+from agent.suites.loading import BUILTIN, SuiteError, TaskCheck, check_suite, load_quixbugs, load_suite
+from agent.suites.models import DirSource
 from agent.workspace import Workspace
 
 from .conftest import ADD_TASK, write_suite

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from unidiff import PatchSet
 
-from agent.suite import GitSource, Suite, Task
-from agent.suites import SuiteError, load_suite
+from agent.suites.loading import SuiteError, load_suite
+from agent.suites.models import GitSource, Suite, Task
 from agent.workspace import PathEscape, Workspace, files_in_patch
 
 from .conftest import ADD_TASK, write_suite

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
 from exports import DpoOptions, ExportError, SftOptions, export_dpo, export_sft
 from exports.writer import ExportCheckFailed, write_lines_atomic
 from tests.exports.conftest import GOALS, REPO, Spec

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from agent.scripted_llm import MixedPolicy, ScriptedLLM
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
 from exports import check_file
+from tests.doubles.scripted_llm import MixedPolicy, ScriptedLLM
 from tui.cli import main
 
 FAKE_OPENAI = "sk-fake-openai-key-do-not-leak-42"

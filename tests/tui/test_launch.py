@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from agent.scripted_llm import ScriptedLLM, ScriptedPolicy
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
 from tests.agent.rollout_fixtures import write_tiny_suite
+from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
 from tests.tui.conftest import settle, wait_until
 from tui.screens.launch import LaunchModal
 from tui.screens.rollout import END_KEY, RolloutScreen

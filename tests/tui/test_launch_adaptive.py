@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from agent.allocation import AllocationReport
-from agent.scripted_llm import ScriptedLLM
-from agent.suites import load_suite
+from agent.suites.loading import load_suite
 from agent.trace import read_batch_meta
 from tests.agent.test_adaptive_batch import policy, write_suite
+from tests.doubles.scripted_llm import ScriptedLLM
 from tests.tui.conftest import settle, wait_until
 from tui.screens.launch import LaunchModal
 from tui.screens.runs import RunsScreen

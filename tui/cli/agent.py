@@ -257,7 +257,7 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
 
 
 def _load_suite(spec: str):
-    from agent.suites import SuiteError, load_suite
+    from agent.suites.loading import SuiteError, load_suite
 
     try:
         return load_suite(os.path.expanduser(spec))
@@ -574,7 +574,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
 
 
 def cmd_suite_check(args: argparse.Namespace) -> int:
-    from agent.suites import check_suite
+    from agent.suites.loading import check_suite
 
     suite = _load_suite(args.suite)
     console = Console(highlight=False)

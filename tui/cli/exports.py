@@ -354,7 +354,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     import exports
     from agent.loop import RolloutConfig
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
-    from agent.suites import SuiteError, load_suite
+    from agent.suites.loading import SuiteError, load_suite
     from agent.trace import new_batch_id
     from exports.prefs import run_prefs
     from labeling.store import LabelStore

@@ -192,7 +192,7 @@ class RunsScreen(StudioScreen):
     def _launch(self, params: LaunchParams | None) -> None:
         if params is None:
             return
-        from agent.suites import load_suite
+        from agent.suites.loading import load_suite
 
         try:
             suite = load_suite(params.suite)
@@ -229,7 +229,7 @@ class RunsScreen(StudioScreen):
         from agent.batch import run_batch
         from agent.loop import RolloutConfig
         from agent.providers import provider_factory
-        from agent.suites import load_suite
+        from agent.suites.loading import load_suite
 
         batch_id = batch_dir.name
         post = self.app.post_message

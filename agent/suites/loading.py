@@ -19,10 +19,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.suite import DirSource, GitSource, Suite, Task
+from agent.suites.models import DirSource, GitSource, Suite, Task
 from agent.workspace import Workspace, copy_tree
 
-SUITES_DIR = Path(__file__).parent / "suites"
+SUITES_DIR = Path(__file__).parent  # the shipped suites live beside this module
 BUILTIN = {"mini-bugs": SUITES_DIR / "mini_bugs" / "suite.json"}
 SUITE_FILE = "suite.json"
 

@@ -3,10 +3,10 @@
 A real HTTP server (stdlib ``ThreadingHTTPServer`` on 127.0.0.1, port 0) answering
 ``POST /v1/chat/completions`` (non-streaming) the way OpenAI does, so the real ``openai``
 client and the Together SDK talk to it unchanged. What it answers is decided by a
-*policy* (``agent/scripted_policies.py``): a callable that sees the request and returns
+*policy* (``tests/doubles/scripted_policies.py``): a callable that sees the request and returns
 the next assistant message::
 
-    from agent.scripted_llm import ScriptedLLM, MixedPolicy
+    from tests.doubles.scripted_llm import ScriptedLLM, MixedPolicy
     with ScriptedLLM(MixedPolicy(suite, pass_prob=0.5)) as llm:
         provider = OpenAIProvider("scripted", base_url=llm.base_url)
         ...
@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agent.scripted_policies import (  # noqa: F401  (re-exported: the policy API)
+from agent.suites.models import Suite
+from tests.doubles.scripted_policies import (  # noqa: F401  (re-exported: the policy API)
     FAILING,
     PASSING,
     SCRIPTS,
@@ -41,7 +42,6 @@ from agent.scripted_policies import (  # noqa: F401  (re-exported: the policy AP
     task_facts,
     tool_call,
 )
-from agent.suite import Suite
 
 # --------------------------------------------------------------------------- server
 

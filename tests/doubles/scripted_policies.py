@@ -1,4 +1,4 @@
-"""Scripted policies for the local chat-completions server (``agent/scripted_llm.py``).
+"""Scripted policies for the local chat-completions server (``tests/doubles/scripted_llm.py``).
 
 A *policy* is a callable ``policy(PolicyRequest) -> assistant message`` (OpenAI shape).
 The request carries the JSON body (messages, tools, seed), the task it resolved to (by
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.suite import Suite, Task
+from agent.suites.models import Suite, Task
 
 Message = dict[str, Any]
 
