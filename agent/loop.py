@@ -105,7 +105,8 @@ def run_rollout(
     watch = None
     if cfg.stall_s:
         watch = StallWatch(
-            cfg.stall_s, lambda idle, on: emit(StallEvent, step=tally.steps or None, idle_s=round(idle, 3), waiting_on=on)
+            cfg.stall_s,
+            lambda idle, on: emit(StallEvent, step=tally.steps or None, idle_s=round(idle, 3), waiting_on=on),
         ).start()
 
     def emit(cls: type, **fields: Any) -> None:

@@ -118,3 +118,37 @@ def test_a_hung_server_is_recorded_as_a_stall_and_the_rollout_goes_on(tiny_suite
     assert result.stop_reason == "finished"
     seqs = [e.seq for e in read.events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # the watchdog's line is in order
+
+
+def test_one_rollout_is_stopped_and_the_batch_goes_on(tiny_suite, scripted, tmp_path):
+    from agent.batch import RolloutCancels, run_batch
+    from agent.trace import LlmCall, trace_path
+
+    server = scripted(RepeatPolicy(tiny_suite))
+    cancels = RolloutCancels()
+    seen_running: list[list[str]] = []
+
+    def on_event(rid, event):
+        if rid.startswith("fix_gcd") and isinstance(event, LlmCall) and event.step == 3:
+            seen_running.append(cancels.running())
+            assert cancels.cancel(rid)
+
+    summary = run_batch(
+        tiny_suite,
+        lambda task_id, seed: openai_for(server),
+        tmp_path / "b",
+        rollouts=1,
+        max_workers=1,
+        config=RolloutConfig(max_iters=6, loop_limit=0, stall_s=None),
+        model="scripted",
+        on_event=on_event,
+        rollout_cancels=cancels,
+        workspace_root=tmp_path / "ws",
+    )
+    by_task = {r.task_id: r for r in summary.results}
+    assert seen_running == [["fix_gcd__s0"]]
+    assert by_task["fix_gcd"].stop_reason == "cancelled" and by_task["fix_gcd"].outcome.steps == 3
+    assert by_task["fix_largest"].stop_reason == "max_iters"  # the batch went on
+    assert read_trace(trace_path(tmp_path / "b", "fix_gcd__s0")).end.stop_reason == "cancelled"
+    assert summary.meta.stop_reason == "finished" and cancels.running() == []
+    assert not cancels.cancel("fix_gcd__s0")  # no longer running

@@ -51,7 +51,10 @@ class RereadAfterEditPolicy(_StuckPolicy):
         edits = [src + f"\n# attempt {i}\n" for i in range(3)]
         moves = [("read_file", {"rel_path": f.bug_file})]
         for text in edits:
-            moves += [("write_file", {"rel_path": f.bug_file, "content": text}), ("read_file", {"rel_path": f.bug_file})]
+            moves += [
+                ("write_file", {"rel_path": f.bug_file, "content": text}),
+                ("read_file", {"rel_path": f.bug_file}),
+            ]
         moves += [("write_file", {"rel_path": p, "content": c}) for p, c in sorted(f.fix_files.items())]
         moves += [("read_file", {"rel_path": f.bug_file}), ("run_tests", {})]
         if step <= len(moves):
