@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from tui.cli.errors import UserError
+from tui.cli.loop_args import add_loop_args, loop_config, savings_line
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
@@ -137,6 +138,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from tui.cli.agent import add_allocation_args
 
     add_allocation_args(pr)
+    add_loop_args(pr)
     pr.set_defaults(func=cmd_prefs)
 
 
@@ -408,7 +410,11 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     model = args.model or ("replay" if args.llm_provider == "replay" else "")
     batch_dir = args.trace_dir / new_batch_id(suite.name, model)
     config = RolloutConfig(
-        max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in, price_out=args.price_out
+        max_iters=args.max_iters,
+        temperature=args.temperature,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        **loop_config(args),
     )
 
     def on_end(result, done: int, total: int) -> None:
@@ -457,6 +463,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     if other:
         _say(f"[prefs]   Other pairs skipped: {_counts(other)}")
     _say(f"[prefs]   Tokens: {tokens_line(r)}; {r.tokens_per_example:,.1f} per pair; cost/epoch: {cost_line(r)}")
+    if saved := savings_line(s.batch.results):
+        _say(f"[prefs]   {saved}")
     _say(f"[prefs]   Traces: {s.batch_dir}")
     if s.error:
         _say(f"[prefs]   No pairs file written: {s.error}")
