@@ -275,6 +275,7 @@ def run_batch(
         max_workers=max_workers,
         reflection=cfg.reflection,
         allocation=allocation,
+        loop_limit=cfg.loop_limit,
         budget_rollouts=acfg.budget_rollouts if acfg else None,
     )
     if allocation == "adaptive":

@@ -247,6 +247,7 @@ class BatchParams(_Model):
     pairs_per_task: int | None = None
     give_up_after: int | None = None
     initial_per_task: int | None = None
+    loop_limit: int | None = None  # None: recorded before loop limits existed
 
 
 class PlannedRollout(_Model):

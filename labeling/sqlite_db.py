@@ -118,6 +118,7 @@ class SqliteDb:
         with self.write():
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
+            _add_missing_columns(c)
             c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # ------------------------------------------------------------------ plumbing
@@ -431,6 +432,29 @@ class SqliteDb:
 
     def all_step_marks(self) -> list[tuple]:
         return self._q("SELECT target, reason, text, labeler, at FROM current_marks")
+
+    def loop_steps(self, uid: str | None = None) -> list[tuple[str, str]]:
+        """(uid, JSON list of loop steps) for rollouts with loop steps (one rollout's, with uid)."""
+        if uid is not None:
+            return self._q("SELECT uid, loop_steps FROM rollouts WHERE uid = ? AND loop_steps != '[]'", (uid,))
+        return self._q("SELECT uid, loop_steps FROM rollouts WHERE loop_steps != '[]'")
+
+
+def _add_missing_columns(c: sqlite3.Connection) -> None:
+    """A store made before a rollout column existed gets it (additive trace kinds add columns)."""
+    have = {row[1] for row in c.execute("PRAGMA table_info(rollouts)")}
+    for col in ROLLOUT_COLUMNS:
+        if col not in have:
+            default = ROLLOUT_DEFAULTS[col]
+            c.execute(f"ALTER TABLE rollouts ADD COLUMN {col} DEFAULT {_sql_literal(default)}")
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _split_sql(script: str) -> list[str]:

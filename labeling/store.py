@@ -63,6 +63,7 @@ _ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
 def _rollout_row(d: dict[str, Any]) -> RolloutRow:
     d = {k: d[k] for k in _ROLLOUT_FIELDS if k in d}
     d["files"] = json.loads(d.get("files") or "[]")
+    d["loop_steps"] = json.loads(d.get("loop_steps") or "[]")
     d["tests_passed"] = bool(d.get("tests_passed"))
     d["tests_tampered"] = bool(d.get("tests_tampered"))
     return RolloutRow.model_construct(**d)

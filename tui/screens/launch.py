@@ -30,6 +30,7 @@ class LaunchParams:
     budget_rollouts: int | None = None
     pairs_per_task: int = 0  # adaptive: 0 = as many pass/fail pairs as the budget buys
     give_up_after: int = 4  # adaptive: stop a task after k rollouts that all pass or all fail
+    loop_limit: int = 5  # end a rollout after this many repeats (stop reason "loop"); 0 = flag only
 
 
 class LaunchModal(ModalScreen[LaunchParams | None]):
@@ -62,6 +63,7 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
             "seed": "0",
             "workers": "2",
             "max_iters": "30",
+            "loop_limit": "5",
             "allocation": "fixed",
             "budget": "",
             "pairs_per_task": "0",
@@ -107,6 +109,14 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
                 yield Input(d["workers"], id="f-workers", type="integer", compact=True)
                 yield Label("max iters")
                 yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
+                yield Label("loop limit")
+                yield Input(
+                    d["loop_limit"],
+                    id="f-loop-limit",
+                    type="integer",
+                    compact=True,
+                    placeholder="end a looping rollout after K repeats (0 = only flag it)",
+                )
                 yield Label("allocation")
                 yield Select(
                     [("fixed (rollouts/task each)", "fixed"), ("adaptive (rounds, within budget)", "adaptive")],
@@ -156,12 +166,15 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
         try:
             rollouts, seed = int(self._val("#f-rollouts")), int(self._val("#f-seed") or 0)
             workers, max_iters = int(self._val("#f-workers")), int(self._val("#f-max-iters"))
+            loop_limit = int(self._val("#f-loop-limit") or 5)
             temp_s = self._val("#f-temperature")
             temperature = float(temp_s) if temp_s else None
         except ValueError as exc:
             raise ValueError(f"numbers only in the numeric fields ({exc})") from None
         if rollouts < 1 or workers < 1 or max_iters < 1:
             raise ValueError("rollouts, workers and max iters must be at least 1")
+        if loop_limit < 0:
+            raise ValueError("loop limit must be 0 (flag only) or more")
         if not self._val("#f-suite"):
             raise ValueError("a suite is required")
         model = self._val("#f-model")
@@ -199,6 +212,7 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
             budget,
             pairs,
             give_up,
+            loop_limit,
         )
 
     def action_launch(self) -> None:

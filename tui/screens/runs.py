@@ -252,7 +252,9 @@ class RunsScreen(StudioScreen):
             factory = provider_factory(
                 params.provider, params.model, base_url=params.base_url, replay_from=params.replay_from
             )
-            config = RolloutConfig(max_iters=params.max_iters, temperature=params.temperature)
+            config = RolloutConfig(
+                max_iters=params.max_iters, temperature=params.temperature, loop_limit=params.loop_limit
+            )
             alloc = None
             if params.budget_rollouts:
                 alloc = AllocationConfig(
@@ -340,6 +342,7 @@ class RunsScreen(StudioScreen):
                 budget_rollouts=p.budget_rollouts,
                 pairs_per_task=getattr(p, "pairs_per_task", None) or 0,
                 give_up_after=getattr(p, "give_up_after", None) or 4,
+                loop_limit=5 if p.loop_limit is None else p.loop_limit,
             )
         self.start_batch(params, Path(b.path))
 
