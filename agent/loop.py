@@ -135,6 +135,8 @@ def run_rollout(
             tools=schemas,
             batch_id=batch_id,
             branch=branch,
+            price_in=cfg.price_in,
+            price_out=cfg.price_out,
         )
 
     stop, ws = "error", None

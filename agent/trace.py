@@ -66,6 +66,9 @@ class RolloutStart(_Event):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     batch_id: str | None = None
     branch: BranchInfo | None = None
+    # USD per 1M tokens when known, so a live view can price a rollout before it ends.
+    price_in: float | None = None
+    price_out: float | None = None
 
 
 class MessageEvent(_Event):

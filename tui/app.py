@@ -177,6 +177,7 @@ class StudioApp(App):
             screen.batch_progress(msg)
         if msg.finished:
             self.state.running_batches.pop(msg.batch_id, None)
+            self.state.rollout_cancels.pop(msg.batch_id, None)
             note = f"batch {msg.batch_id}: {msg.done}/{msg.total} rollouts"
             self.notify(
                 note + (f" — {msg.error}" if msg.error else ""),

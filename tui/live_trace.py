@@ -92,7 +92,8 @@ class LiveTrace:
     warnings: int = 0
     loops: list[LoopEvent] = field(default_factory=list)
     stalls: list[StallEvent] = field(default_factory=list)
-    last_event_ts: float | None = None  # wall clock of the newest event (trace ``ts``)
+    last_event_ts: float | None = None  # wall clock of the newest event (trace ``ts``), stalls aside
+    stalled: bool = False  # a stall event and nothing since
     _by_id: dict[str, CallView] = field(default_factory=dict)
     _results: dict[str, str] = field(default_factory=dict)
 
@@ -111,8 +112,8 @@ class LiveTrace:
         self.warnings += len(read.warnings)
         for e in read.events:
             self._apply(e)
-        if read.events:
-            self.last_event_ts = read.events[-1].ts
+            if not isinstance(e, StallEvent):
+                self.last_event_ts, self.stalled = e.ts, False
         return bool(read.events)
 
     def _apply(self, e) -> None:
@@ -152,6 +153,7 @@ class LiveTrace:
             self.loops.append(e)
         elif isinstance(e, StallEvent):
             self.stalls.append(e)
+            self.stalled = True
 
     @property
     def loop_steps(self) -> set[int]:

@@ -23,6 +23,7 @@ from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal, LaunchParams
 from tui.state import fmt_cost, fmt_tokens
+from tui.widgets.fleet import FleetView
 
 
 def progress_bar(done: int, total: int, width: int = 16) -> Text:
@@ -70,6 +71,7 @@ class RunsScreen(StudioScreen):
         ):
             batches.add_column(label, key=key)
         yield batches
+        yield FleetView()  # live rollouts, the ones needing attention first; hidden when none run
         yield Static(id="budget")  # adaptive batches: where the budget went
         rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
         for label, key in (
@@ -119,6 +121,10 @@ class RunsScreen(StudioScreen):
         if self.batches:
             table.move_cursor(row=max(0, min(keep, len(self.batches) - 1)), animate=False)
         self._show_rollouts(force=True)
+        self.query_one(FleetView).refresh_fleet()
+
+    def traces_changed(self, paths: set[Path]) -> None:
+        self.query_one(FleetView).traces_changed(paths)
 
     def _selected_batch(self) -> BatchRow | None:
         table = self.query_one("#batches", DataTable)
@@ -217,8 +223,11 @@ class RunsScreen(StudioScreen):
 
     def start_batch(self, params: LaunchParams, batch_dir: Path) -> None:
         batch_id = batch_dir.name
+        from agent.batch import RolloutCancels
+
         cancel = threading.Event()
         self.state.running_batches[batch_id] = cancel
+        self.state.rollout_cancels[batch_id] = RolloutCancels()
         self._launched[batch_id] = params
         self.notify(f"{batch_id}: {params.provider}/{params.model}", title="Batch launched")
         self._run_batch(params, batch_dir, cancel)
@@ -281,6 +290,7 @@ class RunsScreen(StudioScreen):
                 on_rollout_end=ended,
                 allocation=params.allocation,
                 allocation_config=alloc,
+                rollout_cancels=self.state.rollout_cancels.get(batch_id),
             )
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
         except Exception as exc:  # shown, never raised into the UI
