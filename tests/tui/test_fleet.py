@@ -99,8 +99,10 @@ async def test_stopping_a_rollout_from_the_fleet(tmp_path, traces, make_app):
             app.screen.start_batch(params, batch_dir)
             fleet = app.screen.query_one(FleetView)
             await wait_until(pilot, lambda: len([r for r in fleet.rows if r.trace.steps >= 2]) == 2, timeout=60)
-            fleet.query_one("#fleet-table").focus()
-            target = fleet.rows[0].uid
+            table = fleet.query_one("#fleet-table")
+            table.focus()
+            await wait_until(pilot, lambda: app.focused is table)
+            target = fleet.selected().uid
             await pilot.press("k")
             cancels = app.state.rollout_cancels[batch_dir.name]
             target_rid = target.rpartition("/")[2]
