@@ -32,6 +32,8 @@ from tui.screens.stats import StatsScreen
 from tui.screens.steps import StepsScreen
 from tui.state import SCREENS, StudioState
 
+INGEST_AFTER_CHANGE_S = 0.2
+
 SCREEN_CLASSES = {
     "runs": RunsScreen,
     "rollout": RolloutScreen,
@@ -78,6 +80,7 @@ class StudioApp(App):
         self._idle_passes = 0
         self._ticks = 0
         self._ingest_again = False  # a change arrived during a pass: run one more after it
+        self._ingest_soon = False  # an ingest is scheduled after a trace change
         self._watch = watch
         self.watcher: TraceWatcher | None = None
         self.bell_on_alert = bell  # the fleet view rings the terminal bell with its alerts
@@ -95,10 +98,18 @@ class StudioApp(App):
             self.set_interval(self._tail_interval, self._tail_tick, name="tail")
 
     def on_traces_changed(self, msg: TracesChanged) -> None:
-        self.start_ingest()
+        # The screen reads the new bytes itself first; the store's ingest (a thread that
+        # competes for the interpreter) follows a moment later, once per burst of writes.
         screen = self._active_screen()
         if hasattr(screen, "traces_changed"):
             screen.traces_changed(msg.paths)
+        if not self._ingest_soon:
+            self._ingest_soon = True
+            self.set_timer(INGEST_AFTER_CHANGE_S, self._ingest_after_change)
+
+    def _ingest_after_change(self) -> None:
+        self._ingest_soon = False
+        self.start_ingest()
 
     def on_unmount(self) -> None:
         if self.watcher is not None:

@@ -188,7 +188,7 @@ class TraceWatcher:
         on_change: Callable[[set[Path]], None],
         *,
         poll_s: float = 0.5,
-        step_ms: int = 30,
+        step_ms: int = 20,
         force_polling: bool | None = None,
     ) -> None:
         self.root = Path(root)

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["runs", "rollout", "pairs", "steps", "stats", "export"],
         help="screen to open on (default: pairs)",
     )
+    p.add_argument(
+        "--no-bell", action="store_true", help="no terminal bell when a rollout loops, stalls or errors (Runs: fleet)"
+    )
     p.set_defaults(func=run)
 
 
@@ -41,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--db: directory {Path(args.db).parent} does not exist")
     from tui.app import StudioApp
 
-    StudioApp(traces, db_path=args.db, labeler=args.labeler, start=args.screen).run()
+    StudioApp(traces, db_path=args.db, labeler=args.labeler, start=args.screen, bell=not args.no_bell).run()
     return 0

@@ -75,6 +75,7 @@ class RolloutScreen(StudioScreen):
         self.uid: str | None = None
         self.follow = True
         self._rows = 0
+        self._shown: dict[int, tuple] = {}  # row -> (status, duration, looped) as last drawn
         self._watched: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -130,6 +131,7 @@ class RolloutScreen(StudioScreen):
         self.trace = LiveTrace(self._path_for(uid)) if uid else None
         self._watched = self.trace.path.absolute() if self.trace else None
         self._rows = 0
+        self._shown: dict[int, tuple] = {}
         self.follow = True
         table = self.query_one("#calls", DataTable)
         table.clear()
@@ -157,12 +159,18 @@ class RolloutScreen(StudioScreen):
         # Row keys are positions: call ids are not unique across steps for every model.
         looped = self.trace.loop_steps if self.trace else set()
         for i in range(min(self._rows, len(calls))):
+            # Only cells that changed: an update invalidates the row's render cache, and
+            # re-rendering every row on each new step made following slower as it grew.
             cv = calls[i]
-            table.update_cell(str(i), "status", status_text(cv))
-            table.update_cell(str(i), "time", fmt_duration(cv.duration_s))
-            if cv.step in looped:
-                table.update_cell(str(i), "step", Text(f"{cv.step}⟳", style="bold yellow"))
+            shown = (cv.status, cv.duration_s, cv.step in looped)
+            if self._shown.get(i) != shown:
+                self._shown[i] = shown
+                table.update_cell(str(i), "status", status_text(cv))
+                table.update_cell(str(i), "time", fmt_duration(cv.duration_s))
+                if cv.step in looped:
+                    table.update_cell(str(i), "step", Text(f"{cv.step}⟳", style="bold yellow"))
         for i, cv in enumerate(calls[self._rows :], self._rows):
+            self._shown[i] = (cv.status, cv.duration_s, cv.step in looped)
             step = Text(f"{cv.step}⟳", style="bold yellow") if cv.step in looped else str(cv.step)
             table.add_row(step, cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s), key=str(i))
         self._rows = len(calls)
