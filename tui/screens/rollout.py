@@ -230,17 +230,14 @@ class RolloutScreen(StudioScreen):
             text.append(f" · {len(t.errors)} error(s): {t.errors[-1].message[:60]}", style="red")
         if t.loops:
             last_loop = t.loops[-1]
-            text.append(f" · ⟳ {last_loop.pattern} ×{last_loop.repeats}", style="bold yellow")
+            text.append(f" · ⟳{last_loop.pattern} ×{last_loop.repeats}", style="bold yellow")
         if t.stalls:
             text.append(f" · stalled {t.stalls[-1].idle_s:.0f}s on {t.stalls[-1].waiting_on}", style="bold red")
         saved = t.end.outcome.saved if t.end is not None else None
         if saved is not None:
             money = f", {fmt_cost(saved.cost_usd)}" if saved.cost_usd is not None else ""
-            text.append(
-                f" · stopping saved ~{saved.steps} steps, ~{fmt_tokens(saved.tokens_in + saved.tokens_out)} tokens"
-                f"{money}",
-                style="green",
-            )
+            tokens = fmt_tokens(saved.tokens_in + saved.tokens_out)
+            text.append(f" · saved ~{saved.steps} steps, ~{tokens} tok{money}", style="green")
         text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
         head.update(text)
 
