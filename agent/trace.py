@@ -98,6 +98,9 @@ class ToolCallEvent(_Event):
     parse_error: str | None = None
     valid: bool
     violations: list[str] = Field(default_factory=list)
+    # True when the call was parsed from assistant text (an imported text-action agent such as
+    # SWE-agent's older runs): the message itself has no native tool_calls.
+    from_text: bool = False
 
 
 class ToolResultEvent(_Event):
@@ -142,6 +145,9 @@ class FinalEvent(_Event):
 
 class Outcome(_Model):
     tests_passed: bool = False
+    # False when no verdict exists (an imported trajectory its source never evaluated):
+    # tests_passed then means nothing, and the rollout never forms a pass/fail pair.
+    verdict_known: bool = True
     steps: int = 0
     tool_calls: int = 0
     invalid_tool_calls: int = 0
@@ -229,6 +235,8 @@ class BatchMeta(_Model):
     stop_reason: str | None = None  # finished, cancelled, error
     # Where the budget went: agent.allocation.AllocationReport as a dict, rewritten each round.
     allocation: dict[str, Any] | None = None
+    # Set on a batch made by `repo-agent import`: {"format", "path", "files"} of its source run.
+    imported: dict[str, Any] | None = None
 
 
 def now_iso() -> str:

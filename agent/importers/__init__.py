@@ -1,0 +1,121 @@
+"""Other agents' trajectories -> our trace batches (docs/ARCHITECTURE.md, imported trajectories).
+
+``import_paths`` reads files and folders, detects each file's format, and writes one batch
+per source run with `agent.importers.writer`. It never prints: every file gets a
+`FileResult` (imported, unchanged, skipped, broken) for the caller to show. A broken file
+never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.importers.base import BrokenFile, ImportedFile, NothingToImport
+from agent.importers.detect import FORMATS, IMPORTERS, candidate, detect, load, walk
+from agent.importers.results import COMPANION_NAMES, VerdictBook, read_results_file
+from agent.importers.writer import WrittenBatch, write_batch
+
+__all__ = [
+    "FORMATS",
+    "BrokenFile",
+    "FileResult",
+    "ImportReport",
+    "find_foreign",
+    "import_paths",
+    "read_results_file",
+]
+
+
+@dataclass
+class FileResult:
+    path: Path
+    status: str  # imported | unchanged | skipped | broken
+    reason: str = ""
+    format: str | None = None
+    rollouts: int = 0
+    batch_id: str | None = None
+    notes: list[str] = field(default_factory=list)  # rows or samples inside the file left out, and why
+
+
+@dataclass
+class ImportReport:
+    files: list[FileResult] = field(default_factory=list)
+    batches: list[WrittenBatch] = field(default_factory=list)
+
+    @property
+    def rollouts(self) -> int:
+        return sum(f.rollouts for f in self.files if f.status in ("imported", "unchanged"))
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+
+def import_paths(
+    paths: Iterable[Path], out: Path, *, fmt: str = "auto", results: dict[str, bool] | None = None
+) -> ImportReport:
+    """Import every trajectory under ``paths`` into batches under ``out``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    out = Path(out)
+    report = ImportReport()
+    book = VerdictBook(results)
+    read: list[tuple[FileResult, ImportedFile]] = []
+    for path in walk(paths, skip=[out]):
+        res = FileResult(path, "skipped")
+        report.files.append(res)
+        if path.name in COMPANION_NAMES:
+            res.reason = "verdicts/patches file, read beside the trajectories"
+            continue
+        try:
+            data = load(path)
+            res.format = detect(path, data, fmt)
+            if res.format is None:
+                res.reason = f"not a {fmt} file" if fmt != "auto" else "not a known trajectory format"
+                continue
+            imported = IMPORTERS[res.format].read(path, data, book)
+        except NothingToImport as exc:
+            res.reason = str(exc)
+            continue
+        except BrokenFile as exc:
+            res.status, res.reason = "broken", str(exc)
+            continue
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a shape no importer expected
+            res.status, res.reason = "broken", f"unexpected {res.format} structure ({type(exc).__name__}: {exc})"
+            continue
+        res.rollouts, res.notes = len(imported.rollouts), imported.notes
+        read.append((res, imported))
+
+    groups: dict[tuple[str, Path], list[tuple[FileResult, ImportedFile]]] = defaultdict(list)
+    for res, imp in read:
+        groups[(imp.format, imp.run_dir)].append((res, imp))
+    for (fmt_name, run_dir), members in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        rollouts = [r for _, imp in members for r in imp.rollouts]
+        written = write_batch(
+            out, fmt_name, run_dir, members[0][1].suite, rollouts, [str(imp.path.resolve()) for _, imp in members]
+        )
+        report.batches.append(written)
+        for res, _ in members:
+            res.batch_id = written.batch_id
+            res.status = "imported" if written.changed else "unchanged"
+    return report
+
+
+def find_foreign(root: Path, limit: int = 200) -> dict[str, int]:
+    """Formats of the trajectories under ``root`` (outside our own batches), counted; reads at
+    most ``limit`` candidate files so a huge folder does not stall the caller."""
+    counts: dict[str, int] = defaultdict(int)
+    for i, path in enumerate(walk([root])):
+        if i >= limit:
+            break
+        if path.name in COMPANION_NAMES or not candidate(path):
+            continue
+        try:
+            found = detect(path, load(path))
+        except BrokenFile:
+            continue
+        if found:
+            counts[found] += 1
+    return dict(counts)

@@ -1,0 +1,137 @@
+"""mini-swe-agent ``.traj.json`` files.
+
+v2 (``trajectory_format: mini-swe-agent-1.1``): ``{info, messages, trajectory_format}``.
+Messages are OpenAI-shaped plus an ``extra`` dict: an assistant's parsed ``actions`` (text
+models write a fenced command; tool-call models send native ``bash`` calls answered by
+role ``tool`` messages), the raw response with its usage, and the cost. The run ends with
+an exit message (role ``exit`` in the code, ``user`` with ``extra.exit_status`` in the docs)
+holding the exit status and submission. Older files are the bare message list. Patches
+may also sit in ``preds.json`` beside the run; verdicts come from ``--results``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from agent.importers.base import (
+    BrokenFile,
+    ImportedFile,
+    ImportedRollout,
+    TextAction,
+    Verdicts,
+    as_float,
+    as_int,
+    clean_patch,
+    function_tool,
+    message,
+    repair_tool_answers,
+)
+from agent.importers.swe_agent import run_dir_of
+
+name = "mini-swe-agent"
+
+# The one tool a mini-swe-agent tool-call model is given (minisweagent.models.utils.actions_toolcall).
+BASH_TOOL = function_tool(
+    "bash",
+    "Execute a bash command",
+    {
+        "type": "object",
+        "properties": {"command": {"type": "string", "description": "The bash command to execute"}},
+        "required": ["command"],
+    },
+)
+# Text models: the fenced command the model is told to write (mini's action_regex, old and new).
+_FENCE = re.compile(r"```(?:mswea_bash_command|bash)\s*\n(.*?)\n```", re.S)
+
+
+def sniff(path: Path, data: Any) -> bool:
+    if isinstance(data, dict):
+        info = data.get("info") if isinstance(data.get("info"), dict) else {}
+        return isinstance(data.get("messages"), list) and (
+            str(data.get("trajectory_format", "")).startswith("mini-swe-agent") or "mini_version" in info
+        )
+    return (
+        isinstance(data, list)
+        and path.name.endswith(".traj.json")
+        and bool(data)
+        and all(isinstance(m, dict) and "role" in m for m in data)
+    )
+
+
+def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
+    stem = path.name.removesuffix(".traj.json").removesuffix(".json")
+    info = data.get("info") if isinstance(data, dict) and isinstance(data.get("info"), dict) else {}
+    raw = data.get("messages") if isinstance(data, dict) else data
+    if not raw:
+        raise BrokenFile("no messages")
+    run_dir = run_dir_of(path, stem)
+
+    messages: list[dict[str, Any]] = []
+    text_actions: dict[int, list[TextAction]] = {}
+    exit_status, submission = str(info.get("exit_status") or ""), info.get("submission")
+    tokens_in = tokens_out = 0
+    stamps: list[float] = []
+    step = 0
+    native = False
+    for m in raw:
+        if not isinstance(m, dict):
+            raise BrokenFile("a message is not an object")
+        role = m.get("role")
+        extra = m.get("extra") if isinstance(m.get("extra"), dict) else {}
+        if isinstance(ts := as_float(extra.get("timestamp")), float):
+            stamps.append(ts)
+        if role == "exit" or (role == "user" and "exit_status" in extra):
+            exit_status = str(extra.get("exit_status") or exit_status)
+            submission = extra.get("submission", submission)
+            continue  # the run's closing record, not a message the model saw
+        if role not in ("system", "user", "assistant", "tool"):
+            raise BrokenFile(f"a message has role {role!r}")
+        if role == "assistant":
+            step += 1
+            calls = m.get("tool_calls")
+            native |= bool(calls)
+            messages.append(message("assistant", m.get("content"), tool_calls=calls))
+            if not calls:
+                acts = [a.get("command") for a in extra.get("actions") or [] if isinstance(a, dict)]
+                if not acts and isinstance(m.get("content"), str):
+                    acts = _FENCE.findall(m["content"])
+                cmds = [a.strip() for a in acts if isinstance(a, str) and a.strip()]
+                if cmds:
+                    text_actions[step] = [TextAction(c.split()[0], c) for c in cmds]
+            usage = (extra.get("response") or {}).get("usage") if isinstance(extra.get("response"), dict) else None
+            if isinstance(usage, dict):
+                tokens_in += as_int(usage.get("prompt_tokens"))
+                tokens_out += as_int(usage.get("completion_tokens"))
+        elif role == "tool":
+            messages.append(message("tool", m.get("content"), tool_call_id=m.get("tool_call_id")))
+        else:
+            messages.append(message(role, m.get("content")))
+    # Older runs end on an empty user message where the submission went: not a turn the model saw.
+    while messages and messages[-1]["role"] == "user" and not messages[-1]["content"]:
+        messages.pop()
+    if not any(m["role"] == "assistant" for m in messages):
+        raise BrokenFile("no assistant message")
+
+    config = info.get("config") if isinstance(info.get("config"), dict) else {}
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    stats = info.get("model_stats") if isinstance(info.get("model_stats"), dict) else {}
+    patch = clean_patch(submission) or clean_patch(verdicts.patch(run_dir, stem))
+    rollout = ImportedRollout(
+        task_id=stem,
+        rollout_key=stem,
+        messages=repair_tool_answers(messages),
+        tools=[BASH_TOOL] if native else [],
+        model=str(model.get("model_name") or ""),
+        passed=verdicts.lookup(run_dir, stem),
+        patch=patch,
+        exit_status=exit_status,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_usd=as_float(stats.get("instance_cost")),
+        duration_s=round(max(stamps) - min(stamps), 4) if stamps else 0.0,
+        started_ts=min(stamps) if stamps else None,
+        text_actions=text_actions,
+    )
+    return ImportedFile(path, name, run_dir, run_dir.name, [rollout])
