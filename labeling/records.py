@@ -29,6 +29,7 @@ PAIR_FLAGS: tuple[str, ...] = (
     "tests_tampered",
     "non_minimal",
     "summary_only",
+    "unknown_outcome",
 )
 # Automatic step flags.
 STEP_FLAGS: tuple[str, ...] = ("invalid_call", "tool_error", "repeated_call", "unused_read")
@@ -71,6 +72,8 @@ class RolloutRow(_Row):
     stop_reason: str | None = None
     # Outcome fields: final once status == "finished"; running counts before that.
     tests_passed: bool = False
+    # False when the rollout has no verdict (imported, never evaluated): tests_passed means nothing.
+    verdict_known: bool = True
     tests_tampered: bool = False
     steps: int = 0
     tool_calls: int = 0

@@ -61,9 +61,11 @@ _ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
 
 
 def _rollout_row(d: dict[str, Any]) -> RolloutRow:
+    known = d.get("tests_passed", 0) is not None  # NULL: the rollout has no verdict
     d = {k: d[k] for k in _ROLLOUT_FIELDS if k in d}
     d["files"] = json.loads(d.get("files") or "[]")
     d["tests_passed"] = bool(d.get("tests_passed"))
+    d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
     return RolloutRow.model_construct(**d)
 
@@ -253,6 +255,7 @@ class LabelStore(HumanLog):
                 uid=d["uid"],
                 task_id=d["task_id"],
                 tests_passed=bool(d["tests_passed"]),
+                verdict_known=d["tests_passed"] is not None,
                 tests_tampered=bool(d["tests_tampered"]),
                 steps=d["steps"],
                 tool_calls=d["tool_calls"],

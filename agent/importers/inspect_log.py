@@ -50,10 +50,12 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
         header, samples = data, [s for s in data.get("samples") or [] if isinstance(s, dict)]
     ev = header.get("eval") if isinstance(header.get("eval"), dict) else {}
     model = str(ev.get("model") or "")
+    # Sample ids are per task ("1", "2"...): the task name makes them one task across logs.
+    task = str(ev.get("task") or path.stem)
     out = []
     for s in samples:
         try:
-            out.append(_rollout(s, model))
+            out.append(_rollout(s, model, task))
         except BrokenFile as exc:
             notes.append(f"sample {s.get('id')}: {exc}")
     if not out:
@@ -147,7 +149,7 @@ def _conversation(s: dict[str, Any]) -> list[Any]:
     return conv
 
 
-def _rollout(s: dict[str, Any], model: str) -> ImportedRollout:
+def _rollout(s: dict[str, Any], model: str, task: str) -> ImportedRollout:
     conv = _conversation(s)
     if not conv:
         raise BrokenFile("no messages")
@@ -183,7 +185,7 @@ def _rollout(s: dict[str, Any], model: str) -> ImportedRollout:
     epoch = as_int(s.get("epoch")) or 1
     output = s.get("output") if isinstance(s.get("output"), dict) else {}
     return ImportedRollout(
-        task_id=sid,
+        task_id=f"{task}/{sid}",
         rollout_key=f"{sid}__e{epoch}",
         messages=repair_tool_answers(messages),
         tools=tools,

@@ -36,6 +36,7 @@ FLAG_STYLE = {
     "tests_tampered": "bold red",
     "non_minimal": "cyan",
     "summary_only": "magenta",
+    "unknown_outcome": "dim",
 }
 
 EXAMPLES = """\
@@ -195,6 +196,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "easy": "easy",
         "hard": "hard",
         "none": "[dim]running[/]",
+        "unknown": "[dim]no verdict[/]",
     }
     for ts in rep.tasks:
         rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"

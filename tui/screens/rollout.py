@@ -194,6 +194,8 @@ class RolloutScreen(StudioScreen):
             o = t.end.outcome
             if o.tests_tampered:
                 text.append(" TAMPERED ", style="bold white on magenta")
+            elif not o.verdict_known:
+                text.append(" NO VERDICT ", style="bold black on white")
             elif o.tests_passed:
                 text.append(" PASS ", style="bold black on green")
             else:

@@ -147,6 +147,8 @@ class RunsScreen(StudioScreen):
                 result = Text("running", style="yellow")
             elif r.tests_tampered:
                 result = Text("TAMPERED", style="magenta")
+            elif not r.verdict_known:
+                result = Text("no verdict", style="dim")
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
             table.add_row(
