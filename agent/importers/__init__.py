@@ -1,4 +1,4 @@
-"""Other agents' trajectories -> our trace batches (docs/ARCHITECTURE.md, imported trajectories).
+"""Other agents' trajectories -> our trace batches, so nothing downstream knows where a batch came from.
 
 ``import_paths`` reads files and folders, detects each file's format, and writes one batch
 per source run with `agent.importers.writer`. It never prints: every file gets a

@@ -55,7 +55,8 @@ def _walk_dir(root: Path, skip_dirs: set[Path]) -> Iterator[Path]:
         if p.name.startswith("."):
             continue
         if p.is_dir():
-            yield from _walk_dir(p, skip_dirs)
+            if not p.is_symlink():  # a link back up the tree would walk forever
+                yield from _walk_dir(p, skip_dirs)
         elif p.is_file() and candidate(p):
             yield p
 

@@ -34,6 +34,7 @@ from agent.importers.base import (
 
 name = "inspect"
 ZIP_ZSTD = 93
+MAX_BYTES = 512 * 1024 * 1024  # one sample entry; beyond this it is not read (nor decompressed)
 
 
 def sniff(path: Path, data: Any) -> bool:
@@ -82,17 +83,31 @@ def _read_zip(path: Path, notes: list[str]) -> tuple[dict[str, Any], list[dict[s
             try:
                 samples.append(_entry_json(zf, n))
             except BrokenFile as exc:
-                notes.append(f"{n}: {exc}")
+                notes.append(str(exc))  # names the entry
     return header, samples
 
 
 def _entry_json(zf: zipfile.ZipFile, entry: str) -> Any:
     info = zf.getinfo(entry)
+    if info.file_size > MAX_BYTES:
+        raise BrokenFile(f"{entry} is larger than {MAX_BYTES >> 20} MB")
     try:
-        raw = _zstd_entry(zf, info) if info.compress_type == ZIP_ZSTD else zf.read(entry)
+        if info.compress_type == ZIP_ZSTD:
+            raw = _zstd_entry(zf, info)
+        else:
+            with zf.open(info) as f:
+                raw = f.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:  # the declared size lied: a ZIP bomb
+            raise BrokenFile(f"{entry} is larger than {MAX_BYTES >> 20} MB")
         return json.loads(raw)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zstd_error()) as exc:
         raise BrokenFile(f"{entry} unreadable ({type(exc).__name__})") from None
+
+
+def zstd_error() -> type[Exception]:
+    import zstandard
+
+    return zstandard.ZstdError
 
 
 def _zstd_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -110,7 +125,7 @@ def _zstd_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     data = fp.read(info.compress_size)
     # Inspect writes several zstd frames per entry (inspect_ai/_util/zipfile.py): read across them.
     reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
-    return reader.read()
+    return reader.read(MAX_BYTES + 1)
 
 
 def _verdict(scores: Any) -> bool | None:

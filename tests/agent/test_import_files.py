@@ -109,6 +109,19 @@ def test_broken_files_get_one_line_each_and_the_rest_imports(tmp_path: Path) -> 
     assert len(report.batches) == 1
 
 
+def test_a_corrupt_sample_is_left_out_of_its_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = fx.inspect_eval(
+        tmp_path / "src" / "calc.eval", [fx.inspect_sample(1, 1, "C"), fx.inspect_sample(2, 1, "I")], method=93
+    )
+    data = log.read_bytes()
+    at = data.find(b"\x28\xb5\x2f\xfd")  # the first zstd frame: samples/1_epoch_1.json
+    log.write_bytes(data[:at] + b"\0\0\0\0" + data[at + 4 :])
+    assert main(["import", str(log), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "calc.eval: inspect, 1 rollout" in out
+    assert "left out: samples/1_epoch_1.json unreadable (ZstdError)" in out
+
+
 def test_reimport_is_idempotent(tmp_path: Path) -> None:
     src = mixed_folder(tmp_path / "src")
     out = tmp_path / "out"
