@@ -50,8 +50,10 @@ class ImportedRollout:
     started_ts: float | None = None
     # step (1-based) -> text actions the source parsed from that assistant message
     text_actions: dict[int, list[TextAction]] = field(default_factory=dict)
-    # tool_call_id -> True when the source reports the tool call failed
+    # tool_call ids the source reports as failed
     failed_calls: set[str] = field(default_factory=set)
+    # step -> (prompt tokens, completion tokens) where the source keeps each response's usage
+    step_usage: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass

@@ -74,6 +74,7 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     tokens_in = tokens_out = 0
     stamps: list[float] = []
     step = 0
+    step_usage: dict[int, tuple[int, int]] = {}
     native = False
     for m in raw:
         if not isinstance(m, dict):
@@ -102,8 +103,9 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
                     text_actions[step] = [TextAction(c.split()[0], c) for c in cmds]
             usage = (extra.get("response") or {}).get("usage") if isinstance(extra.get("response"), dict) else None
             if isinstance(usage, dict):
-                tokens_in += as_int(usage.get("prompt_tokens"))
-                tokens_out += as_int(usage.get("completion_tokens"))
+                step_usage[step] = (as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens")))
+                tokens_in += step_usage[step][0]
+                tokens_out += step_usage[step][1]
         elif role == "tool":
             messages.append(message("tool", m.get("content"), tool_call_id=m.get("tool_call_id")))
         else:
@@ -133,5 +135,6 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
         duration_s=round(max(stamps) - min(stamps), 4) if stamps else 0.0,
         started_ts=min(stamps) if stamps else None,
         text_actions=text_actions,
+        step_usage=step_usage,
     )
     return ImportedFile(path, name, run_dir, run_dir.name, [rollout])

@@ -117,6 +117,7 @@ def _rollout(events: Any, task_id: str, key: str) -> ImportedRollout:
     summary, model, exit_status = "", "", ""
     tokens_in = tokens_out = 0
     stamps: list[float] = []
+    step_usage: dict[int, tuple[int, int]] = {}
     step = 0
     for e in events:
         if not _is_event(e):
@@ -155,8 +156,9 @@ def _rollout(events: Any, task_id: str, key: str) -> ImportedRollout:
             step += 1
             model = str(resp.get("model") or model)
             usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
-            tokens_in += as_int(usage.get("prompt_tokens"))
-            tokens_out += as_int(usage.get("completion_tokens"))
+            step_usage[step] = (as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens")))
+            tokens_in += step_usage[step][0]
+            tokens_out += step_usage[step][1]
             choices = resp.get("choices") if isinstance(resp.get("choices"), list) else []
             msg = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
             if isinstance(msg, dict) and (msg.get("tool_calls") or msg.get("content")):
@@ -195,6 +197,7 @@ def _rollout(events: Any, task_id: str, key: str) -> ImportedRollout:
         started_ts=min(stamps) if stamps else None,
         text_actions=text_actions,
         failed_calls=failed,
+        step_usage=step_usage,
     )
 
 

@@ -21,6 +21,7 @@ from agent.trace import (
     BatchMeta,
     BatchParams,
     FinalEvent,
+    LlmCall,
     MessageEvent,
     Outcome,
     PlannedRollout,
@@ -29,6 +30,7 @@ from agent.trace import (
     ToolCallEvent,
     ToolResultEvent,
     TraceWriter,
+    Usage,
     trace_path,
     write_batch_meta,
 )
@@ -173,6 +175,9 @@ def _trace_events(r: ImportedRollout, rid: str, batch_id: str, suite: str, fmt: 
         role = m["role"]
         if role == "assistant":
             step += 1
+            tin, tout = r.step_usage.get(step, (0, 0))
+            # one model call per assistant turn; its latency is not in any source
+            add(LlmCall, step=step, latency_s=0.0, usage=Usage(prompt_tokens=tin, completion_tokens=tout))
             add(MessageEvent, message=m, step=step)
             for c in m.get("tool_calls") or []:
                 fn = c["function"]

@@ -208,6 +208,8 @@ def test_openhands_event_list(tmp_path: Path) -> None:
     results = {e.call_id: e.ok for e in t.events if e.kind == "tool_result"}
     assert results == {"c1": True, "c2": True, "c3": False}  # the error observation
     assert t.final.summary == "fixed add"
+    llm = [(e.step, e.usage.prompt_tokens, e.usage.completion_tokens) for e in t.events if e.kind == "llm_call"]
+    assert llm == [(1, 500, 30), (2, 500, 30), (3, 500, 30)]  # one per model response, with its usage
     o = t.end.outcome
     assert not o.verdict_known and o.patch == ""
     assert (o.steps, o.tool_calls, o.tokens_in, o.tokens_out) == (3, 4, 1500, 90)

@@ -66,3 +66,18 @@ def test_flags_and_a_terminal_without_input(foreign: Path, opened: dict, capsys:
 
 def test_no_offer_for_a_folder_of_our_own_batches(traces: Path) -> None:
     assert not offer_import(traces, "yes", lambda q: pytest.fail("asked"), Console(file=io.StringIO()))
+
+
+def test_rollout_view_of_a_text_action_run_shows_each_observation(tmp_path: Path) -> None:
+    from agent.importers import import_paths
+    from tui.live_trace import LiveTrace
+
+    fx.write_json(tmp_path / "src" / "run" / "old.traj", fx.swe_agent_text("old"))
+    import_paths([tmp_path / "src"], tmp_path / "out")
+    live = LiveTrace(next((tmp_path / "out").rglob("old.jsonl")))
+    assert live.poll()
+    assert [(c.name, c.result) for c in live.calls] == [
+        ("cat", "def add(a, b):\n    return a + b + 1"),  # the user message after the text action
+        ("submit", None),  # the run ended: nothing observed it
+    ]
+    assert live.steps == 2 and not live.running and not live.end.outcome.verdict_known
