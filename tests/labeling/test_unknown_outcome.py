@@ -65,3 +65,29 @@ def test_task_with_only_equal_unknowns_has_no_contrast() -> None:
     assert no_contrast == []  # the task has contrast among its rollouts with a verdict
     pairs, no_contrast = build_pairs(cands[:2], "best-worst", DEFAULT_ORDER)
     assert pairs == [] and no_contrast == ["t"]
+
+
+def test_signal_report_counts_unknown_apart(tmp_path) -> None:
+    from agent.importers import import_paths
+    from labeling.stats import signal_report
+    from labeling.store import LabelStore
+    from tests.agent import import_fixtures as fx
+
+    fx.write_jsonl(tmp_path / "src" / "output.jsonl", fx.openhands_output_rows())  # calc-1: pass, fail; calc-2: unknown
+    fx.write_json(tmp_path / "src" / "trajs" / "calc__calc-1.json", fx.openhands_events())  # calc-1 again, no verdict
+    import_paths([tmp_path / "src"], tmp_path / "out")
+    with LabelStore(tmp_path / "out" / "labels.sqlite") as store:
+        store.ingest([tmp_path / "out"])
+        rep = signal_report(store)
+        known = sorted((r.provider, r.task_id, r.verdict_known) for r in store.rollouts())
+    tasks = {t.task_id: (t.rollouts, t.passed, t.unknown, t.pass_rate, t.band) for t in rep.tasks}
+    assert tasks == {
+        "calc__calc-1": (3, 1, 1, 0.5, "learnable"),  # the unknown one is not a failure
+        "calc__calc-2": (1, 0, 1, None, "unknown"),
+    }
+    assert known == [
+        ("openhands", "calc__calc-1", False),  # the event list: no verdict
+        ("openhands", "calc__calc-1", True),
+        ("openhands", "calc__calc-1", True),
+        ("openhands", "calc__calc-2", False),
+    ]
