@@ -52,7 +52,7 @@ def slug(s: str, limit: int = 60) -> str:
 def batch_id_for(fmt: str, run_dir: Path) -> str:
     digest = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:8]
     name = run_dir.stem if run_dir.suffix in (".json", ".jsonl", ".eval") else run_dir.name  # a log file is a run
-    return f"import-{fmt}-{slug(name, 40)}-{digest}"
+    return f"import-{fmt}-{slug(name, 28)}-{digest}"
 
 
 def stop_reason(exit_status: str) -> str:
