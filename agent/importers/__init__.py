@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.importers.base import BrokenFile, ImportedFile, NothingToImport
+from agent.importers.base import BrokenFile, NothingToImport
 from agent.importers.detect import FORMATS, IMPORTERS, candidate, detect, load, walk
 from agent.importers.results import COMPANION_NAMES, VerdictBook, read_results_file
-from agent.importers.writer import WrittenBatch, write_batch
+from agent.importers.writer import BatchWriter, WrittenBatch
 
 __all__ = [
     "FORMATS",
@@ -62,7 +62,7 @@ def import_paths(
     out = Path(out)
     report = ImportReport()
     book = VerdictBook(results)
-    read: list[tuple[FileResult, ImportedFile]] = []
+    writers: dict[tuple[str, Path], BatchWriter] = {}
     for path in walk(paths, skip=[out]):
         res = FileResult(path, "skipped")
         report.files.append(res)
@@ -85,21 +85,14 @@ def import_paths(
         except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a shape no importer expected
             res.status, res.reason = "broken", f"unexpected {res.format} structure ({type(exc).__name__}: {exc})"
             continue
-        res.rollouts, res.notes = len(imported.rollouts), imported.notes
-        read.append((res, imported))
-
-    groups: dict[tuple[str, Path], list[tuple[FileResult, ImportedFile]]] = defaultdict(list)
-    for res, imp in read:
-        groups[(imp.format, imp.run_dir)].append((res, imp))
-    for (fmt_name, run_dir), members in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        rollouts = [r for _, imp in members for r in imp.rollouts]
-        written = write_batch(
-            out, fmt_name, run_dir, members[0][1].suite, rollouts, [str(imp.path.resolve()) for _, imp in members]
-        )
-        report.batches.append(written)
-        for res, _ in members:
-            res.batch_id = written.batch_id
-            res.status = "imported" if written.changed else "unchanged"
+        del data  # one source file in memory at a time
+        key = (imported.format, imported.run_dir)
+        if key not in writers:
+            writers[key] = BatchWriter(out, imported.format, imported.run_dir, imported.suite)
+        changed = writers[key].add(path, imported.rollouts)
+        res.status = "imported" if changed else "unchanged"
+        res.rollouts, res.notes, res.batch_id = len(imported.rollouts), imported.notes, writers[key].batch_id
+    report.batches = [writers[k].finish() for k in sorted(writers, key=lambda k: (k[0], str(k[1])))]
     return report
 
 

@@ -69,46 +69,62 @@ def stop_reason(exit_status: str) -> str:
     return "finished"
 
 
-def write_batch(
-    out: Path, fmt: str, run_dir: Path, suite: str, rollouts: list[ImportedRollout], sources: list[str]
-) -> WrittenBatch:
-    batch_id = batch_id_for(fmt, run_dir)
-    bdir = Path(out) / batch_id
-    ids: set[str] = set()
-    planned, changed = [], 0
-    base_ts = min((r.started_ts for r in rollouts if r.started_ts is not None), default=_mtime(sources))
-    for r in rollouts:
-        rid = slug(r.rollout_key)
-        n = 2
-        while rid in ids:  # two source files of one instance in one run
-            rid, n = f"{slug(r.rollout_key)}-{n}", n + 1
-        ids.add(rid)
-        planned.append(PlannedRollout(rollout_id=rid, task_id=r.task_id, seed=0))
-        changed += _write_if_changed(trace_path(bdir, rid), _trace_events(r, rid, batch_id, suite, fmt, base_ts))
-    models = Counter(r.model for r in rollouts if r.model)
-    when = datetime.fromtimestamp(base_ts, UTC).isoformat(timespec="seconds")
-    meta = BatchMeta(
-        id=batch_id,
-        suite=suite,
-        provider=fmt,
-        model=models.most_common(1)[0][0] if models else "unknown",
-        params=BatchParams(rollouts=1, max_iters=max((_steps(r) for r in rollouts), default=0)),
-        planned=planned,
-        started=when,
-        finished=when,
-        stop_reason="finished",
-        imported={"format": fmt, "path": str(run_dir.resolve()), "files": sorted(sources)},
-    )
-    new_meta = meta.model_dump_json(indent=2)
-    meta_path = bdir / "batch.json"
-    if not meta_path.is_file() or meta_path.read_text() != new_meta:
-        write_batch_meta(bdir, meta)
-    return WrittenBatch(batch_id, bdir, len(rollouts), changed)
+class BatchWriter:
+    """One source run's batch, written a source file at a time: only the file being imported is
+    held in memory, whatever the size of the run."""
 
+    def __init__(self, out: Path, fmt: str, run_dir: Path, suite: str):
+        self.fmt, self.run_dir, self.suite = fmt, run_dir, suite
+        self.batch_id = batch_id_for(fmt, run_dir)
+        self.dir = Path(out) / self.batch_id
+        self.planned: list[PlannedRollout] = []
+        self.models: Counter[str] = Counter()
+        self.sources: list[str] = []
+        self.max_steps = 0
+        self.first_ts: float | None = None
+        self.changed = 0
 
-def _mtime(sources: list[str]) -> float:
-    stamps = [os.stat(s).st_mtime for s in sources if os.path.exists(s)]
-    return float(int(min(stamps))) if stamps else 0.0
+    def add(self, path: Path, rollouts: list[ImportedRollout]) -> int:
+        """Write the traces of one source file's rollouts; returns how many changed on disk."""
+        self.sources.append(str(path.resolve()))
+        default_ts = float(int(os.stat(path).st_mtime))  # no timestamps in the source: its file's
+        ids = {p.rollout_id for p in self.planned}
+        changed = 0
+        for r in rollouts:
+            rid, n = slug(r.rollout_key), 2
+            while rid in ids:  # two source files of one instance in one run
+                rid, n = f"{slug(r.rollout_key)}-{n}", n + 1
+            ids.add(rid)
+            ts = r.started_ts if r.started_ts is not None else default_ts
+            self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
+            self.planned.append(PlannedRollout(rollout_id=rid, task_id=r.task_id, seed=0))
+            self.models.update([r.model] if r.model else [])
+            self.max_steps = max(self.max_steps, _steps(r))
+            changed += _write_if_changed(
+                trace_path(self.dir, rid), _trace_events(r, rid, self.batch_id, self.suite, self.fmt, ts)
+            )
+        self.changed += changed
+        return changed
+
+    def finish(self) -> WrittenBatch:
+        """Write batch.json (only if it differs)."""
+        when = datetime.fromtimestamp(self.first_ts or 0.0, UTC).isoformat(timespec="seconds")
+        meta = BatchMeta(
+            id=self.batch_id,
+            suite=self.suite,
+            provider=self.fmt,
+            model=self.models.most_common(1)[0][0] if self.models else "unknown",
+            params=BatchParams(rollouts=1, max_iters=self.max_steps),
+            planned=self.planned,
+            started=when,
+            finished=when,
+            stop_reason="finished",
+            imported={"format": self.fmt, "path": str(self.run_dir.resolve()), "files": sorted(self.sources)},
+        )
+        meta_path = self.dir / "batch.json"
+        if not meta_path.is_file() or meta_path.read_text() != meta.model_dump_json(indent=2):
+            write_batch_meta(self.dir, meta)
+        return WrittenBatch(self.batch_id, self.dir, len(self.planned), self.changed)
 
 
 def _steps(r: ImportedRollout) -> int:

@@ -148,6 +148,11 @@ def test_changed_source_rewrites_only_its_trace(tmp_path: Path) -> None:
     fx.write_json(src / "results.json", {"resolved_ids": ["a"]})  # evaluated later
     again = import_paths([tmp_path / "src"], tmp_path / "out")
     assert again.batches[0].changed == 1  # a's verdict changed, b's trace is the same
+    assert {f.path.name: f.status for f in again.files} == {
+        "a.traj": "imported",
+        "b.traj": "unchanged",
+        "results.json": "skipped",
+    }
 
 
 def test_forced_format_refuses_other_formats(tmp_path: Path) -> None:
