@@ -12,6 +12,7 @@ read from ``results.json`` beside the run or ``--results``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,12 @@ def tools_of(agent: dict[str, Any]) -> list[dict[str, Any]]:
     if parse.get("type") != "function_calling":
         return []
     docs = tools.get("command_docs")
-    return parse_command_docs(docs) if isinstance(docs, str) else []
+    return list(_cached_docs(docs)) if isinstance(docs, str) else []
+
+
+@lru_cache(maxsize=32)
+def _cached_docs(docs: str) -> tuple[dict[str, Any], ...]:
+    return tuple(parse_command_docs(docs))  # one run's files all carry the same docs
 
 
 _CMD = re.compile(r"^([A-Za-z_][\w-]*):\s*$")

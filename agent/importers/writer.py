@@ -78,6 +78,7 @@ class BatchWriter:
         self.batch_id = batch_id_for(fmt, run_dir)
         self.dir = Path(out) / self.batch_id
         self.planned: list[PlannedRollout] = []
+        self.ids: set[str] = set()
         self.models: Counter[str] = Counter()
         self.sources: list[str] = []
         self.max_steps = 0
@@ -88,7 +89,7 @@ class BatchWriter:
         """Write the traces of one source file's rollouts; returns how many changed on disk."""
         self.sources.append(str(path.resolve()))
         default_ts = float(int(os.stat(path).st_mtime))  # no timestamps in the source: its file's
-        ids = {p.rollout_id for p in self.planned}
+        ids = self.ids
         changed = 0
         for r in rollouts:
             rid, n = slug(r.rollout_key), 2
@@ -132,10 +133,11 @@ def _steps(r: ImportedRollout) -> int:
 
 
 def _write_if_changed(path: Path, events: list[Any]) -> int:
-    # Compare with what TraceWriter.write would put down, byte for byte.
-    data = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in events)
-    if path.is_file() and path.read_text(encoding="utf-8") == data:
-        return 0
+    if path.is_file():
+        # Compare with what TraceWriter.write would put down, byte for byte.
+        data = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in events)
+        if path.read_text(encoding="utf-8") == data:
+            return 0
     tmp = path.with_name(path.name + ".tmp")
     with TraceWriter(tmp, path.stem, truncate=True) as w:  # the project's own writer
         for e in events:
