@@ -9,7 +9,7 @@ never stops the others.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,9 +54,15 @@ class ImportReport:
 
 
 def import_paths(
-    paths: Iterable[Path], out: Path, *, fmt: str = "auto", results: dict[str, bool] | None = None
+    paths: Iterable[Path],
+    out: Path,
+    *,
+    fmt: str = "auto",
+    results: dict[str, bool] | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
 ) -> ImportReport:
-    """Import every trajectory under ``paths`` into batches under ``out``."""
+    """Import every trajectory under ``paths`` into batches under ``out``; ``on_file`` hears of
+    each file as soon as it is done (a long import shows its progress)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     out = Path(out)
@@ -66,34 +72,43 @@ def import_paths(
     for path in walk(paths, skip=[out]):
         res = FileResult(path, "skipped")
         report.files.append(res)
-        if path.name in COMPANION_NAMES:
-            res.reason = "verdicts/patches file, read beside the trajectories"
-            continue
-        try:
-            data = load(path)
-            res.format = detect(path, data, fmt)
-            if res.format is None:
-                res.reason = f"not a {fmt} file" if fmt != "auto" else "not a known trajectory format"
-                continue
-            imported = IMPORTERS[res.format].read(path, data, book)
-        except NothingToImport as exc:
-            res.reason = str(exc)
-            continue
-        except BrokenFile as exc:
-            res.status, res.reason = "broken", str(exc)
-            continue
-        except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a shape no importer expected
-            res.status, res.reason = "broken", f"unexpected {res.format} structure ({type(exc).__name__}: {exc})"
-            continue
-        del data  # one source file in memory at a time
-        key = (imported.format, imported.run_dir)
-        if key not in writers:
-            writers[key] = BatchWriter(out, imported.format, imported.run_dir, imported.suite)
-        changed = writers[key].add(path, imported.rollouts)
-        res.status = "imported" if changed else "unchanged"
-        res.rollouts, res.notes, res.batch_id = len(imported.rollouts), imported.notes, writers[key].batch_id
+        _import_file(path, res, fmt, book, out, writers)
+        if on_file is not None:
+            on_file(res)
     report.batches = [writers[k].finish() for k in sorted(writers, key=lambda k: (k[0], str(k[1])))]
     return report
+
+
+def _import_file(
+    path: Path, res: FileResult, fmt: str, book: VerdictBook, out: Path, writers: dict[tuple[str, Path], BatchWriter]
+) -> None:
+    """Read one file and write its rollouts' traces (its data is freed on return: one source file
+    in memory at a time)."""
+    if path.name in COMPANION_NAMES:
+        res.reason = "verdicts/patches file, read beside the trajectories"
+        return
+    try:
+        data = load(path)
+        res.format = detect(path, data, fmt)
+        if res.format is None:
+            res.reason = f"not a {fmt} file" if fmt != "auto" else "not a known trajectory format"
+            return
+        imported = IMPORTERS[res.format].read(path, data, book)
+    except NothingToImport as exc:
+        res.reason = str(exc)
+        return
+    except BrokenFile as exc:
+        res.status, res.reason = "broken", str(exc)
+        return
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a shape no importer expected
+        res.status, res.reason = "broken", f"unexpected {res.format} structure ({type(exc).__name__}: {exc})"
+        return
+    key = (imported.format, imported.run_dir)
+    if key not in writers:
+        writers[key] = BatchWriter(out, imported.format, imported.run_dir, imported.suite)
+    changed = writers[key].add(path, imported.rollouts)
+    res.status = "imported" if changed else "unchanged"
+    res.rollouts, res.notes, res.batch_id = len(imported.rollouts), imported.notes, writers[key].batch_id
 
 
 def find_foreign(root: Path, limit: int = 200) -> dict[str, int]:

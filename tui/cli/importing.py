@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from tui.cli.errors import UserError
+
+if TYPE_CHECKING:
+    from agent.importers import FileResult
 
 console = Console(highlight=False, soft_wrap=True)  # one line per file, never wrapped
 
@@ -52,6 +56,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def print_line(f: FileResult) -> None:
+    """One line per file, as soon as it is done."""
+    what = (
+        f"{f.format}, {f.rollouts} rollout{'s' if f.rollouts != 1 else ''} -> {f.batch_id}" if f.batch_id else f.reason
+    )
+    console.print(f"[{STYLE.get(f.status, '')}]{f.status:<9}[/] {f.path}: ", end="")
+    console.print(what, markup=False, highlight=False)
+    for note in f.notes:
+        console.print(f"          left out: {note}", markup=False, highlight=False)
+
+
 def run(args: argparse.Namespace) -> int:
     from agent.importers import BrokenFile, import_paths, read_results_file
 
@@ -67,20 +82,9 @@ def run(args: argparse.Namespace) -> int:
         except BrokenFile as exc:
             raise UserError(f"--results {args.results}: {exc}") from None
     try:
-        report = import_paths(args.paths, args.out, fmt=args.fmt, results=results)
+        report = import_paths(args.paths, args.out, fmt=args.fmt, results=results, on_file=print_line)
     except OSError as exc:
         raise UserError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
-    for f in report.files:
-        style = STYLE.get(f.status, "")
-        what = (
-            f"{f.format}, {f.rollouts} rollout{'s' if f.rollouts != 1 else ''} -> {f.batch_id}"
-            if f.batch_id
-            else f.reason
-        )
-        console.print(f"[{style}]{f.status:<9}[/] {f.path}: ", end="")
-        console.print(what, markup=False, highlight=False)
-        for note in f.notes:
-            console.print(f"          left out: {note}", markup=False, highlight=False)
     n = len(report.files)
     console.print(
         f"{report.count('imported')} imported, {report.count('unchanged')} unchanged, "
@@ -90,4 +94,4 @@ def run(args: argparse.Namespace) -> int:
     )
     if report.batches:
         console.print(f"next: repo-agent studio {args.out}", markup=False, highlight=False)
-    return 0 if report.batches or not n else 1
+    return 0 if report.batches else 1  # nothing imported (or nothing found): a script should notice
