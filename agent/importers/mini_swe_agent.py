@@ -27,6 +27,7 @@ from agent.importers.base import (
     function_tool,
     message,
     repair_tool_answers,
+    text_of,
 )
 from agent.importers.swe_agent import run_dir_of
 
@@ -79,6 +80,7 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     for m in raw:
         if not isinstance(m, dict):
             raise BrokenFile("a message is not an object")
+        m = _from_responses_api(m)
         role = m.get("role")
         extra = m.get("extra") if isinstance(m.get("extra"), dict) else {}
         if isinstance(ts := as_float(extra.get("timestamp")), float):
@@ -102,7 +104,12 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
                 if cmds:
                     text_actions[step] = [TextAction(c.split()[0], c) for c in cmds]
             usage = (extra.get("response") or {}).get("usage") if isinstance(extra.get("response"), dict) else None
+            usage = m.get("usage") if usage is None else usage
             if isinstance(usage, dict):
+                usage = {
+                    "prompt_tokens": usage.get("prompt_tokens", usage.get("input_tokens")),
+                    "completion_tokens": usage.get("completion_tokens", usage.get("output_tokens")),
+                }
                 step_usage[step] = (as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens")))
                 tokens_in += step_usage[step][0]
                 tokens_out += step_usage[step][1]
@@ -138,3 +145,35 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
         step_usage=step_usage,
     )
     return ImportedFile(path, name, run_dir, run_dir.name, [rollout])
+
+
+def _from_responses_api(m: dict[str, Any]) -> dict[str, Any]:
+    """Responses-API models store the whole response as the assistant's turn (``output`` items:
+    messages and ``function_call``s) and answer calls with ``function_call_output`` items: the
+    same turns in chat shape, ``extra`` kept."""
+    if m.get("type") == "function_call_output":
+        return {"role": "tool", "tool_call_id": m.get("call_id"), "content": m.get("output"), "extra": m.get("extra")}
+    if "role" in m or not isinstance(m.get("output"), list):
+        return m
+    texts, calls = [], []
+    for item in m["output"]:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message":
+            texts.append(text_of(item.get("content")))
+        elif item.get("type") == "function_call":
+            calls.append(
+                {
+                    "id": item.get("call_id") or item.get("id"),
+                    "function": {"name": item.get("name"), "arguments": item.get("arguments")},
+                }
+            )
+    out = {
+        "role": "assistant",
+        "content": "\n".join(t for t in texts if t) or None,
+        "extra": m.get("extra"),
+        "usage": m.get("usage"),
+    }
+    if calls:
+        out["tool_calls"] = calls
+    return out

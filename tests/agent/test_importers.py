@@ -182,6 +182,20 @@ def test_mini_swe_agent_text_v2_and_bare_list(tmp_path: Path) -> None:
     assert not one.end.outcome.verdict_known and not two.end.outcome.verdict_known
 
 
+def test_mini_swe_agent_responses_api_model(tmp_path: Path) -> None:
+    fx.write_json(tmp_path / "src" / "r" / "calc__calc-1.traj.json", fx.mini_responses_api(submission=fx.patch()))
+    import_paths([tmp_path / "src"], tmp_path / "out")
+    t = traces_of(only_batch(tmp_path / "out"))["calc__calc-1"]
+    msgs = t.conversation()
+    check_shape(msgs)
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "tool"]
+    assert msgs[1]["content"] == fx.GOAL and msgs[2]["content"] == "Patch it."
+    assert msgs[2]["tool_calls"][0]["function"] == {"name": "bash", "arguments": '{"command": "sed -i s/+1// calc.py"}'}
+    assert msgs[3] == {"role": "tool", "content": "<returncode>0</returncode>", "tool_call_id": "fc_1"}
+    assert [x["function"]["name"] for x in t.start.tools] == ["bash"]
+    assert (t.end.outcome.tokens_in, t.end.outcome.tokens_out) == (320, 18)
+
+
 # --------------------------------------------------------------------------- OpenHands
 
 

@@ -267,3 +267,44 @@ def mini_bare() -> list:
         {"role": "assistant", "content": "Done.\n\n```bash\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```"},
         {"role": "user", "content": ""},
     ]
+
+
+def mini_responses_api(*, submission: str) -> dict:
+    """A Responses-API model: the assistant turn is the response object, calls answered by
+    function_call_output items."""
+    return {
+        "info": {
+            "model_stats": {"instance_cost": 0.01, "api_calls": 1},
+            "mini_version": "2.1.0",
+            "exit_status": "Submitted",
+            "submission": submission,
+        },
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": GOAL}]},
+            {
+                "id": "resp_1",
+                "object": "response",
+                "output": [
+                    {"type": "reasoning", "summary": []},
+                    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Patch it."}]},
+                    {
+                        "type": "function_call",
+                        "call_id": "fc_1",
+                        "name": "bash",
+                        "arguments": '{"command": "sed -i s/+1// calc.py"}',
+                    },
+                ],
+                "usage": {"input_tokens": 320, "output_tokens": 18},
+                "extra": {"actions": [{"command": "sed -i s/+1// calc.py", "tool_call_id": "fc_1"}], "cost": 0.01},
+            },
+            {
+                "type": "function_call_output",
+                "call_id": "fc_1",
+                "output": "<returncode>0</returncode>",
+                "extra": {"returncode": 0},
+            },
+            {"role": "exit", "content": "", "extra": {"exit_status": "Submitted", "submission": submission}},
+        ],
+        "trajectory_format": "mini-swe-agent-1.1",
+    }
