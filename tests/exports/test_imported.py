@@ -97,3 +97,25 @@ def test_unknown_outcomes_stay_out_of_sft(imported: Path, tmp_path: Path, capsys
     assert main(["export", "sft", str(imported), "--out", str(sft)]) == 0
     meta = json.loads(sft.with_suffix(".meta.json").read_text())
     assert unknown[0].uid not in json.dumps(meta)
+
+
+def test_auto_dpo_leaves_out_pairs_without_a_verdict(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    longer = fx.swe_agent_fc("calc__calc-9")
+    shorter = fx.swe_agent_fc("calc__calc-9", submission=fx.patch("2"))
+    del shorter["history"][4:6]  # one step fewer: the edit call and its answer
+    fx.write_json(src / "run-a" / "calc__calc-9.traj", longer)
+    fx.write_json(src / "run-b" / "calc__calc-9.traj", shorter)
+    out = tmp_path / "runs"
+    import_paths([src], out)
+    assert main(["ingest", str(out)]) == 0
+    assert sorted(pair_sides(out).values()) == [("calc__calc-9", "efficiency", "unknown_outcome")]
+    capsys.readouterr()
+    dpo = tmp_path / "dpo.jsonl"
+    assert main(["export", "dpo", str(out), "--out", str(dpo), "--auto"]) == 2  # nothing left to export
+    assert "noisy:unknown_outcome 1" in capsys.readouterr().err
+    # a person who judges the pair makes it training data like any other
+    (pid,) = pair_sides(out)
+    assert main(["pairs", "set", str(out), pid, "flip"]) == 0
+    assert main(["export", "dpo", str(out), "--out", str(dpo), "--auto"]) == 0
+    assert len(lines(dpo)) == 1 and main(["check", str(dpo)]) == 0

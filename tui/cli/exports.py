@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument(
                 "--keep-noisy",
                 action="store_true",
-                help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered",
+                help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered/unknown_outcome",
             )
             p.add_argument("--last-k", type=int, default=5, help="patch+trajectory: last K tool calls (default 5)")
             p.add_argument("--cut-chars", type=int, default=500, help="tool output cut (default 500)")
