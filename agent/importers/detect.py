@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.importers import inspect_log, mini_swe_agent, openhands, swe_agent
-from agent.importers.base import BrokenFile
+from agent.importers.base import BrokenFile, Importer
 from agent.trace import is_batch_dir
 
 # Order matters where shapes overlap: mini-swe-agent's bare list before OpenHands' event list.
-IMPORTERS = {m.name: m for m in (inspect_log, mini_swe_agent, swe_agent, openhands)}
+# Each module is an Importer (agent.importers.base): name, sniff, read.
+IMPORTERS: dict[str, Importer] = {m.name: m for m in (inspect_log, mini_swe_agent, swe_agent, openhands)}  # type: ignore[misc]
 FORMATS = ("auto", *IMPORTERS)
 SUFFIXES = (".traj", ".json", ".jsonl", ".eval")
 MAX_BYTES = 512 * 1024 * 1024  # a trajectory file this big is not one we can hold in memory
