@@ -181,36 +181,37 @@ def add_allocation_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def allocation_from_args(args: argparse.Namespace, resume_dir: Path | None = None):
-    """(strategy, AllocationConfig | None) from the flags; a resumed batch's own settings fill
-    in what is not given. Raises UserError on a bad combination."""
-    from agent.allocation import AllocationConfig
-    from agent.trace import BATCH_FILE, read_batch_meta
+def batch_request_from_args(args: argparse.Namespace):
+    """The `BatchRequest` the flags of `run` / `prefs` describe (only the flags the command has)."""
+    from agent.batch_request import BatchRequest, BatchRequestError
 
-    old = None
-    if resume_dir is not None and (resume_dir / BATCH_FILE).is_file():
-        try:
-            old = read_batch_meta(resume_dir).params
-        except ValueError:
-            old = None
-    strategy = args.allocation or (old.allocation if old else "fixed")
-    given = {k: getattr(args, k) for k in ("budget_rollouts", "pairs_per_task", "give_up_after", "initial_per_task")}
-    if old is not None and old.allocation == strategy:
-        given = {k: v if v is not None else getattr(old, k, None) for k, v in given.items()}
-    if strategy == "fixed":
-        for k in ("pairs_per_task", "give_up_after", "initial_per_task"):
-            if getattr(args, k) is not None:
-                raise UserError(f"--{k.replace('_', '-')} needs --allocation adaptive")
-        budget = given["budget_rollouts"]
-        if budget is not None and budget < 1:
-            raise UserError("--budget-rollouts must be at least 1")
-        return "fixed", (AllocationConfig(budget_rollouts=budget) if budget is not None else None)
-    if given["budget_rollouts"] is None:
-        raise UserError("--allocation adaptive needs --budget-rollouts B (the most rollouts it may spend)")
+    fields = {k: getattr(args, k, None) for k in BatchRequest.model_fields if k not in ("provider", "tasks")}
+    fields = {k: str(v) if isinstance(v, Path) else v for k, v in fields.items() if v is not None}
+    fields["provider"] = args.llm_provider
+    if args.tasks:
+        fields["tasks"] = [t.strip() for t in args.tasks.split(",") if t.strip()]
     try:
-        return "adaptive", AllocationConfig(**{k: v for k, v in given.items() if v is not None})
-    except ValueError as exc:
-        raise UserError(f"allocation: {exc}") from None
+        return BatchRequest.parse(**fields)
+    except BatchRequestError as exc:
+        raise UserError(str(exc)) from None
+
+
+def plan_from_args(args: argparse.Namespace):
+    """Flags -> request -> plan (suite loaded, tasks checked, provider built); UserError on a bad one."""
+    from agent.batch_request import BatchRequestError, plan_batch
+
+    try:
+        return plan_batch(batch_request_from_args(args))
+    except BatchRequestError as exc:
+        raise UserError(str(exc)) from None
+
+
+def allocation_line(plan) -> str:
+    """How the rollouts are allocated, for the first line of `run` and `prefs`."""
+    a = plan.allocation_config
+    if plan.allocation == "adaptive":
+        return f"adaptive, budget {a.budget_rollouts} rollouts"
+    return f"x {plan.rollouts}" + (f", budget {a.budget_rollouts}" if a else "")
 
 
 def print_allocation(console: Console, report: dict | None, prefix: str = "") -> None:
@@ -278,67 +279,10 @@ def _label(result) -> str:
     return f"[bold green]PASS[/] (steps={o.steps})" if o.tests_passed else f"[red]FAIL[/] (steps={o.steps}{extra})"
 
 
-def _replay_defaults(args: argparse.Namespace) -> None:
-    """Replaying a batch directory: its tasks, rollouts and max_iters unless given."""
-    from agent.trace import BATCH_FILE, read_batch_meta
-
-    args.replay_tasks = None
-    src = Path(args.replay_from) if args.llm_provider == "replay" and args.replay_from else None
-    meta = None
-    if src is not None and (src / BATCH_FILE).is_file():
-        try:
-            meta = read_batch_meta(src)
-        except ValueError as exc:
-            raise UserError(f"--replay-from: bad {src / BATCH_FILE}: {exc}".splitlines()[0]) from None
-    if meta is not None:
-        args.replay_tasks = list(dict.fromkeys(p.task_id for p in meta.planned))
-        args.model = args.model or meta.model
-    if args.rollouts is None:
-        args.rollouts = meta.params.rollouts if meta else 1
-    if args.max_iters is None:
-        args.max_iters = meta.params.max_iters if meta else 30
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.batch import BatchMismatch, run_batch
-    from agent.loop import RolloutConfig
-    from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
-    from agent.trace import new_batch_id
+    from agent.batch import BatchMismatch
 
-    _replay_defaults(args)
-    for name in ("rollouts", "max_iters", "max_workers"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    suite = _load_suite(args.suite)
-    task_ids = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    if task_ids is None and args.replay_tasks:
-        task_ids = [t for t in args.replay_tasks if t in {x.id for x in suite.tasks}] or None
-    for t in task_ids or []:
-        if t not in {x.id for x in suite.tasks}:
-            raise UserError(f"--tasks: no task {t!r} in suite {suite.name}")
-    try:
-        factory = provider_factory(
-            args.llm_provider, args.model, base_url=args.base_url, replay_from=args.replay_from, retry=RetryPolicy()
-        )
-    except ProviderConfigError as exc:
-        raise UserError(str(exc)) from None
-    model = args.model or ("replay" if args.llm_provider == "replay" else "")
-    if args.resume:
-        batch_dir = Path(args.resume)
-        if not batch_dir.is_dir():
-            raise UserError(f"--resume: {batch_dir} is not a batch directory")
-    else:
-        batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, model)
-    strategy, alloc_cfg = allocation_from_args(args, batch_dir if args.resume else None)
-    config = RolloutConfig(
-        max_iters=args.max_iters,
-        temperature=args.temperature,
-        reflection=args.reflection,
-        output_limit=args.output_limit,
-        price_in=args.price_in,
-        price_out=args.price_out,
-        timeout_s=args.rollout_timeout,
-    )
+    plan = plan_from_args(args)
     console = Console(highlight=False, soft_wrap=True)
     try:
         from agent.sandbox import sandbox_warning
@@ -347,16 +291,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"[yellow]warning:[/] {warning}")
     except ImportError:
         pass
-    n_tasks = len(task_ids or suite.tasks)
-    planned_total = args.rollouts * n_tasks
-    if strategy == "adaptive":
-        how = f"adaptive, budget {alloc_cfg.budget_rollouts} rollouts"
-        planned_total = alloc_cfg.budget_rollouts
-    else:
-        if alloc_cfg is not None:
-            planned_total = min(planned_total, alloc_cfg.budget_rollouts)
-        how = f"x {args.rollouts}" + (f", budget {alloc_cfg.budget_rollouts}" if alloc_cfg else "")
-    console.print(f"\\[run] batch {batch_dir}  ({args.llm_provider}, {model}, {n_tasks} tasks {how})")
+    batch_dir = plan.batch_dir
+    console.print(
+        f"\\[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})"
+    )
 
     cancel = threading.Event()
     with Progress(
@@ -368,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console=console,
         transient=True,
     ) as progress:
-        bar = progress.add_task("", total=planned_total)
+        bar = progress.add_task("", total=plan.planned_total)
 
         live = {"running": 0, "steps": 0}
         lock = threading.Lock()
@@ -388,29 +326,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.update(bar, completed=done)
 
         try:
-            summary = run_batch(
-                suite,
-                factory,
-                batch_dir,
-                rollouts=args.rollouts,
-                seed=args.seed,
-                max_workers=args.max_workers,
-                config=config,
-                task_ids=task_ids,
-                provider_name=args.llm_provider,
-                model=model,
-                base_url=args.base_url,
-                suite_path=args.suite,
-                cancel=cancel,
-                on_rollout_end=on_end,
-                on_event=on_event,
-                allocation=strategy,
-                allocation_config=alloc_cfg,
-            )
+            summary = plan.run(cancel=cancel, on_rollout_end=on_end, on_event=on_event)
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
-    if strategy == "adaptive" or alloc_cfg is not None:
+    if plan.allocation == "adaptive" or plan.allocation_config is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
         console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")
