@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tui.screens.registry import MODES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--screen",
         default="pairs",
-        choices=["runs", "rollout", "pairs", "steps", "stats", "export"],
+        choices=MODES,
         help="screen to open on (default: pairs)",
     )
     p.set_defaults(func=run)

@@ -90,7 +90,6 @@ def _parse(text: str, annotation: Any, default: Any) -> Any:
 
 class ExportScreen(StudioScreen):
     MODE = "export"
-    TITLE_TEXT = "Export"
     BINDINGS = [
         Binding("ctrl+r", "preview", "Dry run"),
         Binding("ctrl+w", "write", "Write file"),

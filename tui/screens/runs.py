@@ -42,7 +42,6 @@ def _status_text(b: BatchRow, live: bool) -> Text:
 
 class RunsScreen(StudioScreen):
     MODE = "runs"
-    TITLE_TEXT = "Runs"
     BINDINGS = [
         Binding("l", "launch", "Launch batch"),
         Binding("x", "cancel_batch", "Cancel batch"),
