@@ -30,10 +30,6 @@ class PathEscape(ValueError):
     """A tool named a path outside the workspace."""
 
 
-class WorkspaceError(RuntimeError):
-    """The workspace could not be made (missing source, unsupported source kind)."""
-
-
 def is_cache(name: str) -> bool:
     return name in CACHE_NAMES or name.endswith(CACHE_SUFFIXES)
 

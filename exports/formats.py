@@ -28,7 +28,6 @@ FORMATS: tuple[str, ...] = (
     "trl-sft",
     "trl-dpo",
 )
-Format = Literal["together-sft", "together-dpo", "openai-sft", "openai-dpo", "trl-sft", "trl-dpo"]
 Layout = Literal["together", "openai", "trl"]
 ROLES = ("system", "user", "assistant", "tool")
 
