@@ -205,7 +205,7 @@ def _allocation(r: BatchRequest, old: BatchMeta | None) -> tuple[str, Allocation
     if budget is None:
         raise BatchRequestError(NEEDS_BUDGET)
     try:
-        return "adaptive", AllocationConfig(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+        return "adaptive", AllocationConfig(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise BatchRequestError(f"allocation: {exc}") from None
 

@@ -122,7 +122,8 @@ def run_rollout(
             branch=branch,
         )
 
-    stop, ws = "error", None
+    stop: str | None = "error"
+    ws = None
     try:
         ws = Workspace.create(suite, task, workspace_root or Path(tempfile.gettempdir()) / "repo-agent-ws")
         tools = ToolBox(ws, output_limit=cfg.output_limit)

@@ -14,6 +14,7 @@ import filecmp
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from unidiff import PatchSet
@@ -40,7 +41,7 @@ def _norm_rel(rel: str) -> str:
     return "/".join(parts)
 
 
-def under(rel: str, roots: list[str]) -> str | None:
+def under(rel: str, roots: Sequence[str]) -> str | None:
     """The entry of ``roots`` that ``rel`` is (or lies under), if any."""
     rel = _norm_rel(rel)
     for root in roots:
@@ -69,7 +70,7 @@ def source_dir(suite: Suite, task: Task) -> Path:
     return path
 
 
-def walk_files(root: Path, skip: list[str] = ()) -> list[str]:
+def walk_files(root: Path, skip: Sequence[str] = ()) -> list[str]:
     """Relative posix paths of the regular files under ``root`` (no caches, no ``skip``).
 
     Symlinks are not followed and not listed: a file is what a tool can read or write.
@@ -95,7 +96,7 @@ def walk_files(root: Path, skip: list[str] = ()) -> list[str]:
     return sorted(out)
 
 
-def copy_tree(src: Path, dst: Path, skip: list[str] = ()) -> None:
+def copy_tree(src: Path, dst: Path, skip: Sequence[str] = ()) -> None:
     """Copy the files of ``src`` into ``dst`` (created), leaving out caches and ``skip``."""
     dst.mkdir(parents=True, exist_ok=True)
     for rel in walk_files(src, skip):
@@ -152,7 +153,7 @@ class Workspace:
             raise PathEscape(f"{rel!r} leads outside the workspace (through a symlink)")
         return full
 
-    def rel(self, path: Path) -> str:
+    def rel(self, path: str | Path) -> str:
         r = os.path.relpath(path, self.path).replace(os.sep, "/")
         return "." if r == "." else r
 

@@ -256,7 +256,7 @@ def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: 
         errs.append(("messages-empty", f"{where} is empty"))
         return []
     good: list[dict] = []
-    open_calls: set[str] = set()  # call ids of the last assistant message, not yet answered
+    open_calls: set[str | None] = set()  # call ids of the last assistant message, not yet answered
     for i, m in enumerate(msgs):
         at = f"{where}[{i}]"
         if not isinstance(m, dict):

@@ -407,7 +407,7 @@ class SqliteDb:
             "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (kind, target, value, note, labeler, at, ref),
         )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)
 
     def events(self, *, labeler: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM label_events"

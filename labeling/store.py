@@ -177,6 +177,8 @@ class LabelStore(HumanLog):
             raise NotFound(f"no rollout {uid!r}")
         r = rows[0]
         rid = self._db.rollout_rid(uid)
+        if rid is None:
+            raise NotFound(f"no rollout {uid!r}")
         step_rows, calls = self._db.steps(rid)
         flags = step_flags(calls, json.loads(r["patch_files"] or "[]"), r["status"] == "finished")
         marks = self.step_marks(uid)

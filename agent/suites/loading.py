@@ -124,6 +124,7 @@ def _validate(suite: Suite, where: Path) -> None:
     if not suite.tasks:
         raise SuiteError(f"{where}: the suite has no tasks")
     seen: set[str] = set()
+    assert suite.base_dir is not None, "a loaded suite knows its directory"
     for t in suite.tasks:
         if t.id in seen:
             raise SuiteError(f"{where}: duplicate task id {t.id!r}")
