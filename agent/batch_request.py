@@ -11,6 +11,7 @@ the command-line flag (the studio's form fields carry the same names).
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -145,6 +146,7 @@ class BatchPlan:
     config: RolloutConfig
     allocation: str  # fixed | adaptive
     allocation_config: AllocationConfig | None
+    cancel: threading.Event  # set it to stop the batch; also ends a provider's retry backoff
 
     @property
     def n_tasks(self) -> int:
@@ -173,10 +175,11 @@ class BatchPlan:
             suite_path=r.suite,
             allocation=self.allocation,
             allocation_config=self.allocation_config,
+            cancel=self.cancel,
         )
 
     def run(self, **callbacks: Any) -> BatchSummary:
-        """Run (or resume) the batch; ``callbacks``: cancel, on_event, on_rollout_start/end, ..."""
+        """Run (or resume) the batch; ``callbacks``: on_event, on_rollout_start/end, ..."""
         return run_batch(self.suite, self.factory, self.batch_dir, **self.run_kwargs(), **callbacks)
 
 
@@ -238,10 +241,11 @@ def plan_batch(request: BatchRequest, *, factory: ProviderFactory | None = None)
     rollouts = r.rollouts or (replay_meta.params.rollouts if replay_meta else 1)
     max_iters = r.max_iters or (replay_meta.params.max_iters if replay_meta else 30)
 
+    cancel = threading.Event()
     if factory is None:
         try:
             factory = provider_factory(
-                r.provider, model, base_url=r.base_url, replay_from=r.replay_from, retry=RetryPolicy()
+                r.provider, model, base_url=r.base_url, replay_from=r.replay_from, retry=RetryPolicy(cancel=cancel)
             )
         except ProviderConfigError as exc:
             raise BatchRequestError(str(exc)) from None
@@ -264,4 +268,4 @@ def plan_batch(request: BatchRequest, *, factory: ProviderFactory | None = None)
         price_out=r.price_out,
         timeout_s=r.rollout_timeout,
     )
-    return BatchPlan(r, suite, factory, batch_dir, model, task_ids, rollouts, config, strategy, alloc)
+    return BatchPlan(r, suite, factory, batch_dir, model, task_ids, rollouts, config, strategy, alloc, cancel)

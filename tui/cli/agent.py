@@ -296,7 +296,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"\\[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})"
     )
 
-    cancel = threading.Event()
     with Progress(
         TextColumn("\\[run]"),
         BarColumn(),
@@ -326,7 +325,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.update(bar, completed=done)
 
         try:
-            summary = plan.run(cancel=cancel, on_rollout_end=on_end, on_event=on_event)
+            summary = plan.run(on_rollout_end=on_end, on_event=on_event)
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)

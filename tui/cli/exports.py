@@ -348,7 +348,6 @@ def _outcome(result) -> str:
 
 
 def cmd_prefs(args: argparse.Namespace) -> int:
-    import threading
 
     import exports
     from exports.prefs import run_prefs
@@ -397,7 +396,6 @@ def cmd_prefs(args: argparse.Namespace) -> int:
             args.out,
             **plan.run_kwargs(),
             on_rollout_end=on_end,
-            cancel=threading.Event(),
             pair_strategy=args.pair_strategy,
         )
     finally:

@@ -7,7 +7,6 @@ through the same tailing ingest that shows a batch started in another terminal.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from rich.text import Text
@@ -202,14 +201,13 @@ class RunsScreen(StudioScreen):
             self.notify(str(exc), title="Cannot launch", severity="error")
             return
         batch_id = plan.batch_dir.name
-        cancel = threading.Event()
-        self.state.running_batches[batch_id] = cancel
+        self.state.running_batches[batch_id] = plan.cancel
         self._launched[batch_id] = request
         self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched")
-        self._run_batch(plan, cancel)
+        self._run_batch(plan)
 
     @work(thread=True, group="batches", exit_on_error=False)
-    def _run_batch(self, plan: BatchPlan, cancel: threading.Event) -> None:
+    def _run_batch(self, plan: BatchPlan) -> None:
         batch_id = plan.batch_dir.name
         post = self.app.post_message
         first = [True]
@@ -227,7 +225,7 @@ class RunsScreen(StudioScreen):
 
         error = None
         try:
-            summary = plan.run(cancel=cancel, on_rollout_start=started, on_rollout_end=ended)
+            summary = plan.run(on_rollout_start=started, on_rollout_end=ended)
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
         except Exception as exc:  # shown, never raised into the UI
             error = f"{type(exc).__name__}: {exc}"
