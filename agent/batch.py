@@ -1,4 +1,4 @@
-"""Batches: N rollouts per task, concurrent, resumable, cancellable (DESIGN §3.1, §4).
+"""Batches: N rollouts per task, concurrent, resumable, cancellable (docs/ARCHITECTURE.md, Batches and traces).
 
 ``run_batch`` plans ``task x rollouts`` (seed = base seed + rollout index, rollout id
 ``rollout_id_for(task, seed)``), writes ``batch.json`` at start and end, and runs the

@@ -1,4 +1,4 @@
-"""The agent loop: one rollout of one task, every event written to its trace (DESIGN §3.1, §4).
+"""The agent loop: one rollout of one task, every event written to its trace (docs/ARCHITECTURE.md, Batches and traces).
 
 Read ``run_rollout`` top to bottom: system prompt and goal, then ask the model, append
 its message, run its tool calls, append their results, until it calls ``finish`` or runs

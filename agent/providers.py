@@ -1,4 +1,4 @@
-"""Model providers behind one small interface (DESIGN §4).
+"""Model providers behind one small interface.
 
 ``Provider.complete(messages, tools, *, seed, temperature) -> Completion``; the
 completion's ``message`` is the assistant message in OpenAI shape, exactly what the loop

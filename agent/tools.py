@@ -1,4 +1,4 @@
-"""The agent's tools (DESIGN §4): validation and execution inside one workspace.
+"""The agent's tools (docs/ARCHITECTURE.md, Add a tool): validation and execution inside one workspace.
 
 The argument models and their schemas live in ``agent.tool_args`` (re-exported here).
 ``ToolBox.call(name, raw_arguments)`` never raises: a call whose arguments fail the

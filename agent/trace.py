@@ -1,4 +1,4 @@
-"""The trace format: the one contract every package reads (DESIGN §3.1).
+"""The trace format: the one contract every package reads (docs/ARCHITECTURE.md, Batches and traces).
 
 A batch is a directory: ``BATCH/batch.json`` and ``BATCH/traces/<rollout_id>.jsonl``,
 one pydantic-validated event per line, appended and flushed per line so another

@@ -1,4 +1,4 @@
-"""The per-rollout workspace: a fresh copy of a task's source (DESIGN §3.2, §4).
+"""The per-rollout workspace: a fresh copy of a task's source (docs/ARCHITECTURE.md, Suites).
 
 Hidden paths (reference fixes, answers) are never copied. Every path a tool names goes
 through ``resolve``, which keeps it inside the workspace (no ``..``, no absolute path, no

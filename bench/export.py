@@ -1,4 +1,4 @@
-"""Benchmark exports (DESIGN §7): 5,000 pairs exported and checked, target < 10 s.
+"""Benchmark exports: 5,000 pairs exported and checked, target < 10 s.
 
     uv run python bench/export.py [--pairs 5000] [--runs 3] [--out /tmp/repo-agent-bench-export]
 

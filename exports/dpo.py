@@ -1,4 +1,4 @@
-"""DPO examples from the label store's pairs (DESIGN §5).
+"""DPO examples from the label store's pairs (docs/ARCHITECTURE.md, Exports).
 
 Which pairs: confirmed and flipped ones (a flip swaps the sides), never discarded ones;
 with ``auto`` also pairs nobody labeled, taken as auto-preferred, minus those flagged

@@ -1,4 +1,4 @@
-"""Training-file formats: Together, OpenAI and TRL, SFT and DPO (DESIGN §5).
+"""Training-file formats: Together, OpenAI and TRL, SFT and DPO (docs/ARCHITECTURE.md, Exports).
 
 Each format is a pydantic model (``extra="forbid"``) and a set of named rules. The rules
 are one walker, ``rule_errors(fmt, obj)``, that returns *every* broken rule of a line

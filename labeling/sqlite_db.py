@@ -1,6 +1,6 @@
 """All the SQL of the label store, behind `SqliteDb` (the one storage backend today).
 
-A PostgreSQL backend would implement the same methods (DESIGN §9); nothing outside
+A PostgreSQL backend would implement the same methods (docs/ARCHITECTURE.md, Where it grows); nothing outside
 this module sees a connection, a cursor or SQL. Rows leave as plain tuples/dicts.
 
 Human work lives in ``label_events``: append-only (triggers refuse UPDATE and DELETE).

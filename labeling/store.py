@@ -1,4 +1,4 @@
-"""The label store: the public face of labeling/ (DESIGN §3.4).
+"""The label store: the public face of labeling/ (docs/ARCHITECTURE.md, Label store and pairs).
 
 `LabelStore` indexes trace batches (incrementally), builds scored pairs with noise
 flags, and keeps the human work (pair verdicts, step marks, tags) as an append-only

@@ -1,4 +1,4 @@
-"""Loading and checking suites (DESIGN §3.2).
+"""Loading and checking suites (docs/ARCHITECTURE.md, Suites).
 
 ``load_suite(spec)`` takes a suite JSON file, a directory holding ``suite.json``, the
 builtin name ``mini-bugs`` (the suite shipped in ``agent/suites/mini_bugs``), or a
