@@ -73,6 +73,20 @@ def table_laid_out(table) -> bool:
     return table.virtual_size.height == header + sum(row.height for row in table.rows.values())
 
 
+async def open_launch_form(pilot, **fields: str):
+    """Settle, open the launch form on Runs (`l`) and set its fields in order, by id
+    without the ``f-`` prefix (``base_url`` -> ``#f-base-url``)."""
+    from tui.screens.launch import LaunchModal
+
+    await settle(pilot)
+    await pilot.press("l")
+    modal = pilot.app.screen
+    assert isinstance(modal, LaunchModal)
+    for name, value in fields.items():
+        modal.query_one("#f-" + name.replace("_", "-")).value = value
+    return modal
+
+
 async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
     """For what has no awaitable (another thread's file writes): re-check between pauses."""
     loop = asyncio.get_running_loop()

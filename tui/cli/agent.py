@@ -81,21 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help='suite: "mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"',
     )
-    run.add_argument("--llm-provider", choices=("openai", "together", "replay"), default="openai")
-    run.add_argument("--model", help="model name as the provider knows it (replay: taken from the trace)")
-    run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    run.add_argument("--rollouts", type=int, default=None, help="rollouts per task (default 1; replay: as recorded)")
-    run.add_argument("--temperature", type=float, default=None)
-    run.add_argument("--seed", type=int, default=0, help="base seed; rollout i of a task gets seed+i (default 0)")
-    run.add_argument(
-        "--max-iters", type=int, default=None, help="max assistant turns per rollout (default 30; replay: as recorded)"
-    )
-    run.add_argument("--max-workers", type=int, default=1, help="rollouts run concurrently (default 1)")
+    add_batch_args(run)
     run.add_argument("--trace-dir", default="runs", help="where batch directories go (default ./runs)")
     run.add_argument("--resume", metavar="BATCH_DIR", help="continue a batch: finished rollouts are skipped")
-    run.add_argument("--replay-from", metavar="PATH", help="replay provider: a trace file or a batch directory")
     run.add_argument("--reflection", action="store_true", help="ask the model to reflect after a failed test run")
-    run.add_argument("--tasks", help="comma-separated task ids (default: all)")
     run.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     run.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     run.add_argument(
@@ -147,6 +136,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
     check.set_defaults(func=cmd_suite_check)
     suite.set_defaults(func=lambda a: suite.print_help() or 2)
+
+
+def add_batch_args(
+    p: argparse.ArgumentParser,
+    *,
+    provider: str = "openai",
+    rollouts: int | None = None,
+    temperature: float | None = None,
+    seed: int = 0,
+    max_iters: int | None = None,
+    max_workers: int = 1,
+) -> None:
+    """The flags of a `BatchRequest` that `run` and `prefs` share (each with its own defaults)."""
+    p.add_argument("--llm-provider", choices=("openai", "together", "replay"), default=provider)
+    p.add_argument("--model", help="model name as the provider knows it (replay: taken from the trace)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--replay-from", metavar="PATH", help="replay provider: a trace file or a batch directory")
+    p.add_argument(
+        "--rollouts",
+        type=int,
+        default=rollouts,
+        help=f"rollouts per task (default {rollouts or '1; replay: as recorded'})",
+    )
+    p.add_argument("--temperature", type=float, default=temperature)
+    p.add_argument(
+        "--seed", type=int, default=seed, help=f"base seed; rollout i of a task gets seed+i (default {seed})"
+    )
+    p.add_argument(
+        "--max-iters",
+        type=int,
+        default=max_iters,
+        help=f"max assistant turns per rollout (default {max_iters or '30; replay: as recorded'})",
+    )
+    p.add_argument(
+        "--max-workers", type=int, default=max_workers, help=f"rollouts run concurrently (default {max_workers})"
+    )
+    p.add_argument("--tasks", help="comma-separated task ids (default: all)")
+
+
+def _table(*columns: str) -> Table:
+    """A borderless table; a column named "x>" is right-justified."""
+    table = Table(box=None, pad_edge=False)
+    for col in columns:
+        table.add_column(col.rstrip(">"), justify="right" if col.endswith(">") else "left")
+    return table
 
 
 def add_allocation_args(p: argparse.ArgumentParser) -> None:
@@ -227,17 +261,7 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
         f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
-    table = Table(box=None, pad_edge=False)
-    for col, just in (
-        ("task", "left"),
-        ("rollouts", "right"),
-        ("pass", "right"),
-        ("fail", "right"),
-        ("pass rate", "right"),
-        ("p/f pairs", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(col, justify=just)
+    table = _table("task", "rollouts>", "pass>", "fail>", "pass rate>", "p/f pairs>", "status")
     for t in r.tasks:
         table.add_row(
             t.task_id,
@@ -349,17 +373,7 @@ def print_summary(console: Console, summary) -> None:
     console.print(f"[bold]mean steps[/]          {summary.mean_steps:6.1f}")
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
     console.print(f"[bold]tokens[/]              in {tin:,}  out {tout:,}{cost}")
-    table = Table(title=None, box=None, pad_edge=False)
-    for col, just in (
-        ("task", "left"),
-        ("rollouts", "right"),
-        ("pass", "right"),
-        ("pass rate", "right"),
-        ("tampered", "right"),
-        ("errors", "right"),
-        ("mean steps", "right"),
-    ):
-        table.add_column(col, justify=just)
+    table = _table("task", "rollouts>", "pass>", "pass rate>", "tampered>", "errors>", "mean steps>")
     for s in summary.per_task():
         table.add_row(
             s.task_id,
@@ -433,16 +447,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         )
     except BranchError as exc:
         raise UserError(str(exc)) from None
-    table = Table(box=None, pad_edge=False)
-    for col, just in (
-        ("parent", "left"),
-        ("step", "right"),
-        ("parent result", "left"),
-        ("branches (pass/fail)", "left"),
-        ("contrast", "right"),
-        ("dropped", "right"),
-    ):
-        table.add_column(col, justify=just)
+    table = _table("parent", "step>", "parent result", "branches (pass/fail)", "contrast>", "dropped>")
     contrasting = 0
     for pr in s.points:
         pt = pr.point

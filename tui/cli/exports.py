@@ -30,6 +30,8 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from tui.cli.agent import add_allocation_args, add_batch_args
+
     ex = sub.add_parser(
         "export",
         help="write a checked SFT or DPO training file (+ sidecar)",
@@ -107,18 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pr.add_argument("--suite", required=True, help='"mini-bugs", a suite.json, a suite dir or a QuixBugs checkout')
-    pr.add_argument("--rollouts", type=int, default=4, help="rollouts per task (default 4)")
     pr.add_argument("--out", required=True, type=Path, help="the preference .jsonl to write")
     pr.add_argument("--trace-dir", type=Path, default=Path("runs"), help="where the batch directory goes")
-    pr.add_argument("--llm-provider", choices=("openai", "together", "replay"), default="together")
-    pr.add_argument("--model")
-    pr.add_argument("--base-url")
-    pr.add_argument("--replay-from")
-    pr.add_argument("--temperature", type=float, default=0.7)
-    pr.add_argument("--seed", type=int, default=42)
-    pr.add_argument("--max-workers", type=int, default=4)
-    pr.add_argument("--max-iters", type=int, default=30)
-    pr.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    add_batch_args(pr, provider="together", rollouts=4, temperature=0.7, seed=42, max_iters=30, max_workers=4)
     pr.add_argument("--output-mode", choices=("final", "patch", "patch+trajectory"), default="patch")
     pr.add_argument("--format", choices=("together", "openai", "trl"), default="together")
     pr.add_argument("--keep-noisy", action="store_true", help="keep both_fail/identical_patch/tests_tampered pairs")
@@ -133,8 +126,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="pair strategy (default: the store's, best-worst at first); pass-fail uses every "
         "pass/fail contrast an adaptive batch buys",
     )
-    from tui.cli.agent import add_allocation_args
-
     add_allocation_args(pr)
     pr.set_defaults(func=cmd_prefs)
 
