@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from unidiff import PatchSet
 
 from agent.sandbox import TestResult, run_tests
-from agent.suites.models import DirSource, Suite, Task
+from agent.suites.models import DirSource, Suite, SuiteError, Task
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
@@ -55,17 +55,12 @@ def source_dir(suite: Suite, task: Task) -> Path:
     """The task's source directory on disk."""
     src = task.source
     if not isinstance(src, DirSource):
-        # Imported lazily: suites.py imports this module.
-        from agent.suites.loading import SuiteError
-
         raise SuiteError(
             f"task {task.id}: git sources are not supported yet ({src.repo}@{src.commit}); use a directory source"
         )
     base = suite.base_dir or Path.cwd()
     path = (Path(base) / src.path).resolve()
     if not path.is_dir():
-        from agent.suites.loading import SuiteError
-
         raise SuiteError(f"task {task.id}: source directory not found: {path}")
     return path
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.suites.models import DirSource, GitSource, Suite, Task
+from agent.suites.models import DirSource, GitSource, Suite, SuiteError, Task
 from agent.workspace import Workspace, copy_tree
 
 SUITES_DIR = Path(__file__).parent  # the shipped suites live beside this module
@@ -37,10 +37,6 @@ QUIX_HIDDEN = [
     ".github",
 ]
 QUIX_PROTECTED = ["python_testcases", "json_testcases", "conftest.py"]
-
-
-class SuiteError(ValueError):
-    """A suite that cannot be loaded or used; the message is one clear line."""
 
 
 @dataclass

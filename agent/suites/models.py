@@ -14,6 +14,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class SuiteError(ValueError):
+    """A suite that cannot be loaded or used; the message is one clear line."""
+
+
 class DirSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["dir"] = "dir"
