@@ -74,9 +74,9 @@ def bench_rollout(rng: random.Random, task: str, seed: int, skill: float = 0.4, 
     passed = rng.random() < (0.95 if variant == 1 else 0.03)
     tampered = not passed and rng.random() < 0.02
     summary_only = rng.random() < 0.04
-    # Each rollout closes with its own summary (what it changed, how long it took), as real
+    # Each rollout closes with its own summary (what it changed, how long it took, which rollout), as real
     # ones do, so `final`-mode DPO pairs two different answers.
-    summary = f"Changed the loop bound to len(arr) - {variant} in {task}.py after {n_steps} steps."
+    summary = f"Changed the loop bound to len(arr) - {variant} in {task}.py after {n_steps} steps (seed {seed})."
     steps: list[Step] = []
     for step in range(1, n_steps + 1):
         last = step == n_steps
