@@ -1,4 +1,4 @@
-"""Running a task's tests in a sandbox (DESIGN §4).
+"""Running a task's tests in a sandbox.
 
 Two kinds, chosen once per process:
 

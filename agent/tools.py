@@ -1,4 +1,4 @@
-"""The agent's tools (DESIGN §4): validation and execution inside one workspace.
+"""The agent's tools (docs/ARCHITECTURE.md, Add a tool): validation and execution inside one workspace.
 
 The argument models and their schemas live in ``agent.tool_args`` (re-exported here).
 ``ToolBox.call(name, raw_arguments)`` never raises: a call whose arguments fail the
@@ -135,7 +135,11 @@ class ToolBox:
         try:
             parsed = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
-            msg = f"{exc.msg} (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "msg") else str(exc)
+            msg = (
+                f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else str(exc)
+            )
             return self._invalid(name, None, msg, [f"arguments: not valid JSON ({msg})"], start)
         if not isinstance(parsed, dict):
             return self._invalid(
@@ -246,7 +250,7 @@ class ToolBox:
         if not base.exists():
             return False, f"Error: no such file or directory: {a.rel_dir}"
         if base.is_file():
-            files = [base]
+            files = [str(base)]
         else:
             files = []
             for dirpath, dirnames, filenames in os.walk(base):

@@ -1,4 +1,4 @@
-"""The trace format: the one contract every package reads (DESIGN §3.1).
+"""The trace format: the one contract every package reads (docs/ARCHITECTURE.md, Batches and traces).
 
 A batch is a directory: ``BATCH/batch.json`` and ``BATCH/traces/<rollout_id>.jsonl``,
 one pydantic-validated event per line, appended and flushed per line so another
@@ -11,7 +11,6 @@ drop the good lines around a bad one.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -188,11 +187,6 @@ Event = Annotated[
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-
-
-def parse_event(line: bytes | str) -> Event:
-    """Validate one JSON line into its event model. Raises ValidationError."""
-    return EVENT_ADAPTER.validate_json(line)
 
 
 # --------------------------------------------------------------------------- batch
@@ -430,7 +424,3 @@ def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:
 
 def trace_path(batch_dir: Path, rollout_id: str) -> Path:
     return Path(batch_dir) / TRACES_DIR / f"{rollout_id}.jsonl"
-
-
-def dumps_line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

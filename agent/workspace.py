@@ -1,4 +1,4 @@
-"""The per-rollout workspace: a fresh copy of a task's source (DESIGN §3.2, §4).
+"""The per-rollout workspace: a fresh copy of a task's source (docs/ARCHITECTURE.md, Suites).
 
 Hidden paths (reference fixes, answers) are never copied. Every path a tool names goes
 through ``resolve``, which keeps it inside the workspace (no ``..``, no absolute path, no
@@ -14,12 +14,13 @@ import filecmp
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from unidiff import PatchSet
 
 from agent.sandbox import TestResult, run_tests
-from agent.suites.models import DirSource, Suite, Task
+from agent.suites.models import DirSource, Suite, SuiteError, Task
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
@@ -28,10 +29,6 @@ CACHE_SUFFIXES = (".pyc", ".pyo")
 
 class PathEscape(ValueError):
     """A tool named a path outside the workspace."""
-
-
-class WorkspaceError(RuntimeError):
-    """The workspace could not be made (missing source, unsupported source kind)."""
 
 
 def is_cache(name: str) -> bool:
@@ -44,7 +41,7 @@ def _norm_rel(rel: str) -> str:
     return "/".join(parts)
 
 
-def under(rel: str, roots: list[str]) -> str | None:
+def under(rel: str, roots: Sequence[str]) -> str | None:
     """The entry of ``roots`` that ``rel`` is (or lies under), if any."""
     rel = _norm_rel(rel)
     for root in roots:
@@ -58,22 +55,17 @@ def source_dir(suite: Suite, task: Task) -> Path:
     """The task's source directory on disk."""
     src = task.source
     if not isinstance(src, DirSource):
-        # Imported lazily: suites.py imports this module.
-        from agent.suites.loading import SuiteError
-
         raise SuiteError(
             f"task {task.id}: git sources are not supported yet ({src.repo}@{src.commit}); use a directory source"
         )
     base = suite.base_dir or Path.cwd()
     path = (Path(base) / src.path).resolve()
     if not path.is_dir():
-        from agent.suites.loading import SuiteError
-
         raise SuiteError(f"task {task.id}: source directory not found: {path}")
     return path
 
 
-def walk_files(root: Path, skip: list[str] = ()) -> list[str]:
+def walk_files(root: Path, skip: Sequence[str] = ()) -> list[str]:
     """Relative posix paths of the regular files under ``root`` (no caches, no ``skip``).
 
     Symlinks are not followed and not listed: a file is what a tool can read or write.
@@ -99,7 +91,7 @@ def walk_files(root: Path, skip: list[str] = ()) -> list[str]:
     return sorted(out)
 
 
-def copy_tree(src: Path, dst: Path, skip: list[str] = ()) -> None:
+def copy_tree(src: Path, dst: Path, skip: Sequence[str] = ()) -> None:
     """Copy the files of ``src`` into ``dst`` (created), leaving out caches and ``skip``."""
     dst.mkdir(parents=True, exist_ok=True)
     for rel in walk_files(src, skip):
@@ -156,7 +148,7 @@ class Workspace:
             raise PathEscape(f"{rel!r} leads outside the workspace (through a symlink)")
         return full
 
-    def rel(self, path: Path) -> str:
+    def rel(self, path: str | Path) -> str:
         r = os.path.relpath(path, self.path).replace(os.sep, "/")
         return "." if r == "." else r
 

@@ -1,4 +1,4 @@
-"""Pair selection, noise flags and the review-queue order (DESIGN §3.3). Pure functions.
+"""Pair selection, noise flags and the review-queue order (docs/ARCHITECTURE.md, Label store and pairs). Pure functions.
 
 Strategies (only finished rollouts take part; the chosen side has the higher score):
 

@@ -8,8 +8,7 @@ import threading
 from agent.suites.loading import load_suite
 from tests.agent.rollout_fixtures import write_tiny_suite
 from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
-from tests.tui.conftest import settle, wait_until
-from tui.screens.launch import LaunchModal
+from tests.tui.conftest import open_launch_form, settle, wait_until
 from tui.screens.rollout import END_KEY, RolloutScreen
 from tui.screens.runs import RunsScreen
 
@@ -29,20 +28,16 @@ async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app)
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("l")
-            modal = app.screen
-            assert isinstance(modal, LaunchModal)
-            for wid, value in (
-                ("#f-suite", str(suite_path)),
-                ("#f-model", "scripted"),
-                ("#f-base-url", server.base_url),
-                ("#f-rollouts", "1"),
-                ("#f-workers", "1"),
-                ("#f-max-iters", "12"),
-            ):
-                modal.query_one(wid).value = value
-            modal.query_one("#f-provider").value = "openai"
+            await open_launch_form(
+                pilot,
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                rollouts="1",
+                workers="1",
+                max_iters="12",
+                provider="openai",
+            )
             await pilot.press("ctrl+s")
             assert isinstance(app.screen, RunsScreen)
             await wait_until(pilot, lambda: app.state.rollout_uid is not None)
@@ -71,11 +66,7 @@ async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app)
 async def test_launch_form_refuses_bad_input(traces, make_app):
     app = make_app(traces, start="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("l")
-        modal = app.screen
-        modal.query_one("#f-provider").value = "openai"
-        modal.query_one("#f-model").value = ""
+        modal = await open_launch_form(pilot, provider="openai", model="")
         await pilot.press("ctrl+s")
         assert app.screen is modal  # still open, with the reason shown
         assert "needs a model" in str(modal.query_one("#launch-error").render())
@@ -98,18 +89,15 @@ async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("l")
-            modal = app.screen
-            for wid, value in (
-                ("#f-suite", str(suite_path)),
-                ("#f-model", "scripted"),
-                ("#f-base-url", server.base_url),
-                ("#f-rollouts", "1"),
-                ("#f-workers", "1"),
-            ):
-                modal.query_one(wid).value = value
-            modal.query_one("#f-provider").value = "openai"
+            await open_launch_form(
+                pilot,
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                rollouts="1",
+                workers="1",
+                provider="openai",
+            )
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: app.state.rollout_uid is not None)
             batch_id = app.state.rollout_uid.split("/")[0]

@@ -11,6 +11,7 @@ import argparse
 
 from rich.markup import escape
 
+from labeling.errors import SchemaMismatch
 from tui.cli.errors import UserError, err_console
 
 __all__ = ["UserError", "build_parser", "err_console", "main"]
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
+    except (UserError, SchemaMismatch) as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:

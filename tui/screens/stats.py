@@ -142,7 +142,6 @@ def render_report(r) -> Group:
 
 class StatsScreen(StudioScreen):
     MODE = "stats"
-    TITLE_TEXT = "Stats"
     BINDINGS = [Binding("g", "reload", "Recompute")]
 
     def compose(self) -> ComposeResult:
