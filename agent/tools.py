@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.sandbox import SandboxError, TestResult
+from agent.sandbox import SandboxError
+from agent.scoring import TestResult
 from agent.tool_args import (
     TOOL_ARGS,
     FinishArgs,

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from unidiff import PatchSet
 
-from agent.sandbox import TestResult, run_tests
+from agent.scoring import TestResult, run_tests
 from agent.suites.models import DirSource, Suite, Task
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
