@@ -129,6 +129,10 @@ class TestRun(_Event):
     # None for the final, authoritative run after the rollout (protected files restored).
     step: int | None = None
     final: bool = False
+    # The run proves nothing: exit code, per-test records and counts disagree.
+    error: str | None = None
+    # What the run showed of tampering (pytest internals, canaries, differential check).
+    tamper: list[str] = Field(default_factory=list)
 
 
 class FinalEvent(_Event):

@@ -170,7 +170,11 @@ class Workspace:
 
     def run_tests(self) -> TestResult:
         """The agent's ``run_tests``: the test command on the workspace as it is now."""
-        return run_tests(self.path, self.task, sandbox=self.sandbox)
+        # Only the task's own conftest.py files may implement the hooks that decide outcomes.
+        trusted = tuple(
+            str(self.path / rel) for rel in walk_files(self.source, self.task.hidden) if rel.endswith("conftest.py")
+        )
+        return run_tests(self.path, self.task, sandbox=self.sandbox, trusted_hook_files=trusted)
 
     def tampered_paths(self) -> list[str]:
         """Files under a protected path that differ from the source (changed, added, deleted)."""
@@ -224,10 +228,17 @@ class Workspace:
                 shutil.copy2(orig, mine)
 
     def final_test_run(self) -> tuple[TestResult, list[str]]:
-        """The authoritative run: protected paths restored first. Returns (result, tampered)."""
-        tampered = self.tampered_paths()
+        """The authoritative run: protected paths restored first, then canaries, config and
+        differential checks (agent/final_verdict.py). Returns (result, tampered paths); what
+        the run itself showed of tampering is ``result.tamper``."""
+        from agent.final_verdict import config_tamper, final_run
+
+        tampered = set(self.tampered_paths()) | set(config_tamper(self))
         self.restore_protected()
-        return self.run_tests(), tampered
+        result = final_run(self)
+        tampered |= set(config_tamper(self))  # written while the tests ran
+        self.restore_protected()  # the canaries go
+        return result, sorted(tampered)
 
     # ------------------------------------------------------------------ patch
 
