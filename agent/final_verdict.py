@@ -23,6 +23,7 @@ import filecmp
 import os
 import random
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -74,7 +75,8 @@ def config_tamper(ws: Workspace) -> list[str]:
             orig, mine = ws.source / rel, ws.path / rel
             if ws.is_hidden(rel):
                 continue
-            if not orig.is_file() or mine.is_symlink() or not filecmp.cmp(orig, mine, shallow=False):
+            regular = stat.S_ISREG(os.lstat(mine).st_mode)  # never open a FIFO
+            if not (orig.is_file() and regular and filecmp.cmp(orig, mine, shallow=False)):
                 out.append(rel)
     return sorted(out)
 

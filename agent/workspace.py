@@ -13,6 +13,7 @@ import difflib
 import filecmp
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +25,19 @@ from agent.suites.models import DirSource, Suite, Task
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
 CACHE_SUFFIXES = (".pyc", ".pyo")
+
+
+# Workspaces not yet cleaned up, so a hard stop (second Ctrl-C) can remove them.
+_LIVE: set[Path] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def remove_live_workspaces() -> None:
+    """Remove every workspace this process still has (called on a hard stop)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for p in live:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 class PathEscape(ValueError):
@@ -109,10 +123,10 @@ def copy_tree(src: Path, dst: Path, skip: list[str] = ()) -> None:
 
 
 def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
+    elif os.path.lexists(path):  # files, symlinks, and FIFOs / sockets the tests made
+        path.unlink()
 
 
 class Workspace:
@@ -133,6 +147,8 @@ class Workspace:
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         path = (root / f"{task.id}-{uuid.uuid4().hex[:8]}").resolve()
+        with _LIVE_LOCK:
+            _LIVE.add(path)
         copy_tree(source, path, task.hidden)
         return cls(suite, task, path, source, sandbox=sandbox)
 
@@ -263,6 +279,8 @@ class Workspace:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        with _LIVE_LOCK:
+            _LIVE.discard(self.path)
 
     def __enter__(self) -> Workspace:
         return self
