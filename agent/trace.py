@@ -285,6 +285,31 @@ def find_batches(root: Path) -> list[Path]:
 # --------------------------------------------------------------------------- writer
 
 
+MAX_EVENT_CHARS = 4_000_000  # one trace line; a bigger event has its longest strings cut
+
+
+def _shrunk(line: str) -> str:
+    """An over-size event with its longest strings cut (marked) until the line fits."""
+    obj = json.loads(line)
+
+    def strings(node, out):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
+            if isinstance(v, str):
+                out.append((len(v), node, k))
+            else:
+                strings(v, out)
+        return out
+
+    for n, node, k in sorted(strings(obj, []), key=lambda t: -t[0]):
+        excess = len(json.dumps(obj, ensure_ascii=False)) - MAX_EVENT_CHARS
+        if excess <= 0:
+            break
+        keep = max(0, n - excess - 200)
+        node[k] = node[k][:keep] + f"[... cut: {n} chars, trace event cap]"
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 class TraceWriter:
     """Appends events to one rollout's trace, one flushed line per event.
 
@@ -307,7 +332,10 @@ class TraceWriter:
         return event
 
     def write(self, event: _Event) -> None:
-        self._f.write(event.model_dump_json(exclude_none=False) + "\n")
+        line = event.model_dump_json(exclude_none=False)
+        if len(line) > MAX_EVENT_CHARS:
+            line = _shrunk(line)
+        self._f.write(line + "\n")
         self._f.flush()
         if self._fsync:
             os.fsync(self._f.fileno())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import filecmp
+import hashlib
 import os
 import shutil
 import threading
@@ -259,19 +260,36 @@ class Workspace:
     # ------------------------------------------------------------------ patch
 
     def patch(self) -> str:
-        """Git-style unified diff of the workspace against the original source."""
+        """Git-style unified diff of the workspace against the original source.
+
+        A file over ``PATCH_FILE_MAX_BYTES`` (or any file once the patch has passed
+        ``PATCH_MAX_BYTES``) is recorded by name, size and sha256, never its content: code
+        under test can write huge files, and the patch goes into the trace and the store.
+        """
         hidden = list(self.task.hidden)
         a = set(walk_files(self.source, hidden))
         b = set(walk_files(self.path, hidden))
         chunks: list[str] = []
+        total = 0
         for rel in sorted(a | b):
-            if rel in a and rel in b and _same_stat(self.source / rel, self.path / rel):
+            old_p = self.source / rel if rel in a else None
+            new_p = self.path / rel if rel in b else None
+            if old_p and new_p and _same_stat(old_p, new_p):
                 continue  # copied with copy2 and never written since: no need to read it
-            old = (self.source / rel).read_bytes() if rel in a else None
-            new = (self.path / rel).read_bytes() if rel in b else None
-            if old == new:
-                continue
-            chunks.append(file_diff(rel, old, new))
+            big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
+            if big or total > PATCH_MAX_BYTES:
+                old_h, new_h = (_digest(p) for p in (old_p, new_p))
+                if old_h == new_h:
+                    continue
+                chunk = large_file_diff(rel, old_h, new_h)
+            else:
+                old = old_p.read_bytes() if old_p else None
+                new = new_p.read_bytes() if new_p else None
+                if old == new:
+                    continue
+                chunk = file_diff(rel, old, new)
+            total += len(chunk)
+            chunks.append(chunk)
         return "".join(chunks)
 
     def files_touched(self) -> list[str]:
@@ -287,6 +305,37 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+PATCH_FILE_MAX_BYTES = 256 * 1024
+PATCH_MAX_BYTES = 2_000_000
+
+
+def _digest(path: Path | None) -> tuple[int, str] | None:
+    """(size, sha256) of a file, read in blocks (never whole into memory)."""
+    if path is None:
+        return None
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
+def large_file_diff(rel: str, old: tuple[int, str] | None, new: tuple[int, str] | None) -> str:
+    """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary form)."""
+    head = [f"diff --git a/{rel} b/{rel}\n"]
+    if old is None:
+        head.append("new file mode 100644\n")
+    elif new is None:
+        head.append("deleted file mode 100644\n")
+    sides = "; ".join(f"{side} {n} bytes sha256 {h}" for side, d in (("a", old), ("b", new)) if d for n, h in [d])
+    head.append(f"repo-agent: not diffed, over {PATCH_FILE_MAX_BYTES} bytes or past the patch cap: {sides}\n")
+    a = "/dev/null" if old is None else f"a/{rel}"
+    b = "/dev/null" if new is None else f"b/{rel}"
+    return "".join(head) + f"Binary files {a} and {b} differ\n"
 
 
 def _same_stat(a: Path, b: Path) -> bool:
