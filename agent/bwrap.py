@@ -46,7 +46,7 @@ def runtime_dirs() -> tuple[str, ...]:
     return tuple(p for p in keep if not any(p != q and p.startswith(q + "/") for q in keep))
 
 
-def _system_mounts() -> list[str]:
+def _system_mounts(made: set[str]) -> list[str]:
     argv: list[str] = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         top = Path("/") / name
@@ -57,7 +57,7 @@ def _system_mounts() -> list[str]:
     for name in _ETC_FILES:
         f = Path("/etc") / name
         if f.exists():
-            argv += ["--ro-bind", str(f), str(f)]
+            argv += _bind("--ro-bind", str(f), made)
     return argv
 
 
@@ -79,10 +79,10 @@ def bwrap_argv(workspace: Path, ro_binds: tuple[Path, ...] = (), rw_binds: tuple
     argv = ["bwrap"]
     if not drops_root():
         argv.append("--unshare-user")
-    argv += _system_mounts()
+    made: set[str] = set()
+    argv += _system_mounts(made)
     argv += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     argv += ["--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
-    made: set[str] = set()
     for d in runtime_dirs():
         if not ws.startswith(d + "/"):
             argv += _bind("--ro-bind", d, made)
