@@ -9,17 +9,22 @@ the original source, git-style.
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import filecmp
-import hashlib
 import os
 import shutil
 import threading
 import uuid
 from pathlib import Path, PurePosixPath
 
-from unidiff import PatchSet
-
+from agent.patch_format import (
+    PATCH_FILE_MAX_BYTES,
+    PATCH_MAX_BYTES,
+    _digest,
+    file_diff,
+    files_in_patch,
+    large_file_diff,
+)
 from agent.scoring import TestResult, run_tests
 from agent.suites.models import DirSource, Suite, Task
 
@@ -191,7 +196,14 @@ class Workspace:
         trusted = tuple(
             str(self.path / rel) for rel in walk_files(self.source, self.task.hidden) if rel.endswith("conftest.py")
         )
-        return run_tests(self.path, self.task, sandbox=self.sandbox, trusted_hook_files=trusted)
+        result = run_tests(self.path, self.task, sandbox=self.sandbox, trusted_hook_files=trusted)
+        # One file is capped by RLIMIT_FSIZE while the tests run; the total is checked after.
+        used = _tree_bytes(self.path)
+        if used > WORKSPACE_MAX_BYTES:
+            result = dataclasses.replace(
+                result, passed=False, error=f"the workspace grew to {used} bytes (cap {WORKSPACE_MAX_BYTES})"
+            )
+        return result
 
     def tampered_paths(self) -> list[str]:
         """Files under a protected path that differ from the source (changed, added, deleted)."""
@@ -307,89 +319,20 @@ class Workspace:
         self.cleanup()
 
 
-PATCH_FILE_MAX_BYTES = 256 * 1024
-PATCH_MAX_BYTES = 2_000_000
+WORKSPACE_MAX_BYTES = 256 * 1024**2
 
 
-def _digest(path: Path | None) -> tuple[int, str] | None:
-    """(size, sha256) of a file, read in blocks (never whole into memory)."""
-    if path is None:
-        return None
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-            size += len(block)
-    return size, h.hexdigest()
-
-
-def large_file_diff(rel: str, old: tuple[int, str] | None, new: tuple[int, str] | None) -> str:
-    """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary form)."""
-    head = [f"diff --git a/{rel} b/{rel}\n"]
-    if old is None:
-        head.append("new file mode 100644\n")
-    elif new is None:
-        head.append("deleted file mode 100644\n")
-    sides = "; ".join(f"{side} {n} bytes sha256 {h}" for side, d in (("a", old), ("b", new)) if d for n, h in [d])
-    head.append(f"repo-agent: not diffed, over {PATCH_FILE_MAX_BYTES} bytes or past the patch cap: {sides}\n")
-    a = "/dev/null" if old is None else f"a/{rel}"
-    b = "/dev/null" if new is None else f"b/{rel}"
-    return "".join(head) + f"Binary files {a} and {b} differ\n"
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for f in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
 
 
 def _same_stat(a: Path, b: Path) -> bool:
     sa, sb = a.stat(), b.stat()
     return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns
-
-
-def _is_binary(data: bytes) -> bool:
-    if b"\x00" in data[:8192]:
-        return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
-
-
-def _lines(text: str) -> list[str]:
-    """Split on "\n" only (str.splitlines also splits on \r, \f, ... which diff tools do not)."""
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-
-
-def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
-    """One file's git-style diff; ``None`` means the file does not exist on that side."""
-    head = [f"diff --git a/{rel} b/{rel}\n"]
-    if old is None:
-        head.append("new file mode 100644\n")
-    elif new is None:
-        head.append("deleted file mode 100644\n")
-    if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
-        a = "/dev/null" if old is None else f"a/{rel}"
-        b = "/dev/null" if new is None else f"b/{rel}"
-        return "".join(head) + f"Binary files {a} and {b} differ\n"
-    old_lines = _lines(old.decode("utf-8")) if old is not None else []
-    new_lines = _lines(new.decode("utf-8")) if new is not None else []
-    body = difflib.unified_diff(
-        old_lines,
-        new_lines,
-        fromfile="/dev/null" if old is None else f"a/{rel}",
-        tofile="/dev/null" if new is None else f"b/{rel}",
-        n=3,
-    )
-    out = list(head)
-    for line in body:
-        if line.endswith("\n"):
-            out.append(line)
-        else:  # the last line of a file without a final newline
-            out.append(line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
-def files_in_patch(patch: str) -> list[str]:
-    """The files a git-style patch touches (parsed with unidiff)."""
-    if not patch.strip():
-        return []
-    return [f.path for f in PatchSet(patch)]
