@@ -61,13 +61,23 @@ def _outcome(phases: dict[str, dict]) -> str:
     return "skipped" if call["outcome"] == "skipped" else "passed"
 
 
-def judge(data: bytes, exit_code: int | None, *, trusted_hook_files: tuple[str, ...] = ()) -> Verdict:
+def judge(
+    data: bytes,
+    exit_code: int | None,
+    *,
+    trusted_hook_files: tuple[str, ...] = (),
+    trusted_code_files: tuple[str, ...] = (),
+) -> Verdict:
     """The verdict of a pytest run from the records repo_agent_verdict sent as it ran.
 
     The records must open with ``hello`` and close with ``finish``; the session's exit
     status must be the process's; exit 0 needs no failure and at least one test, exit 1
-    at least one failure. Anything else is an error, never a pass.
+    at least one failure. Anything else is an error, never a pass. Outcome hooks may come
+    only from ``trusted_hook_files`` (the task's conftest.py files); a test function's code
+    from another file only from ``trusted_code_files`` (the task's unchanged files).
     """
+    trusted = {os.path.realpath(f) for f in trusted_hook_files}
+    trusted_code = trusted | {os.path.realpath(f) for f in trusted_code_files}
     phases: dict[str, dict[str, dict]] = {}
     problems: list[str] = []
     tamper: list[str] = []
@@ -94,9 +104,11 @@ def judge(data: bytes, exit_code: int | None, *, trusted_hook_files: tuple[str, 
         elif kind == "tamper":
             tamper.append(str(rec.get("what")))
         elif kind == "hook":
-            where = os.path.realpath(str(rec.get("file")))
-            if where not in {os.path.realpath(f) for f in trusted_hook_files}:
+            if os.path.realpath(str(rec.get("file"))) not in trusted:
                 tamper.append(f"pytest hook {rec.get('hook')} implemented in {rec.get('file')}")
+        elif kind == "test_code":
+            if os.path.realpath(str(rec.get("file"))) not in trusted_code:
+                tamper.append(f"test {rec.get('id')} runs code from {rec.get('file')}")
         elif kind == "finish":
             finish = rec
         else:

@@ -92,13 +92,19 @@ def _pytest_argv(argv: list[str], at: int) -> list[str]:
 
 
 def run_tests(
-    workspace_dir: Path, task: Task, *, sandbox: str = "auto", trusted_hook_files: tuple[str, ...] = ()
+    workspace_dir: Path,
+    task: Task,
+    *,
+    sandbox: str = "auto",
+    trusted_hook_files: tuple[str, ...] = (),
+    trusted_code_files: tuple[str, ...] = (),
 ) -> TestResult:
     """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed.
 
     For pytest the verdict comes from the records the verdict plugin sends while the tests
     run (agent/_pytest_plugins/repo_agent_verdict.py), checked against the exit code;
-    ``trusted_hook_files`` are the conftest.py files allowed to implement outcome hooks.
+    ``trusted_hook_files`` are the conftest.py files allowed to implement outcome hooks,
+    ``trusted_code_files`` the files a test function's code may come from besides its own.
     """
     workspace_dir = Path(workspace_dir).resolve()
     argv = resolve_argv(task.test_command)
@@ -137,7 +143,7 @@ def run_tests(
     line = summary_line(output)
     error, tamper, outcomes = None, [], {}
     if at is not None:
-        v = judge(run.records, code, trusted_hook_files=trusted_hook_files)
+        v = judge(run.records, code, trusted_hook_files=trusted_hook_files, trusted_code_files=trusted_code_files)
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
     else:
         counts = counts_from_summary(line)

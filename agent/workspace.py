@@ -193,10 +193,13 @@ class Workspace:
     def run_tests(self) -> TestResult:
         """The agent's ``run_tests``: the test command on the workspace as it is now."""
         # Only the task's own conftest.py files may implement the hooks that decide outcomes.
-        trusted = tuple(
-            str(self.path / rel) for rel in walk_files(self.source, self.task.hidden) if rel.endswith("conftest.py")
+        # Test code from another file: only the protected ones (restored in the final run).
+        files = walk_files(self.source, self.task.hidden)
+        hooks = tuple(str(self.path / rel) for rel in files if rel.split("/")[-1] == "conftest.py")
+        code = tuple(str(self.path / rel) for rel in files if self.is_protected(rel))
+        result = run_tests(
+            self.path, self.task, sandbox=self.sandbox, trusted_hook_files=hooks, trusted_code_files=code
         )
-        result = run_tests(self.path, self.task, sandbox=self.sandbox, trusted_hook_files=trusted)
         # One file is capped by RLIMIT_FSIZE while the tests run; the total is checked after.
         used = _tree_bytes(self.path)
         if used > WORKSPACE_MAX_BYTES:

@@ -10,6 +10,7 @@ close-on-exec descriptor, drops the variable, and writes one JSON line per recor
     {"k": "collect_error", "id"}                      a file that failed to import
     {"k": "tamper", "what"}                           pytest's machinery was changed
     {"k": "hook", "hook", "file"}                     an outcome hook added after start-up
+    {"k": "test_code", "id", "file"}                  a test function whose code is in another file
     {"k": "finish", "exitstatus"}                     the session ended normally
 
 A junit file or a summary line is written after the fact and can be forged by an
@@ -142,7 +143,8 @@ def pytest_runtest_call(item):
     code = getattr(obj, "__code__", None)
     path = str(getattr(item, "path", ""))
     if code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path):
-        _tamper(f"test function {item.nodeid} runs code from {code.co_filename}")
+        # The parent accepts code from the task's own files (a shared helper module).
+        _send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
     try:
         return (yield)
     finally:

@@ -15,6 +15,8 @@ import os
 import signal
 import threading
 
+from tui.cli.errors import UserError
+
 # Commands (and sub-commands) that run rollouts or a suite's tests.
 RUNS_CODE = {("run",), ("branch",), ("prefs",), ("suite", "check")}
 
@@ -50,6 +52,11 @@ def active(args: argparse.Namespace):
 
     if getattr(args, "unsafe_no_sandbox", False):
         allow_unsafe()
+    if hasattr(args, "unsafe_no_sandbox"):  # this command runs model-written code
+        from agent.sandbox import sandbox_kind, sandbox_warning, unsafe_allowed
+
+        if sandbox_kind() != "bwrap" and not unsafe_allowed():
+            raise UserError(sandbox_warning() or "no sandbox")  # before any token is spent
     if threading.current_thread() is not threading.main_thread():
         yield
         return
