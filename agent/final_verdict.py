@@ -102,6 +102,15 @@ def _test_files(ws: Workspace) -> list[str]:
 def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
     """Append canary tests to protected test files; returns them (empty: nowhere to plant)."""
     rng = rng or random.SystemRandom()
+    argv = resolve_argv(ws.task.test_command)
+    at = pytest_index(argv)
+    opts = argv[at:] if at is not None else []
+    # A command that selects tests (-k, -m, node ids) would leave canaries out, and one that
+    # stops at the first failure would stop at a canary: no canaries for those.
+    if at is None or any(o in ("-k", "-m", "-x", "--exitfirst", "--deselect", "--lf", "--sw") for o in opts):
+        return []
+    if any(o.startswith(("--maxfail", "-k", "--deselect")) or "::" in o for o in opts):
+        return []
     candidates: list[tuple[str, list[str]]] = []
     for f in _test_files(ws):
         text = (ws.path / f).read_text(encoding="utf-8", errors="replace")
