@@ -184,6 +184,12 @@ def sandbox_warning() -> str | None:
     return f"{why}: model-written code will not run (no sandbox); install bubblewrap, or pass --unsafe-no-sandbox: {_UNSAFE_TEXT}"
 
 
+def require_sandbox() -> None:
+    """Raise SandboxError unless bwrap works here or the user allowed --unsafe-no-sandbox:
+    front ends call it before a batch spends any token."""
+    _choose("auto")
+
+
 def _choose(sandbox: str) -> SandboxKind:
     if sandbox == "auto":
         kind = sandbox_kind()

@@ -53,10 +53,12 @@ def active(args: argparse.Namespace):
     if getattr(args, "unsafe_no_sandbox", False):
         allow_unsafe()
     if hasattr(args, "unsafe_no_sandbox"):  # this command runs model-written code
-        from agent.sandbox import sandbox_kind, sandbox_warning, unsafe_allowed
+        from agent.sandbox import SandboxError, require_sandbox
 
-        if sandbox_kind() != "bwrap" and not unsafe_allowed():
-            raise UserError(sandbox_warning() or "no sandbox")  # before any token is spent
+        try:
+            require_sandbox()  # before any token is spent
+        except SandboxError as exc:
+            raise UserError(str(exc)) from None
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -192,10 +192,12 @@ class RunsScreen(StudioScreen):
     def _launch(self, params: LaunchParams | None) -> None:
         if params is None:
             return
+        from agent.sandbox import require_sandbox
         from agent.suites.loading import load_suite
 
         try:
             suite = load_suite(params.suite)
+            require_sandbox()  # no bwrap: REPO_AGENT_UNSAFE_NO_SANDBOX=1 in the studio's environment
         except Exception as exc:
             self.notify(str(exc), title="Cannot launch", severity="error")
             return
