@@ -196,7 +196,7 @@ def _choose(sandbox: str) -> SandboxKind:
         if kind == "rlimit" and not unsafe_allowed():
             raise SandboxError(
                 f"{_why_not_bwrap()}: model-written code does not run without a sandbox; install bubblewrap, "
-                "or pass --unsafe-no-sandbox (resource limits only)"
+                "or pass --unsafe-no-sandbox (the studio: REPO_AGENT_UNSAFE_NO_SANDBOX=1; resource limits only)"
             )
         return kind
     if sandbox == "rlimit":  # an explicit choice by the caller
