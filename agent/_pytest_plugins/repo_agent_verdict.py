@@ -50,6 +50,8 @@ _GUARDED = {
     "Function.runtest": (_pytest.python.Function, "runtest"),
     "python.pytest_pyfunc_call": (_pytest.python, "pytest_pyfunc_call"),
 }
+# (Another pytest version may lack one: guard what exists.)
+_GUARDED = {name: spec for name, spec in _GUARDED.items() if spec[1] in spec[0].__dict__}
 _ORIGINAL = {name: owner.__dict__.get(attr) for name, (owner, attr) in _GUARDED.items()}
 # Hooks whose implementations decide or rewrite what a test's outcome is.
 _OUTCOME_HOOKS = (
