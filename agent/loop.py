@@ -267,14 +267,15 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             fields = test_run_fields(result)
             emit(TestRun, step=None, final=True, **fields)
             out.tampered_paths = list(tampered)
-            out.tests_tampered = bool(tampered)
-            out.tests_passed = bool(result.passed) and not tampered
+            out.tests_tampered = bool(tampered or result.tamper)
+            out.tests_passed = bool(result.passed) and not out.tests_tampered
             if tally.final is not None:
                 emit(
                     FinalEvent,
                     summary=str(tally.final.get("summary") or ""),
                     changes=tally.final.get("changes"),
-                    test_result={k: fields[k] for k in ("passed", "summary", "counts")} | {"tampered": bool(tampered)},
+                    test_result={k: fields[k] for k in ("passed", "summary", "counts")}
+                    | {"tampered": out.tests_tampered},
                 )
     except Exception as exc:
         emit(ErrorEvent, type=type(exc).__name__, message=f"final test run: {exc}"[:2000])
@@ -291,6 +292,8 @@ def test_run_fields(result: Any) -> dict[str, Any]:
         "summary": result.summary or "",
         "duration_s": round(float(result.duration_s or 0.0), 4),
         "timed_out": bool(result.timed_out),
+        "error": getattr(result, "error", None),
+        "tamper": list(getattr(result, "tamper", None) or []),
     }
 
 

@@ -145,3 +145,21 @@ async def test_replay_launch_needs_no_key_and_no_network(sample_copy, make_app, 
         assert [b.batch_id for b in new] == [batch_id]
         assert new[0].provider == "replay" and new[0].finished == 1
         assert app.store.rollout(app.state.rollout_uid).stop_reason == "finished"
+
+
+async def test_launch_refused_without_a_sandbox(sample_copy, make_app, monkeypatch):
+    """No bwrap and no REPO_AGENT_UNSAFE_NO_SANDBOX=1: the form says why and nothing starts."""
+    from agent import sandbox as sb
+
+    monkeypatch.setattr(sb, "_probed", ("rlimit", "bwrap (bubblewrap) is not installed"))
+    monkeypatch.delenv(sb.UNSAFE_ENV, raising=False)
+    app = make_app(sample_copy, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        app.screen.query_one("#f-rollouts").value = "1"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen) and not app.state.running_batches
+        notes = [n.message for n in app._notifications]
+        assert any("does not run without a sandbox" in m and "--unsafe-no-sandbox" in m for m in notes)

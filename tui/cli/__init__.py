@@ -18,7 +18,7 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import agent, exports, importing, labels, studio
+    from tui.cli import agent, exports, importing, labels, sandbox_flags, studio
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (agent, importing, labels, exports, studio):
         module.register(sub)
+    sandbox_flags.add_unsafe_flag(parser)
     return parser
 
 
@@ -40,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from tui.cli import sandbox_flags
+
     try:
-        return int(args.func(args) or 0)
+        with sandbox_flags.active(args):
+            return int(args.func(args) or 0)
     except (UserError, SchemaMismatch) as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 2

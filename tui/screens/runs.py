@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 
 from agent.allocation import AllocationReport
 from agent.batch_request import BatchPlan, BatchRequest, BatchRequestError, plan_batch
+from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
 from labeling.records import BatchRow
 from tui.messages import BatchProgress
@@ -198,8 +199,9 @@ class RunsScreen(StudioScreen):
     def start_batch(self, request: BatchRequest) -> None:
         """Plan the batch (suite, tasks, provider: the checks `repo-agent run` makes) and run it."""
         try:
+            require_sandbox()  # no bwrap: REPO_AGENT_UNSAFE_NO_SANDBOX=1 in the studio's environment
             plan = plan_batch(request)
-        except BatchRequestError as exc:
+        except (BatchRequestError, SandboxError) as exc:
             self.notify(str(exc), title="Cannot launch", severity="error")
             return
         batch_id = plan.batch_dir.name
