@@ -78,12 +78,12 @@ async def test_an_idle_studio_has_no_fleet_and_no_clock(traces, make_app):
 
 
 async def test_stopping_a_rollout_from_the_fleet(tmp_path, traces, make_app):
+    from agent.batch_request import BatchRequest
     from agent.suites.loading import load_suite
     from agent.trace import read_trace, trace_path
     from tests.agent.rollout_fixtures import write_tiny_suite
     from tests.doubles.loop_policies import RepeatPolicy
     from tests.doubles.scripted_llm import ScriptedLLM
-    from tui.screens.launch import LaunchParams
 
     suite_path = write_tiny_suite(tmp_path / "suite")
     server = ScriptedLLM(RepeatPolicy(load_suite(str(suite_path)))).start()
@@ -92,11 +92,18 @@ async def test_stopping_a_rollout_from_the_fleet(tmp_path, traces, make_app):
         app = make_app(traces, start="runs", tail_interval=0.5)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            params = LaunchParams(
-                str(suite_path), "openai", "scripted", server.base_url, None, 1, None, 0, 2, 300, loop_limit=0
+            request = BatchRequest(
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                max_workers=2,
+                max_iters=300,
+                loop_limit=0,
+                trace_dir=str(traces),
             )
-            batch_dir = traces / "20261201-100000-tiny-scripted-0004"
-            app.screen.start_batch(params, batch_dir)
+            app.screen.start_batch(request)
+            [batch_id] = app.state.running_batches
+            batch_dir = traces / batch_id
             fleet = app.screen.query_one(FleetView)
             await wait_until(pilot, lambda: len([r for r in fleet.rows if r.trace.steps >= 2]) == 2, timeout=60)
             table = fleet.query_one("#fleet-table")

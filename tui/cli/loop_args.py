@@ -1,5 +1,6 @@
 """``--loop-limit`` / ``--stall-after`` for every command that runs rollouts (run, prefs,
-branch), and the line that says what stopping loops saved."""
+branch; run and prefs pass them on through ``agent.batch_request.BatchRequest``, whose
+fields have the same names), and the line that says what stopping loops saved."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ def add_loop_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--loop-limit",
         type=int,
-        default=5,
+        default=None,
         metavar="K",
         help="end a rollout that repeats itself (same call+result, a cycle of <=3 steps, the same failing "
-        "tests after the same write) after K repeats, stop reason 'loop' (default 5; 0 = only flag it)",
+        "tests after the same write) after K repeats, stop reason 'loop' (default 5, or a resumed batch's; "
+        "0 = only flag it)",
     )
     p.add_argument(
         "--stall-after",
@@ -30,11 +32,12 @@ def add_loop_args(p: argparse.ArgumentParser) -> None:
 
 def loop_config(args: argparse.Namespace) -> dict[str, Any]:
     """RolloutConfig fields from the parsed flags."""
-    if args.loop_limit < 0:
+    limit = 5 if args.loop_limit is None else args.loop_limit
+    if limit < 0:
         raise UserError("--loop-limit must be 0 (flag only) or more")
     if args.stall_after <= 0:
         raise UserError("--stall-after must be positive")
-    return {"loop_limit": args.loop_limit, "stall_s": args.stall_after}
+    return {"loop_limit": limit, "stall_s": args.stall_after}
 
 
 def savings_line(results: Iterable[Any]) -> str | None:
