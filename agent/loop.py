@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent import prompts
 from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
@@ -41,6 +41,12 @@ from agent.trace import (
 from agent.workspace import Workspace
 
 EventCallback = Callable[[Any], None]  # receives each event model as it is written
+
+
+class CancelFlag(Protocol):
+    """What a rollout checks between steps: a batch's cancel, or a batch's or its own (agent/batch.py)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -107,7 +113,7 @@ def run_rollout(
     seed: int,
     config: RolloutConfig | None = None,
     batch_id: str | None = None,
-    cancel: threading.Event | None = None,
+    cancel: CancelFlag | None = None,
     on_event: EventCallback | None = None,
     workspace_root: Path | None = None,
     prefix_messages: list[dict[str, Any]] | None = None,
@@ -127,7 +133,7 @@ def run_rollout(
     def emit(cls: type, **fields: Any) -> None:
         event = w.emit(cls, **fields)
         if watch is not None and cls is not StallEvent:
-            watch.touch(f"tool {event.name}" if cls is ToolCallEvent else "model")
+            watch.touch(f"tool {getattr(event, 'name', '')}" if cls is ToolCallEvent else "model")
         if on_event is not None:
             on_event(event)
 
