@@ -20,8 +20,9 @@ from textual.screen import Screen
 
 from labeling.store import LabelStore, default_labeler
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged
+from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
 from tui.screens.export import ExportScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, key_label
 from tui.screens.pairs import PairsScreen
 from tui.screens.rollout import RolloutScreen
 from tui.screens.runs import RunsScreen
@@ -67,6 +68,10 @@ class StudioApp(App):
         labeler = labeler or default_labeler()
         self.state = StudioState(traces_dir=traces_dir, db_path=db_path, labeler=labeler)
         self.store = LabelStore(db_path, labeler=labeler)
+        self.prefs_path = prefs_path(db_path)
+        self.prefs = load_prefs(self.prefs_path)
+        if self.prefs.get("diff_view") in DIFF_VIEWS:
+            self.state.diff_view = self.prefs["diff_view"]
         self._start = start
         self._tail_interval = tail_interval
         self._ingesting = False
@@ -75,7 +80,10 @@ class StudioApp(App):
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
-        self.theme = "textual-dark"
+        # The last theme chosen (command palette: "Change theme"); the diff follows it.
+        theme = self.prefs.get("theme")
+        self.theme = theme if isinstance(theme, str) and theme in self.available_themes else "textual-dark"
+        self.theme_changed_signal.subscribe(self, lambda t: self.remember(theme=t.name))
         self.action_goto(self._start)
         self.start_ingest()
         if self._tail_interval:
@@ -88,6 +96,13 @@ class StudioApp(App):
             self.store.close()
         except Exception:
             pass
+
+    def remember(self, **prefs) -> None:
+        """Keep a choice for the next run (tui.prefs); written only when it changed."""
+        if all(self.prefs.get(k) == v for k, v in prefs.items()):
+            return
+        self.prefs.update(prefs)
+        save_prefs(self.prefs_path, self.prefs)
 
     # ------------------------------------------------------------------ ingest / tail
     @property
@@ -225,7 +240,7 @@ class StudioApp(App):
                 if b.description:
                     yield SystemCommand(
                         f"{screen.TITLE_TEXT}: {b.description}",
-                        f"key {b.key}",
+                        f"key {b.key_display or key_label(b.key)}",
                         partial(self._run_screen_action, screen, b.action),
                     )
         yield from super().get_system_commands(screen)

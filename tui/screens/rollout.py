@@ -311,4 +311,5 @@ class RolloutScreen(StudioScreen):
 
     def action_toggle_split(self) -> None:
         self.state.split_diff = not self.state.split_diff
+        self.studio.remember(diff_view=self.state.diff_view)
         self.query_one("#final-diff", DiffView).split = self.state.split_diff
