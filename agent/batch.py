@@ -204,6 +204,7 @@ def run_batch(
     base_url: str | None = None,
     suite_path: str | None = None,
     cancel: threading.Event | None = None,
+    rollout_cancels: dict[str, threading.Event] | None = None,
     on_event: Callable[[str, Any], None] | None = None,
     on_rollout_start: Callable[[PlannedRollout], None] | None = None,
     on_rollout_end: Callable[[RolloutResult, int, int], None] | None = None,
@@ -216,7 +217,11 @@ def run_batch(
 
     ``allocation="adaptive"`` needs ``allocation_config`` (its ``budget_rollouts`` is the
     batch's budget; ``rollouts`` is then unused). With ``fixed``, an ``allocation_config``
-    only caps the batch at its ``budget_rollouts``."""
+    only caps the batch at its ``budget_rollouts``.
+
+    ``rollout_cancels``: a dict the caller keeps; each rollout puts its own stop flag
+    there (by rollout id) as it starts, and setting one ends that rollout alone as
+    "cancelled" (a later resume runs it again) while the batch goes on."""
     cfg = config or RolloutConfig()
     cancel = cancel or threading.Event()
     batch_dir = Path(batch_dir)
@@ -305,6 +310,9 @@ def run_batch(
             on_rollout_start(p)
         path = trace_path(batch_dir, p.rollout_id)
         forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
+        stop: Any = cancel
+        if rollout_cancels is not None:
+            stop = _EitherSet(cancel, rollout_cancels.setdefault(p.rollout_id, threading.Event()))
         try:
             return run_rollout(
                 suite,
@@ -315,7 +323,7 @@ def run_batch(
                 seed=p.seed,
                 config=cfg,
                 batch_id=meta.id,
-                cancel=cancel,
+                cancel=stop,
                 on_event=forward,
                 workspace_root=workspace_root,
             )
@@ -394,3 +402,14 @@ def _crashed(path: Path, p: PlannedRollout, exc: Exception) -> RolloutResult:
         w.emit(ErrorEvent, type=type(exc).__name__, message=str(exc)[:2000])
         w.emit(RolloutEnd, outcome=Outcome(), stop_reason="error", duration_s=0.0)
     return RolloutResult(p.rollout_id, p.task_id, p.seed, Outcome(), "error", 0.0, error=f"{type(exc).__name__}: {exc}")
+
+
+class _EitherSet:
+    """Stops a rollout when its batch or the rollout itself is cancelled (the loop only
+    asks ``is_set``)."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)

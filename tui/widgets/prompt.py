@@ -86,3 +86,33 @@ class PickModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask before something that cannot be undone: y / enter confirms, n / escape keeps."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical { width: 64; max-width: 95%; height: auto; border: round $warning;
+        background: $surface; padding: 0 1; }
+    ConfirmModal Label { width: 1fr; }
+    ConfirmModal Label.hint { color: $text-muted; }
+    """
+
+    def __init__(self, title: str, detail: str = "") -> None:
+        super().__init__()
+        self._title, self._detail = title, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]{self._title}[/b]")
+            if self._detail:
+                yield Label(self._detail)
+            yield Label("y / enter: yes    n / escape: no", classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
