@@ -27,7 +27,7 @@ from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.prompt import ConfirmModal
 
 # Cut first when the screen is narrow: ids and names, never status, result or cost.
-BATCH_FLEX = [("batch", 10), ("model", 10), ("suite", 8)]
+BATCH_FLEX = [("model", 10), ("suite", 8), ("batch", 12)]
 ROLLOUT_FLEX = [("rollout", 10), ("task", 8)]
 
 
@@ -66,15 +66,16 @@ class RunsScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         batches = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+        # Status and figures before the names: what a narrow screen cuts is at the right.
         for label, key in (
             ("batch", "batch"),
-            ("suite", "suite"),
-            ("provider/model", "model"),
+            ("status", "status"),
             ("progress", "bar"),
             ("pass", "pass"),
-            ("tokens in/out", "tokens"),
             ("cost", "cost"),
-            ("status", "status"),
+            ("tokens in/out", "tokens"),
+            ("suite", "suite"),
+            ("provider/model", "model"),
         ):
             batches.add_column(label, key=key)
         yield batches
@@ -116,13 +117,13 @@ class RunsScreen(StudioScreen):
             bar.append(f" {b.finished}/{total}")
             table.add_row(
                 cut_text(b.batch_id),
-                cut_text(b.suite),
-                cut_text(f"{b.provider}/{b.model}"),
+                _status_text(b, live),
                 bar,
                 rate,
-                f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
                 fmt_cost(b.cost_usd),
-                _status_text(b, live),
+                f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
+                cut_text(b.suite),
+                cut_text(f"{b.provider}/{b.model}"),
                 key=b.batch_id,
             )
         if self.batches:

@@ -147,10 +147,22 @@ class DiffView(ScrollView, can_focus=True):
     def diff_styles(self) -> DiffStyles:
         """The theme's diff colours, resolved once per stylesheet update."""
         if self._styles is None:
-            self._styles = DiffStyles(
-                **{name: self.get_component_rich_style(cls, partial=True) for name, cls in _COMPONENTS.items()}
-            )
+            self._styles = DiffStyles(**{name: self._component(cls) for name, cls in _COMPONENTS.items()})
         return self._styles
+
+    def _component(self, name: str) -> Style:
+        """Only what the component class sets (so syntax colours show through), with
+        translucent colours blended over the view's own background."""
+        styles = self.get_component_styles(name)
+        base = self.background_colors[1]
+        out = Style()
+        if styles.has_rule("background"):
+            out += Style(bgcolor=(base + styles.background).rich_color)
+        if styles.has_rule("color"):
+            out += Style(color=(base + styles.color).rich_color)
+        if styles.has_rule("text_style"):
+            out += styles.text_style
+        return out
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -21,6 +21,18 @@ def cut_text(value: str | Text, style: str = "") -> Text:
     return text
 
 
+def _natural(table: DataTable, key: ColumnKey) -> int:
+    """The column's widest cell (measured here: the table's own figure lags until idle)."""
+    col = table.columns[key]
+    best = col.label.cell_len
+    for value in table.get_column(key):
+        if isinstance(value, Text):
+            best = max(best, max((len(line) for line in value.plain.split("\n")), default=0))
+        else:
+            best = max(best, Text(str(value)).cell_len)
+    return best
+
+
 def fit_columns(table: DataTable, flexible: list[tuple[str, int]]) -> None:
     """``flexible``: (column key, minimum width), cut first to last."""
     width = table.scrollable_content_region.width
@@ -29,17 +41,13 @@ def fit_columns(table: DataTable, flexible: list[tuple[str, int]]) -> None:
     pad = 2 * table.cell_padding
     cols = table.columns
     keys = [ColumnKey(k) for k, _ in flexible if ColumnKey(k) in cols]
-    for key in keys:  # measure the flexible ones at their natural width again
-        cols[key].auto_width = True
-    fixed = sum(c.get_render_width(table) for k, c in cols.items() if k not in keys)
-    natural = {k: cols[k].content_width for k in keys}
-    over = fixed + sum(natural[k] + pad for k in keys) - width
+    natural = {k: _natural(table, k) for k in cols}
+    over = sum(w + pad for w in natural.values()) - width
     mins = dict(flexible)
     for key in keys:
         take = max(0, min(over, natural[key] - mins[key.value])) if over > 0 else 0
         over -= take
-        if take:
-            cols[key].auto_width = False
-            cols[key].width = natural[key] - take
+        cols[key].auto_width = not take
+        cols[key].width = natural[key] - take
     table._require_update_dimensions = True  # no public hook: the table re-measures on refresh
     table.refresh()

@@ -64,10 +64,11 @@ class PickModal(ModalScreen[str | None]):
     PickModal > Vertical { width: 50; height: auto; border: round $accent; background: $surface;
         padding: 0 1; }
     PickModal OptionList { height: auto; max-height: 14; }
+    PickModal.-bottom { align: left bottom; background: $background 30%; }
     """
 
-    def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
-        super().__init__()
+    def __init__(self, title: str, choices: list[tuple[str, str]], dock: str = "center") -> None:
+        super().__init__(classes="-bottom" if dock == "bottom" else None)
         self._title = title
         self._choices = choices  # (value, label)
 
