@@ -150,12 +150,18 @@ class PairsScreen(StudioScreen):
         self.query_one("#pair-head", Static).update(Text("loading the review queue…", style="dim"))
         a, b = self.query_one("#diff-a", DiffView), self.query_one("#diff-b", DiffView)
         for view, other in ((a, b), (b, a)):
-            self.watch(view, "scroll_y", lambda y, o=other: self._sync_scroll(o, None, y), init=False)
-            self.watch(view, "scroll_x", lambda x, o=other: self._sync_scroll(o, x, None), init=False)
+            self.watch(view, "scroll_y", self._follower(other, "y"), init=False)
+            self.watch(view, "scroll_x", self._follower(other, "x"), init=False)
         ab = self.query_one("#diff-ab", DiffView)
         ab.set_signs(AB_SIGNS)
         ab.split = True  # A's files on the left, B's on the right
         self._apply_view()
+
+    def _follower(self, other: DiffView, axis: str):
+        def follow(value: float) -> None:  # one parameter: Textual passes the new value
+            self._sync_scroll(other, value if axis == "x" else None, value if axis == "y" else None)
+
+        return follow
 
     def _sync_scroll(self, other: DiffView, x: float | None, y: float | None) -> None:
         """A and B scroll together (the longer one clamps the shorter at its end)."""
