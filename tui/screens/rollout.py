@@ -233,7 +233,7 @@ class RolloutScreen(StudioScreen):
             text.append(f" {t.end.stop_reason}", style="dim")
         text.append("\n ")
         invalid = sum(1 for c in t.calls if not c.valid)
-        text.append(f"   steps {t.steps} · calls {len(t.calls)}")
+        text.append(f"steps {t.steps} · calls {len(t.calls)}")
         text.append(f" ({invalid} invalid)" if invalid else "", style="magenta")
         text.append(f" · tokens {fmt_tokens(t.tokens_in)}/{fmt_tokens(t.tokens_out)}")
         if t.tests:
