@@ -176,7 +176,8 @@ class ExportScreen(StudioScreen):
             else:
                 w = Input(_to_text(default), id=f"x-{name}", compact=True, select_on_focus=False)
             kept = self._kept.get(f"x-{name}")
-            if kept is not None and (isinstance(w, Input) or kept in {str(v) for _, v in w._options}):
+            allowed = choices or (["yes", "no"] if isinstance(w, Select) else None)
+            if kept is not None and (allowed is None or kept in allowed):
                 w.value = kept
             rows.append((name.replace("_", " "), w))
         rows.append(("output file", Input(self._default_out(), id="x-out", compact=True, select_on_focus=False)))

@@ -51,8 +51,8 @@ class StepsScreen(StudioScreen):
     BINDINGS = [
         Binding("x", "mark", "Mark bad"),
         Binding("X", "unmark", "Unmark"),
-        Binding("right_square_bracket", "jump(1)", "Next flag", key_display="]"),
-        Binding("left_square_bracket", "jump(-1)", "Prev flag", key_display="["),
+        Binding("right_square_bracket", "jump(1)", "Next flagged", key_display="]"),
+        Binding("left_square_bracket", "jump(-1)", "Prev flagged", key_display="["),
         Binding("u", "undo", "Undo"),
         Binding("r", "redo", "Redo", show=False),  # in help and the palette; the footer fits 80 columns
         Binding("o", "open_rollout", "Rollout"),
