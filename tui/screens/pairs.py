@@ -381,6 +381,8 @@ class PairsScreen(StudioScreen):
                 ab_patch_for(a.patch, b.patch), empty_message="(A and B leave every file the same: identical fixes)"
             )
             return
+        # The hidden A↔B view holds nothing (and so counts as ready) until it is shown.
+        self.query_one("#diff-ab", DiffView).set_patch("", empty_message="")
         for side, row in zip("ab", (a, b)):
             view = self.query_one(f"#diff-{side}", DiffView)
             view.split = self.state.diff_view == "split"
