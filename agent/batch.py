@@ -257,7 +257,10 @@ def run_batch(
 
     ``allocation="adaptive"`` needs ``allocation_config`` (its ``budget_rollouts`` is the
     batch's budget; ``rollouts`` is then unused). With ``fixed``, an ``allocation_config``
-    only caps the batch at its ``budget_rollouts``."""
+    only caps the batch at its ``budget_rollouts``.
+
+    ``rollout_cancels``: the caller keeps it; ``rollout_cancels.cancel(rollout_id)`` ends
+    that rollout alone as "cancelled" (a later resume runs it again) while the batch goes on."""
     cfg = config or RolloutConfig()
     cancel = cancel or threading.Event()
     batch_dir = Path(batch_dir)

@@ -51,7 +51,7 @@ class BatchRow(_Row):
     passed: int = 0  # finished, tests passed, not tampered
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None  # None: no rollout of the batch has a known price
     started: str | None = None
     finished_at: str | None = None
     status: str = "running"  # running | finished | cancelled | error (batch.json stop_reason)

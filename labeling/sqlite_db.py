@@ -286,7 +286,7 @@ class SqliteDb:
                    b.stop_reason, count(r.rid), coalesce(sum(r.status = 'finished'), 0),
                    coalesce(sum(r.status = 'finished' AND r.tests_passed AND NOT r.tests_tampered), 0),
                    coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),
-                   coalesce(sum(r.cost_usd), 0.0)
+                   sum(r.cost_usd)
             FROM batches b LEFT JOIN rollouts r ON r.batch_id = b.batch_id
             GROUP BY b.batch_id ORDER BY b.batch_id"""
         keys = (

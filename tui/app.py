@@ -23,8 +23,9 @@ from textual.screen import Screen
 from labeling.store import LabelStore, default_labeler
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
+from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
 from tui.screens.base import StudioScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
 from tui.state import StudioState
 
@@ -61,6 +62,10 @@ class StudioApp(App):
         labeler = labeler or default_labeler()
         self.state = StudioState(traces_dir=traces_dir, db_path=db_path, labeler=labeler)
         self.store = LabelStore(db_path, labeler=labeler)
+        self.prefs_path = prefs_path(db_path)
+        self.prefs = load_prefs(self.prefs_path)
+        if self.prefs.get("diff_view") in DIFF_VIEWS:
+            self.state.diff_view = self.prefs["diff_view"]
         self._start = start
         self._tail_interval = tail_interval
         self._ingesting = False
@@ -74,7 +79,10 @@ class StudioApp(App):
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
-        self.theme = "textual-dark"
+        # The last theme chosen (command palette: "Change theme"); the diff follows it.
+        theme = self.prefs.get("theme")
+        self.theme = theme if isinstance(theme, str) and theme in self.available_themes else "textual-dark"
+        self.theme_changed_signal.subscribe(self, lambda t: self.remember(theme=t.name))
         self.action_goto(self._start)
         self.start_ingest()
         if self._tail_interval and self._watch:
@@ -107,6 +115,13 @@ class StudioApp(App):
             self.store.close()
         except Exception:
             pass
+
+    def remember(self, **prefs) -> None:
+        """Keep a choice for the next run (tui.prefs); written only when it changed."""
+        if all(self.prefs.get(k) == v for k, v in prefs.items()):
+            return
+        self.prefs.update(prefs)
+        save_prefs(self.prefs_path, self.prefs)
 
     # ------------------------------------------------------------------ ingest / tail
     @property
@@ -251,7 +266,7 @@ class StudioApp(App):
                 if b.description:
                     yield SystemCommand(
                         f"{screen.TITLE_TEXT}: {b.description}",
-                        f"key {b.key}",
+                        f"key {b.key_display or key_label(b.key)}",
                         partial(self._run_screen_action, screen, b.action),
                     )
         yield from super().get_system_commands(screen)

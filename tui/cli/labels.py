@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -280,6 +281,13 @@ def _filter(args: argparse.Namespace):
     )
 
 
+def _note_tags(note: str | None, tags: list[str]) -> str:
+    parts = [escape(note)] if note else []
+    if tags:
+        parts.append("[cyan]" + escape(" ".join(f"#{t}" for t in tags)) + "[/]")
+    return "\n".join(parts)
+
+
 @_run
 def cmd_pairs_list(args: argparse.Namespace) -> int:
     filt = _filter(args)
@@ -295,7 +303,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     t = Table(
         title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining)", title_justify="left"
     )
-    for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict"):
+    for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict", "note / tags"):
         t.add_column(col, overflow="fold", no_wrap=col in ("pair", "contrast"))
 
     def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
@@ -313,6 +321,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
             f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}",
             _flags(p.flags),
             verdict,
+            _note_tags(p.note, p.tags),
         )
     console.print(t)
     if len(shown) < len(pairs):

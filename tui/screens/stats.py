@@ -41,7 +41,11 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
 
 
-def render_report(r) -> Group:
+def render_report(r, width: int = 120) -> Group:
+    """The report laid out for ``width`` columns: narrower bars, and the three small
+    tables stacked rather than side by side, below 110."""
+    wide = width >= 110
+    bar = BAR if wide else (16 if width >= 90 else 10)
     parts: list = []
     head = Text()
     head.append(f" {r.finished} finished rollouts", style="bold")
@@ -69,7 +73,7 @@ def render_report(r) -> Group:
         pad_edge=False,
         expand=False,
     )
-    tasks.add_column("task")
+    tasks.add_column("task", no_wrap=True)
     tasks.add_column("pass rate", justify="right")
     tasks.add_column("", no_wrap=True)
     tasks.add_column("passed/finished", justify="right")
@@ -80,7 +84,7 @@ def render_report(r) -> Group:
         tasks.add_row(
             ts.task_id,
             _pct(ts.pass_rate),
-            rate_bar(ts.pass_rate, r.band),
+            rate_bar(ts.pass_rate, r.band, bar),
             # rollouts without a verdict are not in the rate: shown apart as "+n?"
             f"{ts.passed}/{ts.rollouts - ts.unknown}" + (f" +{ts.unknown}?" if ts.unknown else ""),
             str(ts.pairs),
@@ -99,14 +103,14 @@ def render_report(r) -> Group:
     contrast.add_column("")
     top = max(r.by_contrast.values(), default=0)
     for k, n in sorted(r.by_contrast.items()):
-        contrast.add_row(k, str(n), count_bar(n, top, 14))
+        contrast.add_row(k, str(n), count_bar(n, top, 14 if wide else 8))
     flags = Table(title="Noise flags", title_justify="left", title_style="bold", box=None)
     flags.add_column("flag")
     flags.add_column("pairs", justify="right")
     flags.add_column("")
     top = max(r.by_flag.values(), default=0)
     for k, n in sorted(r.by_flag.items(), key=lambda kv: -kv[1]):
-        flags.add_row(k, str(n), count_bar(n, top, 14))
+        flags.add_row(k, str(n), count_bar(n, top, 14 if wide else 8))
     if not r.by_flag:
         flags.add_row(Text("none", style="green"), "", "")
     agree = Table(title="Human vs auto", title_justify="left", title_style="bold", box=None)
@@ -119,9 +123,16 @@ def render_report(r) -> Group:
     rows += [(k, a) for k, a in sorted(r.agreement_by_contrast.items())]
     for name, a in rows:
         agree.add_row(name, str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
-    side.add_row(contrast, flags, agree)
     parts.append(Text(""))
-    parts.append(side)
+    if wide:
+        side.add_row(contrast, flags, agree)
+        parts.append(side)
+    else:
+        narrow = Table.grid(padding=(0, 4))
+        narrow.add_column()
+        narrow.add_column()
+        narrow.add_row(contrast, flags)
+        parts += [narrow, Text(""), agree]
 
     if r.validity_by_model:
         valid = Table(title="Tool-call validity by model", title_justify="left", title_style="bold", box=None)
@@ -136,7 +147,7 @@ def render_report(r) -> Group:
                 str(m.tool_calls),
                 str(m.invalid_tool_calls),
                 _pct(m.validity_rate),
-                rate_bar(m.validity_rate, (0.0, 0.0), 20),
+                rate_bar(m.validity_rate, (0.0, 0.0), min(20, bar)),
             )
         parts.append(Text(""))
         parts.append(valid)
@@ -174,7 +185,15 @@ class StatsScreen(StudioScreen):
         except Exception as exc:
             self.app.call_from_thread(self._show, Text(f"cannot compute the report: {exc}", style="red"))
             return
-        self.app.call_from_thread(self._show, render_report(report))
+        self.app.call_from_thread(self._set_report, report)
+
+    def _set_report(self, report) -> None:
+        self._report = report
+        self._show(render_report(report, self.size.width))
+
+    def on_resize(self) -> None:
+        if getattr(self, "_report", None) is not None:
+            self._show(render_report(self._report, self.size.width))
 
     def _show(self, renderable) -> None:
         self.query_one("#stats-body", Static).update(renderable)
