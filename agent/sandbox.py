@@ -366,8 +366,21 @@ def resolve_argv(test_command: list[str] | str) -> list[str]:
     return argv
 
 
-def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> TestResult:
-    """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed."""
+def run_tests(
+    workspace_dir: Path,
+    task: Task,
+    *,
+    sandbox: str = "auto",
+    plugins: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    report_dir: Path | None = None,
+) -> TestResult:
+    """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed.
+
+    ``plugins`` (names in ``agent/_pytest_plugins``), ``extra_env`` and ``report_dir`` (a
+    directory the run may write, kept for the caller) serve callers that read more than
+    the verdict, such as mutation validation.
+    """
     workspace_dir = Path(workspace_dir).resolve()
     argv = resolve_argv(task.test_command)
     at = pytest_index(argv)
@@ -389,6 +402,8 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
             # (e.g. this project's own pyproject.toml when a workspace lives inside it).
             (results / "pytest.ini").write_text("[pytest]\n")
             opts.append(f"-c={results / 'pytest.ini'}")
+        for name in plugins:
+            opts[0:0] = ["-p", name]
         argv[at:at] = opts
         env["PYTHONPATH"] = str(PLUGIN_DIR)
         # Entry-point plugins of this venv (textual snapshots, asyncio, ...) triple pytest's
@@ -396,6 +411,8 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         if task.per_test_timeout_s:
             env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
+    env.update(extra_env or {})
+    binds = (results,) if report_dir is None else (results, Path(report_dir))
     try:
         code, output, duration, timed_out = run_command(
             argv,
@@ -403,7 +420,7 @@ def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> Test
             timeout_s=task.timeout_s,
             sandbox=sandbox,
             env=env,
-            extra_binds=(results,),
+            extra_binds=binds,
         )
         counts = counts_from_junit(junit) if at is not None else None
     finally:

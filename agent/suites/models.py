@@ -52,6 +52,9 @@ class Task(BaseModel):
     # python_programs/x.py): workspace path -> file relative to the suite's base_dir.
     reference_fix_files: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
+    # Difficulty features of generated tasks (operator, lines changed, failing tests,
+    # call distance from a failing test to the bug), for calibration and selection.
+    features: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class Suite(BaseModel):

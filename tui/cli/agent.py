@@ -1,4 +1,4 @@
-"""`repo-agent run` and `repo-agent suite check`: the rollout engine on the command line."""
+"""`repo-agent run` and `repo-agent branch`: the rollout engine on the command line."""
 
 from __future__ import annotations
 
@@ -58,14 +58,6 @@ parent's (and its siblings'), and runs to the end. The branches are a new batch 
 parent (or under --trace-dir); the label store pairs each branch with its parent as a step
 pair, preferring the side whose tests pass.
 """
-
-SUITE_CHECK_EXAMPLES = """\
-examples:
-  repo-agent suite check mini-bugs
-  repo-agent suite check path/to/suite.json
-  repo-agent suite check ~/QuixBugs:gcd,bitcount
-"""
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
@@ -135,18 +127,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     br.set_defaults(func=cmd_branch)
-
-    suite = sub.add_parser("suite", help="suite tools (check)")
-    suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
-    check = suite_sub.add_parser(
-        "check",
-        help="each task's tests fail on the source and pass with its reference fix",
-        epilog=SUITE_CHECK_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
-    check.set_defaults(func=cmd_suite_check)
-    suite.set_defaults(func=lambda a: suite.print_help() or 2)
 
 
 def add_allocation_args(p: argparse.ArgumentParser) -> None:
@@ -570,51 +550,4 @@ def cmd_branch(args: argparse.Namespace) -> int:
     )
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130
-    return 0
-
-
-def cmd_suite_check(args: argparse.Namespace) -> int:
-    from agent.suites.loading import check_suite
-
-    suite = _load_suite(args.suite)
-    console = Console(highlight=False)
-    table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
-    id_width = max(len(t.id) for t in suite.tasks)
-    table.add_column("task", no_wrap=True, min_width=id_width)
-    for col in ("fails as is", "passes w/ fix", "ok"):
-        table.add_column(col, no_wrap=True, min_width=len(col))
-    # The detail column takes what is left of the terminal, cut with an ellipsis.
-    table.add_column(
-        "detail",
-        no_wrap=True,
-        overflow="ellipsis",
-        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
-    )
-    yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
-    with Progress(
-        TextColumn("\\[check]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("", total=len(suite.tasks))
-        checks = check_suite(
-            suite, progress=lambda c, done, total: progress.update(bar, completed=done, description=c.task_id)
-        )
-    for c in checks:
-        table.add_row(
-            c.task_id,
-            yes(c.fails_untouched),
-            yes(c.passes_with_fix),
-            "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
-            escape(c.detail or ""),
-        )
-    console.print(table)
-    bad = [c.task_id for c in checks if not c.ok]
-    if bad:
-        console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
-        return 1
-    console.print(f"[green]all {len(checks)} tasks ok[/]")
     return 0
