@@ -41,7 +41,7 @@ def answer():
     return 41
 '''
 
-TESTS = '''\
+TESTS = """\
 from mylib.core import answer, clamp, double_step, spin, total
 
 
@@ -71,7 +71,7 @@ def test_double_step():
 
 def test_answer():
     assert answer() == 42  # fails on the original: ignored by mutate
-'''
+"""
 
 
 def build_repo(root: Path) -> Path:

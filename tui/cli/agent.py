@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tui.cli.budget import add_budget_args, budget_from_args, budget_line
 from tui.cli.errors import UserError
 
 RUN_EXAMPLES = """\
@@ -59,6 +60,7 @@ parent (or under --trace-dir); the label store pairs each branch with its parent
 pair, preferring the side whose tests pass.
 """
 
+
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
         "run",
@@ -99,6 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
     add_allocation_args(run)
+    add_budget_args(run)
     run.set_defaults(func=cmd_run)
 
     br = sub.add_parser(
@@ -126,6 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--suite", help="the suite (default: the one recorded in BATCH_DIR/batch.json)")
     br.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
+    add_budget_args(br)
     br.set_defaults(func=cmd_branch)
 
 
@@ -289,6 +293,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name in ("rollouts", "max_iters", "max_workers"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    budget = budget_from_args(args, args.model or ("replay" if args.llm_provider == "replay" else ""))
     suite = _load_suite(args.suite)
     task_ids = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     if task_ids is None and args.replay_tasks:
@@ -386,10 +391,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 on_event=on_event,
                 allocation=strategy,
                 allocation_config=alloc_cfg,
+                budget=budget,
             )
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
+    if line := budget_line(summary.budget):
+        console.print(f"[bold]{line}[/]")
     if strategy == "adaptive" or alloc_cfg is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
@@ -466,6 +474,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"\\[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}")
+    budget = budget_from_args(args, model)
     config = RolloutConfig(price_in=args.price_in, price_out=args.price_out)
 
     def on_end(result, done: int, total: int) -> None:
@@ -491,6 +500,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
             suite_path=spec,
             cancel=threading.Event(),
             on_rollout_end=on_end,
+            budget=budget,
         )
     except BranchError as exc:
         raise UserError(str(exc)) from None
@@ -538,6 +548,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
         console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
+    if line := budget_line(s.budget):
+        console.print(f"[bold]{line}[/]")
     console.print(f"traces: {batch_dir}")
     dirs = (
         f"{out_root}"

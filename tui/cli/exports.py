@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from tui.cli.budget import add_budget_args, budget_from_args, budget_line
 from tui.cli.errors import UserError
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
@@ -128,6 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--price-per-mtok", type=float)
     pr.add_argument("--price-in", type=float, help="USD per 1M prompt tokens (rollout cost)")
     pr.add_argument("--price-out", type=float, help="USD per 1M completion tokens (rollout cost)")
+    add_budget_args(pr)
     pr.add_argument(
         "--pair-strategy",
         choices=("best-worst", "pass-fail", "all-contrastive"),
@@ -406,6 +408,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
             f"with {args.max_workers} workers"
         )
     model = args.model or ("replay" if args.llm_provider == "replay" else "")
+    budget = budget_from_args(args, model)
     batch_dir = args.trace_dir / new_batch_id(suite.name, model)
     config = RolloutConfig(
         max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in, price_out=args.price_out
@@ -438,6 +441,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
             allocation=strategy,
             allocation_config=alloc_cfg,
             pair_strategy=args.pair_strategy,
+            budget=budget,
         )
     finally:
         store.close()
@@ -458,6 +462,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         _say(f"[prefs]   Other pairs skipped: {_counts(other)}")
     _say(f"[prefs]   Tokens: {tokens_line(r)}; {r.tokens_per_example:,.1f} per pair; cost/epoch: {cost_line(r)}")
     _say(f"[prefs]   Traces: {s.batch_dir}")
+    if line := budget_line(s.batch.budget):
+        _say(f"[prefs]   {line}")
     if s.error:
         _say(f"[prefs]   No pairs file written: {s.error}")
         return 1

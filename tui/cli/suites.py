@@ -189,9 +189,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
         f"baseline: {stats.baseline_tests} tests, {stats.baseline_failing} failing there (ignored); "
         f"candidates generated: {stats.candidates}"
     )
-    mix = ", ".join(
-        f"{op} {stats.operators_validated[op]}/{n}" for op, n in stats.operators_tried.most_common()
-    )
+    mix = ", ".join(f"{op} {stats.operators_validated[op]}/{n}" for op, n in stats.operators_tried.most_common())
     console.print(f"operators (validated/tried): {mix or '-'}")
     console.print(f"next: repo-agent suite check {escape(args.out)}")
     return 0

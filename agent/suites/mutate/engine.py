@@ -232,7 +232,12 @@ class _Run:
                 (ws / path).write_bytes(data)
             for _ in range(2):
                 run = run_pytest(
-                    ws, self.argv, select=select, timeout_s=timeout, per_test_timeout_s=per_test, sandbox=self.cfg.sandbox
+                    ws,
+                    self.argv,
+                    select=select,
+                    timeout_s=timeout,
+                    per_test_timeout_s=per_test,
+                    sandbox=self.cfg.sandbox,
                 )
                 runs.append(run)
                 if run.hang or not run.failing:

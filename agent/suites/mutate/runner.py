@@ -15,9 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.pytest_report import pytest_index
 from agent.sandbox import resolve_argv, run_tests
 from agent.suites.models import DirSource, Task
-from agent.pytest_report import pytest_index
 
 PLUGIN = "repo_agent_mutate"
 TIMEOUT_MARK = "per-test timeout"  # in the message of a test the timeout plugin stopped
