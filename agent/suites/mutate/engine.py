@@ -30,6 +30,7 @@ from agent.suites.models import Suite
 from agent.suites.mutate.operators import OPERATORS, Mutant, apply_edits, mutants_for_file
 from agent.suites.mutate.runner import Baseline, MutateError, pytest_argv, run_baseline, run_pytest, without_paths
 from agent.suites.mutate.tasks import goal_text, protected_paths, task_id, write_task
+from agent.suites.mutate.zygote import Zygote
 from agent.workspace import copy_tree, walk_files
 
 STATE_DIR = ".mutate"
@@ -52,6 +53,7 @@ class MutateConfig:
     per_test_timeout_s: float = 5.0  # validation runs; a test slower than this is a hang
     task_per_test_timeout_s: float = 10.0
     task_timeout_s: float = 120.0
+    warm: bool = True  # validation runs fork from a warm pytest (agent/suites/mutate/zygote.py)
 
 
 @dataclass
@@ -222,7 +224,7 @@ class _Run:
 
     # ------------------------------------------------------------------ validation
 
-    def validate(self, cand: _Candidate, ws: Path, baseline: Baseline) -> dict:
+    def validate(self, cand: _Candidate, ws: Path, baseline: Baseline, zygote: Zygote | None = None) -> dict:
         select = sorted(cand.tests)
         per_test = self.cfg.per_test_timeout_s
         timeout = 30.0 + 3 * baseline.duration(select) + per_test * 2
@@ -238,6 +240,7 @@ class _Run:
                     timeout_s=timeout,
                     per_test_timeout_s=per_test,
                     sandbox=self.cfg.sandbox,
+                    zygote=zygote,
                 )
                 runs.append(run)
                 if run.hang or not run.failing:
@@ -328,20 +331,24 @@ class _Run:
         def room() -> bool:
             return cap is None or self.stats.validated - start_validated < cap
 
-        workspaces: Queue[Path] = Queue()
+        workspaces: Queue[tuple[Path, Zygote | None]] = Queue()
+        zygotes: list[Zygote] = []
         with tempfile.TemporaryDirectory(prefix="repo-agent-mutate-ws-") as tmp:
             n = max(1, self.cfg.max_workers)
             for i in range(n):
                 ws = Path(tmp) / f"w{i}"
                 copy_tree(self.base, ws)
-                workspaces.put(ws)
+                z = Zygote(ws, sandbox=self.cfg.sandbox) if self.cfg.warm and todo else None
+                if z is not None:
+                    zygotes.append(z)
+                workspaces.put((ws, z))
 
             def one(c: _Candidate) -> dict:
-                ws = workspaces.get()
+                ws, z = workspaces.get()
                 try:
-                    return self.validate(c, ws, baseline)
+                    return self.validate(c, ws, baseline, z)
                 finally:
-                    workspaces.put(ws)
+                    workspaces.put((ws, z))
 
             pending: dict = {}
             it = iter(todo)
@@ -374,6 +381,8 @@ class _Run:
                             rec.pop("failing", None)
                         self.record(rec)
                         self.count(rec, c)
+            for z in zygotes:
+                z.cleanup()
         return kept
 
     def screen(self, c: _Candidate) -> dict | None:

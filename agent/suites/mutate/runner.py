@@ -11,13 +11,15 @@ import json
 import shlex
 import shutil
 import tempfile
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.pytest_report import pytest_index
+from agent.pytest_report import pytest_index, summary_line
 from agent.sandbox import resolve_argv, run_tests
 from agent.suites.models import DirSource, Task
+from agent.suites.mutate.zygote import Zygote, ZygoteError
 
 PLUGIN = "repo_agent_mutate"
 TIMEOUT_MARK = "per-test timeout"  # in the message of a test the timeout plugin stopped
@@ -85,8 +87,15 @@ def run_pytest(
     timeout_s: float,
     per_test_timeout_s: float | None,
     sandbox: str = "auto",
+    zygote: Zygote | None = None,
 ) -> TestRun:
-    """One sandboxed pytest run of ``argv`` in ``ws`` (only ``select`` node ids, if given)."""
+    """One sandboxed pytest run of ``argv`` in ``ws`` (only ``select`` node ids, if given);
+    through ``zygote`` (a warm pytest in the same sandbox) when one is given."""
+    if zygote is not None and select is not None:
+        try:
+            return _run_in_zygote(zygote, argv, select, timeout_s, per_test_timeout_s)
+        except ZygoteError:
+            pass  # a plain run below gives the verdict
     report_dir = Path(tempfile.mkdtemp(prefix="repo-agent-mutate-"))
     try:
         env = {"REPO_AGENT_REPORT": str(report_dir / "report.json")}
@@ -110,9 +119,37 @@ def run_pytest(
             outcomes = {}  # killed before the session ended (hard stop, wall clock)
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
-    hang = result.timed_out or not outcomes and select is not None and result.exit_code not in (0, 1)
-    hang = hang or any(TIMEOUT_MARK in (r.get("message") or "") for r in outcomes.values())
-    return TestRun(outcomes, result.summary, hang, result.duration_s)
+    return TestRun(outcomes, result.summary, _hang(result.timed_out, outcomes, select), result.duration_s)
+
+
+def _hang(timed_out: bool, outcomes: dict, select: list[str] | None) -> bool:
+    # No report for a selected run: the hard stop (faulthandler) or the wall clock ended it.
+    return (
+        timed_out
+        or (not outcomes and bool(select))
+        or any(TIMEOUT_MARK in (r.get("message") or "") for r in outcomes.values())
+    )
+
+
+def _run_in_zygote(
+    z: Zygote, argv: list[str], select: list[str], timeout_s: float, per_test_timeout_s: float | None
+) -> TestRun:
+    at = pytest_index(resolve_argv(argv))
+    rest = resolve_argv(argv)[at:]
+    report, chosen = z.io / "report.json", z.io / "select.txt"
+    report.unlink(missing_ok=True)
+    chosen.write_text("\n".join(select) + "\n", encoding="utf-8")
+    env = {"REPO_AGENT_REPORT": str(report), "REPO_AGENT_SELECT": str(chosen)}
+    if per_test_timeout_s:
+        env["REPO_AGENT_TEST_TIMEOUT"] = f"{per_test_timeout_s:g}"
+    start = time.monotonic()
+    code, timed_out, log = z.run(z.pytest_args(rest, (PLUGIN, "repo_agent_timeout")), env, timeout_s)
+    try:
+        outcomes = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        outcomes = {}
+    summary = summary_line(log) or (f"timed out after {timeout_s:g}s" if timed_out else f"exit status {code}")
+    return TestRun(outcomes, summary, _hang(timed_out, outcomes, select), time.monotonic() - start)
 
 
 @dataclass
