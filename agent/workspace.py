@@ -58,12 +58,14 @@ def source_dir(suite: Suite, task: Task) -> Path:
     """The task's source directory on disk."""
     src = task.source
     if not isinstance(src, DirSource):
-        # Imported lazily: suites.py imports this module.
+        # Imported lazily: the suites package imports this module.
+        from agent.suites.git import GitSourceError, checkout
         from agent.suites.loading import SuiteError
 
-        raise SuiteError(
-            f"task {task.id}: git sources are not supported yet ({src.repo}@{src.commit}); use a directory source"
-        )
+        try:
+            return checkout(suite, task)
+        except GitSourceError as exc:
+            raise SuiteError(str(exc)) from None
     base = suite.base_dir or Path.cwd()
     path = (Path(base) / src.path).resolve()
     if not path.is_dir():

@@ -1,9 +1,8 @@
 """Suites and tasks (DESIGN §3.2): the contract for what a rollout is asked to fix.
 
 A suite is a JSON file: ``{"name": ..., "tasks": [...]}``. Paths inside it are
-relative to the suite file's directory. A task's source is a directory today; the
-``GitSource`` shape keeps the schema open to a repository at a commit (BugsInPy,
-SWE-bench-style instances).
+relative to the suite file's directory. A task's source is a directory or a git
+repository at a commit (BugsInPy, SWE-bench-style instances).
 """
 
 from __future__ import annotations
@@ -21,13 +20,16 @@ class DirSource(BaseModel):
 
 
 class GitSource(BaseModel):
-    """Not implemented yet: declared so suites can name one without a schema change."""
+    """A repository (local path, relative to the suite file, or URL) at a commit; checked
+    out once into a cache and set up once in the sandbox (agent/suites/git.py)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["git"] = "git"
     repo: str
     commit: str
     subdir: str | None = None
+    # Run once in the sandbox on the fresh checkout, in subdir if set (no network), e.g. a build step.
+    setup: list[str] | str | None = None
 
 
 Source = Annotated[DirSource | GitSource, Field(discriminator="kind")]
