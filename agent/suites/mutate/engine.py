@@ -199,10 +199,18 @@ class _Run:
         groups = []
         for key in sorted(by_function):
             ms = by_function[key]
-            if self.cfg.per_function and len(ms) > self.cfg.per_function:
-                ms = sorted(self.rng.sample(ms, self.cfg.per_function), key=lambda m: (m.line, m.id))
-            else:
-                self.rng.shuffle(ms)
+            # Operators take turns within a function: the ones with many sites (variables,
+            # constants) would otherwise crowd out the rest of a run stopped by --max-tasks.
+            by_op: dict[str, list[Mutant]] = defaultdict(list)
+            for m in ms:
+                by_op[m.operator].append(m)
+            for op in sorted(by_op):
+                self.rng.shuffle(by_op[op])
+            ops = sorted(by_op)
+            self.rng.shuffle(ops)
+            ms = [by_op[op][i] for i in range(max(len(v) for v in by_op.values())) for op in ops if i < len(by_op[op])]
+            if self.cfg.per_function:
+                ms = ms[: self.cfg.per_function]
             groups.append(ms)
         self.rng.shuffle(groups)
         # Round robin over functions: a run stopped by --max-tasks still spreads over the code.
@@ -226,13 +234,15 @@ class _Run:
 
     def validate(self, cand: _Candidate, ws: Path, baseline: Baseline, zygote: Zygote | None = None) -> dict:
         select = sorted(cand.tests)
-        per_test = self.cfg.per_test_timeout_s
+        # A hang costs its timeout: allow far more than the baseline took, never more than configured.
+        slowest = max((float(baseline.outcomes[n].get("duration", 0.0)) for n in select), default=0.0)
+        per_test = min(self.cfg.per_test_timeout_s, max(1.0, 20 * slowest))
         timeout = 30.0 + 3 * baseline.duration(select) + per_test * 2
         runs = []
         try:
             for path, data in cand.files.items():
                 (ws / path).write_bytes(data)
-            for _ in range(2):
+            for attempt in range(2):
                 run = run_pytest(
                     ws,
                     self.argv,
@@ -241,6 +251,9 @@ class _Run:
                     per_test_timeout_s=per_test,
                     sandbox=self.cfg.sandbox,
                     zygote=zygote,
+                    # The first run only decides survived or not; the confirming run rewrites
+                    # asserts, for the messages the goal quotes.
+                    plain=attempt == 0,
                 )
                 runs.append(run)
                 if run.hang or not run.failing:
@@ -256,7 +269,7 @@ class _Run:
         second = runs[1]
         if second.hang or set(second.failing) != set(first.failing):
             return {"status": "flaky"}
-        return {"status": "validated", "failing": first.failing}
+        return {"status": "validated", "failing": second.failing}
 
     def accept(self, cand: _Candidate, failing: dict[str, str], tier: int) -> dict:
         selected = sorted(failing) + sorted(n for n in cand.tests if n not in failing)

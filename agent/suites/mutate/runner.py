@@ -88,12 +88,13 @@ def run_pytest(
     per_test_timeout_s: float | None,
     sandbox: str = "auto",
     zygote: Zygote | None = None,
+    plain: bool = False,
 ) -> TestRun:
     """One sandboxed pytest run of ``argv`` in ``ws`` (only ``select`` node ids, if given);
     through ``zygote`` (a warm pytest in the same sandbox) when one is given."""
     if zygote is not None and select is not None:
         try:
-            return _run_in_zygote(zygote, argv, select, timeout_s, per_test_timeout_s)
+            return _run_in_zygote(zygote, argv, select, timeout_s, per_test_timeout_s, plain)
         except ZygoteError:
             pass  # a plain run below gives the verdict
     report_dir = Path(tempfile.mkdtemp(prefix="repo-agent-mutate-"))
@@ -132,7 +133,7 @@ def _hang(timed_out: bool, outcomes: dict, select: list[str] | None) -> bool:
 
 
 def _run_in_zygote(
-    z: Zygote, argv: list[str], select: list[str], timeout_s: float, per_test_timeout_s: float | None
+    z: Zygote, argv: list[str], select: list[str], timeout_s: float, per_test_timeout_s: float | None, plain: bool
 ) -> TestRun:
     at = pytest_index(resolve_argv(argv))
     rest = resolve_argv(argv)[at:]
@@ -143,7 +144,7 @@ def _run_in_zygote(
     if per_test_timeout_s:
         env["REPO_AGENT_TEST_TIMEOUT"] = f"{per_test_timeout_s:g}"
     start = time.monotonic()
-    code, timed_out, log = z.run(z.pytest_args(rest, (PLUGIN, "repo_agent_timeout")), env, timeout_s)
+    code, timed_out, log = z.run(z.pytest_args(rest, (PLUGIN, "repo_agent_timeout"), plain), env, timeout_s)
     try:
         outcomes = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):

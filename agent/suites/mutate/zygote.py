@@ -32,6 +32,8 @@ for _name in default_plugins:  # what pytest.main would import first thing in ev
         importlib.import_module("_pytest." + _name)
     except Exception:
         pass
+import gc
+gc.freeze()  # what the zygote holds is never collected again: children's collections stay small
 chan_in, chan_out = sys.stdin.buffer, os.fdopen(os.dup(1), "w")
 null = os.open(os.devnull, os.O_RDWR)
 os.dup2(null, 1)
@@ -114,11 +116,14 @@ class Zygote:
             tail = ""
         return reply["exit"], bool(reply["timed_out"]), tail
 
-    def pytest_args(self, argv_after_pytest: list[str], plugins: tuple[str, ...]) -> list[str]:
-        opts: list[str] = []
+    def pytest_args(self, argv_after_pytest: list[str], plugins: tuple[str, ...], plain: bool = False) -> list[str]:
+        # plain: no assertion rewriting (the costliest part of collecting a test module).
+        opts: list[str] = ["--assert=plain"] if plain else []
         for name in plugins:
             opts += ["-p", name]
-        opts += ["-p", "no:cacheprovider", f"--rootdir={self.ws}", f"--confcutdir={self.ws}"]
+        # unraisableexception runs gc.collect() several times per session: a third of a small run.
+        opts += ["-p", "no:cacheprovider", "-p", "no:unraisableexception"]
+        opts += [f"--rootdir={self.ws}", f"--confcutdir={self.ws}"]
         if not has_pytest_config(self.ws):
             ini = self.io / "pytest.ini"
             ini.write_text("[pytest]\n")
