@@ -180,8 +180,12 @@ class _Sites(ast.NodeVisitor):
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         qual = ".".join([*self.names, node.name])
         local: set[str] = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+        in_comprehension: set[int] = set()  # their targets live in the comprehension's own scope
         for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            if isinstance(sub, ast.comprehension):
+                in_comprehension |= {id(n) for n in ast.walk(sub.target)}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store) and id(sub) not in in_comprehension:
                 local.add(sub.id)
         self.stack.append((qual, (first, node.end_lineno), local))
         self.names.append(node.name)

@@ -7,6 +7,7 @@ mutated line would hand the model the answer.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -40,8 +41,9 @@ def goal_text(failing: dict[str, str], command: str) -> str:
 
 
 def task_id(repo_name: str, functions: list[str], operators: list[str], mutant_id: str) -> str:
-    head = "+".join(f.rsplit(".", 1)[-1] for f in functions)
-    raw = f"{repo_name}.{head}.{'+'.join(operators)}.{mutant_id[:8]}"
+    head = "+".join(functions)
+    short = mutant_id[:8] if "+" not in mutant_id else hashlib.sha1(mutant_id.encode()).hexdigest()[:8]
+    raw = f"{repo_name}.{head}.{'+'.join(operators)}.{short}"
     return re.sub(r"[^A-Za-z0-9_.\-]", "-", raw)[:120]
 
 
