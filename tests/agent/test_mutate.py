@@ -88,3 +88,17 @@ def test_a_changed_repository_is_refused_for_the_same_out(mutated, tmp_path):
     (other / "mylib" / "core.py").write_text("def answer():\n    return 42\n")
     with pytest.raises(MutateError, match="another state of the repository"):
         mutate_repo(other, out, cfg)
+
+
+def test_multi_joins_validated_bugs_of_different_functions(tmp_path):
+    repo = build_repo(tmp_path / "repo")
+    cfg = MutateConfig(
+        tests="python -m pytest -q tests", operators=["remove_statement"], multi=2, max_tasks=4, per_test_timeout_s=1.0
+    )
+    suite, stats = mutate_repo(repo, tmp_path / "out", cfg)
+    multi = [t for t in suite.tasks if "tier-2" in t.tags]
+    assert multi and len(suite.tasks) <= 4
+    for t in multi:
+        functions = t.features["function"].split("+")
+        assert t.features["mutants"] == 2 and len(set(functions)) == 2
+    assert all(c.ok for c in check_suite(load_suite(tmp_path / "out"), max_workers=2))
