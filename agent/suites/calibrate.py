@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.allocation import rollout_passed
+from agent.suites.git import is_local
 from agent.suites.models import Suite, Task
 from agent.trace import find_batches, read_batch_meta, read_trace
 
@@ -114,6 +115,8 @@ def write_selected(suite: Suite, rates: dict[str, TaskRate], band: tuple[float, 
         src = data["source"]
         if src.get("kind") == "dir":
             src["path"] = _rel(base, src["path"], out_dir)
+        elif src.get("kind") == "git" and is_local(src["repo"]):
+            src["repo"] = _rel(base, src["repo"], out_dir)
         if data.get("reference_fix"):
             data["reference_fix"] = _rel(base, data["reference_fix"], out_dir)
         data["reference_fix_files"] = {k: _rel(base, v, out_dir) for k, v in data["reference_fix_files"].items()}

@@ -10,16 +10,14 @@ as they are made, so a stopped run resumes where it was.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import math
-import random
 import shlex
 import shutil
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -27,15 +25,14 @@ from pathlib import Path
 from queue import Queue
 
 from agent.suites.models import Suite
-from agent.suites.mutate.operators import OPERATORS, Mutant, apply_edits, mutants_for_file
+from agent.suites.mutate.candidates import Candidate, Candidates, code_key
+from agent.suites.mutate.operators import OPERATORS
 from agent.suites.mutate.runner import Baseline, MutateError, pytest_argv, run_baseline, run_pytest, without_paths
 from agent.suites.mutate.tasks import goal_text, protected_paths, task_id, write_task
 from agent.suites.mutate.zygote import Zygote
 from agent.workspace import copy_tree, walk_files
 
 STATE_DIR = ".mutate"
-TEST_PARTS = {"test", "tests", "testing"}
-SKIP_PARTS = {"docs", "doc", "examples", "benchmarks", "bench", "build", "dist", "site-packages"}
 MAX_TASK_TESTS = 100  # node ids in one task's test command
 
 
@@ -79,45 +76,6 @@ class MutateStats:
     phase: str = "baseline"
 
 
-@dataclass
-class _Candidate:
-    parts: list[Mutant]
-    files: dict[str, bytes]  # path -> mutated content
-    code_key: str
-    tests: dict[str, int]  # baseline-passing tests that reach it -> call depth
-
-    @property
-    def id(self) -> str:
-        return "+".join(p.id for p in self.parts)
-
-    @property
-    def operator(self) -> str:
-        return "+".join(sorted({p.operator for p in self.parts}))
-
-
-def source_files(base: Path) -> list[str]:
-    """Python files of the code under test: not tests, docs, build output or set-up scripts."""
-    out = []
-    for rel in walk_files(base):
-        parts = rel.split("/")
-        name = parts[-1]
-        if not name.endswith(".py") or name in ("setup.py", "conftest.py", "noxfile.py", "__main__.py"):
-            continue
-        if name.startswith("test_") or name.endswith("_test.py") or name.startswith("."):
-            continue
-        if any(p in TEST_PARTS or p in SKIP_PARTS or p.startswith(".") for p in parts[:-1]):
-            continue
-        out.append(rel)
-    return out
-
-
-def _code_key(files: dict[str, bytes]) -> str:
-    h = hashlib.sha1()
-    for path in sorted(files):
-        h.update(path.encode() + b"\0" + ast.dump(ast.parse(files[path])).encode() + b"\0")
-    return h.hexdigest()
-
-
 def _fingerprint(root: Path) -> str:
     h = hashlib.sha1()
     for rel in walk_files(root):
@@ -134,12 +92,10 @@ class _Run:
         self.task_argv = without_paths(self.argv)
         self.stats = MutateStats()
         self.started = time.monotonic()
-        self.rng = random.Random(cfg.seed)
         self.decided: dict[str, dict] = {}
         self.tasks: list[dict] = []
         self.seen_code: set[str] = set()
-        self.originals: dict[str, bytes] = {}
-        self.original_keys: dict[str, str] = {}
+        self.cands = Candidates(self.base, operators=cfg.operators, per_function=cfg.per_function, seed=cfg.seed)
 
     # ------------------------------------------------------------------ set-up
 
@@ -184,55 +140,9 @@ class _Run:
                     self.seen_code.add(rec["code_key"])
         return baseline
 
-    def candidates(self, baseline: Baseline) -> list[_Candidate]:
-        ops = set(self.cfg.operators or OPERATORS)
-        by_function: dict[tuple[str, str], list[Mutant]] = defaultdict(list)
-        for rel in source_files(self.base):
-            data = (self.base / rel).read_bytes()
-            self.originals[rel] = data
-            try:
-                self.original_keys[rel] = _code_key({rel: data})
-            except SyntaxError:
-                continue
-            for m in mutants_for_file(rel, data, ops):
-                by_function[(rel, m.function)].append(m)
-        groups = []
-        for key in sorted(by_function):
-            ms = by_function[key]
-            # Operators take turns within a function: the ones with many sites (variables,
-            # constants) would otherwise crowd out the rest of a run stopped by --max-tasks.
-            by_op: dict[str, list[Mutant]] = defaultdict(list)
-            for m in ms:
-                by_op[m.operator].append(m)
-            for op in sorted(by_op):
-                self.rng.shuffle(by_op[op])
-            ops = sorted(by_op)
-            self.rng.shuffle(ops)
-            ms = [by_op[op][i] for i in range(max(len(v) for v in by_op.values())) for op in ops if i < len(by_op[op])]
-            if self.cfg.per_function:
-                ms = ms[: self.cfg.per_function]
-            groups.append(ms)
-        self.rng.shuffle(groups)
-        # Round robin over functions: a run stopped by --max-tasks still spreads over the code.
-        order: list[Mutant] = []
-        for i in range(max((len(g) for g in groups), default=0)):
-            order += [g[i] for g in groups if i < len(g)]
-        return [self.candidate([m], baseline) for m in order]
-
-    def candidate(self, parts: list[Mutant], baseline: Baseline) -> _Candidate:
-        files: dict[str, bytes] = {}
-        for path in sorted({p.path for p in parts}):
-            edits = [e for p in parts if p.path == path for e in p.edits]
-            files[path] = apply_edits(self.originals[path], edits)
-        tests: dict[str, int] = {}
-        for p in parts:
-            for nodeid, depth in baseline.covering(p.path, *p.func_lines).items():
-                tests[nodeid] = min(depth, tests.get(nodeid, depth))
-        return _Candidate(parts, files, "", tests)
-
     # ------------------------------------------------------------------ validation
 
-    def validate(self, cand: _Candidate, ws: Path, baseline: Baseline, zygote: Zygote | None = None) -> dict:
+    def validate(self, cand: Candidate, ws: Path, baseline: Baseline, zygote: Zygote | None = None) -> dict:
         select = sorted(cand.tests)
         # A hang costs its timeout: allow far more than the baseline took, never more than configured.
         slowest = max((float(baseline.outcomes[n].get("duration", 0.0)) for n in select), default=0.0)
@@ -260,7 +170,7 @@ class _Run:
                     break  # a hang is rejected and a survivor has nothing to confirm: one run is enough
         finally:
             for path in cand.files:
-                (ws / path).write_bytes(self.originals[path])
+                (ws / path).write_bytes(self.cands.originals[path])
         first = runs[0]
         if first.hang:
             return {"status": "hang", "summary": first.summary}
@@ -271,7 +181,7 @@ class _Run:
             return {"status": "flaky"}
         return {"status": "validated", "failing": second.failing}
 
-    def accept(self, cand: _Candidate, failing: dict[str, str], tier: int) -> dict:
+    def accept(self, cand: Candidate, failing: dict[str, str], tier: int) -> dict:
         selected = sorted(failing) + sorted(n for n in cand.tests if n not in failing)
         selected = selected[: max(MAX_TASK_TESTS, len(failing))]
         command = self.task_argv + selected
@@ -309,7 +219,7 @@ class _Run:
             fh.write(json.dumps(rec) + "\n")
         self.decided[rec["id"]] = rec
 
-    def count(self, rec: dict, cand: _Candidate, *, resumed: bool = False) -> None:
+    def count(self, rec: dict, cand: Candidate, *, resumed: bool = False) -> None:
         s = self.stats
         status = rec["status"]
         if resumed:
@@ -327,10 +237,10 @@ class _Run:
         if self.progress:
             self.progress(s)
 
-    def process(self, cands: list[_Candidate], baseline: Baseline, cap: int | None, tier: int) -> list[_Candidate]:
+    def process(self, cands: list[Candidate], baseline: Baseline, cap: int | None, tier: int) -> list[Candidate]:
         """Validate ``cands`` in order until ``cap`` validated; returns the validated ones."""
-        kept: list[_Candidate] = []
-        todo: list[_Candidate] = []
+        kept: list[Candidate] = []
+        todo: list[Candidate] = []
         start_validated = self.stats.validated
         for c in cands:
             done = self.decided.get(c.id)
@@ -356,7 +266,7 @@ class _Run:
                     zygotes.append(z)
                 workspaces.put((ws, z))
 
-            def one(c: _Candidate) -> dict:
+            def one(c: Candidate) -> dict:
                 ws, z = workspaces.get()
                 try:
                     return self.validate(c, ws, baseline, z)
@@ -365,46 +275,51 @@ class _Run:
 
             pending: dict = {}
             it = iter(todo)
-            with ThreadPoolExecutor(max_workers=n) as pool:
-                while True:
-                    while room() and len(pending) < 2 * n:
-                        c = next(it, None)
-                        if c is None:
-                            break
-                        rec = self.screen(c)
-                        if rec is not None:
-                            self.record(rec)
-                            self.count(rec, c)
-                            continue
-                        pending[pool.submit(one, c)] = c
-                    if not pending:
-                        break
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        c = pending.pop(fut)
-                        result = fut.result()
-                        rec = {"id": c.id, "code_key": c.code_key, "operator": c.operator, **result}
-                        if result["status"] == "validated" and room():
-                            rec["task"] = self.accept(c, result.pop("failing"), tier)
-                            rec.pop("failing", None)
-                            kept.append(c)
-                        elif result["status"] == "validated":
-                            continue  # over the cap: left undecided for a later, larger run
-                        else:
-                            rec.pop("failing", None)
-                        self.record(rec)
-                        self.count(rec, c)
-            for z in zygotes:
-                z.cleanup()
+            try:
+                self._loop(it, pending, n, one, room, kept, tier)
+            finally:
+                for z in zygotes:
+                    z.cleanup()
         return kept
 
-    def screen(self, c: _Candidate) -> dict | None:
+    def _loop(self, it, pending: dict, n: int, one, room, kept: list[Candidate], tier: int) -> None:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            while True:
+                while room() and len(pending) < 2 * n:
+                    c = next(it, None)
+                    if c is None:
+                        break
+                    rec = self.screen(c)
+                    if rec is not None:
+                        self.record(rec)
+                        self.count(rec, c)
+                        continue
+                    pending[pool.submit(one, c)] = c
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    c = pending.pop(fut)
+                    result = fut.result()
+                    rec = {"id": c.id, "code_key": c.code_key, "operator": c.operator, **result}
+                    if result["status"] == "validated" and room():
+                        rec["task"] = self.accept(c, result.pop("failing"), tier)
+                        rec.pop("failing", None)
+                        kept.append(c)
+                    elif result["status"] == "validated":
+                        continue  # over the cap: left undecided for a later, larger run
+                    else:
+                        rec.pop("failing", None)
+                    self.record(rec)
+                    self.count(rec, c)
+
+    def screen(self, c: Candidate) -> dict | None:
         """Decisions made without running anything: equivalent, duplicate or unreachable."""
         try:
-            c.code_key = _code_key(c.files)
+            c.code_key = code_key(c.files)
         except SyntaxError:
             return {"id": c.id, "status": "equivalent", "operator": c.operator}
-        if all(_code_key({p: d}) == self.original_keys.get(p) for p, d in c.files.items()):
+        if self.cands.is_equivalent(c):
             return {"id": c.id, "status": "equivalent", "operator": c.operator}
         if c.code_key in self.seen_code:
             return {"id": c.id, "status": "duplicate", "operator": c.operator}
@@ -413,31 +328,10 @@ class _Run:
             return {"id": c.id, "status": "uncovered", "operator": c.operator, "code_key": c.code_key}
         return None
 
-    def combos(self, singles: list[_Candidate], k: int, n: int, baseline: Baseline) -> list[_Candidate]:
-        """Up to ``n`` candidates joining ``k`` validated mutants of different functions."""
-        out = []
-        pool = list(singles)
-        self.rng.shuffle(pool)
-        for _ in range(n * 3):
-            if len(out) >= n:
-                break
-            chosen: list[Mutant] = []
-            for c in pool:
-                m = c.parts[0]
-                if all((m.path, m.function) != (x.path, x.function) for x in chosen):
-                    chosen.append(m)
-                if len(chosen) == k:
-                    break
-            if len(chosen) < k:
-                break
-            out.append(self.candidate(chosen, baseline))
-            pool = pool[k:] + pool[:k]  # rotate so the next combo uses other mutants
-        return out
-
     def run(self) -> Suite:
         baseline = self.prepare()
         self.stats.phase = "single"
-        cands = self.candidates(baseline)
+        cands = self.cands.singles(baseline)
         self.stats.candidates = len(cands)
         cap = self.cfg.max_tasks
         multi = max(1, min(3, self.cfg.multi))
@@ -448,7 +342,7 @@ class _Run:
             left = None if cap is None else max(0, (cap - self.stats.validated) // (multi + 1 - k))
             if left == 0:
                 continue
-            combos = self.combos(singles, k, left if left is not None else len(singles) // k, baseline)
+            combos = self.cands.combos(singles, k, left if left is not None else len(singles) // k, baseline)
             self.stats.candidates += len(combos)
             self.process(combos, baseline, left, k)
         self.stats.phase = "done"

@@ -45,6 +45,7 @@ for line in chan_in:
         code = 98
         try:
             os.setpgid(0, 0)
+            os.close(chan_out.fileno())  # the reply channel is the zygote's alone
             log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(null, 0); os.dup2(log, 1); os.dup2(log, 2)
             os.environ.update(req["env"])
