@@ -98,3 +98,47 @@ def test_run_prints_spent_and_left(tiny_suite, tiny_suite_path, scripted, tmp_pa
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "budget $100.00: spent $0.0" in out and ", left $99.9" in out
+
+
+def test_an_adaptive_batch_stops_when_the_budget_is_spent(tiny_suite, scripted, tmp_path):
+    from agent.allocation import AllocationConfig
+
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    free = _run(tiny_suite, server, tmp_path, "free", None, rollouts=1)
+    one = max(r.outcome.cost_usd for r in free.results)
+    s = _run(
+        tiny_suite,
+        server,
+        tmp_path,
+        "adaptive",
+        DollarBudget(one * 2.5),
+        allocation="adaptive",
+        allocation_config=AllocationConfig(budget_rollouts=12),
+    )
+    assert 2 <= len(s.results) <= 3 and s.budget.refused >= 1
+    assert read_batch_meta(tmp_path / "adaptive").stop_reason == "budget"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["prefs", "--suite", "mini-bugs", "--model", "m", "--budget-usd", "1", "--out", "x.jsonl"],
+        ["branch", "--from", "runs/none", "--model", "m", "--budget-usd", "1"],
+        ["suite", "calibrate", "mini-bugs", "--k", "1", "--model", "m", "--budget-usd", "1"],
+    ],
+)
+def test_every_spending_command_refuses_a_budget_without_prices(argv, capsys):
+    assert main(argv) == 2
+    assert "--budget-usd needs prices" in capsys.readouterr().err
+
+
+def test_a_prices_file_gives_the_prices(tmp_path):
+    import argparse
+
+    from tui.cli.budget import budget_from_args
+
+    f = tmp_path / "p.json"
+    f.write_text('{"big": {"in": 3, "out": 9}, "*": {"in": 0.1, "out": 0.2}}')
+    args = argparse.Namespace(prices=str(f), price_in=None, price_out=1.0, budget_usd=2.0)
+    b = budget_from_args(args, "small")
+    assert (args.price_in, args.price_out) == (0.1, 1.0) and b.limit == 2.0  # a flag wins over the file

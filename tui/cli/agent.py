@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tui.cli.budget import add_budget_args, budget_from_args, budget_line
+from tui.cli.budget import add_budget_args, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 
 RUN_EXAMPLES = """\
@@ -449,6 +449,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
     from agent.trace import BATCH_FILE, new_batch_id, read_batch_meta
 
+    require_prices(args)
     parent_dir = Path(args.from_batch)
     if not (parent_dir / BATCH_FILE).is_file():
         raise UserError(f"--from: {parent_dir} is not a batch directory (no {BATCH_FILE})")

@@ -50,6 +50,20 @@ def prices_from_file(path: str, model: str) -> tuple[float | None, float | None]
         raise UserError(f"--prices: {path}: prices for {model!r} must be numbers") from None
 
 
+def require_prices(args: argparse.Namespace) -> None:
+    """Refuse ``--budget-usd`` without any prices, before the command does anything else."""
+    if getattr(args, "budget_usd", None) is None:
+        return
+    if args.budget_usd <= 0:
+        raise UserError("--budget-usd must be more than 0")
+    priced = getattr(args, "prices", None) or any(getattr(args, k, None) is not None for k in ("price_in", "price_out"))
+    if not priced:
+        raise UserError(
+            "--budget-usd needs prices to know what a rollout costs: give --price-in and --price-out "
+            "(USD per 1M tokens) or --prices FILE"
+        )
+
+
 def budget_from_args(args: argparse.Namespace, model: str):
     """Fill ``args.price_in/out`` from ``--prices`` (flags win) and build the DollarBudget, if any."""
     from agent.budget import DollarBudget

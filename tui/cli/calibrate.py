@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tui.cli.budget import add_budget_args, budget_from_args, budget_line
+from tui.cli.budget import add_budget_args, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 
 EXAMPLES = """\
@@ -110,6 +110,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UserError("give --from BATCH_DIR (batches already run on the suite) or --k K (pilot rollouts)")
     if args.budget_usd is not None and args.k is None:
         raise UserError("--budget-usd limits the pilot rollouts: it needs --k")
+    require_prices(args)
     suite = load_suite_arg(args.suite)
     console = Console(highlight=False, soft_wrap=True)
     roots = [Path(os.path.expanduser(s)) for s in args.sources]

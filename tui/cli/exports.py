@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tui.cli.budget import add_budget_args, budget_from_args, budget_line
+from tui.cli.budget import add_budget_args, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
@@ -364,6 +364,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     for name in ("rollouts", "max_workers", "max_iters"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    require_prices(args)
     try:
         suite = load_suite(os.path.expanduser(args.suite))
     except SuiteError as exc:
