@@ -83,3 +83,13 @@ def test_only_code_inside_functions_and_known_operators():
 
 def test_a_file_that_does_not_parse_gives_no_mutants():
     assert mutants_for_file("bad.py", b"def f(:\n") == []
+
+
+def test_task_commands_keep_options_and_drop_paths():
+    from agent.suites.mutate.runner import MutateError, pytest_argv, without_paths
+
+    argv = pytest_argv("python -m pytest -q -k 'not slow' tests/unit --tb=short -p xdist")
+    assert without_paths(argv) == ["python", "-m", "pytest", "-q", "-k", "not slow", "--tb=short", "-p", "xdist"]
+    assert without_paths(["pytest", "tests", "-x"]) == ["pytest", "-x"]
+    with pytest.raises(MutateError, match="--tests must run pytest"):
+        pytest_argv("make test")
