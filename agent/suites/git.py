@@ -22,7 +22,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from agent.sandbox import SandboxError, resolve_argv, run_command
+from agent.sandbox import SandboxError, run_command
+from agent.scoring import resolve_argv
 from agent.suites.models import GitSource, Suite, Task
 
 SETUP_TIMEOUT_S = 900.0

@@ -64,16 +64,21 @@ def require_prices(args: argparse.Namespace) -> None:
         )
 
 
-def budget_from_args(args: argparse.Namespace, model: str):
-    """Fill ``args.price_in/out`` from ``--prices`` (flags win) and build the DollarBudget, if any."""
-    from agent.budget import DollarBudget
-
+def apply_prices(args: argparse.Namespace, model: str) -> None:
+    """Fill ``args.price_in/out`` from ``--prices`` (the flags win)."""
     if getattr(args, "prices", None):
         pin, pout = prices_from_file(args.prices, model)
         if getattr(args, "price_in", None) is None:
             args.price_in = pin
         if getattr(args, "price_out", None) is None:
             args.price_out = pout
+
+
+def budget_from_args(args: argparse.Namespace, model: str):
+    """``apply_prices``, then the DollarBudget of ``--budget-usd``, if any."""
+    from agent.budget import DollarBudget
+
+    apply_prices(args, model)
     limit = getattr(args, "budget_usd", None)
     if limit is None:
         return None

@@ -1,6 +1,6 @@
 """Test runs for mutation, in the sandbox: one traced baseline, then selected tests per mutant.
 
-Both go through ``agent.sandbox.run_tests`` with the ``repo_agent_mutate`` pytest plugin,
+Both go through ``agent.scoring.run_tests`` with the ``repo_agent_mutate`` pytest plugin,
 which reports per-test outcomes and (for the baseline) which functions each test entered:
 the per-test call contexts that let a mutant run only the tests that can reach it.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.pytest_report import pytest_index, summary_line
-from agent.sandbox import resolve_argv, run_tests
+from agent.scoring import resolve_argv, run_tests
 from agent.suites.models import DirSource, Task
 from agent.suites.mutate.zygote import Zygote, ZygoteError
 

@@ -20,8 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from agent.bwrap import SANDBOX_UID, bwrap_argv, drops_root, hand_over
 from agent.pytest_report import has_pytest_config
-from agent.sandbox import _LAUNCHER, PLUGIN_DIR, _bwrap_prefix, _choose, _kill_group, _limits, base_env
+from agent.sandbox import _LAUNCHER, PLUGIN_DIR, _choose, _kill_group, _limits, base_env
 
 _SERVER = r"""
 import importlib, json, os, select, signal, sys
@@ -83,8 +84,18 @@ class Zygote:
 
     def start(self) -> None:
         env = base_env({"PYTHONPATH": str(PLUGIN_DIR), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-        launch = [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(_limits(3600)), sys.executable, "-c", _SERVER]
-        cmd = (_bwrap_prefix(self.ws, (self.io,)) if self.kind == "bwrap" else []) + launch
+        # As agent/sandbox.py run_command_full: same launcher, limits, uid and mounts.
+        limits: dict = dict(_limits(3600))
+        if self.kind == "bwrap":
+            if drops_root():
+                limits["uid"] = SANDBOX_UID
+                hand_over(self.ws)
+                hand_over(self.io)
+            cmd = bwrap_argv(self.ws, (PLUGIN_DIR,), (self.io,))
+        else:
+            limits["reap"] = True
+            cmd = []
+        cmd += [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(limits), sys.executable, "-c", _SERVER]
         self.proc = subprocess.Popen(
             cmd,
             cwd=str(self.ws),
