@@ -142,3 +142,15 @@ def test_a_prices_file_gives_the_prices(tmp_path):
     args = argparse.Namespace(prices=str(f), price_in=None, price_out=1.0, budget_usd=2.0)
     b = budget_from_args(args, "small")
     assert (args.price_in, args.price_out) == (0.1, 1.0) and b.limit == 2.0  # a flag wins over the file
+
+
+def test_the_batch_request_carries_the_budget_to_every_front_end(tiny_suite_path):
+    from agent.batch_request import BatchRequest, BatchRequestError, plan_batch
+
+    with pytest.raises(BatchRequestError, match="--budget-usd needs prices"):
+        BatchRequest.parse(suite=str(tiny_suite_path), model="m", budget_usd=1.0)
+    r = BatchRequest.parse(suite=str(tiny_suite_path), model="m", budget_usd=1.0, price_in=1.0, price_out=2.0)
+    plan = plan_batch(r, factory=lambda task_id, seed: None)
+    assert plan.run_kwargs()["budget"].limit == 1.0
+    no_budget = plan_batch(BatchRequest.parse(suite=str(tiny_suite_path), model="m"), factory=lambda t, s: None)
+    assert no_budget.run_kwargs()["budget"] is None
