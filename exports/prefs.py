@@ -54,6 +54,7 @@ def run_prefs(
     allocation: str = "fixed",
     allocation_config=None,
     pair_strategy: str | None = None,
+    budget=None,
 ) -> PrefsSummary:
     """``allocation``/``allocation_config``: see ``agent.batch.run_batch`` (adaptive spends a
     rollout budget where pass/fail contrast is). ``pair_strategy``: the store's pair strategy
@@ -64,6 +65,7 @@ def run_prefs(
         suite,
         provider_factory,
         batch_dir,
+        budget=budget,
         rollouts=rollouts,
         seed=seed,
         max_workers=max_workers,

@@ -1,4 +1,4 @@
-"""`repo-agent run` and `repo-agent suite check`: the rollout engine on the command line."""
+"""`repo-agent run` and `repo-agent branch`: the rollout engine on the command line."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
 
@@ -60,13 +61,6 @@ parent (or under --trace-dir); the label store pairs each branch with its parent
 pair, preferring the side whose tests pass.
 """
 
-SUITE_CHECK_EXAMPLES = """\
-examples:
-  repo-agent suite check mini-bugs
-  repo-agent suite check path/to/suite.json
-  repo-agent suite check ~/QuixBugs:gcd,bitcount
-"""
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
@@ -98,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
     add_allocation_args(run)
     add_loop_args(run)
+    add_budget_args(run)
     run.set_defaults(func=cmd_run)
 
     br = sub.add_parser(
@@ -126,19 +121,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     add_loop_args(br)
+    add_budget_args(br)
     br.set_defaults(func=cmd_branch)
-
-    suite = sub.add_parser("suite", help="suite tools (check)")
-    suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
-    check = suite_sub.add_parser(
-        "check",
-        help="each task's tests fail on the source and pass with its reference fix",
-        epilog=SUITE_CHECK_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
-    check.set_defaults(func=cmd_suite_check)
-    suite.set_defaults(func=lambda a: suite.print_help() or 2)
 
 
 def add_batch_args(
@@ -309,6 +293,8 @@ def _label(result) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.batch import BatchMismatch
 
+    require_prices(args)
+    apply_prices(args, args.model or "")
     plan = plan_from_args(args)
     console = Console(highlight=False, soft_wrap=True)
     try:
@@ -356,6 +342,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
+    if line := budget_line(summary.budget):
+        console.print(f"[bold]{line}[/]")
     if plan.allocation == "adaptive" or plan.allocation_config is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
@@ -399,6 +387,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
     from agent.trace import BATCH_FILE, new_batch_id, read_batch_meta
 
+    require_prices(args)
     parent_dir = Path(args.from_batch)
     if not (parent_dir / BATCH_FILE).is_file():
         raise UserError(f"--from: {parent_dir} is not a batch directory (no {BATCH_FILE})")
@@ -424,6 +413,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"\\[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}")
+    budget = budget_from_args(args, model)
     config = RolloutConfig(price_in=args.price_in, price_out=args.price_out, **loop_config(args))
 
     def on_end(result, done: int, total: int) -> None:
@@ -449,6 +439,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
             suite_path=spec,
             cancel=threading.Event(),
             on_rollout_end=on_end,
+            budget=budget,
         )
     except BranchError as exc:
         raise UserError(str(exc)) from None
@@ -489,6 +480,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
         console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
     if saved := savings_line(s.results):
         console.print(saved)
+    if line := budget_line(s.budget):
+        console.print(f"[bold]{line}[/]")
     console.print(f"traces: {batch_dir}")
     dirs = (
         f"{out_root}"
@@ -501,51 +494,4 @@ def cmd_branch(args: argparse.Namespace) -> int:
     )
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130
-    return 0
-
-
-def cmd_suite_check(args: argparse.Namespace) -> int:
-    from agent.suites.loading import check_suite
-
-    suite = _load_suite(args.suite)
-    console = Console(highlight=False)
-    table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
-    id_width = max(len(t.id) for t in suite.tasks)
-    table.add_column("task", no_wrap=True, min_width=id_width)
-    for col in ("fails as is", "passes w/ fix", "ok"):
-        table.add_column(col, no_wrap=True, min_width=len(col))
-    # The detail column takes what is left of the terminal, cut with an ellipsis.
-    table.add_column(
-        "detail",
-        no_wrap=True,
-        overflow="ellipsis",
-        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
-    )
-    yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
-    with Progress(
-        TextColumn("\\[check]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("", total=len(suite.tasks))
-        checks = check_suite(
-            suite, progress=lambda c, done, total: progress.update(bar, completed=done, description=c.task_id)
-        )
-    for c in checks:
-        table.add_row(
-            c.task_id,
-            yes(c.fails_untouched),
-            yes(c.passes_with_fix),
-            "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
-            escape(c.detail or ""),
-        )
-    console.print(table)
-    bad = [c.task_id for c in checks if not c.ok]
-    if bad:
-        console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
-        return 1
-    console.print(f"[green]all {len(checks)} tasks ok[/]")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.loop_args import add_loop_args, savings_line
 
@@ -121,6 +122,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--price-per-mtok", type=float)
     pr.add_argument("--price-in", type=float, help="USD per 1M prompt tokens (rollout cost)")
     pr.add_argument("--price-out", type=float, help="USD per 1M completion tokens (rollout cost)")
+    add_budget_args(pr)
     pr.add_argument(
         "--pair-strategy",
         choices=("best-worst", "pass-fail", "all-contrastive"),
@@ -347,6 +349,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     from labeling.store import LabelStore
     from tui.cli.agent import allocation_line, plan_from_args, print_allocation
 
+    require_prices(args)
+    apply_prices(args, args.model or "")
     plan = plan_from_args(args)
     try:
         options = exports.DpoOptions(
@@ -412,6 +416,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     if saved := savings_line(s.batch.results):
         _say(f"[prefs]   {saved}")
     _say(f"[prefs]   Traces: {s.batch_dir}")
+    if line := budget_line(s.batch.budget):
+        _say(f"[prefs]   {line}")
     if s.error:
         _say(f"[prefs]   No pairs file written: {s.error}")
         return 1
