@@ -304,11 +304,14 @@ def plan(
     level: float = 0.95,
     cost_per_rollout: float | None = None,
     noise_block: bool = True,
+    lift_sd: float = 0.0,
     rollout_choices: Iterable[int] = (1, 2, 4, 8, 16, 32),
     max_tasks: int = 2000,
 ) -> list[PlanRow]:
-    """For each rollouts-per-task choice, the fewest tasks reaching ``target`` power (None
-    past ``max_tasks``), and with ``suite_tasks`` the power the suite as it is reaches."""
+    """For each rollouts-per-task choice, the fewest tasks reaching ``target`` power (left
+    out past ``max_tasks``), or with ``suite_tasks`` the power the suite as it is reaches.
+    ``lift_sd``: how much the lift varies from task to task; more rollouts cannot average
+    that away, only more tasks can."""
     if not 0 < baseline < 1:
         raise ValueError("the baseline pass rate must be between 0 and 1")
     if not 0 < baseline + lift <= 1 or lift == 0:
@@ -320,14 +323,21 @@ def plan(
         n = blocks * t * k
         cost = None if cost_per_rollout is None else n * cost_per_rollout
         return PlanRow(
-            tasks=t, rollouts=k, power=power(t, k, baseline, lift, level=level), total_rollouts=n, cost_usd=cost
+            tasks=t,
+            rollouts=k,
+            power=power(t, k, baseline, lift, level=level, lift_sd=lift_sd),
+            total_rollouts=n,
+            cost_usd=cost,
         )
 
     for k in rollout_choices:
         if suite_tasks is not None:
             rows.append(row(suite_tasks, k))
             continue
-        t = next((t for t in range(2, max_tasks + 1) if power(t, k, baseline, lift, level=level) >= target), None)
+        t = next(
+            (t for t in range(2, max_tasks + 1) if power(t, k, baseline, lift, level=level, lift_sd=lift_sd) >= target),
+            None,
+        )
         if t is not None:
             rows.append(row(t, k))
     return rows

@@ -85,14 +85,18 @@ def test_identical_models_give_an_interval_containing_zero():
     assert not [r for r in rows if r.flipped]
 
 
-@pytest.mark.parametrize(("tasks", "rollouts", "baseline", "lift"), [(20, 2, 0.3, 0.2), (12, 4, 0.4, 0.15)])
-def test_plan_power_matches_simulation(tasks, rollouts, baseline, lift):
-    predicted = power(tasks, rollouts, baseline, lift)
-    rng = random.Random(tasks * 100 + rollouts)
+@pytest.mark.parametrize(
+    ("tasks", "rollouts", "baseline", "lift", "lift_sd"),
+    [(20, 2, 0.3, 0.2, 0.0), (12, 4, 0.4, 0.15, 0.0), (20, 4, 0.3, 0.15, 0.1)],
+)
+def test_plan_power_matches_simulation(tasks, rollouts, baseline, lift, lift_sd):
+    predicted = power(tasks, rollouts, baseline, lift, lift_sd=lift_sd)
+    rng = random.Random(f"{tasks}-{rollouts}-{lift_sd}")
     a_rates = {f"t{i}": baseline for i in range(tasks)}
-    b_rates = {t: baseline + lift for t in a_rates}
-    runs, detected = 300, 0
+    half = lift_sd * 3**0.5  # a uniform spread of the lift with that standard deviation
+    runs, detected = 400, 0
     for run in range(runs):
+        b_rates = {t: baseline + lift + rng.uniform(-half, half) for t in a_rates}  # tasks drawn anew
         diff, _ = paired_difference(
             simulate_verdicts(a_rates, rollouts, rng), simulate_verdicts(b_rates, rollouts, rng), n_boot=300, seed=run
         )

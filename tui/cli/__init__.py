@@ -17,7 +17,7 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import agent, exports, importing, labels, studio
+    from tui.cli import agent, compare, exports, importing, labels, studio
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (agent, importing, labels, exports, studio):
+    for module in (agent, importing, labels, exports, studio, compare):
         module.register(sub)
     return parser
 
