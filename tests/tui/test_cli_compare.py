@@ -6,7 +6,7 @@ import json
 
 from agent.suites.loading import load_suite
 from agent.suites.models import DirSource, Suite
-from agent.trace import find_batches, read_batch_meta
+from agent.trace import find_batches, read_batch_meta, read_trace
 from exports.holdout import write_suite
 from tests.agent.rollout_fixtures import *
 from tests.doubles.model_policies import ModelsPolicy
@@ -92,6 +92,19 @@ def test_compare_needs_two_models_and_prices_for_a_budget(tiny_suite_path, capsy
     argv = ["compare", "--suite", str(tiny_suite_path), "--model", "a", "--model", "b", "--budget-usd", "1"]
     assert main(argv) == 2
     assert "--price-in" in capsys.readouterr().err
+
+
+def test_budget_stops_new_rollouts(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
+    server = scripted(ModelsPolicy(tiny_suite, {"base": 1.0, "tuned": 1.0}))
+    argv = ["--suite", str(tiny_suite_path), "--trace-dir", str(tmp_path / "runs"), "--price-in", "1"]
+    rc = _compare(server, *argv, "--price-out", "1", "--budget-usd", "0.000001")
+    err = capsys.readouterr().err
+    assert rc == 2 and "budget $0.00 reached" in err
+    [batch] = find_batches(tmp_path / "runs")  # B never started
+    ends = [read_trace(p).end for p in (batch / "traces").iterdir()]
+    done = [e for e in ends if e is not None and e.stop_reason != "cancelled"]
+    # the first to end hit it; the others running then (2 workers) end cancelled; no more start
+    assert read_batch_meta(batch).model == "base" and 1 <= len(done) <= 2 and len(ends) < 4
 
 
 def test_plan_prints_tasks_and_rollouts_for_80_percent_power(tiny_suite_path, capsys):

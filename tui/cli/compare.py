@@ -150,7 +150,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     except ValueError as exc:
-        raise UserError(f"nothing to compare: {exc}") from None
+        raise UserError(f"nothing to compare: {exc}" + (f" ({stopped})" if stopped else "")) from None
     if args.json:
         print(json.dumps(to_json(result, blocks)))
     else:
@@ -173,7 +173,7 @@ def _run_blocks(args, suite, spec, factories, wanted, console):
     )
     trace_dir = Path(args.trace_dir)
     cancel = threading.Event()
-    spent = {"usd": 0.0, "n": 0}
+    spent: dict = {"usd": 0.0, "n": 0}
     blocks, stopped = [], None
     for model, seed in wanted:
         planned = plan_rollouts(suite, args.rollouts, seed)
@@ -203,6 +203,7 @@ def _run_blocks(args, suite, spec, factories, wanted, console):
                 per = spent["usd"] / max(1, spent["n"])
                 # no rollout starts once spent + the running ones' projected cost would pass the budget
                 if args.budget_usd is not None and spent["usd"] + per * args.max_workers > args.budget_usd:
+                    spent["budget_hit"] = True
                     cancel.set()
 
             try:
@@ -230,7 +231,11 @@ def _run_blocks(args, suite, spec, factories, wanted, console):
             )
         blocks.append(block)
         if cancel.is_set() and stopped is None:
-            stopped = f"budget ${args.budget_usd:.2f} reached (${spent['usd']:.2f} spent)"
+            stopped = (
+                f"budget ${args.budget_usd:.2f} reached (${spent['usd']:.2f} spent)"
+                if spent.get("budget_hit")
+                else "interrupted"
+            )
     return blocks, stopped
 
 
