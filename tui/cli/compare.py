@@ -327,7 +327,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     if args.baseline_rate is None or args.lift is None:
         raise UserError("--plan needs --baseline-rate P and --lift D (e.g. --baseline-rate 0.3 --lift 0.15)")
-    suite = _load(args.suite) if args.suite else None
+    suite = _load(_suite_spec(args)) if args.suite or args.train else None
     tokens = tuple(args.rollout_tokens) if args.rollout_tokens else None
     if tokens is None and suite is not None:
         tokens = rollout_tokens(Path(args.trace_dir), suite.name.removesuffix("-holdout"))
