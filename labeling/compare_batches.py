@@ -50,15 +50,26 @@ class Block:
         }
 
 
-def find_block_batch(trace_dir: Path, suite: str, model: str, seed: int) -> Path | None:
-    """The newest fixed-allocation batch of this suite and model at this base seed."""
+def find_block_batch(
+    trace_dir: Path, suite: str, model: str, seed: int, *, temperature: float | None = None, max_iters: int = 30
+) -> Path | None:
+    """The newest fixed-allocation batch of this suite and model at this base seed, run with
+    the same temperature and max_iters (rollouts under other settings are not the same draw)."""
     found = []
     for b in find_batches(trace_dir) if Path(trace_dir).is_dir() else []:
         try:
             meta = read_batch_meta(b)
         except (OSError, ValueError):
             continue
-        if (meta.suite, meta.model, meta.params.seed, meta.params.allocation) == (suite, model, seed, "fixed"):
+        p = meta.params
+        if (meta.suite, meta.model, p.seed, p.allocation, p.temperature, p.max_iters) == (
+            suite,
+            model,
+            seed,
+            "fixed",
+            temperature,
+            max_iters,
+        ):
             found.append((meta.started, b))
     return max(found)[1] if found else None
 

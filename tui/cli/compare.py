@@ -177,7 +177,9 @@ def _run_blocks(args, suite, spec, factories, wanted, console):
     blocks, stopped = [], None
     for model, seed in wanted:
         planned = plan_rollouts(suite, args.rollouts, seed)
-        batch_dir = find_block_batch(trace_dir, suite.name, model, seed)
+        batch_dir = find_block_batch(
+            trace_dir, suite.name, model, seed, temperature=args.temperature, max_iters=args.max_iters
+        )
         block = read_block(model, seed, batch_dir, planned) if batch_dir else None
         if block is not None:
             spent["usd"] += block.figures()["cost_usd"] or 0.0
@@ -270,30 +272,17 @@ def _pts(x: float) -> str:
 
 def render(console: Console, c, blocks) -> None:
     level = int(round(c.difference.level * 100))
-    t = Table(box=None, pad_edge=False, title=f"pass rate on {c.difference.tasks} held-out tasks", title_justify="left")
-    for col, just in (
-        ("model", "left"),
-        ("pass rate", "right"),
-        (f"{level}% interval", "right"),
-        ("passed", "right"),
-        ("tool calls valid", "right"),
-        ("mean steps", "right"),
-        ("tokens in/out", "right"),
-        ("cost", "right"),
-    ):
-        t.add_column(col, justify=just)
+    console.print(f"[bold]pass rate on {c.difference.tasks} held-out tasks[/] ({level}% intervals)")
     for tag, s in (("A", c.a), ("B", c.b)):
-        t.add_row(
-            f"{tag} {escape(s.model)}",
-            _pct(s.pass_rate),
-            f"{_pct(s.ci.lo)}-{_pct(s.ci.hi)}" if s.ci else "-",
-            f"{s.passed}/{s.rollouts}" + (f" ({s.errors} err)" if s.errors else ""),
-            _pct(s.validity_rate),
-            "-" if s.mean_steps is None else f"{s.mean_steps:.1f}",
-            f"{s.tokens_in:,}/{s.tokens_out:,}",
-            "-" if s.cost_usd is None else f"${s.cost_usd:.4f}",
+        ci = f"{_pct(s.ci.lo)}-{_pct(s.ci.hi)}" if s.ci else "-"
+        err = f", {s.errors} errors" if s.errors else ""
+        cost = "" if s.cost_usd is None else f" · ${s.cost_usd:.4f}"
+        steps = "-" if s.mean_steps is None else f"{s.mean_steps:.1f}"
+        console.print(
+            f"  [bold]{tag}[/] {escape(s.model)}: [bold]{_pct(s.pass_rate)}[/] ({ci}; {s.passed}/{s.rollouts}{err})"
+            f" · tool calls valid {_pct(s.validity_rate)} · mean steps {steps}"
+            f" · tokens {s.tokens_in:,} in / {s.tokens_out:,} out{cost}"
         )
-    console.print(t)
     d = c.difference
     console.print(
         f"\n[bold]B - A[/] {_pts(d.estimate)} points  ({level}% interval {_pts(d.ci.lo)} to {_pts(d.ci.hi)}, "
@@ -315,8 +304,8 @@ def render(console: Console, c, blocks) -> None:
         console.print(f"[red]B is worse[/] on tasks like these (the {level}% interval excludes 0)")
     else:
         console.print(
-            f"[yellow]not shown[/]: the interval includes 0; more tasks or rollouts "
-            f"(see `repo-agent compare --plan`) would tell a lift of {_pts(d.estimate)} from none"
+            "[yellow]not shown[/]: the interval includes 0, so B - A could be anything in it; "
+            "`repo-agent compare --plan` tells the tasks and rollouts a given lift needs"
         )
     console.print(f"traces: {', '.join(str(b.batch_dir) for b in blocks)}")
 
