@@ -11,7 +11,7 @@
    keypress to the first frame that shows the new pair with both diffs ready. p50/p95.
 
 A "frame" is App._display being called with the screen's update (headless: the same
-call, minus the terminal write). Targets (DESIGN §7): first screen < 1 s with the two
+call, minus the terminal write). Targets: first screen < 1 s with the two
 sizes within 1.5x; next pair p50 < 16 ms, p95 < 50 ms.
 """
 

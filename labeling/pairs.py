@@ -1,4 +1,4 @@
-"""Pair selection, noise flags and the review-queue order (DESIGN §3.3). Pure functions.
+"""Pair selection, noise flags and the review-queue order (docs/ARCHITECTURE.md, Label store and pairs). Pure functions.
 
 Strategies (only finished rollouts take part; the chosen side has the higher score):
 
@@ -220,7 +220,7 @@ def build_pairs(
 def _groups(by_task: dict[str, list[Candidate]]) -> list[tuple[str, list[Candidate]]]:
     """Per task, the rollouts with a verdict and, apart, those without: the two never pair, since
     the score's first component (pass) is unknown on one side."""
-    out = []
+    out: list[tuple[str, list[Candidate]]] = []
     for task_id, group in sorted(by_task.items()):
         known = [c for c in group if c.verdict_known]
         unknown = [c for c in group if not c.verdict_known]

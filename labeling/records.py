@@ -1,4 +1,4 @@
-"""The rows the label store hands out (DESIGN §3.4). Plain, frozen, JSON-able.
+"""The rows the label store hands out (docs/ARCHITECTURE.md, Label store and pairs). Plain, frozen, JSON-able.
 
 These are the contract exports/ and tui/ code against: every read from
 `labeling.store.LabelStore` returns one of these, never a database object.
@@ -20,7 +20,7 @@ VERDICTS: tuple[str, ...] = ("confirm", "flip", "discard")
 STEP_REASONS: tuple[str, ...] = ("invalid_args", "wrong_file", "loop", "premature_finish", "unneeded", "other")
 STRATEGIES: tuple[str, ...] = ("best-worst", "pass-fail", "all-contrastive")
 CONTRASTS: tuple[str, ...] = ("pass_fail", "efficiency", "step")
-# Pair noise flags (DESIGN §3.3), in the order they are shown.
+# Pair noise flags (labeling/pairs.py), in the order they are shown.
 PAIR_FLAGS: tuple[str, ...] = (
     "both_fail",
     "identical_patch",

@@ -1,4 +1,4 @@
-"""The signal report (DESIGN §6 Stats): is there anything worth training on, and what did it cost?
+"""The signal report (the Stats screen): is there anything worth training on, and what did it cost?
 
 Per-task pass rate decides where rollouts are worth spending: a task that always passes
 or always fails yields no pass/fail contrast; one in the learnable band (20-60% by

@@ -1,4 +1,4 @@
-"""The label store: the public face of labeling/ (DESIGN §3.4).
+"""The label store: the public face of labeling/ (docs/ARCHITECTURE.md, Label store and pairs).
 
 `LabelStore` indexes trace batches (incrementally), builds scored pairs with noise
 flags, and keeps the human work (pair verdicts, step marks, tags) as an append-only
@@ -179,6 +179,8 @@ class LabelStore(HumanLog):
             raise NotFound(f"no rollout {uid!r}")
         r = rows[0]
         rid = self._db.rollout_rid(uid)
+        if rid is None:
+            raise NotFound(f"no rollout {uid!r}")
         step_rows, calls = self._db.steps(rid)
         flags = step_flags(calls, json.loads(r["patch_files"] or "[]"), r["status"] == "finished")
         marks = self.step_marks(uid)

@@ -297,7 +297,7 @@ class ChunkRead:
     torn_tail: bool  # bytes after end_offset form a partial line
 
 
-_scan = json.JSONDecoder().scan_once  # the C scanner: json.loads minus its per-call checks
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner: json.loads minus its per-call checks
 
 
 def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) -> ChunkRead:

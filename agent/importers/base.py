@@ -194,7 +194,7 @@ def clean_tools(tools: Any) -> list[dict[str, Any]]:
     for t in tools if isinstance(tools, list) else []:
         if not isinstance(t, dict):
             continue
-        fn = t.get("function") if isinstance(t.get("function"), dict) else t
+        fn = dict_at(t, "function", t)
         name = fn.get("name")
         if not isinstance(name, str) or not name or name in seen:
             continue
@@ -236,3 +236,22 @@ def as_float(v: Any) -> float | None:
         return None if v is None else float(v)
     except (TypeError, ValueError):
         return None
+
+
+_ABSENT: Any = object()
+
+
+def dict_at(obj: Any, key: str, default: Any = _ABSENT) -> Any:
+    """``obj[key]`` when it is an object, else ``default`` (``{}``): sources' JSON is never trusted to have a shape."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, dict):
+        return value
+    return {} if default is _ABSENT else default
+
+
+def list_at(obj: Any, key: str, default: Any = _ABSENT) -> Any:
+    """``obj[key]`` when it is a list, else ``default`` (``[]``)."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, list):
+        return value
+    return [] if default is _ABSENT else default

@@ -18,7 +18,7 @@ from agent.trace import is_batch_dir
 
 # Order matters where shapes overlap: mini-swe-agent's bare list before OpenHands' event list.
 # Each module is an Importer (agent.importers.base): name, sniff, read.
-IMPORTERS: dict[str, Importer] = {m.name: m for m in (inspect_log, mini_swe_agent, swe_agent, openhands)}  # type: ignore[misc]
+IMPORTERS: dict[str, Importer] = {m.name: m for m in (inspect_log, mini_swe_agent, swe_agent, openhands)}
 FORMATS = ("auto", *IMPORTERS)
 SUFFIXES = (".traj", ".json", ".jsonl", ".eval")
 MAX_BYTES = 512 * 1024 * 1024  # a trajectory file this big is not one we can hold in memory
@@ -87,8 +87,10 @@ def load(path: Path) -> Any:
         return rows
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BrokenFile(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # e.g. a number too long to convert
+        raise BrokenFile(f"not JSON ({exc})") from None
 
 
 def detect(path: Path, data: Any, fmt: str = "auto") -> str | None:

@@ -27,6 +27,8 @@ from agent.importers.base import (
     as_float,
     as_int,
     clean_tools,
+    dict_at,
+    list_at,
     message,
     repair_tool_answers,
     text_of,
@@ -49,7 +51,7 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
         header, samples = _read_zip(path, notes)
     else:
         header, samples = data, [s for s in data.get("samples") or [] if isinstance(s, dict)]
-    ev = header.get("eval") if isinstance(header.get("eval"), dict) else {}
+    ev = dict_at(header, "eval")
     model = str(ev.get("model") or "")
     # Sample ids are per task ("1", "2"...): the task name makes them one task across logs.
     task = str(ev.get("task") or path.stem)
@@ -148,7 +150,7 @@ def _conversation(s: dict[str, Any]) -> list[Any]:
     msgs = s.get("messages")
     if isinstance(msgs, list) and msgs:
         return msgs
-    pool = s.get("message_pool") if isinstance(s.get("message_pool"), list) else []
+    pool = list_at(s, "message_pool")
     model_events = [e for e in s.get("events") or [] if isinstance(e, dict) and e.get("event") == "model"]
     if not model_events:
         return []
@@ -157,7 +159,7 @@ def _conversation(s: dict[str, Any]) -> list[Any]:
     for rng in last.get("input_refs") or []:
         if isinstance(rng, list) and len(rng) == 2:
             conv.extend(pool[int(rng[0]) : int(rng[1])])
-    out = last.get("output") if isinstance(last.get("output"), dict) else {}
+    out = dict_at(last, "output")
     choices = out.get("choices") or []
     if choices and isinstance(choices[0], dict) and isinstance(choices[0].get("message"), dict):
         conv.append(choices[0]["message"])
@@ -198,7 +200,7 @@ def _rollout(s: dict[str, Any], model: str, task: str) -> ImportedRollout:
                 cost = (cost or 0.0) + (as_float(u.get("total_cost")) or 0.0)
     sid = str(s.get("id"))
     epoch = as_int(s.get("epoch")) or 1
-    output = s.get("output") if isinstance(s.get("output"), dict) else {}
+    output = dict_at(s, "output")
     return ImportedRollout(
         task_id=f"{task}/{sid}",
         rollout_key=f"{sid}__e{epoch}",

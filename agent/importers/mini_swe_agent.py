@@ -24,6 +24,7 @@ from agent.importers.base import (
     as_float,
     as_int,
     clean_patch,
+    dict_at,
     function_tool,
     message,
     repair_tool_answers,
@@ -49,7 +50,7 @@ _FENCE = re.compile(r"```(?:mswea_bash_command|bash)\s*\n(.*?)\n```", re.S)
 
 def sniff(path: Path, data: Any) -> bool:
     if isinstance(data, dict):
-        info = data.get("info") if isinstance(data.get("info"), dict) else {}
+        info = dict_at(data, "info")
         return isinstance(data.get("messages"), list) and (
             str(data.get("trajectory_format", "")).startswith("mini-swe-agent") or "mini_version" in info
         )
@@ -63,7 +64,7 @@ def sniff(path: Path, data: Any) -> bool:
 
 def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     stem = path.name.removesuffix(".traj.json").removesuffix(".json")
-    info = data.get("info") if isinstance(data, dict) and isinstance(data.get("info"), dict) else {}
+    info = dict_at(data, "info")
     raw = data.get("messages") if isinstance(data, dict) else data
     if not raw:
         raise BrokenFile("no messages")
@@ -82,7 +83,7 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
             raise BrokenFile("a message is not an object")
         m = _from_responses_api(m)
         role = m.get("role")
-        extra = m.get("extra") if isinstance(m.get("extra"), dict) else {}
+        extra = dict_at(m, "extra")
         if isinstance(ts := as_float(extra.get("timestamp")), float):
             stamps.append(ts)
         if role == "exit" or (role == "user" and "exit_status" in extra):
@@ -123,9 +124,9 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     if not any(m["role"] == "assistant" for m in messages):
         raise BrokenFile("no assistant message")
 
-    config = info.get("config") if isinstance(info.get("config"), dict) else {}
-    model = config.get("model") if isinstance(config.get("model"), dict) else {}
-    stats = info.get("model_stats") if isinstance(info.get("model_stats"), dict) else {}
+    config = dict_at(info, "config")
+    model = dict_at(config, "model")
+    stats = dict_at(info, "model_stats")
     patch = clean_patch(submission) or clean_patch(verdicts.patch(run_dir, stem))
     rollout = ImportedRollout(
         task_id=stem,

@@ -28,6 +28,8 @@ from agent.importers.base import (
     as_int,
     clean_patch,
     clean_tools,
+    dict_at,
+    list_at,
     message,
     repair_tool_answers,
     text_of,
@@ -68,7 +70,7 @@ def _read_output(path: Path, rows: list[dict[str, Any]], verdicts: Verdicts) -> 
     for i, row in enumerate(rows, 1):
         iid = row.get("instance_id")
         if not isinstance(iid, str):
-            issue = row.get("issue") if isinstance(row.get("issue"), dict) else {}
+            issue = dict_at(row, "issue")
             iid = f"{issue.get('owner', '')}__{issue.get('repo', '')}-{issue.get('number', i)}".strip("_")
         try:
             r = _rollout(row["history"], iid, f"{iid}__{seen.get(iid, 0)}" if iid in seen else iid)
@@ -76,15 +78,15 @@ def _read_output(path: Path, rows: list[dict[str, Any]], verdicts: Verdicts) -> 
             notes.append(f"row {i} ({iid}): {exc}")
             continue
         seen[iid] = seen.get(iid, 0) + 1
-        test_result = row.get("test_result") if isinstance(row.get("test_result"), dict) else {}
+        test_result = dict_at(row, "test_result")
         r.patch = clean_patch(test_result.get("git_patch") or row.get("git_patch")) or r.patch
         r.passed = _resolved(row)
         if r.passed is None:
             r.passed = verdicts.lookup(path.parent, iid)
-        meta = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
-        llm = meta.get("llm_config") if isinstance(meta.get("llm_config"), dict) else {}
+        meta = dict_at(row, "metadata")
+        llm = dict_at(meta, "llm_config")
         r.model = str(llm.get("model") or r.model)
-        metrics = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
+        metrics = dict_at(row, "metrics")
         usage = metrics.get("accumulated_token_usage")
         if isinstance(usage, dict):
             r.tokens_in, r.tokens_out = as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))
@@ -122,8 +124,8 @@ def _rollout(events: Any, task_id: str, key: str) -> ImportedRollout:
     for e in events:
         if not _is_event(e):
             raise BrokenFile("an event has neither action nor observation")
-        args = e.get("args") if isinstance(e.get("args"), dict) else e  # older histories are flat
-        meta = e.get("tool_call_metadata") if isinstance(e.get("tool_call_metadata"), dict) else None
+        args = dict_at(e, "args", e)  # older histories are flat
+        meta = dict_at(e, "tool_call_metadata", None)
         if ts := _ts(e.get("timestamp")):
             stamps.append(ts)
         if "observation" in e:
@@ -148,18 +150,18 @@ def _rollout(events: Any, task_id: str, key: str) -> ImportedRollout:
             messages.append(message("user", args.get("content") or e.get("message")))
             continue
         if meta:
-            resp = meta.get("model_response") if isinstance(meta.get("model_response"), dict) else {}
+            resp = dict_at(meta, "model_response")
             rid = str(resp.get("id") or meta.get("tool_call_id"))
             if rid in responses:
                 continue  # one model response, several actions: its message is already in
             responses.add(rid)
             step += 1
             model = str(resp.get("model") or model)
-            usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+            usage = dict_at(resp, "usage")
             step_usage[step] = (as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens")))
             tokens_in += step_usage[step][0]
             tokens_out += step_usage[step][1]
-            choices = resp.get("choices") if isinstance(resp.get("choices"), list) else []
+            choices = list_at(resp, "choices")
             msg = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
             if isinstance(msg, dict) and (msg.get("tool_calls") or msg.get("content")):
                 messages.append(message("assistant", msg.get("content"), tool_calls=msg.get("tool_calls")))

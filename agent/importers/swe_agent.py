@@ -25,6 +25,7 @@ from agent.importers.base import (
     as_float,
     as_int,
     clean_patch,
+    dict_at,
     function_tool,
     loose_json,
     message,
@@ -56,10 +57,10 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     history = [m for m in history if m.get("agent") == main_agent]
     if not history:
         raise BrokenFile("empty history")
-    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    info = dict_at(data, "info")
     replay = loose_json(data.get("replay_config"))
     replay = replay if isinstance(replay, dict) else {}
-    agent = replay.get("agent") if isinstance(replay.get("agent"), dict) else {}
+    agent = dict_at(replay, "agent")
     run_dir = run_dir_of(path, stem)
 
     messages: list[dict[str, Any]] = []
@@ -86,7 +87,7 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
 
     stats = loose_json(info.get("model_stats"))
     stats = stats if isinstance(stats, dict) else {}
-    model = agent.get("model") if isinstance(agent.get("model"), dict) else {}
+    model = dict_at(agent, "model")
     submission = info.get("submission")
     patch = clean_patch(submission) or clean_patch(verdicts.patch(run_dir, stem))
     duration = sum(
@@ -114,8 +115,8 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
 
 def tools_of(agent: dict[str, Any]) -> list[dict[str, Any]]:
     """The function schemas a function-calling run sent; [] for text-action runs (no native tools)."""
-    tools = agent.get("tools") if isinstance(agent.get("tools"), dict) else {}
-    parse = tools.get("parse_function") if isinstance(tools.get("parse_function"), dict) else {}
+    tools = dict_at(agent, "tools")
+    parse = dict_at(tools, "parse_function")
     if parse.get("type") != "function_calling":
         return []
     docs = tools.get("command_docs")

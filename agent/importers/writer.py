@@ -154,7 +154,7 @@ def _check_call(name: str, arguments: str, schemas: dict[str, dict[str, Any]]) -
     """(parsed args, parse error, violations) of one native call against the tools the model saw."""
     try:
         args = json.loads(arguments) if arguments.strip() else {}
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return None, f"arguments are not JSON: {exc.msg}", []
     if not isinstance(args, dict):
         return None, "arguments are not a JSON object", []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -119,14 +118,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UserError("--budget-usd needs --price-in and --price-out (the cost of a rollout is unknown without)")
     spec = _suite_spec(args)
     suite = _load(spec)
-    from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
-
-    try:
-        factories = {
-            m: provider_factory(args.llm_provider, m, base_url=args.base_url, retry=RetryPolicy()) for m in args.model
-        }
-    except ProviderConfigError as exc:
-        raise UserError(str(exc)) from None
     console = Console(highlight=False, soft_wrap=True, stderr=args.json)
     from labeling.compare_batches import NOISE_SEED_OFFSET
 
@@ -134,7 +125,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     wanted = [(a, args.seed), (b, args.seed)]
     if not args.no_noise:
         wanted.append((a, args.seed + NOISE_SEED_OFFSET))
-    blocks, stopped = _run_blocks(args, suite, spec, factories, wanted, console)
+    blocks, stopped = _run_blocks(args, suite, spec, wanted, console)
     from labeling.compare import compare, summarize
 
     a_block, b_block = blocks[0], blocks[1]
@@ -161,81 +152,91 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_blocks(args, suite, spec, factories, wanted, console):
-    """Each (model, seed) block: reuse its batch from TRACE_DIR, run what it lacks."""
-    from agent.batch import BatchMismatch, plan_rollouts, run_batch
-    from agent.loop import RolloutConfig
-    from agent.trace import new_batch_id
-    from labeling.compare_batches import find_block_batch, read_block
+def _plans(args, suite, spec, wanted):
+    """One batch request per (model, seed) block, planned before anything runs (a missing
+    key fails here); a block already in TRACE_DIR is resumed, so only what it lacks runs."""
+    from agent.batch_request import BatchRequest, BatchRequestError, plan_batch
+    from labeling.compare_batches import find_block_batch
 
-    config = RolloutConfig(
-        max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in, price_out=args.price_out
-    )
-    trace_dir = Path(args.trace_dir)
-    cancel = threading.Event()
-    spent: dict = {"usd": 0.0, "n": 0}
-    blocks, stopped = [], None
+    suite_arg = str(Path(spec).resolve()) if Path(spec).exists() else spec
+    plans = []
     for model, seed in wanted:
-        planned = plan_rollouts(suite, args.rollouts, seed)
-        batch_dir = find_block_batch(
-            trace_dir, suite.name, model, seed, temperature=args.temperature, max_iters=args.max_iters
+        found = find_block_batch(
+            Path(args.trace_dir), suite.name, model, seed, temperature=args.temperature, max_iters=args.max_iters
         )
-        block = read_block(model, seed, batch_dir, planned) if batch_dir else None
-        if block is not None:
-            spent["usd"] += block.figures()["cost_usd"] or 0.0
-        if block is None or block.missing:
-            if cancel.is_set():
-                blocks.append(block or read_block(model, seed, trace_dir / "none", planned))
-                continue
-            batch_dir = batch_dir or trace_dir / new_batch_id(suite.name, model)
-            reused = len(planned) - (len(block.missing) if block else len(planned))
-            console.print(
-                f"\\[compare] {escape(model)} seeds {seed}..{seed + args.rollouts - 1}: "
-                f"{len(planned) - reused} rollouts to run, {reused} reused -> {batch_dir}"
+        try:
+            request = BatchRequest.parse(
+                suite=suite_arg,
+                provider=args.llm_provider,
+                model=model,
+                base_url=args.base_url,
+                rollouts=args.rollouts,
+                temperature=args.temperature,
+                seed=seed,
+                max_workers=args.max_workers,
+                max_iters=args.max_iters,
+                price_in=args.price_in,
+                price_out=args.price_out,
+                trace_dir=args.trace_dir,
+                resume=str(found) if found else None,
             )
+            plans.append((plan_batch(request), found))
+        except BatchRequestError as exc:
+            raise UserError(str(exc)) from None
+    return plans
 
-            def on_end(result, done, total, model=model):
-                spent["n"] += 1
-                spent["usd"] += result.outcome.cost_usd or 0.0
-                ok = "PASS" if result.outcome.tests_passed and not result.outcome.tests_tampered else "FAIL"
-                if not result.resumed:
-                    console.print(
-                        f"\\[compare] \\[{done}/{total}] {escape(model)} {result.task_id} s{result.seed}: {ok}"
-                    )
-                per = spent["usd"] / max(1, spent["n"])
-                # no rollout starts once spent + the running ones' projected cost would pass the budget
-                if args.budget_usd is not None and spent["usd"] + per * args.max_workers > args.budget_usd:
-                    spent["budget_hit"] = True
-                    cancel.set()
 
-            try:
-                run_batch(
-                    suite,
-                    factories[model],
-                    batch_dir,
-                    rollouts=args.rollouts,
-                    seed=seed,
-                    max_workers=args.max_workers,
-                    config=config,
-                    provider_name=args.llm_provider,
-                    model=model,
-                    base_url=args.base_url,
-                    suite_path=str(Path(spec).resolve()) if Path(spec).exists() else spec,
-                    cancel=cancel,
-                    on_rollout_end=on_end,
+def _run_blocks(args, suite, spec, wanted, console):
+    """Each (model, seed) block: reuse its batch from TRACE_DIR, run what it lacks.
+    ``--budget-usd`` caps what this run spends (reused rollouts are already paid for)."""
+    from agent.batch import BatchMismatch, plan_rollouts
+    from labeling.compare_batches import read_block
+
+    spent: dict = {"usd": 0.0, "n": 0, "budget_hit": False}
+    halted = False
+    blocks, stopped = [], None
+    for (model, seed), (plan, found) in zip(wanted, _plans(args, suite, spec, wanted), strict=True):
+        planned = plan_rollouts(plan.suite, args.rollouts, seed)
+        block = read_block(model, seed, plan.batch_dir, planned) if found else None
+        if block is not None and not block.missing:
+            if not args.json:
+                console.print(
+                    f"\\[compare] {escape(model)} seeds {seed}..: all {len(planned)} rollouts reused ({found})"
                 )
-            except BatchMismatch as exc:
-                raise UserError(str(exc)) from None
-            block = read_block(model, seed, batch_dir, planned)
-        elif not args.json:
-            console.print(
-                f"\\[compare] {escape(model)} seeds {seed}..: all {len(planned)} rollouts reused ({batch_dir})"
-            )
-        blocks.append(block)
-        if cancel.is_set() and stopped is None:
+            blocks.append(block)
+            continue
+        if halted:  # budget reached or Ctrl-C: later blocks do not start
+            blocks.append(block or read_block(model, seed, plan.batch_dir, planned))
+            continue
+        reused = len(planned) - (len(block.missing) if block else len(planned))
+        console.print(
+            f"\\[compare] {escape(model)} seeds {seed}..{seed + args.rollouts - 1}: "
+            f"{len(planned) - reused} rollouts to run, {reused} reused -> {plan.batch_dir}"
+        )
+
+        def on_end(result, done, total, model=model, cancel=plan.cancel):
+            if result.resumed:
+                return
+            spent["n"] += 1
+            spent["usd"] += result.outcome.cost_usd or 0.0
+            ok = "PASS" if result.outcome.tests_passed and not result.outcome.tests_tampered else "FAIL"
+            console.print(f"\\[compare] \\[{done}/{total}] {escape(model)} {result.task_id} s{result.seed}: {ok}")
+            per = spent["usd"] / spent["n"]
+            # no rollout starts once spent + the running ones' projected cost would pass the budget
+            if args.budget_usd is not None and spent["usd"] + per * args.max_workers > args.budget_usd:
+                spent["budget_hit"] = True
+                cancel.set()
+
+        try:
+            plan.run(on_rollout_end=on_end)
+        except BatchMismatch as exc:
+            raise UserError(str(exc)) from None
+        blocks.append(read_block(model, seed, plan.batch_dir, planned))
+        if plan.cancel.is_set():
+            halted = True
             stopped = (
                 f"budget ${args.budget_usd:.2f} reached (${spent['usd']:.2f} spent)"
-                if spent.get("budget_hit")
+                if spent["budget_hit"]
                 else "interrupted"
             )
     return blocks, stopped

@@ -10,6 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.prompt import Confirm
 
+from tui.screens.registry import MODES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -30,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--screen",
         default="pairs",
-        choices=["runs", "rollout", "pairs", "steps", "stats", "export"],
+        choices=MODES,
         help="screen to open on (default: pairs)",
     )
     p.add_argument(

@@ -77,7 +77,6 @@ def filter_text(f: PairFilter) -> str:
 
 class PairsScreen(StudioScreen):
     MODE = "pairs"
-    TITLE_TEXT = "Pairs"
     BINDINGS = [
         Binding("c", "verdict('confirm')", "Confirm"),
         Binding("f", "verdict('flip')", "Flip"),

@@ -57,7 +57,6 @@ def status_text(cv: CallView) -> Text:
 
 class RolloutScreen(StudioScreen):
     MODE = "rollout"
-    TITLE_TEXT = "Rollout"
     BINDINGS = [
         Binding("enter", "open_steps", "Mark steps"),
         Binding("G", "last", "Last call"),

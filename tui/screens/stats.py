@@ -143,7 +143,6 @@ def render_report(r) -> Group:
 
 class StatsScreen(StudioScreen):
     MODE = "stats"
-    TITLE_TEXT = "Stats"
     BINDINGS = [
         Binding("g", "reload", "Recompute"),
         Binding("m", "toggle_models", "Models"),
