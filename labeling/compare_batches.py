@@ -90,15 +90,15 @@ def read_block(model: str, seed: int, batch_dir: Path, planned: list[PlannedRoll
     return block
 
 
-def rollout_tokens(trace_dir: Path, suite: str) -> tuple[float, float] | None:
-    """Mean (prompt, completion) tokens per ended rollout over the suite's batches in ``trace_dir``."""
+def rollout_tokens(trace_dir: Path, suites: set[str]) -> tuple[float, float] | None:
+    """Mean (prompt, completion) tokens per ended rollout over batches of these suites in ``trace_dir``."""
     tin = tout = n = 0
     for b in find_batches(trace_dir) if Path(trace_dir).is_dir() else []:
         try:
             meta = read_batch_meta(b)
         except (OSError, ValueError):
             continue
-        if meta.suite != suite:
+        if meta.suite not in suites:
             continue
         for p in meta.planned:
             path = trace_path(b, p.rollout_id)

@@ -75,6 +75,11 @@ def test_compare_runs_both_models_then_reuses_them(tiny_suite, tiny_suite_path, 
     assert d["noise"]["estimate"] == 0 and d["beyond_noise"] is True
     assert [(t["task_id"], t["flipped"]) for t in result["tasks"]] == [("fix_gcd", "up"), ("fix_largest", None)]
 
+    # --plan prices rollouts from the tokens the suite's batches here used
+    plan = ["compare", "--plan", "--suite", str(tiny_suite_path), "--baseline-rate", "0.3", "--lift", "0.2"]
+    assert main([*plan, "--trace-dir", str(runs), "--price-in", "1", "--price-out", "1", "--json"]) == 0
+    assert all(r["cost_usd"] > 0 for r in json.loads(capsys.readouterr().out)["needed"])
+
 
 def test_identical_models_differ_by_nothing_beyond_noise(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
     probs = {"base": 0.5, "tuned": 0.5}

@@ -320,7 +320,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     suite = _load(_suite_spec(args)) if args.suite or args.train else None
     tokens = tuple(args.rollout_tokens) if args.rollout_tokens else None
     if tokens is None and suite is not None:
-        tokens = rollout_tokens(Path(args.trace_dir), suite.name.removesuffix("-holdout"))
+        tokens = rollout_tokens(Path(args.trace_dir), {suite.name, suite.name.removesuffix("-holdout")})
     per = None
     if tokens and args.price_in is not None and args.price_out is not None:
         per = (tokens[0] * args.price_in + tokens[1] * args.price_out) / 1e6
