@@ -14,6 +14,7 @@ from textual.widgets import Static
 from labeling.stats import loop_line
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
+from tui.widgets.models_view import ModelsView
 
 BAR = 30
 
@@ -156,13 +157,42 @@ def render_report(r, width: int = 120) -> Group:
 
 class StatsScreen(StudioScreen):
     MODE = "stats"
-    BINDINGS = [Binding("g", "reload", "Recompute")]
+    BINDINGS = [
+        Binding("g", "reload", "Recompute"),
+        Binding("m", "toggle_models", "Models"),
+        Binding("b", "next_model", "Next model B", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.b_index = 1  # which other model is B in the Models view
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         with VerticalScroll(id="stats-scroll"):
             yield Static(Text("computing the signal report…", style="dim"), id="stats-body")
+        models = ModelsView(id="models-view")
+        models.display = False
+        yield models
         yield self.compose_footer()
+
+    @property
+    def showing_models(self) -> bool:
+        return self.query_one("#models-view", ModelsView).display
+
+    def action_toggle_models(self) -> None:
+        """The signal report or the Models view (did the data help?)."""
+        view = self.query_one("#models-view", ModelsView)
+        view.display = not view.display
+        self.query_one("#stats-scroll").display = not view.display
+        if view.display:
+            view.query_one("#models-tasks").focus()
+        self._compute()
+
+    def action_next_model(self) -> None:
+        if self.showing_models:
+            self.b_index += 1
+            self._compute()
 
     def on_screen_resume(self) -> None:
         # Verdicts change the report without an ingest: recompute whenever shown.
@@ -178,8 +208,17 @@ class StatsScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def _compute(self) -> None:
+        from labeling.compare_store import store_comparison
         from labeling.stats import signal_report
 
+        if self.app.call_from_thread(lambda: self.showing_models):
+            try:
+                sc = store_comparison(self.store, b_index=self.b_index)
+            except Exception as exc:
+                self.app.call_from_thread(self.notify, f"cannot compare models: {exc}", severity="error")
+                return
+            self.app.call_from_thread(self.query_one("#models-view", ModelsView).show, sc)
+            return
         try:
             report = signal_report(self.store)
         except Exception as exc:
