@@ -60,8 +60,10 @@ def default_labeler() -> str:
 _ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
 
 
-def _rollout_row(d: dict[str, Any]) -> RolloutRow:
+def _rollout_row(d: dict[str, Any], base: Path | None = None) -> RolloutRow:
     d = {k: d[k] for k in _ROLLOUT_FIELDS if k in d}
+    if base is not None and d.get("trace_path"):
+        d["trace_path"] = str(base / d["trace_path"])  # stored relative to the store's directory
     d["files"] = json.loads(d.get("files") or "[]")
     d["tests_passed"] = bool(d.get("tests_passed"))
     d["tests_tampered"] = bool(d.get("tests_tampered"))
@@ -116,8 +118,9 @@ class LabelStore(HumanLog):
         for r in roots:
             if not r.exists():
                 raise StoreError(f"no such directory: {r}")
-        report = indexer.ingest(self._db, roots, progress=progress)
-        if rebuild and (report.finished_rollouts or "strategy" not in self.settings()):
+        # Trace paths are keyed relative to the store's directory (the traces root by default).
+        report = indexer.ingest(self._db, roots, base=self.path.parent, progress=progress)
+        if rebuild and (report.finished_rollouts or report.dropped_rollouts or "strategy" not in self.settings()):
             built = self.rebuild_pairs()
             report = report.model_copy(update={"pairs": built})
         return report
@@ -127,6 +130,7 @@ class LabelStore(HumanLog):
         out = []
         for b in self._db.batches():
             status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
+            b["path"] = str(self.path.parent / b["path"])
             out.append(
                 BatchRow(
                     **{k: (v if v is not None else BatchRow.model_fields[k].default) for k, v in b.items()},
@@ -149,14 +153,14 @@ class LabelStore(HumanLog):
             where["uids"] = list(uids)
             if not where["uids"]:
                 return []
-        return [_rollout_row(d) for d in self._db.rollouts(where)]
+        return [_rollout_row(d, self.path.parent) for d in self._db.rollouts(where)]
 
     def rollout(self, uid: str) -> RolloutRow:
         """Raises NotFound."""
         rows = self._db.rollouts({"uids": [uid]})
         if not rows:
             raise NotFound(f"no rollout {uid!r}")
-        return _rollout_row(rows[0])
+        return _rollout_row(rows[0], self.path.parent)
 
     def resolve_uid(self, uid: str) -> str:
         """A full rollout uid from a uid or a bare rollout id that is unique across batches."""
@@ -220,6 +224,14 @@ class LabelStore(HumanLog):
     def validity_by_model(self) -> list[tuple[str, int, int]]:
         """(model, tool calls, invalid tool calls)."""
         return self._db.validity_by_model()
+
+    def accepted_lines(self) -> tuple[dict[str, int], dict[str, list[tuple[int, int, str]]]]:
+        """What ingest accepted of each trace, for the exporters: (trace path -> bytes
+        indexed, trace path -> [(line_no, offset, reason)] of the lines it skipped)."""
+        base = self.path.parent
+        ends = {str(base / p): off or 0 for p, off in self._db.ingested_offsets().items()}
+        bad = {str(base / p): rows for p, rows in self._db.bad_lines().items()}
+        return ends, bad
 
     # ------------------------------------------------------------------ pairs
     def settings(self) -> dict[str, str]:
