@@ -85,7 +85,7 @@ def export_dpo(
     held, suite = _holdout(store, options)
     skipped: Counter = Counter()
     repairs = Repairs()
-    cache = TraceCache()
+    cache = TraceCache(*store.accepted_lines())  # read only what ingest accepted
     examples = build_dpo(store, options, set(held), cache, repairs, skipped, progress)
     lines, metas, tokens = [], [], 0
     for ex in examples:
@@ -96,6 +96,7 @@ def export_dpo(
         metas.append(ex.meta)
         tokens += dpo_tokens(counter, ex)
     report = _report(fmt, "dpo", options.mode, lines, tokens, counter, options, skipped, repairs, held, dry_run)
+    report.warnings = cache.warnings
     return _finish(store, out, fmt, options, report, lines, metas, held, suite, dry_run)
 
 
@@ -114,7 +115,7 @@ def export_sft(
     held, suite = _holdout(store, options)
     skipped: Counter = Counter()
     repairs = Repairs()
-    cache = TraceCache()
+    cache = TraceCache(*store.accepted_lines())  # read only what ingest accepted
     built = build_sft(store, options, set(held), cache, repairs, skipped, progress)
     lines, metas, tokens = [], [], 0
     for ex in built[options.style]:
@@ -128,6 +129,7 @@ def export_sft(
         metas.append(ex.meta)
         tokens += sft_tokens(counter, ex)
     report = _report(fmt, "sft", options.style, lines, tokens, counter, options, skipped, repairs, held, dry_run)
+    report.warnings = cache.warnings
     other = "step" if options.style == "trajectory" else "trajectory"
     both = {options.style: tokens, other: sum(sft_tokens(counter, ex) for ex in built[other])}
     report.sft_trajectory_tokens, report.sft_step_tokens = both["trajectory"], both["step"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tui.cli.errors import UserError
+from tui.cli.errors import UserError, err_console
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
@@ -178,14 +178,17 @@ def _options(args: argparse.Namespace):
         raise UserError(_pydantic_line(exc)) from None
 
 
-def open_store(traces: Path, db: Path | None):
+def open_store(traces: Path, db: Path | None, warnings: list[str] | None = None):
+    """The store, ingested first; the ingest's warnings (FIFOs, copies...) go to ``warnings``."""
     from labeling.store import LabelStore, StoreError
 
     if not traces.is_dir():
         raise UserError(f"no such directory: {traces}")
     try:
         store = LabelStore(db or LabelStore.default_path(traces))
-        store.ingest([traces])
+        rep = store.ingest([traces])
+        if warnings is not None:
+            warnings.extend(rep.warnings)
         if not store.pairs():
             store.rebuild_pairs()
     except StoreError as exc:
@@ -197,7 +200,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     import exports
 
     options = _options(args)
-    store = open_store(args.traces, args.db)
+    ingest_warnings: list[str] = []
+    store = open_store(args.traces, args.db, ingest_warnings)
     try:
         fn = exports.export_dpo if args.kind == "dpo" else exports.export_sft
         report = fn(store, args.out, options, dry_run=args.dry_run)
@@ -206,7 +210,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print_report(console, report)
+    print_warnings(err_console, [w for w in ingest_warnings if w not in report.warnings] + report.warnings)
     return 0
+
+
+def print_warnings(c: Console, warnings: list[str], limit: int = 10) -> None:
+    """Trace lines and files that were skipped: data, so never read as markup."""
+    for w in warnings[:limit]:
+        c.print(f"warning: {w}", markup=False, style="yellow")
+    if len(warnings) > limit:
+        c.print(f"... and {len(warnings) - limit} more warnings", markup=False, style="yellow")
 
 
 def tokens_line(report) -> str:
