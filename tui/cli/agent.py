@@ -223,7 +223,7 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     prefix = escape(prefix)
     console.print()
     console.print(
-        f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
+        f"{prefix}[bold]allocation[/] {escape(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
     table = Table(box=None, pad_edge=False)
@@ -239,17 +239,17 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
         table.add_column(col, justify=just)
     for t in r.tasks:
         table.add_row(
-            t.task_id,
+            escape(t.task_id),
             str(t.rollouts),
             str(t.passes),
             str(t.fails),
             "-" if t.pass_rate is None else f"{t.pass_rate:.0%}",
             str(t.pass_fail_pairs),
-            t.status,
+            escape(t.status),
         )
     console.print(table)
     went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
-    console.print(f"{prefix}budget went to: {went or 'nothing'}")
+    console.print(f"{prefix}budget went to: {escape(went or 'nothing')}")
     console.print(
         f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
         f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse"
@@ -344,7 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from agent.sandbox import sandbox_warning
 
         if warning := sandbox_warning():
-            console.print(f"[yellow]warning:[/] {warning}")
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
     except ImportError:
         pass
     n_tasks = len(task_ids or suite.tasks)
@@ -356,7 +356,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if alloc_cfg is not None:
             planned_total = min(planned_total, alloc_cfg.budget_rollouts)
         how = f"x {args.rollouts}" + (f", budget {alloc_cfg.budget_rollouts}" if alloc_cfg else "")
-    console.print(f"\\[run] batch {batch_dir}  ({args.llm_provider}, {model}, {n_tasks} tasks {how})")
+    console.print(f"[run] batch {batch_dir}  ({args.llm_provider}, {model}, {n_tasks} tasks {how})", markup=False)
 
     cancel = threading.Event()
     with Progress(
@@ -383,7 +383,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         def on_end(result, done: int, total: int) -> None:
             resumed = " [dim](resumed)[/]" if result.resumed else ""
             progress.console.print(
-                f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}"
+                f"\\[run] \\[{done}/{total}] {escape(result.task_id)} seed={result.seed}: {_label(result)}{resumed}"
             )
             progress.update(bar, completed=done)
 
@@ -413,7 +413,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if strategy == "adaptive" or alloc_cfg is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
-        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")
+        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {escape(str(batch_dir))}")
         return 130
     done = summary.finished
     return 1 if done and all(r.stop_reason in ("error", "diverged") for r in done) else 0
@@ -443,7 +443,7 @@ def print_summary(console: Console, summary) -> None:
         table.add_column(col, justify=just)
     for s in summary.per_task():
         table.add_row(
-            s.task_id,
+            escape(s.task_id),
             str(s.rollouts),
             str(s.passed),
             f"{s.pass_rate:.0%}",
@@ -452,7 +452,7 @@ def print_summary(console: Console, summary) -> None:
             f"{s.steps / s.rollouts:.1f}" if s.rollouts else "-",
         )
     console.print(table)
-    console.print(f"traces: {summary.batch_dir}")
+    console.print(f"traces: {summary.batch_dir}", markup=False)
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
@@ -485,11 +485,11 @@ def cmd_branch(args: argparse.Namespace) -> int:
     out_root = Path(args.trace_dir) if args.trace_dir else parent_dir.parent
     batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
     console = Console(highlight=False, soft_wrap=True)
-    console.print(f"\\[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}")
+    console.print(f"[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}", markup=False)
     config = RolloutConfig(price_in=args.price_in, price_out=args.price_out)
 
     def on_end(result, done: int, total: int) -> None:
-        console.print(f"\\[branch] \\[{done}/{total}] {result.rollout_id}: {_label(result)}")
+        console.print(f"\\[branch] \\[{done}/{total}] {escape(result.rollout_id)}: {_label(result)}")
 
     try:
         s = run_branches(
@@ -535,7 +535,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         differ = sum(ok != pt.parent_passed for ok in mine)
         contrasting += differ
         table.add_row(
-            pt.parent_rollout_id,
+            escape(pt.parent_rollout_id),
             str(pt.at_step),
             "PASS" if pt.parent_passed else "FAIL",
             " ".join("P" if ok else "F" for ok in mine) or "-",
@@ -557,8 +557,9 @@ def cmd_branch(args: argparse.Namespace) -> int:
         )
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
-        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
-    console.print(f"traces: {batch_dir}")
+        more = ", ..." if len(s.skipped) > 5 else ""
+        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({escape(why)}{more})[/]")
+    console.print(f"traces: {batch_dir}", markup=False)
     dirs = (
         f"{out_root}"
         if parent_dir.parent == out_root
@@ -566,7 +567,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
     )
     console.print(
         f"next: repo-agent ingest {dirs}  (step pairs: branch vs parent), then "
-        f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}"
+        f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}",
+        markup=False,
     )
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130
@@ -578,7 +580,7 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
 
     suite = _load_suite(args.suite)
     console = Console(highlight=False)
-    table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
+    table = Table(title=f"suite {escape(suite.name)}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
     id_width = max(len(t.id) for t in suite.tasks)
     table.add_column("task", no_wrap=True, min_width=id_width)
     for col in ("fails as is", "passes w/ fix", "ok"):
@@ -605,7 +607,7 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
         )
     for c in checks:
         table.add_row(
-            c.task_id,
+            escape(c.task_id),
             yes(c.fails_untouched),
             yes(c.passes_with_fix),
             "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
@@ -614,7 +616,7 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
     console.print(table)
     bad = [c.task_id for c in checks if not c.ok]
     if bad:
-        console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
+        console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {escape(', '.join(bad))}")
         return 1
     console.print(f"[green]all {len(checks)} tasks ok[/]")
     return 0

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from tui.cli.errors import UserError, err_console
 
@@ -303,7 +304,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         console.print(f"... {report.error_count - min(args.limit, len(report.errors))} more", markup=False)
     how = "detected" if report.detected else "given"
     if report.ok:
-        console.print(f"[green]ok[/]: {args.file}: {report.lines} lines, format {report.format} ({how})")
+        console.print(f"[green]ok[/]: {escape(str(args.file))}: {report.lines} lines, format {report.format} ({how})")
         return 0
     rules = ", ".join(f"{k} {v}" for k, v in sorted(report.by_rule().items()))
     console.print(
@@ -330,7 +331,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         res = exports.upload_file(args.file, base_url=args.base_url, check=report)
     except exports.UploadError as exc:
         raise UserError(str(exc)) from None
-    console.print(f"uploaded: file id [bold]{res['id']}[/] ({res['bytes']:,} bytes)")
+    console.print(f"uploaded: file id [bold]{escape(str(res['id']))}[/] ({res['bytes']:,} bytes)")
     console.print("next:", exports.fine_tune_command(res["id"], res["kind"], args.model), markup=False)
     if not args.model:
         console.print("[dim](replace MODEL with the base model, e.g. Qwen/Qwen2.5-7B-Instruct)[/]")

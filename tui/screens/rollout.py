@@ -152,8 +152,13 @@ class RolloutScreen(StudioScreen):
             table.update_cell(str(i), "status", status_text(cv))
             table.update_cell(str(i), "time", fmt_duration(cv.duration_s))
         for i, cv in enumerate(calls[self._rows :], self._rows):
-            table.add_row(
-                str(cv.step), cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s), key=str(i)
+            table.add_row(  # Text, not str: a DataTable reads a str cell as markup
+                str(cv.step),
+                Text(cv.name),
+                Text(cv.key_args()),
+                status_text(cv),
+                fmt_duration(cv.duration_s),
+                key=str(i),
             )
         self._rows = len(calls)
         if self.trace and self.trace.end is not None and END_KEY not in table.rows:
@@ -181,7 +186,7 @@ class RolloutScreen(StudioScreen):
         text = Text()
         if t.start is None:
             text.append(f" {self.uid} ", style="bold reverse")
-            text.append("  waiting for the trace…", style="yellow")
+            text.append(f"  {t.problem}" if t.problem else "  waiting for the trace…", style="yellow")
             head.update(text)
             return
         text.append(f" {t.start.task_id} ", style="bold reverse")
@@ -228,7 +233,7 @@ class RolloutScreen(StudioScreen):
             call_pane.display, final_pane.display = False, True
             end, final = self.trace.end, self.trace.final
             summary = final.summary if final and final.summary else "(the agent gave no final summary)"
-            self.query_one("#final-summary", Static).update(summary)
+            self.query_one("#final-summary", Static).update(Text(summary))
             diff = self.query_one("#final-diff", DiffView)
             diff.split = self.state.split_diff
             diff.set_patch(end.outcome.patch if end else "", empty_message="(no changes: empty patch)")

@@ -105,10 +105,10 @@ class RunsScreen(StudioScreen):
             live = b.batch_id in self.state.running_batches
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
-            table.add_row(
-                b.batch_id,
-                b.suite,
-                f"{b.provider}/{b.model}",
+            table.add_row(  # Text, not str: a DataTable reads a str cell as markup
+                Text(b.batch_id),
+                Text(b.suite),
+                Text(f"{b.provider}/{b.model}"),
                 bar,
                 rate,
                 f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
@@ -150,9 +150,9 @@ class RunsScreen(StudioScreen):
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
             table.add_row(
-                r.rollout_id,
-                r.task_id,
-                r.stop_reason or r.status,
+                Text(r.rollout_id),
+                Text(r.task_id),
+                Text(r.stop_reason or r.status),
                 result,
                 str(r.steps),
                 str(r.tool_calls),
@@ -197,7 +197,7 @@ class RunsScreen(StudioScreen):
         try:
             suite = load_suite(params.suite)
         except Exception as exc:
-            self.notify(str(exc), title="Cannot launch", severity="error")
+            self.notify(str(exc), title="Cannot launch", severity="error", markup=False)
             return
         if params.provider == "replay" and params.task_ids is None and params.replay_from:
             # Replay only what was recorded: other tasks would have nothing to replay.
@@ -220,7 +220,7 @@ class RunsScreen(StudioScreen):
         cancel = threading.Event()
         self.state.running_batches[batch_id] = cancel
         self._launched[batch_id] = params
-        self.notify(f"{batch_id}: {params.provider}/{params.model}", title="Batch launched")
+        self.notify(f"{batch_id}: {params.provider}/{params.model}", title="Batch launched", markup=False)
         self._run_batch(params, batch_dir, cancel)
 
     @work(thread=True, group="batches", exit_on_error=False)
@@ -287,7 +287,7 @@ class RunsScreen(StudioScreen):
 
     def _follow_first(self, uid: str) -> None:
         self.state.rollout_uid = uid
-        self.notify(f"{uid} is running — F2 to watch it live.", title="Rollout started")
+        self.notify(f"{uid} is running — F2 to watch it live.", title="Rollout started", markup=False)
 
     def action_cancel_batch(self) -> None:
         b = self._selected_batch()
@@ -300,7 +300,7 @@ class RunsScreen(StudioScreen):
             )
             return
         cancel.set()  # type: ignore[attr-defined]
-        self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.")
+        self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.", markup=False)
 
     def action_resume(self) -> None:
         b = self._selected_batch()
@@ -316,7 +316,7 @@ class RunsScreen(StudioScreen):
             try:
                 meta = read_batch_meta(Path(b.path))
             except Exception as exc:
-                self.notify(f"cannot read batch.json: {exc}", severity="error")
+                self.notify(f"cannot read batch.json: {exc}", severity="error", markup=False)
                 return
             if meta.provider == "replay":
                 self.notify(

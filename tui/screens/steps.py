@@ -107,7 +107,7 @@ class StepsScreen(StudioScreen):
         for row in self.rows:
             tools = ", ".join(c.name + ("" if c.valid else "(invalid)") for c in row.calls) or "(no tool call)"
             label = Text(str(row.step), style="bold red" if row.mark else "bold yellow" if row.auto_flags else "")
-            table.add_row(label, tools, _flags_text(row), _mark_text(row), key=str(row.step))
+            table.add_row(label, Text(tools), _flags_text(row), _mark_text(row), key=str(row.step))
         flagged = sum(1 for s in self.rows if s.auto_flags)
         marked = sum(1 for s in self.rows if s.mark)
         t = Text()
@@ -209,12 +209,12 @@ class StepsScreen(StudioScreen):
 
     def action_undo(self) -> None:
         ev = self.store.undo()
-        self.notify(f"Undid {ev.value} on {ev.target[:30]}" if ev else "Nothing to undo.")
+        self.notify(f"Undid {ev.value} on {ev.target[:30]}" if ev else "Nothing to undo.", markup=False)
         self.refresh_data()
 
     def action_redo(self) -> None:
         ev = self.store.redo()
-        self.notify(f"Redid {ev.value} on {ev.target[:30]}" if ev else "Nothing to redo.")
+        self.notify(f"Redid {ev.value} on {ev.target[:30]}" if ev else "Nothing to redo.", markup=False)
         self.refresh_data()
 
     def action_open_rollout(self) -> None:
