@@ -94,6 +94,7 @@ class LiveTrace:
         except OSError as exc:
             self.problem = str(exc) if isinstance(exc, NotRegularFile) else None
             return False
+        self.problem = None
         if size < self.offset:  # truncated/replaced (a resumed rollout restarts): start over
             self.__init__(self.path)  # type: ignore[misc]
         if size == self.offset:
