@@ -130,9 +130,15 @@ def loads(line: str | bytes) -> Any:
 
     Raises ValueError when the line is not JSON.
     """
-    text = decode(line) if isinstance(line, (bytes, bytearray)) else line
-    obj = json.loads(text)
-    return clean(obj) if may_hold_surrogate(text) else obj
+    if isinstance(line, (bytes, bytearray)):
+        try:
+            obj = json.loads(line)  # the common case: valid UTF-8, decoded in C
+        except UnicodeDecodeError:
+            return loads(decode(line))
+        # json decodes bytes with "surrogatepass": an encoded surrogate (ED A0..BF) arrives too
+        return clean(obj) if (b"\\ud" in line or b"\\uD" in line or b"\xed" in line) else obj
+    obj = json.loads(line)
+    return clean(obj) if may_hold_surrogate(line) else obj
 
 
 def is_regular_entry(entry: os.DirEntry) -> bool:

@@ -29,6 +29,7 @@ from agent.trace_io import loads, open_regular
 from labeling.trace_rows import line_warning
 
 TAIL_BYTES = 64 * 1024
+HEAD_BYTES = 8 * 1024
 _WANTED = (b'"message"', b'"tool_call"', b'"rollout_start"', b'"final"')
 
 
@@ -132,17 +133,18 @@ def _prompt_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _lines(data: bytes, start: int, acc: Accepted, *, partial_first: bool) -> list[tuple[int, bytes]]:
-    """(offset, line) of the complete, accepted lines of ``data`` (read from ``start``)."""
-    out = []
-    pos = 0
+def _lines(data: bytes, start: int, acc: Accepted, *, partial_first: bool) -> list[bytes]:
+    """The complete, accepted lines of ``data`` (read from byte ``start`` of the file)."""
     pieces = data.split(b"\n")[:-1]  # the last piece is "" or a torn line
+    if not acc.bad:  # the common case: no offsets to compute
+        return pieces[1:] if partial_first else pieces
+    out = []
+    pos = start
     for i, raw in enumerate(pieces):
-        off = start + pos
+        off = pos
         pos += len(raw) + 1
-        if (i == 0 and partial_first) or off in acc.bad:
-            continue
-        out.append((off, raw))
+        if not ((i == 0 and partial_first) or off in acc.bad):
+            out.append(raw)
     return out
 
 
@@ -166,12 +168,12 @@ def _event(raw: bytes) -> dict[str, Any] | None:
 
 
 def _read_head(path: Path, acc: Accepted = _EVERYTHING) -> Head:
-    window = TAIL_BYTES
+    window = HEAD_BYTES  # the prompt is the first few lines: read little, grow if needed
     while True:
         tools: list[dict[str, Any]] = []
         prompt: list[dict[str, Any]] = []
         data, _start, end = _read(path, acc, first=window)
-        for _off, raw in _lines(data, 0, acc, partial_first=False):
+        for raw in _lines(data, 0, acc, partial_first=False):
             ev = _event(raw)
             kind = ev.get("kind") if ev else None
             if kind == "rollout_start":
@@ -191,7 +193,7 @@ def _final_dict(ev: dict[str, Any]) -> dict[str, Any]:
 
 def _read_final(path: Path, acc: Accepted = _EVERYTHING) -> dict[str, Any] | None:
     data, start, _end = _read(path, acc, last=TAIL_BYTES)
-    for _off, raw in reversed(_lines(data, start, acc, partial_first=start > 0)):
+    for raw in reversed(_lines(data, start, acc, partial_first=start > 0)):
         if b'"final"' not in raw:
             continue
         ev = _event(raw)
@@ -208,7 +210,7 @@ def _read_tail(path: Path, calls: int, acc: Accepted = _EVERYTHING) -> list[dict
         data, start, _end = _read(path, acc, last=window)
         found: list[dict[str, Any]] = []
         n = 0
-        for _off, raw in reversed(_lines(data, start, acc, partial_first=start > 0)):
+        for raw in reversed(_lines(data, start, acc, partial_first=start > 0)):
             if b'"message"' not in raw:  # cheap: most events are not messages
                 continue
             ev = _event(raw)
@@ -235,7 +237,7 @@ def _read_full(path: Path, acc: Accepted = _EVERYTHING) -> Full:
     final = None
     step = 0
     data, _start, _end = _read(path, acc)
-    for _off, raw in _lines(data, 0, acc, partial_first=False):
+    for raw in _lines(data, 0, acc, partial_first=False):
         if not any(k in raw for k in _WANTED):
             continue  # llm_call, tool_result, test_run...: not needed, not parsed
         ev = _event(raw)

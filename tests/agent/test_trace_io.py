@@ -48,6 +48,7 @@ def test_loads_escapes_lone_surrogates_and_bad_bytes():
     obj = trace_io.loads(b'{"a": "x\\ud800y", "b\\udfff": ["\xff\xfe ok"], "pair": "\\ud83d\\ude00"}')
     assert obj == {"a": "x\\ud800y", "b\\udfff": ["\\xff\\xfe ok"], "pair": "\U0001f600"}
     json.dumps(obj, ensure_ascii=False).encode("utf-8")  # encodable now
+    assert trace_io.loads(b'{"enc": "\xed\xa0\x80 \xed\x95\x9c"}') == {"enc": "\\ud800 \ud55c"}  # + a Hangul char
     with pytest.raises(ValueError):
         trace_io.loads(b'{"a": ')
 

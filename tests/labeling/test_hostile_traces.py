@@ -41,11 +41,14 @@ def test_lone_surrogates_and_bad_bytes_are_escaped_never_fatal(env):
     _rewrite(_trace(bdir, SPECS[0]), "tool_call", lambda raw: raw.replace(b'"read_file"', b'"read\\udfff"', 1))
     # A byte that is not UTF-8 inside a string: the line is kept, the byte shown as \xff.
     _rewrite(_trace(bdir, SPECS[1]), "final", lambda raw: raw.replace(b'"done"', b'"do\xffne"'))
+    # A surrogate encoded as UTF-8 bytes (ED A0 80): not UTF-8, but json would decode it.
+    _rewrite(_trace(bdir, SPECS[2]), "final", lambda raw: raw.replace(b'"done"', b'"d\xed\xa0\x80"'))
     rep = env.store.ingest([env.root])
     assert (rep.new_rollouts, rep.finished_rollouts, rep.invalid_lines) == (3, 3, 0), rep.warnings
     assert env.store.rollout(f"b1/{SPECS[0].rollout_id}").summary == "done \\ud800 x"
     assert env.store.steps(f"b1/{SPECS[0].rollout_id}")[0].calls[0].name == "read\\udfff"
     assert env.store.rollout(f"b1/{SPECS[1].rollout_id}").summary == "do\\xffne"
+    assert env.store.rollout(f"b1/{SPECS[2].rollout_id}").summary == "d\\ud800"
     assert signal_report(env.store).rollouts == 3
     assert env.store.ingest([env.root]).files_unchanged == 3  # and the store still works
 
