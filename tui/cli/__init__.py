@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, (StoreError, sqlite3.DatabaseError)):
             # A corrupt or foreign label store found mid-command: one line, like any user error.
-            err_console.print(f"[bold red]error:[/] label store: {escape(str(exc).splitlines()[0])}")
+            what = "" if isinstance(exc, StoreError) else "label store: "
+            err_console.print(f"[bold red]error:[/] {what}{escape(str(exc).splitlines()[0])}")
             return 2
         raise
 
