@@ -93,3 +93,16 @@ def test_the_studio_tail_of_a_fifo_says_why_and_returns(tmp_path):
     path.unlink()
     _trace(path)  # replaced by a real trace: the tail reads it
     assert live.poll() is True and live.problem is None and live.final.summary == "done"
+
+
+def test_replay_from_a_batch_with_a_fifo_skips_it(tmp_path):
+    from agent.providers import replay_factory
+
+    bdir = tmp_path / "b1"
+    _trace(bdir / "traces" / "r1.jsonl")
+    (bdir / "batch.json").write_text("{}")
+    fifo = bdir / "traces" / "f.jsonl"
+    os.mkfifo(fifo)
+    factory = _without_blocking(lambda: replay_factory(bdir), fifo)
+    assert not isinstance(factory, BaseException), factory
+    assert factory("t", 0).model == "m"
