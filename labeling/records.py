@@ -230,6 +230,8 @@ class IngestReport(_Row):
     new_rollouts: int = 0
     updated_rollouts: int = 0
     finished_rollouts: int = 0  # rollouts whose rollout_end was read this time
+    files_skipped: int = 0  # not regular files, copies of another trace (each has a warning)
+    dropped_rollouts: int = 0  # indexed before, trace file gone from disk since: forgotten
     warnings: list[str] = Field(default_factory=list)
     torn_lines: int = 0  # partial last lines (left for next time, or reported if the batch ended)
     invalid_lines: int = 0  # lines that are not a valid event (skipped)

@@ -76,6 +76,7 @@ class StudioApp(App):
         self._watch = watch
         self.watcher: TraceWatcher | None = None
         self.bell_on_alert = bell  # the fleet view rings the terminal bell with its alerts
+        self._warned: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -178,11 +179,21 @@ class StudioApp(App):
         if self._ingest_again:
             self._ingest_again = False
             self.start_ingest()
+        self._show_warnings(msg.report.warnings if msg.report is not None else [])
         if msg.changed or first:
             self.state.store_version += 1
             screen = self._active_screen()
             if isinstance(screen, StudioScreen):
                 screen.store_changed()
+
+    def _show_warnings(self, warnings: list[str]) -> None:
+        """Ingest warnings (a FIFO skipped, a copied trace, a bad line), each shown once."""
+        new = [w for w in warnings if w not in self._warned]
+        if not new:
+            return
+        self._warned.update(new)
+        more = f"\n… and {len(new) - 3} more" if len(new) > 3 else ""
+        self.notify("\n".join(new[:3]) + more, title="Ingest warnings", severity="warning", markup=False)
 
     def on_batch_progress(self, msg: BatchProgress) -> None:
         screen = self._active_screen()
@@ -196,6 +207,7 @@ class StudioApp(App):
                 note + (f" — {msg.error}" if msg.error else ""),
                 title="Batch ended",
                 severity="error" if msg.error else "information",
+                markup=False,  # the error text is data
             )
         self.start_ingest()
 

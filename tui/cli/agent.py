@@ -245,23 +245,23 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     prefix = escape(prefix)
     console.print()
     console.print(
-        f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
+        f"{prefix}[bold]allocation[/] {escape(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
     table = _table("task", "rollouts>", "pass>", "fail>", "pass rate>", "p/f pairs>", "status")
     for t in r.tasks:
         table.add_row(
-            t.task_id,
+            escape(t.task_id),
             str(t.rollouts),
             str(t.passes),
             str(t.fails),
             "-" if t.pass_rate is None else f"{t.pass_rate:.0%}",
             str(t.pass_fail_pairs),
-            t.status,
+            escape(t.status),
         )
     console.print(table)
     went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
-    console.print(f"{prefix}budget went to: {went or 'nothing'}")
+    console.print(f"{prefix}budget went to: {escape(went or 'nothing')}")
     console.print(
         f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
         f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse"
@@ -301,12 +301,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         from agent.sandbox import sandbox_warning
 
         if warning := sandbox_warning():
-            console.print(f"[yellow]warning:[/] {warning}")
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
     except ImportError:
         pass
     batch_dir = plan.batch_dir
     console.print(
-        f"\\[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})"
+        f"[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})",
+        markup=False,
     )
 
     with Progress(
@@ -333,7 +334,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         def on_end(result, done: int, total: int) -> None:
             resumed = " [dim](resumed)[/]" if result.resumed else ""
             progress.console.print(
-                f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}"
+                f"\\[run] \\[{done}/{total}] {escape(result.task_id)} seed={result.seed}: {_label(result)}{resumed}"
             )
             progress.update(bar, completed=done)
 
@@ -347,7 +348,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if plan.allocation == "adaptive" or plan.allocation_config is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
-        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")
+        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {escape(str(batch_dir))}")
         return 130
     done = summary.finished
     return 1 if done and all(r.stop_reason in ("error", "diverged") for r in done) else 0
@@ -369,7 +370,7 @@ def print_summary(console: Console, summary) -> None:
     table = _table("task", "rollouts>", "pass>", "pass rate>", "tampered>", "errors>", "mean steps>")
     for s in summary.per_task():
         table.add_row(
-            s.task_id,
+            escape(s.task_id),
             str(s.rollouts),
             str(s.passed),
             f"{s.pass_rate:.0%}",
@@ -378,7 +379,7 @@ def print_summary(console: Console, summary) -> None:
             f"{s.steps / s.rollouts:.1f}" if s.rollouts else "-",
         )
     console.print(table)
-    console.print(f"traces: {summary.batch_dir}")
+    console.print(f"traces: {summary.batch_dir}", markup=False)
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
@@ -412,12 +413,12 @@ def cmd_branch(args: argparse.Namespace) -> int:
     out_root = Path(args.trace_dir) if args.trace_dir else parent_dir.parent
     batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
     console = Console(highlight=False, soft_wrap=True)
-    console.print(f"\\[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}")
+    console.print(f"[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}", markup=False)
     budget = budget_from_args(args, model)
     config = RolloutConfig(price_in=args.price_in, price_out=args.price_out, **loop_config(args))
 
     def on_end(result, done: int, total: int) -> None:
-        console.print(f"\\[branch] \\[{done}/{total}] {result.rollout_id}: {_label(result)}")
+        console.print(f"\\[branch] \\[{done}/{total}] {escape(result.rollout_id)}: {_label(result)}")
 
     try:
         s = run_branches(
@@ -455,7 +456,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         differ = sum(ok != pt.parent_passed for ok in mine)
         contrasting += differ
         table.add_row(
-            pt.parent_rollout_id,
+            escape(pt.parent_rollout_id),
             str(pt.at_step),
             "PASS" if pt.parent_passed else "FAIL",
             " ".join("P" if ok else "F" for ok in mine) or "-",
@@ -477,12 +478,13 @@ def cmd_branch(args: argparse.Namespace) -> int:
         )
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
-        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
+        more = ", ..." if len(s.skipped) > 5 else ""
+        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({escape(why)}{more})[/]")
     if saved := savings_line(s.results):
         console.print(saved)
     if line := budget_line(s.budget):
         console.print(f"[bold]{line}[/]")
-    console.print(f"traces: {batch_dir}")
+    console.print(f"traces: {batch_dir}", markup=False)
     dirs = (
         f"{out_root}"
         if parent_dir.parent == out_root
@@ -490,7 +492,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
     )
     console.print(
         f"next: repo-agent ingest {dirs}  (step pairs: branch vs parent), then "
-        f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}"
+        f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}",
+        markup=False,
     )
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130

@@ -179,7 +179,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     mins = max(stats.elapsed_s, 1e-9) / 60
     console.print(
-        f"[bold]{suite.name}[/]: {len(suite.tasks)} tasks in {escape(args.out)}/suite.json "
+        f"[bold]{escape(suite.name)}[/]: {len(suite.tasks)} tasks in {escape(args.out)}/suite.json "
         f"({stats.elapsed_s:.0f}s, {stats.validated / mins:.1f} tasks/min"
         + (f", {stats.resumed} decisions resumed" if stats.resumed else "")
         + ")"

@@ -144,7 +144,7 @@ class ExportScreen(StudioScreen):
         try:
             cls = _options_cls(self.kind)
         except Exception as exc:  # exports/ not importable: say so, keep the studio up
-            await form.mount(Label(f"exports unavailable: {exc}"))
+            await form.mount(Label(Text(f"exports unavailable: {exc}")))
             return
         rows: list[tuple[str, Any]] = [
             (

@@ -468,7 +468,7 @@ class PairsScreen(StudioScreen):
         if ev is None:
             self.notify("Nothing to undo.", severity="warning")
             return
-        self.notify(f"Undid {ev.value or 'action'} on {ev.target[:24]}")
+        self.notify(f"Undid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
         if "#" not in ev.target:  # a pair (step marks target "<uid>#<step>")
             if ev.value == "verdict" and self.state.rate.verdicts:
                 self.state.rate.verdicts -= 1
@@ -481,7 +481,7 @@ class PairsScreen(StudioScreen):
         if ev is None:
             self.notify("Nothing to redo.", severity="warning")
             return
-        self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}")
+        self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
         if "#" not in ev.target:
             if ev.value == "verdict":
                 self.state.rate.verdicts += 1

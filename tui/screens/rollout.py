@@ -233,7 +233,7 @@ class RolloutScreen(StudioScreen):
         text = Text(no_wrap=True, overflow="ellipsis")
         if t.start is None:
             text.append(f" {self.uid} ", style="bold reverse")
-            text.append("  waiting for the trace…", style="yellow")
+            text.append(f"  {t.problem}" if t.problem else "  waiting for the trace…", style="yellow")
             head.update(text)
             return
         # The outcome line first (it must survive 80 columns), then who ran it.
@@ -294,7 +294,7 @@ class RolloutScreen(StudioScreen):
             call_pane.display, final_pane.display = False, True
             end, final = self.trace.end, self.trace.final
             summary = final.summary if final and final.summary else "(the agent gave no final summary)"
-            self.query_one("#final-summary", Static).update(summary)
+            self.query_one("#final-summary", Static).update(Text(summary))
             diff = self.query_one("#final-diff", DiffView)
             diff.split = self.state.split_diff
             diff.set_patch(end.outcome.patch if end else "", empty_message="(no changes: empty patch)")

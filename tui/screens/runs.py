@@ -224,13 +224,13 @@ class RunsScreen(StudioScreen):
             require_sandbox()  # no bwrap: REPO_AGENT_UNSAFE_NO_SANDBOX=1 in the studio's environment
             plan = plan_batch(request)
         except (BatchRequestError, SandboxError) as exc:
-            self.notify(str(exc), title="Cannot launch", severity="error")
+            self.notify(str(exc), title="Cannot launch", severity="error", markup=False)
             return
         batch_id = plan.batch_dir.name
         self.state.running_batches[batch_id] = plan.cancel
         self.state.rollout_cancels[batch_id] = RolloutCancels()  # the fleet view stops single rollouts
         self._launched[batch_id] = request
-        self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched")
+        self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched", markup=False)
         self._run_batch(plan)
 
     @work(thread=True, group="batches", exit_on_error=False)
@@ -263,7 +263,7 @@ class RunsScreen(StudioScreen):
     def _follow_first(self, uid: str) -> None:
         # One toast per launch (and one when it ends, from the app), not one per rollout.
         self.state.rollout_uid = uid
-        self.notify(f"{uid} is running — F2 to watch it live.", title="Batch launched")
+        self.notify(f"{uid} is running — F2 to watch it live.", title="Batch launched", markup=False)
 
     def action_cancel(self) -> None:
         """x: on a running rollout (lower table focused) stop that rollout alone; else the
@@ -283,12 +283,14 @@ class RunsScreen(StudioScreen):
             rid = uid.rpartition("/")[2]
             cancels = self.state.rollout_cancels.get(b.batch_id)
             if cancels is None or rid not in cancels.running():
-                self.notify(f"{rid} is not running (nothing to stop).", severity="warning")
+                self.notify(f"{rid} is not running (nothing to stop).", severity="warning", markup=False)
                 return
 
             def stop_one(yes: bool | None) -> None:
                 if yes and cancels.cancel(rid):
-                    self.notify(f"Stopping {rid}: it ends as cancelled; the batch goes on (R re-runs it).")
+                    self.notify(
+                        f"Stopping {rid}: it ends as cancelled; the batch goes on (R re-runs it).", markup=False
+                    )
 
             self.app.push_screen(
                 ConfirmModal(f"Stop rollout {rid}?", "It ends as cancelled; the rest of the batch goes on."), stop_one
@@ -298,7 +300,7 @@ class RunsScreen(StudioScreen):
         def stop_all(yes: bool | None) -> None:
             if yes:
                 cancel.set()  # type: ignore[attr-defined]
-                self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.")
+                self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.", markup=False)
 
         self.app.push_screen(
             ConfirmModal(
@@ -319,10 +321,10 @@ class RunsScreen(StudioScreen):
             if request is None:
                 request = BatchRequest.for_resume(read_batch_meta(Path(b.path)), Path(b.path))
         except BatchRequestError as exc:
-            self.notify(f"cannot resume here: {exc}", severity="warning")
+            self.notify(f"cannot resume here: {exc}", severity="warning", markup=False)
             return
         except Exception as exc:
-            self.notify(f"cannot read batch.json: {exc}", severity="error")
+            self.notify(f"cannot read batch.json: {exc}", severity="error", markup=False)
             return
         self.start_batch(request.model_copy(update={"resume": b.path}))
 

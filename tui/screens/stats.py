@@ -82,8 +82,8 @@ def render_report(r, width: int = 120) -> Group:
     tasks.add_column("band")
     for ts in r.tasks:
         band_style = {"learnable": "bold green", "easy": "cyan", "hard": "red"}.get(ts.band, "dim")
-        tasks.add_row(
-            ts.task_id,
+        tasks.add_row(  # Text, not str: a str cell is read as markup, and task ids are data
+            Text(ts.task_id),
             _pct(ts.pass_rate),
             rate_bar(ts.pass_rate, r.band, bar),
             # rollouts without a verdict are not in the rate: shown apart as "+n?"
@@ -104,14 +104,14 @@ def render_report(r, width: int = 120) -> Group:
     contrast.add_column("")
     top = max(r.by_contrast.values(), default=0)
     for k, n in sorted(r.by_contrast.items()):
-        contrast.add_row(k, str(n), count_bar(n, top, 14 if wide else 8))
+        contrast.add_row(Text(k), str(n), count_bar(n, top, 14 if wide else 8))
     flags = Table(title="Noise flags", title_justify="left", title_style="bold", box=None)
     flags.add_column("flag")
     flags.add_column("pairs", justify="right")
     flags.add_column("")
     top = max(r.by_flag.values(), default=0)
     for k, n in sorted(r.by_flag.items(), key=lambda kv: -kv[1]):
-        flags.add_row(k, str(n), count_bar(n, top, 14 if wide else 8))
+        flags.add_row(Text(k), str(n), count_bar(n, top, 14 if wide else 8))
     if not r.by_flag:
         flags.add_row(Text("none", style="green"), "", "")
     agree = Table(title="Human vs auto", title_justify="left", title_style="bold", box=None)
@@ -123,7 +123,7 @@ def render_report(r, width: int = 120) -> Group:
     rows = [("all", r.agreement), ("clean", r.agreement_clean), ("noisy", r.agreement_noisy)]
     rows += [(k, a) for k, a in sorted(r.agreement_by_contrast.items())]
     for name, a in rows:
-        agree.add_row(name, str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
+        agree.add_row(Text(name), str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
     parts.append(Text(""))
     if wide:
         side.add_row(contrast, flags, agree)
@@ -144,7 +144,7 @@ def render_report(r, width: int = 120) -> Group:
         valid.add_column("")
         for m in r.validity_by_model:
             valid.add_row(
-                m.model,
+                Text(m.model),
                 str(m.tool_calls),
                 str(m.invalid_tool_calls),
                 _pct(m.validity_rate),

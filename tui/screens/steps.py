@@ -236,12 +236,12 @@ class StepsScreen(StudioScreen):
 
     def action_undo(self) -> None:
         ev = self.store.undo()
-        self.notify(f"Undid {ev.value} on {ev.target[:30]}" if ev else "Nothing to undo.")
+        self.notify(f"Undid {ev.value} on {ev.target[:30]}" if ev else "Nothing to undo.", markup=False)
         self.refresh_data()
 
     def action_redo(self) -> None:
         ev = self.store.redo()
-        self.notify(f"Redid {ev.value} on {ev.target[:30]}" if ev else "Nothing to redo.")
+        self.notify(f"Redid {ev.value} on {ev.target[:30]}" if ev else "Nothing to redo.", markup=False)
         self.refresh_data()
 
     def action_open_rollout(self) -> None:
