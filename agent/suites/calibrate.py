@@ -110,6 +110,8 @@ def write_selected(suite: Suite, rates: dict[str, TaskRate], band: tuple[float, 
         r = rates.get(t.id)
         if r is None or not in_band(r, band):
             continue
+        rate = r.rate
+        assert rate is not None  # in_band() is False for a task without rollouts
         lo, hi = r.interval
         data = Task.model_validate(t.model_dump()).model_dump(mode="json")
         src = data["source"]
@@ -122,7 +124,7 @@ def write_selected(suite: Suite, rates: dict[str, TaskRate], band: tuple[float, 
         data["reference_fix_files"] = {k: _rel(base, v, out_dir) for k, v in data["reference_fix_files"].items()}
         data["features"] = {
             **data.get("features", {}),
-            "pass_rate": round(r.rate, 4),
+            "pass_rate": round(rate, 4),
             "pass_rate_low": round(lo, 4),
             "pass_rate_high": round(hi, 4),
             "calibration_rollouts": r.rollouts,

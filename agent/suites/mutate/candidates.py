@@ -118,7 +118,7 @@ class Candidates:
 
     def combos(self, singles: list[Candidate], k: int, n: int, baseline: Baseline) -> list[Candidate]:
         """Up to ``n`` candidates joining ``k`` validated mutants of different functions."""
-        out = []
+        out: list[Candidate] = []
         pool = list(singles)
         self.rng.shuffle(pool)
         for _ in range(n * 3):

@@ -121,19 +121,21 @@ class _Sites(ast.NodeVisitor):
     def off(self, line: int, col: int) -> int:
         return self.starts[line - 1] + col
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        return self.off(node.lineno, node.col_offset), self.off(node.end_lineno, node.end_col_offset)
+    def span(self, node: ast.expr | ast.stmt) -> tuple[int, int]:
+        end_line, end_col = node.end_lineno, node.end_col_offset
+        assert end_line is not None and end_col is not None
+        return self.off(node.lineno, node.col_offset), self.off(end_line, end_col)
 
     def text(self, a: int, b: int) -> bytes:
         return self.src[a:b]
 
-    def add(self, op: str, node: ast.AST, edits: list[Edit], lines: int = 1) -> None:
+    def add(self, op: str, node: ast.expr | ast.stmt, edits: list[Edit], lines: int = 1) -> None:
         if op not in self.ops or not self.stack:
             return
         name, func_lines, _ = self.stack[-1]
         self.out.append(Mutant(self.path, name, func_lines, node.lineno, op, tuple(edits), lines))
 
-    def replace_region(self, op: str, node: ast.AST, a: int, b: int, old: str, new: str) -> None:
+    def replace_region(self, op: str, node: ast.expr | ast.stmt, a: int, b: int, old: str, new: str) -> None:
         """Swap the operator token ``old`` found between byte offsets a and b for ``new``."""
         region = self.text(a, b).decode("utf-8", "replace")
         m = re.fullmatch(r"([\s()\\]*)(.*?)([\s()\\]*)", region, re.S)
@@ -146,7 +148,7 @@ class _Sites(ast.NodeVisitor):
             trail = " "
         self.add(op, node, [Edit(a, b, (lead + new + trail).encode())])
 
-    def plus_minus(self, op: str, node: ast.AST) -> None:
+    def plus_minus(self, op: str, node: ast.expr) -> None:
         """``expr`` -> ``expr + 1`` / ``expr - 1`` (off-by-one in an index, slice bound or range)."""
         if isinstance(node, ast.Constant) or node.lineno != node.end_lineno:
             return  # constants have their own rule; multi-line bounds are rare and ugly to edit
@@ -160,12 +162,14 @@ class _Sites(ast.NodeVisitor):
 
     def whole_lines(self, first: ast.stmt, last: ast.stmt) -> tuple[int, int] | None:
         """Byte range of the lines ``first``..``last`` occupy, if nothing else shares them."""
+        end_line, end_col = last.end_lineno, last.end_col_offset
+        assert end_line is not None and end_col is not None
         head = self.lines[first.lineno - 1][: first.col_offset]
-        tail = self.lines[last.end_lineno - 1][last.end_col_offset :]
+        tail = self.lines[end_line - 1][end_col:]
         if head.strip() or (tail.strip() and not tail.strip().startswith(b"#")):
             return None
         a = self.starts[first.lineno - 1]
-        b = self.starts[last.end_lineno] if last.end_lineno < len(self.starts) else len(self.src)
+        b = self.starts[end_line] if end_line < len(self.starts) else len(self.src)
         return a, b
 
     # ------------------------------------------------------------------ scopes
@@ -187,7 +191,9 @@ class _Sites(ast.NodeVisitor):
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store) and id(sub) not in in_comprehension:
                 local.add(sub.id)
-        self.stack.append((qual, (first, node.end_lineno), local))
+        end_line = node.end_lineno
+        assert end_line is not None
+        self.stack.append((qual, (first, end_line), local))
         self.names.append(node.name)
         self.default_args(node)
         self.statement_sites(node)
@@ -227,14 +233,20 @@ class _Sites(ast.NodeVisitor):
                     continue
                 rng = self.whole_lines(stmt, stmt)
                 if rng:
-                    self.add(op, stmt, [Edit(rng[0], rng[1], b"")], stmt.end_lineno - stmt.lineno + 1)
+                    stmt_end = stmt.end_lineno
+                    assert stmt_end is not None
+                    self.add(op, stmt, [Edit(rng[0], rng[1], b"")], stmt_end - stmt.lineno + 1)
         if isinstance(node, ast.If) and node.orelse:
             self.else_site(node)
 
     def else_site(self, node: ast.If) -> None:
         first = node.orelse[0]
+        last = node.orelse[-1]
+        body_end = node.body[-1].end_lineno
+        end_line, end_col = last.end_lineno, last.end_col_offset
+        assert body_end is not None and end_line is not None and end_col is not None
         # The `else:` / `elif` line sits between the end of the body and the first orelse stmt.
-        for ln in range(first.lineno, node.body[-1].end_lineno, -1):
+        for ln in range(first.lineno, body_end, -1):
             text = self.lines[ln - 1].split(b"#")[0].strip()
             if ln == first.lineno and text.startswith(b"elif"):
                 break
@@ -242,11 +254,10 @@ class _Sites(ast.NodeVisitor):
                 break
         else:
             return
-        tail = self.lines[node.orelse[-1].end_lineno - 1][node.orelse[-1].end_col_offset :]
+        tail = self.lines[end_line - 1][end_col:]
         if tail.strip() and not tail.strip().startswith(b"#"):
             return
         a = self.starts[ln - 1]
-        end_line = node.orelse[-1].end_lineno
         b = self.starts[end_line] if end_line < len(self.starts) else len(self.src)
         self.add("remove_else", node, [Edit(a, b, b"")], end_line - ln + 1)
 
@@ -288,7 +299,7 @@ class _Sites(ast.NodeVisitor):
 
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
         old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
-        edits = []
+        edits: list[Edit] = []
         for left, right in zip(node.values, node.values[1:]):
             a, b = self.span(left)[1], self.span(right)[0]
             region = self.text(a, b).decode("utf-8", "replace")

@@ -110,14 +110,16 @@ class Zygote:
         """pytest ``args`` in the workspace: (exit code, timed out, log tail)."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
+        proc = self.proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
         log = self.io / "log.txt"
         req = {"args": args, "env": env, "timeout": timeout_s, "log": str(log)}
         try:
-            self.proc.stdin.write((json.dumps(req) + "\n").encode())
-            self.proc.stdin.flush()
+            proc.stdin.write((json.dumps(req) + "\n").encode())
+            proc.stdin.flush()
             # The zygote's own deadline comes first; this one is for a zygote that is stuck.
-            ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s + 30)
-            line = self.proc.stdout.readline() if ready else b""
+            ready, _, _ = select.select([proc.stdout], [], [], timeout_s + 30)
+            line = proc.stdout.readline() if ready else b""
             reply = json.loads(line)
         except (OSError, ValueError) as exc:
             self.close()
