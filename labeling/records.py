@@ -144,7 +144,7 @@ class PairRow(_Row):
     contrast: Contrast = "pass_fail"
     decided_by: str = ""  # the score component the auto preference was decided on
     flags: list[str] = Field(default_factory=list)  # subset of PAIR_FLAGS
-    stale: bool = False  # no longer selected by the current strategy (kept, never deleted)
+    stale: bool = False  # no longer selected by the current strategy (kept while it has a verdict)
     verdict: Verdict | None = None
     note: str | None = None
     tags: list[str] = Field(default_factory=list)
@@ -200,7 +200,8 @@ class PairBuildReport(_Row):
     score_order: list[str]
     pairs: int = 0  # pairs the strategy selects now
     new_pairs: int = 0
-    stale_pairs: int = 0  # kept pairs it no longer selects
+    stale_pairs: int = 0  # pairs it no longer selects (kept with their verdict, else pruned)
+    pruned_pairs: int = 0  # stale pairs without a verdict, deleted (their log stays)
     no_contrast_tasks: list[str] = Field(default_factory=list)
     by_contrast: dict[str, int] = Field(default_factory=dict)
     by_flag: dict[str, int] = Field(default_factory=dict)

@@ -238,7 +238,8 @@ class LabelStore(HumanLog):
 
         ``strategy`` and ``score_order`` default to the last ones used with this store
         (initially ``best-worst`` and ``labeling.score.DEFAULT_ORDER``) and are remembered.
-        A pair the strategy no longer selects is marked stale (kept with its verdict).
+        A pair the strategy no longer selects is marked stale: kept if it has a verdict,
+        pruned if not (what the log says of it stays in the append-only log).
         """
         meta = self.settings()
         strategy = strategy or meta.get("strategy") or "best-worst"
@@ -288,7 +289,7 @@ class LabelStore(HumanLog):
             for f in flags:
                 by_flag[f] = by_flag.get(f, 0) + 1
         stale = [pid for pid, (is_stale, _) in existing.items() if pid not in ids and not is_stale]
-        self._db.save_pairs(selected, stale, now)
+        pruned = self._db.save_pairs(selected, stale, now)
         self._db.set_meta(
             {"strategy": strategy, "score_order": ",".join(order), "no_contrast_tasks": json.dumps(no_contrast)}
         )
@@ -298,18 +299,30 @@ class LabelStore(HumanLog):
             pairs=len(selected),
             new_pairs=sum(1 for pid in ids if pid not in existing),
             stale_pairs=len(stale),
+            pruned_pairs=pruned,
             no_contrast_tasks=no_contrast,
             by_contrast=by_contrast,
             by_flag=by_flag,
         )
 
     def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:
-        """Pairs in review-queue order (`labeling.pairs.queue_key`), filtered."""
-        rows = [_pair_row(d) for d in self._db.pairs()]
-        f = filt or PairFilter()
-        rows = [p for p in rows if _matches(p, f)]
-        rows.sort(key=queue_key)
-        return rows
+        """Pairs in review-queue order (`labeling.pairs.queue_key`), filtered in SQL."""
+        f = (filt or PairFilter()).model_dump()
+        return [_pair_row(d) for d in self._db.queue_page(f, None, None)]
+
+    def queue_page(
+        self, filt: PairFilter | None = None, after: PairRow | tuple | None = None, limit: int = 100
+    ) -> list[PairRow]:
+        """Up to ``limit`` pairs of the queue that come after ``after`` (a pair or a queue
+        key), in queue order: a keyset page, whose cost does not grow with the store."""
+        f = (filt or PairFilter()).model_dump()
+        return [_pair_row(d) for d in self._db.queue_page(f, _key(after), limit)]
+
+    def queue_before(self, filt: PairFilter | None = None, before: PairRow | tuple | None = None) -> PairRow | None:
+        """The pair just before ``before`` in the queue (None at its head)."""
+        f = (filt or PairFilter()).model_dump()
+        rows = self._db.queue_page(f, _key(before), 1, backward=True) if before is not None else []
+        return _pair_row(rows[0]) if rows else None
 
     def resolve_pair_id(self, prefix: str) -> str:
         """A full pair id from a unique prefix. Raises NotFound / StoreError (ambiguous)."""
@@ -329,18 +342,30 @@ class LabelStore(HumanLog):
         return _pair_row(self._db.pairs(pid)[0])
 
     def counts(self, filt: PairFilter | None = None) -> QueueCounts:
-        """Labeled / remaining over the pairs ``filt`` selects (its verdict filter ignored)."""
-        f = (filt or PairFilter()).model_copy(update={"verdict": None})
-        rows = self.pairs(f)
-        n = {v: sum(1 for p in rows if p.verdict == v) for v in VERDICTS}
-        labeled = sum(n.values())
-        return QueueCounts(total=len(rows), labeled=labeled, remaining=len(rows) - labeled, **n)
+        """Labeled / remaining over the pairs ``filt`` selects (its verdict filter ignored).
 
-    def queue_position(self, pair_id: str, filt: PairFilter | None = None) -> tuple[int, int]:
-        """(0-based index of the pair in the queue, queue length); index -1 if absent."""
-        rows = self.pairs(filt)
-        idx = next((i for i, p in enumerate(rows) if p.pair_id == pair_id), -1)
-        return idx, len(rows)
+        The whole queue is counted from counters the store keeps as pairs and verdicts
+        change; a filtered one by one SQL aggregate over the pairs it selects."""
+        by = self._db.queue_counts((filt or PairFilter()).model_dump())
+        n = {v: by.get(v, 0) for v in VERDICTS}
+        labeled = sum(n.values())
+        remaining = by.get("", 0)
+        return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, **n)
+
+    def queue_position(self, pair_id: str | PairRow, filt: PairFilter | None = None) -> tuple[int, int]:
+        """(0-based index of the pair in the queue, queue length); index -1 if absent.
+
+        By key: counts the pairs before it over the queue index (cost grows with the
+        position, not with the store)."""
+        f = filt or PairFilter()
+        try:
+            pair = pair_id if isinstance(pair_id, PairRow) else self.pair(pair_id)
+        except NotFound:
+            pair = None
+        total = _queue_length(self.counts(f), f)
+        if pair is None or not _matches(pair, f):
+            return -1, total
+        return self._db.queue_position(f.model_dump(), _key(pair)), total
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -353,7 +378,26 @@ class LabelStore(HumanLog):
         self.close()
 
 
+def _key(p: PairRow | tuple | None) -> tuple | None:
+    """A pair's queue key with SQL-friendly values (booleans as 0/1)."""
+    if p is None:
+        return None
+    k = queue_key(p) if isinstance(p, PairRow) else p
+    return tuple(int(v) if isinstance(v, bool) else v for v in k)
+
+
+def _queue_length(c: QueueCounts, f: PairFilter) -> int:
+    if f.verdict == "unlabeled":
+        return c.remaining
+    if f.verdict == "labeled":
+        return c.labeled
+    if f.verdict in VERDICTS:
+        return getattr(c, f.verdict)
+    return c.total
+
+
 def _matches(p: PairRow, f: PairFilter) -> bool:
+    """The filter in Python, for one pair already in hand (the queue itself filters in SQL)."""
     if p.stale and p.verdict is None and not f.include_stale:
         return False
     if f.task_id and p.task_id != f.task_id:
