@@ -217,6 +217,7 @@ class IngestProgress(_Row):
 class IngestReport(_Row):
     batches: int = 0
     files_seen: int = 0
+    batches_read: int = 0  # batch.json files (re-)read: a batch's status or plan changed
     files_read: int = 0  # opened and read (new, grown or replaced)
     files_unchanged: int = 0  # stat only, not opened
     bytes_read: int = 0

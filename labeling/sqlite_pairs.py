@@ -126,13 +126,16 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filter_sql(f: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """WHERE conditions for a `labeling.records.PairFilter` (as a dict)."""
+def filter_sql(f: dict[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
+    """WHERE conditions for a `labeling.records.PairFilter` (as a dict), and the queue-key
+    columns they pin to one value."""
     conds: list[str] = []
     params: list[Any] = []
+    pinned: dict[str, Any] = {}
     if not f.get("include_stale"):
         conds.append("(stale = 0 OR labeled = 1)")
     if f.get("task_id"):
+        pinned["task_id"] = f["task_id"]
         conds.append("task_id = ?")
         params.append(f["task_id"])
     if f.get("batch_id"):
@@ -150,6 +153,8 @@ def filter_sql(f: dict[str, Any]) -> tuple[list[str], list[Any]]:
         conds.append("noisy = 1 AND (',' || flag_key || ',') LIKE ? ESCAPE '\\'")
         params.append(f"%,{_like(flag)},%")
     verdict = f.get("verdict")
+    if verdict:
+        pinned["labeled"] = int(verdict != "unlabeled")
     if verdict == "unlabeled":
         conds.append("labeled = 0")
     elif verdict == "labeled":
@@ -168,7 +173,21 @@ def filter_sql(f: dict[str, Any]) -> tuple[list[str], list[Any]]:
             "OR pair_id IN (SELECT pair_id FROM current_tags WHERE lower(tag) LIKE ? ESCAPE '\\'))"
         )
         params += [like, like]
-    return conds, params
+    return conds, params, pinned
+
+
+def key_sql(key: tuple, pinned: dict[str, Any], op: str) -> tuple[str, list[Any]]:
+    """``(columns) op (key)`` over the queue-key columns the filter does not pin: with an
+    equality on a leading column (labeled, task id) a row value that repeats it is not
+    used as an index range, so the range starts after the pinned ones. A key outside the
+    pinned values (a pair labeled since) compares on the first column that differs."""
+    if "labeled" in pinned and key[0] != pinned["labeled"]:
+        before = key[0] < pinned["labeled"]  # the key sorts before every pair of the filter
+        return ("1 = 1" if before == (op == ">") else "1 = 0"), []
+    if any(v != pinned[c] for c, v in zip(KEY_COLUMNS, key) if c in pinned):
+        pinned = {}  # another task's key: compare on every column (no shortcut)
+    cols = [(c, v) for c, v in zip(KEY_COLUMNS, key) if c not in pinned]
+    return f"({', '.join(c for c, _ in cols)}) {op} ({', '.join('?' * len(cols))})", [v for _, v in cols]
 
 
 def _unfiltered(f: dict[str, Any]) -> bool:
@@ -243,10 +262,11 @@ class SqlitePairs:
     ) -> list[dict[str, Any]]:
         """Up to ``limit`` pairs the filter selects, in queue order, strictly after the key
         ``after`` (or, ``backward``, strictly before it, nearest first)."""
-        conds, params = filter_sql(filt)
+        conds, params, pinned = filter_sql(filt)
         if after is not None:
-            conds.append(f"({_ORDER}) {'<' if backward else '>'} ({', '.join('?' * len(KEY_COLUMNS))})")
-            params += list(after)
+            cond, values = key_sql(after, pinned, "<" if backward else ">")
+            conds.append(cond)
+            params += values
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         tail = f"{where} ORDER BY {_ORDER_DESC if backward else _ORDER}"
         if limit is not None:
@@ -263,7 +283,7 @@ class SqlitePairs:
                 (1 if f.get("include_stale") else 0,),
             )
         else:
-            conds, params = filter_sql(f)
+            conds, params, _ = filter_sql(f)
             where = ("WHERE " + " AND ".join(conds)) if conds else ""
             rows = self._q(  # type: ignore[attr-defined]
                 f"SELECT coalesce(verdict, ''), count(*) FROM pairs {where} GROUP BY 1", params
@@ -272,9 +292,10 @@ class SqlitePairs:
 
     def queue_position(self, filt: dict[str, Any], key: tuple) -> int:
         """How many pairs the filter selects that come before ``key`` in queue order."""
-        conds, params = filter_sql(filt)
-        conds.append(f"({_ORDER}) < ({', '.join('?' * len(KEY_COLUMNS))})")
-        params += list(key)
+        conds, params, pinned = filter_sql(filt)
+        cond, values = key_sql(key, pinned, "<")
+        conds.append(cond)
+        params += values
         return int(self._q(f"SELECT count(*) FROM pairs WHERE {' AND '.join(conds)}", params)[0][0])  # type: ignore[attr-defined]
 
     def pair_ids_with_prefix(self, prefix: str) -> list[str]:

@@ -70,6 +70,7 @@ class StudioApp(App):
         self._start = start
         self._tail_interval = tail_interval
         self._ingesting = False
+        self._ingest_again = False  # asked for while a pass ran: run one more after it
         self._idle_passes = 0
         self._ticks = 0
 
@@ -103,8 +104,14 @@ class StudioApp(App):
             self.start_ingest()
 
     def start_ingest(self) -> None:
-        """Tail the traces directory: one ingest pass in a thread, never two at once."""
+        """Tail the traces directory: one ingest pass in a thread, never two at once.
+
+        Asked for while a pass runs, one more pass follows it: that pass may have read
+        batch.json and the traces before the change that prompted the request (a batch
+        ending, `x`), and dropping the request left its status stale until some later
+        change (the cancelled/running race)."""
         if self._ingesting:
+            self._ingest_again = True
             return
         self._ingesting = True
         self.state.ingest.running = True
@@ -124,7 +131,7 @@ class StudioApp(App):
         except Exception as exc:  # a bad file never takes the studio down
             self.post_message(StoreChanged(None, False, error=f"{type(exc).__name__}: {exc}"))
             return
-        changed = bool(report.files_read or report.new_rollouts or report.updated_rollouts)
+        changed = bool(report.files_read or report.new_rollouts or report.updated_rollouts or report.batches_read)
         self.post_message(StoreChanged(report, changed))
 
     def on_ingest_progressed(self, msg: IngestProgressed) -> None:
@@ -133,6 +140,9 @@ class StudioApp(App):
 
     def on_store_changed(self, msg: StoreChanged) -> None:
         self._ingesting = False
+        if self._ingest_again:
+            self._ingest_again = False
+            self.start_ingest()  # before anyone sees "not ingesting": settle() waits for it too
         ing = self.state.ingest
         ing.running = False
         ing.last_error = msg.error

@@ -73,6 +73,14 @@ def check_agrees(store: LabelStore) -> None:
             assert store.queue_position(want[i].pair_id, f) == (i, len(want)), f
             prev = store.queue_before(f, want[i])
             assert (prev.pair_id if prev else None) == (want[i - 1].pair_id if i else None), f
+        # from a key outside the filter (a pair labeled since, another task's pair)
+        for other in [p for p in python_queue(store, PairFilter(include_stale=True)) if not _matches(p, f)][:5]:
+            k = queue_key(other)
+            after = [p.pair_id for p in want if queue_key(p) > k]
+            assert [p.pair_id for p in store.queue_page(f, other, limit=1000)] == after, f
+            prev = store.queue_before(f, other)
+            before = [p.pair_id for p in want if queue_key(p) < k]
+            assert (prev.pair_id if prev else None) == (before[-1] if before else None), f
 
 
 def test_sql_queue_matches_the_python_definition_through_verdicts_and_undo(many):
