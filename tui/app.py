@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from labeling.store import LabelStore, default_labeler
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged
@@ -133,6 +134,21 @@ class StudioApp(App):
             return
         changed = bool(report.files_read or report.new_rollouts or report.updated_rollouts or report.batches_read)
         self.post_message(StoreChanged(report, changed))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported (workers run with exit_on_error=False:
+        a failure must not take the studio down, nor pass unseen). The screen that started
+        it hears of it too, to say so where the missing data would be."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker, error = event.worker, event.worker.error
+        self.notify(
+            f"{worker.group or worker.name}: {type(error).__name__}: {error}",
+            title="A background task failed",
+            severity="error",
+        )
+        if hasattr(worker.node, "worker_failed"):
+            worker.node.worker_failed(worker, error)
 
     def on_ingest_progressed(self, msg: IngestProgressed) -> None:
         self.state.ingest.files_done, self.state.ingest.files_total = msg.done, msg.total

@@ -1,8 +1,13 @@
 """Pairs: the review queue. Two rollouts side by side; a verdict commits and advances.
 
-The queue is a list of pair ids (loaded in a worker, in the store's queue order); only
-the pair on screen is read from the store, and the next one is prefetched (its rollouts
-and both diffs parsed and highlighted in a worker) so `n`/`c`/`f`/`d` render at once.
+The queue is read a keyset page at a time (`LabelStore.queue_page`, in the store's queue
+order) into a list of pair ids: what this session walked (so `p` finds pairs labeled
+since) and a page ahead. Only the pair on screen is read from the store, and the next
+one is prefetched (its rollouts and both diffs parsed and highlighted in a worker, and
+the next page when the list runs short) so `n`/`c`/`f`/`d` render at once. Header and
+totals come from the store (counters and a position by key), so they agree with
+`repo-agent pairs list` whatever ingest does meanwhile; a pair on screen that a rebuild
+made stale stays on screen, marked.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
-from labeling.records import PairFilter, PairRow, RolloutRow
+from labeling.pairs import queue_key
+from labeling.records import PairFilter, PairRow, QueueCounts, RolloutRow
 from labeling.store import NotFound
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
@@ -31,6 +38,8 @@ FILTER_HINT = (
 )
 
 VERDICT_STYLE = {"confirm": "bold green", "flip": "bold yellow", "discard": "bold red"}
+PAGE = 100  # pairs per keyset page
+LOW_WATER = 20  # fetch the next page when fewer than this many are left ahead
 
 
 def parse_filter(text: str) -> PairFilter:
@@ -102,6 +111,13 @@ class PairsScreen(StudioScreen):
         self.pair: PairRow | None = None
         self.sides: tuple[RolloutRow | None, RolloutRow | None] = (None, None)
         self._loaded = False
+        self._end = False  # the store has no pairs after the last one loaded
+        self._keys: dict[str, tuple] = {}  # pair id -> its queue key when loaded
+        self._gone = False  # the pair on screen was pruned from the store by a rebuild
+        self._load_error: str | None = None
+        self._reload = False  # a refresh asked for while a load ran
+        self._wrap_offered = False  # the end of the queue was reached with skipped pairs left
+        self._gen = 0  # bumped when the queue starts over (filter, wrap): older loads are dropped
         self._pending_note: str | None = None
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
 
@@ -129,31 +145,90 @@ class PairsScreen(StudioScreen):
 
     # ------------------------------------------------------------------ data
     def refresh_data(self) -> None:
-        self._load_queue(self.state.pair_filter, self.state.pair_id)
+        # Coalesced: one load at a time, and one more after it if the store changed meanwhile.
+        if any(w.group == "pairs-queue" and w.node is self and not w.is_finished for w in self.app.workers):
+            self._reload = True
+            return
+        walked = list(self.queue[: self.index + 1]) if self._loaded and self.pair is not None else []
+        self._load_queue(self.state.pair_filter, walked, self._gen)
 
     @work(thread=True, exclusive=True, group="pairs-queue", exit_on_error=False)
-    def _load_queue(self, filt: PairFilter, keep: str | None) -> None:
-        ids = [p.pair_id for p in self.store.pairs(filt)]
-        self.app.call_from_thread(self._set_queue, ids, keep)
+    def _load_queue(self, filt: PairFilter, walked: list[str], gen: int) -> None:
+        """The queue ahead: pairs of the filter in queue order, from its head, leaving out
+        those this session already walked (they stay behind the cursor for `p`)."""
+        seen = set(walked)
+        rows: list[PairRow] = []
+        after = None
+        end = False
+        while len(rows) < PAGE:
+            page = self.store.queue_page(filt, after, PAGE)
+            rows += [p for p in page if p.pair_id not in seen]
+            if len(page) < PAGE:
+                end = True
+                break
+            after = page[-1]
+        counts = self.store.counts(filt)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._set_queue, gen, rows, end, counts)
 
-    def _set_queue(self, ids: list[str], keep: str | None) -> None:
-        current = self.pair.pair_id if self.pair else keep
-        if self._loaded and self.queue:
-            # Keep pairs already seen this session in place (labeled ones drop out of an
-            # "unlabeled" queue in the store, but `p` should still find them).
-            known = set(ids)
-            merged = list(ids)
-            for pos, pid in enumerate(self.queue):
-                if pid not in known:
-                    merged.insert(min(pos, len(merged)), pid)
-            ids = merged
-        self.queue = ids
+    def worker_failed(self, worker, error: BaseException) -> None:
+        """Called by the app for a worker of this screen that raised."""
+        if worker.group == "pairs-queue":
+            self._load_error = f"{type(error).__name__}: {error}"
+            self._loaded = True
+            if self.pair is None:
+                self._render_empty()
+
+    def _set_queue(self, gen: int, rows: list[PairRow], end: bool, counts: QueueCounts) -> None:
+        if gen != self._gen:
+            return  # loaded for another filter (or before a wrap)
+        self._load_error = None
+        # What this session walked up to the pair on screen stays; the rest is the store's now.
+        walked = self.queue[: self.index + 1] if self._loaded and self.pair is not None else []
+        known = set(walked)
+        for p in rows:
+            self._keys[p.pair_id] = _key(p)
+        self.queue = walked + [p.pair_id for p in rows if p.pair_id not in known]
+        self._end = end
         self._loaded = True
-        if current in ids:
-            self.index = ids.index(current)
-        else:
-            self.index = min(self.index, max(0, len(ids) - 1))
+        if self._reload:
+            self._reload = False
+            self.refresh_data()
+        if self.pair is not None and walked:
+            self._recheck_current()  # stays on screen; marked if stale or gone
+            return
+        keep = self.state.pair_id
+        self.index = self.queue.index(keep) if keep in self.queue else 0
         self.show_current()
+
+    def _recheck_current(self) -> None:
+        assert self.pair is not None
+        try:
+            self.pair = self.store.pair(self.pair.pair_id)
+            self._gone = False
+        except NotFound:
+            self._gone = True  # pruned by a rebuild: keep showing what the reviewer reads
+        self._render_pair(diffs=False)
+
+    def _more(self) -> bool:
+        """Load the next keyset page after the last loaded pair (a page: cheap at any size)."""
+        if self._end or not self.queue:
+            return False
+        last = self._keys.get(self.queue[-1])
+        if last is None:
+            return False
+        page = self.store.queue_page(self.state.pair_filter, last, PAGE)
+        self._append_page(self.queue[-1], page)
+        return bool(page)
+
+    def _append_page(self, last: str, page: list[PairRow]) -> None:
+        if not self.queue or self.queue[-1] != last:
+            return
+        known = set(self.queue)
+        for p in page:
+            self._keys[p.pair_id] = _key(p)
+        self.queue += [p.pair_id for p in page if p.pair_id not in known]
+        self._end = len(page) < PAGE
 
     def _rollout(self, uid: str) -> RolloutRow | None:
         row = self._rollouts.get(uid)
@@ -181,6 +256,8 @@ class PairsScreen(StudioScreen):
             self.queue.pop(self.index)
             self.show_current()
             return
+        self._gone = False
+        self._keys.setdefault(pid, _key(self.pair))
         self.state.pair_id = pid
         self.sides = (self._rollout(self.pair.chosen_uid), self._rollout(self.pair.rejected_uid))
         self._render_pair()
@@ -197,7 +274,14 @@ class PairsScreen(StudioScreen):
     @work(thread=True, exclusive=True, group="pairs-prefetch", exit_on_error=False)
     def _prefetch(self, index: int, width: int, height: int, split: bool) -> None:
         """Read the next pair's rollouts, parse + highlight its diffs and render their
-        first screenful, ahead of time."""
+        first screenful, ahead of time; fetch the next page when the list runs short."""
+        queue = self.queue
+        if len(queue) - index < LOW_WATER and not self._end and queue:
+            last = queue[-1]
+            key = self._keys.get(last)
+            if key is not None:
+                page = self.store.queue_page(self.state.pair_filter, key, PAGE)
+                self.app.call_from_thread(self._append_page, last, page)
         if not (0 <= index < len(self.queue)):
             return
         try:
@@ -213,7 +297,9 @@ class PairsScreen(StudioScreen):
     # ------------------------------------------------------------------ rendering
     def _render_empty(self) -> None:
         f = filter_text(self.state.pair_filter)
-        if not self._loaded:
+        if self._load_error:
+            msg = Text(f"Could not load the review queue: {self._load_error}", style="bold red")
+        elif not self._loaded:
             msg = Text("loading the review queue…", style="dim")
         elif self.state.ingest.running and self.state.ingest.passes == 0:
             msg = Text(
@@ -234,11 +320,17 @@ class PairsScreen(StudioScreen):
             self.query_one(f"#diff-{side}", DiffView).set_patch("", empty_message="")
         self._render_progress()
 
-    def _render_pair(self) -> None:
+    def _render_pair(self, diffs: bool = True) -> None:
         pair = self.pair
         assert pair is not None
         head = Text()
-        head.append(f" Pair {self.index + 1}/{len(self.queue)} ", style="bold reverse")
+        pos, total = self._position()
+        head.append(f" Pair {pos + 1 if pos >= 0 else '–'}/{total} ", style="bold reverse")
+        if self._gone or pair.stale:
+            head.append(
+                " STALE: no longer selected (pruned; a verdict key skips it) " if self._gone else " STALE ",
+                style="bold black on magenta",
+            )
         head.append(f"  {pair.task_id}", style="bold")
         head.append(f"  ·  {pair.contrast}")
         if pair.kind == "step" and pair.at_step:
@@ -306,6 +398,8 @@ class PairsScreen(StudioScreen):
             if pair.kind == "step" and row is not None:
                 summary = self._divergent_action(row, pair.at_step or 0) + "\n" + summary
             self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
+            if not diffs:
+                continue
             view = self.query_one(f"#diff-{side}", DiffView)
             view.split = self.state.split_diff
             view.set_patch(row.patch if row else "", empty_message="(no changes: empty patch)")
@@ -320,6 +414,14 @@ class PairsScreen(StudioScreen):
             (calls or "(no tool call: answered in text)", "bold yellow"),
             overflow="ellipsis",
         )
+
+    def _position(self) -> tuple[int, int]:
+        """(0-based position of the pair on screen in the store's queue or -1, queue length):
+        what `repo-agent pairs list` with this filter shows, by key over the queue index."""
+        f = self.state.pair_filter
+        if self._gone or self.pair is None:
+            return -1, _queue_length(self.store.counts(f), f)
+        return self.store.queue_position(self.pair, self.state.pair_filter)
 
     def _render_progress(self) -> None:
         c = self.store.counts()
@@ -339,6 +441,10 @@ class PairsScreen(StudioScreen):
     def action_verdict(self, verdict: str) -> None:
         if self.pair is None:
             return
+        if self._gone:
+            self.notify("This pair was pruned by a rebuild (stale): no verdict recorded.", severity="warning")
+            self._advance()
+            return
         note = self._pending_note
         self.store.set_verdict(self.pair.pair_id, verdict, note)  # committed on return
         self._pending_note = None
@@ -346,16 +452,39 @@ class PairsScreen(StudioScreen):
         self._advance()
 
     def _advance(self) -> None:
+        if self.index + 1 >= len(self.queue):
+            self._more()
+        if self.index + 1 >= len(self.queue) and self._wrap_offered:
+            self._wrap_offered = False
+            self.action_wrap()
+            return
         if self.index + 1 < len(self.queue):
             self.index += 1
         else:
-            left = self.store.counts().remaining
-            self.notify(
-                f"End of this queue. {left} pair(s) left unlabeled overall"
-                + (" (/ to change the filter)." if left else "."),
-                title="Queue done",
-            )
+            left = _queue_length(self.store.counts(self.state.pair_filter), self.state.pair_filter)
+            overall = self.store.counts().remaining
+            if left and self.state.pair_filter.verdict == "unlabeled":
+                msg = f"End of this queue: {left} pair(s) you skipped are still in it. s or n again wraps to them."
+                self._wrap_offered = True
+            else:
+                msg = f"End of this queue. {overall} pair(s) left unlabeled overall" + (
+                    " (/ to change the filter)." if overall else "."
+                )
+            self.notify(msg, title="Queue done")
         self.show_current()
+
+    def action_wrap(self) -> None:
+        """Start over from the head of the queue: the pairs skipped so far come back."""
+        self._pending_note = None
+        self._restart()
+
+    def _restart(self) -> None:
+        self.queue, self._loaded, self.index, self._end = [], False, 0, False
+        self.pair = None
+        self.state.pair_id = None
+        self._gen += 1
+        self._reload = False
+        self._load_queue(self.state.pair_filter, [], self._gen)
 
     def action_skip(self) -> None:
         self._pending_note = None
@@ -364,6 +493,11 @@ class PairsScreen(StudioScreen):
     def action_move(self, delta: int) -> None:
         if not self.queue:
             return
+        if delta > 0 and self.index + delta >= len(self.queue):
+            if self._wrap_offered and not self._more():
+                self._advance()
+                return
+            self._more()
         self._pending_note = None
         self.index = max(0, min(len(self.queue) - 1, self.index + delta))
         self.show_current()
@@ -416,9 +550,7 @@ class PairsScreen(StudioScreen):
             if text is None:
                 return
             self.state.pair_filter = parse_filter(text)
-            self.queue, self._loaded, self.index = [], False, 0
-            self.pair = None
-            self._load_queue(self.state.pair_filter, None)
+            self._restart()
 
         self.app.push_screen(PromptModal("Filter the queue", filter_text(self.state.pair_filter), FILTER_HINT), done)
 
@@ -458,3 +590,17 @@ class PairsScreen(StudioScreen):
                 self.show_current()
 
         self.app.push_screen(PromptModal("Tag this pair (find it later with / tag:NAME)"), done)
+
+
+def _key(p: PairRow) -> tuple:
+    return queue_key(p)
+
+
+def _queue_length(c: QueueCounts, f: PairFilter) -> int:
+    if f.verdict == "unlabeled":
+        return c.remaining
+    if f.verdict == "labeled":
+        return c.labeled
+    if f.verdict in ("confirm", "flip", "discard"):
+        return getattr(c, f.verdict)
+    return c.total
