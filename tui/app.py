@@ -137,7 +137,8 @@ class StudioApp(App):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker is reported (workers run with exit_on_error=False:
-        a failure must not take the studio down, nor pass unseen). The screen that started
+        a failure must not take the studio down, nor pass unseen). The message does not
+        bubble: every studio screen forwards its workers' here. The screen that started
         it hears of it too, to say so where the missing data would be."""
         if event.state != WorkerState.ERROR:
             return

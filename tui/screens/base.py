@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from tui.widgets.tab_bar import TabBar
 
@@ -50,6 +51,9 @@ class StudioScreen(Screen):
         if self._seen_version != self.state.store_version:
             self._seen_version = self.state.store_version
             self.refresh_data()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.studio.on_worker_state_changed(event)  # the app reports failures, in one place
 
     def store_changed(self) -> None:
         """Called by the app on the active screen after an ingest that changed things."""
