@@ -142,14 +142,15 @@ class LabelStore(HumanLog):
         batch_id: str | None = None,
         status: str | None = None,
         uids: Iterable[str] | None = None,
+        with_patch: bool = True,
     ) -> list[RolloutRow]:
-        """Rollouts ordered by task id then uid."""
+        """Rollouts ordered by task id then uid (``with_patch=False``: patches left out, "")."""
         where: dict[str, Any] = {"task_id": task_id, "batch_id": batch_id, "status": status}
         if uids is not None:
             where["uids"] = list(uids)
             if not where["uids"]:
                 return []
-        return [_rollout_row(d) for d in self._db.rollouts(where)]
+        return [_rollout_row(d) for d in self._db.rollouts(where, with_patch=with_patch)]
 
     def rollout(self, uid: str) -> RolloutRow:
         """Raises NotFound."""

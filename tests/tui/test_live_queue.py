@@ -99,3 +99,34 @@ async def test_a_failed_queue_load_is_reported_not_loading_forever(sample_copy, 
         head = _text(screen, "#pair-head")
         assert "Could not load the review queue" in head and "malformed" in head
         assert any(n.severity == "error" and "malformed" in n.message for n in app._notifications)
+
+
+async def test_runs_cursor_stays_on_its_rollout_when_rows_arrive_above(tmp_path, make_app):
+    from agent.trace import trace_path
+    from tests.labeling.conftest import write_rollout
+    from tui.screens.rollout import RolloutScreen
+
+    root = tmp_path / "traces"
+    late = [Spec("t0", 1), Spec("t1", 1)]
+    early = [Spec("t2", 1, passed=True, patch=FIX), Spec("t3", 1, patch=OTHER)]
+    bdir = make_batch(root, "b1", late + early, finished=False)
+    for s in late:  # not started yet
+        trace_path(bdir, s.rollout_id).unlink()
+    app = make_app(root, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#batch-rollouts")
+        table.focus()
+        table.move_cursor(row=table.get_row_index(f"b1/{early[1].rollout_id}"))
+        await pilot.pause()
+        # t0 is mid-way; t1 has just started: its trace holds half a first line
+        write_rollout(bdir, late[0], upto="steps")
+        trace_path(bdir, late[1].rollout_id).write_text('{"kind": "rollout_start", "task_')
+        app.start_ingest()
+        await settle(pilot)
+        assert table.row_count == 4 and table.get_row_index(f"b1/{early[1].rollout_id}") == 3  # rows arrived above
+        row = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        assert row == f"b1/{early[1].rollout_id}"
+        assert table.get_cell(f"b1/{late[1].rollout_id}", "task") == "t1"  # from the batch's plan
+        await pilot.press("enter")
+        assert isinstance(app.screen, RolloutScreen) and app.state.rollout_uid == f"b1/{early[1].rollout_id}"

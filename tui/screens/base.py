@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 from tui.widgets.tab_bar import TabBar
 
@@ -54,6 +54,11 @@ class StudioScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.studio.on_worker_state_changed(event)  # the app reports failures, in one place
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.worker_ended(event.worker)
+
+    def worker_ended(self, worker: Worker) -> None:
+        """Hook: one of this screen's workers ended (coalesced reloads start the next one here)."""
 
     def store_changed(self) -> None:
         """Called by the app on the active screen after an ingest that changed things."""

@@ -171,6 +171,11 @@ class PairsScreen(StudioScreen):
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._set_queue, gen, rows, end, counts)
 
+    def worker_ended(self, worker) -> None:
+        if worker.group == "pairs-queue" and self._reload:
+            self._reload = False
+            self.refresh_data()
+
     def worker_failed(self, worker, error: BaseException) -> None:
         """Called by the app for a worker of this screen that raised."""
         if worker.group == "pairs-queue":
@@ -191,9 +196,6 @@ class PairsScreen(StudioScreen):
         self.queue = walked + [p.pair_id for p in rows if p.pair_id not in known]
         self._end = end
         self._loaded = True
-        if self._reload:
-            self._reload = False
-            self.refresh_data()
         if self.pair is not None and walked:
             self._recheck_current()  # stays on screen; marked if stale or gone
             return
