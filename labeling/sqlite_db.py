@@ -283,6 +283,18 @@ class SqliteDb(SqlitePairs):
         rows = self._q("SELECT rid FROM rollouts WHERE uid = ?", (uid,))
         return rows[0][0] if rows else None
 
+    def neighbour_uid(self, uid: str, delta: int) -> str | None:
+        """The rollout after (delta > 0) or before ``uid`` in its batch, ordered by task id
+        then uid; one index range, no patch read."""
+        op, order = (">", "ASC") if delta > 0 else ("<", "DESC")
+        rows = self._q(
+            f"SELECT r.uid FROM rollouts r JOIN rollouts me ON me.uid = ? AND r.batch_id = me.batch_id "
+            f"WHERE (r.task_id, r.uid) {op} (me.task_id, me.uid) "
+            f"ORDER BY r.task_id {order}, r.uid {order} LIMIT 1",
+            (uid,),
+        )
+        return rows[0][0] if rows else None
+
     def uids_for_rollout_id(self, rollout_id: str) -> list[str]:
         return [r[0] for r in self._q("SELECT uid FROM rollouts WHERE rollout_id = ? LIMIT 2", (rollout_id,))]
 

@@ -159,6 +159,11 @@ class LabelStore(HumanLog):
             raise NotFound(f"no rollout {uid!r}")
         return _rollout_row(rows[0])
 
+    def neighbour_rollout(self, uid: str, delta: int) -> str | None:
+        """The uid of the next (delta > 0) or previous rollout of ``uid``'s batch, in
+        `rollouts` order (task id, then uid), or None at either end."""
+        return self._db.neighbour_uid(uid, delta)
+
     def resolve_uid(self, uid: str) -> str:
         """A full rollout uid from a uid or a bare rollout id that is unique across batches."""
         if self._db.rollout_rid(uid) is not None:

@@ -222,7 +222,7 @@ class StudioApp(App):
         if self.state.rollout_uid:
             return self.state.rollout_uid
         try:
-            running = self.store.rollouts(status="running")
+            running = self.store.rollouts(status="running", with_patch=False)
         except Exception:
             running = []
         if running:

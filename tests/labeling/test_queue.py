@@ -164,3 +164,17 @@ def test_a_store_made_before_the_queue_columns_is_migrated(tmp_path):
         }
         s.undo()
         assert s.counts().remaining == 2
+
+
+def test_neighbour_rollout_walks_a_batch_in_rollouts_order(many):
+    s = many.store
+    for batch in ("b1", "b2"):
+        order = [r.uid for r in s.rollouts(batch_id=batch)]
+        walked, uid = [order[0]], order[0]
+        while (uid := s.neighbour_rollout(uid, 1)) is not None:
+            walked.append(uid)
+        assert walked == order
+        back, uid = [order[-1]], order[-1]
+        while (uid := s.neighbour_rollout(uid, -1)) is not None:
+            back.append(uid)
+        assert back == order[::-1]
