@@ -97,6 +97,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     )
 
     batches_read = 0
+    finished_tasks: set[str] = set()
     batch_dirs: list[Path] = []
     seen: set[Path] = set()
     for root in roots:
@@ -157,7 +158,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     changed: list[str] = []
     group_bytes = 0
     for i, t in enumerate(todo):
-        item = _read_one(db, t, warnings, counts)
+        item = _read_one(db, t, warnings, counts, finished_tasks)
         if item is not None:
             group.append(item)
             changed.append(item[0].uid)
@@ -185,6 +186,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     return IngestReport(
         batches=len(batch_dirs),
         batches_read=batches_read,
+        finished_tasks=sorted(finished_tasks),
         warnings=warnings,
         duration_s=time.perf_counter() - t0,
         changed=changed,
@@ -192,7 +194,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     )
 
 
-def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
+def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int], finished_tasks: set[str]):
     uid = f"{t.batch_id}/{t.rollout_id}"
     known = t.known
     reset = t.reset or known is None
@@ -232,6 +234,8 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
     counts["events"] += acc.events
     counts["invalid_lines"] += len(acc.invalid)
     counts["finished_rollouts"] += acc.finished_now
+    if acc.finished_now:
+        finished_tasks.add(acc.values.get("task_id") or "")
     for ln, _off, reason in acc.invalid:
         warnings.append(f"{t.path}:{ln}: {reason}")
     if chunk.torn_tail:

@@ -202,6 +202,7 @@ class PairBuildReport(_Row):
     new_pairs: int = 0
     stale_pairs: int = 0  # pairs it no longer selects (kept with their verdict, else pruned)
     pruned_pairs: int = 0  # stale pairs without a verdict, deleted (their log stays)
+    tasks: list[str] | None = None  # the tasks rebuilt (None: all); the counts above are theirs
     no_contrast_tasks: list[str] = Field(default_factory=list)
     by_contrast: dict[str, int] = Field(default_factory=dict)
     by_flag: dict[str, int] = Field(default_factory=dict)
@@ -225,6 +226,7 @@ class IngestReport(_Row):
     new_rollouts: int = 0
     updated_rollouts: int = 0
     finished_rollouts: int = 0  # rollouts whose rollout_end was read this time
+    finished_tasks: list[str] = Field(default_factory=list)  # their task ids (pairs rebuilt for these)
     warnings: list[str] = Field(default_factory=list)
     torn_lines: int = 0  # partial last lines (left for next time, or reported if the batch ended)
     invalid_lines: int = 0  # lines that are not a valid event (skipped)

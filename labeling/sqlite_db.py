@@ -267,8 +267,8 @@ class SqliteDb(SqlitePairs):
         for k, v in (where or {}).items():
             if v is None:
                 continue
-            if k == "uids":
-                conds.append(f"uid IN ({', '.join('?' * len(v))})")
+            if k in ("uids", "task_ids"):
+                conds.append(f"{k[:-1]} IN ({', '.join('?' * len(v))})")
                 params.extend(v)
             else:
                 conds.append(f"{k} = ?")

@@ -57,6 +57,8 @@ _ORDER_DESC = ", ".join(f"{c} DESC" for c in KEY_COLUMNS)
 QUEUE_SCHEMA = [
     f"CREATE INDEX IF NOT EXISTS pairs_queue ON pairs({_ORDER})",
     "CREATE INDEX IF NOT EXISTS pairs_task_queue ON pairs(task_id, labeled, crank, noisy, flag_key, pair_id)",
+    # Few rows: what a rebuild prunes is found without scanning every pair.
+    "CREATE INDEX IF NOT EXISTS pairs_stale ON pairs(labeled) WHERE stale = 1",
     "CREATE TABLE IF NOT EXISTS pair_counts (verdict TEXT NOT NULL, stale INTEGER NOT NULL, n INTEGER NOT NULL, "
     "PRIMARY KEY (verdict, stale))",
     """CREATE TRIGGER IF NOT EXISTS pair_counts_ins AFTER INSERT ON pairs BEGIN
@@ -200,11 +202,16 @@ class SqlitePairs:
     _conn: sqlite3.Connection
     _lock: Any
 
-    def pair_ids(self) -> dict[str, tuple[int, str]]:
-        """pair_id -> (stale, flags json)."""
-        return {r[0]: (r[1], r[2]) for r in self._q("SELECT pair_id, stale, flags FROM pairs")}  # type: ignore[attr-defined]
+    def pair_ids(self, task_ids: list[str] | None = None) -> dict[str, tuple[int, str]]:
+        """pair_id -> (stale, flags json), of every pair or of these tasks' pairs."""
+        sql, params = "SELECT pair_id, stale, flags FROM pairs", list(task_ids or [])
+        if task_ids is not None:
+            sql += f" WHERE task_id IN ({', '.join('?' * len(task_ids))})"
+        return {r[0]: (r[1], r[2]) for r in self._q(sql, params)}  # type: ignore[attr-defined]
 
-    def save_pairs(self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str) -> int:
+    def save_pairs(
+        self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str, new_ids: list[str] | None = None
+    ) -> int:
         """Upsert the selected pairs, mark ``stale_ids`` stale and prune the stale pairs that
         have no verdict (their history, if any, stays in the log). Returns how many were pruned."""
         cols = (*PAIR_COLUMNS, "crank", "noisy", "flag_key")
@@ -221,14 +228,16 @@ class SqlitePairs:
             rows.append([*(p.get(c) for c in PAIR_COLUMNS), *key_values(p.get("contrast"), flags)])
         with self.write():  # type: ignore[attr-defined]
             c = self._conn
-            known = {r[0] for r in c.execute("SELECT pair_id FROM pairs")}
+            if new_ids is None:
+                known = {r[0] for r in c.execute("SELECT pair_id FROM pairs")}
+                new_ids = [p["pair_id"] for p in upserts if p["pair_id"] not in known]
             c.executemany(sql, rows)
             c.executemany(
                 "UPDATE pairs SET stale = 1, updated_at = ? WHERE pair_id = ? AND stale = 0",
                 [(now, pid) for pid in stale_ids],
             )
             pruned = c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0").rowcount
-            new = [p["pair_id"] for p in upserts if p["pair_id"] not in known]
+            new = new_ids
             if new:
                 # A pair pruned earlier and selected again gets back what the log says of it.
                 self._apply_verdicts(_current_verdicts(c, new if len(new) < 1000 else None), set(new))

@@ -118,7 +118,10 @@ class LabelStore(HumanLog):
                 raise StoreError(f"no such directory: {r}")
         report = indexer.ingest(self._db, roots, progress=progress)
         if rebuild and (report.finished_rollouts or "strategy" not in self.settings()):
-            built = self.rebuild_pairs()
+            # Pairs are per task: only the tasks whose rollouts finished are rebuilt, so a
+            # rollout ending costs the same in a store of 500 or 50,000 pairs.
+            scoped = "strategy" in self.settings() and report.finished_tasks
+            built = self.rebuild_pairs(tasks=report.finished_tasks if scoped else None)
             report = report.model_copy(update={"pairs": built})
         return report
 
@@ -238,14 +241,20 @@ class LabelStore(HumanLog):
         return json.loads(self.settings().get("no_contrast_tasks") or "[]")
 
     def rebuild_pairs(
-        self, *, strategy: str | None = None, score_order: str | list[str] | None = None
+        self,
+        *,
+        strategy: str | None = None,
+        score_order: str | list[str] | None = None,
+        tasks: Iterable[str] | None = None,
     ) -> PairBuildReport:
         """(Re)select pairs over finished rollouts; new pairs are added, old ones kept.
 
         ``strategy`` and ``score_order`` default to the last ones used with this store
         (initially ``best-worst`` and ``labeling.score.DEFAULT_ORDER``) and are remembered.
         A pair the strategy no longer selects is marked stale: kept if it has a verdict,
-        pruned if not (what the log says of it stays in the append-only log).
+        pruned if not (what the log says of it stays in the append-only log). With
+        ``tasks`` only those tasks' pairs are rebuilt (the report counts theirs), unless
+        the strategy or score order changes, which rebuilds every task.
         """
         meta = self.settings()
         strategy = strategy or meta.get("strategy") or "best-worst"
@@ -255,6 +264,10 @@ class LabelStore(HumanLog):
             order = parse_order(score_order if score_order is not None else (meta.get("score_order") or None))
         except ScoreOrderError as exc:
             raise StoreError(str(exc)) from None
+        same = strategy == (meta.get("strategy") or "best-worst") and ",".join(order) == ",".join(
+            parse_order(meta.get("score_order") or None)
+        )
+        task_ids = sorted(set(tasks)) if tasks is not None and same and "strategy" in meta else None
         cands = [
             Candidate(
                 uid=d["uid"],
@@ -276,13 +289,13 @@ class LabelStore(HumanLog):
                 branch_at_step=d["branch_at_step"],
                 prefix_messages=d["prefix_messages"],
             )
-            for d in self._db.rollouts({"status": "finished"}, with_patch=False)
+            for d in self._db.rollouts({"status": "finished", "task_ids": task_ids}, with_patch=False)
         ]
         try:
             selected, no_contrast = build_pairs(cands, strategy, order)
         except StrategyError as exc:
             raise StoreError(str(exc)) from None
-        existing = self._db.pair_ids()
+        existing = self._db.pair_ids(task_ids)
         now = _now()
         ids = set()
         by_contrast: dict[str, int] = {}
@@ -295,7 +308,9 @@ class LabelStore(HumanLog):
             for f in flags:
                 by_flag[f] = by_flag.get(f, 0) + 1
         stale = [pid for pid, (is_stale, _) in existing.items() if pid not in ids and not is_stale]
-        pruned = self._db.save_pairs(selected, stale, now)
+        pruned = self._db.save_pairs(selected, stale, now, new_ids=[pid for pid in ids if pid not in existing])
+        if task_ids is not None:  # the other tasks' no-contrast verdicts stand
+            no_contrast = sorted(set(self.no_contrast_tasks()) - set(task_ids) | set(no_contrast))
         self._db.set_meta(
             {"strategy": strategy, "score_order": ",".join(order), "no_contrast_tasks": json.dumps(no_contrast)}
         )
@@ -306,6 +321,7 @@ class LabelStore(HumanLog):
             new_pairs=sum(1 for pid in ids if pid not in existing),
             stale_pairs=len(stale),
             pruned_pairs=pruned,
+            tasks=task_ids,
             no_contrast_tasks=no_contrast,
             by_contrast=by_contrast,
             by_flag=by_flag,

@@ -178,3 +178,22 @@ def test_neighbour_rollout_walks_a_batch_in_rollouts_order(many):
         while (uid := s.neighbour_rollout(uid, -1)) is not None:
             back.append(uid)
         assert back == order[::-1]
+
+
+def test_ingest_rebuilds_only_the_tasks_whose_rollouts_finished(many):
+    s = many.store
+    s.set_verdict(s.pairs(PairFilter(task_id="t1"))[0].pair_id, "confirm")
+    before = {p.pair_id: p for p in s.pairs(PairFilter(include_stale=True))}
+    many.batch("b3", [Spec("t1", 9, passed=True, patch=FIX, steps=1), Spec("t1", 10, patch=OTHER, steps=9)])
+    rep = s.ingest([many.root])
+    assert rep.finished_tasks == ["t1"] and rep.pairs.tasks == ["t1"] and rep.pairs.new_pairs > 0
+    after = {p.pair_id: p for p in s.pairs(PairFilter(include_stale=True))}
+    # other tasks' pairs untouched
+    assert {k: v for k, v in after.items() if v.task_id != "t1"} == {
+        k: v for k, v in before.items() if v.task_id != "t1"
+    }
+    # and the scoped build is what a full rebuild gives
+    full = s.rebuild_pairs()
+    assert full.tasks is None and full.new_pairs == 0 and full.stale_pairs == 0
+    assert {p.pair_id: p for p in s.pairs(PairFilter(include_stale=True))} == after
+    check_agrees(s)
