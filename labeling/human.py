@@ -134,24 +134,10 @@ class HumanLog:
     def redo(self) -> LabelEvent | None:
         """Re-apply this labeler's latest undone action, if no new action came since."""
         with self._db.write():
-            events = self._db.events(labeler=self.labeler)
-            undone, redone = _undo_state(events)
-            last_action = max((e["id"] for e in events if e["kind"] in ACTION_KINDS), default=0)
-            by_id = {e["id"]: e for e in events}
-            undo = next(
-                (
-                    e
-                    for e in reversed(events)
-                    if e["kind"] == "undo"
-                    and e["id"] > last_action
-                    and e["id"] not in redone
-                    and undone.get(e["ref"]) == e["id"]
-                ),
-                None,
-            )
-            if undo is None:
+            found = self._db.last_undo(self.labeler, ACTION_KINDS)
+            if found is None:
                 return None
-            action = by_id[undo["ref"]]
+            undo, action = found
             at = now()
             eid = self._db.insert_event("redo", action["target"], action["kind"], None, self.labeler, at, undo["id"])
             if action["kind"] == "verdict":

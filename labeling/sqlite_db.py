@@ -361,6 +361,23 @@ class SqliteDb(SqlitePairs):
         )
         return dict(zip(EVENT_COLUMNS, rows[0])) if rows else None
 
+    def last_undo(self, labeler: str, kinds: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(undo, the action it cancels) that `r` redoes: the labeler's latest undo not yet
+        redone, if no new action came after it. Index walks, as `last_action`."""
+        marks = ", ".join("?" * len(kinds))
+        rows = self._q(
+            f"SELECT {', '.join('u.' + c for c in EVENT_COLUMNS)} FROM label_events u WHERE u.labeler = ? "
+            "AND u.kind = 'undo' AND u.id > coalesce((SELECT max(id) FROM label_events "
+            f"WHERE labeler = ? AND kind IN ({marks})), 0) AND NOT EXISTS ("
+            "SELECT 1 FROM label_events r WHERE r.ref = u.id AND r.kind = 'redo') ORDER BY u.id DESC LIMIT 1",
+            (labeler, labeler, *kinds),
+        )
+        if not rows:
+            return None
+        undo = dict(zip(EVENT_COLUMNS, rows[0]))
+        action = self.events(ids=[undo["ref"]])
+        return (undo, action[0]) if action else None
+
     def step_marks(self, uid: str) -> list[tuple]:
         """(step target, reason, text, labeler, at) for the rollout's currently marked steps."""
         esc = uid.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
