@@ -98,6 +98,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
 
     batches_read = 0
     finished_tasks: set[str] = set()
+    open_batches: list[str] = []
     batch_dirs: list[Path] = []
     seen: set[Path] = set()
     for root in roots:
@@ -124,6 +125,8 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
             batch_done = bool(row.get("finished_at"))
         else:
             batch_done = bool(state[2])
+        if not batch_done:
+            open_batches.append(str(bdir))
         known_files = db.file_states(batch_id)
         tdir = bdir / TRACES_DIR
         try:
@@ -187,6 +190,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
         batches=len(batch_dirs),
         batches_read=batches_read,
         finished_tasks=sorted(finished_tasks),
+        open_batches=open_batches,
         warnings=warnings,
         duration_s=time.perf_counter() - t0,
         changed=changed,

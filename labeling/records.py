@@ -227,6 +227,7 @@ class IngestReport(_Row):
     updated_rollouts: int = 0
     finished_rollouts: int = 0  # rollouts whose rollout_end was read this time
     finished_tasks: list[str] = Field(default_factory=list)  # their task ids (pairs rebuilt for these)
+    open_batches: list[str] = Field(default_factory=list)  # batch dirs whose batch.json has not ended
     warnings: list[str] = Field(default_factory=list)
     torn_lines: int = 0  # partial last lines (left for next time, or reported if the batch ended)
     invalid_lines: int = 0  # lines that are not a valid event (skipped)

@@ -9,7 +9,7 @@ a key, the position of a key. Totals come from ``pair_counts``, kept by triggers
 and verdicts change, so counting the whole queue costs the same at 500 and 50,000 pairs.
 
 The SQL is plain (row values, LIKE ... ESCAPE, no SQLite-only functions in the queue
-path) so a PostgreSQL backend can reuse it (docs/ARCHITECTURE.md, the label store).
+path) so a PostgreSQL backend can reuse it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ re-reads what it shows when the store changed. Nothing is loaded eagerly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -19,6 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged
 from tui.screens.export import ExportScreen
@@ -38,6 +40,14 @@ SCREEN_CLASSES = {
     "stats": StatsScreen,
     "export": ExportScreen,
 }
+
+
+def _meta_stat(batch_dir: str) -> tuple | None:
+    try:
+        st = os.stat(Path(batch_dir) / BATCH_FILE)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 class StudioApp(App):
@@ -74,6 +84,7 @@ class StudioApp(App):
         self._ingest_again = False  # asked for while a pass ran: run one more after it
         self._idle_passes = 0
         self._ticks = 0
+        self._open_meta: dict[str, tuple | None] = {}  # running batches' batch.json (size, mtime)
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -101,8 +112,22 @@ class StudioApp(App):
         # Every tick while things change; when idle, every 5th (a stat per trace file
         # adds up on a 10,000-rollout store). A batch launched here pokes it directly.
         self._ticks += 1
-        if self._idle_passes < 3 or self._ticks % 5 == 0 or self.state.running_batches:
+        if self._idle_passes < 3 or self._ticks % 5 == 0 or self.state.running_batches or self._batch_meta_moved():
             self.start_ingest()
+
+    def _batch_meta_moved(self) -> bool:
+        """Has the batch.json of a batch still running changed since the last pass? A few
+        stats: so a batch that ends in another terminal shows its status within one tick,
+        even while the full pass is backed off."""
+        moved = False
+        for path, seen in self._open_meta.items():
+            try:
+                st = os.stat(Path(path) / BATCH_FILE)
+                now = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                now = None
+            moved = moved or now != seen
+        return moved
 
     def start_ingest(self) -> None:
         """Tail the traces directory: one ingest pass in a thread, never two at once.
@@ -166,6 +191,8 @@ class StudioApp(App):
         first = ing.passes == 0
         ing.passes += 1
         self._idle_passes = 0 if msg.changed else self._idle_passes + 1
+        if msg.report is not None:
+            self._open_meta = {p: _meta_stat(p) for p in msg.report.open_batches}
         self._show_status()
         if msg.changed or first:
             self.state.store_version += 1

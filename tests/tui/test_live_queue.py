@@ -130,3 +130,24 @@ async def test_runs_cursor_stays_on_its_rollout_when_rows_arrive_above(tmp_path,
         assert table.get_cell(f"b1/{late[1].rollout_id}", "task") == "t1"  # from the batch's plan
         await pilot.press("enter")
         assert isinstance(app.screen, RolloutScreen) and app.state.rollout_uid == f"b1/{early[1].rollout_id}"
+
+
+async def test_a_batch_ending_elsewhere_is_noticed_on_the_next_tick(tmp_path, make_app):
+    from agent.trace import read_batch_meta, write_batch_meta
+
+    root = tmp_path / "traces"
+    bdir = make_batch(root, "b1", [Spec("t0", 1, passed=True, patch=FIX), Spec("t0", 2, patch=OTHER)], finished=False)
+    app = make_app(root, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert not app._batch_meta_moved()  # nothing new: an idle tick may skip its pass
+        meta = read_batch_meta(bdir)
+        write_batch_meta(
+            bdir, meta.model_copy(update={"finished": "2026-11-22T08:20:00+00:00", "stop_reason": "finished"})
+        )
+        assert app._batch_meta_moved()  # ...but not once the running batch's batch.json moved
+        app._tail_tick()
+        await settle(pilot)
+        assert [b.status for b in app.screen.batches] == ["finished"]
+        assert "finished" in str(app.screen.query_one("#batches").get_cell("b1", "status"))
+        assert not app._batch_meta_moved()
