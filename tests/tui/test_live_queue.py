@@ -151,3 +151,25 @@ async def test_a_batch_ending_elsewhere_is_noticed_on_the_next_tick(tmp_path, ma
         assert [b.status for b in app.screen.batches] == ["finished"]
         assert "finished" in str(app.screen.query_one("#batches").get_cell("b1", "status"))
         assert not app._batch_meta_moved()
+
+
+async def test_a_search_filter_is_counted_off_the_ui_thread_and_agrees(tmp_path, make_app):
+    root = tmp_path / "traces"
+    make_batch(
+        root,
+        "b1",
+        [Spec(f"t{t}", s, passed=s == 1, patch=FIX if s == 1 else OTHER) for t in range(12) for s in (1, 2, 3)],
+    )
+    app = make_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"t1", "enter")  # t1, t10, t11
+        await settle(pilot)
+        screen: PairsScreen = app.screen
+        listed = [p.pair_id for p in app.store.pairs(PairFilter(verdict="unlabeled", text="t1"))]
+        assert screen.pair.pair_id == listed[0]
+        assert f"Pair 1/{len(listed)} " in _text(screen, "#pair-head")
+        await pilot.press("s", "c")
+        await settle(pilot)
+        assert screen.pair.pair_id == listed[2]
+        assert f"Pair 2/{len(listed) - 1} " in _text(screen, "#pair-head")  # the skipped one is before it

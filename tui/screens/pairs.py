@@ -116,6 +116,10 @@ class PairsScreen(StudioScreen):
         self._gone = False  # the pair on screen was pruned from the store by a rebuild
         self._load_error: str | None = None
         self._reload = False  # a refresh asked for while a load ran
+        # The header's figures for a filter counted in a worker: ((pair, filter, store
+        # version, verdicts), (position, total)).
+        self._counted: tuple[tuple | None, tuple[int | None, int | None]] = (None, (None, None))
+        self._verdicts_seen = 0  # bumped by every verdict, undo and redo made here
         self._wrap_offered = False  # the end of the queue was reached with skipped pairs left
         self._gen = 0  # bumped when the queue starts over (filter, wrap): older loads are dropped
         self._pending_note: str | None = None
@@ -327,7 +331,8 @@ class PairsScreen(StudioScreen):
         assert pair is not None
         head = Text()
         pos, total = self._position()
-        head.append(f" Pair {pos + 1 if pos >= 0 else '–'}/{total} ", style="bold reverse")
+        shown = "…" if pos is None else (pos + 1 if pos >= 0 else "–")
+        head.append(f" Pair {shown}/{'…' if total is None else total} ", style="bold reverse")
         if self._gone or pair.stale:
             head.append(
                 " STALE: no longer selected (pruned; a verdict key skips it) " if self._gone else " STALE ",
@@ -417,13 +422,36 @@ class PairsScreen(StudioScreen):
             overflow="ellipsis",
         )
 
-    def _position(self) -> tuple[int, int]:
+    def _position(self) -> tuple[int | None, int | None]:
         """(0-based position of the pair on screen in the store's queue or -1, queue length):
-        what `repo-agent pairs list` with this filter shows, by key over the queue index."""
+        what `repo-agent pairs list` with this filter shows, by key over the queue index.
+
+        The plain queue (verdict and task filters: index ranges, counters) is counted here;
+        a search, tag, flag or batch filter scans what it selects, so it is counted in a
+        worker and the header shows the last figures (or …) until it answers."""
         f = self.state.pair_filter
+        if any((f.text, f.tag, f.flag, f.batch_id, f.contrast)):
+            pid = self.pair.pair_id if self.pair is not None else None
+            if self._counted[0] != (pid, f, self.state.store_version, self._verdicts_seen):
+                self._recount(f, self.pair, self._gone, (pid, f, self.state.store_version, self._verdicts_seen))
+            return self._counted[1]
         if self._gone or self.pair is None:
             return -1, _queue_length(self.store.counts(f), f)
-        return self.store.queue_position(self.pair, self.state.pair_filter)
+        return self.store.queue_position(self.pair, f)
+
+    @work(thread=True, exclusive=True, group="pairs-count", exit_on_error=False)
+    def _recount(self, f: PairFilter, pair: PairRow | None, gone: bool, stamp: tuple) -> None:
+        if gone or pair is None:
+            figures = (-1, _queue_length(self.store.counts(f), f))
+        else:
+            figures = self.store.queue_position(pair, f)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._counted_in, stamp, figures)
+
+    def _counted_in(self, stamp: tuple, figures: tuple[int, int]) -> None:
+        self._counted = (stamp, figures)
+        if self.pair is not None and stamp[0] == self.pair.pair_id:
+            self._render_pair(diffs=False)
 
     def _render_progress(self) -> None:
         c = self.store.counts()
@@ -449,6 +477,7 @@ class PairsScreen(StudioScreen):
             return
         note = self._pending_note
         self.store.set_verdict(self.pair.pair_id, verdict, note)  # committed on return
+        self._verdicts_seen += 1
         self._pending_note = None
         self.state.rate.verdicts += 1
         self._advance()
@@ -512,6 +541,7 @@ class PairsScreen(StudioScreen):
 
     def action_undo(self) -> None:
         ev = self.store.undo()
+        self._verdicts_seen += 1
         if ev is None:
             self.notify("Nothing to undo.", severity="warning")
             return
@@ -525,6 +555,7 @@ class PairsScreen(StudioScreen):
 
     def action_redo(self) -> None:
         ev = self.store.redo()
+        self._verdicts_seen += 1
         if ev is None:
             self.notify("Nothing to redo.", severity="warning")
             return
@@ -589,6 +620,7 @@ class PairsScreen(StudioScreen):
             if text:
                 for tag in text.replace(",", " ").split():
                     self.store.tag_pair(pid, tag)
+                self._verdicts_seen += 1  # a tag filter's figures change too
                 self.show_current()
 
         self.app.push_screen(PromptModal("Tag this pair (find it later with / tag:NAME)"), done)
