@@ -8,9 +8,10 @@ import sqlite3
 import pytest
 
 from labeling.pairs import queue_key
+from labeling.queue import _matches
 from labeling.records import VERDICTS, PairFilter
 from labeling.sqlite_db import _SCHEMA, _split_sql
-from labeling.store import LabelStore, _matches
+from labeling.store import LabelStore
 from tests.labeling.conftest import FIX, Spec, make_patch
 
 OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
