@@ -359,7 +359,7 @@ def promise(passes: int, fails: int) -> float:
 
 def _round_robin(order: list[str], want: dict[str, int], slots: int) -> list[str]:
     """Up to ``slots`` ids: one for each task in ``order`` still wanting some, then again."""
-    want, out = dict(want), []
+    want, out = dict(want), list[str]()
     while len(out) < slots and any(want[t] > 0 for t in order):
         for t in order:
             if want[t] > 0 and len(out) < slots:

@@ -1,4 +1,4 @@
-"""Batches: N rollouts per task, concurrent, resumable, cancellable (DESIGN §3.1, §4).
+"""Batches: N rollouts per task, concurrent, resumable, cancellable (docs/ARCHITECTURE.md, Batches and traces).
 
 ``run_batch`` plans ``task x rollouts`` (seed = base seed + rollout index, rollout id
 ``rollout_id_for(task, seed)``), writes ``batch.json`` at start and end, and runs the
@@ -236,7 +236,7 @@ def run_batch(
         allocation=allocation,
         budget_rollouts=acfg.budget_rollouts if acfg else None,
     )
-    if allocation == "adaptive":
+    if allocation == "adaptive" and acfg is not None:  # (checked above)
         params = params.model_copy(
             update={
                 "pairs_per_task": acfg.pairs_per_task,
@@ -277,7 +277,7 @@ def run_batch(
         )
     write_batch_meta(batch_dir, meta)
     summary = BatchSummary(batch_dir, meta)
-    total = acfg.budget_rollouts if allocation == "adaptive" else len(planned)
+    total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
     lock = threading.Lock()
     ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
 
@@ -343,6 +343,7 @@ def _allocator(
     """The allocator as the batch stands: issued = ``meta.planned``, results = the ended ones."""
     planned = [p.task_id for p in meta.planned]
     if meta.params.allocation == "adaptive":
+        assert acfg is not None, "an adaptive batch runs with its AllocationConfig"
         cfg = replace(acfg, round_size=meta.params.max_workers)
         return Allocator.rebuild(tasks, cfg, planned=planned, results=ended)
     # fixed: reported in the same terms as adaptive (too_easy = 4 alike passes, its default);

@@ -131,7 +131,8 @@ class _Presampled:
 
     def __init__(self, provider, first: Completion):
         self.name, self.model = provider.name, provider.model
-        self._provider, self._first = provider, first
+        self._provider = provider
+        self._first: Completion | None = first
 
     def complete(self, messages, tools, *, seed=None, temperature=None) -> Completion:
         if self._first is not None:
@@ -237,7 +238,7 @@ def run_branches(
 
     def sample(pr: PointResult) -> list[Branch]:
         """Up to ``samples`` next actions at one point, all different (and not the parent's)."""
-        pt, seen, out = pr.point, {action_key(pr.point.parent_action)}, []
+        pt, seen, out = pr.point, {action_key(pr.point.parent_action)}, list[Branch]()
         temp = temperature if temperature is not None else (pt.temperature if pt.temperature is not None else 1.0)
         for j in range(attempts):
             if len(out) == samples or cancel.is_set():

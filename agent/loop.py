@@ -1,4 +1,4 @@
-"""The agent loop: one rollout of one task, every event written to its trace (DESIGN §3.1, §4).
+"""The agent loop: one rollout of one task, every event written to its trace (docs/ARCHITECTURE.md, Batches and traces).
 
 Read ``run_rollout`` top to bottom: system prompt and goal, then ask the model, append
 its message, run its tool calls, append their results, until it calls ``finish`` or runs
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import prompts
-from agent.providers import Provider, ProviderError, ReplayDiverged
+from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
 from agent.tools import ToolBox
 from agent.trace import (
@@ -75,6 +75,21 @@ class _Tally:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class _RolloutContext:
+    """What each step needs of its rollout: the model, the tools, the running tally, and
+    the two ways a step writes (an event; a message, which is also an event)."""
+
+    provider: Provider
+    tools: ToolBox
+    schemas: list[dict[str, Any]]
+    seed: int
+    cfg: RolloutConfig
+    tally: _Tally
+    emit: Callable[..., None]  # emit(EventClass, **fields)
+    append: Callable[..., None]  # append(message, step)
+
+
 def run_rollout(
     suite: Suite,
     task: Task,
@@ -122,7 +137,8 @@ def run_rollout(
             branch=branch,
         )
 
-    stop, ws = "error", None
+    stop: str | None = "error"
+    ws = None
     try:
         ws = Workspace.create(suite, task, workspace_root or Path(tempfile.gettempdir()) / "repo-agent-ws")
         tools = ToolBox(ws, output_limit=cfg.output_limit)
@@ -133,6 +149,7 @@ def run_rollout(
         else:
             append({"role": "system", "content": prompts.SYSTEM_PROMPT})
             append({"role": "user", "content": prompts.goal_message(task.goal)})
+        ctx = _RolloutContext(provider, tools, schemas, seed, cfg, tally, emit, append)
         stop = None
         while stop is None:
             if cancel.is_set():
@@ -142,7 +159,7 @@ def run_rollout(
             elif cfg.timeout_s is not None and time.monotonic() - t0 > cfg.timeout_s:
                 stop = "timeout"
             else:
-                stop = _step(provider, tools, schemas, seed, cfg, tally, emit, append)
+                stop = _step(ctx)
     except Exception as exc:  # a sandbox or workspace fault ends this rollout only
         if w.seq == 0:
             start([])  # every trace opens with rollout_start, even one that failed to set up
@@ -160,11 +177,14 @@ def run_rollout(
     return RolloutResult(rollout_id, task.id, seed, outcome, stop, duration, error=tally.error)
 
 
-def _step(provider, tools, schemas, seed, cfg, tally, emit, append) -> str | None:
+def _step(ctx: _RolloutContext) -> str | None:
     """One assistant turn and its tool calls. Returns a stop reason, or None to go on."""
+    tally, emit, append = ctx.tally, ctx.emit, ctx.append
     step = tally.steps + 1
     try:
-        c = provider.complete(tally.messages, schemas, seed=seed, temperature=cfg.temperature)
+        c = ctx.provider.complete(tally.messages, ctx.schemas, seed=ctx.seed, temperature=ctx.cfg.temperature)
+    except ProviderCancelled:
+        return "cancelled"  # the batch was cancelled during a retry's backoff
     except ProviderError as exc:
         tally.error = str(exc)
         kind = "diverged" if isinstance(exc, ReplayDiverged) else "error"
@@ -189,7 +209,7 @@ def _step(provider, tools, schemas, seed, cfg, tally, emit, append) -> str | Non
     tests_failed = False
     for call in calls:
         fn = call.get("function") or {}
-        o = tools.call(fn.get("name") or "", fn.get("arguments") or "")
+        o = ctx.tools.call(fn.get("name") or "", fn.get("arguments") or "")
         tally.tool_calls += 1
         tally.invalid += not o.valid
         emit(
@@ -221,7 +241,7 @@ def _step(provider, tools, schemas, seed, cfg, tally, emit, append) -> str | Non
             tally.final = dict(o.finish)
     if tally.final is not None:
         return "finished"
-    if tests_failed and cfg.reflection:
+    if tests_failed and ctx.cfg.reflection:
         append({"role": "user", "content": prompts.REFLECTION}, step)
     return None
 
@@ -247,14 +267,15 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             fields = test_run_fields(result)
             emit(TestRun, step=None, final=True, **fields)
             out.tampered_paths = list(tampered)
-            out.tests_tampered = bool(tampered)
-            out.tests_passed = bool(result.passed) and not tampered
+            out.tests_tampered = bool(tampered or result.tamper)
+            out.tests_passed = bool(result.passed) and not out.tests_tampered
             if tally.final is not None:
                 emit(
                     FinalEvent,
                     summary=str(tally.final.get("summary") or ""),
                     changes=tally.final.get("changes"),
-                    test_result={k: fields[k] for k in ("passed", "summary", "counts")} | {"tampered": bool(tampered)},
+                    test_result={k: fields[k] for k in ("passed", "summary", "counts")}
+                    | {"tampered": out.tests_tampered},
                 )
     except Exception as exc:
         emit(ErrorEvent, type=type(exc).__name__, message=f"final test run: {exc}"[:2000])
@@ -271,6 +292,8 @@ def test_run_fields(result: Any) -> dict[str, Any]:
         "summary": result.summary or "",
         "duration_s": round(float(result.duration_s or 0.0), 4),
         "timed_out": bool(result.timed_out),
+        "error": getattr(result, "error", None),
+        "tamper": list(getattr(result, "tamper", None) or []),
     }
 
 

@@ -1,4 +1,4 @@
-"""Model providers behind one small interface (DESIGN §4).
+"""Model providers behind one small interface.
 
 ``Provider.complete(messages, tools, *, seed, temperature) -> Completion``; the
 completion's ``message`` is the assistant message in OpenAI shape, exactly what the loop
@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,6 +45,10 @@ class ProviderConfigError(ProviderError):
 
 class MissingApiKey(ProviderConfigError):
     pass
+
+
+class ProviderCancelled(ProviderError):
+    """The batch was cancelled while a call waited to be retried: the rollout ends 'cancelled'."""
 
 
 class ReplayDiverged(ProviderError):
@@ -83,9 +87,15 @@ class RetryPolicy:
     max_retries: int = 4
     base_delay_s: float = 1.0  # doubled on each retry; tests pass a tiny value
     max_delay_s: float = 30.0
+    # Set when the batch is cancelled: a backoff wait ends at once instead of sleeping on.
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def delay(self, attempt: int) -> float:
         return min(self.max_delay_s, self.base_delay_s * (2**attempt))
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when cancelled meanwhile."""
+        return self.cancel.wait(seconds)
 
 
 # --------------------------------------------------------------------------- SDK-backed
@@ -153,7 +163,10 @@ class _SdkProvider:
                     raise ProviderError(
                         f"gave up after {attempt} retries: {_describe(exc)}", retries=attempt, status=status
                     ) from None
-                time.sleep(max(self.retry.delay(attempt), min(_retry_after(exc), self.retry.max_delay_s)))
+                if self.retry.wait(max(self.retry.delay(attempt), min(_retry_after(exc), self.retry.max_delay_s))):
+                    raise ProviderCancelled(
+                        f"cancelled while waiting to retry: {_describe(exc)}", retries=attempt, status=status
+                    ) from None
                 attempt += 1
         data = resp.model_dump() if hasattr(resp, "model_dump") else dict(resp)
         choices = data.get("choices") or []

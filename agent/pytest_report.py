@@ -1,14 +1,16 @@
 """Reading a pytest run: where to add options, its counts, its summary line.
 
-Counts come from the JUnit XML pytest writes (``--junitxml``), never from reading
-"passed" in the output; the summary line is only a fallback for counts and the one-line
-text shown to people.
+Counts come from the records the verdict plugin sends while the tests run (``judge``),
+never from a file the tests could rewrite or from reading "passed" in the output; the
+summary line is the one-line text shown to people and the counts of non-pytest commands.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
-import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.trace import TestCounts
@@ -36,24 +38,102 @@ def summary_line(output: str) -> str | None:
     return None
 
 
-def counts_from_junit(path: Path) -> TestCounts | None:
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
-        return None
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+@dataclass
+class Verdict:
+    counts: TestCounts
+    outcomes: dict[str, str]  # node id -> passed / failed / error / skipped
+    error: str | None  # the records, exit code and counts disagree: the run proves nothing
+    tamper: list[str]  # what the records showed of tampering with pytest
+
+
+def _outcome(phases: dict[str, dict]) -> str:
+    setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
+    if setup and setup["outcome"] == "failed":
+        return "error"
+    if setup and setup["outcome"] == "skipped":
+        return "skipped"
+    if call is None:
+        return "error"  # set up, never called: the run stopped inside it
+    if call["outcome"] == "failed":
+        return "failed"
+    if teardown and teardown["outcome"] == "failed":
+        return "error"
+    return "skipped" if call["outcome"] == "skipped" else "passed"
+
+
+def judge(
+    data: bytes,
+    exit_code: int | None,
+    *,
+    trusted_hook_files: tuple[str, ...] = (),
+    trusted_code_files: tuple[str, ...] = (),
+) -> Verdict:
+    """The verdict of a pytest run from the records repo_agent_verdict sent as it ran.
+
+    The records must open with ``hello`` and close with ``finish``; the session's exit
+    status must be the process's; exit 0 needs no failure and at least one test, exit 1
+    at least one failure. Anything else is an error, never a pass. Outcome hooks may come
+    only from ``trusted_hook_files`` (the task's conftest.py files); a test function's code
+    from another file only from ``trusted_code_files`` (the task's unchanged files).
+    """
+    trusted = {os.path.realpath(f) for f in trusted_hook_files}
+    trusted_code = trusted | {os.path.realpath(f) for f in trusted_code_files}
+    phases: dict[str, dict[str, dict]] = {}
+    problems: list[str] = []
+    tamper: list[str] = []
+    collect_errors: list[str] = []
+    hello = finish = None
+    for no, line in enumerate(data.splitlines(), 1):
+        try:
+            rec = json.loads(line)
+            kind = rec["k"]
+        except (ValueError, TypeError, KeyError):
+            problems.append(f"unreadable verdict record {no}")
+            continue
+        if finish is not None:
+            problems.append(f"a {kind!r} record after the session finished")
+        elif kind == "hello":
+            hello = hello or rec
+        elif kind == "report":
+            per = phases.setdefault(str(rec.get("id")), {})
+            if rec.get("when") in per:
+                problems.append(f"two {rec.get('when')} reports for {rec.get('id')}")
+            per[str(rec.get("when"))] = rec
+        elif kind == "collect_error":
+            collect_errors.append(str(rec.get("id")))
+        elif kind == "tamper":
+            tamper.append(str(rec.get("what")))
+        elif kind == "hook":
+            if os.path.realpath(str(rec.get("file"))) not in trusted:
+                tamper.append(f"pytest hook {rec.get('hook')} implemented in {rec.get('file')}")
+        elif kind == "test_code":
+            if os.path.realpath(str(rec.get("file"))) not in trusted_code:
+                tamper.append(f"test {rec.get('id')} runs code from {rec.get('file')}")
+        elif kind == "finish":
+            finish = rec
+        else:
+            problems.append(f"unknown verdict record {kind!r}")
+    outcomes = {nodeid: _outcome(p) for nodeid, p in phases.items()}
     c = TestCounts()
-    for s in suites:
-        tests = int(s.get("tests", 0))
-        failures = int(s.get("failures", 0))
-        errors = int(s.get("errors", 0))
-        skipped = int(s.get("skipped", 0))
-        c.collected += tests
-        c.failed += failures
-        c.errors += errors
-        c.skipped += skipped
-        c.passed += max(0, tests - failures - errors - skipped)
-    return c
+    for o in outcomes.values():
+        setattr(c, "errors" if o == "error" else o, getattr(c, "errors" if o == "error" else o) + 1)
+    c.errors += len(collect_errors)
+    c.collected = len(outcomes) + len(collect_errors)
+    error = None
+    if exit_code is not None:  # a wall-clock kill has no session to check
+        if hello is None:
+            error = "the verdict plugin never reported (pytest did not start it)"
+        elif finish is None:
+            error = f"the test process ended without finishing its session (exit status {exit_code})"
+        elif finish.get("exitstatus") != exit_code:
+            error = f"exit status {exit_code}, but the session ended with {finish.get('exitstatus')}"
+        elif problems:
+            error = problems[0]
+        elif exit_code == 0 and (c.failed or c.errors or not c.passed):
+            error = f"exit status 0 with {c.passed} passed, {c.failed} failed, {c.errors} errors"
+        elif exit_code == 1 and not (c.failed or c.errors):
+            error = "exit status 1 (tests failed) but no test failed"
+    return Verdict(c, outcomes, error, sorted(set(tamper)))
 
 
 def counts_from_summary(summary: str | None) -> TestCounts:

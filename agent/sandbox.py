@@ -1,33 +1,27 @@
-"""Running a task's tests in a sandbox (DESIGN §4).
+"""Running model-written code in a sandbox (docs/ARCHITECTURE.md, sandbox).
 
-Two kinds, chosen once per process:
-
-- ``bwrap`` (bubblewrap) when it is installed *and* actually starts here (it can fail in
-  some containers): read-only system, writable workspace, private /tmp, no network, its
-  own pid namespace (so killing bwrap kills everything inside), dies with its parent.
-- ``rlimit`` otherwise: a plain subprocess with resource limits; ``sandbox_warning()``
-  returns the text a front end shows once.
+- ``bwrap`` (bubblewrap) when it is installed *and* actually starts here: the command sees
+  only the system, the interpreter, the venv and the workspace (agent/bwrap.py), has no
+  network, its own pid namespace (killing bwrap kills everything inside), size-capped
+  /tmp and /dev/shm, never runs as uid 0, and dies with its parent.
+- ``rlimit``, a plain subprocess with resource limits, runs only when the caller asks for
+  it by name or the user said ``--unsafe-no-sandbox`` (``REPO_AGENT_UNSAFE_NO_SANDBOX=1``);
+  ``auto`` without a working bwrap raises SandboxError. ``sandbox_warning()`` returns the
+  text a front end shows once.
 
 Both run the command through a tiny launcher (``python -S -c``) that sets the resource
 limits and then execs: limits are set in the child without ``preexec_fn``, which is
 unsafe in a threaded batch. Both start a new session and always enforce a wall-clock
-timeout that SIGKILLs the whole process group.
-
-For pytest commands, ``run_tests`` adds a per-test timeout plugin
-(``agent/_pytest_plugins/repo_agent_timeout.py``: SIGALRM per test, failing just that
-test, with a faulthandler hard stop behind it), switches the cache provider off, and
-reads the counts from a JUnit XML written outside the workspace: counts never come from
-grepping "passed" in the output.
+timeout that SIGKILLs the whole process group; without bwrap the launcher stays as a
+child subreaper and kills what the command left behind. Running a task's tests and
+judging their verdict is agent/scoring.py.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import re
 import select
-import shlex
 import shutil
 import signal
 import subprocess
@@ -37,63 +31,78 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from agent.pytest_report import counts_from_junit, counts_from_summary, has_pytest_config, pytest_index, summary_line
-from agent.trace import TestCounts
-
-if TYPE_CHECKING:
-    from agent.suites.models import Task
+from agent.bwrap import SANDBOX_UID, bwrap_argv, drops_root, hand_over
 
 SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"
-PLUGIN_NAME = "repo_agent_timeout"
 MAX_OUTPUT_BYTES = 4_000_000  # kept from a runaway printer; the rest is counted, not stored
+MAX_STREAM_BYTES = 8_000_000  # the verdict records of one run
 
 # Resource limits for the test process tree (both sandbox kinds).
 AS_LIMIT = 2 * 1024**3
-FSIZE_LIMIT = 256 * 1024**2
-NPROC_LIMIT = 2048  # per-uid on Linux (root is exempt); the pid namespace bounds bwrap anyway
+FSIZE_LIMIT = 64 * 1024**2  # no single file bigger (the workspace total is checked after the run)
+NPROC_LIMIT = 256  # binds because the tests never run as uid 0 under bwrap (agent/bwrap.py)
 
-_LAUNCHER = (
-    "import os,sys,resource as r,json\n"
-    "for k,v in json.loads(sys.argv[1]).items():\n"
-    " n=getattr(r,k,None)\n"
-    " if n is None: continue\n"
-    " s,h=r.getrlimit(n)\n"
-    " v=v if h==r.RLIM_INFINITY else min(v,h)\n"
-    " try: r.setrlimit(n,(v,h))\n"
-    " except (ValueError,OSError): pass\n"
-    "try: os.execvp(sys.argv[2],sys.argv[2:])\n"
-    "except OSError as e:\n"
-    " sys.stderr.write('repo-agent: cannot run %r: %s\\n'%(sys.argv[2],e.strerror or e)); sys.exit(127)\n"
-)
+# Runs first in the child: drops to the sandbox uid (root only), sets the limits, then
+# execs. With "reap" (no bwrap: no pid namespace) it stays as a child subreaper and kills
+# what the command left behind, setsid daemons included.
+_LAUNCHER = r"""
+import os, sys, resource as r, json
+c = json.loads(sys.argv[1])
+uid, reap, keep = c.pop("uid", None), c.pop("reap", False), c.pop("fds", [])
+if uid is not None:
+    os.setgroups([]); os.setgid(uid); os.setuid(uid)
+for k, v in c.items():
+    n = getattr(r, k, None)
+    if n is None:
+        continue
+    s, h = r.getrlimit(n)
+    v = v if h == r.RLIM_INFINITY else min(v, h)
+    try:
+        r.setrlimit(n, (v, v))
+    except (ValueError, OSError):
+        pass
+def run():
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as e:
+        sys.stderr.write("repo-agent: cannot run %r: %s\n" % (sys.argv[2], e.strerror or e)); os._exit(127)
+if not reap:
+    run()
+import ctypes, signal
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+p = os.fork()
+if p == 0:
+    run()
+for f in keep:
+    os.close(f)
+_, st = os.waitpid(p, 0)
+def kids():
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
+                out.append(int(d))
+        except (OSError, IndexError):
+            pass
+    return out
+while left := kids():
+    for k in left:
+        try: os.kill(k, signal.SIGKILL)
+        except OSError: pass
+    for k in left:
+        try: os.waitpid(k, 0)
+        except OSError: pass
+if os.WIFSIGNALED(st):
+    signal.signal(os.WTERMSIG(st), signal.SIG_DFL); os.kill(os.getpid(), os.WTERMSIG(st))
+os._exit(os.waitstatus_to_exitcode(st))
+"""
 
 
 class SandboxError(RuntimeError):
     """The sandbox could not run the command at all (not a test failure)."""
-
-
-@dataclass
-class TestResult:
-    __test__ = False  # not a pytest test class
-
-    passed: bool  # exit code 0 AND every collected test passed
-    counts: TestCounts
-    summary: str  # one line: "3 passed, 1 failed in 0.12s" or "timed out after 10s"
-    duration_s: float
-    timed_out: bool
-    output: str  # combined stdout/stderr, uncut (callers cut it)
-    exit_code: int | None
-
-    def brief(self) -> dict:
-        """The small dict that goes into a finish object or a trace."""
-        return {
-            "passed": self.passed,
-            "summary": self.summary,
-            "counts": self.counts.model_dump(),
-            "timed_out": self.timed_out,
-        }
 
 
 # --------------------------------------------------------------------------- kind
@@ -101,75 +110,27 @@ class TestResult:
 
 _probe_lock = threading.Lock()
 _probed: tuple[SandboxKind, str | None] | None = None
+UNSAFE_ENV = "REPO_AGENT_UNSAFE_NO_SANDBOX"
 
 
-@functools.lru_cache(maxsize=1)
-def _runtime_paths() -> tuple[str, ...]:
-    """Interpreter, venv and this package's directories that live under /tmp."""
-    here = Path(__file__).resolve().parent.parent
-    candidates = {
-        Path(sys.prefix),
-        Path(sys.base_prefix),
-        Path(sys.executable).parent,
-        Path(sys.executable).resolve().parent,
-        here,
-    }
-    tmp = Path("/tmp")
-    keep = sorted(str(c) for c in candidates if c.is_relative_to(tmp) and c != tmp and c.exists())
-    # Drop paths already covered by a parent in the list.
-    return tuple(p for p in keep if not any(p != q and p.startswith(q + "/") for q in keep))
+def unsafe_allowed() -> bool:
+    """The user said ``--unsafe-no-sandbox`` (the CLI sets this variable; the studio reads it)."""
+    return os.environ.get(UNSAFE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def _bwrap_prefix(workspace: Path, extra_binds: tuple[Path, ...] = ()) -> list[str]:
-    ws = str(workspace)
-    argv = [
-        "bwrap",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-    ]
-    # The fresh /tmp hides whatever lived there; a checkout or venv under /tmp (CI clones,
-    # pytest's tmp dirs) must stay visible, read-only, or the test command cannot start.
-    for p in _runtime_paths():
-        argv += ["--ro-bind", p, p]
-    argv += ["--bind", ws, ws]
-    for b in extra_binds:
-        argv += ["--bind", str(b), str(b)]
-    argv += [
-        "--unshare-net",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--die-with-parent",
-        "--new-session",
-        "--setenv",
-        "TMPDIR",
-        "/tmp",
-        "--chdir",
-        ws,
-        "--",
-    ]
-    return argv
+def allow_unsafe() -> None:
+    """What ``--unsafe-no-sandbox`` does: model-written code may run without bwrap."""
+    os.environ[UNSAFE_ENV] = "1"
 
 
 def _probe() -> tuple[SandboxKind, str | None]:
     exe = shutil.which("bwrap")
     if not exe:
-        return "rlimit", (
-            "bwrap (bubblewrap) is not installed: tests run in a plain subprocess with "
-            "resource limits only (no network or filesystem isolation). Install bubblewrap "
-            "for the full sandbox."
-        )
+        return "rlimit", "bwrap (bubblewrap) is not installed"
     probe_dir = Path(tempfile.mkdtemp(prefix="repo-agent-probe-"))
     try:
         cp = subprocess.run(
-            _bwrap_prefix(probe_dir) + ["/bin/sh", "-c", "echo ok > probe"],
+            bwrap_argv(probe_dir) + ["/bin/sh", "-c", "echo ok > probe"],
             capture_output=True,
             text=True,
             timeout=15,
@@ -182,10 +143,7 @@ def _probe() -> tuple[SandboxKind, str | None]:
         reason = str(exc)
     finally:
         shutil.rmtree(probe_dir, ignore_errors=True)
-    return "rlimit", (
-        f"bwrap is installed but cannot start here ({reason}): tests run in a plain "
-        "subprocess with resource limits only (no network or filesystem isolation)."
-    )
+    return "rlimit", f"bwrap is installed but cannot start here ({reason})"
 
 
 def _probe_cached() -> tuple[SandboxKind, str | None]:
@@ -204,17 +162,44 @@ def sandbox_kind() -> SandboxKind:
     return _probe_cached()[0]
 
 
-def sandbox_warning() -> str | None:
-    """The one-time warning to show when falling back to ``rlimit`` (never printed here)."""
+_UNSAFE_TEXT = (
+    "tests run in a plain subprocess with resource limits only: model-written code can read "
+    "and write your files, reach the network and see your environment's secrets in /proc."
+)
+
+
+def _why_not_bwrap() -> str | None:
     if os.environ.get("REPO_AGENT_SANDBOX", "").strip().lower() == "rlimit":
-        return "REPO_AGENT_SANDBOX=rlimit: tests run in a plain subprocess with resource limits only."
+        return "REPO_AGENT_SANDBOX=rlimit"
     return _probe_cached()[1]
+
+
+def sandbox_warning() -> str | None:
+    """The one-time text a front end shows when tests would not run under bwrap (never printed here)."""
+    why = _why_not_bwrap()
+    if why is None:
+        return None
+    if unsafe_allowed():
+        return f"{why}: --unsafe-no-sandbox: {_UNSAFE_TEXT}"
+    return f"{why}: model-written code will not run (no sandbox); install bubblewrap, or pass --unsafe-no-sandbox: {_UNSAFE_TEXT}"
+
+
+def require_sandbox() -> None:
+    """Raise SandboxError unless bwrap works here or the user allowed --unsafe-no-sandbox:
+    front ends call it before a batch spends any token."""
+    _choose("auto")
 
 
 def _choose(sandbox: str) -> SandboxKind:
     if sandbox == "auto":
-        return sandbox_kind()
-    if sandbox == "rlimit":
+        kind = sandbox_kind()
+        if kind == "rlimit" and not unsafe_allowed():
+            raise SandboxError(
+                f"{_why_not_bwrap()}: model-written code does not run without a sandbox; install bubblewrap, "
+                "or pass --unsafe-no-sandbox (the studio: REPO_AGENT_UNSAFE_NO_SANDBOX=1; resource limits only)"
+            )
+        return kind
+    if sandbox == "rlimit":  # an explicit choice by the caller
         return "rlimit"
     if sandbox == "bwrap":
         kind, why = _probe_cached()
@@ -255,15 +240,15 @@ def _limits(timeout_s: float) -> dict[str, int]:
     }
 
 
-def _reader(stream, sink: list[bytes], total: list[int]) -> None:
+def _reader(stream, sink: list[bytes], total: list[int], cap: int) -> None:
     kept = 0
     while True:
         chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
         if not chunk:
             return
         total[0] += len(chunk)
-        if kept < MAX_OUTPUT_BYTES:
-            piece = chunk[: MAX_OUTPUT_BYTES - kept]
+        if kept < cap:
+            piece = chunk[: cap - kept]
             sink.append(piece)
             kept += len(piece)
 
@@ -292,6 +277,15 @@ def _wait_exit(proc: subprocess.Popen, timeout_s: float) -> bool:
         os.close(fd)
 
 
+@dataclass
+class CommandRun:
+    exit_code: int | None  # None: the wall-clock timeout killed it
+    output: str
+    duration_s: float
+    timed_out: bool
+    records: bytes = b""  # what the command wrote to the verdict pipe (``verdict_pipe=True``)
+
+
 def run_command(
     argv: list[str],
     cwd: Path,
@@ -300,6 +294,8 @@ def run_command(
     sandbox: str = "auto",
     env: dict[str, str] | None = None,
     extra_binds: tuple[Path, ...] = (),
+    ro_binds: tuple[Path, ...] = (),
+    verdict_pipe: bool = False,
 ) -> tuple[int | None, str, float, bool]:
     """Run ``argv`` in ``cwd`` (the writable workspace) inside the sandbox.
 
@@ -307,14 +303,50 @@ def run_command(
     wall-clock timeout killed the process group. ``env`` is added to a clean base env.
     Raises SandboxError only when the command could not be started at all.
     """
+    r = run_command_full(
+        argv,
+        cwd,
+        timeout_s=timeout_s,
+        sandbox=sandbox,
+        env=env,
+        extra_binds=extra_binds,
+        ro_binds=ro_binds,
+        verdict_pipe=verdict_pipe,
+    )
+    return r.exit_code, r.output, r.duration_s, r.timed_out
+
+
+def run_command_full(
+    argv: list[str],
+    cwd: Path,
+    *,
+    timeout_s: float,
+    sandbox: str = "auto",
+    env: dict[str, str] | None = None,
+    extra_binds: tuple[Path, ...] = (),
+    ro_binds: tuple[Path, ...] = (),
+    verdict_pipe: bool = False,
+) -> CommandRun:
+    """``run_command``, plus the records read from a pipe whose write end the command
+    inherits as ``REPO_AGENT_VERDICT_FD`` (opened here, before anything in it runs)."""
     kind = _choose(sandbox)
     cwd = Path(cwd).resolve()
     full_env = base_env(env)
-    launch = [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(_limits(timeout_s)), *argv]
+    limits: dict = dict(_limits(timeout_s))
+    rfd = wfd = None
+    if verdict_pipe:
+        rfd, wfd = os.pipe()
+        full_env["REPO_AGENT_VERDICT_FD"] = str(wfd)
     if kind == "bwrap":
-        cmd = _bwrap_prefix(cwd, tuple(Path(b).resolve() for b in extra_binds)) + launch
+        if drops_root():
+            limits["uid"] = SANDBOX_UID
+            hand_over(cwd)
+        cmd = bwrap_argv(cwd, tuple(Path(b).resolve() for b in ro_binds), tuple(Path(b).resolve() for b in extra_binds))
     else:
-        cmd = launch
+        limits["reap"] = True
+        limits["fds"] = [wfd] if wfd is not None else []
+        cmd = []
+    cmd += [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(limits), *argv]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -325,13 +357,23 @@ def run_command(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killpg reaches every child
+            pass_fds=(wfd,) if wfd is not None else (),
         )
     except OSError as exc:
+        for fd in (rfd, wfd):
+            if fd is not None:
+                os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
     chunks: list[bytes] = []
     total = [0]
-    reader = threading.Thread(target=_reader, args=(proc.stdout, chunks, total), daemon=True)
-    reader.start()
+    threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]
+    records: list[bytes] = []
+    if rfd is not None and wfd is not None:
+        os.close(wfd)  # only the command holds the write end now: EOF when it is gone
+        rstream = os.fdopen(rfd, "rb", buffering=0)
+        threads.append(threading.Thread(target=_reader, args=(rstream, records, [0], MAX_STREAM_BYTES), daemon=True))
+    for t in threads:
+        t.start()
     try:
         timed_out = not _wait_exit(proc, timeout_s)
         # The leader has exited but is not reaped yet, so its pid (the group id) cannot be
@@ -342,95 +384,21 @@ def run_command(
         _kill_group(proc.pid)
         proc.wait()
         raise
-    reader.join(timeout=5)
+    for t in threads:
+        t.join(timeout=5)
+    if rfd is not None:
+        rstream.close()
     duration = time.monotonic() - start
     out = b"".join(chunks).decode("utf-8", errors="replace")
     if total[0] > MAX_OUTPUT_BYTES:
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
-    return (None if timed_out else proc.returncode), out, duration, timed_out
+    return CommandRun(None if timed_out else proc.returncode, out, duration, timed_out, b"".join(records))
 
 
-# --------------------------------------------------------------------------- tests
+def __getattr__(name: str):
+    # Running a task's tests moved to agent/scoring.py; old imports keep working.
+    if name in ("TestResult", "run_tests", "resolve_argv"):
+        from agent import scoring
 
-
-def resolve_argv(test_command: list[str] | str) -> list[str]:
-    """The task's test command with ``python``/``pytest`` bound to this interpreter."""
-    argv = shlex.split(test_command) if isinstance(test_command, str) else list(test_command)
-    if not argv:
-        raise SandboxError("empty test command")
-    head = os.path.basename(argv[0])
-    if head in ("python", "python3") or re.fullmatch(r"python3\.\d+", head):
-        argv[0] = sys.executable
-    elif head in ("pytest", "py.test"):
-        argv = [sys.executable, "-m", "pytest", *argv[1:]]
-    return argv
-
-
-def run_tests(workspace_dir: Path, task: Task, *, sandbox: str = "auto") -> TestResult:
-    """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed."""
-    workspace_dir = Path(workspace_dir).resolve()
-    argv = resolve_argv(task.test_command)
-    at = pytest_index(argv)
-    results = Path(tempfile.mkdtemp(prefix="repo-agent-results-"))
-    junit = results / "junit.xml"
-    env: dict[str, str] = {}
-    if at is not None:
-        opts = [
-            "-p",
-            PLUGIN_NAME,
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={junit}",
-            f"--rootdir={workspace_dir}",
-            f"--confcutdir={workspace_dir}",
-        ]
-        if not has_pytest_config(workspace_dir):
-            # Without this, pytest would adopt the config of any ancestor directory
-            # (e.g. this project's own pyproject.toml when a workspace lives inside it).
-            (results / "pytest.ini").write_text("[pytest]\n")
-            opts.append(f"-c={results / 'pytest.ini'}")
-        argv[at:at] = opts
-        env["PYTHONPATH"] = str(PLUGIN_DIR)
-        # Entry-point plugins of this venv (textual snapshots, asyncio, ...) triple pytest's
-        # start-up and are not the task's: tests run with plain pytest + our timeout plugin.
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        if task.per_test_timeout_s:
-            env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
-    try:
-        code, output, duration, timed_out = run_command(
-            argv,
-            workspace_dir,
-            timeout_s=task.timeout_s,
-            sandbox=sandbox,
-            env=env,
-            extra_binds=(results,),
-        )
-        counts = counts_from_junit(junit) if at is not None else None
-    finally:
-        shutil.rmtree(results, ignore_errors=True)
-    output = "\n".join(line for line in output.splitlines() if not line.lstrip("- ").startswith("generated xml file:"))
-    line = summary_line(output)
-    if counts is None:
-        counts = counts_from_summary(line)
-    if timed_out:
-        summary = f"timed out after {task.timeout_s:g}s"
-        passed = False
-    else:
-        summary = line or f"exit status {code} in {duration:.2f}s"
-        if line is None and at is not None and "Timeout (0:" in output:
-            summary = (
-                f"stopped: a test ignored the per-test timeout of {task.per_test_timeout_s:g}s (exit status {code})"
-            )
-        if at is not None:
-            passed = code == 0 and counts.passed > 0 and counts.failed == 0 and counts.errors == 0
-        else:
-            passed = code == 0
-    return TestResult(
-        passed=passed,
-        counts=counts,
-        summary=summary,
-        duration_s=duration,
-        timed_out=timed_out,
-        output=output,
-        exit_code=code,
-    )
+        return getattr(scoring, name)
+    raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""The agent's tool argument models and what is derived from them (DESIGN §4).
+"""The agent's tool argument models and what is derived from them (docs/ARCHITECTURE.md, Add a tool).
 
 Each tool's arguments are a strict pydantic model (no coercion, no unknown keys); its JSON
 schema is the OpenAI ``tools`` entry the model is given, and a validation error becomes a

@@ -1,4 +1,4 @@
-"""The agent's tools (DESIGN §4): validation and execution inside one workspace.
+"""The agent's tools (docs/ARCHITECTURE.md, Add a tool): validation and execution inside one workspace.
 
 The argument models and their schemas live in ``agent.tool_args`` (re-exported here).
 ``ToolBox.call(name, raw_arguments)`` never raises: a call whose arguments fail the
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.sandbox import SandboxError, TestResult
+from agent.sandbox import SandboxError
+from agent.scoring import TestResult
 from agent.tool_args import (
     TOOL_ARGS,
     FinishArgs,
@@ -42,6 +44,42 @@ GREP_MAX_MATCHES = 200
 LIST_HARD_CAP = 50_000
 GREP_LINE_CHARS = 200
 GREP_MAX_FILE_BYTES = 2_000_000
+# Wall clock for one walking tool call (list_dir, grep); run_tests has the task's timeout.
+TOOL_TIME_LIMIT_S = 15.0
+
+
+class NotRegular(OSError):
+    """A FIFO, device or socket: reading or writing it could block the rollout for ever."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device")):
+        if test(mode):
+            return name
+    return "a device" if stat.S_ISBLK(mode) else "not a regular file"
+
+
+def open_regular(path, flags: int) -> int:
+    """``os.open`` that never blocks (O_NONBLOCK) and refuses anything but a regular file."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegular(f"{_kind(st.st_mode)}, not a regular file")
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # swapped in between the two checks
+            raise NotRegular(f"{_kind(mode)}, not a regular file")
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path, limit: int) -> bytes:
+    fd = open_regular(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit)
 
 
 @dataclass
@@ -89,6 +127,10 @@ class ToolBox:
         self._schemas = [tool_schema(n) for n in TOOL_ARGS]
         self._pending_test: TestResult | None = None
         self._pending_finish: dict | None = None
+        self._deadline = float("inf")
+
+    def _over_time(self) -> bool:
+        return time.monotonic() > self._deadline
 
     def schemas(self) -> list[dict]:
         """The OpenAI ``tools`` parameter."""
@@ -135,7 +177,11 @@ class ToolBox:
         try:
             parsed = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
-            msg = f"{exc.msg} (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "msg") else str(exc)
+            msg = (
+                f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else str(exc)
+            )
             return self._invalid(name, None, msg, [f"arguments: not valid JSON ({msg})"], start)
         if not isinstance(parsed, dict):
             return self._invalid(
@@ -148,6 +194,7 @@ class ToolBox:
             return self._invalid(name, args, None, violations_of(exc, args, TOOL_ARGS[name]), start)
         self._pending_test = None
         self._pending_finish = None
+        self._deadline = time.monotonic() + TOOL_TIME_LIMIT_S
         try:
             ok, text = self._run[name](model)
             error = None if ok else text.removeprefix("Error: ")
@@ -190,7 +237,7 @@ class ToolBox:
             prefix = "" if rel_dir == "." else rel_dir + "/"
             entries.extend(prefix + d + "/" for d in dirnames)
             entries.extend(prefix + f for f in filenames if not is_cache(f))
-            if len(entries) > LIST_HARD_CAP:
+            if len(entries) > LIST_HARD_CAP or self._over_time():
                 break
         if not entries:
             return True, f"{a.rel_dir} is empty"
@@ -207,8 +254,10 @@ class ToolBox:
             return False, f"Error: no such file: {a.rel_path}"
         if path.is_dir():
             return False, f"Error: {a.rel_path} is a directory (use list_dir)"
-        with open(path, "rb") as f:
-            data = f.read(MAX_READ_BYTES + 1)
+        try:
+            data = read_regular(path, MAX_READ_BYTES + 1)
+        except NotRegular as exc:
+            return False, f"Error: {a.rel_path} is {exc}; it cannot be read"
         if b"\x00" in data[:8192]:
             return False, f"Error: {a.rel_path} is a binary file"
         text = data[:MAX_READ_BYTES].decode("utf-8", errors="replace")
@@ -228,9 +277,17 @@ class ToolBox:
         if path.is_symlink():
             # resolve() already proved it stays inside; write the file it points to.
             path = path.resolve()
-        created = not path.exists()
+        created = not os.path.lexists(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        if not created and not stat.S_ISREG(os.lstat(path).st_mode):
+            return False, f"Error: {a.rel_path} is {_kind(os.lstat(path).st_mode)}; it cannot be written"
+        try:
+            fd = open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if not created else None
+        except NotRegular as exc:
+            return False, f"Error: {a.rel_path} is {exc}; it cannot be written"
+        if fd is None:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(a.content)
         lines = a.content.count("\n") + (1 if a.content and not a.content.endswith("\n") else 0)
         verb = "Created" if created else "Wrote"
@@ -246,19 +303,34 @@ class ToolBox:
         if not base.exists():
             return False, f"Error: no such file or directory: {a.rel_dir}"
         if base.is_file():
-            files = [base]
+            files = [str(base)]
         else:
             files = []
             for dirpath, dirnames, filenames in os.walk(base):
+                if self._over_time():
+                    break
                 dirnames[:] = sorted(d for d in dirnames if not is_cache(d))
                 files.extend(os.path.join(dirpath, f) for f in sorted(filenames) if not is_cache(f))
         hits: list[str] = []
         extra = 0
+        skipped: list[str] = []
         for full in files:
-            if os.path.islink(full) or os.path.getsize(full) > GREP_MAX_FILE_BYTES:
+            if self._over_time():
+                skipped.append(f"[... stopped after {TOOL_TIME_LIMIT_S:g}s: later files not searched]")
+                break
+            try:
+                st = os.lstat(full)
+            except OSError:
                 continue
-            with open(full, "rb") as f:
-                data = f.read()
+            if stat.S_ISLNK(st.st_mode) or st.st_size > GREP_MAX_FILE_BYTES:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                skipped.append(f"[{ws.rel(full)}: {_kind(st.st_mode)}, skipped]")
+                continue
+            try:
+                data = read_regular(full, GREP_MAX_FILE_BYTES + 1)
+            except OSError:
+                continue
             if b"\x00" in data[:8192]:
                 continue
             rel = ws.rel(full)
@@ -270,8 +342,8 @@ class ToolBox:
                     else:
                         extra += 1
         if not hits:
-            return True, f"no matches for {a.pattern!r} in {a.rel_dir}"
-        text = "\n".join(hits)
+            return True, "\n".join([f"no matches for {a.pattern!r} in {a.rel_dir}", *skipped])
+        text = "\n".join(hits + skipped)
         if extra:
             text += f"\n[... {extra} more matches not shown; narrow the pattern or the directory]"
         return True, text

@@ -1,4 +1,4 @@
-"""The trace format: the one contract every package reads (DESIGN §3.1).
+"""The trace format: the one contract every package reads (docs/ARCHITECTURE.md, Batches and traces).
 
 A batch is a directory: ``BATCH/batch.json`` and ``BATCH/traces/<rollout_id>.jsonl``,
 one pydantic-validated event per line, appended and flushed per line so another
@@ -98,6 +98,9 @@ class ToolCallEvent(_Event):
     parse_error: str | None = None
     valid: bool
     violations: list[str] = Field(default_factory=list)
+    # True when the call was parsed from assistant text (an imported text-action agent such as
+    # SWE-agent's older runs): the message itself has no native tool_calls.
+    from_text: bool = False
 
 
 class ToolResultEvent(_Event):
@@ -129,6 +132,10 @@ class TestRun(_Event):
     # None for the final, authoritative run after the rollout (protected files restored).
     step: int | None = None
     final: bool = False
+    # The run proves nothing: exit code, per-test records and counts disagree.
+    error: str | None = None
+    # What the run showed of tampering (pytest internals, canaries, differential check).
+    tamper: list[str] = Field(default_factory=list)
 
 
 class FinalEvent(_Event):
@@ -142,6 +149,9 @@ class FinalEvent(_Event):
 
 class Outcome(_Model):
     tests_passed: bool = False
+    # False when no verdict exists (an imported trajectory its source never evaluated):
+    # tests_passed then means nothing, and the rollout never forms a pass/fail pair.
+    verdict_known: bool = True
     steps: int = 0
     tool_calls: int = 0
     invalid_tool_calls: int = 0
@@ -184,11 +194,6 @@ Event = Annotated[
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-def parse_event(line: bytes | str) -> Event:
-    """Validate one JSON line into its event model. Raises ValidationError."""
-    return EVENT_ADAPTER.validate_json(line)
-
-
 # --------------------------------------------------------------------------- batch
 
 
@@ -229,6 +234,8 @@ class BatchMeta(_Model):
     stop_reason: str | None = None  # finished, cancelled, error
     # Where the budget went: agent.allocation.AllocationReport as a dict, rewritten each round.
     allocation: dict[str, Any] | None = None
+    # Set on a batch made by `repo-agent import`: {"format", "path", "files"} of its source run.
+    imported: dict[str, Any] | None = None
 
 
 def now_iso() -> str:
@@ -281,6 +288,31 @@ def find_batches(root: Path) -> list[Path]:
 # --------------------------------------------------------------------------- writer
 
 
+MAX_EVENT_CHARS = 4_000_000  # one trace line; a bigger event has its longest strings cut
+
+
+def _shrunk(line: str) -> str:
+    """An over-size event with its longest strings cut (marked) until the line fits."""
+    obj = json.loads(line)
+
+    def strings(node, out):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
+            if isinstance(v, str):
+                out.append((len(v), node, k))
+            else:
+                strings(v, out)
+        return out
+
+    for n, node, k in sorted(strings(obj, []), key=lambda t: -t[0]):
+        excess = len(json.dumps(obj, ensure_ascii=False)) - MAX_EVENT_CHARS
+        if excess <= 0:
+            break
+        keep = max(0, n - excess - 200)
+        node[k] = node[k][:keep] + f"[... cut: {n} chars, trace event cap]"
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 class TraceWriter:
     """Appends events to one rollout's trace, one flushed line per event.
 
@@ -303,7 +335,10 @@ class TraceWriter:
         return event
 
     def write(self, event: _Event) -> None:
-        self._f.write(event.model_dump_json(exclude_none=False) + "\n")
+        line = event.model_dump_json(exclude_none=False)
+        if len(line) > MAX_EVENT_CHARS:
+            line = _shrunk(line)
+        self._f.write(line + "\n")
         self._f.flush()
         if self._fsync:
             os.fsync(self._f.fileno())
@@ -422,7 +457,3 @@ def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:
 
 def trace_path(batch_dir: Path, rollout_id: str) -> Path:
     return Path(batch_dir) / TRACES_DIR / f"{rollout_id}.jsonl"
-
-
-def dumps_line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

@@ -1,4 +1,4 @@
-"""The per-rollout workspace: a fresh copy of a task's source (DESIGN §3.2, §4).
+"""The per-rollout workspace: a fresh copy of a task's source (docs/ARCHITECTURE.md, Suites).
 
 Hidden paths (reference fixes, answers) are never copied. Every path a tool names goes
 through ``resolve``, which keeps it inside the workspace (no ``..``, no absolute path, no
@@ -9,29 +9,46 @@ the original source, git-style.
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import filecmp
 import os
 import shutil
+import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from unidiff import PatchSet
-
-from agent.sandbox import TestResult, run_tests
-from agent.suites.models import DirSource, Suite, Task
+from agent.patch_format import (
+    PATCH_FILE_MAX_BYTES,
+    PATCH_MAX_BYTES,
+    _digest,
+    file_diff,
+    files_in_patch,
+    large_file_diff,
+)
+from agent.scoring import TestResult, run_tests
+from agent.suites.models import DirSource, Suite, SuiteError, Task
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
 CACHE_SUFFIXES = (".pyc", ".pyo")
 
 
+# Workspaces not yet cleaned up, so a hard stop (second Ctrl-C) can remove them.
+_LIVE: set[Path] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def remove_live_workspaces() -> None:
+    """Remove every workspace this process still has (called on a hard stop)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for p in live:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 class PathEscape(ValueError):
     """A tool named a path outside the workspace."""
-
-
-class WorkspaceError(RuntimeError):
-    """The workspace could not be made (missing source, unsupported source kind)."""
 
 
 def is_cache(name: str) -> bool:
@@ -44,7 +61,7 @@ def _norm_rel(rel: str) -> str:
     return "/".join(parts)
 
 
-def under(rel: str, roots: list[str]) -> str | None:
+def under(rel: str, roots: Sequence[str]) -> str | None:
     """The entry of ``roots`` that ``rel`` is (or lies under), if any."""
     rel = _norm_rel(rel)
     for root in roots:
@@ -58,22 +75,17 @@ def source_dir(suite: Suite, task: Task) -> Path:
     """The task's source directory on disk."""
     src = task.source
     if not isinstance(src, DirSource):
-        # Imported lazily: suites.py imports this module.
-        from agent.suites.loading import SuiteError
-
         raise SuiteError(
             f"task {task.id}: git sources are not supported yet ({src.repo}@{src.commit}); use a directory source"
         )
     base = suite.base_dir or Path.cwd()
     path = (Path(base) / src.path).resolve()
     if not path.is_dir():
-        from agent.suites.loading import SuiteError
-
         raise SuiteError(f"task {task.id}: source directory not found: {path}")
     return path
 
 
-def walk_files(root: Path, skip: list[str] = ()) -> list[str]:
+def walk_files(root: Path, skip: Sequence[str] = ()) -> list[str]:
     """Relative posix paths of the regular files under ``root`` (no caches, no ``skip``).
 
     Symlinks are not followed and not listed: a file is what a tool can read or write.
@@ -99,7 +111,7 @@ def walk_files(root: Path, skip: list[str] = ()) -> list[str]:
     return sorted(out)
 
 
-def copy_tree(src: Path, dst: Path, skip: list[str] = ()) -> None:
+def copy_tree(src: Path, dst: Path, skip: Sequence[str] = ()) -> None:
     """Copy the files of ``src`` into ``dst`` (created), leaving out caches and ``skip``."""
     dst.mkdir(parents=True, exist_ok=True)
     for rel in walk_files(src, skip):
@@ -109,10 +121,10 @@ def copy_tree(src: Path, dst: Path, skip: list[str] = ()) -> None:
 
 
 def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
+    elif os.path.lexists(path):  # files, symlinks, and FIFOs / sockets the tests made
+        path.unlink()
 
 
 class Workspace:
@@ -133,6 +145,8 @@ class Workspace:
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         path = (root / f"{task.id}-{uuid.uuid4().hex[:8]}").resolve()
+        with _LIVE_LOCK:
+            _LIVE.add(path)
         copy_tree(source, path, task.hidden)
         return cls(suite, task, path, source, sandbox=sandbox)
 
@@ -156,7 +170,7 @@ class Workspace:
             raise PathEscape(f"{rel!r} leads outside the workspace (through a symlink)")
         return full
 
-    def rel(self, path: Path) -> str:
+    def rel(self, path: str | Path) -> str:
         r = os.path.relpath(path, self.path).replace(os.sep, "/")
         return "." if r == "." else r
 
@@ -170,7 +184,21 @@ class Workspace:
 
     def run_tests(self) -> TestResult:
         """The agent's ``run_tests``: the test command on the workspace as it is now."""
-        return run_tests(self.path, self.task, sandbox=self.sandbox)
+        # Only the task's own conftest.py files may implement the hooks that decide outcomes.
+        # Test code from another file: only the protected ones (restored in the final run).
+        files = walk_files(self.source, self.task.hidden)
+        hooks = tuple(str(self.path / rel) for rel in files if rel.split("/")[-1] == "conftest.py")
+        code = tuple(str(self.path / rel) for rel in files if self.is_protected(rel))
+        result = run_tests(
+            self.path, self.task, sandbox=self.sandbox, trusted_hook_files=hooks, trusted_code_files=code
+        )
+        # One file is capped by RLIMIT_FSIZE while the tests run; the total is checked after.
+        used = _tree_bytes(self.path)
+        if used > WORKSPACE_MAX_BYTES:
+            result = dataclasses.replace(
+                result, passed=False, error=f"the workspace grew to {used} bytes (cap {WORKSPACE_MAX_BYTES})"
+            )
+        return result
 
     def tampered_paths(self) -> list[str]:
         """Files under a protected path that differ from the source (changed, added, deleted)."""
@@ -224,27 +252,51 @@ class Workspace:
                 shutil.copy2(orig, mine)
 
     def final_test_run(self) -> tuple[TestResult, list[str]]:
-        """The authoritative run: protected paths restored first. Returns (result, tampered)."""
-        tampered = self.tampered_paths()
+        """The authoritative run: protected paths restored first, then canaries, config and
+        differential checks (agent/final_verdict.py). Returns (result, tampered paths); what
+        the run itself showed of tampering is ``result.tamper``."""
+        from agent.final_verdict import config_tamper, final_run
+
+        tampered = set(self.tampered_paths()) | set(config_tamper(self))
         self.restore_protected()
-        return self.run_tests(), tampered
+        result = final_run(self)
+        tampered |= set(config_tamper(self))  # written while the tests ran
+        self.restore_protected()  # the canaries go
+        return result, sorted(tampered)
 
     # ------------------------------------------------------------------ patch
 
     def patch(self) -> str:
-        """Git-style unified diff of the workspace against the original source."""
+        """Git-style unified diff of the workspace against the original source.
+
+        A file over ``PATCH_FILE_MAX_BYTES`` (or any file once the patch has passed
+        ``PATCH_MAX_BYTES``) is recorded by name, size and sha256, never its content: code
+        under test can write huge files, and the patch goes into the trace and the store.
+        """
         hidden = list(self.task.hidden)
         a = set(walk_files(self.source, hidden))
         b = set(walk_files(self.path, hidden))
         chunks: list[str] = []
+        total = 0
         for rel in sorted(a | b):
-            if rel in a and rel in b and _same_stat(self.source / rel, self.path / rel):
+            old_p = self.source / rel if rel in a else None
+            new_p = self.path / rel if rel in b else None
+            if old_p and new_p and _same_stat(old_p, new_p):
                 continue  # copied with copy2 and never written since: no need to read it
-            old = (self.source / rel).read_bytes() if rel in a else None
-            new = (self.path / rel).read_bytes() if rel in b else None
-            if old == new:
-                continue
-            chunks.append(file_diff(rel, old, new))
+            big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
+            if big or total > PATCH_MAX_BYTES:
+                old_h, new_h = (_digest(p) for p in (old_p, new_p))
+                if old_h == new_h:
+                    continue
+                chunk = large_file_diff(rel, old_h, new_h)
+            else:
+                old = old_p.read_bytes() if old_p else None
+                new = new_p.read_bytes() if new_p else None
+                if old == new:
+                    continue
+                chunk = file_diff(rel, old, new)
+            total += len(chunk)
+            chunks.append(chunk)
         return "".join(chunks)
 
     def files_touched(self) -> list[str]:
@@ -252,6 +304,8 @@ class Workspace:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        with _LIVE_LOCK:
+            _LIVE.discard(self.path)
 
     def __enter__(self) -> Workspace:
         return self
@@ -260,58 +314,20 @@ class Workspace:
         self.cleanup()
 
 
+WORKSPACE_MAX_BYTES = 256 * 1024**2
+
+
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for f in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def _same_stat(a: Path, b: Path) -> bool:
     sa, sb = a.stat(), b.stat()
     return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns
-
-
-def _is_binary(data: bytes) -> bool:
-    if b"\x00" in data[:8192]:
-        return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
-
-
-def _lines(text: str) -> list[str]:
-    """Split on "\n" only (str.splitlines also splits on \r, \f, ... which diff tools do not)."""
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-
-
-def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
-    """One file's git-style diff; ``None`` means the file does not exist on that side."""
-    head = [f"diff --git a/{rel} b/{rel}\n"]
-    if old is None:
-        head.append("new file mode 100644\n")
-    elif new is None:
-        head.append("deleted file mode 100644\n")
-    if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
-        a = "/dev/null" if old is None else f"a/{rel}"
-        b = "/dev/null" if new is None else f"b/{rel}"
-        return "".join(head) + f"Binary files {a} and {b} differ\n"
-    old_lines = _lines(old.decode("utf-8")) if old is not None else []
-    new_lines = _lines(new.decode("utf-8")) if new is not None else []
-    body = difflib.unified_diff(
-        old_lines,
-        new_lines,
-        fromfile="/dev/null" if old is None else f"a/{rel}",
-        tofile="/dev/null" if new is None else f"b/{rel}",
-        n=3,
-    )
-    out = list(head)
-    for line in body:
-        if line.endswith("\n"):
-            out.append(line)
-        else:  # the last line of a file without a final newline
-            out.append(line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
-def files_in_patch(patch: str) -> list[str]:
-    """The files a git-style patch touches (parsed with unidiff)."""
-    if not patch.strip():
-        return []
-    return [f.path for f in PatchSet(patch)]

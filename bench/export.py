@@ -1,11 +1,10 @@
-"""Benchmark exports (DESIGN §7): 5,000 pairs exported and checked, target < 10 s.
+"""Benchmark exports: 5,000 pairs exported and checked, target < 10 s.
 
     uv run python bench/export.py [--pairs 5000] [--runs 3] [--out /tmp/repo-agent-bench-export]
 
 Generates a store with bench/gen_traces.py's rollouts (two rollouts per task, so the
-best-worst strategy gives one pair per task), except that every rollout of a task gets
-the same goal text (real rollouts of one task share their prompt; gen_traces draws it
-per rollout, which DPO would reject as a prompt mismatch). Ingests, confirms exactly
+best-worst strategy gives one pair per task), with one goal text per task (real rollouts
+of one task share their prompt; DPO rejects a pair whose prompts differ). Ingests, confirms exactly
 ``--pairs`` pairs (setup, not timed), then times ``export_dpo`` end to end: pairs read
 from the store, traces read (head only for ``patch``, whole for ``patch+trajectory``),
 records validated, file written, fsync'ed, re-checked by the checker, renamed, sidecar
@@ -15,7 +14,6 @@ written. Prints the median over ``--runs`` per mode, and the checker alone.
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
 import statistics
 import sys
@@ -31,31 +29,12 @@ from labeling.store import LabelStore
 TARGET_S = 10.0
 
 
-def same_goal_per_task() -> None:
-    """The first code_text call of each rollout (its goal text) is drawn from the task name."""
-    orig_text, orig_lines = gen.code_text, gen.rollout_lines
-    state = {"first": False}
-
-    def code_text(rng, name, n_chars):
-        if state["first"]:
-            state["first"] = False
-            return orig_text(random.Random(name), name, n_chars)
-        return orig_text(rng, name, n_chars)
-
-    def rollout_lines(*a, **kw):
-        state["first"] = True
-        return orig_lines(*a, **kw)
-
-    gen.code_text, gen.rollout_lines = code_text, rollout_lines
-
-
 def setup(out: Path, pairs: int) -> LabelStore:
     if out.exists():
         shutil.rmtree(out)
-    same_goal_per_task()
     tasks = int(pairs * 1.9) + 10  # ties (no contrast) and identical patches are not exported
     t0 = time.perf_counter()
-    gen.generate(out / "traces", 2 * tasks, tasks=tasks, per_batch=2 * tasks)  # one batch: each task twice
+    gen.generate(out / "traces", 2 * tasks, tasks=tasks, per_batch=2 * tasks, shared_goal=True)  # each task twice
     t1 = time.perf_counter()
     store = LabelStore(out / "labels.sqlite", labeler="bench")
     store.ingest([out / "traces"])
@@ -80,7 +59,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/repo-agent-bench-export"))
     args = ap.parse_args()
     store = setup(args.out, args.pairs)
-    for mode in ("patch", "patch+trajectory"):  # (gen_traces finishes every rollout of a task alike: `final` ties)
+    for mode in ("final", "patch", "patch+trajectory"):  # every rollout has its own final summary
         times, check_times = [], []
         for _ in range(args.runs):
             t0 = time.perf_counter()

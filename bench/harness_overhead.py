@@ -1,4 +1,4 @@
-"""Agent harness overhead per step, with a zero-latency model (DESIGN §7: < 20 ms median).
+"""Agent harness overhead per step, with a zero-latency model (target: < 20 ms median).
 
 A step's overhead is everything the harness does between two model calls: parsing and
 validating the tool calls, running cheap tools (list_dir, read_file, grep, write_file)

@@ -1,4 +1,4 @@
-"""Benchmark the label store's ingest (DESIGN §7).
+"""Benchmark the label store's ingest.
 
     uv run python bench/gen_traces.py            # once: 10,000 rollouts in /tmp/repo-agent-bench
     uv run python bench/ingest.py [--root DIR] [--runs 3]

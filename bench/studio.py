@@ -16,7 +16,7 @@
    queue position (the calls the Pairs screen makes per key) at both sizes, with ratios.
 
 A "frame" is App._display being called with the screen's update (headless: the same
-call, minus the terminal write). Targets (DESIGN §7): first screen < 1 s with the two
+call, minus the terminal write). Targets: first screen < 1 s with the two
 sizes within 1.5x; next pair p50 < 16 ms, p95 < 50 ms; at 50,000 pairs the same next-pair
 targets, first pair < 1 s, counts and position within 2x of 500 pairs.
 

@@ -87,7 +87,8 @@ def check_file(path: str | Path, fmt: str | None = None) -> CheckReport:
         try:
             obj = json.loads(raw)
         except ValueError as exc:
-            add(no, "json", f"not valid JSON ({exc.msg} at column {exc.colno})")
+            why = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+            add(no, "json", f"not valid JSON ({why})")
             continue
         if not isinstance(obj, dict):
             add(no, "not-object", f"a line is a JSON object, got {type(obj).__name__}")

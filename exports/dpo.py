@@ -1,4 +1,4 @@
-"""DPO examples from the label store's pairs (DESIGN §5).
+"""DPO examples from the label store's pairs (docs/ARCHITECTURE.md, Exports).
 
 Which pairs: confirmed and flipped ones (a flip swaps the sides), never discarded ones;
 with ``auto`` also pairs nobody labeled, taken as auto-preferred, minus those flagged
@@ -171,9 +171,9 @@ def last_tool_calls(messages: list[dict[str, Any]], k: int, cut_chars: int) -> l
                 calls.append(entry)
                 by_id[tc.get("id") or ""] = entry
         elif m.get("role") == "tool":
-            entry = by_id.get(m.get("tool_call_id") or "")
-            if entry is not None:
-                entry["result"] = cut(str(m.get("content") or ""), cut_chars)
+            answered = by_id.get(m.get("tool_call_id") or "")
+            if answered is not None:
+                answered["result"] = cut(str(m.get("content") or ""), cut_chars)
     return calls[-k:] if k else []
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,42 @@ def sft_tokens(counter: TokenCounter, ex: SftExample) -> int:
     return counter.messages(ex.messages) + counter.tools(ex.tools)
 
 
+@dataclass
+class _Setup:
+    """What both exports decide before building examples."""
+
+    fmt: str
+    counter: TokenCounter
+    held: list[str]
+    suite: Any
+    skipped: Counter = field(default_factory=Counter)
+    repairs: Repairs = field(default_factory=Repairs)
+    cache: TraceCache = field(default_factory=TraceCache)
+
+
+def _setup(store, options, kind: str) -> _Setup:
+    fmt = fmt_name(options.format, kind)
+    counter = _counter(options)
+    held, suite = _holdout(store, options)
+    return _Setup(fmt, counter, held, suite)
+
+
+def _collect(examples, to_line, count, fmt: str, skipped: Counter) -> tuple[list[str], list, int]:
+    """Each example as a checked line: (lines, their metas, tokens); what fails is counted in ``skipped``."""
+    lines, metas, tokens = [], [], 0
+    for ex in examples:
+        line = to_line(ex)
+        if line is None:  # a layout that cannot say it (TRL has no per-message weights)
+            skipped["trl_no_weights"] += 1
+            continue
+        if not _valid(fmt, line, skipped):
+            continue
+        lines.append(_dumps(line))
+        metas.append(ex.meta)
+        tokens += count(ex)
+    return lines, metas, tokens
+
+
 def export_dpo(
     store,
     out: str | Path,
@@ -80,23 +117,15 @@ def export_dpo(
 ) -> ExportReport:
     options = options or DpoOptions()
     out = Path(out)
-    fmt = fmt_name(options.format, "dpo")
-    counter = _counter(options)
-    held, suite = _holdout(store, options)
-    skipped: Counter = Counter()
-    repairs = Repairs()
-    cache = TraceCache()
-    examples = build_dpo(store, options, set(held), cache, repairs, skipped, progress)
-    lines, metas, tokens = [], [], 0
-    for ex in examples:
-        line = dpo_line(options.format, ex)
-        if not _valid(fmt, line, skipped):
-            continue
-        lines.append(_dumps(line))
-        metas.append(ex.meta)
-        tokens += dpo_tokens(counter, ex)
-    report = _report(fmt, "dpo", options.mode, lines, tokens, counter, options, skipped, repairs, held, dry_run)
-    return _finish(store, out, fmt, options, report, lines, metas, held, suite, dry_run)
+    st = _setup(store, options, "dpo")
+    examples = build_dpo(store, options, set(st.held), st.cache, st.repairs, st.skipped, progress)
+    lines, metas, tokens = _collect(
+        examples, lambda ex: dpo_line(options.format, ex), lambda ex: dpo_tokens(st.counter, ex), st.fmt, st.skipped
+    )
+    report = _report(
+        st.fmt, "dpo", options.mode, lines, tokens, st.counter, options, st.skipped, st.repairs, st.held, dry_run
+    )
+    return _finish(store, out, st.fmt, options, report, lines, metas, st.held, st.suite, dry_run)
 
 
 def export_sft(
@@ -109,31 +138,25 @@ def export_sft(
 ) -> ExportReport:
     options = options or SftOptions()
     out = Path(out)
-    fmt = fmt_name(options.format, "sft")
-    counter = _counter(options)
-    held, suite = _holdout(store, options)
-    skipped: Counter = Counter()
-    repairs = Repairs()
-    cache = TraceCache()
-    built = build_sft(store, options, set(held), cache, repairs, skipped, progress)
-    lines, metas, tokens = [], [], 0
-    for ex in built[options.style]:
-        line = sft_line(options.format, ex)
-        if line is None:
-            skipped["trl_no_weights"] += 1
-            continue
-        if not _valid(fmt, line, skipped):
-            continue
-        lines.append(_dumps(line))
-        metas.append(ex.meta)
-        tokens += sft_tokens(counter, ex)
-    report = _report(fmt, "sft", options.style, lines, tokens, counter, options, skipped, repairs, held, dry_run)
+    st = _setup(store, options, "sft")
+    counter = st.counter
+    built = build_sft(store, options, set(st.held), st.cache, st.repairs, st.skipped, progress)
+    lines, metas, tokens = _collect(
+        built[options.style],
+        lambda ex: sft_line(options.format, ex),
+        lambda ex: sft_tokens(counter, ex),
+        st.fmt,
+        st.skipped,
+    )
+    report = _report(
+        st.fmt, "sft", options.style, lines, tokens, counter, options, st.skipped, st.repairs, st.held, dry_run
+    )
     other = "step" if options.style == "trajectory" else "trajectory"
     both = {options.style: tokens, other: sum(sft_tokens(counter, ex) for ex in built[other])}
     report.sft_trajectory_tokens, report.sft_step_tokens = both["trajectory"], both["step"]
     report.sft_trajectory_examples = len(built["trajectory"]) if options.style != "trajectory" else len(lines)
     report.sft_step_examples = len(built["step"]) if options.style != "step" else len(lines)
-    return _finish(store, out, fmt, options, report, lines, metas, held, suite, dry_run)
+    return _finish(store, out, st.fmt, options, report, lines, metas, st.held, st.suite, dry_run)
 
 
 def _valid(fmt: str, line: dict[str, Any], skipped: Counter) -> bool:

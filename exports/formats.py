@@ -1,4 +1,4 @@
-"""Training-file formats: Together, OpenAI and TRL, SFT and DPO (DESIGN §5).
+"""Training-file formats: Together, OpenAI and TRL, SFT and DPO (docs/ARCHITECTURE.md, Exports).
 
 Each format is a pydantic model (``extra="forbid"``) and a set of named rules. The rules
 are one walker, ``rule_errors(fmt, obj)``, that returns *every* broken rule of a line
@@ -28,7 +28,6 @@ FORMATS: tuple[str, ...] = (
     "trl-sft",
     "trl-dpo",
 )
-Format = Literal["together-sft", "together-dpo", "openai-sft", "openai-dpo", "trl-sft", "trl-dpo"]
 Layout = Literal["together", "openai", "trl"]
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -257,7 +256,7 @@ def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: 
         errs.append(("messages-empty", f"{where} is empty"))
         return []
     good: list[dict] = []
-    open_calls: set[str] = set()  # call ids of the last assistant message, not yet answered
+    open_calls: set[str | None] = set()  # call ids of the last assistant message, not yet answered
     for i, m in enumerate(msgs):
         at = f"{where}[{i}]"
         if not isinstance(m, dict):

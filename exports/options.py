@@ -15,7 +15,7 @@ SftStyle = Literal["trajectory", "step"]
 Layout = Literal["together", "openai", "trl"]
 TrainTurns = Literal["all", "last", "final"]
 # Auto-preferred pairs with these flags teach noise; dropped unless keep_noisy.
-DEFAULT_DROP_FLAGS = ["both_fail", "identical_patch", "tests_tampered"]
+DEFAULT_DROP_FLAGS = ["both_fail", "identical_patch", "tests_tampered", "unknown_outcome"]
 
 
 class ExportError(ValueError):

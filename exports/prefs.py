@@ -98,7 +98,7 @@ def run_prefs(
         summary.report = export_dpo(store, out, options, dry_run=True)
     skipped = summary.report.skipped
     summary.noisy_dropped = {k.split(":", 1)[1]: v for k, v in skipped.items() if k.startswith("noisy:")}
-    if summary.report.path:
+    if summary.report.path and summary.report.meta_path:
         meta = json.loads(Path(summary.report.meta_path).read_text(encoding="utf-8"))
         summary.by_contrast = dict(Counter(line.get("contrast") for line in meta["lines"]))
     return summary

@@ -1,4 +1,4 @@
-"""SFT examples from rollouts (DESIGN §5).
+"""SFT examples from rollouts (docs/ARCHITECTURE.md, Exports).
 
 Which rollouts: finished, tests passed and untampered; with
 ``include_failed_labeled_good`` also failed (untampered) rollouts a person preferred in

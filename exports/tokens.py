@@ -52,7 +52,9 @@ class TokenCounter:
 
     @property
     def label(self) -> str:
-        return f"tokenizer {Path(self.tokenizer_path).name}" if self._tok else f"estimate (chars/{CHARS_PER_TOKEN})"
+        return (
+            f"tokenizer {Path(self.tokenizer_path or '').name}" if self._tok else f"estimate (chars/{CHARS_PER_TOKEN})"
+        )
 
     def text(self, s: str) -> int:
         if not s:

@@ -1,4 +1,4 @@
-"""The storage interface the label store is written against (DESIGN §9).
+"""The storage interface the label store is written against (docs/ARCHITECTURE.md, Where it grows).
 
 `labeling.sqlite_db.SqliteDb` is the one implementation today. A PostgreSQL backend
 (a team sharing one store) implements the same methods; `LabelStore` and the indexer

@@ -7,6 +7,10 @@ class StoreError(Exception):
     """A mistake a caller can make: unknown pair id, ambiguous prefix, bad verdict..."""
 
 
+class SchemaMismatch(StoreError):
+    """The store file was written by another version of repo-agent and cannot be migrated."""
+
+
 class NotFound(StoreError, KeyError):
     def __str__(self) -> str:  # KeyError's str() adds quotes
         return str(self.args[0]) if self.args else "not found"

@@ -9,6 +9,7 @@ Undo and redo act on the store's own labeler only, like an editor's history per 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,7 @@ class HumanLog:
 
     _db: Any
     labeler: str
+    resolve_pair_id: Callable[[str], str]
 
     # ------------------------------------------------------------------ human work
     def _append(self, kind: str, target: str, value: str | None, note: str | None) -> LabelEvent:

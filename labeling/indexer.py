@@ -83,7 +83,7 @@ def _batch_row(bdir: Path, batch_id: str, st: os.stat_result | None, warnings: l
 def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
     t0 = time.perf_counter()
     warnings: list[str] = []
-    counts = dict(
+    counts: dict[str, Any] = dict(
         files_seen=0,
         files_read=0,
         files_unchanged=0,
@@ -212,6 +212,7 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int], fi
         size = st.st_size  # read exactly up to what this stat saw; later bytes wait for next time
         offset, line_no = 0, 0
         if not reset:
+            assert known is not None  # (reset when unknown)
             _rid, _size, _mtime, _ino, head, offset, line_no = known
             offset, line_no = offset or 0, line_no or 0
             if st.st_ino != known[3] or size < offset:
@@ -223,6 +224,7 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int], fi
             values = dict(ROLLOUT_DEFAULTS)
             steps: set[int] = set()
         else:
+            assert known is not None
             values, steps = db.rollout_values(known[0])
         f.seek(offset)
         data = f.read(size - offset)

@@ -1,4 +1,4 @@
-"""Pair selection, noise flags and the review-queue order (DESIGN §3.3). Pure functions.
+"""Pair selection, noise flags and the review-queue order (docs/ARCHITECTURE.md, Label store and pairs). Pure functions.
 
 Strategies (only finished rollouts take part; the chosen side has the higher score):
 
@@ -30,6 +30,11 @@ Noise flags, each about one pair (winner = the auto-chosen side, loser = the oth
   does not, or changes more than twice as many lines as the loser's and at least
   ``NON_MINIMAL_LINES`` (10) more.
 * ``summary_only``: the winner has no patch at all (only its closing summary).
+* ``unknown_outcome``: neither side has a verdict (imported rollouts their source never
+  evaluated). Such rollouts pair only with each other, on the score's other components,
+  so the preference is efficiency at best and a person has to judge it; they never meet a
+  rollout with a verdict and never form a pass/fail pair. ``both_fail`` and ``flaky`` are
+  never set for them: nothing is known to have failed.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Candidate:
     branch_parent_uid: str | None = None
     branch_at_step: int | None = None
     prefix_messages: int | None = None
+    verdict_known: bool = True  # False: no verdict exists (tests_passed means nothing)
 
     @property
     def passed(self) -> bool:
@@ -93,7 +99,9 @@ def pair_id_for(task_id: str, chosen_uid: str, rejected_uid: str, at_step: int |
 
 def _flags(win: Candidate, lose: Candidate, sw: tuple, sl: tuple, flaky_digests: set[str]) -> list[str]:
     flags: set[str] = set()
-    if not win.passed and not lose.passed:
+    if not win.verdict_known:  # _groups never pairs a rollout with a verdict with one without
+        flags.add("unknown_outcome")
+    elif not win.passed and not lose.passed:
         flags.add("both_fail")
     if win.patch_digest == lose.patch_digest:
         flags.add("identical_patch")
@@ -162,19 +170,25 @@ def build_pairs(
             }
         )
 
-    for task_id, group in sorted(by_task.items()):
+    flat: set[str] = set()  # tasks with a group whose rollouts all score equal...
+    contrast: set[str] = set()  # ...and with one that does not
+    for task_id, group in _groups(by_task):
         outcomes: dict[str, set[bool]] = defaultdict(set)
         for c in group:
-            outcomes[c.patch_digest].add(bool(c.tests_passed))
+            if c.verdict_known:
+                outcomes[c.patch_digest].add(bool(c.tests_passed))
         flaky = {d for d, o in outcomes.items() if len(o) > 1}
         if len({scores[c.uid] for c in group}) <= 1:
-            no_contrast.append(task_id)
+            flat.add(task_id)
             continue
+        contrast.add(task_id)
         if strategy == "best-worst":
             best = max(group, key=lambda c: scores[c.uid])
             worst = min(group, key=lambda c: scores[c.uid])
             add(best, worst, flaky)
         elif strategy == "pass-fail":
+            if not group[0].verdict_known:
+                continue  # no verdict: neither pass nor fail
             for p in (c for c in group if c.passed):
                 for f in (c for c in group if not c.passed):
                     add(p, f, flaky)
@@ -199,7 +213,19 @@ def build_pairs(
                 if scores[a.uid] != scores[b.uid]:
                     win, lose = (a, b) if scores[a.uid] > scores[b.uid] else (b, a)
                     add(win, lose, flaky, kind="step")
+    no_contrast.extend(sorted(flat - contrast))
     return out, no_contrast
+
+
+def _groups(by_task: dict[str, list[Candidate]]) -> list[tuple[str, list[Candidate]]]:
+    """Per task, the rollouts with a verdict and, apart, those without: the two never pair, since
+    the score's first component (pass) is unknown on one side."""
+    out: list[tuple[str, list[Candidate]]] = []
+    for task_id, group in sorted(by_task.items()):
+        known = [c for c in group if c.verdict_known]
+        unknown = [c for c in group if not c.verdict_known]
+        out.extend((task_id, g) for g in (known, unknown) if g)
+    return out
 
 
 def queue_key(pair: Any) -> tuple:

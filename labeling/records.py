@@ -1,4 +1,4 @@
-"""The rows the label store hands out (DESIGN §3.4). Plain, frozen, JSON-able.
+"""The rows the label store hands out (docs/ARCHITECTURE.md, Label store and pairs). Plain, frozen, JSON-able.
 
 These are the contract exports/ and tui/ code against: every read from
 `labeling.store.LabelStore` returns one of these, never a database object.
@@ -20,7 +20,7 @@ VERDICTS: tuple[str, ...] = ("confirm", "flip", "discard")
 STEP_REASONS: tuple[str, ...] = ("invalid_args", "wrong_file", "loop", "premature_finish", "unneeded", "other")
 STRATEGIES: tuple[str, ...] = ("best-worst", "pass-fail", "all-contrastive")
 CONTRASTS: tuple[str, ...] = ("pass_fail", "efficiency", "step")
-# Pair noise flags (DESIGN §3.3), in the order they are shown.
+# Pair noise flags (labeling/pairs.py), in the order they are shown.
 PAIR_FLAGS: tuple[str, ...] = (
     "both_fail",
     "identical_patch",
@@ -29,6 +29,7 @@ PAIR_FLAGS: tuple[str, ...] = (
     "tests_tampered",
     "non_minimal",
     "summary_only",
+    "unknown_outcome",
 )
 # Automatic step flags.
 STEP_FLAGS: tuple[str, ...] = ("invalid_call", "tool_error", "repeated_call", "unused_read")
@@ -71,6 +72,8 @@ class RolloutRow(_Row):
     stop_reason: str | None = None
     # Outcome fields: final once status == "finished"; running counts before that.
     tests_passed: bool = False
+    # False when the rollout has no verdict (imported, never evaluated): tests_passed means nothing.
+    verdict_known: bool = True
     tests_tampered: bool = False
     steps: int = 0
     tool_calls: int = 0

@@ -1,4 +1,4 @@
-"""Rollout scores (DESIGN §3.3): a tuple compared lexicographically, higher is better.
+"""Rollout scores (docs/ARCHITECTURE.md, Label store and pairs): a tuple compared lexicographically, higher is better.
 
 The order is a list of components, each a field name with an optional leading ``-``
 ("fewer is better"): ``pass,-steps,-tool_calls,-files_touched`` is the default.

@@ -1,6 +1,6 @@
 """All the SQL of the label store, behind `SqliteDb` (the one storage backend today).
 
-A PostgreSQL backend would implement the same methods (DESIGN §9); nothing outside
+A PostgreSQL backend would implement the same methods (docs/ARCHITECTURE.md, Where it grows); nothing outside
 this module sees a connection, a cursor or SQL. Rows leave as plain tuples/dicts.
 
 Human work lives in ``label_events``: append-only (triggers refuse UPDATE and DELETE).
@@ -17,10 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from labeling.errors import SchemaMismatch
 from labeling.sqlite_pairs import SqlitePairs, migrate
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
-SCHEMA_VERSION = 2  # 2: derived queue columns, pair_counts (labeling/sqlite_pairs.py)
+# 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
+# 3: the review queue's derived pair columns, indexes and pair_counts (labeling/sqlite_pairs.py).
+SCHEMA_VERSION = 3
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS rollouts (
 );
 CREATE INDEX IF NOT EXISTS rollouts_task ON rollouts(task_id);
 CREATE INDEX IF NOT EXISTS rollouts_batch ON rollouts(batch_id);
+CREATE INDEX IF NOT EXISTS rollouts_status ON rollouts(status);
 CREATE TABLE IF NOT EXISTS steps (
     rid INTEGER NOT NULL, step INTEGER NOT NULL, offset INTEGER, tokens_in INTEGER,
     tokens_out INTEGER, latency_s REAL, PRIMARY KEY (rid, step)
@@ -99,11 +103,41 @@ class SqliteDb(SqlitePairs):
         c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
         c.execute("PRAGMA busy_timeout=30000")
         c.execute("PRAGMA foreign_keys=OFF")
+        try:
+            self._create_or_migrate()
+        except BaseException:
+            c.close()
+            raise
+
+    def _create_or_migrate(self) -> None:
+        c = self._conn
         with self.write():
+            stored = self._stored_version()
+            if stored is not None and stored > SCHEMA_VERSION:
+                raise SchemaMismatch(
+                    f"label store {self.path} has schema version {stored}, newer than this repo-agent's "
+                    f"({SCHEMA_VERSION}): upgrade repo-agent, or pass --db for another store file"
+                )
+            # Creates what is missing; each version so far only added tables and indexes, so a
+            # store of an older version is migrated by this alone.
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
-            migrate(c)
+            migrate(c)  # 3 adds columns to pairs, filled from the pairs and the log
             c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _stored_version(self) -> int | None:
+        """The schema version the file was written with; None for a new file."""
+        c = self._conn
+        if not c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchall():
+            return None
+        rows = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        try:
+            return int(rows[0][0]) if rows else None
+        except (TypeError, ValueError):
+            raise SchemaMismatch(
+                f"label store {self.path} has an unreadable schema version {rows[0][0]!r}: "
+                "move it aside (it will be rebuilt from the traces; its labels stay in the old file)"
+            ) from None
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
@@ -333,7 +367,7 @@ class SqliteDb(SqlitePairs):
             "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (kind, target, value, note, labeler, at, ref),
         )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)
 
     def events(self, *, labeler: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM label_events"

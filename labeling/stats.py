@@ -1,4 +1,4 @@
-"""The signal report (DESIGN §6 Stats): is there anything worth training on, and what did it cost?
+"""The signal report (the Stats screen): is there anything worth training on, and what did it cost?
 
 Per-task pass rate decides where rollouts are worth spending: a task that always passes
 or always fails yields no pass/fail contrast; one in the learnable band (20-60% by
@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from labeling.records import PAIR_FLAGS, PairFilter, PairRow
 
-Band = Literal["all_pass", "all_fail", "learnable", "easy", "hard", "none"]
+Band = Literal["all_pass", "all_fail", "learnable", "easy", "hard", "none", "unknown"]
 
 
 class TaskStat(BaseModel):
@@ -30,7 +30,8 @@ class TaskStat(BaseModel):
     rollouts: int  # finished
     running: int = 0
     passed: int  # tests passed and not tampered
-    pass_rate: float | None  # None with no finished rollout
+    pass_rate: float | None  # over rollouts with a verdict; None with none
+    unknown: int = 0  # finished rollouts without a verdict (imported, never evaluated)
     band: Band  # learnable: inside the band; easy: above it (not all-pass); hard: below (not all-fail)
     pairs: int = 0
     no_contrast: bool = False
@@ -205,19 +206,21 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
     settings = store.settings()
     no_contrast = set(store.no_contrast_tasks())
 
-    per_task: dict[str, dict[str, int]] = defaultdict(lambda: {"finished": 0, "running": 0, "passed": 0})
+    per_task: dict[str, dict[str, int]] = defaultdict(lambda: {"finished": 0, "running": 0, "passed": 0, "unknown": 0})
     for r in rollouts:
         t = per_task[r.task_id]
         if r.status == "finished":
             t["finished"] += 1
             t["passed"] += r.passed
+            t["unknown"] += not r.verdict_known
         else:
             t["running"] += 1
     pairs_by_task = Counter(p.task_id for p in pairs)
     tasks = []
     for task_id in sorted(per_task):
         t = per_task[task_id]
-        rate = t["passed"] / t["finished"] if t["finished"] else None
+        judged = t["finished"] - t["unknown"]
+        rate = t["passed"] / judged if judged else None
         tasks.append(
             TaskStat(
                 task_id=task_id,
@@ -225,7 +228,8 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
                 running=t["running"],
                 passed=t["passed"],
                 pass_rate=None if rate is None else round(rate, 4),
-                band=_band(rate, band),
+                unknown=t["unknown"],
+                band="unknown" if t["finished"] and not judged else _band(rate, band),
                 pairs=pairs_by_task[task_id],
                 no_contrast=task_id in no_contrast,
             )

@@ -1,4 +1,4 @@
-"""The label store: the public face of labeling/ (DESIGN §3.4).
+"""The label store: the public face of labeling/ (docs/ARCHITECTURE.md, Label store and pairs).
 
 `LabelStore` indexes trace batches (incrementally), builds scored pairs with noise
 flags, and keeps the human work (pair verdicts, step marks, tags) as an append-only
@@ -61,9 +61,11 @@ _ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
 
 
 def _rollout_row(d: dict[str, Any]) -> RolloutRow:
+    known = d.get("tests_passed", 0) is not None  # NULL: the rollout has no verdict
     d = {k: d[k] for k in _ROLLOUT_FIELDS if k in d}
     d["files"] = json.loads(d.get("files") or "[]")
     d["tests_passed"] = bool(d.get("tests_passed"))
+    d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
     return RolloutRow.model_construct(**d)
 
@@ -180,6 +182,8 @@ class LabelStore(HumanLog, ReviewQueue):
             raise NotFound(f"no rollout {uid!r}")
         r = rows[0]
         rid = self._db.rollout_rid(uid)
+        if rid is None:
+            raise NotFound(f"no rollout {uid!r}")
         step_rows, calls = self._db.steps(rid)
         flags = step_flags(calls, json.loads(r["patch_files"] or "[]"), r["status"] == "finished")
         marks = self.step_marks(uid)
@@ -267,6 +271,7 @@ class LabelStore(HumanLog, ReviewQueue):
                 uid=d["uid"],
                 task_id=d["task_id"],
                 tests_passed=bool(d["tests_passed"]),
+                verdict_known=d["tests_passed"] is not None,
                 tests_tampered=bool(d["tests_tampered"]),
                 steps=d["steps"],
                 tool_calls=d["tool_calls"],

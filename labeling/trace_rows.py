@@ -258,7 +258,8 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
         status="finished",
         stop_reason=ev.stop_reason,
         duration_s=ev.duration_s,
-        tests_passed=int(o.tests_passed),
+        # NULL: no verdict (an imported rollout its source never evaluated); see Outcome.verdict_known
+        tests_passed=int(o.tests_passed) if o.verdict_known else None,
         tests_tampered=int(o.tests_tampered),
         steps=o.steps,
         tool_calls=o.tool_calls,
@@ -296,7 +297,7 @@ class ChunkRead:
     torn_tail: bool  # bytes after end_offset form a partial line
 
 
-_scan = json.JSONDecoder().scan_once  # the C scanner: json.loads minus its per-call checks
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner: json.loads minus its per-call checks
 
 
 def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) -> ChunkRead:

@@ -23,23 +23,10 @@ from textual.worker import Worker, WorkerState
 from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged
-from tui.screens.export import ExportScreen
+from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen
-from tui.screens.pairs import PairsScreen
-from tui.screens.rollout import RolloutScreen
-from tui.screens.runs import RunsScreen
-from tui.screens.stats import StatsScreen
-from tui.screens.steps import StepsScreen
-from tui.state import SCREENS, StudioState
-
-SCREEN_CLASSES = {
-    "runs": RunsScreen,
-    "rollout": RolloutScreen,
-    "pairs": PairsScreen,
-    "steps": StepsScreen,
-    "stats": StatsScreen,
-    "export": ExportScreen,
-}
+from tui.screens.registry import SCREENS, screen_classes
+from tui.state import StudioState
 
 
 def _meta_stat(batch_dir: str) -> tuple | None:
@@ -53,11 +40,11 @@ def _meta_stat(batch_dir: str) -> tuple | None:
 class StudioApp(App):
     CSS_PATH = Path(__file__).with_name("studio.tcss")  # absolute: subclasses elsewhere find it
     TITLE = "repo-agent studio"
-    MODES = SCREEN_CLASSES
+    MODES = screen_classes()
     BINDINGS = [
         # Shown in the tab bar at the top (always visible), so the footer keeps its room
         # for the screen's own keys; listed in help and the palette like every key.
-        *(Binding(key, f"goto('{mode}')", title, key_display=key.upper(), show=False) for mode, title, key in SCREENS),
+        *(Binding(s.key, f"goto('{s.mode}')", s.title, key_display=s.key.upper(), show=False) for s in SCREENS),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "back", "Back", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False),
@@ -197,12 +184,12 @@ class StudioApp(App):
         if msg.changed or first:
             self.state.store_version += 1
             screen = self._active_screen()
-            if hasattr(screen, "store_changed"):
+            if isinstance(screen, StudioScreen):
                 screen.store_changed()
 
     def on_batch_progress(self, msg: BatchProgress) -> None:
         screen = self._active_screen()
-        if hasattr(screen, "batch_progress"):
+        if isinstance(screen, StudioScreen):
             screen.batch_progress(msg)
         if msg.finished:
             self.state.running_batches.pop(msg.batch_id, None)
@@ -220,7 +207,7 @@ class StudioApp(App):
 
     def _show_status(self) -> None:
         screen = self._active_screen()
-        if hasattr(screen, "set_status"):
+        if isinstance(screen, StudioScreen):
             screen.set_status(self.state.ingest.label)
 
     # ------------------------------------------------------------------ navigation
@@ -239,7 +226,7 @@ class StudioApp(App):
 
     def open_rollout(self, uid: str, mode: str = "rollout") -> None:
         self.state.rollout_uid = uid
-        if self.current_mode == mode and hasattr(self.screen, "on_show_screen"):
+        if self.current_mode == mode and isinstance(self.screen, StudioScreen):
             self.screen.on_show_screen()  # already there: look at the new rollout
         self.action_goto(mode)
 
@@ -270,10 +257,12 @@ class StudioApp(App):
 
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for mode, title, key in SCREENS:
-            yield SystemCommand(title, f"Go to the {title} screen ({key.upper()})", partial(self.action_goto, mode))
+        for s in SCREENS:
+            yield SystemCommand(
+                s.title, f"Go to the {s.title} screen ({s.key.upper()})", partial(self.action_goto, s.mode)
+            )
         yield SystemCommand("Help", "Every key (?)", self.action_help)
-        if isinstance(screen, Screen) and hasattr(screen, "TITLE_TEXT"):
+        if isinstance(screen, StudioScreen):
             for b in screen.BINDINGS:
                 b = b if isinstance(b, Binding) else Binding(*b)
                 if b.description:

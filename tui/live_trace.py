@@ -84,6 +84,7 @@ class LiveTrace:
     warnings: int = 0
     _by_id: dict[str, CallView] = field(default_factory=dict)
     _results: dict[str, str] = field(default_factory=dict)
+    _text_calls: list[CallView] = field(default_factory=list)  # parsed from text, awaiting their observation
 
     def poll(self) -> bool:
         """Read what was appended since the last poll; True when anything new arrived."""
@@ -110,6 +111,8 @@ class LiveTrace:
             cv.result = self._results.get(e.call_id)
             self.calls.append(cv)
             self._by_id[e.call_id] = cv
+            if e.from_text:  # an imported text action: the next user message is its observation
+                self._text_calls.append(cv)
         elif isinstance(e, ToolResultEvent):
             cv = self._by_id.get(e.call_id)
             if cv is not None:
@@ -123,6 +126,13 @@ class LiveTrace:
                 self._results[cid] = text
                 if cid in self._by_id:
                     self._by_id[cid].result = text
+            elif m.get("role") == "user" and self._text_calls:
+                content = m.get("content")
+                for cv in self._text_calls:
+                    cv.result = content if isinstance(content, str) else json.dumps(content, indent=2)
+                self._text_calls = []
+            elif m.get("role") == "assistant":
+                self._text_calls = []
         elif isinstance(e, LlmCall):
             self.steps = max(self.steps, e.step)
             self.tokens_in += e.usage.prompt_tokens

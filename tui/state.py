@@ -8,17 +8,6 @@ from pathlib import Path
 
 from labeling.records import PairFilter
 
-# The six screens, in the order of their keys (F1..F6) and of the tab bar.
-SCREENS: tuple[tuple[str, str, str], ...] = (
-    ("runs", "Runs", "f1"),
-    ("rollout", "Rollout", "f2"),
-    ("pairs", "Pairs", "f3"),
-    ("steps", "Steps", "f4"),
-    ("stats", "Stats", "f5"),
-    ("export", "Export", "f6"),
-)
-SCREEN_TITLES = {mode: title for mode, title, _ in SCREENS}
-
 
 @dataclass
 class SessionRate:

@@ -15,6 +15,7 @@ import faulthandler
 import os
 import signal
 import sys
+from typing import TextIO
 
 import pytest
 
@@ -25,6 +26,7 @@ except ValueError:
 _HARD_STOP_AFTER = 2.0
 # pytest's capture redirects fd 2 to a temp file while a test runs; keep the real one so
 # the hard stop's traceback reaches the run's output. (-p plugins load before capture.)
+_REAL_STDERR: TextIO
 try:
     _REAL_STDERR = os.fdopen(os.dup(2), "w")
 except OSError:

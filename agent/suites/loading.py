@@ -1,4 +1,4 @@
-"""Loading and checking suites (DESIGN §3.2).
+"""Loading and checking suites (docs/ARCHITECTURE.md, Suites).
 
 ``load_suite(spec)`` takes a suite JSON file, a directory holding ``suite.json``, the
 builtin name ``mini-bugs`` (the suite shipped in ``agent/suites/mini_bugs``), or a
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.suites.models import DirSource, GitSource, Suite, Task
+from agent.suites.models import DirSource, GitSource, Suite, SuiteError, Task
 from agent.workspace import Workspace, copy_tree
 
 SUITES_DIR = Path(__file__).parent  # the shipped suites live beside this module
@@ -37,10 +37,6 @@ QUIX_HIDDEN = [
     ".github",
 ]
 QUIX_PROTECTED = ["python_testcases", "json_testcases", "conftest.py"]
-
-
-class SuiteError(ValueError):
-    """A suite that cannot be loaded or used; the message is one clear line."""
 
 
 @dataclass
@@ -124,6 +120,7 @@ def _validate(suite: Suite, where: Path) -> None:
     if not suite.tasks:
         raise SuiteError(f"{where}: the suite has no tasks")
     seen: set[str] = set()
+    assert suite.base_dir is not None, "a loaded suite knows its directory"
     for t in suite.tasks:
         if t.id in seen:
             raise SuiteError(f"{where}: duplicate task id {t.id!r}")

@@ -1,4 +1,4 @@
-"""Suites and tasks (DESIGN §3.2): the contract for what a rollout is asked to fix.
+"""Suites and tasks (docs/ARCHITECTURE.md, Suites): the contract for what a rollout is asked to fix.
 
 A suite is a JSON file: ``{"name": ..., "tasks": [...]}``. Paths inside it are
 relative to the suite file's directory. A task's source is a directory today; the
@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be loaded or used; the message is one clear line."""
 
 
 class DirSource(BaseModel):

@@ -7,6 +7,7 @@ import pytest
 from agent.providers import (
     MissingApiKey,
     OpenAIProvider,
+    ProviderCancelled,
     ProviderConfigError,
     ProviderError,
     RetryPolicy,
@@ -73,6 +74,16 @@ def test_a_hanging_request_times_out_and_is_retried(tiny_suite, scripted):
     server.hang_next(1)
     c = openai_for(server, timeout_s=0.3).complete(MESSAGES, TOOLS)
     assert c.retries == 1 and len(server.requests) == 2
+
+
+def test_cancel_ends_a_backoff_wait_at_once(tiny_suite, scripted):
+    retry = RetryPolicy(max_retries=4, base_delay_s=600, max_delay_s=600)
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    # The batch is cancelled while the first request is failing: the 600 s backoff must not be slept.
+    server.fail_when(lambda body: retry.cancel.set() or True, status=503)
+    with pytest.raises(ProviderCancelled) as info:
+        openai_for(server, retry=retry).complete(MESSAGES, TOOLS)
+    assert info.value.retries == 0 and len(server.requests) == 1
 
 
 def test_backoff_doubles_and_is_capped():

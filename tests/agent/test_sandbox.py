@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent import sandbox as sb
-from agent.sandbox import AS_LIMIT, SandboxError, resolve_argv, run_command, run_tests, sandbox_kind, sandbox_warning
+from agent.sandbox import AS_LIMIT, SandboxError, run_command, sandbox_kind, sandbox_warning
+from agent.scoring import resolve_argv, run_tests
 from agent.suites.models import Task
 
 
@@ -259,7 +260,49 @@ def test_fallback_when_bwrap_missing_or_broken(tmp_path, monkeypatch):
     assert "installed but cannot start here (bwrap: No permissions to create new namespace)" in warning
     with pytest.raises(SandboxError, match="cannot start here"):
         run_command(["true"], tmp_path, timeout_s=5, sandbox="bwrap")
-    # "auto" falls back and still runs the command, with limits
-    ws = _project(tmp_path / "ws", {"ok.py": "print('ran')\n"})
+    # "auto" refuses to run model-written code without a sandbox ...
+    ws = _project(tmp_path / "ws", {"ok.py": "open('ran', 'w').write('x')\nprint('ran')\n"})
+    monkeypatch.delenv(sb.UNSAFE_ENV, raising=False)
+    with pytest.raises(SandboxError, match="does not run without a sandbox.*--unsafe-no-sandbox"):
+        run_command([sys.executable, "ok.py"], ws, timeout_s=10)
+    assert not (ws / "ran").exists()
+    assert "model-written code will not run" in sandbox_warning()
+    # ... unless the user says --unsafe-no-sandbox: then it runs, with limits
+    monkeypatch.setenv(sb.UNSAFE_ENV, "1")
+    assert "--unsafe-no-sandbox" in sandbox_warning()
     code, out, _, _ = run_command([sys.executable, "ok.py"], ws, timeout_s=10)
     assert code == 0 and out.strip() == "ran"
+
+
+def test_rlimit_fallback_kills_setsid_daemons(tmp_path):
+    """Without bwrap there is no pid namespace: the launcher, a child subreaper, kills
+    what the command left behind, a setsid double-forked daemon included."""
+    marker = f"repo-agent-daemon-{uuid.uuid4().hex}"
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "daemon.py": (
+                "import os, sys, time\n"
+                "if os.fork() == 0:\n"
+                "    os.setsid()\n"
+                "    if os.fork() == 0:\n"
+                f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'])\n"
+                "    os._exit(0)\n"
+                "time.sleep(0.5)\n"
+                "print('parent done')\n"
+            )
+        },
+    )
+    code, out, _, _ = run_command([sys.executable, "daemon.py"], ws, timeout_s=20, sandbox="rlimit")
+    assert code == 0 and "parent done" in out
+    assert _alive_with(marker) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid drop happens only when running as root")
+def test_bwrap_never_runs_tests_as_root(tmp_path):
+    ws = _project(
+        tmp_path / "ws", {"who.py": "import os\nopen('mine', 'w').write('x')\nprint(os.getuid(), os.getgid())\n"}
+    )
+    code, out, _, _ = run_command([sys.executable, "who.py"], ws, timeout_s=10, sandbox="bwrap")
+    assert code == 0 and out.split() == ["65534", "65534"]
+    assert (ws / "mine").read_text() == "x"

@@ -13,31 +13,12 @@ from typing import Any
 import pytest
 
 from agent import prompts
-from agent.trace import (
-    BatchMeta,
-    BranchInfo,
-    FinalEvent,
-    LlmCall,
-    MessageEvent,
-    Outcome,
-    PlannedRollout,
-    RolloutEnd,
-    RolloutStart,
-    TestRun,
-    ToolCallEvent,
-    ToolResultEvent,
-    TraceWriter,
-    rollout_id_for,
-    trace_path,
-    write_batch_meta,
-)
+from agent.trace import BranchInfo, rollout_id_for
 from labeling.store import LabelStore
+from tests import factories
 
 REPO = Path(__file__).resolve().parents[2]
-TOOLS = [
-    {"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object", "properties": {}}}}
-    for n in ("list_dir", "read_file", "write_file", "grep", "run_tests", "finish")
-]
+TOOLS = factories.tool_schemas()
 GOALS = {
     "fix_gcd": "gcd(a, b) in gcd.py returns wrong results.",
     "fix_bitcount": "bitcount(n) counts the wrong bits.",
@@ -49,10 +30,7 @@ GOALS = {
 
 
 def patch_for(task: str, variant: str) -> str:
-    return (
-        f"diff --git a/{task}.py b/{task}.py\n--- a/{task}.py\n+++ b/{task}.py\n@@ -1,2 +1,2 @@\n"
-        f" def f(x):\n-    return x - 1\n+    return x + {variant}\n"
-    )
+    return factories.unified_patch(f"{task}.py", ["    return x - 1"], [f"    return x + {variant}"])
 
 
 @dataclass
@@ -98,13 +76,22 @@ class Spec:
         return self.branch_of.all_steps()[: self.prefix_steps] + own
 
 
-def _args_str(c: Call) -> str:
-    return c.args if isinstance(c.args, str) else json.dumps(c.args)
+def _call(c: Call) -> factories.Call:
+    """A str ``args`` is raw, broken JSON; an invalid call is answered with a tool error."""
+    raw = c.args if isinstance(c.args, str) else None
+    return factories.Call(
+        c.name,
+        None if raw is not None else c.args,  # type: ignore[arg-type]
+        raw=raw,
+        parse_error="bad JSON" if raw is not None else None,
+        valid=c.valid,
+        output=c.output if c.valid else "error: invalid arguments",
+        output_chars=len(c.output),
+    )
 
 
-def write_rollout(bdir: Path, spec: Spec) -> str:
+def to_rollout(spec: Spec) -> factories.Rollout:
     steps = spec.all_steps()
-    path = trace_path(bdir, spec.rollout_id)
     branch = None
     if spec.branch_of is not None:
         branch = BranchInfo(
@@ -112,101 +99,42 @@ def write_rollout(bdir: Path, spec: Spec) -> str:
             prefix_messages=2 + sum(1 + len(s) for s in steps[: spec.prefix_steps]),
             at_step=spec.prefix_steps + 1,
         )
-    with TraceWriter(path, spec.rollout_id, truncate=True) as w:
-        w.emit(
-            RolloutStart,
-            task_id=spec.task,
-            suite="mini-bugs",
-            seed=spec.seed,
-            provider="openai",
-            model="m-7b",
-            temperature=0.7,
-            max_iters=30,
-            tools=TOOLS,
-            batch_id=bdir.name,
-            branch=branch,
-        )
-        w.emit(MessageEvent, message={"role": "system", "content": prompts.SYSTEM_PROMPT})
-        w.emit(MessageEvent, message={"role": "user", "content": prompts.goal_message(GOALS[spec.task])})
-        for step, calls in enumerate(steps, start=1):
-            w.emit(LlmCall, step=step, latency_s=0.1, usage={"prompt_tokens": 100, "completion_tokens": 10})
-            tcs = [
-                {"id": f"call_{step}_{i}", "type": "function", "function": {"name": c.name, "arguments": _args_str(c)}}
-                for i, c in enumerate(calls)
-            ]
-            w.emit(MessageEvent, step=step, message={"role": "assistant", "content": None, "tool_calls": tcs})
-            for i, c in enumerate(calls):
-                parsed = c.args if isinstance(c.args, dict) else None
-                w.emit(
-                    ToolCallEvent,
-                    step=step,
-                    call_id=f"call_{step}_{i}",
-                    name=c.name,
-                    arguments=_args_str(c),
-                    args=parsed,
-                    parse_error=None if parsed is not None else "bad JSON",
-                    valid=c.valid,
-                    violations=[] if c.valid else ["rel_dir: field required"],
-                )
-                w.emit(
-                    ToolResultEvent,
-                    step=step,
-                    call_id=f"call_{step}_{i}",
-                    ok=c.valid,
-                    duration_s=0.01,
-                    output_chars=len(c.output),
-                )
-                w.emit(
-                    MessageEvent,
-                    step=step,
-                    message={
-                        "role": "tool",
-                        "tool_call_id": f"call_{step}_{i}",
-                        "content": c.output if c.valid else "error: invalid arguments",
-                    },
-                )
-        w.emit(TestRun, passed=spec.passed, final=True, summary="ok" if spec.passed else "1 failed")
-        w.emit(FinalEvent, summary=spec.summary or f"fixed {spec.task} (seed {spec.seed})", changes=[f"{spec.task}.py"])
-        n_calls = sum(len(s) for s in steps)
-        w.emit(
-            RolloutEnd,
-            outcome=Outcome(
-                tests_passed=spec.passed and not spec.tampered,
-                steps=len(steps),
-                tool_calls=n_calls,
-                invalid_tool_calls=sum(not c.valid for s in steps for c in s),
-                files_touched=1,
-                files=[f"{spec.task}.py"],
-                patch=spec.patch if spec.patch is not None else patch_for(spec.task, str(spec.seed)),
-                tests_tampered=spec.tampered,
-                tokens_in=100,
-                tokens_out=10,
-            ),
-            stop_reason="finished",
-            duration_s=1.0,
-        )
+    return factories.Rollout(
+        task_id=spec.task,
+        seed=spec.seed,
+        steps=[[_call(c) for c in step] for step in steps],
+        passed=spec.passed,
+        tampered=spec.tampered,
+        patch=spec.patch if spec.patch is not None else patch_for(spec.task, str(spec.seed)),
+        files=[f"{spec.task}.py"],
+        summary=spec.summary or f"fixed {spec.task} (seed {spec.seed})",
+        changes=[f"{spec.task}.py"],
+        suite="mini-bugs",
+        tools=TOOLS,
+        branch=branch,
+        system=prompts.SYSTEM_PROMPT,
+        goal=prompts.goal_message(GOALS[spec.task]),
+        latency_s=0.1,
+        tokens_in=100,
+        tokens_out=10,
+    )
+
+
+def write_rollout(bdir: Path, spec: Spec) -> str:
+    factories.write_rollout(bdir, to_rollout(spec))
     return f"{bdir.name}/{spec.rollout_id}"
 
 
 def make_batch(root: Path, name: str, specs: list[Spec], suite_path: str | None = "mini-bugs") -> Path:
-    bdir = root / name
-    write_batch_meta(
-        bdir,
-        BatchMeta(
-            id=name,
-            suite="mini-bugs",
-            suite_path=suite_path,
-            provider="openai",
-            model="m-7b",
-            planned=[PlannedRollout(rollout_id=s.rollout_id, task_id=s.task, seed=s.seed) for s in specs],
-            started="2026-11-22T08:00:00+00:00",
-            finished="2026-11-22T08:10:00+00:00",
-            stop_reason="finished",
-        ),
+    return factories.write_batch(
+        root,
+        name,
+        [to_rollout(s) for s in specs],
+        suite="mini-bugs",
+        suite_path=suite_path,
+        started="2026-11-22T08:00:00+00:00",
+        finished="2026-11-22T08:10:00+00:00",
     )
-    for s in specs:
-        write_rollout(bdir, s)
-    return bdir
 
 
 @dataclass

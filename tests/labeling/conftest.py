@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.trace import (
-    BatchMeta,
-    BranchInfo,
-    FinalEvent,
-    LlmCall,
-    MessageEvent,
-    Outcome,
-    PlannedRollout,
-    RolloutEnd,
-    RolloutStart,
-    TestRun,
-    ToolCallEvent,
-    ToolResultEvent,
-    TraceWriter,
-    rollout_id_for,
-    trace_path,
-    write_batch_meta,
-)
+from agent.trace import BranchInfo, rollout_id_for
 from labeling.store import LabelStore
+from tests import factories
 
 
 def make_patch(path: str, removed: list[str], added: list[str]) -> str:
     """A git-style unified diff changing ``removed`` lines into ``added`` lines of ``path``."""
-    body = "".join(f"-{x}\n" for x in removed) + "".join(f"+{x}\n" for x in added)
-    return (
-        f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"
-        f"@@ -1,{len(removed) + 1} +1,{len(added) + 1} @@\n def f(x):\n{body}"
-    )
+    return factories.unified_patch(path, removed, added)
 
 
 FIX = make_patch("prog.py", ["    return x - 1"], ["    return x + 1"])
@@ -76,108 +55,55 @@ class Spec:
         return rollout_id_for(self.task_id, self.seed)
 
 
-def write_rollout(batch_dir: Path, spec: Spec, *, batch_id: str | None = None, upto: str | None = None) -> Path:
-    """Write the spec's trace. ``upto="steps"`` stops before the end (a running rollout)."""
-    path = trace_path(batch_dir, spec.rollout_id)
+def to_rollout(spec: Spec) -> factories.Rollout:
     calls = spec.calls or [[Call("read_file", {"rel_path": "prog.py"})] for _ in range(spec.steps)]
-    n_calls = sum(len(c) for c in calls)
-    with TraceWriter(path, spec.rollout_id, truncate=True) as w:
-        w.emit(
-            RolloutStart,
-            task_id=spec.task_id,
-            suite="toy",
-            seed=spec.seed,
-            provider="openai",
-            model=spec.model,
-            temperature=0.7,
-            max_iters=30,
-            batch_id=batch_id or batch_dir.name,
-            branch=spec.branch,
-        )
-        w.emit(MessageEvent, message={"role": "system", "content": "sys"})
-        w.emit(MessageEvent, message={"role": "user", "content": "fix prog.py " + spec.extra_text})
-        for step, step_calls in enumerate(calls, start=1):
-            w.emit(LlmCall, step=step, latency_s=0.5, usage={"prompt_tokens": 100, "completion_tokens": 10})
-            tcs = [
-                {
-                    "id": f"c{step}_{i}",
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.raw if c.raw is not None else json.dumps(c.args or {})},
-                }
-                for i, c in enumerate(step_calls)
-            ]
-            w.emit(MessageEvent, step=step, message={"role": "assistant", "content": None, "tool_calls": tcs})
-            for i, c in enumerate(step_calls):
-                raw = c.raw if c.raw is not None else json.dumps(c.args or {})
-                w.emit(
-                    ToolCallEvent,
-                    step=step,
-                    call_id=f"c{step}_{i}",
-                    name=c.name,
-                    arguments=raw,
-                    args=c.args,
+    files = ["prog.py"] if spec.patch else []
+    return factories.Rollout(
+        task_id=spec.task_id,
+        seed=spec.seed,
+        steps=[
+            [
+                factories.Call(
+                    c.name,
+                    c.args,
+                    raw=c.raw,
                     valid=c.valid,
-                    violations=[] if c.valid else ["rel_dir: required"],
-                )
-                w.emit(
-                    ToolResultEvent,
-                    step=step,
-                    call_id=f"c{step}_{i}",
-                    ok=c.ok and c.valid,
-                    duration_s=0.01,
+                    violations=None if c.valid else ["rel_dir: required"],
+                    ok=c.ok,
+                    output="output " + spec.extra_text,
                     output_chars=120,
                     error=None if c.ok and c.valid else "failed",
                 )
-                w.emit(
-                    MessageEvent,
-                    step=step,
-                    message={"role": "tool", "tool_call_id": f"c{step}_{i}", "content": "output " + spec.extra_text},
-                )
-        if upto == "steps" or not spec.finished:
-            return path
-        w.emit(TestRun, passed=spec.passed, summary="ok" if spec.passed else "1 failed", final=True)
-        w.emit(FinalEvent, summary=spec.summary)
-        files = ["prog.py"] if spec.patch else []
-        w.emit(
-            RolloutEnd,
-            outcome=Outcome(
-                tests_passed=spec.passed and not spec.tampered,
-                steps=len(calls),
-                tool_calls=spec.tool_calls if spec.tool_calls is not None else n_calls,
-                invalid_tool_calls=sum(not c.valid for s in calls for c in s),
-                files_touched=spec.files_touched if spec.files_touched is not None else len(files),
-                files=files,
-                patch=spec.patch,
-                tests_tampered=spec.tampered,
-                tokens_in=100 * len(calls),
-                tokens_out=10 * len(calls),
-                cost_usd=spec.cost_usd,
-            ),
-            stop_reason="finished",
-            duration_s=2.0,
-        )
-    return path
+                for c in step
+            ]
+            for step in calls
+        ],
+        passed=spec.passed,
+        tampered=spec.tampered,
+        patch=spec.patch,
+        files=files,
+        files_touched=spec.files_touched,
+        tool_calls=spec.tool_calls,
+        summary=spec.summary,
+        finished=spec.finished,
+        model=spec.model,
+        branch=spec.branch,
+        goal="fix prog.py " + spec.extra_text,
+        cost_usd=spec.cost_usd,
+        duration_s=2.0,
+    )
+
+
+def write_rollout(batch_dir: Path, spec: Spec, *, batch_id: str | None = None, upto: str | None = None) -> Path:
+    """Write the spec's trace. ``upto="steps"`` stops before the end (a running rollout)."""
+    return factories.write_rollout(batch_dir, to_rollout(spec), batch_id=batch_id, upto=upto)
 
 
 def make_batch(root: Path, name: str, specs: list[Spec], *, finished: bool = True) -> Path:
     """A batch directory ``root/name`` with batch.json and one trace per spec."""
-    bdir = root / name
-    write_batch_meta(
-        bdir,
-        BatchMeta(
-            id=name,
-            suite="toy",
-            provider="openai",
-            model="m-7b",
-            planned=[PlannedRollout(rollout_id=s.rollout_id, task_id=s.task_id, seed=s.seed) for s in specs],
-            started="2026-11-22T08:00:00+00:00",
-            finished="2026-11-22T08:10:00+00:00" if finished else None,
-            stop_reason="finished" if finished else None,
-        ),
+    return factories.write_batch(
+        root, name, [to_rollout(s) for s in specs], finished="2026-11-22T08:10:00+00:00" if finished else None
     )
-    for s in specs:
-        write_rollout(bdir, s)
-    return bdir
 
 
 @dataclass

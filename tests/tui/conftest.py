@@ -60,10 +60,31 @@ async def settle(pilot, rounds: int = 50) -> None:
         if (
             not any(not w.is_finished for w in app.workers)
             and not getattr(app, "ingesting", False)
-            and not any(t._require_update_dimensions for t in tables)
+            and all(table_laid_out(t) for t in tables)
         ):
             break
     await pilot.pause()
+
+
+def table_laid_out(table) -> bool:
+    """A DataTable sizes itself on idle after its rows change; until then its virtual
+    size does not cover the header plus every row (public attributes only)."""
+    header = table.header_height if table.show_header else 0
+    return table.virtual_size.height == header + sum(row.height for row in table.rows.values())
+
+
+async def open_launch_form(pilot, **fields: str):
+    """Settle, open the launch form on Runs (`l`) and set its fields in order, by id
+    without the ``f-`` prefix (``base_url`` -> ``#f-base-url``)."""
+    from tui.screens.launch import LaunchModal
+
+    await settle(pilot)
+    await pilot.press("l")
+    modal = pilot.app.screen
+    assert isinstance(modal, LaunchModal)
+    for name, value in fields.items():
+        modal.query_one("#f-" + name.replace("_", "-")).value = value
+    return modal
 
 
 async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -8,8 +8,7 @@ import threading
 from agent.suites.loading import load_suite
 from tests.agent.rollout_fixtures import write_tiny_suite
 from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
-from tests.tui.conftest import settle, wait_until
-from tui.screens.launch import LaunchModal
+from tests.tui.conftest import open_launch_form, settle, wait_until
 from tui.screens.rollout import END_KEY, RolloutScreen
 from tui.screens.runs import RunsScreen
 
@@ -29,20 +28,16 @@ async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app)
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("l")
-            modal = app.screen
-            assert isinstance(modal, LaunchModal)
-            for wid, value in (
-                ("#f-suite", str(suite_path)),
-                ("#f-model", "scripted"),
-                ("#f-base-url", server.base_url),
-                ("#f-rollouts", "1"),
-                ("#f-workers", "1"),
-                ("#f-max-iters", "12"),
-            ):
-                modal.query_one(wid).value = value
-            modal.query_one("#f-provider").value = "openai"
+            await open_launch_form(
+                pilot,
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                rollouts="1",
+                workers="1",
+                max_iters="12",
+                provider="openai",
+            )
             await pilot.press("ctrl+s")
             assert isinstance(app.screen, RunsScreen)
             await wait_until(pilot, lambda: app.state.rollout_uid is not None)
@@ -71,11 +66,7 @@ async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app)
 async def test_launch_form_refuses_bad_input(traces, make_app):
     app = make_app(traces, start="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("l")
-        modal = app.screen
-        modal.query_one("#f-provider").value = "openai"
-        modal.query_one("#f-model").value = ""
+        modal = await open_launch_form(pilot, provider="openai", model="")
         await pilot.press("ctrl+s")
         assert app.screen is modal  # still open, with the reason shown
         assert "needs a model" in str(modal.query_one("#launch-error").render())
@@ -98,18 +89,15 @@ async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("l")
-            modal = app.screen
-            for wid, value in (
-                ("#f-suite", str(suite_path)),
-                ("#f-model", "scripted"),
-                ("#f-base-url", server.base_url),
-                ("#f-rollouts", "1"),
-                ("#f-workers", "1"),
-            ):
-                modal.query_one(wid).value = value
-            modal.query_one("#f-provider").value = "openai"
+            await open_launch_form(
+                pilot,
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                rollouts="1",
+                workers="1",
+                provider="openai",
+            )
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: app.state.rollout_uid is not None)
             batch_id = app.state.rollout_uid.split("/")[0]
@@ -157,3 +145,21 @@ async def test_replay_launch_needs_no_key_and_no_network(sample_copy, make_app, 
         assert [b.batch_id for b in new] == [batch_id]
         assert new[0].provider == "replay" and new[0].finished == 1
         assert app.store.rollout(app.state.rollout_uid).stop_reason == "finished"
+
+
+async def test_launch_refused_without_a_sandbox(sample_copy, make_app, monkeypatch):
+    """No bwrap and no REPO_AGENT_UNSAFE_NO_SANDBOX=1: the form says why and nothing starts."""
+    from agent import sandbox as sb
+
+    monkeypatch.setattr(sb, "_probed", ("rlimit", "bwrap (bubblewrap) is not installed"))
+    monkeypatch.delenv(sb.UNSAFE_ENV, raising=False)
+    app = make_app(sample_copy, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        app.screen.query_one("#f-rollouts").value = "1"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen) and not app.state.running_batches
+        notes = [n.message for n in app._notifications]
+        assert any("does not run without a sandbox" in m and "--unsafe-no-sandbox" in m for m in notes)

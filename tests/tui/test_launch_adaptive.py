@@ -7,8 +7,7 @@ from agent.suites.loading import load_suite
 from agent.trace import read_batch_meta
 from tests.agent.test_adaptive_batch import policy, write_suite
 from tests.doubles.scripted_llm import ScriptedLLM
-from tests.tui.conftest import settle, wait_until
-from tui.screens.launch import LaunchModal
+from tests.tui.conftest import open_launch_form, settle, wait_until
 from tui.screens.runs import RunsScreen
 
 
@@ -19,22 +18,18 @@ async def test_launch_adaptive_batch_from_the_form(tmp_path, traces, make_app):
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("l")
-            modal = app.screen
-            assert isinstance(modal, LaunchModal)
-            for wid, value in (
-                ("#f-suite", str(suite_path)),
-                ("#f-model", "scripted"),
-                ("#f-base-url", server.base_url),
-                ("#f-workers", "2"),
-                ("#f-max-iters", "6"),
-                ("#f-budget", "9"),
-                ("#f-give-up-after", "3"),
-            ):
-                modal.query_one(wid).value = value
-            modal.query_one("#f-provider").value = "openai"
-            modal.query_one("#f-allocation").value = "adaptive"
+            await open_launch_form(
+                pilot,
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                workers="2",
+                max_iters="6",
+                budget="9",
+                give_up_after="3",
+                provider="openai",
+                allocation="adaptive",
+            )
             await pilot.press("ctrl+s")
             assert isinstance(app.screen, RunsScreen)
             await wait_until(pilot, lambda: bool(app.state.running_batches))
@@ -65,10 +60,7 @@ async def test_launch_adaptive_batch_from_the_form(tmp_path, traces, make_app):
 async def test_adaptive_needs_a_budget(traces, make_app):
     app = make_app(traces, start="runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("l")
-        modal = app.screen
-        modal.query_one("#f-allocation").value = "adaptive"
+        modal = await open_launch_form(pilot, allocation="adaptive")
         await pilot.press("ctrl+s")
         assert app.screen is modal
         assert "needs a budget" in str(modal.query_one("#launch-error").render())

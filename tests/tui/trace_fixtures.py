@@ -7,29 +7,10 @@ rollouts: passes, failures, an invalid tool call, a tampered test, one empty pat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from agent.trace import (
-    BatchMeta,
-    BatchParams,
-    FinalEvent,
-    LlmCall,
-    MessageEvent,
-    Outcome,
-    PlannedRollout,
-    RolloutEnd,
-    RolloutStart,
-    TestCounts,
-    TestRun,
-    ToolCallEvent,
-    ToolResultEvent,
-    TraceWriter,
-    Usage,
-    rollout_id_for,
-    trace_path,
-    write_batch_meta,
-)
+from agent.trace import BatchParams, TestCounts
+from tests import factories
 
 BATCH_ID = "20261122-000000-mini-test-model-0000"
 T0 = 1_795_000_000.0
@@ -93,10 +74,9 @@ PLAN = {
 }
 
 
-def _write_rollout(batch_dir: Path, task: str, seed: int, t: float) -> None:
+def _rollout(task: str, seed: int, t: float) -> factories.Rollout:
     path, old, new = TASKS[task]
     passed, tampered, steps, invalid_first, kind, summary = PLAN[(task, seed)]
-    rid = rollout_id_for(task, seed)
     if kind == "fix":
         patch = make_patch(path, old, new)
     elif kind == "wrong":
@@ -109,26 +89,7 @@ def _write_rollout(batch_dir: Path, task: str, seed: int, t: float) -> None:
         )
     else:
         patch = ""
-    w = TraceWriter(trace_path(batch_dir, rid), rid, truncate=True)
-    seq = [0]
-
-    def emit(cls, **fields):
-        w.write(cls(rollout_id=rid, seq=seq[0], ts=t + seq[0] * 0.5, **fields))
-        seq[0] += 1
-
-    emit(
-        RolloutStart,
-        task_id=task,
-        suite="mini",
-        seed=seed,
-        provider="openai",
-        model="test-model",
-        temperature=0.7,
-        max_iters=10,
-        batch_id=BATCH_ID,
-    )
-    emit(MessageEvent, message={"role": "system", "content": "You fix bugs with tools."})
-    emit(MessageEvent, message={"role": "user", "content": f"Fix the bug in {path}; the tests must pass."})
+    calls = []
     for step in range(1, steps + 1):
         last = step == steps
         if step == 1 and invalid_first:
@@ -143,29 +104,6 @@ def _write_rollout(batch_dir: Path, task: str, seed: int, t: float) -> None:
             name, args, valid, violations = "write_file", {"rel_path": path, "content": "\n".join(new)}, True, []
         else:
             name, args, valid, violations = "run_tests", {}, True, []
-        cid = f"call_{step}_0"
-        raw = json.dumps(args)
-        emit(LlmCall, step=step, latency_s=0.25, usage=Usage(prompt_tokens=400 * step, completion_tokens=60))
-        emit(
-            MessageEvent,
-            step=step,
-            message={
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [{"id": cid, "type": "function", "function": {"name": name, "arguments": raw}}],
-            },
-        )
-        emit(
-            ToolCallEvent,
-            step=step,
-            call_id=cid,
-            name=name,
-            arguments=raw,
-            args=args,
-            valid=valid,
-            violations=violations,
-        )
-        ok = valid
         output = (
             ("error: " + violations[0])
             if not valid
@@ -177,60 +115,46 @@ def _write_rollout(batch_dir: Path, task: str, seed: int, t: float) -> None:
                 "finish": "ok",
             }[name]
         )
-        emit(
-            ToolResultEvent,
-            step=step,
-            call_id=cid,
-            ok=ok,
-            duration_s=0.05,
-            output_chars=len(output),
-            error=None if ok else violations[0],
-        )
-        emit(MessageEvent, step=step, message={"role": "tool", "tool_call_id": cid, "content": output})
-    emit(
-        TestRun,
-        passed=passed and not tampered,
-        counts=TestCounts(passed=3 if passed else 2, failed=0 if passed else 1, collected=3),
-        summary="3 passed" if passed else "1 failed, 2 passed",
-        duration_s=0.4,
-        final=True,
-    )
-    emit(FinalEvent, summary=summary, changes=[path])
+        error = None if valid else violations[0]
+        calls.append([factories.Call(name, args, valid=valid, violations=violations, output=output, error=error)])
     files = [] if not patch else ["test_" + path if kind == "tamper" else path]
-    outcome = Outcome(
-        tests_passed=passed,
-        steps=steps,
-        tool_calls=steps,
-        invalid_tool_calls=int(invalid_first),
-        files_touched=len(files),
-        files=files,
-        patch=patch,
-        tests_tampered=tampered,
+    return factories.Rollout(
+        task_id=task,
+        seed=seed,
+        steps=calls,
+        passed=passed and not tampered,
+        tampered=tampered,
         tampered_paths=["test_" + path] if tampered else [],
-        tokens_in=sum(400 * s for s in range(1, steps + 1)),
-        tokens_out=60 * steps,
+        patch=patch,
+        files=files,
+        summary=summary,
+        changes=[path],
+        suite="mini",
+        model="test-model",
+        max_iters=10,
+        system="You fix bugs with tools.",
+        goal=f"Fix the bug in {path}; the tests must pass.",
+        usage=lambda step: (400 * step, 60),
+        latency_s=0.25,
+        tool_duration_s=0.05,
+        test_counts=TestCounts(passed=3 if passed else 2, failed=0 if passed else 1, collected=3),
+        test_summary="3 passed" if passed else "1 failed, 2 passed",
+        test_duration_s=0.4,
         cost_usd=0.001 * steps,
+        duration_s=4.0 + steps,
+        t0=t,
     )
-    emit(RolloutEnd, outcome=outcome, stop_reason="finished", duration_s=4.0 + steps)
-    w.close()
 
 
 def make_batch(root: Path) -> Path:
     """Write the fixed batch under ``root``; returns the batch directory."""
-    batch_dir = Path(root) / BATCH_ID
-    planned = [PlannedRollout(rollout_id=rollout_id_for(t, s), task_id=t, seed=s) for t in TASKS for s in range(3)]
-    meta = BatchMeta(
-        id=BATCH_ID,
+    return factories.write_batch(
+        root,
+        BATCH_ID,
+        [_rollout(task, seed, T0 + i * 60) for i, (task, seed) in enumerate(PLAN)],
         suite="mini",
-        provider="openai",
         model="test-model",
         params=BatchParams(rollouts=3, temperature=0.7, max_iters=10, max_workers=2),
-        planned=planned,
         started="2026-11-22T00:00:00+00:00",
         finished="2026-11-22T00:01:00+00:00",
-        stop_reason="finished",
     )
-    write_batch_meta(batch_dir, meta)
-    for i, (task, seed) in enumerate(PLAN):
-        _write_rollout(batch_dir, task, seed, T0 + i * 60)
-    return batch_dir

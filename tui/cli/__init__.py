@@ -11,13 +11,14 @@ import argparse
 
 from rich.markup import escape
 
+from labeling.errors import SchemaMismatch
 from tui.cli.errors import UserError, err_console
 
 __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import agent, exports, labels, studio
+    from tui.cli import agent, exports, importing, labels, sandbox_flags, studio
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -28,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (agent, labels, exports, studio):
+    for module in (agent, importing, labels, exports, studio):
         module.register(sub)
+    sandbox_flags.add_unsafe_flag(parser)
     return parser
 
 
@@ -39,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from tui.cli import sandbox_flags
+
     try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
+        with sandbox_flags.active(args):
+            return int(args.func(args) or 0)
+    except (UserError, SchemaMismatch) as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:

@@ -81,21 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help='suite: "mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"',
     )
-    run.add_argument("--llm-provider", choices=("openai", "together", "replay"), default="openai")
-    run.add_argument("--model", help="model name as the provider knows it (replay: taken from the trace)")
-    run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    run.add_argument("--rollouts", type=int, default=None, help="rollouts per task (default 1; replay: as recorded)")
-    run.add_argument("--temperature", type=float, default=None)
-    run.add_argument("--seed", type=int, default=0, help="base seed; rollout i of a task gets seed+i (default 0)")
-    run.add_argument(
-        "--max-iters", type=int, default=None, help="max assistant turns per rollout (default 30; replay: as recorded)"
-    )
-    run.add_argument("--max-workers", type=int, default=1, help="rollouts run concurrently (default 1)")
+    add_batch_args(run)
     run.add_argument("--trace-dir", default="runs", help="where batch directories go (default ./runs)")
     run.add_argument("--resume", metavar="BATCH_DIR", help="continue a batch: finished rollouts are skipped")
-    run.add_argument("--replay-from", metavar="PATH", help="replay provider: a trace file or a batch directory")
     run.add_argument("--reflection", action="store_true", help="ask the model to reflect after a failed test run")
-    run.add_argument("--tasks", help="comma-separated task ids (default: all)")
     run.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     run.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     run.add_argument(
@@ -149,6 +138,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     suite.set_defaults(func=lambda a: suite.print_help() or 2)
 
 
+def add_batch_args(
+    p: argparse.ArgumentParser,
+    *,
+    provider: str = "openai",
+    rollouts: int | None = None,
+    temperature: float | None = None,
+    seed: int = 0,
+    max_iters: int | None = None,
+    max_workers: int = 1,
+) -> None:
+    """The flags of a `BatchRequest` that `run` and `prefs` share (each with its own defaults)."""
+    p.add_argument("--llm-provider", choices=("openai", "together", "replay"), default=provider)
+    p.add_argument("--model", help="model name as the provider knows it (replay: taken from the trace)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--replay-from", metavar="PATH", help="replay provider: a trace file or a batch directory")
+    p.add_argument(
+        "--rollouts",
+        type=int,
+        default=rollouts,
+        help=f"rollouts per task (default {rollouts or '1; replay: as recorded'})",
+    )
+    p.add_argument("--temperature", type=float, default=temperature)
+    p.add_argument(
+        "--seed", type=int, default=seed, help=f"base seed; rollout i of a task gets seed+i (default {seed})"
+    )
+    p.add_argument(
+        "--max-iters",
+        type=int,
+        default=max_iters,
+        help=f"max assistant turns per rollout (default {max_iters or '30; replay: as recorded'})",
+    )
+    p.add_argument(
+        "--max-workers", type=int, default=max_workers, help=f"rollouts run concurrently (default {max_workers})"
+    )
+    p.add_argument("--tasks", help="comma-separated task ids (default: all)")
+
+
+def _table(*columns: str) -> Table:
+    """A borderless table; a column named "x>" is right-justified."""
+    table = Table(box=None, pad_edge=False)
+    for col in columns:
+        table.add_column(col.rstrip(">"), justify="right" if col.endswith(">") else "left")
+    return table
+
+
 def add_allocation_args(p: argparse.ArgumentParser) -> None:
     """--allocation and its budget flags (`run` and `prefs`)."""
     g = p.add_argument_group("allocation (where the rollouts go)")
@@ -181,36 +215,37 @@ def add_allocation_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def allocation_from_args(args: argparse.Namespace, resume_dir: Path | None = None):
-    """(strategy, AllocationConfig | None) from the flags; a resumed batch's own settings fill
-    in what is not given. Raises UserError on a bad combination."""
-    from agent.allocation import AllocationConfig
-    from agent.trace import BATCH_FILE, read_batch_meta
+def batch_request_from_args(args: argparse.Namespace):
+    """The `BatchRequest` the flags of `run` / `prefs` describe (only the flags the command has)."""
+    from agent.batch_request import BatchRequest, BatchRequestError
 
-    old = None
-    if resume_dir is not None and (resume_dir / BATCH_FILE).is_file():
-        try:
-            old = read_batch_meta(resume_dir).params
-        except ValueError:
-            old = None
-    strategy = args.allocation or (old.allocation if old else "fixed")
-    given = {k: getattr(args, k) for k in ("budget_rollouts", "pairs_per_task", "give_up_after", "initial_per_task")}
-    if old is not None and old.allocation == strategy:
-        given = {k: v if v is not None else getattr(old, k, None) for k, v in given.items()}
-    if strategy == "fixed":
-        for k in ("pairs_per_task", "give_up_after", "initial_per_task"):
-            if getattr(args, k) is not None:
-                raise UserError(f"--{k.replace('_', '-')} needs --allocation adaptive")
-        budget = given["budget_rollouts"]
-        if budget is not None and budget < 1:
-            raise UserError("--budget-rollouts must be at least 1")
-        return "fixed", (AllocationConfig(budget_rollouts=budget) if budget is not None else None)
-    if given["budget_rollouts"] is None:
-        raise UserError("--allocation adaptive needs --budget-rollouts B (the most rollouts it may spend)")
+    fields = {k: getattr(args, k, None) for k in BatchRequest.model_fields if k not in ("provider", "tasks")}
+    fields = {k: str(v) if isinstance(v, Path) else v for k, v in fields.items() if v is not None}
+    fields["provider"] = args.llm_provider
+    if args.tasks:
+        fields["tasks"] = [t.strip() for t in args.tasks.split(",") if t.strip()]
     try:
-        return "adaptive", AllocationConfig(**{k: v for k, v in given.items() if v is not None})
-    except ValueError as exc:
-        raise UserError(f"allocation: {exc}") from None
+        return BatchRequest.parse(**fields)
+    except BatchRequestError as exc:
+        raise UserError(str(exc)) from None
+
+
+def plan_from_args(args: argparse.Namespace):
+    """Flags -> request -> plan (suite loaded, tasks checked, provider built); UserError on a bad one."""
+    from agent.batch_request import BatchRequestError, plan_batch
+
+    try:
+        return plan_batch(batch_request_from_args(args))
+    except BatchRequestError as exc:
+        raise UserError(str(exc)) from None
+
+
+def allocation_line(plan) -> str:
+    """How the rollouts are allocated, for the first line of `run` and `prefs`."""
+    a = plan.allocation_config
+    if plan.allocation == "adaptive":
+        return f"adaptive, budget {a.budget_rollouts} rollouts"
+    return f"x {plan.rollouts}" + (f", budget {a.budget_rollouts}" if a else "")
 
 
 def print_allocation(console: Console, report: dict | None, prefix: str = "") -> None:
@@ -226,17 +261,7 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
         f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
-    table = Table(box=None, pad_edge=False)
-    for col, just in (
-        ("task", "left"),
-        ("rollouts", "right"),
-        ("pass", "right"),
-        ("fail", "right"),
-        ("pass rate", "right"),
-        ("p/f pairs", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(col, justify=just)
+    table = _table("task", "rollouts>", "pass>", "fail>", "pass rate>", "p/f pairs>", "status")
     for t in r.tasks:
         table.add_row(
             t.task_id,
@@ -278,67 +303,10 @@ def _label(result) -> str:
     return f"[bold green]PASS[/] (steps={o.steps})" if o.tests_passed else f"[red]FAIL[/] (steps={o.steps}{extra})"
 
 
-def _replay_defaults(args: argparse.Namespace) -> None:
-    """Replaying a batch directory: its tasks, rollouts and max_iters unless given."""
-    from agent.trace import BATCH_FILE, read_batch_meta
-
-    args.replay_tasks = None
-    src = Path(args.replay_from) if args.llm_provider == "replay" and args.replay_from else None
-    meta = None
-    if src is not None and (src / BATCH_FILE).is_file():
-        try:
-            meta = read_batch_meta(src)
-        except ValueError as exc:
-            raise UserError(f"--replay-from: bad {src / BATCH_FILE}: {exc}".splitlines()[0]) from None
-    if meta is not None:
-        args.replay_tasks = list(dict.fromkeys(p.task_id for p in meta.planned))
-        args.model = args.model or meta.model
-    if args.rollouts is None:
-        args.rollouts = meta.params.rollouts if meta else 1
-    if args.max_iters is None:
-        args.max_iters = meta.params.max_iters if meta else 30
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.batch import BatchMismatch, run_batch
-    from agent.loop import RolloutConfig
-    from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
-    from agent.trace import new_batch_id
+    from agent.batch import BatchMismatch
 
-    _replay_defaults(args)
-    for name in ("rollouts", "max_iters", "max_workers"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    suite = _load_suite(args.suite)
-    task_ids = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    if task_ids is None and args.replay_tasks:
-        task_ids = [t for t in args.replay_tasks if t in {x.id for x in suite.tasks}] or None
-    for t in task_ids or []:
-        if t not in {x.id for x in suite.tasks}:
-            raise UserError(f"--tasks: no task {t!r} in suite {suite.name}")
-    try:
-        factory = provider_factory(
-            args.llm_provider, args.model, base_url=args.base_url, replay_from=args.replay_from, retry=RetryPolicy()
-        )
-    except ProviderConfigError as exc:
-        raise UserError(str(exc)) from None
-    model = args.model or ("replay" if args.llm_provider == "replay" else "")
-    if args.resume:
-        batch_dir = Path(args.resume)
-        if not batch_dir.is_dir():
-            raise UserError(f"--resume: {batch_dir} is not a batch directory")
-    else:
-        batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, model)
-    strategy, alloc_cfg = allocation_from_args(args, batch_dir if args.resume else None)
-    config = RolloutConfig(
-        max_iters=args.max_iters,
-        temperature=args.temperature,
-        reflection=args.reflection,
-        output_limit=args.output_limit,
-        price_in=args.price_in,
-        price_out=args.price_out,
-        timeout_s=args.rollout_timeout,
-    )
+    plan = plan_from_args(args)
     console = Console(highlight=False, soft_wrap=True)
     try:
         from agent.sandbox import sandbox_warning
@@ -347,18 +315,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"[yellow]warning:[/] {warning}")
     except ImportError:
         pass
-    n_tasks = len(task_ids or suite.tasks)
-    planned_total = args.rollouts * n_tasks
-    if strategy == "adaptive":
-        how = f"adaptive, budget {alloc_cfg.budget_rollouts} rollouts"
-        planned_total = alloc_cfg.budget_rollouts
-    else:
-        if alloc_cfg is not None:
-            planned_total = min(planned_total, alloc_cfg.budget_rollouts)
-        how = f"x {args.rollouts}" + (f", budget {alloc_cfg.budget_rollouts}" if alloc_cfg else "")
-    console.print(f"\\[run] batch {batch_dir}  ({args.llm_provider}, {model}, {n_tasks} tasks {how})")
+    batch_dir = plan.batch_dir
+    console.print(
+        f"\\[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})"
+    )
 
-    cancel = threading.Event()
     with Progress(
         TextColumn("\\[run]"),
         BarColumn(),
@@ -368,7 +329,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console=console,
         transient=True,
     ) as progress:
-        bar = progress.add_task("", total=planned_total)
+        bar = progress.add_task("", total=plan.planned_total)
 
         live = {"running": 0, "steps": 0}
         lock = threading.Lock()
@@ -388,29 +349,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.update(bar, completed=done)
 
         try:
-            summary = run_batch(
-                suite,
-                factory,
-                batch_dir,
-                rollouts=args.rollouts,
-                seed=args.seed,
-                max_workers=args.max_workers,
-                config=config,
-                task_ids=task_ids,
-                provider_name=args.llm_provider,
-                model=model,
-                base_url=args.base_url,
-                suite_path=args.suite,
-                cancel=cancel,
-                on_rollout_end=on_end,
-                on_event=on_event,
-                allocation=strategy,
-                allocation_config=alloc_cfg,
-            )
+            summary = plan.run(on_rollout_end=on_end, on_event=on_event)
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
-    if strategy == "adaptive" or alloc_cfg is not None:
+    if plan.allocation == "adaptive" or plan.allocation_config is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
         console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")
@@ -430,17 +373,7 @@ def print_summary(console: Console, summary) -> None:
     console.print(f"[bold]mean steps[/]          {summary.mean_steps:6.1f}")
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
     console.print(f"[bold]tokens[/]              in {tin:,}  out {tout:,}{cost}")
-    table = Table(title=None, box=None, pad_edge=False)
-    for col, just in (
-        ("task", "left"),
-        ("rollouts", "right"),
-        ("pass", "right"),
-        ("pass rate", "right"),
-        ("tampered", "right"),
-        ("errors", "right"),
-        ("mean steps", "right"),
-    ):
-        table.add_column(col, justify=just)
+    table = _table("task", "rollouts>", "pass>", "pass rate>", "tampered>", "errors>", "mean steps>")
     for s in summary.per_task():
         table.add_row(
             s.task_id,
@@ -514,16 +447,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         )
     except BranchError as exc:
         raise UserError(str(exc)) from None
-    table = Table(box=None, pad_edge=False)
-    for col, just in (
-        ("parent", "left"),
-        ("step", "right"),
-        ("parent result", "left"),
-        ("branches (pass/fail)", "left"),
-        ("contrast", "right"),
-        ("dropped", "right"),
-    ):
-        table.add_column(col, justify=just)
+    table = _table("parent", "step>", "parent result", "branches (pass/fail)", "contrast>", "dropped>")
     contrasting = 0
     for pr in s.points:
         pt = pr.point

@@ -10,7 +10,6 @@ prefs:  run a batch, pair its rollouts with auto verdicts, export DPO: in one go
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from rich.console import Console
@@ -31,6 +30,8 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from tui.cli.agent import add_allocation_args, add_batch_args
+
     ex = sub.add_parser(
         "export",
         help="write a checked SFT or DPO training file (+ sidecar)",
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument(
                 "--keep-noisy",
                 action="store_true",
-                help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered",
+                help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered/unknown_outcome",
             )
             p.add_argument("--last-k", type=int, default=5, help="patch+trajectory: last K tool calls (default 5)")
             p.add_argument("--cut-chars", type=int, default=500, help="tool output cut (default 500)")
@@ -108,18 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pr.add_argument("--suite", required=True, help='"mini-bugs", a suite.json, a suite dir or a QuixBugs checkout')
-    pr.add_argument("--rollouts", type=int, default=4, help="rollouts per task (default 4)")
     pr.add_argument("--out", required=True, type=Path, help="the preference .jsonl to write")
     pr.add_argument("--trace-dir", type=Path, default=Path("runs"), help="where the batch directory goes")
-    pr.add_argument("--llm-provider", choices=("openai", "together", "replay"), default="together")
-    pr.add_argument("--model")
-    pr.add_argument("--base-url")
-    pr.add_argument("--replay-from")
-    pr.add_argument("--temperature", type=float, default=0.7)
-    pr.add_argument("--seed", type=int, default=42)
-    pr.add_argument("--max-workers", type=int, default=4)
-    pr.add_argument("--max-iters", type=int, default=30)
-    pr.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    add_batch_args(pr, provider="together", rollouts=4, temperature=0.7, seed=42, max_iters=30, max_workers=4)
     pr.add_argument("--output-mode", choices=("final", "patch", "patch+trajectory"), default="patch")
     pr.add_argument("--format", choices=("together", "openai", "trl"), default="together")
     pr.add_argument("--keep-noisy", action="store_true", help="keep both_fail/identical_patch/tests_tampered pairs")
@@ -134,8 +126,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="pair strategy (default: the store's, best-worst at first); pass-fail uses every "
         "pass/fail contrast an adaptive batch buys",
     )
-    from tui.cli.agent import add_allocation_args
-
     add_allocation_args(pr)
     pr.set_defaults(func=cmd_prefs)
 
@@ -349,33 +339,13 @@ def _outcome(result) -> str:
 
 
 def cmd_prefs(args: argparse.Namespace) -> int:
-    import threading
 
     import exports
-    from agent.loop import RolloutConfig
-    from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
-    from agent.suites.loading import SuiteError, load_suite
-    from agent.trace import new_batch_id
     from exports.prefs import run_prefs
     from labeling.store import LabelStore
+    from tui.cli.agent import allocation_line, plan_from_args, print_allocation
 
-    for name in ("rollouts", "max_workers", "max_iters"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    try:
-        suite = load_suite(os.path.expanduser(args.suite))
-    except SuiteError as exc:
-        raise UserError(str(exc)) from None
-    task_ids = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    for t in task_ids or []:
-        if t not in {x.id for x in suite.tasks}:
-            raise UserError(f"--tasks: no task {t!r} in suite {suite.name}")
-    try:
-        factory = provider_factory(
-            args.llm_provider, args.model, base_url=args.base_url, replay_from=args.replay_from, retry=RetryPolicy()
-        )
-    except ProviderConfigError as exc:
-        raise UserError(str(exc)) from None
+    plan = plan_from_args(args)
     try:
         options = exports.DpoOptions(
             mode=args.output_mode,
@@ -387,29 +357,20 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UserError(_pydantic_line(exc)) from None
-    from tui.cli.agent import allocation_from_args, print_allocation
-
-    strategy, alloc_cfg = allocation_from_args(args)
-    n_tasks = len(task_ids or suite.tasks)
-    total = n_tasks * args.rollouts
+    suite = plan.suite
     _say(f"[prefs] Loaded suite: {suite.name} ({len(suite.tasks)} tasks)")
-    if strategy == "adaptive":
-        _say(f"[prefs] Allocation: adaptive, budget {alloc_cfg.budget_rollouts} rollouts")
+    if plan.allocation == "adaptive":
+        _say(f"[prefs] Allocation: {allocation_line(plan)}")
         _say(
-            f"[prefs] Starting up to {alloc_cfg.budget_rollouts} rollouts ({n_tasks} tasks) "
+            f"[prefs] Starting up to {plan.planned_total} rollouts ({plan.n_tasks} tasks) "
             f"with {args.max_workers} workers"
         )
     else:
-        _say(f"[prefs] Rollouts per task: {args.rollouts}")
+        _say(f"[prefs] Rollouts per task: {plan.rollouts}")
         _say(
-            f"[prefs] Starting {total} rollouts ({n_tasks} tasks × {args.rollouts} rollouts) "
-            f"with {args.max_workers} workers"
+            f"[prefs] Starting {plan.rollouts * plan.n_tasks} rollouts ({plan.n_tasks} tasks × {plan.rollouts} "
+            f"rollouts) with {args.max_workers} workers"
         )
-    model = args.model or ("replay" if args.llm_provider == "replay" else "")
-    batch_dir = args.trace_dir / new_batch_id(suite.name, model)
-    config = RolloutConfig(
-        max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in, price_out=args.price_out
-    )
 
     def on_end(result, done: int, total: int) -> None:
         _say(f"[prefs] [{done}/{total}] {result.task_id} seed={result.seed}: {_outcome(result)}")
@@ -418,30 +379,19 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     store = LabelStore(args.db or LabelStore.default_path(args.trace_dir))
     try:
         s = run_prefs(
-            suite,
-            factory,
-            batch_dir,
+            plan.suite,
+            plan.factory,
+            plan.batch_dir,
             store,
             options,
             args.out,
-            rollouts=args.rollouts,
-            seed=args.seed,
-            max_workers=args.max_workers,
-            config=config,
-            task_ids=task_ids,
-            provider_name=args.llm_provider,
-            model=model,
-            base_url=args.base_url,
-            suite_path=args.suite,
+            **plan.run_kwargs(),
             on_rollout_end=on_end,
-            cancel=threading.Event(),
-            allocation=strategy,
-            allocation_config=alloc_cfg,
             pair_strategy=args.pair_strategy,
         )
     finally:
         store.close()
-    if strategy == "adaptive" or alloc_cfg is not None:
+    if plan.allocation == "adaptive" or plan.allocation_config is not None:
         print_allocation(console, s.batch.meta.allocation, prefix="[prefs] ")
     r = s.report
     _say("[prefs] Summary")

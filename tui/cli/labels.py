@@ -36,6 +36,7 @@ FLAG_STYLE = {
     "tests_tampered": "bold red",
     "non_minimal": "cyan",
     "summary_only": "magenta",
+    "unknown_outcome": "dim",
 }
 
 EXAMPLES = """\
@@ -195,11 +196,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "easy": "easy",
         "hard": "hard",
         "none": "[dim]running[/]",
+        "unknown": "[dim]no verdict[/]",
     }
     for ts in rep.tasks:
         rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
-        t.add_row(ts.task_id, str(ts.rollouts), str(ts.passed), rate, note, str(ts.pairs))
+        passed = str(ts.passed) + (f" +{ts.unknown}?" if ts.unknown else "")  # +n?: no verdict
+        t.add_row(ts.task_id, str(ts.rollouts), passed, rate, note, str(ts.pairs))
     console.print(t)
     console.print(
         f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from rich.console import Console
+from rich.prompt import Confirm
+
+from tui.screens.registry import MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,10 +32,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--screen",
         default="pairs",
-        choices=["runs", "rollout", "pairs", "steps", "stats", "export"],
+        choices=MODES,
         help="screen to open on (default: pairs)",
     )
+    p.add_argument(
+        "--import",
+        dest="import_foreign",
+        choices=["ask", "yes", "no"],
+        default="ask",
+        help="TRACES_DIR holds other agents' trajectories and no batches: import them first (default: ask)",
+    )
     p.set_defaults(func=run)
+
+
+IMPORTED_DIR = "imported"
+
+
+def offer_import(traces: Path, answer: str, ask: Callable[[str], bool], console: Console) -> bool:
+    """When ``traces`` has no batches but holds other agents' trajectories, offer to import them
+    into ``traces/imported`` (the studio then opens on them). Returns whether it imported."""
+    from agent.importers import find_foreign, import_paths
+    from agent.trace import find_batches
+
+    if answer == "no" or find_batches(traces):
+        return False
+    found = find_foreign(traces)
+    if not found:
+        return False
+    what = ", ".join(f"{n} {fmt}" for fmt, n in sorted(found.items()))
+    out = traces / IMPORTED_DIR
+    question = f"{traces} has no trace batches but holds other agents' trajectories ({what}). Import them into {out}?"
+    if answer == "ask" and not ask(question):
+        console.print(f"not imported; to do it later: repo-agent import {traces} --out {out}", markup=False)
+        return False
+    report = import_paths([traces], out)
+    console.print(
+        f"imported {report.rollouts} rollouts into {len(report.batches)} batches under {out} "
+        f"({report.count('broken')} broken, {report.count('skipped')} skipped files; "
+        f"details: repo-agent import {traces} --out {out})",
+        markup=False,
+    )
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +84,23 @@ def run(args: argparse.Namespace) -> int:
     if args.db is not None and not Path(args.db).parent.is_dir():
         raise UserError(f"--db: directory {Path(args.db).parent} does not exist")
     from tui.app import StudioApp
+
+    console = Console(highlight=False, soft_wrap=True)
+    answer = args.import_foreign
+    if answer == "ask" and not sys.stdin.isatty():
+        answer = "hint"  # nobody to ask: say how, open as is
+    if answer == "hint":
+        from agent.importers import find_foreign
+        from agent.trace import find_batches
+
+        if not find_batches(traces) and (found := find_foreign(traces)):
+            console.print(
+                f"{traces} holds {sum(found.values())} trajectories of other agents and no batches; "
+                f"import them with: repo-agent import {traces} --out {traces / IMPORTED_DIR}",
+                markup=False,
+            )
+    else:
+        offer_import(traces, answer, lambda q: Confirm.ask(q, default=True, console=console), console)
 
     StudioApp(traces, db_path=args.db, labeler=args.labeler, start=args.screen).run()
     return 0

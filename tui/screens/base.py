@@ -8,16 +8,24 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from tui.screens.registry import BY_MODE
 from tui.widgets.tab_bar import TabBar
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
     from tui.app import StudioApp
+    from tui.messages import BatchProgress
     from tui.state import StudioState
 
 
 class StudioScreen(Screen):
-    MODE = ""
+    MODE = ""  # its entry in tui/screens/registry.py, where its title and key are
+    TITLE_TEXT = ""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.MODE:
+            cls.TITLE_TEXT = BY_MODE[cls.MODE].title
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,3 +78,6 @@ class StudioScreen(Screen):
 
     def refresh_data(self) -> None:
         """Hook: re-read what is on screen from the store."""
+
+    def batch_progress(self, msg: BatchProgress) -> None:
+        """Hook: a batch launched from this studio made progress."""

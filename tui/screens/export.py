@@ -22,6 +22,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from exports.check import CheckReport
+from exports.options import ExportReport
 from tui.screens.base import StudioScreen
 
 KINDS = ("dpo", "sft")
@@ -91,7 +93,6 @@ def _parse(text: str, annotation: Any, default: Any) -> Any:
 
 class ExportScreen(StudioScreen):
     MODE = "export"
-    TITLE_TEXT = "Export"
     BINDINGS = [
         Binding("ctrl+r", "preview", "Dry run"),
         Binding("ctrl+w", "write", "Write file"),
@@ -266,18 +267,10 @@ class ExportScreen(StudioScreen):
         self.query_one("#export-report", Static).update(renderable)
 
 
-def _dump(obj: Any) -> dict:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump()
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(obj)
-    return dict(getattr(obj, "__dict__", {}))
-
-
-def render_export(report, check, upload, out: Path, dry_run: bool) -> Group:
-    data = _dump(report)
+def render_export(
+    report: ExportReport, check: CheckReport | None, upload: str | None, out: Path, dry_run: bool
+) -> Group:
+    data = report.model_dump()
     preview = data.pop("preview", None)
     parts: list = []
     title = Text("Dry run" if dry_run else "Written", style="bold reverse")
@@ -305,14 +298,13 @@ def render_export(report, check, upload, out: Path, dry_run: bool) -> Group:
         lines.append(f"{'cost per epoch':>22}  ", style="dim")
         lines.append("— (set price per mtok to see it)\n", style="yellow")
     parts.append(lines)
+    if not dry_run and check is None:  # a written file is always checked: never show it as passed
+        parts.append(Text("\nNOT CHECKED: run repo-agent check on the file", style="bold red"))
     if check is not None:
-        cd = _dump(check)
-        ok = cd.get("ok", cd.get("valid", True))
-        summary = f"{cd.get('lines', '?')} lines as {cd.get('format') or '?'}, {cd.get('error_count', 0)} errors"
+        ok = check.ok
+        summary = f"{check.lines} lines as {check.format or '?'}, {check.error_count} errors"
         if not ok:
-            summary += ": " + "; ".join(
-                f"line {e.get('line')}: {e.get('rule')} {e.get('detail', '')}" for e in cd.get("errors", [])[:3]
-            )
+            summary += ": " + "; ".join(f"line {e.line}: {e.rule} {e.detail}" for e in check.errors[:3])
         parts.append(
             Text(("\ncheck passed: " if ok else "\nCHECK FAILED: ") + summary, style="bold green" if ok else "bold red")
         )

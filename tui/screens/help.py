@@ -56,10 +56,10 @@ class HelpScreen(ModalScreen[None]):
     """
 
     def compose(self) -> ComposeResult:
-        from tui.app import SCREEN_CLASSES, StudioApp
+        from tui.screens.registry import SCREENS
 
-        self.sections = [("Everywhere", StudioApp.BINDINGS)]
-        self.sections += [(cls.TITLE_TEXT, cls.BINDINGS) for cls in SCREEN_CLASSES.values()]
+        self.sections = [("Everywhere", self.app.BINDINGS)]
+        self.sections += [(spec.title, spec.load().BINDINGS) for spec in SCREENS]
         with VerticalScroll():
             yield Static(Text("repo-agent studio — keys", style="bold"))
             for title, bindings in self.sections:

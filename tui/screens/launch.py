@@ -1,8 +1,6 @@
-"""The launch form: everything `repo-agent run` takes, validated before it is returned."""
+"""The launch form: a `BatchRequest` (the one `repo-agent run` builds), validated before it is returned."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,29 +8,12 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from agent.batch_request import BatchRequest
+
 PROVIDERS = ("replay", "openai", "together")
 
 
-@dataclass
-class LaunchParams:
-    suite: str
-    provider: str
-    model: str
-    base_url: str | None
-    replay_from: str | None  # a batch directory (replay provider)
-    rollouts: int
-    temperature: float | None
-    seed: int
-    workers: int
-    max_iters: int
-    task_ids: list[str] | None = None  # None: every task of the suite
-    allocation: str = "fixed"  # fixed: N per task; adaptive: rounds within a budget
-    budget_rollouts: int | None = None
-    pairs_per_task: int = 0  # adaptive: 0 = as many pass/fail pairs as the budget buys
-    give_up_after: int = 4  # adaptive: stop a task after k rollouts that all pass or all fail
-
-
-class LaunchModal(ModalScreen[LaunchParams | None]):
+class LaunchModal(ModalScreen[BatchRequest | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "launch", "Launch"),
@@ -149,61 +130,38 @@ class LaunchModal(ModalScreen[LaunchParams | None]):
     def _val(self, wid: str) -> str:
         return self.query_one(wid, Input).value.strip()
 
-    def _params(self) -> LaunchParams:
-        provider = str(self.query_one("#f-provider", Select).value)
+    def _request(self) -> BatchRequest:
+        """The form as a request; the request model checks it (`BatchRequestError` is a ValueError)."""
         replay = self.query_one("#f-replay", Select).value
-        replay_from = None if replay is Select.BLANK else str(replay)
-        try:
-            rollouts, seed = int(self._val("#f-rollouts")), int(self._val("#f-seed") or 0)
-            workers, max_iters = int(self._val("#f-workers")), int(self._val("#f-max-iters"))
-            temp_s = self._val("#f-temperature")
-            temperature = float(temp_s) if temp_s else None
-        except ValueError as exc:
-            raise ValueError(f"numbers only in the numeric fields ({exc})") from None
-        if rollouts < 1 or workers < 1 or max_iters < 1:
-            raise ValueError("rollouts, workers and max iters must be at least 1")
-        if not self._val("#f-suite"):
-            raise ValueError("a suite is required")
-        model = self._val("#f-model")
-        if provider == "replay":
-            if not replay_from:
-                raise ValueError("the replay provider needs a recorded batch to replay")
-            model = model or "replay"
-        elif not model:
-            raise ValueError(f"the {provider} provider needs a model")
-        tasks = [t.strip() for t in self._val("#f-tasks").split(",") if t.strip()] or None
         allocation = str(self.query_one("#f-allocation", Select).value)
         try:
-            budget = int(self._val("#f-budget")) if self._val("#f-budget") else None
-            pairs = int(self._val("#f-pairs-per-task") or 0)
-            give_up = int(self._val("#f-give-up-after") or 4)
+            numbers = {
+                "rollouts": int(self._val("#f-rollouts")),
+                "seed": int(self._val("#f-seed") or 0),
+                "max_workers": int(self._val("#f-workers")),
+                "max_iters": int(self._val("#f-max-iters")),
+                "temperature": float(self._val("#f-temperature")) if self._val("#f-temperature") else None,
+                "budget_rollouts": int(self._val("#f-budget")) if self._val("#f-budget") else None,
+            }
+            if allocation == "adaptive":  # fixed allocation takes no adaptive knobs
+                numbers["pairs_per_task"] = int(self._val("#f-pairs-per-task") or 0)
+                numbers["give_up_after"] = int(self._val("#f-give-up-after") or 4)
         except ValueError as exc:
-            raise ValueError(f"numbers only in the allocation fields ({exc})") from None
-        if allocation == "adaptive" and not budget:
-            raise ValueError("adaptive allocation needs a budget (total rollouts)")
-        if budget is not None and budget < 1 or pairs < 0 or give_up < 2:
-            raise ValueError("budget must be at least 1, pairs/task at least 0, give up after at least 2")
-        return LaunchParams(
-            self._val("#f-suite"),
-            provider,
-            model,
-            self._val("#f-base-url") or None,
-            replay_from,
-            rollouts,
-            temperature,
-            seed,
-            workers,
-            max_iters,
-            tasks,
-            allocation,
-            budget,
-            pairs,
-            give_up,
+            raise ValueError(f"numbers only in the numeric fields ({exc})") from None
+        return BatchRequest.parse(
+            suite=self._val("#f-suite"),
+            provider=str(self.query_one("#f-provider", Select).value),
+            model=self._val("#f-model") or None,
+            base_url=self._val("#f-base-url") or None,
+            replay_from=None if replay is Select.BLANK else str(replay),
+            tasks=[t.strip() for t in self._val("#f-tasks").split(",") if t.strip()] or None,
+            allocation=allocation,
+            **numbers,
         )
 
     def action_launch(self) -> None:
         try:
-            params = self._params()
+            params = self._request()
         except ValueError as exc:
             self.query_one("#launch-error", Label).update(str(exc))
             return

@@ -83,7 +83,6 @@ def filter_text(f: PairFilter) -> str:
 
 class PairsScreen(QueueFlow, StudioScreen):
     MODE = "pairs"
-    TITLE_TEXT = "Pairs"
     BINDINGS = [
         Binding("c", "verdict('confirm')", "Confirm"),
         Binding("f", "verdict('flip')", "Flip"),

@@ -57,7 +57,6 @@ def status_text(cv: CallView) -> Text:
 
 class RolloutScreen(StudioScreen):
     MODE = "rollout"
-    TITLE_TEXT = "Rollout"
     BINDINGS = [
         Binding("enter", "open_steps", "Mark steps"),
         Binding("G", "last", "Last call"),
@@ -194,6 +193,8 @@ class RolloutScreen(StudioScreen):
             o = t.end.outcome
             if o.tests_tampered:
                 text.append(" TAMPERED ", style="bold white on magenta")
+            elif not o.verdict_known:
+                text.append(" NO VERDICT ", style="bold black on white")
             elif o.tests_passed:
                 text.append(" PASS ", style="bold black on green")
             else:

@@ -7,7 +7,6 @@ through the same tailing ingest that shows a batch started in another terminal.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from rich.text import Text
@@ -18,11 +17,13 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from agent.allocation import AllocationReport
-from agent.trace import new_batch_id, read_batch_meta
+from agent.batch_request import BatchPlan, BatchRequest, BatchRequestError, plan_batch
+from agent.sandbox import SandboxError, require_sandbox
+from agent.trace import read_batch_meta
 from labeling.records import BatchRow
 from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
-from tui.screens.launch import LaunchModal, LaunchParams
+from tui.screens.launch import LaunchModal
 from tui.state import fmt_cost, fmt_tokens
 
 
@@ -74,7 +75,6 @@ def sync_table(table: DataTable, rows: list[tuple[str, tuple]], columns: tuple[s
 
 class RunsScreen(StudioScreen):
     MODE = "runs"
-    TITLE_TEXT = "Runs"
     BINDINGS = [
         Binding("l", "launch", "Launch batch"),
         Binding("x", "cancel_batch", "Cancel batch"),
@@ -86,7 +86,7 @@ class RunsScreen(StudioScreen):
         super().__init__()
         self.batches: list[BatchRow] = []
         self._shown_batch: str | None = None
-        self._launched: dict[str, LaunchParams] = {}
+        self._launched: dict[str, BatchRequest] = {}
         self._reload = False
 
     def compose(self) -> ComposeResult:
@@ -194,6 +194,8 @@ class RunsScreen(StudioScreen):
                 result = Text("running", style="yellow")
             elif r.tests_tampered:
                 result = Text("TAMPERED", style="magenta")
+            elif not r.verdict_known:
+                result = Text("no verdict", style="dim")
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
             cells = (
@@ -257,49 +259,28 @@ class RunsScreen(StudioScreen):
         sources = [(b.batch_id, b.path) for b in self.batches if b.finished]
         self.app.push_screen(LaunchModal(sources), self._launch)
 
-    def _launch(self, params: LaunchParams | None) -> None:
-        if params is None:
+    def _launch(self, request: BatchRequest | None) -> None:
+        if request is None:
             return
-        from agent.suites.loading import load_suite
+        self.start_batch(request.model_copy(update={"trace_dir": str(self.state.traces_dir)}))
 
+    def start_batch(self, request: BatchRequest) -> None:
+        """Plan the batch (suite, tasks, provider: the checks `repo-agent run` makes) and run it."""
         try:
-            suite = load_suite(params.suite)
-        except Exception as exc:
+            require_sandbox()  # no bwrap: REPO_AGENT_UNSAFE_NO_SANDBOX=1 in the studio's environment
+            plan = plan_batch(request)
+        except (BatchRequestError, SandboxError) as exc:
             self.notify(str(exc), title="Cannot launch", severity="error")
             return
-        if params.provider == "replay" and params.task_ids is None and params.replay_from:
-            # Replay only what was recorded: other tasks would have nothing to replay.
-            recorded = {
-                r.task_id
-                for b in self.batches
-                if b.path == params.replay_from
-                for r in self.store.rollouts(batch_id=b.batch_id, with_patch=False)
-            }
-            known = [t.id for t in suite.tasks if t.id in recorded]
-            if not known:
-                self.notify("none of the recorded tasks are in this suite", title="Cannot launch", severity="error")
-                return
-            params.task_ids = known
-        batch_dir = self.state.traces_dir / new_batch_id(suite.name, params.model)
-        self.start_batch(params, batch_dir)
-
-    def start_batch(self, params: LaunchParams, batch_dir: Path) -> None:
-        batch_id = batch_dir.name
-        cancel = threading.Event()
-        self.state.running_batches[batch_id] = cancel
-        self._launched[batch_id] = params
-        self.notify(f"{batch_id}: {params.provider}/{params.model}", title="Batch launched")
-        self._run_batch(params, batch_dir, cancel)
+        batch_id = plan.batch_dir.name
+        self.state.running_batches[batch_id] = plan.cancel
+        self._launched[batch_id] = request
+        self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched")
+        self._run_batch(plan)
 
     @work(thread=True, group="batches", exit_on_error=False)
-    def _run_batch(self, params: LaunchParams, batch_dir: Path, cancel: threading.Event) -> None:
-        from agent.allocation import AllocationConfig
-        from agent.batch import run_batch
-        from agent.loop import RolloutConfig
-        from agent.providers import provider_factory
-        from agent.suites.loading import load_suite
-
-        batch_id = batch_dir.name
+    def _run_batch(self, plan: BatchPlan) -> None:
+        batch_id = plan.batch_dir.name
         post = self.app.post_message
         first = [True]
         done_total = [0, 0]
@@ -316,38 +297,7 @@ class RunsScreen(StudioScreen):
 
         error = None
         try:
-            suite = load_suite(params.suite)
-            factory = provider_factory(
-                params.provider, params.model, base_url=params.base_url, replay_from=params.replay_from
-            )
-            config = RolloutConfig(max_iters=params.max_iters, temperature=params.temperature)
-            alloc = None
-            if params.budget_rollouts:
-                alloc = AllocationConfig(
-                    budget_rollouts=params.budget_rollouts,
-                    pairs_per_task=params.pairs_per_task,
-                    give_up_after=params.give_up_after,
-                    initial_per_task=min(2, params.give_up_after),
-                )
-            summary = run_batch(
-                suite,
-                factory,
-                batch_dir,
-                rollouts=params.rollouts,
-                seed=params.seed,
-                max_workers=params.workers,
-                config=config,
-                provider_name=params.provider,
-                task_ids=params.task_ids,
-                model=params.model,
-                base_url=params.base_url,
-                suite_path=params.suite,
-                cancel=cancel,
-                on_rollout_start=started,
-                on_rollout_end=ended,
-                allocation=params.allocation,
-                allocation_config=alloc,
-            )
+            summary = plan.run(on_rollout_start=started, on_rollout_end=ended)
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
         except Exception as exc:  # shown, never raised into the UI
             error = f"{type(exc).__name__}: {exc}"
@@ -378,39 +328,17 @@ class RunsScreen(StudioScreen):
         if b.batch_id in self.state.running_batches:
             self.notify("That batch is still running.", severity="warning")
             return
-        params = self._launched.get(b.batch_id)
-        if params is None:
-            from agent.trace import read_batch_meta
-
-            try:
-                meta = read_batch_meta(Path(b.path))
-            except Exception as exc:
-                self.notify(f"cannot read batch.json: {exc}", severity="error")
-                return
-            if meta.provider == "replay":
-                self.notify(
-                    "A replay batch started elsewhere cannot be resumed here (its source is unknown).",
-                    severity="warning",
-                )
-                return
-            p = meta.params
-            params = LaunchParams(
-                meta.suite_path or meta.suite,
-                meta.provider,
-                meta.model,
-                meta.base_url,
-                None,
-                p.rollouts,
-                p.temperature,
-                p.seed,
-                p.max_workers,
-                p.max_iters,
-                allocation=p.allocation,
-                budget_rollouts=p.budget_rollouts,
-                pairs_per_task=getattr(p, "pairs_per_task", None) or 0,
-                give_up_after=getattr(p, "give_up_after", None) or 4,
-            )
-        self.start_batch(params, Path(b.path))
+        request = self._launched.get(b.batch_id)
+        try:
+            if request is None:
+                request = BatchRequest.for_resume(read_batch_meta(Path(b.path)), Path(b.path))
+        except BatchRequestError as exc:
+            self.notify(f"cannot resume here: {exc}", severity="warning")
+            return
+        except Exception as exc:
+            self.notify(f"cannot read batch.json: {exc}", severity="error")
+            return
+        self.start_batch(request.model_copy(update={"resume": b.path}))
 
 
 def _budget_text(batch_dir: Path) -> Text | None:

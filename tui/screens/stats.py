@@ -78,7 +78,8 @@ def render_report(r) -> Group:
             ts.task_id,
             _pct(ts.pass_rate),
             rate_bar(ts.pass_rate, r.band),
-            f"{ts.passed}/{ts.rollouts}",
+            # rollouts without a verdict are not in the rate: shown apart as "+n?"
+            f"{ts.passed}/{ts.rollouts - ts.unknown}" + (f" +{ts.unknown}?" if ts.unknown else ""),
             str(ts.pairs),
             Text(ts.band + (" · no contrast" if ts.no_contrast else ""), style=band_style),
         )
@@ -141,7 +142,6 @@ def render_report(r) -> Group:
 
 class StatsScreen(StudioScreen):
     MODE = "stats"
-    TITLE_TEXT = "Stats"
     BINDINGS = [Binding("g", "reload", "Recompute")]
 
     def compose(self) -> ComposeResult:

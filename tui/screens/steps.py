@@ -42,7 +42,6 @@ def _mark_text(row: StepRow) -> Text:
 
 class StepsScreen(StudioScreen):
     MODE = "steps"
-    TITLE_TEXT = "Steps"
     BINDINGS = [
         Binding("x", "mark", "Mark bad"),
         Binding("X", "unmark", "Unmark"),

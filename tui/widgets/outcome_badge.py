@@ -14,6 +14,8 @@ def outcome_text(r: RolloutRow) -> Text:
         return Text(" RUNNING ", style="bold black on yellow")
     if r.tests_tampered:
         return Text(" TAMPERED ", style="bold white on magenta")
+    if not r.verdict_known:  # an imported rollout its source never evaluated
+        return Text(" NO VERDICT ", style="bold black on white")
     if r.tests_passed:
         return Text(" PASS ", style="bold black on green")
     return Text(" FAIL ", style="bold white on red")

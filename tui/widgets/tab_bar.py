@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.state import SCREENS
+from tui.screens.registry import SCREENS
 
 
 class TabBar(Static):
@@ -28,7 +28,8 @@ class TabBar(Static):
 
     def _text(self) -> Text:
         t = Text(" ")
-        for mode, title, key in SCREENS:
+        for spec in SCREENS:
+            mode, title, key = spec.mode, spec.title, spec.key
             if mode == self.active:
                 t.append(f" {key.upper()} {title} ", style="bold reverse")
             else:

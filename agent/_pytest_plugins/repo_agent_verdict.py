@@ -1,0 +1,180 @@
+"""Reports each test's outcome to the trusted parent as it happens (docs/ARCHITECTURE.md, sandbox).
+
+Loaded with ``-p repo_agent_verdict`` by a bootstrap that imports pytest and this plugin
+before the workspace is on ``sys.path``, so no file the model wrote runs first. The parent
+passes the write end of a pipe in ``REPO_AGENT_VERDICT_FD``; this module moves it to a
+close-on-exec descriptor, drops the variable, and writes one JSON line per record:
+
+    {"k": "hello"}                                    plugin loaded, before any conftest
+    {"k": "report", "id", "when", "outcome", "xfail"}   each setup/call/teardown report
+    {"k": "collect_error", "id"}                      a file that failed to import
+    {"k": "tamper", "what"}                           pytest's machinery was changed
+    {"k": "hook", "hook", "file"}                     an outcome hook added after start-up
+    {"k": "test_code", "id", "file"}                  a test function whose code is in another file
+    {"k": "finish", "exitstatus"}                     the session ended normally
+
+A junit file or a summary line is written after the fact and can be forged by an
+``atexit`` hook; records sent while the tests run cannot be taken back, a missing
+``finish`` makes the run an error, and the parent checks counts against the exit code.
+Code in the same process can still write lies to the pipe: the canary tests planted by
+the final run (agent/final_verdict.py) catch that whatever the mechanism.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import _pytest
+import _pytest.python
+import _pytest.reports
+import _pytest.runner
+import pytest
+
+_fd: int | None = None
+try:
+    _inherited = int(os.environ.pop("REPO_AGENT_VERDICT_FD", ""))
+    _fd = os.dup(_inherited)  # os.dup gives a non-inheritable descriptor
+    os.close(_inherited)
+except (ValueError, OSError):
+    _fd = None
+
+# Pytest internals that decide an outcome, as they were before any conftest or test module ran.
+_GUARDED = {
+    "TestReport.from_item_and_call": (_pytest.reports.TestReport, "from_item_and_call"),
+    "CallInfo.from_call": (_pytest.runner.CallInfo, "from_call"),
+    "runner.call_and_report": (_pytest.runner, "call_and_report"),
+    "runner.runtestprotocol": (_pytest.runner, "runtestprotocol"),
+    "runner.pytest_runtest_makereport": (_pytest.runner, "pytest_runtest_makereport"),
+    "Function.runtest": (_pytest.python.Function, "runtest"),
+    "python.pytest_pyfunc_call": (_pytest.python, "pytest_pyfunc_call"),
+}
+# (Another pytest version may lack one: guard what exists.)
+_GUARDED = {name: spec for name, spec in _GUARDED.items() if spec[1] in spec[0].__dict__}
+_ORIGINAL = {name: owner.__dict__.get(attr) for name, (owner, attr) in _GUARDED.items()}
+# Hooks whose implementations decide or rewrite what a test's outcome is.
+_OUTCOME_HOOKS = (
+    "pytest_runtest_makereport",
+    "pytest_runtest_logreport",
+    "pytest_report_teststatus",
+    "pytest_runtest_protocol",
+    "pytest_runtest_call",
+    "pytest_pyfunc_call",
+    "pytest_runtestloop",
+    "pytest_collection_modifyitems",
+    "pytest_sessionfinish",
+)
+_sent_tamper: set[str] = set()
+_session = None
+_baseline: dict[str, set[int]] = {}
+_HERE = os.path.dirname(__file__)
+_TRUSTED = (os.path.dirname(_pytest.__file__) + os.sep, os.path.dirname(pytest.__file__) + os.sep)
+
+
+def _send(record: dict) -> None:
+    if _fd is None:
+        return
+    data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    try:
+        while data:
+            data = data[os.write(_fd, data) :]
+    except OSError:
+        pass
+
+
+def _tamper(what: str) -> None:
+    if what not in _sent_tamper:
+        _sent_tamper.add(what)
+        _send({"k": "tamper", "what": what})
+
+
+def _check_internals() -> None:
+    for name, (owner, attr) in _GUARDED.items():
+        if owner.__dict__.get(attr) is not _ORIGINAL[name]:
+            _tamper(f"pytest internals replaced: {name}")
+
+
+def _check_hooks(config) -> None:
+    """Outcome hooks added after this plugin loaded: the parent accepts only the task's own
+    conftest.py files (a new conftest is tampering); anything else is model code."""
+    for hook in _OUTCOME_HOOKS:
+        caller = getattr(config.hook, hook, None)
+        if caller is None:
+            continue
+        for impl in caller.get_hookimpls():
+            if id(impl.function) in _baseline.get(hook, ()):
+                continue
+            code = getattr(impl.function, "__code__", None)
+            if code is not None and (
+                code.co_filename.startswith(_TRUSTED) or os.path.dirname(code.co_filename) == _HERE
+            ):
+                continue  # pytest's own plugins register late; this plugin and its sibling
+            _send({"k": "hook", "hook": hook, "file": code.co_filename if code else repr(impl.function)})
+
+
+_send({"k": "hello", "pid": os.getpid()})
+
+
+def pytest_addhooks(pluginmanager) -> None:
+    # Called as this plugin registers, before any conftest: what is registered now is pytest's own.
+    for hook in _OUTCOME_HOOKS:
+        caller = getattr(pluginmanager.hook, hook, None)
+        if caller is not None:
+            _baseline[hook] = {id(i.function) for i in caller.get_hookimpls()}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session) -> None:
+    global _session
+    _session = session
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    # An exception in the test phase can never come out as "passed".
+    if call.excinfo is not None and report.outcome == "passed" and not hasattr(report, "wasxfail"):
+        _tamper(f"a report said passed for a raising {call.when} of {item.nodeid}")
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item):
+    obj = getattr(item, "obj", None)
+    code = getattr(obj, "__code__", None)
+    path = str(getattr(item, "path", ""))
+    if code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path):
+        # The parent accepts code from the task's own files (a shared helper module).
+        _send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
+    try:
+        return (yield)
+    finally:
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            _tamper("a trace or profile function was installed during the tests")
+
+
+def pytest_runtest_logreport(report) -> None:
+    _check_internals()
+    _send(
+        {
+            "k": "report",
+            "id": report.nodeid,
+            "when": report.when,
+            "outcome": report.outcome,
+            "xfail": hasattr(report, "wasxfail"),
+        }
+    )
+
+
+def pytest_collectreport(report) -> None:
+    if report.failed:
+        _send({"k": "collect_error", "id": report.nodeid})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config) -> None:
+    _check_internals()
+    _check_hooks(config)
+    status = getattr(_session, "exitstatus", None)
+    _send({"k": "finish", "exitstatus": int(status) if status is not None else None})

@@ -1,0 +1,243 @@
+"""The final, authoritative test run of a rollout (docs/ARCHITECTURE.md, sandbox).
+
+Whatever mechanism code under test finds to fake a verdict, three checks stand behind
+the per-test records of agent/scoring.py:
+
+- **Canaries.** Before the run, tests with fresh random names are planted in the
+  protected test files, looking like the task's own: some must fail, some must pass. A
+  canary that passes when it must fail (or fails when it must pass), or is missing from
+  the records of a session that finished, makes the rollout tampered. Canaries are then
+  taken out of the counts.
+- **Test configuration.** A conftest.py, pytest/tox/setup config, or a module shadowing
+  pytest, sitecustomize or a ``.pth`` file that the task's source does not have (or has
+  with other content) is tampering: ``config_tamper``.
+- **Differential check.** When the run passes and the task has a reference fix, the
+  reference fix runs against the same planted tests: it must pass too, and it must not
+  see tests the rollout's run did not report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import filecmp
+import os
+import random
+import re
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from agent.pytest_report import pytest_index
+from agent.scoring import TestResult, resolve_argv
+from agent.trace import TestCounts
+
+if TYPE_CHECKING:
+    from agent.workspace import Workspace
+
+CONFIG_NAMES = frozenset(
+    {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
+    | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
+)
+SHADOW_DIRS = frozenset({"_pytest", "pytest", "pluggy"})
+_WORDS: tuple[str, ...] = ("edge", "large", "repeat", "mixed", "order", "bounds", "again", "single", "pair", "basic")
+_WORDS += ("extra", "more", "small", "negative", "nested", "empty_case", "twice", "long", "unicode", "reverse")
+_WORDS += ("limits", "regression")
+N_MUST_FAIL = 2
+N_MUST_PASS = 2
+
+
+@dataclass(frozen=True)
+class Canary:
+    file: str  # workspace-relative test file
+    name: str  # test function name
+    must_pass: bool
+    source: str  # the text appended to the file
+
+    @property
+    def nodeid(self) -> str:
+        return f"{self.file}::{self.name}"
+
+
+def config_tamper(ws: Workspace) -> list[str]:
+    """Test configuration in the workspace that the task's source does not have as it is."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(ws.path):
+        rel_dir = os.path.relpath(dirpath, ws.path)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        for d in dirnames:
+            if d in SHADOW_DIRS and not (ws.source / rel_dir / d).is_dir():
+                out.append(f"{rel_dir}/{d}".lstrip("/"))
+        for f in filenames:
+            if f not in CONFIG_NAMES and not f.endswith(".pth"):
+                continue
+            rel = f"{rel_dir}/{f}".lstrip("/")
+            orig, mine = ws.source / rel, ws.path / rel
+            if ws.is_hidden(rel):
+                continue
+            regular = stat.S_ISREG(os.lstat(mine).st_mode)  # never open a FIFO
+            if not (orig.is_file() and regular and filecmp.cmp(orig, mine, shallow=False)):
+                out.append(rel)
+    return sorted(out)
+
+
+def _test_files(ws: Workspace) -> list[str]:
+    """Protected test files the test command runs, where a canary can live."""
+    from agent.workspace import under, walk_files
+
+    files = [
+        f
+        for f in walk_files(ws.path)
+        if under(f, ws.task.protected) and re.fullmatch(r"test_\w*\.py|\w*_test\.py", PurePosixPath(f).name)
+    ]
+    argv = resolve_argv(ws.task.test_command)
+    at = pytest_index(argv)
+    named = [a.split("::")[0].rstrip("/") for a in argv[at or len(argv) :] if not a.startswith("-")]
+    named = [a for a in named if (ws.path / a).exists()]
+    if named:
+        files = [f for f in files if under(f, named) or f in named]
+    return files
+
+
+def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
+    """Append canary tests to protected test files; returns them (empty: nowhere to plant)."""
+    rng = rng or random.SystemRandom()
+    argv = resolve_argv(ws.task.test_command)
+    at = pytest_index(argv)
+    opts = argv[at:] if at is not None else []
+    # A command that selects tests (-k, -m, node ids) would leave canaries out, and one that
+    # stops at the first failure would stop at a canary: no canaries for those.
+    if at is None or any(o in ("-k", "-m", "-x", "--exitfirst", "--deselect", "--lf", "--sw") for o in opts):
+        return []
+    if any(o.startswith(("--maxfail", "-k", "--deselect")) or "::" in o for o in opts):
+        return []
+    candidates: list[tuple[str, list[str]]] = []
+    for f in _test_files(ws):
+        text = (ws.path / f).read_text(encoding="utf-8", errors="replace")
+        names = re.findall(r"^def (test\w*)\(", text, flags=re.M)
+        if names:
+            candidates.append((f, names))
+    if not candidates:
+        return []
+    canaries: list[Canary] = []
+    taken = {n for _, names in candidates for n in names}
+    for i in range(N_MUST_FAIL + N_MUST_PASS):
+        f, names = rng.choice(candidates)
+        name = ""
+        while not name or name in taken:
+            name = f"{rng.choice(names)}_{rng.choice(_WORDS)}" + (str(rng.randint(2, 99)) if rng.random() < 0.4 else "")
+        taken.add(name)
+        canaries.append(Canary(f, name, i >= N_MUST_FAIL, _body(name, i >= N_MUST_FAIL, rng)))
+    rng.shuffle(canaries)
+    apply(ws.path, canaries)
+    return canaries
+
+
+def _body(name: str, must_pass: bool, rng: random.Random) -> str:
+    a, b, c = rng.sample(range(-40, 90), 3)
+    s = "".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 9)))
+    kind = rng.randrange(4)
+    expr, right = [
+        (f"sum([{a}, {b}, {c}])", a + b + c),
+        (f"max({a}, {b}) - min({a}, {b})", abs(a - b)),
+        (f"len({s!r})", len(s)),
+        (f"sorted([{a}, {b}, {c}])[0]", min(a, b, c)),
+    ][kind]
+    expected = right if must_pass else right + rng.choice((-3, -2, -1, 1, 2, 5))
+    return f"\n\ndef {name}():\n    assert {expr} == {expected}\n"
+
+
+def apply(root: Path, canaries: list[Canary]) -> None:
+    for c in canaries:
+        path = Path(root) / c.file
+        text = path.read_text(encoding="utf-8", errors="replace")
+        path.write_text(text.rstrip("\n") + "\n" + c.source, encoding="utf-8")
+
+
+def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:
+    """The run's result with the canaries checked and taken out of its counts."""
+    ids = {c.nodeid for c in canaries}
+    tamper = list(result.tamper)
+    finished = result.error is None and not result.timed_out and result.exit_code is not None
+    for c in canaries:
+        got = result.outcomes.get(c.nodeid)
+        want = "passed" if c.must_pass else "failed"
+        if got is None and finished:
+            tamper.append(f"canary test {c.nodeid} is missing from the results")
+        elif got is not None and got != want:
+            tamper.append(f"canary test {c.nodeid} {got} but must have {want}")
+    outcomes = {k: v for k, v in result.outcomes.items() if k not in ids}
+    counts = TestCounts(**result.counts.model_dump())
+    for c in canaries:
+        got = result.outcomes.get(c.nodeid)
+        if got is not None:
+            field = "errors" if got == "error" else got
+            setattr(counts, field, max(0, getattr(counts, field) - 1))
+            counts.collected = max(0, counts.collected - 1)
+    passed = (
+        finished
+        and result.exit_code in (0, 1)
+        and counts.passed > 0
+        and counts.failed == 0
+        and counts.errors == 0
+        and not tamper
+    )
+    summary = result.summary
+    if result.error is None and not result.timed_out:
+        summary = (
+            ", ".join(
+                f"{n} {w}"
+                for n, w in (
+                    (counts.failed, "failed"),
+                    (counts.passed, "passed"),
+                    (counts.skipped, "skipped"),
+                    (counts.errors, "errors"),
+                )
+                if n
+            )
+            + f" in {result.duration_s:.2f}s"
+        )
+    return dataclasses.replace(
+        result, passed=passed, counts=counts, outcomes=outcomes, tamper=sorted(set(tamper)), summary=summary
+    )
+
+
+def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> TestResult:
+    """Back a passing verdict with the reference fix run against the same planted tests."""
+    from agent.suites.loading import apply_reference_fix, has_reference_fix
+    from agent.workspace import Workspace
+
+    if not result.passed or not has_reference_fix(ws.task):
+        return result
+    with tempfile.TemporaryDirectory(prefix="repo-agent-ref-", dir=ws.path.parent) as tmp:
+        ref = Workspace.create(ws.suite, ws.task, Path(tmp), sandbox=ws.sandbox)
+        apply_reference_fix(ws.suite, ws.task, ref)
+        apply(ref.path, canaries)
+        theirs = ref.run_tests()
+        if canaries:
+            theirs = judge_canaries(theirs, canaries)
+    if not theirs.passed:
+        return dataclasses.replace(
+            result,
+            passed=False,
+            error=f"differential check: the reference fix does not pass the same tests ({theirs.summary})",
+        )
+    unseen = sorted(set(theirs.outcomes) - set(result.outcomes))
+    if unseen:
+        more = f" (+{len(unseen) - 3} more)" if len(unseen) > 3 else ""
+        return dataclasses.replace(
+            result,
+            passed=False,
+            tamper=[*result.tamper, f"tests the reference fix runs are missing: {', '.join(unseen[:3])}{more}"],
+        )
+    return result
+
+
+def final_run(ws: Workspace) -> TestResult:
+    """Plant canaries, run the tests, check the canaries, back a pass with the reference fix."""
+    canaries = plant(ws)
+    result = ws.run_tests()
+    if canaries:
+        result = judge_canaries(result, canaries)
+    return differential(ws, result, canaries)

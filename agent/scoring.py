@@ -1,0 +1,177 @@
+"""Running a task's tests and reading their verdict (docs/ARCHITECTURE.md, sandbox).
+
+The command runs in the sandbox (agent/sandbox.py). For pytest, the bootstrap below
+imports pytest and the two plugins of ``agent/_pytest_plugins`` before the workspace is
+on ``sys.path``: ``repo_agent_timeout`` fails a test that runs past its per-test limit,
+``repo_agent_verdict`` sends each test's outcome to this process through an inherited
+pipe while the tests run. The verdict is judged from those records against the exit
+code (agent/pytest_report.py); counts never come from a file the tests could rewrite
+or from grepping "passed" in the output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
+from agent.sandbox import PLUGIN_DIR, SandboxError, run_command_full
+from agent.trace import TestCounts
+
+if TYPE_CHECKING:
+    from agent.suites.models import Task
+
+
+@dataclass
+class TestResult:
+    __test__ = False  # not a pytest test class
+
+    passed: bool  # exit code 0 AND every collected test passed
+    counts: TestCounts
+    summary: str  # one line: "3 passed, 1 failed in 0.12s" or "timed out after 10s"
+    duration_s: float
+    timed_out: bool
+    output: str  # combined stdout/stderr, uncut (callers cut it)
+    exit_code: int | None
+    # Set when exit code, per-test records and counts disagree (never a pass).
+    error: str | None = None
+    # What the run showed of tampering with the test machinery (never a pass).
+    tamper: list[str] = field(default_factory=list)
+    # Per-test outcome by pytest node id, from the verdict records: passed/failed/error/skipped.
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    def brief(self) -> dict:
+        """The small dict that goes into a finish object or a trace."""
+        out = {
+            "passed": self.passed,
+            "summary": self.summary,
+            "counts": self.counts.model_dump(),
+            "timed_out": self.timed_out,
+        }
+        if self.error:
+            out["error"] = self.error
+        if self.tamper:
+            out["tamper"] = list(self.tamper)
+        return out
+
+
+def resolve_argv(test_command: list[str] | str) -> list[str]:
+    """The task's test command with ``python``/``pytest`` bound to this interpreter."""
+    argv = shlex.split(test_command) if isinstance(test_command, str) else list(test_command)
+    if not argv:
+        raise SandboxError("empty test command")
+    head = os.path.basename(argv[0])
+    if head in ("python", "python3") or re.fullmatch(r"python3\.\d+", head):
+        argv[0] = sys.executable
+    elif head in ("pytest", "py.test"):
+        argv = [sys.executable, "-m", "pytest", *argv[1:]]
+    return argv
+
+
+# Imports pytest and the verdict plugin from the venv before the workspace is on sys.path
+# (run with -P), so a pytest.py or conftest the model wrote cannot run ahead of them.
+_BOOT = (
+    "import os, sys\n"
+    "sys.path.insert(0, os.environ['REPO_AGENT_PLUGIN_DIR'])\n"
+    "import pytest, repo_agent_verdict, repo_agent_timeout\n"
+    "sys.path.insert(0, os.getcwd())\n"
+    "sys.exit(int(pytest.main(plugins=[repo_agent_verdict, repo_agent_timeout])))\n"
+)
+
+
+def _pytest_argv(argv: list[str], at: int) -> list[str]:
+    """``python [opts] -m pytest ARGS`` -> ``python [opts] -P -c BOOT ARGS``."""
+    return [*argv[: at - 2], "-P", "-c", _BOOT, *argv[at:]]
+
+
+def run_tests(
+    workspace_dir: Path,
+    task: Task,
+    *,
+    sandbox: str = "auto",
+    trusted_hook_files: tuple[str, ...] = (),
+    trusted_code_files: tuple[str, ...] = (),
+) -> TestResult:
+    """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed.
+
+    For pytest the verdict comes from the records the verdict plugin sends while the tests
+    run (agent/_pytest_plugins/repo_agent_verdict.py), checked against the exit code;
+    ``trusted_hook_files`` are the conftest.py files allowed to implement outcome hooks,
+    ``trusted_code_files`` the files a test function's code may come from besides its own.
+    """
+    workspace_dir = Path(workspace_dir).resolve()
+    argv = resolve_argv(task.test_command)
+    at = pytest_index(argv)
+    results = Path(tempfile.mkdtemp(prefix="repo-agent-results-"))
+    env: dict[str, str] = {}
+    if at is not None:
+        opts = ["-p", "no:cacheprovider", f"--rootdir={workspace_dir}", f"--confcutdir={workspace_dir}"]
+        if not has_pytest_config(workspace_dir):
+            # Without this, pytest would adopt the config of any ancestor directory
+            # (e.g. this project's own pyproject.toml when a workspace lives inside it).
+            (results / "pytest.ini").write_text("[pytest]\n")
+            opts.append(f"-c={results / 'pytest.ini'}")
+        argv[at:at] = opts
+        argv = _pytest_argv(argv, at)
+        env["REPO_AGENT_PLUGIN_DIR"] = str(PLUGIN_DIR)
+        # Entry-point plugins of this venv (textual snapshots, asyncio, ...) triple pytest's
+        # start-up and are not the task's: tests run with plain pytest + our plugins.
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        if task.per_test_timeout_s:
+            env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
+    results.chmod(0o755)  # readable by the sandbox's uid
+    try:
+        run = run_command_full(
+            argv,
+            workspace_dir,
+            timeout_s=task.timeout_s,
+            sandbox=sandbox,
+            env=env,
+            ro_binds=(results, PLUGIN_DIR),
+            verdict_pipe=at is not None,
+        )
+    finally:
+        shutil.rmtree(results, ignore_errors=True)
+    code, output, duration, timed_out = run.exit_code, run.output, run.duration_s, run.timed_out
+    line = summary_line(output)
+    error, tamper, outcomes = None, [], {}
+    if at is not None:
+        v = judge(run.records, code, trusted_hook_files=trusted_hook_files, trusted_code_files=trusted_code_files)
+        counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
+    else:
+        counts = counts_from_summary(line)
+    if timed_out:
+        summary = f"timed out after {task.timeout_s:g}s"
+        passed = False
+    else:
+        summary = line or f"exit status {code} in {duration:.2f}s"
+        if line is None and at is not None and "Timeout (0:" in output:
+            summary = (
+                f"stopped: a test ignored the per-test timeout of {task.per_test_timeout_s:g}s (exit status {code})"
+            )
+        elif error:
+            summary = f"verdict error: {error}"
+        if at is not None:
+            passed = code == 0 and counts.passed > 0 and counts.failed == 0 and counts.errors == 0
+            passed = passed and error is None and not tamper
+        else:
+            passed = code == 0
+    return TestResult(
+        passed=passed,
+        counts=counts,
+        summary=summary,
+        duration_s=duration,
+        timed_out=timed_out,
+        output=output,
+        exit_code=code,
+        error=error,
+        tamper=tamper,
+        outcomes=outcomes,
+    )

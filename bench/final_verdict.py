@@ -1,0 +1,51 @@
+"""What the unforgeable verdict costs: one plain sandboxed test run vs the final run
+(canaries planted + checked, config scan, and the reference-fix differential check that
+backs a pass), on the shipped mini-bugs tasks with their reference fix applied.
+
+    uv run python bench/final_verdict.py [--tasks fix_gcd,fix_roman] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.suites.loading import apply_reference_fix, load_suite
+from agent.workspace import Workspace
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", default="fix_gcd,fix_roman")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    suite = load_suite("mini-bugs")
+    plain: list[float] = []
+    final: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for tid in args.tasks.split(","):
+            task = suite.task(tid)
+            for _ in range(args.runs):
+                with Workspace.create(suite, task, Path(tmp)) as ws:
+                    apply_reference_fix(suite, task, ws)
+                    t = time.perf_counter()
+                    r = ws.run_tests()
+                    plain.append(time.perf_counter() - t)
+                    assert r.passed, r.summary
+                    t = time.perf_counter()
+                    r, tampered = ws.final_test_run()
+                    final.append(time.perf_counter() - t)
+                    assert r.passed and not tampered and not r.tamper, (r.summary, r.tamper, tampered)
+    p, f = statistics.median(plain), statistics.median(final)
+    print(f"plain run_tests   median {p * 1000:7.1f} ms  (n={len(plain)})")
+    print(f"final_test_run    median {f * 1000:7.1f} ms  (n={len(final)})  ratio {f / p:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

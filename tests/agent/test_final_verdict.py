@@ -1,0 +1,98 @@
+"""The final run's canaries, config scan and differential check (agent/final_verdict.py)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from agent.final_verdict import config_tamper, judge_canaries, plant
+from agent.suites.loading import apply_reference_fix
+from agent.workspace import Workspace
+from tests.agent.conftest import ADD_TASK
+
+
+@pytest.fixture
+def ws(add_suite, tmp_path):
+    w = Workspace.create(add_suite, add_suite.tasks[0], tmp_path / "runs")
+    yield w
+    w.cleanup()
+
+
+def test_canaries_look_like_the_tasks_tests_and_behave(ws):
+    canaries = plant(ws, random.Random(1))
+    assert len(canaries) == 4 and sum(c.must_pass for c in canaries) == 2
+    text = (ws.path / "tests/test_add.py").read_text()
+    for c in canaries:
+        assert c.file == "tests/test_add.py" and c.name.startswith(("test_small_", "test_zero_", "test_negative_"))
+        assert f"def {c.name}():" in text
+    apply_reference_fix(ws.suite, ws.task, ws)
+    raw = ws.run_tests()
+    assert raw.exit_code == 1 and raw.counts.failed == 2  # the two must-fail canaries
+    judged = judge_canaries(raw, canaries)
+    assert judged.passed and judged.tamper == []
+    assert (judged.counts.passed, judged.counts.failed, judged.counts.collected) == (3, 0, 3)
+    assert set(judged.outcomes) == {f"tests/test_add.py::test_{n}" for n in ("small", "zero", "negative")}
+
+
+def test_final_run_passes_an_honest_fix_and_removes_its_canaries(ws):
+    apply_reference_fix(ws.suite, ws.task, ws)
+    result, tampered = ws.final_test_run()
+    assert result.passed and tampered == [] and result.tamper == [] and result.error is None
+    assert result.counts.collected == 3
+    assert (ws.path / "tests/test_add.py").read_text() == ADD_TASK["tests/test_add.py"]
+
+
+def test_a_canary_that_passes_is_tampering(ws):
+    canaries = plant(ws, random.Random(2))
+    raw = ws.run_tests()
+    flipped = dict(raw.outcomes)
+    for c in canaries:
+        flipped[c.nodeid] = "passed"
+    judged = judge_canaries(type(raw)(**{**raw.__dict__, "outcomes": flipped}), canaries)
+    assert not judged.passed
+    assert sum("must have failed" in t for t in judged.tamper) == 2
+
+
+def test_missing_canary_is_tampering_only_in_a_finished_session(ws):
+    canaries = plant(ws, random.Random(3))
+    raw = ws.run_tests()
+    gone = {k: v for k, v in raw.outcomes.items() if k != canaries[0].nodeid}
+    judged = judge_canaries(type(raw)(**{**raw.__dict__, "outcomes": gone}), canaries)
+    assert any("is missing from the results" in t for t in judged.tamper)
+    timed_out = type(raw)(**{**raw.__dict__, "outcomes": gone, "timed_out": True, "exit_code": None})
+    assert not any("missing" in t for t in judge_canaries(timed_out, canaries).tamper)
+
+
+def test_no_canaries_where_the_command_selects_or_stops_early(add_suite, tmp_path):
+    for cmd in (["python", "-m", "pytest", "-x", "tests"], ["python", "-m", "pytest", "-k", "small"], ["make"]):
+        task = add_suite.tasks[0].model_copy(update={"test_command": cmd})
+        with Workspace.create(add_suite, task, tmp_path / "runs") as w:
+            assert plant(w) == [], cmd
+
+
+def test_config_files_and_shadow_modules_are_reported(ws):
+    (ws.path / "pytest.ini").write_text("[pytest]\n")
+    (ws.path / "sub").mkdir()
+    (ws.path / "sub" / "conftest.py").write_text("")
+    (ws.path / "_pytest").mkdir()
+    (ws.path / "x.pth").write_text("import os\n")
+    assert config_tamper(ws) == ["_pytest", "pytest.ini", "sub/conftest.py", "x.pth"]
+    (ws.path / "conftest.py").write_text("# changed\n")  # the task has no root conftest: new
+    assert "conftest.py" in config_tamper(ws)
+
+
+def test_differential_check_catches_tests_the_rollout_never_ran(ws):
+    """A rollout whose run lost a test the reference fix runs is tampered."""
+    import dataclasses
+
+    from agent.final_verdict import differential
+
+    apply_reference_fix(ws.suite, ws.task, ws)
+    canaries = plant(ws, random.Random(4))
+    mine = judge_canaries(ws.run_tests(), canaries)
+    assert mine.passed
+    lost = dataclasses.replace(mine, outcomes={k: v for k, v in mine.outcomes.items() if not k.endswith("::test_zero")})
+    backed = differential(ws, lost, canaries)
+    assert not backed.passed and any("test_zero" in t for t in backed.tamper)
+    assert differential(ws, mine, canaries).passed

@@ -1,0 +1,64 @@
+"""Judging a pytest run from the verdict plugin's records (agent/pytest_report.judge)."""
+
+from __future__ import annotations
+
+import json
+
+from agent.pytest_report import judge
+
+
+def _records(*recs: dict) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in recs)
+
+
+def _test(nodeid: str, call: str = "passed") -> list[dict]:
+    return [
+        {"k": "report", "id": nodeid, "when": "setup", "outcome": "passed", "xfail": False},
+        {"k": "report", "id": nodeid, "when": "call", "outcome": call, "xfail": False},
+        {"k": "report", "id": nodeid, "when": "teardown", "outcome": "passed", "xfail": False},
+    ]
+
+
+HELLO = {"k": "hello", "pid": 7}
+
+
+def test_counts_from_records_agreeing_with_the_exit_code():
+    v = judge(_records(HELLO, *_test("t::a"), *_test("t::b", "failed"), {"k": "finish", "exitstatus": 1}), 1)
+    assert v.error is None and v.tamper == []
+    assert (v.counts.passed, v.counts.failed, v.counts.collected) == (1, 1, 2)
+    assert v.outcomes == {"t::a": "passed", "t::b": "failed"}
+
+
+def test_disagreements_are_errors():
+    ok = _test("t::a")
+    assert "never reported" in judge(b"", 0).error
+    assert "without finishing" in judge(_records(HELLO, *ok), 0).error
+    assert "session ended with 1" in judge(_records(HELLO, *ok, {"k": "finish", "exitstatus": 1}), 0).error
+    failing = _records(HELLO, *_test("t::a", "failed"), {"k": "finish", "exitstatus": 0})
+    assert "exit status 0 with 0 passed, 1 failed" in judge(failing, 0).error
+    assert "no test failed" in judge(_records(HELLO, *ok, {"k": "finish", "exitstatus": 1}), 1).error
+    dup = _records(HELLO, *ok, ok[1], {"k": "finish", "exitstatus": 0})
+    assert "two call reports for t::a" in judge(dup, 0).error
+    late = _records(HELLO, *ok, {"k": "finish", "exitstatus": 0}, *_test("t::b"))
+    assert "after the session finished" in judge(late, 0).error
+    assert (
+        "unreadable"
+        in judge(_records(HELLO) + b"{not json\n" + _records(*ok, {"k": "finish", "exitstatus": 0}), 0).error
+    )
+
+
+def test_hooks_from_untrusted_files_and_tamper_records():
+    recs = _records(
+        HELLO,
+        *_test("t::a"),
+        {"k": "tamper", "what": "pytest internals replaced: CallInfo.from_call"},
+        {"k": "hook", "hook": "pytest_runtest_makereport", "file": "/ws/conftest.py"},
+        {"k": "hook", "hook": "pytest_runtest_makereport", "file": "/ws/gcd.py"},
+        {"k": "finish", "exitstatus": 0},
+    )
+    v = judge(recs, 0, trusted_hook_files=("/ws/conftest.py",))
+    assert v.error is None
+    assert v.tamper == [
+        "pytest hook pytest_runtest_makereport implemented in /ws/gcd.py",
+        "pytest internals replaced: CallInfo.from_call",
+    ]

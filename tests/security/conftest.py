@@ -1,0 +1,123 @@
+"""Attacks on the sandbox and the verdict, played by a scripted model (issue 9).
+
+Each test runs a real rollout: the scripted chat-completions server on 127.0.0.1 plays a
+model that writes attack code into the workspace, the real tools run it, the real
+sandbox (bwrap) runs the tests, and the final verdict is read back from the trace. No
+attack may end as a pass. Without a working bwrap these tests fail, never skip: a machine
+without the sandbox is exactly where the attacks would succeed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.providers import OpenAIProvider, RetryPolicy
+from agent.sandbox import sandbox_kind, sandbox_warning
+from agent.suites.loading import load_suite
+from agent.suites.models import Suite
+from agent.trace import TestRun, TraceRead, read_trace
+from tests.agent.conftest import ADD_TASK, write_suite
+from tests.doubles.scripted_llm import ScriptedLLM
+from tests.doubles.scripted_policies import PolicyRequest, assistant
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def real_bwrap(monkeypatch):
+    """Every attack runs against the real sandbox: fail loudly where it is missing."""
+    monkeypatch.delenv("REPO_AGENT_SANDBOX", raising=False)
+    monkeypatch.delenv("REPO_AGENT_UNSAFE_NO_SANDBOX", raising=False)
+    if sandbox_kind() != "bwrap":
+        pytest.fail(f"tests/security need a working bwrap: {sandbox_warning()}", pytrace=False)
+
+
+@pytest.fixture
+def scripted():
+    servers: list[ScriptedLLM] = []
+
+    def start(policy, **kw) -> ScriptedLLM:
+        server = ScriptedLLM(policy, **kw).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def mini_suite() -> Suite:
+    return load_suite("mini-bugs")
+
+
+@pytest.fixture
+def add_suite(tmp_path) -> Suite:
+    """fix_add: only ``tests/`` and the root conftest.py are protected."""
+    return load_suite(write_suite(tmp_path / "suite", {"fix_add": ADD_TASK}))
+
+
+@dataclass
+class Attack:
+    result: RolloutResult
+    trace: TraceRead
+    server: ScriptedLLM
+
+    @property
+    def outcome(self):
+        return self.result.outcome
+
+    @property
+    def final_run(self) -> TestRun:
+        return next(e for e in self.trace.events if isinstance(e, TestRun) and e.final)
+
+    def tool_outputs(self) -> str:
+        return "\n".join(str(m.get("content")) for m in self.trace.conversation() if m.get("role") == "tool")
+
+    def sent_to_model(self) -> str:
+        return json.dumps(self.server.requests)
+
+    def verdict(self) -> str:
+        if self.outcome.tests_tampered:
+            return "TAMPERED"
+        return "PASS" if self.outcome.tests_passed else "FAIL"
+
+
+def run_attack(
+    suite: Suite,
+    task_id: str,
+    scripted,
+    tmp_path: Path,
+    writes: dict[str, str],
+    then: list[tuple[str, dict[str, Any]]] = (("run_tests", {}),),
+) -> Attack:
+    """A model that writes ``writes`` in its first turn, makes each ``then`` call in a turn
+    of its own, and finishes; the rollout runs for real and its trace is read back."""
+    turns = [assistant(1, *[("write_file", {"rel_path": p, "content": c}) for p, c in writes.items()])]
+    turns += [assistant(i + 2, (name, args)) for i, (name, args) in enumerate(then)]
+    turns.append(assistant(len(turns) + 1, ("finish", {"summary": "fixed", "changes": list(writes)})))
+
+    def policy(req: PolicyRequest):
+        return turns[min(req.step, len(turns)) - 1]
+
+    server = scripted(policy, suite=suite)
+    provider = OpenAIProvider("scripted-model", base_url=server.base_url, retry=RetryPolicy(max_retries=0))
+    path = tmp_path / f"attack-{uuid.uuid4().hex[:6]}.jsonl"
+    result = run_rollout(
+        suite,
+        suite.task(task_id),
+        provider,
+        path,
+        rollout_id="attack",
+        seed=0,
+        config=RolloutConfig(max_iters=len(turns) + 1),
+        workspace_root=tmp_path / "ws",
+    )
+    return Attack(result, read_trace(path), server)
