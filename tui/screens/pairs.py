@@ -1,8 +1,13 @@
 """Pairs: the review queue. Two rollouts side by side; a verdict commits and advances.
 
-The queue is a list of pair ids (loaded in a worker, in the store's queue order); only
-the pair on screen is read from the store, and the next one is prefetched (its rollouts
-and both diffs parsed and highlighted in a worker) so `n`/`c`/`f`/`d` render at once.
+The queue is read a keyset page at a time (`LabelStore.queue_page`, in the store's queue
+order) into a list of pair ids: what this session walked (so `p` finds pairs labeled
+since) and a page ahead. Only the pair on screen is read from the store, and the next
+one is prefetched (its rollouts and both diffs parsed and highlighted in a worker, and
+the next page when the list runs short) so `n`/`c`/`f`/`d` render at once. Header and
+totals come from the store (counters and a position by key), so they agree with
+`repo-agent pairs list` whatever ingest does meanwhile; a pair on screen that a rebuild
+made stale stays on screen, marked.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from labeling.store import NotFound
 from tui.ab_model import ab_patch_for
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
+from tui.screens.pairs_queue import LOW_WATER, PAGE, QueueFlow, _key, _queue_length
 from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
@@ -92,7 +98,7 @@ def filter_text(f: PairFilter) -> str:
     return " ".join(parts)
 
 
-class PairsScreen(StudioScreen):
+class PairsScreen(QueueFlow, StudioScreen):
     MODE = "pairs"
     BINDINGS = [
         # The footer fits 80 columns: the verdict keys first; r, n, p, 1, 2 live in
@@ -120,6 +126,7 @@ class PairsScreen(StudioScreen):
         self.pair: PairRow | None = None
         self.sides: tuple[RolloutRow | None, RolloutRow | None] = (None, None)
         self._loaded = False
+        self._init_queue()
         self._pending_note: str | None = None
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
         self._syncing = False
@@ -176,34 +183,6 @@ class PairsScreen(StudioScreen):
         if self.focused is None:
             self.query_one("#diff-a", DiffView).focus()  # arrows scroll the diff; tab to the other
 
-    # ------------------------------------------------------------------ data
-    def refresh_data(self) -> None:
-        self._load_queue(self.state.pair_filter, self.state.pair_id)
-
-    @work(thread=True, exclusive=True, group="pairs-queue", exit_on_error=False)
-    def _load_queue(self, filt: PairFilter, keep: str | None) -> None:
-        ids = [p.pair_id for p in self.store.pairs(filt)]
-        self.app.call_from_thread(self._set_queue, ids, keep)
-
-    def _set_queue(self, ids: list[str], keep: str | None) -> None:
-        current = self.pair.pair_id if self.pair else keep
-        if self._loaded and self.queue:
-            # Keep pairs already seen this session in place (labeled ones drop out of an
-            # "unlabeled" queue in the store, but `p` should still find them).
-            known = set(ids)
-            merged = list(ids)
-            for pos, pid in enumerate(self.queue):
-                if pid not in known:
-                    merged.insert(min(pos, len(merged)), pid)
-            ids = merged
-        self.queue = ids
-        self._loaded = True
-        if current in ids:
-            self.index = ids.index(current)
-        else:
-            self.index = min(self.index, max(0, len(ids) - 1))
-        self.show_current()
-
     def _rollout(self, uid: str) -> RolloutRow | None:
         row = self._rollouts.get(uid)
         if row is None:
@@ -230,6 +209,8 @@ class PairsScreen(StudioScreen):
             self.queue.pop(self.index)
             self.show_current()
             return
+        self._gone = False
+        self._keys.setdefault(pid, _key(self.pair))
         self.state.pair_id = pid
         self.sides = (self._rollout(self.pair.chosen_uid), self._rollout(self.pair.rejected_uid))
         self._render_pair()
@@ -248,7 +229,14 @@ class PairsScreen(StudioScreen):
     @work(thread=True, exclusive=True, group="pairs-prefetch", exit_on_error=False)
     def _prefetch(self, index: int, width: int, height: int, mode: str, styles) -> None:
         """Read the next pair's rollouts, parse + highlight its diffs and render their
-        first screenful, ahead of time."""
+        first screenful, ahead of time; fetch the next page when the list runs short."""
+        queue = self.queue
+        if len(queue) - index < LOW_WATER and not self._end and queue:
+            last = queue[-1]
+            key = self._keys.get(last)
+            if key is not None:
+                page = self.store.queue_page(self.state.pair_filter, key, PAGE)
+                self.app.call_from_thread(self._append_page, last, page)
         if not (0 <= index < len(self.queue)):
             return
         try:
@@ -268,7 +256,9 @@ class PairsScreen(StudioScreen):
     # ------------------------------------------------------------------ rendering
     def _render_empty(self) -> None:
         f = filter_text(self.state.pair_filter)
-        if not self._loaded:
+        if self._load_error:
+            msg = Text(f"Could not load the review queue: {self._load_error}", style="bold red")
+        elif not self._loaded:
             msg = Text("loading the review queue…", style="dim")
         elif self.state.ingest.running and self.state.ingest.passes == 0:
             msg = Text(
@@ -289,13 +279,20 @@ class PairsScreen(StudioScreen):
             self.query_one(f"#diff-{side}", DiffView).set_patch("", empty_message="")
         self._render_progress()
 
-    def _render_pair(self) -> None:
+    def _render_pair(self, diffs: bool = True) -> None:
         pair = self.pair
         assert pair is not None
         # Two lines that never wrap: what must stay visible at 80 columns comes first
         # (position, task, flags; the verdict), details after, cut at the edge.
         head = Text(no_wrap=True, overflow="ellipsis")
-        head.append(f" Pair {self.index + 1}/{len(self.queue)} ", style="bold reverse")
+        pos, total = self._position()
+        shown = "…" if pos is None else (pos + 1 if pos >= 0 else "–")
+        head.append(f" Pair {shown}/{'…' if total is None else total} ", style="bold reverse")
+        if self._gone or pair.stale:
+            head.append(
+                " STALE: pruned, a verdict key skips it " if self._gone else " STALE ",
+                style="bold black on magenta",
+            )
         head.append(f" {pair.task_id} ", style="bold")
         if pair.flags:
             for fl in pair.flags:
@@ -363,7 +360,8 @@ class PairsScreen(StudioScreen):
             if pair.kind == "step" and row is not None:
                 summary = self._divergent_action(row, pair.at_step or 0) + "\n" + summary
             self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
-        self._show_diffs()
+        if diffs:
+            self._show_diffs()
         self._render_progress()
 
     def _show_diffs(self) -> None:
@@ -423,22 +421,37 @@ class PairsScreen(StudioScreen):
     def action_verdict(self, verdict: str) -> None:
         if self.pair is None:
             return
+        if self._gone:
+            self.notify("This pair was pruned by a rebuild (stale): no verdict recorded.", severity="warning")
+            self._advance()
+            return
         note = self._pending_note
         self.store.set_verdict(self.pair.pair_id, verdict, note)  # committed on return
+        self._verdicts_seen += 1
         self._pending_note = None
         self.state.rate.verdicts += 1
         self._advance()
 
     def _advance(self) -> None:
+        if self.index + 1 >= len(self.queue):
+            self._more()
+        if self.index + 1 >= len(self.queue) and self._wrap_offered:
+            self._wrap_offered = False
+            self.action_wrap()
+            return
         if self.index + 1 < len(self.queue):
             self.index += 1
         else:
-            left = self.store.counts().remaining
-            self.notify(
-                f"End of this queue. {left} pair(s) left unlabeled overall"
-                + (" (/ to change the filter)." if left else "."),
-                title="Queue done",
-            )
+            left = _queue_length(self.store.counts(self.state.pair_filter), self.state.pair_filter)
+            overall = self.store.counts().remaining
+            if left and self.state.pair_filter.verdict == "unlabeled":
+                msg = f"End of this queue: {left} pair(s) you skipped are still in it. s or n again wraps to them."
+                self._wrap_offered = True
+            else:
+                msg = f"End of this queue. {overall} pair(s) left unlabeled overall" + (
+                    " (/ to change the filter)." if overall else "."
+                )
+            self.notify(msg, title="Queue done")
         self.show_current()
 
     def action_skip(self) -> None:
@@ -448,6 +461,11 @@ class PairsScreen(StudioScreen):
     def action_move(self, delta: int) -> None:
         if not self.queue:
             return
+        if delta > 0 and self.index + delta >= len(self.queue):
+            if self._wrap_offered and not self._more():
+                self._advance()
+                return
+            self._more()
         index = max(0, min(len(self.queue) - 1, self.index + delta))
         if index == self.index:
             where = "last" if delta > 0 else "first"
@@ -465,6 +483,7 @@ class PairsScreen(StudioScreen):
 
     def action_undo(self) -> None:
         ev = self.store.undo()
+        self._verdicts_seen += 1
         if ev is None:
             self.notify("Nothing to undo.", severity="warning")
             return
@@ -478,6 +497,7 @@ class PairsScreen(StudioScreen):
 
     def action_redo(self) -> None:
         ev = self.store.redo()
+        self._verdicts_seen += 1
         if ev is None:
             self.notify("Nothing to redo.", severity="warning")
             return
@@ -514,9 +534,7 @@ class PairsScreen(StudioScreen):
             if text is None:
                 return
             self.state.pair_filter = parse_filter(text)
-            self.queue, self._loaded, self.index = [], False, 0
-            self.pair = None
-            self._load_queue(self.state.pair_filter, None)
+            self._restart()
 
         self.app.push_screen(
             PromptModal("Filter the queue", filter_text(self.state.pair_filter), FILTER_HINT, validate=check), done
@@ -555,6 +573,7 @@ class PairsScreen(StudioScreen):
             if text:
                 for tag in text.replace(",", " ").split():
                     self.store.tag_pair(pid, tag)
+                self._verdicts_seen += 1  # a tag filter's figures change too
                 self.show_current()
 
         self.app.push_screen(PromptModal("Tag this pair (find it later with / tag:NAME)"), done)
