@@ -75,8 +75,8 @@ async def test_runs_and_stats_screens_show_markup_like_data_as_text(tmp_path, ma
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         batches = app.screen.query_one("#batches", DataTable)
-        row = [str(c) for c in batches.get_row_at(0)]
-        assert row[:3] == ["b[bold]1", "s[/]", f"openai/{MODEL}"]
+        row = dict(zip([c.value for c in batches.columns], [str(c) for c in batches.get_row_at(0)]))
+        assert (row["batch"], row["suite"], row["model"]) == ("b[bold]1", "s[/]", f"openai/{MODEL}")
         rollouts = app.screen.query_one("#batch-rollouts", DataTable)
         assert [str(c) for c in rollouts.get_row_at(0)][:2] == ["t1__s1", TASK]
         await pilot.press("f5")
