@@ -10,9 +10,17 @@
    the previous pair settled (the next pair is prefetched, as it is while a person reads);
    keypress to the first frame that shows the new pair with both diffs ready. p50/p95.
 
+3. Large queue: stores of ~500 and >= 50,000 pairs (pass-fail over 400 and 5,000
+   generated rollouts). First frame with a pair on the large one; next pair after a
+   verdict key (`c`: commit, advance, render) p50/p95; and the store's queue counts and
+   queue position (the calls the Pairs screen makes per key) at both sizes, with ratios.
+
 A "frame" is App._display being called with the screen's update (headless: the same
 call, minus the terminal write). Targets: first screen < 1 s with the two
-sizes within 1.5x; next pair p50 < 16 ms, p95 < 50 ms.
+sizes within 1.5x; next pair p50 < 16 ms, p95 < 50 ms; at 50,000 pairs the same next-pair
+targets, first pair < 1 s, counts and position within 2x of 500 pairs.
+
+    uv run python bench/studio.py --only-queue   # just the large-queue case
 """
 
 from __future__ import annotations
@@ -216,6 +224,94 @@ async def next_pair(root: Path, presses: int) -> list[float]:
     return out
 
 
+async def next_after_verdict(root: Path, presses: int) -> list[float]:
+    """Keypress `c` to the first frame showing the next pair with both diffs ready."""
+    app = TimedApp(root, labeler="bench", tail_interval=None)
+    out: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        while screen.pair is None or not all(v.ready for v in screen.query(DiffView)):
+            await pilot.pause(0.01)
+        for _ in range(presses):
+            for w in list(app.workers):  # the prefetch (a person reads the pair meanwhile)
+                try:
+                    await w.wait()
+                except Exception:
+                    pass
+            await pilot.pause()
+            if screen.index + 1 >= len(screen.queue):
+                break
+            app.watch_for = screen.queue[screen.index + 1]
+            app.seen_at = None
+            t0 = time.perf_counter()
+            await pilot.press("c")
+            while app.seen_at is None:
+                await pilot.pause(0.001)
+            out.append(app.seen_at - t0)
+        # Leave the store as found: the verdicts are undone (the log keeps both).
+        for _ in out:
+            app.store.undo()
+    return out
+
+
+def ensure_queue_store(root: Path, rollouts: int) -> int:
+    """A generated store with its pairs built by pass-fail; returns the pair count."""
+    ensure_store(root, rollouts)
+    with LabelStore(LabelStore.default_path(root), labeler="bench") as store:
+        store.ingest([root], rebuild=False)
+        if store.settings().get("strategy") != "pass-fail":
+            t = time.perf_counter()
+            store.rebuild_pairs(strategy="pass-fail")
+            print(f"  built pass-fail pairs for {root.name} in {time.perf_counter() - t:.1f} s")
+        return store.counts().total
+
+
+def store_calls(root: Path, reps: int = 300) -> dict[str, float]:
+    """Median seconds of the per-key store calls: counts (whole queue and the screen's
+    filter) and the queue position of a pair near the head (where a reviewer is)."""
+    from labeling.records import PairFilter
+
+    f = PairFilter(verdict="unlabeled")
+    out = {}
+    with LabelStore(LabelStore.default_path(root), labeler="bench") as store:
+        pair = store.queue_page(f, None, 20)[10]
+        for name, fn in (
+            ("counts", lambda: store.counts()),
+            ("counts (filter)", lambda: store.counts(f)),
+            ("position", lambda: store.queue_position(pair, f)),
+            ("next page", lambda: store.queue_page(f, pair, 100)),
+        ):
+            xs = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn()
+                xs.append(time.perf_counter() - t)
+            out[name] = statistics.median(xs)
+    return out
+
+
+def large_queue(args) -> None:
+    print("\nlarge queue (pass-fail pairs)")
+    small = args.out / f"q{args.queue_small}"
+    large = args.out / f"q{args.queue_large}"
+    n_small = ensure_queue_store(small, args.queue_small)
+    n_large = ensure_queue_store(large, args.queue_large)
+    print(f"  stores: {n_small} pairs ({args.queue_small} rollouts), {n_large} pairs ({args.queue_large} rollouts)")
+    runs = [asyncio.run(first_screen(large)) for _ in range(args.runs)]
+    print(f"  {n_large} pairs: first frame with a pair {statistics.median(r[1] for r in runs) * 1000:.1f} ms (< 1 s)")
+    for n, root in ((n_small, small), (n_large, large)):
+        lat = asyncio.run(next_after_verdict(root, args.verdicts))
+        print(
+            f"  {n} pairs: next pair after a verdict key ({len(lat)} presses): "
+            f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   max {max(lat) * 1000:.1f} ms"
+            "   (p50 < 16 ms, p95 < 50 ms)"
+        )
+    a, b = store_calls(small), store_calls(large)
+    print(f"  {'store call (median)':<20}{n_small:>10} pairs{n_large:>10} pairs   ratio (< 2x)")
+    for name in a:
+        print(f"  {name:<20}{a[name] * 1e6:>13.0f} µs{b[name] * 1e6:>13.0f} µs   {b[name] / a[name]:.2f}x")
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
@@ -229,7 +325,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=40)
     ap.add_argument("--lines", type=int, default=2000)
+    ap.add_argument("--queue-small", type=int, default=400, help="rollouts of the ~500-pair store")
+    ap.add_argument("--queue-large", type=int, default=5000, help="rollouts of the >= 50,000-pair store")
+    ap.add_argument("--verdicts", type=int, default=200, help="verdict keys timed on the large queue")
+    ap.add_argument("--only-queue", action="store_true", help="run only the large-queue case")
     args = ap.parse_args()
+    if args.only_queue:
+        large_queue(args)
+        return
 
     print("preparing stores…")
     small = ensure_store(args.out / f"r{args.small}", args.small)
@@ -258,6 +361,7 @@ def main() -> None:
         f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   "
         f"max {max(lat) * 1000:.1f} ms   (targets p50 < 16 ms, p95 < 50 ms)"
     )
+    large_queue(args)
 
 
 if __name__ == "__main__":

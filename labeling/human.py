@@ -56,6 +56,8 @@ class HumanLog:
         at = now()
         with self._db.write():
             eid = self._db.insert_event(kind, target, value, note, self.labeler, at)
+            if kind == "verdict":
+                self._db.refresh_verdicts([target])
         return LabelEvent(id=eid, kind=kind, target=target, value=value, note=note, labeler=self.labeler, at=at)
 
     def set_verdict(self, pair_id: str, verdict: str | None, note: str | None = None) -> LabelEvent:
@@ -114,13 +116,13 @@ class HumanLog:
         of event undone, ``ref`` its id), or None when there is nothing to undo.
         """
         with self._db.write():  # read + append atomically against another process
-            events = self._db.events(labeler=self.labeler)
-            undone, _ = _undo_state(events)
-            target = next((e for e in reversed(events) if e["kind"] in ACTION_KINDS and e["id"] not in undone), None)
+            target = self._db.last_action(self.labeler, ACTION_KINDS)
             if target is None:
                 return None
             at = now()
             eid = self._db.insert_event("undo", target["target"], target["kind"], None, self.labeler, at, target["id"])
+            if target["kind"] == "verdict":
+                self._db.refresh_verdicts([target["target"]])
         return LabelEvent(
             id=eid,
             kind="undo",
@@ -134,26 +136,14 @@ class HumanLog:
     def redo(self) -> LabelEvent | None:
         """Re-apply this labeler's latest undone action, if no new action came since."""
         with self._db.write():
-            events = self._db.events(labeler=self.labeler)
-            undone, redone = _undo_state(events)
-            last_action = max((e["id"] for e in events if e["kind"] in ACTION_KINDS), default=0)
-            by_id = {e["id"]: e for e in events}
-            undo = next(
-                (
-                    e
-                    for e in reversed(events)
-                    if e["kind"] == "undo"
-                    and e["id"] > last_action
-                    and e["id"] not in redone
-                    and undone.get(e["ref"]) == e["id"]
-                ),
-                None,
-            )
-            if undo is None:
+            found = self._db.last_undo(self.labeler, ACTION_KINDS)
+            if found is None:
                 return None
-            action = by_id[undo["ref"]]
+            undo, action = found
             at = now()
             eid = self._db.insert_event("redo", action["target"], action["kind"], None, self.labeler, at, undo["id"])
+            if action["kind"] == "verdict":
+                self._db.refresh_verdicts([action["target"]])
         return LabelEvent(
             id=eid,
             kind="redo",

@@ -33,6 +33,10 @@ from labeling.trace_rows import (
 )
 
 MAX_WARNINGS = 200
+# A batch.json modified this recently is read again on the next pass: file times are
+# coarse (a kernel tick), so a rewrite of the same size within one tick would look
+# unchanged by (size, mtime) ("racy" stat, as git calls it).
+RACY_NS = 2_000_000_000
 FLUSH_FILES = 256  # files per write transaction
 FLUSH_BYTES = 32 << 20
 
@@ -71,7 +75,8 @@ def _batch_row(bdir: Path, batch_id: str, st: os.stat_result | None, warnings: l
             )
         except Exception as exc:  # a malformed batch.json is reported, never fatal
             warnings.append(f"{bdir / BATCH_FILE}: unreadable batch.json ({type(exc).__name__})")
-        row.update(meta_size=st.st_size, meta_mtime_ns=st.st_mtime_ns)
+        racy = time.time_ns() - st.st_mtime_ns < RACY_NS
+        row.update(meta_size=st.st_size, meta_mtime_ns=-1 if racy else st.st_mtime_ns)
     return row
 
 
@@ -91,6 +96,9 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
         invalid_lines=0,
     )
 
+    batches_read = 0
+    finished_tasks: set[str] = set()
+    open_batches: list[str] = []
     batch_dirs: list[Path] = []
     seen: set[Path] = set()
     for root in roots:
@@ -113,9 +121,12 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
             row = _batch_row(bdir, batch_id, meta_st, warnings)
             if state is None or meta_st is not None:
                 db.upsert_batch(row)
+                batches_read += 1
             batch_done = bool(row.get("finished_at"))
         else:
             batch_done = bool(state[2])
+        if not batch_done:
+            open_batches.append(str(bdir))
         known_files = db.file_states(batch_id)
         tdir = bdir / TRACES_DIR
         try:
@@ -150,7 +161,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     changed: list[str] = []
     group_bytes = 0
     for i, t in enumerate(todo):
-        item = _read_one(db, t, warnings, counts)
+        item = _read_one(db, t, warnings, counts, finished_tasks)
         if item is not None:
             group.append(item)
             changed.append(item[0].uid)
@@ -176,11 +187,18 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
         more = len(warnings) - MAX_WARNINGS
         warnings = warnings[:MAX_WARNINGS] + [f"... and {more} more warnings"]
     return IngestReport(
-        batches=len(batch_dirs), warnings=warnings, duration_s=time.perf_counter() - t0, changed=changed, **counts
+        batches=len(batch_dirs),
+        batches_read=batches_read,
+        finished_tasks=sorted(finished_tasks),
+        open_batches=open_batches,
+        warnings=warnings,
+        duration_s=time.perf_counter() - t0,
+        changed=changed,
+        **counts,
     )
 
 
-def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
+def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int], finished_tasks: set[str]):
     uid = f"{t.batch_id}/{t.rollout_id}"
     known = t.known
     reset = t.reset or known is None
@@ -222,6 +240,8 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
     counts["events"] += acc.events
     counts["invalid_lines"] += len(acc.invalid)
     counts["finished_rollouts"] += acc.finished_now
+    if acc.finished_now:
+        finished_tasks.add(acc.values.get("task_id") or "")
     for ln, _off, reason in acc.invalid:
         warnings.append(f"{t.path}:{ln}: {reason}")
     if chunk.torn_tail:

@@ -147,7 +147,7 @@ class PairRow(_Row):
     contrast: Contrast = "pass_fail"
     decided_by: str = ""  # the score component the auto preference was decided on
     flags: list[str] = Field(default_factory=list)  # subset of PAIR_FLAGS
-    stale: bool = False  # no longer selected by the current strategy (kept, never deleted)
+    stale: bool = False  # no longer selected by the current strategy (kept while it has a verdict)
     verdict: Verdict | None = None
     note: str | None = None
     tags: list[str] = Field(default_factory=list)
@@ -203,7 +203,9 @@ class PairBuildReport(_Row):
     score_order: list[str]
     pairs: int = 0  # pairs the strategy selects now
     new_pairs: int = 0
-    stale_pairs: int = 0  # kept pairs it no longer selects
+    stale_pairs: int = 0  # pairs it no longer selects (kept with their verdict, else pruned)
+    pruned_pairs: int = 0  # stale pairs without a verdict, deleted (their log stays)
+    tasks: list[str] | None = None  # the tasks rebuilt (None: all); the counts above are theirs
     no_contrast_tasks: list[str] = Field(default_factory=list)
     by_contrast: dict[str, int] = Field(default_factory=dict)
     by_flag: dict[str, int] = Field(default_factory=dict)
@@ -219,6 +221,7 @@ class IngestProgress(_Row):
 class IngestReport(_Row):
     batches: int = 0
     files_seen: int = 0
+    batches_read: int = 0  # batch.json files (re-)read: a batch's status or plan changed
     files_read: int = 0  # opened and read (new, grown or replaced)
     files_unchanged: int = 0  # stat only, not opened
     bytes_read: int = 0
@@ -226,6 +229,8 @@ class IngestReport(_Row):
     new_rollouts: int = 0
     updated_rollouts: int = 0
     finished_rollouts: int = 0  # rollouts whose rollout_end was read this time
+    finished_tasks: list[str] = Field(default_factory=list)  # their task ids (pairs rebuilt for these)
+    open_batches: list[str] = Field(default_factory=list)  # batch dirs whose batch.json has not ended
     warnings: list[str] = Field(default_factory=list)
     torn_lines: int = 0  # partial last lines (left for next time, or reported if the batch ended)
     invalid_lines: int = 0  # lines that are not a valid event (skipped)

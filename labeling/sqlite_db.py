@@ -10,7 +10,6 @@ references it and that undo has not itself been reversed by a ``redo``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from labeling.errors import SchemaMismatch
+from labeling.sqlite_pairs import SqlitePairs, migrate
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
-# 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
+# 2: index on rollouts.status; derived queue columns, pair_counts (labeling/sqlite_pairs.py).
 SCHEMA_VERSION = 2
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
@@ -85,25 +85,9 @@ CREATE VIEW IF NOT EXISTS current_tags AS
 """
 
 EVENT_COLUMNS = ("id", "kind", "target", "value", "note", "labeler", "at", "ref")
-PAIR_COLUMNS = (
-    "pair_id",
-    "task_id",
-    "kind",
-    "chosen_uid",
-    "rejected_uid",
-    "strategy",
-    "contrast",
-    "decided_by",
-    "flags",
-    "at_step",
-    "prefix_messages",
-    "stale",
-    "created_at",
-    "updated_at",
-)
 
 
-class SqliteDb:
+class SqliteDb(SqlitePairs):
     """One SQLite file in WAL mode; a lock makes one connection safe across threads."""
 
     def __init__(self, path: Path):
@@ -137,6 +121,7 @@ class SqliteDb:
             # store of an older version is migrated by this alone.
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
+            migrate(c)
             c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _stored_version(self) -> int | None:
@@ -315,8 +300,8 @@ class SqliteDb:
         for k, v in (where or {}).items():
             if v is None:
                 continue
-            if k == "uids":
-                conds.append(f"uid IN ({', '.join('?' * len(v))})")
+            if k in ("uids", "task_ids"):
+                conds.append(f"{k[:-1]} IN ({', '.join('?' * len(v))})")
                 params.extend(v)
             else:
                 conds.append(f"{k} = ?")
@@ -329,6 +314,18 @@ class SqliteDb:
 
     def rollout_rid(self, uid: str) -> int | None:
         rows = self._q("SELECT rid FROM rollouts WHERE uid = ?", (uid,))
+        return rows[0][0] if rows else None
+
+    def neighbour_uid(self, uid: str, delta: int) -> str | None:
+        """The rollout after (delta > 0) or before ``uid`` in its batch, ordered by task id
+        then uid; one index range, no patch read."""
+        op, order = (">", "ASC") if delta > 0 else ("<", "DESC")
+        rows = self._q(
+            f"SELECT r.uid FROM rollouts r JOIN rollouts me ON me.uid = ? AND r.batch_id = me.batch_id "
+            f"WHERE (r.task_id, r.uid) {op} (me.task_id, me.uid) "
+            f"ORDER BY r.task_id {order}, r.uid {order} LIMIT 1",
+            (uid,),
+        )
         return rows[0][0] if rows else None
 
     def uids_for_rollout_id(self, rollout_id: str) -> list[str]:
@@ -360,77 +357,6 @@ class SqliteDb:
             "FROM rollouts GROUP BY model ORDER BY model"
         )
 
-    # ------------------------------------------------------------------ pairs
-    def pair_ids(self) -> dict[str, tuple[int, str]]:
-        """pair_id -> (stale, flags json)."""
-        return {r[0]: (r[1], r[2]) for r in self._q("SELECT pair_id, stale, flags FROM pairs")}
-
-    def save_pairs(self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str) -> None:
-        cols = PAIR_COLUMNS
-        sql = (
-            f"INSERT INTO pairs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-            "ON CONFLICT(pair_id) DO UPDATE SET strategy=excluded.strategy, contrast=excluded.contrast, "
-            "decided_by=excluded.decided_by, flags=excluded.flags, at_step=excluded.at_step, "
-            "prefix_messages=excluded.prefix_messages, stale=0, updated_at=excluded.updated_at"
-        )
-        with self.write():
-            self._conn.executemany(sql, [[p.get(c) for c in cols] for p in upserts])
-            self._conn.executemany(
-                "UPDATE pairs SET stale = 1, updated_at = ? WHERE pair_id = ? AND stale = 0",
-                [(now, pid) for pid in stale_ids],
-            )
-
-    def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
-        """Every pair (or one) with its current verdict (from the human log) and tags.
-
-        The verdicts are fetched apart and joined here: SQLite would rescan the
-        materialised view once per pair in a LEFT JOIN.
-        """
-        where, params = ("WHERE pair_id = ?", (pair_id,)) if pair_id else ("", ())
-        with self._lock:
-            rows = [
-                dict(zip(PAIR_COLUMNS, r))
-                for r in self._conn.execute(f"SELECT {', '.join(PAIR_COLUMNS)} FROM pairs {where}", params)
-            ]
-            if pair_id:
-                verdicts = self._conn.execute(
-                    "SELECT target, value, note, labeler, at FROM active_events WHERE kind = 'verdict' "
-                    "AND target = ? ORDER BY id DESC LIMIT 1",
-                    params,
-                ).fetchall()
-                verdicts = [v for v in verdicts if v[1] is not None]
-                tag_rows = self._conn.execute(
-                    "SELECT pair_id, tag FROM current_tags WHERE pair_id = ? ORDER BY tag", params
-                ).fetchall()
-            else:
-                verdicts = self._conn.execute(
-                    "SELECT pair_id, verdict, note, labeler, at FROM current_verdicts"
-                ).fetchall()
-                tag_rows = self._conn.execute("SELECT pair_id, tag FROM current_tags ORDER BY tag").fetchall()
-        by_pair = {v[0]: v[1:] for v in verdicts}
-        tags: dict[str, list[str]] = {}
-        for pid, tag in tag_rows:
-            tags.setdefault(pid, []).append(tag)
-        none = (None, None, None, None)
-        for r in rows:
-            r["verdict"], r["note"], r["labeler"], r["labeled_at"] = by_pair.get(r["pair_id"], none)
-            r["flags"] = json.loads(r["flags"] or "[]")
-            r["tags"] = tags.get(r["pair_id"], [])
-        return rows
-
-    def pair_ids_with_prefix(self, prefix: str) -> list[str]:
-        """Up to two ids starting with ``prefix`` (an exact id first); index range scans only."""
-        exact = self._q("SELECT pair_id FROM pairs WHERE pair_id = ?", (prefix,))
-        if exact:
-            return [exact[0][0]]
-        return [
-            r[0]
-            for r in self._q(
-                "SELECT pair_id FROM pairs WHERE pair_id >= ? AND pair_id < ? ORDER BY pair_id LIMIT 2",
-                (prefix, prefix + "\U0010ffff"),
-            )
-        ]
-
     # ------------------------------------------------------------------ human log
     def insert_event(
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
@@ -453,6 +379,37 @@ class SqliteDb:
             params.extend(ids)
         sql += " ORDER BY id"
         return [dict(zip(EVENT_COLUMNS, r)) for r in self._q(sql, params)]
+
+    def last_action(self, labeler: str, kinds: Sequence[str]) -> dict[str, Any] | None:
+        """The labeler's latest action that no undo currently cancels (what `u` undoes).
+
+        Walks the labeler's log backwards over its index: the cost is the number of
+        undone actions on top, not the size of the log."""
+        rows = self._q(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM label_events e WHERE labeler = ? "
+            f"AND kind IN ({', '.join('?' * len(kinds))}) AND NOT EXISTS ("
+            "SELECT 1 FROM label_events u WHERE u.ref = e.id AND u.kind = 'undo' AND NOT EXISTS ("
+            "SELECT 1 FROM label_events r WHERE r.ref = u.id AND r.kind = 'redo')) ORDER BY id DESC LIMIT 1",
+            (labeler, *kinds),
+        )
+        return dict(zip(EVENT_COLUMNS, rows[0])) if rows else None
+
+    def last_undo(self, labeler: str, kinds: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(undo, the action it cancels) that `r` redoes: the labeler's latest undo not yet
+        redone, if no new action came after it. Index walks, as `last_action`."""
+        marks = ", ".join("?" * len(kinds))
+        rows = self._q(
+            f"SELECT {', '.join('u.' + c for c in EVENT_COLUMNS)} FROM label_events u WHERE u.labeler = ? "
+            "AND u.kind = 'undo' AND u.id > coalesce((SELECT max(id) FROM label_events "
+            f"WHERE labeler = ? AND kind IN ({marks})), 0) AND NOT EXISTS ("
+            "SELECT 1 FROM label_events r WHERE r.ref = u.id AND r.kind = 'redo') ORDER BY u.id DESC LIMIT 1",
+            (labeler, labeler, *kinds),
+        )
+        if not rows:
+            return None
+        undo = dict(zip(EVENT_COLUMNS, rows[0]))
+        action = self.events(ids=[undo["ref"]])
+        return (undo, action[0]) if action else None
 
     def step_marks(self, uid: str) -> list[tuple]:
         """(step target, reason, text, labeler, at) for the rollout's currently marked steps."""

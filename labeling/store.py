@@ -23,10 +23,10 @@ from labeling.backend import Backend
 from labeling.errors import NotFound, StoreError
 from labeling.human import HumanLog
 from labeling.human import now as _now
-from labeling.pairs import Candidate, StrategyError, build_pairs, queue_key
+from labeling.pairs import Candidate, StrategyError, build_pairs
+from labeling.queue import ReviewQueue, pair_row
 from labeling.records import (
     STRATEGIES,
-    VERDICTS,
     BatchRow,
     IngestProgress,
     IngestReport,
@@ -70,13 +70,7 @@ def _rollout_row(d: dict[str, Any]) -> RolloutRow:
     return RolloutRow.model_construct(**d)
 
 
-def _pair_row(d: dict[str, Any]) -> PairRow:
-    d = {k: d[k] for k in PairRow.model_fields if k in d}
-    d["stale"] = bool(d.get("stale"))
-    return PairRow.model_construct(**d)
-
-
-class LabelStore(HumanLog):
+class LabelStore(HumanLog, ReviewQueue):
     """One label store file. Usable as a context manager; safe to share across threads.
 
     >>> with LabelStore(LabelStore.default_path(traces)) as store:
@@ -120,7 +114,10 @@ class LabelStore(HumanLog):
                 raise StoreError(f"no such directory: {r}")
         report = indexer.ingest(self._db, roots, progress=progress)
         if rebuild and (report.finished_rollouts or "strategy" not in self.settings()):
-            built = self.rebuild_pairs()
+            # Pairs are per task: only the tasks whose rollouts finished are rebuilt, so a
+            # rollout ending costs the same in a store of 500 or 50,000 pairs.
+            scoped = "strategy" in self.settings() and report.finished_tasks
+            built = self.rebuild_pairs(tasks=report.finished_tasks if scoped else None)
             report = report.model_copy(update={"pairs": built})
         return report
 
@@ -144,14 +141,15 @@ class LabelStore(HumanLog):
         batch_id: str | None = None,
         status: str | None = None,
         uids: Iterable[str] | None = None,
+        with_patch: bool = True,
     ) -> list[RolloutRow]:
-        """Rollouts ordered by task id then uid."""
+        """Rollouts ordered by task id then uid (``with_patch=False``: patches left out, "")."""
         where: dict[str, Any] = {"task_id": task_id, "batch_id": batch_id, "status": status}
         if uids is not None:
             where["uids"] = list(uids)
             if not where["uids"]:
                 return []
-        return [_rollout_row(d) for d in self._db.rollouts(where)]
+        return [_rollout_row(d) for d in self._db.rollouts(where, with_patch=with_patch)]
 
     def rollout(self, uid: str) -> RolloutRow:
         """Raises NotFound."""
@@ -159,6 +157,11 @@ class LabelStore(HumanLog):
         if not rows:
             raise NotFound(f"no rollout {uid!r}")
         return _rollout_row(rows[0])
+
+    def neighbour_rollout(self, uid: str, delta: int) -> str | None:
+        """The uid of the next (delta > 0) or previous rollout of ``uid``'s batch, in
+        `rollouts` order (task id, then uid), or None at either end."""
+        return self._db.neighbour_uid(uid, delta)
 
     def resolve_uid(self, uid: str) -> str:
         """A full rollout uid from a uid or a bare rollout id that is unique across batches."""
@@ -236,13 +239,20 @@ class LabelStore(HumanLog):
         return json.loads(self.settings().get("no_contrast_tasks") or "[]")
 
     def rebuild_pairs(
-        self, *, strategy: str | None = None, score_order: str | list[str] | None = None
+        self,
+        *,
+        strategy: str | None = None,
+        score_order: str | list[str] | None = None,
+        tasks: Iterable[str] | None = None,
     ) -> PairBuildReport:
         """(Re)select pairs over finished rollouts; new pairs are added, old ones kept.
 
         ``strategy`` and ``score_order`` default to the last ones used with this store
         (initially ``best-worst`` and ``labeling.score.DEFAULT_ORDER``) and are remembered.
-        A pair the strategy no longer selects is marked stale (kept with its verdict).
+        A pair the strategy no longer selects is marked stale: kept if it has a verdict,
+        pruned if not (what the log says of it stays in the append-only log). With
+        ``tasks`` only those tasks' pairs are rebuilt (the report counts theirs), unless
+        the strategy or score order changes, which rebuilds every task.
         """
         meta = self.settings()
         strategy = strategy or meta.get("strategy") or "best-worst"
@@ -252,6 +262,10 @@ class LabelStore(HumanLog):
             order = parse_order(score_order if score_order is not None else (meta.get("score_order") or None))
         except ScoreOrderError as exc:
             raise StoreError(str(exc)) from None
+        same = strategy == (meta.get("strategy") or "best-worst") and ",".join(order) == ",".join(
+            parse_order(meta.get("score_order") or None)
+        )
+        task_ids = sorted(set(tasks)) if tasks is not None and same and "strategy" in meta else None
         cands = [
             Candidate(
                 uid=d["uid"],
@@ -274,13 +288,13 @@ class LabelStore(HumanLog):
                 branch_at_step=d["branch_at_step"],
                 prefix_messages=d["prefix_messages"],
             )
-            for d in self._db.rollouts({"status": "finished"}, with_patch=False)
+            for d in self._db.rollouts({"status": "finished", "task_ids": task_ids}, with_patch=False)
         ]
         try:
             selected, no_contrast = build_pairs(cands, strategy, order)
         except StrategyError as exc:
             raise StoreError(str(exc)) from None
-        existing = self._db.pair_ids()
+        existing = self._db.pair_ids(task_ids)
         now = _now()
         ids = set()
         by_contrast: dict[str, int] = {}
@@ -293,7 +307,9 @@ class LabelStore(HumanLog):
             for f in flags:
                 by_flag[f] = by_flag.get(f, 0) + 1
         stale = [pid for pid, (is_stale, _) in existing.items() if pid not in ids and not is_stale]
-        self._db.save_pairs(selected, stale, now)
+        pruned = self._db.save_pairs(selected, stale, now, new_ids=[pid for pid in ids if pid not in existing])
+        if task_ids is not None:  # the other tasks' no-contrast verdicts stand
+            no_contrast = sorted(set(self.no_contrast_tasks()) - set(task_ids) | set(no_contrast))
         self._db.set_meta(
             {"strategy": strategy, "score_order": ",".join(order), "no_contrast_tasks": json.dumps(no_contrast)}
         )
@@ -303,18 +319,12 @@ class LabelStore(HumanLog):
             pairs=len(selected),
             new_pairs=sum(1 for pid in ids if pid not in existing),
             stale_pairs=len(stale),
+            pruned_pairs=pruned,
+            tasks=task_ids,
             no_contrast_tasks=no_contrast,
             by_contrast=by_contrast,
             by_flag=by_flag,
         )
-
-    def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:
-        """Pairs in review-queue order (`labeling.pairs.queue_key`), filtered."""
-        rows = [_pair_row(d) for d in self._db.pairs()]
-        f = filt or PairFilter()
-        rows = [p for p in rows if _matches(p, f)]
-        rows.sort(key=queue_key)
-        return rows
 
     def resolve_pair_id(self, prefix: str) -> str:
         """A full pair id from a unique prefix. Raises NotFound / StoreError (ambiguous)."""
@@ -331,21 +341,7 @@ class LabelStore(HumanLog):
     def pair(self, pair_id: str) -> PairRow:
         """By full id or unique prefix. Raises NotFound / StoreError (ambiguous)."""
         pid = self.resolve_pair_id(pair_id)
-        return _pair_row(self._db.pairs(pid)[0])
-
-    def counts(self, filt: PairFilter | None = None) -> QueueCounts:
-        """Labeled / remaining over the pairs ``filt`` selects (its verdict filter ignored)."""
-        f = (filt or PairFilter()).model_copy(update={"verdict": None})
-        rows = self.pairs(f)
-        n = {v: sum(1 for p in rows if p.verdict == v) for v in VERDICTS}
-        labeled = sum(n.values())
-        return QueueCounts(total=len(rows), labeled=labeled, remaining=len(rows) - labeled, **n)
-
-    def queue_position(self, pair_id: str, filt: PairFilter | None = None) -> tuple[int, int]:
-        """(0-based index of the pair in the queue, queue length); index -1 if absent."""
-        rows = self.pairs(filt)
-        idx = next((i for i, p in enumerate(rows) if p.pair_id == pair_id), -1)
-        return idx, len(rows)
+        return pair_row(self._db.pairs(pid)[0])
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -356,43 +352,6 @@ class LabelStore(HumanLog):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _matches(p: PairRow, f: PairFilter) -> bool:
-    if p.stale and p.verdict is None and not f.include_stale:
-        return False
-    if f.task_id and p.task_id != f.task_id:
-        return False
-    if f.batch_id and not (p.chosen_uid.startswith(f.batch_id + "/") or p.rejected_uid.startswith(f.batch_id + "/")):
-        return False
-    if f.contrast and p.contrast != f.contrast:
-        return False
-    if f.flag:
-        if f.flag == "noisy":
-            if not p.flags:
-                return False
-        elif f.flag == "clean":
-            if p.flags:
-                return False
-        elif f.flag not in p.flags:
-            return False
-    if f.verdict:
-        if f.verdict == "unlabeled":
-            if p.verdict is not None:
-                return False
-        elif f.verdict == "labeled":
-            if p.verdict is None:
-                return False
-        elif p.verdict != f.verdict:
-            return False
-    if f.tag and f.tag not in p.tags:
-        return False
-    if f.text:
-        t = f.text.lower()
-        hay = " ".join([p.pair_id, p.task_id, p.chosen_uid, p.rejected_uid, p.note or "", *p.tags]).lower()
-        if t not in hay:
-            return False
-    return True
 
 
 __all__ = [

@@ -9,6 +9,7 @@ re-reads what it shows when the store changed. Nothing is loaded eagerly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -17,13 +18,23 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
+from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged
 from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen
 from tui.screens.registry import SCREENS, screen_classes
 from tui.state import StudioState
+
+
+def _meta_stat(batch_dir: str) -> tuple | None:
+    try:
+        st = os.stat(Path(batch_dir) / BATCH_FILE)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 class StudioApp(App):
@@ -57,8 +68,10 @@ class StudioApp(App):
         self._start = start
         self._tail_interval = tail_interval
         self._ingesting = False
+        self._ingest_again = False  # asked for while a pass ran: run one more after it
         self._idle_passes = 0
         self._ticks = 0
+        self._open_meta: dict[str, tuple | None] = {}  # running batches' batch.json (size, mtime)
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -86,12 +99,32 @@ class StudioApp(App):
         # Every tick while things change; when idle, every 5th (a stat per trace file
         # adds up on a 10,000-rollout store). A batch launched here pokes it directly.
         self._ticks += 1
-        if self._idle_passes < 3 or self._ticks % 5 == 0 or self.state.running_batches:
+        if self._idle_passes < 3 or self._ticks % 5 == 0 or self.state.running_batches or self._batch_meta_moved():
             self.start_ingest()
 
+    def _batch_meta_moved(self) -> bool:
+        """Has the batch.json of a batch still running changed since the last pass? A few
+        stats: so a batch that ends in another terminal shows its status within one tick,
+        even while the full pass is backed off."""
+        moved = False
+        for path, seen in self._open_meta.items():
+            try:
+                st = os.stat(Path(path) / BATCH_FILE)
+                now = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                now = None
+            moved = moved or now != seen
+        return moved
+
     def start_ingest(self) -> None:
-        """Tail the traces directory: one ingest pass in a thread, never two at once."""
+        """Tail the traces directory: one ingest pass in a thread, never two at once.
+
+        Asked for while a pass runs, one more pass follows it: that pass may have read
+        batch.json and the traces before the change that prompted the request (a batch
+        ending, `x`), and dropping the request left its status stale until some later
+        change (the cancelled/running race)."""
         if self._ingesting:
+            self._ingest_again = True
             return
         self._ingesting = True
         self.state.ingest.running = True
@@ -111,8 +144,24 @@ class StudioApp(App):
         except Exception as exc:  # a bad file never takes the studio down
             self.post_message(StoreChanged(None, False, error=f"{type(exc).__name__}: {exc}"))
             return
-        changed = bool(report.files_read or report.new_rollouts or report.updated_rollouts)
+        changed = bool(report.files_read or report.new_rollouts or report.updated_rollouts or report.batches_read)
         self.post_message(StoreChanged(report, changed))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported (workers run with exit_on_error=False:
+        a failure must not take the studio down, nor pass unseen). The message does not
+        bubble: every studio screen forwards its workers' here. The screen that started
+        it hears of it too, to say so where the missing data would be."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker, error = event.worker, event.worker.error
+        self.notify(
+            f"{worker.group or worker.name}: {type(error).__name__}: {error}",
+            title="A background task failed",
+            severity="error",
+        )
+        if hasattr(worker.node, "worker_failed"):
+            worker.node.worker_failed(worker, error)
 
     def on_ingest_progressed(self, msg: IngestProgressed) -> None:
         self.state.ingest.files_done, self.state.ingest.files_total = msg.done, msg.total
@@ -120,12 +169,17 @@ class StudioApp(App):
 
     def on_store_changed(self, msg: StoreChanged) -> None:
         self._ingesting = False
+        if self._ingest_again:
+            self._ingest_again = False
+            self.start_ingest()  # before anyone sees "not ingesting": settle() waits for it too
         ing = self.state.ingest
         ing.running = False
         ing.last_error = msg.error
         first = ing.passes == 0
         ing.passes += 1
         self._idle_passes = 0 if msg.changed else self._idle_passes + 1
+        if msg.report is not None:
+            self._open_meta = {p: _meta_stat(p) for p in msg.report.open_batches}
         self._show_status()
         if msg.changed or first:
             self.state.store_version += 1
@@ -182,7 +236,7 @@ class StudioApp(App):
         if self.state.rollout_uid:
             return self.state.rollout_uid
         try:
-            running = self.store.rollouts(status="running")
+            running = self.store.rollouts(status="running", with_patch=False)
         except Exception:
             running = []
         if running:

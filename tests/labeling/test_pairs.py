@@ -157,7 +157,7 @@ def test_pairs_are_stable_and_keep_verdicts_as_rollouts_arrive(env):
     # a second batch brings a better rollout for both tasks: best-worst now picks it
     env.batch("b2", [Spec("t", 3, passed=True, patch=FIX, steps=1), Spec("u", 3, passed=True, patch=FIX, steps=1)])
     rep = env.store.ingest([env.root])
-    assert rep.pairs.new_pairs == 2 and rep.pairs.stale_pairs == 2
+    assert rep.pairs.new_pairs == 2 and rep.pairs.stale_pairs == 2 and rep.pairs.pruned_pairs == 1
     queue = env.store.pairs()
     ids = {p.pair_id for p in queue}
     assert first["t"].pair_id in ids  # labeled stale pair kept, verdict intact
@@ -165,7 +165,8 @@ def test_pairs_are_stable_and_keep_verdicts_as_rollouts_arrive(env):
     old = env.store.pair(first["t"].pair_id)
     assert old.stale and old.verdict == "flip" and old.note == "s2 is actually fine"
     assert old.preferred_uid == "b1/t__s2" and old.non_preferred_uid == "b1/t__s1"
-    assert first["u"].pair_id in {p.pair_id for p in env.store.pairs(PairFilter(include_stale=True))}
+    # the unlabeled stale pair is pruned: the store does not grow with rebuilds
+    assert first["u"].pair_id not in {p.pair_id for p in env.store.pairs(PairFilter(include_stale=True))}
     # re-ingest again: nothing changes
     again = env.store.ingest([env.root])
     assert again.files_read == 0 and {p.pair_id for p in env.store.pairs()} == ids

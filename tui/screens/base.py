@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
 from tui.screens.registry import BY_MODE
 from tui.widgets.tab_bar import TabBar
@@ -58,6 +59,14 @@ class StudioScreen(Screen):
         if self._seen_version != self.state.store_version:
             self._seen_version = self.state.store_version
             self.refresh_data()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.studio.on_worker_state_changed(event)  # the app reports failures, in one place
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.worker_ended(event.worker)
+
+    def worker_ended(self, worker: Worker) -> None:
+        """Hook: one of this screen's workers ended (coalesced reloads start the next one here)."""
 
     def store_changed(self) -> None:
         """Called by the app on the active screen after an ingest that changed things."""

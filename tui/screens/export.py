@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
+from textual.worker import get_current_worker
 
 from exports.check import CheckReport
 from exports.options import ExportReport
@@ -106,6 +107,7 @@ class ExportScreen(StudioScreen):
         self.written: Path | None = None
         self.check: Any = None
         self.upload_cmd: str | None = None
+        self._again = False  # the store changed while a dry run was running
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -197,10 +199,23 @@ class ExportScreen(StudioScreen):
 
     def refresh_data(self) -> None:
         if self._fields:
-            self.action_preview()
+            self._preview_soon()
 
     def on_show_screen(self) -> None:
         if self._fields:
+            self._preview_soon()
+
+    def _preview_soon(self) -> None:
+        """A dry run for a store change: while one runs (it reads every pair), the next
+        waits for it, and any number of changes meanwhile make one more, not a pile."""
+        if any(w.group == "export" and w.node is self and not w.is_finished for w in self.app.workers):
+            self._again = True
+            return
+        self.action_preview()
+
+    def worker_ended(self, worker) -> None:
+        if worker.group == "export" and self._again:
+            self._again = False
             self.action_preview()
 
     # ------------------------------------------------------------------ run
@@ -238,6 +253,8 @@ class ExportScreen(StudioScreen):
         except Exception as exc:
             self.app.call_from_thread(self._show, Text(f"{type(exc).__name__}: {exc}", style="bold red"))
             return
+        if dry_run and get_current_worker().is_cancelled:
+            return  # a newer run replaced this one: its figures are already out of date
         self.app.call_from_thread(self._done, report, check, upload, out, dry_run)
 
     def _done(self, report, check, upload, out: Path, dry_run: bool) -> None:

@@ -1,8 +1,13 @@
 """Pairs: the review queue. Two rollouts side by side; a verdict commits and advances.
 
-The queue is a list of pair ids (loaded in a worker, in the store's queue order); only
-the pair on screen is read from the store, and the next one is prefetched (its rollouts
-and both diffs parsed and highlighted in a worker) so `n`/`c`/`f`/`d` render at once.
+The queue is read a keyset page at a time (`LabelStore.queue_page`, in the store's queue
+order) into a list of pair ids: what this session walked (so `p` finds pairs labeled
+since) and a page ahead. Only the pair on screen is read from the store, and the next
+one is prefetched (its rollouts and both diffs parsed and highlighted in a worker, and
+the next page when the list runs short) so `n`/`c`/`f`/`d` render at once. Header and
+totals come from the store (counters and a position by key), so they agree with
+`repo-agent pairs list` whatever ingest does meanwhile; a pair on screen that a rebuild
+made stale stays on screen, marked.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from labeling.records import PairFilter, PairRow, RolloutRow
 from labeling.store import NotFound
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
+from tui.screens.pairs_queue import LOW_WATER, PAGE, QueueFlow, _key, _queue_length
 from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
@@ -75,7 +81,7 @@ def filter_text(f: PairFilter) -> str:
     return " ".join(parts)
 
 
-class PairsScreen(StudioScreen):
+class PairsScreen(QueueFlow, StudioScreen):
     MODE = "pairs"
     BINDINGS = [
         Binding("c", "verdict('confirm')", "Confirm"),
@@ -101,6 +107,7 @@ class PairsScreen(StudioScreen):
         self.pair: PairRow | None = None
         self.sides: tuple[RolloutRow | None, RolloutRow | None] = (None, None)
         self._loaded = False
+        self._init_queue()
         self._pending_note: str | None = None
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
 
@@ -125,34 +132,6 @@ class PairsScreen(StudioScreen):
     def on_show_screen(self) -> None:
         if self.focused is None:
             self.query_one("#diff-a", DiffView).focus()  # arrows scroll the diff; tab to the other
-
-    # ------------------------------------------------------------------ data
-    def refresh_data(self) -> None:
-        self._load_queue(self.state.pair_filter, self.state.pair_id)
-
-    @work(thread=True, exclusive=True, group="pairs-queue", exit_on_error=False)
-    def _load_queue(self, filt: PairFilter, keep: str | None) -> None:
-        ids = [p.pair_id for p in self.store.pairs(filt)]
-        self.app.call_from_thread(self._set_queue, ids, keep)
-
-    def _set_queue(self, ids: list[str], keep: str | None) -> None:
-        current = self.pair.pair_id if self.pair else keep
-        if self._loaded and self.queue:
-            # Keep pairs already seen this session in place (labeled ones drop out of an
-            # "unlabeled" queue in the store, but `p` should still find them).
-            known = set(ids)
-            merged = list(ids)
-            for pos, pid in enumerate(self.queue):
-                if pid not in known:
-                    merged.insert(min(pos, len(merged)), pid)
-            ids = merged
-        self.queue = ids
-        self._loaded = True
-        if current in ids:
-            self.index = ids.index(current)
-        else:
-            self.index = min(self.index, max(0, len(ids) - 1))
-        self.show_current()
 
     def _rollout(self, uid: str) -> RolloutRow | None:
         row = self._rollouts.get(uid)
@@ -180,6 +159,8 @@ class PairsScreen(StudioScreen):
             self.queue.pop(self.index)
             self.show_current()
             return
+        self._gone = False
+        self._keys.setdefault(pid, _key(self.pair))
         self.state.pair_id = pid
         self.sides = (self._rollout(self.pair.chosen_uid), self._rollout(self.pair.rejected_uid))
         self._render_pair()
@@ -196,7 +177,14 @@ class PairsScreen(StudioScreen):
     @work(thread=True, exclusive=True, group="pairs-prefetch", exit_on_error=False)
     def _prefetch(self, index: int, width: int, height: int, split: bool) -> None:
         """Read the next pair's rollouts, parse + highlight its diffs and render their
-        first screenful, ahead of time."""
+        first screenful, ahead of time; fetch the next page when the list runs short."""
+        queue = self.queue
+        if len(queue) - index < LOW_WATER and not self._end and queue:
+            last = queue[-1]
+            key = self._keys.get(last)
+            if key is not None:
+                page = self.store.queue_page(self.state.pair_filter, key, PAGE)
+                self.app.call_from_thread(self._append_page, last, page)
         if not (0 <= index < len(self.queue)):
             return
         try:
@@ -212,7 +200,9 @@ class PairsScreen(StudioScreen):
     # ------------------------------------------------------------------ rendering
     def _render_empty(self) -> None:
         f = filter_text(self.state.pair_filter)
-        if not self._loaded:
+        if self._load_error:
+            msg = Text(f"Could not load the review queue: {self._load_error}", style="bold red")
+        elif not self._loaded:
             msg = Text("loading the review queue…", style="dim")
         elif self.state.ingest.running and self.state.ingest.passes == 0:
             msg = Text(
@@ -233,11 +223,18 @@ class PairsScreen(StudioScreen):
             self.query_one(f"#diff-{side}", DiffView).set_patch("", empty_message="")
         self._render_progress()
 
-    def _render_pair(self) -> None:
+    def _render_pair(self, diffs: bool = True) -> None:
         pair = self.pair
         assert pair is not None
         head = Text()
-        head.append(f" Pair {self.index + 1}/{len(self.queue)} ", style="bold reverse")
+        pos, total = self._position()
+        shown = "…" if pos is None else (pos + 1 if pos >= 0 else "–")
+        head.append(f" Pair {shown}/{'…' if total is None else total} ", style="bold reverse")
+        if self._gone or pair.stale:
+            head.append(
+                " STALE: no longer selected (pruned; a verdict key skips it) " if self._gone else " STALE ",
+                style="bold black on magenta",
+            )
         head.append(f"  {pair.task_id}", style="bold")
         head.append(f"  ·  {pair.contrast}")
         if pair.kind == "step" and pair.at_step:
@@ -305,6 +302,8 @@ class PairsScreen(StudioScreen):
             if pair.kind == "step" and row is not None:
                 summary = self._divergent_action(row, pair.at_step or 0) + "\n" + summary
             self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
+            if not diffs:
+                continue
             view = self.query_one(f"#diff-{side}", DiffView)
             view.split = self.state.split_diff
             view.set_patch(row.patch if row else "", empty_message="(no changes: empty patch)")
@@ -338,22 +337,37 @@ class PairsScreen(StudioScreen):
     def action_verdict(self, verdict: str) -> None:
         if self.pair is None:
             return
+        if self._gone:
+            self.notify("This pair was pruned by a rebuild (stale): no verdict recorded.", severity="warning")
+            self._advance()
+            return
         note = self._pending_note
         self.store.set_verdict(self.pair.pair_id, verdict, note)  # committed on return
+        self._verdicts_seen += 1
         self._pending_note = None
         self.state.rate.verdicts += 1
         self._advance()
 
     def _advance(self) -> None:
+        if self.index + 1 >= len(self.queue):
+            self._more()
+        if self.index + 1 >= len(self.queue) and self._wrap_offered:
+            self._wrap_offered = False
+            self.action_wrap()
+            return
         if self.index + 1 < len(self.queue):
             self.index += 1
         else:
-            left = self.store.counts().remaining
-            self.notify(
-                f"End of this queue. {left} pair(s) left unlabeled overall"
-                + (" (/ to change the filter)." if left else "."),
-                title="Queue done",
-            )
+            left = _queue_length(self.store.counts(self.state.pair_filter), self.state.pair_filter)
+            overall = self.store.counts().remaining
+            if left and self.state.pair_filter.verdict == "unlabeled":
+                msg = f"End of this queue: {left} pair(s) you skipped are still in it. s or n again wraps to them."
+                self._wrap_offered = True
+            else:
+                msg = f"End of this queue. {overall} pair(s) left unlabeled overall" + (
+                    " (/ to change the filter)." if overall else "."
+                )
+            self.notify(msg, title="Queue done")
         self.show_current()
 
     def action_skip(self) -> None:
@@ -363,6 +377,11 @@ class PairsScreen(StudioScreen):
     def action_move(self, delta: int) -> None:
         if not self.queue:
             return
+        if delta > 0 and self.index + delta >= len(self.queue):
+            if self._wrap_offered and not self._more():
+                self._advance()
+                return
+            self._more()
         self._pending_note = None
         self.index = max(0, min(len(self.queue) - 1, self.index + delta))
         self.show_current()
@@ -375,6 +394,7 @@ class PairsScreen(StudioScreen):
 
     def action_undo(self) -> None:
         ev = self.store.undo()
+        self._verdicts_seen += 1
         if ev is None:
             self.notify("Nothing to undo.", severity="warning")
             return
@@ -388,6 +408,7 @@ class PairsScreen(StudioScreen):
 
     def action_redo(self) -> None:
         ev = self.store.redo()
+        self._verdicts_seen += 1
         if ev is None:
             self.notify("Nothing to redo.", severity="warning")
             return
@@ -415,9 +436,7 @@ class PairsScreen(StudioScreen):
             if text is None:
                 return
             self.state.pair_filter = parse_filter(text)
-            self.queue, self._loaded, self.index = [], False, 0
-            self.pair = None
-            self._load_queue(self.state.pair_filter, None)
+            self._restart()
 
         self.app.push_screen(PromptModal("Filter the queue", filter_text(self.state.pair_filter), FILTER_HINT), done)
 
@@ -454,6 +473,7 @@ class PairsScreen(StudioScreen):
             if text:
                 for tag in text.replace(",", " ").split():
                     self.store.tag_pair(pid, tag)
+                self._verdicts_seen += 1  # a tag filter's figures change too
                 self.show_current()
 
         self.app.push_screen(PromptModal("Tag this pair (find it later with / tag:NAME)"), done)

@@ -300,13 +300,9 @@ class RolloutScreen(StudioScreen):
         """The next/previous rollout of the same batch (running ones included)."""
         if not self.uid:
             return
-        batch_id = self.uid.split("/")[0]
-        uids = [r.uid for r in self.store.rollouts(batch_id=batch_id)]
-        if self.uid not in uids:
-            return
-        i = uids.index(self.uid) + delta
-        if 0 <= i < len(uids):
-            self.studio.open_rollout(uids[i])
+        uid = self.store.neighbour_rollout(self.uid, delta)  # by key: no batch (nor patch) read
+        if uid is not None:
+            self.studio.open_rollout(uid)
         else:
             self.notify("No more rollouts in this batch that way.")
 

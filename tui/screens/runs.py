@@ -14,6 +14,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from agent.allocation import AllocationReport
 from agent.batch_request import BatchPlan, BatchRequest, BatchRequestError, plan_batch
@@ -34,10 +35,42 @@ def progress_bar(done: int, total: int, width: int = 16) -> Text:
     return t
 
 
-def _status_text(b: BatchRow, live: bool) -> Text:
-    if live:
-        return Text("running", style="bold yellow")
+def _status_text(b: BatchRow, cancelling: bool) -> Text:
+    """The batch's status as its batch.json says (the one source of truth, ingested every
+    tail interval); "cancelling" while a cancel asked here has not reached batch.json."""
+    if cancelling and b.status == "running":
+        return Text("cancelling…", style="bold magenta")
     return Text(b.status, style={"finished": "green", "cancelled": "magenta", "error": "red"}.get(b.status, "yellow"))
+
+
+BATCH_COLUMNS = ("batch", "suite", "model", "bar", "pass", "tokens", "cost", "status")
+ROLLOUT_COLUMNS = ("rollout", "task", "status", "result", "steps", "calls", "tokens")
+
+
+def sync_table(table: DataTable, rows: list[tuple[str, tuple]], columns: tuple[str, ...], rank_column: str) -> None:
+    """Make ``table`` show ``rows`` (key, cells) in that order, in place: changed cells are
+    updated by row key, new rows added, gone rows removed, and the cursor stays on the row
+    key it was on (rows arriving above it do not move it to another rollout)."""
+    at = None
+    if table.row_count and 0 <= table.cursor_row < table.row_count:
+        at = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    want = {key for key, _ in rows}
+    for key in [k.value for k in table.rows if k.value not in want]:
+        table.remove_row(key)
+    for key, cells in rows:
+        if key in table.rows:
+            old = table.get_row(key)
+            for col, new, was in zip(columns, cells, old):
+                if str(new) != str(was) or getattr(new, "style", None) != getattr(was, "style", None):
+                    table.update_cell(key, col, new)
+        else:
+            table.add_row(*cells, key=key)
+    rank = {str(cells[columns.index(rank_column)]): i for i, (_, cells) in enumerate(rows)}
+    table.sort(rank_column, key=lambda v: rank.get(str(v), len(rank)))
+    if at is not None and at in table.rows:
+        table.move_cursor(row=table.get_row_index(at), animate=False)
+    elif table.row_count:
+        table.move_cursor(row=min(table.cursor_row, table.row_count - 1), animate=False)
 
 
 class RunsScreen(StudioScreen):
@@ -54,6 +87,7 @@ class RunsScreen(StudioScreen):
         self.batches: list[BatchRow] = []
         self._shown_batch: str | None = None
         self._launched: dict[str, BatchRequest] = {}
+        self._reload = False
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -94,18 +128,45 @@ class RunsScreen(StudioScreen):
             self.query_one("#batches", DataTable).focus()
 
     def refresh_data(self) -> None:
+        """Re-read batches and the shown batch's rollouts in a worker (one at a time; a
+        change meanwhile reloads once more after it)."""
+        if any(w.group == "runs-load" and w.node is self and not w.is_finished for w in self.app.workers):
+            self._reload = True
+            return
+        b = self._selected_batch()
+        self._load(b.batch_id if b else None)
+
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
+    def _load(self, bid: str | None) -> None:
+        batches = self.store.batches()
+        batches.sort(key=lambda b: (b.started or "", b.batch_id), reverse=True)
+        if bid is None or all(b.batch_id != bid for b in batches):
+            bid = batches[0].batch_id if batches else None
+        rollouts, budget, planned = [], None, {}
+        if bid is not None:
+            rollouts = self.store.rollouts(batch_id=bid, with_patch=False)
+            path = Path(next(b.path for b in batches if b.batch_id == bid))
+            budget = _budget_text(path)
+            try:  # a just-started rollout has no task in the store yet: its plan has
+                planned = {p.rollout_id: p.task_id for p in read_batch_meta(path).planned}
+            except Exception:
+                planned = {}
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply, batches, bid, rollouts, budget, planned)
+
+    def _apply(
+        self, batches: list[BatchRow], bid: str | None, rollouts: list, budget: Text | None, planned: dict
+    ) -> None:
+        self.batches = batches
         table = self.query_one("#batches", DataTable)
-        keep = table.cursor_row
-        self.batches = self.store.batches()
-        self.batches.sort(key=lambda b: (b.started or "", b.batch_id), reverse=True)
-        table.clear()
-        for b in self.batches:
+        rows = []
+        for b in batches:
             total = max(b.planned, b.rollouts)
             rate = f"{100 * b.passed / b.finished:.0f}%" if b.finished else "—"
-            live = b.batch_id in self.state.running_batches
+            cancel = self.state.running_batches.get(b.batch_id)
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
-            table.add_row(
+            cells = (
                 b.batch_id,
                 b.suite,
                 f"{b.provider}/{b.model}",
@@ -113,36 +174,22 @@ class RunsScreen(StudioScreen):
                 rate,
                 f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
                 fmt_cost(b.cost_usd),
-                _status_text(b, live),
-                key=b.batch_id,
+                _status_text(b, cancel is not None and cancel.is_set()),  # type: ignore[attr-defined]
             )
-        if self.batches:
-            table.move_cursor(row=max(0, min(keep, len(self.batches) - 1)), animate=False)
-        self._show_rollouts(force=True)
-
-    def _selected_batch(self) -> BatchRow | None:
-        table = self.query_one("#batches", DataTable)
-        if not self.batches or not (0 <= table.cursor_row < len(self.batches)):
-            return None
-        return self.batches[table.cursor_row]
-
-    def _show_rollouts(self, force: bool = False) -> None:
-        b = self._selected_batch()
-        bid = b.batch_id if b else None
-        if bid == self._shown_batch and not force:
+            rows.append((b.batch_id, cells))
+        sync_table(table, rows, BATCH_COLUMNS, "batch")
+        sel = self._selected_batch()
+        if sel is not None and sel.batch_id != bid:
+            self._show_rollouts(force=True)  # the cursor is on another batch now
             return
         self._shown_batch = bid
-        budget_text = _budget_text(Path(b.path)) if b else None
-        budget = self.query_one("#budget", Static)
-        budget.display = budget_text is not None
-        if budget_text is not None:
-            budget.update(budget_text)
-        table = self.query_one("#batch-rollouts", DataTable)
-        keep = table.cursor_row
-        table.clear()
-        if bid is None:
-            return
-        for r in self.store.rollouts(batch_id=bid):
+        budget_w = self.query_one("#budget", Static)
+        budget_w.display = budget is not None
+        if budget is not None:
+            budget_w.update(budget)
+        rtable = self.query_one("#batch-rollouts", DataTable)
+        rrows = []
+        for r in sorted(rollouts, key=lambda r: (r.task_id or planned.get(r.rollout_id, ""), r.uid)):
             if r.status != "finished":
                 result = Text("running", style="yellow")
             elif r.tests_tampered:
@@ -151,18 +198,39 @@ class RunsScreen(StudioScreen):
                 result = Text("no verdict", style="dim")
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
-            table.add_row(
+            cells = (
                 r.rollout_id,
-                r.task_id,
+                r.task_id or planned.get(r.rollout_id, ""),
                 r.stop_reason or r.status,
                 result,
                 str(r.steps),
                 str(r.tool_calls),
                 fmt_tokens(r.tokens_in + r.tokens_out),
-                key=r.uid,
             )
-        if table.row_count:
-            table.move_cursor(row=max(0, min(keep, table.row_count - 1)), animate=False)
+            rrows.append((r.uid, cells))
+        sync_table(rtable, rrows, ROLLOUT_COLUMNS, "rollout")
+
+    def worker_ended(self, worker) -> None:
+        if worker.group == "runs-load" and self._reload:
+            self._reload = False
+            self.refresh_data()
+
+    def _selected_batch(self) -> BatchRow | None:
+        table = self.query_one("#batches", DataTable)
+        if not self.batches or not table.row_count or not (0 <= table.cursor_row < table.row_count):
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((b for b in self.batches if b.batch_id == key), None)
+
+    def _show_rollouts(self, force: bool = False) -> None:
+        b = self._selected_batch()
+        bid = b.batch_id if b else None
+        if bid == self._shown_batch and not force:
+            return
+        if bid != self._shown_batch:
+            self.query_one("#batch-rollouts", DataTable).clear()  # another batch: its own rows
+            self._shown_batch = bid
+        self.refresh_data()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "batches":
@@ -184,11 +252,11 @@ class RunsScreen(StudioScreen):
 
     def batch_progress(self, msg: BatchProgress) -> None:
         if msg.finished:
-            self.refresh_data()
+            self.refresh_data()  # "cancelling…" gives way to what batch.json says
 
     # ------------------------------------------------------------------ launch / cancel / resume
     def action_launch(self) -> None:
-        sources = [(b.batch_id, b.path) for b in self.store.batches() if b.finished]
+        sources = [(b.batch_id, b.path) for b in self.batches if b.finished]
         self.app.push_screen(LaunchModal(sources), self._launch)
 
     def _launch(self, request: BatchRequest | None) -> None:
@@ -251,6 +319,7 @@ class RunsScreen(StudioScreen):
             return
         cancel.set()  # type: ignore[attr-defined]
         self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.")
+        self.refresh_data()
 
     def action_resume(self) -> None:
         b = self._selected_batch()

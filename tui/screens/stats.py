@@ -157,7 +157,17 @@ class StatsScreen(StudioScreen):
         self._compute()
 
     def refresh_data(self) -> None:
+        # A store change while the report is computed (it reads every pair) makes one
+        # more run after it, not a pile of threads.
+        if any(w.group == "stats" and w.node is self and not w.is_finished for w in self.app.workers):
+            self._again = True
+            return
         self._compute()
+
+    def worker_ended(self, worker) -> None:
+        if worker.group == "stats" and getattr(self, "_again", False):
+            self._again = False
+            self._compute()
 
     def action_reload(self) -> None:
         self._compute()

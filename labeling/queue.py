@@ -1,0 +1,130 @@
+"""The review queue over the label store: keyset pages, counts, positions (by key).
+
+Mixed into `labeling.store.LabelStore`. The queue order is `labeling.pairs.queue_key`;
+the backend keeps an index in that order and counters of the whole queue, so a page
+after a pair, the pair before it, its position and the totals cost the same at 500 and
+at 50,000 pairs. `_matches` is the filter in Python, for a pair already in hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from labeling.errors import NotFound
+from labeling.pairs import queue_key
+from labeling.records import VERDICTS, PairFilter, PairRow, QueueCounts
+
+
+def pair_row(d: dict[str, Any]) -> PairRow:
+    d = {k: d[k] for k in PairRow.model_fields if k in d}
+    d["stale"] = bool(d.get("stale"))
+    return PairRow.model_construct(**d)
+
+
+class ReviewQueue:
+    """Needs ``_db`` (a `labeling.backend.Backend`) and ``pair``."""
+
+    _db: Any
+    pair: Callable[[str], PairRow]
+
+    def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:
+        """Pairs in review-queue order (`labeling.pairs.queue_key`), filtered in SQL."""
+        f = (filt or PairFilter()).model_dump()
+        return [pair_row(d) for d in self._db.queue_page(f, None, None)]
+
+    def queue_page(
+        self, filt: PairFilter | None = None, after: PairRow | tuple | None = None, limit: int = 100
+    ) -> list[PairRow]:
+        """Up to ``limit`` pairs of the queue that come after ``after`` (a pair or a queue
+        key), in queue order: a keyset page, whose cost does not grow with the store."""
+        f = (filt or PairFilter()).model_dump()
+        return [pair_row(d) for d in self._db.queue_page(f, _key(after), limit)]
+
+    def queue_before(self, filt: PairFilter | None = None, before: PairRow | tuple | None = None) -> PairRow | None:
+        """The pair just before ``before`` in the queue (None at its head)."""
+        f = (filt or PairFilter()).model_dump()
+        rows = self._db.queue_page(f, _key(before), 1, backward=True) if before is not None else []
+        return pair_row(rows[0]) if rows else None
+
+    def counts(self, filt: PairFilter | None = None) -> QueueCounts:
+        """Labeled / remaining over the pairs ``filt`` selects (its verdict filter ignored).
+
+        The whole queue is counted from counters the store keeps as pairs and verdicts
+        change; a filtered one by one SQL aggregate over the pairs it selects."""
+        by = self._db.queue_counts((filt or PairFilter()).model_dump())
+        n = {v: by.get(v, 0) for v in VERDICTS}
+        labeled = sum(n.values())
+        remaining = by.get("", 0)
+        return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, **n)
+
+    def queue_position(self, pair_id: str | PairRow, filt: PairFilter | None = None) -> tuple[int, int]:
+        """(0-based index of the pair in the queue, queue length); index -1 if absent.
+
+        By key: counts the pairs before it over the queue index (cost grows with the
+        position, not with the store)."""
+        f = filt or PairFilter()
+        try:
+            pair = pair_id if isinstance(pair_id, PairRow) else self.pair(pair_id)
+        except NotFound:
+            pair = None
+        total = _queue_length(self.counts(f), f)
+        if pair is None or not _matches(pair, f):
+            return -1, total
+        return self._db.queue_position(f.model_dump(), _key(pair)), total
+
+
+def _key(p: PairRow | tuple | None) -> tuple | None:
+    """A pair's queue key with SQL-friendly values (booleans as 0/1)."""
+    if p is None:
+        return None
+    k = queue_key(p) if isinstance(p, PairRow) else p
+    return tuple(int(v) if isinstance(v, bool) else v for v in k)
+
+
+def _queue_length(c: QueueCounts, f: PairFilter) -> int:
+    if f.verdict == "unlabeled":
+        return c.remaining
+    if f.verdict == "labeled":
+        return c.labeled
+    if f.verdict in VERDICTS:
+        return getattr(c, f.verdict)
+    return c.total
+
+
+def _matches(p: PairRow, f: PairFilter) -> bool:
+    """The filter in Python, for one pair already in hand (the queue itself filters in SQL)."""
+    if p.stale and p.verdict is None and not f.include_stale:
+        return False
+    if f.task_id and p.task_id != f.task_id:
+        return False
+    if f.batch_id and not (p.chosen_uid.startswith(f.batch_id + "/") or p.rejected_uid.startswith(f.batch_id + "/")):
+        return False
+    if f.contrast and p.contrast != f.contrast:
+        return False
+    if f.flag:
+        if f.flag == "noisy":
+            if not p.flags:
+                return False
+        elif f.flag == "clean":
+            if p.flags:
+                return False
+        elif f.flag not in p.flags:
+            return False
+    if f.verdict:
+        if f.verdict == "unlabeled":
+            if p.verdict is not None:
+                return False
+        elif f.verdict == "labeled":
+            if p.verdict is None:
+                return False
+        elif p.verdict != f.verdict:
+            return False
+    if f.tag and f.tag not in p.tags:
+        return False
+    if f.text:
+        t = f.text.lower()
+        hay = " ".join([p.pair_id, p.task_id, p.chosen_uid, p.rejected_uid, p.note or "", *p.tags]).lower()
+        if t not in hay:
+            return False
+    return True

@@ -1,0 +1,351 @@
+"""The pair table and the review queue in SQLite: keyset pages, counts, positions.
+
+The review queue's order is `labeling.pairs.queue_key`: (labeled, contrast rank, noisy,
+flag set, task id, pair id). Each pair row carries those as columns, with the current
+verdict derived from the append-only human log (`refresh_verdicts` runs in the same
+transaction as each verdict, undo or redo), so an index matches the queue order and every
+queue operation is a range scan that starts at a key: a page after a key, the pair before
+a key, the position of a key. Totals come from ``pair_counts``, kept by triggers as pairs
+and verdicts change, so counting the whole queue costs the same at 500 and 50,000 pairs.
+
+The SQL is plain (row values, LIKE ... ESCAPE, no SQLite-only functions in the queue
+path) so a PostgreSQL backend can reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from labeling.pairs import CONTRAST_RANK
+
+PAIR_COLUMNS = (
+    "pair_id",
+    "task_id",
+    "kind",
+    "chosen_uid",
+    "rejected_uid",
+    "strategy",
+    "contrast",
+    "decided_by",
+    "flags",
+    "at_step",
+    "prefix_messages",
+    "stale",
+    "created_at",
+    "updated_at",
+)
+# Derived columns: the queue order and the current verdict (from the human log).
+KEY_COLUMNS = ("labeled", "crank", "noisy", "flag_key", "task_id", "pair_id")
+VERDICT_COLUMNS = ("verdict", "note", "labeler", "labeled_at")
+_ADDED = {
+    "labeled": "INTEGER NOT NULL DEFAULT 0",
+    "crank": "INTEGER NOT NULL DEFAULT 9",
+    "noisy": "INTEGER NOT NULL DEFAULT 0",
+    "flag_key": "TEXT NOT NULL DEFAULT ''",
+    "verdict": "TEXT",
+    "note": "TEXT",
+    "labeler": "TEXT",
+    "labeled_at": "TEXT",
+}
+_READ = (*PAIR_COLUMNS, *VERDICT_COLUMNS, "labeled", "crank", "noisy", "flag_key")
+_ORDER = ", ".join(KEY_COLUMNS)
+_ORDER_DESC = ", ".join(f"{c} DESC" for c in KEY_COLUMNS)
+
+# Created after `migrate` (an older store gains the columns first).
+QUEUE_SCHEMA = [
+    f"CREATE INDEX IF NOT EXISTS pairs_queue ON pairs({_ORDER})",
+    "CREATE INDEX IF NOT EXISTS pairs_task_queue ON pairs(task_id, labeled, crank, noisy, flag_key, pair_id)",
+    # Few rows: what a rebuild prunes is found without scanning every pair.
+    "CREATE INDEX IF NOT EXISTS pairs_stale ON pairs(labeled) WHERE stale = 1",
+    "CREATE TABLE IF NOT EXISTS pair_counts (verdict TEXT NOT NULL, stale INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (verdict, stale))",
+    """CREATE TRIGGER IF NOT EXISTS pair_counts_ins AFTER INSERT ON pairs BEGIN
+        UPDATE pair_counts SET n = n + 1 WHERE verdict = coalesce(new.verdict, '') AND stale = new.stale; END""",
+    """CREATE TRIGGER IF NOT EXISTS pair_counts_del AFTER DELETE ON pairs BEGIN
+        UPDATE pair_counts SET n = n - 1 WHERE verdict = coalesce(old.verdict, '') AND stale = old.stale; END""",
+    """CREATE TRIGGER IF NOT EXISTS pair_counts_upd AFTER UPDATE OF verdict, stale ON pairs BEGIN
+        UPDATE pair_counts SET n = n - 1 WHERE verdict = coalesce(old.verdict, '') AND stale = old.stale;
+        UPDATE pair_counts SET n = n + 1 WHERE verdict = coalesce(new.verdict, '') AND stale = new.stale; END""",
+]
+_COUNT_BUCKETS = [(v, s) for v in ("", "confirm", "flip", "discard") for s in (0, 1)]
+
+
+def key_values(contrast: str | None, flags: list[str]) -> tuple[int, int, str]:
+    """(contrast rank, noisy, flag key): the derived queue-order columns of a pair."""
+    return CONTRAST_RANK.get(contrast or "", 9), int(bool(flags)), ",".join(flags)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store's pair table to the queue schema; run inside the schema transaction.
+
+    Adds the derived columns to a store made before them, fills them from the pair rows
+    and the human log, then creates the indexes, the counter table and its triggers.
+    """
+    have = {r[1] for r in conn.execute("PRAGMA table_info(pairs)")}
+    missing = [c for c in _ADDED if c not in have]
+    for col in missing:
+        conn.execute(f"ALTER TABLE pairs ADD COLUMN {col} {_ADDED[col]}")
+    if missing:
+        rows = conn.execute("SELECT pair_id, contrast, flags FROM pairs").fetchall()
+        conn.executemany(
+            "UPDATE pairs SET crank = ?, noisy = ?, flag_key = ? WHERE pair_id = ?",
+            [(*key_values(c, json.loads(f or "[]")), pid) for pid, c, f in rows],
+        )
+        conn.executemany(
+            "UPDATE pairs SET verdict = ?, note = ?, labeler = ?, labeled_at = ?, labeled = 1 WHERE pair_id = ?",
+            [(*v[1:], v[0]) for v in _current_verdicts(conn)],
+        )
+    fresh = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'pair_counts'").fetchall()
+    for stmt in QUEUE_SCHEMA:
+        conn.execute(stmt)
+    if fresh:
+        conn.executemany("INSERT OR IGNORE INTO pair_counts VALUES (?, ?, 0)", _COUNT_BUCKETS)
+        conn.executemany(
+            "UPDATE pair_counts SET n = ? WHERE verdict = ? AND stale = ?",
+            conn.execute("SELECT count(*), coalesce(verdict, ''), stale FROM pairs GROUP BY 2, 3").fetchall(),
+        )
+
+
+def _current_verdicts(conn: sqlite3.Connection, targets: list[str] | None = None) -> list[tuple]:
+    """(pair_id, verdict, note, labeler, at) of the pairs with a current verdict in the log."""
+    if targets is None:
+        return conn.execute("SELECT pair_id, verdict, note, labeler, at FROM current_verdicts").fetchall()
+    out = []
+    for t in targets:
+        row = conn.execute(
+            "SELECT target, value, note, labeler, at FROM active_events WHERE kind = 'verdict' AND target = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (t,),
+        ).fetchone()
+        if row is not None and row[1] is not None:
+            out.append(row)
+    return out
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filter_sql(f: dict[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]:
+    """WHERE conditions for a `labeling.records.PairFilter` (as a dict), and the queue-key
+    columns they pin to one value."""
+    conds: list[str] = []
+    params: list[Any] = []
+    pinned: dict[str, Any] = {}
+    if not f.get("include_stale"):
+        conds.append("(stale = 0 OR labeled = 1)")
+    if f.get("task_id"):
+        pinned["task_id"] = f["task_id"]
+        conds.append("task_id = ?")
+        params.append(f["task_id"])
+    if f.get("batch_id"):
+        conds.append("(chosen_uid LIKE ? ESCAPE '\\' OR rejected_uid LIKE ? ESCAPE '\\')")
+        params += [_like(f["batch_id"]) + "/%"] * 2
+    if f.get("contrast"):
+        conds.append("crank = ? AND contrast = ?")
+        params += [CONTRAST_RANK.get(f["contrast"], 9), f["contrast"]]
+    flag = f.get("flag")
+    if flag == "noisy":
+        conds.append("noisy = 1")
+    elif flag == "clean":
+        conds.append("noisy = 0")
+    elif flag:
+        conds.append("noisy = 1 AND (',' || flag_key || ',') LIKE ? ESCAPE '\\'")
+        params.append(f"%,{_like(flag)},%")
+    verdict = f.get("verdict")
+    if verdict:
+        pinned["labeled"] = int(verdict != "unlabeled")
+    if verdict == "unlabeled":
+        conds.append("labeled = 0")
+    elif verdict == "labeled":
+        conds.append("labeled = 1")
+    elif verdict:
+        conds.append("labeled = 1 AND verdict = ?")
+        params.append(verdict)
+    if f.get("tag"):
+        conds.append("pair_id IN (SELECT pair_id FROM current_tags WHERE tag = ?)")
+        params.append(f["tag"])
+    if f.get("text"):
+        like = "%" + _like(f["text"].lower()) + "%"
+        conds.append(
+            "(lower(pair_id || ' ' || task_id || ' ' || chosen_uid || ' ' || rejected_uid || ' ' || "
+            "coalesce(note, '')) LIKE ? ESCAPE '\\' "
+            "OR pair_id IN (SELECT pair_id FROM current_tags WHERE lower(tag) LIKE ? ESCAPE '\\'))"
+        )
+        params += [like, like]
+    return conds, params, pinned
+
+
+def key_sql(key: tuple, pinned: dict[str, Any], op: str) -> tuple[str, list[Any]]:
+    """``(columns) op (key)`` over the queue-key columns the filter does not pin: with an
+    equality on a leading column (labeled, task id) a row value that repeats it is not
+    used as an index range, so the range starts after the pinned ones. A key outside the
+    pinned values (a pair labeled since) compares on the first column that differs."""
+    if "labeled" in pinned and key[0] != pinned["labeled"]:
+        before = key[0] < pinned["labeled"]  # the key sorts before every pair of the filter
+        return ("1 = 1" if before == (op == ">") else "1 = 0"), []
+    if any(v != pinned[c] for c, v in zip(KEY_COLUMNS, key) if c in pinned):
+        pinned = {}  # another task's key: compare on every column (no shortcut)
+    cols = [(c, v) for c, v in zip(KEY_COLUMNS, key) if c not in pinned]
+    return f"({', '.join(c for c, _ in cols)}) {op} ({', '.join('?' * len(cols))})", [v for _, v in cols]
+
+
+def _unfiltered(f: dict[str, Any]) -> bool:
+    return not any(f.get(k) for k in ("task_id", "batch_id", "contrast", "flag", "tag", "text"))
+
+
+class SqlitePairs:
+    """Mixed into `labeling.sqlite_db.SqliteDb` (needs ``_conn``, ``_lock``, ``write``, ``_q``)."""
+
+    _conn: sqlite3.Connection
+    _lock: Any
+
+    def pair_ids(self, task_ids: list[str] | None = None) -> dict[str, tuple[int, str]]:
+        """pair_id -> (stale, flags json), of every pair or of these tasks' pairs."""
+        sql, params = "SELECT pair_id, stale, flags FROM pairs", list(task_ids or [])
+        if task_ids is not None:
+            sql += f" WHERE task_id IN ({', '.join('?' * len(task_ids))})"
+        return {r[0]: (r[1], r[2]) for r in self._q(sql, params)}  # type: ignore[attr-defined]
+
+    def save_pairs(
+        self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str, new_ids: list[str] | None = None
+    ) -> int:
+        """Upsert the selected pairs, mark ``stale_ids`` stale and prune the stale pairs that
+        have no verdict (their history, if any, stays in the log). Returns how many were pruned."""
+        cols = (*PAIR_COLUMNS, "crank", "noisy", "flag_key")
+        sql = (
+            f"INSERT INTO pairs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            "ON CONFLICT(pair_id) DO UPDATE SET strategy=excluded.strategy, contrast=excluded.contrast, "
+            "decided_by=excluded.decided_by, flags=excluded.flags, at_step=excluded.at_step, "
+            "prefix_messages=excluded.prefix_messages, stale=0, updated_at=excluded.updated_at, "
+            "crank=excluded.crank, noisy=excluded.noisy, flag_key=excluded.flag_key"
+        )
+        rows = []
+        for p in upserts:
+            flags = json.loads(p.get("flags") or "[]")
+            rows.append([*(p.get(c) for c in PAIR_COLUMNS), *key_values(p.get("contrast"), flags)])
+        with self.write():  # type: ignore[attr-defined]
+            c = self._conn
+            if new_ids is None:
+                known = {r[0] for r in c.execute("SELECT pair_id FROM pairs")}
+                new_ids = [p["pair_id"] for p in upserts if p["pair_id"] not in known]
+            c.executemany(sql, rows)
+            c.executemany(
+                "UPDATE pairs SET stale = 1, updated_at = ? WHERE pair_id = ? AND stale = 0",
+                [(now, pid) for pid in stale_ids],
+            )
+            pruned = c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0").rowcount
+            new = new_ids
+            if new:
+                # A pair pruned earlier and selected again gets back what the log says of it.
+                self._apply_verdicts(_current_verdicts(c, new if len(new) < 1000 else None), set(new))
+        return pruned
+
+    def _apply_verdicts(self, verdicts: list[tuple], only: set[str] | None = None) -> None:
+        self._conn.executemany(
+            "UPDATE pairs SET verdict = ?, note = ?, labeler = ?, labeled_at = ?, labeled = 1 WHERE pair_id = ?",
+            [(*v[1:], v[0]) for v in verdicts if only is None or v[0] in only],
+        )
+
+    def refresh_verdicts(self, pair_ids: list[str]) -> None:
+        """Re-derive these pairs' current verdict from the log; call inside `write()`."""
+        c = self._conn
+        for pid in pair_ids:
+            c.execute(
+                "UPDATE pairs SET verdict = NULL, note = NULL, labeler = NULL, labeled_at = NULL, labeled = 0 "
+                "WHERE pair_id = ?",
+                (pid,),
+            )
+        self._apply_verdicts(_current_verdicts(c, list(pair_ids)))
+
+    def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
+        """Every pair (or one) with its current verdict and tags, in queue order."""
+        if pair_id:
+            return self._read("WHERE pair_id = ?", [pair_id])
+        return self._read(f"ORDER BY {_ORDER}", [])
+
+    def queue_page(
+        self, filt: dict[str, Any], after: tuple | None = None, limit: int | None = 100, backward: bool = False
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` pairs the filter selects, in queue order, strictly after the key
+        ``after`` (or, ``backward``, strictly before it, nearest first)."""
+        conds, params, pinned = filter_sql(filt)
+        if after is not None:
+            cond, values = key_sql(after, pinned, "<" if backward else ">")
+            conds.append(cond)
+            params += values
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        tail = f"{where} ORDER BY {_ORDER_DESC if backward else _ORDER}"
+        if limit is not None:
+            tail += " LIMIT ?"
+            params.append(limit)
+        return self._read(tail, params)
+
+    def queue_counts(self, filt: dict[str, Any]) -> dict[str, int]:
+        """verdict ('' for none) -> pairs the filter selects (its verdict part ignored)."""
+        f = {**filt, "verdict": None}
+        if _unfiltered(f):  # the whole queue: the counters kept by triggers
+            rows = self._q(  # type: ignore[attr-defined]
+                "SELECT verdict, sum(n) FROM pair_counts WHERE stale = 0 OR verdict != '' OR ? GROUP BY verdict",
+                (1 if f.get("include_stale") else 0,),
+            )
+        else:
+            conds, params, _ = filter_sql(f)
+            where = ("WHERE " + " AND ".join(conds)) if conds else ""
+            rows = self._q(  # type: ignore[attr-defined]
+                f"SELECT coalesce(verdict, ''), count(*) FROM pairs {where} GROUP BY 1", params
+            )
+        return {v: int(n or 0) for v, n in rows}
+
+    def queue_position(self, filt: dict[str, Any], key: tuple) -> int:
+        """How many pairs the filter selects that come before ``key`` in queue order."""
+        conds, params, pinned = filter_sql(filt)
+        cond, values = key_sql(key, pinned, "<")
+        conds.append(cond)
+        params += values
+        return int(self._q(f"SELECT count(*) FROM pairs WHERE {' AND '.join(conds)}", params)[0][0])  # type: ignore[attr-defined]
+
+    def pair_ids_with_prefix(self, prefix: str) -> list[str]:
+        """Up to two ids starting with ``prefix`` (an exact id first); index range scans only."""
+        exact = self._q("SELECT pair_id FROM pairs WHERE pair_id = ?", (prefix,))  # type: ignore[attr-defined]
+        if exact:
+            return [exact[0][0]]
+        return [
+            r[0]
+            for r in self._q(  # type: ignore[attr-defined]
+                "SELECT pair_id FROM pairs WHERE pair_id >= ? AND pair_id < ? ORDER BY pair_id LIMIT 2",
+                (prefix, prefix + "\U0010ffff"),
+            )
+        ]
+
+    # ------------------------------------------------------------------ rows
+    def _read(self, tail: str, params: list[Any]) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = [
+                dict(zip(_READ, r)) for r in self._conn.execute(f"SELECT {', '.join(_READ)} FROM pairs {tail}", params)
+            ]
+            tags = self._tags([r["pair_id"] for r in rows] if len(rows) <= 500 else None)
+        for r in rows:
+            r["flags"] = json.loads(r["flags"] or "[]")
+            r["tags"] = tags.get(r["pair_id"], [])
+        return rows
+
+    def _tags(self, pair_ids: list[str] | None) -> dict[str, list[str]]:
+        """Current tags of these pairs (None: of every pair), folded from the log."""
+        sql = "SELECT target, kind, value FROM active_events WHERE kind IN ('tag', 'untag')"
+        params: list[Any] = []
+        if pair_ids is not None:
+            if not pair_ids:
+                return {}
+            sql += f" AND target IN ({', '.join('?' * len(pair_ids))})"
+            params = pair_ids
+        state: dict[tuple[str, str], bool] = {}
+        for target, kind, value in self._conn.execute(sql + " ORDER BY id", params):
+            state[(target, value)] = kind == "tag"
+        out: dict[str, list[str]] = {}
+        for (target, value), on in sorted(state.items()):
+            if on:
+                out.setdefault(target, []).append(value)
+        return out
