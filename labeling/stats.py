@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from labeling.agreement import TeamAgreement, ratings_from_events, team_agreement
 from labeling.records import PAIR_FLAGS, PairFilter, PairRow
 
 Band = Literal["all_pass", "all_fail", "learnable", "easy", "hard", "none", "unknown"]
@@ -100,6 +101,7 @@ class SignalReport(BaseModel):
     cost_usd: float
     cost_unknown_rollouts: int  # rollouts whose model had no known price
     by_allocation: list[AllocationStat] = Field(default_factory=list)
+    team: TeamAgreement | None = None  # between labelers (labeling/agreement.py); None with one labeler
 
 
 def _agreement(pairs: list[PairRow]) -> Agreement:
@@ -274,4 +276,5 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
         cost_usd=round(sum(r.cost_usd or 0.0 for r in rollouts), 6),
         cost_unknown_rollouts=sum(1 for r in rollouts if r.cost_usd is None and r.status == "finished"),
         by_allocation=allocation_stats(store, rollouts),
+        team=team_agreement(ratings_from_events(store.events()), all_pairs),
     )
