@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
+from tui.widgets.team_agreement import team_table
 
 BAR = 30
 
@@ -119,6 +120,9 @@ def render_report(r) -> Group:
     side.add_row(contrast, flags, agree)
     parts.append(Text(""))
     parts.append(side)
+    if r.team is not None:
+        parts.append(Text(""))
+        parts.append(team_table(r.team))
 
     if r.validity_by_model:
         valid = Table(title="Tool-call validity by model", title_justify="left", title_style="bold", box=None)
