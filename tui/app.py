@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
+from tui.keymap import assign_ids
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged
 from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen
@@ -58,8 +59,12 @@ class StudioApp(App):
         labeler: str | None = None,
         start: str = "pairs",
         tail_interval: float | None = 1.0,
+        keymap: dict[str, str] | None = None,
     ) -> None:
+        assign_ids()  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
+        if keymap:
+            self.set_keymap(keymap)
         traces_dir = Path(traces_dir)
         db_path = Path(db_path) if db_path else LabelStore.default_path(traces_dir)
         labeler = labeler or default_labeler()
