@@ -11,7 +11,8 @@ counts as none), so the figures follow the log exactly like the queue does.
   missing verdicts; ``1 - D_o / D_e`` over the coincidence matrix of the pairs with at
   least two verdicts.
 * Confidence intervals: a percentile bootstrap over pairs (resampled with replacement,
-  seeded, so the same store gives the same interval).
+  seeded, so the same store gives the same interval). Both coefficients depend only on
+  how many pairs got each combination of verdicts, so a round redraws those counts.
 
 A figure is None where it is undefined (no pairs, or every verdict the same so chance
 agreement is already perfect).
@@ -19,6 +20,7 @@ agreement is already perfect).
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -48,12 +50,20 @@ def ratings_from_events(events: Iterable[LabelEvent]) -> Ratings:
 
 def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float | None:
     """Kappa over (labeler A's verdict, labeler B's verdict) per pair both judged."""
-    n = len(pairs)
+    return kappa_from_table(Counter(pairs))
+
+
+def kappa_from_table(table: Counter) -> float | None:
+    """Kappa from the contingency counts ``{(a, b): n}``."""
+    n = sum(table.values())
     if not n:
         return None
-    p_o = sum(a == b for a, b in pairs) / n
-    ca = Counter(a for a, _ in pairs)
-    cb = Counter(b for _, b in pairs)
+    p_o = sum(w for (a, b), w in table.items() if a == b) / n
+    ca: Counter[str] = Counter()
+    cb: Counter[str] = Counter()
+    for (a, b), w in table.items():
+        ca[a] += w
+        cb[b] += w
     p_e = sum(ca[k] * cb[k] for k in ca) / (n * n)
     if p_e >= 1.0:
         return None
@@ -62,15 +72,29 @@ def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float | None:
 
 def krippendorff_alpha(units: Sequence[Sequence[str]]) -> float | None:
     """Nominal alpha over units (each: the verdicts one pair got; units with < 2 ignored)."""
+    return alpha_from_units(Counter(tuple(sorted(u)) for u in units))
+
+
+def _coincidences(values: tuple[str, ...]) -> Counter[tuple[str, str]]:
+    """One unit's coincidences: weight 1/(m-1) per ordered pair of its values."""
     o: Counter[tuple[str, str]] = Counter()
-    for values in units:
-        m = len(values)
-        if m < 2:
-            continue
-        for i, c in enumerate(values):
-            for j, k in enumerate(values):
-                if i != j:
-                    o[(c, k)] += 1.0 / (m - 1)
+    m = len(values)
+    if m < 2:
+        return o
+    for i, c in enumerate(values):
+        for j, k in enumerate(values):
+            if i != j:
+                o[(c, k)] += 1.0 / (m - 1)
+    return o
+
+
+def alpha_from_units(units: Counter) -> float | None:
+    """Alpha from the counts of unit kinds ``{sorted verdicts of a pair: n}`` (a unit's
+    coincidences depend only on its multiset of verdicts)."""
+    o: Counter[tuple[str, str]] = Counter()
+    for values, w in units.items():
+        for ck, x in _coincidences(values).items():
+            o[ck] += w * x
     n_c: Counter[str] = Counter()
     for (c, _), w in o.items():
         n_c[c] += w
@@ -84,16 +108,60 @@ def krippendorff_alpha(units: Sequence[Sequence[str]]) -> float | None:
     return 1.0 - d_o / d_e
 
 
+# A round redraws how many pairs fall in each kind, kind by kind from the conditional
+# binomials: exactly (inverse transform) where the expected count or its complement is
+# small, from the normal approximation where both exceed SMALL_MEAN (there it differs from
+# the binomial by far less than the interval's own sampling noise). Cost per round: the
+# number of kinds, not of pairs, so a 50,000-pair store's Stats take well under a second.
+SMALL_MEAN = 30.0
+
+
+def _binomial(rng: random.Random, n: int, p: float) -> int:
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if n * p <= SMALL_MEAN:  # inverse transform over the pmf: O(n p) expected steps
+        u = rng.random()
+        k, prob = 0, (1.0 - p) ** n
+        cdf = prob
+        while u > cdf and k < n:
+            prob *= (n - k) / (k + 1) * p / (1.0 - p)
+            k += 1
+            cdf += prob
+        return k
+    if n * (1.0 - p) <= SMALL_MEAN:
+        return n - _binomial(rng, n, 1.0 - p)
+    return min(n, max(0, round(rng.gauss(n * p, math.sqrt(n * p * (1.0 - p))))))
+
+
+def _multinomial(rng: random.Random, n: int, weights: list[int]) -> list[int]:
+    out = []
+    left, rest = n, float(sum(weights))
+    for w in weights[:-1]:
+        k = _binomial(rng, left, w / rest if rest > 0 else 0.0)
+        out.append(k)
+        left -= k
+        rest -= w
+    out.append(left)
+    return out
+
+
 def bootstrap_ci(
-    items: Sequence, stat: Callable[[Sequence], float | None], *, rounds: int = 500, seed: int = 0, level: float = 0.95
+    counts: Counter, stat: Callable[[Counter], float | None], *, rounds: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float] | None:
-    """Percentile interval of ``stat`` over ``items`` resampled with replacement."""
-    if len(items) < 2:
+    """Percentile interval of ``stat`` over the items counted in ``counts`` (item kind -> n),
+    resampled with replacement (a multinomial draw over the kinds), seeded."""
+    kinds = list(counts)
+    weights = [counts[k] for k in kinds]
+    n = sum(weights)
+    if n < 2:
         return None
     rng = random.Random(seed)
     values = []
     for _ in range(rounds):
-        v = stat([items[rng.randrange(len(items))] for _ in items])
+        drawn = _multinomial(rng, n, weights)
+        v = stat(Counter({k: c for k, c in zip(kinds, drawn) if c}))
         if v is not None:
             values.append(v)
     if len(values) < rounds // 2:  # mostly undefined: an interval would mislead
@@ -129,25 +197,26 @@ def _round(v: float | None) -> float | None:
 
 
 def _kappa_figure(rows: list[tuple[str, str]], rounds: int) -> AgreementFigure:
+    table = Counter(rows)
     return AgreementFigure(
         metric="kappa",
-        value=_round(cohen_kappa(rows)),
-        ci=bootstrap_ci(rows, cohen_kappa, rounds=rounds),
+        value=_round(kappa_from_table(table)),
+        ci=bootstrap_ci(table, kappa_from_table, rounds=rounds),
         pairs=len(rows),
     )
 
 
 def _alpha_figure(units: list[list[str]], rounds: int) -> AgreementFigure:
-    units = [u for u in units if len(u) >= 2]
+    kinds = Counter(tuple(sorted(u)) for u in units if len(u) >= 2)
     return AgreementFigure(
         metric="alpha",
-        value=_round(krippendorff_alpha(units)),
-        ci=bootstrap_ci(units, krippendorff_alpha, rounds=rounds),
-        pairs=len(units),
+        value=_round(alpha_from_units(kinds)),
+        ci=bootstrap_ci(kinds, alpha_from_units, rounds=rounds),
+        pairs=sum(kinds.values()),
     )
 
 
-def team_agreement(ratings: Ratings, pairs: Iterable[PairRow], *, rounds: int = 500) -> TeamAgreement | None:
+def team_agreement(ratings: Ratings, pairs: Iterable[PairRow], *, rounds: int = 1000) -> TeamAgreement | None:
     """Agreement over ``ratings``; None when fewer than two labelers gave verdicts.
 
     ``pairs`` supplies each pair's contrast kind and flags for the breakdowns."""

@@ -3,11 +3,14 @@ ratings read from the real log (undo honoured), settled verdicts, the signal rep
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from labeling.agreement import (
     bootstrap_ci,
     cohen_kappa,
+    kappa_from_table,
     krippendorff_alpha,
     ratings_from_events,
     settled_verdict,
@@ -64,10 +67,12 @@ def test_alpha_with_two_labelers_matches_scotts_pi_corrected():
 def test_bootstrap_interval_brackets_the_value_and_is_reproducible():
     rows = [("confirm", "confirm")] * 30 + [("confirm", "flip")] * 5 + [("flip", "flip")] * 15
     k = cohen_kappa(rows)
-    ci = bootstrap_ci(rows, cohen_kappa, rounds=300)
+    ci = bootstrap_ci(Counter(rows), kappa_from_table, rounds=300)
     assert ci is not None and ci[0] <= k <= ci[1] and ci[0] < ci[1]
-    assert bootstrap_ci(rows, cohen_kappa, rounds=300) == ci
-    assert bootstrap_ci(rows[:1], cohen_kappa) is None
+    assert bootstrap_ci(Counter(rows), kappa_from_table, rounds=300) == ci
+    assert bootstrap_ci(Counter(rows[:1]), kappa_from_table) is None
+    # a perfect agreement resamples to perfect agreement (or undefined): the interval is [1, 1]
+    assert bootstrap_ci(Counter([("confirm", "confirm"), ("flip", "flip")] * 10), kappa_from_table) == (1.0, 1.0)
 
 
 def test_settled_verdict():
@@ -123,3 +128,22 @@ def test_one_labeler_has_no_team_agreement(env):
     env.store.set_verdict(pairs[0].pair_id, "confirm")
     assert team_agreement(ratings_from_events(env.store.events()), pairs) is None
     assert signal_report(env.store).team is None
+
+
+def test_resampled_counts_have_the_multinomial_moments():
+    import random
+
+    from labeling.agreement import _multinomial
+
+    rng = random.Random(7)
+    weights = [5, 90, 1000, 3905]  # small and large expected counts: both sampling paths
+    n = sum(weights)
+    draws = [_multinomial(rng, n, weights) for _ in range(4000)]
+    assert all(sum(d) == n and min(d) >= 0 for d in draws)
+    for i, w in enumerate(weights):
+        p = w / n
+        xs = [d[i] for d in draws]
+        mean = sum(xs) / len(xs)
+        var = sum((x - mean) ** 2 for x in xs) / len(xs)
+        assert abs(mean - n * p) < 4 * (n * p * (1 - p) / len(xs)) ** 0.5 + 0.05
+        assert 0.85 < var / (n * p * (1 - p)) < 1.15
