@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 
@@ -75,9 +75,9 @@ def krippendorff_alpha(units: Sequence[Sequence[str]]) -> float | None:
     return alpha_from_units(Counter(tuple(sorted(u)) for u in units))
 
 
-def _coincidences(values: tuple[str, ...]) -> Counter[tuple[str, str]]:
+def _coincidences(values: tuple[str, ...]) -> dict[tuple[str, str], float]:
     """One unit's coincidences: weight 1/(m-1) per ordered pair of its values."""
-    o: Counter[tuple[str, str]] = Counter()
+    o: dict[tuple[str, str], float] = defaultdict(float)
     m = len(values)
     if m < 2:
         return o
@@ -91,11 +91,11 @@ def _coincidences(values: tuple[str, ...]) -> Counter[tuple[str, str]]:
 def alpha_from_units(units: Counter) -> float | None:
     """Alpha from the counts of unit kinds ``{sorted verdicts of a pair: n}`` (a unit's
     coincidences depend only on its multiset of verdicts)."""
-    o: Counter[tuple[str, str]] = Counter()
-    for values, w in units.items():
+    o: dict[tuple[str, str], float] = defaultdict(float)
+    for values, count in units.items():
         for ck, x in _coincidences(values).items():
-            o[ck] += w * x
-    n_c: Counter[str] = Counter()
+            o[ck] += count * x
+    n_c: dict[str, float] = defaultdict(float)
     for (c, _), w in o.items():
         n_c[c] += w
     n = sum(n_c.values())
