@@ -21,8 +21,9 @@ from labeling.errors import SchemaMismatch
 from labeling.sqlite_pairs import SqlitePairs, migrate
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
-# 2: index on rollouts.status; derived queue columns, pair_counts (labeling/sqlite_pairs.py).
-SCHEMA_VERSION = 2
+# 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
+# 3: the review queue's derived pair columns, indexes and pair_counts (labeling/sqlite_pairs.py).
+SCHEMA_VERSION = 3
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
@@ -121,7 +122,7 @@ class SqliteDb(SqlitePairs):
             # store of an older version is migrated by this alone.
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
-            migrate(c)
+            migrate(c)  # 3 adds columns to pairs, filled from the pairs and the log
             c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _stored_version(self) -> int | None:
