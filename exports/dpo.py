@@ -26,14 +26,20 @@ from typing import Any
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
 from exports.traces import TraceCache
+from labeling.agreement import ratings_from_events, settled_verdict
 from labeling.records import PairFilter, PairRow, RolloutRow
 
 Progress = Callable[[str, int, int], None]
 
 
 def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -> list[tuple[PairRow, str, str, str]]:
-    """(pair, preferred uid, non-preferred uid, decided_by) for each pair to export."""
+    """(pair, preferred uid, non-preferred uid, decided_by) for each pair to export.
+
+    A pair's verdict is the one its labelers settled on (`labeling.agreement.settled_verdict`):
+    with one labeler that is their verdict; a team's disagreement without an adjudicator's
+    verdict or a large enough majority is skipped as ``unsettled``."""
     out = []
+    ratings = ratings_from_events(store.events())
     want_step = options.mode == "step"
     drop = set(options.drop_flags)
     batches = set(options.batches)
@@ -44,6 +50,14 @@ def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -
         if p.task_id in held:
             skipped["holdout"] += 1
             continue
+        by = ratings.get(p.pair_id, {})
+        if by:
+            settled = settled_verdict(by, adjudicator=options.adjudicator, min_agreement=options.min_agreement)
+            if settled is None:
+                skipped["unsettled"] += 1
+                continue
+            if settled != p.verdict:
+                p = p.model_copy(update={"verdict": settled})
         if p.verdict == "discard":
             skipped["discarded"] += 1
             continue

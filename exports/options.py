@@ -56,6 +56,10 @@ class DpoOptions(_Options):
     drop_flags: list[str] = Field(default_factory=lambda: list(DEFAULT_DROP_FLAGS))
     last_k: int = Field(default=5, ge=1)  # patch+trajectory: last K tool calls
     cut_chars: int = Field(default=500, ge=0)  # patch+trajectory: tool output cut
+    # A team's pairs (labeling/agreement.py): the adjudicator's verdict settles a pair, else
+    # the verdict of at least this share of its labelers; a pair with neither is skipped.
+    min_agreement: float = Field(default=0.5, gt=0, le=1)
+    adjudicator: str | None = None
 
     @property
     def labeled_only(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from labeling.agreement import TeamAgreement, ratings_from_events, team_agreement
 from labeling.records import PAIR_FLAGS, PairFilter, PairRow
 
 Band = Literal["all_pass", "all_fail", "learnable", "easy", "hard", "none", "unknown"]
@@ -121,6 +122,7 @@ class SignalReport(BaseModel):
     cost_unknown_rollouts: int  # rollouts whose model had no known price
     by_allocation: list[AllocationStat] = Field(default_factory=list)
     loops: LoopStat = Field(default_factory=LoopStat)
+    team: TeamAgreement | None = None  # between labelers (labeling/agreement.py); None with one labeler
 
 
 def _agreement(pairs: list[PairRow]) -> Agreement:
@@ -302,4 +304,5 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
             rollouts_stalled=sum(1 for r in rollouts if r.stalls),
             stalls=sum(r.stalls for r in rollouts),
         ),
+        team=team_agreement(ratings_from_events(store.events()), all_pairs),
     )

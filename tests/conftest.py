@@ -1,5 +1,13 @@
-"""Session-wide hooks: under CI a skipped snapshot test fails the run (tests/ci_guard.py)."""
+"""Session-wide hooks: under CI a skipped snapshot test fails the run (tests/ci_guard.py);
+a private PostgreSQL server for the store tests (tests/postgres.py)."""
 
 from tests.ci_guard import pytest_collection_modifyitems, pytest_runtest_logreport, pytest_sessionfinish
+from tests.postgres import pg_conninfo, pg_database
 
-__all__ = ["pytest_collection_modifyitems", "pytest_runtest_logreport", "pytest_sessionfinish"]
+__all__ = [
+    "pg_conninfo",
+    "pg_database",
+    "pytest_collection_modifyitems",
+    "pytest_runtest_logreport",
+    "pytest_sessionfinish",
+]

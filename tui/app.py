@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
+from tui.keymap import assign_ids
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
 from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
@@ -66,8 +67,12 @@ class StudioApp(App):
         tail_interval: float | None = 1.0,
         watch: bool = True,
         bell: bool = True,
+        keymap: dict[str, str] | None = None,
     ) -> None:
+        assign_ids()  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
+        if keymap:
+            self.set_keymap(keymap)
         traces_dir = Path(traces_dir)
         db_path = Path(db_path) if db_path else LabelStore.default_path(traces_dir)
         labeler = labeler or default_labeler()

@@ -148,7 +148,7 @@ async def test_every_screen_one_key_away_and_in_the_palette(traces, make_app):
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Pairs: Confirm", "Pairs: Flip", "Pairs: Discard", "Pairs: Undo", "Pairs: Redo"} <= titles
         await pilot.press("question_mark")
-        text = " ".join(b.description for _, bindings in app.screen.sections for b in bindings)
+        text = " ".join(b.description for *_, bindings in app.screen.sections for b in bindings)
         for word in ("Confirm", "Mark bad", "Launch batch", "Dry run", "Next flagged"):
             assert word in text
 

@@ -64,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                 action="store_true",
                 help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered/unknown_outcome",
             )
+            p.add_argument(
+                "--min-agreement",
+                type=float,
+                default=0.5,
+                help="team labels: a pair's verdict needs this share of its labelers (default 0.5; ties never settle)",
+            )
+            p.add_argument("--adjudicator", help="team labels: the labeler whose verdict settles a pair")
             p.add_argument("--last-k", type=int, default=5, help="patch+trajectory: last K tool calls (default 5)")
             p.add_argument("--cut-chars", type=int, default=500, help="tool output cut (default 500)")
         else:
@@ -165,7 +172,14 @@ def _options(args: argparse.Namespace):
     )
     try:
         if args.kind == "dpo":
-            return exports.DpoOptions(mode=args.mode, auto=args.auto, keep_noisy=args.keep_noisy, **common)
+            return exports.DpoOptions(
+                mode=args.mode,
+                auto=args.auto,
+                keep_noisy=args.keep_noisy,
+                min_agreement=args.min_agreement,
+                adjudicator=args.adjudicator,
+                **common,
+            )
         return exports.SftOptions(
             style=args.style, train=args.train, include_failed_labeled_good=args.include_failed_labeled_good, **common
         )

@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.team_view import print_team
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -236,6 +237,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     )
     if line := loop_line(rep.loops):
         console.print(line)
+    print_team(console, rep.team)
     v = Table(title="tool-call validity by model", title_justify="left")
     for col in ("model", "calls", "invalid", "valid rate"):
         v.add_column(col, justify="left" if col == "model" else "right")

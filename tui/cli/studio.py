@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--db", type=Path, default=None, help="label store (default: TRACES_DIR/labels.sqlite)")
     p.add_argument("--labeler", default=None, help="your name on verdicts and marks (default: $USER)")
+    p.add_argument(
+        "--keymap",
+        type=Path,
+        default=None,
+        help="your keymap, a TOML file rebinding actions (default: $REPO_AGENT_KEYMAP; see README, Keymap)",
+    )
     p.add_argument(
         "--screen",
         default="pairs",
@@ -87,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
     if args.db is not None and not Path(args.db).parent.is_dir():
         raise UserError(f"--db: directory {Path(args.db).parent} does not exist")
     from tui.app import StudioApp
+    from tui.keymap import KeymapError, load_keymap
+
+    keymap_path = args.keymap or (
+        Path(os.environ["REPO_AGENT_KEYMAP"]) if os.environ.get("REPO_AGENT_KEYMAP") else None
+    )
+    try:
+        keymap = load_keymap(keymap_path) if keymap_path else None
+    except KeymapError as exc:
+        raise UserError(str(exc)) from None
 
     console = Console(highlight=False, soft_wrap=True)
     answer = args.import_foreign
@@ -105,5 +121,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         offer_import(traces, answer, lambda q: Confirm.ask(q, default=True, console=console), console)
 
-    StudioApp(traces, db_path=args.db, labeler=args.labeler, start=args.screen, bell=not args.no_bell).run()
+    StudioApp(
+        traces, db_path=args.db, labeler=args.labeler, start=args.screen, bell=not args.no_bell, keymap=keymap
+    ).run()
     return 0

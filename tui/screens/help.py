@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.keymap import GLOBAL, binding_id
+
 _NAMES = {
     "question_mark": "?",
     "slash": "/",
@@ -28,7 +30,10 @@ def key_label(key: str) -> str:
     return ", ".join(out)
 
 
-def bindings_table(title: str, bindings: list) -> Table:
+def bindings_table(
+    title: str, bindings: list, section: str | None = None, keymap: dict[str, str] | None = None
+) -> Table:
+    """The bindings with the keys that fire them: a keymap's (tui/keymap.py) where it rebinds one."""
     table = Table(
         title=title,
         title_justify="left",
@@ -43,7 +48,8 @@ def bindings_table(title: str, bindings: list) -> Table:
     for b in bindings:
         b = b if isinstance(b, Binding) else Binding(*b)
         if b.description:
-            table.add_row(b.key_display or key_label(b.key), b.description)
+            rebound = keymap.get(binding_id(section, b)) if keymap and section else None
+            table.add_row(key_label(rebound) if rebound else b.key_display or key_label(b.key), b.description)
     return table
 
 
@@ -69,11 +75,12 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from tui.screens.registry import SCREENS
 
-        self.sections = [("Everywhere", self.app.BINDINGS)]
-        self.sections += [(spec.title, spec.load().BINDINGS) for spec in SCREENS]
-        self.sections.insert(4, ("Diffs (Pairs, Rollout)", DIFF_KEYS))
+        self.sections = [("Everywhere", GLOBAL, self.app.BINDINGS)]
+        self.sections += [(spec.title, spec.mode, spec.load().BINDINGS) for spec in SCREENS]
+        keymap = getattr(self.app, "_keymap", None)
+        self.sections.insert(4, ("Diffs (Pairs, Rollout)", None, DIFF_KEYS))
         with VerticalScroll():
             yield Static(Text("repo-agent studio — keys", style="bold"))
-            for title, bindings in self.sections:
-                yield Static(bindings_table(title, bindings))
+            for title, section, bindings in self.sections:
+                yield Static(bindings_table(title, bindings, section, keymap))
             yield Static(Text("ctrl+p opens the command palette: every screen and action by name.", style="dim"))

@@ -15,6 +15,7 @@ from labeling.stats import loop_line
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
 from tui.widgets.models_view import ModelsView
+from tui.widgets.team_agreement import team_table
 
 BAR = 30
 
@@ -134,6 +135,9 @@ def render_report(r, width: int = 120) -> Group:
         narrow.add_column()
         narrow.add_row(contrast, flags)
         parts += [narrow, Text(""), agree]
+    if r.team is not None:
+        parts.append(Text(""))
+        parts.append(team_table(r.team))
 
     if r.validity_by_model:
         valid = Table(title="Tool-call validity by model", title_justify="left", title_style="bold", box=None)

@@ -1,0 +1,46 @@
+"""How `repo-agent stats` shows agreement between labelers (labeling/agreement.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:  # the CLI imports labeling/ lazily (start-up time)
+    from labeling.agreement import AgreementFigure, TeamAgreement
+
+
+def figure_text(f: AgreementFigure | None) -> str:
+    """``0.58 [0.21, 0.86]`` (value, 95% bootstrap interval); ``-`` where undefined."""
+    if f is None or f.value is None:
+        return "-"
+    ci = f" [{f.ci[0]:.2f}, {f.ci[1]:.2f}]" if f.ci else ""
+    return f"{f.value:.2f}{ci}"
+
+
+def print_team(console: Console, team: TeamAgreement | None) -> None:
+    if team is None:
+        return
+    t = Table(
+        title=f"agreement between labelers ({', '.join(team.labelers)}; 95% bootstrap intervals)",
+        title_justify="left",
+    )
+    for col in ("over", "metric", "value", "pairs"):
+        t.add_column(col, justify="right" if col == "pairs" else "left")
+
+    def row(over: str, f: AgreementFigure | None) -> None:
+        if f is not None:
+            t.add_row(over, f.metric, figure_text(f), str(f.pairs))
+
+    row("overall", team.overall)
+    if team.overall is not team.alpha and team.alpha is not None:
+        row("overall", team.alpha)
+    for k, f in team.by_labeler_pair.items():
+        row(k.replace("|", " vs "), f)
+    for k, f in team.by_contrast.items():
+        row(f"contrast {k}", f)
+    for k, f in team.by_flag.items():
+        row(k if k == "clean" else f"flag {k}", f)
+    console.print(t)
+    console.print(f"pairs with >= 2 verdicts: {team.overlapped}, of which they disagree on {team.disagreements}")
