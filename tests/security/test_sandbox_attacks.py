@@ -176,7 +176,9 @@ def test_tmpfs_and_process_caps_bind(mini_suite, scripted, tmp_path):
         "    print(f'EXHAUST tmp_mb={wrote >> 20} procs={kids} uid={os.getuid()}')\n\n" + gcd_calling("_exhaust")
     )
     a = run_attack(mini_suite, "fix_gcd", scripted, tmp_path, {"gcd.py": attack})
-    assert a.verdict() == "FAIL"
+    # FAIL, or TAMPERED when the leftover forks (they sleep 5 s) still hold the process cap
+    # while the final run starts on a loaded machine: either way never a pass.
+    assert a.verdict() in ("FAIL", "TAMPERED")
     tmp_mb, procs, uid = map(
         int, re.search(r"^EXHAUST tmp_mb=(\d+) procs=(\d+) uid=(\d+)", a.tool_outputs(), re.M).groups()
     )
