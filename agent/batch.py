@@ -298,6 +298,9 @@ def run_batch(
         else:
             todo.append(p)
 
+    exe = executor or LocalExecutor(max_workers)
+    rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
+
     def one(p: PlannedRollout) -> RolloutResult | None:
         if cancel.is_set():
             return None  # never started: a later resume runs it
@@ -306,7 +309,7 @@ def run_batch(
         path = trace_path(batch_dir, p.rollout_id)
         forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
         try:
-            return run_rollout(
+            return rollout(
                 suite,
                 suite.task(p.task_id),
                 provider_factory(p.task_id, p.seed),
@@ -322,7 +325,7 @@ def run_batch(
         except Exception as exc:  # one rollout's failure never stops the batch
             return _crashed(path, p, exc)
 
-    run = (executor or LocalExecutor(max_workers)).run
+    run = exe.run
     try:
         if allocation == "adaptive":
             _run_adaptive(meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel)
