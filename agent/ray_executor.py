@@ -51,6 +51,10 @@ class RayMissing(RuntimeError):
 
 
 def import_ray() -> Any:
+    # Workers run this very interpreter and environment; Ray's `uv run` hook would instead
+    # package the working directory and start every worker through uv (slow). Read by Ray
+    # at import time; a user's own setting wins.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         import ray
     except ImportError:
@@ -121,8 +125,8 @@ class _Inbox:
     def _ev(self, table: dict[str, asyncio.Event], rid: str) -> asyncio.Event:
         return table.setdefault(rid, asyncio.Event())
 
-    async def put(self, rid: str, token: str, line: str) -> None:
-        self.lines.setdefault(rid, []).append((token, line))
+    async def put(self, rid: str, token: str, lines: list[str]) -> None:
+        self.lines.setdefault(rid, []).extend((token, line) for line in lines)
         self._ev(self.ready, rid).set()
 
     async def take(self, rid: str, timeout: float) -> list[tuple[str, str]]:
@@ -175,10 +179,7 @@ def _remote_rollout(
     if hasattr(provider, "retry"):
         provider.retry.cancel = cancel  # a backoff wait ends at once on cancel
     suite = Suite(name=suite_name, tasks=[task], base_dir=unpack_task(digest, data))
-    last: list[Any] = [None]
-
-    def on_event(event: Any) -> None:
-        last[0] = inbox.put.remote(rollout_id, token, event.model_dump_json())  # in order: same caller
+    sender = _Sender(inbox, rollout_id, token)
 
     def watch() -> None:
         while not done.is_set():
@@ -202,7 +203,7 @@ def _remote_rollout(
                         config=config,
                         batch_id=batch_id,
                         cancel=cancel,
-                        on_event=on_event,
+                        on_event=sender.send,
                         prefix_messages=prefix_messages,
                         branch=branch,
                     )
@@ -220,11 +221,45 @@ def _remote_rollout(
         except KeyboardInterrupt:  # ray.cancel: end the rollout cleanly, as a cancelled one
             cancel.set()
     done.set()
-    if last[0] is not None:
-        ray.get(last[0])  # every event is in the inbox before the result is
+    sender.close()  # every event is in the inbox before the result is
     if isinstance(out[0], BaseException):
         raise out[0]
     return out[0]
+
+
+class _Sender:
+    """Sends a rollout's events to the inbox in order, batched: one call in flight at a time
+    (an async actor does not keep the order of calls), never blocking the rollout."""
+
+    def __init__(self, inbox: Any, rollout_id: str, token: str):
+        import ray
+
+        self._ray, self.inbox, self.rollout_id, self.token = ray, inbox, rollout_id, token
+        self._lines: list[str] = []
+        self._cv = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def send(self, event: Any) -> None:
+        with self._cv:
+            self._lines.append(event.model_dump_json())
+            self._cv.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._lines or self._closed)
+                lines, self._lines = self._lines, []
+                if not lines and self._closed:
+                    return
+            self._ray.get(self.inbox.put.remote(self.rollout_id, self.token, lines))
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        self._thread.join()
 
 
 # --------------------------------------------------------------------------- the executor
@@ -260,10 +295,6 @@ class RayExecutor:
     def _start(self) -> None:
         ray = self._ray
         if not ray.is_initialized():
-            if self.address is None:
-                # Local workers run this very interpreter; Ray's `uv run` hook would instead
-                # package the working directory and start each worker through uv (slow).
-                os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 

@@ -10,21 +10,20 @@ import time
 from pathlib import Path
 
 import pytest
-import ray
 
 from agent.batch import LocalExecutor, run_batch
 from agent.loop import RolloutConfig
-from agent.ray_executor import RayExecutor
+from agent.ray_executor import RayExecutor, import_ray
 from agent.trace import read_batch_meta, read_trace, trace_path
 from tests.agent.rollout_fixtures import *
 from tests.doubles.scripted_llm import MixedPolicy, ScriptedPolicy
 
+ray = import_ray()  # (it keeps Ray's `uv run` hook off: workers run this interpreter)
 WAIT_S = 120.0  # generous: the machine is shared and Ray starts worker processes on demand
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -39,6 +38,7 @@ class Gate:
         self.suite = policy.suite
         self.reached, self.release = threading.Event(), threading.Event()
         self._armed = True
+        self.rollout_id = ""  # of the request held
         self._lock = threading.Lock()
 
     def __call__(self, req):
@@ -47,6 +47,7 @@ class Gate:
             hold = self._armed and req.body.get("seed") == self.seed and turns == self.turn
             self._armed &= not hold
         if hold:
+            self.rollout_id = f"{req.task.id}__s{self.seed}"
             self.reached.set()
             self.release.wait(WAIT_S)
         return self.policy(req)
@@ -159,11 +160,12 @@ def test_a_worker_killed_mid_rollout_is_retried_and_the_batch_completes(local_ra
     t.start()
     try:
         assert gate.reached.wait(WAIT_S)
-        victim = next(
-            (rid, pid) for rid in ("fix_gcd__s10", "fix_largest__s10") if (pid := worker_pid(rid)) is not None
-        )
-        held = [e for e in read_trace(trace_path(tmp_path / "b", victim[0])).events if e.kind == "llm_call"]
-        os.kill(victim[1], signal.SIGKILL)
+        victim = gate.rollout_id
+        path = trace_path(tmp_path / "b", victim)
+        wait_for(lambda: path.is_file() and "llm_call" in _kinds(path), "the first model call in the trace")
+        pid = worker_pid(victim)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
     finally:
         gate.release.set()
         t.join(WAIT_S)
@@ -172,9 +174,9 @@ def test_a_worker_killed_mid_rollout_is_retried_and_the_batch_completes(local_ra
         "fix_gcd__s10": True,
         "fix_largest__s10": True,
     }
-    kinds = _kinds(trace_path(tmp_path / "b", victim[0]))
+    kinds = _kinds(trace_path(tmp_path / "b", victim))
     assert kinds.count("rollout_start") == 1 and kinds[-1] == "rollout_end"  # the retry started over
-    assert held  # it was killed mid-rollout, after a model call
+    assert read_trace(trace_path(tmp_path / "b", victim)).end.outcome.tests_passed
 
 
 def test_cancel_stops_running_and_queued_ray_tasks(local_ray, tiny_suite, scripted, tmp_path):
@@ -210,9 +212,9 @@ def test_cancel_stops_running_and_queued_ray_tasks(local_ray, tiny_suite, script
     summary = done[0]
     assert summary.meta.stop_reason == "cancelled"
     ended = {r.rollout_id: r.stop_reason for r in summary.results}
-    # The running ones ended "cancelled"; the queued and unsubmitted ones never started.
-    assert set(ended.values()) == {"cancelled"} and 1 <= len(ended) <= 2
-    assert any(rid.endswith("__s10") for rid in ended)
+    # The held one was running when cancelled; the queued and unsubmitted ones never started
+    # (a rollout that ran all its steps before the cancel may have ended on its own).
+    assert ended[gate.rollout_id] == "cancelled" and len(ended) < 6
     for rid, stop in ended.items():
         read = read_trace(trace_path(tmp_path / "b", rid))
         assert read.end is not None and read.end.stop_reason == stop and not read.warnings
