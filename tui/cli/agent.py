@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.executor_flags import add_executor_args, executor_from_args
 
 RUN_EXAMPLES = """\
 examples:
@@ -123,6 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--suite", help="the suite (default: the one recorded in BATCH_DIR/batch.json)")
     br.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
+    add_executor_args(br)
     br.set_defaults(func=cmd_branch)
 
     suite = sub.add_parser("suite", help="suite tools (check)")
@@ -173,6 +175,7 @@ def add_batch_args(
         "--max-workers", type=int, default=max_workers, help=f"rollouts run concurrently (default {max_workers})"
     )
     p.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    add_executor_args(p)
 
 
 def _table(*columns: str) -> Table:
@@ -444,6 +447,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
             suite_path=spec,
             cancel=threading.Event(),
             on_rollout_end=on_end,
+            executor=executor_from_args(args),
         )
     except BranchError as exc:
         raise UserError(str(exc)) from None
