@@ -47,6 +47,8 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
             "budget": "",
             "pairs_per_task": "0",
             "give_up_after": "4",
+            "executor": "thread",
+            "ray_address": "",
         }
         self._d.update(defaults or {})
 
@@ -86,6 +88,21 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                 yield Input(d["seed"], id="f-seed", type="integer", compact=True)
                 yield Label("workers")
                 yield Input(d["workers"], id="f-workers", type="integer", compact=True)
+                yield Label("executor")
+                yield Select(
+                    [("threads (this machine)", "thread"), ("Ray tasks (needs the ray extra)", "ray")],
+                    value=d["executor"],
+                    allow_blank=False,
+                    id="f-executor",
+                    compact=True,
+                )
+                yield Label("ray address")
+                yield Input(
+                    d["ray_address"],
+                    id="f-ray-address",
+                    compact=True,
+                    placeholder="ray: empty starts a local Ray; auto joins the running cluster",
+                )
                 yield Label("max iters")
                 yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
                 yield Label("allocation")
@@ -156,6 +173,8 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
             replay_from=None if replay is Select.BLANK else str(replay),
             tasks=[t.strip() for t in self._val("#f-tasks").split(",") if t.strip()] or None,
             allocation=allocation,
+            executor=str(self.query_one("#f-executor", Select).value),
+            ray_address=self._val("#f-ray-address") or None,
             **numbers,
         )
 
