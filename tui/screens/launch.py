@@ -101,7 +101,7 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                     d["ray_address"],
                     id="f-ray-address",
                     compact=True,
-                    placeholder="ray: empty starts a local Ray; auto joins the running cluster",
+                    placeholder="empty: a local Ray; auto: join the running cluster",
                 )
                 yield Label("max iters")
                 yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
