@@ -53,6 +53,46 @@ from agent.trace import (
 )
 
 
+class RolloutCancels:
+    """Stop one running rollout while the batch goes on: its trace ends "cancelled" (a
+    resume runs it again). The loop only calls ``is_set``, so each rollout gets a view
+    that is set by its own flag or the batch's."""
+
+    def __init__(self) -> None:
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def cancel(self, rollout_id: str) -> bool:
+        """True when the rollout was running here (it ends at its next step)."""
+        with self._lock:
+            flag = self._flags.get(rollout_id)
+        if flag is None:
+            return False
+        flag.set()
+        return True
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._flags)
+
+    def _view(self, rollout_id: str, batch: threading.Event) -> _EitherSet:
+        with self._lock:
+            flag = self._flags[rollout_id] = threading.Event()
+        return _EitherSet(flag, batch)
+
+    def _done(self, rollout_id: str) -> None:
+        with self._lock:
+            self._flags.pop(rollout_id, None)
+
+
+class _EitherSet:
+    def __init__(self, *flags: threading.Event):
+        self._flags = flags
+
+    def is_set(self) -> bool:
+        return any(f.is_set() for f in self._flags)
+
+
 class BatchMismatch(ValueError):
     """Resuming a batch directory that holds another suite's or model's batch."""
 
@@ -211,6 +251,7 @@ def run_batch(
     workspace_root: Path | None = None,
     allocation: str = "fixed",
     allocation_config: AllocationConfig | None = None,
+    rollout_cancels: RolloutCancels | None = None,
 ) -> BatchSummary:
     """Run (or resume) one batch into ``batch_dir``; returns when every rollout ended.
 
@@ -234,6 +275,7 @@ def run_batch(
         max_workers=max_workers,
         reflection=cfg.reflection,
         allocation=allocation,
+        loop_limit=cfg.loop_limit,
         budget_rollouts=acfg.budget_rollouts if acfg else None,
     )
     if allocation == "adaptive" and acfg is not None:  # (checked above)
@@ -308,6 +350,7 @@ def run_batch(
             on_rollout_start(p)
         path = trace_path(batch_dir, p.rollout_id)
         forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
+        stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
         try:
             return rollout(
                 suite,
@@ -318,12 +361,15 @@ def run_batch(
                 seed=p.seed,
                 config=cfg,
                 batch_id=meta.id,
-                cancel=cancel,
+                cancel=stop,
                 on_event=forward,
                 workspace_root=workspace_root,
             )
         except Exception as exc:  # one rollout's failure never stops the batch
             return _crashed(path, p, exc)
+        finally:
+            if rollout_cancels is not None:
+                rollout_cancels._done(p.rollout_id)
 
     run = exe.run
     try:

@@ -61,6 +61,8 @@ class BatchRequest(BaseModel):
     price_in: float | None = None
     price_out: float | None = None
     rollout_timeout: float | None = None
+    loop_limit: int | None = None  # end a rollout after K loop repeats (default 5; 0 = flag only; resume: as recorded)
+    stall_after: float = 120.0  # seconds without an event recorded as a stall
     allocation: Literal["fixed", "adaptive"] | None = None  # None: fixed, or a resumed batch's
     budget_rollouts: int | None = None
     pairs_per_task: int | None = None
@@ -96,6 +98,10 @@ class BatchRequest(BaseModel):
             raise BatchRequestError("--budget-rollouts must be at least 1")
         if self.ray_address and self.executor != "ray":
             raise BatchRequestError("--ray-address needs --executor ray")
+        if self.loop_limit is not None and self.loop_limit < 0:
+            raise BatchRequestError("--loop-limit must be 0 (flag only) or more")
+        if self.stall_after <= 0:
+            raise BatchRequestError("--stall-after must be positive")
         return self
 
     @classmethod
@@ -123,6 +129,7 @@ class BatchRequest(BaseModel):
             max_workers=p.max_workers,
             max_iters=p.max_iters,
             reflection=p.reflection,
+            loop_limit=p.loop_limit,
             resume=str(batch_dir),
         )
 
@@ -273,6 +280,8 @@ def plan_batch(request: BatchRequest, *, factory: ProviderFactory | None = None)
         price_in=r.price_in,
         price_out=r.price_out,
         timeout_s=r.rollout_timeout,
+        loop_limit=5 if r.loop_limit is None else r.loop_limit,
+        stall_s=r.stall_after,
     )
     executor = make_executor(r.executor, r.max_workers, r.ray_address)
     return BatchPlan(r, suite, factory, batch_dir, model, task_ids, rollouts, config, strategy, alloc, cancel, executor)

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent import prompts
+from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
 from agent.tools import ToolBox
@@ -26,10 +27,12 @@ from agent.trace import (
     ErrorEvent,
     FinalEvent,
     LlmCall,
+    LoopEvent,
     MessageEvent,
     Outcome,
     RolloutEnd,
     RolloutStart,
+    StallEvent,
     TestRun,
     ToolCallEvent,
     ToolResultEvent,
@@ -38,6 +41,12 @@ from agent.trace import (
 from agent.workspace import Workspace
 
 EventCallback = Callable[[Any], None]  # receives each event model as it is written
+
+
+class CancelFlag(Protocol):
+    """What a rollout checks between steps: a batch's cancel, or a batch's or its own (agent/batch.py)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -49,6 +58,8 @@ class RolloutConfig:
     price_in: float | None = None  # USD per 1M prompt tokens
     price_out: float | None = None  # USD per 1M completion tokens
     timeout_s: float | None = None  # wall clock per rollout; checked between steps
+    loop_limit: int = 5  # end the rollout (stop reason "loop") after this many repeats; 0 = flag only
+    stall_s: float | None = 120.0  # no event for this long is recorded as a stall; None = no watchdog
 
 
 @dataclass
@@ -73,6 +84,8 @@ class _Tally:
     final: dict[str, Any] | None = None
     error: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
+    usage: list[tuple[int, int]] = field(default_factory=list)  # (prompt, completion) tokens per step
+    loops: LoopDetector = field(default_factory=LoopDetector)
 
 
 @dataclass
@@ -100,7 +113,7 @@ def run_rollout(
     seed: int,
     config: RolloutConfig | None = None,
     batch_id: str | None = None,
-    cancel: threading.Event | None = None,
+    cancel: CancelFlag | None = None,
     on_event: EventCallback | None = None,
     workspace_root: Path | None = None,
     prefix_messages: list[dict[str, Any]] | None = None,
@@ -110,9 +123,17 @@ def run_rollout(
     cancel = cancel or threading.Event()
     t0 = time.monotonic()
     w = TraceWriter(trace_file, rollout_id, truncate=True)  # a restarted rollout starts over
+    watch = None
+    if cfg.stall_s:
+        watch = StallWatch(
+            cfg.stall_s,
+            lambda idle, on: emit(StallEvent, step=tally.steps or None, idle_s=round(idle, 3), waiting_on=on),
+        ).start()
 
     def emit(cls: type, **fields: Any) -> None:
         event = w.emit(cls, **fields)
+        if watch is not None and cls is not StallEvent:
+            watch.touch(f"tool {getattr(event, 'name', '')}" if cls is ToolCallEvent else "model")
         if on_event is not None:
             on_event(event)
 
@@ -135,6 +156,8 @@ def run_rollout(
             tools=schemas,
             batch_id=batch_id,
             branch=branch,
+            price_in=cfg.price_in,
+            price_out=cfg.price_out,
         )
 
     stop: str | None = "error"
@@ -171,6 +194,8 @@ def run_rollout(
         duration = time.monotonic() - t0
         emit(RolloutEnd, outcome=outcome, stop_reason=stop, duration_s=round(duration, 4))
     finally:
+        if watch is not None:
+            watch.stop()
         w.close()
         if ws is not None:
             ws.cleanup()
@@ -193,6 +218,7 @@ def _step(ctx: _RolloutContext) -> str | None:
     tally.steps = step
     tally.tokens_in += c.usage.prompt_tokens
     tally.tokens_out += c.usage.completion_tokens
+    tally.usage.append((c.usage.prompt_tokens, c.usage.completion_tokens))
     emit(
         LlmCall,
         step=step,
@@ -205,8 +231,9 @@ def _step(ctx: _RolloutContext) -> str | None:
     calls = c.message.get("tool_calls") or []
     if not calls:
         append({"role": "user", "content": prompts.NO_TOOL_CALL}, step)
-        return None
+        return _check_loop(step, [], str(c.message.get("content") or ""), ctx.cfg, tally, emit)
     tests_failed = False
+    seen: list[CallSeen] = []
     for call in calls:
         fn = call.get("function") or {}
         o = ctx.tools.call(fn.get("name") or "", fn.get("arguments") or "")
@@ -237,13 +264,32 @@ def _step(ctx: _RolloutContext) -> str | None:
             emit(TestRun, step=step, **test_run_fields(o.test_result))
             tests_failed |= not o.test_result.passed
         append({"role": "tool", "tool_call_id": call["id"], "content": o.output}, step)
+        failed = None if o.test_result is None else not o.test_result.passed
+        seen.append(CallSeen(o.name, o.args, fn.get("arguments") or "", o.ok, o.output, failed))
         if o.finish is not None:
             tally.final = dict(o.finish)
     if tally.final is not None:
         return "finished"
     if tests_failed and ctx.cfg.reflection:
         append({"role": "user", "content": prompts.REFLECTION}, step)
-    return None
+    return _check_loop(step, seen, "", ctx.cfg, tally, emit)
+
+
+def _check_loop(step: int, seen: list[CallSeen], content: str, cfg, tally: _Tally, emit) -> str | None:
+    """Record a step that repeats earlier ones; "loop" once it came back ``loop_limit`` times."""
+    hit = tally.loops.observe(step, seen, content)
+    if hit is None:
+        return None
+    emit(
+        LoopEvent,
+        step=step,
+        pattern=hit.pattern,
+        period=hit.period,
+        repeats=hit.repeats,
+        first_step=hit.first_step,
+        calls=hit.calls,
+    )
+    return "loop" if cfg.loop_limit and hit.repeats >= cfg.loop_limit else None
 
 
 def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> Outcome:
@@ -256,6 +302,8 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
         tokens_out=tally.tokens_out,
         cost_usd=_cost(tally, cfg),
     )
+    if stop == "loop":
+        out.saved = project_savings(tally.usage, cfg.max_iters, cfg.price_in, cfg.price_out)
     if ws is None:
         return out
     try:

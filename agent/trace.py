@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ TRACE_VERSION = 1
 BATCH_FILE = "batch.json"
 TRACES_DIR = "traces"
 
-StopReason = Literal["finished", "max_iters", "error", "timeout", "cancelled", "diverged"]
+# "loop": ended by the loop limit (agent/loop_detect.py); added after version 1, additively.
+StopReason = Literal["finished", "max_iters", "error", "timeout", "cancelled", "diverged", "loop"]
 
 
 class _Model(BaseModel):
@@ -64,6 +66,9 @@ class RolloutStart(_Event):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     batch_id: str | None = None
     branch: BranchInfo | None = None
+    # USD per 1M tokens when known, so a live view can price a rollout before it ends.
+    price_in: float | None = None
+    price_out: float | None = None
 
 
 class MessageEvent(_Event):
@@ -147,6 +152,15 @@ class FinalEvent(_Event):
     test_result: Any = None
 
 
+class Savings(_Model):
+    """A projection, not a measurement: the steps left to ``max_iters`` at the loop's pace."""
+
+    steps: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None  # None when no price is known for the model
+
+
 class Outcome(_Model):
     tests_passed: bool = False
     # False when no verdict exists (an imported trajectory its source never evaluated):
@@ -163,6 +177,8 @@ class Outcome(_Model):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float | None = None  # None when no price is known for the model
+    # Set when the loop limit ended the rollout: what running on to max_iters would have cost.
+    saved: Savings | None = None
 
 
 class RolloutEnd(_Event):
@@ -179,6 +195,33 @@ class ErrorEvent(_Event):
     step: int | None = None
 
 
+class LoopEvent(_Event):
+    """A step that repeats earlier ones without progress (agent/loop_detect.py).
+
+    ``pattern``: ``repeat`` (the same tool call, arguments and result as the step before),
+    ``cycle`` (a cycle of ``period`` 2 or 3 steps came round again) or ``same_failure``
+    (the tests failed the same way on the same written files as before). ``repeats``
+    counts how often the pattern came back so far; one event per looping step."""
+
+    kind: Literal["loop"] = "loop"
+    step: int
+    pattern: Literal["repeat", "cycle", "same_failure"]
+    period: int = 1
+    repeats: int = 1
+    first_step: int | None = None  # steps first_step..step repeat earlier ones (loop steps)
+    calls: list[str] = Field(default_factory=list)  # the repeated tool calls, "name key=value"
+
+
+class StallEvent(_Event):
+    """No event for ``idle_s`` seconds: a hung provider or tool. Written by a watchdog
+    thread while the rollout waits; the rollout itself goes on (or times out) as before."""
+
+    kind: Literal["stall"] = "stall"
+    step: int | None = None
+    idle_s: float
+    waiting_on: str = ""  # "model" or "tool <name>"
+
+
 Event = Annotated[
     RolloutStart
     | MessageEvent
@@ -188,7 +231,9 @@ Event = Annotated[
     | TestRun
     | FinalEvent
     | RolloutEnd
-    | ErrorEvent,
+    | ErrorEvent
+    | LoopEvent
+    | StallEvent,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -210,6 +255,7 @@ class BatchParams(_Model):
     pairs_per_task: int | None = None
     give_up_after: int | None = None
     initial_per_task: int | None = None
+    loop_limit: int | None = None  # None: recorded before loop limits existed
 
 
 class PlannedRollout(_Model):
@@ -327,22 +373,26 @@ class TraceWriter:
         self.rollout_id = rollout_id
         self.seq = 0
         self._fsync = fsync
+        self._lock = threading.RLock()
         self._f = open(self.path, "w" if truncate else "a", encoding="utf-8")
 
     def emit(self, event_cls: type[_Event], **fields: Any) -> _Event:
-        event = event_cls(rollout_id=self.rollout_id, seq=self.seq, ts=time.time(), **fields)
-        self.write(event)
+        # Locked: a stall watchdog thread writes to the same trace as the rollout thread.
+        with self._lock:
+            event = event_cls(rollout_id=self.rollout_id, seq=self.seq, ts=time.time(), **fields)
+            self.write(event)
         return event
 
     def write(self, event: _Event) -> None:
         line = event.model_dump_json(exclude_none=False)
         if len(line) > MAX_EVENT_CHARS:
             line = _shrunk(line)
-        self._f.write(line + "\n")
-        self._f.flush()
-        if self._fsync:
-            os.fsync(self._f.fileno())
-        self.seq = event.seq + 1
+        with self._lock:
+            self._f.write(line + "\n")
+            self._f.flush()
+            if self._fsync:
+                os.fsync(self._f.fileno())
+            self.seq = event.seq + 1
 
     def close(self) -> None:
         if not self._f.closed:

@@ -9,6 +9,7 @@ Undo and redo act on the store's own labeler only, like an editor's history per 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,9 @@ def _undo_state(events: list[dict[str, Any]]) -> tuple[dict[int, int], set[int]]
             if action is not None and undone.get(action) == e["ref"]:
                 del undone[action]
     return undone, redone
+
+
+AUTO_LOOP_MARK = StepMark(reason="loop", text="loop detected by the engine", labeler="auto")
 
 
 class HumanLog:
@@ -96,7 +100,7 @@ class HumanLog:
             u, _, step = target.rpartition("#")
             if u == uid and step.isdigit():
                 out[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
-        return out
+        return self._with_loop_marks(out, uid)
 
     def all_step_marks(self) -> dict[str, dict[int, StepMark]]:
         """uid -> step -> mark, for every rollout with a marked step (exports use this)."""
@@ -105,7 +109,20 @@ class HumanLog:
             u, _, step = target.rpartition("#")
             if step.isdigit():
                 out.setdefault(u, {})[int(step)] = StepMark(reason=reason, text=text, labeler=labeler, at=at)
+        for u, steps in self._db.loop_steps():
+            self._with_loop_marks(out.setdefault(u, {}), u, steps)
         return out
+
+    def _with_loop_marks(self, marks: dict[int, StepMark], uid: str, steps: str | None = None) -> dict[int, StepMark]:
+        """Steps the engine recorded as a loop count as marked bad (reason "loop", labeler
+        "auto"), so step SFT masks them and step DPO never prefers them; a person's own
+        mark on the step wins."""
+        if steps is None:
+            rows = self._db.loop_steps(uid)
+            steps = rows[0][1] if rows else "[]"
+        for step in json.loads(steps or "[]"):
+            marks.setdefault(int(step), AUTO_LOOP_MARK)
+        return marks
 
     def undo(self) -> LabelEvent | None:
         """Undo this labeler's latest effective action (appends an ``undo`` event).

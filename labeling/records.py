@@ -91,6 +91,10 @@ class RolloutRow(_Row):
     branch_parent_uid: str | None = None
     branch_at_step: int | None = None
     prefix_messages: int | None = None
+    # Loop and stall events seen (agent/loop_detect.py); loop steps are marked bad ("loop").
+    loops: int = 0
+    loop_steps: list[int] = Field(default_factory=list)
+    stalls: int = 0
 
     @property
     def passed(self) -> bool:

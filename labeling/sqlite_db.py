@@ -22,7 +22,7 @@ from labeling.errors import SchemaMismatch
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
 # 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
@@ -133,10 +133,11 @@ class SqliteDb:
                     f"label store {self.path} has schema version {stored}, newer than this repo-agent's "
                     f"({SCHEMA_VERSION}): upgrade repo-agent, or pass --db for another store file"
                 )
-            # Creates what is missing; each version so far only added tables and indexes, so a
-            # store of an older version is migrated by this alone.
+            # Creates what is missing; each version so far only added tables, indexes and
+            # columns, so a store of an older version is migrated by this alone.
             for stmt in _split_sql(_SCHEMA):
                 c.execute(stmt)
+            _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls)
             c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _stored_version(self) -> int | None:
@@ -464,6 +465,29 @@ class SqliteDb:
 
     def all_step_marks(self) -> list[tuple]:
         return self._q("SELECT target, reason, text, labeler, at FROM current_marks")
+
+    def loop_steps(self, uid: str | None = None) -> list[tuple[str, str]]:
+        """(uid, JSON list of loop steps) for rollouts with loop steps (one rollout's, with uid)."""
+        if uid is not None:
+            return self._q("SELECT uid, loop_steps FROM rollouts WHERE uid = ? AND loop_steps != '[]'", (uid,))
+        return self._q("SELECT uid, loop_steps FROM rollouts WHERE loop_steps != '[]'")
+
+
+def _add_missing_columns(c: sqlite3.Connection) -> None:
+    """A store made before a rollout column existed gets it (additive trace kinds add columns)."""
+    have = {row[1] for row in c.execute("PRAGMA table_info(rollouts)")}
+    for col in ROLLOUT_COLUMNS:
+        if col not in have:
+            default = ROLLOUT_DEFAULTS[col]
+            c.execute(f"ALTER TABLE rollouts ADD COLUMN {col} DEFAULT {_sql_literal(default)}")
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _split_sql(script: str) -> list[str]:

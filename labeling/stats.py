@@ -71,6 +71,26 @@ class AllocationStat(BaseModel):
     rollouts_by_status: dict[str, int] = Field(default_factory=dict)  # from the allocation reports
 
 
+class LoopStat(BaseModel):
+    """Loops and stalls the engine recorded (agent/loop_detect.py)."""
+
+    rollouts_looping: int = 0  # rollouts with at least one loop event
+    loop_steps: int = 0  # steps marked bad automatically (reason "loop")
+    stopped: int = 0  # rollouts the loop limit ended (stop reason "loop")
+    rollouts_stalled: int = 0
+    stalls: int = 0
+
+
+def loop_line(s: LoopStat) -> str | None:
+    """One line for the stats views, or None when nothing looped or stalled."""
+    if not (s.rollouts_looping or s.rollouts_stalled):
+        return None
+    return (
+        f"loops: {s.rollouts_looping} rollouts looped ({s.loop_steps} steps marked bad, reason loop), "
+        f"{s.stopped} stopped by the loop limit · stalls: {s.stalls} in {s.rollouts_stalled} rollouts"
+    )
+
+
 class SignalReport(BaseModel):
     strategy: str
     score_order: list[str]
@@ -100,6 +120,7 @@ class SignalReport(BaseModel):
     cost_usd: float
     cost_unknown_rollouts: int  # rollouts whose model had no known price
     by_allocation: list[AllocationStat] = Field(default_factory=list)
+    loops: LoopStat = Field(default_factory=LoopStat)
 
 
 def _agreement(pairs: list[PairRow]) -> Agreement:
@@ -274,4 +295,11 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
         cost_usd=round(sum(r.cost_usd or 0.0 for r in rollouts), 6),
         cost_unknown_rollouts=sum(1 for r in rollouts if r.cost_usd is None and r.status == "finished"),
         by_allocation=allocation_stats(store, rollouts),
+        loops=LoopStat(
+            rollouts_looping=sum(1 for r in rollouts if r.loops),
+            loop_steps=sum(len(r.loop_steps) for r in rollouts),
+            stopped=sum(1 for r in rollouts if r.stop_reason == "loop"),
+            rollouts_stalled=sum(1 for r in rollouts if r.stalls),
+            stalls=sum(r.stalls for r in rollouts),
+        ),
     )

@@ -64,6 +64,7 @@ def _rollout_row(d: dict[str, Any]) -> RolloutRow:
     known = d.get("tests_passed", 0) is not None  # NULL: the rollout has no verdict
     d = {k: d[k] for k in _ROLLOUT_FIELDS if k in d}
     d["files"] = json.loads(d.get("files") or "[]")
+    d["loop_steps"] = json.loads(d.get("loop_steps") or "[]")
     d["tests_passed"] = bool(d.get("tests_passed"))
     d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))

@@ -106,6 +106,10 @@ ROLLOUT_DEFAULTS: dict[str, Any] = {
     "patch_lines": 0,
     "test_runs": 0,
     "last_test_passed": None,
+    # loop / stall events (agent/loop_detect.py); older stores gain these columns on open
+    "loops": 0,
+    "loop_steps": "[]",
+    "stalls": 0,
 }
 
 
@@ -277,6 +281,24 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
     acc.finished_now = True
 
 
+def _on_loop(acc: RolloutAccum, d: dict, off: int) -> None:
+    step = d["step"]
+    first = d.get("first_step")
+    first = step if first is None else first
+    if type(step) is not int or type(first) is not int or not 1 <= first <= step:
+        raise _Invalid("loop.step/first_step are not steps")
+    v = acc.values
+    v["loops"] += 1
+    steps = set(json.loads(v["loop_steps"] or "[]")) | set(range(first, step + 1))
+    v["loop_steps"] = json.dumps(sorted(steps))
+
+
+def _on_stall(acc: RolloutAccum, d: dict, off: int) -> None:
+    if type(d["idle_s"]) not in (int, float):
+        raise _Invalid("stall.idle_s is not a number")
+    acc.values["stalls"] += 1
+
+
 HANDLERS = {
     "message": _on_message,
     "llm_call": _on_llm_call,
@@ -287,6 +309,8 @@ HANDLERS = {
     "test_run": _on_test_run,
     "error": _on_error,
     "rollout_end": _on_rollout_end,
+    "loop": _on_loop,
+    "stall": _on_stall,
 }
 
 

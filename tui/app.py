@@ -2,9 +2,11 @@
 
 Six screens (Runs, Rollout, Pairs, Steps, Stats, Export) live as app modes, one F-key
 each, so switching keeps each screen's place. One background mechanism feeds them all:
-a thread worker ingests the traces directory into the store (at start, then every
-``tail_interval`` seconds: unchanged files are only stat'ed), and the active screen
-re-reads what it shows when the store changed. Nothing is loaded eagerly.
+a thread worker ingests the traces directory into the store (at start, then whenever
+a trace file changes: file-system events from ``tui.live_trace.TraceWatcher``, polling
+every ``tail_interval`` seconds only where events are unavailable; unchanged files are
+only stat'ed), and the active screen re-reads what it shows when the store changed.
+Nothing is loaded eagerly; an idle studio has no timer running.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from labeling.store import LabelStore, default_labeler
-from tui.messages import BatchProgress, IngestProgressed, StoreChanged
+from tui.live_trace import TraceWatcher
+from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
 from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen
 from tui.screens.registry import SCREENS, screen_classes
 from tui.state import StudioState
+
+INGEST_AFTER_CHANGE_S = 0.2
 
 
 class StudioApp(App):
@@ -47,6 +52,8 @@ class StudioApp(App):
         labeler: str | None = None,
         start: str = "pairs",
         tail_interval: float | None = 1.0,
+        watch: bool = True,
+        bell: bool = True,
     ) -> None:
         super().__init__()
         traces_dir = Path(traces_dir)
@@ -59,16 +66,41 @@ class StudioApp(App):
         self._ingesting = False
         self._idle_passes = 0
         self._ticks = 0
+        self._ingest_again = False  # a change arrived during a pass: run one more after it
+        self._ingest_soon = False  # an ingest is scheduled after a trace change
+        self._watch = watch
+        self.watcher: TraceWatcher | None = None
+        self.bell_on_alert = bell  # the fleet view rings the terminal bell with its alerts
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.action_goto(self._start)
         self.start_ingest()
-        if self._tail_interval:
+        if self._tail_interval and self._watch:
+            self.watcher = TraceWatcher(
+                self.state.traces_dir, lambda paths: self.post_message(TracesChanged(paths)), poll_s=self._tail_interval
+            ).start()
+        elif self._tail_interval:
             self.set_interval(self._tail_interval, self._tail_tick, name="tail")
 
+    def on_traces_changed(self, msg: TracesChanged) -> None:
+        # The screen reads the new bytes itself first; the store's ingest (a thread that
+        # competes for the interpreter) follows a moment later, once per burst of writes.
+        screen = self._active_screen()
+        if hasattr(screen, "traces_changed"):
+            screen.traces_changed(msg.paths)
+        if not self._ingest_soon:
+            self._ingest_soon = True
+            self.set_timer(INGEST_AFTER_CHANGE_S, self._ingest_after_change)
+
+    def _ingest_after_change(self) -> None:
+        self._ingest_soon = False
+        self.start_ingest()
+
     def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         for cancel in self.state.running_batches.values():
             cancel.set()  # type: ignore[attr-defined]
         try:
@@ -92,6 +124,7 @@ class StudioApp(App):
     def start_ingest(self) -> None:
         """Tail the traces directory: one ingest pass in a thread, never two at once."""
         if self._ingesting:
+            self._ingest_again = True
             return
         self._ingesting = True
         self.state.ingest.running = True
@@ -127,6 +160,9 @@ class StudioApp(App):
         ing.passes += 1
         self._idle_passes = 0 if msg.changed else self._idle_passes + 1
         self._show_status()
+        if self._ingest_again:
+            self._ingest_again = False
+            self.start_ingest()
         if msg.changed or first:
             self.state.store_version += 1
             screen = self._active_screen()
@@ -139,6 +175,7 @@ class StudioApp(App):
             screen.batch_progress(msg)
         if msg.finished:
             self.state.running_batches.pop(msg.batch_id, None)
+            self.state.rollout_cancels.pop(msg.batch_id, None)
             note = f"batch {msg.batch_id}: {msg.done}/{msg.total} rollouts"
             self.notify(
                 note + (f" — {msg.error}" if msg.error else ""),

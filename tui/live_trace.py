@@ -1,13 +1,19 @@
-"""One rollout's trace, followed as it grows: new bytes from the last offset only.
+"""Trace files followed as they grow: new bytes from the last offset only.
 
-Plain code on agent.trace (no store, no widgets): the Rollout screen polls it on a
-short timer, so a rollout being written by a batch in this studio or in another
-terminal streams in the same way.
+Plain code on agent.trace (no store, no widgets). ``TraceWatcher`` reports which trace
+files changed from file-system events (watchfiles: inotify, FSEvents, ...), so a step
+written by a batch in this studio or in another terminal reaches the screen within tens
+of milliseconds and an idle studio does no periodic work; where events are unavailable
+it falls back to polling. ``LiveTrace`` reads one rollout's new events on each change.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +21,11 @@ from agent.trace import (
     ErrorEvent,
     FinalEvent,
     LlmCall,
+    LoopEvent,
     MessageEvent,
     RolloutEnd,
     RolloutStart,
+    StallEvent,
     TestRun,
     ToolCallEvent,
     ToolResultEvent,
@@ -82,6 +90,10 @@ class LiveTrace:
     tokens_out: int = 0
     steps: int = 0
     warnings: int = 0
+    loops: list[LoopEvent] = field(default_factory=list)
+    stalls: list[StallEvent] = field(default_factory=list)
+    last_event_ts: float | None = None  # wall clock of the newest event (trace ``ts``), stalls aside
+    stalled: bool = False  # a stall event and nothing since
     _by_id: dict[str, CallView] = field(default_factory=dict)
     _results: dict[str, str] = field(default_factory=dict)
     _text_calls: list[CallView] = field(default_factory=list)  # parsed from text, awaiting their observation
@@ -101,6 +113,8 @@ class LiveTrace:
         self.warnings += len(read.warnings)
         for e in read.events:
             self._apply(e)
+            if not isinstance(e, StallEvent):
+                self.last_event_ts, self.stalled = e.ts, False
         return bool(read.events)
 
     def _apply(self, e) -> None:
@@ -145,7 +159,121 @@ class LiveTrace:
             self.end = e
         elif isinstance(e, ErrorEvent):
             self.errors.append(e)
+        elif isinstance(e, LoopEvent):
+            self.loops.append(e)
+        elif isinstance(e, StallEvent):
+            self.stalls.append(e)
+            self.stalled = True
+
+    @property
+    def loop_steps(self) -> set[int]:
+        return {s for e in self.loops for s in range(e.first_step or e.step, e.step + 1)}
 
     @property
     def running(self) -> bool:
         return self.end is None
+
+
+# --------------------------------------------------------------------------- watching
+
+
+def _is_trace_file(path: str) -> bool:
+    return path.endswith(".jsonl") or path.endswith("batch.json")
+
+
+class TraceWatcher:
+    """Calls ``on_change(paths)`` from its own thread when trace files under ``root``
+    change (``paths``: changed ``.jsonl`` / ``batch.json`` files and directories; never
+    the label store, whose writes would otherwise wake the ingest that made them).
+
+    ``mode`` is "events" (watchfiles) or "polling" (no watchfiles, or its notifier could
+    not start, or ``REPO_AGENT_WATCH=poll``): then files are compared every ``poll_s``.
+    ``step_ms``: how long a burst of writes is gathered before it is reported; the
+    latency floor of event mode.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        on_change: Callable[[set[Path]], None],
+        *,
+        poll_s: float = 0.5,
+        step_ms: int = 20,
+        force_polling: bool | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.on_change = on_change
+        self.poll_s = poll_s
+        self.step_ms = step_ms
+        if force_polling is None:
+            force_polling = os.environ.get("REPO_AGENT_WATCH", "").lower() == "poll"
+        self.mode = "polling" if force_polling else "events"
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trace-watcher", daemon=True)
+
+    def start(self) -> TraceWatcher:
+        self._thread.start()
+        self._ready.wait(5)  # events from here on are seen
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        if self.mode == "events":
+            try:
+                self._watch_events()
+                return
+            except Exception:  # no watchfiles, no notifier (inotify limits, ...): poll instead
+                if self._stop.is_set():
+                    return
+                self.mode = "polling"
+        self._watch_polling()
+
+    def _watch_events(self) -> None:
+        from watchfiles._rust_notify import RustNotify  # what watchfiles.watch drives, minus the generator
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        # The notifier is live once constructed: say so, so no write after start() is missed.
+        with RustNotify([str(self.root)], False, False, 300, True, False) as notify:
+            self._ready.set()
+            while not self._stop.is_set():
+                raw = notify.watch(max(50, self.step_ms * 4), self.step_ms, 0, self._stop)
+                if raw == "stop":
+                    return
+                if isinstance(raw, set):
+                    # A batch directory moved in arrives as one event for the directory.
+                    changed = {Path(p) for _c, p in raw if _is_trace_file(p) or os.path.isdir(p)}
+                    if changed:
+                        self.on_change(changed)
+
+    def _snapshot(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if _is_trace_file(name):
+                    p = os.path.join(dirpath, name)
+                    try:
+                        st = os.stat(p)
+                    except OSError:
+                        continue
+                    out[p] = (st.st_size, st.st_mtime_ns)
+        return out
+
+    def _watch_polling(self) -> None:
+        before = self._snapshot()
+        self._ready.set()
+        while not self._stop.wait(self.poll_s):
+            now = self._snapshot()
+            changed = {Path(p) for p, st in now.items() if before.get(p) != st}
+            changed |= {Path(p) for p in before.keys() - now.keys()}
+            before = now
+            if changed:
+                self.on_change(changed)
+
+
+def seconds_since(ts: float | None, now: float | None = None) -> float | None:
+    return None if ts is None else max(0.0, (now if now is not None else time.time()) - ts)

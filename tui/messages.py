@@ -46,3 +46,11 @@ class BatchProgress(Message):
         self.started = started
         self.finished = finished
         self.error = error
+
+
+class TracesChanged(Message):
+    """Trace files under the traces directory changed (tui.live_trace.TraceWatcher)."""
+
+    def __init__(self, paths: set) -> None:
+        super().__init__()
+        self.paths = paths

@@ -56,6 +56,8 @@ class StudioState:
     store_version: int = 0  # bumped after each ingest that changed something
     # Batches launched from this studio that are still running: batch_id -> cancel flag.
     running_batches: dict[str, object] = field(default_factory=dict)
+    # The same batches' per-rollout stop flags (agent.batch.RolloutCancels), for the fleet view.
+    rollout_cancels: dict[str, object] = field(default_factory=dict)
 
     def visit(self, mode: str) -> None:
         if not self.history or self.history[-1] != mode:

@@ -26,3 +26,16 @@ def test_arguments_reach_the_app(traces, tmp_path, monkeypatch):
     assert seen == {"db": tmp_path / "x.sqlite", "labeler": "ann", "start": "runs"}
     assert main(["studio", str(traces)]) == 0
     assert seen["db"] == traces / "labels.sqlite"
+
+
+def test_no_bell_reaches_the_app(traces, monkeypatch):
+    seen = []
+
+    def fake_run(self):
+        seen.append(self.bell_on_alert)
+        self.store.close()
+
+    monkeypatch.setattr(StudioApp, "run", fake_run)
+    assert main(["studio", str(traces), "--no-bell"]) == 0
+    assert main(["studio", str(traces)]) == 0
+    assert seen == [False, True]

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
+from tui.cli.loop_args import add_loop_args, loop_config, savings_line
 
 RUN_EXAMPLES = """\
 examples:
@@ -97,6 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
     add_allocation_args(run)
+    add_loop_args(run)
     run.set_defaults(func=cmd_run)
 
     br = sub.add_parser(
@@ -125,6 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     add_executor_args(br)
+    add_loop_args(br)
     br.set_defaults(func=cmd_branch)
 
     suite = sub.add_parser("suite", help="suite tools (check)")
@@ -302,7 +305,7 @@ def _label(result) -> str:
         return f"[yellow]CANCELLED[/] (steps={o.steps})"
     if o.tests_tampered:
         return f"[bold magenta]TAMPERED[/] (steps={o.steps})"
-    extra = f", {result.stop_reason}" if result.stop_reason in ("max_iters", "timeout") else ""
+    extra = f", {result.stop_reason}" if result.stop_reason in ("max_iters", "timeout", "loop") else ""
     return f"[bold green]PASS[/] (steps={o.steps})" if o.tests_passed else f"[red]FAIL[/] (steps={o.steps}{extra})"
 
 
@@ -376,6 +379,8 @@ def print_summary(console: Console, summary) -> None:
     console.print(f"[bold]mean steps[/]          {summary.mean_steps:6.1f}")
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
     console.print(f"[bold]tokens[/]              in {tin:,}  out {tout:,}{cost}")
+    if saved := savings_line(summary.results):
+        console.print(f"[bold]{saved}[/]")
     table = _table("task", "rollouts>", "pass>", "pass rate>", "tampered>", "errors>", "mean steps>")
     for s in summary.per_task():
         table.add_row(
@@ -422,7 +427,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"\\[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}")
-    config = RolloutConfig(price_in=args.price_in, price_out=args.price_out)
+    config = RolloutConfig(price_in=args.price_in, price_out=args.price_out, **loop_config(args))
 
     def on_end(result, done: int, total: int) -> None:
         console.print(f"\\[branch] \\[{done}/{total}] {result.rollout_id}: {_label(result)}")
@@ -486,6 +491,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
         console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
+    if saved := savings_line(s.results):
+        console.print(saved)
     console.print(f"traces: {batch_dir}")
     dirs = (
         f"{out_root}"

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from tui.cli.errors import UserError
+from tui.cli.loop_args import add_loop_args, savings_line
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
@@ -127,6 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pass/fail contrast an adaptive batch buys",
     )
     add_allocation_args(pr)
+    add_loop_args(pr)
     pr.set_defaults(func=cmd_prefs)
 
 
@@ -407,6 +409,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     if other:
         _say(f"[prefs]   Other pairs skipped: {_counts(other)}")
     _say(f"[prefs]   Tokens: {tokens_line(r)}; {r.tokens_per_example:,.1f} per pair; cost/epoch: {cost_line(r)}")
+    if saved := savings_line(s.batch.results):
+        _say(f"[prefs]   {saved}")
     _say(f"[prefs]   Traces: {s.batch_dir}")
     if s.error:
         _say(f"[prefs]   No pairs file written: {s.error}")

@@ -172,7 +172,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 @_run
 def cmd_stats(args: argparse.Namespace) -> int:
-    from labeling.stats import signal_report
+    from labeling.stats import loop_line, signal_report
 
     with _open(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
@@ -226,6 +226,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"human vs auto: confirm {pct(a.confirm_rate)}, flip {pct(a.flip_rate)}, "
         f"discard {pct(a.discard_rate)}"
     )
+    if line := loop_line(rep.loops):
+        console.print(line)
     v = Table(title="tool-call validity by model", title_justify="left")
     for col in ("model", "calls", "invalid", "valid rate"):
         v.add_column(col, justify="left" if col == "model" else "right")

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="ask",
         help="TRACES_DIR holds other agents' trajectories and no batches: import them first (default: ask)",
     )
+    p.add_argument(
+        "--no-bell", action="store_true", help="no terminal bell when a rollout loops, stalls or errors (Runs: fleet)"
+    )
     p.set_defaults(func=run)
 
 
@@ -102,5 +105,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         offer_import(traces, answer, lambda q: Confirm.ask(q, default=True, console=console), console)
 
-    StudioApp(traces, db_path=args.db, labeler=args.labeler, start=args.screen).run()
+    StudioApp(traces, db_path=args.db, labeler=args.labeler, start=args.screen, bell=not args.no_bell).run()
     return 0

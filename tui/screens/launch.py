@@ -43,6 +43,7 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
             "seed": "0",
             "workers": "2",
             "max_iters": "30",
+            "loop_limit": "5",
             "allocation": "fixed",
             "budget": "",
             "pairs_per_task": "0",
@@ -105,6 +106,14 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                 )
                 yield Label("max iters")
                 yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
+                yield Label("loop limit")
+                yield Input(
+                    d["loop_limit"],
+                    id="f-loop-limit",
+                    type="integer",
+                    compact=True,
+                    placeholder="end a looping rollout after K repeats (0 = only flag it)",
+                )
                 yield Label("allocation")
                 yield Select(
                     [("fixed (rollouts/task each)", "fixed"), ("adaptive (rounds, within budget)", "adaptive")],
@@ -159,6 +168,7 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                 "max_iters": int(self._val("#f-max-iters")),
                 "temperature": float(self._val("#f-temperature")) if self._val("#f-temperature") else None,
                 "budget_rollouts": int(self._val("#f-budget")) if self._val("#f-budget") else None,
+                "loop_limit": int(self._val("#f-loop-limit") or 5),
             }
             if allocation == "adaptive":  # fixed allocation takes no adaptive knobs
                 numbers["pairs_per_task"] = int(self._val("#f-pairs-per-task") or 0)

@@ -1,8 +1,9 @@
 """Rollout: one rollout's tool-call stream, live, with the selected call beside it.
 
-Reads the trace file itself (tui.live_trace), new bytes only, every half second while
-the screen is shown and the rollout has not ended; the cursor follows new calls while
-it sits on the last row.
+Reads the trace file itself (tui.live_trace), new bytes only, when the app's trace
+watcher says the file changed (every half second without a watcher) while the screen
+is shown and the rollout has not ended; the cursor follows new calls while it sits on
+the last row. Steps the engine recorded as a loop are marked ⟳.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from agent.trace import trace_path
 from labeling.store import NotFound
 from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
-from tui.state import fmt_duration, fmt_tokens
+from tui.state import fmt_cost, fmt_duration, fmt_tokens
 from tui.widgets.diff_view import DiffView
 
 STATUS_STYLE = {"ok": "green", "error": "bold red", "invalid": "bold magenta", "running": "yellow"}
@@ -73,6 +74,8 @@ class RolloutScreen(StudioScreen):
         self.uid: str | None = None
         self.follow = True
         self._rows = 0
+        self._shown: dict[int, tuple] = {}  # row -> (status, duration, looped) as last drawn
+        self._watched: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -99,8 +102,13 @@ class RolloutScreen(StudioScreen):
 
     def on_mount(self) -> None:
         self.query_one("#final-pane").display = False
-        self.set_interval(0.5, self.poll, name="follow")
+        if getattr(self.app, "watcher", None) is None:  # no file-system events: poll
+            self.set_interval(0.5, self.poll, name="follow")
         self._render_head()
+
+    def traces_changed(self, paths: set[Path]) -> None:
+        if self.trace is not None and self._watched in paths:
+            self.poll()
 
     # ------------------------------------------------------------------ data
     def on_show_screen(self) -> None:
@@ -120,7 +128,9 @@ class RolloutScreen(StudioScreen):
     def load(self, uid: str | None) -> None:
         self.uid = uid
         self.trace = LiveTrace(self._path_for(uid)) if uid else None
+        self._watched = self.trace.path.absolute() if self.trace else None
         self._rows = 0
+        self._shown: dict[int, tuple] = {}
         self.follow = True
         table = self.query_one("#calls", DataTable)
         table.clear()
@@ -146,14 +156,22 @@ class RolloutScreen(StudioScreen):
         calls = self.trace.calls if self.trace else []
         # Rows for calls already shown may have changed (a result arrived): update in place.
         # Row keys are positions: call ids are not unique across steps for every model.
+        looped = self.trace.loop_steps if self.trace else set()
         for i in range(min(self._rows, len(calls))):
+            # Only cells that changed: an update invalidates the row's render cache, and
+            # re-rendering every row on each new step made following slower as it grew.
             cv = calls[i]
-            table.update_cell(str(i), "status", status_text(cv))
-            table.update_cell(str(i), "time", fmt_duration(cv.duration_s))
+            shown = (cv.status, cv.duration_s, cv.step in looped)
+            if self._shown.get(i) != shown:
+                self._shown[i] = shown
+                table.update_cell(str(i), "status", status_text(cv))
+                table.update_cell(str(i), "time", fmt_duration(cv.duration_s))
+                if cv.step in looped:
+                    table.update_cell(str(i), "step", Text(f"{cv.step}⟳", style="bold yellow"))
         for i, cv in enumerate(calls[self._rows :], self._rows):
-            table.add_row(
-                str(cv.step), cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s), key=str(i)
-            )
+            self._shown[i] = (cv.status, cv.duration_s, cv.step in looped)
+            step = Text(f"{cv.step}⟳", style="bold yellow") if cv.step in looped else str(cv.step)
+            table.add_row(step, cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s), key=str(i))
         self._rows = len(calls)
         if self.trace and self.trace.end is not None and END_KEY not in table.rows:
             table.add_row(
@@ -211,6 +229,16 @@ class RolloutScreen(StudioScreen):
             )
         if t.errors:
             text.append(f" · {len(t.errors)} error(s): {t.errors[-1].message[:60]}", style="red")
+        if t.loops:
+            last_loop = t.loops[-1]
+            text.append(f" · ⟳{last_loop.pattern} ×{last_loop.repeats}", style="bold yellow")
+        if t.stalls:
+            text.append(f" · stalled {t.stalls[-1].idle_s:.0f}s on {t.stalls[-1].waiting_on}", style="bold red")
+        saved = t.end.outcome.saved if t.end is not None else None
+        if saved is not None:
+            money = f", {fmt_cost(saved.cost_usd)}" if saved.cost_usd is not None else ""
+            tokens = fmt_tokens(saved.tokens_in + saved.tokens_out)
+            text.append(f" · saved ~{saved.steps} steps, ~{tokens} tok{money}", style="green")
         text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
         head.update(text)
 

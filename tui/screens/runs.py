@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from agent.allocation import AllocationReport
+from agent.batch import RolloutCancels
 from agent.batch_request import BatchPlan, BatchRequest, BatchRequestError, plan_batch
 from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
@@ -24,6 +25,7 @@ from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
 from tui.state import fmt_cost, fmt_tokens
+from tui.widgets.fleet import FleetView
 
 
 def progress_bar(done: int, total: int, width: int = 16) -> Text:
@@ -70,6 +72,7 @@ class RunsScreen(StudioScreen):
         ):
             batches.add_column(label, key=key)
         yield batches
+        yield FleetView()  # live rollouts, the ones needing attention first; hidden when none run
         yield Static(id="budget")  # adaptive batches: where the budget went
         rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
         for label, key in (
@@ -119,6 +122,10 @@ class RunsScreen(StudioScreen):
         if self.batches:
             table.move_cursor(row=max(0, min(keep, len(self.batches) - 1)), animate=False)
         self._show_rollouts(force=True)
+        self.query_one(FleetView).refresh_fleet()
+
+    def traces_changed(self, paths: set[Path]) -> None:
+        self.query_one(FleetView).traces_changed(paths)
 
     def _selected_batch(self) -> BatchRow | None:
         table = self.query_one("#batches", DataTable)
@@ -206,6 +213,7 @@ class RunsScreen(StudioScreen):
             return
         batch_id = plan.batch_dir.name
         self.state.running_batches[batch_id] = plan.cancel
+        self.state.rollout_cancels[batch_id] = RolloutCancels()  # the fleet view stops single rollouts
         self._launched[batch_id] = request
         self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched")
         self._run_batch(plan)
@@ -229,7 +237,9 @@ class RunsScreen(StudioScreen):
 
         error = None
         try:
-            summary = plan.run(on_rollout_start=started, on_rollout_end=ended)
+            summary = plan.run(
+                on_rollout_start=started, on_rollout_end=ended, rollout_cancels=self.state.rollout_cancels.get(batch_id)
+            )
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
         except Exception as exc:  # shown, never raised into the UI
             error = f"{type(exc).__name__}: {exc}"

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from labeling.stats import loop_line
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
 
@@ -56,6 +57,8 @@ def render_report(r) -> Group:
     if r.cost_unknown_rollouts:
         head.append(f" (+{r.cost_unknown_rollouts} rollouts with no known price)", style="dim")
     head.append(f" · strategy {r.strategy} · score {' > '.join(r.score_order)}", style="dim")
+    if line := loop_line(r.loops):
+        head.append(f"\n {line}", style="yellow")
     parts.append(head)
 
     tasks = Table(

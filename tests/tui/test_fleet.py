@@ -1,0 +1,137 @@
+"""The fleet view on Runs: live rollouts, the ones needing attention on top, announced once."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import settle, wait_until
+from tests.tui.fleet_fixtures import BATCH_ID, NOW, make_live_batch
+from tui.widgets.fleet import FleetView
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    monkeypatch.setattr(FleetView, "clock", staticmethod(lambda: NOW))
+
+
+def _alerts(app):
+    return [n for n in app._notifications if n.title == "Rollout needs attention"]
+
+
+async def test_fleet_lists_live_rollouts_with_alerts_on_top(traces, make_app, fixed_clock):
+    make_live_batch(traces)
+    app = make_app(traces, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        fleet = app.screen.query_one(FleetView)
+        assert fleet.display
+        order = [(r.uid.rpartition("/")[2], r.alert) for r in fleet.rows]
+        assert order == [
+            ("fix_errored__s0", "error"),
+            ("fix_stalled__s0", "stall"),
+            ("fix_looping__s0", "loop"),
+            ("fix_fine__s0", None),
+        ]
+        table = fleet.query_one("#fleet-table")
+        fine = table.get_row(f"{BATCH_ID}/fix_fine__s0")
+        # step/max, last tool call, seconds since the last event, tokens and cost so far
+        assert fine[1] == "fix_fine" and fine[3] == "4/30" and fine[4] == "20s"
+        assert fine[5] == "10k" and fine[6] == "$0.01" and fine[7].startswith("list_dir")
+        head = str(fleet.query_one("#fleet-head").render())
+        assert "3 need attention" in head and "ETA" not in head  # nothing finished yet: no pace to project
+
+
+async def test_each_alert_is_announced_once_with_the_bell(traces, make_app, fixed_clock, monkeypatch):
+    make_live_batch(traces)
+    app = make_app(traces, start="runs")
+    bells = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        fleet = app.screen.query_one(FleetView)
+        assert len(_alerts(app)) == 3 and len(bells) == 3
+        fleet.refresh_fleet()
+        fleet.tick()
+        app.start_ingest()
+        await settle(pilot)
+        assert len(_alerts(app)) == 3 and len(bells) == 3  # once, not on every redraw
+        assert any("is looping" in n.message for n in _alerts(app))
+
+
+async def test_the_bell_can_be_turned_off(traces, make_app, fixed_clock, monkeypatch):
+    make_live_batch(traces)
+    app = make_app(traces, start="runs", bell=False)
+    bells = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert len(_alerts(app)) == 3 and bells == []
+
+
+async def test_an_idle_studio_has_no_fleet_and_no_clock(traces, make_app):
+    app = make_app(traces, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        fleet = app.screen.query_one(FleetView)
+        assert not fleet.display and fleet.rows == []
+        assert fleet._clock is not None and fleet._clock._active.is_set() is False  # paused
+
+
+async def test_stopping_a_rollout_from_the_fleet(tmp_path, traces, make_app):
+    from agent.batch_request import BatchRequest
+    from agent.suites.loading import load_suite
+    from agent.trace import read_trace, trace_path
+    from tests.agent.rollout_fixtures import write_tiny_suite
+    from tests.doubles.loop_policies import RepeatPolicy
+    from tests.doubles.scripted_llm import ScriptedLLM
+
+    suite_path = write_tiny_suite(tmp_path / "suite")
+    server = ScriptedLLM(RepeatPolicy(load_suite(str(suite_path)))).start()
+    try:
+        # With the trace watcher on: the ingest and the fleet follow the batch by themselves.
+        app = make_app(traces, start="runs", tail_interval=0.5)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            request = BatchRequest(
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                max_workers=2,
+                max_iters=300,
+                loop_limit=0,
+                trace_dir=str(traces),
+            )
+            app.screen.start_batch(request)
+            [batch_id] = app.state.running_batches
+            batch_dir = traces / batch_id
+            fleet = app.screen.query_one(FleetView)
+            await wait_until(pilot, lambda: len([r for r in fleet.rows if r.trace.steps >= 2]) == 2, timeout=60)
+            table = fleet.query_one("#fleet-table")
+            table.focus()
+            await wait_until(pilot, lambda: app.focused is table)
+            target = fleet.selected().uid
+            await pilot.press("k")
+            cancels = app.state.rollout_cancels[batch_dir.name]
+            target_rid = target.rpartition("/")[2]
+            other_rid = next(r for r in ("fix_gcd__s0", "fix_largest__s0") if r != target_rid)
+            await wait_until(pilot, lambda: target_rid not in cancels.running(), timeout=60)
+            assert other_rid in cancels.running()  # the batch goes on
+            assert read_trace(trace_path(batch_dir, target_rid)).end.stop_reason == "cancelled"
+            assert read_trace(trace_path(batch_dir, other_rid)).end is None
+            app.state.running_batches[batch_dir.name].set()  # end the test: cancel the rest
+            await wait_until(pilot, lambda: batch_dir.name not in app.state.running_batches, timeout=60)
+    finally:
+        server.close()
+
+
+async def _fleet_ready(pilot) -> None:
+    await settle(pilot)
+    pilot.app.clear_notifications()  # toasts time out: on a busy machine they may or may not be up
+    pilot.app.screen.query_one(FleetView).query_one("#fleet-table").focus()
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_fleet_snapshot(size, traces, make_app, snap_compare, fixed_clock):
+    make_live_batch(traces)
+    assert snap_compare(make_app(traces, start="runs"), terminal_size=size, run_before=_fleet_ready)
