@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.batch import LocalExecutor
-from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.loop import CancelFlag, RolloutConfig, RolloutResult, run_rollout
 from agent.suites.models import DirSource, Suite, Task
 from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd, _shrunk
 from agent.workspace import source_dir, walk_files
@@ -333,7 +333,7 @@ class RayExecutor:
         seed: int,
         config: RolloutConfig | None = None,
         batch_id: str | None = None,
-        cancel: threading.Event | None = None,
+        cancel: CancelFlag | None = None,  # the batch's or this rollout's stop (only is_set is read)
         on_event: Callable[[Any], None] | None = None,
         workspace_root: Path | None = None,  # the worker's own temp dir is used instead
         prefix_messages: list[dict[str, Any]] | None = None,
@@ -341,7 +341,7 @@ class RayExecutor:
     ) -> RolloutResult:
         """``agent.loop.run_rollout``, run as a Ray task; the trace is written here, live."""
         ray, inbox = self._ray, self._inbox
-        cancel = cancel or threading.Event()
+        stop: CancelFlag = cancel if cancel is not None else threading.Event()
         digest, data_ref, portable = self._pack(suite, task)
         ref = self._task_fn.options(
             num_cpus=self.num_cpus,
@@ -372,7 +372,7 @@ class RayExecutor:
                 if ready:
                     trace.add(ray.get(inbox.take.remote(rollout_id, 0)))
                     break
-                if cancel.is_set() and cancelled_at is None:
+                if stop.is_set() and cancelled_at is None:
                     cancelled_at = time.monotonic()
                     ray.get(inbox.cancel.remote(rollout_id))
                     if trace.token is None:
