@@ -219,3 +219,10 @@ def test_cancel_stops_running_and_queued_ray_tasks(local_ray, tiny_suite, script
         read = read_trace(trace_path(tmp_path / "b", rid))
         assert read.end is not None and read.end.stop_reason == stop and not read.warnings
     wait_for(lambda: all(worker_pid(p.rollout_id) is None for p in summary.meta.planned), "no rollout task running")
+
+
+def test_test_runs_in_a_ray_worker_are_sandboxed_by_bwrap(local_ray):
+    from agent.sandbox import sandbox_kind
+
+    # A worker is a process on this machine: it probes and uses bwrap like the driver does.
+    assert ray.get(ray.remote(sandbox_kind).options(num_cpus=1).remote()) == "bwrap"
