@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
+from agent.budget import BudgetReport, DollarBudget
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import ProviderFactory
 from agent.suites.models import Suite
@@ -155,6 +156,7 @@ class BatchSummary:
     meta: BatchMeta
     results: list[RolloutResult] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C in the calling thread
+    budget: BudgetReport | None = None  # --budget-usd: spent, left, rollouts refused
 
     @property
     def cancelled(self) -> bool:
@@ -252,12 +254,19 @@ def run_batch(
     allocation: str = "fixed",
     allocation_config: AllocationConfig | None = None,
     rollout_cancels: RolloutCancels | None = None,
+    budget: DollarBudget | None = None,
 ) -> BatchSummary:
     """Run (or resume) one batch into ``batch_dir``; returns when every rollout ended.
 
     ``allocation="adaptive"`` needs ``allocation_config`` (its ``budget_rollouts`` is the
     batch's budget; ``rollouts`` is then unused). With ``fixed``, an ``allocation_config``
-    only caps the batch at its ``budget_rollouts``."""
+    only caps the batch at its ``budget_rollouts``.
+
+    ``rollout_cancels``: the caller keeps it; ``rollout_cancels.cancel(rollout_id)`` ends
+    that rollout alone as "cancelled" (a later resume runs it again) while the batch goes on.
+
+    ``budget`` (agent/budget.py) refuses to start a rollout the dollars left cannot cover; the batch
+    then stops as "budget"."""
     cfg = config or RolloutConfig()
     cancel = cancel or threading.Event()
     batch_dir = Path(batch_dir)
@@ -337,6 +346,8 @@ def run_batch(
         prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
         if prior is not None:
             report(prior)
+            if budget is not None:
+                budget.record(prior.outcome.cost_usd)
         else:
             todo.append(p)
 
@@ -346,6 +357,19 @@ def run_batch(
     def one(p: PlannedRollout) -> RolloutResult | None:
         if cancel.is_set():
             return None  # never started: a later resume runs it
+        if budget is not None and not budget.acquire(cancel):
+            return None  # over budget: never started, like a cancelled one
+        try:
+            result = _one(p)
+        except BaseException:
+            if budget is not None:
+                budget.release(None)
+            raise
+        if budget is not None:
+            budget.release(result.outcome.cost_usd if result is not None else None)
+        return result
+
+    def _one(p: PlannedRollout) -> RolloutResult | None:
         if on_rollout_start is not None:
             on_rollout_start(p)
         path = trace_path(batch_dir, p.rollout_id)
@@ -374,7 +398,9 @@ def run_batch(
     run = exe.run
     try:
         if allocation == "adaptive":
-            _run_adaptive(meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel)
+            _run_adaptive(
+                meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget
+            )
         else:
             run(one, todo, report, cancel)
     except KeyboardInterrupt:
@@ -382,6 +408,10 @@ def run_batch(
     meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
     meta.finished = now_iso()
     meta.stop_reason = "cancelled" if cancel.is_set() or summary.interrupted else "finished"
+    if budget is not None:
+        summary.budget = budget.report()
+        if budget.closed and meta.stop_reason == "finished":
+            meta.stop_reason = "budget"
     write_batch_meta(batch_dir, meta)
     return summary
 
@@ -409,14 +439,16 @@ def _allocator(
     )
 
 
-def _run_adaptive(meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel) -> None:
+def _run_adaptive(
+    meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget=None
+) -> None:
     """Rounds: plan with the allocator, append the round to batch.json, run it, record."""
     alloc = _allocator(meta, tasks, acfg, 0, ended)
     issued = {t: 0 for t in tasks}
     for p in meta.planned:
         issued[p.task_id] += 1
     pending = list(todo)  # issued earlier but never ended: run again first (already counted)
-    while not cancel.is_set():
+    while not cancel.is_set() and not (budget is not None and budget.closed):
         new = []
         for task_id in alloc.next_round():
             s = seed + issued[task_id]  # the task's k-th rollout: seed base + k

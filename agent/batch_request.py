@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from agent.allocation import AllocationConfig
 from agent.batch import BatchSummary, Executor, run_batch
+from agent.budget import DollarBudget
 from agent.loop import RolloutConfig
 from agent.providers import ProviderConfigError, ProviderFactory, RetryPolicy, provider_factory
 from agent.suites.loading import SuiteError, load_suite
@@ -65,6 +66,7 @@ class BatchRequest(BaseModel):
     stall_after: float = 120.0  # seconds without an event recorded as a stall
     allocation: Literal["fixed", "adaptive"] | None = None  # None: fixed, or a resumed batch's
     budget_rollouts: int | None = None
+    budget_usd: float | None = None  # dollars (agent/budget.py); needs price_in / price_out
     pairs_per_task: int | None = None
     give_up_after: int | None = None
     initial_per_task: int | None = None
@@ -102,6 +104,14 @@ class BatchRequest(BaseModel):
             raise BatchRequestError("--loop-limit must be 0 (flag only) or more")
         if self.stall_after <= 0:
             raise BatchRequestError("--stall-after must be positive")
+        if self.budget_usd is not None:
+            if self.budget_usd <= 0:
+                raise BatchRequestError("--budget-usd must be more than 0")
+            if self.price_in is None and self.price_out is None:
+                raise BatchRequestError(
+                    "--budget-usd needs prices to know what a rollout costs: give --price-in and --price-out "
+                    "(USD per 1M tokens) or --prices FILE"
+                )
         return self
 
     @classmethod
@@ -189,6 +199,7 @@ class BatchPlan:
             allocation_config=self.allocation_config,
             cancel=self.cancel,
             executor=self.executor,
+            budget=DollarBudget(r.budget_usd) if r.budget_usd is not None else None,
         )
 
     def run(self, **callbacks: Any) -> BatchSummary:

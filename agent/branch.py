@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.batch import Executor, LocalExecutor, _crashed
+from agent.budget import BudgetReport, DollarBudget
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import Completion, ProviderError, ProviderFactory
 from agent.suites.models import Suite
@@ -164,6 +165,7 @@ class BranchSummary:
     points: list[PointResult]
     skipped: dict[str, str]  # parent rollout id -> why it gave no decision point
     interrupted: bool = False
+    budget: BudgetReport | None = None  # --budget-usd: spent, left, branches refused
 
     @property
     def results(self) -> list[RolloutResult]:
@@ -197,6 +199,7 @@ def run_branches(
     on_rollout_end: Callable[[RolloutResult, int, int], None] | None = None,
     executor: Executor | None = None,
     workspace_root: Path | None = None,
+    budget: DollarBudget | None = None,
 ) -> BranchSummary:
     """Branch the finished rollouts of ``parent_dir`` (all, or ``rollout_ids``) at ``at``.
 
@@ -301,6 +304,17 @@ def run_branches(
     def one(b: Branch) -> RolloutResult | None:
         if cancel.is_set():
             return None
+        if budget is not None and not budget.acquire(cancel):
+            return None  # over budget: never started
+        r = None
+        try:
+            r = _one(b)
+        finally:
+            if budget is not None:
+                budget.release(r.outcome.cost_usd if r is not None else None)
+        return r
+
+    def _one(b: Branch) -> RolloutResult | None:
         pt = b.point
         path = trace_path(batch_dir, b.planned.rollout_id)
         temp = temperature if temperature is not None else (pt.temperature if pt.temperature is not None else 1.0)
@@ -342,6 +356,10 @@ def run_branches(
         pr.branches.sort(key=lambda r: r.rollout_id)
     meta.finished = now_iso()
     meta.stop_reason = "cancelled" if cancel.is_set() or summary.interrupted else "finished"
+    if budget is not None:
+        summary.budget = budget.report()
+        if budget.closed and meta.stop_reason == "finished":
+            meta.stop_reason = "budget"
     write_batch_meta(batch_dir, meta)
     return summary
 

@@ -351,7 +351,10 @@ def replay_factory(path: str | Path) -> ProviderFactory:
     by_task: dict[str, list[Path]] = {}
     exact: dict[tuple[str, int | None], Path] = {}
     for f in files:
-        start = read_trace(f).start
+        try:
+            start = read_trace(f).start
+        except OSError:  # a FIFO or symlink named *.jsonl (agent.trace_io): not a recording
+            continue
         if start is None:
             continue
         by_task.setdefault(start.task_id, []).append(f)

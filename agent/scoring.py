@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.bwrap import hand_over
 from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
 from agent.sandbox import PLUGIN_DIR, SandboxError, run_command_full
 from agent.trace import TestCounts
@@ -98,6 +99,9 @@ def run_tests(
     sandbox: str = "auto",
     trusted_hook_files: tuple[str, ...] = (),
     trusted_code_files: tuple[str, ...] = (),
+    plugins: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    report_dir: Path | None = None,
 ) -> TestResult:
     """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed.
 
@@ -105,6 +109,9 @@ def run_tests(
     run (agent/_pytest_plugins/repo_agent_verdict.py), checked against the exit code;
     ``trusted_hook_files`` are the conftest.py files allowed to implement outcome hooks,
     ``trusted_code_files`` the files a test function's code may come from besides its own.
+    ``plugins`` (more plugins of agent/_pytest_plugins), ``extra_env`` and ``report_dir`` (a
+    directory the run may write, kept for the caller) serve callers that read more than the
+    verdict, such as mutation validation (agent/suites/mutate).
     """
     workspace_dir = Path(workspace_dir).resolve()
     argv = resolve_argv(task.test_command)
@@ -118,6 +125,8 @@ def run_tests(
             # (e.g. this project's own pyproject.toml when a workspace lives inside it).
             (results / "pytest.ini").write_text("[pytest]\n")
             opts.append(f"-c={results / 'pytest.ini'}")
+        for name in plugins:
+            opts[0:0] = ["-p", name]
         argv[at:at] = opts
         argv = _pytest_argv(argv, at)
         env["REPO_AGENT_PLUGIN_DIR"] = str(PLUGIN_DIR)
@@ -127,6 +136,9 @@ def run_tests(
         if task.per_test_timeout_s:
             env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
     results.chmod(0o755)  # readable by the sandbox's uid
+    env.update(extra_env or {})
+    if report_dir is not None:
+        hand_over(Path(report_dir))
     try:
         run = run_command_full(
             argv,
@@ -135,6 +147,7 @@ def run_tests(
             sandbox=sandbox,
             env=env,
             ro_binds=(results, PLUGIN_DIR),
+            extra_binds=(Path(report_dir),) if report_dir is not None else (),
             verdict_pipe=at is not None,
         )
     finally:

@@ -23,6 +23,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agent import trace_io
+from agent.trace_io import open_regular, read_regular
+
 TRACE_VERSION = 1
 BATCH_FILE = "batch.json"
 TRACES_DIR = "traces"
@@ -310,7 +313,8 @@ def write_batch_meta(batch_dir: Path, meta: BatchMeta) -> None:
 
 
 def read_batch_meta(batch_dir: Path) -> BatchMeta:
-    return BatchMeta.model_validate_json((batch_dir / BATCH_FILE).read_bytes())
+    """Raises OSError (NotRegularFile for a FIFO or symlink: never blocks) or ValidationError."""
+    return BatchMeta.model_validate_json(read_regular(batch_dir / BATCH_FILE))
 
 
 def is_batch_dir(path: Path) -> bool:
@@ -465,7 +469,7 @@ def read_events_from(path: Path, offset: int = 0, *, first_line_no: int = 1, fin
     """
     path = Path(path)
     out = TraceRead(end_offset=offset)
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO named *.jsonl raises NotRegularFile, never blocks
         f.seek(offset)
         data = f.read()
     line_no = first_line_no
@@ -478,11 +482,25 @@ def read_events_from(path: Path, offset: int = 0, *, first_line_no: int = 1, fin
         out.end_offset = off + len(line) + 1
         if line.strip():
             try:
-                out.events.append(EVENT_ADAPTER.validate_json(line))
+                out.events.append(_validate_line(line))
             except ValidationError as exc:
                 out.warnings.append(TraceWarning(str(path), line_no, off, _short_error(exc)))
         line_no += 1
     return out
+
+
+def _validate_line(line: bytes) -> Any:
+    try:
+        return EVENT_ADAPTER.validate_json(line)
+    except ValidationError as exc:
+        if exc.errors()[0].get("type") != "json_invalid":
+            raise
+    # Bad bytes or a lone surrogate: escaped as text (agent.trace_io), the line is kept.
+    try:
+        obj = trace_io.loads(line)
+    except ValueError:
+        return EVENT_ADAPTER.validate_json(line)  # really not JSON: raise pydantic's error
+    return EVENT_ADAPTER.validate_python(obj)
 
 
 def read_trace(path: Path) -> TraceRead:

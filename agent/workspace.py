@@ -75,9 +75,13 @@ def source_dir(suite: Suite, task: Task) -> Path:
     """The task's source directory on disk."""
     src = task.source
     if not isinstance(src, DirSource):
-        raise SuiteError(
-            f"task {task.id}: git sources are not supported yet ({src.repo}@{src.commit}); use a directory source"
-        )
+        # Imported lazily: the suites package imports this module.
+        from agent.suites.git import GitSourceError, checkout
+
+        try:
+            return checkout(suite, task)
+        except GitSourceError as exc:
+            raise SuiteError(str(exc)) from None
     base = suite.base_dir or Path.cwd()
     path = (Path(base) / src.path).resolve()
     if not path.is_dir():

@@ -20,7 +20,9 @@ from tui.app import StudioApp  # noqa: E402
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         traces = Path(tmp) / "sample_traces"
-        shutil.copytree(ROOT / "sample_traces", traces, ignore=shutil.ignore_patterns("labels.sqlite*"))
+        shutil.copytree(
+            ROOT / "sample_traces", traces, ignore=shutil.ignore_patterns("labels.sqlite*", "studio-prefs.json")
+        )
         app = StudioApp(traces, labeler="you", tail_interval=None)
         async with app.run_test(size=(120, 40)) as pilot:
             while app.screen.pair is None:

@@ -88,7 +88,8 @@ def _setup(store, options, kind: str) -> _Setup:
     fmt = fmt_name(options.format, kind)
     counter = _counter(options)
     held, suite = _holdout(store, options)
-    return _Setup(fmt, counter, held, suite)
+    cache = TraceCache(*store.accepted_lines())  # read only what ingest accepted
+    return _Setup(fmt, counter, held, suite, cache=cache)
 
 
 def _collect(examples, to_line, count, fmt: str, skipped: Counter) -> tuple[list[str], list, int]:
@@ -125,6 +126,7 @@ def export_dpo(
     report = _report(
         st.fmt, "dpo", options.mode, lines, tokens, st.counter, options, st.skipped, st.repairs, st.held, dry_run
     )
+    report.warnings = st.cache.warnings
     return _finish(store, out, st.fmt, options, report, lines, metas, st.held, st.suite, dry_run)
 
 
@@ -151,6 +153,7 @@ def export_sft(
     report = _report(
         st.fmt, "sft", options.style, lines, tokens, counter, options, st.skipped, st.repairs, st.held, dry_run
     )
+    report.warnings = st.cache.warnings
     other = "step" if options.style == "trajectory" else "trajectory"
     both = {options.style: tokens, other: sum(sft_tokens(counter, ex) for ex in built[other])}
     report.sft_trajectory_tokens, report.sft_step_tokens = both["trajectory"], both["step"]

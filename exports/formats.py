@@ -64,6 +64,7 @@ RULES: dict[str, str] = {
     "output-role": "a DPO output message is an assistant message",
     "output-content": "a DPO output message has a `content` string (may be empty beside tool_calls)",
     "same-outputs": "preferred and non-preferred outputs differ (stricter)",
+    "empty-output": "a trained assistant message (weight 1) or DPO output is not blank without tool_calls",
 }
 
 _MSG_KEYS = {
@@ -307,6 +308,8 @@ def _message(m: dict, at: str, layout: str, tools: set[str] | None, errs: Errors
     if role == "assistant":
         if content is None and not calls:
             errs.append(("assistant-empty", f"{at} has neither content nor tool_calls"))
+        elif isinstance(content, str) and not content.strip() and not calls and m.get("weight", 1) != 0:
+            errs.append(("empty-output", f"{at} is trained on blank content and calls no tool"))
         if calls is not None:
             _tool_calls(calls, at, layout, tools, errs)
     else:

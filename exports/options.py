@@ -89,6 +89,7 @@ class ExportReport(BaseModel):
     sft_step_examples: int | None = None
     skipped: dict[str, int] = Field(default_factory=dict)  # reason -> count
     notes: dict[str, int] = Field(default_factory=dict)  # repairs and other counts worth knowing
+    warnings: list[str] = Field(default_factory=list)  # trace lines skipped (ingest's own wording)
     holdout_tasks: list[str] = Field(default_factory=list)
     holdout_suite_path: str | None = None
     sha256: str | None = None

@@ -55,6 +55,7 @@ def run_prefs(
     allocation_config=None,
     pair_strategy: str | None = None,
     executor=None,
+    budget=None,
 ) -> PrefsSummary:
     """``allocation``/``allocation_config``: see ``agent.batch.run_batch`` (adaptive spends a
     rollout budget where pass/fail contrast is). ``pair_strategy``: the store's pair strategy
@@ -65,6 +66,7 @@ def run_prefs(
         suite,
         provider_factory,
         batch_dir,
+        budget=budget,
         rollouts=rollouts,
         seed=seed,
         max_workers=max_workers,

@@ -10,18 +10,38 @@ read at most once per export, and partially when that is enough:
 - ``tail``: the messages holding the last K tool calls (patch+trajectory), read backwards
   from the end in growing windows;
 - ``full``: every message with its step, and each step's tool-call validity.
+
+Exports read only what ingest accepted (one validation, in labeling.trace_rows): a trace
+is read up to the bytes the store indexed, and the lines ingest skipped (``"step": 1.5``,
+a message that is not an object...) are skipped here too, with ingest's own warning in the
+export report. Traces are opened as regular files only (a FIFO is skipped, never read), and
+bad bytes and lone surrogates are escaped as text (agent.trace_io), never fatal.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.trace_io import loads, open_regular
+from labeling.trace_rows import line_warning
+
 TAIL_BYTES = 64 * 1024
+HEAD_BYTES = 8 * 1024
 _WANTED = (b'"message"', b'"tool_call"', b'"rollout_start"', b'"final"')
+
+
+@dataclass
+class Accepted:
+    """What ingest accepted of one trace: the bytes it indexed and the lines it skipped."""
+
+    end: int | None = None  # read no further (None: the whole file)
+    bad: dict[int, tuple[int, str]] = field(default_factory=dict)  # offset -> (line_no, reason)
+
+
+_EVERYTHING = Accepted()  # no store at hand: every complete line (never mutated)
 
 
 @dataclass
@@ -40,14 +60,32 @@ class Full:
 
 
 class TraceCache:
-    """Per-export cache of trace reads, keyed by trace path."""
+    """Per-export cache of trace reads, keyed by trace path.
 
-    def __init__(self) -> None:
+    ``ends`` and ``bad`` come from `LabelStore.accepted_lines` (without them every complete
+    line is read, for callers that have no store). The lines skipped are listed, once per
+    trace, in ``warnings``.
+    """
+
+    def __init__(
+        self, ends: dict[str, int] | None = None, bad: dict[str, list[tuple[int, int, str]]] | None = None
+    ) -> None:
         self._head: dict[str, Head] = {}
         self._final: dict[str, dict[str, Any] | None] = {}
         self._full: dict[str, Full] = {}
         self._tail: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self._ends = ends
+        self._bad = bad or {}
+        self._warned: set[str] = set()
+        self.warnings: list[str] = []
         self.reads = 0  # files opened (for tests and benches)
+
+    def _accepted(self, path: str) -> Accepted:
+        if path not in self._warned:
+            self._warned.add(path)
+            self.warnings.extend(line_warning(path, ln, reason) for ln, _off, reason in self._bad.get(path, ()))
+        end = None if self._ends is None else self._ends.get(path, 0)
+        return Accepted(end, {off: (ln, reason) for ln, off, reason in self._bad.get(path, ())})
 
     def head(self, path: str) -> Head:
         if path in self._full:
@@ -55,7 +93,7 @@ class TraceCache:
             return Head(f.tools, _prompt_of(f.messages))
         hit = self._head.get(path)
         if hit is None:
-            hit = self._head[path] = _read_head(Path(path))
+            hit = self._head[path] = _read_head(Path(path), self._accepted(path))
             self.reads += 1
         return hit
 
@@ -63,7 +101,7 @@ class TraceCache:
         if path in self._full:
             return self._full[path].final
         if path not in self._final:
-            self._final[path] = _read_final(Path(path))
+            self._final[path] = _read_final(Path(path), self._accepted(path))
             self.reads += 1
         return self._final[path]
 
@@ -74,14 +112,14 @@ class TraceCache:
         key = (path, calls)
         hit = self._tail.get(key)
         if hit is None:
-            hit = self._tail[key] = _read_tail(Path(path), calls)
+            hit = self._tail[key] = _read_tail(Path(path), calls, self._accepted(path))
             self.reads += 1
         return hit
 
     def full(self, path: str) -> Full:
         hit = self._full.get(path)
         if hit is None:
-            hit = self._full[path] = _read_full(Path(path))
+            hit = self._full[path] = _read_full(Path(path), self._accepted(path))
             self.reads += 1
         return hit
 
@@ -95,106 +133,117 @@ def _prompt_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _read_head(path: Path) -> Head:
-    tools: list[dict[str, Any]] = []
-    prompt: list[dict[str, Any]] = []
-    with open(path, "rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break  # a torn last line
-            try:
-                ev = json.loads(raw)
-            except ValueError:
-                continue  # readers skip bad lines (agent.trace does the same)
-            kind = ev.get("kind") if isinstance(ev, dict) else None
+def _lines(data: bytes, start: int, acc: Accepted, *, partial_first: bool) -> list[bytes]:
+    """The complete, accepted lines of ``data`` (read from byte ``start`` of the file)."""
+    pieces = data.split(b"\n")[:-1]  # the last piece is "" or a torn line
+    if not acc.bad:  # the common case: no offsets to compute
+        return pieces[1:] if partial_first else pieces
+    out = []
+    pos = start
+    for i, raw in enumerate(pieces):
+        off = pos
+        pos += len(raw) + 1
+        if not ((i == 0 and partial_first) or off in acc.bad):
+            out.append(raw)
+    return out
+
+
+def _read(path: Path, acc: Accepted, *, first: int | None = None, last: int | None = None) -> tuple[bytes, int, int]:
+    """(data, start, end): the first or last bytes (or all) up to what ingest indexed."""
+    with open_regular(path) as f:  # a FIFO named *.jsonl raises, never blocks
+        size = os.fstat(f.fileno()).st_size
+        end = size if acc.end is None else min(acc.end, size)
+        start = max(0, end - last) if last is not None else 0
+        stop = min(end, first) if first is not None else end
+        f.seek(start)
+        return f.read(stop - start), start, end
+
+
+def _event(raw: bytes) -> dict[str, Any] | None:
+    try:
+        ev = loads(raw)  # bad bytes and lone surrogates escaped as text
+    except ValueError:
+        return None
+    return ev if isinstance(ev, dict) else None
+
+
+def _read_head(path: Path, acc: Accepted = _EVERYTHING) -> Head:
+    window = HEAD_BYTES  # the prompt is the first few lines: read little, grow if needed
+    while True:
+        tools: list[dict[str, Any]] = []
+        prompt: list[dict[str, Any]] = []
+        data, _start, end = _read(path, acc, first=window)
+        for raw in _lines(data, 0, acc, partial_first=False):
+            ev = _event(raw)
+            if ev is None:
+                continue
+            kind = ev.get("kind")
             if kind == "rollout_start":
                 tools = ev.get("tools") or []
             elif kind == "message" and isinstance(ev.get("message"), dict):
-                if ev["message"].get("role") == "assistant":
-                    break
+                if ev["message"].get("role") in ("assistant", "tool"):  # (tool: its assistant line was skipped)
+                    return Head(tools, prompt)
                 prompt.append(ev["message"])
-    return Head(tools, prompt)
+        if len(data) >= end:
+            return Head(tools, prompt)
+        window *= 4
 
 
 def _final_dict(ev: dict[str, Any]) -> dict[str, Any]:
     return {"summary": ev.get("summary") or "", "changes": ev.get("changes")}
 
 
-def _read_final(path: Path) -> dict[str, Any] | None:
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        start = max(0, size - TAIL_BYTES)
-        f.seek(start)
-        data = f.read()
-    lines = data.split(b"\n")
-    if start > 0:
-        lines = lines[1:]  # the first is a partial line
-    for raw in reversed(lines):
+def _read_final(path: Path, acc: Accepted = _EVERYTHING) -> dict[str, Any] | None:
+    data, start, _end = _read(path, acc, last=TAIL_BYTES)
+    for raw in reversed(_lines(data, start, acc, partial_first=start > 0)):
         if b'"final"' not in raw:
             continue
-        try:
-            ev = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(ev, dict) and ev.get("kind") == "final":
+        ev = _event(raw)
+        if ev is not None and ev.get("kind") == "final":
             return _final_dict(ev)
     if start == 0:
         return None
-    full = _read_full(path)  # a huge last event pushed `final` out of the tail window
-    return full.final
+    return _read_full(path, acc).final  # a huge last event pushed `final` out of the tail window
 
 
-def _read_tail(path: Path, calls: int) -> list[dict[str, Any]]:
-    size = os.path.getsize(path)
+def _read_tail(path: Path, calls: int, acc: Accepted = _EVERYTHING) -> list[dict[str, Any]]:
     window = TAIL_BYTES
-    with open(path, "rb") as f:
-        while True:
-            start = max(0, size - window)
-            f.seek(start)
-            lines = f.read().split(b"\n")[:-1]  # the last piece is "" or a torn line
-            if start > 0:
-                lines = lines[1:]  # the first is a partial line
-            found: list[dict[str, Any]] = []
-            n = 0
-            for raw in reversed(lines):
-                if b'"message"' not in raw:  # cheap: most events are not messages
-                    continue
-                try:
-                    ev = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(ev, dict) or ev.get("kind") != "message" or not isinstance(ev.get("message"), dict):
-                    continue
-                found.append(ev["message"])
-                if ev["message"].get("role") == "assistant":
-                    n += len(ev["message"].get("tool_calls") or [])
-                    if n >= calls:
-                        return found[::-1]
-            if start == 0:
-                return found[::-1]
-            window *= 4
+    while True:
+        data, start, _end = _read(path, acc, last=window)
+        found: list[dict[str, Any]] = []
+        n = 0
+        for raw in reversed(_lines(data, start, acc, partial_first=start > 0)):
+            if b'"message"' not in raw:  # cheap: most events are not messages
+                continue
+            ev = _event(raw)
+            if ev is None or ev.get("kind") != "message" or not isinstance(ev.get("message"), dict):
+                continue
+            found.append(ev["message"])
+            if ev["message"].get("role") == "assistant":
+                n += len(ev["message"].get("tool_calls") or [])
+                if n >= calls:
+                    return found[::-1]
+        if start == 0:
+            return found[::-1]
+        window *= 4
 
 
-def _read_full(path: Path) -> Full:
+def _read_full(path: Path, acc: Accepted = _EVERYTHING) -> Full:
     """Every message with its step. Plain ``json.loads`` per line (pydantic validation of
-    every event was most of a large export's time); torn and invalid lines are skipped,
-    as agent.trace's reader does."""
+    every event was most of a large export's time); torn lines and the lines ingest
+    rejected are skipped."""
     tools: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     steps: list[int | None] = []
     invalid: set[int] = set()
     final = None
     step = 0
-    with open(path, "rb") as f:
-        data = f.read()
-    for raw in data.split(b"\n")[:-1]:  # the last piece is "" or a torn line
+    data, _start, _end = _read(path, acc)
+    for raw in _lines(data, 0, acc, partial_first=False):
         if not any(k in raw for k in _WANTED):
             continue  # llm_call, tool_result, test_run...: not needed, not parsed
-        try:
-            ev = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(ev, dict):
+        ev = _event(raw)
+        if ev is None:
             continue
         kind = ev.get("kind")
         if kind == "message":
@@ -213,4 +262,25 @@ def _read_full(path: Path) -> Full:
             tools = ev.get("tools") or []
         elif kind == "final":
             final = _final_dict(ev)
+    if acc.bad:
+        messages, steps = _drop_orphans(messages, steps)
     return Full(tools, messages, steps, invalid, final)
+
+
+def _drop_orphans(messages: list[dict[str, Any]], steps: list[int | None]) -> tuple[list, list]:
+    """Without an assistant message ingest rejected, the tool results answering its calls
+    would make the whole example invalid: drop them, so the rest of the rollout is kept."""
+    keep_m, keep_s = [], []
+    open_calls: set[Any] = set()
+    for m, s in zip(messages, steps):
+        role = m.get("role")
+        if role == "assistant":
+            open_calls = {tc.get("id") for tc in m.get("tool_calls") or [] if isinstance(tc, dict)}
+        elif role == "tool":
+            if m.get("tool_call_id") not in open_calls:
+                continue
+        else:
+            open_calls = set()
+        keep_m.append(m)
+        keep_s.append(s)
+    return keep_m, keep_s

@@ -99,7 +99,8 @@ def write_lines_atomic(path: Path, lines: Iterable[str], fmt: str) -> tuple[str,
     try:
         with open(tmp, "wb") as f:
             for line in lines:
-                data = (line + "\n").encode("utf-8")
+                # backslashreplace: a lone surrogate that got this far is written as text, never raised
+                data = (line + "\n").encode("utf-8", "backslashreplace")
                 digest.update(data)
                 f.write(data)
                 n += 1
@@ -123,7 +124,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     path = Path(path)
     tmp = path.with_name(f"{_tmp_prefix(path)}{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
             json.dump(obj, f, ensure_ascii=False, indent=1, default=str)
             f.write("\n")
             f.flush()

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.trace import BATCH_FILE, TRACES_DIR, find_batches, read_batch_meta
+from agent.trace import BATCH_FILE, TRACES_DIR, find_batches, is_batch_dir, read_batch_meta
+from agent.trace_io import NotRegularFile, check_regular, open_regular
 from labeling.records import IngestProgress, IngestReport
 from labeling.trace_rows import (
     HEAD_BYTES,
     ROLLOUT_DEFAULTS,
     RolloutAccum,
     head_digest,
+    line_warning,
     parse_chunk,
 )
 
@@ -40,16 +42,38 @@ FLUSH_BYTES = 32 << 20
 @dataclass
 class _Todo:
     batch_id: str
-    path: Path
+    path: Path  # as walked from the root the caller gave (what warnings show)
+    key: str  # the canonical trace path (see canonical_key)
     rollout_id: str
     size: int
-    known: tuple | None  # (rid, size, mtime_ns, ino, head, offset, line_no)
+    known: tuple | None  # (rid, size, mtime_ns, ino, head, offset, line_no, trace_path)
     reset: bool
     batch_done: bool
 
 
-def _batch_row(bdir: Path, batch_id: str, st: os.stat_result | None, warnings: list[str]) -> dict[str, Any]:
-    row: dict[str, Any] = {"batch_id": batch_id, "path": str(bdir)}
+def canonical_key(path: Path, base: Path | None) -> str:
+    """One key per file however it was reached: the real path relative to ``base`` (the
+    store's directory, by default the traces root), or the real absolute path outside it.
+
+    So the same directory ingested by a relative and by an absolute path, or through a
+    symlink, is the same batch, and the store can move with its traces.
+    """
+    real = Path(os.path.realpath(path))
+    if base is not None:
+        try:
+            return real.relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return real.as_posix()
+
+
+def resolve_key(key: str, base: Path | None) -> Path:
+    """Where a canonical key points, as a path a reader can open (``base`` joined)."""
+    return Path(key) if base is None else base / key
+
+
+def _batch_row(bdir: Path, key: str, batch_id: str, st: os.stat_result | None, warnings: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"batch_id": batch_id, "path": key}
     if st is not None:
         try:
             meta = read_batch_meta(bdir)
@@ -69,79 +93,154 @@ def _batch_row(bdir: Path, batch_id: str, st: os.stat_result | None, warnings: l
                 finished_at=meta.finished,
                 stop_reason=meta.stop_reason,
             )
+        except NotRegularFile as exc:
+            warnings.append(str(exc))
         except Exception as exc:  # a malformed batch.json is reported, never fatal
             warnings.append(f"{bdir / BATCH_FILE}: unreadable batch.json ({type(exc).__name__})")
         row.update(meta_size=st.st_size, meta_mtime_ns=st.st_mtime_ns)
     return row
 
 
-def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _batches(db: Any, roots: Iterable[Path], base: Path | None, warnings: list[str]) -> list[tuple[Path, str]]:
+    """(batch dir, canonical key) for each batch to index, aliases folded into one.
+
+    Two directories with one batch id (``DIR/a/B`` and ``DIR/b/B``) would make one set of
+    rollout uids: the first (in path order, or the one indexed earlier) is kept and the
+    other reported, never merged.
+    """
+    found: dict[str, Path] = {}
+    for root in roots:
+        for b in find_batches(Path(root)):
+            found.setdefault(canonical_key(b, base), b)
+    by_id: dict[str, str] = {}
+    out: list[tuple[Path, str]] = []
+    for key in sorted(found):
+        bdir = found[key]
+        batch_id = bdir.name
+        if batch_id in by_id:
+            warnings.append(
+                f"duplicate batch id {batch_id}: {found[by_id[batch_id]]} and {bdir}; "
+                f"only {found[by_id[batch_id]]} is indexed (rename one of them)"
+            )
+            continue
+        state = db.batch_state(batch_id)
+        stored = state[3] if state is not None else None
+        if stored and stored != key:
+            other = resolve_key(stored, base)
+            if is_batch_dir(other) and not _same_dir(other, bdir):
+                warnings.append(
+                    f"duplicate batch id {batch_id}: {other} (indexed) and {bdir}; "
+                    f"only {other} is indexed (rename one of them)"
+                )
+                continue
+            # else: the indexed directory is gone (moved here) or was stored under another alias
+        by_id[batch_id] = key
+        out.append((bdir, key))
+    return out
+
+
+def ingest(
+    db: Any,
+    roots: Iterable[Path],
+    *,
+    base: Path | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestReport:
+    """Index the batches under ``roots``; trace paths are stored as canonical keys
+    relative to ``base`` (see canonical_key)."""
     t0 = time.perf_counter()
+    base = Path(os.path.realpath(base)) if base is not None else None
     warnings: list[str] = []
     counts: dict[str, Any] = dict(
         files_seen=0,
         files_read=0,
         files_unchanged=0,
+        files_skipped=0,
         bytes_read=0,
         events=0,
         new_rollouts=0,
         updated_rollouts=0,
         finished_rollouts=0,
+        dropped_rollouts=0,
         torn_lines=0,
         invalid_lines=0,
     )
 
-    batch_dirs: list[Path] = []
-    seen: set[Path] = set()
-    for root in roots:
-        for b in find_batches(Path(root)):
-            key = b.resolve()
-            if key not in seen:
-                seen.add(key)
-                batch_dirs.append(b)
+    batch_dirs = _batches(db, roots, base, warnings)
 
     # Phase 1: stat everything, decide what to read (cheap: no file is opened).
     todo: list[_Todo] = []
-    for bdir in batch_dirs:
+    relocated: list[tuple[str, int]] = []
+    dropped: list[int] = []
+    for bdir, bkey in batch_dirs:
         batch_id = bdir.name
         try:
             meta_st: os.stat_result | None = os.stat(bdir / BATCH_FILE)
         except OSError:
             meta_st = None
         state = db.batch_state(batch_id)
-        if state is None or meta_st is None or (state[0], state[1]) != (meta_st.st_size, meta_st.st_mtime_ns):
-            row = _batch_row(bdir, batch_id, meta_st, warnings)
-            if state is None or meta_st is not None:
+        if (
+            state is None
+            or meta_st is None
+            or (state[0], state[1]) != (meta_st.st_size, meta_st.st_mtime_ns)
+            or state[3] != bkey
+        ):
+            row = _batch_row(bdir, bkey, batch_id, meta_st, warnings)
+            if state is None or meta_st is not None or state[3] != bkey:
                 db.upsert_batch(row)
             batch_done = bool(row.get("finished_at"))
         else:
             batch_done = bool(state[2])
-        known_files = db.file_states(batch_id)
+        known_files = db.file_states(batch_id)  # rollout id -> state
         tdir = bdir / TRACES_DIR
         try:
             entries = list(os.scandir(tdir))
         except OSError:
-            entries = []
+            continue  # no traces dir (yet): nothing to read, nothing to drop
         for entry in entries:
             name = entry.name
             if not name.endswith(".jsonl"):
                 continue
             counts["files_seen"] += 1
-            path = str(tdir / name)
+            rollout_id = name[: -len(".jsonl")]
+            known = known_files.pop(rollout_id, None)
             try:
-                st = entry.stat()
+                st = check_regular(entry.path, entry.stat(follow_symlinks=False))
+            except NotRegularFile as exc:
+                counts["files_skipped"] += 1
+                warnings.append(str(exc))  # a FIFO would block the read for ever
+                if known is not None:
+                    dropped.append(known[0])
+                continue
             except OSError:
                 continue
-            known = known_files.get(path)
+            key = f"{bkey}/{TRACES_DIR}/{name}"
             if known is not None:
-                _rid, size, mtime_ns, ino, _head, offset, _ln = known
+                _rid, size, mtime_ns, ino, _head, offset, _ln, known_key = known
+                if known_key != key:
+                    relocated.append((key, _rid))  # same rollout, reached by another path or moved
                 if size == st.st_size and mtime_ns == st.st_mtime_ns and ino == st.st_ino:
                     counts["files_unchanged"] += 1
                     continue
                 reset = ino != st.st_ino or st.st_size < (offset or 0) or st.st_size == size
             else:
                 reset = False
-            todo.append(_Todo(batch_id, Path(path), name[: -len(".jsonl")], st.st_size, known, reset, batch_done))
+            todo.append(_Todo(batch_id, Path(entry.path), key, rollout_id, st.st_size, known, reset, batch_done))
+        # What is left was indexed once and is gone from disk now: drop it.
+        dropped.extend(k[0] for k in known_files.values())
+    if relocated:
+        db.set_trace_paths(relocated)
+    if dropped:
+        db.drop_rollouts(dropped)
+        counts["dropped_rollouts"] = len(dropped)
+    claims = _Claims(batch_dirs)
 
     # Phase 2: read what changed, flushing groups of files in one transaction each.
     bytes_total = sum(t.size - (0 if t.reset or t.known is None else (t.known[5] or 0)) for t in todo)
@@ -150,7 +249,7 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     changed: list[str] = []
     group_bytes = 0
     for i, t in enumerate(todo):
-        item = _read_one(db, t, warnings, counts)
+        item = _read_one(db, t, warnings, counts, claims)
         if item is not None:
             group.append(item)
             changed.append(item[0].uid)
@@ -180,12 +279,39 @@ def ingest(db: Any, roots: Iterable[Path], *, progress: Callable[[IngestProgress
     )
 
 
-def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
+class _Claims:
+    """Finds the file a trace claims to be (its events' batch and rollout id), to tell a
+    copy (``cp a.jsonl b.jsonl``, or into another batch) from the original."""
+
+    def __init__(self, batch_dirs: list[tuple[Path, str]]):
+        self._dirs = {bdir.name: bdir for bdir, _ in batch_dirs}
+
+    def original_of(self, t: _Todo, acc: RolloutAccum) -> Path | None:
+        rid = acc.claimed_rollout_id
+        bid = acc.claimed_batch_id or t.batch_id
+        if rid is None or (rid == t.rollout_id and bid == t.batch_id):
+            return None
+        bdir = self._dirs.get(bid)
+        if bdir is None:
+            return None
+        orig = bdir / TRACES_DIR / f"{rid}.jsonl"
+        try:
+            check_regular(orig)
+        except OSError:
+            return None  # no original here: a renamed file or batch, indexed under its name
+        return None if _same_dir(orig, t.path) else orig
+
+
+def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int], claims: _Claims):
     uid = f"{t.batch_id}/{t.rollout_id}"
     known = t.known
     reset = t.reset or known is None
     try:
-        f = open(t.path, "rb")
+        f = open_regular(t.path)
+    except NotRegularFile as exc:
+        counts["files_skipped"] += 1
+        warnings.append(str(exc))
+        return None
     except OSError as exc:
         warnings.append(f"{t.path}: cannot open ({exc.strerror})")
         return None
@@ -195,7 +321,7 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
         offset, line_no = 0, 0
         if not reset:
             assert known is not None  # (reset when unknown)
-            _rid, _size, _mtime, _ino, head, offset, line_no = known
+            _rid, _size, _mtime, _ino, head, offset, line_no, _key = known
             offset, line_no = offset or 0, line_no or 0
             if st.st_ino != known[3] or size < offset:
                 reset = True
@@ -219,11 +345,23 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
     chunk = parse_chunk(acc, data, offset, line_no)
     counts["files_read"] += 1
     counts["bytes_read"] += len(data)
+    if offset == 0:
+        orig = claims.original_of(t, acc)
+        if orig is not None:
+            counts["files_skipped"] += 1
+            warnings.append(
+                f"{t.path}: a copy of {orig} (both hold rollout "
+                f"{acc.claimed_batch_id or t.batch_id}/{acc.claimed_rollout_id}): not indexed twice"
+            )
+            if known is not None:
+                db.drop_rollouts([known[0]])
+                counts["dropped_rollouts"] += 1
+            return None
     counts["events"] += acc.events
     counts["invalid_lines"] += len(acc.invalid)
     counts["finished_rollouts"] += acc.finished_now
     for ln, _off, reason in acc.invalid:
-        warnings.append(f"{t.path}:{ln}: {reason}")
+        warnings.append(line_warning(t.path, ln, reason))
     if chunk.torn_tail:
         counts["torn_lines"] += 1
         if t.batch_done:
@@ -234,7 +372,7 @@ def _read_one(db: Any, t: _Todo, warnings: list[str], counts: dict[str, int]):
         counts["updated_rollouts"] += 1
     new_offset = chunk.end_offset
     fs = {
-        "trace_path": str(t.path),
+        "trace_path": t.key,
         "size": size,
         "mtime_ns": st.st_mtime_ns,
         "ino": st.st_ino,

@@ -51,7 +51,7 @@ class BatchRow(_Row):
     passed: int = 0  # finished, tests passed, not tampered
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None  # None: no rollout of the batch has a known price
     started: str | None = None
     finished_at: str | None = None
     status: str = "running"  # running | finished | cancelled | error (batch.json stop_reason)
@@ -230,6 +230,8 @@ class IngestReport(_Row):
     new_rollouts: int = 0
     updated_rollouts: int = 0
     finished_rollouts: int = 0  # rollouts whose rollout_end was read this time
+    files_skipped: int = 0  # not regular files, copies of another trace (each has a warning)
+    dropped_rollouts: int = 0  # indexed before, trace file gone from disk since: forgotten
     warnings: list[str] = Field(default_factory=list)
     torn_lines: int = 0  # partial last lines (left for next time, or reported if the batch ended)
     invalid_lines: int = 0  # lines that are not a valid event (skipped)

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labeling.errors import SchemaMismatch
+from agent.trace_io import clean_text
+from labeling.errors import SchemaMismatch, StoreError
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
 # 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
@@ -47,6 +48,10 @@ CREATE TABLE IF NOT EXISTS steps (
     rid INTEGER NOT NULL, step INTEGER NOT NULL, offset INTEGER, tokens_in INTEGER,
     tokens_out INTEGER, latency_s REAL, PRIMARY KEY (rid, step)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bad_lines (
+    rid INTEGER NOT NULL, line_no INTEGER NOT NULL, offset INTEGER NOT NULL, reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bad_lines_rid ON bad_lines(rid);
 CREATE TABLE IF NOT EXISTS tool_calls (rid INTEGER NOT NULL, {", ".join(CALL_COLUMNS)});
 CREATE INDEX IF NOT EXISTS tool_calls_rid ON tool_calls(rid);
 CREATE TABLE IF NOT EXISTS pairs (
@@ -109,10 +114,23 @@ class SqliteDb:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            # A garbage or truncated file: one clear line for every command and the studio.
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            raise StoreError(
+                f"{self.path} is not a usable label store ({exc}); move it aside and ingest again"
+            ) from None
+
+    def _open(self) -> None:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each write is one
         # explicit transaction that is committed before the method returns.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._lock = threading.RLock()
         c = self._conn
         c.execute("PRAGMA journal_mode=WAL")
         c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
@@ -139,6 +157,10 @@ class SqliteDb:
                 c.execute(stmt)
             _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls)
             c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+        # Reading every table once finds a file that has SQLite's header but garbage pages.
+        for table in ("meta", "batches", "rollouts", "pairs", "label_events"):
+            c.execute(f"SELECT count(*) FROM {table}").fetchone()
 
     def _stored_version(self) -> int | None:
         """The schema version the file was written with; None for a new file."""
@@ -185,8 +207,10 @@ class SqliteDb:
 
     # ------------------------------------------------------------------ ingest state
     def batch_state(self, batch_id: str) -> tuple | None:
-        """(meta_size, meta_mtime_ns, finished_at) of batch.json as last read, or None."""
-        rows = self._q("SELECT meta_size, meta_mtime_ns, finished_at FROM batches WHERE batch_id = ?", (batch_id,))
+        """(meta_size, meta_mtime_ns, finished_at, path) of batch.json as last read, or None."""
+        rows = self._q(
+            "SELECT meta_size, meta_mtime_ns, finished_at, path FROM batches WHERE batch_id = ?", (batch_id,)
+        )
         return rows[0] if rows else None
 
     def upsert_batch(self, row: dict[str, Any]) -> None:
@@ -199,12 +223,38 @@ class SqliteDb:
             self._conn.execute(sql, [row[c] for c in cols])
 
     def file_states(self, batch_id: str) -> dict[str, tuple]:
-        """trace_path -> (rid, size, mtime_ns, ino, head, offset, line_no)."""
+        """rollout_id -> (rid, size, mtime_ns, ino, head, offset, line_no, trace_path)."""
         rows = self._q(
-            "SELECT trace_path, rid, size, mtime_ns, ino, head, offset, line_no FROM rollouts WHERE batch_id = ?",
+            "SELECT rollout_id, rid, size, mtime_ns, ino, head, offset, line_no, trace_path FROM rollouts "
+            "WHERE batch_id = ?",
             (batch_id,),
         )
         return {r[0]: r[1:] for r in rows}
+
+    def set_trace_paths(self, rows: list[tuple[str, int]]) -> None:
+        """(trace_path, rid): the same rollouts, now known under their canonical path."""
+        with self.write():
+            self._conn.executemany("UPDATE rollouts SET trace_path = ? WHERE rid = ?", rows)
+
+    def drop_rollouts(self, rids: list[int]) -> None:
+        """Forget rollouts whose trace file is gone (their pairs go stale at the next build)."""
+        with self.write():
+            for table in ("rollouts", "steps", "tool_calls", "bad_lines"):
+                self._conn.executemany(f"DELETE FROM {table} WHERE rid = ?", [(r,) for r in rids])
+
+    def bad_lines(self) -> dict[str, list[tuple[int, int, str]]]:
+        """trace_path -> [(line_no, offset, reason)]: the lines ingest skipped."""
+        out: dict[str, list[tuple[int, int, str]]] = {}
+        for path, ln, off, reason in self._q(
+            "SELECT r.trace_path, b.line_no, b.offset, b.reason FROM bad_lines b JOIN rollouts r ON r.rid = b.rid "
+            "ORDER BY b.rid, b.line_no"
+        ):
+            out.setdefault(path, []).append((ln, off, reason))
+        return out
+
+    def ingested_offsets(self) -> dict[str, int]:
+        """trace_path -> bytes indexed (the exporters read no further)."""
+        return dict(self._q("SELECT trace_path, offset FROM rollouts"))
 
     def rollout_values(self, rid: int) -> tuple[dict[str, Any], set[int]]:
         """A rollout's event-derived columns and the steps already stored (to resume a read)."""
@@ -232,6 +282,7 @@ class SqliteDb:
         step_updates: list[tuple] = []
         call_rows: list[tuple] = []
         late: list[tuple] = []
+        bad: list[tuple] = []
         with self.write():
             c = self._conn
             for acc, fs, reset in items:
@@ -254,11 +305,15 @@ class SqliteDb:
                 if reset:
                     c.execute("DELETE FROM steps WHERE rid = ?", (rid,))
                     c.execute("DELETE FROM tool_calls WHERE rid = ?", (rid,))
+                    c.execute("DELETE FROM bad_lines WHERE rid = ?", (rid,))
+                bad.extend((rid, *b) for b in acc.invalid)
                 step_rows.extend((rid, s, *v) for s, v in acc.new_steps.items())
                 step_updates.extend((*u[:3], rid, u[3]) for u in acc.step_updates)
                 call_rows.extend((rid, *row) for row in acc.calls)
                 late.extend((*u[:5], rid, *u[5:]) for u in acc.late_results)
             c.executemany("INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?, ?)", step_rows)
+            if bad:
+                c.executemany("INSERT INTO bad_lines VALUES (?, ?, ?, ?)", bad)
             if step_updates:
                 c.executemany(
                     "UPDATE steps SET tokens_in = tokens_in + ?, tokens_out = tokens_out + ?, latency_s = ? "
@@ -286,7 +341,7 @@ class SqliteDb:
                    b.stop_reason, count(r.rid), coalesce(sum(r.status = 'finished'), 0),
                    coalesce(sum(r.status = 'finished' AND r.tests_passed AND NOT r.tests_tampered), 0),
                    coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),
-                   coalesce(sum(r.cost_usd), 0.0)
+                   sum(r.cost_usd)
             FROM batches b LEFT JOIN rollouts r ON r.batch_id = b.batch_id
             GROUP BY b.batch_id ORDER BY b.batch_id"""
         keys = (
@@ -437,9 +492,11 @@ class SqliteDb:
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
     ) -> int:
         """Append one event; call inside `write()`."""
+        # Text from argv or a terminal may hold lone surrogates (undecodable bytes): escaped.
+        text = [None if x is None else clean_text(x) for x in (kind, target, value, note, labeler)]
         cur = self._conn.execute(
             "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kind, target, value, note, labeler, at, ref),
+            (*text, at, ref),
         )
         return int(cur.lastrowid or 0)
 

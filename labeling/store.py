@@ -60,15 +60,23 @@ def default_labeler() -> str:
 _ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
 
 
-def _rollout_row(d: dict[str, Any]) -> RolloutRow:
+def _rollout_row(d: dict[str, Any], base: str | None = None) -> RolloutRow:
     known = d.get("tests_passed", 0) is not None  # NULL: the rollout has no verdict
     d = {k: d[k] for k in _ROLLOUT_FIELDS if k in d}
+    if base is not None and d.get("trace_path"):
+        # Stored relative to the store's directory (os.path.join: Path() costs on 10k rows).
+        d["trace_path"] = _join(base, d["trace_path"])
     d["files"] = json.loads(d.get("files") or "[]")
     d["loop_steps"] = json.loads(d.get("loop_steps") or "[]")
     d["tests_passed"] = bool(d.get("tests_passed"))
     d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
     return RolloutRow.model_construct(**d)
+
+
+def _join(base: str, key: str) -> str:
+    """A stored path (relative to the store's directory, or absolute) as a usable path."""
+    return key if base == "." else os.path.join(base, key)
 
 
 def _pair_row(d: dict[str, Any]) -> PairRow:
@@ -119,8 +127,9 @@ class LabelStore(HumanLog):
         for r in roots:
             if not r.exists():
                 raise StoreError(f"no such directory: {r}")
-        report = indexer.ingest(self._db, roots, progress=progress)
-        if rebuild and (report.finished_rollouts or "strategy" not in self.settings()):
+        # Trace paths are keyed relative to the store's directory (the traces root by default).
+        report = indexer.ingest(self._db, roots, base=self.path.parent, progress=progress)
+        if rebuild and (report.finished_rollouts or report.dropped_rollouts or "strategy" not in self.settings()):
             built = self.rebuild_pairs()
             report = report.model_copy(update={"pairs": built})
         return report
@@ -130,6 +139,7 @@ class LabelStore(HumanLog):
         out = []
         for b in self._db.batches():
             status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
+            b["path"] = _join(str(self.path.parent), b["path"])
             out.append(
                 BatchRow(
                     **{k: (v if v is not None else BatchRow.model_fields[k].default) for k, v in b.items()},
@@ -152,14 +162,15 @@ class LabelStore(HumanLog):
             where["uids"] = list(uids)
             if not where["uids"]:
                 return []
-        return [_rollout_row(d) for d in self._db.rollouts(where)]
+        base = str(self.path.parent)
+        return [_rollout_row(d, base) for d in self._db.rollouts(where)]
 
     def rollout(self, uid: str) -> RolloutRow:
         """Raises NotFound."""
         rows = self._db.rollouts({"uids": [uid]})
         if not rows:
             raise NotFound(f"no rollout {uid!r}")
-        return _rollout_row(rows[0])
+        return _rollout_row(rows[0], str(self.path.parent))
 
     def resolve_uid(self, uid: str) -> str:
         """A full rollout uid from a uid or a bare rollout id that is unique across batches."""
@@ -225,6 +236,14 @@ class LabelStore(HumanLog):
     def validity_by_model(self) -> list[tuple[str, int, int]]:
         """(model, tool calls, invalid tool calls)."""
         return self._db.validity_by_model()
+
+    def accepted_lines(self) -> tuple[dict[str, int], dict[str, list[tuple[int, int, str]]]]:
+        """What ingest accepted of each trace, for the exporters: (trace path -> bytes
+        indexed, trace path -> [(line_no, offset, reason)] of the lines it skipped)."""
+        base = str(self.path.parent)
+        ends = {_join(base, p): off or 0 for p, off in self._db.ingested_offsets().items()}
+        bad = {_join(base, p): rows for p, rows in self._db.bad_lines().items()}
+        return ends, bad
 
     # ------------------------------------------------------------------ pairs
     def settings(self) -> dict[str, str]:

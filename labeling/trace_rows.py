@@ -20,9 +20,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.trace import FinalEvent, RolloutEnd, RolloutStart
+from agent.trace_io import clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 
 HEAD_BYTES = 256  # how much of a file's start identifies it (a replaced file differs here)
+
+
+def line_warning(path: object, line_no: int, reason: str) -> str:
+    """The one wording of a skipped line, shared by ingest and the exporters."""
+    return f"{path}:{line_no}: {reason}"
 
 
 def head_digest(data: bytes) -> str:
@@ -51,6 +57,9 @@ class RolloutAccum:
     events: int = 0
     invalid: list[tuple[int, int, str]] = field(default_factory=list)  # (line_no, offset, reason)
     finished_now: bool = False
+    # Who the trace says it is (rollout_start): a copied file names another rollout.
+    claimed_rollout_id: str | None = None
+    claimed_batch_id: str | None = None
 
 
 # Columns of a tool_calls row, in order (sqlite_db uses the same order).
@@ -213,6 +222,7 @@ def _on_rollout_start(acc: RolloutAccum, d: dict, off: int) -> None:
         ev = RolloutStart.model_validate(d)
     except ValidationError as exc:
         raise _Invalid(f"invalid rollout_start: {exc.errors()[0].get('msg', '')}") from None
+    acc.claimed_rollout_id, acc.claimed_batch_id = ev.rollout_id, ev.batch_id
     v = acc.values
     v.update(
         task_id=ev.task_id,
@@ -342,6 +352,9 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
     ascii_only = len(text) == len(body)
     handlers = HANDLERS
     scan = _scan
+    # Lone surrogates ("\ud800" is valid JSON) would make SQLite raise: escape them as text.
+    # One search over the chunk keeps the per-line cost to a bool test.
+    escapes = may_hold_surrogate(text)
     pos = base_offset
     lines = text.split("\n")
     lines.pop()  # the empty string after the last newline
@@ -360,6 +373,8 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
                 raise ValueError from None
             if stop != len(line) and not line[stop:].isspace():
                 raise ValueError
+            if escapes and may_hold_surrogate(line):
+                d = clean(d)
             handler = handlers.get(d["kind"])  # (inlined _dispatch: this loop is the hot path)
             if handler is None:
                 raise _Invalid(f"unknown event kind {d['kind']!r}")
@@ -388,7 +403,7 @@ def _dispatch(acc: RolloutAccum, handlers: dict, d: Any, off: int) -> None:
 
 
 def _parse_bytes(acc: RolloutAccum, body: bytes, base_offset: int, line_no: int, torn: bool) -> ChunkRead:
-    """Slow path for data that is not valid UTF-8 as a whole: line by line."""
+    """Slow path for data that is not valid UTF-8 as a whole: line by line, bad bytes escaped."""
     pos = 0
     for raw in body.split(b"\n")[:-1]:
         off = base_offset + pos
@@ -397,12 +412,12 @@ def _parse_bytes(acc: RolloutAccum, body: bytes, base_offset: int, line_no: int,
         if not raw or raw.isspace():
             continue
         try:
-            _dispatch(acc, HANDLERS, json.loads(raw), off)
+            _dispatch(acc, HANDLERS, loads(raw), off)  # bad bytes escaped as "\xNN" text
         except _Invalid as exc:
             acc.invalid.append((line_no, off, str(exc)))
             continue
-        except ValueError:  # includes UnicodeDecodeError
-            acc.invalid.append((line_no, off, "not JSON (or not UTF-8)"))
+        except ValueError:
+            acc.invalid.append((line_no, off, "not JSON"))
             continue
         except KeyError as exc:
             acc.invalid.append((line_no, off, f"missing field {exc}"))

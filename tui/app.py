@@ -23,8 +23,9 @@ from textual.screen import Screen
 from labeling.store import LabelStore, default_labeler
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
+from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
 from tui.screens.base import StudioScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
 from tui.state import StudioState
 
@@ -61,6 +62,10 @@ class StudioApp(App):
         labeler = labeler or default_labeler()
         self.state = StudioState(traces_dir=traces_dir, db_path=db_path, labeler=labeler)
         self.store = LabelStore(db_path, labeler=labeler)
+        self.prefs_path = prefs_path(db_path)
+        self.prefs = load_prefs(self.prefs_path)
+        if self.prefs.get("diff_view") in DIFF_VIEWS:
+            self.state.diff_view = self.prefs["diff_view"]
         self._start = start
         self._tail_interval = tail_interval
         self._ingesting = False
@@ -71,10 +76,14 @@ class StudioApp(App):
         self._watch = watch
         self.watcher: TraceWatcher | None = None
         self.bell_on_alert = bell  # the fleet view rings the terminal bell with its alerts
+        self._warned: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
-        self.theme = "textual-dark"
+        # The last theme chosen (command palette: "Change theme"); the diff follows it.
+        theme = self.prefs.get("theme")
+        self.theme = theme if isinstance(theme, str) and theme in self.available_themes else "textual-dark"
+        self.theme_changed_signal.subscribe(self, lambda t: self.remember(theme=t.name))
         self.action_goto(self._start)
         self.start_ingest()
         if self._tail_interval and self._watch:
@@ -107,6 +116,13 @@ class StudioApp(App):
             self.store.close()
         except Exception:
             pass
+
+    def remember(self, **prefs) -> None:
+        """Keep a choice for the next run (tui.prefs); written only when it changed."""
+        if all(self.prefs.get(k) == v for k, v in prefs.items()):
+            return
+        self.prefs.update(prefs)
+        save_prefs(self.prefs_path, self.prefs)
 
     # ------------------------------------------------------------------ ingest / tail
     @property
@@ -163,11 +179,21 @@ class StudioApp(App):
         if self._ingest_again:
             self._ingest_again = False
             self.start_ingest()
+        self._show_warnings(msg.report.warnings if msg.report is not None else [])
         if msg.changed or first:
             self.state.store_version += 1
             screen = self._active_screen()
             if isinstance(screen, StudioScreen):
                 screen.store_changed()
+
+    def _show_warnings(self, warnings: list[str]) -> None:
+        """Ingest warnings (a FIFO skipped, a copied trace, a bad line), each shown once."""
+        new = [w for w in warnings if w not in self._warned]
+        if not new:
+            return
+        self._warned.update(new)
+        more = f"\n… and {len(new) - 3} more" if len(new) > 3 else ""
+        self.notify("\n".join(new[:3]) + more, title="Ingest warnings", severity="warning", markup=False)
 
     def on_batch_progress(self, msg: BatchProgress) -> None:
         screen = self._active_screen()
@@ -181,6 +207,7 @@ class StudioApp(App):
                 note + (f" — {msg.error}" if msg.error else ""),
                 title="Batch ended",
                 severity="error" if msg.error else "information",
+                markup=False,  # the error text is data
             )
         self.start_ingest()
 
@@ -251,7 +278,7 @@ class StudioApp(App):
                 if b.description:
                     yield SystemCommand(
                         f"{screen.TITLE_TEXT}: {b.description}",
-                        f"key {b.key}",
+                        f"key {b.key_display or key_label(b.key)}",
                         partial(self._run_screen_action, screen, b.action),
                     )
         yield from super().get_system_commands(screen)

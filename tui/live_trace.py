@@ -31,6 +31,7 @@ from agent.trace import (
     ToolResultEvent,
     read_events_from,
 )
+from agent.trace_io import NotRegularFile, check_regular
 
 
 @dataclass
@@ -94,6 +95,7 @@ class LiveTrace:
     stalls: list[StallEvent] = field(default_factory=list)
     last_event_ts: float | None = None  # wall clock of the newest event (trace ``ts``), stalls aside
     stalled: bool = False  # a stall event and nothing since
+    problem: str | None = None  # why the file cannot be read (not a regular file)
     _by_id: dict[str, CallView] = field(default_factory=dict)
     _results: dict[str, str] = field(default_factory=dict)
     _text_calls: list[CallView] = field(default_factory=list)  # parsed from text, awaiting their observation
@@ -101,14 +103,20 @@ class LiveTrace:
     def poll(self) -> bool:
         """Read what was appended since the last poll; True when anything new arrived."""
         try:
-            size = self.path.stat().st_size
-        except OSError:
+            size = check_regular(self.path).st_size  # a FIFO named *.jsonl would block a read
+        except OSError as exc:
+            self.problem = str(exc) if isinstance(exc, NotRegularFile) else None
             return False
+        self.problem = None
         if size < self.offset:  # truncated/replaced (a resumed rollout restarts): start over
             self.__init__(self.path)  # type: ignore[misc]
         if size == self.offset:
             return False
-        read = read_events_from(self.path, self.offset, first_line_no=self.line_no)
+        try:
+            read = read_events_from(self.path, self.offset, first_line_no=self.line_no)
+        except OSError as exc:  # swapped for a FIFO or removed since the stat
+            self.problem = str(exc) if isinstance(exc, NotRegularFile) else None
+            return False
         self.offset = read.end_offset
         self.warnings += len(read.warnings)
         for e in read.events:

@@ -49,7 +49,7 @@ class StudioState:
     step: int | None = None  # the step to put the Steps screen's cursor on
     pair_id: str | None = None
     pair_filter: PairFilter = field(default_factory=lambda: PairFilter(verdict="unlabeled"))
-    split_diff: bool = False
+    diff_view: str = "unified"  # unified | split | ab (A↔B); kept across runs (tui.prefs)
     history: list[str] = field(default_factory=list)  # screens visited, for `escape`
     rate: SessionRate = field(default_factory=SessionRate)
     ingest: IngestState = field(default_factory=IngestState)
@@ -58,6 +58,15 @@ class StudioState:
     running_batches: dict[str, object] = field(default_factory=dict)
     # The same batches' per-rollout stop flags (agent.batch.RolloutCancels), for the fleet view.
     rollout_cancels: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def split_diff(self) -> bool:
+        """Side by side (split or A↔B) rather than unified."""
+        return self.diff_view != "unified"
+
+    @split_diff.setter
+    def split_diff(self, value: bool) -> None:
+        self.diff_view = "split" if value else "unified"
 
     def visit(self, mode: str) -> None:
         if not self.history or self.history[-1] != mode:

@@ -1,1 +1,3 @@
-"""Suites: the schema of a task (`models`), loading and checking them (`loading`), and the suites shipped here."""
+"""Suites: the schema of a task (`models`), loading and checking them (`loading`), git
+sources (`git`), generated suites (`mutate`), pass-rate calibration (`calibrate`), and the
+suites shipped here."""

@@ -126,13 +126,12 @@ def _validate(suite: Suite, where: Path) -> None:
             raise SuiteError(f"{where}: duplicate task id {t.id!r}")
         seen.add(t.id)
         if isinstance(t.source, GitSource):
-            raise SuiteError(
-                f"{where}: task {t.id}: git sources are not supported yet "
-                f"({t.source.repo}@{t.source.commit}); use a directory source"
-            )
-        src = suite.base_dir / t.source.path
-        if not src.is_dir():
-            raise SuiteError(f"{where}: task {t.id}: source directory not found: {src}")
+            from agent.suites.git import validate
+
+            if why := validate(suite, t.source):
+                raise SuiteError(f"{where}: task {t.id}: {why}")
+        elif not (suite.base_dir / t.source.path).is_dir():
+            raise SuiteError(f"{where}: task {t.id}: source directory not found: {suite.base_dir / t.source.path}")
         if t.reference_fix and not (suite.base_dir / t.reference_fix).is_dir():
             raise SuiteError(
                 f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}"

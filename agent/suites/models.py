@@ -1,9 +1,8 @@
 """Suites and tasks (docs/ARCHITECTURE.md, Suites): the contract for what a rollout is asked to fix.
 
 A suite is a JSON file: ``{"name": ..., "tasks": [...]}``. Paths inside it are
-relative to the suite file's directory. A task's source is a directory today; the
-``GitSource`` shape keeps the schema open to a repository at a commit (BugsInPy,
-SWE-bench-style instances).
+relative to the suite file's directory. A task's source is a directory or a git
+repository at a commit (BugsInPy, SWE-bench-style instances).
 """
 
 from __future__ import annotations
@@ -25,13 +24,16 @@ class DirSource(BaseModel):
 
 
 class GitSource(BaseModel):
-    """Not implemented yet: declared so suites can name one without a schema change."""
+    """A repository (local path, relative to the suite file, or URL) at a commit; checked
+    out once into a cache and set up once in the sandbox (agent/suites/git.py)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["git"] = "git"
     repo: str
     commit: str
     subdir: str | None = None
+    # Run once in the sandbox on the fresh checkout, in subdir if set (no network), e.g. a build step.
+    setup: list[str] | str | None = None
 
 
 Source = Annotated[DirSource | GitSource, Field(discriminator="kind")]
@@ -56,6 +58,9 @@ class Task(BaseModel):
     # python_programs/x.py): workspace path -> file relative to the suite's base_dir.
     reference_fix_files: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
+    # Difficulty features of generated tasks (operator, lines changed, failing tests,
+    # call distance from a failing test to the bug), for calibration and selection.
+    features: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class Suite(BaseModel):

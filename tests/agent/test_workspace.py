@@ -131,11 +131,14 @@ def test_untouched_workspace_has_empty_patch(ws):
     assert ws.files_touched() == [] and files_in_patch("") == []
 
 
-def test_git_source_not_supported(tmp_path):
-    task = Task(id="g", source=GitSource(repo="https://example.invalid/r.git", commit="abc"), goal="g")
+def test_a_git_source_that_cannot_be_cloned_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "not-a-repo").mkdir()  # local: no network in tests (tests/agent/test_git_source.py has the rest)
+    task = Task(id="g", source=GitSource(repo="not-a-repo", commit="abc"), goal="g")
     suite = Suite(name="s", tasks=[task])
-    with pytest.raises(SuiteError, match="not supported yet"):
-        Workspace.create(suite, task, tmp_path)
+    suite.base_dir = tmp_path
+    with pytest.raises(SuiteError, match="task g: .*not-a-repo@abc: git clone failed"):
+        Workspace.create(suite, task, tmp_path / "ws")
 
 
 def test_hidden_files_and_nested_hidden(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from exports import RULES, check_file, validate_record
+from exports.formats import rule_errors
 from exports.models import RecordError
 from tui.cli import main
 
@@ -131,6 +132,16 @@ CASES = [
         "output-content",
     ),
     ("dpo-output-weight", "together-dpo", DPO, lambda o: o["preferred_output"][0].update(weight=1), "extra-key"),
+    # Blank trainable outputs: a weight-1 turn saying nothing, a DPO side that is empty.
+    (
+        "sft-empty-trained",
+        "together-sft",
+        SFT,
+        lambda o: msgs(o).append({"role": "assistant", "content": " \n\t", "weight": 1}),
+        "empty-output",
+    ),
+    ("dpo-output-blank", "together-dpo", DPO, lambda o: o["preferred_output"][0].update(content=""), "empty-output"),
+    ("trl-dpo-output-blank", "trl-dpo", TRL_DPO, lambda o: o["rejected"][0].update(content="  "), "empty-output"),
     ("dpo-same", "together-dpo", DPO, lambda o: o.update(non_preferred_output=o["preferred_output"]), "same-outputs"),
     (
         "openai-parallel-type",
@@ -191,6 +202,11 @@ def test_each_rule_is_named_with_its_line(tmp_path: Path, case) -> None:
 def test_every_rule_has_a_failing_example() -> None:
     file_rules = {"utf8", "empty-file", "blank-line", "json", "not-object", "unknown-format", "mixed-formats"}
     assert set(RULES) == {c[4] for c in CASES} | file_rules
+
+
+def test_a_blank_untrained_turn_is_not_an_empty_output() -> None:
+    ok = _set(SFT, lambda o: msgs(o)[4].update(content="  "))  # weight 0: context, not a target
+    assert "empty-output" not in {r for r, _ in rule_errors("together-sft", ok)}
 
 
 def test_valid_bases_pass(tmp_path: Path) -> None:

@@ -139,3 +139,16 @@ def test_tag_and_rebuild(traces, capsys):
     assert code == 0 and rep["strategy"] == "all-contrastive" and rep["pairs"] == 2
     code, out, _ = run(capsys, "ingest", str(traces), "--json")
     assert json.loads(out)["files_read"] == 0
+
+
+def test_pairs_list_shows_notes_and_tags(traces, capsys, monkeypatch):
+    from tui.cli import labels
+
+    monkeypatch.setattr(labels.console, "width", 200)  # a wide terminal: cells unfolded
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--json")
+    t_id = json.loads(out)[0]["pair_id"]
+    run(capsys, "pairs", "set", str(traces), t_id[:6], "confirm", "--note", "shorter fix")
+    with LabelStore(traces / "labels.sqlite") as s:
+        s.tag_pair(t_id, "recheck")
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--verdict", "confirm")
+    assert code == 0 and "shorter fix" in out and "#recheck" in out

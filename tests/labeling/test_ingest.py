@@ -52,6 +52,7 @@ def test_reingest_of_unchanged_files_opens_nothing(env, monkeypatch):
         raise AssertionError(f"opened {a[0]}")
 
     monkeypatch.setattr(indexer, "open", no_open, raising=False)
+    monkeypatch.setattr(indexer, "open_regular", no_open)
     rep = env.store.ingest([env.root])
     assert (rep.files_seen, rep.files_read, rep.files_unchanged, rep.bytes_read, rep.events) == (5, 0, 5, 0, 0)
     assert rep.pairs is None  # nothing finished: pairs not rebuilt

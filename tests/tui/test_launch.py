@@ -11,6 +11,7 @@ from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
 from tests.tui.conftest import open_launch_form, settle, wait_until
 from tui.screens.rollout import END_KEY, RolloutScreen
 from tui.screens.runs import RunsScreen
+from tui.widgets.prompt import ConfirmModal
 
 
 async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app):
@@ -105,7 +106,12 @@ async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
             await wait_until(pilot, lambda: any(b.batch_id == batch_id for b in app.screen.batches))
             runs: RunsScreen = app.screen
             runs.query_one("#batches").move_cursor(row=[b.batch_id for b in runs.batches].index(batch_id))
-            await pilot.press("x")  # cancel: the held rollout ends "cancelled", the other never starts
+            await pilot.press("x")  # asks first: n keeps the batch running
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("n")
+            assert app.screen is runs and not app.state.running_batches[batch_id].is_set()
+            await pilot.press("x", "y")  # cancel: the held rollout ends "cancelled", the other never starts
+            assert app.state.running_batches[batch_id].is_set()
             gate.set()
             await wait_until(pilot, lambda: batch_id not in app.state.running_batches, timeout=60)
             app.start_ingest()

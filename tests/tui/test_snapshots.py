@@ -1,4 +1,4 @@
-"""Snapshots of every screen on the fixed test batch (120x40, and Pairs at 80x24).
+"""Snapshots of every screen on the fixed test batch, at 80x24, 120x40 and 200x50.
 
 Deterministic: fixed traces and timestamps, labeler "tester", no clocks or tmp paths on
 screen (the Export form's output path is set to a relative one), cursor blink off.
@@ -29,8 +29,20 @@ async def _ready(pilot) -> None:
         inp.cursor_blink = False
 
 
-def test_pairs(snap_compare, make_app, traces):
-    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=_ready)
+# Layouts are designed for 80x24 first; every screen is kept at three sizes.
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=["80x24", "120x40", "200x50"])
+
+
+@SIZES
+@pytest.mark.parametrize("view", ["unified", "split", "ab"])
+def test_pairs(snap_compare, make_app, traces, view, size):
+    async def before(pilot):
+        await settle(pilot)
+        for _ in range(["unified", "split", "ab"].index(view)):
+            await pilot.press("v")
+        await _ready(pilot)
+
+    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=before)
 
 
 def test_pairs_split_after_a_verdict(snap_compare, make_app, traces):
@@ -42,17 +54,14 @@ def test_pairs_split_after_a_verdict(snap_compare, make_app, traces):
     assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
 
 
-def test_pairs_small_terminal(snap_compare, make_app, traces):
-    assert snap_compare(_app(make_app, traces), terminal_size=(80, 24), run_before=_ready)
-
-
-def test_rollout(snap_compare, make_app, traces):
+@SIZES
+def test_rollout(snap_compare, make_app, traces, size):
     async def before(pilot):
         await settle(pilot)
         await pilot.press("2", "home", "down")
         await settle(pilot)
 
-    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=before)
 
 
 def test_rollout_end_with_patch(snap_compare, make_app, traces):
@@ -62,6 +71,16 @@ def test_rollout_end_with_patch(snap_compare, make_app, traces):
         await settle(pilot)
 
     assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
+
+
+@SIZES
+def test_steps(snap_compare, make_app, traces, size):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("2", "enter")
+        await settle(pilot)
+
+    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=before)
 
 
 def test_steps_with_reason_picker(snap_compare, make_app, traces):
@@ -81,8 +100,9 @@ async def _runs_ready(pilot) -> None:
     await _ready(pilot)
 
 
-def test_runs(snap_compare, make_app, traces):
-    assert snap_compare(_app(make_app, traces, start="runs"), terminal_size=(120, 40), run_before=_runs_ready)
+@SIZES
+def test_runs(snap_compare, make_app, traces, size):
+    assert snap_compare(_app(make_app, traces, start="runs"), terminal_size=size, run_before=_runs_ready)
 
 
 def test_launch_form(snap_compare, make_app, traces):
@@ -94,11 +114,13 @@ def test_launch_form(snap_compare, make_app, traces):
     assert snap_compare(_app(make_app, traces, start="runs"), terminal_size=(120, 40), run_before=before)
 
 
-def test_stats(snap_compare, make_app, traces):
-    assert snap_compare(_app(make_app, traces, start="stats"), terminal_size=(120, 40), run_before=_ready)
+@SIZES
+def test_stats(snap_compare, make_app, traces, size):
+    assert snap_compare(_app(make_app, traces, start="stats"), terminal_size=size, run_before=_ready)
 
 
-def test_export(snap_compare, make_app, traces):
+@SIZES
+def test_export(snap_compare, make_app, traces, size):
     async def before(pilot):
         await settle(pilot)
         await pilot.press("c", "f", "f6")
@@ -107,7 +129,7 @@ def test_export(snap_compare, make_app, traces):
         await pilot.press("ctrl+r")
         await _ready(pilot)
 
-    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=before)
 
 
 def test_help(snap_compare, make_app, traces):

@@ -8,6 +8,9 @@ Errors a user can cause are one clear line on stderr and exit status 2, never a 
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
+import sys
 
 from rich.markup import escape
 
@@ -18,7 +21,7 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import agent, exports, importing, labels, sandbox_flags, studio
+    from tui.cli import agent, compare, exports, importing, labels, sandbox_flags, studio, suites
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -29,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (agent, importing, labels, exports, studio):
+    for module in (agent, suites, importing, labels, exports, studio, compare):
         module.register(sub)
     sandbox_flags.add_unsafe_flag(parser)
     return parser
@@ -52,3 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         return 130
+    except BrokenPipeError:
+        # `repo-agent pairs list --json | head`: the reader left; stop quietly, as SIGPIPE would.
+        _silence_stdout()
+        return 141
+    except Exception as exc:
+        from labeling.errors import StoreError
+
+        if isinstance(exc, (StoreError, sqlite3.DatabaseError)):
+            # A corrupt or foreign label store found mid-command: one line, like any user error.
+            what = "" if isinstance(exc, StoreError) else "label store: "
+            err_console.print(f"[bold red]error:[/] {what}{escape(str(exc).splitlines()[0])}")
+            return 2
+        raise
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

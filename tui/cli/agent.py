@@ -1,4 +1,4 @@
-"""`repo-agent run` and `repo-agent suite check`: the rollout engine on the command line."""
+"""`repo-agent run` and `repo-agent branch`: the rollout engine on the command line."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
@@ -61,13 +62,6 @@ parent (or under --trace-dir); the label store pairs each branch with its parent
 pair, preferring the side whose tests pass.
 """
 
-SUITE_CHECK_EXAMPLES = """\
-examples:
-  repo-agent suite check mini-bugs
-  repo-agent suite check path/to/suite.json
-  repo-agent suite check ~/QuixBugs:gcd,bitcount
-"""
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
@@ -99,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--output-limit", type=int, default=8000, help="tool output cut, characters (default 8000)")
     add_allocation_args(run)
     add_loop_args(run)
+    add_budget_args(run)
     run.set_defaults(func=cmd_run)
 
     br = sub.add_parser(
@@ -128,19 +123,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     add_executor_args(br)
     add_loop_args(br)
+    add_budget_args(br)
     br.set_defaults(func=cmd_branch)
-
-    suite = sub.add_parser("suite", help="suite tools (check)")
-    suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
-    check = suite_sub.add_parser(
-        "check",
-        help="each task's tests fail on the source and pass with its reference fix",
-        epilog=SUITE_CHECK_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
-    check.set_defaults(func=cmd_suite_check)
-    suite.set_defaults(func=lambda a: suite.print_help() or 2)
 
 
 def add_batch_args(
@@ -264,23 +248,23 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     prefix = escape(prefix)
     console.print()
     console.print(
-        f"{prefix}[bold]allocation[/] {r.strategy}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
+        f"{prefix}[bold]allocation[/] {escape(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
     table = _table("task", "rollouts>", "pass>", "fail>", "pass rate>", "p/f pairs>", "status")
     for t in r.tasks:
         table.add_row(
-            t.task_id,
+            escape(t.task_id),
             str(t.rollouts),
             str(t.passes),
             str(t.fails),
             "-" if t.pass_rate is None else f"{t.pass_rate:.0%}",
             str(t.pass_fail_pairs),
-            t.status,
+            escape(t.status),
         )
     console.print(table)
     went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
-    console.print(f"{prefix}budget went to: {went or 'nothing'}")
+    console.print(f"{prefix}budget went to: {escape(went or 'nothing')}")
     console.print(
         f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
         f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse"
@@ -312,18 +296,21 @@ def _label(result) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.batch import BatchMismatch
 
+    require_prices(args)
+    apply_prices(args, args.model or "")
     plan = plan_from_args(args)
     console = Console(highlight=False, soft_wrap=True)
     try:
         from agent.sandbox import sandbox_warning
 
         if warning := sandbox_warning():
-            console.print(f"[yellow]warning:[/] {warning}")
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
     except ImportError:
         pass
     batch_dir = plan.batch_dir
     console.print(
-        f"\\[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})"
+        f"[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})",
+        markup=False,
     )
 
     with Progress(
@@ -350,7 +337,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         def on_end(result, done: int, total: int) -> None:
             resumed = " [dim](resumed)[/]" if result.resumed else ""
             progress.console.print(
-                f"\\[run] \\[{done}/{total}] {result.task_id} seed={result.seed}: {_label(result)}{resumed}"
+                f"\\[run] \\[{done}/{total}] {escape(result.task_id)} seed={result.seed}: {_label(result)}{resumed}"
             )
             progress.update(bar, completed=done)
 
@@ -359,10 +346,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         except BatchMismatch as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
+    if line := budget_line(summary.budget):
+        console.print(f"[bold]{line}[/]")
     if plan.allocation == "adaptive" or plan.allocation_config is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
-        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {batch_dir}")
+        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {escape(str(batch_dir))}")
         return 130
     done = summary.finished
     return 1 if done and all(r.stop_reason in ("error", "diverged") for r in done) else 0
@@ -384,7 +373,7 @@ def print_summary(console: Console, summary) -> None:
     table = _table("task", "rollouts>", "pass>", "pass rate>", "tampered>", "errors>", "mean steps>")
     for s in summary.per_task():
         table.add_row(
-            s.task_id,
+            escape(s.task_id),
             str(s.rollouts),
             str(s.passed),
             f"{s.pass_rate:.0%}",
@@ -393,7 +382,7 @@ def print_summary(console: Console, summary) -> None:
             f"{s.steps / s.rollouts:.1f}" if s.rollouts else "-",
         )
     console.print(table)
-    console.print(f"traces: {summary.batch_dir}")
+    console.print(f"traces: {summary.batch_dir}", markup=False)
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
@@ -402,6 +391,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
     from agent.trace import BATCH_FILE, new_batch_id, read_batch_meta
 
+    require_prices(args)
     parent_dir = Path(args.from_batch)
     if not (parent_dir / BATCH_FILE).is_file():
         raise UserError(f"--from: {parent_dir} is not a batch directory (no {BATCH_FILE})")
@@ -426,11 +416,12 @@ def cmd_branch(args: argparse.Namespace) -> int:
     out_root = Path(args.trace_dir) if args.trace_dir else parent_dir.parent
     batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
     console = Console(highlight=False, soft_wrap=True)
-    console.print(f"\\[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}")
+    console.print(f"[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}", markup=False)
+    budget = budget_from_args(args, model)
     config = RolloutConfig(price_in=args.price_in, price_out=args.price_out, **loop_config(args))
 
     def on_end(result, done: int, total: int) -> None:
-        console.print(f"\\[branch] \\[{done}/{total}] {result.rollout_id}: {_label(result)}")
+        console.print(f"\\[branch] \\[{done}/{total}] {escape(result.rollout_id)}: {_label(result)}")
 
     try:
         s = run_branches(
@@ -453,6 +444,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
             cancel=threading.Event(),
             on_rollout_end=on_end,
             executor=executor_from_args(args),
+            budget=budget,
         )
     except BranchError as exc:
         raise UserError(str(exc)) from None
@@ -468,7 +460,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         differ = sum(ok != pt.parent_passed for ok in mine)
         contrasting += differ
         table.add_row(
-            pt.parent_rollout_id,
+            escape(pt.parent_rollout_id),
             str(pt.at_step),
             "PASS" if pt.parent_passed else "FAIL",
             " ".join("P" if ok else "F" for ok in mine) or "-",
@@ -490,10 +482,13 @@ def cmd_branch(args: argparse.Namespace) -> int:
         )
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
-        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({why}{', ...' if len(s.skipped) > 5 else ''})[/]")
+        more = ", ..." if len(s.skipped) > 5 else ""
+        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({escape(why)}{more})[/]")
     if saved := savings_line(s.results):
         console.print(saved)
-    console.print(f"traces: {batch_dir}")
+    if line := budget_line(s.budget):
+        console.print(f"[bold]{line}[/]")
+    console.print(f"traces: {batch_dir}", markup=False)
     dirs = (
         f"{out_root}"
         if parent_dir.parent == out_root
@@ -501,55 +496,9 @@ def cmd_branch(args: argparse.Namespace) -> int:
     )
     console.print(
         f"next: repo-agent ingest {dirs}  (step pairs: branch vs parent), then "
-        f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}"
+        f"repo-agent export dpo {out_root} --mode step --auto --out {out_root / 'steps.jsonl'}",
+        markup=False,
     )
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130
-    return 0
-
-
-def cmd_suite_check(args: argparse.Namespace) -> int:
-    from agent.suites.loading import check_suite
-
-    suite = _load_suite(args.suite)
-    console = Console(highlight=False)
-    table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
-    id_width = max(len(t.id) for t in suite.tasks)
-    table.add_column("task", no_wrap=True, min_width=id_width)
-    for col in ("fails as is", "passes w/ fix", "ok"):
-        table.add_column(col, no_wrap=True, min_width=len(col))
-    # The detail column takes what is left of the terminal, cut with an ellipsis.
-    table.add_column(
-        "detail",
-        no_wrap=True,
-        overflow="ellipsis",
-        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
-    )
-    yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
-    with Progress(
-        TextColumn("\\[check]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
-        bar = progress.add_task("", total=len(suite.tasks))
-        checks = check_suite(
-            suite, progress=lambda c, done, total: progress.update(bar, completed=done, description=c.task_id)
-        )
-    for c in checks:
-        table.add_row(
-            c.task_id,
-            yes(c.fails_untouched),
-            yes(c.passes_with_fix),
-            "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
-            escape(c.detail or ""),
-        )
-    console.print(table)
-    bad = [c.task_id for c in checks if not c.ok]
-    if bad:
-        console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
-        return 1
-    console.print(f"[green]all {len(checks)} tasks ok[/]")
     return 0

@@ -13,8 +13,10 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
-from tui.cli.errors import UserError
+from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
+from tui.cli.errors import UserError, err_console
 from tui.cli.loop_args import add_loop_args, savings_line
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
@@ -121,6 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--price-per-mtok", type=float)
     pr.add_argument("--price-in", type=float, help="USD per 1M prompt tokens (rollout cost)")
     pr.add_argument("--price-out", type=float, help="USD per 1M completion tokens (rollout cost)")
+    add_budget_args(pr)
     pr.add_argument(
         "--pair-strategy",
         choices=("best-worst", "pass-fail", "all-contrastive"),
@@ -170,14 +173,17 @@ def _options(args: argparse.Namespace):
         raise UserError(_pydantic_line(exc)) from None
 
 
-def open_store(traces: Path, db: Path | None):
+def open_store(traces: Path, db: Path | None, warnings: list[str] | None = None):
+    """The store, ingested first; the ingest's warnings (FIFOs, copies...) go to ``warnings``."""
     from labeling.store import LabelStore, StoreError
 
     if not traces.is_dir():
         raise UserError(f"no such directory: {traces}")
     try:
         store = LabelStore(db or LabelStore.default_path(traces))
-        store.ingest([traces])
+        rep = store.ingest([traces])
+        if warnings is not None:
+            warnings.extend(rep.warnings)
         if not store.pairs():
             store.rebuild_pairs()
     except StoreError as exc:
@@ -189,7 +195,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     import exports
 
     options = _options(args)
-    store = open_store(args.traces, args.db)
+    ingest_warnings: list[str] = []
+    store = open_store(args.traces, args.db, ingest_warnings)
     try:
         fn = exports.export_dpo if args.kind == "dpo" else exports.export_sft
         report = fn(store, args.out, options, dry_run=args.dry_run)
@@ -198,7 +205,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print_report(console, report)
+    print_warnings(err_console, [w for w in ingest_warnings if w not in report.warnings] + report.warnings)
     return 0
+
+
+def print_warnings(c: Console, warnings: list[str], limit: int = 10) -> None:
+    """Trace lines and files that were skipped: data, so never read as markup."""
+    for w in warnings[:limit]:
+        c.print(f"warning: {w}", markup=False, style="yellow")
+    if len(warnings) > limit:
+        c.print(f"... and {len(warnings) - limit} more warnings", markup=False, style="yellow")
 
 
 def tokens_line(report) -> str:
@@ -282,7 +298,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         console.print(f"... {report.error_count - min(args.limit, len(report.errors))} more", markup=False)
     how = "detected" if report.detected else "given"
     if report.ok:
-        console.print(f"[green]ok[/]: {args.file}: {report.lines} lines, format {report.format} ({how})")
+        console.print(f"[green]ok[/]: {escape(str(args.file))}: {report.lines} lines, format {report.format} ({how})")
         return 0
     rules = ", ".join(f"{k} {v}" for k, v in sorted(report.by_rule().items()))
     console.print(
@@ -309,7 +325,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         res = exports.upload_file(args.file, base_url=args.base_url, check=report)
     except exports.UploadError as exc:
         raise UserError(str(exc)) from None
-    console.print(f"uploaded: file id [bold]{res['id']}[/] ({res['bytes']:,} bytes)")
+    console.print(f"uploaded: file id [bold]{escape(str(res['id']))}[/] ({res['bytes']:,} bytes)")
     console.print("next:", exports.fine_tune_command(res["id"], res["kind"], args.model), markup=False)
     if not args.model:
         console.print("[dim](replace MODEL with the base model, e.g. Qwen/Qwen2.5-7B-Instruct)[/]")
@@ -347,6 +363,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     from labeling.store import LabelStore
     from tui.cli.agent import allocation_line, plan_from_args, print_allocation
 
+    require_prices(args)
+    apply_prices(args, args.model or "")
     plan = plan_from_args(args)
     try:
         options = exports.DpoOptions(
@@ -412,6 +430,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     if saved := savings_line(s.batch.results):
         _say(f"[prefs]   {saved}")
     _say(f"[prefs]   Traces: {s.batch_dir}")
+    if line := budget_line(s.batch.budget):
+        _say(f"[prefs]   {line}")
     if s.error:
         _say(f"[prefs]   No pairs file written: {s.error}")
         return 1

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
+from rich.markup import escape as esc  # every value from traces or the store goes through it
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -108,7 +110,7 @@ def _print_json(obj) -> None:
 
 
 def _flags(flags: list[str]) -> str:
-    return " ".join(f"[{FLAG_STYLE.get(f, 'white')}]{f}[/]" for f in flags) or "[green]clean[/]"
+    return " ".join(f"[{FLAG_STYLE.get(f, 'white')}]{esc(f)}[/]" for f in flags) or "[green]clean[/]"
 
 
 def _ingest(store, dirs: list[Path], *, quiet: bool = False):
@@ -156,17 +158,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"[yellow]{rep.invalid_lines} invalid lines skipped, {rep.torn_lines} partial last "
                 "lines left for the next ingest[/]"
             )
+        if rep.files_skipped or rep.dropped_rollouts:
+            console.print(
+                f"[yellow]{rep.files_skipped} files skipped (see the warnings), {rep.dropped_rollouts} rollouts "
+                "whose trace file is gone dropped[/]"
+            )
         for w in rep.warnings[:10]:
-            console.print(f"[yellow]warning:[/] {w}")
+            console.print(f"[yellow]warning:[/] {esc(w)}")
         if len(rep.warnings) > 10:
             console.print(f"[yellow]... {len(rep.warnings) - 10} more warnings (--json lists them)[/]")
         if rep.pairs is not None:
             p = rep.pairs
             console.print(
-                f"pairs ({p.strategy}): {p.pairs} selected, {p.new_pairs} new, {p.stale_pairs} now stale; "
+                f"pairs ({esc(p.strategy)}): {p.pairs} selected, {p.new_pairs} new, {p.stale_pairs} now stale; "
                 f"{len(p.no_contrast_tasks)} tasks without contrast"
             )
-        console.print(f"store: {store.path}")
+        console.print(f"store: {esc(str(store.path))}")
     return 0
 
 
@@ -184,7 +191,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     lo, hi = rep.band
     console.print(
         f"[bold]{rep.rollouts}[/] rollouts ({rep.finished} finished, {rep.running} running) over "
-        f"{len(rep.tasks)} tasks; pairs by [bold]{rep.strategy}[/], score {','.join(rep.score_order)}"
+        f"{len(rep.tasks)} tasks; pairs by [bold]{esc(rep.strategy)}[/], score {esc(','.join(rep.score_order))}"
     )
     t = Table(title=f"pass rate per task (learnable band {lo:.0%}-{hi:.0%})", title_justify="left")
     for col in ("task", "finished", "passed", "pass rate", "", "pairs"):
@@ -202,18 +209,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
         passed = str(ts.passed) + (f" +{ts.unknown}?" if ts.unknown else "")  # +n?: no verdict
-        t.add_row(ts.task_id, str(ts.rollouts), passed, rate, note, str(ts.pairs))
+        t.add_row(esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs))
     console.print(t)
     console.print(
         f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
         f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
-        f"{', '.join(rep.no_contrast_tasks) or '-'}"
+        f"{', '.join(rep.no_contrast_tasks) or '-'}",
+        markup=False,
     )
     p = Table(title="pairs", title_justify="left")
     p.add_column("kind")
     p.add_column("pairs", justify="right")
     for k, n in sorted(rep.by_contrast.items()):
-        p.add_row(f"contrast {k}", str(n))
+        p.add_row(f"contrast {esc(k)}", str(n))
     p.add_row("[green]clean[/]", str(rep.clean_pairs))
     for f, n in rep.by_flag.items():
         p.add_row(_flags([f]), str(n))
@@ -232,7 +240,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for col in ("model", "calls", "invalid", "valid rate"):
         v.add_column(col, justify="left" if col == "model" else "right")
     for m in rep.validity_by_model:
-        v.add_row(m.model, str(m.tool_calls), str(m.invalid_tool_calls), pct(m.validity_rate))
+        v.add_row(esc(m.model), str(m.tool_calls), str(m.invalid_tool_calls), pct(m.validity_rate))
     console.print(v)
     if rep.by_allocation:
         al = Table(title="pairs bought by allocation (disjoint pass/fail)", title_justify="left")
@@ -241,7 +249,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
         for s in rep.by_allocation:
             al.add_row(
-                s.strategy,
+                esc(s.strategy),
                 str(s.batches),
                 str(s.rollouts),
                 str(s.pass_fail_pairs),
@@ -253,7 +261,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         for s in rep.by_allocation:
             if s.rollouts_by_status:
                 went = ", ".join(f"{k} {v}" for k, v in sorted(s.rollouts_by_status.items()))
-                console.print(f"{s.strategy} rollouts went to: {went}")
+                console.print(f"{s.strategy} rollouts went to: {went}", markup=False)
     unknown = f" ({rep.cost_unknown_rollouts} rollouts without a known price)" if rep.cost_unknown_rollouts else ""
     console.print(f"spent: {rep.tokens_in:,} tokens in, {rep.tokens_out:,} out, ${rep.cost_usd:.4f}{unknown}")
     return 0
@@ -280,6 +288,13 @@ def _filter(args: argparse.Namespace):
     )
 
 
+def _note_tags(note: str | None, tags: list[str]) -> str:
+    parts = [escape(note)] if note else []
+    if tags:
+        parts.append("[cyan]" + escape(" ".join(f"#{t}" for t in tags)) + "[/]")
+    return "\n".join(parts)
+
+
 @_run
 def cmd_pairs_list(args: argparse.Namespace) -> int:
     filt = _filter(args)
@@ -295,7 +310,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     t = Table(
         title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining)", title_justify="left"
     )
-    for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict"):
+    for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict", "note / tags"):
         t.add_column(col, overflow="fold", no_wrap=col in ("pair", "contrast"))
 
     def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
@@ -303,16 +318,17 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
         return rid[len(task) + 2 :] if rid.startswith(task + "__") else rid
 
     for p in shown:
-        verdict = p.verdict or "[dim]-[/]"
+        verdict = esc(p.verdict) if p.verdict else "[dim]-[/]"
         if p.stale:
             verdict += " [dim](stale)[/]"
         t.add_row(
-            p.pair_id,
-            p.task_id,
-            f"{p.contrast} [dim]by {p.decided_by}[/]",
-            f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}",
+            esc(p.pair_id),
+            esc(p.task_id),
+            f"{esc(p.contrast or '')} [dim]by {esc(p.decided_by or '')}[/]",
+            esc(f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}"),
             _flags(p.flags),
             verdict,
+            _note_tags(p.note, p.tags),
         )
     console.print(t)
     if len(shown) < len(pairs):
@@ -328,7 +344,10 @@ def cmd_pairs_set(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(ev.model_dump_json())
         return 0
-    console.print(f"{ev.target}: [bold]{args.verdict}[/] (prefers {p.preferred_uid or 'neither'}) by {ev.labeler}")
+    console.print(
+        f"{esc(ev.target)}: [bold]{esc(args.verdict)}[/] (prefers {esc(p.preferred_uid or 'neither')}) "
+        f"by {esc(ev.labeler)}"
+    )
     return 0
 
 
@@ -337,9 +356,9 @@ def cmd_pairs_undo_redo(args: argparse.Namespace) -> int:
     with _open(args, must_exist=True) as store:
         ev = store.undo() if args.action == "undo" else store.redo()
     if ev is None:
-        console.print(f"nothing to {args.action} for {store.labeler}")
+        console.print(f"nothing to {args.action} for {store.labeler}", markup=False)
         return 1
-    console.print(f"{args.action}: {ev.value} on {ev.target} (event {ev.ref})")
+    console.print(f"{args.action}: {ev.value} on {ev.target} (event {ev.ref})", markup=False)
     return 0
 
 
@@ -349,7 +368,7 @@ def cmd_pairs_tag(args: argparse.Namespace) -> int:
         ev = (
             store.tag_pair(args.pair_id, args.tag) if args.action == "tag" else store.untag_pair(args.pair_id, args.tag)
         )
-    console.print(f"{ev.target}: {args.action} {ev.value}")
+    console.print(f"{ev.target}: {args.action} {ev.value}", markup=False)
     return 0
 
 
@@ -364,7 +383,8 @@ def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
     console.print(
         f"{rep.strategy} ({','.join(rep.score_order)}): {rep.pairs} pairs, {rep.new_pairs} new, "
         f"{rep.stale_pairs} now stale; by contrast {rep.by_contrast}; flags {rep.by_flag}; "
-        f"no contrast: {', '.join(rep.no_contrast_tasks) or '-'}"
+        f"no contrast: {', '.join(rep.no_contrast_tasks) or '-'}",
+        markup=False,
     )
     return 0
 
@@ -377,7 +397,7 @@ def cmd_steps_mark(args: argparse.Namespace) -> int:
             ev = store.mark_step(uid, args.step, args.reason, args.text)
         else:
             ev = store.unmark_step(uid, args.step)
-    console.print(f"{ev.target}: {args.action}{' ' + ev.value if ev.value else ''}")
+    console.print(f"{ev.target}: {args.action}{' ' + ev.value if ev.value else ''}", markup=False)
     return 0
 
 
@@ -389,13 +409,15 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([s.model_dump() for s in steps])
         return 0
-    t = Table(title=uid, title_justify="left")
+    t = Table(title=esc(uid), title_justify="left")
     for col in ("step", "calls", "auto flags", "mark"):
         t.add_column(col, overflow="fold")
     for s in steps:
-        calls = ", ".join(f"{c.name}{'' if c.valid else ' [red](invalid)[/]'}" for c in s.calls) or "[dim]no call[/]"
-        mark = f"[red]{s.mark.reason}[/] {s.mark.text or ''}" if s.mark else ""
-        t.add_row(str(s.step), calls, " ".join(s.auto_flags), mark)
+        calls = (
+            ", ".join(f"{esc(c.name)}{'' if c.valid else ' [red](invalid)[/]'}" for c in s.calls) or "[dim]no call[/]"
+        )
+        mark = f"[red]{esc(s.mark.reason)}[/] {esc(s.mark.text or '')}" if s.mark else ""
+        t.add_row(str(s.step), calls, esc(" ".join(s.auto_flags)), mark)
     console.print(t)
     return 0
 

@@ -18,7 +18,15 @@ import threading
 from tui.cli.errors import UserError
 
 # Commands (and sub-commands) that run rollouts or a suite's tests.
-RUNS_CODE = {("run",), ("branch",), ("prefs",), ("suite", "check")}
+RUNS_CODE = {
+    ("run",),
+    ("branch",),
+    ("prefs",),
+    ("suite", "check"),
+    ("suite", "mutate"),
+    ("suite", "calibrate"),
+    ("compare",),
+}
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -92,11 +92,14 @@ def _parse(text: str, annotation: Any, default: Any) -> Any:
 
 class ExportScreen(StudioScreen):
     MODE = "export"
+    # priority: a focused text field would take ctrl+w (delete word) and ctrl+k (delete
+    # to end) for itself and never let the screen write the file.
     BINDINGS = [
-        Binding("ctrl+r", "preview", "Dry run"),
-        Binding("ctrl+w", "write", "Write file"),
-        Binding("ctrl+k", "toggle_kind", "DPO/SFT"),
+        Binding("ctrl+r", "preview", "Dry run", priority=True),
+        Binding("ctrl+w", "write", "Write file", priority=True),
+        Binding("ctrl+k", "toggle_kind", "DPO/SFT", priority=True),
     ]
+    DEBOUNCE_S = 0.4  # the dry run follows typing, once the typing pauses
 
     def __init__(self) -> None:
         super().__init__()
@@ -106,6 +109,8 @@ class ExportScreen(StudioScreen):
         self.written: Path | None = None
         self.check: Any = None
         self.upload_cmd: str | None = None
+        self._kept: dict[str, str] = {}  # typed values, kept when DPO/SFT switches
+        self._debounce = None
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -121,19 +126,31 @@ class ExportScreen(StudioScreen):
     def _default_out(self) -> str:
         return str(self.state.traces_dir / "exports" / f"{self.kind}.jsonl")
 
+    def _form_values(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for w in self.query("#export-form Input, #export-form Select"):
+            if w.id and w.id != "x-kind":
+                value = getattr(w, "value", None)
+                if isinstance(value, str):
+                    out[w.id] = value
+        return out
+
     async def _build_form(self) -> None:
         form = self.query_one("#export-form", VerticalScroll)
+        # Fields both kinds share (price, output dir, ...) keep what was typed.
+        self._kept.update(self._form_values())
+        self._kept.pop("x-out", None)  # the default output file follows the kind
         await form.remove_children()
         try:
             cls = _options_cls(self.kind)
         except Exception as exc:  # exports/ not importable: say so, keep the studio up
-            await form.mount(Label(f"exports unavailable: {exc}"))
+            await form.mount(Label(Text(f"exports unavailable: {exc}")))
             return
         rows: list[tuple[str, Any]] = [
             (
                 "kind",
                 Select(
-                    [("DPO (preferences)", "dpo"), ("SFT (trajectories)", "sft")],
+                    [("DPO (preference pairs)", "dpo"), ("SFT (examples)", "sft")],
                     value=self.kind,
                     allow_blank=False,
                     id="x-kind",
@@ -158,9 +175,13 @@ class ExportScreen(StudioScreen):
                     compact=True,
                 )
             else:
-                w = Input(_to_text(default), id=f"x-{name}", compact=True)
+                w = Input(_to_text(default), id=f"x-{name}", compact=True, select_on_focus=False)
+            kept = self._kept.get(f"x-{name}")
+            allowed = choices or (["yes", "no"] if isinstance(w, Select) else None)
+            if kept is not None and (allowed is None or kept in allowed):
+                w.value = kept
             rows.append((name.replace("_", " "), w))
-        rows.append(("output file", Input(self._default_out(), id="x-out", compact=True)))
+        rows.append(("output file", Input(self._default_out(), id="x-out", compact=True, select_on_focus=False)))
         widgets = [Horizontal(Label(label), w, classes="row") for label, w in rows]
         await form.mount_all(widgets)
         self.action_preview()
@@ -190,6 +211,11 @@ class ExportScreen(StudioScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_preview()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(self.DEBOUNCE_S, self.action_preview)
 
     async def action_toggle_kind(self) -> None:
         self.kind = "sft" if self.kind == "dpo" else "dpo"
@@ -226,8 +252,10 @@ class ExportScreen(StudioScreen):
         import exports
 
         fn = exports.export_dpo if self.kind == "dpo" else exports.export_sft
+        made = None  # the directory this write created, removed again if the write fails
         try:
-            if not dry_run:
+            if not dry_run and not out.parent.exists():
+                made = next((p for p in reversed(out.parent.parents) if not p.exists()), out.parent)
                 out.parent.mkdir(parents=True, exist_ok=True)
             report = fn(self.store, out, options, dry_run=dry_run)
             check = None
@@ -236,6 +264,8 @@ class ExportScreen(StudioScreen):
                 check = exports.check_file(out)
                 upload = exports.upload_command(out)
         except Exception as exc:
+            if made is not None:
+                _remove_empty(out.parent, made)
             self.app.call_from_thread(self._show, Text(f"{type(exc).__name__}: {exc}", style="bold red"))
             return
         self.app.call_from_thread(self._done, report, check, upload, out, dry_run)
@@ -248,6 +278,44 @@ class ExportScreen(StudioScreen):
 
     def _show(self, renderable) -> None:
         self.query_one("#export-report", Static).update(renderable)
+
+
+def _remove_empty(leaf: Path, top: Path) -> None:
+    """Remove the empty directories from ``leaf`` up to ``top`` (that this write made)."""
+    for d in [leaf, *leaf.parents]:
+        try:
+            d.rmdir()  # only ever succeeds on an empty directory
+        except OSError:
+            return
+        if d == top:
+            return
+
+
+def _counts(value: dict) -> str:
+    """{'discarded': 2, 'unlabeled': 2} -> "discarded 2 · unlabeled 2"."""
+    return " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(value.items(), key=lambda kv: -kv[1]))
+
+
+def _preview_text(text: str) -> str:
+    """One record, with long message contents (the system prompt, file contents) cut so
+    the record's shape shows on the first screen."""
+    try:
+        record = json.loads(text)
+    except Exception:
+        return text
+
+    def cut(node):
+        if isinstance(node, dict):
+            return {k: (_cut_str(v) if k == "content" and isinstance(v, str) else cut(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [cut(x) for x in node]
+        return node
+
+    return json.dumps(cut(record), indent=2, ensure_ascii=False)
+
+
+def _cut_str(s: str, limit: int = 160) -> str:
+    return s if len(s) <= limit else s[:limit] + f"… ({len(s):,} chars)"
 
 
 def render_export(
@@ -273,6 +341,8 @@ def render_export(
             value = f"${value:.4f} per epoch"
         elif key == "tokens_per_example":
             value = f"{value:,.0f}"
+        elif isinstance(value, dict) and all(isinstance(v, int) for v in value.values()):
+            value = _counts(value)
         elif isinstance(value, (dict, list)) and len(json.dumps(value, default=str)) > 160:
             value = json.dumps(value, default=str)[:157] + "…"
         lines.append(f"{key.replace('_', ' '):>22}  ", style="dim")
@@ -296,10 +366,7 @@ def render_export(
         parts.append(Text(f"  {upload}", style="cyan"))
     if preview is not None:
         parts.append(Text("\none record:", style="bold"))
-        text = preview if isinstance(preview, str) else json.dumps(preview, indent=2, ensure_ascii=False)
-        try:
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except Exception:
-            pass
+        text = preview if isinstance(preview, str) else json.dumps(preview, ensure_ascii=False)
+        text = _preview_text(text)
         parts.append(Syntax(text[:20000], "json", theme="monokai", background_color="default", word_wrap=True))
     return Group(*parts)

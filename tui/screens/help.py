@@ -20,7 +20,7 @@ _NAMES = {
 }
 
 
-def _key_label(key: str) -> str:
+def key_label(key: str) -> str:
     out = []
     for k in key.split(","):
         k = _NAMES.get(k, k)
@@ -43,8 +43,19 @@ def bindings_table(title: str, bindings: list) -> Table:
     for b in bindings:
         b = b if isinstance(b, Binding) else Binding(*b)
         if b.description:
-            table.add_row(_key_label(b.key), b.description)
+            table.add_row(b.key_display or key_label(b.key), b.description)
     return table
+
+
+# A diff view scrolls with the usual keys (ScrollView's own bindings, not listed there).
+DIFF_KEYS = [
+    Binding("tab", "", "Focus the other diff (A / B)", key_display="tab"),
+    Binding("up,down", "", "Scroll lines (j / k too); both sides move together", key_display="↑ ↓"),
+    Binding("left,right", "", "Scroll the code sideways (line numbers stay)", key_display="← →"),
+    Binding("pageup,pagedown", "", "Scroll a page", key_display="PgUp PgDn"),
+    Binding("home,end", "", "Top / bottom of the diff", key_display="Home End"),
+    Binding("v", "", "Pairs: unified → split → A↔B (A's files against B's)", key_display="v"),
+]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -60,6 +71,7 @@ class HelpScreen(ModalScreen[None]):
 
         self.sections = [("Everywhere", self.app.BINDINGS)]
         self.sections += [(spec.title, spec.load().BINDINGS) for spec in SCREENS]
+        self.sections.insert(4, ("Diffs (Pairs, Rollout)", DIFF_KEYS))
         with VerticalScroll():
             yield Static(Text("repo-agent studio — keys", style="bold"))
             for title, bindings in self.sections:

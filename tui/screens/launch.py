@@ -13,6 +13,25 @@ from agent.batch_request import BatchRequest
 PROVIDERS = ("replay", "openai", "together")
 
 
+# Form key -> input id: what `form_values` keeps and the defaults dict fills.
+_INPUTS = {
+    "suite": "#f-suite",
+    "model": "#f-model",
+    "base_url": "#f-base-url",
+    "rollouts": "#f-rollouts",
+    "temperature": "#f-temperature",
+    "seed": "#f-seed",
+    "workers": "#f-workers",
+    "max_iters": "#f-max-iters",
+    "budget": "#f-budget",
+    "pairs_per_task": "#f-pairs-per-task",
+    "give_up_after": "#f-give-up-after",
+    "tasks": "#f-tasks",
+    "loop_limit": "#f-loop-limit",
+    "ray_address": "#f-ray-address",
+}
+
+
 class LaunchModal(ModalScreen[BatchRequest | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
@@ -26,6 +45,9 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
         margin: 1 0; }
     LaunchModal Grid Label { color: $text-muted; }
     LaunchModal Grid Input, LaunchModal Grid Select { background: $boost; }
+    LaunchModal Grid Input:focus { background: $accent 35%; color: $text; }
+    LaunchModal Grid Select:focus > SelectCurrent { background: $accent 35%; }
+    LaunchModal Grid Label.-focused { color: $accent; text-style: bold; }
     LaunchModal #launch-error { color: $error; height: auto; }
     LaunchModal #launch-buttons { height: auto; }
     """
@@ -51,44 +73,62 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
             "executor": "thread",
             "ray_address": "",
         }
-        self._d.update(defaults or {})
+        self._d.update({k: str(v) for k, v in (defaults or {}).items() if isinstance(v, (str, int, float))})
 
     def compose(self) -> ComposeResult:
         d = self._d
+        paths = [path for _, path in self._sources]
+        replay_value = d.get("replay_from") if d.get("replay_from") in paths else (paths[0] if paths else Select.BLANK)
+        if d["provider"] not in PROVIDERS:
+            d["provider"] = "replay"
         with Vertical():
             yield Label("[b]Launch a batch[/b]  (ctrl+s launch · escape cancel · tab next field)")
             with Grid():
                 yield Label("suite")
                 yield Input(
-                    d["suite"], id="f-suite", compact=True, placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]"
+                    d["suite"],
+                    id="f-suite",
+                    compact=True,
+                    select_on_focus=False,
+                    placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]",
                 )
                 yield Label("provider")
                 yield Select(
                     [(p, p) for p in PROVIDERS], value=d["provider"], allow_blank=False, id="f-provider", compact=True
                 )
-                yield Label("replay from")
+                yield Label("replay from", id="l-replay")
                 yield Select(
                     self._sources,
-                    value=self._sources[0][1] if self._sources else Select.BLANK,
+                    value=replay_value,
                     allow_blank=not self._sources,
                     id="f-replay",
                     prompt="(no recorded batch)",
                     compact=True,
                 )
                 yield Label("model")
-                yield Input(d["model"], id="f-model", compact=True, placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo")
+                yield Input(
+                    d["model"],
+                    id="f-model",
+                    compact=True,
+                    select_on_focus=False,
+                    placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo",
+                )
                 yield Label("base URL")
                 yield Input(
-                    d["base_url"], id="f-base-url", compact=True, placeholder="OpenAI-compatible endpoint (optional)"
+                    d["base_url"],
+                    id="f-base-url",
+                    compact=True,
+                    select_on_focus=False,
+                    placeholder="OpenAI-compatible endpoint (optional)",
                 )
                 yield Label("rollouts/task")
-                yield Input(d["rollouts"], id="f-rollouts", type="integer", compact=True)
+                yield Input(d["rollouts"], id="f-rollouts", type="integer", compact=True, select_on_focus=False)
                 yield Label("temperature")
-                yield Input(d["temperature"], id="f-temperature", type="number", compact=True)
+                yield Input(d["temperature"], id="f-temperature", type="number", compact=True, select_on_focus=False)
                 yield Label("seed")
-                yield Input(d["seed"], id="f-seed", type="integer", compact=True)
+                yield Input(d["seed"], id="f-seed", type="integer", compact=True, select_on_focus=False)
                 yield Label("workers")
-                yield Input(d["workers"], id="f-workers", type="integer", compact=True)
+                yield Input(d["workers"], id="f-workers", type="integer", compact=True, select_on_focus=False)
                 yield Label("executor")
                 yield Select(
                     [("threads (this machine)", "thread"), ("Ray tasks (needs the ray extra)", "ray")],
@@ -102,16 +142,18 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                     d["ray_address"],
                     id="f-ray-address",
                     compact=True,
+                    select_on_focus=False,
                     placeholder="empty: a local Ray; auto: join the running cluster",
                 )
                 yield Label("max iters")
-                yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True)
+                yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True, select_on_focus=False)
                 yield Label("loop limit")
                 yield Input(
                     d["loop_limit"],
                     id="f-loop-limit",
                     type="integer",
                     compact=True,
+                    select_on_focus=False,
                     placeholder="end a looping rollout after K repeats (0 = only flag it)",
                 )
                 yield Label("allocation")
@@ -128,6 +170,7 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                     id="f-budget",
                     type="integer",
                     compact=True,
+                    select_on_focus=False,
                     placeholder="adaptive: required; fixed: optional cap",
                 )
                 yield Label("pairs/task")
@@ -136,22 +179,59 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                     id="f-pairs-per-task",
                     type="integer",
                     compact=True,
+                    select_on_focus=False,
                     placeholder="adaptive: 0 = as many as the budget buys",
                 )
                 yield Label("give up after")
-                yield Input(d["give_up_after"], id="f-give-up-after", type="integer", compact=True)
+                yield Input(
+                    d["give_up_after"], id="f-give-up-after", type="integer", compact=True, select_on_focus=False
+                )
                 yield Label("tasks")
                 yield Input(
                     d.get("tasks", ""),
                     id="f-tasks",
                     placeholder="comma-separated ids (empty: all; replay: the recorded ones)",
                     compact=True,
+                    select_on_focus=False,
                 )
             yield Label("", id="launch-error")
             yield Button("Launch (ctrl+s)", variant="primary", id="launch-go", compact=True)
 
     def on_mount(self) -> None:
+        self._show_replay()
         self.query_one("#f-suite", Input).focus()
+
+    def _show_replay(self) -> None:
+        """ "replay from" only means something to the replay provider: hidden otherwise
+        (and so out of the tab order)."""
+        replay = str(self.query_one("#f-provider", Select).value) == "replay"
+        self.query_one("#l-replay", Label).display = replay
+        self.query_one("#f-replay", Select).display = replay
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "f-provider":
+            self._show_replay()
+
+    def on_descendant_focus(self, event) -> None:
+        # Light the label of the focused field: the field itself is one line of grey.
+        for label in self.query("Grid Label"):
+            label.remove_class("-focused")
+        widget = event.widget
+        grid = self.query_one(Grid)
+        children = list(grid.children)
+        if widget in children and children.index(widget) > 0:
+            children[children.index(widget) - 1].add_class("-focused")
+
+    def form_values(self) -> dict[str, str]:
+        """The form as typed, to offer again at the next launch (tui.prefs)."""
+        out = {key: self.query_one(wid, Input).value for key, wid in _INPUTS.items()}
+        out["provider"] = str(self.query_one("#f-provider", Select).value)
+        out["allocation"] = str(self.query_one("#f-allocation", Select).value)
+        out["executor"] = str(self.query_one("#f-executor", Select).value)
+        replay = self.query_one("#f-replay", Select).value
+        if replay is not Select.BLANK:
+            out["replay_from"] = str(replay)
+        return out
 
     def _val(self, wid: str) -> str:
         return self.query_one(wid, Input).value.strip()
@@ -194,6 +274,9 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
         except ValueError as exc:
             self.query_one("#launch-error", Label).update(str(exc))
             return
+        remember = getattr(self.app, "remember", None)
+        if remember is not None:
+            remember(launch=self.form_values())
         self.dismiss(params)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

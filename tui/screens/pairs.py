@@ -17,8 +17,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from labeling.records import PairFilter, PairRow, RolloutRow
+from labeling.records import CONTRASTS, PAIR_FLAGS, VERDICTS, PairFilter, PairRow, RolloutRow
 from labeling.store import NotFound
+from tui.ab_model import ab_patch_for
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
 from tui.widgets.diff_view import DiffView, prerender
@@ -26,11 +27,24 @@ from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
 
 FILTER_HINT = (
-    "words: task:ID flag:NAME|noisy|clean verdict:unlabeled|labeled|all|confirm|flip|discard "
-    "tag:T batch:ID contrast:K, any other word searches ids/notes"
+    "task:ID  flag:NAME|noisy|clean  verdict:unlabeled|labeled|all|confirm|flip|discard\n"
+    "tag:T  batch:ID  contrast:pass_fail|efficiency|step  other words search ids/notes\n"
+    "empty: the unlabeled queue · enter applies · escape keeps the current filter"
 )
+FILTER_VALUES = {
+    "flag": (*PAIR_FLAGS, "noisy", "clean"),
+    "verdict": ("unlabeled", "labeled", "all", *VERDICTS),
+    "contrast": CONTRASTS,
+}
+VIEW_NAMES = {"unified": "unified", "split": "split", "ab": "A↔B"}
+NEXT_VIEW = {"unified": "split", "split": "ab", "ab": "unified"}
+AB_SIGNS = ("A", "B")
 
 VERDICT_STYLE = {"confirm": "bold green", "flip": "bold yellow", "discard": "bold red"}
+
+
+class FilterError(ValueError):
+    """A filter word with a value the queue does not know (named in the message)."""
 
 
 def parse_filter(text: str) -> PairFilter:
@@ -43,6 +57,9 @@ def parse_filter(text: str) -> PairFilter:
     for w in words:
         key, sep, value = w.partition(":")
         if sep and key in ("task", "flag", "verdict", "tag", "batch", "contrast"):
+            known = FILTER_VALUES.get(key)
+            if known is not None and value not in known:
+                raise FilterError(f"unknown {key} “{value}”: one of {', '.join(known)}")
             name = {"task": "task_id", "batch": "batch_id"}.get(key, key)
             fields[name] = None if (key == "verdict" and value == "all") else value
         else:
@@ -78,20 +95,22 @@ def filter_text(f: PairFilter) -> str:
 class PairsScreen(StudioScreen):
     MODE = "pairs"
     BINDINGS = [
+        # The footer fits 80 columns: the verdict keys first; r, n, p, 1, 2 live in
+        # help (?) and the palette (s skips to the next pair, as n does).
         Binding("c", "verdict('confirm')", "Confirm"),
         Binding("f", "verdict('flip')", "Flip"),
         Binding("d", "verdict('discard')", "Discard"),
         Binding("s", "skip", "Skip"),
         Binding("u", "undo", "Undo"),
-        Binding("r", "redo", "Redo"),
-        Binding("n", "move(1)", "Next"),
-        Binding("p", "move(-1)", "Prev"),
-        Binding("1", "open_side(0)", "Open A"),
-        Binding("2", "open_side(1)", "Open B"),
+        Binding("r", "redo", "Redo", show=False),
+        Binding("n", "move(1)", "Next", show=False),
+        Binding("p", "move(-1)", "Prev", show=False),
+        Binding("1", "open_side(0)", "Open A", show=False),
+        Binding("2", "open_side(1)", "Open B", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("e", "note", "Note"),
         Binding("t", "tag", "Tag"),
-        Binding("v", "toggle_split", "Split"),
+        Binding("v", "cycle_view", "View"),
     ]
 
     def __init__(self) -> None:
@@ -103,6 +122,7 @@ class PairsScreen(StudioScreen):
         self._loaded = False
         self._pending_note: str | None = None
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
+        self._syncing = False
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -115,12 +135,42 @@ class PairsScreen(StudioScreen):
                 with Vertical(classes="side", id=f"side-{side}"):
                     yield OutcomeBadge(id=f"badge-{side}")
                     yield Static(classes="summary", id=f"summary-{side}")
-                    yield DiffView(id=f"diff-{side}")
+        # Unified: A and B side by side. Split: A above B, each full width. A↔B: one
+        # diff of A's files against B's. Every layout keeps the cards above in view.
+        with Horizontal(id="diffs"):
+            yield DiffView(id="diff-a")
+            yield Static(classes="gap")
+            yield DiffView(id="diff-b")
+        yield DiffView(id="diff-ab")
         yield Static(id="pair-progress")
         yield self.compose_footer()
 
     def on_mount(self) -> None:
         self.query_one("#pair-head", Static).update(Text("loading the review queue…", style="dim"))
+        a, b = self.query_one("#diff-a", DiffView), self.query_one("#diff-b", DiffView)
+        for view, other in ((a, b), (b, a)):
+            self.watch(view, "scroll_y", self._follower(other, "y"), init=False)
+            self.watch(view, "scroll_x", self._follower(other, "x"), init=False)
+        ab = self.query_one("#diff-ab", DiffView)
+        ab.set_signs(AB_SIGNS)
+        ab.split = True  # A's files on the left, B's on the right
+        self._apply_view()
+
+    def _follower(self, other: DiffView, axis: str):
+        def follow(value: float) -> None:  # one parameter: Textual passes the new value
+            self._sync_scroll(other, value if axis == "x" else None, value if axis == "y" else None)
+
+        return follow
+
+    def _sync_scroll(self, other: DiffView, x: float | None, y: float | None) -> None:
+        """A and B scroll together (the longer one clamps the shorter at its end)."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            other.scroll_to(x=x, y=y, animate=False, immediate=True)
+        finally:
+            self._syncing = False
 
     def on_show_screen(self) -> None:
         if self.focused is None:
@@ -184,28 +234,34 @@ class PairsScreen(StudioScreen):
         self.sides = (self._rollout(self.pair.chosen_uid), self._rollout(self.pair.rejected_uid))
         self._render_pair()
         # After the frame: the prefetch's parsing must not compete with this paint.
-        view = self.query_one("#diff-a", DiffView)
+        ab = self.state.diff_view == "ab"
+        view = self.query_one("#diff-ab" if ab else "#diff-a", DiffView)
         self.call_after_refresh(
             self._prefetch,
             self.index + 1,
             view.scrollable_content_region.width,
             view.size.height,
-            self.state.split_diff,
+            self.state.diff_view,
+            view.diff_styles,
         )
 
     @work(thread=True, exclusive=True, group="pairs-prefetch", exit_on_error=False)
-    def _prefetch(self, index: int, width: int, height: int, split: bool) -> None:
+    def _prefetch(self, index: int, width: int, height: int, mode: str, styles) -> None:
         """Read the next pair's rollouts, parse + highlight its diffs and render their
         first screenful, ahead of time."""
         if not (0 <= index < len(self.queue)):
             return
         try:
             pair = self.store.pair(self.queue[index])
+            rows = []
             for uid in (pair.chosen_uid, pair.rejected_uid):
                 row = self.store.rollout(uid)
+                rows.append(row)
                 self.app.call_from_thread(self._rollouts.__setitem__, uid, row)
-                if row.patch.strip():
-                    prerender(diff_model_for(row.patch), width, split, self.app.console, height)
+                if row.patch.strip() and mode != "ab":
+                    prerender(diff_model_for(row.patch), width, mode == "split", self.app.console, height, styles)
+            if mode == "ab" and (patch := ab_patch_for(rows[0].patch, rows[1].patch)):
+                prerender(diff_model_for(patch), width, True, self.app.console, height, styles, AB_SIGNS)
         except NotFound:
             return
 
@@ -236,22 +292,23 @@ class PairsScreen(StudioScreen):
     def _render_pair(self) -> None:
         pair = self.pair
         assert pair is not None
-        head = Text()
+        # Two lines that never wrap: what must stay visible at 80 columns comes first
+        # (position, task, flags; the verdict), details after, cut at the edge.
+        head = Text(no_wrap=True, overflow="ellipsis")
         head.append(f" Pair {self.index + 1}/{len(self.queue)} ", style="bold reverse")
-        head.append(f"  {pair.task_id}", style="bold")
-        head.append(f"  ·  {pair.contrast}")
-        if pair.kind == "step" and pair.at_step:
-            head.append(f" at step {pair.at_step}")
-        head.append("  ·  auto prefers ", style="")
-        head.append("A", style="bold green")
-        head.append(f" (decided by {pair.decided_by or '—'})")
-        head.append("   flags: ")
+        head.append(f" {pair.task_id} ", style="bold")
         if pair.flags:
             for fl in pair.flags:
                 head.append(f" {fl} ", style="bold black on yellow")
                 head.append(" ")
         else:
-            head.append("none", style="green")
+            head.append("no flags ", style="green")
+        head.append(f"· {pair.contrast}")
+        if pair.kind == "step" and pair.at_step:
+            head.append(f" at step {pair.at_step}")
+        head.append(" · auto prefers ", style="")
+        head.append("A", style="bold green")
+        head.append(f" (decided by {pair.decided_by or '—'})")
         head.append("\n")
         if pair.verdict:
             head.append(" verdict ", style="dim")
@@ -260,7 +317,8 @@ class PairsScreen(StudioScreen):
                 head.append(" → B preferred", style="yellow")
             head.append(f"  by {pair.labeler}" if pair.labeler else "", style="dim")
         else:
-            head.append(" unlabeled", style="dim")
+            head.append(" unlabeled", style="bold")
+            head.append(" · c confirm  f flip  d discard", style="dim")
         if pair.note:
             head.append(f"   note: {pair.note}", style="italic")
         if self._pending_note:
@@ -305,10 +363,37 @@ class PairsScreen(StudioScreen):
             if pair.kind == "step" and row is not None:
                 summary = self._divergent_action(row, pair.at_step or 0) + "\n" + summary
             self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
-            view = self.query_one(f"#diff-{side}", DiffView)
-            view.split = self.state.split_diff
-            view.set_patch(row.patch if row else "", empty_message="(no changes: empty patch)")
+        self._show_diffs()
         self._render_progress()
+
+    def _show_diffs(self) -> None:
+        """Hand the on-screen pair's patches to the views of the current layout (only
+        those: a hidden view is given its patch when the layout changes to it)."""
+        a, b = self.sides if self.pair else (None, None)
+        if self.state.diff_view == "ab":
+            view = self.query_one("#diff-ab", DiffView)
+            if a is None or b is None:
+                view.set_patch("", empty_message="")
+                return
+            view.border_title = f"A {a.uid}  ◀ only in A │ only in B ▶  B {b.uid}"
+            view.set_patch(
+                ab_patch_for(a.patch, b.patch), empty_message="(A and B leave every file the same: identical fixes)"
+            )
+            return
+        # The hidden A↔B view holds nothing (and so counts as ready) until it is shown.
+        self.query_one("#diff-ab", DiffView).set_patch("", empty_message="")
+        for side, row in zip("ab", (a, b)):
+            view = self.query_one(f"#diff-{side}", DiffView)
+            view.split = self.state.diff_view == "split"
+            view.border_title = f"{side.upper()}  {row.uid}  (source │ {side.upper()})" if row else side.upper()
+            view.set_patch(row.patch if row else "", empty_message="(no changes: empty patch)")
+
+    def _apply_view(self) -> None:
+        mode = self.state.diff_view
+        diffs = self.query_one("#diffs", Horizontal)
+        diffs.display = mode != "ab"
+        diffs.set_class(mode == "split", "-split")
+        self.query_one("#diff-ab", DiffView).display = mode == "ab"
 
     def _divergent_action(self, row: RolloutRow, at_step: int) -> Text:
         """The next assistant action after the shared prefix: what this pair contrasts."""
@@ -323,7 +408,7 @@ class PairsScreen(StudioScreen):
     def _render_progress(self) -> None:
         c = self.store.counts()
         rate = self.state.rate.per_hour()
-        t = Text()
+        t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" labeled {c.labeled}", style="bold")
         t.append(f" · remaining {c.remaining}")
         t.append(f"   confirm {c.confirm} · flip {c.flip} · discard {c.discard}", style="dim")
@@ -331,7 +416,7 @@ class PairsScreen(StudioScreen):
         t.append(f" ({rate:.0f}/h)" if rate else "", style="dim")
         f = filter_text(self.state.pair_filter)
         t.append(f"   filter: {f}" if f else "   queue: unlabeled", style="cyan")
-        t.append("   view: " + ("split" if self.state.split_diff else "unified"), style="dim")
+        t.append("   view: " + VIEW_NAMES[self.state.diff_view] + " (v)", style="dim")
         self.query_one("#pair-progress", Static).update(t, layout=False)
 
     # ------------------------------------------------------------------ actions
@@ -363,8 +448,13 @@ class PairsScreen(StudioScreen):
     def action_move(self, delta: int) -> None:
         if not self.queue:
             return
+        index = max(0, min(len(self.queue) - 1, self.index + delta))
+        if index == self.index:
+            where = "last" if delta > 0 else "first"
+            self.notify(f"This is the {where} pair of the queue ({len(self.queue)}); / changes the filter.")
+            return
         self._pending_note = None
-        self.index = max(0, min(len(self.queue) - 1, self.index + delta))
+        self.index = index
         self.show_current()
 
     def _goto_pair(self, pid: str) -> None:
@@ -378,7 +468,7 @@ class PairsScreen(StudioScreen):
         if ev is None:
             self.notify("Nothing to undo.", severity="warning")
             return
-        self.notify(f"Undid {ev.value or 'action'} on {ev.target[:24]}")
+        self.notify(f"Undid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
         if "#" not in ev.target:  # a pair (step marks target "<uid>#<step>")
             if ev.value == "verdict" and self.state.rate.verdicts:
                 self.state.rate.verdicts -= 1
@@ -391,7 +481,7 @@ class PairsScreen(StudioScreen):
         if ev is None:
             self.notify("Nothing to redo.", severity="warning")
             return
-        self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}")
+        self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
         if "#" not in ev.target:
             if ev.value == "verdict":
                 self.state.rate.verdicts += 1
@@ -404,13 +494,22 @@ class PairsScreen(StudioScreen):
         if row is not None:
             self.studio.open_rollout(row.uid)
 
-    def action_toggle_split(self) -> None:
-        self.state.split_diff = not self.state.split_diff
-        for view in self.query(DiffView):
-            view.split = self.state.split_diff
+    def action_cycle_view(self) -> None:
+        """unified → split → A↔B; the choice is kept for the next run."""
+        self.state.diff_view = NEXT_VIEW[self.state.diff_view]
+        self.studio.remember(diff_view=self.state.diff_view)
+        self._apply_view()
+        self._show_diffs()
         self._render_progress()
 
     def action_filter(self) -> None:
+        def check(text: str) -> str | None:
+            try:
+                parse_filter(text)
+            except FilterError as exc:
+                return str(exc)
+            return None
+
         def done(text: str | None) -> None:
             if text is None:
                 return
@@ -419,7 +518,9 @@ class PairsScreen(StudioScreen):
             self.pair = None
             self._load_queue(self.state.pair_filter, None)
 
-        self.app.push_screen(PromptModal("Filter the queue", filter_text(self.state.pair_filter), FILTER_HINT), done)
+        self.app.push_screen(
+            PromptModal("Filter the queue", filter_text(self.state.pair_filter), FILTER_HINT, validate=check), done
+        )
 
     def action_note(self) -> None:
         if self.pair is None:

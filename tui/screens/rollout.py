@@ -25,6 +25,9 @@ from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_duration, fmt_tokens
 from tui.widgets.diff_view import DiffView
+from tui.widgets.fit_table import cut_text, fit_columns
+
+CALLS_FLEX = [("arguments", 8), ("tool", 6)]  # cut before status and time
 
 STATUS_STYLE = {"ok": "green", "error": "bold red", "invalid": "bold magenta", "running": "yellow"}
 END_KEY = "__end__"
@@ -52,6 +55,26 @@ def render_args(cv: CallView):
     return Group(*parts)
 
 
+def test_run_text(run) -> Text:
+    """passed / failed, or what happened when no test ran at all (never "failed")."""
+    c = run.counts
+    total = max(c.collected, c.passed + c.failed + c.errors)
+    if run.timed_out:
+        return Text("timed out", style="red")
+    if not total and not run.passed:
+        return Text("no tests ran", style="yellow")
+    return Text("passed", style="green") if run.passed else Text("failed", style="red")
+
+
+def error_cause(message: str) -> str:
+    """The cause first: "gave up after 4 retries: APIError: …" reads "APIError: … (gave
+    up after 4 retries)", so a narrow screen still shows why."""
+    head, sep, cause = message.partition(": ")
+    if sep and head.startswith("gave up after"):
+        return f"{cause} ({head})"
+    return message
+
+
 def status_text(cv: CallView) -> Text:
     return Text(cv.status, style=STATUS_STYLE[cv.status])
 
@@ -60,12 +83,13 @@ class RolloutScreen(StudioScreen):
     MODE = "rollout"
     BINDINGS = [
         Binding("enter", "open_steps", "Mark steps"),
+        # Short names: the footer fits 80 columns (help spells them out).
         Binding("G", "last", "Last call"),
-        Binding("e", "end", "Summary+patch"),
+        Binding("e", "end", "End+patch", tooltip="The final summary and the patch"),
         Binding("F", "toggle_follow", "Follow"),
-        Binding("v", "toggle_split", "Split/unified"),
-        Binding("n", "other_rollout(1)", "Next rollout"),
-        Binding("p", "other_rollout(-1)", "Prev rollout"),
+        Binding("v", "toggle_split", "Split"),
+        Binding("n", "other_rollout(1)", "Next"),
+        Binding("p", "other_rollout(-1)", "Prev"),
     ]
 
     def __init__(self) -> None:
@@ -171,20 +195,31 @@ class RolloutScreen(StudioScreen):
         for i, cv in enumerate(calls[self._rows :], self._rows):
             self._shown[i] = (cv.status, cv.duration_s, cv.step in looped)
             step = Text(f"{cv.step}⟳", style="bold yellow") if cv.step in looped else str(cv.step)
-            table.add_row(step, cv.name, cv.key_args(), status_text(cv), fmt_duration(cv.duration_s), key=str(i))
+            table.add_row(
+                step,
+                cut_text(cv.name),
+                cut_text(cv.key_args(200)),
+                status_text(cv),
+                fmt_duration(cv.duration_s),
+                key=str(i),
+            )
         self._rows = len(calls)
         if self.trace and self.trace.end is not None and END_KEY not in table.rows:
             table.add_row(
                 "■",
                 Text("end", style="bold"),
-                Text(self.trace.end.stop_reason, style="dim"),
+                cut_text(self.trace.end.stop_reason, style="dim"),
                 "",
                 fmt_duration(self.trace.end.duration_s),
                 key=END_KEY,
             )
+        fit_columns(table, CALLS_FLEX)
         if self.follow and at_end and table.row_count:
             table.move_cursor(row=table.row_count - 1, animate=False)
         self._render_detail()
+
+    def on_resize(self) -> None:
+        fit_columns(self.query_one("#calls", DataTable), CALLS_FLEX)
 
     # ------------------------------------------------------------------ rendering
     def _render_head(self) -> None:
@@ -195,16 +230,15 @@ class RolloutScreen(StudioScreen):
                 Text("No rollout selected: open one from Runs (F1: enter) or Pairs (F3: 1 / 2).", style="yellow")
             )
             return
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         if t.start is None:
             text.append(f" {self.uid} ", style="bold reverse")
-            text.append("  waiting for the trace…", style="yellow")
+            text.append(f"  {t.problem}" if t.problem else "  waiting for the trace…", style="yellow")
             head.update(text)
             return
+        # The outcome line first (it must survive 80 columns), then who ran it.
         text.append(f" {t.start.task_id} ", style="bold reverse")
-        text.append(f"  {self.uid}", style="dim")
-        text.append(f"   {t.start.provider}/{t.start.model}", style="cyan")
-        text.append("\n ")
+        text.append(" ")
         if t.end is None:
             text.append(" RUNNING ", style="bold black on yellow")
         else:
@@ -218,17 +252,14 @@ class RolloutScreen(StudioScreen):
             else:
                 text.append(" FAIL ", style="bold white on red")
             text.append(f" {t.end.stop_reason}", style="dim")
+        text.append("\n ")
         invalid = sum(1 for c in t.calls if not c.valid)
-        text.append(f"   steps {t.steps} · calls {len(t.calls)}")
+        text.append(f"steps {t.steps} · calls {len(t.calls)}")
         text.append(f" ({invalid} invalid)" if invalid else "", style="magenta")
         text.append(f" · tokens {fmt_tokens(t.tokens_in)}/{fmt_tokens(t.tokens_out)}")
         if t.tests:
-            last = t.tests[-1]
-            text.append(
-                f" · last test run: {'passed' if last.passed else 'failed'}", style="green" if last.passed else "red"
-            )
-        if t.errors:
-            text.append(f" · {len(t.errors)} error(s): {t.errors[-1].message[:60]}", style="red")
+            text.append(" · last test run: ")
+            text.append_text(test_run_text(t.tests[-1]))
         if t.loops:
             last_loop = t.loops[-1]
             text.append(f" · ⟳{last_loop.pattern} ×{last_loop.repeats}", style="bold yellow")
@@ -240,6 +271,12 @@ class RolloutScreen(StudioScreen):
             tokens = fmt_tokens(saved.tokens_in + saved.tokens_out)
             text.append(f" · saved ~{saved.steps} steps, ~{tokens} tok{money}", style="green")
         text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
+        text.append(f"   {t.start.provider}/{t.start.model}", style="cyan")
+        text.append(f"   {self.uid}", style="dim")
+        if t.errors:
+            text.append("\n ")
+            text.append(f"{len(t.errors)} error{'s' if len(t.errors) > 1 else ''}: ", style="bold red")
+            text.append(error_cause(t.errors[-1].message), style="red")
         head.update(text)
 
     def _render_detail(self) -> None:
@@ -257,7 +294,7 @@ class RolloutScreen(StudioScreen):
             call_pane.display, final_pane.display = False, True
             end, final = self.trace.end, self.trace.final
             summary = final.summary if final and final.summary else "(the agent gave no final summary)"
-            self.query_one("#final-summary", Static).update(summary)
+            self.query_one("#final-summary", Static).update(Text(summary))
             diff = self.query_one("#final-diff", DiffView)
             diff.split = self.state.split_diff
             diff.set_patch(end.outcome.patch if end else "", empty_message="(no changes: empty patch)")
@@ -340,4 +377,5 @@ class RolloutScreen(StudioScreen):
 
     def action_toggle_split(self) -> None:
         self.state.split_diff = not self.state.split_diff
+        self.studio.remember(diff_view=self.state.diff_view)
         self.query_one("#final-diff", DiffView).split = self.state.split_diff

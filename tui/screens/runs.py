@@ -25,7 +25,13 @@ from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
 from tui.state import fmt_cost, fmt_tokens
+from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.fleet import FleetView
+from tui.widgets.prompt import ConfirmModal
+
+# Cut first when the screen is narrow: ids and names, never status, result or cost.
+BATCH_FLEX = [("model", 10), ("suite", 8), ("batch", 12)]
+ROLLOUT_FLEX = [("rollout", 10), ("task", 8)]
 
 
 def progress_bar(done: int, total: int, width: int = 16) -> Text:
@@ -46,7 +52,7 @@ class RunsScreen(StudioScreen):
     MODE = "runs"
     BINDINGS = [
         Binding("l", "launch", "Launch batch"),
-        Binding("x", "cancel_batch", "Cancel batch"),
+        Binding("x", "cancel", "Cancel batch/rollout"),
         Binding("R", "resume", "Resume batch"),
         Binding("enter", "open", "Open"),
     ]
@@ -60,15 +66,16 @@ class RunsScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         batches = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+        # Status and figures before the names: what a narrow screen cuts is at the right.
         for label, key in (
             ("batch", "batch"),
-            ("suite", "suite"),
-            ("provider/model", "model"),
+            ("status", "status"),
             ("progress", "bar"),
             ("pass", "pass"),
-            ("tokens in/out", "tokens"),
             ("cost", "cost"),
-            ("status", "status"),
+            ("tokens in/out", "tokens"),
+            ("suite", "suite"),
+            ("provider/model", "model"),
         ):
             batches.add_column(label, key=key)
         yield batches
@@ -87,7 +94,8 @@ class RunsScreen(StudioScreen):
             rollouts.add_column(label, key=key)
         yield rollouts
         yield Static(
-            "l launch a batch (the replay provider needs no key and no network) · enter opens · tab switches table",
+            "l launch (replay needs no key, no network) · enter opens · tab switches table · "
+            "x cancels the batch, or on a running rollout below, that rollout",
             id="runs-hint",
         )
         yield self.compose_footer()
@@ -109,23 +117,28 @@ class RunsScreen(StudioScreen):
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
             table.add_row(
-                b.batch_id,
-                b.suite,
-                f"{b.provider}/{b.model}",
+                cut_text(b.batch_id),
+                _status_text(b, live),
                 bar,
                 rate,
-                f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
                 fmt_cost(b.cost_usd),
-                _status_text(b, live),
+                f"{fmt_tokens(b.tokens_in)}/{fmt_tokens(b.tokens_out)}",
+                cut_text(b.suite),
+                cut_text(f"{b.provider}/{b.model}"),
                 key=b.batch_id,
             )
         if self.batches:
             table.move_cursor(row=max(0, min(keep, len(self.batches) - 1)), animate=False)
+        fit_columns(table, BATCH_FLEX)
         self._show_rollouts(force=True)
         self.query_one(FleetView).refresh_fleet()
 
     def traces_changed(self, paths: set[Path]) -> None:
         self.query_one(FleetView).traces_changed(paths)
+
+    def on_resize(self) -> None:
+        fit_columns(self.query_one("#batches", DataTable), BATCH_FLEX)
+        fit_columns(self.query_one("#batch-rollouts", DataTable), ROLLOUT_FLEX)
 
     def _selected_batch(self) -> BatchRow | None:
         table = self.query_one("#batches", DataTable)
@@ -139,7 +152,7 @@ class RunsScreen(StudioScreen):
         if bid == self._shown_batch and not force:
             return
         self._shown_batch = bid
-        budget_text = _budget_text(Path(b.path)) if b else None
+        budget_text = _budget_text(Path(b.path), b) if b else None
         budget = self.query_one("#budget", Static)
         budget.display = budget_text is not None
         if budget_text is not None:
@@ -159,8 +172,8 @@ class RunsScreen(StudioScreen):
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
             table.add_row(
-                r.rollout_id,
-                r.task_id,
+                cut_text(r.rollout_id),
+                cut_text(r.task_id),
                 r.stop_reason or r.status,
                 result,
                 str(r.steps),
@@ -170,6 +183,7 @@ class RunsScreen(StudioScreen):
             )
         if table.row_count:
             table.move_cursor(row=max(0, min(keep, table.row_count - 1)), animate=False)
+        fit_columns(table, ROLLOUT_FLEX)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "batches":
@@ -196,7 +210,8 @@ class RunsScreen(StudioScreen):
     # ------------------------------------------------------------------ launch / cancel / resume
     def action_launch(self) -> None:
         sources = [(b.batch_id, b.path) for b in self.store.batches() if b.finished]
-        self.app.push_screen(LaunchModal(sources), self._launch)
+        last = self.studio.prefs.get("launch")  # the last launch's form, kept across runs
+        self.app.push_screen(LaunchModal(sources, last if isinstance(last, dict) else None), self._launch)
 
     def _launch(self, request: BatchRequest | None) -> None:
         if request is None:
@@ -209,13 +224,13 @@ class RunsScreen(StudioScreen):
             require_sandbox()  # no bwrap: REPO_AGENT_UNSAFE_NO_SANDBOX=1 in the studio's environment
             plan = plan_batch(request)
         except (BatchRequestError, SandboxError) as exc:
-            self.notify(str(exc), title="Cannot launch", severity="error")
+            self.notify(str(exc), title="Cannot launch", severity="error", markup=False)
             return
         batch_id = plan.batch_dir.name
         self.state.running_batches[batch_id] = plan.cancel
         self.state.rollout_cancels[batch_id] = RolloutCancels()  # the fleet view stops single rollouts
         self._launched[batch_id] = request
-        self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched")
+        self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched", markup=False)
         self._run_batch(plan)
 
     @work(thread=True, group="batches", exit_on_error=False)
@@ -246,10 +261,13 @@ class RunsScreen(StudioScreen):
         post(BatchProgress(batch_id, done_total[0], done_total[1], finished=True, error=error))
 
     def _follow_first(self, uid: str) -> None:
+        # One toast per launch (and one when it ends, from the app), not one per rollout.
         self.state.rollout_uid = uid
-        self.notify(f"{uid} is running — F2 to watch it live.", title="Rollout started")
+        self.notify(f"{uid} is running — F2 to watch it live.", title="Batch launched", markup=False)
 
-    def action_cancel_batch(self) -> None:
+    def action_cancel(self) -> None:
+        """x: on a running rollout (lower table focused) stop that rollout alone; else the
+        selected batch. Both ask first: a cancel throws away the rollouts' work so far."""
         b = self._selected_batch()
         if b is None:
             return
@@ -259,8 +277,37 @@ class RunsScreen(StudioScreen):
                 "Only a batch launched from this studio and still running can be cancelled here.", severity="warning"
             )
             return
-        cancel.set()  # type: ignore[attr-defined]
-        self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.")
+        rollouts = self.query_one("#batch-rollouts", DataTable)
+        if self.focused is rollouts and rollouts.row_count:
+            uid = str(rollouts.coordinate_to_cell_key(rollouts.cursor_coordinate).row_key.value)
+            rid = uid.rpartition("/")[2]
+            cancels = self.state.rollout_cancels.get(b.batch_id)
+            if cancels is None or rid not in cancels.running():
+                self.notify(f"{rid} is not running (nothing to stop).", severity="warning", markup=False)
+                return
+
+            def stop_one(yes: bool | None) -> None:
+                if yes and cancels.cancel(rid):
+                    self.notify(
+                        f"Stopping {rid}: it ends as cancelled; the batch goes on (R re-runs it).", markup=False
+                    )
+
+            self.app.push_screen(
+                ConfirmModal(f"Stop rollout {rid}?", "It ends as cancelled; the rest of the batch goes on."), stop_one
+            )
+            return
+
+        def stop_all(yes: bool | None) -> None:
+            if yes:
+                cancel.set()  # type: ignore[attr-defined]
+                self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.", markup=False)
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Cancel batch {b.batch_id}?", "Running rollouts end as cancelled; unstarted ones wait for R (resume)."
+            ),
+            stop_all,
+        )
 
     def action_resume(self) -> None:
         b = self._selected_batch()
@@ -274,15 +321,15 @@ class RunsScreen(StudioScreen):
             if request is None:
                 request = BatchRequest.for_resume(read_batch_meta(Path(b.path)), Path(b.path))
         except BatchRequestError as exc:
-            self.notify(f"cannot resume here: {exc}", severity="warning")
+            self.notify(f"cannot resume here: {exc}", severity="warning", markup=False)
             return
         except Exception as exc:
-            self.notify(f"cannot read batch.json: {exc}", severity="error")
+            self.notify(f"cannot read batch.json: {exc}", severity="error", markup=False)
             return
         self.start_batch(request.model_copy(update={"resume": b.path}))
 
 
-def _budget_text(batch_dir: Path) -> Text | None:
+def _budget_text(batch_dir: Path, b: BatchRow) -> Text | None:
     """One line: how the batch's rollouts were spent, by task status (from batch.json)."""
     try:
         meta = read_batch_meta(batch_dir)
@@ -296,7 +343,13 @@ def _budget_text(batch_dir: Path) -> Text | None:
         tally = spent.setdefault(t.status, [0, 0])
         tally[0] += 1
         tally[1] += t.rollouts
-    line = Text(f" {rep.strategy} · budget {rep.budget_rollouts} · spent {rep.rollouts}", style="bold")
+    # Spent is what ended; issued rollouts that a cancel stopped (or never started)
+    # wait for a resume and are not spent.
+    spent_n = min(rep.rollouts, b.finished)
+    line = Text(f" {rep.strategy} · budget {rep.budget_rollouts} · spent {spent_n}", style="bold")
+    if rep.rollouts > spent_n:
+        waiting = "running" if b.status == "running" else "not run (R resumes)"
+        line.append(f" · {rep.rollouts - spent_n} {waiting}", style="yellow")
     if rep.unspent:
         line.append(f" · unspent {rep.unspent}", style="dim")
     line.append(f" · pass/fail pairs {rep.pass_fail_pairs}   ")

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from labeling.stats import loop_line
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
+from tui.widgets.models_view import ModelsView
 
 BAR = 30
 
@@ -41,7 +42,11 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
 
 
-def render_report(r) -> Group:
+def render_report(r, width: int = 120) -> Group:
+    """The report laid out for ``width`` columns: narrower bars, and the three small
+    tables stacked rather than side by side, below 110."""
+    wide = width >= 110
+    bar = BAR if wide else (16 if width >= 90 else 10)
     parts: list = []
     head = Text()
     head.append(f" {r.finished} finished rollouts", style="bold")
@@ -69,7 +74,7 @@ def render_report(r) -> Group:
         pad_edge=False,
         expand=False,
     )
-    tasks.add_column("task")
+    tasks.add_column("task", no_wrap=True)
     tasks.add_column("pass rate", justify="right")
     tasks.add_column("", no_wrap=True)
     tasks.add_column("passed/finished", justify="right")
@@ -77,10 +82,10 @@ def render_report(r) -> Group:
     tasks.add_column("band")
     for ts in r.tasks:
         band_style = {"learnable": "bold green", "easy": "cyan", "hard": "red"}.get(ts.band, "dim")
-        tasks.add_row(
-            ts.task_id,
+        tasks.add_row(  # Text, not str: a str cell is read as markup, and task ids are data
+            Text(ts.task_id),
             _pct(ts.pass_rate),
-            rate_bar(ts.pass_rate, r.band),
+            rate_bar(ts.pass_rate, r.band, bar),
             # rollouts without a verdict are not in the rate: shown apart as "+n?"
             f"{ts.passed}/{ts.rollouts - ts.unknown}" + (f" +{ts.unknown}?" if ts.unknown else ""),
             str(ts.pairs),
@@ -99,14 +104,14 @@ def render_report(r) -> Group:
     contrast.add_column("")
     top = max(r.by_contrast.values(), default=0)
     for k, n in sorted(r.by_contrast.items()):
-        contrast.add_row(k, str(n), count_bar(n, top, 14))
+        contrast.add_row(Text(k), str(n), count_bar(n, top, 14 if wide else 8))
     flags = Table(title="Noise flags", title_justify="left", title_style="bold", box=None)
     flags.add_column("flag")
     flags.add_column("pairs", justify="right")
     flags.add_column("")
     top = max(r.by_flag.values(), default=0)
     for k, n in sorted(r.by_flag.items(), key=lambda kv: -kv[1]):
-        flags.add_row(k, str(n), count_bar(n, top, 14))
+        flags.add_row(Text(k), str(n), count_bar(n, top, 14 if wide else 8))
     if not r.by_flag:
         flags.add_row(Text("none", style="green"), "", "")
     agree = Table(title="Human vs auto", title_justify="left", title_style="bold", box=None)
@@ -118,10 +123,17 @@ def render_report(r) -> Group:
     rows = [("all", r.agreement), ("clean", r.agreement_clean), ("noisy", r.agreement_noisy)]
     rows += [(k, a) for k, a in sorted(r.agreement_by_contrast.items())]
     for name, a in rows:
-        agree.add_row(name, str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
-    side.add_row(contrast, flags, agree)
+        agree.add_row(Text(name), str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
     parts.append(Text(""))
-    parts.append(side)
+    if wide:
+        side.add_row(contrast, flags, agree)
+        parts.append(side)
+    else:
+        narrow = Table.grid(padding=(0, 4))
+        narrow.add_column()
+        narrow.add_column()
+        narrow.add_row(contrast, flags)
+        parts += [narrow, Text(""), agree]
 
     if r.validity_by_model:
         valid = Table(title="Tool-call validity by model", title_justify="left", title_style="bold", box=None)
@@ -132,11 +144,11 @@ def render_report(r) -> Group:
         valid.add_column("")
         for m in r.validity_by_model:
             valid.add_row(
-                m.model,
+                Text(m.model),
                 str(m.tool_calls),
                 str(m.invalid_tool_calls),
                 _pct(m.validity_rate),
-                rate_bar(m.validity_rate, (0.0, 0.0), 20),
+                rate_bar(m.validity_rate, (0.0, 0.0), min(20, bar)),
             )
         parts.append(Text(""))
         parts.append(valid)
@@ -145,13 +157,42 @@ def render_report(r) -> Group:
 
 class StatsScreen(StudioScreen):
     MODE = "stats"
-    BINDINGS = [Binding("g", "reload", "Recompute")]
+    BINDINGS = [
+        Binding("g", "reload", "Recompute"),
+        Binding("m", "toggle_models", "Models"),
+        Binding("b", "next_model", "Next model B", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.b_index = 1  # which other model is B in the Models view
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         with VerticalScroll(id="stats-scroll"):
             yield Static(Text("computing the signal report…", style="dim"), id="stats-body")
+        models = ModelsView(id="models-view")
+        models.display = False
+        yield models
         yield self.compose_footer()
+
+    @property
+    def showing_models(self) -> bool:
+        return self.query_one("#models-view", ModelsView).display
+
+    def action_toggle_models(self) -> None:
+        """The signal report or the Models view (did the data help?)."""
+        view = self.query_one("#models-view", ModelsView)
+        view.display = not view.display
+        self.query_one("#stats-scroll").display = not view.display
+        if view.display:
+            view.query_one("#models-tasks").focus()
+        self._compute()
+
+    def action_next_model(self) -> None:
+        if self.showing_models:
+            self.b_index += 1
+            self._compute()
 
     def on_screen_resume(self) -> None:
         # Verdicts change the report without an ingest: recompute whenever shown.
@@ -167,14 +208,31 @@ class StatsScreen(StudioScreen):
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def _compute(self) -> None:
+        from labeling.compare_store import store_comparison
         from labeling.stats import signal_report
 
+        if self.app.call_from_thread(lambda: self.showing_models):
+            try:
+                sc = store_comparison(self.store, b_index=self.b_index)
+            except Exception as exc:
+                self.app.call_from_thread(self.notify, f"cannot compare models: {exc}", severity="error")
+                return
+            self.app.call_from_thread(self.query_one("#models-view", ModelsView).show, sc)
+            return
         try:
             report = signal_report(self.store)
         except Exception as exc:
             self.app.call_from_thread(self._show, Text(f"cannot compute the report: {exc}", style="red"))
             return
-        self.app.call_from_thread(self._show, render_report(report))
+        self.app.call_from_thread(self._set_report, report)
+
+    def _set_report(self, report) -> None:
+        self._report = report
+        self._show(render_report(report, self.size.width))
+
+    def on_resize(self) -> None:
+        if getattr(self, "_report", None) is not None:
+            self._show(render_report(self._report, self.size.width))
 
     def _show(self, renderable) -> None:
         self.query_one("#stats-body", Static).update(renderable)

@@ -13,8 +13,13 @@ from textual.widgets import DataTable, Static
 
 from labeling.records import STEP_REASONS, StepRow
 from labeling.store import NotFound
+from tui.live_trace import LiveTrace
 from tui.screens.base import StudioScreen
+from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.prompt import PickModal, PromptModal
+
+STEPS_FLEX = [("tools", 10), ("flags", 8)]  # cut before the mark and its reason
+RESULT_CHARS = 1500
 
 REASON_LABELS = {
     "invalid_args": "invalid arguments",
@@ -48,14 +53,15 @@ class StepsScreen(StudioScreen):
         Binding("right_square_bracket", "jump(1)", "Next flagged", key_display="]"),
         Binding("left_square_bracket", "jump(-1)", "Prev flagged", key_display="["),
         Binding("u", "undo", "Undo"),
-        Binding("r", "redo", "Redo"),
-        Binding("o", "open_rollout", "Open rollout"),
+        Binding("r", "redo", "Redo", show=False),  # in help and the palette; the footer fits 80 columns
+        Binding("o", "open_rollout", "Rollout"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.uid: str | None = None
         self.rows: list[StepRow] = []
+        self._results: dict[tuple[int, str], str] = {}  # (step, call id) -> tool output
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -106,7 +112,9 @@ class StepsScreen(StudioScreen):
         for row in self.rows:
             tools = ", ".join(c.name + ("" if c.valid else "(invalid)") for c in row.calls) or "(no tool call)"
             label = Text(str(row.step), style="bold red" if row.mark else "bold yellow" if row.auto_flags else "")
-            table.add_row(label, tools, _flags_text(row), _mark_text(row), key=str(row.step))
+            table.add_row(label, cut_text(tools), _flags_text(row), _mark_text(row), key=str(row.step))
+        fit_columns(table, STEPS_FLEX)
+        self._results = self._read_results(r.trace_path)
         flagged = sum(1 for s in self.rows if s.auto_flags)
         marked = sum(1 for s in self.rows if s.mark)
         t = Text()
@@ -119,6 +127,19 @@ class StepsScreen(StudioScreen):
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1), animate=False)
         self._render_detail()
+
+    def on_resize(self) -> None:
+        fit_columns(self.query_one("#steps-table", DataTable), STEPS_FLEX)
+
+    @staticmethod
+    def _read_results(trace_path: str) -> dict[tuple[int, str], str]:
+        """Tool outputs are not in the store: read them from the trace, for this rollout
+        only, so a step can be judged without leaving the screen."""
+        from pathlib import Path
+
+        trace = LiveTrace(Path(trace_path))
+        trace.poll()
+        return {(c.step, c.call_id): c.result for c in trace.calls if c.result is not None}
 
     def _current(self) -> StepRow | None:
         table = self.query_one("#steps-table", DataTable)
@@ -158,6 +179,11 @@ class StepsScreen(StudioScreen):
             parts.append(Text(args[:4000], style=""))
             if c.error:
                 parts.append(Text(f"error: {c.error}", style="red"))
+            result = self._results.get((row.step, c.call_id))
+            if result is not None:
+                parts.append(Text("result:", style="bold"))
+                cut = len(result) > RESULT_CHARS
+                parts.append(Text(result[:RESULT_CHARS] + ("\n…" if cut else ""), style="dim" if c.ok else ""))
         out.update(Group(*parts))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -186,7 +212,9 @@ class StepsScreen(StudioScreen):
                 with_text(reason, None)
 
         choices = [(r, REASON_LABELS.get(r, r)) for r in STEP_REASONS]
-        self.app.push_screen(PickModal(f"Step {step} is bad because…", choices), picked)
+        calls = ", ".join(c.name for c in row.calls) or "no tool call"
+        # Docked at the bottom: the step being marked stays readable above it.
+        self.app.push_screen(PickModal(f"Step {step} ({calls}) is bad because…", choices, dock="bottom"), picked)
 
     def action_unmark(self) -> None:
         row = self._current()
@@ -208,12 +236,12 @@ class StepsScreen(StudioScreen):
 
     def action_undo(self) -> None:
         ev = self.store.undo()
-        self.notify(f"Undid {ev.value} on {ev.target[:30]}" if ev else "Nothing to undo.")
+        self.notify(f"Undid {ev.value} on {ev.target[:30]}" if ev else "Nothing to undo.", markup=False)
         self.refresh_data()
 
     def action_redo(self) -> None:
         ev = self.store.redo()
-        self.notify(f"Redid {ev.value} on {ev.target[:30]}" if ev else "Nothing to redo.")
+        self.notify(f"Redid {ev.value} on {ev.target[:30]}" if ev else "Nothing to redo.", markup=False)
         self.refresh_data()
 
     def action_open_rollout(self) -> None:

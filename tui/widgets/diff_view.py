@@ -3,13 +3,18 @@
 A ScrollView with `render_line` (no widget per line, as toolong does): the patch is
 parsed and highlighted once in a thread worker (`tui.diff_model`), and only the lines
 on screen are styled, cropped and cached (LRU) as Strips. Changed words inside a
-changed line get a stronger background.
+changed line get a stronger background than the line's own.
+
+Line numbers and +/- markers stay put while the code scrolls sideways, in both layouts.
+Colours come from component classes (`diff-view--add`, `diff-view--add-word`, ...), so
+a Textual theme, or an app's CSS, recolours the diff.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
@@ -24,27 +29,70 @@ from textual.strip import Strip
 
 from tui.diff_model import DiffLine, DiffModel, build_diff_model, cached_model, diff_model_for, patch_key
 
-BG = {
-    "add": Style(bgcolor="#14331f"),
-    "del": Style(bgcolor="#3a1619"),
-    "file": Style(bgcolor="#1d2b45", bold=True),
-    "hunk": Style(color="#6c9ef8", bgcolor="#161b26"),
-    "ctx": Style(),
-    "meta": Style(color="#808080", italic=True),
+SIGNS = ("-", "+")  # markers of removed / added lines; the A↔B view shows ("A", "B")
+
+
+@dataclass(frozen=True, slots=True)
+class DiffStyles:
+    """The resolved colours of one DiffView (hashable: part of the row cache key)."""
+
+    add: Style = Style(bgcolor="#14331f")
+    delete: Style = Style(bgcolor="#3a1619")
+    add_word: Style = Style(bgcolor="#2c6e3f")
+    delete_word: Style = Style(bgcolor="#7d2a31")
+    file: Style = Style(bgcolor="#1d2b45", bold=True)
+    hunk: Style = Style(color="#6c9ef8", bgcolor="#161b26")
+    meta: Style = Style(color="#808080", italic=True)
+    gutter: Style = Style(color="#6b6b6b")
+    sign_add: Style = Style(color="#5fd787", bold=True)
+    sign_delete: Style = Style(color="#ff5f5f", bold=True)
+    empty: Style = Style(bgcolor="#1a1a1a")
+
+    def line(self, kind: str) -> Style:
+        return {"add": self.add, "del": self.delete, "file": self.file, "hunk": self.hunk, "meta": self.meta}.get(
+            kind, Style()
+        )
+
+    def word(self, kind: str) -> Style:
+        return self.add_word if kind == "add" else self.delete_word
+
+    def sign(self, kind: str) -> Style:
+        return {"add": self.sign_add, "del": self.sign_delete}.get(kind, self.gutter)
+
+
+_COMPONENTS = {
+    "add": "diff-view--add",
+    "delete": "diff-view--delete",
+    "add_word": "diff-view--add-word",
+    "delete_word": "diff-view--delete-word",
+    "file": "diff-view--file",
+    "hunk": "diff-view--hunk",
+    "meta": "diff-view--meta",
+    "gutter": "diff-view--gutter",
+    "sign_add": "diff-view--sign-add",
+    "sign_delete": "diff-view--sign-delete",
+    "empty": "diff-view--empty",
 }
-WORD = {"add": Style(bgcolor="#2c6e3f"), "del": Style(bgcolor="#7d2a31")}
-SIGN = {"add": "+", "del": "-", "ctx": " ", "meta": " "}
-SIGN_STYLE = {"add": Style(color="#5fd787", bold=True), "del": Style(color="#ff5f5f", bold=True)}
-GUTTER = Style(color="#6b6b6b")
-EMPTY = Style(bgcolor="#1a1a1a")
 
 
 class DiffView(ScrollView, can_focus=True):
     """Shows one patch. `set_patch` is cheap; the heavy work happens in a worker."""
 
+    COMPONENT_CLASSES = set(_COMPONENTS.values())
     DEFAULT_CSS = """
     DiffView { background: $surface; scrollbar-size-horizontal: 1; }
     DiffView:focus { scrollbar-color: $accent; }
+    DiffView > .diff-view--add { background: $success 18%; }
+    DiffView > .diff-view--delete { background: $error 18%; }
+    DiffView > .diff-view--add-word { background: $success 55%; text-style: bold; }
+    DiffView > .diff-view--delete-word { background: $error 55%; text-style: bold; }
+    DiffView > .diff-view--file { background: $primary 30%; text-style: bold; }
+    DiffView > .diff-view--hunk { color: $primary-lighten-2; background: $primary 10%; }
+    DiffView > .diff-view--meta { color: $text-muted; text-style: italic; }
+    DiffView > .diff-view--gutter { color: $text-muted; }
+    DiffView > .diff-view--sign-add { color: $success; text-style: bold; }
+    DiffView > .diff-view--sign-delete { color: $error; text-style: bold; }
+    DiffView > .diff-view--empty { background: $panel; }
     """
     BINDINGS = [
         Binding("j", "scroll_down", "Down", show=False),
@@ -75,6 +123,8 @@ class DiffView(ScrollView, can_focus=True):
         self._key = ""
         self._model: DiffModel | None = None
         self._message = "(no patch)"
+        self._styles: DiffStyles | None = None
+        self.signs: tuple[str, str] = SIGNS
         self.set_reactive(DiffView.split, split)
         if patch:
             self._patch = patch
@@ -92,6 +142,37 @@ class DiffView(ScrollView, can_focus=True):
     @property
     def ready(self) -> bool:
         return self._model is not None
+
+    @property
+    def diff_styles(self) -> DiffStyles:
+        """The theme's diff colours, resolved once per stylesheet update."""
+        if self._styles is None:
+            self._styles = DiffStyles(**{name: self._component(cls) for name, cls in _COMPONENTS.items()})
+        return self._styles
+
+    def _component(self, name: str) -> Style:
+        """Only what the component class sets (so syntax colours show through), with
+        translucent colours blended over the view's own background."""
+        styles = self.get_component_styles(name)
+        base = self.background_colors[1]
+        out = Style()
+        if styles.has_rule("background"):
+            out += Style(bgcolor=(base + styles.background).rich_color)
+        if styles.has_rule("color"):
+            out += Style(color=(base + styles.color).rich_color)
+        if styles.has_rule("text_style"):
+            out += styles.text_style
+        return out
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None  # a theme change: resolve the colours again
+        self.refresh()
+
+    def set_signs(self, signs: tuple[str, str]) -> None:
+        if signs != self.signs:
+            self.signs = signs
+            self.refresh()
 
     def set_patch(self, patch: str, *, empty_message: str = "(no changes)") -> None:
         key = patch_key(patch)
@@ -131,23 +212,24 @@ class DiffView(ScrollView, can_focus=True):
         self._update_size()
         self.refresh()
 
+    def on_resize(self) -> None:
+        self._update_size()
+
     def _rows(self) -> list:
         if self._model is None:
             return []
         return self._model.split if self.split else self._model.unified
 
-    def _gutter_width(self) -> int:
-        return max(3, len(str(self._model.max_no))) if self._model is not None else 3
-
     def _update_size(self) -> None:
         rows = self._rows()
-        if not rows:
+        if not rows or self._model is None:
             self.virtual_size = Size(0, 1)
-        elif self.split:
-            self.virtual_size = Size(0, len(rows))
         else:
-            g = self._gutter_width()
-            self.virtual_size = Size(self._model.width + 2 * g + 4, len(rows))
+            width = self.scrollable_content_region.width
+            # Sideways scrolling moves the code only: the overflow is what the widest
+            # line does not fit in the code column.
+            overflow = max(0, self._model.width - code_width(self._model, width, self.split))
+            self.virtual_size = Size(width + overflow if overflow else 0, len(rows))
         self.refresh()
 
     # ------------------------------------------------------------------ rendering
@@ -156,11 +238,12 @@ class DiffView(ScrollView, can_focus=True):
         index = scroll_y + y
         width = self.scrollable_content_region.width
         model = self._model
+        styles = self.diff_styles
         if model is None or not model.unified:
             if y == 0:
-                return Strip([Segment(self._message, GUTTER)]).crop_extend(0, width, None)
+                return Strip([Segment(self._message, styles.gutter)]).crop_extend(0, width, None)
             return Strip.blank(width)
-        return render_row(model, index, scroll_x, width, self.split, self.app.console)
+        return render_row(model, index, scroll_x, width, self.split, self.app.console, styles, self.signs)
 
 
 # Rendered rows, shared by every DiffView and warmed by the prefetch worker, keyed by
@@ -190,81 +273,142 @@ class _StripCache:
 _STRIPS = _StripCache(8192)
 
 
-def prerender(model: DiffModel, width: int, split: bool, console, rows: int) -> None:
+def gutter_digits(model: DiffModel) -> int:
+    return max(3, len(str(model.max_no)))
+
+
+def code_width(model: DiffModel, width: int, split: bool) -> int:
+    """Cells left for code beside the fixed gutter (the narrower half when split)."""
+    g = gutter_digits(model)
+    if split:
+        return max(1, (width - 1) // 2 - (g + 3))
+    return max(1, width - (2 * g + 4))
+
+
+def prerender(
+    model: DiffModel, width: int, split: bool, console, rows: int, styles: DiffStyles, signs: tuple[str, str] = SIGNS
+) -> None:
     """Render the first screenful of rows ahead of time (safe in a thread worker)."""
     for index in range(min(rows, len(model.split if split else model.unified))):
-        render_row(model, index, 0, width, split, console)
+        render_row(model, index, 0, width, split, console, styles, signs)
 
 
-def render_row(model: DiffModel, index: int, scroll_x: int, width: int, split: bool, console) -> Strip:
+def render_row(
+    model: DiffModel,
+    index: int,
+    scroll_x: int,
+    width: int,
+    split: bool,
+    console,
+    styles: DiffStyles | None = None,
+    signs: tuple[str, str] = SIGNS,
+) -> Strip:
+    styles = styles or DiffStyles()
     rows = model.split if split else model.unified
     if index >= len(rows) or width <= 0:
         return Strip.blank(max(width, 0))
-    key = (model.key, index, 0 if split else scroll_x, width, split)
+    key = (model.key, index, scroll_x, width, split, styles, signs)
     strip = _STRIPS.get(key)
     if strip is None:
-        g = max(3, len(str(model.max_no)))
+        g = gutter_digits(model)
         if split:
-            strip = _render_split(rows[index], width, g, console)
+            strip = _render_split(rows[index], scroll_x, width, g, console, styles, signs)
         else:
-            strip = _render_unified(rows[index], scroll_x, width, g, console)
+            strip = _render_unified(rows[index], scroll_x, width, g, console, styles, signs)
         _STRIPS[key] = strip
     return strip
 
 
-def _code(line: DiffLine) -> Text:
-    if not line.words:
-        return line.text
+def code_text(line: DiffLine, styles: DiffStyles) -> Text:
+    """The line's code with its background under the syntax colours and the changed
+    words over both (the background goes first, so it never hides them)."""
     text = line.text.copy()
+    text.stylize_before(styles.line(line.kind))
     for start, end in line.words:
-        text.stylize(WORD[line.kind], start, end)
+        text.stylize(styles.word(line.kind), start, end)
     return text
 
 
-def _render_unified(line: DiffLine, scroll_x: int, width: int, g: int, console) -> Strip:
-    bg = BG.get(line.kind, Style())
-    if line.kind in ("file", "hunk"):
-        text = Text.assemble(" " * (2 * g + 3), line.text)
-    else:
-        old = str(line.old_no) if line.old_no is not None else ""
-        new = str(line.new_no) if line.new_no is not None else ""
-        text = Text.assemble(
-            (f"{old:>{g}} {new:>{g}} ", GUTTER),
-            (SIGN.get(line.kind, " "), SIGN_STYLE.get(line.kind, GUTTER)),
-            " ",
-            _code(line),
-        )
-    text.stylize(bg)
-    return Strip(text.render(console)).crop_extend(scroll_x, scroll_x + width, bg)
+def _sign(line: DiffLine, signs: tuple[str, str]) -> str:
+    return {"del": signs[0], "add": signs[1]}.get(line.kind, " ")
 
 
-def _half(line: DiffLine | None, right: bool, width: int, g: int, console) -> Strip:
-    if line is None:
-        return Strip([Segment(" " * width, EMPTY)], width)
-    bg = BG.get(line.kind, Style())
-    if line.kind in ("file", "hunk"):
-        text = line.text.copy()
-    else:
-        no = line.new_no if right else line.old_no
-        text = Text.assemble(
-            (f"{'' if no is None else no:>{g}} ", GUTTER),
-            (SIGN.get(line.kind, " "), SIGN_STYLE.get(line.kind, GUTTER)),
-            _code(line),
-        )
-    text.stylize(bg)
+def _banner(line: DiffLine, width: int, console, styles: DiffStyles, indent: int) -> Strip:
+    bg = styles.line(line.kind)
+    text = Text.assemble(" " * indent, line.text)
+    text.stylize_before(bg)
     return Strip(text.render(console)).crop_extend(0, width, bg)
 
 
-def _render_split(row: tuple[DiffLine | None, DiffLine | None], width: int, g: int, console) -> Strip:
+def _code_strip(line: DiffLine, scroll_x: int, width: int, console, styles: DiffStyles) -> Strip:
+    bg = styles.line(line.kind)
+    return Strip(code_text(line, styles).render(console)).crop_extend(scroll_x, scroll_x + width, bg)
+
+
+def _render_unified(
+    line: DiffLine, scroll_x: int, width: int, g: int, console, styles: DiffStyles, signs: tuple[str, str]
+) -> Strip:
+    if line.kind in ("file", "hunk"):
+        return _banner(line, width, console, styles, 2 * g + 4 if line.kind == "hunk" else 1)
+    bg = styles.line(line.kind)
+    old = str(line.old_no) if line.old_no is not None else ""
+    new = str(line.new_no) if line.new_no is not None else ""
+    gutter = Text.assemble(
+        (f"{old:>{g}} {new:>{g}} ", styles.gutter), (_sign(line, signs), styles.sign(line.kind)), " "
+    )
+    gutter.stylize_before(bg)
+    gw = 2 * g + 4
+    head = Strip(gutter.render(console)).crop_extend(0, min(gw, width), bg)
+    if width <= gw:
+        return head
+    return Strip.join([head, _code_strip(line, scroll_x, width - gw, console, styles)])
+
+
+def _half(
+    line: DiffLine | None,
+    right: bool,
+    scroll_x: int,
+    width: int,
+    g: int,
+    console,
+    styles: DiffStyles,
+    signs: tuple[str, str],
+) -> Strip:
+    if line is None:
+        return Strip([Segment(" " * width, styles.empty)], width)
+    if line.kind in ("file", "hunk"):
+        return _banner(line, width, console, styles, 1)
+    bg = styles.line(line.kind)
+    no = line.new_no if right else line.old_no
+    gutter = Text.assemble(
+        (f"{'' if no is None else no:>{g}} ", styles.gutter), (_sign(line, signs), styles.sign(line.kind)), " "
+    )
+    gutter.stylize_before(bg)
+    gw = g + 3
+    head = Strip(gutter.render(console)).crop_extend(0, min(gw, width), bg)
+    if width <= gw:
+        return head
+    return Strip.join([head, _code_strip(line, scroll_x, width - gw, console, styles)])
+
+
+def _render_split(
+    row: tuple[DiffLine | None, DiffLine | None],
+    scroll_x: int,
+    width: int,
+    g: int,
+    console,
+    styles: DiffStyles,
+    signs: tuple[str, str],
+) -> Strip:
     left_w = max(1, (width - 1) // 2)
     right_w = max(1, width - 1 - left_w)
     left, right = row
     if left is not None and left is right and left.kind in ("file", "hunk"):
-        return _half(left, False, width, g, console)
+        return _banner(left, width, console, styles, 1)
     return Strip.join(
         [
-            _half(left, False, left_w, g, console),
-            Strip([Segment("│", GUTTER)], 1),
-            _half(right, True, right_w, g, console),
+            _half(left, False, scroll_x, left_w, g, console, styles, signs),
+            Strip([Segment("│", styles.gutter)], 1),
+            _half(right, True, scroll_x, right_w, g, console, styles, signs),
         ]
     )

@@ -33,7 +33,7 @@ def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> T
     t.append("\n")
     invalid = f" ({r.invalid_tool_calls} invalid)" if r.invalid_tool_calls else ""
     t.append(
-        f"{r.steps} steps · {r.tool_calls} calls{invalid} · {r.files_touched} files · "
+        f"{r.steps} steps · {r.tool_calls} calls{invalid} · {r.files_touched} file{'' if r.files_touched == 1 else 's'} · "
         f"{fmt_tokens(r.tokens_in)}/{fmt_tokens(r.tokens_out)} tok · {fmt_cost(r.cost_usd)}"
     )
     t.append("\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,22 +20,33 @@ class PromptModal(ModalScreen[str | None]):
     PromptModal { align: center middle; }
     PromptModal > Vertical { width: 70; max-width: 95%; height: auto; border: round $accent;
         background: $surface; padding: 0 1; }
-    PromptModal Label.hint { color: $text-muted; }
+    PromptModal Label.hint { color: $text-muted; width: 1fr; }
+    PromptModal #prompt-error { color: $error; width: 1fr; display: none; }
     """
 
-    def __init__(self, title: str, value: str = "", hint: str = "") -> None:
+    def __init__(
+        self, title: str, value: str = "", hint: str = "", validate: Callable[[str], str | None] | None = None
+    ) -> None:
         super().__init__()
         self._title, self._value, self._hint = title, value, hint
+        self._validate = validate  # returns why the text is refused, or None
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title)
             yield Input(self._value, id="prompt-input")
+            yield Label("", id="prompt-error")
             if self._hint:
                 yield Label(self._hint, classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        problem = self._validate(event.value) if self._validate else None
+        if problem:
+            error = self.query_one("#prompt-error", Label)
+            error.update(problem)
+            error.display = True
+            return
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:
@@ -51,10 +64,11 @@ class PickModal(ModalScreen[str | None]):
     PickModal > Vertical { width: 50; height: auto; border: round $accent; background: $surface;
         padding: 0 1; }
     PickModal OptionList { height: auto; max-height: 14; }
+    PickModal.-bottom { align: left bottom; background: $background 30%; }
     """
 
-    def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
-        super().__init__()
+    def __init__(self, title: str, choices: list[tuple[str, str]], dock: str = "center") -> None:
+        super().__init__(classes="-bottom" if dock == "bottom" else None)
         self._title = title
         self._choices = choices  # (value, label)
 
@@ -73,3 +87,33 @@ class PickModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask before something that cannot be undone: y / enter confirms, n / escape keeps."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical { width: 64; max-width: 95%; height: auto; border: round $warning;
+        background: $surface; padding: 0 1; }
+    ConfirmModal Label { width: 1fr; }
+    ConfirmModal Label.hint { color: $text-muted; }
+    """
+
+    def __init__(self, title: str, detail: str = "") -> None:
+        super().__init__()
+        self._title, self._detail = title, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]{self._title}[/b]")
+            if self._detail:
+                yield Label(self._detail)
+            yield Label("y / enter: yes    n / escape: no", classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,139 @@
+"""Calibration: each task's pass rate, with its uncertainty, and the learnable band.
+
+DPO needs tasks a model passes sometimes (about 20-60% of the time): those give pass/fail
+pairs. ``pass_rates`` counts ended rollouts per task from existing batches (branches and
+other suites' batches are left out); the command line runs k pilot rollouts per task
+first when asked. The uncertainty is a Wilson score interval: honest for the few
+rollouts per task a budget allows (3 of 5 is not "60%", it is 23%-88%).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.allocation import rollout_passed
+from agent.suites.git import is_local
+from agent.suites.models import Suite, Task
+from agent.trace import find_batches, read_batch_meta, read_trace
+
+Z95 = 1.959964
+
+
+@dataclass
+class TaskRate:
+    task_id: str
+    passes: int = 0
+    rollouts: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.passes / self.rollouts if self.rollouts else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson(self.passes, self.rollouts)
+
+
+def wilson(passes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion; (0, 1) with no data."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = passes / n
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """'0.2-0.6' -> (0.2, 0.6); raises ValueError with a readable message."""
+    try:
+        lo_s, hi_s = text.split("-", 1)
+        lo, hi = float(lo_s), float(hi_s)
+    except ValueError:
+        raise ValueError(f"band {text!r}: give LOW-HIGH pass rates, e.g. 0.2-0.6") from None
+    if not 0 <= lo <= hi <= 1:
+        raise ValueError(f"band {text!r}: need 0 <= LOW <= HIGH <= 1")
+    return lo, hi
+
+
+def pass_rates(suite: Suite, batch_roots: list[Path]) -> dict[str, TaskRate]:
+    """Per task of ``suite``: passes and ended rollouts over the batches under ``batch_roots``."""
+    rates = {t.id: TaskRate(t.id) for t in suite.tasks}
+    seen: set[Path] = set()
+    for root in batch_roots:
+        for batch in find_batches(Path(root)):
+            if batch.resolve() in seen:
+                continue
+            seen.add(batch.resolve())
+            try:
+                meta = read_batch_meta(batch)
+            except (OSError, ValueError):
+                meta = None
+            if meta is not None and (meta.suite != suite.name or meta.params.allocation == "branch"):
+                continue  # another suite's batch, or branches (they start mid-way: not a pass rate)
+            for path in sorted((batch / "traces").glob("*.jsonl")):
+                read = read_trace(path)
+                start, end = read.start, read.end
+                if start is None or end is None or end.stop_reason == "cancelled" or start.branch is not None:
+                    continue
+                if start.suite != suite.name or start.task_id not in rates:
+                    continue
+                r = rates[start.task_id]
+                r.rollouts += 1
+                r.passes += rollout_passed(end.outcome)
+    return rates
+
+
+def in_band(rate: TaskRate, band: tuple[float, float]) -> bool:
+    return rate.rate is not None and band[0] <= rate.rate <= band[1]
+
+
+def _rel(base: Path, rel: str, out_dir: Path) -> str:
+    return os.path.relpath((base / rel).resolve(), out_dir)
+
+
+def write_selected(suite: Suite, rates: dict[str, TaskRate], band: tuple[float, float], out: Path) -> Path:
+    """Write the tasks whose pass rate lies in ``band`` as a suite file at ``out`` (a .json
+    file, or a directory that gets suite.json); paths are rewritten to stay valid there."""
+    out = Path(out)
+    path = out if out.suffix == ".json" else out / "suite.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out_dir = path.parent.resolve()
+    base = Path(suite.base_dir or ".").resolve()
+    tasks: list[dict] = []
+    for t in suite.tasks:
+        r = rates.get(t.id)
+        if r is None or not in_band(r, band):
+            continue
+        rate = r.rate
+        assert rate is not None  # in_band() is False for a task without rollouts
+        lo, hi = r.interval
+        data = Task.model_validate(t.model_dump()).model_dump(mode="json")
+        src = data["source"]
+        if src.get("kind") == "dir":
+            src["path"] = _rel(base, src["path"], out_dir)
+        elif src.get("kind") == "git" and is_local(src["repo"]):
+            src["repo"] = _rel(base, src["repo"], out_dir)
+        if data.get("reference_fix"):
+            data["reference_fix"] = _rel(base, data["reference_fix"], out_dir)
+        data["reference_fix_files"] = {k: _rel(base, v, out_dir) for k, v in data["reference_fix_files"].items()}
+        data["features"] = {
+            **data.get("features", {}),
+            "pass_rate": round(rate, 4),
+            "pass_rate_low": round(lo, 4),
+            "pass_rate_high": round(hi, 4),
+            "calibration_rollouts": r.rollouts,
+        }
+        tasks.append(data)
+    body = {
+        "name": f"{suite.name}-band-{band[0]:g}-{band[1]:g}",
+        "description": f"tasks of {suite.name} whose pass rate is in {band[0]:g}-{band[1]:g}",
+        "tasks": tasks,
+    }
+    path.write_text(json.dumps(body, indent=1), encoding="utf-8")
+    return path

@@ -1,0 +1,78 @@
+"""Runs: `x` on a running rollout stops that rollout alone, after asking."""
+
+from __future__ import annotations
+
+import threading
+
+from agent.suites.loading import load_suite
+from tests.agent.rollout_fixtures import write_tiny_suite
+from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
+from tests.tui.conftest import settle, wait_until
+from tui.screens.runs import RunsScreen
+from tui.widgets.prompt import ConfirmModal
+
+
+async def test_x_on_a_running_rollout_stops_only_it(tmp_path, traces, make_app):
+    suite_path = write_tiny_suite(tmp_path / "suite")
+    suite = load_suite(str(suite_path))
+    inner = ScriptedPolicy(suite, "clean")
+    gate = threading.Event()
+
+    def policy(req):
+        if req.step >= 2:
+            gate.wait(30)
+        return inner(req)
+
+    server = ScriptedLLM(policy, suite=suite).start()
+    try:
+        app = make_app(traces, start="runs")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("l")
+            modal = app.screen
+            for wid, value in (
+                ("#f-suite", str(suite_path)),
+                ("#f-model", "scripted"),
+                ("#f-base-url", server.base_url),
+                ("#f-rollouts", "1"),
+                ("#f-workers", "2"),
+            ):
+                modal.query_one(wid).value = value
+            modal.query_one("#f-provider").value = "openai"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: app.state.rollout_uid is not None)
+            batch_id = app.state.rollout_uid.split("/")[0]
+            runs: RunsScreen = app.screen
+            await wait_until(
+                pilot,
+                lambda: (
+                    batch_id in app.state.rollout_cancels and len(app.state.rollout_cancels[batch_id].running()) == 2
+                ),
+            )
+            app.start_ingest()
+            # No settle() while the batch is held: it waits for every worker, the batch's too.
+            await wait_until(pilot, lambda: any(b.batch_id == batch_id for b in runs.batches))
+            await wait_until(pilot, lambda: not app.ingesting)
+            runs.query_one("#batches").move_cursor(row=[b.batch_id for b in runs.batches].index(batch_id))
+            await pilot.pause()
+            table = runs.query_one("#batch-rollouts")
+            await wait_until(pilot, lambda: table.row_count == 2)
+            table.focus()
+            table.move_cursor(row=0)
+            uid = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            rid = uid.rpartition("/")[2]
+            await pilot.press("x")
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            assert not app.state.running_batches[batch_id].is_set()  # the batch goes on
+            gate.set()
+            await wait_until(pilot, lambda: batch_id not in app.state.running_batches, timeout=60)
+            app.start_ingest()
+            await settle(pilot)
+            rows = {r.rollout_id: r for r in app.store.rollouts(batch_id=batch_id)}
+            assert rows[rid].stop_reason == "cancelled"
+            (other,) = [r for k, r in rows.items() if k != rid]
+            assert other.stop_reason == "finished" and other.tests_passed
+    finally:
+        gate.set()
+        server.close()

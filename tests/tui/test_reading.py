@@ -1,0 +1,286 @@
+"""Reading a pair as a reviewer would: changed words, the A↔B view, layouts and keys
+that used to get in the way (issue 11's findings, each pinned where it can regress)."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Input, Select
+
+from tests.tui.conftest import settle, wait_until
+from tests.tui.test_diff_view import long_patch
+from tui.ab_model import ab_patch
+from tui.app import StudioApp
+from tui.diff_model import build_diff_model
+from tui.prefs import prefs_path
+from tui.screens.launch import LaunchModal
+from tui.screens.pairs import parse_filter
+from tui.widgets.diff_view import DiffView
+from tui.widgets.prompt import PromptModal
+
+SOURCE = ["def area(w, h):", "    '''Area.'''", "    w = abs(w)", "    h = abs(h)", "    return w + h", ""]
+
+
+def patch_of(path: str, old: list[str], new: list[str]) -> str:
+    import difflib
+
+    body = difflib.unified_diff(old, new, f"a/{path}", f"b/{path}", lineterm="", n=3)
+    return f"diff --git a/{path} b/{path}\n" + "\n".join(body) + "\n"
+
+
+def changed_and_next(view: DiffView, y: int, word: str):
+    """Row ``y`` as on screen: the style of the segment holding ``word`` and of the next
+    segment with code in it (an unchanged word of the same line)."""
+    segs = [seg for seg in view.render_line(y) if seg.text]
+    i = next((i for i, seg in enumerate(segs) if word in seg.text), None)
+    assert i is not None, f"{word!r} not on row {y}: {view.render_line(y).text!r}"
+    after = next(seg for seg in segs[i + 1 :] if seg.text.strip() and word not in seg.text)
+    return segs[i].style, after.style
+
+
+def shown(widget) -> str:
+    """A widget's text as on screen."""
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+def row_with(view: DiffView, text: str) -> int:
+    for y in range(view.size.height):
+        if text in view.render_line(y).text:
+            return y
+    raise AssertionError(f"{text!r} not on screen")
+
+
+# ------------------------------------------------------------------ A↔B model
+
+
+def test_ab_patch_shows_only_where_the_two_fixes_differ():
+    fix_a = SOURCE[:4] + ["    return w * h", ""]
+    fix_b = SOURCE[:4] + ["    return w - h", ""]
+    out = ab_patch(patch_of("m.py", SOURCE, fix_a), patch_of("m.py", SOURCE, fix_b))
+    model = build_diff_model(out)
+    changed = [(ln.kind, ln.text.plain) for ln in model.unified if ln.kind in ("add", "del")]
+    assert changed == [("del", "    return w * h"), ("add", "    return w - h")]
+    a_line, b_line = (ln for ln in model.unified if ln.kind in ("add", "del"))
+    assert [a_line.text.plain[s:e] for s, e in a_line.words] == ["*"]
+    assert [b_line.text.plain[s:e] for s, e in b_line.words] == ["-"]
+    assert (a_line.old_no, b_line.new_no) == (5, 5)
+    # The same fix twice: nothing differs.
+    assert ab_patch(patch_of("m.py", SOURCE, fix_a), patch_of("m.py", SOURCE, fix_a)) == ""
+
+
+def test_ab_patch_numbers_lines_as_each_side_has_them_and_keeps_one_sided_files():
+    # Both fix the return line the same way; A also inserts two lines at the top, B also
+    # edits line 4 and another file. Only those three things differ.
+    fix = SOURCE[:4] + ["    return w * h", ""]
+    a = patch_of("m.py", SOURCE, ["import math", "", *fix])
+    b_fix = fix[:3] + ["    h = float(h)"] + fix[4:]
+    b = patch_of("m.py", SOURCE, b_fix) + patch_of("n.py", ["x = 1"], ["x = 2"])
+    model = build_diff_model(ab_patch(a, b))
+    assert [ln.text.plain for ln in model.unified if ln.kind == "file"] == ["m.py", "n.py"]
+    changes = [(ln.kind, ln.text.plain, ln.old_no, ln.new_no) for ln in model.unified if ln.kind in ("add", "del")]
+    assert changes == [
+        ("del", "import math", 1, None),
+        ("del", "", 2, None),
+        ("del", "    h = abs(h)", 6, None),  # line 6 of A's file ...
+        ("add", "    h = float(h)", None, 4),  # ... is line 4 of B's
+        ("del", "x = 1", 1, None),  # A left n.py as the source had it
+        ("add", "x = 2", None, 1),
+    ]
+    shared = [ln.kind for ln in model.unified if ln.text.plain == "    return w * h"]
+    assert shared == ["ctx"]  # the fix both made is context, not a difference
+
+
+# ------------------------------------------------------------------ changed words, every view
+
+
+async def test_changed_words_are_styled_apart_from_unchanged_words_in_every_view(traces, make_app):
+    """Pair 1: A turns `n ^= n - 1` into `n &= n - 1`. In unified, split and A↔B the
+    changed operator must not look like the rest of its line."""
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        for view_name, view_id in (("unified", "#diff-a"), ("split", "#diff-a"), ("ab", "#diff-ab")):
+            assert app.state.diff_view == view_name
+            view = screen.query_one(view_id, DiffView)
+            y = row_with(view, "&=")
+            changed, same = changed_and_next(view, y, "&")
+            assert changed.bgcolor is not None and changed.bgcolor != same.bgcolor, view_name
+            assert same.bgcolor is not None  # the line's own background is there too
+            await pilot.press("v")
+            await settle(pilot)
+
+
+# ------------------------------------------------------------------ layout and scrolling
+
+
+async def test_sides_scroll_together_and_line_numbers_stay_while_code_scrolls(traces, make_app):
+    wide = patch_of("w.py", ["x = 1"] * 3, ["x = 1", "y = '" + "abcdefghij" * 20 + "'", "x = 1"])
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        a, b = app.screen.query_one("#diff-a", DiffView), app.screen.query_one("#diff-b", DiffView)
+        a.set_patch(long_patch(400) + wide)
+        b.set_patch(long_patch(200))
+        await settle(pilot)
+        a.focus()
+        await pilot.press("pagedown", "pagedown")
+        await pilot.pause()
+        assert a.scroll_y > 0 and b.scroll_y == a.scroll_y
+        a.set_patch(wide)
+        b.set_patch(wide)
+        await settle(pilot)
+        y = row_with(a, "abcdefghij")
+        before = a.render_line(y).text
+        for _ in range(10):
+            await pilot.press("right")
+        await pilot.pause()
+        after = a.render_line(y).text
+        assert a.scroll_x > 0 and b.scroll_x == a.scroll_x
+        gutter = before.index("y =")
+        assert after[:gutter] == before[:gutter]  # line numbers and the + marker stay put
+        assert after[gutter:] != before[gutter:]  # the code moved
+
+
+async def test_view_choice_is_kept_across_a_restart(traces, make_app):
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("v", "v")
+        await settle(pilot)
+        assert app.state.diff_view == "ab" and app.screen.query_one("#diff-ab").display
+    assert json.loads(prefs_path(app.state.db_path).read_text())["diff_view"] == "ab"
+    again = make_app(traces)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert again.state.diff_view == "ab"
+        assert again.screen.query_one("#diff-ab").display and not again.screen.query_one("#diffs").display
+
+
+async def test_pairs_head_keeps_the_verdict_line_at_80_columns(traces, make_app):
+    app = make_app(traces)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("c", "p")
+        await settle(pilot)
+        head = app.screen.query_one("#pair-head")
+        lines = [head.render_line(y).text for y in range(head.size.height)]
+        assert "verdict CONFIRM" in lines[1]
+        shown = {k.description for k in app.screen.query("FooterKey") if k.region.width and k.region.right <= 80}
+        for key in ("Confirm", "Flip", "Discard", "Skip", "Undo", "Filter", "Note", "Tag", "View", "Help"):
+            assert key in shown, key
+
+
+# ------------------------------------------------------------------ queue keys
+
+
+async def test_filter_names_an_unknown_flag_and_stays_open(traces, make_app):
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        before = app.state.pair_filter
+        await pilot.press("slash", *"flag:bogus", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptModal)
+        assert "bogus" in str(app.screen.query_one("#prompt-error").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.state.pair_filter == before
+    assert parse_filter("flag:noisy verdict:all").flag == "noisy"
+
+
+async def test_next_on_the_last_pair_says_so(traces, make_app):
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        said: list[str] = []
+        app.notify = lambda message, **kw: said.append(message)  # type: ignore[method-assign]
+        for _ in range(len(app.screen.queue) - 1):
+            await pilot.press("n")
+        await settle(pilot)
+        assert app.screen.index == len(app.screen.queue) - 1 and not said
+        await pilot.press("n")
+        assert said and "last pair" in said[-1]
+
+
+# ------------------------------------------------------------------ export
+
+
+async def test_export_keys_win_over_a_focused_text_field(sample_copy, make_app, tmp_path):
+    app = make_app(sample_copy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c", "c", "f6")
+        await settle(pilot)
+        screen = app.screen
+        out = tmp_path / "x" / "dpo.jsonl"
+        screen.query_one("#x-out", Input).value = str(out)
+        price = screen.query_one("#x-price_per_mtok", Input)
+        price.focus()
+        await pilot.press(*"0.48")
+        await pilot.press("ctrl+w")  # not "delete the word left of the cursor"
+        await settle(pilot)
+        assert price.value == "0.48" and out.is_file() and screen.written == out
+        # The dry run followed the typing: the price is in its figures.
+        assert screen.last_report.cost_per_epoch is not None
+        await pilot.press("ctrl+k")  # DPO -> SFT, with the text field focused again
+        await settle(pilot)
+        assert screen.kind == "sft"
+        assert screen.query_one("#x-price_per_mtok", Input).value == "0.48"  # kept across the switch
+
+
+async def test_failed_export_leaves_no_empty_directory_and_counts_read_as_words(sample_copy, make_app, tmp_path):
+    app = make_app(sample_copy, start="export")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        report = shown(screen.query_one("#export-report"))
+        assert "unlabeled 6" in report and "{" not in report.split("skipped", 1)[1].splitlines()[0]
+        out = tmp_path / "new" / "deeper" / "dpo.jsonl"
+        screen.query_one("#x-out", Input).value = str(out)
+        await pilot.press("ctrl+w")  # nothing labeled: the exporter refuses
+        await settle(pilot)
+        assert "nothing to export" in shown(screen.query_one("#export-report"))
+        assert not (tmp_path / "new").exists()
+
+
+# ------------------------------------------------------------------ launch form
+
+
+async def test_launch_form_order_focus_and_memory(sample_copy, make_app):
+    app = make_app(sample_copy, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        modal = app.screen
+        assert isinstance(modal, LaunchModal)
+        assert modal.focused is modal.query_one("#f-suite")
+        assert modal.query_one("#f-replay", Select).display  # the replay provider's source
+        modal.query_one("#f-provider", Select).value = "openai"
+        await pilot.pause()
+        assert not modal.query_one("#f-replay", Select).display  # meaningless for openai
+        modal.query_one("#f-model", Input).focus()
+        await pilot.press(*"scripted", "tab", *"http://127.0.0.1:9/v1")
+        assert modal.query_one("#f-model", Input).value == "scripted"
+        assert modal.query_one("#f-base-url", Input).value == "http://127.0.0.1:9/v1"
+        await pilot.press("tab")
+        rollouts = modal.query_one("#f-rollouts", Input)
+        assert modal.focused is rollouts and rollouts.selection.is_empty  # focus does not select
+        modal.query_one("#f-provider", Select).value = "replay"
+        await pilot.pause()
+        task = app.store.rollouts()[0].task_id
+        modal.query_one("#f-tasks", Input).value = task
+        rollouts.value = "1"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not app.state.running_batches and not isinstance(app.screen, LaunchModal))
+        await settle(pilot)
+        await pilot.press("l")
+        again = app.screen
+        assert again.query_one("#f-tasks", Input).value == task
+        assert again.query_one("#f-rollouts", Input).value == "1"
+        await pilot.press("escape")
+    later = StudioApp(sample_copy, labeler="tester", tail_interval=None, start="runs")
+    async with later.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        assert later.screen.query_one("#f-tasks", Input).value == task  # kept across a restart

@@ -1,0 +1,134 @@
+"""A↔B: where two candidate fixes differ, as a patch from rollout A's files to rollout B's.
+
+Both rollouts' patches are diffs against the same task source, so the source lines each
+hunk shows (context and removed lines) are known. Per file, the old-side ranges of A's
+and B's hunks are merged into windows; inside a window every source line is known, so
+each patch can be applied there, and the two results are diffed against each other.
+Lines outside every window are untouched by both rollouts and so equal on both sides.
+The result is an ordinary unified diff ("-" only in A, "+" only in B) with A's and B's
+own line numbers, which `tui.diff_model` renders with word-level highlights like any
+other patch. No task source is needed: a pair reads the same whether or not its suite
+is still on disk.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from tui.diff_model import _HUNK_RE, _File, _parse, patch_key
+
+CONTEXT = 3
+
+
+@dataclass
+class _Window:
+    start: int  # first old (source) line number, 1-based
+    end: int  # one past the last
+    source: dict[int, str] = field(default_factory=dict)
+
+
+def _old_range(hunk_header: str, rows) -> tuple[int, int]:
+    olds = [o for kind, _, o, _ in rows if kind in ("ctx", "del") and o is not None]
+    if olds:
+        return min(olds), max(olds) + 1
+    # A pure insertion (a new file, or zero context): it sits after line N of the source.
+    m = _HUNK_RE.match(hunk_header)
+    at = int(m.group(1)) + 1 if m else 1
+    return at, at
+
+
+def _files(patch: str) -> dict[str, _File]:
+    return {f.path: f for f in (_parse(patch) if patch.strip() else [])}
+
+
+def _windows(files: list[_File | None]) -> list[_Window]:
+    spans: list[tuple[int, int, dict[int, str]]] = []
+    for f in files:
+        if f is None:
+            continue
+        for h in f.hunks:
+            lo, hi = _old_range(h.header, h.rows)
+            known = {o: text for kind, text, o, _ in h.rows if kind in ("ctx", "del") and o is not None}
+            spans.append((lo, hi, known))
+    spans.sort(key=lambda s: (s[0], s[1]))
+    out: list[_Window] = []
+    for lo, hi, known in spans:
+        if out and lo <= out[-1].end:
+            out[-1].end = max(out[-1].end, hi)
+        else:
+            out.append(_Window(lo, hi))
+        out[-1].source.update(known)
+    return out
+
+
+def _apply(f: _File | None, win: _Window) -> tuple[list[str], int]:
+    """The window's lines after ``f``'s hunks inside it, and the line number (in the
+    patched file) of its first line."""
+    shift = 0  # lines added minus removed by hunks before the window
+    lines: list[str] = []
+    pos = win.start
+    if f is not None:
+        for h in f.hunks:
+            lo, hi = _old_range(h.header, h.rows)
+            # Windows are merged from every hunk and never touch: a hunk is wholly
+            # before, inside, or after this one.
+            if lo < win.start:
+                shift += sum(k == "add" for k, *_ in h.rows) - sum(k == "del" for k, *_ in h.rows)
+                continue
+            if lo > win.end:
+                continue
+            lines += [win.source.get(n, "") for n in range(pos, lo)]
+            lines += [text for kind, text, *_ in h.rows if kind in ("ctx", "add")]
+            pos = max(pos, hi)
+    lines += [win.source.get(n, "") for n in range(pos, win.end)]
+    return lines, win.start + shift
+
+
+def ab_patch(patch_a: str, patch_b: str) -> str:
+    """A unified diff from A's resulting files to B's, file by file ('' when equal)."""
+    fa, fb = _files(patch_a), _files(patch_b)
+    out: list[str] = []
+    for path in sorted(set(fa) | set(fb)):
+        a, b = fa.get(path), fb.get(path)
+        hunks: list[str] = []
+        for win in _windows([a, b]):
+            la, start_a = _apply(a, win)
+            lb, start_b = _apply(b, win)
+            if la == lb:
+                continue
+            sm = difflib.SequenceMatcher(None, la, lb, autojunk=False)
+            for group in sm.get_grouped_opcodes(CONTEXT):
+                i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+                hunks.append(f"@@ -{start_a + i1},{i2 - i1} +{start_b + j1},{j2 - j1} @@")
+                for op, a1, a2, b1, b2 in group:
+                    if op == "equal":
+                        hunks += [" " + s for s in la[a1:a2]]
+                        continue
+                    hunks += ["-" + s for s in la[a1:a2]]
+                    hunks += ["+" + s for s in lb[b1:b2]]
+        if hunks:
+            out += [f"diff --git a/{path} b/{path}", f"--- a/{path}", f"+++ b/{path}", *hunks]
+    return "\n".join(out) + "\n" if out else ""
+
+
+_CACHE: OrderedDict[tuple[str, str], str] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def ab_patch_for(patch_a: str, patch_b: str) -> str:
+    """`ab_patch`, remembered for the last few pairs (moving back and forth is free)."""
+    key = (patch_key(patch_a), patch_key(patch_b))
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    out = ab_patch(patch_a, patch_b)
+    with _LOCK:
+        _CACHE[key] = out
+        while len(_CACHE) > 32:
+            _CACHE.popitem(last=False)
+    return out

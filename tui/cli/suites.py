@@ -1,0 +1,195 @@
+"""`repo-agent suite check|mutate|calibrate`: make suites and prove their tasks are real."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tui.cli.errors import UserError
+
+SUITE_CHECK_EXAMPLES = """\
+examples:
+  repo-agent suite check mini-bugs
+  repo-agent suite check path/to/suite.json
+  repo-agent suite check ~/QuixBugs:gcd,bitcount
+"""
+
+SUITE_MUTATE_EXAMPLES = """\
+examples:
+  repo-agent suite mutate ~/src/toolz --out suites/toolz --tests "python -m pytest -q toolz/tests"
+  repo-agent suite mutate . --out /tmp/mine --max-tasks 50 --operators comparison,off_by_one
+  repo-agent suite mutate . --out /tmp/mine --max-tasks 300 --multi 2   # half 2-bug tasks
+
+Run it again with the same arguments to resume a stopped run.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    suite = sub.add_parser("suite", help="suite tools (check, mutate, calibrate)")
+    suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
+    check = suite_sub.add_parser(
+        "check",
+        help="each task's tests fail on the source and pass with its reference fix",
+        epilog=SUITE_CHECK_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("suite", help='"mini-bugs", a suite.json, a suite dir, or a QuixBugs checkout "path[:a,b]"')
+    check.add_argument("--max-workers", type=int, default=2, help="tasks checked at once (default 2)")
+    check.set_defaults(func=cmd_suite_check)
+
+    mut = suite_sub.add_parser(
+        "mutate",
+        help="inject bugs into a repository with tests: a suite of validated repair tasks",
+        description="Inject bugs with AST operators into the functions of REPO, keep those that break "
+        "baseline-passing tests the same way twice, and write a suite with one task per kept bug "
+        "(the original code as its hidden reference fix).",
+        epilog=SUITE_MUTATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mut.add_argument("repo", help="the repository (a directory whose tests run with pytest)")
+    mut.add_argument("--out", required=True, help="directory for the suite (suite.json, tasks/, fixes/)")
+    mut.add_argument("--tests", default="python -m pytest -q", help='test command (default "python -m pytest -q")')
+    mut.add_argument("--max-tasks", type=int, default=None, help="stop at N validated tasks")
+    mut.add_argument("--operators", default=None, help="comma-separated operators (default: all; see below)")
+    mut.add_argument("--per-function", type=int, default=None, help="at most K candidates per function")
+    mut.add_argument("--multi", type=int, choices=(1, 2, 3), default=1, help="also tasks of 2 or 3 bugs")
+    mut.add_argument("--seed", type=int, default=0)
+    mut.add_argument("--max-workers", type=int, default=2, help="candidates validated at once (default 2)")
+    mut.set_defaults(func=cmd_suite_mutate)
+
+    from tui.cli import calibrate
+
+    calibrate.register(suite_sub)
+    suite.set_defaults(func=lambda a: suite.print_help() or 2)
+
+
+def load_suite_arg(spec: str):
+    from agent.suites.loading import SuiteError, load_suite
+
+    try:
+        return load_suite(os.path.expanduser(spec))
+    except SuiteError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_suite_check(args: argparse.Namespace) -> int:
+    from agent.suites.loading import check_suite
+
+    suite = load_suite_arg(args.suite)
+    console = Console(highlight=False)
+    table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
+    id_width = max(len(t.id) for t in suite.tasks)
+    table.add_column("task", no_wrap=True, min_width=id_width)
+    for col in ("fails as is", "passes w/ fix", "ok"):
+        table.add_column(col, no_wrap=True, min_width=len(col))
+    # The detail column takes what is left of the terminal, cut with an ellipsis.
+    table.add_column(
+        "detail",
+        no_wrap=True,
+        overflow="ellipsis",
+        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
+    )
+    yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
+    with Progress(
+        TextColumn("\\[check]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("", total=len(suite.tasks))
+        checks = check_suite(
+            suite,
+            max_workers=args.max_workers,
+            progress=lambda c, done, total: progress.update(bar, completed=done, description=c.task_id),
+        )
+    for c in checks:
+        table.add_row(
+            c.task_id,
+            yes(c.fails_untouched),
+            yes(c.passes_with_fix),
+            "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
+            escape(c.detail or ""),
+        )
+    console.print(table)
+    bad = [c.task_id for c in checks if not c.ok]
+    if bad:
+        console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
+        return 1
+    console.print(f"[green]all {len(checks)} tasks ok[/]")
+    return 0
+
+
+def _stats_line(s) -> str:
+    rate = s.validated / s.tried if s.tried else 0.0
+    return (
+        f"{s.phase}: tried {s.tried}, validated {s.validated} ({rate:.0%}), survived {s.survived}, "
+        f"hang {s.hang}, flaky {s.flaky}, duplicate {s.duplicate}, not reached {s.uncovered}"
+    )
+
+
+def cmd_suite_mutate(args: argparse.Namespace) -> int:
+    from agent.sandbox import sandbox_warning
+    from agent.suites.mutate import OPERATORS, MutateConfig, MutateError, mutate_repo
+
+    ops = [o.strip() for o in args.operators.split(",") if o.strip()] if args.operators else None
+    if ops and set(ops) - set(OPERATORS):
+        bad = ", ".join(sorted(set(ops) - set(OPERATORS)))
+        raise UserError(f"--operators: unknown {bad} (known: {', '.join(OPERATORS)})")
+    for flag, value in (("--max-tasks", args.max_tasks), ("--per-function", args.per_function)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be at least 1")
+    console = Console(highlight=False)
+    if warning := sandbox_warning():
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    cfg = MutateConfig(
+        tests=args.tests,
+        max_tasks=args.max_tasks,
+        operators=ops,
+        per_function=args.per_function,
+        multi=args.multi,
+        seed=args.seed,
+        max_workers=max(1, args.max_workers),
+    )
+    repo = Path(os.path.expanduser(args.repo))
+    with Progress(
+        TextColumn("\\[mutate]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("baseline test run (with call contexts)", total=args.max_tasks)
+
+        def on_progress(s) -> None:  # bar: validated tasks toward --max-tasks
+            progress.update(bar, completed=s.validated, description=escape(_stats_line(s)))
+
+        try:
+            suite, stats = mutate_repo(repo, Path(os.path.expanduser(args.out)), cfg, progress=on_progress)
+        except MutateError as exc:
+            raise UserError(str(exc)) from None
+    mins = max(stats.elapsed_s, 1e-9) / 60
+    console.print(
+        f"[bold]{escape(suite.name)}[/]: {len(suite.tasks)} tasks in {escape(args.out)}/suite.json "
+        f"({stats.elapsed_s:.0f}s, {stats.validated / mins:.1f} tasks/min"
+        + (f", {stats.resumed} decisions resumed" if stats.resumed else "")
+        + ")"
+    )
+    console.print(escape(_stats_line(stats)))
+    console.print(
+        f"baseline: {stats.baseline_tests} tests, {stats.baseline_failing} failing there (ignored); "
+        f"candidates generated: {stats.candidates}"
+    )
+    mix = ", ".join(f"{op} {stats.operators_validated[op]}/{n}" for op, n in stats.operators_tried.most_common())
+    console.print(f"operators (validated/tried): {mix or '-'}")
+    console.print(f"next: repo-agent suite check {escape(args.out)}")
+    return 0

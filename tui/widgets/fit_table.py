@@ -1,0 +1,53 @@
+"""Fit a DataTable to its width by cutting its free-text columns first.
+
+DataTable sizes each column to its widest cell, so a long argument string or id pushes
+the status, result and reason columns off the right edge. `fit_columns` gives every
+other column its natural width and the named free-text columns what is left, cutting
+them in the order given (each down to its minimum) before anything else is cut. Cells
+in those columns should be `cut_text(...)` so the cut shows as "…".
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+
+def cut_text(value: str | Text, style: str = "") -> Text:
+    text = value.copy() if isinstance(value, Text) else Text(str(value), style=style)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def _natural(table: DataTable, key: ColumnKey) -> int:
+    """The column's widest cell (measured here: the table's own figure lags until idle)."""
+    col = table.columns[key]
+    best = col.label.cell_len
+    for value in table.get_column(key):
+        if isinstance(value, Text):
+            best = max(best, max((len(line) for line in value.plain.split("\n")), default=0))
+        else:
+            best = max(best, Text(str(value)).cell_len)
+    return best
+
+
+def fit_columns(table: DataTable, flexible: list[tuple[str, int]]) -> None:
+    """``flexible``: (column key, minimum width), cut first to last."""
+    width = table.scrollable_content_region.width
+    if width <= 0 or not table.columns:
+        return
+    pad = 2 * table.cell_padding
+    cols = table.columns
+    keys = [ColumnKey(k) for k, _ in flexible if ColumnKey(k) in cols]
+    natural = {k: _natural(table, k) for k in cols}
+    over = sum(w + pad for w in natural.values()) - width
+    mins = dict(flexible)
+    for key in keys:
+        take = max(0, min(over, natural[key] - mins[key.value])) if over > 0 else 0
+        over -= take
+        cols[key].auto_width = not take
+        cols[key].width = natural[key] - take
+    table._require_update_dimensions = True  # no public hook: the table re-measures on refresh
+    table.refresh()

@@ -1,0 +1,140 @@
+"""Stats > Models: did the data help? Two models' pass rates with intervals, the paired
+difference B - A, and the tasks, flipped ones first; enter opens a task's rollout under B
+(`a`: under A). The comparison is `labeling.compare_store.store_comparison`."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from labeling.compare_store import StoreComparison
+
+FLIP_TEXT = {"up": Text("fixed by B", style="bold green"), "down": Text("broken by B", style="bold red")}
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def render_head(sc: StoreComparison) -> Group:
+    c = sc.comparison
+    d = c.difference
+    level = round(100 * d.level)
+    t = Table(box=None, pad_edge=False, title_justify="left", title_style="bold")
+    t.title = f"Models on {sc.suite}: {d.tasks} tasks, paired by seed"
+    for col, just in (
+        ("", "left"),
+        ("model", "left"),
+        ("pass rate", "right"),
+        (f"{level}% interval", "right"),
+        ("passed", "right"),
+        ("valid calls", "right"),
+        ("steps", "right"),
+    ):
+        t.add_column(col, justify=just, no_wrap=col == "model", overflow="ellipsis", max_width=36 if col else None)
+    for tag, s in (("A", c.a), ("B", c.b)):
+        t.add_row(
+            Text(tag, style="bold"),
+            s.model,
+            _pct(s.pass_rate),
+            f"{_pct(s.ci.lo)}–{_pct(s.ci.hi)}" if s.ci else "—",
+            f"{s.passed}/{s.rollouts}",
+            _pct(s.validity_rate),
+            "—" if s.mean_steps is None else f"{s.mean_steps:.1f}",
+        )
+    diff = Text()
+    diff.append("B − A ", style="bold")
+    style = "green" if d.ci.lo > 0 else "red" if d.ci.hi < 0 else "yellow"
+    diff.append(f"{_pts(d.estimate)} points", style=f"bold {style}")
+    diff.append(f"  ({level}% interval {_pts(d.ci.lo)} to {_pts(d.ci.hi)}, p = {d.p_value:.3g})")
+    if c.noise is not None:
+        diff.append("\nnoise (A vs A, second seed block) ")
+        diff.append(f"{_pts(c.noise.ci.lo)} to {_pts(c.noise.ci.hi)}: ")
+        diff.append(
+            "the difference is larger" if c.beyond_noise else "the difference is within it",
+            style="green" if c.beyond_noise else "yellow",
+        )
+    else:
+        diff.append("\nno noise block (run `repo-agent compare` without --no-noise)", style="dim")
+    diff.append(f"\nflipped: {len(c.flipped_up)} fixed by B, {len(c.flipped_down)} broken by B", style="bold")
+    diff.append(" · enter: the task's rollout under B, a: under A", style="dim")
+    if len(sc.models) > 2:
+        diff.append(f" · b: next model B ({len(sc.models) - 1} candidates)", style="dim")
+    return Group(t, diff)
+
+
+class ModelsView(Vertical):
+    """The comparison; ``show(sc)`` fills it (``None``: no suite has two models yet)."""
+
+    BINDINGS = [Binding("a", "open('a')", "Open A's rollout")]
+
+    DEFAULT_CSS = """
+    ModelsView { height: auto; }
+    ModelsView #models-head { padding: 0 1; height: auto; }
+    ModelsView #models-tasks { height: auto; max-height: 24; margin: 1 0 0 1; }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.sc: StoreComparison | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("comparing models…", style="dim"), id="models-head")
+        yield DataTable(id="models-tasks", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#models-tasks", DataTable)
+        for label in ("task", "A passed", "B passed", "B − A", "flipped"):
+            table.add_column(label, key=label)
+
+    def show(self, sc: StoreComparison | None) -> None:
+        self.sc = sc
+        head = self.query_one("#models-head", Static)
+        table = self.query_one("#models-tasks", DataTable)
+        table.clear()
+        if sc is None:
+            head.update(
+                Text(
+                    "No suite has rollouts of two models at shared seeds yet.\n"
+                    "Run: repo-agent compare --suite HELDOUT --model BASE --model FINE_TUNED",
+                    style="dim",
+                )
+            )
+            table.display = False
+            return
+        head.update(render_head(sc))
+        table.display = True
+        order = {"up": 0, "down": 1, None: 2}
+        for t in sorted(sc.comparison.tasks, key=lambda t: (order[t.flipped], t.task_id)):
+            table.add_row(
+                t.task_id,
+                f"{t.a_passed}/{t.a_rollouts}",
+                f"{t.b_passed}/{t.b_rollouts}",
+                Text(_pts(t.difference), style="green" if t.difference > 0 else "red" if t.difference < 0 else ""),
+                FLIP_TEXT.get(t.flipped, Text("")),
+                key=t.task_id,
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open("b")  # enter: the task's rollout under B (the fine-tune)
+
+    def action_open(self, side: str) -> None:
+        table = self.query_one("#models-tasks", DataTable)
+        if self.sc is None or not table.row_count:
+            return
+        task_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        c = self.sc.comparison
+        model = c.b.model if side == "b" else c.a.model
+        uids = self.sc.uids.get((model, task_id), [])
+        if uids:
+            self.app.open_rollout(uids[0])
