@@ -45,7 +45,13 @@ def test_without_the_extra_ray_is_one_error_naming_it(monkeypatch, tiny_suite_pa
 
 
 @pytest.mark.parametrize(
-    "command", [["run", "--suite", "s"], ["prefs", "--suite", "s", "--out", "o.jsonl"], ["branch", "--from", "b"]]
+    "command",
+    [
+        ["run", "--suite", "s"],
+        ["prefs", "--suite", "s", "--out", "o.jsonl"],
+        ["branch", "--from", "b"],
+        ["suite", "calibrate", "s", "--k", "2"],
+    ],
 )
 def test_every_rollout_command_takes_the_flags(command):
     args = build_parser().parse_args([*command, "--executor", "ray", "--ray-address", "auto"])
