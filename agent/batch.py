@@ -351,6 +351,9 @@ def run_batch(
         else:
             todo.append(p)
 
+    exe = executor or LocalExecutor(max_workers)
+    rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
+
     def one(p: PlannedRollout) -> RolloutResult | None:
         if cancel.is_set():
             return None  # never started: a later resume runs it
@@ -373,7 +376,7 @@ def run_batch(
         forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
         stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
         try:
-            return run_rollout(
+            return rollout(
                 suite,
                 suite.task(p.task_id),
                 provider_factory(p.task_id, p.seed),
@@ -392,7 +395,7 @@ def run_batch(
             if rollout_cancels is not None:
                 rollout_cancels._done(p.rollout_id)
 
-    run = (executor or LocalExecutor(max_workers)).run
+    run = exe.run
     try:
         if allocation == "adaptive":
             _run_adaptive(

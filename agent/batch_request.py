@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from agent.allocation import AllocationConfig
-from agent.batch import BatchSummary, run_batch
+from agent.batch import BatchSummary, Executor, run_batch
 from agent.budget import DollarBudget
 from agent.loop import RolloutConfig
 from agent.providers import ProviderConfigError, ProviderFactory, RetryPolicy, provider_factory
@@ -72,6 +72,8 @@ class BatchRequest(BaseModel):
     initial_per_task: int | None = None
     trace_dir: str = "runs"
     resume: str | None = None  # a batch directory to continue
+    executor: Literal["thread", "ray"] = "thread"  # where rollouts run (agent/ray_executor.py)
+    ray_address: str | None = None  # ray: None starts a local Ray, "auto" joins the running cluster
 
     @model_validator(mode="after")
     def _check(self) -> BatchRequest:
@@ -96,6 +98,8 @@ class BatchRequest(BaseModel):
             raise BatchRequestError(NEEDS_BUDGET)
         if self.budget_rollouts is not None and self.budget_rollouts < 1:
             raise BatchRequestError("--budget-rollouts must be at least 1")
+        if self.ray_address and self.executor != "ray":
+            raise BatchRequestError("--ray-address needs --executor ray")
         if self.loop_limit is not None and self.loop_limit < 0:
             raise BatchRequestError("--loop-limit must be 0 (flag only) or more")
         if self.stall_after <= 0:
@@ -164,6 +168,7 @@ class BatchPlan:
     allocation: str  # fixed | adaptive
     allocation_config: AllocationConfig | None
     cancel: threading.Event  # set it to stop the batch; also ends a provider's retry backoff
+    executor: Executor | None = None  # None: the local thread pool
 
     @property
     def n_tasks(self) -> int:
@@ -193,6 +198,7 @@ class BatchPlan:
             allocation=self.allocation,
             allocation_config=self.allocation_config,
             cancel=self.cancel,
+            executor=self.executor,
             budget=DollarBudget(r.budget_usd) if r.budget_usd is not None else None,
         )
 
@@ -288,4 +294,22 @@ def plan_batch(request: BatchRequest, *, factory: ProviderFactory | None = None)
         loop_limit=5 if r.loop_limit is None else r.loop_limit,
         stall_s=r.stall_after,
     )
-    return BatchPlan(r, suite, factory, batch_dir, model, task_ids, rollouts, config, strategy, alloc, cancel)
+    executor = make_executor(r.executor, r.max_workers, r.ray_address)
+    return BatchPlan(r, suite, factory, batch_dir, model, task_ids, rollouts, config, strategy, alloc, cancel, executor)
+
+
+def make_executor(kind: str, max_workers: int, ray_address: str | None = None) -> Executor | None:
+    """The executor for ``--executor`` (None: the local thread pool); ray without its extra
+    installed is one BatchRequestError naming the extra."""
+    if kind == "thread":
+        if ray_address:
+            raise BatchRequestError("--ray-address needs --executor ray")
+        return None
+    if kind != "ray":
+        raise BatchRequestError(f"--executor: unknown executor {kind!r} (thread, ray)")
+    from agent.ray_executor import RayExecutor, RayMissing
+
+    try:
+        return RayExecutor(max_workers, address=ray_address)
+    except RayMissing as exc:
+        raise BatchRequestError(str(exc)) from None

@@ -298,6 +298,9 @@ def run_branches(
         if on_rollout_end is not None:
             on_rollout_end(result, n, len(branches))
 
+    exe = executor or LocalExecutor(max_workers)
+    rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
+
     def one(b: Branch) -> RolloutResult | None:
         if cancel.is_set():
             return None
@@ -324,7 +327,7 @@ def run_branches(
         )
         provider = _Presampled(provider_factory(pt.task_id, b.planned.seed), b.first)
         try:
-            r = run_rollout(
+            r = rollout(
                 suite,
                 suite.task(pt.task_id),
                 provider,
@@ -346,7 +349,7 @@ def run_branches(
 
     summary = BranchSummary(batch_dir, meta, results, skipped)
     try:
-        (executor or LocalExecutor(max_workers)).run(one, branches, report, cancel)
+        exe.run(one, branches, report, cancel)
     except KeyboardInterrupt:
         summary.interrupted = True
     for pr in results:  # in sample order

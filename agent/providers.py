@@ -134,6 +134,16 @@ class _SdkProvider:
     def _create(self, **kwargs: Any) -> Any:
         return self._client.chat.completions.create(**kwargs)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled for another process (a Ray worker, agent/ray_executor.py): rebuilt there from
+        # its settings, the API key read from that process's environment, never carried along.
+        r, c = self.retry, self._client
+        timeout = c.timeout if isinstance(c.timeout, (int, float)) else 120.0
+        return (
+            _rebuilt,
+            (type(self), self.model, str(c.base_url), timeout, r.max_retries, r.base_delay_s, r.max_delay_s),
+        )
+
     def _transient(self, exc: Exception) -> bool:
         sdk = self._sdk
         if isinstance(exc, (sdk.APITimeoutError, sdk.APIConnectionError, sdk.RateLimitError)):
@@ -183,6 +193,10 @@ class _SdkProvider:
             latency_s=latency,
             retries=attempt,
         )
+
+
+def _rebuilt(cls: Any, model: str, base_url: str, timeout_s: float, *retry: Any) -> Any:
+    return cls(model, base_url=base_url, timeout_s=timeout_s, retry=RetryPolicy(*retry))
 
 
 def _retry_after(exc: Exception) -> float:

@@ -54,6 +54,7 @@ def run_prefs(
     allocation: str = "fixed",
     allocation_config=None,
     pair_strategy: str | None = None,
+    executor=None,
     budget=None,
 ) -> PrefsSummary:
     """``allocation``/``allocation_config``: see ``agent.batch.run_batch`` (adaptive spends a
@@ -79,6 +80,7 @@ def run_prefs(
         cancel=cancel,
         allocation=allocation,
         allocation_config=allocation_config,
+        executor=executor,
     )
     store.ingest([batch_dir])
     built = store.rebuild_pairs(strategy=pair_strategy)

@@ -127,7 +127,7 @@ async def test_runs_cursor_stays_on_its_rollout_when_rows_arrive_above(tmp_path,
         assert table.row_count == 4 and table.get_row_index(f"b1/{early[1].rollout_id}") == 3  # rows arrived above
         row = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         assert row == f"b1/{early[1].rollout_id}"
-        assert table.get_cell(f"b1/{late[1].rollout_id}", "task") == "t1"  # from the batch's plan
+        assert str(table.get_cell(f"b1/{late[1].rollout_id}", "task")) == "t1"  # from the batch's plan
         await pilot.press("enter")
         assert isinstance(app.screen, RolloutScreen) and app.state.rollout_uid == f"b1/{early[1].rollout_id}"
 

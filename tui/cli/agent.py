@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
+from tui.cli.executor_flags import add_executor_args, executor_from_args
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
 
 RUN_EXAMPLES = """\
@@ -120,6 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     br.add_argument("--suite", help="the suite (default: the one recorded in BATCH_DIR/batch.json)")
     br.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens (for cost figures)")
     br.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
+    add_executor_args(br)
     add_loop_args(br)
     add_budget_args(br)
     br.set_defaults(func=cmd_branch)
@@ -160,6 +162,7 @@ def add_batch_args(
         "--max-workers", type=int, default=max_workers, help=f"rollouts run concurrently (default {max_workers})"
     )
     p.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    add_executor_args(p)
 
 
 def _table(*columns: str) -> Table:
@@ -440,6 +443,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
             suite_path=spec,
             cancel=threading.Event(),
             on_rollout_end=on_end,
+            executor=executor_from_args(args),
             budget=budget,
         )
     except BranchError as exc:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from tui.cli.budget import add_budget_args, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
+from tui.cli.executor_flags import add_executor_args, executor_from_args
 
 EXAMPLES = """\
 examples:
@@ -46,6 +47,7 @@ def register(suite_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--price-in", type=float, default=None, help="USD per 1M prompt tokens")
     p.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     add_budget_args(p)
+    add_executor_args(p)  # the pilot rollouts may run as Ray tasks
     p.add_argument("--band", default="0.2-0.6", help="learnable band of pass rates, LOW-HIGH (default 0.2-0.6)")
     p.add_argument("--out", help="write the tasks in the band as a suite here (dir or .json)")
     p.set_defaults(func=cmd_calibrate)
@@ -90,6 +92,7 @@ def _pilot(args: argparse.Namespace, suite, console: Console) -> Path:
         cancel=threading.Event(),
         on_rollout_end=on_end,
         budget=budget,
+        executor=executor_from_args(args),
     )
     if line := budget_line(summary.budget):
         console.print(f"[bold]{line}[/]")

@@ -28,6 +28,7 @@ _INPUTS = {
     "give_up_after": "#f-give-up-after",
     "tasks": "#f-tasks",
     "loop_limit": "#f-loop-limit",
+    "ray_address": "#f-ray-address",
 }
 
 
@@ -69,6 +70,8 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
             "budget": "",
             "pairs_per_task": "0",
             "give_up_after": "4",
+            "executor": "thread",
+            "ray_address": "",
         }
         self._d.update({k: str(v) for k, v in (defaults or {}).items() if isinstance(v, (str, int, float))})
 
@@ -126,6 +129,22 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
                 yield Input(d["seed"], id="f-seed", type="integer", compact=True, select_on_focus=False)
                 yield Label("workers")
                 yield Input(d["workers"], id="f-workers", type="integer", compact=True, select_on_focus=False)
+                yield Label("executor")
+                yield Select(
+                    [("threads (this machine)", "thread"), ("Ray tasks (needs the ray extra)", "ray")],
+                    value=d["executor"],
+                    allow_blank=False,
+                    id="f-executor",
+                    compact=True,
+                )
+                yield Label("ray address")
+                yield Input(
+                    d["ray_address"],
+                    id="f-ray-address",
+                    compact=True,
+                    select_on_focus=False,
+                    placeholder="empty: a local Ray; auto: join the running cluster",
+                )
                 yield Label("max iters")
                 yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True, select_on_focus=False)
                 yield Label("loop limit")
@@ -208,6 +227,7 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
         out = {key: self.query_one(wid, Input).value for key, wid in _INPUTS.items()}
         out["provider"] = str(self.query_one("#f-provider", Select).value)
         out["allocation"] = str(self.query_one("#f-allocation", Select).value)
+        out["executor"] = str(self.query_one("#f-executor", Select).value)
         replay = self.query_one("#f-replay", Select).value
         if replay is not Select.BLANK:
             out["replay_from"] = str(replay)
@@ -243,6 +263,8 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
             replay_from=None if replay is Select.BLANK else str(replay),
             tasks=[t.strip() for t in self._val("#f-tasks").split(",") if t.strip()] or None,
             allocation=allocation,
+            executor=str(self.query_one("#f-executor", Select).value),
+            ray_address=self._val("#f-ray-address") or None,
             **numbers,
         )
 

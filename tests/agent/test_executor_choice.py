@@ -1,0 +1,59 @@
+"""`--executor thread|ray` and `--ray-address`: parsed into the batch request, checked, and
+one clear error naming the extra when Ray is not installed. (Ray itself runs in
+tests/agent/test_ray_executor.py.)"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from agent.batch_request import BatchRequest, BatchRequestError, make_executor, plan_batch
+from agent.ray_executor import RayExecutor
+from tests.agent.rollout_fixtures import *
+from tui.cli import build_parser, main
+
+
+def test_the_request_carries_the_executor_and_the_plan_builds_it(tiny_suite_path):
+    r = BatchRequest.parse(suite=str(tiny_suite_path), model="m", executor="ray", ray_address="auto", max_workers=3)
+    plan = plan_batch(r, factory=lambda t, s: None)
+    assert isinstance(plan.executor, RayExecutor)
+    assert (plan.executor.address, plan.executor.max_workers) == ("auto", 3)
+    assert plan.run_kwargs()["executor"] is plan.executor
+    assert (
+        plan_batch(BatchRequest.parse(suite=str(tiny_suite_path), model="m"), factory=lambda t, s: None).executor
+        is None
+    )
+
+
+def test_a_ray_address_needs_the_ray_executor(tiny_suite_path):
+    with pytest.raises(BatchRequestError, match="--ray-address needs --executor ray"):
+        BatchRequest.parse(suite=str(tiny_suite_path), model="m", ray_address="auto")
+    with pytest.raises(BatchRequestError, match="--executor"):
+        BatchRequest.parse(suite=str(tiny_suite_path), model="m", executor="dask")
+
+
+def test_without_the_extra_ray_is_one_error_naming_it(monkeypatch, tiny_suite_path, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as without the extra
+    with pytest.raises(BatchRequestError, match=r"uv sync --extra ray"):
+        make_executor("ray", 2)
+    argv = ["--suite", str(tiny_suite_path), "--model", "m", "--base-url", "http://127.0.0.1:9/v1"]
+    rc = main(["run", *argv, "--executor", "ray", "--trace-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc != 0 and "ray extra" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())  # nothing ran
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--suite", "s"],
+        ["prefs", "--suite", "s", "--out", "o.jsonl"],
+        ["branch", "--from", "b"],
+        ["suite", "calibrate", "s", "--k", "2"],
+    ],
+)
+def test_every_rollout_command_takes_the_flags(command):
+    args = build_parser().parse_args([*command, "--executor", "ray", "--ray-address", "auto"])
+    assert (args.executor, args.ray_address) == ("ray", "auto")
+    assert build_parser().parse_args(command).executor == "thread"
