@@ -70,7 +70,7 @@ def sync_table(table: DataTable, rows: list[tuple[str, tuple]], columns: tuple[s
             old = table.get_row(key)
             for col, new, was in zip(columns, cells, old):
                 if str(new) != str(was) or getattr(new, "style", None) != getattr(was, "style", None):
-                    table.update_cell(key, col, new)
+                    table.update_cell(key, col, new, update_width=True)  # a longer value widens its column
         else:
             table.add_row(*cells, key=key)
     rank = {str(cells[columns.index(rank_column)]): i for i, (_, cells) in enumerate(rows)}
