@@ -231,6 +231,24 @@ def paired_difference(
     return diff, rows
 
 
+def run_figures(runs: Sequence, errors: int) -> dict:
+    """Tool-call validity, mean steps, tokens and cost of ended rollouts (trace outcomes or
+    store rows: both carry these fields), as keyword figures for ``summarize``."""
+    calls = sum(r.tool_calls for r in runs)
+    invalid = sum(r.invalid_tool_calls for r in runs)
+    costs = [r.cost_usd for r in runs if r.cost_usd is not None]
+    return {
+        "tool_calls": calls,
+        "invalid_tool_calls": invalid,
+        "validity_rate": (calls - invalid) / calls if calls else None,
+        "mean_steps": sum(r.steps for r in runs) / len(runs) if runs else None,
+        "tokens_in": sum(r.tokens_in for r in runs),
+        "tokens_out": sum(r.tokens_out for r in runs),
+        "cost_usd": sum(costs) if costs else None,
+        "errors": errors,
+    }
+
+
 def summarize(model: str, verdicts: Verdicts, *, level: float = 0.95, **extra) -> ModelSummary:
     """Pass rate and Wilson interval over every rollout; ``extra``: validity, steps, tokens, cost."""
     n = sum(len(v) for v in verdicts.values())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agent.allocation import rollout_passed
 from agent.trace import Outcome, PlannedRollout, find_batches, read_batch_meta, read_trace, trace_path
+from labeling.compare import run_figures
 
 NOISE_SEED_OFFSET = 10_000  # the noise block's base seed: far from any block a user asks for
 
@@ -34,20 +35,7 @@ class Block:
 
     def figures(self) -> dict:
         """Tool-call validity, mean steps, tokens and cost, for ``labeling.compare.summarize``."""
-        os_ = self.outcomes
-        calls = sum(o.tool_calls for o in os_)
-        invalid = sum(o.invalid_tool_calls for o in os_)
-        costs = [o.cost_usd for o in os_ if o.cost_usd is not None]
-        return {
-            "tool_calls": calls,
-            "invalid_tool_calls": invalid,
-            "validity_rate": (calls - invalid) / calls if calls else None,
-            "mean_steps": sum(o.steps for o in os_) / len(os_) if os_ else None,
-            "tokens_in": sum(o.tokens_in for o in os_),
-            "tokens_out": sum(o.tokens_out for o in os_),
-            "cost_usd": sum(costs) if costs else None,
-            "errors": self.errors,
-        }
+        return run_figures(self.outcomes, self.errors)
 
 
 def find_block_batch(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from labeling.compare import Comparison, compare, summarize
+from labeling.compare import Comparison, compare, run_figures, summarize
 from labeling.compare_batches import NOISE_SEED_OFFSET
 from labeling.records import RolloutRow
 
@@ -26,19 +26,7 @@ class StoreComparison:
 
 
 def _figures(rows: list[RolloutRow]) -> dict:
-    calls = sum(r.tool_calls for r in rows)
-    invalid = sum(r.invalid_tool_calls for r in rows)
-    costs = [r.cost_usd for r in rows if r.cost_usd is not None]
-    return {
-        "tool_calls": calls,
-        "invalid_tool_calls": invalid,
-        "validity_rate": (calls - invalid) / calls if calls else None,
-        "mean_steps": sum(r.steps for r in rows) / len(rows) if rows else None,
-        "tokens_in": sum(r.tokens_in for r in rows),
-        "tokens_out": sum(r.tokens_out for r in rows),
-        "cost_usd": sum(costs) if costs else None,
-        "errors": sum(r.stop_reason in ("error", "diverged") for r in rows),
-    }
+    return run_figures(rows, sum(r.stop_reason in ("error", "diverged") for r in rows))
 
 
 def _passed(r: RolloutRow) -> bool:
