@@ -309,7 +309,27 @@ def make_executor(kind: str, max_workers: int, ray_address: str | None = None) -
         raise BatchRequestError(f"--executor: unknown executor {kind!r} (thread, ray)")
     from agent.ray_executor import RayExecutor, RayMissing
 
+    _check_reachable(ray_address)
     try:
         return RayExecutor(max_workers, address=ray_address)
     except RayMissing as exc:
         raise BatchRequestError(str(exc)) from None
+
+
+def _check_reachable(address: str | None) -> None:
+    """A cluster address must answer before the batch is created: Ray itself retries an
+    unreachable address for minutes with only log lines to show for it."""
+    if address in (None, "", "auto") or address.startswith("ray://"):
+        return
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise BatchRequestError(f"--ray-address {address!r}: give HOST:PORT of the cluster's head, or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise BatchRequestError(
+            f"--ray-address {address}: no Ray head answers there ({exc.strerror or exc}); "
+            "start one with `ray start --head`, or pass auto / leave it out for a local instance"
+        ) from None

@@ -57,3 +57,20 @@ def test_every_rollout_command_takes_the_flags(command):
     args = build_parser().parse_args([*command, "--executor", "ray", "--ray-address", "auto"])
     assert (args.executor, args.ray_address) == ("ray", "auto")
     assert build_parser().parse_args(command).executor == "thread"
+
+
+def test_an_unreachable_ray_address_is_one_error_before_the_batch_exists(tiny_suite_path, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rc = main(
+        ["run", "--suite", str(tiny_suite_path), "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
+         "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--trace-dir", str(tmp_path / "runs")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "no Ray head answers there" in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    with pytest.raises(BatchRequestError, match="HOST:PORT"):
+        make_executor("ray", 2, "not-an-address")
