@@ -95,3 +95,23 @@ async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> 
         if loop.time() > end:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.05)
+
+
+def gated_server(suite_path):
+    """A scripted model that plays the clean fix but holds every rollout at step 2 until
+    ``gate`` is set, so a test can act while rollouts are running: (server, gate)."""
+    import threading
+
+    from agent.suites.loading import load_suite
+    from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
+
+    suite = load_suite(str(suite_path))
+    inner = ScriptedPolicy(suite, "clean")
+    gate = threading.Event()
+
+    def policy(req):
+        if req.step >= 2:
+            gate.wait(30)
+        return inner(req)
+
+    return ScriptedLLM(policy, suite=suite).start(), gate

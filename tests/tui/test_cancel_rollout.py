@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import threading
-
-from agent.suites.loading import load_suite
 from tests.agent.rollout_fixtures import write_tiny_suite
-from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
-from tests.tui.conftest import settle, wait_until
+from tests.tui.conftest import gated_server, open_launch_form, settle, wait_until
 from tui.screens.runs import RunsScreen
 from tui.widgets.prompt import ConfirmModal
 
 
 async def test_x_on_a_running_rollout_stops_only_it(tmp_path, traces, make_app):
     suite_path = write_tiny_suite(tmp_path / "suite")
-    suite = load_suite(str(suite_path))
-    inner = ScriptedPolicy(suite, "clean")
-    gate = threading.Event()
-
-    def policy(req):
-        if req.step >= 2:
-            gate.wait(30)
-        return inner(req)
-
-    server = ScriptedLLM(policy, suite=suite).start()
+    server, gate = gated_server(suite_path)
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("l")
-            modal = app.screen
-            for wid, value in (
-                ("#f-suite", str(suite_path)),
-                ("#f-model", "scripted"),
-                ("#f-base-url", server.base_url),
-                ("#f-rollouts", "1"),
-                ("#f-workers", "2"),
-            ):
-                modal.query_one(wid).value = value
-            modal.query_one("#f-provider").value = "openai"
+            await open_launch_form(
+                pilot,
+                suite=str(suite_path),
+                model="scripted",
+                base_url=server.base_url,
+                rollouts="1",
+                workers="2",
+                provider="openai",
+            )
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: app.state.rollout_uid is not None)
             batch_id = app.state.rollout_uid.split("/")[0]

@@ -8,7 +8,7 @@ import threading
 from agent.suites.loading import load_suite
 from tests.agent.rollout_fixtures import write_tiny_suite
 from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
-from tests.tui.conftest import open_launch_form, settle, wait_until
+from tests.tui.conftest import gated_server, open_launch_form, settle, wait_until
 from tui.screens.rollout import END_KEY, RolloutScreen
 from tui.screens.runs import RunsScreen
 from tui.widgets.prompt import ConfirmModal
@@ -77,16 +77,7 @@ async def test_launch_form_refuses_bad_input(traces, make_app):
 
 async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
     suite_path = write_tiny_suite(tmp_path / "suite")
-    suite = load_suite(str(suite_path))
-    inner = ScriptedPolicy(suite, "clean")
-    gate = threading.Event()
-
-    def policy(req):
-        if req.step >= 2:
-            gate.wait(30)
-        return inner(req)
-
-    server = ScriptedLLM(policy, suite=suite).start()
+    server, gate = gated_server(suite_path)
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
