@@ -8,6 +8,8 @@ file's format is decided by its content, never by its name alone.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ def walk(paths: Iterable[Path], skip: Iterable[Path] = ()) -> Iterator[Path]:
     seen: set[Path] = set()
     for root in paths:
         root = Path(root)
-        if root.is_file():
+        if root.exists() and not root.is_dir():  # a file named outright, regular or not
             files: Iterable[Path] = [root]
         else:
             files = _walk_dir(root, skip_dirs)
@@ -58,7 +60,9 @@ def _walk_dir(root: Path, skip_dirs: set[Path]) -> Iterator[Path]:
         if p.is_dir():
             if not p.is_symlink():  # a link back up the tree would walk forever
                 yield from _walk_dir(p, skip_dirs)
-        elif p.is_file() and candidate(p):
+        elif candidate(p):
+            # A FIFO, device or socket with a trajectory's name is yielded too: `load` names
+            # it as broken without opening it, rather than passing it over in silence.
             yield p
 
 
@@ -67,6 +71,9 @@ def load(path: Path) -> Any:
     if path.suffix == ".eval":
         return None
     try:
+        mode = os.stat(path).st_mode  # follows a link: a link to /dev/zero is a device
+        if not stat.S_ISREG(mode):
+            raise BrokenFile(f"not a regular file ({_kind(mode)}); not opened")
         if path.stat().st_size > MAX_BYTES:
             raise BrokenFile("file too large")
         text = path.read_text(encoding="utf-8")
@@ -91,6 +98,16 @@ def load(path: Path) -> Any:
         raise BrokenFile(f"not JSON ({exc.msg} at line {exc.lineno})") from None
     except ValueError as exc:  # e.g. a number too long to convert
         raise BrokenFile(f"not JSON ({exc})") from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def detect(path: Path, data: Any, fmt: str = "auto") -> str | None:

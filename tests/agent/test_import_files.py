@@ -210,3 +210,19 @@ def test_cli_nothing_importable_exits_1(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "x.json").write_text("[1, 2]")
     assert main(["import", str(tmp_path / "x.json"), "--out", str(tmp_path / "out")]) == 1
     assert "not a known trajectory format" in capsys.readouterr().out
+
+
+def test_fifo_and_device_links_are_named_not_opened(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Opening either would hang (a FIFO with no writer) or read forever (/dev/zero).
+    src = tmp_path / "src"
+    fx.write_json(src / "ok.traj", fx.swe_agent_fc("ok"))
+    os.mkfifo(src / "pipe.traj")
+    (src / "zero.json").symlink_to("/dev/zero")
+    assert main(["import", str(src), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "pipe.traj: not a regular file (a FIFO); not opened" in out
+    assert "zero.json: not a regular file (a device); not opened" in out
+    assert "1 imported, 0 unchanged, 0 skipped, 2 broken of 3 files" in out
+    # Named outright, the FIFO is reported the same way (not "no such file").
+    assert main(["import", str(src / "pipe.traj"), "--out", str(tmp_path / "out2")]) == 1
+    assert "pipe.traj: not a regular file (a FIFO)" in capsys.readouterr().out
