@@ -286,6 +286,8 @@ def run_batch(
         allocation=allocation,
         loop_limit=cfg.loop_limit,
         budget_rollouts=acfg.budget_rollouts if acfg else None,
+        executor=getattr(executor, "kind", "thread"),
+        ray_address=getattr(executor, "address", None),
     )
     if allocation == "adaptive" and acfg is not None:  # (checked above)
         params = params.model_copy(

@@ -72,7 +72,7 @@ class BatchRequest(BaseModel):
     initial_per_task: int | None = None
     trace_dir: str = "runs"
     resume: str | None = None  # a batch directory to continue
-    executor: Literal["thread", "ray"] = "thread"  # where rollouts run (agent/ray_executor.py)
+    executor: Literal["thread", "ray"] | None = None  # where rollouts run (None: threads, or as a resumed batch ran)
     ray_address: str | None = None  # ray: None starts a local Ray, "auto" joins the running cluster
 
     @model_validator(mode="after")
@@ -98,7 +98,7 @@ class BatchRequest(BaseModel):
             raise BatchRequestError(NEEDS_BUDGET)
         if self.budget_rollouts is not None and self.budget_rollouts < 1:
             raise BatchRequestError("--budget-rollouts must be at least 1")
-        if self.ray_address and self.executor != "ray":
+        if self.ray_address and self.executor != "ray" and not (self.resume and self.executor is None):
             raise BatchRequestError("--ray-address needs --executor ray")
         if self.loop_limit is not None and self.loop_limit < 0:
             raise BatchRequestError("--loop-limit must be 0 (flag only) or more")
@@ -294,7 +294,12 @@ def plan_batch(request: BatchRequest, *, factory: ProviderFactory | None = None)
         loop_limit=5 if r.loop_limit is None else r.loop_limit,
         stall_s=r.stall_after,
     )
-    executor = make_executor(r.executor, r.max_workers, r.ray_address)
+    kind: str | None = r.executor
+    address = r.ray_address
+    if old is not None and kind in (None, old.params.executor):  # a resumed batch runs where it ran
+        kind = kind or old.params.executor
+        address = address or old.params.ray_address
+    executor = make_executor(kind or "thread", r.max_workers, address)
     return BatchPlan(r, suite, factory, batch_dir, model, task_ids, rollouts, config, strategy, alloc, cancel, executor)
 
 

@@ -270,6 +270,8 @@ class RayExecutor:
     the running cluster, else a cluster address. ``resources``: custom Ray resources each
     rollout task declares (besides ``num_cpus``). ``max_workers`` rollouts are in flight."""
 
+    kind = "ray"  # recorded in batch.json, so a resume runs on Ray too
+
     def __init__(
         self,
         max_workers: int = 1,

@@ -259,6 +259,9 @@ class BatchParams(_Model):
     give_up_after: int | None = None
     initial_per_task: int | None = None
     loop_limit: int | None = None  # None: recorded before loop limits existed
+    # Where rollouts ran, so --resume runs the rest there too (None: recorded before; threads).
+    executor: str | None = None
+    ray_address: str | None = None
 
 
 class PlannedRollout(_Model):

@@ -47,6 +47,7 @@ def test_batch_runs_every_rollout_with_its_seed(tiny_suite, scripted, tmp_path):
     )
     meta = read_batch_meta(tmp_path / "b1")
     assert meta.id == "b1" and meta.stop_reason == "finished" and meta.finished
+    assert (meta.params.executor, meta.params.ray_address) == ("thread", None)
     assert [(p.task_id, p.seed) for p in meta.planned] == [
         ("fix_gcd", 10),
         ("fix_largest", 10),

@@ -56,7 +56,7 @@ def test_without_the_extra_ray_is_one_error_naming_it(monkeypatch, tiny_suite_pa
 def test_every_rollout_command_takes_the_flags(command):
     args = build_parser().parse_args([*command, "--executor", "ray", "--ray-address", "auto"])
     assert (args.executor, args.ray_address) == ("ray", "auto")
-    assert build_parser().parse_args(command).executor == "thread"
+    assert build_parser().parse_args(command).executor is None  # threads, or where a resumed batch ran
 
 
 def test_an_unreachable_ray_address_is_one_error_before_the_batch_exists(tiny_suite_path, tmp_path, capsys):
@@ -74,3 +74,25 @@ def test_an_unreachable_ray_address_is_one_error_before_the_batch_exists(tiny_su
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     with pytest.raises(BatchRequestError, match="HOST:PORT"):
         make_executor("ray", 2, "not-an-address")
+
+
+def test_a_resumed_batch_runs_where_it_ran(tmp_path):
+    """batch.json records the executor and address; --resume takes them unless told otherwise."""
+    import json
+    import shutil
+
+    from tests.agent.test_batch_request import SAMPLE
+
+    batch = tmp_path / "b"
+    shutil.copytree(SAMPLE, batch)
+    meta = json.loads((batch / "batch.json").read_text())
+    meta["params"].update(executor="ray", ray_address="auto")
+    (batch / "batch.json").write_text(json.dumps(meta))
+    common = dict(suite="mini-bugs", provider="replay", replay_from=str(SAMPLE), resume=str(batch))
+    plan = plan_batch(BatchRequest.parse(**common))
+    assert isinstance(plan.executor, RayExecutor) and plan.executor.address == "auto"
+    assert plan_batch(BatchRequest.parse(**common, executor="thread")).executor is None
+    # A batch recorded before executors were recorded (no field) resumes on threads.
+    meta["params"].pop("executor"), meta["params"].pop("ray_address")
+    (batch / "batch.json").write_text(json.dumps(meta))
+    assert plan_batch(BatchRequest.parse(**common)).executor is None

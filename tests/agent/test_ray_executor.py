@@ -116,6 +116,7 @@ def test_same_seeds_give_the_same_outcomes_under_threads_and_ray(local_ray, tiny
     assert outcomes(on_ray) == outcomes(threads)
     assert sum(r.outcome.tests_passed for r in on_ray.results) == 2
     assert read_batch_meta(tmp_path / "r").stop_reason == "finished"
+    assert read_batch_meta(tmp_path / "r").params.executor == "ray"  # a resume runs on Ray too
     for rid in outcomes(threads):
         t, r = trace_path(tmp_path / "t", rid), trace_path(tmp_path / "r", rid)
         assert _kinds(r) == _kinds(t) and not read_trace(r).warnings

@@ -15,8 +15,9 @@ def add_executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--executor",
         choices=("thread", "ray"),
-        default="thread",
-        help="where rollouts run: a local thread pool (default) or Ray tasks (needs the ray extra)",
+        default=None,
+        help="where rollouts run: a local thread pool (default; with --resume, where the batch ran) "
+        "or Ray tasks (needs the ray extra)",
     )
     p.add_argument(
         "--ray-address",
@@ -31,6 +32,6 @@ def executor_from_args(args: argparse.Namespace):
     from agent.batch_request import BatchRequestError, make_executor
 
     try:
-        return make_executor(args.executor, args.max_workers, args.ray_address)
+        return make_executor(args.executor or "thread", args.max_workers, args.ray_address)
     except BatchRequestError as exc:
         raise UserError(str(exc)) from None
