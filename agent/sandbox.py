@@ -393,12 +393,3 @@ def run_command_full(
     if total[0] > MAX_OUTPUT_BYTES:
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
     return CommandRun(None if timed_out else proc.returncode, out, duration, timed_out, b"".join(records))
-
-
-def __getattr__(name: str):
-    # Running a task's tests moved to agent/scoring.py; old imports keep working.
-    if name in ("TestResult", "run_tests", "resolve_argv"):
-        from agent import scoring
-
-        return getattr(scoring, name)
-    raise AttributeError(name)

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
-from tui.keymap import assign_ids
+from tui.bindings import assign_ids
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
 from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
@@ -69,7 +69,7 @@ class StudioApp(App):
         bell: bool = True,
         keymap: dict[str, str] | None = None,
     ) -> None:
-        assign_ids()  # binding ids a keymap names (tui/keymap.py); before the app copies its own
+        assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
         if keymap:
             self.set_keymap(keymap)

@@ -101,7 +101,7 @@ def _pilot(args: argparse.Namespace, suite, console: Console) -> Path:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from agent.suites.calibrate import in_band, parse_band, pass_rates, write_selected
-    from tui.cli.suites import load_suite_arg
+    from tui.cli.suite_arg import load_suite_arg
 
     try:
         band = parse_band(args.band)

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.suite_arg import load_suite_arg
 
 SUITE_CHECK_EXAMPLES = """\
 examples:
@@ -67,15 +68,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     calibrate.register(suite_sub)
     suite.set_defaults(func=lambda a: suite.print_help() or 2)
-
-
-def load_suite_arg(spec: str):
-    from agent.suites.loading import SuiteError, load_suite
-
-    try:
-        return load_suite(os.path.expanduser(spec))
-    except SuiteError as exc:
-        raise UserError(str(exc)) from None
 
 
 def cmd_suite_check(args: argparse.Namespace) -> int:

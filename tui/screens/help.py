@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.keymap import GLOBAL, binding_id
+from tui.bindings import GLOBAL, binding_id
 
 _NAMES = {
     "question_mark": "?",
