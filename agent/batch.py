@@ -406,14 +406,24 @@ def run_batch(
     except KeyboardInterrupt:
         summary.interrupted = True
     meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
+    summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
+    return summary
+
+
+def end_batch(
+    batch_dir: Path, meta: BatchMeta, cancel: threading.Event, *, interrupted: bool, budget: DollarBudget | None
+) -> BudgetReport | None:
+    """Write the batch's end to batch.json: when, and why it stopped (cancel or Ctrl-C, the
+    budget, or every rollout done). Returns the budget's report, when there is a budget."""
     meta.finished = now_iso()
-    meta.stop_reason = "cancelled" if cancel.is_set() or summary.interrupted else "finished"
+    meta.stop_reason = "cancelled" if cancel.is_set() or interrupted else "finished"
+    report = None
     if budget is not None:
-        summary.budget = budget.report()
+        report = budget.report()
         if budget.closed and meta.stop_reason == "finished":
             meta.stop_reason = "budget"
     write_batch_meta(batch_dir, meta)
-    return summary
+    return report
 
 
 def _allocator(

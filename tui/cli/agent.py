@@ -9,13 +9,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
+from tui.cli.progress import progress_line, warn_if_unsandboxed
 
 RUN_EXAMPLES = """\
 examples:
@@ -300,28 +300,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     apply_prices(args, args.model or "")
     plan = plan_from_args(args)
     console = Console(highlight=False, soft_wrap=True)
-    try:
-        from agent.sandbox import sandbox_warning
-
-        if warning := sandbox_warning():
-            console.print(f"[yellow]warning:[/] {escape(warning)}")
-    except ImportError:
-        pass
+    warn_if_unsandboxed(console)
     batch_dir = plan.batch_dir
     console.print(
         f"[run] batch {batch_dir}  ({args.llm_provider}, {plan.model}, {plan.n_tasks} tasks {allocation_line(plan)})",
         markup=False,
     )
 
-    with Progress(
-        TextColumn("\\[run]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_line(console, "run") as progress:
         bar = progress.add_task("", total=plan.planned_total)
 
         live = {"running": 0, "steps": 0}
