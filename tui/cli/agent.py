@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
 from tui.cli.progress import progress_line, warn_if_unsandboxed
+from tui.cli.suite_arg import load_suite_arg
 
 RUN_EXAMPLES = """\
 examples:
@@ -271,15 +271,6 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     )
 
 
-def _load_suite(spec: str):
-    from agent.suites.loading import SuiteError, load_suite
-
-    try:
-        return load_suite(os.path.expanduser(spec))
-    except SuiteError as exc:
-        raise UserError(str(exc)) from None
-
-
 def _label(result) -> str:
     o = result.outcome
     if result.stop_reason in ("error", "diverged"):
@@ -391,7 +382,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     spec = args.suite or parent.suite_path
     if not spec:
         raise UserError(f"--suite: {parent_dir} does not record its suite's path; give --suite")
-    suite = _load_suite(spec)
+    suite = load_suite_arg(spec)
     if suite.name != parent.suite:
         raise UserError(f"--suite: {spec} is suite {suite.name!r}, the batch ran {parent.suite!r}")
     model = args.model or parent.model

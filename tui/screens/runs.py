@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -63,8 +64,8 @@ def sync_table(table: DataTable, rows: list[tuple[str, tuple]], columns: tuple[s
     if table.row_count and 0 <= table.cursor_row < table.row_count:
         at = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
     want = {key for key, _ in rows}
-    for key in [k.value for k in table.rows if k.value not in want]:
-        table.remove_row(key)
+    for gone in [k for k in table.rows if k.value not in want]:
+        table.remove_row(gone)
     for key, cells in rows:
         if key in table.rows:
             old = table.get_row(key)
@@ -99,7 +100,7 @@ class RunsScreen(StudioScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
-        batches = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+        batches: DataTable[RenderableType] = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
         # Status and figures before the names: what a narrow screen cuts is at the right.
         for label, key in (
             ("batch", "batch"),
@@ -115,7 +116,7 @@ class RunsScreen(StudioScreen):
         yield batches
         yield FleetView()  # live rollouts, the ones needing attention first; hidden when none run
         yield Static(id="budget")  # adaptive batches: where the budget went
-        rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
+        rollouts: DataTable[RenderableType] = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
         for label, key in (
             ("rollout", "rollout"),
             ("task", "task"),
@@ -180,7 +181,7 @@ class RunsScreen(StudioScreen):
             bar.append(f" {b.finished}/{total}")
             cells = (
                 cut_text(b.batch_id),
-                _status_text(b, cancel is not None and cancel.is_set()),  # type: ignore[attr-defined]
+                _status_text(b, cancel is not None and cancel.is_set()),
                 bar,
                 rate,
                 fmt_cost(b.cost_usd),
@@ -212,7 +213,7 @@ class RunsScreen(StudioScreen):
                 result = Text("no verdict", style="dim")
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
-            cells = (
+            rcells = (
                 cut_text(r.rollout_id),
                 cut_text(r.task_id or planned.get(r.rollout_id, "")),
                 r.stop_reason or r.status,
@@ -221,7 +222,7 @@ class RunsScreen(StudioScreen):
                 str(r.tool_calls),
                 fmt_tokens(r.tokens_in + r.tokens_out),
             )
-            rrows.append((r.uid, cells))
+            rrows.append((r.uid, rcells))
         sync_table(rtable, rrows, ROLLOUT_COLUMNS, "rollout")
         fit_columns(rtable, ROLLOUT_FLEX)
 
@@ -368,7 +369,7 @@ class RunsScreen(StudioScreen):
 
         def stop_all(yes: bool | None) -> None:
             if yes:
-                cancel.set()  # type: ignore[attr-defined]
+                cancel.set()
                 self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.", markup=False)
                 self.refresh_data()
 
