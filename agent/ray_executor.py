@@ -38,7 +38,8 @@ from typing import Any
 from agent.batch import LocalExecutor
 from agent.loop import CancelFlag, RolloutConfig, RolloutResult, run_rollout
 from agent.suites.models import DirSource, Suite, Task
-from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd, _shrunk
+from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd
+from agent.trace_file import _shrunk
 from agent.workspace import source_dir, walk_files
 
 EXTRA_HINT = "install the ray extra: uv sync --extra ray (or pip install 'repo-agent-studio[ray]')"
