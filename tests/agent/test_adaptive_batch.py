@@ -103,6 +103,9 @@ def _run(suite, server, batch_dir, tmp_path, cfg, **kw):
     )
 
 
+# The CLI's adaptive batch on this suite: give up after 3 rollouts, 2 workers, short rollouts.
+ADAPTIVE_FLAGS = ["--allocation", "adaptive", "--give-up-after", "3", "--max-workers", "2", "--max-iters", "6"]
+
 CFG = AllocationConfig(budget_rollouts=12, give_up_after=3, initial_per_task=2)
 
 
@@ -197,16 +200,9 @@ def test_run_command_adaptive_prints_where_the_budget_went(suite_path, suite, sc
             "--suite",
             str(suite_path),
             *model_flags(server),
-            "--allocation",
-            "adaptive",
+            *ADAPTIVE_FLAGS,
             "--budget-rollouts",
             "12",
-            "--give-up-after",
-            "3",
-            "--max-workers",
-            "2",
-            "--max-iters",
-            "6",
             "--trace-dir",
             str(tmp_path / "runs"),
         ]
@@ -242,16 +238,9 @@ def test_prefs_command_adaptive_shows_the_allocation_and_exports_pass_fail_pairs
             "--suite",
             str(suite_path),
             *model_flags(server),
-            "--allocation",
-            "adaptive",
+            *ADAPTIVE_FLAGS,
             "--budget-rollouts",
             "10",
-            "--give-up-after",
-            "3",
-            "--max-workers",
-            "2",
-            "--max-iters",
-            "6",
             "--pair-strategy",
             "pass-fail",
             "--out",
