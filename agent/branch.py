@@ -29,8 +29,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent.batch import Executor, LocalExecutor, _crashed, end_batch
+from agent.batch import _crashed, end_batch
 from agent.budget import BudgetReport, DollarBudget
+from agent.executor import Executor, LocalExecutor
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import Completion, ProviderError, ProviderFactory
 from agent.suites.models import Suite

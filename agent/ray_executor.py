@@ -1,6 +1,6 @@
 """Rollouts as Ray tasks, for batches bigger than one machine (docs/ARCHITECTURE.md, Batches and traces).
 
-``RayExecutor`` is an ``agent.batch.Executor``: the batch runs its rollout function in
+``RayExecutor`` is an ``agent.executor.Executor``: the batch runs its rollout function in
 driver threads exactly as with the thread pool (cancel checks, budgets and adaptive
 rounds all stay on the driver), and ``RayExecutor.run_rollout`` (called by the batch in
 place of ``agent.loop.run_rollout``) submits the rollout as one Ray task with declared
@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.batch import LocalExecutor
+from agent.executor import LocalExecutor
 from agent.loop import CancelFlag, RolloutConfig, RolloutResult, run_rollout
 from agent.suites.models import DirSource, Suite, Task
 from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd

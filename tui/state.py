@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from labeling.records import PairFilter
 
 if TYPE_CHECKING:
-    from agent.batch import RolloutCancels
+    from agent.executor import RolloutCancels
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from agent.batch import LocalExecutor, run_batch
+from agent.batch import run_batch
+from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
 from agent.trace import LlmCall, read_batch_meta, read_trace, trace_path

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.batch import LocalExecutor, run_batch
+from agent.batch import run_batch
+from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig
 from agent.ray_executor import RayExecutor, import_ray
 from agent.trace import read_batch_meta, read_trace, trace_path

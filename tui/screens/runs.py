@@ -18,8 +18,8 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from agent.allocation import AllocationReport
-from agent.batch import RolloutCancels
 from agent.batch_request import BatchPlan, BatchRequest, BatchRequestError, plan_batch
+from agent.executor import RolloutCancels
 from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
 from labeling.records import BatchRow

@@ -5,7 +5,7 @@ event, tokens and cost so far; a line per live batch with its ETA and projected 
 Rollouts that loop (the engine's loop events), stall (a stall event, or no event for
 ``stall_s``) or error sort to the top with a mark, and each such alert is announced once
 (a notification, and the terminal bell unless the app turned it off). ``k`` stops the
-selected rollout when its batch runs in this studio (agent.batch.RolloutCancels).
+selected rollout when its batch runs in this studio (agent.executor.RolloutCancels).
 
 Data: the store says which rollouts are running (the ingest keeps it current); each
 one's trace is followed with tui.live_trace.LiveTrace, new bytes only. A one-second
