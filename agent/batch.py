@@ -2,8 +2,8 @@
 
 ``run_batch`` plans ``task x rollouts`` (seed = base seed + rollout index, rollout id
 ``rollout_id_for(task, seed)``), writes ``batch.json`` at start and end, and runs the
-rollouts through an ``Executor`` (a local thread pool today; something like Ray later
-only has to implement ``Executor.run``). It never prints: progress goes to callbacks,
+rollouts through an ``Executor`` (agent/executor.py: a local thread pool, or Ray in
+agent/ray_executor.py). It never prints: progress goes to callbacks,
 so the command line and the studio's thread worker drive it the same way.
 
 Resume: pointing it at an existing batch directory skips every planned rollout whose
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.budget import BudgetReport, DollarBudget
+from agent.executor import Executor, LocalExecutor, RolloutCancels
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import ProviderFactory
 from agent.suites.models import Suite
@@ -54,86 +54,8 @@ from agent.trace import (
 )
 
 
-class RolloutCancels:
-    """Stop one running rollout while the batch goes on: its trace ends "cancelled" (a
-    resume runs it again). The loop only calls ``is_set``, so each rollout gets a view
-    that is set by its own flag or the batch's."""
-
-    def __init__(self) -> None:
-        self._flags: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-
-    def cancel(self, rollout_id: str) -> bool:
-        """True when the rollout was running here (it ends at its next step)."""
-        with self._lock:
-            flag = self._flags.get(rollout_id)
-        if flag is None:
-            return False
-        flag.set()
-        return True
-
-    def running(self) -> list[str]:
-        with self._lock:
-            return list(self._flags)
-
-    def _view(self, rollout_id: str, batch: threading.Event) -> _EitherSet:
-        with self._lock:
-            flag = self._flags[rollout_id] = threading.Event()
-        return _EitherSet(flag, batch)
-
-    def _done(self, rollout_id: str) -> None:
-        with self._lock:
-            self._flags.pop(rollout_id, None)
-
-
-class _EitherSet:
-    def __init__(self, *flags: threading.Event):
-        self._flags = flags
-
-    def is_set(self) -> bool:
-        return any(f.is_set() for f in self._flags)
-
-
 class BatchMismatch(ValueError):
     """Resuming a batch directory that holds another suite's or model's batch."""
-
-
-class Executor(Protocol):
-    def run(
-        self,
-        fn: Callable[[Any], RolloutResult | None],
-        items: list[Any],
-        on_result: Callable[[RolloutResult], None],
-        cancel: threading.Event,
-    ) -> None:
-        """Run ``fn`` on every item, calling ``on_result`` (in the caller's thread) as each
-        finishes. On an exception in the caller (Ctrl-C) set ``cancel``, let running items
-        end, report them, and re-raise."""
-
-
-class LocalExecutor:
-    def __init__(self, max_workers: int = 1):
-        self.max_workers = max(1, max_workers)
-
-    def run(self, fn, items, on_result, cancel) -> None:
-        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="rollout")
-        futures = [pool.submit(fn, it) for it in items]
-        reported: set[int] = set()
-        try:
-            for fut in as_completed(futures):
-                reported.add(id(fut))
-                if (r := fut.result()) is not None:
-                    on_result(r)
-        except BaseException:
-            cancel.set()
-            for fut in futures:
-                fut.cancel()
-            for fut in futures:  # the running ones see `cancel` and end their traces cleanly
-                if id(fut) not in reported and not fut.cancelled() and (r := fut.result()) is not None:
-                    on_result(r)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -408,14 +330,24 @@ def run_batch(
     except KeyboardInterrupt:
         summary.interrupted = True
     meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
+    summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
+    return summary
+
+
+def end_batch(
+    batch_dir: Path, meta: BatchMeta, cancel: threading.Event, *, interrupted: bool, budget: DollarBudget | None
+) -> BudgetReport | None:
+    """Write the batch's end to batch.json: when, and why it stopped (cancel or Ctrl-C, the
+    budget, or every rollout done). Returns the budget's report, when there is a budget."""
     meta.finished = now_iso()
-    meta.stop_reason = "cancelled" if cancel.is_set() or summary.interrupted else "finished"
+    meta.stop_reason = "cancelled" if cancel.is_set() or interrupted else "finished"
+    report = None
     if budget is not None:
-        summary.budget = budget.report()
+        report = budget.report()
         if budget.closed and meta.stop_reason == "finished":
             meta.stop_reason = "budget"
     write_batch_meta(batch_dir, meta)
-    return summary
+    return report
 
 
 def _allocator(

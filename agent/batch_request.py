@@ -19,8 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from agent.allocation import AllocationConfig
-from agent.batch import BatchSummary, Executor, run_batch
+from agent.batch import BatchSummary, run_batch
 from agent.budget import DollarBudget
+from agent.executor import Executor
 from agent.loop import RolloutConfig
 from agent.providers import ProviderConfigError, ProviderFactory, RetryPolicy, provider_factory
 from agent.suites.loading import SuiteError, load_suite

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent.batch import Executor, LocalExecutor, _crashed
+from agent.batch import _crashed, end_batch
 from agent.budget import BudgetReport, DollarBudget
+from agent.executor import Executor, LocalExecutor
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import Completion, ProviderError, ProviderFactory
 from agent.suites.models import Suite
@@ -354,13 +355,7 @@ def run_branches(
         summary.interrupted = True
     for pr in results:  # in sample order
         pr.branches.sort(key=lambda r: r.rollout_id)
-    meta.finished = now_iso()
-    meta.stop_reason = "cancelled" if cancel.is_set() or summary.interrupted else "finished"
-    if budget is not None:
-        summary.budget = budget.report()
-        if budget.closed and meta.stop_reason == "finished":
-            meta.stop_reason = "budget"
-    write_batch_meta(batch_dir, meta)
+    summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
     return summary
 
 

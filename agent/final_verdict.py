@@ -27,14 +27,11 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from agent.pytest_report import pytest_index
 from agent.scoring import TestResult, resolve_argv
 from agent.trace import TestCounts
-
-if TYPE_CHECKING:
-    from agent.workspace import Workspace
+from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, under, walk_files
 
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
@@ -84,8 +81,6 @@ def config_tamper(ws: Workspace) -> list[str]:
 
 def _test_files(ws: Workspace) -> list[str]:
     """Protected test files the test command runs, where a canary can live."""
-    from agent.workspace import under, walk_files
-
     files = [
         f
         for f in walk_files(ws.path)
@@ -205,9 +200,6 @@ def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:
 
 def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> TestResult:
     """Back a passing verdict with the reference fix run against the same planted tests."""
-    from agent.suites.loading import apply_reference_fix, has_reference_fix
-    from agent.workspace import Workspace
-
     if not result.passed or not has_reference_fix(ws.task):
         return result
     with tempfile.TemporaryDirectory(prefix="repo-agent-ref-", dir=ws.path.parent) as tmp:
@@ -232,6 +224,18 @@ def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> T
             tamper=[*result.tamper, f"tests the reference fix runs are missing: {', '.join(unseen[:3])}{more}"],
         )
     return result
+
+
+def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
+    """The authoritative run: protected paths restored first, then canaries, config and
+    differential checks. Returns (result, tampered paths); what the run itself showed of
+    tampering is ``result.tamper``."""
+    tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
+    ws.restore_protected()
+    result = final_run(ws)
+    tampered |= set(config_tamper(ws))  # written while the tests ran
+    ws.restore_protected()  # the canaries go
+    return result, sorted(tampered)
 
 
 def final_run(ws: Workspace) -> TestResult:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import prompts
+from agent.final_verdict import final_test_run
 from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
@@ -311,7 +312,7 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
         out.files = list(ws.files_touched())
         out.files_touched = len(out.files)
         if stop != "cancelled":
-            result, tampered = ws.final_test_run()
+            result, tampered = final_test_run(ws)
             fields = test_run_fields(result)
             emit(TestRun, step=None, final=True, **fields)
             out.tampered_paths = list(tampered)

@@ -1,6 +1,6 @@
 """Rollouts as Ray tasks, for batches bigger than one machine (docs/ARCHITECTURE.md, Batches and traces).
 
-``RayExecutor`` is an ``agent.batch.Executor``: the batch runs its rollout function in
+``RayExecutor`` is an ``agent.executor.Executor``: the batch runs its rollout function in
 driver threads exactly as with the thread pool (cancel checks, budgets and adaptive
 rounds all stay on the driver), and ``RayExecutor.run_rollout`` (called by the batch in
 place of ``agent.loop.run_rollout``) submits the rollout as one Ray task with declared
@@ -23,10 +23,7 @@ Ray is an optional extra (``repo-agent-studio[ray]``); nothing here imports it a
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
 import os
-import tarfile
 import tempfile
 import threading
 import time
@@ -35,14 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.batch import LocalExecutor
+from agent.executor import LocalExecutor
 from agent.loop import CancelFlag, RolloutConfig, RolloutResult, run_rollout
-from agent.suites.models import DirSource, Suite, Task
-from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd, _shrunk
-from agent.workspace import source_dir, walk_files
+from agent.suites.models import Suite, Task
+from agent.task_pack import pack_task, unpack_task
+from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd
+from agent.trace_file import _shrunk
 
 EXTRA_HINT = "install the ray extra: uv sync --extra ray (or pip install 'repo-agent-studio[ray]')"
-CACHE_DIR = "repo-agent-ray-cache"  # under the worker node's temp dir
 POLL_S = 0.2  # how long a driver thread waits for events before it checks its task again
 
 
@@ -60,53 +57,6 @@ def import_ray() -> Any:
     except ImportError:
         raise RayMissing(f"--executor ray needs Ray: {EXTRA_HINT}") from None
     return ray
-
-
-# --------------------------------------------------------------------------- task sources
-
-
-def pack_task(suite: Suite, task: Task) -> tuple[str, bytes, Task]:
-    """The files a rollout of ``task`` needs, as one tar (digest, bytes), and the task
-    rewritten to find them relative to the unpacked directory."""
-    buf = io.BytesIO()
-    update: dict[str, Any] = {"source": DirSource(path="src")}
-    base = Path(suite.base_dir or ".")
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-
-        def add_tree(root: Path, arc: str) -> None:
-            for rel in walk_files(root):
-                tar.add(root / rel, arcname=f"{arc}/{rel}", recursive=False)
-
-        add_tree(source_dir(suite, task), "src")
-        if task.reference_fix:
-            add_tree(base / task.reference_fix, "fix")
-            update["reference_fix"] = "fix"
-        files = {}
-        for i, (dst, fix) in enumerate(sorted(task.reference_fix_files.items())):
-            tar.add(base / fix, arcname=f"fixfiles/{i}", recursive=False)
-            files[dst] = f"fixfiles/{i}"
-        update["reference_fix_files"] = files
-    data = buf.getvalue()
-    return hashlib.sha256(data).hexdigest()[:32], data, task.model_copy(update=update)
-
-
-def unpack_task(digest: str, data: bytes, root: Path | None = None) -> Path:
-    """Unpack once per node: later rollouts of the task reuse the directory."""
-    root = Path(root or tempfile.gettempdir()) / CACHE_DIR
-    target = root / digest
-    if target.is_dir():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=root))
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(tmp, filter="data")  # our own archive, still never trusted to write outside
-    try:
-        os.rename(tmp, target)
-    except OSError:  # another worker on this node got there first
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 # --------------------------------------------------------------------------- the inbox actor

@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from agent.bwrap import SANDBOX_UID, bwrap_argv, drops_root, hand_over
 
@@ -286,33 +286,15 @@ class CommandRun:
     records: bytes = b""  # what the command wrote to the verdict pipe (``verdict_pipe=True``)
 
 
-def run_command(
-    argv: list[str],
-    cwd: Path,
-    *,
-    timeout_s: float,
-    sandbox: str = "auto",
-    env: dict[str, str] | None = None,
-    extra_binds: tuple[Path, ...] = (),
-    ro_binds: tuple[Path, ...] = (),
-    verdict_pipe: bool = False,
-) -> tuple[int | None, str, float, bool]:
-    """Run ``argv`` in ``cwd`` (the writable workspace) inside the sandbox.
+def run_command(argv: list[str], cwd: Path, **options: Any) -> tuple[int | None, str, float, bool]:
+    """Run ``argv`` in ``cwd`` (the writable workspace) inside the sandbox; ``options`` are
+    ``run_command_full``'s.
 
     Returns ``(exit_code, output, duration_s, timed_out)``; exit_code is None when the
     wall-clock timeout killed the process group. ``env`` is added to a clean base env.
     Raises SandboxError only when the command could not be started at all.
     """
-    r = run_command_full(
-        argv,
-        cwd,
-        timeout_s=timeout_s,
-        sandbox=sandbox,
-        env=env,
-        extra_binds=extra_binds,
-        ro_binds=ro_binds,
-        verdict_pipe=verdict_pipe,
-    )
+    r = run_command_full(argv, cwd, **options)
     return r.exit_code, r.output, r.duration_s, r.timed_out
 
 
@@ -393,12 +375,3 @@ def run_command_full(
     if total[0] > MAX_OUTPUT_BYTES:
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
     return CommandRun(None if timed_out else proc.returncode, out, duration, timed_out, b"".join(records))
-
-
-def __getattr__(name: str):
-    # Running a task's tests moved to agent/scoring.py; old imports keep working.
-    if name in ("TestResult", "run_tests", "resolve_argv"):
-        from agent import scoring
-
-        return getattr(scoring, name)
-    raise AttributeError(name)

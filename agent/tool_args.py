@@ -9,9 +9,9 @@ and the trace both carry.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
 
 _PATH_HINT = {
     "rel_dir": "must be a non-empty path, use '.' for the workspace root",
@@ -24,57 +24,41 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _non_empty(v: str, info) -> str:
+def _non_empty(v: str, info: ValidationInfo) -> str:
     if not v.strip():
-        raise ValueError(_PATH_HINT.get(info.field_name, "must not be empty"))
+        raise ValueError(_PATH_HINT.get(info.field_name or "", "must not be empty"))
     return v
+
+
+# A string argument that must not be blank (a path, a pattern); the schema the model sees is a plain string.
+NonEmpty = Annotated[str, AfterValidator(_non_empty)]
 
 
 class ListDirArgs(_Args):
     """List the files under a directory of the workspace (recursively, caches skipped)."""
 
-    rel_dir: str = Field(description="Directory relative to the workspace root; use '.' for the root.")
+    rel_dir: NonEmpty = Field(description="Directory relative to the workspace root; use '.' for the root.")
     max_files: int = Field(200, ge=1, le=2000, description="At most this many entries are listed.")
-
-    @field_validator("rel_dir")
-    @classmethod
-    def check_path(cls, v: str, info) -> str:
-        return _non_empty(v, info)
 
 
 class ReadFileArgs(_Args):
     """Read a text file of the workspace."""
 
-    rel_path: str = Field(description="File path relative to the workspace root, e.g. 'src/app.py'.")
-
-    @field_validator("rel_path")
-    @classmethod
-    def check_path(cls, v: str, info) -> str:
-        return _non_empty(v, info)
+    rel_path: NonEmpty = Field(description="File path relative to the workspace root, e.g. 'src/app.py'.")
 
 
 class WriteFileArgs(_Args):
     """Write (create or overwrite) a text file of the workspace with the full new content."""
 
-    rel_path: str = Field(description="File path relative to the workspace root.")
+    rel_path: NonEmpty = Field(description="File path relative to the workspace root.")
     content: str = Field(description="The complete new content of the file.")
-
-    @field_validator("rel_path")
-    @classmethod
-    def check_path(cls, v: str, info) -> str:
-        return _non_empty(v, info)
 
 
 class GrepArgs(_Args):
     """Search the files under a directory for a Python regular expression."""
 
-    pattern: str = Field(description="Python regular expression, searched line by line.")
-    rel_dir: str = Field(description="Directory (or file) relative to the workspace root; '.' for all.")
-
-    @field_validator("pattern", "rel_dir")
-    @classmethod
-    def check_nonempty(cls, v: str, info) -> str:
-        return _non_empty(v, info)
+    pattern: NonEmpty = Field(description="Python regular expression, searched line by line.")
+    rel_dir: NonEmpty = Field(description="Directory (or file) relative to the workspace root; '.' for all.")
 
 
 class RunTestsArgs(_Args):
@@ -84,13 +68,8 @@ class RunTestsArgs(_Args):
 class FinishArgs(_Args):
     """Finish the task: call this once, when you are done."""
 
-    summary: str = Field(description="What was wrong and how you fixed it, in a few sentences.")
+    summary: NonEmpty = Field(description="What was wrong and how you fixed it, in a few sentences.")
     changes: list[str] | str = Field(description="The changes you made, one entry per file or edit.")
-
-    @field_validator("summary")
-    @classmethod
-    def check_nonempty(cls, v: str, info) -> str:
-        return _non_empty(v, info)
 
 
 TOOL_ARGS: dict[str, type[_Args]] = {

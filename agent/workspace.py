@@ -2,9 +2,9 @@
 
 Hidden paths (reference fixes, answers) are never copied. Every path a tool names goes
 through ``resolve``, which keeps it inside the workspace (no ``..``, no absolute path, no
-symlink leading out). After the rollout, ``final_test_run`` puts the protected paths (the
-tests) back as they were and runs the real tests; ``patch`` diffs the workspace against
-the original source, git-style.
+symlink leading out). After the rollout, ``restore_protected`` puts the protected paths
+(the tests) back as they were before the real tests run (agent/final_verdict.py); ``patch``
+diffs the workspace against the original source, git-style.
 """
 
 from __future__ import annotations
@@ -131,6 +131,21 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def has_reference_fix(task: Task) -> bool:
+    return bool(task.reference_fix or task.reference_fix_files)
+
+
+def apply_reference_fix(suite: Suite, task: Task, ws: Workspace) -> None:
+    """Write the task's known fix into the workspace (to check the task, or to back a verdict)."""
+    base = Path(suite.base_dir or ".")
+    if task.reference_fix:
+        copy_tree(base / task.reference_fix, ws.path)
+    for dst, fix in task.reference_fix_files.items():
+        target = ws.resolve(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(base / fix, target)
+
+
 class Workspace:
     """One rollout's copy of a task's source; tools act only inside ``path``."""
 
@@ -254,21 +269,6 @@ class Workspace:
             elif orig.is_file():
                 mine.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(orig, mine)
-
-    def final_test_run(self) -> tuple[TestResult, list[str]]:
-        """The authoritative run: protected paths restored first, then canaries, config and
-        differential checks (agent/final_verdict.py). Returns (result, tampered paths); what
-        the run itself showed of tampering is ``result.tamper``."""
-        from agent.final_verdict import config_tamper, final_run
-
-        tampered = set(self.tampered_paths()) | set(config_tamper(self))
-        self.restore_protected()
-        result = final_run(self)
-        tampered |= set(config_tamper(self))  # written while the tests ran
-        self.restore_protected()  # the canaries go
-        return result, sorted(tampered)
-
-    # ------------------------------------------------------------------ patch
 
     def patch(self) -> str:
         """Git-style unified diff of the workspace against the original source.

@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.batch import LocalExecutor, run_batch
+from agent.batch import run_batch
+from agent.executor import LocalExecutor
 from agent.providers import OpenAIProvider, RetryPolicy
 from agent.ray_executor import RayExecutor, import_ray
 from agent.suites.loading import load_suite

@@ -59,18 +59,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/repo-agent-bench-export"))
     args = ap.parse_args()
     store = setup(args.out, args.pairs)
+    dest = args.out / "dpo.jsonl"
     for mode in ("final", "patch", "patch+trajectory"):  # every rollout has its own final summary
         times, check_times = [], []
         for _ in range(args.runs):
             t0 = time.perf_counter()
-            report = export_dpo(store, args.out / "dpo.jsonl", DpoOptions(mode=mode))
+            report = export_dpo(store, dest, DpoOptions(mode=mode))
             times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            check = check_file(report.path)
+            check = check_file(dest)
             check_times.append(time.perf_counter() - t0)
             assert check.ok and report.examples == args.pairs, (report.skipped, check.errors[:3])
         med = statistics.median(times)
-        size = Path(report.path).stat().st_size
+        size = dest.stat().st_size
         print(
             f"{mode:>17}: {report.examples:,} pairs exported and checked in {med:.2f} s median "
             f"(runs {', '.join(f'{t:.2f}' for t in times)}; check alone {statistics.median(check_times):.2f} s; "

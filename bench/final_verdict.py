@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.suites.loading import apply_reference_fix, load_suite
-from agent.workspace import Workspace
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace, apply_reference_fix
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
                     plain.append(time.perf_counter() - t)
                     assert r.passed, r.summary
                     t = time.perf_counter()
-                    r, tampered = ws.final_test_run()
+                    r, tampered = final_test_run(ws)
                     final.append(time.perf_counter() - t)
                     assert r.passed and not tampered and not r.tamper, (r.summary, r.tamper, tampered)
     p, f = statistics.median(plain), statistics.median(final)

@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -83,17 +84,19 @@ def bench_rollout(rng: random.Random, task: str, seed: int, skill: float = 0.4, 
         n_calls = 1 if last or rng.random() < 0.7 else 2
         chosen = []
         for _ in range(n_calls):
+            args: dict[str, Any]
             if last:
                 name, args = "finish", {"summary": summary, "changes": [f"{task}.py"]}
             else:
                 name = rng.choice(["read_file", "read_file", "grep", "list_dir", "write_file", "run_tests"])
-                args = {
+                by_name: dict[str, dict[str, Any]] = {
                     "read_file": {"rel_path": f"{task}.py"},
                     "grep": {"pattern": "def ", "rel_dir": "."},
                     "list_dir": {"rel_dir": "." if rng.random() > 0.1 else "", "max_files": 50},
                     "write_file": {"rel_path": f"{task}.py", "content": code_text(rng, task, 800)},
                     "run_tests": {},
-                }[name]
+                }
+                args = by_name[name]
             chosen.append((name, args))
         usage = (rng.randint(800, 6000), rng.randint(20, 300))
         latency = round(rng.uniform(0.3, 3), 3)
@@ -131,7 +134,8 @@ def bench_rollout(rng: random.Random, task: str, seed: int, skill: float = 0.4, 
         )
     if summary_only:
         passed = False
-    tin, tout = sum(s.usage[0] for s in steps), sum(s.usage[1] for s in steps)  # type: ignore[index]
+    usages = [s.usage for s in steps if s.usage is not None]  # every step here has one
+    tin, tout = sum(u[0] for u in usages), sum(u[1] for u in usages)
     return Rollout(
         task_id=task,
         seed=seed,

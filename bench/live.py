@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
@@ -31,21 +30,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from textual.widgets import DataTable
+
 from agent.trace import (
     BatchMeta,
-    LlmCall,
     MessageEvent,
     Outcome,
     PlannedRollout,
     RolloutEnd,
     RolloutStart,
-    ToolCallEvent,
-    ToolResultEvent,
     TraceWriter,
-    Usage,
     trace_path,
     write_batch_meta,
 )
+from tests.factories import emit_read_step
 from tui.app import StudioApp
 from tui.screens.rollout import RolloutScreen
 
@@ -75,21 +73,7 @@ def make_running_batch(root: Path) -> TraceWriter:
 
 
 def write_step(w: TraceWriter, step: int) -> None:
-    args = {"rel_path": f"src/module_{step}.py"}
-    call = {"id": f"c{step}", "type": "function", "function": {"name": "read_file", "arguments": json.dumps(args)}}
-    w.emit(LlmCall, step=step, latency_s=0.5, usage=Usage(prompt_tokens=1000 + 100 * step, completion_tokens=40))
-    w.emit(MessageEvent, message={"role": "assistant", "content": None, "tool_calls": [call]}, step=step)
-    w.emit(
-        ToolCallEvent,
-        step=step,
-        call_id=f"c{step}",
-        name="read_file",
-        arguments=json.dumps(args),
-        args=args,
-        valid=True,
-    )
-    w.emit(ToolResultEvent, step=step, call_id=f"c{step}", ok=True, duration_s=0.001, output_chars=800)
-    w.emit(MessageEvent, message={"role": "tool", "tool_call_id": f"c{step}", "content": "x = 1\n" * 100}, step=step)
+    emit_read_step(w, step, "x = 1\n" * 100, usage=(1000 + 100 * step, 40), latency_s=0.5, duration_s=0.001)
 
 
 class TimedApp(StudioApp):
@@ -104,7 +88,7 @@ class TimedApp(StudioApp):
         super()._display(screen, renderable)
         if renderable is None or self.seen_at is not None or not isinstance(screen, RolloutScreen):
             return
-        if screen.query_one("#calls").row_count >= self.want:
+        if screen.query_one("#calls", DataTable).row_count >= self.want:
             self.seen_at, self.seen_cpu = time.perf_counter(), time.process_time()
 
 
@@ -113,7 +97,8 @@ async def latency(root: Path, steps: int, mode: str) -> tuple[list[float], list[
     w = make_running_batch(root)
     app = TimedApp(root, labeler="bench", start="rollout", tail_interval=0.5)
     app.state.rollout_uid = f"{BATCH_ID}/{RID}"
-    out, cpu = [], []
+    out: list[float] = []
+    cpu: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(1.0)  # first ingest and first frames
         assert app.watcher is not None and app.watcher.mode == mode, app.watcher and app.watcher.mode
@@ -188,8 +173,8 @@ def main() -> None:
     if a.before:
         runs.append(("before", "events", a.before))
     for label, mode, exe in runs:
-        cpu = idle_cpu(a.out / f"idle-{label}", a.idle, mode, exe)
-        print(f"  {label:8s} {cpu:.2f} CPU s = {100 * cpu / a.idle:.2f}% of one core")
+        spent = idle_cpu(a.out / f"idle-{label}", a.idle, mode, exe)
+        print(f"  {label:8s} {spent:.2f} CPU s = {100 * spent / a.idle:.2f}% of one core")
     print(f"  (load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 

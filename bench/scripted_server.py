@@ -18,7 +18,9 @@ import argparse
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -27,6 +29,17 @@ from tests.doubles.loop_policies import AlternatePolicy, RepeatPolicy, SameWrong
 from tests.doubles.scripted_llm import SCRIPTS, MixedPolicy, ScriptedLLM, ScriptedPolicy
 
 STUCK = {"repeat": RepeatPolicy, "alternate": AlternatePolicy, "same_wrong_fix": SameWrongFixPolicy}
+
+
+class Delayed:
+    """A policy that waits ``delay`` seconds before each answer (a slow model)."""
+
+    def __init__(self, inner: Callable[[Any], Any], delay: float, suite: Any) -> None:
+        self.inner, self.delay, self.suite = inner, delay, suite
+
+    def __call__(self, req: Any) -> Any:
+        time.sleep(self.delay)
+        return self.inner(req)
 
 
 def main() -> None:
@@ -39,18 +52,13 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0, help="0 = any free port")
     args = ap.parse_args()
     suite = load_suite(args.suite)
+    policy: Callable[[Any], Any]
     if args.stuck:
         policy = STUCK[args.stuck](suite)
     else:
         policy = ScriptedPolicy(suite, args.script) if args.script else MixedPolicy(suite, pass_prob=args.pass_prob)
     if args.delay:
-        inner = policy
-
-        def policy(req, inner=inner):
-            time.sleep(args.delay)
-            return inner(req)
-
-        policy.suite = suite
+        policy = Delayed(policy, args.delay, suite)
     llm = ScriptedLLM(policy, port=args.port).start()
     print(f"scripted model for suite {suite.name} at {llm.base_url}  (Ctrl-C to stop)", flush=True)
     try:

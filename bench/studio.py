@@ -197,11 +197,13 @@ async def first_screen(root: Path) -> tuple[float, float]:
     return frame, pair
 
 
-async def next_pair(root: Path, presses: int) -> list[float]:
+async def _press_to_next_pair(root: Path, presses: int, key: str, *, undo: bool = False) -> list[float]:
+    """Keypress ``key`` to the first frame showing the next pair with both diffs ready."""
     app = TimedApp(root, labeler="bench", tail_interval=None)
     out: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
+        assert isinstance(screen, PairsScreen)
         while screen.pair is None or not all(v.ready for v in screen.query(DiffView)):
             await pilot.pause(0.01)
         for _ in range(presses):
@@ -217,41 +219,23 @@ async def next_pair(root: Path, presses: int) -> list[float]:
             app.watch_for = screen.queue[screen.index + 1]
             app.seen_at = None
             t0 = time.perf_counter()
-            await pilot.press("n")
+            await pilot.press(key)
             while app.seen_at is None:
                 await pilot.pause(0.001)
             out.append(app.seen_at - t0)
+        if undo:  # leave the store as found: the verdicts are undone (the log keeps both)
+            for _ in out:
+                app.store.undo()
     return out
+
+
+async def next_pair(root: Path, presses: int) -> list[float]:
+    return await _press_to_next_pair(root, presses, "n")
 
 
 async def next_after_verdict(root: Path, presses: int) -> list[float]:
-    """Keypress `c` to the first frame showing the next pair with both diffs ready."""
-    app = TimedApp(root, labeler="bench", tail_interval=None)
-    out: list[float] = []
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        while screen.pair is None or not all(v.ready for v in screen.query(DiffView)):
-            await pilot.pause(0.01)
-        for _ in range(presses):
-            for w in list(app.workers):  # the prefetch (a person reads the pair meanwhile)
-                try:
-                    await w.wait()
-                except Exception:
-                    pass
-            await pilot.pause()
-            if screen.index + 1 >= len(screen.queue):
-                break
-            app.watch_for = screen.queue[screen.index + 1]
-            app.seen_at = None
-            t0 = time.perf_counter()
-            await pilot.press("c")
-            while app.seen_at is None:
-                await pilot.pause(0.001)
-            out.append(app.seen_at - t0)
-        # Leave the store as found: the verdicts are undone (the log keeps both).
-        for _ in out:
-            app.store.undo()
-    return out
+    """Keypress `c` (confirm) to the next pair, ready."""
+    return await _press_to_next_pair(root, presses, "c", undo=True)
 
 
 def ensure_queue_store(root: Path, rollouts: int) -> int:

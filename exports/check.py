@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from exports.formats import FORMATS, detect_format, family, line_family, rule_errors
+from exports.formats import FORMATS, detect_format, family, line_family
+from exports.rules import rule_errors
 
 MAX_ERRORS = 10_000  # a wholly wrong file stops being listed here (the count goes on)
 

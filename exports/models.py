@@ -1,6 +1,6 @@
 """Pydantic models of the training-file formats (one per format, ``extra="forbid"``).
 
-Each model runs the rule walker (exports.formats.rule_errors) before field validation,
+Each model runs the rule walker (exports.rules.rule_errors) before field validation,
 so a record the exporter builds obeys exactly the rules ``repo-agent check`` enforces.
 """
 
@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from exports.formats import Errors, rule_errors
+from exports.rules import Errors, rule_errors
 
 
 class RecordError(ValueError):

@@ -24,7 +24,7 @@ class PrefsSummary:
     batch_dir: Path
     tasks: int
     rollouts: int
-    report: ExportReport | None  # None when nothing could be exported
+    report: ExportReport  # a dry run's when nothing could be exported (``error`` says why)
     no_contrast_tasks: list[str] = field(default_factory=list)
     by_contrast: dict[str, int] = field(default_factory=dict)  # of the exported pairs
     noisy_dropped: dict[str, int] = field(default_factory=dict)  # flag -> pairs dropped
@@ -87,19 +87,21 @@ def run_prefs(
     batch_id = Path(batch_dir).name
     options = options.model_copy(update={"auto": True, "batches": [batch_id]})  # this batch's pairs only
     tasks = task_ids or [t.id for t in suite.tasks]
+    error = None
+    try:
+        report = export_dpo(store, out, options)
+    except ExportError as exc:
+        error = str(exc)
+        report = export_dpo(store, out, options, dry_run=True)
     summary = PrefsSummary(
         batch_dir=Path(batch_dir),
         tasks=len(tasks),
         rollouts=len(batch.results),
-        report=None,
+        report=report,
         no_contrast_tasks=[t for t in built.no_contrast_tasks if t in set(tasks)],
+        error=error,
         batch=batch,
     )
-    try:
-        summary.report = export_dpo(store, out, options)
-    except ExportError as exc:
-        summary.error = str(exc)
-        summary.report = export_dpo(store, out, options, dry_run=True)
     skipped = summary.report.skipped
     summary.noisy_dropped = {k.split(":", 1)[1]: v for k, v in skipped.items() if k.startswith("noisy:")}
     if summary.report.path and summary.report.meta_path:

@@ -39,6 +39,21 @@ class _Invalid(Exception):
     pass
 
 
+# What a line that is not a valid event raises while it is parsed and dispatched.
+BAD_LINE = (_Invalid, ValueError, KeyError, TypeError, AttributeError, RecursionError)
+
+
+def why_invalid(exc: BaseException) -> str:
+    """The reason an invalid line is listed with, from what parsing it raised."""
+    if isinstance(exc, _Invalid):
+        return str(exc)
+    if isinstance(exc, ValueError):  # json's errors, bad UTF-8 included
+        return "not JSON"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    return "not an event object"
+
+
 @dataclass
 class RolloutAccum:
     """The running state of one rollout's row while its trace is read (maybe in pieces)."""
@@ -379,17 +394,8 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
             if handler is None:
                 raise _Invalid(f"unknown event kind {d['kind']!r}")
             handler(acc, d, off)
-        except _Invalid as exc:
-            acc.invalid.append((line_no, off, str(exc)))
-            continue
-        except ValueError:
-            acc.invalid.append((line_no, off, "not JSON"))
-            continue
-        except KeyError as exc:
-            acc.invalid.append((line_no, off, f"missing field {exc}"))
-            continue
-        except (TypeError, AttributeError, RecursionError):
-            acc.invalid.append((line_no, off, "not an event object"))
+        except BAD_LINE as exc:  # only a bad line pays for the reason
+            acc.invalid.append((line_no, off, why_invalid(exc)))
             continue
         acc.events += 1
     return ChunkRead(base_offset + end, line_no, torn)
@@ -413,17 +419,8 @@ def _parse_bytes(acc: RolloutAccum, body: bytes, base_offset: int, line_no: int,
             continue
         try:
             _dispatch(acc, HANDLERS, loads(raw), off)  # bad bytes escaped as "\xNN" text
-        except _Invalid as exc:
-            acc.invalid.append((line_no, off, str(exc)))
-            continue
-        except ValueError:
-            acc.invalid.append((line_no, off, "not JSON"))
-            continue
-        except KeyError as exc:
-            acc.invalid.append((line_no, off, f"missing field {exc}"))
-            continue
-        except (TypeError, AttributeError, RecursionError):
-            acc.invalid.append((line_no, off, "not an event object"))
+        except BAD_LINE as exc:  # only a bad line pays for the reason
+            acc.invalid.append((line_no, off, why_invalid(exc)))
             continue
         acc.events += 1
     return ChunkRead(base_offset + pos, line_no, torn)

@@ -237,6 +237,29 @@ def write_rollout(batch_dir: Path, r: Rollout, *, batch_id: str | None = None, u
     return path
 
 
+def emit_read_step(
+    w: TraceWriter,
+    step: int,
+    output: str,
+    *,
+    usage: tuple[int, int] = (10, 2),
+    latency_s: float = 0.1,
+    duration_s: float = 0.01,
+) -> None:
+    """One step as the engine writes it to a trace that is still growing: the model call, its
+    assistant message asking to read ``src/f{step}.py``, the call, its result and the tool message."""
+    args = {"rel_path": f"src/f{step}.py"}
+    call_id = f"c{step}"
+    call = {"id": call_id, "type": "function", "function": {"name": "read_file", "arguments": json.dumps(args)}}
+    w.emit(LlmCall, step=step, latency_s=latency_s, usage={"prompt_tokens": usage[0], "completion_tokens": usage[1]})
+    w.emit(MessageEvent, step=step, message={"role": "assistant", "content": None, "tool_calls": [call]})
+    w.emit(
+        ToolCallEvent, step=step, call_id=call_id, name="read_file", arguments=json.dumps(args), args=args, valid=True
+    )
+    w.emit(ToolResultEvent, step=step, call_id=call_id, ok=True, duration_s=duration_s, output_chars=len(output))
+    w.emit(MessageEvent, step=step, message={"role": "tool", "tool_call_id": call_id, "content": output})
+
+
 def write_batch(
     root: Path,
     name: str,

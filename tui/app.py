@@ -12,9 +12,10 @@ Nothing is loaded eagerly; an idle studio has no timer running.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -24,7 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
-from tui.keymap import assign_ids
+from tui.bindings import assign_ids
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
 from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
@@ -47,7 +48,7 @@ def _meta_stat(batch_dir: str) -> tuple | None:
 class StudioApp(App):
     CSS_PATH = Path(__file__).with_name("studio.tcss")  # absolute: subclasses elsewhere find it
     TITLE = "repo-agent studio"
-    MODES = screen_classes()
+    MODES: ClassVar[dict[str, str | Callable[[], Screen]]] = {**screen_classes()}
     BINDINGS = [
         # Shown in the tab bar at the top (always visible), so the footer keeps its room
         # for the screen's own keys; listed in help and the palette like every key.
@@ -69,7 +70,7 @@ class StudioApp(App):
         bell: bool = True,
         keymap: dict[str, str] | None = None,
     ) -> None:
-        assign_ids()  # binding ids a keymap names (tui/keymap.py); before the app copies its own
+        assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
         if keymap:
             self.set_keymap(keymap)
@@ -115,7 +116,7 @@ class StudioApp(App):
         # The screen reads the new bytes itself first; the store's ingest (a thread that
         # competes for the interpreter) follows a moment later, once per burst of writes.
         screen = self._active_screen()
-        if hasattr(screen, "traces_changed"):
+        if isinstance(screen, StudioScreen):
             screen.traces_changed(msg.paths)
         if not self._ingest_soon:
             self._ingest_soon = True
@@ -129,7 +130,7 @@ class StudioApp(App):
         if self.watcher is not None:
             self.watcher.stop()
         for cancel in self.state.running_batches.values():
-            cancel.set()  # type: ignore[attr-defined]
+            cancel.set()
         try:
             self.store.close()
         except Exception:
@@ -284,7 +285,7 @@ class StudioApp(App):
         if self.current_mode != mode:
             self.switch_mode(mode)
 
-    def action_back(self) -> None:
+    def action_back(self) -> None:  # type: ignore[override]  # Textual's is async; actions may be either
         if len(self.screen_stack) > 1:  # a modal: close it
             self.pop_screen()
             return

@@ -225,7 +225,7 @@ def _highlight(lines: list[str], lexer: str) -> list[Text]:
         return [Text(line) for line in lines]
     syntax = Syntax("", lexer, theme=THEME, background_color="default")
     text = syntax.highlight("\n".join(lines))
-    parts = text.split("\n", allow_blank=True)
+    parts = list(text.split("\n", allow_blank=True))
     if len(parts) < len(lines):  # defensive: never lose a line
         parts += [Text(line) for line in lines[len(parts) :]]
     out = []

@@ -8,64 +8,30 @@
 
 An action's name is its description in `?` lowercased, spaces as ``_`` ("Open A" ->
 ``open_a``, "Split/unified" -> ``split_unified``). Each binding gets the id ``<section>.<name>``, which Textual's keymap
-(`App.set_keymap`) looks up, so the footer, `?` and the keys themselves agree. A file
+(`App.set_keymap`) looks up (tui/bindings.py), so the footer, `?` and the keys themselves agree. A file
 that does not parse, names an unknown section or action, or binds one key to two
 actions of a screen is one `KeymapError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import tomllib
 from pathlib import Path
 
 from textual.binding import Binding
 from textual.dom import DOMNode
 
-from tui.screens.registry import SCREENS
-
-GLOBAL = "everywhere"
+from tui.app import StudioApp
+from tui.bindings import GLOBAL, action_name, active_keys, scopes
 
 
 class KeymapError(Exception):
     """The keymap file cannot be used (the message says which file and why)."""
 
 
-def action_name(b: Binding) -> str:
-    text = b.description or b.action.split("(")[0]
-    return "_".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
-
-
 def _bindings(cls: type[DOMNode]) -> list[Binding]:
     merged = cls._merged_bindings
     return [b for bs in merged.key_to_bindings.values() for b in bs] if merged else []
-
-
-def scopes() -> dict[str, type[DOMNode]]:
-    """Section name -> the class whose bindings it rebinds."""
-    from tui.app import StudioApp
-
-    out: dict[str, type[DOMNode]] = {GLOBAL: StudioApp}
-    out.update({s.mode: s.load() for s in SCREENS})
-    return out
-
-
-def assign_ids() -> None:
-    """Give every app and screen binding the id ``<section>.<action name>`` (idempotent:
-    ids only depend on the classes, so every app in a process sees the same ones)."""
-    for section, cls in scopes().items():
-        merged = cls._merged_bindings
-        if merged is None:
-            continue
-        for key, bs in merged.key_to_bindings.items():
-            merged.key_to_bindings[key] = [
-                b if b.id else dataclasses.replace(b, id=f"{section}.{action_name(b)}") for b in bs
-            ]
-
-
-def binding_id(section: str, b: Binding) -> str:
-    return b.id or f"{section}.{action_name(b)}"
 
 
 def load_keymap(path: Path) -> dict[str, str]:
@@ -76,7 +42,7 @@ def load_keymap(path: Path) -> dict[str, str]:
         raise KeymapError(f"keymap {path}: cannot read it ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise KeymapError(f"keymap {path}: not valid TOML ({exc})") from None
-    known = scopes()
+    known = scopes(StudioApp)
     names = {s: {action_name(b): b for b in _bindings(cls)} for s, cls in known.items()}
     keymap: dict[str, str] = {}
     for section, table in data.items():
@@ -96,14 +62,6 @@ def load_keymap(path: Path) -> dict[str, str]:
             keymap[f"{section}.{name}"] = ",".join(k.strip() for k in keys.split(","))
     _check_clashes(path, keymap, names)
     return keymap
-
-
-def active_keys(section: str, b: Binding, keymap: dict[str, str]) -> list[str]:
-    """The keys that fire ``b`` under ``keymap``, in Textual's long form ("?" -> question_mark)."""
-    from textual.keys import _normalize_key_list
-
-    keys = keymap.get(binding_id(section, b), b.key)
-    return [k for k in _normalize_key_list(keys).split(",") if k]
 
 
 def _check_clashes(path: Path, keymap: dict[str, str], names: dict[str, dict[str, Binding]]) -> None:

@@ -136,9 +136,10 @@ class LiveTrace:
             if e.from_text:  # an imported text action: the next user message is its observation
                 self._text_calls.append(cv)
         elif isinstance(e, ToolResultEvent):
-            cv = self._by_id.get(e.call_id)
-            if cv is not None:
-                cv.ok, cv.duration_s, cv.error, cv.truncated = e.ok, e.duration_s, e.error, e.truncated
+            answered = self._by_id.get(e.call_id)
+            if answered is not None:
+                answered.ok, answered.duration_s = e.ok, e.duration_s
+                answered.error, answered.truncated = e.error, e.truncated
         elif isinstance(e, MessageEvent):
             m = e.message
             if m.get("role") == "tool":
@@ -203,7 +204,7 @@ class TraceWatcher:
     def __init__(
         self,
         root: Path,
-        on_change: Callable[[set[Path]], None],
+        on_change: Callable[[set[Path]], object],  # what it returns is not used
         *,
         poll_s: float = 0.5,
         step_ms: int = 20,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labeling.records import PairFilter
+
+if TYPE_CHECKING:
+    from agent.executor import RolloutCancels
 
 
 @dataclass
@@ -55,9 +60,9 @@ class StudioState:
     ingest: IngestState = field(default_factory=IngestState)
     store_version: int = 0  # bumped after each ingest that changed something
     # Batches launched from this studio that are still running: batch_id -> cancel flag.
-    running_batches: dict[str, object] = field(default_factory=dict)
-    # The same batches' per-rollout stop flags (agent.batch.RolloutCancels), for the fleet view.
-    rollout_cancels: dict[str, object] = field(default_factory=dict)
+    running_batches: dict[str, threading.Event] = field(default_factory=dict)
+    # The same batches' per-rollout stop flags, for the fleet view.
+    rollout_cancels: dict[str, RolloutCancels] = field(default_factory=dict)
 
     @property
     def split_diff(self) -> bool:

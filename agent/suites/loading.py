@@ -10,7 +10,6 @@ and pass with its reference fix.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -19,8 +18,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from agent.final_verdict import final_test_run
 from agent.suites.models import DirSource, GitSource, Suite, SuiteError, Task
-from agent.workspace import Workspace, copy_tree
+from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
 SUITES_DIR = Path(__file__).parent  # the shipped suites live beside this module
 BUILTIN = {"mini-bugs": SUITES_DIR / "mini_bugs" / "suite.json"}
@@ -201,20 +201,6 @@ def load_quixbugs(
 # --------------------------------------------------------------------------- checking
 
 
-def has_reference_fix(task: Task) -> bool:
-    return bool(task.reference_fix or task.reference_fix_files)
-
-
-def apply_reference_fix(suite: Suite, task: Task, ws: Workspace) -> None:
-    base = Path(suite.base_dir or ".")
-    if task.reference_fix:
-        copy_tree(base / task.reference_fix, ws.path)
-    for dst, fix in task.reference_fix_files.items():
-        target = ws.resolve(dst)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(base / fix, target)
-
-
 def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> TaskCheck:
     ws = Workspace.create(suite, task, root, sandbox=sandbox)
     try:
@@ -224,7 +210,7 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
         with_fix: bool | None = None
         if has_reference_fix(task):
             apply_reference_fix(suite, task, ws)
-            after, tampered = ws.final_test_run()
+            after, tampered = final_test_run(ws)
             with_fix = after.passed and not tampered
             detail += f"; with fix: {after.summary}"
             if tampered:  # a "fix" that edits the tests proves nothing about the task

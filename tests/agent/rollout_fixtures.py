@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.batch import run_batch
 from agent.providers import OpenAIProvider, RetryPolicy
 from agent.suites.loading import load_suite
 from tests.doubles.scripted_llm import ScriptedLLM
@@ -84,6 +85,18 @@ def scripted():
         s.close()
 
 
+def scripted_batch(suite, factory, batch_dir: Path, tmp_path: Path, **kw):
+    """``run_batch`` as the tests call it: provider "openai", model "scripted", workspaces under tmp_path/ws."""
+    return run_batch(
+        suite, factory, batch_dir, provider_name="openai", model="scripted", workspace_root=tmp_path / "ws", **kw
+    )
+
+
+def model_flags(server: ScriptedLLM, model: str = "scripted") -> list[str]:
+    """The CLI flags that point a command at a scripted model server."""
+    return ["--llm-provider", "openai", "--model", model, "--base-url", server.base_url]
+
+
 def openai_for(server: ScriptedLLM, **kw) -> OpenAIProvider:
     return OpenAIProvider("scripted", base_url=server.base_url, retry=kw.pop("retry", FAST_RETRY), **kw)
 
@@ -97,4 +110,6 @@ __all__ = [
     "tiny_suite",
     "scripted",
     "openai_for",
+    "model_flags",
+    "scripted_batch",
 ]

@@ -21,7 +21,7 @@ from agent.batch import BatchMismatch, run_batch
 from agent.loop import RolloutConfig
 from agent.suites.loading import load_suite
 from agent.trace import read_batch_meta, read_trace, rollout_id_for, trace_path
-from tests.agent.rollout_fixtures import _FILES, openai_for, scripted  # noqa: F401
+from tests.agent.rollout_fixtures import _FILES, model_flags, openai_for, scripted, scripted_batch  # noqa: F401
 from tests.doubles.scripted_llm import MixedPolicy
 from tui.cli import main
 
@@ -91,19 +91,20 @@ def rollouts_started(server) -> Counter:
 
 def _run(suite, server, batch_dir, tmp_path, cfg, **kw):
     provider = openai_for(server)
-    return run_batch(
+    return scripted_batch(
         suite,
         lambda t, s: provider,
         batch_dir,
-        provider_name="openai",
-        model="scripted",
-        workspace_root=tmp_path / "ws",
+        tmp_path,
         allocation="adaptive",
         allocation_config=cfg,
         config=RolloutConfig(max_iters=6),
         **kw,
     )
 
+
+# The CLI's adaptive batch on this suite: give up after 3 rollouts, 2 workers, short rollouts.
+ADAPTIVE_FLAGS = ["--allocation", "adaptive", "--give-up-after", "3", "--max-workers", "2", "--max-iters", "6"]
 
 CFG = AllocationConfig(budget_rollouts=12, give_up_after=3, initial_per_task=2)
 
@@ -153,10 +154,7 @@ def test_cancel_then_resume_stays_in_budget_and_reruns_no_finished_rollout(suite
             "run",
             "--suite",
             str(suite.base_dir / "suite.json"),
-            "--model",
-            "scripted",
-            "--base-url",
-            server.base_url,
+            *model_flags(server),
             "--max-workers",
             "2",
             "--max-iters",
@@ -201,20 +199,10 @@ def test_run_command_adaptive_prints_where_the_budget_went(suite_path, suite, sc
             "run",
             "--suite",
             str(suite_path),
-            "--model",
-            "scripted",
-            "--base-url",
-            server.base_url,
-            "--allocation",
-            "adaptive",
+            *model_flags(server),
+            *ADAPTIVE_FLAGS,
             "--budget-rollouts",
             "12",
-            "--give-up-after",
-            "3",
-            "--max-workers",
-            "2",
-            "--max-iters",
-            "6",
             "--trace-dir",
             str(tmp_path / "runs"),
         ]
@@ -249,22 +237,10 @@ def test_prefs_command_adaptive_shows_the_allocation_and_exports_pass_fail_pairs
             "prefs",
             "--suite",
             str(suite_path),
-            "--llm-provider",
-            "openai",
-            "--model",
-            "scripted",
-            "--base-url",
-            server.base_url,
-            "--allocation",
-            "adaptive",
+            *model_flags(server),
+            *ADAPTIVE_FLAGS,
             "--budget-rollouts",
             "10",
-            "--give-up-after",
-            "3",
-            "--max-workers",
-            "2",
-            "--max-iters",
-            "6",
             "--pair-strategy",
             "pass-fail",
             "--out",

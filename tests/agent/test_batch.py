@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from agent.batch import LocalExecutor, run_batch
+from agent.batch import run_batch
+from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
 from agent.trace import LlmCall, read_batch_meta, read_trace, trace_path
@@ -15,9 +16,7 @@ from tests.doubles.scripted_llm import MixedPolicy, ScriptedPolicy
 def _batch(suite, factory, batch_dir, tmp_path, **kw):
     kw.setdefault("rollouts", 2)
     kw.setdefault("seed", 10)
-    return run_batch(
-        suite, factory, batch_dir, provider_name="openai", model="scripted", workspace_root=tmp_path / "ws", **kw
-    )
+    return scripted_batch(suite, factory, batch_dir, tmp_path, **kw)
 
 
 def test_batch_runs_every_rollout_with_its_seed(tiny_suite, scripted, tmp_path):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agent.batch import RolloutCancels, run_batch
+from agent.batch import run_batch
+from agent.executor import RolloutCancels
 from agent.loop import RolloutConfig
 from agent.trace import LlmCall, read_batch_meta, read_trace, trace_path
 from tests.agent.rollout_fixtures import *

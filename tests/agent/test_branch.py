@@ -14,7 +14,7 @@ from agent.branch import BranchError, action_key, decision_points, parse_at, run
 from agent.loop import RolloutConfig
 from agent.trace import read_batch_meta, read_trace, trace_path
 from exports.layouts import clean_message
-from tests.agent.rollout_fixtures import openai_for, scripted  # noqa: F401
+from tests.agent.rollout_fixtures import model_flags, openai_for, scripted  # noqa: F401
 from tests.agent.test_adaptive_batch import FAST, suite, suite_path  # noqa: F401
 from tests.doubles.scripted_llm import MixedPolicy
 from tui.cli import main
@@ -133,12 +133,7 @@ def test_branch_ingest_export_step_check_end_to_end(suite, parent, tmp_path, cap
             "2",
             "--seed",
             "101",
-            "--llm-provider",
-            "openai",
-            "--model",
-            "scripted",
-            "--base-url",
-            server.base_url,
+            *model_flags(server),
             "--max-workers",
             "2",
         ]

@@ -6,9 +6,8 @@ import random
 
 import pytest
 
-from agent.final_verdict import config_tamper, judge_canaries, plant
-from agent.suites.loading import apply_reference_fix
-from agent.workspace import Workspace
+from agent.final_verdict import config_tamper, final_test_run, judge_canaries, plant
+from agent.workspace import Workspace, apply_reference_fix
 from tests.agent.conftest import ADD_TASK
 
 
@@ -37,7 +36,7 @@ def test_canaries_look_like_the_tasks_tests_and_behave(ws):
 
 def test_final_run_passes_an_honest_fix_and_removes_its_canaries(ws):
     apply_reference_fix(ws.suite, ws.task, ws)
-    result, tampered = ws.final_test_run()
+    result, tampered = final_test_run(ws)
     assert result.passed and tampered == [] and result.tamper == [] and result.error is None
     assert result.counts.collected == 3
     assert (ws.path / "tests/test_add.py").read_text() == ADD_TASK["tests/test_add.py"]

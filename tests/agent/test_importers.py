@@ -61,16 +61,7 @@ def test_swe_agent_function_calling_run(tmp_path: Path, calls_as_repr: bool) -> 
     assert edit["properties"]["start_line"]["type"] == "integer"
     msgs = t.conversation()
     check_shape(msgs)
-    assert [m["role"] for m in msgs] == [
-        "system",
-        "user",
-        "assistant",
-        "tool",
-        "assistant",
-        "tool",
-        "assistant",
-        "tool",
-    ]
+    assert [m["role"] for m in msgs] == ["system", "user", *["assistant", "tool"] * 3]
     assert msgs[2]["tool_calls"][0]["function"] == {"name": "open", "arguments": '{"path": "calc.py"}'}
     calls = [e for e in t.events if e.kind == "tool_call"]
     assert [(c.name, c.valid) for c in calls] == [("open", True), ("edit", False), ("submit", True)]
@@ -136,14 +127,7 @@ def test_mini_swe_agent_toolcall_v2(tmp_path: Path) -> None:
     assert [x["function"]["name"] for x in t.start.tools] == ["bash"]
     msgs = t.conversation()
     check_shape(msgs)
-    assert [m["role"] for m in msgs] == [
-        "system",
-        "user",
-        "assistant",
-        "tool",
-        "assistant",
-        "tool",
-    ]  # exit message dropped
+    assert [m["role"] for m in msgs] == ["system", "user", *["assistant", "tool"] * 2]  # exit message dropped
     assert msgs[2]["content"] is None and msgs[2]["tool_calls"][0]["id"] == "t1"
     calls = [e for e in t.events if e.kind == "tool_call"]
     assert [c.valid for c in calls] == [True, False]  # "cmd" instead of the required "command"

@@ -22,6 +22,7 @@ from agent.trace import (
 )
 from tests.agent.rollout_fixtures import *
 from tests.doubles.scripted_llm import ScriptedPolicy
+from tests.factories import TOOL_NAMES
 
 
 def _run(suite, provider, tmp_path, task_id="fix_gcd", seed=3, name="r", **cfg):
@@ -49,14 +50,7 @@ def test_clean_rollout_passes_and_trace_holds_every_event(tiny_suite, scripted, 
     assert kinds[0] == "rollout_start" and kinds[-1] == "rollout_end"
     start = read.start
     assert isinstance(start, RolloutStart) and start.seed == 3 and start.provider == "openai"
-    assert {t["function"]["name"] for t in start.tools} == {
-        "list_dir",
-        "read_file",
-        "write_file",
-        "grep",
-        "run_tests",
-        "finish",
-    }
+    assert {t["function"]["name"] for t in start.tools} == set(TOOL_NAMES)
     # Every request carried the rollout's seed and temperature.
     assert server.requests and all(b["seed"] == 3 and b["temperature"] == 0.3 for b in server.requests)
     # One llm_call per step; tool_call/tool_result pairs share step and call_id.

@@ -121,7 +121,8 @@ def test_a_hung_server_is_recorded_as_a_stall_and_the_rollout_goes_on(tiny_suite
 
 
 def test_one_rollout_is_stopped_and_the_batch_goes_on(tiny_suite, scripted, tmp_path):
-    from agent.batch import RolloutCancels, run_batch
+    from agent.batch import run_batch
+    from agent.executor import RolloutCancels
     from agent.trace import LlmCall, trace_path
 
     server = scripted(RepeatPolicy(tiny_suite))

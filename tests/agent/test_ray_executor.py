@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.batch import LocalExecutor, run_batch
+from agent.batch import run_batch
+from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig
 from agent.ray_executor import RayExecutor, import_ray
 from agent.trace import read_batch_meta, read_trace, trace_path
@@ -76,17 +77,7 @@ def worker_pid(rollout_id: str) -> int | None:
 def _batch(suite, provider, batch_dir, tmp_path, executor, **kw):
     kw.setdefault("rollouts", 2)
     kw.setdefault("seed", 10)
-    return run_batch(
-        suite,
-        lambda t, s: provider,
-        batch_dir,
-        provider_name="openai",
-        model="scripted",
-        workspace_root=tmp_path / "ws",
-        executor=executor,
-        max_workers=2,
-        **kw,
-    )
+    return scripted_batch(suite, lambda t, s: provider, batch_dir, tmp_path, executor=executor, max_workers=2, **kw)
 
 
 def _kinds(path: Path) -> list[str]:
@@ -124,7 +115,9 @@ def test_same_seeds_give_the_same_outcomes_under_threads_and_ray(local_ray, tiny
     assert len(events) == sum(len(_kinds(trace_path(tmp_path / "r", rid))) for rid in outcomes(threads))
 
 
-def test_events_reach_the_trace_file_while_the_task_runs(local_ray, tiny_suite, scripted, tmp_path):
+def _start_held_batch(tiny_suite, scripted, tmp_path):
+    """A one-rollout-per-task Ray batch in a thread, its seed-10 rollout held at its first
+    model turn: (gate, thread, done), ``done`` gets the summary when the batch returns."""
     gate = Gate(ScriptedPolicy(tiny_suite, "clean"), seed=10, turn=1)
     provider = openai_for(scripted(gate))
     done: list = []
@@ -132,6 +125,11 @@ def test_events_reach_the_trace_file_while_the_task_runs(local_ray, tiny_suite, 
         target=lambda: done.append(_batch(tiny_suite, provider, tmp_path / "b", tmp_path, RayExecutor(2), rollouts=1))
     )
     t.start()
+    return gate, t, done
+
+
+def test_events_reach_the_trace_file_while_the_task_runs(local_ray, tiny_suite, scripted, tmp_path):
+    gate, t, done = _start_held_batch(tiny_suite, scripted, tmp_path)
     try:
         assert gate.reached.wait(WAIT_S)
 
@@ -152,13 +150,7 @@ def test_events_reach_the_trace_file_while_the_task_runs(local_ray, tiny_suite, 
 
 
 def test_a_worker_killed_mid_rollout_is_retried_and_the_batch_completes(local_ray, tiny_suite, scripted, tmp_path):
-    gate = Gate(ScriptedPolicy(tiny_suite, "clean"), seed=10, turn=1)
-    provider = openai_for(scripted(gate))
-    done: list = []
-    t = threading.Thread(
-        target=lambda: done.append(_batch(tiny_suite, provider, tmp_path / "b", tmp_path, RayExecutor(2), rollouts=1))
-    )
-    t.start()
+    gate, t, done = _start_held_batch(tiny_suite, scripted, tmp_path)
     try:
         assert gate.reached.wait(WAIT_S)
         victim = gate.rollout_id

@@ -9,6 +9,7 @@ import pytest
 
 from agent.tools import GREP_MAX_MATCHES, TOOL_ARGS, ToolBox, cut
 from agent.workspace import Workspace
+from tests.factories import TOOL_NAMES
 
 from .conftest import ADD_TASK
 
@@ -27,14 +28,7 @@ def tools(ws):
 
 def test_schemas_are_openai_tools(tools):
     schemas = tools.schemas()
-    assert [s["function"]["name"] for s in schemas] == [
-        "list_dir",
-        "read_file",
-        "write_file",
-        "grep",
-        "run_tests",
-        "finish",
-    ]
+    assert [s["function"]["name"] for s in schemas] == list(TOOL_NAMES)  # in this order
     json.dumps(schemas)
     by_name = {s["function"]["name"]: s["function"] for s in schemas}
     for name, fn in by_name.items():

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from unidiff import PatchSet
 
+from agent.final_verdict import final_test_run
 from agent.suites.loading import SuiteError, load_suite
 from agent.suites.models import GitSource, Suite, Task
 from agent.workspace import PathEscape, Workspace, files_in_patch
@@ -69,7 +70,7 @@ def test_final_run_restores_tampered_tests(ws):
     (ws.path / "tests" / "test_extra.py").write_text("def test_x():\n    assert True\n")
     (ws.path / "conftest.py").write_text("# sneaky\n")
     assert ws.run_tests().passed  # during the rollout the edited tests pass
-    result, tampered = ws.final_test_run()
+    result, tampered = final_test_run(ws)
     assert tampered == ["conftest.py", "tests/test_add.py", "tests/test_extra.py"]
     assert not result.passed  # the real tests, restored, still fail on the unfixed code
     assert result.counts.collected == 3
@@ -80,7 +81,7 @@ def test_final_run_restores_tampered_tests(ws):
 
 def test_deleted_protected_dir_is_tampered_and_restored(ws):
     shutil.rmtree(ws.path / "tests")
-    result, tampered = ws.final_test_run()
+    result, tampered = final_test_run(ws)
     assert tampered == ["tests/test_add.py"]
     assert (ws.path / "tests" / "test_add.py").is_file()
     assert not result.passed
@@ -88,7 +89,7 @@ def test_deleted_protected_dir_is_tampered_and_restored(ws):
 
 def test_honest_fix_passes_untampered(ws):
     (ws.path / "add.py").write_text(ADD_TASK["_fix/add.py"])
-    result, tampered = ws.final_test_run()
+    result, tampered = final_test_run(ws)
     assert tampered == []
     assert result.passed and result.counts.passed == 3
 
@@ -178,7 +179,7 @@ def test_restore_never_writes_through_a_planted_symlink(tmp_path):
     (elsewhere / "unit" / "test_m.py").write_text("def test_x():\n    assert True\n")
     shutil.rmtree(w.path / "checks")
     os.symlink(elsewhere, w.path / "checks")
-    result, tampered = w.final_test_run()
+    result, tampered = final_test_run(w)
     assert tampered == ["checks/unit/test_m.py"]
     assert not (w.path / "checks").is_symlink()
     assert (w.path / "checks" / "unit" / "test_m.py").read_text().startswith("from m import X")

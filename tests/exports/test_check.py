@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from exports import RULES, check_file, validate_record
-from exports.formats import rule_errors
 from exports.models import RecordError
+from exports.rules import rule_errors
 from tui.cli import main
 
 CALL = {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": '{"rel_path": "a.py"}'}}

@@ -108,26 +108,19 @@ def test_export_killed_mid_write_leaves_the_old_file(env, tmp_path: Path) -> Non
     old = out.read_bytes()
     old_meta = (tmp_path / "dpo.meta.json").read_bytes()
     env_vars = {**os.environ, "REPO_AGENT_EXPORT_KILL_AFTER": "2", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, str(env.store.path), str(out)],
-        env=env_vars,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def export_in_child() -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-c", KILL_SCRIPT, str(env.store.path), str(out)]
+        return subprocess.run(argv, env=env_vars, capture_output=True, text=True, timeout=60)
+
+    proc = export_in_child()
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert "finished" not in proc.stdout
     assert out.read_bytes() == old and (tmp_path / "dpo.meta.json").read_bytes() == old_meta
     stray = list(tmp_path.glob(".dpo.jsonl.tmp-*"))
     assert len(stray) == 1 and stray[0].read_text().count("\n") == 2  # what the killed export had written
     env_vars.pop("REPO_AGENT_EXPORT_KILL_AFTER")
-    proc = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, str(env.store.path), str(out)],
-        env=env_vars,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = export_in_child()
     assert proc.returncode == 0 and "finished" in proc.stdout, proc.stderr
     assert out.read_bytes() != old and not list(tmp_path.glob(".dpo.jsonl.tmp-*"))  # temp cleaned
     assert json.loads((tmp_path / "dpo.meta.json").read_text())["mode"] == "patch+trajectory"

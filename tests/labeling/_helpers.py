@@ -6,25 +6,22 @@ python -m tests.labeling._helpers write BATCH_DIR N      write N rollouts step b
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from agent.trace import (
     BatchMeta,
     FinalEvent,
-    LlmCall,
     MessageEvent,
     Outcome,
     RolloutEnd,
     RolloutStart,
     TestRun,
-    ToolCallEvent,
-    ToolResultEvent,
     TraceWriter,
     trace_path,
     write_batch_meta,
 )
+from tests.factories import emit_read_step
 
 
 def label(db: str, pair_id: str) -> None:
@@ -53,34 +50,7 @@ def write(batch_dir: str, n: int) -> None:
             print("half", flush=True)
             sys.stdin.readline()  # the test ingests once mid-batch, then lets us go on
         for w in writers:
-            w.emit(LlmCall, step=step, latency_s=0.1, usage={"prompt_tokens": 10, "completion_tokens": 2})
-            args = {"rel_path": f"f{step}.py"}
-            w.emit(
-                MessageEvent,
-                step=step,
-                message={
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": f"c{step}",
-                            "type": "function",
-                            "function": {"name": "read_file", "arguments": json.dumps(args)},
-                        }
-                    ],
-                },
-            )
-            w.emit(
-                ToolCallEvent,
-                step=step,
-                call_id=f"c{step}",
-                name="read_file",
-                arguments=json.dumps(args),
-                args=args,
-                valid=True,
-            )
-            w.emit(ToolResultEvent, step=step, call_id=f"c{step}", ok=True, duration_s=0.01, output_chars=len(big))
-            w.emit(MessageEvent, step=step, message={"role": "tool", "tool_call_id": f"c{step}", "content": big})
+            emit_read_step(w, step, big)
     for i, w in enumerate(writers):
         w.emit(TestRun, passed=i % 2 == 0, final=True)
         w.emit(FinalEvent, summary="done")

@@ -24,6 +24,7 @@ from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.trace import TestRun, TraceRead, read_trace
 from tests.agent.conftest import ADD_TASK, write_suite
+from tests.agent.rollout_fixtures import scripted  # noqa: F401 (a fixture: servers closed after the test)
 from tests.doubles.scripted_llm import ScriptedLLM
 from tests.doubles.scripted_policies import PolicyRequest, assistant
 
@@ -37,20 +38,6 @@ def real_bwrap(monkeypatch):
     monkeypatch.delenv("REPO_AGENT_UNSAFE_NO_SANDBOX", raising=False)
     if sandbox_kind() != "bwrap":
         pytest.fail(f"tests/security need a working bwrap: {sandbox_warning()}", pytrace=False)
-
-
-@pytest.fixture
-def scripted():
-    servers: list[ScriptedLLM] = []
-
-    def start(policy, **kw) -> ScriptedLLM:
-        server = ScriptedLLM(policy, **kw).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,22 @@ async def open_launch_form(pilot, **fields: str):
     return modal
 
 
+async def launch_scripted(pilot, suite_path, server, **fields: str) -> None:
+    """Launch from the form against a scripted model server (provider openai, model
+    "scripted"); ``fields`` set the rest of the form as in `open_launch_form`."""
+    await open_launch_form(
+        pilot, suite=str(suite_path), model="scripted", base_url=server.base_url, **fields, provider="openai"
+    )
+    await pilot.press("ctrl+s")
+
+
+async def first_rollout_batch(pilot) -> str:
+    """Wait until the launched batch's first rollout is running: the batch's id."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.state.rollout_uid is not None)
+    return app.state.rollout_uid.split("/")[0]
+
+
 async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
     """For what has no awaitable (another thread's file writes): re-check between pauses."""
     loop = asyncio.get_running_loop()
@@ -97,20 +113,20 @@ async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> 
         await pilot.pause(0.05)
 
 
-def gated_server(suite_path):
-    """A scripted model that plays the clean fix but holds every rollout at step 2 until
-    ``gate`` is set, so a test can act while rollouts are running: (server, gate)."""
+def gated_server(suite_path, scenario: str = "clean", hold_at: int = 2):
+    """A scripted model that plays ``scenario`` but holds every rollout at step ``hold_at``
+    until ``gate`` is set, so a test can act while rollouts are running: (server, gate)."""
     import threading
 
     from agent.suites.loading import load_suite
     from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
 
     suite = load_suite(str(suite_path))
-    inner = ScriptedPolicy(suite, "clean")
+    inner = ScriptedPolicy(suite, scenario)
     gate = threading.Event()
 
     def policy(req):
-        if req.step >= 2:
+        if req.step >= hold_at:
             gate.wait(30)
         return inner(req)
 

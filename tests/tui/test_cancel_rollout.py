@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.agent.rollout_fixtures import write_tiny_suite
-from tests.tui.conftest import gated_server, open_launch_form, settle, wait_until
+from tests.tui.conftest import first_rollout_batch, gated_server, launch_scripted, settle, wait_until
 from tui.screens.runs import RunsScreen
 from tui.widgets.prompt import ConfirmModal
 
@@ -14,18 +14,8 @@ async def test_x_on_a_running_rollout_stops_only_it(tmp_path, traces, make_app):
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await open_launch_form(
-                pilot,
-                suite=str(suite_path),
-                model="scripted",
-                base_url=server.base_url,
-                rollouts="1",
-                workers="2",
-                provider="openai",
-            )
-            await pilot.press("ctrl+s")
-            await wait_until(pilot, lambda: app.state.rollout_uid is not None)
-            batch_id = app.state.rollout_uid.split("/")[0]
+            await launch_scripted(pilot, suite_path, server, rollouts="1", workers="2")
+            batch_id = await first_rollout_batch(pilot)
             runs: RunsScreen = app.screen
             await wait_until(
                 pilot,

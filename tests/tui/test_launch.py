@@ -3,12 +3,8 @@ watch its tool calls arrive on the Rollout screen while it runs."""
 
 from __future__ import annotations
 
-import threading
-
-from agent.suites.loading import load_suite
 from tests.agent.rollout_fixtures import write_tiny_suite
-from tests.doubles.scripted_llm import ScriptedLLM, ScriptedPolicy
-from tests.tui.conftest import gated_server, open_launch_form, settle, wait_until
+from tests.tui.conftest import first_rollout_batch, gated_server, launch_scripted, open_launch_form, settle, wait_until
 from tui.screens.rollout import END_KEY, RolloutScreen
 from tui.screens.runs import RunsScreen
 from tui.widgets.prompt import ConfirmModal
@@ -16,33 +12,13 @@ from tui.widgets.prompt import ConfirmModal
 
 async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app):
     suite_path = write_tiny_suite(tmp_path / "suite")
-    suite = load_suite(str(suite_path))
-    inner = ScriptedPolicy(suite, "wandering")
-    gate = threading.Event()
-
-    def policy(req):
-        if req.step >= 3:  # hold the rollout mid-way so the test sees it running
-            gate.wait(30)
-        return inner(req)
-
-    server = ScriptedLLM(policy, suite=suite).start()
+    server, gate = gated_server(suite_path, "wandering", hold_at=3)  # held mid-way: the test sees it running
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await open_launch_form(
-                pilot,
-                suite=str(suite_path),
-                model="scripted",
-                base_url=server.base_url,
-                rollouts="1",
-                workers="1",
-                max_iters="12",
-                provider="openai",
-            )
-            await pilot.press("ctrl+s")
+            await launch_scripted(pilot, suite_path, server, rollouts="1", workers="1", max_iters="12")
             assert isinstance(app.screen, RunsScreen)
-            await wait_until(pilot, lambda: app.state.rollout_uid is not None)
-            batch_id = app.state.rollout_uid.split("/")[0]
+            batch_id = await first_rollout_batch(pilot)
             assert batch_id in app.state.running_batches
             await pilot.press("f2")
             screen = app.screen
@@ -81,18 +57,8 @@ async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await open_launch_form(
-                pilot,
-                suite=str(suite_path),
-                model="scripted",
-                base_url=server.base_url,
-                rollouts="1",
-                workers="1",
-                provider="openai",
-            )
-            await pilot.press("ctrl+s")
-            await wait_until(pilot, lambda: app.state.rollout_uid is not None)
-            batch_id = app.state.rollout_uid.split("/")[0]
+            await launch_scripted(pilot, suite_path, server, rollouts="1", workers="1")
+            batch_id = await first_rollout_batch(pilot)
             app.start_ingest()
             await wait_until(pilot, lambda: any(b.batch_id == batch_id for b in app.screen.batches))
             runs: RunsScreen = app.screen

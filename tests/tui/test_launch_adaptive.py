@@ -7,7 +7,7 @@ from agent.suites.loading import load_suite
 from agent.trace import read_batch_meta
 from tests.agent.test_adaptive_batch import policy, write_suite
 from tests.doubles.scripted_llm import ScriptedLLM
-from tests.tui.conftest import open_launch_form, settle, wait_until
+from tests.tui.conftest import launch_scripted, open_launch_form, settle, wait_until
 from tui.screens.runs import RunsScreen
 
 
@@ -18,19 +18,16 @@ async def test_launch_adaptive_batch_from_the_form(tmp_path, traces, make_app):
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
-            await open_launch_form(
+            await launch_scripted(
                 pilot,
-                suite=str(suite_path),
-                model="scripted",
-                base_url=server.base_url,
+                suite_path,
+                server,
                 workers="2",
                 max_iters="6",
                 budget="9",
                 give_up_after="3",
-                provider="openai",
                 allocation="adaptive",
             )
-            await pilot.press("ctrl+s")
             assert isinstance(app.screen, RunsScreen)
             await wait_until(pilot, lambda: bool(app.state.running_batches))
             batch_id = next(iter(app.state.running_batches))

@@ -12,6 +12,16 @@ from tui.screens.rollout import RolloutScreen
 from tui.widgets.models_view import ModelsView
 
 
+async def open_models_view(pilot) -> ModelsView:
+    """Stats, then `m`: the Models view, settled."""
+    await settle(pilot)
+    pilot.app.action_goto("stats")
+    await settle(pilot)
+    await pilot.press("m")
+    await settle(pilot)
+    return pilot.app.screen.query_one(ModelsView)
+
+
 @pytest.fixture
 def two_models(tmp_path):
     return make_two_models(tmp_path / "traces")
@@ -20,12 +30,7 @@ def two_models(tmp_path):
 async def test_models_view_shows_the_difference_and_opens_a_flipped_task(two_models, make_app):
     app = make_app(two_models)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.action_goto("stats")
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        view = app.screen.query_one(ModelsView)
+        view = await open_models_view(pilot)
         c = view.sc.comparison
         assert (c.a.model, c.b.model) == ("test-model", FT_MODEL)
         assert c.flipped_up == ["fix_flatten"] and c.flipped_down == ["fix_gcd"]
@@ -39,12 +44,7 @@ async def test_models_view_shows_the_difference_and_opens_a_flipped_task(two_mod
 async def test_models_view_says_what_to_run_with_one_model(traces, make_app):
     app = make_app(traces)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.action_goto("stats")
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        view = app.screen.query_one(ModelsView)
+        view = await open_models_view(pilot)
         assert view.display and view.sc is None
         await pilot.press("m")  # back to the signal report
         await settle(pilot)

@@ -29,6 +29,17 @@ async def _ready(pilot) -> None:
         inp.cursor_blink = False
 
 
+def _after(*keys: str):
+    """A run_before that settles, presses ``keys`` and settles again."""
+
+    async def before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return before
+
+
 # Layouts are designed for 80x24 first; every screen is kept at three sizes.
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=["80x24", "120x40", "200x50"])
 
@@ -46,50 +57,25 @@ def test_pairs(snap_compare, make_app, traces, view, size):
 
 
 def test_pairs_split_after_a_verdict(snap_compare, make_app, traces):
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("c", "p", "v")
-        await settle(pilot)
-
-    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=_after("c", "p", "v"))
 
 
 @SIZES
 def test_rollout(snap_compare, make_app, traces, size):
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("2", "home", "down")
-        await settle(pilot)
-
-    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=_after("2", "home", "down"))
 
 
 def test_rollout_end_with_patch(snap_compare, make_app, traces):
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("1", "e")
-        await settle(pilot)
-
-    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=_after("1", "e"))
 
 
 @SIZES
 def test_steps(snap_compare, make_app, traces, size):
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("2", "enter")
-        await settle(pilot)
-
-    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=size, run_before=_after("2", "enter"))
 
 
 def test_steps_with_reason_picker(snap_compare, make_app, traces):
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("2", "enter", "x")
-        await settle(pilot)
-
-    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=_after("2", "enter", "x"))
 
 
 async def _runs_ready(pilot) -> None:
@@ -133,9 +119,4 @@ def test_export(snap_compare, make_app, traces, size):
 
 
 def test_help(snap_compare, make_app, traces):
-    async def before(pilot):
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await settle(pilot)
-
-    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=before)
+    assert snap_compare(_app(make_app, traces), terminal_size=(120, 40), run_before=_after("question_mark"))

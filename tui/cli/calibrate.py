@@ -101,7 +101,7 @@ def _pilot(args: argparse.Namespace, suite, console: Console) -> Path:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from agent.suites.calibrate import in_band, parse_band, pass_rates, write_selected
-    from tui.cli.suites import load_suite_arg
+    from tui.cli.suite_arg import load_suite_arg
 
     try:
         band = parse_band(args.band)
@@ -124,16 +124,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         roots.append(_pilot(args, suite, console))
     rates = pass_rates(suite, roots)
     table = Table(title=f"suite {suite.name}: pass rates (95% Wilson interval)", box=None, pad_edge=False)
-    for col, just in (("task", "left"), ("rollouts", "right"), ("pass", "right"), ("rate", "right")):
-        table.add_column(col, justify=just, no_wrap=True)
+    table.add_column("task", no_wrap=True)
+    for col in ("rollouts", "pass", "rate"):
+        table.add_column(col, justify="right", no_wrap=True)
     table.add_column("interval", no_wrap=True)
     table.add_column(f"band {band[0]:g}-{band[1]:g}", no_wrap=True)
     for t in suite.tasks:
-        r = rates[t.id]
-        lo, hi = r.interval
-        rate = "-" if r.rate is None else f"{r.rate:.0%}"
-        mark = "[green]yes[/]" if in_band(r, band) else ("-" if r.rate is None else "no")
-        table.add_row(escape(t.id), str(r.rollouts), str(r.passes), rate, f"{lo:.0%}-{hi:.0%}", mark)
+        tr = rates[t.id]
+        lo, hi = tr.interval
+        rate = "-" if tr.rate is None else f"{tr.rate:.0%}"
+        mark = "[green]yes[/]" if in_band(tr, band) else ("-" if tr.rate is None else "no")
+        table.add_row(escape(t.id), str(tr.rollouts), str(tr.passes), rate, f"{lo:.0%}-{hi:.0%}", mark)
     console.print(table)
     measured = [r for r in rates.values() if r.rollouts]
     chosen = [r for r in measured if in_band(r, band)]

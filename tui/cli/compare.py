@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.suite_arg import load_suite_arg
 
 EXAMPLES = """\
 examples:
@@ -93,15 +93,6 @@ def _suite_spec(args: argparse.Namespace) -> str:
     raise UserError("--suite is required (no held-out suite written by `export` found here)")
 
 
-def _load(spec: str):
-    from agent.suites.loading import SuiteError, load_suite
-
-    try:
-        return load_suite(os.path.expanduser(spec))
-    except SuiteError as exc:
-        raise UserError(str(exc)) from None
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.plan:
         return cmd_plan(args)
@@ -117,7 +108,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.budget_usd is not None and (args.price_in is None or args.price_out is None):
         raise UserError("--budget-usd needs --price-in and --price-out (the cost of a rollout is unknown without)")
     spec = _suite_spec(args)
-    suite = _load(spec)
+    suite = load_suite_arg(spec)
     console = Console(highlight=False, soft_wrap=True, stderr=args.json)
     from labeling.compare_batches import NOISE_SEED_OFFSET
 
@@ -317,7 +308,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     if args.baseline_rate is None or args.lift is None:
         raise UserError("--plan needs --baseline-rate P and --lift D (e.g. --baseline-rate 0.3 --lift 0.15)")
-    suite = _load(_suite_spec(args)) if args.suite or args.train else None
+    suite = load_suite_arg(_suite_spec(args)) if args.suite or args.train else None
     tokens = tuple(args.rollout_tokens) if args.rollout_tokens else None
     if tokens is None and suite is not None:
         tokens = rollout_tokens(Path(args.trace_dir), {suite.name, suite.name.removesuffix("-holdout")})

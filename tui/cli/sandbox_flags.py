@@ -36,13 +36,18 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
     return {}
 
 
+def _command(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> argparse.ArgumentParser | None:
+    for name in path:
+        sub = _subparsers(parser).get(name)
+        if sub is None:
+            return None
+        parser = sub
+    return parser
+
+
 def add_unsafe_flag(parser: argparse.ArgumentParser) -> None:
     for path in RUNS_CODE:
-        p = parser
-        for name in path:
-            p = _subparsers(p).get(name)
-            if p is None:
-                break
+        p = _command(parser, path)
         if p is not None:
             p.add_argument(
                 "--unsafe-no-sandbox",

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.progress import progress_line, warn_if_unsandboxed
+from tui.cli.suite_arg import load_suite_arg
 
 SUITE_CHECK_EXAMPLES = """\
 examples:
@@ -69,15 +70,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     suite.set_defaults(func=lambda a: suite.print_help() or 2)
 
 
-def load_suite_arg(spec: str):
-    from agent.suites.loading import SuiteError, load_suite
-
-    try:
-        return load_suite(os.path.expanduser(spec))
-    except SuiteError as exc:
-        raise UserError(str(exc)) from None
-
-
 def cmd_suite_check(args: argparse.Namespace) -> int:
     from agent.suites.loading import check_suite
 
@@ -96,14 +88,7 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
         max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
     )
     yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
-    with Progress(
-        TextColumn("\\[check]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_line(console, "check", elapsed=False) as progress:
         bar = progress.add_task("", total=len(suite.tasks))
         checks = check_suite(
             suite,
@@ -136,7 +121,6 @@ def _stats_line(s) -> str:
 
 
 def cmd_suite_mutate(args: argparse.Namespace) -> int:
-    from agent.sandbox import sandbox_warning
     from agent.suites.mutate import OPERATORS, MutateConfig, MutateError, mutate_repo
 
     ops = [o.strip() for o in args.operators.split(",") if o.strip()] if args.operators else None
@@ -147,8 +131,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise UserError(f"{flag} must be at least 1")
     console = Console(highlight=False)
-    if warning := sandbox_warning():
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    warn_if_unsandboxed(console)
     cfg = MutateConfig(
         tests=args.tests,
         max_tasks=args.max_tasks,
@@ -159,15 +142,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
         max_workers=max(1, args.max_workers),
     )
     repo = Path(os.path.expanduser(args.repo))
-    with Progress(
-        TextColumn("\\[mutate]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_line(console, "mutate") as progress:
         bar = progress.add_task("baseline test run (with call contexts)", total=args.max_tasks)
 
         def on_progress(s) -> None:  # bar: validated tasks toward --max-tasks

@@ -12,6 +12,8 @@ from tui.screens.registry import BY_MODE
 from tui.widgets.tab_bar import TabBar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from labeling.store import LabelStore
     from tui.app import StudioApp
     from tui.messages import BatchProgress
@@ -42,6 +44,10 @@ class StudioScreen(Screen):
     @property
     def state(self) -> StudioState:
         return self.studio.state
+
+    def traces_changed(self, paths: set[Path]) -> None:
+        """Trace files under the traces directory grew (``paths``): a screen that follows
+        traces reads the new bytes; the store's ingest comes a moment later anyway."""
 
     def compose_tab_bar(self) -> TabBar:
         return TabBar(self.MODE, id="tabbar")

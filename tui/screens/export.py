@@ -19,21 +19,20 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from exports.check import CheckReport
-from exports.options import ExportReport
+from exports.options import DpoOptions, ExportReport, SftOptions
 from tui.screens.base import StudioScreen
 
 KINDS = ("dpo", "sft")
 SKIP_FIELDS: set[str] = set()
 
 
-def _options_cls(kind: str):
-    import exports
-
-    return exports.DpoOptions if kind == "dpo" else exports.SftOptions
+def _options_cls(kind: str) -> type[DpoOptions] | type[SftOptions]:
+    return DpoOptions if kind == "dpo" else SftOptions
 
 
 def _fields(cls) -> list[tuple[str, Any, Any]]:
@@ -48,7 +47,7 @@ def _fields(cls) -> list[tuple[str, Any, Any]]:
             f.default
             if f.default is not dataclasses.MISSING
             else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        )  # type: ignore[misc]
+        )
         out.append((f.name, f.type, default))
     return out
 
@@ -111,7 +110,7 @@ class ExportScreen(StudioScreen):
         self.check: Any = None
         self.upload_cmd: str | None = None
         self._kept: dict[str, str] = {}  # typed values, kept when DPO/SFT switches
-        self._debounce = None
+        self._debounce: Timer | None = None
         self._again = False  # the store changed while a dry run was running
 
     def compose(self) -> ComposeResult:
@@ -188,7 +187,7 @@ class ExportScreen(StudioScreen):
         await form.mount_all(widgets)
         self.action_preview()
 
-    def _options(self):
+    def _options(self) -> DpoOptions | SftOptions:
         cls = _options_cls(self.kind)
         values: dict[str, Any] = {}
         for name, ann, default in self._fields:
@@ -197,7 +196,7 @@ class ExportScreen(StudioScreen):
                 v = w.value
                 values[name] = (v == "yes") if _is_bool(ann, default) else v
             else:
-                values[name] = _parse(w.value, ann, default)  # type: ignore[union-attr]
+                values[name] = _parse(w.value, ann, default)  # type: ignore[attr-defined]  # an Input
         return cls(**values)
 
     def _out_path(self) -> Path:

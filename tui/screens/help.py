@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.keymap import GLOBAL, binding_id
+from tui.bindings import GLOBAL, binding_id
 
 _NAMES = {
     "question_mark": "?",
@@ -54,7 +54,7 @@ def bindings_table(
 
 
 # A diff view scrolls with the usual keys (ScrollView's own bindings, not listed there).
-DIFF_KEYS = [
+DIFF_KEYS: list[BindingType] = [
     Binding("tab", "", "Focus the other diff (A / B)", key_display="tab"),
     Binding("up,down", "", "Scroll lines (j / k too); both sides move together", key_display="↑ ↓"),
     Binding("left,right", "", "Scroll the code sideways (line numbers stay)", key_display="← →"),
@@ -75,7 +75,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from tui.screens.registry import SCREENS
 
-        self.sections = [("Everywhere", GLOBAL, self.app.BINDINGS)]
+        self.sections: list[tuple[str, str | None, list[BindingType]]] = [("Everywhere", GLOBAL, self.app.BINDINGS)]
         self.sections += [(spec.title, spec.mode, spec.load().BINDINGS) for spec in SCREENS]
         keymap = getattr(self.app, "_keymap", None)
         self.sections.insert(4, ("Diffs (Pairs, Rollout)", None, DIFF_KEYS))

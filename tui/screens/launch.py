@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -13,23 +16,51 @@ from agent.batch_request import BatchRequest
 PROVIDERS = ("replay", "openai", "together")
 
 
+@dataclass(frozen=True)
+class Field:
+    """One row of the form: an Input, or a Select when it has choices."""
+
+    key: str  # the defaults/prefs key; the widget id is f-<key with dashes>
+    label: str
+    type: Literal["text", "integer", "number"] = "text"
+    placeholder: str = ""
+    choices: tuple[tuple[str, str], ...] = ()  # (shown, value)
+
+    @property
+    def id(self) -> str:
+        return "f-" + self.key.replace("_", "-")
+
+
+# The form, top to bottom ("replay from" is drawn after the provider: its choices are the batches on disk).
+FIELDS = (
+    Field("suite", "suite", placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]"),
+    Field("provider", "provider", choices=tuple((p, p) for p in PROVIDERS)),
+    Field("model", "model", placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo"),
+    Field("base_url", "base URL", placeholder="OpenAI-compatible endpoint (optional)"),
+    Field("rollouts", "rollouts/task", "integer"),
+    Field("temperature", "temperature", "number"),
+    Field("seed", "seed", "integer"),
+    Field("workers", "workers", "integer"),
+    Field(
+        "executor",
+        "executor",
+        choices=(("threads (this machine)", "thread"), ("Ray tasks (needs the ray extra)", "ray")),
+    ),
+    Field("ray_address", "ray address", placeholder="empty: a local Ray; auto: join the running cluster"),
+    Field("max_iters", "max iters", "integer"),
+    Field("loop_limit", "loop limit", "integer", "end a looping rollout after K repeats (0 = only flag it)"),
+    Field(
+        "allocation",
+        "allocation",
+        choices=(("fixed (rollouts/task each)", "fixed"), ("adaptive (rounds, within budget)", "adaptive")),
+    ),
+    Field("budget", "budget rollouts", "integer", "adaptive: required; fixed: optional cap"),
+    Field("pairs_per_task", "pairs/task", "integer", "adaptive: 0 = as many as the budget buys"),
+    Field("give_up_after", "give up after", "integer"),
+    Field("tasks", "tasks", placeholder="comma-separated ids (empty: all; replay: the recorded ones)"),
+)
 # Form key -> input id: what `form_values` keeps and the defaults dict fills.
-_INPUTS = {
-    "suite": "#f-suite",
-    "model": "#f-model",
-    "base_url": "#f-base-url",
-    "rollouts": "#f-rollouts",
-    "temperature": "#f-temperature",
-    "seed": "#f-seed",
-    "workers": "#f-workers",
-    "max_iters": "#f-max-iters",
-    "budget": "#f-budget",
-    "pairs_per_task": "#f-pairs-per-task",
-    "give_up_after": "#f-give-up-after",
-    "tasks": "#f-tasks",
-    "loop_limit": "#f-loop-limit",
-    "ray_address": "#f-ray-address",
-}
+_INPUTS = {f.key: f"#{f.id}" for f in FIELDS if not f.choices}
 
 
 class LaunchModal(ModalScreen[BatchRequest | None]):
@@ -72,6 +103,7 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
             "give_up_after": "4",
             "executor": "thread",
             "ray_address": "",
+            "tasks": "",
         }
         self._d.update({k: str(v) for k, v in (defaults or {}).items() if isinstance(v, (str, int, float))})
 
@@ -84,116 +116,29 @@ class LaunchModal(ModalScreen[BatchRequest | None]):
         with Vertical():
             yield Label("[b]Launch a batch[/b]  (ctrl+s launch · escape cancel · tab next field)")
             with Grid():
-                yield Label("suite")
-                yield Input(
-                    d["suite"],
-                    id="f-suite",
-                    compact=True,
-                    select_on_focus=False,
-                    placeholder="mini-bugs, suite.json, or a QuixBugs dir[:a,b]",
-                )
-                yield Label("provider")
-                yield Select(
-                    [(p, p) for p in PROVIDERS], value=d["provider"], allow_blank=False, id="f-provider", compact=True
-                )
-                yield Label("replay from", id="l-replay")
-                yield Select(
-                    self._sources,
-                    value=replay_value,
-                    allow_blank=not self._sources,
-                    id="f-replay",
-                    prompt="(no recorded batch)",
-                    compact=True,
-                )
-                yield Label("model")
-                yield Input(
-                    d["model"],
-                    id="f-model",
-                    compact=True,
-                    select_on_focus=False,
-                    placeholder="e.g. Qwen/Qwen2.5-7B-Instruct-Turbo",
-                )
-                yield Label("base URL")
-                yield Input(
-                    d["base_url"],
-                    id="f-base-url",
-                    compact=True,
-                    select_on_focus=False,
-                    placeholder="OpenAI-compatible endpoint (optional)",
-                )
-                yield Label("rollouts/task")
-                yield Input(d["rollouts"], id="f-rollouts", type="integer", compact=True, select_on_focus=False)
-                yield Label("temperature")
-                yield Input(d["temperature"], id="f-temperature", type="number", compact=True, select_on_focus=False)
-                yield Label("seed")
-                yield Input(d["seed"], id="f-seed", type="integer", compact=True, select_on_focus=False)
-                yield Label("workers")
-                yield Input(d["workers"], id="f-workers", type="integer", compact=True, select_on_focus=False)
-                yield Label("executor")
-                yield Select(
-                    [("threads (this machine)", "thread"), ("Ray tasks (needs the ray extra)", "ray")],
-                    value=d["executor"],
-                    allow_blank=False,
-                    id="f-executor",
-                    compact=True,
-                )
-                yield Label("ray address")
-                yield Input(
-                    d["ray_address"],
-                    id="f-ray-address",
-                    compact=True,
-                    select_on_focus=False,
-                    placeholder="empty: a local Ray; auto: join the running cluster",
-                )
-                yield Label("max iters")
-                yield Input(d["max_iters"], id="f-max-iters", type="integer", compact=True, select_on_focus=False)
-                yield Label("loop limit")
-                yield Input(
-                    d["loop_limit"],
-                    id="f-loop-limit",
-                    type="integer",
-                    compact=True,
-                    select_on_focus=False,
-                    placeholder="end a looping rollout after K repeats (0 = only flag it)",
-                )
-                yield Label("allocation")
-                yield Select(
-                    [("fixed (rollouts/task each)", "fixed"), ("adaptive (rounds, within budget)", "adaptive")],
-                    value=d["allocation"],
-                    allow_blank=False,
-                    id="f-allocation",
-                    compact=True,
-                )
-                yield Label("budget rollouts")
-                yield Input(
-                    d["budget"],
-                    id="f-budget",
-                    type="integer",
-                    compact=True,
-                    select_on_focus=False,
-                    placeholder="adaptive: required; fixed: optional cap",
-                )
-                yield Label("pairs/task")
-                yield Input(
-                    d["pairs_per_task"],
-                    id="f-pairs-per-task",
-                    type="integer",
-                    compact=True,
-                    select_on_focus=False,
-                    placeholder="adaptive: 0 = as many as the budget buys",
-                )
-                yield Label("give up after")
-                yield Input(
-                    d["give_up_after"], id="f-give-up-after", type="integer", compact=True, select_on_focus=False
-                )
-                yield Label("tasks")
-                yield Input(
-                    d.get("tasks", ""),
-                    id="f-tasks",
-                    placeholder="comma-separated ids (empty: all; replay: the recorded ones)",
-                    compact=True,
-                    select_on_focus=False,
-                )
+                for f in FIELDS:
+                    yield Label(f.label)
+                    if f.choices:
+                        yield Select(f.choices, value=d[f.key], allow_blank=False, id=f.id, compact=True)
+                    else:
+                        yield Input(
+                            d[f.key],
+                            id=f.id,
+                            type=f.type,
+                            placeholder=f.placeholder,
+                            compact=True,
+                            select_on_focus=False,
+                        )
+                    if f.key == "provider":
+                        yield Label("replay from", id="l-replay")
+                        yield Select(
+                            self._sources,
+                            value=replay_value,
+                            allow_blank=not self._sources,
+                            id="f-replay",
+                            prompt="(no recorded batch)",
+                            compact=True,
+                        )
             yield Label("", id="launch-error")
             yield Button("Launch (ctrl+s)", variant="primary", id="launch-go", compact=True)
 

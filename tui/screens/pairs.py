@@ -72,7 +72,7 @@ def parse_filter(text: str) -> PairFilter:
             free.append(w)
     if free:
         fields["text"] = " ".join(free)
-    return PairFilter(**fields)
+    return PairFilter.model_validate(fields)
 
 
 def _short_args(arguments: str, limit: int = 60) -> str:

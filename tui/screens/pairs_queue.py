@@ -17,12 +17,13 @@ from textual.worker import get_current_worker
 from labeling.pairs import queue_key
 from labeling.records import PairFilter, PairRow, QueueCounts
 from labeling.store import NotFound
+from tui.screens.queue_host import QueueHost
 
 PAGE = 100  # pairs per keyset page
 LOW_WATER = 20  # fetch the next page when fewer than this many are left ahead
 
 
-class QueueFlow:
+class QueueFlow(QueueHost):
     """Needs the PairsScreen's ``store``, ``state``, ``app``, ``pair``, ``queue``, ``index``,
     ``show_current``, ``_render_pair`` and ``_render_empty``."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
@@ -105,7 +105,7 @@ class RolloutScreen(StudioScreen):
         yield self.compose_tab_bar()
         yield Static(id="rollout-head")
         with Horizontal(id="rollout-body"):
-            table = DataTable(id="calls", cursor_type="row", zebra_stripes=True)
+            table: DataTable[RenderableType] = DataTable(id="calls", cursor_type="row", zebra_stripes=True)
             for label in ("step", "tool", "arguments", "status", "time"):
                 table.add_column(label, key=label)
             yield table
@@ -154,7 +154,7 @@ class RolloutScreen(StudioScreen):
         self.trace = LiveTrace(self._path_for(uid)) if uid else None
         self._watched = self.trace.path.absolute() if self.trace else None
         self._rows = 0
-        self._shown: dict[int, tuple] = {}
+        self._shown = {}
         self.follow = True
         table = self.query_one("#calls", DataTable)
         table.clear()

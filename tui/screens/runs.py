@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -17,8 +18,8 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from agent.allocation import AllocationReport
-from agent.batch import RolloutCancels
 from agent.batch_request import BatchPlan, BatchRequest, BatchRequestError, plan_batch
+from agent.executor import RolloutCancels
 from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
 from labeling.records import BatchRow
@@ -29,6 +30,7 @@ from tui.state import fmt_cost, fmt_tokens
 from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.fleet import FleetView
 from tui.widgets.prompt import ConfirmModal
+from tui.widgets.table_sync import sync_table
 
 # Cut first when the screen is narrow: ids and names, never status, result or cost.
 BATCH_FLEX = [("model", 10), ("suite", 8), ("batch", 12)]
@@ -55,32 +57,6 @@ BATCH_COLUMNS = ("batch", "status", "bar", "pass", "cost", "tokens", "suite", "m
 ROLLOUT_COLUMNS = ("rollout", "task", "status", "result", "steps", "calls", "tokens")
 
 
-def sync_table(table: DataTable, rows: list[tuple[str, tuple]], columns: tuple[str, ...], rank_column: str) -> None:
-    """Make ``table`` show ``rows`` (key, cells) in that order, in place: changed cells are
-    updated by row key, new rows added, gone rows removed, and the cursor stays on the row
-    key it was on (rows arriving above it do not move it to another rollout)."""
-    at = None
-    if table.row_count and 0 <= table.cursor_row < table.row_count:
-        at = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    want = {key for key, _ in rows}
-    for key in [k.value for k in table.rows if k.value not in want]:
-        table.remove_row(key)
-    for key, cells in rows:
-        if key in table.rows:
-            old = table.get_row(key)
-            for col, new, was in zip(columns, cells, old):
-                if str(new) != str(was) or getattr(new, "style", None) != getattr(was, "style", None):
-                    table.update_cell(key, col, new, update_width=True)  # a longer value widens its column
-        else:
-            table.add_row(*cells, key=key)
-    rank = {str(cells[columns.index(rank_column)]): i for i, (_, cells) in enumerate(rows)}
-    table.sort(rank_column, key=lambda v: rank.get(str(v), len(rank)))
-    if at is not None and at in table.rows:
-        table.move_cursor(row=table.get_row_index(at), animate=False)
-    elif table.row_count:
-        table.move_cursor(row=min(table.cursor_row, table.row_count - 1), animate=False)
-
-
 class RunsScreen(StudioScreen):
     MODE = "runs"
     BINDINGS = [
@@ -99,7 +75,7 @@ class RunsScreen(StudioScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
-        batches = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
+        batches: DataTable[RenderableType] = DataTable(id="batches", cursor_type="row", zebra_stripes=True)
         # Status and figures before the names: what a narrow screen cuts is at the right.
         for label, key in (
             ("batch", "batch"),
@@ -115,7 +91,7 @@ class RunsScreen(StudioScreen):
         yield batches
         yield FleetView()  # live rollouts, the ones needing attention first; hidden when none run
         yield Static(id="budget")  # adaptive batches: where the budget went
-        rollouts = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
+        rollouts: DataTable[RenderableType] = DataTable(id="batch-rollouts", cursor_type="row", zebra_stripes=True)
         for label, key in (
             ("rollout", "rollout"),
             ("task", "task"),
@@ -180,7 +156,7 @@ class RunsScreen(StudioScreen):
             bar.append(f" {b.finished}/{total}")
             cells = (
                 cut_text(b.batch_id),
-                _status_text(b, cancel is not None and cancel.is_set()),  # type: ignore[attr-defined]
+                _status_text(b, cancel is not None and cancel.is_set()),
                 bar,
                 rate,
                 fmt_cost(b.cost_usd),
@@ -212,7 +188,7 @@ class RunsScreen(StudioScreen):
                 result = Text("no verdict", style="dim")
             else:
                 result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
-            cells = (
+            rcells = (
                 cut_text(r.rollout_id),
                 cut_text(r.task_id or planned.get(r.rollout_id, "")),
                 r.stop_reason or r.status,
@@ -221,7 +197,7 @@ class RunsScreen(StudioScreen):
                 str(r.tool_calls),
                 fmt_tokens(r.tokens_in + r.tokens_out),
             )
-            rrows.append((r.uid, cells))
+            rrows.append((r.uid, rcells))
         sync_table(rtable, rrows, ROLLOUT_COLUMNS, "rollout")
         fit_columns(rtable, ROLLOUT_FLEX)
 
@@ -368,7 +344,7 @@ class RunsScreen(StudioScreen):
 
         def stop_all(yes: bool | None) -> None:
             if yes:
-                cancel.set()  # type: ignore[attr-defined]
+                cancel.set()
                 self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.", markup=False)
                 self.refresh_data()
 

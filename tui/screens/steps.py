@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -67,7 +67,7 @@ class StepsScreen(StudioScreen):
         yield self.compose_tab_bar()
         yield Static(id="steps-head")
         with Horizontal(id="steps-body"):
-            table = DataTable(id="steps-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[RenderableType] = DataTable(id="steps-table", cursor_type="row", zebra_stripes=True)
             table.add_column("step", key="step")
             table.add_column("tool calls", key="tools")
             table.add_column("auto flags", key="flags")

@@ -304,17 +304,16 @@ def render_row(
     signs: tuple[str, str] = SIGNS,
 ) -> Strip:
     styles = styles or DiffStyles()
-    rows = model.split if split else model.unified
-    if index >= len(rows) or width <= 0:
+    if index >= len(model.split if split else model.unified) or width <= 0:
         return Strip.blank(max(width, 0))
     key = (model.key, index, scroll_x, width, split, styles, signs)
     strip = _STRIPS.get(key)
     if strip is None:
         g = gutter_digits(model)
         if split:
-            strip = _render_split(rows[index], scroll_x, width, g, console, styles, signs)
+            strip = _render_split(model.split[index], scroll_x, width, g, console, styles, signs)
         else:
-            strip = _render_unified(rows[index], scroll_x, width, g, console, styles, signs)
+            strip = _render_unified(model.unified[index], scroll_x, width, g, console, styles, signs)
         _STRIPS[key] = strip
     return strip
 

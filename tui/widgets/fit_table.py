@@ -40,12 +40,11 @@ def fit_columns(table: DataTable, flexible: list[tuple[str, int]]) -> None:
         return
     pad = 2 * table.cell_padding
     cols = table.columns
-    keys = [ColumnKey(k) for k, _ in flexible if ColumnKey(k) in cols]
+    keys = [(ColumnKey(k), least) for k, least in flexible if ColumnKey(k) in cols]
     natural = {k: _natural(table, k) for k in cols}
     over = sum(w + pad for w in natural.values()) - width
-    mins = dict(flexible)
-    for key in keys:
-        take = max(0, min(over, natural[key] - mins[key.value])) if over > 0 else 0
+    for key, least in keys:
+        take = max(0, min(over, natural[key] - least)) if over > 0 else 0
         over -= take
         cols[key].auto_width = not take
         cols[key].width = natural[key] - take

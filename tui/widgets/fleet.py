@@ -5,7 +5,7 @@ event, tokens and cost so far; a line per live batch with its ETA and projected 
 Rollouts that loop (the engine's loop events), stall (a stall event, or no event for
 ``stall_s``) or error sort to the top with a mark, and each such alert is announced once
 (a notification, and the terminal bell unless the app turned it off). ``k`` stops the
-selected rollout when its batch runs in this studio (agent.batch.RolloutCancels).
+selected rollout when its batch runs in this studio (agent.executor.RolloutCancels).
 
 Data: the store says which rollouts are running (the ingest keeps it current); each
 one's trace is followed with tui.live_trace.LiveTrace, new bytes only. A one-second
@@ -18,15 +18,21 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from tui.live_trace import LiveTrace
 from tui.state import fmt_cost, fmt_duration, fmt_tokens
+
+if TYPE_CHECKING:
+    from tui.app import StudioApp
 
 LIVE_WINDOW_S = 600.0  # a trace silent for longer, in a batch not run here, is a crashed leftover
 ALERT_ORDER = ("error", "stall", "loop")  # most urgent first
@@ -89,12 +95,12 @@ class FleetView(Vertical):
         self.rows: list[FleetRow] = []
         self._traces: dict[str, LiveTrace] = {}
         self._announced: set[tuple[str, str]] = set()
-        self._clock = None
+        self._clock: Timer | None = None
         self._heads: list[Text] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-head")
-        table = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[RenderableType] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
         for label, key in (
             ("", "mark"),
             ("task", "task"),
@@ -114,7 +120,7 @@ class FleetView(Vertical):
     # ------------------------------------------------------------------ data
     def refresh_fleet(self, now: float | None = None) -> None:
         """Re-read which rollouts are live (from the store) and their traces' new bytes."""
-        app = self.app
+        app = cast("StudioApp", self.app)
         store, state = app.store, app.state
         live_batches = {b.batch_id: b for b in store.batches() if b.status == "running"}
         here = set(state.running_batches)
@@ -237,7 +243,7 @@ class FleetView(Vertical):
         r = self.selected()
         if r is None:
             return
-        cancels = self.app.state.rollout_cancels.get(r.batch_id)
+        cancels = cast("StudioApp", self.app).state.rollout_cancels.get(r.batch_id)
         rid = r.uid.rpartition("/")[2]
         if cancels is None or not cancels.cancel(rid):
             self.app.notify(

@@ -4,7 +4,9 @@ difference B - A, and the tasks, flipped ones first; enter opens a task's rollou
 
 from __future__ import annotations
 
-from rich.console import Group
+from typing import TYPE_CHECKING, cast
+
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +15,9 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from labeling.compare_store import StoreComparison
+
+if TYPE_CHECKING:
+    from tui.app import StudioApp
 
 FLIP_TEXT = {"up": Text("fixed by B", style="bold green"), "down": Text("broken by B", style="bold red")}
 
@@ -31,7 +36,7 @@ def render_head(sc: StoreComparison) -> Group:
     level = round(100 * d.level)
     t = Table(box=None, pad_edge=False, title_justify="left", title_style="bold")
     t.title = f"Models on {sc.suite}: {d.tasks} tasks, paired by seed"
-    for col, just in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("", "left"),
         ("model", "left"),
         ("pass rate", "right"),
@@ -39,7 +44,8 @@ def render_head(sc: StoreComparison) -> Group:
         ("passed", "right"),
         ("valid calls", "right"),
         ("steps", "right"),
-    ):
+    )
+    for col, just in columns:
         t.add_column(col, justify=just, no_wrap=col == "model", overflow="ellipsis", max_width=36 if col else None)
     for tag, s in (("A", c.a), ("B", c.b)):
         t.add_row(
@@ -120,7 +126,7 @@ class ModelsView(Vertical):
                 f"{t.a_passed}/{t.a_rollouts}",
                 f"{t.b_passed}/{t.b_rollouts}",
                 Text(_pts(t.difference), style="green" if t.difference > 0 else "red" if t.difference < 0 else ""),
-                FLIP_TEXT.get(t.flipped, Text("")),
+                FLIP_TEXT[t.flipped] if t.flipped else Text(""),
                 key=t.task_id,
             )
 
@@ -137,4 +143,4 @@ class ModelsView(Vertical):
         model = c.b.model if side == "b" else c.a.model
         uids = self.sc.uids.get((model, task_id), [])
         if uids:
-            self.app.open_rollout(uids[0])
+            cast("StudioApp", self.app).open_rollout(uids[0])

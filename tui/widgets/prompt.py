@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
@@ -56,8 +57,9 @@ class PromptModal(ModalScreen[str | None]):
 class PickModal(ModalScreen[str | None]):
     """Pick one of a few named choices; digits pick directly."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")] + [
-        Binding(str(i), f"pick({i - 1})", show=False) for i in range(1, 10)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        *(Binding(str(i), f"pick({i - 1})", show=False) for i in range(1, 10)),
     ]
     DEFAULT_CSS = """
     PickModal { align: center middle; }

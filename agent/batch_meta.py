@@ -1,0 +1,108 @@
+"""``BATCH/batch.json``: what a batch is (suite, model, parameters, planned rollouts), and
+finding batch directories (docs/ARCHITECTURE.md, Batches and traces)."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from agent.trace_events import BATCH_FILE, TRACES_DIR, _Model
+from agent.trace_io import read_regular
+
+
+class BatchParams(_Model):
+    rollouts: int = 1
+    temperature: float | None = None
+    seed: int = 0
+    max_iters: int = 30
+    max_workers: int = 1
+    reflection: bool = False
+    allocation: str = "fixed"
+    budget_rollouts: int | None = None
+    # adaptive allocation (agent/allocation.py): None on fixed batches
+    pairs_per_task: int | None = None
+    give_up_after: int | None = None
+    initial_per_task: int | None = None
+    loop_limit: int | None = None  # None: recorded before loop limits existed
+    # Where rollouts ran, so --resume runs the rest there too (None: recorded before; threads).
+    executor: str | None = None
+    ray_address: str | None = None
+
+
+class PlannedRollout(_Model):
+    rollout_id: str
+    task_id: str
+    seed: int
+
+
+class BatchMeta(_Model):
+    """``BATCH/batch.json``: what the batch is, written at start and rewritten at end."""
+
+    id: str
+    suite: str
+    suite_path: str | None = None
+    provider: str
+    model: str
+    base_url: str | None = None
+    params: BatchParams = Field(default_factory=BatchParams)
+    planned: list[PlannedRollout] = Field(default_factory=list)
+    started: str
+    finished: str | None = None
+    stop_reason: str | None = None  # finished, cancelled, error
+    # Where the budget went: agent.allocation.AllocationReport as a dict, rewritten each round.
+    allocation: dict[str, Any] | None = None
+    # Set on a batch made by `repo-agent import`: {"format", "path", "files"} of its source run.
+    imported: dict[str, Any] | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_batch_id(suite: str, model: str, when: float | None = None) -> str:
+    """A sortable, readable id: 20261122-073916-quixbugs-qwen2.5-7b-3f2a."""
+    t = time.gmtime(when if when is not None else time.time())
+    stamp = time.strftime("%Y%m%d-%H%M%S", t)
+    tail = os.urandom(2).hex()
+    clean = lambda s: "".join(c if c.isalnum() or c in ".-" else "-" for c in s)[:32]  # noqa: E731
+    return f"{stamp}-{clean(suite)}-{clean(model.split('/')[-1])}-{tail}"
+
+
+def rollout_id_for(task_id: str, seed: int) -> str:
+    return f"{task_id}__s{seed}"
+
+
+def write_batch_meta(batch_dir: Path, meta: BatchMeta) -> None:
+    """Atomic: a reader never sees half a batch.json."""
+    batch_dir.mkdir(parents=True, exist_ok=True)
+    tmp = batch_dir / (BATCH_FILE + ".tmp")
+    tmp.write_text(meta.model_dump_json(indent=2))
+    os.replace(tmp, batch_dir / BATCH_FILE)
+
+
+def read_batch_meta(batch_dir: Path) -> BatchMeta:
+    """Raises OSError (NotRegularFile for a FIFO or symlink: never blocks) or ValidationError."""
+    return BatchMeta.model_validate_json(read_regular(batch_dir / BATCH_FILE))
+
+
+def is_batch_dir(path: Path) -> bool:
+    return (path / BATCH_FILE).is_file() or (path / TRACES_DIR).is_dir()
+
+
+def find_batches(root: Path) -> list[Path]:
+    """Batch directories at ``root`` itself or one or two levels below it."""
+    root = Path(root)
+    if is_batch_dir(root):
+        return [root]
+    found: list[Path] = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if is_batch_dir(child):
+            found.append(child)
+        else:
+            found.extend(g for g in sorted(child.iterdir()) if g.is_dir() and is_batch_dir(g))
+    return found

@@ -1,0 +1,235 @@
+"""Trace events: the pydantic models of one line of a rollout's trace, and the conversation
+they hold (docs/ARCHITECTURE.md, Batches and traces). Changes are additive: new kinds and
+fields; unknown keys are kept so a newer writer's traces still open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+TRACE_VERSION = 1
+BATCH_FILE = "batch.json"
+TRACES_DIR = "traces"
+
+# "loop": ended by the loop limit (agent/loop_detect.py); added after version 1, additively.
+StopReason = Literal["finished", "max_iters", "error", "timeout", "cancelled", "diverged", "loop"]
+
+
+class _Model(BaseModel):
+    # Unknown keys are kept (not rejected) so a newer writer's traces still open.
+    model_config = ConfigDict(extra="allow")
+
+
+class _Event(_Model):
+    v: int = TRACE_VERSION
+    rollout_id: str
+    seq: int
+    ts: float
+
+
+class BranchInfo(_Model):
+    """Set on a rollout that replayed another rollout's prefix, then sampled on."""
+
+    parent_rollout_id: str
+    parent_batch_id: str | None = None
+    # Number of `message` events copied verbatim from the parent before sampling.
+    prefix_messages: int
+    # The step (1-based) at which this branch diverged from its parent.
+    at_step: int
+
+
+class RolloutStart(_Event):
+    kind: Literal["rollout_start"] = "rollout_start"
+    task_id: str
+    suite: str
+    seed: int | None = None
+    provider: str
+    model: str
+    temperature: float | None = None
+    max_iters: int
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    batch_id: str | None = None
+    branch: BranchInfo | None = None
+    # USD per 1M tokens when known, so a live view can price a rollout before it ends.
+    price_in: float | None = None
+    price_out: float | None = None
+
+
+class MessageEvent(_Event):
+    """One chat message exactly as appended to the conversation (OpenAI shape)."""
+
+    kind: Literal["message"] = "message"
+    message: dict[str, Any]
+    step: int | None = None
+
+
+class Usage(_Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class LlmCall(_Event):
+    kind: Literal["llm_call"] = "llm_call"
+    step: int
+    latency_s: float
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str | None = None
+    retries: int = 0
+
+
+class ToolCallEvent(_Event):
+    kind: Literal["tool_call"] = "tool_call"
+    step: int
+    call_id: str
+    name: str
+    arguments: str  # the raw arguments string exactly as the model sent it
+    args: dict[str, Any] | None = None  # parsed, when the JSON parsed to an object
+    parse_error: str | None = None
+    valid: bool
+    violations: list[str] = Field(default_factory=list)
+    # True when the call was parsed from assistant text (an imported text-action agent such as
+    # SWE-agent's older runs): the message itself has no native tool_calls.
+    from_text: bool = False
+
+
+class ToolResultEvent(_Event):
+    kind: Literal["tool_result"] = "tool_result"
+    step: int
+    call_id: str
+    ok: bool
+    duration_s: float
+    output_chars: int  # size of the output before it was cut
+    truncated: bool = False
+    error: str | None = None
+
+
+class TestCounts(_Model):
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    collected: int = 0
+
+
+class TestRun(_Event):
+    kind: Literal["test_run"] = "test_run"
+    passed: bool
+    counts: TestCounts = Field(default_factory=TestCounts)
+    summary: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    # None for the final, authoritative run after the rollout (protected files restored).
+    step: int | None = None
+    final: bool = False
+    # The run proves nothing: exit code, per-test records and counts disagree.
+    error: str | None = None
+    # What the run showed of tampering (pytest internals, canaries, differential check).
+    tamper: list[str] = Field(default_factory=list)
+
+
+class FinalEvent(_Event):
+    """The agent's closing object, from its `finish` call."""
+
+    kind: Literal["final"] = "final"
+    summary: str = ""
+    changes: Any = None
+    test_result: Any = None
+
+
+class Savings(_Model):
+    """A projection, not a measurement: the steps left to ``max_iters`` at the loop's pace."""
+
+    steps: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None  # None when no price is known for the model
+
+
+class Outcome(_Model):
+    tests_passed: bool = False
+    # False when no verdict exists (an imported trajectory its source never evaluated):
+    # tests_passed then means nothing, and the rollout never forms a pass/fail pair.
+    verdict_known: bool = True
+    steps: int = 0
+    tool_calls: int = 0
+    invalid_tool_calls: int = 0
+    files_touched: int = 0
+    files: list[str] = Field(default_factory=list)
+    patch: str = ""  # unified diff of the workspace against the task source, git-style
+    tests_tampered: bool = False
+    tampered_paths: list[str] = Field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None  # None when no price is known for the model
+    # Set when the loop limit ended the rollout: what running on to max_iters would have cost.
+    saved: Savings | None = None
+
+
+class RolloutEnd(_Event):
+    kind: Literal["rollout_end"] = "rollout_end"
+    outcome: Outcome
+    stop_reason: StopReason
+    duration_s: float
+
+
+class ErrorEvent(_Event):
+    kind: Literal["error"] = "error"
+    type: str
+    message: str
+    step: int | None = None
+
+
+class LoopEvent(_Event):
+    """A step that repeats earlier ones without progress (agent/loop_detect.py).
+
+    ``pattern``: ``repeat`` (the same tool call, arguments and result as the step before),
+    ``cycle`` (a cycle of ``period`` 2 or 3 steps came round again) or ``same_failure``
+    (the tests failed the same way on the same written files as before). ``repeats``
+    counts how often the pattern came back so far; one event per looping step."""
+
+    kind: Literal["loop"] = "loop"
+    step: int
+    pattern: Literal["repeat", "cycle", "same_failure"]
+    period: int = 1
+    repeats: int = 1
+    first_step: int | None = None  # steps first_step..step repeat earlier ones (loop steps)
+    calls: list[str] = Field(default_factory=list)  # the repeated tool calls, "name key=value"
+
+
+class StallEvent(_Event):
+    """No event for ``idle_s`` seconds: a hung provider or tool. Written by a watchdog
+    thread while the rollout waits; the rollout itself goes on (or times out) as before."""
+
+    kind: Literal["stall"] = "stall"
+    step: int | None = None
+    idle_s: float
+    waiting_on: str = ""  # "model" or "tool <name>"
+
+
+Event = Annotated[
+    RolloutStart
+    | MessageEvent
+    | LlmCall
+    | ToolCallEvent
+    | ToolResultEvent
+    | TestRun
+    | FinalEvent
+    | RolloutEnd
+    | ErrorEvent
+    | LoopEvent
+    | StallEvent,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """The conversation exactly as the model saw it: the `message` events in order."""
+    return [e.message for e in events if isinstance(e, MessageEvent)]
+
+
+def trace_path(batch_dir: Path, rollout_id: str) -> Path:
+    return Path(batch_dir) / TRACES_DIR / f"{rollout_id}.jsonl"

@@ -1,0 +1,24 @@
+"""The CLI's progress line and its warnings before a long run, one look for every command."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+
+
+def progress_line(console: Console, command: str, *, elapsed: bool = True) -> Progress:
+    """``[command] ━━━━ 3/10 0:00:12 description``, gone when the work is done (transient)."""
+    columns: list[ProgressColumn] = [TextColumn(f"\\[{command}]"), BarColumn(), MofNCompleteColumn()]
+    if elapsed:
+        columns.append(TimeElapsedColumn())
+    columns.append(TextColumn("{task.description}"))
+    return Progress(*columns, console=console, transient=True)
+
+
+def warn_if_unsandboxed(console: Console) -> None:
+    """Say so before running model-written or mutated code without bubblewrap."""
+    from agent.sandbox import sandbox_warning
+
+    if warning := sandbox_warning():
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
