@@ -28,6 +28,7 @@ from tui.ab_model import ab_patch_for
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
 from tui.screens.pairs_queue import LOW_WATER, PAGE, QueueFlow, _key, _queue_length
+from tui.screens.pairs_team import TeamFlow, votes_line
 from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
@@ -35,6 +36,7 @@ from tui.widgets.prompt import PromptModal
 FILTER_HINT = (
     "task:ID  flag:NAME|noisy|clean  verdict:unlabeled|labeled|all|confirm|flip|discard\n"
     "tag:T  batch:ID  contrast:pass_fail|efficiency|step  other words search ids/notes\n"
+    "disagree: the pairs whose labelers' verdicts differ (to adjudicate)\n"
     "empty: the unlabeled queue · enter applies · escape keeps the current filter"
 )
 FILTER_VALUES = {
@@ -54,13 +56,17 @@ class FilterError(ValueError):
 
 
 def parse_filter(text: str) -> PairFilter:
-    fields: dict[str, str | None] = {"verdict": "unlabeled"}
+    fields: dict[str, str | bool | None] = {"verdict": "unlabeled"}
     free: list[str] = []
+    disagree = False
     try:
         words = shlex.split(text)
     except ValueError:
         words = text.split()
     for w in words:
+        if w == "disagree":  # the adjudication queue (team review): every verdict state unless asked
+            disagree = True
+            continue
         key, sep, value = w.partition(":")
         if sep and key in ("task", "flag", "verdict", "tag", "batch", "contrast"):
             known = FILTER_VALUES.get(key)
@@ -72,7 +78,11 @@ def parse_filter(text: str) -> PairFilter:
             free.append(w)
     if free:
         fields["text"] = " ".join(free)
-    return PairFilter(**fields)
+    if disagree:
+        fields["disagree"] = True
+        if not any(w.startswith("verdict:") for w in words):
+            fields["verdict"] = None
+    return PairFilter(**fields)  # type: ignore[arg-type]
 
 
 def _short_args(arguments: str, limit: int = 60) -> str:
@@ -81,8 +91,8 @@ def _short_args(arguments: str, limit: int = 60) -> str:
 
 
 def filter_text(f: PairFilter) -> str:
-    parts = []
-    if f.verdict != "unlabeled":
+    parts = ["disagree"] if f.disagree else []
+    if f.verdict != (None if f.disagree else "unlabeled"):
         parts.append(f"verdict:{f.verdict or 'all'}")
     for key, name in (
         ("task", "task_id"),
@@ -98,7 +108,7 @@ def filter_text(f: PairFilter) -> str:
     return " ".join(parts)
 
 
-class PairsScreen(QueueFlow, StudioScreen):
+class PairsScreen(QueueFlow, TeamFlow, StudioScreen):
     MODE = "pairs"
     BINDINGS = [
         # The footer fits 80 columns: the verdict keys first; r, n, p, 1, 2 live in
@@ -307,7 +317,9 @@ class PairsScreen(QueueFlow, StudioScreen):
         head.append("A", style="bold green")
         head.append(f" (decided by {pair.decided_by or '—'})")
         head.append("\n")
-        if pair.verdict:
+        if (team := votes_line(pair, self.state.pair_filter, self.state.labeler)) is not None:
+            head.append_text(team)  # several labelers' verdicts (tui/screens/pairs_team.py)
+        elif pair.verdict:
             head.append(" verdict ", style="dim")
             head.append(pair.verdict.upper(), style=VERDICT_STYLE[pair.verdict])
             if pair.verdict == "flip":
@@ -439,6 +451,7 @@ class PairsScreen(QueueFlow, StudioScreen):
             self._wrap_offered = False
             self.action_wrap()
             return
+        self._drop_done_ahead()  # team review: others brought it to K meanwhile
         if self.index + 1 < len(self.queue):
             self.index += 1
         else:
@@ -533,7 +546,7 @@ class PairsScreen(QueueFlow, StudioScreen):
         def done(text: str | None) -> None:
             if text is None:
                 return
-            self.state.pair_filter = parse_filter(text)
+            self.state.pair_filter = self.team_filter(parse_filter(text))
             self._restart()
 
         self.app.push_screen(
