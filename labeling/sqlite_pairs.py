@@ -19,7 +19,17 @@ import sqlite3
 from typing import Any
 
 from labeling.pairs import CONTRAST_RANK
-from labeling.team_sql import TEAM_COLUMNS, TEAM_SCHEMA, rebuild_votes, refresh_votes, team_conds, team_queue, votes_of
+from labeling.team_sql import (
+    TEAM_COLUMNS,
+    TEAM_SCHEMA,
+    count_votes,
+    rebuild_votes,
+    refresh_votes,
+    team_conds,
+    team_queue,
+    team_queue_size,
+    votes_of,
+)
 
 PAIR_COLUMNS = (
     "pair_id",
@@ -102,9 +112,12 @@ def migrate(conn: sqlite3.Connection) -> None:
             [(*v[1:], v[0]) for v in _current_verdicts(conn)],
         )
     fresh = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'pair_counts'").fetchall()
+    fresh_votes = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'vote_counts'").fetchall()
     for stmt in (*QUEUE_SCHEMA, *TEAM_SCHEMA):
         conn.execute(stmt)
-    if no_votes:
+    if fresh_votes:
+        count_votes(conn)  # then the triggers keep it
+    if no_votes or fresh_votes:
         rebuild_votes(conn)  # each labeler's vote, from the log
     if fresh:
         conn.executemany("INSERT OR IGNORE INTO pair_counts VALUES (?, ?, 0)", _COUNT_BUCKETS)
@@ -246,7 +259,8 @@ class SqlitePairs:
                 "UPDATE pairs SET stale = 1, updated_at = ? WHERE pair_id = ? AND stale = 0",
                 [(now, pid) for pid in stale_ids],
             )
-            pruned = c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0").rowcount
+            # A pair any labeler still has a verdict on is kept (team review: `votes`).
+            pruned = c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0 AND votes = 0").rowcount
             new = new_ids
             if new:
                 # A pair pruned earlier and selected again gets back what the log says of it.
@@ -316,6 +330,9 @@ class SqlitePairs:
 
     def queue_size(self, filt: dict[str, Any]) -> int:
         """How many pairs the filter selects, its verdict part included (a labeler's team queue)."""
+        if team_queue(filt) and _unfiltered(filt) and not filt.get("include_stale"):
+            with self._lock:  # the whole queue: from counters
+                return team_queue_size(self._conn, int(filt["overlap"]), filt["labeler"])
         conds, params, _ = filter_sql(filt)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         return int(self._q(f"SELECT count(*) FROM pairs {where}", params)[0][0])  # type: ignore[attr-defined]

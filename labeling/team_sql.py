@@ -31,6 +31,22 @@ TEAM_SCHEMA = [
     # The adjudication queue: few rows, in queue order (labeling/sqlite_pairs.py KEY_COLUMNS).
     "CREATE INDEX IF NOT EXISTS pairs_disagree ON pairs(labeled, crank, noisy, flag_key, task_id, pair_id) "
     "WHERE disagree = 1",
+    # Counters, so a labeler's queue length costs the same at 500 and 50,000 pairs:
+    # pairs by (votes, stale), kept by triggers as pairs change ...
+    "CREATE TABLE IF NOT EXISTS vote_counts (votes INTEGER NOT NULL, stale INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (votes, stale))",
+    """CREATE TRIGGER IF NOT EXISTS vote_counts_ins AFTER INSERT ON pairs BEGIN
+        INSERT INTO vote_counts (votes, stale, n) VALUES (new.votes, new.stale, 1)
+        ON CONFLICT (votes, stale) DO UPDATE SET n = vote_counts.n + 1; END""",
+    """CREATE TRIGGER IF NOT EXISTS vote_counts_del AFTER DELETE ON pairs BEGIN
+        UPDATE vote_counts SET n = n - 1 WHERE votes = old.votes AND stale = old.stale; END""",
+    """CREATE TRIGGER IF NOT EXISTS vote_counts_upd AFTER UPDATE OF votes, stale ON pairs BEGIN
+        UPDATE vote_counts SET n = n - 1 WHERE votes = old.votes AND stale = old.stale;
+        INSERT INTO vote_counts (votes, stale, n) VALUES (new.votes, new.stale, 1)
+        ON CONFLICT (votes, stale) DO UPDATE SET n = vote_counts.n + 1; END""",
+    # ... and each labeler's votes by the pair's vote count, kept by `_write` (below).
+    "CREATE TABLE IF NOT EXISTS labeler_votes (labeler TEXT NOT NULL, votes INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (labeler, votes))",
 ]
 # ------------------------------------------------------------------------------------------
 
@@ -50,7 +66,24 @@ def fold_votes(rows: Iterable[tuple[str, str, str | None]]) -> dict[str, dict[st
     return {pid: by for pid, by in out.items() if by}
 
 
-def _write(conn: Any, pair_id: str, by: dict[str, str]) -> None:
+def _bump(conn: Any, labelers: Iterable[str], votes: int, d: int) -> None:
+    conn.executemany(
+        "INSERT INTO labeler_votes (labeler, votes, n) VALUES (?, ?, ?) "
+        "ON CONFLICT (labeler, votes) DO UPDATE SET n = labeler_votes.n + excluded.n",
+        [(who, votes, d) for who in labelers],
+    )
+
+
+def _write(conn: Any, pair_id: str, by: dict[str, str], count: bool = True) -> None:
+    """Store one pair's votes. Votes are kept for pairs in the table only (a pair selected
+    again later gets them from the log), so the counters count existing pairs."""
+    row = conn.execute("SELECT votes FROM pairs WHERE pair_id = ?", (pair_id,)).fetchone()
+    if row is None:
+        by = {}
+    if count and row is not None:
+        old = [r[0] for r in conn.execute("SELECT labeler FROM pair_votes WHERE pair_id = ?", (pair_id,))]
+        _bump(conn, old, row[0], -1)
+        _bump(conn, sorted(by), len(by), 1)
     conn.execute("DELETE FROM pair_votes WHERE pair_id = ?", (pair_id,))
     conn.executemany(
         "INSERT INTO pair_votes (pair_id, labeler, verdict) VALUES (?, ?, ?) "
@@ -81,7 +114,34 @@ def rebuild_votes(conn: Any) -> None:
     conn.execute("DELETE FROM pair_votes")
     conn.execute("UPDATE pairs SET votes = 0, disagree = 0 WHERE votes != 0 OR disagree != 0")
     for pid, by in by_pair.items():
-        _write(conn, pid, by)
+        _write(conn, pid, by, count=False)
+    conn.execute("DELETE FROM labeler_votes")
+    conn.execute(
+        "INSERT INTO labeler_votes (labeler, votes, n) SELECT v.labeler, p.votes, count(*) "
+        "FROM pair_votes v JOIN pairs p ON p.pair_id = v.pair_id GROUP BY v.labeler, p.votes"
+    )
+
+
+def count_votes(conn: Any) -> None:
+    """Fill ``vote_counts`` from the pairs (once, when the table is new; triggers keep it)."""
+    conn.execute("DELETE FROM vote_counts")
+    conn.execute("INSERT INTO vote_counts (votes, stale, n) SELECT votes, stale, count(*) FROM pairs GROUP BY 1, 2")
+
+
+def team_queue_size(conn: Any, overlap: int, labeler: str) -> int:
+    """A labeler's whole queue (pairs not stale with fewer than K votes, none theirs) from the
+    counters: the pairs under K, less those this labeler voted on. The stale pairs among
+    the latter (few: a stale pair is kept only with a verdict) are counted directly."""
+    under = conn.execute("SELECT sum(n) FROM vote_counts WHERE votes < ? AND stale = 0", (overlap,)).fetchone()[0]
+    mine = conn.execute(
+        "SELECT sum(n) FROM labeler_votes WHERE labeler = ? AND votes < ?", (labeler, overlap)
+    ).fetchone()[0]
+    mine_stale = conn.execute(
+        "SELECT count(*) FROM pairs WHERE stale = 1 AND votes < ? AND votes > 0 AND "
+        "EXISTS (SELECT 1 FROM pair_votes v WHERE v.pair_id = pairs.pair_id AND v.labeler = ?)",
+        (overlap, labeler),
+    ).fetchone()[0]
+    return int(under or 0) - int(mine or 0) + int(mine_stale or 0)
 
 
 def votes_of(conn: Any, pair_ids: list[str] | None) -> dict[str, dict[str, str]]:

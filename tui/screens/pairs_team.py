@@ -54,8 +54,9 @@ class TeamFlow:
         return self.store.team_filter(f, self.state.overlap)  # type: ignore[attr-defined]
 
     def _team_counted_in_worker(self, f: PairFilter) -> bool:
-        """Team queues are counted by a scan: in a worker, like a search."""
-        return f.disagree or team_queue(f.model_dump())
+        """The adjudication queue is counted by a scan: in a worker, like a search (a
+        labeler's whole queue comes from counters, labeling/team_sql.py)."""
+        return f.disagree
 
     def _drop_done_ahead(self) -> None:
         """Drop the pairs just ahead that other labelers brought to K since they were loaded."""
