@@ -58,7 +58,7 @@ class ReviewQueue:
         n = {v: by.get(v, 0) for v in VERDICTS}
         labeled = sum(n.values())
         remaining = by.get("", 0)
-        # A labeler's team queue (overlap K > 1): its own length, by one SQL count.
+        # A labeler's team queue (overlap K > 1): its own length (counters for the whole queue).
         mine = self._db.queue_size(f) if team_queue(f) else None
         return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, mine=mine, **n)
 
