@@ -93,6 +93,7 @@ async def test_the_queue_with_overlap_is_this_labelers(make_app, traces):
         assert screen.queue == [p1, p0] and screen.pair.pair_id == p0
         head = _head(app)
         assert " 1/2" in head and "alice confirm" in head and "c confirm" in head and "Pair 2/2" in head
+        assert "yours 2" in str(app.screen.query_one("#pair-progress").render())
         await pilot.press("c")
         await settle(pilot)
         assert app.store.pair(p0).verdicts == {"alice": "confirm", "tester": "confirm"}

@@ -421,6 +421,8 @@ class PairsScreen(QueueFlow, TeamFlow, StudioScreen):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" labeled {c.labeled}", style="bold")
         t.append(f" · remaining {c.remaining}")
+        if (mine := self._waiting_for_me()) is not None:
+            t.append(f" · yours {mine}", style="bold")  # team review: pairs still wanting your verdict
         t.append(f"   confirm {c.confirm} · flip {c.flip} · discard {c.discard}", style="dim")
         t.append(f"   this session {self.state.rate.verdicts}")
         t.append(f" ({rate:.0f}/h)" if rate else "", style="dim")

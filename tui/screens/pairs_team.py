@@ -58,6 +58,14 @@ class TeamFlow:
         labeler's whole queue comes from counters, labeling/team_sql.py)."""
         return f.disagree
 
+    def _waiting_for_me(self) -> int | None:
+        """With overlap K > 1: how many pairs still want this labeler's verdict (counters)."""
+        f = self.state.pair_filter  # type: ignore[attr-defined]
+        if f.overlap <= 1 or not f.labeler:
+            return None
+        whole = PairFilter(verdict="unlabeled", overlap=f.overlap, labeler=f.labeler)  # whatever the / filter
+        return self.store.counts(whole).mine  # type: ignore[attr-defined]
+
     def _drop_done_ahead(self) -> None:
         """Drop the pairs just ahead that other labelers brought to K since they were loaded."""
         f = self.state.pair_filter  # type: ignore[attr-defined]
