@@ -33,6 +33,10 @@ def _head(app) -> str:
     return str(app.screen.query_one("#pair-head").render())
 
 
+def _badge(app, side: str) -> str:
+    return str(app.screen.query_one(f"#badge-{side}").render())
+
+
 async def _filter(pilot, text: str) -> None:
     await pilot.press("slash")
     await settle(pilot)
@@ -60,12 +64,15 @@ async def test_slash_disagree_then_the_adjudicator_settles(make_app, traces):
         assert screen.pair is not None and screen.pair.pair_id == pairs[0] and screen.queue == [pairs[0]]
         head = _head(app)
         assert "DISAGREE" in head and "alice confirm · bob flip" in head and "Pair 1/1" in head
+        # the badges do not take bob's side for being the last to speak
+        assert "preferred (auto)" in _badge(app, "a") and "rejected" in _badge(app, "b")
         await pilot.press("f")  # the adjudicator's verdict
         await settle(pilot)
         store = app.store
         assert store.pair(pairs[0]).verdicts == {"alice": "confirm", "bob": "flip", "tester": "flip"}
         assert store.pairs(store.team_filter(PairFilter(disagree=True))) == []
         assert "SETTLED" in _head(app) and "tester flip (adjudicator)" in _head(app)
+        assert "preferred (flipped)" in _badge(app, "b")
         await pilot.press("u")  # undone: back in the adjudication queue
         await settle(pilot)
         assert [p.pair_id for p in store.pairs(store.team_filter(PairFilter(disagree=True)))] == [pairs[0]]

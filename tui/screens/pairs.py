@@ -28,7 +28,7 @@ from tui.ab_model import ab_patch_for
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
 from tui.screens.pairs_queue import LOW_WATER, PAGE, QueueFlow, _key, _queue_length
-from tui.screens.pairs_team import TeamFlow, votes_line
+from tui.screens.pairs_team import TeamFlow, shown_verdict, votes_line
 from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
@@ -350,7 +350,8 @@ class PairsScreen(QueueFlow, TeamFlow, StudioScreen):
                 )
             )
 
-        pref = {"flip": 1, "discard": None}.get(pair.verdict or "", 0)
+        verdict = shown_verdict(pair, self.state.pair_filter)  # a team's disagreement: none yet
+        pref = {"flip": 1, "discard": None}.get(verdict or "", 0)
         for i, (side, row) in enumerate(zip("ab", self.sides)):
             if pref is None:
                 role, style = "discarded", "red"
@@ -358,9 +359,9 @@ class PairsScreen(QueueFlow, TeamFlow, StudioScreen):
                 role, style = (
                     (
                         "preferred (flipped)"
-                        if pair.verdict == "flip"
+                        if verdict == "flip"
                         else "preferred (auto)"
-                        if not pair.verdict
+                        if not verdict
                         else "preferred"
                     ),
                     "bold green",

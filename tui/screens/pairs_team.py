@@ -46,6 +46,14 @@ def votes_line(pair: PairRow, f: PairFilter, me: str) -> Text | None:
     return t
 
 
+def shown_verdict(pair: PairRow, f: PairFilter) -> str | None:
+    """The verdict the A/B badges show: the adjudicator's once given; none while the
+    labelers disagree (the latest verdict would be whoever spoke last); else the pair's."""
+    if f.adjudicator is not None and f.adjudicator in pair.verdicts:
+        return pair.verdicts[f.adjudicator]
+    return None if pair.disagree else pair.verdict
+
+
 class TeamFlow:
     """Needs the PairsScreen's ``store``, ``state`` and ``queue``/``index``."""
 
