@@ -21,6 +21,12 @@ sizes within 1.5x; next pair p50 < 16 ms, p95 < 50 ms; at 50,000 pairs the same 
 targets, first pair < 1 s, counts and position within 2x of 500 pairs.
 
     uv run python bench/studio.py --only-queue   # just the large-queue case
+    uv run python bench/studio.py --only-queue --overlap 2   # team review: the bench labeler's queue with K = 2
+
+With ``--overlap K`` (K > 1) two other labelers have voted first (`seed_votes`: one vote on
+a pair in three of the first 6,000 in queue order, two on one in six, so some pairs want
+the bench labeler's verdict and some have K already), and the queue timed is the bench
+labeler's (labeling/team.py).
 """
 
 from __future__ import annotations
@@ -181,8 +187,8 @@ def ingest(root: Path) -> None:
 # --------------------------------------------------------------------------- runs
 
 
-async def first_screen(root: Path) -> tuple[float, float]:
-    app = TimedApp(root, labeler="bench", tail_interval=None)
+async def first_screen(root: Path, overlap: int | None = None) -> tuple[float, float]:
+    app = TimedApp(root, labeler="bench", tail_interval=None, overlap=overlap)
     async with app.run_test(size=(120, 40)) as pilot:
         while app.first_pair is None:
             await pilot.pause(0.005)
@@ -197,9 +203,11 @@ async def first_screen(root: Path) -> tuple[float, float]:
     return frame, pair
 
 
-async def _press_to_next_pair(root: Path, presses: int, key: str, *, undo: bool = False) -> list[float]:
+async def _press_to_next_pair(
+    root: Path, presses: int, key: str, *, undo: bool = False, overlap: int | None = None
+) -> list[float]:
     """Keypress ``key`` to the first frame showing the next pair with both diffs ready."""
-    app = TimedApp(root, labeler="bench", tail_interval=None)
+    app = TimedApp(root, labeler="bench", tail_interval=None, overlap=overlap)
     out: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
@@ -233,9 +241,9 @@ async def next_pair(root: Path, presses: int) -> list[float]:
     return await _press_to_next_pair(root, presses, "n")
 
 
-async def next_after_verdict(root: Path, presses: int) -> list[float]:
+async def next_after_verdict(root: Path, presses: int, overlap: int | None = None) -> list[float]:
     """Keypress `c` (confirm) to the next pair, ready."""
-    return await _press_to_next_pair(root, presses, "c", undo=True)
+    return await _press_to_next_pair(root, presses, "c", undo=True, overlap=overlap)
 
 
 def ensure_queue_store(root: Path, rollouts: int) -> int:
@@ -250,14 +258,30 @@ def ensure_queue_store(root: Path, rollouts: int) -> int:
         return store.counts().total
 
 
-def store_calls(root: Path, reps: int = 300) -> dict[str, float]:
+def seed_votes(root: Path, head: int = 6000) -> None:
+    """Team votes by two other labelers on the head of the queue (kept: done once a store)."""
+    path = LabelStore.default_path(root)
+    with LabelStore(path, labeler="peer1") as p1, LabelStore(path, labeler="peer2") as p2:
+        if p1.events(labeler="peer1"):
+            return
+        t = time.perf_counter()
+        ids = [p.pair_id for p in p1.queue_page(None, None, head)]
+        for i, pid in enumerate(ids):
+            if i % 3 == 0:
+                p1.set_verdict(pid, "confirm")
+            if i % 6 == 0:
+                p2.set_verdict(pid, "flip" if i % 12 else "confirm")
+        print(f"  seeded team votes on {len(ids)} pairs of {root.name} in {time.perf_counter() - t:.1f} s")
+
+
+def store_calls(root: Path, reps: int = 300, overlap: int | None = None) -> dict[str, float]:
     """Median seconds of the per-key store calls: counts (whole queue and the screen's
     filter) and the queue position of a pair near the head (where a reviewer is)."""
     from labeling.records import PairFilter
 
-    f = PairFilter(verdict="unlabeled")
     out = {}
     with LabelStore(LabelStore.default_path(root), labeler="bench") as store:
+        f = store.team_filter(PairFilter(verdict="unlabeled"), overlap)
         pair = store.queue_page(f, None, 20)[10]
         for name, fn in (
             ("counts", lambda: store.counts()),
@@ -275,22 +299,26 @@ def store_calls(root: Path, reps: int = 300) -> dict[str, float]:
 
 
 def large_queue(args) -> None:
-    print("\nlarge queue (pass-fail pairs)")
+    k = args.overlap
+    print(f"\nlarge queue (pass-fail pairs), overlap {k or 1}")
     small = args.out / f"q{args.queue_small}"
     large = args.out / f"q{args.queue_large}"
     n_small = ensure_queue_store(small, args.queue_small)
     n_large = ensure_queue_store(large, args.queue_large)
     print(f"  stores: {n_small} pairs ({args.queue_small} rollouts), {n_large} pairs ({args.queue_large} rollouts)")
-    runs = [asyncio.run(first_screen(large)) for _ in range(args.runs)]
+    if k and k > 1:
+        for root in (small, large):
+            seed_votes(root)
+    runs = [asyncio.run(first_screen(large, k)) for _ in range(args.runs)]
     print(f"  {n_large} pairs: first frame with a pair {statistics.median(r[1] for r in runs) * 1000:.1f} ms (< 1 s)")
     for n, root in ((n_small, small), (n_large, large)):
-        lat = asyncio.run(next_after_verdict(root, args.verdicts))
+        lat = asyncio.run(next_after_verdict(root, args.verdicts, k))
         print(
             f"  {n} pairs: next pair after a verdict key ({len(lat)} presses): "
             f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   max {max(lat) * 1000:.1f} ms"
             "   (p50 < 16 ms, p95 < 50 ms)"
         )
-    a, b = store_calls(small), store_calls(large)
+    a, b = store_calls(small, overlap=k), store_calls(large, overlap=k)
     print(f"  {'store call (median)':<20}{n_small:>10} pairs{n_large:>10} pairs   ratio (< 2x)")
     for name in a:
         print(f"  {name:<20}{a[name] * 1e6:>13.0f} µs{b[name] * 1e6:>13.0f} µs   {b[name] / a[name]:.2f}x")
@@ -313,6 +341,7 @@ def main() -> None:
     ap.add_argument("--queue-large", type=int, default=5000, help="rollouts of the >= 50,000-pair store")
     ap.add_argument("--verdicts", type=int, default=200, help="verdict keys timed on the large queue")
     ap.add_argument("--only-queue", action="store_true", help="run only the large-queue case")
+    ap.add_argument("--overlap", type=int, default=None, help="team review: verdicts per pair in the timed queue")
     args = ap.parse_args()
     if args.only_queue:
         large_queue(args)

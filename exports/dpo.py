@@ -37,9 +37,12 @@ def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -
 
     A pair's verdict is the one its labelers settled on (`labeling.agreement.settled_verdict`):
     with one labeler that is their verdict; a team's disagreement without an adjudicator's
-    verdict or a large enough majority is skipped as ``unsettled``."""
+    verdict or a large enough majority is skipped as ``unsettled``. The adjudicator is the
+    options' or else the store's team setting (labeling/team.py)."""
     out = []
     ratings = ratings_from_events(store.events())
+    # No --adjudicator: the team's, set in the store (`repo-agent team --adjudicator NAME`).
+    adjudicator = options.adjudicator if options.adjudicator is not None else store.team_settings().adjudicator
     want_step = options.mode == "step"
     drop = set(options.drop_flags)
     batches = set(options.batches)
@@ -52,7 +55,7 @@ def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -
             continue
         by = ratings.get(p.pair_id, {})
         if by:
-            settled = settled_verdict(by, adjudicator=options.adjudicator, min_agreement=options.min_agreement)
+            settled = settled_verdict(by, adjudicator=adjudicator, min_agreement=options.min_agreement)
             if settled is None:
                 skipped["unsettled"] += 1
                 continue

@@ -12,6 +12,9 @@ Contract highlights a second backend must keep:
   runs in the same ``write()`` as the event that changed it. Queue operations (a page
   after a key, a position, the counts) must not cost more as the store grows: an index
   in queue order and counters kept as pairs and verdicts change.
+* Team review (labeling/team_sql.py): each labeler's current verdict per pair as
+  ``pair_votes`` rows and the pair's ``votes`` / ``disagree`` columns, re-derived by
+  ``refresh_verdicts`` in the same transaction (undo/redo honoured).
 * ``save_pairs`` prunes stale pairs without a verdict and returns how many.
 * ``write_rollouts`` skips an item whose stored (offset, mtime_ns) is no longer the
   ``_base`` it was read from (another process indexed those bytes first).
@@ -66,6 +69,7 @@ class Backend(Protocol):
     ) -> list[dict[str, Any]]: ...
     def queue_counts(self, filt: dict[str, Any]) -> dict[str, int]: ...
     def queue_position(self, filt: dict[str, Any], key: tuple) -> int: ...
+    def queue_size(self, filt: dict[str, Any]) -> int: ...
     def refresh_verdicts(self, pair_ids: list[str]) -> None: ...
 
     # the human log

@@ -14,6 +14,7 @@ from typing import Any
 from labeling.errors import NotFound
 from labeling.pairs import queue_key
 from labeling.records import VERDICTS, PairFilter, PairRow, QueueCounts
+from labeling.team_sql import team_queue
 
 
 def pair_row(d: dict[str, Any]) -> PairRow:
@@ -52,11 +53,14 @@ class ReviewQueue:
 
         The whole queue is counted from counters the store keeps as pairs and verdicts
         change; a filtered one by one SQL aggregate over the pairs it selects."""
-        by = self._db.queue_counts((filt or PairFilter()).model_dump())
+        f = (filt or PairFilter()).model_dump()
+        by = self._db.queue_counts(f)
         n = {v: by.get(v, 0) for v in VERDICTS}
         labeled = sum(n.values())
         remaining = by.get("", 0)
-        return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, **n)
+        # A labeler's team queue (overlap K > 1): its own length (counters for the whole queue).
+        mine = self._db.queue_size(f) if team_queue(f) else None
+        return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, mine=mine, **n)
 
     def queue_position(self, pair_id: str | PairRow, filt: PairFilter | None = None) -> tuple[int, int]:
         """(0-based index of the pair in the queue, queue length); index -1 if absent.
@@ -84,7 +88,7 @@ def _key(p: PairRow | tuple | None) -> tuple | None:
 
 def _queue_length(c: QueueCounts, f: PairFilter) -> int:
     if f.verdict == "unlabeled":
-        return c.remaining
+        return c.remaining if c.mine is None else c.mine
     if f.verdict == "labeled":
         return c.labeled
     if f.verdict in VERDICTS:
@@ -111,8 +115,15 @@ def _matches(p: PairRow, f: PairFilter) -> bool:
                 return False
         elif f.flag not in p.flags:
             return False
+    if f.disagree and (not p.disagree or (f.adjudicator and f.adjudicator in p.verdicts)):
+        return False
     if f.verdict:
-        if f.verdict == "unlabeled":
+        if f.verdict == "unlabeled" and team_queue(f.model_dump()):
+            if p.stale and not f.include_stale:
+                return False
+            if len(p.verdicts) >= f.overlap or f.labeler in p.verdicts:
+                return False
+        elif f.verdict == "unlabeled":
             if p.verdict is not None:
                 return False
         elif f.verdict == "labeled":

@@ -157,12 +157,18 @@ class PairRow(_Row):
     tags: list[str] = Field(default_factory=list)
     labeler: str | None = None
     labeled_at: str | None = None
+    verdicts: dict[str, str] = Field(default_factory=dict)  # each labeler's current verdict (team review)
     at_step: int | None = None  # step pairs: the diverging step
     prefix_messages: int | None = None  # step pairs: shared conversation prefix length
 
     @property
     def labeled(self) -> bool:
         return self.verdict is not None
+
+    @property
+    def disagree(self) -> bool:
+        """Its labelers' verdicts differ (team review)."""
+        return len(set(self.verdicts.values())) > 1
 
     @property
     def noisy(self) -> bool:
@@ -191,12 +197,22 @@ class PairFilter(_Row):
     tag: str | None = None
     text: str | None = None  # substring of pair id, task id, either uid, note or tags
     include_stale: bool = False  # stale unlabeled pairs are hidden unless asked for
+    # Team review (labeling/team.py): with overlap K > 1 and a labeler, "unlabeled" is that
+    # labeler's queue (pairs with < K verdicts, none of theirs); ``disagree`` selects pairs
+    # whose labelers' verdicts differ and that the adjudicator has not judged.
+    overlap: int = 1
+    labeler: str | None = None
+    adjudicator: str | None = None
+    disagree: bool = False
 
 
 class QueueCounts(_Row):
     total: int = 0
     labeled: int = 0
     remaining: int = 0
+    # Team review (overlap K > 1): pairs still waiting for this labeler's verdict. Left out
+    # of dumps, so the counts a single labeler sees (and scripts read) are as they were.
+    mine: int | None = Field(default=None, exclude=True)
     confirm: int = 0
     flip: int = 0
     discard: int = 0

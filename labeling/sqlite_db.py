@@ -25,7 +25,9 @@ from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 # 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
 # 3: rollout columns for loops and stalls; the review queue's derived pair columns, indexes
 #    and pair_counts (labeling/sqlite_pairs.py).
-SCHEMA_VERSION = 3
+# 4: team review: pair_votes (each labeler's verdict) and pairs.votes / pairs.disagree,
+#    derived from the log (labeling/team_sql.py).
+SCHEMA_VERSION = 4
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")

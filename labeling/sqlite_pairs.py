@@ -19,6 +19,17 @@ import sqlite3
 from typing import Any
 
 from labeling.pairs import CONTRAST_RANK
+from labeling.team_sql import (
+    TEAM_COLUMNS,
+    TEAM_SCHEMA,
+    count_votes,
+    rebuild_votes,
+    refresh_votes,
+    team_conds,
+    team_queue,
+    team_queue_size,
+    votes_of,
+)
 
 PAIR_COLUMNS = (
     "pair_id",
@@ -87,6 +98,9 @@ def migrate(conn: sqlite3.Connection) -> None:
     missing = [c for c in _ADDED if c not in have]
     for col in missing:
         conn.execute(f"ALTER TABLE pairs ADD COLUMN {col} {_ADDED[col]}")
+    no_votes = [c for c in TEAM_COLUMNS if c not in have]  # before schema 4 (team review)
+    for col in no_votes:
+        conn.execute(f"ALTER TABLE pairs ADD COLUMN {col} {TEAM_COLUMNS[col]}")
     if missing:
         rows = conn.execute("SELECT pair_id, contrast, flags FROM pairs").fetchall()
         conn.executemany(
@@ -98,8 +112,13 @@ def migrate(conn: sqlite3.Connection) -> None:
             [(*v[1:], v[0]) for v in _current_verdicts(conn)],
         )
     fresh = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'pair_counts'").fetchall()
-    for stmt in QUEUE_SCHEMA:
+    fresh_votes = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'vote_counts'").fetchall()
+    for stmt in (*QUEUE_SCHEMA, *TEAM_SCHEMA):
         conn.execute(stmt)
+    if fresh_votes:
+        count_votes(conn)  # then the triggers keep it
+    if no_votes or fresh_votes:
+        rebuild_votes(conn)  # each labeler's vote, from the log
     if fresh:
         conn.executemany("INSERT OR IGNORE INTO pair_counts VALUES (?, ?, 0)", _COUNT_BUCKETS)
         conn.executemany(
@@ -155,10 +174,14 @@ def filter_sql(f: dict[str, Any]) -> tuple[list[str], list[Any], dict[str, Any]]
         conds.append("noisy = 1 AND (',' || flag_key || ',') LIKE ? ESCAPE '\\'")
         params.append(f"%,{_like(flag)},%")
     verdict = f.get("verdict")
-    if verdict:
+    team, team_params = team_conds(f)  # a labeler's queue with overlap K > 1; the adjudication queue
+    conds += team
+    params += team_params
+    if verdict and not team_queue(f):
         pinned["labeled"] = int(verdict != "unlabeled")
     if verdict == "unlabeled":
-        conds.append("labeled = 0")
+        if not team_queue(f):
+            conds.append("labeled = 0")
     elif verdict == "labeled":
         conds.append("labeled = 1")
     elif verdict:
@@ -193,7 +216,7 @@ def key_sql(key: tuple, pinned: dict[str, Any], op: str) -> tuple[str, list[Any]
 
 
 def _unfiltered(f: dict[str, Any]) -> bool:
-    return not any(f.get(k) for k in ("task_id", "batch_id", "contrast", "flag", "tag", "text"))
+    return not any(f.get(k) for k in ("task_id", "batch_id", "contrast", "flag", "tag", "text", "disagree"))
 
 
 class SqlitePairs:
@@ -236,11 +259,16 @@ class SqlitePairs:
                 "UPDATE pairs SET stale = 1, updated_at = ? WHERE pair_id = ? AND stale = 0",
                 [(now, pid) for pid in stale_ids],
             )
-            pruned = c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0").rowcount
+            # A pair any labeler still has a verdict on is kept (team review: `votes`).
+            pruned = c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0 AND votes = 0").rowcount
             new = new_ids
             if new:
                 # A pair pruned earlier and selected again gets back what the log says of it.
                 self._apply_verdicts(_current_verdicts(c, new if len(new) < 1000 else None), set(new))
+                if len(new) < 1000:
+                    refresh_votes(c, new)
+                else:
+                    rebuild_votes(c)
         return pruned
 
     def _apply_verdicts(self, verdicts: list[tuple], only: set[str] | None = None) -> None:
@@ -259,6 +287,7 @@ class SqlitePairs:
                 (pid,),
             )
         self._apply_verdicts(_current_verdicts(c, list(pair_ids)))
+        refresh_votes(c, pair_ids)
 
     def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
         """Every pair (or one) with its current verdict and tags, in queue order."""
@@ -299,6 +328,15 @@ class SqlitePairs:
             )
         return {v: int(n or 0) for v, n in rows}
 
+    def queue_size(self, filt: dict[str, Any]) -> int:
+        """How many pairs the filter selects, its verdict part included (a labeler's team queue)."""
+        if team_queue(filt) and _unfiltered(filt) and not filt.get("include_stale"):
+            with self._lock:  # the whole queue: from counters
+                return team_queue_size(self._conn, int(filt["overlap"]), filt["labeler"])
+        conds, params, _ = filter_sql(filt)
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        return int(self._q(f"SELECT count(*) FROM pairs {where}", params)[0][0])  # type: ignore[attr-defined]
+
     def queue_position(self, filt: dict[str, Any], key: tuple) -> int:
         """How many pairs the filter selects that come before ``key`` in queue order."""
         conds, params, pinned = filter_sql(filt)
@@ -326,10 +364,13 @@ class SqlitePairs:
             rows = [
                 dict(zip(_READ, r)) for r in self._conn.execute(f"SELECT {', '.join(_READ)} FROM pairs {tail}", params)
             ]
-            tags = self._tags([r["pair_id"] for r in rows] if len(rows) <= 500 else None)
+            ids = [r["pair_id"] for r in rows] if len(rows) <= 500 else None
+            tags = self._tags(ids)
+            votes = votes_of(self._conn, ids)
         for r in rows:
             r["flags"] = json.loads(r["flags"] or "[]")
             r["tags"] = tags.get(r["pair_id"], [])
+            r["verdicts"] = votes.get(r["pair_id"], {})
         return rows
 
     def _tags(self, pair_ids: list[str] | None) -> dict[str, list[str]]:

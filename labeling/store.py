@@ -43,6 +43,7 @@ from labeling.records import (
 from labeling.score import ScoreOrderError, parse_order
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
+from labeling.team import TeamReview
 
 DB_FILE = "labels.sqlite"
 
@@ -79,7 +80,7 @@ def _join(base: str, key: str) -> str:
     return key if base == "." else os.path.join(base, key)
 
 
-class LabelStore(HumanLog, ReviewQueue):
+class LabelStore(HumanLog, ReviewQueue, TeamReview):
     """One label store file. Usable as a context manager; safe to share across threads.
 
     >>> with LabelStore(LabelStore.default_path(traces)) as store:

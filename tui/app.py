@@ -69,6 +69,7 @@ class StudioApp(App):
         watch: bool = True,
         bell: bool = True,
         keymap: dict[str, str] | None = None,
+        overlap: int | None = None,
     ) -> None:
         assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
@@ -79,6 +80,8 @@ class StudioApp(App):
         labeler = labeler or default_labeler()
         self.state = StudioState(traces_dir=traces_dir, db_path=db_path, labeler=labeler)
         self.store = LabelStore(db_path, labeler=labeler)
+        self.state.overlap = overlap  # team review: the queue is this labeler's (labeling/team.py)
+        self.state.pair_filter = self.store.team_filter(self.state.pair_filter, overlap)
         self.prefs_path = prefs_path(db_path)
         self.prefs = load_prefs(self.prefs_path)
         if self.prefs.get("diff_view") in DIFF_VIEWS:

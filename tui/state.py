@@ -54,6 +54,7 @@ class StudioState:
     step: int | None = None  # the step to put the Steps screen's cursor on
     pair_id: str | None = None
     pair_filter: PairFilter = field(default_factory=lambda: PairFilter(verdict="unlabeled"))
+    overlap: int | None = None  # --overlap K: verdicts asked per pair (None: the store's team setting)
     diff_view: str = "unified"  # unified | split | ab (A↔B); kept across runs (tui.prefs)
     history: list[str] = field(default_factory=list)  # screens visited, for `escape`
     rate: SessionRate = field(default_factory=SessionRate)

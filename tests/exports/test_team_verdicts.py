@@ -43,6 +43,10 @@ def test_settled_verdicts_decide_what_is_exported(env, tmp_path: Path) -> None:
         team["boss"].set_verdict(pid["fix_gcd"], "confirm")
         got = verdicts(DpoOptions(adjudicator="boss", min_agreement=1.0))
         assert got[0]["fix_gcd"] == "confirm"
+        # the team's adjudicator, set in the store, is the default; an explicit one wins
+        env.store.set_team_settings(adjudicator="boss")
+        assert verdicts(DpoOptions(min_agreement=1.0))[0]["fix_gcd"] == "confirm"
+        assert verdicts(DpoOptions(adjudicator="ann", min_agreement=1.0))[0]["fix_gcd"] == "flip"
     finally:
         for s in team.values():
             s.close()

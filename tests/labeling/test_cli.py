@@ -152,3 +152,35 @@ def test_pairs_list_shows_notes_and_tags(traces, capsys, monkeypatch):
         s.tag_pair(t_id, "recheck")
     code, out, _ = run(capsys, "pairs", "list", str(traces), "--verdict", "confirm")
     assert code == 0 and "shorter fix" in out and "#recheck" in out
+
+
+def test_team_settings_queue_and_disagree_listing(traces, capsys):
+    code, out, _ = run(capsys, "team", str(traces), "--overlap", "2", "--adjudicator", "lead", "--json")
+    assert code == 0 and json.loads(out) == {
+        "overlap": 2,
+        "adjudicator": "lead",
+        "labeler": "cli-user",
+        "mine": 2,
+        "disagree": 0,
+    }
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--verdict", "unlabeled", "--json")
+    first = json.loads(out)[0]["pair_id"]
+    for who, verdict in (("ann", "confirm"), ("ben", "flip")):
+        assert run(capsys, "pairs", "set", str(traces), first, verdict, "--labeler", who)[0] == 0
+    # K = 2 reached: not in cli-user's queue; the two disagree, so it is in the adjudication queue
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--verdict", "unlabeled", "--json")
+    assert first not in [p["pair_id"] for p in json.loads(out)]
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--verdict", "unlabeled", "--overlap", "3", "--json")
+    assert first in [p["pair_id"] for p in json.loads(out)]  # --overlap overrides the store's K
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--disagree", "--json")
+    listed = json.loads(out)
+    assert [p["pair_id"] for p in listed] == [first] and listed[0]["verdicts"] == {"ann": "confirm", "ben": "flip"}
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--disagree")
+    assert "DISAGR" in out and "ann" in out  # each labeler's verdict (folded at 80 columns)
+    code, out, _ = run(capsys, "team", str(traces))
+    assert code == 0 and "overlap 2" in out and "adjudication queue (disagree): 1 pairs" in out
+    assert run(capsys, "pairs", "set", str(traces), first, "flip", "--labeler", "lead")[0] == 0
+    code, out, _ = run(capsys, "pairs", "list", str(traces), "--disagree", "--json")
+    assert json.loads(out) == []
+    code, _, err = run(capsys, "team", str(traces), "--overlap", "0")
+    assert code == 2 and "overlap must be between 1 and 50" in err

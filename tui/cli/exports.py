@@ -70,7 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                 default=0.5,
                 help="team labels: a pair's verdict needs this share of its labelers (default 0.5; ties never settle)",
             )
-            p.add_argument("--adjudicator", help="team labels: the labeler whose verdict settles a pair")
+            p.add_argument(
+                "--adjudicator",
+                help="team labels: the labeler whose verdict settles a pair (default: the store's, `repo-agent team`)",
+            )
             p.add_argument("--last-k", type=int, default=5, help="patch+trajectory: last K tool calls (default 5)")
             p.add_argument("--cut-chars", type=int, default=500, help="tool output cut (default 500)")
         else:

@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tui.cli.errors import UserError
-from tui.cli.team_view import print_team
+from tui.cli.team_view import print_team, votes_cell
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -287,6 +287,7 @@ def _filter(args: argparse.Namespace):
         tag=args.tag,
         text=args.text,
         include_stale=args.all,
+        disagree=args.disagree,
     )
 
 
@@ -303,14 +304,17 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     with _open(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
             _ingest(store, [args.dir], quiet=True)
+        filt = store.team_filter(filt, args.overlap)  # team review: your queue, the adjudicator (tui/cli/team.py)
         pairs = store.pairs(filt)
         counts = store.counts(filt)
     shown = pairs[: args.limit] if args.limit else pairs
     if args.json:
         _print_json([p.model_dump() | {"preferred_uid": p.preferred_uid} for p in shown])
         return 0
+    mine = "" if counts.mine is None else f"; {counts.mine} waiting for your verdict"
     t = Table(
-        title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining)", title_justify="left"
+        title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})",
+        title_justify="left",
     )
     for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict", "note / tags"):
         t.add_column(col, overflow="fold", no_wrap=col in ("pair", "contrast"))
@@ -321,6 +325,8 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
 
     for p in shown:
         verdict = esc(p.verdict) if p.verdict else "[dim]-[/]"
+        if len(p.verdicts) > 1:  # team review: each labeler's verdict
+            verdict = votes_cell(p.verdicts)
         if p.stale:
             verdict += " [dim](stale)[/]"
         t.add_row(
@@ -429,6 +435,7 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from labeling.records import STEP_REASONS, STRATEGIES, VERDICTS
+    from tui.cli import team
 
     fmt = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser(
@@ -473,6 +480,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tag")
     p.add_argument("--text", help="substring of ids, task, note or tags")
     p.add_argument("--all", action="store_true", help="include stale unlabeled pairs")
+    p.add_argument("--disagree", action="store_true", help="team review: pairs whose labelers disagree (to adjudicate)")
+    team.add_overlap_flag(p)
     p.add_argument("--limit", type=int, default=50, help="rows to show (0: all; default 50)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-ingest", action="store_true")

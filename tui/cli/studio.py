@@ -50,6 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="TRACES_DIR holds other agents' trajectories and no batches: import them first (default: ask)",
     )
     p.add_argument(
+        "--overlap",
+        type=int,
+        metavar="K",
+        help="team review: verdicts asked per pair (default: the store's, see `repo-agent team`)",
+    )
+    p.add_argument(
         "--no-bell", action="store_true", help="no terminal bell when a rollout loops, stalls or errors (Runs: fleet)"
     )
     p.set_defaults(func=run)
@@ -91,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     traces = Path(args.traces_dir)
     if not traces.is_dir():
         raise UserError(f"{traces} is not a directory of trace batches")
+    if args.overlap is not None and not 1 <= args.overlap <= 50:
+        raise UserError(f"--overlap must be between 1 and 50 labelers per pair, not {args.overlap}")
     if args.db is not None and not Path(args.db).parent.is_dir():
         raise UserError(f"--db: directory {Path(args.db).parent} does not exist")
     from tui.app import StudioApp
@@ -122,6 +130,12 @@ def run(args: argparse.Namespace) -> int:
         offer_import(traces, answer, lambda q: Confirm.ask(q, default=True, console=console), console)
 
     StudioApp(
-        traces, db_path=args.db, labeler=args.labeler, start=args.screen, bell=not args.no_bell, keymap=keymap
+        traces,
+        db_path=args.db,
+        labeler=args.labeler,
+        start=args.screen,
+        bell=not args.no_bell,
+        keymap=keymap,
+        overlap=args.overlap,
     ).run()
     return 0

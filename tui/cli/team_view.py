@@ -1,10 +1,12 @@
-"""How `repo-agent stats` shows agreement between labelers (labeling/agreement.py)."""
+"""How the command line shows a team's labels: agreement between labelers in `repo-agent
+stats` (labeling/agreement.py), each labeler's verdict in `repo-agent pairs list`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:  # the CLI imports labeling/ lazily (start-up time)
@@ -44,3 +46,9 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
         row(k if k == "clean" else f"flag {k}", f)
     console.print(t)
     console.print(f"pairs with >= 2 verdicts: {team.overlapped}, of which they disagree on {team.disagreements}")
+
+
+def votes_cell(verdicts: dict[str, str]) -> str:
+    """``DISAGREE`` then ``alice confirm`` a line per labeler (markup): a pair's verdicts."""
+    head = "[bold red]DISAGREE[/]" if len(set(verdicts.values())) > 1 else "[green]agree[/]"
+    return "\n".join([head, *(f"{escape(who)} {escape(v)}" for who, v in sorted(verdicts.items()))])

@@ -28,6 +28,7 @@ from tui.ab_model import ab_patch_for
 from tui.diff_model import diff_model_for
 from tui.screens.base import StudioScreen
 from tui.screens.pairs_queue import LOW_WATER, PAGE, QueueFlow, _key, _queue_length
+from tui.screens.pairs_team import TeamFlow, shown_verdict, votes_line
 from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.outcome_badge import OutcomeBadge
 from tui.widgets.prompt import PromptModal
@@ -35,6 +36,7 @@ from tui.widgets.prompt import PromptModal
 FILTER_HINT = (
     "task:ID  flag:NAME|noisy|clean  verdict:unlabeled|labeled|all|confirm|flip|discard\n"
     "tag:T  batch:ID  contrast:pass_fail|efficiency|step  other words search ids/notes\n"
+    "disagree: the pairs whose labelers' verdicts differ (to adjudicate)\n"
     "empty: the unlabeled queue · enter applies · escape keeps the current filter"
 )
 FILTER_VALUES = {
@@ -54,13 +56,17 @@ class FilterError(ValueError):
 
 
 def parse_filter(text: str) -> PairFilter:
-    fields: dict[str, str | None] = {"verdict": "unlabeled"}
+    fields: dict[str, str | bool | None] = {"verdict": "unlabeled"}
     free: list[str] = []
+    disagree = False
     try:
         words = shlex.split(text)
     except ValueError:
         words = text.split()
     for w in words:
+        if w == "disagree":  # the adjudication queue (team review): every verdict state unless asked
+            disagree = True
+            continue
         key, sep, value = w.partition(":")
         if sep and key in ("task", "flag", "verdict", "tag", "batch", "contrast"):
             known = FILTER_VALUES.get(key)
@@ -72,6 +78,10 @@ def parse_filter(text: str) -> PairFilter:
             free.append(w)
     if free:
         fields["text"] = " ".join(free)
+    if disagree:
+        fields["disagree"] = True
+        if not any(w.startswith("verdict:") for w in words):
+            fields["verdict"] = None
     return PairFilter.model_validate(fields)
 
 
@@ -81,8 +91,8 @@ def _short_args(arguments: str, limit: int = 60) -> str:
 
 
 def filter_text(f: PairFilter) -> str:
-    parts = []
-    if f.verdict != "unlabeled":
+    parts = ["disagree"] if f.disagree else []
+    if f.verdict != (None if f.disagree else "unlabeled"):
         parts.append(f"verdict:{f.verdict or 'all'}")
     for key, name in (
         ("task", "task_id"),
@@ -98,7 +108,7 @@ def filter_text(f: PairFilter) -> str:
     return " ".join(parts)
 
 
-class PairsScreen(QueueFlow, StudioScreen):
+class PairsScreen(QueueFlow, TeamFlow, StudioScreen):
     MODE = "pairs"
     BINDINGS = [
         # The footer fits 80 columns: the verdict keys first; r, n, p, 1, 2 live in
@@ -307,7 +317,9 @@ class PairsScreen(QueueFlow, StudioScreen):
         head.append("A", style="bold green")
         head.append(f" (decided by {pair.decided_by or '—'})")
         head.append("\n")
-        if pair.verdict:
+        if (team := votes_line(pair, self.state.pair_filter, self.state.labeler)) is not None:
+            head.append_text(team)  # several labelers' verdicts (tui/screens/pairs_team.py)
+        elif pair.verdict:
             head.append(" verdict ", style="dim")
             head.append(pair.verdict.upper(), style=VERDICT_STYLE[pair.verdict])
             if pair.verdict == "flip":
@@ -338,7 +350,8 @@ class PairsScreen(QueueFlow, StudioScreen):
                 )
             )
 
-        pref = {"flip": 1, "discard": None}.get(pair.verdict or "", 0)
+        verdict = shown_verdict(pair, self.state.pair_filter)  # a team's disagreement: none yet
+        pref = {"flip": 1, "discard": None}.get(verdict or "", 0)
         for i, (side, row) in enumerate(zip("ab", self.sides)):
             if pref is None:
                 role, style = "discarded", "red"
@@ -346,9 +359,9 @@ class PairsScreen(QueueFlow, StudioScreen):
                 role, style = (
                     (
                         "preferred (flipped)"
-                        if pair.verdict == "flip"
+                        if verdict == "flip"
                         else "preferred (auto)"
-                        if not pair.verdict
+                        if not verdict
                         else "preferred"
                     ),
                     "bold green",
@@ -409,6 +422,8 @@ class PairsScreen(QueueFlow, StudioScreen):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" labeled {c.labeled}", style="bold")
         t.append(f" · remaining {c.remaining}")
+        if (mine := self._waiting_for_me()) is not None:
+            t.append(f" · yours {mine}", style="bold")  # team review: pairs still wanting your verdict
         t.append(f"   confirm {c.confirm} · flip {c.flip} · discard {c.discard}", style="dim")
         t.append(f"   this session {self.state.rate.verdicts}")
         t.append(f" ({rate:.0f}/h)" if rate else "", style="dim")
@@ -439,6 +454,7 @@ class PairsScreen(QueueFlow, StudioScreen):
             self._wrap_offered = False
             self.action_wrap()
             return
+        self._drop_done_ahead()  # team review: others brought it to K meanwhile
         if self.index + 1 < len(self.queue):
             self.index += 1
         else:
@@ -533,7 +549,7 @@ class PairsScreen(QueueFlow, StudioScreen):
         def done(text: str | None) -> None:
             if text is None:
                 return
-            self.state.pair_filter = parse_filter(text)
+            self.state.pair_filter = self.team_filter(parse_filter(text))
             self._restart()
 
         self.app.push_screen(

@@ -137,7 +137,7 @@ class QueueFlow(QueueHost):
         a search, tag, flag or batch filter scans what it selects, so it is counted in a
         worker and the header shows the last figures (or …) until it answers."""
         f = self.state.pair_filter
-        if any((f.text, f.tag, f.flag, f.batch_id, f.contrast)):
+        if any((f.text, f.tag, f.flag, f.batch_id, f.contrast)) or self._team_counted_in_worker(f):
             pid = self.pair.pair_id if self.pair is not None else None
             if self._counted[0] != (pid, f, self.state.store_version, self._verdicts_seen):
                 self._recount(f, self.pair, self._gone, (pid, f, self.state.store_version, self._verdicts_seen))
@@ -180,7 +180,7 @@ def _key(p: PairRow) -> tuple:
 
 def _queue_length(c: QueueCounts, f: PairFilter) -> int:
     if f.verdict == "unlabeled":
-        return c.remaining
+        return c.remaining if c.mine is None else c.mine
     if f.verdict == "labeled":
         return c.labeled
     if f.verdict in ("confirm", "flip", "discard"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from labeling.records import PairRow
+    from labeling.records import PairFilter, PairRow
     from tui.screens.base import StudioScreen
 
     class QueueHost(StudioScreen):
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         def show_current(self) -> None: ...
         def _render_pair(self, diffs: bool = True) -> None: ...
         def _render_empty(self) -> None: ...
+        def _team_counted_in_worker(self, f: PairFilter) -> bool: ...  # tui/screens/pairs_team.py
 
 else:
     QueueHost = object

@@ -1,0 +1,179 @@
+"""Team review in the label store's SQL: each labeler's vote on a pair, derived from the log.
+
+With ``--overlap K`` a pair asks for K labelers' verdicts. Each labeler's current verdict
+on a pair (their latest *active* verdict event; a cleared one counts as none, as in
+`labeling.agreement.ratings_from_events`) is kept as a derived row of ``pair_votes``, and
+each pair row carries ``votes`` (how many labelers) and ``disagree`` (their verdicts
+differ). `refresh_votes` re-derives them in the same transaction as each verdict, undo or
+redo (`SqlitePairs.refresh_verdicts`), so undo by one labeler is exact.
+
+A labeler's queue (the ``unlabeled`` filter with K > 1) is then: pairs with fewer than K
+votes that this labeler has not voted on, in the usual queue order; the adjudication queue
+(the ``disagree`` filter): pairs whose votes differ and that the adjudicator has not voted
+on. Plain SQL (NOT EXISTS, ON CONFLICT ... DO, no SQLite-only function) so a PostgreSQL
+backend can reuse it; its DDL is the one list `TEAM_SCHEMA`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+# ---- DDL added for team review (port these to PostgreSQL as they are) -------------------
+TEAM_COLUMNS = {  # added to `pairs`
+    "votes": "INTEGER NOT NULL DEFAULT 0",
+    "disagree": "INTEGER NOT NULL DEFAULT 0",
+}
+TEAM_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS pair_votes (pair_id TEXT NOT NULL, labeler TEXT NOT NULL, verdict TEXT NOT NULL, "
+    "PRIMARY KEY (pair_id, labeler))",
+    "CREATE INDEX IF NOT EXISTS pair_votes_labeler ON pair_votes(labeler, pair_id)",
+    # The adjudication queue: few rows, in queue order (labeling/sqlite_pairs.py KEY_COLUMNS).
+    "CREATE INDEX IF NOT EXISTS pairs_disagree ON pairs(labeled, crank, noisy, flag_key, task_id, pair_id) "
+    "WHERE disagree = 1",
+    # Counters, so a labeler's queue length costs the same at 500 and 50,000 pairs:
+    # pairs by (votes, stale), kept by triggers as pairs change ...
+    "CREATE TABLE IF NOT EXISTS vote_counts (votes INTEGER NOT NULL, stale INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (votes, stale))",
+    """CREATE TRIGGER IF NOT EXISTS vote_counts_ins AFTER INSERT ON pairs BEGIN
+        INSERT INTO vote_counts (votes, stale, n) VALUES (new.votes, new.stale, 1)
+        ON CONFLICT (votes, stale) DO UPDATE SET n = vote_counts.n + 1; END""",
+    """CREATE TRIGGER IF NOT EXISTS vote_counts_del AFTER DELETE ON pairs BEGIN
+        UPDATE vote_counts SET n = n - 1 WHERE votes = old.votes AND stale = old.stale; END""",
+    """CREATE TRIGGER IF NOT EXISTS vote_counts_upd AFTER UPDATE OF votes, stale ON pairs BEGIN
+        UPDATE vote_counts SET n = n - 1 WHERE votes = old.votes AND stale = old.stale;
+        INSERT INTO vote_counts (votes, stale, n) VALUES (new.votes, new.stale, 1)
+        ON CONFLICT (votes, stale) DO UPDATE SET n = vote_counts.n + 1; END""",
+    # ... and each labeler's votes by the pair's vote count, kept by `_write` (below).
+    "CREATE TABLE IF NOT EXISTS labeler_votes (labeler TEXT NOT NULL, votes INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (labeler, votes))",
+]
+# ------------------------------------------------------------------------------------------
+
+_NOT_VOTED_BY = "NOT EXISTS (SELECT 1 FROM pair_votes v WHERE v.pair_id = pairs.pair_id AND v.labeler = ?)"
+
+
+def fold_votes(rows: Iterable[tuple[str, str, str | None]]) -> dict[str, dict[str, str]]:
+    """pair_id -> labeler -> verdict from active verdict events ``(target, labeler, value)``,
+    oldest first: each labeler's latest one, a cleared verdict (None) removing theirs."""
+    out: dict[str, dict[str, str]] = {}
+    for target, labeler, value in rows:
+        by = out.setdefault(target, {})
+        if value is None:
+            by.pop(labeler, None)
+        else:
+            by[labeler] = value
+    return {pid: by for pid, by in out.items() if by}
+
+
+def _bump(conn: Any, labelers: Iterable[str], votes: int, d: int) -> None:
+    conn.executemany(
+        "INSERT INTO labeler_votes (labeler, votes, n) VALUES (?, ?, ?) "
+        "ON CONFLICT (labeler, votes) DO UPDATE SET n = labeler_votes.n + excluded.n",
+        [(who, votes, d) for who in labelers],
+    )
+
+
+def _write(conn: Any, pair_id: str, by: dict[str, str], count: bool = True) -> None:
+    """Store one pair's votes. Votes are kept for pairs in the table only (a pair selected
+    again later gets them from the log), so the counters count existing pairs."""
+    row = conn.execute("SELECT votes FROM pairs WHERE pair_id = ?", (pair_id,)).fetchone()
+    if row is None:
+        by = {}
+    if count and row is not None:
+        old = [r[0] for r in conn.execute("SELECT labeler FROM pair_votes WHERE pair_id = ?", (pair_id,))]
+        _bump(conn, old, row[0], -1)
+        _bump(conn, sorted(by), len(by), 1)
+    conn.execute("DELETE FROM pair_votes WHERE pair_id = ?", (pair_id,))
+    conn.executemany(
+        "INSERT INTO pair_votes (pair_id, labeler, verdict) VALUES (?, ?, ?) "
+        "ON CONFLICT (pair_id, labeler) DO UPDATE SET verdict = excluded.verdict",
+        [(pair_id, who, v) for who, v in sorted(by.items())],
+    )
+    conn.execute(
+        "UPDATE pairs SET votes = ?, disagree = ? WHERE pair_id = ?",
+        (len(by), int(len(set(by.values())) > 1), pair_id),
+    )
+
+
+def refresh_votes(conn: Any, pair_ids: Iterable[str]) -> None:
+    """Re-derive these pairs' votes from the log; inside the write transaction."""
+    for pid in pair_ids:
+        rows = conn.execute(
+            "SELECT target, labeler, value FROM active_events WHERE kind = 'verdict' AND target = ? ORDER BY id",
+            (pid,),
+        ).fetchall()
+        _write(conn, pid, fold_votes(rows).get(pid, {}))
+
+
+def rebuild_votes(conn: Any) -> None:
+    """Every pair's votes from the whole log (a migrated store, a large re-selection)."""
+    by_pair = fold_votes(
+        conn.execute("SELECT target, labeler, value FROM active_events WHERE kind = 'verdict' ORDER BY id").fetchall()
+    )
+    conn.execute("DELETE FROM pair_votes")
+    conn.execute("UPDATE pairs SET votes = 0, disagree = 0 WHERE votes != 0 OR disagree != 0")
+    for pid, by in by_pair.items():
+        _write(conn, pid, by, count=False)
+    conn.execute("DELETE FROM labeler_votes")
+    conn.execute(
+        "INSERT INTO labeler_votes (labeler, votes, n) SELECT v.labeler, p.votes, count(*) "
+        "FROM pair_votes v JOIN pairs p ON p.pair_id = v.pair_id GROUP BY v.labeler, p.votes"
+    )
+
+
+def count_votes(conn: Any) -> None:
+    """Fill ``vote_counts`` from the pairs (once, when the table is new; triggers keep it)."""
+    conn.execute("DELETE FROM vote_counts")
+    conn.execute("INSERT INTO vote_counts (votes, stale, n) SELECT votes, stale, count(*) FROM pairs GROUP BY 1, 2")
+
+
+def team_queue_size(conn: Any, overlap: int, labeler: str) -> int:
+    """A labeler's whole queue (pairs not stale with fewer than K votes, none theirs) from the
+    counters: the pairs under K, less those this labeler voted on. The stale pairs among
+    the latter (few: a stale pair is kept only with a verdict) are counted directly."""
+    under = conn.execute("SELECT sum(n) FROM vote_counts WHERE votes < ? AND stale = 0", (overlap,)).fetchone()[0]
+    mine = conn.execute(
+        "SELECT sum(n) FROM labeler_votes WHERE labeler = ? AND votes < ?", (labeler, overlap)
+    ).fetchone()[0]
+    mine_stale = conn.execute(
+        "SELECT count(*) FROM pairs WHERE stale = 1 AND votes < ? AND votes > 0 AND "
+        "EXISTS (SELECT 1 FROM pair_votes v WHERE v.pair_id = pairs.pair_id AND v.labeler = ?)",
+        (overlap, labeler),
+    ).fetchone()[0]
+    return int(under or 0) - int(mine or 0) + int(mine_stale or 0)
+
+
+def votes_of(conn: Any, pair_ids: list[str] | None) -> dict[str, dict[str, str]]:
+    """pair_id -> labeler -> verdict for these pairs (None: every pair with a vote)."""
+    sql, params = "SELECT pair_id, labeler, verdict FROM pair_votes", list(pair_ids or [])
+    if pair_ids is not None:
+        if not pair_ids:
+            return {}
+        sql += f" WHERE pair_id IN ({', '.join('?' * len(pair_ids))})"
+    out: dict[str, dict[str, str]] = {}
+    for pid, who, v in conn.execute(sql + " ORDER BY pair_id, labeler", params):
+        out.setdefault(pid, {})[who] = v
+    return out
+
+
+def team_queue(f: dict[str, Any]) -> bool:
+    """Whether the filter is a labeler's queue with overlap K > 1 (else: the queue as alone)."""
+    return f.get("verdict") == "unlabeled" and int(f.get("overlap") or 1) > 1 and bool(f.get("labeler"))
+
+
+def team_conds(f: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """WHERE conditions of the team parts of a filter: a labeler's queue with K > 1 (it
+    replaces ``labeled = 0``) and the adjudication queue (``disagree``)."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if team_queue(f):
+        # Nobody is asked for a verdict on a pair the strategy no longer selects.
+        conds.append(f"votes < ? AND {_NOT_VOTED_BY}" + ("" if f.get("include_stale") else " AND stale = 0"))
+        params += [int(f["overlap"]), f["labeler"]]
+    if f.get("disagree"):
+        conds.append("disagree = 1")
+        if f.get("adjudicator"):
+            conds.append(_NOT_VOTED_BY)
+            params.append(f["adjudicator"])
+    return conds, params
