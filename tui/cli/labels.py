@@ -433,9 +433,17 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+def add_overlap_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--overlap",
+        type=int,
+        metavar="K",
+        help="verdicts asked per pair for this command (default: the store's, `repo-agent team`)",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from labeling.records import STEP_REASONS, STRATEGIES, VERDICTS
-    from tui.cli import team
 
     fmt = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser(
@@ -481,7 +489,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text", help="substring of ids, task, note or tags")
     p.add_argument("--all", action="store_true", help="include stale unlabeled pairs")
     p.add_argument("--disagree", action="store_true", help="team review: pairs whose labelers disagree (to adjudicate)")
-    team.add_overlap_flag(p)
+    add_overlap_flag(p)
     p.add_argument("--limit", type=int, default=50, help="rows to show (0: all; default 50)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-ingest", action="store_true")

@@ -26,15 +26,6 @@ examples:
 """
 
 
-def add_overlap_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--overlap",
-        type=int,
-        metavar="K",
-        help="verdicts asked per pair for this command (default: the store's, `repo-agent team`)",
-    )
-
-
 @_run
 def cmd_team(args: argparse.Namespace) -> int:
     with _open(args, must_exist=args.no_ingest) as store:
