@@ -288,7 +288,7 @@ class SqlitePairs:
         f = {**filt, "verdict": None}
         if _unfiltered(f):  # the whole queue: the counters kept by triggers
             rows = self._q(  # type: ignore[attr-defined]
-                "SELECT verdict, sum(n) FROM pair_counts WHERE stale = 0 OR verdict != '' OR ? GROUP BY verdict",
+                "SELECT verdict, sum(n) FROM pair_counts WHERE stale = 0 OR verdict != '' OR ? = 1 GROUP BY verdict",
                 (1 if f.get("include_stale") else 0,),
             )
         else:

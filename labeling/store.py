@@ -43,6 +43,7 @@ from labeling.records import (
 from labeling.score import ScoreOrderError, parse_order
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
+from labeling.store_url import is_db_url, redact, resolve_db
 
 DB_FILE = "labels.sqlite"
 
@@ -87,19 +88,55 @@ class LabelStore(HumanLog, ReviewQueue):
     ...     for pair in store.pairs(PairFilter(verdict="unlabeled")): ...
     """
 
-    def __init__(self, db_path: Path, *, labeler: str | None = None, backend: Backend | None = None):
-        """Open (creating the schema if needed) the store at ``db_path``. WAL mode.
+    def __init__(
+        self,
+        db_path: Path | str,
+        *,
+        labeler: str | None = None,
+        backend: Backend | None = None,
+        base: Path | None = None,
+    ):
+        """Open (creating the schema if needed) the store at ``db_path``: a SQLite file
+        (WAL mode), or a ``postgresql://`` URL (`labeling.pg_db`, a store a team shares).
 
-        ``backend`` replaces the SQLite file with another `labeling.backend.Backend`.
+        Trace paths are stored relative to ``base``: by default the SQLite file's
+        directory. A PostgreSQL store has no directory: pass the traces directory, so
+        machines holding the same traces tree at different paths all open the traces
+        (without ``base`` absolute paths are stored). ``backend`` replaces the SQLite
+        file with another `labeling.backend.Backend`.
         """
-        self.path = Path(db_path)
         self.labeler = labeler or default_labeler()
-        self._db: Backend = backend if backend is not None else SqliteDb(self.path)
+        self.url: str | None = None
+        self.path: Path | None
+        if isinstance(db_path, str) and is_db_url(db_path):
+            self.url, self.path = db_path, None
+            self.location = redact(db_path)
+            self.base: Path | None = Path(os.path.realpath(base)) if base is not None else None
+        else:
+            self.path = Path(db_path)
+            self.location = str(self.path)
+            self.base = Path(base) if base is not None else self.path.parent
+        self._base = str(self.base) if self.base is not None else "."
+        if backend is not None:
+            self._db: Backend = backend
+        elif self.url is not None:
+            from labeling.pg_db import PgDb  # psycopg loads only for a PostgreSQL store
+
+            self._db = PgDb(self.url)
+        else:
+            self._db = SqliteDb(self.path)  # type: ignore[arg-type]
 
     @staticmethod
     def default_path(traces_dir: Path) -> Path:
         """``<traces dir>/labels.sqlite``."""
         return Path(traces_dir) / DB_FILE
+
+    @classmethod
+    def open(cls, db: str | Path | None, traces_dir: Path, *, labeler: str | None = None) -> LabelStore:
+        """The store a command names: ``db`` (a path or URL), else ``$REPO_AGENT_DB``, else
+        ``<traces dir>/labels.sqlite``; a PostgreSQL store keys trace paths by ``traces_dir``."""
+        where = resolve_db(db, traces_dir, file_name=DB_FILE)
+        return cls(where, labeler=labeler, base=Path(traces_dir) if isinstance(where, str) else None)
 
     # ------------------------------------------------------------------ ingest
     def ingest(
@@ -121,8 +158,8 @@ class LabelStore(HumanLog, ReviewQueue):
         for r in roots:
             if not r.exists():
                 raise StoreError(f"no such directory: {r}")
-        # Trace paths are keyed relative to the store's directory (the traces root by default).
-        report = indexer.ingest(self._db, roots, base=self.path.parent, progress=progress)
+        # Trace paths are keyed relative to the store's base (the traces root by default).
+        report = indexer.ingest(self._db, roots, base=self.base, progress=progress)
         if rebuild and (report.finished_rollouts or report.dropped_rollouts or "strategy" not in self.settings()):
             # Pairs are per task: only the tasks whose rollouts finished are rebuilt, so a
             # rollout ending costs the same in a store of 500 or 50,000 pairs. A dropped
@@ -137,7 +174,7 @@ class LabelStore(HumanLog, ReviewQueue):
         out = []
         for b in self._db.batches():
             status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
-            b["path"] = _join(str(self.path.parent), b["path"])
+            b["path"] = _join(self._base, b["path"])
             out.append(
                 BatchRow(
                     **{k: (v if v is not None else BatchRow.model_fields[k].default) for k, v in b.items()},
@@ -161,7 +198,7 @@ class LabelStore(HumanLog, ReviewQueue):
             where["uids"] = list(uids)
             if not where["uids"]:
                 return []
-        base = str(self.path.parent)
+        base = self._base
         return [_rollout_row(d, base) for d in self._db.rollouts(where, with_patch=with_patch)]
 
     def rollout(self, uid: str) -> RolloutRow:
@@ -169,7 +206,7 @@ class LabelStore(HumanLog, ReviewQueue):
         rows = self._db.rollouts({"uids": [uid]})
         if not rows:
             raise NotFound(f"no rollout {uid!r}")
-        return _rollout_row(rows[0], str(self.path.parent))
+        return _rollout_row(rows[0], self._base)
 
     def neighbour_rollout(self, uid: str, delta: int) -> str | None:
         """The uid of the next (delta > 0) or previous rollout of ``uid``'s batch, in
@@ -244,7 +281,7 @@ class LabelStore(HumanLog, ReviewQueue):
     def accepted_lines(self) -> tuple[dict[str, int], dict[str, list[tuple[int, int, str]]]]:
         """What ingest accepted of each trace, for the exporters: (trace path -> bytes
         indexed, trace path -> [(line_no, offset, reason)] of the lines it skipped)."""
-        base = str(self.path.parent)
+        base = self._base
         ends = {_join(base, p): off or 0 for p, off in self._db.ingested_offsets().items()}
         bad = {_join(base, p): rows for p, rows in self._db.bad_lines().items()}
         return ends, bad

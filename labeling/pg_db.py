@@ -1,0 +1,180 @@
+"""The label store on PostgreSQL (psycopg 3): a team shares one store across machines.
+
+Every query is `SqliteDb`'s / `SqlitePairs`' own portable SQL, run through `PgConn`, a
+small adapter that speaks the part of the ``sqlite3`` connection API they use and
+rewrites the few dialect differences (placeholders, ``INSERT OR ...``, the ``offset``
+column, NUL characters). Only the schema (types, plpgsql triggers) and the write
+transaction are PostgreSQL's own (docs/ARCHITECTURE.md, Where it grows).
+
+Text columns use ``COLLATE "C"``: ORDER BY and row-value comparisons are bytewise, as in
+SQLite, so keyset pages agree with Python's `labeling.pairs.queue_key`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Loader
+
+from labeling.errors import SchemaMismatch, StoreError
+from labeling.pg_schema import TABLES, schema_statements
+from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
+from labeling.store_url import redact
+
+# Writers take this transaction-scoped lock first: one writer at a time across every
+# process and machine, like SQLite's BEGIN IMMEDIATE (a verdict is never lost or doubled).
+WRITE_LOCK = 0x7265706F  # "repo"
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """SQLite's SQL as used by the store -> PostgreSQL's (no query has '?' or '%' in a literal)."""
+    if sql.startswith("INSERT OR REPLACE INTO meta"):
+        sql = sql.replace("INSERT OR REPLACE INTO meta", "INSERT INTO meta") + (
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+    elif sql.startswith("INSERT OR IGNORE INTO"):
+        sql = "INSERT INTO" + sql[len("INSERT OR IGNORE INTO") :] + " ON CONFLICT DO NOTHING"
+    sql = sql.replace("%", "%%").replace("?", "%s")
+    return re.sub(r'(?<![\w"])offset(?![\w"])', '"offset"', sql)  # a reserved word in PostgreSQL
+
+
+def _value(v: Any) -> Any:
+    if type(v) is bool:
+        return int(v)  # the columns are integers, as in SQLite
+    if type(v) is str and "\x00" in v:
+        return v.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+    return v
+
+
+def _params(params: Sequence[Any]) -> list[Any]:
+    return [_value(v) for v in params]
+
+
+class _IntOrFloat(Loader):
+    """numeric (what sum() of bigints gives) as int, like SQLite, not Decimal."""
+
+    def load(self, data: Any) -> int | float:
+        s = bytes(data).decode()
+        return float(s) if "." in s or "e" in s.lower() or s.isalpha() else int(s)
+
+
+class PgConn:
+    """The slice of ``sqlite3.Connection`` the store's SQL uses, on a psycopg connection."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.raw = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+        cur = self.raw.cursor()
+        cur.execute(translate(sql), _params(params))  # type: ignore[arg-type]
+        return cur
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        rows = [_params(r) for r in rows]
+        if rows:
+            with self.raw.cursor() as cur:
+                cur.executemany(translate(sql), rows)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(url: str) -> psycopg.Connection:
+    """A connection in autocommit (reads see the latest commit; `write()` opens transactions).
+    Errors are one line that never shows the URL's password."""
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        msg = " ".join(str(exc).split())
+        if pw := _password(url):
+            msg = msg.replace(pw, "***")
+        raise StoreError(f"cannot reach the label store {redact(url)}: {msg}") from None
+    conn.adapters.register_loader("numeric", _IntOrFloat)
+    return conn
+
+
+def _password(url: str) -> str | None:
+    try:
+        return psycopg.conninfo.conninfo_to_dict(url).get("password") or None  # type: ignore[return-value]
+    except psycopg.Error:
+        return None
+
+
+class PgDb(SqliteDb):
+    """One PostgreSQL database (a URL or libpq conninfo string) as a label store."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.where = redact(url)
+        self._lock = threading.RLock()
+        self._conn = PgConn(connect(url))  # type: ignore[assignment]
+        try:
+            self._create_or_migrate()
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise StoreError(f"label store {self.where} is not usable: {' '.join(str(exc).split())}") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _create_or_migrate(self) -> None:
+        c = self._conn
+        with self.write():
+            stored = self._stored_version()
+            if stored is not None and stored > SCHEMA_VERSION:
+                raise SchemaMismatch(
+                    f"label store {self.where} has schema version {stored}, newer than this repo-agent's "
+                    f"({SCHEMA_VERSION}): upgrade repo-agent"
+                )
+            if stored is None or stored < SCHEMA_VERSION:
+                for stmt in schema_statements():
+                    c.raw.execute(stmt)  # type: ignore[attr-defined]
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION)))
+
+    def _stored_version(self) -> int | None:
+        c = self._conn
+        if c.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+            return None
+        rows = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        try:
+            return int(rows[0][0]) if rows else None
+        except (TypeError, ValueError):
+            raise SchemaMismatch(f"label store {self.where} has an unreadable schema version {rows[0][0]!r}") from None
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One transaction, serialised with every other writer of this database."""
+        with self._lock:
+            raw: psycopg.Connection = self._conn.raw  # type: ignore[attr-defined]
+            with raw.transaction():
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                yield
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ copy support
+    def drop_all(self) -> None:
+        """Drop the store's tables (`repo-agent db copy --force`); the schema is made again."""
+        with self.write():
+            for table in (*TABLES, "pair_counts"):
+                self._conn.raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")  # type: ignore[attr-defined]
+            self._conn.raw.execute("DROP FUNCTION IF EXISTS pair_counts_trg, label_events_append_only CASCADE")  # type: ignore[attr-defined]
+        self._create_or_migrate()
+
+    def after_copy(self) -> None:
+        """Identity columns continue after the copied ids."""
+        with self.write():
+            for table, col in (("rollouts", "rid"), ("label_events", "id")):
+                self._conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
+                    f"coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
+                )
