@@ -73,14 +73,14 @@ class PgConn:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         cur = self.raw.cursor()
-        cur.execute(translate(sql), _params(params))  # type: ignore[arg-type]
+        cur.execute(translate(sql), _params(params))
         return cur
 
     def executemany(self, sql: str, rows: Any) -> None:
         rows = [_params(r) for r in rows]
         if rows:
             with self.raw.cursor() as cur:
-                cur.executemany(translate(sql), rows)  # type: ignore[arg-type]
+                cur.executemany(translate(sql), rows)
 
     def close(self) -> None:
         self.raw.close()

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from labeling.errors import StoreError
 
-        if isinstance(exc, (StoreError, sqlite3.DatabaseError)):
+        # psycopg's errors (a shared store's server went away mid-command) without importing it.
+        if isinstance(exc, (StoreError, sqlite3.DatabaseError)) or type(exc).__module__.startswith("psycopg"):
             # A corrupt or foreign label store found mid-command: one line, like any user error.
             what = "" if isinstance(exc, StoreError) else "label store: "
             err_console.print(f"[bold red]error:[/] {what}{escape(str(exc).splitlines()[0])}")
