@@ -127,7 +127,7 @@ class PgDb(SqliteDb):
     def _create_or_migrate(self) -> None:
         c = self._conn
         with self.write():
-            stored = self._stored_version()
+            stored = self.migrated_from = self._stored_version()
             if stored is not None and stored > SCHEMA_VERSION:
                 raise SchemaMismatch(
                     f"label store {self.where} has schema version {stored}, newer than this repo-agent's "

@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.trace_io import clean_text
 from labeling.errors import SchemaMismatch, StoreError
+from labeling.sql_tables import TableRows
 from labeling.sqlite_pairs import SqlitePairs, migrate
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
@@ -94,7 +95,7 @@ CREATE VIEW IF NOT EXISTS current_tags AS
 EVENT_COLUMNS = ("id", "kind", "target", "value", "note", "labeler", "at", "ref")
 
 
-class SqliteDb(SqlitePairs):
+class SqliteDb(SqlitePairs, TableRows):
     """One SQLite file in WAL mode; a lock makes one connection safe across threads."""
 
     def __init__(self, path: Path):
@@ -131,7 +132,7 @@ class SqliteDb(SqlitePairs):
     def _create_or_migrate(self) -> None:
         c = self._conn
         with self.write():
-            stored = self._stored_version()
+            stored = self.migrated_from = self._stored_version()
             if stored is not None and stored > SCHEMA_VERSION:
                 raise SchemaMismatch(
                     f"label store {self.path} has schema version {stored}, newer than this repo-agent's "
