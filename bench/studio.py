@@ -21,6 +21,11 @@ sizes within 1.5x; next pair p50 < 16 ms, p95 < 50 ms; at 50,000 pairs the same 
 targets, first pair < 1 s, counts and position within 2x of 500 pairs.
 
     uv run python bench/studio.py --only-queue   # just the large-queue case
+    uv run python bench/studio.py --only-queue --pg auto   # the same on PostgreSQL (a private server)
+    uv run python bench/studio.py --only-queue --pg postgresql://me@dbhost/postgres   # or a server of yours
+
+With ``--pg`` the queue stores are copied (`repo-agent db copy`) into databases
+``bench_q<rollouts>`` on that server, and the studio and store calls use them.
 """
 
 from __future__ import annotations
@@ -181,8 +186,15 @@ def ingest(root: Path) -> None:
 # --------------------------------------------------------------------------- runs
 
 
-async def first_screen(root: Path) -> tuple[float, float]:
-    app = TimedApp(root, labeler="bench", tail_interval=None)
+def open_store(root: Path, db: str | None = None) -> LabelStore:
+    """The generated store: its SQLite file, or with ``db`` its PostgreSQL copy."""
+    if db is None:
+        return LabelStore(LabelStore.default_path(root), labeler="bench")
+    return LabelStore(db, labeler="bench", base=root)
+
+
+async def first_screen(root: Path, db: str | None = None) -> tuple[float, float]:
+    app = TimedApp(root, labeler="bench", tail_interval=None, db_path=db)
     async with app.run_test(size=(120, 40)) as pilot:
         while app.first_pair is None:
             await pilot.pause(0.005)
@@ -224,9 +236,9 @@ async def next_pair(root: Path, presses: int) -> list[float]:
     return out
 
 
-async def next_after_verdict(root: Path, presses: int) -> list[float]:
+async def next_after_verdict(root: Path, presses: int, db: str | None = None) -> list[float]:
     """Keypress `c` to the first frame showing the next pair with both diffs ready."""
-    app = TimedApp(root, labeler="bench", tail_interval=None)
+    app = TimedApp(root, labeler="bench", tail_interval=None, db_path=db)
     out: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
@@ -266,14 +278,14 @@ def ensure_queue_store(root: Path, rollouts: int) -> int:
         return store.counts().total
 
 
-def store_calls(root: Path, reps: int = 300) -> dict[str, float]:
+def store_calls(root: Path, reps: int = 300, db: str | None = None) -> dict[str, float]:
     """Median seconds of the per-key store calls: counts (whole queue and the screen's
     filter) and the queue position of a pair near the head (where a reviewer is)."""
     from labeling.records import PairFilter
 
     f = PairFilter(verdict="unlabeled")
     out = {}
-    with LabelStore(LabelStore.default_path(root), labeler="bench") as store:
+    with open_store(root, db) as store:
         pair = store.queue_page(f, None, 20)[10]
         for name, fn in (
             ("counts", lambda: store.counts()),
@@ -290,23 +302,47 @@ def store_calls(root: Path, reps: int = 300) -> dict[str, float]:
     return out
 
 
+def on_postgres(server: str, root: Path, rollouts: int) -> str:
+    """The SQLite queue store copied into a fresh database ``bench_q<rollouts>``."""
+    from bench.pg_server import database_url
+    from labeling.store_copy import copy_store
+
+    url = database_url(server, f"bench_q{rollouts}", fresh=True)
+    t = time.perf_counter()
+    copied = copy_store(LabelStore.default_path(root), url)
+    print(f"  copied {root.name} to PostgreSQL: {copied['pairs']} pairs in {time.perf_counter() - t:.1f} s")
+    return url
+
+
 def large_queue(args) -> None:
-    print("\nlarge queue (pass-fail pairs)")
+    if args.pg == "auto":
+        from bench.pg_server import private_server
+
+        with private_server() as server:
+            large_queue_on(args, server)
+    else:
+        large_queue_on(args, args.pg)
+
+
+def large_queue_on(args, server: str | None) -> None:
+    print(f"\nlarge queue (pass-fail pairs) on {'PostgreSQL' if server else 'SQLite'}")
     small = args.out / f"q{args.queue_small}"
     large = args.out / f"q{args.queue_large}"
     n_small = ensure_queue_store(small, args.queue_small)
     n_large = ensure_queue_store(large, args.queue_large)
     print(f"  stores: {n_small} pairs ({args.queue_small} rollouts), {n_large} pairs ({args.queue_large} rollouts)")
-    runs = [asyncio.run(first_screen(large)) for _ in range(args.runs)]
+    db_small = on_postgres(server, small, args.queue_small) if server else None
+    db_large = on_postgres(server, large, args.queue_large) if server else None
+    runs = [asyncio.run(first_screen(large, db_large)) for _ in range(args.runs)]
     print(f"  {n_large} pairs: first frame with a pair {statistics.median(r[1] for r in runs) * 1000:.1f} ms (< 1 s)")
-    for n, root in ((n_small, small), (n_large, large)):
-        lat = asyncio.run(next_after_verdict(root, args.verdicts))
+    for n, root, db in ((n_small, small, db_small), (n_large, large, db_large)):
+        lat = asyncio.run(next_after_verdict(root, args.verdicts, db))
         print(
             f"  {n} pairs: next pair after a verdict key ({len(lat)} presses): "
             f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   max {max(lat) * 1000:.1f} ms"
             "   (p50 < 16 ms, p95 < 50 ms)"
         )
-    a, b = store_calls(small), store_calls(large)
+    a, b = store_calls(small, db=db_small), store_calls(large, db=db_large)
     print(f"  {'store call (median)':<20}{n_small:>10} pairs{n_large:>10} pairs   ratio (< 2x)")
     for name in a:
         print(f"  {name:<20}{a[name] * 1e6:>13.0f} µs{b[name] * 1e6:>13.0f} µs   {b[name] / a[name]:.2f}x")
@@ -329,6 +365,9 @@ def main() -> None:
     ap.add_argument("--queue-large", type=int, default=5000, help="rollouts of the >= 50,000-pair store")
     ap.add_argument("--verdicts", type=int, default=200, help="verdict keys timed on the large queue")
     ap.add_argument("--only-queue", action="store_true", help="run only the large-queue case")
+    ap.add_argument(
+        "--pg", metavar="URL|auto", help="large queue on PostgreSQL: a server URL, or auto (a private server)"
+    )
     args = ap.parse_args()
     if args.only_queue:
         large_queue(args)
