@@ -171,10 +171,13 @@ class PgDb(SqliteDb):
         self._create_or_migrate()
 
     def after_copy(self) -> None:
-        """Identity columns continue after the copied ids."""
+        """Identity columns continue after the copied ids; the planner learns the new rows
+        (without statistics a first session on a large copy gets slow plans)."""
         with self.write():
             for table, col in (("rollouts", "rid"), ("label_events", "id")):
                 self._conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
                     f"coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
                 )
+        with self._lock:
+            self._conn.execute("VACUUM ANALYZE")  # not in a transaction: the connection is in autocommit
