@@ -23,8 +23,9 @@ import psycopg
 from psycopg.adapt import Loader
 
 from labeling.errors import SchemaMismatch, StoreError
-from labeling.pg_schema import TABLES, schema_statements
+from labeling.pg_schema import TABLES, port_ddl, schema_statements
 from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
+from labeling.sqlite_pairs import migrate
 from labeling.store_url import redact
 
 # Writers take this transaction-scoped lock first: one writer at a time across every
@@ -41,6 +42,17 @@ def translate(sql: str) -> str:
         )
     elif sql.startswith("INSERT OR IGNORE INTO"):
         sql = "INSERT INTO" + sql[len("INSERT OR IGNORE INTO") :] + " ON CONFLICT DO NOTHING"
+    elif m := re.fullmatch(r"PRAGMA table_info\((\w+)\)", sql):
+        # Only the column names (index 1) are read, as SQLite's rows give them.
+        sql = (
+            "SELECT ordinal_position - 1, column_name::text FROM information_schema.columns "
+            f"WHERE table_schema = current_schema() AND table_name = '{m.group(1)}' ORDER BY ordinal_position"
+        )
+    sql = sql.replace(
+        "FROM sqlite_master",
+        "FROM (SELECT relname::text AS name FROM pg_class WHERE relnamespace = current_schema()::regnamespace) "
+        "AS sqlite_master",
+    )
     sql = sql.replace("%", "%%").replace("?", "%s")
     return re.sub(r'(?<![\w"])offset(?![\w"])', '"offset"', sql)  # a reserved word in PostgreSQL
 
@@ -73,6 +85,11 @@ class PgConn:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         cur = self.raw.cursor()
+        ddl = port_ddl(sql) if not params else None
+        if ddl is not None:  # the queue's SQLite DDL (labeling/sqlite_pairs.py migrate)
+            for stmt in ddl:
+                cur.execute(stmt.encode())  # bytes: no placeholders to look for
+            return cur
         cur.execute(translate(sql), _params(params))
         return cur
 
@@ -136,6 +153,7 @@ class PgDb(SqliteDb):
             if stored is None or stored < SCHEMA_VERSION:
                 for stmt in schema_statements():
                     c.raw.execute(stmt)  # type: ignore[attr-defined]
+                migrate(c)  # the queue's part: SQLite's own, ported by PgConn
             c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION)))
 
     def _stored_version(self) -> int | None:
@@ -167,7 +185,6 @@ class PgDb(SqliteDb):
         with self.write():
             for table in (*TABLES, "pair_counts"):
                 self._conn.raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")  # type: ignore[attr-defined]
-            self._conn.raw.execute("DROP FUNCTION IF EXISTS pair_counts_trg, label_events_append_only CASCADE")  # type: ignore[attr-defined]
         self._create_or_migrate()
 
     def after_copy(self) -> None:

@@ -1,12 +1,17 @@
 """The label store's schema on PostgreSQL: `labeling.sqlite_db`'s tables, views and
 triggers with PostgreSQL types (text sorts bytewise, ``COLLATE "C"``, like SQLite) and
-plpgsql triggers. Same table and column names, so the same SQL runs on both."""
+plpgsql triggers. Same table and column names, so the same SQL runs on both.
+
+The review queue's part (`labeling.sqlite_pairs.migrate`: its indexes, ``pair_counts``
+and the triggers keeping it) is not here: `labeling.pg_db` runs that same function,
+its SQLite DDL ported statement by statement (`port_ddl`).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from labeling.sqlite_pairs import _COUNT_BUCKETS, QUEUE_SCHEMA
 from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 
 TEXT = 'TEXT COLLATE "C"'
@@ -46,6 +51,34 @@ def _rollout_column(name: str, default: Any) -> str:
         return f"{name} {typ}"
     lit = str(default) if isinstance(default, (int, float)) else "'" + str(default).replace("'", "''") + "'"
     return f"{name} {typ} DEFAULT {lit}"
+
+
+def port_ddl(sql: str) -> list[str] | None:
+    """SQLite DDL of the shapes the store uses -> PostgreSQL statements; None if not DDL.
+
+    CREATE TABLE / ALTER TABLE ... ADD COLUMN get PostgreSQL types (text sorting bytewise);
+    a row trigger ``CREATE TRIGGER IF NOT EXISTS t AFTER ... ON tbl BEGIN ...; END``
+    becomes a plpgsql function with the same body and a trigger calling it.
+    """
+    head = sql.lstrip()[:40].upper()
+    if head.startswith(("CREATE TABLE", "ALTER TABLE")):
+        sql = re.sub(r"\bTEXT\b", TEXT, sql)
+        return [re.sub(r"\bREAL\b", REAL, re.sub(r"\bINTEGER\b", INT, sql))]
+    if head.startswith("CREATE TRIGGER"):
+        m = re.match(
+            r"\s*CREATE TRIGGER IF NOT EXISTS (\w+) ((?:BEFORE|AFTER) .*?) ON (\w+) BEGIN(.*)END\s*$",
+            sql,
+            re.S | re.I,
+        )
+        if m is None:
+            raise ValueError(f"no PostgreSQL port for this trigger: {sql[:80]}")
+        name, when, table, body = m.groups()
+        return [
+            f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            f"BEGIN{body}\n    RETURN NULL;\nEND $$",
+            f"CREATE OR REPLACE TRIGGER {name} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
+        ]
+    return None
 
 
 def _call_column(name: str) -> str:
@@ -117,26 +150,5 @@ BEGIN RAISE EXCEPTION 'label_events is append-only'; END $$""",
     SELECT target AS pair_id, value AS tag FROM (
         SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
         FROM active_events WHERE kind IN ('tag', 'untag')) t WHERE rn = 1 AND kind = 'tag'""",
-        # The queue's indexes are SQLite's (labeling/sqlite_pairs.py); its counters are kept by plpgsql.
-        *(s for s in QUEUE_SCHEMA if s.startswith("CREATE INDEX")),
-        f"CREATE TABLE IF NOT EXISTS pair_counts (verdict {TEXT} NOT NULL, stale {INT} NOT NULL, "
-        f"n {INT} NOT NULL, PRIMARY KEY (verdict, stale))",
-        "INSERT INTO pair_counts VALUES "
-        + ", ".join(f"('{v}', {s}, 0)" for v, s in _COUNT_BUCKETS)
-        + " ON CONFLICT DO NOTHING",
-        """CREATE OR REPLACE FUNCTION pair_counts_trg() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        UPDATE pair_counts SET n = n - 1 WHERE verdict = coalesce(OLD.verdict, '') AND stale = OLD.stale;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE pair_counts SET n = n + 1 WHERE verdict = coalesce(NEW.verdict, '') AND stale = NEW.stale;
-    END IF;
-    RETURN NULL;
-END $$""",
-        """CREATE OR REPLACE TRIGGER pair_counts_ins_del AFTER INSERT OR DELETE ON pairs
-    FOR EACH ROW EXECUTE FUNCTION pair_counts_trg()""",
-        """CREATE OR REPLACE TRIGGER pair_counts_upd AFTER UPDATE OF verdict, stale ON pairs
-    FOR EACH ROW EXECUTE FUNCTION pair_counts_trg()""",
     ]
     return stmts

@@ -9,10 +9,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from labeling.pg_db import translate
-from labeling.pg_schema import TABLES
+from labeling.pg_schema import TABLES, port_ddl
 from labeling.records import PairFilter
 from labeling.store import LabelStore
 from tests.labeling.conftest import FIX, Spec, make_batch, make_patch, pg_url
@@ -154,3 +155,31 @@ def test_the_dialect_rewrites():
     assert translate("INSERT OR REPLACE INTO meta VALUES (?, ?)").endswith(
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
     )
+
+
+def test_sqlite_ddl_is_ported_statement_by_statement():
+    table = port_ddl("CREATE TABLE IF NOT EXISTS votes (pair_id TEXT NOT NULL, n INTEGER NOT NULL, w REAL)")
+    assert table == [
+        'CREATE TABLE IF NOT EXISTS votes (pair_id TEXT COLLATE "C" NOT NULL, n BIGINT NOT NULL, w DOUBLE PRECISION)'
+    ]
+    fn, trigger = port_ddl(
+        """CREATE TRIGGER IF NOT EXISTS votes_upd AFTER UPDATE OF n ON pairs BEGIN
+        UPDATE totals SET n = n + new.n - old.n; END"""
+    )
+    assert fn.startswith("CREATE OR REPLACE FUNCTION votes_upd_fn() RETURNS trigger LANGUAGE plpgsql")
+    assert "UPDATE totals SET n = n + new.n - old.n;" in fn and "RETURN NULL;" in fn
+    assert trigger == (
+        "CREATE OR REPLACE TRIGGER votes_upd AFTER UPDATE OF n ON pairs FOR EACH ROW EXECUTE FUNCTION votes_upd_fn()"
+    )
+    assert port_ddl("SELECT 1") is None
+
+
+def test_a_store_of_a_newer_version_is_refused_in_one_line(traces, url, capsys):
+    LabelStore(url, base=traces).close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    code, _, err = run(capsys, "pairs", "list", str(traces), "--db", url)
+    assert code == 2 and "schema version 99, newer than this repo-agent's" in err
+    assert len(err.strip().splitlines()) == 1
+    with psycopg.connect(url) as conn:  # untouched
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("99",)
