@@ -3,8 +3,9 @@
 Every query is `SqliteDb`'s / `SqlitePairs`' own portable SQL, run through `PgConn`, a
 small adapter that speaks the part of the ``sqlite3`` connection API they use and
 rewrites the few dialect differences (placeholders, ``INSERT OR ...``, the ``offset``
-column, NUL characters). Only the schema (types, plpgsql triggers) and the write
-transaction are PostgreSQL's own (docs/ARCHITECTURE.md, Where it grows).
+column, NUL characters; the queue's SQLite DDL is ported by `labeling.pg_schema.port_ddl`).
+Only the base schema (types, plpgsql triggers), the write transaction and bulk copy are
+PostgreSQL's own (docs/ARCHITECTURE.md, Where it grows).
 
 Text columns use ``COLLATE "C"``: ORDER BY and row-value comparisons are bytewise, as in
 SQLite, so keyset pages agree with Python's `labeling.pairs.queue_key`.
