@@ -16,6 +16,7 @@ from labeling.pg_db import translate
 from labeling.pg_schema import TABLES, port_ddl
 from labeling.records import PairFilter
 from labeling.store import LabelStore
+from labeling.store_url import redact
 from tests.labeling.conftest import FIX, Spec, make_batch, make_patch, pg_url
 from tui.cli import main
 
@@ -133,6 +134,11 @@ def test_every_command_takes_a_url_or_repo_agent_db(traces, url, capsys, monkeyp
     assert code == 0 and json.loads(out)
     with LabelStore(url, base=traces) as pg:  # what the commands wrote is in the shared store
         assert pg.pair(pairs[0]["pair_id"]).verdict == "flip" and pg.pair(pairs[0]["pair_id"]).labeler == "alice"
+    out_file = traces.parent / "dpo.jsonl"
+    code, _, err = run(capsys, "export", "dpo", str(traces), "--out", str(out_file))
+    assert code == 0, err
+    meta = json.loads((traces.parent / "dpo.meta.json").read_text())
+    assert meta["label_store"] == url and out_file.read_text().count("\n") == 1  # the one flipped pair
     assert not (traces / "labels.sqlite").exists()
     code, out, _ = run(capsys, "db", "migrate", str(traces))
     assert code == 0 and "schema version 3 (was 3)" in out
@@ -183,3 +189,16 @@ def test_a_store_of_a_newer_version_is_refused_in_one_line(traces, url, capsys):
     assert len(err.strip().splitlines()) == 1
     with psycopg.connect(url) as conn:  # untouched
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("99",)
+
+
+def test_a_store_url_is_shown_without_its_password():
+    assert redact("postgresql://ann:pw@dbhost:5432/labels?sslmode=require") == (
+        "postgresql://ann:***@dbhost:5432/labels?sslmode=require"
+    )
+    assert redact("postgres://ann@dbhost/labels?password=pw&sslmode=require") == (
+        "postgres://ann@dbhost/labels?password=***&sslmode=require"
+    )
+    assert (
+        redact("postgresql://ann@/labels?host=%2Frun%2Fpostgresql")
+        == "postgresql://ann@/labels?host=%2Frun%2Fpostgresql"
+    )
