@@ -24,7 +24,7 @@ import psycopg
 from psycopg.adapt import Loader
 
 from labeling.errors import SchemaMismatch, StoreError
-from labeling.pg_schema import TABLES, port_ddl, schema_statements
+from labeling.pg_schema import BULK_COUNTERS, TABLES, port_ddl, schema_statements
 from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
 from labeling.sqlite_pairs import migrate
 from labeling.store_url import redact
@@ -32,6 +32,7 @@ from labeling.store_url import redact
 # Writers take this transaction-scoped lock first: one writer at a time across every
 # process and machine, like SQLite's BEGIN IMMEDIATE (a verdict is never lost or doubled).
 WRITE_LOCK = 0x7265706F  # "repo"
+BULK_ROWS = 1000  # a pair rebuild this large counts in bulk (labeling/pg_schema.py, BULK_COUNTERS)
 
 
 @functools.lru_cache(maxsize=512)
@@ -132,6 +133,7 @@ class PgDb(SqliteDb):
         self.url = url
         self.where = redact(url)
         self._lock = threading.RLock()
+        self._bulk = False
         self._conn = PgConn(connect(url))  # type: ignore[assignment]
         try:
             self._create_or_migrate()
@@ -174,7 +176,32 @@ class PgDb(SqliteDb):
             raw: psycopg.Connection = self._conn.raw  # type: ignore[attr-defined]
             with raw.transaction():
                 raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                if not self._bulk:
+                    yield
+                    return
+                raw.execute("SET LOCAL repo_agent.bulk = 'on'")  # the counters' triggers skip (pg_schema)
                 yield
+                raw.execute("SET LOCAL repo_agent.bulk = 'off'")
+                for recount in BULK_COUNTERS.values():
+                    raw.execute(recount.encode())
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Writes inside recount the counters once at commit instead of row by row."""
+        with self._lock:
+            self._bulk = True
+            try:
+                yield
+            finally:
+                self._bulk = False
+
+    def save_pairs(
+        self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str, new_ids: list[str] | None = None
+    ) -> int:
+        if len(upserts) + len(stale_ids) < BULK_ROWS:
+            return super().save_pairs(upserts, stale_ids, now, new_ids)
+        with self.bulk():  # a large rebuild
+            return super().save_pairs(upserts, stale_ids, now, new_ids)
 
     def close(self) -> None:
         with self._lock:
@@ -193,7 +220,7 @@ class PgDb(SqliteDb):
         if table == "meta":
             return super().append_rows(table, cols, rows)
         names = ", ".join(f'"{c}"' for c in cols)
-        with self.write():
+        with self.bulk(), self.write():
             raw: psycopg.Connection = self._conn.raw  # type: ignore[attr-defined]
             with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN".encode()) as copy:
                 for row in rows:

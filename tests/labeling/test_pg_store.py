@@ -202,3 +202,26 @@ def test_a_store_url_is_shown_without_its_password():
         redact("postgresql://ann@/labels?host=%2Frun%2Fpostgresql")
         == "postgresql://ann@/labels?host=%2Frun%2Fpostgresql"
     )
+
+
+def test_bulk_writes_recount_the_queue_counters(traces, url, monkeypatch):
+    """A large rebuild skips the per-row counter triggers and recounts once: the counts
+    still agree with the pairs, through rebuilds that add, stale and prune pairs."""
+    import labeling.pg_db
+
+    monkeypatch.setattr(labeling.pg_db, "BULK_ROWS", 1)  # every rebuild is a bulk one
+    with LabelStore(url, labeler="alice", base=traces) as s:
+        s.ingest([traces], rebuild=False)
+        s.rebuild_pairs(strategy="all-contrastive")
+        s.set_verdict(s.pairs()[0].pair_id, "flip")
+        for strategy in ("pass-fail", "all-contrastive", "best-worst"):
+            s.rebuild_pairs(strategy=strategy)
+            every = s.pairs(PairFilter(include_stale=True, verdict=None))
+            for stale in (False, True):
+                c = s.counts(PairFilter(include_stale=stale))
+                mine = [p for p in every if stale or not p.stale or p.verdict]
+                assert (c.total, c.flip, c.remaining) == (
+                    len(mine),
+                    sum(p.verdict == "flip" for p in mine),
+                    sum(p.verdict is None for p in mine),
+                ), (strategy, stale)
