@@ -111,7 +111,7 @@ class LabelStore(HumanLog, ReviewQueue):
         if isinstance(db_path, str) and is_db_url(db_path):
             self.url, self.path = db_path, None
             self.location = redact(db_path)
-            self.base: Path | None = Path(os.path.realpath(base)) if base is not None else None
+            self.base: Path | None = Path(base) if base is not None else None
         else:
             self.path = Path(db_path)
             self.location = str(self.path)
