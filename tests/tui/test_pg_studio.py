@@ -8,6 +8,8 @@ import shutil
 from labeling.store import LabelStore
 from tests.labeling.conftest import pg_url
 from tests.tui.conftest import settle
+from tui.app import StudioApp
+from tui.cli import main
 from tui.screens.pairs import PairsScreen
 
 
@@ -42,3 +44,19 @@ async def test_two_studios_share_one_postgres_store(sample_copy, make_app, pg_da
             ("bob", "verdict"),
             ("bob", "undo"),
         ]
+
+
+def test_the_studio_command_takes_repo_agent_db_and_db_wins(traces, pg_database, tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run(self):
+        seen.append((self.state.db_path, self.store.location, self.store.base))
+        self.store.close()
+
+    monkeypatch.setattr(StudioApp, "run", fake_run)
+    url = pg_url(pg_database)
+    monkeypatch.setenv("REPO_AGENT_DB", url)
+    assert main(["studio", str(traces)]) == 0
+    assert seen[-1] == (url, url, traces)  # trace paths keyed by the traces dir
+    assert main(["studio", str(traces), "--db", str(tmp_path / "mine.sqlite")]) == 0
+    assert seen[-1] == (tmp_path / "mine.sqlite", str(tmp_path / "mine.sqlite"), tmp_path)
