@@ -63,8 +63,14 @@ def cmd_copy(args: argparse.Namespace) -> int:
     from labeling.errors import StoreError
     from labeling.store_copy import copy_store, describe
 
+    progress_console = Console(stderr=True)  # stdout keeps the one result line
     with Progress(
-        TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+        TextColumn("{task.description:<13}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=progress_console,
+        transient=True,
+        disable=not progress_console.is_terminal,
     ) as bar:
         tasks: dict[str, int] = {}
 
