@@ -33,6 +33,12 @@ class TableRows:
     def read_table(self, table: str, cols: list[str], step: int = 500) -> Iterator[list[tuple]]:
         """The table's rows in chunks (by id where it has one, ids ascending)."""
         sel = f"SELECT {', '.join(cols)} FROM {table}"
+        if table == "pairs":  # keyed by text: keyset pages (each one a transaction, a progress step)
+            after = ""
+            while rows := self._q(f"{sel} WHERE pair_id > ? ORDER BY pair_id LIMIT ?", (after, step * 10)):  # type: ignore[attr-defined]
+                yield rows
+                after = rows[-1][cols.index("pair_id")]
+            return
         key = _RANGE_KEY.get(table)
         if key is None:
             yield self._q(sel)  # type: ignore[attr-defined]
