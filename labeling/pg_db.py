@@ -17,7 +17,7 @@ import functools
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -82,10 +82,28 @@ class _IntOrFloat(Loader):
 class PgConn:
     """The slice of ``sqlite3.Connection`` the store's SQL uses, on a psycopg connection."""
 
-    def __init__(self, conn: psycopg.Connection):
-        self.raw = conn
+    def __init__(self, url: str):
+        self.url = url
+        self.raw = connect(url)
+        self.in_write = False
+
+    def revive(self) -> bool:
+        """Replace a connection the server dropped (a restart, a network blip) between
+        transactions, so a studio left open survives it; True if it did."""
+        if not self.raw.broken or self.in_write:
+            return False
+        self.raw = connect(self.url)
+        return True
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+        try:
+            return self._execute(sql, params)
+        except psycopg.OperationalError:
+            if not self.revive():
+                raise
+            return self._execute(sql, params)  # a read outside a transaction: safe to repeat
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
         cur = self.raw.cursor()
         ddl = port_ddl(sql) if not params else None
         if ddl is not None:  # the queue's SQLite DDL (labeling/sqlite_pairs.py migrate)
@@ -134,7 +152,7 @@ class PgDb(SqliteDb):
         self.where = redact(url)
         self._lock = threading.RLock()
         self._bulk = False
-        self._conn = PgConn(connect(url))  # type: ignore[assignment]
+        self._conn = PgConn(url)  # type: ignore[assignment]
         try:
             self._create_or_migrate()
         except psycopg.Error as exc:
@@ -172,18 +190,26 @@ class PgDb(SqliteDb):
     @contextmanager
     def write(self) -> Iterator[None]:
         """One transaction, serialised with every other writer of this database."""
-        with self._lock:
-            raw: psycopg.Connection = self._conn.raw  # type: ignore[attr-defined]
-            with raw.transaction():
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                if not self._bulk:
-                    yield
-                    return
-                raw.execute("SET LOCAL repo_agent.bulk = 'on'")  # the counters' triggers skip (pg_schema)
+        conn: PgConn = self._conn  # type: ignore[assignment]
+        with self._lock, ExitStack() as stack:
+            try:
+                stack.enter_context(conn.raw.transaction())  # BEGIN
+            except psycopg.OperationalError:
+                if not conn.revive():  # dropped since the last statement: nothing was sent yet
+                    raise
+                stack.enter_context(conn.raw.transaction())
+            raw = conn.raw
+            conn.in_write = True
+            stack.callback(setattr, conn, "in_write", False)
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if not self._bulk:
                 yield
-                raw.execute("SET LOCAL repo_agent.bulk = 'off'")
-                for recount in BULK_COUNTERS.values():
-                    raw.execute(recount.encode())
+                return
+            raw.execute("SET LOCAL repo_agent.bulk = 'on'")  # the counters' triggers skip (pg_schema)
+            yield
+            raw.execute("SET LOCAL repo_agent.bulk = 'off'")
+            for recount in BULK_COUNTERS.values():
+                raw.execute(recount.encode())
 
     @contextmanager
     def bulk(self) -> Iterator[None]:

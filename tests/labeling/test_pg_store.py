@@ -225,3 +225,24 @@ def test_bulk_writes_recount_the_queue_counters(traces, url, monkeypatch):
                     sum(p.verdict == "flip" for p in mine),
                     sum(p.verdict is None for p in mine),
                 ), (strategy, stale)
+
+
+def test_a_dropped_connection_is_replaced_between_transactions(traces, url):
+    """A studio left open survives a server restart or a network blip: the next read or
+    write reconnects (a transaction cut in the middle fails and is not repeated)."""
+    with LabelStore(url, labeler="alice", base=traces) as s:
+        s.ingest([traces])
+        pid = s.pairs()[0].pair_id
+
+        def drop() -> None:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (s._db._conn.raw.info.backend_pid,))
+
+        drop()
+        assert s.counts().remaining == len(s.pairs())  # a read
+        drop()
+        s.set_verdict(pid, "flip")  # a write
+        assert s.pair(pid).verdict == "flip"
+        drop()
+        assert s.undo().target == pid and s.pair(pid).verdict is None
+        assert [e.kind for e in s.events()] == ["verdict", "undo"]  # each once
