@@ -43,7 +43,7 @@ from labeling.records import (
 from labeling.score import ScoreOrderError, parse_order
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
-from labeling.store_url import is_db_url, redact, resolve_db
+from labeling.store_url import locate, resolve_db
 
 DB_FILE = "labels.sqlite"
 
@@ -96,26 +96,12 @@ class LabelStore(HumanLog, ReviewQueue):
         backend: Backend | None = None,
         base: Path | None = None,
     ):
-        """Open (creating the schema if needed) the store at ``db_path``: a SQLite file
-        (WAL mode), or a ``postgresql://`` URL (`labeling.pg_db`, a store a team shares).
-
-        Trace paths are stored relative to ``base``: by default the SQLite file's
-        directory. A PostgreSQL store has no directory: pass the traces directory, so
-        machines holding the same traces tree at different paths all open the traces
-        (without ``base`` absolute paths are stored). ``backend`` replaces the SQLite
-        file with another `labeling.backend.Backend`.
-        """
+        """Open (creating the schema if needed) the store at ``db_path``: a SQLite file (WAL
+        mode) or a ``postgresql://`` URL (a team's store). Trace paths are kept relative to
+        ``base`` (`labeling.store_url.locate`); ``backend`` replaces the SQLite file."""
         self.labeler = labeler or default_labeler()
-        self.url: str | None = None
-        self.path: Path | None
-        if isinstance(db_path, str) and is_db_url(db_path):
-            self.url, self.path = db_path, None
-            self.location = redact(db_path)
-            self.base: Path | None = Path(base) if base is not None else None
-        else:
-            self.path = Path(db_path)
-            self.location = str(self.path)
-            self.base = Path(base) if base is not None else self.path.parent
+        where = locate(db_path, base)
+        self.url, self.path, self.location, self.base = where.url, where.path, where.shown, where.base
         self._base = str(self.base) if self.base is not None else "."
         if backend is not None:
             self._db: Backend = backend

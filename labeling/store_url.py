@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 ENV = "REPO_AGENT_DB"
@@ -31,3 +32,22 @@ def resolve_db(db: str | Path | None, traces_dir: Path, *, file_name: str = "lab
     if is_db_url(str(chosen)):
         return str(chosen)
     return Path(os.path.expanduser(str(chosen)))
+
+
+@dataclass(frozen=True)
+class Location:
+    url: str | None  # a PostgreSQL store
+    path: Path | None  # a SQLite file
+    shown: str  # what messages and export metadata show (no password)
+    base: Path | None  # trace paths are stored relative to it (None: absolute)
+
+
+def locate(db: str | Path, base: Path | None = None) -> Location:
+    """Where a store lives and what its trace paths are relative to: by default a SQLite
+    file's directory. A PostgreSQL store has no directory: callers pass the traces
+    directory, so machines holding the same traces tree at different paths all open the
+    traces (without a base, absolute paths are stored)."""
+    if isinstance(db, str) and is_db_url(db):
+        return Location(db, None, redact(db), Path(base) if base is not None else None)
+    path = Path(db)
+    return Location(None, path, str(path), Path(base) if base is not None else path.parent)
