@@ -27,6 +27,12 @@ With ``--overlap K`` (K > 1) two other labelers have voted first (`seed_votes`: 
 a pair in three of the first 6,000 in queue order, two on one in six, so some pairs want
 the bench labeler's verdict and some have K already), and the queue timed is the bench
 labeler's (labeling/team.py).
+
+    uv run python bench/studio.py --only-queue --pg auto   # the same on PostgreSQL (a private server)
+    uv run python bench/studio.py --only-queue --pg postgresql://me@dbhost/postgres   # or a server of yours
+
+With ``--pg`` the queue stores are copied (`repo-agent db copy`) into databases
+``bench_q<rollouts>`` on that server, and the studio and store calls use them.
 """
 
 from __future__ import annotations
@@ -187,8 +193,15 @@ def ingest(root: Path) -> None:
 # --------------------------------------------------------------------------- runs
 
 
-async def first_screen(root: Path, overlap: int | None = None) -> tuple[float, float]:
-    app = TimedApp(root, labeler="bench", tail_interval=None, overlap=overlap)
+def open_store(root: Path, db: str | None = None, labeler: str = "bench") -> LabelStore:
+    """The generated store: its SQLite file, or with ``db`` its PostgreSQL copy."""
+    if db is None:
+        return LabelStore(LabelStore.default_path(root), labeler=labeler)
+    return LabelStore(db, labeler=labeler, base=root)
+
+
+async def first_screen(root: Path, overlap: int | None = None, db: str | None = None) -> tuple[float, float]:
+    app = TimedApp(root, labeler="bench", tail_interval=None, overlap=overlap, db_path=db)
     async with app.run_test(size=(120, 40)) as pilot:
         while app.first_pair is None:
             await pilot.pause(0.005)
@@ -204,10 +217,10 @@ async def first_screen(root: Path, overlap: int | None = None) -> tuple[float, f
 
 
 async def _press_to_next_pair(
-    root: Path, presses: int, key: str, *, undo: bool = False, overlap: int | None = None
+    root: Path, presses: int, key: str, *, undo: bool = False, overlap: int | None = None, db: str | None = None
 ) -> list[float]:
     """Keypress ``key`` to the first frame showing the next pair with both diffs ready."""
-    app = TimedApp(root, labeler="bench", tail_interval=None, overlap=overlap)
+    app = TimedApp(root, labeler="bench", tail_interval=None, overlap=overlap, db_path=db)
     out: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
@@ -241,9 +254,11 @@ async def next_pair(root: Path, presses: int) -> list[float]:
     return await _press_to_next_pair(root, presses, "n")
 
 
-async def next_after_verdict(root: Path, presses: int, overlap: int | None = None) -> list[float]:
+async def next_after_verdict(
+    root: Path, presses: int, overlap: int | None = None, db: str | None = None
+) -> list[float]:
     """Keypress `c` (confirm) to the next pair, ready."""
-    return await _press_to_next_pair(root, presses, "c", undo=True, overlap=overlap)
+    return await _press_to_next_pair(root, presses, "c", undo=True, overlap=overlap, db=db)
 
 
 def ensure_queue_store(root: Path, rollouts: int) -> int:
@@ -260,8 +275,7 @@ def ensure_queue_store(root: Path, rollouts: int) -> int:
 
 def seed_votes(root: Path, head: int = 6000) -> None:
     """Team votes by two other labelers on the head of the queue (kept: done once a store)."""
-    path = LabelStore.default_path(root)
-    with LabelStore(path, labeler="peer1") as p1, LabelStore(path, labeler="peer2") as p2:
+    with open_store(root, labeler="peer1") as p1, open_store(root, labeler="peer2") as p2:
         if p1.events(labeler="peer1"):
             return
         t = time.perf_counter()
@@ -274,13 +288,13 @@ def seed_votes(root: Path, head: int = 6000) -> None:
         print(f"  seeded team votes on {len(ids)} pairs of {root.name} in {time.perf_counter() - t:.1f} s")
 
 
-def store_calls(root: Path, reps: int = 300, overlap: int | None = None) -> dict[str, float]:
+def store_calls(root: Path, reps: int = 300, overlap: int | None = None, db: str | None = None) -> dict[str, float]:
     """Median seconds of the per-key store calls: counts (whole queue and the screen's
     filter) and the queue position of a pair near the head (where a reviewer is)."""
     from labeling.records import PairFilter
 
     out = {}
-    with LabelStore(LabelStore.default_path(root), labeler="bench") as store:
+    with open_store(root, db) as store:
         f = store.team_filter(PairFilter(verdict="unlabeled"), overlap)
         pair = store.queue_page(f, None, 20)[10]
         for name, fn in (
@@ -298,9 +312,31 @@ def store_calls(root: Path, reps: int = 300, overlap: int | None = None) -> dict
     return out
 
 
+def on_postgres(server: str, root: Path, rollouts: int) -> str:
+    """The SQLite queue store copied into a fresh database ``bench_q<rollouts>``."""
+    from bench.pg_server import database_url
+    from labeling.store_copy import copy_store
+
+    url = database_url(server, f"bench_q{rollouts}", fresh=True)
+    t = time.perf_counter()
+    copied = copy_store(LabelStore.default_path(root), url)
+    print(f"  copied {root.name} to PostgreSQL: {copied['pairs']} pairs in {time.perf_counter() - t:.1f} s")
+    return url
+
+
 def large_queue(args) -> None:
+    if args.pg == "auto":
+        from bench.pg_server import private_server
+
+        with private_server() as server:
+            large_queue_on(args, server)
+    else:
+        large_queue_on(args, args.pg)
+
+
+def large_queue_on(args, server: str | None) -> None:
     k = args.overlap
-    print(f"\nlarge queue (pass-fail pairs), overlap {k or 1}")
+    print(f"\nlarge queue (pass-fail pairs) on {'PostgreSQL' if server else 'SQLite'}, overlap {k or 1}")
     small = args.out / f"q{args.queue_small}"
     large = args.out / f"q{args.queue_large}"
     n_small = ensure_queue_store(small, args.queue_small)
@@ -309,16 +345,18 @@ def large_queue(args) -> None:
     if k and k > 1:
         for root in (small, large):
             seed_votes(root)
-    runs = [asyncio.run(first_screen(large, k)) for _ in range(args.runs)]
+    db_small = on_postgres(server, small, args.queue_small) if server else None
+    db_large = on_postgres(server, large, args.queue_large) if server else None
+    runs = [asyncio.run(first_screen(large, k, db_large)) for _ in range(args.runs)]
     print(f"  {n_large} pairs: first frame with a pair {statistics.median(r[1] for r in runs) * 1000:.1f} ms (< 1 s)")
-    for n, root in ((n_small, small), (n_large, large)):
-        lat = asyncio.run(next_after_verdict(root, args.verdicts, k))
+    for n, root, db in ((n_small, small, db_small), (n_large, large, db_large)):
+        lat = asyncio.run(next_after_verdict(root, args.verdicts, k, db))
         print(
             f"  {n} pairs: next pair after a verdict key ({len(lat)} presses): "
             f"p50 {pct(lat, 0.5) * 1000:.1f} ms   p95 {pct(lat, 0.95) * 1000:.1f} ms   max {max(lat) * 1000:.1f} ms"
             "   (p50 < 16 ms, p95 < 50 ms)"
         )
-    a, b = store_calls(small, overlap=k), store_calls(large, overlap=k)
+    a, b = store_calls(small, overlap=k, db=db_small), store_calls(large, overlap=k, db=db_large)
     print(f"  {'store call (median)':<20}{n_small:>10} pairs{n_large:>10} pairs   ratio (< 2x)")
     for name in a:
         print(f"  {name:<20}{a[name] * 1e6:>13.0f} µs{b[name] * 1e6:>13.0f} µs   {b[name] / a[name]:.2f}x")
@@ -342,6 +380,9 @@ def main() -> None:
     ap.add_argument("--verdicts", type=int, default=200, help="verdict keys timed on the large queue")
     ap.add_argument("--only-queue", action="store_true", help="run only the large-queue case")
     ap.add_argument("--overlap", type=int, default=None, help="team review: verdicts per pair in the timed queue")
+    ap.add_argument(
+        "--pg", metavar="URL|auto", help="large queue on PostgreSQL: a server URL, or auto (a private server)"
+    )
     args = ap.parse_args()
     if args.only_queue:
         large_queue(args)

@@ -240,7 +240,7 @@ def _sidecar(store, out: Path, options, report: ExportReport, metas: list[dict])
         "kind": report.kind,
         "mode": report.mode,
         "options": options.model_dump(mode="json"),
-        "label_store": str(store.path),
+        "label_store": store.location,  # a URL without its password
         "source_batches": batches,
         "counts": {
             "examples": report.examples,

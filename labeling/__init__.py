@@ -1,4 +1,4 @@
-"""labeling: trace batches -> the label store (SQLite); pairs, noise flags, verdicts, stats.
+"""labeling: trace batches -> the label store (SQLite, or PostgreSQL for a team); pairs, noise flags, verdicts, stats.
 
 Public API: `labeling.store.LabelStore` and the rows in `labeling.records`;
 `labeling.stats.signal_report`; `labeling.score` (score order).

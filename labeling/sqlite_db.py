@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.trace_io import clean_text
 from labeling.errors import SchemaMismatch, StoreError
+from labeling.sql_tables import TableRows
 from labeling.sqlite_pairs import SqlitePairs, migrate
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS, ROLLOUT_DEFAULTS
 
@@ -96,7 +97,7 @@ CREATE VIEW IF NOT EXISTS current_tags AS
 EVENT_COLUMNS = ("id", "kind", "target", "value", "note", "labeler", "at", "ref")
 
 
-class SqliteDb(SqlitePairs):
+class SqliteDb(SqlitePairs, TableRows):
     """One SQLite file in WAL mode; a lock makes one connection safe across threads."""
 
     def __init__(self, path: Path):
@@ -133,7 +134,7 @@ class SqliteDb(SqlitePairs):
     def _create_or_migrate(self) -> None:
         c = self._conn
         with self.write():
-            stored = self._stored_version()
+            stored = self.migrated_from = self._stored_version()
             if stored is not None and stored > SCHEMA_VERSION:
                 raise SchemaMismatch(
                     f"label store {self.path} has schema version {stored}, newer than this repo-agent's "
@@ -327,8 +328,9 @@ class SqliteDb(SqlitePairs):
     def batches(self) -> list[dict[str, Any]]:
         sql = """
             SELECT b.batch_id, b.path, b.suite, b.model, b.provider, b.planned, b.started, b.finished_at,
-                   b.stop_reason, count(r.rid), coalesce(sum(r.status = 'finished'), 0),
-                   coalesce(sum(r.status = 'finished' AND r.tests_passed AND NOT r.tests_tampered), 0),
+                   b.stop_reason, count(r.rid), coalesce(sum(CASE WHEN r.status = 'finished' THEN 1 ELSE 0 END), 0),
+                   coalesce(sum(CASE WHEN r.status = 'finished' AND r.tests_passed != 0 AND r.tests_tampered = 0
+                                THEN 1 ELSE 0 END), 0),
                    coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),
                    sum(r.cost_usd)
             FROM batches b LEFT JOIN rollouts r ON r.batch_id = b.batch_id
@@ -424,11 +426,12 @@ class SqliteDb(SqlitePairs):
         """Append one event; call inside `write()`."""
         # Text from argv or a terminal may hold lone surrogates (undecodable bytes): escaped.
         text = [None if x is None else clean_text(x) for x in (kind, target, value, note, labeler)]
-        cur = self._conn.execute(
-            "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (eid,) = self._conn.execute(
+            "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
             (*text, at, ref),
-        )
-        return int(cur.lastrowid or 0)
+        ).fetchone()
+        return int(eid)
 
     def events(self, *, labeler: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM label_events"

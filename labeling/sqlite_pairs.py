@@ -317,7 +317,7 @@ class SqlitePairs:
         f = {**filt, "verdict": None}
         if _unfiltered(f):  # the whole queue: the counters kept by triggers
             rows = self._q(  # type: ignore[attr-defined]
-                "SELECT verdict, sum(n) FROM pair_counts WHERE stale = 0 OR verdict != '' OR ? GROUP BY verdict",
+                "SELECT verdict, sum(n) FROM pair_counts WHERE stale = 0 OR verdict != '' OR ? = 1 GROUP BY verdict",
                 (1 if f.get("include_stale") else 0,),
             )
         else:
@@ -343,7 +343,10 @@ class SqlitePairs:
         cond, values = key_sql(key, pinned, "<")
         conds.append(cond)
         params += values
-        return int(self._q(f"SELECT count(*) FROM pairs WHERE {' AND '.join(conds)}", params)[0][0])  # type: ignore[attr-defined]
+        # Counted walking back from the key (ORDER BY ... DESC): PostgreSQL before 18 ends a
+        # forward scan only on a row bound's first column, so it would read every pair of that rank.
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM pairs WHERE {' AND '.join(conds)} ORDER BY {_ORDER_DESC}) AS b"
+        return int(self._q(sql, params)[0][0])  # type: ignore[attr-defined]
 
     def pair_ids_with_prefix(self, prefix: str) -> list[str]:
         """Up to two ids starting with ``prefix`` (an exact id first); index range scans only."""

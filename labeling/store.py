@@ -43,6 +43,7 @@ from labeling.records import (
 from labeling.score import ScoreOrderError, parse_order
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
+from labeling.store_url import locate, resolve_db
 from labeling.team import TeamReview
 
 DB_FILE = "labels.sqlite"
@@ -88,19 +89,41 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
     ...     for pair in store.pairs(PairFilter(verdict="unlabeled")): ...
     """
 
-    def __init__(self, db_path: Path, *, labeler: str | None = None, backend: Backend | None = None):
-        """Open (creating the schema if needed) the store at ``db_path``. WAL mode.
-
-        ``backend`` replaces the SQLite file with another `labeling.backend.Backend`.
-        """
-        self.path = Path(db_path)
+    def __init__(
+        self,
+        db_path: Path | str,
+        *,
+        labeler: str | None = None,
+        backend: Backend | None = None,
+        base: Path | None = None,
+    ):
+        """Open (creating the schema if needed) the store at ``db_path``: a SQLite file (WAL
+        mode) or a ``postgresql://`` URL (a team's store). Trace paths are kept relative to
+        ``base`` (`labeling.store_url.locate`); ``backend`` replaces the SQLite file."""
         self.labeler = labeler or default_labeler()
-        self._db: Backend = backend if backend is not None else SqliteDb(self.path)
+        where = locate(db_path, base)
+        self.url, self.path, self.location, self.base = where.url, where.path, where.shown, where.base
+        self._base = str(self.base) if self.base is not None else "."
+        if backend is not None:
+            self._db: Backend = backend
+        elif self.url is not None:
+            from labeling.pg_db import PgDb  # psycopg loads only for a PostgreSQL store
+
+            self._db = PgDb(self.url)
+        else:
+            self._db = SqliteDb(self.path)  # type: ignore[arg-type]
 
     @staticmethod
     def default_path(traces_dir: Path) -> Path:
         """``<traces dir>/labels.sqlite``."""
         return Path(traces_dir) / DB_FILE
+
+    @classmethod
+    def open(cls, db: str | Path | None, traces_dir: Path, *, labeler: str | None = None) -> LabelStore:
+        """The store a command names: ``db`` (a path or URL), else ``$REPO_AGENT_DB``, else
+        ``<traces dir>/labels.sqlite``; a PostgreSQL store keys trace paths by ``traces_dir``."""
+        where = resolve_db(db, traces_dir, file_name=DB_FILE)
+        return cls(where, labeler=labeler, base=Path(traces_dir) if isinstance(where, str) else None)
 
     # ------------------------------------------------------------------ ingest
     def ingest(
@@ -122,8 +145,8 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
         for r in roots:
             if not r.exists():
                 raise StoreError(f"no such directory: {r}")
-        # Trace paths are keyed relative to the store's directory (the traces root by default).
-        report = indexer.ingest(self._db, roots, base=self.path.parent, progress=progress)
+        # Trace paths are keyed relative to the store's base (the traces root by default).
+        report = indexer.ingest(self._db, roots, base=self.base, progress=progress)
         if rebuild and (report.finished_rollouts or report.dropped_rollouts or "strategy" not in self.settings()):
             # Pairs are per task: only the tasks whose rollouts finished are rebuilt, so a
             # rollout ending costs the same in a store of 500 or 50,000 pairs. A dropped
@@ -138,7 +161,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
         out = []
         for b in self._db.batches():
             status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
-            b["path"] = _join(str(self.path.parent), b["path"])
+            b["path"] = _join(self._base, b["path"])
             out.append(
                 BatchRow(
                     **{k: (v if v is not None else BatchRow.model_fields[k].default) for k, v in b.items()},
@@ -162,7 +185,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             where["uids"] = list(uids)
             if not where["uids"]:
                 return []
-        base = str(self.path.parent)
+        base = self._base
         return [_rollout_row(d, base) for d in self._db.rollouts(where, with_patch=with_patch)]
 
     def rollout(self, uid: str) -> RolloutRow:
@@ -170,7 +193,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
         rows = self._db.rollouts({"uids": [uid]})
         if not rows:
             raise NotFound(f"no rollout {uid!r}")
-        return _rollout_row(rows[0], str(self.path.parent))
+        return _rollout_row(rows[0], self._base)
 
     def neighbour_rollout(self, uid: str, delta: int) -> str | None:
         """The uid of the next (delta > 0) or previous rollout of ``uid``'s batch, in
@@ -245,7 +268,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
     def accepted_lines(self) -> tuple[dict[str, int], dict[str, list[tuple[int, int, str]]]]:
         """What ingest accepted of each trace, for the exporters: (trace path -> bytes
         indexed, trace path -> [(line_no, offset, reason)] of the lines it skipped)."""
-        base = str(self.path.parent)
+        base = self._base
         ends = {_join(base, p): off or 0 for p, off in self._db.ingested_offsets().items()}
         bad = {_join(base, p): rows for p, rows in self._db.bad_lines().items()}
         return ends, bad

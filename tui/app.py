@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
+from labeling.store_url import is_db_url
 from tui.bindings import assign_ids
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
@@ -62,7 +63,7 @@ class StudioApp(App):
         self,
         traces_dir: Path,
         *,
-        db_path: Path | None = None,
+        db_path: Path | str | None = None,
         labeler: str | None = None,
         start: str = "pairs",
         tail_interval: float | None = 1.0,
@@ -76,13 +77,17 @@ class StudioApp(App):
         if keymap:
             self.set_keymap(keymap)
         traces_dir = Path(traces_dir)
-        db_path = Path(db_path) if db_path else LabelStore.default_path(traces_dir)
+        # A path, or a postgresql:// URL (a team's store: trace paths keyed by the traces dir).
+        db: Path | str = LabelStore.default_path(traces_dir)
+        if db_path:
+            db = str(db_path) if is_db_url(db_path) else Path(db_path)
         labeler = labeler or default_labeler()
-        self.state = StudioState(traces_dir=traces_dir, db_path=db_path, labeler=labeler)
-        self.store = LabelStore(db_path, labeler=labeler)
+        self.state = StudioState(traces_dir=traces_dir, db_path=db, labeler=labeler)
+        self.store = LabelStore(db, labeler=labeler, base=traces_dir if isinstance(db, str) else None)
         self.state.overlap = overlap  # team review: the queue is this labeler's (labeling/team.py)
         self.state.pair_filter = self.store.team_filter(self.state.pair_filter, overlap)
-        self.prefs_path = prefs_path(db_path)
+        # Prefs sit beside the store file; a shared store keeps each person's prefs in their traces dir.
+        self.prefs_path = prefs_path(db if isinstance(db, Path) else LabelStore.default_path(traces_dir))
         self.prefs = load_prefs(self.prefs_path)
         if self.prefs.get("diff_view") in DIFF_VIEWS:
             self.state.diff_view = self.prefs["diff_view"]

@@ -47,7 +47,7 @@ class IngestState:
 @dataclass
 class StudioState:
     traces_dir: Path
-    db_path: Path
+    db_path: Path | str  # a SQLite file or a postgresql:// URL
     labeler: str
     # What the screens are looking at; every screen reads and writes these.
     rollout_uid: str | None = None

@@ -2,6 +2,9 @@
 
 python -m tests.labeling._helpers label DB PAIR_ID      set a verdict, print "ok", wait
 python -m tests.labeling._helpers write BATCH_DIR N      write N rollouts step by step
+python -m tests.labeling._helpers label-all DB LABELER VERDICT
+    give every pair this labeler has no verdict for yet a verdict, one per line read from
+    stdin, printing "ok PAIR_ID" after each commit, then "done", then wait
 """
 
 from __future__ import annotations
@@ -24,10 +27,15 @@ from agent.trace import (
 from tests.factories import emit_read_step
 
 
-def label(db: str, pair_id: str) -> None:
+def _store(db: str, labeler: str):
     from labeling.store import LabelStore
+    from labeling.store_url import is_db_url
 
-    store = LabelStore(Path(db), labeler="killed")
+    return LabelStore(db if is_db_url(db) else Path(db), labeler=labeler)
+
+
+def label(db: str, pair_id: str) -> None:
+    store = _store(db, "killed")
     store.set_verdict(pair_id, "flip", note="set right before the kill")
     store.mark_step(store.pair(pair_id).chosen_uid, 1, "loop")
     print("ok", flush=True)
@@ -70,8 +78,24 @@ def write(batch_dir: str, n: int) -> None:
         w.close()
 
 
+def label_all(db: str, labeler: str, verdict: str) -> None:
+    from labeling.records import PairFilter
+
+    store = _store(db, labeler)
+    done = {e.target for e in store.events(labeler=labeler) if e.kind == "verdict"}  # resumes after a kill
+    for p in store.pairs(PairFilter(include_stale=True, verdict=None)):
+        if p.pair_id not in done:
+            sys.stdin.readline()  # the test paces us, so a SIGKILL can land mid-write
+            store.set_verdict(p.pair_id, verdict, note=labeler)
+            print("ok", p.pair_id, flush=True)
+    print("done", flush=True)
+    sys.stdin.readline()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
+    if cmd == "label-all":
+        label_all(sys.argv[2], sys.argv[3], sys.argv[4])
     if cmd == "label":
         label(sys.argv[2], sys.argv[3])
     elif cmd == "write":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -111,6 +112,12 @@ class Env:
     root: Path
     store: LabelStore
     batches: list[Path] = field(default_factory=list)
+    db: str | Path = ""  # the store's file, or its PostgreSQL URL
+    backend: str = "sqlite"
+
+    def open(self, labeler: str = "alice") -> LabelStore:
+        """Another connection to the same store (another process, a restart)."""
+        return LabelStore(self.db, labeler=labeler, base=self.root if self.backend == "postgres" else None)
 
     def batch(self, name: str, specs: list[Spec], **kw) -> Path:
         b = make_batch(self.root, name, specs, **kw)
@@ -121,10 +128,36 @@ class Env:
         return f"{batch}/{spec.rollout_id}"
 
 
+def pytest_generate_tests(metafunc):
+    """A module with ``BACKENDS = ("sqlite", "postgres")`` runs its store tests on both."""
+    if "backend" in metafunc.fixturenames and hasattr(metafunc.module, "BACKENDS"):
+        metafunc.parametrize("backend", metafunc.module.BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def env(tmp_path: Path):
+def backend(request) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+def pg_url(conninfo: str) -> str:
+    """tests/postgres.py's conninfo as the ``postgresql://`` URL a user passes to --db."""
+    parts = dict(kv.split("=", 1) for kv in conninfo.split())
+    return f"postgresql://{parts['user']}@/{parts['dbname']}?host={quote(parts['host'], safe='')}"
+
+
+@pytest.fixture
+def store_db(backend: str, tmp_path: Path, request) -> str | Path:
+    """Where the test's store lives: a SQLite file, or a fresh PostgreSQL database's URL."""
+    if backend == "postgres":
+        return pg_url(request.getfixturevalue("pg_database"))
+    return tmp_path / "labels.sqlite"
+
+
+@pytest.fixture
+def env(tmp_path: Path, backend: str, store_db: str | Path):
     root = tmp_path / "traces"
     root.mkdir()
-    store = LabelStore(tmp_path / "labels.sqlite", labeler="alice")
-    yield Env(root, store)
-    store.close()
+    e = Env(root, None, db=store_db, backend=backend)  # type: ignore[arg-type]
+    e.store = e.open("alice")
+    yield e
+    e.store.close()

@@ -11,7 +11,10 @@ from pathlib import Path
 from labeling.store import LabelStore
 from tests.labeling.conftest import FIX, Spec, make_patch
 
+OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
+
 ROOT = Path(__file__).resolve().parents[2]
+BACKENDS = ("sqlite", "postgres")  # the tests taking `env` run on both stores (conftest.py)
 
 
 def _spawn(*args: str) -> subprocess.Popen:
@@ -28,7 +31,7 @@ def test_sigkill_right_after_a_verdict_loses_nothing(env, tmp_path):
     env.batch("b1", [Spec("t", 1, passed=True, patch=FIX), Spec("t", 2, patch=make_patch("p.py", ["a"], ["b"]))])
     env.store.ingest([env.root])
     [pair] = env.store.pairs()
-    proc = _spawn("label", str(tmp_path / "labels.sqlite"), pair.pair_id[:8])
+    proc = _spawn("label", str(env.db), pair.pair_id[:8])
     try:
         assert proc.stdout.readline().strip() == "ok"
         os.kill(proc.pid, signal.SIGKILL)
@@ -36,7 +39,7 @@ def test_sigkill_right_after_a_verdict_loses_nothing(env, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    with LabelStore(tmp_path / "labels.sqlite", labeler="killed") as after:
+    with env.open("killed") as after:
         p = after.pair(pair.pair_id)
         assert (p.verdict, p.note, p.labeler) == ("flip", "set right before the kill", "killed")
         assert after.step_marks(pair.chosen_uid)[1].reason == "loop"
@@ -85,7 +88,7 @@ def test_two_stores_ingesting_the_same_bytes_do_not_duplicate(env, tmp_path):
     bdir = env.batch("b1", [Spec("t", 1, steps=3)])
     env.store.ingest([env.root])
     write_rollout(bdir, Spec("t", 2, steps=4, passed=True, patch=FIX))  # a new file
-    other = LabelStore(tmp_path / "labels.sqlite", labeler="other")
+    other = env.open("other")
     real = env.store._db.write_rollouts
 
     def racing_write(items):
@@ -99,3 +102,62 @@ def test_two_stores_ingesting_the_same_bytes_do_not_duplicate(env, tmp_path):
     assert [s.step for s in steps] == [1, 2, 3, 4] and all(len(s.calls) == 1 for s in steps)
     assert [s.tokens_in for s in steps] == [100] * 4  # not counted twice
     other.close()
+
+
+def test_two_labelers_writing_at_once_with_sigkills_lose_and_double_nothing(env):
+    """Two labeler processes give verdicts to the same pairs at the same time; each is
+    SIGKILLed twice mid-stream and restarted (it resumes from the log). Every verdict a
+    process reported committed is in the log, none twice; the derived pair columns and
+    the counters agree with the log."""
+    specs = [Spec(f"t{t}", s, passed=s % 2 == 0, patch=FIX if s % 2 else OTHER) for t in range(3) for s in range(4)]
+    env.batch("b1", specs)
+    env.store.ingest([env.root], rebuild=False)
+    env.store.rebuild_pairs(strategy="all-contrastive")
+    pair_ids = {p.pair_id for p in env.store.pairs()}
+    assert len(pair_ids) >= 12
+    reported: dict[str, list[str]] = {"ann": [], "bob": []}
+    verdict = {"ann": "confirm", "bob": "flip"}
+    procs = {who: _spawn("label-all", str(env.db), who, verdict[who]) for who in reported}
+    try:
+        for kill in range(2):
+            n = 2 + kill
+            for proc in procs.values():  # both write at once; one verdict more than we wait for
+                proc.stdin.write("go\n" * (n + 1))
+                proc.stdin.flush()
+            for who in reported:  # read n commits, then SIGKILL it (in or around verdict n + 1)
+                for _ in range(n):
+                    line = procs[who].stdout.readline().split()
+                    assert line[0] == "ok", line
+                    reported[who].append(line[1])
+                os.kill(procs[who].pid, signal.SIGKILL)
+                assert procs[who].wait(timeout=60) == -signal.SIGKILL
+                procs[who] = _spawn("label-all", str(env.db), who, verdict[who])
+        for proc in procs.values():
+            proc.stdin.write("go\n" * len(pair_ids))
+            proc.stdin.flush()
+        for who, proc in procs.items():
+            while (line := proc.stdout.readline().split()) != ["done"]:
+                assert line and line[0] == "ok", line
+                reported[who].append(line[1])
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait(timeout=60)
+    with env.open("checker") as s:
+        events = s.events()
+        for who in reported:
+            mine = [e.target for e in events if e.labeler == who]
+            assert sorted(mine) == sorted(pair_ids), who  # each pair exactly once: none lost, none doubled
+            assert set(reported[who]) <= set(mine) and len(set(reported[who])) == len(reported[who])
+        latest = {e.target: e for e in events}  # in id order: the last verdict wins
+        pairs = s.pairs()
+        assert {p.pair_id: (p.verdict, p.labeler) for p in pairs} == {
+            pid: (e.value, e.labeler) for pid, e in latest.items()
+        }
+        c = s.counts()
+        assert (c.total, c.labeled, c.confirm, c.flip) == (
+            len(pairs),
+            len(pairs),
+            sum(p.verdict == "confirm" for p in pairs),
+            sum(p.verdict == "flip" for p in pairs),
+        )

@@ -15,6 +15,8 @@ from labeling.stats import signal_report
 from labeling.store import LabelStore, StoreError
 from tests.labeling.conftest import FIX, Spec, make_batch
 
+BACKENDS = ("sqlite", "postgres")  # the store tests run on both (conftest.py)
+
 SPECS = [Spec("t1", 1, passed=True, patch=FIX), Spec("t1", 2), Spec("t2", 1, passed=True, patch=FIX)]
 
 

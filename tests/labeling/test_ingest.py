@@ -8,8 +8,10 @@ import os
 import pytest
 
 from labeling import indexer
-from labeling.store import LabelStore, StoreError
+from labeling.store import StoreError
 from tests.labeling.conftest import FIX, Call, Spec, make_batch, write_rollout
+
+BACKENDS = ("sqlite", "postgres")  # the store tests run on both (conftest.py)
 
 
 def test_ingest_indexes_rollouts_steps_and_calls(env):
@@ -161,10 +163,10 @@ def test_store_reopens_with_everything(env, tmp_path):
     env.batch("b1", [Spec("t1", 1, passed=True, patch=FIX), Spec("t1", 2)])
     env.store.ingest([env.root])
     env.store.close()
-    with LabelStore(tmp_path / "labels.sqlite") as again:
+    with env.open() as again:
         assert len(again.rollouts()) == 2 and len(again.pairs()) == 1
         assert again.ingest([env.root]).files_read == 0
-    env.store = LabelStore(tmp_path / "labels.sqlite", labeler="alice")  # the fixture closes it
+    env.store = env.open("alice")  # the fixture closes it
 
 
 def test_touch_without_change_rereads_safely(env):

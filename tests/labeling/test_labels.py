@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 
+import psycopg
 import pytest
 
 from labeling.records import PairFilter
 from labeling.store import LabelStore, StoreError
 from tests.labeling.conftest import FIX, Call, Spec, make_patch
+
+BACKENDS = ("sqlite", "postgres")  # every test here runs on both stores (conftest.py)
 
 OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
 
@@ -31,7 +34,7 @@ def two_pairs(env):
 
 def reopen(env, tmp_path, labeler="alice") -> LabelStore:
     env.store.close()
-    env.store = LabelStore(tmp_path / "labels.sqlite", labeler=labeler)
+    env.store = env.open(labeler)
     return env.store
 
 
@@ -75,7 +78,7 @@ def test_new_action_clears_redo(two_pairs):
 def test_undo_is_per_labeler(two_pairs, tmp_path):
     env, a, b = two_pairs
     env.store.set_verdict(a, "confirm")
-    bob = LabelStore(tmp_path / "labels.sqlite", labeler="bob")
+    bob = env.open("bob")
     bob.set_verdict(b, "flip")
     env.store.undo()  # alice undoes her own verdict, not bob's later one
     assert env.store.pair(a).verdict is None and env.store.pair(b).verdict == "flip"
@@ -95,6 +98,12 @@ def test_log_is_append_only_and_derives_state(two_pairs, tmp_path):
     assert events[0].undone_by is None and events[1].ref == events[0].id and events[2].ref == events[1].id
     s.undo()
     assert s.events()[0].undone_by == s.events()[-1].id
+    if env.backend == "postgres":
+        with psycopg.connect(env.db, autocommit=True) as pg:
+            for sql in ("UPDATE label_events SET value = 'flip'", "DELETE FROM label_events", "TRUNCATE label_events"):
+                with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                    pg.execute(sql)
+        return
     con = sqlite3.connect(tmp_path / "labels.sqlite")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("UPDATE label_events SET value = 'flip'")

@@ -10,6 +10,8 @@ from labeling.records import PairFilter
 from labeling.store import StoreError
 from tests.labeling.conftest import FIX, Call, Spec, make_patch
 
+BACKENDS = ("sqlite", "postgres")  # the store tests run on both (conftest.py)
+
 OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
 FIX_WS = make_patch("prog.py", ["    return x - 1"], ["    return  x +   1   "])  # FIX modulo whitespace
 BIG = make_patch("prog.py", ["    return x - 1"], [f"    y{i} = {i}" for i in range(12)] + ["    return x + 1"])

@@ -14,6 +14,8 @@ from labeling.sqlite_db import _SCHEMA, _split_sql
 from labeling.store import LabelStore
 from tests.labeling.conftest import FIX, Spec, make_patch
 
+BACKENDS = ("sqlite", "postgres")  # the store tests run on both (conftest.py)
+
 OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
 
 FILTERS = [

@@ -7,6 +7,8 @@ import json
 from labeling.stats import signal_report
 from tests.labeling.conftest import FIX, Call, Spec, make_patch
 
+BACKENDS = ("sqlite", "postgres")  # the store tests run on both (conftest.py)
+
 OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
 
 

@@ -21,7 +21,7 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import agent, compare, exports, importing, labels, sandbox_flags, studio, suites, team
+    from tui.cli import agent, compare, db, exports, importing, labels, sandbox_flags, studio, suites, team
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (agent, suites, importing, labels, exports, studio, compare, team):
+    for module in (agent, suites, importing, labels, exports, studio, compare, team, db):
         module.register(sub)
     sandbox_flags.add_unsafe_flag(parser)
     return parser
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from labeling.errors import StoreError
 
-        if isinstance(exc, (StoreError, sqlite3.DatabaseError)):
+        # psycopg's errors (a shared store's server went away mid-command) without importing it.
+        if isinstance(exc, (StoreError, sqlite3.DatabaseError)) or type(exc).__module__.startswith("psycopg"):
             # A corrupt or foreign label store found mid-command: one line, like any user error.
             what = "" if isinstance(exc, StoreError) else "label store: "
             err_console.print(f"[bold red]error:[/] {what}{escape(str(exc).splitlines()[0])}")

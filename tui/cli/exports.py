@@ -18,6 +18,7 @@ from rich.markup import escape
 from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
 from tui.cli.errors import UserError, err_console
 from tui.cli.loop_args import add_loop_args, savings_line
+from tui.cli.store_flag import add_db_flag
 
 console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         p.add_argument("traces", type=Path, metavar="TRACES_DIR")
         p.add_argument("--out", required=True, type=Path, help="the .jsonl file to write")
-        p.add_argument("--db", type=Path, help="label store (default: TRACES_DIR/labels.sqlite)")
+        add_db_flag(p, "TRACES_DIR/labels.sqlite")
         p.add_argument("--format", choices=("together", "openai", "trl"), default="together")
         if kind == "dpo":
             p.add_argument("--mode", choices=("final", "patch", "patch+trajectory", "step"), default="patch")
@@ -128,7 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--output-mode", choices=("final", "patch", "patch+trajectory"), default="patch")
     pr.add_argument("--format", choices=("together", "openai", "trl"), default="together")
     pr.add_argument("--keep-noisy", action="store_true", help="keep both_fail/identical_patch/tests_tampered pairs")
-    pr.add_argument("--db", type=Path, help="label store (default: TRACE_DIR/labels.sqlite)")
+    add_db_flag(pr, "TRACE_DIR/labels.sqlite")
     pr.add_argument("--tokenizer")
     pr.add_argument("--price-per-mtok", type=float)
     pr.add_argument("--price-in", type=float, help="USD per 1M prompt tokens (rollout cost)")
@@ -190,14 +191,14 @@ def _options(args: argparse.Namespace):
         raise UserError(_pydantic_line(exc)) from None
 
 
-def open_store(traces: Path, db: Path | None, warnings: list[str] | None = None):
+def open_store(traces: Path, db: Path | str | None, warnings: list[str] | None = None):
     """The store, ingested first; the ingest's warnings (FIFOs, copies...) go to ``warnings``."""
     from labeling.store import LabelStore, StoreError
 
     if not traces.is_dir():
         raise UserError(f"no such directory: {traces}")
     try:
-        store = LabelStore(db or LabelStore.default_path(traces))
+        store = LabelStore.open(db, traces)
         rep = store.ingest([traces])
         if warnings is not None:
             warnings.extend(rep.warnings)
@@ -413,7 +414,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         _say(f"[prefs] [{done}/{total}] {result.task_id} seed={result.seed}: {_outcome(result)}")
 
     args.trace_dir.mkdir(parents=True, exist_ok=True)
-    store = LabelStore(args.db or LabelStore.default_path(args.trace_dir))
+    store = LabelStore.open(args.db, args.trace_dir)
     try:
         s = run_prefs(
             plan.suite,

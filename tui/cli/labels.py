@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.store_flag import add_db_flag
 from tui.cli.team_view import print_team, votes_cell
 
 console = Console(highlight=False)
@@ -63,17 +64,16 @@ def _add_common(p: argparse.ArgumentParser, *, many: bool = False) -> None:
         p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="trace directories (batches or their parent)")
     else:
         p.add_argument("dir", type=Path, metavar="DIR", help="the traces directory (holds labels.sqlite)")
-    p.add_argument("--db", type=Path, help="label store file (default: DIR/labels.sqlite)")
+    add_db_flag(p)
     p.add_argument("--labeler", help="who is labeling (default: $REPO_AGENT_LABELER or $USER)")
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    if args.db:
-        return args.db
-    from labeling.store import LabelStore
+def _db_path(args: argparse.Namespace) -> Path | str:
+    from labeling.store import DB_FILE
+    from labeling.store_url import resolve_db
 
     d = args.dirs[0] if hasattr(args, "dirs") else args.dir
-    return LabelStore.default_path(d)
+    return resolve_db(args.db, d, file_name=DB_FILE)
 
 
 def _open(args: argparse.Namespace, *, must_exist: bool = False):
@@ -83,6 +83,8 @@ def _open(args: argparse.Namespace, *, must_exist: bool = False):
     if not Path(d).is_dir():
         raise UserError(f"no such directory: {d}")
     path = _db_path(args)
+    if isinstance(path, str):  # PostgreSQL: trace paths are keyed by the traces directory
+        return LabelStore(path, labeler=args.labeler, base=Path(d))
     if must_exist and not path.exists():
         raise UserError(f"no label store at {path}: run `repo-agent ingest {d}` first")
     try:
@@ -174,7 +176,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"pairs ({esc(p.strategy)}): {p.pairs} selected, {p.new_pairs} new, {p.stale_pairs} now stale; "
                 f"{len(p.no_contrast_tasks)} tasks without contrast"
             )
-        console.print(f"store: {esc(str(store.path))}")
+        console.print(f"store: {esc(store.location)}")
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.prompt import Confirm
 
+from tui.cli.store_flag import add_db_flag
 from tui.screens.registry import MODES
 
 
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="TRACES_DIR",
         help="directory of batches (default: sample_traces)",
     )
-    p.add_argument("--db", type=Path, default=None, help="label store (default: TRACES_DIR/labels.sqlite)")
+    add_db_flag(p, "TRACES_DIR/labels.sqlite")
     p.add_argument("--labeler", default=None, help="your name on verdicts and marks (default: $USER)")
     p.add_argument(
         "--keymap",
@@ -99,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{traces} is not a directory of trace batches")
     if args.overlap is not None and not 1 <= args.overlap <= 50:
         raise UserError(f"--overlap must be between 1 and 50 labelers per pair, not {args.overlap}")
-    if args.db is not None and not Path(args.db).parent.is_dir():
-        raise UserError(f"--db: directory {Path(args.db).parent} does not exist")
+    from labeling.store_url import resolve_db
+
+    args.db = resolve_db(args.db, traces)  # --db, else $REPO_AGENT_DB, else TRACES_DIR/labels.sqlite
+    if isinstance(args.db, Path) and not args.db.parent.is_dir():
+        raise UserError(f"--db: directory {args.db.parent} does not exist")
     from tui.app import StudioApp
     from tui.keymap import KeymapError, load_keymap
 

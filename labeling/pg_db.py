@@ -1,0 +1,265 @@
+"""The label store on PostgreSQL (psycopg 3): a team shares one store across machines.
+
+Every query is `SqliteDb`'s / `SqlitePairs`' own portable SQL, run through `PgConn`, a
+small adapter that speaks the part of the ``sqlite3`` connection API they use and
+rewrites the few dialect differences (placeholders, ``INSERT OR ...``, the ``offset``
+column, NUL characters; the queue's SQLite DDL is ported by `labeling.pg_schema.port_ddl`).
+Only the base schema (types, plpgsql triggers), the write transaction and bulk copy are
+PostgreSQL's own (docs/ARCHITECTURE.md, Where it grows).
+
+Text columns use ``COLLATE "C"``: ORDER BY and row-value comparisons are bytewise, as in
+SQLite, so keyset pages agree with Python's `labeling.pairs.queue_key`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Loader
+
+from labeling.errors import SchemaMismatch, StoreError
+from labeling.pg_schema import BULK_COUNTERS, TABLES, port_ddl, schema_statements
+from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
+from labeling.sqlite_pairs import migrate
+from labeling.store_url import redact
+
+# Writers take this transaction-scoped lock first: one writer at a time across every
+# process and machine, like SQLite's BEGIN IMMEDIATE (a verdict is never lost or doubled).
+WRITE_LOCK = 0x7265706F  # "repo"
+BULK_ROWS = 1000  # a pair rebuild this large counts in bulk (labeling/pg_schema.py, BULK_COUNTERS)
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """SQLite's SQL as used by the store -> PostgreSQL's (no query has '?' or '%' in a literal)."""
+    if sql.startswith("INSERT OR REPLACE INTO meta"):
+        sql = sql.replace("INSERT OR REPLACE INTO meta", "INSERT INTO meta") + (
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+    elif sql.startswith("INSERT OR IGNORE INTO"):
+        sql = "INSERT INTO" + sql[len("INSERT OR IGNORE INTO") :] + " ON CONFLICT DO NOTHING"
+    elif m := re.fullmatch(r"PRAGMA table_info\((\w+)\)", sql):
+        # Only the column names (index 1) are read, as SQLite's rows give them.
+        sql = (
+            "SELECT ordinal_position - 1, column_name::text FROM information_schema.columns "
+            f"WHERE table_schema = current_schema() AND table_name = '{m.group(1)}' ORDER BY ordinal_position"
+        )
+    sql = sql.replace(
+        "FROM sqlite_master",
+        "FROM (SELECT relname::text AS name FROM pg_class WHERE relnamespace = current_schema()::regnamespace) "
+        "AS sqlite_master",
+    )
+    sql = sql.replace("%", "%%").replace("?", "%s")
+    return re.sub(r'(?<![\w"])offset(?![\w"])', '"offset"', sql)  # a reserved word in PostgreSQL
+
+
+def _value(v: Any) -> Any:
+    if type(v) is bool:
+        return int(v)  # the columns are integers, as in SQLite
+    if type(v) is str and "\x00" in v:
+        return v.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+    return v
+
+
+def _params(params: Sequence[Any]) -> list[Any]:
+    return [_value(v) for v in params]
+
+
+class _IntOrFloat(Loader):
+    """numeric (what sum() of bigints gives) as int, like SQLite, not Decimal."""
+
+    def load(self, data: Any) -> int | float:
+        s = bytes(data).decode()
+        return float(s) if "." in s or "e" in s.lower() or s.isalpha() else int(s)
+
+
+class PgConn:
+    """The slice of ``sqlite3.Connection`` the store's SQL uses, on a psycopg connection."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.raw = connect(url)
+        self.in_write = False
+
+    def revive(self) -> bool:
+        """Replace a connection the server dropped (a restart, a network blip) between
+        transactions, so a studio left open survives it; True if it did."""
+        if not self.raw.broken or self.in_write:
+            return False
+        self.raw = connect(self.url)
+        return True
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+        try:
+            return self._execute(sql, params)
+        except psycopg.OperationalError:
+            if not self.revive():
+                raise
+            return self._execute(sql, params)  # a read outside a transaction: safe to repeat
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
+        cur = self.raw.cursor()
+        ddl = port_ddl(sql) if not params else None
+        if ddl is not None:  # the queue's SQLite DDL (labeling/sqlite_pairs.py migrate)
+            for stmt in ddl:
+                cur.execute(stmt.encode())  # bytes: no placeholders to look for
+            return cur
+        cur.execute(translate(sql), _params(params))
+        return cur
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        rows = [_params(r) for r in rows]
+        if rows:
+            with self.raw.cursor() as cur:
+                cur.executemany(translate(sql), rows)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(url: str) -> psycopg.Connection:
+    """A connection in autocommit (reads see the latest commit; `write()` opens transactions).
+    Errors are one line that never shows the URL's password."""
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        msg = " ".join(str(exc).split())
+        if pw := _password(url):
+            msg = msg.replace(pw, "***")
+        raise StoreError(f"cannot reach the label store {redact(url)}: {msg}") from None
+    conn.adapters.register_loader("numeric", _IntOrFloat)
+    return conn
+
+
+def _password(url: str) -> str | None:
+    try:
+        return psycopg.conninfo.conninfo_to_dict(url).get("password") or None  # type: ignore[return-value]
+    except psycopg.Error:
+        return None
+
+
+class PgDb(SqliteDb):
+    """One PostgreSQL database (a URL or libpq conninfo string) as a label store."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.where = redact(url)
+        self._lock = threading.RLock()
+        self._bulk = False
+        self._conn = PgConn(url)  # type: ignore[assignment]
+        try:
+            self._create_or_migrate()
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise StoreError(f"label store {self.where} is not usable: {' '.join(str(exc).split())}") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _create_or_migrate(self) -> None:
+        c = self._conn
+        with self.write():
+            stored = self.migrated_from = self._stored_version()
+            if stored is not None and stored > SCHEMA_VERSION:
+                raise SchemaMismatch(
+                    f"label store {self.where} has schema version {stored}, newer than this repo-agent's "
+                    f"({SCHEMA_VERSION}): upgrade repo-agent"
+                )
+            if stored is None or stored < SCHEMA_VERSION:
+                for stmt in schema_statements():
+                    c.raw.execute(stmt)  # type: ignore[attr-defined]
+                migrate(c)  # the queue's part: SQLite's own, ported by PgConn
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION)))
+
+    def _stored_version(self) -> int | None:
+        c = self._conn
+        if c.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+            return None
+        rows = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        try:
+            return int(rows[0][0]) if rows else None
+        except (TypeError, ValueError):
+            raise SchemaMismatch(f"label store {self.where} has an unreadable schema version {rows[0][0]!r}") from None
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One transaction, serialised with every other writer of this database."""
+        conn: PgConn = self._conn  # type: ignore[assignment]
+        with self._lock, ExitStack() as stack:
+            try:
+                stack.enter_context(conn.raw.transaction())  # BEGIN
+            except psycopg.OperationalError:
+                if not conn.revive():  # dropped since the last statement: nothing was sent yet
+                    raise
+                stack.enter_context(conn.raw.transaction())
+            raw = conn.raw
+            conn.in_write = True
+            stack.callback(setattr, conn, "in_write", False)
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if not self._bulk:
+                yield
+                return
+            raw.execute("SET LOCAL repo_agent.bulk = 'on'")  # the counters' triggers skip (pg_schema)
+            yield
+            raw.execute("SET LOCAL repo_agent.bulk = 'off'")
+            for recount in BULK_COUNTERS.values():
+                raw.execute(recount.encode())
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Writes inside recount the counters once at commit instead of row by row."""
+        with self._lock:
+            self._bulk = True
+            try:
+                yield
+            finally:
+                self._bulk = False
+
+    def save_pairs(
+        self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str, new_ids: list[str] | None = None
+    ) -> int:
+        if len(upserts) + len(stale_ids) < BULK_ROWS:
+            return super().save_pairs(upserts, stale_ids, now, new_ids)
+        with self.bulk():  # a large rebuild
+            return super().save_pairs(upserts, stale_ids, now, new_ids)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ copy support
+    def drop_all(self) -> None:
+        """Drop the store's tables (`repo-agent db copy --force`); the schema is made again."""
+        with self.write():
+            for table in (*TABLES, "pair_counts"):
+                self._conn.raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")  # type: ignore[attr-defined]
+        self._create_or_migrate()
+
+    def append_rows(self, table: str, cols: list[str], rows: list[tuple]) -> None:
+        """As `TableRows.append_rows`, through COPY (row triggers still fire: pair_counts)."""
+        if table == "meta":
+            return super().append_rows(table, cols, rows)
+        names = ", ".join(f'"{c}"' for c in cols)
+        with self.bulk(), self.write():
+            raw: psycopg.Connection = self._conn.raw  # type: ignore[attr-defined]
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN".encode()) as copy:
+                for row in rows:
+                    copy.write_row(_params(row))
+
+    def after_copy(self) -> None:
+        """Identity columns continue after the copied ids; the planner learns the new rows
+        (without statistics a first session on a large copy gets slow plans)."""
+        with self.write():
+            for table, col in (("rollouts", "rid"), ("label_events", "id")):
+                self._conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
+                    f"coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
+                )
+        with self._lock:
+            self._conn.execute("VACUUM ANALYZE")  # not in a transaction: the connection is in autocommit
