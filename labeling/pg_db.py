@@ -237,7 +237,7 @@ class PgDb(SqliteDb):
     def drop_all(self) -> None:
         """Drop the store's tables (`repo-agent db copy --force`); the schema is made again."""
         with self.write():
-            for table in (*TABLES, "pair_counts"):
+            for table in (*TABLES, "pair_counts", "vote_counts"):
                 self._conn.raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")  # type: ignore[attr-defined]
         self._create_or_migrate()
 

@@ -61,6 +61,9 @@ BULK_COUNTERS = {
     "pair_counts_": "WITH g AS MATERIALIZED (SELECT coalesce(verdict, '') AS v, stale AS s, count(*) AS n "
     "FROM pairs GROUP BY 1, 2) "
     "UPDATE pair_counts c SET n = coalesce((SELECT g.n FROM g WHERE g.v = c.verdict AND g.s = c.stale), 0)",
+    # Team review's pairs by vote count (labeling/team_sql.py): two statements, no parameters.
+    "vote_counts_": "DELETE FROM vote_counts; "
+    "INSERT INTO vote_counts (votes, stale, n) SELECT votes, stale, count(*) FROM pairs GROUP BY 1, 2",
 }
 _SKIP_IN_BULK = "\n    IF current_setting('repo_agent.bulk', true) = 'on' THEN RETURN NULL; END IF;"
 
@@ -98,8 +101,19 @@ def _call_column(name: str) -> str:
     return f'"{name}" {TEXT if name in _TEXT_CALL_COLUMNS else _TYPES.get(name, REAL)}'
 
 
-# The store's tables, in copy order (pair_counts is kept by triggers, never copied).
-TABLES = ("meta", "batches", "rollouts", "steps", "bad_lines", "tool_calls", "pairs", "label_events")
+# The store's tables, in copy order (pair_counts and vote_counts are kept by triggers, never copied).
+TABLES = (
+    "meta",
+    "batches",
+    "rollouts",
+    "steps",
+    "bad_lines",
+    "tool_calls",
+    "pairs",
+    "pair_votes",  # team review's derived votes (labeling/team_sql.py): copied as they are, like pairs
+    "labeler_votes",
+    "label_events",
+)
 
 
 def schema_statements() -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 from labeling.pg_db import translate
 from labeling.pg_schema import TABLES, port_ddl
 from labeling.records import PairFilter
+from labeling.sqlite_db import SCHEMA_VERSION
 from labeling.store import LabelStore
 from labeling.store_url import redact
 from tests.labeling.conftest import FIX, Spec, make_batch, make_patch, pg_url
@@ -64,6 +65,10 @@ def labeled_sqlite_store(root: Path) -> Path:
         s.undo()
         s.tag_pair(a, "recheck")
         s.mark_step(s.pair(a).chosen_uid, 1, "loop", "reads the same file")
+        s.set_team_settings(overlap=2, adjudicator="lead")
+    with LabelStore(db, labeler="bob") as bob:  # a second labeler: team votes, a disagreement
+        bob.set_verdict(a, "flip")
+        bob.set_verdict(b, "flip")
     return db
 
 
@@ -71,6 +76,8 @@ def dump_sqlite(db: Path) -> dict[str, list[tuple]]:
     con = sqlite3.connect(db)
     try:
         out = {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in (*TABLES, "pair_counts")}
+        # vote_counts: a bucket that emptied keeps a row of 0 in one store and none in the other
+        out["vote_counts"] = con.execute("SELECT * FROM vote_counts WHERE n != 0 ORDER BY 1, 2").fetchall()
     finally:
         con.close()
     return out
@@ -91,14 +98,24 @@ def test_copy_sqlite_to_postgres_and_back_is_identical(traces, url, tmp_path, ca
         assert all(Path(r.trace_path).is_file() for r in pg.rollouts())
         assert pg.all_step_marks() == lite.all_step_marks()
         assert pg.batches() == lite.batches()
+        # team review: each labeler's votes, the disagree queue, each one's queue length
+        assert pg.team_settings() == lite.team_settings()
+        assert [p.pair_id for p in pg.pairs(PairFilter(disagree=True))] == [
+            p.pair_id for p in lite.pairs(PairFilter(disagree=True))
+        ]
+        assert len(pg.pairs(PairFilter(disagree=True))) == 1
+        for who in ("alice", "bob", "carol"):
+            with LabelStore(url, labeler=who, base=traces) as pg_who, LabelStore(db, labeler=who) as lite_who:
+                assert pg_who.team_queue_sizes() == lite_who.team_queue_sizes()
     back = tmp_path / "back.sqlite"
     code, _, err = run(capsys, "db", "copy", url, str(back))
     assert code == 0, err
     assert dump_sqlite(back) == dump_sqlite(db)  # every table, every id
     with LabelStore(url, labeler="alice", base=traces) as pg:  # the copied log keeps working
-        last = max(e.id for e in pg.events())
+        last = max(e.id for e in pg.events(labeler="alice"))
+        newest = max(e.id for e in pg.events())
         undone = pg.undo()
-        assert undone is not None and (undone.id, undone.ref, undone.value) == (last + 1, last, "mark")
+        assert undone is not None and (undone.id, undone.ref, undone.value) == (newest + 1, last, "mark")
         assert pg.undo().value == "tag" and pg.pairs()[0].tags == []
 
 
@@ -141,7 +158,7 @@ def test_every_command_takes_a_url_or_repo_agent_db(traces, url, capsys, monkeyp
     assert meta["label_store"] == url and out_file.read_text().count("\n") == 1  # the one flipped pair
     assert not (traces / "labels.sqlite").exists()
     code, out, _ = run(capsys, "db", "migrate", str(traces))
-    assert code == 0 and "schema version 3 (was 3)" in out
+    assert code == 0 and f"schema version {SCHEMA_VERSION} (was {SCHEMA_VERSION})" in out
 
 
 def test_an_unreachable_server_is_one_line_without_the_password(traces, tmp_path, capsys):
@@ -214,8 +231,15 @@ def test_bulk_writes_recount_the_queue_counters(traces, url, monkeypatch):
         s.ingest([traces], rebuild=False)
         s.rebuild_pairs(strategy="all-contrastive")
         s.set_verdict(s.pairs()[0].pair_id, "flip")
+        s.set_team_settings(overlap=2)
+        with LabelStore(url, labeler="bob", base=traces) as bob:
+            bob.set_verdict(s.pairs()[0].pair_id, "confirm")
+            bob.set_verdict(s.pairs()[1].pair_id, "confirm")
         for strategy in ("pass-fail", "all-contrastive", "best-worst"):
             s.rebuild_pairs(strategy=strategy)
+            # team review's counters too (vote_counts, recounted once in bulk)
+            mine = s.pairs(s.team_filter(PairFilter(verdict="unlabeled")))
+            assert s.counts(s.team_filter(PairFilter(verdict="unlabeled"))).mine == len(mine), strategy
             every = s.pairs(PairFilter(include_stale=True, verdict=None))
             for stale in (False, True):
                 c = s.counts(PairFilter(include_stale=stale))

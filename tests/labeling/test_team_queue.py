@@ -15,6 +15,8 @@ from labeling.records import PairFilter
 from labeling.store import LabelStore
 from tests.labeling.conftest import FIX, Spec, make_patch
 
+BACKENDS = ("sqlite", "postgres")  # team review runs on both stores (conftest.py)
+
 OTHER = make_patch("prog.py", ["    return x - 1"], ["    return x * 2"])
 
 
@@ -30,7 +32,7 @@ def team(env):
     env.store.ingest([env.root], rebuild=False)
     env.store.rebuild_pairs(strategy="all-contrastive")
     env.store.set_team_settings(overlap=2, adjudicator="lead")
-    stores = {who: LabelStore(env.store.path, labeler=who) for who in ("bob", "carol", "lead")}
+    stores = {who: env.open(who) for who in ("bob", "carol", "lead")}
     stores["alice"] = env.store
     yield stores
     for who in ("bob", "carol", "lead"):
@@ -161,7 +163,29 @@ def test_rebuild_keeps_votes_and_a_stale_pair_asks_nobody(team):
     check_agrees(bob)
 
 
-def test_a_schema_3_store_with_team_votes_in_the_log_is_migrated(team):
+def _downgrade_to_schema_3(env) -> None:
+    """What a schema-3 store looked like: no votes anywhere."""
+    drops = [
+        *(f"DROP TRIGGER vote_counts_{t}" for t in ("ins", "del", "upd")),
+        *(f"DROP TABLE {table}" for table in ("pair_votes", "vote_counts", "labeler_votes")),
+        "DROP INDEX pairs_disagree",
+        "ALTER TABLE pairs DROP COLUMN votes",
+        "ALTER TABLE pairs DROP COLUMN disagree",
+        "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+    ]
+    if env.backend == "sqlite":
+        with sqlite3.connect(env.db) as c:
+            for stmt in drops:
+                c.execute(stmt)
+        return
+    import psycopg
+
+    with psycopg.connect(env.db, autocommit=True) as c:
+        for stmt in drops:
+            c.execute(stmt + (" ON pairs" if stmt.startswith("DROP TRIGGER") else ""))
+
+
+def test_a_schema_3_store_with_team_votes_in_the_log_is_migrated(team, env):
     alice, bob, lead = team["alice"], team["bob"], team["lead"]
     q = queue(alice)
     alice.set_verdict(q[0], "confirm")
@@ -170,20 +194,11 @@ def test_a_schema_3_store_with_team_votes_in_the_log_is_migrated(team):
     alice.set_verdict(q[1], "flip")
     alice.undo()  # alice's flip on q[1] no longer counts
     lead.set_verdict(q[2], "confirm")
-    path = alice.path
     for s in team.values():
         s.close()
-    with sqlite3.connect(path) as c:  # what a schema-3 store looked like: no votes anywhere
-        for trigger in ("vote_counts_ins", "vote_counts_del", "vote_counts_upd"):
-            c.execute(f"DROP TRIGGER {trigger}")
-        for table in ("pair_votes", "vote_counts", "labeler_votes"):
-            c.execute(f"DROP TABLE {table}")
-        c.execute("DROP INDEX pairs_disagree")
-        c.execute("ALTER TABLE pairs DROP COLUMN votes")
-        c.execute("ALTER TABLE pairs DROP COLUMN disagree")
-        c.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    _downgrade_to_schema_3(env)
     for who in team:
-        team[who] = LabelStore(path, labeler=who)
+        team[who] = env.open(who)
     carol = team["carol"]
     assert carol.pair(q[0]).verdicts == {"alice": "confirm", "bob": "flip"}
     assert carol.pair(q[1]).verdicts == {"bob": "discard"}
