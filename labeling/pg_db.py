@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg.adapt import Loader
 
-from labeling.errors import SchemaMismatch, StoreError
+from labeling.errors import StoreError
 from labeling.pg_schema import BULK_COUNTERS, TABLES, port_ddl, schema_statements
 from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
 from labeling.sqlite_pairs import migrate
@@ -162,30 +162,23 @@ class PgDb(SqliteDb):
             self._conn.close()
             raise
 
-    def _create_or_migrate(self) -> None:
-        c = self._conn
-        with self.write():
-            stored = self.migrated_from = self._stored_version()
-            if stored is not None and stored > SCHEMA_VERSION:
-                raise SchemaMismatch(
-                    f"label store {self.where} has schema version {stored}, newer than this repo-agent's "
-                    f"({SCHEMA_VERSION}): upgrade repo-agent"
-                )
-            if stored is None or stored < SCHEMA_VERSION:
-                for stmt in schema_statements():
-                    c.raw.execute(stmt)  # type: ignore[attr-defined]
-                migrate(c)  # the queue's part: SQLite's own, ported by PgConn
-            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("schema_version", str(SCHEMA_VERSION)))
+    _newer_hint = ""
+    _unreadable_hint = ""
 
-    def _stored_version(self) -> int | None:
-        c = self._conn
-        if c.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
-            return None
-        rows = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-        try:
-            return int(rows[0][0]) if rows else None
-        except (TypeError, ValueError):
-            raise SchemaMismatch(f"label store {self.where} has an unreadable schema version {rows[0][0]!r}") from None
+    def _where(self) -> str:
+        return self.where
+
+    def _make_schema(self, stored: int | None) -> None:
+        if stored is None or stored < SCHEMA_VERSION:
+            for stmt in schema_statements():
+                self._conn.raw.execute(stmt)  # type: ignore[attr-defined]
+            migrate(self._conn)  # the queue's part: SQLite's own, ported by PgConn
+
+    def _check_readable(self) -> None:
+        pass  # the server checks its own pages
+
+    def _has_meta(self) -> bool:
+        return self._conn.execute("SELECT to_regclass('meta')").fetchone()[0] is not None
 
     @contextmanager
     def write(self) -> Iterator[None]:

@@ -131,39 +131,53 @@ class SqliteDb(SqlitePairs, TableRows):
             c.close()
             raise
 
+    # What the schema-version errors add after "upgrade repo-agent" / "unreadable ...".
+    _newer_hint = ", or pass --db for another store file"
+    _unreadable_hint = ": move it aside (it will be rebuilt from the traces; its labels stay in the old file)"
+
+    def _where(self) -> str:
+        return str(self.path)
+
     def _create_or_migrate(self) -> None:
-        c = self._conn
+        """Check the stored schema version, then create or migrate (one transaction)."""
         with self.write():
             stored = self.migrated_from = self._stored_version()
             if stored is not None and stored > SCHEMA_VERSION:
                 raise SchemaMismatch(
-                    f"label store {self.path} has schema version {stored}, newer than this repo-agent's "
-                    f"({SCHEMA_VERSION}): upgrade repo-agent, or pass --db for another store file"
+                    f"label store {self._where()} has schema version {stored}, newer than this repo-agent's "
+                    f"({SCHEMA_VERSION}): upgrade repo-agent{self._newer_hint}"
                 )
-            # Creates what is missing; each version so far only added tables, indexes and
-            # columns, so a store of an older version is migrated by this alone.
-            for stmt in _split_sql(_SCHEMA):
-                c.execute(stmt)
-            _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls)
-            migrate(c)  # and columns to pairs, filled from the pairs and the log
-            c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._make_schema(stored)
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._check_readable()
 
+    def _make_schema(self, stored: int | None) -> None:
+        c = self._conn
+        # Creates what is missing; each version so far only added tables, indexes and
+        # columns, so a store of an older version is migrated by this alone.
+        for stmt in _split_sql(_SCHEMA):
+            c.execute(stmt)
+        _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls)
+        migrate(c)  # and columns to pairs, filled from the pairs and the log
+
+    def _check_readable(self) -> None:
         # Reading every table once finds a file that has SQLite's header but garbage pages.
         for table in ("meta", "batches", "rollouts", "pairs", "label_events"):
-            c.execute(f"SELECT count(*) FROM {table}").fetchone()
+            self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+
+    def _has_meta(self) -> bool:
+        return bool(self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchall())
 
     def _stored_version(self) -> int | None:
-        """The schema version the file was written with; None for a new file."""
-        c = self._conn
-        if not c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchall():
+        """The schema version the store was written with; None for a new store."""
+        if not self._has_meta():
             return None
-        rows = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        rows = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         try:
             return int(rows[0][0]) if rows else None
         except (TypeError, ValueError):
             raise SchemaMismatch(
-                f"label store {self.path} has an unreadable schema version {rows[0][0]!r}: "
-                "move it aside (it will be rebuilt from the traces; its labels stay in the old file)"
+                f"label store {self._where()} has an unreadable schema version {rows[0][0]!r}{self._unreadable_hint}"
             ) from None
 
     # ------------------------------------------------------------------ plumbing
