@@ -1,0 +1,114 @@
+"""The label store's SQLite schema: tables, indexes, the append-only triggers and the views
+that derive the current state of human work, and how an older store is brought up to date.
+
+Human work lives in ``label_events``: append-only (triggers refuse UPDATE and DELETE).
+Its current state is derived by views: an event is *active* unless an ``undo`` event
+references it and that undo has not itself been reversed by a ``redo``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
+
+# 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
+# 3: rollout columns for loops and stalls; the review queue's derived pair columns, indexes
+#    and pair_counts (labeling/sqlite_pairs.py).
+# 4: team review: pair_votes (each labeler's verdict) and pairs.votes / pairs.disagree,
+#    derived from the log (labeling/team_sql.py).
+SCHEMA_VERSION = 4
+
+ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
+FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY, path TEXT NOT NULL, suite TEXT, model TEXT, provider TEXT,
+    planned INTEGER DEFAULT 0, started TEXT, finished_at TEXT, stop_reason TEXT,
+    meta_size INTEGER, meta_mtime_ns INTEGER, dir_mtime_ns INTEGER
+);
+CREATE TABLE IF NOT EXISTS rollouts (
+    rid INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE, batch_id TEXT NOT NULL, rollout_id TEXT NOT NULL, trace_path TEXT NOT NULL,
+    size INTEGER, mtime_ns INTEGER, ino INTEGER, head TEXT, offset INTEGER, line_no INTEGER,
+    {", ".join(ROLLOUT_COLUMNS)}
+);
+CREATE INDEX IF NOT EXISTS rollouts_task ON rollouts(task_id);
+CREATE INDEX IF NOT EXISTS rollouts_batch ON rollouts(batch_id);
+CREATE INDEX IF NOT EXISTS rollouts_status ON rollouts(status);
+CREATE TABLE IF NOT EXISTS steps (
+    rid INTEGER NOT NULL, step INTEGER NOT NULL, offset INTEGER, tokens_in INTEGER,
+    tokens_out INTEGER, latency_s REAL, PRIMARY KEY (rid, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bad_lines (
+    rid INTEGER NOT NULL, line_no INTEGER NOT NULL, offset INTEGER NOT NULL, reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bad_lines_rid ON bad_lines(rid);
+CREATE TABLE IF NOT EXISTS tool_calls (rid INTEGER NOT NULL, {", ".join(CALL_COLUMNS)});
+CREATE INDEX IF NOT EXISTS tool_calls_rid ON tool_calls(rid);
+CREATE TABLE IF NOT EXISTS pairs (
+    pair_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, kind TEXT NOT NULL, chosen_uid TEXT NOT NULL,
+    rejected_uid TEXT NOT NULL, strategy TEXT, contrast TEXT, decided_by TEXT, flags TEXT,
+    at_step INTEGER, prefix_messages INTEGER, stale INTEGER DEFAULT 0, created_at TEXT, updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS label_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL, value TEXT,
+    note TEXT, labeler TEXT NOT NULL, at TEXT NOT NULL, ref INTEGER REFERENCES label_events(id)
+);
+CREATE INDEX IF NOT EXISTS label_events_ref ON label_events(ref);
+CREATE INDEX IF NOT EXISTS label_events_target ON label_events(kind, target, id);
+CREATE INDEX IF NOT EXISTS label_events_labeler ON label_events(labeler, id);
+CREATE TRIGGER IF NOT EXISTS label_events_no_update BEFORE UPDATE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS label_events_no_delete BEFORE DELETE ON label_events
+    BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE VIEW IF NOT EXISTS active_events AS
+    SELECT e.* FROM label_events e
+    WHERE e.kind NOT IN ('undo', 'redo') AND NOT EXISTS (
+        SELECT 1 FROM label_events u WHERE u.ref = e.id AND u.kind = 'undo' AND NOT EXISTS (
+            SELECT 1 FROM label_events r WHERE r.ref = u.id AND r.kind = 'redo'));
+CREATE VIEW IF NOT EXISTS current_verdicts AS
+    SELECT target AS pair_id, value AS verdict, note, labeler, at, id FROM (
+        SELECT *, row_number() OVER (PARTITION BY target ORDER BY id DESC) AS rn
+        FROM active_events WHERE kind = 'verdict') WHERE rn = 1 AND verdict IS NOT NULL;
+CREATE VIEW IF NOT EXISTS current_marks AS
+    SELECT target, value AS reason, note AS text, labeler, at, id FROM (
+        SELECT *, row_number() OVER (PARTITION BY target ORDER BY id DESC) AS rn
+        FROM active_events WHERE kind IN ('mark', 'unmark')) WHERE rn = 1 AND kind = 'mark';
+CREATE VIEW IF NOT EXISTS current_tags AS
+    SELECT target AS pair_id, value AS tag FROM (
+        SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
+        FROM active_events WHERE kind IN ('tag', 'untag')) WHERE rn = 1 AND kind = 'tag';
+"""
+
+
+def _add_missing_columns(c: sqlite3.Connection) -> None:
+    """A store made before a rollout column existed gets it (additive trace kinds add columns)."""
+    have = {row[1] for row in c.execute("PRAGMA table_info(rollouts)")}
+    for col in ROLLOUT_COLUMNS:
+        if col not in have:
+            default = ROLLOUT_DEFAULTS[col]
+            c.execute(f"ALTER TABLE rollouts ADD COLUMN {col} DEFAULT {_sql_literal(default)}")
+
+
+def _sql_literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split the schema into statements (triggers contain ';' inside BEGIN ... END)."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined)
+            buf = []
+    return out
