@@ -1,0 +1,144 @@
+"""`repo-agent ingest` and `repo-agent stats`: index traces into the label store, and its signal report."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape as esc  # every value from traces or the store goes through it
+from rich.table import Table
+
+from tui.cli.errors import UserError
+from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
+from tui.cli.team_view import print_team
+
+
+@_run
+def cmd_ingest(args: argparse.Namespace) -> int:
+    for d in args.dirs:
+        if not d.is_dir():
+            raise UserError(f"no such directory: {d}")
+    with _open(args) as store:
+        if args.strategy or args.order:
+            store.rebuild_pairs(strategy=args.strategy, score_order=args.order)
+        rep = _ingest(store, args.dirs, quiet=args.json)
+        if args.json:
+            _print_json(rep.model_dump_json(indent=2))
+            return 0
+        console.print(
+            f"[bold]{rep.batches}[/] batches, {rep.files_seen} trace files: [bold]{rep.files_read}[/] read "
+            f"({rep.bytes_read / 1e6:.1f} MB, {rep.events} events), {rep.files_unchanged} unchanged; "
+            f"{rep.new_rollouts} new and {rep.updated_rollouts} updated rollouts in {rep.duration_s:.2f} s"
+        )
+        if rep.torn_lines or rep.invalid_lines:
+            console.print(
+                f"[yellow]{rep.invalid_lines} invalid lines skipped, {rep.torn_lines} partial last "
+                "lines left for the next ingest[/]"
+            )
+        if rep.files_skipped or rep.dropped_rollouts:
+            console.print(
+                f"[yellow]{rep.files_skipped} files skipped (see the warnings), {rep.dropped_rollouts} rollouts "
+                "whose trace file is gone dropped[/]"
+            )
+        for w in rep.warnings[:10]:
+            console.print(f"[yellow]warning:[/] {esc(w)}")
+        if len(rep.warnings) > 10:
+            console.print(f"[yellow]... {len(rep.warnings) - 10} more warnings (--json lists them)[/]")
+        if rep.pairs is not None:
+            p = rep.pairs
+            console.print(
+                f"pairs ({esc(p.strategy)}): {p.pairs} selected, {p.new_pairs} new, {p.stale_pairs} now stale; "
+                f"{len(p.no_contrast_tasks)} tasks without contrast"
+            )
+        console.print(f"store: {esc(store.location)}")
+    return 0
+
+
+@_run
+def cmd_stats(args: argparse.Namespace) -> int:
+    from labeling.stats import loop_line, signal_report
+
+    with _open(args, must_exist=args.no_ingest) as store:
+        if not args.no_ingest:
+            _ingest(store, [args.dir], quiet=True)
+        rep = signal_report(store, band=(args.band_low, args.band_high))
+    if args.json:
+        _print_json(rep.model_dump_json(indent=2))
+        return 0
+    lo, hi = rep.band
+    console.print(
+        f"[bold]{rep.rollouts}[/] rollouts ({rep.finished} finished, {rep.running} running) over "
+        f"{len(rep.tasks)} tasks; pairs by [bold]{esc(rep.strategy)}[/], score {esc(','.join(rep.score_order))}"
+    )
+    t = Table(title=f"pass rate per task (learnable band {lo:.0%}-{hi:.0%})", title_justify="left")
+    for col in ("task", "finished", "passed", "pass rate", "", "pairs"):
+        t.add_column(col, justify="right" if col in ("finished", "passed", "pass rate", "pairs") else "left")
+    label = {
+        "learnable": "[green]learnable[/]",
+        "all_pass": "[yellow]all pass[/]",
+        "all_fail": "[red]all fail[/]",
+        "easy": "easy",
+        "hard": "hard",
+        "none": "[dim]running[/]",
+        "unknown": "[dim]no verdict[/]",
+    }
+    for ts in rep.tasks:
+        rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"
+        note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
+        passed = str(ts.passed) + (f" +{ts.unknown}?" if ts.unknown else "")  # +n?: no verdict
+        t.add_row(esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs))
+    console.print(t)
+    console.print(
+        f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
+        f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
+        f"{', '.join(rep.no_contrast_tasks) or '-'}",
+        markup=False,
+    )
+    p = Table(title="pairs", title_justify="left")
+    p.add_column("kind")
+    p.add_column("pairs", justify="right")
+    for k, n in sorted(rep.by_contrast.items()):
+        p.add_row(f"contrast {esc(k)}", str(n))
+    p.add_row("[green]clean[/]", str(rep.clean_pairs))
+    for f, n in rep.by_flag.items():
+        p.add_row(_flags([f]), str(n))
+    p.add_row("stale (kept)", str(rep.stale_pairs))
+    console.print(p)
+    a = rep.agreement
+    pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
+    console.print(
+        f"labeled [bold]{rep.labeled}[/] / {rep.pairs}, remaining [bold]{rep.remaining}[/]; "
+        f"human vs auto: confirm {pct(a.confirm_rate)}, flip {pct(a.flip_rate)}, "
+        f"discard {pct(a.discard_rate)}"
+    )
+    if line := loop_line(rep.loops):
+        console.print(line)
+    print_team(console, rep.team)
+    v = Table(title="tool-call validity by model", title_justify="left")
+    for col in ("model", "calls", "invalid", "valid rate"):
+        v.add_column(col, justify="left" if col == "model" else "right")
+    for m in rep.validity_by_model:
+        v.add_row(esc(m.model), str(m.tool_calls), str(m.invalid_tool_calls), pct(m.validity_rate))
+    console.print(v)
+    if rep.by_allocation:
+        al = Table(title="pairs bought by allocation (disjoint pass/fail)", title_justify="left")
+        for col in ("allocation", "batches", "rollouts", "p/f pairs", "/1k rollouts", "/1M tokens", "best-worst"):
+            al.add_column(col, justify="left" if col == "allocation" else "right")
+        num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
+        for s in rep.by_allocation:
+            al.add_row(
+                esc(s.strategy),
+                str(s.batches),
+                str(s.rollouts),
+                str(s.pass_fail_pairs),
+                num(s.pairs_per_1k_rollouts),
+                num(s.pairs_per_mtok),
+                str(s.best_worst_pairs),
+            )
+        console.print(al)
+        for s in rep.by_allocation:
+            if s.rollouts_by_status:
+                went = ", ".join(f"{k} {v}" for k, v in sorted(s.rollouts_by_status.items()))
+                console.print(f"{s.strategy} rollouts went to: {went}", markup=False)
+    unknown = f" ({rep.cost_unknown_rollouts} rollouts without a known price)" if rep.cost_unknown_rollouts else ""
+    console.print(f"spent: {rep.tokens_in:,} tokens in, {rep.tokens_out:,} out, ${rep.cost_usd:.4f}{unknown}")
+    return 0

@@ -1,0 +1,174 @@
+"""`repo-agent pairs list|set|undo|redo|tag|untag|rebuild` and `repo-agent steps list|mark|unmark`."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape
+from rich.markup import escape as esc  # every value from traces or the store goes through it
+from rich.table import Table
+
+from tui.cli.errors import UserError
+from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
+from tui.cli.team_view import votes_cell
+
+
+def _filter(args: argparse.Namespace):
+    from labeling.records import CONTRASTS, PAIR_FLAGS, VERDICTS, PairFilter
+
+    if args.contrast and args.contrast not in CONTRASTS:
+        raise UserError(f"unknown contrast {args.contrast!r} (use {', '.join(CONTRASTS)})")
+    if args.flag and args.flag not in (*PAIR_FLAGS, "noisy", "clean"):
+        raise UserError(f"unknown flag {args.flag!r} (use {', '.join(PAIR_FLAGS)}, noisy or clean)")
+    if args.verdict and args.verdict not in (*VERDICTS, "unlabeled", "labeled"):
+        raise UserError(f"unknown verdict {args.verdict!r} (use {', '.join(VERDICTS)}, unlabeled or labeled)")
+    return PairFilter(
+        task_id=args.task,
+        batch_id=args.batch,
+        contrast=args.contrast,
+        flag=args.flag,
+        verdict=args.verdict,
+        tag=args.tag,
+        text=args.text,
+        include_stale=args.all,
+        disagree=args.disagree,
+    )
+
+
+def _note_tags(note: str | None, tags: list[str]) -> str:
+    parts = [escape(note)] if note else []
+    if tags:
+        parts.append("[cyan]" + escape(" ".join(f"#{t}" for t in tags)) + "[/]")
+    return "\n".join(parts)
+
+
+@_run
+def cmd_pairs_list(args: argparse.Namespace) -> int:
+    filt = _filter(args)
+    with _open(args, must_exist=args.no_ingest) as store:
+        if not args.no_ingest:
+            _ingest(store, [args.dir], quiet=True)
+        filt = store.team_filter(filt, args.overlap)  # team review: your queue, the adjudicator (tui/cli/team.py)
+        pairs = store.pairs(filt)
+        counts = store.counts(filt)
+    shown = pairs[: args.limit] if args.limit else pairs
+    if args.json:
+        _print_json([p.model_dump() | {"preferred_uid": p.preferred_uid} for p in shown])
+        return 0
+    mine = "" if counts.mine is None else f"; {counts.mine} waiting for your verdict"
+    t = Table(
+        title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})",
+        title_justify="left",
+    )
+    for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict", "note / tags"):
+        t.add_column(col, overflow="fold", no_wrap=col in ("pair", "contrast"))
+
+    def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
+        rid = uid.split("/", 1)[-1]
+        return rid[len(task) + 2 :] if rid.startswith(task + "__") else rid
+
+    for p in shown:
+        verdict = esc(p.verdict) if p.verdict else "[dim]-[/]"
+        if len(p.verdicts) > 1:  # team review: each labeler's verdict
+            verdict = votes_cell(p.verdicts)
+        if p.stale:
+            verdict += " [dim](stale)[/]"
+        t.add_row(
+            esc(p.pair_id),
+            esc(p.task_id),
+            f"{esc(p.contrast or '')} [dim]by {esc(p.decided_by or '')}[/]",
+            esc(f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}"),
+            _flags(p.flags),
+            verdict,
+            _note_tags(p.note, p.tags),
+        )
+    console.print(t)
+    if len(shown) < len(pairs):
+        console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
+    return 0
+
+
+@_run
+def cmd_pairs_set(args: argparse.Namespace) -> int:
+    with _open(args, must_exist=True) as store:
+        ev = store.set_verdict(args.pair_id, args.verdict, note=args.note)
+        p = store.pair(ev.target)
+    if args.json:
+        _print_json(ev.model_dump_json())
+        return 0
+    console.print(
+        f"{esc(ev.target)}: [bold]{esc(args.verdict)}[/] (prefers {esc(p.preferred_uid or 'neither')}) "
+        f"by {esc(ev.labeler)}"
+    )
+    return 0
+
+
+@_run
+def cmd_pairs_undo_redo(args: argparse.Namespace) -> int:
+    with _open(args, must_exist=True) as store:
+        ev = store.undo() if args.action == "undo" else store.redo()
+    if ev is None:
+        console.print(f"nothing to {args.action} for {store.labeler}", markup=False)
+        return 1
+    console.print(f"{args.action}: {ev.value} on {ev.target} (event {ev.ref})", markup=False)
+    return 0
+
+
+@_run
+def cmd_pairs_tag(args: argparse.Namespace) -> int:
+    with _open(args, must_exist=True) as store:
+        ev = (
+            store.tag_pair(args.pair_id, args.tag) if args.action == "tag" else store.untag_pair(args.pair_id, args.tag)
+        )
+    console.print(f"{ev.target}: {args.action} {ev.value}", markup=False)
+    return 0
+
+
+@_run
+def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        _ingest(store, [args.dir], quiet=True)
+        rep = store.rebuild_pairs(strategy=args.strategy, score_order=args.order)
+    if args.json:
+        _print_json(rep.model_dump_json(indent=2))
+        return 0
+    console.print(
+        f"{rep.strategy} ({','.join(rep.score_order)}): {rep.pairs} pairs, {rep.new_pairs} new, "
+        f"{rep.stale_pairs} now stale; by contrast {rep.by_contrast}; flags {rep.by_flag}; "
+        f"no contrast: {', '.join(rep.no_contrast_tasks) or '-'}",
+        markup=False,
+    )
+    return 0
+
+
+@_run
+def cmd_steps_mark(args: argparse.Namespace) -> int:
+    with _open(args, must_exist=True) as store:
+        uid = store.resolve_uid(args.uid)
+        if args.action == "mark":
+            ev = store.mark_step(uid, args.step, args.reason, args.text)
+        else:
+            ev = store.unmark_step(uid, args.step)
+    console.print(f"{ev.target}: {args.action}{' ' + ev.value if ev.value else ''}", markup=False)
+    return 0
+
+
+@_run
+def cmd_steps_list(args: argparse.Namespace) -> int:
+    with _open(args, must_exist=True) as store:
+        uid = store.resolve_uid(args.uid)
+        steps = store.steps(uid)
+    if args.json:
+        _print_json([s.model_dump() for s in steps])
+        return 0
+    t = Table(title=esc(uid), title_justify="left")
+    for col in ("step", "calls", "auto flags", "mark"):
+        t.add_column(col, overflow="fold")
+    for s in steps:
+        calls = (
+            ", ".join(f"{esc(c.name)}{'' if c.valid else ' [red](invalid)[/]'}" for c in s.calls) or "[dim]no call[/]"
+        )
+        mark = f"[red]{esc(s.mark.reason)}[/] {esc(s.mark.text or '')}" if s.mark else ""
+        t.add_row(str(s.step), calls, esc(" ".join(s.auto_flags)), mark)
+    console.print(t)
+    return 0
