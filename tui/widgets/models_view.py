@@ -78,6 +78,9 @@ def render_head(sc: StoreComparison) -> Group:
     return Group(t, diff)
 
 
+COLUMNS = ("task", "A passed", "B passed", "B − A", "flipped")
+
+
 class ModelsView(Vertical):
     """The comparison; ``show(sc)`` fills it (``None``: no suite has two models yet)."""
 
@@ -98,9 +101,7 @@ class ModelsView(Vertical):
         yield DataTable(id="models-tasks", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#models-tasks", DataTable)
-        for label in ("task", "A passed", "B passed", "B − A", "flipped"):
-            table.add_column(label, key=label)
+        self._set_columns(self.query_one("#models-tasks", DataTable), [])
 
     def show(self, sc: StoreComparison | None) -> None:
         self.sc = sc
@@ -120,15 +121,29 @@ class ModelsView(Vertical):
         head.update(render_head(sc))
         table.display = True
         order = {"up": 0, "down": 1, None: 2}
-        for t in sorted(sc.comparison.tasks, key=lambda t: (order[t.flipped], t.task_id)):
-            table.add_row(
+        rows = [
+            (
                 t.task_id,
                 f"{t.a_passed}/{t.a_rollouts}",
                 f"{t.b_passed}/{t.b_rollouts}",
                 Text(_pts(t.difference), style="green" if t.difference > 0 else "red" if t.difference < 0 else ""),
                 FLIP_TEXT[t.flipped] if t.flipped else Text(""),
-                key=t.task_id,
             )
+            for t in sorted(sc.comparison.tasks, key=lambda t: (order[t.flipped], t.task_id))
+        ]
+        self._set_columns(table, rows)
+        for row in rows:
+            table.add_row(*row, key=str(row[0]))
+
+    @staticmethod
+    def _set_columns(table: DataTable, rows: list[tuple]) -> None:
+        """Columns as wide as their widest cell, set before the rows go in: with widths left
+        to DataTable, a frame drawn before it measures the rows caches a header of the old
+        widths, and the header then stays narrower than its rows."""
+        table.clear(columns=True)
+        for i, label in enumerate(COLUMNS):
+            cells = [Text(c) if isinstance(c, str) else c for c in (r[i] for r in rows)]
+            table.add_column(label, key=label, width=max(c.cell_len for c in [Text(label), *cells]))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
