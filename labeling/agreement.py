@@ -29,6 +29,7 @@ from itertools import combinations
 from pydantic import BaseModel, Field
 
 from labeling.records import PAIR_FLAGS, LabelEvent, PairRow
+from labeling.team_sql import fold_votes
 
 # pair_id -> labeler -> verdict
 Ratings = dict[str, dict[str, str]]
@@ -36,16 +37,8 @@ Ratings = dict[str, dict[str, str]]
 
 def ratings_from_events(events: Iterable[LabelEvent]) -> Ratings:
     """Each labeler's current verdict per pair, from the human log (oldest first)."""
-    out: Ratings = {}
-    for e in events:
-        if e.kind != "verdict" or e.undone_by is not None:
-            continue
-        by = out.setdefault(e.target, {})
-        if e.value is None:
-            by.pop(e.labeler, None)
-        else:
-            by[e.labeler] = e.value
-    return {pid: by for pid, by in out.items() if by}
+    # The same fold as the store's derived votes (labeling/team_sql.py), so both agree.
+    return fold_votes((e.target, e.labeler, e.value) for e in events if e.kind == "verdict" and e.undone_by is None)
 
 
 def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float | None:

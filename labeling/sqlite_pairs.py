@@ -24,7 +24,7 @@ from labeling.team_sql import (
     TEAM_SCHEMA,
     count_votes,
     rebuild_votes,
-    refresh_votes,
+    refresh_pair,
     team_conds,
     team_queue,
     team_queue_size,
@@ -127,20 +127,9 @@ def migrate(conn: sqlite3.Connection) -> None:
         )
 
 
-def _current_verdicts(conn: sqlite3.Connection, targets: list[str] | None = None) -> list[tuple]:
-    """(pair_id, verdict, note, labeler, at) of the pairs with a current verdict in the log."""
-    if targets is None:
-        return conn.execute("SELECT pair_id, verdict, note, labeler, at FROM current_verdicts").fetchall()
-    out = []
-    for t in targets:
-        row = conn.execute(
-            "SELECT target, value, note, labeler, at FROM active_events WHERE kind = 'verdict' AND target = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (t,),
-        ).fetchone()
-        if row is not None and row[1] is not None:
-            out.append(row)
-    return out
+def _current_verdicts(conn: sqlite3.Connection) -> list[tuple]:
+    """(pair_id, verdict, note, labeler, at) of every pair with a current verdict in the log."""
+    return conn.execute("SELECT pair_id, verdict, note, labeler, at FROM current_verdicts").fetchall()
 
 
 def _like(text: str) -> str:
@@ -264,10 +253,10 @@ class SqlitePairs:
             new = new_ids
             if new:
                 # A pair pruned earlier and selected again gets back what the log says of it.
-                self._apply_verdicts(_current_verdicts(c, new if len(new) < 1000 else None), set(new))
                 if len(new) < 1000:
-                    refresh_votes(c, new)
+                    self.refresh_verdicts(new)
                 else:
+                    self._apply_verdicts(_current_verdicts(c), set(new))
                     rebuild_votes(c)
         return pruned
 
@@ -278,16 +267,10 @@ class SqlitePairs:
         )
 
     def refresh_verdicts(self, pair_ids: list[str]) -> None:
-        """Re-derive these pairs' current verdict from the log; call inside `write()`."""
-        c = self._conn
+        """Re-derive these pairs' current verdict and each labeler's vote from the log; call
+        inside `write()`. One read of a pair's log serves both (the verdict key's hot path)."""
         for pid in pair_ids:
-            c.execute(
-                "UPDATE pairs SET verdict = NULL, note = NULL, labeler = NULL, labeled_at = NULL, labeled = 0 "
-                "WHERE pair_id = ?",
-                (pid,),
-            )
-        self._apply_verdicts(_current_verdicts(c, list(pair_ids)))
-        refresh_votes(c, pair_ids)
+            refresh_pair(self._conn, pid)
 
     def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
         """Every pair (or one) with its current verdict and tags, in queue order."""

@@ -66,44 +66,52 @@ def fold_votes(rows: Iterable[tuple[str, str, str | None]]) -> dict[str, dict[st
     return {pid: by for pid, by in out.items() if by}
 
 
-def _bump(conn: Any, labelers: Iterable[str], votes: int, d: int) -> None:
-    conn.executemany(
-        "INSERT INTO labeler_votes (labeler, votes, n) VALUES (?, ?, ?) "
-        "ON CONFLICT (labeler, votes) DO UPDATE SET n = labeler_votes.n + excluded.n",
-        [(who, votes, d) for who in labelers],
-    )
-
-
-def _write(conn: Any, pair_id: str, by: dict[str, str], count: bool = True) -> None:
-    """Store one pair's votes. Votes are kept for pairs in the table only (a pair selected
-    again later gets them from the log), so the counters count existing pairs."""
-    row = conn.execute("SELECT votes FROM pairs WHERE pair_id = ?", (pair_id,)).fetchone()
-    if row is None:
+def _write(conn: Any, pair_id: str, by: dict[str, str], count: bool = True, also: dict[str, Any] | None = None) -> None:
+    """Store one pair's votes (and ``also``: more pair columns, set by the same UPDATE).
+    Votes are kept for pairs in the table only (a pair selected again later gets them
+    from the log), so the counters count existing pairs."""
+    # The pair's vote count and who voted, in one read (a round trip on PostgreSQL).
+    rows = conn.execute(
+        "SELECT p.votes, v.labeler FROM pairs p LEFT JOIN pair_votes v ON v.pair_id = p.pair_id WHERE p.pair_id = ?",
+        (pair_id,),
+    ).fetchall()
+    if not rows:
         by = {}
-    if count and row is not None:
-        old = [r[0] for r in conn.execute("SELECT labeler FROM pair_votes WHERE pair_id = ?", (pair_id,))]
-        _bump(conn, old, row[0], -1)
-        _bump(conn, sorted(by), len(by), 1)
+    elif count:  # each labeler's votes by the pair's vote count: out of the old bucket, into the new
+        old_votes = rows[0][0]
+        bumps = [(who, old_votes, -1) for _, who in rows if who is not None]
+        bumps += [(who, len(by), 1) for who in sorted(by)]
+        conn.executemany(
+            "INSERT INTO labeler_votes (labeler, votes, n) VALUES (?, ?, ?) "
+            "ON CONFLICT (labeler, votes) DO UPDATE SET n = labeler_votes.n + excluded.n",
+            bumps,
+        )
     conn.execute("DELETE FROM pair_votes WHERE pair_id = ?", (pair_id,))
     conn.executemany(
         "INSERT INTO pair_votes (pair_id, labeler, verdict) VALUES (?, ?, ?) "
         "ON CONFLICT (pair_id, labeler) DO UPDATE SET verdict = excluded.verdict",
         [(pair_id, who, v) for who, v in sorted(by.items())],
     )
-    conn.execute(
-        "UPDATE pairs SET votes = ?, disagree = ? WHERE pair_id = ?",
-        (len(by), int(len(set(by.values())) > 1), pair_id),
-    )
+    cols = {"votes": len(by), "disagree": int(len(set(by.values())) > 1), **(also or {})}
+    conn.execute(f"UPDATE pairs SET {', '.join(f'{c} = ?' for c in cols)} WHERE pair_id = ?", (*cols.values(), pair_id))
 
 
-def refresh_votes(conn: Any, pair_ids: Iterable[str]) -> None:
-    """Re-derive these pairs' votes from the log; inside the write transaction."""
-    for pid in pair_ids:
-        rows = conn.execute(
-            "SELECT target, labeler, value FROM active_events WHERE kind = 'verdict' AND target = ? ORDER BY id",
-            (pid,),
-        ).fetchall()
-        _write(conn, pid, fold_votes(rows).get(pid, {}))
+def refresh_pair(conn: Any, pair_id: str) -> None:
+    """Re-derive one pair's current verdict (the latest active verdict event, by anyone) and
+    each labeler's vote from one read of its log; inside the write transaction."""
+    rows = conn.execute(
+        "SELECT labeler, value, note, at FROM active_events WHERE kind = 'verdict' AND target = ? ORDER BY id",
+        (pair_id,),
+    ).fetchall()
+    last = rows[-1] if rows and rows[-1][1] is not None else None  # a cleared verdict: none
+    verdict = {
+        "verdict": last[1] if last else None,
+        "note": last[2] if last else None,
+        "labeler": last[0] if last else None,
+        "labeled_at": last[3] if last else None,
+        "labeled": int(last is not None),
+    }
+    _write(conn, pair_id, fold_votes((pair_id, who, value) for who, value, *_ in rows).get(pair_id, {}), also=verdict)
 
 
 def rebuild_votes(conn: Any) -> None:
