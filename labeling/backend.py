@@ -1,10 +1,11 @@
 """The storage interface the label store is written against (docs/ARCHITECTURE.md, Where it grows).
 
-`labeling.sqlite_db.SqliteDb` is the one implementation today. A PostgreSQL backend
-(a team sharing one store) implements the same methods; `LabelStore` and the indexer
-only ever call these, and only plain tuples/dicts cross this line.
+Two implementations: `labeling.sqlite_db.SqliteDb` (a file, the default) and
+`labeling.pg_db.PgDb` (a team's PostgreSQL database), which runs the same SQL through a
+dialect adapter. `LabelStore` and the indexer only ever call these methods, and only plain
+tuples/dicts cross this line.
 
-Contract highlights a second backend must keep:
+Contract highlights both keep:
 * ``write()`` is one serialised write transaction, committed when the block exits.
 * ``label_events`` is append-only; the current verdict / mark / tag is derived from it
   (an event is active unless an ``undo`` references it that no ``redo`` reverses).

@@ -4,9 +4,9 @@
 flags, and keeps the human work (pair verdicts, step marks, tags) as an append-only
 event log whose current state is derived, so undo/redo is exact across restarts.
 
-Everything here returns rows from `labeling.records`; all SQL lives in
-`labeling.sqlite_db` behind a small backend class so a PostgreSQL backend can be added
-without touching callers. Every write commits before the method returns.
+Everything here returns rows from `labeling.records`; all SQL lives behind
+`labeling.backend.Backend`: a SQLite file (`labeling.sqlite_db`) or a PostgreSQL database
+(`labeling.pg_db`, for a ``postgresql://`` URL). Every write commits before the method returns.
 """
 
 from __future__ import annotations
