@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from psycopg.adapt import Loader
 
 from labeling.errors import StoreError
 from labeling.pg_schema import BULK_COUNTERS, TABLES, port_ddl, schema_statements
+from labeling.sqlite_conn import T
 from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
 from labeling.sqlite_pairs import migrate
 from labeling.store_url import redact
@@ -194,15 +195,33 @@ class PgDb(SqliteDb):
             raw = conn.raw
             conn.in_write = True
             stack.callback(setattr, conn, "in_write", False)
-            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             if not self._bulk:
-                yield
+                # Pipelined: a statement is sent at once and waited for only when its result
+                # is read, so a verdict's writes share round trips (DESIGN's review latency).
+                with raw.pipeline():
+                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    yield
                 return
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             raw.execute("SET LOCAL repo_agent.bulk = 'on'")  # the counters' triggers skip (pg_schema)
             yield
             raw.execute("SET LOCAL repo_agent.bulk = 'off'")
             for recount in BULK_COUNTERS.values():
                 raw.execute(recount.encode())
+
+    def _batched(self, read: Callable[[], T]) -> T:
+        """``read``'s statements pipelined: sent at once, one round trip for all. A
+        connection the server dropped is replaced and ``read`` run again (outside a write)."""
+        conn: PgConn = self._conn  # type: ignore[assignment]
+        with self._lock:
+            try:
+                with conn.raw.pipeline():
+                    return read()
+            except psycopg.OperationalError:
+                if not conn.revive():
+                    raise
+            with conn.raw.pipeline():
+                return read()
 
     @contextmanager
     def bulk(self) -> Iterator[None]:

@@ -62,20 +62,31 @@ class ReviewQueue:
         mine = self._db.queue_size(f) if team_queue(f) else None
         return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, mine=mine, **n)
 
-    def queue_position(self, pair_id: str | PairRow, filt: PairFilter | None = None) -> tuple[int, int]:
+    def queue_position(
+        self, pair_id: str | PairRow, filt: PairFilter | None = None, counts: QueueCounts | None = None
+    ) -> tuple[int, int]:
         """(0-based index of the pair in the queue, queue length); index -1 if absent.
 
         By key: counts the pairs before it over the queue index (cost grows with the
-        position, not with the store)."""
+        position, not with the store). ``counts``: the filter's `counts`, if read already."""
         f = filt or PairFilter()
         try:
             pair = pair_id if isinstance(pair_id, PairRow) else self.pair(pair_id)
         except NotFound:
             pair = None
-        total = _queue_length(self.counts(f), f)
+        total = _queue_length(counts or self.counts(f), f)
         if pair is None or not _matches(pair, f):
             return -1, total
         return self._db.queue_position(f.model_dump(), _key(pair)), total
+
+
+def counts_whole_queue(f: PairFilter) -> bool:
+    """Whether ``counts(f)`` is ``counts()`` (the filter narrows by verdict only)."""
+    g = f.model_dump()
+    return not (f.include_stale or team_queue(g) or any(g.get(k) for k in _NARROWING))
+
+
+_NARROWING = ("task_id", "batch_id", "contrast", "flag", "tag", "text", "disagree")
 
 
 def _key(p: PairRow | tuple | None) -> tuple | None:

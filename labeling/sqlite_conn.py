@@ -6,9 +6,11 @@ The base of the `labeling.sqlite_db.SqliteDb` mixins; `labeling.pg_db.PgDb` over
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class SqlConn:
@@ -28,6 +30,12 @@ class SqlConn:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def _batched(self, read: Callable[[], T]) -> T:
+        """Run ``read``, whose statements may all be sent before any result is read (one
+        round trip on PostgreSQL, `labeling.pg_db.PgDb._batched`); here, under the lock."""
+        with self._lock:
+            return read()
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:

@@ -23,12 +23,13 @@ from labeling.team_sql import (
     TEAM_COLUMNS,
     TEAM_SCHEMA,
     count_votes,
+    fold_pair_votes,
     rebuild_votes,
     refresh_pair,
     team_conds,
     team_queue,
     team_queue_size,
-    votes_of,
+    votes_read,
 )
 
 PAIR_COLUMNS = (
@@ -249,7 +250,10 @@ class SqlitePairs:
                 [(now, pid) for pid in stale_ids],
             )
             # A pair any labeler still has a verdict on is kept (team review: `votes`).
-            pruned = c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0 AND votes = 0").rowcount
+            # Counted from the rows returned: a pipelined statement (PostgreSQL) has no rowcount yet.
+            pruned = len(
+                c.execute("DELETE FROM pairs WHERE stale = 1 AND labeled = 0 AND votes = 0 RETURNING 1").fetchall()
+            )
             new = new_ids
             if new:
                 # A pair pruned earlier and selected again gets back what the log says of it.
@@ -275,7 +279,7 @@ class SqlitePairs:
     def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
         """Every pair (or one) with its current verdict and tags, in queue order."""
         if pair_id:
-            return self._read("WHERE pair_id = ?", [pair_id])
+            return self._read("WHERE pair_id = ?", [pair_id], ids=[pair_id])
         return self._read(f"ORDER BY {_ORDER}", [])
 
     def queue_page(
@@ -345,34 +349,46 @@ class SqlitePairs:
         ]
 
     # ------------------------------------------------------------------ rows
-    def _read(self, tail: str, params: list[Any]) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = [
-                dict(zip(_READ, r)) for r in self._conn.execute(f"SELECT {', '.join(_READ)} FROM pairs {tail}", params)
-            ]
-            ids = [r["pair_id"] for r in rows] if len(rows) <= 500 else None
-            tags = self._tags(ids)
-            votes = votes_of(self._conn, ids)
+    def _read(self, tail: str, params: list[Any], ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Pairs with their tags and votes. ``ids``: their ids, when known before the read
+        (one pair): then the three reads are sent together (one round trip on PostgreSQL)."""
+
+        def read() -> tuple[list[dict[str, Any]], Any, Any]:
+            cur = self._conn.execute(f"SELECT {', '.join(_READ)} FROM pairs {tail}", params)
+            if ids is not None:
+                tags, votes = self._tags_read(ids), votes_read(self._conn, ids)
+                return [dict(zip(_READ, r)) for r in cur], tags, votes
+            rows = [dict(zip(_READ, r)) for r in cur]
+            known = [r["pair_id"] for r in rows] if len(rows) <= 500 else None
+            return rows, self._tags_read(known), votes_read(self._conn, known)
+
+        rows, tags_rows, votes_rows = self._batched(read)  # type: ignore[attr-defined]
+        tags, votes = fold_tags(tags_rows), fold_pair_votes(votes_rows)
         for r in rows:
             r["flags"] = json.loads(r["flags"] or "[]")
             r["tags"] = tags.get(r["pair_id"], [])
             r["verdicts"] = votes.get(r["pair_id"], {})
         return rows
 
-    def _tags(self, pair_ids: list[str] | None) -> dict[str, list[str]]:
-        """Current tags of these pairs (None: of every pair), folded from the log."""
+    def _tags_read(self, pair_ids: list[str] | None) -> Any:
+        """The tag events of these pairs (None: of every pair): a cursor, not yet read."""
         sql = "SELECT target, kind, value FROM active_events WHERE kind IN ('tag', 'untag')"
         params: list[Any] = []
         if pair_ids is not None:
             if not pair_ids:
-                return {}
+                return ()
             sql += f" AND target IN ({', '.join('?' * len(pair_ids))})"
             params = pair_ids
-        state: dict[tuple[str, str], bool] = {}
-        for target, kind, value in self._conn.execute(sql + " ORDER BY id", params):
-            state[(target, value)] = kind == "tag"
-        out: dict[str, list[str]] = {}
-        for (target, value), on in sorted(state.items()):
-            if on:
-                out.setdefault(target, []).append(value)
-        return out
+        return self._conn.execute(sql + " ORDER BY id", params)
+
+
+def fold_tags(rows: Any) -> dict[str, list[str]]:
+    """pair_id -> its current tags, from its tag and untag events in log order."""
+    state: dict[tuple[str, str], bool] = {}
+    for target, kind, value in rows:
+        state[(target, value)] = kind == "tag"
+    out: dict[str, list[str]] = {}
+    for (target, value), on in sorted(state.items()):
+        if on:
+            out.setdefault(target, []).append(value)
+    return out

@@ -385,6 +385,9 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
 
     def pair(self, pair_id: str) -> PairRow:
         """By full id or unique prefix. Raises NotFound / StoreError (ambiguous)."""
+        full = pair_id.strip().lower()
+        if full and (rows := self._db.pairs(full)):  # a full id (the studio's): one read
+            return pair_row(rows[0])
         pid = self.resolve_pair_id(pair_id)
         return pair_row(self._db.pairs(pid)[0])
 

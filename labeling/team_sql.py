@@ -66,15 +66,27 @@ def fold_votes(rows: Iterable[tuple[str, str, str | None]]) -> dict[str, dict[st
     return {pid: by for pid, by in out.items() if by}
 
 
-def _write(conn: Any, pair_id: str, by: dict[str, str], count: bool = True, also: dict[str, Any] | None = None) -> None:
-    """Store one pair's votes (and ``also``: more pair columns, set by the same UPDATE).
-    Votes are kept for pairs in the table only (a pair selected again later gets them
-    from the log), so the counters count existing pairs."""
-    # The pair's vote count and who voted, in one read (a round trip on PostgreSQL).
-    rows = conn.execute(
+def _voters(conn: Any, pair_id: str) -> Any:
+    """The pair's vote count and who voted, in one read (a cursor, not yet fetched)."""
+    return conn.execute(
         "SELECT p.votes, v.labeler FROM pairs p LEFT JOIN pair_votes v ON v.pair_id = p.pair_id WHERE p.pair_id = ?",
         (pair_id,),
-    ).fetchall()
+    )
+
+
+def _write(
+    conn: Any,
+    pair_id: str,
+    by: dict[str, str],
+    count: bool = True,
+    also: dict[str, Any] | None = None,
+    voters: Any = None,
+) -> None:
+    """Store one pair's votes (and ``also``: more pair columns, set by the same UPDATE).
+    Votes are kept for pairs in the table only (a pair selected again later gets them
+    from the log), so the counters count existing pairs. ``voters``: `_voters`' cursor,
+    if the caller sent it already."""
+    rows = (voters if voters is not None else _voters(conn, pair_id)).fetchall()
     if not rows:
         by = {}
     elif count:  # each labeler's votes by the pair's vote count: out of the old bucket, into the new
@@ -99,10 +111,12 @@ def _write(conn: Any, pair_id: str, by: dict[str, str], count: bool = True, also
 def refresh_pair(conn: Any, pair_id: str) -> None:
     """Re-derive one pair's current verdict (the latest active verdict event, by anyone) and
     each labeler's vote from one read of its log; inside the write transaction."""
-    rows = conn.execute(
+    log = conn.execute(
         "SELECT labeler, value, note, at FROM active_events WHERE kind = 'verdict' AND target = ? ORDER BY id",
         (pair_id,),
-    ).fetchall()
+    )
+    voters = _voters(conn, pair_id)  # sent before either is read: one round trip on PostgreSQL (pipelined)
+    rows = log.fetchall()
     last = rows[-1] if rows and rows[-1][1] is not None else None  # a cleared verdict: none
     verdict = {
         "verdict": last[1] if last else None,
@@ -111,7 +125,8 @@ def refresh_pair(conn: Any, pair_id: str) -> None:
         "labeled_at": last[3] if last else None,
         "labeled": int(last is not None),
     }
-    _write(conn, pair_id, fold_votes((pair_id, who, value) for who, value, *_ in rows).get(pair_id, {}), also=verdict)
+    by = fold_votes((pair_id, who, value) for who, value, *_ in rows).get(pair_id, {})
+    _write(conn, pair_id, by, also=verdict, voters=voters)
 
 
 def rebuild_votes(conn: Any) -> None:
@@ -152,15 +167,19 @@ def team_queue_size(conn: Any, overlap: int, labeler: str) -> int:
     return int(under or 0) - int(mine or 0) + int(mine_stale or 0)
 
 
-def votes_of(conn: Any, pair_ids: list[str] | None) -> dict[str, dict[str, str]]:
-    """pair_id -> labeler -> verdict for these pairs (None: every pair with a vote)."""
+def votes_read(conn: Any, pair_ids: list[str] | None) -> Any:
+    """The votes of these pairs (None: of every pair with one): a cursor, not yet read."""
     sql, params = "SELECT pair_id, labeler, verdict FROM pair_votes", list(pair_ids or [])
     if pair_ids is not None:
         if not pair_ids:
-            return {}
+            return ()
         sql += f" WHERE pair_id IN ({', '.join('?' * len(pair_ids))})"
+    return conn.execute(sql + " ORDER BY pair_id, labeler", params)
+
+
+def fold_pair_votes(rows: Any) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
-    for pid, who, v in conn.execute(sql + " ORDER BY pair_id, labeler", params):
+    for pid, who, v in rows:
         out.setdefault(pid, {})[who] = v
     return out
 

@@ -265,6 +265,8 @@ def test_a_dropped_connection_is_replaced_between_transactions(traces, url):
         drop()
         assert s.counts().remaining == len(s.pairs())  # a read
         drop()
+        assert s.pair(pid).pair_id == pid  # a pipelined read (the pair, its tags and votes at once)
+        drop()
         s.set_verdict(pid, "flip")  # a write
         assert s.pair(pid).verdict == "flip"
         drop()

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from labeling.pairs import queue_key
-from labeling.queue import _matches
+from labeling.queue import _matches, counts_whole_queue
 from labeling.records import VERDICTS, PairFilter
 from labeling.sqlite_db import _SCHEMA, _split_sql
 from labeling.store import LabelStore
@@ -33,6 +33,7 @@ FILTERS = [
     PairFilter(tag="recheck"),
     PairFilter(text="T1"),
     PairFilter(text="recheck", verdict=None),
+    PairFilter(verdict="unlabeled", overlap=2, labeler="bob"),  # a team queue: its own length
 ]
 
 
@@ -72,8 +73,11 @@ def check_agrees(store: LabelStore) -> None:
         assert c.total == len(base) and c.remaining == sum(p.verdict is None for p in base), f
         for v in VERDICTS:
             assert getattr(c, v) == sum(p.verdict == v for p in base), (f, v)
+        if counts_whole_queue(f):  # the studio reads the counts once for both then
+            assert c == store.counts() and c.mine == store.counts().mine, f
         for i in (0, len(want) // 2, len(want) - 1) if want else ():
             assert store.queue_position(want[i].pair_id, f) == (i, len(want)), f
+            assert store.queue_position(want[i], f, counts=c) == (i, len(want)), f
             prev = store.queue_before(f, want[i])
             assert (prev.pair_id if prev else None) == (want[i - 1].pair_id if i else None), f
         # from a key outside the filter (a pair labeled since, another task's pair)

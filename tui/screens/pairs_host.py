@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from labeling.records import RolloutRow
+    from labeling.records import QueueCounts, RolloutRow
     from tui.screens.pairs_queue import QueueFlow
     from tui.screens.pairs_team import TeamFlow
 
     class PairsHost(TeamFlow, QueueFlow):
         sides: tuple[RolloutRow | None, RolloutRow | None]  # the pair's A and B rollouts
 
-        def _render_progress(self) -> None: ...  # tui/screens/pairs_render.py
+        def _render_progress(self, overall: QueueCounts | None = None) -> None: ...  # tui/screens/pairs_render.py
         def _show_diffs(self) -> None: ...
         def _apply_view(self) -> None: ...
 

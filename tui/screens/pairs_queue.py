@@ -129,8 +129,9 @@ class QueueFlow(QueueHost):
         self.queue += [p.pair_id for p in page if p.pair_id not in known]
         self._end = len(page) < PAGE
 
-    def _position(self) -> tuple[int | None, int | None]:
+    def _position(self, counts: QueueCounts | None = None) -> tuple[int | None, int | None]:
         """(0-based position of the pair on screen in the store's queue or -1, queue length):
+        ``counts``: the filter's counts, when the caller read them already.
         what `repo-agent pairs list` with this filter shows, by key over the queue index.
 
         The plain queue (verdict and task filters: index ranges, counters) is counted here;
@@ -143,8 +144,8 @@ class QueueFlow(QueueHost):
                 self._recount(f, self.pair, self._gone, (pid, f, self.state.store_version, self._verdicts_seen))
             return self._counted[1]
         if self._gone or self.pair is None:
-            return -1, _queue_length(self.store.counts(f), f)
-        return self.store.queue_position(self.pair, f)
+            return -1, _queue_length(counts or self.store.counts(f), f)
+        return self.store.queue_position(self.pair, f, counts)
 
     @work(thread=True, exclusive=True, group="pairs-count", exit_on_error=False)
     def _recount(self, f: PairFilter, pair: PairRow | None, gone: bool, stamp: tuple) -> None:

@@ -11,7 +11,8 @@ from rich.text import Text
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from labeling.records import RolloutRow
+from labeling.queue import counts_whole_queue
+from labeling.records import QueueCounts, RolloutRow
 from tui.ab_model import ab_patch_for
 from tui.screens.pairs_filter import filter_text
 from tui.screens.pairs_host import PairsHost
@@ -63,7 +64,8 @@ class PairRendering(PairsHost):
         # Two lines that never wrap: what must stay visible at 80 columns comes first
         # (position, task, flags; the verdict), details after, cut at the edge.
         head = Text(no_wrap=True, overflow="ellipsis")
-        pos, total = self._position()
+        overall = self.store.counts()  # read once: the progress line's, and often the queue's too
+        pos, total = self._position(overall if counts_whole_queue(self.state.pair_filter) else None)
         shown = "…" if pos is None else (pos + 1 if pos >= 0 else "–")
         head.append(f" Pair {shown}/{'…' if total is None else total} ", style="bold reverse")
         if self._gone or pair.stale:
@@ -143,7 +145,7 @@ class PairRendering(PairsHost):
             self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
         if diffs:
             self._show_diffs()
-        self._render_progress()
+        self._render_progress(overall)
 
     def _show_diffs(self) -> None:
         """Hand the on-screen pair's patches to the views of the current layout (only
@@ -184,8 +186,8 @@ class PairRendering(PairsHost):
             overflow="ellipsis",
         )
 
-    def _render_progress(self) -> None:
-        c = self.store.counts()
+    def _render_progress(self, overall: QueueCounts | None = None) -> None:
+        c = overall or self.store.counts()
         rate = self.state.rate.per_hour()
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" labeled {c.labeled}", style="bold")
