@@ -10,7 +10,8 @@ Contract highlights both keep:
 * ``label_events`` is append-only; the current verdict / mark / tag is derived from it
   (an event is active unless an ``undo`` references it that no ``redo`` reverses).
 * Each pair row carries its current verdict, derived from the log: ``refresh_verdicts``
-  runs in the same ``write()`` as the event that changed it. Queue operations (a page
+  runs in the same ``write()`` as the event that changed it, and returns those of the
+  pairs that exist. Queue operations (a page
   after a key, a position, the counts) must not cost more as the store grows: an index
   in queue order and counters kept as pairs and verdicts change.
 * Team review (labeling/team_sql.py): each labeler's current verdict per pair as
@@ -23,7 +24,7 @@ Contract highlights both keep:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -71,12 +72,15 @@ class Backend(Protocol):
     def queue_counts(self, filt: dict[str, Any]) -> dict[str, int]: ...
     def queue_position(self, filt: dict[str, Any], key: tuple) -> int: ...
     def queue_size(self, filt: dict[str, Any]) -> int: ...
-    def refresh_verdicts(self, pair_ids: list[str]) -> None: ...
+    def refresh_verdicts(self, pair_ids: list[str]) -> list[str]: ...
 
     # the human log
     def insert_event(
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
     ) -> int: ...
+    def send_event(
+        self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
+    ) -> Callable[[], int]: ...
     def events(self, *, labeler: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]: ...
     def last_action(self, labeler: str, kinds: Sequence[str]) -> dict[str, Any] | None: ...
     def last_undo(self, labeler: str, kinds: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]] | None: ...

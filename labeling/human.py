@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from labeling.errors import NotFound, StoreError
+from labeling.pairs import PAIR_ID
 from labeling.records import STEP_REASONS, VERDICTS, LabelEvent, StepMark, step_target
 
 ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag")
@@ -56,18 +57,26 @@ class HumanLog:
     resolve_pair_id: Callable[[str], str]
 
     # ------------------------------------------------------------------ human work
-    def _append(self, kind: str, target: str, value: str | None, note: str | None) -> LabelEvent:
+    def _append(
+        self, kind: str, target: str, value: str | None, note: str | None, *, must_exist: bool = False
+    ) -> LabelEvent:
+        """``must_exist``: a verdict on a pair id not checked yet; none is recorded if no such pair."""
         at = now()
         with self._db.write():
-            eid = self._db.insert_event(kind, target, value, note, self.labeler, at)
-            if kind == "verdict":
-                self._db.refresh_verdicts([target])
+            # The event's id is read after the verdict's reads are sent: one round trip (PostgreSQL).
+            sent = self._db.send_event(kind, target, value, note, self.labeler, at)
+            if kind == "verdict" and not self._db.refresh_verdicts([target]) and must_exist:
+                raise NotFound(f"no pair {target!r}")  # rolls the event back
+            eid = sent()
         return LabelEvent(id=eid, kind=kind, target=target, value=value, note=note, labeler=self.labeler, at=at)
 
     def set_verdict(self, pair_id: str, verdict: str | None, note: str | None = None) -> LabelEvent:
         """Record confirm | flip | discard (None clears). Committed on return."""
         if verdict is not None and verdict not in VERDICTS:
             raise StoreError(f"unknown verdict {verdict!r} (use {', '.join(VERDICTS)})")
+        full = pair_id.strip().lower()
+        if PAIR_ID.fullmatch(full):  # a full id (the studio's): checked inside the write, no lookup first
+            return self._append("verdict", full, verdict, note, must_exist=True)
         return self._append("verdict", self.resolve_pair_id(pair_id), verdict, note)
 
     def tag_pair(self, pair_id: str, tag: str) -> LabelEvent:

@@ -40,6 +40,7 @@ Noise flags, each about one pair (winner = the auto-chosen side, loser = the oth
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,9 @@ class Candidate:
     @property
     def has_patch(self) -> bool:
         return bool(self.patch_files) or self.patch_lines > 0
+
+
+PAIR_ID = re.compile(r"[0-9a-f]{12}")  # what pair_id_for makes: a full pair id
 
 
 def pair_id_for(task_id: str, chosen_uid: str, rejected_uid: str, at_step: int | None = None) -> str:

@@ -4,8 +4,10 @@ Every query is `SqliteDb`'s / `SqlitePairs`' own portable SQL, run through `PgCo
 small adapter that speaks the part of the ``sqlite3`` connection API they use and
 rewrites the few dialect differences (placeholders, ``INSERT OR ...``, the ``offset``
 column, NUL characters; the queue's SQLite DDL is ported by `labeling.pg_schema.port_ddl`).
-Only the base schema (types, plpgsql triggers), the write transaction and bulk copy are
-PostgreSQL's own (docs/ARCHITECTURE.md, Where it grows).
+Only the base schema (types, plpgsql triggers), the write transaction, pipelining and bulk
+copy are PostgreSQL's own (docs/ARCHITECTURE.md, Where it grows). Each statement is a round
+trip to the server, so writes and `_batched` reads are pipelined: sent together, waited for
+when a result is read.
 
 Text columns use ``COLLATE "C"``: ORDER BY and row-value comparisons are bytewise, as in
 SQLite, so keyset pages agree with Python's `labeling.pairs.queue_key`.
@@ -17,7 +19,7 @@ import functools
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -33,6 +35,8 @@ from labeling.store_url import redact
 # Writers take this transaction-scoped lock first: one writer at a time across every
 # process and machine, like SQLite's BEGIN IMMEDIATE (a verdict is never lost or doubled).
 WRITE_LOCK = 0x7265706F  # "repo"
+TAKE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})".encode()
+BEGIN_LOCKED = b"BEGIN; " + TAKE_LOCK  # one round trip
 BULK_ROWS = 1000  # a pair rebuild this large counts in bulk (labeling/pg_schema.py, BULK_COUNTERS)
 
 
@@ -183,31 +187,50 @@ class PgDb(SqliteDb):
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        """One transaction, serialised with every other writer of this database."""
+        """One transaction, serialised with every other writer of this database.
+
+        BEGIN and the lock take one round trip; the block's statements are then pipelined
+        (sent at once, waited for when a result is read) and COMMIT goes with the last of
+        them, so a verdict costs three round trips (docs/ARCHITECTURE.md, Where it grows)."""
         conn: PgConn = self._conn  # type: ignore[assignment]
-        with self._lock, ExitStack() as stack:
+        with self._lock:
+            if self._bulk:
+                with self._bulk_write(conn):
+                    yield
+                return
             try:
-                stack.enter_context(conn.raw.transaction())  # BEGIN
+                conn.raw.execute(BEGIN_LOCKED)
             except psycopg.OperationalError:
                 if not conn.revive():  # dropped since the last statement: nothing was sent yet
                     raise
-                stack.enter_context(conn.raw.transaction())
-            raw = conn.raw
-            conn.in_write = True
-            stack.callback(setattr, conn, "in_write", False)
-            if not self._bulk:
-                # Pipelined: a statement is sent at once and waited for only when its result
-                # is read, so a verdict's writes share round trips (DESIGN's review latency).
+                conn.raw.execute(BEGIN_LOCKED)
+            raw, conn.in_write = conn.raw, True
+            try:
                 with raw.pipeline():
-                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                     yield
-                return
-            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            raw.execute("SET LOCAL repo_agent.bulk = 'on'")  # the counters' triggers skip (pg_schema)
-            yield
-            raw.execute("SET LOCAL repo_agent.bulk = 'off'")
-            for recount in BULK_COUNTERS.values():
-                raw.execute(recount.encode())
+                    raw.execute(b"COMMIT")
+            except BaseException:
+                with suppress(psycopg.Error):  # a dropped connection rolls back by itself
+                    raw.execute(b"ROLLBACK")
+                raise
+            finally:
+                conn.in_write = False
+
+    @contextmanager
+    def _bulk_write(self, conn: PgConn) -> Iterator[None]:
+        """A bulk write (a copy, a large rebuild): no pipeline (COPY cannot run in one), and
+        the counters recounted once at commit instead of row by row."""
+        with conn.raw.transaction():
+            raw, conn.in_write = conn.raw, True
+            try:
+                raw.execute(TAKE_LOCK)
+                raw.execute("SET LOCAL repo_agent.bulk = 'on'")  # the counters' triggers skip (pg_schema)
+                yield
+                raw.execute("SET LOCAL repo_agent.bulk = 'off'")
+                for recount in BULK_COUNTERS.values():
+                    raw.execute(recount.encode())
+            finally:
+                conn.in_write = False
 
     def _batched(self, read: Callable[[], T]) -> T:
         """``read``'s statements pipelined: sent at once, one round trip for all. A

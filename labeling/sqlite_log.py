@@ -6,7 +6,7 @@ append-only; the current verdicts, marks and tags are views over it (`labeling.s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.trace_io import clean_text
@@ -22,14 +22,21 @@ class HumanLog(SqlConn):
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
     ) -> int:
         """Append one event; call inside `write()`."""
+        return self.send_event(kind, target, value, note, labeler, at, ref)()
+
+    def send_event(
+        self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
+    ) -> Callable[[], int]:
+        """Append one event (inside `write()`); returns what reads its id. Sent now, read when
+        called: on PostgreSQL the statements sent meanwhile share its round trip."""
         # Text from argv or a terminal may hold lone surrogates (undecodable bytes): escaped.
         text = [None if x is None else clean_text(x) for x in (kind, target, value, note, labeler)]
-        (eid,) = self._conn.execute(
+        cur = self._conn.execute(
             "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "RETURNING id",
             (*text, at, ref),
-        ).fetchone()
-        return int(eid)
+        )
+        return lambda: int(cur.fetchone()[0])
 
     def events(self, *, labeler: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM label_events"

@@ -270,11 +270,11 @@ class SqlitePairs:
             [(*v[1:], v[0]) for v in verdicts if only is None or v[0] in only],
         )
 
-    def refresh_verdicts(self, pair_ids: list[str]) -> None:
+    def refresh_verdicts(self, pair_ids: list[str]) -> list[str]:
         """Re-derive these pairs' current verdict and each labeler's vote from the log; call
-        inside `write()`. One read of a pair's log serves both (the verdict key's hot path)."""
-        for pid in pair_ids:
-            refresh_pair(self._conn, pid)
+        inside `write()`. One read of a pair's log serves both (the verdict key's hot path).
+        Returns the ids of those in the pairs table (a pruned pair's log stays)."""
+        return [pid for pid in pair_ids if refresh_pair(self._conn, pid)]
 
     def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
         """Every pair (or one) with its current verdict and tags, in queue order."""

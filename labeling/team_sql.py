@@ -81,14 +81,14 @@ def _write(
     count: bool = True,
     also: dict[str, Any] | None = None,
     voters: Any = None,
-) -> None:
+) -> bool:
     """Store one pair's votes (and ``also``: more pair columns, set by the same UPDATE).
     Votes are kept for pairs in the table only (a pair selected again later gets them
     from the log), so the counters count existing pairs. ``voters``: `_voters`' cursor,
     if the caller sent it already."""
     rows = (voters if voters is not None else _voters(conn, pair_id)).fetchall()
     if not rows:
-        by = {}
+        by = {}  # no such pair (pruned): nothing to store, the statements below change nothing
     elif count:  # each labeler's votes by the pair's vote count: out of the old bucket, into the new
         old_votes = rows[0][0]
         bumps = [(who, old_votes, -1) for _, who in rows if who is not None]
@@ -106,11 +106,13 @@ def _write(
     )
     cols = {"votes": len(by), "disagree": int(len(set(by.values())) > 1), **(also or {})}
     conn.execute(f"UPDATE pairs SET {', '.join(f'{c} = ?' for c in cols)} WHERE pair_id = ?", (*cols.values(), pair_id))
+    return bool(rows)
 
 
-def refresh_pair(conn: Any, pair_id: str) -> None:
+def refresh_pair(conn: Any, pair_id: str) -> bool:
     """Re-derive one pair's current verdict (the latest active verdict event, by anyone) and
-    each labeler's vote from one read of its log; inside the write transaction."""
+    each labeler's vote from one read of its log; inside the write transaction. False if
+    the pair is not in the pairs table."""
     log = conn.execute(
         "SELECT labeler, value, note, at FROM active_events WHERE kind = 'verdict' AND target = ? ORDER BY id",
         (pair_id,),
@@ -126,7 +128,7 @@ def refresh_pair(conn: Any, pair_id: str) -> None:
         "labeled": int(last is not None),
     }
     by = fold_votes((pair_id, who, value) for who, value, *_ in rows).get(pair_id, {})
-    _write(conn, pair_id, by, also=verdict, voters=voters)
+    return _write(conn, pair_id, by, also=verdict, voters=voters)
 
 
 def rebuild_votes(conn: Any) -> None:

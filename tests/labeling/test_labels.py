@@ -122,8 +122,14 @@ def test_clear_verdict_and_bad_input(two_pairs):
     assert s.pair(a).verdict == "confirm"
     with pytest.raises(StoreError, match="unknown verdict"):
         s.set_verdict(a, "maybe")
+    logged = len(s.events())
     with pytest.raises(KeyError):
-        s.set_verdict("ffffffffffff", "confirm")
+        s.set_verdict("ffffffffffff", "confirm")  # a full id: checked inside the write, rolled back
+    with pytest.raises(KeyError):
+        s.set_verdict("fffff", "confirm")  # a prefix: looked up first
+    assert len(s.events()) == logged  # neither left an event in the log
+    s.set_verdict(f"  {a.upper()} ", "flip")  # a full id, as typed
+    assert s.pair(a).verdict == "flip" and s.events()[-1].target == a
 
 
 def test_step_marks_with_undo(env, tmp_path):
