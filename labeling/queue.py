@@ -9,7 +9,7 @@ at 50,000 pairs. `_matches` is the filter in Python, for a pair already in hand.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from labeling.errors import NotFound
 from labeling.pairs import queue_key
@@ -54,13 +54,33 @@ class ReviewQueue:
         The whole queue is counted from counters the store keeps as pairs and verdicts
         change; a filtered one by one SQL aggregate over the pairs it selects."""
         f = (filt or PairFilter()).model_dump()
-        by = self._db.queue_counts(f)
-        n = {v: by.get(v, 0) for v in VERDICTS}
-        labeled = sum(n.values())
-        remaining = by.get("", 0)
         # A labeler's team queue (overlap K > 1): its own length (counters for the whole queue).
-        mine = self._db.queue_size(f) if team_queue(f) else None
-        return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, mine=mine, **n)
+        return _counts(self._db.queue_counts(f), self._db.queue_size(f) if team_queue(f) else None)
+
+    def review_figures(
+        self, pair_id: str, filt: PairFilter, key: tuple | None = None, labeler_queue: PairFilter | None = None
+    ) -> ReviewFigures:
+        """A pair and what a review screen shows beside it, read together (one round trip
+        on PostgreSQL): the whole queue's `counts`, the filter's, the pair's position in
+        the filter's queue (counted by ``key``, its queue key when its page was read; again
+        if the pair's key changed since), and with ``labeler_queue`` that queue's length."""
+        f = filt.model_dump()
+        whole = counts_whole_queue(filt)
+        counted = [{}] if whole else [{}, f]
+        theirs = labeler_queue.model_dump() if labeler_queue is not None and labeler_queue != filt else None
+        sized = [g for g in (f, theirs) if g is not None and team_queue(g)]
+        at = (f, _key(key)) if key is not None else None
+        rows, by, sizes, pos = self._db.review_reads(pair_id, counted, sized, at)
+        mine = sizes.pop(0) if team_queue(f) else None
+        overall = _counts(by[0], None)
+        counts = overall if whole else _counts(by[1], mine)
+        pair = pair_row(rows[0]) if rows else None
+        if pair is None or not _matches(pair, filt):
+            pos = -1
+        elif key is not None and _key(pair) != _key(key):  # labeled or rebuilt since its page was read
+            pos = self._db.queue_position(f, _key(pair))
+        queue = sizes[0] if sizes else (mine if labeler_queue is not None and labeler_queue == filt else None)
+        return ReviewFigures(pair, overall, counts, pos if key is not None else None, queue)
 
     def queue_position(
         self, pair_id: str | PairRow, filt: PairFilter | None = None, counts: QueueCounts | None = None
@@ -80,6 +100,20 @@ class ReviewQueue:
         return self._db.queue_position(f.model_dump(), _key(pair)), total
 
 
+class ReviewFigures(NamedTuple):
+    pair: PairRow | None  # None: no such pair
+    overall: QueueCounts  # the whole queue's counts (the progress line)
+    counts: QueueCounts  # the filter's (its length: `queue_length`)
+    position: int | None  # 0-based in the filter's queue, -1 if not in it; None: not counted
+    labeler_queue: int | None  # team review: the length of the labeler's whole queue
+
+
+def _counts(by: dict[str, int], mine: int | None) -> QueueCounts:
+    n = {v: by.get(v, 0) for v in VERDICTS}
+    labeled, remaining = sum(n.values()), by.get("", 0)
+    return QueueCounts(total=labeled + remaining, labeled=labeled, remaining=remaining, mine=mine, **n)
+
+
 def counts_whole_queue(f: PairFilter) -> bool:
     """Whether ``counts(f)`` is ``counts()`` (the filter narrows by verdict only)."""
     g = f.model_dump()
@@ -95,6 +129,11 @@ def _key(p: PairRow | tuple | None) -> tuple | None:
         return None
     k = queue_key(p) if isinstance(p, PairRow) else p
     return tuple(int(v) if isinstance(v, bool) else v for v in k)
+
+
+def queue_length(c: QueueCounts, f: PairFilter) -> int:
+    """How many pairs the filter's queue holds, from its counts."""
+    return _queue_length(c, f)
 
 
 def _queue_length(c: QueueCounts, f: PairFilter) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from labeling.pairs import CONTRAST_RANK
@@ -26,9 +27,9 @@ from labeling.team_sql import (
     fold_pair_votes,
     rebuild_votes,
     refresh_pair,
+    send_team_queue_size,
     team_conds,
     team_queue,
-    team_queue_size,
     votes_read,
 )
 
@@ -301,31 +302,60 @@ class SqlitePairs:
 
     def queue_counts(self, filt: dict[str, Any]) -> dict[str, int]:
         """verdict ('' for none) -> pairs the filter selects (its verdict part ignored)."""
+        with self._lock:
+            return self._send_counts(filt)()
+
+    def queue_size(self, filt: dict[str, Any]) -> int:
+        """How many pairs the filter selects, its verdict part included (a labeler's team queue)."""
+        with self._lock:
+            return self._send_size(filt)()
+
+    def queue_position(self, filt: dict[str, Any], key: tuple) -> int:
+        """How many pairs the filter selects that come before ``key`` in queue order."""
+        with self._lock:
+            return self._send_position(filt, key)()
+
+    def review_reads(
+        self, pair_id: str, counted: list[dict[str, Any]], sized: list[dict[str, Any]], at: tuple[dict, tuple] | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, int]], list[int], int | None]:
+        """A pair's row (as `pairs`) and the queue figures a review screen shows beside it,
+        sent together (one round trip on PostgreSQL): `queue_counts` of each filter in
+        ``counted``, `queue_size` of each in ``sized``, and ``at`` = (filter, key): the
+        `queue_position` of the key."""
+
+        def read() -> tuple[list[dict[str, Any]], list[dict[str, int]], list[int], int | None]:
+            rows = self._send_read("WHERE pair_id = ?", [pair_id], ids=[pair_id])
+            counts = [self._send_counts(f) for f in counted]
+            sizes = [self._send_size(f) for f in sized]
+            pos = self._send_position(*at) if at is not None else None
+            return rows(), [c() for c in counts], [n() for n in sizes], pos() if pos is not None else None
+
+        return self._batched(read)  # type: ignore[attr-defined]
+
+    # Each _send_* sends its statements and returns what reads and folds the result: sent
+    # together, several reads share one round trip on PostgreSQL (`_batched`).
+    def _send_counts(self, filt: dict[str, Any]) -> Callable[[], dict[str, int]]:
         f = {**filt, "verdict": None}
         if _unfiltered(f):  # the whole queue: the counters kept by triggers
-            rows = self._q(  # type: ignore[attr-defined]
+            cur = self._conn.execute(
                 "SELECT verdict, sum(n) FROM pair_counts WHERE stale = 0 OR verdict != '' OR ? = 1 GROUP BY verdict",
                 (1 if f.get("include_stale") else 0,),
             )
         else:
             conds, params, _ = filter_sql(f)
             where = ("WHERE " + " AND ".join(conds)) if conds else ""
-            rows = self._q(  # type: ignore[attr-defined]
-                f"SELECT coalesce(verdict, ''), count(*) FROM pairs {where} GROUP BY 1", params
-            )
-        return {v: int(n or 0) for v, n in rows}
+            cur = self._conn.execute(f"SELECT coalesce(verdict, ''), count(*) FROM pairs {where} GROUP BY 1", params)
+        return lambda: {v: int(n or 0) for v, n in cur.fetchall()}
 
-    def queue_size(self, filt: dict[str, Any]) -> int:
-        """How many pairs the filter selects, its verdict part included (a labeler's team queue)."""
+    def _send_size(self, filt: dict[str, Any]) -> Callable[[], int]:
         if team_queue(filt) and _unfiltered(filt) and not filt.get("include_stale"):
-            with self._lock:  # the whole queue: from counters
-                return team_queue_size(self._conn, int(filt["overlap"]), filt["labeler"])
+            return send_team_queue_size(self._conn, int(filt["overlap"]), filt["labeler"])  # from counters
         conds, params, _ = filter_sql(filt)
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        return int(self._q(f"SELECT count(*) FROM pairs {where}", params)[0][0])  # type: ignore[attr-defined]
+        cur = self._conn.execute(f"SELECT count(*) FROM pairs {where}", params)
+        return lambda: int(cur.fetchone()[0])
 
-    def queue_position(self, filt: dict[str, Any], key: tuple) -> int:
-        """How many pairs the filter selects that come before ``key`` in queue order."""
+    def _send_position(self, filt: dict[str, Any], key: tuple) -> Callable[[], int]:
         conds, params, pinned = filter_sql(filt)
         cond, values = key_sql(key, pinned, "<")
         conds.append(cond)
@@ -333,7 +363,8 @@ class SqlitePairs:
         # Counted walking back from the key (ORDER BY ... DESC): PostgreSQL before 18 ends a
         # forward scan only on a row bound's first column, so it would read every pair of that rank.
         sql = f"SELECT count(*) FROM (SELECT 1 FROM pairs WHERE {' AND '.join(conds)} ORDER BY {_ORDER_DESC}) AS b"
-        return int(self._q(sql, params)[0][0])  # type: ignore[attr-defined]
+        cur = self._conn.execute(sql, params)
+        return lambda: int(cur.fetchone()[0])
 
     def pair_ids_with_prefix(self, prefix: str) -> list[str]:
         """Up to two ids starting with ``prefix`` (an exact id first); index range scans only."""
@@ -352,23 +383,27 @@ class SqlitePairs:
     def _read(self, tail: str, params: list[Any], ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Pairs with their tags and votes. ``ids``: their ids, when known before the read
         (one pair): then the three reads are sent together (one round trip on PostgreSQL)."""
+        return self._batched(lambda: self._send_read(tail, params, ids)())  # type: ignore[attr-defined]
 
-        def read() -> tuple[list[dict[str, Any]], Any, Any]:
-            cur = self._conn.execute(f"SELECT {', '.join(_READ)} FROM pairs {tail}", params)
-            if ids is not None:
-                tags, votes = self._tags_read(ids), votes_read(self._conn, ids)
-                return [dict(zip(_READ, r)) for r in cur], tags, votes
+    def _send_read(self, tail: str, params: list[Any], ids: list[str] | None) -> Callable[[], list[dict[str, Any]]]:
+        cur = self._conn.execute(f"SELECT {', '.join(_READ)} FROM pairs {tail}", params)
+        sent = (self._tags_read(ids), votes_read(self._conn, ids)) if ids is not None else None
+
+        def finish() -> list[dict[str, Any]]:
             rows = [dict(zip(_READ, r)) for r in cur]
-            known = [r["pair_id"] for r in rows] if len(rows) <= 500 else None
-            return rows, self._tags_read(known), votes_read(self._conn, known)
+            if sent is not None:
+                tags_rows, votes_rows = sent
+            else:  # the ids come with the rows: a second round trip
+                known = [r["pair_id"] for r in rows] if len(rows) <= 500 else None
+                tags_rows, votes_rows = self._tags_read(known), votes_read(self._conn, known)
+            tags, votes = fold_tags(tags_rows), fold_pair_votes(votes_rows)
+            for r in rows:
+                r["flags"] = json.loads(r["flags"] or "[]")
+                r["tags"] = tags.get(r["pair_id"], [])
+                r["verdicts"] = votes.get(r["pair_id"], {})
+            return rows
 
-        rows, tags_rows, votes_rows = self._batched(read)  # type: ignore[attr-defined]
-        tags, votes = fold_tags(tags_rows), fold_pair_votes(votes_rows)
-        for r in rows:
-            r["flags"] = json.loads(r["flags"] or "[]")
-            r["tags"] = tags.get(r["pair_id"], [])
-            r["verdicts"] = votes.get(r["pair_id"], {})
-        return rows
+        return finish
 
     def _tags_read(self, pair_ids: list[str] | None) -> Any:
         """The tag events of these pairs (None: of every pair): a cursor, not yet read."""

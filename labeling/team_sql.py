@@ -16,7 +16,7 @@ backend can reuse it; its DDL is the one list `TEAM_SCHEMA`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # ---- DDL added for team review (port these to PostgreSQL as they are) -------------------
@@ -153,20 +153,19 @@ def count_votes(conn: Any) -> None:
     conn.execute("INSERT INTO vote_counts (votes, stale, n) SELECT votes, stale, count(*) FROM pairs GROUP BY 1, 2")
 
 
-def team_queue_size(conn: Any, overlap: int, labeler: str) -> int:
+def send_team_queue_size(conn: Any, overlap: int, labeler: str) -> Callable[[], int]:
     """A labeler's whole queue (pairs not stale with fewer than K votes, none theirs) from the
     counters: the pairs under K, less those this labeler voted on. The stale pairs among
-    the latter (few: a stale pair is kept only with a verdict) are counted directly."""
-    under = conn.execute("SELECT sum(n) FROM vote_counts WHERE votes < ? AND stale = 0", (overlap,)).fetchone()[0]
-    mine = conn.execute(
-        "SELECT sum(n) FROM labeler_votes WHERE labeler = ? AND votes < ?", (labeler, overlap)
-    ).fetchone()[0]
+    the latter (few: a stale pair is kept only with a verdict) are counted directly. The
+    three reads are sent; returns what reads and adds them up."""
+    under = conn.execute("SELECT sum(n) FROM vote_counts WHERE votes < ? AND stale = 0", (overlap,))
+    mine = conn.execute("SELECT sum(n) FROM labeler_votes WHERE labeler = ? AND votes < ?", (labeler, overlap))
     mine_stale = conn.execute(
         "SELECT count(*) FROM pairs WHERE stale = 1 AND votes < ? AND votes > 0 AND "
         "EXISTS (SELECT 1 FROM pair_votes v WHERE v.pair_id = pairs.pair_id AND v.labeler = ?)",
         (overlap, labeler),
-    ).fetchone()[0]
-    return int(under or 0) - int(mine or 0) + int(mine_stale or 0)
+    )
+    return lambda: sum(int(c.fetchone()[0] or 0) * sign for c, sign in ((under, 1), (mine, -1), (mine_stale, 1)))
 
 
 def votes_read(conn: Any, pair_ids: list[str] | None) -> Any:

@@ -75,11 +75,20 @@ def check_agrees(store: LabelStore) -> None:
             assert getattr(c, v) == sum(p.verdict == v for p in base), (f, v)
         if counts_whole_queue(f):  # the studio reads the counts once for both then
             assert c == store.counts() and c.mine == store.counts().mine, f
+        team = PairFilter(verdict="unlabeled", overlap=2, labeler="bob")
         for i in (0, len(want) // 2, len(want) - 1) if want else ():
             assert store.queue_position(want[i].pair_id, f) == (i, len(want)), f
             assert store.queue_position(want[i], f, counts=c) == (i, len(want)), f
+            # the studio's one read: the pair and its header's figures together
+            fig = store.review_figures(want[i].pair_id, f, queue_key(want[i]), team)
+            assert fig.pair == want[i] and fig.position == i, f
+            assert fig.overall == store.counts() and fig.counts == c and fig.counts.mine == c.mine, f
+            assert fig.labeler_queue == store.counts(team).mine, f
             prev = store.queue_before(f, want[i])
             assert (prev.pair_id if prev else None) == (want[i - 1].pair_id if i else None), f
+        for other in [p for p in python_queue(store, PairFilter(include_stale=True)) if not _matches(p, f)][:2]:
+            assert store.review_figures(other.pair_id, f, queue_key(other)).position == -1, f
+        assert store.review_figures("f" * 12, f).pair is None
         # from a key outside the filter (a pair labeled since, another task's pair)
         for other in [p for p in python_queue(store, PairFilter(include_stale=True)) if not _matches(p, f)][:5]:
             k = queue_key(other)
@@ -102,6 +111,9 @@ def test_sql_queue_matches_the_python_definition_through_verdicts_and_undo(many)
     s.set_verdict(q[9].pair_id, "confirm")
     s.set_verdict(q[9].pair_id, None)  # cleared
     check_agrees(s)
+    # a key read before the pair was labeled (the studio's page): the position is counted again
+    fig = s.review_figures(q[0].pair_id, PairFilter(), queue_key(q[0]))
+    assert fig.position == s.queue_position(q[0].pair_id, PairFilter())[0] > 0  # behind the unlabeled now
     s.undo()  # the clear: q[9] is confirmed again
     assert s.pair(q[9].pair_id).verdict == "confirm"
     s.undo()  # the confirm of q[9]

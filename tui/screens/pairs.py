@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from labeling.queue import ReviewFigures
 from labeling.records import PairRow, RolloutRow
 from labeling.store import NotFound
 from tui.ab_model import ab_patch_for
@@ -73,6 +74,7 @@ class PairsScreen(PairRendering, PairActions, TeamFlow, QueueFlow, StudioScreen)
         self._pending_note: str | None = None
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
         self._syncing = False
+        self._figures: ReviewFigures | None = None  # read with the pair on screen, for its first render
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -146,12 +148,15 @@ class PairsScreen(PairRendering, PairActions, TeamFlow, QueueFlow, StudioScreen)
             return
         self.index = max(0, min(self.index, len(self.queue) - 1))
         pid = self.queue[self.index]
-        try:
-            self.pair = self.store.pair(pid)
-        except NotFound:
+        # The pair and its header's figures in one read (one round trip on PostgreSQL).
+        f = self.state.pair_filter
+        key = self._keys.get(pid) if self._counted_by_key(f) else None
+        figures = self.store.review_figures(pid, f, key, self._labeler_queue())
+        if figures.pair is None:  # pruned by a rebuild since its page was read
             self.queue.pop(self.index)
             self.show_current()
             return
+        self.pair, self._figures = figures.pair, figures
         self._gone = False
         self._keys.setdefault(pid, _key(self.pair))
         self.state.pair_id = pid

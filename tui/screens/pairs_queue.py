@@ -138,7 +138,7 @@ class QueueFlow(QueueHost):
         a search, tag, flag or batch filter scans what it selects, so it is counted in a
         worker and the header shows the last figures (or …) until it answers."""
         f = self.state.pair_filter
-        if any((f.text, f.tag, f.flag, f.batch_id, f.contrast)) or self._team_counted_in_worker(f):
+        if not self._counted_by_key(f):
             pid = self.pair.pair_id if self.pair is not None else None
             if self._counted[0] != (pid, f, self.state.store_version, self._verdicts_seen):
                 self._recount(f, self.pair, self._gone, (pid, f, self.state.store_version, self._verdicts_seen))
@@ -146,6 +146,10 @@ class QueueFlow(QueueHost):
         if self._gone or self.pair is None:
             return -1, _queue_length(counts or self.store.counts(f), f)
         return self.store.queue_position(self.pair, f, counts)
+
+    def _counted_by_key(self, f: PairFilter) -> bool:
+        """Whether the pair's position in the filter's queue is counted here, by its key."""
+        return not (any((f.text, f.tag, f.flag, f.batch_id, f.contrast)) or self._team_counted_in_worker(f))
 
     @work(thread=True, exclusive=True, group="pairs-count", exit_on_error=False)
     def _recount(self, f: PairFilter, pair: PairRow | None, gone: bool, stamp: tuple) -> None:

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from labeling.queue import counts_whole_queue
+from labeling.queue import ReviewFigures, counts_whole_queue, queue_length
 from labeling.records import QueueCounts, RolloutRow
 from tui.ab_model import ab_patch_for
 from tui.screens.pairs_filter import filter_text
@@ -64,8 +64,18 @@ class PairRendering(PairsHost):
         # Two lines that never wrap: what must stay visible at 80 columns comes first
         # (position, task, flags; the verdict), details after, cut at the edge.
         head = Text(no_wrap=True, overflow="ellipsis")
-        overall = self.store.counts()  # read once: the progress line's, and often the queue's too
-        pos, total = self._position(overall if counts_whole_queue(self.state.pair_filter) else None)
+        f = self.state.pair_filter
+        figures, self._figures = self._figures, None  # read with the pair (show_current): its first render only
+        if figures is not None and (figures.pair is None or figures.pair.pair_id != pair.pair_id):
+            figures = None
+        pos: int | None
+        total: int | None
+        if figures is not None and figures.position is not None and not self._gone:
+            overall = figures.overall
+            pos, total = figures.position, queue_length(figures.counts, f)
+        else:
+            overall = figures.overall if figures is not None else self.store.counts()  # the progress line's too
+            pos, total = self._position(overall if counts_whole_queue(f) else None)
         shown = "…" if pos is None else (pos + 1 if pos >= 0 else "–")
         head.append(f" Pair {shown}/{'…' if total is None else total} ", style="bold reverse")
         if self._gone or pair.stale:
@@ -145,7 +155,7 @@ class PairRendering(PairsHost):
             self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
         if diffs:
             self._show_diffs()
-        self._render_progress(overall)
+        self._render_progress(overall, figures)
 
     def _show_diffs(self) -> None:
         """Hand the on-screen pair's patches to the views of the current layout (only
@@ -186,13 +196,14 @@ class PairRendering(PairsHost):
             overflow="ellipsis",
         )
 
-    def _render_progress(self, overall: QueueCounts | None = None) -> None:
+    def _render_progress(self, overall: QueueCounts | None = None, figures: ReviewFigures | None = None) -> None:
         c = overall or self.store.counts()
+        mine = figures.labeler_queue if figures is not None else self._waiting_for_me()
         rate = self.state.rate.per_hour()
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" labeled {c.labeled}", style="bold")
         t.append(f" · remaining {c.remaining}")
-        if (mine := self._waiting_for_me()) is not None:
+        if mine is not None:
             t.append(f" · yours {mine}", style="bold")  # team review: pairs still wanting your verdict
         t.append(f"   confirm {c.confirm} · flip {c.flip} · discard {c.discard}", style="dim")
         t.append(f"   this session {self.state.rate.verdicts}")

@@ -68,11 +68,15 @@ class TeamFlow:
 
     def _waiting_for_me(self) -> int | None:
         """With overlap K > 1: how many pairs still want this labeler's verdict (counters)."""
+        whole = self._labeler_queue()
+        return None if whole is None else self.store.counts(whole).mine  # type: ignore[attr-defined]
+
+    def _labeler_queue(self) -> PairFilter | None:
+        """With overlap K > 1: this labeler's whole queue, whatever the / filter."""
         f = self.state.pair_filter  # type: ignore[attr-defined]
         if f.overlap <= 1 or not f.labeler:
             return None
-        whole = PairFilter(verdict="unlabeled", overlap=f.overlap, labeler=f.labeler)  # whatever the / filter
-        return self.store.counts(whole).mine  # type: ignore[attr-defined]
+        return PairFilter(verdict="unlabeled", overlap=f.overlap, labeler=f.labeler)
 
     def _drop_done_ahead(self) -> None:
         """Drop the pairs just ahead that other labelers brought to K since they were loaded."""
