@@ -10,8 +10,8 @@ Contract highlights both keep:
 * ``label_events`` is append-only; the current verdict / mark / tag is derived from it
   (an event is active unless an ``undo`` references it that no ``redo`` reverses).
 * Each pair row carries its current verdict, derived from the log: ``refresh_verdicts``
-  runs in the same ``write()`` as the event that changed it, and returns those of the
-  pairs that exist. Queue operations (a page
+  runs in the same ``write()`` as the event that changed it (with ``must_exist``, a
+  missing pair raises NotFound and the write rolls back). Queue operations (a page
   after a key, a position, the counts) must not cost more as the store grows: an index
   in queue order and counters kept as pairs and verdicts change.
 * Team review (labeling/team_sql.py): each labeler's current verdict per pair as
@@ -75,7 +75,7 @@ class Backend(Protocol):
     def review_reads(
         self, pair_id: str, counted: list[dict[str, Any]], sized: list[dict[str, Any]], at: tuple[dict, tuple] | None
     ) -> tuple[list[dict[str, Any]], list[dict[str, int]], list[int], int | None]: ...
-    def refresh_verdicts(self, pair_ids: list[str]) -> list[str]: ...
+    def refresh_verdicts(self, pair_ids: list[str], must_exist: bool = False) -> None: ...
 
     # the human log
     def insert_event(

@@ -63,11 +63,10 @@ class HumanLog:
         """``must_exist``: a verdict on a pair id not checked yet; none is recorded if no such pair."""
         at = now()
         with self._db.write():
-            # The event's id is read after the verdict's reads are sent: one round trip (PostgreSQL).
             sent = self._db.send_event(kind, target, value, note, self.labeler, at)
-            if kind == "verdict" and not self._db.refresh_verdicts([target]) and must_exist:
-                raise NotFound(f"no pair {target!r}")  # rolls the event back
-            eid = sent()
+            if kind == "verdict":  # a missing pair with must_exist: NotFound, the event rolled back
+                self._db.refresh_verdicts([target], must_exist=must_exist)
+        eid = sent()  # read after the commit: one round trip for all of it on PostgreSQL
         return LabelEvent(id=eid, kind=kind, target=target, value=value, note=note, labeler=self.labeler, at=at)
 
     def set_verdict(self, pair_id: str, verdict: str | None, note: str | None = None) -> LabelEvent:

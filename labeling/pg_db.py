@@ -25,8 +25,8 @@ from typing import Any
 import psycopg
 from psycopg.adapt import Loader
 
-from labeling.errors import StoreError
-from labeling.pg_schema import BULK_COUNTERS, TABLES, port_ddl, schema_statements
+from labeling.errors import NotFound, StoreError
+from labeling.pg_schema import BULK_COUNTERS, REFRESH_PAIR, REFRESH_PAIR_DDL, TABLES, port_ddl, schema_statements
 from labeling.sqlite_conn import T
 from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
 from labeling.sqlite_pairs import migrate
@@ -178,6 +178,28 @@ class PgDb(SqliteDb):
             for stmt in schema_statements():
                 self._conn.raw.execute(stmt)  # type: ignore[attr-defined]
             migrate(self._conn)  # the queue's part: SQLite's own, ported by PgConn
+        self._ensure_functions()
+
+    def _ensure_functions(self) -> None:
+        """Make the server-side functions this version calls, where missing (under the write
+        lock: two labelers opening a new store at once do not both create them)."""
+        if self._conn.execute(f"SELECT to_regproc('{REFRESH_PAIR}')").fetchone()[0] is None:
+            self._conn.raw.execute(REFRESH_PAIR_DDL.encode())  # type: ignore[attr-defined]
+
+    def refresh_verdicts(self, pair_ids: list[str], must_exist: bool = False) -> None:
+        """As SQLite's, by `labeling.pg_schema.REFRESH_PAIR` in the server: one statement a
+        pair, whose result is not waited for (a missing pair with ``must_exist`` fails the
+        transaction, and `write` raises NotFound)."""
+        for pid in pair_ids:
+            self._conn.execute(f"SELECT {REFRESH_PAIR}(?, ? = 1)", (pid, int(must_exist)))  # bool params go as ints
+
+    def send_event(
+        self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
+    ) -> Callable[[], int]:
+        """As SQLite's, but the id is read when asked: after the commit, the event, its
+        verdict's refresh and COMMIT went in one round trip."""
+        cur = self._send_event(kind, target, value, note, labeler, at, ref)
+        return lambda: int(cur.fetchone()[0])
 
     def _check_readable(self) -> None:
         pass  # the server checks its own pages
@@ -209,9 +231,11 @@ class PgDb(SqliteDb):
                 with raw.pipeline():
                     yield
                     raw.execute(b"COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 with suppress(psycopg.Error):  # a dropped connection rolls back by itself
                     raw.execute(b"ROLLBACK")
+                if isinstance(exc, psycopg.errors.NoDataFound):  # refresh_verdicts(must_exist=True)
+                    raise NotFound(exc.diag.message_primary or "no such pair") from None
                 raise
             finally:
                 conn.in_write = False

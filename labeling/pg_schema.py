@@ -179,3 +179,58 @@ BEGIN RAISE EXCEPTION 'label_events is append-only'; END $$""",
         FROM active_events WHERE kind IN ('tag', 'untag')) t WHERE rn = 1 AND kind = 'tag'""",
     ]
     return stmts
+
+
+# A verdict's effect on its pair, in the server: labeling/team_sql.py's `refresh_pair` as
+# one statement, so a verdict key is two round trips (labeling/pg_db.py, refresh_verdicts).
+# The two must derive the same rows: tests/labeling/test_pg_store.py replays random
+# verdicts, undos and redos on both backends and compares. A change of logic is a new
+# version (a new name), made where missing: a store's labelers may not own the old one.
+REFRESH_PAIR = "repo_agent_refresh_pair_v1"
+REFRESH_PAIR_DDL = f"""CREATE FUNCTION {REFRESH_PAIR}(p_pair TEXT, p_must_exist BOOLEAN) RETURNS BOOLEAN
+LANGUAGE plpgsql AS $$
+DECLARE
+    old_votes BIGINT;
+    who TEXT[];
+    what TEXT[];
+    kinds BIGINT;
+    last_ev RECORD;
+BEGIN
+    SELECT votes INTO old_votes FROM pairs WHERE pair_id = p_pair;
+    IF NOT FOUND THEN
+        IF p_must_exist THEN
+            RAISE EXCEPTION 'no pair %', p_pair USING ERRCODE = 'no_data_found';
+        END IF;
+        RETURN FALSE;
+    END IF;
+    -- Each labeler's vote: their latest active verdict event, none if it cleared theirs.
+    SELECT coalesce(array_agg(l.labeler ORDER BY l.labeler), '{{}}'), coalesce(array_agg(l.value ORDER BY l.labeler), '{{}}')
+      INTO who, what
+      FROM (SELECT DISTINCT ON (labeler) labeler, value FROM active_events
+             WHERE kind = 'verdict' AND target = p_pair ORDER BY labeler, id DESC) AS l
+     WHERE l.value IS NOT NULL;
+    SELECT count(DISTINCT v) INTO kinds FROM unnest(what) AS v;
+    -- Each labeler's votes by the pair's vote count: out of the old bucket, into the new.
+    INSERT INTO labeler_votes (labeler, votes, n)
+    SELECT b.labeler, b.votes, sum(b.d) FROM (
+        SELECT labeler, old_votes AS votes, -1 AS d FROM pair_votes WHERE pair_id = p_pair
+        UNION ALL
+        SELECT w, cardinality(who), 1 FROM unnest(who) AS w) AS b
+    GROUP BY b.labeler, b.votes
+    ON CONFLICT (labeler, votes) DO UPDATE SET n = labeler_votes.n + excluded.n;
+    DELETE FROM pair_votes WHERE pair_id = p_pair;
+    INSERT INTO pair_votes (pair_id, labeler, verdict) SELECT p_pair, w, v FROM unnest(who, what) AS u(w, v);
+    -- The pair's verdict: the latest active verdict event by anyone (a cleared one: none).
+    SELECT labeler, value, note, at INTO last_ev FROM active_events
+     WHERE kind = 'verdict' AND target = p_pair ORDER BY id DESC LIMIT 1;
+    IF NOT FOUND OR last_ev.value IS NULL THEN
+        UPDATE pairs SET votes = cardinality(who), disagree = (kinds > 1)::int, verdict = NULL, note = NULL,
+               labeler = NULL, labeled_at = NULL, labeled = 0
+         WHERE pair_id = p_pair;
+    ELSE
+        UPDATE pairs SET votes = cardinality(who), disagree = (kinds > 1)::int, verdict = last_ev.value,
+               note = last_ev.note, labeler = last_ev.labeler, labeled_at = last_ev.at, labeled = 1
+         WHERE pair_id = p_pair;
+    END IF;
+    RETURN TRUE;
+END $$"""

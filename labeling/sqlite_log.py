@@ -27,16 +27,22 @@ class HumanLog(SqlConn):
     def send_event(
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
     ) -> Callable[[], int]:
-        """Append one event (inside `write()`); returns what reads its id. Sent now, read when
-        called: on PostgreSQL the statements sent meanwhile share its round trip."""
+        """Append one event (inside `write()`); returns what gives its id, inside the write
+        or after it. PostgreSQL reads the id only then (`labeling.pg_db.PgDb.send_event`),
+        so the statements sent meanwhile share its round trip; here it is read at once."""
+        (eid,) = self._send_event(kind, target, value, note, labeler, at, ref).fetchone()
+        return lambda: int(eid)
+
+    def _send_event(
+        self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None
+    ) -> Any:
         # Text from argv or a terminal may hold lone surrogates (undecodable bytes): escaped.
         text = [None if x is None else clean_text(x) for x in (kind, target, value, note, labeler)]
-        cur = self._conn.execute(
+        return self._conn.execute(
             "INSERT INTO label_events (kind, target, value, note, labeler, at, ref) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "RETURNING id",
             (*text, at, ref),
         )
-        return lambda: int(cur.fetchone()[0])
 
     def events(self, *, labeler: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM label_events"

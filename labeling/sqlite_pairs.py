@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from labeling.errors import NotFound
 from labeling.pairs import CONTRAST_RANK
 from labeling.team_sql import (
     TEAM_COLUMNS,
@@ -271,11 +272,14 @@ class SqlitePairs:
             [(*v[1:], v[0]) for v in verdicts if only is None or v[0] in only],
         )
 
-    def refresh_verdicts(self, pair_ids: list[str]) -> list[str]:
+    def refresh_verdicts(self, pair_ids: list[str], must_exist: bool = False) -> None:
         """Re-derive these pairs' current verdict and each labeler's vote from the log; call
         inside `write()`. One read of a pair's log serves both (the verdict key's hot path).
-        Returns the ids of those in the pairs table (a pruned pair's log stays)."""
-        return [pid for pid in pair_ids if refresh_pair(self._conn, pid)]
+        A pair not in the table is left (a pruned pair's log stays), or with ``must_exist``
+        raises NotFound, which rolls the write back."""
+        for pid in pair_ids:
+            if not refresh_pair(self._conn, pid) and must_exist:
+                raise NotFound(f"no pair {pid!r}")
 
     def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
         """Every pair (or one) with its current verdict and tags, in queue order."""

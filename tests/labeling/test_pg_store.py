@@ -272,3 +272,57 @@ def test_a_dropped_connection_is_replaced_between_transactions(traces, url):
         drop()
         assert s.undo().target == pid and s.pair(pid).verdict is None
         assert [e.kind for e in s.events()] == ["verdict", "undo"]  # each once
+
+
+DERIVED = {  # what a verdict, undo or redo re-derives (labeled_at: each store stamps its own time)
+    "pairs": "SELECT pair_id, verdict, note, labeler, labeled, labeled_at IS NULL, votes, disagree FROM pairs",
+    "pair_votes": "SELECT pair_id, labeler, verdict FROM pair_votes",
+    "labeler_votes": "SELECT labeler, votes, n FROM labeler_votes",
+    "vote_counts": "SELECT votes, stale, n FROM vote_counts WHERE n != 0",
+    "pair_counts": "SELECT verdict, stale, n FROM pair_counts WHERE n != 0",
+}
+
+
+def derived(store: LabelStore) -> dict[str, list[tuple]]:
+    return {name: sorted(store._db._q(sql), key=repr) for name, sql in DERIVED.items()}
+
+
+def test_the_server_side_refresh_derives_what_sqlite_derives(traces, url, tmp_path):
+    """PostgreSQL re-derives a pair's verdict and votes in a plpgsql function, SQLite in
+    Python (labeling/team_sql.py): the same random verdicts, clears, notes, undos and redos
+    by three labelers, replayed on both, leave the same rows after every step."""
+    db = tmp_path / "lite.sqlite"
+    with LabelStore(db, labeler="alice") as s:
+        s.ingest([traces])
+    assert main(["db", "copy", str(db), url]) == 0
+    people = ("ann", "bob", "cat")
+    lite = {w: LabelStore(db, labeler=w) for w in people}
+    pg = {w: LabelStore(url, labeler=w, base=traces) for w in people}
+    try:
+        ids = [p.pair_id for p in lite["ann"].pairs()]
+        assert len(ids) >= 3 and derived(lite["ann"]) == derived(pg["ann"])
+        rng = __import__("random").Random(16)
+        kinds = set()
+        for step in range(150):
+            who, r = rng.choice(people), rng.random()
+            pid, verdict = rng.choice(ids[:4]), rng.choice(("confirm", "flip", "discard", None))
+            note = rng.choice((None, f"note {step}"))
+            for stores in (lite, pg):
+                s = stores[who]
+                if r < 0.6:
+                    s.set_verdict(pid, verdict, note)
+                elif r < 0.8:
+                    s.undo()
+                else:
+                    s.redo()
+            got = derived(pg["ann"])
+            assert got == derived(lite["ann"]), step
+            kinds |= {row[-1] for row in got["pairs"]}
+            kinds |= {("votes", row[-2]) for row in got["pairs"]}
+        assert {0, 1, ("votes", 2), ("votes", 3)} <= kinds  # disagreements and three-way votes were reached
+        with pytest.raises(KeyError):
+            pg["ann"].set_verdict("f" * 12, "confirm")  # no such pair: the function raises, nothing is kept
+        assert derived(pg["ann"]) == derived(lite["ann"])
+    finally:
+        for s in (*lite.values(), *pg.values()):
+            s.close()
