@@ -94,9 +94,13 @@ class PgConn:
 
     def revive(self) -> bool:
         """Replace a connection the server dropped (a restart, a network blip) between
-        transactions, so a studio left open survives it; True if it did."""
-        if not self.raw.broken or self.in_write:
+        transactions, so a studio left open survives it; True if it did. Called after an
+        OperationalError outside a write: a pipeline that lost its connection does not
+        always mark it broken, so any such connection is replaced (a read is safe to repeat)."""
+        if self.in_write:
             return False
+        with suppress(psycopg.Error):
+            self.raw.close()
         self.raw = connect(self.url)
         return True
 

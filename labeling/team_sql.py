@@ -112,7 +112,8 @@ def _write(
 def refresh_pair(conn: Any, pair_id: str) -> bool:
     """Re-derive one pair's current verdict (the latest active verdict event, by anyone) and
     each labeler's vote from one read of its log; inside the write transaction. False if
-    the pair is not in the pairs table."""
+    the pair is not in the pairs table. PostgreSQL runs the same logic in the server
+    (`labeling.pg_schema.REFRESH_PAIR`): change both together."""
     log = conn.execute(
         "SELECT labeler, value, note, at FROM active_events WHERE kind = 'verdict' AND target = ? ORDER BY id",
         (pair_id,),
