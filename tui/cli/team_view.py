@@ -49,6 +49,6 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
 
 
 def votes_cell(verdicts: dict[str, str]) -> str:
-    """``DISAGREE`` then ``alice confirm`` a line per labeler (markup): a pair's verdicts."""
+    """``DISAGREE alice confirm, bob flip`` (markup, one line: a row of `pairs list`): a pair's verdicts."""
     head = "[bold red]DISAGREE[/]" if len(set(verdicts.values())) > 1 else "[green]agree[/]"
-    return "\n".join([head, *(f"{escape(who)} {escape(v)}" for who, v in sorted(verdicts.items()))])
+    return head + " " + ", ".join(f"{escape(who)} {escape(v)}" for who, v in sorted(verdicts.items()))
