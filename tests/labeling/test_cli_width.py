@@ -142,3 +142,17 @@ def test_fit_gives_way_in_order_and_never_cuts_the_kept_columns(width):
     lines = out.getvalue().splitlines()
     assert all(len(line.rstrip()) <= width for line in lines)
     assert len(lines) == 2 or (f.folded and width >= 120)  # header + the row, unless the note folds
+
+
+def test_stats_allocation_table_keeps_its_headers_whole_at_80_columns(sample, capsys, monkeypatch):
+    root, _ = sample
+    columns(monkeypatch, 80)
+    capsys.readouterr()
+    assert main(["stats", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("pairs bought by allocation (disjoint pass/fail)")
+    header, row = lines[at + 1].split(), lines[at + 2].split()
+    assert header == ["allocation", "batches", "rollouts", "p/f", "pairs", "/1k", "rollouts", "/1M", "tokens"] + [
+        "best-worst"
+    ]
+    assert row[0] == "fixed" and len(row) == 7 and lines[at + 3].startswith("spent:")

@@ -8,6 +8,7 @@ from rich.markup import escape as esc  # every value from traces or the store go
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.fit_table import Col, fit_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
 from tui.cli.team_view import print_team
 
@@ -51,6 +52,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             )
         console.print(f"store: {esc(store.location)}")
     return 0
+
+
+# Borderless like `run`'s allocation table, so it is one line a row at 80 columns (boxed, Rich cut its headers).
+ALLOCATION_COLUMNS = (
+    Col("allocation"),
+    *(
+        Col(header, short, justify="right")
+        for header, short in (
+            ("batches", ""),
+            ("rollouts", ""),
+            ("p/f pairs", ""),
+            ("/1k rollouts", "/1k roll"),
+            ("/1M tokens", "/1M tok"),
+            ("best-worst", ""),
+        )
+    ),
+)
 
 
 @_run
@@ -120,12 +138,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         v.add_row(esc(m.model), str(m.tool_calls), str(m.invalid_tool_calls), pct(m.validity_rate))
     console.print(v)
     if rep.by_allocation:
-        al = Table(title="pairs bought by allocation (disjoint pass/fail)", title_justify="left")
-        for col in ("allocation", "batches", "rollouts", "p/f pairs", "/1k rollouts", "/1M tokens", "best-worst"):
-            al.add_column(col, justify="left" if col == "allocation" else "right")
+        console.print("pairs bought by allocation (disjoint pass/fail)")
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
-        for s in rep.by_allocation:
-            al.add_row(
+        rows = [
+            [
                 esc(s.strategy),
                 str(s.batches),
                 str(s.rollouts),
@@ -133,8 +149,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 num(s.pairs_per_1k_rollouts),
                 num(s.pairs_per_mtok),
                 str(s.best_worst_pairs),
-            )
-        console.print(al)
+            ]
+            for s in rep.by_allocation
+        ]
+        console.print(fit_table(ALLOCATION_COLUMNS, rows, console.width)[0])
         for s in rep.by_allocation:
             if s.rollouts_by_status:
                 went = ", ".join(f"{k} {v}" for k, v in sorted(s.rollouts_by_status.items()))
