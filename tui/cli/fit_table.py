@@ -1,12 +1,12 @@
-"""Command-line tables that fit the terminal: one line per row at any width.
+"""Command-line tables that fit the terminal: one line per row on a narrow one (80 columns).
 
 Each column says how it gives way when the rows are wider than the terminal: columns with
 ``give`` 0 (a pair id, a verdict) are always whole; the others, lowest ``give`` first, are
 cut with an ellipsis down to ``min_width`` and then left out, one column at a time, so a
 narrow terminal loses the least useful column entirely before the next one is touched.
 A ``wrap`` column (a note) folds onto more lines instead once the terminal has ``WIDE``
-columns, as the tables always did there. Headers switch to their short form when the full
-ones do not fit.
+columns, so a wide terminal shows all of it as the boxed tables did. Headers switch to their
+short form when the full ones do not fit. Used by `pairs list`, `steps list` and `stats`.
 """
 
 from __future__ import annotations
