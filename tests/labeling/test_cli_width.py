@@ -156,3 +156,39 @@ def test_stats_allocation_table_keeps_its_headers_whole_at_80_columns(sample, ca
         "best-worst"
     ]
     assert row[0] == "fixed" and len(row) == 7 and lines[at + 3].startswith("spent:")
+
+
+def test_stats_keeps_long_task_ids_whole_one_line_each_at_80_columns(tmp_path, capsys, monkeypatch):
+    from tests.labeling.conftest import FIX, Spec, make_batch
+
+    long_a, long_b = "astropy__astropy-12907", "django__django-11099_hard"  # SWE-bench ids differ at their end
+    make_batch(
+        tmp_path,
+        "b1",
+        [Spec(long_a, 1, passed=True, patch=FIX), Spec(long_a, 2, steps=5), Spec(long_b, 1), Spec(long_b, 2)],
+    )
+    columns(monkeypatch, 80)
+    capsys.readouterr()
+    assert main(["stats", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("pass rate per task (learnable band 20%-60%)")
+    assert lines[at + 1].split() == ["task", "done", "passed", "rate", "pairs"]  # short headers
+    assert lines[at + 2].split() == [long_a, "2", "1", "50%", "learnable", "1"]
+    assert lines[at + 3].split() == [long_b, "2", "0", "0%", "all", "fail", "no", "contrast", "0"]
+    assert lines[at + 4].startswith("learnable: 1")
+
+
+def test_stats_team_agreement_rows_are_one_line_at_80_columns(sample, capsys, monkeypatch):
+    root, ids = sample
+    for pid in ids.values():
+        for who in ("ann", "ben[bold]"):  # a labeler name is data, never markup
+            assert main(["pairs", "set", str(root), pid, "confirm", "--labeler", who]) == 0
+    columns(monkeypatch, 80)
+    capsys.readouterr()
+    assert main(["stats", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("agreement between labelers"))
+    assert "ben[bold]" in lines[at] and lines[at + 1].split() == ["over", "metric", "value", "pairs"]
+    end = next(i for i, line in enumerate(lines) if line.startswith("pairs with >= 2 verdicts"))
+    assert end > at + 2 and any("ann vs ben[bold]" in line for line in lines[at + 2 : end])
+    assert all(Text(line).cell_len <= 80 for line in lines[at:end])

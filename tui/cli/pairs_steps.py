@@ -78,7 +78,9 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
         return 0
     mine = "" if counts.mine is None else f"; {counts.mine} waiting for your verdict"
     # The title on its own line: a table narrower than it would fold it.
-    console.print(f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})")
+    console.print(
+        f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})", style="table.title"
+    )
 
     def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
         rid = uid.split("/", 1)[-1]
@@ -185,7 +187,7 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([s.model_dump() for s in steps])
         return 0
-    console.print(esc(uid))
+    console.print(esc(uid), style="table.title")
     rows = []
     for s in steps:
         calls = (
