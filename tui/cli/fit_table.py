@@ -29,6 +29,7 @@ class Col:
     min_width: int = 0  # cut down to this (with "…") before being left out
     justify: str = "left"
     wrap: bool = False  # folds onto more lines on a WIDE terminal instead of being cut
+    middle: bool = False  # cut in the middle, not at the end: ids that differ at their end stay apart
 
     def head(self, short: bool) -> str:
         return (self.short or self.header) if short else self.header
@@ -105,9 +106,16 @@ def fit_table(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) ->
             overflow="fold" if fold else "ellipsis",
         )
     for r in rows:
-        t.add_row(*(r[i] if f.folded and cols[i].wrap else _one_line(r[i]) for i in kept))
+        t.add_row(*(_cell(r[i], cols[i], f.widths[i], f.folded) for i in kept))  # type: ignore[arg-type]
     return t, f
 
 
-def _one_line(cell: str) -> str:
-    return cell.replace("\n", " ")
+def _cell(cell: str, col: Col, width: int, folded: bool) -> str | Text:
+    if folded and col.wrap:
+        return cell
+    cell = cell.replace("\n", " ")
+    if not col.middle or cell_width(cell) <= width or width < 3:
+        return cell
+    text = Text.from_markup(cell)  # "django__django-11099" in 12 -> "django…11099"
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + Text("…") + text[len(text) - tail :]

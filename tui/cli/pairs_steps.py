@@ -46,7 +46,7 @@ def _note_tags(note: str | None, tags: list[str]) -> str:
 # then the contrast's "by", then the contrast and the flags are cut; pair id and verdict stay whole.
 PAIR_COLUMNS = (
     Col("pair"),
-    Col("task", give=5, min_width=8),
+    Col("task", give=5, min_width=8, middle=True),
     Col("contrast", give=3, min_width=5),
     Col("by", give=2, min_width=5),
     Col("chosen > rejected", "ch > rej", give=6, min_width=7),
@@ -108,7 +108,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     t, fitted = fit_table(PAIR_COLUMNS, rows, console.width)
     console.print(t)
     if gone := fitted.left_out(PAIR_COLUMNS):
-        console.print(f"[dim]left out at {console.width} columns: {', '.join(gone)} (a wider terminal or --json)[/]")
+        console.print(f"[dim]left out: {', '.join(gone)} (too narrow; --json has all)[/]")
     if len(shown) < len(pairs):
         console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
     return 0
