@@ -63,6 +63,11 @@ STEP_COLUMNS = (
 )
 
 
+def _left_out(columns: list[str]) -> None:
+    if columns:
+        console.print(f"[dim]left out: {', '.join(columns)} (too narrow; --json has all)[/]")
+
+
 @_run
 def cmd_pairs_list(args: argparse.Namespace) -> int:
     filt = _filter(args)
@@ -107,8 +112,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
         )
     t, fitted = fit_table(PAIR_COLUMNS, rows, console.width)
     console.print(t)
-    if gone := fitted.left_out(PAIR_COLUMNS):
-        console.print(f"[dim]left out: {', '.join(gone)} (too narrow; --json has all)[/]")
+    _left_out(fitted.left_out(PAIR_COLUMNS))
     if len(shown) < len(pairs):
         console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
     return 0
@@ -195,6 +199,7 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
         )
         mark = f"[red]{esc(s.mark.reason)}[/] {esc(s.mark.text or '')}" if s.mark else ""
         rows.append([str(s.step), calls, esc(" ".join(s.auto_flags)), mark])
-    t, _ = fit_table(STEP_COLUMNS, rows, console.width)
+    t, fitted = fit_table(STEP_COLUMNS, rows, console.width)
     console.print(t)
+    _left_out(fitted.left_out(STEP_COLUMNS))
     return 0
