@@ -176,7 +176,7 @@ def test_team_settings_queue_and_disagree_listing(traces, capsys):
     listed = json.loads(out)
     assert [p["pair_id"] for p in listed] == [first] and listed[0]["verdicts"] == {"ann": "confirm", "ben": "flip"}
     code, out, _ = run(capsys, "pairs", "list", str(traces), "--disagree")
-    assert "DISAGR" in out and "ann" in out  # each labeler's verdict (folded at 80 columns)
+    assert "DISAGREE" in out and "ann confirm" in out  # each labeler's verdict, on the pair's line
     code, out, _ = run(capsys, "team", str(traces))
     assert code == 0 and "overlap 2" in out and "adjudication queue (disagree): 1 pairs" in out
     assert run(capsys, "pairs", "set", str(traces), first, "flip", "--labeler", "lead")[0] == 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from rich.markup import escape as esc  # every value from traces or the store goes through it
-from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.fit_table import Col, fit_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
 from tui.cli.team_view import print_team
 
@@ -53,6 +53,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+# `stats` tables are borderless (tui/cli/fit_table.py) so that each row is one line at 80 columns:
+# the task id stays whole (SWE-bench ids differ at their end), the band's "no contrast" is cut first.
+TASK_COLUMNS = (
+    Col("task"),
+    Col("finished", "done", justify="right"),
+    Col("passed", justify="right"),
+    Col("pass rate", "rate", justify="right"),
+    Col("", give=1, min_width=8),
+    Col("pairs", justify="right"),
+)
+# Borderless like `run`'s allocation table, so it is one line a row at 80 columns (boxed, Rich cut its headers).
+ALLOCATION_COLUMNS = (
+    Col("allocation"),
+    *(
+        Col(header, short, justify="right")
+        for header, short in (
+            ("batches", ""),
+            ("rollouts", ""),
+            ("p/f pairs", ""),
+            ("/1k rollouts", "/1k roll"),
+            ("/1M tokens", "/1M tok"),
+            ("best-worst", ""),
+        )
+    ),
+)
+
+
 @_run
 def cmd_stats(args: argparse.Namespace) -> int:
     from labeling.stats import loop_line, signal_report
@@ -69,9 +96,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"[bold]{rep.rollouts}[/] rollouts ({rep.finished} finished, {rep.running} running) over "
         f"{len(rep.tasks)} tasks; pairs by [bold]{esc(rep.strategy)}[/], score {esc(','.join(rep.score_order))}"
     )
-    t = Table(title=f"pass rate per task (learnable band {lo:.0%}-{hi:.0%})", title_justify="left")
-    for col in ("task", "finished", "passed", "pass rate", "", "pairs"):
-        t.add_column(col, justify="right" if col in ("finished", "passed", "pass rate", "pairs") else "left")
+    console.print(f"pass rate per task (learnable band {lo:.0%}-{hi:.0%})", style="table.title")
     label = {
         "learnable": "[green]learnable[/]",
         "all_pass": "[yellow]all pass[/]",
@@ -81,28 +106,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "none": "[dim]running[/]",
         "unknown": "[dim]no verdict[/]",
     }
+    rows = []
     for ts in rep.tasks:
         rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
         passed = str(ts.passed) + (f" +{ts.unknown}?" if ts.unknown else "")  # +n?: no verdict
-        t.add_row(esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs))
-    console.print(t)
+        rows.append([esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs)])
+    console.print(fit_table(TASK_COLUMNS, rows, console.width)[0])
     console.print(
         f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
         f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
         f"{', '.join(rep.no_contrast_tasks) or '-'}",
         markup=False,
     )
-    p = Table(title="pairs", title_justify="left")
-    p.add_column("kind")
-    p.add_column("pairs", justify="right")
-    for k, n in sorted(rep.by_contrast.items()):
-        p.add_row(f"contrast {esc(k)}", str(n))
-    p.add_row("[green]clean[/]", str(rep.clean_pairs))
-    for f, n in rep.by_flag.items():
-        p.add_row(_flags([f]), str(n))
-    p.add_row("stale (kept)", str(rep.stale_pairs))
-    console.print(p)
+    console.print("pairs", style="table.title")
+    kinds = [[f"contrast {esc(k)}", str(n)] for k, n in sorted(rep.by_contrast.items())]
+    kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
+    kinds.append(["stale (kept)", str(rep.stale_pairs)])
+    console.print(fit_table((Col("kind"), Col("pairs", justify="right")), kinds, console.width)[0])
     a = rep.agreement
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     console.print(
@@ -113,19 +134,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if line := loop_line(rep.loops):
         console.print(line)
     print_team(console, rep.team)
-    v = Table(title="tool-call validity by model", title_justify="left")
-    for col in ("model", "calls", "invalid", "valid rate"):
-        v.add_column(col, justify="left" if col == "model" else "right")
-    for m in rep.validity_by_model:
-        v.add_row(esc(m.model), str(m.tool_calls), str(m.invalid_tool_calls), pct(m.validity_rate))
-    console.print(v)
+    console.print("tool-call validity by model", style="table.title")
+    models = [
+        [esc(m.model), str(m.tool_calls), str(m.invalid_tool_calls), pct(m.validity_rate)]
+        for m in rep.validity_by_model
+    ]
+    cols = (Col("model"), *(Col(h, justify="right") for h in ("calls", "invalid", "valid rate")))
+    console.print(fit_table(cols, models, console.width)[0])
     if rep.by_allocation:
-        al = Table(title="pairs bought by allocation (disjoint pass/fail)", title_justify="left")
-        for col in ("allocation", "batches", "rollouts", "p/f pairs", "/1k rollouts", "/1M tokens", "best-worst"):
-            al.add_column(col, justify="left" if col == "allocation" else "right")
+        console.print("pairs bought by allocation (disjoint pass/fail)", style="table.title")
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
-        for s in rep.by_allocation:
-            al.add_row(
+        rows = [
+            [
                 esc(s.strategy),
                 str(s.batches),
                 str(s.rollouts),
@@ -133,8 +153,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 num(s.pairs_per_1k_rollouts),
                 num(s.pairs_per_mtok),
                 str(s.best_worst_pairs),
-            )
-        console.print(al)
+            ]
+            for s in rep.by_allocation
+        ]
+        console.print(fit_table(ALLOCATION_COLUMNS, rows, console.width)[0])
         for s in rep.by_allocation:
             if s.rollouts_by_status:
                 went = ", ".join(f"{k} {v}" for k, v in sorted(s.rollouts_by_status.items()))

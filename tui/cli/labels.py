@@ -102,7 +102,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     psub = pairs.add_subparsers(dest="pairs_command", metavar="ACTION", required=True)
 
-    p = psub.add_parser("list", help="pairs in review order, filtered")
+    p = psub.add_parser(
+        "list",
+        help="pairs in review order, filtered",
+        description="Pairs in review order. Below 120 columns each pair is one line: cells never wrap, "
+        "long ones end in '…', and the note/tags go first, then 'by', then contrast, flags and task (in its "
+        "middle) are cut or left out (the last line names them); pair id and verdict are always whole. From 120 "
+        "columns every column shows and a long note folds onto more lines. --json is the same at every width.",
+    )
     _add_common(p)
     p.add_argument("--task")
     p.add_argument("--batch")

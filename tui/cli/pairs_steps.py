@@ -6,9 +6,9 @@ import argparse
 
 from rich.markup import escape
 from rich.markup import escape as esc  # every value from traces or the store goes through it
-from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.fit_table import Col, fit_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
 from tui.cli.team_view import votes_cell
 
@@ -39,7 +39,33 @@ def _note_tags(note: str | None, tags: list[str]) -> str:
     parts = [escape(note)] if note else []
     if tags:
         parts.append("[cyan]" + escape(" ".join(f"#{t}" for t in tags)) + "[/]")
-    return "\n".join(parts)
+    return " ".join(parts)
+
+
+# How `pairs list` gives way on a narrow terminal (tui/cli/fit_table.py): the note goes first,
+# then the contrast's "by", then the contrast and the flags are cut; pair id and verdict stay whole.
+PAIR_COLUMNS = (
+    Col("pair"),
+    Col("task", give=5, min_width=8, middle=True),
+    Col("contrast", give=3, min_width=5),
+    Col("by", give=2, min_width=5),
+    Col("chosen > rejected", "ch > rej", give=6, min_width=7),
+    Col("flags", give=4, min_width=7),
+    Col("verdict"),
+    Col("note / tags", "note", give=1, min_width=12, wrap=True),
+)
+# `steps list`: the mark's text is cut first, then the auto flags, then the calls; the step number stays.
+STEP_COLUMNS = (
+    Col("step", justify="right"),
+    Col("calls", give=3, min_width=10),
+    Col("auto flags", give=2, min_width=6),
+    Col("mark", give=1, min_width=12, wrap=True),
+)
+
+
+def _left_out(columns: list[str]) -> None:
+    if columns:
+        console.print(f"[dim]left out: {', '.join(columns)} (too narrow; --json has all)[/]")
 
 
 @_run
@@ -56,33 +82,37 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
         _print_json([p.model_dump() | {"preferred_uid": p.preferred_uid} for p in shown])
         return 0
     mine = "" if counts.mine is None else f"; {counts.mine} waiting for your verdict"
-    t = Table(
-        title=f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})",
-        title_justify="left",
+    # The title on its own line: a table narrower than it would fold it.
+    console.print(
+        f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})", style="table.title"
     )
-    for col in ("pair", "task", "contrast", "chosen > rejected", "flags", "verdict", "note / tags"):
-        t.add_column(col, overflow="fold", no_wrap=col in ("pair", "contrast"))
 
     def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
         rid = uid.split("/", 1)[-1]
         return rid[len(task) + 2 :] if rid.startswith(task + "__") else rid
 
+    rows = []
     for p in shown:
         verdict = esc(p.verdict) if p.verdict else "[dim]-[/]"
         if len(p.verdicts) > 1:  # team review: each labeler's verdict
             verdict = votes_cell(p.verdicts)
         if p.stale:
             verdict += " [dim](stale)[/]"
-        t.add_row(
-            esc(p.pair_id),
-            esc(p.task_id),
-            f"{esc(p.contrast or '')} [dim]by {esc(p.decided_by or '')}[/]",
-            esc(f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}"),
-            _flags(p.flags),
-            verdict,
-            _note_tags(p.note, p.tags),
+        rows.append(
+            [
+                esc(p.pair_id),
+                esc(p.task_id),
+                esc(p.contrast or ""),
+                f"[dim]{esc(p.decided_by or '')}[/]",
+                esc(f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}"),
+                _flags(p.flags),
+                verdict,
+                _note_tags(p.note, p.tags),
+            ]
         )
+    t, fitted = fit_table(PAIR_COLUMNS, rows, console.width)
     console.print(t)
+    _left_out(fitted.left_out(PAIR_COLUMNS))
     if len(shown) < len(pairs):
         console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
     return 0
@@ -161,14 +191,15 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([s.model_dump() for s in steps])
         return 0
-    t = Table(title=esc(uid), title_justify="left")
-    for col in ("step", "calls", "auto flags", "mark"):
-        t.add_column(col, overflow="fold")
+    console.print(esc(uid), style="table.title")
+    rows = []
     for s in steps:
         calls = (
             ", ".join(f"{esc(c.name)}{'' if c.valid else ' [red](invalid)[/]'}" for c in s.calls) or "[dim]no call[/]"
         )
         mark = f"[red]{esc(s.mark.reason)}[/] {esc(s.mark.text or '')}" if s.mark else ""
-        t.add_row(str(s.step), calls, esc(" ".join(s.auto_flags)), mark)
+        rows.append([str(s.step), calls, esc(" ".join(s.auto_flags)), mark])
+    t, fitted = fit_table(STEP_COLUMNS, rows, console.width)
     console.print(t)
+    _left_out(fitted.left_out(STEP_COLUMNS))
     return 0

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+
+from tui.cli.fit_table import Col, fit_table
 
 if TYPE_CHECKING:  # the CLI imports labeling/ lazily (start-up time)
     from labeling.agreement import AgreementFigure, TeamAgreement
@@ -24,16 +25,14 @@ def figure_text(f: AgreementFigure | None) -> str:
 def print_team(console: Console, team: TeamAgreement | None) -> None:
     if team is None:
         return
-    t = Table(
-        title=f"agreement between labelers ({', '.join(team.labelers)}; 95% bootstrap intervals)",
-        title_justify="left",
+    console.print(
+        f"agreement between labelers ({escape(', '.join(team.labelers))}; 95% bootstrap intervals)", style="table.title"
     )
-    for col in ("over", "metric", "value", "pairs"):
-        t.add_column(col, justify="right" if col == "pairs" else "left")
+    rows: list[list[str]] = []
 
     def row(over: str, f: AgreementFigure | None) -> None:
         if f is not None:
-            t.add_row(over, f.metric, figure_text(f), str(f.pairs))
+            rows.append([escape(over), f.metric, figure_text(f), str(f.pairs)])
 
     row("overall", team.overall)
     if team.overall is not team.alpha and team.alpha is not None:
@@ -44,11 +43,12 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
         row(f"contrast {k}", f)
     for k, f in team.by_flag.items():
         row(k if k == "clean" else f"flag {k}", f)
-    console.print(t)
+    cols = (Col("over"), Col("metric"), Col("value"), Col("pairs", justify="right"))
+    console.print(fit_table(cols, rows, console.width)[0])  # borderless, like the other `stats` tables
     console.print(f"pairs with >= 2 verdicts: {team.overlapped}, of which they disagree on {team.disagreements}")
 
 
 def votes_cell(verdicts: dict[str, str]) -> str:
-    """``DISAGREE`` then ``alice confirm`` a line per labeler (markup): a pair's verdicts."""
+    """``DISAGREE alice confirm, bob flip`` (markup, one line: a row of `pairs list`): a pair's verdicts."""
     head = "[bold red]DISAGREE[/]" if len(set(verdicts.values())) > 1 else "[green]agree[/]"
-    return "\n".join([head, *(f"{escape(who)} {escape(v)}" for who, v in sorted(verdicts.items()))])
+    return head + " " + ", ".join(f"{escape(who)} {escape(v)}" for who, v in sorted(verdicts.items()))
