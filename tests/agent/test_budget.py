@@ -15,6 +15,9 @@ from tests.doubles.scripted_llm import ScriptedPolicy
 from tui.cli import main
 
 PRICES = dict(price_in=5.0, price_out=15.0)  # USD per 1M tokens
+# The budget only sees costs: "wrong_fix" rollouts cost different amounts (3 or 4 model turns)
+# and, failing, skip the reference-fix rerun a pass gets, so each runs the tests half as often.
+SCRIPT = "wrong_fix"
 
 
 def _run(suite, server, tmp_path, name, budget, **kw):
@@ -36,18 +39,19 @@ def _run(suite, server, tmp_path, name, budget, **kw):
 
 
 def test_the_budget_stops_the_batch_at_the_right_rollout(tiny_suite, scripted, tmp_path):
-    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
-    # What each rollout costs, unconstrained (one worker: the order is the plan's).
-    free = _run(tiny_suite, server, tmp_path, "free", None)
+    server = scripted(ScriptedPolicy(tiny_suite, SCRIPT))
+    # What each of the first four rollouts costs, unconstrained (one worker: the order is the
+    # plan's; rollout index outermost, so 2 rollouts per task are the first four of 3 per task).
+    free = _run(tiny_suite, server, tmp_path, "free", None, rollouts=2)
     costs = [r.outcome.cost_usd for r in free.results]
-    assert len(costs) == 6 and all(c and c > 0 for c in costs)
+    assert len(costs) == 4 and all(c and c > 0 for c in costs) and len(set(costs)) > 1
     # A limit that covers the first three rollouts and the projection of a fourth, not a fifth:
     spent3 = sum(costs[:3])
     spent4 = sum(costs[:4])
     limit = max(spent3 + spent3 / 3, spent4) + 1e-9
     assert spent4 + spent4 / 4 > limit  # so the fifth must not start
     s = _run(tiny_suite, server, tmp_path, "capped", DollarBudget(limit))
-    assert [r.rollout_id for r in s.results] == [r.rollout_id for r in free.results[:4]]
+    assert [r.rollout_id for r in s.results] == [r.rollout_id for r in free.results]
     assert [r.outcome.cost_usd for r in s.results] == pytest.approx(costs[:4])
     b = s.budget
     assert b.spent_usd == pytest.approx(spent4, abs=1e-6) and b.left_usd == pytest.approx(limit - spent4, abs=1e-6)
@@ -56,7 +60,7 @@ def test_the_budget_stops_the_batch_at_the_right_rollout(tiny_suite, scripted, t
 
 
 def test_until_one_rollout_ends_they_start_one_at_a_time(tiny_suite, scripted, tmp_path):
-    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server = scripted(ScriptedPolicy(tiny_suite, SCRIPT))
     running, peak = [0], [0]
     lock = threading.Lock()
 
@@ -74,7 +78,7 @@ def test_until_one_rollout_ends_they_start_one_at_a_time(tiny_suite, scripted, t
 
 
 def test_resumed_rollouts_count_as_spent(tiny_suite, scripted, tmp_path):
-    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server = scripted(ScriptedPolicy(tiny_suite, SCRIPT))
     first = _run(tiny_suite, server, tmp_path, "r", None, rollouts=1)
     spent = sum(r.outcome.cost_usd for r in first.results)
     again = _run(tiny_suite, server, tmp_path, "r", DollarBudget(spent * 1.01), rollouts=2)
@@ -90,7 +94,7 @@ def test_the_flag_without_prices_is_a_clear_error(tiny_suite_path, capsys):
 
 
 def test_run_prints_spent_and_left(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
-    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server = scripted(ScriptedPolicy(tiny_suite, SCRIPT))
     prices = tmp_path / "prices.json"
     prices.write_text('{"scripted": {"in": 5.0, "out": 15.0}}')
     argv = ["run", "--suite", str(tiny_suite_path), "--model", "scripted", "--base-url", server.base_url]
@@ -103,7 +107,7 @@ def test_run_prints_spent_and_left(tiny_suite, tiny_suite_path, scripted, tmp_pa
 def test_an_adaptive_batch_stops_when_the_budget_is_spent(tiny_suite, scripted, tmp_path):
     from agent.allocation import AllocationConfig
 
-    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+    server = scripted(ScriptedPolicy(tiny_suite, SCRIPT))
     free = _run(tiny_suite, server, tmp_path, "free", None, rollouts=1)
     one = max(r.outcome.cost_usd for r in free.results)
     s = _run(

@@ -16,6 +16,8 @@ Shipped scripts (``SCRIPTS``), mimicking what real models do on a bug-fixing sui
 - ``tamper``: rewrites the test file so it passes, and finishes (the final run catches it).
 - ``never_finish``: keeps reading and listing until ``max_iters`` stops it.
 - ``summary_only``: calls ``finish`` at once, claiming a fix it never made.
+- ``quick_fix``: reads the file, writes the reference fix, finishes without running the
+  tests (a pass for tests that only need passes: one test run fewer than ``clean``).
 
 ``ScriptedPolicy(suite, "clean")`` plays one script; ``MixedPolicy(suite, pass_prob=0.5 or
 {task_id: p}, plan={(task_id, seed): script})`` picks a passing or failing script per
@@ -205,6 +207,16 @@ def script_clean(f: TaskFacts, rng: random.Random) -> list[Message]:
     return out + _fix_steps(f, len(out) + 1)
 
 
+def script_quick_fix(f: TaskFacts, rng: random.Random) -> list[Message]:
+    out = [assistant(1, ("read_file", {"rel_path": f.bug_file}))]
+    out += [
+        assistant(2 + i, ("write_file", {"rel_path": p, "content": c}))
+        for i, (p, c) in enumerate(sorted(f.fix_files.items()))
+    ]
+    out.append(_finish(len(out) + 1, f"Fixed the bug in {f.bug_file}.", [f"{p}: fixed" for p in sorted(f.fix_files)]))
+    return out
+
+
 def script_wandering(f: TaskFacts, rng: random.Random) -> list[Message]:
     name = Path(f.bug_file).stem
     out = [
@@ -282,6 +294,7 @@ SCRIPTS: dict[str, Script] = {
     "tamper": script_tamper,
     "never_finish": script_never_finish,
     "summary_only": script_summary_only,
+    "quick_fix": script_quick_fix,
 }
 PASSING = ("clean", "wandering", "invalid_then_recover")
 FAILING = ("wrong_fix", "summary_only", "tamper", "never_finish")

@@ -13,6 +13,12 @@ from tests.doubles.model_policies import ModelsPolicy
 from tui.cli import main
 
 
+def _models(suite, probs):
+    # Only passes and fails count here: a pass without its own test run and a fail that runs
+    # the tests once keep each rollout to the test runs its verdict needs.
+    return ModelsPolicy(suite, probs, passing=("quick_fix",), failing=("summary_only",))
+
+
 def _compare(server, *extra):
     return main(
         [
@@ -39,7 +45,7 @@ def _compare(server, *extra):
 def test_compare_runs_both_models_then_reuses_them(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
     # fix_gcd: the tuned model fixes what the base never does; fix_largest: both always pass
     probs = {"base": {"fix_gcd": 0.0, "fix_largest": 1.0}, "tuned": {"fix_gcd": 1.0, "fix_largest": 1.0}}
-    server = scripted(ModelsPolicy(tiny_suite, probs))
+    server = scripted(_models(tiny_suite, probs))
     runs = tmp_path / "runs"
     rc = _compare(
         server, "--suite", str(tiny_suite_path), "--trace-dir", str(runs), "--price-in", "1", "--price-out", "1"
@@ -83,7 +89,7 @@ def test_compare_runs_both_models_then_reuses_them(tiny_suite, tiny_suite_path, 
 
 def test_identical_models_differ_by_nothing_beyond_noise(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
     probs = {"base": 0.5, "tuned": 0.5}
-    server = scripted(ModelsPolicy(tiny_suite, probs))
+    server = scripted(_models(tiny_suite, probs))
     rc = _compare(
         server, "--suite", str(tiny_suite_path), "--trace-dir", str(tmp_path / "runs"), "--json", "--no-noise"
     )

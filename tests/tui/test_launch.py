@@ -12,7 +12,9 @@ from tui.widgets.prompt import ConfirmModal
 
 async def test_launch_from_runs_form_and_follow_live(tmp_path, traces, make_app):
     suite_path = write_tiny_suite(tmp_path / "suite")
-    server, gate = gated_server(suite_path, "wandering", hold_at=3)  # held mid-way: the test sees it running
+    # Held mid-way (two calls made, the finish to come): the test sees it running. quick_fix
+    # passes without running the tests itself, so the batch's two rollouts run them least.
+    server, gate = gated_server(suite_path, "quick_fix", hold_at=3)
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
@@ -53,7 +55,7 @@ async def test_launch_form_refuses_bad_input(traces, make_app):
 
 async def test_cancel_then_resume_a_launched_batch(tmp_path, traces, make_app):
     suite_path = write_tiny_suite(tmp_path / "suite")
-    server, gate = gated_server(suite_path)
+    server, gate = gated_server(suite_path, "quick_fix")  # held after its first call; passes with 2 test runs
     try:
         app = make_app(traces, start="runs")
         async with app.run_test(size=(120, 40)) as pilot:
