@@ -94,7 +94,7 @@ class ReviewQueue:
             pair = pair_id if isinstance(pair_id, PairRow) else self.pair(pair_id)
         except NotFound:
             pair = None
-        total = _queue_length(counts or self.counts(f), f)
+        total = queue_length(counts or self.counts(f), f)
         if pair is None or not _matches(pair, f):
             return -1, total
         return self._db.queue_position(f.model_dump(), _key(pair)), total
@@ -133,10 +133,6 @@ def _key(p: PairRow | tuple | None) -> tuple | None:
 
 def queue_length(c: QueueCounts, f: PairFilter) -> int:
     """How many pairs the filter's queue holds, from its counts."""
-    return _queue_length(c, f)
-
-
-def _queue_length(c: QueueCounts, f: PairFilter) -> int:
     if f.verdict == "unlabeled":
         return c.remaining if c.mine is None else c.mine
     if f.verdict == "labeled":

@@ -7,9 +7,9 @@ committed when the call returns.
 
 from __future__ import annotations
 
+from labeling.queue import queue_length
 from tui.screens.pairs_filter import FILTER_HINT, FilterError, filter_text, parse_filter
 from tui.screens.pairs_host import PairsHost
-from tui.screens.pairs_queue import _queue_length
 from tui.widgets.prompt import PromptModal
 
 NEXT_VIEW = {"unified": "split", "split": "ab", "ab": "unified"}
@@ -43,7 +43,7 @@ class PairActions(PairsHost):
         if self.index + 1 < len(self.queue):
             self.index += 1
         else:
-            left = _queue_length(self.store.counts(self.state.pair_filter), self.state.pair_filter)
+            left = queue_length(self.store.counts(self.state.pair_filter), self.state.pair_filter)
             overall = self.store.counts().remaining
             if left and self.state.pair_filter.verdict == "unlabeled":
                 msg = f"End of this queue: {left} pair(s) you skipped are still in it. s or n again wraps to them."

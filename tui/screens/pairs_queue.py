@@ -15,6 +15,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from labeling.pairs import queue_key
+from labeling.queue import queue_length
 from labeling.records import PairFilter, PairRow, QueueCounts
 from labeling.store import NotFound
 from tui.screens.queue_host import QueueHost
@@ -144,7 +145,7 @@ class QueueFlow(QueueHost):
                 self._recount(f, self.pair, self._gone, (pid, f, self.state.store_version, self._verdicts_seen))
             return self._counted[1]
         if self._gone or self.pair is None:
-            return -1, _queue_length(counts or self.store.counts(f), f)
+            return -1, queue_length(counts or self.store.counts(f), f)
         return self.store.queue_position(self.pair, f, counts)
 
     def _counted_by_key(self, f: PairFilter) -> bool:
@@ -154,7 +155,7 @@ class QueueFlow(QueueHost):
     @work(thread=True, exclusive=True, group="pairs-count", exit_on_error=False)
     def _recount(self, f: PairFilter, pair: PairRow | None, gone: bool, stamp: tuple) -> None:
         if gone or pair is None:
-            figures = (-1, _queue_length(self.store.counts(f), f))
+            figures = (-1, queue_length(self.store.counts(f), f))
         else:
             figures = self.store.queue_position(pair, f)
         if not get_current_worker().is_cancelled:
@@ -181,13 +182,3 @@ class QueueFlow(QueueHost):
 
 def _key(p: PairRow) -> tuple:
     return queue_key(p)
-
-
-def _queue_length(c: QueueCounts, f: PairFilter) -> int:
-    if f.verdict == "unlabeled":
-        return c.remaining if c.mine is None else c.mine
-    if f.verdict == "labeled":
-        return c.labeled
-    if f.verdict in ("confirm", "flip", "discard"):
-        return getattr(c, f.verdict)
-    return c.total
