@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from labeling.errors import NotFound
 from labeling.pairs import queue_key
-from labeling.records import VERDICTS, PairFilter, PairRow, QueueCounts
+from labeling.records import NARROWING_FIELDS, VERDICTS, PairFilter, PairRow, QueueCounts
 from labeling.team_sql import team_queue
 
 
@@ -117,10 +117,7 @@ def _counts(by: dict[str, int], mine: int | None) -> QueueCounts:
 def counts_whole_queue(f: PairFilter) -> bool:
     """Whether ``counts(f)`` is ``counts()`` (the filter narrows by verdict only)."""
     g = f.model_dump()
-    return not (f.include_stale or team_queue(g) or any(g.get(k) for k in _NARROWING))
-
-
-_NARROWING = ("task_id", "batch_id", "contrast", "flag", "tag", "text", "disagree")
+    return not (f.include_stale or team_queue(g) or any(g.get(k) for k in NARROWING_FIELDS))
 
 
 def _key(p: PairRow | tuple | None) -> tuple | None:

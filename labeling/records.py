@@ -206,6 +206,11 @@ class PairFilter(_Row):
     disagree: bool = False
 
 
+# The PairFilter fields that narrow the queue beyond its verdict and stale parts (the whole
+# queue is counted from counters when none is set).
+NARROWING_FIELDS = ("task_id", "batch_id", "contrast", "flag", "tag", "text", "disagree")
+
+
 class QueueCounts(_Row):
     total: int = 0
     labeled: int = 0

@@ -21,6 +21,7 @@ from typing import Any
 
 from labeling.errors import NotFound
 from labeling.pairs import CONTRAST_RANK
+from labeling.records import NARROWING_FIELDS
 from labeling.team_sql import (
     TEAM_COLUMNS,
     TEAM_SCHEMA,
@@ -208,7 +209,7 @@ def key_sql(key: tuple, pinned: dict[str, Any], op: str) -> tuple[str, list[Any]
 
 
 def _unfiltered(f: dict[str, Any]) -> bool:
-    return not any(f.get(k) for k in ("task_id", "batch_id", "contrast", "flag", "tag", "text", "disagree"))
+    return not any(f.get(k) for k in NARROWING_FIELDS)
 
 
 class SqlitePairs:
