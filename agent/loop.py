@@ -38,6 +38,8 @@ from agent.trace import (
     ToolCallEvent,
     ToolResultEvent,
     TraceWriter,
+    derive_state,
+    not_judged,
 )
 from agent.workspace import Workspace
 
@@ -305,6 +307,7 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
     )
     if stop == "loop":
         out.saved = project_savings(tally.usage, cfg.max_iters, cfg.price_in, cfg.price_out)
+    out.state = derive_state(stop, out)  # refined below once the final run has judged it
     if ws is None:
         return out
     try:
@@ -318,6 +321,7 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             out.tampered_paths = list(tampered)
             out.tests_tampered = bool(tampered or result.tamper)
             out.tests_passed = bool(result.passed) and not out.tests_tampered
+            out.state = derive_state(stop, out)
             if tally.final is not None:
                 emit(
                     FinalEvent,
@@ -328,6 +332,8 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
                 )
     except Exception as exc:
         emit(ErrorEvent, type=type(exc).__name__, message=f"final test run: {exc}"[:2000])
+        # An infrastructure failure is never blamed on the rollout: not judged, with why.
+        out.state = not_judged("error", f"final test run: {type(exc).__name__}: {exc}"[:500])
     return out
 
 

@@ -148,7 +148,74 @@ class Savings(_Model):
     cost_usd: float | None = None  # None when no price is known for the model
 
 
+# The rollout state (docs/ARCHITECTURE.md, Rollout state): what a rollout is worth as evidence.
+# A judged rollout has a verdict; only judged rollouts enter pairs, pass rates, calibration,
+# compare and exports. The rest are counted and shown by reason. Added after version 1,
+# additively: older traces carry no ``state`` and map onto one in ``rollout_state``.
+Verdict = Literal["pass", "fail", "tampered", "suspect"]
+NotJudgedReason = Literal[
+    "cancelled",  # stopped by a person or a batch cancel before its verdict
+    "interrupted",  # its process died (no rollout_end and the batch is not alive)
+    "error",  # an infrastructure or provider failure: not the rollout's doing
+    "budget",  # never ran, or stopped, because the batch's budget was spent
+    "diverged",  # a replay that left its recording
+    "corrupt",  # the trace cannot be read as a rollout
+    "no_verdict",  # imported from a source that never evaluated it
+]
+RolloutStatus = Literal["running", "judged", "probe", "not_judged"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "tampered", "suspect")
+NOT_JUDGED_REASONS: tuple[NotJudgedReason, ...] = (
+    "cancelled",
+    "interrupted",
+    "error",
+    "budget",
+    "diverged",
+    "corrupt",
+    "no_verdict",
+)
+
+
+class RolloutState(_Model):
+    """Running; judged with a verdict; a cheat probe (with the verdict its impossible task got);
+    or not judged, with the reason. ``detail`` says why in words (the sandbox's error, the
+    SUSPECT reasons) for screens; it never changes what the state counts as."""
+
+    status: RolloutStatus
+    verdict: Verdict | None = None  # set when judged or probe
+    reason: NotJudgedReason | None = None  # set when not_judged
+    detail: str = ""
+
+    @property
+    def judged(self) -> bool:
+        return self.status == "judged"
+
+    @property
+    def label(self) -> str:
+        """What a screen prints: PASS, FAIL, TAMPERED, SUSPECT, PROBE PASS, running, cancelled..."""
+        if self.status == "judged" and self.verdict:
+            return self.verdict.upper()
+        if self.status == "probe":
+            return f"PROBE {(self.verdict or 'fail').upper()}"
+        if self.status == "running":
+            return "running"
+        return (self.reason or "not judged").replace("_", " ")
+
+
+RUNNING = RolloutState(status="running")
+
+
+def judged(verdict: Verdict, detail: str = "") -> RolloutState:
+    return RolloutState(status="judged", verdict=verdict, detail=detail)
+
+
+def not_judged(reason: NotJudgedReason, detail: str = "") -> RolloutState:
+    return RolloutState(status="not_judged", reason=reason, detail=detail)
+
+
 class Outcome(_Model):
+    # The rollout's state as its writer judged it. None in traces written before the state
+    # existed: read it through ``rollout_state``, never this field directly.
+    state: RolloutState | None = None
     tests_passed: bool = False
     # False when no verdict exists (an imported trajectory its source never evaluated):
     # tests_passed then means nothing, and the rollout never forms a pass/fail pair.
@@ -224,6 +291,34 @@ Event = Annotated[
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def rollout_state(end: RolloutEnd | None, *, alive: bool = True) -> RolloutState:
+    """The one reading of a rollout's state, for new traces and old. ``end`` is the trace's
+    ``rollout_end`` (None while it runs, or if its writer died); ``alive`` says whether the
+    writer can still be running (its batch's lock is held): a trace with no end in a dead
+    batch was interrupted, not running."""
+    if end is None:
+        return RUNNING if alive else not_judged("interrupted", "the trace ends without rollout_end")
+    if end.outcome.state is not None:
+        return end.outcome.state
+    return derive_state(end.stop_reason, end.outcome)
+
+
+def derive_state(stop: str, o: Outcome) -> RolloutState:
+    """The state a stop reason and an outcome's fields mean: how a writer sets ``state``, and
+    how a trace from before the state existed is read."""
+    if stop == "cancelled":
+        return not_judged("cancelled")
+    if stop == "diverged":
+        return not_judged("diverged")
+    if stop == "error":
+        return not_judged("error")
+    if not o.verdict_known:
+        return not_judged("no_verdict")
+    if o.tests_tampered:
+        return judged("tampered", ", ".join(o.tampered_paths))
+    return judged("pass" if o.tests_passed else "fail")
 
 
 def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:
