@@ -125,7 +125,7 @@ class StudioApp(App):
         # competes for the interpreter) follows a moment later, once per burst of writes.
         screen = self._active_screen()
         if isinstance(screen, StudioScreen):
-            screen.traces_changed(msg.paths)
+            screen.notice_traces_changed(msg.paths)
         if not self._ingest_soon:
             self._ingest_soon = True
             self.set_timer(INGEST_AFTER_CHANGE_S, self._ingest_after_change)

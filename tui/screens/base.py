@@ -32,6 +32,22 @@ class StudioScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._seen_version = -1
+        # Trace changes that arrive before the screen has composed its widgets wait here,
+        # then are delivered once (a live batch can write while the studio starts).
+        self._held_paths: set[Path] | None = set()
+
+    def notice_traces_changed(self, paths: set[Path]) -> None:
+        """The app's one way in for trace changes: held until mounted, then delivered."""
+        if self._held_paths is not None:
+            self._held_paths |= paths
+            return
+        self.traces_changed(paths)
+
+    def on_mount(self) -> None:
+        # Textual calls each class's on_mount, the subclass's first: by now its widgets exist.
+        held, self._held_paths = self._held_paths, None
+        if held:
+            self.traces_changed(held)
 
     @property
     def studio(self) -> StudioApp:
