@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import events, on
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
@@ -43,8 +44,9 @@ class StudioScreen(Screen):
             return
         self.traces_changed(paths)
 
-    def on_mount(self) -> None:
-        # Textual calls each class's on_mount, the subclass's first: by now its widgets exist.
+    @on(events.Mount)
+    def _deliver_held_changes(self) -> None:
+        # Textual runs the subclass's Mount handlers before this base one: its widgets exist.
         held, self._held_paths = self._held_paths, None
         if held:
             self.traces_changed(held)
