@@ -51,7 +51,7 @@ def test_yes_imports_into_the_folder_and_the_studio_opens_on_it(foreign: Path, o
 
 def test_no_leaves_the_folder_alone_and_says_how(foreign: Path) -> None:
     out = io.StringIO()
-    assert not offer_import(foreign, "ask", lambda q: False, Console(file=out, width=200))
+    assert not offer_import(foreign, "ask", lambda q: False, Console(file=out, width=400))
     assert find_batches(foreign) == []
     assert f"repo-agent import {foreign} --out {foreign / 'imported'}" in out.getvalue()
 
