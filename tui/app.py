@@ -34,6 +34,7 @@ from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
 from tui.state import StudioState
+from tui.widgets.prompt import ConfirmModal
 
 INGEST_AFTER_CHANGE_S = 0.2
 
@@ -56,7 +57,8 @@ class StudioApp(App):
         *(Binding(s.key, f"goto('{s.mode}')", s.title, key_display=s.key.upper(), show=False) for s in SCREENS),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "back", "Back", show=False),
-        Binding("ctrl+q", "quit", "Quit", show=False),
+        # The id keeps the name a keymap knows ("everywhere.quit"); the action asks first mid-batch.
+        Binding("ctrl+q", "quit_studio", "Quit", show=False, id="everywhere.quit"),
     ]
 
     def __init__(
@@ -327,6 +329,21 @@ class StudioApp(App):
             return None
         self.state.rollout_uid = uid
         return uid
+
+    def action_quit_studio(self) -> None:
+        """Quit; while a batch launched here still runs, ask first (quitting cancels it)."""
+        running = len(self.state.running_batches)
+        if not running:
+            self.exit()
+            return
+        what = "a batch" if running == 1 else f"{running} batches"
+        self.push_screen(
+            ConfirmModal(
+                f"Quit while {what} launched here still runs?",
+                "Its running rollouts end as cancelled; `R` on Runs resumes the rest later.",
+            ),
+            lambda yes: self.exit() if yes else None,
+        )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
