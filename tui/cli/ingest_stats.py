@@ -7,7 +7,7 @@ import argparse
 from rich.markup import escape as esc  # every value from traces or the store goes through it
 
 from tui.cli.errors import UserError
-from tui.cli.fit_table import Col, fit_table
+from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
 from tui.cli.team_view import print_team
 
@@ -112,7 +112,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
         passed = str(ts.passed) + (f" +{ts.unknown}?" if ts.unknown else "")  # +n?: no verdict
         rows.append([esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs)])
-    console.print(fit_table(TASK_COLUMNS, rows, console.width)[0])
+    print_table(console, TASK_COLUMNS, rows)
     console.print(
         f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
         f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
@@ -123,7 +123,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     kinds = [[f"contrast {esc(k)}", str(n)] for k, n in sorted(rep.by_contrast.items())]
     kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
     kinds.append(["stale (kept)", str(rep.stale_pairs)])
-    console.print(fit_table((Col("kind"), Col("pairs", justify="right")), kinds, console.width)[0])
+    print_table(console, (Col("kind"), Col("pairs", justify="right")), kinds)
     a = rep.agreement
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     console.print(
@@ -140,7 +140,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         for m in rep.validity_by_model
     ]
     cols = (Col("model"), *(Col(h, justify="right") for h in ("calls", "invalid", "valid rate")))
-    console.print(fit_table(cols, models, console.width)[0])
+    print_table(console, cols, models)
     if rep.by_allocation:
         console.print("pairs bought by allocation (disjoint pass/fail)", style="table.title")
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
@@ -156,7 +156,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             ]
             for s in rep.by_allocation
         ]
-        console.print(fit_table(ALLOCATION_COLUMNS, rows, console.width)[0])
+        print_table(console, ALLOCATION_COLUMNS, rows)
         for s in rep.by_allocation:
             if s.rollouts_by_status:
                 went = ", ".join(f"{k} {v}" for k, v in sorted(s.rollouts_by_status.items()))

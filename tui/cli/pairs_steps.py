@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.markup import escape as esc  # every value from traces or the store goes through it
 
 from tui.cli.errors import UserError
-from tui.cli.fit_table import Col, fit_table
+from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
 from tui.cli.team_view import votes_cell
 
@@ -110,8 +110,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
                 _note_tags(p.note, p.tags),
             ]
         )
-    t, fitted = fit_table(PAIR_COLUMNS, rows, console.width)
-    console.print(t)
+    fitted = print_table(console, PAIR_COLUMNS, rows)
     _left_out(fitted.left_out(PAIR_COLUMNS))
     if len(shown) < len(pairs):
         console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
@@ -199,7 +198,6 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
         )
         mark = f"[red]{esc(s.mark.reason)}[/] {esc(s.mark.text or '')}" if s.mark else ""
         rows.append([str(s.step), calls, esc(" ".join(s.auto_flags)), mark])
-    t, fitted = fit_table(STEP_COLUMNS, rows, console.width)
-    console.print(t)
+    fitted = print_table(console, STEP_COLUMNS, rows)
     _left_out(fitted.left_out(STEP_COLUMNS))
     return 0

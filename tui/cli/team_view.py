@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from tui.cli.fit_table import Col, fit_table
+from tui.cli.fit_table import Col, print_table
 
 if TYPE_CHECKING:  # the CLI imports labeling/ lazily (start-up time)
     from labeling.agreement import AgreementFigure, TeamAgreement
@@ -44,7 +44,7 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
     for k, f in team.by_flag.items():
         row(k if k == "clean" else f"flag {k}", f)
     cols = (Col("over"), Col("metric"), Col("value"), Col("pairs", justify="right"))
-    console.print(fit_table(cols, rows, console.width)[0])  # borderless, like the other `stats` tables
+    print_table(console, cols, rows)  # borderless, like the other `stats` tables
     console.print(f"pairs with >= 2 verdicts: {team.overlapped}, of which they disagree on {team.disagreements}")
 
 
