@@ -35,6 +35,7 @@ from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
 from tui.state import StudioState
 from tui.widgets.prompt import ConfirmModal
+from tui.words import count
 
 INGEST_AFTER_CHANGE_S = 0.2
 
@@ -271,7 +272,7 @@ class StudioApp(App):
         if msg.finished:
             self.state.running_batches.pop(msg.batch_id, None)
             self.state.rollout_cancels.pop(msg.batch_id, None)
-            note = f"batch {msg.batch_id}: {msg.done}/{msg.total} rollouts"
+            note = f"batch {msg.batch_id}: {msg.done}/{count(msg.total, 'rollout')}"
             self.notify(
                 note + (f" — {msg.error}" if msg.error else ""),
                 title="Batch ended",

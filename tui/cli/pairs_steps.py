@@ -11,6 +11,7 @@ from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
 from tui.cli.team_view import votes_cell
+from tui.words import count
 
 
 def _filter(args: argparse.Namespace):
@@ -84,7 +85,8 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     mine = "" if counts.mine is None else f"; {counts.mine} waiting for your verdict"
     # The title on its own line: a table narrower than it would fold it.
     console.print(
-        f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})", style="table.title"
+        f"{count(len(pairs), 'pair')} ({counts.labeled} labeled, {counts.remaining} remaining{mine})",
+        style="table.title",
     )
 
     def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
@@ -162,7 +164,7 @@ def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
         _print_json(rep.model_dump_json(indent=2))
         return 0
     console.print(
-        f"{rep.strategy} ({','.join(rep.score_order)}): {rep.pairs} pairs, {rep.new_pairs} new, "
+        f"{rep.strategy} ({','.join(rep.score_order)}): {count(rep.pairs, 'pair')}, {rep.new_pairs} new, "
         f"{rep.stale_pairs} now stale; by contrast {rep.by_contrast}; flags {rep.by_flag}; "
         f"no contrast: {', '.join(rep.no_contrast_tasks) or '-'}",
         markup=False,

@@ -14,6 +14,7 @@ import sys
 from rich.console import Console
 
 from tui.cli.labels import _add_common, _ingest, _open, _run
+from tui.words import count
 
 console = Console(highlight=False)
 
@@ -43,7 +44,10 @@ def cmd_team(args: argparse.Namespace) -> int:
         f"adjudicator {s.adjudicator or '- (none: exports settle by majority)'}",
         markup=False,
     )
-    console.print(f"{labeler}'s queue: {mine} pairs; adjudication queue (disagree): {adjudicate} pairs", markup=False)
+    console.print(
+        f"{labeler}'s queue: {count(mine, 'pair')}; adjudication queue (disagree): {count(adjudicate, 'pair')}",
+        markup=False,
+    )
     return 0
 
 

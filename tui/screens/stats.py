@@ -16,6 +16,7 @@ from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
 from tui.widgets.models_view import ModelsView
 from tui.widgets.team_agreement import team_table
+from tui.words import count
 
 BAR = 30
 
@@ -56,7 +57,7 @@ def render_report(r, width: int = 120) -> Group:
         f" · {len(r.tasks)} tasks · {len(r.learnable_tasks)} in the learnable band "
         f"{int(r.band[0] * 100)}–{int(r.band[1] * 100)}%"
     )
-    head.append(f" · {r.pairs} pairs ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}")
+    head.append(f" · {count(r.pairs, 'pair')} ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}")
     head.append(
         f"\n tokens {fmt_tokens(r.tokens_in)} in / {fmt_tokens(r.tokens_out)} out · cost {fmt_cost(r.cost_usd)}"
     )

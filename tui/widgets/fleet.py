@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Static
 
 from tui.live_trace import LiveTrace
 from tui.state import fmt_cost, fmt_duration, fmt_tokens
+from tui.words import count
 
 if TYPE_CHECKING:
     from tui.app import StudioApp
@@ -188,7 +189,7 @@ class FleetView(Vertical):
         return line
 
     def _draw(self, now: float) -> None:
-        head = Text(f" Fleet: {len(self.rows)} live rollouts", style="bold")
+        head = Text(f" Fleet: {count(len(self.rows), 'live rollout')}", style="bold")
         alerts = sum(1 for r in self.rows if r.alert)
         if alerts:
             head.append(f" · {alerts} need attention", style="bold red")
