@@ -3,13 +3,13 @@ files and fine-tuning API (tests/doubles/fake_together.py); no network, a fake k
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import hashlib
 import json
-import os
 import signal
-import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,6 @@ from tests.exports.conftest import Spec
 from tui.cli import main
 
 FAKE_KEY = "tg-fake-key-for-finetune-tests-9f8e7d"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -155,27 +154,24 @@ def test_a_job_that_ends_in_error(dpo, together, tmp_path, capsys) -> None:
 
 def test_ctrl_c_detaches_and_follow_picks_up_again(dpo, together, tmp_path, capsys) -> None:
     together.hold_at = 1  # the job stays "running" until released
-    cmd = [sys.executable, "-m", "tui.cli", "finetune", str(dpo), "--model", KNOWN_MODEL, "--yes"]
-    proc = subprocess.Popen(
-        [*cmd, "--poll-seconds", "0.05"],
-        cwd=REPO,
-        env={**os.environ, "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+
+    def press_ctrl_c() -> None:
+        if together.held.wait(timeout=120):
+            _thread.interrupt_main(signal.SIGINT)  # as the terminal's Ctrl-C: SIGINT to the main thread
+
+    presser = threading.Thread(target=press_ctrl_c, daemon=True)
+    presser.start()
     try:
-        assert together.held.wait(timeout=120), "the job never reached running"
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        out, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
+        code = finetune(dpo, "--yes", "--poll-seconds", "0.01")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped `repo-agent finetune` instead of detaching")
+    presser.join(timeout=120)
+    captured = capsys.readouterr()
+    assert code == 130, captured.err
     assert (
         f"detached: ft-0001 keeps running on Together. Follow it again: repo-agent jobs {tmp_path} follow ft-0001"
-        in out
+        in captured.out
     )
-    assert "Traceback" not in err
     assert [j.status for j in stored_jobs(tmp_path)] == ["running"]
     assert ("POST", "/v1/fine-tunes/ft-0001/cancel") not in together.calls()  # detaching never cancels
 
