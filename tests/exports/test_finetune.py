@@ -6,6 +6,7 @@ from __future__ import annotations
 import _thread
 import argparse
 import hashlib
+import io
 import json
 import signal
 import sys
@@ -134,13 +135,23 @@ def test_refused_when_together_says_the_account_may_not_proceed(dpo, together, t
 
 
 def test_no_yes_without_a_terminal_refuses_rather_than_spends(dpo, together, tmp_path, capsys, monkeypatch) -> None:
-    import io
-
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # piped input is not a person saying yes
     assert finetune(dpo) == 2
     err = capsys.readouterr().err
     assert "no terminal to confirm on (estimated $4.20); pass --yes" in err
     assert ("POST", "/v1/fine-tunes") not in together.calls() and stored_jobs(tmp_path) == []
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))  # a person at a terminal says no
+    assert finetune(dpo) == 1
+    assert "Launch this job for about $4.20? [y/N]" in capsys.readouterr().out
+    assert ("POST", "/v1/fine-tunes") not in together.calls() and stored_jobs(tmp_path) == []
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))  # ... and then yes
+    assert finetune(dpo, "--detach") == 0
+    assert [j.job_id for j in stored_jobs(tmp_path)] == ["ft-0001"]
 
 
 def test_a_job_that_ends_in_error(dpo, together, tmp_path, capsys) -> None:

@@ -177,5 +177,5 @@ def _confirmed(args: argparse.Namespace, plan) -> bool:
     price = price_text(plan.estimate.price_usd)
     if not sys.stdin.isatty():
         raise UserError(f"not launched: no terminal to confirm on (estimated {price}); pass --yes to launch")
-    answer = console.input(f"Launch this job for about {price}? [y/N] ")
+    answer = console.input(f"Launch this job for about {price}? [y/N] ", markup=False)
     return answer.strip().lower() in ("y", "yes")
