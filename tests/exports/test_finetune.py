@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from exports import DpoOptions, export_dpo
+from exports import DpoOptions, SftOptions, export_dpo, export_sft
 from labeling.store import LabelStore
 from tests.doubles.fake_together import KNOWN_MODEL, FakeTogether
 from tests.exports.conftest import Spec
@@ -103,16 +103,28 @@ def test_happy_path_prices_launches_follows_and_records_the_labels(dpo, together
 
     # The same file again: its upload is reused (Together is asked that it still has it).
     together.requests.clear()
-    assert finetune(dpo, "--yes", "--detach") == 0
+    assert finetune(dpo, "--yes", "--detach", "--validation", str(dpo)) == 0
     assert "file-0001 (reused" in capsys.readouterr().out
     assert ("POST", "/v1/files") not in together.calls() and ("GET", "/v1/files/file-0001") in together.calls()
+    second = together.bodies("/v1/fine-tunes")[0]
+    assert second["validation_file"] == "file-0001" and second["n_evals"] == 4
 
     assert main(["jobs", str(tmp_path), "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
-    assert [j["job_id"] for j in listed] == ["ft-0002", "ft-0001"] or {j["job_id"] for j in listed} == {
-        "ft-0001",
-        "ft-0002",
-    }
+    listed = {j["job_id"]: j for j in json.loads(capsys.readouterr().out)}
+    assert set(listed) == {"ft-0001", "ft-0002"} and listed["ft-0002"]["validation_file_id"] == "file-0001"
+    assert listed["ft-0001"]["verdicts"]["lines"][0]["verdict"] == "confirm"
+
+
+def test_an_sft_export_launches_as_sft(env, together, tmp_path, capsys) -> None:
+    env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+    sft = tmp_path / "sft.jsonl"
+    export_sft(env.store, sft, SftOptions())
+    assert finetune(sft, "--yes", "--detach") == 0
+    req = together.bodies("/v1/fine-tunes")[0]
+    assert req["training_method"] == {"method": "sft", "train_on_inputs": "auto"}
+    assert [(j.method, j.verdicts["examples"]) for j in stored_jobs(tmp_path)] == [("sft", 1)]
+    assert finetune(sft, "--yes", "--dpo-beta", "0.1") == 2
+    assert "--dpo-beta is for DPO files only" in capsys.readouterr().err
 
 
 def test_refused_over_budget_before_any_job(dpo, together, tmp_path, capsys) -> None:
@@ -226,6 +238,9 @@ def test_refusals_before_anything_is_sent(dpo, together, tmp_path, capsys, monke
     assert finetune(bare, "--yes") == 2
     assert "has no export sidecar" in capsys.readouterr().err
     monkeypatch.delenv("TOGETHER_API_KEY")
+    dpo.write_text(dpo.read_text()[:-1])  # as exported again
+    assert finetune(dpo, "--yes") == 2
+    assert "TOGETHER_API_KEY is not set" in capsys.readouterr().err
     assert main(["jobs", str(tmp_path), "follow", "ft-0001"]) == 2
     assert "no fine-tuning job ft-0001" in capsys.readouterr().err
     assert together.calls("POST", "/v1/fine-tunes") == []
