@@ -288,3 +288,43 @@ class LabelEvent(_Row):
 
 def step_target(uid: str, step: int) -> str:
     return f"{uid}#{step}"
+
+
+# A fine-tuning job's status as Together reports it; the last three are final.
+JOB_FINAL: tuple[str, ...] = ("completed", "error", "cancelled")
+
+
+class UploadRow(_Row):
+    """A training file uploaded to Together: reused by its bytes' sha256."""
+
+    sha256: str
+    file_id: str
+    filename: str = ""
+    bytes: int = 0
+    uploaded_at: str = ""
+
+
+class JobRow(_Row):
+    """A fine-tuning job launched from an export, and the labels it was trained on."""
+
+    job_id: str
+    created_at: str
+    updated_at: str = ""
+    status: str  # pending, queued, running, ..., completed | error | cancelled (JOB_FINAL)
+    base_model: str
+    method: str  # sft | dpo
+    output_model: str | None = None  # the fine-tuned model's name, once Together names it
+    training_file: str = ""  # the local path it was launched from
+    file_sha256: str = ""
+    training_file_id: str = ""
+    validation_file_id: str | None = None
+    sidecar: str = ""  # the export's NAME.meta.json
+    sidecar_sha256: str = ""
+    options: dict = Field(default_factory=dict)  # epochs, learning rate, lora, suffix, ...
+    estimate: dict = Field(default_factory=dict)  # Together's price estimate when launched
+    verdicts: dict = Field(default_factory=dict)  # the sidecar's verdict counts and its lines' pairs / rollouts
+    labeler: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.status in JOB_FINAL

@@ -21,8 +21,10 @@ from labeling.sqlite_pairs import SqlitePairs, migrate
 from labeling.sqlite_schema import (
     _SCHEMA,
     FILE_COLUMNS,
+    JOB_COLUMNS,
     ROLLOUT_COLUMNS,
     SCHEMA_VERSION,
+    UPLOAD_COLUMNS,
     _add_missing_columns,
     _split_sql,
 )
@@ -123,6 +125,26 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         with self.write():
             self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(items.items()))
 
+    # ------------------------------------------------------------------ fine-tuning
+    def save_upload(self, row: dict[str, Any]) -> None:
+        with self.write():
+            self._conn.execute(_upsert("finetune_uploads", "sha256", tuple(row)), tuple(row.values()))
+
+    def upload_rows(self, sha256: str) -> list[dict[str, Any]]:
+        return self._dicts("finetune_uploads", UPLOAD_COLUMNS, "WHERE sha256 = ?", (sha256,))
+
+    def save_job(self, row: dict[str, Any]) -> None:
+        with self.write():
+            self._conn.execute(_upsert("finetune_jobs", "job_id", tuple(row)), tuple(row.values()))
+
+    def job_rows(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        if job_id is not None:
+            return self._dicts("finetune_jobs", JOB_COLUMNS, "WHERE job_id = ?", (job_id,))
+        return self._dicts("finetune_jobs", JOB_COLUMNS, "ORDER BY created_at DESC, job_id")
+
+    def _dicts(self, table: str, cols: tuple[str, ...], tail: str, params: tuple = ()) -> list[dict[str, Any]]:
+        return [dict(zip(cols, r)) for r in self._q(f"SELECT {', '.join(cols)} FROM {table} {tail}", params)]
+
     # ------------------------------------------------------------------ reads
     def batches(self) -> list[dict[str, Any]]:
         sql = """
@@ -217,3 +239,10 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
             "SELECT model, coalesce(sum(tool_calls), 0), coalesce(sum(invalid_tool_calls), 0) "
             "FROM rollouts GROUP BY model ORDER BY model"
         )
+
+
+def _upsert(table: str, key: str, cols: tuple[str, ...]) -> str:
+    """INSERT or, on ``key``, overwrite the given columns (the same SQL on SQLite and PostgreSQL)."""
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
+    marks = ", ".join("?" * len(cols))
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {sets}"

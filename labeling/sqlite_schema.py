@@ -18,10 +18,18 @@ from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 #    and pair_counts (labeling/sqlite_pairs.py).
 # 4: team review: pair_votes (each labeler's verdict) and pairs.votes / pairs.disagree,
 #    derived from the log (labeling/team_sql.py).
-SCHEMA_VERSION = 4
+# 6: fine-tuning: finetune_uploads (a training file's Together file id, by sha256) and
+#    finetune_jobs (each job launched on Together and the labels it was trained on).
+SCHEMA_VERSION = 6
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
+UPLOAD_COLUMNS = ("sha256", "file_id", "filename", "bytes", "uploaded_at")
+JOB_COLUMNS = (
+    "job_id", "created_at", "updated_at", "status", "base_model", "method", "output_model", "training_file",
+    "file_sha256", "training_file_id", "validation_file_id", "sidecar", "sidecar_sha256", "options", "estimate",
+    "verdicts", "labeler",
+)  # fmt: skip
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -65,6 +73,15 @@ CREATE TRIGGER IF NOT EXISTS label_events_no_update BEFORE UPDATE ON label_event
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS label_events_no_delete BEFORE DELETE ON label_events
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE TABLE IF NOT EXISTS finetune_uploads (
+    sha256 TEXT PRIMARY KEY, file_id TEXT NOT NULL, filename TEXT, bytes INTEGER, uploaded_at TEXT
+);
+CREATE TABLE IF NOT EXISTS finetune_jobs (
+    job_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT, status TEXT NOT NULL,
+    base_model TEXT NOT NULL, method TEXT NOT NULL, output_model TEXT, training_file TEXT,
+    file_sha256 TEXT, training_file_id TEXT, validation_file_id TEXT, sidecar TEXT, sidecar_sha256 TEXT,
+    options TEXT, estimate TEXT, verdicts TEXT, labeler TEXT
+);
 CREATE VIEW IF NOT EXISTS active_events AS
     SELECT e.* FROM label_events e
     WHERE e.kind NOT IN ('undo', 'redo') AND NOT EXISTS (

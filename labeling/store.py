@@ -30,6 +30,7 @@ from labeling.records import (
     BatchRow,
     IngestProgress,
     IngestReport,
+    JobRow,
     LabelEvent,
     PairBuildReport,
     PairFilter,
@@ -39,6 +40,7 @@ from labeling.records import (
     StepMark,
     StepRow,
     ToolCallRow,
+    UploadRow,
 )
 from labeling.score import ScoreOrderError, parse_order
 from labeling.sqlite_db import SqliteDb
@@ -74,6 +76,16 @@ def _rollout_row(d: dict[str, Any], base: str | None = None) -> RolloutRow:
     d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
     return RolloutRow.model_construct(**d)
+
+
+_JOB_JSON = ("options", "estimate", "verdicts")
+
+
+def _job_row(d: dict[str, Any]) -> JobRow:
+    d = {k: v for k, v in d.items() if v is not None}
+    for key in _JOB_JSON:
+        d[key] = json.loads(d.get(key) or "{}")
+    return JobRow(**d)
 
 
 def _join(base: str, key: str) -> str:
@@ -390,6 +402,32 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             return pair_row(rows[0])
         pid = self.resolve_pair_id(pair_id)
         return pair_row(self._db.pairs(pid)[0])
+
+    # ------------------------------------------------------------------ fine-tuning
+    def record_upload(self, row: UploadRow) -> None:
+        """A file uploaded to Together, so an identical file (same sha256) is not sent again."""
+        self._db.save_upload(row.model_dump())
+
+    def uploaded(self, sha256: str) -> UploadRow | None:
+        rows = self._db.upload_rows(sha256)
+        return UploadRow(**rows[0]) if rows else None
+
+    def record_job(self, job: JobRow) -> None:
+        """Insert a fine-tuning job, or update it (status, output model) by its id."""
+        row = job.model_dump()
+        for key in _JOB_JSON:
+            row[key] = json.dumps(row[key], sort_keys=True)
+        self._db.save_job(row)
+
+    def jobs(self) -> list[JobRow]:
+        """Every fine-tuning job recorded here, newest first."""
+        return [_job_row(r) for r in self._db.job_rows()]
+
+    def job(self, job_id: str) -> JobRow:
+        rows = self._db.job_rows(job_id)
+        if not rows:
+            raise NotFound(f"no fine-tuning job {job_id} in {self.location} (`repo-agent jobs DIR` lists them)")
+        return _job_row(rows[0])
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

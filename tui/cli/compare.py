@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tui.cli.errors import UserError
+from tui.cli.store_flag import add_db_flag
 from tui.cli.suite_arg import load_suite_arg
 
 EXAMPLES = """\
@@ -47,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", help="the held-out suite (default: the one `export` wrote beside --train)")
     p.add_argument("--train", metavar="FILE", help="an exported training file: its held-out suite is the default")
     p.add_argument("--model", action="append", default=[], help="model A (base), then model B (the fine-tune)")
+    p.add_argument(
+        "--job",
+        metavar="ID",
+        help="a fine-tuning job (`repo-agent jobs`): its base model is A (unless --model), its fine-tune B",
+    )
+    add_db_flag(p, "TRACE_DIR/labels.sqlite; with --job, the store the job is recorded in")
     p.add_argument("--llm-provider", choices=("openai", "together"), default="openai")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     p.add_argument("--rollouts", type=int, default=4, help="rollouts per task per model (default 4)")
@@ -75,6 +82,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def resolve_job(args: argparse.Namespace) -> None:
+    """``--job ID``: models A (the job's base, or the one --model) and B (its fine-tuned model),
+    and the held-out suite its training file's export wrote, unless --suite or --train says."""
+    from exports.provenance import held_out_suite
+    from labeling.errors import NotFound
+    from labeling.store import LabelStore
+
+    if len(args.model) > 1:
+        raise UserError("with --job, give at most one --model (model A; B is the job's fine-tuned model)")
+    store = LabelStore.open(args.db, Path(args.trace_dir))
+    try:
+        job = store.job(args.job)
+    except NotFound as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    if job.status != "completed" or not job.output_model:
+        raise UserError(f"job {job.job_id} is {job.status}: no fine-tuned model yet (repo-agent jobs DIR follow ID)")
+    args.model = [args.model[0] if args.model else job.base_model, job.output_model]
+    if not args.suite and not args.train:
+        args.suite = held_out_suite(job.sidecar)
+        if args.suite is None:
+            raise UserError(f"job {job.job_id}: no held-out suite beside {job.training_file}; give --suite")
+
+
 def _suite_spec(args: argparse.Namespace) -> str:
     if args.suite:
         return args.suite
@@ -96,6 +128,8 @@ def _suite_spec(args: argparse.Namespace) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.plan:
         return cmd_plan(args)
+    if args.job:
+        resolve_job(args)
     if len(args.model) != 2:
         raise UserError("give two models: --model BASE --model FINE_TUNED")
     if args.model[0] == args.model[1]:

@@ -227,12 +227,15 @@ class StatsScreen(StudioScreen):
         from labeling.stats import signal_report
 
         if self.app.call_from_thread(lambda: self.showing_models):
+            view = self.query_one("#models-view", ModelsView)
             try:
                 sc = store_comparison(self.store, b_index=self.b_index)
+                jobs = self.store.jobs()
             except Exception as exc:
                 self.app.call_from_thread(self.notify, f"cannot compare models: {exc}", severity="error")
                 return
-            self.app.call_from_thread(self.query_one("#models-view", ModelsView).show, sc)
+            self.app.call_from_thread(view.show, sc)
+            self.app.call_from_thread(view.show_jobs, jobs)
             return
         try:
             report = signal_report(self.store)
