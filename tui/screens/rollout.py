@@ -29,7 +29,14 @@ from tui.widgets.fit_table import cut_text, fit_columns
 
 CALLS_FLEX = [("arguments", 8), ("tool", 6)]  # cut before status and time
 
-STATUS_STYLE = {"ok": "green", "error": "bold red", "invalid": "bold magenta", "running": "yellow"}
+STATUS_STYLE = {
+    "ok": "green",
+    "passed": "green",
+    "failed": "red",
+    "error": "bold red",
+    "invalid": "bold magenta",
+    "running": "yellow",
+}
 END_KEY = "__end__"
 
 
