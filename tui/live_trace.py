@@ -50,13 +50,14 @@ class CallView:
     truncated: bool = False
     result: str | None = None  # the tool message's content
     tests_passed: bool | None = None  # a run_tests call: what its test run said (its own event)
+    closed: bool = False  # the rollout ended: a call with no result never ran (an imported submit)
 
     @property
     def status(self) -> str:
         if not self.valid:
             return "invalid"
         if self.ok is None:
-            return "running"
+            return "no result" if self.closed else "running"
         if not self.ok:
             return "error"
         # The tool ran fine, but a row saying "ok" for failing tests reads as a pass.
@@ -175,6 +176,8 @@ class LiveTrace:
             self.final = e
         elif isinstance(e, RolloutEnd):
             self.end = e
+            for cv in self.calls:
+                cv.closed = True
         elif isinstance(e, ErrorEvent):
             self.errors.append(e)
         elif isinstance(e, LoopEvent):

@@ -36,6 +36,7 @@ STATUS_STYLE = {
     "error": "bold red",
     "invalid": "bold magenta",
     "running": "yellow",
+    "no result": "dim",
 }
 END_KEY = "__end__"
 
