@@ -40,3 +40,15 @@ def test_a_call_without_a_result_in_an_ended_rollout_is_not_running(tmp_path):
         f.write(end.model_dump_json() + "\n")
     live.poll()
     assert [c.status for c in live.calls] == ["ok", "no result"]
+
+
+def test_the_rollout_header_shows_an_imports_token_totals(tmp_path):
+    """No llm_call usage (an Inspect import): the outcome's totals, as the pair card shows them."""
+    from tui.screens.rollout import tokens_shown
+
+    r = Rollout("fix_x", 0, steps=[[Call("list_dir", {"rel_dir": "."})]], usage=lambda step: (0, 0))
+    r.tokens_in, r.tokens_out = 670, 74
+    live = LiveTrace(write_rollout(tmp_path / "b", r))
+    live.poll()
+    assert (live.tokens_in, live.tokens_out) == (0, 0)
+    assert tokens_shown(live) == (670, 74)

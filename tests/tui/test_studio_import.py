@@ -81,3 +81,4 @@ def test_rollout_view_of_a_text_action_run_shows_each_observation(tmp_path: Path
         ("submit", None),  # the run ended: nothing observed it
     ]
     assert live.steps == 2 and not live.running and not live.end.outcome.verdict_known
+    assert [c.status for c in live.calls] == ["ok", "no result"]  # the ended run's submit is not "running"

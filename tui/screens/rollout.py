@@ -87,6 +87,14 @@ def status_text(cv: CallView) -> Text:
     return Text(cv.status, style=STATUS_STYLE[cv.status])
 
 
+def tokens_shown(t: LiveTrace) -> tuple[int, int]:
+    """Tokens in/out so far; an import with no per-call usage shows the totals its outcome had
+    (as its pair card does)."""
+    if t.end is not None and not (t.tokens_in or t.tokens_out):
+        return t.end.outcome.tokens_in, t.end.outcome.tokens_out
+    return t.tokens_in, t.tokens_out
+
+
 class RolloutScreen(StudioScreen):
     MODE = "rollout"
     BINDINGS = [
@@ -264,7 +272,8 @@ class RolloutScreen(StudioScreen):
         invalid = sum(1 for c in t.calls if not c.valid)
         text.append(f"steps {t.steps} · calls {len(t.calls)}")
         text.append(f" ({invalid} invalid)" if invalid else "", style="magenta")
-        text.append(f" · tokens {fmt_tokens(t.tokens_in)}/{fmt_tokens(t.tokens_out)}")
+        tin, tout = tokens_shown(t)
+        text.append(f" · tokens {fmt_tokens(tin)}/{fmt_tokens(tout)}")
         if t.tests:
             text.append(" · last test run: ")
             text.append_text(test_run_text(t.tests[-1]))
