@@ -157,3 +157,21 @@ async def test_trace_changes_before_a_screen_is_composed_wait_for_it(traces, mak
         assert delivered == [changed]
         fresh.notice_traces_changed(changed)  # once mounted, straight through
         assert delivered == [changed, changed]
+
+
+async def test_enter_on_a_fleet_row_opens_that_rollout(traces, make_app, fixed_clock):
+    from tui.screens.rollout import RolloutScreen
+
+    make_live_batch(traces)
+    app = make_app(traces, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        fleet = app.screen.query_one(FleetView)
+        table = fleet.query_one("#fleet-table")
+        table.focus()
+        await pilot.press("down")
+        want = fleet.rows[table.cursor_row].uid
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RolloutScreen)
+        assert app.state.rollout_uid == want

@@ -235,8 +235,8 @@ class RunsScreen(StudioScreen):
             self._show_rollouts()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "batch-rollouts" and event.row_key.value:
-            self.studio.open_rollout(str(event.row_key.value))
+        if event.data_table.id in ("batch-rollouts", "fleet-table") and event.row_key.value:
+            self.studio.open_rollout(str(event.row_key.value))  # both tables are keyed by rollout uid
         elif event.data_table.id == "batches":
             self.query_one("#batch-rollouts", DataTable).focus()
 
