@@ -285,6 +285,7 @@ def render_index(*, title: str, labeler: str, static_query: str, websocket_url: 
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<link rel="icon" href="data:,">
 <title>{e(title)} · {e(labeler)}</title>
 <link rel="stylesheet" href="{static("css/xterm.css")}">
 <style>
