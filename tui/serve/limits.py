@@ -33,7 +33,7 @@ class ServedLimits:
     def launch_refusal(self) -> str | None:
         return None if self.allow_launch else LAUNCH_OFF
 
-    def confine(self, typed: Path) -> Path:
+    def confine(self, typed: Path | str) -> Path:
         """``typed`` (relative to the traces directory) as a path inside it, or `OutsideRoot`.
         Symlinks are followed first, so a link inside DIR cannot point the file out."""
         root = self.root.resolve()
