@@ -15,9 +15,6 @@ from labeling.store import LabelStore
 from tests.tui.serve_fixtures import ANN, BOB, Served, get, serve, write_labelers
 from tests.tui.trace_fixtures import make_batch
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("served") / "traces"
@@ -112,17 +109,6 @@ def _settled(page) -> None:
             return
         last = shot
         page.wait_for_timeout(150)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is required for the browser tests (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def test_two_labelers_in_two_browsers_label_different_pairs(served: Served, traces: Path, browser):

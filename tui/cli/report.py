@@ -48,5 +48,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     write_atomic(args.out, page.encode("utf-8"))
     left = f", {figures.left_out} left out (--max-pairs)" if figures.left_out else ""
-    console.print(f"report: {args.out} ({figures.pairs_shown} of {figures.pairs_total} pairs{left})", markup=False)
+    console.print(
+        f"report: {args.out} ({figures.pairs_shown} of {figures.pairs_total} pairs{left})", markup=False, soft_wrap=True
+    )
     return 0
