@@ -42,7 +42,9 @@ def _hostile(root: Path, port: int) -> None:
     evil = f'{img}<script>fetch("http://127.0.0.1:{port}/js")</script><style>@import "http://127.0.0.1:{port}/css";</style>'
     calls = [[Call("read_file", {"rel_path": "prog.py"})]] * 2
     specs = [
-        Spec("t<b>1", 1, passed=True, patch=make_patch("prog.py", ["    return x - 1"], [f"    return x + 1  # {evil}"])),
+        Spec(
+            "t<b>1", 1, passed=True, patch=make_patch("prog.py", ["    return x - 1"], [f"    return x + 1  # {evil}"])
+        ),
         Spec("t<b>1", 2, patch=make_patch("prog.py", ["    return x - 1"], ["    return 0"]), summary=evil),
         Spec("t2", 1, passed=True, patch=make_patch("a.py", ["a"], ["b"]), extra_text=img, calls=calls),
         Spec("t2", 2, extra_text=img, calls=calls),
@@ -52,8 +54,8 @@ def _hostile(root: Path, port: int) -> None:
     make_batch(root, "b1", specs)
     with LabelStore(LabelStore.default_path(root), labeler=f"mallory{img}") as store:
         store.ingest([root])
-        first = store.pairs()[0]
-        store.set_verdict(first.pair_id, "flip", note=evil)
+        hostile = next(p for p in store.pairs() if p.task_id == "t<b>1")  # labeled: shown first
+        store.set_verdict(hostile.pair_id, "flip", note=evil)
 
 
 def test_report_is_escaped_self_contained_and_fetches_nothing(tmp_path, bait, browser, capsys):

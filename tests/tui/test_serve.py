@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import http.client
 import re
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from labeling.store import LabelStore
 from tests.tui.serve_fixtures import ANN, BOB, Served, get, serve, write_labelers
 from tests.tui.trace_fixtures import make_batch
+
 
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory) -> Path:
@@ -143,20 +146,35 @@ def test_two_labelers_in_two_browsers_label_different_pairs(served: Served, trac
         page.close()
 
 
+class _EvilPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html><body>another site on this machine</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 def test_a_foreign_page_cannot_open_a_session(served: Served, browser):
-    """A page on another origin holding a valid ticket still gets no WebSocket (Origin)."""
-    ticket = _ticket(served)
+    """A page of another origin on this machine (so the browser itself allows the connection)
+    holding a valid ticket still gets no WebSocket: the server checks Origin."""
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), _EvilPage)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
     page = browser.new_page()
-    page.route("http://evil.example/", lambda route: route.fulfill(body="<html><body>evil</body></html>"))
-    page.goto("http://evil.example/")
-    outcome = page.evaluate(
-        """url => new Promise(done => {
+    try:
+        page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        opened = """url => new Promise(done => {
             const ws = new WebSocket(url);
-            ws.onopen = () => done("open");
+            ws.onopen = () => { ws.close(); done("open"); };
             ws.onerror = () => done("refused");
-        })""",
-        f"ws://127.0.0.1:{served.port}/ws/{ticket}",
-    )
-    assert outcome == "refused"
-    assert page.goto(f"http://127.0.0.1:{served.port}/").status == 403  # no token, no page
-    page.close()
+        })"""
+        url = f"ws://127.0.0.1:{served.port}/ws/"
+        assert page.evaluate(opened, url + _ticket(served)) == "refused"
+        assert page.goto(f"http://127.0.0.1:{served.port}/").status == 403  # no token, no page
+    finally:
+        page.close()
+        evil.shutdown()

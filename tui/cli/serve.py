@@ -51,6 +51,8 @@ def run_serve(args: argparse.Namespace, traces: Path, db: Path | str) -> int:
     from tui.serve.access import Access, AccessError, allowed_hosts, check_token, new_token, read_labelers
     from tui.serve.server import SERVE_TOKEN_ENV, ServeConfig, StudioServer, run_server
 
+    if args.labeler:
+        raise UserError("--labeler: a served studio's labeler comes from each session's token (or its URL)")
     if args.keymap:
         raise UserError("--keymap is a terminal studio's; a served studio uses the default keys")
     if not 0 <= args.port <= 65535:
