@@ -152,7 +152,7 @@ class StudioServer:
     async def gate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get("Host")
         if not host_ok(host, self.config.allowed_hosts):
-            return self._refuse(421, "unknown host")
+            return self._refuse(421, f"unknown host {host!r}: serve with --allow-host NAME to answer to it")
         websocket = request.path.startswith("/ws/")
         if not origin_ok(request.headers.get("Origin"), host, required=websocket):
             return self._refuse(403, "foreign origin")
@@ -258,21 +258,22 @@ async def _pump(ws: web.WebSocketResponse, service: AppService) -> None:
             continue
         try:
             envelope = json.loads(message.data)
-            kind = envelope[0]
-        except (ValueError, TypeError, IndexError, KeyError):
-            continue
-        if kind == "stdin" and isinstance(envelope[1], str):
-            await service.send_bytes(envelope[1].encode("utf-8"))
-        elif kind == "resize" and isinstance(envelope[1], dict):
-            await service.set_terminal_size(
-                _int(str(envelope[1].get("width")), 80), _int(str(envelope[1].get("height")), 24)
-            )
-        elif kind == "ping":
-            await ws.send_json(["pong", str(envelope[1])[:32]])
-        elif kind == "blur":
-            await service.blur()
-        elif kind == "focus":
-            await service.focus()
+            await _dispatch(ws, service, envelope[0], envelope[1:])
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError):
+            continue  # a malformed message from the page: dropped, the session goes on
+
+
+async def _dispatch(ws: web.WebSocketResponse, service: AppService, kind: str, args: list) -> None:
+    if kind == "stdin" and isinstance(args[0], str):
+        await service.send_bytes(args[0].encode("utf-8"))
+    elif kind == "resize":
+        await service.set_terminal_size(_int(str(args[0]["width"]), 80), _int(str(args[0]["height"]), 24))
+    elif kind == "ping":
+        await ws.send_json(["pong", str(args[0])[:32]])
+    elif kind == "blur":
+        await service.blur()
+    elif kind == "focus":
+        await service.focus()
 
 
 def render_index(*, title: str, labeler: str, static_query: str, websocket_url: str, nonce: str) -> str:
