@@ -16,15 +16,22 @@ LABELERS = ("ann", "bob", "cy", "dee", "eve")
 VERDICTS_EACH = 3
 
 
-def _spawn(*args: str, stdin: bool = False) -> subprocess.Popen:
+def _spawn(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", *args],
+        [sys.executable, "-m", "tests.labeling._session_helpers", *args],
         cwd=ROOT,
-        stdin=subprocess.PIPE if stdin else None,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _line(proc: subprocess.Popen) -> list[str]:
+    line = proc.stdout.readline()
+    if not line:  # it died: say why
+        raise AssertionError(proc.stderr.read())
+    return line.split()
 
 
 def test_five_sessions_label_while_a_batch_runs(env):
@@ -32,24 +39,27 @@ def test_five_sessions_label_while_a_batch_runs(env):
     env.batch("b1", specs)
     env.store.ingest([env.root])
     assert len(env.store.pairs()) == 4
-    writer = _spawn("tests.labeling._helpers", "write", str(env.root / "b-live"), "2", stdin=True)
+    writer = _spawn("write", str(env.root / "b-live"), "2", str(VERDICTS_EACH + 1))
     sessions: dict[str, subprocess.Popen] = {}
+    reported: dict[str, list[str]] = {who: [] for who in LABELERS}
     try:
-        assert writer.stdout.readline().strip() == "half"  # a batch mid-way: rollouts running
-        sessions = {
-            who: _spawn("tests.labeling._session_helpers", str(env.db), str(env.root), who, str(VERDICTS_EACH))
-            for who in LABELERS
-        }
-        writer.stdin.write("go\n")  # it writes on while the five label
-        writer.stdin.flush()
-        reported: dict[str, list[str]] = {}
+        assert _line(writer) == ["started"]  # a batch mid-way: rollouts running
+        sessions = {who: _spawn("label", str(env.db), str(env.root), who, str(VERDICTS_EACH)) for who in LABELERS}
+        for k in range(1, VERDICTS_EACH + 2):
+            writer.stdin.write("go\n")  # the batch writes a step while the five label
+            writer.stdin.flush()
+            if k <= VERDICTS_EACH:
+                for who, proc in sessions.items():
+                    ok, pair_id = _line(proc)
+                    assert ok == "ok"
+                    reported[who].append(pair_id)
+            assert _line(writer) == ["step", str(k)]
+        assert _line(writer) == ["done"]
         for who, proc in sessions.items():
-            out, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, f"{who}: {err}"
-            assert "locked" not in err.lower() and "locked" not in out.lower(), err
-            lines = out.split("\n")
-            assert lines[VERDICTS_EACH] == "done", out
-            reported[who] = [line.split()[1] for line in lines[:VERDICTS_EACH]]
+            assert _line(proc) == ["done"]  # its last ingest, after the batch ended
+            err = proc.stderr.read()
+            assert proc.wait(timeout=60) == 0, f"{who}: {err}"
+            assert "locked" not in err.lower(), err
         assert writer.wait(timeout=60) == 0
     finally:
         for proc in [writer, *sessions.values()]:
@@ -60,10 +70,8 @@ def test_five_sessions_label_while_a_batch_runs(env):
         store.ingest([env.root])
         events = [e for e in store.events() if e.kind == "verdict"]
         for who in LABELERS:
-            mine = [e.target for e in events if e.labeler == who]
-            assert mine == reported[who], who  # each reported commit is there, in order, once
+            assert [e.target for e in events if e.labeler == who] == reported[who], who  # each commit, once
         assert len(events) == len(LABELERS) * VERDICTS_EACH
-        assert {b.batch_id for b in store.batches()} == {"b1", "b-live"}
         assert {r.status for r in store.rollouts() if r.batch_id == "b-live"} == {"finished"}
         for pair in store.pairs():  # the derived columns agree with the log: the last verdict wins
             last = [e for e in events if e.target == pair.pair_id]

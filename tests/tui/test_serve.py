@@ -101,30 +101,41 @@ def _wait(cond, timeout: float = 30.0):
     return found
 
 
-def _settled(page) -> None:
-    """The session drew its first screen and stopped redrawing (its pairs are loaded)."""
-    page.wait_for_selector("body.-first-byte", timeout=30000)
-    page.click("#terminal")  # xterm reads keys from its focused textarea
-    last = None
-    for _ in range(100):
-        shot = page.screenshot()
-        if shot == last:
-            return
-        last = shot
-        page.wait_for_timeout(150)
+class _Frames:
+    """Counts a page's WebSocket frames from its session: a session that stopped sending
+    has drawn its screen (its pairs loaded), a cheaper sign than comparing screenshots."""
+
+    def __init__(self, page) -> None:
+        self.count = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._one))
+
+    def _one(self, _payload) -> None:
+        self.count += 1
+
+    def settle(self, page, quiet_ms: int = 400) -> None:
+        page.wait_for_selector("body.-first-byte", timeout=30000)
+        page.click("#terminal")  # xterm reads keys from its focused textarea
+        for _ in range(200):
+            seen = self.count
+            page.wait_for_timeout(quiet_ms)
+            if self.count == seen:
+                return
+        raise AssertionError("the session never stopped drawing")
 
 
 def test_two_labelers_in_two_browsers_label_different_pairs(served: Served, traces: Path, browser):
     here = f"http://127.0.0.1:{served.port}"
     pages = {}
     requests: list[str] = []
-    for who, token, size in (("ann", ANN, (1280, 800)), ("bob", BOB, (900, 600))):
+    frames = {}
+    for who, token, size in (("ann", ANN, (960, 600)), ("bob", BOB, (800, 500))):
         page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         page.on("request", lambda r: requests.append(r.url))
+        frames[who] = _Frames(page)
         page.goto(f"{here}/?token={token}")
         pages[who] = page
-    for page in pages.values():
-        _settled(page)
+    for who, page in pages.items():
+        frames[who].settle(page)
     pages["ann"].keyboard.press("c")
     ann = _wait(lambda: _store_votes(traces).get("ann"))
     pages["bob"].keyboard.press("s")  # skip: bob's next pair is never the one ann is on

@@ -3,6 +3,8 @@ environment, no model code unless allowed, and typed paths that stay inside DIR.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.tui.conftest import settle
@@ -92,10 +94,8 @@ async def test_served_studio_refuses_to_launch_or_resume(traces, make_app):
 
 
 async def test_served_export_writes_only_inside_dir(tmp_path, traces, make_app):
-    app = make_app(traces, served=ServedLimits(traces.resolve()))
+    app = make_app(traces, start="export", served=ServedLimits(traces.resolve()))
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("c", "f6")  # one labeled pair to export
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ExportScreen)
@@ -105,7 +105,15 @@ async def test_served_export_writes_only_inside_dir(tmp_path, traces, make_app):
         await settle(pilot)
         assert not outside.exists() and screen.written is None
         assert "writes only inside" in str(screen.query_one("#export-report").render())
-        screen.query_one("#x-out").value = "mine/dpo.jsonl"  # relative to DIR, not to the server's cwd
-        await pilot.press("ctrl+w")
-        await settle(pilot)
-        assert screen.written == (traces / "mine" / "dpo.jsonl").resolve()
+
+
+def test_export_paths_are_read_inside_dir(traces):
+    from exports.options import DpoOptions
+
+    limits = ServedLimits(traces)
+    out, options = limits.confine_export(Path("mine/dpo.jsonl"), DpoOptions(holdout_out="h.json", suite="mini-bugs"))
+    assert out == (traces / "mine" / "dpo.jsonl").resolve()  # relative to DIR, not the server's cwd
+    assert options.holdout_out == str((traces / "h.json").resolve()) and options.suite == "mini-bugs"  # a builtin name
+    for bad in (DpoOptions(tokenizer_path="/etc/passwd"), DpoOptions(suite="../other/suite.json")):
+        with pytest.raises(OutsideRoot):
+            limits.confine_export(Path("x.jsonl"), bad)
