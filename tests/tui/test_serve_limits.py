@@ -117,3 +117,16 @@ def test_export_paths_are_read_inside_dir(traces):
     for bad in (DpoOptions(tokenizer_path="/etc/passwd"), DpoOptions(suite="../other/suite.json")):
         with pytest.raises(OutsideRoot):
             limits.confine_export(Path("x.jsonl"), bad)
+
+
+def test_serve_flags_errors_are_one_line(traces, tmp_path, capsys):
+    from tui.cli import main
+
+    bad = tmp_path / "labelers"
+    bad.write_text("ann short\n")
+    assert main(["studio", str(traces), "--serve", "--labelers", str(bad)]) == 2
+    assert main(["studio", str(traces), "--serve", "--token", "abcdefghijklmnopqrstu", "--labeler", "ann"]) == 2
+    assert main(["studio", str(traces), "--serve", "--token", "short"]) == 2
+    err = capsys.readouterr().err
+    assert "labelers" in err and "from each session's token" in err and "at least 16 characters" in err
+    assert "Traceback" not in err

@@ -65,7 +65,7 @@ def read_labelers(path: Path) -> dict[str, str]:
         name, token = parts
         try:
             check_name(name)
-            check_token(token, f"--labelers {path}:{n}")
+            check_token(token, "token")
         except AccessError as exc:
             raise AccessError(f"--labelers {path}:{n}: {exc}") from None
         if name in names:
