@@ -57,9 +57,14 @@ def test_host_and_origin_checks():
 
 def test_session_environment_carries_the_session_and_no_secret(tmp_path):
     base = {"PATH": "/bin", "TOGETHER_API_KEY": "sk-1", "OPENAI_API_KEY": "sk-2", "REPO_AGENT_SERVE_TOKEN": ANN}
+    base["PGPASSWORD"] = "the store's"  # the session needs it to open a PostgreSQL store
     cfg = SessionConfig(traces_dir=tmp_path, db=str(tmp_path / "labels.sqlite"), labeler="ann")
     env = session_environment(base, cfg, width=100, height=30)
-    assert env["PATH"] == "/bin" and SessionConfig.model_validate_json(env[SESSION_ENV]) == cfg
+    assert (
+        env["PATH"] == "/bin"
+        and env["PGPASSWORD"] == "the store's"
+        and SessionConfig.model_validate_json(env[SESSION_ENV]) == cfg
+    )
     assert not {"TOGETHER_API_KEY", "OPENAI_API_KEY", "REPO_AGENT_SERVE_TOKEN"} & env.keys()
     launching = session_environment(base, cfg.model_copy(update={"allow_launch": True}), width=100, height=30)
     assert launching["TOGETHER_API_KEY"] == "sk-1" and "REPO_AGENT_SERVE_TOKEN" not in launching

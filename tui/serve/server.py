@@ -44,6 +44,7 @@ TICKET_TTL_S = 60.0
 # needs no provider key, and a served screen must not be a way to read one.
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 SERVE_TOKEN_ENV = "REPO_AGENT_SERVE_TOKEN"
+LIBPQ_PREFIX = "PG"  # PGPASSWORD and the like: the session opens the team's PostgreSQL store with them
 
 
 def _static_root() -> Path:
@@ -70,7 +71,8 @@ def session_environment(base: dict[str, str], session: SessionConfig, *, width: 
     env = {
         k: v
         for k, v in base.items()
-        if k != SERVE_TOKEN_ENV and (session.allow_launch or not SECRET_NAME.search(k)) and k != SESSION_ENV
+        if k not in (SERVE_TOKEN_ENV, SESSION_ENV)
+        and (session.allow_launch or k.startswith(LIBPQ_PREFIX) or not SECRET_NAME.search(k))
     }
     env.update(
         {
