@@ -33,6 +33,7 @@ from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
 from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
+from tui.serve.limits import ServedLimits
 from tui.state import StudioState
 from tui.widgets.prompt import ConfirmModal
 from tui.words import count
@@ -74,6 +75,7 @@ class StudioApp(App):
         bell: bool = True,
         keymap: dict[str, str] | None = None,
         overlap: int | None = None,
+        served: ServedLimits | None = None,
     ) -> None:
         assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
@@ -95,6 +97,7 @@ class StudioApp(App):
         if self.prefs.get("diff_view") in DIFF_VIEWS:
             self.state.diff_view = self.prefs["diff_view"]
         self._start = start
+        self.served = served  # in a browser (tui/serve): no model code unless allowed, paths inside DIR
         self._tail_interval = tail_interval
         self._ingesting = False
         self._ingest_again = False  # asked for while a pass ran: run one more after it

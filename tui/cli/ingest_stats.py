@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rich.markup import escape as esc  # every value from traces or the store goes through it
 
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
-from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
+from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
 from tui.cli.team_view import print_team
 
 
@@ -84,10 +85,17 @@ ALLOCATION_COLUMNS = (
 def cmd_stats(args: argparse.Namespace) -> int:
     from labeling.stats import loop_line, signal_report
 
+    plot = getattr(args, "plot", None)
+    if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
+        raise UserError(f"--plot {plot}: give a .svg or .png file")
+    if plot is not None and not plot.parent.is_dir():
+        raise UserError(f"--plot: directory {plot.parent} does not exist")
     with _open(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
             _ingest(store, [args.dir], quiet=True)
         rep = signal_report(store, band=(args.band_low, args.band_high))
+    if plot is not None:
+        _plot(rep, plot)
     if args.json:
         _print_json(rep.model_dump_json(indent=2))
         return 0
@@ -164,3 +172,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     unknown = f" ({rep.cost_unknown_rollouts} rollouts without a known price)" if rep.cost_unknown_rollouts else ""
     console.print(f"spent: {rep.tokens_in:,} tokens in, {rep.tokens_out:,} out, ${rep.cost_usd:.4f}{unknown}")
     return 0
+
+
+def _plot(rep, path: Path) -> None:
+    """The report's charts (tui/charts.py, as in `repo-agent report`) to an SVG or PNG file."""
+    from tui.charts import charts_svg, stats_charts, svg_png
+    from tui.report import write_atomic
+
+    svg = charts_svg(stats_charts(rep))
+    data = svg_png(svg) if path.suffix.lower() == ".png" else svg.encode()
+    write_atomic(path, data)
+    err.print(f"charts: {path}", markup=False, highlight=False)

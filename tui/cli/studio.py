@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.prompt import Confirm
 
+from tui.cli.serve import add_serve_flags
 from tui.cli.store_flag import add_db_flag
 from tui.screens.registry import MODES
 
@@ -59,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-bell", action="store_true", help="no terminal bell when a rollout loops, stalls or errors (Runs: fleet)"
     )
+    add_serve_flags(p)
     p.set_defaults(func=run)
 
 
@@ -105,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
     args.db = resolve_db(args.db, traces)  # --db, else $REPO_AGENT_DB, else TRACES_DIR/labels.sqlite
     if isinstance(args.db, Path) and not args.db.parent.is_dir():
         raise UserError(f"--db: directory {args.db.parent} does not exist")
+    if args.serve:
+        from tui.cli.serve import run_serve
+
+        return run_serve(args, traces, args.db)
     from tui.app import StudioApp
     from tui.keymap import KeymapError, load_keymap
 

@@ -266,6 +266,8 @@ class ExportScreen(StudioScreen):
         fn = exports.export_dpo if self.kind == "dpo" else exports.export_sft
         made = None  # the directory this write created, removed again if the write fails
         try:
+            if self.studio.served:  # a served studio writes and reads only inside DIR
+                out, options = self.studio.served.confine_export(out, options)
             if not dry_run and not out.parent.exists():
                 made = next((p for p in reversed(out.parent.parents) if not p.exists()), out.parent)
                 out.parent.mkdir(parents=True, exist_ok=True)

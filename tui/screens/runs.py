@@ -254,6 +254,8 @@ class RunsScreen(StudioScreen):
 
     # ------------------------------------------------------------------ launch / cancel / resume
     def action_launch(self) -> None:
+        if self._launch_refused():
+            return
         sources = [(b.batch_id, b.path) for b in self.batches if b.finished]
         last = self.studio.prefs.get("launch")  # the last launch's form, kept across runs
         self.app.push_screen(LaunchModal(sources, last if isinstance(last, dict) else None), self._launch)
@@ -265,6 +267,8 @@ class RunsScreen(StudioScreen):
 
     def start_batch(self, request: BatchRequest) -> None:
         """Plan the batch (suite, tasks, provider: the checks `repo-agent run` makes) and run it."""
+        if self._launch_refused():  # launch and resume (replay is a launch) both come here
+            return
         try:
             require_sandbox()  # no bwrap: REPO_AGENT_UNSAFE_NO_SANDBOX=1 in the studio's environment
             plan = plan_batch(request)
@@ -277,6 +281,13 @@ class RunsScreen(StudioScreen):
         self._launched[batch_id] = request
         self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched", markup=False)
         self._run_batch(plan)
+
+    def _launch_refused(self) -> bool:
+        """A served studio runs no model code unless its server was started with --allow-launch."""
+        why = self.studio.served.launch_refusal() if self.studio.served else None
+        if why:
+            self.notify(why, title="Cannot launch", severity="error", markup=False)
+        return why is not None
 
     @work(thread=True, group="batches", exit_on_error=False)
     def _run_batch(self, plan: BatchPlan) -> None:
