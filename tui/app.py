@@ -35,6 +35,7 @@ from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
 from tui.serve.limits import ServedLimits
 from tui.state import StudioState
+from tui.studio import Studio
 from tui.widgets.prompt import ConfirmModal
 from tui.words import count
 
@@ -373,3 +374,8 @@ class StudioApp(App):
 
     async def _run_screen_action(self, screen: Screen, action: str) -> None:
         await self.run_action(action, screen)
+
+
+def _as_studio(app: StudioApp) -> Studio:
+    """Never called: mypy checks here that the app is what the screens expect (tui/studio.py)."""
+    return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import events, on
 from textual.screen import Screen
@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from labeling.store import LabelStore
-    from tui.app import StudioApp
     from tui.messages import BatchProgress
     from tui.state import StudioState
+    from tui.studio import Studio
 
 
 class StudioScreen(Screen):
@@ -52,8 +52,9 @@ class StudioScreen(Screen):
             self.traces_changed(held)
 
     @property
-    def studio(self) -> StudioApp:
-        return self.app  # type: ignore[return-value]
+    def studio(self) -> Studio:
+        # The app as the screens see it (tui/studio.py): no import of the app class here.
+        return cast("Studio", self.app)
 
     @property
     def store(self) -> LabelStore:
