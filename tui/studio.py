@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from textual.worker import Worker
 
 from labeling.store import LabelStore
+from tui.serve.limits import ServedLimits
 from tui.state import StudioState
 
 
@@ -19,6 +20,7 @@ class Studio(Protocol):
     store: LabelStore
     state: StudioState
     prefs: dict[str, Any]  # kept across runs (tui/prefs.py)
+    served: ServedLimits | None  # in a browser (tui/serve): no model code unless allowed
 
     def open_rollout(self, uid: str, mode: str = "rollout") -> None: ...
 
