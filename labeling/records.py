@@ -270,8 +270,8 @@ class LabelEvent(_Row):
     """One row of the append-only human log."""
 
     id: int
-    kind: str  # verdict | mark | unmark | tag | untag | undo | redo
-    target: str  # pair_id, or "<uid>#<step>" for step marks
+    kind: str  # verdict | mark | unmark | tag | untag | clear | unclear | undo | redo
+    target: str  # pair_id, "<uid>#<step>" for step marks, a rollout uid for clear/unclear
     value: str | None = None  # verdict, reason, tag; for undo/redo the kind of the event acted on
     note: str | None = None
     labeler: str = ""
