@@ -30,6 +30,7 @@ PAIR_FLAGS: tuple[str, ...] = (
     "non_minimal",
     "summary_only",
     "unknown_outcome",
+    "suspect",  # a rollout's verdict is SUSPECT (agent/suspect.py): out of exports until cleared
 )
 # Automatic step flags.
 STEP_FLAGS: tuple[str, ...] = ("invalid_call", "tool_error", "repeated_call", "unused_read")
@@ -95,6 +96,7 @@ class RolloutRow(_Row):
     loops: int = 0
     loop_steps: list[int] = Field(default_factory=list)
     stalls: int = 0
+    suspect: bool = False  # SUSPECT verdict (agent/suspect.py); a person may clear it for export
 
     @property
     def passed(self) -> bool:

@@ -332,6 +332,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
                 branch_parent_uid=d["branch_parent_uid"],
                 branch_at_step=d["branch_at_step"],
                 prefix_messages=d["prefix_messages"],
+                suspect=bool(d.get("suspect")),
             )
             for d in self._db.rollouts({"status": "finished", "task_ids": task_ids}, with_patch=False)
         ]

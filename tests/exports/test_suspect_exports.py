@@ -41,6 +41,9 @@ def suspect_env(env):
 
 def test_sft_and_dpo_leave_suspect_out_until_cleared_and_undo_brings_it_back(suspect_env, tmp_path) -> None:
     env, store = suspect_env, suspect_env.store
+    flags = {p.task_id: p.flags for p in store.pairs()}
+    assert "suspect" in flags["fix_gcd"] and "suspect" in flags["fix_bitcount"] and "suspect" not in flags["fix_roman"]
+    assert {r.uid for r in store.rollouts() if r.suspect} == {env.suspect_uid, env.probe_uid}
     dpo = export_dpo(store, tmp_path / "d.jsonl", DpoOptions(auto=True))
     assert (dpo.examples, dpo.skipped.get("suspect", 0), dpo.skipped["probe"]) == (1, 1, 1)  # fix_roman's pair only
     sft = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory"))
