@@ -73,6 +73,7 @@ def _rollout_row(d: dict[str, Any], base: str | None = None) -> RolloutRow:
     d["tests_passed"] = bool(d.get("tests_passed"))
     d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
+    d["suspect"] = bool(d.get("suspect"))
     return RolloutRow.model_construct(**d)
 
 
