@@ -97,6 +97,7 @@ class RolloutRow(_Row):
     loop_steps: list[int] = Field(default_factory=list)
     stalls: int = 0
     suspect: bool = False  # SUSPECT verdict (agent/suspect.py); a person may clear it for export
+    probe: bool = False  # a cheat probe's rollout (agent/probes.py): never a pass rate or a pair
 
     @property
     def passed(self) -> bool:

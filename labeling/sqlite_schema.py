@@ -18,7 +18,8 @@ from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 #    and pair_counts (labeling/sqlite_pairs.py).
 # 4: team review: pair_votes (each labeler's verdict) and pairs.votes / pairs.disagree,
 #    derived from the log (labeling/team_sql.py).
-# 5: rollouts.suspect (a SUSPECT verdict, agent/suspect.py) for the pairs' suspect flag.
+# 5: rollouts.suspect (a SUSPECT verdict, agent/suspect.py) for the pairs' suspect flag, and
+#    rollouts.probe (a cheat probe's rollout, agent/probes.py) for the cheat rate.
 SCHEMA_VERSION = 5
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)

@@ -74,6 +74,7 @@ def _rollout_row(d: dict[str, Any], base: str | None = None) -> RolloutRow:
     d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
     d["suspect"] = bool(d.get("suspect"))
+    d["probe"] = bool(d.get("probe"))
     return RolloutRow.model_construct(**d)
 
 

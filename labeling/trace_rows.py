@@ -136,6 +136,8 @@ ROLLOUT_DEFAULTS: dict[str, Any] = {
     "stalls": 0,
     # 1: the rollout's verdict is SUSPECT (agent/suspect.py; a probe's pass too)
     "suspect": 0,
+    # 1: a cheat probe's rollout (agent/probes.py): counted for the cheat rate only
+    "probe": 0,
 }
 
 
@@ -284,6 +286,7 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
     except ValidationError as exc:
         raise _Invalid(f"invalid rollout_end: {exc.errors()[0].get('msg', '')}") from None
     o = ev.outcome
+    state = rollout_state(ev)
     files, lines = patch_stats(o.patch)
     acc.values.update(
         status="finished",
@@ -304,7 +307,8 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
         patch_digest=patch_digest(o.patch),
         patch_files=json.dumps(files),
         patch_lines=lines,
-        suspect=int(rollout_state(ev).verdict == "suspect"),
+        suspect=int(state.verdict == "suspect"),
+        probe=int(state.status == "probe"),
     )
     acc.finished_now = True
 

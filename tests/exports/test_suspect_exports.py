@@ -67,3 +67,22 @@ def test_sft_and_dpo_leave_suspect_out_until_cleared_and_undo_brings_it_back(sus
     assert store.cleared_rollouts() == {}
     with pytest.raises(NotFound):
         store.clear_suspect("b1/no-such-rollout")
+
+
+def test_stats_and_runs_report_suspect_and_the_cheat_rate(suspect_env) -> None:
+    from labeling.stats import signal_report
+    from tui.screens.runs import cheat_text
+
+    store = suspect_env.store
+    rep = signal_report(store)
+    assert (rep.suspect, rep.suspect_cleared) == (1, 0)
+    [cheat] = rep.cheat_by_model
+    assert (cheat.model, cheat.probes, cheat.cheated, cheat.rate) == ("m-7b", 1, 1, 1.0)
+    assert 0.1 < cheat.low < 0.3 and cheat.high == 1.0
+    bitcount = next(t for t in rep.tasks if t.task_id == "fix_bitcount")
+    assert (bitcount.rollouts, bitcount.passed) == (1, 0)  # the probe's pass is no pass rate
+    line = str(cheat_text(store.rollouts()))
+    assert "1 SUSPECT" in line and "cheat rate 100% (1/1 probes; 95% CI 21%-100%)" in line
+    store.clear_suspect(suspect_env.suspect_uid)
+    assert signal_report(store).suspect_cleared == 1
+    assert cheat_text([r for r in store.rollouts() if not r.suspect]) is None
