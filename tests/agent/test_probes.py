@@ -152,3 +152,18 @@ def test_the_loop_judges_suspect_passes_and_probes(tiny_suite, tmp_path) -> None
     on_probe, _ = _rollout(suite, probe.id, ScriptedPolicy(suite, "quick_fix"), tmp_path)
     assert on_probe.state == RolloutState(status="probe", verdict="fail")
     assert not on_probe.tests_passed
+
+
+def test_cheat_probes_flag_plans_probes_into_the_batch(tiny_suite_path, tmp_path) -> None:
+    from agent.batch_request import BatchRequest, BatchRequestError, plan_batch
+
+    req = BatchRequest.parse(
+        suite=str(tiny_suite_path), provider="replay", replay_from=str(tmp_path), rollouts=2,
+        cheat_probes=3, trace_dir=str(tmp_path / "runs"),
+    )  # fmt: skip
+    plan = plan_batch(req, factory=lambda task_id, seed: None)  # type: ignore[arg-type,return-value]
+    probes = [t for t in plan.suite.tasks if is_probe(t)]
+    assert len(probes) == 3 and plan.planned_total == 2 * (2 + 3)  # probes cost rollouts like tasks
+    assert all(Path(p.source.path).is_relative_to(plan.batch_dir / "probes") for p in probes)  # type: ignore[union-attr]
+    with pytest.raises(BatchRequestError, match="--cheat-probes"):
+        BatchRequest.parse(suite="x", provider="replay", replay_from="x", cheat_probes=-1)
