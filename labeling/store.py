@@ -337,6 +337,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
                 suspect=bool(d.get("suspect")),
             )
             for d in self._db.rollouts({"status": "finished", "task_ids": task_ids}, with_patch=False)
+            if not d.get("probe")  # a cheat probe never enters a pair
         ]
         try:
             selected, no_contrast = build_pairs(cands, strategy, order)

@@ -42,10 +42,11 @@ def suspect_env(env):
 def test_sft_and_dpo_leave_suspect_out_until_cleared_and_undo_brings_it_back(suspect_env, tmp_path) -> None:
     env, store = suspect_env, suspect_env.store
     flags = {p.task_id: p.flags for p in store.pairs()}
-    assert "suspect" in flags["fix_gcd"] and "suspect" in flags["fix_bitcount"] and "suspect" not in flags["fix_roman"]
+    assert "suspect" in flags["fix_gcd"] and "suspect" not in flags["fix_roman"]
+    assert "fix_bitcount" not in flags  # a cheat probe never enters a pair
     assert {r.uid for r in store.rollouts() if r.suspect} == {env.suspect_uid, env.probe_uid}
     dpo = export_dpo(store, tmp_path / "d.jsonl", DpoOptions(auto=True))
-    assert (dpo.examples, dpo.skipped.get("suspect", 0), dpo.skipped["probe"]) == (1, 1, 1)  # fix_roman's pair only
+    assert (dpo.examples, dpo.skipped.get("suspect", 0)) == (1, 1)  # fix_roman's pair only
     sft = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory"))
     assert (sft.examples, sft.skipped.get("suspect", 0), sft.skipped["probe"]) == (1, 1, 1)  # fix_roman's pass only
 
@@ -54,7 +55,7 @@ def test_sft_and_dpo_leave_suspect_out_until_cleared_and_undo_brings_it_back(sus
     store.clear_suspect(env.probe_uid)  # a probe is never exported, cleared or not
     dpo = export_dpo(store, tmp_path / "d2.jsonl", DpoOptions(auto=True))
     sft = export_sft(store, tmp_path / "s2.jsonl", SftOptions(style="trajectory"))
-    assert (dpo.examples, dpo.skipped.get("suspect", 0), dpo.skipped["probe"]) == (2, 0, 1)
+    assert (dpo.examples, dpo.skipped.get("suspect", 0)) == (2, 0)
     assert (sft.examples, sft.skipped.get("suspect", 0), sft.skipped["probe"]) == (2, 0, 1)
 
     store.undo()  # the probe's clear
