@@ -37,9 +37,15 @@ async def test_suspect_marks_shown_and_cleared_with_c(traces, make_app) -> None:
         await pilot.press("C")
         assert set(app.store.cleared_rollouts()) == {uid}
         assert "cleared by tester" in str(app.screen.query_one("#rollout-head").render())
-        await pilot.press("C")  # takes it back
+        await pilot.press("f3", "u")  # undo on Pairs undoes the clear, and stays on its pair
+        await settle(pilot)
+        assert app.store.cleared_rollouts() == {} and app.screen.MODE == "pairs"
+        assert app.screen.pair is not None
+        app.open_rollout(uid)
+        await settle(pilot)
+        await pilot.press("C", "C")  # clear, then take it back
         assert app.store.cleared_rollouts() == {}
-        assert [e.kind for e in app.store.events()][-2:] == ["clear", "unclear"]
+        assert [e.kind for e in app.store.events()][-3:] == ["undo", "clear", "unclear"]
         other = next(r.uid for r in app.store.rollouts() if not r.suspect)
         app.open_rollout(other)
         await settle(pilot)

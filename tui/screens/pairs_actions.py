@@ -12,6 +12,8 @@ from tui.screens.pairs_filter import FILTER_HINT, FilterError, filter_text, pars
 from tui.screens.pairs_host import PairsHost
 from tui.widgets.prompt import PromptModal
 
+# Human-log actions on a rollout, not a pair (a SUSPECT clear, tui/screens/rollout.py): undo shows the pair on screen.
+ROLLOUT_ACTIONS = ("clear", "unclear")
 NEXT_VIEW = {"unified": "split", "split": "ab", "ab": "unified"}
 
 
@@ -89,7 +91,7 @@ class PairActions(PairsHost):
             self.notify("Nothing to undo.", severity="warning")
             return
         self.notify(f"Undid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
-        if "#" not in ev.target:  # a pair (step marks target "<uid>#<step>")
+        if "#" not in ev.target and ev.value not in ROLLOUT_ACTIONS:  # a pair (step marks: "<uid>#<step>")
             if ev.value == "verdict" and self.state.rate.verdicts:
                 self.state.rate.verdicts -= 1
             self._goto_pair(ev.target)
@@ -103,7 +105,7 @@ class PairActions(PairsHost):
             self.notify("Nothing to redo.", severity="warning")
             return
         self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
-        if "#" not in ev.target:
+        if "#" not in ev.target and ev.value not in ROLLOUT_ACTIONS:
             if ev.value == "verdict":
                 self.state.rate.verdicts += 1
             self._goto_pair(ev.target)
