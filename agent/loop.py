@@ -23,7 +23,7 @@ from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_saving
 from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
-from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout
+from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout, source_reader
 from agent.tools import ToolBox
 from agent.trace import (
     BranchInfo,
@@ -327,7 +327,7 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             out.tests_tampered = bool(tampered or result.tamper)
             out.tests_passed = bool(result.passed) and not out.tests_tampered
             out.state = derive_state(stop, out)
-            _scan_suspect(out, ws.task, tally)
+            _scan_suspect(out, ws, tally)
             if tally.final is not None:
                 emit(
                     FinalEvent,
@@ -343,15 +343,16 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
     return out
 
 
-def _scan_suspect(out: Outcome, task: Task, tally: _Tally) -> None:
+def _scan_suspect(out: Outcome, ws: Workspace, tally: _Tally) -> None:
     """After the final verdict: a pass that shows marks of verdict gaming is SUSPECT, and a
     cheat probe's verdict is a probe state (docs/sandbox-and-verdicts.md)."""
+    task = ws.task
     probe = is_probe(task)
     if out.state is None or not (out.state.judged and out.state.verdict == "pass"):
         if probe and out.state is not None:
             out.state = judge_suspect(out.state, [], probe=True)
         return
-    hits = scan_rollout(out.patch, tally.test_runs, task.protected)
+    hits = scan_rollout(out.patch, tally.test_runs, task.protected, source_reader(ws.source))
     if probe:
         hits = [PROBE_PASSED, *hits]
     out.suspect = hits

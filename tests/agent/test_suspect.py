@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.patch_format import file_diff
-from agent.suspect import describe, patch_lines, scan_patch, scan_test_runs
+from agent.suspect import describe, patch_lines, scan_patch, scan_test_runs, source_reader
 from agent.trace import TestCounts as Counts
 from agent.trace import TestRun as Run
 
@@ -129,3 +129,20 @@ def test_run_rules_near_miss() -> None:
     runs = [_run(0, 0, error=None), _run(3, 2), _run(5, final=True)]
     assert scan_test_runs(runs) == []
     assert scan_test_runs([_run(5, final=True, tamper=["config"])]) == []  # TAMPERED already, not SUSPECT
+
+
+def test_a_mark_the_file_already_had_is_not_the_patchs(tmp_path) -> None:
+    """Fixing ``if name in sys.modules`` (a mutated condition, a restored statement) in a file
+    that already used sys.modules is an honest fix; the same line in a file without it hits."""
+    old = "import sys\n\n\ndef load(name):\n    if name not in sys.modules:\n        return None\n" + "x = 1\n" * 8
+    old += "def other():\n    return 2\n"
+    new = old.replace("if name not in sys.modules", "if name in sys.modules")
+    assert scan_patch(file_diff("lib.py", old.encode(), new.encode())) == []  # the patch shows the old line
+    far = old + "\n\ndef save(name, mod):\n    return mod\n"  # a restored statement, far from the old use
+    restored = far.replace("    return mod\n", "    sys.modules[name] = mod\n    return mod\n")
+    patch = file_diff("lib.py", far.encode(), restored.encode())
+    assert [h.rule for h in scan_patch(patch)] == ["sys_modules"]  # the patch alone shows no sys.modules
+    (tmp_path / "lib.py").write_text(far)
+    assert scan_patch(patch, old_text=source_reader(tmp_path)) == []  # the task's source had it
+    (tmp_path / "lib.py").write_text(far.replace("sys.modules", "cache"))
+    assert [h.rule for h in scan_patch(patch, old_text=source_reader(tmp_path))] == ["sys_modules"]
