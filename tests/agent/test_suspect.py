@@ -126,7 +126,8 @@ def test_run_rules_hit() -> None:
 
 def test_run_rules_near_miss() -> None:
     """An honest rollout: failing runs, then a final run of every test that ran before."""
-    runs = [_run(0, 0, error=None), _run(3, 2), _run(5, final=True)]
+    crash = "the test process ended without finishing its session (exit status -9)"
+    runs = [_run(0, 0, error=crash), _run(3, 2), _run(5, final=True)]
     assert scan_test_runs(runs) == []
     assert scan_test_runs([_run(5, final=True, tamper=["config"])]) == []  # TAMPERED already, not SUSPECT
 
