@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
+from agent.trace_io import read_regular
 
 TEXT_MAX = 200
 
@@ -255,7 +256,7 @@ def source_reader(root: Path) -> OldText:
         try:
             if not path.is_file() or path.is_symlink() or path.stat().st_size > SOURCE_READ_MAX:
                 return None
-            return path.read_text(encoding="utf-8")
+            return read_regular(path).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return None
 

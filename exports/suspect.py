@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
+from agent.trace_io import open_regular
 
 _CHUNK = 1 << 16
 
 
 def _last_line(path: Path) -> bytes:
     """The file's last non-empty line, read from the end (a trace's ``rollout_end``)."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a trace swapped for a FIFO is skipped, never waited on
         end = f.seek(0, os.SEEK_END)
         data = b""
         pos = end
