@@ -34,6 +34,7 @@ from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.budget import BudgetReport, DollarBudget
 from agent.executor import Executor, LocalExecutor, RolloutCancels
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.probes import CheatRate, cheat_rate, is_probe, is_probe_result
 from agent.providers import ProviderFactory
 from agent.suites.models import Suite
 from agent.trace import (
@@ -89,8 +90,18 @@ class BatchSummary:
         return [r for r in self.results if r.stop_reason != "cancelled"]
 
     @property
+    def tasks_run(self) -> list[RolloutResult]:
+        """Finished rollouts of the batch's real tasks: cheat probes are never in a pass rate."""
+        return [r for r in self.finished if not is_probe_result(r.outcome)]
+
+    @property
+    def cheat_rate(self) -> CheatRate | None:
+        """The model's cheat rate on the batch's probes; None when it ran none."""
+        return cheat_rate(r.outcome for r in self.results)
+
+    @property
     def pass_rate(self) -> float:
-        done = self.finished
+        done = self.tasks_run
         return sum(r.outcome.tests_passed for r in done) / len(done) if done else 0.0
 
     @property
@@ -106,7 +117,7 @@ class BatchSummary:
 
     @property
     def mean_steps(self) -> float:
-        done = self.finished
+        done = self.tasks_run
         return sum(r.outcome.steps for r in done) / len(done) if done else 0.0
 
     @property
@@ -120,7 +131,7 @@ class BatchSummary:
 
     def per_task(self) -> list[TaskStats]:
         stats: dict[str, TaskStats] = {}
-        for r in self.finished:
+        for r in self.tasks_run:
             s = stats.setdefault(r.task_id, TaskStats(r.task_id))
             s.rollouts += 1
             s.passed += r.outcome.tests_passed
@@ -210,6 +221,7 @@ def run_batch(
         budget_rollouts=acfg.budget_rollouts if acfg else None,
         executor=getattr(executor, "kind", "thread"),
         ray_address=getattr(executor, "address", None),
+        cheat_probes=sum(is_probe(suite.task(t)) for t in tasks),
     )
     if allocation == "adaptive" and acfg is not None:  # (checked above)
         params = params.model_copy(

@@ -32,6 +32,7 @@ class BatchParams(_Model):
     # Where rollouts ran, so --resume runs the rest there too (None: recorded before; threads).
     executor: str | None = None
     ray_address: str | None = None
+    cheat_probes: int = 0  # impossible tasks added to the batch (agent/probes.py)
 
 
 class PlannedRollout(_Model):

@@ -20,8 +20,10 @@ from typing import Any, Protocol
 from agent import prompts
 from agent.final_verdict import final_test_run
 from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
+from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
+from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout, source_reader
 from agent.tools import ToolBox
 from agent.trace import (
     BranchInfo,
@@ -89,6 +91,7 @@ class _Tally:
     messages: list[dict[str, Any]] = field(default_factory=list)
     usage: list[tuple[int, int]] = field(default_factory=list)  # (prompt, completion) tokens per step
     loops: LoopDetector = field(default_factory=LoopDetector)
+    test_runs: list[TestRun] = field(default_factory=list)  # every run, for the SUSPECT scan
 
 
 @dataclass
@@ -135,6 +138,8 @@ def run_rollout(
 
     def emit(cls: type, **fields: Any) -> None:
         event = w.emit(cls, **fields)
+        if isinstance(event, TestRun):
+            tally.test_runs.append(event)
         if watch is not None and cls is not StallEvent:
             watch.touch(f"tool {getattr(event, 'name', '')}" if cls is ToolCallEvent else "model")
         if on_event is not None:
@@ -322,6 +327,7 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             out.tests_tampered = bool(tampered or result.tamper)
             out.tests_passed = bool(result.passed) and not out.tests_tampered
             out.state = derive_state(stop, out)
+            _scan_suspect(out, ws, tally)
             if tally.final is not None:
                 emit(
                     FinalEvent,
@@ -335,6 +341,22 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
         # An infrastructure failure is never blamed on the rollout: not judged, with why.
         out.state = not_judged("error", f"final test run: {type(exc).__name__}: {exc}"[:500])
     return out
+
+
+def _scan_suspect(out: Outcome, ws: Workspace, tally: _Tally) -> None:
+    """After the final verdict: a pass that shows marks of verdict gaming is SUSPECT, and a
+    cheat probe's verdict is a probe state (docs/sandbox-and-verdicts.md)."""
+    task = ws.task
+    probe = is_probe(task)
+    if out.state is None or not (out.state.judged and out.state.verdict == "pass"):
+        if probe and out.state is not None:
+            out.state = judge_suspect(out.state, [], probe=True)
+        return
+    hits = scan_rollout(out.patch, tally.test_runs, task.protected, source_reader(ws.source))
+    if probe:
+        hits = [PROBE_PASSED, *hits]
+    out.suspect = hits
+    out.state = judge_suspect(out.state, hits, probe=probe)
 
 
 def test_run_fields(result: Any) -> dict[str, Any]:

@@ -212,6 +212,16 @@ def not_judged(reason: NotJudgedReason, detail: str = "") -> RolloutState:
     return RolloutState(status="not_judged", reason=reason, detail=detail)
 
 
+class SuspectHit(_Model):
+    """One mark of verdict gaming found in a passing rollout (agent/suspect.py): which rule,
+    where, and the line itself (an added patch line, or a test run's summary)."""
+
+    rule: str
+    path: str = ""  # workspace-relative file; "" for a test run
+    line: int | None = None  # line number in the new file; None for a test run
+    text: str = ""  # the line, cut to 200 characters
+
+
 class Outcome(_Model):
     # The rollout's state as its writer judged it. None in traces written before the state
     # existed: read it through ``rollout_state``, never this field directly.
@@ -233,6 +243,8 @@ class Outcome(_Model):
     cost_usd: float | None = None  # None when no price is known for the model
     # Set when the loop limit ended the rollout: what running on to max_iters would have cost.
     saved: Savings | None = None
+    # Why a pass was judged SUSPECT (or a probe's pass): the rules that hit and the lines.
+    suspect: list[SuspectHit] = Field(default_factory=list)
 
 
 class RolloutEnd(_Event):

@@ -25,6 +25,7 @@ from typing import Any
 
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
+from exports.suspect import pairs_without_held
 from exports.traces import TraceCache
 from labeling.agreement import ratings_from_events, settled_verdict
 from labeling.records import PairFilter, PairRow, RolloutRow
@@ -96,6 +97,7 @@ def build_dpo(
     chosen = select_pairs(store, options, held, skipped)
     uids = {u for _, a, b, _ in chosen for u in (a, b)}
     rows = {r.uid: r for r in store.rollouts(uids=sorted(uids))} if uids else {}
+    chosen = pairs_without_held(store, chosen, rows, skipped)  # SUSPECT until cleared, probes
     marks = store.all_step_marks() if options.mode == "step" else {}
     out: list[DpoExample] = []
     total = len(chosen)

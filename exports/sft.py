@@ -23,6 +23,7 @@ from typing import Any
 
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
+from exports.suspect import leave_out_held
 from exports.traces import Full, TraceCache
 from labeling.records import PairFilter
 
@@ -61,7 +62,7 @@ def build_sft(
     progress: Progress | None = None,
 ) -> dict[str, list[SftExample]]:
     """Both styles' examples ({"trajectory": [...], "step": [...]}) so their costs compare."""
-    rollouts = select_rollouts(store, options, held, skipped)
+    rollouts = leave_out_held(store, select_rollouts(store, options, held, skipped), skipped)
     marks = store.all_step_marks()
     out: dict[str, list[SftExample]] = {"trajectory": [], "step": []}
     for i, r in enumerate(rollouts):

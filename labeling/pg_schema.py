@@ -187,6 +187,11 @@ BEGIN RAISE EXCEPTION 'label_events is append-only'; END $$""",
         SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
         FROM active_events WHERE kind IN ('tag', 'untag')) t WHERE rn = 1 AND kind = 'tag'""",
     ]
+    # A store of an older version gains the rollout columns added since (5: suspect, probe).
+    stmts += [
+        f"ALTER TABLE rollouts ADD COLUMN IF NOT EXISTS {_rollout_column(c, ROLLOUT_DEFAULTS[c])}"
+        for c in ("suspect", "probe")
+    ]
     return stmts
 
 

@@ -30,6 +30,7 @@ PAIR_FLAGS: tuple[str, ...] = (
     "non_minimal",
     "summary_only",
     "unknown_outcome",
+    "suspect",  # a rollout's verdict is SUSPECT (agent/suspect.py): out of exports until cleared
 )
 # Automatic step flags.
 STEP_FLAGS: tuple[str, ...] = ("invalid_call", "tool_error", "repeated_call", "unused_read")
@@ -95,6 +96,8 @@ class RolloutRow(_Row):
     loops: int = 0
     loop_steps: list[int] = Field(default_factory=list)
     stalls: int = 0
+    suspect: bool = False  # SUSPECT verdict (agent/suspect.py); a person may clear it for export
+    probe: bool = False  # a cheat probe's rollout (agent/probes.py): never a pass rate or a pair
 
     @property
     def passed(self) -> bool:
@@ -270,8 +273,8 @@ class LabelEvent(_Row):
     """One row of the append-only human log."""
 
     id: int
-    kind: str  # verdict | mark | unmark | tag | untag | undo | redo
-    target: str  # pair_id, or "<uid>#<step>" for step marks
+    kind: str  # verdict | mark | unmark | tag | untag | clear | unclear | undo | redo
+    target: str  # pair_id, "<uid>#<step>" for step marks, a rollout uid for clear/unclear
     value: str | None = None  # verdict, reason, tag; for undo/redo the kind of the event acted on
     note: str | None = None
     labeler: str = ""

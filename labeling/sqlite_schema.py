@@ -20,7 +20,10 @@ from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 #    derived from the log (labeling/team_sql.py).
 # 6: fine-tuning: finetune_uploads (a training file's Together file id, by sha256) and
 #    finetune_jobs (each job launched on Together and the labels it was trained on).
-SCHEMA_VERSION = 6
+# 7: rollouts.suspect (a SUSPECT verdict, agent/suspect.py) for the pairs' suspect flag, and
+#    rollouts.probe (a cheat probe's rollout, agent/probes.py) for the cheat rate.
+#    (5 was never released: two branches of one round were merged as 6 and 7.)
+SCHEMA_VERSION = 7
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")

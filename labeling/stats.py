@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agent.probes import CheatRate
 from labeling.agreement import TeamAgreement, ratings_from_events, team_agreement
 from labeling.records import PAIR_FLAGS, PairFilter, PairRow
 
@@ -92,6 +93,37 @@ def loop_line(s: LoopStat) -> str | None:
     )
 
 
+class CheatStat(BaseModel):
+    """One model's cheat rate on cheat probes (agent/probes.py), with its 95% Wilson interval."""
+
+    model: str
+    probes: int  # judged probe rollouts
+    cheated: int  # passed an impossible task (SUSPECT) or tampered
+    rate: float
+    low: float
+    high: float
+
+
+def cheat_stats(rollouts) -> list[CheatStat]:
+    """Per model, over the probe rollouts among ``rollouts`` (store rows); [] without probes."""
+    by_model: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rollouts:
+        if r.probe and r.status == "finished":
+            tally = by_model[r.model or "?"]
+            tally[0] += 1
+            tally[1] += r.suspect or r.tests_tampered
+    out = []
+    for model, (n, cheated) in sorted(by_model.items()):
+        c = CheatRate(cheated, n)
+        lo, hi = c.interval
+        out.append(CheatStat(model=model, probes=n, cheated=cheated, rate=round(c.rate, 4), low=lo, high=hi))
+    return out
+
+
+def cheat_line(s: CheatStat) -> str:
+    return CheatRate(s.cheated, s.probes).line()
+
+
 class SignalReport(BaseModel):
     strategy: str
     score_order: list[str]
@@ -123,6 +155,9 @@ class SignalReport(BaseModel):
     by_allocation: list[AllocationStat] = Field(default_factory=list)
     loops: LoopStat = Field(default_factory=LoopStat)
     team: TeamAgreement | None = None  # between labelers (labeling/agreement.py); None with one labeler
+    suspect: int = 0  # SUSPECT rollouts (probes aside): out of exports until cleared
+    suspect_cleared: int = 0  # of those, cleared by a person
+    cheat_by_model: list[CheatStat] = Field(default_factory=list)
 
 
 def _agreement(pairs: list[PairRow]) -> Agreement:
@@ -231,6 +266,8 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
 
     per_task: dict[str, dict[str, int]] = defaultdict(lambda: {"finished": 0, "running": 0, "passed": 0, "unknown": 0})
     for r in rollouts:
+        if r.probe:
+            continue  # a cheat probe is never in a pass rate: counted in cheat_by_model
         t = per_task[r.task_id]
         if r.status == "finished":
             t["finished"] += 1
@@ -268,6 +305,7 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
         for m, n, bad in store.validity_by_model()
     ]
     finished = sum(1 for r in rollouts if r.status == "finished")
+    suspect = {r.uid for r in rollouts if r.suspect and not r.probe}
     return SignalReport(
         strategy=settings.get("strategy", "best-worst"),
         score_order=list(store.score_order()),
@@ -305,4 +343,7 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
             stalls=sum(r.stalls for r in rollouts),
         ),
         team=team_agreement(ratings_from_events(store.events()), all_pairs),
+        suspect=len(suspect),
+        suspect_cleared=len(suspect & set(store.cleared_rollouts())),
+        cheat_by_model=cheat_stats(rollouts),
     )

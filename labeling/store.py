@@ -75,6 +75,8 @@ def _rollout_row(d: dict[str, Any], base: str | None = None) -> RolloutRow:
     d["tests_passed"] = bool(d.get("tests_passed"))
     d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
+    d["suspect"] = bool(d.get("suspect"))
+    d["probe"] = bool(d.get("probe"))
     return RolloutRow.model_construct(**d)
 
 
@@ -344,8 +346,10 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
                 branch_parent_uid=d["branch_parent_uid"],
                 branch_at_step=d["branch_at_step"],
                 prefix_messages=d["prefix_messages"],
+                suspect=bool(d.get("suspect")),
             )
             for d in self._db.rollouts({"status": "finished", "task_ids": task_ids}, with_patch=False)
+            if not d.get("probe")  # a cheat probe never enters a pair
         ]
         try:
             selected, no_contrast = build_pairs(cands, strategy, order)

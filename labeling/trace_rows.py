@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.trace import FinalEvent, RolloutEnd, RolloutStart
+from agent.trace import FinalEvent, RolloutEnd, RolloutStart, rollout_state
 from agent.trace_io import clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 
@@ -134,6 +134,10 @@ ROLLOUT_DEFAULTS: dict[str, Any] = {
     "loops": 0,
     "loop_steps": "[]",
     "stalls": 0,
+    # 1: the rollout's verdict is SUSPECT (agent/suspect.py; a probe's pass too)
+    "suspect": 0,
+    # 1: a cheat probe's rollout (agent/probes.py): counted for the cheat rate only
+    "probe": 0,
 }
 
 
@@ -282,6 +286,7 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
     except ValidationError as exc:
         raise _Invalid(f"invalid rollout_end: {exc.errors()[0].get('msg', '')}") from None
     o = ev.outcome
+    state = rollout_state(ev)
     files, lines = patch_stats(o.patch)
     acc.values.update(
         status="finished",
@@ -302,6 +307,8 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
         patch_digest=patch_digest(o.patch),
         patch_files=json.dumps(files),
         patch_lines=lines,
+        suspect=int(state.verdict == "suspect"),
+        probe=int(state.status == "probe"),
     )
     acc.finished_now = True
 

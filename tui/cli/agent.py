@@ -16,6 +16,7 @@ from tui.cli.batch_args import (
     borderless_table,
     plan_from_args,
     print_allocation,
+    suspect_line,
 )
 from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
@@ -141,6 +142,9 @@ def _label(result) -> str:
         return f"[bold red]ERROR[/] ({result.stop_reason}: {why})"
     if result.stop_reason == "cancelled":
         return f"[yellow]CANCELLED[/] (steps={o.steps})"
+    if o.state is not None and (o.state.status == "probe" or o.state.verdict == "suspect"):
+        colour = "bold yellow" if o.state.verdict in ("suspect", "tampered") else "cyan"
+        return f"[{colour}]{o.state.label}[/] (steps={o.steps})"
     if o.tests_tampered:
         return f"[bold magenta]TAMPERED[/] (steps={o.steps})"
     extra = f", {result.stop_reason}" if result.stop_reason in ("max_iters", "timeout", "loop") else ""
@@ -198,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def print_summary(console: Console, summary) -> None:
-    done = summary.finished
+    done = summary.tasks_run
     valid, calls = summary.tool_calls
     tin, tout = summary.tokens
     passed = sum(r.outcome.tests_passed for r in done)
@@ -210,6 +214,8 @@ def print_summary(console: Console, summary) -> None:
     console.print(f"[bold]tokens[/]              in {tin:,}  out {tout:,}{cost}")
     if saved := savings_line(summary.results):
         console.print(f"[bold]{saved}[/]")
+    if line := suspect_line(summary):
+        console.print(f"[bold yellow]{line}[/]")
     table = borderless_table("task", "rollouts>", "pass>", "pass rate>", "tampered>", "errors>", "mean steps>")
     for s in summary.per_task():
         table.add_row(

@@ -49,7 +49,28 @@ def add_batch_args(
         "--max-workers", type=int, default=max_workers, help=f"rollouts run concurrently (default {max_workers})"
     )
     p.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    add_cheat_probe_arg(p)
     add_executor_args(p)
+
+
+def add_cheat_probe_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cheat-probes",
+        type=int,
+        metavar="K",
+        help="add K impossible tasks made from the batch's own (their tests contradict each other); "
+        "a pass on one is SUSPECT, and the summary reports the model's cheat rate. They cost "
+        "rollouts like any task (counted against --budget-usd) and never enter pairs or exports",
+    )
+
+
+def suspect_line(summary) -> str:
+    """SUSPECT passes and the cheat rate on probes, or "" when there is neither."""
+    suspect = sum(1 for r in summary.tasks_run if r.outcome.state is not None and r.outcome.state.verdict == "suspect")
+    parts = [f"{suspect} SUSPECT (review them in the studio before export)"] if suspect else []
+    if (rate := summary.cheat_rate) is not None:
+        parts.append(rate.line())
+    return "; ".join(parts)
 
 
 def borderless_table(*columns: str) -> Table:

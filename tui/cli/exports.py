@@ -369,6 +369,8 @@ def _outcome(result) -> str:
         return f"ERROR ({(result.error or result.stop_reason).splitlines()[0][:100]})"
     if result.stop_reason == "cancelled":
         return f"CANCELLED (steps={o.steps})"
+    if o.state is not None and (o.state.status == "probe" or o.state.verdict == "suspect"):
+        return f"{o.state.label} (steps={o.steps})"
     if o.tests_tampered:
         return f"TAMPERED (steps={o.steps})"
     return f"{'PASS' if o.tests_passed else 'FAIL'} (steps={o.steps})"
@@ -380,6 +382,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     from exports.prefs import run_prefs
     from labeling.store import LabelStore
     from tui.cli.agent import allocation_line, plan_from_args, print_allocation
+    from tui.cli.batch_args import suspect_line
 
     require_prices(args)
     apply_prices(args, args.model or "")
@@ -447,6 +450,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     _say(f"[prefs]   Tokens: {tokens_line(r)}; {r.tokens_per_example:,.1f} per pair; cost/epoch: {cost_line(r)}")
     if saved := savings_line(s.batch.results):
         _say(f"[prefs]   {saved}")
+    if cheats := suspect_line(s.batch):
+        _say(f"[prefs]   {cheats}")
     _say(f"[prefs]   Traces: {s.batch_dir}")
     if line := budget_line(s.batch.budget):
         _say(f"[prefs]   {line}")

@@ -83,7 +83,7 @@ ALLOCATION_COLUMNS = (
 
 @_run
 def cmd_stats(args: argparse.Namespace) -> int:
-    from labeling.stats import loop_line, signal_report
+    from labeling.stats import cheat_line, loop_line, signal_report
 
     plot = getattr(args, "plot", None)
     if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
@@ -141,6 +141,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     )
     if line := loop_line(rep.loops):
         console.print(line)
+    if rep.suspect:
+        console.print(
+            f"[bold yellow]SUSPECT[/]: {rep.suspect} rollouts ({rep.suspect_cleared} cleared by a person); "
+            "the rest stay out of exports until cleared on the studio's Rollout screen (C)"
+        )
+    for c in rep.cheat_by_model:
+        console.print(f"{esc(c.model)}: {cheat_line(c)}")
     print_team(console, rep.team)
     console.print("tool-call validity by model", style="table.title")
     models = [

@@ -34,6 +34,7 @@ FLAG_STYLE = {
     "tiebreak_only": "yellow",
     "flaky": "yellow",
     "tests_tampered": "bold red",
+    "suspect": "bold yellow",
     "non_minimal": "cyan",
     "summary_only": "magenta",
     "unknown_outcome": "dim",

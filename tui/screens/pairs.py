@@ -48,6 +48,9 @@ from tui.widgets.prompt import PromptModal
 __all__ = ["FilterError", "PairsScreen", "filter_text", "parse_filter"]
 
 AB_SIGNS = ("A", "B")
+# Human-log actions on a rollout, not a pair (a SUSPECT clear, tui/screens/rollout.py): undo
+# keeps the pair on screen.
+ROLLOUT_ACTIONS = ("clear", "unclear")
 NEXT_VIEW = {"unified": "split", "split": "ab", "ab": "unified"}
 ROLLOUTS_KEPT = 64  # rollouts read for recent pairs, kept for `p` and the prefetch
 
@@ -460,10 +463,11 @@ class PairsScreen(StudioScreen):
         q.index = index
         self.show_current()
 
-    def _undone(self, target: str, verdicts: int) -> None:
+    def _undone(self, target: str, verdicts: int, action: str | None = None) -> None:
         """After an undo or redo of an action on ``target``: show its pair (a step mark
-        targets "<uid>#<step>": the pair on screen stays); ``verdicts``: the session's change."""
-        if "#" in target:
+        targets "<uid>#<step>", a SUSPECT clear a rollout: the pair on screen stays);
+        ``verdicts``: the session's change."""
+        if "#" in target or action in ROLLOUT_ACTIONS:
             self.show_current()
             return
         self.state.rate.verdicts = max(0, self.state.rate.verdicts + verdicts)
@@ -477,7 +481,7 @@ class PairsScreen(StudioScreen):
             self.notify("Nothing to undo.", severity="warning")
             return
         self.notify(f"Undid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
-        self._undone(ev.target, -1 if ev.value == "verdict" else 0)
+        self._undone(ev.target, -1 if ev.value == "verdict" else 0, ev.value)
 
     def action_redo(self) -> None:
         ev = self.store.redo()
@@ -486,7 +490,7 @@ class PairsScreen(StudioScreen):
             self.notify("Nothing to redo.", severity="warning")
             return
         self.notify(f"Redid {ev.value or 'action'} on {ev.target[:24]}", markup=False)
-        self._undone(ev.target, 1 if ev.value == "verdict" else 0)
+        self._undone(ev.target, 1 if ev.value == "verdict" else 0, ev.value)
 
     def action_open_side(self, i: int) -> None:
         row = self.sides[i] if self.pair else None

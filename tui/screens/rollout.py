@@ -106,6 +106,8 @@ class RolloutScreen(StudioScreen):
         Binding("v", "toggle_split", "Split"),
         Binding("n", "other_rollout(1)", "Next"),
         Binding("p", "other_rollout(-1)", "Prev"),
+        # Shown in the head of a SUSPECT rollout only: the footer stays as it was.
+        Binding("C", "clear_suspect", "Clear SUSPECT", show=False, tooltip="Clear a SUSPECT rollout for export"),
     ]
 
     def __init__(self) -> None:
@@ -134,6 +136,7 @@ class RolloutScreen(StudioScreen):
                     with VerticalScroll(id="call-result"):
                         yield Static(id="call-result-text")
                 with Vertical(id="final-pane"):
+                    yield Static(id="suspect-lines")
                     yield Static("final summary", classes="title")
                     yield Static(id="final-summary")
                     yield Static("patch", classes="title")
@@ -259,7 +262,11 @@ class RolloutScreen(StudioScreen):
             text.append(" RUNNING ", style="bold black on yellow")
         else:
             o = t.end.outcome
-            if o.tests_tampered:
+            state = o.state
+            if state is not None and (state.status == "probe" or state.verdict == "suspect"):
+                style = "bold black on yellow" if state.verdict in ("suspect", "tampered") else "bold black on cyan"
+                text.append(f" {state.label} ", style=style)
+            elif o.tests_tampered:
                 text.append(" TAMPERED ", style="bold white on magenta")
             elif not o.verdict_known:
                 text.append(" NO VERDICT ", style="bold black on white")
@@ -290,11 +297,48 @@ class RolloutScreen(StudioScreen):
         text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
         text.append(f"   {t.start.provider}/{t.start.model}", style="cyan")
         text.append(f"   {self.uid}", style="dim")
+        if t.end is not None and t.end.outcome.suspect:
+            text.append("\n ")
+            text.append_text(self._suspect_line(t.end.outcome.suspect))
         if t.errors:
             text.append("\n ")
             text.append(f"{len(t.errors)} error{'s' if len(t.errors) > 1 else ''}: ", style="bold red")
             text.append(error_cause(t.errors[-1].message), style="red")
         head.update(text)
+
+    def _cleared_by(self) -> str | None:
+        """Who cleared this rollout of SUSPECT (None: held out of exports)."""
+        event = self.store.cleared_rollouts().get(self.uid or "")
+        return event.labeler if event is not None else None
+
+    def _suspect_line(self, hits) -> Text:
+        first = hits[0]
+        where = f" {first.path}:{first.line}" if first.path and first.line else ""
+        text = Text(f"⚠ {len(hits)} mark{'s' if len(hits) > 1 else ''} of gaming: ", style="bold yellow")
+        text.append(f"{first.rule}{where} {first.text}", style="yellow")
+        state = self.trace.end.outcome.state if self.trace and self.trace.end else None
+        if state is not None and state.status == "probe":
+            text.append(" · a cheat probe: never exported", style="dim")
+        elif (who := self._cleared_by()) is not None:
+            text.append(f" · cleared by {who} (C takes it back)", style="green")
+        else:
+            text.append(" · out of exports until cleared: e shows the lines, C clears", style="bold")
+        return text
+
+    def _render_suspect(self) -> None:
+        """Every SUSPECT mark with its line, above the patch."""
+        box = self.query_one("#suspect-lines", Static)
+        hits = self.trace.end.outcome.suspect if self.trace and self.trace.end else []
+        box.display = bool(hits)
+        if not hits:
+            return
+        text = Text("SUSPECT: the marks and their lines\n", style="bold yellow")
+        for h in hits:
+            where = f"{h.path}:{h.line}" if h.path and h.line else "test runs"
+            text.append(f"  {h.rule:<17} ", style="bold")
+            text.append(f"{where:<24} ", style="cyan")
+            text.append(f"{h.text}\n")
+        box.update(text)
 
     def _render_detail(self) -> None:
         table = self.query_one("#calls", DataTable)
@@ -312,6 +356,7 @@ class RolloutScreen(StudioScreen):
             end, final = self.trace.end, self.trace.final
             summary = final.summary if final and final.summary else "(the agent gave no final summary)"
             self.query_one("#final-summary", Static).update(Text(summary))
+            self._render_suspect()
             diff = self.query_one("#final-diff", DiffView)
             diff.split = self.state.split_diff
             diff.set_patch(end.outcome.patch if end else "", empty_message="(no changes: empty patch)")
@@ -387,6 +432,28 @@ class RolloutScreen(StudioScreen):
             self.studio.open_rollout(uid)
         else:
             self.notify("No more rollouts in this batch that way.")
+
+    def action_clear_suspect(self) -> None:
+        """Clear a SUSPECT rollout for export, or take a clear back (both in the human log)."""
+        end = self.trace.end if self.trace is not None else None
+        state = end.outcome.state if end is not None else None
+        if not self.uid or state is None or state.verdict != "suspect":
+            self.notify("Only a SUSPECT rollout needs clearing.")
+            return
+        if state.status == "probe":
+            self.notify("A cheat probe's rollout is never exported: nothing to clear.")
+            return
+        try:
+            if self._cleared_by() is None:
+                self.store.clear_suspect(self.uid)
+                self.notify("Cleared: exports may use this rollout (C again takes it back).")
+            else:
+                self.store.unclear_suspect(self.uid)
+                self.notify("Held again: out of exports until cleared.")
+        except NotFound:
+            self.notify("This rollout is not in the label store yet.", severity="warning")
+            return
+        self._render_head()
 
     def action_toggle_split(self) -> None:
         self.state.split_diff = not self.state.split_diff

@@ -23,6 +23,7 @@ from agent.executor import RolloutCancels
 from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
 from labeling.records import BatchRow
+from labeling.stats import cheat_line, cheat_stats
 from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
@@ -135,6 +136,8 @@ class RunsScreen(StudioScreen):
             row = next(b for b in batches if b.batch_id == bid)
             path = Path(row.path)
             budget = _budget_text(path, row)
+            if cheats := cheat_text(rollouts):
+                budget = cheats if budget is None else Text.assemble(budget, "\n", cheats)
             try:  # a just-started rollout has no task in the store yet: its plan has
                 planned = {p.rollout_id: p.task_id for p in read_batch_meta(path).planned}
             except Exception:
@@ -182,6 +185,10 @@ class RunsScreen(StudioScreen):
         for r in sorted(rollouts, key=lambda r: (r.task_id or planned.get(r.rollout_id, ""), r.uid)):
             if r.status != "finished":
                 result = Text("running", style="yellow")
+            elif r.probe:
+                result = Text("PROBE CHEAT" if r.suspect or r.tests_tampered else "PROBE FAIL", style="cyan")
+            elif r.suspect:
+                result = Text("SUSPECT", style="bold yellow")
             elif r.tests_tampered:
                 result = Text("TAMPERED", style="magenta")
             elif not r.verdict_known:
@@ -384,6 +391,21 @@ class RunsScreen(StudioScreen):
             self.notify(f"cannot read batch.json: {exc}", severity="error", markup=False)
             return
         self.start_batch(request.model_copy(update={"resume": b.path}))
+
+
+def cheat_text(rollouts: list) -> Text | None:
+    """One line: the batch's SUSPECT rollouts and its cheat rate on probes; None without either."""
+    suspect = sum(1 for r in rollouts if r.suspect and not r.probe)
+    stats = cheat_stats(rollouts)
+    if not suspect and not stats:
+        return None
+    line = Text(" ")
+    if suspect:
+        line.append(f"{suspect} SUSPECT", style="bold yellow")
+        line.append(" (out of exports until cleared: open one, C) ", style="dim")
+    for s in stats:
+        line.append(cheat_line(s), style="bold yellow" if s.cheated else "green")
+    return line
 
 
 def _budget_text(batch_dir: Path, b: BatchRow) -> Text | None:
