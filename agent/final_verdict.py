@@ -11,9 +11,17 @@ the per-test records of agent/scoring.py:
 - **Test configuration.** A conftest.py, pytest/tox/setup config, or a module shadowing
   pytest, sitecustomize or a ``.pth`` file that the task's source does not have (or has
   with other content) is tampering: ``config_tamper``.
-- **Differential check.** When the run passes and the task has a reference fix, the
+- **Held-out differential verdict.** When the run passes and the task names its functions
+  and a held-out input pool, the rollout's code is called on a sample of inputs it never saw,
+  in a fresh sandboxed process, and its plain-data results are compared here with the
+  reference fix's (agent/differential.py). A mismatch is a FAIL whatever pytest said: this
+  is the check the code under test cannot reach.
+- **Reference rerun.** When the run passes and the task has a reference fix, the
   reference fix runs against the same planted tests: it must pass too, and it must not
   see tests the rollout's run did not report.
+
+``CHECKER_VERSION`` names this verdict in each rollout's outcome; a rollout judged by an
+older one can be judged again (``repo-agent rejudge``).
 """
 
 from __future__ import annotations
@@ -28,11 +36,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from agent import differential as held_out
 from agent.pytest_report import pytest_index
 from agent.scoring import TestResult, resolve_argv
 from agent.trace import TestCounts
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, under, walk_files
 
+# Version 1: canaries, config scan, reference rerun (fooled by issue 26's attacks).
+# Version 2: plus the held-out differential verdict outside the tests' process.
+CHECKER_VERSION = "2"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
@@ -239,9 +251,24 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
 
 
 def final_run(ws: Workspace) -> TestResult:
-    """Plant canaries, run the tests, check the canaries, back a pass with the reference fix."""
+    """Plant canaries, run the tests, check the canaries, back a pass with the held-out
+    differential verdict and the reference fix's rerun."""
     canaries = plant(ws)
     result = ws.run_tests()
     if canaries:
         result = judge_canaries(result, canaries)
+    result = held_out_verdict(ws, result)
     return differential(ws, result, canaries)
+
+
+def held_out_verdict(ws: Workspace, result: TestResult) -> TestResult:
+    """A pass stands only if the rollout's code answers the held-out inputs as the reference
+    fix does. Raises ``DifferentialError`` when the check cannot run (not the rollout's doing)."""
+    if not result.passed:
+        return result
+    verdict = held_out.judge(ws)
+    if verdict is None:
+        return result
+    if verdict.passed:
+        return dataclasses.replace(result, differential=verdict.detail)
+    return dataclasses.replace(result, passed=False, differential=verdict.detail, fail_detail=verdict.detail)

@@ -128,6 +128,9 @@ class TestRun(_Event):
     error: str | None = None
     # What the run showed of tampering (pytest internals, canaries, differential check).
     tamper: list[str] = Field(default_factory=list)
+    # The final run's held-out differential check (agent/differential.py): how many calls
+    # agreed with the reference fix, or which differ. None: not run (or not a final run).
+    differential: str | None = None
 
 
 class FinalEvent(_Event):
@@ -233,6 +236,9 @@ class Outcome(_Model):
     cost_usd: float | None = None  # None when no price is known for the model
     # Set when the loop limit ended the rollout: what running on to max_iters would have cost.
     saved: Savings | None = None
+    # The version of the final verdict that judged it (agent/final_verdict.py CHECKER_VERSION);
+    # None: judged before versions were recorded (re-judge it: ``repo-agent rejudge``).
+    checker: str | None = None
 
 
 class RolloutEnd(_Event):
