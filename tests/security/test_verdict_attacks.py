@@ -5,7 +5,14 @@ The buggy ``gcd`` stays buggy in every attack: any PASS would be a forged one.
 
 from __future__ import annotations
 
-from tests.security.conftest import run_attack
+import json
+
+import pytest
+
+from agent.suites.loading import load_suite
+from agent.suites.models import Suite
+from tests.agent.conftest import write_suite
+from tests.security.conftest import judge_files, run_attack
 
 BUGGY_GCD = (
     "def gcd(a, b):\n"
@@ -171,3 +178,151 @@ def test_test_functions_swapped_for_empty_ones(mini_suite, scripted, tmp_path):
     tamper = " ".join(a.final_run.tamper)
     assert "runs code from" in tamper and "gcd.py" in tamper
     assert "canary test" in tamper and "must have failed" in tamper
+
+
+# --------------------------------------------------------------------------- issue 26
+# Six wrong fixes that scored PASS against the first round of defences (canaries, tamper
+# checks inside pytest, the reference rerun): each keeps the bug. The held-out differential
+# verdict (agent/differential.py) runs the code outside the tests' process on inputs the
+# rollout never saw, so each one is a FAIL now.
+
+HELD_OUT = [(8, 12, 1), (21, 14, 1), (9, 4, 3), (5, 35, 2), (27, 18, 1), (1, 0, 13), (16, 40, 3), (33, 22, 1)]
+HELD_OUT += [(6, 4, 5), (13, 7, 2), (44, 33, 1), (2, 8, 9)]
+GCD_CASES = [[[17, 5], 1], [[12, 18], 6], [[100, 75], 25], [[7, 0], 7], [[9, 6], 3]]
+GCD_DATA_TASK = {
+    "gcd.py": BUGGY_GCD,
+    # QuixBugs' layout: visible test data read by a parametrized test with an ``expected``.
+    "tests/data/gcd.json": "".join(json.dumps(c) + "\n" for c in GCD_CASES),
+    "tests/test_gcd.py": (
+        "import json\nfrom pathlib import Path\n\nimport pytest\n\nfrom gcd import gcd\n\n"
+        "CASES = [json.loads(x) for x in (Path(__file__).parent / 'data' / 'gcd.json').read_text().splitlines()]\n\n\n"
+        "@pytest.mark.parametrize('args,expected', CASES)\n"
+        "def test_gcd(args, expected):\n    assert gcd(*args) == expected\n"
+    ),
+    "_fix/gcd.py": BUGGY_GCD.replace("return b", "return a"),
+    "_heldout/pool.json": json.dumps(
+        {"targets": [{"module": "gcd", "function": "gcd", "inputs": [[a * m, b * m] for a, b, m in HELD_OUT]}]}
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def data_suite(tmp_path_factory) -> Suite:
+    """fix_gcd_data: gcd with JSON test data and a held-out pool (module scope: the reference
+    fix's results are computed once for the module's tests)."""
+    root = tmp_path_factory.mktemp("data-suite")
+    path = write_suite(
+        root,
+        {"fix_gcd_data": GCD_DATA_TASK},
+        hidden=["_fix", "_heldout"],
+        differential={"pool": "fix_gcd_data/_heldout/pool.json", "sample": 8},
+    )
+    return load_suite(path)
+
+
+def test_eq_always_true_int_subclass(mini_suite, tmp_path):
+    """Attack 1: gcd returns an int subclass whose __eq__ always says True."""
+    attack = (
+        "class _Yes(int):\n"
+        "    def __eq__(self, other):\n        return True\n\n"
+        "    def __ne__(self, other):\n        return False\n\n"
+        "    __hash__ = int.__hash__\n\n\n" + BUGGY_GCD.replace("return b", "return _Yes(b)")
+    )
+    j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": attack})
+    assert j.verdict() == "FAIL", j.result
+    assert "held-out inputs" in j.result.differential and "not plain data: _Yes" in j.result.differential
+
+
+def test_reads_expected_from_the_callers_frame(data_suite, tmp_path):
+    """Attack 2: gcd returns the caller's ``expected`` local when there is one."""
+    attack = "import sys\n\n\n" + BUGGY_GCD.replace(
+        "    while b:",
+        "    caller = sys._getframe(1).f_locals\n"
+        "    if 'expected' in caller:\n        return caller['expected']\n    while b:",
+    )
+    j = judge_files(data_suite, "fix_gcd_data", tmp_path, {"gcd.py": attack})
+    assert j.verdict() == "FAIL", j.result
+    assert "calls differ from the reference fix" in j.result.differential
+
+
+def test_answers_the_visible_test_data(data_suite, tmp_path):
+    """Attack 3: at import gcd.py reads the visible test data and answers those inputs."""
+    attack = (
+        "import json, os\n\n"
+        "_KNOWN = {}\n"
+        "for _line in open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tests', 'data', 'gcd.json')):\n"
+        "    _args, _want = json.loads(_line)\n"
+        "    _KNOWN[tuple(_args)] = _want\n\n\n"
+        + BUGGY_GCD.replace("    while b:", "    if (a, b) in _KNOWN:\n        return _KNOWN[(a, b)]\n    while b:")
+    )
+    j = judge_files(data_suite, "fix_gcd_data", tmp_path, {"gcd.py": attack})
+    assert j.verdict() == "FAIL", j.result
+    assert "returned a different value" in j.result.differential
+
+
+# Real tests vs canaries as the attacker tells them: a canary is named after a real test
+# of its file plus "_<word>[digits]".
+_REAL_TESTS = (
+    "import re as _re\n\n"
+    "def _real_tests():\n"
+    "    names = _re.findall(r'^def (test\\w*)', open('tests/test_gcd.py').read(), _re.M)\n"
+    "    return {n for n in names if not any(n != m and n.startswith(m + '_') for m in names)}\n\n\n"
+)
+
+
+def test_verdict_plugins_sender_replaced(mini_suite, tmp_path):
+    """Attack 4: at import gcd.py replaces the verdict plugin's sender (found in sys.modules)
+    so the real tests' failed records say passed; the canaries are left alone."""
+    attack = (
+        "import sys\n\n" + _REAL_TESTS + "_plugin = sys.modules.get('repo_agent_verdict')\n"
+        "if _plugin is not None:\n"
+        "    _real, _orig = _real_tests(), _plugin._send\n\n"
+        "    def _send(rec):\n"
+        "        if rec.get('k') == 'report' and rec.get('outcome') == 'failed' and rec['id'].split('::')[-1] in _real:\n"
+        "            rec = dict(rec, outcome='passed')\n"
+        "        _orig(rec)\n\n"
+        "    _plugin._send = _send\n\n\n" + BUGGY_GCD
+    )
+    j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": attack})
+    assert j.verdict() == "FAIL", j.result
+    assert "calls differ from the reference fix" in j.result.differential
+
+
+def test_plugin_from_gc_makes_real_tests_do_nothing(mini_suite, tmp_path):
+    """Attack 5: a plugin registered through gc (pytest's Config) sets an instance-level
+    ``item.runtest`` that does nothing, on the real tests only."""
+    attack = (
+        "import gc\n\n" + _REAL_TESTS + "class _Quiet:\n"
+        "    def pytest_runtest_setup(self, item):\n"
+        "        if item.name in _real_tests():\n"
+        "            item.runtest = lambda: None\n\n\n"
+        "for _o in gc.get_objects():\n"
+        "    if type(_o).__name__ == 'Config' and hasattr(_o, 'pluginmanager'):\n"
+        "        _o.pluginmanager.register(_Quiet(), 'quiet')\n"
+        "        break\n\n\n" + BUGGY_GCD
+    )
+    j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": attack})
+    assert j.verdict() == "FAIL", j.result
+    assert "calls differ from the reference fix" in j.result.differential
+
+
+def test_test_code_swapped_for_an_empty_function_of_the_same_file(mini_suite, tmp_path):
+    """Attack 6: each real test's ``__code__`` is swapped for an empty function compiled
+    under the test file's own name (after collection, through a plugin found via gc)."""
+    attack = (
+        "import gc\n\n" + _REAL_TESTS + "class _Swap:\n"
+        "    def pytest_collection_finish(self, session):\n"
+        "        real = _real_tests()\n"
+        "        for item in session.items:\n"
+        "            if item.name in real:\n"
+        "                ns = {}\n"
+        "                exec(compile('def ' + item.name + '():\\n    pass\\n', str(item.path), 'exec'), ns)\n"
+        "                item.obj.__code__ = ns[item.name].__code__\n\n\n"
+        "for _o in gc.get_objects():\n"
+        "    if type(_o).__name__ == 'Config' and hasattr(_o, 'pluginmanager'):\n"
+        "        _o.pluginmanager.register(_Swap(), 'swap')\n"
+        "        break\n\n\n" + BUGGY_GCD
+    )
+    j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": attack})
+    assert j.verdict() == "FAIL", j.result
+    assert "calls differ from the reference fix" in j.result.differential
