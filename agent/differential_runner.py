@@ -18,6 +18,7 @@ with the reference fix's results. Code under test can write anything to the pipe
 believed it would have to write the right answers, which is what a fix does.
 """
 
+import collections
 import importlib
 import json
 import os
@@ -26,6 +27,13 @@ import sys
 
 _MAX_NODES = 200_000
 _MAX_DEPTH = 60
+
+
+# Taken before any workspace code runs. The standard library's dict subclasses travel as the
+# dicts they are (read through dict.items, never their own methods): an honest fix may
+# return a Counter where the reference returns a dict, and pytest's == agrees.
+_DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
+_dict_items = dict.items
 
 
 class _Timeout(BaseException):
@@ -37,8 +45,9 @@ class _NotPlain(Exception):
 
 
 def _encode(x, depth=0, budget=None):
-    """Exact builtins only, tagged so that list/tuple/set/dict survive JSON: a subclass of a
-    builtin is not plain data (its ``__eq__`` could say anything)."""
+    """Exact builtins only (and the standard dict subclasses), tagged so that list, tuple, set
+    and dict survive JSON: any other subclass of a builtin is not plain data (its ``__eq__``
+    could say anything)."""
     budget = budget if budget is not None else [_MAX_NODES]
     budget[0] -= 1
     if budget[0] < 0 or depth > _MAX_DEPTH:
@@ -53,8 +62,8 @@ def _encode(x, depth=0, budget=None):
         return {t.__name__: [_encode(v, depth + 1, budget) for v in items]}
     if t is set or t is frozenset:
         return {"set": [_encode(v, depth + 1, budget) for v in set(x)]}
-    if t is dict:
-        return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in dict.items(x)]}
+    if any(t is d for d in _DICTS):
+        return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
     raise _NotPlain(f"not plain data: {t.__name__}")
