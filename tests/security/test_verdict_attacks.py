@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from agent.final_verdict import CHECKER_VERSION
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from tests.agent.conftest import write_suite
@@ -220,7 +221,7 @@ def data_suite(tmp_path_factory) -> Suite:
     return load_suite(path)
 
 
-def test_eq_always_true_int_subclass(mini_suite, tmp_path):
+def test_eq_always_true_int_subclass(mini_suite, scripted, tmp_path):
     """Attack 1: gcd returns an int subclass whose __eq__ always says True."""
     attack = (
         "class _Yes(int):\n"
@@ -228,9 +229,13 @@ def test_eq_always_true_int_subclass(mini_suite, tmp_path):
         "    def __ne__(self, other):\n        return False\n\n"
         "    __hash__ = int.__hash__\n\n\n" + BUGGY_GCD.replace("return b", "return _Yes(b)")
     )
-    j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": attack})
-    assert j.verdict() == "FAIL", j.result
-    assert "held-out inputs" in j.result.differential and "not plain data: _Yes" in j.result.differential
+    a = run_attack(mini_suite, "fix_gcd", scripted, tmp_path, {"gcd.py": attack})
+    assert a.verdict() == "FAIL"
+    # The loop records why (the rollout state's detail) and which checker judged it.
+    state = a.outcome.state
+    assert (state.status, state.verdict) == ("judged", "fail") and "not plain data: _Yes" in state.detail
+    assert a.outcome.checker == CHECKER_VERSION
+    assert a.final_run.differential == state.detail and a.final_run.counts.passed == 3  # pytest said pass
 
 
 def test_reads_expected_from_the_callers_frame(data_suite, tmp_path):
