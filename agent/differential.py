@@ -9,8 +9,8 @@ seeded by suite name, suite version and task id: every rollout of a task meets t
 inputs and a re-judge is reproducible. The calls run in a fresh sandboxed process with the
 rollout's code (agent/differential_runner.py); what comes back is plain data only, and is
 compared here, in the trusted parent, with the reference fix's results on the same inputs
-(computed once per task and input set in a separate process, twice, so an input the
-reference answers differently on two runs is left out). Floats compare with a stated
+(computed once per task and input set in a separate process, each call twice, so an input
+the reference answers differently twice is left out). Floats compare with a stated
 tolerance, raised exceptions by type, sets and dicts without order. The process under
 test never holds an expected value.
 
@@ -190,7 +190,7 @@ def _fix_digest(suite: Suite, task: Task) -> str:
 def reference_results(
     suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
 ) -> tuple[dict[Key, dict[str, Any]], int]:
-    """The reference fix's results on ``calls`` (run twice; an input answered differently,
+    """The reference fix's results on ``calls`` (each called twice; an input answered two ways,
     or not as plain data, is left out), cached per task, fix and input set. Returns
     (results, inputs left out)."""
     key = hashlib.sha256(
@@ -209,24 +209,25 @@ def reference_results(
 def _compute_reference(
     suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
 ) -> dict[Key, dict[str, Any]]:
+    # Every call twice in one process (the targets listed twice): an input answered two ways
+    # is left out. PYTHONHASHSEED is fixed in the sandbox, so a second process adds nothing.
     with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
         ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
         apply_reference_fix(suite, task, ws)
-        runs = [run_calls(ws.path, calls, sandbox=sandbox) for _ in range(2)]
-    for r in runs:
-        if not r.hello:
-            raise DifferentialError(f"the differential runner did not start: {r.output.strip()[-300:]}")
-        if r.import_errors:
-            t, err = next(iter(r.import_errors.items()))
-            raise DifferentialError(f"the reference fix cannot import {calls[t].module}.{calls[t].function}: {err}")
-        if not r.finished:
-            raise DifferentialError("the reference fix did not finish its held-out calls")
-    first, second = runs
+        run = run_calls(ws.path, calls + calls, sandbox=sandbox)
+    if not run.hello:
+        raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
+    if run.import_errors:
+        t, err = next(iter(run.import_errors.items()))
+        t %= len(calls)
+        raise DifferentialError(f"the reference fix cannot import {calls[t].module}.{calls[t].function}: {err}")
+    if not run.finished:
+        raise DifferentialError("the reference fix did not finish its held-out calls")
+    n = len(calls)
     return {
-        k: v
-        for k, v in first.results.items()
-        if "v" in v or "raise" in v
-        if second.results.get(k) == v or (k in second.results and same_result(v, second.results[k], 1e-9))
+        (t, i): v
+        for (t, i), v in run.results.items()
+        if t < n and ("v" in v or "raise" in v) and same_result(v, run.results.get((t + n, i), {}), 0.0)
     }
 
 

@@ -4,7 +4,8 @@
 builtin name ``mini-bugs`` (the suite shipped in ``agent/suites/mini_bugs``), or a
 QuixBugs checkout (``path/to/QuixBugs`` or ``path/to/QuixBugs:gcd,bitcount``).
 ``check_suite`` proves each task is a real task: its tests fail on the untouched source
-and pass with its reference fix.
+and pass with its reference fix, the fix agrees with itself on the held-out inputs and
+the bug answers at least one of them differently (agent/differential.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from agent import differential
 from agent.final_verdict import final_test_run
 from agent.suites.models import DirSource, GitSource, Suite, SuiteError, Task
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
@@ -46,6 +48,12 @@ class TaskCheck:
     passes_with_fix: bool | None  # None: the task has no reference fix
     detail: str
     ok: bool
+    # The held-out differential check's coverage (agent/differential.py), one line; "" when
+    # the task has no reference fix.
+    differential: str = ""
+    # Held-out calls a final run of this task compares (0: its verdict rests on the tests).
+    held_out_calls: int = 0
+    held_out_bug_differs: int = 0  # of those, how many the untouched source answers differently
 
 
 # --------------------------------------------------------------------------- loading
@@ -216,7 +224,18 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
             if tampered:  # a "fix" that edits the tests proves nothing about the task
                 detail += f"; the reference fix changes protected paths: {', '.join(tampered)}"
         ok = fails and with_fix is not False
-        return TaskCheck(task.id, fails, with_fix, detail, ok)
+        line, calls, differs = "", 0, 0
+        if with_fix is not None:
+            # The fix's final run above compared it with itself on the held-out sample; now the
+            # bug must answer at least one held-out call differently, or the check proves nothing.
+            try:
+                cov = differential.check(suite, task, root, sandbox=sandbox)
+                line, calls, differs = cov.line, cov.calls, cov.bug_differs
+                if cov.functions and not cov.bug_differs:
+                    ok, line = False, line + " (the held-out inputs do not tell the bug from the fix)"
+            except differential.DifferentialError as exc:
+                ok, line = False, f"differential: cannot run: {exc}"
+        return TaskCheck(task.id, fails, with_fix, detail, ok, line, calls, differs)
     finally:
         ws.cleanup()
 

@@ -37,6 +37,8 @@ def test_shipped_suite_checks(mini_suite):
     assert not bad, "\n".join(f"{c.task_id}: {c.detail}" for c in bad)
     assert [c.task_id for c in checks] == [t.id for t in mini_suite.tasks]
     assert all(c.fails_untouched and c.passes_with_fix is True for c in checks)
+    # Every shipped task is judged on held-out inputs too, and its bug answers one differently.
+    assert all(c.held_out_calls >= 12 and c.held_out_bug_differs >= 1 for c in checks), [c.differential for c in checks]
     assert sorted(d for _, d, _ in seen) == list(range(1, len(checks) + 1))
     # the infinite loop was stopped by the per-test timeout, not by the whole-run timeout
     loop = next(c for c in checks if c.task_id == "fix_bitcount")
@@ -232,3 +234,29 @@ def test_quixbugs_check_with_looping_program(quixbugs):
     # the infinite loop on the cycle is one failed test, cut by the per-test timeout
     assert checks["reach"].detail.startswith("untouched: 1 failed, 1 passed")
     assert checks["reach"].passes_with_fix is True
+
+
+def test_check_says_what_the_held_out_inputs_cannot_prove(tmp_path):
+    """A pool on which the bug agrees with the fix fails the check; an input the reference
+    answers two ways (a random number) is left out and said."""
+    pool = {
+        "targets": [
+            {"module": "add", "function": "add", "inputs": [[1, 0], [7, 0], [-3, 0]]},
+            {"module": "add", "function": "roll", "inputs": [[]]},
+        ]
+    }
+    files = dict(ADD_TASK)
+    files["add.py"] += "\n\ndef roll():\n    return 4\n"
+    files["_fix/add.py"] += "\n\nimport random\n\n\ndef roll():\n    return random.random()\n"
+    files["_heldout/pool.json"] = json.dumps(pool)
+    path = write_suite(
+        tmp_path / "s",
+        {"fix_add": files},
+        hidden=["_fix", "_heldout"],
+        differential={"pool": "fix_add/_heldout/pool.json"},
+    )
+    (check,) = check_suite(load_suite(path))
+    assert check.fails_untouched and check.passes_with_fix and not check.ok
+    assert check.held_out_calls == 3 and check.held_out_bug_differs == 0
+    assert "1 left out (nondeterministic" in check.differential
+    assert "do not tell the bug from the fix" in check.differential
