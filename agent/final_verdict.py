@@ -217,6 +217,7 @@ def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> T
     with tempfile.TemporaryDirectory(prefix="repo-agent-ref-", dir=ws.path.parent) as tmp:
         ref = Workspace.create(ws.suite, ws.task, Path(tmp), sandbox=ws.sandbox)
         apply_reference_fix(ws.suite, ws.task, ref)
+        ref.reveal_held_out()
         apply(ref.path, canaries)
         theirs = ref.run_tests()
         if canaries:
@@ -239,36 +240,41 @@ def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> T
 
 
 def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
-    """The authoritative run: protected paths restored first, then canaries, config and
-    differential checks. Returns (result, tampered paths); what the run itself showed of
-    tampering is ``result.tamper``."""
+    """The authoritative run: protected paths restored first, the held-out differential
+    verdict, then the tests with canaries and hidden tests, config and reference checks.
+    Returns (result, tampered paths); what the run itself showed of tampering is
+    ``result.tamper``."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
-    result = final_run(ws)
+    # Before the hidden tests are in the workspace: code run by the tests could keep a copy
+    # of them for a later process to read. Raises DifferentialError (not the rollout's doing).
+    verdict = held_out.judge(ws)
+    ws.restore_protected()  # whatever that process wrote to the tests
+    ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
+    result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
-    ws.restore_protected()  # the canaries go
+    ws.restore_protected()  # the canaries and the hidden tests go
     return result, sorted(tampered)
 
 
-def final_run(ws: Workspace) -> TestResult:
+def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestResult:
     """Plant canaries, run the tests, check the canaries, back a pass with the held-out
-    differential verdict and the reference fix's rerun."""
+    differential ``verdict`` and the reference fix's rerun."""
     canaries = plant(ws)
     result = ws.run_tests()
     if canaries:
         result = judge_canaries(result, canaries)
-    result = held_out_verdict(ws, result)
+    result = held_out_verdict(result, verdict)
     return differential(ws, result, canaries)
 
 
-def held_out_verdict(ws: Workspace, result: TestResult) -> TestResult:
-    """A pass stands only if the rollout's code answers the held-out inputs as the reference
-    fix does. Raises ``DifferentialError`` when the check cannot run (not the rollout's doing)."""
-    if not result.passed:
-        return result
-    verdict = held_out.judge(ws)
+def held_out_verdict(result: TestResult, verdict: held_out.Verdict | None) -> TestResult:
+    """A pass stands only if the rollout's code answered the held-out inputs as the reference
+    fix does (a mismatch is a FAIL whatever pytest said)."""
     if verdict is None:
         return result
+    if not result.passed:
+        return dataclasses.replace(result, differential=verdict.detail)
     if verdict.passed:
         return dataclasses.replace(result, differential=verdict.detail)
     return dataclasses.replace(result, passed=False, differential=verdict.detail, fail_detail=verdict.detail)

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from agent import differential
 from agent.final_verdict import final_test_run
-from agent.suites.models import DirSource, GitSource, Suite, SuiteError, Task
+from agent.suites.held_out import split_lines
+from agent.suites.models import Differential, DifferentialTarget, DirSource, GitSource, Suite, SuiteError, Task
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
 SUITES_DIR = Path(__file__).parent  # the shipped suites live beside this module
@@ -39,6 +40,7 @@ QUIX_HIDDEN = [
     ".github",
 ]
 QUIX_PROTECTED = ["python_testcases", "json_testcases", "conftest.py"]
+QUIX_HOLD_OUT = 1 / 3  # of each program's JSON test data: hidden tests and held-out inputs
 
 
 @dataclass
@@ -155,6 +157,23 @@ def _validate(suite: Suite, where: Path) -> None:
 # --------------------------------------------------------------------------- QuixBugs
 
 
+def _quix_differential(suite: Suite, task: Task, root: Path) -> None:
+    """The held-out lines of the program's JSON test data, as held-out inputs: each line is
+    ``[arguments, expected]``; the expected value is never used (the reference fix answers)."""
+    rel = next(iter(task.hold_out_lines), None)
+    if rel is None or not task.reference_fix_files:
+        return
+    try:
+        _, held = split_lines(suite, task, rel, (root / rel).read_bytes())
+        inputs = [json.loads(line)[0] for line in held]
+    except (OSError, ValueError, IndexError, TypeError):
+        return  # test data of another shape: the verdict rests on the (hidden) tests
+    inputs = [x for x in inputs if isinstance(x, list)]
+    if inputs:
+        target = DifferentialTarget(module=f"python_programs.{task.id}", function=task.id, inputs=inputs)
+        task.differential = Differential(targets=[target], sample=len(inputs))
+
+
 def _is_quixbugs(path: Path) -> bool:
     return (path / "python_programs").is_dir() and (path / "python_testcases").is_dir()
 
@@ -181,6 +200,7 @@ def load_quixbugs(
     tasks = []
     for name in chosen:
         fix = root / "correct_python_programs" / f"{name}.py"
+        data = f"json_testcases/{name}.json"
         tasks.append(
             Task(
                 id=name,
@@ -199,10 +219,13 @@ def load_quixbugs(
                     {f"python_programs/{name}.py": f"correct_python_programs/{name}.py"} if fix.is_file() else {}
                 ),
                 tags=["quixbugs"],
+                hold_out_lines={data: QUIX_HOLD_OUT} if (root / data).is_file() else {},
             )
         )
     suite = Suite(name="quixbugs", description=f"QuixBugs (Python) from {root}", tasks=tasks)
     suite.base_dir = root
+    for task in suite.tasks:
+        _quix_differential(suite, task, root)
     return suite
 
 

@@ -83,6 +83,9 @@ class Task(BaseModel):
     tags: list[str] = Field(default_factory=list)
     # Held-out inputs on which the rollout's code is compared with the reference fix.
     differential: Differential | None = None
+    # Hidden tests: workspace-relative text file -> the share of its lines held out of the
+    # workspace (drawn by suite, version, task and path) and put back for the final run.
+    hold_out_lines: dict[str, float] = Field(default_factory=dict)
     # Difficulty features of generated tasks (operator, lines changed, failing tests,
     # call distance from a failing test to the bug), for calibration and selection.
     features: dict[str, str | int | float] = Field(default_factory=dict)
