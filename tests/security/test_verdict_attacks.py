@@ -6,13 +6,14 @@ The buggy ``gcd`` stays buggy in every attack: any PASS would be a forged one.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from agent.final_verdict import CHECKER_VERSION
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
-from tests.agent.conftest import write_suite
+from tests.agent.test_suites import QUIX_FILES
 from tests.security.conftest import judge_files, run_attack
 
 BUGGY_GCD = (
@@ -187,38 +188,40 @@ def test_test_functions_swapped_for_empty_ones(mini_suite, scripted, tmp_path):
 # verdict (agent/differential.py) runs the code outside the tests' process on inputs the
 # rollout never saw, so each one is a FAIL now.
 
-HELD_OUT = [(8, 12, 1), (21, 14, 1), (9, 4, 3), (5, 35, 2), (27, 18, 1), (1, 0, 13), (16, 40, 3), (33, 22, 1)]
-HELD_OUT += [(6, 4, 5), (13, 7, 2), (44, 33, 1), (2, 8, 9)]
-GCD_CASES = [[[17, 5], 1], [[12, 18], 6], [[100, 75], 25], [[7, 0], 7], [[9, 6], 3]]
-GCD_DATA_TASK = {
-    "gcd.py": BUGGY_GCD,
-    # QuixBugs' layout: visible test data read by a parametrized test with an ``expected``.
-    "tests/data/gcd.json": "".join(json.dumps(c) + "\n" for c in GCD_CASES),
-    "tests/test_gcd.py": (
-        "import json\nfrom pathlib import Path\n\nimport pytest\n\nfrom gcd import gcd\n\n"
-        "CASES = [json.loads(x) for x in (Path(__file__).parent / 'data' / 'gcd.json').read_text().splitlines()]\n\n\n"
-        "@pytest.mark.parametrize('args,expected', CASES)\n"
-        "def test_gcd(args, expected):\n    assert gcd(*args) == expected\n"
-    ),
-    "_fix/gcd.py": BUGGY_GCD.replace("return b", "return a"),
-    "_heldout/pool.json": json.dumps(
-        {"targets": [{"module": "gcd", "function": "gcd", "inputs": [[a * m, b * m] for a, b, m in HELD_OUT]}]}
-    ),
+GCD_CASES = [
+    [17, 5],
+    [12, 18],
+    [100, 75],
+    [7, 0],
+    [9, 6],
+    [16, 40],
+    [24, 36],
+    [1, 0],
+    [35, 14],
+    [8, 12],
+    [42, 28],
+    [0, 9],
+]
+# A QuixBugs checkout with one program: parametrized tests over JSON test data, a third of
+# which is held out of the workspace (hidden tests, and the differential's inputs).
+QUIX_GCD = {
+    "conftest.py": QUIX_FILES["conftest.py"],
+    "python_testcases/load_testdata.py": QUIX_FILES["python_testcases/load_testdata.py"],
+    "python_programs/gcd.py": BUGGY_GCD,
+    "correct_python_programs/gcd.py": BUGGY_GCD.replace("return b", "return a"),
+    "json_testcases/gcd.json": "".join(json.dumps([c, math.gcd(*c)]) + "\n" for c in GCD_CASES),
+    "python_testcases/test_gcd.py": QUIX_FILES["python_testcases/test_add.py"].replace("add", "gcd"),
 }
 
 
 @pytest.fixture(scope="module")
-def data_suite(tmp_path_factory) -> Suite:
-    """fix_gcd_data: gcd with JSON test data and a held-out pool (module scope: the reference
-    fix's results are computed once for the module's tests)."""
-    root = tmp_path_factory.mktemp("data-suite")
-    path = write_suite(
-        root,
-        {"fix_gcd_data": GCD_DATA_TASK},
-        hidden=["_fix", "_heldout"],
-        differential={"pool": "fix_gcd_data/_heldout/pool.json", "sample": 8},
-    )
-    return load_suite(path)
+def quix_suite(tmp_path_factory) -> Suite:
+    """QuixBugs' gcd (module scope: the reference fix's results are computed once)."""
+    root = tmp_path_factory.mktemp("quix") / "QuixBugs"
+    for rel, text in QUIX_GCD.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return load_suite(root)
 
 
 def test_eq_always_true_int_subclass(mini_suite, scripted, tmp_path):
@@ -238,30 +241,41 @@ def test_eq_always_true_int_subclass(mini_suite, scripted, tmp_path):
     assert a.final_run.differential == state.detail and a.final_run.counts.passed == 3  # pytest said pass
 
 
-def test_reads_expected_from_the_callers_frame(data_suite, tmp_path):
-    """Attack 2: gcd returns the caller's ``expected`` local when there is one."""
+def test_reads_expected_from_the_callers_frame(quix_suite, tmp_path):
+    """Attack 2: gcd returns the caller's ``expected`` local when there is one (QuixBugs'
+    tests are ``assert gcd(*input_data) == expected``)."""
     attack = "import sys\n\n\n" + BUGGY_GCD.replace(
         "    while b:",
         "    caller = sys._getframe(1).f_locals\n"
         "    if 'expected' in caller:\n        return caller['expected']\n    while b:",
     )
-    j = judge_files(data_suite, "fix_gcd_data", tmp_path, {"gcd.py": attack})
+    j = judge_files(quix_suite, "gcd", tmp_path, {"python_programs/gcd.py": attack})
     assert j.verdict() == "FAIL", j.result
+    assert j.result.counts.passed == len(GCD_CASES)  # pytest, hidden tests included, said pass
     assert "calls differ from the reference fix" in j.result.differential
 
 
-def test_answers_the_visible_test_data(data_suite, tmp_path):
-    """Attack 3: at import gcd.py reads the visible test data and answers those inputs."""
+def test_answers_the_visible_test_data(quix_suite, tmp_path):
+    """Attack 3: at import gcd.py reads the test data (json_testcases/gcd.json) and answers
+    those inputs from it, keeping a copy of every line it ever saw (the final run's hidden
+    tests included) for later processes; the bug stays for every other input."""
     attack = (
         "import json, os\n\n"
-        "_KNOWN = {}\n"
-        "for _line in open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tests', 'data', 'gcd.json')):\n"
-        "    _args, _want = json.loads(_line)\n"
-        "    _KNOWN[tuple(_args)] = _want\n\n\n"
+        "_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n"
+        "_KNOWN, _SEEN = {}, os.path.join(_ROOT, 'python_programs', 'seen.json')\n"
+        "for _f in (os.path.join(_ROOT, 'json_testcases', 'gcd.json'), _SEEN):\n"
+        "    if os.path.exists(_f):\n"
+        "        for _line in open(_f):\n"
+        "            _args, _want = json.loads(_line)\n"
+        "            _KNOWN[tuple(_args)] = _want\n"
+        "with open(_SEEN, 'w') as _out:\n"
+        "    _out.writelines(json.dumps([list(k), v]) + '\\n' for k, v in _KNOWN.items())\n\n\n"
         + BUGGY_GCD.replace("    while b:", "    if (a, b) in _KNOWN:\n        return _KNOWN[(a, b)]\n    while b:")
     )
-    j = judge_files(data_suite, "fix_gcd_data", tmp_path, {"gcd.py": attack})
+    ws_files = {"python_programs/gcd.py": attack}
+    j = judge_files(quix_suite, "gcd", tmp_path, ws_files)
     assert j.verdict() == "FAIL", j.result
+    assert j.result.counts.passed == len(GCD_CASES)  # the hidden tests were answered from the file
     assert "returned a different value" in j.result.differential
 
 
