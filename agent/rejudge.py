@@ -12,6 +12,7 @@ last verdict is already today's checker's is skipped: a stopped run resumes wher
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from agent.batch_meta import read_batch_meta
+from agent.batch_meta import find_batches, read_batch_meta
 from agent.final_verdict import CHECKER_VERSION, final_test_run
 from agent.suites.models import Suite
 from agent.trace_events import TRACES_DIR, RolloutEnd, RolloutStart, RolloutState, TestRun, derive_state, judged
@@ -184,3 +185,57 @@ def rejudge_batch(
             if progress:
                 progress(item, n, len(traces))
     return out
+
+
+def _last_line(path: Path, block: int = 65536) -> bytes:
+    """The last complete line of a file, read backwards in blocks (a trace's last line, its
+    ``rollout_end``, can hold a large patch)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        end = f.tell()
+        data = b""
+        pos = end
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+            body = data.rstrip(b"\n")
+            if b"\n" in body:
+                return body.rsplit(b"\n", 1)[1]
+        return data.rstrip(b"\n")
+
+
+def checker_counts(root: Path) -> dict[str | None, int]:
+    """Finished rollouts under ``root`` (batches found as ``find_batches`` does) by the checker
+    that judged their last verdict (None: before versions were recorded). Only each trace's
+    last line is read."""
+    counts: dict[str | None, int] = {}
+    for batch in find_batches(Path(root)):
+        for trace in (batch / TRACES_DIR).glob("*.jsonl"):
+            try:
+                event = json.loads(_last_line(trace))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(event, dict) or event.get("kind") != "rollout_end":
+                continue
+            outcome = event.get("outcome") or {}
+            state = outcome.get("state") or {}
+            if state.get("status", "judged") != "judged" or not outcome.get("verdict_known", True):
+                continue  # not judged: no checker's verdict to be stale
+            checker = outcome.get("checker")
+            key = checker if isinstance(checker, str) else None
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def older_checker_line(root: Path) -> str | None:
+    """``stats``' line: how many judged rollouts an older checker judged, or None when none."""
+    counts = checker_counts(root)
+    older = sum(n for c, n in counts.items() if c != CHECKER_VERSION)
+    if not older:
+        return None
+    return (
+        f"judged by an older checker: {older} of {sum(counts.values())} judged rollouts "
+        f"(today's is {CHECKER_VERSION}; `repo-agent rejudge DIR` judges them again)"
+    )

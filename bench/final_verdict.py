@@ -58,9 +58,9 @@ def main() -> None:
     p, f = statistics.median(plain), statistics.median(final)
     print(f"plain run_tests   median {p * 1000:7.1f} ms  (n={len(plain)})")
     print(f"final_test_run    median {f * 1000:7.1f} ms  (n={len(final)})  ratio {f / p:.2f}x")
-    c, r = statistics.median(calls), statistics.median(reference)
+    c, ref = statistics.median(calls), statistics.median(reference)
     print(f"  of which held-out calls (warm)  median {c * 1000:7.1f} ms  ({c / p:.2f}x a plain run)")
-    print(f"reference results, once per task  median {r * 1000:7.1f} ms  (n={len(reference)}, cached after)")
+    print(f"reference results, once per task  median {ref * 1000:7.1f} ms  (n={len(reference)}, cached after)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 from agent import trace as tr
 from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.final_verdict import CHECKER_VERSION
-from agent.rejudge import PatchError, apply_patch, rejudge_batch
+from agent.rejudge import PatchError, apply_patch, checker_counts, older_checker_line, rejudge_batch
 from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged, not_judged, read_trace
 from agent.workspace import Workspace
 from labeling.store import LabelStore
@@ -50,6 +50,7 @@ def test_rejudge_appends_todays_verdict_and_the_store_follows(old_batch, mini_su
     store.ingest([old_batch])
     assert {r.rollout_id: r.tests_passed for r in store.rollouts()}["forged"] is True
 
+    assert older_checker_line(old_batch).startswith("judged by an older checker: 1 of 1 judged rollouts")
     seen = []
     items = rejudge_batch(old_batch, mini_suite, progress=lambda item, done, total: seen.append((done, total)))
     assert seen == [(1, 2), (2, 2)]
@@ -64,6 +65,7 @@ def test_rejudge_appends_todays_verdict_and_the_store_follows(old_batch, mini_su
     assert [e.seq for e in trace.events] == sorted({e.seq for e in trace.events})
     assert next(e for e in trace.events if isinstance(e, tr.TestRun)).differential.startswith("held-out inputs")
 
+    assert older_checker_line(old_batch) is None and checker_counts(old_batch) == {CHECKER_VERSION: 1}
     store.ingest([old_batch])  # the appended rollout_end is what the store reads
     assert {r.rollout_id: r.tests_passed for r in store.rollouts()}["forged"] is False
     store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rich.markup import escape as esc  # every value from traces or the store goes through it
 
@@ -131,6 +132,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"human vs auto: confirm {pct(a.confirm_rate)}, flip {pct(a.flip_rate)}, "
         f"discard {pct(a.discard_rate)}"
     )
+    from agent.rejudge import older_checker_line
+
+    if line := older_checker_line(Path(args.dir)):
+        console.print(f"[yellow]{esc(line)}[/]")
     if line := loop_line(rep.loops):
         console.print(line)
     print_team(console, rep.team)
