@@ -303,8 +303,10 @@ def test_verdict_plugins_sender_replaced(mini_suite, tmp_path):
         "    _plugin._send = _send\n\n\n" + BUGGY_GCD
     )
     j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": attack})
-    assert j.verdict() == "FAIL", j.result
-    assert "calls differ from the reference fix" in j.result.differential
+    # The hooks hold the sender bound in a closure: the records stay true, and the swap is seen.
+    assert j.verdict() == "TAMPERED", j.result
+    assert "the verdict plugin's sender was replaced" in j.result.tamper and j.result.counts.failed == 3
+    assert "calls differ from the reference fix" in j.result.differential  # and outside pytest: FAIL
 
 
 def test_plugin_from_gc_makes_real_tests_do_nothing(mini_suite, tmp_path):
