@@ -246,11 +246,14 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     ``result.tamper``."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
-    # Before the hidden tests are in the workspace: code run by the tests could keep a copy
-    # of them for a later process to read. Raises DifferentialError (not the rollout's doing).
-    verdict = held_out.judge(ws)
-    ws.restore_protected()  # whatever that process wrote to the tests
-    ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
+    verdict = None
+    if ws.visible:
+        # Before the hidden tests are in the workspace: code run by the tests could keep a
+        # copy of them for a later process to read. Raises DifferentialError (not the
+        # rollout's doing).
+        verdict = held_out.judge(ws)
+        ws.restore_protected()  # whatever that process wrote to the tests
+        ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
     result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
     ws.restore_protected()  # the canaries and the hidden tests go
@@ -259,11 +262,15 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
 
 def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestResult:
     """Plant canaries, run the tests, check the canaries, back a pass with the held-out
-    differential ``verdict`` and the reference fix's rerun."""
+    differential ``verdict`` (judged here, after a pass, when the task hides no test data:
+    the tests' process then saw nothing the differential's process must not) and the
+    reference fix's rerun."""
     canaries = plant(ws)
     result = ws.run_tests()
     if canaries:
         result = judge_canaries(result, canaries)
+    if verdict is None and result.passed and not ws.visible:
+        verdict = held_out.judge(ws)
     result = held_out_verdict(result, verdict)
     return differential(ws, result, canaries)
 

@@ -306,7 +306,6 @@ def test_verdict_plugins_sender_replaced(mini_suite, tmp_path):
     # The hooks hold the sender bound in a closure: the records stay true, and the swap is seen.
     assert j.verdict() == "TAMPERED", j.result
     assert "the verdict plugin's sender was replaced" in j.result.tamper and j.result.counts.failed == 3
-    assert "calls differ from the reference fix" in j.result.differential  # and outside pytest: FAIL
 
 
 def test_plugin_from_gc_makes_real_tests_do_nothing(mini_suite, tmp_path):
