@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import differential
 from agent.suites.loading import BUILTIN, SuiteError, TaskCheck, check_suite, load_quixbugs, load_suite
 from agent.suites.models import DirSource
 from agent.workspace import Workspace
@@ -250,8 +251,8 @@ def test_quixbugs_check_with_looping_program(quixbugs):
 
 
 def test_check_says_what_the_held_out_inputs_cannot_prove(tmp_path):
-    """A pool on which the bug agrees with the fix fails the check; an input the reference
-    answers two ways (a random number) is left out and said."""
+    """A pool on which the bug agrees with the fix proves nothing (check_task then fails the
+    task); an input the reference answers two ways (a random number) is left out and said."""
     pool = {
         "targets": [
             {"module": "add", "function": "add", "inputs": [[1, 0], [7, 0], [-3, 0]]},
@@ -268,8 +269,7 @@ def test_check_says_what_the_held_out_inputs_cannot_prove(tmp_path):
         hidden=["_fix", "_heldout"],
         differential={"pool": "fix_add/_heldout/pool.json"},
     )
-    (check,) = check_suite(load_suite(path))
-    assert check.fails_untouched and check.passes_with_fix and not check.ok
-    assert check.held_out_calls == 3 and check.held_out_bug_differs == 0
-    assert "1 left out (nondeterministic" in check.differential
-    assert "do not tell the bug from the fix" in check.differential
+    suite = load_suite(path)
+    cov = differential.check(suite, suite.task("fix_add"), tmp_path / "check")
+    assert (cov.calls, cov.pool, cov.left_out, cov.bug_differs) == (3, 4, 1, 0)
+    assert "1 left out (nondeterministic" in cov.line and cov.line.endswith("the bug differs on 0")
