@@ -146,6 +146,9 @@ def _validate(suite: Suite, where: Path) -> None:
             raise SuiteError(
                 f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}"
             )
+        pool = t.differential.pool if t.differential else None
+        if pool and not (suite.base_dir / pool).is_file():
+            raise SuiteError(f"{where}: task {t.id}: held-out pool not found: {suite.base_dir / pool}")
         for fix in t.reference_fix_files.values():
             if not (suite.base_dir / fix).is_file():
                 raise SuiteError(f"{where}: task {t.id}: reference fix file not found: {suite.base_dir / fix}")

@@ -270,6 +270,10 @@ def test_check_says_what_the_held_out_inputs_cannot_prove(tmp_path):
         differential={"pool": "fix_add/_heldout/pool.json"},
     )
     suite = load_suite(path)
+    (tmp_path / "s" / "fix_add" / "_heldout" / "pool.json").rename(tmp_path / "elsewhere.json")
+    with pytest.raises(SuiteError, match="task fix_add: held-out pool not found"):
+        load_suite(path)
+    (tmp_path / "elsewhere.json").rename(tmp_path / "s" / "fix_add" / "_heldout" / "pool.json")
     cov = differential.check(suite, suite.task("fix_add"), tmp_path / "check")
     assert (cov.calls, cov.pool, cov.left_out, cov.bug_differs) == (3, 4, 1, 0)
     assert "1 left out (nondeterministic" in cov.line and cov.line.endswith("the bug differs on 0")
