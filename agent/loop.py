@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import prompts
-from agent.final_verdict import final_test_run
+from agent.final_verdict import CHECKER_VERSION, final_test_run
 from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
 from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
@@ -41,6 +41,7 @@ from agent.trace import (
     ToolResultEvent,
     TraceWriter,
     derive_state,
+    judged,
     not_judged,
 )
 from agent.workspace import Workspace
@@ -326,7 +327,10 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             out.tampered_paths = list(tampered)
             out.tests_tampered = bool(tampered or result.tamper)
             out.tests_passed = bool(result.passed) and not out.tests_tampered
+            out.checker = CHECKER_VERSION
             out.state = derive_state(stop, out)
+            if out.state.verdict == "fail" and result.fail_detail:
+                out.state = judged("fail", result.fail_detail)  # e.g. held-out inputs differ
             _scan_suspect(out, ws, tally)
             if tally.final is not None:
                 emit(
@@ -371,6 +375,7 @@ def test_run_fields(result: Any) -> dict[str, Any]:
         "timed_out": bool(result.timed_out),
         "error": getattr(result, "error", None),
         "tamper": list(getattr(result, "tamper", None) or []),
+        "differential": getattr(result, "differential", None),
     }
 
 

@@ -47,6 +47,10 @@ class TestResult:
     tamper: list[str] = field(default_factory=list)
     # Per-test outcome by pytest node id, from the verdict records: passed/failed/error/skipped.
     outcomes: dict[str, str] = field(default_factory=dict)
+    # The final run's held-out differential check, one line (agent/differential.py).
+    differential: str | None = None
+    # Why a run that pytest called a pass is not one, when a check outside pytest says so.
+    fail_detail: str | None = None
 
     def brief(self) -> dict:
         """The small dict that goes into a finish object or a trace."""
@@ -60,6 +64,8 @@ class TestResult:
             out["error"] = self.error
         if self.tamper:
             out["tamper"] = list(self.tamper)
+        if self.differential:
+            out["differential"] = self.differential
         return out
 
 

@@ -128,6 +128,9 @@ class TestRun(_Event):
     error: str | None = None
     # What the run showed of tampering (pytest internals, canaries, differential check).
     tamper: list[str] = Field(default_factory=list)
+    # The final run's held-out differential check (agent/differential.py): how many calls
+    # agreed with the reference fix, or which differ. None: not run (or not a final run).
+    differential: str | None = None
 
 
 class FinalEvent(_Event):
@@ -245,6 +248,9 @@ class Outcome(_Model):
     saved: Savings | None = None
     # Why a pass was judged SUSPECT (or a probe's pass): the rules that hit and the lines.
     suspect: list[SuspectHit] = Field(default_factory=list)
+    # The version of the final verdict that judged it (agent/final_verdict.py CHECKER_VERSION);
+    # None: judged before versions were recorded (re-judge it: ``repo-agent rejudge``).
+    checker: str | None = None
 
 
 class RolloutEnd(_Event):

@@ -27,6 +27,7 @@ from agent.patch_format import (
     large_file_diff,
 )
 from agent.scoring import TestResult, run_tests
+from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
@@ -156,6 +157,8 @@ class Workspace:
         self.source = source
         self.sandbox = sandbox
         self._root_resolved = str(path.resolve())
+        # Files the workspace holds with lines held out (hidden tests): the rollout's baseline.
+        self.visible: dict[str, bytes] = visible_files(suite, task, source)
 
     @classmethod
     def create(cls, suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Workspace:
@@ -167,7 +170,24 @@ class Workspace:
         with _LIVE_LOCK:
             _LIVE.add(path)
         copy_tree(source, path, task.hidden)
-        return cls(suite, task, path, source, sandbox=sandbox)
+        ws = cls(suite, task, path, source, sandbox=sandbox)
+        for rel, data in ws.visible.items():
+            (path / rel).write_bytes(data)
+        return ws
+
+    def reveal_held_out(self) -> None:
+        """Put the held-out lines back (the final run's hidden tests)."""
+        for rel in self.visible:
+            self._real_parents(rel)
+            _remove(self.path / rel)
+            shutil.copyfile(self.source / rel, self.path / rel)
+
+    def _same_as_given(self, rel: str, mine: Path) -> bool:
+        """``mine`` holds what the rollout was given at ``rel`` (its visible part, if any)."""
+        if rel in self.visible:
+            return mine.is_file() and not mine.is_symlink() and mine.read_bytes() == self.visible[rel]
+        orig = self.source / rel
+        return orig.is_file() and mine.is_file() and filecmp.cmp(orig, mine, shallow=False)
 
     # ------------------------------------------------------------------ paths
 
@@ -231,13 +251,13 @@ class Workspace:
                 out.append(p)
                 continue
             if orig.is_file() or mine.is_file():
-                if not (orig.is_file() and mine.is_file() and filecmp.cmp(orig, mine, shallow=False)):
+                if not self._same_as_given(p, mine):
                     out.append(p)
                 continue
             a = set(walk_files(orig, self.task.hidden)) if orig.is_dir() else set()
             b = set(walk_files(mine)) if mine.is_dir() else set()
             for f in sorted(a | b):
-                if f not in a or f not in b or not filecmp.cmp(orig / f, mine / f, shallow=False):
+                if f not in a or f not in b or not self._same_as_given(f"{p}/{f}", mine / f):
                     out.append(f"{p}/{f}")
         return sorted(set(out))
 
@@ -256,7 +276,8 @@ class Workspace:
             d.mkdir(exist_ok=True)
 
     def restore_protected(self) -> None:
-        """Put every protected path back exactly as it is in the source."""
+        """Put every protected path back exactly as it is in the source (files with held-out
+        lines as the rollout was given them)."""
         for prot in self.task.protected:
             p = _norm_rel(prot)
             if not p:
@@ -269,6 +290,10 @@ class Workspace:
             elif orig.is_file():
                 mine.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(orig, mine)
+        for rel, data in self.visible.items():  # the rollout's part only: the rest stays hidden
+            self._real_parents(rel)
+            _remove(self.path / rel)
+            (self.path / rel).write_bytes(data)
 
     def patch(self) -> str:
         """Git-style unified diff of the workspace against the original source.
@@ -285,6 +310,14 @@ class Workspace:
         for rel in sorted(a | b):
             old_p = self.source / rel if rel in a else None
             new_p = self.path / rel if rel in b else None
+            if rel in self.visible:  # diffed against what the rollout was given
+                given = self.visible[rel]
+                now = new_p.read_bytes() if new_p else None
+                if given != now:
+                    chunk = file_diff(rel, given, now)
+                    total += len(chunk)
+                    chunks.append(chunk)
+                continue
             if old_p and new_p and _same_stat(old_p, new_p):
                 continue  # copied with copy2 and never written since: no need to read it
             big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES

@@ -1,6 +1,8 @@
 """What the unforgeable verdict costs: one plain sandboxed test run vs the final run
-(canaries planted + checked, config scan, and the reference-fix differential check that
-backs a pass), on the shipped mini-bugs tasks with their reference fix applied.
+(held-out differential in its own sandboxed process, canaries planted + checked, hidden
+tests, config scan, and the reference-fix rerun that backs a pass), on the shipped
+mini-bugs tasks with their reference fix applied. Also the differential's own share: the
+rollout's held-out calls, and the reference's (computed once per task, then cached).
 
     uv run python bench/final_verdict.py [--tasks fix_gcd,fix_roman] [--runs 5]
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent import differential
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace, apply_reference_fix
@@ -29,9 +32,15 @@ def main() -> None:
     suite = load_suite("mini-bugs")
     plain: list[float] = []
     final: list[float] = []
+    calls: list[float] = []
+    reference: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for tid in args.tasks.split(","):
             task = suite.task(tid)
+            t = time.perf_counter()
+            sample = differential.sample(suite, task)
+            differential.reference_results(suite, task, sample, sandbox="auto")  # cold: computed once
+            reference.append(time.perf_counter() - t)
             for _ in range(args.runs):
                 with Workspace.create(suite, task, Path(tmp)) as ws:
                     apply_reference_fix(suite, task, ws)
@@ -43,9 +52,15 @@ def main() -> None:
                     r, tampered = final_test_run(ws)
                     final.append(time.perf_counter() - t)
                     assert r.passed and not tampered and not r.tamper, (r.summary, r.tamper, tampered)
+                    t = time.perf_counter()
+                    differential.judge(ws)
+                    calls.append(time.perf_counter() - t)
     p, f = statistics.median(plain), statistics.median(final)
     print(f"plain run_tests   median {p * 1000:7.1f} ms  (n={len(plain)})")
     print(f"final_test_run    median {f * 1000:7.1f} ms  (n={len(final)})  ratio {f / p:.2f}x")
+    c, ref = statistics.median(calls), statistics.median(reference)
+    print(f"  of which held-out calls (warm)  median {c * 1000:7.1f} ms  ({c / p:.2f}x a plain run)")
+    print(f"reference results, once per task  median {ref * 1000:7.1f} ms  (n={len(reference)}, cached after)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 builtin name ``mini-bugs`` (the suite shipped in ``agent/suites/mini_bugs``), or a
 QuixBugs checkout (``path/to/QuixBugs`` or ``path/to/QuixBugs:gcd,bitcount``).
 ``check_suite`` proves each task is a real task: its tests fail on the untouched source
-and pass with its reference fix.
+and pass with its reference fix, the fix agrees with itself on the held-out inputs and
+the bug answers at least one of them differently (agent/differential.py).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from agent import differential
 from agent.final_verdict import final_test_run
-from agent.suites.models import DirSource, GitSource, Suite, SuiteError, Task
+from agent.suites.held_out import split_lines
+from agent.suites.models import Differential, DifferentialTarget, DirSource, GitSource, Suite, SuiteError, Task
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
 SUITES_DIR = Path(__file__).parent  # the shipped suites live beside this module
@@ -37,6 +40,7 @@ QUIX_HIDDEN = [
     ".github",
 ]
 QUIX_PROTECTED = ["python_testcases", "json_testcases", "conftest.py"]
+QUIX_HOLD_OUT = 1 / 3  # of each program's JSON test data: hidden tests and held-out inputs
 
 
 @dataclass
@@ -46,6 +50,12 @@ class TaskCheck:
     passes_with_fix: bool | None  # None: the task has no reference fix
     detail: str
     ok: bool
+    # The held-out differential check's coverage (agent/differential.py), one line; "" when
+    # the task has no reference fix.
+    differential: str = ""
+    # Held-out calls a final run of this task compares (0: its verdict rests on the tests).
+    held_out_calls: int = 0
+    held_out_bug_differs: int = 0  # of those, how many the untouched source answers differently
 
 
 # --------------------------------------------------------------------------- loading
@@ -136,6 +146,9 @@ def _validate(suite: Suite, where: Path) -> None:
             raise SuiteError(
                 f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}"
             )
+        pool = t.differential.pool if t.differential else None
+        if pool and not (suite.base_dir / pool).is_file():
+            raise SuiteError(f"{where}: task {t.id}: held-out pool not found: {suite.base_dir / pool}")
         for fix in t.reference_fix_files.values():
             if not (suite.base_dir / fix).is_file():
                 raise SuiteError(f"{where}: task {t.id}: reference fix file not found: {suite.base_dir / fix}")
@@ -145,6 +158,23 @@ def _validate(suite: Suite, where: Path) -> None:
 
 
 # --------------------------------------------------------------------------- QuixBugs
+
+
+def _quix_differential(suite: Suite, task: Task, root: Path) -> None:
+    """The held-out lines of the program's JSON test data, as held-out inputs: each line is
+    ``[arguments, expected]``; the expected value is never used (the reference fix answers)."""
+    rel = next(iter(task.hold_out_lines), None)
+    if rel is None or not task.reference_fix_files:
+        return
+    try:
+        _, held = split_lines(suite, task, rel, (root / rel).read_bytes())
+        inputs = [json.loads(line)[0] for line in held]
+    except (OSError, ValueError, IndexError, TypeError):
+        return  # test data of another shape: the verdict rests on the (hidden) tests
+    inputs = [x for x in inputs if isinstance(x, list)]
+    if inputs:
+        target = DifferentialTarget(module=f"python_programs.{task.id}", function=task.id, inputs=inputs)
+        task.differential = Differential(targets=[target], sample=len(inputs))
 
 
 def _is_quixbugs(path: Path) -> bool:
@@ -173,6 +203,7 @@ def load_quixbugs(
     tasks = []
     for name in chosen:
         fix = root / "correct_python_programs" / f"{name}.py"
+        data = f"json_testcases/{name}.json"
         tasks.append(
             Task(
                 id=name,
@@ -191,10 +222,13 @@ def load_quixbugs(
                     {f"python_programs/{name}.py": f"correct_python_programs/{name}.py"} if fix.is_file() else {}
                 ),
                 tags=["quixbugs"],
+                hold_out_lines={data: QUIX_HOLD_OUT} if (root / data).is_file() else {},
             )
         )
     suite = Suite(name="quixbugs", description=f"QuixBugs (Python) from {root}", tasks=tasks)
     suite.base_dir = root
+    for task in suite.tasks:
+        _quix_differential(suite, task, root)
     return suite
 
 
@@ -216,7 +250,18 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
             if tampered:  # a "fix" that edits the tests proves nothing about the task
                 detail += f"; the reference fix changes protected paths: {', '.join(tampered)}"
         ok = fails and with_fix is not False
-        return TaskCheck(task.id, fails, with_fix, detail, ok)
+        line, calls, differs = "", 0, 0
+        if with_fix is not None:
+            # The fix's final run above compared it with itself on the held-out sample; now the
+            # bug must answer at least one held-out call differently, or the check proves nothing.
+            try:
+                cov = differential.check(suite, task, root, sandbox=sandbox)
+                line, calls, differs = cov.line, cov.calls, cov.bug_differs
+                if cov.functions and not cov.bug_differs:
+                    ok, line = False, line + " (the held-out inputs do not tell the bug from the fix)"
+            except differential.DifferentialError as exc:
+                ok, line = False, f"differential: cannot run: {exc}"
+        return TaskCheck(task.id, fails, with_fix, detail, ok, line, calls, differs)
     finally:
         ws.cleanup()
 

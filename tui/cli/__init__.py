@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         importing,
         jobs,
         labels,
+        rejudge,
         report,
         sandbox_flags,
         studio,
@@ -46,7 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (agent, suites, importing, labels, exports, finetune, jobs, studio, report, compare, team, db):
+    for module in (
+        agent,
+        suites,
+        rejudge,
+        importing,
+        labels,
+        exports,
+        finetune,
+        jobs,
+        studio,
+        report,
+        compare,
+        team,
+        db,
+    ):
         module.register(sub)
     sandbox_flags.add_unsafe_flag(parser)
     return parser

@@ -139,6 +139,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"human vs auto: confirm {pct(a.confirm_rate)}, flip {pct(a.flip_rate)}, "
         f"discard {pct(a.discard_rate)}"
     )
+    from agent.rejudge import older_checker_line
+
+    if line := older_checker_line(Path(args.dir)):
+        console.print(f"[yellow]{esc(line)}[/]")
     if line := loop_line(rep.loops):
         console.print(line)
     if rep.suspect:

@@ -78,14 +78,14 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
     table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
     id_width = max(len(t.id) for t in suite.tasks)
     table.add_column("task", no_wrap=True, min_width=id_width)
-    for col in ("fails as is", "passes w/ fix", "ok"):
+    for col in ("fails as is", "passes w/ fix", "held-out", "ok"):
         table.add_column(col, no_wrap=True, min_width=len(col))
     # The detail column takes what is left of the terminal, cut with an ellipsis.
     table.add_column(
         "detail",
         no_wrap=True,
         overflow="ellipsis",
-        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
+        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix held-out 12 bug 12 ok") - 10),
     )
     yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
     with progress_line(console, "check", elapsed=False) as progress:
@@ -100,10 +100,21 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
             c.task_id,
             yes(c.fails_untouched),
             yes(c.passes_with_fix),
+            f"{c.held_out_calls} bug {c.held_out_bug_differs}" if c.held_out_calls else "-",
             "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
-            escape(c.detail or ""),
+            escape("; ".join(x for x in (c.detail, c.differential) if x)),
         )
     console.print(table)
+    covered = [c for c in checks if c.held_out_calls]
+    console.print(
+        f"held-out differential: {len(covered)} of {len(checks)} tasks, "
+        f"{sum(c.held_out_calls for c in covered)} calls per final run"
+        + (
+            f"; resting on the tests alone: {', '.join(c.task_id for c in checks if not c.held_out_calls)}"
+            if len(covered) < len(checks)
+            else ""
+        )
+    )
     bad = [c.task_id for c in checks if not c.ok]
     if bad:
         console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
