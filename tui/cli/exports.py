@@ -296,7 +296,7 @@ def _pydantic_line(exc: Exception) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     import exports
-    from exports.check import UnknownFormat
+    from exports.check import UnknownFormat, UnreadableFile
 
     if args.rules:
         for rule, what in exports.RULES.items():
@@ -304,11 +304,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     if args.file is None:
         raise UserError("check needs a FILE (or --rules)")
-    if not args.file.is_file():
-        raise UserError(f"no such file: {args.file}")
     try:
         report = exports.check_file(args.file, args.fmt)
-    except UnknownFormat as exc:
+    except (UnknownFormat, UnreadableFile) as exc:  # a FIFO, a device, a directory: named as what it is
         raise UserError(str(exc)) from None
     for line in exports.render_report(report, limit=args.limit):
         console.print(line, markup=False)
