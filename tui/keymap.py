@@ -53,7 +53,9 @@ def load_keymap(path: Path) -> dict[str, str]:
             raise KeymapError(f"keymap {shown}: larger than {MAX_KEYMAP_BYTES >> 10} KB; not a keymap")
         data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
-        raise KeymapError(f"keymap {shown}: cannot read it ({neutralise_line(exc.strerror or exc, markup=False)})") from None
+        raise KeymapError(
+            f"keymap {shown}: cannot read it ({neutralise_line(exc.strerror or exc, markup=False)})"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise KeymapError(f"keymap {shown}: not valid TOML ({neutralise_line(exc, markup=False)})") from None
     except RecursionError:
@@ -64,7 +66,9 @@ def load_keymap(path: Path) -> dict[str, str]:
     keymap: dict[str, str] = {}
     for section, table in data.items():
         if section not in known:
-            raise KeymapError(f"keymap {path}: unknown section [{neutralise_line(section, markup=False)}] (use {', '.join(known)})")
+            raise KeymapError(
+                f"keymap {path}: unknown section [{neutralise_line(section, markup=False)}] (use {', '.join(known)})"
+            )
         if not isinstance(table, dict):
             raise KeymapError(f'keymap {path}: {section} must be a [{section}] table of action = "keys"')
         for name, keys in table.items():
