@@ -80,7 +80,7 @@ def load_keymap(path: Path) -> dict[str, str]:
                 raise KeymapError(f'keymap {path}: [{section}] {name} must be a key string like "y" or "ctrl+y,Y"')
             if any(not _printable_key(k.strip()) for k in keys.split(",")):
                 raise KeymapError(
-                    f"keymap {path}: [{section}] {name} = {neutralise_line(keys, markup=False)!r}: "
+                    f"keymap {path}: [{section}] {name} = '{neutralise_line(keys, markup=False)}': "
                     "a key is a printable name like y, ctrl+y or f5 (no control characters)"
                 )
             if any(" " in k.strip() for k in keys.split(",")):

@@ -1,0 +1,179 @@
+"""Files a user is handed cannot hurt them (issue 24): suites, trajectories, traces, stores,
+keymaps, training files. Each test feeds a file from tests/security/hostile_inputs.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from agent.suites.loading import load_suite
+from agent.suites.models import SuiteError
+from agent.untrusted import neutralise
+from exports.check import UnreadableFile, check_file
+from labeling.errors import StoreError
+from labeling.store import LabelStore
+from tests.security import hostile_inputs as h
+from tui.keymap import KeymapError, load_keymap
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """repo-agent in its own process: a hang is a failure after ``timeout``, not a stuck suite."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT,
+        env=env,
+        errors="surrogateescape",
+    )
+
+
+def test_a_suite_cannot_name_paths_outside_its_workspace(tmp_path):
+    victim_dir = tmp_path / "elsewhere" / "precious"
+    victim_dir.mkdir(parents=True)
+    (victim_dir / "keep.txt").write_text("mine")
+    victim_file = tmp_path / "elsewhere" / "notes.txt"
+    victim_file.write_text("mine too")
+    suite = h.suite_escaping_protected(tmp_path, victim_dir, victim_file)
+
+    with pytest.raises(SuiteError, match=r"protected.*leads outside the workspace"):
+        load_suite(suite)
+    res = cli("suite", "check", str(suite))
+    assert res.returncode == 2
+    assert "leads outside the workspace" in res.stderr and "Traceback" not in res.stderr
+    assert (victim_dir / "keep.txt").read_text() == "mine" and victim_file.read_text() == "mine too"
+
+
+def test_a_suite_fix_outside_its_folder_is_refused(tmp_path):
+    suite = h.suite_escaping_protected(tmp_path, tmp_path / "x", tmp_path / "y")
+    data = json.loads(suite.read_text())
+    data["tasks"][0].update(protected=["tests"], reference_fix="../..")
+    suite.write_text(json.dumps(data))
+    with pytest.raises(SuiteError, match=r"reference_fix '\.\./\.\.' leads outside the suite's folder"):
+        load_suite(suite)
+
+
+@pytest.fixture(scope="module")
+def hostile_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("handed")
+    h.fifo_eval(folder)
+    h.zero_eval(folder)
+    h.zip_bomb_eval(folder, entries=2, entry_mb=80)  # over the 64 MB entry cap: never decompressed
+    h.deep_json(folder)
+    h.nan_input_refs(folder)
+    h.markup_path(folder)
+    h.good_trajectory(folder)
+    return folder
+
+
+def test_import_reports_each_hostile_file_and_imports_the_rest(hostile_folder, tmp_path):
+    res = cli("import", str(hostile_folder), "--out", str(tmp_path / "out"))
+    out = res.stdout
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "\x1b" not in out + res.stderr  # the escape in a file name is shown as text
+    lines = {line.split(":")[0].split("/")[-1]: line for line in out.splitlines() if line.startswith(("broken", "skip"))}
+    assert "not a regular file" in lines["run.eval"]
+    assert "not a regular file" in lines["zero.eval"]
+    assert "larger than 64 MB" in out  # bomb.eval's samples, named, not decompressed
+    assert "nested too deep" in lines["deep.json"]
+    assert "NaN" in lines["nan.json"]
+    assert "a[/]b/x\\x1b]0;MARK_PATH_TITLE\\x07.json" in out
+    assert "1 imported" in out and "ok_task" in out
+
+
+def test_the_studios_import_scan_skips_hostile_files(hostile_folder):
+    from agent.importers import find_foreign
+
+    # The FIFO and the /dev/zero link are passed over unopened; the bomb's header says "inspect".
+    assert find_foreign(hostile_folder) == {"inspect": 1, "swe-agent": 1}
+
+
+@pytest.mark.parametrize(
+    "build, reason",
+    [
+        (h.huge_int_batch, ":3: not JSON"),
+        (h.nan_ts_batch, ":3: not JSON"),
+        (h.deep_trace_batch, ":3: not an event object"),
+        (lambda root: h.long_line_batch(root, 33 << 20), ":2: line longer than 32 MiB"),
+    ],
+    ids=["4000-digit-step", "nan-ts", "deep", "33MiB-line"],
+)
+def test_ingest_lists_a_hostile_line_and_indexes_the_rest(tmp_path, build, reason):
+    build(tmp_path / "traces")
+    with LabelStore(tmp_path / "labels.sqlite") as store:
+        rep = store.ingest([tmp_path / "traces"])
+        assert rep.new_rollouts == 2
+        assert any(reason in w for w in rep.warnings), rep.warnings
+        assert sorted(r.finished for r in store.rollouts()) == [True, True]
+
+
+def test_a_store_with_a_foreign_trigger_is_refused(tmp_path):
+    path = h.foreign_trigger_store(tmp_path / "labels.sqlite")
+    with pytest.raises(StoreError, match=r"did not create \(trigger flip_it\)"):
+        LabelStore(path)
+    res = cli("stats", str(tmp_path), "--db", str(path))
+    assert res.returncode == 2 and "trigger flip_it" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_store_whose_own_trigger_was_replaced_is_refused(tmp_path):
+    path = h.altered_trigger_store(tmp_path / "labels.sqlite")
+    with pytest.raises(StoreError, match=r"trigger label_events_no_update \(altered\)"):
+        LabelStore(path)
+
+
+def test_a_store_repo_agent_made_opens_again(tmp_path):
+    LabelStore(tmp_path / "labels.sqlite").close()
+    LabelStore(tmp_path / "labels.sqlite").close()
+
+
+def test_keymaps_with_escape_codes_or_deep_nesting_are_one_error(tmp_path):
+    with pytest.raises(KeymapError, match=r"confirm = '\\x1b\]0;MARK_KEY\\x07': a key is a printable name"):
+        load_keymap(h.escape_keymap(tmp_path / "esc.toml"))
+    with pytest.raises(KeymapError, match="nested too deep"):
+        load_keymap(h.deep_keymap(tmp_path / "deep.toml"))
+
+
+def test_check_names_special_files_and_flags_duplicate_keys(tmp_path):
+    fifo = tmp_path / "out.jsonl"
+    os.mkfifo(fifo)
+    (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
+    for path, kind in ((fifo, "a FIFO"), (tmp_path / "zero.jsonl", "a device"), (tmp_path, "a directory")):
+        with pytest.raises(UnreadableFile, match=kind):
+            check_file(path)
+    res = cli("check", str(fifo))
+    assert res.returncode == 2 and "a FIFO" in res.stderr
+    report = check_file(h.duplicate_key_file(tmp_path / "dup.jsonl"))
+    assert [e.rule for e in report.errors] == ["duplicate-key"]
+
+
+def test_neutralise_leaves_no_control_character_and_no_markup():
+    shown = neutralise(h.PAYLOAD)
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in shown)
+    assert "\\x1b]0;MARK_TITLE\\x07" in shown
+    console = Console(force_terminal=True, width=400)
+    with console.capture() as cap:
+        console.print(shown)
+    text = cap.get()
+    assert "[bold red]MARK_MARKUP[/]" in Text.from_markup(shown).plain
+    assert "\x1b]8;" not in text and "\x1b]0;" not in text  # no hyperlink, no title
+    controls_only = neutralise(h.PAYLOAD, markup=False)
+    assert neutralise(controls_only, markup=False) == controls_only  # a second pass changes nothing
+
+
+def test_stats_prints_escape_codes_in_ids_as_text(tmp_path):
+    h.escape_batch(tmp_path)
+    res = cli("stats", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "\x1b" not in res.stdout and "\\x1b]0;MARK_TASK_TITLE" in res.stdout
