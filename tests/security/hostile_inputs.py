@@ -230,7 +230,9 @@ def _trace_batch(root: Path, name: str, bad_line: Callable[[], bytes]) -> Path:
 
 
 def huge_int_batch(root: Path) -> Path:
-    return _trace_batch(root, "bigint", lambda: b'{"kind":"message","seq":2,"step":' + b"9" * 4000 + b',"message":{}}\n')
+    return _trace_batch(
+        root, "bigint", lambda: b'{"kind":"message","seq":2,"step":' + b"9" * 4000 + b',"message":{}}\n'
+    )
 
 
 def nan_ts_batch(root: Path) -> Path:

@@ -25,6 +25,15 @@ from tui.keymap import KeymapError, load_keymap
 PROJECT = Path(__file__).resolve().parents[2]
 
 
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    """repo-agent's CLI in this process (fast); (exit status, stdout, stderr)."""
+    from tui.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """repo-agent in its own process: a hang is a failure after ``timeout``, not a stuck suite."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
@@ -39,7 +48,7 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_suite_cannot_name_paths_outside_its_workspace(tmp_path):
+def test_a_suite_cannot_name_paths_outside_its_workspace(tmp_path, capsys):
     victim_dir = tmp_path / "elsewhere" / "precious"
     victim_dir.mkdir(parents=True)
     (victim_dir / "keep.txt").write_text("mine")
@@ -49,9 +58,8 @@ def test_a_suite_cannot_name_paths_outside_its_workspace(tmp_path):
 
     with pytest.raises(SuiteError, match=r"protected.*leads outside the workspace"):
         load_suite(suite)
-    res = cli("suite", "check", str(suite))
-    assert res.returncode == 2
-    assert "leads outside the workspace" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = run_main(capsys, "suite", "check", str(suite))
+    assert code == 2 and "leads outside the workspace" in err
     assert (victim_dir / "keep.txt").read_text() == "mine" and victim_file.read_text() == "mine too"
 
 
@@ -83,7 +91,9 @@ def test_import_reports_each_hostile_file_and_imports_the_rest(hostile_folder, t
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     assert "\x1b" not in out + res.stderr  # the escape in a file name is shown as text
-    lines = {line.split(":")[0].split("/")[-1]: line for line in out.splitlines() if line.startswith(("broken", "skip"))}
+    lines = {
+        line.split(":")[0].split("/")[-1]: line for line in out.splitlines() if line.startswith(("broken", "skip"))
+    }
     assert "not a regular file" in lines["run.eval"]
     assert "not a regular file" in lines["zero.eval"]
     assert "larger than 64 MB" in out  # bomb.eval's samples, named, not decompressed
@@ -119,12 +129,12 @@ def test_ingest_lists_a_hostile_line_and_indexes_the_rest(tmp_path, build, reaso
         assert sorted(r.finished for r in store.rollouts()) == [True, True]
 
 
-def test_a_store_with_a_foreign_trigger_is_refused(tmp_path):
+def test_a_store_with_a_foreign_trigger_is_refused(tmp_path, capsys):
     path = h.foreign_trigger_store(tmp_path / "labels.sqlite")
     with pytest.raises(StoreError, match=r"did not create \(trigger flip_it\)"):
         LabelStore(path)
-    res = cli("stats", str(tmp_path), "--db", str(path))
-    assert res.returncode == 2 and "trigger flip_it" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = run_main(capsys, "stats", str(tmp_path), "--db", str(path))
+    assert code == 2 and "trigger flip_it" in err
 
 
 def test_a_store_whose_own_trigger_was_replaced_is_refused(tmp_path):
@@ -145,15 +155,15 @@ def test_keymaps_with_escape_codes_or_deep_nesting_are_one_error(tmp_path):
         load_keymap(h.deep_keymap(tmp_path / "deep.toml"))
 
 
-def test_check_names_special_files_and_flags_duplicate_keys(tmp_path):
+def test_check_names_special_files_and_flags_duplicate_keys(tmp_path, capsys):
     fifo = tmp_path / "out.jsonl"
     os.mkfifo(fifo)
     (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
     for path, kind in ((fifo, "a FIFO"), (tmp_path / "zero.jsonl", "a device"), (tmp_path, "a directory")):
         with pytest.raises(UnreadableFile, match=kind):
             check_file(path)
-    res = cli("check", str(fifo))
-    assert res.returncode == 2 and "a FIFO" in res.stderr
+    code, _, err = run_main(capsys, "check", str(fifo))
+    assert code == 2 and "a FIFO" in err
     report = check_file(h.duplicate_key_file(tmp_path / "dup.jsonl"))
     assert [e.rule for e in report.errors] == ["duplicate-key"]
 
@@ -172,8 +182,8 @@ def test_neutralise_leaves_no_control_character_and_no_markup():
     assert neutralise(controls_only, markup=False) == controls_only  # a second pass changes nothing
 
 
-def test_stats_prints_escape_codes_in_ids_as_text(tmp_path):
+def test_stats_prints_escape_codes_in_ids_as_text(tmp_path, capsys):
     h.escape_batch(tmp_path)
-    res = cli("stats", str(tmp_path))
-    assert res.returncode == 0, res.stderr
-    assert "\x1b" not in res.stdout and "\\x1b]0;MARK_TASK_TITLE" in res.stdout
+    code, out, err = run_main(capsys, "stats", str(tmp_path))
+    assert code == 0, err
+    assert "\x1b" not in out and "\\x1b]0;MARK_TASK_TITLE" in out
