@@ -44,8 +44,9 @@ FORBIDDEN_BYTES = [
     b"MARK_ALT\x1b[?1049l",
     b"MARK_C1\xc2\x9b",
     b"\xc2\x9d0;MARK_C1_TITLE",
-    b"http://MARK_RICH_LINK",
 ]
+# An OSC 8 hyperlink (made from a value's "[link=...]" markup, or sent raw) to a marked address.
+FORBIDDEN_LINK = rb"\x1b\]8;[^\x07\x1b]*MARK"
 TASK_ID = "task\x1b]0;MARK_TASK_TITLE\x07"
 
 
