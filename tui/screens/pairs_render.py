@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from agent.untrusted import neutralise
 from labeling.queue import ReviewFigures, counts_whole_queue, queue_length
 from labeling.records import QueueCounts, RolloutRow
 from tui.ab_model import ab_patch_for
@@ -83,7 +84,7 @@ class PairRendering(PairsHost):
                 " STALE: pruned, a verdict key skips it " if self._gone else " STALE ",
                 style="bold black on magenta",
             )
-        head.append(f" {pair.task_id} ", style="bold")
+        head.append(f" {neutralise(pair.task_id, markup=False)} ", style="bold")
         if pair.flags:
             for fl in pair.flags:
                 head.append(f" {fl} ", style="bold black on yellow")
@@ -149,7 +150,9 @@ class PairRendering(PairsHost):
             else:
                 role, style = "rejected", "dim"
             self.query_one(f"#badge-{side}", OutcomeBadge).show(side.upper(), row, role, style)
-            summary = Text((row.summary or "(no final summary)") if row else "", overflow="ellipsis")
+            summary = Text(
+                neutralise((row.summary or "(no final summary)") if row else "", markup=False), overflow="ellipsis"
+            )
             if pair.kind == "step" and row is not None:
                 summary = self._divergent_action(row, pair.at_step or 0) + "\n" + summary
             self.query_one(f"#summary-{side}", Static).update(summary, layout=False)
