@@ -7,10 +7,10 @@ object in the file is compared with what the store's own DDL creates (run once o
 in-memory database, so tables other modules add are known without a list here):
 
 - a trigger, view or index must have the store's name *and* its exact SQL;
-- a table must have the store's name, and its columns (type, default, key, not generated)
-  and SQL words must be ones the store's own table has: an older store, whose tables were
-  widened by ``ALTER TABLE ... ADD COLUMN``, passes; a ``CHECK`` or ``COLLATE`` it never
-  wrote does not.
+- a table must have the store's name, and its columns (type, key, not generated; a default
+  only a constant) and SQL words must be ones the store's own table has: an older store,
+  whose tables were widened by ``ALTER TABLE ... ADD COLUMN c DEFAULT 0``, passes; a
+  ``CHECK``, ``COLLATE`` or ``ON CONFLICT REPLACE`` it never wrote does not.
 
 Objects a version of the store has not created yet are fine (the migration creates them).
 """
@@ -84,7 +84,26 @@ def foreign_objects(conn: sqlite3.Connection, expected: Schema) -> list[str]:
     return out
 
 
+_LITERAL = re.compile(r"'(?:[^']|'')*'|-?\d+(?:\.\d+)?|NULL", re.IGNORECASE)
+
+
 def _same_table(cols: dict[str, tuple], want_cols: dict[str, tuple], text: str, want_text: str) -> bool:
-    if any(want_cols.get(c) != spec for c, spec in cols.items()):
-        return False
-    return set(text.split()) <= set(want_text.split())
+    """Same columns (a missing one is added by the migration), and no SQL word the store's own
+    table lacks. A column an older store got by ``ALTER TABLE ... ADD COLUMN c DEFAULT 0`` has a
+    constant default where a new store's CREATE has none: constants are allowed, nothing else."""
+    for c, spec in cols.items():
+        want = want_cols.get(c)
+        if want is None:
+            return False
+        same_but_default = spec[:2] == want[:2] and spec[3:] == want[3:]
+        if not same_but_default or (spec[2] != want[2] and not _constant(spec[2])):
+            return False
+    return set(_words(text)) <= set(_words(want_text)) | {"DEFAULT"}
+
+
+def _constant(default: object) -> bool:
+    return default is None or bool(_LITERAL.fullmatch(str(default)))
+
+
+def _words(sql: str) -> list[str]:
+    return _LITERAL.sub("0", sql).split()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,33 @@ def test_stats_prints_escape_codes_in_ids_as_text(tmp_path, capsys):
     code, out, err = run_main(capsys, "stats", str(tmp_path))
     assert code == 0, err
     assert "\x1b" not in out and "\\x1b]0;MARK_TASK_TITLE" in out
+
+
+def test_a_store_migrated_from_before_the_loop_columns_still_opens(tmp_path):
+    """A schema-2 store: rollouts without loops/loop_steps/stalls, which the migration adds
+    with ALTER TABLE ... DEFAULT (so its table's SQL differs from a new store's)."""
+    path = tmp_path / "labels.sqlite"
+    LabelStore(path).close()
+    conn = sqlite3.connect(path)
+    for col in ("loops", "loop_steps", "stalls"):
+        conn.execute(f"ALTER TABLE rollouts DROP COLUMN {col}")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    LabelStore(path).close()  # migrated
+    LabelStore(path).close()  # and opened again as it now is
+
+
+def test_a_store_with_a_foreign_table_clause_is_refused(tmp_path):
+    """A rule hidden in a table's own SQL: a second verdict on a pair replaces the first."""
+    path = tmp_path / "labels.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE label_events (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
+        "target TEXT NOT NULL UNIQUE ON CONFLICT REPLACE, value TEXT, note TEXT, labeler TEXT NOT NULL, "
+        "at TEXT NOT NULL, ref INTEGER REFERENCES label_events(id))"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match=r"table label_events \(altered\)"):
+        LabelStore(path)
