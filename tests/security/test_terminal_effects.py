@@ -51,14 +51,19 @@ class Tmux:
 
 
 def _opened(tmux: Tmux) -> bool:
-    """One enter focuses the batch's rollouts, the next opens one: press until the rollout shows."""
-    if "· calls 1" in tmux.screen():  # the rollout screen's head
+    """One enter focuses the batch's rollouts, the next opens one; under load a press may land
+    late and open the Steps screen instead, whose ``o`` goes back to the rollout."""
+    screen = tmux.screen()
+    if "· calls 1" in screen:  # the rollout screen's head
         return True
-    tmux("send-keys", "-t", "s", "Enter")
-    deadline = time.monotonic() + 0.5
+    tmux("send-keys", "-t", "s", "o" if "Mark bad" in screen else "Enter")
+    deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:
-        if "· calls 1" in tmux.screen():
+        now = tmux.screen()
+        if "· calls 1" in now:
             return True
+        if now != screen:
+            return False  # something moved: look again
         time.sleep(0.05)
     return False
 
