@@ -31,6 +31,7 @@ ESCAPE_ERRORS = "repo_agent_trace_escape"
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one trace line (the writer caps an event at 4M characters)
 MAX_DEPTH = 200  # JSON nesting: a trace event or a trajectory is a few levels deep
 MAX_INT = 2**63  # SQLite's integers; a bigger one is no count, step or size
+MAX_JSON_VALUES = 3_000_000  # values in one document (`loads_bounded`): about 200 MB as Python objects
 
 
 def _bounded_int(text: str) -> int:
@@ -207,8 +208,22 @@ def depth_exceeds(obj: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def too_many_values(data: str | bytes, limit: int = MAX_JSON_VALUES) -> bool:
+    """Whether a JSON text may hold more than ``limit`` values (counted by their separators and
+    openers, strings' contents included: an over-count, never an under-count). Each parsed value
+    is a Python object of 50+ bytes, so 20 MB of ``[],[],...`` would take over a gigabyte."""
+    if len(data) <= limit:
+        return False
+    if isinstance(data, str):
+        return data.count(",") + data.count("[") + data.count("{") > limit
+    return data.count(b",") + data.count(b"[") + data.count(b"{") > limit
+
+
 def loads_bounded(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """`loads` for a whole untrusted JSON document: ValueError when it nests deeper than ``max_depth``."""
+    """`loads` for a whole untrusted JSON document: ValueError when it nests deeper than
+    ``max_depth`` or holds more than ``MAX_JSON_VALUES`` values."""
+    if too_many_values(data):
+        raise ValueError(f"more than {MAX_JSON_VALUES:,} values")
     obj = loads(data)
     if depth_exceeds(obj, max_depth):
         raise ValueError(f"nested more than {max_depth} deep")
@@ -231,6 +246,7 @@ __all__ = [
     "decode",
     "is_regular_entry",
     "depth_exceeds",
+    "too_many_values",
     "loads",
     "loads_bounded",
     "may_hold_surrogate",

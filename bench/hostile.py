@@ -49,6 +49,8 @@ def main() -> int:
         "zero.eval -> /dev/zero": h.zero_eval,
         f"ZIP 12 x {entry_mb} MB samples": lambda d: h.zip_bomb_eval(d, entries=12, entry_mb=entry_mb),
         "JSON 200,000 deep": h.deep_json,
+        "JSON 63 MB of []": h.dense_json,
+        'JSON 63 MB of "a"': lambda d: h.dense_json(d, item=b'"a",'),
         "input_refs NaN/Infinity": h.nan_input_refs,
         "path with [/] and ESC": h.markup_path,
     }

@@ -17,7 +17,7 @@ from typing import Any
 from agent.importers import inspect_log, mini_swe_agent, openhands, swe_agent
 from agent.importers.base import BrokenFile, Importer
 from agent.trace import is_batch_dir
-from agent.trace_io import NotRegularFile, loads_bounded, open_regular
+from agent.trace_io import MAX_JSON_VALUES, NotRegularFile, loads_bounded, open_regular, too_many_values
 
 # Order matters where shapes overlap: mini-swe-agent's bare list before OpenHands' event list.
 # Each module is an Importer (agent.importers.base): name, sniff, read.
@@ -99,6 +99,8 @@ def load(path: Path) -> Any:
     del raw
     if not text.strip():
         raise BrokenFile("empty file")
+    if too_many_values(text):  # (JSON lines: counted over the whole file, whose rows are all kept)
+        raise BrokenFile(f"more than {MAX_JSON_VALUES:,} JSON values; not read")
     if path.suffix == ".jsonl":
         rows = []
         for i, line in enumerate(text.splitlines(), 1):

@@ -182,6 +182,18 @@ def deep_json(folder: Path, depth: int = 200_000) -> Path:
     return path
 
 
+def dense_json(folder: Path, mb: int = 63, item: bytes = b"[],") -> Path:
+    """A JSON file just under the size cap made of tiny values (``[[],[],...]``): millions of objects."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "dense.json"
+    n = (mb << 20) // len(item)
+    with open(path, "wb") as f:
+        f.write(b"[")
+        f.write(item * n)
+        f.write(b"0]")
+    return path
+
+
 def nan_input_refs(folder: Path) -> Path:
     """An Inspect JSON log whose sample rebuilds its conversation from ``input_refs`` of NaN and Infinity."""
     folder.mkdir(parents=True, exist_ok=True)
