@@ -19,8 +19,10 @@ StopReason = Literal["finished", "max_iters", "error", "timeout", "cancelled", "
 
 
 class _Model(BaseModel):
-    # Unknown keys are kept (not rejected) so a newer writer's traces still open.
-    model_config = ConfigDict(extra="allow")
+    # Unknown keys are kept (not rejected) so a newer writer's traces still open. NaN and
+    # Infinity are no time, count or cost: a line holding one in a number field is invalid
+    # (the writer never writes them; docs/hostile-files.md).
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
 class _Event(_Model):

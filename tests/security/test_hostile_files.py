@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from agent.untrusted import neutralise
 from exports.check import UnreadableFile, check_file
 from labeling.errors import StoreError
 from labeling.store import LabelStore
+from tests.factories import Rollout, write_batch
 from tests.security import hostile_inputs as h
 from tui.keymap import KeymapError, load_keymap
 
@@ -212,3 +214,16 @@ def test_a_store_with_a_foreign_table_clause_is_refused(tmp_path):
     conn.close()
     with pytest.raises(StoreError, match=r"table label_events \(altered\)"):
         LabelStore(path)
+
+
+def test_a_nan_timestamp_makes_its_line_invalid_for_every_reader(tmp_path):
+    from agent.trace import read_trace
+
+    bdir = write_batch(tmp_path, "b", [Rollout(task_id="t", seed=0)])
+    trace = next((bdir / "traces").iterdir())
+    lines = trace.read_text().splitlines()
+    lines[1] = re.sub(r'"ts":[0-9.e+]+', '"ts":NaN', lines[1])
+    trace.write_text("\n".join(lines) + "\n")
+    read = read_trace(trace)
+    assert [w.line_no for w in read.warnings] == [2]
+    assert all(e.ts == e.ts for e in read.events)  # no NaN among the events read
