@@ -4,7 +4,8 @@
     uv run python bench/hostile.py --small    # the test suite's sizes, in seconds
 
 Each case runs in a child process of its own (``python -c 'tui.cli.main' import|ingest ...``);
-its peak RSS comes from ``os.wait4``. The bound is 512 MB on every case.
+its peak RSS comes from ``os.wait4`` (a forked child starts at this process's size: the inputs
+are written in pieces, so this process stays small). The bound is 512 MB on every case.
 """
 
 from __future__ import annotations
