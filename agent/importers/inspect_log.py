@@ -58,9 +58,13 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     notes: list[str] = []
     if path.suffix == ".eval":
         try:
-            f = open_regular(path, follow=True)
+            f = open_regular(path, follow=True)  # a FIFO or a link to a device: never opened
+        except OSError as exc:
+            raise BrokenFile(f"not a readable ZIP ({exc})") from None
+        try:
             zf = zipfile.ZipFile(f)
         except (zipfile.BadZipFile, OSError) as exc:
+            f.close()
             raise BrokenFile(f"not a readable ZIP ({exc})") from None
         with f, zf:
             header, samples = _zip_samples(zf, notes)
