@@ -49,6 +49,7 @@ def main() -> int:
         "fifo run.eval": h.fifo_eval,
         "zero.eval -> /dev/zero": h.zero_eval,
         f"ZIP 12 x {entry_mb} MB samples": lambda d: h.zip_bomb_eval(d, entries=12, entry_mb=entry_mb),
+        "ZIP 12 x 47 MB messages": lambda d: h.zip_bomb_eval(d, entries=12, entry_mb=47, messages=True),
         "JSON 200,000 deep": h.deep_json,
         "JSON 63 MB of []": h.dense_json,
         'JSON 63 MB of "a"': lambda d: h.dense_json(d, item=b'"a",'),

@@ -40,8 +40,8 @@ ZIP_ZSTD = 93
 # Caps on what a log is decompressed to (docs/hostile-files.md): one sample entry, and all of a
 # log's entries together; samples are read and converted one at a time, so a ZIP bomb of
 # 12 x 500 MB entries costs no more memory than one entry under the cap.
-MAX_BYTES = 64 * 1024 * 1024
-MAX_TOTAL_BYTES = 256 * 1024 * 1024
+MAX_BYTES = 48 * 1024 * 1024
+MAX_TOTAL_BYTES = 160 * 1024 * 1024  # the rollouts read are kept until the log's batch is written
 
 
 def sniff(path: Path, data: Any) -> bool:
@@ -104,6 +104,9 @@ def _zip_samples(zf: zipfile.ZipFile, notes: list[str]) -> tuple[dict[str, Any],
     def samples() -> Iterator[dict[str, Any]]:
         for n in sorted(x for x in names if x.startswith("samples/") and x.endswith(".json")):
             if budget[0] <= 0:
+                notes.append(f"{n} and later samples not read: more than {MAX_TOTAL_BYTES >> 20} MB in all")
+                return
+            if zf.getinfo(n).file_size > budget[0] and zf.getinfo(n).file_size <= MAX_BYTES:
                 notes.append(f"{n} and later samples not read: more than {MAX_TOTAL_BYTES >> 20} MB in all")
                 return
             try:

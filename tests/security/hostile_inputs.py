@@ -110,12 +110,16 @@ def zero_eval(folder: Path) -> Path:
     return path
 
 
-def zip_bomb_eval(folder: Path, *, entries: int = 12, entry_mb: int = 500) -> Path:
+def zip_bomb_eval(folder: Path, *, entries: int = 12, entry_mb: int = 500, messages: bool = False) -> Path:
     """An Inspect log (a ZIP) of ``entries`` samples of ``entry_mb`` MB each that compress to ~1 MB:
-    one deflate stream is made once and stored under every sample's name."""
+    one deflate stream is made once and stored under every sample's name. ``messages``: the bulk
+    is a user message's content (kept by the import), not an unused field."""
     folder.mkdir(parents=True, exist_ok=True)
     size = entry_mb << 20
     head, tail = b'{"id": 1, "pad": "', b'"}'
+    if messages:
+        head = b'{"id": 1, "epoch": 1, "scores": {"s": {"value": "C"}}, "messages": [{"role": "user", "content": "'
+        tail = b'"}, {"role": "assistant", "content": "done"}]}'
     comp = zlib.compressobj(1, zlib.DEFLATED, -15)
     crc = zlib.crc32(head)
     parts = [comp.compress(head)]

@@ -65,7 +65,7 @@ def hostile_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("handed")
     h.fifo_eval(folder)
     h.zero_eval(folder)
-    h.zip_bomb_eval(folder, entries=2, entry_mb=80)  # over the 64 MB entry cap: never decompressed
+    h.zip_bomb_eval(folder, entries=2, entry_mb=80)  # over the 48 MB entry cap: never decompressed
     h.deep_json(folder)
     h.dense_json(folder, mb=7)  # millions of [] (a gigabyte as Python objects at the file cap)
     h.nan_input_refs(folder)
@@ -92,7 +92,7 @@ def test_import_reports_each_hostile_file_and_imports_the_rest(hostile_folder, t
     }
     assert "not a regular file" in lines["run.eval"]
     assert "not a regular file" in lines["zero.eval"]
-    assert "larger than 64 MB" in out  # bomb.eval's samples, named, not decompressed
+    assert "larger than 48 MB" in out  # bomb.eval's samples, named, not decompressed
     assert "nested too deep" in lines["deep.json"]
     assert "more than 3,000,000 JSON values" in lines["dense.json"]
     assert "NaN" in lines["nan.json"]
