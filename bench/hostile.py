@@ -54,6 +54,7 @@ def main() -> int:
         "JSON 63 MB of []": h.dense_json,
         'JSON 63 MB of "a"': lambda d: h.dense_json(d, item=b'"a",'),
         "input_refs NaN/Infinity": h.nan_input_refs,
+        "SWE-agent 60 MB trajectory": lambda d: h.big_trajectory(d, mb=60),
         "path with [/] and ESC": h.markup_path,
     }
     ingests: dict[str, Callable[[Path], Path]] = {

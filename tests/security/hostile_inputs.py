@@ -233,6 +233,24 @@ def good_trajectory(folder: Path) -> Path:
     return write_json(folder / "ok_task.traj", swe_agent_fc("ok_task"))
 
 
+def big_trajectory(folder: Path, mb: int = 63) -> Path:
+    """An ordinary SWE-agent trajectory just under the file cap: one tool output of ``mb`` MB."""
+    from tests.agent.import_fixtures.swe import swe_agent_fc
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = swe_agent_fc("big_task")
+    path = folder / "big_task.traj"
+    text = json.dumps(data)
+    marker = '"content": '
+    at = text.rindex(marker) + len(marker)
+    with open(path, "w") as f:  # in pieces, as dense_json
+        f.write(text[:at] + '"')
+        for _ in range(mb):
+            f.write("b" * (1 << 20))
+        f.write('", "x": ' + text[at:] + "\n")
+    return path
+
+
 # ---------------------------------------------------------------- traces for ingest
 
 
