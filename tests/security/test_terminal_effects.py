@@ -51,13 +51,14 @@ class Tmux:
 
 
 def _opened(tmux: Tmux) -> bool:
-    """One enter focuses the batch's rollouts, the next opens one; under load a press may land
-    late and open the Steps screen instead, whose ``o`` goes back to the rollout."""
+    """One enter focuses the batch's rollouts, the next opens one (a press that lands before
+    the focus moved only focuses again, so press until it opens); a late press may open the
+    Steps screen instead, whose ``o`` goes back to the rollout."""
     screen = tmux.screen()
     if "· calls 1" in screen:  # the rollout screen's head
         return True
     tmux("send-keys", "-t", "s", "o" if "Mark bad" in screen else "Enter")
-    deadline = time.monotonic() + 1.5
+    deadline = time.monotonic() + 0.7
     while time.monotonic() < deadline:
         now = tmux.screen()
         if "· calls 1" in now:
