@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 
-# C0 except tab and newline, DEL, C1, and the bidi embeddings, overrides and isolates.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 except tab and newline, DEL, C1, the bidi embeddings, overrides and isolates, and lone
+# surrogates (a file name's undecodable byte, kept by surrogateescape: printed, it would
+# reach the terminal as that raw byte, and 0x9b is CSI to an 8-bit terminal).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # The same test as rich.markup.escape (without importing Rich into agent/): a backslash run
 # before something that reads as a tag.
 _MARKUP = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
@@ -24,6 +26,8 @@ _MARKUP = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
 
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for the byte code - 0xDC00
+        code -= 0xDC00
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 

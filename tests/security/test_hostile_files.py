@@ -175,6 +175,8 @@ def test_neutralise_leaves_no_control_character_and_no_markup():
     text = cap.get()
     assert "[bold red]MARK_MARKUP[/]" in Text.from_markup(shown).plain
     assert "\x1b]8;" not in text and "\x1b]0;" not in text  # no hyperlink, no title
+    # A file name's undecodable byte (surrogateescape) is shown as that byte, never sent raw.
+    assert neutralise("run\udc9b2J.json") == "run\\x9b2J.json"
     controls_only = neutralise(h.PAYLOAD, markup=False)
     assert neutralise(controls_only, markup=False) == controls_only  # a second pass changes nothing
 
