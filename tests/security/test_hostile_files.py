@@ -229,3 +229,25 @@ def test_a_nan_timestamp_makes_its_line_invalid_for_every_reader(tmp_path):
     read = read_trace(trace)
     assert [w.line_no for w in read.warnings] == [2]
     assert all(e.ts == e.ts for e in read.events)  # no NaN among the events read
+
+
+def test_a_trace_bigger_than_one_read_loses_no_line_at_the_seams(tmp_path, monkeypatch):
+    """Ingest reads MAX_LINE_BYTES at a time (1 MiB here): 40 lines of 100 KB cross seams, all are read."""
+    import labeling.indexer
+
+    monkeypatch.setattr(labeling.indexer, "MAX_LINE_BYTES", 1 << 20)
+    bdir = write_batch(tmp_path / "traces", "big", [Rollout(task_id="t", seed=0, passed=True)])
+    trace = next((bdir / "traces").iterdir())
+    lines = trace.read_bytes().splitlines(keepends=True)
+    body = "x" * 100_000
+    with open(trace, "wb") as f:
+        f.write(lines[0])
+        for seq in range(40):
+            f.write(f'{{"v":1,"rollout_id":"t__s0","seq":{100 + seq},"ts":1.0,"kind":"message",'.encode())
+            f.write(f'"message":{{"role":"tool","content":"{body}"}},"step":1}}\n'.encode())
+        f.writelines(lines[1:])
+    with LabelStore(tmp_path / "labels.sqlite") as store:
+        rep = store.ingest([tmp_path / "traces"])
+        assert rep.warnings == [] and rep.invalid_lines == 0
+        assert rep.events == len(lines) + 40
+        assert [r.finished for r in store.rollouts()] == [True]
