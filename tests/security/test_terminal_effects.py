@@ -98,11 +98,12 @@ def test_escape_codes_never_act_on_the_terminal(tmp_path, tmux):
         "c": f"{python} {shlex.quote(str(tmp_path / 'cli.py'))}",
         "s": f"{python} -m tui.cli studio {shlex.quote(str(traces))} --screen runs --no-bell --import no",
     }
-    tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "45", "sleep 600")  # the server, for its options
+    # A first session starts the server, whose options the panes then get (it stays: a server
+    # left without sessions exits, racing the next new-session).
+    tmux("new-session", "-d", "-s", "boot", "sleep 600")
     tmux("set-option", "-g", "set-clipboard", "on")
     tmux("set-option", "-g", "allow-rename", "on")
     tmux("set-option", "-g", "allow-passthrough", "off")
-    tmux("kill-session", "-t", "c")
     for name, command in panes.items():
         script = tmp_path / f"{name}.sh"
         script.write_text(f"cd {shlex.quote(str(PROJECT))}\n{command}\necho ALL_DONE_$((40+2))\nsleep 600\n")
