@@ -50,18 +50,18 @@ class Tmux:
         return self("capture-pane", "-p", "-t", "s")
 
 
-def _opened(tmux: Tmux) -> bool:
-    """One enter focuses the batch's rollouts, the next opens one (a press that lands before
-    the focus moved only focuses again, so press until it opens); a late press may open the
-    Steps screen instead, whose ``o`` goes back to the rollout."""
+def _step(tmux: Tmux, arrived: str, key: str) -> bool:
+    """One step of driving the studio under load: True once ``arrived`` shows; else press
+    ``key`` (or ``o``, back to the rollout, when a late key opened the Steps screen) and give
+    the screen 0.7 s to move before the caller looks again."""
     screen = tmux.screen()
-    if "· calls 1" in screen:  # the rollout screen's head
+    if arrived in screen:
         return True
-    tmux("send-keys", "-t", "s", "o" if "Mark bad" in screen else "Enter")
+    tmux("send-keys", "-t", "s", "o" if "Mark bad" in screen else key)
     deadline = time.monotonic() + 0.7
     while time.monotonic() < deadline:
         now = tmux.screen()
-        if "· calls 1" in now:
+        if arrived in now:
             return True
         if now != screen:
             return False  # something moved: look again
@@ -116,9 +116,10 @@ def test_escape_codes_never_act_on_the_terminal(tmp_path, tmux):
         return raw.exists() and b"ALL_DONE_42" in raw.read_bytes()
 
     tmux.wait_for("the Runs screen's rollouts", lambda: "PASS" in tmux.screen())
-    tmux.wait_for("the rollout screen", lambda: _opened(tmux))
-    tmux("send-keys", "-t", "s", "e")  # the final summary (and the patch)
-    tmux.wait_for("the final summary", lambda: "final summary" in tmux.screen())
+    # One enter focuses the batch's rollouts, the next opens one (a press that lands before the
+    # focus moved only focuses again); then the final summary (and the patch).
+    tmux.wait_for("the rollout screen", lambda: _step(tmux, "· calls 1", "Enter"))
+    tmux.wait_for("the final summary", lambda: _step(tmux, "final summary", "e"))
     tmux("send-keys", "-t", "s", "C-q")
     tmux.wait_for("the studio to quit", lambda: finished("s"))
     tmux.wait_for("the CLI commands", lambda: finished("c"))
