@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from agent.trace_events import BATCH_FILE, TRACES_DIR, _Model
+from agent.trace_events import BATCH_FILE, TRACES_DIR, _Model, is_plain_name
 from agent.trace_io import read_regular
+from agent.untrusted import neutralise_line
 
 
 class BatchParams(_Model):
@@ -39,6 +40,14 @@ class PlannedRollout(_Model):
     rollout_id: str
     task_id: str
     seed: int
+
+    @field_validator("rollout_id")
+    @classmethod
+    def _plain_name(cls, rollout_id: str) -> str:
+        # Its trace is traces/<rollout_id>.jsonl: a "../" id from a shared batch.json would write elsewhere.
+        if not is_plain_name(rollout_id):
+            raise ValueError(f"rollout id {neutralise_line(rollout_id[:80], markup=False)!r} is not a plain file name")
+        return rollout_id
 
 
 class BatchMeta(_Model):

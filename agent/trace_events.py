@@ -19,8 +19,10 @@ StopReason = Literal["finished", "max_iters", "error", "timeout", "cancelled", "
 
 
 class _Model(BaseModel):
-    # Unknown keys are kept (not rejected) so a newer writer's traces still open.
-    model_config = ConfigDict(extra="allow")
+    # Unknown keys are kept (not rejected) so a newer writer's traces still open. NaN and
+    # Infinity are no time, count or cost: a line holding one in a number field is invalid
+    # (the writer never writes them; docs/hostile-files.md).
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
 class _Event(_Model):
@@ -345,4 +347,12 @@ def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def trace_path(batch_dir: Path, rollout_id: str) -> Path:
+    # An id from a file (batch.json's planned ids) names one file in traces/, never a path out.
+    if not is_plain_name(rollout_id):
+        raise ValueError(f"rollout id {rollout_id[:80]!r} is not a plain file name")
     return Path(batch_dir) / TRACES_DIR / f"{rollout_id}.jsonl"
+
+
+def is_plain_name(name: str) -> bool:
+    """One path component: no separator, no NUL, not ``.`` or ``..`` (docs/hostile-files.md)."""
+    return bool(name) and "/" not in name and "\x00" not in name and name not in (".", "..")

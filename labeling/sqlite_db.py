@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from agent.untrusted import neutralise_line
 from labeling.errors import SchemaMismatch, StoreError
 from labeling.sql_tables import TableRows
 from labeling.sqlite_ingest import IngestWrites
@@ -28,6 +29,7 @@ from labeling.sqlite_schema import (
     _add_missing_columns,
     _split_sql,
 )
+from labeling.sqlite_trust import expected_schema, foreign_objects
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS
 
 # Importable from here as before the split.
@@ -62,7 +64,10 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
         c.execute("PRAGMA busy_timeout=30000")
         c.execute("PRAGMA foreign_keys=OFF")
+        # A shared file's triggers and views may call no function with side effects.
+        c.execute("PRAGMA trusted_schema=OFF")
         try:
+            self._refuse_foreign_schema()
             self._create_or_migrate()
         except BaseException:
             c.close()
@@ -87,6 +92,25 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
             self._make_schema(stored)
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._check_readable()
+
+    def _refuse_foreign_schema(self) -> None:
+        """Refuse a store holding schema objects it did not create (labeling/sqlite_trust.py),
+        before anything is written: a foreign trigger would run on our first write."""
+
+        def own_ddl(mem: sqlite3.Connection) -> None:
+            # The store's own creation, on an empty database (what this version writes).
+            blank = object.__new__(SqliteDb)
+            blank._conn = mem
+            blank._make_schema(None)
+
+        foreign = foreign_objects(self._conn, expected_schema(own_ddl))
+        if foreign:
+            names = ", ".join(neutralise_line(f, markup=False) for f in foreign[:10])
+            more = f" and {len(foreign) - 10} more" if len(foreign) > 10 else ""
+            raise StoreError(
+                f"label store {self._where()} holds schema objects repo-agent did not create ({names}{more}): "
+                "not opened, as they could change what is stored; use a store you trust, or ingest again into a new one"
+            )
 
     def _make_schema(self, stored: int | None) -> None:
         c = self._conn

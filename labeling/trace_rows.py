@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.trace import FinalEvent, RolloutEnd, RolloutStart, rollout_state
-from agent.trace_io import clean, loads, may_hold_surrogate
+from agent.trace_io import DECODER, clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 
 HEAD_BYTES = 256  # how much of a file's start identifies it (a replaced file differs here)
@@ -353,7 +353,9 @@ class ChunkRead:
     torn_tail: bool  # bytes after end_offset form a partial line
 
 
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner: json.loads minus its per-call checks
+# The C scanner (json.loads minus its per-call checks), with trace_io's number checks: a
+# 4,000-digit step or a NaN makes its line invalid instead of failing the batch in SQLite.
+_scan = DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) -> ChunkRead:

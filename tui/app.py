@@ -27,6 +27,7 @@ from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
 from labeling.store_url import is_db_url
 from tui.bindings import assign_ids
+from tui.control_filter import ControlCharFilter
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
 from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
@@ -80,6 +81,7 @@ class StudioApp(App):
     ) -> None:
         assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
+        self._filters.append(ControlCharFilter())  # no escape code in a shown value reaches the terminal
         if keymap:
             self.set_keymap(keymap)
         traces_dir = Path(traces_dir)

@@ -140,8 +140,11 @@ def _validate(suite: Suite, where: Path) -> None:
 
             if why := validate(suite, t.source):
                 raise SuiteError(f"{where}: task {t.id}: {why}")
-        elif not (suite.base_dir / t.source.path).is_dir():
+        else:
+            _confine_in_suite(suite.base_dir, where, t.id, "source", t.source.path)
+        if isinstance(t.source, DirSource) and not (suite.base_dir / t.source.path).is_dir():
             raise SuiteError(f"{where}: task {t.id}: source directory not found: {suite.base_dir / t.source.path}")
+        _confine_task_paths(suite.base_dir, where, t)
         if t.reference_fix and not (suite.base_dir / t.reference_fix).is_dir():
             raise SuiteError(
                 f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}"
@@ -155,6 +158,28 @@ def _validate(suite: Suite, where: Path) -> None:
         cmd = t.test_command
         if (isinstance(cmd, list) and not cmd) or (isinstance(cmd, str) and not cmd.strip()):
             raise SuiteError(f"{where}: task {t.id}: empty test_command")
+
+
+def _confine_task_paths(base: Path, where: Path, t: Task) -> None:
+    """A task's paths in the suite's folder stay inside it (its workspace paths are checked by
+    `Task` itself, agent/suites/models.py)."""
+    if t.reference_fix:
+        _confine_in_suite(base, where, t.id, "reference_fix", t.reference_fix)
+    for fix in t.reference_fix_files.values():
+        _confine_in_suite(base, where, t.id, "reference_fix_files", fix)
+
+
+def _confine_in_suite(base: Path, where: Path, task_id: str, field: str, rel: str) -> None:
+    from agent.untrusted import neutralise_line
+
+    root = base.resolve()
+    if "\x00" in rel:
+        raise SuiteError(f"{where}: task {task_id}: {field} {neutralise_line(rel, markup=False)!r} holds a NUL byte")
+    full = (root / rel).resolve()
+    if full != root and root not in full.parents:
+        raise SuiteError(
+            f"{where}: task {task_id}: {field} {neutralise_line(rel, markup=False)!r} leads outside the suite's folder"
+        )
 
 
 # --------------------------------------------------------------------------- QuixBugs

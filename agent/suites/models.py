@@ -7,10 +7,10 @@ repository at a commit (BugsInPy, SWE-bench-style instances).
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SuiteError(ValueError):
@@ -89,6 +89,37 @@ class Task(BaseModel):
     # Difficulty features of generated tasks (operator, lines changed, failing tests,
     # call distance from a failing test to the bug), for calibration and selection.
     features: dict[str, str | int | float] = Field(default_factory=dict)
+
+    @field_validator("protected", "hidden")
+    @classmethod
+    def _inside_workspace(cls, paths: list[str]) -> list[str]:
+        for rel in paths:
+            workspace_path(rel)
+        return paths
+
+    @field_validator("reference_fix_files")
+    @classmethod
+    def _fix_targets_inside_workspace(cls, files: dict[str, str]) -> dict[str, str]:
+        for rel in files:
+            workspace_path(rel)
+        return files
+
+
+def workspace_path(rel: str) -> str:
+    """``rel`` when it names a place inside a workspace; else ValueError naming the entry.
+
+    The final run deletes each protected path and copies it back from the source: an
+    absolute path or a ``..`` would delete files outside the workspace (docs/hostile-files.md).
+    """
+    from agent.untrusted import neutralise_line
+
+    p = PurePosixPath(rel)
+    if not rel.strip() or "\x00" in rel or p.is_absolute() or rel.startswith("~") or ".." in p.parts:
+        raise ValueError(
+            f"entry {neutralise_line(rel, markup=False)!r} leads outside the workspace "
+            "(give a path relative to the task's source, without '..')"
+        )
+    return rel
 
 
 class Suite(BaseModel):

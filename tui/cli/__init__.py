@@ -12,8 +12,7 @@ import os
 import sqlite3
 import sys
 
-from rich.markup import escape
-
+from agent.untrusted import neutralise
 from labeling.errors import SchemaMismatch
 from tui.cli.errors import UserError, err_console
 
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         with sandbox_flags.active(args):
             return int(args.func(args) or 0)
     except (UserError, SchemaMismatch) as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err_console.print(f"[bold red]error:[/] {neutralise(str(exc))}")
         return 2
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, (StoreError, sqlite3.DatabaseError)) or type(exc).__module__.startswith("psycopg"):
             # A corrupt or foreign label store found mid-command: one line, like any user error.
             what = "" if isinstance(exc, StoreError) else "label store: "
-            err_console.print(f"[bold red]error:[/] {what}{escape(str(exc).splitlines()[0])}")
+            err_console.print(f"[bold red]error:[/] {what}{neutralise(str(exc).splitlines()[0])}")
             return 2
         raise
 

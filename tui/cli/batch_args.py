@@ -7,9 +7,9 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args
 
@@ -153,26 +153,26 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     from agent.allocation import AllocationReport
 
     r = AllocationReport.model_validate(report)
-    prefix = escape(prefix)
+    prefix = neutralise(prefix)
     console.print()
     console.print(
-        f"{prefix}[bold]allocation[/] {escape(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
+        f"{prefix}[bold]allocation[/] {neutralise(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
     table = borderless_table("task", "rollouts>", "pass>", "fail>", "pass rate>", "p/f pairs>", "status")
     for t in r.tasks:
         table.add_row(
-            escape(t.task_id),
+            neutralise(t.task_id),
             str(t.rollouts),
             str(t.passes),
             str(t.fails),
             "-" if t.pass_rate is None else f"{t.pass_rate:.0%}",
             str(t.pass_fail_pairs),
-            escape(t.status),
+            neutralise(t.status),
         )
     console.print(table)
     went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
-    console.print(f"{prefix}budget went to: {escape(went or 'nothing')}")
+    console.print(f"{prefix}budget went to: {neutralise(went or 'nothing')}")
     console.print(
         f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
         f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse"

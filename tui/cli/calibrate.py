@@ -7,14 +7,14 @@ import os
 import threading
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tui.cli.batch_args import add_cheat_probe_arg, suspect_line
+from agent.untrusted import neutralise
 from tui.cli.budget import add_budget_args, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
+from tui.cli.safe_console import SafeConsole
 
 EXAMPLES = """\
 examples:
@@ -55,7 +55,7 @@ def register(suite_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_calibrate)
 
 
-def _pilot(args: argparse.Namespace, suite, console: Console) -> Path:
+def _pilot(args: argparse.Namespace, suite, console: SafeConsole) -> Path:
     from agent.batch import run_batch
     from agent.loop import RolloutConfig
     from agent.probes import ProbeError, with_probes
@@ -132,7 +132,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UserError("--budget-usd limits the pilot rollouts: it needs --k")
     require_prices(args)
     suite = load_suite_arg(args.suite)
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     roots = [Path(os.path.expanduser(s)) for s in args.sources]
     for r in roots:
         if not r.exists():
@@ -151,7 +151,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         lo, hi = tr.interval
         rate = "-" if tr.rate is None else f"{tr.rate:.0%}"
         mark = "[green]yes[/]" if in_band(tr, band) else ("-" if tr.rate is None else "no")
-        table.add_row(escape(t.id), str(tr.rollouts), str(tr.passes), rate, f"{lo:.0%}-{hi:.0%}", mark)
+        table.add_row(neutralise(t.id), str(tr.rollouts), str(tr.passes), rate, f"{lo:.0%}-{hi:.0%}", mark)
     console.print(table)
     measured = [r for r in rates.values() if r.rollouts]
     chosen = [r for r in measured if in_band(r, band)]

@@ -11,12 +11,12 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
 from tui.cli.store_flag import add_db_flag
+from tui.cli.safe_console import SafeConsole
 from tui.cli.suite_arg import load_suite_arg
 
 EXAMPLES = """\
@@ -143,7 +143,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UserError("--budget-usd needs --price-in and --price-out (the cost of a rollout is unknown without)")
     spec = _suite_spec(args)
     suite = load_suite_arg(spec)
-    console = Console(highlight=False, soft_wrap=True, stderr=args.json)
+    console = SafeConsole(highlight=False, soft_wrap=True, stderr=args.json)
     from labeling.compare_batches import NOISE_SEED_OFFSET
 
     a, b = args.model
@@ -226,7 +226,7 @@ def _run_blocks(args, suite, spec, wanted, console):
         if block is not None and not block.missing:
             if not args.json:
                 console.print(
-                    f"\\[compare] {escape(model)} seeds {seed}..: all {len(planned)} rollouts reused ({found})"
+                    f"\\[compare] {neutralise(model)} seeds {seed}..: all {len(planned)} rollouts reused ({found})"
                 )
             blocks.append(block)
             continue
@@ -235,7 +235,7 @@ def _run_blocks(args, suite, spec, wanted, console):
             continue
         reused = len(planned) - (len(block.missing) if block else len(planned))
         console.print(
-            f"\\[compare] {escape(model)} seeds {seed}..{seed + args.rollouts - 1}: "
+            f"\\[compare] {neutralise(model)} seeds {seed}..{seed + args.rollouts - 1}: "
             f"{len(planned) - reused} rollouts to run, {reused} reused -> {plan.batch_dir}"
         )
 
@@ -245,7 +245,7 @@ def _run_blocks(args, suite, spec, wanted, console):
             spent["n"] += 1
             spent["usd"] += result.outcome.cost_usd or 0.0
             ok = "PASS" if result.outcome.tests_passed and not result.outcome.tests_tampered else "FAIL"
-            console.print(f"\\[compare] \\[{done}/{total}] {escape(model)} {result.task_id} s{result.seed}: {ok}")
+            console.print(f"\\[compare] \\[{done}/{total}] {neutralise(model)} {result.task_id} s{result.seed}: {ok}")
             per = spent["usd"] / spent["n"]
             # no rollout starts once spent + the running ones' projected cost would pass the budget
             if args.budget_usd is not None and spent["usd"] + per * args.max_workers > args.budget_usd:
@@ -296,7 +296,7 @@ def _pts(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
-def render(console: Console, c, blocks) -> None:
+def render(console: SafeConsole, c, blocks) -> None:
     level = int(round(c.difference.level * 100))
     console.print(f"[bold]pass rate on {c.difference.tasks} held-out tasks[/] ({level}% intervals)")
     for tag, s in (("A", c.a), ("B", c.b)):
@@ -305,7 +305,7 @@ def render(console: Console, c, blocks) -> None:
         cost = "" if s.cost_usd is None else f" · ${s.cost_usd:.4f}"
         steps = "-" if s.mean_steps is None else f"{s.mean_steps:.1f}"
         console.print(
-            f"  [bold]{tag}[/] {escape(s.model)}: [bold]{_pct(s.pass_rate)}[/] ({ci}; {s.passed}/{s.rollouts}{err})"
+            f"  [bold]{tag}[/] {neutralise(s.model)}: [bold]{_pct(s.pass_rate)}[/] ({ci}; {s.passed}/{s.rollouts}{err})"
             f" · tool calls valid {_pct(s.validity_rate)} · mean steps {steps}"
             f" · tokens {s.tokens_in:,} in / {s.tokens_out:,} out{cost}"
         )
@@ -358,7 +358,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"needed": [r.model_dump() for r in needed], "suite": [r.model_dump() for r in have]}))
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     target = f"{_pct(args.baseline_rate)} -> {_pct(args.baseline_rate + args.lift)}"
     console.print(
         f"[bold]plan[/]: detect {target} with 80% power at the {int(args.level * 100)}% level "

@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
+from agent.untrusted import neutralise
 from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
 from tui.cli.errors import UserError, err_console
 from tui.cli.loop_args import add_loop_args, savings_line
+from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag
 
-console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
+console = SafeConsole(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
 EXPORT_EXAMPLES = """\
 examples:
@@ -227,7 +226,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_warnings(c: Console, warnings: list[str], limit: int = 10) -> None:
+def print_warnings(c: SafeConsole, warnings: list[str], limit: int = 10) -> None:
     """Trace lines and files that were skipped: data, so never read as markup."""
     for w in warnings[:limit]:
         c.print(f"warning: {w}", markup=False, style="yellow")
@@ -250,7 +249,7 @@ def cost_line(report) -> str:
     return f"${report.cost_per_epoch:,.4f} at ${report.price_per_mtok}/M tokens"
 
 
-def print_report(c: Console, report) -> None:
+def print_report(c: SafeConsole, report) -> None:
     """Key/value lines, never cut or wrapped: paths and the upload command get copied."""
     import exports
 
@@ -296,7 +295,7 @@ def _pydantic_line(exc: Exception) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     import exports
-    from exports.check import UnknownFormat
+    from exports.check import UnknownFormat, UnreadableFile
 
     if args.rules:
         for rule, what in exports.RULES.items():
@@ -304,11 +303,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     if args.file is None:
         raise UserError("check needs a FILE (or --rules)")
-    if not args.file.is_file():
-        raise UserError(f"no such file: {args.file}")
     try:
         report = exports.check_file(args.file, args.fmt)
-    except UnknownFormat as exc:
+    except (UnknownFormat, UnreadableFile) as exc:  # a FIFO, a device, a directory: named as what it is
         raise UserError(str(exc)) from None
     for line in exports.render_report(report, limit=args.limit):
         console.print(line, markup=False)
@@ -316,7 +313,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         console.print(f"... {report.error_count - min(args.limit, len(report.errors))} more", markup=False)
     how = "detected" if report.detected else "given"
     if report.ok:
-        console.print(f"[green]ok[/]: {escape(str(args.file))}: {report.lines} lines, format {report.format} ({how})")
+        console.print(
+            f"[green]ok[/]: {neutralise(str(args.file))}: {report.lines} lines, format {report.format} ({how})"
+        )
         return 0
     rules = ", ".join(f"{k} {v}" for k, v in sorted(report.by_rule().items()))
     console.print(
@@ -343,7 +342,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         res = exports.upload_file(args.file, base_url=args.base_url, check=report)
     except exports.UploadError as exc:
         raise UserError(str(exc)) from None
-    console.print(f"uploaded: file id [bold]{escape(str(res['id']))}[/] ({res['bytes']:,} bytes)")
+    console.print(f"uploaded: file id [bold]{neutralise(str(res['id']))}[/] ({res['bytes']:,} bytes)")
     console.print("next:", exports.fine_tune_command(res["id"], res["kind"], args.model), markup=False)
     if not args.model:
         console.print("[dim](replace MODEL with the base model, e.g. Qwen/Qwen2.5-7B-Instruct)[/]")

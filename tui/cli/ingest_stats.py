@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.markup import escape as esc  # every value from traces or the store goes through it
-
+from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
@@ -122,9 +121,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rows.append([esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs)])
     print_table(console, TASK_COLUMNS, rows)
     console.print(
-        f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
-        f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
-        f"{', '.join(rep.no_contrast_tasks) or '-'}",
+        esc(
+            f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
+            f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
+            f"{', '.join(rep.no_contrast_tasks) or '-'}",
+            markup=False,
+        ),
         markup=False,
     )
     console.print("pairs", style="table.title")

@@ -11,8 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape as esc  # every value from traces or the store goes through it
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -22,11 +20,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
+from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = SafeConsole(highlight=False)
+err = SafeConsole(stderr=True, highlight=False)
 
 FLAG_STYLE = {
     "both_fail": "red",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-from rich.markup import escape as esc  # every value from traces or the store goes through it
-
+from agent.untrusted import neutralise
+from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
@@ -37,9 +36,9 @@ def _filter(args: argparse.Namespace):
 
 
 def _note_tags(note: str | None, tags: list[str]) -> str:
-    parts = [escape(note)] if note else []
+    parts = [neutralise(note)] if note else []
     if tags:
-        parts.append("[cyan]" + escape(" ".join(f"#{t}" for t in tags)) + "[/]")
+        parts.append("[cyan]" + neutralise(" ".join(f"#{t}" for t in tags)) + "[/]")
     return " ".join(parts)
 
 

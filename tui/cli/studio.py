@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
 from rich.prompt import Confirm
 
 from tui.cli.serve import add_serve_flags
+from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag
 from tui.screens.registry import MODES
 
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 IMPORTED_DIR = "imported"
 
 
-def offer_import(traces: Path, answer: str, ask: Callable[[str], bool], console: Console) -> bool:
+def offer_import(traces: Path, answer: str, ask: Callable[[str], bool], console: SafeConsole) -> bool:
     """When ``traces`` has no batches but holds other agents' trajectories, offer to import them
     into ``traces/imported`` (the studio then opens on them). Returns whether it imported."""
     from agent.importers import find_foreign, import_paths
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     except KeymapError as exc:
         raise UserError(str(exc)) from None
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     answer = args.import_foreign
     if answer == "ask" and not sys.stdin.isatty():
         answer = "hint"  # nobody to ask: say how, open as is

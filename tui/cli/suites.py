@@ -6,12 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
 from tui.cli.progress import progress_line, warn_if_unsandboxed
+from tui.cli.safe_console import SafeConsole
 from tui.cli.suite_arg import load_suite_arg
 
 SUITE_CHECK_EXAMPLES = """\
@@ -74,7 +74,7 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
     from agent.suites.loading import check_suite
 
     suite = load_suite_arg(args.suite)
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
     id_width = max(len(t.id) for t in suite.tasks)
     table.add_column("task", no_wrap=True, min_width=id_width)
@@ -102,7 +102,7 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
             yes(c.passes_with_fix),
             f"{c.held_out_calls} bug {c.held_out_bug_differs}" if c.held_out_calls else "-",
             "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
-            escape("; ".join(x for x in (c.detail, c.differential) if x)),
+            neutralise("; ".join(x for x in (c.detail, c.differential) if x)),
         )
     console.print(table)
     covered = [c for c in checks if c.held_out_calls]
@@ -141,7 +141,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
     for flag, value in (("--max-tasks", args.max_tasks), ("--per-function", args.per_function)):
         if value is not None and value < 1:
             raise UserError(f"{flag} must be at least 1")
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     warn_if_unsandboxed(console)
     cfg = MutateConfig(
         tests=args.tests,
@@ -157,7 +157,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
         bar = progress.add_task("baseline test run (with call contexts)", total=args.max_tasks)
 
         def on_progress(s) -> None:  # bar: validated tasks toward --max-tasks
-            progress.update(bar, completed=s.validated, description=escape(_stats_line(s)))
+            progress.update(bar, completed=s.validated, description=neutralise(_stats_line(s)))
 
         try:
             suite, stats = mutate_repo(repo, Path(os.path.expanduser(args.out)), cfg, progress=on_progress)
@@ -165,17 +165,17 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     mins = max(stats.elapsed_s, 1e-9) / 60
     console.print(
-        f"[bold]{escape(suite.name)}[/]: {len(suite.tasks)} tasks in {escape(args.out)}/suite.json "
+        f"[bold]{neutralise(suite.name)}[/]: {len(suite.tasks)} tasks in {neutralise(args.out)}/suite.json "
         f"({stats.elapsed_s:.0f}s, {stats.validated / mins:.1f} tasks/min"
         + (f", {stats.resumed} decisions resumed" if stats.resumed else "")
         + ")"
     )
-    console.print(escape(_stats_line(stats)))
+    console.print(neutralise(_stats_line(stats)))
     console.print(
         f"baseline: {stats.baseline_tests} tests, {stats.baseline_failing} failing there (ignored); "
         f"candidates generated: {stats.candidates}"
     )
     mix = ", ".join(f"{op} {stats.operators_validated[op]}/{n}" for op, n in stats.operators_tried.most_common())
     console.print(f"operators (validated/tried): {mix or '-'}")
-    console.print(f"next: repo-agent suite check {escape(args.out)}")
+    console.print(f"next: repo-agent suite check {neutralise(args.out)}")
     return 0

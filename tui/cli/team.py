@@ -11,12 +11,11 @@ import argparse
 import json
 import sys
 
-from rich.console import Console
-
 from tui.cli.labels import _add_common, _ingest, _open, _run
 from tui.words import count
+from tui.cli.safe_console import SafeConsole
 
-console = Console(highlight=False)
+console = SafeConsole(highlight=False)
 
 EXAMPLES = """\
 examples:

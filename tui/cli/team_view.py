@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 
+from agent.untrusted import neutralise
 from tui.cli.fit_table import Col, print_table
 
 if TYPE_CHECKING:  # the CLI imports labeling/ lazily (start-up time)
@@ -26,13 +26,14 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
     if team is None:
         return
     console.print(
-        f"agreement between labelers ({escape(', '.join(team.labelers))}; 95% bootstrap intervals)", style="table.title"
+        f"agreement between labelers ({neutralise(', '.join(team.labelers))}; 95% bootstrap intervals)",
+        style="table.title",
     )
     rows: list[list[str]] = []
 
     def row(over: str, f: AgreementFigure | None) -> None:
         if f is not None:
-            rows.append([escape(over), f.metric, figure_text(f), str(f.pairs)])
+            rows.append([neutralise(over), f.metric, figure_text(f), str(f.pairs)])
 
     row("overall", team.overall)
     if team.overall is not team.alpha and team.alpha is not None:
@@ -51,4 +52,4 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
 def votes_cell(verdicts: dict[str, str]) -> str:
     """``DISAGREE alice confirm, bob flip`` (markup, one line: a row of `pairs list`): a pair's verdicts."""
     head = "[bold red]DISAGREE[/]" if len(set(verdicts.values())) > 1 else "[green]agree[/]"
-    return head + " " + ", ".join(f"{escape(who)} {escape(v)}" for who, v in sorted(verdicts.items()))
+    return head + " " + ", ".join(f"{neutralise(who)} {neutralise(v)}" for who, v in sorted(verdicts.items()))

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from agent.trace import trace_path
+from agent.untrusted import neutralise
 from labeling.store import NotFound
 from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
@@ -41,25 +42,37 @@ STATUS_STYLE = {
 END_KEY = "__end__"
 
 
+def shown_text(value: object) -> str:
+    """Text from the trace (a tool's output, the model's words) with escape codes shown, not sent."""
+    return neutralise(value, markup=False)
+
+
 def render_args(cv: CallView):
     """Arguments as a person reads them: `key: value`, multi-line strings (file content)
     as code, highlighted by the file they are for."""
     if cv.args is None:
-        return Text(cv.arguments or "(no arguments)")
+        return Text(shown_text(cv.arguments or "(no arguments)"))
     if not cv.args:
         return Text("(no arguments)", style="dim")
     parts: list = []
     path = str(cv.args.get("rel_path") or "")
     for key, value in cv.args.items():
         if isinstance(value, str) and "\n" in value:
-            parts.append(Text(f"{key}:", style="bold cyan"))
+            parts.append(Text(f"{shown_text(key)}:", style="bold cyan"))
             lexer = Syntax.guess_lexer(path, code="") if path else "text"
             parts.append(
-                Syntax(value, lexer, theme="monokai", background_color="default", line_numbers=True, word_wrap=True)
+                Syntax(
+                    shown_text(value),
+                    lexer,
+                    theme="monokai",
+                    background_color="default",
+                    line_numbers=True,
+                    word_wrap=True,
+                )
             )
         else:
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            parts.append(Text.assemble((f"{key}: ", "bold cyan"), shown))
+            parts.append(Text.assemble((f"{shown_text(key)}: ", "bold cyan"), shown_text(shown)))
     return Group(*parts)
 
 
@@ -251,12 +264,12 @@ class RolloutScreen(StudioScreen):
             return
         text = Text(no_wrap=True, overflow="ellipsis")
         if t.start is None:
-            text.append(f" {self.uid} ", style="bold reverse")
-            text.append(f"  {t.problem}" if t.problem else "  waiting for the trace…", style="yellow")
+            text.append(shown_text(f" {self.uid} "), style="bold reverse")
+            text.append(f"  {shown_text(t.problem)}" if t.problem else "  waiting for the trace…", style="yellow")
             head.update(text)
             return
         # The outcome line first (it must survive 80 columns), then who ran it.
-        text.append(f" {t.start.task_id} ", style="bold reverse")
+        text.append(f" {shown_text(t.start.task_id)} ", style="bold reverse")
         text.append(" ")
         if t.end is None:
             text.append(" RUNNING ", style="bold black on yellow")
@@ -274,7 +287,7 @@ class RolloutScreen(StudioScreen):
                 text.append(" PASS ", style="bold black on green")
             else:
                 text.append(" FAIL ", style="bold white on red")
-            text.append(f" {t.end.stop_reason}", style="dim")
+            text.append(f" {shown_text(t.end.stop_reason)}", style="dim")
         text.append("\n ")
         invalid = sum(1 for c in t.calls if not c.valid)
         text.append(f"steps {t.steps} · calls {len(t.calls)}")
@@ -295,15 +308,15 @@ class RolloutScreen(StudioScreen):
             tokens = fmt_tokens(saved.tokens_in + saved.tokens_out)
             text.append(f" · saved ~{saved.steps} steps, ~{tokens} tok{money}", style="green")
         text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
-        text.append(f"   {t.start.provider}/{t.start.model}", style="cyan")
-        text.append(f"   {self.uid}", style="dim")
+        text.append(shown_text(f"   {t.start.provider}/{t.start.model}"), style="cyan")
+        text.append(shown_text(f"   {self.uid}"), style="dim")
         if t.end is not None and t.end.outcome.suspect:
             text.append("\n ")
             text.append_text(self._suspect_line(t.end.outcome.suspect))
         if t.errors:
             text.append("\n ")
             text.append(f"{len(t.errors)} error{'s' if len(t.errors) > 1 else ''}: ", style="bold red")
-            text.append(error_cause(t.errors[-1].message), style="red")
+            text.append(shown_text(error_cause(t.errors[-1].message)), style="red")
         head.update(text)
 
     def _cleared_by(self) -> str | None:
@@ -355,7 +368,7 @@ class RolloutScreen(StudioScreen):
             call_pane.display, final_pane.display = False, True
             end, final = self.trace.end, self.trace.final
             summary = final.summary if final and final.summary else "(the agent gave no final summary)"
-            self.query_one("#final-summary", Static).update(Text(summary))
+            self.query_one("#final-summary", Static).update(Text(shown_text(summary)))
             self._render_suspect()
             diff = self.query_one("#final-diff", DiffView)
             diff.split = self.state.split_diff
@@ -365,21 +378,21 @@ class RolloutScreen(StudioScreen):
         if not key or not key.isdigit() or int(key) >= len(self.trace.calls):
             return
         cv = self.trace.calls[int(key)]
-        title = Text(f"step {cv.step} · {cv.name} · ")
+        title = Text(f"step {cv.step} · {shown_text(cv.name)} · ")
         title.append_text(status_text(cv))
         title.append(f" · {fmt_duration(cv.duration_s)}")
         self.query_one("#call-title", Static).update(title)
         args = render_args(cv)
         problems = ([f"parse error: {cv.parse_error}"] if cv.parse_error else []) + cv.violations
         if problems:
-            warn = Text("\n".join(problems), style="bold magenta")
+            warn = Text(shown_text("\n".join(problems)), style="bold magenta")
             self.query_one("#call-args-text", Static).update(Group(warn, args))
         else:
             self.query_one("#call-args-text", Static).update(args)
         result = cv.result if cv.result is not None else ("(waiting for the result…)" if cv.ok is None else "")
-        res = Text(result)
+        res = Text(shown_text(result))
         if cv.error:
-            res = Text.assemble(Text(f"error: {cv.error}\n", style="bold red"), res)
+            res = Text.assemble(Text(f"error: {shown_text(cv.error)}\n", style="bold red"), res)
         if cv.truncated:
             res.append("\n[output was cut]", style="dim")
         self.query_one("#call-result-text", Static).update(res)

@@ -12,6 +12,7 @@ from labeling.records import StepRow
 from tui.pair_view import PairView
 from tui.team_votes import shown_verdict
 from tui.widgets.outcome_badge import OutcomeBadge
+from agent.untrusted import neutralise
 
 
 def _short_args(arguments: str, limit: int = 60) -> str:
@@ -66,7 +67,7 @@ class PairCard(Vertical):
         row = view.sides[self.side_index]
         role, style = role_of(view, self.side_index)
         badge.show(self.side.upper(), row, role, style)
-        text = Text((row.summary or "(no final summary)") if row else "", overflow="ellipsis")
+        text = Text(neutralise((row.summary or "(no final summary)") if row else "", markup=False), overflow="ellipsis")
         if pair.kind == "step" and row is not None:
             text = divergent_action(view.actions[self.side_index], pair.at_step or 0) + "\n" + text
         summary.update(text, layout=False)

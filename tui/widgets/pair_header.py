@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from tui.pair_view import PairView
 from tui.team_votes import votes_line
+from agent.untrusted import neutralise
 
 VERDICT_STYLE = {"confirm": "bold green", "flip": "bold yellow", "discard": "bold red"}
 
@@ -26,7 +27,7 @@ def header_text(view: PairView) -> Text:
             " STALE: pruned, a verdict key skips it " if view.gone else " STALE ",
             style="bold black on magenta",
         )
-    head.append(f" {pair.task_id} ", style="bold")
+    head.append(f" {neutralise(pair.task_id, markup=False)} ", style="bold")
     if pair.flags:
         for fl in pair.flags:
             head.append(f" {fl} ", style="bold black on yellow")
