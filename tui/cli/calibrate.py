@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from tui.cli.batch_args import add_cheat_probe_arg, suspect_line
 from agent.untrusted import neutralise
+from tui.cli.batch_args import add_cheat_probe_arg, suspect_line
 from tui.cli.budget import add_budget_args, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args

@@ -15,8 +15,8 @@ from rich.table import Table
 
 from agent.untrusted import neutralise
 from tui.cli.errors import UserError
-from tui.cli.store_flag import add_db_flag
 from tui.cli.safe_console import SafeConsole
+from tui.cli.store_flag import add_db_flag
 from tui.cli.suite_arg import load_suite_arg
 
 EXAMPLES = """\

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.prompt import Confirm
 
-from tui.cli.serve import add_serve_flags
 from tui.cli.safe_console import SafeConsole
+from tui.cli.serve import add_serve_flags
 from tui.cli.store_flag import add_db_flag
 from tui.screens.registry import MODES
 

@@ -12,8 +12,8 @@ import json
 import sys
 
 from tui.cli.labels import _add_common, _ingest, _open, _run
-from tui.words import count
 from tui.cli.safe_console import SafeConsole
+from tui.words import count
 
 console = SafeConsole(highlight=False)
 

@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from agent.untrusted import neutralise
 from labeling.records import StepRow
 from tui.pair_view import PairView
 from tui.team_votes import shown_verdict
 from tui.widgets.outcome_badge import OutcomeBadge
-from agent.untrusted import neutralise
 
 
 def _short_args(arguments: str, limit: int = 60) -> str:

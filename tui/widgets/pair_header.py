@@ -6,9 +6,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from agent.untrusted import neutralise
 from tui.pair_view import PairView
 from tui.team_votes import votes_line
-from agent.untrusted import neutralise
 
 VERDICT_STYLE = {"confirm": "bold green", "flip": "bold yellow", "discard": "bold red"}
 
