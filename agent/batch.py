@@ -44,7 +44,10 @@ from agent.trace import (
     Outcome,
     PlannedRollout,
     RolloutEnd,
+    RolloutState,
     TraceWriter,
+    batch_lock,
+    derive_state,
     now_iso,
     read_batch_meta,
     read_trace,
@@ -66,6 +69,7 @@ class TaskStats:
     tampered: int = 0
     errors: int = 0
     steps: int = 0
+    not_judged: int = 0  # ended without a verdict (cancelled, error, ...): not in the pass rate
 
     @property
     def pass_rate(self) -> float:
@@ -89,9 +93,28 @@ class BatchSummary:
         return [r for r in self.results if r.stop_reason != "cancelled"]
 
     @property
+    def judged(self) -> list[RolloutResult]:
+        """The rollouts with a verdict: the only ones a pass rate counts (docs/ARCHITECTURE.md, Rollout state)."""
+        return [r for r in self.results if result_state(r).judged]
+
+    @property
+    def passed(self) -> int:
+        return sum(result_state(r).verdict == "pass" for r in self.results if result_state(r).judged)
+
+    @property
     def pass_rate(self) -> float:
-        done = self.finished
-        return sum(r.outcome.tests_passed for r in done) / len(done) if done else 0.0
+        judged = self.judged
+        return self.passed / len(judged) if judged else 0.0
+
+    def not_judged(self) -> dict[str, int]:
+        """Rollouts left out of the pass rate, by reason."""
+        out: dict[str, int] = {}
+        for r in self.results:
+            st = result_state(r)
+            if not st.judged:
+                key = st.reason or st.status
+                out[key] = out.get(key, 0) + 1
+        return dict(sorted(out.items()))
 
     @property
     def tool_calls(self) -> tuple[int, int]:
@@ -119,15 +142,25 @@ class BatchSummary:
         return sum(costs) if costs else None
 
     def per_task(self) -> list[TaskStats]:
+        """Judged rollouts per task (the pass rate's), and how many others were not judged."""
         stats: dict[str, TaskStats] = {}
-        for r in self.finished:
+        for r in self.results:
+            st = result_state(r)
             s = stats.setdefault(r.task_id, TaskStats(r.task_id))
+            if not st.judged:
+                s.not_judged += 1
+                s.errors += st.reason in ("error", "diverged")
+                continue
             s.rollouts += 1
-            s.passed += r.outcome.tests_passed
-            s.tampered += r.outcome.tests_tampered
-            s.errors += r.stop_reason in ("error", "diverged")
+            s.passed += st.verdict == "pass"
+            s.tampered += st.verdict == "tampered"
             s.steps += r.outcome.steps
         return [stats[k] for k in sorted(stats)]
+
+
+def result_state(r: RolloutResult) -> RolloutState:
+    """An ended rollout's state, as its trace would say (agent.trace.rollout_state)."""
+    return r.outcome.state if r.outcome.state is not None else derive_state(r.stop_reason, r.outcome)
 
 
 def plan_rollouts(
@@ -250,88 +283,89 @@ def run_batch(
             planned=planned,
             started=now_iso(),
         )
-    write_batch_meta(batch_dir, meta)
-    summary = BatchSummary(batch_dir, meta)
-    total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
-    lock = threading.Lock()
-    ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
+    with batch_lock(batch_dir):  # held while it runs: readers tell a dead batch from a live one
+        write_batch_meta(batch_dir, meta)
+        summary = BatchSummary(batch_dir, meta)
+        total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
+        lock = threading.Lock()
+        ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
 
-    def report(result: RolloutResult) -> None:
-        with lock:
-            summary.results.append(result)
-            done = len(summary.results)
-            if result.stop_reason != "cancelled":
-                ended.append((result.task_id, rollout_passed(result.outcome)))
-        if on_rollout_end is not None:
-            on_rollout_end(result, done, total)
+        def report(result: RolloutResult) -> None:
+            with lock:
+                summary.results.append(result)
+                done = len(summary.results)
+                if result.stop_reason != "cancelled":
+                    ended.append((result.task_id, rollout_passed(result.outcome)))
+            if on_rollout_end is not None:
+                on_rollout_end(result, done, total)
 
-    todo = []
-    for p in planned:
-        prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
-        if prior is not None:
-            report(prior)
+        todo = []
+        for p in planned:
+            prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
+            if prior is not None:
+                report(prior)
+                if budget is not None:
+                    budget.record(prior.outcome.cost_usd)
+            else:
+                todo.append(p)
+
+        exe = executor or LocalExecutor(max_workers)
+        rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
+
+        def one(p: PlannedRollout) -> RolloutResult | None:
+            if cancel.is_set():
+                return None  # never started: a later resume runs it
+            if budget is not None and not budget.acquire(cancel):
+                return None  # over budget: never started, like a cancelled one
+            try:
+                result = _one(p)
+            except BaseException:
+                if budget is not None:
+                    budget.release(None)
+                raise
             if budget is not None:
-                budget.record(prior.outcome.cost_usd)
-        else:
-            todo.append(p)
+                budget.release(result.outcome.cost_usd if result is not None else None)
+            return result
 
-    exe = executor or LocalExecutor(max_workers)
-    rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
+        def _one(p: PlannedRollout) -> RolloutResult | None:
+            if on_rollout_start is not None:
+                on_rollout_start(p)
+            path = trace_path(batch_dir, p.rollout_id)
+            forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
+            stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
+            try:
+                return rollout(
+                    suite,
+                    suite.task(p.task_id),
+                    provider_factory(p.task_id, p.seed),
+                    path,
+                    rollout_id=p.rollout_id,
+                    seed=p.seed,
+                    config=cfg,
+                    batch_id=meta.id,
+                    cancel=stop,
+                    on_event=forward,
+                    workspace_root=workspace_root,
+                )
+            except Exception as exc:  # one rollout's failure never stops the batch
+                return _crashed(path, p, exc)
+            finally:
+                if rollout_cancels is not None:
+                    rollout_cancels._done(p.rollout_id)
 
-    def one(p: PlannedRollout) -> RolloutResult | None:
-        if cancel.is_set():
-            return None  # never started: a later resume runs it
-        if budget is not None and not budget.acquire(cancel):
-            return None  # over budget: never started, like a cancelled one
+        run = exe.run
         try:
-            result = _one(p)
-        except BaseException:
-            if budget is not None:
-                budget.release(None)
-            raise
-        if budget is not None:
-            budget.release(result.outcome.cost_usd if result is not None else None)
-        return result
-
-    def _one(p: PlannedRollout) -> RolloutResult | None:
-        if on_rollout_start is not None:
-            on_rollout_start(p)
-        path = trace_path(batch_dir, p.rollout_id)
-        forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
-        stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
-        try:
-            return rollout(
-                suite,
-                suite.task(p.task_id),
-                provider_factory(p.task_id, p.seed),
-                path,
-                rollout_id=p.rollout_id,
-                seed=p.seed,
-                config=cfg,
-                batch_id=meta.id,
-                cancel=stop,
-                on_event=forward,
-                workspace_root=workspace_root,
-            )
-        except Exception as exc:  # one rollout's failure never stops the batch
-            return _crashed(path, p, exc)
-        finally:
-            if rollout_cancels is not None:
-                rollout_cancels._done(p.rollout_id)
-
-    run = exe.run
-    try:
-        if allocation == "adaptive":
-            _run_adaptive(
-                meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget
-            )
-        else:
-            run(one, todo, report, cancel)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
-    summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
-    return summary
+            if allocation == "adaptive":
+                _run_adaptive(
+                    meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget
+                )
+            else:
+                run(one, todo, report, cancel)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
+        summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
+        return summary
 
 
 def end_batch(

@@ -16,9 +16,12 @@ This module is the contract's one import; the parts live beside it:
 from __future__ import annotations
 
 from agent.batch_meta import (
+    BatchBusy,
     BatchMeta,
     BatchParams,
     PlannedRollout,
+    batch_alive,
+    batch_lock,
     find_batches,
     is_batch_dir,
     new_batch_id,
@@ -115,6 +118,9 @@ __all__ = [
     "not_judged",
     "rollout_state",
     "find_batches",
+    "BatchBusy",
+    "batch_alive",
+    "batch_lock",
     "is_batch_dir",
     "iter_lines",
     "new_batch_id",

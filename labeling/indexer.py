@@ -31,6 +31,7 @@ from labeling.trace_rows import (
     RolloutAccum,
     head_digest,
     line_warning,
+    mark_corrupt,
     parse_chunk,
 )
 
@@ -277,6 +278,8 @@ def ingest(
                 )
     if group:
         db.write_rollouts(group)
+    if changed or dropped or counts["dropped_rollouts"]:
+        db.mark_copies()
     if progress is not None:
         progress(
             IngestProgress(files_done=len(todo), files_total=len(todo), bytes_done=bytes_done, bytes_total=bytes_total)
@@ -363,6 +366,7 @@ def _read_one(
             head_src = f.read(HEAD_BYTES)
     acc = RolloutAccum(uid, t.batch_id, t.rollout_id, values=values, known_steps=steps)
     chunk = parse_chunk(acc, data, offset, line_no)
+    mark_corrupt(acc, t.batch_done)
     counts["files_read"] += 1
     counts["bytes_read"] += len(data)
     if offset == 0:

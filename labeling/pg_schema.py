@@ -116,6 +116,13 @@ TABLES = (
 )
 
 
+def added_rollout_columns() -> list[str]:
+    """Rollout columns a store made by an older version may lack (ADD COLUMN IF NOT EXISTS)."""
+    return [
+        f"ALTER TABLE rollouts ADD COLUMN IF NOT EXISTS {_rollout_column(k, v)}" for k, v in ROLLOUT_DEFAULTS.items()
+    ]
+
+
 def schema_statements() -> list[str]:
     rollout_cols = ",\n    ".join(_rollout_column(k, v) for k, v in ROLLOUT_DEFAULTS.items())
     call_cols = ", ".join(_call_column(c) for c in CALL_COLUMNS)

@@ -139,6 +139,16 @@ class IngestWrites(SqlConn):
                     late,
                 )
 
+    def mark_copies(self) -> None:
+        """Name each rollout's original (the first indexed with its content key) in ``copy_of``;
+        NULL for an original or a rollout not finished yet."""
+        with self.write():
+            self._conn.execute(
+                "UPDATE rollouts SET copy_of = CASE WHEN content_key = '' THEN NULL ELSE nullif(("
+                "SELECT o.uid FROM rollouts o WHERE o.content_key = rollouts.content_key ORDER BY o.rid LIMIT 1"
+                "), uid) END"
+            )
+
     def touch_files(self, rows: list[tuple[int, int, int]]) -> None:
         """Record (size, mtime_ns) for files whose bytes were not read (rid last)."""
         if rows:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.trace import FinalEvent, RolloutEnd, RolloutStart
+from agent.trace import FinalEvent, RolloutEnd, RolloutStart, rollout_state
 from agent.trace_io import clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 
@@ -134,7 +134,35 @@ ROLLOUT_DEFAULTS: dict[str, Any] = {
     "loops": 0,
     "loop_steps": "[]",
     "stalls": 0,
+    # The rollout state (agent.trace_events.RolloutState) as its trace says: "running" until
+    # rollout_end (a dead batch's running rollout reads as interrupted: LabelStore.rollouts).
+    "state_status": "running",
+    "state_verdict": None,
+    "state_reason": None,
+    "state_detail": "",
+    # Content identity (docs/ARCHITECTURE.md, Rollout state): a running digest of the
+    # conversation, and at the end one key over (task, conversation, patch). Two rollouts
+    # with one key are copies; ``copy_of`` names the first indexed (set after each ingest).
+    "conv_digest": "",
+    "content_key": "",
+    "copy_of": None,
 }
+
+
+def content_key(task_id: str, conv_digest: str, patch: str) -> str:
+    """What makes two rollouts the same evidence: task, conversation and patch (with the decision
+    point a branch starts from, the verdict and the seed: a copied or replayed batch keeps its
+    seeds, while two seeds that happened to say the same words are two samples)."""
+    return hashlib.sha1(f"{task_id}\0{conv_digest}\0{patch}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def mark_corrupt(acc: RolloutAccum, batch_done: bool) -> None:
+    """A trace that never said which task it is cannot be a rollout: bad lines and no
+    ``rollout_start``, or (once its batch ended) no ``rollout_start`` at all."""
+    v = acc.values
+    if v["task_id"] == "" and v["state_status"] in ("running", "not_judged") and (acc.invalid or batch_done):
+        v.update(state_status="not_judged", state_verdict=None, state_reason="corrupt")
+        v["state_detail"] = "no rollout_start" + (f"; {len(acc.invalid)} unreadable line(s)" if acc.invalid else "")
 
 
 def _step_of(acc: RolloutAccum, step: Any, off: int) -> None:
@@ -145,8 +173,14 @@ def _step_of(acc: RolloutAccum, step: Any, off: int) -> None:
 
 
 def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
-    if type(d.get("message")) is not dict:
+    msg = d.get("message")
+    if type(msg) is not dict:
         raise _Invalid("message is not an object")
+    v = acc.values
+    # Chained so a trace read in pieces gets the same digest as one read whole.
+    v["conv_digest"] = hashlib.sha1(
+        (v["conv_digest"] + json.dumps(msg, sort_keys=True, ensure_ascii=False)).encode("utf-8", "surrogatepass")
+    ).hexdigest()
     step = d.get("step")
     if step is not None:
         _step_of(acc, step, off)
@@ -302,6 +336,20 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
         patch_digest=patch_digest(o.patch),
         patch_files=json.dumps(files),
         patch_lines=lines,
+    )
+    state = rollout_state(ev)
+    acc.values.update(
+        state_status=state.status,
+        state_verdict=state.verdict,
+        state_reason=state.reason,
+        state_detail=state.detail,
+        content_key=content_key(
+            acc.values["task_id"],
+            # the verdict too: one conversation judged twice apart is flaky, not a copy
+            f"{acc.values['conv_digest']}@{acc.values['branch_parent_uid'] or ''}#{acc.values['branch_at_step'] or ''}"
+            f"={state.status}:{state.verdict or state.reason}~{acc.values['seed']}",
+            o.patch,
+        ),
     )
     acc.finished_now = True
 

@@ -206,7 +206,7 @@ def test_no_api_key_reaches_any_file(tiny_suite, scripted, tmp_path, monkeypatch
         executor=LocalExecutor(2),
     )
     files = [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
-    assert len(files) == 3  # batch.json + 2 traces
+    assert len(files) == 4  # batch.json + batch.lock (the running process's pid) + 2 traces
     for p in files:
         text = p.read_text()
         assert FAKE_OPENAI_KEY not in text and FAKE_TOGETHER_KEY not in text

@@ -149,6 +149,7 @@ def _label(result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.batch import BatchMismatch
+    from agent.trace import BatchBusy
 
     require_prices(args)
     apply_prices(args, args.model or "")
@@ -183,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             summary = plan.run(on_rollout_end=on_end, on_event=on_event)
-        except BatchMismatch as exc:
+        except (BatchMismatch, BatchBusy) as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
     if line := budget_line(summary.budget):
@@ -198,12 +199,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def print_summary(console: Console, summary) -> None:
-    done = summary.finished
     valid, calls = summary.tool_calls
     tin, tout = summary.tokens
-    passed = sum(r.outcome.tests_passed for r in done)
     console.print()
-    console.print(f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({passed}/{len(done)} rollouts)")
+    console.print(
+        f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({summary.passed}/{len(summary.judged)} judged rollouts)"
+    )
+    if left := summary.not_judged():
+        console.print(f"[bold]not judged[/]          {', '.join(f'{k} {n}' for k, n in left.items())}")
     console.print(f"[bold]tool-call validity[/]  {summary.validity_rate:6.1%}  ({valid}/{calls} calls valid)")
     console.print(f"[bold]mean steps[/]          {summary.mean_steps:6.1f}")
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
