@@ -21,7 +21,7 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import agent, compare, db, exports, importing, labels, sandbox_flags, studio, suites, team
+    from tui.cli import agent, audit, compare, db, exports, importing, labels, sandbox_flags, studio, suites, team
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (agent, suites, importing, labels, exports, studio, compare, team, db):
+    for module in (agent, suites, importing, labels, exports, audit, studio, compare, team, db):
         module.register(sub)
     sandbox_flags.add_unsafe_flag(parser)
     return parser
