@@ -137,6 +137,18 @@ def batch_alive(batch_dir: Path) -> bool | None:
     return False
 
 
+def batch_running(batch_dir: Path) -> bool:
+    """Can this batch's process still be writing? Its lock says; a batch from before the
+    lock existed: while its batch.json has no end."""
+    held = batch_alive(batch_dir)
+    if held is not None:
+        return held
+    try:
+        return read_batch_meta(Path(batch_dir)).finished is None
+    except (OSError, ValueError):
+        return False
+
+
 def is_batch_dir(path: Path) -> bool:
     return (path / BATCH_FILE).is_file() or (path / TRACES_DIR).is_dir()
 

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from agent.trace import trace_path
+from agent.trace import batch_running, rollout_state, trace_path
 from labeling.store import NotFound
 from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
@@ -29,6 +29,13 @@ from tui.widgets.fit_table import cut_text, fit_columns
 
 CALLS_FLEX = [("arguments", 8), ("tool", 6)]  # cut before status and time
 
+HEAD_STYLE = {
+    "running": "bold black on yellow",
+    "PASS": "bold black on green",
+    "FAIL": "bold white on red",
+    "TAMPERED": "bold white on magenta",
+    "SUSPECT": "bold white on magenta",
+}
 STATUS_STYLE = {"ok": "green", "error": "bold red", "invalid": "bold magenta", "running": "yellow"}
 END_KEY = "__end__"
 
@@ -99,6 +106,7 @@ class RolloutScreen(StudioScreen):
         self.follow = True
         self._rows = 0
         self._shown: dict[int, tuple] = {}  # row -> (status, duration, looped) as last drawn
+        self._copies: dict[str, str | None] = {}  # uid -> the original it copies (None: an original)
         self._watched: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -222,6 +230,18 @@ class RolloutScreen(StudioScreen):
         fit_columns(self.query_one("#calls", DataTable), CALLS_FLEX)
 
     # ------------------------------------------------------------------ rendering
+    def _copy_of(self) -> str | None:
+        """The uid whose content this ended rollout repeats (the store's, read once)."""
+        uid = self.uid
+        if uid is None:
+            return None
+        if uid not in self._copies:
+            try:
+                self._copies[uid] = self.store.rollout(uid).copy_of
+            except NotFound:
+                return None  # not ingested yet: asked again at the next render
+        return self._copies[uid]
+
     def _render_head(self) -> None:
         head = self.query_one("#rollout-head", Static)
         t = self.trace
@@ -239,19 +259,16 @@ class RolloutScreen(StudioScreen):
         # The outcome line first (it must survive 80 columns), then who ran it.
         text.append(f" {t.start.task_id} ", style="bold reverse")
         text.append(" ")
-        if t.end is None:
-            text.append(" RUNNING ", style="bold black on yellow")
-        else:
-            o = t.end.outcome
-            if o.tests_tampered:
-                text.append(" TAMPERED ", style="bold white on magenta")
-            elif not o.verdict_known:
-                text.append(" NO VERDICT ", style="bold black on white")
-            elif o.tests_passed:
-                text.append(" PASS ", style="bold black on green")
-            else:
-                text.append(" FAIL ", style="bold white on red")
+        # One reading of the state (agent.trace.rollout_state): a trace without its end in a
+        # batch whose process is gone was interrupted, not running.
+        state = rollout_state(t.end, alive=t.end is not None or batch_running(t.path.parent.parent))
+        text.append(f" {state.label.upper()} ", style=HEAD_STYLE.get(state.label, "bold black on white"))
+        if t.end is not None:
             text.append(f" {t.end.stop_reason}", style="dim")
+            if copy_of := self._copy_of():
+                text.append(f" · copy of {copy_of}: counted once, left out of pairs and exports", style="yellow")
+        elif state.status != "running":
+            text.append(" resume its batch from Runs (R)", style="dim")
         text.append("\n ")
         invalid = sum(1 for c in t.calls if not c.valid)
         text.append(f"steps {t.steps} · calls {len(t.calls)}")
