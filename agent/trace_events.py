@@ -4,6 +4,8 @@ fields; unknown keys are kept so a newer writer's traces still open."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -319,6 +321,21 @@ def derive_state(stop: str, o: Outcome) -> RolloutState:
     if o.tests_tampered:
         return judged("tampered", ", ".join(o.tampered_paths))
     return judged("pass" if o.tests_passed else "fail")
+
+
+def chain_digest(prev: str, message: dict[str, Any]) -> str:
+    """The conversation's digest so far, one message on: read in pieces or whole, the same."""
+    text = prev + json.dumps(message, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def content_key(task_id: str, conv_digest: str, patch: str, branch: str, state: RolloutState, seed: int | None) -> str:
+    """What makes two rollouts the same evidence: task, conversation and patch; with the
+    decision point a branch starts from (``branch``), the verdict (one conversation judged
+    two ways is flaky, not a copy) and the seed (a copied or replayed batch keeps its seeds,
+    while two seeds that happened to say the same words are two samples)."""
+    text = f"{task_id}\0{conv_digest}\0{patch}\0{branch}\0{state.status}:{state.verdict or state.reason}\0{seed}"
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.trace import FinalEvent, RolloutEnd, RolloutStart, rollout_state
+from agent.trace import FinalEvent, RolloutEnd, RolloutStart, chain_digest, content_key, rollout_state
 from agent.trace_io import clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 
@@ -149,13 +149,6 @@ ROLLOUT_DEFAULTS: dict[str, Any] = {
 }
 
 
-def content_key(task_id: str, conv_digest: str, patch: str) -> str:
-    """What makes two rollouts the same evidence: task, conversation and patch (with the decision
-    point a branch starts from, the verdict and the seed: a copied or replayed batch keeps its
-    seeds, while two seeds that happened to say the same words are two samples)."""
-    return hashlib.sha1(f"{task_id}\0{conv_digest}\0{patch}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
-
-
 def mark_corrupt(acc: RolloutAccum, batch_done: bool) -> None:
     """A trace that never said which task it is cannot be a rollout: bad lines and no
     ``rollout_start``, or (once its batch ended) no ``rollout_start`` at all."""
@@ -177,10 +170,7 @@ def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
     if type(msg) is not dict:
         raise _Invalid("message is not an object")
     v = acc.values
-    # Chained so a trace read in pieces gets the same digest as one read whole.
-    v["conv_digest"] = hashlib.sha1(
-        (v["conv_digest"] + json.dumps(msg, sort_keys=True, ensure_ascii=False)).encode("utf-8", "surrogatepass")
-    ).hexdigest()
+    v["conv_digest"] = chain_digest(v["conv_digest"], msg)  # chained: a trace read in pieces, the same
     step = d.get("step")
     if step is not None:
         _step_of(acc, step, off)
@@ -338,17 +328,19 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
         patch_lines=lines,
     )
     state = rollout_state(ev)
-    acc.values.update(
+    v = acc.values
+    v.update(
         state_status=state.status,
         state_verdict=state.verdict,
         state_reason=state.reason,
         state_detail=state.detail,
         content_key=content_key(
-            acc.values["task_id"],
-            # the verdict too: one conversation judged twice apart is flaky, not a copy
-            f"{acc.values['conv_digest']}@{acc.values['branch_parent_uid'] or ''}#{acc.values['branch_at_step'] or ''}"
-            f"={state.status}:{state.verdict or state.reason}~{acc.values['seed']}",
+            v["task_id"],
+            v["conv_digest"],
             o.patch,
+            f"{v['branch_parent_uid'] or ''}#{v['branch_at_step'] or ''}",
+            state,
+            v["seed"],
         ),
     )
     acc.finished_now = True
