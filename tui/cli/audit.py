@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _counts(d: dict[str, int]) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in d.items()) or "none"
+    return ", ".join(f"{k} {n}" for k, n in d.items()) or "none"
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
