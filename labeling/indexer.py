@@ -278,8 +278,10 @@ def ingest(
                 )
     if group:
         db.write_rollouts(group)
-    if changed or dropped or counts["dropped_rollouts"]:
-        db.mark_copies()
+    if dropped or counts["dropped_rollouts"]:
+        db.mark_copies()  # an original may be gone: every copy is named again
+    elif changed:
+        db.mark_copies(changed)
     if progress is not None:
         progress(
             IngestProgress(files_done=len(todo), files_total=len(todo), bytes_done=bytes_done, bytes_total=bytes_total)

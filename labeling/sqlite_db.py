@@ -159,6 +159,10 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         """(batch id, path key, finished_at) of every batch: what liveness needs."""
         return self._q("SELECT batch_id, path, finished_at FROM batches")
 
+    def has_copies(self) -> bool:
+        """Is any rollout a copy of another's content? (One index probe.)"""
+        return bool(self._q("SELECT 1 FROM rollouts WHERE copy_of IS NOT NULL LIMIT 1"))
+
     def state_groups(self) -> list[tuple]:
         """(batch id, task id, state status, verdict, reason, is a copy, count): every figure's input."""
         return self._q(

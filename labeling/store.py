@@ -421,6 +421,8 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
     def _carry_verdicts(self) -> int:
         """Verdicts on pairs over copies, appended again on the pairs over the originals
         (labeling/verdict_follow.py); returns how many were carried."""
+        if not self._db.has_copies():  # the common case: nothing to carry, one probe
+            return 0
         labeled = self.pairs(PairFilter(verdict="labeled", include_stale=True))
         uids = {u for p in labeled for u in (p.chosen_uid, p.rejected_uid)}
         sides = {r.uid: r for r in self.rollouts(uids=uids, with_patch=False)} if uids else {}
