@@ -33,7 +33,7 @@ from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
 from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
-from tui.state import StudioState
+from tui.state import StudioState, replay_dir
 
 INGEST_AFTER_CHANGE_S = 0.2
 
@@ -202,7 +202,9 @@ class StudioApp(App):
                 self.post_message(IngestProgressed(p.files_done, p.files_total))
 
         try:
-            report = self.store.ingest([self.state.traces_dir], progress=progress)
+            replays = replay_dir(self.state.traces_dir)  # the studio's replays, beside the traces
+            roots = [self.state.traces_dir, *([replays] if replays.is_dir() else [])]
+            report = self.store.ingest(roots, progress=progress)
         except Exception as exc:  # a bad file never takes the studio down
             self.post_message(StoreChanged(None, False, error=f"{type(exc).__name__}: {exc}"))
             return

@@ -23,7 +23,7 @@ from agent.trace import batch_running, rollout_state, trace_path
 from labeling.store import NotFound
 from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
-from tui.state import fmt_cost, fmt_duration, fmt_tokens
+from tui.state import fmt_cost, fmt_duration, fmt_tokens, replay_dir
 from tui.widgets.diff_view import DiffView
 from tui.widgets.fit_table import cut_text, fit_columns
 
@@ -153,9 +153,11 @@ class RolloutScreen(StudioScreen):
     def _path_for(self, uid: str) -> Path:
         try:
             return Path(self.store.rollout(uid).trace_path)
-        except NotFound:
+        except NotFound:  # not indexed yet: where a batch launched here writes it
             batch_id, _, rid = uid.partition("/")
-            return trace_path(self.state.traces_dir / batch_id, rid)
+            path = trace_path(self.state.traces_dir / batch_id, rid)
+            replayed = trace_path(replay_dir(self.state.traces_dir) / batch_id, rid)
+            return replayed if not path.parent.parent.is_dir() and replayed.parent.parent.is_dir() else path
 
     def load(self, uid: str | None) -> None:
         self.uid = uid

@@ -26,7 +26,7 @@ from labeling.records import BatchRow
 from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
-from tui.state import fmt_cost, fmt_tokens
+from tui.state import fmt_cost, fmt_tokens, replay_dir
 from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.fleet import FleetView
 from tui.widgets.prompt import ConfirmModal
@@ -271,12 +271,7 @@ class RunsScreen(StudioScreen):
             # A replay re-plays recorded rollouts: written into the source folder it would
             # be copies of them there. It goes to a folder beside it, never into it.
             trace_dir = replay_dir(trace_dir)
-            self.notify(
-                f"The replay writes to {trace_dir} (beside {trace_dir.parent / Path(self.state.traces_dir).name}, "
-                f"never into it): open it with  repo-agent studio {trace_dir}",
-                markup=False,
-                timeout=10,
-            )
+            self.notify(f"The replay writes to {trace_dir}: beside the traces, never into them.", markup=False)
         self.start_batch(request.model_copy(update={"trace_dir": str(trace_dir)}))
 
     def start_batch(self, request: BatchRequest) -> None:
@@ -389,12 +384,6 @@ class RunsScreen(StudioScreen):
             self.notify(f"cannot read batch.json: {exc}", severity="error", markup=False)
             return
         self.start_batch(request.model_copy(update={"resume": b.path}))
-
-
-def replay_dir(traces_dir: Path) -> Path:
-    """``<traces dir>-replays`` beside the traces directory a studio has open."""
-    traces_dir = traces_dir.resolve()
-    return traces_dir.parent / f"{traces_dir.name}-replays"
 
 
 def _budget_text(batch_dir: Path, b: BatchRow) -> Text | None:
