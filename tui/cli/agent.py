@@ -135,12 +135,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _label(result) -> str:
+    from agent.batch import result_state
+
     o = result.outcome
     if result.stop_reason in ("error", "diverged"):
         why = escape((result.error or result.stop_reason).splitlines()[0][:100])
         return f"[bold red]ERROR[/] ({result.stop_reason}: {why})"
     if result.stop_reason == "cancelled":
         return f"[yellow]CANCELLED[/] (steps={o.steps})"
+    state = result_state(result)  # the one reading (docs/ARCHITECTURE.md, Rollout state)
+    if not state.judged or state.verdict == "suspect":
+        detail = f": {escape(state.detail[:100])}" if state.detail else ""
+        return f"[yellow]{escape(state.label.upper())}[/] (steps={o.steps}{detail})"
     if o.tests_tampered:
         return f"[bold magenta]TAMPERED[/] (steps={o.steps})"
     extra = f", {result.stop_reason}" if result.stop_reason in ("max_iters", "timeout", "loop") else ""
