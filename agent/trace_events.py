@@ -329,12 +329,15 @@ def chain_digest(prev: str, message: dict[str, Any]) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def content_key(task_id: str, conv_digest: str, patch: str, branch: str, state: RolloutState, seed: int | None) -> str:
+def content_key(
+    task_id: str, conv_digest: str, patch: str, branch: str, state: RolloutState, model: str, seed: int | None
+) -> str:
     """What makes two rollouts the same evidence: task, conversation and patch; with the
     decision point a branch starts from (``branch``), the verdict (one conversation judged
-    two ways is flaky, not a copy) and the seed (a copied or replayed batch keeps its seeds,
-    while two seeds that happened to say the same words are two samples)."""
-    text = f"{task_id}\0{conv_digest}\0{patch}\0{branch}\0{state.status}:{state.verdict or state.reason}\0{seed}"
+    two ways is flaky, not a copy), and the model and seed that drew it (a copied or replayed
+    batch keeps both, while two models or seeds that said the same words are two samples)."""
+    text = f"{task_id}\0{conv_digest}\0{patch}\0{branch}\0{state.status}:{state.verdict or state.reason}"
+    text += f"\0{model}\0{seed}"
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 

@@ -340,6 +340,7 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
             o.patch,
             f"{v['branch_parent_uid'] or ''}#{v['branch_at_step'] or ''}",
             state,
+            v["model"],
             v["seed"],
         ),
     )

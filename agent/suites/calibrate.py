@@ -107,7 +107,7 @@ def pass_rates(suite: Suite, batch_roots: list[Path]) -> dict[str, TaskRate]:
                 digest = ""
                 for m in conversation(read.events):
                     digest = chain_digest(digest, m)
-                key = content_key(start.task_id, digest, end.outcome.patch, "#", state, start.seed)
+                key = content_key(start.task_id, digest, end.outcome.patch, "#", state, start.model, start.seed)
                 if key in contents:
                     r.leave_out("copy")  # a copied or replayed rollout is one observation, not two
                     continue
