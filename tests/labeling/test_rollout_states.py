@@ -191,3 +191,5 @@ def test_a_killed_batch_reads_as_interrupted_and_resumable(tmp_path: Path, capsy
         pass
     assert main(["audit", str(root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rollouts"]["left_out"] == {"interrupted": 1}
+    assert main(["stats", str(root)]) == 0
+    assert "interrupted batch live: its process is gone; resume with" in " ".join(capsys.readouterr().out.split())

@@ -88,9 +88,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if not args.no_ingest:
             _ingest(store, [args.dir], quiet=True)
         rep = signal_report(store, band=(args.band_low, args.band_high))
+        dead = [b for b in store.batches() if b.status == "interrupted"]
     if args.json:
         _print_json(rep.model_dump_json(indent=2))
         return 0
+    for b in dead:  # its process died without writing its end (the batch's lock is free)
+        console.print(
+            f"[yellow]interrupted[/] batch {esc(b.batch_id)}: its process is gone; resume with  "
+            f"repo-agent run ... --resume {esc(b.path)}"
+        )
     lo, hi = rep.band
     left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in rep.left_out.items())
     console.print(
