@@ -24,11 +24,13 @@ allocator's report (where the budget went), rewritten after every round.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.budget import BudgetReport, DollarBudget
@@ -186,6 +188,23 @@ def _finished_result(path: Path, planned: PlannedRollout) -> RolloutResult | Non
     )
 
 
+P = ParamSpec("P")
+
+
+def _holding_batch_lock(fn: Callable[P, BatchSummary]) -> Callable[P, BatchSummary]:
+    """Run ``fn`` holding its batch's lock (agent.trace.batch_lock): readers tell a batch whose
+    process died from a live one by it, and a second runner of a live batch is refused."""
+    params = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> BatchSummary:
+        with batch_lock(Path(params.bind(*args, **kwargs).arguments["batch_dir"])):
+            return fn(*args, **kwargs)
+
+    return locked
+
+
+@_holding_batch_lock
 def run_batch(
     suite: Suite,
     provider_factory: ProviderFactory,
@@ -283,89 +302,88 @@ def run_batch(
             planned=planned,
             started=now_iso(),
         )
-    with batch_lock(batch_dir):  # held while it runs: readers tell a dead batch from a live one
-        write_batch_meta(batch_dir, meta)
-        summary = BatchSummary(batch_dir, meta)
-        total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
-        lock = threading.Lock()
-        ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
+    write_batch_meta(batch_dir, meta)
+    summary = BatchSummary(batch_dir, meta)
+    total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
+    lock = threading.Lock()
+    ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
 
-        def report(result: RolloutResult) -> None:
-            with lock:
-                summary.results.append(result)
-                done = len(summary.results)
-                if result.stop_reason != "cancelled":
-                    ended.append((result.task_id, rollout_passed(result.outcome)))
-            if on_rollout_end is not None:
-                on_rollout_end(result, done, total)
+    def report(result: RolloutResult) -> None:
+        with lock:
+            summary.results.append(result)
+            done = len(summary.results)
+            if result.stop_reason != "cancelled":
+                ended.append((result.task_id, rollout_passed(result.outcome)))
+        if on_rollout_end is not None:
+            on_rollout_end(result, done, total)
 
-        todo = []
-        for p in planned:
-            prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
-            if prior is not None:
-                report(prior)
-                if budget is not None:
-                    budget.record(prior.outcome.cost_usd)
-            else:
-                todo.append(p)
-
-        exe = executor or LocalExecutor(max_workers)
-        rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
-
-        def one(p: PlannedRollout) -> RolloutResult | None:
-            if cancel.is_set():
-                return None  # never started: a later resume runs it
-            if budget is not None and not budget.acquire(cancel):
-                return None  # over budget: never started, like a cancelled one
-            try:
-                result = _one(p)
-            except BaseException:
-                if budget is not None:
-                    budget.release(None)
-                raise
+    todo = []
+    for p in planned:
+        prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
+        if prior is not None:
+            report(prior)
             if budget is not None:
-                budget.release(result.outcome.cost_usd if result is not None else None)
-            return result
+                budget.record(prior.outcome.cost_usd)
+        else:
+            todo.append(p)
 
-        def _one(p: PlannedRollout) -> RolloutResult | None:
-            if on_rollout_start is not None:
-                on_rollout_start(p)
-            path = trace_path(batch_dir, p.rollout_id)
-            forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
-            stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
-            try:
-                return rollout(
-                    suite,
-                    suite.task(p.task_id),
-                    provider_factory(p.task_id, p.seed),
-                    path,
-                    rollout_id=p.rollout_id,
-                    seed=p.seed,
-                    config=cfg,
-                    batch_id=meta.id,
-                    cancel=stop,
-                    on_event=forward,
-                    workspace_root=workspace_root,
-                )
-            except Exception as exc:  # one rollout's failure never stops the batch
-                return _crashed(path, p, exc)
-            finally:
-                if rollout_cancels is not None:
-                    rollout_cancels._done(p.rollout_id)
+    exe = executor or LocalExecutor(max_workers)
+    rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
 
-        run = exe.run
+    def one(p: PlannedRollout) -> RolloutResult | None:
+        if cancel.is_set():
+            return None  # never started: a later resume runs it
+        if budget is not None and not budget.acquire(cancel):
+            return None  # over budget: never started, like a cancelled one
         try:
-            if allocation == "adaptive":
-                _run_adaptive(
-                    meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget
-                )
-            else:
-                run(one, todo, report, cancel)
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
-        summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
-        return summary
+            result = _one(p)
+        except BaseException:
+            if budget is not None:
+                budget.release(None)
+            raise
+        if budget is not None:
+            budget.release(result.outcome.cost_usd if result is not None else None)
+        return result
+
+    def _one(p: PlannedRollout) -> RolloutResult | None:
+        if on_rollout_start is not None:
+            on_rollout_start(p)
+        path = trace_path(batch_dir, p.rollout_id)
+        forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
+        stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
+        try:
+            return rollout(
+                suite,
+                suite.task(p.task_id),
+                provider_factory(p.task_id, p.seed),
+                path,
+                rollout_id=p.rollout_id,
+                seed=p.seed,
+                config=cfg,
+                batch_id=meta.id,
+                cancel=stop,
+                on_event=forward,
+                workspace_root=workspace_root,
+            )
+        except Exception as exc:  # one rollout's failure never stops the batch
+            return _crashed(path, p, exc)
+        finally:
+            if rollout_cancels is not None:
+                rollout_cancels._done(p.rollout_id)
+
+    run = exe.run
+    try:
+        if allocation == "adaptive":
+            _run_adaptive(
+                meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget
+            )
+        else:
+            run(one, todo, report, cancel)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
+    summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
+    return summary
 
 
 def end_batch(

@@ -105,6 +105,7 @@ def batch_lock(batch_dir: Path) -> Iterator[None]:
     """Held by the process running a batch for as long as it runs. The kernel drops an
     ``flock`` when its holder dies however it dies (SIGKILL, SIGPIPE, out of memory), so a
     reader tells a live batch from a dead one without trusting what only a clean exit writes."""
+    made = not batch_dir.exists()
     batch_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(batch_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -115,6 +116,12 @@ def batch_lock(batch_dir: Path) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
+    except BaseException:
+        if made and not (batch_dir / BATCH_FILE).exists():  # refused before it began: leave nothing
+            (batch_dir / LOCK_FILE).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                batch_dir.rmdir()
+        raise
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
