@@ -209,7 +209,7 @@ def print_summary(console: Console, summary) -> None:
     tin, tout = summary.tokens
     console.print()
     console.print(
-        f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({summary.passed}/{len(summary.judged)} judged rollouts)"
+        f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({summary.passed}/{len(summary.judged)} rollouts)"
     )
     if left := summary.not_judged():
         console.print(f"[bold]not judged[/]          {', '.join(f'{k} {n}' for k, n in left.items())}")
