@@ -323,10 +323,32 @@ def derive_state(stop: str, o: Outcome) -> RolloutState:
     return judged("pass" if o.tests_passed else "fail")
 
 
-def chain_digest(prev: str, message: dict[str, Any]) -> str:
-    """The conversation's digest so far, one message on: read in pieces or whole, the same."""
-    text = prev + json.dumps(message, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+def message_digest(prev: str, line: str) -> str:
+    """The conversation's digest so far, one ``message`` event's line on. Its payload from
+    ``"kind"`` on is hashed as written (the writer puts v, rollout_id, seq and ts first): a
+    copied or replayed trace, with other timestamps, digests the same, and no line is encoded
+    again (ingest's hot path). Chained, so a trace read in pieces digests as one read whole."""
+    i = line.find('"kind"')
+    h = hashlib.sha1(prev.encode())
+    h.update((line[i:] if i >= 0 else line).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def conversation_digest(text: str) -> str:
+    """``message_digest`` over a whole trace's text, lines framed as ingest frames them."""
+    digest = ""
+    for line in text.split("\n"):
+        if line and line[0] in " \t\r":
+            line = line.strip()
+        if '"message"' not in line:
+            continue
+        try:
+            kind = json.loads(line).get("kind")
+        except (ValueError, AttributeError):
+            continue
+        if kind == "message":
+            digest = message_digest(digest, line)
+    return digest
 
 
 def content_key(

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.trace import FinalEvent, RolloutEnd, RolloutStart, chain_digest, content_key, rollout_state
+from agent.trace import FinalEvent, RolloutEnd, RolloutStart, content_key, message_digest, rollout_state
 from agent.trace_io import clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 
@@ -166,11 +166,8 @@ def _step_of(acc: RolloutAccum, step: Any, off: int) -> None:
 
 
 def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
-    msg = d.get("message")
-    if type(msg) is not dict:
+    if type(d.get("message")) is not dict:
         raise _Invalid("message is not an object")
-    v = acc.values
-    v["conv_digest"] = chain_digest(v["conv_digest"], msg)  # chained: a trace read in pieces, the same
     step = d.get("step")
     if step is not None:
         _step_of(acc, step, off)
@@ -407,6 +404,7 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
         return _parse_bytes(acc, body, base_offset, line_no, torn)
     ascii_only = len(text) == len(body)
     handlers = HANDLERS
+    on_message, values = _on_message, acc.values
     scan = _scan
     # Lone surrogates ("\ud800" is valid JSON) would make SQLite raise: escape them as text.
     # One search over the chunk keeps the per-line cost to a bool test.
@@ -435,6 +433,8 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
             if handler is None:
                 raise _Invalid(f"unknown event kind {d['kind']!r}")
             handler(acc, d, off)
+            if handler is on_message:  # the conversation's digest, from the line as written
+                values["conv_digest"] = message_digest(values["conv_digest"], line)
         except BAD_LINE as exc:  # only a bad line pays for the reason
             acc.invalid.append((line_no, off, why_invalid(exc)))
             continue
@@ -459,7 +459,10 @@ def _parse_bytes(acc: RolloutAccum, body: bytes, base_offset: int, line_no: int,
         if not raw or raw.isspace():
             continue
         try:
-            _dispatch(acc, HANDLERS, loads(raw), off)  # bad bytes escaped as "\xNN" text
+            d = loads(raw)  # bad bytes escaped as "\xNN" text
+            _dispatch(acc, HANDLERS, d, off)
+            if d["kind"] == "message":
+                acc.values["conv_digest"] = message_digest(acc.values["conv_digest"], raw.decode("utf-8", "replace"))
         except BAD_LINE as exc:  # only a bad line pays for the reason
             acc.invalid.append((line_no, off, why_invalid(exc)))
             continue

@@ -20,9 +20,8 @@ from agent.suites.git import is_local
 from agent.suites.models import Suite, Task
 from agent.trace import (
     batch_running,
-    chain_digest,
     content_key,
-    conversation,
+    conversation_digest,
     find_batches,
     read_batch_meta,
     read_trace,
@@ -104,9 +103,7 @@ def pass_rates(suite: Suite, batch_roots: list[Path]) -> dict[str, TaskRate]:
                 if end is None or not state.judged:
                     r.leave_out(state.reason or state.status)  # only judged rollouts make a pass rate
                     continue
-                digest = ""
-                for m in conversation(read.events):
-                    digest = chain_digest(digest, m)
+                digest = conversation_digest(path.read_text(encoding="utf-8", errors="replace"))
                 key = content_key(start.task_id, digest, end.outcome.patch, "#", state, start.model, start.seed)
                 if key in contents:
                     r.leave_out("copy")  # a copied or replayed rollout is one observation, not two
