@@ -175,7 +175,7 @@ def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
     by_uid = {r.uid: r for r in rollouts}
     by_batch: dict[str, list] = defaultdict(list)
     for r in rollouts:
-        if r.evidence:  # judged originals (labeling/rollout_states.py)
+        if r.state.judged:  # what each batch spent: judged rollouts, copies of another batch's too
             by_batch[r.batch_id].append(r)
     acc: dict[str, dict] = {}
     for b in store.batches():
