@@ -163,7 +163,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
     # ------------------------------------------------------------------ reads
     def batches(self) -> list[BatchRow]:
         alive = self.batch_liveness()
-        counts = self.state_counts(by="batch")
+        counts = self.state_counts(by="batch", alive=alive)
         out = []
         for b in self._db.batches():
             status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
@@ -192,10 +192,10 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             out[batch_id] = held if held is not None else not finished_at
         return out
 
-    def state_counts(self, *, by: str = "task") -> dict[str, StateCounts]:
+    def state_counts(self, *, by: str = "task", alive: dict[str, bool] | None = None) -> dict[str, StateCounts]:
         """Rollouts by what they count as, per task (``by="task"``) or batch (``"batch"``);
-        a running rollout of a dead batch counts as interrupted."""
-        alive = self.batch_liveness()
+        a running rollout of a dead batch counts as interrupted (``alive``: `batch_liveness`)."""
+        alive = alive if alive is not None else self.batch_liveness()
         out: dict[str, StateCounts] = {}
         for batch_id, task_id, status, verdict, reason, copy, n in self._db.state_groups():
             state = live_state(row_state(status, verdict, reason, ""), alive.get(batch_id, True))
