@@ -4,6 +4,8 @@ fields; unknown keys are kept so a newer writer's traces still open."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -339,6 +341,46 @@ def derive_state(stop: str, o: Outcome) -> RolloutState:
     if o.tests_tampered:
         return judged("tampered", ", ".join(o.tampered_paths))
     return judged("pass" if o.tests_passed else "fail")
+
+
+def message_digest(prev: str, line: str) -> str:
+    """The conversation's digest so far, one ``message`` event's line on. Its payload from
+    ``"kind"`` on is hashed as written (the writer puts v, rollout_id, seq and ts first): a
+    copied or replayed trace, with other timestamps, digests the same, and no line is encoded
+    again (ingest's hot path). Chained, so a trace read in pieces digests as one read whole."""
+    i = line.find('"kind"')
+    h = hashlib.sha1(prev.encode())
+    h.update((line[i:] if i >= 0 else line).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def conversation_digest(text: str) -> str:
+    """``message_digest`` over a whole trace's text, lines framed as ingest frames them."""
+    digest = ""
+    for line in text.split("\n"):
+        if line and line[0] in " \t\r":
+            line = line.strip()
+        if '"message"' not in line:
+            continue
+        try:
+            kind = json.loads(line).get("kind")
+        except (ValueError, AttributeError):
+            continue
+        if kind == "message":
+            digest = message_digest(digest, line)
+    return digest
+
+
+def content_key(
+    task_id: str, conv_digest: str, patch: str, branch: str, state: RolloutState, model: str, seed: int | None
+) -> str:
+    """What makes two rollouts the same evidence: task, conversation and patch; with the
+    decision point a branch starts from (``branch``), the verdict (one conversation judged
+    two ways is flaky, not a copy), and the model and seed that drew it (a copied or replayed
+    batch keeps both, while two models or seeds that said the same words are two samples)."""
+    text = f"{task_id}\0{conv_digest}\0{patch}\0{branch}\0{state.status}:{state.verdict or state.reason}"
+    text += f"\0{model}\0{seed}"
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:

@@ -88,10 +88,14 @@ class HumanLog:
         return self._append("untag", self.resolve_pair_id(pair_id), tag.strip(), None)
 
     def _check_step(self, uid: str, step: int) -> None:
-        if self._db.rollout_rid(uid) is None:
+        rows = self._db.rollouts({"uids": [uid]}, with_patch=False)
+        if not rows:
             raise NotFound(f"no rollout {uid!r}")
         if not isinstance(step, int) or step < 1:
             raise StoreError(f"bad step {step!r}: steps are numbered from 1")
+        last = rows[0]["steps"] or 0
+        if step > last:
+            raise StoreError(f"no step {step} in {uid}: it has {last} step(s)")
 
     def mark_step(self, uid: str, step: int, reason: str, text: str | None = None) -> LabelEvent:
         """Mark a step bad with a reason from STEP_REASONS (+ optional free text)."""

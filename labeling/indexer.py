@@ -32,6 +32,7 @@ from labeling.trace_rows import (
     RolloutAccum,
     head_digest,
     line_warning,
+    mark_corrupt,
     parse_chunk,
 )
 
@@ -278,6 +279,10 @@ def ingest(
                 )
     if group:
         db.write_rollouts(group)
+    if dropped or counts["dropped_rollouts"]:
+        db.mark_copies()  # an original may be gone: every copy is named again
+    elif changed:
+        db.mark_copies(changed)
     if progress is not None:
         progress(
             IngestProgress(files_done=len(todo), files_total=len(todo), bytes_done=bytes_done, bytes_total=bytes_total)
@@ -401,6 +406,7 @@ def _read_one(
         acc = RolloutAccum(uid, t.batch_id, t.rollout_id, values=values, known_steps=steps)
         chunk = _parse_capped(f, acc, offset, size, line_no)
     read = size - offset
+    mark_corrupt(acc, t.batch_done)
     counts["files_read"] += 1
     counts["bytes_read"] += read
     if offset == 0:

@@ -118,6 +118,13 @@ TABLES = (
 )
 
 
+def added_rollout_columns() -> list[str]:
+    """Rollout columns a store made by an older version may lack (ADD COLUMN IF NOT EXISTS)."""
+    return [
+        f"ALTER TABLE rollouts ADD COLUMN IF NOT EXISTS {_rollout_column(k, v)}" for k, v in ROLLOUT_DEFAULTS.items()
+    ]
+
+
 def schema_statements() -> list[str]:
     rollout_cols = ",\n    ".join(_rollout_column(k, v) for k, v in ROLLOUT_DEFAULTS.items())
     call_cols = ", ".join(_call_column(c) for c in CALL_COLUMNS)
@@ -186,11 +193,6 @@ BEGIN RAISE EXCEPTION 'label_events is append-only'; END $$""",
     SELECT target AS pair_id, value AS tag FROM (
         SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
         FROM active_events WHERE kind IN ('tag', 'untag')) t WHERE rn = 1 AND kind = 'tag'""",
-    ]
-    # A store of an older version gains the rollout columns added since (5: suspect, probe).
-    stmts += [
-        f"ALTER TABLE rollouts ADD COLUMN IF NOT EXISTS {_rollout_column(c, ROLLOUT_DEFAULTS[c])}"
-        for c in ("suspect", "probe")
     ]
     return stmts
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.trace import RolloutState
+
 RolloutStatus = Literal["running", "finished"]
 Verdict = Literal["confirm", "flip", "discard"]
 Contrast = Literal["pass_fail", "efficiency", "step"]
@@ -55,7 +57,16 @@ class BatchRow(_Row):
     cost_usd: float | None = None  # None: no rollout of the batch has a known price
     started: str | None = None
     finished_at: str | None = None
-    status: str = "running"  # running | finished | cancelled | error (batch.json stop_reason)
+    status: str = "running"  # running | finished | cancelled | error | interrupted (its process died)
+    # Rollouts by what they count as (labeling.rollout_states.StateCounts.by_label: PASS, FAIL,
+    # cancelled, interrupted, copy ...), so every screen shows the same figures.
+    states: dict[str, int] = Field(default_factory=dict)
+    judged: int = 0  # rollouts with a verdict, copies left out: the pass rate's denominator
+
+    @property
+    def resumable(self) -> bool:
+        """Its process died (or it was cancelled) before every planned rollout ended."""
+        return self.status in ("interrupted", "cancelled")
 
 
 class RolloutRow(_Row):
@@ -98,6 +109,20 @@ class RolloutRow(_Row):
     stalls: int = 0
     suspect: bool = False  # SUSPECT verdict (agent/suspect.py); a person may clear it for export
     probe: bool = False  # a cheat probe's rollout (agent/probes.py): never a pass rate or a pair
+    # The rollout state (agent.trace.RolloutState; a dead batch's running rollout is
+    # interrupted) and, for a copy of another rollout's content, that rollout's uid.
+    state: RolloutState = RolloutState(status="running")
+    copy_of: str | None = None
+
+    @property
+    def evidence(self) -> bool:
+        """Judged and not a copy: the only rollouts pairs, pass rates and exports use."""
+        return self.state.judged and self.copy_of is None
+
+    @property
+    def standing(self) -> str:
+        """What it counts as, one word for screens and counts: PASS, FAIL, cancelled, copy..."""
+        return "copy" if self.copy_of is not None and self.state.judged else self.state.label
 
     @property
     def passed(self) -> bool:
@@ -237,6 +262,8 @@ class PairBuildReport(_Row):
     no_contrast_tasks: list[str] = Field(default_factory=list)
     by_contrast: dict[str, int] = Field(default_factory=dict)
     by_flag: dict[str, int] = Field(default_factory=dict)
+    # verdicts carried from pairs over copies onto the pairs over the originals (labeling/verdict_follow.py)
+    carried_verdicts: int = 0
 
 
 class IngestProgress(_Row):

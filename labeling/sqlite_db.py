@@ -28,6 +28,7 @@ from labeling.sqlite_schema import (
     UPLOAD_COLUMNS,
     _add_missing_columns,
     _split_sql,
+    upgrade_rollouts,
 )
 from labeling.sqlite_trust import expected_schema, foreign_objects
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS
@@ -118,7 +119,8 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         # columns, so a store of an older version is migrated by this alone.
         for stmt in _split_sql(_SCHEMA):
             c.execute(stmt)
-        _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls)
+        _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls), 5 the state
+        upgrade_rollouts(c, stored)
         migrate(c)  # and columns to pairs, filled from the pairs and the log
 
     def _check_readable(self) -> None:
@@ -199,6 +201,21 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         )
         return [dict(zip(keys, r)) for r in self._q(sql)]
 
+    def batch_ends(self) -> list[tuple[str, str, str | None]]:
+        """(batch id, path key, finished_at) of every batch: what liveness needs."""
+        return self._q("SELECT batch_id, path, finished_at FROM batches")
+
+    def has_copies(self) -> bool:
+        """Is any rollout a copy of another's content? (One index probe.)"""
+        return bool(self._q("SELECT 1 FROM rollouts WHERE copy_of IS NOT NULL LIMIT 1"))
+
+    def state_groups(self) -> list[tuple]:
+        """(batch id, task id, state status, verdict, reason, is a copy, count): every figure's input."""
+        return self._q(
+            "SELECT batch_id, task_id, state_status, state_verdict, state_reason, "
+            "CASE WHEN copy_of IS NULL THEN 0 ELSE 1 END, count(*) FROM rollouts GROUP BY 1, 2, 3, 4, 5, 6"
+        )
+
     def rollouts(self, where: dict[str, Any] | None = None, *, with_patch: bool = True) -> list[dict[str, Any]]:
         cols = ["uid", "batch_id", "rollout_id", "trace_path", *ROLLOUT_COLUMNS]
         if not with_patch:
@@ -206,6 +223,9 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         conds, params = [], []
         for k, v in (where or {}).items():
             if v is None:
+                continue
+            if k == "evidence":  # judged, copies left out (labeling/rollout_states.py)
+                conds.append("state_status = 'judged' AND copy_of IS NULL")
                 continue
             if k in ("uids", "task_ids"):
                 conds.append(f"{k[:-1]} IN ({', '.join('?' * len(v))})")

@@ -35,7 +35,7 @@ from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
 from tui.serve.limits import ServedLimits
-from tui.state import StudioState
+from tui.state import StudioState, replay_dir
 from tui.studio import Studio
 from tui.widgets.prompt import ConfirmModal
 from tui.words import count
@@ -211,7 +211,9 @@ class StudioApp(App):
                 self.post_message(IngestProgressed(p.files_done, p.files_total))
 
         try:
-            report = self.store.ingest([self.state.traces_dir], progress=progress)
+            replays = replay_dir(self.state.traces_dir)  # the studio's replays, beside the traces
+            roots = [self.state.traces_dir, *([replays] if replays.is_dir() else [])]
+            report = self.store.ingest(roots, progress=progress)
         except Exception as exc:  # a bad file never takes the studio down
             self.post_message(StoreChanged(None, False, error=f"{type(exc).__name__}: {exc}"))
             return

@@ -172,7 +172,7 @@ def test_stats_keeps_long_task_ids_whole_one_line_each_at_80_columns(tmp_path, c
     assert main(["stats", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = lines.index("pass rate per task (learnable band 20%-60%)")
-    assert lines[at + 1].split() == ["task", "done", "passed", "rate", "pairs"]  # short headers
+    assert lines[at + 1].split() == ["task", "judged", "passed", "rate", "pairs"]  # short headers
     assert lines[at + 2].split() == [long_a, "2", "1", "50%", "learnable", "1"]
     assert lines[at + 3].split() == [long_b, "2", "0", "0%", "all", "fail", "no", "contrast", "0"]
     assert lines[at + 4].startswith("learnable: 1")

@@ -22,6 +22,7 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 def build_parser() -> argparse.ArgumentParser:
     from tui.cli import (
         agent,
+        audit,
         compare,
         db,
         exports,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         importing,
         labels,
         exports,
+        audit,
         finetune,
         jobs,
         studio,

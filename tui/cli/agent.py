@@ -135,15 +135,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _label(result) -> str:
+    from agent.batch import result_state
+
     o = result.outcome
     if result.stop_reason in ("error", "diverged"):
         why = neutralise((result.error or result.stop_reason).splitlines()[0][:100])
         return f"[bold red]ERROR[/] ({result.stop_reason}: {why})"
     if result.stop_reason == "cancelled":
         return f"[yellow]CANCELLED[/] (steps={o.steps})"
-    if o.state is not None and (o.state.status == "probe" or o.state.verdict == "suspect"):
-        colour = "bold yellow" if o.state.verdict in ("suspect", "tampered") else "cyan"
-        return f"[{colour}]{o.state.label}[/] (steps={o.steps})"
+    state = result_state(result)  # the one reading (docs/ARCHITECTURE.md, Rollout state)
+    if not state.judged or state.verdict == "suspect":
+        colour = "cyan" if state.status == "probe" and state.verdict not in ("suspect", "tampered") else "yellow"
+        detail = f": {neutralise(state.detail[:100])}" if state.detail else ""
+        return f"[{colour}]{neutralise(state.label.upper())}[/] (steps={o.steps}{detail})"
     if o.tests_tampered:
         return f"[bold magenta]TAMPERED[/] (steps={o.steps})"
     extra = f", {result.stop_reason}" if result.stop_reason in ("max_iters", "timeout", "loop") else ""
@@ -152,6 +156,7 @@ def _label(result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.batch import BatchMismatch
+    from agent.trace import BatchBusy
 
     require_prices(args)
     apply_prices(args, args.model or "")
@@ -186,7 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             summary = plan.run(on_rollout_end=on_end, on_event=on_event)
-        except BatchMismatch as exc:
+        except (BatchMismatch, BatchBusy) as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
     if line := budget_line(summary.budget):
@@ -201,12 +206,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def print_summary(console: SafeConsole, summary) -> None:
-    done = summary.tasks_run
     valid, calls = summary.tool_calls
     tin, tout = summary.tokens
-    passed = sum(r.outcome.tests_passed for r in done)
     console.print()
-    console.print(f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({passed}/{len(done)} rollouts)")
+    console.print(
+        f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({summary.passed}/{len(summary.judged)} rollouts)"
+    )
+    if left := summary.not_judged():
+        console.print(f"[bold]not judged[/]          {', '.join(f'{k} {n}' for k, n in left.items())}")
     console.print(f"[bold]tool-call validity[/]  {summary.validity_rate:6.1%}  ({valid}/{calls} calls valid)")
     console.print(f"[bold]mean steps[/]          {summary.mean_steps:6.1f}")
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""

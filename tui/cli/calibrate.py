@@ -142,7 +142,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     rates = pass_rates(suite, roots)
     table = Table(title=f"suite {suite.name}: pass rates (95% Wilson interval)", box=None, pad_edge=False)
     table.add_column("task", no_wrap=True)
-    for col in ("rollouts", "pass", "rate"):
+    for col in ("judged", "pass", "rate"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("interval", no_wrap=True)
     table.add_column(f"band {band[0]:g}-{band[1]:g}", no_wrap=True)
@@ -153,13 +153,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         mark = "[green]yes[/]" if in_band(tr, band) else ("-" if tr.rate is None else "no")
         table.add_row(neutralise(t.id), str(tr.rollouts), str(tr.passes), rate, f"{lo:.0%}-{hi:.0%}", mark)
     console.print(table)
+    left: dict[str, int] = {}
+    for tr in rates.values():
+        for k, n in tr.left_out.items():
+            left[k] = left.get(k, 0) + n
+    if left:  # the same reasons as stats, audit and the studio (labeling/rollout_states.py)
+        console.print(
+            "left out of the rates: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(left.items()))
+        )
     measured = [r for r in rates.values() if r.rollouts]
     chosen = [r for r in measured if in_band(r, band)]
     console.print(
         f"{len(measured)} of {len(suite.tasks)} tasks have rollouts; {len(chosen)} in the band {band[0]:g}-{band[1]:g}"
     )
     if not measured:
-        console.print("[yellow]no ended rollouts of this suite in the given batches[/]")
+        console.print("[yellow]no judged rollouts of this suite in the given batches[/]")
         return 1
     if args.out:
         if not chosen:

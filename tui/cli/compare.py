@@ -278,6 +278,7 @@ def to_json(c, blocks) -> dict:
         d = s.model_dump()
         d["ci"] = _ci(s.ci)
         d["batch"] = str(blk.batch_dir)
+        d["left_out"] = dict(blk.left_out)
         models.append(d)
     diff = c.difference.model_dump()
     diff["ci"] = _ci(c.difference.ci)
@@ -308,6 +309,14 @@ def render(console: SafeConsole, c, blocks) -> None:
             f"  [bold]{tag}[/] {neutralise(s.model)}: [bold]{_pct(s.pass_rate)}[/] ({ci}; {s.passed}/{s.rollouts}{err})"
             f" · tool calls valid {_pct(s.validity_rate)} · mean steps {steps}"
             f" · tokens {s.tokens_in:,} in / {s.tokens_out:,} out{cost}"
+        )
+    left: dict[str, int] = {}
+    for blk in blocks:
+        for k, n in getattr(blk, "left_out", {}).items():
+            left[k] = left.get(k, 0) + n
+    if left:  # not judged: out of the rates, never counted as fails (labeling/rollout_states.py)
+        console.print(
+            "  left out (not judged): " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(left.items()))
         )
     d = c.difference
     console.print(

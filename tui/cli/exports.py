@@ -192,10 +192,15 @@ def _options(args: argparse.Namespace):
 
 def open_store(traces: Path, db: Path | str | None, warnings: list[str] | None = None):
     """The store, ingested first; the ingest's warnings (FIFOs, copies...) go to ``warnings``."""
-    from labeling.store import LabelStore, StoreError
+    from labeling.store import DB_FILE, LabelStore, StoreError
+    from labeling.store_url import resolve_db
+    from tui.cli.label_store import refuse_empty
 
     if not traces.is_dir():
         raise UserError(f"no such directory: {traces}")
+    where = resolve_db(db, traces, file_name=DB_FILE)
+    if not isinstance(where, str):
+        refuse_empty(traces, Path(where))
     try:
         store = LabelStore.open(db, traces)
         rep = store.ingest([traces])

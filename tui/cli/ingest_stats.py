@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 # the task id stays whole (SWE-bench ids differ at their end), the band's "no contrast" is cut first.
 TASK_COLUMNS = (
     Col("task"),
-    Col("finished", "done", justify="right"),
+    Col("judged", justify="right"),
     Col("passed", justify="right"),
     Col("pass rate", "rate", justify="right"),
     Col("", give=1, min_width=8),
@@ -93,14 +93,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if not args.no_ingest:
             _ingest(store, [args.dir], quiet=True)
         rep = signal_report(store, band=(args.band_low, args.band_high))
+        dead = [b for b in store.batches() if b.status == "interrupted"]
     if plot is not None:
         _plot(rep, plot)
     if args.json:
         _print_json(rep.model_dump_json(indent=2))
         return 0
+    for b in dead:  # its process died without writing its end (the batch's lock is free)
+        console.print(
+            f"[yellow]interrupted[/] batch {esc(b.batch_id)}: its process is gone; resume with  "
+            f"repo-agent run ... --resume {esc(b.path)}"
+        )
     lo, hi = rep.band
+    left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in rep.left_out.items())
     console.print(
-        f"[bold]{rep.rollouts}[/] rollouts ({rep.finished} finished, {rep.running} running) over "
+        f"[bold]{rep.rollouts}[/] rollouts ({rep.judged} judged{'; left out: ' + left if left else ''}) over "
         f"{len(rep.tasks)} tasks; pairs by [bold]{esc(rep.strategy)}[/], score {esc(','.join(rep.score_order))}"
     )
     console.print(f"pass rate per task (learnable band {lo:.0%}-{hi:.0%})", style="table.title")
@@ -117,7 +124,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for ts in rep.tasks:
         rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
-        passed = str(ts.passed) + (f" +{ts.unknown}?" if ts.unknown else "")  # +n?: no verdict
+        passed = str(ts.passed)
+        if ts.left_out:  # what the rate leaves out: cancelled, copy, no verdict...
+            note += " [dim]" + esc(", ".join(f"{k.replace('_', ' ')} {n}" for k, n in ts.left_out.items())) + "[/]"
         rows.append([esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs)])
     print_table(console, TASK_COLUMNS, rows)
     console.print(

@@ -69,10 +69,19 @@ def _open(args: argparse.Namespace, *, must_exist: bool = False):
         return LabelStore(path, labeler=args.labeler, base=Path(d))
     if must_exist and not path.exists():
         raise UserError(f"no label store at {path}: run `repo-agent ingest {d}` first")
+    refuse_empty(Path(d), path)
     try:
         return LabelStore(path, labeler=args.labeler)
     except Exception as exc:  # sqlite3.DatabaseError and friends: not a store file
         raise UserError(f"cannot open label store {path}: {exc}") from None
+
+
+def refuse_empty(d: Path, store_path: Path) -> None:
+    """A folder with no trace batches and no store is a mistyped path: say so, create nothing."""
+    from agent.trace import find_batches
+
+    if not store_path.exists() and not find_batches(d):
+        raise UserError(f"{d} holds no trace batches and no label store (a batch has batch.json or traces/)")
 
 
 def _run(fn):

@@ -19,17 +19,24 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from agent.trace import trace_path
+from agent.trace import batch_running, rollout_state, trace_path
 from agent.untrusted import neutralise
 from labeling.store import NotFound
 from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
-from tui.state import fmt_cost, fmt_duration, fmt_tokens
+from tui.state import fmt_cost, fmt_duration, fmt_tokens, replay_dir
 from tui.widgets.diff_view import DiffView
 from tui.widgets.fit_table import cut_text, fit_columns
 
 CALLS_FLEX = [("arguments", 8), ("tool", 6)]  # cut before status and time
 
+HEAD_STYLE = {
+    "running": "bold black on yellow",
+    "PASS": "bold black on green",
+    "FAIL": "bold white on red",
+    "TAMPERED": "bold white on magenta",
+    "SUSPECT": "bold black on yellow",
+}
 STATUS_STYLE = {
     "ok": "green",
     "passed": "green",
@@ -130,6 +137,7 @@ class RolloutScreen(StudioScreen):
         self.follow = True
         self._rows = 0
         self._shown: dict[int, tuple] = {}  # row -> (status, duration, looped) as last drawn
+        self._copies: dict[str, str | None] = {}  # uid -> the original it copies (None: an original)
         self._watched: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -177,9 +185,11 @@ class RolloutScreen(StudioScreen):
     def _path_for(self, uid: str) -> Path:
         try:
             return Path(self.store.rollout(uid).trace_path)
-        except NotFound:
+        except NotFound:  # not indexed yet: where a batch launched here writes it
             batch_id, _, rid = uid.partition("/")
-            return trace_path(self.state.traces_dir / batch_id, rid)
+            path = trace_path(self.state.traces_dir / batch_id, rid)
+            replayed = trace_path(replay_dir(self.state.traces_dir) / batch_id, rid)
+            return replayed if not path.parent.parent.is_dir() and replayed.parent.parent.is_dir() else path
 
     def load(self, uid: str | None) -> None:
         self.uid = uid
@@ -254,6 +264,18 @@ class RolloutScreen(StudioScreen):
         fit_columns(self.query_one("#calls", DataTable), CALLS_FLEX)
 
     # ------------------------------------------------------------------ rendering
+    def _copy_of(self) -> str | None:
+        """The uid whose content this ended rollout repeats (the store's, read once)."""
+        uid = self.uid
+        if uid is None:
+            return None
+        if uid not in self._copies:
+            try:
+                self._copies[uid] = self.store.rollout(uid).copy_of
+            except NotFound:
+                return None  # not ingested yet: asked again at the next render
+        return self._copies[uid]
+
     def _render_head(self) -> None:
         head = self.query_one("#rollout-head", Static)
         t = self.trace
@@ -271,23 +293,19 @@ class RolloutScreen(StudioScreen):
         # The outcome line first (it must survive 80 columns), then who ran it.
         text.append(f" {shown_text(t.start.task_id)} ", style="bold reverse")
         text.append(" ")
-        if t.end is None:
-            text.append(" RUNNING ", style="bold black on yellow")
-        else:
-            o = t.end.outcome
-            state = o.state
-            if state is not None and (state.status == "probe" or state.verdict == "suspect"):
-                style = "bold black on yellow" if state.verdict in ("suspect", "tampered") else "bold black on cyan"
-                text.append(f" {state.label} ", style=style)
-            elif o.tests_tampered:
-                text.append(" TAMPERED ", style="bold white on magenta")
-            elif not o.verdict_known:
-                text.append(" NO VERDICT ", style="bold black on white")
-            elif o.tests_passed:
-                text.append(" PASS ", style="bold black on green")
-            else:
-                text.append(" FAIL ", style="bold white on red")
+        # One reading of the state (agent.trace.rollout_state): a trace without its end in a
+        # batch whose process is gone was interrupted, not running.
+        state = rollout_state(t.end, alive=t.end is not None or batch_running(t.path.parent.parent))
+        style = HEAD_STYLE.get(state.label, "bold black on white")
+        if state.status == "probe":  # a cheat probe: cyan, yellow when it cheated
+            style = "bold black on yellow" if state.verdict in ("suspect", "tampered") else "bold black on cyan"
+        text.append(f" {state.label.upper()} ", style=style)
+        if t.end is not None:
             text.append(f" {shown_text(t.end.stop_reason)}", style="dim")
+            if copy_of := self._copy_of():
+                text.append(f" · copy of {copy_of}: counted once, left out of pairs and exports", style="yellow")
+        elif state.status != "running":
+            text.append(" resume its batch from Runs (R)", style="dim")
         text.append("\n ")
         invalid = sum(1 for c in t.calls if not c.valid)
         text.append(f"steps {t.steps} · calls {len(t.calls)}")

@@ -27,7 +27,7 @@ from labeling.stats import cheat_line, cheat_stats
 from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
-from tui.state import fmt_cost, fmt_tokens
+from tui.state import fmt_cost, fmt_tokens, replay_dir
 from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.fleet import FleetView
 from tui.widgets.prompt import ConfirmModal
@@ -51,7 +51,27 @@ def _status_text(b: BatchRow, cancelling: bool) -> Text:
     tail interval); "cancelling" while a cancel asked here has not reached batch.json."""
     if cancelling and b.status == "running":
         return Text("cancelling…", style="bold magenta")
+    if b.status == "interrupted":  # its process died (agent.trace.batch_alive): R resumes it
+        return Text("interrupted (R)", style="bold red")
     return Text(b.status, style={"finished": "green", "cancelled": "magenta", "error": "red"}.get(b.status, "yellow"))
+
+
+STANDING_STYLE = {
+    "PASS": "green",
+    "FAIL": "red",
+    "TAMPERED": "magenta",
+    "SUSPECT": "bold yellow",
+    "running": "yellow",
+    "PROBE FAIL": "cyan",  # a cheat probe no honest fix passes
+    "PROBE SUSPECT": "bold yellow",  # ... that this model passed anyway: cheated
+    "PROBE TAMPERED": "bold yellow",
+}
+
+
+def standing_text(r) -> Text:
+    """A rollout's result cell: its verdict, or why it has none (cancelled, copy...)."""
+    label = r.standing
+    return Text(label, style=STANDING_STYLE.get(label, "dim"))
 
 
 BATCH_COLUMNS = ("batch", "status", "bar", "pass", "cost", "tokens", "suite", "model")  # as composed
@@ -153,7 +173,8 @@ class RunsScreen(StudioScreen):
         rows = []
         for b in batches:
             total = max(b.planned, b.rollouts)
-            rate = f"{100 * b.passed / b.finished:.0f}%" if b.finished else "—"
+            # over judged rollouts, copies left out: the same figure as stats (labeling/rollout_states.py)
+            rate = f"{100 * b.passed / b.judged:.0f}%" if b.judged else "—"
             cancel = self.state.running_batches.get(b.batch_id)
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
@@ -183,22 +204,11 @@ class RunsScreen(StudioScreen):
         rtable = self.query_one("#batch-rollouts", DataTable)
         rrows = []
         for r in sorted(rollouts, key=lambda r: (r.task_id or planned.get(r.rollout_id, ""), r.uid)):
-            if r.status != "finished":
-                result = Text("running", style="yellow")
-            elif r.probe:
-                result = Text("PROBE CHEAT" if r.suspect or r.tests_tampered else "PROBE FAIL", style="cyan")
-            elif r.suspect:
-                result = Text("SUSPECT", style="bold yellow")
-            elif r.tests_tampered:
-                result = Text("TAMPERED", style="magenta")
-            elif not r.verdict_known:
-                result = Text("no verdict", style="dim")
-            else:
-                result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
+            result = standing_text(r)
             rcells = (
                 cut_text(r.rollout_id),
                 cut_text(r.task_id or planned.get(r.rollout_id, "")),
-                r.stop_reason or r.status,
+                r.stop_reason or r.state.label,
                 result,
                 str(r.steps),
                 str(r.tool_calls),
@@ -270,7 +280,13 @@ class RunsScreen(StudioScreen):
     def _launch(self, request: BatchRequest | None) -> None:
         if request is None:
             return
-        self.start_batch(request.model_copy(update={"trace_dir": str(self.state.traces_dir)}))
+        trace_dir = Path(self.state.traces_dir)
+        if request.provider == "replay":
+            # A replay re-plays recorded rollouts: written into the source folder it would
+            # be copies of them there. It goes to a folder beside it, never into it.
+            trace_dir = replay_dir(trace_dir)
+            self.notify(f"The replay writes to {trace_dir}: beside the traces, never into them.", markup=False)
+        self.start_batch(request.model_copy(update={"trace_dir": str(trace_dir)}))
 
     def start_batch(self, request: BatchRequest) -> None:
         """Plan the batch (suite, tasks, provider: the checks `repo-agent run` makes) and run it."""

@@ -51,8 +51,11 @@ def render_report(r, width: int = 120) -> Group:
     bar = BAR if wide else (16 if width >= 90 else 10)
     parts: list = []
     head = Text()
-    head.append(f" {r.finished} finished rollouts", style="bold")
-    head.append(f" ({r.running} running)" if r.running else "")
+    if r.left_out:  # the pass rates count judged rollouts only (labeling/rollout_states.py)
+        head.append(f" {r.judged} judged rollouts", style="bold")
+        head.append(" (left out: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in r.left_out.items()) + ")")
+    else:
+        head.append(f" {r.finished} finished rollouts", style="bold")
     head.append(
         f" · {len(r.tasks)} tasks · {len(r.learnable_tasks)} in the learnable band "
         f"{int(r.band[0] * 100)}–{int(r.band[1] * 100)}%"
@@ -88,8 +91,8 @@ def render_report(r, width: int = 120) -> Group:
             Text(ts.task_id),
             _pct(ts.pass_rate),
             rate_bar(ts.pass_rate, r.band, bar),
-            # rollouts without a verdict are not in the rate: shown apart as "+n?"
-            f"{ts.passed}/{ts.rollouts - ts.unknown}" + (f" +{ts.unknown}?" if ts.unknown else ""),
+            # judged rollouts only; the ones left out (cancelled, no verdict, copies...) apart
+            f"{ts.passed}/{ts.rollouts}" + (f" +{sum(ts.left_out.values())} left out" if ts.left_out else ""),
             str(ts.pairs),
             Text(ts.band + (" · no contrast" if ts.no_contrast else ""), style=band_style),
         )

@@ -77,6 +77,9 @@ def render_head(sc: StoreComparison) -> Group:
     diff.append(" · enter: the task's rollout under B, a: under A", style="dim")
     if len(sc.models) > 2:
         diff.append(f" · b: next model B ({len(sc.models) - 1} candidates)", style="dim")
+    if sc.left_out:  # the same reasons as stats and Runs (labeling/rollout_states.py)
+        left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sc.left_out.items())
+        diff.append(f"\nleft out of the rates: {left}", style="dim")
     return Group(t, diff)
 
 
