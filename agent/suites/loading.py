@@ -14,6 +14,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,8 @@ def _load_json(path: Path) -> Suite:
         raise SuiteError(f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(data, dict):
         raise SuiteError(f"{path}: a suite is a JSON object with 'name' and 'tasks'")
+    if "from" in data:
+        return _load_selection(path, data)
     # A source given as a plain string, or without "kind", is a directory.
     for t in data.get("tasks") or []:
         if isinstance(t, dict):
@@ -123,6 +126,43 @@ def _load_json(path: Path) -> Suite:
         raise SuiteError(f"{path}: {_first_error(exc)}") from None
     suite.base_dir = path.parent
     _validate(suite, path)
+    return suite
+
+
+_SELECTING: ContextVar[bool] = ContextVar("repo_agent_selecting_suite", default=False)
+
+
+def _load_selection(path: Path, data: dict) -> Suite:
+    """Some tasks of another suite (an export's held-out tasks): ``{"name", "description",
+    "from": {"suite": SPEC, "tasks": [ids]}}``. The tasks stay the other suite's, read and
+    confined in its own folder, so a selection names no path of its own. The suite keeps
+    its name and version: the held-out inputs a final run draws are the same tasks' draw."""
+    sel = data.get("from")
+    if not isinstance(sel, dict) or not isinstance(sel.get("suite"), str) or not isinstance(sel.get("tasks"), list):
+        raise SuiteError(f'{path}: \'from\' is {{"suite": SPEC, "tasks": [task ids]}}')
+    spec = sel["suite"]
+    if spec not in BUILTIN:
+        spec = str((path.parent / spec).resolve())  # relative to the selection's own file
+    if Path(spec).resolve() == path:
+        raise SuiteError(f"{path}: 'from' names the file itself")
+    if _SELECTING.get():
+        raise SuiteError(f"{path}: a selection's 'from' must name a suite, not another selection")
+    token = _SELECTING.set(True)
+    try:
+        base = load_suite(spec)
+    finally:
+        _SELECTING.reset(token)
+    wanted = [t for t in sel["tasks"] if isinstance(t, str)]
+    missing = [t for t in wanted if t not in {x.id for x in base.tasks}]
+    if missing:
+        raise SuiteError(f"{path}: task(s) not in suite {base.name}: {', '.join(missing)}")
+    suite = base.model_copy(
+        update={
+            "tasks": [t for t in base.tasks if t.id in set(wanted)],
+            "description": str(data.get("description") or base.description),
+        }
+    )
+    suite.base_dir = base.base_dir
     return suite
 
 

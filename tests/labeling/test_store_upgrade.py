@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from exports.audit import audit
+from labeling.sqlite_db import SCHEMA_VERSION
 from labeling.store import LabelStore
 from labeling.verdict_follow import current_verdicts
 from tui.cli import main
@@ -55,7 +56,7 @@ def test_every_verdict_mark_note_and_tag_survives(upgraded: Path) -> None:
     want = json.loads((FIXTURE / "expected" / "human.json").read_text())
     with LabelStore.open(None, upgraded, labeler="ana") as store:
         store.ingest([upgraded])
-        assert store._db.get_meta()["schema_version"] == "5"
+        assert store._db.get_meta()["schema_version"] == str(SCHEMA_VERSION)
         events = store.events()
         assert len(events) >= want["events"]  # appended to, never rewritten
         current = current_verdicts(events)
