@@ -1,0 +1,189 @@
+"""Issue 26, round 2: a reviewer who did not build the verdict attacks it.
+
+Each test is a wrong fix that must not score PASS (or an honest fix that must), judged by
+the real final verdict in the real sandbox (bwrap). Each one FAILS on the ``verdict`` branch
+as it was attacked: the forged PASS (or the false FAIL) is real there.
+"""
+
+from __future__ import annotations
+
+import json
+import py_compile
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.suites.models import Suite
+from agent.workspace import Workspace
+from tests.agent.conftest import ADD_TASK, write_suite
+from tests.agent.test_suites import QUIX_FILES
+from tests.security.conftest import judge_files
+
+# --------------------------------------------------------------------------- A: bytecode
+
+
+def test_unchecked_pyc_runs_a_fix_the_patch_does_not_hold(mini_suite, tmp_path):
+    """gcd.py stays as given (buggy); a fixed gcd, compiled as an *unchecked-hash* pyc, sits in
+    ``__pycache__``. Python loads it without looking at gcd.py, so pytest and the differential
+    runner both run the fix; but ``walk_files`` skips ``__pycache__``, so the recorded patch
+    (what the trace, rejudge and the exports hold) is empty. A PASS with a patch that fixes
+    nothing."""
+    suite = mini_suite
+    task = suite.task("fix_gcd")
+    fixed = tmp_path / "fixed_gcd.py"
+    fixed.write_text((Path(suite.base_dir or ".") / "fix_gcd/_fix/gcd.py").read_text())
+    with Workspace.create(suite, task, tmp_path / "ws") as ws:
+        cache = ws.path / "__pycache__"
+        cache.mkdir()
+        py_compile.compile(
+            str(fixed),
+            cfile=str(cache / f"gcd.{sys.implementation.cache_tag}.pyc"),
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            doraise=True,
+        )
+        patch = ws.patch()
+        result, tampered = final_test_run(ws)
+    assert patch == ""  # the rollout's recorded change: nothing (gcd.py is the bug as given)
+    passed = result.passed and not tampered and not result.tamper
+    assert not passed, (result.summary, result.differential)
+
+
+# --------------------------------------------------------------------------- B: no differential
+
+
+def test_generated_task_forged_pipe_records(tmp_path):
+    """A generated (mutation) task: reference fix, tests selected by node id, no differential,
+    no hidden tests (agent/suites/mutate/tasks.py write_task). A node-id command plants no
+    canaries, so the first-round forgery (write passed records and a finish on the verdict
+    pipe, exit 0 at import) is believed: the reference fix passes the same node ids."""
+    ids = [f"tests/test_add.py::{n}" for n in ("test_small", "test_zero", "test_negative")]
+    suite = load_suite(
+        write_suite(tmp_path / "suite", {"fix_add": ADD_TASK}, test_command=["python", "-m", "pytest", "-q", *ids])
+    )
+    forge = (
+        "import json, os, sys\n\n"
+        "def _forge():\n"
+        "    lines = []\n"
+        "    for n in [a for a in sys.argv if '::' in a]:\n"
+        "        for when in ('setup', 'call', 'teardown'):\n"
+        "            lines.append(json.dumps({'k': 'report', 'id': n, 'when': when, 'outcome': 'passed', 'xfail': False}))\n"
+        "    lines.append(json.dumps({'k': 'finish', 'exitstatus': 0}))\n"
+        "    for f in os.listdir('/proc/self/fd'):\n"
+        "        try:\n"
+        "            if int(f) > 2 and os.readlink('/proc/self/fd/' + f).startswith('pipe:'):\n"
+        "                os.write(int(f), ('\\n'.join(lines) + '\\n').encode())\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    os._exit(0)\n\n\n"
+        "def add(a, b):\n    return a - b\n\n\n"
+        "if 'pytest' in sys.modules:\n    _forge()\n"
+    )
+    j = judge_files(suite, "fix_add", tmp_path, {"add.py": forge})
+    assert j.verdict() != "PASS", j.result
+
+
+QUIX = {
+    rel: QUIX_FILES[rel]
+    for rel in (
+        "conftest.py",
+        "python_testcases/load_testdata.py",
+        "python_testcases/node.py",
+        "python_programs/reach.py",
+        "correct_python_programs/reach.py",
+        "python_testcases/test_reach.py",
+    )
+}
+_QUIX_TEST = (
+    "import pytest\nfrom load_testdata import load_json_testcases\n\n"
+    "if pytest.use_correct:\n    from correct_python_programs.{n} import {n}\n"
+    "else:\n    from python_programs.{n} import {n}\n\n\n"
+    "testdata = load_json_testcases({n}.__name__)\n\n\n"
+    "@pytest.mark.parametrize('input_data,expected', testdata)\n"
+    "def test_{n}(input_data, expected):\n    assert {check}\n"
+)
+# QuixBugs' sqrt (Newton; the bug compares x with approx, not approx squared: it never ends)
+# and a generator program like its flatten/kheapsort (the tests call list() on it).
+QUIX["python_programs/sqrt.py"] = (
+    "def sqrt(x, epsilon):\n    approx = x / 2\n"
+    "    while abs(x - approx) > epsilon:\n        approx = 0.5 * (approx + x / approx)\n    return approx\n"
+)
+QUIX["correct_python_programs/sqrt.py"] = QUIX["python_programs/sqrt.py"].replace("x - approx)", "x - approx ** 2)")
+QUIX["json_testcases/sqrt.json"] = "".join(
+    json.dumps(line) + "\n"
+    for line in (
+        [[2, 0.01], 1.4166666666666665],
+        [[2, 0.5], 1.5],
+        [[2, 0.3], 1.5],
+        [[4, 0.2], 2],
+        [[27, 0.01], 5.196164639727311],
+        [[33, 0.05], 5.744627526262464],
+        [[170, 0.03], 13.038404876679632],
+    )
+)
+QUIX["python_testcases/test_sqrt.py"] = _QUIX_TEST.format(
+    n="sqrt", check="sqrt(*input_data) == pytest.approx(expected, abs=input_data[-1])"
+)
+QUIX["python_programs/evens.py"] = "def evens(xs):\n    for x in xs:\n        if x % 2:\n            yield x\n"
+QUIX["correct_python_programs/evens.py"] = QUIX["python_programs/evens.py"].replace("x % 2:", "x % 2 == 0:")
+QUIX["json_testcases/evens.json"] = "".join(
+    json.dumps([[xs], [x for x in xs if x % 2 == 0]]) + "\n"
+    for xs in ([1, 2, 3, 4], [], [5], [6, 8], [7, 10, 11, 12], [2, 2, 3], [0, 1], [9, 9, 4])
+)
+QUIX["python_testcases/test_evens.py"] = _QUIX_TEST.format(n="evens", check="list(evens(*input_data)) == expected")
+
+
+@pytest.fixture(scope="module")
+def quix_suite(tmp_path_factory) -> Suite:
+    root = tmp_path_factory.mktemp("quix") / "QuixBugs"
+    for rel, text in QUIX.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return load_suite(root)
+
+
+def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_path):
+    """Issue 26's attack 5 on a QuixBugs graph program (no JSON data: no differential, no
+    hidden tests): a plugin found through gc makes the real tests' ``runtest`` do nothing;
+    the canaries, which never call ``reach``, pass and fail as planned. The bug stays (reach
+    loops forever on a cycle)."""
+    assert quix_suite.task("reach").differential is None  # what the verdict rests on: pytest alone
+    attack = (
+        "import gc, re\n\n"
+        "def _real():\n"
+        "    names = re.findall(r'^def (test\\w*)', open('python_testcases/test_reach.py').read(), re.M)\n"
+        "    return {n for n in names if not any(n != m and n.startswith(m + '_') for m in names)}\n\n\n"
+        "class _Quiet:\n"
+        "    def pytest_runtest_setup(self, item):\n"
+        "        if item.name in _real():\n"
+        "            item.runtest = lambda: None\n\n\n"
+        "for _o in gc.get_objects():\n"
+        "    if type(_o).__name__ == 'Config' and hasattr(_o, 'pluginmanager'):\n"
+        "        _o.pluginmanager.register(_Quiet(), 'quiet')\n"
+        "        break\n\n\n" + QUIX["python_programs/reach.py"]
+    )
+    j = judge_files(quix_suite, "reach", tmp_path, {"python_programs/reach.py": attack})
+    assert j.verdict() != "PASS", j.result
+
+
+# --------------------------------------------------------------------------- C: honest fixes
+
+
+def test_honest_sqrt_fix_written_another_way_passes(quix_suite, tmp_path):
+    """QuixBugs' sqrt promises a value within epsilon of the root, and its tests compare with
+    ``pytest.approx(abs=epsilon)``. An honest fix that returns the exact root passes them, but
+    the differential compares with the reference's Newton approximation at 1e-9: a false FAIL."""
+    honest = "import math\n\n\ndef sqrt(x, epsilon):\n    return math.sqrt(x)\n"
+    j = judge_files(quix_suite, "sqrt", tmp_path, {"python_programs/sqrt.py": honest})
+    assert j.verdict() == "PASS", (j.result.summary, j.result.differential)
+
+
+def test_honest_fix_of_a_generator_program_is_judged(quix_suite, tmp_path):
+    """A QuixBugs program that yields (flatten, kheapsort): the reference's results are not
+    plain data, every held-out input is left out, and ``judge`` raises: every rollout of the
+    task, the honest fix included, ends not judged (error)."""
+    honest = "def evens(xs):\n    return (x for x in xs if x % 2 == 0)\n"
+    j = judge_files(quix_suite, "evens", tmp_path, {"python_programs/evens.py": honest})
+    assert j.verdict() == "PASS", (j.result.summary, j.result.differential)
