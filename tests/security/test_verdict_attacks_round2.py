@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.final_verdict import final_test_run
+from agent.rejudge import rejudge_batch
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
+from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged, read_trace
 from agent.workspace import Workspace
 from tests.agent.conftest import ADD_TASK, write_suite
 from tests.agent.test_suites import QUIX_FILES
@@ -187,3 +190,36 @@ def test_honest_fix_of_a_generator_program_is_judged(quix_suite, tmp_path):
     honest = "def evens(xs):\n    return (x for x in xs if x % 2 == 0)\n"
     j = judge_files(quix_suite, "evens", tmp_path, {"python_programs/evens.py": honest})
     assert j.verdict() == "PASS", (j.result.summary, j.result.differential)
+
+
+# --------------------------------------------------------------------------- D: rejudge
+
+
+def test_rejudge_leaves_an_old_forged_pass_standing_when_a_binary_file_rides_along(mini_suite, tmp_path):
+    """A rollout an older checker judged PASS (issue 26's attack 1: the bug stays) whose patch
+    also holds one binary file (a few bytes, recorded as "Binary files ... differ"): rejudge
+    cannot rebuild it and leaves it as it was, so the forged PASS stands under today's
+    checker too; every rollout of the fooled checker could have kept its PASS this way."""
+    forged = (
+        "class _Yes(int):\n    def __eq__(self, other):\n        return True\n\n    __hash__ = int.__hash__\n\n\n"
+        "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return _Yes(b)\n"
+    )
+    with Workspace.create(mini_suite, mini_suite.task("fix_gcd"), tmp_path / "mk") as ws:
+        (ws.path / "gcd.py").write_text(forged)
+        (ws.path / "blob.bin").write_bytes(b"\x00\xff\x00")
+        patch = ws.patch()
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite="mini-bugs", provider="openai", model="m", started=now_iso()))
+    w = TraceWriter(batch / "traces" / "forged.jsonl", "forged")
+    w.emit(RolloutStart, task_id="fix_gcd", suite="mini-bugs", provider="openai", model="m", max_iters=5, batch_id="b")
+    w.emit(
+        RolloutEnd,
+        outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
+        stop_reason="finished",
+        duration_s=1.0,
+    )
+    w.close()
+    (item,) = rejudge_batch(batch, mini_suite)
+    end = read_trace(batch / "traces" / "forged.jsonl").end
+    assert end is not None
+    assert end.outcome.state is not None and end.outcome.state.label != "PASS", item.note
