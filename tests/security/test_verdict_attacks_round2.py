@@ -17,8 +17,10 @@ import pytest
 from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.final_verdict import final_test_run
 from agent.rejudge import rejudge_batch
+from agent.suites.held_out import held_out_indices
+from agent.suites.loading import QUIX_HOLD_OUT as QUIXBUGS_HOLD_OUT
 from agent.suites.loading import load_suite
-from agent.suites.models import Suite
+from agent.suites.models import DirSource, Suite, Task
 from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged, read_trace
 from agent.workspace import Workspace
 from tests.agent.conftest import ADD_TASK, write_suite
@@ -138,13 +140,49 @@ QUIX["json_testcases/evens.json"] = "".join(
 QUIX["python_testcases/test_evens.py"] = _QUIX_TEST.format(n="evens", check="list(evens(*input_data)) == expected")
 
 
+# A program whose bug agrees with the fix on every held-out line of its test data: real
+# QuixBugs has four (find_in_sorted, is_valid_parenthesization, kth, quicksort at suite version
+# 1), so neither the hidden tests nor the differential can tell the bug from the fix there.
+QUIX["python_programs/absdiff.py"] = "def absdiff(a, b):\n    return a - b\n"
+QUIX["correct_python_programs/absdiff.py"] = "def absdiff(a, b):\n    return abs(a - b)\n"
+QUIX["python_testcases/test_absdiff.py"] = _QUIX_TEST.format(n="absdiff", check="absdiff(*input_data) == expected")
+ABSDIFF_LINES = 9
+
+
+def _absdiff_data() -> str:
+    """Test data whose held-out lines (drawn as load_quixbugs draws them) are inputs with
+    a >= b, where the bug is right; the visible ones show the bug."""
+    rel = "json_testcases/absdiff.json"
+    task = Task(id="absdiff", source=DirSource(path="."), goal="-", hold_out_lines={rel: QUIXBUGS_HOLD_OUT})
+    held = set(held_out_indices(Suite(name="quixbugs", tasks=[task]), task, rel, ABSDIFF_LINES))
+    assert held and len(held) < ABSDIFF_LINES
+    rows = [[[9 + i, 2], 7 + i] if i in held else [[1, 4 + i], 3 + i] for i in range(ABSDIFF_LINES)]
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
 @pytest.fixture(scope="module")
 def quix_suite(tmp_path_factory) -> Suite:
     root = tmp_path_factory.mktemp("quix") / "QuixBugs"
-    for rel, text in QUIX.items():
+    for rel, text in {**QUIX, "json_testcases/absdiff.json": _absdiff_data()}.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     return load_suite(root)
+
+
+_QUIET_REAL_TESTS = (
+    "import gc, re\n\n"
+    "def _real(path):\n"
+    "    names = re.findall(r'^def (test\\w*)', open(path).read(), re.M)\n"
+    "    return {n for n in names if not any(n != m and n.startswith(m + '_') for m in names)}\n\n\n"
+    "class _Quiet:\n"
+    "    def pytest_runtest_setup(self, item):\n"
+    "        if item.originalname in _real(str(item.path)):\n"
+    "            item.runtest = lambda: None\n\n\n"
+    "for _o in gc.get_objects():\n"
+    "    if type(_o).__name__ == 'Config' and hasattr(_o, 'pluginmanager'):\n"
+    "        _o.pluginmanager.register(_Quiet(), 'quiet')\n"
+    "        break\n\n\n"
+)
 
 
 def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_path):
@@ -153,22 +191,18 @@ def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_pa
     the canaries, which never call ``reach``, pass and fail as planned. The bug stays (reach
     loops forever on a cycle)."""
     assert quix_suite.task("reach").differential is None  # what the verdict rests on: pytest alone
-    attack = (
-        "import gc, re\n\n"
-        "def _real():\n"
-        "    names = re.findall(r'^def (test\\w*)', open('python_testcases/test_reach.py').read(), re.M)\n"
-        "    return {n for n in names if not any(n != m and n.startswith(m + '_') for m in names)}\n\n\n"
-        "class _Quiet:\n"
-        "    def pytest_runtest_setup(self, item):\n"
-        "        if item.name in _real():\n"
-        "            item.runtest = lambda: None\n\n\n"
-        "for _o in gc.get_objects():\n"
-        "    if type(_o).__name__ == 'Config' and hasattr(_o, 'pluginmanager'):\n"
-        "        _o.pluginmanager.register(_Quiet(), 'quiet')\n"
-        "        break\n\n\n" + QUIX["python_programs/reach.py"]
-    )
+    attack = _QUIET_REAL_TESTS + QUIX["python_programs/reach.py"]
     j = judge_files(quix_suite, "reach", tmp_path, {"python_programs/reach.py": attack})
     assert j.verdict() != "PASS", j.result
+
+
+def test_quixbugs_program_whose_bug_agrees_on_every_held_out_line(quix_suite, tmp_path):
+    """The same attack on a JSON-driven program whose held-out lines the bug answers right
+    (as QuixBugs' quicksort, kth, find_in_sorted and is_valid_parenthesization do): the
+    differential runs and agrees, the hidden tests are no-ops too, the bug stays."""
+    attack = _QUIET_REAL_TESTS + QUIX["python_programs/absdiff.py"]
+    j = judge_files(quix_suite, "absdiff", tmp_path, {"python_programs/absdiff.py": attack})
+    assert j.verdict() != "PASS", (j.result.summary, j.result.differential)
 
 
 # --------------------------------------------------------------------------- C: honest fixes
