@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
+from agent.differential import sample
 from agent.final_verdict import final_test_run
 from agent.rejudge import rejudge_batch
 from agent.suites.held_out import held_out_indices
@@ -257,3 +258,24 @@ def test_rejudge_leaves_an_old_forged_pass_standing_when_a_binary_file_rides_alo
     end = read_trace(batch / "traces" / "forged.jsonl").end
     assert end is not None
     assert end.outcome.state is not None and end.outcome.state.label != "PASS", item.note
+
+
+# --------------------------------------------------------------------------- E: held-out leak
+
+
+def test_held_out_inputs_do_not_leave_through_the_verdicts_detail(mini_suite, tmp_path):
+    """The differential promises "no values shown: the inputs and answers stay held out". Under
+    the runner, gcd.py raises at import an exception class whose *name* is the runner's
+    calls file (the held-out inputs); ``_type_name`` reports it whole and ``compare`` puts it,
+    uncut, into the verdict's detail: the rollout's state and final test run in its trace,
+    the studio, the store. (QuixBugs' held-out inputs are also its hidden tests.)"""
+    fixed = (Path(mini_suite.base_dir or ".") / "fix_gcd/_fix/gcd.py").read_text()
+    leak = (
+        "import sys\n\n"
+        "if sys.argv[1:] and sys.argv[1].endswith('calls.json'):\n"
+        "    raise type(open(sys.argv[1]).read(), (Exception,), {})()\n\n\n" + fixed
+    )
+    j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": leak})
+    inputs = [str(args) for t in sample(mini_suite, mini_suite.task("fix_gcd")) for args in t.inputs]
+    shown = [x for x in inputs if x in (j.result.differential or "") + (j.result.fail_detail or "")]
+    assert not shown, j.result.differential
