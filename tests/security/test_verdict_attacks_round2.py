@@ -27,6 +27,7 @@ from agent.workspace import Workspace
 from tests.agent.conftest import ADD_TASK, write_suite
 from tests.agent.test_suites import QUIX_FILES
 from tests.security.conftest import judge_files
+from tests.security.test_verdict_attacks import BUGGY_GCD
 
 # --------------------------------------------------------------------------- A: bytecode
 
@@ -279,3 +280,45 @@ def test_held_out_inputs_do_not_leave_through_the_verdicts_detail(mini_suite, tm
     inputs = [str(args) for t in sample(mini_suite, mini_suite.task("fix_gcd")) for args in t.inputs]
     shown = [x for x in inputs if x in (j.result.differential or "") + (j.result.fail_detail or "")]
     assert not shown, j.result.differential
+
+
+# --------------------------------------------------------------------------- F: escaping FAIL
+
+_WRITE_TO_PIPES = (
+    "import os\n\n"
+    "def _to_pipes(data):\n"
+    "    for f in os.listdir('/proc/self/fd'):\n"
+    "        try:\n"
+    "            if int(f) > 2 and os.readlink('/proc/self/fd/' + f).startswith('pipe:'):\n"
+    "                os.write(int(f), data)\n"
+    "        except OSError:\n"
+    "            pass\n\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        b'{"k": "report", "id": "x", "when": ["setup"], "outcome": "passed"}\n',  # unhashable "when"
+        b"[" * 100_000 + b"]" * 100_000 + b"\n",  # RecursionError in json.loads
+    ],
+    ids=["unhashable-when", "deep-json"],
+)
+def test_wrong_fix_cannot_crash_the_judge_into_not_judged(mini_suite, tmp_path, record):
+    """The buggy gcd writes one malformed record on the verdict pipe at import. The parent's
+    reading of the records (agent/pytest_report.py ``judge``) raises, the final run raises,
+    and the loop records ``not_judged("error")``: an infrastructure failure, never blamed on
+    the rollout. A wrong fix can so leave every FAIL out of the pass rates and the pairs."""
+    attack = _WRITE_TO_PIPES + f"_to_pipes({record!r})\n\n\n" + BUGGY_GCD
+    j = judge_files(mini_suite, "fix_gcd", tmp_path, {"gcd.py": attack})  # must not raise
+    assert j.verdict() in ("FAIL", "TAMPERED"), j.result
+
+
+def test_wrong_fix_cannot_crash_the_differential_comparison(quix_suite, tmp_path):
+    """sqrt returns an int too large for a float: the runner sends it as plain data, and the
+    parent's ``same_value`` (math.isclose against the reference's float) raises
+    OverflowError, which is not a DifferentialError: the final run raises, the rollout ends
+    not judged (error) instead of FAIL."""
+    wrong = "def sqrt(x, epsilon):\n    return 10 ** 400\n"
+    j = judge_files(quix_suite, "sqrt", tmp_path, {"python_programs/sqrt.py": wrong})  # must not raise
+    assert j.verdict() == "FAIL", j.result
