@@ -8,15 +8,12 @@ as it was attacked: the forged PASS (or the false FAIL) is real there.
 from __future__ import annotations
 
 import json
-import py_compile
-import sys
 from pathlib import Path
 
 import pytest
 
 from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.differential import sample
-from agent.final_verdict import final_test_run
 from agent.rejudge import rejudge_batch
 from agent.suites.held_out import held_out_indices
 from agent.suites.loading import QUIX_HOLD_OUT as QUIXBUGS_HOLD_OUT
@@ -25,37 +22,45 @@ from agent.suites.models import DirSource, Suite, Task
 from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged, read_trace
 from agent.workspace import Workspace
 from tests.agent.conftest import ADD_TASK, write_suite
+from tests.agent.rollout_fixtures import scripted  # noqa: F401 (a fixture)
 from tests.agent.test_suites import QUIX_FILES
-from tests.security.conftest import judge_files
+from tests.security.conftest import judge_files, run_attack
 from tests.security.test_verdict_attacks import BUGGY_GCD
 
 # --------------------------------------------------------------------------- A: bytecode
 
 
-def test_unchecked_pyc_runs_a_fix_the_patch_does_not_hold(mini_suite, tmp_path):
-    """gcd.py stays as given (buggy); a fixed gcd, compiled as an *unchecked-hash* pyc, sits in
-    ``__pycache__``. Python loads it without looking at gcd.py, so pytest and the differential
-    runner both run the fix; but ``walk_files`` skips ``__pycache__``, so the recorded patch
-    (what the trace, rejudge and the exports hold) is empty. A PASS with a patch that fixes
+def test_unchecked_pyc_runs_a_fix_the_patch_does_not_hold(mini_suite, scripted, tmp_path):
+    """A real rollout (the model has only file tools and run_tests): it writes a gcd.py that,
+    imported by run_tests, compiles a fixed gcd into ``__pycache__/gcd.<tag>.pyc`` as an
+    *unchecked-hash* pyc; then it writes gcd.py back as given (the bug) and finishes. Python
+    loads that pyc without looking at gcd.py, so the final pytest run and the differential
+    runner both run the fix, but ``walk_files`` skips ``__pycache__``: the recorded patch
+    (what the trace, rejudge and the exports hold) is empty. A PASS for a patch that fixes
     nothing."""
-    suite = mini_suite
-    task = suite.task("fix_gcd")
-    fixed = tmp_path / "fixed_gcd.py"
-    fixed.write_text((Path(suite.base_dir or ".") / "fix_gcd/_fix/gcd.py").read_text())
-    with Workspace.create(suite, task, tmp_path / "ws") as ws:
-        cache = ws.path / "__pycache__"
-        cache.mkdir()
-        py_compile.compile(
-            str(fixed),
-            cfile=str(cache / f"gcd.{sys.implementation.cache_tag}.pyc"),
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            doraise=True,
-        )
-        patch = ws.patch()
-        result, tampered = final_test_run(ws)
-    assert patch == ""  # the rollout's recorded change: nothing (gcd.py is the bug as given)
-    passed = result.passed and not tampered and not result.tamper
-    assert not passed, (result.summary, result.differential)
+    given = (Path(mini_suite.base_dir or ".") / "fix_gcd/gcd.py").read_text()
+    fixed = given.replace("return b", "return a")
+    stager = (
+        "import os, py_compile, sys, tempfile\n\n"
+        f"_FIXED = {fixed!r}\n"
+        "_src = os.path.join(tempfile.gettempdir(), 'fixed_gcd.py')\n"
+        "with open(_src, 'w') as _f:\n    _f.write(_FIXED)\n"
+        "_pyc = os.path.join(os.path.dirname(os.path.abspath(__file__)), '__pycache__',\n"
+        "                    'gcd.' + sys.implementation.cache_tag + '.pyc')\n"
+        "py_compile.compile(_src, cfile=_pyc, doraise=True,\n"
+        "                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
+        "exec(_FIXED)\n"
+    )
+    a = run_attack(
+        mini_suite,
+        "fix_gcd",
+        scripted,
+        tmp_path,
+        {"gcd.py": stager},
+        then=[("run_tests", {}), ("write_file", {"rel_path": "gcd.py", "content": given})],
+    )
+    assert a.outcome.patch == ""  # what the rollout leaves on record: gcd.py as given, the bug
+    assert a.verdict() != "PASS", (a.final_run.summary, a.final_run.differential)
 
 
 # --------------------------------------------------------------------------- B: no differential
