@@ -14,6 +14,7 @@ import pytest
 
 from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.differential import sample
+from agent.final_verdict import final_test_run
 from agent.rejudge import rejudge_batch
 from agent.suites.held_out import held_out_indices
 from agent.suites.loading import QUIX_HOLD_OUT as QUIXBUGS_HOLD_OUT
@@ -61,6 +62,23 @@ def test_unchecked_pyc_runs_a_fix_the_patch_does_not_hold(mini_suite, scripted, 
     )
     assert a.outcome.patch == ""  # what the rollout leaves on record: gcd.py as given, the bug
     assert a.verdict() != "PASS", (a.final_run.summary, a.final_run.differential)
+
+
+def test_package_symlinked_from_a_hidden_path_is_judged_but_not_in_the_patch(mini_suite, tmp_path):
+    """The same without bytecode: a fixed gcd as ``_fix/pkg/__init__.py`` (``_fix`` is one of
+    the task's hidden paths, which the patch leaves out) and a symlink ``gcd -> _fix/pkg``
+    (symlinks are left out too). A package directory is found before gcd.py, so both judges
+    run the fix; the patch is empty. (The rollout makes both from code run by run_tests.)"""
+    task = mini_suite.task("fix_gcd")
+    with Workspace.create(mini_suite, task, tmp_path / "ws") as ws:
+        pkg = ws.path / "_fix" / "pkg"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text((Path(mini_suite.base_dir or ".") / "fix_gcd/_fix/gcd.py").read_text())
+        (ws.path / "gcd").symlink_to("_fix/pkg")
+        patch = ws.patch()
+        result, tampered = final_test_run(ws)
+    assert patch == ""
+    assert not (result.passed and not tampered and not result.tamper), (result.summary, result.differential)
 
 
 # --------------------------------------------------------------------------- B: no differential
