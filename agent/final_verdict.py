@@ -246,6 +246,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     ``result.tamper``."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
+    ws.drop_unrecorded()  # what the patch does not hold is not judged
     verdict = None
     if ws.visible:
         # Before the hidden tests are in the workspace: code run by the tests could keep a
@@ -253,6 +254,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         # rollout's doing).
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
+        ws.drop_unrecorded()
         ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
     result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
@@ -270,6 +272,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     if canaries:
         result = judge_canaries(result, canaries)
     if verdict is None and result.passed and not ws.visible:
+        ws.drop_unrecorded()  # what the tests' process left outside the patch
         verdict = held_out.judge(ws)
     result = held_out_verdict(result, verdict)
     return differential(ws, result, canaries)
