@@ -69,6 +69,9 @@ def _well_formed(rec: dict) -> bool:
             and rec.get("when") in ("setup", "call", "teardown")
             and rec.get("outcome") in ("passed", "failed", "skipped")
         )
+    if rec["k"] in ("hook", "test_code"):
+        file = rec.get("file")
+        return isinstance(file, str) and "\x00" not in file  # os.path.realpath raises on a NUL
     return isinstance(rec["k"], str)
 
 

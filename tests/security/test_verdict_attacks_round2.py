@@ -324,8 +324,9 @@ _WRITE_TO_PIPES = (
     [
         b'{"k": "report", "id": "x", "when": ["setup"], "outcome": "passed"}\n',  # unhashable "when"
         b"[" * 100_000 + b"]" * 100_000 + b"\n",  # RecursionError in json.loads
+        b'{"k": "hook", "hook": "pytest_runtest_call", "file": "a\\u0000b"}\n',  # realpath raises on NUL
     ],
-    ids=["unhashable-when", "deep-json"],
+    ids=["unhashable-when", "deep-json", "nul-in-path"],
 )
 def test_wrong_fix_cannot_crash_the_judge_into_not_judged(mini_suite, tmp_path, record):
     """The buggy gcd writes one malformed record on the verdict pipe at import. The parent's
