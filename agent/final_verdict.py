@@ -44,7 +44,9 @@ from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, u
 
 # Version 1: canaries, config scan, reference rerun (fooled by issue 26's attacks).
 # Version 2: plus the held-out differential verdict outside the tests' process.
-CHECKER_VERSION = "2"
+# Version 3: only what the patch records is judged (no __pycache__, symlinks, hidden paths);
+# malformed verdict records are a problem of the run, never an exception in the parent.
+CHECKER_VERSION = "3"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
