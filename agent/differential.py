@@ -252,7 +252,10 @@ def same_value(a: Any, b: Any, tol: float) -> bool:
     if ta in (int, float) and tb in (int, float):
         if ta is int and tb is int:
             return a == b
-        return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+        try:
+            return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+        except OverflowError:  # an int past float's range: not the reference's float
+            return False
     if ta in (str, type(None)) or tb in (str, type(None)):
         return ta is tb and a == b
     if ta is not dict or tb is not dict or len(a) != 1 or len(b) != 1 or a.keys() != b.keys():

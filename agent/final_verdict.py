@@ -44,7 +44,9 @@ from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, u
 
 # Version 1: canaries, config scan, reference rerun (fooled by issue 26's attacks).
 # Version 2: plus the held-out differential verdict outside the tests' process.
-CHECKER_VERSION = "2"
+# Version 3: only what the patch records is judged (no __pycache__, symlinks, hidden paths);
+# malformed verdict records are a problem of the run, never an exception in the parent.
+CHECKER_VERSION = "3"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
@@ -246,6 +248,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     ``result.tamper``."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
+    ws.drop_unrecorded()  # what the patch does not hold is not judged
     verdict = None
     if ws.visible:
         # Before the hidden tests are in the workspace: code run by the tests could keep a
@@ -253,6 +256,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         # rollout's doing).
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
+        ws.drop_unrecorded()
         ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
     result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
@@ -270,6 +274,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     if canaries:
         result = judge_canaries(result, canaries)
     if verdict is None and result.passed and not ws.visible:
+        ws.drop_unrecorded()  # what the tests' process left outside the patch
         verdict = held_out.judge(ws)
     result = held_out_verdict(result, verdict)
     return differential(ws, result, canaries)

@@ -336,6 +336,31 @@ class Workspace:
             chunks.append(chunk)
         return "".join(chunks)
 
+    def drop_unrecorded(self) -> list[str]:
+        """Remove what ``patch`` leaves out (caches such as ``__pycache__``, symlinks, hidden
+        paths, FIFOs), so that a verdict judges only what the rollout's patch records: a fix
+        in an unchecked-hash pyc, or a package symlinked from a hidden path, would otherwise
+        run in the tests while the patch shows nothing. Returns the removed paths."""
+        kept = set(walk_files(self.path, self.task.hidden))
+        removed: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.path):
+            rel_dir = os.path.relpath(dirpath, self.path)
+            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+            descend = []
+            for name in sorted(dirnames) + sorted(filenames):
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                full = Path(dirpath) / name
+                if name in dirnames and not full.is_symlink() and not is_cache(name):
+                    if not under(rel, self.task.hidden):
+                        descend.append(name)
+                        continue
+                elif rel in kept:
+                    continue
+                _remove(full)
+                removed.append(rel)
+            dirnames[:] = descend
+        return removed
+
     def files_touched(self) -> list[str]:
         return files_in_patch(self.patch())
 
