@@ -176,9 +176,9 @@ def test_tmpfs_and_process_caps_bind(mini_suite, scripted, tmp_path):
         "    print(f'EXHAUST tmp_mb={wrote >> 20} procs={kids} uid={os.getuid()}')\n\n" + gcd_calling("_exhaust")
     )
     a = run_attack(mini_suite, "fix_gcd", scripted, tmp_path, {"gcd.py": attack})
-    # FAIL, or TAMPERED when the leftover forks (they sleep 5 s) still hold the process cap
-    # while the final run starts on a loaded machine: either way never a pass.
-    assert a.verdict() in ("FAIL", "TAMPERED")
+    # Issue 23: the leftover forks die with their sandbox and the next run has a uid of its
+    # own, so the final run is judged on the code alone (before: TAMPERED under load).
+    assert a.verdict() == "FAIL"
     tmp_mb, procs, uid = map(
         int, re.search(r"^EXHAUST tmp_mb=(\d+) procs=(\d+) uid=(\d+)", a.tool_outputs(), re.M).groups()
     )

@@ -20,9 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from agent.bwrap import SANDBOX_UID, bwrap_argv, drops_root, hand_over
+from agent.bwrap import hand_over
 from agent.pytest_report import has_pytest_config
-from agent.sandbox import _LAUNCHER, PLUGIN_DIR, _choose, _kill_group, _limits, base_env
+from agent.sandbox import PLUGIN_DIR, Launch, _choose, _kill_group, _limits, base_env, lease_for
+from agent.uid_lease import UidLease
 
 _SERVER = r"""
 import importlib, json, os, select, signal, sys
@@ -81,24 +82,21 @@ class Zygote:
         self.kind = _choose(sandbox)
         self.io = Path(tempfile.mkdtemp(prefix="repo-agent-zygote-"))
         self.proc: subprocess.Popen | None = None
+        self.lease: UidLease | None = None
 
     def start(self) -> None:
         env = base_env({"PYTHONPATH": str(PLUGIN_DIR), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-        # As agent/sandbox.py run_command_full: same launcher, limits, uid and mounts.
-        limits: dict = dict(_limits(3600))
-        if self.kind == "bwrap":
-            if drops_root():
-                limits["uid"] = SANDBOX_UID
-                hand_over(self.ws)
-                hand_over(self.io)
-            cmd = bwrap_argv(self.ws, (PLUGIN_DIR,), (self.io,))
-        else:
-            limits["reap"] = True
-            cmd = []
-        cmd += [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(limits), sys.executable, "-c", _SERVER]
+        # As agent/sandbox.py run_command_full: same launcher, limits, leased uid and mounts.
+        if self.lease is None:
+            self.lease = lease_for(self.kind)
+        uid = self.lease.uid if self.lease else None
+        hand_over(self.ws, uid)
+        hand_over(self.io, uid)
+        launch = Launch(self.kind, self.ws, uid=uid, ro_binds=(PLUGIN_DIR,), rw_binds=(self.io,))
+        cmd = launch.argv([sys.executable, "-c", _SERVER], _limits(3600))
         self.proc = subprocess.Popen(
             cmd,
-            cwd=str(self.ws),
+            cwd="/",
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -152,6 +150,9 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
 
     def cleanup(self) -> None:
         self.close()
