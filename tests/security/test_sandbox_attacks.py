@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from agent import sandbox as sb
+from agent.scoring import run_tests
+from agent.suites.models import Task
+from agent.uid_lease import UID_BASE, UID_COUNT
 from tests.security.conftest import PROJECT, run_attack
 from tests.security.test_verdict_attacks import BUGGY_GCD
 
@@ -205,3 +213,230 @@ def test_test_process_environment_has_no_api_keys(mini_suite, scripted, tmp_path
     assert "ENV []" in a.tool_outputs()
     assert "sk-should-never-leak" not in a.sent_to_model()
     assert os.environ["OPENAI_API_KEY"] == "sk-should-never-leak-123"
+
+
+# --------------------------------------------------------------------------- issue 23
+
+_STATUS = (
+    "def _status():\n"
+    "    f = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)\n"
+    "    return f['Uid'].split(), f['CapEff'].strip()\n"
+)
+
+
+def _early_modules(tmp_path: Path) -> list[str]:
+    """Top-level modules the launcher, the pytest bootstrap and a pytest session import."""
+    code = (
+        "import sys, json, ctypes, resource, signal, importlib, pytest\n"
+        f"sys.path.insert(0, {str(sb.PLUGIN_DIR)!r})\n"
+        "import repo_agent_verdict, repo_agent_timeout\n"
+        "from _pytest.config import default_plugins\n"
+        "for name in default_plugins:\n"
+        "    importlib.import_module('_pytest.' + name)\n"
+        "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    names = out.stdout.split("MODULES", 1)[1].split()
+    skip = set(sys.builtin_module_names) | {"__main__", "calc", "tests", "conftest"}
+    return [n for n in names if n not in skip and n.isidentifier()]
+
+
+def _planted(name: str, record: str, root: str) -> str:
+    """A module named ``name`` that runs ``record`` (who ran it), then stands aside for the
+    real module (imported with ``root``, the workspace, off the path)."""
+    return (
+        "import sys as _sys\n"
+        + _STATUS
+        + "_uid, _cap = _status()\n"
+        + record
+        + "_name, _here = __name__, __file__.rsplit('/', 1)[0]\n"
+        + "del _sys.modules[_name]\n"
+        + "_saved = _sys.path[:]\n"
+        + f"_sys.path[:] = [p for p in _sys.path if p not in ('', '.', _here) and not p.startswith({root!r})]\n"
+        + "try:\n    _real = __import__(_name)\nfinally:\n    _sys.path[:] = _saved\n"
+        + "_sys.modules[_name] = _real\n"
+        + "globals().update({k: v for k, v in vars(_real).items() if k not in ('__name__', '__file__', '__spec__', '__loader__')})\n"
+    )
+
+
+def _recorded_in(record_dir: Path) -> str:
+    return f"open({str(record_dir)!r} + '/' + __name__ + '.' + str(id(_uid)), 'w').write(' '.join(_uid) + ' ' + _cap)\n"
+
+
+def _unprivileged(uids: list[str], cap: str) -> bool:
+    want = {str(os.getuid())} if os.geteuid() != 0 else None
+    if want is None:
+        ok = all(UID_BASE <= int(u) < UID_BASE + UID_COUNT for u in uids)
+    else:
+        ok = set(uids) == want
+    return ok and int(cap, 16) == 0
+
+
+def test_modules_planted_in_the_workspace_never_run_with_a_privilege(tmp_path):
+    """Issue 23, finding 1: a json.py / resource.py (and every other module the launcher,
+    the bootstrap and pytest import early) at the workspace root and in the test directory
+    ran as root with every capability. Whatever of them runs now runs unprivileged."""
+    names = _early_modules(tmp_path)
+    assert {"json", "resource", "ctypes", "pytest", "_pytest", "pluggy"} <= set(names)
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "ran").mkdir()
+    (ws / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (ws / "tests/test_calc.py").write_text(
+        "import probe_early\nfrom calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
+    for name in names:
+        for where in (ws, ws / "tests"):
+            (where / f"{name}.py").write_text(_planted(name, _recorded_in(ws / "ran"), str(ws)))
+    (ws / "probe_early.py").write_text(
+        "import sys as _sys\n" + _STATUS + "_uid, _cap = _status()\n" + _recorded_in(ws / "ran")
+    )
+    task = Task(
+        id="t", source={"kind": "dir", "path": "."}, goal="g", test_command="python -m pytest -q tests", timeout_s=60.0
+    )
+    run_tests(ws, task, sandbox="bwrap")
+    ran = {p.name: p.read_text().split() for p in (ws / "ran").iterdir()}
+    assert any(n.startswith("probe_early.") for n in ran)  # the planted code did run, inside
+    privileged = {n: v for n, v in ran.items() if not _unprivileged(v[:4], v[4])}
+    assert privileged == {}
+
+
+def test_a_rollout_that_writes_json_py_never_runs_it_as_root(mini_suite, scripted, tmp_path):
+    """Issue 23, finding 1 as the model played it: json.py and resource.py at the root."""
+    spy = _planted("x", "print('SPY', ' '.join(_uid), _cap, file=_sys.stderr)\n", "/nonexistent/")
+    a = run_attack(mini_suite, "fix_gcd", scripted, tmp_path, {"json.py": spy, "resource.py": spy, "gcd.py": BUGGY_GCD})
+    assert a.verdict() != "PASS"
+    for line in a.tool_outputs().splitlines():
+        if line.startswith("SPY "):
+            assert _unprivileged(line.split()[1:5], line.split()[5]), line
+
+
+def _attack_script(site: str) -> str:
+    return (
+        "import ctypes, os, stat, sys\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"site = {site!r}\n"
+        "def tried(name, fn):\n"
+        "    try:\n"
+        "        ok = fn()\n"
+        "    except OSError as e:\n"
+        "        ok = False\n"
+        "    print('ATTACK', name, 'WORKED' if ok else 'failed')\n"
+        "tried('mount-tmpfs', lambda: libc.mount(b'tmpfs', b'/tmp', b'tmpfs', 0, None) == 0)\n"
+        "venv = sys.prefix.encode()\n"
+        "tried('remount-venv-rw', lambda: libc.mount(None, venv, None, 32 | 4096, None) == 0)\n"
+        "tried('mknod-disk', lambda: os.mknod('disk', 0o600 | stat.S_IFBLK, os.makedev(8, 0)) or True)\n"
+        "tried('mknod-disk-tmp', lambda: os.mknod('/tmp/disk', 0o600 | stat.S_IFBLK, os.makedev(8, 0)) or True)\n"
+        "tried('write-venv', lambda: open(site + '/evil.pth', 'w').write('# x') > 0)\n"
+        "tried('write-usr', lambda: open('/usr/evil', 'w').write('x') > 0)\n"
+        "tried('write-etc', lambda: open('/etc/passwd', 'a').write('x') > 0)\n"
+        "tried('write-interpreter', lambda: open(os.path.dirname(os.__file__) + '/evil.py', 'w').write('x') > 0)\n"
+        "tried('setuid-root', lambda: os.setuid(0) or True)\n"
+        "tried('chown-root', lambda: os.chown('calc.py', 0, 0) or True)\n"
+        "def userns():\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        code = 1\n"
+        "        if libc.unshare(0x10000000 | 0x00020000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS\n"
+        "            if libc.mount(None, venv, None, 32 | 4096, None) == 0:\n"
+        "                code = 0\n"
+        "            try:\n"
+        "                open(site + '/evil2.pth', 'w').write('x'); code = 0\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "        os._exit(code)\n"
+        "    return os.waitpid(pid, 0)[1] == 0\n"
+        "tried('userns-remount-venv', userns)\n"
+        "open('inside.txt', 'w').write('ok')\n"
+    )
+
+
+def test_mount_mknod_remount_and_writes_outside_all_fail(tmp_path):
+    """Issue 23, finding 1 (a) and (b): from the sandbox, nothing can be mounted, no device
+    node made, no read-only bind made writable (not even from a new user namespace), and
+    nothing outside the workspace written."""
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "calc.py").write_text("x = 1\n")
+    (ws / "attack.py").write_text(_attack_script(site))
+    # The same attack as a json.py at the root: it ran as root when the launcher imported json.
+    (ws / "json.py").write_text(_attack_script(site) + "raise ImportError('not the real json')\n")
+    code, out, _, _ = sb.run_command([sys.executable, "attack.py"], ws, timeout_s=30, sandbox="bwrap")
+    tried = dict(line.split()[1:] for line in out.splitlines() if line.startswith("ATTACK "))
+    assert len(tried) == 11, out
+    assert {k: v for k, v in tried.items() if v != "failed"} == {}
+    assert (ws / "inside.txt").read_text() == "ok"  # the workspace itself is writable
+    assert not (Path(site) / "evil.pth").exists() and not (Path(site) / "evil2.pth").exists()
+    assert not (ws / "disk").exists()
+
+
+def _sandbox_processes(marker: str) -> list[int]:
+    """Host pids in the pid namespace of the sandbox whose command holds ``marker``."""
+    host_ns = os.readlink("/proc/self/ns/pid")
+    spaces = set()
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                ns = os.readlink(f"/proc/{pid}/ns/pid")
+                if ns != host_ns:
+                    spaces.add(ns)
+        except OSError:
+            continue
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.readlink(f"/proc/{pid}/ns/pid") in spaces:
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def _host_view(pid: int) -> tuple[list[str], str, str]:
+    f = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return f["Uid"].split(), f["CapEff"].strip(), f["NoNewPrivs"].strip()
+
+
+def test_every_sandbox_process_is_unprivileged_seen_from_the_host(tmp_path):
+    """Issue 23: read from outside, every process of the sandbox (its pid 1, the command,
+    a thread's owner, a child, a setsid grandchild) has a reserved non-root uid, no
+    capability and no_new_privs; and none outlives the command."""
+    marker = f"marker-{uuid.uuid4().hex}"
+    script = (
+        f"# {marker}\n"
+        "import os, signal, threading, time\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: os._exit(0))\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "if os.fork() == 0:\n    time.sleep(60); os._exit(0)\n"
+        "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n    os._exit(0)\n"
+        "while True:\n    signal.pause()\n"
+    )
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "hold.py").write_text(script)
+    box: dict = {}
+    t = threading.Thread(
+        target=lambda: box.update(
+            r=sb.run_command([sys.executable, "hold.py", marker], ws, timeout_s=60, sandbox="bwrap")
+        )
+    )
+    t.start()
+    deadline = time.monotonic() + 30
+    seen: list[int] = []
+    while time.monotonic() < deadline and len(seen) < 4:  # pid 1, main, child, grandchild
+        seen = _sandbox_processes(marker)
+    views = {pid: _host_view(pid) for pid in seen}
+    commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in seen]
+    for pid in seen:  # the command's processes exit on SIGUSR1; pid 1 ignores it
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except OSError:
+            pass
+    t.join(timeout=60)
+    assert len(seen) >= 4, seen
+    assert sum(b"hold.py" in c for c in commands) >= 4  # the launcher's argv holds it too
+    bad = {pid: v for pid, v in views.items() if not (_unprivileged(v[0], v[1]) and v[2] == "1")}
+    assert bad == {}
+    assert box["r"][3] is False  # not the timeout
+    assert _sandbox_processes(marker) == []
