@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from agent import sandbox as sb
 from agent.scoring import run_tests
 from agent.suites.models import Task
 from agent.uid_lease import UID_BASE, UID_COUNT
+from agent.workspace import Workspace
 from tests.security.conftest import PROJECT, run_attack
 from tests.security.test_verdict_attacks import BUGGY_GCD
 
@@ -440,3 +442,55 @@ def test_every_sandbox_process_is_unprivileged_seen_from_the_host(tmp_path):
     assert bad == {}
     assert box["r"][3] is False  # not the timeout
     assert _sandbox_processes(marker) == []
+
+
+FIXED_GCD = BUGGY_GCD.replace("    return b\n", "    return a\n")
+
+
+def test_a_fork_bomb_leaves_three_honest_rollouts_as_they_are_alone(mini_suite, tmp_path):
+    """Issue 23, finding 2: one rollout holding 300 processes (its own cap is 256) beside
+    three honest ones (two right fixes, one wrong), four sandboxes at once. Each sandbox
+    counts its own processes (a leased uid as root, a user namespace of its own if not),
+    so the honest verdicts are what they are alone; before, all three came out wrong."""
+    task = mini_suite.task("fix_gcd")
+    bomb_code = (
+        "import os, time\n\n"
+        "def _bomb():\n"
+        "    for _ in range(300):\n"
+        "        try:\n"
+        "            if os.fork() == 0:\n"
+        "                os.setsid(); time.sleep(60); os._exit(0)\n"
+        "        except OSError:\n"
+        "            break\n"
+        "    time.sleep(60)\n\n" + gcd_calling("_bomb")
+    )
+    spaces = []
+    for code in (bomb_code, FIXED_GCD, FIXED_GCD, BUGGY_GCD):
+        ws = Workspace.create(mini_suite, task, tmp_path / "ws", sandbox="bwrap")
+        (ws.path / "gcd.py").write_text(code)
+        spaces.append(ws)
+    bomb = threading.Thread(target=spaces[0].run_tests)
+    bomb.start()
+    deadline = time.monotonic() + 60
+    held: list[int] = []
+    while time.monotonic() < deadline and len(held) < 250:
+        held = _sandbox_processes(str(spaces[0].path))
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            honest = list(pool.map(lambda ws: ws.run_tests(), spaces[1:]))
+    finally:
+        for pid in _sandbox_processes(str(spaces[0].path)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        bomb.join(timeout=60)
+    assert len(held) >= 250  # the bomb held its processes while the others ran
+    assert [(r.passed, r.counts.failed, r.counts.errors, r.error, r.tamper) for r in honest] == [
+        (True, 0, 0, None, []),
+        (True, 0, 0, None, []),
+        (False, honest[2].counts.failed, 0, None, []),
+    ]
+    assert honest[2].counts.failed >= 1
+    for ws in spaces:
+        ws.cleanup()
