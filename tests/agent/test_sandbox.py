@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from agent import sandbox as sb
+from agent import uid_lease
 from agent.sandbox import AS_LIMIT, SandboxError, run_command, sandbox_kind, sandbox_warning
 from agent.scoring import resolve_argv, run_tests
 from agent.suites.models import Task
-from agent.uid_lease import UID_BASE, UID_COUNT
+from agent.uid_lease import UID_BASE, UID_COUNT, LeaseError
 
 
 def _task(**kw) -> Task:
@@ -308,3 +311,99 @@ def test_bwrap_never_runs_tests_as_root(tmp_path):
     uid, gid = map(int, out.split())
     assert code == 0 and uid == gid and UID_BASE <= uid < UID_BASE + UID_COUNT
     assert (ws / "mine").read_text() == "x"
+
+
+# --------------------------------------------------------------------------- issue 23
+
+_HOLD_LEASE = (
+    "import sys\n"
+    f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+    "import agent.uid_lease as u\n"
+    "u.UID_COUNT = 2\n"
+    "lease = u.lease_uid()\n"
+    "print(lease.uid, flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def test_two_processes_never_lease_the_same_uid(tmp_path, monkeypatch):
+    """Issue 23: a uid is leased machine-wide (two ``run`` processes, Ray workers): with two
+    uids in the range and two processes holding one each, a third caller gets none; a
+    process that ends gives its uid back."""
+    monkeypatch.setenv("REPO_AGENT_UID_LEASE_DIR", str(tmp_path / "leases"))
+    monkeypatch.setattr(uid_lease, "LEASE_DIR", tmp_path / "leases")
+    monkeypatch.setattr(uid_lease, "UID_COUNT", 2)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _HOLD_LEASE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        uids = [int(p.stdout.readline()) for p in procs if p.stdout]
+        assert len(set(uids)) == 2
+        with pytest.raises(LeaseError):
+            uid_lease.lease_uid()  # both held by the other processes
+    finally:
+        for p in procs:
+            p.communicate("")
+    lease = uid_lease.lease_uid()  # their ends freed the uids
+    assert lease.uid in uids
+    lease.release()
+
+
+def test_lingering_thread_after_the_session_finished_is_killed_at_once(tmp_path):
+    """Issue 23, finding 5: a test that leaves a non-daemon thread (and a setsid grandchild)
+    cost the whole timeout; now the run ends just after the session's finish record."""
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "tests/test_left.py": (
+                "import os, threading, time\n\n"
+                "def test_leaves_things_running():\n"
+                "    threading.Thread(target=time.sleep, args=(600,)).start()\n"
+                "    if os.fork() == 0:\n"
+                "        os.setsid(); time.sleep(600); os._exit(0)\n"
+            ),
+        },
+    )
+    start = time.monotonic()
+    r = run_tests(ws, _task(timeout_s=40.0), sandbox="bwrap" if sandbox_kind() == "bwrap" else "rlimit")
+    assert time.monotonic() - start < 20  # not the 40 s timeout
+    assert r.passed and r.counts.passed == 1 and not r.timed_out and r.exit_code == 0
+    assert "what it left running was killed" in r.output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the workspace tmpfs needs root (documented)")
+def test_disk_cap_holds_while_the_tests_write(tmp_path, monkeypatch):
+    """Issue 23, finding 3: the workspace cap held only after the run; now writes past it
+    fail while the tests run, and the host workspace never holds more."""
+    monkeypatch.setattr(sb, "WORKSPACE_BYTES", 32 * 1024**2)
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "fill.py": (
+                "n = 0\n"
+                "for i in range(6):\n"
+                "    try:\n"
+                "        with open(f'big{i}', 'wb') as f:\n"
+                "            f.write(b'x' * (10 << 20))\n"
+                "        n += 1\n"
+                "    except OSError as e:\n"
+                "        print('STOPPED', e.strerror)\n"
+                "        break\n"
+                "print('WROTE', n)\n"
+            )
+        },
+    )
+    code, out, _, _ = run_command([sys.executable, "fill.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert "WROTE 3" in out and "STOPPED No space left on device" in out
+    assert sum(p.stat().st_size for p in ws.iterdir()) < 32 * 1024**2
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_a_verdict(tmp_path):
+    """Issue 23: an infrastructure failure (here bwrap cannot set up a mount) raises
+    SandboxError, which the rollout records as not judged ("error"), never FAIL."""
+    ws = _project(tmp_path / "ws", {"tests/test_a.py": "def test_a():\n    pass\n"})
+    with pytest.raises(SandboxError, match="could not start"):
+        sb.run_command_full(
+            [sys.executable, "-m", "pytest"], ws, timeout_s=30, sandbox="bwrap", ro_binds=(tmp_path / "missing",)
+        )
