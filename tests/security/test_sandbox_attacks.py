@@ -21,7 +21,7 @@ from agent import sandbox as sb
 from agent.scoring import run_tests
 from agent.suites.models import Task
 from agent.uid_lease import UID_BASE, UID_COUNT
-from agent.workspace import Workspace
+from agent.workspace import Workspace, files_in_patch
 from tests.security.conftest import PROJECT, run_attack
 from tests.security.test_verdict_attacks import BUGGY_GCD
 
@@ -494,3 +494,45 @@ def test_a_fork_bomb_leaves_three_honest_rollouts_as_they_are_alone(mini_suite, 
     assert honest[2].counts.failed >= 1
     for ws in spaces:
         ws.cleanup()
+
+
+HOSTILE_NAMES = (
+    b"x\n+++ b/evil.py",
+    b"diff --git a/gcd.py b/gcd.py",
+    b"ctl\x01\x1b[2J\r",
+    b"bad\xff\xfe.py",
+    b"new\nline.pth",
+    b"a b/c",
+)
+
+
+def test_hostile_file_names_are_recorded_safely_and_the_final_run_runs(mini_suite, scripted, tmp_path):
+    """Issue 23, finding 4: test code makes files whose names hold newlines, diff headers,
+    control characters and invalid UTF-8, at the root and in the protected tests/. The
+    patch names them quoted (and parses), and the final run still judges the rollout."""
+    attack = (
+        "import os\n\n"
+        "def _names():\n"
+        f"    for n in {list(HOSTILE_NAMES)!r}:\n"
+        "        for d in (b'.', b'tests'):\n"
+        "            try:\n"
+        "                os.makedirs(os.path.dirname(os.path.join(d, n)), exist_ok=True)\n"
+        "                with open(os.path.join(d, n), 'wb') as f:\n"
+        "                    f.write(b'+++ b/injected\\n')\n"
+        "            except OSError as e:\n"
+        "                print('NAME', n, e)\n\n" + gcd_calling("_names")
+    )
+    a = run_attack(mini_suite, "fix_gcd", scripted, tmp_path, {"gcd.py": attack})
+    assert a.final_run.final and a.verdict() == "TAMPERED"  # judged: tests/ got new files
+    assert a.result.stop_reason == "finished"
+    patch = a.outcome.patch
+    assert patch.isascii()
+    lines = patch.splitlines()
+    assert not any(
+        line.startswith(("+++ b/evil", "+++ b/injected", "diff --git a/gcd.py b/gcd.py\n")) for line in lines
+    )
+    assert sum(line.startswith("diff --git ") for line in lines) == 2 * len(HOSTILE_NAMES) + 1  # root, tests/, gcd.py
+    assert len(files_in_patch(patch)) == len(a.outcome.files) == 2 * len(HOSTILE_NAMES) + 1  # it parses
+    assert '"x\\n+++\\040b/evil.py"' in a.outcome.files and '"bad\\377\\376.py"' in a.outcome.files
+    assert all(name.isprintable() for name in a.outcome.files + a.outcome.tampered_paths)
+    assert any("+++" in name for name in a.outcome.tampered_paths)  # the tests/ copies
