@@ -86,13 +86,15 @@ def bwrap_argv(
     python: str = sys.executable,
     workspace_from: Path | None = None,
     info_fd: int | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """``bwrap ... --`` for a command run in ``workspace`` (the only writable host path).
 
     ``python``: the interpreter whose venv and prefix are mounted read-only (the one that
     runs the launcher); ``workspace_from``: the host directory shown at ``workspace`` (a
     size-capped copy, agent/sandbox.py), by default ``workspace`` itself; ``info_fd``:
-    where bwrap writes the host pid of the sandbox's pid 1.
+    where bwrap writes the host pid of the sandbox's pid 1; ``seccomp_fd``: the filter of
+    agent/seccomp.py.
     """
     ws = str(workspace)
     argv = ["bwrap"]
@@ -131,6 +133,8 @@ def bwrap_argv(
     ]
     if info_fd is not None:
         argv += ["--info-fd", str(info_fd)]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     return argv + ["--"]
 
 

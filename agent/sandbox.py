@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.bwrap import bwrap_argv, drops_root, hand_over
+from agent.seccomp import filter_fd
 from agent.uid_lease import LeaseError, UidLease, lease_uid
 
 SandboxKind = Literal["bwrap", "rlimit"]
@@ -439,6 +440,7 @@ class Launch:
         fds: tuple[int, ...] = (),
         ready: int | None = None,
         info_fd: int | None = None,
+        seccomp_fd: int | None = None,
     ) -> list[str]:
         conf: dict[str, Any] = dict(limits)
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace))
@@ -451,6 +453,7 @@ class Launch:
                 python=self.python,
                 workspace_from=self.workspace_from,
                 info_fd=info_fd,
+                seccomp_fd=seccomp_fd,
             )
         else:
             conf["mode"] = "reap"
@@ -559,8 +562,16 @@ def _run(launch: Launch, argv: list[str], timeout_s: float, env: dict[str, str],
     ready_r, ready_w = os.pipe()
     info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
     wake_r, wake_w = os.pipe()
-    passed = [f for f in (wfd, ready_w, info_w) if f is not None]
-    cmd = launch.argv(argv, _limits(timeout_s), fds=(wfd,) if wfd is not None else (), ready=ready_w, info_fd=info_w)
+    seccomp_fd = filter_fd() if launch.kind == "bwrap" else None
+    passed = [f for f in (wfd, ready_w, info_w, seccomp_fd) if f is not None]
+    cmd = launch.argv(
+        argv,
+        _limits(timeout_s),
+        fds=(wfd,) if wfd is not None else (),
+        ready=ready_w,
+        info_fd=info_w,
+        seccomp_fd=seccomp_fd,
+    )
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -574,7 +585,7 @@ def _run(launch: Launch, argv: list[str], timeout_s: float, env: dict[str, str],
             pass_fds=tuple(passed),
         )
     except OSError as exc:
-        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w):
+        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd):
             if fd is not None:
                 os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc

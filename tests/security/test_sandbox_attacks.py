@@ -536,3 +536,28 @@ def test_hostile_file_names_are_recorded_safely_and_the_final_run_runs(mini_suit
     assert '"x\\n+++\\040b/evil.py"' in a.outcome.files and '"bad\\377\\376.py"' in a.outcome.files
     assert all(name.isprintable() for name in a.outcome.files + a.outcome.tampered_paths)
     assert any("+++" in name for name in a.outcome.tampered_paths)  # the tests/ copies
+
+
+def test_no_user_namespace_and_no_mount_even_unshared(tmp_path):
+    """Issue 23: run as root the sandbox has no user namespace of its own, so the code could
+    make one (and be root in it, and mount there): the seccomp filter refuses it, and every
+    mount call; threads and processes still start (clone3 falls back to clone)."""
+    script = (
+        "import ctypes, os, subprocess, threading\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('UNSHARE', libc.unshare(0x10000000), ctypes.get_errno())\n"
+        "print('UNSHARE-NS', libc.unshare(0x00020000), ctypes.get_errno())\n"
+        "print('MOUNT', libc.mount(b'tmpfs', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())\n"
+        "r = subprocess.run(['unshare', '-Urm', 'true'], capture_output=True)\n"
+        "print('UNSHARE-CMD', r.returncode)\n"
+        "t = threading.Thread(target=print, args=('THREAD ok',)); t.start(); t.join()\n"
+        "print('CHILD', subprocess.run(['true']).returncode)\n"
+    )
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "ns.py").write_text(script)
+    code, out, _, _ = sb.run_command([sys.executable, "ns.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 0, out
+    assert "UNSHARE -1 1" in out and "UNSHARE-NS -1 1" in out and "MOUNT -1 1" in out  # EPERM
+    assert "UNSHARE-CMD 0" not in out
+    assert "THREAD ok" in out and "CHILD 0" in out

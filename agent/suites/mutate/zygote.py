@@ -13,6 +13,7 @@ deadline and restarts the zygote when it does not answer.
 from __future__ import annotations
 
 import json
+import os
 import select
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 from agent.bwrap import hand_over
 from agent.pytest_report import has_pytest_config
 from agent.sandbox import PLUGIN_DIR, Launch, _choose, _kill_group, _limits, base_env, lease_for
+from agent.seccomp import filter_fd
 from agent.uid_lease import UidLease
 
 _SERVER = r"""
@@ -93,7 +95,8 @@ class Zygote:
         hand_over(self.ws, uid)
         hand_over(self.io, uid)
         launch = Launch(self.kind, self.ws, uid=uid, ro_binds=(PLUGIN_DIR,), rw_binds=(self.io,))
-        cmd = launch.argv([sys.executable, "-c", _SERVER], _limits(3600))
+        seccomp = filter_fd() if self.kind == "bwrap" else None
+        cmd = launch.argv([sys.executable, "-c", _SERVER], _limits(3600), seccomp_fd=seccomp)
         self.proc = subprocess.Popen(
             cmd,
             cwd="/",
@@ -102,7 +105,10 @@ class Zygote:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            pass_fds=(seccomp,) if seccomp is not None else (),
         )
+        if seccomp is not None:
+            os.close(seccomp)
 
     def run(self, args: list[str], env: dict[str, str], timeout_s: float) -> tuple[int | None, bool, str]:
         """pytest ``args`` in the workspace: (exit code, timed out, log tail)."""
