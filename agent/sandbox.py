@@ -138,7 +138,9 @@ while mode == "reap" and (left := kids()):
         try: os.waitpid(k, 0)
         except OSError: pass
 if os.WIFSIGNALED(st) and mode == "reap":
-    signal.signal(os.WTERMSIG(st), signal.SIG_DFL); os.kill(os.getpid(), os.WTERMSIG(st))
+    if os.WTERMSIG(st) != signal.SIGKILL:
+        signal.signal(os.WTERMSIG(st), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(st))
 os._exit(os.waitstatus_to_exitcode(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
 """
 
@@ -484,6 +486,18 @@ def run_command(argv: list[str], cwd: Path, **options: Any) -> tuple[int | None,
     return r.exit_code, r.output, r.duration_s, r.timed_out
 
 
+def _oom_kills() -> int:
+    """The kernel's count of processes the OOM killer ended, machine-wide (0 if unknown)."""
+    try:
+        with open("/proc/vmstat", "rb") as f:
+            for line in f:
+                if line.startswith(b"oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _finish_status(records: bytes) -> int | None:
     for line in reversed(records.splitlines()):
         try:
@@ -573,6 +587,7 @@ def _run(launch: Launch, argv: list[str], timeout_s: float, env: dict[str, str],
         seccomp_fd=seccomp_fd,
     )
     start = time.monotonic()
+    oom_before = _oom_kills()
     try:
         proc = subprocess.Popen(
             cmd,
@@ -634,6 +649,9 @@ def _run(launch: Launch, argv: list[str], timeout_s: float, env: dict[str, str],
         raise SandboxError(f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'})")
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
+    if code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None and _oom_kills() > oom_before:
+        # Killed, not by us, while the kernel was out of memory: the machine's fault.
+        raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:
         code = _finish_status(data)
         out += f"\n[repo-agent: the test session finished; what it left running was killed after {LINGER_S:g}s]"

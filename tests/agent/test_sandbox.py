@@ -407,3 +407,15 @@ def test_a_sandbox_that_cannot_start_is_an_error_not_a_verdict(tmp_path):
         sb.run_command_full(
             [sys.executable, "-m", "pytest"], ws, timeout_s=30, sandbox="bwrap", ro_binds=(tmp_path / "missing",)
         )
+
+
+def test_killed_while_the_machine_ran_out_of_memory_is_an_error(tmp_path, monkeypatch, sandbox):
+    """Issue 23: a run the kernel's OOM killer ended is the machine's failure (SandboxError:
+    not judged), never the rollout's FAIL; a run that kills itself with no OOM is its own."""
+    ws = _project(tmp_path / "ws", {"die.py": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"})
+    code, _, _, timed_out = run_command([sys.executable, "die.py"], ws, timeout_s=20, sandbox=sandbox)
+    assert code in (-9, 137) and not timed_out
+    counts = iter(range(100))
+    monkeypatch.setattr(sb, "_oom_kills", lambda: next(counts))  # an OOM kill during the run
+    with pytest.raises(SandboxError, match="out of memory"):
+        run_command([sys.executable, "die.py"], ws, timeout_s=20, sandbox=sandbox)
