@@ -4,11 +4,14 @@ read or written, and what the model was sent holds no host secret."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -561,3 +564,89 @@ def test_no_user_namespace_and_no_mount_even_unshared(tmp_path):
     assert "UNSHARE -1 1" in out and "UNSHARE-NS -1 1" in out and "MOUNT -1 1" in out  # EPERM
     assert "UNSHARE-CMD 0" not in out
     assert "THREAD ok" in out and "CHILD 0" in out
+
+
+_AS_A_USER = r"""
+set -e
+hold=$(mktemp -d)
+mount --bind /root "$hold" 2>/dev/null || true
+if [ -d "$hold/.pyenv" ]; then  # this interpreter lives under /root (0700): show only it
+    mount -t tmpfs -o mode=0755 tmpfs /root
+    mkdir -p /root/.pyenv && mount --bind "$hold/.pyenv" /root/.pyenv
+fi
+exec runuser -u nobody -- env -i PATH=/usr/bin:/bin "$@"
+"""
+
+_USER_RUNNER = r"""
+import json, os, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command, sandbox_kind
+from agent.scoring import run_tests
+from agent.suites.models import Task
+ws = sys.argv[2]
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+out["attack"] = run_command([sys.executable, "attack.py"], ws + "/a", timeout_s=30)[1]
+box = {}
+bomb = threading.Thread(target=lambda: box.update(r=run_command([sys.executable, "bomb.py"], ws + "/b", timeout_s=60)))
+bomb.start()
+deadline = time.monotonic() + 30
+while not os.path.exists(ws + "/b/held") and time.monotonic() < deadline:
+    time.sleep(0.01)
+task = Task(id="t", source={"kind": "dir", "path": "."}, goal="g", test_command="python -m pytest -q tests", timeout_s=60.0)
+r = run_tests(ws + "/h", task)
+out["honest"] = [r.passed, r.counts.passed, r.summary]
+open(ws + "/b/stop", "w").close()
+bomb.join()
+out["bomb"] = box["r"][1]
+print("RESULT", json.dumps(out))
+"""
+
+
+@pytest.fixture
+def user_dir():
+    """A directory of nobody's own outside pytest's (root-only) tmp tree."""
+    path = Path(tempfile.mkdtemp(prefix="repo-agent-user-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run as a normal user, the whole suite already runs this mode")
+def test_unprivileged_mode_started_as_a_normal_user(user_dir):
+    """Issue 23: repo-agent run by a normal user (bwrap --unshare-user): the test starts it
+    itself as ``nobody`` (runuser, in a private mount namespace that shows this interpreter).
+    Nothing can be mounted or made, nothing outside written; a rollout holding its whole
+    process budget leaves a concurrent honest run (which forks 50 children) as it is alone."""
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    ws = user_dir / "user"
+    for d in ("a", "b", "h/tests"):
+        (ws / d).mkdir(parents=True)
+    (ws / "a/calc.py").write_text("x = 1\n")
+    (ws / "a/attack.py").write_text(_attack_script(site))
+    (ws / "b/bomb.py").write_text(
+        "import os, time\nn = 0\nfor _ in range(300):\n    try:\n        if os.fork() == 0:\n"
+        "            time.sleep(60); os._exit(0)\n        n += 1\n    except OSError:\n        break\n"
+        "print('HELD', n, flush=True)\nopen('held', 'w').close()\n"
+        "for _ in range(3000):\n    if os.path.exists('stop'):\n        break\n    time.sleep(0.01)\n"
+    )
+    (ws / "h/tests/test_forks.py").write_text(
+        "import os\n\ndef test_fifty_children():\n    kids = []\n    for _ in range(50):\n"
+        "        pid = os.fork()\n        if pid == 0:\n            os._exit(0)\n        kids.append(pid)\n"
+        "    for pid in kids:  # until reaped, all 50 count against the budget\n        os.waitpid(pid, 0)\n"
+    )
+    (user_dir / "runner.py").write_text(_USER_RUNNER)
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    cp = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
+    tried = dict(line.split()[1:] for line in result["attack"].splitlines() if line.startswith("ATTACK "))
+    assert len(tried) == 11 and {k: v for k, v in tried.items() if v != "failed"} == {}, result["attack"]
+    held = int(result["bomb"].split("HELD")[1].split()[0])
+    assert 200 <= held < 256  # the bomb met its own cap
+    assert result["honest"][:2] == [True, 1], result["honest"]
