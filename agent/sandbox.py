@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from agent.bwrap import bwrap_argv, drops_root, hand_over
 from agent.seccomp import filter_fd
-from agent.uid_lease import LeaseError, UidLease, lease_uid
+from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 
 SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"
@@ -331,7 +331,7 @@ _MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
 
 
 def _mount_tmpfs(path: Path, uid: int) -> bool:
-    opts = f"size={WORKSPACE_BYTES},nr_inodes={WORKSPACE_INODES},mode=0755,uid={uid},gid={uid}"
+    opts = f"size={WORKSPACE_BYTES},nr_inodes={WORKSPACE_INODES},mode=0700,uid={uid},gid={uid}"
     return _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) == 0
 
 
@@ -552,6 +552,8 @@ def run_command_full(
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe)
+        if lease is not None and not kill_uid(lease.uid):  # nothing of it may touch the copy now
+            raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
         if capped is not None:
             try:
                 capped.copy_back()

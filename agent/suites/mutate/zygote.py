@@ -96,7 +96,7 @@ class Zygote:
         hand_over(self.io, uid)
         launch = Launch(self.kind, self.ws, uid=uid, ro_binds=(PLUGIN_DIR,), rw_binds=(self.io,))
         seccomp = filter_fd() if self.kind == "bwrap" else None
-        cmd = launch.argv([sys.executable, "-c", _SERVER], _limits(3600), seccomp_fd=seccomp)
+        cmd = launch.argv([sys.executable, "-P", "-c", _SERVER], _limits(3600), seccomp_fd=seccomp)
         self.proc = subprocess.Popen(
             cmd,
             cwd="/",
