@@ -42,7 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from agent import cgroups
 from agent.bwrap import bwrap_argv, drops_root, hand_over
+from agent.cgroups import SandboxCgroup
 from agent.seccomp import filter_fd
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 
@@ -532,6 +534,7 @@ def run_command_full(
     cwd = Path(cwd).resolve()
     lease = lease_for(kind)
     capped: CappedWorkspace | None = None
+    cgroup = SandboxCgroup.create(f"repo-agent-{lease.uid}") if lease is not None else None
     try:
         if lease is not None and kind == "bwrap":
             try:
@@ -551,7 +554,7 @@ def run_command_full(
         )
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
-        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe)
+        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup)
         if lease is not None and not kill_uid(lease.uid):  # nothing of it may touch the copy now
             raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
         if capped is not None:
@@ -563,11 +566,20 @@ def run_command_full(
     finally:
         if capped is not None:
             capped.close()
+        if cgroup is not None:
+            cgroup.close()
         if lease is not None:
             lease.release()
 
 
-def _run(launch: Launch, argv: list[str], timeout_s: float, env: dict[str, str], verdict_pipe: bool) -> CommandRun:
+def _run(
+    launch: Launch,
+    argv: list[str],
+    timeout_s: float,
+    env: dict[str, str],
+    verdict_pipe: bool,
+    cgroup: SandboxCgroup | None = None,
+) -> CommandRun:
     """Start the launcher, wait for the end (or the timeout, or a lingering finished
     session), and return once every process of the sandbox is gone."""
     fds: list[int] = []
@@ -588,6 +600,8 @@ def _run(launch: Launch, argv: list[str], timeout_s: float, env: dict[str, str],
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
     )
+    if cgroup is not None:
+        cmd = cgroup.wrap(cmd)
     start = time.monotonic()
     oom_before = _oom_kills()
     try:
@@ -651,8 +665,11 @@ def _run(launch: Launch, argv: list[str], timeout_s: float, env: dict[str, str],
         raise SandboxError(f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'})")
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
-    if code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None and _oom_kills() > oom_before:
-        # Killed, not by us, while the kernel was out of memory: the machine's fault.
+    killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
+    if killed and cgroup is not None and cgroup.oom_kills():
+        out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroups.MEMORY_BYTES} bytes]"
+    elif killed and _oom_kills() > oom_before:
+        # Killed, not by us, while the machine was out of memory: not the rollout's fault.
         raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:
         code = _finish_status(data)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from agent import cgroups, uid_lease
 from agent import sandbox as sb
-from agent import uid_lease
 from agent.sandbox import AS_LIMIT, SandboxError, run_command, sandbox_kind, sandbox_warning
 from agent.scoring import resolve_argv, run_tests
 from agent.suites.models import Task
@@ -419,3 +419,19 @@ def test_killed_while_the_machine_ran_out_of_memory_is_an_error(tmp_path, monkey
     monkeypatch.setattr(sb, "_oom_kills", lambda: next(counts))  # an OOM kill during the run
     with pytest.raises(SandboxError, match="out of memory"):
         run_command([sys.executable, "die.py"], ws, timeout_s=20, sandbox=sandbox)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or sandbox_kind() != "bwrap", reason="a cgroup per sandbox needs root")
+def test_a_sandbox_over_its_memory_cgroup_is_killed_and_it_is_its_own_doing(tmp_path, monkeypatch):
+    """Issue 23: 256 processes of 2 GB each could take the machine's memory and get
+    rollouts beside them killed; each sandbox has a memory cgroup of its own (where the
+    machine has cgroup v1): going over it kills that sandbox only, judged as its own run
+    (no SandboxError), and its cgroups are gone afterwards."""
+    if cgroups._own("memory") is None:
+        pytest.fail("no memory cgroup can be made here", pytrace=False)
+    monkeypatch.setattr(cgroups, "MEMORY_BYTES", 64 * 1024**2)
+    ws = _project(tmp_path / "ws", {"hog.py": "x = b'x' * (300 << 20)\nprint('SURVIVED')\n"})
+    code, out, _, timed_out = run_command([sys.executable, "hog.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 137 and not timed_out and "SURVIVED" not in out
+    assert "went over its memory limit" in out
+    assert not [d for d in cgroups._own("memory").iterdir() if d.name.startswith("repo-agent-")]

@@ -306,16 +306,6 @@ def test_modules_planted_in_the_workspace_never_run_with_a_privilege(tmp_path):
     assert privileged == {}
 
 
-def test_a_rollout_that_writes_json_py_never_runs_it_as_root(mini_suite, scripted, tmp_path):
-    """Issue 23, finding 1 as the model played it: json.py and resource.py at the root."""
-    spy = _planted("x", "print('SPY', ' '.join(_uid), _cap, file=_sys.stderr)\n", "/nonexistent/")
-    a = run_attack(mini_suite, "fix_gcd", scripted, tmp_path, {"json.py": spy, "resource.py": spy, "gcd.py": BUGGY_GCD})
-    assert a.verdict() != "PASS"
-    for line in a.tool_outputs().splitlines():
-        if line.startswith("SPY "):
-            assert _unprivileged(line.split()[1:5], line.split()[5]), line
-
-
 def _attack_script(site: str) -> str:
     return (
         "import ctypes, os, stat, sys\n"
