@@ -102,6 +102,9 @@ def run():
     try:
         if ready is not None:
             os.write(ready, b"1"); os.close(ready)
+        low = 3  # the command inherits stdio and the verdict pipe, no other descriptor of bwrap's or ours
+        for fd in sorted(keep) + [1 << 20]:
+            os.closerange(low, fd); low = fd + 1
         os.chdir(cwd)
         os.execvp(sys.argv[2], sys.argv[2:])
     except OSError as e:
@@ -639,7 +642,7 @@ def _run(
     timed_out = lingered = False
     try:
         if info_r is not None:
-            pid1_fd = _sandbox_pid1(info_r, proc_fd, start + timeout_s)
+            pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s)
         _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
@@ -677,7 +680,7 @@ def _run(
     return CommandRun(code, out, duration, timed_out, data, lingered)
 
 
-def _sandbox_pid1(info_r: int, proc_fd: int | None, deadline: float) -> int | None:
+def _sandbox_pid1(info_r: int, proc_fd: int | None, bwrap_pid: int, deadline: float) -> int | None:
     """A pidfd for the sandbox's pid 1, from bwrap's info (None if bwrap ended first)."""
     data = b""
     while not data.endswith(b"}\n") and b"}" not in data:
@@ -693,7 +696,15 @@ def _sandbox_pid1(info_r: int, proc_fd: int | None, deadline: float) -> int | No
         pid = int(json.loads(data.decode())["child-pid"])
     except (ValueError, KeyError, TypeError):
         return None
-    return _pidfd(pid)
+    fd = _pidfd(pid)
+    try:  # only bwrap's own child: never a pid anything else wrote here
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        ppid = -1
+    if fd is not None and ppid != bwrap_pid:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _wait(proc: subprocess.Popen, proc_fd: int | None, wake_r: int, deadline: float) -> tuple[bool, bool]:

@@ -24,9 +24,9 @@ _NR_UNSHARE, _NR_CLONE, _NR_CLONE3 = 272, 56, 435
 # mount, umount2, pivot_root, setns, add_key, request_key, keyctl, bpf, perf_event_open,
 # userfaultfd, open_tree, move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
 # init_module, finit_module, delete_module, kexec_load, kexec_file_load, reboot, swapon,
-# swapoff, settimeofday, clock_settime, acct, quotactl, lookup_dcookie.
+# swapoff, settimeofday, clock_settime, acct, quotactl, lookup_dcookie, io_uring (3 calls).
 _DENIED: tuple[int, ...] = (165, 166, 155, 308, 248, 249, 250, 321, 298, 323, 428, 429, 430, 431, 432, 433, 442)
-_DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212)
+_DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427)
 
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW = 0x7FFF0000

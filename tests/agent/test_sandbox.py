@@ -435,3 +435,16 @@ def test_a_sandbox_over_its_memory_cgroup_is_killed_and_it_is_its_own_doing(tmp_
     assert code == 137 and not timed_out and "SURVIVED" not in out
     assert "went over its memory limit" in out
     assert not [d for d in cgroups._own("memory").iterdir() if d.name.startswith("repo-agent-")]
+
+
+def test_the_command_inherits_no_descriptor_but_its_own(tmp_path, sandbox):
+    """Issue 23: bwrap's info pipe (which names the pid the host kills at the end) and any
+    other descriptor of the host's never reach the command: only stdio."""
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "fds.py": "import os\nopen_fds = []\nfor fd in range(3, 1024):\n    try:\n        os.fstat(fd)\n        open_fds.append(fd)\n    except OSError:\n        pass\nprint('FDS', open_fds)\n"
+        },
+    )
+    code, out, _, _ = run_command([sys.executable, "fds.py"], ws, timeout_s=20, sandbox=sandbox)
+    assert code == 0 and "FDS []" in out, out
