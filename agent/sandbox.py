@@ -536,6 +536,7 @@ def run_command_full(
     kind = _choose(sandbox)
     cwd = Path(cwd).resolve()
     lease = lease_for(kind)
+    cleared = False
     capped: CappedWorkspace | None = None
     cgroup = SandboxCgroup.create(f"repo-agent-{lease.uid}") if lease is not None else None
     try:
@@ -558,8 +559,10 @@ def run_command_full(
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup)
-        if lease is not None and not kill_uid(lease.uid):  # nothing of it may touch the copy now
-            raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
+        if lease is not None:  # nothing of the sandbox may touch the copy now
+            if not kill_uid(lease.uid):
+                raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
+            cleared = True
         if capped is not None:
             try:
                 capped.copy_back()
@@ -572,7 +575,7 @@ def run_command_full(
         if cgroup is not None:
             cgroup.close()
         if lease is not None:
-            lease.release()
+            lease.release(cleared=cleared)
 
 
 def _run(

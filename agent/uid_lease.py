@@ -5,8 +5,9 @@ per-uid limits (RLIMIT_NPROC above all) count one rollout, never every sandbox o
 machine. A uid is leased by holding an exclusive ``flock`` on ``<LEASE_DIR>/<uid>`` for the
 sandbox's life: locks are per open file, so two threads, two ``run`` processes or two Ray
 workers on one machine never hold the same uid, and a process that dies frees its uids.
-Before a lease is handed out and when it is given back, every process still running as
-that uid is killed: no leftover of one rollout ever shares a budget with the next.
+A lease is given back only once no process of its uid is left (the lock file then says
+``clean``); a uid whose last holder died without that is cleared of leftovers before it
+is handed out again: no leftover of one rollout ever shares a budget with the next.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def _lease_dir() -> Path:
     return d
 
 
+_CLEAN, _HELD = b"clean\n", b"held\n"
+
+
+def _mark(fd: int, state: bytes) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, state, 0)
+
+
 @dataclass
 class UidLease:
     """One uid held for one sandbox; ``release`` kills what runs as it and frees it."""
@@ -84,11 +93,13 @@ class UidLease:
     uid: int
     fd: int = field(repr=False)
 
-    def release(self) -> None:
+    def release(self, *, cleared: bool = False) -> None:
+        """Give the uid back; ``cleared``: the caller has just seen no process of it left."""
         if self.fd < 0:
             return
         try:
-            kill_uid(self.uid)
+            if cleared or kill_uid(self.uid):
+                _mark(self.fd, _CLEAN)  # the next holder need not look for leftovers
         finally:
             os.close(self.fd)  # closing the file drops the lock
             self.fd = -1
@@ -111,7 +122,9 @@ def lease_uid() -> UidLease:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 continue
             raise LeaseError(f"cannot lock a uid lease in {d}: {exc.strerror or exc}") from None
-        if kill_uid(uid, timeout_s=2.0):  # a crashed holder's leftovers
+        # A holder that died without giving the uid back may have left processes of it.
+        if os.pread(fd, 16, 0) == _CLEAN or kill_uid(uid, timeout_s=2.0):
+            _mark(fd, _HELD)
             return UidLease(uid, fd)
         os.close(fd)
     raise LeaseError(f"all {UID_COUNT} sandbox uids from {UID_BASE} are in use")

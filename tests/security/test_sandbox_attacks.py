@@ -388,8 +388,19 @@ def _sandbox_processes(marker: str) -> list[int]:
     return found
 
 
-def _host_view(pid: int) -> tuple[list[str], str, str]:
-    f = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _host_view(pid: int) -> tuple[list[str], str, str] | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None  # gone (a reaped zombie)
+    f = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
     return f["Uid"].split(), f["CapEff"].strip(), f["NoNewPrivs"].strip()
 
 
@@ -419,10 +430,11 @@ def test_every_sandbox_process_is_unprivileged_seen_from_the_host(tmp_path):
     t.start()
     deadline = time.monotonic() + 30
     seen: list[int] = []
-    while time.monotonic() < deadline and len(seen) < 4:  # pid 1, main, child, grandchild
-        seen = _sandbox_processes(marker)
-    views = {pid: _host_view(pid) for pid in seen}
-    commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in seen]
+    commands: list[bytes] = []
+    while time.monotonic() < deadline and sum(b"hold.py" in c for c in commands) < 4:
+        seen = _sandbox_processes(marker)  # pid 1, main, child, grandchild (+ a zombie)
+        commands = [_cmdline(pid) for pid in seen]
+    views = {pid: v for pid in seen if (v := _host_view(pid)) is not None}
     for pid in seen:  # the command's processes exit on SIGUSR1; pid 1 ignores it
         try:
             os.kill(pid, signal.SIGUSR1)
@@ -430,7 +442,7 @@ def test_every_sandbox_process_is_unprivileged_seen_from_the_host(tmp_path):
             pass
     t.join(timeout=60)
     assert len(seen) >= 4, seen
-    assert sum(b"hold.py" in c for c in commands) >= 4  # the launcher's argv holds it too
+    assert sum(b"hold.py" in c for c in commands) >= 4  # the launcher's argv holds it too (not a zombie's)
     bad = {pid: v for pid, v in views.items() if not (_unprivileged(v[0], v[1]) and v[2] == "1")}
     assert bad == {}
     assert box["r"][3] is False  # not the timeout
