@@ -744,6 +744,10 @@ def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> None:
         except OSError:
             pass
         _readable(pid1_fd, 30.0)
+        try:  # bwrap reaps pid 1 and exits (killed first, it would leave pid 1 to init)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
     # The launcher (or bwrap) exited but is not reaped yet, so its pid (the group id)
     # cannot be reused: killing the group reaches only what the command left behind.
     _kill_group(proc.pid)

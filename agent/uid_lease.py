@@ -32,8 +32,9 @@ class LeaseError(RuntimeError):
 
 
 def processes_of(uid: int) -> list[int]:
-    """Pids of the processes with ``uid`` as a real, effective or saved uid. Read from
-    ``status``: a process that is not dumpable has its /proc directory owned by root."""
+    """Pids of the live processes with ``uid`` as a real, effective or saved uid (a zombie
+    runs nothing; its parent reaps it). Read from ``status``: a process that is not dumpable
+    has its /proc directory owned by root."""
     out: list[int] = []
     want = str(uid)
     for name in os.listdir("/proc"):
@@ -45,7 +46,8 @@ def processes_of(uid: int) -> list[int]:
         except OSError:
             continue
         at = text.find(b"\nUid:")
-        if at >= 0 and want in text[at + 5 : text.find(b"\n", at + 1)].decode().split()[:3]:
+        uids = text[at + 5 : text.find(b"\n", at + 1)].decode().split()[:3] if at >= 0 else []
+        if want in uids and b"\nState:\tZ" not in text:
             out.append(int(name))
     return out
 
