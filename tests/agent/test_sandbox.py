@@ -369,7 +369,21 @@ def test_lingering_thread_after_the_session_finished_is_killed_at_once(tmp_path)
     r = run_tests(ws, _task(timeout_s=40.0), sandbox="bwrap" if sandbox_kind() == "bwrap" else "rlimit")
     assert time.monotonic() - start < 20  # not the 40 s timeout
     assert r.passed and r.counts.passed == 1 and not r.timed_out and r.exit_code == 0
-    assert "what it left running was killed" in r.output
+    ws2 = _project(
+        tmp_path / "ws2", {"t.py": "import threading, time\nthreading.Thread(target=time.sleep, args=(600,)).start()\n"}
+    )
+    fake_finish = (
+        'import os\nos.write(int(os.environ[\'REPO_AGENT_VERDICT_FD\']), b\'{"k":"finish","exitstatus":0}\\n\')\n'
+    )
+    (ws2 / "t.py").write_text(fake_finish + (ws2 / "t.py").read_text())
+    run = sb.run_command_full(
+        [sys.executable, "t.py"],
+        ws2,
+        timeout_s=40,
+        sandbox="bwrap" if sandbox_kind() == "bwrap" else "rlimit",
+        verdict_pipe=True,
+    )
+    assert run.lingered and run.exit_code == 0 and not run.timed_out and run.duration_s < 20
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the workspace tmpfs needs root (documented)")
