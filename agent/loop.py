@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from agent import prompts
 from agent.final_verdict import CHECKER_VERSION, final_test_run
 from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
+from agent.patch_format import display_name
 from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
@@ -324,7 +325,7 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             result, tampered = final_test_run(ws)
             fields = test_run_fields(result)
             emit(TestRun, step=None, final=True, **fields)
-            out.tampered_paths = list(tampered)
+            out.tampered_paths = [display_name(p) for p in tampered]  # names a test made: any bytes
             out.tests_tampered = bool(tampered or result.tamper)
             out.tests_passed = bool(result.passed) and not out.tests_tampered
             out.checker = CHECKER_VERSION

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.bwrap import hand_over
 from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
 from agent.sandbox import PLUGIN_DIR, SandboxError, run_command_full
 from agent.trace import TestCounts
@@ -143,8 +142,6 @@ def run_tests(
             env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
     results.chmod(0o755)  # readable by the sandbox's uid
     env.update(extra_env or {})
-    if report_dir is not None:
-        hand_over(Path(report_dir))
     try:
         run = run_command_full(
             argv,

@@ -22,8 +22,9 @@ from agent.patch_format import (
     PATCH_FILE_MAX_BYTES,
     PATCH_MAX_BYTES,
     _digest,
+    display_name,
     file_diff,
-    files_in_patch,
+    files_in_patch,  # noqa: F401 (callers read stored patches through this module)
     large_file_diff,
 )
 from agent.scoring import TestResult, run_tests
@@ -240,7 +241,8 @@ class Workspace:
         return result
 
     def tampered_paths(self) -> list[str]:
-        """Files under a protected path that differ from the source (changed, added, deleted)."""
+        """Files under a protected path that differ from the source (changed, added, deleted),
+        named as on disk (``display_name`` before they go into a trace)."""
         out: list[str] = []
         for prot in self.task.protected:
             p = _norm_rel(prot)
@@ -301,11 +303,16 @@ class Workspace:
         A file over ``PATCH_FILE_MAX_BYTES`` (or any file once the patch has passed
         ``PATCH_MAX_BYTES``) is recorded by name, size and sha256, never its content: code
         under test can write huge files, and the patch goes into the trace and the store.
+        Names are quoted when they are not plain (agent/patch_format.py).
         """
+        return "".join(chunk for _, chunk in self._changes())
+
+    def _changes(self) -> list[tuple[str, str]]:
+        """(name, patch entry) of each file that differs from the source."""
         hidden = list(self.task.hidden)
         a = set(walk_files(self.source, hidden))
         b = set(walk_files(self.path, hidden))
-        chunks: list[str] = []
+        chunks: list[tuple[str, str]] = []
         total = 0
         for rel in sorted(a | b):
             old_p = self.source / rel if rel in a else None
@@ -316,7 +323,7 @@ class Workspace:
                 if given != now:
                     chunk = file_diff(rel, given, now)
                     total += len(chunk)
-                    chunks.append(chunk)
+                    chunks.append((rel, chunk))
                 continue
             if old_p and new_p and _same_stat(old_p, new_p):
                 continue  # copied with copy2 and never written since: no need to read it
@@ -333,8 +340,8 @@ class Workspace:
                     continue
                 chunk = file_diff(rel, old, new)
             total += len(chunk)
-            chunks.append(chunk)
-        return "".join(chunks)
+            chunks.append((rel, chunk))
+        return chunks
 
     def drop_unrecorded(self) -> list[str]:
         """Remove what ``patch`` leaves out (caches such as ``__pycache__``, symlinks, hidden
@@ -362,7 +369,8 @@ class Workspace:
         return removed
 
     def files_touched(self) -> list[str]:
-        return files_in_patch(self.patch())
+        """The names of the files the patch touches, as the trace shows them (``display_name``)."""
+        return [display_name(rel) for rel, _ in self._changes()]
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
