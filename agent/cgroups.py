@@ -1,4 +1,10 @@
-"""A memory and process cgroup per sandbox, where the machine lets us make one (root, cgroup v1).
+"""A CPU, memory and process cgroup per sandbox, where the machine lets us make one (root, cgroup v1).
+
+Without one, 250 spinning children that each call ``setsid`` get an autogroup each, and the
+scheduler gives that rollout 250 shares of the CPU against an honest neighbour's one: found
+by the reviewer's attack after issue 23, it made a neighbour's 2 s test run take 36-50 s
+(its limits: 10 s a test, 60 s a run). In a cpu cgroup of its own every sandbox gets one
+equal share (``CPU_SHARES``) whatever it forks.
 
 RLIMIT_AS caps one process, not a sandbox of 256 of them, and a machine out of memory
 kills whoever the kernel picks: a rollout beside the hog, whose run then ends for no
@@ -16,6 +22,7 @@ import signal
 import time
 from pathlib import Path
 
+CPU_SHARES = 1024  # one equal share per sandbox (v1 cpu.shares' default weight)
 MEMORY_BYTES = 4 * 1024**3
 PIDS_MAX = 1024
 _ROOT = Path("/sys/fs/cgroup")
@@ -59,7 +66,7 @@ def _drain(d: Path) -> None:
 
 
 class SandboxCgroup:
-    """The cgroups (memory, pids) one sandbox runs in."""
+    """The cgroups (cpu, memory, pids) one sandbox runs in."""
 
     def __init__(self, dirs: list[Path]):
         self.dirs = dirs
@@ -69,6 +76,7 @@ class SandboxCgroup:
         made: list[Path] = []
         try:
             for controller, settings in (
+                ("cpu", {"cpu.shares": CPU_SHARES}),
                 ("memory", {"memory.limit_in_bytes": MEMORY_BYTES}),
                 ("pids", {"pids.max": PIDS_MAX}),
             ):
