@@ -353,7 +353,11 @@ class PairsScreen(StudioScreen):
             self._recheck_current()  # stays on screen; marked if stale or gone
             return
         keep = self.state.pair_id
-        q.index = q.ids.index(keep) if keep in q.ids else 0
+        if keep is not None and keep == self.state.open_pair:
+            q.goto(keep)  # opened by --pair: shown even when the filter would not hold it
+        else:
+            q.index = q.ids.index(keep) if keep in q.ids else 0
+        self.state.open_pair = None
         self.show_current()
 
     def _recheck_current(self) -> None:
