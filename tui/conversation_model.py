@@ -60,8 +60,9 @@ class Part:
         return list(accumulate(max(1, -(-len(self.line(i)) // w)) for i in range(len(self.starts))))
 
 
-def line_starts(text: str, limit: int | None = None) -> tuple[list[int], int]:
-    """Offsets of the first ``limit`` line starts (all when None) and how many lines are left."""
+def line_starts(text: str, limit: int | None = None, newlines: int | None = None) -> tuple[list[int], int]:
+    """Offsets of the first ``limit`` line starts (all when None) and how many lines are left
+    (``newlines``: the text's count of them, when known: counting 100 MB is not free)."""
     if limit is None:
         return [0, *(m.end() for m in re.finditer("\n", text))], 0
     starts = [0]
@@ -71,7 +72,7 @@ def line_starts(text: str, limit: int | None = None) -> tuple[list[int], int]:
         if not pos:
             break
         starts.append(pos)
-    total = text.count("\n") + 1
+    total = (text.count("\n") if newlines is None else newlines) + 1
     return starts, max(0, total - len(starts))
 
 
@@ -90,19 +91,16 @@ def call_text(name: str, arguments: str) -> str:
     return "\n".join(lines)
 
 
-def folded_by_default(turn: Turn) -> bool:
+def folded_by_default(turn: Turn, newlines: int) -> bool:
     """The system prompt and the task's prompt are long and the same every rollout: folded."""
-    return (
-        turn.role in ("system", "user")
-        and turn.step is None
-        or (turn.role == "tool" and turn.text.count("\n") >= FOLD_OVER)
-    )
+    return turn.role in ("system", "user") and turn.step is None or (turn.role == "tool" and newlines >= FOLD_OVER)
 
 
 @dataclass
 class Block:
     turn: Turn
     folded: bool
+    newlines: int  # in the turn's text, counted once
     parts: list[Part] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)  # cumulative rows: header, each part, the gap
 
@@ -113,9 +111,9 @@ class Block:
         if t.reasoning:
             self.parts.append(Part("reasoning", t.reasoning, *line_starts(t.reasoning)))
         text = t.text
-        if text.strip():
+        if text and not text.isspace():  # (not strip(): that copies a 100 MB output)
             limit = FOLDED_LINES if self.folded else None
-            self.parts.append(Part("text", text, *line_starts(text, limit)))
+            self.parts.append(Part("text", text, *line_starts(text, limit, self.newlines)))
         for name, arguments in t.calls:
             shown = call_text(name, arguments)
             self.parts.append(Part("call", shown, *line_starts(shown)))
@@ -132,7 +130,8 @@ class Block:
         if self.folded and t.role != "tool":
             said = t.text or t.reasoning or " ".join(name for name, _ in t.calls)
             first = printable(said[:200].strip().split("\n", 1)[0])
-            head += f" · {said.count(chr(10)) + 1} lines (space: unfold) · {first}"
+            lines = (self.newlines if said is t.text else said.count("\n")) + 1
+            head += f" · {lines} lines (space: unfold) · {first}"
         return head
 
     def row(self, n: int, width: int) -> tuple[str, str]:
@@ -164,7 +163,8 @@ class ConversationLayout:
 
     def extend(self, turns: list[Turn]) -> None:
         for turn in turns[len(self.blocks) :]:
-            block = Block(turn, folded_by_default(turn))
+            newlines = turn.text.count("\n")
+            block = Block(turn, folded_by_default(turn, newlines), newlines)
             block.build()
             self.starts.append(self.height)
             self.height += block.layout(self.width)
