@@ -24,7 +24,8 @@ INDENT = "  "
 
 # Control characters (C0 but newline, DEL, C1) shown as one visible mark: a trace is untrusted
 # text and an escape sequence must never reach the terminal. Applied to the rows drawn only.
-_CONTROL = {c: "\ufffd" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)] if c not in (0x0A, 0x09)}
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # shown text ≠ the text
+_CONTROL = {c: "\ufffd" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *_BIDI] if c not in (0x0A, 0x09)}
 _CONTROL[0x09] = "    "
 
 

@@ -51,7 +51,8 @@ def test_control_characters_never_reach_the_screen():
     layout.extend([Turn("assistant", 1, HOSTILE, "think \x1b[31mred")])
     text = "\n".join(rows(layout))
     assert "\x1b" not in text and "\x07" not in text
-    assert "see \ufffd[2J\ufffd]0;owned\ufffd here" in text and "│ think \ufffd[31mred" in text
+    # Shown, not obeyed (how a control character is drawn is the neutralising function's say).
+    assert "see " in text and "[2J" in text and "]0;owned" in text and "│ think " in text and "[31mred" in text
 
 
 def with_reasoning(traces: Path) -> Path:
@@ -98,7 +99,7 @@ async def test_rollout_conversation_and_steps_reasoning_at_80x24(traces, make_ap
         await wait_until(pilot, lambda: view.display and view.has_focus and view.size.height > 0)
         text = screen_text(view)
         assert "▾ assistant · step 1" in text and "│ The loop never ends:" in text
-        assert "\x1b" not in text and "see \ufffd[2J" in text
+        assert "\x1b" not in text and "see " in text and "[2J" in text
         await pilot.press("home")
         await pilot.pause()
         assert screen_text(view).startswith("▸ system · ")  # folded by default
