@@ -33,15 +33,24 @@ def drops_root() -> bool:
     return os.geteuid() == 0
 
 
-@functools.lru_cache(maxsize=1)
-def runtime_dirs() -> tuple[str, ...]:
-    """Interpreter prefix and venv (resolved), each once, parents before children dropped."""
-    here = {
-        Path(sys.prefix).resolve(),
-        Path(sys.base_prefix).resolve(),
-        Path(sys.executable).parent,
-        Path(sys.executable).resolve().parent.parent,
-    }
+@functools.lru_cache(maxsize=8)
+def runtime_dirs(python_env: Path | None = None) -> tuple[str, ...]:
+    """Interpreter prefix and venv (resolved), each once, parents before children dropped.
+    With ``python_env`` (a task's own venv, agent/suites/env.py) that venv and the
+    interpreter it runs on, in place of repo-agent's venv."""
+    if python_env is not None:
+        here = {
+            Path(sys.base_prefix).resolve(),
+            Path(python_env).resolve(),
+            (Path(python_env) / "bin" / "python").resolve().parent.parent,
+        }
+    else:
+        here = {
+            Path(sys.prefix).resolve(),
+            Path(sys.base_prefix).resolve(),
+            Path(sys.executable).parent,
+            Path(sys.executable).resolve().parent.parent,
+        }
     keep = sorted(str(p) for p in here if p.exists() and str(p) != "/")
     return tuple(p for p in keep if not any(p != q and p.startswith(q + "/") for q in keep))
 
@@ -73,8 +82,11 @@ def _bind(flag: str, path: str, made: set[str]) -> list[str]:
     return argv + [flag, path, path]
 
 
-def bwrap_argv(workspace: Path, ro_binds: tuple[Path, ...] = (), rw_binds: tuple[Path, ...] = ()) -> list[str]:
-    """``bwrap ... --`` for a command run in ``workspace`` (the only writable host path)."""
+def bwrap_argv(
+    workspace: Path, ro_binds: tuple[Path, ...] = (), rw_binds: tuple[Path, ...] = (), python_env: Path | None = None
+) -> list[str]:
+    """``bwrap ... --`` for a command run in ``workspace`` (the only writable host path);
+    ``python_env`` mounts a task's venv read-only in place of repo-agent's."""
     ws = str(workspace)
     argv = ["bwrap"]
     if not drops_root():
@@ -83,7 +95,7 @@ def bwrap_argv(workspace: Path, ro_binds: tuple[Path, ...] = (), rw_binds: tuple
     argv += _system_mounts(made)
     argv += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     argv += ["--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
-    for d in runtime_dirs():
+    for d in runtime_dirs(python_env):
         if not ws.startswith(d + "/"):
             argv += _bind("--ro-bind", d, made)
     for b in ro_binds:

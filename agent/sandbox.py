@@ -308,12 +308,20 @@ def run_command_full(
     extra_binds: tuple[Path, ...] = (),
     ro_binds: tuple[Path, ...] = (),
     verdict_pipe: bool = False,
+    python_env: Path | None = None,
 ) -> CommandRun:
     """``run_command``, plus the records read from a pipe whose write end the command
-    inherits as ``REPO_AGENT_VERDICT_FD`` (opened here, before anything in it runs)."""
+    inherits as ``REPO_AGENT_VERDICT_FD`` (opened here, before anything in it runs).
+    ``python_env``: a task's venv (agent/suites/env.py), mounted read-only in place of
+    repo-agent's; its ``.pth`` finds the workspace through ``REPO_AGENT_WORKSPACE``."""
     kind = _choose(sandbox)
     cwd = Path(cwd).resolve()
     full_env = base_env(env)
+    python = sys.executable
+    if python_env is not None:
+        python_env = Path(python_env).resolve()
+        python = str(python_env / "bin" / "python")
+        full_env["REPO_AGENT_WORKSPACE"] = str(cwd)
     limits: dict = dict(_limits(timeout_s))
     rfd = wfd = None
     if verdict_pipe:
@@ -323,12 +331,17 @@ def run_command_full(
         if drops_root():
             limits["uid"] = SANDBOX_UID
             hand_over(cwd)
-        cmd = bwrap_argv(cwd, tuple(Path(b).resolve() for b in ro_binds), tuple(Path(b).resolve() for b in extra_binds))
+        cmd = bwrap_argv(
+            cwd,
+            tuple(Path(b).resolve() for b in ro_binds),
+            tuple(Path(b).resolve() for b in extra_binds),
+            python_env,
+        )
     else:
         limits["reap"] = True
         limits["fds"] = [wfd] if wfd is not None else []
         cmd = []
-    cmd += [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(limits), *argv]
+    cmd += [python, "-S", "-c", _LAUNCHER, json.dumps(limits), *argv]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
