@@ -37,7 +37,7 @@ from pathlib import Path
 
 ENV_AUTO = "auto"
 ENV_NONE = "none"
-BUILDER_VERSION = "1"  # part of the cache key: bump when the build recipe changes
+BUILDER_VERSION = "2"  # part of the cache key: bump when the build recipe changes
 EXTRA_NAMES = ("test", "tests", "testing", "dev")
 # Test requirements files, relative to the repository root.
 REQUIREMENTS_GLOBS = (
@@ -171,6 +171,44 @@ def _setup_cfg(root: Path) -> tuple[str, list[str], dict[str, list[str]]]:
         else {}
     )
     return name, deps, extras
+
+
+VERSION_TEXT = '__version__ = version = "0.0.0"\n__version_tuple__ = version_tuple = (0, 0, 0)\n'
+
+
+def generated_files(root: Path) -> dict[str, str]:
+    """Files the project's own build would write that its code imports (hatch-vcs and
+    setuptools-scm version files): workspace path -> text, only those missing, paths confined."""
+    path = Path(root) / "pyproject.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+    tool = data.get("tool") or {}
+    hatch = tool.get("hatch") or {}
+    scm = tool.get("setuptools_scm") or {}
+    names = [
+        ((hatch.get("build") or {}).get("hooks") or {}).get("vcs", {}).get("version-file"),
+        scm.get("version_file"),
+        scm.get("write_to"),
+    ]
+    out: dict[str, str] = {}
+    for rel in names:
+        if not isinstance(rel, str) or not rel.endswith(".py") or rel.startswith("/") or ".." in Path(rel).parts:
+            continue
+        if not (Path(root) / rel).exists():
+            out[rel] = VERSION_TEXT
+    return out
+
+
+def write_generated(root: Path) -> list[str]:
+    """Write ``generated_files`` into a checkout or snapshot (fixed text: nothing of the project runs)."""
+    made = generated_files(root)
+    for rel, text in made.items():
+        target = Path(root) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return sorted(made)
 
 
 def import_roots(root: Path) -> tuple[str, ...]:
@@ -316,7 +354,15 @@ def build_env(plan: EnvPlan, *, progress: Callable[[str], None] | None = None) -
                 ],
                 "installing the requirements from wheels",
             )
-            (_site_packages(path) / PTH_NAME).write_text(pth_text(plan.roots), encoding="utf-8")
+            site = _site_packages(path)
+            (site / PTH_NAME).write_text(pth_text(plan.roots), encoding="utf-8")
+            if plan.project:  # metadata only, so importlib.metadata.version(project) answers
+                info = site / f"{plan.project.replace('-', '_')}-0.0.0.dist-info"
+                info.mkdir(exist_ok=True)
+                (info / "METADATA").write_text(
+                    f"Metadata-Version: 2.1\nName: {plan.project}\nVersion: 0.0.0\n", encoding="utf-8"
+                )
+                (info / "INSTALLER").write_text("repo-agent\n", encoding="utf-8")
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise
