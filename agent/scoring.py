@@ -162,7 +162,13 @@ def run_tests(
     line = summary_line(output)
     error, tamper, outcomes = None, [], {}
     if at is not None:
-        v = judge(run.records, code, trusted_hook_files=trusted_hook_files, trusted_code_files=trusted_code_files)
+        v = judge(
+            run.records,
+            code,
+            trusted_hook_files=trusted_hook_files,
+            trusted_code_files=trusted_code_files,
+            trusted_dirs=(str(python_env),) if python_env is not None else (),
+        )
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
     else:
         counts = counts_from_summary(line)

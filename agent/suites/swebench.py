@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from agent.suites.env import generated_files
 from agent.suites.hidden_tests import (
     PatchError,
     apply_patch,
@@ -186,6 +187,12 @@ def _make_task(inst: Instance, location: str, out: Path, env: str | None) -> Tas
         tree = checkout(probe, task)
     except GitSourceError as exc:
         raise SuiteError(str(exc)) from None
+    if env is not None and (made := generated_files(tree)):
+        # Files the project's build would write (a version file its code imports): written by
+        # a setup step in the sandbox on the cached checkout, never by the project's own build.
+        write = f"import pathlib, json\nfor p, t in json.loads({json.dumps(made)!r}).items():\n"
+        write += "    q = pathlib.Path(p)\n    q.parent.mkdir(parents=True, exist_ok=True)\n    q.write_text(t)\n"
+        task.source = GitSource(repo=location, commit=inst.base_commit, setup=["python", "-c", write])
     with tempfile.TemporaryDirectory(prefix="repo-agent-swebench-") as tmp:
         work = Path(tmp) / "tree"
         shutil.copytree(tree, work, symlinks=True)
