@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from agent.suites.env import EnvError, build_env, plan_env
+from agent.suites.env import VERSION_TEXT, EnvError, build_env, generated_files, plan_env, write_generated
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace
 
 BUGGY = "import tinydep\n\n\ndef triple(x):\n    return tinydep.double(x) + x - 1\n"
 FIXED = "import tinydep\n\n\ndef triple(x):\n    return tinydep.double(x) + x\n"
 TESTS = (
-    "import importlib.util\n\nfrom calc import triple\n\n\n"
+    "import importlib.metadata\nimport importlib.util\n\nfrom calc import triple\n\n\n"
     "def test_triple():\n    assert triple(2) == 6\n\n\n"
     "def test_runs_in_the_repository_env_not_repo_agents():\n"
     "    assert importlib.util.find_spec('pydantic') is None\n"
+    "    assert importlib.metadata.version('calc') == '0.0.0'  # metadata only: never installed\n"
 )
 PYPROJECT = (
     '[project]\nname = "calc"\nversion = "0.1"\ndependencies = ["tinydep>=1"]\n'
@@ -41,8 +42,11 @@ def wheels(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("tinydep")
     (src / "src" / "tinydep").mkdir(parents=True)
     (src / "src" / "tinydep" / "__init__.py").write_text("def double(x):\n    return 2 * x\n")
+    # A pytest plugin with an outcome hook, as real test dependencies ship (pytest-lazy-fixtures).
+    (src / "src" / "tinydep" / "plugin.py").write_text("def pytest_collection_modifyitems(items):\n    pass\n")
     (src / "pyproject.toml").write_text(
         '[project]\nname = "tinydep"\nversion = "1.0"\n'
+        '[project.entry-points.pytest11]\ntinydep = "tinydep.plugin"\n'
         '[build-system]\nrequires = ["uv_build"]\nbuild-backend = "uv_build"\n'
     )
     out = tmp_path_factory.mktemp("wheels")
@@ -90,6 +94,15 @@ def test_plan_reads_what_the_repository_declares_and_its_src_layout(env_suite):
     assert plan.project == "calc"
     assert plan.requirements == ("pytest", "tinydep>=1")  # the test extra, not docs
     assert plan.roots == ("src", "")
+
+
+def test_version_files_a_build_would_write_are_named_confined(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.hatch.build.hooks.vcs]\nversion-file = "src/p/_version.py"\n'
+        '[tool.setuptools_scm]\nwrite_to = "../outside.py"\n'
+    )
+    assert generated_files(tmp_path) == {"src/p/_version.py": VERSION_TEXT}
+    assert write_generated(tmp_path) == ["src/p/_version.py"] and generated_files(tmp_path) == {}
 
 
 def test_the_env_is_built_once_and_the_workspace_edit_is_what_the_tests_import(env_suite, tmp_path, monkeypatch):

@@ -136,3 +136,17 @@ def test_end_to_end_the_reference_fix_passes_and_no_change_fails(made, scripted,
         assert reads and reads[0].ok  # the visible test file is there; the hidden test is not
         verdicts[name] = (rollout_state(events[-1]).label, r.outcome.tests_passed)
     assert verdicts == {"fix": ("PASS", True), "nothing": ("FAIL", False)}
+
+
+def test_the_command_line_writes_the_suite_and_names_what_it_refused(dataset, tmp_path, monkeypatch, capsys):
+    from tui.cli import main
+
+    path, root = dataset
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(root / "cache"))
+    out = tmp_path / "suite"
+    assert main(["suite", "from-swebench", str(path), "--out", str(out), "--repos", str(root / "repos")]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "1 tasks in" in text and "3 instances refused" in text and "refused acme__shapes-2:" in text
+    assert main(["suite", "from-swebench", str(tmp_path / "nope.jsonl"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("nope.jsonl: no such file") and "\n" not in err and "Traceback" not in err
