@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,6 +230,30 @@ def suite_from_swebench(
         if unknown:
             raise SuiteError(f"{path}: no instance named {', '.join(unknown[:5])}")
         instances = [i for i in instances if i.instance_id in set(ids)]
+    try:
+        return make_tasks(
+            instances,
+            lambda inst: find_repo(inst.repo, repos),
+            out,
+            env=env,
+            name=name or safe_id(Path(path).stem.replace(" ", "_") or "swebench", "suite name"),
+            description=f"SWE-bench-format instances from {Path(path).name}",
+        )
+    except SuiteError as exc:
+        raise SuiteError(f"{path}: {exc}") from None
+
+
+def make_tasks(
+    instances: list[Instance],
+    locate: Callable[[Instance], str],
+    out: Path,
+    *,
+    env: str | None,
+    name: str,
+    description: str = "",
+    envs: dict[str, str] | None = None,
+) -> FromSwebench:
+    """One task per instance (``envs``: a venv per instance id, over ``env``); writes ``out/suite.json``."""
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     tasks: list[Task] = []
@@ -240,16 +265,13 @@ def suite_from_swebench(
             if inst.instance_id in seen:
                 raise SuiteError("duplicate instance_id")
             seen.add(inst.instance_id)
-            tasks.append(_make_task(inst, find_repo(inst.repo, repos), out, env))
+            tasks.append(_make_task(inst, locate(inst), out, (envs or {}).get(inst.instance_id, env)))
         except (SuiteError, PatchError) as exc:
             refused.append((label, str(exc)))
     if not tasks:
-        raise SuiteError(f"{path}: no instance can be a task ({refused[0][0]}: {refused[0][1]})")
-    suite = Suite(
-        name=name or safe_id(Path(path).stem.replace(" ", "_") or "swebench", "suite name"),
-        description=f"SWE-bench-format instances from {Path(path).name}",
-        tasks=tasks,
-    )
+        why = f" ({refused[0][0]}: {refused[0][1]})" if refused else ""
+        raise SuiteError(f"no instance can be a task{why}")
+    suite = Suite(name=name, description=description, tasks=tasks)
     suite.base_dir = out
     (out / "suite.json").write_text(suite.model_dump_json(indent=1, exclude_defaults=True) + "\n", encoding="utf-8")
     return FromSwebench(suite, refused)

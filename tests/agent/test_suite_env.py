@@ -88,12 +88,21 @@ def env_suite(wheels, tmp_path_factory):
         yield load_suite(root), root / "cache", built
 
 
-def test_plan_reads_what_the_repository_declares_and_its_src_layout(env_suite):
+def test_plan_reads_what_the_repository_declares_and_its_src_layout(env_suite, tmp_path):
     suite, _, _ = env_suite
     plan = plan_env(Path(suite.base_dir) / "calc")
     assert plan.project == "calc"
     assert plan.requirements == ("pytest", "tinydep>=1")  # the test extra, not docs
     assert plan.roots == ("src", "")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "me"\ndependencies = ["a"]\n'
+        '[project.optional-dependencies]\ntests = ["b", "me[extra]"]\nextra = ["c"]\ndocs = ["d"]\n'
+        '[dependency-groups]\ndev = ["e", {include-group = "lint"}]\nlint = ["f"]\n'
+    )
+    (tmp_path / "requirements-test.txt").write_text("g==1.0  # pinned\n-e .\n-r more.txt\n")
+    (tmp_path / "more.txt").write_text("h\n")
+    plan = plan_env(tmp_path)
+    assert plan.requirements == ("a", "b", "c", "e", "f", "g==1.0", "h", "pytest") and plan.roots == ("",)
 
 
 def test_version_files_a_build_would_write_are_named_confined(tmp_path):

@@ -1,4 +1,4 @@
-"""`repo-agent suite from-swebench` and the `--env` flag: suites from datasets and real
+"""`repo-agent suite from-swebench`, `suite from-bugsinpy` and the `--env` flag: suites from datasets and real
 repositories with their own environments (docs/agent-and-suites.md)."""
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ examples:
 
 Repositories are looked up in --repos as owner__name or name (clone them there first),
 or cloned from GitHub when --repos is not given. Then: repo-agent suite check DIR.
+"""
+
+FROM_BUGSINPY_EXAMPLES = """\
+examples:
+  repo-agent suite from-bugsinpy ~/BugsInPy --project tqdm --out suites/tqdm --repos ~/src --env auto
+  repo-agent suite from-bugsinpy ~/BugsInPy --project black --bugs 1,4-9 --out suites/black --repos ~/src
+
+Clone the project (projects/NAME/project.info names it) into --repos first. Then: repo-agent suite check DIR.
 """
 
 
@@ -128,6 +136,65 @@ def register(suite_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ids", default=None, help="comma-separated instance ids (default: all)")
     add_env_flag(p)
     p.set_defaults(func=cmd_from_swebench)
+    _register_bugsinpy(suite_sub)
+
+
+def _register_bugsinpy(suite_sub: argparse._SubParsersAction) -> None:
+    p = suite_sub.add_parser(
+        "from-bugsinpy",
+        help="a suite from a BugsInPy checkout's bugs of one project (hidden tests, per-bug environments)",
+        description="Write a suite with one task per BugsInPy bug: the buggy commit is the source, "
+        "bug_patch.txt the reference fix, the test file's change up to the fixed commit the hidden test, "
+        "the node ids of run_test.sh must fail before and pass after. Bugs that cannot be tasks are "
+        "named with the reason.",
+        epilog=FROM_BUGSINPY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("bugsinpy", help="a BugsInPy checkout (with projects/NAME/)")
+    p.add_argument("--project", required=True, help="the project's name under projects/")
+    p.add_argument("--bugs", default=None, help="bug numbers: 1,4-9 (default: all)")
+    p.add_argument("--out", required=True, help="directory for the suite")
+    p.add_argument("--repos", required=True, help="directory holding the project's clone as owner__name or name")
+    p.add_argument(
+        "--env",
+        default="none",
+        metavar="auto|none|PATH",
+        help="'auto': a venv per bug from its requirements.txt (pins first, unpinned if they do not install); "
+        "'none' (default) or a venv path",
+    )
+    p.set_defaults(func=cmd_from_bugsinpy)
+
+
+def cmd_from_bugsinpy(args: argparse.Namespace) -> int:
+    from agent.suites.bugsinpy import parse_bugs, suite_from_bugsinpy
+    from agent.suites.models import SuiteError
+
+    console = Console(highlight=False)
+    spec = env_spec(args.env)
+    start = time.monotonic()
+    try:
+        bugs = parse_bugs(args.bugs) if args.bugs else None
+        with progress_line(console, "from-bugsinpy") as progress:
+            progress.add_task("reading bugs, applying patches, building environments", total=None)
+            made = suite_from_bugsinpy(
+                Path(os.path.expanduser(args.bugsinpy)),
+                args.project,
+                Path(os.path.expanduser(args.out)),
+                bugs=bugs,
+                repos=Path(os.path.expanduser(args.repos)),
+                env=spec,
+            )
+    except SuiteError as exc:
+        raise UserError(str(exc)) from None
+    for bug, why in made.refused:
+        console.print(f"[yellow]left out[/] {escape(bug)}: {escape(why)}")
+    out = escape(os.path.expanduser(args.out))
+    console.print(
+        f"[bold]{escape(made.suite.name)}[/]: {len(made.suite.tasks)} tasks in {out}/suite.json, "
+        f"{len(made.refused)} bugs left out ({time.monotonic() - start:.0f}s)"
+    )
+    console.print(f"next: repo-agent suite check {out}")
+    return 0
 
 
 def cmd_from_swebench(args: argparse.Namespace) -> int:
