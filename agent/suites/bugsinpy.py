@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,8 @@ def read_bug(bug_dir: Path, number: int, repo_name: str, repo: Path) -> Bug:
     reqs = reqs_file.read_text(encoding="utf-8", errors="replace").splitlines() if reqs_file.is_file() else []
     reqs = [r.strip() for r in reqs if r.strip() and not r.startswith(("#", "-")) and not r.startswith(_SKIP_REQS)]
     project = repo_name.split("/")[-1]
+    own = re.sub(r"[-_.]+", "-", project).lower()  # the project itself is the workspace, never installed
+    reqs = [r for r in reqs if re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0]).lower() != own]
     inst = Instance(
         instance_id=f"{safe_id(project, 'project')}-{number}",
         repo=repo_name,
@@ -122,14 +125,19 @@ def read_bug(bug_dir: Path, number: int, repo_name: str, repo: Path) -> Bug:
 
 
 def bug_env(bug: Bug, tree: Path) -> Path:
-    """A venv from the bug's pinned requirements on this machine's Python; the pins dropped
-    when they do not install (the closest that installs); EnvError when neither does."""
+    """A venv from the bug's requirements on this machine's Python: pinned when the bug was
+    recorded on this Python's minor version, else (or when the pins do not install) the same
+    packages unpinned, the closest that installs here; EnvError when neither does. pytest and
+    pluggy are never pinned: repo-agent's verdict plugins need a current pytest."""
     write_generated(tree)
     name_of = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
-    pinned = sorted({*bug.requirements, "pytest"})
+    mine = f"{sys.version_info.major}.{sys.version_info.minor}"
+    wanted = ".".join(bug.info.get("python_version", "").split(".")[:2])
+    current = ("pytest", "pluggy")
+    pinned = sorted({r for r in bug.requirements if not r.lower().startswith(current)} | {"pytest"})
     loose = sorted({m.group(1) for r in bug.requirements if (m := name_of.match(r))} | {"pytest"})
     first: EnvError | None = None
-    for reqs in (pinned, loose):
+    for reqs in (pinned, loose) if wanted == mine else (loose,):
         try:
             return build_env(EnvPlan("", tuple(reqs), import_roots(tree), ("requirements.txt",))).path
         except EnvError as exc:
