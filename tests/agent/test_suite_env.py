@@ -135,19 +135,6 @@ def test_the_env_is_built_once_and_the_workspace_edit_is_what_the_tests_import(e
         ws.cleanup()
 
 
-def test_without_the_env_the_same_task_cannot_import_its_src_package(env_suite, tmp_path, monkeypatch):
-    suite, cache, _ = env_suite
-    monkeypatch.setenv("REPO_AGENT_CACHE", str(cache))
-    task = suite.tasks[0].model_copy(update={"env": "none"})
-    ws = Workspace.create(suite, task, tmp_path / "ws")
-    try:
-        (ws.path / "src" / "calc" / "__init__.py").write_text(FIXED)
-        result = ws.run_tests()
-        assert not result.passed and "No module named 'calc'" in result.output, result.output
-    finally:
-        ws.cleanup()
-
-
 def test_a_dependency_that_cannot_be_installed_is_one_line_naming_it(wheels, tmp_path, monkeypatch):
     _uv_env(monkeypatch, wheels, tmp_path / "cache")
     repo = tmp_path / "r"
