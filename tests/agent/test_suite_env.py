@@ -4,9 +4,11 @@ sandbox in place of repo-agent's, with the workspace's code on the path."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,10 +32,28 @@ PYPROJECT = (
 )
 
 
+PYTEST_DISTS = ("pytest", "iniconfig", "packaging", "pluggy", "pygments")  # pytest's own, on this Python
+
+
 def _uv_env(monkeypatch: pytest.MonkeyPatch, wheels: Path, cache: Path) -> None:
     monkeypatch.setenv("REPO_AGENT_CACHE", str(cache))
-    monkeypatch.setenv("UV_OFFLINE", "1")  # pytest from uv's cache, tinydep from the local wheel
+    monkeypatch.setenv("UV_OFFLINE", "1")  # every wheel from the local directory: no index, no network
+    monkeypatch.setenv("UV_NO_INDEX", "1")
     monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+
+
+def _wheel_from_installed(name: str, out: Path) -> None:
+    """Pack an installed pure-Python distribution of this venv back into a wheel (no network)."""
+    dist = importlib.metadata.distribution(name)
+    root = Path(str(dist.locate_file("")))
+    files = [f for f in dist.files or [] if "__pycache__" not in f.parts and f.name != "RECORD"]
+    info = next(f.parts[0] for f in dist.files or [] if f.parts[0].endswith(".dist-info"))
+    target = out / f"{dist.metadata['Name'].replace('-', '_')}-{dist.version}-py3-none-any.whl"
+    with zipfile.ZipFile(target, "w") as whl:
+        for f in files:
+            if (root / f).is_file() and not str(f).startswith(".."):
+                whl.write(root / f, str(f))
+        whl.writestr(f"{info}/RECORD", "".join(f"{f},,\n" for f in files) + f"{info}/RECORD,,\n")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +70,8 @@ def wheels(tmp_path_factory) -> Path:
         '[build-system]\nrequires = ["uv_build"]\nbuild-backend = "uv_build"\n'
     )
     out = tmp_path_factory.mktemp("wheels")
+    for name in PYTEST_DISTS:
+        _wheel_from_installed(name, out)
     subprocess.run(
         [shutil.which("uv") or "uv", "build", "--offline", "--wheel", "--quiet", "-o", str(out)],
         cwd=src,
