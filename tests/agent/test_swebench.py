@@ -110,32 +110,29 @@ def test_suite_check_proves_each_instance(made, monkeypatch):
     assert "FAIL_TO_PASS 0/1, PASS_TO_PASS 1/1" in check.detail and "FAIL_TO_PASS 1/1" in check.detail
 
 
-def _policy(write_fix: bool):
-    def policy(req: PolicyRequest):
-        if req.step == 1:
-            # The hidden test is not in the workspace: only the base test file is.
-            return assistant(1, ("read_file", {"rel_path": "tests/test_area.py"}))
-        if req.step == 2 and write_fix:
-            return assistant(2, ("write_file", {"rel_path": "shapes/area.py", "content": AREA_FIXED}))
-        return assistant(req.step, ("finish", {"summary": "done", "changes": []}))
-
-    return policy
+def _policy(req: PolicyRequest):
+    """Seed 0 writes the reference fix; seed 1 changes nothing."""
+    if req.step == 1:
+        # The hidden test is not in the workspace: only the base test file is.
+        return assistant(1, ("read_file", {"rel_path": "tests/test_area.py"}))
+    if req.step == 2 and req.seed == 0:
+        return assistant(2, ("write_file", {"rel_path": "shapes/area.py", "content": AREA_FIXED}))
+    return assistant(req.step, ("finish", {"summary": "done", "changes": []}))
 
 
 def test_end_to_end_the_reference_fix_passes_and_no_change_fails(made, scripted, tmp_path, monkeypatch):
     result, root = made
     monkeypatch.setenv("REPO_AGENT_CACHE", str(root / "cache"))
     suite = load_suite(root / "suite")
+    provider = openai_for(scripted(_policy))
+    summary = scripted_batch(suite, lambda t, s: provider, tmp_path / "b", tmp_path, rollouts=2, max_workers=2)
     verdicts = {}
-    for name, write_fix in (("fix", True), ("nothing", False)):
-        provider = openai_for(scripted(_policy(write_fix)))
-        summary = scripted_batch(suite, lambda t, s, p=provider: p, tmp_path / name, tmp_path)
-        [r] = summary.results
+    for r in summary.results:
         events = read_trace(summary.batch_dir / "traces" / f"{r.rollout_id}.jsonl").events
         reads = [e for e in events if e.kind == "tool_result"]
         assert reads and reads[0].ok  # the visible test file is there; the hidden test is not
-        verdicts[name] = (rollout_state(events[-1]).label, r.outcome.tests_passed)
-    assert verdicts == {"fix": ("PASS", True), "nothing": ("FAIL", False)}
+        verdicts[r.seed] = (rollout_state(events[-1]).label, r.outcome.tests_passed)
+    assert verdicts == {0: ("PASS", True), 1: ("FAIL", False)}
 
 
 def test_the_command_line_writes_the_suite_and_names_what_it_refused(dataset, tmp_path, monkeypatch, capsys):
