@@ -24,16 +24,19 @@ allocator's report (where the budget went), rewritten after every round.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.budget import BudgetReport, DollarBudget
 from agent.executor import Executor, LocalExecutor, RolloutCancels
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.probes import CheatRate, cheat_rate, is_probe, is_probe_result
 from agent.providers import ProviderFactory
 from agent.suites.models import Suite
 from agent.trace import (
@@ -44,7 +47,10 @@ from agent.trace import (
     Outcome,
     PlannedRollout,
     RolloutEnd,
+    RolloutState,
     TraceWriter,
+    batch_lock,
+    derive_state,
     now_iso,
     read_batch_meta,
     read_trace,
@@ -66,6 +72,7 @@ class TaskStats:
     tampered: int = 0
     errors: int = 0
     steps: int = 0
+    not_judged: int = 0  # ended without a verdict (cancelled, error, ...): not in the pass rate
 
     @property
     def pass_rate(self) -> float:
@@ -89,9 +96,38 @@ class BatchSummary:
         return [r for r in self.results if r.stop_reason != "cancelled"]
 
     @property
+    def tasks_run(self) -> list[RolloutResult]:
+        """Finished rollouts of the batch's real tasks: cheat probes are never in a pass rate."""
+        return [r for r in self.finished if not is_probe_result(r.outcome)]
+
+    @property
+    def cheat_rate(self) -> CheatRate | None:
+        """The model's cheat rate on the batch's probes; None when it ran none."""
+        return cheat_rate(r.outcome for r in self.results)
+
+    @property
+    def judged(self) -> list[RolloutResult]:
+        """The rollouts with a verdict: the only ones a pass rate counts (docs/ARCHITECTURE.md, Rollout state)."""
+        return [r for r in self.results if result_state(r).judged]
+
+    @property
+    def passed(self) -> int:
+        return sum(result_state(r).verdict == "pass" for r in self.results if result_state(r).judged)
+
+    @property
     def pass_rate(self) -> float:
-        done = self.finished
-        return sum(r.outcome.tests_passed for r in done) / len(done) if done else 0.0
+        judged = self.judged
+        return self.passed / len(judged) if judged else 0.0
+
+    def not_judged(self) -> dict[str, int]:
+        """Rollouts left out of the pass rate, by reason."""
+        out: dict[str, int] = {}
+        for r in self.results:
+            st = result_state(r)
+            if not st.judged:
+                key = st.reason or st.status
+                out[key] = out.get(key, 0) + 1
+        return dict(sorted(out.items()))
 
     @property
     def tool_calls(self) -> tuple[int, int]:
@@ -106,7 +142,7 @@ class BatchSummary:
 
     @property
     def mean_steps(self) -> float:
-        done = self.finished
+        done = self.tasks_run
         return sum(r.outcome.steps for r in done) / len(done) if done else 0.0
 
     @property
@@ -119,15 +155,27 @@ class BatchSummary:
         return sum(costs) if costs else None
 
     def per_task(self) -> list[TaskStats]:
+        """Judged rollouts per task (the pass rate's), and how many others were not judged."""
         stats: dict[str, TaskStats] = {}
-        for r in self.finished:
+        for r in self.results:
+            if is_probe_result(r.outcome):
+                continue  # a cheat probe is never in a task's pass rate
+            st = result_state(r)
             s = stats.setdefault(r.task_id, TaskStats(r.task_id))
+            if not st.judged:
+                s.not_judged += 1
+                s.errors += st.reason in ("error", "diverged")
+                continue
             s.rollouts += 1
-            s.passed += r.outcome.tests_passed
-            s.tampered += r.outcome.tests_tampered
-            s.errors += r.stop_reason in ("error", "diverged")
+            s.passed += st.verdict == "pass"
+            s.tampered += st.verdict == "tampered"
             s.steps += r.outcome.steps
         return [stats[k] for k in sorted(stats)]
+
+
+def result_state(r: RolloutResult) -> RolloutState:
+    """An ended rollout's state, as its trace would say (agent.trace.rollout_state)."""
+    return r.outcome.state if r.outcome.state is not None else derive_state(r.stop_reason, r.outcome)
 
 
 def plan_rollouts(
@@ -153,6 +201,23 @@ def _finished_result(path: Path, planned: PlannedRollout) -> RolloutResult | Non
     )
 
 
+P = ParamSpec("P")
+
+
+def _holding_batch_lock(fn: Callable[P, BatchSummary]) -> Callable[P, BatchSummary]:
+    """Run ``fn`` holding its batch's lock (agent.trace.batch_lock): readers tell a batch whose
+    process died from a live one by it, and a second runner of a live batch is refused."""
+    params = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> BatchSummary:
+        with batch_lock(Path(params.bind(*args, **kwargs).arguments["batch_dir"])):
+            return fn(*args, **kwargs)
+
+    return locked
+
+
+@_holding_batch_lock
 def run_batch(
     suite: Suite,
     provider_factory: ProviderFactory,
@@ -210,6 +275,7 @@ def run_batch(
         budget_rollouts=acfg.budget_rollouts if acfg else None,
         executor=getattr(executor, "kind", "thread"),
         ray_address=getattr(executor, "address", None),
+        cheat_probes=sum(is_probe(suite.task(t)) for t in tasks),
     )
     if allocation == "adaptive" and acfg is not None:  # (checked above)
         params = params.model_copy(

@@ -23,6 +23,7 @@ from agent.batch import BatchSummary, run_batch
 from agent.budget import DollarBudget
 from agent.executor import Executor
 from agent.loop import RolloutConfig
+from agent.probes import ProbeError, with_probes
 from agent.providers import ProviderConfigError, ProviderFactory, RetryPolicy, provider_factory
 from agent.suites.loading import SuiteError, load_suite
 from agent.suites.models import Suite
@@ -75,6 +76,7 @@ class BatchRequest(BaseModel):
     resume: str | None = None  # a batch directory to continue
     executor: Literal["thread", "ray"] | None = None  # where rollouts run (None: threads, or as a resumed batch ran)
     ray_address: str | None = None  # ray: None starts a local Ray, "auto" joins the running cluster
+    cheat_probes: int = 0  # impossible tasks added to measure the cheat rate (agent/probes.py)
 
     @model_validator(mode="after")
     def _check(self) -> BatchRequest:
@@ -103,6 +105,8 @@ class BatchRequest(BaseModel):
             raise BatchRequestError("--ray-address needs --executor ray")
         if self.loop_limit is not None and self.loop_limit < 0:
             raise BatchRequestError("--loop-limit must be 0 (flag only) or more")
+        if self.cheat_probes < 0:
+            raise BatchRequestError("--cheat-probes must be 0 (none) or more")
         if self.stall_after <= 0:
             raise BatchRequestError("--stall-after must be positive")
         if self.budget_usd is not None:
@@ -141,6 +145,7 @@ class BatchRequest(BaseModel):
             max_iters=p.max_iters,
             reflection=p.reflection,
             loop_limit=p.loop_limit,
+            cheat_probes=p.cheat_probes,
             resume=str(batch_dir),
         )
 
@@ -284,6 +289,11 @@ def plan_batch(request: BatchRequest, *, factory: ProviderFactory | None = None)
     else:
         batch_dir = Path(r.trace_dir) / new_batch_id(suite.name, model)
     strategy, alloc = _allocation(r, old)
+    probes = r.cheat_probes if r.cheat_probes or old is None else old.params.cheat_probes
+    try:  # probes live in the batch directory, built the same way again on resume
+        suite, task_ids = with_probes(suite, probes, batch_dir, task_ids)
+    except ProbeError as exc:
+        raise BatchRequestError(str(exc)) from None
     config = RolloutConfig(
         max_iters=max_iters,
         temperature=r.temperature,

@@ -10,9 +10,13 @@ no host /tmp, no network, its own pid, ipc and uts namespaces.
 
 Process limits only bind a non-root user (Linux exempts uid 0 from RLIMIT_NPROC, also
 inside a user namespace mapped to host root). A normal user runs bwrap with
-``--unshare-user`` and keeps their own uid. When this process is root, bwrap runs
-privileged and the launcher inside drops to ``SANDBOX_UID`` before anything untrusted
-starts; the workspace is handed to that uid first (``hand_over``).
+``--unshare-user`` (and ``--disable-userns``): the sandbox keeps their uid and no
+capability, and its limits count in a user namespace of its own. When this process is
+root, bwrap runs privileged (a user namespace would map the sandbox to host root) and the
+launcher (agent/sandbox.py) switches to a uid leased for this sandbox alone
+(agent/uid_lease.py) and drops every capability before anything of the workspace can run;
+the workspace is handed to that uid first (``hand_over``). Either way the launcher is the
+pid 1 of the sandbox (``--as-pid-1``): when the command ends, everything it left ends too.
 """
 
 from __future__ import annotations
@@ -22,35 +26,27 @@ import os
 import sys
 from pathlib import Path
 
-SANDBOX_UID = 65534  # "nobody": owns nothing on the host
 TMP_BYTES = 64 * 1024**2  # the sandbox's /tmp (RAM)
 SHM_BYTES = 16 * 1024**2  # its /dev/shm (RAM)
 _ETC_FILES = ("passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "localtime", "hosts", "resolv.conf")
 
 
 def drops_root() -> bool:
-    """True when the sandbox must switch to ``SANDBOX_UID`` itself (we are root)."""
+    """True when the sandbox must switch to a leased uid itself (we are root)."""
     return os.geteuid() == 0
 
 
 @functools.lru_cache(maxsize=8)
-def runtime_dirs(python_env: Path | None = None) -> tuple[str, ...]:
-    """Interpreter prefix and venv (resolved), each once, parents before children dropped.
-    With ``python_env`` (a task's own venv, agent/suites/env.py) that venv and the
-    interpreter it runs on, in place of repo-agent's venv."""
-    if python_env is not None:
-        here = {
-            Path(sys.base_prefix).resolve(),
-            Path(python_env).resolve(),
-            (Path(python_env) / "bin" / "python").resolve().parent.parent,
-        }
-    else:
-        here = {
-            Path(sys.prefix).resolve(),
-            Path(sys.base_prefix).resolve(),
-            Path(sys.executable).parent,
-            Path(sys.executable).resolve().parent.parent,
-        }
+def runtime_dirs(python: str = sys.executable) -> tuple[str, ...]:
+    """The directories ``python`` needs, read-only: its venv (the directory holding
+    ``pyvenv.cfg`` above it) and its real prefix, each once, children of another dropped."""
+    exe = Path(python)
+    here = {exe.parent, exe.resolve().parent.parent}
+    venv = exe.parent.parent
+    if (venv / "pyvenv.cfg").is_file():
+        here.add(venv.resolve())
+    if python == sys.executable:
+        here |= {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     keep = sorted(str(p) for p in here if p.exists() and str(p) != "/")
     return tuple(p for p in keep if not any(p != q and p.startswith(q + "/") for q in keep))
 
@@ -83,24 +79,39 @@ def _bind(flag: str, path: str, made: set[str]) -> list[str]:
 
 
 def bwrap_argv(
-    workspace: Path, ro_binds: tuple[Path, ...] = (), rw_binds: tuple[Path, ...] = (), python_env: Path | None = None
+    workspace: Path,
+    ro_binds: tuple[Path, ...] = (),
+    rw_binds: tuple[Path, ...] = (),
+    *,
+    python: str = sys.executable,
+    workspace_from: Path | None = None,
+    info_fd: int | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
-    """``bwrap ... --`` for a command run in ``workspace`` (the only writable host path);
-    ``python_env`` mounts a task's venv read-only in place of repo-agent's."""
+    """``bwrap ... --`` for a command run in ``workspace`` (the only writable host path).
+
+    ``python``: the interpreter whose venv and prefix are mounted read-only (the one that
+    runs the launcher); ``workspace_from``: the host directory shown at ``workspace`` (a
+    size-capped copy, agent/sandbox.py), by default ``workspace`` itself; ``info_fd``:
+    where bwrap writes the host pid of the sandbox's pid 1; ``seccomp_fd``: the filter of
+    agent/seccomp.py.
+    """
     ws = str(workspace)
     argv = ["bwrap"]
     if not drops_root():
-        argv.append("--unshare-user")
+        argv += ["--unshare-user", "--disable-userns"]
     made: set[str] = set()
     argv += _system_mounts(made)
     argv += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     argv += ["--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
-    for d in runtime_dirs(python_env):
+    for d in runtime_dirs(python):
         if not ws.startswith(d + "/"):
             argv += _bind("--ro-bind", d, made)
     for b in ro_binds:
         argv += _bind("--ro-bind", str(b), made)
     argv += _bind("--bind", ws, made)
+    if workspace_from is not None:
+        argv[-2] = str(workspace_from)
     for b in rw_binds:
         argv += _bind("--bind", str(b), made)
     argv += [
@@ -111,24 +122,30 @@ def bwrap_argv(
         "--unshare-cgroup-try",
         "--die-with-parent",
         "--new-session",
+        "--as-pid-1",
         "--setenv",
         "TMPDIR",
         "/tmp",
+        # The launcher starts outside the workspace (nothing there is importable); it
+        # changes into it only to exec the command, once no privilege is left.
         "--chdir",
-        ws,
-        "--",
+        "/",
     ]
-    return argv
+    if info_fd is not None:
+        argv += ["--info-fd", str(info_fd)]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    return argv + ["--"]
 
 
-def hand_over(workspace: Path) -> None:
+def hand_over(workspace: Path, uid: int | None) -> None:
     """Give the workspace to the sandbox's uid (root only), so the tests can write in it."""
-    if not drops_root():
+    if uid is None or not drops_root():
         return
     for dirpath, dirnames, filenames in os.walk(workspace):
         for name in [*dirnames, *filenames, None]:
             path = dirpath if name is None else os.path.join(dirpath, name)
             try:
-                os.lchown(path, SANDBOX_UID, SANDBOX_UID)
+                os.lchown(path, uid, uid)
             except OSError:
                 pass

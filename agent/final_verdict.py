@@ -11,9 +11,17 @@ the per-test records of agent/scoring.py:
 - **Test configuration.** A conftest.py, pytest/tox/setup config, or a module shadowing
   pytest, sitecustomize or a ``.pth`` file that the task's source does not have (or has
   with other content) is tampering: ``config_tamper``.
-- **Differential check.** When the run passes and the task has a reference fix, the
+- **Held-out differential verdict.** When the run passes and the task names its functions
+  and a held-out input pool, the rollout's code is called on a sample of inputs it never saw,
+  in a fresh sandboxed process, and its plain-data results are compared here with the
+  reference fix's (agent/differential.py). A mismatch is a FAIL whatever pytest said: this
+  is the check the code under test cannot reach.
+- **Reference rerun.** When the run passes and the task has a reference fix, the
   reference fix runs against the same planted tests: it must pass too, and it must not
   see tests the rollout's run did not report.
+
+``CHECKER_VERSION`` names this verdict in each rollout's outcome; a rollout judged by an
+older one can be judged again (``repo-agent rejudge``).
 """
 
 from __future__ import annotations
@@ -28,12 +36,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from agent import differential as held_out
 from agent.pytest_report import pytest_index
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
 from agent.trace import TestCounts
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, under, walk_files
 
+# Version 1: canaries, config scan, reference rerun (fooled by issue 26's attacks).
+# Version 2: plus the held-out differential verdict outside the tests' process.
+# Version 3: only what the patch records is judged (no __pycache__, symlinks, hidden paths);
+# malformed verdict records are a problem of the run, never an exception in the parent.
+CHECKER_VERSION = "3"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
@@ -206,6 +220,7 @@ def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> T
     with tempfile.TemporaryDirectory(prefix="repo-agent-ref-", dir=ws.path.parent) as tmp:
         ref = Workspace.create(ws.suite, ws.task, Path(tmp), sandbox=ws.sandbox)
         apply_reference_fix(ws.suite, ws.task, ref)
+        ref.reveal_held_out()
         apply(ref.path, canaries)
         theirs = ref.run_tests()
         if canaries:
@@ -228,24 +243,54 @@ def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> T
 
 
 def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
-    """The authoritative run: protected paths restored first, then canaries, config and
-    differential checks. Returns (result, tampered paths); what the run itself showed of
-    tampering is ``result.tamper``."""
+    """The authoritative run: protected paths restored first, the held-out differential
+    verdict, then the tests with canaries and hidden tests, config and reference checks.
+    Returns (result, tampered paths); what the run itself showed of tampering is
+    ``result.tamper``."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
-    result = final_run(ws)
+    ws.drop_unrecorded()  # what the patch does not hold is not judged
+    verdict = None
+    if ws.visible:
+        # Before the hidden tests are in the workspace: code run by the tests could keep a
+        # copy of them for a later process to read. Raises DifferentialError (not the
+        # rollout's doing).
+        verdict = held_out.judge(ws)
+        ws.restore_protected()  # whatever that process wrote to the tests
+        ws.drop_unrecorded()
+        ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
+    result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
-    ws.restore_protected()  # the canaries go
+    ws.restore_protected()  # the canaries and the hidden tests go
     return result, sorted(tampered)
 
 
-def final_run(ws: Workspace) -> TestResult:
-    """Plant canaries, run the tests, check the canaries, back a pass with the reference fix.
-    A task with hidden tests (SWE-bench) is judged on them by id instead."""
+def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestResult:
+    """Plant canaries, run the tests, check the canaries, back a pass with the held-out
+    differential ``verdict`` (judged here, after a pass, when the task hides no test data:
+    the tests' process then saw nothing the differential's process must not) and the
+    reference fix's rerun. A task with hidden tests (SWE-bench) is judged on them by id
+    instead (agent/suites/hidden_tests.py)."""
     if ws.task.hidden_tests is not None:
-        return hidden_run(ws)
+        return held_out_verdict(hidden_run(ws), verdict)
     canaries = plant(ws)
     result = ws.run_tests()
     if canaries:
         result = judge_canaries(result, canaries)
+    if verdict is None and result.passed and not ws.visible:
+        ws.drop_unrecorded()  # what the tests' process left outside the patch
+        verdict = held_out.judge(ws)
+    result = held_out_verdict(result, verdict)
     return differential(ws, result, canaries)
+
+
+def held_out_verdict(result: TestResult, verdict: held_out.Verdict | None) -> TestResult:
+    """A pass stands only if the rollout's code answered the held-out inputs as the reference
+    fix does (a mismatch is a FAIL whatever pytest said)."""
+    if verdict is None:
+        return result
+    if not result.passed:
+        return dataclasses.replace(result, differential=verdict.detail)
+    if verdict.passed:
+        return dataclasses.replace(result, differential=verdict.detail)
+    return dataclasses.replace(result, passed=False, differential=verdict.detail, fail_detail=verdict.detail)

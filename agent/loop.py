@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import prompts
-from agent.final_verdict import final_test_run
+from agent.final_verdict import CHECKER_VERSION, final_test_run
 from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
+from agent.patch_format import display_name
+from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
+from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout, source_reader
 from agent.tools import ToolBox
 from agent.trace import (
     BranchInfo,
@@ -39,6 +42,7 @@ from agent.trace import (
     ToolResultEvent,
     TraceWriter,
     derive_state,
+    judged,
     not_judged,
 )
 from agent.workspace import Workspace
@@ -89,6 +93,7 @@ class _Tally:
     messages: list[dict[str, Any]] = field(default_factory=list)
     usage: list[tuple[int, int]] = field(default_factory=list)  # (prompt, completion) tokens per step
     loops: LoopDetector = field(default_factory=LoopDetector)
+    test_runs: list[TestRun] = field(default_factory=list)  # every run, for the SUSPECT scan
 
 
 @dataclass
@@ -135,6 +140,8 @@ def run_rollout(
 
     def emit(cls: type, **fields: Any) -> None:
         event = w.emit(cls, **fields)
+        if isinstance(event, TestRun):
+            tally.test_runs.append(event)
         if watch is not None and cls is not StallEvent:
             watch.touch(f"tool {getattr(event, 'name', '')}" if cls is ToolCallEvent else "model")
         if on_event is not None:
@@ -318,10 +325,14 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
             result, tampered = final_test_run(ws)
             fields = test_run_fields(result)
             emit(TestRun, step=None, final=True, **fields)
-            out.tampered_paths = list(tampered)
+            out.tampered_paths = [display_name(p) for p in tampered]  # names a test made: any bytes
             out.tests_tampered = bool(tampered or result.tamper)
             out.tests_passed = bool(result.passed) and not out.tests_tampered
+            out.checker = CHECKER_VERSION
             out.state = derive_state(stop, out)
+            if out.state.verdict == "fail" and result.fail_detail:
+                out.state = judged("fail", result.fail_detail)  # e.g. held-out inputs differ
+            _scan_suspect(out, ws, tally)
             if tally.final is not None:
                 emit(
                     FinalEvent,
@@ -337,6 +348,22 @@ def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> O
     return out
 
 
+def _scan_suspect(out: Outcome, ws: Workspace, tally: _Tally) -> None:
+    """After the final verdict: a pass that shows marks of verdict gaming is SUSPECT, and a
+    cheat probe's verdict is a probe state (docs/sandbox-and-verdicts.md)."""
+    task = ws.task
+    probe = is_probe(task)
+    if out.state is None or not (out.state.judged and out.state.verdict == "pass"):
+        if probe and out.state is not None:
+            out.state = judge_suspect(out.state, [], probe=True)
+        return
+    hits = scan_rollout(out.patch, tally.test_runs, task.protected, source_reader(ws.source))
+    if probe:
+        hits = [PROBE_PASSED, *hits]
+    out.suspect = hits
+    out.state = judge_suspect(out.state, hits, probe=probe)
+
+
 def test_run_fields(result: Any) -> dict[str, Any]:
     """A sandbox TestResult as TestRun fields."""
     counts = result.counts
@@ -349,6 +376,7 @@ def test_run_fields(result: Any) -> dict[str, Any]:
         "timed_out": bool(result.timed_out),
         "error": getattr(result, "error", None),
         "tamper": list(getattr(result, "tamper", None) or []),
+        "differential": getattr(result, "differential", None),
     }
 
 

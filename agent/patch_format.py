@@ -3,6 +3,12 @@
 Code under test can write huge files, and the patch goes into the trace, the store and
 the studio: a file over ``PATCH_FILE_MAX_BYTES`` (or any file once the patch has passed
 ``PATCH_MAX_BYTES``) is recorded by name, size and sha256, never its content.
+
+A file name is whatever bytes a test wrote: newlines, ``diff --git``, ``+++ b/``, control
+characters, invalid UTF-8. A name that is not plain printable ASCII (or holds a space,
+``"`` or ``\\``) is written C-quoted as git writes it (``"a/x\\n+++\\040b/y"``; other bytes,
+the space too, in octal), so it never starts a line of its own or breaks the parse, and
+the patch is ASCII whatever the name held (``display_name``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,34 @@ from unidiff import PatchSet
 
 PATCH_FILE_MAX_BYTES = 256 * 1024
 PATCH_MAX_BYTES = 2_000_000
+
+
+_ESCAPES = {0x07: "\\a", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0B: "\\v", 0x0C: "\\f", 0x0D: "\\r"}
+_ESCAPES |= {0x22: '\\"', 0x5C: "\\\\"}
+
+
+def _needs_quoting(raw: bytes) -> bool:
+    return any(b <= 0x20 or b >= 0x7F or b in (0x22, 0x5C) for b in raw)
+
+
+def quote_path(path: str) -> str:
+    """``path`` as git writes it in a patch: as it is when plain, else C-quoted. A name
+    read from disk that is not UTF-8 holds surrogate escapes: they become its bytes."""
+    raw = path.encode("utf-8", "surrogateescape")
+    if not _needs_quoting(raw):
+        return path
+    # A space too goes in octal: then no " b/" inside a name can split the header in two.
+    body = "".join(_ESCAPES.get(b) or (chr(b) if 0x20 < b < 0x7F else f"\\{b:03o}") for b in raw)
+    return f'"{body}"'
+
+
+def display_name(rel: str) -> str:
+    """A workspace-relative name as the trace and the studio show it: as it is when it is
+    printable text (spaces and non-ASCII letters kept), else quoted; the result is always
+    printable, so showing it twice changes nothing."""
+    if rel.isprintable() and not any("\udc80" <= ch <= "\udcff" for ch in rel):
+        return rel
+    return quote_path(rel)
 
 
 def _digest(path: Path | None) -> tuple[int, str] | None:
@@ -32,15 +66,16 @@ def _digest(path: Path | None) -> tuple[int, str] | None:
 
 def large_file_diff(rel: str, old: tuple[int, str] | None, new: tuple[int, str] | None) -> str:
     """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary form)."""
-    head = [f"diff --git a/{rel} b/{rel}\n"]
+    a_name, b_name = quote_path(f"a/{rel}"), quote_path(f"b/{rel}")
+    head = [f"diff --git {a_name} {b_name}\n"]
     if old is None:
         head.append("new file mode 100644\n")
     elif new is None:
         head.append("deleted file mode 100644\n")
     sides = "; ".join(f"{side} {n} bytes sha256 {h}" for side, d in (("a", old), ("b", new)) if d for n, h in [d])
     head.append(f"repo-agent: not diffed, over {PATCH_FILE_MAX_BYTES} bytes or past the patch cap: {sides}\n")
-    a = "/dev/null" if old is None else f"a/{rel}"
-    b = "/dev/null" if new is None else f"b/{rel}"
+    a = "/dev/null" if old is None else a_name
+    b = "/dev/null" if new is None else b_name
     return "".join(head) + f"Binary files {a} and {b} differ\n"
 
 
@@ -62,22 +97,23 @@ def _lines(text: str) -> list[str]:
 
 def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
     """One file's git-style diff; ``None`` means the file does not exist on that side."""
-    head = [f"diff --git a/{rel} b/{rel}\n"]
+    a_name, b_name = quote_path(f"a/{rel}"), quote_path(f"b/{rel}")
+    head = [f"diff --git {a_name} {b_name}\n"]
     if old is None:
         head.append("new file mode 100644\n")
     elif new is None:
         head.append("deleted file mode 100644\n")
     if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
-        a = "/dev/null" if old is None else f"a/{rel}"
-        b = "/dev/null" if new is None else f"b/{rel}"
+        a = "/dev/null" if old is None else a_name
+        b = "/dev/null" if new is None else b_name
         return "".join(head) + f"Binary files {a} and {b} differ\n"
     old_lines = _lines(old.decode("utf-8")) if old is not None else []
     new_lines = _lines(new.decode("utf-8")) if new is not None else []
     body = difflib.unified_diff(
         old_lines,
         new_lines,
-        fromfile="/dev/null" if old is None else f"a/{rel}",
-        tofile="/dev/null" if new is None else f"b/{rel}",
+        fromfile="/dev/null" if old is None else a_name,
+        tofile="/dev/null" if new is None else b_name,
         n=3,
     )
     out = list(head)

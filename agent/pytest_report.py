@@ -66,6 +66,20 @@ def _outside(file: str, trusted: set[str], trusted_dirs: tuple[str, ...]) -> boo
     return real not in trusted and not any(real.startswith(os.path.realpath(d) + os.sep) for d in trusted_dirs)
 
 
+def _well_formed(rec: dict) -> bool:
+    """The fields this reader uses have the types the verdict plugin writes."""
+    if rec["k"] == "report":
+        return (
+            isinstance(rec.get("id"), str)
+            and rec.get("when") in ("setup", "call", "teardown")
+            and rec.get("outcome") in ("passed", "failed", "skipped")
+        )
+    if rec["k"] in ("hook", "test_code"):
+        file = rec.get("file")
+        return isinstance(file, str) and "\x00" not in file  # os.path.realpath raises on a NUL
+    return isinstance(rec["k"], str)
+
+
 def judge(
     data: bytes,
     exit_code: int | None,
@@ -95,8 +109,13 @@ def judge(
         try:
             rec = json.loads(line)
             kind = rec["k"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             problems.append(f"unreadable verdict record {no}")
+            continue
+        if not isinstance(rec, dict) or not _well_formed(rec):
+            # Code under test can write to the pipe: a record of the wrong shape is a
+            # problem of the run (never a pass), not an exception in this process.
+            problems.append(f"malformed verdict record {no}")
             continue
         if finish is not None:
             problems.append(f"a {kind!r} record after the session finished")

@@ -1,29 +1,38 @@
-"""Running model-written code in a sandbox (docs/ARCHITECTURE.md, sandbox).
+"""Running model-written code in a sandbox (docs/sandbox-and-verdicts.md, The sandbox).
 
 - ``bwrap`` (bubblewrap) when it is installed *and* actually starts here: the command sees
   only the system, the interpreter, the venv and the workspace (agent/bwrap.py), has no
-  network, its own pid namespace (killing bwrap kills everything inside), size-capped
-  /tmp and /dev/shm, never runs as uid 0, and dies with its parent.
+  network, its own pid namespace, size-capped /tmp and /dev/shm, and dies with its parent.
+  Run as root, the workspace it writes is a size-capped tmpfs copy (copied back once the
+  sandbox is gone), and it runs as a uid leased for it alone (agent/uid_lease.py), so the
+  per-uid limits count this sandbox only.
 - ``rlimit``, a plain subprocess with resource limits, runs only when the caller asks for
   it by name or the user said ``--unsafe-no-sandbox`` (``REPO_AGENT_UNSAFE_NO_SANDBOX=1``);
   ``auto`` without a working bwrap raises SandboxError. ``sandbox_warning()`` returns the
   text a front end shows once.
 
-Both run the command through a tiny launcher (``python -S -c``) that sets the resource
-limits and then execs: limits are set in the child without ``preexec_fn``, which is
-unsafe in a threaded batch. Both start a new session and always enforce a wall-clock
-timeout that SIGKILLs the whole process group; without bwrap the launcher stays as a
-child subreaper and kills what the command left behind. Running a task's tests and
-judging their verdict is agent/scoring.py.
+Both run the command through a tiny launcher (``python -I -S -c``, started outside the
+workspace, so nothing the model wrote is importable) that drops to the leased uid and
+every capability (root only), sets no_new_privs and the resource limits, checks from
+/proc that no privilege is left, and only then changes into the workspace and execs.
+Limits are set in the child without ``preexec_fn``, which is unsafe in a threaded batch.
+Under bwrap the launcher is the sandbox's pid 1: when the command exits, the kernel kills
+whatever it left. A wall-clock timeout kills the sandbox; so does the end of a pytest
+session (its ``finish`` record) when the process lingers after it. Every sandbox process
+is gone before ``run_command_full`` returns. A sandbox that could not start raises
+SandboxError (an infrastructure failure, never the rollout's verdict). Running a task's
+tests and judging their verdict is agent/scoring.py.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,7 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.bwrap import SANDBOX_UID, bwrap_argv, drops_root, hand_over
+from agent import cgroups
+from agent.bwrap import bwrap_argv, drops_root, hand_over
+from agent.cgroups import SandboxCgroup
+from agent.seccomp import filter_fd
+from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 
 SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"
@@ -42,18 +55,39 @@ MAX_STREAM_BYTES = 8_000_000  # the verdict records of one run
 
 # Resource limits for the test process tree (both sandbox kinds).
 AS_LIMIT = 2 * 1024**3
-FSIZE_LIMIT = 64 * 1024**2  # no single file bigger (the workspace total is checked after the run)
-NPROC_LIMIT = 256  # binds because the tests never run as uid 0 under bwrap (agent/bwrap.py)
+FSIZE_LIMIT = 64 * 1024**2  # no single file bigger
+NPROC_LIMIT = 256  # per sandbox: its uid is leased (root) or its user namespace is its own
+WORKSPACE_BYTES = 256 * 1024**2  # the workspace's tmpfs while the command runs (root)
+WORKSPACE_INODES = 100_000
+LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
 
-# Runs first in the child: drops to the sandbox uid (root only), sets the limits, then
-# execs. With "reap" (no bwrap: no pid namespace) it stays as a child subreaper and kills
-# what the command left behind, setsid daemons included.
+# Runs first in the child, isolated (-I -S) and outside the workspace: drops to the leased
+# uid and every capability (root only), sets no_new_privs and the limits, checks that no
+# privilege is left, then changes into the workspace and execs. "pid1" (bwrap): it stays
+# as the sandbox's pid 1, whose exit kills what the command left. "reap" (no bwrap, no pid
+# namespace): it stays as a child subreaper and kills what the command left behind.
 _LAUNCHER = r"""
-import os, sys, resource as r, json
+import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
-uid, reap, keep = c.pop("uid", None), c.pop("reap", False), c.pop("fds", [])
-if uid is not None:
-    os.setgroups([]); os.setgid(uid); os.setuid(uid)
+uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
+libc = ctypes.CDLL(None, use_errno=True)
+def die(what):
+    sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
+try:
+    if uid is not None:
+        for cap in range(64):
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP: no capability can come back
+        os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        die("cannot set no_new_privs")
+    st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+except OSError as e:
+    die("cannot drop privileges: %s" % e)
+if uid is not None and set(st["Uid"].split()) | set(st["Gid"].split()) != {str(uid)}:
+    die("still not uid %d: %s" % (uid, st["Uid"].strip()))
+if mode != "reap" and (int(st["CapEff"], 16) or int(st["CapPrm"], 16) or int(st["CapAmb"], 16)):
+    die("a capability is left: CapEff %s" % st["CapEff"].strip())
+import resource as r
 for k, v in c.items():
     n = getattr(r, k, None)
     if n is None:
@@ -66,19 +100,32 @@ for k, v in c.items():
         pass
 def run():
     try:
+        if ready is not None:
+            os.write(ready, b"1"); os.close(ready)
+        low = 3  # the command inherits stdio and the verdict pipe, no other descriptor of bwrap's or ours
+        for fd in sorted(keep) + [1 << 20]:
+            os.closerange(low, fd); low = fd + 1
+        os.chdir(cwd)
         os.execvp(sys.argv[2], sys.argv[2:])
     except OSError as e:
         sys.stderr.write("repo-agent: cannot run %r: %s\n" % (sys.argv[2], e.strerror or e)); os._exit(127)
-if not reap:
+if mode == "exec":
     run()
-import ctypes, signal
-ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
-p = os.fork()
+import signal
+if mode == "reap":
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+try:
+    p = os.fork()
+except OSError as e:
+    die("cannot fork: %s" % e)
 if p == 0:
     run()
-for f in keep:
+for f in keep + ([ready] if ready is not None else []):
     os.close(f)
-_, st = os.waitpid(p, 0)
+while True:
+    q, st = os.waitpid(-1, 0)
+    if q == p:
+        break
 def kids():
     out = []
     for d in os.listdir("/proc"):
@@ -88,16 +135,18 @@ def kids():
         except (OSError, IndexError):
             pass
     return out
-while left := kids():
+while mode == "reap" and (left := kids()):
     for k in left:
         try: os.kill(k, signal.SIGKILL)
         except OSError: pass
     for k in left:
         try: os.waitpid(k, 0)
         except OSError: pass
-if os.WIFSIGNALED(st):
-    signal.signal(os.WTERMSIG(st), signal.SIG_DFL); os.kill(os.getpid(), os.WTERMSIG(st))
-os._exit(os.waitstatus_to_exitcode(st))
+if os.WIFSIGNALED(st) and mode == "reap":
+    if os.WTERMSIG(st) != signal.SIGKILL:
+        signal.signal(os.WTERMSIG(st), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(st))
+os._exit(os.waitstatus_to_exitcode(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
 """
 
 
@@ -130,7 +179,7 @@ def _probe() -> tuple[SandboxKind, str | None]:
     probe_dir = Path(tempfile.mkdtemp(prefix="repo-agent-probe-"))
     try:
         cp = subprocess.run(
-            bwrap_argv(probe_dir) + ["/bin/sh", "-c", "echo ok > probe"],
+            bwrap_argv(probe_dir) + ["/bin/sh", "-c", f"echo ok > {probe_dir}/probe"],
             capture_output=True,
             text=True,
             timeout=15,
@@ -240,8 +289,11 @@ def _limits(timeout_s: float) -> dict[str, int]:
     }
 
 
-def _reader(stream, sink: list[bytes], total: list[int], cap: int) -> None:
+def _reader(stream, sink: list[bytes], total: list[int], cap: int, finished: int | None = None) -> None:
+    """Read ``stream`` to EOF into ``sink`` (up to ``cap`` bytes). With ``finished`` (a
+    pipe's write end), a byte is written there once a pytest ``finish`` record has come."""
     kept = 0
+    tail = b""
     while True:
         chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
         if not chunk:
@@ -251,6 +303,10 @@ def _reader(stream, sink: list[bytes], total: list[int], cap: int) -> None:
             piece = chunk[: cap - kept]
             sink.append(piece)
             kept += len(piece)
+        if finished is not None and b'"k":"finish"' in tail + chunk:
+            os.write(finished, b"f")
+            finished = None
+        tail = chunk[-16:]
 
 
 def _kill_group(pid: int) -> None:
@@ -260,21 +316,105 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _wait_exit(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Wait until ``proc`` exits (left unreaped when possible); False on timeout."""
+def _pidfd(pid: int) -> int | None:
     try:
-        fd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # no pidfd (old kernel): reap while waiting
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _readable(fd: int | None, timeout_s: float = 0.0) -> bool:
+    if fd is None:
+        return False
+    return bool(select.select([fd], [], [], timeout_s)[0])
+
+
+# --------------------------------------------------------------------------- disk cap
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+
+
+def _mount_tmpfs(path: Path, uid: int) -> bool:
+    opts = f"size={WORKSPACE_BYTES},nr_inodes={WORKSPACE_INODES},mode=0700,uid={uid},gid={uid}"
+    return _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) == 0
+
+
+def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> None:
+    """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied while
+    ``budget`` (bytes) lasts and past it only as a sparse file of its size (a tmpfs of
+    sparse files must not become gigabytes on the host disk); anything else is left out."""
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(src), dst)
+    elif stat.S_ISFIFO(st.st_mode):
+        os.mkfifo(dst, stat.S_IMODE(st.st_mode))
+    elif stat.S_ISREG(st.st_mode):
+        if st.st_size <= budget[0]:
+            shutil.copyfile(src, dst, follow_symlinks=False)
+        else:
+            with open(dst, "wb") as f:
+                f.truncate(st.st_size)
+        budget[0] -= st.st_size
+        shutil.copystat(src, dst, follow_symlinks=False)
+
+
+def _copy_tree(src: Path, dst: Path, budget: int) -> None:
+    """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed."""
+    left = [budget]
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        out = dst if rel == "." else dst / rel
+        for name in [*dirnames, *filenames]:
+            s, d = os.path.join(dirpath, name), os.path.join(out, name)
+            st = os.lstat(s)
+            if stat.S_ISDIR(st.st_mode):
+                os.mkdir(d, 0o700)
+            else:
+                _copy_entry(s, d, st, left)
+        for name in dirnames:
+            shutil.copystat(os.path.join(dirpath, name), os.path.join(out, name), follow_symlinks=False)
+
+
+def _empty(path: Path) -> None:
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+class CappedWorkspace:
+    """A size-capped tmpfs copy of the workspace, shown to the sandbox at the workspace's
+    path (root only: mounting needs it). The disk cap holds while the tests write; the
+    copy goes back to the workspace once no sandbox process is left."""
+
+    def __init__(self, workspace: Path, uid: int):
+        self.workspace = workspace
+        self.path = Path(tempfile.mkdtemp(prefix="repo-agent-ws-"))
+        if not _mount_tmpfs(self.path, uid):
+            err = ctypes.get_errno()
+            os.rmdir(self.path)
+            raise OSError(err, f"cannot mount a tmpfs for the workspace: {os.strerror(err)}")
         try:
-            proc.wait(timeout=timeout_s)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-    try:
-        ready, _, _ = select.select([fd], [], [], timeout_s)
-        return bool(ready)
-    finally:
-        os.close(fd)
+            _copy_tree(workspace, self.path, WORKSPACE_BYTES)
+            hand_over(self.path, uid)
+        except BaseException:
+            self.close()
+            raise
+
+    def copy_back(self) -> None:
+        _empty(self.workspace)
+        _copy_tree(self.path, self.workspace, WORKSPACE_BYTES + FSIZE_LIMIT)
+
+    def close(self) -> None:
+        _libc.umount2(os.fsencode(self.path), _MNT_DETACH)
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- running
 
 
 @dataclass
@@ -284,6 +424,59 @@ class CommandRun:
     duration_s: float
     timed_out: bool
     records: bytes = b""  # what the command wrote to the verdict pipe (``verdict_pipe=True``)
+    # The session had finished but a process lingered (a thread, a daemon): killed at once.
+    lingered: bool = False
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one command is started in the sandbox: ``argv`` is the host command line."""
+
+    kind: SandboxKind
+    workspace: Path  # the command's working directory, the sandbox's only writable path
+    python: str = sys.executable  # runs the launcher; its venv and prefix are mounted read-only
+    uid: int | None = None  # the leased uid (root only)
+    ro_binds: tuple[Path, ...] = ()
+    rw_binds: tuple[Path, ...] = ()
+    workspace_from: Path | None = None  # a capped copy shown at ``workspace``
+
+    def argv(
+        self,
+        command: list[str],
+        limits: dict[str, int],
+        fds: tuple[int, ...] = (),
+        ready: int | None = None,
+        info_fd: int | None = None,
+        seccomp_fd: int | None = None,
+    ) -> list[str]:
+        conf: dict[str, Any] = dict(limits)
+        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace))
+        if self.kind == "bwrap":
+            conf["mode"] = "pid1"
+            head = bwrap_argv(
+                self.workspace,
+                self.ro_binds,
+                self.rw_binds,
+                python=self.python,
+                workspace_from=self.workspace_from,
+                info_fd=info_fd,
+                seccomp_fd=seccomp_fd,
+            )
+        else:
+            conf["mode"] = "reap"
+            head = []
+        return [*head, self.python, "-I", "-S", "-c", _LAUNCHER, json.dumps(conf), *command]
+
+
+def lease_for(kind: SandboxKind) -> UidLease | None:
+    """The uid a bwrap sandbox started by this process runs as: leased when we are root.
+    (The unsafe ``rlimit`` kind keeps this process's uid: it is no sandbox.)"""
+    if kind != "bwrap" or not drops_root():
+        return None
+    try:
+        return lease_uid()
+    except LeaseError as exc:
+        raise SandboxError(str(exc)) from None
 
 
 def run_command(argv: list[str], cwd: Path, **options: Any) -> tuple[int | None, str, float, bool]:
@@ -298,6 +491,29 @@ def run_command(argv: list[str], cwd: Path, **options: Any) -> tuple[int | None,
     return r.exit_code, r.output, r.duration_s, r.timed_out
 
 
+def _oom_kills() -> int:
+    """The kernel's count of processes the OOM killer ended, machine-wide (0 if unknown)."""
+    try:
+        with open("/proc/vmstat", "rb") as f:
+            for line in f:
+                if line.startswith(b"oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _finish_status(records: bytes) -> int | None:
+    for line in reversed(records.splitlines()):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("k") == "finish" and isinstance(rec.get("exitstatus"), int):
+            return int(rec["exitstatus"])
+    return None
+
+
 def run_command_full(
     argv: list[str],
     cwd: Path,
@@ -308,83 +524,230 @@ def run_command_full(
     extra_binds: tuple[Path, ...] = (),
     ro_binds: tuple[Path, ...] = (),
     verdict_pipe: bool = False,
-    python_env: Path | None = None,
+    python: str | None = None,
 ) -> CommandRun:
     """``run_command``, plus the records read from a pipe whose write end the command
     inherits as ``REPO_AGENT_VERDICT_FD`` (opened here, before anything in it runs).
-    ``python_env``: a task's venv (agent/suites/env.py), mounted read-only in place of
-    repo-agent's; its ``.pth`` finds the workspace through ``REPO_AGENT_WORKSPACE``."""
+
+    ``python`` is the interpreter (of a venv) the sandbox mounts read-only and runs the
+    launcher with; by default this process's. Once the records hold a pytest ``finish``,
+    a process lingering past ``LINGER_S`` is killed and the session's exit status used.
+    """
     kind = _choose(sandbox)
     cwd = Path(cwd).resolve()
-    full_env = base_env(env)
-    python = sys.executable
-    if python_env is not None:
-        python_env = Path(python_env).resolve()
-        python = str(python_env / "bin" / "python")
-        full_env["REPO_AGENT_WORKSPACE"] = str(cwd)
-    limits: dict = dict(_limits(timeout_s))
+    lease = lease_for(kind)
+    cleared = False
+    capped: CappedWorkspace | None = None
+    cgroup = SandboxCgroup.create(f"repo-agent-{lease.uid}") if lease is not None else None
+    try:
+        if lease is not None and kind == "bwrap":
+            try:
+                capped = CappedWorkspace(cwd, lease.uid)
+            except OSError as exc:
+                raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
+        elif lease is not None:
+            hand_over(cwd, lease.uid)
+        launch = Launch(
+            kind,
+            cwd,
+            python or sys.executable,
+            lease.uid if lease else None,
+            tuple(Path(b).resolve() for b in ro_binds),
+            tuple(Path(b).resolve() for b in extra_binds),
+            capped.path if capped else None,
+        )
+        for b in launch.rw_binds:
+            hand_over(b, launch.uid)
+        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup)
+        if lease is not None:  # nothing of the sandbox may touch the copy now
+            if not kill_uid(lease.uid):
+                raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
+            cleared = True
+        if capped is not None:
+            try:
+                capped.copy_back()
+            except OSError as exc:
+                raise SandboxError(f"cannot copy the workspace back from the sandbox: {exc}") from None
+        return run
+    finally:
+        if capped is not None:
+            capped.close()
+        if cgroup is not None:
+            cgroup.close()
+        if lease is not None:
+            lease.release(cleared=cleared)
+
+
+def _run(
+    launch: Launch,
+    argv: list[str],
+    timeout_s: float,
+    env: dict[str, str],
+    verdict_pipe: bool,
+    cgroup: SandboxCgroup | None = None,
+) -> CommandRun:
+    """Start the launcher, wait for the end (or the timeout, or a lingering finished
+    session), and return once every process of the sandbox is gone."""
+    fds: list[int] = []
     rfd = wfd = None
     if verdict_pipe:
         rfd, wfd = os.pipe()
-        full_env["REPO_AGENT_VERDICT_FD"] = str(wfd)
-    if kind == "bwrap":
-        if drops_root():
-            limits["uid"] = SANDBOX_UID
-            hand_over(cwd)
-        cmd = bwrap_argv(
-            cwd,
-            tuple(Path(b).resolve() for b in ro_binds),
-            tuple(Path(b).resolve() for b in extra_binds),
-            python_env,
-        )
-    else:
-        limits["reap"] = True
-        limits["fds"] = [wfd] if wfd is not None else []
-        cmd = []
-    cmd += [python, "-S", "-c", _LAUNCHER, json.dumps(limits), *argv]
+        env["REPO_AGENT_VERDICT_FD"] = str(wfd)
+    ready_r, ready_w = os.pipe()
+    info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
+    wake_r, wake_w = os.pipe()
+    seccomp_fd = filter_fd() if launch.kind == "bwrap" else None
+    passed = [f for f in (wfd, ready_w, info_w, seccomp_fd) if f is not None]
+    cmd = launch.argv(
+        argv,
+        _limits(timeout_s),
+        fds=(wfd,) if wfd is not None else (),
+        ready=ready_w,
+        info_fd=info_w,
+        seccomp_fd=seccomp_fd,
+    )
+    if cgroup is not None:
+        cmd = cgroup.wrap(cmd)
     start = time.monotonic()
+    oom_before = _oom_kills()
     try:
         proc = subprocess.Popen(
             cmd,
-            cwd=str(cwd),
-            env=full_env,
+            cwd="/",
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killpg reaches every child
-            pass_fds=(wfd,) if wfd is not None else (),
+            pass_fds=tuple(passed),
         )
     except OSError as exc:
-        for fd in (rfd, wfd):
+        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd):
             if fd is not None:
                 os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
+    for fd in passed:
+        os.close(fd)  # only the sandbox holds the write ends now
+    fds = [f for f in (ready_r, info_r, wake_r, wake_w) if f is not None]
     chunks: list[bytes] = []
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]
     records: list[bytes] = []
-    if rfd is not None and wfd is not None:
-        os.close(wfd)  # only the command holds the write end now: EOF when it is gone
+    if rfd is not None:
         rstream = os.fdopen(rfd, "rb", buffering=0)
-        threads.append(threading.Thread(target=_reader, args=(rstream, records, [0], MAX_STREAM_BYTES), daemon=True))
+        threads.append(
+            threading.Thread(target=_reader, args=(rstream, records, [0], MAX_STREAM_BYTES, wake_w), daemon=True)
+        )
     for t in threads:
         t.start()
+    proc_fd = _pidfd(proc.pid)
+    pid1_fd: int | None = None
+    timed_out = lingered = False
     try:
-        timed_out = not _wait_exit(proc, timeout_s)
-        # The leader has exited but is not reaped yet, so its pid (the group id) cannot be
-        # reused: killing the group now reaches only what the command left behind.
-        _kill_group(proc.pid)
-        proc.wait()
+        if info_r is not None:
+            pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
+        timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s)
+        _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
-        _kill_group(proc.pid)
-        proc.wait()
+        _stop(proc, pid1_fd)
         raise
+    finally:
+        for fd in (proc_fd, pid1_fd):
+            if fd is not None:
+                os.close(fd)
     for t in threads:
         t.join(timeout=5)
     if rfd is not None:
         rstream.close()
+    started = _readable(ready_r) and os.read(ready_r, 1) == b"1"
+    for fd in fds:
+        os.close(fd)
     duration = time.monotonic() - start
     out = b"".join(chunks).decode("utf-8", errors="replace")
     if total[0] > MAX_OUTPUT_BYTES:
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
-    return CommandRun(None if timed_out else proc.returncode, out, duration, timed_out, b"".join(records))
+    if not started and not timed_out:
+        why = out.strip().splitlines()
+        raise SandboxError(f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'})")
+    code: int | None = None if timed_out else proc.returncode
+    data = b"".join(records)
+    killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
+    if killed and cgroup is not None and cgroup.oom_kills():
+        out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroups.MEMORY_BYTES} bytes]"
+    elif killed and _oom_kills() > oom_before:
+        # Killed, not by us, while the machine was out of memory: not the rollout's fault.
+        raise SandboxError("out of memory: the kernel's OOM killer ended the run")
+    if lingered:  # (no note in the output: it would differ from run to run with the load)
+        code = _finish_status(data)
+    return CommandRun(code, out, duration, timed_out, data, lingered)
+
+
+def _sandbox_pid1(info_r: int, proc_fd: int | None, bwrap_pid: int, deadline: float) -> int | None:
+    """A pidfd for the sandbox's pid 1, from bwrap's info (None if bwrap ended first)."""
+    data = b""
+    while not data.endswith(b"}\n") and b"}" not in data:
+        wait = [info_r] + ([proc_fd] if proc_fd is not None else [])
+        ready = select.select(wait, [], [], max(0.0, deadline - time.monotonic()))[0]
+        if info_r not in ready:
+            return None
+        piece = os.read(info_r, 4096)
+        if not piece:
+            return None
+        data += piece
+    try:
+        pid = int(json.loads(data.decode())["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    fd = _pidfd(pid)
+    try:  # only bwrap's own child: never a pid anything else wrote here
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        ppid = -1
+    if fd is not None and ppid != bwrap_pid:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _wait(proc: subprocess.Popen, proc_fd: int | None, wake_r: int, deadline: float) -> tuple[bool, bool]:
+    """Wait for the launcher's end: (timed out, lingered after its session finished)."""
+    finished_at: float | None = None
+    while True:
+        now = time.monotonic()
+        until = deadline if finished_at is None else min(deadline, finished_at + LINGER_S)
+        if now >= until:  # the deadline, or the end of a finished session's grace
+            return finished_at is None, finished_at is not None
+        if proc_fd is None:  # no pidfd (old kernel): poll
+            try:
+                proc.wait(timeout=min(0.05, until - now))
+                return False, False
+            except subprocess.TimeoutExpired:
+                if _readable(wake_r):
+                    os.read(wake_r, 64)
+                    finished_at = finished_at or time.monotonic()
+                continue
+        ready = select.select([proc_fd, wake_r], [], [], until - now)[0]
+        if proc_fd in ready:
+            return False, False
+        if wake_r in ready:
+            os.read(wake_r, 64)
+            finished_at = finished_at or time.monotonic()
+
+
+def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> None:
+    """Kill what is left of the sandbox and return once all of it is gone. Killing its pid 1
+    ends its pid namespace, and pid 1 is reaped only after every process in it."""
+    if pid1_fd is not None:
+        try:
+            signal.pidfd_send_signal(pid1_fd, signal.SIGKILL)
+        except OSError:
+            pass
+        _readable(pid1_fd, 30.0)
+        try:  # bwrap reaps pid 1 and exits (killed first, it would leave pid 1 to init)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    # The launcher (or bwrap) exited but is not reaped yet, so its pid (the group id)
+    # cannot be reused: killing the group reaches only what the command left behind.
+    _kill_group(proc.pid)
+    proc.wait()

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.bwrap import hand_over
 from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
 from agent.sandbox import PLUGIN_DIR, SandboxError, run_command_full
 from agent.trace import TestCounts
@@ -47,6 +46,10 @@ class TestResult:
     tamper: list[str] = field(default_factory=list)
     # Per-test outcome by pytest node id, from the verdict records: passed/failed/error/skipped.
     outcomes: dict[str, str] = field(default_factory=dict)
+    # The final run's held-out differential check, one line (agent/differential.py).
+    differential: str | None = None
+    # Why a run that pytest called a pass is not one, when a check outside pytest says so.
+    fail_detail: str | None = None
 
     def brief(self) -> dict:
         """The small dict that goes into a finish object or a trace."""
@@ -60,7 +63,14 @@ class TestResult:
             out["error"] = self.error
         if self.tamper:
             out["tamper"] = list(self.tamper)
+        if self.differential:
+            out["differential"] = self.differential
         return out
+
+
+def env_python(python_env: Path) -> str:
+    """The interpreter of a task's own venv (agent/suites/env.py)."""
+    return str(Path(python_env).resolve() / "bin" / "python")
 
 
 def resolve_argv(test_command: list[str] | str, python_env: Path | None = None) -> list[str]:
@@ -69,7 +79,7 @@ def resolve_argv(test_command: list[str] | str, python_env: Path | None = None) 
     argv = shlex.split(test_command) if isinstance(test_command, str) else list(test_command)
     if not argv:
         raise SandboxError("empty test command")
-    python = str(Path(python_env).resolve() / "bin" / "python") if python_env is not None else sys.executable
+    python = env_python(python_env) if python_env is not None else sys.executable
     head = os.path.basename(argv[0])
     if head in ("python", "python3") or re.fullmatch(r"python3\.\d+", head):
         argv[0] = python
@@ -140,10 +150,10 @@ def run_tests(
             env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         if task.per_test_timeout_s:
             env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
+    if python_env is not None:  # its .pth line puts the workspace's src/ on the path
+        env["REPO_AGENT_WORKSPACE"] = str(workspace_dir)
     results.chmod(0o755)  # readable by the sandbox's uid
     env.update(extra_env or {})
-    if report_dir is not None:
-        hand_over(Path(report_dir))
     try:
         run = run_command_full(
             argv,
@@ -154,7 +164,7 @@ def run_tests(
             ro_binds=(results, PLUGIN_DIR),
             extra_binds=(Path(report_dir),) if report_dir is not None else (),
             verdict_pipe=at is not None,
-            python_env=python_env,
+            python=env_python(python_env) if python_env is not None else None,
         )
     finally:
         shutil.rmtree(results, ignore_errors=True)

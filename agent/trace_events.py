@@ -4,6 +4,8 @@ fields; unknown keys are kept so a newer writer's traces still open."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,8 +21,10 @@ StopReason = Literal["finished", "max_iters", "error", "timeout", "cancelled", "
 
 
 class _Model(BaseModel):
-    # Unknown keys are kept (not rejected) so a newer writer's traces still open.
-    model_config = ConfigDict(extra="allow")
+    # Unknown keys are kept (not rejected) so a newer writer's traces still open. NaN and
+    # Infinity are no time, count or cost: a line holding one in a number field is invalid
+    # (the writer never writes them; docs/hostile-files.md).
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
 class _Event(_Model):
@@ -128,6 +132,9 @@ class TestRun(_Event):
     error: str | None = None
     # What the run showed of tampering (pytest internals, canaries, differential check).
     tamper: list[str] = Field(default_factory=list)
+    # The final run's held-out differential check (agent/differential.py): how many calls
+    # agreed with the reference fix, or which differ. None: not run (or not a final run).
+    differential: str | None = None
 
 
 class FinalEvent(_Event):
@@ -212,6 +219,16 @@ def not_judged(reason: NotJudgedReason, detail: str = "") -> RolloutState:
     return RolloutState(status="not_judged", reason=reason, detail=detail)
 
 
+class SuspectHit(_Model):
+    """One mark of verdict gaming found in a passing rollout (agent/suspect.py): which rule,
+    where, and the line itself (an added patch line, or a test run's summary)."""
+
+    rule: str
+    path: str = ""  # workspace-relative file; "" for a test run
+    line: int | None = None  # line number in the new file; None for a test run
+    text: str = ""  # the line, cut to 200 characters
+
+
 class Outcome(_Model):
     # The rollout's state as its writer judged it. None in traces written before the state
     # existed: read it through ``rollout_state``, never this field directly.
@@ -233,6 +250,11 @@ class Outcome(_Model):
     cost_usd: float | None = None  # None when no price is known for the model
     # Set when the loop limit ended the rollout: what running on to max_iters would have cost.
     saved: Savings | None = None
+    # Why a pass was judged SUSPECT (or a probe's pass): the rules that hit and the lines.
+    suspect: list[SuspectHit] = Field(default_factory=list)
+    # The version of the final verdict that judged it (agent/final_verdict.py CHECKER_VERSION);
+    # None: judged before versions were recorded (re-judge it: ``repo-agent rejudge``).
+    checker: str | None = None
 
 
 class RolloutEnd(_Event):
@@ -321,10 +343,58 @@ def derive_state(stop: str, o: Outcome) -> RolloutState:
     return judged("pass" if o.tests_passed else "fail")
 
 
+def message_digest(prev: str, line: str) -> str:
+    """The conversation's digest so far, one ``message`` event's line on. Its payload from
+    ``"kind"`` on is hashed as written (the writer puts v, rollout_id, seq and ts first): a
+    copied or replayed trace, with other timestamps, digests the same, and no line is encoded
+    again (ingest's hot path). Chained, so a trace read in pieces digests as one read whole."""
+    i = line.find('"kind"')
+    h = hashlib.sha1(prev.encode())
+    h.update((line[i:] if i >= 0 else line).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def conversation_digest(text: str) -> str:
+    """``message_digest`` over a whole trace's text, lines framed as ingest frames them."""
+    digest = ""
+    for line in text.split("\n"):
+        if line and line[0] in " \t\r":
+            line = line.strip()
+        if '"message"' not in line:
+            continue
+        try:
+            kind = json.loads(line).get("kind")
+        except (ValueError, AttributeError):
+            continue
+        if kind == "message":
+            digest = message_digest(digest, line)
+    return digest
+
+
+def content_key(
+    task_id: str, conv_digest: str, patch: str, branch: str, state: RolloutState, model: str, seed: int | None
+) -> str:
+    """What makes two rollouts the same evidence: task, conversation and patch; with the
+    decision point a branch starts from (``branch``), the verdict (one conversation judged
+    two ways is flaky, not a copy), and the model and seed that drew it (a copied or replayed
+    batch keeps both, while two models or seeds that said the same words are two samples)."""
+    text = f"{task_id}\0{conv_digest}\0{patch}\0{branch}\0{state.status}:{state.verdict or state.reason}"
+    text += f"\0{model}\0{seed}"
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
 def conversation(events: Iterable[Any]) -> list[dict[str, Any]]:
     """The conversation exactly as the model saw it: the `message` events in order."""
     return [e.message for e in events if isinstance(e, MessageEvent)]
 
 
 def trace_path(batch_dir: Path, rollout_id: str) -> Path:
+    # An id from a file (batch.json's planned ids) names one file in traces/, never a path out.
+    if not is_plain_name(rollout_id):
+        raise ValueError(f"rollout id {rollout_id[:80]!r} is not a plain file name")
     return Path(batch_dir) / TRACES_DIR / f"{rollout_id}.jsonl"
+
+
+def is_plain_name(name: str) -> bool:
+    """One path component: no separator, no NUL, not ``.`` or ``..`` (docs/hostile-files.md)."""
+    return bool(name) and "/" not in name and "\x00" not in name and name not in (".", "..")

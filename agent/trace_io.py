@@ -10,6 +10,11 @@ reader must survive what it finds there:
 - a lone surrogate (``"\\ud800"`` is valid JSON, but not encodable as UTF-8, so SQLite
   and file writers raise on it): escaped as the text ``\\ud800`` after parsing.
 
+- numbers no reader can use (a 4,000-digit integer, ``NaN``, ``Infinity``, ``1e999``):
+  the line is refused (ValueError) rather than raising later in SQLite or ``int()``;
+- a line longer than ``MAX_LINE_BYTES`` or nested deeper than ``MAX_DEPTH``: refused by
+  the readers that use `loads_bounded` / `read_capped` (docs/hostile-files.md).
+
 Escaping never loses a line and never raises: what is odd stays visible as text.
 """
 
@@ -23,6 +28,34 @@ import stat
 from typing import Any, BinaryIO
 
 ESCAPE_ERRORS = "repo_agent_trace_escape"
+MAX_LINE_BYTES = 32 * 1024 * 1024  # one trace line (the writer caps an event at 4M characters)
+MAX_DEPTH = 200  # JSON nesting: a trace event or a trajectory is a few levels deep
+MAX_INT = 2**63  # SQLite's integers; a bigger one is no count, step or size
+MAX_JSON_VALUES = 3_000_000  # values in one document (`loads_bounded`): about 200 MB as Python objects
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 20:
+        raise ValueError(f"number with {len(text)} digits")
+    value = int(text)
+    if not -MAX_INT <= value < MAX_INT:
+        raise ValueError("number out of range")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} is not finite")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a trace may hold")
+
+
+# json's decoder with the number checks: parse_int and parse_float are called only for numbers.
+DECODER = json.JSONDecoder(parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
 
 
 def _escape_bad_bytes(exc: UnicodeError) -> tuple[str, int]:
@@ -62,14 +95,17 @@ def check_regular(path: str | os.PathLike[str], st: os.stat_result | None = None
     return st
 
 
-def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
-    """Open a regular file for reading; never blocks, never follows a final symlink.
+def open_regular(path: str | os.PathLike[str], *, follow: bool = False) -> BinaryIO:
+    """Open a regular file for reading; never blocks, never follows a final symlink
+    (``follow=True``: a link to a regular file is opened, one to a device or FIFO is not).
 
     Raises NotRegularFile (an OSError) for anything else, checked on the open file
     itself, so a file swapped for a FIFO between a ``stat`` and the open is caught.
     """
-    check_regular(path)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    check_regular(path, os.stat(path) if follow else None)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -128,17 +164,70 @@ def may_hold_surrogate(line: str) -> bool:
 def loads(line: str | bytes) -> Any:
     """``json.loads`` of one trace line, with bad bytes and lone surrogates escaped.
 
-    Raises ValueError when the line is not JSON.
+    Raises ValueError when the line is not JSON (or holds a number no reader can use, or
+    nests deeper than the interpreter can follow).
     """
+    try:
+        return _loads(line)
+    except RecursionError:  # `clean` walking a value nested hundreds deep
+        raise ValueError("nested too deep") from None
+
+
+def _loads(line: str | bytes) -> Any:
     if isinstance(line, (bytes, bytearray)):
         try:
-            obj = json.loads(line)  # the common case: valid UTF-8, decoded in C
+            text = bytes(line).decode("utf-8", "surrogatepass")  # the common case: valid UTF-8
         except UnicodeDecodeError:
-            return loads(decode(line))
-        # json decodes bytes with "surrogatepass": an encoded surrogate (ED A0..BF) arrives too
-        return clean(obj) if (b"\\ud" in line or b"\\uD" in line or b"\xed" in line) else obj
-    obj = json.loads(line)
+            return _loads(decode(line))
+        # "surrogatepass": an encoded surrogate (ED A0..BF) arrives too, as json.loads would take it
+        obj = _decode(text)
+        return clean(obj) if (may_hold_surrogate(text) or b"\xed" in line) else obj
+    obj = _decode(line)
     return clean(obj) if may_hold_surrogate(line) else obj
+
+
+def _decode(text: str) -> Any:
+    try:
+        return DECODER.decode(text[1:] if text.startswith("\ufeff") else text)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
+def depth_exceeds(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a parsed value nests containers more than ``limit`` deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+    return False
+
+
+def too_many_values(data: str | bytes, limit: int = MAX_JSON_VALUES) -> bool:
+    """Whether a JSON text may hold more than ``limit`` values (counted by their separators and
+    openers, strings' contents included: an over-count, never an under-count). Each parsed value
+    is a Python object of 50+ bytes, so 20 MB of ``[],[],...`` would take over a gigabyte."""
+    if len(data) <= limit:
+        return False
+    if isinstance(data, str):
+        return data.count(",") + data.count("[") + data.count("{") > limit
+    return data.count(b",") + data.count(b"[") + data.count(b"{") > limit
+
+
+def loads_bounded(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """`loads` for a whole untrusted JSON document: ValueError when it nests deeper than
+    ``max_depth`` or holds more than ``MAX_JSON_VALUES`` values."""
+    if too_many_values(data):
+        raise ValueError(f"more than {MAX_JSON_VALUES:,} values")
+    obj = loads(data)
+    if depth_exceeds(obj, max_depth):
+        raise ValueError(f"nested more than {max_depth} deep")
+    return obj
 
 
 def is_regular_entry(entry: os.DirEntry) -> bool:
@@ -156,7 +245,10 @@ __all__ = [
     "clean_text",
     "decode",
     "is_regular_entry",
+    "depth_exceeds",
+    "too_many_values",
     "loads",
+    "loads_bounded",
     "may_hold_surrogate",
     "open_regular",
     "read_regular",

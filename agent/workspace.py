@@ -22,11 +22,13 @@ from agent.patch_format import (
     PATCH_FILE_MAX_BYTES,
     PATCH_MAX_BYTES,
     _digest,
+    display_name,
     file_diff,
-    files_in_patch,
+    files_in_patch,  # noqa: F401 (callers read stored patches through this module)
     large_file_diff,
 )
 from agent.scoring import TestResult, run_tests
+from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
@@ -179,6 +181,8 @@ class Workspace:
         self.sandbox = sandbox
         self.python_env = python_env  # the task's own venv (agent/suites/env.py); None: repo-agent's
         self._root_resolved = str(path.resolve())
+        # Files the workspace holds with lines held out (hidden tests): the rollout's baseline.
+        self.visible: dict[str, bytes] = visible_files(suite, task, source)
 
     @classmethod
     def create(cls, suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Workspace:
@@ -191,7 +195,24 @@ class Workspace:
         with _LIVE_LOCK:
             _LIVE.add(path)
         copy_tree(source, path, task.hidden)
-        return cls(suite, task, path, source, sandbox=sandbox, python_env=python_env)
+        ws = cls(suite, task, path, source, sandbox=sandbox, python_env=python_env)
+        for rel, data in ws.visible.items():
+            (path / rel).write_bytes(data)
+        return ws
+
+    def reveal_held_out(self) -> None:
+        """Put the held-out lines back (the final run's hidden tests)."""
+        for rel in self.visible:
+            self._real_parents(rel)
+            _remove(self.path / rel)
+            shutil.copyfile(self.source / rel, self.path / rel)
+
+    def _same_as_given(self, rel: str, mine: Path) -> bool:
+        """``mine`` holds what the rollout was given at ``rel`` (its visible part, if any)."""
+        if rel in self.visible:
+            return mine.is_file() and not mine.is_symlink() and mine.read_bytes() == self.visible[rel]
+        orig = self.source / rel
+        return orig.is_file() and mine.is_file() and filecmp.cmp(orig, mine, shallow=False)
 
     # ------------------------------------------------------------------ paths
 
@@ -249,7 +270,8 @@ class Workspace:
         return result
 
     def tampered_paths(self) -> list[str]:
-        """Files under a protected path that differ from the source (changed, added, deleted)."""
+        """Files under a protected path that differ from the source (changed, added, deleted),
+        named as on disk (``display_name`` before they go into a trace)."""
         out: list[str] = []
         for prot in self.task.protected:
             p = _norm_rel(prot)
@@ -260,13 +282,13 @@ class Workspace:
                 out.append(p)
                 continue
             if orig.is_file() or mine.is_file():
-                if not (orig.is_file() and mine.is_file() and filecmp.cmp(orig, mine, shallow=False)):
+                if not self._same_as_given(p, mine):
                     out.append(p)
                 continue
             a = set(walk_files(orig, self.task.hidden)) if orig.is_dir() else set()
             b = set(walk_files(mine)) if mine.is_dir() else set()
             for f in sorted(a | b):
-                if f not in a or f not in b or not filecmp.cmp(orig / f, mine / f, shallow=False):
+                if f not in a or f not in b or not self._same_as_given(f"{p}/{f}", mine / f):
                     out.append(f"{p}/{f}")
         return sorted(set(out))
 
@@ -285,7 +307,8 @@ class Workspace:
             d.mkdir(exist_ok=True)
 
     def restore_protected(self) -> None:
-        """Put every protected path back exactly as it is in the source."""
+        """Put every protected path back exactly as it is in the source (files with held-out
+        lines as the rollout was given them)."""
         for prot in self.task.protected:
             p = _norm_rel(prot)
             if not p:
@@ -298,6 +321,10 @@ class Workspace:
             elif orig.is_file():
                 mine.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(orig, mine)
+        for rel, data in self.visible.items():  # the rollout's part only: the rest stays hidden
+            self._real_parents(rel)
+            _remove(self.path / rel)
+            (self.path / rel).write_bytes(data)
 
     def patch(self) -> str:
         """Git-style unified diff of the workspace against the original source.
@@ -305,15 +332,28 @@ class Workspace:
         A file over ``PATCH_FILE_MAX_BYTES`` (or any file once the patch has passed
         ``PATCH_MAX_BYTES``) is recorded by name, size and sha256, never its content: code
         under test can write huge files, and the patch goes into the trace and the store.
+        Names are quoted when they are not plain (agent/patch_format.py).
         """
+        return "".join(chunk for _, chunk in self._changes())
+
+    def _changes(self) -> list[tuple[str, str]]:
+        """(name, patch entry) of each file that differs from the source."""
         hidden = list(self.task.hidden)
         a = set(walk_files(self.source, hidden))
         b = set(walk_files(self.path, hidden))
-        chunks: list[str] = []
+        chunks: list[tuple[str, str]] = []
         total = 0
         for rel in sorted(a | b):
             old_p = self.source / rel if rel in a else None
             new_p = self.path / rel if rel in b else None
+            if rel in self.visible:  # diffed against what the rollout was given
+                given = self.visible[rel]
+                now = new_p.read_bytes() if new_p else None
+                if given != now:
+                    chunk = file_diff(rel, given, now)
+                    total += len(chunk)
+                    chunks.append((rel, chunk))
+                continue
             if old_p and new_p and _same_stat(old_p, new_p):
                 continue  # copied with copy2 and never written since: no need to read it
             big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
@@ -329,11 +369,37 @@ class Workspace:
                     continue
                 chunk = file_diff(rel, old, new)
             total += len(chunk)
-            chunks.append(chunk)
-        return "".join(chunks)
+            chunks.append((rel, chunk))
+        return chunks
+
+    def drop_unrecorded(self) -> list[str]:
+        """Remove what ``patch`` leaves out (caches such as ``__pycache__``, symlinks, hidden
+        paths, FIFOs), so that a verdict judges only what the rollout's patch records: a fix
+        in an unchecked-hash pyc, or a package symlinked from a hidden path, would otherwise
+        run in the tests while the patch shows nothing. Returns the removed paths."""
+        kept = set(walk_files(self.path, self.task.hidden))
+        removed: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.path):
+            rel_dir = os.path.relpath(dirpath, self.path)
+            rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+            descend = []
+            for name in sorted(dirnames) + sorted(filenames):
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                full = Path(dirpath) / name
+                if name in dirnames and not full.is_symlink() and not is_cache(name):
+                    if not under(rel, self.task.hidden):
+                        descend.append(name)
+                        continue
+                elif rel in kept:
+                    continue
+                _remove(full)
+                removed.append(rel)
+            dirnames[:] = descend
+        return removed
 
     def files_touched(self) -> list[str]:
-        return files_in_patch(self.patch())
+        """The names of the files the patch touches, as the trace shows them (``display_name``)."""
+        return [display_name(rel) for rel, _ in self._changes()]
 
     def cleanup(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

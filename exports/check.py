@@ -8,15 +8,22 @@ with its 1-based line number; nothing stops at the first error.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from agent.trace_io import NotRegularFile, open_regular
+from agent.untrusted import neutralise_line
 from exports.formats import FORMATS, detect_format, family, line_family
 from exports.rules import rule_errors
 
 MAX_ERRORS = 10_000  # a wholly wrong file stops being listed here (the count goes on)
+MAX_LINE_BYTES = 64 * 1024 * 1024  # one example line; a longer one is reported, not read
 
 
 class CheckError(BaseModel):
@@ -26,7 +33,8 @@ class CheckError(BaseModel):
     detail: str
 
     def render(self, path: str | Path) -> str:
-        return f"{path}:{self.line}: {self.rule}: {self.detail}"
+        # Details quote the file's own keys and values: shown with controls as visible escapes.
+        return neutralise_line(f"{path}:{self.line}: {self.rule}: {self.detail}", markup=False)
 
 
 class CheckReport(BaseModel):
@@ -66,48 +74,129 @@ def check_file(path: str | Path, fmt: str | None = None) -> CheckReport:
         if len(errs) < MAX_ERRORS:
             errs.append(CheckError(line=line, rule=rule, detail=detail))
 
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        add(line, "utf8", f"byte {exc.start} is not UTF-8 ({exc.reason})")
-        return report
-    if not text.strip():
-        add(0, "empty-file", "the file holds no examples")
-        return report
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline
     fam: str | None = family(fmt) if fmt else None
-    for no, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            add(no, "blank-line", "blank line")
-            continue
-        report.lines += 1
-        try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            why = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-            add(no, "json", f"not valid JSON ({why})")
-            continue
-        if not isinstance(obj, dict):
-            add(no, "not-object", f"a line is a JSON object, got {type(obj).__name__}")
-            continue
-        if report.format is None:
-            found = detect_format(obj)
-            if found is None:
-                add(no, "unknown-format", f"keys {sorted(obj)} name no known format")
+    dup_keys: list[str] = []
+    decoder = _decoder(dup_keys)
+    no = 0
+    seen_text = False
+    with _open_checked(path) as f:
+        while raw_bytes := f.readline(MAX_LINE_BYTES + 1):
+            no += 1
+            if len(raw_bytes) > MAX_LINE_BYTES and not raw_bytes.endswith(b"\n"):
+                add(no, "line-too-long", f"longer than {MAX_LINE_BYTES >> 20} MiB: not read")
+                _skip_line(f)
+                report.lines += 1
+                seen_text = True
                 continue
-            report.format, report.detected = found, True
-            fam = line_family(obj)
-        this = line_family(obj)
-        if this is not None and fam is not None and this != fam and not _same_family(report.format, this):
-            add(no, "mixed-formats", f"this line is {this!r}-shaped, the file is {report.format}")
-            continue
-        for rule, detail in rule_errors(report.format, obj):
-            add(no, rule, detail)
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                add(no, "utf8", f"byte {exc.start} of the line is not UTF-8 ({exc.reason})")
+                return report
+            if raw.endswith("\n"):
+                raw = raw[:-1]
+            if not raw.strip():
+                if raw_bytes.endswith(b"\n") or raw:
+                    add(no, "blank-line", "blank line")
+                continue
+            seen_text = True
+            report.lines += 1
+            dup_keys.clear()
+            try:
+                obj = decoder.decode(raw)
+            except ValueError as exc:
+                why = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                add(no, "json", f"not valid JSON ({why})")
+                continue
+            except RecursionError:
+                add(no, "json", "not valid JSON (nested too deep)")
+                continue
+            if dup_keys:
+                shown = ", ".join(repr(k) for k in dict.fromkeys(dup_keys))
+                add(no, "duplicate-key", f"key {shown} appears twice in one object (readers keep only the last)")
+            fam = _check_line(report, obj, no, fam, add)
+    if not seen_text:
+        report.errors.clear()
+        report.error_count = 0
+        add(0, "empty-file", "the file holds no examples")
     return report
+
+
+def _check_line(
+    report: CheckReport, obj: object, no: int, fam: str | None, add: Callable[[int, str, str], None]
+) -> str | None:
+    """Check one parsed line; returns the file's family (set by the first line that names a format)."""
+    if not isinstance(obj, dict):
+        add(no, "not-object", f"a line is a JSON object, got {type(obj).__name__}")
+        return fam
+    if report.format is None:
+        found = detect_format(obj)
+        if found is None:
+            add(no, "unknown-format", f"keys {sorted(obj)} name no known format")
+            return fam
+        report.format, report.detected = found, True
+        fam = line_family(obj)
+    this = line_family(obj)
+    if this is not None and fam is not None and this != fam and not _same_family(report.format, this):
+        add(no, "mixed-formats", f"this line is {this!r}-shaped, the file is {report.format}")
+        return fam
+    for rule, detail in rule_errors(report.format, obj):
+        add(no, rule, detail)
+    return fam
+
+
+def _decoder(dup_keys: list[str]) -> json.JSONDecoder:
+    """JSON with duplicate keys recorded (a reader keeps the last silently) and no NaN/Infinity."""
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for k, v in items:
+            if k in out:
+                dup_keys.append(k)
+            out[k] = v
+        return out
+
+    def constant(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.JSONDecoder(object_pairs_hook=pairs, parse_constant=constant)
+
+
+class UnreadableFile(ValueError):
+    """The path is not a regular file (a FIFO, a device, a directory) or cannot be opened."""
+
+
+def _open_checked(path: Path) -> BinaryIO:
+    try:
+        return open_regular(path, follow=True)
+    except NotRegularFile:
+        raise UnreadableFile(f"{neutralise_line(path, markup=False)}: {_kind(path)}, not a file of examples") from None
+    except FileNotFoundError:
+        raise UnreadableFile(f"no such file: {neutralise_line(path, markup=False)}") from None
+    except OSError as exc:
+        raise UnreadableFile(f"{neutralise_line(path, markup=False)}: cannot read ({exc.strerror or exc})") from None
+
+
+def _kind(path: Path) -> str:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "not a regular file"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _skip_line(f: BinaryIO) -> None:
+    while block := f.readline(1 << 20):
+        if block.endswith(b"\n"):
+            return
 
 
 def _same_family(fmt: str | None, this: str) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
+from exports.suspect import pairs_without_held
 from exports.traces import TraceCache
 from labeling.agreement import ratings_from_events, settled_verdict
 from labeling.records import PairFilter, PairRow, RolloutRow
@@ -81,6 +82,38 @@ def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -
             out.append((p, p.chosen_uid, p.rejected_uid, "auto"))
         else:
             out.append((p, p.preferred_uid, p.non_preferred_uid, "human"))
+    return evidence_only(store, out, skipped)
+
+
+def evidence_only(
+    store, picked: list[tuple[PairRow, str, str, str]], skipped: Counter
+) -> list[tuple[PairRow, str, str, str]]:
+    """Pairs over judged originals only, each pair of contents once (docs/ARCHITECTURE.md,
+    Rollout state): a side that is not judged (cancelled, error...) or a copy of another
+    rollout's content drops the pair (its verdict was carried to the pair over the originals,
+    labeling/verdict_follow.py); two pairs over the same two contents, in either direction,
+    give one line (a human verdict before an auto one)."""
+    uids = {u for p, _, _, _ in picked if p.kind == "rollout" for u in (p.chosen_uid, p.rejected_uid)}
+    rows = {r.uid: r for r in store.rollouts(uids=sorted(uids), with_patch=False)} if uids else {}
+    out = []
+    seen: set[frozenset[str]] = set()
+    for item in sorted(picked, key=lambda t: t[3] != "human"):  # stable: human verdicts first
+        p = item[0]
+        if p.kind == "rollout":
+            sides = [rows.get(u) for u in (p.chosen_uid, p.rejected_uid)]
+            # a side that is not judged names the reason before a side that is a copy
+            bad = min(
+                (r for r in sides if r is not None and not r.evidence), key=lambda r: r.state.judged, default=None
+            )
+            if bad is not None:
+                skipped["copy" if bad.state.judged else bad.state.reason or bad.state.status] += 1
+                continue
+            key = frozenset(p_uid for p_uid in (p.chosen_uid, p.rejected_uid))
+            if key in seen:
+                skipped["duplicate_pair"] += 1
+                continue
+            seen.add(key)
+        out.append(item)
     return out
 
 
@@ -96,6 +129,7 @@ def build_dpo(
     chosen = select_pairs(store, options, held, skipped)
     uids = {u for _, a, b, _ in chosen for u in (a, b)}
     rows = {r.uid: r for r in store.rollouts(uids=sorted(uids))} if uids else {}
+    chosen = pairs_without_held(store, chosen, rows, skipped)  # SUSPECT until cleared, probes
     marks = store.all_step_marks() if options.mode == "step" else {}
     out: list[DpoExample] = []
     total = len(chosen)

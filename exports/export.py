@@ -95,6 +95,7 @@ def _setup(store, options, kind: str) -> _Setup:
 def _collect(examples, to_line, count, fmt: str, skipped: Counter) -> tuple[list[str], list, int]:
     """Each example as a checked line: (lines, their metas, tokens); what fails is counted in ``skipped``."""
     lines, metas, tokens = [], [], 0
+    seen: set[str] = set()
     for ex in examples:
         line = to_line(ex)
         if line is None:  # a layout that cannot say it (TRL has no per-message weights)
@@ -102,7 +103,12 @@ def _collect(examples, to_line, count, fmt: str, skipped: Counter) -> tuple[list
             continue
         if not _valid(fmt, line, skipped):
             continue
-        lines.append(_dumps(line))
+        text = _dumps(line)
+        if text in seen:  # two rollouts that say the same thing teach it twice: one line
+            skipped["duplicate_line"] += 1
+            continue
+        seen.add(text)
+        lines.append(text)
         metas.append(ex.meta)
         tokens += count(ex)
     return lines, metas, tokens

@@ -7,11 +7,9 @@ example, before writing (a leak raises instead of writing).
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
-from agent.suites.models import DirSource, Suite
 from agent.trace import read_batch_meta
 from exports.options import ExportError, _Options
 from exports.writer import write_json_atomic
@@ -52,9 +50,10 @@ def _suite_spec(store, options: _Options) -> str | None:
     return None
 
 
-def holdout_suite(store, options: _Options, held: list[str]) -> Suite:
-    """The held-out tasks as a suite of their own, paths made absolute (loadable anywhere)."""
-    from agent.suites.loading import SuiteError, load_suite
+def holdout_suite(store, options: _Options, held: list[str]) -> dict:
+    """The held-out tasks as a suite file of their own: a selection of the suite they come
+    from (agent/suites/loading.py), which keeps its paths in its own folder."""
+    from agent.suites.loading import BUILTIN, SuiteError, load_suite
 
     spec = _suite_spec(store, options)
     if spec is None:
@@ -67,27 +66,15 @@ def holdout_suite(store, options: _Options, held: list[str]) -> Suite:
     missing = [t for t in held if t not in known]
     if missing:
         raise ExportError(f"hold-out task(s) not in suite {suite.name}: {', '.join(missing)}")
-    base = Path(suite.base_dir or ".").resolve()
-
-    def absolute(p: str) -> str:
-        return str((base / p).resolve())
-
-    tasks = []
-    for t in suite.tasks:
-        if t.id not in held:
-            continue
-        upd: dict = {"reference_fix_files": {k: absolute(v) for k, v in t.reference_fix_files.items()}}
-        if isinstance(t.source, DirSource):
-            upd["source"] = DirSource(path=absolute(t.source.path))
-        if t.reference_fix:
-            upd["reference_fix"] = absolute(t.reference_fix)
-        tasks.append(t.model_copy(update=upd))
-    return Suite(
-        name=f"{suite.name}-holdout",
-        description=f"Held out of training from {suite.name}: {', '.join(held)}",
-        tasks=tasks,
-    )
+    return {
+        "name": f"{suite.name}-holdout",
+        "description": f"Held out of training from {suite.name}: {', '.join(held)}",
+        "from": {
+            "suite": spec if spec in BUILTIN else str(Path(spec).expanduser().resolve()),
+            "tasks": [t.id for t in suite.tasks if t.id in held],
+        },
+    }
 
 
-def write_suite(path: Path, suite: Suite) -> None:
-    write_json_atomic(path, json.loads(suite.model_dump_json()))
+def write_suite(path: Path, suite: dict) -> None:
+    write_json_atomic(path, suite)

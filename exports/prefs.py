@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.probes import is_probe
 from exports.export import export_dpo
 from exports.options import DpoOptions, ExportError, ExportReport
 
@@ -86,7 +87,7 @@ def run_prefs(
     built = store.rebuild_pairs(strategy=pair_strategy)
     batch_id = Path(batch_dir).name
     options = options.model_copy(update={"auto": True, "batches": [batch_id]})  # this batch's pairs only
-    tasks = task_ids or [t.id for t in suite.tasks]
+    tasks = [t for t in (task_ids or [t.id for t in suite.tasks]) if not is_probe(suite.task(t))]  # probes aside
     error = None
     try:
         report = export_dpo(store, out, options)

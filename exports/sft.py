@@ -23,6 +23,7 @@ from typing import Any
 
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
+from exports.suspect import leave_out_held
 from exports.traces import Full, TraceCache
 from labeling.records import PairFilter
 
@@ -37,9 +38,14 @@ def select_rollouts(store, options: SftOptions, held: set[str], skipped: Counter
                 good_failed.add(p.preferred_uid)
     out = []
     batches = set(options.batches)
-    for r in store.rollouts(status="finished"):
+    rows = store.rollouts(status="finished")
+    copy_of = {r.uid: r.copy_of for r in rows if r.copy_of}
+    good_failed |= {copy_of[u] for u in good_failed if u in copy_of}  # a verdict follows content
+    for r in rows:
         if batches and r.batch_id not in batches:
             skipped["other_batch"] += 1
+        elif not r.evidence:  # not judged (cancelled, error...), or a copy: one example per content
+            skipped["copy" if r.state.judged else r.state.reason or r.state.status] += 1
         elif r.task_id in held:
             skipped["holdout"] += 1
         elif r.tests_tampered:
@@ -49,6 +55,15 @@ def select_rollouts(store, options: SftOptions, held: set[str], skipped: Counter
         else:
             skipped["failed"] += 1
     return out
+
+
+def marks_by_content(store) -> dict[str, dict[int, Any]]:
+    """Step marks per rollout, a copy's marks given to its original (marks follow content)."""
+    marks = dict(store.all_step_marks())
+    for r in store.rollouts(with_patch=False):
+        if r.copy_of and r.uid in marks:
+            marks[r.copy_of] = {**marks[r.uid], **marks.get(r.copy_of, {})}
+    return marks
 
 
 def build_sft(
@@ -61,8 +76,8 @@ def build_sft(
     progress: Progress | None = None,
 ) -> dict[str, list[SftExample]]:
     """Both styles' examples ({"trajectory": [...], "step": [...]}) so their costs compare."""
-    rollouts = select_rollouts(store, options, held, skipped)
-    marks = store.all_step_marks()
+    rollouts = leave_out_held(store, select_rollouts(store, options, held, skipped), skipped)
+    marks = marks_by_content(store)
     out: dict[str, list[SftExample]] = {"trajectory": [], "step": []}
     for i, r in enumerate(rollouts):
         if progress is not None and i % 100 == 0:

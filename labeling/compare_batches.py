@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.allocation import rollout_passed
-from agent.trace import Outcome, PlannedRollout, find_batches, read_batch_meta, read_trace, trace_path
+from agent.trace import Outcome, PlannedRollout, find_batches, read_batch_meta, read_trace, rollout_state, trace_path
 from labeling.compare import run_figures
 
 NOISE_SEED_OFFSET = 10_000  # the noise block's base seed: far from any block a user asks for
@@ -30,8 +29,10 @@ class Block:
     planned: list[PlannedRollout]
     verdicts: dict[str, list[bool]] = field(default_factory=dict)  # task -> pass of each ended rollout
     outcomes: list[Outcome] = field(default_factory=list)  # every ended rollout's
-    errors: int = 0  # ended with stop reason error/diverged (counted as fails)
+    errors: int = 0  # ended with stop reason error/diverged (not judged: never counted as fails)
     missing: list[PlannedRollout] = field(default_factory=list)  # not ended yet (or cancelled)
+    # ended without a verdict, by reason (error, diverged, no_verdict...): out of the pass rate
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def figures(self) -> dict:
         """Tool-call validity, mean steps, tokens and cost, for ``labeling.compare.summarize``."""
@@ -73,8 +74,12 @@ def read_block(model: str, seed: int, batch_dir: Path, planned: list[PlannedRoll
             continue
         block.outcomes.append(end.outcome)
         block.errors += end.stop_reason in ("error", "diverged")
-        if end.outcome.verdict_known:
-            block.verdicts.setdefault(p.task_id, []).append(rollout_passed(end.outcome))
+        state = rollout_state(end)
+        if state.judged:  # only judged rollouts make a pass rate (labeling/rollout_states.py)
+            block.verdicts.setdefault(p.task_id, []).append(state.verdict == "pass")
+        else:
+            why = state.reason or state.status
+            block.left_out[why] = block.left_out.get(why, 0) + 1
     return block
 
 

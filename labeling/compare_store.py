@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from labeling.compare import Comparison, compare, run_figures, summarize
 from labeling.compare_batches import NOISE_SEED_OFFSET
 from labeling.records import RolloutRow
+from labeling.rollout_states import StateCounts
 
 
 @dataclass
@@ -23,6 +24,8 @@ class StoreComparison:
     models: list[str]  # every model with finished rollouts of the suite, oldest first
     comparison: Comparison
     uids: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (model, task) -> rollout uids
+    # the suite's rollouts of A and B the rates leave out, by reason (cancelled, error, copy...)
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def _figures(rows: list[RolloutRow]) -> dict:
@@ -30,18 +33,16 @@ def _figures(rows: list[RolloutRow]) -> dict:
 
 
 def _passed(r: RolloutRow) -> bool:
-    return r.tests_passed and not r.tests_tampered
+    return r.state.verdict == "pass"
 
 
 def store_comparison(store, *, b_index: int = 1) -> StoreComparison | None:
     """The comparison of the suite with the most rollouts among those two models or more
     ran; ``b_index`` picks model B among the others (wrapping). None when no suite has two."""
     started = {b.batch_id: b.started or "" for b in store.batches()}
-    rows = [
-        r
-        for r in store.rollouts(status="finished")
-        if r.verdict_known and r.seed is not None and r.stop_reason != "cancelled" and r.model
-    ]
+    every = [r for r in store.rollouts(with_patch=False) if r.seed is not None and r.model]
+    # Only judged originals make a pass rate (labeling/rollout_states.py); the rest are counted.
+    rows = [r for r in every if r.evidence]
     by_suite: dict[str, dict[str, list[RolloutRow]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         by_suite[r.suite][r.model].append(r)
@@ -76,4 +77,8 @@ def store_comparison(store, *, b_index: int = 1) -> StoreComparison | None:
         verdicts[b],
         noise_verdicts=dict(noise) or None,
     )
-    return StoreComparison(suite=suite, models=models, comparison=c, uids=dict(uids))
+    left = StateCounts()
+    for r in every:
+        if r.suite == suite and r.model in (a, b):
+            left.add(r.state, r.copy_of is not None)
+    return StoreComparison(suite=suite, models=models, comparison=c, uids=dict(uids), left_out=left.left_out)

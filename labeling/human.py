@@ -18,7 +18,7 @@ from labeling.errors import NotFound, StoreError
 from labeling.pairs import PAIR_ID
 from labeling.records import STEP_REASONS, VERDICTS, LabelEvent, StepMark, step_target
 
-ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag")
+ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag", "clear", "unclear")
 
 
 def now() -> str:
@@ -88,10 +88,14 @@ class HumanLog:
         return self._append("untag", self.resolve_pair_id(pair_id), tag.strip(), None)
 
     def _check_step(self, uid: str, step: int) -> None:
-        if self._db.rollout_rid(uid) is None:
+        rows = self._db.rollouts({"uids": [uid]}, with_patch=False)
+        if not rows:
             raise NotFound(f"no rollout {uid!r}")
         if not isinstance(step, int) or step < 1:
             raise StoreError(f"bad step {step!r}: steps are numbered from 1")
+        last = rows[0]["steps"] or 0
+        if step > last:
+            raise StoreError(f"no step {step} in {uid}: it has {last} step(s)")
 
     def mark_step(self, uid: str, step: int, reason: str, text: str | None = None) -> LabelEvent:
         """Mark a step bad with a reason from STEP_REASONS (+ optional free text)."""
@@ -122,6 +126,25 @@ class HumanLog:
         for u, steps in self._db.loop_steps():
             self._with_loop_marks(out.setdefault(u, {}), u, steps)
         return out
+
+    def clear_suspect(self, uid: str, note: str | None = None) -> LabelEvent:
+        """A person read a SUSPECT rollout's reasons and lines and clears it for export
+        (docs/sandbox-and-verdicts.md); logged, undoable, taken back with ``unclear_suspect``."""
+        if self._db.rollout_rid(uid) is None:
+            raise NotFound(f"no rollout {uid!r}")
+        return self._append("clear", uid, "suspect", note)
+
+    def unclear_suspect(self, uid: str) -> LabelEvent:
+        if self._db.rollout_rid(uid) is None:
+            raise NotFound(f"no rollout {uid!r}")
+        return self._append("unclear", uid, "suspect", None)
+
+    def cleared_rollouts(self) -> dict[str, LabelEvent]:
+        """Rollout uid -> the ``clear`` event in force, for every rollout cleared of SUSPECT."""
+        return {
+            uid: LabelEvent(id=0, kind="clear", target=uid, value="suspect", note=note, labeler=who, at=at)
+            for uid, who, at, note in self._db.cleared_rollouts()
+        }
 
     def _with_loop_marks(self, marks: dict[int, StepMark], uid: str, steps: str | None = None) -> dict[int, StepMark]:
         """Steps the engine recorded as a loop count as marked bad (reason "loop", labeler

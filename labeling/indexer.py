@@ -20,17 +20,19 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from agent.trace import BATCH_FILE, TRACES_DIR, find_batches, is_batch_dir, read_batch_meta
-from agent.trace_io import NotRegularFile, check_regular, open_regular
+from agent.trace_io import MAX_LINE_BYTES, NotRegularFile, check_regular, open_regular
 from labeling.records import IngestProgress, IngestReport
 from labeling.trace_rows import (
     HEAD_BYTES,
     ROLLOUT_DEFAULTS,
+    ChunkRead,
     RolloutAccum,
     head_digest,
     line_warning,
+    mark_corrupt,
     parse_chunk,
 )
 
@@ -277,6 +279,10 @@ def ingest(
                 )
     if group:
         db.write_rollouts(group)
+    if dropped or counts["dropped_rollouts"]:
+        db.mark_copies()  # an original may be gone: every copy is named again
+    elif changed:
+        db.mark_copies(changed)
     if progress is not None:
         progress(
             IngestProgress(files_done=len(todo), files_total=len(todo), bytes_done=bytes_done, bytes_total=bytes_total)
@@ -295,6 +301,47 @@ def ingest(
         changed=changed,
         **counts,
     )
+
+
+def _parse_capped(f: BinaryIO, acc: RolloutAccum, offset: int, size: int, line_no: int) -> ChunkRead:
+    """Parse ``[offset, size)`` of the open trace in pieces of at most ``MAX_LINE_BYTES``: a
+    line longer than that is listed as invalid and skipped unread, so one 1 GiB line costs
+    no more memory than a normal trace (docs/hostile-files.md)."""
+    pos = offset
+    chunk = ChunkRead(offset, line_no, False)
+    while pos < size:
+        f.seek(pos)
+        data = f.read(min(MAX_LINE_BYTES, size - pos))
+        if not data:
+            break
+        chunk = parse_chunk(acc, data, pos, chunk.line_no)
+        if chunk.end_offset > pos:
+            pos = chunk.end_offset
+            continue
+        if pos + len(data) >= size:
+            break  # a torn last line: read again once the writer finishes it
+        end = _next_newline(f, pos + len(data), size)
+        if end is None:
+            chunk = ChunkRead(pos, chunk.line_no, True)
+            break
+        acc.invalid.append((chunk.line_no + 1, pos, f"line longer than {MAX_LINE_BYTES >> 20} MiB: not read"))
+        pos = end + 1
+        chunk = ChunkRead(pos, chunk.line_no + 1, False)
+    return chunk
+
+
+def _next_newline(f: BinaryIO, start: int, size: int) -> int | None:
+    f.seek(start)
+    pos = start
+    while pos < size:
+        block = f.read(min(1 << 20, size - pos))
+        if not block:
+            return None
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return pos + nl
+        pos += len(block)
+    return None
 
 
 class _Claims:
@@ -354,17 +401,14 @@ def _read_one(
         else:
             assert known is not None
             values, steps = db.rollout_values(known[0])
-        f.seek(offset)
-        data = f.read(size - offset)
-        if offset == 0:
-            head_src = data[:HEAD_BYTES]
-        else:
-            f.seek(0)
-            head_src = f.read(HEAD_BYTES)
-    acc = RolloutAccum(uid, t.batch_id, t.rollout_id, values=values, known_steps=steps)
-    chunk = parse_chunk(acc, data, offset, line_no)
+        f.seek(0)
+        head_src = f.read(HEAD_BYTES)
+        acc = RolloutAccum(uid, t.batch_id, t.rollout_id, values=values, known_steps=steps)
+        chunk = _parse_capped(f, acc, offset, size, line_no)
+    read = size - offset
+    mark_corrupt(acc, t.batch_done)
     counts["files_read"] += 1
-    counts["bytes_read"] += len(data)
+    counts["bytes_read"] += read
     if offset == 0:
         orig = claims.original_of(t, acc)
         if orig is not None:
@@ -401,7 +445,7 @@ def _read_one(
         "head": head_digest(head_src[: min(HEAD_BYTES, new_offset)]),
         "offset": new_offset,
         "line_no": chunk.line_no,
-        "_read": len(data),
+        "_read": read,
         "_base": None if known is None else (known[5], known[2]),
     }
     return acc, fs, reset and known is not None

@@ -81,6 +81,7 @@ class Candidate:
     branch_at_step: int | None = None
     prefix_messages: int | None = None
     verdict_known: bool = True  # False: no verdict exists (tests_passed means nothing)
+    suspect: bool = False  # a SUSPECT verdict: the pair is flagged
 
     @property
     def passed(self) -> bool:
@@ -123,6 +124,8 @@ def _flags(win: Candidate, lose: Candidate, sw: tuple, sl: tuple, flaky_digests:
             flags.add("non_minimal")
     if not win.has_patch:
         flags.add("summary_only")
+    if win.suspect or lose.suspect:
+        flags.add("suspect")
     return [f for f in PAIR_FLAGS if f in flags]
 
 

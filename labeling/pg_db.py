@@ -26,10 +26,19 @@ import psycopg
 from psycopg.adapt import Loader
 
 from labeling.errors import NotFound, StoreError
-from labeling.pg_schema import BULK_COUNTERS, REFRESH_PAIR, REFRESH_PAIR_DDL, TABLES, port_ddl, schema_statements
+from labeling.pg_schema import (
+    BULK_COUNTERS,
+    REFRESH_PAIR,
+    REFRESH_PAIR_DDL,
+    TABLES,
+    added_rollout_columns,
+    port_ddl,
+    schema_statements,
+)
 from labeling.sqlite_conn import T
 from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
 from labeling.sqlite_pairs import migrate
+from labeling.sqlite_schema import upgrade_rollouts
 from labeling.store_url import redact
 
 # Writers take this transaction-scoped lock first: one writer at a time across every
@@ -179,8 +188,9 @@ class PgDb(SqliteDb):
 
     def _make_schema(self, stored: int | None) -> None:
         if stored is None or stored < SCHEMA_VERSION:
-            for stmt in schema_statements():
+            for stmt in schema_statements() + (added_rollout_columns() if stored is not None else []):
                 self._conn.raw.execute(stmt)  # type: ignore[attr-defined]
+            upgrade_rollouts(self._conn, stored)
             migrate(self._conn)  # the queue's part: SQLite's own, ported by PgConn
         self._ensure_functions()
 

@@ -113,7 +113,16 @@ TABLES = (
     "pair_votes",  # team review's derived votes (labeling/team_sql.py): copied as they are, like pairs
     "labeler_votes",
     "label_events",
+    "finetune_uploads",
+    "finetune_jobs",
 )
+
+
+def added_rollout_columns() -> list[str]:
+    """Rollout columns a store made by an older version may lack (ADD COLUMN IF NOT EXISTS)."""
+    return [
+        f"ALTER TABLE rollouts ADD COLUMN IF NOT EXISTS {_rollout_column(k, v)}" for k, v in ROLLOUT_DEFAULTS.items()
+    ]
 
 
 def schema_statements() -> list[str]:
@@ -154,6 +163,13 @@ def schema_statements() -> list[str]:
         "CREATE INDEX IF NOT EXISTS label_events_ref ON label_events(ref)",
         "CREATE INDEX IF NOT EXISTS label_events_target ON label_events(kind, target, id)",
         "CREATE INDEX IF NOT EXISTS label_events_labeler ON label_events(labeler, id)",
+        f"""CREATE TABLE IF NOT EXISTS finetune_uploads (
+    sha256 {TEXT} PRIMARY KEY, file_id {TEXT} NOT NULL, filename {TEXT}, bytes {INT}, uploaded_at {TEXT})""",
+        f"""CREATE TABLE IF NOT EXISTS finetune_jobs (
+    job_id {TEXT} PRIMARY KEY, created_at {TEXT} NOT NULL, updated_at {TEXT}, status {TEXT} NOT NULL,
+    base_model {TEXT} NOT NULL, method {TEXT} NOT NULL, output_model {TEXT}, training_file {TEXT},
+    file_sha256 {TEXT}, training_file_id {TEXT}, validation_file_id {TEXT}, sidecar {TEXT}, sidecar_sha256 {TEXT},
+    options {TEXT}, estimate {TEXT}, verdicts {TEXT}, labeler {TEXT})""",
         """CREATE OR REPLACE FUNCTION label_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'label_events is append-only'; END $$""",
         """CREATE OR REPLACE TRIGGER label_events_no_change BEFORE UPDATE OR DELETE ON label_events

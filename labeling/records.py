@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.trace import RolloutState
+
 RolloutStatus = Literal["running", "finished"]
 Verdict = Literal["confirm", "flip", "discard"]
 Contrast = Literal["pass_fail", "efficiency", "step"]
@@ -30,6 +32,7 @@ PAIR_FLAGS: tuple[str, ...] = (
     "non_minimal",
     "summary_only",
     "unknown_outcome",
+    "suspect",  # a rollout's verdict is SUSPECT (agent/suspect.py): out of exports until cleared
 )
 # Automatic step flags.
 STEP_FLAGS: tuple[str, ...] = ("invalid_call", "tool_error", "repeated_call", "unused_read")
@@ -54,7 +57,16 @@ class BatchRow(_Row):
     cost_usd: float | None = None  # None: no rollout of the batch has a known price
     started: str | None = None
     finished_at: str | None = None
-    status: str = "running"  # running | finished | cancelled | error (batch.json stop_reason)
+    status: str = "running"  # running | finished | cancelled | error | interrupted (its process died)
+    # Rollouts by what they count as (labeling.rollout_states.StateCounts.by_label: PASS, FAIL,
+    # cancelled, interrupted, copy ...), so every screen shows the same figures.
+    states: dict[str, int] = Field(default_factory=dict)
+    judged: int = 0  # rollouts with a verdict, copies left out: the pass rate's denominator
+
+    @property
+    def resumable(self) -> bool:
+        """Its process died (or it was cancelled) before every planned rollout ended."""
+        return self.status in ("interrupted", "cancelled")
 
 
 class RolloutRow(_Row):
@@ -95,6 +107,22 @@ class RolloutRow(_Row):
     loops: int = 0
     loop_steps: list[int] = Field(default_factory=list)
     stalls: int = 0
+    suspect: bool = False  # SUSPECT verdict (agent/suspect.py); a person may clear it for export
+    probe: bool = False  # a cheat probe's rollout (agent/probes.py): never a pass rate or a pair
+    # The rollout state (agent.trace.RolloutState; a dead batch's running rollout is
+    # interrupted) and, for a copy of another rollout's content, that rollout's uid.
+    state: RolloutState = RolloutState(status="running")
+    copy_of: str | None = None
+
+    @property
+    def evidence(self) -> bool:
+        """Judged and not a copy: the only rollouts pairs, pass rates and exports use."""
+        return self.state.judged and self.copy_of is None
+
+    @property
+    def standing(self) -> str:
+        """What it counts as, one word for screens and counts: PASS, FAIL, cancelled, copy..."""
+        return "copy" if self.copy_of is not None and self.state.judged else self.state.label
 
     @property
     def passed(self) -> bool:
@@ -234,6 +262,8 @@ class PairBuildReport(_Row):
     no_contrast_tasks: list[str] = Field(default_factory=list)
     by_contrast: dict[str, int] = Field(default_factory=dict)
     by_flag: dict[str, int] = Field(default_factory=dict)
+    # verdicts carried from pairs over copies onto the pairs over the originals (labeling/verdict_follow.py)
+    carried_verdicts: int = 0
 
 
 class IngestProgress(_Row):
@@ -270,8 +300,8 @@ class LabelEvent(_Row):
     """One row of the append-only human log."""
 
     id: int
-    kind: str  # verdict | mark | unmark | tag | untag | undo | redo
-    target: str  # pair_id, or "<uid>#<step>" for step marks
+    kind: str  # verdict | mark | unmark | tag | untag | clear | unclear | undo | redo
+    target: str  # pair_id, "<uid>#<step>" for step marks, a rollout uid for clear/unclear
     value: str | None = None  # verdict, reason, tag; for undo/redo the kind of the event acted on
     note: str | None = None
     labeler: str = ""
@@ -288,3 +318,43 @@ class LabelEvent(_Row):
 
 def step_target(uid: str, step: int) -> str:
     return f"{uid}#{step}"
+
+
+# A fine-tuning job's status as Together reports it; the last three are final.
+JOB_FINAL: tuple[str, ...] = ("completed", "error", "cancelled")
+
+
+class UploadRow(_Row):
+    """A training file uploaded to Together: reused by its bytes' sha256."""
+
+    sha256: str
+    file_id: str
+    filename: str = ""
+    bytes: int = 0
+    uploaded_at: str = ""
+
+
+class JobRow(_Row):
+    """A fine-tuning job launched from an export, and the labels it was trained on."""
+
+    job_id: str
+    created_at: str
+    updated_at: str = ""
+    status: str  # pending, queued, running, ..., completed | error | cancelled (JOB_FINAL)
+    base_model: str
+    method: str  # sft | dpo
+    output_model: str | None = None  # the fine-tuned model's name, once Together names it
+    training_file: str = ""  # the local path it was launched from
+    file_sha256: str = ""
+    training_file_id: str = ""
+    validation_file_id: str | None = None
+    sidecar: str = ""  # the export's NAME.meta.json
+    sidecar_sha256: str = ""
+    options: dict = Field(default_factory=dict)  # epochs, learning rate, lora, suffix, ...
+    estimate: dict = Field(default_factory=dict)  # Together's price estimate when launched
+    verdicts: dict = Field(default_factory=dict)  # the sidecar's verdict counts and its lines' pairs / rollouts
+    labeler: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.status in JOB_FINAL

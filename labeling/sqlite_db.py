@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from agent.untrusted import neutralise_line
 from labeling.errors import SchemaMismatch, StoreError
 from labeling.sql_tables import TableRows
 from labeling.sqlite_ingest import IngestWrites
@@ -21,11 +22,15 @@ from labeling.sqlite_pairs import SqlitePairs, migrate
 from labeling.sqlite_schema import (
     _SCHEMA,
     FILE_COLUMNS,
+    JOB_COLUMNS,
     ROLLOUT_COLUMNS,
     SCHEMA_VERSION,
+    UPLOAD_COLUMNS,
     _add_missing_columns,
     _split_sql,
+    upgrade_rollouts,
 )
+from labeling.sqlite_trust import expected_schema, foreign_objects
 from labeling.trace_rows import ARGS_SAME, CALL_COLUMNS
 
 # Importable from here as before the split.
@@ -60,7 +65,10 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         c.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
         c.execute("PRAGMA busy_timeout=30000")
         c.execute("PRAGMA foreign_keys=OFF")
+        # A shared file's triggers and views may call no function with side effects.
+        c.execute("PRAGMA trusted_schema=OFF")
         try:
+            self._refuse_foreign_schema()
             self._create_or_migrate()
         except BaseException:
             c.close()
@@ -86,13 +94,33 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._check_readable()
 
+    def _refuse_foreign_schema(self) -> None:
+        """Refuse a store holding schema objects it did not create (labeling/sqlite_trust.py),
+        before anything is written: a foreign trigger would run on our first write."""
+
+        def own_ddl(mem: sqlite3.Connection) -> None:
+            # The store's own creation, on an empty database (what this version writes).
+            blank = object.__new__(SqliteDb)
+            blank._conn = mem
+            blank._make_schema(None)
+
+        foreign = foreign_objects(self._conn, expected_schema(own_ddl))
+        if foreign:
+            names = ", ".join(neutralise_line(f, markup=False) for f in foreign[:10])
+            more = f" and {len(foreign) - 10} more" if len(foreign) > 10 else ""
+            raise StoreError(
+                f"label store {self._where()} holds schema objects repo-agent did not create ({names}{more}): "
+                "not opened, as they could change what is stored; use a store you trust, or ingest again into a new one"
+            )
+
     def _make_schema(self, stored: int | None) -> None:
         c = self._conn
         # Creates what is missing; each version so far only added tables, indexes and
         # columns, so a store of an older version is migrated by this alone.
         for stmt in _split_sql(_SCHEMA):
             c.execute(stmt)
-        _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls)
+        _add_missing_columns(c)  # version 3 added rollout columns (loops, loop_steps, stalls), 5 the state
+        upgrade_rollouts(c, stored)
         migrate(c)  # and columns to pairs, filled from the pairs and the log
 
     def _check_readable(self) -> None:
@@ -122,6 +150,26 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
     def set_meta(self, items: dict[str, str]) -> None:
         with self.write():
             self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(items.items()))
+
+    # ------------------------------------------------------------------ fine-tuning
+    def save_upload(self, row: dict[str, Any]) -> None:
+        with self.write():
+            self._conn.execute(_upsert("finetune_uploads", "sha256", tuple(row)), tuple(row.values()))
+
+    def upload_rows(self, sha256: str) -> list[dict[str, Any]]:
+        return self._dicts("finetune_uploads", UPLOAD_COLUMNS, "WHERE sha256 = ?", (sha256,))
+
+    def save_job(self, row: dict[str, Any]) -> None:
+        with self.write():
+            self._conn.execute(_upsert("finetune_jobs", "job_id", tuple(row)), tuple(row.values()))
+
+    def job_rows(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        if job_id is not None:
+            return self._dicts("finetune_jobs", JOB_COLUMNS, "WHERE job_id = ?", (job_id,))
+        return self._dicts("finetune_jobs", JOB_COLUMNS, "ORDER BY created_at DESC, job_id")
+
+    def _dicts(self, table: str, cols: tuple[str, ...], tail: str, params: tuple = ()) -> list[dict[str, Any]]:
+        return [dict(zip(cols, r)) for r in self._q(f"SELECT {', '.join(cols)} FROM {table} {tail}", params)]
 
     # ------------------------------------------------------------------ reads
     def batches(self) -> list[dict[str, Any]]:
@@ -153,6 +201,21 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         )
         return [dict(zip(keys, r)) for r in self._q(sql)]
 
+    def batch_ends(self) -> list[tuple[str, str, str | None]]:
+        """(batch id, path key, finished_at) of every batch: what liveness needs."""
+        return self._q("SELECT batch_id, path, finished_at FROM batches")
+
+    def has_copies(self) -> bool:
+        """Is any rollout a copy of another's content? (One index probe.)"""
+        return bool(self._q("SELECT 1 FROM rollouts WHERE copy_of IS NOT NULL LIMIT 1"))
+
+    def state_groups(self) -> list[tuple]:
+        """(batch id, task id, state status, verdict, reason, is a copy, count): every figure's input."""
+        return self._q(
+            "SELECT batch_id, task_id, state_status, state_verdict, state_reason, "
+            "CASE WHEN copy_of IS NULL THEN 0 ELSE 1 END, count(*) FROM rollouts GROUP BY 1, 2, 3, 4, 5, 6"
+        )
+
     def rollouts(self, where: dict[str, Any] | None = None, *, with_patch: bool = True) -> list[dict[str, Any]]:
         cols = ["uid", "batch_id", "rollout_id", "trace_path", *ROLLOUT_COLUMNS]
         if not with_patch:
@@ -160,6 +223,9 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
         conds, params = [], []
         for k, v in (where or {}).items():
             if v is None:
+                continue
+            if k == "evidence":  # judged, copies left out (labeling/rollout_states.py)
+                conds.append("state_status = 'judged' AND copy_of IS NULL")
                 continue
             if k in ("uids", "task_ids"):
                 conds.append(f"{k[:-1]} IN ({', '.join('?' * len(v))})")
@@ -217,3 +283,10 @@ class SqliteDb(SqlitePairs, IngestWrites, HumanLog, TableRows):
             "SELECT model, coalesce(sum(tool_calls), 0), coalesce(sum(invalid_tool_calls), 0) "
             "FROM rollouts GROUP BY model ORDER BY model"
         )
+
+
+def _upsert(table: str, key: str, cols: tuple[str, ...]) -> str:
+    """INSERT or, on ``key``, overwrite the given columns (the same SQL on SQLite and PostgreSQL)."""
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
+    marks = ", ".join("?" * len(cols))
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {sets}"

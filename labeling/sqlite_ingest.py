@@ -139,6 +139,28 @@ class IngestWrites(SqlConn):
                     late,
                 )
 
+    def mark_copies(self, uids: list[str] | None = None) -> None:
+        """Name each rollout's original (the first indexed with its content key) in ``copy_of``;
+        NULL for an original or a rollout not finished yet. ``uids``: only the rollouts sharing
+        a content key with these (the ones an ingest changed); None: all (after a drop)."""
+        sql = (
+            "UPDATE rollouts SET copy_of = CASE WHEN content_key = '' THEN NULL ELSE nullif(("
+            "SELECT o.uid FROM rollouts o WHERE o.content_key = rollouts.content_key ORDER BY o.rid LIMIT 1"
+            "), uid) END"
+        )
+        with self.write():
+            if uids is None:
+                self._conn.execute(sql)
+                return
+            for i in range(0, len(uids), 500):
+                chunk = uids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                self._conn.execute(
+                    f"{sql} WHERE uid IN ({marks}) OR content_key IN "
+                    f"(SELECT content_key FROM rollouts WHERE uid IN ({marks}) AND content_key != '')",
+                    [*chunk, *chunk],
+                )
+
     def touch_files(self, rows: list[tuple[int, int, int]]) -> None:
         """Record (size, mtime_ns) for files whose bytes were not read (rid last)."""
         if rows:

@@ -98,6 +98,15 @@ class HumanLog(SqlConn):
     def all_step_marks(self) -> list[tuple]:
         return self._q("SELECT target, reason, text, labeler, at FROM current_marks")
 
+    def cleared_rollouts(self) -> list[tuple]:
+        """(rollout uid, labeler, at, note) of the rollouts a person currently clears of SUSPECT:
+        the latest active ``clear``/``unclear`` event per rollout is a ``clear``."""
+        return self._q(
+            "SELECT target, labeler, at, note FROM (SELECT target, kind, labeler, at, note, "
+            "row_number() OVER (PARTITION BY target ORDER BY id DESC) AS rn FROM active_events "
+            "WHERE kind IN ('clear', 'unclear')) c WHERE rn = 1 AND kind = 'clear'"
+        )
+
     def loop_steps(self, uid: str | None = None) -> list[tuple[str, str]]:
         """(uid, JSON list of loop steps) for rollouts with loop steps (one rollout's, with uid)."""
         if uid is not None:

@@ -18,10 +18,24 @@ from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 #    and pair_counts (labeling/sqlite_pairs.py).
 # 4: team review: pair_votes (each labeler's verdict) and pairs.votes / pairs.disagree,
 #    derived from the log (labeling/team_sql.py).
-SCHEMA_VERSION = 4
+# 6: fine-tuning: finetune_uploads (a training file's Together file id, by sha256) and
+#    finetune_jobs (each job launched on Together and the labels it was trained on).
+# 7: rollouts.suspect (a SUSPECT verdict, agent/suspect.py) for the pairs' suspect flag, and
+#    rollouts.probe (a cheat probe's rollout, agent/probes.py) for the cheat rate.
+# 8: the rollout state (state_status/verdict/reason/detail) and content identity (conv_digest,
+#    content_key, copy_of) per rollout; an older store's rollouts get their state from their
+#    columns here and are read again from their traces at the next ingest (content keys).
+#    (5 was never released: three branches of one round were merged as 6, 7 and 8.)
+SCHEMA_VERSION = 8
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
+UPLOAD_COLUMNS = ("sha256", "file_id", "filename", "bytes", "uploaded_at")
+JOB_COLUMNS = (
+    "job_id", "created_at", "updated_at", "status", "base_model", "method", "output_model", "training_file",
+    "file_sha256", "training_file_id", "validation_file_id", "sidecar", "sidecar_sha256", "options", "estimate",
+    "verdicts", "labeler",
+)  # fmt: skip
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -65,6 +79,15 @@ CREATE TRIGGER IF NOT EXISTS label_events_no_update BEFORE UPDATE ON label_event
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS label_events_no_delete BEFORE DELETE ON label_events
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
+CREATE TABLE IF NOT EXISTS finetune_uploads (
+    sha256 TEXT PRIMARY KEY, file_id TEXT NOT NULL, filename TEXT, bytes INTEGER, uploaded_at TEXT
+);
+CREATE TABLE IF NOT EXISTS finetune_jobs (
+    job_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT, status TEXT NOT NULL,
+    base_model TEXT NOT NULL, method TEXT NOT NULL, output_model TEXT, training_file TEXT,
+    file_sha256 TEXT, training_file_id TEXT, validation_file_id TEXT, sidecar TEXT, sidecar_sha256 TEXT,
+    options TEXT, estimate TEXT, verdicts TEXT, labeler TEXT
+);
 CREATE VIEW IF NOT EXISTS active_events AS
     SELECT e.* FROM label_events e
     WHERE e.kind NOT IN ('undo', 'redo') AND NOT EXISTS (
@@ -92,6 +115,33 @@ def _add_missing_columns(c: sqlite3.Connection) -> None:
         if col not in have:
             default = ROLLOUT_DEFAULTS[col]
             c.execute(f"ALTER TABLE rollouts ADD COLUMN {col} DEFAULT {_sql_literal(default)}")
+
+
+# agent.trace_events.derive_state in SQL, for rows indexed before the state columns existed.
+_DERIVE_STATE = """
+UPDATE rollouts SET
+    state_status = CASE
+        WHEN status != 'finished' THEN 'running'
+        WHEN stop_reason IN ('cancelled', 'diverged', 'error') OR tests_passed IS NULL THEN 'not_judged'
+        ELSE 'judged' END,
+    state_verdict = CASE
+        WHEN status != 'finished' OR stop_reason IN ('cancelled', 'diverged', 'error') OR tests_passed IS NULL
+            THEN NULL
+        WHEN tests_tampered != 0 THEN 'tampered' WHEN tests_passed != 0 THEN 'pass' ELSE 'fail' END,
+    state_reason = CASE
+        WHEN status != 'finished' THEN NULL
+        WHEN stop_reason IN ('cancelled', 'diverged', 'error') THEN stop_reason
+        WHEN tests_passed IS NULL THEN 'no_verdict' ELSE NULL END,
+    ino = -1
+"""
+
+
+def upgrade_rollouts(c: Any, stored: int | None) -> None:
+    """Version 8: state from the old columns now; ``ino = -1`` makes the next ingest read each
+    trace again from its start (its content key, and its state from the trace itself)."""
+    c.execute("CREATE INDEX IF NOT EXISTS rollouts_content ON rollouts(content_key)")
+    if stored is not None and stored < 8:
+        c.execute(_DERIVE_STATE)
 
 
 def _sql_literal(value: Any) -> str:

@@ -20,19 +20,23 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agent.probes import CheatRate
 from labeling.agreement import TeamAgreement, ratings_from_events, team_agreement
+from labeling.errors import StoreError
 from labeling.records import PAIR_FLAGS, PairFilter, PairRow
+from labeling.rollout_states import StateCounts
 
 Band = Literal["all_pass", "all_fail", "learnable", "easy", "hard", "none", "unknown"]
 
 
 class TaskStat(BaseModel):
     task_id: str
-    rollouts: int  # finished
+    rollouts: int  # judged, copies left out (labeling/rollout_states.py): the pass rate's denominator
     running: int = 0
-    passed: int  # tests passed and not tampered
-    pass_rate: float | None  # over rollouts with a verdict; None with none
-    unknown: int = 0  # finished rollouts without a verdict (imported, never evaluated)
+    passed: int  # judged PASS
+    pass_rate: float | None  # over judged rollouts; None with none
+    unknown: int = 0  # ended without a verdict (imported, never evaluated)
+    left_out: dict[str, int] = Field(default_factory=dict)  # not judged by reason, copies, running
     band: Band  # learnable: inside the band; easy: above it (not all-pass); hard: below (not all-fail)
     pairs: int = 0
     no_contrast: bool = False
@@ -92,6 +96,37 @@ def loop_line(s: LoopStat) -> str | None:
     )
 
 
+class CheatStat(BaseModel):
+    """One model's cheat rate on cheat probes (agent/probes.py), with its 95% Wilson interval."""
+
+    model: str
+    probes: int  # judged probe rollouts
+    cheated: int  # passed an impossible task (SUSPECT) or tampered
+    rate: float
+    low: float
+    high: float
+
+
+def cheat_stats(rollouts) -> list[CheatStat]:
+    """Per model, over the probe rollouts among ``rollouts`` (store rows); [] without probes."""
+    by_model: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rollouts:
+        if r.probe and r.status == "finished":
+            tally = by_model[r.model or "?"]
+            tally[0] += 1
+            tally[1] += r.suspect or r.tests_tampered
+    out = []
+    for model, (n, cheated) in sorted(by_model.items()):
+        c = CheatRate(cheated, n)
+        lo, hi = c.interval
+        out.append(CheatStat(model=model, probes=n, cheated=cheated, rate=round(c.rate, 4), low=lo, high=hi))
+    return out
+
+
+def cheat_line(s: CheatStat) -> str:
+    return CheatRate(s.cheated, s.probes).line()
+
+
 class SignalReport(BaseModel):
     strategy: str
     score_order: list[str]
@@ -100,6 +135,9 @@ class SignalReport(BaseModel):
     finished: int
     running: int
     tasks: list[TaskStat]
+    judged: int = 0  # rollouts with a verdict, copies left out
+    passed: int = 0
+    left_out: dict[str, int] = Field(default_factory=dict)  # what the pass rates leave out, by reason
     learnable_tasks: list[str]
     all_pass_tasks: list[str]
     all_fail_tasks: list[str]
@@ -123,6 +161,9 @@ class SignalReport(BaseModel):
     by_allocation: list[AllocationStat] = Field(default_factory=list)
     loops: LoopStat = Field(default_factory=LoopStat)
     team: TeamAgreement | None = None  # between labelers (labeling/agreement.py); None with one labeler
+    suspect: int = 0  # SUSPECT rollouts (probes aside): out of exports until cleared
+    suspect_cleared: int = 0  # of those, cleared by a person
+    cheat_by_model: list[CheatStat] = Field(default_factory=list)
 
 
 def _agreement(pairs: list[PairRow]) -> Agreement:
@@ -169,7 +210,7 @@ def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
     by_uid = {r.uid: r for r in rollouts}
     by_batch: dict[str, list] = defaultdict(list)
     for r in rollouts:
-        if r.status == "finished":
+        if r.state.judged:  # what each batch spent: judged rollouts, copies of another batch's too
             by_batch[r.batch_id].append(r)
     acc: dict[str, dict] = {}
     for b in store.batches():
@@ -189,7 +230,7 @@ def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
             points: dict[tuple, bool] = {}
             for r in rows:
                 parent = by_uid.get(r.branch_parent_uid or "")
-                if parent is not None and parent.status == "finished":
+                if parent is not None and parent.state.judged:
                     differs = r.passed != parent.passed
                     a["pf"] += differs
                     key = (r.branch_parent_uid, r.branch_at_step)
@@ -223,36 +264,39 @@ def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
 
 def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalReport:
     """The report over everything in ``store`` (a `labeling.store.LabelStore`)."""
+    lo, hi = band
+    if not (0.0 <= lo <= 1.0 and 0.0 <= hi <= 1.0) or lo > hi:
+        raise StoreError(f"bad learnable band {lo:g}-{hi:g}: both bounds in [0, 1], low <= high")
     rollouts = store.rollouts()
     pairs = store.pairs()
     all_pairs = store.pairs(PairFilter(include_stale=True))
     settings = store.settings()
     no_contrast = set(store.no_contrast_tasks())
 
-    per_task: dict[str, dict[str, int]] = defaultdict(lambda: {"finished": 0, "running": 0, "passed": 0, "unknown": 0})
+    per_task: dict[str, StateCounts] = defaultdict(StateCounts)
+    total = StateCounts()
     for r in rollouts:
-        t = per_task[r.task_id]
-        if r.status == "finished":
-            t["finished"] += 1
-            t["passed"] += r.passed
-            t["unknown"] += not r.verdict_known
-        else:
-            t["running"] += 1
+        if r.probe:
+            continue  # a cheat probe is never in a pass rate: counted in cheat_by_model
+        total.add(r.state, r.copy_of is not None)
+        if r.task_id:  # a corrupt trace names no task: counted in the totals only
+            per_task[r.task_id].add(r.state, r.copy_of is not None)
     pairs_by_task = Counter(p.task_id for p in pairs)
     tasks = []
     for task_id in sorted(per_task):
         t = per_task[task_id]
-        judged = t["finished"] - t["unknown"]
-        rate = t["passed"] / judged if judged else None
+        rate = t.pass_rate
+        unknown = t.not_judged.get("no_verdict", 0)
         tasks.append(
             TaskStat(
                 task_id=task_id,
-                rollouts=t["finished"],
-                running=t["running"],
-                passed=t["passed"],
+                rollouts=t.judged,
+                running=t.running,
+                passed=t.passed,
                 pass_rate=None if rate is None else round(rate, 4),
-                unknown=t["unknown"],
-                band="unknown" if t["finished"] and not judged else _band(rate, band),
+                unknown=unknown,
+                left_out=t.left_out,
+                band="unknown" if unknown and not t.judged else _band(rate, band),
                 pairs=pairs_by_task[task_id],
                 no_contrast=task_id in no_contrast,
             )
@@ -268,13 +312,17 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
         for m, n, bad in store.validity_by_model()
     ]
     finished = sum(1 for r in rollouts if r.status == "finished")
+    suspect = {r.uid for r in rollouts if r.suspect and not r.probe}
     return SignalReport(
+        judged=total.judged,
+        passed=total.passed,
+        left_out=total.left_out,
         strategy=settings.get("strategy", "best-worst"),
         score_order=list(store.score_order()),
         band=band,
         rollouts=len(rollouts),
         finished=finished,
-        running=len(rollouts) - finished,
+        running=total.running,
         tasks=tasks,
         learnable_tasks=[t.task_id for t in tasks if t.band == "learnable"],
         all_pass_tasks=[t.task_id for t in tasks if t.band == "all_pass"],
@@ -305,4 +353,7 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
             stalls=sum(r.stalls for r in rollouts),
         ),
         team=team_agreement(ratings_from_events(store.events()), all_pairs),
+        suspect=len(suspect),
+        suspect_cleared=len(suspect & set(store.cleared_rollouts())),
+        cheat_by_model=cheat_stats(rollouts),
     )

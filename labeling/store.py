@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from agent.trace import batch_alive
 from labeling import indexer
 from labeling.backend import Backend
 from labeling.errors import NotFound, StoreError
@@ -30,6 +31,7 @@ from labeling.records import (
     BatchRow,
     IngestProgress,
     IngestReport,
+    JobRow,
     LabelEvent,
     PairBuildReport,
     PairFilter,
@@ -39,12 +41,15 @@ from labeling.records import (
     StepMark,
     StepRow,
     ToolCallRow,
+    UploadRow,
 )
+from labeling.rollout_states import StateCounts, live_state, row_state
 from labeling.score import ScoreOrderError, parse_order
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
 from labeling.store_url import locate, resolve_db
 from labeling.team import TeamReview
+from labeling.verdict_follow import carried_verdicts
 
 DB_FILE = "labels.sqlite"
 
@@ -59,7 +64,7 @@ def default_labeler() -> str:
         return "anon"
 
 
-_ROLLOUT_FIELDS = tuple(RolloutRow.model_fields)
+_ROLLOUT_FIELDS = tuple(RolloutRow.model_fields) + ("state_status", "state_verdict", "state_reason", "state_detail")
 
 
 def _rollout_row(d: dict[str, Any], base: str | None = None) -> RolloutRow:
@@ -73,7 +78,20 @@ def _rollout_row(d: dict[str, Any], base: str | None = None) -> RolloutRow:
     d["tests_passed"] = bool(d.get("tests_passed"))
     d["verdict_known"] = known
     d["tests_tampered"] = bool(d.get("tests_tampered"))
+    d["suspect"] = bool(d.get("suspect"))
+    d["probe"] = bool(d.get("probe"))
+    d["state"] = row_state(d.get("state_status"), d.get("state_verdict"), d.get("state_reason"), d.get("state_detail"))
     return RolloutRow.model_construct(**d)
+
+
+_JOB_JSON = ("options", "estimate", "verdicts")
+
+
+def _job_row(d: dict[str, Any]) -> JobRow:
+    d = {k: v for k, v in d.items() if v is not None}
+    for key in _JOB_JSON:
+        d[key] = json.loads(d.get(key) or "{}")
+    return JobRow(**d)
 
 
 def _join(base: str, key: str) -> str:
@@ -158,16 +176,44 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
 
     # ------------------------------------------------------------------ reads
     def batches(self) -> list[BatchRow]:
+        alive = self.batch_liveness()
+        counts = self.state_counts(by="batch", alive=alive)
         out = []
         for b in self._db.batches():
             status = b.pop("stop_reason") or ("finished" if b["finished_at"] else "running")
+            if status == "running" and not alive.get(b["batch_id"], True):
+                status = "interrupted"  # its process died without writing its end
             b["path"] = _join(self._base, b["path"])
+            c = counts.get(b["batch_id"], StateCounts())
+            states = {**{k.upper(): n for k, n in c.by_verdict.items()}, **c.left_out}
+            b["passed"] = c.passed  # judged passes, copies left out (labeling/rollout_states.py)
             out.append(
                 BatchRow(
                     **{k: (v if v is not None else BatchRow.model_fields[k].default) for k, v in b.items()},
                     status=status,
+                    states=states,
+                    judged=c.judged,
                 )
             )
+        return out
+
+    def batch_liveness(self) -> dict[str, bool]:
+        """batch id -> can its process still be writing? From the lock its process holds
+        (agent.trace.batch_alive); a batch from before the lock: while batch.json has no end."""
+        out = {}
+        for batch_id, key, finished_at in self._db.batch_ends():
+            held = batch_alive(Path(_join(self._base, key)))
+            out[batch_id] = held if held is not None else not finished_at
+        return out
+
+    def state_counts(self, *, by: str = "task", alive: dict[str, bool] | None = None) -> dict[str, StateCounts]:
+        """Rollouts by what they count as, per task (``by="task"``) or batch (``"batch"``);
+        a running rollout of a dead batch counts as interrupted (``alive``: `batch_liveness`)."""
+        alive = alive if alive is not None else self.batch_liveness()
+        out: dict[str, StateCounts] = {}
+        for batch_id, task_id, status, verdict, reason, copy, n in self._db.state_groups():
+            state = live_state(row_state(status, verdict, reason, ""), alive.get(batch_id, True))
+            out.setdefault(batch_id if by == "batch" else task_id, StateCounts()).add(state, bool(copy), n)
         return out
 
     def rollouts(
@@ -186,14 +232,26 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             if not where["uids"]:
                 return []
         base = self._base
-        return [_rollout_row(d, base) for d in self._db.rollouts(where, with_patch=with_patch)]
+        return self._live([_rollout_row(d, base) for d in self._db.rollouts(where, with_patch=with_patch)])
+
+    def _live(self, rows: list[RolloutRow]) -> list[RolloutRow]:
+        """A running rollout of a batch whose process is gone reads as interrupted."""
+        if not any(r.state.status == "running" for r in rows):
+            return rows
+        alive = self.batch_liveness()
+        return [
+            r.model_copy(update={"state": live_state(r.state, alive.get(r.batch_id, True))})
+            if r.state.status == "running"
+            else r
+            for r in rows
+        ]
 
     def rollout(self, uid: str) -> RolloutRow:
         """Raises NotFound."""
         rows = self._db.rollouts({"uids": [uid]})
         if not rows:
             raise NotFound(f"no rollout {uid!r}")
-        return _rollout_row(rows[0], self._base)
+        return self._live([_rollout_row(rows[0], self._base)])[0]
 
     def neighbour_rollout(self, uid: str, delta: int) -> str | None:
         """The uid of the next (delta > 0) or previous rollout of ``uid``'s batch, in
@@ -332,8 +390,11 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
                 branch_parent_uid=d["branch_parent_uid"],
                 branch_at_step=d["branch_at_step"],
                 prefix_messages=d["prefix_messages"],
+                suspect=bool(d.get("suspect")),
             )
-            for d in self._db.rollouts({"status": "finished", "task_ids": task_ids}, with_patch=False)
+            # Only evidence pairs: judged, and one rollout per content (docs/ARCHITECTURE.md, Rollout state).
+            for d in self._db.rollouts({"evidence": True, "task_ids": task_ids}, with_patch=False)
+            if not d.get("probe")  # a cheat probe never enters a pair
         ]
         try:
             selected, no_contrast = build_pairs(cands, strategy, order)
@@ -353,6 +414,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
                 by_flag[f] = by_flag.get(f, 0) + 1
         stale = [pid for pid, (is_stale, _) in existing.items() if pid not in ids and not is_stale]
         pruned = self._db.save_pairs(selected, stale, now, new_ids=[pid for pid in ids if pid not in existing])
+        carried = self._carry_verdicts()
         if task_ids is not None:  # the other tasks' no-contrast verdicts stand
             no_contrast = sorted(set(self.no_contrast_tasks()) - set(task_ids) | set(no_contrast))
         self._db.set_meta(
@@ -369,7 +431,30 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             no_contrast_tasks=no_contrast,
             by_contrast=by_contrast,
             by_flag=by_flag,
+            carried_verdicts=carried,
         )
+
+    def _carry_verdicts(self) -> int:
+        """Verdicts on pairs over copies, appended again on the pairs over the originals
+        (labeling/verdict_follow.py); returns how many were carried."""
+        if not self._db.has_copies():  # the common case: nothing to carry, one probe
+            return 0
+        labeled = self.pairs(PairFilter(verdict="labeled", include_stale=True))
+        uids = {u for p in labeled for u in (p.chosen_uid, p.rejected_uid)}
+        sides = {r.uid: r for r in self.rollouts(uids=uids, with_patch=False)} if uids else {}
+        if not any(r.copy_of for r in sides.values()):
+            return 0
+        pairs = self.pairs(PairFilter(include_stale=True))
+        uids |= {u for p in pairs for u in (p.chosen_uid, p.rejected_uid)}
+        rollouts = {r.uid: r for r in self.rollouts(uids=uids, with_patch=False)}
+        carried = carried_verdicts(pairs, rollouts, self.events())
+        if carried:
+            at = _now()
+            with self._db.write():
+                for c in carried:
+                    self._db.send_event("verdict", c.pair_id, c.value, c.note, c.labeler, at)
+                self._db.refresh_verdicts(sorted({c.pair_id for c in carried}))
+        return len(carried)
 
     def resolve_pair_id(self, prefix: str) -> str:
         """A full pair id from a unique prefix. Raises NotFound / StoreError (ambiguous)."""
@@ -390,6 +475,32 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             return pair_row(rows[0])
         pid = self.resolve_pair_id(pair_id)
         return pair_row(self._db.pairs(pid)[0])
+
+    # ------------------------------------------------------------------ fine-tuning
+    def record_upload(self, row: UploadRow) -> None:
+        """A file uploaded to Together, so an identical file (same sha256) is not sent again."""
+        self._db.save_upload(row.model_dump())
+
+    def uploaded(self, sha256: str) -> UploadRow | None:
+        rows = self._db.upload_rows(sha256)
+        return UploadRow(**rows[0]) if rows else None
+
+    def record_job(self, job: JobRow) -> None:
+        """Insert a fine-tuning job, or update it (status, output model) by its id."""
+        row = job.model_dump()
+        for key in _JOB_JSON:
+            row[key] = json.dumps(row[key], sort_keys=True)
+        self._db.save_job(row)
+
+    def jobs(self) -> list[JobRow]:
+        """Every fine-tuning job recorded here, newest first."""
+        return [_job_row(r) for r in self._db.job_rows()]
+
+    def job(self, job_id: str) -> JobRow:
+        rows = self._db.job_rows(job_id)
+        if not rows:
+            raise NotFound(f"no fine-tuning job {job_id} in {self.location} (`repo-agent jobs DIR` lists them)")
+        return _job_row(rows[0])
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

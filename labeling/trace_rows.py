@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.trace import FinalEvent, RolloutEnd, RolloutStart
-from agent.trace_io import clean, loads, may_hold_surrogate
+from agent.trace import FinalEvent, RolloutEnd, RolloutStart, content_key, message_digest, rollout_state
+from agent.trace_io import DECODER, clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 
 HEAD_BYTES = 256  # how much of a file's start identifies it (a replaced file differs here)
@@ -134,7 +134,32 @@ ROLLOUT_DEFAULTS: dict[str, Any] = {
     "loops": 0,
     "loop_steps": "[]",
     "stalls": 0,
+    # 1: the rollout's verdict is SUSPECT (agent/suspect.py; a probe's pass too)
+    "suspect": 0,
+    # 1: a cheat probe's rollout (agent/probes.py): counted for the cheat rate only
+    "probe": 0,
+    # The rollout state (agent.trace_events.RolloutState) as its trace says: "running" until
+    # rollout_end (a dead batch's running rollout reads as interrupted: LabelStore.rollouts).
+    "state_status": "running",
+    "state_verdict": None,
+    "state_reason": None,
+    "state_detail": "",
+    # Content identity (docs/ARCHITECTURE.md, Rollout state): a running digest of the
+    # conversation, and at the end one key over (task, conversation, patch). Two rollouts
+    # with one key are copies; ``copy_of`` names the first indexed (set after each ingest).
+    "conv_digest": "",
+    "content_key": "",
+    "copy_of": None,
 }
+
+
+def mark_corrupt(acc: RolloutAccum, batch_done: bool) -> None:
+    """A trace that never said which task it is cannot be a rollout: bad lines and no
+    ``rollout_start``, or (once its batch ended) no ``rollout_start`` at all."""
+    v = acc.values
+    if v["task_id"] == "" and v["state_status"] in ("running", "not_judged") and (acc.invalid or batch_done):
+        v.update(state_status="not_judged", state_verdict=None, state_reason="corrupt")
+        v["state_detail"] = "no rollout_start" + (f"; {len(acc.invalid)} unreadable line(s)" if acc.invalid else "")
 
 
 def _step_of(acc: RolloutAccum, step: Any, off: int) -> None:
@@ -282,6 +307,7 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
     except ValidationError as exc:
         raise _Invalid(f"invalid rollout_end: {exc.errors()[0].get('msg', '')}") from None
     o = ev.outcome
+    state = rollout_state(ev)
     files, lines = patch_stats(o.patch)
     acc.values.update(
         status="finished",
@@ -302,6 +328,25 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
         patch_digest=patch_digest(o.patch),
         patch_files=json.dumps(files),
         patch_lines=lines,
+        suspect=int(state.verdict == "suspect"),
+        probe=int(state.status == "probe"),
+    )
+    state = rollout_state(ev)
+    v = acc.values
+    v.update(
+        state_status=state.status,
+        state_verdict=state.verdict,
+        state_reason=state.reason,
+        state_detail=state.detail,
+        content_key=content_key(
+            v["task_id"],
+            v["conv_digest"],
+            o.patch,
+            f"{v['branch_parent_uid'] or ''}#{v['branch_at_step'] or ''}",
+            state,
+            v["model"],
+            v["seed"],
+        ),
     )
     acc.finished_now = True
 
@@ -346,7 +391,9 @@ class ChunkRead:
     torn_tail: bool  # bytes after end_offset form a partial line
 
 
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner: json.loads minus its per-call checks
+# The C scanner (json.loads minus its per-call checks), with trace_io's number checks: a
+# 4,000-digit step or a NaN makes its line invalid instead of failing the batch in SQLite.
+_scan = DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) -> ChunkRead:
@@ -366,6 +413,7 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
         return _parse_bytes(acc, body, base_offset, line_no, torn)
     ascii_only = len(text) == len(body)
     handlers = HANDLERS
+    on_message, values = _on_message, acc.values
     scan = _scan
     # Lone surrogates ("\ud800" is valid JSON) would make SQLite raise: escape them as text.
     # One search over the chunk keeps the per-line cost to a bool test.
@@ -394,6 +442,8 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
             if handler is None:
                 raise _Invalid(f"unknown event kind {d['kind']!r}")
             handler(acc, d, off)
+            if handler is on_message:  # the conversation's digest, from the line as written
+                values["conv_digest"] = message_digest(values["conv_digest"], line)
         except BAD_LINE as exc:  # only a bad line pays for the reason
             acc.invalid.append((line_no, off, why_invalid(exc)))
             continue
@@ -418,7 +468,10 @@ def _parse_bytes(acc: RolloutAccum, body: bytes, base_offset: int, line_no: int,
         if not raw or raw.isspace():
             continue
         try:
-            _dispatch(acc, HANDLERS, loads(raw), off)  # bad bytes escaped as "\xNN" text
+            d = loads(raw)  # bad bytes escaped as "\xNN" text
+            _dispatch(acc, HANDLERS, d, off)
+            if d["kind"] == "message":
+                acc.values["conv_digest"] = message_digest(acc.values["conv_digest"], raw.decode("utf-8", "replace"))
         except BAD_LINE as exc:  # only a bad line pays for the reason
             acc.invalid.append((line_no, off, why_invalid(exc)))
             continue

@@ -13,6 +13,9 @@ import pytest
 
 _SNAPSHOT_TESTS: set[str] = set()
 _SKIPPED: list[str] = []
+# Under pytest-xdist the workers collect and the controller sees only reports: the mark
+# travels in each report's user_properties.
+_MARK = ("repo_agent_snapshot_test", True)
 
 
 def _in_ci() -> bool:
@@ -20,11 +23,20 @@ def _in_ci() -> bool:
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
-    _SNAPSHOT_TESTS.update(item.nodeid for item in items if "snap_compare" in getattr(item, "fixturenames", ()))
+    for item in items:
+        if "snap_compare" in getattr(item, "fixturenames", ()):
+            _SNAPSHOT_TESTS.add(item.nodeid)
+            item.user_properties.append(_MARK)
+
+
+def _marked(report) -> bool:
+    return any(tuple(p) == _MARK for p in getattr(report, "user_properties", ()))
 
 
 def pytest_runtest_logreport(report) -> None:
-    if report.skipped and report.nodeid in _SNAPSHOT_TESTS:
+    if report.skipped and (report.nodeid in _SNAPSHOT_TESTS or _marked(report)):
+        if report.nodeid in _SKIPPED:
+            return
         _SKIPPED.append(report.nodeid)
 
 

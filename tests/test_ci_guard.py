@@ -50,3 +50,16 @@ def test_skipped_snapshot_passes_outside_ci(inner, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     result = inner.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:textual-snapshot")
     assert result.ret == pytest.ExitCode.OK
+
+
+def test_skipped_snapshot_fails_under_ci_with_workers(inner, monkeypatch):
+    """`uv run pytest` runs on two xdist workers: the controller only sees their reports."""
+    import os
+    from pathlib import Path
+
+    monkeypatch.setenv("CI", "true")
+    root = str(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    result = inner.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:textual-snapshot", "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*ci: 1 snapshot test(s) skipped*"])

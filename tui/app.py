@@ -27,13 +27,18 @@ from agent.trace import BATCH_FILE
 from labeling.store import LabelStore, default_labeler
 from labeling.store_url import is_db_url
 from tui.bindings import assign_ids
+from tui.control_filter import ControlCharFilter
 from tui.live_trace import TraceWatcher
 from tui.messages import BatchProgress, IngestProgressed, StoreChanged, TracesChanged
 from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
 from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
-from tui.state import StudioState
+from tui.serve.limits import ServedLimits
+from tui.state import StudioState, replay_dir
+from tui.studio import Studio
+from tui.widgets.prompt import ConfirmModal
+from tui.words import count
 
 INGEST_AFTER_CHANGE_S = 0.2
 
@@ -56,7 +61,8 @@ class StudioApp(App):
         *(Binding(s.key, f"goto('{s.mode}')", s.title, key_display=s.key.upper(), show=False) for s in SCREENS),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "back", "Back", show=False),
-        Binding("ctrl+q", "quit", "Quit", show=False),
+        # The id keeps the name a keymap knows ("everywhere.quit"); the action asks first mid-batch.
+        Binding("ctrl+q", "quit_studio", "Quit", show=False, id="everywhere.quit"),
     ]
 
     def __init__(
@@ -71,9 +77,11 @@ class StudioApp(App):
         bell: bool = True,
         keymap: dict[str, str] | None = None,
         overlap: int | None = None,
+        served: ServedLimits | None = None,
     ) -> None:
         assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
+        self._filters.append(ControlCharFilter())  # no escape code in a shown value reaches the terminal
         if keymap:
             self.set_keymap(keymap)
         traces_dir = Path(traces_dir)
@@ -92,6 +100,7 @@ class StudioApp(App):
         if self.prefs.get("diff_view") in DIFF_VIEWS:
             self.state.diff_view = self.prefs["diff_view"]
         self._start = start
+        self.served = served  # in a browser (tui/serve): no model code unless allowed, paths inside DIR
         self._tail_interval = tail_interval
         self._ingesting = False
         self._ingest_again = False  # asked for while a pass ran: run one more after it
@@ -125,7 +134,7 @@ class StudioApp(App):
         # competes for the interpreter) follows a moment later, once per burst of writes.
         screen = self._active_screen()
         if isinstance(screen, StudioScreen):
-            screen.traces_changed(msg.paths)
+            screen.notice_traces_changed(msg.paths)
         if not self._ingest_soon:
             self._ingest_soon = True
             self.set_timer(INGEST_AFTER_CHANGE_S, self._ingest_after_change)
@@ -202,7 +211,9 @@ class StudioApp(App):
                 self.post_message(IngestProgressed(p.files_done, p.files_total))
 
         try:
-            report = self.store.ingest([self.state.traces_dir], progress=progress)
+            replays = replay_dir(self.state.traces_dir)  # the studio's replays, beside the traces
+            roots = [self.state.traces_dir, *([replays] if replays.is_dir() else [])]
+            report = self.store.ingest(roots, progress=progress)
         except Exception as exc:  # a bad file never takes the studio down
             self.post_message(StoreChanged(None, False, error=f"{type(exc).__name__}: {exc}"))
             return
@@ -269,7 +280,7 @@ class StudioApp(App):
         if msg.finished:
             self.state.running_batches.pop(msg.batch_id, None)
             self.state.rollout_cancels.pop(msg.batch_id, None)
-            note = f"batch {msg.batch_id}: {msg.done}/{msg.total} rollouts"
+            note = f"batch {msg.batch_id}: {msg.done}/{count(msg.total, 'rollout')}"
             self.notify(
                 note + (f" — {msg.error}" if msg.error else ""),
                 title="Batch ended",
@@ -328,6 +339,21 @@ class StudioApp(App):
         self.state.rollout_uid = uid
         return uid
 
+    def action_quit_studio(self) -> None:
+        """Quit; while a batch launched here still runs, ask first (quitting cancels it)."""
+        running = len(self.state.running_batches)
+        if not running:
+            self.exit()
+            return
+        what = "a batch" if running == 1 else f"{running} batches"
+        self.push_screen(
+            ConfirmModal(
+                f"Quit while {what} launched here still runs?",
+                "Its running rollouts end as cancelled; `R` on Runs resumes the rest later.",
+            ),
+            lambda yes: self.exit() if yes else None,
+        )
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -352,3 +378,8 @@ class StudioApp(App):
 
     async def _run_screen_action(self, screen: Screen, action: str) -> None:
         await self.run_action(action, screen)
+
+
+def _as_studio(app: StudioApp) -> Studio:
+    """Never called: mypy checks here that the app is what the screens expect (tui/studio.py)."""
+    return app

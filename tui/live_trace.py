@@ -49,14 +49,19 @@ class CallView:
     error: str | None = None
     truncated: bool = False
     result: str | None = None  # the tool message's content
+    tests_passed: bool | None = None  # a run_tests call: what its test run said (its own event)
+    closed: bool = False  # the rollout ended: a call with no result never ran (an imported submit)
 
     @property
     def status(self) -> str:
         if not self.valid:
             return "invalid"
         if self.ok is None:
-            return "running"
-        return "ok" if self.ok else "error"
+            return "no result" if self.closed else "running"
+        if not self.ok:
+            return "error"
+        # The tool ran fine, but a row saying "ok" for failing tests reads as a pass.
+        return "failed" if self.tests_passed is False else "passed" if self.tests_passed else "ok"
 
     def key_args(self, width: int = 48) -> str:
         if self.args is None:
@@ -162,10 +167,17 @@ class LiveTrace:
             self.tokens_out += e.usage.completion_tokens
         elif isinstance(e, TestRun):
             self.tests.append(e)
+            if e.step is not None and not e.final:  # the run_tests call of that step
+                for cv in reversed(self.calls):
+                    if cv.step == e.step and cv.name == "run_tests" and cv.tests_passed is None:
+                        cv.tests_passed = e.passed
+                        break
         elif isinstance(e, FinalEvent):
             self.final = e
         elif isinstance(e, RolloutEnd):
             self.end = e
+            for cv in self.calls:
+                cv.closed = True
         elif isinstance(e, ErrorEvent):
             self.errors.append(e)
         elif isinstance(e, LoopEvent):

@@ -114,3 +114,11 @@ def fmt_duration(seconds: float | None) -> str:
         return f"{seconds:.1f}s"
     m, s = divmod(int(round(seconds)), 60)
     return f"{m}m{s:02d}s"
+
+
+def replay_dir(traces_dir: Path) -> Path:
+    """Where the studio's replays go: ``<traces dir>-replays`` beside the folder it has open,
+    never into it (a replay there would be a copy of its source). The studio indexes it too,
+    so a replay shows in Runs, marked by its provider, its rollouts as copies."""
+    traces_dir = Path(traces_dir).resolve()
+    return traces_dir.parent / f"{traces_dir.name}-replays"

@@ -16,8 +16,10 @@ close-on-exec descriptor, drops the variable, and writes one JSON line per recor
 A junit file or a summary line is written after the fact and can be forged by an
 ``atexit`` hook; records sent while the tests run cannot be taken back, a missing
 ``finish`` makes the run an error, and the parent checks counts against the exit code.
-Code in the same process can still write lies to the pipe: the canary tests planted by
-the final run (agent/final_verdict.py) catch that whatever the mechanism.
+The sender is bound in a closure that the hooks hold; a replaced module-level ``_send`` is
+reported as tampering. Code in the same process can still write lies to the pipe (or
+rewrite the closure): the canaries catch some of that, and the held-out differential
+verdict (agent/differential.py), judged outside this process, stands behind every pass.
 """
 
 from __future__ import annotations
@@ -72,30 +74,43 @@ _HERE = os.path.dirname(__file__)
 _TRUSTED = (os.path.dirname(_pytest.__file__) + os.sep, os.path.dirname(pytest.__file__) + os.sep)
 
 
-def _send(record: dict) -> None:
-    if _fd is None:
-        return
-    data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-    try:
-        while data:
-            data = data[os.write(_fd, data) :]
-    except OSError:
-        pass
+def _make_sender(fd: int | None, dumps=json.dumps, write=os.write):
+    """The sender, with the descriptor and the functions it calls bound in its closure:
+    replacing this module's ``_send``, ``json.dumps`` or ``os.write`` later changes nothing
+    it does (the hooks below call the bound one), and a replaced ``_send`` is reported."""
+
+    def send(record: dict) -> None:
+        if fd is None:
+            return
+        data = (dumps(record, separators=(",", ":")) + "\n").encode()
+        try:
+            while data:
+                data = data[write(fd, data) :]
+        except OSError:
+            pass
+
+    return send
 
 
-def _tamper(what: str) -> None:
+_send = _make_sender(_fd)
+_SEND = _send  # what the hooks hold (as a default argument: pluggy passes no value for it)
+
+
+def _tamper(what: str, send=_SEND) -> None:
     if what not in _sent_tamper:
         _sent_tamper.add(what)
-        _send({"k": "tamper", "what": what})
+        send({"k": "tamper", "what": what})
 
 
-def _check_internals() -> None:
+def _check_internals(send=_SEND) -> None:
+    if globals().get("_send") is not send or globals().get("_SEND") is not send:
+        _tamper("the verdict plugin's sender was replaced", send)
     for name, (owner, attr) in _GUARDED.items():
         if owner.__dict__.get(attr) is not _ORIGINAL[name]:
             _tamper(f"pytest internals replaced: {name}")
 
 
-def _check_hooks(config) -> None:
+def _check_hooks(config, send=_SEND) -> None:
     """Outcome hooks added after this plugin loaded: the parent accepts only the task's own
     conftest.py files (a new conftest is tampering); anything else is model code."""
     for hook in _OUTCOME_HOOKS:
@@ -110,10 +125,10 @@ def _check_hooks(config) -> None:
                 code.co_filename.startswith(_TRUSTED) or os.path.dirname(code.co_filename) == _HERE
             ):
                 continue  # pytest's own plugins register late; this plugin and its sibling
-            _send({"k": "hook", "hook": hook, "file": code.co_filename if code else repr(impl.function)})
+            send({"k": "hook", "hook": hook, "file": code.co_filename if code else repr(impl.function)})
 
 
-_send({"k": "hello", "pid": os.getpid()})
+_SEND({"k": "hello", "pid": os.getpid()})
 
 
 def pytest_addhooks(pluginmanager) -> None:
@@ -140,13 +155,13 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_call(item):
+def pytest_runtest_call(item, send=_SEND):
     obj = getattr(item, "obj", None)
     code = getattr(obj, "__code__", None)
     path = str(getattr(item, "path", ""))
     if code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path):
         # The parent accepts code from the task's own files (a shared helper module).
-        _send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
+        send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
     try:
         return (yield)
     finally:
@@ -154,9 +169,9 @@ def pytest_runtest_call(item):
             _tamper("a trace or profile function was installed during the tests")
 
 
-def pytest_runtest_logreport(report) -> None:
+def pytest_runtest_logreport(report, send=_SEND) -> None:
     _check_internals()
-    _send(
+    send(
         {
             "k": "report",
             "id": report.nodeid,
@@ -167,14 +182,14 @@ def pytest_runtest_logreport(report) -> None:
     )
 
 
-def pytest_collectreport(report) -> None:
+def pytest_collectreport(report, send=_SEND) -> None:
     if report.failed:
-        _send({"k": "collect_error", "id": report.nodeid})
+        send({"k": "collect_error", "id": report.nodeid})
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config) -> None:
+def pytest_unconfigure(config, send=_SEND) -> None:
     _check_internals()
     _check_hooks(config)
     status = getattr(_session, "exitstatus", None)
-    _send({"k": "finish", "exitstatus": int(status) if status is not None else None})
+    send({"k": "finish", "exitstatus": int(status) if status is not None else None})

@@ -100,7 +100,8 @@ def _import_file(
     except BrokenFile as exc:
         res.status, res.reason = "broken", str(exc)
         return
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a shape no importer expected
+    # A shape no importer expected, or a value none can use: this file is broken, the rest go on.
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, OverflowError, RecursionError) as exc:
         res.status, res.reason = "broken", f"unexpected {res.format} structure ({type(exc).__name__}: {exc})"
         return
     key = (imported.format, imported.run_dir)

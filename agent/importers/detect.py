@@ -17,13 +17,16 @@ from typing import Any
 from agent.importers import inspect_log, mini_swe_agent, openhands, swe_agent
 from agent.importers.base import BrokenFile, Importer
 from agent.trace import is_batch_dir
+from agent.trace_io import MAX_JSON_VALUES, NotRegularFile, loads_bounded, open_regular, too_many_values
 
 # Order matters where shapes overlap: mini-swe-agent's bare list before OpenHands' event list.
 # Each module is an Importer (agent.importers.base): name, sniff, read.
 IMPORTERS: dict[str, Importer] = {m.name: m for m in (inspect_log, mini_swe_agent, swe_agent, openhands)}
 FORMATS = ("auto", *IMPORTERS)
 SUFFIXES = (".traj", ".json", ".jsonl", ".eval")
-MAX_BYTES = 512 * 1024 * 1024  # a trajectory file this big is not one we can hold in memory
+# A trajectory file bigger than this is refused: parsed JSON takes a few times its size in memory,
+# and an import stays under 512 MB (docs/hostile-files.md).
+MAX_BYTES = 64 * 1024 * 1024
 
 
 def candidate(path: Path) -> bool:
@@ -67,37 +70,56 @@ def _walk_dir(root: Path, skip_dirs: set[Path]) -> Iterator[Path]:
 
 
 def load(path: Path) -> Any:
-    """The parsed file (a list of rows for JSON lines); None for a ZIP. Raises BrokenFile."""
-    if path.suffix == ".eval":
-        return None
+    """The parsed file (a list of rows for JSON lines); None for a ZIP. Raises BrokenFile.
+
+    Only a regular file is opened (a link to one is followed: files are named outright),
+    without blocking, and read up to ``MAX_BYTES``; nesting and numbers are bounded
+    (agent/trace_io.py), so one hostile file is reported broken and the rest go on.
+    """
     try:
         mode = os.stat(path).st_mode  # follows a link: a link to /dev/zero is a device
         if not stat.S_ISREG(mode):
             raise BrokenFile(f"not a regular file ({_kind(mode)}); not opened")
-        if path.stat().st_size > MAX_BYTES:
-            raise BrokenFile("file too large")
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise BrokenFile("not UTF-8 text") from None
+        if path.suffix == ".eval":
+            return None  # a ZIP: inspect_log opens it the same way, entry by entry
+        with open_regular(path, follow=True) as f:
+            if os.fstat(f.fileno()).st_size > MAX_BYTES:
+                raise BrokenFile(f"file larger than {MAX_BYTES >> 20} MB; not read")
+            raw = f.read(MAX_BYTES + 1)
+    except NotRegularFile:
+        raise BrokenFile("not a regular file; not opened") from None
     except OSError as exc:
         raise BrokenFile(f"cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_BYTES:  # it grew while read
+        raise BrokenFile(f"file larger than {MAX_BYTES >> 20} MB; not read")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BrokenFile("not UTF-8 text") from None
+    del raw
     if not text.strip():
         raise BrokenFile("empty file")
+    if too_many_values(text):  # (JSON lines: counted over the whole file, whose rows are all kept)
+        raise BrokenFile(f"more than {MAX_JSON_VALUES:,} JSON values; not read")
     if path.suffix == ".jsonl":
         rows = []
         for i, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    raise BrokenFile(f"line {i} is not JSON") from None
+                    rows.append(loads_bounded(line))
+                except ValueError as exc:
+                    raise BrokenFile(f"line {i} is not JSON we can read ({_why(exc)})") from None
         return rows
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BrokenFile(f"not JSON ({exc.msg} at line {exc.lineno})") from None
-    except ValueError as exc:  # e.g. a number too long to convert
-        raise BrokenFile(f"not JSON ({exc})") from None
+        return loads_bounded(text)
+    except ValueError as exc:
+        raise BrokenFile(f"not JSON we can read ({_why(exc)})") from None
+
+
+def _why(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno}"
+    return str(exc)
 
 
 def _kind(mode: int) -> str:

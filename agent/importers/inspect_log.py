@@ -12,9 +12,9 @@ zstd-compressed (method 93), which Python's zipfile reads only from 3.14 on.
 from __future__ import annotations
 
 import io
-import json
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +33,46 @@ from agent.importers.base import (
     repair_tool_answers,
     text_of,
 )
+from agent.trace_io import loads_bounded, open_regular
 
 name = "inspect"
 ZIP_ZSTD = 93
-MAX_BYTES = 512 * 1024 * 1024  # one sample entry; beyond this it is not read (nor decompressed)
+# Caps on what a log is decompressed to (docs/hostile-files.md): one sample entry, and all of a
+# log's entries together; samples are read and converted one at a time, so a ZIP bomb of
+# 12 x 500 MB entries costs no more memory than one entry under the cap.
+MAX_BYTES = 48 * 1024 * 1024
+MAX_TOTAL_BYTES = 160 * 1024 * 1024  # the rollouts read are kept until the log's batch is written
 
 
 def sniff(path: Path, data: Any) -> bool:
     if path.suffix == ".eval":
-        return zipfile.is_zipfile(path)
+        try:
+            with open_regular(path, follow=True) as f:
+                return zipfile.is_zipfile(f)
+        except OSError:
+            return False
     return isinstance(data, dict) and isinstance(data.get("eval"), dict) and "samples" in data
 
 
 def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     notes: list[str] = []
     if path.suffix == ".eval":
-        header, samples = _read_zip(path, notes)
-    else:
-        header, samples = data, [s for s in data.get("samples") or [] if isinstance(s, dict)]
+        try:
+            f = open_regular(path, follow=True)  # a FIFO or a link to a device: never opened
+        except OSError as exc:
+            raise BrokenFile(f"not a readable ZIP ({exc})") from None
+        try:
+            zf = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError) as exc:
+            f.close()
+            raise BrokenFile(f"not a readable ZIP ({exc})") from None
+        with f, zf:
+            header, samples = _zip_samples(zf, notes)
+            return _imported(path, header, samples, notes)
+    return _imported(path, data, (s for s in data.get("samples") or [] if isinstance(s, dict)), notes)
+
+
+def _imported(path: Path, header: dict[str, Any], samples: Iterator[dict[str, Any]], notes: list[str]) -> ImportedFile:
     ev = dict_at(header, "eval")
     model = str(ev.get("model") or "")
     # Sample ids are per task ("1", "2"...): the task name makes them one task across logs.
@@ -69,39 +91,51 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
     return ImportedFile(path, name, path, suite, out, notes)
 
 
-def _read_zip(path: Path, notes: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BrokenFile(f"not a readable ZIP ({exc})") from None
-    with zf:
-        names = zf.namelist()
-        header_name = "header.json" if "header.json" in names else "_journal/start.json"
-        if header_name not in names:
-            raise BrokenFile("no header.json in the log")
-        header = _entry_json(zf, header_name)
-        samples = []
+def _zip_samples(zf: zipfile.ZipFile, notes: list[str]) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    names = zf.namelist()
+    header_name = "header.json" if "header.json" in names else "_journal/start.json"
+    if header_name not in names:
+        raise BrokenFile("no header.json in the log")
+    budget = [MAX_TOTAL_BYTES]
+    header = _entry_json(zf, header_name, budget)
+    if not isinstance(header, dict):
+        raise BrokenFile(f"{header_name} is not an object")
+
+    def samples() -> Iterator[dict[str, Any]]:
         for n in sorted(x for x in names if x.startswith("samples/") and x.endswith(".json")):
+            if budget[0] <= 0:
+                notes.append(f"{n} and later samples not read: more than {MAX_TOTAL_BYTES >> 20} MB in all")
+                return
+            if zf.getinfo(n).file_size > budget[0] and zf.getinfo(n).file_size <= MAX_BYTES:
+                notes.append(f"{n} and later samples not read: more than {MAX_TOTAL_BYTES >> 20} MB in all")
+                return
             try:
-                samples.append(_entry_json(zf, n))
+                sample = _entry_json(zf, n, budget)
             except BrokenFile as exc:
                 notes.append(str(exc))  # names the entry
-    return header, samples
+                continue
+            if isinstance(sample, dict):
+                yield sample
+
+    return header, samples()
 
 
-def _entry_json(zf: zipfile.ZipFile, entry: str) -> Any:
+def _entry_json(zf: zipfile.ZipFile, entry: str, budget: list[int]) -> Any:
     info = zf.getinfo(entry)
-    if info.file_size > MAX_BYTES:
-        raise BrokenFile(f"{entry} is larger than {MAX_BYTES >> 20} MB")
+    cap = min(MAX_BYTES, budget[0])
+    if info.file_size > cap:
+        budget[0] -= info.file_size  # (only the declared size: nothing was decompressed)
+        raise BrokenFile(f"{entry} is larger than {cap >> 20} MB; not read")
     try:
         if info.compress_type == ZIP_ZSTD:
-            raw = _zstd_entry(zf, info)
+            raw = _zstd_entry(zf, info, cap)
         else:
             with zf.open(info) as f:
-                raw = f.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:  # the declared size lied: a ZIP bomb
-            raise BrokenFile(f"{entry} is larger than {MAX_BYTES >> 20} MB")
-        return json.loads(raw)
+                raw = f.read(cap + 1)
+        budget[0] -= len(raw)
+        if len(raw) > cap:  # the declared size lied: a ZIP bomb
+            raise BrokenFile(f"{entry} is larger than {cap >> 20} MB; not read")
+        return loads_bounded(raw)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError, zstd_error()) as exc:
         raise BrokenFile(f"{entry} unreadable ({type(exc).__name__})") from None
 
@@ -112,7 +146,7 @@ def zstd_error() -> type[Exception]:
     return zstandard.ZstdError
 
 
-def _zstd_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _zstd_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     import zstandard
 
     fp = zf.fp
@@ -127,7 +161,7 @@ def _zstd_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     data = fp.read(info.compress_size)
     # Inspect writes several zstd frames per entry (inspect_ai/_util/zipfile.py): read across them.
     reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
-    return reader.read(MAX_BYTES + 1)
+    return reader.read(cap + 1)
 
 
 def _verdict(scores: Any) -> bool | None:
@@ -158,7 +192,9 @@ def _conversation(s: dict[str, Any]) -> list[Any]:
     conv = list(last.get("input") or [])
     for rng in last.get("input_refs") or []:
         if isinstance(rng, list) and len(rng) == 2:
-            conv.extend(pool[int(rng[0]) : int(rng[1])])
+            start, stop = rng
+            if type(start) is int and type(stop) is int:  # NaN, Infinity, text: not a range
+                conv.extend(pool[start:stop])
     out = dict_at(last, "output")
     choices = out.get("choices") or []
     if choices and isinstance(choices[0], dict) and isinstance(choices[0].get("message"), dict):

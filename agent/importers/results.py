@@ -21,8 +21,18 @@ COMPANION_NAMES = frozenset(
 )
 
 _PASS_KEYS = ("resolved_ids", "resolved")
-# Lists of instances an evaluation ran and that did not resolve.
-_FAIL_KEYS = ("unresolved_ids", "completed_ids", "error_ids", "empty_patch_ids", "unresolved", "failed")
+# Lists of instances an evaluation ran (or was given) and that did not resolve: submitted but
+# not resolved is FAIL (SWE-bench's report and mini-swe-agent v2 list every prediction under
+# submitted_ids); an instance in no list was never evaluated and stays not judged.
+_FAIL_KEYS = (
+    "submitted_ids",
+    "unresolved_ids",
+    "completed_ids",
+    "error_ids",
+    "empty_patch_ids",
+    "unresolved",
+    "failed",
+)
 
 
 def parse_results(data: Any) -> dict[str, bool]:

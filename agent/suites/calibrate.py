@@ -1,8 +1,9 @@
 """Calibration: each task's pass rate, with its uncertainty, and the learnable band.
 
 DPO needs tasks a model passes sometimes (about 20-60% of the time): those give pass/fail
-pairs. ``pass_rates`` counts ended rollouts per task from existing batches (branches and
-other suites' batches are left out); the command line runs k pilot rollouts per task
+pairs. ``pass_rates`` counts judged rollouts per task from existing batches, each content
+once (branches and other suites' batches are left out; not judged ones and copies are
+counted by reason); the command line runs k pilot rollouts per task
 first when asked. The uncertainty is a Wilson score interval: honest for the few
 rollouts per task a budget allows (3 of 5 is not "60%", it is 23%-88%).
 """
@@ -12,13 +13,20 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.allocation import rollout_passed
 from agent.suites.git import is_local
 from agent.suites.models import Suite, Task
-from agent.trace import find_batches, read_batch_meta, read_trace
+from agent.trace import (
+    batch_running,
+    content_key,
+    conversation_digest,
+    find_batches,
+    read_batch_meta,
+    read_trace,
+    rollout_state,
+)
 
 Z95 = 1.959964
 
@@ -27,7 +35,12 @@ Z95 = 1.959964
 class TaskRate:
     task_id: str
     passes: int = 0
-    rollouts: int = 0
+    rollouts: int = 0  # judged, each content once (docs/ARCHITECTURE.md, Rollout state)
+    # what the rate leaves out: not judged by reason (cancelled, error...), "copy", "running"
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def leave_out(self, reason: str) -> None:
+        self.left_out[reason] = self.left_out.get(reason, 0) + 1
 
     @property
     def rate(self) -> float | None:
@@ -65,6 +78,7 @@ def pass_rates(suite: Suite, batch_roots: list[Path]) -> dict[str, TaskRate]:
     """Per task of ``suite``: passes and ended rollouts over the batches under ``batch_roots``."""
     rates = {t.id: TaskRate(t.id) for t in suite.tasks}
     seen: set[Path] = set()
+    contents: set[str] = set()
     for root in batch_roots:
         for batch in find_batches(Path(root)):
             if batch.resolve() in seen:
@@ -76,16 +90,27 @@ def pass_rates(suite: Suite, batch_roots: list[Path]) -> dict[str, TaskRate]:
                 meta = None
             if meta is not None and (meta.suite != suite.name or meta.params.allocation == "branch"):
                 continue  # another suite's batch, or branches (they start mid-way: not a pass rate)
+            alive = batch_running(batch)
             for path in sorted((batch / "traces").glob("*.jsonl")):
                 read = read_trace(path)
                 start, end = read.start, read.end
-                if start is None or end is None or end.stop_reason == "cancelled" or start.branch is not None:
+                if start is None or start.branch is not None:
                     continue
                 if start.suite != suite.name or start.task_id not in rates:
                     continue
                 r = rates[start.task_id]
+                state = rollout_state(end, alive=alive)
+                if end is None or not state.judged:
+                    r.leave_out(state.reason or state.status)  # only judged rollouts make a pass rate
+                    continue
+                digest = conversation_digest(path.read_text(encoding="utf-8", errors="replace"))
+                key = content_key(start.task_id, digest, end.outcome.patch, "#", state, start.model, start.seed)
+                if key in contents:
+                    r.leave_out("copy")  # a copied or replayed rollout is one observation, not two
+                    continue
+                contents.add(key)
                 r.rollouts += 1
-                r.passes += rollout_passed(end.outcome)
+                r.passes += state.verdict == "pass"
     return rates
 
 

@@ -4,7 +4,8 @@
 builtin name ``mini-bugs`` (the suite shipped in ``agent/suites/mini_bugs``), or a
 QuixBugs checkout (``path/to/QuixBugs`` or ``path/to/QuixBugs:gcd,bitcount``).
 ``check_suite`` proves each task is a real task: its tests fail on the untouched source
-and pass with its reference fix.
+and pass with its reference fix, the fix agrees with itself on the held-out inputs and
+the bug answers at least one of them differently (agent/differential.py).
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import json
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from agent import differential
 from agent.final_verdict import final_test_run
+from agent.suites.held_out import split_lines
 from agent.suites.hidden_tests import check_before
-from agent.suites.models import DirSource, GitSource, Suite, SuiteError, Task
+from agent.suites.models import Differential, DifferentialTarget, DirSource, GitSource, Suite, SuiteError, Task
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
 SUITES_DIR = Path(__file__).parent  # the shipped suites live beside this module
@@ -38,6 +42,7 @@ QUIX_HIDDEN = [
     ".github",
 ]
 QUIX_PROTECTED = ["python_testcases", "json_testcases", "conftest.py"]
+QUIX_HOLD_OUT = 1 / 3  # of each program's JSON test data: hidden tests and held-out inputs
 
 
 @dataclass
@@ -47,6 +52,12 @@ class TaskCheck:
     passes_with_fix: bool | None  # None: the task has no reference fix
     detail: str
     ok: bool
+    # The held-out differential check's coverage (agent/differential.py), one line; "" when
+    # the task has no reference fix.
+    differential: str = ""
+    # Held-out calls a final run of this task compares (0: its verdict rests on the tests).
+    held_out_calls: int = 0
+    held_out_bug_differs: int = 0  # of those, how many the untouched source answers differently
 
 
 # --------------------------------------------------------------------------- loading
@@ -100,6 +111,8 @@ def _load_json(path: Path) -> Suite:
         raise SuiteError(f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(data, dict):
         raise SuiteError(f"{path}: a suite is a JSON object with 'name' and 'tasks'")
+    if "from" in data:
+        return _load_selection(path, data)
     # A source given as a plain string, or without "kind", is a directory.
     for t in data.get("tasks") or []:
         if isinstance(t, dict):
@@ -117,6 +130,43 @@ def _load_json(path: Path) -> Suite:
     return suite
 
 
+_SELECTING: ContextVar[bool] = ContextVar("repo_agent_selecting_suite", default=False)
+
+
+def _load_selection(path: Path, data: dict) -> Suite:
+    """Some tasks of another suite (an export's held-out tasks): ``{"name", "description",
+    "from": {"suite": SPEC, "tasks": [ids]}}``. The tasks stay the other suite's, read and
+    confined in its own folder, so a selection names no path of its own. The suite keeps
+    its name and version: the held-out inputs a final run draws are the same tasks' draw."""
+    sel = data.get("from")
+    if not isinstance(sel, dict) or not isinstance(sel.get("suite"), str) or not isinstance(sel.get("tasks"), list):
+        raise SuiteError(f'{path}: \'from\' is {{"suite": SPEC, "tasks": [task ids]}}')
+    spec = sel["suite"]
+    if spec not in BUILTIN:
+        spec = str((path.parent / spec).resolve())  # relative to the selection's own file
+    if Path(spec).resolve() == path:
+        raise SuiteError(f"{path}: 'from' names the file itself")
+    if _SELECTING.get():
+        raise SuiteError(f"{path}: a selection's 'from' must name a suite, not another selection")
+    token = _SELECTING.set(True)
+    try:
+        base = load_suite(spec)
+    finally:
+        _SELECTING.reset(token)
+    wanted = [t for t in sel["tasks"] if isinstance(t, str)]
+    missing = [t for t in wanted if t not in {x.id for x in base.tasks}]
+    if missing:
+        raise SuiteError(f"{path}: task(s) not in suite {base.name}: {', '.join(missing)}")
+    suite = base.model_copy(
+        update={
+            "tasks": [t for t in base.tasks if t.id in set(wanted)],
+            "description": str(data.get("description") or base.description),
+        }
+    )
+    suite.base_dir = base.base_dir
+    return suite
+
+
 def _validate(suite: Suite, where: Path) -> None:
     if not suite.tasks:
         raise SuiteError(f"{where}: the suite has no tasks")
@@ -131,12 +181,18 @@ def _validate(suite: Suite, where: Path) -> None:
 
             if why := validate(suite, t.source):
                 raise SuiteError(f"{where}: task {t.id}: {why}")
-        elif not (suite.base_dir / t.source.path).is_dir():
+        else:
+            _confine_in_suite(suite.base_dir, where, t.id, "source", t.source.path)
+        if isinstance(t.source, DirSource) and not (suite.base_dir / t.source.path).is_dir():
             raise SuiteError(f"{where}: task {t.id}: source directory not found: {suite.base_dir / t.source.path}")
+        _confine_task_paths(suite.base_dir, where, t)
         if t.reference_fix and not (suite.base_dir / t.reference_fix).is_dir():
             raise SuiteError(
                 f"{where}: task {t.id}: reference_fix directory not found: {suite.base_dir / t.reference_fix}"
             )
+        pool = t.differential.pool if t.differential else None
+        if pool and not (suite.base_dir / pool).is_file():
+            raise SuiteError(f"{where}: task {t.id}: held-out pool not found: {suite.base_dir / pool}")
         for fix in t.reference_fix_files.values():
             if not (suite.base_dir / fix).is_file():
                 raise SuiteError(f"{where}: task {t.id}: reference fix file not found: {suite.base_dir / fix}")
@@ -145,7 +201,46 @@ def _validate(suite: Suite, where: Path) -> None:
             raise SuiteError(f"{where}: task {t.id}: empty test_command")
 
 
+def _confine_task_paths(base: Path, where: Path, t: Task) -> None:
+    """A task's paths in the suite's folder stay inside it (its workspace paths are checked by
+    `Task` itself, agent/suites/models.py)."""
+    if t.reference_fix:
+        _confine_in_suite(base, where, t.id, "reference_fix", t.reference_fix)
+    for fix in t.reference_fix_files.values():
+        _confine_in_suite(base, where, t.id, "reference_fix_files", fix)
+
+
+def _confine_in_suite(base: Path, where: Path, task_id: str, field: str, rel: str) -> None:
+    from agent.untrusted import neutralise_line
+
+    root = base.resolve()
+    if "\x00" in rel:
+        raise SuiteError(f"{where}: task {task_id}: {field} {neutralise_line(rel, markup=False)!r} holds a NUL byte")
+    full = (root / rel).resolve()
+    if full != root and root not in full.parents:
+        raise SuiteError(
+            f"{where}: task {task_id}: {field} {neutralise_line(rel, markup=False)!r} leads outside the suite's folder"
+        )
+
+
 # --------------------------------------------------------------------------- QuixBugs
+
+
+def _quix_differential(suite: Suite, task: Task, root: Path) -> None:
+    """The held-out lines of the program's JSON test data, as held-out inputs: each line is
+    ``[arguments, expected]``; the expected value is never used (the reference fix answers)."""
+    rel = next(iter(task.hold_out_lines), None)
+    if rel is None or not task.reference_fix_files:
+        return
+    try:
+        _, held = split_lines(suite, task, rel, (root / rel).read_bytes())
+        inputs = [json.loads(line)[0] for line in held]
+    except (OSError, ValueError, IndexError, TypeError):
+        return  # test data of another shape: the verdict rests on the (hidden) tests
+    inputs = [x for x in inputs if isinstance(x, list)]
+    if inputs:
+        target = DifferentialTarget(module=f"python_programs.{task.id}", function=task.id, inputs=inputs)
+        task.differential = Differential(targets=[target], sample=len(inputs))
 
 
 def _is_quixbugs(path: Path) -> bool:
@@ -174,6 +269,7 @@ def load_quixbugs(
     tasks = []
     for name in chosen:
         fix = root / "correct_python_programs" / f"{name}.py"
+        data = f"json_testcases/{name}.json"
         tasks.append(
             Task(
                 id=name,
@@ -192,10 +288,13 @@ def load_quixbugs(
                     {f"python_programs/{name}.py": f"correct_python_programs/{name}.py"} if fix.is_file() else {}
                 ),
                 tags=["quixbugs"],
+                hold_out_lines={data: QUIX_HOLD_OUT} if (root / data).is_file() else {},
             )
         )
     suite = Suite(name="quixbugs", description=f"QuixBugs (Python) from {root}", tasks=tasks)
     suite.base_dir = root
+    for task in suite.tasks:
+        _quix_differential(suite, task, root)
     return suite
 
 
@@ -220,7 +319,18 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
             if tampered:  # a "fix" that edits the tests proves nothing about the task
                 detail += f"; the reference fix changes protected paths: {', '.join(tampered)}"
         ok = fails and with_fix is not False
-        return TaskCheck(task.id, fails, with_fix, detail, ok)
+        line, calls, differs = "", 0, 0
+        if with_fix is not None:
+            # The fix's final run above compared it with itself on the held-out sample; now the
+            # bug must answer at least one held-out call differently, or the check proves nothing.
+            try:
+                cov = differential.check(suite, task, root, sandbox=sandbox)
+                line, calls, differs = cov.line, cov.calls, cov.bug_differs
+                if cov.functions and not cov.bug_differs:
+                    ok, line = False, line + " (the held-out inputs do not tell the bug from the fix)"
+            except differential.DifferentialError as exc:
+                ok, line = False, f"differential: cannot run: {exc}"
+        return TaskCheck(task.id, fails, with_fix, detail, ok, line, calls, differs)
     finally:
         ws.cleanup()
 

@@ -7,10 +7,10 @@ repository at a commit (BugsInPy, SWE-bench-style instances).
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SuiteError(ValueError):
@@ -49,6 +49,29 @@ class HiddenTests(BaseModel):
     pass_to_pass: list[str] = Field(default_factory=list)  # node ids that must keep passing
 
 
+class DifferentialTarget(BaseModel):
+    """One function (or class) a task is about, with its held-out inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+    module: str  # import name from the workspace root, e.g. "gcd" or "python_programs.gcd"
+    function: str  # a function, or a class when ``script`` (constructor args, then method calls)
+    # Each input is the positional argument list; for a script, [constructor args, [[method, args], ...]].
+    inputs: list[list] = Field(default_factory=list)
+    script: bool = False
+
+
+class Differential(BaseModel):
+    """The task's held-out differential check (agent/differential.py): the pool lives in a
+    file the workspace never holds (``pool``, relative to the suite file, a hidden path), or
+    inline for generated suites that record it."""
+
+    model_config = ConfigDict(extra="forbid")
+    pool: str | None = None  # a JSON file {"targets": [DifferentialTarget, ...]}
+    targets: list[DifferentialTarget] = Field(default_factory=list)
+    sample: int = 12  # inputs drawn per target for each final run
+    float_tolerance: float = 1e-9  # relative and absolute
+
+
 class Task(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -68,6 +91,11 @@ class Task(BaseModel):
     # python_programs/x.py): workspace path -> file relative to the suite's base_dir.
     reference_fix_files: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
+    # Held-out inputs on which the rollout's code is compared with the reference fix.
+    differential: Differential | None = None
+    # Hidden tests: workspace-relative text file -> the share of its lines held out of the
+    # workspace (drawn by suite, version, task and path) and put back for the final run.
+    hold_out_lines: dict[str, float] = Field(default_factory=dict)
     # Difficulty features of generated tasks (operator, lines changed, failing tests,
     # call distance from a failing test to the bug), for calibration and selection.
     features: dict[str, str | int | float] = Field(default_factory=dict)
@@ -76,11 +104,44 @@ class Task(BaseModel):
     env: str | None = None
     hidden_tests: HiddenTests | None = None
 
+    @field_validator("protected", "hidden")
+    @classmethod
+    def _inside_workspace(cls, paths: list[str]) -> list[str]:
+        for rel in paths:
+            workspace_path(rel)
+        return paths
+
+    @field_validator("reference_fix_files")
+    @classmethod
+    def _fix_targets_inside_workspace(cls, files: dict[str, str]) -> dict[str, str]:
+        for rel in files:
+            workspace_path(rel)
+        return files
+
+
+def workspace_path(rel: str) -> str:
+    """``rel`` when it names a place inside a workspace; else ValueError naming the entry.
+
+    The final run deletes each protected path and copies it back from the source: an
+    absolute path or a ``..`` would delete files outside the workspace (docs/hostile-files.md).
+    """
+    from agent.untrusted import neutralise_line
+
+    p = PurePosixPath(rel)
+    if not rel.strip() or "\x00" in rel or p.is_absolute() or rel.startswith("~") or ".." in p.parts:
+        raise ValueError(
+            f"entry {neutralise_line(rel, markup=False)!r} leads outside the workspace "
+            "(give a path relative to the task's source, without '..')"
+        )
+    return rel
+
 
 class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
+    # Part of the differential sample's seed: a new version draws new held-out inputs.
+    version: str = "1"
     tasks: list[Task]
     # Where relative paths resolve from; set by the loader, not part of the file.
     base_dir: Path | None = Field(default=None, exclude=True)

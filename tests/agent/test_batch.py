@@ -8,7 +8,7 @@ from agent.batch import run_batch
 from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
-from agent.trace import LlmCall, read_batch_meta, read_trace, trace_path
+from agent.trace import LlmCall, batch_alive, read_batch_meta, read_trace, trace_path
 from tests.agent.rollout_fixtures import *
 from tests.doubles.scripted_llm import MixedPolicy, ScriptedPolicy
 
@@ -28,7 +28,7 @@ def test_batch_runs_every_rollout_with_its_seed(tiny_suite, scripted, tmp_path):
     }
     server = scripted(MixedPolicy(tiny_suite, plan=plan))
     provider = openai_for(server)
-    ends, events = [], []
+    ends, events, alive = [], [], []
     lock = threading.Lock()
 
     def on_event(rid, e):
@@ -42,8 +42,13 @@ def test_batch_runs_every_rollout_with_its_seed(tiny_suite, scripted, tmp_path):
         tmp_path,
         max_workers=2,
         on_event=on_event,
-        on_rollout_end=lambda r, done, total: ends.append((r.rollout_id, done, total)),
+        on_rollout_end=lambda r, done, total: (
+            ends.append((r.rollout_id, done, total)),
+            alive.append(batch_alive(tmp_path / "b1")),
+        ),
     )
+    # The batch's lock is held while it runs (readers tell a live batch from a dead one) and dropped after.
+    assert alive == [True] * 4 and batch_alive(tmp_path / "b1") is False
     meta = read_batch_meta(tmp_path / "b1")
     assert meta.id == "b1" and meta.stop_reason == "finished" and meta.finished
     assert (meta.params.executor, meta.params.ray_address) == ("thread", None)
@@ -91,6 +96,12 @@ def test_one_rollouts_provider_failure_never_stops_the_batch(tiny_suite, scripte
         "fix_largest__s11": "error",
     }
     assert read_batch_meta(tmp_path / "b").stop_reason == "finished"
+    # An infrastructure failure is not judged: out of the pass rate, never a FAIL (issue 25).
+    assert summary.not_judged() == {"error": 2} and (summary.passed, len(summary.judged)) == (2, 2)
+    assert [(s.task_id, s.rollouts, s.not_judged) for s in summary.per_task()] == [
+        ("fix_gcd", 1, 1),
+        ("fix_largest", 1, 1),
+    ]
     for rid in stops:
         read = read_trace(trace_path(tmp_path / "b", rid))
         assert read.end is not None and not read.warnings
@@ -206,7 +217,7 @@ def test_no_api_key_reaches_any_file(tiny_suite, scripted, tmp_path, monkeypatch
         executor=LocalExecutor(2),
     )
     files = [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
-    assert len(files) == 3  # batch.json + 2 traces
+    assert len(files) == 4  # batch.json + batch.lock (the running process's pid) + 2 traces
     for p in files:
         text = p.read_text()
         assert FAKE_OPENAI_KEY not in text and FAKE_TOGETHER_KEY not in text

@@ -163,7 +163,7 @@ def test_run_help_has_examples(capsys):
 def test_suite_check_table_and_exit_status(tiny_suite_path, tmp_path, capsys):
     assert main(["suite", "check", str(tiny_suite_path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"fix_gcd\s+yes\s+yes\s+ok", out) and "all 2 tasks ok" in out
+    assert re.search(r"fix_gcd\s+yes\s+yes\s+-\s+ok", out) and "all 2 tasks ok" in out  # "-": no held-out inputs
     # A reference fix that does not fix: the check fails and says which task.
     data = json.loads(tiny_suite_path.read_text())
     data["tasks"][1]["reference_fix"] = "fix_largest/src"
@@ -171,7 +171,7 @@ def test_suite_check_table_and_exit_status(tiny_suite_path, tmp_path, capsys):
     broken.write_text(json.dumps(data))
     assert main(["suite", "check", str(broken)]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"fix_largest\s+yes\s+no\s+FAIL", out) and "1 task(s) failed the check: fix_largest" in out
+    assert re.search(r"fix_largest\s+yes\s+no\s+-\s+FAIL", out) and "1 task(s) failed the check: fix_largest" in out
 
 
 def test_ctrl_c_stops_the_run_cleanly(tiny_suite, tiny_suite_path, scripted, tmp_path):

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from agent import cgroups, uid_lease
 from agent import sandbox as sb
 from agent.sandbox import AS_LIMIT, SandboxError, run_command, sandbox_kind, sandbox_warning
 from agent.scoring import resolve_argv, run_tests
 from agent.suites.models import Task
+from agent.uid_lease import UID_BASE, UID_COUNT, LeaseError
 
 
 def _task(**kw) -> Task:
@@ -304,5 +308,157 @@ def test_bwrap_never_runs_tests_as_root(tmp_path):
         tmp_path / "ws", {"who.py": "import os\nopen('mine', 'w').write('x')\nprint(os.getuid(), os.getgid())\n"}
     )
     code, out, _, _ = run_command([sys.executable, "who.py"], ws, timeout_s=10, sandbox="bwrap")
-    assert code == 0 and out.split() == ["65534", "65534"]
+    uid, gid = map(int, out.split())
+    assert code == 0 and uid == gid and UID_BASE <= uid < UID_BASE + UID_COUNT
     assert (ws / "mine").read_text() == "x"
+
+
+# --------------------------------------------------------------------------- issue 23
+
+_HOLD_LEASE = (
+    "import sys\n"
+    f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+    "import agent.uid_lease as u\n"
+    "u.UID_COUNT = 2\n"
+    "lease = u.lease_uid()\n"
+    "print(lease.uid, flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def test_two_processes_never_lease_the_same_uid(tmp_path, monkeypatch):
+    """Issue 23: a uid is leased machine-wide (two ``run`` processes, Ray workers): with two
+    uids in the range and two processes holding one each, a third caller gets none; a
+    process that ends gives its uid back."""
+    monkeypatch.setenv("REPO_AGENT_UID_LEASE_DIR", str(tmp_path / "leases"))
+    monkeypatch.setattr(uid_lease, "LEASE_DIR", tmp_path / "leases")
+    monkeypatch.setattr(uid_lease, "UID_COUNT", 2)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _HOLD_LEASE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        uids = [int(p.stdout.readline()) for p in procs if p.stdout]
+        assert len(set(uids)) == 2
+        with pytest.raises(LeaseError):
+            uid_lease.lease_uid()  # both held by the other processes
+    finally:
+        for p in procs:
+            p.communicate("")
+    lease = uid_lease.lease_uid()  # their ends freed the uids
+    assert lease.uid in uids
+    lease.release()
+
+
+def test_lingering_thread_after_the_session_finished_is_killed_at_once(tmp_path):
+    """Issue 23, finding 5: a test that leaves a non-daemon thread (and a setsid grandchild)
+    cost the whole timeout; now the run ends just after the session's finish record."""
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "tests/test_left.py": (
+                "import os, threading, time\n\n"
+                "def test_leaves_things_running():\n"
+                "    threading.Thread(target=time.sleep, args=(600,)).start()\n"
+                "    if os.fork() == 0:\n"
+                "        os.setsid(); time.sleep(600); os._exit(0)\n"
+            ),
+        },
+    )
+    start = time.monotonic()
+    r = run_tests(ws, _task(timeout_s=40.0), sandbox="bwrap" if sandbox_kind() == "bwrap" else "rlimit")
+    assert time.monotonic() - start < 20  # not the 40 s timeout
+    assert r.passed and r.counts.passed == 1 and not r.timed_out and r.exit_code == 0
+    ws2 = _project(
+        tmp_path / "ws2", {"t.py": "import threading, time\nthreading.Thread(target=time.sleep, args=(600,)).start()\n"}
+    )
+    fake_finish = (
+        'import os\nos.write(int(os.environ[\'REPO_AGENT_VERDICT_FD\']), b\'{"k":"finish","exitstatus":0}\\n\')\n'
+    )
+    (ws2 / "t.py").write_text(fake_finish + (ws2 / "t.py").read_text())
+    run = sb.run_command_full(
+        [sys.executable, "t.py"],
+        ws2,
+        timeout_s=40,
+        sandbox="bwrap" if sandbox_kind() == "bwrap" else "rlimit",
+        verdict_pipe=True,
+    )
+    assert run.lingered and run.exit_code == 0 and not run.timed_out and run.duration_s < 20
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the workspace tmpfs needs root (documented)")
+def test_disk_cap_holds_while_the_tests_write(tmp_path, monkeypatch):
+    """Issue 23, finding 3: the workspace cap held only after the run; now writes past it
+    fail while the tests run, and the host workspace never holds more."""
+    monkeypatch.setattr(sb, "WORKSPACE_BYTES", 32 * 1024**2)
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "fill.py": (
+                "n = 0\n"
+                "for i in range(6):\n"
+                "    try:\n"
+                "        with open(f'big{i}', 'wb') as f:\n"
+                "            f.write(b'x' * (10 << 20))\n"
+                "        n += 1\n"
+                "    except OSError as e:\n"
+                "        print('STOPPED', e.strerror)\n"
+                "        break\n"
+                "print('WROTE', n)\n"
+            )
+        },
+    )
+    code, out, _, _ = run_command([sys.executable, "fill.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert "WROTE 3" in out and "STOPPED No space left on device" in out
+    assert sum(p.stat().st_size for p in ws.iterdir()) < 32 * 1024**2
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_a_verdict(tmp_path):
+    """Issue 23: an infrastructure failure (here bwrap cannot set up a mount) raises
+    SandboxError, which the rollout records as not judged ("error"), never FAIL."""
+    ws = _project(tmp_path / "ws", {"tests/test_a.py": "def test_a():\n    pass\n"})
+    with pytest.raises(SandboxError, match="could not start"):
+        sb.run_command_full(
+            [sys.executable, "-m", "pytest"], ws, timeout_s=30, sandbox="bwrap", ro_binds=(tmp_path / "missing",)
+        )
+
+
+def test_killed_while_the_machine_ran_out_of_memory_is_an_error(tmp_path, monkeypatch, sandbox):
+    """Issue 23: a run the kernel's OOM killer ended is the machine's failure (SandboxError:
+    not judged), never the rollout's FAIL; a run that kills itself with no OOM is its own."""
+    ws = _project(tmp_path / "ws", {"die.py": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"})
+    code, _, _, timed_out = run_command([sys.executable, "die.py"], ws, timeout_s=20, sandbox=sandbox)
+    assert code in (-9, 137) and not timed_out
+    counts = iter(range(100))
+    monkeypatch.setattr(sb, "_oom_kills", lambda: next(counts))  # an OOM kill during the run
+    with pytest.raises(SandboxError, match="out of memory"):
+        run_command([sys.executable, "die.py"], ws, timeout_s=20, sandbox=sandbox)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or sandbox_kind() != "bwrap", reason="a cgroup per sandbox needs root")
+def test_a_sandbox_over_its_memory_cgroup_is_killed_and_it_is_its_own_doing(tmp_path, monkeypatch):
+    """Issue 23: 256 processes of 2 GB each could take the machine's memory and get
+    rollouts beside them killed; each sandbox has a memory cgroup of its own (where the
+    machine has cgroup v1): going over it kills that sandbox only, judged as its own run
+    (no SandboxError), and its cgroups are gone afterwards."""
+    if cgroups._own("memory") is None:
+        pytest.fail("no memory cgroup can be made here", pytrace=False)
+    monkeypatch.setattr(cgroups, "MEMORY_BYTES", 64 * 1024**2)
+    ws = _project(tmp_path / "ws", {"hog.py": "x = b'x' * (300 << 20)\nprint('SURVIVED')\n"})
+    code, out, _, timed_out = run_command([sys.executable, "hog.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 137 and not timed_out and "SURVIVED" not in out
+    assert "went over its memory limit" in out
+    assert not [d for d in cgroups._own("memory").iterdir() if d.name.startswith("repo-agent-")]
+
+
+def test_the_command_inherits_no_descriptor_but_its_own(tmp_path, sandbox):
+    """Issue 23: bwrap's info pipe (which names the pid the host kills at the end) and any
+    other descriptor of the host's never reach the command: only stdio."""
+    ws = _project(
+        tmp_path / "ws",
+        {
+            "fds.py": "import os\nopen_fds = []\nfor fd in range(3, 1024):\n    try:\n        os.fstat(fd)\n        open_fds.append(fd)\n    except OSError:\n        pass\nprint('FDS', open_fds)\n"
+        },
+    )
+    code, out, _, _ = run_command([sys.executable, "fds.py"], ws, timeout_s=20, sandbox=sandbox)
+    assert code == 0 and "FDS []" in out, out

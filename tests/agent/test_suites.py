@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import differential
 from agent.suites.loading import BUILTIN, SuiteError, TaskCheck, check_suite, load_quixbugs, load_suite
 from agent.suites.models import DirSource
 from agent.workspace import Workspace
@@ -37,6 +38,8 @@ def test_shipped_suite_checks(mini_suite):
     assert not bad, "\n".join(f"{c.task_id}: {c.detail}" for c in bad)
     assert [c.task_id for c in checks] == [t.id for t in mini_suite.tasks]
     assert all(c.fails_untouched and c.passes_with_fix is True for c in checks)
+    # Every shipped task is judged on held-out inputs too, and its bug answers one differently.
+    assert all(c.held_out_calls >= 12 and c.held_out_bug_differs >= 1 for c in checks), [c.differential for c in checks]
     assert sorted(d for _, d, _ in seen) == list(range(1, len(checks) + 1))
     # the infinite loop was stopped by the per-test timeout, not by the whole-run timeout
     loop = next(c for c in checks if c.task_id == "fix_bitcount")
@@ -147,7 +150,7 @@ QUIX_FILES = {
     # a JSON-driven program with an operator bug
     "python_programs/add.py": "def add(a, b):\n    return a - b\n",
     "correct_python_programs/add.py": "def add(a, b):\n    return a + b\n",
-    "json_testcases/add.json": "[[1, 2], 3]\n[[0, 0], 0]\n[[5, -2], 3]\n",
+    "json_testcases/add.json": "[[1, 2], 3]\n[[0, 0], 0]\n[[5, -2], 3]\n[[2, 2], 4]\n[[3, 4], 7]\n[[10, 1], 11]\n",
     "python_testcases/test_add.py": (
         "import pytest\nfrom load_testdata import load_json_testcases\n\n"
         "if pytest.use_correct:\n    from correct_python_programs.add import add\n"
@@ -221,14 +224,56 @@ def test_quixbugs_workspace_hides_answers(quixbugs, tmp_path):
     files = sorted(str(p.relative_to(ws.path)) for p in ws.path.rglob("*") if p.is_file())
     assert not any(f.startswith(("correct_python_programs", "java_programs")) for f in files)
     assert "python_programs/add.py" in files and "json_testcases/add.json" in files and "conftest.py" in files
+    # The held-out lines are not in the workspace, and their absence is no change of the rollout's.
+    given = (ws.path / "json_testcases/add.json").read_text().splitlines()
+    assert len(given) == 4 and set(given) < set(QUIX_FILES["json_testcases/add.json"].splitlines())
+    assert ws.patch() == "" and ws.tampered_paths() == []
+    ws.reveal_held_out()
+    assert len((ws.path / "json_testcases/add.json").read_text().splitlines()) == 6
+    ws.restore_protected()
+    assert (ws.path / "json_testcases/add.json").read_text().splitlines() == given
     ws.cleanup()
 
 
 def test_quixbugs_check_with_looping_program(quixbugs):
     suite = load_quixbugs(quixbugs, per_test_timeout_s=1.0)
     checks = {c.task_id: c for c in check_suite(suite)}
-    assert all(c.ok for c in checks.values()), {k: c.detail for k, c in checks.items()}
-    assert checks["add"].detail.startswith("untouched: 2 failed, 1 passed")
+    assert all(c.ok for c in checks.values()), {k: (c.detail, c.differential) for k, c in checks.items()}
+    # A third of add's test data is held out of the workspace: the rollout's tests see 4 of
+    # its 6 lines, the final run all 6 (hidden tests), and the 2 held-out lines are the
+    # differential's inputs.
+    assert checks["add"].detail.startswith("untouched: 4 failed in") and "with fix: 6 passed" in checks["add"].detail
+    assert (checks["add"].held_out_calls, checks["add"].held_out_bug_differs) == (2, 1)  # add(0, 0) is 0 either way
+    assert checks["reach"].held_out_calls == 0  # Node arguments: the verdict rests on the tests
     # the infinite loop on the cycle is one failed test, cut by the per-test timeout
     assert checks["reach"].detail.startswith("untouched: 1 failed, 1 passed")
     assert checks["reach"].passes_with_fix is True
+
+
+def test_check_says_what_the_held_out_inputs_cannot_prove(tmp_path):
+    """A pool on which the bug agrees with the fix proves nothing (check_task then fails the
+    task); an input the reference answers two ways (a random number) is left out and said."""
+    pool = {
+        "targets": [
+            {"module": "add", "function": "add", "inputs": [[1, 0], [7, 0], [-3, 0]]},
+            {"module": "add", "function": "roll", "inputs": [[]]},
+        ]
+    }
+    files = dict(ADD_TASK)
+    files["add.py"] += "\n\ndef roll():\n    return 4\n"
+    files["_fix/add.py"] += "\n\nimport random\n\n\ndef roll():\n    return random.random()\n"
+    files["_heldout/pool.json"] = json.dumps(pool)
+    path = write_suite(
+        tmp_path / "s",
+        {"fix_add": files},
+        hidden=["_fix", "_heldout"],
+        differential={"pool": "fix_add/_heldout/pool.json"},
+    )
+    suite = load_suite(path)
+    (tmp_path / "s" / "fix_add" / "_heldout" / "pool.json").rename(tmp_path / "elsewhere.json")
+    with pytest.raises(SuiteError, match="task fix_add: held-out pool not found"):
+        load_suite(path)
+    (tmp_path / "elsewhere.json").rename(tmp_path / "s" / "fix_add" / "_heldout" / "pool.json")
+    cov = differential.check(suite, suite.task("fix_add"), tmp_path / "check")
+    assert (cov.calls, cov.pool, cov.left_out, cov.bug_differs) == (3, 4, 1, 0)
+    assert "1 left out (nondeterministic" in cov.line and cov.line.endswith("the bug differs on 0")

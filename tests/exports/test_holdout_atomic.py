@@ -135,3 +135,23 @@ def test_a_file_that_fails_the_check_is_never_renamed_into_place(tmp_path: Path)
     assert out.read_text() == "previous\n" and not list(tmp_path.glob(".x.jsonl.tmp-*"))
     sha, n = write_lines_atomic(out, [good, good], "together-sft")
     assert n == 2 and out.read_text() == good + "\n" + good + "\n"
+
+
+def test_the_held_out_suite_file_names_no_path_of_its_own(env, tmp_path: Path) -> None:
+    """The hold-out file selects tasks of the suite they come from (whose paths stay confined in
+    its own folder, docs/hostile-files.md); it loads anywhere, and a selection of a selection is
+    refused rather than followed."""
+    import json
+
+    from agent.suites.loading import SuiteError
+
+    env.batch("b0", [Spec("fix_gcd", 0), Spec("fix_roman", 0)], suite_path=None)
+    r = export_sft(env.store, tmp_path / "a.jsonl", SftOptions(holdout_tasks=["fix_gcd"], suite="mini-bugs"))
+    data = json.loads(Path(r.holdout_suite_path).read_text())
+    assert data["from"] == {"suite": "mini-bugs", "tasks": ["fix_gcd"]} and "tasks" not in data
+    suite = load_suite(r.holdout_suite_path)
+    assert [t.id for t in suite.tasks] == ["fix_gcd"] and suite.base_dir is not None
+    again = tmp_path / "again.suite.json"
+    again.write_text(json.dumps({"name": "x", "from": {"suite": str(r.holdout_suite_path), "tasks": ["fix_gcd"]}}))
+    with pytest.raises(SuiteError, match="not another selection"):
+        load_suite(again)

@@ -99,7 +99,7 @@ def test_unknown_outcomes_stay_out_of_sft(imported: Path, tmp_path: Path, capsys
     assert unknown[0].uid not in json.dumps(meta)
 
 
-def test_auto_dpo_leaves_out_pairs_without_a_verdict(tmp_path: Path, capsys) -> None:
+def test_rollouts_without_a_verdict_never_pair(tmp_path: Path, capsys) -> None:
     src = tmp_path / "src"
     longer = fx.swe_agent_fc("calc__calc-9")
     shorter = fx.swe_agent_fc("calc__calc-9", submission=fx.patch("2"))
@@ -109,13 +109,10 @@ def test_auto_dpo_leaves_out_pairs_without_a_verdict(tmp_path: Path, capsys) -> 
     out = tmp_path / "runs"
     import_paths([src], out)
     assert main(["ingest", str(out)]) == 0
-    assert sorted(pair_sides(out).values()) == [("calc__calc-9", "efficiency", "unknown_outcome")]
+    # Not judged (no verdict from its source): never paired, counted by reason instead (issue 25)
+    assert pair_sides(out) == {}
     capsys.readouterr()
     dpo = tmp_path / "dpo.jsonl"
-    assert main(["export", "dpo", str(out), "--out", str(dpo), "--auto"]) == 2  # nothing left to export
-    assert "noisy:unknown_outcome 1" in capsys.readouterr().err
-    # a person who judges the pair makes it training data like any other
-    (pid,) = pair_sides(out)
-    assert main(["pairs", "set", str(out), pid, "flip"]) == 0
-    assert main(["export", "dpo", str(out), "--out", str(dpo), "--auto"]) == 0
-    assert len(lines(dpo)) == 1 and main(["check", str(dpo)]) == 0
+    assert main(["export", "dpo", str(out), "--out", str(dpo), "--auto"]) == 2  # nothing to export
+    assert main(["audit", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rollouts"]["left_out"] == {"no_verdict": 2}

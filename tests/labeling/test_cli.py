@@ -69,7 +69,7 @@ def test_pairs_list_set_undo_redo(traces, capsys):
     with LabelStore(traces / "labels.sqlite") as s:
         assert s.pair(t_id).verdict == "flip"
     code, out, _ = run(capsys, "pairs", "list", str(traces), "--contrast", "efficiency")
-    assert code == 0 and "u" in out and "1 pairs" in out
+    assert code == 0 and "u" in out and "1 pair (" in out
 
 
 def test_filters_and_text_output(traces, capsys):
@@ -178,7 +178,7 @@ def test_team_settings_queue_and_disagree_listing(traces, capsys):
     code, out, _ = run(capsys, "pairs", "list", str(traces), "--disagree")
     assert "DISAGREE" in out and "ann confirm" in out  # each labeler's verdict, on the pair's line
     code, out, _ = run(capsys, "team", str(traces))
-    assert code == 0 and "overlap 2" in out and "adjudication queue (disagree): 1 pairs" in out
+    assert code == 0 and "overlap 2" in out and "adjudication queue (disagree): 1 pair" in out
     assert run(capsys, "pairs", "set", str(traces), first, "flip", "--labeler", "lead")[0] == 0
     code, out, _ = run(capsys, "pairs", "list", str(traces), "--disagree", "--json")
     assert json.loads(out) == []

@@ -172,7 +172,7 @@ def test_stats_keeps_long_task_ids_whole_one_line_each_at_80_columns(tmp_path, c
     assert main(["stats", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = lines.index("pass rate per task (learnable band 20%-60%)")
-    assert lines[at + 1].split() == ["task", "done", "passed", "rate", "pairs"]  # short headers
+    assert lines[at + 1].split() == ["task", "judged", "passed", "rate", "pairs"]  # short headers
     assert lines[at + 2].split() == [long_a, "2", "1", "50%", "learnable", "1"]
     assert lines[at + 3].split() == [long_b, "2", "0", "0%", "all", "fail", "no", "contrast", "0"]
     assert lines[at + 4].startswith("learnable: 1")
@@ -201,3 +201,18 @@ def test_a_middle_column_keeps_both_ends_of_an_id():
     Console(width=35, file=out).print(fit_table(cols, rows, 35)[0])
     lines = out.getvalue().splitlines()
     assert [line.split()[1] for line in lines[1:]] == ["django…11099", "django…12907"]  # 12 wide: head and tail
+
+
+def test_pairs_list_into_a_pipe_keeps_every_column(sample, capsys, monkeypatch):
+    """Output to a pipe is not a terminal: not cut to a guessed 80 columns (task, contrast and
+    flags used to go missing from `pairs list | grep`)."""
+    root, ids = sample
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(console, "_width", None)
+    assert not console.is_terminal
+    lines = listing(capsys, str(root))
+    header = lines[1].split()
+    assert {"task", "contrast", "flags", "verdict", "note"} <= set(header)
+    gcd = next(line for line in lines if ids["fix_gcd"] in line)
+    assert "fix_gcd" in gcd and GCD_NOTE in gcd  # the whole note, on the pair's own line
+    assert not any("left out" in line for line in lines)

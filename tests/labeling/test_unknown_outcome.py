@@ -82,8 +82,8 @@ def test_signal_report_counts_unknown_apart(tmp_path) -> None:
         known = sorted((r.provider, r.task_id, r.verdict_known) for r in store.rollouts())
     tasks = {t.task_id: (t.rollouts, t.passed, t.unknown, t.pass_rate, t.band) for t in rep.tasks}
     assert tasks == {
-        "calc__calc-1": (3, 1, 1, 0.5, "learnable"),  # the unknown one is not a failure
-        "calc__calc-2": (1, 0, 1, None, "unknown"),
+        "calc__calc-1": (2, 1, 1, 0.5, "learnable"),  # the unknown one is not judged: not a failure, not in the rate
+        "calc__calc-2": (0, 0, 1, None, "unknown"),
     }
     assert known == [
         ("openhands", "calc__calc-1", False),  # the event list: no verdict

@@ -17,12 +17,15 @@ from typing import Any
 
 import pytest
 
+from agent.final_verdict import final_test_run
 from agent.loop import RolloutConfig, RolloutResult, run_rollout
 from agent.providers import OpenAIProvider, RetryPolicy
 from agent.sandbox import sandbox_kind, sandbox_warning
+from agent.scoring import TestResult
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.trace import TestRun, TraceRead, read_trace
+from agent.workspace import Workspace
 from tests.agent.conftest import ADD_TASK, write_suite
 from tests.agent.rollout_fixtures import scripted  # noqa: F401 (a fixture: servers closed after the test)
 from tests.doubles.scripted_llm import ScriptedLLM
@@ -108,3 +111,28 @@ def run_attack(
         workspace_root=tmp_path / "ws",
     )
     return Attack(result, read_trace(path), server)
+
+
+@dataclass
+class Judged:
+    """A final test run of a workspace holding the attack's files, without a model."""
+
+    result: TestResult
+    tampered: list[str]
+
+    def verdict(self) -> str:
+        if self.tampered or self.result.tamper:
+            return "TAMPERED"
+        return "PASS" if self.result.passed else "FAIL"
+
+
+def judge_files(suite: Suite, task_id: str, tmp_path: Path, writes: dict[str, str]) -> Judged:
+    """The final verdict (real pytest, real bwrap) on the task's source with ``writes`` on top:
+    what a rollout that wrote them and finished would be judged."""
+    with Workspace.create(suite, suite.task(task_id), tmp_path / "judge") as ws:
+        for rel, text in writes.items():
+            p = ws.resolve(rel)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
+        result, tampered = final_test_run(ws)
+    return Judged(result, tampered)

@@ -131,3 +131,21 @@ def gated_server(suite_path, scenario: str = "clean", hold_at: int = 2):
         return inner(req)
 
     return ScriptedLLM(policy, suite=suite).start(), gate
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download is not reachable
+    here), for a module's browser tests; per module, so Playwright's own event loop never
+    outlives them into the Pilot tests. Without chromium these tests fail, never skip."""
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium (apt-get install chromium; see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-webgl"])
+        yield b
+        b.close()

@@ -44,6 +44,10 @@ async def test_export_sft_switch_and_bad_option_is_shown(sample_copy, make_app):
         await settle(pilot)
         screen = app.screen
         assert screen.kind == "sft" and screen.query_one("#x-style").value == "trajectory"
+        # every choice field shows the value the dry run uses, never its blank prompt ("Select")
+        for select in screen.query("#export-form Select"):
+            shown = str(select.query_one("SelectCurrent Static#label").render())
+            assert shown != "Select" and (select.id == "x-kind" or str(select.value) in shown), (select.id, shown)
         screen.query_one("#x-holdout_fraction").value = "1.5"
         await pilot.press("ctrl+r")
         await settle(pilot)

@@ -135,3 +135,43 @@ async def _fleet_ready(pilot) -> None:
 def test_fleet_snapshot(size, traces, make_app, snap_compare, fixed_clock):
     make_live_batch(traces)
     assert snap_compare(make_app(traces, start="runs"), terminal_size=size, run_before=_fleet_ready)
+
+
+async def test_trace_changes_before_a_screen_is_composed_wait_for_it(traces, make_app, fixed_clock):
+    """A live batch may write while a screen is still being built: the change is held until
+    the screen has its widgets, then delivered (it used to end the app with NoMatches)."""
+    from tui.screens.runs import RunsScreen
+
+    make_live_batch(traces)
+    app = make_app(traces, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        fresh = RunsScreen()
+        delivered: list[set] = []
+        fresh.traces_changed = delivered.append  # type: ignore[method-assign]
+        changed = {next(traces.rglob("*.jsonl")).absolute()}
+        fresh.notice_traces_changed(changed)  # not composed yet: held, not delivered
+        assert delivered == []
+        await app.push_screen(fresh)
+        await settle(pilot)
+        assert delivered == [changed]
+        fresh.notice_traces_changed(changed)  # once mounted, straight through
+        assert delivered == [changed, changed]
+
+
+async def test_enter_on_a_fleet_row_opens_that_rollout(traces, make_app, fixed_clock):
+    from tui.screens.rollout import RolloutScreen
+
+    make_live_batch(traces)
+    app = make_app(traces, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        fleet = app.screen.query_one(FleetView)
+        table = fleet.query_one("#fleet-table")
+        table.focus()
+        await pilot.press("down")
+        want = fleet.rows[table.cursor_row].uid
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RolloutScreen)
+        assert app.state.rollout_uid == want

@@ -3,10 +3,13 @@ watch its tool calls arrive on the Rollout screen while it runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.agent.rollout_fixtures import write_tiny_suite
 from tests.tui.conftest import first_rollout_batch, gated_server, launch_scripted, open_launch_form, settle, wait_until
 from tui.screens.rollout import END_KEY, RolloutScreen
 from tui.screens.runs import RunsScreen
+from tui.state import replay_dir
 from tui.widgets.prompt import ConfirmModal
 
 
@@ -110,6 +113,9 @@ async def test_replay_launch_needs_no_key_and_no_network(sample_copy, make_app, 
         assert [b.batch_id for b in new] == [batch_id]
         assert new[0].provider == "replay" and new[0].finished == 1
         assert app.store.rollout(app.state.rollout_uid).stop_reason == "finished"
+        # written beside the studio's folder, never into it (issue 25), and indexed from there
+        assert Path(new[0].path).resolve().parent == replay_dir(sample_copy)
+        assert not (sample_copy / batch_id).exists()
 
 
 async def test_launch_refused_without_a_sandbox(sample_copy, make_app, monkeypatch):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import pytest
+from rich.console import Console
+from textual.widgets import Static
 
+from labeling.records import JobRow
+from labeling.store import LabelStore
 from tests.tui.conftest import settle
 from tests.tui.model_fixtures import FT_BATCH_ID, FT_MODEL, make_two_models
 from tui.screens.rollout import RolloutScreen
@@ -27,10 +32,42 @@ def two_models(tmp_path):
     return make_two_models(tmp_path / "traces")
 
 
+def record_jobs(traces) -> None:
+    """Two fine-tuning jobs in the store, as `repo-agent finetune` records them."""
+    with LabelStore(traces / "labels.sqlite") as store:
+        for job_id, status, output in (("ft-0001", "completed", FT_MODEL), ("ft-0002", "running", None)):
+            store.record_job(
+                JobRow(
+                    job_id=job_id,
+                    created_at=f"2026-12-06T08:0{job_id[-1]}:00+00:00",
+                    status=status,
+                    base_model="test-model",
+                    method="dpo",
+                    output_model=output,
+                    estimate={"price_usd": 4.2},
+                    verdicts={"examples": 12},
+                )
+            )
+
+
+def shown_jobs(view: ModelsView) -> list[str]:
+    box = view.query_one("#models-jobs", Static)
+    assert box.display
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(box.content)
+    text = console.export_text()
+    assert "Fine-tuning jobs (2)" in text
+    return [line for line in text.splitlines() if line.startswith("ft-")]
+
+
 async def test_models_view_shows_the_difference_and_opens_a_flipped_task(two_models, make_app):
+    record_jobs(two_models)  # and lists the fine-tuning jobs below the comparison
     app = make_app(two_models)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await open_models_view(pilot)
+        newest, oldest = shown_jobs(view)
+        assert newest.startswith("ft-0002") and "running" in newest and "12" in newest
+        assert oldest.startswith("ft-0001") and "completed" in oldest and FT_MODEL in oldest and "$4.20" in oldest
         c = view.sc.comparison
         assert (c.a.model, c.b.model) == ("test-model", FT_MODEL)
         assert c.flipped_up == ["fix_flatten"] and c.flipped_down == ["fix_gcd"]

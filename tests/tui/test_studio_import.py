@@ -51,7 +51,7 @@ def test_yes_imports_into_the_folder_and_the_studio_opens_on_it(foreign: Path, o
 
 def test_no_leaves_the_folder_alone_and_says_how(foreign: Path) -> None:
     out = io.StringIO()
-    assert not offer_import(foreign, "ask", lambda q: False, Console(file=out, width=200))
+    assert not offer_import(foreign, "ask", lambda q: False, Console(file=out, width=400))
     assert find_batches(foreign) == []
     assert f"repo-agent import {foreign} --out {foreign / 'imported'}" in out.getvalue()
 
@@ -81,3 +81,4 @@ def test_rollout_view_of_a_text_action_run_shows_each_observation(tmp_path: Path
         ("submit", None),  # the run ended: nothing observed it
     ]
     assert live.steps == 2 and not live.running and not live.end.outcome.verdict_known
+    assert [c.status for c in live.calls] == ["ok", "no result"]  # the ended run's submit is not "running"

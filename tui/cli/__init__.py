@@ -12,8 +12,7 @@ import os
 import sqlite3
 import sys
 
-from rich.markup import escape
-
+from agent.untrusted import neutralise
 from labeling.errors import SchemaMismatch
 from tui.cli.errors import UserError, err_console
 
@@ -21,7 +20,23 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import agent, compare, db, exports, importing, labels, sandbox_flags, studio, suites, team
+    from tui.cli import (
+        agent,
+        audit,
+        compare,
+        db,
+        exports,
+        finetune,
+        importing,
+        jobs,
+        labels,
+        rejudge,
+        report,
+        sandbox_flags,
+        studio,
+        suites,
+        team,
+    )
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -32,7 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (agent, suites, importing, labels, exports, studio, compare, team, db):
+    for module in (
+        agent,
+        suites,
+        rejudge,
+        importing,
+        labels,
+        exports,
+        audit,
+        finetune,
+        jobs,
+        studio,
+        report,
+        compare,
+        team,
+        db,
+    ):
         module.register(sub)
     sandbox_flags.add_unsafe_flag(parser)
     return parser
@@ -50,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         with sandbox_flags.active(args):
             return int(args.func(args) or 0)
     except (UserError, SchemaMismatch) as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err_console.print(f"[bold red]error:[/] {neutralise(str(exc))}")
         return 2
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
@@ -66,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, (StoreError, sqlite3.DatabaseError)) or type(exc).__module__.startswith("psycopg"):
             # A corrupt or foreign label store found mid-command: one line, like any user error.
             what = "" if isinstance(exc, StoreError) else "label store: "
-            err_console.print(f"[bold red]error:[/] {what}{escape(str(exc).splitlines()[0])}")
+            err_console.print(f"[bold red]error:[/] {what}{neutralise(str(exc).splitlines()[0])}")
             return 2
         raise
 

@@ -6,9 +6,7 @@ import argparse
 import threading
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
+from agent.untrusted import neutralise
 from tui.cli.batch_args import (
     add_allocation_args,
     add_batch_args,
@@ -16,12 +14,14 @@ from tui.cli.batch_args import (
     borderless_table,
     plan_from_args,
     print_allocation,
+    suspect_line,
 )
 from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
 from tui.cli.progress import progress_line, warn_if_unsandboxed
+from tui.cli.safe_console import SafeConsole
 from tui.cli.suite_arg import load_suite_arg
 
 RUN_EXAMPLES = """\
@@ -135,12 +135,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _label(result) -> str:
+    from agent.batch import result_state
+
     o = result.outcome
     if result.stop_reason in ("error", "diverged"):
-        why = escape((result.error or result.stop_reason).splitlines()[0][:100])
+        why = neutralise((result.error or result.stop_reason).splitlines()[0][:100])
         return f"[bold red]ERROR[/] ({result.stop_reason}: {why})"
     if result.stop_reason == "cancelled":
         return f"[yellow]CANCELLED[/] (steps={o.steps})"
+    state = result_state(result)  # the one reading (docs/ARCHITECTURE.md, Rollout state)
+    if not state.judged or state.verdict == "suspect":
+        colour = "cyan" if state.status == "probe" and state.verdict not in ("suspect", "tampered") else "yellow"
+        detail = f": {neutralise(state.detail[:100])}" if state.detail else ""
+        return f"[{colour}]{neutralise(state.label.upper())}[/] (steps={o.steps}{detail})"
     if o.tests_tampered:
         return f"[bold magenta]TAMPERED[/] (steps={o.steps})"
     extra = f", {result.stop_reason}" if result.stop_reason in ("max_iters", "timeout", "loop") else ""
@@ -149,11 +156,12 @@ def _label(result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.batch import BatchMismatch
+    from agent.trace import BatchBusy
 
     require_prices(args)
     apply_prices(args, args.model or "")
     plan = plan_from_args(args)
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     warn_if_unsandboxed(console)
     batch_dir = plan.batch_dir
     console.print(
@@ -177,13 +185,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         def on_end(result, done: int, total: int) -> None:
             resumed = " [dim](resumed)[/]" if result.resumed else ""
             progress.console.print(
-                f"\\[run] \\[{done}/{total}] {escape(result.task_id)} seed={result.seed}: {_label(result)}{resumed}"
+                f"\\[run] \\[{done}/{total}] {neutralise(result.task_id)} seed={result.seed}: {_label(result)}{resumed}"
             )
             progress.update(bar, completed=done)
 
         try:
             summary = plan.run(on_rollout_end=on_end, on_event=on_event)
-        except BatchMismatch as exc:
+        except (BatchMismatch, BatchBusy) as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
     if line := budget_line(summary.budget):
@@ -191,29 +199,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     if plan.allocation == "adaptive" or plan.allocation_config is not None:
         print_allocation(console, summary.meta.allocation)
     if summary.interrupted or summary.cancelled:
-        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {escape(str(batch_dir))}")
+        console.print(f"[yellow]interrupted[/]: resume with  repo-agent run ... --resume {neutralise(str(batch_dir))}")
         return 130
     done = summary.finished
     return 1 if done and all(r.stop_reason in ("error", "diverged") for r in done) else 0
 
 
-def print_summary(console: Console, summary) -> None:
-    done = summary.finished
+def print_summary(console: SafeConsole, summary) -> None:
     valid, calls = summary.tool_calls
     tin, tout = summary.tokens
-    passed = sum(r.outcome.tests_passed for r in done)
     console.print()
-    console.print(f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({passed}/{len(done)} rollouts)")
+    console.print(
+        f"[bold]pass rate[/]           {summary.pass_rate:6.1%}  ({summary.passed}/{len(summary.judged)} rollouts)"
+    )
+    if left := summary.not_judged():
+        console.print(f"[bold]not judged[/]          {', '.join(f'{k} {n}' for k, n in left.items())}")
     console.print(f"[bold]tool-call validity[/]  {summary.validity_rate:6.1%}  ({valid}/{calls} calls valid)")
     console.print(f"[bold]mean steps[/]          {summary.mean_steps:6.1f}")
     cost = f"   est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
     console.print(f"[bold]tokens[/]              in {tin:,}  out {tout:,}{cost}")
     if saved := savings_line(summary.results):
         console.print(f"[bold]{saved}[/]")
+    if line := suspect_line(summary):
+        console.print(f"[bold yellow]{line}[/]")
     table = borderless_table("task", "rollouts>", "pass>", "pass rate>", "tampered>", "errors>", "mean steps>")
     for s in summary.per_task():
         table.add_row(
-            escape(s.task_id),
+            neutralise(s.task_id),
             str(s.rollouts),
             str(s.passed),
             f"{s.pass_rate:.0%}",
@@ -255,13 +267,13 @@ def cmd_branch(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     out_root = Path(args.trace_dir) if args.trace_dir else parent_dir.parent
     batch_dir = out_root / new_batch_id(suite.name, f"{model}-branch")
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     console.print(f"[branch] {parent_dir} at {args.at}, {args.samples} samples per point -> {batch_dir}", markup=False)
     budget = budget_from_args(args, model)
     config = RolloutConfig(price_in=args.price_in, price_out=args.price_out, **loop_config(args))
 
     def on_end(result, done: int, total: int) -> None:
-        console.print(f"\\[branch] \\[{done}/{total}] {escape(result.rollout_id)}: {_label(result)}")
+        console.print(f"\\[branch] \\[{done}/{total}] {neutralise(result.rollout_id)}: {_label(result)}")
 
     try:
         s = run_branches(
@@ -300,7 +312,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         differ = sum(ok != pt.parent_passed for ok in mine)
         contrasting += differ
         table.add_row(
-            escape(pt.parent_rollout_id),
+            neutralise(pt.parent_rollout_id),
             str(pt.at_step),
             "PASS" if pt.parent_passed else "FAIL",
             " ".join("P" if ok else "F" for ok in mine) or "-",
@@ -323,7 +335,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
     if s.skipped:
         why = ", ".join(f"{k}: {v}" for k, v in list(s.skipped.items())[:5])
         more = ", ..." if len(s.skipped) > 5 else ""
-        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({escape(why)}{more})[/]")
+        console.print(f"[dim]skipped {len(s.skipped)} rollouts ({neutralise(why)}{more})[/]")
     if saved := savings_line(s.results):
         console.print(saved)
     if line := budget_line(s.budget):

@@ -7,9 +7,9 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args
 
@@ -49,7 +49,28 @@ def add_batch_args(
         "--max-workers", type=int, default=max_workers, help=f"rollouts run concurrently (default {max_workers})"
     )
     p.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    add_cheat_probe_arg(p)
     add_executor_args(p)
+
+
+def add_cheat_probe_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cheat-probes",
+        type=int,
+        metavar="K",
+        help="add K impossible tasks made from the batch's own (their tests contradict each other); "
+        "a pass on one is SUSPECT, and the summary reports the model's cheat rate. They cost "
+        "rollouts like any task (counted against --budget-usd) and never enter pairs or exports",
+    )
+
+
+def suspect_line(summary) -> str:
+    """SUSPECT passes and the cheat rate on probes, or "" when there is neither."""
+    suspect = sum(1 for r in summary.tasks_run if r.outcome.state is not None and r.outcome.state.verdict == "suspect")
+    parts = [f"{suspect} SUSPECT (review them in the studio before export)"] if suspect else []
+    if (rate := summary.cheat_rate) is not None:
+        parts.append(rate.line())
+    return "; ".join(parts)
 
 
 def borderless_table(*columns: str) -> Table:
@@ -132,26 +153,26 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     from agent.allocation import AllocationReport
 
     r = AllocationReport.model_validate(report)
-    prefix = escape(prefix)
+    prefix = neutralise(prefix)
     console.print()
     console.print(
-        f"{prefix}[bold]allocation[/] {escape(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
+        f"{prefix}[bold]allocation[/] {neutralise(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
     table = borderless_table("task", "rollouts>", "pass>", "fail>", "pass rate>", "p/f pairs>", "status")
     for t in r.tasks:
         table.add_row(
-            escape(t.task_id),
+            neutralise(t.task_id),
             str(t.rollouts),
             str(t.passes),
             str(t.fails),
             "-" if t.pass_rate is None else f"{t.pass_rate:.0%}",
             str(t.pass_fail_pairs),
-            escape(t.status),
+            neutralise(t.status),
         )
     console.print(table)
     went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
-    console.print(f"{prefix}budget went to: {escape(went or 'nothing')}")
+    console.print(f"{prefix}budget went to: {neutralise(went or 'nothing')}")
     console.print(
         f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
         f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse"

@@ -7,13 +7,14 @@ import os
 import threading
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from agent.untrusted import neutralise
+from tui.cli.batch_args import add_cheat_probe_arg, suspect_line
 from tui.cli.budget import add_budget_args, budget_from_args, budget_line, require_prices
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
+from tui.cli.safe_console import SafeConsole
 
 EXAMPLES = """\
 examples:
@@ -48,14 +49,16 @@ def register(suite_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--price-out", type=float, default=None, help="USD per 1M completion tokens")
     add_budget_args(p)
     add_executor_args(p)  # the pilot rollouts may run as Ray tasks
+    add_cheat_probe_arg(p)  # with --k: probes run beside the pilot rollouts, never calibrated
     p.add_argument("--band", default="0.2-0.6", help="learnable band of pass rates, LOW-HIGH (default 0.2-0.6)")
     p.add_argument("--out", help="write the tasks in the band as a suite here (dir or .json)")
     p.set_defaults(func=cmd_calibrate)
 
 
-def _pilot(args: argparse.Namespace, suite, console: Console) -> Path:
+def _pilot(args: argparse.Namespace, suite, console: SafeConsole) -> Path:
     from agent.batch import run_batch
     from agent.loop import RolloutConfig
+    from agent.probes import ProbeError, with_probes
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
     from agent.trace import new_batch_id
 
@@ -67,18 +70,26 @@ def _pilot(args: argparse.Namespace, suite, console: Console) -> Path:
     except ProviderConfigError as exc:
         raise UserError(str(exc)) from None
     batch_dir = Path(args.trace_dir) / new_batch_id(suite.name, f"{args.model}-calibrate")
-    total = args.k * len(suite.tasks)
-    console.print(f"\\[calibrate] {args.k} pilot rollouts x {len(suite.tasks)} tasks -> {batch_dir}")
+    try:  # cheat probes run beside the tasks; pass_rates counts the suite's own tasks only
+        run_suite, _ = with_probes(suite, args.cheat_probes or 0, batch_dir, None)
+    except ProbeError as exc:
+        raise UserError(str(exc)) from None
+    total = args.k * len(run_suite.tasks)
+    probes = f" + {args.cheat_probes} cheat probes" if args.cheat_probes else ""
+    console.print(f"\\[calibrate] {args.k} pilot rollouts x {len(suite.tasks)} tasks{probes} -> {batch_dir}")
 
     def on_end(result, done: int, n: int) -> None:
         verdict = "PASS" if result.outcome.tests_passed and not result.outcome.tests_tampered else "FAIL"
+        state = result.outcome.state
+        if state is not None and (state.status == "probe" or state.verdict == "suspect"):
+            verdict = state.label
         console.print(f"\\[calibrate] \\[{done}/{total}] {result.task_id} seed={result.seed}: {verdict}")
 
     config = RolloutConfig(
         max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in, price_out=args.price_out
     )
     summary = run_batch(
-        suite,
+        run_suite,
         factory,
         batch_dir,
         rollouts=args.k,
@@ -96,6 +107,8 @@ def _pilot(args: argparse.Namespace, suite, console: Console) -> Path:
     )
     if line := budget_line(summary.budget):
         console.print(f"[bold]{line}[/]")
+    if line := suspect_line(summary):
+        console.print(f"[bold yellow]{line}[/]")
     return batch_dir
 
 
@@ -111,11 +124,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UserError("--k must be at least 1")
     if args.k is None and not args.sources:
         raise UserError("give --from BATCH_DIR (batches already run on the suite) or --k K (pilot rollouts)")
+    if args.cheat_probes and args.k is None:
+        raise UserError("--cheat-probes runs probes beside the pilot rollouts: it needs --k")
+    if args.cheat_probes is not None and args.cheat_probes < 0:
+        raise UserError("--cheat-probes must be 0 (none) or more")
     if args.budget_usd is not None and args.k is None:
         raise UserError("--budget-usd limits the pilot rollouts: it needs --k")
     require_prices(args)
     suite = load_suite_arg(args.suite)
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     roots = [Path(os.path.expanduser(s)) for s in args.sources]
     for r in roots:
         if not r.exists():
@@ -125,7 +142,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     rates = pass_rates(suite, roots)
     table = Table(title=f"suite {suite.name}: pass rates (95% Wilson interval)", box=None, pad_edge=False)
     table.add_column("task", no_wrap=True)
-    for col in ("rollouts", "pass", "rate"):
+    for col in ("judged", "pass", "rate"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("interval", no_wrap=True)
     table.add_column(f"band {band[0]:g}-{band[1]:g}", no_wrap=True)
@@ -134,15 +151,23 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         lo, hi = tr.interval
         rate = "-" if tr.rate is None else f"{tr.rate:.0%}"
         mark = "[green]yes[/]" if in_band(tr, band) else ("-" if tr.rate is None else "no")
-        table.add_row(escape(t.id), str(tr.rollouts), str(tr.passes), rate, f"{lo:.0%}-{hi:.0%}", mark)
+        table.add_row(neutralise(t.id), str(tr.rollouts), str(tr.passes), rate, f"{lo:.0%}-{hi:.0%}", mark)
     console.print(table)
+    left: dict[str, int] = {}
+    for tr in rates.values():
+        for k, n in tr.left_out.items():
+            left[k] = left.get(k, 0) + n
+    if left:  # the same reasons as stats, audit and the studio (labeling/rollout_states.py)
+        console.print(
+            "left out of the rates: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(left.items()))
+        )
     measured = [r for r in rates.values() if r.rollouts]
     chosen = [r for r in measured if in_band(r, band)]
     console.print(
         f"{len(measured)} of {len(suite.tasks)} tasks have rollouts; {len(chosen)} in the band {band[0]:g}-{band[1]:g}"
     )
     if not measured:
-        console.print("[yellow]no ended rollouts of this suite in the given batches[/]")
+        console.print("[yellow]no judged rollouts of this suite in the given batches[/]")
         return 1
     if args.out:
         if not chosen:

@@ -11,11 +11,12 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
+from tui.cli.safe_console import SafeConsole
+from tui.cli.store_flag import add_db_flag
 from tui.cli.suite_arg import load_suite_arg
 
 EXAMPLES = """\
@@ -47,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", help="the held-out suite (default: the one `export` wrote beside --train)")
     p.add_argument("--train", metavar="FILE", help="an exported training file: its held-out suite is the default")
     p.add_argument("--model", action="append", default=[], help="model A (base), then model B (the fine-tune)")
+    p.add_argument(
+        "--job",
+        metavar="ID",
+        help="a fine-tuning job (`repo-agent jobs`): its base model is A (unless --model), its fine-tune B",
+    )
+    add_db_flag(p, "TRACE_DIR/labels.sqlite; with --job, the store the job is recorded in")
     p.add_argument("--llm-provider", choices=("openai", "together"), default="openai")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     p.add_argument("--rollouts", type=int, default=4, help="rollouts per task per model (default 4)")
@@ -75,6 +82,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def resolve_job(args: argparse.Namespace) -> None:
+    """``--job ID``: models A (the job's base, or the one --model) and B (its fine-tuned model),
+    and the held-out suite its training file's export wrote, unless --suite or --train says."""
+    from exports.provenance import held_out_suite
+    from labeling.errors import NotFound
+    from labeling.store import LabelStore
+
+    if len(args.model) > 1:
+        raise UserError("with --job, give at most one --model (model A; B is the job's fine-tuned model)")
+    store = LabelStore.open(args.db, Path(args.trace_dir))
+    try:
+        job = store.job(args.job)
+    except NotFound as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+    if job.status != "completed" or not job.output_model:
+        raise UserError(f"job {job.job_id} is {job.status}: no fine-tuned model yet (repo-agent jobs DIR follow ID)")
+    args.model = [args.model[0] if args.model else job.base_model, job.output_model]
+    if not args.suite and not args.train:
+        args.suite = held_out_suite(job.sidecar)
+        if args.suite is None:
+            raise UserError(f"job {job.job_id}: no held-out suite beside {job.training_file}; give --suite")
+
+
 def _suite_spec(args: argparse.Namespace) -> str:
     if args.suite:
         return args.suite
@@ -96,6 +128,8 @@ def _suite_spec(args: argparse.Namespace) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.plan:
         return cmd_plan(args)
+    if args.job:
+        resolve_job(args)
     if len(args.model) != 2:
         raise UserError("give two models: --model BASE --model FINE_TUNED")
     if args.model[0] == args.model[1]:
@@ -109,7 +143,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UserError("--budget-usd needs --price-in and --price-out (the cost of a rollout is unknown without)")
     spec = _suite_spec(args)
     suite = load_suite_arg(spec)
-    console = Console(highlight=False, soft_wrap=True, stderr=args.json)
+    console = SafeConsole(highlight=False, soft_wrap=True, stderr=args.json)
     from labeling.compare_batches import NOISE_SEED_OFFSET
 
     a, b = args.model
@@ -192,7 +226,7 @@ def _run_blocks(args, suite, spec, wanted, console):
         if block is not None and not block.missing:
             if not args.json:
                 console.print(
-                    f"\\[compare] {escape(model)} seeds {seed}..: all {len(planned)} rollouts reused ({found})"
+                    f"\\[compare] {neutralise(model)} seeds {seed}..: all {len(planned)} rollouts reused ({found})"
                 )
             blocks.append(block)
             continue
@@ -201,7 +235,7 @@ def _run_blocks(args, suite, spec, wanted, console):
             continue
         reused = len(planned) - (len(block.missing) if block else len(planned))
         console.print(
-            f"\\[compare] {escape(model)} seeds {seed}..{seed + args.rollouts - 1}: "
+            f"\\[compare] {neutralise(model)} seeds {seed}..{seed + args.rollouts - 1}: "
             f"{len(planned) - reused} rollouts to run, {reused} reused -> {plan.batch_dir}"
         )
 
@@ -211,7 +245,7 @@ def _run_blocks(args, suite, spec, wanted, console):
             spent["n"] += 1
             spent["usd"] += result.outcome.cost_usd or 0.0
             ok = "PASS" if result.outcome.tests_passed and not result.outcome.tests_tampered else "FAIL"
-            console.print(f"\\[compare] \\[{done}/{total}] {escape(model)} {result.task_id} s{result.seed}: {ok}")
+            console.print(f"\\[compare] \\[{done}/{total}] {neutralise(model)} {result.task_id} s{result.seed}: {ok}")
             per = spent["usd"] / spent["n"]
             # no rollout starts once spent + the running ones' projected cost would pass the budget
             if args.budget_usd is not None and spent["usd"] + per * args.max_workers > args.budget_usd:
@@ -244,6 +278,7 @@ def to_json(c, blocks) -> dict:
         d = s.model_dump()
         d["ci"] = _ci(s.ci)
         d["batch"] = str(blk.batch_dir)
+        d["left_out"] = dict(blk.left_out)
         models.append(d)
     diff = c.difference.model_dump()
     diff["ci"] = _ci(c.difference.ci)
@@ -262,7 +297,7 @@ def _pts(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
-def render(console: Console, c, blocks) -> None:
+def render(console: SafeConsole, c, blocks) -> None:
     level = int(round(c.difference.level * 100))
     console.print(f"[bold]pass rate on {c.difference.tasks} held-out tasks[/] ({level}% intervals)")
     for tag, s in (("A", c.a), ("B", c.b)):
@@ -271,9 +306,17 @@ def render(console: Console, c, blocks) -> None:
         cost = "" if s.cost_usd is None else f" · ${s.cost_usd:.4f}"
         steps = "-" if s.mean_steps is None else f"{s.mean_steps:.1f}"
         console.print(
-            f"  [bold]{tag}[/] {escape(s.model)}: [bold]{_pct(s.pass_rate)}[/] ({ci}; {s.passed}/{s.rollouts}{err})"
+            f"  [bold]{tag}[/] {neutralise(s.model)}: [bold]{_pct(s.pass_rate)}[/] ({ci}; {s.passed}/{s.rollouts}{err})"
             f" · tool calls valid {_pct(s.validity_rate)} · mean steps {steps}"
             f" · tokens {s.tokens_in:,} in / {s.tokens_out:,} out{cost}"
+        )
+    left: dict[str, int] = {}
+    for blk in blocks:
+        for k, n in getattr(blk, "left_out", {}).items():
+            left[k] = left.get(k, 0) + n
+    if left:  # not judged: out of the rates, never counted as fails (labeling/rollout_states.py)
+        console.print(
+            "  left out (not judged): " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(left.items()))
         )
     d = c.difference
     console.print(
@@ -324,7 +367,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"needed": [r.model_dump() for r in needed], "suite": [r.model_dump() for r in have]}))
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     target = f"{_pct(args.baseline_rate)} -> {_pct(args.baseline_rate + args.lift)}"
     console.print(
         f"[bold]plan[/]: detect {target} with 80% power at the {int(args.level * 100)}% level "

@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
+from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag, db_arg
 
-console = Console(highlight=False, soft_wrap=True)
+console = SafeConsole(highlight=False, soft_wrap=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +52,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise UserError(str(exc)) from None
     was = "new" if before is None else f"was {before}"
-    console.print(f"{escape(describe(db))}: schema version {now} ({was})")
+    console.print(f"{neutralise(describe(db))}: schema version {now} ({was})")
     return 0
 
 
@@ -63,7 +62,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
     from labeling.errors import StoreError
     from labeling.store_copy import copy_store, describe
 
-    progress_console = Console(stderr=True)  # stdout keeps the one result line
+    progress_console = SafeConsole(stderr=True)  # stdout keeps the one result line
     with Progress(
         TextColumn("{task.description:<13}"),
         BarColumn(),
@@ -84,5 +83,5 @@ def cmd_copy(args: argparse.Namespace) -> int:
         except StoreError as exc:
             raise UserError(str(exc)) from None
     rows = ", ".join(f"{n} {t}" for t, n in copied.items() if t != "meta")
-    console.print(f"copied {escape(describe(args.source))} -> {escape(describe(args.target))}: {rows}")
+    console.print(f"copied {neutralise(describe(args.source))} -> {neutralise(describe(args.target))}: {rows}")
     return 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from tui.cli.safe_console import SafeConsole
 
 
 class UserError(Exception):
     """A mistake the user can fix (bad path, missing key, malformed file): one line, exit 2."""
 
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True)

@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
+from agent.untrusted import neutralise
 from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
 from tui.cli.errors import UserError, err_console
 from tui.cli.loop_args import add_loop_args, savings_line
+from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag
 
-console = Console(highlight=False, soft_wrap=True)  # one line per error, never wrapped
+console = SafeConsole(highlight=False, soft_wrap=True)  # one line per error, never wrapped
 
 EXPORT_EXAMPLES = """\
 examples:
@@ -193,10 +192,15 @@ def _options(args: argparse.Namespace):
 
 def open_store(traces: Path, db: Path | str | None, warnings: list[str] | None = None):
     """The store, ingested first; the ingest's warnings (FIFOs, copies...) go to ``warnings``."""
-    from labeling.store import LabelStore, StoreError
+    from labeling.store import DB_FILE, LabelStore, StoreError
+    from labeling.store_url import resolve_db
+    from tui.cli.label_store import refuse_empty
 
     if not traces.is_dir():
         raise UserError(f"no such directory: {traces}")
+    where = resolve_db(db, traces, file_name=DB_FILE)
+    if not isinstance(where, str):
+        refuse_empty(traces, Path(where))
     try:
         store = LabelStore.open(db, traces)
         rep = store.ingest([traces])
@@ -227,7 +231,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_warnings(c: Console, warnings: list[str], limit: int = 10) -> None:
+def print_warnings(c: SafeConsole, warnings: list[str], limit: int = 10) -> None:
     """Trace lines and files that were skipped: data, so never read as markup."""
     for w in warnings[:limit]:
         c.print(f"warning: {w}", markup=False, style="yellow")
@@ -250,7 +254,7 @@ def cost_line(report) -> str:
     return f"${report.cost_per_epoch:,.4f} at ${report.price_per_mtok}/M tokens"
 
 
-def print_report(c: Console, report) -> None:
+def print_report(c: SafeConsole, report) -> None:
     """Key/value lines, never cut or wrapped: paths and the upload command get copied."""
     import exports
 
@@ -296,7 +300,7 @@ def _pydantic_line(exc: Exception) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     import exports
-    from exports.check import UnknownFormat
+    from exports.check import UnknownFormat, UnreadableFile
 
     if args.rules:
         for rule, what in exports.RULES.items():
@@ -304,11 +308,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     if args.file is None:
         raise UserError("check needs a FILE (or --rules)")
-    if not args.file.is_file():
-        raise UserError(f"no such file: {args.file}")
     try:
         report = exports.check_file(args.file, args.fmt)
-    except UnknownFormat as exc:
+    except (UnknownFormat, UnreadableFile) as exc:  # a FIFO, a device, a directory: named as what it is
         raise UserError(str(exc)) from None
     for line in exports.render_report(report, limit=args.limit):
         console.print(line, markup=False)
@@ -316,7 +318,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         console.print(f"... {report.error_count - min(args.limit, len(report.errors))} more", markup=False)
     how = "detected" if report.detected else "given"
     if report.ok:
-        console.print(f"[green]ok[/]: {escape(str(args.file))}: {report.lines} lines, format {report.format} ({how})")
+        console.print(
+            f"[green]ok[/]: {neutralise(str(args.file))}: {report.lines} lines, format {report.format} ({how})"
+        )
         return 0
     rules = ", ".join(f"{k} {v}" for k, v in sorted(report.by_rule().items()))
     console.print(
@@ -343,7 +347,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         res = exports.upload_file(args.file, base_url=args.base_url, check=report)
     except exports.UploadError as exc:
         raise UserError(str(exc)) from None
-    console.print(f"uploaded: file id [bold]{escape(str(res['id']))}[/] ({res['bytes']:,} bytes)")
+    console.print(f"uploaded: file id [bold]{neutralise(str(res['id']))}[/] ({res['bytes']:,} bytes)")
     console.print("next:", exports.fine_tune_command(res["id"], res["kind"], args.model), markup=False)
     if not args.model:
         console.print("[dim](replace MODEL with the base model, e.g. Qwen/Qwen2.5-7B-Instruct)[/]")
@@ -369,6 +373,8 @@ def _outcome(result) -> str:
         return f"ERROR ({(result.error or result.stop_reason).splitlines()[0][:100]})"
     if result.stop_reason == "cancelled":
         return f"CANCELLED (steps={o.steps})"
+    if o.state is not None and (o.state.status == "probe" or o.state.verdict == "suspect"):
+        return f"{o.state.label} (steps={o.steps})"
     if o.tests_tampered:
         return f"TAMPERED (steps={o.steps})"
     return f"{'PASS' if o.tests_passed else 'FAIL'} (steps={o.steps})"
@@ -380,6 +386,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     from exports.prefs import run_prefs
     from labeling.store import LabelStore
     from tui.cli.agent import allocation_line, plan_from_args, print_allocation
+    from tui.cli.batch_args import suspect_line
 
     require_prices(args)
     apply_prices(args, args.model or "")
@@ -447,6 +454,8 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     _say(f"[prefs]   Tokens: {tokens_line(r)}; {r.tokens_per_example:,.1f} per pair; cost/epoch: {cost_line(r)}")
     if saved := savings_line(s.batch.results):
         _say(f"[prefs]   {saved}")
+    if cheats := suspect_line(s.batch):
+        _say(f"[prefs]   {cheats}")
     _say(f"[prefs]   Traces: {s.batch_dir}")
     if line := budget_line(s.batch.budget):
         _say(f"[prefs]   {line}")

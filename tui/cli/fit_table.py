@@ -11,12 +11,15 @@ short form when the full ones do not fit. Used by `pairs list`, `steps list` and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+UNFITTED = 100_000  # output to a pipe or a file: no terminal to fit, every column whole
 WIDE = 120  # from this many columns a wrap column folds (whole text) instead of being cut
 GAP = 2  # a borderless table: one space of padding each side between columns
 
@@ -119,3 +122,22 @@ def _cell(cell: str, col: Col, width: int, folded: bool) -> str | Text:
     text = Text.from_markup(cell)  # "django__django-11099" in 12 -> "django…11099"
     tail = (width - 1) // 2
     return text[: width - 1 - tail] + Text("…") + text[len(text) - tail :]
+
+
+def table_width(console: Console) -> int:
+    """The width to fit to: the terminal's, or ``COLUMNS`` when set; output to a pipe or a
+    file is not a terminal and is not cut to one (``| grep`` keeps every column)."""
+    if console.is_terminal or os.environ.get("COLUMNS", "").strip():
+        return console.width
+    return UNFITTED
+
+
+def print_table(console: Console, cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> Fit:
+    """Fit ``rows`` to where the console writes and print them; returns the layout chosen."""
+    width = table_width(console)
+    t, f = fit_table(cols, rows, width)
+    if width == UNFITTED:  # Rich never prints wider than its console: one as wide as the table
+        Console(file=console.file, width=max(_total(f.widths), 1), highlight=False, soft_wrap=True).print(t)
+    else:
+        console.print(t)
+    return f

@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
+from tui.cli.safe_console import SafeConsole
 
 if TYPE_CHECKING:
     from agent.importers import FileResult
 
-console = Console(highlight=False, soft_wrap=True)  # one line per file, never wrapped
+console = SafeConsole(highlight=False, soft_wrap=True)  # one line per file, never wrapped
 
 EXAMPLES = """\
 examples:
@@ -61,10 +61,11 @@ def print_line(f: FileResult) -> None:
     what = (
         f"{f.format}, {f.rollouts} rollout{'s' if f.rollouts != 1 else ''} -> {f.batch_id}" if f.batch_id else f.reason
     )
-    console.print(f"[{STYLE.get(f.status, '')}]{f.status:<9}[/] {f.path}: ", end="")
-    console.print(what, markup=False, highlight=False)
+    # Paths, ids and reasons come from the files: neutralised (a "[/]" or an escape code stays text).
+    console.print(f"[{STYLE.get(f.status, '')}]{f.status:<9}[/] {neutralise(f.path)}: ", end="")
+    console.print(neutralise(what, markup=False), markup=False, highlight=False)
     for note in f.notes:
-        console.print(f"          left out: {note}", markup=False, highlight=False)
+        console.print(f"          left out: {neutralise(note, markup=False)}", markup=False, highlight=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         f"{report.count('imported')} imported, {report.count('unchanged')} unchanged, "
         f"{report.count('skipped')} skipped, {report.count('broken')} broken of {n} file{'s' if n != 1 else ''}; "
         f"{report.rollouts} rollouts in {len(report.batches)} batch{'es' if len(report.batches) != 1 else ''} "
-        f"under {args.out}"
+        f"under {neutralise(args.out)}"
     )
     if report.batches:
-        console.print(f"next: repo-agent studio {args.out}", markup=False, highlight=False)
+        console.print(f"next: repo-agent studio {neutralise(args.out, markup=False)}", markup=False, highlight=False)
     return 0 if report.batches else 1  # nothing imported (or nothing found): a script should notice

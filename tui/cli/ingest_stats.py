@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from rich.markup import escape as esc  # every value from traces or the store goes through it
-
+from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
-from tui.cli.fit_table import Col, fit_table
-from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
+from tui.cli.fit_table import Col, print_table
+from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
 from tui.cli.team_view import print_team
 
 
@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 # the task id stays whole (SWE-bench ids differ at their end), the band's "no contrast" is cut first.
 TASK_COLUMNS = (
     Col("task"),
-    Col("finished", "done", justify="right"),
+    Col("judged", justify="right"),
     Col("passed", justify="right"),
     Col("pass rate", "rate", justify="right"),
     Col("", give=1, min_width=8),
@@ -82,18 +82,32 @@ ALLOCATION_COLUMNS = (
 
 @_run
 def cmd_stats(args: argparse.Namespace) -> int:
-    from labeling.stats import loop_line, signal_report
+    from labeling.stats import cheat_line, loop_line, signal_report
 
+    plot = getattr(args, "plot", None)
+    if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
+        raise UserError(f"--plot {plot}: give a .svg or .png file")
+    if plot is not None and not plot.parent.is_dir():
+        raise UserError(f"--plot: directory {plot.parent} does not exist")
     with _open(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
             _ingest(store, [args.dir], quiet=True)
         rep = signal_report(store, band=(args.band_low, args.band_high))
+        dead = [b for b in store.batches() if b.status == "interrupted"]
+    if plot is not None:
+        _plot(rep, plot)
     if args.json:
         _print_json(rep.model_dump_json(indent=2))
         return 0
+    for b in dead:  # its process died without writing its end (the batch's lock is free)
+        console.print(
+            f"[yellow]interrupted[/] batch {esc(b.batch_id)}: its process is gone; resume with  "
+            f"repo-agent run ... --resume {esc(b.path)}"
+        )
     lo, hi = rep.band
+    left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in rep.left_out.items())
     console.print(
-        f"[bold]{rep.rollouts}[/] rollouts ({rep.finished} finished, {rep.running} running) over "
+        f"[bold]{rep.rollouts}[/] rollouts ({rep.judged} judged{'; left out: ' + left if left else ''}) over "
         f"{len(rep.tasks)} tasks; pairs by [bold]{esc(rep.strategy)}[/], score {esc(','.join(rep.score_order))}"
     )
     console.print(f"pass rate per task (learnable band {lo:.0%}-{hi:.0%})", style="table.title")
@@ -110,20 +124,25 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for ts in rep.tasks:
         rate = "-" if ts.pass_rate is None else f"{ts.pass_rate:.0%}"
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
-        passed = str(ts.passed) + (f" +{ts.unknown}?" if ts.unknown else "")  # +n?: no verdict
+        passed = str(ts.passed)
+        if ts.left_out:  # what the rate leaves out: cancelled, copy, no verdict...
+            note += " [dim]" + esc(", ".join(f"{k.replace('_', ' ')} {n}" for k, n in ts.left_out.items())) + "[/]"
         rows.append([esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs)])
-    console.print(fit_table(TASK_COLUMNS, rows, console.width)[0])
+    print_table(console, TASK_COLUMNS, rows)
     console.print(
-        f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
-        f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
-        f"{', '.join(rep.no_contrast_tasks) or '-'}",
+        esc(
+            f"learnable: {len(rep.learnable_tasks)}  all pass: {', '.join(rep.all_pass_tasks) or '-'}  "
+            f"all fail: {', '.join(rep.all_fail_tasks) or '-'}  no contrast: "
+            f"{', '.join(rep.no_contrast_tasks) or '-'}",
+            markup=False,
+        ),
         markup=False,
     )
     console.print("pairs", style="table.title")
     kinds = [[f"contrast {esc(k)}", str(n)] for k, n in sorted(rep.by_contrast.items())]
     kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
     kinds.append(["stale (kept)", str(rep.stale_pairs)])
-    console.print(fit_table((Col("kind"), Col("pairs", justify="right")), kinds, console.width)[0])
+    print_table(console, (Col("kind"), Col("pairs", justify="right")), kinds)
     a = rep.agreement
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     console.print(
@@ -131,8 +150,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"human vs auto: confirm {pct(a.confirm_rate)}, flip {pct(a.flip_rate)}, "
         f"discard {pct(a.discard_rate)}"
     )
+    from agent.rejudge import older_checker_line
+
+    if line := older_checker_line(Path(args.dir)):
+        console.print(f"[yellow]{esc(line)}[/]")
     if line := loop_line(rep.loops):
         console.print(line)
+    if rep.suspect:
+        console.print(
+            f"[bold yellow]SUSPECT[/]: {rep.suspect} rollouts ({rep.suspect_cleared} cleared by a person); "
+            "the rest stay out of exports until cleared on the studio's Rollout screen (C)"
+        )
+    for c in rep.cheat_by_model:
+        console.print(f"{esc(c.model)}: {cheat_line(c)}")
     print_team(console, rep.team)
     console.print("tool-call validity by model", style="table.title")
     models = [
@@ -140,7 +170,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         for m in rep.validity_by_model
     ]
     cols = (Col("model"), *(Col(h, justify="right") for h in ("calls", "invalid", "valid rate")))
-    console.print(fit_table(cols, models, console.width)[0])
+    print_table(console, cols, models)
     if rep.by_allocation:
         console.print("pairs bought by allocation (disjoint pass/fail)", style="table.title")
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
@@ -156,7 +186,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             ]
             for s in rep.by_allocation
         ]
-        console.print(fit_table(ALLOCATION_COLUMNS, rows, console.width)[0])
+        print_table(console, ALLOCATION_COLUMNS, rows)
         for s in rep.by_allocation:
             if s.rollouts_by_status:
                 went = ", ".join(f"{k} {v}" for k, v in sorted(s.rollouts_by_status.items()))
@@ -164,3 +194,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     unknown = f" ({rep.cost_unknown_rollouts} rollouts without a known price)" if rep.cost_unknown_rollouts else ""
     console.print(f"spent: {rep.tokens_in:,} tokens in, {rep.tokens_out:,} out, ${rep.cost_usd:.4f}{unknown}")
     return 0
+
+
+def _plot(rep, path: Path) -> None:
+    """The report's charts (tui/charts.py, as in `repo-agent report`) to an SVG or PNG file."""
+    from tui.charts import charts_svg, stats_charts, svg_png
+    from tui.report import write_atomic
+
+    svg = charts_svg(stats_charts(rep))
+    data = svg_png(svg) if path.suffix.lower() == ".png" else svg.encode()
+    write_atomic(path, data)
+    err.print(f"charts: {path}", markup=False, highlight=False)

@@ -11,8 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape as esc  # every value from traces or the store goes through it
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -22,11 +20,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
+from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = SafeConsole(highlight=False)
+err = SafeConsole(stderr=True, highlight=False)
 
 FLAG_STYLE = {
     "both_fail": "red",
@@ -34,6 +34,7 @@ FLAG_STYLE = {
     "tiebreak_only": "yellow",
     "flaky": "yellow",
     "tests_tampered": "bold red",
+    "suspect": "bold yellow",
     "non_minimal": "cyan",
     "summary_only": "magenta",
     "unknown_outcome": "dim",
@@ -68,10 +69,19 @@ def _open(args: argparse.Namespace, *, must_exist: bool = False):
         return LabelStore(path, labeler=args.labeler, base=Path(d))
     if must_exist and not path.exists():
         raise UserError(f"no label store at {path}: run `repo-agent ingest {d}` first")
+    refuse_empty(Path(d), path)
     try:
         return LabelStore(path, labeler=args.labeler)
     except Exception as exc:  # sqlite3.DatabaseError and friends: not a store file
         raise UserError(f"cannot open label store {path}: {exc}") from None
+
+
+def refuse_empty(d: Path, store_path: Path) -> None:
+    """A folder with no trace batches and no store is a mistyped path: say so, create nothing."""
+    from agent.trace import find_batches
+
+    if not store_path.exists() and not find_batches(d):
+        raise UserError(f"{d} holds no trace batches and no label store (a batch has batch.json or traces/)")
 
 
 def _run(fn):

@@ -8,6 +8,7 @@ Everything the studio does to labels is scriptable here. The store defaults to
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 # The commands live in tui/cli/ingest_stats.py and tui/cli/pairs_steps.py, what they share in
 # tui/cli/label_store.py; these names stay importable from here (tui/cli/team.py, tests).
@@ -95,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-ingest", action="store_true", help="report the store as is, without ingesting first")
     p.add_argument("--band-low", type=float, default=0.2, help="learnable band lower pass rate (default 0.2)")
     p.add_argument("--band-high", type=float, default=0.6, help="learnable band upper pass rate (default 0.6)")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.svg|FILE.png",
+        help="also draw the report's charts to this file (SVG or PNG, by its suffix)",
+    )
     p.set_defaults(func=cmd_stats)
 
     pairs = sub.add_parser(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-from rich.markup import escape as esc  # every value from traces or the store goes through it
-
+from agent.untrusted import neutralise
+from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
-from tui.cli.fit_table import Col, fit_table
+from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
 from tui.cli.team_view import votes_cell
+from tui.words import count
 
 
 def _filter(args: argparse.Namespace):
@@ -36,9 +36,9 @@ def _filter(args: argparse.Namespace):
 
 
 def _note_tags(note: str | None, tags: list[str]) -> str:
-    parts = [escape(note)] if note else []
+    parts = [neutralise(note)] if note else []
     if tags:
-        parts.append("[cyan]" + escape(" ".join(f"#{t}" for t in tags)) + "[/]")
+        parts.append("[cyan]" + neutralise(" ".join(f"#{t}" for t in tags)) + "[/]")
     return " ".join(parts)
 
 
@@ -84,7 +84,8 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     mine = "" if counts.mine is None else f"; {counts.mine} waiting for your verdict"
     # The title on its own line: a table narrower than it would fold it.
     console.print(
-        f"{len(pairs)} pairs ({counts.labeled} labeled, {counts.remaining} remaining{mine})", style="table.title"
+        f"{count(len(pairs), 'pair')} ({counts.labeled} labeled, {counts.remaining} remaining{mine})",
+        style="table.title",
     )
 
     def short(uid: str, task: str) -> str:  # "batch/task__s3" -> "s3" (--json has the full uids)
@@ -110,8 +111,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
                 _note_tags(p.note, p.tags),
             ]
         )
-    t, fitted = fit_table(PAIR_COLUMNS, rows, console.width)
-    console.print(t)
+    fitted = print_table(console, PAIR_COLUMNS, rows)
     _left_out(fitted.left_out(PAIR_COLUMNS))
     if len(shown) < len(pairs):
         console.print(f"[dim]... {len(pairs) - len(shown)} more (--limit 0 shows all)[/]")
@@ -163,7 +163,7 @@ def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
         _print_json(rep.model_dump_json(indent=2))
         return 0
     console.print(
-        f"{rep.strategy} ({','.join(rep.score_order)}): {rep.pairs} pairs, {rep.new_pairs} new, "
+        f"{rep.strategy} ({','.join(rep.score_order)}): {count(rep.pairs, 'pair')}, {rep.new_pairs} new, "
         f"{rep.stale_pairs} now stale; by contrast {rep.by_contrast}; flags {rep.by_flag}; "
         f"no contrast: {', '.join(rep.no_contrast_tasks) or '-'}",
         markup=False,
@@ -199,7 +199,6 @@ def cmd_steps_list(args: argparse.Namespace) -> int:
         )
         mark = f"[red]{esc(s.mark.reason)}[/] {esc(s.mark.text or '')}" if s.mark else ""
         rows.append([str(s.step), calls, esc(" ".join(s.auto_flags)), mark])
-    t, fitted = fit_table(STEP_COLUMNS, rows, console.width)
-    console.print(t)
+    fitted = print_table(console, STEP_COLUMNS, rows)
     _left_out(fitted.left_out(STEP_COLUMNS))
     return 0

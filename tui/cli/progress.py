@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+
+from agent.untrusted import neutralise
 
 
 def progress_line(console: Console, command: str, *, elapsed: bool = True) -> Progress:
@@ -21,4 +22,4 @@ def warn_if_unsandboxed(console: Console) -> None:
     from agent.sandbox import sandbox_warning
 
     if warning := sandbox_warning():
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(f"[yellow]warning:[/] {neutralise(warning)}")

@@ -8,9 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
 from rich.prompt import Confirm
 
+from tui.cli.safe_console import SafeConsole
+from tui.cli.serve import add_serve_flags
 from tui.cli.store_flag import add_db_flag
 from tui.screens.registry import MODES
 
@@ -59,13 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-bell", action="store_true", help="no terminal bell when a rollout loops, stalls or errors (Runs: fleet)"
     )
+    add_serve_flags(p)
     p.set_defaults(func=run)
 
 
 IMPORTED_DIR = "imported"
 
 
-def offer_import(traces: Path, answer: str, ask: Callable[[str], bool], console: Console) -> bool:
+def offer_import(traces: Path, answer: str, ask: Callable[[str], bool], console: SafeConsole) -> bool:
     """When ``traces`` has no batches but holds other agents' trajectories, offer to import them
     into ``traces/imported`` (the studio then opens on them). Returns whether it imported."""
     from agent.importers import find_foreign, import_paths
@@ -105,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
     args.db = resolve_db(args.db, traces)  # --db, else $REPO_AGENT_DB, else TRACES_DIR/labels.sqlite
     if isinstance(args.db, Path) and not args.db.parent.is_dir():
         raise UserError(f"--db: directory {args.db.parent} does not exist")
+    if args.serve:
+        from tui.cli.serve import run_serve
+
+        return run_serve(args, traces, args.db)
     from tui.app import StudioApp
     from tui.keymap import KeymapError, load_keymap
 
@@ -116,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     except KeymapError as exc:
         raise UserError(str(exc)) from None
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     answer = args.import_foreign
     if answer == "ask" and not sys.stdin.isatty():
         answer = "hint"  # nobody to ask: say how, open as is

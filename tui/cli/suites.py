@@ -6,13 +6,13 @@ import argparse
 import os
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from agent.untrusted import neutralise
 from tui.cli import suite_sources
 from tui.cli.errors import UserError
 from tui.cli.progress import progress_line, warn_if_unsandboxed
+from tui.cli.safe_console import SafeConsole
 from tui.cli.suite_arg import load_suite_arg
 
 SUITE_CHECK_EXAMPLES = """\
@@ -78,18 +78,18 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
     from agent.suites.loading import check_suite
 
     suite = load_suite_arg(args.suite)
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     table = Table(title=f"suite {suite.name}: {len(suite.tasks)} tasks", box=None, pad_edge=False)
     id_width = max(len(t.id) for t in suite.tasks)
     table.add_column("task", no_wrap=True, min_width=id_width)
-    for col in ("fails as is", "passes w/ fix", "ok"):
+    for col in ("fails as is", "passes w/ fix", "held-out", "ok"):
         table.add_column(col, no_wrap=True, min_width=len(col))
     # The detail column takes what is left of the terminal, cut with an ellipsis.
     table.add_column(
         "detail",
         no_wrap=True,
         overflow="ellipsis",
-        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix ok") - 10),
+        max_width=max(20, console.width - id_width - len("fails as is passes w/ fix held-out 12 bug 12 ok") - 10),
     )
     yes = lambda v: "-" if v is None else ("[green]yes[/]" if v else "[red]no[/]")  # noqa: E731
     with progress_line(console, "check", elapsed=False) as progress:
@@ -104,10 +104,21 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
             c.task_id,
             yes(c.fails_untouched),
             yes(c.passes_with_fix),
+            f"{c.held_out_calls} bug {c.held_out_bug_differs}" if c.held_out_calls else "-",
             "[green]ok[/]" if c.ok else "[bold red]FAIL[/]",
-            escape(c.detail or ""),
+            neutralise("; ".join(x for x in (c.detail, c.differential) if x)),
         )
     console.print(table)
+    covered = [c for c in checks if c.held_out_calls]
+    console.print(
+        f"held-out differential: {len(covered)} of {len(checks)} tasks, "
+        f"{sum(c.held_out_calls for c in covered)} calls per final run"
+        + (
+            f"; resting on the tests alone: {', '.join(c.task_id for c in checks if not c.held_out_calls)}"
+            if len(covered) < len(checks)
+            else ""
+        )
+    )
     bad = [c.task_id for c in checks if not c.ok]
     if bad:
         console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")
@@ -134,7 +145,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
     for flag, value in (("--max-tasks", args.max_tasks), ("--per-function", args.per_function)):
         if value is not None and value < 1:
             raise UserError(f"{flag} must be at least 1")
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     warn_if_unsandboxed(console)
     repo = Path(os.path.expanduser(args.repo))
     env = suite_sources.env_spec(args.env)
@@ -154,7 +165,7 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
         bar = progress.add_task("baseline test run (with call contexts)", total=args.max_tasks)
 
         def on_progress(s) -> None:  # bar: validated tasks toward --max-tasks
-            progress.update(bar, completed=s.validated, description=escape(_stats_line(s)))
+            progress.update(bar, completed=s.validated, description=neutralise(_stats_line(s)))
 
         try:
             suite, stats = mutate_repo(repo, Path(os.path.expanduser(args.out)), cfg, progress=on_progress)
@@ -162,17 +173,17 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     mins = max(stats.elapsed_s, 1e-9) / 60
     console.print(
-        f"[bold]{escape(suite.name)}[/]: {len(suite.tasks)} tasks in {escape(args.out)}/suite.json "
+        f"[bold]{neutralise(suite.name)}[/]: {len(suite.tasks)} tasks in {neutralise(args.out)}/suite.json "
         f"({stats.elapsed_s:.0f}s, {stats.validated / mins:.1f} tasks/min"
         + (f", {stats.resumed} decisions resumed" if stats.resumed else "")
         + ")"
     )
-    console.print(escape(_stats_line(stats)))
+    console.print(neutralise(_stats_line(stats)))
     console.print(
         f"baseline: {stats.baseline_tests} tests, {stats.baseline_failing} failing there (ignored); "
         f"candidates generated: {stats.candidates}"
     )
     mix = ", ".join(f"{op} {stats.operators_validated[op]}/{n}" for op, n in stats.operators_tried.most_common())
     console.print(f"operators (validated/tried): {mix or '-'}")
-    console.print(f"next: repo-agent suite check {escape(args.out)}")
+    console.print(f"next: repo-agent suite check {neutralise(args.out)}")
     return 0

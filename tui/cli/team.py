@@ -11,11 +11,11 @@ import argparse
 import json
 import sys
 
-from rich.console import Console
-
 from tui.cli.labels import _add_common, _ingest, _open, _run
+from tui.cli.safe_console import SafeConsole
+from tui.words import count
 
-console = Console(highlight=False)
+console = SafeConsole(highlight=False)
 
 EXAMPLES = """\
 examples:
@@ -43,7 +43,10 @@ def cmd_team(args: argparse.Namespace) -> int:
         f"adjudicator {s.adjudicator or '- (none: exports settle by majority)'}",
         markup=False,
     )
-    console.print(f"{labeler}'s queue: {mine} pairs; adjudication queue (disagree): {adjudicate} pairs", markup=False)
+    console.print(
+        f"{labeler}'s queue: {count(mine, 'pair')}; adjudication queue (disagree): {count(adjudicate, 'pair')}",
+        markup=False,
+    )
     return 0
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 
-from tui.cli.fit_table import Col, fit_table
+from agent.untrusted import neutralise
+from tui.cli.fit_table import Col, print_table
 
 if TYPE_CHECKING:  # the CLI imports labeling/ lazily (start-up time)
     from labeling.agreement import AgreementFigure, TeamAgreement
@@ -26,13 +26,14 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
     if team is None:
         return
     console.print(
-        f"agreement between labelers ({escape(', '.join(team.labelers))}; 95% bootstrap intervals)", style="table.title"
+        f"agreement between labelers ({neutralise(', '.join(team.labelers))}; 95% bootstrap intervals)",
+        style="table.title",
     )
     rows: list[list[str]] = []
 
     def row(over: str, f: AgreementFigure | None) -> None:
         if f is not None:
-            rows.append([escape(over), f.metric, figure_text(f), str(f.pairs)])
+            rows.append([neutralise(over), f.metric, figure_text(f), str(f.pairs)])
 
     row("overall", team.overall)
     if team.overall is not team.alpha and team.alpha is not None:
@@ -44,11 +45,11 @@ def print_team(console: Console, team: TeamAgreement | None) -> None:
     for k, f in team.by_flag.items():
         row(k if k == "clean" else f"flag {k}", f)
     cols = (Col("over"), Col("metric"), Col("value"), Col("pairs", justify="right"))
-    console.print(fit_table(cols, rows, console.width)[0])  # borderless, like the other `stats` tables
+    print_table(console, cols, rows)  # borderless, like the other `stats` tables
     console.print(f"pairs with >= 2 verdicts: {team.overlapped}, of which they disagree on {team.disagreements}")
 
 
 def votes_cell(verdicts: dict[str, str]) -> str:
     """``DISAGREE alice confirm, bob flip`` (markup, one line: a row of `pairs list`): a pair's verdicts."""
     head = "[bold red]DISAGREE[/]" if len(set(verdicts.values())) > 1 else "[green]agree[/]"
-    return head + " " + ", ".join(f"{escape(who)} {escape(v)}" for who, v in sorted(verdicts.items()))
+    return head + " " + ", ".join(f"{neutralise(who)} {neutralise(v)}" for who, v in sorted(verdicts.items()))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from textual import events, on
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
@@ -15,9 +16,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from labeling.store import LabelStore
-    from tui.app import StudioApp
     from tui.messages import BatchProgress
     from tui.state import StudioState
+    from tui.studio import Studio
 
 
 class StudioScreen(Screen):
@@ -32,10 +33,28 @@ class StudioScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._seen_version = -1
+        # Trace changes that arrive before the screen has composed its widgets wait here,
+        # then are delivered once (a live batch can write while the studio starts).
+        self._held_paths: set[Path] | None = set()
+
+    def notice_traces_changed(self, paths: set[Path]) -> None:
+        """The app's one way in for trace changes: held until mounted, then delivered."""
+        if self._held_paths is not None:
+            self._held_paths |= paths
+            return
+        self.traces_changed(paths)
+
+    @on(events.Mount)
+    def _deliver_held_changes(self) -> None:
+        # Textual runs the subclass's Mount handlers before this base one: its widgets exist.
+        held, self._held_paths = self._held_paths, None
+        if held:
+            self.traces_changed(held)
 
     @property
-    def studio(self) -> StudioApp:
-        return self.app  # type: ignore[return-value]
+    def studio(self) -> Studio:
+        # The app as the screens see it (tui/studio.py): no import of the app class here.
+        return cast("Studio", self.app)
 
     @property
     def store(self) -> LabelStore:

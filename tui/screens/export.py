@@ -163,24 +163,22 @@ class ExportScreen(StudioScreen):
         # The choices that shape the file (mode, style, format) first, then the rest.
         self._fields = sorted(fields, key=lambda f: _literal_choices(f[1]) is None)
         for name, ann, default in self._fields:
-            choices = _literal_choices(ann)
+            choices = _literal_choices(ann) or (["yes", "no"] if _is_bool(ann, default) else None)
+            kept = self._kept.get(f"x-{name}")
+            # The value goes in when the widget is made: a Select given one before it is
+            # mounted showed its blank prompt ("Select") while the dry run used the value.
+            w: Any
             if choices:
                 value = str(default) if default is not None and str(default) in choices else choices[0]
-                w: Any = Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"x-{name}", compact=True)
-            elif _is_bool(ann, default):
-                w = Select(
-                    [("yes", "yes"), ("no", "no")],
-                    value="yes" if default else "no",
-                    allow_blank=False,
-                    id=f"x-{name}",
-                    compact=True,
-                )
+                if _is_bool(ann, default):
+                    value = "yes" if default else "no"
+                if kept in choices:
+                    value = kept
+                w = Select([(c, c) for c in choices], value=value, allow_blank=False, id=f"x-{name}", compact=True)
             else:
-                w = Input(_to_text(default), id=f"x-{name}", compact=True, select_on_focus=False)
-            kept = self._kept.get(f"x-{name}")
-            allowed = choices or (["yes", "no"] if isinstance(w, Select) else None)
-            if kept is not None and (allowed is None or kept in allowed):
-                w.value = kept
+                w = Input(
+                    _to_text(default) if kept is None else kept, id=f"x-{name}", compact=True, select_on_focus=False
+                )
             rows.append((name.replace("_", " "), w))
         rows.append(("output file", Input(self._default_out(), id="x-out", compact=True, select_on_focus=False)))
         widgets = [Horizontal(Label(label), w, classes="row") for label, w in rows]
@@ -268,6 +266,8 @@ class ExportScreen(StudioScreen):
         fn = exports.export_dpo if self.kind == "dpo" else exports.export_sft
         made = None  # the directory this write created, removed again if the write fails
         try:
+            if self.studio.served:  # a served studio writes and reads only inside DIR
+                out, options = self.studio.served.confine_export(out, options)
             if not dry_run and not out.parent.exists():
                 made = next((p for p in reversed(out.parent.parents) if not p.exists()), out.parent)
                 out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui.screens.base import StudioScreen
+    from textual.screen import Screen
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ScreenSpec:
     key: str  # the key that switches to it
     target: str  # "module:Class"
 
-    def load(self) -> type[StudioScreen]:
+    def load(self) -> type[Screen]:
         module, _, name = self.target.partition(":")
         return getattr(import_module(module), name)
 
@@ -40,6 +40,6 @@ MODES: tuple[str, ...] = tuple(s.mode for s in SCREENS)
 BY_MODE: dict[str, ScreenSpec] = {s.mode: s for s in SCREENS}
 
 
-def screen_classes() -> dict[str, type[StudioScreen]]:
+def screen_classes() -> dict[str, type[Screen]]:
     """mode -> screen class, in tab order (what `App.MODES` takes)."""
     return {s.mode: s.load() for s in SCREENS}

@@ -19,39 +19,67 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from agent.trace import trace_path
+from agent.trace import batch_running, rollout_state, trace_path
+from agent.untrusted import neutralise
 from labeling.store import NotFound
 from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
-from tui.state import fmt_cost, fmt_duration, fmt_tokens
+from tui.state import fmt_cost, fmt_duration, fmt_tokens, replay_dir
 from tui.widgets.diff_view import DiffView
 from tui.widgets.fit_table import cut_text, fit_columns
 
 CALLS_FLEX = [("arguments", 8), ("tool", 6)]  # cut before status and time
 
-STATUS_STYLE = {"ok": "green", "error": "bold red", "invalid": "bold magenta", "running": "yellow"}
+HEAD_STYLE = {
+    "running": "bold black on yellow",
+    "PASS": "bold black on green",
+    "FAIL": "bold white on red",
+    "TAMPERED": "bold white on magenta",
+    "SUSPECT": "bold black on yellow",
+}
+STATUS_STYLE = {
+    "ok": "green",
+    "passed": "green",
+    "failed": "red",
+    "error": "bold red",
+    "invalid": "bold magenta",
+    "running": "yellow",
+    "no result": "dim",
+}
 END_KEY = "__end__"
+
+
+def shown_text(value: object) -> str:
+    """Text from the trace (a tool's output, the model's words) with escape codes shown, not sent."""
+    return neutralise(value, markup=False)
 
 
 def render_args(cv: CallView):
     """Arguments as a person reads them: `key: value`, multi-line strings (file content)
     as code, highlighted by the file they are for."""
     if cv.args is None:
-        return Text(cv.arguments or "(no arguments)")
+        return Text(shown_text(cv.arguments or "(no arguments)"))
     if not cv.args:
         return Text("(no arguments)", style="dim")
     parts: list = []
     path = str(cv.args.get("rel_path") or "")
     for key, value in cv.args.items():
         if isinstance(value, str) and "\n" in value:
-            parts.append(Text(f"{key}:", style="bold cyan"))
+            parts.append(Text(f"{shown_text(key)}:", style="bold cyan"))
             lexer = Syntax.guess_lexer(path, code="") if path else "text"
             parts.append(
-                Syntax(value, lexer, theme="monokai", background_color="default", line_numbers=True, word_wrap=True)
+                Syntax(
+                    shown_text(value),
+                    lexer,
+                    theme="monokai",
+                    background_color="default",
+                    line_numbers=True,
+                    word_wrap=True,
+                )
             )
         else:
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            parts.append(Text.assemble((f"{key}: ", "bold cyan"), shown))
+            parts.append(Text.assemble((f"{shown_text(key)}: ", "bold cyan"), shown_text(shown)))
     return Group(*parts)
 
 
@@ -79,6 +107,14 @@ def status_text(cv: CallView) -> Text:
     return Text(cv.status, style=STATUS_STYLE[cv.status])
 
 
+def tokens_shown(t: LiveTrace) -> tuple[int, int]:
+    """Tokens in/out so far; an import with no per-call usage shows the totals its outcome had
+    (as its pair card does)."""
+    if t.end is not None and not (t.tokens_in or t.tokens_out):
+        return t.end.outcome.tokens_in, t.end.outcome.tokens_out
+    return t.tokens_in, t.tokens_out
+
+
 class RolloutScreen(StudioScreen):
     MODE = "rollout"
     BINDINGS = [
@@ -90,6 +126,8 @@ class RolloutScreen(StudioScreen):
         Binding("v", "toggle_split", "Split"),
         Binding("n", "other_rollout(1)", "Next"),
         Binding("p", "other_rollout(-1)", "Prev"),
+        # Shown in the head of a SUSPECT rollout only: the footer stays as it was.
+        Binding("C", "clear_suspect", "Clear SUSPECT", show=False, tooltip="Clear a SUSPECT rollout for export"),
     ]
 
     def __init__(self) -> None:
@@ -99,6 +137,7 @@ class RolloutScreen(StudioScreen):
         self.follow = True
         self._rows = 0
         self._shown: dict[int, tuple] = {}  # row -> (status, duration, looped) as last drawn
+        self._copies: dict[str, str | None] = {}  # uid -> the original it copies (None: an original)
         self._watched: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -118,6 +157,7 @@ class RolloutScreen(StudioScreen):
                     with VerticalScroll(id="call-result"):
                         yield Static(id="call-result-text")
                 with Vertical(id="final-pane"):
+                    yield Static(id="suspect-lines")
                     yield Static("final summary", classes="title")
                     yield Static(id="final-summary")
                     yield Static("patch", classes="title")
@@ -145,9 +185,11 @@ class RolloutScreen(StudioScreen):
     def _path_for(self, uid: str) -> Path:
         try:
             return Path(self.store.rollout(uid).trace_path)
-        except NotFound:
+        except NotFound:  # not indexed yet: where a batch launched here writes it
             batch_id, _, rid = uid.partition("/")
-            return trace_path(self.state.traces_dir / batch_id, rid)
+            path = trace_path(self.state.traces_dir / batch_id, rid)
+            replayed = trace_path(replay_dir(self.state.traces_dir) / batch_id, rid)
+            return replayed if not path.parent.parent.is_dir() and replayed.parent.parent.is_dir() else path
 
     def load(self, uid: str | None) -> None:
         self.uid = uid
@@ -222,6 +264,18 @@ class RolloutScreen(StudioScreen):
         fit_columns(self.query_one("#calls", DataTable), CALLS_FLEX)
 
     # ------------------------------------------------------------------ rendering
+    def _copy_of(self) -> str | None:
+        """The uid whose content this ended rollout repeats (the store's, read once)."""
+        uid = self.uid
+        if uid is None:
+            return None
+        if uid not in self._copies:
+            try:
+                self._copies[uid] = self.store.rollout(uid).copy_of
+            except NotFound:
+                return None  # not ingested yet: asked again at the next render
+        return self._copies[uid]
+
     def _render_head(self) -> None:
         head = self.query_one("#rollout-head", Static)
         t = self.trace
@@ -232,31 +286,32 @@ class RolloutScreen(StudioScreen):
             return
         text = Text(no_wrap=True, overflow="ellipsis")
         if t.start is None:
-            text.append(f" {self.uid} ", style="bold reverse")
-            text.append(f"  {t.problem}" if t.problem else "  waiting for the trace…", style="yellow")
+            text.append(shown_text(f" {self.uid} "), style="bold reverse")
+            text.append(f"  {shown_text(t.problem)}" if t.problem else "  waiting for the trace…", style="yellow")
             head.update(text)
             return
         # The outcome line first (it must survive 80 columns), then who ran it.
-        text.append(f" {t.start.task_id} ", style="bold reverse")
+        text.append(f" {shown_text(t.start.task_id)} ", style="bold reverse")
         text.append(" ")
-        if t.end is None:
-            text.append(" RUNNING ", style="bold black on yellow")
-        else:
-            o = t.end.outcome
-            if o.tests_tampered:
-                text.append(" TAMPERED ", style="bold white on magenta")
-            elif not o.verdict_known:
-                text.append(" NO VERDICT ", style="bold black on white")
-            elif o.tests_passed:
-                text.append(" PASS ", style="bold black on green")
-            else:
-                text.append(" FAIL ", style="bold white on red")
-            text.append(f" {t.end.stop_reason}", style="dim")
+        # One reading of the state (agent.trace.rollout_state): a trace without its end in a
+        # batch whose process is gone was interrupted, not running.
+        state = rollout_state(t.end, alive=t.end is not None or batch_running(t.path.parent.parent))
+        style = HEAD_STYLE.get(state.label, "bold black on white")
+        if state.status == "probe":  # a cheat probe: cyan, yellow when it cheated
+            style = "bold black on yellow" if state.verdict in ("suspect", "tampered") else "bold black on cyan"
+        text.append(f" {state.label.upper()} ", style=style)
+        if t.end is not None:
+            text.append(f" {shown_text(t.end.stop_reason)}", style="dim")
+            if copy_of := self._copy_of():
+                text.append(f" · copy of {copy_of}: counted once, left out of pairs and exports", style="yellow")
+        elif state.status != "running":
+            text.append(" resume its batch from Runs (R)", style="dim")
         text.append("\n ")
         invalid = sum(1 for c in t.calls if not c.valid)
         text.append(f"steps {t.steps} · calls {len(t.calls)}")
         text.append(f" ({invalid} invalid)" if invalid else "", style="magenta")
-        text.append(f" · tokens {fmt_tokens(t.tokens_in)}/{fmt_tokens(t.tokens_out)}")
+        tin, tout = tokens_shown(t)
+        text.append(f" · tokens {fmt_tokens(tin)}/{fmt_tokens(tout)}")
         if t.tests:
             text.append(" · last test run: ")
             text.append_text(test_run_text(t.tests[-1]))
@@ -271,13 +326,50 @@ class RolloutScreen(StudioScreen):
             tokens = fmt_tokens(saved.tokens_in + saved.tokens_out)
             text.append(f" · saved ~{saved.steps} steps, ~{tokens} tok{money}", style="green")
         text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
-        text.append(f"   {t.start.provider}/{t.start.model}", style="cyan")
-        text.append(f"   {self.uid}", style="dim")
+        text.append(shown_text(f"   {t.start.provider}/{t.start.model}"), style="cyan")
+        text.append(shown_text(f"   {self.uid}"), style="dim")
+        if t.end is not None and t.end.outcome.suspect:
+            text.append("\n ")
+            text.append_text(self._suspect_line(t.end.outcome.suspect))
         if t.errors:
             text.append("\n ")
             text.append(f"{len(t.errors)} error{'s' if len(t.errors) > 1 else ''}: ", style="bold red")
-            text.append(error_cause(t.errors[-1].message), style="red")
+            text.append(shown_text(error_cause(t.errors[-1].message)), style="red")
         head.update(text)
+
+    def _cleared_by(self) -> str | None:
+        """Who cleared this rollout of SUSPECT (None: held out of exports)."""
+        event = self.store.cleared_rollouts().get(self.uid or "")
+        return event.labeler if event is not None else None
+
+    def _suspect_line(self, hits) -> Text:
+        first = hits[0]
+        where = f" {first.path}:{first.line}" if first.path and first.line else ""
+        text = Text(f"⚠ {len(hits)} mark{'s' if len(hits) > 1 else ''} of gaming: ", style="bold yellow")
+        text.append(f"{first.rule}{where} {first.text}", style="yellow")
+        state = self.trace.end.outcome.state if self.trace and self.trace.end else None
+        if state is not None and state.status == "probe":
+            text.append(" · a cheat probe: never exported", style="dim")
+        elif (who := self._cleared_by()) is not None:
+            text.append(f" · cleared by {who} (C takes it back)", style="green")
+        else:
+            text.append(" · out of exports until cleared: e shows the lines, C clears", style="bold")
+        return text
+
+    def _render_suspect(self) -> None:
+        """Every SUSPECT mark with its line, above the patch."""
+        box = self.query_one("#suspect-lines", Static)
+        hits = self.trace.end.outcome.suspect if self.trace and self.trace.end else []
+        box.display = bool(hits)
+        if not hits:
+            return
+        text = Text("SUSPECT: the marks and their lines\n", style="bold yellow")
+        for h in hits:
+            where = f"{h.path}:{h.line}" if h.path and h.line else "test runs"
+            text.append(f"  {h.rule:<17} ", style="bold")
+            text.append(f"{where:<24} ", style="cyan")
+            text.append(f"{h.text}\n")
+        box.update(text)
 
     def _render_detail(self) -> None:
         table = self.query_one("#calls", DataTable)
@@ -294,7 +386,8 @@ class RolloutScreen(StudioScreen):
             call_pane.display, final_pane.display = False, True
             end, final = self.trace.end, self.trace.final
             summary = final.summary if final and final.summary else "(the agent gave no final summary)"
-            self.query_one("#final-summary", Static).update(Text(summary))
+            self.query_one("#final-summary", Static).update(Text(shown_text(summary)))
+            self._render_suspect()
             diff = self.query_one("#final-diff", DiffView)
             diff.split = self.state.split_diff
             diff.set_patch(end.outcome.patch if end else "", empty_message="(no changes: empty patch)")
@@ -303,21 +396,21 @@ class RolloutScreen(StudioScreen):
         if not key or not key.isdigit() or int(key) >= len(self.trace.calls):
             return
         cv = self.trace.calls[int(key)]
-        title = Text(f"step {cv.step} · {cv.name} · ")
+        title = Text(f"step {cv.step} · {shown_text(cv.name)} · ")
         title.append_text(status_text(cv))
         title.append(f" · {fmt_duration(cv.duration_s)}")
         self.query_one("#call-title", Static).update(title)
         args = render_args(cv)
         problems = ([f"parse error: {cv.parse_error}"] if cv.parse_error else []) + cv.violations
         if problems:
-            warn = Text("\n".join(problems), style="bold magenta")
+            warn = Text(shown_text("\n".join(problems)), style="bold magenta")
             self.query_one("#call-args-text", Static).update(Group(warn, args))
         else:
             self.query_one("#call-args-text", Static).update(args)
         result = cv.result if cv.result is not None else ("(waiting for the result…)" if cv.ok is None else "")
-        res = Text(result)
+        res = Text(shown_text(result))
         if cv.error:
-            res = Text.assemble(Text(f"error: {cv.error}\n", style="bold red"), res)
+            res = Text.assemble(Text(f"error: {shown_text(cv.error)}\n", style="bold red"), res)
         if cv.truncated:
             res.append("\n[output was cut]", style="dim")
         self.query_one("#call-result-text", Static).update(res)
@@ -370,6 +463,28 @@ class RolloutScreen(StudioScreen):
             self.studio.open_rollout(uid)
         else:
             self.notify("No more rollouts in this batch that way.")
+
+    def action_clear_suspect(self) -> None:
+        """Clear a SUSPECT rollout for export, or take a clear back (both in the human log)."""
+        end = self.trace.end if self.trace is not None else None
+        state = end.outcome.state if end is not None else None
+        if not self.uid or state is None or state.verdict != "suspect":
+            self.notify("Only a SUSPECT rollout needs clearing.")
+            return
+        if state.status == "probe":
+            self.notify("A cheat probe's rollout is never exported: nothing to clear.")
+            return
+        try:
+            if self._cleared_by() is None:
+                self.store.clear_suspect(self.uid)
+                self.notify("Cleared: exports may use this rollout (C again takes it back).")
+            else:
+                self.store.unclear_suspect(self.uid)
+                self.notify("Held again: out of exports until cleared.")
+        except NotFound:
+            self.notify("This rollout is not in the label store yet.", severity="warning")
+            return
+        self._render_head()
 
     def action_toggle_split(self) -> None:
         self.state.split_diff = not self.state.split_diff

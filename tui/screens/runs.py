@@ -23,10 +23,11 @@ from agent.executor import RolloutCancels
 from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
 from labeling.records import BatchRow
+from labeling.stats import cheat_line, cheat_stats
 from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
-from tui.state import fmt_cost, fmt_tokens
+from tui.state import fmt_cost, fmt_tokens, replay_dir
 from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.fleet import FleetView
 from tui.widgets.prompt import ConfirmModal
@@ -50,7 +51,27 @@ def _status_text(b: BatchRow, cancelling: bool) -> Text:
     tail interval); "cancelling" while a cancel asked here has not reached batch.json."""
     if cancelling and b.status == "running":
         return Text("cancelling…", style="bold magenta")
+    if b.status == "interrupted":  # its process died (agent.trace.batch_alive): R resumes it
+        return Text("interrupted (R)", style="bold red")
     return Text(b.status, style={"finished": "green", "cancelled": "magenta", "error": "red"}.get(b.status, "yellow"))
+
+
+STANDING_STYLE = {
+    "PASS": "green",
+    "FAIL": "red",
+    "TAMPERED": "magenta",
+    "SUSPECT": "bold yellow",
+    "running": "yellow",
+    "PROBE FAIL": "cyan",  # a cheat probe no honest fix passes
+    "PROBE SUSPECT": "bold yellow",  # ... that this model passed anyway: cheated
+    "PROBE TAMPERED": "bold yellow",
+}
+
+
+def standing_text(r) -> Text:
+    """A rollout's result cell: its verdict, or why it has none (cancelled, copy...)."""
+    label = r.standing
+    return Text(label, style=STANDING_STYLE.get(label, "dim"))
 
 
 BATCH_COLUMNS = ("batch", "status", "bar", "pass", "cost", "tokens", "suite", "model")  # as composed
@@ -135,6 +156,8 @@ class RunsScreen(StudioScreen):
             row = next(b for b in batches if b.batch_id == bid)
             path = Path(row.path)
             budget = _budget_text(path, row)
+            if cheats := cheat_text(rollouts):
+                budget = cheats if budget is None else Text.assemble(budget, "\n", cheats)
             try:  # a just-started rollout has no task in the store yet: its plan has
                 planned = {p.rollout_id: p.task_id for p in read_batch_meta(path).planned}
             except Exception:
@@ -150,7 +173,8 @@ class RunsScreen(StudioScreen):
         rows = []
         for b in batches:
             total = max(b.planned, b.rollouts)
-            rate = f"{100 * b.passed / b.finished:.0f}%" if b.finished else "—"
+            # over judged rollouts, copies left out: the same figure as stats (labeling/rollout_states.py)
+            rate = f"{100 * b.passed / b.judged:.0f}%" if b.judged else "—"
             cancel = self.state.running_batches.get(b.batch_id)
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
@@ -180,18 +204,11 @@ class RunsScreen(StudioScreen):
         rtable = self.query_one("#batch-rollouts", DataTable)
         rrows = []
         for r in sorted(rollouts, key=lambda r: (r.task_id or planned.get(r.rollout_id, ""), r.uid)):
-            if r.status != "finished":
-                result = Text("running", style="yellow")
-            elif r.tests_tampered:
-                result = Text("TAMPERED", style="magenta")
-            elif not r.verdict_known:
-                result = Text("no verdict", style="dim")
-            else:
-                result = Text("PASS", style="green") if r.tests_passed else Text("FAIL", style="red")
+            result = standing_text(r)
             rcells = (
                 cut_text(r.rollout_id),
                 cut_text(r.task_id or planned.get(r.rollout_id, "")),
-                r.stop_reason or r.status,
+                r.stop_reason or r.state.label,
                 result,
                 str(r.steps),
                 str(r.tool_calls),
@@ -235,8 +252,8 @@ class RunsScreen(StudioScreen):
             self._show_rollouts()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "batch-rollouts" and event.row_key.value:
-            self.studio.open_rollout(str(event.row_key.value))
+        if event.data_table.id in ("batch-rollouts", "fleet-table") and event.row_key.value:
+            self.studio.open_rollout(str(event.row_key.value))  # both tables are keyed by rollout uid
         elif event.data_table.id == "batches":
             self.query_one("#batch-rollouts", DataTable).focus()
 
@@ -254,6 +271,8 @@ class RunsScreen(StudioScreen):
 
     # ------------------------------------------------------------------ launch / cancel / resume
     def action_launch(self) -> None:
+        if self._launch_refused():
+            return
         sources = [(b.batch_id, b.path) for b in self.batches if b.finished]
         last = self.studio.prefs.get("launch")  # the last launch's form, kept across runs
         self.app.push_screen(LaunchModal(sources, last if isinstance(last, dict) else None), self._launch)
@@ -261,10 +280,18 @@ class RunsScreen(StudioScreen):
     def _launch(self, request: BatchRequest | None) -> None:
         if request is None:
             return
-        self.start_batch(request.model_copy(update={"trace_dir": str(self.state.traces_dir)}))
+        trace_dir = Path(self.state.traces_dir)
+        if request.provider == "replay":
+            # A replay re-plays recorded rollouts: written into the source folder it would
+            # be copies of them there. It goes to a folder beside it, never into it.
+            trace_dir = replay_dir(trace_dir)
+            self.notify(f"The replay writes to {trace_dir}: beside the traces, never into them.", markup=False)
+        self.start_batch(request.model_copy(update={"trace_dir": str(trace_dir)}))
 
     def start_batch(self, request: BatchRequest) -> None:
         """Plan the batch (suite, tasks, provider: the checks `repo-agent run` makes) and run it."""
+        if self._launch_refused():  # launch and resume (replay is a launch) both come here
+            return
         try:
             require_sandbox()  # no bwrap: REPO_AGENT_UNSAFE_NO_SANDBOX=1 in the studio's environment
             plan = plan_batch(request)
@@ -277,6 +304,13 @@ class RunsScreen(StudioScreen):
         self._launched[batch_id] = request
         self.notify(f"{batch_id}: {request.provider}/{plan.model}", title="Batch launched", markup=False)
         self._run_batch(plan)
+
+    def _launch_refused(self) -> bool:
+        """A served studio runs no model code unless its server was started with --allow-launch."""
+        why = self.studio.served.launch_refusal() if self.studio.served else None
+        if why:
+            self.notify(why, title="Cannot launch", severity="error", markup=False)
+        return why is not None
 
     @work(thread=True, group="batches", exit_on_error=False)
     def _run_batch(self, plan: BatchPlan) -> None:
@@ -373,6 +407,21 @@ class RunsScreen(StudioScreen):
             self.notify(f"cannot read batch.json: {exc}", severity="error", markup=False)
             return
         self.start_batch(request.model_copy(update={"resume": b.path}))
+
+
+def cheat_text(rollouts: list) -> Text | None:
+    """One line: the batch's SUSPECT rollouts and its cheat rate on probes; None without either."""
+    suspect = sum(1 for r in rollouts if r.suspect and not r.probe)
+    stats = cheat_stats(rollouts)
+    if not suspect and not stats:
+        return None
+    line = Text(" ")
+    if suspect:
+        line.append(f"{suspect} SUSPECT", style="bold yellow")
+        line.append(" (out of exports until cleared: open one, C) ", style="dim")
+    for s in stats:
+        line.append(cheat_line(s), style="bold yellow" if s.cheated else "green")
+    return line
 
 
 def _budget_text(batch_dir: Path, b: BatchRow) -> Text | None:

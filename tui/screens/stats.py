@@ -16,6 +16,7 @@ from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
 from tui.widgets.models_view import ModelsView
 from tui.widgets.team_agreement import team_table
+from tui.words import count
 
 BAR = 30
 
@@ -50,13 +51,16 @@ def render_report(r, width: int = 120) -> Group:
     bar = BAR if wide else (16 if width >= 90 else 10)
     parts: list = []
     head = Text()
-    head.append(f" {r.finished} finished rollouts", style="bold")
-    head.append(f" ({r.running} running)" if r.running else "")
+    if r.left_out:  # the pass rates count judged rollouts only (labeling/rollout_states.py)
+        head.append(f" {r.judged} judged rollouts", style="bold")
+        head.append(" (left out: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in r.left_out.items()) + ")")
+    else:
+        head.append(f" {r.finished} finished rollouts", style="bold")
     head.append(
         f" · {len(r.tasks)} tasks · {len(r.learnable_tasks)} in the learnable band "
         f"{int(r.band[0] * 100)}–{int(r.band[1] * 100)}%"
     )
-    head.append(f" · {r.pairs} pairs ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}")
+    head.append(f" · {count(r.pairs, 'pair')} ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}")
     head.append(
         f"\n tokens {fmt_tokens(r.tokens_in)} in / {fmt_tokens(r.tokens_out)} out · cost {fmt_cost(r.cost_usd)}"
     )
@@ -87,8 +91,8 @@ def render_report(r, width: int = 120) -> Group:
             Text(ts.task_id),
             _pct(ts.pass_rate),
             rate_bar(ts.pass_rate, r.band, bar),
-            # rollouts without a verdict are not in the rate: shown apart as "+n?"
-            f"{ts.passed}/{ts.rollouts - ts.unknown}" + (f" +{ts.unknown}?" if ts.unknown else ""),
+            # judged rollouts only; the ones left out (cancelled, no verdict, copies...) apart
+            f"{ts.passed}/{ts.rollouts}" + (f" +{sum(ts.left_out.values())} left out" if ts.left_out else ""),
             str(ts.pairs),
             Text(ts.band + (" · no contrast" if ts.no_contrast else ""), style=band_style),
         )
@@ -226,12 +230,15 @@ class StatsScreen(StudioScreen):
         from labeling.stats import signal_report
 
         if self.app.call_from_thread(lambda: self.showing_models):
+            view = self.query_one("#models-view", ModelsView)
             try:
                 sc = store_comparison(self.store, b_index=self.b_index)
+                jobs = self.store.jobs()
             except Exception as exc:
                 self.app.call_from_thread(self.notify, f"cannot compare models: {exc}", severity="error")
                 return
-            self.app.call_from_thread(self.query_one("#models-view", ModelsView).show, sc)
+            self.app.call_from_thread(view.show, sc)
+            self.app.call_from_thread(view.show_jobs, jobs)
             return
         try:
             report = signal_report(self.store)

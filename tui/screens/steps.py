@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from agent.untrusted import neutralise
 from labeling.records import STEP_REASONS, StepRow
 from labeling.store import NotFound
 from tui.live_trace import LiveTrace
@@ -169,21 +170,26 @@ class StepsScreen(StudioScreen):
         if row.auto_flags:
             parts.append(Text("auto flags: " + ", ".join(row.auto_flags), style="yellow"))
         for c in row.calls:
-            t = Text(f"\n{c.name}", style="bold cyan")
+            t = Text(f"\n{neutralise(c.name, markup=False)}", style="bold cyan")
             status = "invalid" if not c.valid else ("ok" if c.ok else "error" if c.ok is False else "—")
             t.append(f"  {status}", style={"invalid": "magenta", "error": "red", "ok": "green"}.get(status, ""))
             parts.append(t)
             for v in ([c.parse_error] if c.parse_error else []) + list(c.violations):
-                parts.append(Text(f"  {v}", style="magenta"))
+                parts.append(Text(f"  {neutralise(v, markup=False)}", style="magenta"))
             args = json.dumps(c.args, indent=2, ensure_ascii=False) if c.args is not None else c.arguments
-            parts.append(Text(args[:4000], style=""))
+            parts.append(Text(neutralise(args[:4000], markup=False), style=""))
             if c.error:
-                parts.append(Text(f"error: {c.error}", style="red"))
+                parts.append(Text(f"error: {neutralise(c.error, markup=False)}", style="red"))
             result = self._results.get((row.step, c.call_id))
             if result is not None:
                 parts.append(Text("result:", style="bold"))
                 cut = len(result) > RESULT_CHARS
-                parts.append(Text(result[:RESULT_CHARS] + ("\n…" if cut else ""), style="dim" if c.ok else ""))
+                parts.append(
+                    Text(
+                        neutralise(result[:RESULT_CHARS], markup=False) + ("\n…" if cut else ""),
+                        style="dim" if c.ok else "",
+                    )
+                )
         out.update(Group(*parts))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

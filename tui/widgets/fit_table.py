@@ -13,9 +13,12 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from agent.untrusted import neutralise
+
 
 def cut_text(value: str | Text, style: str = "") -> Text:
-    text = value.copy() if isinstance(value, Text) else Text(str(value), style=style)
+    # A value from a trace (an id, a model name): its escape codes are shown as text.
+    text = value.copy() if isinstance(value, Text) else Text(neutralise(value, markup=False), style=style)
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text

@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Static
 
 from tui.live_trace import LiveTrace
 from tui.state import fmt_cost, fmt_duration, fmt_tokens
+from tui.words import count
 
 if TYPE_CHECKING:
     from tui.app import StudioApp
@@ -126,7 +127,8 @@ class FleetView(Vertical):
         here = set(state.running_batches)
         wanted: dict[str, tuple[str, str]] = {}
         for r in store.rollouts(status="running"):
-            wanted[r.uid] = (r.batch_id, r.trace_path)
+            if r.state.status == "running":  # not a dead batch's (interrupted: labeling/rollout_states.py)
+                wanted[r.uid] = (r.batch_id, r.trace_path)
         for bid in live_batches.keys() | here:
             for r in store.rollouts(batch_id=bid):
                 if r.stop_reason in ("error", "loop"):
@@ -185,10 +187,17 @@ class FleetView(Vertical):
             line.append(f" · ETA {fmt_duration(eta)}")
         if b.finished and b.cost_usd:
             line.append(f" · cost {fmt_cost(b.cost_usd)} · projected {fmt_cost(b.cost_usd / b.finished * total)}")
+        if b.judged:  # the same figure as Runs and stats: judged rollouts, copies left out
+            line.append(f" · pass {b.passed}/{b.judged}")
+        left = {k: n for k, n in b.states.items() if not k.isupper() and k != "running"}
+        if left:
+            line.append(
+                " · not judged " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in left.items()), style="dim"
+            )
         return line
 
     def _draw(self, now: float) -> None:
-        head = Text(f" Fleet: {len(self.rows)} live rollouts", style="bold")
+        head = Text(f" Fleet: {count(len(self.rows), 'live rollout')}", style="bold")
         alerts = sum(1 for r in self.rows if r.alert)
         if alerts:
             head.append(f" · {alerts} need attention", style="bold red")

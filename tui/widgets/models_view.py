@@ -1,6 +1,7 @@
 """Stats > Models: did the data help? Two models' pass rates with intervals, the paired
 difference B - A, and the tasks, flipped ones first; enter opens a task's rollout under B
-(`a`: under A). The comparison is `labeling.compare_store.store_comparison`."""
+(`a`: under A). The comparison is `labeling.compare_store.store_comparison`. Below it, the
+fine-tuning jobs launched from this store (`repo-agent finetune`), as last recorded."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from labeling.compare_store import StoreComparison
+from labeling.records import JobRow
 
 if TYPE_CHECKING:
     from tui.app import StudioApp
@@ -75,10 +77,34 @@ def render_head(sc: StoreComparison) -> Group:
     diff.append(" · enter: the task's rollout under B, a: under A", style="dim")
     if len(sc.models) > 2:
         diff.append(f" · b: next model B ({len(sc.models) - 1} candidates)", style="dim")
+    if sc.left_out:  # the same reasons as stats and Runs (labeling/rollout_states.py)
+        left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sc.left_out.items())
+        diff.append(f"\nleft out of the rates: {left}", style="dim")
     return Group(t, diff)
 
 
 COLUMNS = ("task", "A passed", "B passed", "B − A", "flipped")
+JOB_STYLE = {"completed": "green", "error": "red", "cancelled": "yellow"}
+
+
+def render_jobs(jobs: list[JobRow]) -> Table:
+    """One row a job: where it stands, what it made, what it cost (Together's estimate)."""
+    t = Table(box=None, pad_edge=False, title_justify="left", title_style="bold")
+    t.title = f"Fine-tuning jobs ({len(jobs)})"
+    for col in ("job", "status", "method", "base model", "fine-tuned model", "est. price", "examples"):
+        t.add_column(col, justify="right" if col in ("est. price", "examples") else "left", overflow="ellipsis")
+    for j in jobs:
+        price = j.estimate.get("price_usd")
+        t.add_row(
+            j.job_id,
+            Text(j.status, style=JOB_STYLE.get(j.status, "cyan")),
+            j.method,
+            j.base_model,
+            j.output_model or "—",
+            "—" if price is None else f"${price:,.2f}",
+            str(j.verdicts.get("examples", "—")),
+        )
+    return t
 
 
 class ModelsView(Vertical):
@@ -90,6 +116,7 @@ class ModelsView(Vertical):
     ModelsView { height: auto; }
     ModelsView #models-head { padding: 0 1; height: auto; }
     ModelsView #models-tasks { height: auto; max-height: 24; margin: 1 0 0 1; }
+    ModelsView #models-jobs { padding: 0 1; margin: 1 0 0 0; height: auto; }
     """
 
     def __init__(self, **kw) -> None:
@@ -99,6 +126,9 @@ class ModelsView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text("comparing models…", style="dim"), id="models-head")
         yield DataTable(id="models-tasks", cursor_type="row", zebra_stripes=True)
+        jobs = Static(id="models-jobs")
+        jobs.display = False
+        yield jobs
 
     def on_mount(self) -> None:
         self._set_columns(self.query_one("#models-tasks", DataTable), [])
@@ -134,6 +164,13 @@ class ModelsView(Vertical):
         self._set_columns(table, rows)
         for row in rows:
             table.add_row(*row, key=str(row[0]))
+
+    def show_jobs(self, jobs: list[JobRow]) -> None:
+        """The store's fine-tuning jobs; hidden while there are none."""
+        box = self.query_one("#models-jobs", Static)
+        box.display = bool(jobs)
+        if jobs:
+            box.update(render_jobs(jobs))
 
     @staticmethod
     def _set_columns(table: DataTable, rows: list[tuple]) -> None:

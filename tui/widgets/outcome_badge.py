@@ -8,17 +8,19 @@ from textual.widgets import Static
 from labeling.records import RolloutRow
 from tui.state import fmt_cost, fmt_tokens
 
+BADGE_STYLE = {
+    "running": "bold black on yellow",
+    "PASS": "bold black on green",
+    "FAIL": "bold white on red",
+    "TAMPERED": "bold white on magenta",
+    "SUSPECT": "bold white on magenta",
+}
+
 
 def outcome_text(r: RolloutRow) -> Text:
-    if r.status != "finished":
-        return Text(" RUNNING ", style="bold black on yellow")
-    if r.tests_tampered:
-        return Text(" TAMPERED ", style="bold white on magenta")
-    if not r.verdict_known:  # an imported rollout its source never evaluated
-        return Text(" NO VERDICT ", style="bold black on white")
-    if r.tests_passed:
-        return Text(" PASS ", style="bold black on green")
-    return Text(" FAIL ", style="bold white on red")
+    """PASS, FAIL, TAMPERED, SUSPECT, or why it has no verdict (cancelled, no verdict, copy...)."""
+    label = r.standing
+    return Text(f" {label.upper()} ", style=BADGE_STYLE.get(label, "bold black on white"))
 
 
 def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> Text:

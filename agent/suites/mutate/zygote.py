@@ -13,6 +13,7 @@ deadline and restarts the zygote when it does not answer.
 from __future__ import annotations
 
 import json
+import os
 import select
 import shutil
 import subprocess
@@ -20,9 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from agent.bwrap import SANDBOX_UID, bwrap_argv, drops_root, hand_over
+from agent.bwrap import hand_over
 from agent.pytest_report import has_pytest_config
-from agent.sandbox import _LAUNCHER, PLUGIN_DIR, _choose, _kill_group, _limits, base_env
+from agent.sandbox import PLUGIN_DIR, Launch, _choose, _kill_group, _limits, base_env, lease_for
+from agent.seccomp import filter_fd
+from agent.uid_lease import UidLease
 
 _SERVER = r"""
 import importlib, json, os, select, signal, sys
@@ -81,30 +84,31 @@ class Zygote:
         self.kind = _choose(sandbox)
         self.io = Path(tempfile.mkdtemp(prefix="repo-agent-zygote-"))
         self.proc: subprocess.Popen | None = None
+        self.lease: UidLease | None = None
 
     def start(self) -> None:
         env = base_env({"PYTHONPATH": str(PLUGIN_DIR), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-        # As agent/sandbox.py run_command_full: same launcher, limits, uid and mounts.
-        limits: dict = dict(_limits(3600))
-        if self.kind == "bwrap":
-            if drops_root():
-                limits["uid"] = SANDBOX_UID
-                hand_over(self.ws)
-                hand_over(self.io)
-            cmd = bwrap_argv(self.ws, (PLUGIN_DIR,), (self.io,))
-        else:
-            limits["reap"] = True
-            cmd = []
-        cmd += [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(limits), sys.executable, "-c", _SERVER]
+        # As agent/sandbox.py run_command_full: same launcher, limits, leased uid and mounts.
+        if self.lease is None:
+            self.lease = lease_for(self.kind)
+        uid = self.lease.uid if self.lease else None
+        hand_over(self.ws, uid)
+        hand_over(self.io, uid)
+        launch = Launch(self.kind, self.ws, uid=uid, ro_binds=(PLUGIN_DIR,), rw_binds=(self.io,))
+        seccomp = filter_fd() if self.kind == "bwrap" else None
+        cmd = launch.argv([sys.executable, "-P", "-c", _SERVER], _limits(3600), seccomp_fd=seccomp)
         self.proc = subprocess.Popen(
             cmd,
-            cwd=str(self.ws),
+            cwd="/",
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            pass_fds=(seccomp,) if seccomp is not None else (),
         )
+        if seccomp is not None:
+            os.close(seccomp)
 
     def run(self, args: list[str], env: dict[str, str], timeout_s: float) -> tuple[int | None, bool, str]:
         """pytest ``args`` in the workspace: (exit code, timed out, log tail)."""
@@ -152,6 +156,9 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
 
     def cleanup(self) -> None:
         self.close()

@@ -1,0 +1,393 @@
+"""The differential verdict: the rollout's code against the reference fix on held-out inputs
+(docs/sandbox-and-verdicts.md, "The verdict").
+
+Whatever runs in the process of the tests can rewrite what that process reports, so a pass
+from pytest is backed by a check that process cannot reach. Each task with a reference fix
+names the function(s) it is about and a pool of inputs the rollout never saw (a hidden
+file, or recorded inline by a generated suite). A final run draws a sample from the pool,
+seeded by suite name, suite version and task id: every rollout of a task meets the same
+inputs and a re-judge is reproducible. The calls run in a fresh sandboxed process with the
+rollout's code (agent/differential_runner.py); what comes back is plain data only, and is
+compared here, in the trusted parent, with the reference fix's results on the same inputs
+(computed once per task and input set in a separate process, each call twice, so an input
+the reference answers differently twice is left out). Floats compare with a stated
+tolerance, raised exceptions by type, sets and dicts without order. The process under
+test never holds an expected value.
+
+An input the rollout answers differently is a FAIL whatever pytest said. A check that cannot
+run for a reason that is not the rollout's (the runner never started, the reference fix
+fails) raises ``DifferentialError``: the rollout is then not judged (``error``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.sandbox import SandboxError, run_command_full
+from agent.suites.models import Differential, DifferentialTarget, Suite, Task
+from agent.workspace import Workspace, apply_reference_fix, walk_files
+
+RUNNER = Path(__file__).with_name("differential_runner.py")
+PER_CALL_S = 2.0  # one call of the task's function (a buggy one may loop forever)
+Key = tuple[int, int]  # (target index, input index)
+
+
+class DifferentialError(RuntimeError):
+    """The differential check could not run, and it is not the rollout's doing."""
+
+
+@dataclass
+class CallRun:
+    """What one runner process reported, read from its pipe."""
+
+    hello: bool = False
+    finished: bool = False
+    results: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    conflicts: set[Key] = field(default_factory=set)  # two different records for one call
+    import_errors: dict[int, str] = field(default_factory=dict)
+    timed_out: bool = False
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checked: int  # held-out calls compared
+    differ: tuple[str, ...]  # one line per differing call (function and why, never the values)
+
+    @property
+    def passed(self) -> bool:
+        return not self.differ
+
+    @property
+    def detail(self) -> str:
+        if self.passed:
+            return f"held-out inputs: {self.checked} calls agree with the reference fix"
+        first = "; ".join(self.differ[:3]) + (f" (+{len(self.differ) - 3} more)" if len(self.differ) > 3 else "")
+        return f"held-out inputs: {len(self.differ)} of {self.checked} calls differ from the reference fix: {first}"
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+def targets(suite: Suite, task: Task) -> list[DifferentialTarget]:
+    """Every target of the task with its whole held-out pool (empty: no differential)."""
+    spec = task.differential
+    if spec is None:
+        return []
+    out = list(spec.targets)
+    if spec.pool:
+        path = Path(suite.base_dir or ".") / spec.pool
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            out += [DifferentialTarget.model_validate(t) for t in data["targets"]]
+        except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise DifferentialError(f"task {task.id}: cannot read its held-out pool {path}: {exc}") from exc
+    return [t for t in out if t.inputs]
+
+
+def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
+    """The inputs every final run of this task uses: drawn from the pool, seeded by suite
+    name, suite version and task id (and the target), so the draw is the same each time."""
+    spec = task.differential or Differential()
+    out = []
+    for t in targets(suite, task):
+        seed = hashlib.sha256(f"{suite.name}\0{suite.version}\0{task.id}\0{t.module}.{t.function}".encode()).digest()
+        rng = random.Random(int.from_bytes(seed[:8], "big"))
+        k = min(spec.sample, len(t.inputs))
+        picked = sorted(rng.sample(range(len(t.inputs)), k))
+        out.append(t.model_copy(update={"inputs": [t.inputs[i] for i in picked]}))
+    return out
+
+
+# --------------------------------------------------------------------------- running calls
+
+
+def run_calls(
+    workspace_dir: Path, calls: list[DifferentialTarget], *, sandbox: str, per_call_s: float = PER_CALL_S
+) -> CallRun:
+    """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code."""
+    n = sum(len(t.inputs) for t in calls)
+    with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
+        box = Path(tmp)
+        shutil.copyfile(RUNNER, box / "runner.py")
+        payload = {"per_call_s": per_call_s, "targets": [t.model_dump() for t in calls]}
+        (box / "calls.json").write_text(json.dumps(payload), encoding="utf-8")
+        for p in (box, box / "runner.py", box / "calls.json"):
+            p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid
+        try:
+            run = run_command_full(
+                [sys.executable, "-I", str(box / "runner.py"), str(box / "calls.json")],
+                Path(workspace_dir),
+                timeout_s=10.0 + per_call_s * (n + len(calls)),
+                sandbox=sandbox,
+                ro_binds=(box,),
+                verdict_pipe=True,
+            )
+        except SandboxError as exc:
+            raise DifferentialError(f"the differential runner could not start: {exc}") from exc
+    out = _read_records(run.records)
+    out.timed_out, out.output = run.timed_out, run.output[-2000:]
+    return out
+
+
+def _read_records(data: bytes) -> CallRun:
+    out = CallRun()
+    for line in data.splitlines():
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            continue  # not a record: whoever wrote it, it answers nothing
+        if not isinstance(rec, dict):
+            continue
+        kind = rec.get("k")
+        if kind == "hello":
+            out.hello = True
+        elif kind == "finish":
+            out.finished = True
+        elif kind == "import_error" and type(rec.get("t")) is int:
+            out.import_errors.setdefault(rec["t"], str(rec.get("error")))
+        elif kind == "result" and type(rec.get("t")) is int and type(rec.get("i")) is int:
+            key = (rec["t"], rec["i"])
+            body = {k: v for k, v in rec.items() if k not in ("k", "t", "i")}
+            if key in out.results and out.results[key] != body:
+                out.conflicts.add(key)
+            out.results.setdefault(key, body)
+    return out
+
+
+# --------------------------------------------------------------------------- the reference
+
+
+_cache: dict[str, dict[Key, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+_key_locks: dict[str, threading.Lock] = {}
+
+
+def _fix_digest(suite: Suite, task: Task) -> str:
+    base = Path(suite.base_dir or ".")
+    h = hashlib.sha256()
+    if task.reference_fix:
+        root = base / task.reference_fix
+        for rel in walk_files(root):
+            h.update(rel.encode() + b"\0" + (root / rel).read_bytes())
+    for dst, src in sorted(task.reference_fix_files.items()):
+        h.update(dst.encode() + b"\0" + (base / src).read_bytes())
+    return h.hexdigest()
+
+
+def reference_results(
+    suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
+) -> tuple[dict[Key, dict[str, Any]], int]:
+    """The reference fix's results on ``calls`` (each called twice; an input answered two ways,
+    or not as plain data, is left out), cached per task, fix and input set. Returns
+    (results, inputs left out)."""
+    key = hashlib.sha256(
+        json.dumps([suite.name, str(suite.base_dir), task.id, _fix_digest(suite, task)]).encode()
+        + json.dumps([t.model_dump() for t in calls], sort_keys=True).encode()
+    ).hexdigest()
+    with _cache_lock:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:  # one computation per key, even with rollouts of one task finishing together
+        if key not in _cache:
+            _cache[key] = _compute_reference(suite, task, calls, sandbox=sandbox)
+    results = _cache[key]
+    return results, sum(len(t.inputs) for t in calls) - len(results)
+
+
+def _compute_reference(
+    suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
+) -> dict[Key, dict[str, Any]]:
+    # Every call twice in one process (the targets listed twice): an input answered two ways
+    # is left out. PYTHONHASHSEED is fixed in the sandbox, so a second process adds nothing.
+    with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
+        ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
+        apply_reference_fix(suite, task, ws)
+        run = run_calls(ws.path, calls + calls, sandbox=sandbox)
+    if not run.hello:
+        raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
+    if run.import_errors:
+        t, err = next(iter(run.import_errors.items()))
+        t %= len(calls)
+        raise DifferentialError(f"the reference fix cannot import {calls[t].module}.{calls[t].function}: {err}")
+    if not run.finished:
+        raise DifferentialError("the reference fix did not finish its held-out calls")
+    n = len(calls)
+    return {
+        (t, i): v
+        for (t, i), v in run.results.items()
+        if t < n and ("v" in v or "raise" in v) and same_result(v, run.results.get((t + n, i), {}), 0.0)
+    }
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float) -> bool:
+    """One call's records agree: equal plain values, or the same exception type."""
+    if "raise" in ref:
+        return got.get("raise") == ref["raise"] and len(got) == 1
+    if "v" in ref and "v" in got and len(got) == 1:
+        return same_value(ref["v"], got["v"], tol)
+    return False
+
+
+def same_value(a: Any, b: Any, tol: float) -> bool:
+    """Tagged plain values (agent/differential_runner.py ``_encode``) compared: numbers with
+    ``tol`` (relative and absolute), sets and dicts without order, bool never a number."""
+    ta, tb = type(a), type(b)
+    if ta is bool or tb is bool:
+        return ta is tb and a == b
+    if ta in (int, float) and tb in (int, float):
+        if ta is int and tb is int:
+            return a == b
+        try:
+            return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+        except OverflowError:  # an int past float's range: not the reference's float
+            return False
+    if ta in (str, type(None)) or tb in (str, type(None)):
+        return ta is tb and a == b
+    if ta is not dict or tb is not dict or len(a) != 1 or len(b) != 1 or a.keys() != b.keys():
+        return False
+    (tag, x), y = next(iter(a.items())), next(iter(b.values()))
+    if tag in ("float", "bytes"):
+        return x == y
+    if type(x) is not list or type(y) is not list or len(x) != len(y):
+        return False
+    if tag in ("list", "tuple"):
+        return all(same_value(p, q, tol) for p, q in zip(x, y, strict=True))
+    if tag == "set":
+        return _matched(x, y, lambda p, q: same_value(p, q, tol))
+    if tag == "dict":
+        pair = lambda p, q: (  # noqa: E731
+            type(p) is list
+            and type(q) is list
+            and len(p) == len(q) == 2
+            and same_value(p[0], q[0], 0.0)
+            and same_value(p[1], q[1], tol)
+        )
+        return _matched(x, y, pair)
+    return False
+
+
+def _matched(xs: list, ys: list, eq) -> bool:
+    """Every element of xs pairs with its own element of ys (unordered)."""
+    left = list(ys)
+    for x in xs:
+        for j, y in enumerate(left):
+            if eq(x, y):
+                del left[j]
+                break
+        else:
+            return False
+    return not left
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}")
+
+
+def _shown_name(name: object) -> str:
+    """An exception's type name as the detail may show it. The process under test names its
+    own exceptions: a "name" that is the runner's calls file would carry the held-out inputs
+    out, so anything but a dotted identifier is not repeated."""
+    text = str(name)
+    return text if _NAME.fullmatch(text) else "an exception whose name is not an identifier"
+
+
+def compare(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got: CallRun, tol: float) -> list[str]:
+    """One line per held-out call the rollout's code answers differently (no values shown:
+    the inputs and answers stay held out)."""
+    differ = []
+    for (t, i), want in sorted(ref.items()):
+        name = f"{calls[t].function}#{i}"
+        if t in got.import_errors:
+            differ.append(
+                f"{calls[t].module}.{calls[t].function} cannot be imported ({_shown_name(got.import_errors[t])})"
+            )
+            continue
+        have = got.results.get((t, i))
+        if (t, i) in got.conflicts:
+            differ.append(f"{name}: two different results reported")
+        elif have is None:
+            differ.append(f"{name}: no result" + (" (the run timed out)" if got.timed_out else ""))
+        elif "bad" in have:
+            differ.append(f"{name}: {str(have['bad'])[:80]}")
+        elif "timeout" in have:
+            differ.append(f"{name}: timed out")
+        elif not same_result(want, have, tol):
+            what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
+            differ.append(f"{name}: {what}" + (f" (the reference raised {want['raise']})" if "raise" in want else ""))
+    return list(dict.fromkeys(differ))
+
+
+# --------------------------------------------------------------------------- the verdict
+
+
+def has_differential(suite: Suite, task: Task) -> bool:
+    return task.differential is not None and bool(targets(suite, task))
+
+
+def judge(ws: Workspace) -> Verdict | None:
+    """The rollout's code (the workspace as it is) against the reference fix on the task's
+    held-out sample; None when the task has no differential check."""
+    calls = sample(ws.suite, ws.task)
+    if not calls:
+        return None
+    tol = (ws.task.differential or Differential()).float_tolerance
+    ref, _ = reference_results(ws.suite, ws.task, calls, sandbox=ws.sandbox)
+    if not ref:
+        # Nothing the reference answers travels as plain data (a generator, an object): the
+        # task has no differential coverage (suite check says so) and its verdict rests on
+        # the tests and the SUSPECT scan, as for a task with no reference at all.
+        return None
+    got = run_calls(ws.path, calls, sandbox=ws.sandbox)
+    if not got.hello:
+        raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
+    return Verdict(checked=len(ref), differ=tuple(compare(calls, ref, got, tol)))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What ``suite check`` reports of a task's differential check."""
+
+    functions: tuple[str, ...]
+    calls: int  # held-out calls a final run compares
+    pool: int  # inputs in the pool
+    left_out: int  # sampled inputs the reference answers differently twice (or not as plain data)
+    bug_differs: int  # of the compared calls, how many the untouched source answers differently
+
+    @property
+    def line(self) -> str:
+        if not self.functions:
+            return "differential: none (the verdict rests on the tests)"
+        text = f"differential: {self.calls} held-out calls of {', '.join(self.functions)} (pool {self.pool})"
+        if self.left_out:
+            text += f", {self.left_out} left out (nondeterministic or not plain data)"
+        return text + f", the bug differs on {self.bug_differs}"
+
+
+def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Coverage:
+    """For ``suite check``: the reference agrees with itself on the sample, and how many of
+    the sample the untouched source answers differently (a task needs at least one)."""
+    calls = sample(suite, task)
+    if not calls:
+        return Coverage((), 0, 0, 0, 0)
+    ref, left_out = reference_results(suite, task, calls, sandbox=sandbox)
+    tol = (task.differential or Differential()).float_tolerance
+    with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
+        got = run_calls(ws.path, calls, sandbox=sandbox)
+    names = tuple(f"{t.module}.{t.function}" for t in calls)
+    pool = sum(len(t.inputs) for t in targets(suite, task))
+    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)))

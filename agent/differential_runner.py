@@ -1,0 +1,139 @@
+"""Calls a task's functions on held-out inputs, inside the sandbox (agent/differential.py).
+
+Copied alone into a read-only directory of the sandbox and run as ``python -I runner.py
+CALLS.json`` from the workspace root: it imports nothing of this project. Before any code
+of the workspace is imported it takes the write end of the verdict pipe
+(``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
+
+    {"k": "hello"}                                   before any workspace code ran
+    {"k": "import_error", "t", "error"}              target t could not be imported
+    {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
+    {"k": "result", "t", "i", "raise"}               the call raised (the exception's type)
+    {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
+    {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
+    {"k": "finish"}
+
+This process never holds an expected value: what it reports is compared in the parent
+with the reference fix's results. Code under test can write anything to the pipe; to be
+believed it would have to write the right answers, which is what a fix does.
+"""
+
+import collections
+import importlib
+import json
+import os
+import signal
+import sys
+
+_MAX_NODES = 200_000
+_MAX_DEPTH = 60
+
+
+# Taken before any workspace code runs. The standard library's dict subclasses travel as the
+# dicts they are (read through dict.items, never their own methods): an honest fix may
+# return a Counter where the reference returns a dict, and pytest's == agrees.
+_DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
+_dict_items = dict.items
+
+
+class _Timeout(BaseException):
+    pass
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _encode(x, depth=0, budget=None):
+    """Exact builtins only (and the standard dict subclasses), tagged so that list, tuple, set
+    and dict survive JSON: any other subclass of a builtin is not plain data (its ``__eq__``
+    could say anything)."""
+    budget = budget if budget is not None else [_MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_DEPTH:
+        raise _NotPlain("a result too large or too deep")
+    t = type(x)
+    if x is None or t is bool or t is int or t is str:
+        return x
+    if t is float:
+        return x if x == x and x not in (float("inf"), float("-inf")) else {"float": repr(x)}
+    if t is list or t is tuple:
+        items = list.__iter__(x) if t is list else tuple.__iter__(x)
+        return {t.__name__: [_encode(v, depth + 1, budget) for v in items]}
+    if t is set or t is frozenset:
+        return {"set": [_encode(v, depth + 1, budget) for v in set(x)]}
+    if any(t is d for d in _DICTS):
+        return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
+    if t is bytes:
+        return {"bytes": bytes.hex(x)}
+    raise _NotPlain(f"not plain data: {t.__name__}")
+
+
+def _type_name(exc):
+    t = type(exc)
+    mod = type.__dict__["__module__"].__get__(t)
+    name = type.__dict__["__qualname__"].__get__(t)
+    return name if mod == "builtins" else f"{mod}.{name}"
+
+
+def main():
+    fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
+    out = os.dup(fd)  # non-inheritable copy; the inherited number is closed
+    os.close(fd)
+    dumps, write, setitimer = json.dumps, os.write, signal.setitimer
+
+    def send(rec):
+        data = (dumps(rec, separators=(",", ":")) + "\n").encode()
+        while data:
+            data = data[write(out, data) :]
+
+    with open(sys.argv[1], encoding="utf-8") as f:
+        spec = json.load(f)
+    per_call = float(spec.get("per_call_s") or 5.0)
+
+    def on_alarm(signum, frame):
+        raise _Timeout()
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
+    send({"k": "hello"})
+    for ti, target in enumerate(spec["targets"]):
+        try:
+            setitimer(signal.ITIMER_REAL, per_call)
+            fn = getattr(importlib.import_module(target["module"]), target["function"])
+            setitimer(signal.ITIMER_REAL, 0)
+        except BaseException as exc:  # whatever the module does is its result
+            setitimer(signal.ITIMER_REAL, 0)
+            send({"k": "import_error", "t": ti, "error": _type_name(exc)})
+            continue
+        for i, args in enumerate(target["inputs"]):
+            rec = {"k": "result", "t": ti, "i": i}
+            try:
+                setitimer(signal.ITIMER_REAL, per_call)
+                if target.get("script"):
+                    obj = fn(*args[0])
+                    value = [getattr(obj, name)(*a) for name, a in args[1]]
+                else:
+                    value = fn(*args)
+                setitimer(signal.ITIMER_REAL, 0)
+                rec["v"] = _encode(value)
+            except _Timeout:
+                rec["timeout"] = True
+            except _NotPlain as exc:
+                rec["bad"] = str(exc)
+            except BaseException as exc:
+                setitimer(signal.ITIMER_REAL, 0)
+                rec["raise"] = _type_name(exc)
+            send(rec)
+            if rec.get("timeout"):
+                break  # one call past its limit is enough: the rest stay unanswered
+        else:
+            continue
+        break
+    send({"k": "finish"})
+    sys.stdout.flush()
+    os._exit(0)  # no atexit hook of the workspace's code runs after the finish
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Judge recorded rollouts again with today's final verdict (``repo-agent rejudge``;
+docs/sandbox-and-verdicts.md, "The verdict").
+
+Each finished rollout's stored patch is applied to a fresh workspace of its task and the
+final test run (agent/final_verdict.py) runs on it, in the sandbox. The new verdict is
+appended to the rollout's own trace: a final ``test_run`` and a new ``rollout_end`` whose
+outcome carries the new state and ``checker``. Every reader takes the last ``rollout_end``
+(``TraceRead.end``, the label store's ingest), so pairs, pass rates and flags follow on the
+next ingest; the earlier ``rollout_end`` stays in the file as the history. A rollout whose
+last verdict is already today's checker's is skipped: a stopped run resumes where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from unidiff import PatchSet
+from unidiff.errors import UnidiffParseError
+
+from agent.batch_meta import find_batches, read_batch_meta
+from agent.final_verdict import CHECKER_VERSION, final_test_run
+from agent.suites.models import Suite
+from agent.trace_events import (
+    TRACES_DIR,
+    RolloutEnd,
+    RolloutStart,
+    RolloutState,
+    TestRun,
+    derive_state,
+    judged,
+    not_judged,
+)
+from agent.trace_file import TraceWriter, read_trace
+from agent.workspace import PathEscape, Workspace
+
+
+class PatchError(ValueError):
+    """A stored patch that cannot be rebuilt into a workspace (binary, too large, stale)."""
+
+
+@dataclass(frozen=True)
+class Rejudged:
+    rollout_id: str
+    task_id: str
+    before: RolloutState
+    after: RolloutState | None  # None: left as it was (see ``note``)
+    checker_before: str | None
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not None and self.after.label != self.before.label
+
+
+def apply_patch(ws: Workspace, patch: str) -> None:
+    """Rebuild the rollout's files from its git-style patch (agent/patch_format.py); every
+    path goes through ``ws.resolve``. Raises PatchError when it cannot be rebuilt exactly."""
+    if not patch.strip():
+        return
+    try:
+        files = PatchSet(patch)
+    except UnidiffParseError as exc:
+        raise PatchError(f"the stored patch cannot be read: {exc}") from None
+    for pf in files:
+        if pf.is_binary_file or "repo-agent: not diffed" in str(pf.patch_info):
+            raise PatchError(f"{pf.path}: binary or too large, recorded by hash only")
+        try:
+            target = ws.resolve(pf.path)
+        except PathEscape as exc:
+            raise PatchError(str(exc)) from None
+        if pf.is_removed_file:
+            target.unlink(missing_ok=True)
+            continue
+        old = [] if pf.is_added_file else _read_lines(target, pf.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("".join(_patched(old, pf)), encoding="utf-8")
+
+
+def _read_lines(path: Path, rel: str) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatchError(f"{rel}: cannot read the file the patch changes: {exc}") from None
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _patched(src: list[str], pf) -> list[str]:
+    out: list[str] = []
+    pos = 0
+    for hunk in pf:
+        start = hunk.source_start - 1 if hunk.source_length else hunk.source_start
+        if start < pos:
+            raise PatchError(f"{pf.path}: hunks out of order")
+        out += src[pos:start]
+        pos = start
+        last = ""
+        for line in hunk:
+            kind, value = line.line_type, line.value
+            if kind in (" ", "-"):
+                if pos >= len(src) or src[pos].rstrip("\n") != value.rstrip("\n"):
+                    raise PatchError(f"{pf.path}: the patch does not match the task's source")
+                pos += 1
+                if kind == " ":
+                    out.append(value)
+            elif kind == "+":
+                out.append(value)
+            elif kind == "\\" and last in (" ", "+") and out:
+                out[-1] = out[-1].rstrip("\n")  # "\ No newline at end of file"
+            last = kind
+    return out + src[pos:]
+
+
+def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox: str) -> Rejudged | None:
+    read = read_trace(trace)
+    start = next((e for e in read.events if isinstance(e, RolloutStart)), None)
+    end = read.end
+    if start is None or end is None:
+        return None  # running, or interrupted before it ended: nothing was judged
+    o = end.outcome
+    before = o.state if o.state is not None else derive_state(end.stop_reason, o)
+    rid = start.rollout_id
+    if before.status == "probe" or (before.status == "not_judged" and before.reason != "error"):
+        return Rejudged(rid, start.task_id, before, None, o.checker, "not judged: nothing to judge again")
+    if o.checker == CHECKER_VERSION and not force:
+        return Rejudged(rid, start.task_id, before, None, o.checker, "already judged by today's checker")
+    try:
+        task = suite.task(start.task_id)
+    except KeyError:
+        return Rejudged(rid, start.task_id, before, None, o.checker, f"task {start.task_id} is not in the suite")
+    with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
+        try:
+            apply_patch(ws, o.patch)
+        except PatchError as exc:
+            # The old verdict came from a checker that could be fooled, and today's cannot
+            # check this patch: it is no longer evidence (never left standing as it was).
+            state = not_judged("error", f"rejudge cannot rebuild the patch: {exc}"[:300])
+            _append_end(trace, rid, read, end, o.model_copy(update={"state": state, "checker": CHECKER_VERSION}))
+            return Rejudged(rid, task.id, before, state, o.checker, f"cannot rebuild: {exc}")
+        result, tampered = final_test_run(ws)
+    new = o.model_copy(
+        update={
+            "tampered_paths": list(tampered),
+            "tests_tampered": bool(tampered or result.tamper),
+            "checker": CHECKER_VERSION,
+        }
+    )
+    new.tests_passed = bool(result.passed) and not new.tests_tampered
+    new.state = derive_state(end.stop_reason, new)
+    if new.state.verdict == "fail" and result.fail_detail:
+        new.state = judged("fail", result.fail_detail)
+    writer = TraceWriter(trace, rid)
+    try:
+        writer.seq = max((getattr(e, "seq", 0) for e in read.events), default=0) + 1
+        counts = result.counts.model_dump()
+        writer.emit(
+            TestRun,
+            step=None,
+            final=True,
+            passed=bool(result.passed),
+            counts=counts,
+            summary=result.summary or "",
+            duration_s=round(float(result.duration_s or 0.0), 4),
+            timed_out=bool(result.timed_out),
+            error=result.error,
+            tamper=list(result.tamper),
+            differential=result.differential,
+        )
+        writer.emit(RolloutEnd, outcome=new, stop_reason=end.stop_reason, duration_s=end.duration_s)
+    finally:
+        writer.close()
+    return Rejudged(rid, task.id, before, new.state, o.checker)
+
+
+def _append_end(trace: Path, rid: str, read, end: RolloutEnd, outcome) -> None:
+    """A new last ``rollout_end`` (every reader takes the last one); the old stays as history."""
+    writer = TraceWriter(trace, rid)
+    try:
+        writer.seq = max((getattr(e, "seq", 0) for e in read.events), default=0) + 1
+        writer.emit(RolloutEnd, outcome=outcome, stop_reason=end.stop_reason, duration_s=end.duration_s)
+    finally:
+        writer.close()
+
+
+def rejudge_batch(
+    batch_dir: Path,
+    suite: Suite,
+    *,
+    progress: Callable[[Rejudged | None, int, int], None] | None = None,
+    force: bool = False,
+    sandbox: str = "auto",
+) -> list[Rejudged]:
+    """Judge every finished rollout of the batch again (one at a time, in trace order);
+    ``progress(item, done, total)`` after each trace. ``force``: also those already judged
+    by today's checker."""
+    read_batch_meta(Path(batch_dir))  # a batch directory, or OSError / ValidationError
+    traces = sorted((Path(batch_dir) / TRACES_DIR).glob("*.jsonl"))
+    out: list[Rejudged] = []
+    with tempfile.TemporaryDirectory(prefix="repo-agent-rejudge-") as tmp:
+        for n, trace in enumerate(traces, 1):
+            item = _rejudge_one(suite, trace, Path(tmp), force=force, sandbox=sandbox)
+            if item is not None:
+                out.append(item)
+            if progress:
+                progress(item, n, len(traces))
+    return out
+
+
+def _last_line(path: Path, block: int = 65536) -> bytes:
+    """The last complete line of a file, read backwards in blocks (a trace's last line, its
+    ``rollout_end``, can hold a large patch)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        end = f.tell()
+        data = b""
+        pos = end
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+            body = data.rstrip(b"\n")
+            if b"\n" in body:
+                return body.rsplit(b"\n", 1)[1]
+        return data.rstrip(b"\n")
+
+
+def checker_counts(root: Path) -> dict[str | None, int]:
+    """Finished rollouts under ``root`` (batches found as ``find_batches`` does) by the checker
+    that judged their last verdict (None: before versions were recorded). Only each trace's
+    last line is read."""
+    counts: dict[str | None, int] = {}
+    for batch in find_batches(Path(root)):
+        for trace in (batch / TRACES_DIR).glob("*.jsonl"):
+            try:
+                event = json.loads(_last_line(trace))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(event, dict) or event.get("kind") != "rollout_end":
+                continue
+            outcome = event.get("outcome") or {}
+            state = outcome.get("state") or {}
+            if state.get("status", "judged") != "judged" or not outcome.get("verdict_known", True):
+                continue  # not judged: no checker's verdict to be stale
+            checker = outcome.get("checker")
+            key = checker if isinstance(checker, str) else None
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def older_checker_line(root: Path) -> str | None:
+    """``stats``' line: how many judged rollouts an older checker judged, or None when none."""
+    counts = checker_counts(root)
+    older = sum(n for c, n in counts.items() if c != CHECKER_VERSION)
+    if not older:
+        return None
+    return (
+        f"judged by an older checker: {older} of {sum(counts.values())} judged rollouts "
+        f"(today's is {CHECKER_VERSION}; `repo-agent rejudge DIR` judges them again)"
+    )

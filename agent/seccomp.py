@@ -1,0 +1,77 @@
+"""The sandbox's seccomp filter: system calls model-written code never needs (docs/sandbox-and-verdicts.md).
+
+Run as root, the sandbox has no user namespace of its own (one would map it to host root),
+so bwrap's ``--disable-userns`` is not available: without this filter the code could make
+a user namespace and be "root" in it, mount filesystems there, and reach far more kernel
+code. The filter (classic BPF, handed to bwrap with ``--seccomp``) fails with EPERM: new
+user namespaces (``unshare``/``clone`` with CLONE_NEWUSER), every mount call, ``setns``,
+the kernel keyring, ``bpf``, ``perf_event_open``, ``userfaultfd``, module loading, kexec,
+reboot, swap and clock setting; ``clone3`` fails with ENOSYS, so the C library falls back to
+``clone``, whose flags the filter can read. x86-64 only; elsewhere there is no filter.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import platform
+import struct
+
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_BIT = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+_NR_UNSHARE, _NR_CLONE, _NR_CLONE3 = 272, 56, 435
+# mount, umount2, pivot_root, setns, add_key, request_key, keyctl, bpf, perf_event_open,
+# userfaultfd, open_tree, move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
+# init_module, finit_module, delete_module, kexec_load, kexec_file_load, reboot, swapon,
+# swapoff, settimeofday, clock_settime, acct, quotactl, lookup_dcookie, io_uring (3 calls).
+_DENIED: tuple[int, ...] = (165, 166, 155, 308, 248, 249, 250, 321, 298, 323, 428, 429, 430, 431, 432, 433, 442)
+_DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427)
+
+_LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW = 0x7FFF0000
+_ERRNO = 0x00050000
+
+
+def filter_program() -> bytes | None:
+    """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return None
+    # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
+    prog: list[tuple[int, str | None, str | None, int]] = [
+        (_LD_ABS, None, None, 4),  # seccomp_data.arch
+        (_JEQ, None, "allow", _AUDIT_ARCH_X86_64),
+        (_LD_ABS, None, None, 0),  # seccomp_data.nr
+        (_JGE, "deny", None, _X32_BIT),
+        *[(_JEQ, "deny", None, nr) for nr in _DENIED],
+        (_JEQ, "flags", None, _NR_UNSHARE),
+        (_JEQ, "flags", None, _NR_CLONE),
+        (_JEQ, "enosys", None, _NR_CLONE3),
+        (_RET, None, None, _ALLOW),
+    ]
+    labels = {"flags": len(prog)}
+    prog += [(_LD_ABS, None, None, 16), (_JSET, "deny", "allow", _CLONE_NEWUSER)]  # args[0], low word
+    labels["deny"] = len(prog)
+    prog.append((_RET, None, None, _ERRNO | errno.EPERM))
+    labels["enosys"] = len(prog)
+    prog.append((_RET, None, None, _ERRNO | errno.ENOSYS))
+    labels["allow"] = len(prog)
+    prog.append((_RET, None, None, _ALLOW))
+    out = b""
+    for at, (code, jt, jf, k) in enumerate(prog):
+        t = labels[jt] - at - 1 if jt else 0
+        f = labels[jf] - at - 1 if jf else 0
+        out += struct.pack("<HBBI", code, t, f, k)
+    return out
+
+
+def filter_fd() -> int | None:
+    """A file descriptor holding the filter, at offset 0, for ``bwrap --seccomp`` (the
+    caller passes it to bwrap and closes it)."""
+    prog = filter_program()
+    if prog is None:
+        return None
+    fd = os.memfd_create("repo-agent-seccomp", 0)  # not close-on-exec: bwrap reads it
+    os.write(fd, prog)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd

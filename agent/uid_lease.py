@@ -1,0 +1,132 @@
+"""Per-sandbox uids leased machine-wide (docs/sandbox-and-verdicts.md, The sandbox).
+
+Run as root, each sandbox drops to a uid of its own from a reserved range, so that the
+per-uid limits (RLIMIT_NPROC above all) count one rollout, never every sandbox on the
+machine. A uid is leased by holding an exclusive ``flock`` on ``<LEASE_DIR>/<uid>`` for the
+sandbox's life: locks are per open file, so two threads, two ``run`` processes or two Ray
+workers on one machine never hold the same uid, and a process that dies frees its uids.
+A lease is given back only once no process of its uid is left (the lock file then says
+``clean``); a uid whose last holder died without that is cleared of leftovers before it
+is handed out again: no leftover of one rollout ever shares a budget with the next.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import random
+import signal
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+UID_BASE = 1_879_048_192  # 0x70000000: far above login users and the usual subuid ranges
+UID_COUNT = 4096
+LEASE_DIR = Path(os.environ.get("REPO_AGENT_UID_LEASE_DIR", "/run/lock/repo-agent-uids"))
+
+
+class LeaseError(RuntimeError):
+    """No uid could be leased (every one is held, or the lease directory is unusable)."""
+
+
+def processes_of(uid: int) -> list[int]:
+    """Pids of the live processes with ``uid`` as a real, effective or saved uid (a zombie
+    runs nothing; its parent reaps it). Read from ``status``: a process that is not dumpable
+    has its /proc directory owned by root."""
+    out: list[int] = []
+    want = str(uid)
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as f:
+                text = f.read(2048)
+        except OSError:
+            continue
+        at = text.find(b"\nUid:")
+        uids = text[at + 5 : text.find(b"\n", at + 1)].decode().split()[:3] if at >= 0 else []
+        if want in uids and b"\nState:\tZ" not in text:
+            out.append(int(name))
+    return out
+
+
+def kill_uid(uid: int, timeout_s: float = 10.0) -> bool:
+    """SIGKILL every process of ``uid`` until none is left; False if some outlived ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while left := processes_of(uid):
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)  # dying processes leave /proc within a few ms
+    return True
+
+
+def _lease_dir() -> Path:
+    d = LEASE_DIR
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(d)
+    except OSError as exc:
+        raise LeaseError(f"cannot use the uid lease directory {d}: {exc.strerror or exc}") from None
+    # Root trusts only a directory of its own: anyone else could steal or pin leases.
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise LeaseError(f"the uid lease directory {d} is not a directory owned by this user alone")
+    return d
+
+
+_CLEAN, _HELD = b"clean\n", b"held\n"
+
+
+def _mark(fd: int, state: bytes) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, state, 0)
+
+
+@dataclass
+class UidLease:
+    """One uid held for one sandbox; ``release`` kills what runs as it and frees it."""
+
+    uid: int
+    fd: int = field(repr=False)
+
+    def release(self, *, cleared: bool = False) -> None:
+        """Give the uid back; ``cleared``: the caller has just seen no process of it left."""
+        if self.fd < 0:
+            return
+        try:
+            if cleared or kill_uid(self.uid):
+                _mark(self.fd, _CLEAN)  # the next holder need not look for leftovers
+        finally:
+            os.close(self.fd)  # closing the file drops the lock
+            self.fd = -1
+
+
+def lease_uid() -> UidLease:
+    """A uid of the reserved range no other sandbox on this machine holds now."""
+    d = _lease_dir()
+    start = random.randrange(UID_COUNT)  # spread concurrent callers over the range
+    for i in range(UID_COUNT):
+        uid = UID_BASE + (start + i) % UID_COUNT
+        try:
+            fd = os.open(d / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise LeaseError(f"cannot create a uid lease in {d}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                continue
+            raise LeaseError(f"cannot lock a uid lease in {d}: {exc.strerror or exc}") from None
+        # A holder that died without giving the uid back may have left processes of it.
+        if os.pread(fd, 16, 0) == _CLEAN or kill_uid(uid, timeout_s=2.0):
+            _mark(fd, _HELD)
+            return UidLease(uid, fd)
+        os.close(fd)
+    raise LeaseError(f"all {UID_COUNT} sandbox uids from {UID_BASE} are in use")

@@ -1,0 +1,86 @@
+"""Leaving SUSPECT rollouts out of every export until a person clears them (docs/sandbox-and-verdicts.md).
+
+A pass that shows marks of verdict gaming (agent/suspect.py) is SUSPECT in its trace's
+outcome. No SFT example is built from it and no DPO pair using it is exported until a
+person clears the rollout itself in the studio (a ``clear`` event in the human log,
+undoable). A cheat probe's rollout never reaches an export, cleared or not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from agent.trace import RolloutEnd, RolloutState, rollout_state
+from agent.trace_io import open_regular
+
+_CHUNK = 1 << 16
+
+
+def _last_line(path: Path) -> bytes:
+    """The file's last non-empty line, read from the end (a trace's ``rollout_end``)."""
+    with open_regular(path) as f:  # a trace swapped for a FIFO is skipped, never waited on
+        end = f.seek(0, os.SEEK_END)
+        data = b""
+        pos = end
+        while pos > 0:
+            step = min(_CHUNK, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+            stripped = data.rstrip(b"\n")
+            if b"\n" in stripped:
+                return stripped.rsplit(b"\n", 1)[1]
+        return data.rstrip(b"\n")
+
+
+def trace_state(trace_path: str) -> RolloutState | None:
+    """The state its writer recorded in the trace's ``rollout_end``; None when unreadable or unended."""
+    try:
+        raw = json.loads(_last_line(Path(trace_path)))
+        if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
+            return None
+        return rollout_state(RolloutEnd.model_validate(raw))
+    except (OSError, ValueError):
+        return None
+
+
+def held_for_review(rollouts: Iterable[tuple[str, str]], cleared: Iterable[str]) -> dict[str, str]:
+    """Of ``(uid, trace path)`` pairs, the rollouts no export may use, with why: ``probe``
+    (a cheat probe's rollout) or ``suspect`` (SUSPECT, not cleared by a person)."""
+    ok = set(cleared)
+    out: dict[str, str] = {}
+    for uid, path in rollouts:
+        state = trace_state(path) if path else None
+        if state is None:
+            continue
+        if state.status == "probe":
+            out[uid] = "probe"
+        elif state.verdict == "suspect" and uid not in ok:
+            out[uid] = "suspect"
+    return out
+
+
+def leave_out_held(store, rows: list, skipped: Counter) -> list:
+    """SFT: the rollout rows that may become examples; the rest counted in ``skipped``."""
+    held = held_for_review(((r.uid, r.trace_path) for r in rows), store.cleared_rollouts())
+    for why in held.values():
+        skipped[why] += 1
+    return [r for r in rows if r.uid not in held]
+
+
+def pairs_without_held(store, chosen: list[tuple], rows: dict, skipped: Counter) -> list[tuple]:
+    """DPO: the chosen ``(pair, preferred uid, other uid, decided_by)`` entries whose two
+    rollouts may be used; a pair with a held rollout is counted in ``skipped`` by why."""
+    held = held_for_review(((uid, r.trace_path) for uid, r in rows.items()), store.cleared_rollouts())
+    out = []
+    for entry in chosen:
+        why = held.get(entry[1]) or held.get(entry[2])
+        if why:
+            skipped[why] += 1
+        else:
+            out.append(entry)
+    return out

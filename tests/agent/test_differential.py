@@ -1,0 +1,170 @@
+"""The held-out differential verdict (agent/differential.py): honest fixes written another
+way than the reference agree with it, the comparison rules, the seeded sample."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent import differential
+from agent.differential import CallRun, DifferentialError, same_value
+from agent.suites.loading import load_suite
+from agent.suites.models import DifferentialTarget, Suite
+
+# Correct fixes written differently than the reference (module -> variants). Each must agree
+# with the reference fix on every held-out input: a false FAIL here is a broken comparison.
+HONEST: dict[str, list[str]] = {
+    "fix_gcd": [
+        "import math\n\ndef gcd(a, b):\n    return math.gcd(a, b)\n",
+        "def gcd(a, b):\n    return a if b == 0 else gcd(b, a % b)\n",
+    ],
+    "fix_bitcount": [
+        "def bitcount(n):\n    return bin(n).count('1')\n",
+        "def bitcount(n):\n    c = 0\n    while n:\n        c += n & 1\n        n >>= 1\n    return c\n",
+    ],
+    "fix_celsius": [
+        "def fahrenheit_to_celsius(f):\n    return (f - 32) / 1.8\n\n"
+        "def celsius_to_fahrenheit(c):\n    return 32 + 1.8 * c\n",
+    ],
+    "fix_dedupe": [
+        "def dedupe(items):\n    seen, out = [], []\n    for x in items:\n"
+        "        if x not in seen:\n            seen.append(x)\n            out.append(x)\n    return out\n",
+        "from collections import OrderedDict\n\ndef dedupe(items):\n    return list(OrderedDict.fromkeys(items))\n",
+    ],
+    "fix_fizzbuzz": [
+        "def fizzbuzz(n):\n    s = ('Fizz' if n % 3 == 0 else '') + ('Buzz' if n % 5 == 0 else '')\n    return s or str(n)\n",
+    ],
+    "fix_flatten": [
+        "def flatten(xs):\n    out, stack = [], [iter(xs)]\n    while stack:\n        for x in stack[-1]:\n"
+        "            if isinstance(x, list):\n                stack.append(iter(x))\n                break\n"
+        "            out.append(x)\n        else:\n            stack.pop()\n    return out\n",
+    ],
+    "fix_binsearch": [
+        "from bisect import bisect_left\n\ndef find(xs, target):\n    i = bisect_left(xs, target)\n"
+        "    return i if i < len(xs) and xs[i] == target else -1\n",
+    ],
+    "fix_lru_cache": [
+        "class LRUCache:\n    def __init__(self, capacity):\n        self.capacity, self.d = capacity, {}\n\n"
+        "    def get(self, key, default=None):\n        if key not in self.d:\n            return default\n"
+        "        self.d[key] = self.d.pop(key)\n        return self.d[key]\n\n"
+        "    def put(self, key, value):\n        self.d.pop(key, None)\n        self.d[key] = value\n"
+        "        if len(self.d) > self.capacity:\n            del self.d[next(iter(self.d))]\n",
+    ],
+    "fix_mergesort": ["def mergesort(xs):\n    return sorted(xs)\n"],
+    "fix_moving_average": [
+        "def moving_average(xs, k):\n    out, s = [], sum(xs[:k])\n    out.append(s / k)\n"
+        "    for i in range(k, len(xs)):\n        s += xs[i] - xs[i - k]\n        out.append(s / k)\n    return out\n",
+    ],
+    "fix_parse_query": [
+        "def parse_query(qs):\n    out = {}\n    for part in filter(None, qs.split('&')):\n"
+        "        k, _, v = part.partition('=')\n        out[k] = v\n    return out\n",
+    ],
+    "fix_roman": [
+        "def roman_to_int(s):\n    v = {'I': 1, 'V': 5, 'X': 10, 'L': 50, 'C': 100, 'D': 500, 'M': 1000}\n"
+        "    total, prev = 0, 0\n    for ch in reversed(s):\n        x = v[ch]\n"
+        "        total += -x if x < prev else x\n        prev = max(prev, x)\n    return total\n",
+    ],
+    "fix_word_count": [
+        "import string\nfrom collections import Counter\n\ndef word_counts(text):\n"
+        "    words = (w.strip(string.punctuation).lower() for w in text.split())\n"
+        "    return Counter(w for w in words if w)\n",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def mini() -> Suite:
+    return load_suite("mini-bugs")
+
+
+def test_honest_variants_agree_with_the_reference(mini, tmp_path):
+    """Every variant of every task, and each task's reference fix, run under new module names in
+    one sandboxed process; each variant's results must equal its reference's on the sample."""
+    base = Path(mini.base_dir)
+    calls: list[DifferentialTarget] = []
+    slots: list[tuple[str, int, int, int]] = []  # task, variant, its first target, reference's first
+    for tid, variants in HONEST.items():
+        task = mini.task(tid)
+        sample = differential.sample(mini, task)
+        ref_at = len(calls)
+        for t in sample:
+            src = base / str(task.reference_fix) / f"{t.module}.py"
+            shutil.copyfile(src, tmp_path / f"ref_{tid}_{t.module}.py")
+            calls.append(t.model_copy(update={"module": f"ref_{tid}_{t.module}"}))
+        for k, text in enumerate(variants):
+            slots.append((tid, k, len(calls), ref_at))
+            for t in sample:
+                (tmp_path / f"v{k}_{tid}_{t.module}.py").write_text(text)
+                calls.append(t.model_copy(update={"module": f"v{k}_{tid}_{t.module}"}))
+    shutil.copyfile(base / "fix_word_count/_fix/helpers.py", tmp_path / "helpers.py")  # the reference's import
+    run = differential.run_calls(tmp_path, calls, sandbox="auto")
+    assert run.hello and run.finished and not run.import_errors, run.output
+    differ = []
+    for tid, k, at, ref_at in slots:
+        n = len(differential.sample(mini, mini.task(tid)))
+        for j in range(n):
+            for i in range(len(calls[at + j].inputs)):
+                want, got = run.results[(ref_at + j, i)], run.results.get((at + j, i), {})
+                if not differential.same_result(want, got, 1e-9):
+                    differ.append(f"{tid} variant {k} {calls[at + j].function} input {i}: {got} != {want}")
+    assert not differ, "\n".join(differ[:10])
+    assert len(slots) >= 16 and len({s[0] for s in slots}) == len(mini.tasks)
+
+
+def test_values_compare_as_pytest_would_but_strictly():
+    tag = lambda kind, *xs: {kind: list(xs)}  # noqa: E731
+    assert same_value(0.1 + 0.2, 0.3, 1e-9) and same_value(2, 2.0, 1e-9)
+    assert not same_value(0.3001, 0.3, 1e-9)
+    assert not same_value(True, 1, 1e-9) and not same_value(1, True, 1e-9)
+    assert same_value(tag("set", 1, 2, 3), tag("set", 3, 1, 2), 0) and not same_value(
+        tag("set", 1, 2), tag("set", 1, 2, 2), 0
+    )
+    assert same_value(tag("dict", ["a", 1], ["b", 2]), tag("dict", ["b", 2], ["a", 1]), 0)
+    assert not same_value(tag("dict", ["a", 1]), tag("dict", ["a", 2]), 0)
+    assert not same_value(tag("list", 1, 2), tag("tuple", 1, 2), 0)
+    assert not same_value(tag("list", 1, 2), tag("list", 2, 1), 0)
+    assert not same_value({"list": 5}, {"list": 5}, 0) and not same_value({"evil": []}, {"evil": []}, 0)
+    ref_raise = {"raise": "KeyError"}
+    assert differential.same_result(ref_raise, {"raise": "KeyError"}, 0)
+    assert not differential.same_result(ref_raise, {"raise": "IndexError"}, 0)
+    assert not differential.same_result({"v": 1}, {"v": 1, "raise": "X"}, 0)
+
+
+def test_sample_is_seeded_by_suite_version_and_task(mini):
+    task = mini.task("fix_gcd")
+    first = differential.sample(mini, task)
+    assert first == differential.sample(mini, task) and len(first[0].inputs) == 12
+    pool = differential.targets(mini, task)[0].inputs
+    assert all(x in pool for x in first[0].inputs)
+    other = mini.model_copy(update={"version": "2"})
+    other.base_dir = mini.base_dir
+    assert differential.sample(other, task)[0].inputs != first[0].inputs
+
+
+def test_records_are_read_as_untrusted_data():
+    lines = [
+        {"k": "hello"},
+        {"k": "result", "t": 0, "i": 0, "v": 3},
+        {"k": "result", "t": 0, "i": 0, "v": 4},  # a second, different answer: a conflict
+        {"k": "result", "t": "0", "i": 1, "v": 4},  # not a record
+        {"k": "finish"},
+    ]
+    data = b"\n".join(json.dumps(x).encode() for x in lines) + b"\n[[[[" + b"[" * 100_000 + b"\n"
+    run = differential._read_records(data)
+    assert run.hello and run.finished and run.results == {(0, 0): {"v": 3}} and run.conflicts == {(0, 0)}
+    calls = [DifferentialTarget(module="m", function="f", inputs=[[1], [2]])]
+    differ = differential.compare(calls, {(0, 0): {"v": 3}, (0, 1): {"v": 5}}, run, 0)
+    assert differ == ["f#0: two different results reported", "f#1: no result"]
+    assert differential.compare(calls, {(0, 0): {"v": 3}}, CallRun(import_errors={0: "SyntaxError"}), 0) == [
+        "m.f cannot be imported (SyntaxError)"
+    ]
+
+
+def test_an_unreadable_pool_is_an_infrastructure_error(mini, tmp_path):
+    task = mini.task("fix_gcd").model_copy()
+    task.differential = task.differential.model_copy(update={"pool": "nowhere/pool.json"})
+    with pytest.raises(DifferentialError, match="cannot read its held-out pool"):
+        differential.sample(mini, task)

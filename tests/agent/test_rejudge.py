@@ -1,0 +1,91 @@
+"""`repo-agent rejudge`: recorded rollouts judged again by today's final verdict (real bwrap),
+the new verdict appended to the trace where the label store's ingest picks it up."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import trace as tr
+from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
+from agent.final_verdict import CHECKER_VERSION
+from agent.rejudge import PatchError, apply_patch, checker_counts, older_checker_line, rejudge_batch
+from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged, not_judged, read_trace
+from agent.workspace import Workspace
+from labeling.store import LabelStore
+from tui.cli import main
+
+FORGED = (  # issue 26, attack 1: scored PASS by checker 1
+    "class _Yes(int):\n    def __eq__(self, other):\n        return True\n\n    __hash__ = int.__hash__\n\n\n"
+    "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return _Yes(b)\n"
+)
+HONEST = "import math\n\n\ndef gcd(a, b):\n    return math.gcd(a, b)"  # no final newline
+
+
+def _patch(suite, tmp_path, text: str) -> str:
+    with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "mk") as ws:
+        (ws.path / "gcd.py").write_text(text)
+        (ws.path / "notes.txt").write_text("new file\n")
+        return ws.patch()
+
+
+@pytest.fixture
+def old_batch(mini_suite, tmp_path):
+    """A fix_gcd rollout judged PASS by an older checker (no ``checker`` recorded), and a
+    cancelled one (nothing to judge again)."""
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite="mini-bugs", provider="openai", model="m", started=now_iso()))
+    for rid, state, stop in (("forged", judged("pass"), "finished"), ("stopped", not_judged("cancelled"), "cancelled")):
+        w = TraceWriter(batch / "traces" / f"{rid}.jsonl", rid)
+        w.emit(
+            RolloutStart, task_id="fix_gcd", suite="mini-bugs", provider="openai", model="m", max_iters=5, batch_id="b"
+        )
+        out = Outcome(state=state, tests_passed=True, patch=_patch(mini_suite, tmp_path, FORGED))
+        w.emit(RolloutEnd, outcome=out, stop_reason=stop, duration_s=1.0)
+        w.close()
+    return batch
+
+
+def test_rejudge_appends_todays_verdict_and_the_store_follows(old_batch, mini_suite, capsys):
+    store = LabelStore(LabelStore.default_path(old_batch))
+    store.ingest([old_batch])
+    assert {r.rollout_id: r.tests_passed for r in store.rollouts()}["forged"] is True
+
+    assert older_checker_line(old_batch).startswith("judged by an older checker: 1 of 1 judged rollouts")
+    seen = []
+    items = rejudge_batch(old_batch, mini_suite, progress=lambda item, done, total: seen.append((done, total)))
+    assert seen == [(1, 2), (2, 2)]
+    by_id = {i.rollout_id: i for i in items}
+    assert by_id["forged"].changed and by_id["forged"].after.label == "FAIL"
+    assert "not plain data: _Yes" in by_id["forged"].after.detail
+    assert by_id["stopped"].after is None and "nothing to judge again" in by_id["stopped"].note
+
+    trace = read_trace(old_batch / "traces" / "forged.jsonl")
+    assert trace.end.outcome.checker == CHECKER_VERSION and trace.end.outcome.tests_passed is False
+    assert sum(isinstance(e, RolloutEnd) for e in trace.events) == 2  # the old verdict stays as history
+    assert [e.seq for e in trace.events] == sorted({e.seq for e in trace.events})
+    assert next(e for e in trace.events if isinstance(e, tr.TestRun)).differential.startswith("held-out inputs")
+
+    assert older_checker_line(old_batch) is None and checker_counts(old_batch) == {CHECKER_VERSION: 1}
+    store.ingest([old_batch])  # the appended rollout_end is what the store reads
+    assert {r.rollout_id: r.tests_passed for r in store.rollouts()}["forged"] is False
+    store.close()
+
+    # Resumable: what today's checker judged is skipped; the CLI says what it did.
+    assert main(["rejudge", str(old_batch)]) == 0
+    assert "re-judged 0 rollouts with checker" in capsys.readouterr().out
+    assert sum(isinstance(e, RolloutEnd) for e in read_trace(old_batch / "traces" / "forged.jsonl").events) == 2
+
+
+def test_patches_rebuild_exactly_or_not_at_all(mini_suite, tmp_path):
+    patch = _patch(mini_suite, tmp_path, HONEST)
+    with Workspace.create(mini_suite, mini_suite.task("fix_gcd"), tmp_path / "ws") as ws:
+        apply_patch(ws, patch)
+        assert (ws.path / "gcd.py").read_text() == HONEST and (ws.path / "notes.txt").read_text() == "new file\n"
+        assert ws.patch() == patch
+        with pytest.raises(PatchError, match="does not match"):
+            apply_patch(ws, patch)  # already applied: the context is gone
+        with pytest.raises(PatchError, match="outside the workspace|contains '..'"):
+            apply_patch(
+                ws, "diff --git a/../x b/../x\nnew file mode 100644\n--- /dev/null\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n"
+            )
+        assert not (ws.path.parent / "x").exists()

@@ -1,0 +1,114 @@
+"""A cgroup per sandbox (agent/cgroups.py): found by an attacker after issue 23's fix.
+
+250 spinning children that each call ``setsid`` got an autogroup each, so one rollout
+took 250 shares of the CPU against an honest neighbour's one: the neighbour's 2 s test
+run took 36-50 s beside it (its limits: 10 s a test, 60 s a run). Every process of a
+sandbox, setsid or not, must sit in that sandbox's own group, with one CPU share, a memory
+cap and a process cap, and the group must be gone after the run. Checked from the host,
+as the scheduler sees it (no timing: the share is what the kernel is told)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from agent import cgroups
+from agent import sandbox as sb
+from tests.security.test_sandbox_attacks import _sandbox_processes
+
+
+def _groups(pid: int) -> dict[str, str]:
+    out = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        for name in names.split(","):
+            out[name] = path
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are made by root (a container, CI); the user mode has none")
+def test_every_sandbox_process_sits_in_its_sandboxs_own_group(tmp_path, monkeypatch):
+    made: list[cgroups.SandboxCgroup] = []
+    create = cgroups.SandboxCgroup.create
+
+    def spy(name: str):
+        g = create(name)
+        if g is not None:
+            made.append(g)
+        return g
+
+    monkeypatch.setattr(sb.SandboxCgroup, "create", staticmethod(spy))
+    marker = f"marker-{uuid.uuid4().hex}"
+    script = (
+        f"# {marker}\n"
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: os._exit(0))\n"
+        "for _ in range(3):\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()  # its own session: its own autogroup without a cgroup\n"
+        "        signal.signal(signal.SIGUSR1, lambda *a: os._exit(0))\n"
+        "        while True:\n"
+        "            signal.pause()\n"
+        "while True:\n"
+        "    signal.pause()\n"
+    )
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "spin.py").write_text(script)
+    box: dict = {}
+    t = threading.Thread(
+        target=lambda: box.update(
+            r=sb.run_command([sys.executable, "spin.py", marker], ws, timeout_s=60, sandbox="bwrap")
+        )
+    )
+    t.start()
+    deadline = time.monotonic() + 30
+    seen: list[int] = []
+    while time.monotonic() < deadline and len(seen) < 5:  # pid 1, the command, three setsid children
+        seen = _sandbox_processes(marker)
+    views = {pid: _groups(pid) for pid in seen}
+    for pid in seen:
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except OSError:
+            pass
+    t.join(timeout=60)
+    assert made, "root with a writable /sys/fs/cgroup: CI's machine must give each sandbox a group"
+    assert len(seen) >= 5 and len(made) == 1, (seen, made)
+    group = made[0]
+    # controller -> its dir (on cgroup v2 one dir, listed under "" in /proc/PID/cgroup)
+    want = {d.parts[4] if d.parts[4] in ("cpu", "memory", "pids") else "": d for d in group.dirs}
+    assert "cpu" in want, "one CPU share per sandbox: setsid'ed spinners must not take a share each"
+    for pid, v in views.items():
+        for controller, d in want.items():
+            assert str(d).endswith(v[controller]), (pid, controller, v[controller], d)
+    assert all(not d.exists() for d in group.dirs)
+    assert box["r"][3] is False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are made by root")
+def test_a_group_holds_its_limits_and_close_kills_what_is_left():
+    import subprocess
+
+    g = cgroups.SandboxCgroup.create(f"test-{uuid.uuid4().hex[:8]}")
+    assert g is not None
+    by = {d.parts[4]: d for d in g.dirs}
+    assert (by["cpu"] / "cpu.shares").read_text().strip() == str(cgroups.CPU_SHARES)
+    assert int((by["memory"] / "memory.limit_in_bytes").read_text()) == cgroups.MEMORY_BYTES
+    assert (by["pids"] / "pids.max").read_text().strip() == str(cgroups.PIDS_MAX)
+    p = subprocess.Popen(g.wrap(["/bin/sh", "-c", "sleep 600 & sleep 600 & wait"]))
+    procs = by["cpu"] / "cgroup.procs"
+    deadline = time.monotonic() + 10
+    while len(procs.read_text().split()) < 3 and time.monotonic() < deadline:
+        pass
+    assert len(procs.read_text().split()) >= 3
+    g.close()
+    p.wait(timeout=10)
+    assert all(not d.exists() for d in g.dirs)
