@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 
+from agent.untrusted import neutralise
 from tui.cli.errors import UserError
 from tui.cli.progress import progress_line
+from tui.cli.safe_console import SafeConsole
 
 if TYPE_CHECKING:
     from agent.suites.models import Suite
@@ -72,7 +73,7 @@ def build_repo_env(console: Console, repo: Path, spec: str | None) -> Path | Non
         plan = plan_env(repo)
         with progress_line(console, "env") as progress:
             bar = progress.add_task("", total=None)
-            built = build_env(plan, progress=lambda msg: progress.update(bar, description=escape(msg)))
+            built = build_env(plan, progress=lambda msg: progress.update(bar, description=neutralise(msg)))
     except EnvError as exc:
         raise UserError(f"{repo}: environment: {exc}") from None
     what = f"built in {built.seconds:.1f}s" if built.built else "cached"
@@ -98,23 +99,23 @@ def prepare_envs(console: Console, suite: Suite) -> list[str]:
     with progress_line(console, "env") as progress:
         bar = progress.add_task("", total=len(todo))
         for i, task in enumerate(todo):
-            progress.update(bar, completed=i, description=escape(f"{task.id}: checkout"))
+            progress.update(bar, completed=i, description=neutralise(f"{task.id}: checkout"))
             try:
                 plan = plan_env(source_dir(suite, task))
                 start = time.monotonic()
 
                 def say(msg: str, tid: str = task.id) -> None:
-                    progress.update(bar, description=escape(f"{tid}: {msg}"))
+                    progress.update(bar, description=neutralise(f"{tid}: {msg}"))
 
                 built = build_env(plan, progress=say)
                 if built.built:
                     progress.console.print(
-                        f"env {built.path.name} for {escape(task.id)}: {len(plan.requirements)} requirements, "
+                        f"env {built.path.name} for {neutralise(task.id)}: {len(plan.requirements)} requirements, "
                         f"built in {time.monotonic() - start:.1f}s"
                     )
             except (EnvError, SuiteError) as exc:
                 failed.append(task.id)
-                progress.console.print(f"[red]{escape(task.id)}:[/] environment: {escape(str(exc))}")
+                progress.console.print(f"[red]{neutralise(task.id)}:[/] environment: {neutralise(str(exc))}")
         progress.update(bar, completed=len(todo))
     return failed
 
@@ -169,7 +170,7 @@ def cmd_from_bugsinpy(args: argparse.Namespace) -> int:
     from agent.suites.bugsinpy import parse_bugs, suite_from_bugsinpy
     from agent.suites.models import SuiteError
 
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     spec = env_spec(args.env)
     start = time.monotonic()
     try:
@@ -187,10 +188,10 @@ def cmd_from_bugsinpy(args: argparse.Namespace) -> int:
     except SuiteError as exc:
         raise UserError(str(exc)) from None
     for bug, why in made.refused:
-        console.print(f"[yellow]left out[/] {escape(bug)}: {escape(why)}")
-    out = escape(os.path.expanduser(args.out))
+        console.print(f"[yellow]left out[/] {neutralise(bug)}: {neutralise(why)}")
+    out = neutralise(os.path.expanduser(args.out))
     console.print(
-        f"[bold]{escape(made.suite.name)}[/]: {len(made.suite.tasks)} tasks in {out}/suite.json, "
+        f"[bold]{neutralise(made.suite.name)}[/]: {len(made.suite.tasks)} tasks in {out}/suite.json, "
         f"{len(made.refused)} bugs left out ({time.monotonic() - start:.0f}s)"
     )
     console.print(f"next: repo-agent suite check {out}")
@@ -201,7 +202,7 @@ def cmd_from_swebench(args: argparse.Namespace) -> int:
     from agent.suites.models import SuiteError
     from agent.suites.swebench import suite_from_swebench
 
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     path = Path(os.path.expanduser(args.file))
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -218,11 +219,11 @@ def cmd_from_swebench(args: argparse.Namespace) -> int:
     except SuiteError as exc:
         raise UserError(str(exc)) from None
     for iid, why in made.refused:
-        console.print(f"[yellow]refused[/] {escape(iid)}: {escape(why)}")
+        console.print(f"[yellow]refused[/] {neutralise(iid)}: {neutralise(why)}")
     failed = prepare_envs(console, made.suite)
-    out = escape(os.path.expanduser(args.out))
+    out = neutralise(os.path.expanduser(args.out))
     console.print(
-        f"[bold]{escape(made.suite.name)}[/]: {len(made.suite.tasks)} tasks in {out}/suite.json, "
+        f"[bold]{neutralise(made.suite.name)}[/]: {len(made.suite.tasks)} tasks in {out}/suite.json, "
         f"{len(made.refused)} instances refused, {len(failed)} without an environment "
         f"({time.monotonic() - start:.0f}s)"
     )
