@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import differential
 from agent.suites.env import VERSION_TEXT, EnvError, build_env, generated_files, plan_env, write_generated
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace
@@ -102,6 +103,8 @@ def env_suite(wheels, tmp_path_factory):
         "protected": ["tests"],
         "reference_fix": "fix",
         "env": "auto",
+        # calc is under src/ and imports tinydep: both only through the task's env
+        "differential": {"targets": [{"module": "calc", "function": "triple", "inputs": [[1], [2], [5]]}]},
     }
     (root / "suite.json").write_text(json.dumps({"name": "calc", "tasks": [task]}))
     with pytest.MonkeyPatch.context() as mp:
@@ -153,6 +156,22 @@ def test_the_env_is_built_once_and_the_workspace_edit_is_what_the_tests_import(e
         (ws.path / "src" / "calc" / "__init__.py").write_text(FIXED)  # the rollout's edit
         after = ws.run_tests()
         assert after.passed, after.output
+    finally:
+        ws.cleanup()
+
+
+def test_the_held_out_differential_runs_in_the_task_env(env_suite, tmp_path, monkeypatch):
+    """The differential's calls (agent/differential.py) import the task's code and its
+    dependencies from the task's own venv, as its tests do."""
+    suite, cache, _ = env_suite
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(cache))
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    try:
+        buggy = differential.judge(ws)
+        assert buggy is not None and buggy.checked == 3 and len(buggy.differ) == 3, buggy
+        (ws.path / "src" / "calc" / "__init__.py").write_text(FIXED)
+        fixed = differential.judge(ws)
+        assert fixed is not None and fixed.passed and fixed.checked == 3, fixed
     finally:
         ws.cleanup()
 
