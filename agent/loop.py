@@ -108,7 +108,7 @@ class _RolloutContext:
     cfg: RolloutConfig
     tally: _Tally
     emit: Callable[..., None]  # emit(EventClass, **fields)
-    append: Callable[..., None]  # append(message, step)
+    append: Callable[..., None]  # append(message, step, reasoning=None)
 
 
 def run_rollout(
@@ -149,9 +149,9 @@ def run_rollout(
 
     tally = _Tally()
 
-    def append(message: dict[str, Any], step: int | None = None) -> None:
+    def append(message: dict[str, Any], step: int | None = None, reasoning: str | None = None) -> None:
         tally.messages.append(message)
-        emit(MessageEvent, message=message, step=step)
+        emit(MessageEvent, message=message, step=step, reasoning=reasoning)
 
     def start(schemas: list[dict[str, Any]]) -> None:
         emit(
@@ -237,7 +237,7 @@ def _step(ctx: _RolloutContext) -> str | None:
         finish_reason=c.finish_reason,
         retries=c.retries,
     )
-    append(c.message, step)
+    append(c.message, step, reasoning=c.reasoning)
     calls = c.message.get("tool_calls") or []
     if not calls:
         append({"role": "user", "content": prompts.NO_TOOL_CALL}, step)

@@ -62,6 +62,9 @@ class Completion:
     finish_reason: str | None
     latency_s: float  # of the successful attempt
     retries: int = 0
+    # The model's reasoning where the API returns it apart from the message; kept out of
+    # ``message`` (it is not sent back to the model) and recorded in its own trace field.
+    reasoning: str | None = None
 
 
 class Provider(Protocol):
@@ -118,6 +121,16 @@ def assistant_message(raw: dict[str, Any]) -> dict[str, Any]:
             for i, c in enumerate(calls)
         ]
     return msg
+
+
+def reasoning_of(raw: dict[str, Any]) -> str | None:
+    """The reasoning an OpenAI-compatible response returned beside the message (DeepSeek,
+    vLLM and Together: ``reasoning_content``; OpenRouter and others: ``reasoning``)."""
+    for key in ("reasoning_content", "reasoning"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 class _SdkProvider:
@@ -192,6 +205,7 @@ class _SdkProvider:
             finish_reason=choices[0].get("finish_reason"),
             latency_s=latency,
             retries=attempt,
+            reasoning=reasoning_of(choices[0]["message"]),
         )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 TRACE_VERSION = 1
 BATCH_FILE = "batch.json"
@@ -68,6 +68,18 @@ class MessageEvent(_Event):
     kind: Literal["message"] = "message"
     message: dict[str, Any]
     step: int | None = None
+    # The model's reasoning for an assistant message, where the provider returned it apart
+    # (``reasoning_content``) or an imported format kept it (a "thought"). Never in ``message``:
+    # the conversation sent back to the model and exported stays what it was. Added after
+    # version 1; left out of the line when absent so older traces keep their bytes.
+    reasoning: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_reasoning(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("reasoning") is None:
+            data.pop("reasoning", None)
+        return data
 
 
 class Usage(_Model):

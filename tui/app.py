@@ -78,6 +78,8 @@ class StudioApp(App):
         keymap: dict[str, str] | None = None,
         overlap: int | None = None,
         served: ServedLimits | None = None,
+        rollout: str | None = None,
+        pair: str | None = None,
     ) -> None:
         assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
@@ -100,6 +102,12 @@ class StudioApp(App):
         if self.prefs.get("diff_view") in DIFF_VIEWS:
             self.state.diff_view = self.prefs["diff_view"]
         self._start = start
+        if pair:  # --pair: the Pairs screen opens on it
+            self.state.pair_id = self.state.open_pair = pair
+            self._start = "pairs"
+        if rollout:  # --rollout: the Rollout screen opens on it
+            self.state.rollout_uid = rollout
+            self._start = "rollout"
         self.served = served  # in a browser (tui/serve): no model code unless allowed, paths inside DIR
         self._tail_interval = tail_interval
         self._ingesting = False

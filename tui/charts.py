@@ -14,6 +14,8 @@ from html import escape
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from labeling.stats import SignalReport
 
 Tone = Literal["plain", "good", "bad", "warn", "muted"]
@@ -108,6 +110,38 @@ def stats_charts(report: SignalReport) -> list[BarChart]:
             )
         )
     return charts
+
+
+# ---------------------------------------------------------------------------- terminal
+TERMINAL_LABEL = 24  # label column of a chart drawn in the terminal, in cells
+
+
+def chart_text(chart: BarChart, width: int = 80) -> Text:
+    """One chart drawn in the terminal: a row per bar (label, bar, value), a rate chart's band
+    shaded behind its bars. Labels are untrusted (task ids, models): plain Text, never markup."""
+    from rich.text import Text
+
+    from tui.conversation_model import printable
+
+    label_w = min(TERMINAL_LABEL, max(8, width // 4))
+    values = max((len(_value_text(b, chart.unit)) for b in chart.bars), default=0)
+    bar_w = max(10, width - label_w - values - 3)  # the values stay whole: the bars give way
+    top = 1.0 if chart.unit == "rate" else max((b.value for b in chart.bars), default=0) or 1
+    lo, hi = (int(chart.band[0] * bar_w), int(chart.band[1] * bar_w)) if chart.band else (0, 0)
+    out = Text(printable(chart.title), style="bold", no_wrap=True, overflow="ellipsis")
+    for bar in chart.bars:
+        filled = round(bar_w * min(bar.value, top) / top)
+        out.append("\n")
+        out.append(_cut(printable(bar.label), label_w).ljust(label_w + 1))
+        for i in range(bar_w):
+            if i < filled:
+                out.append("█", style=TONES[bar.tone])
+            else:
+                out.append("░" if lo <= i < hi else "·", style="#e0a100" if lo <= i < hi else "dim")
+        out.append(" " + printable(_value_text(bar, chart.unit)), style="dim" if bar.tone == "muted" else "")
+    if not chart.bars:
+        out.append("\n(nothing yet)", style="dim")
+    return out
 
 
 # ---------------------------------------------------------------------------- drawing

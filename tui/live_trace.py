@@ -82,6 +82,25 @@ class CallView:
 
 
 @dataclass
+class Turn:
+    """One message of the conversation, as read: who said it, at which step, its text, the
+    reasoning recorded beside it, and (assistant) the tool calls it made."""
+
+    role: str
+    step: int | None
+    text: str
+    reasoning: str | None = None
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (tool name, raw arguments)
+    tool: str | None = None  # a tool result: the name of the tool that answered
+
+
+def _text_of(content: object) -> str:
+    if content is None:
+        return ""
+    return content if isinstance(content, str) else json.dumps(content, indent=2, ensure_ascii=False)
+
+
+@dataclass
 class LiveTrace:
     path: Path
     offset: int = 0
@@ -90,6 +109,7 @@ class LiveTrace:
     end: RolloutEnd | None = None
     final: FinalEvent | None = None
     calls: list[CallView] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)  # every message, in order
     tests: list[TestRun] = field(default_factory=list)
     errors: list[ErrorEvent] = field(default_factory=list)
     tokens_in: int = 0
@@ -147,6 +167,7 @@ class LiveTrace:
                 answered.error, answered.truncated = e.error, e.truncated
         elif isinstance(e, MessageEvent):
             m = e.message
+            self.turns.append(self._turn(e))
             if m.get("role") == "tool":
                 cid = m.get("tool_call_id") or ""
                 content = m.get("content")
@@ -185,6 +206,26 @@ class LiveTrace:
         elif isinstance(e, StallEvent):
             self.stalls.append(e)
             self.stalled = True
+
+    def _turn(self, e: MessageEvent) -> Turn:
+        m = e.message
+        role = str(m.get("role") or "?")
+        calls = [
+            (str((c.get("function") or {}).get("name") or ""), str((c.get("function") or {}).get("arguments") or ""))
+            for c in m.get("tool_calls") or []
+            if isinstance(c, dict)
+        ]
+        answered = self._by_id.get(str(m.get("tool_call_id") or "")) if role == "tool" else None
+        tool = answered.name if answered is not None else None
+        return Turn(role, e.step, _text_of(m.get("content")), e.reasoning, calls, tool)
+
+    def step_words(self) -> dict[int, tuple[str, str | None]]:
+        """step -> (what the assistant said, its reasoning), for the steps that said anything."""
+        out: dict[int, tuple[str, str | None]] = {}
+        for t in self.turns:
+            if t.role == "assistant" and t.step is not None and (t.text.strip() or t.reasoning):
+                out[t.step] = (t.text, t.reasoning)
+        return out
 
     @property
     def loop_steps(self) -> set[int]:

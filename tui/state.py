@@ -53,6 +53,7 @@ class StudioState:
     rollout_uid: str | None = None
     step: int | None = None  # the step to put the Steps screen's cursor on
     pair_id: str | None = None
+    open_pair: str | None = None  # --pair: shown first, whatever the queue's filter holds
     pair_filter: PairFilter = field(default_factory=lambda: PairFilter(verdict="unlabeled"))
     overlap: int | None = None  # --overlap K: verdicts asked per pair (None: the store's team setting)
     diff_view: str = "unified"  # unified | split | ab (A↔B); kept across runs (tui.prefs)

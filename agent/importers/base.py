@@ -54,6 +54,8 @@ class ImportedRollout:
     failed_calls: set[str] = field(default_factory=set)
     # step -> (prompt tokens, completion tokens) where the source keeps each response's usage
     step_usage: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # step -> the model's reasoning for that assistant message, where the source kept it apart
+    step_reasoning: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,6 +123,29 @@ def text_of(content: Any) -> str:
                 parts.append(p["text"])
         return "\n".join(parts)
     return str(content)
+
+
+def _part_reasoning(part: Any) -> str:
+    if not isinstance(part, dict) or part.get("type") not in ("reasoning", "thinking"):
+        return ""
+    text = part.get("reasoning") if part.get("type") == "reasoning" else part.get("thinking")
+    return text if isinstance(text, str) and not part.get("redacted") else ""
+
+
+def reasoning_in(raw: dict[str, Any]) -> str | None:
+    """The reasoning a source message kept apart from its text: ``reasoning_content`` /
+    ``reasoning`` (OpenAI-compatible APIs), content parts of type reasoning (Inspect) or
+    thinking, and ``thinking_blocks`` (litellm, SWE-agent). None when there is none."""
+    for key in ("reasoning_content", "reasoning"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    parts: list[Any] = []
+    for key in ("content", "thinking_blocks"):
+        value = raw.get(key)
+        parts += value if isinstance(value, list) else []
+    text = "\n".join(t for t in map(_part_reasoning, parts) if t.strip())
+    return text or None
 
 
 def clean_tool_calls(calls: Any) -> list[dict[str, Any]]:

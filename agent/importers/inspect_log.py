@@ -30,6 +30,7 @@ from agent.importers.base import (
     dict_at,
     list_at,
     message,
+    reasoning_in,
     repair_tool_answers,
     text_of,
 )
@@ -218,6 +219,8 @@ def _rollout(s: dict[str, Any], model: str, task: str) -> ImportedRollout:
     for m in messages:
         if m["role"] == "assistant" and m["content"] is None and not m.get("tool_calls"):
             m["content"] = ""
+    said = [m for m in conv if m.get("role") == "assistant"]
+    step_reasoning = {i: r for i, m in enumerate(said, 1) if (r := reasoning_in(m))}
     tools: list[dict[str, Any]] = []
     failed: set[str] = set()
     for e in s.get("events") or []:
@@ -251,4 +254,5 @@ def _rollout(s: dict[str, Any], model: str, task: str) -> ImportedRollout:
         cost_usd=cost,
         duration_s=as_float(s.get("total_time")) or 0.0,
         failed_calls=failed,
+        step_reasoning=step_reasoning,
     )

@@ -29,7 +29,9 @@ from agent.importers.base import (
     function_tool,
     loose_json,
     message,
+    reasoning_in,
     repair_tool_answers,
+    text_of,
 )
 
 name = "swe-agent"
@@ -65,6 +67,7 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
 
     messages: list[dict[str, Any]] = []
     text_actions: dict[int, list[TextAction]] = {}
+    step_reasoning: dict[int, str] = {}
     step = 0
     for m in history:
         role = m.get("role")
@@ -74,6 +77,12 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
             step += 1
             calls = loose_json(m.get("tool_calls"))
             messages.append(message("assistant", m.get("content"), tool_calls=calls))
+            thought = m.get("thought")
+            reasoning = reasoning_in(m)
+            if not reasoning and isinstance(thought, str) and thought.strip() not in text_of(m.get("content")):
+                reasoning = thought  # a thought the message text does not already hold
+            if reasoning:
+                step_reasoning[step] = reasoning
             action = m.get("action")
             if not calls and isinstance(action, str) and action.strip():
                 cmd = action.strip()
@@ -107,6 +116,7 @@ def read(path: Path, data: Any, verdicts: Verdicts) -> ImportedFile:
         cost_usd=as_float(stats.get("instance_cost")),
         duration_s=round(duration, 4),
         text_actions=text_actions,
+        step_reasoning=step_reasoning,
     )
     if not patch and isinstance(submission, str) and submission.strip():
         rollout.summary = submission.strip()  # a submitted answer that is not a diff (a CTF flag)

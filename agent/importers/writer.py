@@ -196,7 +196,7 @@ def _trace_events(r: ImportedRollout, rid: str, batch_id: str, suite: str, fmt: 
             tin, tout = r.step_usage.get(step, (0, 0))
             # one model call per assistant turn; its latency is not in any source
             add(LlmCall, step=step, latency_s=0.0, usage=Usage(prompt_tokens=tin, completion_tokens=tout))
-            add(MessageEvent, message=m, step=step)
+            add(MessageEvent, message=m, step=step, reasoning=r.step_reasoning.get(step))
             for c in m.get("tool_calls") or []:
                 fn = c["function"]
                 args, err, viol = _check_call(fn["name"], fn["arguments"], schemas)

@@ -26,7 +26,8 @@ def add_serve_flags(p: argparse.ArgumentParser) -> None:
     who.add_argument(
         "--token",
         default=None,
-        help="the shared token every URL carries (default: $REPO_AGENT_SERVE_TOKEN, else a new random one, printed)",
+        help="the shared token every URL carries, at least 16 characters (default: $REPO_AGENT_SERVE_TOKEN, "
+        "else a new random one, printed)",
     )
     who.add_argument("--labelers", type=Path, metavar="FILE", help="one 'NAME TOKEN' line per labeler")
     g.add_argument(

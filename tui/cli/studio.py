@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="screen to open on (default: pairs)",
     )
     p.add_argument(
+        "--rollout",
+        metavar="ID",
+        help="open the Rollout screen on this rollout (BATCH/ROLLOUT, as `repo-agent search` and `pairs list` print)",
+    )
+    p.add_argument("--pair", metavar="ID", help="open the Pairs screen on this pair (its id, as `pairs list` prints)")
+    p.add_argument(
         "--import",
         dest="import_foreign",
         choices=["ask", "yes", "no"],
@@ -94,6 +100,35 @@ def offer_import(traces: Path, answer: str, ask: Callable[[str], bool], console:
     return True
 
 
+def check_opened(traces: Path, db: Path | str, rollout: str | None, pair: str | None) -> None:
+    """--rollout / --pair name something the store holds, once TRACES_DIR is ingested (an id
+    from a note may predate the store): else one clear line, before the app starts."""
+    from labeling.store import LabelStore, NotFound
+    from tui.cli.errors import UserError
+
+    store = LabelStore(db, labeler="-", base=traces if isinstance(db, str) else None)
+
+    def missing() -> str | None:
+        for flag, value, look in (("--rollout", rollout, store.rollout), ("--pair", pair, store.pair)):
+            try:
+                if value:
+                    look(value)
+            except NotFound:
+                return f"{flag}: no {flag[2:]} {value!r}"
+        return None
+
+    try:
+        if missing() is not None:
+            store.ingest([traces])
+        problem = missing()
+    finally:
+        store.close()
+    if problem:
+        raise UserError(
+            f"{problem} in {traces} (a pair id as `repo-agent pairs list` prints it; a rollout id is BATCH/ROLLOUT)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from tui.cli.errors import UserError
 
@@ -139,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         offer_import(traces, answer, lambda q: Confirm.ask(q, default=True, console=console), console)
 
+    if args.rollout or args.pair:
+        check_opened(traces, args.db, args.rollout, args.pair)
     StudioApp(
         traces,
         db_path=args.db,
@@ -147,5 +184,7 @@ def run(args: argparse.Namespace) -> int:
         bell=not args.no_bell,
         keymap=keymap,
         overlap=args.overlap,
+        rollout=args.rollout,
+        pair=args.pair,
     ).run()
     return 0

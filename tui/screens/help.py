@@ -63,6 +63,14 @@ DIFF_KEYS: list[BindingType] = [
     Binding("v", "", "Pairs: unified → split → A↔B (A's files against B's)", key_display="v"),
 ]
 
+# The conversation's own keys (tui/widgets/conversation.py), then the usual scrolling.
+CONVERSATION_KEYS: list[BindingType] = [
+    Binding("j,k", "", "Next / previous message (the cursor: a reversed header)", key_display="j k"),
+    Binding("space", "", "Fold or unfold the message under the cursor", key_display="space"),
+    Binding("up,down", "", "Scroll lines; PgUp PgDn a page; Home End top / bottom", key_display="↑ ↓"),
+    Binding("enter", "", "Steps, on the step of the message under the cursor", key_display="⏎"),
+]
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
@@ -79,6 +87,7 @@ class HelpScreen(ModalScreen[None]):
         self.sections += [(spec.title, spec.mode, spec.load().BINDINGS) for spec in SCREENS]
         keymap = getattr(self.app, "_keymap", None)
         self.sections.insert(4, ("Diffs (Pairs, Rollout)", None, DIFF_KEYS))
+        self.sections.insert(5, ("Conversation (Rollout: c)", None, CONVERSATION_KEYS))
         with VerticalScroll():
             yield Static(Text("repo-agent studio — keys", style="bold"))
             for title, section, bindings in self.sections:

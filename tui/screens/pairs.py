@@ -39,6 +39,7 @@ from tui.screens.base import StudioScreen
 from tui.widgets.diff_view import DiffView, prerender
 from tui.widgets.pair_card import PairCard
 from tui.widgets.pair_diffs import SideDiffs
+from tui.widgets.pair_goal import PairGoal
 from tui.widgets.pair_header import PairHeader
 from tui.widgets.pair_prefix import StepPrefix
 from tui.widgets.pair_progress import PairProgress
@@ -74,6 +75,7 @@ class PairsScreen(StudioScreen):
         Binding("e", "note", "Note"),
         Binding("t", "tag", "Tag"),
         Binding("v", "cycle_view", "View"),
+        Binding("g", "toggle_goal", "Goal", show=False),
     ]
 
     # What is on screen. None until the first load answers, and while the queue starts
@@ -107,6 +109,7 @@ class PairsScreen(StudioScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
         yield PairHeader(id="pair-head")
+        yield PairGoal(id="pair-goal")  # the task's goal, two lines; g: all of it
         yield StepPrefix(id="pair-prefix")  # step pairs only: the shared prefix, collapsed
         with Horizontal(id="sides"):
             yield PairCard(0)
@@ -136,6 +139,7 @@ class PairsScreen(StudioScreen):
             return  # starting over: what is drawn stays until the queue answers
         self.query_one(PairHeader).show(new)
         self.query_one(StepPrefix).show(new)
+        self.query_one(PairGoal).show(new)
         for card in self.query(PairCard):
             card.show(new)
         if new.pair is None:
@@ -352,7 +356,11 @@ class PairsScreen(StudioScreen):
             self._recheck_current()  # stays on screen; marked if stale or gone
             return
         keep = self.state.pair_id
-        q.index = q.ids.index(keep) if keep in q.ids else 0
+        if keep is not None and keep == self.state.open_pair:
+            q.goto(keep)  # opened by --pair: shown even when the filter would not hold it
+        else:
+            q.index = q.ids.index(keep) if keep in q.ids else 0
+        self.state.open_pair = None
         self.show_current()
 
     def _recheck_current(self) -> None:
@@ -496,6 +504,9 @@ class PairsScreen(StudioScreen):
         row = self.sides[i] if self.pair else None
         if row is not None:
             self.studio.open_rollout(row.uid)
+
+    def action_toggle_goal(self) -> None:
+        self.query_one(PairGoal).toggle()
 
     def action_cycle_view(self) -> None:
         """unified → split → A↔B; the choice is kept for the next run."""

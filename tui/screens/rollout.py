@@ -1,4 +1,5 @@
-"""Rollout: one rollout's tool-call stream, live, with the selected call beside it.
+"""Rollout: one rollout's tool-call stream, live, with the selected call beside it; `c`
+shows the whole conversation instead (every message, reasoning included).
 
 Reads the trace file itself (tui.live_trace), new bytes only, when the app's trace
 watcher says the file changed (every half second without a watcher) while the screen
@@ -25,6 +26,7 @@ from labeling.store import NotFound
 from tui.live_trace import CallView, LiveTrace
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_duration, fmt_tokens, replay_dir
+from tui.widgets.conversation import ConversationView
 from tui.widgets.diff_view import DiffView
 from tui.widgets.fit_table import cut_text, fit_columns
 
@@ -119,6 +121,7 @@ class RolloutScreen(StudioScreen):
     MODE = "rollout"
     BINDINGS = [
         Binding("enter", "open_steps", "Mark steps"),
+        Binding("c", "toggle_conversation", "Talk", tooltip="The whole conversation, or the tool calls"),
         # Short names: the footer fits 80 columns (help spells them out).
         Binding("G", "last", "Last call"),
         Binding("e", "end", "End+patch", tooltip="The final summary and the patch"),
@@ -162,10 +165,12 @@ class RolloutScreen(StudioScreen):
                     yield Static(id="final-summary")
                     yield Static("patch", classes="title")
                     yield DiffView(id="final-diff")
+        yield ConversationView(id="conversation")
         yield self.compose_footer()
 
     def on_mount(self) -> None:
         self.query_one("#final-pane").display = False
+        self.query_one(ConversationView).display = False
         if getattr(self.app, "watcher", None) is None:  # no file-system events: poll
             self.set_interval(0.5, self.poll, name="follow")
         self._render_head()
@@ -180,7 +185,11 @@ class RolloutScreen(StudioScreen):
         uid = self.state.rollout_uid
         if uid != self.uid:
             self.load(uid)
-        self.query_one("#calls", DataTable).focus()
+        self._focus_body()
+
+    def _focus_body(self) -> None:
+        talk = self.query_one(ConversationView)
+        (talk if talk.display else self.query_one("#calls", DataTable)).focus()
 
     def _path_for(self, uid: str) -> Path:
         try:
@@ -200,6 +209,7 @@ class RolloutScreen(StudioScreen):
         self.follow = True
         table = self.query_one("#calls", DataTable)
         table.clear()
+        self.query_one(ConversationView).set_turns([], reset=True)
         self.poll()
         if self.trace is not None and self.trace.end is not None and table.row_count:
             # A finished rollout reads from the top; a running one follows its tail.
@@ -246,6 +256,7 @@ class RolloutScreen(StudioScreen):
                 key=str(i),
             )
         self._rows = len(calls)
+        self.query_one(ConversationView).set_turns(self.trace.turns if self.trace else [])
         if self.trace and self.trace.end is not None and END_KEY not in table.rows:
             table.add_row(
                 "■",
@@ -423,6 +434,32 @@ class RolloutScreen(StudioScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_steps()
+
+    def action_toggle_conversation(self) -> None:
+        talk = self.query_one(ConversationView)
+        body = self.query_one("#rollout-body")
+        talk.display, body.display = not talk.display, talk.display
+        if talk.display:
+            talk.show_step(self._selected_step())
+        self._focus_body()
+
+    def _selected_step(self) -> int | None:
+        table = self.query_one("#calls", DataTable)
+        if not table.row_count or self.trace is None:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key and key.isdigit() and int(key) < len(self.trace.calls):
+            return self.trace.calls[int(key)].step
+        return None
+
+    def on_conversation_view_step_chosen(self, event: ConversationView.StepChosen) -> None:
+        """The calls table follows the conversation's cursor, so enter marks that step."""
+        table = self.query_one("#calls", DataTable)
+        if event.step is None or self.trace is None:
+            return
+        row = next((i for i, cv in enumerate(self.trace.calls) if cv.step == event.step), None)
+        if row is not None:
+            table.move_cursor(row=row, animate=False)
 
     def action_open_steps(self) -> None:
         if not self.uid:

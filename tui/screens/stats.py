@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from labeling.stats import loop_line
+from tui.charts import chart_text, stats_charts
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
 from tui.widgets.models_view import ModelsView
@@ -167,6 +168,7 @@ class StatsScreen(StudioScreen):
     MODE = "stats"
     BINDINGS = [
         Binding("g", "reload", "Recompute"),
+        Binding("c", "toggle_charts", "Charts", tooltip="The report as bar charts, or as tables"),
         Binding("m", "toggle_models", "Models"),
         Binding("b", "next_model", "Next model B", show=False),
     ]
@@ -174,6 +176,7 @@ class StatsScreen(StudioScreen):
     def __init__(self) -> None:
         super().__init__()
         self.b_index = 1  # which other model is B in the Models view
+        self.charts = False  # c: the report drawn as bar charts (tui/charts.py) instead of tables
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -249,11 +252,26 @@ class StatsScreen(StudioScreen):
 
     def _set_report(self, report) -> None:
         self._report = report
-        self._show(render_report(report, self.size.width))
+        self._show(self._rendered(report))
+
+    def _rendered(self, report) -> RenderableType:
+        if not self.charts:
+            return render_report(report, self.size.width)
+        # The scroll's own width (its scrollbar and padding out), so no row is cut at the edge.
+        width = max(40, self.query_one("#stats-scroll").scrollable_content_region.width - 2)
+        drawn: list[RenderableType] = []
+        for chart in stats_charts(report):  # the same charts as `stats --plot` and the report
+            drawn += [chart_text(chart, width), Text("")]
+        return Group(*drawn)
+
+    def action_toggle_charts(self) -> None:
+        self.charts = not self.charts
+        if getattr(self, "_report", None) is not None:
+            self._show(self._rendered(self._report))
 
     def on_resize(self) -> None:
         if getattr(self, "_report", None) is not None:
-            self._show(render_report(self._report, self.size.width))
+            self._show(self._rendered(self._report))
 
     def _show(self, renderable) -> None:
         self.query_one("#stats-body", Static).update(renderable)

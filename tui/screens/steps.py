@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 from agent.untrusted import neutralise
 from labeling.records import STEP_REASONS, StepRow
 from labeling.store import NotFound
+from tui.conversation_model import printable
 from tui.live_trace import LiveTrace
 from tui.screens.base import StudioScreen
 from tui.widgets.fit_table import cut_text, fit_columns
@@ -63,6 +64,7 @@ class StepsScreen(StudioScreen):
         self.uid: str | None = None
         self.rows: list[StepRow] = []
         self._results: dict[tuple[int, str], str] = {}  # (step, call id) -> tool output
+        self._words: dict[int, tuple[str, str | None]] = {}  # step -> (what the model said, its reasoning)
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -115,7 +117,7 @@ class StepsScreen(StudioScreen):
             label = Text(str(row.step), style="bold red" if row.mark else "bold yellow" if row.auto_flags else "")
             table.add_row(label, cut_text(tools), _flags_text(row), _mark_text(row), key=str(row.step))
         fit_columns(table, STEPS_FLEX)
-        self._results = self._read_results(r.trace_path)
+        self._results, self._words = self._read_results(r.trace_path)
         flagged = sum(1 for s in self.rows if s.auto_flags)
         marked = sum(1 for s in self.rows if s.mark)
         t = Text()
@@ -133,14 +135,15 @@ class StepsScreen(StudioScreen):
         fit_columns(self.query_one("#steps-table", DataTable), STEPS_FLEX)
 
     @staticmethod
-    def _read_results(trace_path: str) -> dict[tuple[int, str], str]:
-        """Tool outputs are not in the store: read them from the trace, for this rollout
-        only, so a step can be judged without leaving the screen."""
+    def _read_results(trace_path: str) -> tuple[dict[tuple[int, str], str], dict[int, tuple[str, str | None]]]:
+        """Tool outputs and the model's words are not in the store: read them from the trace,
+        for this rollout only, so a step can be judged without leaving the screen."""
         from pathlib import Path
 
         trace = LiveTrace(Path(trace_path))
         trace.poll()
-        return {(c.step, c.call_id): c.result for c in trace.calls if c.result is not None}
+        results = {(c.step, c.call_id): c.result for c in trace.calls if c.result is not None}
+        return results, trace.step_words()
 
     def _current(self) -> StepRow | None:
         table = self.query_one("#steps-table", DataTable)
@@ -169,6 +172,13 @@ class StepsScreen(StudioScreen):
             )
         if row.auto_flags:
             parts.append(Text("auto flags: " + ", ".join(row.auto_flags), style="yellow"))
+        said, reasoning = self._words.get(row.step, ("", None))
+        if reasoning:  # why the model took this step, before what it did
+            parts.append(Text("\nreasoning", style="bold magenta"))
+            parts.append(Text(printable(reasoning[:RESULT_CHARS]), style="italic"))
+        if said.strip():
+            parts.append(Text("\nsaid", style="bold"))
+            parts.append(Text(printable(said[:RESULT_CHARS])))
         for c in row.calls:
             t = Text(f"\n{neutralise(c.name, markup=False)}", style="bold cyan")
             status = "invalid" if not c.valid else ("ok" if c.ok else "error" if c.ok is False else "—")

@@ -1,0 +1,116 @@
+"""The conversation on the Rollout screen (`c`) and the reasoning beside each step (Steps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.tui.conftest import settle, wait_until
+from tui.conversation_model import ConversationLayout
+from tui.live_trace import LiveTrace, Turn
+from tui.widgets.conversation import ConversationView
+
+REASONING = "The loop never ends:\nn ^= n - 1 should be n &= n - 1."
+HOSTILE = "see \x1b[2J\x1b]0;owned\x07 here"
+
+
+def rows(layout: ConversationLayout) -> list[str]:
+    return [layout.row(y)[0] for y in range(layout.height)]
+
+
+def test_layout_folds_prompts_and_long_results_and_unfolds_on_toggle():
+    big = "\n".join(f"line {i}" for i in range(100_000))
+    turns = [
+        Turn("system", None, "You are careful.\nRule two."),
+        Turn("user", None, "Fix bitcount.\nIt hangs."),
+        Turn("assistant", 1, "Let me look.", REASONING, [("read_file", '{"rel_path": "bitcount.py"}')]),
+        Turn("tool", 1, big, tool="read_file"),
+    ]
+    layout = ConversationLayout()
+    layout.width = 40
+    layout.extend(turns)
+    shown = rows(layout)
+    assert shown[0].startswith("▸ system · 2 lines (space: unfold) · You are careful.")
+    assert "Rule two." not in "\n".join(shown) and "It hangs." not in "\n".join(shown)
+    # The reasoning, marked, before the text and the call; wrapped at the width, never cut.
+    assert "│ The loop never ends:" in shown and "│ n ^= n - 1 should be n &= n - 1." in shown
+    assert shown.index("│ The loop never ends:") < shown.index("  Let me look.") < shown.index("  → read_file")
+    assert "    rel_path: bitcount.py" in shown
+    assert "  … 99992 more lines (space: unfold)" in shown and "  line 7" in shown and "  line 8" not in shown
+    layout.toggle(3)
+    assert layout.height > 100_000 and layout.row(layout.starts[3] + 100_000)[0] == "  line 99999"
+    layout.relayout(8)  # narrower: long lines wrap into more rows, none is lost
+    said = [layout.row(y)[0] for y in range(layout.starts[2], layout.starts[3])]
+    assert "".join(r[2:] for r in said if r.startswith("│ ")).replace(" ", "") == REASONING.replace("\n", "").replace(
+        " ", ""
+    )
+
+
+def test_control_characters_never_reach_the_screen():
+    layout = ConversationLayout()
+    layout.extend([Turn("assistant", 1, HOSTILE, "think \x1b[31mred")])
+    text = "\n".join(rows(layout))
+    assert "\x1b" not in text and "\x07" not in text
+    # Shown, not obeyed (how a control character is drawn is the neutralising function's say).
+    assert "see " in text and "[2J" in text and "]0;owned" in text and "│ think " in text and "[31mred" in text
+
+
+def with_reasoning(traces: Path) -> Path:
+    """The first trace of the test batch, its first assistant message with reasoning recorded."""
+    path = sorted(traces.glob("*/traces/*.jsonl"))[0]
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        e = json.loads(line)
+        if e["kind"] == "message" and e["message"]["role"] == "assistant":
+            e["reasoning"] = REASONING
+            e["message"]["content"] = HOSTILE
+            lines[i] = json.dumps(e)
+            break
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_live_trace_keeps_every_message_and_each_steps_words(traces):
+    trace = LiveTrace(with_reasoning(traces))
+    trace.poll()
+    assert [t.role for t in trace.turns[:3]] == ["system", "user", "assistant"]
+    first = trace.turns[2]
+    assert first.reasoning == REASONING and first.text == HOSTILE and first.calls
+    assert trace.step_words()[first.step] == (HOSTILE, REASONING)
+    result = next(t for t in trace.turns if t.role == "tool")
+    assert result.tool == first.calls[0][0]
+
+
+def screen_text(view: ConversationView) -> str:
+    return "\n".join(view.render_line(y).text for y in range(view.size.height))
+
+
+async def test_rollout_conversation_and_steps_reasoning_at_80x24(traces, make_app):
+    path = with_reasoning(traces)
+    app = make_app(traces)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        uid = next(r.uid for r in app.store.rollouts() if Path(r.trace_path).name == path.name)
+        app.open_rollout(uid)
+        await settle(pilot)
+        view = app.screen.query_one(ConversationView)
+        assert not view.display
+        await pilot.press("c")
+        await wait_until(pilot, lambda: view.display and view.has_focus and view.size.height > 0)
+        text = screen_text(view)
+        assert "▾ assistant · step 1" in text and "│ The loop never ends:" in text
+        assert "\x1b" not in text and "see " in text and "[2J" in text
+        await pilot.press("home")
+        await pilot.pause()
+        assert screen_text(view).startswith("▸ system · ")  # folded by default
+        await pilot.press("k", "k", "space")  # from step 1's message up to the system prompt
+        await pilot.pause()
+        assert view.cursor == 0 and "You fix bugs with tools." in screen_text(view)
+        assert view.model.blocks[0].parts and not view.model.blocks[0].folded
+        await pilot.press("j", "j")  # system -> user -> assistant, step 1
+        await pilot.press("enter")  # marks the step the conversation is on
+        await wait_until(pilot, lambda: app.screen.MODE == "steps")
+        await settle(pilot)
+        box = app.screen.query_one("#step-detail-text")
+        detail = "\n".join(box.render_line(y).text for y in range(box.size.height))
+        assert "reasoning" in detail and "The loop never ends:" in detail and "\x1b" not in detail

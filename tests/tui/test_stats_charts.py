@@ -1,0 +1,40 @@
+"""Stats drawn as bar charts in the terminal (`c`), from the same data as `stats --plot`."""
+
+from __future__ import annotations
+
+from tests.tui.conftest import settle, wait_until
+from tui.charts import Bar, BarChart, chart_text
+
+
+def test_a_rate_chart_draws_bars_against_the_band_and_neutralises_labels():
+    chart = BarChart(
+        "Pass rate",
+        (Bar("task_a", 1.0, note="4/4"), Bar("[red]x\x1b[2J", 0.0, note="0/4")),
+        unit="rate",
+        band=(0.2, 0.6),
+    )
+    text = chart_text(chart, width=60)
+    rows = text.plain.split("\n")
+    assert rows[0] == "Pass rate" and len(rows) == 3
+    assert rows[1].startswith("task_a") and "░" not in rows[1] and rows[1].endswith("100%  4/4")
+    empty = rows[2]
+    assert "█" not in empty and "░" in empty and empty.index("░") > empty.index("·")  # the band, shaded
+    assert "\x1b" not in text.plain and "[red]x" in empty and "[2J" in empty  # plain text, never markup
+
+
+async def test_stats_c_toggles_charts_and_tables(traces, make_app):
+    app = make_app(traces, start="stats")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        body = app.screen.query_one("#stats-body")
+        await wait_until(pilot, lambda: getattr(app.screen, "_report", None) is not None)
+
+        def shown() -> str:
+            return "\n".join(body.render_line(y).text for y in range(body.size.height))
+
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "Pass rate per task" in shown() and "█" in shown())
+        assert "Pairs by contrast kind and noise flag" in shown()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "Pairs by contrast kind and noise flag" not in shown())
+        assert "Pass rate per task (yellow: the learnable band)" in shown()
