@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.sandbox import SandboxError, run_command_full
+from agent.scoring import env_python
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
 from agent.workspace import Workspace, apply_reference_fix, walk_files
 
@@ -116,9 +117,17 @@ def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
 
 
 def run_calls(
-    workspace_dir: Path, calls: list[DifferentialTarget], *, sandbox: str, per_call_s: float = PER_CALL_S
+    workspace_dir: Path,
+    calls: list[DifferentialTarget],
+    *,
+    sandbox: str,
+    per_call_s: float = PER_CALL_S,
+    python_env: Path | None = None,
 ) -> CallRun:
-    """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code."""
+    """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
+    task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
+    and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``)."""
+    python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
         box = Path(tmp)
@@ -129,12 +138,14 @@ def run_calls(
             p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid
         try:
             run = run_command_full(
-                [sys.executable, "-I", str(box / "runner.py"), str(box / "calls.json")],
+                [python, "-I", str(box / "runner.py"), str(box / "calls.json")],
                 Path(workspace_dir),
                 timeout_s=10.0 + per_call_s * (n + len(calls)),
                 sandbox=sandbox,
+                env={"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else None,
                 ro_binds=(box,),
                 verdict_pipe=True,
+                python=python,
             )
         except SandboxError as exc:
             raise DifferentialError(f"the differential runner could not start: {exc}") from exc
@@ -215,7 +226,7 @@ def _compute_reference(
     with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
         ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
         apply_reference_fix(suite, task, ws)
-        run = run_calls(ws.path, calls + calls, sandbox=sandbox)
+        run = run_calls(ws.path, calls + calls, sandbox=sandbox, python_env=ws.python_env)
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
     if run.import_errors:
@@ -352,7 +363,7 @@ def judge(ws: Workspace) -> Verdict | None:
         # task has no differential coverage (suite check says so) and its verdict rests on
         # the tests and the SUSPECT scan, as for a task with no reference at all.
         return None
-    got = run_calls(ws.path, calls, sandbox=ws.sandbox)
+    got = run_calls(ws.path, calls, sandbox=ws.sandbox, python_env=ws.python_env)
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
     return Verdict(checked=len(ref), differ=tuple(compare(calls, ref, got, tol)))
@@ -387,7 +398,7 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     ref, left_out = reference_results(suite, task, calls, sandbox=sandbox)
     tol = (task.differential or Differential()).float_tolerance
     with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
-        got = run_calls(ws.path, calls, sandbox=sandbox)
+        got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env)
     names = tuple(f"{t.module}.{t.function}" for t in calls)
     pool = sum(len(t.inputs) for t in targets(suite, task))
     return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)))

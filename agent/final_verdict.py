@@ -39,6 +39,7 @@ from pathlib import Path, PurePosixPath
 from agent import differential as held_out
 from agent.pytest_report import pytest_index
 from agent.scoring import TestResult, resolve_argv
+from agent.suites.hidden_tests import hidden_run
 from agent.trace import TestCounts
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, under, walk_files
 
@@ -268,7 +269,10 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     """Plant canaries, run the tests, check the canaries, back a pass with the held-out
     differential ``verdict`` (judged here, after a pass, when the task hides no test data:
     the tests' process then saw nothing the differential's process must not) and the
-    reference fix's rerun."""
+    reference fix's rerun. A task with hidden tests (SWE-bench) is judged on them by id
+    instead (agent/suites/hidden_tests.py)."""
+    if ws.task.hidden_tests is not None:
+        return held_out_verdict(hidden_run(ws), verdict)
     canaries = plant(ws)
     result = ws.run_tests()
     if canaries:

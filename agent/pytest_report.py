@@ -61,6 +61,11 @@ def _outcome(phases: dict[str, dict]) -> str:
     return "skipped" if call["outcome"] == "skipped" else "passed"
 
 
+def _outside(file: str, trusted: set[str], trusted_dirs: tuple[str, ...]) -> bool:
+    real = os.path.realpath(file)
+    return real not in trusted and not any(real.startswith(os.path.realpath(d) + os.sep) for d in trusted_dirs)
+
+
 def _well_formed(rec: dict) -> bool:
     """The fields this reader uses have the types the verdict plugin writes."""
     if rec["k"] == "report":
@@ -81,6 +86,7 @@ def judge(
     *,
     trusted_hook_files: tuple[str, ...] = (),
     trusted_code_files: tuple[str, ...] = (),
+    trusted_dirs: tuple[str, ...] = (),
 ) -> Verdict:
     """The verdict of a pytest run from the records repo_agent_verdict sent as it ran.
 
@@ -89,6 +95,8 @@ def judge(
     at least one failure. Anything else is an error, never a pass. Outcome hooks may come
     only from ``trusted_hook_files`` (the task's conftest.py files); a test function's code
     from another file only from ``trusted_code_files`` (the task's unchanged files).
+    Both may come from files under ``trusted_dirs`` (a task's own read-only venv: its
+    pytest plugins, agent/suites/env.py).
     """
     trusted = {os.path.realpath(f) for f in trusted_hook_files}
     trusted_code = trusted | {os.path.realpath(f) for f in trusted_code_files}
@@ -123,10 +131,10 @@ def judge(
         elif kind == "tamper":
             tamper.append(str(rec.get("what")))
         elif kind == "hook":
-            if os.path.realpath(str(rec.get("file"))) not in trusted:
+            if _outside(str(rec.get("file")), trusted, trusted_dirs):
                 tamper.append(f"pytest hook {rec.get('hook')} implemented in {rec.get('file')}")
         elif kind == "test_code":
-            if os.path.realpath(str(rec.get("file"))) not in trusted_code:
+            if _outside(str(rec.get("file")), trusted_code, trusted_dirs):
                 tamper.append(f"test {rec.get('id')} runs code from {rec.get('file')}")
         elif kind == "finish":
             finish = rec

@@ -68,16 +68,23 @@ class TestResult:
         return out
 
 
-def resolve_argv(test_command: list[str] | str) -> list[str]:
-    """The task's test command with ``python``/``pytest`` bound to this interpreter."""
+def env_python(python_env: Path) -> str:
+    """The interpreter of a task's own venv (agent/suites/env.py)."""
+    return str(Path(python_env).resolve() / "bin" / "python")
+
+
+def resolve_argv(test_command: list[str] | str, python_env: Path | None = None) -> list[str]:
+    """The task's test command with ``python``/``pytest`` bound to this interpreter (or to
+    the task's own venv, agent/suites/env.py)."""
     argv = shlex.split(test_command) if isinstance(test_command, str) else list(test_command)
     if not argv:
         raise SandboxError("empty test command")
+    python = env_python(python_env) if python_env is not None else sys.executable
     head = os.path.basename(argv[0])
     if head in ("python", "python3") or re.fullmatch(r"python3\.\d+", head):
-        argv[0] = sys.executable
+        argv[0] = python
     elif head in ("pytest", "py.test"):
-        argv = [sys.executable, "-m", "pytest", *argv[1:]]
+        argv = [python, "-m", "pytest", *argv[1:]]
     return argv
 
 
@@ -107,6 +114,7 @@ def run_tests(
     plugins: tuple[str, ...] = (),
     extra_env: dict[str, str] | None = None,
     report_dir: Path | None = None,
+    python_env: Path | None = None,
 ) -> TestResult:
     """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed.
 
@@ -114,12 +122,13 @@ def run_tests(
     run (agent/_pytest_plugins/repo_agent_verdict.py), checked against the exit code;
     ``trusted_hook_files`` are the conftest.py files allowed to implement outcome hooks,
     ``trusted_code_files`` the files a test function's code may come from besides its own.
-    ``plugins`` (more plugins of agent/_pytest_plugins), ``extra_env`` and ``report_dir`` (a
+    ``python_env`` is the task's own venv (None: repo-agent's). ``plugins`` (more plugins of
+    agent/_pytest_plugins), ``extra_env`` and ``report_dir`` (a
     directory the run may write, kept for the caller) serve callers that read more than the
     verdict, such as mutation validation (agent/suites/mutate).
     """
     workspace_dir = Path(workspace_dir).resolve()
-    argv = resolve_argv(task.test_command)
+    argv = resolve_argv(task.test_command, python_env)
     at = pytest_index(argv)
     results = Path(tempfile.mkdtemp(prefix="repo-agent-results-"))
     env: dict[str, str] = {}
@@ -137,9 +146,12 @@ def run_tests(
         env["REPO_AGENT_PLUGIN_DIR"] = str(PLUGIN_DIR)
         # Entry-point plugins of this venv (textual snapshots, asyncio, ...) triple pytest's
         # start-up and are not the task's: tests run with plain pytest + our plugins.
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        if python_env is None:  # a task's own venv holds the plugins its tests need
+            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         if task.per_test_timeout_s:
             env["REPO_AGENT_TEST_TIMEOUT"] = f"{task.per_test_timeout_s:g}"
+    if python_env is not None:  # its .pth line puts the workspace's src/ on the path
+        env["REPO_AGENT_WORKSPACE"] = str(workspace_dir)
     results.chmod(0o755)  # readable by the sandbox's uid
     env.update(extra_env or {})
     try:
@@ -152,6 +164,7 @@ def run_tests(
             ro_binds=(results, PLUGIN_DIR),
             extra_binds=(Path(report_dir),) if report_dir is not None else (),
             verdict_pipe=at is not None,
+            python=env_python(python_env) if python_env is not None else None,
         )
     finally:
         shutil.rmtree(results, ignore_errors=True)
@@ -159,7 +172,13 @@ def run_tests(
     line = summary_line(output)
     error, tamper, outcomes = None, [], {}
     if at is not None:
-        v = judge(run.records, code, trusted_hook_files=trusted_hook_files, trusted_code_files=trusted_code_files)
+        v = judge(
+            run.records,
+            code,
+            trusted_hook_files=trusted_hook_files,
+            trusted_code_files=trusted_code_files,
+            trusted_dirs=(str(python_env),) if python_env is not None else (),
+        )
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
     else:
         counts = counts_from_summary(line)

@@ -91,6 +91,19 @@ def source_dir(suite: Suite, task: Task) -> Path:
     return path
 
 
+def task_env(suite: Suite, task: Task, source: Path) -> Path | None:
+    """The venv the task's tests run in (built once for ``env: auto``); None: repo-agent's own."""
+    if task.env is None or task.env == "none":
+        return None
+    # Imported lazily, as git sources are: the suites package imports this module.
+    from agent.suites.env import EnvError, resolve_env
+
+    try:
+        return resolve_env(task.env, source, suite.base_dir)
+    except EnvError as exc:
+        raise SuiteError(f"task {task.id}: environment: {exc}") from None
+
+
 def walk_files(root: Path, skip: Sequence[str] = ()) -> list[str]:
     """Relative posix paths of the regular files under ``root`` (no caches, no ``skip``).
 
@@ -151,12 +164,22 @@ def apply_reference_fix(suite: Suite, task: Task, ws: Workspace) -> None:
 class Workspace:
     """One rollout's copy of a task's source; tools act only inside ``path``."""
 
-    def __init__(self, suite: Suite, task: Task, path: Path, source: Path, *, sandbox: str = "auto"):
+    def __init__(
+        self,
+        suite: Suite,
+        task: Task,
+        path: Path,
+        source: Path,
+        *,
+        sandbox: str = "auto",
+        python_env: Path | None = None,
+    ):
         self.suite = suite
         self.task = task
         self.path = path
         self.source = source
         self.sandbox = sandbox
+        self.python_env = python_env  # the task's own venv (agent/suites/env.py); None: repo-agent's
         self._root_resolved = str(path.resolve())
         # Files the workspace holds with lines held out (hidden tests): the rollout's baseline.
         self.visible: dict[str, bytes] = visible_files(suite, task, source)
@@ -165,13 +188,14 @@ class Workspace:
     def create(cls, suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Workspace:
         """A fresh copy of the task's source, minus hidden paths, in a new dir under ``root``."""
         source = source_dir(suite, task)
+        python_env = task_env(suite, task, source)
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         path = (root / f"{task.id}-{uuid.uuid4().hex[:8]}").resolve()
         with _LIVE_LOCK:
             _LIVE.add(path)
         copy_tree(source, path, task.hidden)
-        ws = cls(suite, task, path, source, sandbox=sandbox)
+        ws = cls(suite, task, path, source, sandbox=sandbox, python_env=python_env)
         for rel, data in ws.visible.items():
             (path / rel).write_bytes(data)
         return ws
@@ -230,7 +254,12 @@ class Workspace:
         hooks = tuple(str(self.path / rel) for rel in files if rel.split("/")[-1] == "conftest.py")
         code = tuple(str(self.path / rel) for rel in files if self.is_protected(rel))
         result = run_tests(
-            self.path, self.task, sandbox=self.sandbox, trusted_hook_files=hooks, trusted_code_files=code
+            self.path,
+            self.task,
+            sandbox=self.sandbox,
+            trusted_hook_files=hooks,
+            trusted_code_files=code,
+            python_env=self.python_env,
         )
         # One file is capped by RLIMIT_FSIZE while the tests run; the total is checked after.
         used = _tree_bytes(self.path)

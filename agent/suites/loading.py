@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from agent import differential
 from agent.final_verdict import final_test_run
 from agent.suites.held_out import split_lines
+from agent.suites.hidden_tests import check_before
 from agent.suites.models import Differential, DifferentialTarget, DirSource, GitSource, Suite, SuiteError, Task
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
@@ -303,9 +304,12 @@ def load_quixbugs(
 def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> TaskCheck:
     ws = Workspace.create(suite, task, root, sandbox=sandbox)
     try:
-        before = ws.run_tests()
-        fails = not before.passed
-        detail = f"untouched: {before.summary}"
+        if task.hidden_tests is not None:  # SWE-bench: FAIL_TO_PASS fail, PASS_TO_PASS pass
+            fails, detail = check_before(ws)
+        else:
+            before = ws.run_tests()
+            fails = not before.passed
+            detail = f"untouched: {before.summary}"
         with_fix: bool | None = None
         if has_reference_fix(task):
             apply_reference_fix(suite, task, ws)

@@ -39,6 +39,16 @@ class GitSource(BaseModel):
 Source = Annotated[DirSource | GitSource, Field(discriminator="kind")]
 
 
+class HiddenTests(BaseModel):
+    """SWE-bench-style hidden tests (agent/suites/hidden_tests.py): a test patch held out of
+    the workspace and applied only for the final run, judged per test id."""
+
+    model_config = ConfigDict(extra="forbid")
+    patch: str  # a unified diff, relative to the suite file's directory
+    fail_to_pass: list[str]  # pytest node ids that must pass (they fail on the task's source)
+    pass_to_pass: list[str] = Field(default_factory=list)  # node ids that must keep passing
+
+
 class DifferentialTarget(BaseModel):
     """One function (or class) a task is about, with its held-out inputs."""
 
@@ -89,6 +99,10 @@ class Task(BaseModel):
     # Difficulty features of generated tasks (operator, lines changed, failing tests,
     # call distance from a failing test to the bug), for calibration and selection.
     features: dict[str, str | int | float] = Field(default_factory=dict)
+    # The Python environment the tests run in (agent/suites/env.py): None or "none" is
+    # repo-agent's own; "auto" a venv built from what the source declares; else a venv path.
+    env: str | None = None
+    hidden_tests: HiddenTests | None = None
 
     @field_validator("protected", "hidden")
     @classmethod

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.table import Table
 
 from agent.untrusted import neutralise
+from tui.cli import suite_sources
 from tui.cli.errors import UserError
 from tui.cli.progress import progress_line, warn_if_unsandboxed
 from tui.cli.safe_console import SafeConsole
@@ -26,13 +27,14 @@ examples:
   repo-agent suite mutate ~/src/toolz --out suites/toolz --tests "python -m pytest -q toolz/tests"
   repo-agent suite mutate . --out /tmp/mine --max-tasks 50 --operators comparison,off_by_one
   repo-agent suite mutate . --out /tmp/mine --max-tasks 300 --multi 2   # half 2-bug tasks
+  repo-agent suite mutate ~/src/attrs --out suites/attrs --env auto   # its own venv (src/ layout, deps)
 
 Run it again with the same arguments to resume a stopped run.
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    suite = sub.add_parser("suite", help="suite tools (check, mutate, calibrate)")
+    suite = sub.add_parser("suite", help="suite tools (check, mutate, calibrate, from-swebench)")
     suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUBCOMMAND")
     check = suite_sub.add_parser(
         "check",
@@ -62,11 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     mut.add_argument("--multi", type=int, choices=(1, 2, 3), default=1, help="also tasks of 2 or 3 bugs")
     mut.add_argument("--seed", type=int, default=0)
     mut.add_argument("--max-workers", type=int, default=2, help="candidates validated at once (default 2)")
+    suite_sources.add_env_flag(mut)
     mut.set_defaults(func=cmd_suite_mutate)
 
     from tui.cli import calibrate
 
     calibrate.register(suite_sub)
+    suite_sources.register(suite_sub)
     suite.set_defaults(func=lambda a: suite.print_help() or 2)
 
 
@@ -143,6 +147,9 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
             raise UserError(f"{flag} must be at least 1")
     console = SafeConsole(highlight=False)
     warn_if_unsandboxed(console)
+    repo = Path(os.path.expanduser(args.repo))
+    env = suite_sources.env_spec(args.env)
+    python_env = suite_sources.build_repo_env(console, repo, env) if repo.is_dir() else None
     cfg = MutateConfig(
         tests=args.tests,
         max_tasks=args.max_tasks,
@@ -151,8 +158,9 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
         multi=args.multi,
         seed=args.seed,
         max_workers=max(1, args.max_workers),
+        env=env,
+        python_env=python_env,
     )
-    repo = Path(os.path.expanduser(args.repo))
     with progress_line(console, "mutate") as progress:
         bar = progress.add_task("baseline test run (with call contexts)", total=args.max_tasks)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
 
+from agent.suites.env import write_generated
 from agent.suites.models import Suite
 from agent.suites.mutate.candidates import Candidate, Candidates, code_key
 from agent.suites.mutate.operators import OPERATORS
@@ -51,6 +52,10 @@ class MutateConfig:
     task_per_test_timeout_s: float = 10.0
     task_timeout_s: float = 120.0
     warm: bool = True  # validation runs fork from a warm pytest (agent/suites/mutate/zygote.py)
+    # The repository's own venv (agent/suites/env.py): ``env`` is what tasks record ("auto",
+    # a venv path), ``python_env`` the venv the runs here use. None: repo-agent's.
+    env: str | None = None
+    python_env: Path | None = None
 
 
 @dataclass
@@ -115,6 +120,8 @@ class _Run:
                 shutil.rmtree(self.base)
             self.state.mkdir(parents=True, exist_ok=True)
             copy_tree(self.repo, self.base)
+            if self.cfg.python_env is not None:  # files its own build would write (version files)
+                write_generated(self.base)
             meta_path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
         baseline_path = self.state / "baseline.json"
         if baseline_path.is_file():
@@ -123,7 +130,13 @@ class _Run:
             with tempfile.TemporaryDirectory(prefix="repo-agent-baseline-") as tmp:
                 ws = Path(tmp) / "ws"
                 copy_tree(self.base, ws)
-                baseline = run_baseline(ws, self.argv, timeout_s=self.cfg.baseline_timeout_s, sandbox=self.cfg.sandbox)
+                baseline = run_baseline(
+                    ws,
+                    self.argv,
+                    timeout_s=self.cfg.baseline_timeout_s,
+                    sandbox=self.cfg.sandbox,
+                    python_env=self.cfg.python_env,
+                )
             baseline_path.write_text(json.dumps(baseline.to_json()), encoding="utf-8")
         self.stats.baseline_tests = len(baseline.outcomes)
         self.stats.baseline_failing = len(baseline.failing)
@@ -161,6 +174,7 @@ class _Run:
                     per_test_timeout_s=per_test,
                     sandbox=self.cfg.sandbox,
                     zygote=zygote,
+                    python_env=self.cfg.python_env,
                     # The first run only decides survived or not; the confirming run rewrites
                     # asserts, for the messages the goal quotes.
                     plain=attempt == 0,
@@ -210,6 +224,7 @@ class _Run:
             per_test_timeout_s=self.cfg.task_per_test_timeout_s,
             timeout_s=self.cfg.task_timeout_s,
         )
+        task.env = self.cfg.env
         return task.model_dump(mode="json", exclude_defaults=False)
 
     # ------------------------------------------------------------------ the loop
@@ -261,7 +276,9 @@ class _Run:
             for i in range(n):
                 ws = Path(tmp) / f"w{i}"
                 copy_tree(self.base, ws)
-                z = Zygote(ws, sandbox=self.cfg.sandbox) if self.cfg.warm and todo else None
+                # The warm pytest is repo-agent's own interpreter: not with a repository's venv.
+                warm = self.cfg.warm and todo and self.cfg.python_env is None
+                z = Zygote(ws, sandbox=self.cfg.sandbox) if warm else None
                 if z is not None:
                     zygotes.append(z)
                 workspaces.put((ws, z))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 OPERATORS = (
@@ -412,10 +413,36 @@ def mutants_for_file(path: str, source: bytes, operators: set[str] | None = None
     for stmt in tree.body:
         sites.visit(stmt)
     out: list[Mutant] = []
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    alone: dict[tuple[int, int], bool] = {}  # does a function parse on its own, by line range
     for m in sites.out:
-        try:
-            ast.parse(apply_edits(source, m.edits))
-        except (SyntaxError, ValueError):
-            continue  # e.g. a removed statement that leaves an empty block
-        out.append(m)
+        if _parses(source, m, starts, alone):
+            out.append(m)  # else e.g. a removed statement that leaves an empty block
     return out
+
+
+def _parses(source: bytes, m: Mutant, starts: list[int], alone: dict[tuple[int, int], bool]) -> bool:
+    """Does the file still parse with ``m``? Its function alone is parsed first (a large
+    file would be re-parsed whole per mutant); the whole file decides when that is unsure."""
+    a, b = starts[m.func_lines[0] - 1], starts[min(m.func_lines[1], len(starts) - 1)]
+    if all(a <= e.start and e.end <= b for e in m.edits):
+        if (a, b) not in alone:
+            try:
+                ast.parse(textwrap.dedent(source[a:b].decode("utf-8")))
+                alone[(a, b)] = True
+            except (SyntaxError, ValueError):
+                alone[(a, b)] = False  # it does not parse alone (odd indentation, nonlocal)
+        if alone[(a, b)]:
+            edits = tuple(Edit(e.start - a, e.end - a, e.text) for e in m.edits)
+            try:
+                ast.parse(textwrap.dedent(apply_edits(source[a:b], edits).decode("utf-8")))
+                return True
+            except (SyntaxError, ValueError):
+                pass  # the whole file decides
+    try:
+        ast.parse(apply_edits(source, m.edits))
+        return True
+    except (SyntaxError, ValueError):
+        return False

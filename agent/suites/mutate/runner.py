@@ -89,6 +89,7 @@ def run_pytest(
     sandbox: str = "auto",
     zygote: Zygote | None = None,
     plain: bool = False,
+    python_env: Path | None = None,
 ) -> TestRun:
     """One sandboxed pytest run of ``argv`` in ``ws`` (only ``select`` node ids, if given);
     through ``zygote`` (a warm pytest in the same sandbox) when one is given."""
@@ -113,7 +114,15 @@ def run_pytest(
             timeout_s=timeout_s,
             per_test_timeout_s=per_test_timeout_s,
         )
-        result = run_tests(ws, task, sandbox=sandbox, plugins=(PLUGIN,), extra_env=env, report_dir=report_dir)
+        result = run_tests(
+            ws,
+            task,
+            sandbox=sandbox,
+            plugins=(PLUGIN,),
+            extra_env=env,
+            report_dir=report_dir,
+            python_env=python_env,
+        )
         try:
             outcomes = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -209,8 +218,12 @@ class Baseline:
         return sum(float(self.outcomes.get(n, {}).get("duration", 0.0)) for n in nodeids)
 
 
-def run_baseline(ws: Path, argv: list[str], *, timeout_s: float, sandbox: str = "auto") -> Baseline:
-    run = run_pytest(ws, argv, calls=True, timeout_s=timeout_s, per_test_timeout_s=None, sandbox=sandbox)
+def run_baseline(
+    ws: Path, argv: list[str], *, timeout_s: float, sandbox: str = "auto", python_env: Path | None = None
+) -> Baseline:
+    run = run_pytest(
+        ws, argv, calls=True, timeout_s=timeout_s, per_test_timeout_s=None, sandbox=sandbox, python_env=python_env
+    )
     if not run.outcomes:
         raise MutateError(f"the baseline test run collected no tests ({run.summary})")
     base = Baseline.from_run(run)

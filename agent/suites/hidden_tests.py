@@ -1,0 +1,182 @@
+"""Hidden tests, as SWE-bench runs them (docs/agent-and-suites.md, SWE-bench-format suites).
+
+A task with ``hidden_tests`` has a test patch that is never in the workspace: the final
+run applies it to the rollout's workspace (protected paths restored first), runs pytest
+on the test files its ids name, and judges by id: every FAIL_TO_PASS and PASS_TO_PASS
+test must have passed; other tests in those files do not count. The patch is taken out
+again before anything else looks at the workspace. No canaries and no differential check:
+the model never saw these tests, and the verdict rests on them and the per-test records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from agent.pytest_report import pytest_index
+from agent.scoring import TestResult
+from agent.suites.models import HiddenTests, Suite, SuiteError, Task
+from agent.workspace import Workspace
+
+_DIFF_PATH = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
+_GIT_HEADER = re.compile(r"^diff --git a/(.+?) b/(.+?)\s*$")
+
+
+class PatchError(SuiteError):
+    """A patch that is unsafe or does not apply; one clear line."""
+
+
+def confined(rel: str, what: str) -> str:
+    """``rel`` as a relative posix path that stays where it is put, or PatchError naming ``what``."""
+    if not rel or "\x00" in rel or "\\" in rel or rel.startswith(("/", "~")):
+        raise PatchError(f"{what}: {rel!r} is not a relative path")
+    parts = PurePosixPath(rel).parts
+    if ".." in parts or ".git" in parts:
+        raise PatchError(f"{what}: {rel!r} leads outside the repository")
+    return "/".join(p for p in parts if p != ".")
+
+
+def patch_files(patch: str, what: str) -> list[str]:
+    """The files a unified diff touches (each confined); ``/dev/null`` is not a file."""
+    out: list[str] = []
+    for line in patch.splitlines():
+        m = _GIT_HEADER.match(line)
+        names = list(m.groups()) if m else []
+        if not m and (m2 := _DIFF_PATH.match(line)):
+            names = [m2.group(1).split("\t")[0]]
+        for name in names:
+            if name != "/dev/null" and not name.startswith("dev/null"):
+                rel = confined(name, what)
+                if rel not in out:
+                    out.append(rel)
+    return out
+
+
+def deleted_files(patch: str) -> list[str]:
+    out, current = [], None
+    for line in patch.splitlines():
+        if m := _GIT_HEADER.match(line):
+            current = m.group(2)
+        elif current and line.startswith(("deleted file mode", "+++ /dev/null")):
+            out.append(current)
+    return sorted(set(out))
+
+
+def apply_patch(root: Path, patch: str, what: str) -> None:
+    """Apply a unified diff in ``root`` (which is no git repository) with ``git apply``."""
+    patch_files(patch, what)  # every path confined before git sees it
+    root = Path(root).resolve()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "GIT_CEILING_DIRECTORIES": str(root.parent),  # never a repository around the workspace
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": str(root),
+    }
+    try:
+        cp = subprocess.run(
+            ["git", "apply", "--whitespace=nowarn", "-"],
+            cwd=root,
+            input=patch.encode("utf-8", errors="surrogateescape"),
+            capture_output=True,
+            timeout=120,
+            env=env,
+        )
+    except FileNotFoundError:
+        raise PatchError("git is not installed: patches need it") from None
+    if cp.returncode != 0:
+        why = cp.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise PatchError(f"{what} does not apply: {why[0] if why else f'exit status {cp.returncode}'}")
+
+
+def is_pytest_id(test_id: str) -> bool:
+    """A pytest node id (``path/test_x.py::Class::test[param]``), not Django's or sympy's."""
+    file = test_id.split("::", 1)[0]
+    if not file.endswith(".py") or " " in file:
+        return False
+    try:
+        confined(file, "test id")
+    except PatchError:
+        return False
+    return True
+
+
+def id_files(hidden: HiddenTests) -> list[str]:
+    """The test files the ids name: what the final run runs (SWE-bench's test directives)."""
+    return sorted({i.split("::", 1)[0] for i in [*hidden.fail_to_pass, *hidden.pass_to_pass]})
+
+
+def final_command(task: Task) -> list[str]:
+    """The task's pytest command with its own path arguments replaced by the ids' files."""
+    assert task.hidden_tests is not None
+    argv = task.test_command.split() if isinstance(task.test_command, str) else list(task.test_command)
+    at = pytest_index(argv)
+    if at is None:
+        argv, at = ["python", "-m", "pytest", "-q"], 3
+    opts = [a for a in argv[at:] if a.startswith("-")]
+    return [*argv[:at], *opts, *id_files(task.hidden_tests)]
+
+
+def patch_text(suite: Suite, task: Task) -> str:
+    assert task.hidden_tests is not None
+    base = Path(suite.base_dir or ".").resolve()
+    path = (base / confined(task.hidden_tests.patch, f"task {task.id}: hidden_tests.patch")).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        raise PatchError(f"task {task.id}: hidden test patch not found: {path}")
+    return path.read_text(encoding="utf-8", errors="surrogateescape")
+
+
+def judge(result: TestResult, hidden: HiddenTests) -> TestResult:
+    """Passed only when every FAIL_TO_PASS and PASS_TO_PASS id passed, in a run that finished cleanly."""
+
+    def ok(ids: list[str]) -> int:
+        return sum(1 for i in ids if result.outcomes.get(i) == "passed")
+
+    f2p, p2p = ok(hidden.fail_to_pass), ok(hidden.pass_to_pass)
+    all_ok = f2p == len(hidden.fail_to_pass) and p2p == len(hidden.pass_to_pass)
+    clean = not result.timed_out and result.error is None and not result.tamper and result.exit_code is not None
+    summary = (
+        f"FAIL_TO_PASS {f2p}/{len(hidden.fail_to_pass)}, PASS_TO_PASS {p2p}/{len(hidden.pass_to_pass)} passed"
+        if clean
+        else result.summary
+    )
+    return dataclasses.replace(result, passed=clean and all_ok, summary=summary)
+
+
+def hidden_run(ws: Workspace) -> TestResult:
+    """Apply the hidden test patch, run the ids' files, take the patch out, judge by id."""
+    task = ws.task
+    assert task.hidden_tests is not None
+    apply_patch(ws.path, patch_text(ws.suite, task), f"task {task.id}: the hidden test patch")
+    view = Workspace(
+        ws.suite,
+        task.model_copy(update={"test_command": final_command(task)}),
+        ws.path,
+        ws.source,
+        sandbox=ws.sandbox,
+        python_env=ws.python_env,
+    )
+    try:
+        result = view.run_tests()
+    finally:
+        ws.restore_protected()  # the test patch's files are protected: back as in the source
+    return judge(result, task.hidden_tests)
+
+
+def check_before(ws: Workspace) -> tuple[bool, str]:
+    """On the untouched source with the hidden tests: every FAIL_TO_PASS fails, every
+    PASS_TO_PASS passes. Returns (holds, detail naming the tests that do not)."""
+    hidden = ws.task.hidden_tests
+    assert hidden is not None
+    result = hidden_run(ws)
+    passing = [i for i in hidden.fail_to_pass if result.outcomes.get(i) == "passed"]
+    broken = [i for i in hidden.pass_to_pass if result.outcomes.get(i) != "passed"]
+    detail = f"untouched: {result.summary}"
+    if passing:
+        detail += f"; FAIL_TO_PASS passing already: {', '.join(passing[:3])}"
+    if broken:
+        detail += f"; PASS_TO_PASS not passing: {', '.join(broken[:3])}"
+    holds = not passing and not broken and not result.timed_out and result.error is None
+    return holds, detail
