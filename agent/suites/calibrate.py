@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.suites.git import is_local
-from agent.suites.models import Suite, Task
+from agent.suites.loading import SUITE_FILE
+from agent.suites.models import Suite
 from agent.trace import (
     batch_running,
     content_key,
@@ -118,19 +117,17 @@ def in_band(rate: TaskRate, band: tuple[float, float]) -> bool:
     return rate.rate is not None and band[0] <= rate.rate <= band[1]
 
 
-def _rel(base: Path, rel: str, out_dir: Path) -> str:
-    return os.path.relpath((base / rel).resolve(), out_dir)
-
-
 def write_selected(suite: Suite, rates: dict[str, TaskRate], band: tuple[float, float], out: Path) -> Path:
     """Write the tasks whose pass rate lies in ``band`` as a suite file at ``out`` (a .json
-    file, or a directory that gets suite.json); paths are rewritten to stay valid there."""
+    file, or a directory that gets suite.json): a selection of ``suite`` (its paths stay in
+    its own folder, where the loader confines them) with each task's measured pass rate."""
     out = Path(out)
     path = out if out.suffix == ".json" else out / "suite.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    out_dir = path.parent.resolve()
     base = Path(suite.base_dir or ".").resolve()
-    tasks: list[dict] = []
+    spec = base / SUITE_FILE if (base / SUITE_FILE).is_file() else base  # a suite.json, or a QuixBugs checkout
+    chosen: list[str] = []
+    features: dict[str, dict] = {}
     for t in suite.tasks:
         r = rates.get(t.id)
         if r is None or not in_band(r, band):
@@ -138,27 +135,18 @@ def write_selected(suite: Suite, rates: dict[str, TaskRate], band: tuple[float, 
         rate = r.rate
         assert rate is not None  # in_band() is False for a task without rollouts
         lo, hi = r.interval
-        data = Task.model_validate(t.model_dump()).model_dump(mode="json")
-        src = data["source"]
-        if src.get("kind") == "dir":
-            src["path"] = _rel(base, src["path"], out_dir)
-        elif src.get("kind") == "git" and is_local(src["repo"]):
-            src["repo"] = _rel(base, src["repo"], out_dir)
-        if data.get("reference_fix"):
-            data["reference_fix"] = _rel(base, data["reference_fix"], out_dir)
-        data["reference_fix_files"] = {k: _rel(base, v, out_dir) for k, v in data["reference_fix_files"].items()}
-        data["features"] = {
-            **data.get("features", {}),
+        chosen.append(t.id)
+        features[t.id] = {
             "pass_rate": round(rate, 4),
             "pass_rate_low": round(lo, 4),
             "pass_rate_high": round(hi, 4),
             "calibration_rollouts": r.rollouts,
         }
-        tasks.append(data)
     body = {
         "name": f"{suite.name}-band-{band[0]:g}-{band[1]:g}",
         "description": f"tasks of {suite.name} whose pass rate is in {band[0]:g}-{band[1]:g}",
-        "tasks": tasks,
+        "from": {"suite": str(spec), "tasks": chosen},
+        "features": features,
     }
     path.write_text(json.dumps(body, indent=1), encoding="utf-8")
     return path

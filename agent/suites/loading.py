@@ -134,8 +134,9 @@ _SELECTING: ContextVar[bool] = ContextVar("repo_agent_selecting_suite", default=
 
 
 def _load_selection(path: Path, data: dict) -> Suite:
-    """Some tasks of another suite (an export's held-out tasks): ``{"name", "description",
-    "from": {"suite": SPEC, "tasks": [ids]}}``. The tasks stay the other suite's, read and
+    """Some tasks of another suite (an export's held-out tasks, a calibrated band):
+    ``{"name", "description", "from": {"suite": SPEC, "tasks": [ids]}, "features": {id: {...}}}``
+    (features, such as a measured pass rate, are added to each task's own). The tasks stay the other suite's, read and
     confined in its own folder, so a selection names no path of its own. The suite keeps
     its name and version: the held-out inputs a final run draws are the same tasks' draw."""
     sel = data.get("from")
@@ -157,9 +158,16 @@ def _load_selection(path: Path, data: dict) -> Suite:
     missing = [t for t in wanted if t not in {x.id for x in base.tasks}]
     if missing:
         raise SuiteError(f"{path}: task(s) not in suite {base.name}: {', '.join(missing)}")
+    raw = data.get("features")
+    extra: dict = raw if isinstance(raw, dict) else {}
+    tasks = [
+        t.model_copy(update={"features": {**t.features, **extra[t.id]}}) if isinstance(extra.get(t.id), dict) else t
+        for t in base.tasks
+        if t.id in set(wanted)
+    ]
     suite = base.model_copy(
         update={
-            "tasks": [t for t in base.tasks if t.id in set(wanted)],
+            "tasks": tasks,
             "description": str(data.get("description") or base.description),
         }
     )
