@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from agent.suites.loading import load_suite
-from agent.suites.models import DirSource, Suite
 from agent.trace import find_batches, read_batch_meta, read_trace
 from exports.holdout import write_suite
 from tests.agent.rollout_fixtures import *
@@ -61,12 +60,11 @@ def test_compare_runs_both_models_then_reuses_them(tiny_suite, tiny_suite_path, 
 
     # Again, as JSON, the suite found beside the training file export wrote: nothing re-runs.
     suite = load_suite(str(tiny_suite_path))
-    base = tiny_suite_path.parent
-    tasks = [t.model_copy(update={"source": DirSource(path=str(base / t.source.path))}) for t in suite.tasks]
     data = tmp_path / "data"
     data.mkdir()
-    tasks = [t.model_copy(update={"reference_fix": str(base / t.reference_fix)}) for t in tasks]
-    write_suite(data / "sft.holdout.suite.json", Suite(name="tiny", tasks=tasks))
+    # as export writes it: a selection of the suite the tasks come from (exports/holdout.py)
+    selection = {"name": "tiny", "from": {"suite": str(tiny_suite_path), "tasks": [t.id for t in suite.tasks]}}
+    write_suite(data / "sft.holdout.suite.json", selection)
     rc = _compare(server, "--train", str(data / "sft.jsonl"), "--trace-dir", str(runs), "--json")
     result = json.loads(capsys.readouterr().out)
     assert rc == 0 and len(server.requests) == asked
