@@ -35,6 +35,7 @@ from agent.trace_events import (
     not_judged,
 )
 from agent.trace_file import TraceWriter, read_trace
+from agent.trace_io import last_line
 from agent.workspace import PathEscape, Workspace
 
 
@@ -210,25 +211,6 @@ def rejudge_batch(
     return out
 
 
-def _last_line(path: Path, block: int = 65536) -> bytes:
-    """The last complete line of a file, read backwards in blocks (a trace's last line, its
-    ``rollout_end``, can hold a large patch)."""
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        end = f.tell()
-        data = b""
-        pos = end
-        while pos > 0:
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            data = f.read(step) + data
-            body = data.rstrip(b"\n")
-            if b"\n" in body:
-                return body.rsplit(b"\n", 1)[1]
-        return data.rstrip(b"\n")
-
-
 def checker_counts(root: Path) -> dict[str | None, int]:
     """Finished rollouts under ``root`` (batches found as ``find_batches`` does) by the checker
     that judged their last verdict (None: before versions were recorded). Only each trace's
@@ -237,7 +219,7 @@ def checker_counts(root: Path) -> dict[str | None, int]:
     for batch in find_batches(Path(root)):
         for trace in (batch / TRACES_DIR).glob("*.jsonl"):
             try:
-                event = json.loads(_last_line(trace))
+                event = json.loads(last_line(trace))
             except (OSError, ValueError):
                 continue
             if not isinstance(event, dict) or event.get("kind") != "rollout_end":

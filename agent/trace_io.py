@@ -253,3 +253,21 @@ __all__ = [
     "open_regular",
     "read_regular",
 ]
+
+
+def last_line(path: str | os.PathLike[str], block: int = 1 << 16) -> bytes:
+    """A file's last non-empty line, read backwards in blocks (a trace's ``rollout_end``, which
+    can hold a large patch). Regular files only: a trace swapped for a FIFO is never waited on."""
+    with open_regular(path) as f:
+        end = f.seek(0, os.SEEK_END)
+        data = b""
+        pos = end
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+            body = data.rstrip(b"\n")
+            if b"\n" in body:
+                return body.rsplit(b"\n", 1)[1]
+        return data.rstrip(b"\n")

@@ -9,38 +9,20 @@ undoable). A cheat probe's rollout never reaches an export, cleared or not.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from agent.trace_io import open_regular
+from agent.trace_io import last_line
 
 _CHUNK = 1 << 16
-
-
-def _last_line(path: Path) -> bytes:
-    """The file's last non-empty line, read from the end (a trace's ``rollout_end``)."""
-    with open_regular(path) as f:  # a trace swapped for a FIFO is skipped, never waited on
-        end = f.seek(0, os.SEEK_END)
-        data = b""
-        pos = end
-        while pos > 0:
-            step = min(_CHUNK, pos)
-            pos -= step
-            f.seek(pos)
-            data = f.read(step) + data
-            stripped = data.rstrip(b"\n")
-            if b"\n" in stripped:
-                return stripped.rsplit(b"\n", 1)[1]
-        return data.rstrip(b"\n")
 
 
 def trace_state(trace_path: str) -> RolloutState | None:
     """The state its writer recorded in the trace's ``rollout_end``; None when unreadable or unended."""
     try:
-        raw = json.loads(_last_line(Path(trace_path)))
+        raw = json.loads(last_line(Path(trace_path)))
         if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
             return None
         return rollout_state(RolloutEnd.model_validate(raw))
