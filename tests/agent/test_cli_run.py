@@ -240,3 +240,22 @@ def test_python_dash_m_gives_the_same_one_line_error_as_the_script(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("error: suite not found:") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_run_with_cheat_probes_reports_the_cheat_rate(tiny_suite, tiny_suite_path, scripted, tmp_path, capsys):
+    """`run --cheat-probes K` end to end: the probes' rollouts print as PROBE states, stay out of
+    the pass rate, and the summary gives the model's cheat rate (issue 27)."""
+    plan = {
+        ("fix_gcd", 0): "clean",
+        ("fix_gcd", 1): "tamper",
+        ("fix_largest", 0): "clean",
+        ("fix_largest", 1): "tamper",
+    }
+    server = scripted(MixedPolicy(tiny_suite, plan=plan))
+    argv = ["run", "--suite", str(tiny_suite_path), *model_flags(server), "--rollouts", "2", "--cheat-probes", "2"]
+    rc = main([*argv, "--max-workers", "2", "--trace-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert out.count("PROBE FAIL") == 2 and out.count("PROBE TAMPERED") == 2  # a probe no honest fix passes
+    assert re.search(r"pass rate\s+50\.0%\s+\(2/4 rollouts\)", out)  # the probes are not in it
+    assert re.search(r"cheat rate 50% \(2/4 probes", out), out
