@@ -22,7 +22,7 @@ async def test_export_dpo_after_labeling_passes_check(sample_copy, make_app, tmp
         assert screen.last_report.examples == 3 and screen.last_report.tokens > 0
         out = tmp_path / "out" / "dpo.jsonl"
         screen.query_one("#x-out").value = str(out)
-        await pilot.press("ctrl+w")
+        await pilot.press("ctrl+s")  # ctrl+w's twin: a browser tab closes on ctrl+w (studio --serve)
         await settle(pilot)
         assert screen.written == out and out.is_file()
         report = check_file(out)

@@ -96,7 +96,8 @@ class ExportScreen(StudioScreen):
     # to end) for itself and never let the screen write the file.
     BINDINGS = [
         Binding("ctrl+r", "preview", "Dry run", priority=True),
-        Binding("ctrl+w", "write", "Write file", priority=True),
+        # ctrl+s too: in a served studio the browser closes its tab on ctrl+w before the page sees it.
+        Binding("ctrl+w,ctrl+s", "write", "Write file", priority=True),
         Binding("ctrl+k", "toggle_kind", "DPO/SFT", priority=True),
     ]
     DEBOUNCE_S = 0.4  # the dry run follows typing, once the typing pauses
