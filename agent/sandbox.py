@@ -355,7 +355,16 @@ def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> No
             with open(dst, "wb") as f:
                 f.truncate(st.st_size)
         budget[0] -= st.st_size
-        shutil.copystat(src, dst, follow_symlinks=False)
+        _copy_stat(src, dst)
+
+
+def _copy_stat(src: str, dst: str) -> None:
+    """Times and mode, but never a setuid or setgid bit: the copy is root's (the copy-back
+    runs as root), so a bit the sandbox set would make a setuid-root file on the host."""
+    shutil.copystat(src, dst, follow_symlinks=False)
+    mode = os.lstat(dst).st_mode
+    if mode & (stat.S_ISUID | stat.S_ISGID):
+        os.chmod(dst, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
 def _copy_tree(src: Path, dst: Path, budget: int) -> None:
@@ -372,7 +381,7 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
             else:
                 _copy_entry(s, d, st, left)
         for name in dirnames:
-            shutil.copystat(os.path.join(dirpath, name), os.path.join(out, name), follow_symlinks=False)
+            _copy_stat(os.path.join(dirpath, name), os.path.join(out, name))
 
 
 def _empty(path: Path) -> None:
