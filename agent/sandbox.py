@@ -392,6 +392,28 @@ def _empty(path: Path) -> None:
             os.unlink(entry.path)
 
 
+def _reclaim(root: Path) -> None:
+    """Give this user back read and write on every file and directory of ``root`` it owns.
+    Run as a normal user, the sandbox is that user: a test that made ``tests/`` read-only
+    or the fix unreadable would make restoring protected files and taking the patch fail
+    here, its tampering then judged an infrastructure error. (Root needs no permission.)"""
+    me = os.geteuid()
+
+    def unlock(path: str) -> None:
+        try:
+            st = os.lstat(path)
+            want = stat.S_IRWXU if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR | stat.S_IWUSR
+            if st.st_uid == me and (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)) and st.st_mode & want != want:
+                os.chmod(path, stat.S_IMODE(st.st_mode) | want)
+        except OSError:
+            pass
+
+    unlock(str(root))
+    for dirpath, dirnames, filenames in os.walk(root):  # top-down: a directory is unlocked before it is listed
+        for name in [*dirnames, *filenames]:
+            unlock(os.path.join(dirpath, name))
+
+
 class CappedWorkspace:
     """A size-capped tmpfs copy of the workspace, shown to the sandbox at the workspace's
     path (root only: mounting needs it). The disk cap holds while the tests write; the
@@ -568,6 +590,9 @@ def run_command_full(
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup)
+        if lease is None:  # the command ran as this user: what it locked, we unlock
+            for root in (cwd, *launch.rw_binds):
+                _reclaim(root)
         if lease is not None:  # nothing of the sandbox may touch the copy now
             if not kill_uid(lease.uid):
                 raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")

@@ -6,15 +6,19 @@ way the test suite runs in CI) and fails on the code as it was before its fix.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from agent import sandbox as sb
+from tests.security.conftest import PROJECT
+from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the leased uid and the tmpfs copy-back")
 
@@ -87,3 +91,56 @@ def test_sparse_files_never_cost_the_host_more_than_the_cap(tmp_path):
         assert _apparent_bytes(ws) <= sb.WORKSPACE_BYTES, _apparent_bytes(ws)
     finally:
         shutil.rmtree(ws, ignore_errors=True)
+
+
+_USER_JUDGE = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from agent.final_verdict import final_test_run
+from agent.sandbox import sandbox_kind
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+from tests.agent.conftest import ADD_TASK, write_suite
+base = Path(sys.argv[2])
+suite = load_suite(write_suite(base / "suite", {"fix_add": ADD_TASK}))
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+with Workspace.create(suite, suite.task("fix_add"), base / "ws") as ws:
+    for rel, text in json.loads(sys.argv[3]).items():
+        ws.resolve(rel).write_text(text)
+    out["agent_run"] = ws.run_tests().passed
+    try:
+        result, tampered = final_test_run(ws)
+        out["tampered"], out["patch"] = tampered, ws.patch()
+    except Exception as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}"
+print("RESULT", json.dumps(out))
+"""
+
+# A test the rollout added under the protected tests/ (tampering), which then takes away
+# the user's own permissions on what the host must read and restore after the run.
+_LOCKING_TEST = "import os\n\ndef test_zz_lock():\n    os.chmod('add.py', 0)\n    os.chmod('tests', 0o500)\n"
+
+
+def test_a_normal_users_rollout_cannot_lock_the_host_out_of_its_workspace(user_dir):
+    """Run by a normal user, the sandbox is that user: a test that made ``tests/`` read-only
+    and the fix unreadable made restoring the protected files and taking the patch fail on
+    the host, so a TAMPERED rollout ended *not judged* (an "error", as if the machine had
+    failed) instead, and its workspace could not be removed."""
+    (user_dir / "judge.py").write_text(_USER_JUDGE)
+    writes = {"add.py": "def add(a, b):\n    return a + b\n", "tests/test_zz_lock.py": _LOCKING_TEST}
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    cp = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+        + [sys.executable, str(user_dir / "judge.py"), str(PROJECT), str(user_dir / "j"), json.dumps(writes)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
+    assert result["agent_run"] is True, result
+    assert "error" not in result, result
+    assert "tests/test_zz_lock.py" in result["tampered"], result
+    assert "+    return a + b" in result["patch"], result
