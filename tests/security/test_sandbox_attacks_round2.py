@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 
 from agent import sandbox as sb
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+from tests.agent.conftest import write_suite
 from tests.security.conftest import PROJECT
 from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
 
@@ -144,3 +148,37 @@ def test_a_normal_users_rollout_cannot_lock_the_host_out_of_its_workspace(user_d
     assert "error" not in result, result
     assert "tests/test_zz_lock.py" in result["tampered"], result
     assert "+    return a + b" in result["patch"], result
+
+
+_CALC_INIT = "from calc.core import add\n"
+_CALC_TASK = {
+    "calc/__init__.py": _CALC_INIT,
+    "calc/core.py": "def add(a, b):\n    return a - b\n",
+    "tests/test_add.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+    "_fix/calc/core.py": "def add(a, b):\n    return a + b\n",
+}
+# What the model writes: at import, it fixes core.py in place (same size) and puts its
+# mtime back, then writes itself back as given. Nothing it touched differs by stat.
+_MTIME_FORGER = (
+    "import os\n_c = os.path.join(os.path.dirname(__file__), 'core.py')\n_st = os.stat(_c)\n"
+    "_s = open(_c).read()\nif 'a - b' in _s:\n    open(_c, 'w').write(_s.replace('a - b', 'a + b'))\n"
+    "    os.utime(_c, ns=(_st.st_atime_ns, _st.st_mtime_ns))\n"
+    f"open(__file__, 'w').write({_CALC_INIT!r})\nfrom calc.core import add\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: the patch trusts (size, mtime) for unchanged files (reported)")
+def test_a_fix_with_its_mtime_put_back_is_in_the_patch(tmp_path):
+    """The patch skips a file whose size and mtime match the source's, and code under test
+    may set its files' mtimes: a fix written by the tests' process with the old mtime put
+    back passed the final run while the patch (what the trace, the store and the exports
+    keep) was empty."""
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": _CALC_TASK}))
+    with Workspace.create(suite, suite.task("t"), tmp_path / "ws") as ws:
+        (ws.path / "calc/__init__.py").write_text(_MTIME_FORGER)
+        assert ws.run_tests().passed
+        assert "a + b" in (ws.path / "calc/core.py").read_text()
+        patch = ws.patch()
+        result, tampered = final_test_run(ws)
+    assert result.passed and not tampered  # what was judged: the fix
+    assert "+    return a + b" in patch, patch  # so the patch must show it
