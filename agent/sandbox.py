@@ -27,6 +27,7 @@ tests and judging their verdict is agent/scoring.py.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import select
@@ -384,6 +385,16 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
             _copy_stat(os.path.join(dirpath, name), os.path.join(out, name))
 
 
+def _tree_bytes(root: Path) -> int:
+    """The bytes of the regular files under ``root`` (what ``_copy_tree`` copies)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return total
+
+
 def _empty(path: Path) -> None:
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
@@ -427,6 +438,11 @@ class CappedWorkspace:
             os.rmdir(self.path)
             raise OSError(err, f"cannot mount a tmpfs for the workspace: {os.strerror(err)}")
         try:
+            # Past the cap the copy would hold holes where the files are (the tests would
+            # read NULs, and the copy-back would write them over the workspace): refuse.
+            size = _tree_bytes(workspace)
+            if size > WORKSPACE_BYTES:
+                raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {WORKSPACE_BYTES}")
             _copy_tree(workspace, self.path, WORKSPACE_BYTES)
             hand_over(self.path, uid)
         except BaseException:

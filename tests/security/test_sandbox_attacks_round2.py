@@ -182,3 +182,18 @@ def test_a_fix_with_its_mtime_put_back_is_in_the_patch(tmp_path):
         result, tampered = final_test_run(ws)
     assert result.passed and not tampered  # what was judged: the fix
     assert "+    return a + b" in patch, patch  # so the patch must show it
+
+
+def test_a_workspace_over_the_cap_is_an_error_never_zeroed_files(tmp_path, monkeypatch):
+    """The tmpfs copy turned every file past the cap into a hole of its size: the tests read
+    NUL bytes (the run failed: the rollout blamed for the cap) and the copy-back wrote them
+    over the workspace's own files. (A task repository over 256 MB, scaled down to 1 MB.)"""
+    monkeypatch.setattr(sb, "WORKSPACE_BYTES", 1024**2)
+    ws = tmp_path / "ws"
+    (ws / "pkg").mkdir(parents=True)
+    (ws / "data.bin").write_bytes(b"x" * (1024**2 - 10))
+    source = "print('task source')\n"
+    (ws / "pkg/code.py").write_text(source)  # walked after data.bin: past the cap
+    with pytest.raises(sb.SandboxError, match="over the sandbox"):
+        sb.run_command([sys.executable, "pkg/code.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert (ws / "pkg/code.py").read_text() == source
