@@ -360,12 +360,13 @@ def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> No
 
 
 def _copy_stat(src: str, dst: str) -> None:
-    """Times and mode, but never a setuid or setgid bit: the copy is root's (the copy-back
-    runs as root), so a bit the sandbox set would make a setuid-root file on the host."""
-    shutil.copystat(src, dst, follow_symlinks=False)
-    mode = os.lstat(dst).st_mode
-    if mode & (stat.S_ISUID | stat.S_ISGID):
-        os.chmod(dst, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+    """Times and permission bits only. The copy is root's (the copy-back runs as root): a
+    setuid bit the sandbox set would make a setuid-root file on the host, and its extended
+    attributes (POSIX ACLs: ``system.posix_acl_*``) would grant any uid it names access to
+    root's files, and a default ACL to every file root later writes in that directory."""
+    st = os.lstat(src)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
 def _copy_tree(src: Path, dst: Path, budget: int) -> None:

@@ -197,3 +197,31 @@ def test_a_workspace_over_the_cap_is_an_error_never_zeroed_files(tmp_path, monke
     with pytest.raises(sb.SandboxError, match="over the sandbox"):
         sb.run_command([sys.executable, "pkg/code.py"], ws, timeout_s=30, sandbox="bwrap")
     assert (ws / "pkg/code.py").read_text() == source
+
+
+_ACL = r"""
+import os, struct
+def acl(uid):  # POSIX ACL xattr: owner rw, user ``uid`` rwx, group r, mask rwx, other r
+    ents = [(1, 6, -1), (2, 7, uid), (4, 4, -1), (0x10, 7, -1), (0x20, 4, -1)]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i & 0xFFFFFFFF) for t, p, i in ents)
+open("f.py", "w").write("x = 1\n")
+os.setxattr("f.py", "system.posix_acl_access", acl(1000))
+os.setxattr("f.py", "user.note", b"v")
+os.mkdir("d")
+os.setxattr("d", "system.posix_acl_default", acl(1000))
+print("set")
+"""
+
+
+def test_copy_back_never_carries_the_sandboxs_acls_to_roots_files(tmp_path):
+    """The copy-back (as root) copied extended attributes: a POSIX ACL the tests put on a
+    file or directory granted a uid of the model's choosing write access to root's files
+    in the host workspace, and a default ACL to every file root later writes there (the
+    restored tests, the canaries, the hidden tests)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "acl.py").write_text(_ACL)
+    code, out, _, _ = sb.run_command([sys.executable, "acl.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 0 and "set" in out, out
+    assert os.stat(ws / "f.py").st_uid == 0
+    assert os.listxattr(ws / "f.py") == [] and os.listxattr(ws / "d") == []
