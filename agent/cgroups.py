@@ -102,6 +102,10 @@ class SandboxCgroup:
         moves = "".join(f'echo $$ > "${i + 1}" && ' for i in range(len(procs)))
         return ["/bin/sh", "-c", f'{moves}shift {len(procs)} && exec "$@"', "sh", *procs, *argv]
 
+    def has_memory(self) -> bool:
+        """A memory cgroup of its own: ``oom_kills`` then says whether the run was OOM-killed."""
+        return any((d / "memory.oom_control").is_file() for d in self.dirs)
+
     def oom_kills(self) -> int:
         """How many of its processes the kernel killed for the cgroup's memory limit."""
         for d in self.dirs:

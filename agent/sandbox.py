@@ -725,8 +725,10 @@ def _run(
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
     if killed and cgroup is not None and cgroup.oom_kills():
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroups.MEMORY_BYTES} bytes]"
-    elif killed and _oom_kills() > oom_before:
+    elif killed and (cgroup is None or not cgroup.has_memory()) and _oom_kills() > oom_before:
         # Killed, not by us, while the machine was out of memory: not the rollout's fault.
+        # (With a memory cgroup its own count answers: the machine-wide one also counts
+        # a neighbour that went over its own cgroup, which says nothing of this run.)
         raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:  # (no note in the output: it would differ from run to run with the load)
         code = _finish_status(data)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +228,70 @@ def test_copy_back_never_carries_the_sandboxs_acls_to_roots_files(tmp_path):
     assert code == 0 and "set" in out, out
     assert os.stat(ws / "f.py").st_uid == 0
     assert os.listxattr(ws / "f.py") == [] and os.listxattr(ws / "d") == []
+
+
+_WAITS_THEN_DIES = r"""
+import os, signal, time
+go = []
+signal.signal(signal.SIGUSR1, lambda *_: go.append(1))
+open("/proc/self/comm", "w").write("%s")
+deadline = time.monotonic() + 20
+while not go and time.monotonic() < deadline:
+    signal.sigtimedwait([signal.SIGUSR2], 0.01)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _pids_named(comm: str) -> list[int]:
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and Path(f"/proc/{pid}/comm").read_text().strip() == comm:
+                out.append(int(pid))
+        except OSError:
+            continue
+    return out
+
+
+def test_a_neighbour_over_its_memory_cgroup_never_makes_a_run_not_judged(tmp_path, monkeypatch):
+    """A run killed by SIGKILL was judged an infrastructure failure (not judged) whenever the
+    machine-wide OOM count rose meanwhile, and a sandbox going over its *own* memory cgroup
+    raises that count: one rollout's memory hog made a concurrent rollout's run, which its
+    own code ended, "out of memory" (not judged) instead of its FAIL. (Seen for real: it
+    made tests/agent/test_sandbox.py's OOM test fail beside the cgroup test.)"""
+    from agent import cgroups
+
+    if cgroups._own("memory") is None:
+        pytest.fail("no memory cgroup can be made here", pytrace=False)
+    monkeypatch.setattr(cgroups, "MEMORY_BYTES", 64 * 1024**2)
+    comm = f"dies{os.getpid() % 100000}"
+    b, a = tmp_path / "b", tmp_path / "a"
+    for d in (a, b):
+        d.mkdir()
+    (b / "dies.py").write_text(_WAITS_THEN_DIES % comm)
+    (a / "hog.py").write_text("x = b'x' * (300 << 20)\n")
+    box: dict[str, tuple[int | None, str, float, bool] | sb.SandboxError] = {}
+
+    def run_b() -> None:
+        try:
+            box["b"] = sb.run_command([sys.executable, "dies.py"], b, timeout_s=30, sandbox="bwrap")
+        except sb.SandboxError as exc:
+            box["b"] = exc
+
+    t = threading.Thread(target=run_b)
+    t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not _pids_named(comm) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _pids_named(comm), "the sandbox never started"
+        code_a, out_a, _, _ = sb.run_command([sys.executable, "hog.py"], a, timeout_s=30, sandbox="bwrap")
+        assert code_a == 137 and "went over its memory limit" in out_a, out_a
+    finally:
+        for pid in _pids_named(comm):
+            os.kill(pid, signal.SIGUSR1)
+        t.join(timeout=60)
+    run_b_result = box["b"]
+    assert not isinstance(run_b_result, sb.SandboxError), run_b_result
+    code_b, _, _, timed_out = run_b_result
+    assert code_b == 137 and not timed_out
