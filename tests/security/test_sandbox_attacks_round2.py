@@ -346,3 +346,21 @@ def test_a_normal_users_rollout_cannot_take_every_inotify_instance(user_dir):
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "HELD" in result["a"], result
     assert "B-INOTIFY True" in result["b"], result
+
+
+def test_a_path_too_deep_to_copy_back_is_left_out_not_an_error(tmp_path):
+    """A directory chain longer than PATH_MAX, made by the tests inside the tmpfs copy, made
+    the copy-back fail: SandboxError, so a run the rollout's own code sabotaged ended *not
+    judged* (an infrastructure error) instead of its FAIL, and the workspace, emptied
+    before the copy, lost its files."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    script = (
+        "import os\nopen('kept.txt', 'w').write('kept')\n"
+        "for _ in range(25):\n    os.mkdir('d' * 200)\n    os.chdir('d' * 200)\n"
+        "open('leaf', 'w').write('x')\nprint('deep made')\n"
+    )
+    (ws / "deep.py").write_text(script)
+    code, out, _, _ = sb.run_command([sys.executable, "deep.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 0 and "deep made" in out, out
+    assert (ws / "kept.txt").read_text() == "kept" and (ws / "deep.py").is_file()
