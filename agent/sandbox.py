@@ -341,21 +341,48 @@ def _mount_tmpfs(path: Path, uid: int) -> bool:
     return _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) == 0
 
 
+def _allocated(st: os.stat_result) -> int:
+    """The bytes a file takes on its filesystem (a sparse file's holes take none)."""
+    return min(st.st_size, st.st_blocks * 512)
+
+
+def _copy_data(src: str, dst: str) -> None:
+    """``src``'s bytes into a new ``dst``, its holes kept holes: a sparse file stays sparse
+    (copied dense, a tmpfs of 64 MB holes became hundreds of MB on the disk, and a
+    workspace over the cap on the way back in)."""
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        i, size, at = fi.fileno(), os.fstat(fi.fileno()).st_size, 0
+        while at < size:
+            try:
+                data = os.lseek(i, at, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole is left
+                break
+            end = os.lseek(i, data, os.SEEK_HOLE)
+            os.lseek(i, data, os.SEEK_SET)
+            fo.seek(data)
+            while data < end and (chunk := os.read(i, min(1 << 20, end - data))):
+                fo.write(chunk)
+                data += len(chunk)
+            at = end
+        fo.truncate(size)
+
+
 def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> None:
-    """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied while
-    ``budget`` (bytes) lasts and past it only as a sparse file of its size (a tmpfs of
-    sparse files must not become gigabytes on the host disk); anything else is left out."""
+    """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied (its
+    holes kept) while ``budget`` (bytes allocated) lasts and past it only as a sparse file
+    of its size (a tmpfs must not become gigabytes on the host disk); anything else is
+    left out."""
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), dst)
     elif stat.S_ISFIFO(st.st_mode):
         os.mkfifo(dst, stat.S_IMODE(st.st_mode))
     elif stat.S_ISREG(st.st_mode):
-        if st.st_size <= budget[0]:
-            shutil.copyfile(src, dst, follow_symlinks=False)
+        if _allocated(st) <= budget[0]:
+            _copy_data(src, dst)
         else:
             with open(dst, "wb") as f:
                 f.truncate(st.st_size)
-        budget[0] -= st.st_size
+        budget[0] -= _allocated(st)
         _copy_stat(src, dst)
 
 
@@ -396,12 +423,12 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
 
 
 def _tree_bytes(root: Path) -> int:
-    """The bytes of the regular files under ``root`` (what ``_copy_tree`` copies)."""
+    """The bytes the regular files under ``root`` take (what ``_copy_tree`` copies)."""
     total = 0
     for dirpath, _, filenames in os.walk(root):
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
-            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+            total += _allocated(st) if stat.S_ISREG(st.st_mode) else 0
     return total
 
 
@@ -732,12 +759,13 @@ def _run(
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
-    if killed and cgroup is not None and cgroup.oom_kills():
+    own_count = cgroup is not None and cgroup.has_memory()
+    if killed and cgroup is not None and own_count and cgroup.oom_kills() and cgroup.hit_limit():
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroups.MEMORY_BYTES} bytes]"
-    elif killed and (cgroup is None or not cgroup.has_memory()) and _oom_kills() > oom_before:
+    elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
         # Killed, not by us, while the machine was out of memory: not the rollout's fault.
-        # (With a memory cgroup its own count answers: the machine-wide one also counts
-        # a neighbour that went over its own cgroup, which says nothing of this run.)
+        # (With a memory cgroup its own counts answer: the machine-wide one also counts a
+        # neighbour that went over its own cgroup, which says nothing of this run.)
         raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:  # (no note in the output: it would differ from run to run with the load)
         code = _finish_status(data)

@@ -94,7 +94,6 @@ def test_sparse_files_never_cost_the_host_more_than_the_cap(tmp_path):
     try:
         code, out, _, _ = sb.run_command([sys.executable, "holes.py"], ws, timeout_s=30, sandbox="bwrap")
         assert code == 0 and "made" in out, out
-        # (today the first five also land on the host's disk as 320 MB of real zeros)
         assert _apparent_bytes(ws) <= sb.WORKSPACE_BYTES, _apparent_bytes(ws)
     finally:
         shutil.rmtree(ws, ignore_errors=True)
@@ -364,3 +363,22 @@ def test_a_path_too_deep_to_copy_back_is_left_out_not_an_error(tmp_path):
     code, out, _, _ = sb.run_command([sys.executable, "deep.py"], ws, timeout_s=30, sandbox="bwrap")
     assert code == 0 and "deep made" in out, out
     assert (ws / "kept.txt").read_text() == "kept" and (ws / "deep.py").is_file()
+
+
+def test_sparse_files_stay_sparse_and_the_next_run_still_runs(tmp_path):
+    """The copy-back wrote the first 320 MB of sparse files dense on the host disk; so
+    copied, a workspace of holes was over the tmpfs cap on the way back in, and the next
+    run (the final one) could not start: a rollout made itself *not judged*."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    script = "for i in range(8):\n    with open(f'hole{i}', 'wb') as f:\n        f.truncate(64 * 1024**2 - 1)\n"
+    (ws / "holes.py").write_text(script)
+    try:
+        code, out, _, _ = sb.run_command([sys.executable, "holes.py"], ws, timeout_s=30, sandbox="bwrap")
+        assert code == 0, out
+        on_disk = sum(os.lstat(ws / f"hole{i}").st_blocks * 512 for i in range(8))
+        assert on_disk < 1024**2, on_disk
+        code, out, _, _ = sb.run_command(["true"], ws, timeout_s=30, sandbox="bwrap")
+        assert code == 0, out
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
