@@ -399,6 +399,7 @@ def _copy_stat(src: str, dst: str) -> None:
 def _copy_tree(src: Path, dst: Path, budget: int) -> None:
     """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed."""
     left = [budget]
+    linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
     for dirpath, dirnames, filenames in os.walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dst if rel == "." else dst / rel
@@ -409,8 +410,12 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
                 st = os.lstat(s)
                 if stat.S_ISDIR(st.st_mode):
                     os.mkdir(d, 0o700)
+                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and (st.st_dev, st.st_ino) in linked:
+                    os.link(linked[(st.st_dev, st.st_ino)], d)
                 else:
                     _copy_entry(s, d, st, left)
+                    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                        linked[(st.st_dev, st.st_ino)] = d
             except OSError as exc:
                 # Deeper than a path can name, here or there: the tests' own doing (not the
                 # machine's), and what no tool and no patch can reach; left out.
@@ -423,12 +428,16 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
 
 
 def _tree_bytes(root: Path) -> int:
-    """The bytes the regular files under ``root`` take (what ``_copy_tree`` copies)."""
+    """The bytes the regular files under ``root`` take (what ``_copy_tree`` copies), each
+    file once however many names it has."""
+    seen: set[tuple[int, int]] = set()
     total = 0
     for dirpath, _, filenames in os.walk(root):
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
-            total += _allocated(st) if stat.S_ISREG(st.st_mode) else 0
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += _allocated(st)
     return total
 
 

@@ -382,3 +382,20 @@ def test_sparse_files_stay_sparse_and_the_next_run_still_runs(tmp_path):
         assert code == 0, out
     finally:
         shutil.rmtree(ws, ignore_errors=True)
+
+
+def test_hard_links_come_back_as_links_and_the_next_run_still_runs(tmp_path):
+    """The copy-back copied each name of a hard-linked file: one 60 MB file with four more
+    names (60 MB in the tmpfs) became 300 MB on the host, over the cap on the way back in,
+    and the next run (the final one) could not start: a rollout made itself *not judged*."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    script = "head -c 60000000 /dev/zero > big && for i in 1 2 3 4; do ln big l$i; done && echo made"
+    try:
+        code, out, _, _ = sb.run_command(["sh", "-c", script], ws, timeout_s=30, sandbox="bwrap")
+        assert code == 0 and "made" in out, out
+        assert os.lstat(ws / "big").st_nlink == 5 and os.path.samefile(ws / "big", ws / "l4")
+        code, out, _, _ = sb.run_command(["true"], ws, timeout_s=30, sandbox="bwrap")
+        assert code == 0, out
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
