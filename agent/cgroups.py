@@ -102,8 +102,21 @@ class SandboxCgroup:
         moves = "".join(f'echo $$ > "${i + 1}" && ' for i in range(len(procs)))
         return ["/bin/sh", "-c", f'{moves}shift {len(procs)} && exec "$@"', "sh", *procs, *argv]
 
+    def has_memory(self) -> bool:
+        """A memory cgroup of its own: ``oom_kills`` then says whether the run was OOM-killed."""
+        return any((d / "memory.oom_control").is_file() for d in self.dirs)
+
+    def hit_limit(self) -> bool:
+        """The sandbox reached its own memory limit (an OOM kill without it: the machine's)."""
+        for d in self.dirs:
+            try:
+                return int((d / "memory.failcnt").read_text()) > 0
+            except (OSError, ValueError):
+                continue
+        return False
+
     def oom_kills(self) -> int:
-        """How many of its processes the kernel killed for the cgroup's memory limit."""
+        """How many of its processes the kernel's OOM killer ended (for its limit or the machine's)."""
         for d in self.dirs:
             try:
                 for line in (d / "memory.oom_control").read_text().splitlines():

@@ -27,6 +27,7 @@ tests and judging their verdict is agent/scoring.py.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import select
@@ -340,39 +341,104 @@ def _mount_tmpfs(path: Path, uid: int) -> bool:
     return _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) == 0
 
 
+def _allocated(st: os.stat_result) -> int:
+    """The bytes a file takes on its filesystem (a sparse file's holes take none)."""
+    return min(st.st_size, st.st_blocks * 512)
+
+
+def _copy_data(src: str, dst: str) -> None:
+    """``src``'s bytes into a new ``dst``, its holes kept holes: a sparse file stays sparse
+    (copied dense, a tmpfs of 64 MB holes became hundreds of MB on the disk, and a
+    workspace over the cap on the way back in)."""
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        i, size, at = fi.fileno(), os.fstat(fi.fileno()).st_size, 0
+        while at < size:
+            try:
+                data = os.lseek(i, at, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole is left
+                break
+            end = os.lseek(i, data, os.SEEK_HOLE)
+            os.lseek(i, data, os.SEEK_SET)
+            fo.seek(data)
+            while data < end and (chunk := os.read(i, min(1 << 20, end - data))):
+                fo.write(chunk)
+                data += len(chunk)
+            at = end
+        fo.truncate(size)
+
+
 def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> None:
-    """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied while
-    ``budget`` (bytes) lasts and past it only as a sparse file of its size (a tmpfs of
-    sparse files must not become gigabytes on the host disk); anything else is left out."""
+    """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied (its
+    holes kept) while ``budget`` (bytes allocated) lasts and past it only as a sparse file
+    of its size (a tmpfs must not become gigabytes on the host disk); anything else is
+    left out."""
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), dst)
     elif stat.S_ISFIFO(st.st_mode):
         os.mkfifo(dst, stat.S_IMODE(st.st_mode))
     elif stat.S_ISREG(st.st_mode):
-        if st.st_size <= budget[0]:
-            shutil.copyfile(src, dst, follow_symlinks=False)
+        if _allocated(st) <= budget[0]:
+            _copy_data(src, dst)
         else:
             with open(dst, "wb") as f:
                 f.truncate(st.st_size)
-        budget[0] -= st.st_size
-        shutil.copystat(src, dst, follow_symlinks=False)
+        budget[0] -= _allocated(st)
+        _copy_stat(src, dst)
+
+
+def _copy_stat(src: str, dst: str) -> None:
+    """Times and permission bits only. The copy is root's (the copy-back runs as root): a
+    setuid bit the sandbox set would make a setuid-root file on the host, and its extended
+    attributes (POSIX ACLs: ``system.posix_acl_*``) would grant any uid it names access to
+    root's files, and a default ACL to every file root later writes in that directory."""
+    st = os.lstat(src)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
 def _copy_tree(src: Path, dst: Path, budget: int) -> None:
     """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed."""
     left = [budget]
+    linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
     for dirpath, dirnames, filenames in os.walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dst if rel == "." else dst / rel
+        too_long: set[str] = set()
         for name in [*dirnames, *filenames]:
             s, d = os.path.join(dirpath, name), os.path.join(out, name)
-            st = os.lstat(s)
-            if stat.S_ISDIR(st.st_mode):
-                os.mkdir(d, 0o700)
-            else:
-                _copy_entry(s, d, st, left)
+            try:
+                st = os.lstat(s)
+                if stat.S_ISDIR(st.st_mode):
+                    os.mkdir(d, 0o700)
+                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and (st.st_dev, st.st_ino) in linked:
+                    os.link(linked[(st.st_dev, st.st_ino)], d)
+                else:
+                    _copy_entry(s, d, st, left)
+                    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                        linked[(st.st_dev, st.st_ino)] = d
+            except OSError as exc:
+                # Deeper than a path can name, here or there: the tests' own doing (not the
+                # machine's), and what no tool and no patch can reach; left out.
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise
+                too_long.add(name)
+        dirnames[:] = [n for n in dirnames if n not in too_long]
         for name in dirnames:
-            shutil.copystat(os.path.join(dirpath, name), os.path.join(out, name), follow_symlinks=False)
+            _copy_stat(os.path.join(dirpath, name), os.path.join(out, name))
+
+
+def _tree_bytes(root: Path) -> int:
+    """The bytes the regular files under ``root`` take (what ``_copy_tree`` copies), each
+    file once however many names it has."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += _allocated(st)
+    return total
 
 
 def _empty(path: Path) -> None:
@@ -381,6 +447,28 @@ def _empty(path: Path) -> None:
             shutil.rmtree(entry.path)
         else:
             os.unlink(entry.path)
+
+
+def _reclaim(root: Path) -> None:
+    """Give this user back read and write on every file and directory of ``root`` it owns.
+    Run as a normal user, the sandbox is that user: a test that made ``tests/`` read-only
+    or the fix unreadable would make restoring protected files and taking the patch fail
+    here, its tampering then judged an infrastructure error. (Root needs no permission.)"""
+    me = os.geteuid()
+
+    def unlock(path: str) -> None:
+        try:
+            st = os.lstat(path)
+            want = stat.S_IRWXU if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR | stat.S_IWUSR
+            if st.st_uid == me and (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)) and st.st_mode & want != want:
+                os.chmod(path, stat.S_IMODE(st.st_mode) | want)
+        except OSError:
+            pass
+
+    unlock(str(root))
+    for dirpath, dirnames, filenames in os.walk(root):  # top-down: a directory is unlocked before it is listed
+        for name in [*dirnames, *filenames]:
+            unlock(os.path.join(dirpath, name))
 
 
 class CappedWorkspace:
@@ -396,6 +484,11 @@ class CappedWorkspace:
             os.rmdir(self.path)
             raise OSError(err, f"cannot mount a tmpfs for the workspace: {os.strerror(err)}")
         try:
+            # Past the cap the copy would hold holes where the files are (the tests would
+            # read NULs, and the copy-back would write them over the workspace): refuse.
+            size = _tree_bytes(workspace)
+            if size > WORKSPACE_BYTES:
+                raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {WORKSPACE_BYTES}")
             _copy_tree(workspace, self.path, WORKSPACE_BYTES)
             hand_over(self.path, uid)
         except BaseException:
@@ -559,6 +652,9 @@ def run_command_full(
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup)
+        if lease is None:  # the command ran as this user: what it locked, we unlock
+            for root in (cwd, *launch.rw_binds):
+                _reclaim(root)
         if lease is not None:  # nothing of the sandbox may touch the copy now
             if not kill_uid(lease.uid):
                 raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
@@ -672,10 +768,13 @@ def _run(
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
-    if killed and cgroup is not None and cgroup.oom_kills():
+    own_count = cgroup is not None and cgroup.has_memory()
+    if killed and cgroup is not None and own_count and cgroup.oom_kills() and cgroup.hit_limit():
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroups.MEMORY_BYTES} bytes]"
-    elif killed and _oom_kills() > oom_before:
+    elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
         # Killed, not by us, while the machine was out of memory: not the rollout's fault.
+        # (With a memory cgroup its own counts answer: the machine-wide one also counts a
+        # neighbour that went over its own cgroup, which says nothing of this run.)
         raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:  # (no note in the output: it would differ from run to run with the load)
         code = _finish_status(data)

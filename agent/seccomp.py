@@ -6,7 +6,7 @@ a user namespace and be "root" in it, mount filesystems there, and reach far mor
 code. The filter (classic BPF, handed to bwrap with ``--seccomp``) fails with EPERM: new
 user namespaces (``unshare``/``clone`` with CLONE_NEWUSER), every mount call, ``setns``,
 the kernel keyring, ``bpf``, ``perf_event_open``, ``userfaultfd``, module loading, kexec,
-reboot, swap and clock setting; ``clone3`` fails with ENOSYS, so the C library falls back to
+reboot, swap and clock setting, and every 32-bit (``int 0x80``) call, whose numbers differ; ``clone3`` fails with ENOSYS, so the C library falls back to
 ``clone``, whose flags the filter can read. x86-64 only; elsewhere there is no filter.
 """
 
@@ -40,7 +40,7 @@ def filter_program() -> bytes | None:
     # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
     prog: list[tuple[int, str | None, str | None, int]] = [
         (_LD_ABS, None, None, 4),  # seccomp_data.arch
-        (_JEQ, None, "allow", _AUDIT_ARCH_X86_64),
+        (_JEQ, None, "deny", _AUDIT_ARCH_X86_64),  # int 0x80 (i386 calls) too: none is ever needed
         (_LD_ABS, None, None, 0),  # seccomp_data.nr
         (_JGE, "deny", None, _X32_BIT),
         *[(_JEQ, "deny", None, nr) for nr in _DENIED],
