@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keymap",
         type=Path,
         default=None,
-        help="your keymap, a TOML file rebinding actions (default: $REPO_AGENT_KEYMAP; see README, Keymap)",
+        help="your keymap, a TOML file rebinding actions (default: $REPO_AGENT_KEYMAP; see docs/labeling-and-team.md, keymaps)",
     )
     p.add_argument(
         "--screen",
