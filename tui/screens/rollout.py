@@ -29,16 +29,10 @@ from tui.state import fmt_cost, fmt_duration, fmt_tokens, replay_dir
 from tui.widgets.conversation import ConversationView
 from tui.widgets.diff_view import DiffView
 from tui.widgets.fit_table import cut_text, fit_columns
+from tui.widgets.outcome_badge import badge_style
 
 CALLS_FLEX = [("arguments", 8), ("tool", 6)]  # cut before status and time
 
-HEAD_STYLE = {
-    "running": "bold black on yellow",
-    "PASS": "bold black on green",
-    "FAIL": "bold white on red",
-    "TAMPERED": "bold white on magenta",
-    "SUSPECT": "bold black on yellow",
-}
 STATUS_STYLE = {
     "ok": "green",
     "passed": "green",
@@ -307,10 +301,7 @@ class RolloutScreen(StudioScreen):
         # One reading of the state (agent.trace.rollout_state): a trace without its end in a
         # batch whose process is gone was interrupted, not running.
         state = rollout_state(t.end, alive=t.end is not None or batch_running(t.path.parent.parent))
-        style = HEAD_STYLE.get(state.label, "bold black on white")
-        if state.status == "probe":  # a cheat probe: cyan, yellow when it cheated
-            style = "bold black on yellow" if state.verdict in ("suspect", "tampered") else "bold black on cyan"
-        text.append(f" {state.label.upper()} ", style=style)
+        text.append(f" {state.label.upper()} ", style=badge_style(state.label))
         if t.end is not None:
             text.append(f" {shown_text(t.end.stop_reason)}", style="dim")
             if copy_of := self._copy_of():

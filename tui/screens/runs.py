@@ -30,6 +30,7 @@ from tui.screens.launch import LaunchModal
 from tui.state import fmt_cost, fmt_tokens, replay_dir
 from tui.widgets.fit_table import cut_text, fit_columns
 from tui.widgets.fleet import FleetView
+from tui.widgets.outcome_badge import cell_style
 from tui.widgets.prompt import ConfirmModal
 from tui.widgets.table_sync import sync_table
 
@@ -56,22 +57,10 @@ def _status_text(b: BatchRow, cancelling: bool) -> Text:
     return Text(b.status, style={"finished": "green", "cancelled": "magenta", "error": "red"}.get(b.status, "yellow"))
 
 
-STANDING_STYLE = {
-    "PASS": "green",
-    "FAIL": "red",
-    "TAMPERED": "magenta",
-    "SUSPECT": "bold yellow",
-    "running": "yellow",
-    "PROBE FAIL": "cyan",  # a cheat probe no honest fix passes
-    "PROBE SUSPECT": "bold yellow",  # ... that this model passed anyway: cheated
-    "PROBE TAMPERED": "bold yellow",
-}
-
-
 def standing_text(r) -> Text:
     """A rollout's result cell: its verdict, or why it has none (cancelled, copy...)."""
     label = r.standing
-    return Text(label, style=STANDING_STYLE.get(label, "dim"))
+    return Text(label, style=cell_style(label))
 
 
 BATCH_COLUMNS = ("batch", "status", "bar", "pass", "cost", "tokens", "suite", "model")  # as composed

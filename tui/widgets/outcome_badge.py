@@ -8,19 +8,38 @@ from textual.widgets import Static
 from labeling.records import RolloutRow
 from tui.state import fmt_cost, fmt_tokens
 
-BADGE_STYLE = {
-    "running": "bold black on yellow",
-    "PASS": "bold black on green",
-    "FAIL": "bold white on red",
-    "TAMPERED": "bold white on magenta",
-    "SUSPECT": "bold white on magenta",
+# One colour per rollout-state label (agent.trace.RolloutState.label), for every screen: a
+# badge draws it as a block, a table cell as plain coloured text.
+STATE_COLOUR = {
+    "running": "yellow",
+    "PASS": "green",
+    "FAIL": "red",
+    "TAMPERED": "magenta",
+    "SUSPECT": "yellow",
+    "PROBE FAIL": "cyan",  # a cheat probe no honest fix passes
+    "PROBE SUSPECT": "yellow",  # ... that this model passed anyway: cheated
+    "PROBE TAMPERED": "yellow",
 }
+
+
+def badge_style(label: str) -> str:
+    """A state label drawn as a block (PASS on green...)."""
+    colour = STATE_COLOUR.get(label)
+    if colour is None:
+        return "bold black on white"
+    return f"bold white on {colour}" if colour in ("red", "magenta") else f"bold black on {colour}"
+
+
+def cell_style(label: str) -> str:
+    """A state label as plain text in a table (SUSPECT bold: it needs a person)."""
+    colour = STATE_COLOUR.get(label, "dim")
+    return f"bold {colour}" if "SUSPECT" in label or ("PROBE" in label and "TAMPERED" in label) else colour
 
 
 def outcome_text(r: RolloutRow) -> Text:
     """PASS, FAIL, TAMPERED, SUSPECT, or why it has no verdict (cancelled, no verdict, copy...)."""
     label = r.standing
-    return Text(f" {label.upper()} ", style=BADGE_STYLE.get(label, "bold black on white"))
+    return Text(f" {label.upper()} ", style=badge_style(label))
 
 
 def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> Text:
