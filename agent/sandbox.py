@@ -392,7 +392,11 @@ def _copy_stat(src: str, dst: str) -> None:
     attributes (POSIX ACLs: ``system.posix_acl_*``) would grant any uid it names access to
     root's files, and a default ACL to every file root later writes in that directory."""
     st = os.lstat(src)
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    if stat.S_ISLNK(st.st_mode) or stat.S_ISLNK(os.lstat(dst).st_mode):
+        # A link (os.walk lists a link to a directory among the directories): chmod and utime
+        # would follow it and, as root, make whatever host directory it names 0777.
+        return
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
     os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 

@@ -77,6 +77,24 @@ def test_copy_back_never_makes_a_setuid_file_on_the_host(tmp_path):
     assert os.access(ws / "rootsh", os.X_OK)  # the file itself is kept, only its privilege is not
 
 
+def test_copy_back_never_changes_a_host_directory_a_link_names(tmp_path):
+    """A third reviewer's attack: a symlink to a host directory, left in the workspace by the
+    tests. ``os.walk`` lists it among the directories, and the copy-back's chmod and utime
+    followed it as root: the host directory became 0777 (``/root`` did, in the attack)."""
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o700)
+    os.utime(victim, ns=(10**18, 10**18))
+    before = os.stat(victim)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    script = f"ln -s {victim} link_to_host_dir && echo made"
+    code, out, _, _ = sb.run_command(["sh", "-c", script], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 0 and "made" in out, out
+    assert os.path.islink(ws / "link_to_host_dir")  # the link itself comes back as a link
+    after = os.stat(victim)
+    assert (stat.S_IMODE(after.st_mode), after.st_mtime_ns) == (stat.S_IMODE(before.st_mode), before.st_mtime_ns)
+
+
 def _apparent_bytes(root: Path) -> int:
     return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(root) for f in files)
 
