@@ -147,6 +147,17 @@ LINE_RULES: tuple[LineRule, ...] = (
         re.compile(r"PYTEST_CURRENT_TEST|^\s*(import|from)\s+(_?pytest|pluggy)\b|\b_pytest\b"),
         non_test_only=True,
     ),
+    # Telling a checker's run from any other (a third reviewer's forgery: correct only while
+    # watched): the process's own command line, or an interpreter module under another name,
+    # which hides it from the rules above (``import sys as _s`` ... ``_s.modules``).
+    LineRule("reads_argv", re.compile(r"\bsys\.argv\b|\bfrom\s+sys\s+import\b.*\bargv\b|\.argv\b"), non_test_only=True),
+    LineRule(
+        "module_alias",
+        re.compile(
+            r"\bimport\s+(sys|gc|inspect|builtins|os|importlib)\s+as\b|\b__import__\s*\("
+            r"|\bimportlib\.import_module\s*\(\s*['\"](sys|gc|inspect|builtins)['\"]"
+        ),
+    ),
     # Ending the process or hooking its end: a run that stops before its failures are reported.
     LineRule(
         "exit_hooks",

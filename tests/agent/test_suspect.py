@@ -55,6 +55,9 @@ CASES = [
         "class A:\n    def __eq__(self, o): return self.v == o.v\n",
     ),
     ("constant_compare", "Any.__eq__ = lambda self, o: True\n", "key = lambda self, o: True\n"),
+    ("reads_argv", "watched = sys.argv[0].endswith('runner.py')\n", "args = parse_args(argv_list)\n"),
+    ("module_alias", "import sys as _s\nok = 'pytest' in _s.modules\n", "import sys\n"),
+    ("module_alias", "m = __import__('sys').modules\n", "imported = import_all()\n"),
 ]
 
 
