@@ -114,7 +114,10 @@ def test_a_hung_server_is_recorded_as_a_stall_and_the_rollout_goes_on(tiny_suite
     # The hung first request is a stall before step 1 (a busy machine may add later ones).
     first = stalls[0]
     assert first.step is None and first.waiting_on == "model" and first.idle_s >= 0.2
-    assert len([s for s in stalls if s.step is None]) == 1  # reported once, not once per check
+    # Reported once per wait, not once per check: no stall follows another with nothing between
+    # (a busy machine may make the retried request a second wait of its own, after its own events).
+    events = read.events
+    assert not any(isinstance(a, StallEvent) and isinstance(b, StallEvent) for a, b in zip(events, events[1:]))
     assert result.stop_reason == "finished"
     seqs = [e.seq for e in read.events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # the watchdog's line is in order
