@@ -77,6 +77,23 @@ async def test_an_idle_studio_has_no_fleet_and_no_clock(traces, make_app):
         assert fleet._clock is not None and fleet._clock._active.is_set() is False  # paused
 
 
+async def test_the_selection_follows_its_rollout_when_rows_re_sort(traces, make_app, fixed_clock):
+    """Rows re-sort as alerts come and go; the cursor stays on the rollout, so k stops the one
+    the user looked at (it used to keep the row number and land on another rollout)."""
+    make_live_batch(traces)
+    app = make_app(traces, start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        fleet = app.screen.query_one(FleetView)
+        table = fleet.query_one("#fleet-table")
+        table.move_cursor(row=3)
+        assert fleet.selected().uid.endswith("fix_fine__s0")
+        fleet.tick(NOW + 500)  # everything still open has stalled now: fix_fine moves up to row 1
+        assert [r.uid.rpartition("/")[2] for r in fleet.rows].index("fix_fine__s0") == 1
+        assert table.cursor_row == 1
+        assert fleet.selected().uid.endswith("fix_fine__s0")
+
+
 async def test_stopping_a_rollout_from_the_fleet(tmp_path, traces, make_app):
     from agent.batch_request import BatchRequest
     from agent.suites.loading import load_suite

@@ -98,6 +98,7 @@ class FleetView(Vertical):
         self._announced: set[tuple[str, str]] = set()
         self._clock: Timer | None = None
         self._heads: list[Text] = []
+        self._shown_uids: list[str] = []  # the table's rows, in the order drawn
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-head")
@@ -207,7 +208,10 @@ class FleetView(Vertical):
             head.append(line)
         self.query_one("#fleet-head", Static).update(head)
         table = self.query_one("#fleet-table", DataTable)
+        # The cursor follows the rollout, not the row number: rows re-sort as alerts come and
+        # go, and k must stop the rollout the user is looking at.
         keep = table.cursor_row
+        kept_uid = self._shown_uids[keep] if 0 <= keep < len(self._shown_uids) else None
         table.clear()
         for r in self.rows:
             t = r.trace
@@ -228,6 +232,9 @@ class FleetView(Vertical):
                 f"{last.name} {last.key_args(40)}" if last else "—",
                 key=r.uid,
             )
+        self._shown_uids = [r.uid for r in self.rows]
+        if kept_uid in self._shown_uids:
+            keep = self._shown_uids.index(kept_uid)
         if table.row_count:
             table.move_cursor(row=max(0, min(keep, table.row_count - 1)), animate=False)
 
@@ -244,9 +251,10 @@ class FleetView(Vertical):
     # ------------------------------------------------------------------ stop
     def selected(self) -> FleetRow | None:
         table = self.query_one("#fleet-table", DataTable)
-        if not self.rows or not (0 <= table.cursor_row < len(self.rows)):
+        if not (0 <= table.cursor_row < len(self._shown_uids)):
             return None
-        return self.rows[table.cursor_row]
+        uid = self._shown_uids[table.cursor_row]
+        return next((r for r in self.rows if r.uid == uid), None)
 
     def action_stop_rollout(self) -> None:
         r = self.selected()
