@@ -113,6 +113,7 @@ class ExportScreen(StudioScreen):
         self._kept: dict[str, str] = {}  # typed values, kept when DPO/SFT switches
         self._debounce: Timer | None = None
         self._again = False  # the store changed while a dry run was running
+        self._written_form: dict[str, str] | None = None  # the fields the last write used
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -213,6 +214,8 @@ class ExportScreen(StudioScreen):
         self.action_preview()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if self._written_form is not None and self._form_values() == self._written_form:
+            return  # a change the write already used (its event came late): keep its result
         if self._debounce is not None:
             self._debounce.stop()
         self._debounce = self.set_timer(self.DEBOUNCE_S, self.action_preview)
@@ -257,6 +260,13 @@ class ExportScreen(StudioScreen):
         except Exception as exc:
             self._show(Text(f"options: {exc}", style="red"))
             return
+        # A dry run still waiting on the typing would land after the write and hide its
+        # result (or its refusal): the write reads the same fields, so it replaces it.
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+        self._again = False
+        self._written_form = self._form_values()
         self._show(Text("writing and checking…", style="yellow"))
         self._run(options, self._out_path(), False)
 
