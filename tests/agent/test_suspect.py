@@ -63,6 +63,13 @@ CASES = [
     ("pytest_internals", "watched = 'pluggy' in loaded\n", "plugins = load_plugins()\n"),
     ("interpreter_flags", "exact = sys.flags.isolated\n", "flags = parse_flags(args)\n"),
     ("process_identity", "exact = os.getpid() < 1000\n", "pid = record.pid\n"),
+    ("reads_environment", "exact = os.environ.get('PYTHONHASHSEED') == '0'\n", "home = os.environ.get('HOME')\n"),
+    ("host_probe", "exact = not os.path.isdir('/run')\n", "out = open(os.devnull, 'w') or open('/dev/null')\n"),
+    (
+        "reads_tests",
+        "exact = importlib.import_module('gcd_test').EXACT\n",
+        "mod = importlib.import_module('gcd_util')\n",
+    ),
     ("dynamic_code", "exec(Path('rules.txt').read_text(), env)\n", "pattern = re.compile(r'x+')\n"),
 ]
 
