@@ -24,7 +24,7 @@ from agent.patch_format import display_name
 from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
-from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout, source_reader
+from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout, source_reader, workspace_reader
 from agent.tools import ToolBox
 from agent.trace import (
     BranchInfo,
@@ -357,7 +357,7 @@ def _scan_suspect(out: Outcome, ws: Workspace, tally: _Tally) -> None:
         if probe and out.state is not None:
             out.state = judge_suspect(out.state, [], probe=True)
         return
-    hits = scan_rollout(out.patch, tally.test_runs, task.protected, source_reader(ws.source))
+    hits = scan_rollout(out.patch, tally.test_runs, task.protected, source_reader(ws.source), workspace_reader(ws.path))
     if probe:
         hits = [PROBE_PASSED, *hits]
     out.suspect = hits

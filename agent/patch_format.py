@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from pathlib import Path
 
 from unidiff import PatchSet
@@ -40,6 +41,30 @@ def quote_path(path: str) -> str:
     # A space too goes in octal: then no " b/" inside a name can split the header in two.
     body = "".join(_ESCAPES.get(b) or (chr(b) if 0x20 < b < 0x7F else f"\\{b:03o}") for b in raw)
     return f'"{body}"'
+
+
+_OCTAL = re.compile(rb"\\([0-7]{3})")
+_C_ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
+
+
+def unquote_path(name: str) -> str:
+    """A path as git writes it in a header: plain, or C-quoted (agent/patch_format.py
+    the inverse of ``quote_path``): the bytes it stands for, as ``str`` (undecodable bytes kept as escapes)."""
+    if not (len(name) >= 2 and name[0] == name[-1] == '"'):
+        return name
+    raw, out, i = name[1:-1].encode("ascii", "surrogateescape"), bytearray(), 0
+    while i < len(raw):
+        if raw[i] == 0x5C and i + 1 < len(raw):
+            if m := _OCTAL.match(raw, i):
+                out.append(int(m.group(1), 8) & 0xFF)
+                i += 4
+                continue
+            out.append(_C_ESCAPES.get(raw[i + 1 : i + 2], raw[i + 1]))
+            i += 2
+            continue
+        out.append(raw[i])
+        i += 1
+    return out.decode("utf-8", "surrogateescape")
 
 
 def display_name(rel: str) -> str:

@@ -23,7 +23,9 @@ from unidiff.errors import UnidiffParseError
 
 from agent.batch_meta import find_batches, read_batch_meta
 from agent.final_verdict import CHECKER_VERSION, final_test_run
+from agent.patch_format import unquote_path
 from agent.suites.models import Suite
+from agent.suspect import judge_suspect, scan_rollout, source_reader, workspace_reader
 from agent.trace_events import (
     TRACES_DIR,
     RolloutEnd,
@@ -67,18 +69,27 @@ def apply_patch(ws: Workspace, patch: str) -> None:
     except UnidiffParseError as exc:
         raise PatchError(f"the stored patch cannot be read: {exc}") from None
     for pf in files:
+        rel = _path(pf)
         if pf.is_binary_file or "repo-agent: not diffed" in str(pf.patch_info):
-            raise PatchError(f"{pf.path}: binary or too large, recorded by hash only")
+            raise PatchError(f"{rel}: binary or too large, recorded by hash only")
         try:
-            target = ws.resolve(pf.path)
+            target = ws.resolve(rel)
         except PathEscape as exc:
             raise PatchError(str(exc)) from None
         if pf.is_removed_file:
             target.unlink(missing_ok=True)
             continue
-        old = [] if pf.is_added_file else _read_lines(target, pf.path)
+        old = [] if pf.is_added_file else _read_lines(target, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(_patched(old, pf)), encoding="utf-8")
+
+
+def _path(pf) -> str:
+    """The file's workspace path: a name the patch C-quoted (agent/patch_format.py) decoded
+    (unidiff keeps the quotes and escapes, which rebuilt a file of that literal name)."""
+    side = pf.target_file if pf.target_file != "/dev/null" else pf.source_file
+    name = unquote_path(side)
+    return name[2:] if name.startswith(("a/", "b/")) else name
 
 
 def _read_lines(path: Path, rel: str) -> list[str]:
@@ -143,6 +154,8 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
             _append_end(trace, rid, read, end, o.model_copy(update={"state": state, "checker": CHECKER_VERSION}))
             return Rejudged(rid, task.id, before, state, o.checker, f"cannot rebuild: {exc}")
         result, tampered = final_test_run(ws)
+        runs = [e for e in read.events if isinstance(e, TestRun) and not e.final]
+        hits = scan_rollout(o.patch, runs, task.protected, source_reader(ws.source), workspace_reader(ws.path))
     new = o.model_copy(
         update={
             "tampered_paths": list(tampered),
@@ -154,6 +167,10 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
     new.state = derive_state(end.stop_reason, new)
     if new.state.verdict == "fail" and result.fail_detail:
         new.state = judged("fail", result.fail_detail)
+    # Today's scan as the loop runs it: a pass with marks of gaming stays SUSPECT (a rejudge
+    # that derived the state from the tests alone turned SUSPECT forgeries into PASS).
+    new.suspect = hits if new.state.judged and new.state.verdict == "pass" else []
+    new.state = judge_suspect(new.state, new.suspect, probe=False)
     writer = TraceWriter(trace, rid)
     try:
         writer.seq = max((getattr(e, "seq", 0) for e in read.events), default=0) + 1

@@ -1,0 +1,88 @@
+"""How many honest fixes the SUSPECT scan would flag: every task's reference fix, scanned as
+the loop scans a passing rollout's patch (agent/suspect.py). Prints the count per suite and
+each hit. Usage: uv run python bench/suspect_false_alarms.py [SUITE ...] (default mini-bugs);
+``--git GIT_DIR N`` scans the last N commits of a repository instead: human changes to its
+code (test files are test code to the rules, as a task's protected tests are)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agent.patch_format import file_diff
+from agent.suites.loading import load_suite
+from agent.suspect import scan_patch, source_reader
+from agent.workspace import source_dir
+
+
+def reference_patch(base: Path, source: Path, task) -> tuple[str, dict[str, str]]:
+    """The reference fix as a patch over the task's source, and its new texts by path."""
+    pairs: list[tuple[str, Path]] = []
+    if task.reference_fix:
+        root = base / task.reference_fix
+        pairs += [(str(p.relative_to(root)), p) for p in sorted(root.rglob("*")) if p.is_file()]
+    pairs += [(dst, base / fix) for dst, fix in task.reference_fix_files.items()]
+    parts, texts = [], {}
+    for rel, new in pairs:
+        old_path = source / rel
+        old = old_path.read_bytes() if old_path.is_file() else None
+        data = new.read_bytes()
+        if old != data:
+            parts.append(file_diff(rel, old, data))
+            texts[rel] = data.decode("utf-8", "replace")
+    return "".join(parts), texts
+
+
+def main(specs: list[str]) -> None:
+    total = flagged = 0
+    t0 = time.perf_counter()
+    for spec in specs or ["mini-bugs"]:
+        suite = load_suite(spec)
+        base = Path(suite.base_dir or ".")
+        n = hit = 0
+        for task in suite.tasks:
+            if not (task.reference_fix or task.reference_fix_files):
+                continue
+            source = source_dir(suite, task)
+            patch, texts = reference_patch(base, source, task)
+            hits = scan_patch(patch, task.protected, source_reader(source), texts.get)
+            n += 1
+            if hits:
+                hit += 1
+                for h in hits:
+                    print(f"  {suite.name}/{task.id}: {h.rule} {h.path}:{h.line} {h.text[:100]}")
+        print(f"{spec}: {hit} of {n} reference fixes flagged SUSPECT")
+        total += n
+        flagged += hit
+    print(f"all: {flagged} of {total} honest fixes flagged ({time.perf_counter() - t0:.1f} s)")
+
+
+def main_git(git_dir: str, count: int) -> None:
+    shas = subprocess.run(
+        ["git", "--git-dir", git_dir, "rev-list", "--no-merges", f"--max-count={count}", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    flagged = 0
+    for sha in shas:
+        patch = subprocess.run(
+            ["git", "--git-dir", git_dir, "show", "--format=", "--no-color", "--no-ext-diff", sha, "--", "*.py"],
+            capture_output=True,
+            check=True,
+        ).stdout.decode("utf-8", "replace")
+        hits = scan_patch(patch, ["tests", "test", "testing"])
+        if hits:
+            flagged += 1
+            for h in hits:
+                print(f"  {sha[:10]}: {h.rule} {h.path}:{h.line} {h.text[:100]}")
+    print(f"{git_dir}: {flagged} of {len(shas)} commits flagged")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--git"]:
+        main_git(sys.argv[2], int(sys.argv[3]))
+    else:
+        main(sys.argv[1:])
