@@ -236,7 +236,8 @@ def test_quixbugs_workspace_hides_answers(quixbugs, tmp_path):
 
 
 def test_quixbugs_check_with_looping_program(quixbugs):
-    suite = load_quixbugs(quixbugs, per_test_timeout_s=1.0)
+    suite = load_quixbugs(quixbugs, per_test_timeout_s=3.0)
+    # (3 s, not 1: on a loaded 2-core machine an honest test took over 1 s and failed the check)
     checks = {c.task_id: c for c in check_suite(suite)}
     assert all(c.ok for c in checks.values()), {k: (c.detail, c.differential) for k, c in checks.items()}
     # A third of add's test data is held out of the workspace: the rollout's tests see 4 of
