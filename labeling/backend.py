@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from labeling.search_query import SearchQuery
+
 
 class Backend(Protocol):
     # plumbing / settings
@@ -47,6 +49,10 @@ class Backend(Protocol):
     def mark_copies(self, uids: list[str] | None = None) -> None: ...
     def bad_lines(self) -> dict[str, list[tuple[int, int, str]]]: ...
     def ingested_offsets(self) -> dict[str, int]: ...
+
+    # search (labeling/search.py): documents written by write_rollouts, found newest first
+    def write_search_docs(self, rows: list[tuple]) -> None: ...
+    def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]: ...
 
     # reads
     def batches(self) -> list[dict[str, Any]]: ...
