@@ -1,7 +1,7 @@
 """What the search index holds of a trace, and the snippet a hit shows (no SQL here).
 
 A document is one searchable text of one event: an assistant's or user's message with
-its reasoning (``message``), a tool call's raw arguments (``args``), a tool's output
+its reasoning (``message``), a tool call's name and raw arguments (``args``), a tool's output
 (``output``) or the final patch (``patch``), with the step and the byte offset of the
 event it came from. The index keeps no text (contentless FTS5; a tsvector on
 PostgreSQL): a hit's snippet is read back from the trace at that offset. The system
@@ -84,9 +84,9 @@ def event_text(line: bytes, place: str) -> str:
         return ""
     if not isinstance(d, dict):
         return ""
-    if place == "args":
-        args = d.get("arguments")
-        return args if isinstance(args, str) else ""
+    if place == "args":  # the tool's name and its raw arguments, as indexed
+        name, args = d.get("name"), d.get("arguments")
+        return f"{name} {args}" if isinstance(name, str) and isinstance(args, str) else ""
     if place == "patch":
         patch = (d.get("outcome") or {}).get("patch") if isinstance(d.get("outcome"), dict) else None
         return patch if isinstance(patch, str) else ""

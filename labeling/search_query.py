@@ -146,14 +146,46 @@ def parse_search(text: str) -> SearchQuery:
     return SearchQuery(tuple(tuple(g) for g in groups), tuple(exclude), filters)
 
 
+def _fts_word(w: str, prefix: bool) -> str:
+    return f'"{w}"' + ("*" if prefix else "")
+
+
 def _fts_term(t: Term) -> str:
-    return '"' + " ".join(t.words) + '"' + ("*" if t.prefix else "")
+    # The index keeps no positions (detail=none, labeling/sqlite_search.py): a phrase is its
+    # words, and `matches` checks their order on the hit's text.
+    last = len(t.words) - 1
+    return "(" + " AND ".join(_fts_word(w, t.prefix and i == last) for i, w in enumerate(t.words)) + ")"
 
 
 def fts5_match(q: SearchQuery) -> str:
-    """The query as FTS5 MATCH text (only quoted index tokens: no user syntax reaches FTS5)."""
+    """The query as FTS5 MATCH text (only quoted index tokens: no user syntax reaches FTS5).
+    A left-out phrase is not in it (it cannot be told without positions): `matches` leaves
+    out its hits."""
     ands = " AND ".join("(" + " OR ".join(_fts_term(t) for t in g) + ")" for g in q.groups)
-    return ands + "".join(f" NOT {_fts_term(t)}" for t in q.exclude)
+    return ands + "".join(f" NOT {_fts_term(t)}" for t in q.exclude if len(t.words) == 1)
+
+
+def needs_check(q: SearchQuery) -> bool:
+    """Whether a backend's hits may hold documents `matches` refuses (a phrase, a left-out phrase)."""
+    return any(len(t.words) > 1 for g in q.groups for t in g) or any(len(t.words) > 1 for t in q.exclude)
+
+
+def _has(words: list[str], t: Term) -> bool:
+    n = len(t.words)
+    head, last = t.words[:-1], t.words[-1]
+    for i in range(len(words) - n + 1):
+        if tuple(words[i : i + n - 1]) == head:
+            w = words[i + n - 1]
+            if w == last or (t.prefix and w.startswith(last)):
+                return True
+    return False
+
+
+def matches(q: SearchQuery, text: str) -> bool:
+    """Whether ``text`` (a whole event's) holds the query: every group, phrases in order, and
+    none of the left-out terms. The same test for both backends, so they agree on phrases."""
+    words = tokens(text)
+    return all(any(_has(words, t) for t in g) for g in q.groups) and not any(_has(words, t) for t in q.exclude)
 
 
 def _pg_term(t: Term) -> str:

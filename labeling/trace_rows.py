@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from agent.trace import FinalEvent, RolloutEnd, RolloutStart, content_key, message_digest, rollout_state
 from agent.trace_io import DECODER, clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
-from labeling.search_docs import message_place, message_text
+from labeling.search_docs import message_text
 
 HEAD_BYTES = 256  # how much of a file's start identifies it (a replaced file differs here)
 
@@ -179,11 +179,11 @@ def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
     step = d.get("step")
     if step is not None:
         _step_of(acc, step, off)
-    place = message_place(msg)
-    if place is not None:
+    role = msg.get("role")  # (labeling/search_docs.py message_place, inlined: the hot path)
+    if role == "tool" or role == "assistant" or role == "user":
         text = message_text(msg, d.get("reasoning"))
         if text:
-            acc.docs.append((step, place, off, text))
+            acc.docs.append((step, "output" if role == "tool" else "message", off, text))
 
 
 def _on_llm_call(acc: RolloutAccum, d: dict, off: int) -> None:
@@ -245,8 +245,7 @@ def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
     ]
     acc.calls.append(row)
     acc.call_index[(step, call_id)] = row
-    if arguments:
-        acc.docs.append((step, "args", off, arguments))
+    acc.docs.append((step, "args", off, f"{name} {arguments}"))  # the tool's name is searched with them
     v = acc.values
     if v["status"] == "running":
         v["tool_calls"] += 1
