@@ -224,3 +224,40 @@ def test_sqlite_and_postgresql_find_the_same(tmp_path, pg_database):
             got = [h.model_dump() for h in pg.search(q)]
             assert got == [h.model_dump() for h in lite.search(q)], q
             assert got or q == "nothing", q
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from tui.cli import main
+
+    code = main(["search", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_one_line_per_hit_and_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("REPO_AGENT_LABELER", "alice")
+    root = tmp_path / "runs"
+    factories.write_batch(root, "b1", _rollouts())
+    code, out, err = _cli(capsys, str(root), "zebra")  # ingests first
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[-1] == "2 hits"
+    a, b, _ = (r.rollout_id for r in _rollouts())
+    assert any(line.startswith(f"b1/{a}") and " step 2 " in line and "output" in line for line in lines)
+    assert any(line.startswith(f"b1/{b}") and " step 1 " in line and " args " in line for line in lines)
+    assert "\x1b" not in out and "\\x1b]0;owned" in out  # the hostile output's escape, shown not sent
+    code, out, _ = _cli(capsys, str(root), "zebra in:output", "--json", "--limit", "5")
+    (hit,) = json.loads(out)
+    assert (hit["uid"], hit["step"], hit["place"], hit["state"]["verdict"]) == (f"b1/{a}", 2, "output", "pass")
+    code, out, _ = _cli(capsys, str(root), "rel_path", "--limit", "1")
+    assert out.splitlines()[-1] == "1 hit (the newest; --limit N for more)"
+
+
+def test_cli_a_malformed_query_is_one_line_exit_2(tmp_path, capsys):
+    root = tmp_path / "runs"
+    factories.write_batch(root, "b1", _rollouts())
+    code, out, err = _cli(capsys, str(root), '"index out')
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ['error: search: a quote is not closed: end the phrase with "']
+    code, _, err = _cli(capsys, str(root), "zebra verdict:great")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "unknown verdict" in err
