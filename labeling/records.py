@@ -374,3 +374,11 @@ class SearchHit(_Row):
     state: RolloutState
     trace_path: str
     offset: int  # the event's byte offset in its trace
+
+    @property
+    def at(self) -> str:
+        """Where in the rollout, as shown: ``step 3``; ``task`` for the task's words (before step
+        1), ``end`` for the final patch."""
+        if self.step is not None:
+            return f"step {self.step}"
+        return "task" if self.place == "message" else "end"

@@ -12,7 +12,6 @@ from labeling.records import SearchHit
 from labeling.search_query import SEARCH_HINT, SearchError
 from tui.cli.errors import UserError
 from tui.cli.label_store import _add_common, _ingest, _open, _print_json, _run, console
-from tui.widgets.outcome_badge import cell_style
 from tui.words import count
 
 EXAMPLES = """\
@@ -31,23 +30,19 @@ examples:
 """
 
 
+_STATE_STYLE = {"PASS": "green", "FAIL": "red", "TAMPERED": "magenta"}
+
+
 def hit_line(h: SearchHit) -> Text:
     """One hit as one line: rollout, step, where, state, snippet (already neutralised)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(neutralise_line(h.uid, markup=False), style="bold")  # a file name may hold anything
-    t.append(f"  {where_step(h):>7}")
+    t.append(f"  {h.at:>7}")
     t.append(f"  {h.place:<7}", style="cyan")
     label = h.state.label
-    t.append(f"  {label:<8}", style=cell_style(label))
+    t.append(f"  {label:<8}", style=_STATE_STYLE.get(label, "yellow"))
     t.append("  " + h.snippet)
     return t
-
-
-def where_step(h: SearchHit) -> str:
-    """``step 3``; ``task`` for the task's words (before step 1), ``end`` for the final patch."""
-    if h.step is not None:
-        return f"step {h.step}"
-    return "task" if h.place == "message" else "end"
 
 
 @_run
