@@ -90,6 +90,15 @@ class SqliteSearch(SqlConn):
         c.executemany("INSERT INTO search_docs VALUES (?, ?, ?, ?, ?)", docs)
         c.executemany("INSERT INTO search_fts (rowid, body) VALUES (?, ?)", words)
 
+    def fill_search_index(self) -> bool:
+        """A store with rollouts and no documents (a `repo-agent db copy`, which copies no index)
+        has every trace read again at this ingest to fill it; True if so. Two index reads when not."""
+        if not self._q("SELECT 1 FROM rollouts LIMIT 1") or self._q("SELECT 1 FROM search_docs LIMIT 1"):
+            return False
+        with self.write():
+            self._conn.execute("UPDATE rollouts SET ino = -1")
+        return True
+
     def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]:
         """Up to ``limit`` documents matching, newest first, with a doc id below ``before``
         (`HIT_COLUMNS` each)."""

@@ -166,6 +166,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
         for r in roots:
             if not r.exists():
                 raise StoreError(f"no such directory: {r}")
+        self._db.fill_search_index()  # a copied store: its traces read again for the index
         # Trace paths are keyed relative to the store's base (the traces root by default).
         report = indexer.ingest(self._db, roots, base=self.base, progress=progress)
         if rebuild and (report.finished_rollouts or report.dropped_rollouts or "strategy" not in self.settings()):

@@ -195,14 +195,15 @@ def test_the_index_grows_with_the_trace_and_forgets_replaced_files(env):
 
 
 def test_a_long_output_is_found_in_any_part(env):
-    words = " ".join(f"w{i}" for i in range(20_000))  # ~130 KB: eight parts
+    words = " ".join(f"w{i} hay" if i % 1000 == 0 else f"w{i}" for i in range(20_000))  # ~130 KB: eight parts
     r = Rollout("t_big", 0, steps=[Step([Call("read_file", {"rel_path": "big"}, output=words + " needle")])])
     factories.write_batch(env.root, "b1", [r])
     env.store.ingest([env.root])
     hits = env.store.search("needle")
-    assert [(h.step, h.place) for h in hits] == [(1, "output")]  # one hit for one event, not one a part
+    assert [(h.step, h.place) for h in hits] == [(1, "output")]
+    assert len(env.store.search("hay")) == 1  # in every part: one hit for one event, not one a part
     assert hits[0].snippet.endswith("needle")
-    assert [h.step for h in env.store.search('"w0 w1"')] == [1] and [h.step for h in env.store.search("w19999")] == [1]
+    assert [h.step for h in env.store.search('"w1 w2"')] == [1] and [h.step for h in env.store.search("w19999")] == [1]
 
 
 def test_sqlite_and_postgresql_find_the_same(tmp_path, pg_database):
@@ -261,3 +262,22 @@ def test_cli_a_malformed_query_is_one_line_exit_2(tmp_path, capsys):
     assert err.strip().splitlines() == ['error: search: a quote is not closed: end the phrase with "']
     code, _, err = _cli(capsys, str(root), "zebra verdict:great")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "unknown verdict" in err
+
+
+def test_a_copied_store_fills_its_index_at_the_next_ingest(tmp_path, capsys, monkeypatch):
+    from tui.cli import main
+
+    monkeypatch.setenv("REPO_AGENT_LABELER", "alice")
+    root = tmp_path / "runs"
+    factories.write_batch(root, "b1", _rollouts())
+    with LabelStore(root / "labels.sqlite", labeler="alice") as s:
+        s.ingest([root])
+        assert len(s.search("zebra")) == 2
+    copy = tmp_path / "copy.sqlite"
+    assert main(["db", "copy", str(root / "labels.sqlite"), str(copy)]) == 0
+    capsys.readouterr()
+    with LabelStore(copy, labeler="alice", base=root) as s:
+        assert s.search("zebra") == []  # the copy has no index yet
+        s.ingest([root])
+        assert len(s.search("zebra")) == 2
+        assert s.ingest([root]).files_read == 0  # filled once, then incremental again
