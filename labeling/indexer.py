@@ -214,7 +214,7 @@ def ingest(
         known_files = db.file_states(batch_id)  # rollout id -> state
         tdir = bdir / TRACES_DIR
         try:
-            entries = sorted(os.scandir(tdir), key=lambda e: e.name)  # one order everywhere: rids, copies, search
+            entries = list(os.scandir(tdir))
         except OSError:
             continue  # no traces dir (yet): nothing to read, nothing to drop
         for entry in entries:

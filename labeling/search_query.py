@@ -11,7 +11,7 @@ backends find the same hits: neither ever sees the user's syntax, only these wor
     -pytest                  leave out what holds this word
     assert*                  a word that starts so
     model:M task:T verdict:pass|fail|tampered|suspect state:judged|probe|not_judged|running
-    reason:R stop:S batch:B tag:T flag:F in:message|args|output|patch
+    reason:R stop:S batch:B rollout:R tag:T flag:F in:message|args|output|patch
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ FILTER_VALUES: dict[str, tuple[str, ...] | None] = {
     "model": None,
     "task": None,
     "batch": None,
+    "rollout": None,
     "tag": None,
     "stop": None,
     "verdict": ("pass", "fail", "tampered", "suspect"),
@@ -37,7 +38,7 @@ FILTER_VALUES: dict[str, tuple[str, ...] | None] = {
 }
 SEARCH_HINT = (
     'words (all of them)  "a phrase"  a OR b  -leave_out  prefix*\n'
-    "model:M task:T verdict:pass|fail|tampered|suspect state:S reason:R stop:S batch:B tag:T flag:F "
+    "model:M task:T verdict:pass|fail|tampered|suspect state:S reason:R stop:S batch:B rollout:R tag:T flag:F "
     "in:message|args|output|patch"
 )
 

@@ -44,6 +44,7 @@ _COLUMN_FILTERS = {
     "model": "r.model = ?",
     "task": "r.task_id = ?",
     "batch": "r.batch_id = ?",
+    "rollout": "r.rollout_id = ?",
     "stop": "r.stop_reason = ?",
     "verdict": "r.state_verdict = ?",
     "state": "r.state_status = ?",

@@ -123,6 +123,7 @@ def test_metadata_filters(found):
     assert where(s.search("zebra state:judged in:output")) == [(a, 2, "output")]
     assert where_set(s.search("zebra stop:finished batch:b1")) == {(b, 1, "args"), (a, 2, "output")}
     assert where(s.search("zebra stop:budget")) == []
+    assert where(s.search(f"zebra OR sorter rollout:{b}")) == [(b, 1, "args")]
     (pair,) = s.pairs()  # t_sort's two rollouts
     s.tag_pair(pair.pair_id, "recheck")
     assert where_set(s.search("zebra OR walrus tag:recheck")) == {(c, 1, "args"), (a, 2, "output")}

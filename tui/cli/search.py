@@ -19,7 +19,7 @@ query:
   KeyError                  every word must occur in one message, call or output
   "index out of range"      a phrase          read_file OR grep   either word
   -pytest                   leave these out   assert*             a word's start
-  model:M task:T batch:B verdict:pass|fail|tampered|suspect state:judged|not_judged|probe|running
+  model:M task:T batch:B rollout:R verdict:pass|fail|tampered|suspect state:judged|not_judged|probe|running
   reason:R stop:S tag:T flag:F in:message|args|output|patch     (filters narrow the words' hits)
 
 examples:
