@@ -248,10 +248,10 @@ def test_cli_one_line_per_hit_and_json(tmp_path, capsys, monkeypatch):
     assert any(line.startswith(f"b1/{a}") and " step 2 " in line and "output" in line for line in lines)
     assert any(line.startswith(f"b1/{b}") and " step 1 " in line and " args " in line for line in lines)
     assert "\x1b" not in out and "\\x1b]0;owned" in out  # the hostile output's escape, shown not sent
-    code, out, _ = _cli(capsys, str(root), "zebra in:output", "--json", "--limit", "5")
+    code, out, _ = _cli(capsys, str(root), "zebra in:output", "--json", "--limit", "5", "--no-ingest")
     (hit,) = json.loads(out)
     assert (hit["uid"], hit["step"], hit["place"], hit["state"]["verdict"]) == (f"b1/{a}", 2, "output", "pass")
-    code, out, _ = _cli(capsys, str(root), "rel_path", "--limit", "1")
+    code, out, _ = _cli(capsys, str(root), "rel_path", "--limit", "1", "--no-ingest")
     assert out.splitlines()[-1] == "1 hit (the newest; --limit N for more)"
 
 

@@ -29,8 +29,23 @@ async def test_ctrl_f_then_enter_opens_the_rollout_at_the_step(traces, make_app)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.current_mode == "pairs"
+        # A malformed line is one line in red; the hits before it stay.
         modal = await _search(pilot, "run_tests in:args")
-        assert modal.hits and all(h.place == "args" for h in modal.hits)
+        found = len(modal.hits)
+        assert found and all(h.place == "args" for h in modal.hits)
+        assert f"{found} hits" in str(modal.query_one("#search-status").render())
+        modal.query_one(Input).value = 'run_tests "open'
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not modal.searching)
+        status = modal.query_one("#search-status")
+        assert str(status.render()) == 'a quote is not closed: end the phrase with "' and status.has_class("-error")
+        assert len(modal.hits) == found
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.current_mode == "pairs" and not isinstance(app.screen, SearchModal)
+        assert app.state.search_line == 'run_tests "open'
+        # ctrl+f again opens on the last line; enter on a hit opens the Rollout screen at its step.
+        modal = await _search(pilot, "run_tests in:args")
         hit = modal.hits[1]
         await pilot.press("down")  # from the query to the hits
         assert modal.query_one(OptionList).has_focus
@@ -40,33 +55,12 @@ async def test_ctrl_f_then_enter_opens_the_rollout_at_the_step(traces, make_app)
         table = app.screen.query_one("#calls", DataTable)
         assert app.screen.trace.calls[table.cursor_row].step == hit.step
         assert app.state.rollout_at is None  # used once
-        # Again from the Rollout screen: the last search is there; a message opens the conversation.
+        # From the Rollout screen too; a message opens the conversation.
         modal = await _search(pilot, "Fix the bug")
         assert modal.hits[0].place == "message" and modal.hits[0].at == "task"
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.screen.query_one(ConversationView).display
-
-
-async def test_a_malformed_query_is_one_line_and_escape_closes(traces, make_app):
-    app = make_app(traces)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        modal = await _search(pilot, "run_tests")
-        found = len(modal.hits)
-        assert found and f"{found} hits" in str(modal.query_one("#search-status").render())
-        modal.query_one(Input).value = 'run_tests "open'
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: not modal.searching)
-        status = str(modal.query_one("#search-status").render())
-        assert status == 'a quote is not closed: end the phrase with "' and modal.query_one("#search-status").has_class(
-            "-error"
-        )
-        assert len(modal.hits) == found  # the last hits stay
-        await pilot.press("escape")
-        await settle(pilot)
-        assert app.current_mode == "pairs" and not isinstance(app.screen, SearchModal)
-        assert app.state.search_line == 'run_tests "open'
 
 
 snapshots = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="snapshots are pinned to Python 3.11")
