@@ -20,7 +20,6 @@ from typing import Any
 
 from agent.trace_io import MAX_LINE_BYTES
 from agent.untrusted import neutralise_line
-from labeling.search_query import WORD
 
 PART_CHARS = 16_384
 SNIPPET_CHARS = 120
@@ -38,17 +37,6 @@ def message_text(message: dict[str, Any], reasoning: Any) -> str:
     if isinstance(reasoning, str) and reasoning:
         parts.append(reasoning)
     return "\n".join(parts)
-
-
-def message_place(message: dict[str, Any]) -> str | None:
-    """Where a message's text is found: ``output`` for a tool's, ``message`` for the model's or
-    the task's; None for the system prompt (not indexed)."""
-    role = message.get("role")
-    if role == "tool":
-        return "output"
-    if role in ("assistant", "user"):
-        return "message"
-    return None
 
 
 def parts(text: str) -> list[str]:
@@ -118,9 +106,3 @@ def snippet(text: str, words: list[str], width: int = SNIPPET_CHARS) -> str:
     cut = flat[start : start + width]
     shown = ("…" if start > 0 else "") + cut + ("…" if start + width < len(flat) else "")
     return neutralise_line(shown, markup=False)
-
-
-def find_word(text: str, words: list[str]) -> bool:
-    """Whether one of ``words`` is in ``text`` as the index cuts it (for tests and checks)."""
-    have = {w.lower() for w in WORD.findall(text)}
-    return any(w in have for w in words)

@@ -179,7 +179,9 @@ def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
     step = d.get("step")
     if step is not None:
         _step_of(acc, step, off)
-    role = msg.get("role")  # (labeling/search_docs.py message_place, inlined: the hot path)
+    # Searched (labeling/search_docs.py): the task's and the model's words, a tool's output;
+    # not the system prompt (every rollout of a suite has the same one).
+    role = msg.get("role")
     if role == "tool" or role == "assistant" or role == "user":
         text = message_text(msg, d.get("reasoning"))
         if text:
