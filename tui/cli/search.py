@@ -9,6 +9,7 @@ from rich.text import Text
 
 from agent.untrusted import neutralise_line
 from labeling.records import SearchHit
+from labeling.search import MAX_LIMIT
 from labeling.search_query import SEARCH_HINT, SearchError
 from tui.cli.errors import UserError
 from tui.cli.label_store import _add_common, _ingest, _open, _print_json, _run, console
@@ -47,8 +48,8 @@ def hit_line(h: SearchHit) -> Text:
 
 @_run
 def cmd_search(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise UserError("--limit must be at least 1")
+    if not 1 <= args.limit <= MAX_LIMIT:
+        raise UserError(f"--limit must be from 1 to {MAX_LIMIT}")
     with _open(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
             _ingest(store, [args.dir], quiet=True)
@@ -77,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_common(p)
     p.add_argument("query", metavar="QUERY", help="words, phrases and filters (quote it for the shell)")
-    p.add_argument("--limit", type=int, default=50, help="at most this many hits (default 50)")
+    p.add_argument("--limit", type=int, default=50, help=f"at most this many hits (default 50, at most {MAX_LIMIT})")
     p.add_argument("--json", action="store_true", help="the hits as JSON (uid, step, place, snippet, state, ...)")
     p.add_argument("--no-ingest", action="store_true", help="search the store as it is (do not index new bytes first)")
     p.set_defaults(func=cmd_search)
