@@ -61,6 +61,13 @@ async def test_ctrl_f_then_enter_opens_the_rollout_at_the_step(traces, make_app)
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.screen.query_one(ConversationView).display
+        # A patch: back to the calls, on the end row, its diff shown.
+        modal = await _search(pilot, "gcd in:patch")
+        assert modal.hits and modal.hits[0].place == "patch"
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert not app.screen.query_one(ConversationView).display
+        assert app.screen.query_one("#final-pane").display
 
 
 snapshots = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="snapshots are pinned to Python 3.11")

@@ -185,12 +185,9 @@ class RolloutScreen(StudioScreen):
             self.open_at(*at)
 
     def open_at(self, step: int | None, place: str) -> None:
-        """A search hit (tui/screens/search.py): a patch at the end; a message in the conversation
-        and a call or an output on the calls table, at the step's first call."""
+        """A search hit (tui/screens/search.py): a message in the conversation, a call or an
+        output on the calls table, at the step's first call; a patch at the end."""
         self.follow = False
-        if place == "patch":
-            self.action_end()
-            return
         row = next((i for i, cv in enumerate(self.trace.calls if self.trace else []) if cv.step == step), None)
         if row is not None:
             self.query_one("#calls", DataTable).move_cursor(row=row, animate=False)
@@ -199,6 +196,8 @@ class RolloutScreen(StudioScreen):
             self.action_toggle_conversation()  # it shows the cursor's step
         elif talk.display:
             talk.show_step(step)
+        if place == "patch":
+            self.action_end()
 
     def _focus_body(self) -> None:
         talk = self.query_one(ConversationView)
