@@ -34,9 +34,10 @@ examples:
 _STATE_STYLE = {"PASS": "green", "FAIL": "red", "TAMPERED": "magenta"}
 
 
-def hit_line(h: SearchHit) -> Text:
-    """One hit as one line: rollout, step, where, state, snippet (already neutralised)."""
-    t = Text(no_wrap=True, overflow="ellipsis")
+def hit_line(h: SearchHit, *, cut: bool) -> Text:
+    """One hit as one line: rollout, step, where, state, snippet (already neutralised); ``cut``
+    to the terminal's width with an ellipsis (a pipe gets the whole line)."""
+    t = Text(no_wrap=True, overflow="ellipsis") if cut else Text()
     t.append(neutralise_line(h.uid, markup=False), style="bold")  # a file name may hold anything
     t.append(f"  {h.at:>7}")
     t.append(f"  {h.place:<7}", style="cyan")
@@ -60,8 +61,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([h.model_dump() for h in hits])
         return 0
+    cut = console.is_terminal
     for h in hits:
-        console.print(hit_line(h), soft_wrap=not console.is_terminal)
+        console.print(hit_line(h, cut=cut), soft_wrap=not cut)
     more = " (the newest; --limit N for more)" if len(hits) == args.limit else ""
     console.print(f"[dim]{count(len(hits), 'hit')}{more}[/]")
     return 0
