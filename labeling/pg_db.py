@@ -35,10 +35,13 @@ from labeling.pg_schema import (
     port_ddl,
     schema_statements,
 )
+from labeling.search_docs import parts, pg_words
+from labeling.search_query import SearchQuery, pg_tsquery
 from labeling.sqlite_conn import T
 from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
 from labeling.sqlite_pairs import migrate
 from labeling.sqlite_schema import upgrade_rollouts
+from labeling.sqlite_search import HIT_SELECT, filter_sql
 from labeling.store_url import redact
 
 # Writers take this transaction-scoped lock first: one writer at a time across every
@@ -306,11 +309,36 @@ class PgDb(SqliteDb):
         with self._lock:
             self._conn.close()
 
+    # ------------------------------------------------------------------ search
+    def write_search_docs(self, rows: list[tuple]) -> None:
+        """As SQLite's, each part's words given to the server as `pg_words` cuts them."""
+        docs = [
+            (rid, step, place, offset, pg_words(part))
+            for rid, step, place, offset, text in rows
+            for part in parts(text)
+        ]
+        if docs:
+            self._conn.executemany(
+                "INSERT INTO search_docs (rid, step, place, offset, body) VALUES (?, ?, ?, ?, to_tsvector('simple', ?))",
+                docs,
+            )
+
+    def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]:
+        where, params = filter_sql(q.filters)
+        if before is not None:
+            where += " AND d.doc < ?"
+            params.append(before)
+        sql = (
+            f"{HIT_SELECT} FROM search_docs d JOIN rollouts r ON r.rid = d.rid "
+            f"WHERE d.body @@ to_tsquery('simple', ?){where} ORDER BY d.doc DESC LIMIT ?"
+        )
+        return self._q(sql, [pg_tsquery(q), *params, limit])
+
     # ------------------------------------------------------------------ copy support
     def drop_all(self) -> None:
         """Drop the store's tables (`repo-agent db copy --force`); the schema is made again."""
         with self.write():
-            for table in (*TABLES, "pair_counts", "vote_counts"):
+            for table in (*TABLES, "pair_counts", "vote_counts", "search_docs"):
                 self._conn.raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")  # type: ignore[attr-defined]
         self._create_or_migrate()
 

@@ -193,8 +193,20 @@ BEGIN RAISE EXCEPTION 'label_events is append-only'; END $$""",
     SELECT target AS pair_id, value AS tag FROM (
         SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
         FROM active_events WHERE kind IN ('tag', 'untag')) t WHERE rn = 1 AND kind = 'tag'""",
+        *SEARCH_STATEMENTS,
     ]
     return stmts
+
+
+# The search index (labeling/sqlite_search.py on SQLite): each document's words as a tsvector
+# of the 'simple' configuration (no stemming, like FTS5's unicode61), under a GIN index.
+SEARCH_STATEMENTS = [
+    f"""CREATE TABLE IF NOT EXISTS search_docs (
+    doc {INT} GENERATED ALWAYS AS IDENTITY PRIMARY KEY, rid {INT} NOT NULL, step {INT}, place {TEXT} NOT NULL,
+    "offset" {INT} NOT NULL, body tsvector NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS search_docs_rid ON search_docs(rid)",
+    "CREATE INDEX IF NOT EXISTS search_docs_body ON search_docs USING GIN (body)",
+]
 
 
 # A verdict's effect on its pair, in the server: labeling/team_sql.py's `refresh_pair` as

@@ -358,3 +358,27 @@ class JobRow(_Row):
     @property
     def final(self) -> bool:
         return self.status in JOB_FINAL
+
+
+class SearchHit(_Row):
+    """One document a search found (labeling/search.py): where it is and a neutralised snippet."""
+
+    uid: str  # batch_id/rollout_id
+    rollout_id: str
+    batch_id: str
+    step: int | None  # None: before the first step (the task) or after the last (the patch)
+    place: Literal["message", "args", "output", "patch"]
+    snippet: str  # one line around the first searched word, controls escaped (labeling/search_docs.py)
+    task_id: str
+    model: str
+    state: RolloutState
+    trace_path: str
+    offset: int  # the event's byte offset in its trace
+
+    @property
+    def at(self) -> str:
+        """Where in the rollout, as shown: ``step 3``; ``task`` for the task's words (before step
+        1), ``end`` for the final patch."""
+        if self.step is not None:
+            return f"step {self.step}"
+        return "task" if self.place == "message" else "end"

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from labeling.sqlite_conn import SqlConn
 from labeling.sqlite_schema import FILE_COLUMNS, ROLLOUT_COLUMNS
+from labeling.sqlite_search import SqliteSearch
 from labeling.trace_rows import CALL_COLUMNS
 
 
-class IngestWrites(SqlConn):
+class IngestWrites(SqliteSearch):
     """What ingest reads back (file states, offsets, skipped lines) and writes."""
 
     def batch_state(self, batch_id: str) -> tuple | None:
@@ -50,7 +50,7 @@ class IngestWrites(SqlConn):
     def drop_rollouts(self, rids: list[int]) -> None:
         """Forget rollouts whose trace file is gone (their pairs go stale at the next build)."""
         with self.write():
-            for table in ("rollouts", "steps", "tool_calls", "bad_lines"):
+            for table in ("rollouts", "steps", "tool_calls", "bad_lines", "search_docs"):
                 self._conn.executemany(f"DELETE FROM {table} WHERE rid = ?", [(r,) for r in rids])
 
     def bad_lines(self) -> dict[str, list[tuple[int, int, str]]]:
@@ -94,6 +94,7 @@ class IngestWrites(SqlConn):
         call_rows: list[tuple] = []
         late: list[tuple] = []
         bad: list[tuple] = []
+        docs: list[tuple] = []
         with self.write():
             c = self._conn
             for acc, fs, reset in items:
@@ -117,11 +118,13 @@ class IngestWrites(SqlConn):
                     c.execute("DELETE FROM steps WHERE rid = ?", (rid,))
                     c.execute("DELETE FROM tool_calls WHERE rid = ?", (rid,))
                     c.execute("DELETE FROM bad_lines WHERE rid = ?", (rid,))
+                    c.execute("DELETE FROM search_docs WHERE rid = ?", (rid,))
                 bad.extend((rid, *b) for b in acc.invalid)
                 step_rows.extend((rid, s, *v) for s, v in acc.new_steps.items())
                 step_updates.extend((*u[:3], rid, u[3]) for u in acc.step_updates)
                 call_rows.extend((rid, *row) for row in acc.calls)
                 late.extend((*u[:5], rid, *u[5:]) for u in acc.late_results)
+                docs.extend((rid, *d) for d in acc.docs)
             c.executemany("INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?, ?)", step_rows)
             if bad:
                 c.executemany("INSERT INTO bad_lines VALUES (?, ?, ?, ?)", bad)
@@ -138,6 +141,7 @@ class IngestWrites(SqlConn):
                     "WHERE rid = ? AND step = ? AND call_id = ?",
                     late,
                 )
+            self.write_search_docs(docs)
 
     def mark_copies(self, uids: list[str] | None = None) -> None:
         """Name each rollout's original (the first indexed with its content key) in ``copy_of``;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from labeling.sqlite_search import SEARCH_DDL
 from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 
 # 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
@@ -26,7 +27,9 @@ from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 #    content_key, copy_of) per rollout; an older store's rollouts get their state from their
 #    columns here and are read again from their traces at the next ingest (content keys).
 #    (5 was never released: three branches of one round were merged as 6, 7 and 8.)
-SCHEMA_VERSION = 8
+# 9: the search index (labeling/sqlite_search.py: search_docs, search_fts); an older store's
+#    rollouts are read again from their traces at the next ingest to fill it.
+SCHEMA_VERSION = 9
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
@@ -105,7 +108,7 @@ CREATE VIEW IF NOT EXISTS current_tags AS
     SELECT target AS pair_id, value AS tag FROM (
         SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
         FROM active_events WHERE kind IN ('tag', 'untag')) WHERE rn = 1 AND kind = 'tag';
-"""
+{SEARCH_DDL}"""
 
 
 def _add_missing_columns(c: sqlite3.Connection) -> None:
@@ -137,11 +140,14 @@ UPDATE rollouts SET
 
 
 def upgrade_rollouts(c: Any, stored: int | None) -> None:
-    """Version 8: state from the old columns now; ``ino = -1`` makes the next ingest read each
+    """Version 9: every trace read again (the search index). Version 8: state from the old
+    columns now; ``ino = -1`` makes the next ingest read each
     trace again from its start (its content key, and its state from the trace itself)."""
     c.execute("CREATE INDEX IF NOT EXISTS rollouts_content ON rollouts(content_key)")
     if stored is not None and stored < 8:
         c.execute(_DERIVE_STATE)
+    if stored is not None and stored < 9:
+        c.execute("UPDATE rollouts SET ino = -1")  # re-read: the search index is filled from the traces
 
 
 def _sql_literal(value: Any) -> str:

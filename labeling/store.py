@@ -38,6 +38,7 @@ from labeling.records import (
     PairRow,
     QueueCounts,
     RolloutRow,
+    SearchHit,
     StepMark,
     StepRow,
     ToolCallRow,
@@ -45,6 +46,8 @@ from labeling.records import (
 )
 from labeling.rollout_states import StateCounts, live_state, row_state
 from labeling.score import ScoreOrderError, parse_order
+from labeling.search import find
+from labeling.search_query import parse_search
 from labeling.sqlite_db import SqliteDb
 from labeling.steps import step_flags
 from labeling.store_url import locate, resolve_db
@@ -163,6 +166,7 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
         for r in roots:
             if not r.exists():
                 raise StoreError(f"no such directory: {r}")
+        self._db.fill_search_index()  # a copied store: its traces read again for the index
         # Trace paths are keyed relative to the store's base (the traces root by default).
         report = indexer.ingest(self._db, roots, base=self.base, progress=progress)
         if rebuild and (report.finished_rollouts or report.dropped_rollouts or "strategy" not in self.settings()):
@@ -315,6 +319,11 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             )
             for step, offset, tin, tout, lat in step_rows
         ]
+
+    def search(self, line: str, *, limit: int = 50) -> list[SearchHit]:
+        """Rollouts' messages, tool arguments and outputs, and patches holding ``line``'s words
+        (labeling/search_query.py), newest first; ``SearchError`` for a malformed line."""
+        return find(self._db.search_hits, parse_search(line), limit, lambda key: _join(self._base, key))
 
     def tasks(self) -> list[str]:
         return self._db.tasks()

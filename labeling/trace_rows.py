@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from agent.trace import FinalEvent, RolloutEnd, RolloutStart, content_key, message_digest, rollout_state
 from agent.trace_io import DECODER, clean, loads, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
+from labeling.search_docs import message_text
 
 HEAD_BYTES = 256  # how much of a file's start identifies it (a replaced file differs here)
 
@@ -69,6 +70,8 @@ class RolloutAccum:
     calls: list[list] = field(default_factory=list)  # tool_call rows (see CALL_COLUMNS)
     call_index: dict[tuple[int, str], list] = field(default_factory=dict)
     late_results: list[tuple] = field(default_factory=list)  # results for calls stored earlier
+    # the search index's documents (labeling/search_docs.py): (step, place, offset, text)
+    docs: list[tuple] = field(default_factory=list)
     events: int = 0
     invalid: list[tuple[int, int, str]] = field(default_factory=list)  # (line_no, offset, reason)
     finished_now: bool = False
@@ -170,11 +173,19 @@ def _step_of(acc: RolloutAccum, step: Any, off: int) -> None:
 
 
 def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
-    if type(d.get("message")) is not dict:
+    msg = d.get("message")
+    if type(msg) is not dict:
         raise _Invalid("message is not an object")
     step = d.get("step")
     if step is not None:
         _step_of(acc, step, off)
+    # Searched (labeling/search_docs.py): the task's and the model's words, a tool's output;
+    # not the system prompt (every rollout of a suite has the same one).
+    role = msg.get("role")
+    if role == "tool" or role == "assistant" or role == "user":
+        text = message_text(msg, d.get("reasoning"))
+        if text:
+            acc.docs.append((step, "output" if role == "tool" else "message", off, text))
 
 
 def _on_llm_call(acc: RolloutAccum, d: dict, off: int) -> None:
@@ -236,6 +247,7 @@ def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
     ]
     acc.calls.append(row)
     acc.call_index[(step, call_id)] = row
+    acc.docs.append((step, "args", off, f"{name} {arguments}"))  # the tool's name is searched with them
     v = acc.values
     if v["status"] == "running":
         v["tool_calls"] += 1
@@ -348,6 +360,8 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
             v["seed"],
         ),
     )
+    if o.patch:
+        acc.docs.append((None, "patch", off, o.patch))
     acc.finished_now = True
 
 

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from agent.trace import BATCH_FILE
+from labeling.records import SearchHit
 from labeling.store import LabelStore, default_labeler
 from labeling.store_url import is_db_url
 from tui.bindings import assign_ids
@@ -34,6 +35,7 @@ from tui.prefs import DIFF_VIEWS, load_prefs, prefs_path, save_prefs
 from tui.screens.base import StudioScreen
 from tui.screens.help import HelpScreen, key_label
 from tui.screens.registry import SCREENS, screen_classes
+from tui.screens.search import SearchModal
 from tui.serve.limits import ServedLimits
 from tui.state import StudioState, replay_dir
 from tui.studio import Studio
@@ -63,6 +65,8 @@ class StudioApp(App):
         Binding("escape", "back", "Back", show=False),
         # The id keeps the name a keymap knows ("everywhere.quit"); the action asks first mid-batch.
         Binding("ctrl+q", "quit_studio", "Quit", show=False, id="everywhere.quit"),
+        # priority: a focused input (a filter line, a note) would take ctrl+f for itself.
+        Binding("ctrl+f", "search", "Search", show=False, priority=True),
     ]
 
     def __init__(
@@ -361,6 +365,20 @@ class StudioApp(App):
             ),
             lambda yes: self.exit() if yes else None,
         )
+
+    def action_search(self) -> None:
+        """Search every rollout (tui/screens/search.py); a hit opens the Rollout screen at its step."""
+        if isinstance(self.screen, SearchModal):
+            return
+
+        def opened(hit: SearchHit | None) -> None:
+            self.state.search_line = modal.line
+            if hit is not None:
+                self.state.rollout_at = (hit.step, hit.place)
+                self.open_rollout(hit.uid)
+
+        modal = SearchModal(self.store, self.state.search_line)
+        self.push_screen(modal, opened)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -52,6 +52,9 @@ class StudioState:
     # What the screens are looking at; every screen reads and writes these.
     rollout_uid: str | None = None
     step: int | None = None  # the step to put the Steps screen's cursor on
+    # A search hit's (step, place) the Rollout screen opens at, once (tui/screens/search.py).
+    rollout_at: tuple[int | None, str] | None = None
+    search_line: str = ""  # the last search (ctrl+f opens on it)
     pair_id: str | None = None
     open_pair: str | None = None  # --pair: shown first, whatever the queue's filter holds
     pair_filter: PairFilter = field(default_factory=lambda: PairFilter(verdict="unlabeled"))

@@ -179,3 +179,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("uid", metavar="UID")
     p.add_argument("step", type=int, metavar="STEP")
     p.set_defaults(func=cmd_steps_mark, action="unmark")
+    from tui.cli import search  # `repo-agent search` (tui/cli/search.py)
+
+    search.register(sub)

@@ -180,6 +180,24 @@ class RolloutScreen(StudioScreen):
         if uid != self.uid:
             self.load(uid)
         self._focus_body()
+        at, self.state.rollout_at = self.state.rollout_at, None
+        if at is not None and self.trace is not None:
+            self.open_at(*at)
+
+    def open_at(self, step: int | None, place: str) -> None:
+        """A search hit (tui/screens/search.py): a message in the conversation, a call or an
+        output on the calls table, at the step's first call; a patch at the end."""
+        self.follow = False
+        row = next((i for i, cv in enumerate(self.trace.calls if self.trace else []) if cv.step == step), None)
+        if row is not None:
+            self.query_one("#calls", DataTable).move_cursor(row=row, animate=False)
+        talk = self.query_one(ConversationView)
+        if (place == "message") != talk.display:
+            self.action_toggle_conversation()  # it shows the cursor's step
+        elif talk.display:
+            talk.show_step(step)
+        if place == "patch":
+            self.action_end()
 
     def _focus_body(self) -> None:
         talk = self.query_one(ConversationView)

@@ -1,0 +1,79 @@
+"""Full-text search over rollouts (docs/studio.md, Search): a search line to hits.
+
+The backend finds documents (`labeling.sqlite_search` on SQLite, a tsvector on
+PostgreSQL) newest first; here the hits of one event are folded into one (a long text
+is indexed in parts) and each gets its snippet, read back from its trace at the
+event's offset. Both backends see only `labeling.search_query`'s rendering of the
+line, never the user's syntax, so a malformed line is a `SearchError` before any SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from labeling.records import SearchHit
+from labeling.rollout_states import row_state
+from labeling.search_docs import event_text, read_line, snippet
+from labeling.search_query import SearchQuery, matches, needs_check, parse_search
+from labeling.sqlite_search import HIT_COLUMNS
+
+MAX_LIMIT = 1000
+MAX_CHECKED = 5000  # candidates a phrase is checked on before the search stops
+
+
+def find(
+    hits: Callable[[SearchQuery, int | None, int], list[tuple]],
+    q: SearchQuery,
+    limit: int,
+    path_of: Callable[[str], str],
+) -> list[SearchHit]:
+    """Up to ``limit`` hits (one per event), newest first. ``hits`` is the backend's
+    ``search_hits``; ``path_of`` turns a stored trace path into one to open. A phrase is
+    checked on each candidate's text (`matches`), at most `MAX_CHECKED` of them."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    check = needs_check(q)
+    seen: set[tuple[str, int, str]] = set()
+    out: list[SearchHit] = []
+    before: int | None = None
+    page = limit * 2 + 8
+    while len(out) < limit and len(seen) < MAX_CHECKED:
+        got = hits(q, before, page)
+        for raw in got:
+            row = dict(zip(HIT_COLUMNS, raw))
+            key = (row["uid"], row["offset"], row["place"])
+            if key in seen:
+                continue  # another part of the same text
+            seen.add(key)
+            hit = _hit(row, q, check, path_of)
+            if hit is not None:
+                out.append(hit)
+                if len(out) == limit:
+                    break
+        if len(got) < page:
+            break
+        before = got[-1][0]
+    return out
+
+
+def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[str], str]) -> SearchHit | None:
+    path = path_of(row["trace_path"])
+    text = event_text(read_line(path, row["offset"]), row["place"])
+    if check and not matches(q, text):
+        return None
+    return SearchHit(
+        uid=row["uid"],
+        rollout_id=row["rollout_id"],
+        batch_id=row["batch_id"],
+        step=row["step"],
+        place=row["place"],
+        snippet=snippet(text, q.words),
+        task_id=row["task_id"] or "",
+        model=row["model"] or "",
+        state=row_state(row["state_status"], row["state_verdict"], row["state_reason"], ""),
+        trace_path=path,
+        offset=row["offset"],
+    )
+
+
+__all__ = ["MAX_LIMIT", "find", "parse_search"]

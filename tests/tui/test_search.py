@@ -1,0 +1,87 @@
+"""ctrl+f from any screen: the search modal, its hits, and enter opening the Rollout screen at
+the hit's step (tui/screens/search.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from textual.widgets import DataTable, Input, OptionList
+
+from tests.tui.conftest import settle, wait_until
+from tui.screens.search import SearchModal
+from tui.widgets.conversation import ConversationView
+
+
+async def _search(pilot, line: str) -> SearchModal:
+    await pilot.press("ctrl+f")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, SearchModal))
+    modal = pilot.app.screen
+    modal.query_one(Input).value = line
+    await pilot.press("enter")
+    await settle(pilot)
+    await wait_until(pilot, lambda: not modal.searching)
+    return modal
+
+
+async def test_ctrl_f_then_enter_opens_the_rollout_at_the_step(traces, make_app):
+    app = make_app(traces)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "pairs"
+        # A malformed line is one line in red; the hits before it stay.
+        modal = await _search(pilot, "run_tests in:args")
+        found = len(modal.hits)
+        assert found and all(h.place == "args" for h in modal.hits)
+        assert f"{found} hits" in str(modal.query_one("#search-status").render())
+        modal.query_one(Input).value = 'run_tests "open'
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not modal.searching)
+        status = modal.query_one("#search-status")
+        assert str(status.render()) == 'a quote is not closed: end the phrase with "' and status.has_class("-error")
+        assert len(modal.hits) == found
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.current_mode == "pairs" and not isinstance(app.screen, SearchModal)
+        assert app.state.search_line == 'run_tests "open'
+        # ctrl+f again opens on the last line; enter on a hit opens the Rollout screen at its step.
+        modal = await _search(pilot, "run_tests in:args")
+        hit = modal.hits[1]
+        await pilot.press("down")  # from the query to the hits
+        assert modal.query_one(OptionList).has_focus
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.current_mode == "rollout" and app.screen.uid == hit.uid
+        table = app.screen.query_one("#calls", DataTable)
+        assert app.screen.trace.calls[table.cursor_row].step == hit.step
+        assert app.state.rollout_at is None  # used once
+        # From the Rollout screen too; a message opens the conversation.
+        modal = await _search(pilot, "Fix the bug")
+        assert modal.hits[0].place == "message" and modal.hits[0].at == "task"
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.screen.query_one(ConversationView).display
+        # A patch: back to the calls, on the end row, its diff shown.
+        modal = await _search(pilot, "gcd in:patch")
+        assert modal.hits and modal.hits[0].place == "patch"
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert not app.screen.query_one(ConversationView).display
+        assert app.screen.query_one("#final-pane").display
+
+
+snapshots = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="snapshots are pinned to Python 3.11")
+
+
+@snapshots
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_search_snapshot(snap_compare, make_app, traces, size):
+    async def before(pilot) -> None:
+        await settle(pilot)
+        # one rollout's hits: their order is the trace's (across traces it is the order files were read)
+        modal = await _search(pilot, "failed OR wrote OR gcd rollout:fix_gcd__s1")
+        modal.query_one(Input).cursor_blink = False
+        await pilot.press("down")
+        await settle(pilot)
+
+    assert snap_compare(make_app(traces), terminal_size=size, run_before=before)

@@ -1,0 +1,86 @@
+"""`repo-agent search DIR QUERY`: rollouts' messages, tool arguments and outputs, and patches
+holding some words (labeling/search.py), one line per hit; the studio's ``ctrl+f`` the same."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.text import Text
+
+from agent.untrusted import neutralise_line
+from labeling.records import SearchHit
+from labeling.search import MAX_LIMIT
+from labeling.search_query import SEARCH_HINT, SearchError
+from tui.cli.errors import UserError
+from tui.cli.label_store import _add_common, _ingest, _open, _print_json, _run, console
+from tui.words import count
+
+EXAMPLES = """\
+query:
+  KeyError                  every word must occur in one message, call or output
+  "index out of range"      a phrase          read_file OR grep   either word
+  -pytest                   leave these out   assert*             a word's start
+  model:M task:T batch:B rollout:R verdict:pass|fail|tampered|suspect state:judged|not_judged|probe|running
+  reason:R stop:S tag:T flag:F in:message|args|output|patch     (filters narrow the words' hits)
+
+examples:
+  repo-agent search runs/ KeyError
+  repo-agent search runs/ '"index out of range" in:output verdict:fail'
+  repo-agent search runs/ 'write_file conftest in:args' --json --limit 200
+  repo-agent studio runs/ --rollout BATCH/ROLLOUT      # open a hit (ctrl+f searches in the studio)
+"""
+
+
+_STATE_STYLE = {"PASS": "green", "FAIL": "red", "TAMPERED": "magenta"}
+
+
+def hit_line(h: SearchHit, *, cut: bool) -> Text:
+    """One hit as one line: rollout, step, where, state, snippet (already neutralised); ``cut``
+    to the terminal's width with an ellipsis (a pipe gets the whole line)."""
+    t = Text(no_wrap=True, overflow="ellipsis") if cut else Text()
+    t.append(neutralise_line(h.uid, markup=False), style="bold")  # a file name may hold anything
+    t.append(f"  {h.at:>7}")
+    t.append(f"  {h.place:<7}", style="cyan")
+    label = h.state.label
+    t.append(f"  {label:<8}", style=_STATE_STYLE.get(label, "yellow"))
+    t.append("  " + h.snippet)
+    return t
+
+
+@_run
+def cmd_search(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= MAX_LIMIT:
+        raise UserError(f"--limit must be from 1 to {MAX_LIMIT}")
+    with _open(args, must_exist=args.no_ingest) as store:
+        if not args.no_ingest:
+            _ingest(store, [args.dir], quiet=True)
+        try:
+            hits = store.search(args.query, limit=args.limit)
+        except SearchError as exc:
+            raise UserError(f"search: {exc}") from None
+    if args.json:
+        _print_json([h.model_dump() for h in hits])
+        return 0
+    cut = console.is_terminal
+    for h in hits:
+        console.print(hit_line(h, cut=cut), soft_wrap=not cut)
+    more = " (the newest; --limit N for more)" if len(hits) == args.limit else ""
+    console.print(f"[dim]{count(len(hits), 'hit')}{more}[/]")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search",
+        help="find rollouts by what they said, called, got back or changed (full text)",
+        description="Search the messages (with reasoning), tool calls' arguments, tool outputs and "
+        "patches of every rollout under DIR (indexed by the ingest), newest first.\n\n" + SEARCH_HINT,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(p)
+    p.add_argument("query", metavar="QUERY", help="words, phrases and filters (quote it for the shell)")
+    p.add_argument("--limit", type=int, default=50, help=f"at most this many hits (default 50, at most {MAX_LIMIT})")
+    p.add_argument("--json", action="store_true", help="the hits as JSON (uid, step, place, snippet, state, ...)")
+    p.add_argument("--no-ingest", action="store_true", help="search the store as it is (do not index new bytes first)")
+    p.set_defaults(func=cmd_search)
