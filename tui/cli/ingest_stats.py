@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
+from agent.untrusted import neutralise as esc
+from agent.verdict_kind import KIND_LABEL, VERDICT_KINDS  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
@@ -143,6 +144,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
     kinds.append(["stale (kept)", str(rep.stale_pairs)])
     print_table(console, (Col("kind"), Col("pairs", justify="right")), kinds)
+    # What each pair's verdict rests on (agent/verdict_kind.py), strongest evidence first.
+    rests = [[KIND_LABEL[k], str(n)] for k in VERDICT_KINDS if (n := rep.by_verdict_kind.get(k))]
+    if rests:
+        print_table(console, (Col("verdict rests on"), Col("pairs", justify="right")), rests)
     a = rep.agreement
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     console.print(

@@ -1,0 +1,106 @@
+"""`stats` says which kind of verdict each pair rests on (agent/verdict_kind.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agent.batch_meta import read_batch_meta, write_batch_meta
+from agent.suites.models import Differential, DifferentialTarget, DirSource, HiddenTests, Task
+from agent.verdict_kind import task_verdict_kind
+from labeling.stats import signal_report
+from tests import factories
+from tests.labeling.conftest import Spec, make_patch, to_rollout
+from tui.cli import main
+
+SRC = DirSource(path="src")
+TARGET = DifferentialTarget(module="prog", function="f", inputs=[[1], [2]])
+
+
+def _tasks() -> list[Task]:
+    return [
+        Task(id="quix", source=SRC, goal="g", reference_fix="fix", differential=Differential(targets=[TARGET])),
+        Task(
+            id="both",
+            source=SRC,
+            goal="g",
+            reference_fix="fix",
+            differential=Differential(pool="pools/both.json"),
+            hold_out_lines={"test_prog.py": 0.5},
+        ),
+        Task(
+            id="swe",
+            source=SRC,
+            goal="g",
+            reference_fix="fix",
+            hidden_tests=HiddenTests(patch="hidden_tests/swe.patch", fail_to_pass=["tests/test_a.py::test_a"]),
+            differential=Differential(targets=[TARGET]),  # the test patch replaces it in the final run
+        ),
+        Task(id="plain", source=SRC, goal="g", reference_fix="fix"),
+        Task(id="lines", source=SRC, goal="g", hold_out_lines={"test_prog.py": 0.5}),
+        # inputs, but no reference fix to compare the answers with: pytest's records only
+        Task(id="noref", source=SRC, goal="g", differential=Differential(targets=[TARGET])),
+    ]
+
+
+def test_a_tasks_verdict_kind_is_what_its_final_run_uses():
+    kinds = {t.id: task_verdict_kind(t) for t in _tasks()}
+    assert kinds == {
+        "quix": "differential",
+        "both": "differential_hidden",
+        "swe": "hidden_test_patch",
+        "plain": "records",
+        "lines": "hidden_lines",
+        "noref": "records",
+    }
+
+
+def _batch(root: Path, name: str, tasks: list[str], *, suite_path: str | None) -> Path:
+    # Each batch's own patches: a pair over contents seen in another batch is that batch's pair.
+    fail = make_patch("prog.py", ["    return x - 1"], [f"    return x * 2  # {name}"])
+    fix = make_patch("prog.py", ["    return x - 1"], [f"    return x + 1  # {name}"])
+    specs = [Spec(t, s, passed=s == 1, patch=fix if s == 1 else fail) for t in tasks for s in (1, 2)]
+    return factories.write_batch(root, name, [to_rollout(s) for s in specs], suite_path=suite_path)
+
+
+def test_stats_counts_pairs_by_the_kind_of_verdict_they_rest_on(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative suite path is found from the batch's directory too
+    suite_dir = tmp_path / "work" / "suites" / "mixed"
+    suite_dir.mkdir(parents=True)
+    suite = {"name": "mixed", "tasks": [t.model_dump(exclude_defaults=True) for t in _tasks()]}
+    (suite_dir / "suite.json").write_text(json.dumps(suite))  # its sources are gone: still read
+    root = tmp_path / "work" / "runs"
+    _batch(root, "b1", ["quix", "both", "swe", "plain", "lines"], suite_path="suites/mixed")
+    _batch(root, "b2", ["gone"], suite_path=str(tmp_path / "deleted" / "suite.json"))
+    imported = _batch(root, "b3", ["imp"], suite_path=None)
+    meta = read_batch_meta(imported)
+    write_batch_meta(imported, meta.model_copy(update={"imported": {"format": "swe-agent", "path": "x"}}))
+
+    assert main(["stats", str(root), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["pairs"] == 7
+    assert rep["by_verdict_kind"] == {
+        "differential": 1,
+        "differential_hidden": 1,
+        "hidden_test_patch": 1,
+        "records": 1,
+        "hidden_lines": 1,
+        "unknown": 1,  # b2: the suite it ran is gone
+        "imported": 1,  # b3: the source's verdict
+    }
+    assert main(["stats", str(root), "--no-ingest"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict rests on" in out
+    for line in ("differential + hidden tests", "hidden test patch (SWE-bench)", "pytest records only"):
+        assert line in out
+
+
+def test_a_builtin_suite_is_read_by_name(tmp_path):
+    from labeling.store import LabelStore
+
+    root = tmp_path / "runs"
+    _batch(root, "b1", ["fix_gcd"], suite_path="mini-bugs")
+    with LabelStore(root / "labels.sqlite") as store:
+        store.ingest([root])
+        rep = signal_report(store)
+    assert rep.by_verdict_kind == {"differential": 1}
