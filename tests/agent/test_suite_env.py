@@ -185,3 +185,37 @@ def test_a_dependency_that_cannot_be_installed_is_one_line_naming_it(wheels, tmp
         build_env(plan_env(repo))
     assert "\n" not in str(err.value)
     assert not any((tmp_path / "cache" / "envs").glob("*/bin"))  # nothing half-built left
+
+
+def test_suite_mutate_with_env_auto_validates_in_the_repository_env(env_suite, tmp_path, monkeypatch, capsys):
+    """`suite mutate --env auto` on the src-layout repository: the baseline and every
+    validation run (through the warm pytest, agent/suites/mutate/zygote.py) import the
+    workspace's mutated code and tinydep from the repository's venv. Run in repo-agent's own
+    venv, the tests could not import tinydep or calc at all."""
+    from agent.suites.mutate import zygote as zygote_module
+    from tui.cli import main
+
+    suite, cache, built = env_suite
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(cache))
+    repo = tmp_path / "calc"
+    shutil.copytree(Path(suite.base_dir) / "calc", repo)
+    (repo / "src" / "calc" / "__init__.py").write_text(FIXED)  # the baseline passes
+    warm_runs: list[str] = []
+    real_run = zygote_module.Zygote.run
+
+    def counted(self, args, env, timeout_s):
+        warm_runs.append(str(self.python_env))
+        return real_run(self, args, env, timeout_s)
+
+    monkeypatch.setattr(zygote_module.Zygote, "run", counted)
+    out = tmp_path / "suite"
+    argv = ["suite", "mutate", str(repo), "--out", str(out), "--env", "auto", "--max-workers", "1"]
+    assert main([*argv, "--tests", "python -m pytest -q tests", "--max-tasks", "2", "--seed", "1"]) == 0
+    made = json.loads((out / "suite.json").read_text())
+    tasks = made["tasks"]
+    assert tasks and all(t["env"] == "auto" for t in tasks), capsys.readouterr().out
+    assert warm_runs and set(warm_runs) == {str(built.path)}  # warm, in the repository's venv
+    for t in tasks:  # each bug fails test_triple on its assertion, not on an import
+        assert "No module named" not in t["goal"] and "test_triple" in t["goal"], t["goal"]
+        assert "test_runs_in_the_repository_env" not in t["goal"]
+    assert "0 failing there" in capsys.readouterr().out  # the baseline passed in the env
