@@ -222,7 +222,11 @@ def _make_task(inst: Instance, location: str, out: Path, env: str | None) -> Tas
     fixes.mkdir(parents=True, exist_ok=True)
     (out / "hidden_tests").mkdir(parents=True, exist_ok=True)
     (out / hidden.patch).write_text(inst.test_patch, encoding="utf-8", errors="surrogateescape")
-    return task.model_copy(update={"test_command": _visible_command(id_files(hidden), tree)})
+    # Only files the base commit has are protected (changing one is tampering). A file the test
+    # patch creates was never in the workspace: a rollout's file of that name is its own test,
+    # replaced by the hidden one for the final run (hidden_tests.hidden_run).
+    given = sorted(p for p in task.protected if (tree / p).exists() or (tree / p).is_symlink())
+    return task.model_copy(update={"test_command": _visible_command(id_files(hidden), tree), "protected": given})
 
 
 def suite_from_swebench(

@@ -250,7 +250,9 @@ def test_swebench_environment_setup_commit_declares_the_env(wheels, tmp_path, mo
     _git(repo, "commit", "-qm", "base")
     base = _git(repo, "rev-parse", "HEAD").strip()
     (repo / "src" / "calc" / "__init__.py").write_text(FIXED)
-    (repo / "tests" / "test_calc.py").write_text("from calc import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n")
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n"
+    )
     _git(repo, "commit", "-qam", "fix triple")
     fix = _git(repo, "rev-parse", "HEAD").strip()
     (repo / "pyproject.toml").write_text(PYPROJECT)  # declares tinydep
