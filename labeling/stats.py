@@ -147,8 +147,8 @@ class SignalReport(BaseModel):
     stale_pairs: int
     by_contrast: dict[str, int]
     by_flag: dict[str, int]
-    # Pairs by the kind of verdict they rest on (agent/verdict_kind.py): differential, hidden
-    # test patch, pytest records only...
+    # Pairs by the kind of verdict they rest on (labeling/verdict_kinds.py): held-out inputs,
+    # hidden tests, pytest records only...
     by_verdict_kind: dict[str, int] = Field(default_factory=dict)
     clean_pairs: int
     labeled: int

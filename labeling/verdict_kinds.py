@@ -1,5 +1,4 @@
-"""How many pairs rest on each kind of verdict (agent/verdict_kind.py), for `stats` and the
-Stats screen.
+"""How many pairs rest on each kind of verdict (issue 26's agent/verdict_kind.py), for `stats`.
 
 A pair's kind is its task's, read from the suite its batch ran (``batch.json``'s suite path,
 as given to `run`: a builtin name, or a path resolved from the working directory, then from
@@ -12,10 +11,32 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from agent.verdict_kind import VerdictKind, task_verdict_kind
+from agent.suites.models import Suite, Task
+
+# The task's kinds (agent/verdict_kind.py), strongest first, then what only the store knows.
+KIND_LABEL: dict[str, str] = {
+    "differential+hidden": "held-out inputs and hidden tests",
+    "differential": "held-out inputs",
+    "hidden": "hidden tests only",
+    "tests": "pytest records only",
+    "imported": "the imported run's own verdict",
+    "unknown": "unknown (the batch's suite is gone)",
+}
+VERDICT_KINDS: tuple[str, ...] = tuple(KIND_LABEL)
 
 
-def _suite_kinds(spec: str, batch_dir: Path) -> dict[str, VerdictKind] | None:
+def task_kind(suite: Suite, task: Task) -> str:
+    """What every final run of ``task`` rests on: agent/verdict_kind.py's rule."""
+    try:
+        from agent.verdict_kind import verdict_kind
+    except ImportError:  # before issue 26's module lands: its stated rule, inline
+        diff = task.differential is not None and bool(task.differential.pool or task.differential.targets)
+        hidden = task.hidden_tests is not None or bool(task.hold_out_lines)
+        return ("differential+hidden" if hidden else "differential") if diff else ("hidden" if hidden else "tests")
+    return str(verdict_kind(suite, task))
+
+
+def _suite_kinds(spec: str, batch_dir: Path) -> dict[str, str] | None:
     """Task id -> kind for the suite ``spec`` names, or None when it cannot be read."""
     from agent.suites.loading import SUITE_FILE, load_suite, parse_suite_file
 
@@ -32,13 +53,13 @@ def _suite_kinds(spec: str, batch_dir: Path) -> dict[str, VerdictKind] | None:
                 suite = parse_suite_file(path / SUITE_FILE if path.is_dir() else path)
             except (ValueError, OSError):
                 continue
-        return {t.id: task_verdict_kind(t) for t in suite.tasks}
+        return {t.id: task_kind(suite, t) for t in suite.tasks}
     return None
 
 
 def batch_kinds(
-    batch_dir: Path, seen: dict[tuple[str, Path], dict[str, VerdictKind] | None] | None = None
-) -> tuple[bool, dict[str, VerdictKind] | None]:
+    batch_dir: Path, seen: dict[tuple[str, Path], dict[str, str] | None] | None = None
+) -> tuple[bool, dict[str, str] | None]:
     """(imported, task id -> kind) for one batch directory; ``seen`` keeps suites read once."""
     from agent.batch_meta import read_batch_meta
 
@@ -58,7 +79,7 @@ def batch_kinds(
 def pairs_by_verdict_kind(store, pairs, rollouts) -> dict[str, int]:
     """Pairs (``store.pairs()``) by the kind of verdict their chosen side's task got."""
     batch_of = {r.uid: r.batch_id for r in rollouts}
-    seen: dict[tuple[str, Path], dict[str, VerdictKind] | None] = {}
+    seen: dict[tuple[str, Path], dict[str, str] | None] = {}
     kinds = {b.batch_id: batch_kinds(Path(b.path), seen) for b in store.batches()}
     out: Counter[str] = Counter()
     for p in pairs:

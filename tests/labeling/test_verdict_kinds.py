@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from agent.batch_meta import read_batch_meta, write_batch_meta
-from agent.suites.models import Differential, DifferentialTarget, DirSource, HiddenTests, Task
-from agent.verdict_kind import task_verdict_kind
+from agent.suites.models import Differential, DifferentialTarget, DirSource, HiddenTests, Suite, Task
 from labeling.stats import signal_report
+from labeling.verdict_kinds import task_kind
 from tests import factories
 from tests.labeling.conftest import Spec, make_patch, to_rollout
 from tui.cli import main
@@ -25,7 +25,7 @@ def _tasks() -> list[Task]:
             source=SRC,
             goal="g",
             reference_fix="fix",
-            differential=Differential(pool="pools/both.json"),
+            differential=Differential(targets=[TARGET]),
             hold_out_lines={"test_prog.py": 0.5},
         ),
         Task(
@@ -34,24 +34,21 @@ def _tasks() -> list[Task]:
             goal="g",
             reference_fix="fix",
             hidden_tests=HiddenTests(patch="hidden_tests/swe.patch", fail_to_pass=["tests/test_a.py::test_a"]),
-            differential=Differential(targets=[TARGET]),  # the test patch replaces it in the final run
         ),
         Task(id="plain", source=SRC, goal="g", reference_fix="fix"),
         Task(id="lines", source=SRC, goal="g", hold_out_lines={"test_prog.py": 0.5}),
-        # inputs, but no reference fix to compare the answers with: pytest's records only
-        Task(id="noref", source=SRC, goal="g", differential=Differential(targets=[TARGET])),
     ]
 
 
 def test_a_tasks_verdict_kind_is_what_its_final_run_uses():
-    kinds = {t.id: task_verdict_kind(t) for t in _tasks()}
+    suite = Suite(name="s", tasks=_tasks())
+    kinds = {t.id: task_kind(suite, t) for t in suite.tasks}
     assert kinds == {
         "quix": "differential",
-        "both": "differential_hidden",
-        "swe": "hidden_test_patch",
-        "plain": "records",
-        "lines": "hidden_lines",
-        "noref": "records",
+        "both": "differential+hidden",
+        "swe": "hidden",
+        "plain": "tests",
+        "lines": "hidden",
     }
 
 
@@ -81,17 +78,16 @@ def test_stats_counts_pairs_by_the_kind_of_verdict_they_rest_on(tmp_path, capsys
     assert rep["pairs"] == 7
     assert rep["by_verdict_kind"] == {
         "differential": 1,
-        "differential_hidden": 1,
-        "hidden_test_patch": 1,
-        "records": 1,
-        "hidden_lines": 1,
+        "differential+hidden": 1,
+        "hidden": 2,
+        "tests": 1,
         "unknown": 1,  # b2: the suite it ran is gone
         "imported": 1,  # b3: the source's verdict
     }
     assert main(["stats", str(root), "--no-ingest"]) == 0
     out = capsys.readouterr().out
     assert "verdict rests on" in out
-    for line in ("differential + hidden tests", "hidden test patch (SWE-bench)", "pytest records only"):
+    for line in ("held-out inputs and hidden tests", "hidden tests only", "pytest records only", "imported run's"):
         assert line in out
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent.untrusted import neutralise as esc
-from agent.verdict_kind import KIND_LABEL, VERDICT_KINDS  # every value from traces or the store goes through it
+from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
@@ -84,6 +83,7 @@ ALLOCATION_COLUMNS = (
 @_run
 def cmd_stats(args: argparse.Namespace) -> int:
     from labeling.stats import cheat_line, loop_line, signal_report
+    from labeling.verdict_kinds import KIND_LABEL, VERDICT_KINDS
 
     plot = getattr(args, "plot", None)
     if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
@@ -144,7 +144,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
     kinds.append(["stale (kept)", str(rep.stale_pairs)])
     print_table(console, (Col("kind"), Col("pairs", justify="right")), kinds)
-    # What each pair's verdict rests on (agent/verdict_kind.py), strongest evidence first.
+    # What each pair's verdict rests on (labeling/verdict_kinds.py), strongest evidence first.
     rests = [[KIND_LABEL[k], str(n)] for k in VERDICT_KINDS if (n := rep.by_verdict_kind.get(k))]
     if rests:
         print_table(console, (Col("verdict rests on"), Col("pairs", justify="right")), rests)
