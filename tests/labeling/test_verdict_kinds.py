@@ -100,3 +100,49 @@ def test_a_builtin_suite_is_read_by_name(tmp_path):
         store.ingest([root])
         rep = signal_report(store)
     assert rep.by_verdict_kind == {"differential": 1}
+
+
+def test_the_stats_screen_shows_what_pairs_rest_on_when_a_suite_is_known():
+    from rich.console import Console
+
+    from labeling.stats import SignalReport
+    from tui.screens.stats import render_report
+
+    def text(kinds: dict[str, int]) -> str:
+        rep = SignalReport.model_validate({**_EMPTY_REPORT, "by_verdict_kind": kinds})
+        console = Console(width=120, record=True)
+        console.print(render_report(rep))
+        return console.export_text()
+
+    shown = text({"differential+hidden": 3, "tests": 5, "unknown": 1})
+    assert "Verdict rests on" in shown and "held-out inputs and hidden tests" in shown
+    assert "pytest records only" in shown and "unknown (the batch's suite is gone)" in shown
+    assert "Verdict rests on" not in text({"unknown": 4})  # no suite found: nothing to say
+
+
+_EMPTY_REPORT = {
+    "strategy": "best-worst",
+    "score_order": [],
+    "band": (0.2, 0.6),
+    "rollouts": 0,
+    "finished": 0,
+    "running": 0,
+    "tasks": [],
+    "learnable_tasks": [],
+    "all_pass_tasks": [],
+    "all_fail_tasks": [],
+    "no_contrast_tasks": [],
+    "pairs": 9,
+    "stale_pairs": 0,
+    "by_contrast": {},
+    "by_flag": {},
+    "clean_pairs": 9,
+    "labeled": 0,
+    "remaining": 9,
+    "agreement": {},
+    "validity_by_model": [],
+    "tokens_in": 0,
+    "tokens_out": 0,
+    "cost_usd": 0.0,
+    "cost_unknown_rollouts": 0,
+}
