@@ -210,7 +210,7 @@ def test_suite_mutate_with_env_auto_validates_in_the_repository_env(env_suite, t
     monkeypatch.setattr(zygote_module.Zygote, "run", counted)
     out = tmp_path / "suite"
     argv = ["suite", "mutate", str(repo), "--out", str(out), "--env", "auto", "--max-workers", "1"]
-    assert main([*argv, "--tests", "python -m pytest -q tests", "--max-tasks", "2", "--seed", "1"]) == 0
+    assert main([*argv, "--tests", "python -m pytest -q tests", "--max-tasks", "1", "--seed", "1"]) == 0
     made = json.loads((out / "suite.json").read_text())
     tasks = made["tasks"]
     assert tasks and all(t["env"] == "auto" for t in tasks), capsys.readouterr().out
