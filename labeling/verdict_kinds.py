@@ -49,8 +49,11 @@ def _suite_kinds(spec: str, batch_dir: Path) -> dict[str, str] | None:
         except (ValueError, OSError):
             # A suite whose sources are gone does not load; its tasks still say their kind.
             path = Path(where).expanduser()
+            path = path / SUITE_FILE if path.is_dir() else path
+            if not path.is_file():  # regular files only: a FIFO named by a batch.json would block
+                continue
             try:
-                suite = parse_suite_file(path / SUITE_FILE if path.is_dir() else path)
+                suite = parse_suite_file(path)
             except (ValueError, OSError):
                 continue
         return {t.id: task_kind(suite, t) for t in suite.tasks}

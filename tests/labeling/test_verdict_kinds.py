@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from agent.batch_meta import read_batch_meta, write_batch_meta
@@ -69,19 +70,21 @@ def test_stats_counts_pairs_by_the_kind_of_verdict_they_rest_on(tmp_path, capsys
     root = tmp_path / "work" / "runs"
     _batch(root, "b1", ["quix", "both", "swe", "plain", "lines"], suite_path="suites/mixed")
     _batch(root, "b2", ["gone"], suite_path=str(tmp_path / "deleted" / "suite.json"))
+    os.mkfifo(tmp_path / "fifo.json")  # a hostile batch.json naming a FIFO: never read (it would block)
+    _batch(root, "b4", ["fifo"], suite_path=str(tmp_path / "fifo.json"))
     imported = _batch(root, "b3", ["imp"], suite_path=None)
     meta = read_batch_meta(imported)
     write_batch_meta(imported, meta.model_copy(update={"imported": {"format": "swe-agent", "path": "x"}}))
 
     assert main(["stats", str(root), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert rep["pairs"] == 7
+    assert rep["pairs"] == 8
     assert rep["by_verdict_kind"] == {
         "differential": 1,
         "differential+hidden": 1,
         "hidden": 2,
         "tests": 1,
-        "unknown": 1,  # b2: the suite it ran is gone
+        "unknown": 2,  # b2: the suite it ran is gone; b4: a FIFO
         "imported": 1,  # b3: the source's verdict
     }
     assert main(["stats", str(root), "--no-ingest"]) == 0
