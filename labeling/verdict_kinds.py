@@ -36,6 +36,9 @@ def task_kind(suite: Suite, task: Task) -> str:
     return str(verdict_kind(suite, task))
 
 
+MAX_SUITE_BYTES = 64 * 1024 * 1024
+
+
 def _suite_kinds(spec: str, batch_dir: Path) -> dict[str, str] | None:
     """Task id -> kind for the suite ``spec`` names, or None when it cannot be read."""
     from agent.suites.loading import SUITE_FILE, load_suite, parse_suite_file
@@ -44,16 +47,18 @@ def _suite_kinds(spec: str, batch_dir: Path) -> dict[str, str] | None:
     if not Path(spec).expanduser().is_absolute():
         tries += [str(p / spec) for p in (batch_dir, *batch_dir.parents[:3])]
     for where in tries:
+        path = Path(where).expanduser()
+        file = path / SUITE_FILE if path.is_dir() else path
+        if file.is_file() and file.stat().st_size > MAX_SUITE_BYTES:
+            continue  # a batch.json someone handed over names a huge file: not worth reading for a count
         try:
             suite = load_suite(where)
         except (ValueError, OSError):
             # A suite whose sources are gone does not load; its tasks still say their kind.
-            path = Path(where).expanduser()
-            path = path / SUITE_FILE if path.is_dir() else path
-            if not path.is_file():  # regular files only: a FIFO named by a batch.json would block
+            if not file.is_file():  # regular files only: a FIFO named by a batch.json would block
                 continue
             try:
-                suite = parse_suite_file(path)
+                suite = parse_suite_file(file)
             except (ValueError, OSError):
                 continue
         return {t.id: task_kind(suite, t) for t in suite.tasks}
