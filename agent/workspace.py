@@ -96,11 +96,13 @@ def task_env(suite: Suite, task: Task, source: Path) -> Path | None:
     if task.env is None or task.env == "none":
         return None
     # Imported lazily, as git sources are: the suites package imports this module.
-    from agent.suites.env import EnvError, resolve_env
+    from agent.suites.env import ENV_AUTO, EnvError, resolve_env
+    from agent.suites.git import GitSourceError, env_checkout
 
     try:
-        return resolve_env(task.env, source, suite.base_dir)
-    except EnvError as exc:
+        declared = env_checkout(suite, task) if task.env == ENV_AUTO else None  # SWE-bench's env commit
+        return resolve_env(task.env, source, suite.base_dir, declared)
+    except (EnvError, GitSourceError) as exc:
         raise SuiteError(f"task {task.id}: environment: {exc}") from None
 
 

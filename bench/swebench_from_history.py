@@ -3,7 +3,7 @@
     uv run python bench/swebench_from_history.py ~/src/prettytable --repo jazzband/prettytable \\
         --commits fd24cf6,949abc7 --out /tmp/pt.jsonl
     uv run python bench/swebench_from_history.py ~/src/prettytable --repo jazzband/prettytable \\
-        --grep fix --limit 20 --out /tmp/pt.jsonl
+        --grep fix --limit 20 --out /tmp/pt.jsonl [--setup-commit HEAD]
 
 For each commit that changes both code and tests: ``base_commit`` is its parent,
 ``patch`` its change outside the tests, ``test_patch`` its change to the tests; the
@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.scoring import run_tests
-from agent.suites.env import build_env, plan_env, write_generated
+from agent.suites.env import build_env, plan_for, write_generated
 from agent.suites.hidden_tests import apply_patch, patch_files
 from agent.suites.models import DirSource, Task
 
@@ -53,7 +53,7 @@ def outcomes(tree: Path, files: list[str], env: Path) -> dict[str, str]:
     return run_tests(tree, task, python_env=env).outcomes
 
 
-def instance(repo: Path, name: str, commit: str) -> tuple[dict | None, str]:
+def instance(repo: Path, name: str, commit: str, setup: tuple[str, Path] | None = None) -> tuple[dict | None, str]:
     parent = git(repo, "rev-parse", f"{commit}^").strip()
     changed = git(repo, "diff", "--name-only", parent, commit).split()
     tests = [f for f in changed if is_test(f)]
@@ -67,7 +67,7 @@ def instance(repo: Path, name: str, commit: str) -> tuple[dict | None, str]:
         before = Path(tmp) / "before"
         export(repo, parent, before)
         write_generated(before)
-        env = build_env(plan_env(before)).path
+        env = build_env(plan_for(before, setup[1] if setup else None)).path
         apply_patch(before, test_patch, "test_patch")
         have = [f for f in files if (before / f).is_file()]
         if not have:
@@ -90,6 +90,7 @@ def instance(repo: Path, name: str, commit: str) -> tuple[dict | None, str]:
         "FAIL_TO_PASS": f2p,
         "PASS_TO_PASS": p2p,
         "version": "history",
+        **({"environment_setup_commit": setup[0]} if setup else {}),
     }, f"F2P {len(f2p)}, P2P {len(p2p)}"
 
 
@@ -101,8 +102,20 @@ def main() -> int:
     ap.add_argument("--grep", default="fix", help="else: non-merge commits whose subject matches (default: fix)")
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument(
+        "--setup-commit",
+        default=None,
+        help="every instance's environment_setup_commit (e.g. HEAD): the env the ids are found in is "
+        "built from that commit's declared dependencies, as `from-swebench --env auto` builds it",
+    )
     args = ap.parse_args()
     repo = args.path.expanduser().resolve()
+    setup = None
+    if args.setup_commit:
+        rev = git(repo, "rev-parse", f"{args.setup_commit}^{{commit}}").strip()
+        tree = Path(tempfile.mkdtemp(prefix="swebench-setup-")) / "tree"
+        export(repo, rev, tree)
+        setup = (rev, tree)
     if args.commits:
         commits = [c.strip() for c in args.commits.split(",") if c.strip()]
     else:
@@ -111,7 +124,7 @@ def main() -> int:
     made = []
     for c in commits:
         try:
-            inst, why = instance(repo, args.repo, c)
+            inst, why = instance(repo, args.repo, c, setup)
         except (subprocess.CalledProcessError, ValueError) as exc:
             inst, why = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
         print(f"{c[:10]}  {'instance' if inst else 'skipped '}  {why}", flush=True)

@@ -25,6 +25,7 @@ from labeling.agreement import TeamAgreement, ratings_from_events, team_agreemen
 from labeling.errors import StoreError
 from labeling.records import PAIR_FLAGS, PairFilter, PairRow
 from labeling.rollout_states import StateCounts
+from labeling.verdict_kinds import pairs_by_verdict_kind
 
 Band = Literal["all_pass", "all_fail", "learnable", "easy", "hard", "none", "unknown"]
 
@@ -146,6 +147,9 @@ class SignalReport(BaseModel):
     stale_pairs: int
     by_contrast: dict[str, int]
     by_flag: dict[str, int]
+    # Pairs by the kind of verdict they rest on (labeling/verdict_kinds.py): held-out inputs,
+    # hidden tests, pytest records only...
+    by_verdict_kind: dict[str, int] = Field(default_factory=dict)
     clean_pairs: int
     labeled: int
     remaining: int
@@ -332,6 +336,7 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
         stale_pairs=sum(1 for p in all_pairs if p.stale),
         by_contrast=by_contrast,
         by_flag=by_flag,
+        by_verdict_kind=pairs_by_verdict_kind(store, pairs, rollouts),
         clean_pairs=sum(1 for p in pairs if not p.flags),
         labeled=labeled,
         remaining=len(pairs) - labeled,

@@ -394,12 +394,30 @@ def check_spec(spec: str | None) -> str | None:
     return spec
 
 
-def resolve_env(spec: str | None, source: Path, base_dir: Path | None) -> Path | None:
-    """The venv a task's tests run in (built on first use for ``auto``), or None for repo-agent's own."""
+def plan_env_at(source: Path, declared: Path) -> EnvPlan:
+    """The plan for ``source`` with its dependencies as ``declared`` (another commit's tree)
+    says, as SWE-bench builds an instance's environment from its environment_setup_commit's
+    requirements and installs the project at its base commit: what ``declared`` names wins,
+    ``source``'s own declarations add the rest; the import roots are ``source``'s."""
+    mine, theirs = plan_env(source), plan_env(declared)
+    named = {_split(r)[0] for r in theirs.requirements}
+    reqs = set(theirs.requirements) | {r for r in mine.requirements if _split(r)[0] not in named}
+    sources = (*(f"env commit: {f}" for f in theirs.sources), *mine.sources)
+    return EnvPlan(mine.project or theirs.project, tuple(sorted(reqs)), mine.roots, sources)
+
+
+def plan_for(source: Path, declared: Path | None = None) -> EnvPlan:
+    """``plan_env(source)``, or ``plan_env_at`` when another tree declares the dependencies."""
+    return plan_env(source) if declared is None else plan_env_at(source, declared)
+
+
+def resolve_env(spec: str | None, source: Path, base_dir: Path | None, declared: Path | None = None) -> Path | None:
+    """The venv a task's tests run in (built on first use for ``auto``, from what ``declared``
+    declares when given: see ``plan_env_at``), or None for repo-agent's own."""
     if spec is None or spec == ENV_NONE:
         return None
     if spec == ENV_AUTO:
-        return build_env(plan_env(source)).path
+        return build_env(plan_for(source, declared)).path
     return check_env_dir(Path(base_dir or ".") / spec)
 
 

@@ -59,6 +59,8 @@ def validate(suite: Suite, src: GitSource) -> str | None:
         where = Path(repo_location(suite, src))
         if not where.is_dir():
             return f"git repository not found: {where}"
+    if src.env_commit is not None and (not _REV.match(src.env_commit) or src.env_commit.startswith("-")):
+        return f"env_commit {src.env_commit!r} is not a git revision"
     if src.subdir and (Path(src.subdir).is_absolute() or ".." in Path(src.subdir).parts):
         return f"subdir {src.subdir!r} must be a relative path inside the repository"
     return None
@@ -133,3 +135,13 @@ def _prepare(location: str, src: GitSource, root: Path, tree: Path, task_id: str
         tmp.rename(tree)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def env_checkout(suite: Suite, task: Task) -> Path | None:
+    """The checkout whose declared dependencies build ``task``'s ``auto`` env, when its source
+    names another commit for that (``env_commit``); None: the source's own checkout."""
+    src = task.source
+    if not isinstance(src, GitSource) or not src.env_commit or src.env_commit == src.commit:
+        return None
+    at = GitSource(repo=src.repo, commit=src.env_commit, subdir=src.subdir)  # no setup: nothing of it runs
+    return checkout(suite, task.model_copy(update={"source": at}))

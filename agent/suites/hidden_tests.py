@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
 
@@ -62,6 +63,17 @@ def deleted_files(patch: str) -> list[str]:
             current = m.group(2)
         elif current and line.startswith(("deleted file mode", "+++ /dev/null")):
             out.append(current)
+    return sorted(set(out))
+
+
+def added_files(patch: str) -> list[str]:
+    """The files a unified diff creates (each confined)."""
+    out, current = [], None
+    for line in patch.splitlines():
+        if m := _GIT_HEADER.match(line):
+            current = m.group(2)
+        elif current and line.startswith(("new file mode", "--- /dev/null")):
+            out.append(confined(current, "test_patch"))
     return sorted(set(out))
 
 
@@ -145,11 +157,82 @@ def judge(result: TestResult, hidden: HiddenTests) -> TestResult:
     return dataclasses.replace(result, passed=clean and all_ok, summary=summary)
 
 
+def _real_dirs(root: Path, rel: str) -> None:
+    """Every ancestor of ``rel`` a real directory inside ``root``: code the rollout or the
+    tests ran may have planted a link there, and nothing here reads or deletes through one."""
+    d = root
+    for part in rel.split("/")[:-1]:
+        d = d / part
+        if d.is_symlink() or (d.exists() and not d.is_dir()):
+            d.unlink()
+        if not d.exists():
+            d.mkdir()
+
+
+def _set_aside(root: Path, rels: list[str]) -> dict[str, bytes | None]:
+    """Take the rollout's own files at ``rels`` out of the way of the hidden versions:
+    rel -> its bytes (None: not a regular file, not kept)."""
+    kept: dict[str, bytes | None] = {}
+    for rel in rels:
+        _real_dirs(root, rel)
+        p = root / rel
+        if not (p.is_symlink() or p.exists()):
+            continue
+        kept[rel] = p.read_bytes() if p.is_file() and not p.is_symlink() else None
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    return kept
+
+
+def _take_out(root: Path, rels: list[str], kept: dict[str, bytes | None]) -> None:
+    """The hidden versions go; the rollout's own files come back as it left them."""
+    for rel in rels:
+        _real_dirs(root, rel)
+        p = root / rel
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.is_symlink() or p.exists():
+            p.unlink()
+        data = kept.get(rel)
+        if data is not None:
+            p.write_bytes(data)
+        elif rel not in kept:
+            for d in p.parents:  # directories only the patch made
+                if d == root or not d.is_relative_to(root) or any(d.iterdir()):
+                    break
+                d.rmdir()
+
+
 def hidden_run(ws: Workspace) -> TestResult:
-    """Apply the hidden test patch, run the ids' files, take the patch out, judge by id."""
+    """Apply the hidden test patch, run the ids' files, take the patch out, judge by id.
+
+    A file the patch creates that the rollout wrote too (a test of its own at the same path:
+    it never saw the hidden one) is replaced by the hidden version for the run and put back
+    after; the summary says so. SWE-bench's harness resets only the files its test patch
+    modifies, so there the patch would not apply and the instance would not count as
+    resolved: a clash of names, not a judgement of the fix, so here it is judged on the
+    hidden tests. Files the patch modifies are protected: changing one is tampering."""
     task = ws.task
     assert task.hidden_tests is not None
-    apply_patch(ws.path, patch_text(ws.suite, task), f"task {task.id}: the hidden test patch")
+    text = patch_text(ws.suite, task)
+    added = added_files(text)
+    kept = _set_aside(ws.path, added)
+    try:
+        apply_patch(ws.path, text, f"task {task.id}: the hidden test patch")
+        result = _run(ws, task)
+    finally:
+        ws.restore_protected()  # the test patch's changed files are protected: back as in the source
+        _take_out(ws.path, added, kept)
+    result = judge(result, task.hidden_tests)
+    if kept:
+        note = f"the hidden test patch replaced the rollout's own {', '.join(sorted(kept))} for this run"
+        result = dataclasses.replace(result, summary=f"{result.summary}; {note}")
+    return result
+
+
+def _run(ws: Workspace, task: Task) -> TestResult:
     view = Workspace(
         ws.suite,
         task.model_copy(update={"test_command": final_command(task)}),
@@ -158,11 +241,7 @@ def hidden_run(ws: Workspace) -> TestResult:
         sandbox=ws.sandbox,
         python_env=ws.python_env,
     )
-    try:
-        result = view.run_tests()
-    finally:
-        ws.restore_protected()  # the test patch's files are protected: back as in the source
-    return judge(result, task.hidden_tests)
+    return view.run_tests()
 
 
 def check_before(ws: Workspace) -> tuple[bool, str]:

@@ -100,7 +100,20 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _load_json(path: Path) -> Suite:
-    path = path.resolve()
+    suite, selection = _parse(path)
+    if not selection:  # a selection's tasks were checked in their own suite
+        _validate(suite, path.resolve())
+    return suite
+
+
+def parse_suite_file(path: Path) -> Suite:
+    """The suite a JSON file holds, its sources not checked (they may be gone: `stats` still
+    reads what its tasks are); a selection is loaded in full."""
+    return _parse(path)[0]
+
+
+def _parse(path: Path) -> tuple[Suite, bool]:
+    path = Path(path).resolve()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -112,7 +125,7 @@ def _load_json(path: Path) -> Suite:
     if not isinstance(data, dict):
         raise SuiteError(f"{path}: a suite is a JSON object with 'name' and 'tasks'")
     if "from" in data:
-        return _load_selection(path, data)
+        return _load_selection(path, data), True
     # A source given as a plain string, or without "kind", is a directory.
     for t in data.get("tasks") or []:
         if isinstance(t, dict):
@@ -126,8 +139,7 @@ def _load_json(path: Path) -> Suite:
     except ValidationError as exc:
         raise SuiteError(f"{path}: {_first_error(exc)}") from None
     suite.base_dir = path.parent
-    _validate(suite, path)
-    return suite
+    return suite, False
 
 
 _SELECTING: ContextVar[bool] = ContextVar("repo_agent_selecting_suite", default=False)

@@ -34,6 +34,9 @@ class GitSource(BaseModel):
     subdir: str | None = None
     # Run once in the sandbox on the fresh checkout, in subdir if set (no network), e.g. a build step.
     setup: list[str] | str | None = None
+    # The commit whose declared dependencies an ``env: auto`` venv is built from, when not this
+    # one (SWE-bench's environment_setup_commit); the project itself is still this commit's.
+    env_commit: str | None = None
 
 
 Source = Annotated[DirSource | GitSource, Field(discriminator="kind")]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from agent.suites.env import generated_files
+from agent.suites.env import ENV_AUTO, generated_files
 from agent.suites.hidden_tests import (
     PatchError,
     apply_patch,
@@ -152,6 +152,11 @@ def _make_task(inst: Instance, location: str, out: Path, env: str | None) -> Tas
     iid = safe_id(inst.instance_id, "instance_id")
     if not _REV.match(inst.base_commit):
         raise SuiteError(f"base_commit {inst.base_commit!r} is not a commit hash")
+    env_commit = inst.environment_setup_commit or None
+    if env_commit is not None and not _REV.match(env_commit):
+        raise SuiteError(f"environment_setup_commit {env_commit!r} is not a commit hash")
+    if env_commit == inst.base_commit:
+        env_commit = None
     ids = [*inst.FAIL_TO_PASS, *inst.PASS_TO_PASS]
     if not inst.FAIL_TO_PASS:
         raise SuiteError("FAIL_TO_PASS is empty: nothing the fix must make pass")
@@ -167,7 +172,9 @@ def _make_task(inst: Instance, location: str, out: Path, env: str | None) -> Tas
     )
     task = Task(
         id=iid,
-        source=GitSource(repo=location, commit=inst.base_commit),
+        # SWE-bench builds the environment from environment_setup_commit's declared requirements
+        # and installs the project at base_commit: an ``auto`` env does the same.
+        source=GitSource(repo=location, commit=inst.base_commit, env_commit=env_commit),
         goal=inst.problem_statement.strip(),
         test_command=["python", "-m", "pytest", "-q"],
         timeout_s=TIMEOUT_S,
@@ -180,20 +187,24 @@ def _make_task(inst: Instance, location: str, out: Path, env: str | None) -> Tas
         hidden_tests=hidden,
     )
     # The checkout (cached, shared with the rollouts): the fix's files, and both patches must apply.
-    from agent.suites.git import GitSourceError, checkout
+    from agent.suites.git import GitSourceError, checkout, env_checkout
 
     probe = Suite(name="probe", tasks=[task])
     probe.base_dir = out
     try:
         tree = checkout(probe, task)
+        if env == ENV_AUTO and env_commit is not None:
+            env_checkout(probe, task)  # the commit must be there: its declarations build the env
     except GitSourceError as exc:
-        raise SuiteError(str(exc)) from None
+        raise SuiteError(str(exc).replace(f"@{env_commit}:", f"@{env_commit} (environment_setup_commit):")) from None
     if env is not None and (made := generated_files(tree)):
         # Files the project's build would write (a version file its code imports): written by
         # a setup step in the sandbox on the cached checkout, never by the project's own build.
         write = f"import pathlib, json\nfor p, t in json.loads({json.dumps(made)!r}).items():\n"
         write += "    q = pathlib.Path(p)\n    q.parent.mkdir(parents=True, exist_ok=True)\n    q.write_text(t)\n"
-        task.source = GitSource(repo=location, commit=inst.base_commit, setup=["python", "-c", write])
+        task.source = GitSource(
+            repo=location, commit=inst.base_commit, setup=["python", "-c", write], env_commit=env_commit
+        )
     with tempfile.TemporaryDirectory(prefix="repo-agent-swebench-") as tmp:
         work = Path(tmp) / "tree"
         shutil.copytree(tree, work, symlinks=True)
@@ -211,7 +222,11 @@ def _make_task(inst: Instance, location: str, out: Path, env: str | None) -> Tas
     fixes.mkdir(parents=True, exist_ok=True)
     (out / "hidden_tests").mkdir(parents=True, exist_ok=True)
     (out / hidden.patch).write_text(inst.test_patch, encoding="utf-8", errors="surrogateescape")
-    return task.model_copy(update={"test_command": _visible_command(id_files(hidden), tree)})
+    # Only files the base commit has are protected (changing one is tampering). A file the test
+    # patch creates was never in the workspace: a rollout's file of that name is its own test,
+    # replaced by the hidden one for the final run (hidden_tests.hidden_run).
+    given = sorted(p for p in task.protected if (tree / p).exists() or (tree / p).is_symlink())
+    return task.model_copy(update={"test_command": _visible_command(id_files(hidden), tree), "protected": given})
 
 
 def suite_from_swebench(

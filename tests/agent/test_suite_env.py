@@ -185,3 +185,107 @@ def test_a_dependency_that_cannot_be_installed_is_one_line_naming_it(wheels, tmp
         build_env(plan_env(repo))
     assert "\n" not in str(err.value)
     assert not any((tmp_path / "cache" / "envs").glob("*/bin"))  # nothing half-built left
+
+
+def test_suite_mutate_with_env_auto_validates_in_the_repository_env(env_suite, tmp_path, monkeypatch, capsys):
+    """`suite mutate --env auto` on the src-layout repository: the baseline and every
+    validation run (through the warm pytest, agent/suites/mutate/zygote.py) import the
+    workspace's mutated code and tinydep from the repository's venv. Run in repo-agent's own
+    venv, the tests could not import tinydep or calc at all."""
+    from agent.suites.mutate import zygote as zygote_module
+    from tui.cli import main
+
+    suite, cache, built = env_suite
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(cache))
+    repo = tmp_path / "calc"
+    shutil.copytree(Path(suite.base_dir) / "calc", repo)
+    (repo / "src" / "calc" / "__init__.py").write_text(FIXED)  # the baseline passes
+    warm_runs: list[str] = []
+    real_run = zygote_module.Zygote.run
+
+    def counted(self, args, env, timeout_s):
+        warm_runs.append(str(self.python_env))
+        return real_run(self, args, env, timeout_s)
+
+    monkeypatch.setattr(zygote_module.Zygote, "run", counted)
+    out = tmp_path / "suite"
+    argv = ["suite", "mutate", str(repo), "--out", str(out), "--env", "auto", "--max-workers", "1"]
+    assert main([*argv, "--tests", "python -m pytest -q tests", "--max-tasks", "1", "--seed", "1"]) == 0
+    made = json.loads((out / "suite.json").read_text())
+    tasks = made["tasks"]
+    assert tasks and all(t["env"] == "auto" for t in tasks), capsys.readouterr().out
+    assert warm_runs and set(warm_runs) == {str(built.path)}  # warm, in the repository's venv
+    for t in tasks:  # each bug fails test_triple on its assertion, not on an import
+        assert "No module named" not in t["goal"] and "test_triple" in t["goal"], t["goal"]
+        assert "test_runs_in_the_repository_env" not in t["goal"]
+    assert "0 failing there" in capsys.readouterr().out  # the baseline passed in the env
+
+
+def _git(cwd: Path, *args: str) -> str:
+    cp = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return cp.stdout
+
+
+def test_swebench_environment_setup_commit_declares_the_env(wheels, tmp_path, monkeypatch, capsys):
+    """As SWE-bench's harness: the env comes from environment_setup_commit's declared
+    dependencies, the project from base_commit. Here only the later setup commit declares
+    tinydep, which calc already imports at its base commit: built from the base commit's
+    declarations alone, the instance cannot hold."""
+    from agent.suites.loading import check_suite
+    from agent.suites.swebench import suite_from_swebench
+    from agent.workspace import source_dir, task_env
+    from tui.cli import main
+
+    _uv_env(monkeypatch, wheels, tmp_path / "cache")
+    repo = tmp_path / "repos" / "calc"
+    (repo / "src" / "calc").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    _git(repo, "init", "-q")
+    (repo / "src" / "calc" / "__init__.py").write_text(BUGGY)
+    (repo / "tests" / "test_calc.py").write_text("def test_nothing_yet():\n    pass\n")
+    (repo / "pyproject.toml").write_text('[project]\nname = "calc"\nversion = "0.1"\n')  # tinydep undeclared
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    (repo / "src" / "calc" / "__init__.py").write_text(FIXED)
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n"
+    )
+    _git(repo, "commit", "-qam", "fix triple")
+    fix = _git(repo, "rev-parse", "HEAD").strip()
+    (repo / "pyproject.toml").write_text(PYPROJECT)  # declares tinydep
+    _git(repo, "commit", "-qam", "declare tinydep")
+    setup = _git(repo, "rev-parse", "HEAD").strip()
+    inst = {
+        "instance_id": "acme__calc-1",
+        "repo": "acme/calc",
+        "base_commit": base,
+        "problem_statement": "triple(x) is off by one",
+        "patch": _git(repo, "diff", base, fix, "--", "src"),
+        "test_patch": _git(repo, "diff", base, fix, "--", "tests"),
+        "FAIL_TO_PASS": ["tests/test_calc.py::test_triple"],
+        "environment_setup_commit": setup,
+    }
+    undeclared = {**inst, "instance_id": "acme__calc-2", "environment_setup_commit": base}
+    missing = {**inst, "instance_id": "acme__calc-3", "environment_setup_commit": "0" * 40}
+    path = tmp_path / "calc.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in (inst, undeclared, missing)))
+
+    made = suite_from_swebench(path, tmp_path / "suite", repos=tmp_path / "repos", env="auto")
+    assert [t.source.env_commit for t in made.suite.tasks] == [setup, None]  # type: ignore[union-attr]
+    [(iid, why)] = made.refused
+    assert iid == "acme__calc-3" and "environment_setup_commit" in why and "\n" not in why
+    suite = load_suite(tmp_path / "suite")
+    envs = {t.id: task_env(suite, t, source_dir(suite, t)) for t in suite.tasks}
+    assert envs["acme__calc-1"] != envs["acme__calc-2"]
+    has_tinydep = {k: any(v.glob("lib/python3*/site-packages/tinydep")) for k, v in envs.items() if v}
+    assert has_tinydep == {"acme__calc-1": True, "acme__calc-2": False}
+    [check] = check_suite(suite.model_copy(update={"tasks": suite.tasks[:1]}), max_workers=1)
+    assert check.ok, check.detail  # F2P fails before, passes with the fix, in that env
+
+    # Without --env auto, the setup commit builds nothing: said in one line.
+    argv = ["suite", "from-swebench", str(path), "--out", str(tmp_path / "s2"), "--repos", str(tmp_path / "repos")]
+    assert main(argv) == 0
+    assert "name an environment_setup_commit: only --env auto builds" in capsys.readouterr().out

@@ -147,3 +147,102 @@ def test_the_command_line_writes_the_suite_and_names_what_it_refused(dataset, tm
     assert main(["suite", "from-swebench", str(tmp_path / "nope.jsonl"), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("nope.jsonl: no such file") and "\n" not in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def adds_a_test_file(tmp_path_factory):
+    """An instance whose test patch creates tests/test_rect.py (SWE-bench's usual F2P file)."""
+    root = tmp_path_factory.mktemp("swebench_new_file")
+    repo = root / "repos" / "shapes"
+    (repo / "shapes").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    _git(repo, "init", "-q")
+    (repo / "shapes" / "__init__.py").write_text("")
+    (repo / "shapes" / "area.py").write_text(AREA_BUGGY)
+    (repo / "tests" / "test_area.py").write_text(TEST_BASE)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    (repo / "shapes" / "area.py").write_text(AREA_FIXED)
+    (repo / "tests" / "test_rect.py").write_text(HIDDEN_RECT)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "fix rect, test it in a new file")
+    fix = _git(repo, "rev-parse", "HEAD").strip()
+    inst = {
+        "instance_id": "acme__shapes-9",
+        "repo": "acme/shapes",
+        "base_commit": base,
+        "problem_statement": "rect(w, h) returns the wrong area",
+        "patch": _git(repo, "diff", base, fix, "--", "shapes"),
+        "test_patch": _git(repo, "diff", base, fix, "--", "tests"),
+        "FAIL_TO_PASS": ["tests/test_rect.py::test_rect"],
+        "PASS_TO_PASS": ["tests/test_area.py::test_square"],
+    }
+    (root / "i.json").write_text(json.dumps([inst]))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REPO_AGENT_CACHE", str(root / "cache"))
+        suite_from_swebench(root / "i.json", root / "suite", repos=root / "repos")
+    return root
+
+
+HIDDEN_RECT = "from shapes.area import rect\n\n\ndef test_rect():\n    assert rect(2, 5) == 10\n"
+
+
+@pytest.mark.parametrize(
+    "fixed,own_test,passes",
+    [
+        (False, "def test_rect():\n    pass\n", False),  # its own passing test_rect does not stand in
+        (True, "def test_rect():\n    assert False\n", True),  # the fix is judged on the hidden test
+    ],
+)
+def test_a_file_the_hidden_patch_creates_is_judged_in_its_hidden_version(
+    adds_a_test_file, tmp_path, monkeypatch, fixed, own_test, passes
+):
+    """A rollout that writes its own tests/test_rect.py (it never saw the hidden one) is not
+    TAMPERED: that file is not the task's. The final run replaces it with the hidden version,
+    says so, and puts the rollout's file back after."""
+    from agent.final_verdict import final_test_run
+    from agent.workspace import Workspace
+
+    root = adds_a_test_file
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(root / "cache"))
+    suite = load_suite(root / "suite")
+    [task] = suite.tasks
+    assert task.protected == ["tests/test_area.py"]  # only what the base commit has
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    try:
+        assert not (ws.path / "tests" / "test_rect.py").exists()
+        (ws.path / "tests" / "test_rect.py").write_text(own_test)
+        if fixed:
+            (ws.path / "shapes" / "area.py").write_text(AREA_FIXED)
+        result, tampered = final_test_run(ws)
+        assert tampered == [] and result.passed is passes, result.summary
+        assert "FAIL_TO_PASS" in result.summary
+        assert "the hidden test patch replaced the rollout's own tests/test_rect.py" in result.summary
+        assert (ws.path / "tests" / "test_rect.py").read_text() == own_test  # back as the rollout left it
+    finally:
+        ws.cleanup()
+
+
+def test_the_rollouts_file_is_set_aside_and_put_back_never_through_a_link(tmp_path):
+    from agent.suites.hidden_tests import _set_aside, _take_out
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "test_new.py").write_text("host file")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "newdir").symlink_to(outside)  # planted where the hidden patch creates newdir/test_new.py
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_rect.py").write_text("mine")
+    rels = ["newdir/test_new.py", "tests/test_rect.py", "tests/sub/test_x.py"]
+    kept = _set_aside(ws, rels)
+    assert kept == {"tests/test_rect.py": b"mine"}
+    assert (outside / "test_new.py").read_text() == "host file" and (ws / "newdir").is_dir()
+    for rel in rels:  # what the hidden patch would create
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text("hidden")
+    _take_out(ws, rels, kept)
+    assert (ws / "tests" / "test_rect.py").read_text() == "mine"
+    assert not (ws / "tests" / "sub").exists() and not (ws / "newdir" / "test_new.py").exists()
+    assert (outside / "test_new.py").read_text() == "host file"

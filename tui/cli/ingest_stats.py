@@ -83,6 +83,7 @@ ALLOCATION_COLUMNS = (
 @_run
 def cmd_stats(args: argparse.Namespace) -> int:
     from labeling.stats import cheat_line, loop_line, signal_report
+    from labeling.verdict_kinds import KIND_LABEL, VERDICT_KINDS
 
     plot = getattr(args, "plot", None)
     if plot is not None and plot.suffix.lower() not in (".svg", ".png"):
@@ -143,6 +144,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
     kinds.append(["stale (kept)", str(rep.stale_pairs)])
     print_table(console, (Col("kind"), Col("pairs", justify="right")), kinds)
+    # What each pair's verdict rests on (labeling/verdict_kinds.py), strongest evidence first.
+    rests = [[KIND_LABEL[k], str(n)] for k in VERDICT_KINDS if (n := rep.by_verdict_kind.get(k))]
+    if rests:
+        print_table(console, (Col("verdict rests on"), Col("pairs", justify="right")), rests)
     a = rep.agreement
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     console.print(

@@ -88,7 +88,8 @@ def build_repo_env(console: Console, repo: Path, spec: str | None) -> Path | Non
 def prepare_envs(console: Console, suite: Suite) -> list[str]:
     """Build each task's ``auto`` environment once (shared by tasks that declare the same);
     returns the ids of tasks whose environment could not be built, each said in one line."""
-    from agent.suites.env import ENV_AUTO, EnvError, build_env, plan_env
+    from agent.suites.env import ENV_AUTO, EnvError, build_env, plan_for
+    from agent.suites.git import GitSourceError, env_checkout
     from agent.suites.models import SuiteError
     from agent.workspace import source_dir
 
@@ -101,7 +102,8 @@ def prepare_envs(console: Console, suite: Suite) -> list[str]:
         for i, task in enumerate(todo):
             progress.update(bar, completed=i, description=neutralise(f"{task.id}: checkout"))
             try:
-                plan = plan_env(source_dir(suite, task))
+                # SWE-bench's environment_setup_commit declares the dependencies, when named
+                plan = plan_for(source_dir(suite, task), env_checkout(suite, task))
                 start = time.monotonic()
 
                 def say(msg: str, tid: str = task.id) -> None:
@@ -113,7 +115,7 @@ def prepare_envs(console: Console, suite: Suite) -> list[str]:
                         f"env {built.path.name} for {neutralise(task.id)}: {len(plan.requirements)} requirements, "
                         f"built in {time.monotonic() - start:.1f}s"
                     )
-            except (EnvError, SuiteError) as exc:
+            except (EnvError, SuiteError, GitSourceError) as exc:
                 failed.append(task.id)
                 progress.console.print(f"[red]{neutralise(task.id)}:[/] environment: {neutralise(str(exc))}")
         progress.update(bar, completed=len(todo))
@@ -199,7 +201,8 @@ def cmd_from_bugsinpy(args: argparse.Namespace) -> int:
 
 
 def cmd_from_swebench(args: argparse.Namespace) -> int:
-    from agent.suites.models import SuiteError
+    from agent.suites.env import ENV_AUTO
+    from agent.suites.models import GitSource, SuiteError
     from agent.suites.swebench import suite_from_swebench
 
     console = SafeConsole(highlight=False)
@@ -220,6 +223,12 @@ def cmd_from_swebench(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     for iid, why in made.refused:
         console.print(f"[yellow]refused[/] {neutralise(iid)}: {neutralise(why)}")
+    named = sum(1 for t in made.suite.tasks if isinstance(t.source, GitSource) and t.source.env_commit)
+    if named and spec != ENV_AUTO:
+        console.print(
+            f"[yellow]note:[/] {named} instances name an environment_setup_commit: only --env auto builds "
+            "an environment from it; their tests run in the environment --env gives"
+        )
     failed = prepare_envs(console, made.suite)
     out = neutralise(os.path.expanduser(args.out))
     console.print(

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from labeling.stats import loop_line
+from labeling.verdict_kinds import KIND_LABEL, VERDICT_KINDS
 from tui.charts import chart_text, stats_charts
 from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
@@ -143,6 +144,16 @@ def render_report(r, width: int = 120) -> Group:
     if r.team is not None:
         parts.append(Text(""))
         parts.append(team_table(r.team))
+    if any(k != "unknown" for k in r.by_verdict_kind):  # nothing to say when no batch's suite is found
+        rests = Table(title="Verdict rests on", title_justify="left", title_style="bold", box=None)
+        rests.add_column("kind")
+        rests.add_column("pairs", justify="right")
+        rests.add_column("")
+        top = max(r.by_verdict_kind.values(), default=0)
+        for k in VERDICT_KINDS:
+            if n := r.by_verdict_kind.get(k):
+                rests.add_row(Text(KIND_LABEL[k]), str(n), count_bar(n, top, 14 if wide else 8))
+        parts += [Text(""), rests]
 
     if r.validity_by_model:
         valid = Table(title="Tool-call validity by model", title_justify="left", title_style="bold", box=None)

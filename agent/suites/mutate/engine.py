@@ -276,9 +276,9 @@ class _Run:
             for i in range(n):
                 ws = Path(tmp) / f"w{i}"
                 copy_tree(self.base, ws)
-                # The warm pytest is repo-agent's own interpreter: not with a repository's venv.
-                warm = self.cfg.warm and todo and self.cfg.python_env is None
-                z = Zygote(ws, sandbox=self.cfg.sandbox) if warm else None
+                # The warm pytest runs on the tests' interpreter: repo-agent's, or the repository's venv.
+                warm = self.cfg.warm and todo
+                z = Zygote(ws, sandbox=self.cfg.sandbox, python_env=self.cfg.python_env) if warm else None
                 if z is not None:
                     zygotes.append(z)
                 workspaces.put((ws, z))

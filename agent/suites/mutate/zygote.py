@@ -24,7 +24,9 @@ from pathlib import Path
 from agent.bwrap import hand_over
 from agent.pytest_report import has_pytest_config
 from agent.sandbox import PLUGIN_DIR, Launch, _choose, _kill_group, _limits, base_env, lease_for
+from agent.scoring import env_python
 from agent.seccomp import filter_fd
+from agent.suites.env import WORKSPACE_VAR
 from agent.uid_lease import UidLease
 
 _SERVER = r"""
@@ -79,24 +81,32 @@ class ZygoteError(RuntimeError):
 
 
 class Zygote:
-    def __init__(self, ws: Path, *, sandbox: str = "auto"):
+    def __init__(self, ws: Path, *, sandbox: str = "auto", python_env: Path | None = None):
         self.ws = Path(ws).resolve()
+        # The repository's own venv (agent/suites/env.py), as agent/scoring.py run_tests runs it:
+        # its interpreter and plugins, the workspace on the path through its .pth line.
+        self.python_env = python_env
         self.kind = _choose(sandbox)
         self.io = Path(tempfile.mkdtemp(prefix="repo-agent-zygote-"))
         self.proc: subprocess.Popen | None = None
         self.lease: UidLease | None = None
 
     def start(self) -> None:
-        env = base_env({"PYTHONPATH": str(PLUGIN_DIR), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        python = sys.executable
+        if self.python_env is None:
+            env = base_env({"PYTHONPATH": str(PLUGIN_DIR), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        else:  # read by the env's .pth line as the interpreter starts: set before the zygote does
+            env = base_env({"PYTHONPATH": str(PLUGIN_DIR), WORKSPACE_VAR: str(self.ws)})
+            python = env_python(self.python_env)
         # As agent/sandbox.py run_command_full: same launcher, limits, leased uid and mounts.
         if self.lease is None:
             self.lease = lease_for(self.kind)
         uid = self.lease.uid if self.lease else None
         hand_over(self.ws, uid)
         hand_over(self.io, uid)
-        launch = Launch(self.kind, self.ws, uid=uid, ro_binds=(PLUGIN_DIR,), rw_binds=(self.io,))
+        launch = Launch(self.kind, self.ws, python=python, uid=uid, ro_binds=(PLUGIN_DIR,), rw_binds=(self.io,))
         seccomp = filter_fd() if self.kind == "bwrap" else None
-        cmd = launch.argv([sys.executable, "-P", "-c", _SERVER], _limits(3600), seccomp_fd=seccomp)
+        cmd = launch.argv([python, "-P", "-c", _SERVER], _limits(3600), seccomp_fd=seccomp)
         self.proc = subprocess.Popen(
             cmd,
             cwd="/",
