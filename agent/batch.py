@@ -35,7 +35,7 @@ from typing import Any, ParamSpec
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.budget import BudgetReport, DollarBudget
 from agent.executor import Executor, LocalExecutor, RolloutCancels
-from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.probes import CheatRate, cheat_rate, is_probe, is_probe_result
 from agent.providers import ProviderFactory
 from agent.suites.models import Suite
@@ -367,14 +367,9 @@ def run_batch(
         stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
         try:
             return rollout(
-                suite,
-                suite.task(p.task_id),
+                RolloutSpec(suite, suite.task(p.task_id), path, rollout_id=p.rollout_id, seed=p.seed, batch_id=meta.id),
                 provider_factory(p.task_id, p.seed),
-                path,
-                rollout_id=p.rollout_id,
-                seed=p.seed,
                 config=cfg,
-                batch_id=meta.id,
                 cancel=stop,
                 on_event=forward,
                 workspace_root=workspace_root,

@@ -32,7 +32,7 @@ from typing import Any
 from agent.batch import _crashed, end_batch
 from agent.budget import BudgetReport, DollarBudget
 from agent.executor import Executor, LocalExecutor
-from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.providers import Completion, ProviderError, ProviderFactory
 from agent.suites.models import Suite
 from agent.trace import (
@@ -329,18 +329,20 @@ def run_branches(
         provider = _Presampled(provider_factory(pt.task_id, b.planned.seed), b.first)
         try:
             r = rollout(
-                suite,
-                suite.task(pt.task_id),
+                RolloutSpec(
+                    suite,
+                    suite.task(pt.task_id),
+                    path,
+                    rollout_id=b.planned.rollout_id,
+                    seed=b.planned.seed,
+                    batch_id=meta.id,
+                    prefix_messages=pt.prefix,
+                    branch=info,
+                ),
                 provider,
-                path,
-                rollout_id=b.planned.rollout_id,
-                seed=b.planned.seed,
                 config=rcfg,
-                batch_id=meta.id,
                 cancel=cancel,
                 workspace_root=workspace_root,
-                prefix_messages=pt.prefix,
-                branch=info,
             )
         except Exception as exc:  # one branch's failure never stops the others
             r = _crashed(path, b.planned, exc)

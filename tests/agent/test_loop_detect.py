@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.loop import RolloutConfig, run_rollout
+from agent.loop import RolloutConfig, RolloutSpec, run_rollout
 from agent.loop_detect import CallSeen, LoopDetector, project_savings
 from agent.trace import LoopEvent, StallEvent, read_trace
 from tests.agent.rollout_fixtures import *
@@ -46,12 +46,8 @@ def test_savings_continue_the_prompt_growth_and_price_it():
 def _run(suite, server, tmp_path, name="r", task_id="fix_gcd", **cfg):
     path = tmp_path / f"{name}.jsonl"
     result = run_rollout(
-        suite,
-        suite.task(task_id),
+        RolloutSpec(suite, suite.task(task_id), path, rollout_id=name, seed=1),
         openai_for(server, **cfg.pop("provider", {})),
-        path,
-        rollout_id=name,
-        seed=1,
         config=RolloutConfig(**cfg),
         workspace_root=tmp_path / "ws",
     )
