@@ -383,6 +383,7 @@ def _outcome(result) -> str:
 def cmd_prefs(args: argparse.Namespace) -> int:
 
     import exports
+    from agent.batch_spec import BatchCallbacks
     from exports.prefs import run_prefs
     from labeling.store import LabelStore
     from tui.cli.agent import allocation_line, plan_from_args, print_allocation
@@ -424,14 +425,12 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     store = LabelStore.open(args.db, args.trace_dir)
     try:
         s = run_prefs(
-            plan.suite,
-            plan.factory,
-            plan.batch_dir,
+            plan.batch_spec(),
             store,
             options,
             args.out,
-            **plan.run_kwargs(),
-            on_rollout_end=on_end,
+            observer=BatchCallbacks(rollout_end=on_end),
+            controls=plan.controls(),
             pair_strategy=args.pair_strategy,
         )
     finally:
