@@ -17,6 +17,7 @@ from tui.cli.batch_args import (
     suspect_line,
 )
 from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
@@ -356,3 +357,6 @@ def cmd_branch(args: argparse.Namespace) -> int:
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130
     return 0
+
+
+COMMANDS = CommandGroup(rank=10, register=register)

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.table import Table
 
 from agent.untrusted import neutralise
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag
@@ -407,3 +408,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     console.print(f"[dim]total = {blocks} x tasks x rollouts; cost from {how}; prices from --price-in/--price-out[/]")
     return 0
+
+
+COMMANDS = CommandGroup(rank=120, register=register)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agent.untrusted import neutralise
 from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError, err_console
 from tui.cli.loop_args import add_loop_args, savings_line
 from tui.cli.safe_console import SafeConsole
@@ -470,3 +471,6 @@ def cmd_prefs(args: argparse.Namespace) -> int:
 
 def _counts(d: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+
+COMMANDS = CommandGroup(rank=60, register=register)

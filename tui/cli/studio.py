@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.prompt import Confirm
 
+from tui.cli.command import CommandGroup
 from tui.cli.safe_console import SafeConsole
 from tui.cli.serve import add_serve_flags
 from tui.cli.store_flag import add_db_flag
@@ -186,3 +187,6 @@ def run(args: argparse.Namespace) -> int:
         overlap=args.overlap,
     ).run()
     return 0
+
+
+COMMANDS = CommandGroup(rank=100, register=register)
