@@ -32,7 +32,7 @@ from pathlib import Path
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
 from agent.batch_spec import BatchControls, BatchObserver, BatchSpec, wants_events
 from agent.budget import BudgetReport, DollarBudget
-from agent.executor import LocalExecutor
+from agent.executor import Executor, LocalExecutor
 from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.probes import CheatRate, cheat_rate, is_probe, is_probe_result
 from agent.suites.models import Suite
@@ -212,71 +212,13 @@ def run_batch(
 
 def _run_batch(spec: BatchSpec, observer: BatchObserver | None, controls: BatchControls) -> BatchSummary:
     suite, provider_factory, batch_dir = spec.suite, spec.provider_factory, Path(spec.batch_dir)
-    rollouts, seed, max_workers, task_ids = spec.rollouts, spec.seed, spec.max_workers, spec.task_ids
-    allocation, allocation_config, model = spec.allocation, spec.allocation_config, spec.model
+    rollouts, seed, max_workers = spec.rollouts, spec.seed, spec.max_workers
+    allocation, acfg = spec.allocation, spec.allocation_config
     executor, rollout_cancels, budget = controls.executor, controls.rollout_cancels, controls.budget
     cfg = spec.config or RolloutConfig()
     cancel = controls.cancel or threading.Event()
-    if allocation not in ("fixed", "adaptive"):
-        raise ValueError(f"unknown allocation {allocation!r} (fixed, adaptive)")
-    if allocation == "adaptive" and allocation_config is None:
-        raise ValueError("adaptive allocation needs an AllocationConfig (its budget)")
-    tasks = [t.id for t in ([suite.task(t) for t in task_ids] if task_ids else suite.tasks)]
-    acfg = allocation_config
-    params = BatchParams(
-        rollouts=rollouts,
-        temperature=cfg.temperature,
-        seed=seed,
-        max_iters=cfg.max_iters,
-        max_workers=max_workers,
-        reflection=cfg.reflection,
-        allocation=allocation,
-        loop_limit=cfg.loop_limit,
-        budget_rollouts=acfg.budget_rollouts if acfg else None,
-        executor=getattr(executor, "kind", "thread"),
-        ray_address=getattr(executor, "address", None),
-        cheat_probes=sum(is_probe(suite.task(t)) for t in tasks),
-    )
-    if allocation == "adaptive" and acfg is not None:  # (checked above)
-        params = params.model_copy(
-            update={
-                "pairs_per_task": acfg.pairs_per_task,
-                "give_up_after": acfg.give_up_after,
-                "initial_per_task": acfg.initial_per_task,
-            }
-        )
-        planned: list[PlannedRollout] = []
-    else:
-        planned = plan_rollouts(suite, rollouts, seed, task_ids)
-        if acfg is not None:
-            planned = planned[: acfg.budget_rollouts]  # rollout index outermost: spread over tasks
-    old = None
-    if (batch_dir / BATCH_FILE).is_file():  # resume: keep the batch's identity
-        old = read_batch_meta(batch_dir)
-        if (old.suite, old.model) != (suite.name, model):
-            raise BatchMismatch(
-                f"{batch_dir} holds a batch of suite {old.suite!r} with model {old.model!r}, "
-                f"not {suite.name!r} with {model!r}"
-            )
-        if old.params.allocation != allocation and old.planned:
-            raise BatchMismatch(f"{batch_dir} holds a batch with {old.params.allocation} allocation, not {allocation}")
-        if allocation == "adaptive":
-            planned = list(old.planned)  # what earlier runs issued, in order
-            tasks += [t for t in dict.fromkeys(p.task_id for p in planned) if t not in tasks]
-        meta = old.model_copy(update={"planned": planned, "params": params, "finished": None, "stop_reason": None})
-    else:
-        meta = BatchMeta(
-            id=batch_dir.name,
-            suite=suite.name,
-            suite_path=spec.suite_path,
-            provider=spec.provider_name,
-            model=model,
-            base_url=spec.base_url,
-            params=params,
-            planned=planned,
-            started=now_iso(),
-        )
-    write_batch_meta(batch_dir, meta)
+    meta, tasks = _plan_or_resume(spec, cfg, executor)
+    planned = list(meta.planned)
     summary = BatchSummary(batch_dir, meta)
     total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
     lock = threading.Lock()
@@ -393,6 +335,76 @@ def _allocator(
         strategy="fixed",
         rollouts_per_task=n,
     )
+
+
+def _plan_or_resume(spec: BatchSpec, cfg: RolloutConfig, executor: Executor | None) -> tuple[BatchMeta, list[str]]:
+    """The batch's ``batch.json``, written before any rollout starts: a new plan, or on resume the
+    stored batch's identity and (adaptive) what earlier runs issued; a different suite, model or
+    allocation is refused. Returns it with the task ids the batch covers."""
+    suite, batch_dir = spec.suite, Path(spec.batch_dir)
+    rollouts, seed, max_workers, task_ids = spec.rollouts, spec.seed, spec.max_workers, spec.task_ids
+    allocation, allocation_config, model = spec.allocation, spec.allocation_config, spec.model
+    if allocation not in ("fixed", "adaptive"):
+        raise ValueError(f"unknown allocation {allocation!r} (fixed, adaptive)")
+    if allocation == "adaptive" and allocation_config is None:
+        raise ValueError("adaptive allocation needs an AllocationConfig (its budget)")
+    tasks = [t.id for t in ([suite.task(t) for t in task_ids] if task_ids else suite.tasks)]
+    acfg = allocation_config
+    params = BatchParams(
+        rollouts=rollouts,
+        temperature=cfg.temperature,
+        seed=seed,
+        max_iters=cfg.max_iters,
+        max_workers=max_workers,
+        reflection=cfg.reflection,
+        allocation=allocation,
+        loop_limit=cfg.loop_limit,
+        budget_rollouts=acfg.budget_rollouts if acfg else None,
+        executor=getattr(executor, "kind", "thread"),
+        ray_address=getattr(executor, "address", None),
+        cheat_probes=sum(is_probe(suite.task(t)) for t in tasks),
+    )
+    if allocation == "adaptive" and acfg is not None:  # (checked above)
+        params = params.model_copy(
+            update={
+                "pairs_per_task": acfg.pairs_per_task,
+                "give_up_after": acfg.give_up_after,
+                "initial_per_task": acfg.initial_per_task,
+            }
+        )
+        planned: list[PlannedRollout] = []
+    else:
+        planned = plan_rollouts(suite, rollouts, seed, task_ids)
+        if acfg is not None:
+            planned = planned[: acfg.budget_rollouts]  # rollout index outermost: spread over tasks
+    old = None
+    if (batch_dir / BATCH_FILE).is_file():  # resume: keep the batch's identity
+        old = read_batch_meta(batch_dir)
+        if (old.suite, old.model) != (suite.name, model):
+            raise BatchMismatch(
+                f"{batch_dir} holds a batch of suite {old.suite!r} with model {old.model!r}, "
+                f"not {suite.name!r} with {model!r}"
+            )
+        if old.params.allocation != allocation and old.planned:
+            raise BatchMismatch(f"{batch_dir} holds a batch with {old.params.allocation} allocation, not {allocation}")
+        if allocation == "adaptive":
+            planned = list(old.planned)  # what earlier runs issued, in order
+            tasks += [t for t in dict.fromkeys(p.task_id for p in planned) if t not in tasks]
+        meta = old.model_copy(update={"planned": planned, "params": params, "finished": None, "stop_reason": None})
+    else:
+        meta = BatchMeta(
+            id=batch_dir.name,
+            suite=suite.name,
+            suite_path=spec.suite_path,
+            provider=spec.provider_name,
+            model=model,
+            base_url=spec.base_url,
+            params=params,
+            planned=planned,
+            started=now_iso(),
+        )
+    write_batch_meta(batch_dir, meta)
+    return meta, tasks
 
 
 def _run_adaptive(
