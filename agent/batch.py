@@ -24,20 +24,17 @@ allocator's report (where the budget went), rewritten after every round.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ParamSpec
 
 from agent.allocation import AllocationConfig, Allocator, rollout_passed
+from agent.batch_spec import BatchControls, BatchObserver, BatchSpec, wants_events
 from agent.budget import BudgetReport, DollarBudget
-from agent.executor import Executor, LocalExecutor, RolloutCancels
-from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.executor import Executor, LocalExecutor
+from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.probes import CheatRate, cheat_rate, is_probe, is_probe_result
-from agent.providers import ProviderFactory
 from agent.suites.models import Suite
 from agent.trace import (
     BATCH_FILE,
@@ -201,62 +198,152 @@ def _finished_result(path: Path, planned: PlannedRollout) -> RolloutResult | Non
     )
 
 
-P = ParamSpec("P")
-
-
-def _holding_batch_lock(fn: Callable[P, BatchSummary]) -> Callable[P, BatchSummary]:
-    """Run ``fn`` holding its batch's lock (agent.trace.batch_lock): readers tell a batch whose
-    process died from a live one by it, and a second runner of a live batch is refused."""
-    params = inspect.signature(fn)
-
-    @functools.wraps(fn)
-    def locked(*args: P.args, **kwargs: P.kwargs) -> BatchSummary:
-        with batch_lock(Path(params.bind(*args, **kwargs).arguments["batch_dir"])):
-            return fn(*args, **kwargs)
-
-    return locked
-
-
-@_holding_batch_lock
 def run_batch(
-    suite: Suite,
-    provider_factory: ProviderFactory,
-    batch_dir: Path,
-    *,
-    rollouts: int = 1,
-    seed: int = 0,
-    max_workers: int = 1,
-    config: RolloutConfig | None = None,
-    task_ids: Iterable[str] | None = None,
-    provider_name: str = "openai",
-    model: str = "",
-    base_url: str | None = None,
-    suite_path: str | None = None,
-    cancel: threading.Event | None = None,
-    on_event: Callable[[str, Any], None] | None = None,
-    on_rollout_start: Callable[[PlannedRollout], None] | None = None,
-    on_rollout_end: Callable[[RolloutResult, int, int], None] | None = None,
-    executor: Executor | None = None,
-    workspace_root: Path | None = None,
-    allocation: str = "fixed",
-    allocation_config: AllocationConfig | None = None,
-    rollout_cancels: RolloutCancels | None = None,
-    budget: DollarBudget | None = None,
+    spec: BatchSpec, observer: BatchObserver | None = None, controls: BatchControls | None = None
 ) -> BatchSummary:
-    """Run (or resume) one batch into ``batch_dir``; returns when every rollout ended.
+    """Run (or resume) one batch into ``spec.batch_dir``; returns when every rollout ended.
 
-    ``allocation="adaptive"`` needs ``allocation_config`` (its ``budget_rollouts`` is the
-    batch's budget; ``rollouts`` is then unused). With ``fixed``, an ``allocation_config``
-    only caps the batch at its ``budget_rollouts``.
+    It holds the batch's lock (agent.trace.batch_lock) throughout: readers tell a batch whose
+    process died from a live one by it, and a second runner of a live batch is refused.
+    A rollout the budget cannot cover is never started; the batch then stops as "budget"."""
+    with batch_lock(Path(spec.batch_dir)):
+        return _run_batch(spec, observer, controls or BatchControls())
 
-    ``rollout_cancels``: the caller keeps it; ``rollout_cancels.cancel(rollout_id)`` ends
-    that rollout alone as "cancelled" (a later resume runs it again) while the batch goes on.
 
-    ``budget`` (agent/budget.py) refuses to start a rollout the dollars left cannot cover; the batch
-    then stops as "budget"."""
-    cfg = config or RolloutConfig()
-    cancel = cancel or threading.Event()
-    batch_dir = Path(batch_dir)
+def _run_batch(spec: BatchSpec, observer: BatchObserver | None, controls: BatchControls) -> BatchSummary:
+    suite, provider_factory, batch_dir = spec.suite, spec.provider_factory, Path(spec.batch_dir)
+    rollouts, seed, max_workers = spec.rollouts, spec.seed, spec.max_workers
+    allocation, acfg = spec.allocation, spec.allocation_config
+    executor, rollout_cancels, budget = controls.executor, controls.rollout_cancels, controls.budget
+    cfg = spec.config or RolloutConfig()
+    cancel = controls.cancel or threading.Event()
+    meta, tasks = _plan_or_resume(spec, cfg, executor)
+    planned = list(meta.planned)
+    summary = BatchSummary(batch_dir, meta)
+    total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
+    lock = threading.Lock()
+    ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
+
+    def report(result: RolloutResult) -> None:
+        with lock:
+            summary.results.append(result)
+            done = len(summary.results)
+            if result.stop_reason != "cancelled":
+                ended.append((result.task_id, rollout_passed(result.outcome)))
+        if observer is not None:
+            observer.on_rollout_end(result, done, total)
+
+    todo = []
+    for p in planned:
+        prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
+        if prior is not None:
+            report(prior)
+            if budget is not None:
+                budget.record(prior.outcome.cost_usd)
+        else:
+            todo.append(p)
+
+    exe = executor or LocalExecutor(max_workers)
+    rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
+
+    def one(p: PlannedRollout) -> RolloutResult | None:
+        if cancel.is_set():
+            return None  # never started: a later resume runs it
+        if budget is not None and not budget.acquire(cancel):
+            return None  # over budget: never started, like a cancelled one
+        try:
+            result = _one(p)
+        except BaseException:
+            if budget is not None:
+                budget.release(None)
+            raise
+        if budget is not None:
+            budget.release(result.outcome.cost_usd if result is not None else None)
+        return result
+
+    def _one(p: PlannedRollout) -> RolloutResult | None:
+        if observer is not None:
+            observer.on_rollout_start(p)
+        path = trace_path(batch_dir, p.rollout_id)
+        watch = observer if wants_events(observer) else None
+        forward = (lambda e, rid=p.rollout_id: watch.on_event(rid, e)) if watch is not None else None
+        stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
+        try:
+            return rollout(
+                RolloutSpec(suite, suite.task(p.task_id), path, rollout_id=p.rollout_id, seed=p.seed, batch_id=meta.id),
+                provider_factory(p.task_id, p.seed),
+                config=cfg,
+                cancel=stop,
+                on_event=forward,
+                workspace_root=spec.workspace_root,
+            )
+        except Exception as exc:  # one rollout's failure never stops the batch
+            return _crashed(path, p, exc)
+        finally:
+            if rollout_cancels is not None:
+                rollout_cancels._done(p.rollout_id)
+
+    run = exe.run
+    try:
+        if allocation == "adaptive":
+            _run_adaptive(
+                meta, batch_dir, tasks, acfg, seed, todo, ended, lambda r: run(one, r, report, cancel), cancel, budget
+            )
+        else:
+            run(one, todo, report, cancel)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
+    summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
+    return summary
+
+
+def end_batch(
+    batch_dir: Path, meta: BatchMeta, cancel: threading.Event, *, interrupted: bool, budget: DollarBudget | None
+) -> BudgetReport | None:
+    """Write the batch's end to batch.json: when, and why it stopped (cancel or Ctrl-C, the
+    budget, or every rollout done). Returns the budget's report, when there is a budget."""
+    meta.finished = now_iso()
+    meta.stop_reason = "cancelled" if cancel.is_set() or interrupted else "finished"
+    report = None
+    if budget is not None:
+        report = budget.report()
+        if budget.closed and meta.stop_reason == "finished":
+            meta.stop_reason = "budget"
+    write_batch_meta(batch_dir, meta)
+    return report
+
+
+def _allocator(
+    meta: BatchMeta, tasks: list[str], acfg: AllocationConfig | None, rollouts: int, ended: list[tuple[str, bool]]
+) -> Allocator:
+    """The allocator as the batch stands: issued = ``meta.planned``, results = the ended ones."""
+    planned = [p.task_id for p in meta.planned]
+    if meta.params.allocation == "adaptive":
+        assert acfg is not None, "an adaptive batch runs with its AllocationConfig"
+        cfg = replace(acfg, round_size=meta.params.max_workers)
+        return Allocator.rebuild(tasks, cfg, planned=planned, results=ended)
+    # fixed: reported in the same terms as adaptive (too_easy = 4 alike passes, its default);
+    # a task with fewer rollouts than that, all alike, is "capped" (undecided)
+    n = max(1, rollouts)
+    cfg = AllocationConfig(budget_rollouts=acfg.budget_rollouts if acfg else len(planned), initial_per_task=1)
+    return Allocator.rebuild(
+        list(dict.fromkeys([*tasks, *planned])),
+        cfg,
+        planned=planned,
+        results=ended,
+        strategy="fixed",
+        rollouts_per_task=n,
+    )
+
+
+def _plan_or_resume(spec: BatchSpec, cfg: RolloutConfig, executor: Executor | None) -> tuple[BatchMeta, list[str]]:
+    """The batch's ``batch.json``, written before any rollout starts: a new plan, or on resume the
+    stored batch's identity and (adaptive) what earlier runs issued; a different suite, model or
+    allocation is refused. Returns it with the task ids the batch covers."""
+    suite, batch_dir = spec.suite, Path(spec.batch_dir)
+    rollouts, seed, max_workers, task_ids = spec.rollouts, spec.seed, spec.max_workers, spec.task_ids
+    allocation, allocation_config, model = spec.allocation, spec.allocation_config, spec.model
     if allocation not in ("fixed", "adaptive"):
         raise ValueError(f"unknown allocation {allocation!r} (fixed, adaptive)")
     if allocation == "adaptive" and allocation_config is None:
@@ -308,141 +395,31 @@ def run_batch(
         meta = BatchMeta(
             id=batch_dir.name,
             suite=suite.name,
-            suite_path=suite_path,
-            provider=provider_name,
+            suite_path=spec.suite_path,
+            provider=spec.provider_name,
             model=model,
-            base_url=base_url,
+            base_url=spec.base_url,
             params=params,
             planned=planned,
             started=now_iso(),
         )
     write_batch_meta(batch_dir, meta)
-    summary = BatchSummary(batch_dir, meta)
-    total = acfg.budget_rollouts if allocation == "adaptive" and acfg is not None else len(planned)
-    lock = threading.Lock()
-    ended: list[tuple[str, bool]] = []  # (task_id, passed) of every ended rollout, for the allocator
-
-    def report(result: RolloutResult) -> None:
-        with lock:
-            summary.results.append(result)
-            done = len(summary.results)
-            if result.stop_reason != "cancelled":
-                ended.append((result.task_id, rollout_passed(result.outcome)))
-        if on_rollout_end is not None:
-            on_rollout_end(result, done, total)
-
-    todo = []
-    for p in planned:
-        prior = _finished_result(trace_path(batch_dir, p.rollout_id), p)
-        if prior is not None:
-            report(prior)
-            if budget is not None:
-                budget.record(prior.outcome.cost_usd)
-        else:
-            todo.append(p)
-
-    exe = executor or LocalExecutor(max_workers)
-    rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
-
-    def one(p: PlannedRollout) -> RolloutResult | None:
-        if cancel.is_set():
-            return None  # never started: a later resume runs it
-        if budget is not None and not budget.acquire(cancel):
-            return None  # over budget: never started, like a cancelled one
-        try:
-            result = _one(p)
-        except BaseException:
-            if budget is not None:
-                budget.release(None)
-            raise
-        if budget is not None:
-            budget.release(result.outcome.cost_usd if result is not None else None)
-        return result
-
-    def _one(p: PlannedRollout) -> RolloutResult | None:
-        if on_rollout_start is not None:
-            on_rollout_start(p)
-        path = trace_path(batch_dir, p.rollout_id)
-        forward = (lambda e, rid=p.rollout_id: on_event(rid, e)) if on_event else None
-        stop = rollout_cancels._view(p.rollout_id, cancel) if rollout_cancels is not None else cancel
-        try:
-            return rollout(
-                suite,
-                suite.task(p.task_id),
-                provider_factory(p.task_id, p.seed),
-                path,
-                rollout_id=p.rollout_id,
-                seed=p.seed,
-                config=cfg,
-                batch_id=meta.id,
-                cancel=stop,
-                on_event=forward,
-                workspace_root=workspace_root,
-            )
-        except Exception as exc:  # one rollout's failure never stops the batch
-            return _crashed(path, p, exc)
-        finally:
-            if rollout_cancels is not None:
-                rollout_cancels._done(p.rollout_id)
-
-    run = exe.run
-    try:
-        if allocation == "adaptive":
-            _run_adaptive(
-                meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget
-            )
-        else:
-            run(one, todo, report, cancel)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    meta.allocation = _allocator(meta, tasks, acfg, rollouts, ended).report().model_dump()
-    summary.budget = end_batch(batch_dir, meta, cancel, interrupted=summary.interrupted, budget=budget)
-    return summary
-
-
-def end_batch(
-    batch_dir: Path, meta: BatchMeta, cancel: threading.Event, *, interrupted: bool, budget: DollarBudget | None
-) -> BudgetReport | None:
-    """Write the batch's end to batch.json: when, and why it stopped (cancel or Ctrl-C, the
-    budget, or every rollout done). Returns the budget's report, when there is a budget."""
-    meta.finished = now_iso()
-    meta.stop_reason = "cancelled" if cancel.is_set() or interrupted else "finished"
-    report = None
-    if budget is not None:
-        report = budget.report()
-        if budget.closed and meta.stop_reason == "finished":
-            meta.stop_reason = "budget"
-    write_batch_meta(batch_dir, meta)
-    return report
-
-
-def _allocator(
-    meta: BatchMeta, tasks: list[str], acfg: AllocationConfig | None, rollouts: int, ended: list[tuple[str, bool]]
-) -> Allocator:
-    """The allocator as the batch stands: issued = ``meta.planned``, results = the ended ones."""
-    planned = [p.task_id for p in meta.planned]
-    if meta.params.allocation == "adaptive":
-        assert acfg is not None, "an adaptive batch runs with its AllocationConfig"
-        cfg = replace(acfg, round_size=meta.params.max_workers)
-        return Allocator.rebuild(tasks, cfg, planned=planned, results=ended)
-    # fixed: reported in the same terms as adaptive (too_easy = 4 alike passes, its default);
-    # a task with fewer rollouts than that, all alike, is "capped" (undecided)
-    n = max(1, rollouts)
-    cfg = AllocationConfig(budget_rollouts=acfg.budget_rollouts if acfg else len(planned), initial_per_task=1)
-    return Allocator.rebuild(
-        list(dict.fromkeys([*tasks, *planned])),
-        cfg,
-        planned=planned,
-        results=ended,
-        strategy="fixed",
-        rollouts_per_task=n,
-    )
+    return meta, tasks
 
 
 def _run_adaptive(
-    meta, batch_dir, tasks, acfg, max_workers, seed, todo, ended, run, one, report, cancel, budget=None
+    meta: BatchMeta,
+    batch_dir: Path,
+    tasks: list[str],
+    acfg: AllocationConfig | None,
+    seed: int,
+    todo: list[PlannedRollout],
+    ended: list[tuple[str, bool]],
+    run_round: Callable[[list[PlannedRollout]], None],
+    cancel: threading.Event,
+    budget: DollarBudget | None,
 ) -> None:
-    """Rounds: plan with the allocator, append the round to batch.json, run it, record."""
+    """Rounds: plan with the allocator, append the round to batch.json, run it (``run_round``), record."""
     alloc = _allocator(meta, tasks, acfg, 0, ended)
     issued = {t: 0 for t in tasks}
     for p in meta.planned:
@@ -462,7 +439,7 @@ def _run_adaptive(
         write_batch_meta(batch_dir, meta)  # the round is on disk before it runs
         pending = []
         seen = len(ended)
-        run(one, round_, report, cancel)
+        run_round(round_)
         for task_id, passed in ended[seen:]:
             alloc.record(task_id, passed)
         # A rollout that was cancelled (or never started) stays in flight: resume re-runs it.

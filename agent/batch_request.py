@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from agent.allocation import AllocationConfig
 from agent.batch import BatchSummary, run_batch
+from agent.batch_spec import BatchControls, BatchObserver, BatchSpec
 from agent.budget import DollarBudget
-from agent.executor import Executor
+from agent.executor import Executor, RolloutCancels
 from agent.loop import RolloutConfig
 from agent.probes import ProbeError, with_probes
 from agent.providers import ProviderConfigError, ProviderFactory, RetryPolicy, provider_factory
@@ -188,10 +189,13 @@ class BatchPlan:
         total = self.rollouts * self.n_tasks
         return min(total, self.allocation_config.budget_rollouts) if self.allocation_config else total
 
-    def run_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments `agent.batch.run_batch` (and `exports.prefs.run_prefs`) take."""
+    def batch_spec(self) -> BatchSpec:
+        """What `agent.batch.run_batch` (and `exports.prefs.run_prefs`) runs."""
         r = self.request
-        return dict(
+        return BatchSpec(
+            self.suite,
+            self.factory,
+            self.batch_dir,
             rollouts=self.rollouts,
             seed=r.seed,
             max_workers=r.max_workers,
@@ -203,14 +207,21 @@ class BatchPlan:
             suite_path=r.suite,
             allocation=self.allocation,
             allocation_config=self.allocation_config,
-            cancel=self.cancel,
-            executor=self.executor,
-            budget=DollarBudget(r.budget_usd) if r.budget_usd is not None else None,
         )
 
-    def run(self, **callbacks: Any) -> BatchSummary:
-        """Run (or resume) the batch; ``callbacks``: on_event, on_rollout_start/end, ..."""
-        return run_batch(self.suite, self.factory, self.batch_dir, **self.run_kwargs(), **callbacks)
+    def controls(self, rollout_cancels: RolloutCancels | None = None) -> BatchControls:
+        """The plan's cancel flag, executor and a fresh dollar budget (when one was asked for)."""
+        budget_usd = self.request.budget_usd
+        return BatchControls(
+            cancel=self.cancel,
+            executor=self.executor,
+            rollout_cancels=rollout_cancels,
+            budget=DollarBudget(budget_usd) if budget_usd is not None else None,
+        )
+
+    def run(self, observer: BatchObserver | None = None, rollout_cancels: RolloutCancels | None = None) -> BatchSummary:
+        """Run (or resume) the batch, ``observer`` told as rollouts start and end."""
+        return run_batch(self.batch_spec(), observer, self.controls(rollout_cancels))
 
 
 def _read_meta(batch_dir: Path, what: str) -> BatchMeta | None:

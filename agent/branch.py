@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from agent.batch import _crashed, end_batch
-from agent.budget import BudgetReport, DollarBudget
-from agent.executor import Executor, LocalExecutor
-from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.batch_spec import BatchControls, BatchObserver
+from agent.budget import BudgetReport
+from agent.executor import LocalExecutor
+from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.providers import Completion, ProviderError, ProviderFactory
 from agent.suites.models import Suite
 from agent.trace import (
@@ -177,41 +177,55 @@ def branch_rollout_id(parent_rollout_id: str, at_step: int, k: int) -> str:
     return f"{parent_rollout_id}__at{at_step}_b{k}"
 
 
-def run_branches(
-    parent_dir: Path,
-    suite: Suite,
-    provider_factory: ProviderFactory,
-    batch_dir: Path,
-    *,
-    at: str = "first-write",
-    samples: int = 2,
-    rollout_ids: list[str] | None = None,
-    seed: int = 1,
-    temperature: float | None = None,
-    max_iters: int | None = None,
-    max_workers: int = 1,
-    max_attempts: int | None = None,
-    config: RolloutConfig | None = None,
-    provider_name: str = "openai",
-    model: str = "",
-    base_url: str | None = None,
-    suite_path: str | None = None,
-    cancel: threading.Event | None = None,
-    on_rollout_end: Callable[[RolloutResult, int, int], None] | None = None,
-    executor: Executor | None = None,
-    workspace_root: Path | None = None,
-    budget: DollarBudget | None = None,
-) -> BranchSummary:
-    """Branch the finished rollouts of ``parent_dir`` (all, or ``rollout_ids``) at ``at``.
+@dataclass(frozen=True)
+class BranchSpec:
+    """A branch batch: the finished rollouts of ``parent_dir`` (all, or ``rollout_ids``) re-sampled
+    at ``at``, ``samples`` different next actions each, written to ``batch_dir``.
 
     Sample j of a point uses seed ``seed + j`` (and keeps it for the rest of its branch);
     at most ``max_attempts`` (default ``2 * samples + 2``) samples per point. ``temperature``
     and ``max_iters`` default to the parent rollout's (temperature 1.0 if it had none)."""
+
+    parent_dir: Path
+    suite: Suite
+    provider_factory: ProviderFactory
+    batch_dir: Path
+    at: str = "first-write"
+    samples: int = 2
+    rollout_ids: list[str] | None = None
+    seed: int = 1
+    temperature: float | None = None
+    max_iters: int | None = None
+    max_workers: int = 1
+    max_attempts: int | None = None
+    config: RolloutConfig | None = None
+    provider_name: str = "openai"
+    model: str = ""
+    base_url: str | None = None
+    suite_path: str | None = None
+    workspace_root: Path | None = None
+
+
+def run_branches(
+    spec: BranchSpec, observer: BatchObserver | None = None, controls: BatchControls | None = None
+) -> BranchSummary:
+    """Run the branch batch ``spec`` describes; ``observer`` is told as each branch ends
+    (``controls``: cancel, executor, budget, as for `agent.batch.run_batch`)."""
+    at, samples, rollout_ids, seed = spec.at, spec.samples, spec.rollout_ids, spec.seed
+    suite, provider_factory, temperature, max_iters = (
+        spec.suite,
+        spec.provider_factory,
+        spec.temperature,
+        spec.max_iters,
+    )
+    max_workers, config, workspace_root = spec.max_workers, spec.config, spec.workspace_root
+    controls = controls or BatchControls()
+    executor, budget = controls.executor, controls.budget
     parse_at(at)
     if samples < 1:
         raise BranchError("--samples must be at least 1")
-    cancel = cancel or threading.Event()
-    parent_dir, batch_dir = Path(parent_dir), Path(batch_dir)
+    cancel = controls.cancel or threading.Event()
+    parent_dir, batch_dir = Path(spec.parent_dir), Path(spec.batch_dir)
     parent = read_batch_meta(parent_dir)
     ids = rollout_ids or [p.rollout_id for p in parent.planned]
     points: list[DecisionPoint] = []
@@ -237,7 +251,7 @@ def run_branches(
         )
 
     cfg = config or RolloutConfig()
-    attempts = max_attempts or 2 * samples + 2
+    attempts = spec.max_attempts or 2 * samples + 2
     results = [PointResult(p) for p in points]
 
     def sample(pr: PointResult) -> list[Branch]:
@@ -271,10 +285,10 @@ def run_branches(
     meta = BatchMeta(
         id=batch_dir.name,
         suite=suite.name,
-        suite_path=suite_path or parent.suite_path,
-        provider=provider_name,
-        model=model,
-        base_url=base_url,
+        suite_path=spec.suite_path or parent.suite_path,
+        provider=spec.provider_name,
+        model=spec.model,
+        base_url=spec.base_url,
         started=now_iso(),
         planned=[b.planned for b in branches],
         params=BatchParams(
@@ -296,8 +310,8 @@ def run_branches(
         with lock:
             done[0] += 1
             n = done[0]
-        if on_rollout_end is not None:
-            on_rollout_end(result, n, len(branches))
+        if observer is not None:
+            observer.on_rollout_end(result, n, len(branches))
 
     exe = executor or LocalExecutor(max_workers)
     rollout = getattr(exe, "run_rollout", run_rollout)  # an executor may run it elsewhere (agent/ray_executor.py)
@@ -329,18 +343,20 @@ def run_branches(
         provider = _Presampled(provider_factory(pt.task_id, b.planned.seed), b.first)
         try:
             r = rollout(
-                suite,
-                suite.task(pt.task_id),
+                RolloutSpec(
+                    suite,
+                    suite.task(pt.task_id),
+                    path,
+                    rollout_id=b.planned.rollout_id,
+                    seed=b.planned.seed,
+                    batch_id=meta.id,
+                    prefix_messages=pt.prefix,
+                    branch=info,
+                ),
                 provider,
-                path,
-                rollout_id=b.planned.rollout_id,
-                seed=b.planned.seed,
                 config=rcfg,
-                batch_id=meta.id,
                 cancel=cancel,
                 workspace_root=workspace_root,
-                prefix_messages=pt.prefix,
-                branch=info,
             )
         except Exception as exc:  # one branch's failure never stops the others
             r = _crashed(path, b.planned, exc)
@@ -362,6 +378,7 @@ def run_branches(
 __all__ = [
     "Branch",
     "BranchError",
+    "BranchSpec",
     "BranchSummary",
     "DecisionPoint",
     "PointResult",

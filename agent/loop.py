@@ -111,22 +111,32 @@ class _RolloutContext:
     append: Callable[..., None]  # append(message, step, reasoning=None)
 
 
+@dataclass(frozen=True)
+class RolloutSpec:
+    """Which rollout to run: a task of a suite, its id and seed, its batch, where its trace goes,
+    and for a branch, the recorded prefix it continues from and where it branched."""
+
+    suite: Suite
+    task: Task
+    trace_file: Path
+    rollout_id: str
+    seed: int
+    batch_id: str | None = None
+    prefix_messages: list[dict[str, Any]] | None = None
+    branch: BranchInfo | None = None
+
+
 def run_rollout(
-    suite: Suite,
-    task: Task,
+    spec: RolloutSpec,
     provider: Provider,
-    trace_file: Path,
     *,
-    rollout_id: str,
-    seed: int,
     config: RolloutConfig | None = None,
-    batch_id: str | None = None,
     cancel: CancelFlag | None = None,
     on_event: EventCallback | None = None,
     workspace_root: Path | None = None,
-    prefix_messages: list[dict[str, Any]] | None = None,
-    branch: BranchInfo | None = None,
 ) -> RolloutResult:
+    suite, task, trace_file, rollout_id, seed = spec.suite, spec.task, spec.trace_file, spec.rollout_id, spec.seed
+    batch_id, prefix_messages, branch = spec.batch_id, spec.prefix_messages, spec.branch
     cfg = config or RolloutConfig()
     cancel = cancel or threading.Event()
     t0 = time.monotonic()

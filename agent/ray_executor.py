@@ -29,11 +29,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.executor import LocalExecutor
-from agent.loop import CancelFlag, RolloutConfig, RolloutResult, run_rollout
+from agent.loop import CancelFlag, RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.suites.models import Suite, Task
 from agent.task_pack import pack_task, unpack_task
 from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd
@@ -107,23 +108,26 @@ class _Inbox:
 # --------------------------------------------------------------------------- the worker side
 
 
+@dataclass(frozen=True)
+class _WorkerRollout:
+    """A `RolloutSpec` as a worker gets it: the suite by name (its files come packed), no trace path."""
+
+    task: Task
+    suite_name: str
+    rollout_id: str
+    seed: int
+    batch_id: str | None
+    prefix_messages: list[dict[str, Any]] | None
+    branch: BranchInfo | None
+
+
 def _remote_rollout(
-    digest: str,
-    data: bytes,
-    task: Task,
-    suite_name: str,
-    provider: Any,
-    rollout_id: str,
-    seed: int,
-    config: RolloutConfig,
-    batch_id: str | None,
-    inbox: Any,
-    prefix_messages: list[dict[str, Any]] | None,
-    branch: BranchInfo | None,
+    digest: str, data: bytes, rollout: _WorkerRollout, provider: Any, config: RolloutConfig, inbox: Any
 ) -> RolloutResult:
-    """One attempt of one rollout, in a Ray worker."""
+    """One attempt of one rollout, in a Ray worker (``data`` is passed alone so Ray resolves its ref)."""
     import ray
 
+    task, suite_name, rollout_id = rollout.task, rollout.suite_name, rollout.rollout_id
     token = uuid.uuid4().hex  # a retried attempt has another: the driver starts the trace over
     cancel = threading.Event()
     if hasattr(provider, "retry"):
@@ -144,18 +148,20 @@ def _remote_rollout(
             try:
                 out.append(
                     run_rollout(
-                        suite,
-                        task,
+                        RolloutSpec(
+                            suite,
+                            task,
+                            Path(tmp) / "trace.jsonl",
+                            rollout_id=rollout_id,
+                            seed=rollout.seed,
+                            batch_id=rollout.batch_id,
+                            prefix_messages=rollout.prefix_messages,
+                            branch=rollout.branch,
+                        ),
                         provider,
-                        Path(tmp) / "trace.jsonl",
-                        rollout_id=rollout_id,
-                        seed=seed,
                         config=config,
-                        batch_id=batch_id,
                         cancel=cancel,
                         on_event=sender.send,
-                        prefix_messages=prefix_messages,
-                        branch=branch,
                     )
                 )
             except BaseException as exc:
@@ -276,22 +282,16 @@ class RayExecutor:
 
     def run_rollout(
         self,
-        suite: Suite,
-        task: Task,
+        spec: RolloutSpec,
         provider: Any,
-        trace_file: Path,
         *,
-        rollout_id: str,
-        seed: int,
         config: RolloutConfig | None = None,
-        batch_id: str | None = None,
         cancel: CancelFlag | None = None,  # the batch's or this rollout's stop (only is_set is read)
         on_event: Callable[[Any], None] | None = None,
         workspace_root: Path | None = None,  # the worker's own temp dir is used instead
-        prefix_messages: list[dict[str, Any]] | None = None,
-        branch: BranchInfo | None = None,
     ) -> RolloutResult:
         """``agent.loop.run_rollout``, run as a Ray task; the trace is written here, live."""
+        suite, task, rollout_id, seed = spec.suite, spec.task, spec.rollout_id, spec.seed
         ray, inbox = self._ray, self._inbox
         stop: CancelFlag = cancel if cancel is not None else threading.Event()
         digest, data_ref, portable = self._pack(suite, task)
@@ -304,18 +304,12 @@ class RayExecutor:
         ).remote(
             digest,
             data_ref,
-            portable,
-            suite.name,
+            _WorkerRollout(portable, suite.name, rollout_id, seed, spec.batch_id, spec.prefix_messages, spec.branch),
             provider,
-            rollout_id,
-            seed,
             config or RolloutConfig(),
-            batch_id,
             inbox,
-            prefix_messages,
-            branch,
         )
-        trace = _LiveTrace(Path(trace_file), on_event)
+        trace = _LiveTrace(Path(spec.trace_file), on_event)
         cancelled_at: float | None = None
         try:
             while True:

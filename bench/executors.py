@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.batch import run_batch
+from agent.batch_spec import BatchControls, BatchSpec
 from agent.executor import LocalExecutor
 from agent.providers import OpenAIProvider, RetryPolicy
 from agent.ray_executor import RayExecutor, import_ray
@@ -33,15 +34,17 @@ from tests.doubles.scripted_llm import MixedPolicy, ScriptedLLM
 def one_batch(suite, provider, executor, workers: int, rollouts: int, root: Path, name: str) -> tuple[float, dict]:
     t0 = time.perf_counter()
     s = run_batch(
-        suite,
-        lambda t, seed: provider,
-        root / name,
-        rollouts=rollouts,
-        seed=0,
-        max_workers=workers,
-        provider_name="openai",
-        model="scripted",
-        executor=executor,
+        BatchSpec(
+            suite,
+            lambda t, seed: provider,
+            root / name,
+            rollouts=rollouts,
+            seed=0,
+            max_workers=workers,
+            provider_name="openai",
+            model="scripted",
+        ),
+        controls=BatchControls(executor=executor),
     )
     wall = time.perf_counter() - t0
     return wall, {r.rollout_id: (r.stop_reason, r.outcome.tests_passed) for r in s.results}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.loop import RolloutConfig, run_rollout
+from agent.loop import RolloutConfig, RolloutSpec, run_rollout
 from agent.providers import Completion, OpenAIProvider
 from agent.suites.loading import load_suite
 from agent.trace import Usage
@@ -97,12 +97,8 @@ def run(kind: str, suite, task, steps: int, runs: int) -> list[float]:
                 server, provider = None, Timed(InstantModel(script))
             try:
                 run_rollout(
-                    suite,
-                    task,
+                    RolloutSpec(suite, task, Path(tmp) / f"{kind}{i}.jsonl", rollout_id=f"r{i}", seed=i),
                     provider,
-                    Path(tmp) / f"{kind}{i}.jsonl",
-                    rollout_id=f"r{i}",
-                    seed=i,
                     config=RolloutConfig(max_iters=steps + 5),
                     workspace_root=Path(tmp) / "ws",
                 )

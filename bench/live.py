@@ -44,7 +44,7 @@ from agent.trace import (
     write_batch_meta,
 )
 from tests.factories import emit_read_step
-from tui.app import StudioApp
+from tui.app import Opening, StudioApp
 from tui.screens.rollout import RolloutScreen
 
 BATCH_ID = "20261201-120000-bench-live-0000"
@@ -95,7 +95,7 @@ class TimedApp(StudioApp):
 async def latency(root: Path, steps: int, mode: str) -> tuple[list[float], list[float]]:
     os.environ["REPO_AGENT_WATCH"] = "poll" if mode == "polling" else "events"
     w = make_running_batch(root)
-    app = TimedApp(root, labeler="bench", start="rollout", tail_interval=0.5)
+    app = TimedApp(root, labeler="bench", opening=Opening(screen="rollout"), tail_interval=0.5)
     app.state.rollout_uid = f"{BATCH_ID}/{RID}"
     out: list[float] = []
     cpu: list[float] = []

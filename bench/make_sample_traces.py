@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.batch import run_batch
+from agent.batch_spec import BatchSpec
 from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
 from agent.suites.loading import load_suite
@@ -55,18 +56,20 @@ def main() -> None:
     with ScriptedLLM(MixedPolicy(suite, plan=plan), model=MODEL) as llm:
         provider = OpenAIProvider(MODEL, base_url=llm.base_url)
         summary = run_batch(
-            suite,
-            lambda task_id, seed: provider,
-            batch_dir,
-            rollouts=4,
-            seed=SEED,
-            max_workers=args.max_workers,
-            config=config,
-            task_ids=tasks,
-            provider_name="openai",
-            model=MODEL,
-            base_url="http://127.0.0.1:<port>/v1 (scripted)",
-            suite_path="mini-bugs",
+            BatchSpec(
+                suite,
+                lambda task_id, seed: provider,
+                batch_dir,
+                rollouts=4,
+                seed=SEED,
+                max_workers=args.max_workers,
+                config=config,
+                task_ids=tasks,
+                provider_name="openai",
+                model=MODEL,
+                base_url="http://127.0.0.1:<port>/v1 (scripted)",
+                suite_path="mini-bugs",
+            )
         )
     for r in sorted(summary.results, key=lambda r: (r.task_id, r.seed)):
         verdict = "TAMPERED" if r.outcome.tests_tampered else ("PASS" if r.outcome.tests_passed else "FAIL")

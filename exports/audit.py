@@ -10,6 +10,7 @@ store only: no trace is opened, nothing is written.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +19,9 @@ from exports.options import DpoOptions, SftOptions
 from exports.sft import select_rollouts
 from labeling.records import PairFilter
 from labeling.rollout_states import StateCounts
+
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
 
 
 class LeftOutRollout(BaseModel):
@@ -56,7 +60,7 @@ class AuditReport(BaseModel):
         return d
 
 
-def audit(store) -> AuditReport:
+def audit(store: LabelStore) -> AuditReport:
     rows = store.rollouts(with_patch=False)
     counts = StateCounts()
     left: list[LeftOutRollout] = []
@@ -77,14 +81,14 @@ def audit(store) -> AuditReport:
     dropped = []
     for p in store.pairs(PairFilter(verdict="labeled", include_stale=True)):
         for uid in (p.chosen_uid, p.rejected_uid):
-            r = by_uid.get(uid)
-            if r is not None and not r.state.judged:
+            row = by_uid.get(uid)
+            if row is not None and not row.state.judged:
                 dropped.append(
                     DroppedVerdict(
                         pair_id=p.pair_id,
                         verdict=p.verdict or "",
                         labeler=p.labeler,
-                        reason=f"{uid} {r.state.label}",
+                        reason=f"{uid} {row.state.label}",
                     )
                 )
                 break

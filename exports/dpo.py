@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
@@ -30,10 +30,15 @@ from exports.traces import TraceCache
 from labeling.agreement import ratings_from_events, settled_verdict
 from labeling.records import PairFilter, PairRow, RolloutRow
 
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
+
 Progress = Callable[[str, int, int], None]
 
 
-def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -> list[tuple[PairRow, str, str, str]]:
+def select_pairs(
+    store: LabelStore, options: DpoOptions, held: set[str], skipped: Counter
+) -> list[tuple[PairRow, str, str, str]]:
     """(pair, preferred uid, non-preferred uid, decided_by) for each pair to export.
 
     A pair's verdict is the one its labelers settled on (`labeling.agreement.settled_verdict`):
@@ -80,13 +85,13 @@ def select_pairs(store, options: DpoOptions, held: set[str], skipped: Counter) -
                 skipped[f"noisy:{noisy[0]}"] += 1
                 continue
             out.append((p, p.chosen_uid, p.rejected_uid, "auto"))
-        else:
+        elif p.preferred_uid is not None and p.non_preferred_uid is not None:  # (a discarded pair has none)
             out.append((p, p.preferred_uid, p.non_preferred_uid, "human"))
     return evidence_only(store, out, skipped)
 
 
 def evidence_only(
-    store, picked: list[tuple[PairRow, str, str, str]], skipped: Counter
+    store: LabelStore, picked: list[tuple[PairRow, str, str, str]], skipped: Counter
 ) -> list[tuple[PairRow, str, str, str]]:
     """Pairs over judged originals only, each pair of contents once (docs/ARCHITECTURE.md,
     Rollout state): a side that is not judged (cancelled, error...) or a copy of another
@@ -118,7 +123,7 @@ def evidence_only(
 
 
 def build_dpo(
-    store,
+    store: LabelStore,
     options: DpoOptions,
     held: set[str],
     cache: TraceCache,

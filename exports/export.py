@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from exports.dpo import build_dpo
 from exports.formats import fmt_name
@@ -33,6 +33,9 @@ from exports.tokens import TokenCounter, TokenizerError, cost_per_epoch
 from exports.traces import TraceCache
 from exports.writer import meta_path_for, write_json_atomic, write_lines_atomic
 
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -49,14 +52,14 @@ def _dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _counter(options) -> TokenCounter:
+def _counter(options: DpoOptions | SftOptions) -> TokenCounter:
     try:
         return TokenCounter(options.tokenizer_path)
     except TokenizerError as exc:
         raise ExportError(str(exc)) from None
 
 
-def _holdout(store, options) -> tuple[list[str], Any]:
+def _holdout(store: LabelStore, options: DpoOptions | SftOptions) -> tuple[list[str], Any]:
     held = choose_holdout(store.tasks(), options)
     suite = holdout_suite(store, options, held) if held else None
     return held, suite
@@ -84,7 +87,7 @@ class _Setup:
     cache: TraceCache = field(default_factory=TraceCache)
 
 
-def _setup(store, options, kind: str) -> _Setup:
+def _setup(store: LabelStore, options: DpoOptions | SftOptions, kind: str) -> _Setup:
     fmt = fmt_name(options.format, kind)
     counter = _counter(options)
     held, suite = _holdout(store, options)
@@ -92,7 +95,9 @@ def _setup(store, options, kind: str) -> _Setup:
     return _Setup(fmt, counter, held, suite, cache=cache)
 
 
-def _collect(examples, to_line, count, fmt: str, skipped: Counter) -> tuple[list[str], list, int]:
+def _collect(
+    examples: list[Any], to_line: Callable[[Any], Any], count: Callable[[Any], int], fmt: str, skipped: Counter
+) -> tuple[list[str], list, int]:
     """Each example as a checked line: (lines, their metas, tokens); what fails is counted in ``skipped``."""
     lines, metas, tokens = [], [], 0
     seen: set[str] = set()
@@ -115,7 +120,7 @@ def _collect(examples, to_line, count, fmt: str, skipped: Counter) -> tuple[list
 
 
 def export_dpo(
-    store,
+    store: LabelStore,
     out: str | Path,
     options: DpoOptions | None = None,
     *,
@@ -129,15 +134,13 @@ def export_dpo(
     lines, metas, tokens = _collect(
         examples, lambda ex: dpo_line(options.format, ex), lambda ex: dpo_tokens(st.counter, ex), st.fmt, st.skipped
     )
-    report = _report(
-        st.fmt, "dpo", options.mode, lines, tokens, st.counter, options, st.skipped, st.repairs, st.held, dry_run
-    )
+    report = _report(st, "dpo", options.mode, lines, tokens, options, dry_run)
     report.warnings = st.cache.warnings
     return _finish(store, out, st.fmt, options, report, lines, metas, st.held, st.suite, dry_run)
 
 
 def export_sft(
-    store,
+    store: LabelStore,
     out: str | Path,
     options: SftOptions | None = None,
     *,
@@ -156,9 +159,7 @@ def export_sft(
         st.fmt,
         st.skipped,
     )
-    report = _report(
-        st.fmt, "sft", options.style, lines, tokens, counter, options, st.skipped, st.repairs, st.held, dry_run
-    )
+    report = _report(st, "sft", options.style, lines, tokens, options, dry_run)
     report.warnings = st.cache.warnings
     other = "step" if options.style == "trajectory" else "trajectory"
     both = {options.style: tokens, other: sum(sft_tokens(counter, ex) for ex in built[other])}
@@ -178,8 +179,15 @@ def _valid(fmt: str, line: dict[str, Any], skipped: Counter) -> bool:
 
 
 def _report(
-    fmt, kind, mode, lines, tokens, counter: TokenCounter, options, skipped: Counter, repairs: Repairs, held, dry_run
+    st: _Setup,
+    kind: Literal["dpo", "sft"],
+    mode: str,
+    lines: list[str],
+    tokens: int,
+    options: DpoOptions | SftOptions,
+    dry_run: bool,
 ) -> ExportReport:
+    fmt, counter, skipped, repairs, held = st.fmt, st.counter, st.skipped, st.repairs, st.held
     n = len(lines)
     notes = {"unparsed_arguments_wrapped": repairs.unparsed_arguments} if repairs.unparsed_arguments else {}
     return ExportReport(
@@ -202,15 +210,15 @@ def _report(
 
 
 def _finish(
-    store,
+    store: LabelStore,
     out: Path,
     fmt: str,
-    options,
+    options: DpoOptions | SftOptions,
     report: ExportReport,
     lines: list[str],
     metas: list[dict],
     held: list[str],
-    suite,
+    suite: Any,
     dry_run: bool,
 ) -> ExportReport:
     leaked = sorted({m["task_id"] for m in metas} & set(held))
@@ -233,7 +241,9 @@ def _finish(
     return report
 
 
-def _sidecar(store, out: Path, options, report: ExportReport, metas: list[dict]) -> dict[str, Any]:
+def _sidecar(
+    store: LabelStore, out: Path, options: DpoOptions | SftOptions, report: ExportReport, metas: list[dict]
+) -> dict[str, Any]:
     batches = sorted({u.split("/", 1)[0] for m in metas for u in m.get("uids", [])})
     verdicts = Counter(m.get("verdict") or "unlabeled" for m in metas if "pair_id" in m)
     return {

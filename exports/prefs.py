@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.probes import is_probe
 from exports.export import export_dpo
 from exports.options import DpoOptions, ExportError, ExportReport
+
+if TYPE_CHECKING:
+    from agent.batch_spec import BatchControls, BatchObserver, BatchSpec
+    from labeling.store import LabelStore
 
 
 @dataclass
@@ -34,55 +37,22 @@ class PrefsSummary:
 
 
 def run_prefs(
-    suite,
-    provider_factory,
-    batch_dir: Path,
-    store,
+    spec: BatchSpec,
+    store: LabelStore,
     options: DpoOptions,
     out: Path,
     *,
-    rollouts: int,
-    seed: int,
-    max_workers: int,
-    config=None,
-    task_ids: list[str] | None = None,
-    provider_name: str = "openai",
-    model: str = "",
-    base_url: str | None = None,
-    suite_path: str | None = None,
-    on_rollout_end: Callable | None = None,
-    cancel=None,
-    allocation: str = "fixed",
-    allocation_config=None,
+    observer: BatchObserver | None = None,
+    controls: BatchControls | None = None,
     pair_strategy: str | None = None,
-    executor=None,
-    budget=None,
 ) -> PrefsSummary:
-    """``allocation``/``allocation_config``: see ``agent.batch.run_batch`` (adaptive spends a
-    rollout budget where pass/fail contrast is). ``pair_strategy``: the store's pair strategy
-    from now on (None: the store's current one)."""
+    """Run the batch ``spec`` describes (see ``agent.batch.run_batch``: adaptive allocation spends
+    a rollout budget where pass/fail contrast is), pair it, export DPO to ``out``.
+    ``pair_strategy``: the store's pair strategy from now on (None: the store's current one)."""
     from agent.batch import run_batch
 
-    batch = run_batch(
-        suite,
-        provider_factory,
-        batch_dir,
-        budget=budget,
-        rollouts=rollouts,
-        seed=seed,
-        max_workers=max_workers,
-        config=config,
-        task_ids=task_ids,
-        provider_name=provider_name,
-        model=model,
-        base_url=base_url,
-        suite_path=suite_path,
-        on_rollout_end=on_rollout_end,
-        cancel=cancel,
-        allocation=allocation,
-        allocation_config=allocation_config,
-        executor=executor,
-    )
+    batch = run_batch(spec, observer, controls)
+    suite, batch_dir, task_ids = spec.suite, spec.batch_dir, spec.task_ids
     store.ingest([batch_dir])
     built = store.rebuild_pairs(strategy=pair_strategy)
     batch_id = Path(batch_dir).name

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
@@ -27,10 +27,13 @@ from exports.suspect import leave_out_held
 from exports.traces import Full, TraceCache
 from labeling.records import PairFilter
 
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
+
 Progress = Callable[[str, int, int], None]
 
 
-def select_rollouts(store, options: SftOptions, held: set[str], skipped: Counter) -> list:
+def select_rollouts(store: LabelStore, options: SftOptions, held: set[str], skipped: Counter) -> list:
     good_failed: set[str] = set()
     if options.include_failed_labeled_good:
         for p in store.pairs(PairFilter(verdict="labeled", include_stale=True)):
@@ -57,7 +60,7 @@ def select_rollouts(store, options: SftOptions, held: set[str], skipped: Counter
     return out
 
 
-def marks_by_content(store) -> dict[str, dict[int, Any]]:
+def marks_by_content(store: LabelStore) -> dict[str, dict[int, Any]]:
     """Step marks per rollout, a copy's marks given to its original (marks follow content)."""
     marks = dict(store.all_step_marks())
     for r in store.rollouts(with_patch=False):
@@ -67,7 +70,7 @@ def marks_by_content(store) -> dict[str, dict[int, Any]]:
 
 
 def build_sft(
-    store,
+    store: LabelStore,
     options: SftOptions,
     held: set[str],
     cache: TraceCache,

@@ -12,9 +12,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
 from agent.trace_io import last_line
+
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
 
 _CHUNK = 1 << 16
 
@@ -46,7 +50,7 @@ def held_for_review(rollouts: Iterable[tuple[str, str]], cleared: Iterable[str])
     return out
 
 
-def leave_out_held(store, rows: list, skipped: Counter) -> list:
+def leave_out_held(store: LabelStore, rows: list, skipped: Counter) -> list:
     """SFT: the rollout rows that may become examples; the rest counted in ``skipped``."""
     held = held_for_review(((r.uid, r.trace_path) for r in rows), store.cleared_rollouts())
     for why in held.values():
@@ -54,7 +58,7 @@ def leave_out_held(store, rows: list, skipped: Counter) -> list:
     return [r for r in rows if r.uid not in held]
 
 
-def pairs_without_held(store, chosen: list[tuple], rows: dict, skipped: Counter) -> list[tuple]:
+def pairs_without_held(store: LabelStore, chosen: list[tuple], rows: dict, skipped: Counter) -> list[tuple]:
     """DPO: the chosen ``(pair, preferred uid, other uid, decided_by)`` entries whose two
     rollouts may be used; a pair with a held rollout is counted in ``skipped`` by why."""
     held = held_for_review(((uid, r.trace_path) for uid, r in rows.items()), store.cleared_rollouts())

@@ -27,7 +27,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import NormalDist
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -249,8 +249,10 @@ def run_figures(runs: Sequence, errors: int) -> dict:
     }
 
 
-def summarize(model: str, verdicts: Verdicts, *, level: float = 0.95, **extra) -> ModelSummary:
-    """Pass rate and Wilson interval over every rollout; ``extra``: validity, steps, tokens, cost."""
+def summarize(
+    model: str, verdicts: Verdicts, *, level: float = 0.95, figures: dict[str, Any] | None = None
+) -> ModelSummary:
+    """Pass rate and Wilson interval over every rollout; ``figures`` (`run_figures`): validity, steps, tokens, cost."""
     n = sum(len(v) for v in verdicts.values())
     k = sum(sum(v) for v in verdicts.values())
     return ModelSummary(
@@ -260,7 +262,7 @@ def summarize(model: str, verdicts: Verdicts, *, level: float = 0.95, **extra) -
         rollouts=n,
         passed=k,
         tasks=sum(1 for v in verdicts.values() if len(v)),
-        **extra,
+        **(figures or {}),
     )
 
 

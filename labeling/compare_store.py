@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from labeling.compare import Comparison, compare, run_figures, summarize
 from labeling.compare_batches import NOISE_SEED_OFFSET
 from labeling.records import RolloutRow
 from labeling.rollout_states import StateCounts
+
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
 
 
 @dataclass
@@ -36,7 +40,7 @@ def _passed(r: RolloutRow) -> bool:
     return r.state.verdict == "pass"
 
 
-def store_comparison(store, *, b_index: int = 1) -> StoreComparison | None:
+def store_comparison(store: LabelStore, *, b_index: int = 1) -> StoreComparison | None:
     """The comparison of the suite with the most rollouts among those two models or more
     ran; ``b_index`` picks model B among the others (wrapping). None when no suite has two."""
     started = {b.batch_id: b.started or "" for b in store.batches()}
@@ -71,9 +75,9 @@ def store_comparison(store, *, b_index: int = 1) -> StoreComparison | None:
         if r.task_id in verdicts[a]:
             noise[r.task_id].append(_passed(r))
     c = compare(
-        summarize(a, verdicts[a], **_figures([main_a[k] for k in shared])),
+        summarize(a, verdicts[a], figures=_figures([main_a[k] for k in shared])),
         verdicts[a],
-        summarize(b, verdicts[b], **_figures([main_b[k] for k in shared])),
+        summarize(b, verdicts[b], figures=_figures([main_b[k] for k in shared])),
         verdicts[b],
         noise_verdicts=dict(noise) or None,
     )

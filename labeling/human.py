@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labeling.errors import NotFound, StoreError
 from labeling.pairs import PAIR_ID
 from labeling.records import STEP_REASONS, VERDICTS, LabelEvent, StepMark, step_target
+
+if TYPE_CHECKING:
+    from labeling.backend import Backend
 
 ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag", "clear", "unclear")
 
@@ -52,7 +55,7 @@ AUTO_LOOP_MARK = StepMark(reason="loop", text="loop detected by the engine", lab
 class HumanLog:
     """Mixed into `labeling.store.LabelStore` (needs ``_db``, ``labeler``, ``resolve_pair_id``)."""
 
-    _db: Any
+    _db: Backend
     labeler: str
     resolve_pair_id: Callable[[str], str]
 

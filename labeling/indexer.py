@@ -369,7 +369,7 @@ class _Claims:
 
 def _read_one(
     db: Any, t: _Todo, warnings: list[str], counts: dict[str, int], claims: _Claims, finished_tasks: set[str]
-):
+) -> tuple[RolloutAccum, dict[str, Any], bool] | None:
     uid = f"{t.batch_id}/{t.rollout_id}"
     known = t.known
     reset = t.reset or known is None

@@ -9,12 +9,15 @@ at 50,000 pairs. `_matches` is the filter in Python, for a pair already in hand.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labeling.errors import NotFound
 from labeling.pairs import queue_key
 from labeling.records import NARROWING_FIELDS, VERDICTS, PairFilter, PairRow, QueueCounts
 from labeling.team_sql import team_queue
+
+if TYPE_CHECKING:
+    from labeling.backend import Backend
 
 
 def pair_row(d: dict[str, Any]) -> PairRow:
@@ -26,7 +29,7 @@ def pair_row(d: dict[str, Any]) -> PairRow:
 class ReviewQueue:
     """Needs ``_db`` (a `labeling.backend.Backend`) and ``pair``."""
 
-    _db: Any
+    _db: Backend
     pair: Callable[[str], PairRow]
 
     def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:
@@ -40,7 +43,7 @@ class ReviewQueue:
         """Up to ``limit`` pairs of the queue that come after ``after`` (a pair or a queue
         key), in queue order: a keyset page, whose cost does not grow with the store."""
         f = (filt or PairFilter()).model_dump()
-        return [pair_row(d) for d in self._db.queue_page(f, _key(after), limit)]
+        return [pair_row(d) for d in self._db.queue_page(f, _key(after) if after is not None else None, limit)]
 
     def queue_before(self, filt: PairFilter | None = None, before: PairRow | tuple | None = None) -> PairRow | None:
         """The pair just before ``before`` in the queue (None at its head)."""
@@ -120,10 +123,8 @@ def counts_whole_queue(f: PairFilter) -> bool:
     return not (f.include_stale or team_queue(g) or any(g.get(k) for k in NARROWING_FIELDS))
 
 
-def _key(p: PairRow | tuple | None) -> tuple | None:
+def _key(p: PairRow | tuple) -> tuple:
     """A pair's queue key with SQL-friendly values (booleans as 0/1)."""
-    if p is None:
-        return None
     k = queue_key(p) if isinstance(p, PairRow) else p
     return tuple(int(v) if isinstance(v, bool) else v for v in k)
 

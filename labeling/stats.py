@@ -16,16 +16,19 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from agent.probes import CheatRate
 from labeling.agreement import TeamAgreement, ratings_from_events, team_agreement
 from labeling.errors import StoreError
-from labeling.records import PAIR_FLAGS, PairFilter, PairRow
+from labeling.records import PAIR_FLAGS, PairFilter, PairRow, RolloutRow
 from labeling.rollout_states import StateCounts
 from labeling.verdict_kinds import pairs_by_verdict_kind
+
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
 
 Band = Literal["all_pass", "all_fail", "learnable", "easy", "hard", "none", "unknown"]
 
@@ -108,7 +111,7 @@ class CheatStat(BaseModel):
     high: float
 
 
-def cheat_stats(rollouts) -> list[CheatStat]:
+def cheat_stats(rollouts: list[RolloutRow]) -> list[CheatStat]:
     """Per model, over the probe rollouts among ``rollouts`` (store rows); [] without probes."""
     by_model: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in rollouts:
@@ -208,7 +211,7 @@ def _batch_params(path: str) -> tuple[str, int | None, dict | None]:
     return meta.params.allocation or "fixed", meta.params.budget_rollouts, meta.allocation
 
 
-def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
+def allocation_stats(store: LabelStore, rollouts: list[RolloutRow] | None = None) -> list[AllocationStat]:
     """Pairs bought per 1,000 rollouts and per million tokens, by allocation strategy."""
     rollouts = rollouts if rollouts is not None else store.rollouts()
     by_uid = {r.uid: r for r in rollouts}
@@ -266,7 +269,7 @@ def allocation_stats(store, rollouts=None) -> list[AllocationStat]:
     return out
 
 
-def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalReport:
+def signal_report(store: LabelStore, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalReport:
     """The report over everything in ``store`` (a `labeling.store.LabelStore`)."""
     lo, hi = band
     if not (0.0 <= lo <= 1.0 and 0.0 <= hi <= 1.0) or lo > hi:
@@ -307,7 +310,7 @@ def signal_report(store, *, band: tuple[float, float] = (0.2, 0.6)) -> SignalRep
         )
 
     by_flag = {f: n for f in PAIR_FLAGS if (n := sum(1 for p in pairs if f in p.flags))}
-    by_contrast = dict(Counter(p.contrast for p in pairs))
+    by_contrast: dict[str, int] = dict(Counter[str](p.contrast for p in pairs))
     labeled = sum(1 for p in pairs if p.verdict)
     validity = [
         ModelValidity(

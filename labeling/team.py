@@ -10,12 +10,15 @@ none of theirs); ``disagree`` is the adjudication queue. The SQL is in labeling/
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from labeling.errors import StoreError
 from labeling.records import PairFilter
+
+if TYPE_CHECKING:
+    from labeling.backend import Backend
 
 OVERLAP_KEY = "team_overlap"
 ADJUDICATOR_KEY = "team_adjudicator"
@@ -40,7 +43,7 @@ def check_overlap(k: Any) -> int:
 class TeamReview:
     """Mixed into `labeling.store.LabelStore` (needs ``_db`` and ``labeler``)."""
 
-    _db: Any
+    _db: Backend
     labeler: str
 
     def team_settings(self) -> TeamSettings:

@@ -9,9 +9,15 @@ a batch whose suite is gone counts as ``unknown``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.suites.models import Suite, Task
+from labeling.records import PairRow, RolloutRow
+
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
 
 # The task's kinds (agent/verdict_kind.py), strongest first, then what only the store knows.
 KIND_LABEL: dict[str, str] = {
@@ -84,7 +90,9 @@ def batch_kinds(
     return False, seen[spec, where.parent]
 
 
-def pairs_by_verdict_kind(store, pairs, rollouts) -> dict[str, int]:
+def pairs_by_verdict_kind(
+    store: LabelStore, pairs: Iterable[PairRow], rollouts: Iterable[RolloutRow]
+) -> dict[str, int]:
     """Pairs (``store.pairs()``) by the kind of verdict their chosen side's task got."""
     batch_of = {r.uid: r.batch_id for r in rollouts}
     seen: dict[tuple[str, Path], dict[str, str] | None] = {}

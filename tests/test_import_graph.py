@@ -2,7 +2,7 @@
 
 The graph is read from the source with `ast`, so imports inside functions count too: a cycle
 hidden in a function body still breaks `python -m` entry points and makes a module's meaning
-depend on import order (docs/ARCHITECTURE.md, "Layers").
+depend on import order (docs/ARCHITECTURE.md, "Packages and the one rule").
 """
 
 from __future__ import annotations

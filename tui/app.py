@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -53,6 +54,16 @@ def _meta_stat(batch_dir: str) -> tuple | None:
     return st.st_size, st.st_mtime_ns
 
 
+@dataclass(frozen=True)
+class Opening:
+    """Where the studio opens: a screen (its mode), or a rollout (``--rollout``: the Rollout
+    screen) or a pair (``--pair``: the Pairs screen) by id."""
+
+    screen: str = "pairs"
+    rollout: str | None = None
+    pair: str | None = None
+
+
 class StudioApp(App):
     CSS_PATH = Path(__file__).with_name("studio.tcss")  # absolute: subclasses elsewhere find it
     TITLE = "repo-agent studio"
@@ -75,15 +86,13 @@ class StudioApp(App):
         *,
         db_path: Path | str | None = None,
         labeler: str | None = None,
-        start: str = "pairs",
+        opening: Opening | None = None,
         tail_interval: float | None = 1.0,
         watch: bool = True,
         bell: bool = True,
         keymap: dict[str, str] | None = None,
         overlap: int | None = None,
         served: ServedLimits | None = None,
-        rollout: str | None = None,
-        pair: str | None = None,
     ) -> None:
         assign_ids(type(self))  # binding ids a keymap names (tui/keymap.py); before the app copies its own
         super().__init__()
@@ -105,7 +114,8 @@ class StudioApp(App):
         self.prefs = load_prefs(self.prefs_path)
         if self.prefs.get("diff_view") in DIFF_VIEWS:
             self.state.diff_view = self.prefs["diff_view"]
-        self._start = start
+        opening = opening or Opening()
+        self._start, rollout, pair = opening.screen, opening.rollout, opening.pair
         if pair:  # --pair: the Pairs screen opens on it
             self.state.pair_id = self.state.open_pair = pair
             self._start = "pairs"

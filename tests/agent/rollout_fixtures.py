@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.batch import run_batch
+from agent.batch_spec import BatchCallbacks, BatchControls, BatchSpec
 from agent.providers import OpenAIProvider, RetryPolicy
 from agent.suites.loading import load_suite
 from tests.doubles.scripted_llm import ScriptedLLM
@@ -85,11 +86,17 @@ def scripted():
         s.close()
 
 
+def batch_args(suite, factory, batch_dir: Path, **kw) -> tuple[BatchSpec, BatchCallbacks, BatchControls]:
+    """``run_batch``'s three objects from one flat set of keywords (``on_event``, ``cancel``, ``rollouts``, ...)."""
+    observer = BatchCallbacks(**{k.removeprefix("on_"): kw.pop(k) for k in list(kw) if k.startswith("on_")})
+    controls = BatchControls(**{k: kw.pop(k) for k in ("cancel", "executor", "rollout_cancels", "budget") if k in kw})
+    return BatchSpec(suite, factory, batch_dir, **kw), observer, controls
+
+
 def scripted_batch(suite, factory, batch_dir: Path, tmp_path: Path, **kw):
     """``run_batch`` as the tests call it: provider "openai", model "scripted", workspaces under tmp_path/ws."""
-    return run_batch(
-        suite, factory, batch_dir, provider_name="openai", model="scripted", workspace_root=tmp_path / "ws", **kw
-    )
+    kw = {"provider_name": "openai", "model": "scripted", "workspace_root": tmp_path / "ws", **kw}
+    return run_batch(*batch_args(suite, factory, batch_dir, **kw))
 
 
 def model_flags(server: ScriptedLLM, model: str = "scripted") -> list[str]:
@@ -103,6 +110,7 @@ def openai_for(server: ScriptedLLM, **kw) -> OpenAIProvider:
 
 __all__ = [
     "FAST_RETRY",
+    "batch_args",
     "FAKE_OPENAI_KEY",
     "FAKE_TOGETHER_KEY",
     "write_tiny_suite",

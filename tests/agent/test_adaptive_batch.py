@@ -18,6 +18,7 @@ import pytest
 
 from agent.allocation import AllocationConfig, AllocationReport
 from agent.batch import BatchMismatch, run_batch
+from agent.batch_spec import BatchSpec
 from agent.loop import RolloutConfig
 from agent.suites.loading import load_suite
 from agent.trace import read_batch_meta, read_trace, rollout_id_for, trace_path
@@ -189,7 +190,9 @@ def test_resuming_with_another_allocation_is_refused(suite, scripted, tmp_path):
     server = scripted(policy(suite))
     _run(suite, server, tmp_path / "b", tmp_path, AllocationConfig(budget_rollouts=2))
     with pytest.raises(BatchMismatch, match="adaptive allocation"):
-        run_batch(suite, lambda t, s: openai_for(server), tmp_path / "b", model="scripted", allocation="fixed")
+        run_batch(
+            BatchSpec(suite, lambda t, s: openai_for(server), tmp_path / "b", model="scripted", allocation="fixed")
+        )
 
 
 def test_run_command_adaptive_prints_where_the_budget_went(suite_path, suite, scripted, tmp_path, capsys):
@@ -274,14 +277,16 @@ def test_signal_report_counts_pairs_by_allocation_and_where_the_budget_went(suit
     provider = openai_for(server)
     root = tmp_path / "runs"
     fixed = run_batch(
-        suite,
-        lambda t, s: provider,
-        root / "fixed",
-        rollouts=3,
-        provider_name="openai",
-        model="scripted",
-        workspace_root=tmp_path / "ws",
-        config=RolloutConfig(max_iters=6),
+        BatchSpec(
+            suite,
+            lambda t, s: provider,
+            root / "fixed",
+            rollouts=3,
+            provider_name="openai",
+            model="scripted",
+            workspace_root=tmp_path / "ws",
+            config=RolloutConfig(max_iters=6),
+        )
     )
     adaptive = _run(
         suite, server, root / "adaptive", tmp_path, AllocationConfig(budget_rollouts=10, give_up_after=3), max_workers=2

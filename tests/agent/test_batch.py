@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from agent.batch import run_batch
+from agent.batch_spec import BatchSpec
 from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig
 from agent.providers import OpenAIProvider
@@ -252,7 +253,7 @@ def test_resuming_another_models_batch_is_refused(tiny_suite, scripted, tmp_path
     server = scripted(ScriptedPolicy(tiny_suite, "summary_only"))
     _batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", tmp_path, rollouts=1, task_ids=["fix_gcd"])
     with pytest.raises(BatchMismatch, match="scripted"):
-        run_batch(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", model="other-model")
+        run_batch(BatchSpec(tiny_suite, lambda t, s: openai_for(server), tmp_path / "b", model="other-model"))
     assert len(server.requests) == 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.batch import run_batch
+from agent.batch_spec import BatchCallbacks, BatchControls, BatchSpec
 from agent.executor import RolloutCancels
 from agent.loop import RolloutConfig
 from agent.trace import LlmCall, read_batch_meta, read_trace, trace_path
@@ -24,18 +25,20 @@ def test_one_rollout_is_stopped_and_the_batch_goes_on(tiny_suite, scripted, tmp_
             assert cancels.cancel(rid)  # it was running
 
     summary = run_batch(
-        tiny_suite,
-        lambda t, s: openai_for(server),
-        tmp_path / "b",
-        rollouts=2,
-        seed=10,
-        provider_name="openai",
-        model="scripted",
-        workspace_root=tmp_path / "ws",
-        max_workers=1,
-        rollout_cancels=cancels,
-        on_event=on_event,
-        config=RolloutConfig(max_iters=5),
+        BatchSpec(
+            tiny_suite,
+            lambda t, s: openai_for(server),
+            tmp_path / "b",
+            rollouts=2,
+            seed=10,
+            provider_name="openai",
+            model="scripted",
+            workspace_root=tmp_path / "ws",
+            max_workers=1,
+            config=RolloutConfig(max_iters=5),
+        ),
+        BatchCallbacks(event=on_event),
+        BatchControls(rollout_cancels=cancels),
     )
     by_id = {r.rollout_id: r.stop_reason for r in summary.results}
     assert seen == set(by_id) and cancels.running() == []  # each rollout's flag went with it

@@ -73,7 +73,7 @@ def test_fixed_budget_caps_the_planned_total():
     )
     plan = plan_batch(request)
     assert plan.allocation == "fixed" and plan.planned_total == 5
-    assert plan.run_kwargs()["allocation_config"].budget_rollouts == 5
+    assert plan.batch_spec().allocation_config.budget_rollouts == 5
 
 
 def test_a_replay_batch_cannot_be_resumed_from_its_meta_alone():

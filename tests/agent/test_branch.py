@@ -10,7 +10,8 @@ import re
 import pytest
 
 from agent.batch import run_batch
-from agent.branch import BranchError, action_key, decision_points, parse_at, run_branches
+from agent.batch_spec import BatchSpec
+from agent.branch import BranchError, BranchSpec, action_key, decision_points, parse_at, run_branches
 from agent.loop import RolloutConfig
 from agent.trace import read_batch_meta, read_trace, trace_path
 from exports.layouts import clean_message
@@ -35,16 +36,18 @@ def parent(suite, scripted, tmp_path):
     server = scripted(MixedPolicy(suite, 0.5, plan=PLAN, **FAST))
     provider = openai_for(server)
     run_batch(
-        suite,
-        lambda t, s: provider,
-        tmp_path / "runs" / "parent",
-        rollouts=2,
-        task_ids=["easy"],
-        provider_name="openai",
-        model="scripted",
-        workspace_root=tmp_path / "ws",
-        config=RolloutConfig(max_iters=8, temperature=0.7),
-        suite_path=str(suite.base_dir / "suite.json"),
+        BatchSpec(
+            suite,
+            lambda t, s: provider,
+            tmp_path / "runs" / "parent",
+            rollouts=2,
+            task_ids=["easy"],
+            provider_name="openai",
+            model="scripted",
+            workspace_root=tmp_path / "ws",
+            config=RolloutConfig(max_iters=8, temperature=0.7),
+            suite_path=str(suite.base_dir / "suite.json"),
+        )
     )
     return tmp_path / "runs" / "parent", server
 
@@ -78,17 +81,19 @@ def test_branches_replay_the_prefix_and_sample_different_actions(suite, parent, 
     batch, server = parent
     provider = openai_for(server)
     s = run_branches(
-        batch,
-        suite,
-        lambda t, seed: provider,
-        tmp_path / "runs" / "br",
-        at="first-write",
-        samples=2,
-        seed=101,
-        provider_name="openai",
-        model="scripted",
-        max_workers=2,
-        workspace_root=tmp_path / "ws",
+        BranchSpec(
+            batch,
+            suite,
+            lambda t, seed: provider,
+            tmp_path / "runs" / "br",
+            at="first-write",
+            samples=2,
+            seed=101,
+            provider_name="openai",
+            model="scripted",
+            max_workers=2,
+            workspace_root=tmp_path / "ws",
+        )
     )
     assert len(s.points) == 2 and len(s.results) == 4
     meta = read_batch_meta(tmp_path / "runs" / "br")

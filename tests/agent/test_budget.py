@@ -23,18 +23,20 @@ SCRIPT = "wrong_fix"
 def _run(suite, server, tmp_path, name, budget, **kw):
     provider = openai_for(server)
     return run_batch(
-        suite,
-        lambda t, s: provider,
-        tmp_path / name,
-        rollouts=kw.pop("rollouts", 3),
-        seed=0,
-        max_workers=kw.pop("max_workers", 1),
-        config=RolloutConfig(**PRICES),
-        provider_name="openai",
-        model="scripted",
-        workspace_root=tmp_path / "ws",
-        budget=budget,
-        **kw,
+        *batch_args(
+            suite,
+            lambda t, s: provider,
+            tmp_path / name,
+            rollouts=kw.pop("rollouts", 3),
+            seed=0,
+            max_workers=kw.pop("max_workers", 1),
+            config=RolloutConfig(**PRICES),
+            provider_name="openai",
+            model="scripted",
+            workspace_root=tmp_path / "ws",
+            budget=budget,
+            **kw,
+        )
     )
 
 
@@ -155,6 +157,6 @@ def test_the_batch_request_carries_the_budget_to_every_front_end(tiny_suite_path
         BatchRequest.parse(suite=str(tiny_suite_path), model="m", budget_usd=1.0)
     r = BatchRequest.parse(suite=str(tiny_suite_path), model="m", budget_usd=1.0, price_in=1.0, price_out=2.0)
     plan = plan_batch(r, factory=lambda task_id, seed: None)
-    assert plan.run_kwargs()["budget"].limit == 1.0
+    assert plan.controls().budget.limit == 1.0
     no_budget = plan_batch(BatchRequest.parse(suite=str(tiny_suite_path), model="m"), factory=lambda t, s: None)
-    assert no_budget.run_kwargs()["budget"] is None
+    assert no_budget.controls().budget is None

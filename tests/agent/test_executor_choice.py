@@ -19,7 +19,7 @@ def test_the_request_carries_the_executor_and_the_plan_builds_it(tiny_suite_path
     plan = plan_batch(r, factory=lambda t, s: None)
     assert isinstance(plan.executor, RayExecutor)
     assert (plan.executor.address, plan.executor.max_workers) == ("auto", 3)
-    assert plan.run_kwargs()["executor"] is plan.executor
+    assert plan.controls().executor is plan.executor
     assert (
         plan_batch(BatchRequest.parse(suite=str(tiny_suite_path), model="m"), factory=lambda t, s: None).executor
         is None

@@ -3,7 +3,7 @@ real (sandboxed) pytest runs."""
 
 from __future__ import annotations
 
-from agent.loop import RolloutConfig, run_rollout
+from agent.loop import RolloutConfig, RolloutSpec, run_rollout
 from agent.providers import ReplayProvider
 from agent.trace import (
     BranchInfo,
@@ -28,12 +28,8 @@ from tests.factories import TOOL_NAMES
 def _run(suite, provider, tmp_path, task_id="fix_gcd", seed=3, name="r", **cfg):
     path = tmp_path / f"{name}.jsonl"
     result = run_rollout(
-        suite,
-        suite.task(task_id),
+        RolloutSpec(suite, suite.task(task_id), path, rollout_id=name, seed=seed),
         provider,
-        path,
-        rollout_id=name,
-        seed=seed,
         config=RolloutConfig(**cfg),
         workspace_root=tmp_path / "ws",
     )
@@ -185,15 +181,17 @@ def test_prefix_messages_branch_from_a_recorded_step(tiny_suite, scripted, tmp_p
     n_before = len(server.requests)
     path = tmp_path / "branch.jsonl"
     result = run_rollout(
-        tiny_suite,
-        tiny_suite.task("fix_gcd"),
+        RolloutSpec(
+            tiny_suite,
+            tiny_suite.task("fix_gcd"),
+            path,
+            rollout_id="branch",
+            seed=3,
+            prefix_messages=conv[:cut],
+            branch=BranchInfo(parent_rollout_id="parent", prefix_messages=cut, at_step=7),
+        ),
         openai_for(server),
-        path,
-        rollout_id="branch",
-        seed=3,
         workspace_root=tmp_path / "ws",
-        prefix_messages=conv[:cut],
-        branch=BranchInfo(parent_rollout_id="parent", prefix_messages=cut, at_step=7),
     )
     read = read_trace(path)
     assert read.conversation()[:cut] == conv[:cut]
@@ -216,7 +214,9 @@ def test_a_workspace_fault_is_an_error_rollout_with_a_valid_trace(tiny_suite, sc
     )
     server = scripted(ScriptedPolicy(tiny_suite, "clean"))
     path = tmp_path / "t.jsonl"
-    result = run_rollout(tiny_suite, task, openai_for(server), path, rollout_id="t", seed=0, workspace_root=tmp_path)
+    result = run_rollout(
+        RolloutSpec(tiny_suite, task, path, rollout_id="t", seed=0), openai_for(server), workspace_root=tmp_path
+    )
     read = read_trace(path)
     assert result.stop_reason == "error" and "source directory not found" in result.error
     assert [e.kind for e in read.events] == ["rollout_start", "error", "rollout_end"] and not server.requests

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.loop import RolloutConfig, run_rollout
+from agent.loop import RolloutConfig, RolloutSpec, run_rollout
 from agent.loop_detect import CallSeen, LoopDetector, project_savings
 from agent.trace import LoopEvent, StallEvent, read_trace
 from tests.agent.rollout_fixtures import *
@@ -46,12 +46,8 @@ def test_savings_continue_the_prompt_growth_and_price_it():
 def _run(suite, server, tmp_path, name="r", task_id="fix_gcd", **cfg):
     path = tmp_path / f"{name}.jsonl"
     result = run_rollout(
-        suite,
-        suite.task(task_id),
+        RolloutSpec(suite, suite.task(task_id), path, rollout_id=name, seed=1),
         openai_for(server, **cfg.pop("provider", {})),
-        path,
-        rollout_id=name,
-        seed=1,
         config=RolloutConfig(**cfg),
         workspace_root=tmp_path / "ws",
     )
@@ -125,6 +121,7 @@ def test_a_hung_server_is_recorded_as_a_stall_and_the_rollout_goes_on(tiny_suite
 
 def test_one_rollout_is_stopped_and_the_batch_goes_on(tiny_suite, scripted, tmp_path):
     from agent.batch import run_batch
+    from agent.batch_spec import BatchCallbacks, BatchControls, BatchSpec
     from agent.executor import RolloutCancels
     from agent.trace import LlmCall, trace_path
 
@@ -138,16 +135,18 @@ def test_one_rollout_is_stopped_and_the_batch_goes_on(tiny_suite, scripted, tmp_
             assert cancels.cancel(rid)
 
     summary = run_batch(
-        tiny_suite,
-        lambda task_id, seed: openai_for(server),
-        tmp_path / "b",
-        rollouts=1,
-        max_workers=1,
-        config=RolloutConfig(max_iters=6, loop_limit=0, stall_s=None),
-        model="scripted",
-        on_event=on_event,
-        rollout_cancels=cancels,
-        workspace_root=tmp_path / "ws",
+        BatchSpec(
+            tiny_suite,
+            lambda task_id, seed: openai_for(server),
+            tmp_path / "b",
+            rollouts=1,
+            max_workers=1,
+            config=RolloutConfig(max_iters=6, loop_limit=0, stall_s=None),
+            model="scripted",
+            workspace_root=tmp_path / "ws",
+        ),
+        BatchCallbacks(event=on_event),
+        BatchControls(rollout_cancels=cancels),
     )
     by_task = {r.task_id: r for r in summary.results}
     assert seen_running == [["fix_gcd__s0"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from agent.loop import RolloutConfig, run_rollout
+from agent.loop import RolloutConfig, RolloutSpec, run_rollout
 from agent.providers import ProviderCancelled, ProviderError
 from agent.trace import ErrorEvent, read_trace
 from tests.agent.rollout_fixtures import *
@@ -15,12 +15,8 @@ from tests.doubles.scripted_llm import ScriptedPolicy
 def _run(suite, provider, tmp_path, *, cancel=None, **cfg):
     path = tmp_path / "r.jsonl"
     result = run_rollout(
-        suite,
-        suite.task("fix_gcd"),
+        RolloutSpec(suite, suite.task("fix_gcd"), path, rollout_id="r", seed=7),
         provider,
-        path,
-        rollout_id="r",
-        seed=7,
         config=RolloutConfig(**cfg),
         cancel=cancel,
         workspace_root=tmp_path / "ws",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.loop import run_rollout
+from agent.loop import RolloutSpec, run_rollout
 from agent.probes import PROBE_TAG, ProbeError, build_probes, cheat_rate, is_probe, with_probes
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
@@ -126,12 +126,8 @@ def _cheat(suite: Suite):
 def _rollout(suite: Suite, task_id: str, policy, tmp_path: Path):
     path = tmp_path / f"{task_id}.jsonl"
     result = run_rollout(
-        suite,
-        suite.task(task_id),
+        RolloutSpec(suite, suite.task(task_id), path, rollout_id=task_id, seed=1),
         FakeProvider(suite, policy),
-        path,
-        rollout_id=task_id,
-        seed=1,
         workspace_root=tmp_path / "ws",
     )
     return result.outcome, read_trace(path).end

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.batch import run_batch
+from agent.batch_spec import BatchControls, BatchSpec
 from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig
 from agent.ray_executor import RayExecutor, import_ray
@@ -181,17 +182,18 @@ def test_cancel_stops_running_and_queued_ray_tasks(local_ray, tiny_suite, script
     t = threading.Thread(
         target=lambda: done.append(
             run_batch(
-                tiny_suite,
-                lambda task, seed: provider,
-                tmp_path / "b",
-                rollouts=3,
-                seed=10,
-                provider_name="openai",
-                model="scripted",
-                executor=RayExecutor(4),
-                max_workers=4,
-                cancel=cancel,
-                config=RolloutConfig(max_iters=200),
+                BatchSpec(
+                    tiny_suite,
+                    lambda task, seed: provider,
+                    tmp_path / "b",
+                    rollouts=3,
+                    seed=10,
+                    provider_name="openai",
+                    model="scripted",
+                    max_workers=4,
+                    config=RolloutConfig(max_iters=200),
+                ),
+                controls=BatchControls(executor=RayExecutor(4), cancel=cancel),
             )
         )
     )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from agent.final_verdict import final_test_run
-from agent.loop import RolloutConfig, RolloutResult, run_rollout
+from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.providers import OpenAIProvider, RetryPolicy
 from agent.sandbox import sandbox_kind, sandbox_warning
 from agent.scoring import TestResult
@@ -101,12 +101,8 @@ def run_attack(
     provider = OpenAIProvider("scripted-model", base_url=server.base_url, retry=RetryPolicy(max_retries=0))
     path = tmp_path / f"attack-{uuid.uuid4().hex[:6]}.jsonl"
     result = run_rollout(
-        suite,
-        suite.task(task_id),
+        RolloutSpec(suite, suite.task(task_id), path, rollout_id="attack", seed=0),
         provider,
-        path,
-        rollout_id="attack",
-        seed=0,
         config=RolloutConfig(max_iters=len(turns) + 1),
         workspace_root=tmp_path / "ws",
     )

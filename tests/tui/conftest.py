@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.tui.trace_fixtures import make_batch
-from tui.app import StudioApp
+from tui.app import Opening, StudioApp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,8 @@ def make_app() -> Callable[..., StudioApp]:
     def make(traces_dir: Path, **kw) -> StudioApp:
         kw.setdefault("labeler", "tester")
         kw.setdefault("tail_interval", None)  # tests drive ingest explicitly; no timer
-        return StudioApp(traces_dir, **kw)
+        where = {"screen": kw.pop("start", "pairs"), "rollout": kw.pop("rollout", None), "pair": kw.pop("pair", None)}
+        return StudioApp(traces_dir, opening=Opening(**where), **kw)
 
     return make
 

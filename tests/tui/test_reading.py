@@ -10,7 +10,7 @@ from textual.widgets import Input, Select
 from tests.tui.conftest import settle, wait_until
 from tests.tui.test_diff_view import long_patch
 from tui.ab_model import ab_patch
-from tui.app import StudioApp
+from tui.app import Opening, StudioApp
 from tui.diff_model import build_diff_model
 from tui.prefs import prefs_path
 from tui.screens.launch import LaunchModal
@@ -285,7 +285,7 @@ async def test_launch_form_order_focus_and_memory(sample_copy, make_app):
         assert again.query_one("#f-tasks", Input).value == task
         assert again.query_one("#f-rollouts", Input).value == "1"
         await pilot.press("escape")
-    later = StudioApp(sample_copy, labeler="tester", tail_interval=None, start="runs")
+    later = StudioApp(sample_copy, labeler="tester", tail_interval=None, opening=Opening(screen="runs"))
     async with later.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("l")

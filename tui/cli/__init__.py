@@ -1,7 +1,8 @@
 """`repo-agent`: every studio action as a headless command.
 
-The parser lives here; each group of commands registers itself from its own module
-(`agent`, `labels`, `exports`, `studio` in this package) so no module grows past one idea.
+The parser lives here; each group of commands is declared in its own module of this package
+(``COMMANDS``, a `tui.cli.command.CommandGroup`) and found there (`tui.cli.registry`), so a new
+command is a new file, never an edit to a shared list.
 Errors a user can cause are one clear line on stderr and exit status 2, never a traceback.
 """
 
@@ -20,23 +21,8 @@ __all__ = ["UserError", "build_parser", "err_console", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import (
-        agent,
-        audit,
-        compare,
-        db,
-        exports,
-        finetune,
-        importing,
-        jobs,
-        labels,
-        rejudge,
-        report,
-        sandbox_flags,
-        studio,
-        suites,
-        team,
-    )
+    from tui.cli import sandbox_flags
+    from tui.cli.registry import command_groups
 
     parser = argparse.ArgumentParser(
         prog="repo-agent",
@@ -47,23 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (
-        agent,
-        suites,
-        rejudge,
-        importing,
-        labels,
-        exports,
-        audit,
-        finetune,
-        jobs,
-        studio,
-        report,
-        compare,
-        team,
-        db,
-    ):
-        module.register(sub)
+    for group in command_groups():
+        group.register(sub)
     sandbox_flags.add_unsafe_flag(parser)
     return parser
 

@@ -17,6 +17,7 @@ from tui.cli.batch_args import (
     suspect_line,
 )
 from tui.cli.budget import add_budget_args, apply_prices, budget_from_args, budget_line, require_prices
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.executor_flags import add_executor_args, executor_from_args
 from tui.cli.loop_args import add_loop_args, loop_config, savings_line
@@ -156,6 +157,7 @@ def _label(result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.batch import BatchMismatch
+    from agent.batch_spec import BatchCallbacks
     from agent.trace import BatchBusy
 
     require_prices(args)
@@ -190,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.update(bar, completed=done)
 
         try:
-            summary = plan.run(on_rollout_end=on_end, on_event=on_event)
+            summary = plan.run(BatchCallbacks(event=on_event, rollout_end=on_end))
         except (BatchMismatch, BatchBusy) as exc:
             raise UserError(f"--resume: {exc}") from None
     print_summary(console, summary)
@@ -238,7 +240,8 @@ def print_summary(console: SafeConsole, summary) -> None:
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
-    from agent.branch import BranchError, run_branches
+    from agent.batch_spec import BatchCallbacks, BatchControls
+    from agent.branch import BranchError, BranchSpec, run_branches
     from agent.loop import RolloutConfig
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
     from agent.trace import BATCH_FILE, new_batch_id, read_batch_meta
@@ -277,26 +280,26 @@ def cmd_branch(args: argparse.Namespace) -> int:
 
     try:
         s = run_branches(
-            parent_dir,
-            suite,
-            factory,
-            batch_dir,
-            at=args.at,
-            samples=args.samples,
-            rollout_ids=args.rollout,
-            seed=args.seed,
-            temperature=args.temperature,
-            max_iters=args.max_iters,
-            max_workers=args.max_workers,
-            config=config,
-            provider_name=args.llm_provider,
-            model=model,
-            base_url=args.base_url,
-            suite_path=spec,
-            cancel=threading.Event(),
-            on_rollout_end=on_end,
-            executor=executor_from_args(args),
-            budget=budget,
+            BranchSpec(
+                parent_dir,
+                suite,
+                factory,
+                batch_dir,
+                at=args.at,
+                samples=args.samples,
+                rollout_ids=args.rollout,
+                seed=args.seed,
+                temperature=args.temperature,
+                max_iters=args.max_iters,
+                max_workers=args.max_workers,
+                config=config,
+                provider_name=args.llm_provider,
+                model=model,
+                base_url=args.base_url,
+                suite_path=spec,
+            ),
+            BatchCallbacks(rollout_end=on_end),
+            BatchControls(cancel=threading.Event(), executor=executor_from_args(args), budget=budget),
         )
     except BranchError as exc:
         raise UserError(str(exc)) from None
@@ -354,3 +357,6 @@ def cmd_branch(args: argparse.Namespace) -> int:
     if s.interrupted or s.meta.stop_reason == "cancelled":
         return 130
     return 0
+
+
+COMMANDS = CommandGroup(rank=10, register=register)

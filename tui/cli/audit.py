@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from tui.cli.command import CommandGroup
 from tui.cli.store_flag import add_db_flag
 
 EXAMPLES = """\
@@ -68,3 +69,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
         more = f" ... and {len(uids) - 5} more (--json lists all)" if len(uids) > 5 else ""
         c.print(f"{reason.replace('_', ' ')} ({len(uids)}): {escape(', '.join(uids[:5]))}{more}")
     return 0
+
+
+COMMANDS = CommandGroup(rank=70, register=register)

@@ -57,6 +57,7 @@ def register(suite_sub: argparse._SubParsersAction) -> None:
 
 def _pilot(args: argparse.Namespace, suite, console: SafeConsole) -> Path:
     from agent.batch import run_batch
+    from agent.batch_spec import BatchCallbacks, BatchControls, BatchSpec
     from agent.loop import RolloutConfig
     from agent.probes import ProbeError, with_probes
     from agent.providers import ProviderConfigError, RetryPolicy, provider_factory
@@ -89,21 +90,21 @@ def _pilot(args: argparse.Namespace, suite, console: SafeConsole) -> Path:
         max_iters=args.max_iters, temperature=args.temperature, price_in=args.price_in, price_out=args.price_out
     )
     summary = run_batch(
-        run_suite,
-        factory,
-        batch_dir,
-        rollouts=args.k,
-        seed=args.seed,
-        max_workers=max(1, args.max_workers),
-        config=config,
-        provider_name=args.llm_provider,
-        model=args.model,
-        base_url=args.base_url,
-        suite_path=args.suite,
-        cancel=threading.Event(),
-        on_rollout_end=on_end,
-        budget=budget,
-        executor=executor_from_args(args),
+        BatchSpec(
+            run_suite,
+            factory,
+            batch_dir,
+            rollouts=args.k,
+            seed=args.seed,
+            max_workers=max(1, args.max_workers),
+            config=config,
+            provider_name=args.llm_provider,
+            model=args.model,
+            base_url=args.base_url,
+            suite_path=args.suite,
+        ),
+        BatchCallbacks(rollout_end=on_end),
+        BatchControls(cancel=threading.Event(), budget=budget, executor=executor_from_args(args)),
     )
     if line := budget_line(summary.budget):
         console.print(f"[bold]{line}[/]")

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.table import Table
 
 from agent.untrusted import neutralise
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag
@@ -157,9 +158,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     noise_block = blocks[2] if len(blocks) > 2 else None
     try:
         result = compare(
-            summarize(a, a_block.verdicts, level=args.level, **a_block.figures()),
+            summarize(a, a_block.verdicts, level=args.level, figures=a_block.figures()),
             a_block.verdicts,
-            summarize(b, b_block.verdicts, level=args.level, **b_block.figures()),
+            summarize(b, b_block.verdicts, level=args.level, figures=b_block.figures()),
             b_block.verdicts,
             noise_verdicts=noise_block.verdicts if noise_block else None,
             level=args.level,
@@ -215,6 +216,7 @@ def _run_blocks(args, suite, spec, wanted, console):
     """Each (model, seed) block: reuse its batch from TRACE_DIR, run what it lacks.
     ``--budget-usd`` caps what this run spends (reused rollouts are already paid for)."""
     from agent.batch import BatchMismatch, plan_rollouts
+    from agent.batch_spec import BatchCallbacks
     from labeling.compare_batches import read_block
 
     spent: dict = {"usd": 0.0, "n": 0, "budget_hit": False}
@@ -253,7 +255,7 @@ def _run_blocks(args, suite, spec, wanted, console):
                 cancel.set()
 
         try:
-            plan.run(on_rollout_end=on_end)
+            plan.run(BatchCallbacks(rollout_end=on_end))
         except BatchMismatch as exc:
             raise UserError(str(exc)) from None
         blocks.append(read_block(model, seed, plan.batch_dir, planned))
@@ -406,3 +408,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     console.print(f"[dim]total = {blocks} x tasks x rollouts; cost from {how}; prices from --price-in/--price-out[/]")
     return 0
+
+
+COMMANDS = CommandGroup(rank=120, register=register)

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from agent.untrusted import neutralise
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.safe_console import SafeConsole
 from tui.cli.store_flag import add_db_flag, db_arg
@@ -85,3 +86,6 @@ def cmd_copy(args: argparse.Namespace) -> int:
     rows = ", ".join(f"{n} {t}" for t, n in copied.items() if t != "meta")
     console.print(f"copied {neutralise(describe(args.source))} -> {neutralise(describe(args.target))}: {rows}")
     return 0
+
+
+COMMANDS = CommandGroup(rank=140, register=register)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agent.untrusted import neutralise
 from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError, err_console
 from tui.cli.loop_args import add_loop_args, savings_line
 from tui.cli.safe_console import SafeConsole
@@ -383,6 +384,7 @@ def _outcome(result) -> str:
 def cmd_prefs(args: argparse.Namespace) -> int:
 
     import exports
+    from agent.batch_spec import BatchCallbacks
     from exports.prefs import run_prefs
     from labeling.store import LabelStore
     from tui.cli.agent import allocation_line, plan_from_args, print_allocation
@@ -424,14 +426,12 @@ def cmd_prefs(args: argparse.Namespace) -> int:
     store = LabelStore.open(args.db, args.trace_dir)
     try:
         s = run_prefs(
-            plan.suite,
-            plan.factory,
-            plan.batch_dir,
+            plan.batch_spec(),
             store,
             options,
             args.out,
-            **plan.run_kwargs(),
-            on_rollout_end=on_end,
+            observer=BatchCallbacks(rollout_end=on_end),
+            controls=plan.controls(),
             pair_strategy=args.pair_strategy,
         )
     finally:
@@ -471,3 +471,6 @@ def cmd_prefs(args: argparse.Namespace) -> int:
 
 def _counts(d: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+
+COMMANDS = CommandGroup(rank=60, register=register)

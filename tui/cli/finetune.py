@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.jobs import follow_job, jobs_command, price_text
 from tui.cli.store_flag import add_db_flag
@@ -179,3 +180,6 @@ def _confirmed(args: argparse.Namespace, plan) -> bool:
         raise UserError(f"not launched: no terminal to confirm on (estimated {price}); pass --yes to launch")
     answer = console.input(f"Launch this job for about {price}? [y/N] ", markup=False)
     return answer.strip().lower() in ("y", "yes")
+
+
+COMMANDS = CommandGroup(rank=80, register=register)

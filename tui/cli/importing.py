@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.untrusted import neutralise
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.safe_console import SafeConsole
 
@@ -96,3 +97,6 @@ def run(args: argparse.Namespace) -> int:
     if report.batches:
         console.print(f"next: repo-agent studio {neutralise(args.out, markup=False)}", markup=False, highlight=False)
     return 0 if report.batches else 1  # nothing imported (or nothing found): a script should notice
+
+
+COMMANDS = CommandGroup(rank=40, register=register)

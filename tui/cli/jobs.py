@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError, err_console
 from tui.cli.store_flag import add_db_flag
 
@@ -196,3 +197,6 @@ def follow_job(client, store, job_id: str) -> int:
         return 1
     console.print(f"[yellow]the job was {escape(job.status)}[/]")
     return 1
+
+
+COMMANDS = CommandGroup(rank=90, register=register)

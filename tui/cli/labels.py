@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tui.cli.command import CommandGroup
+
 # The commands live in tui/cli/ingest_stats.py and tui/cli/pairs_steps.py, what they share in
 # tui/cli/label_store.py; these names stay importable from here (tui/cli/team.py, tests).
 from tui.cli.ingest_stats import cmd_ingest, cmd_stats
@@ -179,6 +181,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("uid", metavar="UID")
     p.add_argument("step", type=int, metavar="STEP")
     p.set_defaults(func=cmd_steps_mark, action="unmark")
-    from tui.cli import search  # `repo-agent search` (tui/cli/search.py)
 
-    search.register(sub)
+
+COMMANDS = CommandGroup(rank=50, register=register)

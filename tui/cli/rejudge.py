@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.progress import progress_line, warn_if_unsandboxed
 from tui.cli.suite_arg import load_suite_arg
@@ -90,3 +91,6 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
         + (". Run `repo-agent ingest` to update pairs and flags." if changed else "")
     )
     return 0
+
+
+COMMANDS = CommandGroup(rank=30, register=register)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.label_store import _add_common, _ingest, _open, _run, console
 
@@ -52,3 +53,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"report: {args.out} ({figures.pairs_shown} of {figures.pairs_total} pairs{left})", markup=False, soft_wrap=True
     )
     return 0
+
+
+COMMANDS = CommandGroup(rank=110, register=register)

@@ -11,6 +11,7 @@ from agent.untrusted import neutralise_line
 from labeling.records import SearchHit
 from labeling.search import MAX_LIMIT
 from labeling.search_query import SEARCH_HINT, SearchError
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.label_store import _add_common, _ingest, _open, _print_json, _run, console
 from tui.words import count
@@ -84,3 +85,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="the hits as JSON (uid, step, place, snippet, state, ...)")
     p.add_argument("--no-ingest", action="store_true", help="search the store as it is (do not index new bytes first)")
     p.set_defaults(func=cmd_search)
+
+
+COMMANDS = CommandGroup(rank=55, register=register)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.prompt import Confirm
 
+from tui.cli.command import CommandGroup
 from tui.cli.safe_console import SafeConsole
 from tui.cli.serve import add_serve_flags
 from tui.cli.store_flag import add_db_flag
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         from tui.cli.serve import run_serve
 
         return run_serve(args, traces, args.db)
-    from tui.app import StudioApp
+    from tui.app import Opening, StudioApp
     from tui.keymap import KeymapError, load_keymap
 
     keymap_path = args.keymap or (
@@ -180,11 +181,12 @@ def run(args: argparse.Namespace) -> int:
         traces,
         db_path=args.db,
         labeler=args.labeler,
-        start=args.screen,
+        opening=Opening(screen=args.screen, rollout=args.rollout, pair=args.pair),
         bell=not args.no_bell,
         keymap=keymap,
         overlap=args.overlap,
-        rollout=args.rollout,
-        pair=args.pair,
     ).run()
     return 0
+
+
+COMMANDS = CommandGroup(rank=100, register=register)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from agent.untrusted import neutralise
 from tui.cli import suite_sources
+from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.progress import progress_line, warn_if_unsandboxed
 from tui.cli.safe_console import SafeConsole
@@ -187,3 +188,6 @@ def cmd_suite_mutate(args: argparse.Namespace) -> int:
     console.print(f"operators (validated/tried): {mix or '-'}")
     console.print(f"next: repo-agent suite check {neutralise(args.out)}")
     return 0
+
+
+COMMANDS = CommandGroup(rank=20, register=register)

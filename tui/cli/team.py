@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from tui.cli.command import CommandGroup
 from tui.cli.labels import _add_common, _ingest, _open, _run
 from tui.cli.safe_console import SafeConsole
 from tui.words import count
@@ -65,3 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-ingest", action="store_true", help="use the store as is, without ingesting first")
     p.set_defaults(func=cmd_team)
+
+
+COMMANDS = CommandGroup(rank=130, register=register)

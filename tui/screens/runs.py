@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 
 from agent.allocation import AllocationReport
 from agent.batch_request import BatchPlan, BatchRequest, BatchRequestError, plan_batch
+from agent.batch_spec import BatchCallbacks
 from agent.executor import RolloutCancels
 from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
@@ -321,7 +322,8 @@ class RunsScreen(StudioScreen):
         error = None
         try:
             summary = plan.run(
-                on_rollout_start=started, on_rollout_end=ended, rollout_cancels=self.state.rollout_cancels.get(batch_id)
+                BatchCallbacks(rollout_start=started, rollout_end=ended),
+                rollout_cancels=self.state.rollout_cancels.get(batch_id),
             )
             done_total[:] = [len(summary.results), len(summary.meta.planned)]
         except Exception as exc:  # shown, never raised into the UI

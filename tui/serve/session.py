@@ -31,7 +31,7 @@ class SessionConfig(BaseModel):
 
 def main() -> int:
     from labeling.store_url import is_db_url
-    from tui.app import StudioApp
+    from tui.app import Opening, StudioApp
     from tui.serve.limits import ServedLimits
 
     try:
@@ -43,7 +43,7 @@ def main() -> int:
         cfg.traces_dir,
         db_path=cfg.db if is_db_url(cfg.db) else Path(cfg.db),
         labeler=cfg.labeler,
-        start=cfg.screen,
+        opening=Opening(screen=cfg.screen),
         bell=False,
         overlap=cfg.overlap,
         served=ServedLimits(cfg.traces_dir.resolve(), allow_launch=cfg.allow_launch),

@@ -25,7 +25,7 @@ from pathlib import Path
 from queue import Queue
 
 from agent.suites.env import write_generated
-from agent.suites.models import Suite
+from agent.suites.models import DirSource, Suite, Task
 from agent.suites.mutate.candidates import Candidate, Candidates, code_key
 from agent.suites.mutate.operators import OPERATORS
 from agent.suites.mutate.runner import Baseline, MutateError, pytest_argv, run_baseline, run_pytest, without_paths
@@ -200,7 +200,7 @@ class _Run:
         selected = selected[: max(MAX_TASK_TESTS, len(failing))]
         command = self.task_argv + selected
         depth = min(cand.tests[n] for n in failing if n in cand.tests) if failing else 0
-        features = {
+        features: dict[str, str | int | float] = {
             "operator": cand.operator,
             "mutants": len(cand.parts),
             "lines_changed": sum(p.lines_changed for p in cand.parts),
@@ -211,11 +211,10 @@ class _Run:
         }
         shown = shlex.join(command if len(selected) <= 3 else self.task_argv + selected[:3] + ["..."])
         tid = task_id(self.repo.name, [p.function for p in cand.parts], [p.operator for p in cand.parts], cand.id)
-        task = write_task(
-            self.out,
-            self.base,
-            tid,
-            cand.files,
+        task = Task(
+            id=tid,
+            source=DirSource(path=f"tasks/{tid}"),
+            reference_fix=f"fixes/{tid}",
             goal=goal_text(failing, shown),
             test_command=command,
             protected=protected_paths(self.base, selected),
@@ -224,6 +223,7 @@ class _Run:
             per_test_timeout_s=self.cfg.task_per_test_timeout_s,
             timeout_s=self.cfg.task_timeout_s,
         )
+        write_task(self.out, self.base, task, cand.files)
         task.env = self.cfg.env
         return task.model_dump(mode="json", exclude_defaults=False)
 

@@ -65,23 +65,12 @@ def link_tree(src: Path, dst: Path) -> None:
             shutil.copy2(src / rel, target)
 
 
-def write_task(
-    out: Path,
-    base: Path,
-    tid: str,
-    mutated: dict[str, bytes],
-    *,
-    goal: str,
-    test_command: list[str],
-    protected: list[str],
-    features: dict,
-    tags: list[str],
-    per_test_timeout_s: float,
-    timeout_s: float,
-) -> Task:
-    """Write ``out/tasks/<tid>`` (the start state) and ``out/fixes/<tid>`` (the originals)."""
-    start = out / "tasks" / tid
-    fix = out / "fixes" / tid
+def write_task(out: Path, base: Path, task: Task, mutated: dict[str, bytes]) -> None:
+    """Write the task's start state (its source, ``out/tasks/<id>``) and its reference fix (the
+    originals, ``out/fixes/<id>``) where the task says they are."""
+    assert isinstance(task.source, DirSource) and task.reference_fix is not None
+    start = out / task.source.path
+    fix = out / task.reference_fix
     for d in (start, fix):
         if d.exists():
             shutil.rmtree(d)
@@ -91,15 +80,3 @@ def write_task(
         (start / rel).write_bytes(data)
         (fix / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(base / rel, fix / rel)
-    return Task(
-        id=tid,
-        source=DirSource(path=f"tasks/{tid}"),
-        goal=goal,
-        test_command=test_command,
-        timeout_s=timeout_s,
-        per_test_timeout_s=per_test_timeout_s,
-        protected=protected,
-        reference_fix=f"fixes/{tid}",
-        tags=tags,
-        features=features,
-    )
