@@ -55,7 +55,7 @@ def big_output(chars: int, seed: int) -> str:
 
 def write(root: Path, mb: float, results: int) -> str:
     each = int(mb * 1_000_000 / results)
-    steps = [
+    steps: list[factories.Step | list[factories.Call]] = [
         [factories.Call("read_file", {"rel_path": f"big_{i}.py"}, output=big_output(each, i))] for i in range(results)
     ]
     r = factories.Rollout("fix_big", 0, steps=steps, patch="")
