@@ -19,7 +19,9 @@ def big_output(n: int) -> str:
 
 
 def trace_with(tmp_path: Path, outputs: list[str]) -> Path:
-    steps = [[factories.Call("read_file", {"rel_path": f"f{i}.py"}, output=out)] for i, out in enumerate(outputs)]
+    steps: list[factories.Step | list[factories.Call]] = [
+        [factories.Call("read_file", {"rel_path": f"f{i}.py"}, output=out)] for i, out in enumerate(outputs)
+    ]
     r = factories.Rollout("fix_big", 0, steps=steps)
     bdir = factories.write_batch(tmp_path, "b", [r])
     return next(bdir.rglob("*.jsonl"))
