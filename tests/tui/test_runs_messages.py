@@ -84,3 +84,18 @@ def test_budget_line_counts_running_and_queued_apart(monkeypatch):
     assert line is not None and " · 1 running, 10 queued" in line.plain and "11 running" not in line.plain
     ended = runs_module._budget_text(Path("/nowhere"), row.model_copy(update={"status": "cancelled"}), live=0)
     assert ended is not None and " · 11 not run (R resumes)" in ended.plain
+
+
+async def test_batch_ids_of_one_day_stay_apart_at_80_columns(tmp_path, make_app):
+    from tests import factories
+
+    ids = ["20261206-051233-mini-bugs-m-7b-a1b2", "20261206-051233-mini-bugs-m-7b-c3d4"]
+    for n, bid in enumerate(ids):
+        factories.write_batch(tmp_path, bid, [factories.Rollout(f"fix_t{n}", 0, steps=[[factories.Call("read_file")]])])
+    app = make_app(tmp_path, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#batches")
+        shown = [table.render_line(y).text for y in range(1, 3)]
+        cut = [line.split()[0] for line in shown]
+        assert sorted(c[-4:] for c in cut) == ["a1b2", "c3d4"] and all("…" in c for c in cut)

@@ -29,7 +29,7 @@ from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
 from tui.state import fmt_cost, fmt_tokens, replay_dir
-from tui.widgets.fit_table import cut_text, fit_columns
+from tui.widgets.fit_table import MiddleCut, cut_text, fit_columns
 from tui.widgets.fleet import FleetView
 from tui.widgets.outcome_badge import cell_style
 from tui.widgets.prompt import ConfirmModal
@@ -170,7 +170,7 @@ class RunsScreen(StudioScreen):
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
             cells = (
-                cut_text(b.batch_id),
+                MiddleCut(cut_text(b.batch_id)),
                 _status_text(b, cancel is not None and cancel.is_set()),
                 bar,
                 rate,
@@ -197,7 +197,7 @@ class RunsScreen(StudioScreen):
         for r in sorted(rollouts, key=lambda r: (r.task_id or planned.get(r.rollout_id, ""), r.uid)):
             result = standing_text(r)
             rcells = (
-                cut_text(r.rollout_id),
+                MiddleCut(cut_text(r.rollout_id)),  # the seed is at the end
                 cut_text(r.task_id or planned.get(r.rollout_id, "")),
                 r.stop_reason or r.state.label,
                 result,
