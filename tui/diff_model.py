@@ -451,6 +451,12 @@ class DiffModel:
         return left, None if b == _NONE else self.line(b)
 
     # ------------------------------------------------------------------ moving
+    def first_change(self) -> int | None:
+        """The first added or removed row: the same index in both layouts (rows before it
+        are context and headers, one row each in either)."""
+        hits = [i for i in (self.kinds.find(bytes([_ADD])), self.kinds.find(bytes([_DEL]))) if i >= 0]
+        return min(hits) if hits else None
+
     def next_header(self, at: int, step: int, *, split: bool, files: bool) -> int | None:
         """The row of the next (``step`` 1) or previous (-1) file or hunk header from row ``at``."""
         if files:

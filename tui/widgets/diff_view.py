@@ -250,6 +250,7 @@ class DiffView(ScrollView, can_focus=True):
         self._message = empty_message
         self._update_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
+        self.call_after_refresh(self._show_first_change)
         self._warm_ahead()
         self.post_message(self.Ready(self, key))
 
@@ -296,6 +297,17 @@ class DiffView(ScrollView, can_focus=True):
     def watch_split(self) -> None:
         self._update_size()
         self.refresh()
+        self.call_after_refresh(self._show_first_change)
+
+    def _show_first_change(self) -> None:
+        """A short view (the split layout at 80x24 has four rows a side) starts on the first
+        change with a line of context, not on headers and context with the change below."""
+        model, height = self._model, self.scrollable_content_region.height
+        if model is None or height <= 0 or round(self.scroll_y) != 0:
+            return
+        first = model.first_change()
+        if first is not None and first >= height:
+            self.scroll_to(y=first - min(3, (height - 1) // 3), animate=False, immediate=True)
 
     def on_resize(self) -> None:
         self._update_size()
