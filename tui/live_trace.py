@@ -77,12 +77,14 @@ class CallView:
         if self.args is None:
             text = self.arguments
         else:
+            # The first argument's value alone (a path, a pattern: what tells calls apart),
+            # the rest as key=value: a narrow column showed "rel_path…" on every row.
             parts = []
-            for k, v in self.args.items():
+            for i, (k, v) in enumerate(self.args.items()):
                 s = v if isinstance(v, str) else json.dumps(v)
                 s = s.replace("\n", "⏎")
-                parts.append(f"{k}={s[:40]}")
-            text = " ".join(parts)
+                parts.append(s[:40] if i == 0 else f"{k}={s[:40]}")
+            text = "  ".join(parts)
         return text if len(text) <= width else text[: width - 1] + "…"
 
     def pretty_args(self) -> str:

@@ -1,0 +1,24 @@
+"""Layouts at 80x24 and 120x40: what a narrow column keeps."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import settle
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_rollout_arguments_show_their_values_not_the_same_key(traces, make_app, size):
+    app = make_app(traces)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        uid = next(r.uid for r in app.store.rollouts() if r.tool_calls >= 3)
+        app.open_rollout(uid)
+        await settle(pilot)
+        table = app.screen.query_one("#calls")
+        args = [str(table.get_cell_at((row, 2))) for row in range(table.row_count - 1)]
+        shown = [table.render_line(y + 1).text for y in range(table.row_count - 1)]
+        paths = [a for a in args if a.endswith(".py")]
+        assert paths and not any(a.startswith("rel_path") for a in args)
+        # However narrow the column, the file's name is what it starts with.
+        assert any("bitcount" in line for line in shown) and not any("rel_path" in line for line in shown)
