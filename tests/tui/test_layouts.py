@@ -22,3 +22,18 @@ async def test_rollout_arguments_show_their_values_not_the_same_key(traces, make
         assert paths and not any(a.startswith("rel_path") for a in args)
         # However narrow the column, the file's name is what it starts with.
         assert any("bitcount" in line for line in shown) and not any("rel_path" in line for line in shown)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_stats_tables_keep_their_headers_whole(sample_copy, make_app, size):
+    app = make_app(sample_copy, start="stats")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        body = app.screen.query_one("#stats-body")
+        lines = [body.render_line(y).text for y in range(body.size.height)]
+        header = next(line for line in lines if "confirm" in line and "discard" in line)
+        assert header.split()[-4:] == ["labeled", "confirm", "flip", "discard"]
+        assert not any("…" in line for line in lines if "Human vs auto" in line or "discard" in line)
+        assert any("identical_patch" in line for line in lines) and any("efficiency  " in line for line in lines)
+        if size[0] >= 120:  # the three small tables side by side, none squeezed
+            assert any("Contrast kinds" in line and "Human vs auto" in line for line in lines)
