@@ -219,14 +219,15 @@ class DiffView(ScrollView, can_focus=True):
 
     def _warm_ahead(self) -> None:
         """Render, in a thread, the pages the next keys will show (the next page, the next
-        file's first, the last): while a person reads, PageDown, `}` and End get ready."""
+        file's first, the previous, the last, the first): while a person reads, PageDown,
+        `}`, PageUp, End and Home get ready."""
         model = self._model
         height = self.scrollable_content_region.height
         if model is None or model.empty or height <= 0:
             return
         top = round(self.scroll_y)
         rows = len(model.split if self.split else model.unified)
-        starts = [top + height, rows - height]
+        starts = [top + height, top - height, rows - height, 0]
         next_file = model.next_header(top, 1, split=self.split, files=True)
         if next_file is not None:
             starts.insert(1, next_file)
