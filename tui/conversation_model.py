@@ -40,9 +40,10 @@ class Part:
     kind: str
     text: str
     starts: list[int]  # offsets of the line starts shown
-    more: int = 0  # lines not shown (folded)
+    more: int = 0  # lines not shown (folded); -1: not counted (a big content, ``size`` bytes)
     rows: list[int] = field(default_factory=list)  # cumulative wrapped rows per shown line
     width: int = 0  # the width ``rows`` was laid out at
+    size: int = 0
 
     def line(self, i: int) -> str:
         end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.text)
@@ -94,6 +95,8 @@ def call_text(name: str, arguments: str) -> str:
 
 def folded_by_default(turn: Turn, newlines: int) -> bool:
     """The system prompt and the task's prompt are long and the same every rollout: folded."""
+    if turn.source is not None:  # content too big to read at open (tui/lazy_trace.py)
+        return True
     return turn.role in ("system", "user") and turn.step is None or (turn.role == "tool" and newlines >= FOLD_OVER)
 
 
@@ -111,10 +114,14 @@ class Block:
             return  # the header says how long it is
         if t.reasoning:
             self.parts.append(Part("reasoning", t.reasoning, *line_starts(t.reasoning)))
-        text = t.text
-        if text and not text.isspace():  # (not strip(): that copies a 100 MB output)
+        if t.source is not None and self.folded:  # a big content left in the file: its head only
+            head = t.source.head()
+            starts, _ = line_starts(head, FOLDED_LINES, head.count("\n"))
+            self.parts.append(Part("text", head, starts, more=-1, size=t.source.size))
+        elif (text := t.full_text()) and not text.isspace():  # (not strip(): that copies a 100 MB output)
             limit = FOLDED_LINES if self.folded else None
-            self.parts.append(Part("text", text, *line_starts(text, limit, self.newlines)))
+            newlines = self.newlines if t.source is None else text.count("\n")
+            self.parts.append(Part("text", text, *line_starts(text, limit, newlines)))
         for name, arguments in t.calls:
             shown = call_text(name, arguments)
             self.parts.append(Part("call", shown, *line_starts(shown)))
@@ -128,7 +135,9 @@ class Block:
         sign = "▸" if self.folded else "▾"
         who = {"tool": f"result of {t.tool}" if t.tool else "tool result"}.get(t.role, t.role)
         head = f"{sign} {who}" + (f" · step {t.step}" if t.step is not None else "")
-        if self.folded and t.role != "tool":
+        if self.folded and t.role != "tool" and t.source is not None:
+            head += f" · {t.source.size / 1e6:.1f} MB (space: unfold)"
+        elif self.folded and t.role != "tool":
             said = t.text or t.reasoning or " ".join(name for name, _ in t.calls)
             first = printable(said[:200].strip().split("\n", 1)[0])
             lines = (self.newlines if said is t.text else said.count("\n")) + 1
@@ -145,6 +154,8 @@ class Block:
         part, k = self.parts[i], n - self.rows[i]
         shown = part.rows[-1] if part.rows else 0
         if k >= shown:
+            if part.more < 0:
+                return f"{INDENT}… {part.size / 1e6:.1f} MB in all (space: unfold)", "hint"
             return f"{INDENT}… {part.more} more line{'s' if part.more != 1 else ''} (space: unfold)", "hint"
         j = bisect_right(part.rows, k)
         wrap = k - (part.rows[j - 1] if j else 0)
@@ -164,7 +175,7 @@ class ConversationLayout:
 
     def extend(self, turns: list[Turn]) -> None:
         for turn in turns[len(self.blocks) :]:
-            newlines = turn.text.count("\n")
+            newlines = turn.text.count("\n") if turn.source is None else FOLD_OVER  # big: folded, not counted
             block = Block(turn, folded_by_default(turn, newlines), newlines)
             block.build()
             self.starts.append(self.height)

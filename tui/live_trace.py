@@ -29,9 +29,9 @@ from agent.trace import (
     TestRun,
     ToolCallEvent,
     ToolResultEvent,
-    read_events_from,
 )
 from agent.trace_io import NotRegularFile, check_regular
+from tui.lazy_trace import HEAD_BYTES, LazyText, read_lazily
 
 
 @dataclass
@@ -51,6 +51,16 @@ class CallView:
     result: str | None = None  # the tool message's content
     tests_passed: bool | None = None  # a run_tests call: what its test run said (its own event)
     closed: bool = False  # the rollout ended: a call with no result never ran (an imported submit)
+    result_source: LazyText | None = None  # a big result, left in the trace file ("" in ``result``)
+
+    def shown_result(self, limit: int = HEAD_BYTES) -> str | None:
+        """The result, or a big one's head and how much more there is."""
+        if self.result_source is None:
+            return self.result
+        src = self.result_source
+        if src.size <= limit:
+            return src.text()
+        return src.head(limit) + f"\n… {src.size / 1e6:.1f} MB in all (c: the conversation shows it whole)"
 
     @property
     def status(self) -> str:
@@ -67,12 +77,14 @@ class CallView:
         if self.args is None:
             text = self.arguments
         else:
+            # The first argument's value alone (a path, a pattern: what tells calls apart),
+            # the rest as key=value: a narrow column showed "rel_path…" on every row.
             parts = []
-            for k, v in self.args.items():
+            for i, (k, v) in enumerate(self.args.items()):
                 s = v if isinstance(v, str) else json.dumps(v)
                 s = s.replace("\n", "⏎")
-                parts.append(f"{k}={s[:40]}")
-            text = " ".join(parts)
+                parts.append(s[:40] if i == 0 else f"{k}={s[:40]}")
+            text = "  ".join(parts)
         return text if len(text) <= width else text[: width - 1] + "…"
 
     def pretty_args(self) -> str:
@@ -92,6 +104,10 @@ class Turn:
     reasoning: str | None = None
     calls: list[tuple[str, str]] = field(default_factory=list)  # (tool name, raw arguments)
     tool: str | None = None  # a tool result: the name of the tool that answered
+    source: LazyText | None = None  # a big content, left in the trace file (``text`` is "")
+
+    def full_text(self) -> str:
+        return self.source.text() if self.source is not None else self.text
 
 
 def _text_of(content: object) -> str:
@@ -122,7 +138,7 @@ class LiveTrace:
     stalled: bool = False  # a stall event and nothing since
     problem: str | None = None  # why the file cannot be read (not a regular file)
     _by_id: dict[str, CallView] = field(default_factory=dict)
-    _results: dict[str, str] = field(default_factory=dict)
+    _results: dict[str, tuple[str, LazyText | None]] = field(default_factory=dict)
     _text_calls: list[CallView] = field(default_factory=list)  # parsed from text, awaiting their observation
 
     def poll(self) -> bool:
@@ -138,24 +154,26 @@ class LiveTrace:
         if size == self.offset:
             return False
         try:
-            read = read_events_from(self.path, self.offset, first_line_no=self.line_no)
-        except OSError as exc:  # swapped for a FIFO or removed since the stat
+            # Big messages stay in the file until shown (tui/lazy_trace.py).
+            read = read_lazily(self.path, self.offset)
+        except (OSError, ValueError) as exc:  # swapped for a FIFO or removed since the stat
             self.problem = str(exc) if isinstance(exc, NotRegularFile) else None
             return False
         self.offset = read.end_offset
-        self.warnings += len(read.warnings)
-        for e in read.events:
-            self._apply(e)
+        self.line_no += read.lines
+        self.warnings += read.warnings
+        for i, e in enumerate(read.events):
+            self._apply(e, read.lazy.get(i))
             if not isinstance(e, StallEvent):
                 self.last_event_ts, self.stalled = e.ts, False
         return bool(read.events)
 
-    def _apply(self, e) -> None:
+    def _apply(self, e, source: LazyText | None = None) -> None:
         if isinstance(e, RolloutStart):
             self.start = e
         elif isinstance(e, ToolCallEvent):
             cv = CallView(e.step, e.call_id, e.name, e.arguments, e.args, e.valid, list(e.violations), e.parse_error)
-            cv.result = self._results.get(e.call_id)
+            cv.result, cv.result_source = self._results.get(e.call_id, (None, None))
             self.calls.append(cv)
             self._by_id[e.call_id] = cv
             if e.from_text:  # an imported text action: the next user message is its observation
@@ -167,18 +185,21 @@ class LiveTrace:
                 answered.error, answered.truncated = e.error, e.truncated
         elif isinstance(e, MessageEvent):
             m = e.message
-            self.turns.append(self._turn(e))
+            turn = self._turn(e)
+            turn.source = source
+            self.turns.append(turn)
             if m.get("role") == "tool":
                 cid = m.get("tool_call_id") or ""
                 content = m.get("content")
                 text = content if isinstance(content, str) else json.dumps(content, indent=2)
-                self._results[cid] = text
+                self._results[cid] = (text, source)
                 if cid in self._by_id:
-                    self._by_id[cid].result = text
+                    self._by_id[cid].result, self._by_id[cid].result_source = text, source
             elif m.get("role") == "user" and self._text_calls:
                 content = m.get("content")
                 for cv in self._text_calls:
                     cv.result = content if isinstance(content, str) else json.dumps(content, indent=2)
+                    cv.result_source = source
                 self._text_calls = []
             elif m.get("role") == "assistant":
                 self._text_calls = []
@@ -223,8 +244,8 @@ class LiveTrace:
         """step -> (what the assistant said, its reasoning), for the steps that said anything."""
         out: dict[int, tuple[str, str | None]] = {}
         for t in self.turns:
-            if t.role == "assistant" and t.step is not None and (t.text.strip() or t.reasoning):
-                out[t.step] = (t.text, t.reasoning)
+            if t.role == "assistant" and t.step is not None and (t.full_text().strip() or t.reasoning):
+                out[t.step] = (t.full_text(), t.reasoning)
         return out
 
     @property

@@ -52,7 +52,7 @@ def test_rewritten_lines_get_no_word_noise_and_bad_patches_never_raise():
     assert m.unified[3].words == [] and m.unified[4].words == []
     cut = "\n".join(PATCH.splitlines()[:6]) + "\n"  # hunk header promises more lines than follow
     assert [ln.kind for ln in build_diff_model(cut).unified][:4] == ["file", "hunk", "ctx", "del"]
-    assert build_diff_model("not a patch at all").unified == []
+    assert len(build_diff_model("not a patch at all").unified) == 0
     assert build_diff_model("").empty
 
 
@@ -93,3 +93,59 @@ async def test_long_patch_renders_scrolls_and_splits():
         await pilot.pause()
         row = view.render_line(3).text  # first changed pair: both sides on one row
         assert "x + 0" in row and "x * 0" in row and "│" in row
+
+
+def files_patch(files: int, hunks: int) -> str:
+    out = []
+    for f in range(files):
+        out += [f"diff --git a/f{f}.py b/f{f}.py", f"--- a/f{f}.py", f"+++ b/f{f}.py"]
+        for h in range(hunks):
+            at = 1 + 100 * h
+            out += [f"@@ -{at},3 +{at},3 @@", f" def g{h}():", f"-    return {h}", f"+    return {h} + 1", " "]
+    return "\n".join(out) + "\n"
+
+
+def test_the_model_keeps_offsets_and_highlights_only_what_is_shown():
+    patch = files_patch(3, 40)
+    m = build_diff_model(patch)
+    assert len(m.unified) == 3 * (1 + 40 * 5) and m.files == 3 and len(m.hunk_rows) == 120
+    assert not m._windows  # nothing highlighted until a row is asked for
+    row = m.unified[300]
+    assert len(m._windows) == 1 and (row.kind, row.text.plain, row.new_no) == ("add", "    return 19 + 1", 1902)
+    assert [row.text.plain[a:b] for a, b in row.words] == [" + 1"]
+    # A removed line "--- x" counted by its hunk stays a removed line, not a file header.
+    tricky = "--- a/t.py\n+++ b/t.py\n@@ -1,2 +1,2 @@\n--- x\n+++ y\n ok\n"
+    assert [(ln.kind, ln.text.plain) for ln in build_diff_model(tricky).unified] == [
+        ("file", "t.py"),
+        ("hunk", "@@ -1,2 +1,2 @@"),
+        ("del", "-- x"),
+        ("add", "++ y"),
+        ("ctx", "ok"),
+    ]
+
+
+async def test_keys_jump_to_the_next_hunk_and_file_at_once():
+    patch = files_patch(4, 30)
+    app = _One(patch)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        view = app.query_one(DiffView)
+        view.focus()
+        per_file = 1 + 30 * 5
+        await pilot.press("right_square_bracket")
+        assert view.scroll_y == 1  # the first hunk's header, under the file's
+        await pilot.press("right_square_bracket")
+        assert view.scroll_y == 6
+        await pilot.press("right_curly_bracket")
+        assert view.scroll_y == per_file  # the second file's header, with no scroll animation
+        await pilot.press("left_square_bracket")
+        assert view.scroll_y == per_file - 5  # the last hunk of the first file
+        await pilot.press("left_curly_bracket")
+        assert view.scroll_y == 0
+        view.split = True
+        await pilot.pause()
+        await pilot.press("right_curly_bracket", "right_curly_bracket")
+        top = view.render_line(0).text
+        assert "f2.py" in top  # the split layout has its own rows: the header is still on top
+        await pilot.press("pagedown")
+        assert view.scroll_y == view.model.next_header(0, 1, split=True, files=True) * 2 + view.size.height

@@ -60,6 +60,8 @@ DIFF_KEYS: list[BindingType] = [
     Binding("left,right", "", "Scroll the code sideways (line numbers stay)", key_display="← →"),
     Binding("pageup,pagedown", "", "Scroll a page", key_display="PgUp PgDn"),
     Binding("home,end", "", "Top / bottom of the diff", key_display="Home End"),
+    Binding("right_square_bracket,left_square_bracket", "", "Next / previous hunk", key_display="] ["),
+    Binding("right_curly_bracket,left_curly_bracket", "", "Next / previous file", key_display="} {"),
     Binding("v", "", "Pairs: unified → split → A↔B (A's files against B's)", key_display="v"),
 ]
 

@@ -427,7 +427,8 @@ class RolloutScreen(StudioScreen):
             self.query_one("#call-args-text", Static).update(Group(warn, args))
         else:
             self.query_one("#call-args-text", Static).update(args)
-        result = cv.result if cv.result is not None else ("(waiting for the result…)" if cv.ok is None else "")
+        shown = cv.shown_result()
+        result = shown if shown is not None else ("(waiting for the result…)" if cv.ok is None else "")
         res = Text(shown_text(result))
         if cv.error:
             res = Text.assemble(Text(f"error: {shown_text(cv.error)}\n", style="bold red"), res)

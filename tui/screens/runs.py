@@ -23,13 +23,14 @@ from agent.batch_spec import BatchCallbacks
 from agent.executor import RolloutCancels
 from agent.sandbox import SandboxError, require_sandbox
 from agent.trace import read_batch_meta
+from labeling.errors import NotFound
 from labeling.records import BatchRow
 from labeling.stats import cheat_line, cheat_stats
 from tui.messages import BatchProgress
 from tui.screens.base import StudioScreen
 from tui.screens.launch import LaunchModal
 from tui.state import fmt_cost, fmt_tokens, replay_dir
-from tui.widgets.fit_table import cut_text, fit_columns
+from tui.widgets.fit_table import MiddleCut, cut_text, fit_columns
 from tui.widgets.fleet import FleetView
 from tui.widgets.outcome_badge import cell_style
 from tui.widgets.prompt import ConfirmModal
@@ -145,7 +146,8 @@ class RunsScreen(StudioScreen):
             rollouts = self.store.rollouts(batch_id=bid, with_patch=False)
             row = next(b for b in batches if b.batch_id == bid)
             path = Path(row.path)
-            budget = _budget_text(path, row)
+            live = sum(1 for r in rollouts if r.state.status == "running")
+            budget = _budget_text(path, row, live)
             if cheats := cheat_text(rollouts):
                 budget = cheats if budget is None else Text.assemble(budget, "\n", cheats)
             try:  # a just-started rollout has no task in the store yet: its plan has
@@ -169,7 +171,7 @@ class RunsScreen(StudioScreen):
             bar = progress_bar(b.finished, total, 12)
             bar.append(f" {b.finished}/{total}")
             cells = (
-                cut_text(b.batch_id),
+                MiddleCut(cut_text(b.batch_id)),
                 _status_text(b, cancel is not None and cancel.is_set()),
                 bar,
                 rate,
@@ -196,7 +198,7 @@ class RunsScreen(StudioScreen):
         for r in sorted(rollouts, key=lambda r: (r.task_id or planned.get(r.rollout_id, ""), r.uid)):
             result = standing_text(r)
             rcells = (
-                cut_text(r.rollout_id),
+                MiddleCut(cut_text(r.rollout_id)),  # the seed is at the end
                 cut_text(r.task_id or planned.get(r.rollout_id, "")),
                 r.stop_reason or r.state.label,
                 result,
@@ -336,42 +338,31 @@ class RunsScreen(StudioScreen):
         self.notify(f"{uid} is running — F2 to watch it live.", title="Batch launched", markup=False)
 
     def action_cancel(self) -> None:
-        """x: on a running rollout (lower table focused) stop that rollout alone; else the
-        selected batch. Both ask first: a cancel throws away the rollouts' work so far."""
+        """x: on a rollout (lower table focused) stop that rollout alone; else the selected
+        batch. Both ask first: a cancel throws away the rollouts' work so far."""
+        rollouts = self.query_one("#batch-rollouts", DataTable)
+        if self.focused is rollouts and rollouts.row_count:
+            # The row's own batch: the batches cursor may be on another one.
+            uid = str(rollouts.coordinate_to_cell_key(rollouts.cursor_coordinate).row_key.value)
+            self._stop_rollout(uid)
+            return
         b = self._selected_batch()
         if b is None:
             return
         cancel = self.state.running_batches.get(b.batch_id)
-        if cancel is None:
-            self.notify(
-                "Only a batch launched from this studio and still running can be cancelled here.", severity="warning"
-            )
-            return
-        rollouts = self.query_one("#batch-rollouts", DataTable)
-        if self.focused is rollouts and rollouts.row_count:
-            uid = str(rollouts.coordinate_to_cell_key(rollouts.cursor_coordinate).row_key.value)
-            rid = uid.rpartition("/")[2]
-            cancels = self.state.rollout_cancels.get(b.batch_id)
-            if cancels is None or rid not in cancels.running():
-                self.notify(f"{rid} is not running (nothing to stop).", severity="warning", markup=False)
-                return
-
-            def stop_one(yes: bool | None) -> None:
-                if yes and cancels.cancel(rid):
-                    self.notify(
-                        f"Stopping {rid}: it ends as cancelled; the batch goes on (R re-runs it).", markup=False
-                    )
-
-            self.app.push_screen(
-                ConfirmModal(f"Stop rollout {rid}?", "It ends as cancelled; the rest of the batch goes on."), stop_one
-            )
+        if cancel is None or b.status != "running":
+            self.notify(self._not_cancellable(b), severity="warning", markup=False)
             return
 
         def stop_all(yes: bool | None) -> None:
-            if yes:
-                cancel.set()
-                self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.", markup=False)
-                self.refresh_data()
+            if not yes:
+                return
+            if self.state.running_batches.get(b.batch_id) is not cancel:  # it ended while we asked
+                self.notify(f"{b.batch_id} has ended: nothing to cancel.", severity="warning", markup=False)
+                return
+            cancel.set()
+            self.notify(f"Cancelling {b.batch_id}: running rollouts end cleanly; R resumes it.", markup=False)
+            self.refresh_data()
 
         self.app.push_screen(
             ConfirmModal(
@@ -379,6 +370,36 @@ class RunsScreen(StudioScreen):
             ),
             stop_all,
         )
+
+    def _not_cancellable(self, b: BatchRow) -> str:
+        if b.status != "running" or b.batch_id in self.state.running_batches:
+            return f"{b.batch_id} has ended ({b.status}): nothing to cancel."
+        return f"{b.batch_id} was launched outside this studio: cancel it where it runs (Ctrl-C there)."
+
+    def _stop_rollout(self, uid: str) -> None:
+        batch_id, _, rid = uid.rpartition("/")
+        cancels = self.state.rollout_cancels.get(batch_id)
+        if cancels is None or rid not in cancels.running():
+            if cancels is None and batch_id not in self.state.running_batches and self._running_elsewhere(uid):
+                why = f"{rid} runs in a batch launched outside this studio: stop it where it runs."
+            else:
+                why = f"{rid} is not running (nothing to stop)."
+            self.notify(why, severity="warning", markup=False)
+            return
+
+        def stop_one(yes: bool | None) -> None:
+            if yes and cancels.cancel(rid):
+                self.notify(f"Stopping {rid}: it ends as cancelled; the batch goes on (R re-runs it).", markup=False)
+
+        self.app.push_screen(
+            ConfirmModal(f"Stop rollout {rid}?", "It ends as cancelled; the rest of the batch goes on."), stop_one
+        )
+
+    def _running_elsewhere(self, uid: str) -> bool:
+        try:
+            return self.store.rollout(uid).state.status == "running"
+        except NotFound:
+            return False
 
     def action_resume(self) -> None:
         b = self._selected_batch()
@@ -415,7 +436,7 @@ def cheat_text(rollouts: list) -> Text | None:
     return line
 
 
-def _budget_text(batch_dir: Path, b: BatchRow) -> Text | None:
+def _budget_text(batch_dir: Path, b: BatchRow, live: int = 0) -> Text | None:
     """One line: how the batch's rollouts were spent, by task status (from batch.json)."""
     try:
         meta = read_batch_meta(batch_dir)
@@ -434,8 +455,13 @@ def _budget_text(batch_dir: Path, b: BatchRow) -> Text | None:
     spent_n = min(rep.rollouts, b.finished)
     line = Text(f" {rep.strategy} · budget {rep.budget_rollouts} · spent {spent_n}", style="bold")
     if rep.rollouts > spent_n:
-        waiting = "running" if b.status == "running" else "not run (R resumes)"
-        line.append(f" · {rep.rollouts - spent_n} {waiting}", style="yellow")
+        issued = rep.rollouts - spent_n
+        if b.status != "running":
+            line.append(f" · {issued} not run (R resumes)", style="yellow")
+        else:  # issued is running and queued: only the started ones run (one worker runs one)
+            running = min(live, issued)
+            queued = f", {issued - running} queued" if issued > running else ""
+            line.append(f" · {running} running{queued}", style="yellow")
     if rep.unspent:
         line.append(f" · unspent {rep.unspent}", style="dim")
     line.append(f" · pass/fail pairs {rep.pass_fail_pairs}   ")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -44,6 +45,42 @@ def count_bar(n: int, top: int, width: int = 20) -> Text:
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def _side_tables(r, bar_width: int) -> tuple[Table, Table, Table]:
+    """Contrast kinds, noise flags and human vs auto: the three small tables."""
+    contrast = Table(title="Contrast kinds", title_justify="left", title_style="bold", box=None)
+    contrast.add_column("kind")
+    contrast.add_column("pairs", justify="right")
+    contrast.add_column("")
+    top = max(r.by_contrast.values(), default=0)
+    for k, n in sorted(r.by_contrast.items()):
+        contrast.add_row(Text(k), str(n), count_bar(n, top, bar_width))
+    flags = Table(title="Noise flags", title_justify="left", title_style="bold", box=None)
+    flags.add_column("flag")
+    flags.add_column("pairs", justify="right")
+    flags.add_column("")
+    top = max(r.by_flag.values(), default=0)
+    for k, n in sorted(r.by_flag.items(), key=lambda kv: -kv[1]):
+        flags.add_row(Text(k), str(n), count_bar(n, top, bar_width))
+    if not r.by_flag:
+        flags.add_row(Text("none", style="green"), "", "")
+    agree = Table(title="Human vs auto", title_justify="left", title_style="bold", box=None)
+    agree.add_column("")
+    agree.add_column("labeled", justify="right")
+    agree.add_column("confirm", justify="right")
+    agree.add_column("flip", justify="right")
+    agree.add_column("discard", justify="right")
+    rows = [("all", r.agreement), ("clean", r.agreement_clean), ("noisy", r.agreement_noisy)]
+    rows += [(k, a) for k, a in sorted(r.agreement_by_contrast.items())]
+    for name, a in rows:
+        agree.add_row(Text(name), str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
+    return contrast, flags, agree
+
+
+def _row_width(tables: tuple[Table, ...], gap: int = 2) -> int:
+    console = Console(width=1000)
+    return sum(Measurement.get(console, console.options, t).maximum for t in tables) + gap * (len(tables) - 1)
 
 
 def render_report(r, width: int = 120) -> Group:
@@ -101,41 +138,20 @@ def render_report(r, width: int = 120) -> Group:
     parts.append(Text(""))
     parts.append(tasks)
 
-    side = Table.grid(padding=(0, 4))
-    side.add_column()
-    side.add_column()
-    side.add_column()
-    contrast = Table(title="Contrast kinds", title_justify="left", title_style="bold", box=None)
-    contrast.add_column("kind")
-    contrast.add_column("pairs", justify="right")
-    contrast.add_column("")
-    top = max(r.by_contrast.values(), default=0)
-    for k, n in sorted(r.by_contrast.items()):
-        contrast.add_row(Text(k), str(n), count_bar(n, top, 14 if wide else 8))
-    flags = Table(title="Noise flags", title_justify="left", title_style="bold", box=None)
-    flags.add_column("flag")
-    flags.add_column("pairs", justify="right")
-    flags.add_column("")
-    top = max(r.by_flag.values(), default=0)
-    for k, n in sorted(r.by_flag.items(), key=lambda kv: -kv[1]):
-        flags.add_row(Text(k), str(n), count_bar(n, top, 14 if wide else 8))
-    if not r.by_flag:
-        flags.add_row(Text("none", style="green"), "", "")
-    agree = Table(title="Human vs auto", title_justify="left", title_style="bold", box=None)
-    agree.add_column("")
-    agree.add_column("labeled", justify="right")
-    agree.add_column("confirm", justify="right")
-    agree.add_column("flip", justify="right")
-    agree.add_column("discard", justify="right")
-    rows = [("all", r.agreement), ("clean", r.agreement_clean), ("noisy", r.agreement_noisy)]
-    rows += [(k, a) for k, a in sorted(r.agreement_by_contrast.items())]
-    for name, a in rows:
-        agree.add_row(Text(name), str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
     parts.append(Text(""))
-    if wide:
-        side.add_row(contrast, flags, agree)
-        parts.append(side)
+    # Three tables in a row only where they fit whole (a squeezed row cut headers at 120
+    # columns with room to spare): the bars shrink first, else two and one below.
+    for bar_width in (14, 10, 6) if wide else ():
+        three = _side_tables(r, bar_width)
+        if _row_width(three) <= width - 2:  # the scroll's scrollbar and padding
+            side = Table.grid(padding=(0, 2))
+            for _ in three:
+                side.add_column(no_wrap=True)
+            side.add_row(*three)
+            parts.append(side)
+            break
     else:
+        contrast, flags, agree = _side_tables(r, 8)
         narrow = Table.grid(padding=(0, 4))
         narrow.add_column()
         narrow.add_column()

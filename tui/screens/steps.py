@@ -142,7 +142,7 @@ class StepsScreen(StudioScreen):
 
         trace = LiveTrace(Path(trace_path))
         trace.poll()
-        results = {(c.step, c.call_id): c.result for c in trace.calls if c.result is not None}
+        results = {(c.step, c.call_id): r for c in trace.calls if (r := c.shown_result()) is not None}
         return results, trace.step_words()
 
     def _current(self) -> StepRow | None:

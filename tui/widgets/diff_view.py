@@ -20,15 +20,19 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
+from textual.worker import get_current_worker
 
 from tui.diff_model import DiffLine, DiffModel, build_diff_model, cached_model, diff_model_for, patch_key
 
+WARM_AFTER = 0.08  # seconds without scrolling before the next pages are rendered ahead
 SIGNS = ("-", "+")  # markers of removed / added lines; the A↔B view shows ("A", "B")
 
 
@@ -97,6 +101,10 @@ class DiffView(ScrollView, can_focus=True):
     BINDINGS = [
         Binding("j", "scroll_down", "Down", show=False),
         Binding("k", "scroll_up", "Up", show=False),
+        Binding("right_square_bracket", "next_header(1, False)", "Next hunk", key_display="]", show=False),
+        Binding("left_square_bracket", "next_header(-1, False)", "Prev hunk", key_display="[", show=False),
+        Binding("right_curly_bracket", "next_header(1, True)", "Next file", key_display="}", show=False),
+        Binding("left_curly_bracket", "next_header(-1, True)", "Prev file", key_display="{", show=False),
     ]
 
     split: reactive[bool] = reactive(False)
@@ -124,6 +132,7 @@ class DiffView(ScrollView, can_focus=True):
         self._model: DiffModel | None = None
         self._message = "(no patch)"
         self._styles: DiffStyles | None = None
+        self._warm_timer: Timer | None = None
         self.signs: tuple[str, str] = SIGNS
         self.set_reactive(DiffView.split, split)
         if patch:
@@ -199,6 +208,42 @@ class DiffView(ScrollView, can_focus=True):
         model = diff_model_for(patch)
         self.app.call_from_thread(self._set_model, key, model)
 
+    # ------------------------------------------------------------------ warming ahead
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            # Once the keys pause: a warm-up racing held-down keys only slows them.
+            if self._warm_timer is not None:
+                self._warm_timer.stop()
+            self._warm_timer = self.set_timer(WARM_AFTER, self._warm_ahead)
+
+    def _warm_ahead(self) -> None:
+        """Render, in a thread, the pages the next keys will show (the next page, the next
+        file's first, the previous, the last, the first): while a person reads, PageDown,
+        `}`, PageUp, End and Home get ready."""
+        model = self._model
+        height = self.scrollable_content_region.height
+        if model is None or model.empty or height <= 0:
+            return
+        top = round(self.scroll_y)
+        rows = len(model.split if self.split else model.unified)
+        starts = [top + height, top - height, rows - height, 0]
+        next_file = model.next_header(top, 1, split=self.split, files=True)
+        if next_file is not None:
+            starts.insert(1, next_file)
+        wanted = [i for s in starts for i in range(max(0, s), min(rows, s + height))]
+        view = (round(self.scroll_x), self.scrollable_content_region.width, self.split, self.diff_styles, self.signs)
+        self._warm(model, wanted, view)
+
+    @work(thread=True, exclusive=True, group="diff-warm")
+    def _warm(self, model: DiffModel, rows: list[int], view: tuple) -> None:
+        worker = get_current_worker()
+        scroll_x, width, split, styles, signs = view
+        for index in rows:
+            if worker.is_cancelled:
+                return
+            render_row(model, index, scroll_x, width, split, self.app.console, styles, signs)
+
     def _set_model(self, key: str, model: DiffModel, empty_message: str = "(no changes)") -> None:
         if key != self._key:
             return  # a newer patch arrived while this one was building
@@ -206,19 +251,72 @@ class DiffView(ScrollView, can_focus=True):
         self._message = empty_message
         self._update_size()
         self.scroll_to(0, 0, animate=False, immediate=True)
+        self.call_after_refresh(self._show_first_change)
+        self._warm_ahead()
         self.post_message(self.Ready(self, key))
+
+    # Every key moves at once (no scroll animation): an animated jump across a big patch
+    # draws every page on the way, and End on 60,000 lines took seconds to arrive.
+    def action_scroll_home(self) -> None:
+        if not self._allow_scroll:
+            raise SkipAction()
+        self.scroll_home(x_axis=self.scroll_y == 0, animate=False, immediate=True)
+
+    def action_scroll_end(self) -> None:
+        if not self._allow_scroll:
+            raise SkipAction()
+        self.scroll_end(animate=False, immediate=True)
+
+    def action_scroll_up(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_up(animate=False, immediate=True)
+
+    def action_scroll_down(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_down(animate=False, immediate=True)
+
+    def action_page_up(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_page_up(animate=False)
+
+    def action_page_down(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_page_down(animate=False)
+
+    def action_next_header(self, step: int, files: bool) -> None:
+        """Put the next (or previous) hunk's or file's header at the top."""
+        if self._model is None:
+            return
+        row = self._model.next_header(round(self.scroll_y), step, split=self.split, files=files)
+        if row is not None:
+            self.scroll_to(y=row, animate=False, immediate=True)
 
     def watch_split(self) -> None:
         self._update_size()
         self.refresh()
+        self.call_after_refresh(self._show_first_change)
+
+    def _show_first_change(self) -> None:
+        """A short view (the split layout at 80x24 has four rows a side) starts on the first
+        change with a line of context, not on headers and context with the change below."""
+        model, height = self._model, self.scrollable_content_region.height
+        if model is None or height <= 0 or round(self.scroll_y) != 0:
+            return
+        first = model.first_change()
+        if first is not None and first >= height:
+            self.scroll_to(y=first - min(3, (height - 1) // 3), animate=False, immediate=True)
 
     def on_resize(self) -> None:
         self._update_size()
 
-    def _rows(self) -> list:
+    def _rows(self) -> int:
         if self._model is None:
-            return []
-        return self._model.split if self.split else self._model.unified
+            return 0
+        return len(self._model.split if self.split else self._model.unified)
 
     def _update_size(self) -> None:
         rows = self._rows()
@@ -229,7 +327,7 @@ class DiffView(ScrollView, can_focus=True):
             # Sideways scrolling moves the code only: the overflow is what the widest
             # line does not fit in the code column.
             overflow = max(0, self._model.width - code_width(self._model, width, self.split))
-            self.virtual_size = Size(width + overflow if overflow else 0, len(rows))
+            self.virtual_size = Size(width + overflow if overflow else 0, rows)
         self.refresh()
 
     # ------------------------------------------------------------------ rendering
@@ -270,7 +368,9 @@ class _StripCache:
                 self._data.popitem(last=False)
 
 
-_STRIPS = _StripCache(8192)
+# A few screens' worth (both sides, the next pair's prefetch): rows are cheap to redo,
+# and a big cache would hold more memory than a big patch's own text.
+_STRIPS = _StripCache(512)
 
 
 def gutter_digits(model: DiffModel) -> int:
@@ -304,16 +404,16 @@ def render_row(
     signs: tuple[str, str] = SIGNS,
 ) -> Strip:
     styles = styles or DiffStyles()
-    if index >= len(model.split if split else model.unified) or width <= 0:
+    if not 0 <= index < len(model.split if split else model.unified) or width <= 0:
         return Strip.blank(max(width, 0))
     key = (model.key, index, scroll_x, width, split, styles, signs)
     strip = _STRIPS.get(key)
     if strip is None:
         g = gutter_digits(model)
         if split:
-            strip = _render_split(model.split[index], scroll_x, width, g, console, styles, signs)
+            strip = _render_split(model.split_row(index), scroll_x, width, g, console, styles, signs)
         else:
-            strip = _render_unified(model.unified[index], scroll_x, width, g, console, styles, signs)
+            strip = _render_unified(model.line(index), scroll_x, width, g, console, styles, signs)
         _STRIPS[key] = strip
     return strip
 
@@ -341,7 +441,64 @@ def _banner(line: DiffLine, width: int, console, styles: DiffStyles, indent: int
 
 def _code_strip(line: DiffLine, scroll_x: int, width: int, console, styles: DiffStyles) -> Strip:
     bg = styles.line(line.kind)
-    return Strip(code_text(line, styles).render(console)).crop_extend(scroll_x, scroll_x + width, bg)
+    return Strip(code_segments(line, styles)).crop_extend(scroll_x, scroll_x + width, bg)
+
+
+_COMBINED: dict[tuple[Style, Style | None, Style | None], Style] = {}
+
+
+def _combined(bg: Style, token: Style | None, word: Style | None) -> Style:
+    key = (bg, token, word)
+    style = _COMBINED.get(key)
+    if style is None:
+        style = bg
+        if token is not None:
+            style += token
+        if word is not None:
+            style += word
+        if len(_COMBINED) > 4096:
+            _COMBINED.clear()
+        _COMBINED[key] = style
+    return style
+
+
+def code_segments(line: DiffLine, styles: DiffStyles) -> list[Segment]:
+    """`code_text` as segments, made directly (a row on screen is drawn often while
+    scrolling; Text.render costs several times this). Token spans never overlap (one
+    lexer's tokens), nor do changed-word spans."""
+    plain = line.text.plain
+    spans = line.text.spans
+    words = line.words
+    bg = styles.line(line.kind)
+    word = styles.word(line.kind)
+    cuts = {0, len(plain)}
+    for span in spans:
+        cuts.update((span.start, span.end))
+    for start, end in words:
+        cuts.update((start, end))
+    points = sorted(c for c in cuts if 0 <= c <= len(plain))
+    out: list[Segment] = []
+    si = wi = 0
+    for a, b in zip(points, points[1:]):
+        while si < len(spans) and spans[si].end <= a:
+            si += 1
+        token = spans[si].style if si < len(spans) and spans[si].start <= a else None
+        while wi < len(words) and words[wi][1] <= a:
+            wi += 1
+        in_word = wi < len(words) and words[wi][0] <= a
+        style = _combined(bg, token if isinstance(token, Style) else None, word if in_word else None)
+        out.append(Segment(plain[a:b], style))
+    return out
+
+
+def _gutter(numbers: str, line: DiffLine, styles: DiffStyles, signs: tuple[str, str], bg: Style, width: int) -> Strip:
+    """Line numbers, the +/- sign and a space, on the line's background."""
+    segments = [
+        Segment(numbers, _combined(bg, styles.gutter, None)),
+        Segment(_sign(line, signs), _combined(bg, styles.sign(line.kind), None)),
+        Segment(" ", bg),
+    ]
+    return Strip(segments).crop_extend(0, width, bg)
 
 
 def _render_unified(
@@ -352,12 +509,8 @@ def _render_unified(
     bg = styles.line(line.kind)
     old = str(line.old_no) if line.old_no is not None else ""
     new = str(line.new_no) if line.new_no is not None else ""
-    gutter = Text.assemble(
-        (f"{old:>{g}} {new:>{g}} ", styles.gutter), (_sign(line, signs), styles.sign(line.kind)), " "
-    )
-    gutter.stylize_before(bg)
     gw = 2 * g + 4
-    head = Strip(gutter.render(console)).crop_extend(0, min(gw, width), bg)
+    head = _gutter(f"{old:>{g}} {new:>{g}} ", line, styles, signs, bg, min(gw, width))
     if width <= gw:
         return head
     return Strip.join([head, _code_strip(line, scroll_x, width - gw, console, styles)])
@@ -379,12 +532,8 @@ def _half(
         return _banner(line, width, console, styles, 1)
     bg = styles.line(line.kind)
     no = line.new_no if right else line.old_no
-    gutter = Text.assemble(
-        (f"{'' if no is None else no:>{g}} ", styles.gutter), (_sign(line, signs), styles.sign(line.kind)), " "
-    )
-    gutter.stylize_before(bg)
     gw = g + 3
-    head = Strip(gutter.render(console)).crop_extend(0, min(gw, width), bg)
+    head = _gutter(f"{'' if no is None else no:>{g}} ", line, styles, signs, bg, min(gw, width))
     if width <= gw:
         return head
     return Strip.join([head, _code_strip(line, scroll_x, width - gw, console, styles)])

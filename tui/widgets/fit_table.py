@@ -9,6 +9,8 @@ in those columns should be `cut_text(...)` so the cut shows as "…".
 
 from __future__ import annotations
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
@@ -22,6 +24,40 @@ def cut_text(value: str | Text, style: str = "") -> Text:
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text
+
+
+class MiddleCut:
+    """A cell cut in the middle when its column is narrow, keeping the tail: two batch ids
+    of one day differ at their end (``20261206-0…-a1b2``, never ``20261206-05…`` twice)."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text.plain
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, MiddleCut) and self.text.plain == other.text.plain and self.text.style == other.text.style
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.text.plain)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.text.cell_len, self.text.cell_len)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield middle_cut(self.text, options.max_width)
+
+
+def middle_cut(text: Text, width: int) -> Text:
+    if text.cell_len <= width or width < 3 or len(text) != text.cell_len:
+        return text
+    tail = (width - 1) // 2
+    out = text[: width - 1 - tail] + Text("…") + text[len(text) - tail :]
+    out.no_wrap, out.overflow = True, "ellipsis"
+    return out
 
 
 def _natural(table: DataTable, key: ColumnKey) -> int:

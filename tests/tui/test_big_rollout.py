@@ -1,0 +1,68 @@
+"""A rollout with huge tool outputs: their text stays in the trace file until shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests import factories
+from tui.conversation_model import ConversationLayout
+from tui.lazy_trace import BIG_LINE
+from tui.live_trace import LiveTrace
+
+# Quotes, backslashes, a non-ASCII character and an escape code: the cut-out content must
+# decode to exactly what the tool said, and the content ends with an escaped quote.
+TRICKY_END = 'ends with "quoted \\" text\\\\" é \x1b[2J "'
+
+
+def big_output(n: int) -> str:
+    return "".join(f"line {i}: a = b + {i}\n" for i in range(n)) + TRICKY_END
+
+
+def trace_with(tmp_path: Path, outputs: list[str]) -> Path:
+    steps: list[factories.Step | list[factories.Call]] = [
+        [factories.Call("read_file", {"rel_path": f"f{i}.py"}, output=out)] for i, out in enumerate(outputs)
+    ]
+    r = factories.Rollout("fix_big", 0, steps=steps)
+    bdir = factories.write_batch(tmp_path, "b", [r])
+    return next(bdir.rglob("*.jsonl"))
+
+
+def test_big_results_are_read_when_shown_and_read_back_exactly(tmp_path):
+    big = big_output(20_000)
+    assert len(big) > 4 * BIG_LINE
+    path = trace_with(tmp_path, [big, "small output"])
+    trace = LiveTrace(path)
+    trace.poll()
+    call, small = trace.calls
+    assert call.result_source is not None and call.result == ""  # left in the file
+    assert small.result_source is None and small.result == "small output"
+    assert call.status == "ok" and trace.end is not None  # the rest of the trace reads as ever
+    shown = call.shown_result()
+    assert shown is not None and shown.startswith("line 0: a = b + 0\n") and len(shown) < 5000
+    assert shown.endswith("MB in all (c: the conversation shows it whole)")
+    assert call.result_source.text() == big
+    tool_turn = next(t for t in trace.turns if t.role == "tool" and t.source is not None)
+    assert tool_turn.full_text() == big
+
+    layout = ConversationLayout()
+    layout.width = 60
+    layout.extend(trace.turns)
+    at = trace.turns.index(tool_turn)
+    block = [layout.row(y)[0] for y in range(layout.starts[at], layout.starts[at + 1])]
+    assert "  line 7: a = b + 7" in block and "  line 8: a = b + 8" not in block
+    assert any(r.startswith("  … 0.") and r.endswith("MB in all (space: unfold)") for r in block)
+    layout.toggle(at)
+    last = [layout.row(y)[0] for y in range(layout.starts[at], layout.starts[at + 1])][-2]
+    assert last.startswith("  ends with") and "\x1b" not in last  # unfolded: the whole, neutralised
+
+
+def test_a_trace_growing_past_a_big_line_keeps_its_place(tmp_path):
+    path = trace_with(tmp_path, [big_output(10_000)])
+    data = path.read_bytes()
+    cut = data.index(b"\n", data.index(b'"role":"tool"')) + 1 + 10  # mid-way into the next line
+    path.write_bytes(data[:cut])
+    trace = LiveTrace(path)
+    trace.poll()
+    assert trace.calls[0].result_source is not None and trace.end is None
+    path.write_bytes(data)
+    assert trace.poll() and trace.end is not None and trace.warnings == 0
