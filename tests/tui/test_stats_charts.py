@@ -38,3 +38,13 @@ async def test_stats_c_toggles_charts_and_tables(traces, make_app):
         await pilot.press("c")
         await wait_until(pilot, lambda: "Pairs by contrast kind and noise flag" not in shown())
         assert "Pass rate per task (yellow: the learnable band)" in shown()
+
+
+def test_a_bar_with_an_interval_draws_a_whisker_in_the_terminal_and_the_svg():
+    from tui.charts import chart_svg
+
+    chart = BarChart("Pass rate by model", (Bar("A base", 0.5, note="2/4", interval=(0.25, 0.75)),), unit="rate")
+    row = chart_text(chart, width=60).plain.split("\n")[1]
+    assert row.endswith("50% (25%-75%)  2/4") and "▓" in row and "─" in row
+    assert row.index("█") < row.index("▓") < row.index("─") < row.index("·")  # bar, interval in it, beyond it
+    assert 'class="ci"' in chart_svg(chart) and 'class="ci"' not in chart_svg(BarChart("x", (Bar("b", 0.5),)))
