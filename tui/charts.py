@@ -80,7 +80,7 @@ def stats_charts(report: SignalReport) -> list[BarChart]:
             band=report.band,
         ),
         BarChart(
-            "Pairs by contrast kind and noise flag",
+            "Pairs built by contrast kind and noise flag",
             (
                 *(Bar(f"contrast {k}", n) for k, n in sorted(report.by_contrast.items())),
                 Bar("clean", report.clean_pairs, tone="good"),

@@ -34,9 +34,9 @@ async def test_stats_c_toggles_charts_and_tables(traces, make_app):
 
         await pilot.press("c")
         await wait_until(pilot, lambda: "Pass rate per task" in shown() and "█" in shown())
-        assert "Pairs by contrast kind and noise flag" in shown()
+        assert "Pairs built by contrast kind and noise flag" in shown()
         await pilot.press("c")
-        await wait_until(pilot, lambda: "Pairs by contrast kind and noise flag" not in shown())
+        await wait_until(pilot, lambda: "Pairs built by contrast kind and noise flag" not in shown())
         assert "Pass rate per task (yellow: the learnable band)" in shown()
 
 
