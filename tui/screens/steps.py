@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from agent.untrusted import neutralise
+from agent.untrusted import neutralise, neutralise_line
 from labeling.records import STEP_REASONS, StepRow
 from labeling.store import NotFound
 from tui.conversation_model import printable
@@ -31,6 +31,31 @@ REASON_LABELS = {
     "unneeded": "unneeded step",
     "other": "other (write why)",
 }
+
+
+ARGUMENT_CHARS = 4000
+
+
+def arguments_text(args: dict | None, raw: str, limit: int = ARGUMENT_CHARS) -> Text:
+    """A tool call's arguments as a person reads them: ``key: value`` a line, and a value of
+    several lines (write_file's content, a patch) as its text below its key, indented, not as
+    a JSON string of ``\\n``s. Keys and values are untrusted: neutralised, plain Text."""
+    if args is None:  # did not parse to an object: the raw text as sent
+        return Text(neutralise(raw[:limit], markup=False) + ("…" if len(raw) > limit else ""))
+    out = Text()
+    for i, (key, value) in enumerate(args.items()):
+        if i:
+            out.append("\n")
+        out.append(f"{neutralise_line(key, markup=False)}:", style="bold")
+        if isinstance(value, str) and "\n" in value:
+            body = neutralise(value[:limit], markup=False).rstrip("\n")
+            out.append("\n" + "\n".join("  " + line for line in body.split("\n")))
+            if len(value) > limit:
+                out.append(f"\n  … {len(value) - limit:,} more characters", style="dim")
+        else:
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            out.append(" " + neutralise_line(shown[:limit], markup=False) + ("…" if len(shown) > limit else ""))
+    return out
 
 
 def _flags_text(row: StepRow) -> Text:
@@ -186,8 +211,7 @@ class StepsScreen(StudioScreen):
             parts.append(t)
             for v in ([c.parse_error] if c.parse_error else []) + list(c.violations):
                 parts.append(Text(f"  {neutralise(v, markup=False)}", style="magenta"))
-            args = json.dumps(c.args, indent=2, ensure_ascii=False) if c.args is not None else c.arguments
-            parts.append(Text(neutralise(args[:4000], markup=False), style=""))
+            parts.append(arguments_text(c.args, c.arguments))
             if c.error:
                 parts.append(Text(f"error: {neutralise(c.error, markup=False)}", style="red"))
             result = self._results.get((row.step, c.call_id))
