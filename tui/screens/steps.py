@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,26 +37,27 @@ REASON_LABELS = {
 ARGUMENT_CHARS = 4000
 
 
-def arguments_text(args: dict | None, raw: str, limit: int = ARGUMENT_CHARS) -> Text:
+def arguments_text(args: dict | None, raw: str, limit: int = ARGUMENT_CHARS) -> Group:
     """A tool call's arguments as a person reads them: ``key: value`` a line, and a value of
-    several lines (write_file's content, a patch) as its text below its key, indented, not as
-    a JSON string of ``\\n``s. Keys and values are untrusted: neutralised, plain Text."""
+    several lines (write_file's content, a patch) as its text below its key, indented (a
+    wrapped line too), not as a JSON string of ``\\n``s. Keys and values are untrusted:
+    neutralised, plain Text."""
     if args is None:  # did not parse to an object: the raw text as sent
-        return Text(neutralise(raw[:limit], markup=False) + ("…" if len(raw) > limit else ""))
-    out = Text()
-    for i, (key, value) in enumerate(args.items()):
-        if i:
-            out.append("\n")
-        out.append(f"{neutralise_line(key, markup=False)}:", style="bold")
+        return Group(Text(neutralise(raw[:limit], markup=False) + ("…" if len(raw) > limit else "")))
+    parts: list[RenderableType] = []
+    for key, value in args.items():
+        line = Text(f"{neutralise_line(key, markup=False)}:", style="bold")
         if isinstance(value, str) and "\n" in value:
-            body = neutralise(value[:limit], markup=False).rstrip("\n")
-            out.append("\n" + "\n".join("  " + line for line in body.split("\n")))
+            parts.append(line)
+            body = Text(neutralise(value[:limit], markup=False).rstrip("\n"))
             if len(value) > limit:
-                out.append(f"\n  … {len(value) - limit:,} more characters", style="dim")
+                body.append(f"\n… {len(value) - limit:,} more characters", style="dim")
+            parts.append(Padding(body, (0, 0, 0, 2)))
         else:
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            out.append(" " + neutralise_line(shown[:limit], markup=False) + ("…" if len(shown) > limit else ""))
-    return out
+            line.append(" " + neutralise_line(shown[:limit], markup=False) + ("…" if len(shown) > limit else ""))
+            parts.append(line)
+    return Group(*parts)
 
 
 def _flags_text(row: StepRow) -> Text:
