@@ -41,6 +41,16 @@ def count_bar(n: int, top: int, width: int = 20) -> Text:
     return Text("█" * filled + " " * (width - filled), style="cyan")
 
 
+def _fits(width: int, *tables: Table, gap: int = 4) -> bool:
+    """The tables side by side at their natural widths, with ``gap`` between, fit ``width``."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console(width=width)
+    need = sum(Measurement.get(console, console.options, t).maximum for t in tables)
+    return need + gap * (len(tables) - 1) <= width
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
 
@@ -133,7 +143,7 @@ def render_report(r, width: int = 120) -> Group:
     for name, a in rows:
         agree.add_row(Text(name), str(a.labeled), _pct(a.confirm_rate), _pct(a.flip_rate), _pct(a.discard_rate))
     parts.append(Text(""))
-    if wide:
+    if wide and _fits(width, contrast, flags, agree):  # else Rich would cut all three to fit
         side.add_row(contrast, flags, agree)
         parts.append(side)
     else:
