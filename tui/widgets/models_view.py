@@ -166,6 +166,10 @@ class ModelsView(Vertical):
         for row in rows:
             table.add_row(*row, key=str(row[0]))
 
+    def on_resize(self) -> None:
+        if self.sc is not None:  # the chart is drawn for a width: draw it again for the new one
+            self.query_one("#models-head", Static).update(render_head(self.sc, width=max(40, self.size.width - 2)))
+
     def show_jobs(self, jobs: list[JobRow]) -> None:
         """The store's fine-tuning jobs; hidden while there are none."""
         box = self.query_one("#models-jobs", Static)
