@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from rich.text import Text
 
+    from labeling.compare import Comparison
     from labeling.stats import SignalReport
 
 Tone = Literal["plain", "good", "bad", "warn", "muted"]
@@ -35,6 +36,7 @@ class Bar:
     value: float  # a count, or a rate in [0, 1] (a missing rate: 0, with a note saying so)
     note: str = ""  # shown after the value, e.g. "no verdict yet"
     tone: Tone = "plain"
+    interval: tuple[float, float] | None = None  # a rate's confidence interval, drawn as a whisker
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def stats_charts(report: SignalReport) -> list[BarChart]:
             band=report.band,
         ),
         BarChart(
-            "Pairs by contrast kind and noise flag",
+            "Pairs built by contrast kind and noise flag",
             (
                 *(Bar(f"contrast {k}", n) for k, n in sorted(report.by_contrast.items())),
                 Bar("clean", report.clean_pairs, tone="good"),
@@ -112,6 +114,25 @@ def stats_charts(report: SignalReport) -> list[BarChart]:
     return charts
 
 
+def compare_chart(comparison: Comparison) -> BarChart:
+    """The compare view's chart: the two models' pass rates, each with its interval."""
+    level = round(100 * comparison.difference.level)
+    return BarChart(
+        f"Pass rate by model ({level}% intervals)",
+        tuple(
+            Bar(
+                f"{tag} {s.model}",
+                s.pass_rate or 0.0,
+                note="no verdict" if s.pass_rate is None else f"{s.passed}/{s.rollouts}",
+                tone="muted" if s.pass_rate is None else "plain" if tag == "A" else "good",
+                interval=(s.ci.lo, s.ci.hi) if s.ci else None,
+            )
+            for tag, s in (("A", comparison.a), ("B", comparison.b))
+        ),
+        unit="rate",
+    )
+
+
 # ---------------------------------------------------------------------------- terminal
 TERMINAL_LABEL = 24  # label column of a chart drawn in the terminal, in cells
 
@@ -131,11 +152,16 @@ def chart_text(chart: BarChart, width: int = 80) -> Text:
     out = Text(printable(chart.title), style="bold", no_wrap=True, overflow="ellipsis")
     for bar in chart.bars:
         filled = round(bar_w * min(bar.value, top) / top)
+        # the interval's cells: inside the bar a lighter shade, beyond it a whisker
+        ci_lo, ci_hi = (round(bar_w * bar.interval[0]), round(bar_w * bar.interval[1])) if bar.interval else (0, 0)
         out.append("\n")
         out.append(_cut(printable(bar.label), label_w).ljust(label_w + 1))
         for i in range(bar_w):
+            in_ci = ci_lo <= i < max(ci_hi, ci_lo + 1) if bar.interval else False
             if i < filled:
-                out.append("█", style=TONES[bar.tone])
+                out.append("▓" if in_ci else "█", style=TONES[bar.tone])
+            elif in_ci:
+                out.append("─", style=TONES[bar.tone])
             else:
                 out.append("░" if lo <= i < hi else "·", style="#e0a100" if lo <= i < hi else "dim")
         out.append(" " + printable(_value_text(bar, chart.unit)), style="dim" if bar.tone == "muted" else "")
@@ -156,6 +182,8 @@ def _cut(text: str, n: int) -> str:
 
 def _value_text(bar: Bar, unit: str) -> str:
     shown = f"{bar.value:.0%}" if unit == "rate" else f"{bar.value:g}"
+    if bar.interval:
+        shown += f" ({bar.interval[0]:.0%}-{bar.interval[1]:.0%})"
     return f"{shown}  {bar.note}" if bar.note else shown
 
 
@@ -185,16 +213,21 @@ def chart_group(chart: BarChart, *, width: int = 720, y0: int = 0) -> tuple[str,
         out.append(
             f'<rect x="{plot_x}" y="{y + 3}" width="{w:.1f}" height="{ROW - 7}" fill="{TONES[bar.tone]}" rx="2"/>'
         )
-        out.append(
-            f'<text x="{plot_x + w + 6:.1f}" y="{y + 15}" class="v">{escape(_value_text(bar, chart.unit))}</text>'
-        )
+        value_x = plot_x + w + 6
+        if bar.interval:  # a whisker from the interval's low end to its high end
+            x0, x1 = (plot_x + plot_w * max(0.0, min(v, 1.0)) for v in bar.interval)
+            mid = y + ROW // 2
+            out.append(f'<path d="M{x0:.1f} {mid - 5}v10M{x0:.1f} {mid}H{x1:.1f}M{x1:.1f} {mid - 5}v10" class="ci"/>')
+            value_x = max(value_x, x1 + 6)
+        out.append(f'<text x="{value_x:.1f}" y="{y + 15}" class="v">{escape(_value_text(bar, chart.unit))}</text>')
     out.append("</g>")
     return "".join(out), height
 
 
 STYLE = (
     f".t{{font:bold 14px {FONT};fill:#222}} .l{{font:12px {FONT};fill:#333}} "
-    f".v{{font:12px {FONT};fill:#555}} .band{{fill:#f3e3a0;opacity:.6}}"
+    f".v{{font:12px {FONT};fill:#555}} .band{{fill:#f3e3a0;opacity:.6}} "
+    ".ci{stroke:#222;stroke-width:1.5;fill:none}"
 )
 
 

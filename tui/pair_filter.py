@@ -8,9 +8,9 @@ import shlex
 from labeling.records import CONTRASTS, PAIR_FLAGS, VERDICTS, PairFilter
 
 FILTER_HINT = (
-    "task:ID  flag:NAME|noisy|clean  verdict:unlabeled|labeled|all|confirm|flip|discard\n"
-    "tag:T  batch:ID  contrast:pass_fail|efficiency|step  other words search ids/notes\n"
-    "disagree: the pairs whose labelers' verdicts differ (to adjudicate)\n"
+    "task:ID  flag:NAME|noisy|clean (a flag alone too: suspect)  tag:T  batch:ID\n"
+    "verdict:unlabeled|labeled|all|confirm|flip|discard  contrast:pass_fail|efficiency|step\n"
+    "other words search ids/notes · disagree: pairs whose labelers' verdicts differ\n"
     "empty: the unlabeled queue · enter applies · escape keeps the current filter"
 )
 FILTER_VALUES = {
@@ -37,6 +37,8 @@ def parse_filter(text: str) -> PairFilter:
             disagree = True
             continue
         key, sep, value = w.partition(":")
+        if not sep and w in FILTER_VALUES["flag"] and "flag" not in fields:
+            key, sep, value = "flag", ":", w  # a flag's name alone, as in the header's flag badges
         if sep and key in ("task", "flag", "verdict", "tag", "batch", "contrast"):
             known = FILTER_VALUES.get(key)
             if known is not None and value not in known:

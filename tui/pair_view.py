@@ -36,3 +36,10 @@ class PairView:
     gone: bool = False  # pruned from the store by a rebuild; kept on screen, marked
     pending_note: str | None = None  # typed before the verdict, saved with it
     labeler: str = ""  # who is reviewing (team review: their verdict is bold)
+    cleared: tuple[str | None, str | None] = (None, None)  # who cleared each SUSPECT side (`C` on Rollout)
+
+    @property
+    def suspect_cleared(self) -> bool:
+        """Every SUSPECT side of the pair was cleared by a person: its `suspect` flag no longer holds it."""
+        suspects = [i for i, r in enumerate(self.sides) if r is not None and "SUSPECT" in r.standing]
+        return bool(suspects) and all(self.cleared[i] is not None for i in suspects)

@@ -10,3 +10,10 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     if n == 1:
         return f"{n} {noun}"
     return f"{n} {plural or _IRREGULAR.get(noun) or noun + 's'}"
+
+
+# Pairs *built* (in the store, to label) against pass/fail pairs *possible* (disjoint:
+# min(passes, fails) a task, what the rollouts bought): the same words in `repo-agent stats`
+# and on the Stats screen.
+PAIRS_BUILT_TITLE = "Pairs built by kind"
+PAIRS_POSSIBLE_TITLE = "Pass/fail pairs possible by allocation (disjoint: no rollout in two)"

@@ -150,11 +150,13 @@ def test_stats_allocation_table_keeps_its_headers_whole_at_80_columns(sample, ca
     capsys.readouterr()
     assert main(["stats", str(root)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    at = lines.index("pairs bought by allocation (disjoint pass/fail)")
+    # possible pass/fail pairs here, pairs built above: never the one word "pairs" for both
+    at = lines.index("pass/fail pairs possible by allocation (disjoint: no rollout in two)")
     header, row = lines[at + 1].split(), lines[at + 2].split()
-    assert header == ["allocation", "batches", "rollouts", "p/f", "pairs", "/1k", "rollouts", "/1M", "tokens"] + [
+    assert header == ["allocation", "batches", "rollouts", "possible", "/1k", "rollouts", "/1M", "tokens"] + [
         "best-worst"
     ]
+    assert "pairs built by kind" in lines and lines[lines.index("pairs built by kind") + 1].split() == ["kind", "built"]
     assert row[0] == "fixed" and len(row) == 7 and lines[at + 3].startswith("spent:")
 
 
@@ -172,7 +174,7 @@ def test_stats_keeps_long_task_ids_whole_one_line_each_at_80_columns(tmp_path, c
     assert main(["stats", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     at = lines.index("pass rate per task (learnable band 20%-60%)")
-    assert lines[at + 1].split() == ["task", "judged", "passed", "rate", "pairs"]  # short headers
+    assert lines[at + 1].split() == ["task", "judged", "passed", "rate", "built"]  # short headers
     assert lines[at + 2].split() == [long_a, "2", "1", "50%", "learnable", "1"]
     assert lines[at + 3].split() == [long_b, "2", "0", "0%", "all", "fail", "no", "contrast", "0"]
     assert lines[at + 4].startswith("learnable: 1")

@@ -52,6 +52,10 @@ def test_compare_runs_both_models_then_reuses_them(tiny_suite, tiny_suite_path, 
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "B - A +50.0 points" in out
+    chart = [line for line in out.splitlines() if line.startswith(("A base ", "B tuned "))]
+    assert len(chart) == 2, out  # the chart: each model's rate with its interval
+    assert " 50% (" in chart[0] and "▓" in chart[0] and "─" in chart[0]
+    assert " 100% (" in chart[1] and chart[1].count("█") > chart[0].count("█")
     assert "flipped to pass under B: fix_gcd" in out and "flipped to fail under B: none" in out
     assert "larger than run-to-run noise" in out
     metas = sorted((m.model, m.params.seed, len(m.planned)) for m in map(read_batch_meta, find_batches(runs)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.tui.conftest import settle, wait_until
 from tui.conversation_model import ConversationLayout
 from tui.live_trace import LiveTrace, Turn
@@ -114,3 +116,34 @@ async def test_rollout_conversation_and_steps_reasoning_at_80x24(traces, make_ap
         box = app.screen.query_one("#step-detail-text")
         detail = "\n".join(box.render_line(y).text for y in range(box.size.height))
         assert "reasoning" in detail and "The loop never ends:" in detail and "\x1b" not in detail
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_steps_show_written_file_content_as_text(traces, make_app, size):
+    """write_file's content: the file's lines below its key, not a JSON string of \\n's;
+    untrusted like every argument (an escape shown, markup left as text)."""
+    trace = sorted(traces.glob("*/traces/*.jsonl"))[2]  # fix_bitcount s2: step 5 writes bitcount.py
+    lines = trace.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if '"kind":"tool_call"' in line and "write_file" in line)
+    head, sep, args = lines[at].partition('"args":')
+    lines[at] = head + sep + args.replace("count += 1", "count += 1  # [red]x\\u001b[2J", 1)
+    trace.write_text("\n".join(lines) + "\n")
+    app = make_app(traces)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        uid = next(r.uid for r in app.store.rollouts() if Path(r.trace_path).name == trace.name)
+        app.open_rollout(uid)
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen.MODE == "steps")
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "down")  # step 5
+        await settle(pilot)
+        box = app.screen.query_one("#step-detail-text")
+        detail = [box.render_line(y).text.rstrip() for y in range(box.size.height)]
+        assert "rel_path: bitcount.py" in detail and "content:" in detail
+        body = detail[detail.index("content:") + 1 :]
+        assert body[:3] == ["  def bitcount(n):", "      count = 0", "      while n:"]  # the file, indented
+        assert not any("\\n" in line for line in detail)
+        hostile = next(line for line in body if "count += 1" in line)
+        assert "\x1b" not in hostile and "[red]x" in hostile and "[2J" in hostile

@@ -38,4 +38,4 @@ async def test_stats_tables_keep_their_headers_whole(sample_copy, make_app):
             assert not any("…" in line for line in lines if "Human vs auto" in line or "discard" in line)
             assert any("identical_patch" in line for line in lines) and any("efficiency  " in line for line in lines)
             if size[0] >= 120:  # the three small tables side by side, none squeezed
-                assert any("Contrast kinds" in line and "Human vs auto" in line for line in lines)
+                assert any("Pairs built by kind" in line and "Human vs auto" in line for line in lines)

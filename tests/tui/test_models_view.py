@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from labeling.records import JobRow
 from labeling.store import LabelStore
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle, wait_until
 from tests.tui.model_fixtures import FT_BATCH_ID, FT_MODEL, make_two_models
 from tui.screens.rollout import RolloutScreen
 from tui.widgets.models_view import ModelsView
@@ -96,3 +96,24 @@ def test_models_view_snapshot(snap_compare, make_app, two_models):
         await settle(pilot)
 
     assert snap_compare(make_app(two_models, start="stats"), terminal_size=(120, 40), run_before=before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_models_view_charts_both_rates_with_intervals(two_models, make_app, size):
+    app = make_app(two_models)
+    async with app.run_test(size=size) as pilot:
+        view = await open_models_view(pilot)
+        console = Console(width=size[0], record=True, file=io.StringIO())
+        console.print(view.query_one("#models-head", Static).content)
+        lines = console.export_text().splitlines()
+        a, b = (next(line for line in lines if line.startswith(tag)) for tag in ("A test-model ", "B acct/"))
+        assert a.rstrip().endswith("44% (19%-73%)  4/9") and b.rstrip().endswith("56% (27%-81%)  5/9")
+        assert "▓" in a and "─" in b and a.count("█") < b.count("█")  # the interval beside each bar
+        assert max(len(line) for line in (a, b)) <= size[0] - 2  # drawn within the view
+        await pilot.resize_terminal(size[0] + 40, size[1])  # drawn again for the new width
+        await wait_until(pilot, lambda: view.size.width == size[0] + 40)
+        await settle(pilot)
+        console = Console(width=size[0] + 40, record=True, file=io.StringIO())
+        console.print(view.query_one("#models-head", Static).content)
+        wider = next(line for line in console.export_text().splitlines() if line.startswith("A test-model "))
+        assert len(wider.rstrip()) > len(a.rstrip()) + 30

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.table import Table
 
 from agent.untrusted import neutralise
+from tui.charts import chart_text, compare_chart
 from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.safe_console import SafeConsole
@@ -312,6 +313,7 @@ def render(console: SafeConsole, c, blocks) -> None:
             f" · tool calls valid {_pct(s.validity_rate)} · mean steps {steps}"
             f" · tokens {s.tokens_in:,} in / {s.tokens_out:,} out{cost}"
         )
+    console.print(chart_text(compare_chart(c), width=min(console.width, 100)))
     left: dict[str, int] = {}
     for blk in blocks:
         for k, n in getattr(blk, "left_out", {}).items():

@@ -10,6 +10,7 @@ from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
 from tui.cli.team_view import print_team
+from tui.words import PAIRS_BUILT_TITLE, PAIRS_POSSIBLE_TITLE
 
 
 @_run
@@ -61,7 +62,7 @@ TASK_COLUMNS = (
     Col("passed", justify="right"),
     Col("pass rate", "rate", justify="right"),
     Col("", give=1, min_width=8),
-    Col("pairs", justify="right"),
+    Col("pairs built", "built", justify="right"),
 )
 # Borderless like `run`'s allocation table, so it is one line a row at 80 columns (boxed, Rich cut its headers).
 ALLOCATION_COLUMNS = (
@@ -71,7 +72,7 @@ ALLOCATION_COLUMNS = (
         for header, short in (
             ("batches", ""),
             ("rollouts", ""),
-            ("p/f pairs", ""),
+            ("possible", ""),
             ("/1k rollouts", "/1k roll"),
             ("/1M tokens", "/1M tok"),
             ("best-worst", ""),
@@ -139,11 +140,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ),
         markup=False,
     )
-    console.print("pairs", style="table.title")
+    console.print(PAIRS_BUILT_TITLE.lower(), style="table.title")
     kinds = [[f"contrast {esc(k)}", str(n)] for k, n in sorted(rep.by_contrast.items())]
     kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
     kinds.append(["stale (kept)", str(rep.stale_pairs)])
-    print_table(console, (Col("kind"), Col("pairs", justify="right")), kinds)
+    print_table(console, (Col("kind"), Col("built", justify="right")), kinds)
     # What each pair's verdict rests on (labeling/verdict_kinds.py), strongest evidence first.
     rests = [[KIND_LABEL[k], str(n)] for k in VERDICT_KINDS if (n := rep.by_verdict_kind.get(k))]
     if rests:
@@ -177,7 +178,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     cols = (Col("model"), *(Col(h, justify="right") for h in ("calls", "invalid", "valid rate")))
     print_table(console, cols, models)
     if rep.by_allocation:
-        console.print("pairs bought by allocation (disjoint pass/fail)", style="table.title")
+        console.print(PAIRS_POSSIBLE_TITLE.lower(), style="table.title", markup=False)
         num = lambda x: "-" if x is None else f"{x:,.1f}"  # noqa: E731
         rows = [
             [

@@ -132,6 +132,11 @@ class PairsScreen(StudioScreen):
     def on_show_screen(self) -> None:
         if self.focused is None:
             self.query_one("#diff-a", DiffView).focus()  # arrows scroll the diff; tab to the other
+        view = self.shown
+        if view is not None and view.pair is not None:  # `C` on Rollout does not change the store's version
+            cleared = self._cleared(view.sides)
+            if cleared != view.cleared:
+                self.shown = replace(view, cleared=cleared)
 
     # ------------------------------------------------------------------ rendering
     def watch_shown(self, old: PairView | None, new: PairView | None) -> None:
@@ -241,7 +246,16 @@ class PairsScreen(StudioScreen):
             gone=gone,
             pending_note=self._pending_note,
             labeler=self.state.labeler,
+            cleared=self._cleared(sides),
         )
+
+    def _cleared(self, sides: tuple[RolloutRow | None, RolloutRow | None]) -> tuple[str | None, str | None]:
+        """Who cleared each SUSPECT side (read fresh: `C` on Rollout changes it)."""
+        if not any(r is not None and "SUSPECT" in r.standing for r in sides):
+            return None, None
+        cleared = self.store.cleared_rollouts()
+        a, b = ((cleared[r.uid].labeler or "?") if r is not None and r.uid in cleared else None for r in sides)
+        return a, b
 
     def _step(self, row: RolloutRow | None, at_step: int) -> StepRow | None:
         """The step of ``row`` where a step pair's sides diverge."""

@@ -19,7 +19,7 @@ from tui.screens.base import StudioScreen
 from tui.state import fmt_cost, fmt_tokens
 from tui.widgets.models_view import ModelsView
 from tui.widgets.team_agreement import team_table
-from tui.words import count
+from tui.words import PAIRS_BUILT_TITLE, PAIRS_POSSIBLE_TITLE, count
 
 BAR = 30
 
@@ -49,16 +49,16 @@ def _pct(x: float | None) -> str:
 
 def _side_tables(r, bar_width: int) -> tuple[Table, Table, Table]:
     """Contrast kinds, noise flags and human vs auto: the three small tables."""
-    contrast = Table(title="Contrast kinds", title_justify="left", title_style="bold", box=None)
+    contrast = Table(title=PAIRS_BUILT_TITLE, title_justify="left", title_style="bold", box=None)
     contrast.add_column("kind")
-    contrast.add_column("pairs", justify="right")
+    contrast.add_column("built", justify="right")
     contrast.add_column("")
     top = max(r.by_contrast.values(), default=0)
     for k, n in sorted(r.by_contrast.items()):
         contrast.add_row(Text(k), str(n), count_bar(n, top, bar_width))
     flags = Table(title="Noise flags", title_justify="left", title_style="bold", box=None)
     flags.add_column("flag")
-    flags.add_column("pairs", justify="right")
+    flags.add_column("built", justify="right")
     flags.add_column("")
     top = max(r.by_flag.values(), default=0)
     for k, n in sorted(r.by_flag.items(), key=lambda kv: -kv[1]):
@@ -99,7 +99,9 @@ def render_report(r, width: int = 120) -> Group:
         f" · {len(r.tasks)} tasks · {len(r.learnable_tasks)} in the learnable band "
         f"{int(r.band[0] * 100)}–{int(r.band[1] * 100)}%"
     )
-    head.append(f" · {count(r.pairs, 'pair')} ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}")
+    head.append(
+        f" · {count(r.pairs, 'pair')} built ({r.clean_pairs} clean) · labeled {r.labeled} · remaining {r.remaining}"
+    )
     head.append(
         f"\n tokens {fmt_tokens(r.tokens_in)} in / {fmt_tokens(r.tokens_out)} out · cost {fmt_cost(r.cost_usd)}"
     )
@@ -122,7 +124,7 @@ def render_report(r, width: int = 120) -> Group:
     tasks.add_column("pass rate", justify="right")
     tasks.add_column("", no_wrap=True)
     tasks.add_column("passed/finished", justify="right")
-    tasks.add_column("pairs", justify="right")
+    tasks.add_column("built", justify="right")  # pairs built, not possible (tui/words.py)
     tasks.add_column("band")
     for ts in r.tasks:
         band_style = {"learnable": "bold green", "easy": "cyan", "hard": "red"}.get(ts.band, "dim")
@@ -188,7 +190,27 @@ def render_report(r, width: int = 120) -> Group:
             )
         parts.append(Text(""))
         parts.append(valid)
+    if r.by_allocation:
+        parts.append(Text(""))
+        parts.append(allocation_table(r.by_allocation))
     return Group(*parts)
+
+
+def allocation_table(stats) -> Table:
+    t = Table(title=PAIRS_POSSIBLE_TITLE, title_justify="left", title_style="bold", box=None)
+    for col in ("allocation", "rollouts", "possible", "/1k rollouts", "/1M tokens", "best-worst"):
+        t.add_column(col, justify="left" if col == "allocation" else "right", no_wrap=True)
+    num = lambda x: "—" if x is None else f"{x:,.1f}"  # noqa: E731
+    for a in stats:
+        t.add_row(
+            Text(a.strategy),
+            str(a.rollouts),
+            str(a.pass_fail_pairs),
+            num(a.pairs_per_1k_rollouts),
+            num(a.pairs_per_mtok),
+            str(a.best_worst_pairs),
+        )
+    return t
 
 
 class StatsScreen(StudioScreen):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from agent.untrusted import neutralise
+from agent.untrusted import neutralise, neutralise_line
 from labeling.records import STEP_REASONS, StepRow
 from labeling.store import NotFound
 from tui.conversation_model import printable
@@ -31,6 +32,32 @@ REASON_LABELS = {
     "unneeded": "unneeded step",
     "other": "other (write why)",
 }
+
+
+ARGUMENT_CHARS = 4000
+
+
+def arguments_text(args: dict | None, raw: str, limit: int = ARGUMENT_CHARS) -> Group:
+    """A tool call's arguments as a person reads them: ``key: value`` a line, and a value of
+    several lines (write_file's content, a patch) as its text below its key, indented (a
+    wrapped line too), not as a JSON string of ``\\n``s. Keys and values are untrusted:
+    neutralised, plain Text."""
+    if args is None:  # did not parse to an object: the raw text as sent
+        return Group(Text(neutralise(raw[:limit], markup=False) + ("…" if len(raw) > limit else "")))
+    parts: list[RenderableType] = []
+    for key, value in args.items():
+        line = Text(f"{neutralise_line(key, markup=False)}:", style="bold")
+        if isinstance(value, str) and "\n" in value:
+            parts.append(line)
+            body = Text(neutralise(value[:limit], markup=False).rstrip("\n"))
+            if len(value) > limit:
+                body.append(f"\n… {len(value) - limit:,} more characters", style="dim")
+            parts.append(Padding(body, (0, 0, 0, 2)))
+        else:
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            line.append(" " + neutralise_line(shown[:limit], markup=False) + ("…" if len(shown) > limit else ""))
+            parts.append(line)
+    return Group(*parts)
 
 
 def _flags_text(row: StepRow) -> Text:
@@ -186,8 +213,7 @@ class StepsScreen(StudioScreen):
             parts.append(t)
             for v in ([c.parse_error] if c.parse_error else []) + list(c.violations):
                 parts.append(Text(f"  {neutralise(v, markup=False)}", style="magenta"))
-            args = json.dumps(c.args, indent=2, ensure_ascii=False) if c.args is not None else c.arguments
-            parts.append(Text(neutralise(args[:4000], markup=False), style=""))
+            parts.append(arguments_text(c.args, c.arguments))
             if c.error:
                 parts.append(Text(f"error: {neutralise(c.error, markup=False)}", style="red"))
             result = self._results.get((row.step, c.call_id))

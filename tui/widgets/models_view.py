@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 
 from labeling.compare_store import StoreComparison
 from labeling.records import JobRow
+from tui.charts import chart_text, compare_chart
 
 if TYPE_CHECKING:
     from tui.app import StudioApp
@@ -32,7 +33,7 @@ def _pts(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
-def render_head(sc: StoreComparison) -> Group:
+def render_head(sc: StoreComparison, width: int = 80) -> Group:
     c = sc.comparison
     d = c.difference
     level = round(100 * d.level)
@@ -80,7 +81,7 @@ def render_head(sc: StoreComparison) -> Group:
     if sc.left_out:  # the same reasons as stats and Runs (labeling/rollout_states.py)
         left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sc.left_out.items())
         diff.append(f"\nleft out of the rates: {left}", style="dim")
-    return Group(t, diff)
+    return Group(t, chart_text(compare_chart(c), width=width), diff)
 
 
 COLUMNS = ("task", "A passed", "B passed", "B − A", "flipped")
@@ -148,7 +149,7 @@ class ModelsView(Vertical):
             )
             table.display = False
             return
-        head.update(render_head(sc))
+        head.update(render_head(sc, width=max(40, self.size.width - 2)))
         table.display = True
         order = {"up": 0, "down": 1, None: 2}
         rows = [
@@ -164,6 +165,10 @@ class ModelsView(Vertical):
         self._set_columns(table, rows)
         for row in rows:
             table.add_row(*row, key=str(row[0]))
+
+    def on_resize(self) -> None:
+        if self.sc is not None:  # the chart is drawn for a width: draw it again for the new one
+            self.query_one("#models-head", Static).update(render_head(self.sc, width=max(40, self.size.width - 2)))
 
     def show_jobs(self, jobs: list[JobRow]) -> None:
         """The store's fine-tuning jobs; hidden while there are none."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from agent.untrusted import neutralise
 from labeling.records import RolloutRow
 from tui.state import fmt_cost, fmt_tokens
 
@@ -36,20 +37,23 @@ def cell_style(label: str) -> str:
     return f"bold {colour}" if "SUSPECT" in label or ("PROBE" in label and "TAMPERED" in label) else colour
 
 
-def outcome_text(r: RolloutRow) -> Text:
-    """PASS, FAIL, TAMPERED, SUSPECT, or why it has no verdict (cancelled, no verdict, copy...)."""
+def outcome_text(r: RolloutRow, cleared_by: str | None = None) -> Text:
+    """PASS, FAIL, TAMPERED, SUSPECT, or why it has no verdict (cancelled, no verdict, copy...).
+    A SUSPECT a person cleared is no longer a block that asks for a person: dim, and says so."""
     label = r.standing
+    if cleared_by is not None and "SUSPECT" in label:
+        return Text(f" {label.upper()} cleared ", style="dim")
     return Text(f" {label.upper()} ", style=badge_style(label))
 
 
-def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> Text:
+def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str, cleared_by: str | None = None) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f" {side} ", style="bold reverse")
     t.append(" ")
     if r is None:
         t.append("(rollout not found)", style="red")
         return t
-    t.append_text(outcome_text(r))
+    t.append_text(outcome_text(r, cleared_by))
     t.append(f"  {role}", style=role_style)
     t.append("\n")
     invalid = f" ({r.invalid_tool_calls} invalid)" if r.invalid_tool_calls else ""
@@ -59,6 +63,8 @@ def badge_text(side: str, r: RolloutRow | None, role: str, role_style: str) -> T
     )
     t.append("\n")
     t.append(r.uid, style="dim")
+    if cleared_by is not None and "SUSPECT" in r.standing:
+        t.append(f" · cleared by {neutralise(cleared_by, markup=False)}", style="green")
     return t
 
 
@@ -67,5 +73,7 @@ class OutcomeBadge(Static):
     OutcomeBadge { height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def show(self, side: str, r: RolloutRow | None, role: str, role_style: str = "") -> None:
-        self.update(badge_text(side, r, role, role_style), layout=False)  # fixed height
+    def show(
+        self, side: str, r: RolloutRow | None, role: str, role_style: str = "", cleared_by: str | None = None
+    ) -> None:
+        self.update(badge_text(side, r, role, role_style, cleared_by), layout=False)  # fixed height

@@ -66,7 +66,7 @@ class PairCard(Vertical):
             return
         row = view.sides[self.side_index]
         role, style = role_of(view, self.side_index)
-        badge.show(self.side.upper(), row, role, style)
+        badge.show(self.side.upper(), row, role, style, view.cleared[self.side_index])
         text = Text(neutralise((row.summary or "(no final summary)") if row else "", markup=False), overflow="ellipsis")
         if pair.kind == "step" and row is not None:
             text = divergent_action(view.actions[self.side_index], pair.at_step or 0) + "\n" + text

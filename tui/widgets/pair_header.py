@@ -30,7 +30,10 @@ def header_text(view: PairView) -> Text:
     head.append(f" {neutralise(pair.task_id, markup=False)} ", style="bold")
     if pair.flags:
         for fl in pair.flags:
-            head.append(f" {fl} ", style="bold black on yellow")
+            if fl == "suspect" and view.suspect_cleared:  # a person read it and let it through
+                head.append(" suspect cleared ", style="dim")
+            else:
+                head.append(f" {fl} ", style="bold black on yellow")
             head.append(" ")
     else:
         head.append("no flags ", style="green")
