@@ -163,14 +163,15 @@ def read_events_from(path: Path, offset: int = 0, *, first_line_no: int = 1, fin
         out.end_offset = off + len(line) + 1
         if line.strip():
             try:
-                out.events.append(_validate_line(line))
+                out.events.append(validate_line(line))
             except ValidationError as exc:
                 out.warnings.append(TraceWarning(str(path), line_no, off, _short_error(exc)))
         line_no += 1
     return out
 
 
-def _validate_line(line: bytes) -> Any:
+def validate_line(line: bytes) -> Any:
+    """One trace line as its event (pydantic's error when it is none)."""
     try:
         return EVENT_ADAPTER.validate_json(line)
     except ValidationError as exc:

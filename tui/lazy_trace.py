@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from agent import trace_io
 from agent.trace import MessageEvent
 from agent.trace_events import EVENT_ADAPTER
+from agent.trace_file import validate_line
 from agent.trace_io import open_regular
 
 BIG_LINE = 64 * 1024  # a line this long has its content left in the file
@@ -110,24 +111,11 @@ def read_lazily(path: Path, offset: int) -> LazyRead:
                     line = mm[pos:nl]
                     if line.strip():
                         try:
-                            out.events.append(_validate(line))
+                            out.events.append(validate_line(line))
                         except ValidationError:
                             out.warnings += 1
                 pos = nl + 1
     return out
-
-
-def _validate(line: bytes) -> Any:
-    try:
-        return EVENT_ADAPTER.validate_json(line)
-    except ValidationError as exc:
-        if exc.errors()[0].get("type") != "json_invalid":
-            raise
-    try:
-        obj = trace_io.loads(line)
-    except ValueError:
-        return EVENT_ADAPTER.validate_json(line)
-    return EVENT_ADAPTER.validate_python(obj)
 
 
 def _skeleton(mm: mmap.mmap, start: int, end: int, path: Path) -> tuple[MessageEvent, LazyText] | None:
