@@ -153,8 +153,16 @@ def has_reference_fix(task: Task) -> bool:
 def apply_reference_fix(suite: Suite, task: Task, ws: Workspace) -> None:
     """Write the task's known fix into the workspace (to check the task, or to back a verdict)."""
     base = Path(suite.base_dir or ".")
+    ws.forget_given()  # written here, not by the copy: the patch reads every file
     if task.reference_fix:
-        copy_tree(base / task.reference_fix, ws.path)
+        fix_root = base / task.reference_fix
+        for rel in walk_files(fix_root):
+            # Not copy2: a fix file of the source's size and time (a checkout writes them in
+            # one tick) would look unchanged, and the reference patch would be empty.
+            target = ws.resolve(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove(target)
+            shutil.copyfile(fix_root / rel, target)
     for dst, fix in task.reference_fix_files.items():
         target = ws.resolve(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +191,9 @@ class Workspace:
         self._root_resolved = str(path.resolve())
         # Files the workspace holds with lines held out (hidden tests): the rollout's baseline.
         self.visible: dict[str, bytes] = visible_files(suite, task, source)
+        # What each file copied from the source was just after the copy (``_fingerprint``):
+        # a file that still matches is unchanged and never read by ``patch``.
+        self._given: dict[str, tuple[int, ...]] = {}
 
     @classmethod
     def create(cls, suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Workspace:
@@ -198,7 +209,17 @@ class Workspace:
         ws = cls(suite, task, path, source, sandbox=sandbox, python_env=python_env)
         for rel, data in ws.visible.items():
             (path / rel).write_bytes(data)
+        for rel in walk_files(path, task.hidden):
+            if rel not in ws.visible:
+                ws._given[rel] = _fingerprint(os.lstat(path / rel))
         return ws
+
+    def forget_given(self, rel: str | None = None) -> None:
+        """Host code wrote ``rel`` (every file, when None): ``patch`` reads it, whatever its stat."""
+        if rel is None:
+            self._given.clear()
+        else:
+            self._given.pop(_norm_rel(rel), None)
 
     def reveal_held_out(self) -> None:
         """Put the held-out lines back (the final run's hidden tests)."""
@@ -228,6 +249,7 @@ class Workspace:
         if ".." in p.parts:
             raise PathEscape(f"{rel!r} contains '..'; paths must stay inside the workspace")
         full = self.path.joinpath(*[x for x in p.parts if x != "."])
+        self.forget_given(rel)  # a tool may write it: never trusted as unchanged again
         # resolve() follows every symlink on the way: one that leads out is caught here.
         real = os.path.realpath(full)
         if real != self._root_resolved and not real.startswith(self._root_resolved + os.sep):
@@ -354,8 +376,8 @@ class Workspace:
                     total += len(chunk)
                     chunks.append((rel, chunk))
                 continue
-            if old_p and new_p and _same_stat(old_p, new_p):
-                continue  # copied with copy2 and never written since: no need to read it
+            if old_p and new_p and self._unchanged(rel, new_p):
+                continue  # as the copy left it, by every stat field code can and cannot set
             big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
             if big or total > PATCH_MAX_BYTES:
                 old_h, new_h = (_digest(p) for p in (old_p, new_p))
@@ -371,6 +393,13 @@ class Workspace:
             total += len(chunk)
             chunks.append((rel, chunk))
         return chunks
+
+    def _unchanged(self, rel: str, path: Path) -> bool:
+        given = self._given.get(rel)
+        try:
+            return given is not None and given == _fingerprint(os.lstat(path))
+        except OSError:
+            return False
 
     def drop_unrecorded(self) -> list[str]:
         """Remove what ``patch`` leaves out (caches such as ``__pycache__``, symlinks, hidden
@@ -427,6 +456,9 @@ def _tree_bytes(root: Path) -> int:
     return total
 
 
-def _same_stat(a: Path, b: Path) -> bool:
-    sa, sb = a.stat(), b.stat()
-    return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns
+def _fingerprint(st: os.stat_result) -> tuple[int, ...]:
+    """What says a file is the one the copy made, unwritten since. Code under test can put
+    a file's size and mtime back, but not its ctime (any write or ``utime`` sets it to the
+    clock; only the clock's owner could set it back) nor, once it is replaced, its inode.
+    The sandbox's copy-back (root) makes every file new: then each is read."""
+    return (st.st_mode, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -187,7 +187,6 @@ _MTIME_FORGER = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: the patch trusts (size, mtime) for unchanged files (reported)")
 def test_a_fix_with_its_mtime_put_back_is_in_the_patch(tmp_path):
     """The patch skips a file whose size and mtime match the source's, and code under test
     may set its files' mtimes: a fix written by the tests' process with the old mtime put

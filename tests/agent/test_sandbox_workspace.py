@@ -1,0 +1,49 @@
+"""The workspace's patch as the host takes it after model-written code ran (issue 23): what
+it trusts as unchanged, and what it never reads or follows."""
+
+from __future__ import annotations
+
+import os
+
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
+from tests.agent.conftest import write_suite
+
+_CALC = {
+    "calc.py": "def add(a, b):\n    return a - b\n",
+    "tests/test_add.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+}
+
+
+def test_an_in_place_fix_with_its_size_and_mtime_put_back_is_in_the_patch(tmp_path):
+    """Written in place (no copy-back: the normal-user mode), same size, old mtime put back:
+    only the ctime tells, and the patch must still show the fix."""
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": _CALC}))
+    with Workspace.create(suite, suite.task("t"), tmp_path / "ws") as ws:
+        path = ws.path / "calc.py"  # not through resolve(): as code under test writes it
+        st = os.stat(path)
+        with open(path, "r+") as f:
+            fixed = f.read().replace("a - b", "a + b")
+            f.seek(0)
+            f.write(fixed)  # the same inode, the same size
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        now = os.stat(path)
+        assert (now.st_ino, now.st_size, now.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+        assert "a + b" in path.read_text()
+        assert "+    return a + b" in ws.patch()
+
+
+def test_every_builtin_reference_fix_has_a_patch(tmp_path):
+    """copy2 kept the fix file's mtime, and a checkout writes the source and its fix in one
+    tick: fix_gcd's and fix_roman's fixes (the source's size) looked unchanged, and their
+    reference patches were empty."""
+    suite = load_suite("mini-bugs")
+    tasks = [t for t in suite.tasks if has_reference_fix(t)]
+    assert len(tasks) >= 10
+    empty = []
+    for task in tasks:
+        with Workspace.create(suite, task, tmp_path) as ws:
+            apply_reference_fix(suite, task, ws)
+            if not ws.patch().strip():
+                empty.append(task.id)
+    assert empty == []
