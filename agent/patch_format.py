@@ -64,15 +64,21 @@ def _digest(path: Path | None) -> tuple[int, str] | None:
     return size, h.hexdigest()
 
 
-def large_file_diff(rel: str, old: tuple[int, str] | None, new: tuple[int, str] | None) -> str:
-    """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary form)."""
+def large_file_diff(rel: str, old: tuple[int, str | None] | None, new: tuple[int, str | None] | None) -> str:
+    """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary
+    form). A hash of None: the file was not read (past the patch's read budget)."""
     a_name, b_name = quote_path(f"a/{rel}"), quote_path(f"b/{rel}")
     head = [f"diff --git {a_name} {b_name}\n"]
     if old is None:
         head.append("new file mode 100644\n")
     elif new is None:
         head.append("deleted file mode 100644\n")
-    sides = "; ".join(f"{side} {n} bytes sha256 {h}" for side, d in (("a", old), ("b", new)) if d for n, h in [d])
+    sides = "; ".join(
+        f"{side} {n} bytes " + (f"sha256 {h}" if h else "not read")
+        for side, d in (("a", old), ("b", new))
+        if d
+        for n, h in [d]
+    )
     head.append(f"repo-agent: not diffed, over {PATCH_FILE_MAX_BYTES} bytes or past the patch cap: {sides}\n")
     a = "/dev/null" if old is None else a_name
     b = "/dev/null" if new is None else b_name

@@ -341,11 +341,6 @@ def _mount_tmpfs(path: Path, uid: int) -> bool:
     return _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) == 0
 
 
-def _allocated(st: os.stat_result) -> int:
-    """The bytes a file takes on its filesystem (a sparse file's holes take none)."""
-    return min(st.st_size, st.st_blocks * 512)
-
-
 def _copy_data(src: str, dst: str) -> None:
     """``src``'s bytes into a new ``dst``, its holes kept holes: a sparse file stays sparse
     (copied dense, a tmpfs of 64 MB holes became hundreds of MB on the disk, and a
@@ -369,20 +364,21 @@ def _copy_data(src: str, dst: str) -> None:
 
 def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> None:
     """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied (its
-    holes kept) while ``budget`` (bytes allocated) lasts and past it only as a sparse file
-    of its size (a tmpfs must not become gigabytes on the host disk); anything else is
-    left out."""
+    holes kept) while ``budget`` (apparent bytes) lasts, and past it an empty file, counted
+    in ``budget[1]``; anything else is left out. A hole counts at its size: a tmpfs of
+    sparse files costs nothing, and 100,000 of 64 MB each would have come back at their
+    size, for the patch (and anything else reading them) to read terabytes of zeros."""
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), dst)
     elif stat.S_ISFIFO(st.st_mode):
         os.mkfifo(dst, stat.S_IMODE(st.st_mode))
     elif stat.S_ISREG(st.st_mode):
-        if _allocated(st) <= budget[0]:
+        if st.st_size <= budget[0]:
             _copy_data(src, dst)
+            budget[0] -= st.st_size
         else:
-            with open(dst, "wb") as f:
-                f.truncate(st.st_size)
-        budget[0] -= _allocated(st)
+            open(dst, "wb").close()
+            budget[1] += 1
         _copy_stat(src, dst)
 
 
@@ -400,9 +396,10 @@ def _copy_stat(src: str, dst: str) -> None:
     os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
-def _copy_tree(src: Path, dst: Path, budget: int) -> None:
-    """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed."""
-    left = [budget]
+def _copy_tree(src: Path, dst: Path, budget: int) -> int:
+    """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed.
+    Returns how many files were past ``budget`` (apparent bytes) and left empty."""
+    left = [budget, 0]
     linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
     for dirpath, dirnames, filenames in os.walk(src):
         rel = os.path.relpath(dirpath, src)
@@ -429,11 +426,12 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
         dirnames[:] = [n for n in dirnames if n not in too_long]
         for name in dirnames:
             _copy_stat(os.path.join(dirpath, name), os.path.join(out, name))
+    return left[1]
 
 
 def _tree_bytes(root: Path) -> int:
-    """The bytes the regular files under ``root`` take (what ``_copy_tree`` copies), each
-    file once however many names it has."""
+    """The apparent bytes of the regular files under ``root`` (what ``_copy_tree`` counts),
+    each file once however many names it has."""
     seen: set[tuple[int, int]] = set()
     total = 0
     for dirpath, _, filenames in os.walk(root):
@@ -441,7 +439,7 @@ def _tree_bytes(root: Path) -> int:
             st = os.lstat(os.path.join(dirpath, name))
             if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
-                total += _allocated(st)
+                total += st.st_size
     return total
 
 
@@ -499,9 +497,11 @@ class CappedWorkspace:
             self.close()
             raise
 
-    def copy_back(self) -> None:
+    def copy_back(self) -> int:
+        """The copy back into the workspace, within the cap it came in under (so the next
+        run's copy fits); returns how many files were past it and came back empty."""
         _empty(self.workspace)
-        _copy_tree(self.path, self.workspace, WORKSPACE_BYTES + FSIZE_LIMIT)
+        return _copy_tree(self.path, self.workspace, WORKSPACE_BYTES)
 
     def close(self) -> None:
         _libc.umount2(os.fsencode(self.path), _MNT_DETACH)
@@ -665,9 +665,11 @@ def run_command_full(
             cleared = True
         if capped is not None:
             try:
-                capped.copy_back()
+                cut = capped.copy_back()
             except OSError as exc:
                 raise SandboxError(f"cannot copy the workspace back from the sandbox: {exc}") from None
+            if cut:
+                run.output += f"\n[repo-agent: {cut} files past the workspace cap of {WORKSPACE_BYTES} bytes (holes count at their size) came back empty]"
         return run
     finally:
         if capped is not None:

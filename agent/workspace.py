@@ -365,9 +365,21 @@ class Workspace:
         b = set(walk_files(self.path, hidden))
         chunks: list[tuple[str, str]] = []
         total = 0
+        unread = PATCH_READ_MAX_BYTES  # of the workspace's bytes: what code under test wrote
         for rel in sorted(a | b):
             old_p = self.source / rel if rel in a else None
             new_p = self.path / rel if rel in b else None
+            if old_p and new_p and rel not in self.visible and self._unchanged(rel, new_p):
+                continue  # as the copy left it, by every stat field code can and cannot set
+            new_size = os.lstat(new_p).st_size if new_p else 0
+            if new_size > unread:  # sparse files cost the disk nothing and the reads everything
+                old_size = old_p.stat().st_size if old_p else None
+                sides = (old_size, None) if old_size is not None else None
+                chunk = large_file_diff(rel, sides, (new_size, None) if new_p else None)
+                total += len(chunk)
+                chunks.append((rel, chunk))
+                continue
+            unread -= new_size
             if rel in self.visible:  # diffed against what the rollout was given
                 given = self.visible[rel]
                 now = new_p.read_bytes() if new_p else None
@@ -376,8 +388,6 @@ class Workspace:
                     total += len(chunk)
                     chunks.append((rel, chunk))
                 continue
-            if old_p and new_p and self._unchanged(rel, new_p):
-                continue  # as the copy left it, by every stat field code can and cannot set
             big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
             if big or total > PATCH_MAX_BYTES:
                 old_h, new_h = (_digest(p) for p in (old_p, new_p))
@@ -443,6 +453,11 @@ class Workspace:
 
 
 WORKSPACE_MAX_BYTES = 256 * 1024**2
+# What ``patch`` reads of the workspace, at most; past it, files are recorded by name and
+# size only. Run as root the copy-back keeps a workspace within the sandbox's 256 MB (holes
+# counted), so this is never reached there; run as a normal user, RLIMIT_FSIZE caps a file
+# but not how many there are.
+PATCH_READ_MAX_BYTES = 2 * WORKSPACE_MAX_BYTES
 
 
 def _tree_bytes(root: Path) -> int:

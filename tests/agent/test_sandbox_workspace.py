@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 
+from unidiff import PatchSet
+
+from agent import workspace
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 from tests.agent.conftest import write_suite
@@ -47,3 +50,22 @@ def test_every_builtin_reference_fix_has_a_patch(tmp_path):
             if not ws.patch().strip():
                 empty.append(task.id)
     assert empty == []
+
+
+def test_the_patch_reads_no_more_of_the_workspace_than_its_budget(tmp_path, monkeypatch):
+    """Run by a normal user there is no copy-back to cap the tree: RLIMIT_FSIZE caps each
+    file, not how many, and sparse files cost the disk nothing. The patch hashed every one
+    (0.12 s per 64 MB: 100,000 of them, hours of host CPU after the run). Past its read
+    budget it records a file by name and size only. (64 MB files and a 512 MB budget,
+    scaled down to 512 KB and 1 MB.)"""
+    monkeypatch.setattr(workspace, "PATCH_READ_MAX_BYTES", 1024**2)
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": _CALC}))
+    with Workspace.create(suite, suite.task("t"), tmp_path / "ws") as ws:
+        (ws.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+        for i in range(6):
+            with open(ws.path / f"hole{i}", "wb") as f:
+                f.truncate(512 * 1024)
+        patch = ws.patch()
+    assert "+    return a + b" in patch  # read while the budget lasts
+    assert patch.count("sha256") == 1 and patch.count("b 524288 bytes not read") == 5, patch
+    assert [f.path for f in PatchSet(patch)] == ["calc.py", *(f"hole{i}" for i in range(6))]
