@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,14 +180,30 @@ def counts_from_summary(summary: str | None) -> TestCounts:
     return c
 
 
+CONFIG_READ_MAX = 4 * 1024**2
+
+
+def _config_text(path: Path) -> str | None:
+    """A config file's text when it is a regular file, read up to ``CONFIG_READ_MAX``. The
+    host reads the workspace's before each run, as the last run's tests left it: a FIFO
+    there blocked the host for ever, and a link to /dev/zero would have been read until
+    it ran out of memory. Never a link, a FIFO or a device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return f.read(CONFIG_READ_MAX).decode("utf-8", errors="replace")
+
+
 def has_pytest_config(root: Path) -> bool:
     """Whether ``root`` holds its own pytest configuration file (pytest's own rules)."""
-    if (root / "pytest.ini").is_file() or (root / ".pytest.ini").is_file():
+    if _config_text(root / "pytest.ini") is not None or _config_text(root / ".pytest.ini") is not None:
         return True
     for name, section in (("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]")):
-        try:
-            if section in (root / name).read_text(encoding="utf-8", errors="replace"):
-                return True
-        except OSError:
-            pass
+        text = _config_text(root / name)
+        if text is not None and section in text:
+            return True
     return False

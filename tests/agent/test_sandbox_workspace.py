@@ -4,10 +4,13 @@ it trusts as unchanged, and what it never reads or follows."""
 from __future__ import annotations
 
 import os
+import stat
+import threading
 
 from unidiff import PatchSet
 
 from agent import workspace
+from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 from tests.agent.conftest import write_suite
@@ -69,3 +72,56 @@ def test_the_patch_reads_no_more_of_the_workspace_than_its_budget(tmp_path, monk
     assert "+    return a + b" in patch  # read while the budget lasts
     assert patch.count("sha256") == 1 and patch.count("b 524288 bytes not read") == 5, patch
     assert [f.path for f in PatchSet(patch)] == ["calc.py", *(f"hole{i}" for i in range(6))]
+
+
+# What a run's tests leave for the host: a FIFO and links to host files under the names the
+# host reads before the next run (pytest's config files), and links among the source's files.
+_LEAVES_LINKS = (
+    "import os\n\n\ndef test_leave():\n"
+    "    os.mkfifo('pyproject.toml')\n"
+    "    os.symlink('/dev/zero', 'setup.cfg')\n"
+    "    os.symlink({victim!r}, 'tox.ini')\n"
+    "    os.remove('calc.py')\n"
+    "    os.symlink({victim!r}, 'calc.py')\n"
+    "    os.symlink({victim_dir!r}, 'hostdir')\n"
+)
+
+
+def test_links_and_fifos_a_run_leaves_are_never_followed_by_the_host(tmp_path):
+    """A run's tests left a FIFO named pyproject.toml: the host read pytest's config files
+    before the next run (to choose its options) and blocked on it for ever (the rollout,
+    the batch's worker, stuck under no timeout); a link named setup.cfg to /dev/zero would
+    have been read until the host ran out of memory. Nothing the host does next (the next
+    run, the patch, the files touched, the tampered paths, the final run and its clean-up)
+    may open or follow what the tests left."""
+    victim_dir = tmp_path / "host"
+    victim_dir.mkdir()
+    victim = victim_dir / "secret.py"
+    victim.write_text("def add(a, b):\n    return 'HOST SECRET'\n")
+    os.chmod(victim_dir, 0o755)
+    task = dict(_CALC)
+    task["tests/test_leave.py"] = _LEAVES_LINKS.format(victim=str(victim), victim_dir=str(victim_dir))
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": task}))
+    before = [(os.stat(p).st_mode, os.stat(p).st_mtime_ns) for p in (victim_dir, victim)]
+    box: dict[str, object] = {}
+    with Workspace.create(suite, suite.task("t"), tmp_path / "ws") as ws:
+        box["final"] = final_test_run(ws)  # its tests leave them: after the final run
+        assert stat.S_ISFIFO(os.lstat(ws.path / "pyproject.toml").st_mode)
+        assert os.path.islink(ws.path / "calc.py") and os.path.islink(ws.path / "hostdir")
+
+        def later() -> None:
+            box["patch"] = ws.patch()
+            box["files"] = ws.files_touched()
+            box["tampered"] = ws.tampered_paths()
+            box["next"] = ws.run_tests()  # pytest's config files are read first
+            ws.restore_protected()
+
+        worker = threading.Thread(target=later, daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+        assert not worker.is_alive(), f"the host blocked on what the tests left (got {sorted(box)})"
+    assert "HOST SECRET" not in str(box) and "hostdir" not in str(box["patch"])
+    assert "-    return a - b" in str(box["patch"]) and box["files"] == ["calc.py"]  # a link: deleted
+    assert [(os.stat(p).st_mode, os.stat(p).st_mtime_ns) for p in (victim_dir, victim)] == before
+    assert victim.read_text() == "def add(a, b):\n    return 'HOST SECRET'\n"
+    assert sorted(os.listdir(victim_dir)) == ["secret.py"]
