@@ -49,3 +49,20 @@ def test_a_fix_hidden_by_its_restored_mtime_is_in_the_patch(gcd_suite, tmp_path)
     result, tampered = final_test_run(ws)
     assert (ws.path / "gcd.py").read_text().rstrip().endswith("return a")  # the fix is in the workspace
     assert not (result.passed and not tampered) or "gcd.py" in patch, f"PASS with a patch of {patch!r}"
+
+
+@pytest.mark.xfail(strict=True, reason="open: 65001 hard links in the sandbox's tmpfs make the copy-back fail (EMLINK)")
+def test_hard_links_past_the_host_limit_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
+    """A wrong fix whose module makes 65001 hard links to one file at import: tmpfs takes
+    them, the host's ext4 stops at 65000, so the copy-back raises and the final run ends in
+    SandboxError (the rollout: not judged, "error") instead of the FAIL it earned."""
+    ws = _gcd_workspace(gcd_suite, tmp_path)
+    gcd = ws.path / "gcd.py"
+    gcd.write_text(
+        "import os as _os\n"
+        "if not _os.path.isdir('l'):\n"
+        "    open('one', 'w').close(); _os.mkdir('l')\n"
+        "    for _i in range(65001): _os.link('one', 'l/%d' % _i)\n" + gcd.read_text()
+    )
+    result, tampered = final_test_run(ws)  # raises SandboxError today
+    assert not result.passed and result.error is None
