@@ -66,3 +66,26 @@ def test_hard_links_past_the_host_limit_do_not_make_a_wrong_fix_an_infrastructur
     )
     result, tampered = final_test_run(ws)  # raises SandboxError today
     assert not result.passed and result.error is None
+
+
+def _nest_at_import(gcd: Path, depth: int = 1200) -> None:
+    """gcd.py (left wrong) makes ``depth`` nested directories when the tests import it."""
+    gcd.write_text(
+        "import os as _os\n"
+        "if not _os.path.isdir('n'):\n"
+        "    _here = _os.getcwd()\n"
+        f"    for _i in range({depth}): _os.mkdir('n'); _os.chdir('n')\n"
+        "    _os.chdir(_here)\n" + gcd.read_text()
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="open: 1200 nested directories make the host's os.walk raise RecursionError")
+def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
+    """A wrong fix whose module nests 1200 directories (2400 bytes of path, well under
+    PATH_MAX): the copy-back's ``os.walk`` (recursive in Python 3.11) raises RecursionError,
+    which no ``except OSError`` catches; the final run raises and the rollout ends not
+    judged ("error") instead of FAIL."""
+    ws = _gcd_workspace(gcd_suite, tmp_path)
+    _nest_at_import(ws.path / "gcd.py")
+    result, tampered = final_test_run(ws)  # raises RecursionError today
+    assert not result.passed and result.error is None
