@@ -7,6 +7,7 @@ Real bwrap, the mini-bugs ``fix_gcd`` task, the real ``final_test_run``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -89,3 +90,28 @@ def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_su
     _nest_at_import(ws.path / "gcd.py")
     result, tampered = final_test_run(ws)  # raises RecursionError today
     assert not result.passed and result.error is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: a source file that is not UTF-8 is recorded as 'Binary files differ', no content, no sha256",
+)
+def test_a_fix_in_a_latin1_source_file_is_recorded_by_content_or_sha256(gcd_suite, tmp_path):
+    """Code run by the agent's run_tests rewrites gcd.py with the fix under a latin-1 coding
+    cookie and one byte that is not UTF-8: Python runs it, the final run passes, and the
+    patch says only "Binary files a/gcd.py and b/gcd.py differ": neither the judged code
+    nor its sha256 is in the stored patch (issue 23: recorded by name and sha256)."""
+    ws = _gcd_workspace(gcd_suite, tmp_path)
+    (ws.path / "conftest.py").write_text(
+        "import os\n"
+        "p = os.path.join(os.path.dirname(__file__), 'gcd.py')\n"
+        "s = open(p, 'rb').read().replace(b'return b', b'return a')\n"
+        "open(p, 'wb').write(b'# -*- coding: latin-1 -*-\\n# \\xff\\n' + s)\n"
+        "os.unlink(__file__)\n"
+    )
+    ws.run_tests()
+    patch = ws.patch()
+    judged = (ws.path / "gcd.py").read_bytes()
+    result, tampered = final_test_run(ws)
+    assert result.passed and not tampered  # the fix is judged
+    assert "return a" in patch or hashlib.sha256(judged).hexdigest() in patch, patch
