@@ -8,7 +8,6 @@ Real bwrap, the mini-bugs ``fix_gcd`` task, the real ``final_test_run``.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -26,30 +25,6 @@ def gcd_suite() -> Suite:
 
 def _gcd_workspace(suite: Suite, root: Path) -> Workspace:
     return Workspace.create(suite, suite.task("fix_gcd"), root)
-
-
-@pytest.mark.xfail(
-    strict=True, reason="open: a fix of the same size with the source's mtime restored is left out of the patch"
-)
-def test_a_fix_hidden_by_its_restored_mtime_is_in_the_patch(gcd_suite, tmp_path):
-    """Code run by the agent's run_tests rewrites gcd.py (the one-byte fix, same size) and
-    sets its mtime back to the source's; ``patch`` skips files whose size and mtime match
-    the source, so the stored patch is empty while the final run judges the fixed code."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
-    st = os.stat(ws.path / "gcd.py")
-    (ws.path / "conftest.py").write_text(
-        "import os\n"
-        "p = os.path.join(os.path.dirname(__file__), 'gcd.py')\n"
-        "s = open(p).read().replace('return b', 'return a')\n"
-        "open(p, 'w').write(s)\n"
-        f"os.utime(p, ns=({st.st_atime_ns}, {st.st_mtime_ns}))\n"
-        "os.unlink(__file__)\n"
-    )
-    ws.run_tests()  # the agent's own run: the model's code runs in the sandbox
-    patch = ws.patch()
-    result, tampered = final_test_run(ws)
-    assert (ws.path / "gcd.py").read_text().rstrip().endswith("return a")  # the fix is in the workspace
-    assert not (result.passed and not tampered) or "gcd.py" in patch, f"PASS with a patch of {patch!r}"
 
 
 @pytest.mark.xfail(strict=True, reason="open: 65001 hard links in the sandbox's tmpfs make the copy-back fail (EMLINK)")
