@@ -8,6 +8,10 @@ Real bwrap, the mini-bugs ``fix_gcd`` task, the real ``final_test_run``.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,9 @@ from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.workspace import Workspace
+from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +97,67 @@ def test_a_fix_in_a_latin1_source_file_is_recorded_by_content_or_sha256(gcd_suit
     result, tampered = final_test_run(ws)
     assert result.passed and not tampered  # the fix is judged
     assert "return a" in patch or hashlib.sha256(judged).hexdigest() in patch, patch
+
+
+# Run as nobody: honest rollout B alone, then again while rollout A holds the user's pipe pages.
+_USER_PIPES = r"""
+import json, os, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command, sandbox_kind
+ws = sys.argv[2]
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+out["alone"] = run_command([sys.executable, "b.py"], ws + "/b", timeout_s=30)[1]
+box = {}
+hog = threading.Thread(target=lambda: box.update(a=run_command([sys.executable, "hog.py"], ws + "/a", timeout_s=30)))
+hog.start()
+deadline = time.monotonic() + 20
+while not os.path.exists(ws + "/a/held") and time.monotonic() < deadline:
+    time.sleep(0.01)
+out["beside"] = run_command([sys.executable, "b.py"], ws + "/b", timeout_s=30)[1]
+open(ws + "/a/stop", "w").close()
+hog.join()
+out["a"] = box["a"][1]
+print("RESULT", json.dumps(out))
+"""
+# Pipe sizes are accounted per user (pipe-user-pages-soft, 16384 pages), across user
+# namespaces; F_SETPIPE_SZ books 256 pages a pipe with no memory behind them until written.
+_PIPE_HOG = (
+    "import fcntl, os, time\nheld = []\nwhile True:\n    r, w = os.pipe()\n    held.append((r, w))\n"
+    "    try:\n        fcntl.fcntl(w, 1031, 1 << 20)\n    except OSError:\n        break\n"
+    "held += [os.pipe() for _ in range(40)]\nprint('HELD', len(held), flush=True)\nopen('held', 'w').close()\n"
+    "for _ in range(2000):\n    if os.path.exists('stop'):\n        break\n    time.sleep(0.01)\n"
+)
+# An honest test: a child writes 20 kB to a pipe and the parent waits before reading (fine
+# with the usual 64 kB pipe; a deadlock with 8 kB).
+_HONEST_PIPE_USER = (
+    "import subprocess, sys\n"
+    "p = subprocess.Popen([sys.executable, '-c', 'print(\"x\" * 20000)'], stdout=subprocess.PIPE)\n"
+    "try:\n    p.wait(timeout=3)\n    print('B-OK', len(p.stdout.read()))\n"
+    "except subprocess.TimeoutExpired:\n    p.kill()\n    print('B-DEADLOCK')\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: pipe buffer pages are counted per user, across user namespaces")
+def test_a_normal_users_rollout_cannot_shrink_a_neighbours_pipes(user_dir):
+    """Run by a normal user, every sandbox is that user, and the kernel books pipe buffers
+    per user across user namespaces: one rollout past pipe-user-pages-soft (no memory
+    needed: F_SETPIPE_SZ only books pages) leaves every new pipe of a concurrent rollout
+    8 kB instead of 64 kB, and an honest test that passes alone deadlocks beside it."""
+    (user_dir / "runner.py").write_text(_USER_PIPES)
+    for d in ("a", "b"):
+        (user_dir / d).mkdir()
+    (user_dir / "a/hog.py").write_text(_PIPE_HOG)
+    (user_dir / "b/b.py").write_text(_HONEST_PIPE_USER)
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    cp = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
+    assert "B-OK 20001" in result["alone"] and "HELD" in result["a"], result
+    assert "B-OK 20001" in result["beside"], result
