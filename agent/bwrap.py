@@ -26,6 +26,8 @@ import os
 import sys
 from pathlib import Path
 
+from agent.tree_walk import walk
+
 TMP_BYTES = 64 * 1024**2  # the sandbox's /tmp (RAM)
 SHM_BYTES = 16 * 1024**2  # its /dev/shm (RAM)
 _ETC_FILES = ("passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "localtime", "hosts", "resolv.conf")
@@ -142,7 +144,7 @@ def hand_over(workspace: Path, uid: int | None) -> None:
     """Give the workspace to the sandbox's uid (root only), so the tests can write in it."""
     if uid is None or not drops_root():
         return
-    for dirpath, dirnames, filenames in os.walk(workspace):
+    for dirpath, dirnames, filenames in walk(workspace):
         for name in [*dirnames, *filenames, None]:
             path = dirpath if name is None else os.path.join(dirpath, name)
             try:

@@ -47,6 +47,7 @@ from agent import cgroups
 from agent.bwrap import bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.seccomp import filter_fd
+from agent.tree_walk import remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 
 SandboxKind = Literal["bwrap", "rlimit"]
@@ -389,7 +390,7 @@ def _copy_stat(src: str, dst: str) -> None:
     root's files, and a default ACL to every file root later writes in that directory."""
     st = os.lstat(src)
     if stat.S_ISLNK(st.st_mode) or stat.S_ISLNK(os.lstat(dst).st_mode):
-        # A link (os.walk lists a link to a directory among the directories): chmod and utime
+        # A link (the walk lists a link to a directory among the directories): chmod and utime
         # would follow it and, as root, make whatever host directory it names 0777.
         return
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
@@ -401,7 +402,7 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> int:
     Returns how many files were past ``budget`` (apparent bytes) and left empty."""
     left = [budget, 0]
     linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
-    for dirpath, dirnames, filenames in os.walk(src):
+    for dirpath, dirnames, filenames in walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dst if rel == "." else dst / rel
         too_long: set[str] = set()
@@ -411,8 +412,8 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> int:
                 st = os.lstat(s)
                 if stat.S_ISDIR(st.st_mode):
                     os.mkdir(d, 0o700)
-                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and (st.st_dev, st.st_ino) in linked:
-                    os.link(linked[(st.st_dev, st.st_ino)], d)
+                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
+                    pass
                 else:
                     _copy_entry(s, d, st, left)
                     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
@@ -429,12 +430,27 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> int:
     return left[1]
 
 
+def _link(target: str | None, name: str) -> bool:
+    """``name`` made a hard link to ``target``; False when there is none yet, or the host's
+    filesystem has its most links to it (ext4: 65,000; a tmpfs takes more): then the next
+    name is a copy of its own (within the budget), and the names after it link to that."""
+    if target is None:
+        return False
+    try:
+        os.link(target, name)
+    except OSError as exc:
+        if exc.errno != errno.EMLINK:
+            raise
+        return False
+    return True
+
+
 def _tree_bytes(root: Path) -> int:
     """The apparent bytes of the regular files under ``root`` (what ``_copy_tree`` counts),
     each file once however many names it has."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for dirpath, _, filenames in os.walk(root):
+    for dirpath, _, filenames in walk(root):
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
             if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
@@ -446,7 +462,7 @@ def _tree_bytes(root: Path) -> int:
 def _empty(path: Path) -> None:
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
+            remove_tree(entry.path)
         else:
             os.unlink(entry.path)
 
@@ -468,7 +484,7 @@ def _reclaim(root: Path) -> None:
             pass
 
     unlock(str(root))
-    for dirpath, dirnames, filenames in os.walk(root):  # top-down: a directory is unlocked before it is listed
+    for dirpath, dirnames, filenames in walk(root):  # top-down: a directory is unlocked before it is listed
         for name in [*dirnames, *filenames]:
             unlock(os.path.join(dirpath, name))
 

@@ -30,6 +30,7 @@ from agent.patch_format import (
 from agent.scoring import TestResult, run_tests
 from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
+from agent.tree_walk import remove_tree, walk
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
@@ -46,7 +47,7 @@ def remove_live_workspaces() -> None:
     with _LIVE_LOCK:
         live = list(_LIVE)
     for p in live:
-        shutil.rmtree(p, ignore_errors=True)
+        remove_tree(p, ignore_errors=True)
 
 
 class PathEscape(ValueError):
@@ -111,7 +112,7 @@ def walk_files(root: Path, skip: Sequence[str] = ()) -> list[str]:
     """
     out: list[str] = []
     root = Path(root)
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         rel_dir = os.path.relpath(dirpath, root)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         keep = []
@@ -141,7 +142,7 @@ def copy_tree(src: Path, dst: Path, skip: Sequence[str] = ()) -> None:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
+        remove_tree(path)
     elif os.path.lexists(path):  # files, symlinks, and FIFOs / sockets the tests made
         path.unlink()
 
@@ -418,7 +419,7 @@ class Workspace:
         run in the tests while the patch shows nothing. Returns the removed paths."""
         kept = set(walk_files(self.path, self.task.hidden))
         removed: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.path):
+        for dirpath, dirnames, filenames in walk(self.path):
             rel_dir = os.path.relpath(dirpath, self.path)
             rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
             descend = []
@@ -441,7 +442,7 @@ class Workspace:
         return [display_name(rel) for rel, _ in self._changes()]
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path, ignore_errors=True)
         with _LIVE_LOCK:
             _LIVE.discard(self.path)
 
@@ -462,7 +463,7 @@ PATCH_READ_MAX_BYTES = 2 * WORKSPACE_MAX_BYTES
 
 def _tree_bytes(root: Path) -> int:
     total = 0
-    for dirpath, _, filenames in os.walk(root):
+    for dirpath, _, filenames in walk(root):
         for f in filenames:
             try:
                 total += os.lstat(os.path.join(dirpath, f)).st_size

@@ -9,7 +9,7 @@ import threading
 
 from unidiff import PatchSet
 
-from agent import workspace
+from agent import tree_walk, workspace
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
@@ -125,3 +125,42 @@ def test_links_and_fifos_a_run_leaves_are_never_followed_by_the_host(tmp_path):
     assert [(os.stat(p).st_mode, os.stat(p).st_mtime_ns) for p in (victim_dir, victim)] == before
     assert victim.read_text() == "def add(a, b):\n    return 'HOST SECRET'\n"
     assert sorted(os.listdir(victim_dir)) == ["secret.py"]
+
+
+def test_walk_and_remove_tree_at_any_depth_never_following_a_link(tmp_path, monkeypatch):
+    """The host's walks and removals of a tree the tests wrote: ``walk`` lists what
+    ``os.walk`` lists; ``remove_tree`` removes a tree deeper than its open directories
+    (and past PATH_MAX), a name of its own choosing taken already, and never what a link
+    names."""
+    monkeypatch.setattr(tree_walk, "_MAX_OPEN_DIRS", 4)
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "kept").write_text("host file")
+    top = tmp_path / "ws"
+    (top / "a/b").mkdir(parents=True)
+    (top / ".repo-agent-deep-1").mkdir()
+    (top / ".repo-agent-deep-1/x").write_text("x")
+    (top / "a/f").write_text("f")
+    os.symlink(host, top / "a/b/to_host")
+    os.symlink(host / "kept", top / "to_host_file")
+    os.mkfifo(top / "a/fifo")
+    assert list(tree_walk.walk(top)) == list(os.walk(top))
+    deep = top / "a/b"
+    for _ in range(40):
+        deep = deep / "d"
+        deep.mkdir()
+        (deep / "f").write_text("f")
+    fd = os.open(deep, os.O_RDONLY)
+    try:
+        for _ in range(25):  # past PATH_MAX: reached by descriptor only
+            os.mkdir("n" * 200, dir_fd=fd)
+            nfd = os.open("n" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        os.close(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd))
+    finally:
+        os.close(fd)
+    tree_walk.remove_tree(top)
+    assert not os.path.lexists(top)
+    assert sorted(os.listdir(host)) == ["kept"] and (host / "kept").read_text() == "host file"
+    tree_walk.remove_tree(top)  # nothing there: nothing to do
