@@ -76,10 +76,6 @@ def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_su
     assert not ws.path.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a source file that is not UTF-8 is recorded as 'Binary files differ', no content, no sha256",
-)
 def test_a_fix_in_a_latin1_source_file_is_recorded_by_content_or_sha256(gcd_suite, tmp_path):
     """Code run by the agent's run_tests rewrites gcd.py with the fix under a latin-1 coding
     cookie and one byte that is not UTF-8: Python runs it, the final run passes, and the
