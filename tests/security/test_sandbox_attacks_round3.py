@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from agent.final_verdict import final_test_run
+from agent.sandbox import run_command_full
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.workspace import Workspace
@@ -69,11 +72,10 @@ def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_su
     ws = _gcd_workspace(gcd_suite, tmp_path)
     _nest_at_import(ws.path / "gcd.py")
     try:
-        result, tampered = final_test_run(ws)  # raised RecursionError
-    finally:
-        ws.cleanup()  # pytest's own clean-up of old tmp dirs (shutil.rmtree) would recurse
+        result, tampered = final_test_run(ws)  # raises RecursionError today
+    finally:  # pytest's own clean-up (shutil.rmtree) recurses too
+        subprocess.run(["rm", "-rf", str(ws.path)], check=False)
     assert not result.passed and result.error is None
-    assert not ws.path.exists()
 
 
 def test_a_fix_in_a_latin1_source_file_is_recorded_by_content_or_sha256(gcd_suite, tmp_path):
@@ -159,3 +161,191 @@ def test_a_normal_users_rollout_cannot_shrink_a_neighbours_pipes(user_dir):
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "B-OK 20001" in result["alone"] and "HELD" in result["a"], result
     assert "B-OK 20001" in result["beside"], result
+
+
+_USER_DEEP = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command, sandbox_kind
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+try:
+    out["run"] = run_command([sys.executable, "deep.py"], sys.argv[2], timeout_s=30)[1]
+except Exception as exc:
+    out["run"] = "RAISED %s" % type(exc).__name__
+print("RESULT", json.dumps(out))
+"""
+
+
+def test_a_normal_users_deep_directories_are_no_exception_on_the_host(user_dir):
+    """The normal-user path of the deep-directories attack: no copy-back there, but
+    ``_reclaim`` walks the workspace (recursive ``os.walk``) and raises RecursionError out
+    of ``run_command``: the rollout's own run becomes an exception of the host."""
+    (user_dir / "runner.py").write_text(_USER_DEEP)
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws/deep.py").write_text(
+        "import os\nh = os.getcwd()\nfor _ in range(1200):\n    os.mkdir('n')\n    os.chdir('n')\n"
+        "os.chdir(h)\nprint('deep made')\n"
+    )
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    try:
+        cp = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:  # shutil.rmtree (the fixture's) recurses too
+        subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
+    assert "deep made" in result["run"], result
+
+
+_USER_SELF_KILL = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command, sandbox_kind
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+script = "touch started; while [ ! -e go ]; do sleep 0.02; done; kill -9 $$"
+try:
+    out["code"] = run_command(["sh", "-c", script], sys.argv[2], timeout_s=60)[0]
+except Exception as exc:
+    out["code"] = "RAISED %s: %s" % (type(exc).__name__, exc)
+print("RESULT", json.dumps(out))
+"""
+
+
+def _oom_in_a_small_cgroup(tmp_name: str) -> None:
+    """One OOM kill anywhere on the machine: a 64 MB allocation in a 32 MB memory cgroup."""
+    d = Path("/sys/fs/cgroup/memory") / tmp_name
+    d.mkdir()
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(32 * 1024**2))
+        script = f'echo $$ > {d}/cgroup.procs && exec {sys.executable} -c "bytearray(64 * 1024**2)"'
+        assert subprocess.run(["sh", "-c", script], check=False).returncode == -9
+    finally:
+        d.rmdir()
+
+
+@pytest.mark.xfail(strict=True, reason="open: a normal user's SIGKILLed run is 'out of memory' if any cgroup OOMed")
+def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_dir):
+    """Run by a normal user there is no memory cgroup, so a run that ended by SIGKILL is
+    called the machine's OOM (SandboxError: not judged) whenever the kernel's machine-wide
+    ``oom_kill`` count moved during it, and that count also moves for an OOM inside any
+    small memory cgroup (a container, a service, a root-mode sandbox) while the machine has
+    gigabytes free. A rollout whose tests SIGKILL themselves (its own FAIL) then is not
+    judged."""
+    if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
+        pytest.fail("needs a cgroup v1 memory hierarchy to make an OOM kill of 32 MB", pytrace=False)
+    (user_dir / "runner.py").write_text(_USER_SELF_KILL)
+    ws = user_dir / "ws"
+    ws.mkdir()
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    proc = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (ws / "started").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _oom_in_a_small_cgroup(f"repo-agent-atk-{os.getpid()}")
+        (ws / "go").touch()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    result = json.loads(out.split("RESULT", 1)[1]) if "RESULT" in out else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, out + err
+    assert result["code"] == 137, result  # its own SIGKILL: judged as its run
+
+
+def _fill_the_tmpfs_at_import(gcd: Path) -> None:
+    """gcd.py (left wrong, padded to one page) deletes the protected test file and fills the
+    rest of the sandbox's 256 MB workspace tmpfs when the tests import it."""
+    code = (
+        "import os as _os\n"
+        "if not _os.path.exists('fill0'):\n"
+        "    _os.unlink('tests/test_gcd.py')\n"
+        "    _b = b'x' * (1 << 20)\n"
+        "    try:\n"
+        "        for _i in range(8):\n"
+        "            with open('fill%d' % _i, 'wb') as _f:\n"
+        "                for _ in range(60): _f.write(_b); _f.flush()\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    _f = open('fill%d' % _i, 'ab')\n"
+        "    try:\n"
+        "        while True: _f.write(b'x' * 4096); _f.flush()\n"
+        "    except OSError:\n"
+        "        pass\n" + gcd.read_text()
+    )
+    gcd.write_text(code + "#" * (4096 - len(code.encode()) - 1) + "\n")
+
+
+@pytest.mark.xfail(strict=True, reason="open: a workspace filled to the cap goes over it once the host restores a test")
+def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure_error(gcd_suite, tmp_path):
+    """The agent's run deletes tests/test_gcd.py (tampering) and fills its tmpfs to exactly
+    256 MB; the final run's restore_protected puts the test file back on the host, the
+    workspace is then a few hundred bytes over WORKSPACE_BYTES, CappedWorkspace refuses it (EFBIG)
+    and the final run raises SandboxError: the rollout is not judged ("error") instead of
+    TAMPERED."""
+    ws = _gcd_workspace(gcd_suite, tmp_path)
+    _fill_the_tmpfs_at_import(ws.path / "gcd.py")
+    try:
+        ws.run_tests()  # the agent's own run
+        assert not (ws.path / "tests/test_gcd.py").exists()
+        result, tampered = final_test_run(ws)  # raises SandboxError today
+    finally:  # 256 MB: not left for pytest's kept tmp dirs
+        for f in ws.path.glob("fill*"):
+            f.unlink()
+    assert "tests/test_gcd.py" in tampered and not result.passed
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: a non-editable install puts every hidden fix in the venv the sandbox mounts"
+)
+def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(gcd_suite, tmp_path):
+    """The sandbox mounts the whole venv of the interpreter read-only. Installed the usual
+    way (``uv sync``: editable) the package stays in the checkout, which is not mounted; but
+    installed as a wheel (``pip install .``, ``uv sync --no-editable``, ``uv tool install``,
+    most container images) ``agent/suites/*/_fix`` and ``_heldout`` sit in site-packages, and
+    model code reads every task's reference fix and held-out inputs. (Shown by hand in both
+    modes with a real non-editable install; here a venv holding the package's files.)"""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    task_dir = Path(gcd_suite.base_dir or ".") / "fix_gcd"
+    shutil.copytree(task_dir, site / "agent/suites/mini_bugs/fix_gcd")
+    ws = _gcd_workspace(gcd_suite, tmp_path / "w")
+    fix = site / "agent/suites/mini_bugs/fix_gcd/_fix/gcd.py"
+    read = f"import sys\ntry:\n    print('LEAK', open({str(fix)!r}).read())\nexcept OSError as e:\n    print('NO', e)\n"
+    python = str(venv / "bin/python")
+    run = run_command_full([python, "-c", read], ws.path, timeout_s=30, sandbox="bwrap", python=python)
+    assert "LEAK" not in run.output, run.output
+
+
+def test_a_deeply_nested_verdict_record_does_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
+    """A wrong fix whose module writes 100000 '[' to the verdict pipe (any pipe descriptor
+    above 2 of its process) and SIGKILLs itself: ``_run`` asks ``_finish_status`` whether
+    a finish record came, ``json.loads`` raises RecursionError (only ValueError is caught),
+    and it leaves final_test_run: not judged ("error") instead of FAIL. (Both modes.)"""
+    ws = _gcd_workspace(gcd_suite, tmp_path)
+    gcd = ws.path / "gcd.py"
+    gcd.write_text(
+        "import os as _os\n"
+        "for _d in _os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        if int(_d) > 2 and _os.readlink('/proc/self/fd/' + _d).startswith('pipe:'):\n"
+        "            _os.write(int(_d), b'[' * 100000 + b'\\n')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "_os.kill(_os.getpid(), 9)\n" + gcd.read_text()
+    )
+    result, tampered = final_test_run(ws)  # raises RecursionError today
+    assert not result.passed
