@@ -605,7 +605,12 @@ def run_command(argv: list[str], cwd: Path, **options: Any) -> tuple[int | None,
 
 
 def _oom_kills() -> int:
-    """The kernel's count of processes the OOM killer ended, machine-wide (0 if unknown)."""
+    """The kernel's count of processes the OOM killer ended: in this process's memory
+    cgroup and those under it when it has one (``cgroups.own_oom_kills``), else
+    machine-wide (0 if unknown)."""
+    own = cgroups.own_oom_kills()
+    if own is not None:
+        return own
     try:
         with open("/proc/vmstat", "rb") as f:
             for line in f:

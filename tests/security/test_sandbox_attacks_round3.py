@@ -229,7 +229,6 @@ def _oom_in_a_small_cgroup(tmp_name: str) -> None:
         d.rmdir()
 
 
-@pytest.mark.xfail(strict=True, reason="open: a normal user's SIGKILLed run is 'out of memory' if any cgroup OOMed")
 def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_dir):
     """Run by a normal user there is no memory cgroup, so a run that ended by SIGKILL is
     called the machine's OOM (SandboxError: not judged) whenever the kernel's machine-wide
