@@ -348,3 +348,43 @@ def test_a_deeply_nested_verdict_record_does_not_make_a_wrong_fix_an_infrastruct
     )
     result, tampered = final_test_run(ws)  # raises RecursionError today
     assert not result.passed
+
+
+_JUDGE_LONG_LINE = r"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+suite = load_suite("mini-bugs")
+ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+gcd = ws.path / "gcd.py"
+gcd.write_text("import atexit\natexit.register(print, '1 1' * 100000)\n" + gcd.read_text())
+start = time.monotonic()
+result = ws.run_tests()
+print("JUDGED in %.1fs: %s" % (time.monotonic() - start, result.summary), flush=True)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: summary_line's regex is quadratic in a line the tests print, holding the GIL"
+)
+def test_a_long_output_line_does_not_freeze_the_host(tmp_path):
+    """The tests print one 300 kB line ('1 1' repeated) at exit, after pytest's summary: scoring.run_tests looks for pytest's
+    summary in the last 40 lines with ``_SUMMARY_RE``, whose ``(?:\\d+ \\w+(?:, )?)+.*?``
+    backtracks quadratically (48 kB: 38 s; 300 kB: about 25 min; the 4 MB the output keeps:
+    days). ``re`` holds the GIL: the whole host process (every concurrent rollout's thread,
+    the studio) stops, and rollouts with a wall-clock ``timeout_s`` run out of it. A run
+    that takes about 3 s here is killed after 25."""
+    (tmp_path / "judge.py").write_text(_JUDGE_LONG_LINE)
+    try:
+        cp = subprocess.run(
+            [sys.executable, str(tmp_path / "judge.py"), str(PROJECT), str(tmp_path / "ws")],
+            capture_output=True,
+            text=True,
+            timeout=25,
+        )
+        out = cp.stdout + cp.stderr
+    except subprocess.TimeoutExpired:
+        out = "still judging after 25 s"
+    assert "JUDGED" in out, out
