@@ -29,8 +29,15 @@ _SUMMARY_RE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*$")
 _COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
 
 
+# pytest's summary line is short; the regex backtracks quadratically in a long line the
+# tests print (300 kB: about 25 minutes, the GIL held: the whole host process stopped).
+SUMMARY_LINE_MAX = 500
+
+
 def summary_line(output: str) -> str | None:
     for line in reversed(output.splitlines()[-40:]):
+        if len(line) > SUMMARY_LINE_MAX:
+            continue
         m = _SUMMARY_RE.match(line.strip())
         if m:
             return m.group(1).strip()

@@ -366,9 +366,6 @@ print("JUDGED in %.1fs: %s" % (time.monotonic() - start, result.summary), flush=
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: summary_line's regex is quadratic in a line the tests print, holding the GIL"
-)
 def test_a_long_output_line_does_not_freeze_the_host(tmp_path):
     """The tests print one 300 kB line ('1 1' repeated) at exit, after pytest's summary: scoring.run_tests looks for pytest's
     summary in the last 40 lines with ``_SUMMARY_RE``, whose ``(?:\\d+ \\w+(?:, )?)+.*?``
