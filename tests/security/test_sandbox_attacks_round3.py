@@ -306,9 +306,6 @@ def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure
     assert "tests/test_gcd.py" in tampered and not result.passed
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a non-editable install puts every hidden fix in the venv the sandbox mounts"
-)
 def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(gcd_suite, tmp_path):
     """The sandbox mounts the whole venv of the interpreter read-only. Installed the usual
     way (``uv sync``: editable) the package stays in the checkout, which is not mounted; but
