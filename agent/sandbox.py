@@ -61,6 +61,10 @@ FSIZE_LIMIT = 64 * 1024**2  # no single file bigger
 NPROC_LIMIT = 256  # per sandbox: its uid is leased (root) or its user namespace is its own
 WORKSPACE_BYTES = 256 * 1024**2  # the workspace's tmpfs while the command runs (root)
 WORKSPACE_INODES = 100_000
+# The tmpfs a run starts in holds a 16th more than the cap its tree comes back within: room
+# for what the host puts back between runs (protected files restored, canaries, hidden
+# tests), so a rollout that filled its cap to the byte is judged, never refused the next run.
+_PAGE = 4096
 LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
 
 # Runs first in the child, isolated (-I -S) and outside the workspace: drops to the leased
@@ -337,8 +341,19 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
 
 
+def _room() -> tuple[int, int]:
+    """(bytes, inodes) of the tmpfs a run starts in: the cap and a 16th more for the host."""
+    return WORKSPACE_BYTES + WORKSPACE_BYTES // 16, WORKSPACE_INODES + WORKSPACE_INODES // 16
+
+
+def _cost(st: os.stat_result) -> int:
+    """What a file takes in a tmpfs, holes counted: its size in whole pages."""
+    return -(-st.st_size // _PAGE) * _PAGE
+
+
 def _mount_tmpfs(path: Path, uid: int) -> bool:
-    opts = f"size={WORKSPACE_BYTES},nr_inodes={WORKSPACE_INODES},mode=0700,uid={uid},gid={uid}"
+    size, inodes = _room()
+    opts = f"size={size},nr_inodes={inodes},mode=0700,uid={uid},gid={uid}"
     return _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) == 0
 
 
@@ -365,8 +380,8 @@ def _copy_data(src: str, dst: str) -> None:
 
 def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> None:
     """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied (its
-    holes kept) while ``budget`` (apparent bytes) lasts, and past it an empty file, counted
-    in ``budget[1]``; anything else is left out. A hole counts at its size: a tmpfs of
+    holes kept) while ``budget[0]`` (bytes in whole pages, ``_cost``) lasts, and past it
+    an empty file, counted in ``budget[1]``; anything else is left out. A hole counts at its size: a tmpfs of
     sparse files costs nothing, and 100,000 of 64 MB each would have come back at their
     size, for the patch (and anything else reading them) to read terabytes of zeros."""
     if stat.S_ISLNK(st.st_mode):
@@ -374,9 +389,9 @@ def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> No
     elif stat.S_ISFIFO(st.st_mode):
         os.mkfifo(dst, stat.S_IMODE(st.st_mode))
     elif stat.S_ISREG(st.st_mode):
-        if st.st_size <= budget[0]:
+        if _cost(st) <= budget[0]:
             _copy_data(src, dst)
-            budget[0] -= st.st_size
+            budget[0] -= _cost(st)
         else:
             open(dst, "wb").close()
             budget[1] += 1
@@ -397,10 +412,11 @@ def _copy_stat(src: str, dst: str) -> None:
     os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
-def _copy_tree(src: Path, dst: Path, budget: int) -> int:
+def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
     """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed.
-    Returns how many files were past ``budget`` (apparent bytes) and left empty."""
-    left = [budget, 0]
+    Returns how many files were past ``budget`` (bytes, ``_cost``) and left empty, or past
+    ``entries`` (inodes) and left out."""
+    left = [budget, 0, entries]
     linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
     for dirpath, dirnames, filenames in walk(src):
         rel = os.path.relpath(dirpath, src)
@@ -410,10 +426,15 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> int:
             s, d = os.path.join(dirpath, name), os.path.join(out, name)
             try:
                 st = os.lstat(s)
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
+                    continue  # a name, no inode of its own
+                if left[2] <= 0:
+                    left[1] += 1
+                    too_long.add(name)  # not descended into either
+                    continue
+                left[2] -= 1
                 if stat.S_ISDIR(st.st_mode):
                     os.mkdir(d, 0o700)
-                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
-                    pass
                 else:
                     _copy_entry(s, d, st, left)
                     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
@@ -446,8 +467,8 @@ def _link(target: str | None, name: str) -> bool:
 
 
 def _tree_bytes(root: Path) -> int:
-    """The apparent bytes of the regular files under ``root`` (what ``_copy_tree`` counts),
-    each file once however many names it has."""
+    """The bytes the regular files under ``root`` take in a tmpfs, holes counted (what
+    ``_copy_tree`` counts: ``_cost``), each file once however many names it has."""
     seen: set[tuple[int, int]] = set()
     total = 0
     for dirpath, _, filenames in walk(root):
@@ -455,7 +476,7 @@ def _tree_bytes(root: Path) -> int:
             st = os.lstat(os.path.join(dirpath, name))
             if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
-                total += st.st_size
+                total += _cost(st)
     return total
 
 
@@ -504,20 +525,22 @@ class CappedWorkspace:
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
-            size = _tree_bytes(workspace)
-            if size > WORKSPACE_BYTES:
-                raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {WORKSPACE_BYTES}")
-            _copy_tree(workspace, self.path, WORKSPACE_BYTES)
+            size, room = _tree_bytes(workspace), _room()
+            if size > room[0]:
+                raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
+            if _copy_tree(workspace, self.path, *room):
+                raise OSError(errno.ENOSPC, f"the workspace holds over the sandbox's {room[1]} files")
             hand_over(self.path, uid)
         except BaseException:
             self.close()
             raise
 
     def copy_back(self) -> int:
-        """The copy back into the workspace, within the cap it came in under (so the next
-        run's copy fits); returns how many files were past it and came back empty."""
+        """The copy back into the workspace, within the cap (so the next run's copy fits,
+        with what the host puts back); returns how many files were past it (come back
+        empty, or left out past the cap's number of files)."""
         _empty(self.workspace)
-        return _copy_tree(self.path, self.workspace, WORKSPACE_BYTES)
+        return _copy_tree(self.path, self.workspace, WORKSPACE_BYTES, WORKSPACE_INODES)
 
     def close(self) -> None:
         _libc.umount2(os.fsencode(self.path), _MNT_DETACH)
@@ -690,7 +713,10 @@ def run_command_full(
             except OSError as exc:
                 raise SandboxError(f"cannot copy the workspace back from the sandbox: {exc}") from None
             if cut:
-                run.output += f"\n[repo-agent: {cut} files past the workspace cap of {WORKSPACE_BYTES} bytes (holes count at their size) came back empty]"
+                run.output += (
+                    f"\n[repo-agent: {cut} files past the workspace cap of {WORKSPACE_BYTES} bytes (holes count"
+                    f" at their size) or {WORKSPACE_INODES} files came back empty or were left out]"
+                )
         return run
     finally:
         if capped is not None:

@@ -287,7 +287,6 @@ def _fill_the_tmpfs_at_import(gcd: Path) -> None:
     gcd.write_text(code + "#" * (4096 - len(code.encode()) - 1) + "\n")
 
 
-@pytest.mark.xfail(strict=True, reason="open: a workspace filled to the cap goes over it once the host restores a test")
 def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure_error(gcd_suite, tmp_path):
     """The agent's run deletes tests/test_gcd.py (tampering) and fills its tmpfs to exactly
     256 MB; the final run's restore_protected puts the test file back on the host, the
