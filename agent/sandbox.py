@@ -59,6 +59,9 @@ MAX_STREAM_BYTES = 8_000_000  # the verdict records of one run
 AS_LIMIT = 2 * 1024**3
 FSIZE_LIMIT = 64 * 1024**2  # no single file bigger
 NPROC_LIMIT = 256  # per sandbox: its uid is leased (root) or its user namespace is its own
+# Descriptors per process: inherited (20,000 here), 256 processes could hold 5 M open files,
+# more than the whole system's table (fs.file-max), ENFILE for every process on the machine.
+NOFILE_LIMIT = 1024
 WORKSPACE_BYTES = 256 * 1024**2  # the workspace's tmpfs while the command runs (root)
 WORKSPACE_INODES = 100_000
 # The tmpfs a run starts in holds a 16th more than the cap its tree comes back within: room
@@ -291,6 +294,7 @@ def _limits(timeout_s: float) -> dict[str, int]:
         "RLIMIT_AS": AS_LIMIT,
         "RLIMIT_FSIZE": FSIZE_LIMIT,
         "RLIMIT_NPROC": NPROC_LIMIT,
+        "RLIMIT_NOFILE": NOFILE_LIMIT,
         "RLIMIT_CORE": 0,
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import filecmp
+import importlib.machinery
 import os
 import shutil
 import threading
@@ -416,8 +417,16 @@ class Workspace:
         """Remove what ``patch`` leaves out (caches such as ``__pycache__``, symlinks, hidden
         paths, FIFOs), so that a verdict judges only what the rollout's patch records: a fix
         in an unchecked-hash pyc, or a package symlinked from a hidden path, would otherwise
-        run in the tests while the patch shows nothing. Returns the removed paths."""
-        kept = set(walk_files(self.path, self.task.hidden))
+        run in the tests while the patch shows nothing. So does a compiled extension module
+        the source does not have: Python imports ``gcd.cpython-311-...so`` before ``gcd.py``,
+        and the patch holds only its sha256, so a wrong gcd.py passed beside a compiled
+        right one. Returns the removed paths."""
+        source = set(walk_files(self.source, self.task.hidden))
+        kept = {
+            rel
+            for rel in walk_files(self.path, self.task.hidden)
+            if rel in source or not rel.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+        }
         removed: list[str] = []
         for dirpath, dirnames, filenames in walk(self.path):
             rel_dir = os.path.relpath(dirpath, self.path)

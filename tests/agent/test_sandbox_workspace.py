@@ -9,6 +9,7 @@ import threading
 
 from unidiff import PatchSet
 
+from agent import sandbox as sb
 from agent import tree_walk, workspace
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
@@ -164,3 +165,11 @@ def test_walk_and_remove_tree_at_any_depth_never_following_a_link(tmp_path, monk
     assert not os.path.lexists(top)
     assert sorted(os.listdir(host)) == ["kept"] and (host / "kept").read_text() == "host file"
     tree_walk.remove_tree(top)  # nothing there: nothing to do
+
+
+def test_a_sandbox_process_holds_at_most_1024_descriptors(tmp_path):
+    """The limit was inherited (20,000 here): 256 processes could hold 5 M open files, more
+    than the system's whole table (fs.file-max), and every process on the machine would get
+    ENFILE (reviewer round 3, sbx3-13: not run for real, it would take the shared machine)."""
+    code, out, _, _ = sb.run_command(["sh", "-c", "ulimit -Sn; ulimit -Hn"], tmp_path, timeout_s=30, sandbox="bwrap")
+    assert code == 0 and out.split() == ["1024", "1024"], out

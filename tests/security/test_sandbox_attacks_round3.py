@@ -399,9 +399,6 @@ PyMODINIT_FUNC PyInit_gcd(void) { return PyModule_Create(&D); }
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a compiled gcd extension shadows the wrong gcd.py; the patch holds no trace of it"
-)
 def test_a_compiled_module_beside_a_wrong_source_is_not_a_pass_with_an_opaque_patch(gcd_suite, tmp_path):
     """Model code compiles a correct ``gcd`` extension in the sandbox (gcc and the Python
     headers are mounted) and deletes its C source: Python imports ``gcd.<EXT_SUFFIX>``
