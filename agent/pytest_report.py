@@ -88,6 +88,9 @@ def _well_formed(rec: dict) -> bool:
     return isinstance(rec["k"], str)
 
 
+BAD_RECORDS_MAX = 1000  # unreadable or malformed records read before the run is an error
+
+
 def judge(
     data: bytes,
     exit_code: int | None,
@@ -113,16 +116,21 @@ def judge(
     tamper: list[str] = []
     collect_errors: list[str] = []
     hello = finish = None
+    bad = 0
     for no, line in enumerate(data.splitlines(), 1):
+        if bad > BAD_RECORDS_MAX:  # an error already: 8 MB of junk lines cost the host minutes
+            break
         try:
             rec = json.loads(line)
             kind = rec["k"]
         except (ValueError, TypeError, KeyError, RecursionError):
+            bad += 1
             problems.append(f"unreadable verdict record {no}")
             continue
         if not isinstance(rec, dict) or not _well_formed(rec):
             # Code under test can write to the pipe: a record of the wrong shape is a
             # problem of the run (never a pass), not an exception in this process.
+            bad += 1
             problems.append(f"malformed verdict record {no}")
             continue
         if finish is not None:

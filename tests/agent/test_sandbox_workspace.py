@@ -9,8 +9,8 @@ import threading
 
 from unidiff import PatchSet
 
+from agent import pytest_report, tree_walk, workspace
 from agent import sandbox as sb
-from agent import tree_walk, workspace
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
@@ -173,3 +173,14 @@ def test_a_sandbox_process_holds_at_most_1024_descriptors(tmp_path):
     ENFILE (reviewer round 3, sbx3-13: not run for real, it would take the shared machine)."""
     code, out, _, _ = sb.run_command(["sh", "-c", "ulimit -Sn; ulimit -Hn"], tmp_path, timeout_s=30, sandbox="bwrap")
     assert code == 0 and out.split() == ["1024", "1024"], out
+
+
+def test_junk_on_the_verdict_pipe_is_read_no_further_than_the_first_thousand_bad_lines(monkeypatch):
+    """8 MB of junk lines on the verdict pipe (4 M of them) were each parsed and listed as a
+    problem: about 28 s of host CPU per million lines, and a gigabyte of strings, for a run
+    that is an error from its first bad line (reviewer round 3, notes)."""
+    parsed = []
+    real = pytest_report.json.loads
+    monkeypatch.setattr(pytest_report.json, "loads", lambda s: parsed.append(1) or real(s))
+    verdict = pytest_report.judge(b"x\n" * 4_000_000, 0)
+    assert verdict.error and len(parsed) <= pytest_report.BAD_RECORDS_MAX + 1
