@@ -79,6 +79,7 @@ _LAUNCHER = r"""
 import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
+alive = c.pop("alive", None)
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
@@ -129,6 +130,22 @@ except OSError as e:
     die("cannot fork: %s" % e)
 if p == 0:
     run()
+if alive is not None:
+    # The uid switch cleared bwrap's --die-with-parent, and a dying bwrap (no capability
+    # left) may not signal the leased uid anyway: pid 1 watches the host's end of a pipe
+    # itself, and its exit ends every process of the sandbox.
+    import threading
+    def watch():
+        while True:
+            try:
+                if not os.read(alive, 1):
+                    break
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+        os._exit(137)
+    threading.Thread(target=watch, daemon=True).start()
 for f in keep + ([ready] if ready is not None else []):
     os.close(f)
 while True:
@@ -587,10 +604,11 @@ class Launch:
         fds: tuple[int, ...] = (),
         ready: int | None = None,
         info_fd: int | None = None,
+        alive: int | None = None,
         seccomp_fd: int | None = None,
     ) -> list[str]:
         conf: dict[str, Any] = dict(limits)
-        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace))
+        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace), alive=alive)
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(
@@ -750,12 +768,16 @@ def _run(
     info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
     wake_r, wake_w = os.pipe()
     seccomp_fd = filter_fd() if launch.kind == "bwrap" else None
-    passed = [f for f in (wfd, ready_w, info_w, seccomp_fd) if f is not None]
+    # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
+    # process is gone, however it died.
+    alive_r, alive_w = os.pipe() if launch.kind == "bwrap" else (None, None)
+    passed = [f for f in (wfd, ready_w, info_w, seccomp_fd, alive_r) if f is not None]
     cmd = launch.argv(
         argv,
         _limits(timeout_s),
         fds=(wfd,) if wfd is not None else (),
         ready=ready_w,
+        alive=alive_r,
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
     )
@@ -775,13 +797,13 @@ def _run(
             pass_fds=tuple(passed),
         )
     except OSError as exc:
-        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd):
+        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
             if fd is not None:
                 os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
     for fd in passed:
         os.close(fd)  # only the sandbox holds the write ends now
-    fds = [f for f in (ready_r, info_r, wake_r, wake_w) if f is not None]
+    fds = [f for f in (ready_r, info_r, wake_r, wake_w, alive_w) if f is not None]
     chunks: list[bytes] = []
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]

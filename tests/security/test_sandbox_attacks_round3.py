@@ -444,9 +444,6 @@ def _processes_running(args: str) -> dict[int, int]:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the launcher's setresuid clears bwrap's parent-death signal")
-@pytest.mark.xfail(
-    strict=True, reason="open: run as root, a sandbox outlives a killed host (no die-with-parent after setresuid)"
-)
 def test_a_sandbox_does_not_outlive_its_killed_host(tmp_path):
     """bwrap's ``--die-with-parent`` is PR_SET_PDEATHSIG on the sandbox's pid 1, and the
     kernel clears it when that process changes its credentials: the launcher's setresuid to
