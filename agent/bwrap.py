@@ -26,6 +26,8 @@ import os
 import sys
 from pathlib import Path
 
+from agent.tree_walk import walk
+
 TMP_BYTES = 64 * 1024**2  # the sandbox's /tmp (RAM)
 SHM_BYTES = 16 * 1024**2  # its /dev/shm (RAM)
 _ETC_FILES = ("passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "localtime", "hosts", "resolv.conf")
@@ -78,6 +80,20 @@ def _bind(flag: str, path: str, made: set[str]) -> list[str]:
     return argv + [flag, path, path]
 
 
+def _hide_installed_suites(runtime_dir: str) -> list[str]:
+    """An empty read-only directory over each ``agent/suites`` installed in a mounted venv
+    or prefix. Installed as a wheel (``pip install .``, ``uv sync --no-editable``, a
+    container image) the package's suites, every task's hidden reference fix and held-out
+    inputs with them, sit in site-packages, which the sandbox mounts; nothing in the
+    sandbox imports the package (the plugins and the differential runner are its own)."""
+    argv: list[str] = []
+    for suites in sorted(Path(runtime_dir).glob("lib*/python3*/*-packages/agent/suites")):
+        if suites.is_dir() and not suites.is_symlink():
+            p = str(suites)
+            argv += ["--size", "4096", "--tmpfs", p, "--remount-ro", p]
+    return argv
+
+
 def bwrap_argv(
     workspace: Path,
     ro_binds: tuple[Path, ...] = (),
@@ -107,6 +123,7 @@ def bwrap_argv(
     for d in runtime_dirs(python):
         if not ws.startswith(d + "/"):
             argv += _bind("--ro-bind", d, made)
+            argv += _hide_installed_suites(d)
     for b in ro_binds:
         argv += _bind("--ro-bind", str(b), made)
     argv += _bind("--bind", ws, made)
@@ -142,7 +159,7 @@ def hand_over(workspace: Path, uid: int | None) -> None:
     """Give the workspace to the sandbox's uid (root only), so the tests can write in it."""
     if uid is None or not drops_root():
         return
-    for dirpath, dirnames, filenames in os.walk(workspace):
+    for dirpath, dirnames, filenames in walk(workspace):
         for name in [*dirnames, *filenames, None]:
             path = dirpath if name is None else os.path.join(dirpath, name)
             try:

@@ -43,6 +43,39 @@ def _own(controller: str) -> Path | None:
     return None
 
 
+def own_oom_kills() -> int | None:
+    """The OOM kills of processes in this process's memory cgroup (v1 ``memory.oom_control``:
+    its own processes, where a normal user's sandboxes run; v2 ``memory.events``: and every
+    cgroup under it), for a limit of that cgroup or the machine's. None in the root cgroup
+    (which counts nothing) or without a readable one. The machine-wide count also moves
+    for a kill inside any other small cgroup (a container, a service, a root-mode sandbox
+    over its own limit), which says nothing of a run here."""
+    v1 = _own("memory")
+    if v1 is not None:
+        if v1 == _ROOT / "memory":
+            return None
+        return _count(v1 / "memory.oom_control", "oom_kill")
+    try:
+        with open("/proc/self/cgroup") as f:
+            unified = [line[3:] for line in f.read().splitlines() if line.startswith("0::")]
+    except OSError:
+        return None
+    if not unified or unified[0].strip() in ("", "/"):
+        return None
+    return _count(_ROOT / unified[0].strip().lstrip("/") / "memory.events", "oom_kill")
+
+
+def _count(path: Path, key: str) -> int | None:
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _drain(d: Path) -> None:
     """Kill every process in cgroup ``d`` and remove it."""
     deadline = time.monotonic() + 10

@@ -41,6 +41,7 @@ from agent.pytest_report import pytest_index
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
 from agent.trace import TestCounts
+from agent.tree_walk import walk
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, under, walk_files
 
 # Version 1: canaries, config scan, reference rerun (fooled by issue 26's attacks).
@@ -75,7 +76,7 @@ class Canary:
 def config_tamper(ws: Workspace) -> list[str]:
     """Test configuration in the workspace that the task's source does not have as it is."""
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(ws.path):
+    for dirpath, dirnames, filenames in walk(ws.path):  # any depth (agent/tree_walk.py)
         rel_dir = os.path.relpath(dirpath, ws.path)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         for d in dirnames:

@@ -2,7 +2,8 @@
 
 Code under test can write huge files, and the patch goes into the trace, the store and
 the studio: a file over ``PATCH_FILE_MAX_BYTES`` (or any file once the patch has passed
-``PATCH_MAX_BYTES``) is recorded by name, size and sha256, never its content.
+``PATCH_MAX_BYTES``), and a binary file, is recorded by name, size and sha256, never its
+content.
 
 A file name is whatever bytes a test wrote: newlines, ``diff --git``, ``+++ b/``, control
 characters, invalid UTF-8. A name that is not plain printable ASCII (or holds a space,
@@ -89,16 +90,26 @@ def _digest(path: Path | None) -> tuple[int, str] | None:
     return size, h.hexdigest()
 
 
-def large_file_diff(rel: str, old: tuple[int, str] | None, new: tuple[int, str] | None) -> str:
-    """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary form)."""
+def _bytes_digest(data: bytes | None) -> tuple[int, str] | None:
+    return None if data is None else (len(data), hashlib.sha256(data).hexdigest())
+
+
+def large_file_diff(rel: str, old: tuple[int, str | None] | None, new: tuple[int, str | None] | None) -> str:
+    """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary
+    form). A hash of None: the file was not read (past the patch's read budget)."""
     a_name, b_name = quote_path(f"a/{rel}"), quote_path(f"b/{rel}")
     head = [f"diff --git {a_name} {b_name}\n"]
     if old is None:
         head.append("new file mode 100644\n")
     elif new is None:
         head.append("deleted file mode 100644\n")
-    sides = "; ".join(f"{side} {n} bytes sha256 {h}" for side, d in (("a", old), ("b", new)) if d for n, h in [d])
-    head.append(f"repo-agent: not diffed, over {PATCH_FILE_MAX_BYTES} bytes or past the patch cap: {sides}\n")
+    sides = "; ".join(
+        f"{side} {n} bytes " + (f"sha256 {h}" if h else "not read")
+        for side, d in (("a", old), ("b", new))
+        if d
+        for n, h in [d]
+    )
+    head.append(f"repo-agent: not diffed, binary, over {PATCH_FILE_MAX_BYTES} bytes or past the patch cap: {sides}\n")
     a = "/dev/null" if old is None else a_name
     b = "/dev/null" if new is None else b_name
     return "".join(head) + f"Binary files {a} and {b} differ\n"
@@ -129,9 +140,9 @@ def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
     elif new is None:
         head.append("deleted file mode 100644\n")
     if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
-        a = "/dev/null" if old is None else a_name
-        b = "/dev/null" if new is None else b_name
-        return "".join(head) + f"Binary files {a} and {b} differ\n"
+        # By size and sha256, as a large file: a bare "Binary files differ" recorded nothing
+        # of code Python runs all the same (a latin-1 source with a coding cookie).
+        return large_file_diff(rel, _bytes_digest(old), _bytes_digest(new))
     old_lines = _lines(old.decode("utf-8")) if old is not None else []
     new_lines = _lines(new.decode("utf-8")) if new is not None else []
     body = difflib.unified_diff(

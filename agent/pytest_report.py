@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,15 @@ _SUMMARY_RE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*$")
 _COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
 
 
+# pytest's summary line is short; the regex backtracks quadratically in a long line the
+# tests print (300 kB: about 25 minutes, the GIL held: the whole host process stopped).
+SUMMARY_LINE_MAX = 500
+
+
 def summary_line(output: str) -> str | None:
     for line in reversed(output.splitlines()[-40:]):
+        if len(line) > SUMMARY_LINE_MAX:
+            continue
         m = _SUMMARY_RE.match(line.strip())
         if m:
             return m.group(1).strip()
@@ -80,6 +88,9 @@ def _well_formed(rec: dict) -> bool:
     return isinstance(rec["k"], str)
 
 
+BAD_RECORDS_MAX = 1000  # unreadable or malformed records read before the run is an error
+
+
 def judge(
     data: bytes,
     exit_code: int | None,
@@ -105,16 +116,21 @@ def judge(
     tamper: list[str] = []
     collect_errors: list[str] = []
     hello = finish = None
+    bad = 0
     for no, line in enumerate(data.splitlines(), 1):
+        if bad > BAD_RECORDS_MAX:  # an error already: 8 MB of junk lines cost the host minutes
+            break
         try:
             rec = json.loads(line)
             kind = rec["k"]
         except (ValueError, TypeError, KeyError, RecursionError):
+            bad += 1
             problems.append(f"unreadable verdict record {no}")
             continue
         if not isinstance(rec, dict) or not _well_formed(rec):
             # Code under test can write to the pipe: a record of the wrong shape is a
             # problem of the run (never a pass), not an exception in this process.
+            bad += 1
             problems.append(f"malformed verdict record {no}")
             continue
         if finish is not None:
@@ -179,14 +195,30 @@ def counts_from_summary(summary: str | None) -> TestCounts:
     return c
 
 
+CONFIG_READ_MAX = 4 * 1024**2
+
+
+def _config_text(path: Path) -> str | None:
+    """A config file's text when it is a regular file, read up to ``CONFIG_READ_MAX``. The
+    host reads the workspace's before each run, as the last run's tests left it: a FIFO
+    there blocked the host for ever, and a link to /dev/zero would have been read until
+    it ran out of memory. Never a link, a FIFO or a device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return f.read(CONFIG_READ_MAX).decode("utf-8", errors="replace")
+
+
 def has_pytest_config(root: Path) -> bool:
     """Whether ``root`` holds its own pytest configuration file (pytest's own rules)."""
-    if (root / "pytest.ini").is_file() or (root / ".pytest.ini").is_file():
+    if _config_text(root / "pytest.ini") is not None or _config_text(root / ".pytest.ini") is not None:
         return True
     for name, section in (("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]")):
-        try:
-            if section in (root / name).read_text(encoding="utf-8", errors="replace"):
-                return True
-        except OSError:
-            pass
+        text = _config_text(root / name)
+        if text is not None and section in text:
+            return True
     return False

@@ -47,6 +47,7 @@ from agent import cgroups
 from agent.bwrap import bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.seccomp import filter_fd
+from agent.tree_walk import remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 
 SandboxKind = Literal["bwrap", "rlimit"]
@@ -58,8 +59,15 @@ MAX_STREAM_BYTES = 8_000_000  # the verdict records of one run
 AS_LIMIT = 2 * 1024**3
 FSIZE_LIMIT = 64 * 1024**2  # no single file bigger
 NPROC_LIMIT = 256  # per sandbox: its uid is leased (root) or its user namespace is its own
+# Descriptors per process: inherited (20,000 here), 256 processes could hold 5 M open files,
+# more than the whole system's table (fs.file-max), ENFILE for every process on the machine.
+NOFILE_LIMIT = 1024
 WORKSPACE_BYTES = 256 * 1024**2  # the workspace's tmpfs while the command runs (root)
 WORKSPACE_INODES = 100_000
+# The tmpfs a run starts in holds a 16th more than the cap its tree comes back within: room
+# for what the host puts back between runs (protected files restored, canaries, hidden
+# tests), so a rollout that filled its cap to the byte is judged, never refused the next run.
+_PAGE = 4096
 LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
 
 # Runs first in the child, isolated (-I -S) and outside the workspace: drops to the leased
@@ -71,6 +79,7 @@ _LAUNCHER = r"""
 import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
+alive = c.pop("alive", None)
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
@@ -121,6 +130,22 @@ except OSError as e:
     die("cannot fork: %s" % e)
 if p == 0:
     run()
+if alive is not None:
+    # The uid switch cleared bwrap's --die-with-parent, and a dying bwrap (no capability
+    # left) may not signal the leased uid anyway: pid 1 watches the host's end of a pipe
+    # itself, and its exit ends every process of the sandbox.
+    import threading
+    def watch():
+        while True:
+            try:
+                if not os.read(alive, 1):
+                    break
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+        os._exit(137)
+    threading.Thread(target=watch, daemon=True).start()
 for f in keep + ([ready] if ready is not None else []):
     os.close(f)
 while True:
@@ -286,6 +311,7 @@ def _limits(timeout_s: float) -> dict[str, int]:
         "RLIMIT_AS": AS_LIMIT,
         "RLIMIT_FSIZE": FSIZE_LIMIT,
         "RLIMIT_NPROC": NPROC_LIMIT,
+        "RLIMIT_NOFILE": NOFILE_LIMIT,
         "RLIMIT_CORE": 0,
     }
 
@@ -336,14 +362,20 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
 
 
+def _room() -> tuple[int, int]:
+    """(bytes, inodes) of the tmpfs a run starts in: the cap and a 16th more for the host."""
+    return WORKSPACE_BYTES + WORKSPACE_BYTES // 16, WORKSPACE_INODES + WORKSPACE_INODES // 16
+
+
+def _cost(st: os.stat_result) -> int:
+    """What a file takes in a tmpfs, holes counted: its size in whole pages."""
+    return -(-st.st_size // _PAGE) * _PAGE
+
+
 def _mount_tmpfs(path: Path, uid: int) -> bool:
-    opts = f"size={WORKSPACE_BYTES},nr_inodes={WORKSPACE_INODES},mode=0700,uid={uid},gid={uid}"
+    size, inodes = _room()
+    opts = f"size={size},nr_inodes={inodes},mode=0700,uid={uid},gid={uid}"
     return _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) == 0
-
-
-def _allocated(st: os.stat_result) -> int:
-    """The bytes a file takes on its filesystem (a sparse file's holes take none)."""
-    return min(st.st_size, st.st_blocks * 512)
 
 
 def _copy_data(src: str, dst: str) -> None:
@@ -369,20 +401,21 @@ def _copy_data(src: str, dst: str) -> None:
 
 def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> None:
     """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied (its
-    holes kept) while ``budget`` (bytes allocated) lasts and past it only as a sparse file
-    of its size (a tmpfs must not become gigabytes on the host disk); anything else is
-    left out."""
+    holes kept) while ``budget[0]`` (bytes in whole pages, ``_cost``) lasts, and past it
+    an empty file, counted in ``budget[1]``; anything else is left out. A hole counts at its size: a tmpfs of
+    sparse files costs nothing, and 100,000 of 64 MB each would have come back at their
+    size, for the patch (and anything else reading them) to read terabytes of zeros."""
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), dst)
     elif stat.S_ISFIFO(st.st_mode):
         os.mkfifo(dst, stat.S_IMODE(st.st_mode))
     elif stat.S_ISREG(st.st_mode):
-        if _allocated(st) <= budget[0]:
+        if _cost(st) <= budget[0]:
             _copy_data(src, dst)
+            budget[0] -= _cost(st)
         else:
-            with open(dst, "wb") as f:
-                f.truncate(st.st_size)
-        budget[0] -= _allocated(st)
+            open(dst, "wb").close()
+            budget[1] += 1
         _copy_stat(src, dst)
 
 
@@ -393,18 +426,20 @@ def _copy_stat(src: str, dst: str) -> None:
     root's files, and a default ACL to every file root later writes in that directory."""
     st = os.lstat(src)
     if stat.S_ISLNK(st.st_mode) or stat.S_ISLNK(os.lstat(dst).st_mode):
-        # A link (os.walk lists a link to a directory among the directories): chmod and utime
+        # A link (the walk lists a link to a directory among the directories): chmod and utime
         # would follow it and, as root, make whatever host directory it names 0777.
         return
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
     os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
-def _copy_tree(src: Path, dst: Path, budget: int) -> None:
-    """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed."""
-    left = [budget]
+def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
+    """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed.
+    Returns how many files were past ``budget`` (bytes, ``_cost``) and left empty, or past
+    ``entries`` (inodes) and left out."""
+    left = [budget, 0, entries]
     linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
-    for dirpath, dirnames, filenames in os.walk(src):
+    for dirpath, dirnames, filenames in walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dst if rel == "." else dst / rel
         too_long: set[str] = set()
@@ -412,10 +447,15 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
             s, d = os.path.join(dirpath, name), os.path.join(out, name)
             try:
                 st = os.lstat(s)
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
+                    continue  # a name, no inode of its own
+                if left[2] <= 0:
+                    left[1] += 1
+                    too_long.add(name)  # not descended into either
+                    continue
+                left[2] -= 1
                 if stat.S_ISDIR(st.st_mode):
                     os.mkdir(d, 0o700)
-                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and (st.st_dev, st.st_ino) in linked:
-                    os.link(linked[(st.st_dev, st.st_ino)], d)
                 else:
                     _copy_entry(s, d, st, left)
                     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
@@ -429,26 +469,42 @@ def _copy_tree(src: Path, dst: Path, budget: int) -> None:
         dirnames[:] = [n for n in dirnames if n not in too_long]
         for name in dirnames:
             _copy_stat(os.path.join(dirpath, name), os.path.join(out, name))
+    return left[1]
+
+
+def _link(target: str | None, name: str) -> bool:
+    """``name`` made a hard link to ``target``; False when there is none yet, or the host's
+    filesystem has its most links to it (ext4: 65,000; a tmpfs takes more): then the next
+    name is a copy of its own (within the budget), and the names after it link to that."""
+    if target is None:
+        return False
+    try:
+        os.link(target, name)
+    except OSError as exc:
+        if exc.errno != errno.EMLINK:
+            raise
+        return False
+    return True
 
 
 def _tree_bytes(root: Path) -> int:
-    """The bytes the regular files under ``root`` take (what ``_copy_tree`` copies), each
-    file once however many names it has."""
+    """The bytes the regular files under ``root`` take in a tmpfs, holes counted (what
+    ``_copy_tree`` counts: ``_cost``), each file once however many names it has."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for dirpath, _, filenames in os.walk(root):
+    for dirpath, _, filenames in walk(root):
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
             if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
-                total += _allocated(st)
+                total += _cost(st)
     return total
 
 
 def _empty(path: Path) -> None:
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
+            remove_tree(entry.path)
         else:
             os.unlink(entry.path)
 
@@ -470,7 +526,7 @@ def _reclaim(root: Path) -> None:
             pass
 
     unlock(str(root))
-    for dirpath, dirnames, filenames in os.walk(root):  # top-down: a directory is unlocked before it is listed
+    for dirpath, dirnames, filenames in walk(root):  # top-down: a directory is unlocked before it is listed
         for name in [*dirnames, *filenames]:
             unlock(os.path.join(dirpath, name))
 
@@ -490,18 +546,22 @@ class CappedWorkspace:
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
-            size = _tree_bytes(workspace)
-            if size > WORKSPACE_BYTES:
-                raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {WORKSPACE_BYTES}")
-            _copy_tree(workspace, self.path, WORKSPACE_BYTES)
+            size, room = _tree_bytes(workspace), _room()
+            if size > room[0]:
+                raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
+            if _copy_tree(workspace, self.path, *room):
+                raise OSError(errno.ENOSPC, f"the workspace holds over the sandbox's {room[1]} files")
             hand_over(self.path, uid)
         except BaseException:
             self.close()
             raise
 
-    def copy_back(self) -> None:
+    def copy_back(self) -> int:
+        """The copy back into the workspace, within the cap (so the next run's copy fits,
+        with what the host puts back); returns how many files were past it (come back
+        empty, or left out past the cap's number of files)."""
         _empty(self.workspace)
-        _copy_tree(self.path, self.workspace, WORKSPACE_BYTES + FSIZE_LIMIT)
+        return _copy_tree(self.path, self.workspace, WORKSPACE_BYTES, WORKSPACE_INODES)
 
     def close(self) -> None:
         _libc.umount2(os.fsencode(self.path), _MNT_DETACH)
@@ -544,10 +604,11 @@ class Launch:
         fds: tuple[int, ...] = (),
         ready: int | None = None,
         info_fd: int | None = None,
+        alive: int | None = None,
         seccomp_fd: int | None = None,
     ) -> list[str]:
         conf: dict[str, Any] = dict(limits)
-        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace))
+        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace), alive=alive)
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(
@@ -589,7 +650,12 @@ def run_command(argv: list[str], cwd: Path, **options: Any) -> tuple[int | None,
 
 
 def _oom_kills() -> int:
-    """The kernel's count of processes the OOM killer ended, machine-wide (0 if unknown)."""
+    """The kernel's count of processes the OOM killer ended: in this process's memory
+    cgroup and those under it when it has one (``cgroups.own_oom_kills``), else
+    machine-wide (0 if unknown)."""
+    own = cgroups.own_oom_kills()
+    if own is not None:
+        return own
     try:
         with open("/proc/vmstat", "rb") as f:
             for line in f:
@@ -604,7 +670,7 @@ def _finish_status(records: bytes) -> int | None:
     for line in reversed(records.splitlines()):
         try:
             rec = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # b"[" * 100000: whoever wrote it, no record
             continue
         if isinstance(rec, dict) and rec.get("k") == "finish" and isinstance(rec.get("exitstatus"), int):
             return int(rec["exitstatus"])
@@ -665,9 +731,14 @@ def run_command_full(
             cleared = True
         if capped is not None:
             try:
-                capped.copy_back()
+                cut = capped.copy_back()
             except OSError as exc:
                 raise SandboxError(f"cannot copy the workspace back from the sandbox: {exc}") from None
+            if cut:
+                run.output += (
+                    f"\n[repo-agent: {cut} files past the workspace cap of {WORKSPACE_BYTES} bytes (holes count"
+                    f" at their size) or {WORKSPACE_INODES} files came back empty or were left out]"
+                )
         return run
     finally:
         if capped is not None:
@@ -697,12 +768,16 @@ def _run(
     info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
     wake_r, wake_w = os.pipe()
     seccomp_fd = filter_fd() if launch.kind == "bwrap" else None
-    passed = [f for f in (wfd, ready_w, info_w, seccomp_fd) if f is not None]
+    # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
+    # process is gone, however it died.
+    alive_r, alive_w = os.pipe() if launch.kind == "bwrap" else (None, None)
+    passed = [f for f in (wfd, ready_w, info_w, seccomp_fd, alive_r) if f is not None]
     cmd = launch.argv(
         argv,
         _limits(timeout_s),
         fds=(wfd,) if wfd is not None else (),
         ready=ready_w,
+        alive=alive_r,
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
     )
@@ -722,13 +797,13 @@ def _run(
             pass_fds=tuple(passed),
         )
     except OSError as exc:
-        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd):
+        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
             if fd is not None:
                 os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
     for fd in passed:
         os.close(fd)  # only the sandbox holds the write ends now
-    fds = [f for f in (ready_r, info_r, wake_r, wake_w) if f is not None]
+    fds = [f for f in (ready_r, info_r, wake_r, wake_w, alive_w) if f is not None]
     chunks: list[bytes] = []
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import filecmp
+import importlib.machinery
 import os
 import shutil
 import threading
@@ -30,6 +31,7 @@ from agent.patch_format import (
 from agent.scoring import TestResult, run_tests
 from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
+from agent.tree_walk import remove_tree, walk
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
@@ -46,7 +48,7 @@ def remove_live_workspaces() -> None:
     with _LIVE_LOCK:
         live = list(_LIVE)
     for p in live:
-        shutil.rmtree(p, ignore_errors=True)
+        remove_tree(p, ignore_errors=True)
 
 
 class PathEscape(ValueError):
@@ -113,7 +115,7 @@ def walk_files(root: Path, skip: Sequence[str] = ()) -> list[str]:
     """
     out: list[str] = []
     root = Path(root)
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         rel_dir = os.path.relpath(dirpath, root)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         keep = []
@@ -143,7 +145,7 @@ def copy_tree(src: Path, dst: Path, skip: Sequence[str] = ()) -> None:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
+        remove_tree(path)
     elif os.path.lexists(path):  # files, symlinks, and FIFOs / sockets the tests made
         path.unlink()
 
@@ -155,8 +157,16 @@ def has_reference_fix(task: Task) -> bool:
 def apply_reference_fix(suite: Suite, task: Task, ws: Workspace) -> None:
     """Write the task's known fix into the workspace (to check the task, or to back a verdict)."""
     base = Path(suite.base_dir or ".")
+    ws.forget_given()  # written here, not by the copy: the patch reads every file
     if task.reference_fix:
-        copy_tree(base / task.reference_fix, ws.path)
+        fix_root = base / task.reference_fix
+        for rel in walk_files(fix_root):
+            # Not copy2: a fix file of the source's size and time (a checkout writes them in
+            # one tick) would look unchanged, and the reference patch would be empty.
+            target = ws.resolve(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove(target)
+            shutil.copyfile(fix_root / rel, target)
     for dst, fix in task.reference_fix_files.items():
         target = ws.resolve(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +195,9 @@ class Workspace:
         self._root_resolved = str(path.resolve())
         # Files the workspace holds with lines held out (hidden tests): the rollout's baseline.
         self.visible: dict[str, bytes] = visible_files(suite, task, source)
+        # What each file copied from the source was just after the copy (``_fingerprint``):
+        # a file that still matches is unchanged and never read by ``patch``.
+        self._given: dict[str, tuple[int, ...]] = {}
 
     @classmethod
     def create(cls, suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Workspace:
@@ -200,7 +213,17 @@ class Workspace:
         ws = cls(suite, task, path, source, sandbox=sandbox, python_env=python_env)
         for rel, data in ws.visible.items():
             (path / rel).write_bytes(data)
+        for rel in walk_files(path, task.hidden):
+            if rel not in ws.visible:
+                ws._given[rel] = _fingerprint(os.lstat(path / rel))
         return ws
+
+    def forget_given(self, rel: str | None = None) -> None:
+        """Host code wrote ``rel`` (every file, when None): ``patch`` reads it, whatever its stat."""
+        if rel is None:
+            self._given.clear()
+        else:
+            self._given.pop(_norm_rel(rel), None)
 
     def reveal_held_out(self) -> None:
         """Put the held-out lines back (the final run's hidden tests)."""
@@ -230,6 +253,7 @@ class Workspace:
         if ".." in p.parts:
             raise PathEscape(f"{rel!r} contains '..'; paths must stay inside the workspace")
         full = self.path.joinpath(*[x for x in p.parts if x != "."])
+        self.forget_given(rel)  # a tool may write it: never trusted as unchanged again
         # resolve() follows every symlink on the way: one that leads out is caught here.
         real = os.path.realpath(full)
         if real != self._root_resolved and not real.startswith(self._root_resolved + os.sep):
@@ -345,9 +369,21 @@ class Workspace:
         b = set(walk_files(self.path, hidden))
         chunks: list[tuple[str, str]] = []
         total = 0
+        unread = PATCH_READ_MAX_BYTES  # of the workspace's bytes: what code under test wrote
         for rel in sorted(a | b):
             old_p = self.source / rel if rel in a else None
             new_p = self.path / rel if rel in b else None
+            if old_p and new_p and rel not in self.visible and self._unchanged(rel, new_p):
+                continue  # as the copy left it, by every stat field code can and cannot set
+            new_size = os.lstat(new_p).st_size if new_p else 0
+            if new_size > unread:  # sparse files cost the disk nothing and the reads everything
+                old_size = old_p.stat().st_size if old_p else None
+                sides = (old_size, None) if old_size is not None else None
+                chunk = large_file_diff(rel, sides, (new_size, None) if new_p else None)
+                total += len(chunk)
+                chunks.append((rel, chunk))
+                continue
+            unread -= new_size
             if rel in self.visible:  # diffed against what the rollout was given
                 given = self.visible[rel]
                 now = new_p.read_bytes() if new_p else None
@@ -356,8 +392,6 @@ class Workspace:
                     total += len(chunk)
                     chunks.append((rel, chunk))
                 continue
-            if old_p and new_p and _same_stat(old_p, new_p):
-                continue  # copied with copy2 and never written since: no need to read it
             big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
             if big or total > PATCH_MAX_BYTES:
                 old_h, new_h = (_digest(p) for p in (old_p, new_p))
@@ -374,14 +408,29 @@ class Workspace:
             chunks.append((rel, chunk))
         return chunks
 
+    def _unchanged(self, rel: str, path: Path) -> bool:
+        given = self._given.get(rel)
+        try:
+            return given is not None and given == _fingerprint(os.lstat(path))
+        except OSError:
+            return False
+
     def drop_unrecorded(self) -> list[str]:
         """Remove what ``patch`` leaves out (caches such as ``__pycache__``, symlinks, hidden
         paths, FIFOs), so that a verdict judges only what the rollout's patch records: a fix
         in an unchecked-hash pyc, or a package symlinked from a hidden path, would otherwise
-        run in the tests while the patch shows nothing. Returns the removed paths."""
-        kept = set(walk_files(self.path, self.task.hidden))
+        run in the tests while the patch shows nothing. So does a compiled extension module
+        the source does not have: Python imports ``gcd.cpython-311-...so`` before ``gcd.py``,
+        and the patch holds only its sha256, so a wrong gcd.py passed beside a compiled
+        right one. Returns the removed paths."""
+        source = set(walk_files(self.source, self.task.hidden))
+        kept = {
+            rel
+            for rel in walk_files(self.path, self.task.hidden)
+            if rel in source or not rel.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+        }
         removed: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.path):
+        for dirpath, dirnames, filenames in walk(self.path):
             rel_dir = os.path.relpath(dirpath, self.path)
             rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
             descend = []
@@ -404,7 +453,7 @@ class Workspace:
         return [display_name(rel) for rel, _ in self._changes()]
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path, ignore_errors=True)
         with _LIVE_LOCK:
             _LIVE.discard(self.path)
 
@@ -416,11 +465,16 @@ class Workspace:
 
 
 WORKSPACE_MAX_BYTES = 256 * 1024**2
+# What ``patch`` reads of the workspace, at most; past it, files are recorded by name and
+# size only. Run as root the copy-back keeps a workspace within the sandbox's 256 MB (holes
+# counted), so this is never reached there; run as a normal user, RLIMIT_FSIZE caps a file
+# but not how many there are.
+PATCH_READ_MAX_BYTES = 2 * WORKSPACE_MAX_BYTES
 
 
 def _tree_bytes(root: Path) -> int:
     total = 0
-    for dirpath, _, filenames in os.walk(root):
+    for dirpath, _, filenames in walk(root):
         for f in filenames:
             try:
                 total += os.lstat(os.path.join(dirpath, f)).st_size
@@ -429,6 +483,9 @@ def _tree_bytes(root: Path) -> int:
     return total
 
 
-def _same_stat(a: Path, b: Path) -> bool:
-    sa, sb = a.stat(), b.stat()
-    return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns
+def _fingerprint(st: os.stat_result) -> tuple[int, ...]:
+    """What says a file is the one the copy made, unwritten since. Code under test can put
+    a file's size and mtime back, but not its ctime (any write or ``utime`` sets it to the
+    clock; only the clock's owner could set it back) nor, once it is replaced, its inode.
+    The sandbox's copy-back (root) makes every file new: then each is read."""
+    return (st.st_mode, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -39,7 +39,6 @@ def _gcd_workspace(suite: Suite, root: Path) -> Workspace:
     return Workspace.create(suite, suite.task("fix_gcd"), root)
 
 
-@pytest.mark.xfail(strict=True, reason="open: 65001 hard links in the sandbox's tmpfs make the copy-back fail (EMLINK)")
 def test_hard_links_past_the_host_limit_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
     """A wrong fix whose module makes 65001 hard links to one file at import: tmpfs takes
     them, the host's ext4 stops at 65000, so the copy-back raises and the final run ends in
@@ -67,7 +66,6 @@ def _nest_at_import(gcd: Path, depth: int = 1200) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="open: 1200 nested directories make the host's os.walk raise RecursionError")
 def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
     """A wrong fix whose module nests 1200 directories (2400 bytes of path, well under
     PATH_MAX): the copy-back's ``os.walk`` (recursive in Python 3.11) raises RecursionError,
@@ -82,10 +80,6 @@ def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_su
     assert not result.passed and result.error is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a source file that is not UTF-8 is recorded as 'Binary files differ', no content, no sha256",
-)
 def test_a_fix_in_a_latin1_source_file_is_recorded_by_content_or_sha256(gcd_suite, tmp_path):
     """Code run by the agent's run_tests rewrites gcd.py with the fix under a latin-1 coding
     cookie and one byte that is not UTF-8: Python runs it, the final run passes, and the
@@ -184,9 +178,6 @@ print("RESULT", json.dumps(out))
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: as a normal user, _reclaim's os.walk raises RecursionError on 1200 nested dirs"
-)
 def test_a_normal_users_deep_directories_are_no_exception_on_the_host(user_dir):
     """The normal-user path of the deep-directories attack: no copy-back there, but
     ``_reclaim`` walks the workspace (recursive ``os.walk``) and raises RecursionError out
@@ -240,7 +231,6 @@ def _oom_in_a_small_cgroup(tmp_name: str) -> None:
         d.rmdir()
 
 
-@pytest.mark.xfail(strict=True, reason="open: a normal user's SIGKILLed run is 'out of memory' if any cgroup OOMed")
 def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_dir):
     """Run by a normal user there is no memory cgroup, so a run that ended by SIGKILL is
     called the machine's OOM (SandboxError: not judged) whenever the kernel's machine-wide
@@ -299,7 +289,6 @@ def _fill_the_tmpfs_at_import(gcd: Path) -> None:
     gcd.write_text(code + "#" * (4096 - len(code.encode()) - 1) + "\n")
 
 
-@pytest.mark.xfail(strict=True, reason="open: a workspace filled to the cap goes over it once the host restores a test")
 def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure_error(gcd_suite, tmp_path):
     """The agent's run deletes tests/test_gcd.py (tampering) and fills its tmpfs to exactly
     256 MB; the final run's restore_protected puts the test file back on the host, the
@@ -318,9 +307,6 @@ def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure
     assert "tests/test_gcd.py" in tampered and not result.passed
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a non-editable install puts every hidden fix in the venv the sandbox mounts"
-)
 def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(gcd_suite, tmp_path):
     """The sandbox mounts the whole venv of the interpreter read-only. Installed the usual
     way (``uv sync``: editable) the package stays in the checkout, which is not mounted; but
@@ -341,7 +327,6 @@ def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(gcd
     assert "LEAK" not in run.output, run.output
 
 
-@pytest.mark.xfail(strict=True, reason="open: _finish_status catches ValueError only; deep JSON raises RecursionError")
 def test_a_deeply_nested_verdict_record_does_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
     """A wrong fix whose module writes 100000 '[' to the verdict pipe (any pipe descriptor
     above 2 of its process) and SIGKILLs itself: ``_run`` asks ``_finish_status`` whether
@@ -379,9 +364,6 @@ print("JUDGED in %.1fs: %s" % (time.monotonic() - start, result.summary), flush=
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: summary_line's regex is quadratic in a line the tests print, holding the GIL"
-)
 def test_a_long_output_line_does_not_freeze_the_host(tmp_path):
     """The tests print one 300 kB line ('1 1' repeated) at exit, after pytest's summary: scoring.run_tests looks for pytest's
     summary in the last 40 lines with ``_SUMMARY_RE``, whose ``(?:\\d+ \\w+(?:, )?)+.*?``
@@ -418,9 +400,6 @@ PyMODINIT_FUNC PyInit_gcd(void) { return PyModule_Create(&D); }
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a compiled gcd extension shadows the wrong gcd.py; the patch holds no trace of it"
-)
 def test_a_compiled_module_beside_a_wrong_source_is_not_a_pass_with_an_opaque_patch(gcd_suite, tmp_path):
     """Model code compiles a correct ``gcd`` extension in the sandbox (gcc and the Python
     headers are mounted) and deletes its C source: Python imports ``gcd.<EXT_SUFFIX>``
@@ -465,9 +444,6 @@ def _processes_running(args: str) -> dict[int, int]:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the launcher's setresuid clears bwrap's parent-death signal")
-@pytest.mark.xfail(
-    strict=True, reason="open: run as root, a sandbox outlives a killed host (no die-with-parent after setresuid)"
-)
 def test_a_sandbox_does_not_outlive_its_killed_host(tmp_path):
     """bwrap's ``--die-with-parent`` is PR_SET_PDEATHSIG on the sandbox's pid 1, and the
     kernel clears it when that process changes its credentials: the launcher's setresuid to

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -112,3 +113,41 @@ def test_a_group_holds_its_limits_and_close_kills_what_is_left():
     g.close()
     p.wait(timeout=10)
     assert all(not d.exists() for d in g.dirs)
+
+
+def _oom_in(d: Path) -> None:
+    """One OOM kill in cgroup ``d``: 64 MB asked for under a 32 MB limit."""
+    d.mkdir()
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(32 * 1024**2))
+        script = f'echo $$ > {d}/cgroup.procs && exec {sys.executable} -c "bytearray(64 * 1024**2)"'
+        assert subprocess.run(["sh", "-c", script], check=False).returncode == -signal.SIGKILL
+    finally:
+        d.rmdir()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
+def test_only_an_oom_kill_in_our_own_cgroup_counts_against_a_run(monkeypatch):
+    """A run ended by SIGKILL is called out of memory (not judged) only when the kernel's OOM
+    killer struck in this process's own memory cgroup (where a normal user's sandboxes run):
+    an OOM inside an unrelated small cgroup (a container, a service) moved the machine-wide
+    count and made a rollout that killed itself not judged (reviewer round 3, sbx3-7)."""
+    own = cgroups._own("memory")
+    if own is None or own == Path("/sys/fs/cgroup/memory"):
+        pytest.fail("needs a memory cgroup v1 of our own below the root", pytrace=False)
+    name = f"repo-agent-oomtest-{os.getpid()}"
+    before = sb._oom_kills()
+    _oom_in(Path("/sys/fs/cgroup/memory") / name)  # another cgroup's OOM: not ours
+    assert sb._oom_kills() == before
+    # The kernel's count where the victim was: read as ours when it is our cgroup.
+    other = Path("/sys/fs/cgroup/memory") / f"{name}-b"
+    other.mkdir()
+    try:
+        monkeypatch.setattr(cgroups, "_own", lambda controller: other)
+        assert sb._oom_kills() == 0
+        script = f'echo $$ > {other}/cgroup.procs && exec {sys.executable} -c "bytearray(64 * 1024**2)"'
+        (other / "memory.limit_in_bytes").write_text(str(32 * 1024**2))
+        assert subprocess.run(["sh", "-c", script], check=False).returncode == -signal.SIGKILL
+        assert sb._oom_kills() == 1
+    finally:
+        other.rmdir()
