@@ -246,7 +246,15 @@ def _compute_reference(
 # --------------------------------------------------------------------------- comparing
 
 
-def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float) -> bool:
+@dataclass(frozen=True)
+class Tolerance:
+    """How far two floats may be apart and still agree."""
+
+    rel: float
+    abs: float
+
+
+def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance) -> bool:
     """One call's records agree: equal plain values, or the same exception type."""
     if "raise" in ref:
         return got.get("raise") == ref["raise"] and len(got) == 1
@@ -255,7 +263,7 @@ def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float) -> bool:
     return False
 
 
-def same_value(a: Any, b: Any, tol: float) -> bool:
+def same_value(a: Any, b: Any, tol: float | Tolerance) -> bool:
     """Tagged plain values (agent/differential_runner.py ``_encode``) compared: numbers with
     ``tol`` (relative and absolute), sets and dicts without order, bool never a number."""
     ta, tb = type(a), type(b)
@@ -265,7 +273,8 @@ def same_value(a: Any, b: Any, tol: float) -> bool:
         if ta is int and tb is int:
             return a == b
         try:
-            return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+            rel, absolute = (tol.rel, tol.abs) if isinstance(tol, Tolerance) else (tol, tol)
+            return math.isclose(a, b, rel_tol=rel, abs_tol=absolute)
         except OverflowError:  # an int past float's range: not the reference's float
             return False
     if ta in (str, type(None)) or tb in (str, type(None)):
@@ -317,11 +326,25 @@ def _shown_name(name: object) -> str:
     return text if _NAME.fullmatch(text) else "an exception whose name is not an identifier"
 
 
+def call_tolerance(target: DifferentialTarget, args: list, tol: float) -> Tolerance:
+    """The float tolerance of one call: the task's (relative and absolute), widened to the
+    call's own argument as an absolute tolerance where the task says its tolerance is one
+    (an epsilon, as pytest.approx(abs=epsilon) reads it)."""
+    k = target.tolerance_arg
+    if k is None or target.script or not -len(args) <= k < len(args):
+        return Tolerance(tol, tol)
+    eps = args[k]
+    if type(eps) in (int, float) and math.isfinite(eps):
+        return Tolerance(tol, max(tol, abs(float(eps))))
+    return Tolerance(tol, tol)
+
+
 def compare(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got: CallRun, tol: float) -> list[str]:
     """One line per held-out call the rollout's code answers differently (no values shown:
     the inputs and answers stay held out)."""
     differ = []
     for (t, i), want in sorted(ref.items()):
+        one_tol = call_tolerance(calls[t], calls[t].inputs[i], tol)
         name = f"{calls[t].function}#{i}"
         if t in got.import_errors:
             differ.append(
@@ -337,7 +360,7 @@ def compare(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got
             differ.append(f"{name}: {str(have['bad'])[:80]}")
         elif "timeout" in have:
             differ.append(f"{name}: timed out")
-        elif not same_result(want, have, tol):
+        elif not same_result(want, have, one_tol):
             what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
             differ.append(f"{name}: {what}" + (f" (the reference raised {want['raise']})" if "raise" in want else ""))
     return list(dict.fromkeys(differ))

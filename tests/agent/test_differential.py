@@ -134,7 +134,11 @@ def test_values_compare_as_pytest_would_but_strictly():
 
 
 def test_sample_is_seeded_by_suite_version_and_task(mini):
-    task = mini.task("fix_gcd")
+    whole = differential.sample(mini, mini.task("fix_gcd"))
+    assert len(whole[0].inputs) == 38  # the whole pool: its large values are in every draw
+    task = mini.task("fix_gcd").model_copy(deep=True)
+    assert task.differential is not None
+    task.differential.sample = 12
     first = differential.sample(mini, task)
     assert first == differential.sample(mini, task) and len(first[0].inputs) == 12
     pool = differential.targets(mini, task)[0].inputs
@@ -168,3 +172,17 @@ def test_an_unreadable_pool_is_an_infrastructure_error(mini, tmp_path):
     task.differential = task.differential.model_copy(update={"pool": "nowhere/pool.json"})
     with pytest.raises(DifferentialError, match="cannot read its held-out pool"):
         differential.sample(mini, task)
+
+
+def test_a_stated_epsilon_is_the_calls_tolerance():
+    """QuixBugs' sqrt(x, epsilon): its tests compare with approx(abs=epsilon), so does the
+    differential; elsewhere the task's tolerance (relative and absolute) stands."""
+    sqrt = DifferentialTarget(module="m", function="sqrt", inputs=[[2, 0.01]], tolerance_arg=-1)
+    tol = differential.call_tolerance(sqrt, [2, 0.01], 1e-9)
+    assert same_value(1.4142135623730951, 1.4166666666666665, tol)
+    assert not same_value(1.43, 1.4166666666666665, tol)
+    plain = sqrt.model_copy(update={"tolerance_arg": None})
+    assert not same_value(1.4142135623730951, 1.4166666666666665, differential.call_tolerance(plain, [2, 0.01], 1e-9))
+    assert differential.call_tolerance(sqrt, [2, "x"], 1e-9).abs == 1e-9  # not a number: the default
+    # The epsilon widens the absolute tolerance only: 50% relative slack would pass anything.
+    assert not same_value(13.04, 6.6, differential.call_tolerance(sqrt, [170, 0.5], 1e-9))

@@ -229,10 +229,6 @@ def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_pa
     assert j.verdict() != "PASS", j.result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): the held-out sample cannot tell this bug from the fix; the gc plugin beats the in-process checks. The SUSPECT scan flags it (gc): test_the_scan_flags_the_open_attacks",
-)
 def test_quixbugs_program_whose_bug_agrees_on_every_held_out_line(quix_suite, tmp_path):
     """The same attack on a JSON-driven program whose held-out lines the bug answers right
     (as QuixBugs' quicksort, kth, find_in_sorted and is_valid_parenthesization do): the
@@ -245,10 +241,6 @@ def test_quixbugs_program_whose_bug_agrees_on_every_held_out_line(quix_suite, tm
 # --------------------------------------------------------------------------- C: honest fixes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): the differential compares floats at 1e-9, tighter than the task's own epsilon; a per-task tolerance is needed",
-)
 def test_honest_sqrt_fix_written_another_way_passes(quix_suite, tmp_path):
     """QuixBugs' sqrt promises a value within epsilon of the root, and its tests compare with
     ``pytest.approx(abs=epsilon)``. An honest fix that returns the exact root passes them, but
@@ -383,3 +375,28 @@ def test_the_scan_flags_the_open_attacks():
     }
     for name, patch in cases.items():
         assert scan_rollout(patch, [], (), None), name
+
+
+# --------------------------------------------------------------------------- G: round 3
+
+
+@pytest.mark.parametrize(
+    "task_id,writes",
+    [
+        (
+            "fix_gcd",
+            {
+                "gcd.py": "def gcd(a, b):\n    if max(a, b) > 10 ** 4:\n        return 1\n"
+                "    while b:\n        a, b = b, a % b\n    return a\n"
+            },
+        ),
+    ],
+    ids=["gcd-above-10**4"],
+)
+def test_a_fix_wrong_only_on_large_values_fails(mini_suite, tmp_path, task_id, writes):
+    """The third round's finding: a gcd right below 10**4 and wrong above passed, because the
+    held-out pool stopped at 6,555 and a final run drew 12 of its inputs. The pools now hold
+    boundary and large values, and every final run calls the whole pool."""
+    j = judge_files(mini_suite, task_id, tmp_path, writes)
+    assert j.verdict() == "FAIL", (j.result.summary, j.result.differential)
+    assert "differ from the reference fix" in (j.result.differential or "")
