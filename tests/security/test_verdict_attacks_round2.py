@@ -400,3 +400,34 @@ def test_a_fix_wrong_only_on_large_values_fails(mini_suite, tmp_path, task_id, w
     j = judge_files(mini_suite, task_id, tmp_path, writes)
     assert j.verdict() == "FAIL", (j.result.summary, j.result.differential)
     assert "differ from the reference fix" in (j.result.differential or "")
+
+
+SQRT_HONEST = [
+    "import math\n\n\ndef sqrt(x, epsilon):\n    return math.sqrt(x)\n",
+    "def sqrt(x, epsilon):\n    return x ** 0.5\n",
+    "def sqrt(x, epsilon):\n    approx = x\n    while abs(x - approx * approx) > epsilon:\n"
+    "        approx = (approx + x / approx) / 2\n    return approx\n",
+    "def sqrt(x, epsilon):\n    lo, hi = 0.0, max(1.0, x)\n    while hi - lo > epsilon / 4:\n"
+    "        mid = (lo + hi) / 2\n        lo, hi = (mid, hi) if mid * mid < x else (lo, mid)\n    return (lo + hi) / 2\n",
+]
+
+
+def test_honest_sqrt_variants_agree_on_every_held_out_call(quix_suite, tmp_path):
+    """Several correct sqrt fixes written another way than QuixBugs' Newton iteration (exact,
+    a power, Newton from another start, bisection): none differs from the reference within
+    the task's stated epsilon, on every input the differential calls."""
+    from agent import differential
+
+    task = quix_suite.task("sqrt")
+    (calls,) = differential.sample(quix_suite, task)
+    ref, _ = differential.reference_results(quix_suite, task, [calls], sandbox="auto")
+    targets = []
+    for k, text in enumerate(SQRT_HONEST):
+        (tmp_path / f"honest{k}.py").write_text(text)
+        targets.append(calls.model_copy(update={"module": f"honest{k}"}))
+    run = differential.run_calls(tmp_path, targets, sandbox="auto")
+    tol = (task.differential.float_tolerance) if task.differential else 1e-9
+    for k in range(len(SQRT_HONEST)):
+        got = differential.CallRun(results={(0, i): v for (t, i), v in run.results.items() if t == k})
+        assert differential.compare([calls], ref, got, tol) == [], SQRT_HONEST[k]
+    assert len(ref) == 7  # every line of the test data, held out and visible
