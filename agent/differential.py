@@ -36,6 +36,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.differential_record import recorded_targets
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
@@ -373,10 +374,16 @@ def has_differential(suite: Suite, task: Task) -> bool:
     return task.differential is not None and bool(targets(suite, task))
 
 
+def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
+    """What a final run calls: the held-out sample of the task's pool, or, for a task whose
+    suite names none, the calls its own tests make (agent/differential_record.py)."""
+    return sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox)
+
+
 def judge(ws: Workspace) -> Verdict | None:
     """The rollout's code (the workspace as it is) against the reference fix on the task's
     held-out sample; None when the task has no differential check."""
-    calls = sample(ws.suite, ws.task)
+    calls = calls_for(ws.suite, ws.task, sandbox=ws.sandbox)
     if not calls:
         return None
     tol = (ws.task.differential or Differential()).float_tolerance
@@ -415,7 +422,7 @@ class Coverage:
 def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Coverage:
     """For ``suite check``: the reference agrees with itself on the sample, and how many of
     the sample the untouched source answers differently (a task needs at least one)."""
-    calls = sample(suite, task)
+    calls = calls_for(suite, task, sandbox=sandbox)
     if not calls:
         return Coverage((), 0, 0, 0, 0)
     ref, left_out = reference_results(suite, task, calls, sandbox=sandbox)
@@ -423,5 +430,5 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
         got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env)
     names = tuple(f"{t.module}.{t.function}" for t in calls)
-    pool = sum(len(t.inputs) for t in targets(suite, task))
+    pool = sum(len(t.inputs) for t in targets(suite, task)) or sum(len(t.inputs) for t in calls)
     return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)))

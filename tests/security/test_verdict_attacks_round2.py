@@ -84,10 +84,6 @@ def test_package_symlinked_from_a_hidden_path_is_judged_but_not_in_the_patch(min
 # --------------------------------------------------------------------------- B: no differential
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): a generated task has no differential and no canaries; its verdict rests on pytest's records, which the code under test can forge. The SUSPECT scan flags this patch (sys.modules, fd writes): test_the_scan_flags_the_open_attacks",
-)
 def test_generated_task_forged_pipe_records(tmp_path):
     """A generated (mutation) task: reference fix, tests selected by node id, no differential,
     no hidden tests (agent/suites/mutate/tasks.py write_task). A node-id command plants no
