@@ -43,9 +43,7 @@ _key_locks: dict[str, threading.Lock] = {}
 def applies(task: Task) -> bool:
     """A task with a reference fix, no held-out pool of its own and no hidden test patch."""
     return (
-        task.differential is None
-        and task.hidden_tests is None
-        and bool(task.reference_fix or task.reference_fix_files)
+        task.differential is None and task.hidden_tests is None and bool(task.reference_fix or task.reference_fix_files)
     )
 
 

@@ -47,7 +47,9 @@ from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, u
 # Version 2: plus the held-out differential verdict outside the tests' process.
 # Version 3: only what the patch records is judged (no __pycache__, symlinks, hidden paths);
 # malformed verdict records are a problem of the run, never an exception in the parent.
-CHECKER_VERSION = "3"
+# Version 4: per-task float tolerance (an epsilon argument), QuixBugs' visible data called too,
+# pools with large values called whole, recorded inputs for tasks with no pool (generated).
+CHECKER_VERSION = "4"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
