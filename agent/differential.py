@@ -124,10 +124,13 @@ def run_calls(
     sandbox: str,
     per_call_s: float = PER_CALL_S,
     python_env: Path | None = None,
+    hash_seed: int = 0,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
-    and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``)."""
+    and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``). ``hash_seed`` is
+    the process's string hash seed: the sandbox's environment is clean, so the interpreter
+    runs with ``-s`` (not ``-I``, which would ignore PYTHONHASHSEED and draw a seed)."""
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
@@ -139,11 +142,12 @@ def run_calls(
             p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid
         try:
             run = run_command_full(
-                [python, "-I", str(box / "runner.py"), str(box / "calls.json")],
+                [python, "-s", str(box / "runner.py"), str(box / "calls.json")],
                 Path(workspace_dir),
                 timeout_s=10.0 + per_call_s * (n + len(calls)),
                 sandbox=sandbox,
-                env={"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else None,
+                env={"PYTHONHASHSEED": str(hash_seed)}
+                | ({"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else {}),
                 ro_binds=(box,),
                 verdict_pipe=True,
                 python=python,
@@ -222,12 +226,14 @@ def reference_results(
 def _compute_reference(
     suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
 ) -> dict[Key, dict[str, Any]]:
-    # Every call twice in one process (the targets listed twice): an input answered two ways
-    # is left out. PYTHONHASHSEED is fixed in the sandbox, so a second process adds nothing.
+    # Every call twice in one process (the targets listed twice), and once more in a process
+    # with another string hash seed: an input answered two ways (randomness, the order of a
+    # set of strings) is left out. The rollout's code runs with the first seed.
     with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
         ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
         apply_reference_fix(suite, task, ws)
         run = run_calls(ws.path, calls + calls, sandbox=sandbox, python_env=ws.python_env)
+        other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
     if run.import_errors:
@@ -240,7 +246,10 @@ def _compute_reference(
     return {
         (t, i): v
         for (t, i), v in run.results.items()
-        if t < n and ("v" in v or "raise" in v) and same_result(v, run.results.get((t + n, i), {}), 0.0)
+        if t < n
+        and ("v" in v or "raise" in v)
+        and same_result(v, run.results.get((t + n, i), {}), 0.0)
+        and same_result(v, other.results.get((t, i), {}), 0.0)
     }
 
 
@@ -256,7 +265,12 @@ class Tolerance:
 
 
 def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance) -> bool:
-    """One call's records agree: equal plain values, or the same exception type."""
+    """One call's records agree: equal plain values, or the same exception type, and the
+    arguments as the call left them (``a``, sent when the call changed them) alike."""
+    if "a" in ref or "a" in got:
+        if not ("a" in ref and "a" in got and same_value(ref["a"], got["a"], tol)):
+            return False
+        ref, got = {k: v for k, v in ref.items() if k != "a"}, {k: v for k, v in got.items() if k != "a"}
     if "raise" in ref:
         return got.get("raise") == ref["raise"] and len(got) == 1
     if "v" in ref and "v" in got and len(got) == 1:
@@ -266,13 +280,14 @@ def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance
 
 def same_value(a: Any, b: Any, tol: float | Tolerance) -> bool:
     """Tagged plain values (agent/differential_runner.py ``_encode``) compared: numbers with
-    ``tol`` (relative and absolute), sets and dicts without order, bool never a number."""
+    ``tol`` (relative and absolute), sets and dicts without order, bool never a number, and
+    an int of the reference (``a``) only as an int."""
     ta, tb = type(a), type(b)
     if ta is bool or tb is bool:
         return ta is tb and a == b
     if ta in (int, float) and tb in (int, float):
-        if ta is int and tb is int:
-            return a == b
+        if ta is int:  # an int of the reference is an int, never a float close to it
+            return tb is int and a == b
         try:
             rel, absolute = (tol.rel, tol.abs) if isinstance(tol, Tolerance) else (tol, tol)
             return math.isclose(a, b, rel_tol=rel, abs_tol=absolute)
@@ -362,7 +377,18 @@ def compare(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got
         elif "timeout" in have:
             differ.append(f"{name}: timed out")
         elif not same_result(want, have, one_tol):
-            what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
+            if "a" in want or "a" in have:
+                what = (
+                    "left its arguments otherwise than the reference"
+                    if same_result(
+                        {k: v for k, v in want.items() if k != "a"},
+                        {k: v for k, v in have.items() if k != "a"},
+                        one_tol,
+                    )
+                    else "returned a different value"
+                )
+            else:
+                what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
             differ.append(f"{name}: {what}" + (f" (the reference raised {want['raise']})" if "raise" in want else ""))
     return list(dict.fromkeys(differ))
 

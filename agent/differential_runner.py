@@ -8,6 +8,7 @@ of the workspace is imported it takes the write end of the verdict pipe
     {"k": "hello"}                                   before any workspace code ran
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
+    {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise"}               the call raised (the exception's type)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
@@ -110,13 +111,19 @@ def main():
             rec = {"k": "result", "t": ti, "i": i}
             try:
                 setitimer(signal.ITIMER_REAL, per_call)
+                before = None
                 if target.get("script"):
                     obj = fn(*args[0])
                     value = [getattr(obj, name)(*a) for name, a in args[1]]
                 else:
+                    before = _encode(args)
                     value = fn(*args)
                 setitimer(signal.ITIMER_REAL, 0)
                 rec["v"] = _encode(value)
+                if before is not None:
+                    after = _encode(args)  # a copy that sorts the caller's list is no copy
+                    if after != before:
+                        rec["a"] = after
             except _Timeout:
                 rec["timeout"] = True
             except _NotPlain as exc:
