@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import sys
+import types
 
 _MAX_NODES = 200_000
 _MAX_DEPTH = 60
@@ -35,6 +36,9 @@ _MAX_DEPTH = 60
 # return a Counter where the reference returns a dict, and pytest's == agrees.
 _DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
 _dict_items = dict.items
+# A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
+_GENERATOR = types.GeneratorType
+_MAX_YIELDS = 10_000
 
 
 class _Timeout(BaseException):
@@ -67,6 +71,13 @@ def _encode(x, depth=0, budget=None):
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
+    if t is _GENERATOR and depth == 0:  # consumed here, under the call's time limit
+        items = []
+        for v in x:
+            if len(items) >= _MAX_YIELDS:
+                raise _NotPlain("a generator too long")
+            items.append(_encode(v, depth + 1, budget))
+        return {"iter": items}
     raise _NotPlain(f"not plain data: {t.__name__}")
 
 
@@ -118,8 +129,9 @@ def main():
                 else:
                     before = _encode(args)
                     value = fn(*args)
+                encoded = _encode(value)
                 setitimer(signal.ITIMER_REAL, 0)
-                rec["v"] = _encode(value)
+                rec["v"] = encoded
                 if before is not None:
                     after = _encode(args)  # a copy that sorts the caller's list is no copy
                     if after != before:

@@ -253,6 +253,8 @@ def test_honest_fix_of_a_generator_program_is_judged(quix_suite, tmp_path):
     honest = "def evens(xs):\n    return (x for x in xs if x % 2 == 0)\n"
     j = judge_files(quix_suite, "evens", tmp_path, {"python_programs/evens.py": honest})
     assert j.verdict() == "PASS", (j.result.summary, j.result.differential)
+    # What a generator yields travels as plain data (round 3, R3-12): every line is compared.
+    assert "8 calls agree" in (j.result.differential or ""), j.result.differential
 
 
 # --------------------------------------------------------------------------- D: rejudge

@@ -465,11 +465,6 @@ _KNOWN = _answers()
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a generator program has no differential (its results are not plain data); "
-    "the final run reveals the held-out lines in the workspace, and the code reads them",
-)
 def test_generator_program_answers_the_revealed_test_data(tmp_path):
     """A QuixBugs-style generator program (flatten): no held-out differential, so the verdict
     rests on the hidden lines of its test data, which the final run puts back into
