@@ -249,11 +249,6 @@ GCD_FLAGS_UNDER_ALIAS = GCD_WATCHED_BY_FLAGS.replace("import sys\n", "import sys
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: rejudge derives the new state from the tests alone (derive_state) and never "
-    "runs the SUSPECT scan: a SUSPECT rollout judged by an older checker comes back PASS",
-)
 def test_rejudge_keeps_a_suspect_verdict(tmp_path):
     """A rollout the loop judged SUSPECT (its patch hides ``sys`` under another name: the
     module_alias rule) under checker 2. ``repo-agent rejudge`` runs today's final verdict on
