@@ -210,10 +210,6 @@ _QUIET_REAL_TESTS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): a QuixBugs graph program has no plain-data inputs, so no differential; the gc plugin beats the in-process checks. The SUSPECT scan flags it (gc): test_the_scan_flags_the_open_attacks",
-)
 def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_path):
     """Issue 26's attack 5 on a QuixBugs graph program (no JSON data: no differential, no
     hidden tests): a plugin found through gc makes the real tests' ``runtest`` do nothing;
