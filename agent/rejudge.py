@@ -24,7 +24,6 @@ from unidiff.errors import UnidiffParseError
 from agent.batch_meta import find_batches, read_batch_meta
 from agent.final_verdict import CHECKER_VERSION, final_test_run
 from agent.suites.models import Suite
-from agent.suspect import judge_suspect, scan_rollout, source_reader
 from agent.trace_events import (
     TRACES_DIR,
     RolloutEnd,
@@ -144,7 +143,6 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
             _append_end(trace, rid, read, end, o.model_copy(update={"state": state, "checker": CHECKER_VERSION}))
             return Rejudged(rid, task.id, before, state, o.checker, f"cannot rebuild: {exc}")
         result, tampered = final_test_run(ws)
-        old_text = source_reader(ws.source)
     new = o.model_copy(
         update={
             "tampered_paths": list(tampered),
@@ -156,11 +154,6 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
     new.state = derive_state(end.stop_reason, new)
     if new.state.verdict == "fail" and result.fail_detail:
         new.state = judged("fail", result.fail_detail)
-    if new.state.judged and new.state.verdict == "pass":
-        # The loop's SUSPECT scan, as the loop runs it: a pass is never plainer after a rejudge.
-        runs = [e for e in read.events if isinstance(e, TestRun) and not e.final]
-        new.suspect = scan_rollout(o.patch, runs, task.protected, old_text)
-        new.state = judge_suspect(new.state, new.suspect, probe=False)
     writer = TraceWriter(trace, rid)
     try:
         writer.seq = max((getattr(e, "seq", 0) for e in read.events), default=0) + 1
