@@ -297,6 +297,13 @@ def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> T
             passed=False,
             error=f"differential check: the reference fix does not pass the same tests ({theirs.summary})",
         )
+    # A test the reference fix passes must pass here too: skipped is not passed (a fix that
+    # raises SkipTest on the inputs it gets wrong).
+    skipped = sorted(i for i, o in theirs.outcomes.items() if o == "passed" and result.outcomes.get(i) == "skipped")
+    if skipped:
+        more = f" (+{len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        why = f"tests the reference fix passes were skipped: {', '.join(skipped[:3])}{more}"
+        return dataclasses.replace(result, passed=False, fail_detail=why)
     unseen = sorted(set(theirs.outcomes) - set(result.outcomes))
     if unseen:
         more = f" (+{len(unseen) - 3} more)" if len(unseen) > 3 else ""
