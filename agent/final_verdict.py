@@ -40,6 +40,8 @@ from pathlib import Path, PurePosixPath
 
 from agent import differential as held_out
 from agent.pytest_report import pytest_index
+from agent.sandbox import WORKSPACE_BYTES
+from agent.sandbox import _tree_bytes as sandbox_bytes
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
 from agent.trace import TestCounts
@@ -323,6 +325,12 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
+    held = sandbox_bytes(ws.path)
+    if held > WORKSPACE_BYTES:
+        # The sandbox would refuse to start: the rollout's doing (its runs filled the
+        # workspace), so a FAIL, never an infrastructure error out of every pass rate.
+        why = f"the workspace holds {held} bytes, over the sandbox's {WORKSPACE_BYTES}"
+        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
     verdict = None
     if ws.visible:
         # Before the hidden tests are in the workspace: code run by the tests could keep a

@@ -558,11 +558,6 @@ def test_gcd_correct_only_with_the_sandbox_environment(tmp_path):
 # --------------------------------------------------------------------------- 16: a workspace over the cap
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a workspace over WORKSPACE_BYTES makes the sandbox refuse to start "
-    "(SandboxError), final_test_run raises and the loop records not_judged('error'), never FAIL",
-)
 def test_a_workspace_over_the_cap_is_a_fail_not_an_infrastructure_error(tmp_path):
     """The bug stays, and the workspace holds 5 files of 52 MiB (a test run fills the
     sandbox's 256 MiB tmpfs, which is copied back, and a few 1 MB writes of the agent's
