@@ -49,6 +49,17 @@ class _NotPlain(Exception):
     pass
 
 
+_type_dict = type.__dict__["__dict__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+
+
+def _is_namedtuple(t):
+    """A namedtuple's class: read as the tuple it is (through tuple.__iter__, never its own
+    methods), as pytest's == reads it against the reference's tuple."""
+    mro = _type_mro(t)
+    return tuple in mro and any("_fields" in _type_dict(k) for k in mro if k is not tuple and k is not object)
+
+
 def _encode(x, depth=0, budget=None):
     """Exact builtins only (and the standard dict subclasses), tagged so that list, tuple, set
     and dict survive JSON: any other subclass of a builtin is not plain data (its ``__eq__``
@@ -62,9 +73,9 @@ def _encode(x, depth=0, budget=None):
         return x
     if t is float:
         return x if x == x and x not in (float("inf"), float("-inf")) else {"float": repr(x)}
-    if t is list or t is tuple:
+    if t is list or t is tuple or _is_namedtuple(t):
         items = list.__iter__(x) if t is list else tuple.__iter__(x)
-        return {t.__name__: [_encode(v, depth + 1, budget) for v in items]}
+        return {"list" if t is list else "tuple": [_encode(v, depth + 1, budget) for v in items]}
     if t is set or t is frozenset:
         return {"set": [_encode(v, depth + 1, budget) for v in set(x)]}
     if any(t is d for d in _DICTS):

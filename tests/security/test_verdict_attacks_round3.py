@@ -713,3 +713,48 @@ def test_a_fix_that_skips_the_tests_it_fails(tmp_path):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
     assert not judged_pass("flatten", {"python_programs/flatten.py": FLATTEN_SKIPS_NESTED}, tmp_path, root)
+
+
+# --------------------------------------------------------------------------- 21: an honest namedtuple
+
+_ADJ_BUG = "def adjacent(xs):\n    return [(xs[i], xs[i + 1]) for i in range(len(xs) - 2)]\n"
+QUIX_ADJACENT = {
+    "conftest.py": QUIX_FLATTEN["conftest.py"],
+    "python_testcases/load_testdata.py": QUIX_FLATTEN["python_testcases/load_testdata.py"],
+    "python_testcases/test_adjacent.py": (
+        "import pytest\nfrom load_testdata import load_json_testcases\n\n"
+        "if pytest.use_correct:\n    from correct_python_programs.adjacent import adjacent\n"
+        "else:\n    from python_programs.adjacent import adjacent\n\n\n"
+        "testdata = load_json_testcases(adjacent.__name__)\n"
+        "testdata = [[inp, [tuple(p) for p in out]] for inp, out in testdata]\n\n\n"
+        "@pytest.mark.parametrize('input_data,expected', testdata)\n"
+        "def test_adjacent(input_data, expected):\n    assert adjacent(*input_data) == expected\n"
+    ),
+    "python_programs/adjacent.py": _ADJ_BUG,
+    "correct_python_programs/adjacent.py": _ADJ_BUG.replace("len(xs) - 2", "len(xs) - 1"),
+    "json_testcases/adjacent.json": "".join(
+        json.dumps([[xs], [[a, b] for a, b in zip(xs, xs[1:], strict=False)]]) + "\n"
+        for xs in ([1, 2], [1, 2, 3], [5, 4, 3, 2], [], [7], [0, 0, 1], [9, 8], [3, 1, 4, 1, 5], [2, 7, 1, 8])
+    ),
+}
+ADJACENT_NAMEDTUPLE = '''from collections import namedtuple
+
+Pair = namedtuple("Pair", "left right")
+
+
+def adjacent(xs):
+    """Each item with the next one."""
+    return [Pair(a, b) for a, b in zip(xs, xs[1:])]
+'''
+
+
+def test_an_honest_fix_returning_namedtuples_passes(tmp_path):
+    """A QuixBugs-style program that returns pairs as tuples (QuixBugs' hanoi does); the honest
+    fix returns ``Pair(a, b)`` namedtuples, which pytest's == takes for the tuples they are
+    (every test passes, the hidden lines too), and the differential calls "not plain data":
+    FAIL. (Checked by hand on the real QuixBugs hanoi: 8 passed, 3 of 3 calls differ.)"""
+    root = tmp_path / "QuixBugs"
+    for rel, text in QUIX_ADJACENT.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    assert judged_pass("adjacent", {"python_programs/adjacent.py": ADJACENT_NAMEDTUPLE}, tmp_path, root)
