@@ -436,12 +436,14 @@ class Coverage:
     pool: int  # inputs in the pool
     left_out: int  # sampled inputs the reference answers differently twice (or not as plain data)
     bug_differs: int  # of the compared calls, how many the untouched source answers differently
+    recorded: bool = False  # the calls are the tests' own (agent/differential_record.py), no pool
 
     @property
     def line(self) -> str:
         if not self.functions:
             return "differential: none (the verdict rests on the tests)"
-        text = f"differential: {self.calls} held-out calls of {', '.join(self.functions)} (pool {self.pool})"
+        kind = "recorded calls of the tests" if self.recorded else "held-out calls"
+        text = f"differential: {self.calls} {kind} of {', '.join(self.functions)} (pool {self.pool})"
         if self.left_out:
             text += f", {self.left_out} left out (nondeterministic or not plain data)"
         return text + f", the bug differs on {self.bug_differs}"
@@ -459,4 +461,5 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
         got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env)
     names = tuple(f"{t.module}.{t.function}" for t in calls)
     pool = sum(len(t.inputs) for t in targets(suite, task)) or sum(len(t.inputs) for t in calls)
-    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)))
+    recorded = not sample(suite, task)
+    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)), recorded)
