@@ -3,8 +3,10 @@
 A PASS is only as strong as the checks behind it. ``stats`` counts pairs by the kind of
 verdict their rollouts got: the held-out differential (plain-data calls compared with the
 reference fix outside the tests' process), hidden tests (test data or a test patch the
-rollout never saw), both, or pytest's own records alone (with canaries and the reference
-rerun). Derived from the task: every rollout of a task is judged the same way.
+rollout never saw), both, or pytest's own records (with canaries, the reference rerun, and
+the tests' own calls recorded for a task with no pool, agent/differential_record.py: not
+held out, so not counted as a differential). Derived from the task: every rollout of a task
+is judged the same way.
 """
 
 from __future__ import annotations

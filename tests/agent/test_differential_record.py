@@ -48,3 +48,20 @@ def test_nothing_is_recorded_when_the_reference_fix_fails_its_tests(tmp_path):
     broken = {**STATS, "_fix/stats.py": STATS["stats.py"]}
     suite = load_suite(write_suite(tmp_path / "suite", {"fix_mean": broken}))
     assert recorded_targets(suite, suite.task("fix_mean"), sandbox="auto") == []
+
+
+def test_verdict_kind_says_what_a_task_rests_on(tmp_path):
+    from agent.verdict_kind import verdict_kind
+    from tests.agent.test_suites import QUIX_FILES
+
+    mini = load_suite("mini-bugs")
+    assert {verdict_kind(mini, t) for t in mini.tasks} == {"differential"}
+    root = tmp_path / "QuixBugs"
+    for rel, text in QUIX_FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    quix = load_suite(root)
+    assert verdict_kind(quix, quix.task("add")) == "differential+hidden"
+    assert verdict_kind(quix, quix.task("reach")) == "tests"  # Node arguments: no plain data
+    generated = load_suite(write_suite(tmp_path / "suite", {"fix_mean": STATS}))
+    assert verdict_kind(generated, generated.task("fix_mean")) == "tests"  # recorded calls are not held out
