@@ -421,10 +421,33 @@ def judge(ws: Workspace) -> Verdict | None:
         # task has no differential coverage (suite check says so) and its verdict rests on
         # the tests and the SUSPECT scan, as for a task with no reference at all.
         return None
-    got = run_calls(ws.path, calls, sandbox=ws.sandbox, python_env=ws.python_env)
+    # The sample twice in one process, the second pass in the other order: an answer that
+    # hangs on state kept between calls (memoised on one argument, right for the first calls
+    # only) meets inputs in another order, and both passes must agree with the reference.
+    again = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
+    got = run_calls(ws.path, calls + again, sandbox=ws.sandbox, python_env=ws.python_env)
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
-    return Verdict(checked=len(ref), differ=tuple(compare(calls, ref, got, tol)))
+    return Verdict(
+        checked=len(ref),
+        differ=tuple(dict.fromkeys(compare(calls, ref, got, tol) + _second_pass(calls, ref, got, tol))),
+    )
+
+
+def _second_pass(
+    calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got: CallRun, tol: float
+) -> list[str]:
+    """The second, reversed pass of ``judge`` compared as the first (its records re-keyed)."""
+    n = len(calls)
+    second = CallRun(
+        hello=got.hello,
+        finished=got.finished,
+        results={(t - n, len(calls[t - n].inputs) - 1 - i): v for (t, i), v in got.results.items() if n <= t < 2 * n},
+        conflicts={(t - n, len(calls[t - n].inputs) - 1 - i) for (t, i) in got.conflicts if n <= t < 2 * n},
+        import_errors={t - n: e for t, e in got.import_errors.items() if n <= t < 2 * n},
+        timed_out=got.timed_out,
+    )
+    return [f"{line} (second pass)" for line in compare(calls, ref, second, tol)]
 
 
 @dataclass(frozen=True)
