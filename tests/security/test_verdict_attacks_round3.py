@@ -654,11 +654,6 @@ HONEST_GCD_VIA_UNICODE = "from gcd\u00e9 import euclid as gcd  # noqa: F401\n"
 EUCLID = "def euclid(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: rejudge.apply_patch takes unidiff's path as it is in the header: a C-quoted "
-    'name ("gcd\\303\\251.py") is written as a file of that literal name, so the rebuilt fix is broken',
-)
 def test_rejudge_rebuilds_a_file_with_a_non_ascii_name(tmp_path):
     """An honest rollout (PASS by checker 2) whose gcd.py imports its Euclid from gcd\u00e9.py.
     ``repo-agent rejudge`` rebuilds the workspace from the stored patch: the new file is named
