@@ -428,10 +428,10 @@ def judge(ws: Workspace) -> Verdict | None:
     got = run_calls(ws.path, calls + again, sandbox=ws.sandbox, python_env=ws.python_env)
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
-    return Verdict(
-        checked=len(ref),
-        differ=tuple(dict.fromkeys(compare(calls, ref, got, tol) + _second_pass(calls, ref, got, tol))),
-    )
+    first = compare(calls, ref, got, tol)
+    seen = {line.split(":", 1)[0] for line in first}  # one line per call: "N of M differ" stays true
+    second = [line for line in _second_pass(calls, ref, got, tol) if line.split(":", 1)[0] not in seen]
+    return Verdict(checked=len(ref), differ=tuple(dict.fromkeys(first + second)))
 
 
 def _second_pass(
