@@ -130,27 +130,3 @@ def files_in_patch(patch: str) -> list[str]:
     if not patch.strip():
         return []
     return [f.path for f in PatchSet(patch)]
-
-
-_UNESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
-
-
-def unquote_path(name: str) -> str:
-    """A name as ``quote_path`` wrote it, back as the name it is (a plain name as it is).
-    unidiff keeps git's quotes: ``"gcd\\303\\251.py"`` is ``gcdé.py``."""
-    if not (len(name) >= 2 and name[0] == name[-1] == '"'):
-        return name
-    body, out, i = name[1:-1], bytearray(), 0
-    while i < len(body):
-        if body[i] == "\\" and i + 1 < len(body):
-            octal = body[i + 1 : i + 4]
-            if len(octal) == 3 and all(c in "01234567" for c in octal):
-                out.append(int(octal, 8) & 0xFF)
-                i += 4
-                continue
-            out.append(_UNESCAPES.get(body[i + 1], ord(body[i + 1]) & 0xFF))
-            i += 2
-            continue
-        out += body[i].encode("utf-8", "surrogateescape")
-        i += 1
-    return out.decode("utf-8", "surrogateescape")

@@ -23,7 +23,6 @@ from unidiff.errors import UnidiffParseError
 
 from agent.batch_meta import find_batches, read_batch_meta
 from agent.final_verdict import CHECKER_VERSION, final_test_run
-from agent.patch_format import unquote_path
 from agent.suites.models import Suite
 from agent.trace_events import (
     TRACES_DIR,
@@ -70,16 +69,14 @@ def apply_patch(ws: Workspace, patch: str) -> None:
     for pf in files:
         if pf.is_binary_file or "repo-agent: not diffed" in str(pf.patch_info):
             raise PatchError(f"{pf.path}: binary or too large, recorded by hash only")
-        # unidiff keeps git's quoting of a name that is not plain (gcdé.py, "a b.py").
-        rel = unquote_path(pf.path)
         try:
-            target = ws.resolve(rel)
+            target = ws.resolve(pf.path)
         except PathEscape as exc:
             raise PatchError(str(exc)) from None
         if pf.is_removed_file:
             target.unlink(missing_ok=True)
             continue
-        old = [] if pf.is_added_file else _read_lines(target, rel)
+        old = [] if pf.is_added_file else _read_lines(target, pf.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(_patched(old, pf)), encoding="utf-8")
 

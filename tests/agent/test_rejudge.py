@@ -89,12 +89,3 @@ def test_patches_rebuild_exactly_or_not_at_all(mini_suite, tmp_path):
                 ws, "diff --git a/../x b/../x\nnew file mode 100644\n--- /dev/null\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n"
             )
         assert not (ws.path.parent / "x").exists()
-
-
-def test_a_quoted_name_reads_back_as_the_name_it_is():
-    """rejudge rebuilds files from unidiff's paths, which keep git's quoting (round 3, R3-18)."""
-    from agent.patch_format import quote_path, unquote_path
-
-    for name in ("gcdé.py", "a b.py", 'x"\\y.py', "x\n+++ b/y", "plain.py", "\udcff.py"):
-        assert unquote_path(quote_path(name)) == name
-    assert quote_path("gcdé.py") != "gcdé.py"  # it is quoted in a patch
