@@ -36,6 +36,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.differential_record import recorded_targets
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
@@ -123,10 +124,13 @@ def run_calls(
     sandbox: str,
     per_call_s: float = PER_CALL_S,
     python_env: Path | None = None,
+    hash_seed: int = 0,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
-    and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``)."""
+    and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``). ``hash_seed`` is
+    the process's string hash seed: the sandbox's environment is clean, so the interpreter
+    runs with ``-s`` (not ``-I``, which would ignore PYTHONHASHSEED and draw a seed)."""
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
@@ -138,11 +142,12 @@ def run_calls(
             p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid
         try:
             run = run_command_full(
-                [python, "-I", str(box / "runner.py"), str(box / "calls.json")],
+                [python, "-s", str(box / "runner.py"), str(box / "calls.json")],
                 Path(workspace_dir),
                 timeout_s=10.0 + per_call_s * (n + len(calls)),
                 sandbox=sandbox,
-                env={"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else None,
+                env={"PYTHONHASHSEED": str(hash_seed)}
+                | ({"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else {}),
                 ro_binds=(box,),
                 verdict_pipe=True,
                 python=python,
@@ -221,12 +226,14 @@ def reference_results(
 def _compute_reference(
     suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
 ) -> dict[Key, dict[str, Any]]:
-    # Every call twice in one process (the targets listed twice): an input answered two ways
-    # is left out. PYTHONHASHSEED is fixed in the sandbox, so a second process adds nothing.
+    # Every call twice in one process (the targets listed twice), and once more in a process
+    # with another string hash seed: an input answered two ways (randomness, the order of a
+    # set of strings) is left out. The rollout's code runs with the first seed.
     with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
         ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
         apply_reference_fix(suite, task, ws)
         run = run_calls(ws.path, calls + calls, sandbox=sandbox, python_env=ws.python_env)
+        other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
     if run.import_errors:
@@ -239,15 +246,31 @@ def _compute_reference(
     return {
         (t, i): v
         for (t, i), v in run.results.items()
-        if t < n and ("v" in v or "raise" in v) and same_result(v, run.results.get((t + n, i), {}), 0.0)
+        if t < n
+        and ("v" in v or "raise" in v)
+        and same_result(v, run.results.get((t + n, i), {}), 0.0)
+        and same_result(v, other.results.get((t, i), {}), 0.0)
     }
 
 
 # --------------------------------------------------------------------------- comparing
 
 
-def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float) -> bool:
-    """One call's records agree: equal plain values, or the same exception type."""
+@dataclass(frozen=True)
+class Tolerance:
+    """How far two floats may be apart and still agree."""
+
+    rel: float
+    abs: float
+
+
+def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance) -> bool:
+    """One call's records agree: equal plain values, or the same exception type, and the
+    arguments as the call left them (``a``, sent when the call changed them) alike."""
+    if "a" in ref or "a" in got:
+        if not ("a" in ref and "a" in got and same_value(ref["a"], got["a"], tol)):
+            return False
+        ref, got = {k: v for k, v in ref.items() if k != "a"}, {k: v for k, v in got.items() if k != "a"}
     if "raise" in ref:
         return got.get("raise") == ref["raise"] and len(got) == 1
     if "v" in ref and "v" in got and len(got) == 1:
@@ -255,29 +278,33 @@ def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float) -> bool:
     return False
 
 
-def same_value(a: Any, b: Any, tol: float) -> bool:
+def same_value(a: Any, b: Any, tol: float | Tolerance) -> bool:
     """Tagged plain values (agent/differential_runner.py ``_encode``) compared: numbers with
-    ``tol`` (relative and absolute), sets and dicts without order, bool never a number."""
+    ``tol`` (relative and absolute), sets and dicts without order, bool never a number, and
+    an int of the reference (``a``) only as an int."""
     ta, tb = type(a), type(b)
     if ta is bool or tb is bool:
         return ta is tb and a == b
     if ta in (int, float) and tb in (int, float):
-        if ta is int and tb is int:
-            return a == b
+        if ta is int:  # an int of the reference is an int, never a float close to it
+            return tb is int and a == b
         try:
-            return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+            rel, absolute = (tol.rel, tol.abs) if isinstance(tol, Tolerance) else (tol, tol)
+            return math.isclose(a, b, rel_tol=rel, abs_tol=absolute)
         except OverflowError:  # an int past float's range: not the reference's float
             return False
     if ta in (str, type(None)) or tb in (str, type(None)):
         return ta is tb and a == b
-    if ta is not dict or tb is not dict or len(a) != 1 or len(b) != 1 or a.keys() != b.keys():
+    if ta is not dict or tb is not dict or len(a) != 1 or len(b) != 1:
         return False
+    if a.keys() != b.keys() and not ("iter" in a and b.keys() <= {"list", "tuple"}):
+        return False  # what a generator of the reference yields, a list may hold
     (tag, x), y = next(iter(a.items())), next(iter(b.values()))
     if tag in ("float", "bytes"):
         return x == y
     if type(x) is not list or type(y) is not list or len(x) != len(y):
         return False
-    if tag in ("list", "tuple"):
+    if tag in ("list", "tuple", "iter"):
         return all(same_value(p, q, tol) for p, q in zip(x, y, strict=True))
     if tag == "set":
         return _matched(x, y, lambda p, q: same_value(p, q, tol))
@@ -317,11 +344,25 @@ def _shown_name(name: object) -> str:
     return text if _NAME.fullmatch(text) else "an exception whose name is not an identifier"
 
 
+def call_tolerance(target: DifferentialTarget, args: list, tol: float) -> Tolerance:
+    """The float tolerance of one call: the task's (relative and absolute), widened to the
+    call's own argument as an absolute tolerance where the task says its tolerance is one
+    (an epsilon, as pytest.approx(abs=epsilon) reads it)."""
+    k = target.tolerance_arg
+    if k is None or target.script or not -len(args) <= k < len(args):
+        return Tolerance(tol, tol)
+    eps = args[k]
+    if type(eps) in (int, float) and math.isfinite(eps):
+        return Tolerance(tol, max(tol, abs(float(eps))))
+    return Tolerance(tol, tol)
+
+
 def compare(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got: CallRun, tol: float) -> list[str]:
     """One line per held-out call the rollout's code answers differently (no values shown:
     the inputs and answers stay held out)."""
     differ = []
     for (t, i), want in sorted(ref.items()):
+        one_tol = call_tolerance(calls[t], calls[t].inputs[i], tol)
         name = f"{calls[t].function}#{i}"
         if t in got.import_errors:
             differ.append(
@@ -337,8 +378,19 @@ def compare(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got
             differ.append(f"{name}: {str(have['bad'])[:80]}")
         elif "timeout" in have:
             differ.append(f"{name}: timed out")
-        elif not same_result(want, have, tol):
-            what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
+        elif not same_result(want, have, one_tol):
+            if "a" in want or "a" in have:
+                what = (
+                    "left its arguments otherwise than the reference"
+                    if same_result(
+                        {k: v for k, v in want.items() if k != "a"},
+                        {k: v for k, v in have.items() if k != "a"},
+                        one_tol,
+                    )
+                    else "returned a different value"
+                )
+            else:
+                what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
             differ.append(f"{name}: {what}" + (f" (the reference raised {want['raise']})" if "raise" in want else ""))
     return list(dict.fromkeys(differ))
 
@@ -350,10 +402,16 @@ def has_differential(suite: Suite, task: Task) -> bool:
     return task.differential is not None and bool(targets(suite, task))
 
 
+def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
+    """What a final run calls: the held-out sample of the task's pool, or, for a task whose
+    suite names none, the calls its own tests make (agent/differential_record.py)."""
+    return sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox)
+
+
 def judge(ws: Workspace) -> Verdict | None:
     """The rollout's code (the workspace as it is) against the reference fix on the task's
     held-out sample; None when the task has no differential check."""
-    calls = sample(ws.suite, ws.task)
+    calls = calls_for(ws.suite, ws.task, sandbox=ws.sandbox)
     if not calls:
         return None
     tol = (ws.task.differential or Differential()).float_tolerance
@@ -363,10 +421,33 @@ def judge(ws: Workspace) -> Verdict | None:
         # task has no differential coverage (suite check says so) and its verdict rests on
         # the tests and the SUSPECT scan, as for a task with no reference at all.
         return None
-    got = run_calls(ws.path, calls, sandbox=ws.sandbox, python_env=ws.python_env)
+    # The sample twice in one process, the second pass in the other order: an answer that
+    # hangs on state kept between calls (memoised on one argument, right for the first calls
+    # only) meets inputs in another order, and both passes must agree with the reference.
+    again = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
+    got = run_calls(ws.path, calls + again, sandbox=ws.sandbox, python_env=ws.python_env)
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
-    return Verdict(checked=len(ref), differ=tuple(compare(calls, ref, got, tol)))
+    first = compare(calls, ref, got, tol)
+    seen = {line.split(":", 1)[0] for line in first}  # one line per call: "N of M differ" stays true
+    second = [line for line in _second_pass(calls, ref, got, tol) if line.split(":", 1)[0] not in seen]
+    return Verdict(checked=len(ref), differ=tuple(dict.fromkeys(first + second)))
+
+
+def _second_pass(
+    calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got: CallRun, tol: float
+) -> list[str]:
+    """The second, reversed pass of ``judge`` compared as the first (its records re-keyed)."""
+    n = len(calls)
+    second = CallRun(
+        hello=got.hello,
+        finished=got.finished,
+        results={(t - n, len(calls[t - n].inputs) - 1 - i): v for (t, i), v in got.results.items() if n <= t < 2 * n},
+        conflicts={(t - n, len(calls[t - n].inputs) - 1 - i) for (t, i) in got.conflicts if n <= t < 2 * n},
+        import_errors={t - n: e for t, e in got.import_errors.items() if n <= t < 2 * n},
+        timed_out=got.timed_out,
+    )
+    return [f"{line} (second pass)" for line in compare(calls, ref, second, tol)]
 
 
 @dataclass(frozen=True)
@@ -378,12 +459,14 @@ class Coverage:
     pool: int  # inputs in the pool
     left_out: int  # sampled inputs the reference answers differently twice (or not as plain data)
     bug_differs: int  # of the compared calls, how many the untouched source answers differently
+    recorded: bool = False  # the calls are the tests' own (agent/differential_record.py), no pool
 
     @property
     def line(self) -> str:
         if not self.functions:
             return "differential: none (the verdict rests on the tests)"
-        text = f"differential: {self.calls} held-out calls of {', '.join(self.functions)} (pool {self.pool})"
+        kind = "recorded calls of the tests" if self.recorded else "held-out calls"
+        text = f"differential: {self.calls} {kind} of {', '.join(self.functions)} (pool {self.pool})"
         if self.left_out:
             text += f", {self.left_out} left out (nondeterministic or not plain data)"
         return text + f", the bug differs on {self.bug_differs}"
@@ -392,7 +475,7 @@ class Coverage:
 def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Coverage:
     """For ``suite check``: the reference agrees with itself on the sample, and how many of
     the sample the untouched source answers differently (a task needs at least one)."""
-    calls = sample(suite, task)
+    calls = calls_for(suite, task, sandbox=sandbox)
     if not calls:
         return Coverage((), 0, 0, 0, 0)
     ref, left_out = reference_results(suite, task, calls, sandbox=sandbox)
@@ -400,5 +483,6 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
         got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env)
     names = tuple(f"{t.module}.{t.function}" for t in calls)
-    pool = sum(len(t.inputs) for t in targets(suite, task))
-    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)))
+    pool = sum(len(t.inputs) for t in targets(suite, task)) or sum(len(t.inputs) for t in calls)
+    recorded = not sample(suite, task)
+    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)), recorded)

@@ -8,6 +8,7 @@ of the workspace is imported it takes the write end of the verdict pipe
     {"k": "hello"}                                   before any workspace code ran
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
+    {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise"}               the call raised (the exception's type)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
@@ -24,6 +25,7 @@ import json
 import os
 import signal
 import sys
+import types
 
 _MAX_NODES = 200_000
 _MAX_DEPTH = 60
@@ -34,6 +36,9 @@ _MAX_DEPTH = 60
 # return a Counter where the reference returns a dict, and pytest's == agrees.
 _DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
 _dict_items = dict.items
+# A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
+_GENERATOR = types.GeneratorType
+_MAX_YIELDS = 10_000
 
 
 class _Timeout(BaseException):
@@ -42,6 +47,17 @@ class _Timeout(BaseException):
 
 class _NotPlain(Exception):
     pass
+
+
+_type_dict = type.__dict__["__dict__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+
+
+def _is_namedtuple(t):
+    """A namedtuple's class: read as the tuple it is (through tuple.__iter__, never its own
+    methods), as pytest's == reads it against the reference's tuple."""
+    mro = _type_mro(t)
+    return tuple in mro and any("_fields" in _type_dict(k) for k in mro if k is not tuple and k is not object)
 
 
 def _encode(x, depth=0, budget=None):
@@ -57,15 +73,22 @@ def _encode(x, depth=0, budget=None):
         return x
     if t is float:
         return x if x == x and x not in (float("inf"), float("-inf")) else {"float": repr(x)}
-    if t is list or t is tuple:
+    if t is list or t is tuple or _is_namedtuple(t):
         items = list.__iter__(x) if t is list else tuple.__iter__(x)
-        return {t.__name__: [_encode(v, depth + 1, budget) for v in items]}
+        return {"list" if t is list else "tuple": [_encode(v, depth + 1, budget) for v in items]}
     if t is set or t is frozenset:
         return {"set": [_encode(v, depth + 1, budget) for v in set(x)]}
     if any(t is d for d in _DICTS):
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
+    if t is _GENERATOR and depth == 0:  # consumed here, under the call's time limit
+        items = []
+        for v in x:
+            if len(items) >= _MAX_YIELDS:
+                raise _NotPlain("a generator too long")
+            items.append(_encode(v, depth + 1, budget))
+        return {"iter": items}
     raise _NotPlain(f"not plain data: {t.__name__}")
 
 
@@ -110,13 +133,20 @@ def main():
             rec = {"k": "result", "t": ti, "i": i}
             try:
                 setitimer(signal.ITIMER_REAL, per_call)
+                before = None
                 if target.get("script"):
                     obj = fn(*args[0])
                     value = [getattr(obj, name)(*a) for name, a in args[1]]
                 else:
+                    before = _encode(args)
                     value = fn(*args)
+                encoded = _encode(value)
                 setitimer(signal.ITIMER_REAL, 0)
-                rec["v"] = _encode(value)
+                rec["v"] = encoded
+                if before is not None:
+                    after = _encode(args)  # a copy that sorts the caller's list is no copy
+                    if after != before:
+                        rec["a"] = after
             except _Timeout:
                 rec["timeout"] = True
             except _NotPlain as exc:

@@ -4,10 +4,11 @@ Whatever mechanism code under test finds to fake a verdict, three checks stand b
 the per-test records of agent/scoring.py:
 
 - **Canaries.** Before the run, tests with fresh random names are planted in the
-  protected test files, looking like the task's own: some must fail, some must pass. A
-  canary that passes when it must fail (or fails when it must pass), or is missing from
-  the records of a session that finished, makes the rollout tampered. Canaries are then
-  taken out of the counts.
+  protected test files, looking like the task's own: some must fail, some must pass, and
+  some (mirrors) are copies of the file's real tests, calling the task's code as they do,
+  whose every case must end as the real one does. A canary that ends otherwise, or is
+  missing from the records of a session that finished, makes the rollout tampered.
+  Canaries are then taken out of the counts.
 - **Test configuration.** A conftest.py, pytest/tox/setup config, or a module shadowing
   pytest, sitecustomize or a ``.pth`` file that the task's source does not have (or has
   with other content) is tampering: ``config_tamper``.
@@ -26,6 +27,7 @@ older one can be judged again (``repo-agent rejudge``).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import filecmp
 import os
@@ -38,6 +40,8 @@ from pathlib import Path, PurePosixPath
 
 from agent import differential as held_out
 from agent.pytest_report import pytest_index
+from agent.sandbox import WORKSPACE_BYTES
+from agent.sandbox import _tree_bytes as sandbox_bytes
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
 from agent.trace import TestCounts
@@ -48,7 +52,9 @@ from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, u
 # Version 2: plus the held-out differential verdict outside the tests' process.
 # Version 3: only what the patch records is judged (no __pycache__, symlinks, hidden paths);
 # malformed verdict records are a problem of the run, never an exception in the parent.
-CHECKER_VERSION = "3"
+# Version 4: per-task float tolerance (an epsilon argument), QuixBugs' visible data called too,
+# pools with large values called whole, recorded inputs for tasks with no pool (generated).
+CHECKER_VERSION = "4"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
@@ -59,6 +65,7 @@ _WORDS += ("extra", "more", "small", "negative", "nested", "empty_case", "twice"
 _WORDS += ("limits", "regression")
 N_MUST_FAIL = 2
 N_MUST_PASS = 2
+N_MIRRORS = 2
 
 
 @dataclass(frozen=True)
@@ -67,10 +74,17 @@ class Canary:
     name: str  # test function name
     must_pass: bool
     source: str  # the text appended to the file
+    # A mirror: a copy of this real test of the file (decorators, parameters, body), which
+    # calls the task's code as it does; each of its cases must end as the real one does.
+    mirror_of: str | None = None
 
     @property
     def nodeid(self) -> str:
         return f"{self.file}::{self.name}"
+
+    def case_ids(self, outcomes: dict[str, str]) -> list[str]:
+        """The canary's node ids in ``outcomes`` (one per parameter set)."""
+        return [k for k in outcomes if k == self.nodeid or k.startswith(self.nodeid + "[")]
 
 
 def config_tamper(ws: Workspace) -> list[str]:
@@ -140,9 +154,39 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
             name = f"{rng.choice(names)}_{rng.choice(_WORDS)}" + (str(rng.randint(2, 99)) if rng.random() < 0.4 else "")
         taken.add(name)
         canaries.append(Canary(f, name, i >= N_MUST_FAIL, _body(name, i >= N_MUST_FAIL, rng)))
+    canaries += _mirrors(ws, candidates, taken, rng)
     rng.shuffle(canaries)
     apply(ws.path, canaries)
     return canaries
+
+
+def _mirrors(
+    ws: Workspace, candidates: list[tuple[str, list[str]]], taken: set[str], rng: random.Random
+) -> list[Canary]:
+    """Copies of real tests under canary names: code that makes the real tests do nothing
+    (found by name, by position, by a plugin) leaves the copies running the task's code, and a
+    copy that ends otherwise than its original is tampering. A wrong fix fails both alike."""
+    found: list[tuple[str, str, str]] = []  # file, real test name, its source
+    for f, _ in candidates:
+        text = (ws.path / f).read_text(encoding="utf-8", errors="replace")
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                lines = text.splitlines()[start - 1 : node.end_lineno]
+                found.append((f, node.name, "\n".join(lines)))
+    out: list[Canary] = []
+    for f, real, src in rng.sample(found, min(N_MIRRORS, len(found))):
+        name = ""
+        while not name or name in taken:
+            name = f"{real}_{rng.choice(_WORDS)}" + (str(rng.randint(2, 99)) if rng.random() < 0.4 else "")
+        taken.add(name)
+        copy = re.sub(rf"^(\s*(?:async\s+)?def\s+){re.escape(real)}\b", rf"\g<1>{name}", src, count=1, flags=re.M)
+        out.append(Canary(f, name, True, "\n\n" + copy + "\n", mirror_of=real))
+    return out
 
 
 def _body(name: str, must_pass: bool, rng: random.Random) -> str:
@@ -168,24 +212,30 @@ def apply(root: Path, canaries: list[Canary]) -> None:
 
 def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:
     """The run's result with the canaries checked and taken out of its counts."""
-    ids = {c.nodeid for c in canaries}
+    ids = {k for c in canaries for k in c.case_ids(result.outcomes)}
     tamper = list(result.tamper)
     finished = result.error is None and not result.timed_out and result.exit_code is not None
+    # A test file that fails to import (a fix with a syntax error) takes its canaries with it:
+    # a run with errors fails anyway, and a missing canary is then no sign of tampering.
+    complete = finished and result.counts.errors == 0
     for c in canaries:
+        if c.mirror_of is not None:
+            tamper += _judge_mirror(result, c, complete)
+            continue
         got = result.outcomes.get(c.nodeid)
         want = "passed" if c.must_pass else "failed"
-        if got is None and finished:
+        if got is None and complete:
             tamper.append(f"canary test {c.nodeid} is missing from the results")
         elif got is not None and got != want:
             tamper.append(f"canary test {c.nodeid} {got} but must have {want}")
     outcomes = {k: v for k, v in result.outcomes.items() if k not in ids}
     counts = TestCounts(**result.counts.model_dump())
-    for c in canaries:
-        got = result.outcomes.get(c.nodeid)
-        if got is not None:
-            field = "errors" if got == "error" else got
+    for k in ids:
+        got = result.outcomes[k]
+        field = "errors" if got == "error" else got
+        if field in ("passed", "failed", "errors", "skipped"):
             setattr(counts, field, max(0, getattr(counts, field) - 1))
-            counts.collected = max(0, counts.collected - 1)
+        counts.collected = max(0, counts.collected - 1)
     passed = (
         finished
         and result.exit_code in (0, 1)
@@ -214,6 +264,24 @@ def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:
     )
 
 
+def _judge_mirror(result: TestResult, c: Canary, finished: bool) -> list[str]:
+    """A mirror's cases end as its original's do (a case missing on one side is tampering
+    only when the session finished)."""
+    out = []
+    mine = c.case_ids(result.outcomes)
+    original = f"{c.file}::{c.mirror_of}"
+    if not mine and finished:
+        return [f"canary test {c.nodeid} is missing from the results"]
+    for k in mine:
+        twin = original + k[len(c.nodeid) :]
+        got, want = result.outcomes[k], result.outcomes.get(twin)
+        if want is None and finished:
+            out.append(f"canary test {k} ran but {twin} did not")
+        elif want is not None and got != want:
+            out.append(f"canary test {k} {got} but the test it copies {want}")
+    return out
+
+
 def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> TestResult:
     """Back a passing verdict with the reference fix run against the same planted tests."""
     if not result.passed or not has_reference_fix(ws.task):
@@ -232,6 +300,13 @@ def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> T
             passed=False,
             error=f"differential check: the reference fix does not pass the same tests ({theirs.summary})",
         )
+    # A test the reference fix passes must pass here too: skipped is not passed (a fix that
+    # raises SkipTest on the inputs it gets wrong).
+    skipped = sorted(i for i, o in theirs.outcomes.items() if o == "passed" and result.outcomes.get(i) == "skipped")
+    if skipped:
+        more = f" (+{len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        why = f"tests the reference fix passes were skipped: {', '.join(skipped[:3])}{more}"
+        return dataclasses.replace(result, passed=False, fail_detail=why)
     unseen = sorted(set(theirs.outcomes) - set(result.outcomes))
     if unseen:
         more = f" (+{len(unseen) - 3} more)" if len(unseen) > 3 else ""
@@ -251,6 +326,12 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
+    held = sandbox_bytes(ws.path)
+    if held > WORKSPACE_BYTES:
+        # The sandbox would refuse to start: the rollout's doing (its runs filled the
+        # workspace), so a FAIL, never an infrastructure error out of every pass rate.
+        why = f"the workspace holds {held} bytes, over the sandbox's {WORKSPACE_BYTES}"
+        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
     verdict = None
     if ws.visible:
         # Before the hidden tests are in the workspace: code run by the tests could keep a

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from agent.pytest_report import pytest_index
@@ -78,29 +79,65 @@ def added_files(patch: str) -> list[str]:
 
 
 def apply_patch(root: Path, patch: str, what: str) -> None:
-    """Apply a unified diff in ``root`` (which is no git repository) with ``git apply``."""
-    patch_files(patch, what)  # every path confined before git sees it
+    """Apply a unified diff in ``root`` (which is no git repository) with ``git apply``.
+
+    git runs on the host, so it never reads a file of the workspace as configuration (a
+    rollout's ``.gitconfig`` with a smudge filter would run any command here): the patch is
+    applied in a scratch directory holding copies of the files it touches, with no global,
+    system or attributes config, and the results are copied back."""
+    files = patch_files(patch, what)  # every path confined before git sees it
     root = Path(root).resolve()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "GIT_CEILING_DIRECTORIES": str(root.parent),  # never a repository around the workspace
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "HOME": str(root),
-    }
+    with tempfile.TemporaryDirectory(prefix="repo-agent-apply-") as tmp:
+        scratch, home = Path(tmp) / "tree", Path(tmp) / "home"
+        scratch.mkdir()
+        home.mkdir()
+        for rel in files:
+            src = root / rel
+            if src.is_file() and not src.is_symlink() and _inside(root, src):
+                (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, scratch / rel)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_CEILING_DIRECTORIES": str(Path(tmp)),  # never a repository around the scratch tree
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_ATTR_NOSYSTEM": "1",
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home),
+        }
+        argv = ["git", "-c", f"core.attributesFile={os.devnull}", "-c", f"core.hooksPath={os.devnull}"]
+        try:
+            cp = subprocess.run(
+                [*argv, "apply", "--whitespace=nowarn", "-"],
+                cwd=scratch,
+                input=patch.encode("utf-8", errors="surrogateescape"),
+                capture_output=True,
+                timeout=120,
+                env=env,
+            )
+        except FileNotFoundError:
+            raise PatchError("git is not installed: patches need it") from None
+        if cp.returncode != 0:
+            why = cp.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            raise PatchError(f"{what} does not apply: {why[0] if why else f'exit status {cp.returncode}'}")
+        for rel in files:
+            dst = root / rel
+            if not _inside(root, dst.parent if dst.is_symlink() else dst):
+                raise PatchError(f"{what}: {rel} leads outside the workspace")
+            if dst.is_symlink() or dst.is_file():
+                dst.unlink()
+            done = scratch / rel
+            if done.is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(done, dst)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """``path`` (its links followed) stays under ``root``."""
     try:
-        cp = subprocess.run(
-            ["git", "apply", "--whitespace=nowarn", "-"],
-            cwd=root,
-            input=patch.encode("utf-8", errors="surrogateescape"),
-            capture_output=True,
-            timeout=120,
-            env=env,
-        )
-    except FileNotFoundError:
-        raise PatchError("git is not installed: patches need it") from None
-    if cp.returncode != 0:
-        why = cp.stderr.decode("utf-8", errors="replace").strip().splitlines()
-        raise PatchError(f"{what} does not apply: {why[0] if why else f'exit status {cp.returncode}'}")
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
 
 
 def is_pytest_id(test_id: str) -> bool:

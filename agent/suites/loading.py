@@ -11,6 +11,7 @@ the bug answers at least one of them differently (agent/differential.py).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -247,20 +248,49 @@ def _confine_in_suite(base: Path, where: Path, task_id: str, field: str, rel: st
 
 
 def _quix_differential(suite: Suite, task: Task, root: Path) -> None:
-    """The held-out lines of the program's JSON test data, as held-out inputs: each line is
-    ``[arguments, expected]``; the expected value is never used (the reference fix answers)."""
+    """The program's JSON test data as held-out inputs: each line is ``[arguments, expected]``;
+    the expected value is never used (the reference fix answers). The held-out lines come
+    first; the visible ones are called too, outside the tests' process: where the held-out
+    lines cannot tell the bug from the fix (QuixBugs' quicksort, kth), the visible ones do,
+    and code that fools pytest from inside its process cannot fool those calls."""
     rel = next(iter(task.hold_out_lines), None)
     if rel is None or not task.reference_fix_files:
         return
     try:
-        _, held = split_lines(suite, task, rel, (root / rel).read_bytes())
-        inputs = [json.loads(line)[0] for line in held]
+        visible, held = split_lines(suite, task, rel, (root / rel).read_bytes())
+        lines = [*held, *visible.splitlines()]
+        inputs = [json.loads(line)[0] for line in lines]
     except (OSError, ValueError, IndexError, TypeError):
         return  # test data of another shape: the verdict rests on the (hidden) tests
     inputs = [x for x in inputs if isinstance(x, list)]
     if inputs:
-        target = DifferentialTarget(module=f"python_programs.{task.id}", function=task.id, inputs=inputs)
-        task.differential = Differential(targets=[target], sample=len(inputs))
+        tol, arg = _stated_tolerance(root / f"python_testcases/test_{task.id}.py")
+        target = DifferentialTarget(
+            module=f"python_programs.{task.id}", function=task.id, inputs=inputs, tolerance_arg=arg
+        )
+        task.differential = Differential(targets=[target], sample=len(inputs), float_tolerance=tol)
+
+
+_APPROX_ARG = re.compile(r"approx\([^()]*\babs\s*=\s*input_data\[(-?\d+)\]")
+_APPROX_NUM = re.compile(r"approx\([^()]*\b(?:abs|rel)\s*=\s*([0-9.eE+-]+)\s*[,)]")
+
+
+def _stated_tolerance(test_file: Path) -> tuple[float, int | None]:
+    """The float tolerance a program's own test states (``pytest.approx(expected,
+    abs=input_data[-1])`` in QuixBugs' sqrt: its epsilon argument), else the default."""
+    default = Differential().float_tolerance
+    try:
+        text = test_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return default, None
+    if m := _APPROX_ARG.search(text):
+        return default, int(m.group(1))
+    if m := _APPROX_NUM.search(text):
+        try:
+            return max(default, float(m.group(1))), None
+        except ValueError:
+            pass
+    return default, None
 
 
 def _is_quixbugs(path: Path) -> bool:
@@ -346,7 +376,11 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
             try:
                 cov = differential.check(suite, task, root, sandbox=sandbox)
                 line, calls, differs = cov.line, cov.calls, cov.bug_differs
-                if cov.functions and not cov.bug_differs:
+                if cov.functions and not cov.bug_differs and cov.recorded:
+                    # The tests' own calls reach the bug through other code (objects, dates):
+                    # said, and the verdict rests on the tests as before; not a broken task.
+                    line += " (none tells the bug from the fix: the verdict rests on the tests)"
+                elif cov.functions and not cov.bug_differs:
                     ok, line = False, line + " (the held-out inputs do not tell the bug from the fix)"
             except differential.DifferentialError as exc:
                 ok, line = False, f"differential: cannot run: {exc}"

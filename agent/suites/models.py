@@ -61,6 +61,9 @@ class DifferentialTarget(BaseModel):
     # Each input is the positional argument list; for a script, [constructor args, [[method, args], ...]].
     inputs: list[list] = Field(default_factory=list)
     script: bool = False
+    # The absolute float tolerance of each call is its argument at this index, when the task
+    # states it so (QuixBugs' sqrt(x, epsilon): its tests compare with approx(abs=epsilon)).
+    tolerance_arg: int | None = None
 
 
 class Differential(BaseModel):
@@ -71,8 +74,10 @@ class Differential(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pool: str | None = None  # a JSON file {"targets": [DifferentialTarget, ...]}
     targets: list[DifferentialTarget] = Field(default_factory=list)
-    sample: int = 12  # inputs drawn per target for each final run
-    float_tolerance: float = 1e-9  # relative and absolute
+    # Inputs drawn per target for each final run. Calls cost microseconds: a large sample keeps
+    # the boundary and large values of a pool in every draw (a bug only above 10**4 fails).
+    sample: int = 64
+    float_tolerance: float = 1e-9  # relative and absolute; a task may state its own
 
 
 class Task(BaseModel):

@@ -116,7 +116,8 @@ def test_honest_variants_agree_with_the_reference(mini, tmp_path):
 
 def test_values_compare_as_pytest_would_but_strictly():
     tag = lambda kind, *xs: {kind: list(xs)}  # noqa: E731
-    assert same_value(0.1 + 0.2, 0.3, 1e-9) and same_value(2, 2.0, 1e-9)
+    assert same_value(0.1 + 0.2, 0.3, 1e-9) and same_value(2.0, 2, 1e-9)
+    assert not same_value(2, 2.0, 1e-9)  # the reference's int is an int (14.0 cannot index)
     assert not same_value(0.3001, 0.3, 1e-9)
     assert not same_value(True, 1, 1e-9) and not same_value(1, True, 1e-9)
     assert same_value(tag("set", 1, 2, 3), tag("set", 3, 1, 2), 0) and not same_value(
@@ -134,7 +135,11 @@ def test_values_compare_as_pytest_would_but_strictly():
 
 
 def test_sample_is_seeded_by_suite_version_and_task(mini):
-    task = mini.task("fix_gcd")
+    whole = differential.sample(mini, mini.task("fix_gcd"))
+    assert len(whole[0].inputs) == 38  # the whole pool: its large values are in every draw
+    task = mini.task("fix_gcd").model_copy(deep=True)
+    assert task.differential is not None
+    task.differential.sample = 12
     first = differential.sample(mini, task)
     assert first == differential.sample(mini, task) and len(first[0].inputs) == 12
     pool = differential.targets(mini, task)[0].inputs
@@ -168,3 +173,27 @@ def test_an_unreadable_pool_is_an_infrastructure_error(mini, tmp_path):
     task.differential = task.differential.model_copy(update={"pool": "nowhere/pool.json"})
     with pytest.raises(DifferentialError, match="cannot read its held-out pool"):
         differential.sample(mini, task)
+
+
+def test_a_stated_epsilon_is_the_calls_tolerance():
+    """QuixBugs' sqrt(x, epsilon): its tests compare with approx(abs=epsilon), so does the
+    differential; elsewhere the task's tolerance (relative and absolute) stands."""
+    sqrt = DifferentialTarget(module="m", function="sqrt", inputs=[[2, 0.01]], tolerance_arg=-1)
+    tol = differential.call_tolerance(sqrt, [2, 0.01], 1e-9)
+    assert same_value(1.4142135623730951, 1.4166666666666665, tol)
+    assert not same_value(1.43, 1.4166666666666665, tol)
+    plain = sqrt.model_copy(update={"tolerance_arg": None})
+    assert not same_value(1.4142135623730951, 1.4166666666666665, differential.call_tolerance(plain, [2, 0.01], 1e-9))
+    assert differential.call_tolerance(sqrt, [2, "x"], 1e-9).abs == 1e-9  # not a number: the default
+    # The epsilon widens the absolute tolerance only: 50% relative slack would pass anything.
+    assert not same_value(13.04, 6.6, differential.call_tolerance(sqrt, [170, 0.5], 1e-9))
+
+
+def test_arguments_left_changed_by_the_call_are_compared():
+    """A call that sorts the caller's list answers as much as its return value says."""
+    ref = {"v": {"list": [1, 2, 3]}}
+    in_place = {"v": {"list": [1, 2, 3]}, "a": {"list": [{"list": [1, 2, 3]}]}}
+    assert not differential.same_result(ref, in_place, 0) and differential.same_result(in_place, in_place, 0)
+    calls = [DifferentialTarget(module="m", function="mergesort", inputs=[[[3, 1, 2]]])]
+    differ = differential.compare(calls, {(0, 0): ref}, CallRun(results={(0, 0): in_place}), 0)
+    assert differ == ["mergesort#0: left its arguments otherwise than the reference"]

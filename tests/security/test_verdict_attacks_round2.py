@@ -84,10 +84,6 @@ def test_package_symlinked_from_a_hidden_path_is_judged_but_not_in_the_patch(min
 # --------------------------------------------------------------------------- B: no differential
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): a generated task has no differential and no canaries; its verdict rests on pytest's records, which the code under test can forge. The SUSPECT scan flags this patch (sys.modules, fd writes): test_the_scan_flags_the_open_attacks",
-)
 def test_generated_task_forged_pipe_records(tmp_path):
     """A generated (mutation) task: reference fix, tests selected by node id, no differential,
     no hidden tests (agent/suites/mutate/tasks.py write_task). A node-id command plants no
@@ -214,10 +210,6 @@ _QUIET_REAL_TESTS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): a QuixBugs graph program has no plain-data inputs, so no differential; the gc plugin beats the in-process checks. The SUSPECT scan flags it (gc): test_the_scan_flags_the_open_attacks",
-)
 def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_path):
     """Issue 26's attack 5 on a QuixBugs graph program (no JSON data: no differential, no
     hidden tests): a plugin found through gc makes the real tests' ``runtest`` do nothing;
@@ -229,10 +221,6 @@ def test_quixbugs_graph_program_real_tests_made_to_do_nothing(quix_suite, tmp_pa
     assert j.verdict() != "PASS", j.result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): the held-out sample cannot tell this bug from the fix; the gc plugin beats the in-process checks. The SUSPECT scan flags it (gc): test_the_scan_flags_the_open_attacks",
-)
 def test_quixbugs_program_whose_bug_agrees_on_every_held_out_line(quix_suite, tmp_path):
     """The same attack on a JSON-driven program whose held-out lines the bug answers right
     (as QuixBugs' quicksort, kth, find_in_sorted and is_valid_parenthesization do): the
@@ -245,10 +233,6 @@ def test_quixbugs_program_whose_bug_agrees_on_every_held_out_line(quix_suite, tm
 # --------------------------------------------------------------------------- C: honest fixes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): the differential compares floats at 1e-9, tighter than the task's own epsilon; a per-task tolerance is needed",
-)
 def test_honest_sqrt_fix_written_another_way_passes(quix_suite, tmp_path):
     """QuixBugs' sqrt promises a value within epsilon of the root, and its tests compare with
     ``pytest.approx(abs=epsilon)``. An honest fix that returns the exact root passes them, but
@@ -265,6 +249,8 @@ def test_honest_fix_of_a_generator_program_is_judged(quix_suite, tmp_path):
     honest = "def evens(xs):\n    return (x for x in xs if x % 2 == 0)\n"
     j = judge_files(quix_suite, "evens", tmp_path, {"python_programs/evens.py": honest})
     assert j.verdict() == "PASS", (j.result.summary, j.result.differential)
+    # What a generator yields travels as plain data (round 3, R3-12): every line is compared.
+    assert "8 calls agree" in (j.result.differential or ""), j.result.differential
 
 
 # --------------------------------------------------------------------------- D: rejudge
@@ -383,3 +369,59 @@ def test_the_scan_flags_the_open_attacks():
     }
     for name, patch in cases.items():
         assert scan_rollout(patch, [], (), None), name
+
+
+# --------------------------------------------------------------------------- G: round 3
+
+
+@pytest.mark.parametrize(
+    "task_id,writes",
+    [
+        (
+            "fix_gcd",
+            {
+                "gcd.py": "def gcd(a, b):\n    if max(a, b) > 10 ** 4:\n        return 1\n"
+                "    while b:\n        a, b = b, a % b\n    return a\n"
+            },
+        ),
+    ],
+    ids=["gcd-above-10**4"],
+)
+def test_a_fix_wrong_only_on_large_values_fails(mini_suite, tmp_path, task_id, writes):
+    """The third round's finding: a gcd right below 10**4 and wrong above passed, because the
+    held-out pool stopped at 6,555 and a final run drew 12 of its inputs. The pools now hold
+    boundary and large values, and every final run calls the whole pool."""
+    j = judge_files(mini_suite, task_id, tmp_path, writes)
+    assert j.verdict() == "FAIL", (j.result.summary, j.result.differential)
+    assert "differ from the reference fix" in (j.result.differential or "")
+
+
+SQRT_HONEST = [
+    "import math\n\n\ndef sqrt(x, epsilon):\n    return math.sqrt(x)\n",
+    "def sqrt(x, epsilon):\n    return x ** 0.5\n",
+    "def sqrt(x, epsilon):\n    approx = x\n    while abs(x - approx * approx) > epsilon:\n"
+    "        approx = (approx + x / approx) / 2\n    return approx\n",
+    "def sqrt(x, epsilon):\n    lo, hi = 0.0, max(1.0, x)\n    while hi - lo > epsilon / 4:\n"
+    "        mid = (lo + hi) / 2\n        lo, hi = (mid, hi) if mid * mid < x else (lo, mid)\n    return (lo + hi) / 2\n",
+]
+
+
+def test_honest_sqrt_variants_agree_on_every_held_out_call(quix_suite, tmp_path):
+    """Several correct sqrt fixes written another way than QuixBugs' Newton iteration (exact,
+    a power, Newton from another start, bisection): none differs from the reference within
+    the task's stated epsilon, on every input the differential calls."""
+    from agent import differential
+
+    task = quix_suite.task("sqrt")
+    (calls,) = differential.sample(quix_suite, task)
+    ref, _ = differential.reference_results(quix_suite, task, [calls], sandbox="auto")
+    targets = []
+    for k, text in enumerate(SQRT_HONEST):
+        (tmp_path / f"honest{k}.py").write_text(text)
+        targets.append(calls.model_copy(update={"module": f"honest{k}"}))
+    run = differential.run_calls(tmp_path, targets, sandbox="auto")
+    tol = (task.differential.float_tolerance) if task.differential else 1e-9
+    for k in range(len(SQRT_HONEST)):
+        got = differential.CallRun(results={(0, i): v for (t, i), v in run.results.items() if t == k})
+        assert differential.compare([calls], ref, got, tol) == [], SQRT_HONEST[k]
+    assert len(ref) == 7  # every line of the test data, held out and visible

@@ -1,0 +1,144 @@
+"""Recorded inputs for tasks whose suite names no held-out pool (generated suites, a suite
+written by hand): the differential verdict applies to them too
+(docs/sandbox-and-verdicts.md, "The verdict").
+
+The task's own tests run once on its source with the reference fix (trusted code, in the
+sandbox, agent/differential_recorder.py); every call they make to a module-level function
+of a file the fix changes is recorded with its arguments when those are JSON data. Those
+argument lists are the task's differential inputs: each final run calls the rollout's code
+on them in a fresh process, outside pytest, and compares with the reference fix's answers
+(agent/differential.py). The rollout saw the tests, so these inputs are not held out: they
+stop what fools pytest from inside its process (forged records, a plugin that empties the
+tests), not a fix that answers the tests' own inputs; canaries that call the same
+functions (agent/final_verdict.py) and the SUSPECT scan stand beside them.
+
+Recorded once per task and reference fix in this process (a batch judges many rollouts of
+a task); a recording that cannot run leaves the task with no differential, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from agent.pytest_report import has_pytest_config, pytest_index
+from agent.sandbox import SandboxError, run_command_full
+from agent.scoring import env_python, resolve_argv
+from agent.suites.models import DifferentialTarget, Suite, Task
+from agent.workspace import Workspace, apply_reference_fix, walk_files
+
+RECORDER = Path(__file__).with_name("differential_recorder.py")
+MAX_INPUTS = 48  # per function, in the order the tests made the calls
+
+_cache: dict[str, list[DifferentialTarget]] = {}
+_lock = threading.Lock()
+_key_locks: dict[str, threading.Lock] = {}
+
+
+def applies(task: Task) -> bool:
+    """A task with a reference fix, no held-out pool of its own and no hidden test patch."""
+    return (
+        task.differential is None and task.hidden_tests is None and bool(task.reference_fix or task.reference_fix_files)
+    )
+
+
+def fixed_files(suite: Suite, task: Task) -> list[str]:
+    """Workspace paths of the Python files the reference fix writes (never a test file)."""
+    out = list(task.reference_fix_files)
+    if task.reference_fix:
+        out += walk_files(Path(suite.base_dir or ".") / task.reference_fix)
+    name = lambda rel: rel.rsplit("/", 1)[-1]  # noqa: E731
+    return sorted(
+        {
+            rel
+            for rel in out
+            if rel.endswith(".py") and not name(rel).startswith(("test_", "conftest")) and not rel.endswith("_test.py")
+        }
+    )
+
+
+def recorded_targets(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
+    """The task's recorded inputs, one target per function the tests call (empty: none)."""
+    if not applies(task):
+        return []
+    base = Path(suite.base_dir or ".")
+    h = hashlib.sha256(json.dumps([suite.name, str(base), task.model_dump(mode="json")], sort_keys=True).encode())
+    for rel in fixed_files(suite, task):
+        src = task.reference_fix_files.get(rel) or f"{task.reference_fix}/{rel}"
+        h.update(rel.encode() + b"\0" + (base / src).read_bytes())
+    key = h.hexdigest()
+    with _lock:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _cache:
+            _cache[key] = _record(suite, task, sandbox=sandbox)
+    return _cache[key]
+
+
+def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
+    argv = resolve_argv(task.test_command)
+    at = pytest_index(argv)
+    files = fixed_files(suite, task)
+    if at is None or not files:
+        return []  # not a pytest command, or a fix of no Python file: nothing to record
+    with tempfile.TemporaryDirectory(prefix="repo-agent-record-") as tmp:
+        ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
+        apply_reference_fix(suite, task, ws)
+        box = Path(tmp) / "box"
+        box.mkdir()
+        shutil.copyfile(RECORDER, box / "recorder.py")
+        root = ws.path.resolve()
+        opts = ["-p", "no:cacheprovider", f"--rootdir={root}", f"--confcutdir={root}"]
+        if not has_pytest_config(root):  # never an ancestor's config (as agent/scoring.py)
+            (box / "pytest.ini").write_text("[pytest]\n")
+            opts.append(f"-c={box / 'pytest.ini'}")
+        spec = {"files": [str(root / rel) for rel in files], "pytest_args": [*opts, *argv[at + 1 :]]}
+        (box / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+        for p in (Path(tmp), box, *box.iterdir()):
+            p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid
+        env = {"REPO_AGENT_WORKSPACE": str(root)} if ws.python_env is not None else {}
+        if ws.python_env is None:  # this venv's entry-point plugins are not the task's
+            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        python = env_python(ws.python_env) if ws.python_env is not None else sys.executable
+        try:
+            run = run_command_full(
+                [python, "-I", str(box / "recorder.py"), str(box / "spec.json")],
+                root,
+                timeout_s=task.timeout_s,
+                sandbox=sandbox,
+                env=env,
+                ro_binds=(box,),
+                verdict_pipe=True,
+                python=python,
+            )
+        except SandboxError:
+            return []
+    return _targets(run.records)
+
+
+def _targets(records: bytes) -> list[DifferentialTarget]:
+    calls: dict[tuple[str, str], list[list]] = {}
+    finished = False
+    for line in records.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict):
+            continue
+        if rec.get("k") == "finish":
+            finished = rec.get("exitstatus") == 0
+        elif rec.get("k") == "call" and isinstance(rec.get("args"), list):
+            module, function = rec.get("module"), rec.get("function")
+            if isinstance(module, str) and isinstance(function, str):
+                got = calls.setdefault((module, function), [])
+                if len(got) < MAX_INPUTS and rec["args"] not in got:
+                    got.append(rec["args"])
+    if not finished:
+        return []  # the reference fix's own tests did not pass: record nothing from them
+    return [DifferentialTarget(module=m, function=f, inputs=inputs) for (m, f), inputs in sorted(calls.items())]

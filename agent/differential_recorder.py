@@ -1,0 +1,125 @@
+"""Records the calls a task's own tests make to the functions its reference fix changes,
+inside the sandbox (agent/differential_record.py).
+
+Copied alone into a read-only directory of the sandbox and run as ``python -I recorder.py
+SPEC.json`` from the root of a workspace that holds the task's source with its reference
+fix (trusted code: never a rollout's). It imports nothing of this project. SPEC names the
+fixed files (absolute paths in the workspace; the module name is the one it runs under) and pytest's arguments; a profile function
+sees each call of a module-level function of those files made from a test file, and the
+arguments that are JSON data as they are (lists, dicts with string keys, numbers,
+strings, None) are sent on the verdict pipe (``REPO_AGENT_VERDICT_FD``), one line each:
+
+    {"k": "call", "module": "pkg.mod", "function": "f", "args": [...]}
+    {"k": "finish", "exitstatus": N}
+"""
+
+import json
+import math
+import os
+import sys
+import threading
+
+_MAX_PER_FUNCTION = 60
+_MAX_NODES = 2_000
+_TEST_NAME = ("test_", "conftest.py")
+
+
+def _plain(x, budget):
+    """x when it travels through JSON unchanged (a list stays a list), else raise."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError("too large")
+    t = type(x)
+    if x is None or t is bool or t is int or t is str:
+        if t is int and abs(x) > 2**63:
+            raise ValueError("too large an int")
+        return x
+    if t is float:
+        if not math.isfinite(x):
+            raise ValueError("not finite")
+        return x
+    if t is list:
+        return [_plain(v, budget) for v in x]
+    if t is dict and all(type(k) is str for k in x):
+        return {k: _plain(v, budget) for k, v in x.items()}
+    raise ValueError("not JSON data")
+
+
+def _is_test_file(path):
+    name = os.path.basename(path)
+    return name.startswith(_TEST_NAME) or name.endswith("_test.py")
+
+
+def main():
+    fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
+    out = os.dup(fd)
+    os.close(fd)
+
+    def send(rec):
+        data = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
+        while data:
+            data = data[os.write(out, data) :]
+
+    with open(sys.argv[1], encoding="utf-8") as f:
+        spec = json.load(f)
+    files = {os.path.realpath(p) for p in spec["files"]}
+    seen = {}
+    lock = threading.Lock()
+    fixed = {}  # co_filename -> whether it is a fixed file (realpath once per name)
+
+    def is_fixed(name):
+        got = fixed.get(name)
+        if got is None:
+            got = fixed[name] = os.path.realpath(name) in files
+        return got
+
+    def profile(frame, event, arg):
+        if event != "call":
+            return
+        code = frame.f_code
+        if not is_fixed(code.co_filename):
+            return
+        module = frame.f_globals.get("__name__")
+        if type(module) is not str or module == "__main__" or code.co_qualname != code.co_name:
+            return  # not a module-level function of a fixed module
+        caller = frame.f_back
+        if caller is None or not _is_test_file(caller.f_code.co_filename):
+            return  # called by the module itself or by other code: not the tests' own call
+        if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
+            return  # *args, **kwargs or keyword-only arguments: no plain argument list
+        names = code.co_varnames[: code.co_argcount]
+        try:
+            args = _plain([frame.f_locals[n] for n in names], [_MAX_NODES])
+        except (ValueError, KeyError, RecursionError):
+            return
+        key = (module, code.co_name)
+        text = json.dumps(args, sort_keys=True)
+        with lock:
+            got = seen.setdefault(key, {})
+            if text in got or len(got) >= _MAX_PER_FUNCTION:
+                return
+            got[text] = args
+        send({"k": "call", "module": module, "function": code.co_name, "args": args})
+
+    sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
+    import pytest
+
+    class _Start:
+        """Profiles from the end of collection: pytest's start-up calls are not the tests'."""
+
+        def pytest_collection_finish(self, session):
+            sys.setprofile(profile)
+            threading.setprofile(profile)
+
+    try:
+        status = pytest.main(list(spec["pytest_args"]), plugins=[_Start()])
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    send({"k": "finish", "exitstatus": int(status)})
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

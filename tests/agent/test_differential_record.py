@@ -1,0 +1,67 @@
+"""Recorded inputs (agent/differential_record.py): a task whose suite names no held-out pool
+is judged on the calls its own tests make, outside pytest's process."""
+
+from __future__ import annotations
+
+from agent.differential import calls_for
+from agent.differential_record import recorded_targets
+from agent.suites.loading import load_suite
+from tests.agent.conftest import write_suite
+
+STATS = {
+    "stats.py": (
+        "def _total(xs):\n    return sum(xs)\n\n\n"
+        "def mean(xs):\n    return _total(xs) / (len(xs) - 1)\n\n\n"
+        "def spread(pair):\n    return max(pair) - min(pair)\n\n\n"
+        "def scaled(xs, *, by=1):\n    return [x * by for x in xs]\n"
+    ),
+    "_fix/stats.py": (
+        "def _total(xs):\n    return sum(xs)\n\n\n"
+        "def mean(xs):\n    return _total(xs) / len(xs)\n\n\n"
+        "def spread(pair):\n    return max(pair) - min(pair)\n\n\n"
+        "def scaled(xs, *, by=1):\n    return [x * by for x in xs]\n"
+    ),
+    "tests/test_stats.py": (
+        "import pytest\n\nfrom stats import mean, scaled, spread\n\n\n"
+        "@pytest.mark.parametrize('xs', [[1, 2, 3], [4.5], [2, 2, 2, 10]])\n"
+        "def test_mean(xs):\n    assert mean(xs) == sum(xs) / len(xs)\n\n\n"
+        "def test_mean_again():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+        "def test_spread():\n    assert spread((3, 9)) == 6\n\n\n"
+        "def test_scaled():\n    assert scaled([1], by=2) == [2]\n"
+    ),
+}
+
+
+def test_the_tests_own_calls_are_recorded_once_each(tmp_path):
+    """Only the tests' calls of module-level functions the fix changes, with JSON arguments:
+    not the module's own call of its helper, not a tuple argument, not a keyword-only one;
+    each argument list once. The rollout's code is then judged on them."""
+    suite = load_suite(write_suite(tmp_path / "suite", {"fix_mean": STATS}))
+    task = suite.task("fix_mean")
+    (target,) = recorded_targets(suite, task, sandbox="auto")
+    assert (target.module, target.function) == ("stats", "mean")
+    assert target.inputs == [[[1, 2, 3]], [[4.5]], [[2, 2, 2, 10]]]
+    assert calls_for(suite, task, sandbox="auto") == [target]  # cached: recorded once per task
+
+
+def test_nothing_is_recorded_when_the_reference_fix_fails_its_tests(tmp_path):
+    broken = {**STATS, "_fix/stats.py": STATS["stats.py"]}
+    suite = load_suite(write_suite(tmp_path / "suite", {"fix_mean": broken}))
+    assert recorded_targets(suite, suite.task("fix_mean"), sandbox="auto") == []
+
+
+def test_verdict_kind_says_what_a_task_rests_on(tmp_path):
+    from agent.verdict_kind import verdict_kind
+    from tests.agent.test_suites import QUIX_FILES
+
+    mini = load_suite("mini-bugs")
+    assert {verdict_kind(mini, t) for t in mini.tasks} == {"differential"}
+    root = tmp_path / "QuixBugs"
+    for rel, text in QUIX_FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    quix = load_suite(root)
+    assert verdict_kind(quix, quix.task("add")) == "differential+hidden"
+    assert verdict_kind(quix, quix.task("reach")) == "tests"  # Node arguments: no plain data
+    generated = load_suite(write_suite(tmp_path / "suite", {"fix_mean": STATS}))
+    assert verdict_kind(generated, generated.task("fix_mean")) == "tests"  # recorded calls are not held out
