@@ -40,7 +40,11 @@ def make_app() -> Callable[..., StudioApp]:
     def make(traces_dir: Path, **kw) -> StudioApp:
         kw.setdefault("labeler", "tester")
         kw.setdefault("tail_interval", None)  # tests drive ingest explicitly; no timer
-        return StudioApp(traces_dir, **kw)
+        app = StudioApp(traces_dir, **kw)
+        # A toast leaves app._notifications 5 s (wall clock) after it was raised: a test that
+        # read one after a slow settle on a loaded machine found it gone. Here toasts stay up.
+        app.NOTIFICATION_TIMEOUT = 3600
+        return app
 
     return make
 
