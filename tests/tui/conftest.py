@@ -107,8 +107,10 @@ async def first_rollout_batch(pilot) -> str:
     return app.state.rollout_uid.split("/")[0]
 
 
-async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    """For what has no awaitable (another thread's file writes): re-check between pauses."""
+async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 60.0) -> None:
+    """For what has no awaitable (another thread's file writes): re-check between pauses.
+    The limit only ends a lost test: a condition that waits on rollouts (workspaces, sandboxed
+    runs) can take over 20 s on a loaded machine."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not cond():
@@ -131,7 +133,9 @@ def gated_server(suite_path, scenario: str = "clean", hold_at: int = 2):
 
     def policy(req):
         if req.step >= hold_at:
-            gate.wait(30)
+            # Every test sets the gate (in a finally too): the limit only guards a lost test. At
+            # 30 s a loaded machine let rollouts go on before the test acted on them running.
+            gate.wait(600)
         return inner(req)
 
     return ScriptedLLM(policy, suite=suite).start(), gate
