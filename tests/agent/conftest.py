@@ -46,7 +46,7 @@ def write_suite(root: Path, tasks: dict[str, dict], **task_fields) -> Path:
             "goal": f"Fix {tid} so the tests pass.",
             "test_command": ["python", "-m", "pytest", "-q", "tests"],
             "timeout_s": 30.0,
-            "per_test_timeout_s": 2.0,
+            "per_test_timeout_s": 10.0,  # no task here hangs: a limit only an honest test under load meets
             "protected": ["tests", "conftest.py"],
             "hidden": ["_fix"],
         }

@@ -19,7 +19,7 @@ def mutated(tmp_path_factory):
     cfg = MutateConfig(
         tests="python -m pytest -q tests",
         operators=["arithmetic", "remove_statement"],
-        per_test_timeout_s=1.0,
+        per_test_timeout_s=3.0,  # the least a run's test gets (MIN_PER_TEST_S)
         max_workers=2,
     )
     seen = []
@@ -93,7 +93,7 @@ def test_a_changed_repository_is_refused_for_the_same_out(mutated, tmp_path):
 def test_multi_joins_validated_bugs_of_different_functions(tmp_path):
     repo = build_repo(tmp_path / "repo")
     cfg = MutateConfig(
-        tests="python -m pytest -q tests", operators=["remove_statement"], multi=2, max_tasks=4, per_test_timeout_s=1.0
+        tests="python -m pytest -q tests", operators=["remove_statement"], multi=2, max_tasks=4, per_test_timeout_s=3.0
     )
     suite, stats = mutate_repo(repo, tmp_path / "out", cfg)
     multi = [t for t in suite.tasks if "tier-2" in t.tags]

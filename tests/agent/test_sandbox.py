@@ -21,7 +21,8 @@ from agent.uid_lease import UID_BASE, UID_COUNT, LeaseError
 
 
 def _task(**kw) -> Task:
-    fields = dict(id="t", source={"kind": "dir", "path": "."}, goal="g", timeout_s=30.0, per_test_timeout_s=2.0)
+    # A generous per-test limit by default: no test here that keeps it hangs.
+    fields = dict(id="t", source={"kind": "dir", "path": "."}, goal="g", timeout_s=30.0, per_test_timeout_s=10.0)
     fields.update(kw)
     return Task(**fields)
 
@@ -127,7 +128,8 @@ def test_per_test_timeout_fails_only_the_looping_test(tmp_path, sandbox):
             ),
         },
     )
-    r = run_tests(ws, _task(per_test_timeout_s=1.0, timeout_s=30.0), sandbox=sandbox)
+    # 3 s, not 1: the limit also times test_fast and test_after, honest tests on a loaded machine.
+    r = run_tests(ws, _task(per_test_timeout_s=3.0, timeout_s=30.0), sandbox=sandbox)
     assert not r.passed and not r.timed_out
     assert (r.counts.passed, r.counts.failed) == (2, 1)
     assert "per-test timeout" in r.output

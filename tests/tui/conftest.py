@@ -41,7 +41,11 @@ def make_app() -> Callable[..., StudioApp]:
         kw.setdefault("labeler", "tester")
         kw.setdefault("tail_interval", None)  # tests drive ingest explicitly; no timer
         where = {"screen": kw.pop("start", "pairs"), "rollout": kw.pop("rollout", None), "pair": kw.pop("pair", None)}
-        return StudioApp(traces_dir, opening=Opening(**where), **kw)
+        app = StudioApp(traces_dir, opening=Opening(**where), **kw)
+        # A toast leaves app._notifications 5 s (wall clock) after it was raised: a test that
+        # read one after a slow settle on a loaded machine found it gone. Here toasts stay up.
+        app.NOTIFICATION_TIMEOUT = 3600
+        return app
 
     return make
 
@@ -104,8 +108,10 @@ async def first_rollout_batch(pilot) -> str:
     return app.state.rollout_uid.split("/")[0]
 
 
-async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    """For what has no awaitable (another thread's file writes): re-check between pauses."""
+async def wait_until(pilot, cond: Callable[[], bool], timeout: float = 60.0) -> None:
+    """For what has no awaitable (another thread's file writes): re-check between pauses.
+    The limit only ends a lost test: a condition that waits on rollouts (workspaces, sandboxed
+    runs) can take over 20 s on a loaded machine."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not cond():
@@ -128,7 +134,9 @@ def gated_server(suite_path, scenario: str = "clean", hold_at: int = 2):
 
     def policy(req):
         if req.step >= hold_at:
-            gate.wait(30)
+            # Every test sets the gate (in a finally too): the limit only guards a lost test. At
+            # 30 s a loaded machine let rollouts go on before the test acted on them running.
+            gate.wait(600)
         return inner(req)
 
     return ScriptedLLM(policy, suite=suite).start(), gate

@@ -37,6 +37,11 @@ STATE_DIR = ".mutate"
 MAX_TASK_TESTS = 100  # node ids in one task's test command
 
 
+# The least a validation run's test gets: 1 s cut honest tests of a fast repository on a
+# loaded machine (2 cores, 16 runs), which then counted their mutant as a hang.
+MIN_PER_TEST_S = 3.0
+
+
 @dataclass
 class MutateConfig:
     tests: str = "python -m pytest -q"
@@ -159,7 +164,7 @@ class _Run:
         select = sorted(cand.tests)
         # A hang costs its timeout: allow far more than the baseline took, never more than configured.
         slowest = max((float(baseline.outcomes[n].get("duration", 0.0)) for n in select), default=0.0)
-        per_test = min(self.cfg.per_test_timeout_s, max(1.0, 20 * slowest))
+        per_test = min(self.cfg.per_test_timeout_s, max(MIN_PER_TEST_S, 20 * slowest))
         timeout = 30.0 + 3 * baseline.duration(select) + per_test * 2
         runs = []
         try:
