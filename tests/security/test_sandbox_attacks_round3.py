@@ -370,18 +370,19 @@ def test_a_long_output_line_does_not_freeze_the_host(tmp_path):
     backtracks quadratically (48 kB: 38 s; 300 kB: about 25 min; the 4 MB the output keeps:
     days). ``re`` holds the GIL: the whole host process (every concurrent rollout's thread,
     the studio) stops, and rollouts with a wall-clock ``timeout_s`` run out of it. A run
-    that takes about 3 s here is killed after 15."""
+    that takes about 3 s here is killed after 120 (the bug's 25 minutes are far past it; a
+    tighter limit failed honest runs on a loaded machine)."""
     (tmp_path / "judge.py").write_text(_JUDGE_LONG_LINE)
     try:
         cp = subprocess.run(
             [sys.executable, str(tmp_path / "judge.py"), str(PROJECT), str(tmp_path / "ws")],
             capture_output=True,
             text=True,
-            timeout=15,
+            timeout=120,
         )
         out = cp.stdout + cp.stderr
     except subprocess.TimeoutExpired:
-        out = "still judging after 15 s"
+        out = "still judging after 120 s"
     assert "JUDGED" in out, out
 
 
