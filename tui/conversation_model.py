@@ -25,7 +25,12 @@ INDENT = "  "
 # Control characters (C0 but newline, DEL, C1) shown as one visible mark: a trace is untrusted
 # text and an escape sequence must never reach the terminal. Applied to the rows drawn only.
 _BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # shown text ≠ the text
-_CONTROL = {c: "\ufffd" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *_BIDI] if c not in (0x0A, 0x09)}
+# Lone surrogates too (a trace's undecodable bytes): the terminal cannot encode them. One mark
+# for one character, unlike agent/untrusted.py's escapes, so widths computed before drawing hold.
+_SURROGATES = range(0xD800, 0xE000)
+_CONTROL = {
+    c: "\ufffd" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *_BIDI, *_SURROGATES] if c not in (0x0A, 0x09)
+}
 _CONTROL[0x09] = "    "
 
 

@@ -57,6 +57,16 @@ def test_control_characters_never_reach_the_screen():
     assert "see " in text and "[2J" in text and "]0;owned" in text and "│ think " in text and "[31mred" in text
 
 
+def test_a_lone_surrogate_is_drawn_as_one_mark():
+    """A trace's undecodable bytes arrive as lone surrogates, which no terminal can encode: one
+    mark each, so the row's width is what the layout measured."""
+    layout = ConversationLayout()
+    layout.extend([Turn("assistant", 1, "bad \udcff byte", "")])
+    [row] = [r for r in rows(layout) if "bad" in r]
+    assert "\udcff" not in row and "bad \ufffd byte" in row
+    row.encode("utf-8")  # would raise UnicodeEncodeError on a surrogate
+
+
 def with_reasoning(traces: Path) -> Path:
     """The first trace of the test batch, its first assistant message with reasoning recorded."""
     path = sorted(traces.glob("*/traces/*.jsonl"))[0]
