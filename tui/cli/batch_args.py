@@ -159,7 +159,7 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
         f"{prefix}[bold]allocation[/] {neutralise(r.strategy)}: {r.rollouts} of {r.budget_rollouts} rollouts spent"
         f" ({r.unspent} unspent{', ' + str(r.in_flight) + ' not finished' if r.in_flight else ''})"
     )
-    table = borderless_table("task", "rollouts>", "pass>", "fail>", "pass rate>", "p/f pairs>", "status")
+    table = borderless_table("task", "rollouts>", "pass>", "fail>", "pass rate>", "possible p/f>", "status")
     for t in r.tasks:
         table.add_row(
             neutralise(t.task_id),
@@ -174,6 +174,6 @@ def print_allocation(console: Console, report: dict | None, prefix: str = "") ->
     went = ", ".join(f"{s} {n} ({r.tasks_by_status[s]} tasks)" for s, n in r.rollouts_by_status.items() if n)
     console.print(f"{prefix}budget went to: {neutralise(went or 'nothing')}")
     console.print(
-        f"{prefix}pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
+        f"{prefix}possible pass/fail pairs: {r.pass_fail_pairs} disjoint ({r.pairs_per_100_rollouts:.1f} per 100 "
         f"rollouts), {r.best_worst_pairs} best-worst, {r.all_contrastive_pairs} with reuse"
     )
