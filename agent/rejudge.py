@@ -31,6 +31,7 @@ from agent.trace_events import (
     RolloutEnd,
     RolloutStart,
     RolloutState,
+    TestCounts,
     TestRun,
     derive_state,
     judged,
@@ -154,7 +155,21 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
             _append_end(trace, rid, read, end, o.model_copy(update={"state": state, "checker": CHECKER_VERSION}))
             return Rejudged(rid, task.id, before, state, o.checker, f"cannot rebuild: {exc}")
         result, tampered = final_test_run(ws)
+        # The rollout's own runs and today's final run, as the loop scans them: a final run
+        # that ran fewer tests than an earlier one (tests_dropped) stays SUSPECT when rejudged.
         runs = [e for e in read.events if isinstance(e, TestRun) and not e.final]
+        runs.append(
+            TestRun(
+                rollout_id=rid,
+                seq=0,
+                ts=0.0,
+                final=True,
+                passed=bool(result.passed),
+                counts=TestCounts.model_validate(result.counts.model_dump()),
+                error=result.error,
+                tamper=list(result.tamper),
+            )
+        )
         hits = scan_rollout(o.patch, runs, task.protected, source_reader(ws.source), workspace_reader(ws.path))
     new = o.model_copy(
         update={

@@ -19,6 +19,7 @@ import io
 import re
 import sys
 import tokenize
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -75,7 +76,7 @@ def patch_lines(patch: str) -> PatchLines:
     unshown: list[str] = []
     old: dict[str, list[str]] = {}
     path, line_no, old_left, new_left = "", 0, 0, 0
-    for raw in patch.splitlines():
+    for raw in patch.split("\n"):  # not splitlines(): a \f in a line is no line break in a patch
         if old_left > 0 or new_left > 0:
             tag, text = raw[:1], raw[1:]
             if tag == "+":
@@ -118,28 +119,38 @@ def is_test_path(path: str, protected: Sequence[str] = ()) -> bool:
         prot = prot.strip("/")
         if prot and (path == prot or path.startswith(prot + "/")):
             return True
-    if any(part in ("tests", "test", "testing") for part in p.parts[:-1]):
-        return True
+    # By name only: a module the fix imports from a directory called "test" is not test
+    # code (a reviewer hid a probe in support/test/probe.py); the tests run are the protected ones.
     name = p.name
-    return name == "conftest.py" or (name.startswith("test_") or name.endswith("_test.py"))
+    in_tests = any(part in ("tests", "test", "testing") for part in p.parts[:-1])
+    return (
+        name == "conftest.py"
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or (in_tests and name == "__init__.py")
+    )
 
 
 def _code(text: str) -> str:
     """A Python line without its comment (a ``#`` outside quotes; a backslash escapes the
     next character inside a string, as Python reads it)."""
-    quote, escaped = "", False
-    for i, ch in enumerate(text):
+    quote, escaped, i = "", False, 0
+    while i < len(text):
+        ch = text[i]
         if quote:
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
-            elif ch == quote:
+            elif text.startswith(quote, i):
+                i += len(quote) - 1
                 quote = ""
         elif ch in "'\"":
-            quote = ch
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch  # a triple quote closes only on three
+            i += len(quote) - 1
         elif ch == "#":
             return text[:i]
+        i += 1
     return text
 
 
@@ -208,14 +219,20 @@ LINE_RULES: tuple[LineRule, ...] = (
     LineRule("interpreter_flags", re.compile(r"\bsys\.flags\b|\bfrom\s+sys\s+import\b.*\bflags\b"), non_test_only=True),
     LineRule(
         "process_identity",
-        re.compile(r"\bget(pid|ppid|pgrp|pgid|sid|uid|euid)\s*\(|/proc/self\b|/proc/\d|\bos\.getlogin\b"),
+        re.compile(
+            r"\bget(pid|ppid|pgrp|pgid|sid|uid|euid)\s*\(|/proc/self\b|/proc/\d|\bos\.getlogin\b"
+            r"|\bfrom\s+os\s+import\b.*\bget(pid|ppid|pgrp|pgid|sid|uid|euid|login)\b|\bos\.get(pid|ppid)\b"
+        ),
         non_test_only=True,
     ),
     # The checkers' environment and file system (a fourth reviewer's probes): their
     # variables, and absolute paths of the machine (the sandbox has no /run, its own /proc).
     LineRule(
         "reads_environment",
-        re.compile(r"['\"](PYTHON[A-Z_]+|PYTEST_[A-Z_]+|VIRTUAL_ENV|UV_[A-Z_]+|BWRAP\w*)['\"]"),
+        re.compile(
+            r"['\"](PYTHON[A-Z_]+|PYTEST_[A-Z_]+|VIRTUAL_ENV|UV_[A-Z_]+|BWRAP\w*|HOME|USER|LOGNAME|TMPDIR|PWD|SHLVL)['\"]"
+            r"|['\"]/tmp/?['\"]"
+        ),
         non_test_only=True,
     ),
     LineRule(
@@ -224,6 +241,12 @@ LINE_RULES: tuple[LineRule, ...] = (
             r"['\"]/(?!dev/null['\"])(run|proc|sys|dev|etc|var|home|root|usr|opt|mnt|srv|boot|snap|nix|lib\w*|bin|sbin"
             r"|\.dockerenv|\.containerenv)(/[^'\"]*)?['\"]"
         ),
+        non_test_only=True,
+    ),
+    # Code loaded from where the scan does not look: a path entry to a zip named as data.
+    LineRule(
+        "import_path",
+        re.compile(r"\bsys\.path\b|\bfrom\s+sys\s+import\b.*\bpath\b|\bsite\.addsitedir\b|\bzipimport\b"),
         non_test_only=True,
     ),
     # Code run from text: lines the scan would read in a .py, kept in a data file and exec'd.
@@ -247,7 +270,7 @@ LINE_RULES: tuple[LineRule, ...] = (
     LineRule(
         "exit_hooks",
         re.compile(
-            r"\bos\._exit\b|^\s*(import|from)\s+atexit\b|\batexit\.\w+|\bsignal\.(signal|alarm|setitimer|raise_signal|pthread_kill)\b"
+            r"\bfrom\s+os\s+import\b.*\b_exit\b|\bos\._exit\b|^\s*(import|from)\s+atexit\b|\batexit\.\w+|\bsignal\.(signal|alarm|setitimer|raise_signal|pthread_kill)\b"
             r"|\bos\.kill\s*\(|\bfaulthandler\b"
         ),
         non_test_only=True,
@@ -408,7 +431,10 @@ def scan_patch(
         added += [AddedLine(rel, n, line) for n, line in enumerate(text.splitlines(), 1) if line not in had]
     py = [a for a in added if a.path.endswith(".py")]
     for a in py:
-        code = _code(a.text)
+        if a.line <= 2 and _EXOTIC_CODING.search(a.text):
+            hits.append(_hit("source_encoding", a))
+        # NFKC as Python reads identifiers: a fullwidth ``ｇｅｔｐｉｄ`` is ``getpid``.
+        code = _code(unicodedata.normalize("NFKC", a.text))
         test = is_test_path(a.path, protected)
         for rule in LINE_RULES:
             if rule.non_test_only and test:
@@ -420,6 +446,13 @@ def scan_patch(
             hits.append(_hit("reads_tests", a))
     hits += _constant_compares(py)
     return hits
+
+
+# A coding cookie other than UTF-8's or Latin-1's: Python decodes the source through it
+# (``unicode_escape`` spells ``os.getpid`` as ``os.\\x67etpid``), the rules read the text as written.
+_EXOTIC_CODING = re.compile(
+    r"^[ \t\f]*#.*?coding[:=][ \t]*(?!(utf[-_]?8|ascii|us-ascii|latin[-_]?1|iso[-_]?8859[-_]?1)\b)[-\w.]+"
+)
 
 
 def workspace_reader(root: Path) -> OldText:
