@@ -30,6 +30,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import filecmp
+import hashlib
+import importlib.machinery
 import os
 import random
 import re
@@ -355,15 +357,51 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     instead (agent/suites/hidden_tests.py)."""
     if ws.task.hidden_tests is not None:
         return held_out_verdict(hidden_run(ws), verdict)
+    before = code_digest(ws)
     canaries = plant(ws)
     result = ws.run_tests()
     if canaries:
         result = judge_canaries(result, canaries)
     if verdict is None and result.passed and not ws.visible:
         ws.drop_unrecorded()  # what the tests' process left outside the patch
+        rewritten = rewritten_code(before, code_digest(ws))
+        if rewritten:
+            # The differential would judge what the tests' process wrote, not what the patch
+            # holds (a fourth-round forgery rewrote its own gcd.py into Euclid at import).
+            why = f"the tests' process rewrote the code under test: {', '.join(rewritten[:5])}"
+            return dataclasses.replace(result, passed=False, tamper=[*result.tamper, why])
         verdict = held_out.judge(ws)
     result = held_out_verdict(result, verdict)
     return differential(ws, result, canaries)
+
+
+_PYTHON_FILES = (".py", ".pyw", ".pth", ".pyc", ".pyz", ".zip", ".egg", *importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def code_digest(ws: Workspace) -> dict[str, tuple[int, str]]:
+    """(size, sha256) of every file of the workspace outside the protected tests: what a
+    process run on it may not change if a later process is to judge the patch's code."""
+    out: dict[str, tuple[int, str]] = {}
+    for rel in walk_files(ws.path, ws.task.hidden):
+        if under(rel, ws.task.protected):
+            continue
+        h, size = hashlib.sha256(), 0
+        try:
+            with open(ws.path / rel, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+                    size += len(block)
+        except OSError:
+            continue
+        out[rel] = (size, h.hexdigest())
+    return out
+
+
+def rewritten_code(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]) -> list[str]:
+    """Files the run changed or removed, and Python a run created (a new package beside a
+    module shadows it); other new files (a test's output) are the tests' business."""
+    changed = [rel for rel, d in before.items() if after.get(rel) != d]
+    return sorted(changed + [rel for rel in after if rel not in before and rel.endswith(_PYTHON_FILES)])
 
 
 def held_out_verdict(result: TestResult, verdict: held_out.Verdict | None) -> TestResult:

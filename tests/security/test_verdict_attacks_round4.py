@@ -444,9 +444,6 @@ with open(__file__, "w") as _f:  # tidy the module for the next import
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-15 the tests' process rewrites the fix; the differential judges the rewrite"
-)
 def test_r4_15_the_differential_judges_the_code_the_patch_holds(mini_suite, tmp_path):
     task = mini_suite.task("fix_gcd")
     ws = Workspace.create(mini_suite, task, tmp_path)
