@@ -62,6 +62,8 @@ NPROC_LIMIT = 256  # per sandbox: its uid is leased (root) or its user namespace
 # Descriptors per process: inherited (20,000 here), 256 processes could hold 5 M open files,
 # more than the whole system's table (fs.file-max), ENFILE for every process on the machine.
 NOFILE_LIMIT = 1024
+MSGQUEUE_BYTES = 64 * 1024  # POSIX message queues: the user's default is 800 kB in all
+SIGPENDING_LIMIT = 1024  # queued signals: the user's default is about 96,000 in all
 WORKSPACE_BYTES = 256 * 1024**2  # the workspace's tmpfs while the command runs (root)
 WORKSPACE_INODES = 100_000
 # The tmpfs a run starts in holds a 16th more than the cap its tree comes back within: room
@@ -313,6 +315,10 @@ def _limits(timeout_s: float) -> dict[str, int]:
         "RLIMIT_NPROC": NPROC_LIMIT,
         "RLIMIT_NOFILE": NOFILE_LIMIT,
         "RLIMIT_CORE": 0,
+        # Counted per user across user namespaces (a normal user's sandboxes share them): a
+        # rollout that took them all starved its neighbours' message queues and queued signals.
+        "RLIMIT_MSGQUEUE": MSGQUEUE_BYTES,
+        "RLIMIT_SIGPENDING": SIGPENDING_LIMIT,
     }
 
 

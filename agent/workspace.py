@@ -14,6 +14,7 @@ import filecmp
 import importlib.machinery
 import os
 import shutil
+import stat
 import threading
 import uuid
 from collections.abc import Sequence
@@ -144,9 +145,15 @@ def copy_tree(src: Path, dst: Path, skip: Sequence[str] = ()) -> None:
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
+    # lstat, never stat: a link's target is the tests' choice (one named 300 x's made
+    # Path.is_dir() raise ENAMETOOLONG out of the final verdict).
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
         remove_tree(path)
-    elif os.path.lexists(path):  # files, symlinks, and FIFOs / sockets the tests made
+    else:  # files, symlinks, and FIFOs / sockets the tests made
         path.unlink()
 
 

@@ -20,6 +20,7 @@ from agent.pytest_report import pytest_index, summary_line
 from agent.scoring import resolve_argv, run_tests
 from agent.suites.models import DirSource, Task
 from agent.suites.mutate.zygote import Zygote, ZygoteError
+from agent.trace_io import read_regular
 
 PLUGIN = "repo_agent_mutate"
 TIMEOUT_MARK = "per-test timeout"  # in the message of a test the timeout plugin stopped
@@ -124,7 +125,8 @@ def run_pytest(
             python_env=python_env,
         )
         try:
-            outcomes = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+            # Regular files only, never blocking: the repository's code may leave a FIFO there.
+            outcomes = json.loads(read_regular(report_dir / "report.json").decode("utf-8"))
         except (OSError, ValueError):
             outcomes = {}  # killed before the session ended (hard stop, wall clock)
     finally:
@@ -155,7 +157,7 @@ def _run_in_zygote(
     start = time.monotonic()
     code, timed_out, log = z.run(z.pytest_args(rest, (PLUGIN, "repo_agent_timeout"), plain), env, timeout_s)
     try:
-        outcomes = json.loads(report.read_text(encoding="utf-8"))
+        outcomes = json.loads(read_regular(report).decode("utf-8"))  # never a FIFO's reader
     except (OSError, ValueError):
         outcomes = {}
     summary = summary_line(log) or (f"timed out after {timeout_s:g}s" if timed_out else f"exit status {code}")
