@@ -32,11 +32,13 @@ import dataclasses
 import filecmp
 import hashlib
 import importlib.machinery
+import io
 import os
 import random
 import re
 import stat
 import tempfile
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -140,17 +142,24 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
     if any(o.startswith(("--maxfail", "-k", "--deselect")) or "::" in o for o in opts):
         return []
     candidates: list[tuple[str, list[str]]] = []
+    whole_module_parametrised: set[str] = set()
     for f in _test_files(ws):
-        text = (ws.path / f).read_text(encoding="utf-8", errors="replace")
+        text = _source_text(ws.path / f)
         names = re.findall(r"^def (test\w*)\(", text, flags=re.M)
         if names:
             candidates.append((f, names))
+        if _MODULE_PARAMETRISED.search(text):
+            whole_module_parametrised.add(f)
     if not candidates:
         return []
     canaries: list[Canary] = []
     taken = {n for _, names in candidates for n in names}
-    for i in range(N_MUST_FAIL + N_MUST_PASS):
-        f, names = rng.choice(candidates)
+    # A module parametrised as a whole (``pytestmark = pytest.mark.parametrize(...)``) gives
+    # every test its arguments: a plain canary takes none and fails collection. Mirrors keep
+    # the real test's signature, so they still go there.
+    plain = [c for c in candidates if c[0] not in whole_module_parametrised]
+    for i in range(N_MUST_FAIL + N_MUST_PASS if plain else 0):
+        f, names = rng.choice(plain)
         name = ""
         while not name or name in taken:
             name = f"{rng.choice(names)}_{rng.choice(_WORDS)}" + (str(rng.randint(2, 99)) if rng.random() < 0.4 else "")
@@ -170,7 +179,7 @@ def _mirrors(
     copy that ends otherwise than its original is tampering. A wrong fix fails both alike."""
     found: list[tuple[str, str, str]] = []  # file, real test name, its source
     for f, _ in candidates:
-        text = (ws.path / f).read_text(encoding="utf-8", errors="replace")
+        text = _source_text(ws.path / f)
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
@@ -205,11 +214,30 @@ def _body(name: str, must_pass: bool, rng: random.Random) -> str:
     return f"\n\ndef {name}():\n    assert {expr} == {expected}\n"
 
 
+_MODULE_PARAMETRISED = re.compile(r"^pytestmark\s*=.*\bparametrize\b", re.M)
+
+
+def _encoding(data: bytes) -> str:
+    """The encoding Python reads a source in (its coding cookie, else UTF-8)."""
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except (SyntaxError, LookupError):
+        return "utf-8"
+
+
+def _source_text(path: Path) -> str:
+    data = path.read_bytes()
+    return data.decode(_encoding(data), errors="replace")
+
+
 def apply(root: Path, canaries: list[Canary]) -> None:
+    """Append each canary to its file in the file's own encoding: the file's bytes are kept
+    (a latin-1 test file rewritten as UTF-8 failed its real tests on the reference fix)."""
     for c in canaries:
         path = Path(root) / c.file
-        text = path.read_text(encoding="utf-8", errors="replace")
-        path.write_text(text.rstrip("\n") + "\n" + c.source, encoding="utf-8")
+        data = path.read_bytes()
+        added = ("\n" + c.source).encode(_encoding(data), errors="backslashreplace")
+        path.write_bytes(data.rstrip(b"\n") + added)
 
 
 def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:

@@ -473,7 +473,6 @@ SCALED_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-16 canaries in a module parametrised by pytestmark fail to collect")
 def test_r4_16_the_reference_fix_passes_a_module_parametrised_by_pytestmark(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -494,7 +493,6 @@ LATIN1_TEST = (
 ).encode("latin-1")
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-17 planting canaries rewrites a latin-1 test file as UTF-8")
 def test_r4_17_the_reference_fix_passes_a_latin1_test_file(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
