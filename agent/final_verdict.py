@@ -30,24 +30,23 @@ from __future__ import annotations
 import ast
 import dataclasses
 import filecmp
-import hashlib
 import importlib.machinery
-import io
 import os
 import random
 import re
 import stat
 import tempfile
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from agent import differential as held_out
+from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index
 from agent.sandbox import WORKSPACE_BYTES
 from agent.sandbox import _tree_bytes as sandbox_bytes
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
+from agent.suspect import source_encoding
 from agent.trace import TestCounts
 from agent.tree_walk import walk
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, under, walk_files
@@ -217,17 +216,9 @@ def _body(name: str, must_pass: bool, rng: random.Random) -> str:
 _MODULE_PARAMETRISED = re.compile(r"^pytestmark\s*=.*\bparametrize\b", re.M)
 
 
-def _encoding(data: bytes) -> str:
-    """The encoding Python reads a source in (its coding cookie, else UTF-8)."""
-    try:
-        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-    except (SyntaxError, LookupError):
-        return "utf-8"
-
-
 def _source_text(path: Path) -> str:
     data = path.read_bytes()
-    return data.decode(_encoding(data), errors="replace")
+    return data.decode(source_encoding(data), errors="replace")
 
 
 def apply(root: Path, canaries: list[Canary]) -> None:
@@ -236,7 +227,7 @@ def apply(root: Path, canaries: list[Canary]) -> None:
     for c in canaries:
         path = Path(root) / c.file
         data = path.read_bytes()
-        added = ("\n" + c.source).encode(_encoding(data), errors="backslashreplace")
+        added = ("\n" + c.source).encode(source_encoding(data), errors="backslashreplace")
         path.write_bytes(data.rstrip(b"\n") + added)
 
 
@@ -413,15 +404,12 @@ def code_digest(ws: Workspace) -> dict[str, tuple[int, str]]:
     for rel in walk_files(ws.path, ws.task.hidden):
         if under(rel, ws.task.protected):
             continue
-        h, size = hashlib.sha256(), 0
         try:
-            with open(ws.path / rel, "rb") as f:
-                while block := f.read(1 << 20):
-                    h.update(block)
-                    size += len(block)
+            digest = file_digest(ws.path / rel)
         except OSError:
             continue
-        out[rel] = (size, h.hexdigest())
+        if digest is not None:
+            out[rel] = digest
     return out
 
 

@@ -77,7 +77,7 @@ def display_name(rel: str) -> str:
     return quote_path(rel)
 
 
-def _digest(path: Path | None) -> tuple[int, str] | None:
+def file_digest(path: Path | None) -> tuple[int, str] | None:
     """(size, sha256) of a file, read in blocks (never whole into memory)."""
     if path is None:
         return None

@@ -368,16 +368,27 @@ OldText = Callable[[str], str | None]
 SOURCE_READ_MAX = 2_000_000  # bytes: a bigger file is judged by the old lines the patch shows
 
 
-def source_reader(root: Path) -> OldText:
-    """``old_text`` over a task's source directory: a file's text, or None (new, unreadable, big)."""
+def source_encoding(data: bytes) -> str:
+    """The encoding Python reads a source in: its coding cookie, else UTF-8."""
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except (SyntaxError, LookupError):
+        return "utf-8"
+
+
+def source_reader(root: Path, max_bytes: int = SOURCE_READ_MAX) -> OldText:
+    """A file's text under ``root`` as Python reads it (its coding cookie honoured), or None:
+    not a regular file, over ``max_bytes``, or not text. Over the task's source (``old_text``)
+    and, through ``workspace_reader``, over a finished rollout's workspace (``new_text``)."""
 
     def read(rel: str) -> str | None:
         path = Path(root) / rel
         try:
-            if not path.is_file() or path.is_symlink() or path.stat().st_size > SOURCE_READ_MAX:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
                 return None
-            return read_regular(path).decode("utf-8")
-        except (OSError, UnicodeDecodeError):
+            data = read_regular(path)
+            return data.decode(source_encoding(data))
+        except (OSError, UnicodeDecodeError, LookupError):
             return None
 
     return read
@@ -456,21 +467,9 @@ _EXOTIC_CODING = re.compile(
 
 
 def workspace_reader(root: Path) -> OldText:
-    """``new_text`` over a finished rollout's workspace: a source's text (its coding cookie
-    honoured), or None when it is not a regular file, too big, or not text."""
-
-    def read(rel: str) -> str | None:
-        path = Path(root) / rel
-        try:
-            if not path.is_file() or path.is_symlink() or path.stat().st_size > NEW_TEXT_MAX:
-                return None
-            data = read_regular(path)
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-            return data.decode(encoding)
-        except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
-            return None
-
-    return read
+    """``new_text`` over a finished rollout's workspace (a larger cap: sources the patch
+    recorded by hash only)."""
+    return source_reader(root, NEW_TEXT_MAX)
 
 
 # A run that died mid-session (a crash, an out-of-memory kill: agent/pytest_report.py) can be an

@@ -23,9 +23,9 @@ from pathlib import Path, PurePosixPath
 from agent.patch_format import (
     PATCH_FILE_MAX_BYTES,
     PATCH_MAX_BYTES,
-    _digest,
     display_name,
     file_diff,
+    file_digest,
     files_in_patch,  # noqa: F401 (callers read stored patches through this module)
     large_file_diff,
 )
@@ -401,7 +401,7 @@ class Workspace:
                 continue
             big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
             if big or total > PATCH_MAX_BYTES:
-                old_h, new_h = (_digest(p) for p in (old_p, new_p))
+                old_h, new_h = (file_digest(p) for p in (old_p, new_p))
                 if old_h == new_h:
                     continue
                 chunk = large_file_diff(rel, old_h, new_h)
