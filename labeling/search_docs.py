@@ -14,11 +14,11 @@ at most 1 MB and positions up to 16,383, and both backends then index the same p
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from agent.trace_io import MAX_LINE_BYTES
+from agent import trace_io
+from agent.trace_io import MAX_LINE_BYTES, open_regular
 from agent.untrusted import neutralise_line
 
 PART_CHARS = 16_384
@@ -67,7 +67,7 @@ def pg_words(text: str) -> str:
 def event_text(line: bytes, place: str) -> str:
     """The searched text of the event on ``line`` (one trace line), '' if it is not there."""
     try:
-        d = json.loads(line)
+        d = trace_io.loads(line)  # as the ingest read it: bad bytes escaped, not a dropped hit
     except ValueError:
         return ""
     if not isinstance(d, dict):
@@ -85,7 +85,7 @@ def event_text(line: bytes, place: str) -> str:
 def read_line(path: str, offset: int) -> bytes:
     """The trace line starting at ``offset`` (at most `MAX_LINE_BYTES`; b'' if unreadable)."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a trace swapped for a FIFO never blocks the search
             f.seek(offset)
             return f.readline(MAX_LINE_BYTES)
     except OSError:

@@ -290,6 +290,7 @@ def build_diff_model(patch: str) -> DiffModel:
 KINDS = ("file", "hunk", "ctx", "add", "del", "meta")
 _FILE, _HUNKK, _CTX, _ADD, _DEL, _META = range(6)
 _NONE = -1  # no line number / no row
+_LINE_MAX = 2**31 - 2**20  # line numbers kept in array("i"), with room to count on
 # Rows are highlighted a window at a time (the lexer sees a hunk's neighbouring lines);
 # a few windows are kept, so scrolling back and forth re-highlights nothing.
 _WINDOW = 16
@@ -598,7 +599,8 @@ def _index(m: DiffModel, patch: str) -> None:
                 has_file = True
             m.hunk_rows.append(len(kinds))
             row(_HUNKK, pos, stop, _NONE, _NONE)
-            old_no, new_no = int(h.group(1)), int(h.group(3))
+            # Clamped: an imported patch's header may say 2**40, which array("i") cannot hold.
+            old_no, new_no = min(int(h.group(1)), _LINE_MAX), min(int(h.group(3)), _LINE_MAX)
             old_left = int(h.group(2) or 1)
             new_left = int(h.group(4) or 1)
             in_hunk = has_hunk = True

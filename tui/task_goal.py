@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 
 from agent.prompts import GOAL_TEMPLATE
+from agent.trace_io import open_regular
 
 HEAD_BYTES = 1 << 20  # a goal (an imported issue text) past the first megabyte is not looked for
 _TAIL = GOAL_TEMPLATE.split("{goal}", 1)[1]  # what this agent appends to every goal
@@ -19,7 +20,7 @@ _TAIL = GOAL_TEMPLATE.split("{goal}", 1)[1]  # what this agent appends to every 
 def task_goal(trace_path: str) -> str | None:
     """The goal text, or None when the trace holds no user message before its first answer."""
     try:
-        with open(trace_path, "rb") as f:
+        with open_regular(trace_path) as f:  # never a FIFO's reader on the UI thread
             head = f.read(HEAD_BYTES)
     except OSError:
         return None
@@ -30,7 +31,9 @@ def task_goal(trace_path: str) -> str | None:
             event = json.loads(raw)
         except ValueError:
             continue  # a line cut at HEAD_BYTES, or a broken one
-        message = event.get("message") if isinstance(event, dict) else None
+        if not isinstance(event, dict):  # a line that is JSON but no event (["message"])
+            continue
+        message = event.get("message")
         if event.get("kind") != "message" or not isinstance(message, dict):
             continue
         if message.get("role") == "assistant":

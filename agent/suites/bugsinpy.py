@@ -72,7 +72,10 @@ def pytest_ids(run_test: str) -> list[str]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        argv = shlex.split(line)
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:  # an unclosed quote: one line, not a traceback
+            raise SuiteError(f"run_test.sh: cannot read {line[:80]!r}: {exc}") from None
         if "pytest" not in argv and not (argv and argv[0].endswith("pytest")):
             raise SuiteError(f"run_test.sh runs {' '.join(argv[:3])!r}, not pytest node ids")
         ids += [a for a in argv[argv.index("pytest") + 1 if "pytest" in argv else 1 :] if not a.startswith("-")]

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from agent.pytest_report import pytest_index
 from agent.scoring import TestResult
 from agent.suites.models import HiddenTests, Suite, SuiteError, Task
+from agent.tree_walk import remove_tree
 from agent.workspace import Workspace
 
 _DIFF_PATH = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
@@ -217,7 +218,7 @@ def _set_aside(root: Path, rels: list[str]) -> dict[str, bytes | None]:
             continue
         kept[rel] = p.read_bytes() if p.is_file() and not p.is_symlink() else None
         if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
+            remove_tree(p)  # never recursive: a rollout's 1,200 nested dirs raised RecursionError
         else:
             p.unlink()
     return kept
@@ -229,7 +230,7 @@ def _take_out(root: Path, rels: list[str], kept: dict[str, bytes | None]) -> Non
         _real_dirs(root, rel)
         p = root / rel
         if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
+            remove_tree(p)  # never recursive: a rollout's 1,200 nested dirs raised RecursionError
         elif p.is_symlink() or p.exists():
             p.unlink()
         data = kept.get(rel)

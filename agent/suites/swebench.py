@@ -36,6 +36,7 @@ from agent.suites.hidden_tests import (
     patch_files,
 )
 from agent.suites.models import GitSource, HiddenTests, Suite, SuiteError, Task
+from agent.trace_io import loads_bounded
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 _REV = re.compile(r"^[0-9a-fA-F]{7,40}$")
@@ -98,15 +99,17 @@ def read_instances(path: Path) -> list[Instance]:
     stripped = text.lstrip()
     try:
         if stripped.startswith("["):
-            rows = [(f"item {i + 1}", r) for i, r in enumerate(json.loads(text))]
+            rows = [(f"item {i + 1}", r) for i, r in enumerate(loads_bounded(text))]
         elif stripped.startswith("{") and "\n{" not in stripped:
-            rows = [("the object", json.loads(text))]
+            rows = [("the object", loads_bounded(text))]
         else:
             for n, line in enumerate(text.splitlines(), 1):
                 if line.strip():
-                    rows.append((f"line {n}", json.loads(line)))
+                    rows.append((f"line {n}", loads_bounded(line)))
     except json.JSONDecodeError as exc:
         raise SuiteError(f"{path}: not JSON or JSONL: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # too deep, too many values, a number past 64 bits (agent/trace_io.py)
+        raise SuiteError(f"{path}: {exc}") from None
     out: list[Instance] = []
     for where, row in rows:
         try:

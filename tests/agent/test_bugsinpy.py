@@ -89,3 +89,11 @@ def test_the_command_line_names_the_bugs_left_out(bugsinpy, capsys):
     assert "1 tasks in" in text and "left out shapes-2: run_test.sh runs" in text
     assert main([*argv[:4], "nope", "--out", str(bugsinpy / "s"), "--repos", str(bugsinpy / "repos")]) == 2
     assert "no projects/nope/project.info" in capsys.readouterr().err
+
+
+def test_an_unclosed_quote_in_run_test_is_one_clear_error():
+    from agent.suites.bugsinpy import pytest_ids
+    from agent.suites.models import SuiteError
+
+    with pytest.raises(SuiteError, match="run_test.sh: cannot read"):
+        pytest_ids("pytest 'tests/test_x.py::test_a\n")

@@ -246,3 +246,18 @@ def test_the_rollouts_file_is_set_aside_and_put_back_never_through_a_link(tmp_pa
     assert (ws / "tests" / "test_rect.py").read_text() == "mine"
     assert not (ws / "tests" / "sub").exists() and not (ws / "newdir" / "test_new.py").exists()
     assert (outside / "test_new.py").read_text() == "host file"
+
+
+def test_a_hostile_instances_file_is_one_clear_error(tmp_path):
+    """Nesting past the bound or a number past 64 bits in a user's instances file: one
+    SuiteError line, not a RecursionError or OverflowError traceback."""
+    from agent.suites.models import SuiteError
+    from agent.suites.swebench import read_instances
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    big = tmp_path / "big.jsonl"
+    big.write_text('{"instance_id": ' + "9" * 400 + "}\n")
+    for path in (deep, big):
+        with pytest.raises(SuiteError, match=str(path.name)):
+            read_instances(path)

@@ -282,3 +282,12 @@ def test_a_copied_store_fills_its_index_at_the_next_ingest(tmp_path, capsys, mon
         s.ingest([root])
         assert len(s.search("zebra")) == 2
         assert s.ingest([root]).files_read == 0  # filled once, then incremental again
+
+
+def test_a_line_with_bad_bytes_keeps_its_text_as_the_ingest_read_it():
+    """The ingest indexes a line with invalid UTF-8 (escaped by agent/trace_io); the snippet and
+    phrase check read it back the same way, not as '' (the hit was silently dropped)."""
+    from labeling.search_docs import event_text
+
+    line = b'{"kind": "message", "step": 1, "message": {"role": "assistant", "content": "zebra \xff crossing"}}'
+    assert "zebra" in event_text(line, "message")

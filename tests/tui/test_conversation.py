@@ -157,3 +157,27 @@ async def test_steps_show_written_file_content_as_text(traces, make_app, size):
         assert not any("\\n" in line for line in detail)
         hostile = next(line for line in body if "count += 1" in line)
         assert "\x1b" not in hostile and "[red]x" in hostile and "[2J" in hostile
+
+
+def test_a_trace_line_that_is_json_but_no_event_never_ends_the_goal_read(tmp_path):
+    """``["message"]`` is JSON and holds the word: the goal reader skips it (it raised
+    AttributeError on the UI thread and ended the studio); a FIFO is never opened."""
+    import os
+
+    from tui.task_goal import task_goal
+
+    path = tmp_path / "r.jsonl"
+    user = {"kind": "message", "message": {"role": "user", "content": "Fix gcd."}}
+    path.write_text('["message"]\n' + json.dumps(user) + "\n")
+    assert task_goal(str(path)) == "Fix gcd."
+    fifo = tmp_path / "f.jsonl"
+    os.mkfifo(fifo)
+    assert task_goal(str(fifo)) is None  # returns at once, never waits for a writer
+
+
+def test_a_hunk_header_past_a_c_int_never_ends_the_diff_build():
+    from tui.diff_model import build_diff_model
+
+    patch = "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -4294967296,1 +4294967296,1 @@\n-a\n+b\n"
+    model = build_diff_model(patch)
+    assert len(model.kinds) >= 3

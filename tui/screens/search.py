@@ -100,6 +100,8 @@ class SearchModal(ModalScreen[SearchHit | None]):
             hits: list[SearchHit] | str = self.store.search(line, limit=LIMIT)
         except (SearchError, StoreError) as exc:
             hits = str(exc)
+        except Exception as exc:  # a store or trace problem: one red line, never the studio's end
+            hits = f"search failed: {type(exc).__name__}: {exc}"
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show, line, hits)
 
