@@ -121,14 +121,9 @@ def is_test_path(path: str, protected: Sequence[str] = ()) -> bool:
             return True
     # By name only: a module the fix imports from a directory called "test" is not test
     # code (a reviewer hid a probe in support/test/probe.py); the tests run are the protected ones.
+    # (``tests/__init__.py`` is code too: a sixth reviewer hid a probe in util/tests/__init__.py.)
     name = p.name
-    in_tests = any(part in ("tests", "test", "testing") for part in p.parts[:-1])
-    return (
-        name == "conftest.py"
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or (in_tests and name == "__init__.py")
-    )
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
 
 
 def _code(text: str) -> str:
@@ -221,7 +216,7 @@ LINE_RULES: tuple[LineRule, ...] = (
         "process_identity",
         re.compile(
             r"\bget(pid|ppid|pgrp|pgid|sid|uid|euid)\s*\(|/proc/self\b|/proc/\d|\bos\.getlogin\b"
-            r"|\bfrom\s+os\s+import\b.*\bget(pid|ppid|pgrp|pgid|sid|uid|euid|login)\b|\bos\.get(pid|ppid)\b"
+            r"|\bfrom\s+(os|posix)\s+import\b.*\bget(pid|ppid|pgrp|pgid|sid|uid|euid|login)\b|\b(os|posix)\.get(pid|ppid)\b"
         ),
         non_test_only=True,
     ),
@@ -445,7 +440,10 @@ def scan_patch(
         if a.line <= 2 and _EXOTIC_CODING.search(a.text):
             hits.append(_hit("source_encoding", a))
         # NFKC as Python reads identifiers: a fullwidth ``ｇｅｔｐｉｄ`` is ``getpid``.
-        code = _code(unicodedata.normalize("NFKC", a.text))
+        text = unicodedata.normalize("NFKC", a.text)
+        # A line with a triple quote may open or close a string that spans lines: read per
+        # line, a '#' after it could be code (a reviewer hid a probe so), so nothing is cut.
+        code = text if ('"""' in text or "'''" in text) else _code(text)
         test = is_test_path(a.path, protected)
         for rule in LINE_RULES:
             if rule.non_test_only and test:

@@ -219,7 +219,7 @@ def test_a_page_break_or_a_triple_quote_hides_nothing() -> None:
 def test_a_helper_in_a_tests_directory_is_not_test_code() -> None:
     from agent.suspect import is_test_path
 
-    assert not is_test_path("support/test/probe.py")
+    assert not is_test_path("support/test/probe.py") and not is_test_path("util/tests/__init__.py")
     assert is_test_path("support/test/test_probe.py") and is_test_path("tests/conftest.py")
 
 
@@ -230,3 +230,10 @@ def test_a_coding_cookie_other_than_utf8_or_latin1_hits() -> None:
     miss = file_diff("gcd.py", None, b"# -*- coding: utf-8 -*-\nx = 1\n")
     assert "source_encoding" in {h.rule for h in scan_patch(hit)}
     assert scan_patch(miss) == []
+
+
+def test_a_line_after_an_open_triple_quote_is_read_whole() -> None:
+    """``x = len(\"\"\"`` then ``#\"\"\") if os.getpid() < 10 else 0``: Python runs the second line
+    as code; read per line it looked like a comment."""
+    assert "process_identity" in _rules('x = len("""\n#""") if os.getpid() < 10 else 0\n')
+    assert "process_identity" in _rules("import posix\n_me = posix.getpid\n")
