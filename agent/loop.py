@@ -314,7 +314,9 @@ def _check_loop(
     return "loop" if cfg.loop_limit and hit.repeats >= cfg.loop_limit else None
 
 
-def _finish_rollout(ws: Workspace | None, stop: str, tally: _Tally, cfg: RolloutConfig, emit: Callable[..., None]) -> Outcome:
+def _finish_rollout(
+    ws: Workspace | None, stop: str, tally: _Tally, cfg: RolloutConfig, emit: Callable[..., None]
+) -> Outcome:
     """The authoritative test run (skipped when cancelled), the final object, the outcome."""
     out = Outcome(
         steps=tally.steps,
