@@ -33,7 +33,7 @@ from agent.batch_spec import BatchControls, BatchObserver
 from agent.budget import BudgetReport
 from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
-from agent.providers import Completion, ProviderError, ProviderFactory
+from agent.providers import Completion, Provider, ProviderError, ProviderFactory
 from agent.suites.models import Suite
 from agent.trace import (
     BatchMeta,
@@ -131,12 +131,19 @@ def action_key(message: dict[str, Any]) -> str:
 class _Presampled:
     """A provider whose first answer is a completion already sampled; then the real one."""
 
-    def __init__(self, provider, first: Completion):
+    def __init__(self, provider: Provider, first: Completion):
         self.name, self.model = provider.name, provider.model
         self._provider = provider
         self._first: Completion | None = first
 
-    def complete(self, messages, tools, *, seed=None, temperature=None) -> Completion:
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
         if self._first is not None:
             first, self._first = self._first, None
             return first

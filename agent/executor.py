@@ -28,7 +28,13 @@ class LocalExecutor:
     def __init__(self, max_workers: int = 1):
         self.max_workers = max(1, max_workers)
 
-    def run(self, fn, items, on_result, cancel) -> None:
+    def run(
+        self,
+        fn: Callable[[Any], RolloutResult | None],
+        items: list[Any],
+        on_result: Callable[[RolloutResult], None],
+        cancel: threading.Event,
+    ) -> None:
         pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="rollout")
         futures = [pool.submit(fn, it) for it in items]
         reported: set[int] = set()

@@ -295,7 +295,9 @@ def _step(ctx: _RolloutContext) -> str | None:
     return _check_loop(step, seen, "", ctx.cfg, tally, emit)
 
 
-def _check_loop(step: int, seen: list[CallSeen], content: str, cfg, tally: _Tally, emit) -> str | None:
+def _check_loop(
+    step: int, seen: list[CallSeen], content: str, cfg: RolloutConfig, tally: _Tally, emit: Callable[..., None]
+) -> str | None:
     """Record a step that repeats earlier ones; "loop" once it came back ``loop_limit`` times."""
     hit = tally.loops.observe(step, seen, content)
     if hit is None:
@@ -312,7 +314,9 @@ def _check_loop(step: int, seen: list[CallSeen], content: str, cfg, tally: _Tall
     return "loop" if cfg.loop_limit and hit.repeats >= cfg.loop_limit else None
 
 
-def _finish_rollout(ws, stop: str, tally: _Tally, cfg: RolloutConfig, emit) -> Outcome:
+def _finish_rollout(
+    ws: Workspace | None, stop: str, tally: _Tally, cfg: RolloutConfig, emit: Callable[..., None]
+) -> Outcome:
     """The authoritative test run (skipped when cancelled), the final object, the outcome."""
     out = Outcome(
         steps=tally.steps,
@@ -396,7 +400,7 @@ def _cost(tally: _Tally, cfg: RolloutConfig) -> float | None:
     return round((tally.tokens_in * (cfg.price_in or 0) + tally.tokens_out * (cfg.price_out or 0)) / 1e6, 8)
 
 
-def _replay_prefix(prefix: list[dict[str, Any]], tools, append, tally: _Tally) -> None:
+def _replay_prefix(prefix: list[dict[str, Any]], tools: ToolBox, append: Callable[..., None], tally: _Tally) -> None:
     """Branching hook: copy a conversation prefix verbatim and bring the workspace to the
     state it had there by re-running the prefix's state-changing tool calls (writes)."""
     step = 0

@@ -163,7 +163,14 @@ class _SdkProvider:
             return True
         return isinstance(exc, sdk.APIStatusError) and exc.status_code >= 500
 
-    def complete(self, messages, tools, *, seed=None, temperature=None) -> Completion:
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
         if tools:
             kwargs["tools"] = tools
@@ -324,7 +331,14 @@ class ReplayProvider:
         self._conversation = read.conversation()
         self._calls = {e.step: e for e in read.events if isinstance(e, LlmCall)}
 
-    def complete(self, messages, tools, *, seed=None, temperature=None) -> Completion:
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        *,
+        seed: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
         rec = self._conversation
         k = sum(1 for m in messages if m.get("role") == "assistant")  # turns already taken
         turns = [i for i, m in enumerate(rec) if m.get("role") == "assistant"]

@@ -264,7 +264,13 @@ class RayExecutor:
         )
         self._task_fn = ray.remote(_remote_rollout)
 
-    def run(self, fn, items, on_result, cancel) -> None:
+    def run(
+        self,
+        fn: Callable[[Any], RolloutResult | None],
+        items: list[Any],
+        on_result: Callable[[RolloutResult], None],
+        cancel: threading.Event,
+    ) -> None:
         self._start()
         try:
             LocalExecutor(self.max_workers).run(fn, items, on_result, cancel)

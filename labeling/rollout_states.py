@@ -9,7 +9,7 @@ probe, copy), so the run summary, Runs, Rollout, Fleet, ``stats``, ``suite calib
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -85,6 +85,7 @@ def count_states(items: Iterable[tuple[RolloutState, bool]]) -> StateCounts:
     return out
 
 
-def left_out_text(counts: StateCounts) -> str:
-    """``cancelled 1, copy 3`` (empty when nothing was left out)."""
-    return ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in counts.left_out.items())
+def left_out_text(left_out: Mapping[str, int]) -> str:
+    """``cancelled 1, copy 3`` (empty when nothing was left out): the one wording of a
+    ``left_out`` count everywhere it is shown."""
+    return ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in left_out.items())

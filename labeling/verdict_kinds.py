@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.suites.models import Suite, Task
+from agent.verdict_kind import verdict_kind
 from labeling.records import PairRow, RolloutRow
 
 if TYPE_CHECKING:
@@ -33,12 +34,6 @@ VERDICT_KINDS: tuple[str, ...] = tuple(KIND_LABEL)
 
 def task_kind(suite: Suite, task: Task) -> str:
     """What every final run of ``task`` rests on: agent/verdict_kind.py's rule."""
-    try:
-        from agent.verdict_kind import verdict_kind
-    except ImportError:  # before issue 26's module lands: its stated rule, inline
-        diff = task.differential is not None and bool(task.differential.pool or task.differential.targets)
-        hidden = task.hidden_tests is not None or bool(task.hold_out_lines)
-        return ("differential+hidden" if hidden else "differential") if diff else ("hidden" if hidden else "tests")
     return str(verdict_kind(suite, task))
 
 

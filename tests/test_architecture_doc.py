@@ -48,7 +48,6 @@ def is_named(module: str, package: str, names: set[str], basenames: dict[str, in
     if parts[-1] == "__init__.py":
         directory = "/".join(parts[:-1]) + "/"
         return len(parts) == 2 or any(directory.endswith("/" + name) or directory == name for name in names)
-        return True
     return basenames[parts[-1]] == 1 and parts[-1] in names
 
 

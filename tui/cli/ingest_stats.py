@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
+from labeling.rollout_states import left_out_text
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
 from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
@@ -107,7 +108,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"repo-agent run ... --resume {esc(b.path)}"
         )
     lo, hi = rep.band
-    left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in rep.left_out.items())
+    left = left_out_text(rep.left_out)
     console.print(
         f"[bold]{rep.rollouts}[/] rollouts ({rep.judged} judged{'; left out: ' + left if left else ''}) over "
         f"{len(rep.tasks)} tasks; pairs by [bold]{esc(rep.strategy)}[/], score {esc(','.join(rep.score_order))}"
@@ -128,7 +129,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         note = label[ts.band] + (" [dim]no contrast[/]" if ts.no_contrast else "")
         passed = str(ts.passed)
         if ts.left_out:  # what the rate leaves out: cancelled, copy, no verdict...
-            note += " [dim]" + esc(", ".join(f"{k.replace('_', ' ')} {n}" for k, n in ts.left_out.items())) + "[/]"
+            note += " [dim]" + esc(left_out_text(ts.left_out)) + "[/]"
         rows.append([esc(ts.task_id), str(ts.rollouts), passed, rate, note, str(ts.pairs)])
     print_table(console, TASK_COLUMNS, rows)
     console.print(

@@ -43,8 +43,8 @@ Clone the project (projects/NAME/project.info names it) into --repos first. Then
 """
 
 
-def add_env_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", default="none", metavar="auto|none|PATH", help=ENV_HELP)
+def add_env_flag(parser: argparse.ArgumentParser, help_text: str = ENV_HELP) -> None:
+    parser.add_argument("--env", default="none", metavar="auto|none|PATH", help=help_text)
 
 
 def env_spec(value: str) -> str | None:
@@ -158,11 +158,9 @@ def _register_bugsinpy(suite_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bugs", default=None, help="bug numbers: 1,4-9 (default: all)")
     p.add_argument("--out", required=True, help="directory for the suite")
     p.add_argument("--repos", required=True, help="directory holding the project's clone as owner__name or name")
-    p.add_argument(
-        "--env",
-        default="none",
-        metavar="auto|none|PATH",
-        help="'auto': a venv per bug from its requirements.txt (pins first, unpinned if they do not install); "
+    add_env_flag(
+        p,
+        "'auto': a venv per bug from its requirements.txt (pins first, unpinned if they do not install); "
         "'none' (default) or a venv path",
     )
     p.set_defaults(func=cmd_from_bugsinpy)

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from labeling.rollout_states import left_out_text
 from labeling.stats import loop_line
 from labeling.verdict_kinds import KIND_LABEL, VERDICT_KINDS
 from tui.charts import chart_text, stats_charts
@@ -92,7 +93,7 @@ def render_report(r, width: int = 120) -> Group:
     head = Text()
     if r.left_out:  # the pass rates count judged rollouts only (labeling/rollout_states.py)
         head.append(f" {r.judged} judged rollouts", style="bold")
-        head.append(" (left out: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in r.left_out.items()) + ")")
+        head.append(" (left out: " + left_out_text(r.left_out) + ")")
     else:
         head.append(f" {r.finished} finished rollouts", style="bold")
     head.append(

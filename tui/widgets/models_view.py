@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 
 from labeling.compare_store import StoreComparison
 from labeling.records import JobRow
+from labeling.rollout_states import left_out_text
 from tui.charts import chart_text, compare_chart
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def render_head(sc: StoreComparison, width: int = 80) -> Group:
     if len(sc.models) > 2:
         diff.append(f" · b: next model B ({len(sc.models) - 1} candidates)", style="dim")
     if sc.left_out:  # the same reasons as stats and Runs (labeling/rollout_states.py)
-        left = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sc.left_out.items())
+        left = left_out_text(sc.left_out)
         diff.append(f"\nleft out of the rates: {left}", style="dim")
     return Group(t, chart_text(compare_chart(c), width=width), diff)
 

@@ -18,11 +18,12 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
+from typing import Any
 
 from agent.suites.env import write_generated
 from agent.suites.models import DirSource, Suite, Task
@@ -288,14 +289,14 @@ class _Run:
                     zygotes.append(z)
                 workspaces.put((ws, z))
 
-            def one(c: Candidate) -> dict:
+            def one(c: Candidate) -> dict[str, Any]:
                 ws, z = workspaces.get()
                 try:
                     return self.validate(c, ws, baseline, z)
                 finally:
                     workspaces.put((ws, z))
 
-            pending: dict = {}
+            pending: dict[Future[dict[str, Any]], Candidate] = {}
             it = iter(todo)
             try:
                 self._loop(it, pending, n, one, room, kept, tier)
@@ -304,7 +305,16 @@ class _Run:
                     z.cleanup()
         return kept
 
-    def _loop(self, it, pending: dict, n: int, one, room, kept: list[Candidate], tier: int) -> None:
+    def _loop(
+        self,
+        it: Iterator[Candidate],
+        pending: dict[Future[dict[str, Any]], Candidate],
+        n: int,
+        one: Callable[[Candidate], dict[str, Any]],
+        room: Callable[[], bool],
+        kept: list[Candidate],
+        tier: int,
+    ) -> None:
         with ThreadPoolExecutor(max_workers=n) as pool:
             while True:
                 while room() and len(pending) < 2 * n:
