@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from labeling.sqlite_conn import Statements
 from labeling.sqlite_search import SEARCH_DDL
 from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 
@@ -111,7 +112,7 @@ CREATE VIEW IF NOT EXISTS current_tags AS
 {SEARCH_DDL}"""
 
 
-def _add_missing_columns(c: sqlite3.Connection) -> None:
+def _add_missing_columns(c: Statements) -> None:
     """A store made before a rollout column existed gets it (additive trace kinds add columns)."""
     have = {row[1] for row in c.execute("PRAGMA table_info(rollouts)")}
     for col in ROLLOUT_COLUMNS:

@@ -48,7 +48,7 @@ from labeling.rollout_states import StateCounts, live_state, row_state
 from labeling.score import ScoreOrderError, parse_order
 from labeling.search import find
 from labeling.search_query import parse_search
-from labeling.sqlite_db import SqliteDb
+from labeling.sqlite_db import open_sqlite
 from labeling.steps import step_flags
 from labeling.store_url import locate, resolve_db
 from labeling.team import TeamReview, TeamSettings
@@ -132,12 +132,12 @@ class LabelStore:
         if backend is not None:
             self._db: Backend = backend
         elif self.url is not None:
-            from labeling.pg_db import PgDb  # psycopg loads only for a PostgreSQL store
+            from labeling.pg_db import open_pg  # psycopg loads only for a PostgreSQL store
 
-            self._db = PgDb(self.url)
+            self._db = open_pg(self.url)
         else:
             assert self.path is not None  # locate: a file store has a path
-            self._db = SqliteDb(self.path)
+            self._db = open_sqlite(self.path)
         self.human = HumanLog(self._db, self.labeler, self.resolve_pair_id)
         self.queue = ReviewQueue(self._db, self.pair)
         self.team = TeamReview(self._db, self.labeler)
