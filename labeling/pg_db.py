@@ -31,17 +31,14 @@ from labeling.pg_schema import (
     REFRESH_PAIR,
     REFRESH_PAIR_DDL,
     TABLES,
-    added_rollout_columns,
     port_ddl,
-    schema_statements,
 )
 from labeling.search_docs import parts, pg_words
 from labeling.search_query import SearchQuery, pg_tsquery
 from labeling.sql_db import SqlDb
 from labeling.sql_dialect import Search
 from labeling.sqlite_conn import Session, SqlPart, Statements, T
-from labeling.sqlite_pairs import migrate
-from labeling.sqlite_schema import SCHEMA_VERSION, upgrade_rollouts
+from labeling.sqlite_schema import SCHEMA_VERSION, make_schema
 from labeling.sqlite_search import HIT_SELECT, filter_sql
 from labeling.store_url import redact
 
@@ -275,10 +272,7 @@ class PgDialect:
     def make_schema(self, session: Session, stored: int | None) -> None:
         raw = _pg(session).raw
         if stored is None or stored < SCHEMA_VERSION:
-            for stmt in schema_statements() + (added_rollout_columns() if stored is not None else []):
-                raw.execute(stmt)
-            upgrade_rollouts(session.conn, stored)
-            migrate(session.conn)  # the queue's part: SQLite's own, ported by PgConn
+            make_schema(session.conn, stored, "postgresql", lambda stmt: raw.execute(stmt.encode()))
         # The server-side functions this version calls, where missing (under the write lock:
         # two labelers opening a new store at once do not both create them).
         if session.conn.execute(f"SELECT to_regproc('{REFRESH_PAIR}')").fetchone()[0] is None:

@@ -1,8 +1,8 @@
 """The label store in a SQLite file: `open_sqlite`, and `SQLITE`, the SQLite dialect.
 
 The store's SQL is `labeling.sql_db.SqlDb`'s parts, the same on PostgreSQL; what is SQLite's
-own is here: opening the file (WAL mode, refusing a foreign schema object), making or
-migrating the schema (`labeling.sqlite_schema`), refreshing a pair's verdict in Python
+own is here: opening the file (WAL mode, refusing a foreign schema object), its part of
+the schema (`labeling.sqlite_schema`), refreshing a pair's verdict in Python
 (`labeling.team_sql.refresh_pair`), reading an event's id at once, and FTS5 search.
 """
 
@@ -18,29 +18,12 @@ from labeling.errors import NotFound, StoreError
 from labeling.sql_db import SqlDb
 from labeling.sql_dialect import Search
 from labeling.sqlite_conn import Session, SqliteSession, Statements
-from labeling.sqlite_pairs import migrate
-from labeling.sqlite_schema import (
-    _SCHEMA,
-    SCHEMA_VERSION,
-    _add_missing_columns,
-    _split_sql,
-    upgrade_rollouts,
-)
+from labeling.sqlite_schema import SCHEMA_VERSION, make_schema
 from labeling.sqlite_search import SqliteSearch
 from labeling.sqlite_trust import expected_schema, foreign_objects
 from labeling.team_sql import refresh_pair
 
 __all__ = ["SCHEMA_VERSION", "SQLITE", "open_sqlite"]
-
-
-def make_schema(conn: Statements, stored: int | None) -> None:
-    """Create what is missing; each version so far only added tables, indexes and columns,
-    so a store of an older version is migrated by this alone."""
-    for stmt in _split_sql(_SCHEMA):
-        conn.execute(stmt)
-    _add_missing_columns(conn)  # version 3 added rollout columns (loops, loop_steps, stalls), 5 the state
-    upgrade_rollouts(conn, stored)
-    migrate(conn)  # and columns to pairs, filled from the pairs and the log
 
 
 class SqliteDialect:
@@ -53,7 +36,7 @@ class SqliteDialect:
         return bool(session.conn.execute(sql).fetchall())
 
     def make_schema(self, session: Session, stored: int | None) -> None:
-        make_schema(session.conn, stored)
+        make_schema(session.conn, stored, "sqlite", session.conn.execute)
 
     def check_readable(self, session: Session) -> None:
         # Reading every table once finds a file that has SQLite's header but garbage pages.
@@ -125,7 +108,7 @@ def _close(conn: sqlite3.Connection | None) -> None:
 def _refuse_foreign_schema(conn: sqlite3.Connection, where: str) -> None:
     """Refuse a store holding schema objects it did not create (labeling/sqlite_trust.py),
     before anything is written: a foreign trigger would run on our first write."""
-    foreign = foreign_objects(conn, expected_schema(lambda mem: make_schema(mem, None)))
+    foreign = foreign_objects(conn, expected_schema(lambda mem: make_schema(mem, None, "sqlite", mem.execute)))
     if foreign:
         names = ", ".join(neutralise_line(f, markup=False) for f in foreign[:10])
         more = f" and {len(foreign) - 10} more" if len(foreign) > 10 else ""

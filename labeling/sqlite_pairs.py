@@ -24,8 +24,6 @@ from labeling.records import NARROWING_FIELDS
 from labeling.sql_dialect import Dialect
 from labeling.sqlite_conn import Session, SqlPart, Statements
 from labeling.team_sql import (
-    TEAM_COLUMNS,
-    TEAM_SCHEMA,
     count_votes,
     fold_pair_votes,
     rebuild_votes,
@@ -54,36 +52,10 @@ PAIR_COLUMNS = (
 # Derived columns: the queue order and the current verdict (from the human log).
 KEY_COLUMNS = ("labeled", "crank", "noisy", "flag_key", "task_id", "pair_id")
 VERDICT_COLUMNS = ("verdict", "note", "labeler", "labeled_at")
-_ADDED = {
-    "labeled": "INTEGER NOT NULL DEFAULT 0",
-    "crank": "INTEGER NOT NULL DEFAULT 9",
-    "noisy": "INTEGER NOT NULL DEFAULT 0",
-    "flag_key": "TEXT NOT NULL DEFAULT ''",
-    "verdict": "TEXT",
-    "note": "TEXT",
-    "labeler": "TEXT",
-    "labeled_at": "TEXT",
-}
 _READ = (*PAIR_COLUMNS, *VERDICT_COLUMNS, "labeled", "crank", "noisy", "flag_key")
 _ORDER = ", ".join(KEY_COLUMNS)
 _ORDER_DESC = ", ".join(f"{c} DESC" for c in KEY_COLUMNS)
 
-# Created after `migrate` (an older store gains the columns first).
-QUEUE_SCHEMA = [
-    f"CREATE INDEX IF NOT EXISTS pairs_queue ON pairs({_ORDER})",
-    "CREATE INDEX IF NOT EXISTS pairs_task_queue ON pairs(task_id, labeled, crank, noisy, flag_key, pair_id)",
-    # Few rows: what a rebuild prunes is found without scanning every pair.
-    "CREATE INDEX IF NOT EXISTS pairs_stale ON pairs(labeled) WHERE stale = 1",
-    "CREATE TABLE IF NOT EXISTS pair_counts (verdict TEXT NOT NULL, stale INTEGER NOT NULL, n INTEGER NOT NULL, "
-    "PRIMARY KEY (verdict, stale))",
-    """CREATE TRIGGER IF NOT EXISTS pair_counts_ins AFTER INSERT ON pairs BEGIN
-        UPDATE pair_counts SET n = n + 1 WHERE verdict = coalesce(new.verdict, '') AND stale = new.stale; END""",
-    """CREATE TRIGGER IF NOT EXISTS pair_counts_del AFTER DELETE ON pairs BEGIN
-        UPDATE pair_counts SET n = n - 1 WHERE verdict = coalesce(old.verdict, '') AND stale = old.stale; END""",
-    """CREATE TRIGGER IF NOT EXISTS pair_counts_upd AFTER UPDATE OF verdict, stale ON pairs BEGIN
-        UPDATE pair_counts SET n = n - 1 WHERE verdict = coalesce(old.verdict, '') AND stale = old.stale;
-        UPDATE pair_counts SET n = n + 1 WHERE verdict = coalesce(new.verdict, '') AND stale = new.stale; END""",
-]
 BULK_ROWS = 1000  # a pair rebuild this large counts in bulk
 _COUNT_BUCKETS = [(v, s) for v in ("", "confirm", "flip", "discard") for s in (0, 1)]
 
@@ -93,20 +65,13 @@ def key_values(contrast: str | None, flags: list[str]) -> tuple[int, int, str]:
     return CONTRAST_RANK.get(contrast or "", 9), int(bool(flags)), ",".join(flags)
 
 
-def migrate(conn: Statements) -> None:
-    """Bring a store's pair table to the queue schema; run inside the schema transaction.
-
-    Adds the derived columns to a store made before them, fills them from the pair rows
-    and the human log, then creates the indexes, the counter table and its triggers.
-    """
-    have = {r[1] for r in conn.execute("PRAGMA table_info(pairs)")}
-    missing = [c for c in _ADDED if c not in have]
-    for col in missing:
-        conn.execute(f"ALTER TABLE pairs ADD COLUMN {col} {_ADDED[col]}")
-    no_votes = [c for c in TEAM_COLUMNS if c not in have]  # before schema 4 (team review)
-    for col in no_votes:
-        conn.execute(f"ALTER TABLE pairs ADD COLUMN {col} {TEAM_COLUMNS[col]}")
-    if missing:
+def fill_derived(conn: Statements, present: dict[str, set[str]]) -> None:
+    """Fill what an older store lacks, in the schema transaction, after its tables gained the
+    declared columns (``present``: each table's columns before, labeling/sqlite_schema.py
+    `make_schema`): the queue's derived pair columns from the pair rows and the log, each
+    labeler's vote from the log, and the counters kept by triggers from then on."""
+    had = present.get("pairs", set())
+    if had and "crank" not in had:  # before schema 3: the queue's derived columns
         rows = conn.execute("SELECT pair_id, contrast, flags FROM pairs").fetchall()
         conn.executemany(
             "UPDATE pairs SET crank = ?, noisy = ?, flag_key = ? WHERE pair_id = ?",
@@ -116,15 +81,12 @@ def migrate(conn: Statements) -> None:
             "UPDATE pairs SET verdict = ?, note = ?, labeler = ?, labeled_at = ?, labeled = 1 WHERE pair_id = ?",
             [(*v[1:], v[0]) for v in _current_verdicts(conn)],
         )
-    fresh = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'pair_counts'").fetchall()
-    fresh_votes = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'vote_counts'").fetchall()
-    for stmt in (*QUEUE_SCHEMA, *TEAM_SCHEMA):
-        conn.execute(stmt)
+    fresh_votes = "vote_counts" not in present
     if fresh_votes:
         count_votes(conn)  # then the triggers keep it
-    if no_votes or fresh_votes:
+    if (had and "votes" not in had) or fresh_votes:  # before schema 4 (team review)
         rebuild_votes(conn)  # each labeler's vote, from the log
-    if fresh:
+    if "pair_counts" not in present:
         conn.executemany("INSERT OR IGNORE INTO pair_counts VALUES (?, ?, 0)", _COUNT_BUCKETS)
         conn.executemany(
             "UPDATE pair_counts SET n = ? WHERE verdict = ? AND stale = ?",

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from labeling.store import LabelStore
+from labeling.store_schema import SCHEMA_VERSION, TABLES, add_columns
 from tests.labeling.conftest import pg_url
 
 FROZEN = Path(__file__).resolve().parents[1] / "fixtures" / "store_schema.json"
@@ -94,3 +95,14 @@ def test_an_old_store_upgrades_to_the_frozen_schema(tmp_path: Path) -> None:
 def test_a_new_postgresql_store_has_the_frozen_schema(pg_database: str) -> None:
     LabelStore(pg_url(pg_database)).close()
     assert pg_schema(pg_database) == _frozen()["postgresql"]
+
+
+def test_each_column_says_a_version_up_to_the_current_one() -> None:
+    """A column is added by the version that says so: none from the future, and an older store
+    lacking any declared column gets exactly the ADD COLUMNs for it (each once)."""
+    assert all(1 <= c.since <= SCHEMA_VERSION for t in TABLES for c in t.columns)
+    first = {t.name: {c.name for c in t.columns if c.since == 1} for t in TABLES}
+    added = add_columns(first, "sqlite")
+    assert len(added) == sum(c.since > 1 for t in TABLES for c in t.columns)
+    assert "ALTER TABLE pairs ADD COLUMN votes INTEGER NOT NULL DEFAULT 0" in added
+    assert "ALTER TABLE rollouts ADD COLUMN state_status DEFAULT 'running'" in added
