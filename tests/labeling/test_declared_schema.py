@@ -106,3 +106,19 @@ def test_each_column_says_a_version_up_to_the_current_one() -> None:
     assert len(added) == sum(c.since > 1 for t in TABLES for c in t.columns)
     assert "ALTER TABLE pairs ADD COLUMN votes INTEGER NOT NULL DEFAULT 0" in added
     assert "ALTER TABLE rollouts ADD COLUMN state_status DEFAULT 'running'" in added
+
+
+def test_an_old_postgresql_store_upgrades_to_the_frozen_schema(pg_database: str) -> None:
+    """A store of schema 3 on PostgreSQL (no team review, no content keys): reopened, it gains
+    the columns, tables, indexes and triggers, and has the frozen schema."""
+    url = pg_url(pg_database)
+    LabelStore(url).close()
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        # CASCADE: the vote counters' triggers and the adjudication index go with their columns.
+        conn.execute("ALTER TABLE pairs DROP COLUMN votes CASCADE, DROP COLUMN disagree CASCADE")
+        conn.execute("ALTER TABLE rollouts DROP COLUMN copy_of")
+        conn.execute("DROP TABLE vote_counts, labeler_votes, pair_votes")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert pg_schema(pg_database) != _frozen()["postgresql"]
+    LabelStore(url).close()
+    assert pg_schema(pg_database) == _frozen()["postgresql"]
