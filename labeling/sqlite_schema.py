@@ -29,9 +29,9 @@ from labeling.store_schema import (
 )
 from labeling.trace_rows import ROLLOUT_DEFAULTS
 
-ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
-__all__ = ["SCHEMA_VERSION", "make_schema", "upgrade_rollouts"]
+__all__ = ["FILE_COLUMNS", "JOB_COLUMNS", "ROLLOUT_COLUMNS", "SCHEMA_VERSION", "UPLOAD_COLUMNS", "make_schema"]
 
+ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
 UPLOAD_COLUMNS = columns("finetune_uploads")
 JOB_COLUMNS = columns("finetune_jobs")
