@@ -1,9 +1,9 @@
 """The storage interface the label store is written against (docs/ARCHITECTURE.md, Where it grows).
 
-Two implementations: `labeling.sqlite_db.SqliteDb` (a file, the default) and
-`labeling.pg_db.PgDb` (a team's PostgreSQL database), which runs the same SQL through a
-dialect adapter. `LabelStore` and the indexer only ever call these methods, and only plain
-tuples/dicts cross this line.
+One implementation, `labeling.sql_db.SqlDb`, on a SQLite file (the default,
+`labeling.sqlite_db.open_sqlite`) or a team's PostgreSQL database (`labeling.pg_db.open_pg`):
+the same SQL, with a dialect for what differs. `LabelStore` and the indexer only ever call
+these methods, and only plain tuples/dicts cross this line.
 
 Contract highlights both keep:
 * ``write()`` is one serialised write transaction, committed when the block exits.

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from labeling.backend import Backend
 from labeling.errors import NotFound, StoreError
 from labeling.pairs import PAIR_ID
 from labeling.records import STEP_REASONS, VERDICTS, LabelEvent, StepMark, step_target
-
-if TYPE_CHECKING:
-    from labeling.backend import Backend
 
 ACTION_KINDS = ("verdict", "mark", "unmark", "tag", "untag", "clear", "unclear")
 
@@ -53,11 +51,13 @@ AUTO_LOOP_MARK = StepMark(reason="loop", text="loop detected by the engine", lab
 
 
 class HumanLog:
-    """Mixed into `labeling.store.LabelStore` (needs ``_db``, ``labeler``, ``resolve_pair_id``)."""
+    """``store.human``: one labeler's work on a `labeling.backend.Backend`; ``resolve_pair_id``
+    turns a pair id prefix into a full id (`labeling.store.LabelStore.resolve_pair_id`)."""
 
-    _db: Backend
-    labeler: str
-    resolve_pair_id: Callable[[str], str]
+    def __init__(self, db: Backend, labeler: str, resolve_pair_id: Callable[[str], str]):
+        self._db = db
+        self.labeler = labeler
+        self.resolve_pair_id = resolve_pair_id
 
     # ------------------------------------------------------------------ human work
     def _append(

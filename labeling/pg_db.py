@@ -1,11 +1,11 @@
 """The label store on PostgreSQL (psycopg 3): a team shares one store across machines.
 
-Every query is `SqliteDb`'s / `SqlitePairs`' own portable SQL, run through `PgConn`, a
+Every query is the portable SQL of `labeling.sql_db.SqlDb`'s parts, run through `PgConn`, a
 small adapter that speaks the part of the ``sqlite3`` connection API they use and
 rewrites the few dialect differences (placeholders, ``INSERT OR ...``, the ``offset``
 column, NUL characters; the queue's SQLite DDL is ported by `labeling.pg_schema.port_ddl`).
 Only the base schema (types, plpgsql triggers), the write transaction, pipelining and bulk
-copy are PostgreSQL's own (docs/ARCHITECTURE.md, Where it grows). Each statement is a round
+copy are PostgreSQL's own: `PgSession` and `PgDialect` (docs/ARCHITECTURE.md, Where it grows). Each statement is a round
 trip to the server, so writes and `_batched` reads are pipelined: sent together, waited for
 when a result is read.
 
@@ -31,16 +31,14 @@ from labeling.pg_schema import (
     REFRESH_PAIR,
     REFRESH_PAIR_DDL,
     TABLES,
-    added_rollout_columns,
     port_ddl,
-    schema_statements,
 )
 from labeling.search_docs import parts, pg_words
 from labeling.search_query import SearchQuery, pg_tsquery
-from labeling.sqlite_conn import T
-from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
-from labeling.sqlite_pairs import migrate
-from labeling.sqlite_schema import upgrade_rollouts
+from labeling.sql_db import SqlDb
+from labeling.sql_dialect import Search
+from labeling.sqlite_conn import Session, SqlPart, Statements, T
+from labeling.sqlite_schema import SCHEMA_VERSION, make_schema
 from labeling.sqlite_search import HIT_SELECT, filter_sql
 from labeling.store_url import redact
 
@@ -49,7 +47,6 @@ from labeling.store_url import redact
 WRITE_LOCK = 0x7265706F  # "repo"
 TAKE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})".encode()
 BEGIN_LOCKED = b"BEGIN; " + TAKE_LOCK  # one round trip
-BULK_ROWS = 1000  # a pair rebuild this large counts in bulk (labeling/pg_schema.py, BULK_COUNTERS)
 
 
 @functools.lru_cache(maxsize=512)
@@ -165,64 +162,18 @@ def _password(url: str) -> str | None:
         return None
 
 
-class PgDb(SqliteDb):
-    """One PostgreSQL database (a URL or libpq conninfo string) as a label store."""
+class PgSession:
+    """A PostgreSQL connection (`PgConn`) and its transactions: each write one transaction,
+    serialised with every other writer of this database, its statements pipelined."""
 
     def __init__(self, url: str):
-        self.url = url
-        self.where = redact(url)
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        self.pg = PgConn(url)
         self._bulk = False
-        self._conn = PgConn(url)  # type: ignore[assignment]
-        try:
-            self._create_or_migrate()
-        except psycopg.Error as exc:
-            self._conn.close()
-            raise StoreError(f"label store {self.where} is not usable: {' '.join(str(exc).split())}") from None
-        except BaseException:
-            self._conn.close()
-            raise
 
-    _newer_hint = ""
-    _unreadable_hint = ""
-
-    def _where(self) -> str:
-        return self.where
-
-    def _make_schema(self, stored: int | None) -> None:
-        if stored is None or stored < SCHEMA_VERSION:
-            for stmt in schema_statements() + (added_rollout_columns() if stored is not None else []):
-                self._conn.raw.execute(stmt)  # type: ignore[attr-defined]
-            upgrade_rollouts(self._conn, stored)
-            migrate(self._conn)  # the queue's part: SQLite's own, ported by PgConn
-        self._ensure_functions()
-
-    def _ensure_functions(self) -> None:
-        """Make the server-side functions this version calls, where missing (under the write
-        lock: two labelers opening a new store at once do not both create them)."""
-        if self._conn.execute(f"SELECT to_regproc('{REFRESH_PAIR}')").fetchone()[0] is None:
-            self._conn.raw.execute(REFRESH_PAIR_DDL.encode())  # type: ignore[attr-defined]
-
-    def refresh_verdicts(self, pair_ids: list[str], must_exist: bool = False) -> None:
-        """As SQLite's, by `labeling.pg_schema.REFRESH_PAIR` in the server: one statement a
-        pair, whose result is not waited for (a missing pair with ``must_exist`` fails the
-        transaction, and `write` raises NotFound)."""
-        for pid in pair_ids:
-            self._conn.execute(f"SELECT {REFRESH_PAIR}(?, ? = 1)", (pid, int(must_exist)))  # bool params go as ints
-
-    def send_event(
-        self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
-    ) -> Callable[[], int]:
-        """As SQLite's, but the id is read when asked: after the commit, the event, its
-        verdict's refresh and COMMIT went in one round trip."""
-        cur = self._send_event(kind, target, value, note, labeler, at, ref)
-        return lambda: int(cur.fetchone()[0])
-
-    def _check_readable(self) -> None:
-        pass  # the server checks its own pages
-
-    def _has_meta(self) -> bool:
-        return self._conn.execute("SELECT to_regclass('meta')").fetchone()[0] is not None
+    @property
+    def conn(self) -> PgConn:
+        return self.pg
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -231,8 +182,8 @@ class PgDb(SqliteDb):
         BEGIN and the lock take one round trip; the block's statements are then pipelined
         (sent at once, waited for when a result is read) and COMMIT goes with the last of
         them, so a verdict costs three round trips (docs/ARCHITECTURE.md, Where it grows)."""
-        conn: PgConn = self._conn  # type: ignore[assignment]
-        with self._lock:
+        conn = self.pg
+        with self.lock:
             if self._bulk:
                 with self._bulk_write(conn):
                     yield
@@ -273,11 +224,11 @@ class PgDb(SqliteDb):
             finally:
                 conn.in_write = False
 
-    def _batched(self, read: Callable[[], T]) -> T:
+    def batched(self, read: Callable[[], T]) -> T:
         """``read``'s statements pipelined: sent at once, one round trip for all. A
         connection the server dropped is replaced and ``read`` run again (outside a write)."""
-        conn: PgConn = self._conn  # type: ignore[assignment]
-        with self._lock:
+        conn = self.pg
+        with self.lock:
             try:
                 with conn.raw.pipeline():
                     return read()
@@ -290,26 +241,96 @@ class PgDb(SqliteDb):
     @contextmanager
     def bulk(self) -> Iterator[None]:
         """Writes inside recount the counters once at commit instead of row by row."""
-        with self._lock:
+        with self.lock:
             self._bulk = True
             try:
                 yield
             finally:
                 self._bulk = False
 
-    def save_pairs(
-        self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str, new_ids: list[str] | None = None
-    ) -> int:
-        if len(upserts) + len(stale_ids) < BULK_ROWS:
-            return super().save_pairs(upserts, stale_ids, now, new_ids)
-        with self.bulk():  # a large rebuild
-            return super().save_pairs(upserts, stale_ids, now, new_ids)
-
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        with self.lock:
+            self.pg.close()
 
-    # ------------------------------------------------------------------ search
+
+def _pg(session: Session) -> PgConn:
+    """The PostgreSQL connection of a session the PostgreSQL dialect was given."""
+    conn = session.conn
+    if not isinstance(conn, PgConn):
+        raise TypeError("the PostgreSQL dialect runs on a PgSession")
+    return conn
+
+
+class PgDialect:
+    name = "postgresql"
+    newer_hint = ""
+    unreadable_hint = ""
+
+    def has_meta(self, session: Session) -> bool:
+        return session.conn.execute("SELECT to_regclass('meta')").fetchone()[0] is not None
+
+    def make_schema(self, session: Session, stored: int | None) -> None:
+        raw = _pg(session).raw
+        if stored is None or stored < SCHEMA_VERSION:
+            make_schema(session.conn, stored, "postgresql", lambda stmt: raw.execute(stmt.encode()))
+        # The server-side functions this version calls, where missing (under the write lock:
+        # two labelers opening a new store at once do not both create them).
+        if session.conn.execute(f"SELECT to_regproc('{REFRESH_PAIR}')").fetchone()[0] is None:
+            raw.execute(REFRESH_PAIR_DDL.encode())
+
+    def check_readable(self, session: Session) -> None:
+        pass  # the server checks its own pages
+
+    def refresh_verdicts(self, conn: Statements, pair_ids: list[str], must_exist: bool) -> None:
+        """By `labeling.pg_schema.REFRESH_PAIR` in the server: one statement a pair, whose
+        result is not waited for (a missing pair with ``must_exist`` fails the transaction,
+        and `PgSession.write` raises NotFound)."""
+        for pid in pair_ids:
+            conn.execute(f"SELECT {REFRESH_PAIR}(?, ? = 1)", (pid, int(must_exist)))  # bool params go as ints
+
+    def event_id(self, cursor: Any) -> Callable[[], int]:
+        """The id is read when asked: after the commit, the event, its verdict's refresh and
+        COMMIT went in one round trip."""
+        return lambda: int(cursor.fetchone()[0])
+
+    def search(self, session: Session) -> Search:
+        return PgSearch(session)
+
+    def copy_rows(self, session: Session, table: str, cols: list[str], rows: list[tuple]) -> bool:
+        """Rows through COPY (row triggers still fire: pair_counts); meta by INSERT (False)."""
+        if table == "meta":
+            return False
+        names = ", ".join(f'"{c}"' for c in cols)
+        with session.bulk(), session.write():
+            raw = _pg(session).raw
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN".encode()) as copy:
+                for row in rows:
+                    copy.write_row(_params(row))
+        return True
+
+    def after_copy(self, session: Session) -> None:
+        """Identity columns continue after the copied ids; the planner learns the new rows
+        (without statistics a first session on a large copy gets slow plans)."""
+        with session.write():
+            for table, col in (("rollouts", "rid"), ("label_events", "id")):
+                session.conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
+                    f"coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
+                )
+        with session.lock:
+            session.conn.execute("VACUUM ANALYZE")  # not in a transaction: the connection is in autocommit
+
+    def drop_tables(self, session: Session) -> bool:
+        """Drop the store's tables (`repo-agent db copy --force`); the caller makes the schema again."""
+        with session.write():
+            for table in (*TABLES, "pair_counts", "vote_counts", "search_docs"):
+                _pg(session).raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        return True
+
+
+class PgSearch(SqlPart):
+    """The search index on PostgreSQL: each document's words a tsvector under a GIN index."""
+
     def write_search_docs(self, rows: list[tuple]) -> None:
         """As SQLite's, each part's words given to the server as `pg_words` cuts them."""
         docs = [
@@ -334,33 +355,20 @@ class PgDb(SqliteDb):
         )
         return self._q(sql, [pg_tsquery(q), *params, limit])
 
-    # ------------------------------------------------------------------ copy support
-    def drop_all(self) -> None:
-        """Drop the store's tables (`repo-agent db copy --force`); the schema is made again."""
-        with self.write():
-            for table in (*TABLES, "pair_counts", "vote_counts", "search_docs"):
-                self._conn.raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")  # type: ignore[attr-defined]
-        self._create_or_migrate()
 
-    def append_rows(self, table: str, cols: list[str], rows: list[tuple]) -> None:
-        """As `TableRows.append_rows`, through COPY (row triggers still fire: pair_counts)."""
-        if table == "meta":
-            return super().append_rows(table, cols, rows)
-        names = ", ".join(f'"{c}"' for c in cols)
-        with self.bulk(), self.write():
-            raw: psycopg.Connection = self._conn.raw  # type: ignore[attr-defined]
-            with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN".encode()) as copy:
-                for row in rows:
-                    copy.write_row(_params(row))
+PG = PgDialect()
 
-    def after_copy(self) -> None:
-        """Identity columns continue after the copied ids; the planner learns the new rows
-        (without statistics a first session on a large copy gets slow plans)."""
-        with self.write():
-            for table, col in (("rollouts", "rid"), ("label_events", "id")):
-                self._conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
-                    f"coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
-                )
-        with self._lock:
-            self._conn.execute("VACUUM ANALYZE")  # not in a transaction: the connection is in autocommit
+
+def open_pg(url: str) -> SqlDb:
+    """The store in the PostgreSQL database at ``url`` (made, or migrated, if needed)."""
+    session = PgSession(url)
+    db = SqlDb(session, PG, redact(url))
+    try:
+        db.create_or_migrate()
+    except psycopg.Error as exc:
+        session.close()
+        raise StoreError(f"label store {db.where} is not usable: {' '.join(str(exc).split())}") from None
+    except BaseException:
+        session.close()
+        raise
+    return db

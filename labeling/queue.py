@@ -1,6 +1,6 @@
 """The review queue over the label store: keyset pages, counts, positions (by key).
 
-Mixed into `labeling.store.LabelStore`. The queue order is `labeling.pairs.queue_key`;
+Held by `labeling.store.LabelStore` as ``store.queue``. The queue order is `labeling.pairs.queue_key`;
 the backend keeps an index in that order and counters of the whole queue, so a page
 after a pair, the pair before it, its position and the totals cost the same at 500 and
 at 50,000 pairs. `_matches` is the filter in Python, for a pair already in hand.
@@ -9,15 +9,13 @@ at 50,000 pairs. `_matches` is the filter in Python, for a pair already in hand.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+from labeling.backend import Backend
 from labeling.errors import NotFound
 from labeling.pairs import queue_key
 from labeling.records import NARROWING_FIELDS, VERDICTS, PairFilter, PairRow, QueueCounts
 from labeling.team_sql import team_queue
-
-if TYPE_CHECKING:
-    from labeling.backend import Backend
 
 
 def pair_row(d: dict[str, Any]) -> PairRow:
@@ -27,10 +25,12 @@ def pair_row(d: dict[str, Any]) -> PairRow:
 
 
 class ReviewQueue:
-    """Needs ``_db`` (a `labeling.backend.Backend`) and ``pair``."""
+    """``store.queue``: the review queue on a `labeling.backend.Backend`; ``pair`` reads one
+    pair by id or prefix (`labeling.store.LabelStore.pair`)."""
 
-    _db: Backend
-    pair: Callable[[str], PairRow]
+    def __init__(self, db: Backend, pair: Callable[[str], PairRow]):
+        self._db = db
+        self.pair = pair
 
     def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:
         """Pairs in review-queue order (`labeling.pairs.queue_key`), filtered in SQL."""

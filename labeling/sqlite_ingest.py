@@ -1,6 +1,6 @@
 """The ingest writes of the label store: batches, rollouts, steps, tool calls and skipped lines.
 
-Mixed into `labeling.sqlite_db.SqliteDb` (and so `labeling.pg_db.PgDb`); `labeling.indexer`
+A part of `labeling.sql_db.SqlDb` (both databases); `labeling.indexer`
 reads the stored file states and writes what it read, one transaction per group of files.
 """
 
@@ -9,13 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from labeling.sql_dialect import Search
+from labeling.sqlite_conn import Session, SqlPart
 from labeling.sqlite_schema import FILE_COLUMNS, ROLLOUT_COLUMNS
-from labeling.sqlite_search import SqliteSearch
 from labeling.trace_rows import CALL_COLUMNS
 
 
-class IngestWrites(SqliteSearch):
-    """What ingest reads back (file states, offsets, skipped lines) and writes."""
+class IngestWrites(SqlPart):
+    """What ingest reads back (file states, offsets, skipped lines) and writes; each rollout's
+    search documents go to ``search`` in the same transaction."""
+
+    def __init__(self, session: Session, search: Search):
+        super().__init__(session)
+        self.search = search
 
     def batch_state(self, batch_id: str) -> tuple | None:
         """(meta_size, meta_mtime_ns, finished_at, path) of batch.json as last read, or None."""
@@ -141,7 +147,7 @@ class IngestWrites(SqliteSearch):
                     "WHERE rid = ? AND step = ? AND call_id = ?",
                     late,
                 )
-            self.write_search_docs(docs)
+            self.search.write_search_docs(docs)
 
     def mark_copies(self, uids: list[str] | None = None) -> None:
         """Name each rollout's original (the first indexed with its content key) in ``copy_of``;

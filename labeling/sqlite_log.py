@@ -1,6 +1,6 @@
 """The human log of the label store: append events, read them, find what undo and redo act on.
 
-Mixed into `labeling.sqlite_db.SqliteDb` (and so `labeling.pg_db.PgDb`). The log is
+A part of `labeling.sql_db.SqlDb` (both databases). The log is
 append-only; the current verdicts, marks and tags are views over it (`labeling.sqlite_schema`).
 """
 
@@ -10,13 +10,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.trace_io import clean_text
-from labeling.sqlite_conn import SqlConn
+from labeling.sql_dialect import Dialect
+from labeling.sqlite_conn import Session, SqlPart
 
 EVENT_COLUMNS = ("id", "kind", "target", "value", "note", "labeler", "at", "ref")
 
 
-class HumanLog(SqlConn):
+class EventLog(SqlPart):
     """Events in ``label_events`` and the current step marks derived from them."""
+
+    def __init__(self, session: Session, dialect: Dialect):
+        super().__init__(session)
+        self.dialect = dialect
 
     def insert_event(
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
@@ -28,10 +33,9 @@ class HumanLog(SqlConn):
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None = None
     ) -> Callable[[], int]:
         """Append one event (inside `write()`); returns what gives its id, inside the write
-        or after it. PostgreSQL reads the id only then (`labeling.pg_db.PgDb.send_event`),
-        so the statements sent meanwhile share its round trip; here it is read at once."""
-        (eid,) = self._send_event(kind, target, value, note, labeler, at, ref).fetchone()
-        return lambda: int(eid)
+        or after it. PostgreSQL reads the id only then (`labeling.pg_db.PgDialect.event_id`),
+        so the statements sent meanwhile share its round trip; SQLite reads it at once."""
+        return self.dialect.event_id(self._send_event(kind, target, value, note, labeler, at, ref))
 
     def _send_event(
         self, kind: str, target: str, value: str | None, note: str | None, labeler: str, at: str, ref: int | None

@@ -15,20 +15,18 @@ path) so a PostgreSQL backend can reuse it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
-from labeling.errors import NotFound
 from labeling.pairs import CONTRAST_RANK
 from labeling.records import NARROWING_FIELDS
+from labeling.sql_dialect import Dialect
+from labeling.sqlite_conn import Session, SqlPart, Statements
 from labeling.team_sql import (
-    TEAM_COLUMNS,
-    TEAM_SCHEMA,
     count_votes,
     fold_pair_votes,
     rebuild_votes,
-    refresh_pair,
     send_team_queue_size,
     team_conds,
     team_queue,
@@ -54,36 +52,11 @@ PAIR_COLUMNS = (
 # Derived columns: the queue order and the current verdict (from the human log).
 KEY_COLUMNS = ("labeled", "crank", "noisy", "flag_key", "task_id", "pair_id")
 VERDICT_COLUMNS = ("verdict", "note", "labeler", "labeled_at")
-_ADDED = {
-    "labeled": "INTEGER NOT NULL DEFAULT 0",
-    "crank": "INTEGER NOT NULL DEFAULT 9",
-    "noisy": "INTEGER NOT NULL DEFAULT 0",
-    "flag_key": "TEXT NOT NULL DEFAULT ''",
-    "verdict": "TEXT",
-    "note": "TEXT",
-    "labeler": "TEXT",
-    "labeled_at": "TEXT",
-}
 _READ = (*PAIR_COLUMNS, *VERDICT_COLUMNS, "labeled", "crank", "noisy", "flag_key")
 _ORDER = ", ".join(KEY_COLUMNS)
 _ORDER_DESC = ", ".join(f"{c} DESC" for c in KEY_COLUMNS)
 
-# Created after `migrate` (an older store gains the columns first).
-QUEUE_SCHEMA = [
-    f"CREATE INDEX IF NOT EXISTS pairs_queue ON pairs({_ORDER})",
-    "CREATE INDEX IF NOT EXISTS pairs_task_queue ON pairs(task_id, labeled, crank, noisy, flag_key, pair_id)",
-    # Few rows: what a rebuild prunes is found without scanning every pair.
-    "CREATE INDEX IF NOT EXISTS pairs_stale ON pairs(labeled) WHERE stale = 1",
-    "CREATE TABLE IF NOT EXISTS pair_counts (verdict TEXT NOT NULL, stale INTEGER NOT NULL, n INTEGER NOT NULL, "
-    "PRIMARY KEY (verdict, stale))",
-    """CREATE TRIGGER IF NOT EXISTS pair_counts_ins AFTER INSERT ON pairs BEGIN
-        UPDATE pair_counts SET n = n + 1 WHERE verdict = coalesce(new.verdict, '') AND stale = new.stale; END""",
-    """CREATE TRIGGER IF NOT EXISTS pair_counts_del AFTER DELETE ON pairs BEGIN
-        UPDATE pair_counts SET n = n - 1 WHERE verdict = coalesce(old.verdict, '') AND stale = old.stale; END""",
-    """CREATE TRIGGER IF NOT EXISTS pair_counts_upd AFTER UPDATE OF verdict, stale ON pairs BEGIN
-        UPDATE pair_counts SET n = n - 1 WHERE verdict = coalesce(old.verdict, '') AND stale = old.stale;
-        UPDATE pair_counts SET n = n + 1 WHERE verdict = coalesce(new.verdict, '') AND stale = new.stale; END""",
-]
+BULK_ROWS = 1000  # a pair rebuild this large counts in bulk
 _COUNT_BUCKETS = [(v, s) for v in ("", "confirm", "flip", "discard") for s in (0, 1)]
 
 
@@ -92,20 +65,13 @@ def key_values(contrast: str | None, flags: list[str]) -> tuple[int, int, str]:
     return CONTRAST_RANK.get(contrast or "", 9), int(bool(flags)), ",".join(flags)
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring a store's pair table to the queue schema; run inside the schema transaction.
-
-    Adds the derived columns to a store made before them, fills them from the pair rows
-    and the human log, then creates the indexes, the counter table and its triggers.
-    """
-    have = {r[1] for r in conn.execute("PRAGMA table_info(pairs)")}
-    missing = [c for c in _ADDED if c not in have]
-    for col in missing:
-        conn.execute(f"ALTER TABLE pairs ADD COLUMN {col} {_ADDED[col]}")
-    no_votes = [c for c in TEAM_COLUMNS if c not in have]  # before schema 4 (team review)
-    for col in no_votes:
-        conn.execute(f"ALTER TABLE pairs ADD COLUMN {col} {TEAM_COLUMNS[col]}")
-    if missing:
+def fill_derived(conn: Statements, present: dict[str, set[str]]) -> None:
+    """Fill what an older store lacks, in the schema transaction, after its tables gained the
+    declared columns (``present``: each table's columns before, labeling/sqlite_schema.py
+    `make_schema`): the queue's derived pair columns from the pair rows and the log, each
+    labeler's vote from the log, and the counters kept by triggers from then on."""
+    had = present.get("pairs", set())
+    if had and "crank" not in had:  # before schema 3: the queue's derived columns
         rows = conn.execute("SELECT pair_id, contrast, flags FROM pairs").fetchall()
         conn.executemany(
             "UPDATE pairs SET crank = ?, noisy = ?, flag_key = ? WHERE pair_id = ?",
@@ -115,15 +81,12 @@ def migrate(conn: sqlite3.Connection) -> None:
             "UPDATE pairs SET verdict = ?, note = ?, labeler = ?, labeled_at = ?, labeled = 1 WHERE pair_id = ?",
             [(*v[1:], v[0]) for v in _current_verdicts(conn)],
         )
-    fresh = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'pair_counts'").fetchall()
-    fresh_votes = not conn.execute("SELECT name FROM sqlite_master WHERE name = 'vote_counts'").fetchall()
-    for stmt in (*QUEUE_SCHEMA, *TEAM_SCHEMA):
-        conn.execute(stmt)
+    fresh_votes = "vote_counts" not in present
     if fresh_votes:
         count_votes(conn)  # then the triggers keep it
-    if no_votes or fresh_votes:
+    if (had and "votes" not in had) or fresh_votes:  # before schema 4 (team review)
         rebuild_votes(conn)  # each labeler's vote, from the log
-    if fresh:
+    if "pair_counts" not in present:
         conn.executemany("INSERT OR IGNORE INTO pair_counts VALUES (?, ?, 0)", _COUNT_BUCKETS)
         conn.executemany(
             "UPDATE pair_counts SET n = ? WHERE verdict = ? AND stale = ?",
@@ -131,7 +94,7 @@ def migrate(conn: sqlite3.Connection) -> None:
         )
 
 
-def _current_verdicts(conn: sqlite3.Connection) -> list[tuple]:
+def _current_verdicts(conn: Statements) -> list[tuple]:
     """(pair_id, verdict, note, labeler, at) of every pair with a current verdict in the log."""
     return conn.execute("SELECT pair_id, verdict, note, labeler, at FROM current_verdicts").fetchall()
 
@@ -212,18 +175,19 @@ def _unfiltered(f: dict[str, Any]) -> bool:
     return not any(f.get(k) for k in NARROWING_FIELDS)
 
 
-class SqlitePairs:
-    """Mixed into `labeling.sqlite_db.SqliteDb` (needs ``_conn``, ``_lock``, ``write``, ``_q``)."""
+class PairsSql(SqlPart):
+    """The pair table and the review queue, a part of `labeling.sql_db.SqlDb` (both databases)."""
 
-    _conn: sqlite3.Connection
-    _lock: Any
+    def __init__(self, session: Session, dialect: Dialect):
+        super().__init__(session)
+        self.dialect = dialect
 
     def pair_ids(self, task_ids: list[str] | None = None) -> dict[str, tuple[int, str]]:
         """pair_id -> (stale, flags json), of every pair or of these tasks' pairs."""
         sql, params = "SELECT pair_id, stale, flags FROM pairs", list(task_ids or [])
         if task_ids is not None:
             sql += f" WHERE task_id IN ({', '.join('?' * len(task_ids))})"
-        return {r[0]: (r[1], r[2]) for r in self._q(sql, params)}  # type: ignore[attr-defined]
+        return {r[0]: (r[1], r[2]) for r in self._q(sql, params)}
 
     def save_pairs(
         self, upserts: list[dict[str, Any]], stale_ids: list[str], now: str, new_ids: list[str] | None = None
@@ -242,7 +206,8 @@ class SqlitePairs:
         for p in upserts:
             flags = json.loads(p.get("flags") or "[]")
             rows.append([*(p.get(c) for c in PAIR_COLUMNS), *key_values(p.get("contrast"), flags)])
-        with self.write():  # type: ignore[attr-defined]
+        # A large rebuild recounts the triggers' counters once at commit (PostgreSQL: pg_schema BULK_COUNTERS).
+        with self.session.bulk() if len(upserts) + len(stale_ids) >= BULK_ROWS else nullcontext(), self.write():
             c = self._conn
             if new_ids is None:
                 known = {r[0] for r in c.execute("SELECT pair_id FROM pairs")}
@@ -277,10 +242,9 @@ class SqlitePairs:
         """Re-derive these pairs' current verdict and each labeler's vote from the log; call
         inside `write()`. One read of a pair's log serves both (the verdict key's hot path).
         A pair not in the table is left (a pruned pair's log stays), or with ``must_exist``
-        raises NotFound, which rolls the write back."""
-        for pid in pair_ids:
-            if not refresh_pair(self._conn, pid) and must_exist:
-                raise NotFound(f"no pair {pid!r}")
+        raises NotFound, which rolls the write back. SQLite runs `labeling.team_sql.refresh_pair`,
+        PostgreSQL the same logic in the server (the dialect's ``refresh_verdicts``)."""
+        self.dialect.refresh_verdicts(self._conn, pair_ids, must_exist)
 
     def pairs(self, pair_id: str | None = None) -> list[dict[str, Any]]:
         """Every pair (or one) with its current verdict and tags, in queue order."""
@@ -335,7 +299,7 @@ class SqlitePairs:
             pos = self._send_position(*at) if at is not None else None
             return rows(), [c() for c in counts], [n() for n in sizes], pos() if pos is not None else None
 
-        return self._batched(read)  # type: ignore[attr-defined]
+        return self._batched(read)
 
     # Each _send_* sends its statements and returns what reads and folds the result: sent
     # together, several reads share one round trip on PostgreSQL (`_batched`).
@@ -373,12 +337,12 @@ class SqlitePairs:
 
     def pair_ids_with_prefix(self, prefix: str) -> list[str]:
         """Up to two ids starting with ``prefix`` (an exact id first); index range scans only."""
-        exact = self._q("SELECT pair_id FROM pairs WHERE pair_id = ?", (prefix,))  # type: ignore[attr-defined]
+        exact = self._q("SELECT pair_id FROM pairs WHERE pair_id = ?", (prefix,))
         if exact:
             return [exact[0][0]]
         return [
             r[0]
-            for r in self._q(  # type: ignore[attr-defined]
+            for r in self._q(
                 "SELECT pair_id FROM pairs WHERE pair_id >= ? AND pair_id < ? ORDER BY pair_id LIMIT 2",
                 (prefix, prefix + "\U0010ffff"),
             )
@@ -388,7 +352,7 @@ class SqlitePairs:
     def _read(self, tail: str, params: list[Any], ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Pairs with their tags and votes. ``ids``: their ids, when known before the read
         (one pair): then the three reads are sent together (one round trip on PostgreSQL)."""
-        return self._batched(lambda: self._send_read(tail, params, ids)())  # type: ignore[attr-defined]
+        return self._batched(lambda: self._send_read(tail, params, ids)())
 
     def _send_read(self, tail: str, params: list[Any], ids: list[str] | None) -> Callable[[], list[dict[str, Any]]]:
         cur = self._conn.execute(f"SELECT {', '.join(_READ)} FROM pairs {tail}", params)

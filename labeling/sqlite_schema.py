@@ -1,5 +1,6 @@
-"""The label store's SQLite schema: tables, indexes, the append-only triggers and the views
-that derive the current state of human work, and how an older store is brought up to date.
+"""The label store's schema as made on open: the declared tables (labeling/store_schema.py),
+SQLite's append-only triggers and the views that derive the current state of human work, and
+how an older store is brought up to date (`make_schema`, on SQLite and PostgreSQL alike).
 
 Human work lives in ``label_events``: append-only (triggers refuse UPDATE and DELETE).
 Its current state is derived by views: an event is *active* unless an ``undo`` event
@@ -9,88 +10,39 @@ references it and that undo has not itself been reversed by a ``redo``.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
+from labeling.pg_schema import pg_code
+from labeling.sqlite_conn import Statements
+from labeling.sqlite_pairs import fill_derived
 from labeling.sqlite_search import SEARCH_DDL
-from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
+from labeling.store_schema import (
+    COUNTER_TRIGGERS,
+    SCHEMA_VERSION,
+    TABLES,
+    DialectName,
+    add_columns,
+    columns,
+    create_indexes,
+    create_tables,
+)
+from labeling.trace_rows import ROLLOUT_DEFAULTS
 
-# 2: index on rollouts.status (Rollout/Steps pick running rollouts; stats filter on it).
-# 3: rollout columns for loops and stalls; the review queue's derived pair columns, indexes
-#    and pair_counts (labeling/sqlite_pairs.py).
-# 4: team review: pair_votes (each labeler's verdict) and pairs.votes / pairs.disagree,
-#    derived from the log (labeling/team_sql.py).
-# 6: fine-tuning: finetune_uploads (a training file's Together file id, by sha256) and
-#    finetune_jobs (each job launched on Together and the labels it was trained on).
-# 7: rollouts.suspect (a SUSPECT verdict, agent/suspect.py) for the pairs' suspect flag, and
-#    rollouts.probe (a cheat probe's rollout, agent/probes.py) for the cheat rate.
-# 8: the rollout state (state_status/verdict/reason/detail) and content identity (conv_digest,
-#    content_key, copy_of) per rollout; an older store's rollouts get their state from their
-#    columns here and are read again from their traces at the next ingest (content keys).
-#    (5 was never released: three branches of one round were merged as 6, 7 and 8.)
-# 9: the search index (labeling/sqlite_search.py: search_docs, search_fts); an older store's
-#    rollouts are read again from their traces at the next ingest to fill it.
-SCHEMA_VERSION = 9
+__all__ = ["FILE_COLUMNS", "JOB_COLUMNS", "ROLLOUT_COLUMNS", "SCHEMA_VERSION", "UPLOAD_COLUMNS", "make_schema"]
 
 ROLLOUT_COLUMNS = tuple(ROLLOUT_DEFAULTS)
 FILE_COLUMNS = ("size", "mtime_ns", "ino", "head", "offset", "line_no")
-UPLOAD_COLUMNS = ("sha256", "file_id", "filename", "bytes", "uploaded_at")
-JOB_COLUMNS = (
-    "job_id", "created_at", "updated_at", "status", "base_model", "method", "output_model", "training_file",
-    "file_sha256", "training_file_id", "validation_file_id", "sidecar", "sidecar_sha256", "options", "estimate",
-    "verdicts", "labeler",
-)  # fmt: skip
+UPLOAD_COLUMNS = columns("finetune_uploads")
+JOB_COLUMNS = columns("finetune_jobs")
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY, path TEXT NOT NULL, suite TEXT, model TEXT, provider TEXT,
-    planned INTEGER DEFAULT 0, started TEXT, finished_at TEXT, stop_reason TEXT,
-    meta_size INTEGER, meta_mtime_ns INTEGER, dir_mtime_ns INTEGER
-);
-CREATE TABLE IF NOT EXISTS rollouts (
-    rid INTEGER PRIMARY KEY,
-    uid TEXT NOT NULL UNIQUE, batch_id TEXT NOT NULL, rollout_id TEXT NOT NULL, trace_path TEXT NOT NULL,
-    size INTEGER, mtime_ns INTEGER, ino INTEGER, head TEXT, offset INTEGER, line_no INTEGER,
-    {", ".join(ROLLOUT_COLUMNS)}
-);
-CREATE INDEX IF NOT EXISTS rollouts_task ON rollouts(task_id);
-CREATE INDEX IF NOT EXISTS rollouts_batch ON rollouts(batch_id);
-CREATE INDEX IF NOT EXISTS rollouts_status ON rollouts(status);
-CREATE TABLE IF NOT EXISTS steps (
-    rid INTEGER NOT NULL, step INTEGER NOT NULL, offset INTEGER, tokens_in INTEGER,
-    tokens_out INTEGER, latency_s REAL, PRIMARY KEY (rid, step)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS bad_lines (
-    rid INTEGER NOT NULL, line_no INTEGER NOT NULL, offset INTEGER NOT NULL, reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS bad_lines_rid ON bad_lines(rid);
-CREATE TABLE IF NOT EXISTS tool_calls (rid INTEGER NOT NULL, {", ".join(CALL_COLUMNS)});
-CREATE INDEX IF NOT EXISTS tool_calls_rid ON tool_calls(rid);
-CREATE TABLE IF NOT EXISTS pairs (
-    pair_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, kind TEXT NOT NULL, chosen_uid TEXT NOT NULL,
-    rejected_uid TEXT NOT NULL, strategy TEXT, contrast TEXT, decided_by TEXT, flags TEXT,
-    at_step INTEGER, prefix_messages INTEGER, stale INTEGER DEFAULT 0, created_at TEXT, updated_at TEXT
-);
-CREATE TABLE IF NOT EXISTS label_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL, value TEXT,
-    note TEXT, labeler TEXT NOT NULL, at TEXT NOT NULL, ref INTEGER REFERENCES label_events(id)
-);
-CREATE INDEX IF NOT EXISTS label_events_ref ON label_events(ref);
-CREATE INDEX IF NOT EXISTS label_events_target ON label_events(kind, target, id);
-CREATE INDEX IF NOT EXISTS label_events_labeler ON label_events(labeler, id);
+# What SQLite's store has besides the declared tables (labeling/store_schema.py): the human
+# log's append-only triggers, the views deriving its current state, and the search index.
+_CODE = f"""
 CREATE TRIGGER IF NOT EXISTS label_events_no_update BEFORE UPDATE ON label_events
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS label_events_no_delete BEFORE DELETE ON label_events
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
-CREATE TABLE IF NOT EXISTS finetune_uploads (
-    sha256 TEXT PRIMARY KEY, file_id TEXT NOT NULL, filename TEXT, bytes INTEGER, uploaded_at TEXT
-);
-CREATE TABLE IF NOT EXISTS finetune_jobs (
-    job_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT, status TEXT NOT NULL,
-    base_model TEXT NOT NULL, method TEXT NOT NULL, output_model TEXT, training_file TEXT,
-    file_sha256 TEXT, training_file_id TEXT, validation_file_id TEXT, sidecar TEXT, sidecar_sha256 TEXT,
-    options TEXT, estimate TEXT, verdicts TEXT, labeler TEXT
-);
 CREATE VIEW IF NOT EXISTS active_events AS
     SELECT e.* FROM label_events e
     WHERE e.kind NOT IN ('undo', 'redo') AND NOT EXISTS (
@@ -111,13 +63,26 @@ CREATE VIEW IF NOT EXISTS current_tags AS
 {SEARCH_DDL}"""
 
 
-def _add_missing_columns(c: sqlite3.Connection) -> None:
-    """A store made before a rollout column existed gets it (additive trace kinds add columns)."""
-    have = {row[1] for row in c.execute("PRAGMA table_info(rollouts)")}
-    for col in ROLLOUT_COLUMNS:
-        if col not in have:
-            default = ROLLOUT_DEFAULTS[col]
-            c.execute(f"ALTER TABLE rollouts ADD COLUMN {col} DEFAULT {_sql_literal(default)}")
+def sqlite_code() -> list[str]:
+    return [*_split_sql(_CODE), *COUNTER_TRIGGERS]
+
+
+def make_schema(conn: Statements, stored: int | None, dialect: DialectName, run: Callable[[str], object]) -> None:
+    """Create what is missing and bring an older store up to date, on either database, in the
+    caller's transaction: the declared tables (labeling/store_schema.py), the columns an older
+    table lacks, the indexes, then ``run`` each of the dialect's own statements (triggers,
+    views, search: `sqlite_code`, `labeling.pg_schema.pg_code`), then the data an older store
+    lacks (rollout states, the queue's derived columns and counters, team votes)."""
+    present: dict[str, set[str]] = {}
+    for t in TABLES:
+        if cols := {str(r[1]) for r in conn.execute(f"PRAGMA table_info({t.name})").fetchall()}:
+            present[t.name] = cols
+    for stmt in (*create_tables(dialect), *add_columns(present, dialect), *create_indexes(dialect)):
+        run(stmt)
+    for stmt in sqlite_code() if dialect == "sqlite" else pg_code():
+        run(stmt)
+    upgrade_rollouts(conn, stored)
+    fill_derived(conn, present)
 
 
 # agent.trace_events.derive_state in SQL, for rows indexed before the state columns existed.
@@ -143,19 +108,10 @@ def upgrade_rollouts(c: Any, stored: int | None) -> None:
     """Version 9: every trace read again (the search index). Version 8: state from the old
     columns now; ``ino = -1`` makes the next ingest read each
     trace again from its start (its content key, and its state from the trace itself)."""
-    c.execute("CREATE INDEX IF NOT EXISTS rollouts_content ON rollouts(content_key)")
     if stored is not None and stored < 8:
         c.execute(_DERIVE_STATE)
     if stored is not None and stored < 9:
         c.execute("UPDATE rollouts SET ino = -1")  # re-read: the search index is filled from the traces
-
-
-def _sql_literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _split_sql(script: str) -> list[str]:

@@ -8,8 +8,8 @@ a hit's snippet is read back from its trace, and a phrase is checked there
 cannot forget a document on SQLite before 3.43: a dropped or re-read rollout's
 ``search_docs`` rows are deleted, and its old words stay in ``search_fts`` under rowids
 no document has any more (never reused: AUTOINCREMENT), which the join leaves out.
-Mixed into `labeling.sqlite_db.SqliteDb`; `labeling.pg_db.PgDb` overrides the two
-methods that differ (a tsvector column with a GIN index there).
+SQLite's `labeling.sql_dialect.Search`; `labeling.pg_db.PgSearch` is PostgreSQL's (a
+tsvector column with a GIN index there).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from labeling.search_docs import PART_CHARS, parts
 from labeling.search_query import SearchQuery, fts5_match
-from labeling.sqlite_conn import SqlConn
+from labeling.sqlite_conn import SqlPart
 
 SEARCH_DDL = """
 CREATE TABLE IF NOT EXISTS search_docs (
@@ -72,7 +72,7 @@ def filter_sql(filters: dict[str, str]) -> tuple[str, list[Any]]:
     return "".join(f" AND {c}" for c in conds), params
 
 
-class SqliteSearch(SqlConn):
+class SqliteSearch(SqlPart):
     """Writes documents (inside ingest's transaction) and finds hits, newest document first."""
 
     def write_search_docs(self, rows: list[tuple]) -> None:
@@ -90,15 +90,6 @@ class SqliteSearch(SqlConn):
                 words.append((last, part))
         c.executemany("INSERT INTO search_docs VALUES (?, ?, ?, ?, ?)", docs)
         c.executemany("INSERT INTO search_fts (rowid, body) VALUES (?, ?)", words)
-
-    def fill_search_index(self) -> bool:
-        """A store with rollouts and no documents (a `repo-agent db copy`, which copies no index)
-        has every trace read again at this ingest to fill it; True if so. Two index reads when not."""
-        if not self._q("SELECT 1 FROM rollouts LIMIT 1") or self._q("SELECT 1 FROM search_docs LIMIT 1"):
-            return False
-        with self.write():
-            self._conn.execute("UPDATE rollouts SET ino = -1")
-        return True
 
     def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]:
         """Up to ``limit`` documents matching, newest first, with a doc id below ``before``

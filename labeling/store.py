@@ -25,7 +25,7 @@ from labeling.errors import NotFound, StoreError
 from labeling.human import HumanLog
 from labeling.human import now as _now
 from labeling.pairs import Candidate, StrategyError, build_pairs
-from labeling.queue import ReviewQueue, pair_row
+from labeling.queue import ReviewFigures, ReviewQueue, pair_row
 from labeling.records import (
     STRATEGIES,
     BatchRow,
@@ -48,10 +48,10 @@ from labeling.rollout_states import StateCounts, live_state, row_state
 from labeling.score import ScoreOrderError, parse_order
 from labeling.search import find
 from labeling.search_query import parse_search
-from labeling.sqlite_db import SqliteDb
+from labeling.sqlite_db import open_sqlite
 from labeling.steps import step_flags
 from labeling.store_url import locate, resolve_db
-from labeling.team import TeamReview
+from labeling.team import TeamReview, TeamSettings
 from labeling.verdict_follow import carried_verdicts
 
 DB_FILE = "labels.sqlite"
@@ -102,8 +102,12 @@ def _join(base: str, key: str) -> str:
     return key if base == "." else os.path.join(base, key)
 
 
-class LabelStore(HumanLog, ReviewQueue, TeamReview):
+class LabelStore:
     """One label store file. Usable as a context manager; safe to share across threads.
+
+    Its parts are delegates on one `labeling.backend.Backend`: ``human`` (verdicts, marks,
+    tags, undo/redo), ``queue`` (the review queue) and ``team`` (team settings and filters);
+    the store's methods of the same names forward to them, so callers keep one object.
 
     >>> with LabelStore(LabelStore.default_path(traces)) as store:
     ...     store.ingest([traces])
@@ -128,11 +132,15 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
         if backend is not None:
             self._db: Backend = backend
         elif self.url is not None:
-            from labeling.pg_db import PgDb  # psycopg loads only for a PostgreSQL store
+            from labeling.pg_db import open_pg  # psycopg loads only for a PostgreSQL store
 
-            self._db = PgDb(self.url)
+            self._db = open_pg(self.url)
         else:
-            self._db = SqliteDb(self.path)  # type: ignore[arg-type]
+            assert self.path is not None  # locate: a file store has a path
+            self._db = open_sqlite(self.path)
+        self.human = HumanLog(self._db, self.labeler, self.resolve_pair_id)
+        self.queue = ReviewQueue(self._db, self.pair)
+        self.team = TeamReview(self._db, self.labeler)
 
     @staticmethod
     def default_path(traces_dir: Path) -> Path:
@@ -484,6 +492,84 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
             return pair_row(rows[0])
         pid = self.resolve_pair_id(pair_id)
         return pair_row(self._db.pairs(pid)[0])
+
+    # ------------------------------------------------------------------ human work (store.human)
+    def set_verdict(self, pair_id: str, verdict: str | None, note: str | None = None) -> LabelEvent:
+        return self.human.set_verdict(pair_id, verdict, note)
+
+    def tag_pair(self, pair_id: str, tag: str) -> LabelEvent:
+        return self.human.tag_pair(pair_id, tag)
+
+    def untag_pair(self, pair_id: str, tag: str) -> LabelEvent:
+        return self.human.untag_pair(pair_id, tag)
+
+    def mark_step(self, uid: str, step: int, reason: str, text: str | None = None) -> LabelEvent:
+        return self.human.mark_step(uid, step, reason, text)
+
+    def unmark_step(self, uid: str, step: int) -> LabelEvent:
+        return self.human.unmark_step(uid, step)
+
+    def step_marks(self, uid: str) -> dict[int, StepMark]:
+        return self.human.step_marks(uid)
+
+    def all_step_marks(self) -> dict[str, dict[int, StepMark]]:
+        return self.human.all_step_marks()
+
+    def clear_suspect(self, uid: str, note: str | None = None) -> LabelEvent:
+        return self.human.clear_suspect(uid, note)
+
+    def unclear_suspect(self, uid: str) -> LabelEvent:
+        return self.human.unclear_suspect(uid)
+
+    def cleared_rollouts(self) -> dict[str, LabelEvent]:
+        return self.human.cleared_rollouts()
+
+    def undo(self) -> LabelEvent | None:
+        return self.human.undo()
+
+    def redo(self) -> LabelEvent | None:
+        return self.human.redo()
+
+    def events(self, *, labeler: str | None = None) -> list[LabelEvent]:
+        return self.human.events(labeler=labeler)
+
+    # ------------------------------------------------------------------ the review queue (store.queue)
+    def pairs(self, filt: PairFilter | None = None) -> list[PairRow]:
+        return self.queue.pairs(filt)
+
+    def queue_page(
+        self, filt: PairFilter | None = None, after: PairRow | tuple | None = None, limit: int = 100
+    ) -> list[PairRow]:
+        return self.queue.queue_page(filt, after, limit)
+
+    def queue_before(self, filt: PairFilter | None = None, before: PairRow | tuple | None = None) -> PairRow | None:
+        return self.queue.queue_before(filt, before)
+
+    def counts(self, filt: PairFilter | None = None) -> QueueCounts:
+        return self.queue.counts(filt)
+
+    def review_figures(
+        self, pair_id: str, filt: PairFilter, key: tuple | None = None, labeler_queue: PairFilter | None = None
+    ) -> ReviewFigures:
+        return self.queue.review_figures(pair_id, filt, key, labeler_queue)
+
+    def queue_position(
+        self, pair_id: str | PairRow, filt: PairFilter | None = None, counts: QueueCounts | None = None
+    ) -> tuple[int, int]:
+        return self.queue.queue_position(pair_id, filt, counts)
+
+    # ------------------------------------------------------------------ team review (store.team)
+    def team_settings(self) -> TeamSettings:
+        return self.team.team_settings()
+
+    def set_team_settings(self, *, overlap: int | None = None, adjudicator: str | None = None) -> TeamSettings:
+        return self.team.set_team_settings(overlap=overlap, adjudicator=adjudicator)
+
+    def team_filter(self, filt: PairFilter | None = None, overlap: int | None = None) -> PairFilter:
+        return self.team.team_filter(filt, overlap)
+
+    def team_queue_sizes(self, overlap: int | None = None) -> tuple[int, int]:
+        return self.team.team_queue_sizes(overlap)
 
     # ------------------------------------------------------------------ fine-tuning
     def record_upload(self, row: UploadRow) -> None:

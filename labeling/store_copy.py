@@ -13,21 +13,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from labeling.errors import StoreError
 from labeling.pg_schema import TABLES
-from labeling.sqlite_db import SCHEMA_VERSION, SqliteDb
+from labeling.sql_db import SqlDb
+from labeling.sqlite_db import SCHEMA_VERSION, open_sqlite
 from labeling.store_url import is_db_url, redact
 
 
-def open_backend(db: str | Path) -> SqliteDb:
+def open_backend(db: str | Path) -> SqlDb:
     """The backend for a SQLite path or a ``postgresql://`` URL (schema made or migrated)."""
     if isinstance(db, str) and is_db_url(db):
-        from labeling.pg_db import PgDb
+        from labeling.pg_db import open_pg
 
-        return PgDb(db)
-    return SqliteDb(Path(db))
+        return open_pg(db)
+    return open_sqlite(Path(db))
 
 
 def describe(db: str | Path) -> str:
@@ -73,15 +73,14 @@ def copy_store(
         source.close()
 
 
-def _open_target(dst: str | Path, force: bool) -> SqliteDb:
+def _open_target(dst: str | Path, force: bool) -> SqlDb:
     target = open_backend(dst)
     if not target.has_work():
         return target
     if not force:
         target.close()
         raise StoreError(f"db copy: {describe(dst)} already holds labels or rollouts (--force replaces them)")
-    if hasattr(target, "drop_all"):
-        target.drop_all()
+    if target.drop_all():  # PostgreSQL: its tables dropped and made again
         return target
     target.close()
     path = Path(dst)
@@ -93,7 +92,7 @@ def _open_target(dst: str | Path, force: bool) -> SqliteDb:
     return open_backend(path)
 
 
-def _copy(source: Any, target: Any, progress: Callable[[str, int, int], None] | None) -> dict[str, int]:
+def _copy(source: SqlDb, target: SqlDb, progress: Callable[[str, int, int], None] | None) -> dict[str, int]:
     copied: dict[str, int] = {}
     for table in TABLES:
         cols = source.table_columns(table)

@@ -10,15 +10,13 @@ none of theirs); ``disagree`` is the adjudication queue. The SQL is in labeling/
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
+from labeling.backend import Backend
 from labeling.errors import StoreError
 from labeling.records import PairFilter
-
-if TYPE_CHECKING:
-    from labeling.backend import Backend
 
 OVERLAP_KEY = "team_overlap"
 ADJUDICATOR_KEY = "team_adjudicator"
@@ -41,10 +39,11 @@ def check_overlap(k: Any) -> int:
 
 
 class TeamReview:
-    """Mixed into `labeling.store.LabelStore` (needs ``_db`` and ``labeler``)."""
+    """``store.team``: the team settings and one labeler's filters on a `labeling.backend.Backend`."""
 
-    _db: Backend
-    labeler: str
+    def __init__(self, db: Backend, labeler: str):
+        self._db = db
+        self.labeler = labeler
 
     def team_settings(self) -> TeamSettings:
         meta = self._db.get_meta()

@@ -5,50 +5,19 @@ on a pair (their latest *active* verdict event; a cleared one counts as none, as
 `labeling.agreement.ratings_from_events`) is kept as a derived row of ``pair_votes``, and
 each pair row carries ``votes`` (how many labelers) and ``disagree`` (their verdicts
 differ). `refresh_votes` re-derives them in the same transaction as each verdict, undo or
-redo (`SqlitePairs.refresh_verdicts`), so undo by one labeler is exact.
+redo (`labeling.sqlite_pairs.PairsSql.refresh_verdicts`), so undo by one labeler is exact.
 
 A labeler's queue (the ``unlabeled`` filter with K > 1) is then: pairs with fewer than K
 votes that this labeler has not voted on, in the usual queue order; the adjudication queue
 (the ``disagree`` filter): pairs whose votes differ and that the adjudicator has not voted
 on. Plain SQL (NOT EXISTS, ON CONFLICT ... DO, no SQLite-only function) so a PostgreSQL
-backend can reuse it; its DDL is the one list `TEAM_SCHEMA`.
+backend can reuse it; its tables and counters' triggers are declared in labeling/store_schema.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
-
-# ---- DDL added for team review (port these to PostgreSQL as they are) -------------------
-TEAM_COLUMNS = {  # added to `pairs`
-    "votes": "INTEGER NOT NULL DEFAULT 0",
-    "disagree": "INTEGER NOT NULL DEFAULT 0",
-}
-TEAM_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS pair_votes (pair_id TEXT NOT NULL, labeler TEXT NOT NULL, verdict TEXT NOT NULL, "
-    "PRIMARY KEY (pair_id, labeler))",
-    "CREATE INDEX IF NOT EXISTS pair_votes_labeler ON pair_votes(labeler, pair_id)",
-    # The adjudication queue: few rows, in queue order (labeling/sqlite_pairs.py KEY_COLUMNS).
-    "CREATE INDEX IF NOT EXISTS pairs_disagree ON pairs(labeled, crank, noisy, flag_key, task_id, pair_id) "
-    "WHERE disagree = 1",
-    # Counters, so a labeler's queue length costs the same at 500 and 50,000 pairs:
-    # pairs by (votes, stale), kept by triggers as pairs change ...
-    "CREATE TABLE IF NOT EXISTS vote_counts (votes INTEGER NOT NULL, stale INTEGER NOT NULL, n INTEGER NOT NULL, "
-    "PRIMARY KEY (votes, stale))",
-    """CREATE TRIGGER IF NOT EXISTS vote_counts_ins AFTER INSERT ON pairs BEGIN
-        INSERT INTO vote_counts (votes, stale, n) VALUES (new.votes, new.stale, 1)
-        ON CONFLICT (votes, stale) DO UPDATE SET n = vote_counts.n + 1; END""",
-    """CREATE TRIGGER IF NOT EXISTS vote_counts_del AFTER DELETE ON pairs BEGIN
-        UPDATE vote_counts SET n = n - 1 WHERE votes = old.votes AND stale = old.stale; END""",
-    """CREATE TRIGGER IF NOT EXISTS vote_counts_upd AFTER UPDATE OF votes, stale ON pairs BEGIN
-        UPDATE vote_counts SET n = n - 1 WHERE votes = old.votes AND stale = old.stale;
-        INSERT INTO vote_counts (votes, stale, n) VALUES (new.votes, new.stale, 1)
-        ON CONFLICT (votes, stale) DO UPDATE SET n = vote_counts.n + 1; END""",
-    # ... and each labeler's votes by the pair's vote count, kept by `_write` (below).
-    "CREATE TABLE IF NOT EXISTS labeler_votes (labeler TEXT NOT NULL, votes INTEGER NOT NULL, n INTEGER NOT NULL, "
-    "PRIMARY KEY (labeler, votes))",
-]
-# ------------------------------------------------------------------------------------------
 
 _NOT_VOTED_BY = "NOT EXISTS (SELECT 1 FROM pair_votes v WHERE v.pair_id = pairs.pair_id AND v.labeler = ?)"
 

@@ -224,9 +224,9 @@ def test_a_store_url_is_shown_without_its_password():
 def test_bulk_writes_recount_the_queue_counters(traces, url, monkeypatch):
     """A large rebuild skips the per-row counter triggers and recounts once: the counts
     still agree with the pairs, through rebuilds that add, stale and prune pairs."""
-    import labeling.pg_db
+    import labeling.sqlite_pairs
 
-    monkeypatch.setattr(labeling.pg_db, "BULK_ROWS", 1)  # every rebuild is a bulk one
+    monkeypatch.setattr(labeling.sqlite_pairs, "BULK_ROWS", 1)  # every rebuild is a bulk one
     with LabelStore(url, labeler="alice", base=traces) as s:
         s.ingest([traces], rebuild=False)
         s.rebuild_pairs(strategy="all-contrastive")
@@ -260,7 +260,7 @@ def test_a_dropped_connection_is_replaced_between_transactions(traces, url):
 
         def drop() -> None:
             with psycopg.connect(url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (s._db._conn.raw.info.backend_pid,))
+                admin.execute("SELECT pg_terminate_backend(%s)", (s._db.session.conn.raw.info.backend_pid,))
 
         drop()
         assert s.counts().remaining == len(s.pairs())  # a read

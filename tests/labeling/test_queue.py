@@ -10,7 +10,6 @@ import pytest
 from labeling.pairs import queue_key
 from labeling.queue import _matches, counts_whole_queue
 from labeling.records import VERDICTS, PairFilter
-from labeling.sqlite_db import _SCHEMA, _split_sql
 from labeling.store import LabelStore
 from tests.labeling.conftest import FIX, Spec, make_patch
 
@@ -155,11 +154,24 @@ def test_rebuild_prunes_stale_pairs_without_a_verdict_and_keeps_their_log(many):
     check_agrees(s)
 
 
+# The pair table and the human log as schema 1 made them (before the queue's columns).
+FIRST_PAIRS_DDL = """
+CREATE TABLE pairs (
+    pair_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, kind TEXT NOT NULL, chosen_uid TEXT NOT NULL,
+    rejected_uid TEXT NOT NULL, strategy TEXT, contrast TEXT, decided_by TEXT, flags TEXT,
+    at_step INTEGER, prefix_messages INTEGER, stale INTEGER DEFAULT 0, created_at TEXT, updated_at TEXT
+);
+CREATE TABLE label_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL, value TEXT,
+    note TEXT, labeler TEXT NOT NULL, at TEXT NOT NULL, ref INTEGER REFERENCES label_events(id)
+);
+"""
+
+
 def test_a_store_made_before_the_queue_columns_is_migrated(tmp_path):
     db = tmp_path / "labels.sqlite"
     conn = sqlite3.connect(db, isolation_level=None)
-    for stmt in _split_sql(_SCHEMA):  # the tables as the first schema had them
-        conn.execute(stmt)
+    conn.executescript(FIRST_PAIRS_DDL)  # the tables as the first schema had them
     conn.execute(
         "INSERT INTO pairs (pair_id, task_id, kind, chosen_uid, rejected_uid, strategy, contrast, flags, stale) "
         "VALUES ('aaa', 't', 'rollout', 'b/x', 'b/y', 'best-worst', 'efficiency', '[\"both_fail\"]', 0), "
