@@ -22,12 +22,23 @@ MAX_LIMIT = 1000
 MAX_CHECKED = 5000  # candidates a phrase is checked on before the search stops
 
 
+class SearchHits(list[SearchHit]):
+    """The hits of one search, newest first, and whether the search saw every candidate.
+
+    ``unchecked``: it stopped after checking `MAX_CHECKED` candidates for a phrase with more
+    left, so older hits may exist that were never looked at: "at least N", never "N hits"."""
+
+    def __init__(self, hits: list[SearchHit] | None = None, *, unchecked: bool = False) -> None:
+        super().__init__(hits or [])
+        self.unchecked = unchecked
+
+
 def find(
     hits: Callable[[SearchQuery, int | None, int], list[tuple]],
     q: SearchQuery,
     limit: int,
     path_of: Callable[[str], str],
-) -> list[SearchHit]:
+) -> SearchHits:
     """Up to ``limit`` hits (one per event), newest first. ``hits`` is the backend's
     ``search_hits``; ``path_of`` turns a stored trace path into one to open. A phrase is
     checked on each candidate's text (`matches`), at most `MAX_CHECKED` of them."""
@@ -37,7 +48,7 @@ def find(
     out: list[SearchHit] = []
     before: int | None = None
     page = limit * 2 + 8
-    while len(out) < limit and len(seen) < MAX_CHECKED:
+    while len(out) < limit:
         got = hits(q, before, page)
         for raw in got:
             row = dict(zip(HIT_COLUMNS, raw))
@@ -53,7 +64,9 @@ def find(
         if len(got) < page:
             break
         before = got[-1][0]
-    return out
+        if len(out) < limit and len(seen) >= MAX_CHECKED:
+            return SearchHits(out, unchecked=True)  # a full page: more candidates were left
+    return SearchHits(out)
 
 
 def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[str], str]) -> SearchHit | None:
@@ -76,4 +89,4 @@ def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[st
     )
 
 
-__all__ = ["MAX_LIMIT", "find", "parse_search"]
+__all__ = ["MAX_CHECKED", "MAX_LIMIT", "SearchHits", "find", "parse_search"]
