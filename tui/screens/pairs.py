@@ -88,6 +88,8 @@ class PairsScreen(StudioScreen):
         self._pending_note: str | None = None  # typed before the verdict, saved with it
         self._reload = False  # a refresh asked for while a load ran
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
+        self._drawn: PairView | None = None  # what is drawn: stays while ``shown`` is None (a load)
+        self._judged_while_loading: set[str] = set()  # not shown again when the load answers
 
     # What tests, the bench and the app read: the queue's ids and cursor, the pair on screen.
     @property
@@ -142,6 +144,7 @@ class PairsScreen(StudioScreen):
     def watch_shown(self, old: PairView | None, new: PairView | None) -> None:
         if new is None:
             return  # starting over: what is drawn stays until the queue answers
+        self._drawn = new
         self.query_one(PairHeader).show(new)
         self.query_one(StepPrefix).show(new)
         self.query_one(PairGoal).show(new)
@@ -375,6 +378,10 @@ class PairsScreen(StudioScreen):
         else:
             q.index = q.ids.index(keep) if keep in q.ids else 0
         self.state.open_pair = None
+        judged, self._judged_while_loading = self._judged_while_loading, set()
+        while q.ids and q.ids[q.index] in judged:  # judged while this load ran: not shown again
+            q.drop_current()
+            q.clamp()
         self.show_current()
 
     def _recheck_current(self) -> None:
@@ -421,8 +428,11 @@ class PairsScreen(StudioScreen):
     # ------------------------------------------------------------------ keys
     def action_verdict(self, verdict: str) -> None:
         view = self.shown
-        if view is None or view.pair is None:
+        if view is None:  # the queue is loading (a wrap, a new filter, the first load)
+            self._verdict_while_loading(verdict)
             return
+        if view.pair is None:
+            return  # no pair: the screen says why (empty queue, filter, loading error)
         if view.gone:
             self.notify("This pair was pruned by a rebuild (stale): no verdict recorded.", severity="warning")
             self._advance()
@@ -433,6 +443,21 @@ class PairsScreen(StudioScreen):
         self._pending_note = None
         self.state.rate.verdicts += 1
         self._advance()
+
+    def _verdict_while_loading(self, verdict: str) -> None:
+        """A verdict key pressed while the queue loads (a served studio answers slowly) judges the
+        pair still drawn, the one the reviewer read; never dropped without a word."""
+        drawn = self._drawn
+        if drawn is None or drawn.pair is None or drawn.gone:
+            self.notify("No pair on screen yet: the review queue is loading. Press it again once one shows.")
+            return
+        pair_id = drawn.pair.pair_id
+        self.store.set_verdict(pair_id, verdict, self._pending_note)  # committed on return
+        self.pair_queue.verdicts_seen += 1
+        self._pending_note = None
+        self.state.rate.verdicts += 1
+        self._judged_while_loading.add(pair_id)
+        self.notify(f"{verdict} recorded for {pair_id}; the next pair shows once the queue has loaded.")
 
     def _advance(self) -> None:
         q, f = self.pair_queue, self.state.pair_filter
