@@ -30,7 +30,7 @@ from labeling.pairs import queue_key
 from labeling.queue import ReviewFigures, counts_whole_queue, queue_length
 from labeling.records import PairFilter, PairRow, QueueCounts, RolloutRow, StepRow
 from labeling.store import NotFound
-from tui.ab_model import ab_patch_for
+from tui.ab_model import ab_cached, ab_patch_for
 from tui.diff_model import diff_model_for
 from tui.pair_filter import FILTER_HINT, FilterError, filter_text, parse_filter
 from tui.pair_queue import LOW_WATER, Figures, PairQueue, QueueLoad, counted_by_key, labeler_queue
@@ -49,6 +49,7 @@ from tui.widgets.prompt import PromptModal
 __all__ = ["FilterError", "PairsScreen", "filter_text", "parse_filter"]
 
 AB_SIGNS = ("A", "B")
+AB_IDENTICAL = "(A and B leave every file the same: identical fixes)"
 # Human-log actions on a rollout, not a pair (a SUSPECT clear, tui/screens/rollout.py): undo
 # keeps the pair on screen.
 ROLLOUT_ACTIONS = ("clear", "unclear")
@@ -166,13 +167,29 @@ class PairsScreen(StudioScreen):
                 ab.set_patch("", empty_message="")
                 return
             ab.border_title = f"A {a.uid}  ◀ only in A │ only in B ▶  B {b.uid}"
-            ab.set_patch(
-                ab_patch_for(a.patch, b.patch), empty_message="(A and B leave every file the same: identical fixes)"
-            )
+            patch = ab_cached(a.patch, b.patch)
+            if patch is None:  # big patches take a second or two: worked out in a thread
+                ab.set_patch("", empty_message="comparing A's files with B's…")
+                self._compare_ab(a, b)
+                return
+            ab.set_patch(patch, empty_message=AB_IDENTICAL)
             return
         # The hidden A↔B view holds nothing (and so counts as ready) until it is shown.
         ab.set_patch("", empty_message="")
         self.query_one(SideDiffs).show((a, b), view.diff_view == "split")
+
+    @work(thread=True, exclusive=True, group="pairs-ab", exit_on_error=False)
+    def _compare_ab(self, a: RolloutRow, b: RolloutRow) -> None:
+        patch = ab_patch_for(a.patch, b.patch)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._compared_ab, a.uid, b.uid, patch)
+
+    def _compared_ab(self, uid_a: str, uid_b: str, patch: str) -> None:
+        view = self.shown or self._drawn
+        a, b = view.sides if view is not None else (None, None)
+        if view is None or view.diff_view != "ab" or a is None or b is None or (a.uid, b.uid) != (uid_a, uid_b):
+            return  # moved on meanwhile
+        self.query_one("#diff-ab", DiffView).set_patch(patch, empty_message=AB_IDENTICAL)
 
     def _apply_view(self) -> None:
         mode = self.state.diff_view
