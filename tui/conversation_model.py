@@ -19,6 +19,7 @@ from itertools import accumulate
 from rich.cells import get_character_cell_size
 
 from tui.live_trace import Turn
+from tui.words import count
 
 FOLDED_LINES = 8  # a folded tool result shows this many lines
 FOLD_OVER = 12  # tool results longer than this are folded at first
@@ -181,7 +182,7 @@ class Block:
             said = t.text or t.reasoning or " ".join(name for name, _ in t.calls)
             first = printable(said[:200].strip().split("\n", 1)[0])
             lines = (self.newlines if said is t.text else said.count("\n")) + 1
-            head += f" · {lines} lines (space: unfold) · {first}"
+            head += f" · {count(lines, 'line')} (space: unfold) · {first}"
         return head
 
     def row(self, n: int, width: int) -> tuple[str, str]:

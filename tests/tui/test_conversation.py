@@ -48,6 +48,12 @@ def test_layout_folds_prompts_and_long_results_and_unfolds_on_toggle():
     )
 
 
+def test_a_folded_one_line_prompt_says_1_line():
+    layout = ConversationLayout()
+    layout.extend([Turn("system", None, "sys")])
+    assert rows(layout)[0] == "▸ system · 1 line (space: unfold) · sys"
+
+
 def test_control_characters_never_reach_the_screen():
     layout = ConversationLayout()
     layout.extend([Turn("assistant", 1, HOSTILE, "think \x1b[31mred")])
