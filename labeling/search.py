@@ -25,12 +25,14 @@ MAX_CHECKED = 5000  # candidates a phrase is checked on before the search stops
 class SearchHits(list[SearchHit]):
     """The hits of one search, newest first, and whether the search saw every candidate.
 
-    ``unchecked``: it stopped after checking `MAX_CHECKED` candidates for a phrase with more
-    left, so older hits may exist that were never looked at: "at least N", never "N hits"."""
+    ``unchecked``: it stopped after checking ``checked`` (at least `MAX_CHECKED`) candidates
+    for a phrase with more left, so older hits may exist that were never looked at: "at least
+    N", never "N hits"."""
 
-    def __init__(self, hits: list[SearchHit] | None = None, *, unchecked: bool = False) -> None:
+    def __init__(self, hits: list[SearchHit] | None = None, *, unchecked: bool = False, checked: int = 0) -> None:
         super().__init__(hits or [])
         self.unchecked = unchecked
+        self.checked = checked
 
 
 def find(
@@ -65,8 +67,8 @@ def find(
             break
         before = got[-1][0]
         if len(out) < limit and len(seen) >= MAX_CHECKED:
-            return SearchHits(out, unchecked=True)  # a full page: more candidates were left
-    return SearchHits(out)
+            return SearchHits(out, unchecked=True, checked=len(seen))  # a full page: more were left
+    return SearchHits(out, checked=len(seen))
 
 
 def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[str], str]) -> SearchHit | None:

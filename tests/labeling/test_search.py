@@ -274,9 +274,8 @@ def test_a_search_that_stopped_checking_says_at_least(tmp_path, capsys, monkeypa
         hits = s.search('"beta alpha"', limit=1)
         assert hits == [] and hits.unchecked
         assert not s.search("alpha", limit=1).unchecked  # no phrase: every candidate is a hit
-    monkeypatch.setattr("tui.cli.search.MAX_CHECKED", 3)
     code, out, _ = _cli(capsys, str(root), '"beta alpha"', "--limit", "1", "--no-ingest")
-    assert out.splitlines() == ["at least 0 hits (stopped after checking 3 candidates: narrow the query)"]
+    assert out.splitlines() == ["at least 0 hits (stopped after checking 10 candidates: narrow the query)"]
     code, out, err = _cli(capsys, str(root), '"beta alpha"', "--json", "--limit", "1", "--no-ingest")
     assert json.loads(out) == [] and "at least 0 hits" in err
 

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from agent.untrusted import neutralise_line
 from labeling.records import SearchHit
-from labeling.search import MAX_CHECKED, MAX_LIMIT
+from labeling.search import MAX_LIMIT
 from labeling.search_query import SEARCH_HINT, SearchError
 from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
@@ -62,12 +62,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([h.model_dump() for h in hits])
         if hits.unchecked:  # the JSON stays a list of hits; the shortfall goes to stderr
-            err.print(Text(hits_summary(len(hits), args.limit, unchecked=True, checked=MAX_CHECKED)))
+            err.print(Text(hits_summary(len(hits), args.limit, unchecked=True, checked=hits.checked)))
         return 0
     cut = console.is_terminal
     for h in hits:
         console.print(hit_line(h, cut=cut), soft_wrap=not cut)
-    said = hits_summary(len(hits), args.limit, unchecked=hits.unchecked, checked=MAX_CHECKED)
+    said = hits_summary(len(hits), args.limit, unchecked=hits.unchecked, checked=hits.checked)
     more = "; --limit N for more" if len(hits) >= args.limit and not hits.unchecked else ""
     console.print(Text(said + more, style="dim"))
     return 0

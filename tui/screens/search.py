@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 from agent.untrusted import neutralise_line
 from labeling.errors import StoreError
 from labeling.records import SearchHit
-from labeling.search import MAX_CHECKED, SearchHits
+from labeling.search import SearchHits
 from labeling.search_query import SearchError
 from labeling.store import LabelStore
 from tui.widgets.outcome_badge import cell_style
@@ -115,7 +115,7 @@ class SearchModal(ModalScreen[SearchHit | None]):
         self.hits = hits
         options.clear_options()
         options.add_options([hit_option(h, i) for i, h in enumerate(hits)])
-        said = hits_summary(len(hits), LIMIT, unchecked=hits.unchecked, checked=MAX_CHECKED)
+        said = hits_summary(len(hits), LIMIT, unchecked=hits.unchecked, checked=hits.checked)
         tail = " · enter opens one · escape closes" if hits else ""
         self._status(f"{said}{tail}")
 
