@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labeling.records import SearchHit
-from labeling.rollout_states import row_state
+from labeling.rollout_states import live_state, row_state
 from labeling.search_docs import event_text, read_line, snippet
 from labeling.search_query import SearchQuery, matches, needs_check, parse_search
 from labeling.sqlite_search import HIT_COLUMNS
@@ -40,10 +40,13 @@ def find(
     q: SearchQuery,
     limit: int,
     path_of: Callable[[str], str],
+    alive: Callable[[], dict[str, bool]] | None = None,
 ) -> SearchHits:
     """Up to ``limit`` hits (one per event), newest first. ``hits`` is the backend's
     ``search_hits``; ``path_of`` turns a stored trace path into one to open. A phrase is
-    checked on each candidate's text (`matches`), at most `MAX_CHECKED` of them."""
+    checked on each candidate's text (`matches`), at most `MAX_CHECKED` of them. ``alive``
+    (batch id -> its process can still write): a running rollout of a dead batch reads as
+    interrupted, as everywhere else."""
     limit = max(1, min(limit, MAX_LIMIT))
     check = needs_check(q)
     seen: set[tuple[str, int, str]] = set()
@@ -67,8 +70,15 @@ def find(
             break
         before = got[-1][0]
         if len(out) < limit and len(seen) >= MAX_CHECKED:
-            return SearchHits(out, unchecked=True, checked=len(seen))  # a full page: more were left
-    return SearchHits(out, checked=len(seen))
+            return SearchHits(_live(out, alive), unchecked=True, checked=len(seen))  # more were left
+    return SearchHits(_live(out, alive), checked=len(seen))
+
+
+def _live(hits: list[SearchHit], alive: Callable[[], dict[str, bool]] | None) -> list[SearchHit]:
+    if alive is None or not any(h.state.status == "running" for h in hits):
+        return hits
+    batches = alive()
+    return [h.model_copy(update={"state": live_state(h.state, batches.get(h.batch_id, True))}) for h in hits]
 
 
 def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[str], str]) -> SearchHit | None:

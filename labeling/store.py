@@ -322,7 +322,9 @@ class LabelStore(HumanLog, ReviewQueue, TeamReview):
     def search(self, line: str, *, limit: int = 50) -> SearchHits:
         """Rollouts' messages, tool arguments and outputs, and patches holding ``line``'s words
         (labeling/search_query.py), newest first; ``SearchError`` for a malformed line."""
-        return find(self._db.search_hits, parse_search(line), limit, lambda key: _join(self._base, key))
+        return find(
+            self._db.search_hits, parse_search(line), limit, lambda key: _join(self._base, key), self.batch_liveness
+        )
 
     def tasks(self) -> list[str]:
         return self._db.tasks()

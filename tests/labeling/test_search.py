@@ -316,3 +316,21 @@ def test_a_line_with_bad_bytes_keeps_its_text_as_the_ingest_read_it():
 
     line = b'{"kind": "message", "step": 1, "message": {"role": "assistant", "content": "zebra \xff crossing"}}'
     assert "zebra" in event_text(line, "message")
+
+
+def test_a_hit_in_a_dead_batchs_running_rollout_reads_interrupted(tmp_path):
+    """As on the Rollout screen and in every count: no rollout_end and its batch's process gone
+    (its lock held by no one) is interrupted, not running."""
+    from agent.batch_meta import LOCK_FILE, batch_lock
+
+    root = tmp_path / "runs"
+    r = Rollout("t_sort", 0, steps=[Step([Call("grep", {"pattern": "walrus"}, output="nothing")])], finished=False)
+    bdir = factories.write_batch(root, "b1", [r], finished=None)
+    (bdir / LOCK_FILE).touch()  # run with the lock, and its process is gone
+    with LabelStore(root / "labels.sqlite", labeler="alice") as s:
+        s.ingest([root])
+        (hit,) = s.search("walrus in:args")
+        assert (hit.state.status, hit.state.reason) == ("not_judged", "interrupted")
+        with batch_lock(bdir):  # alive again (a resume): running
+            (hit,) = s.search("walrus in:args")
+            assert hit.state.status == "running"
