@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labeling.records import SearchHit
-from labeling.rollout_states import row_state
+from labeling.rollout_states import live_state, row_state
 from labeling.search_docs import event_text, read_line, snippet
 from labeling.search_query import SearchQuery, matches, needs_check, parse_search
 from labeling.sqlite_search import HIT_COLUMNS
@@ -22,22 +22,38 @@ MAX_LIMIT = 1000
 MAX_CHECKED = 5000  # candidates a phrase is checked on before the search stops
 
 
+class SearchHits(list[SearchHit]):
+    """The hits of one search, newest first, and whether the search saw every candidate.
+
+    ``unchecked``: it stopped after checking ``checked`` (at least `MAX_CHECKED`) candidates
+    for a phrase with more left, so older hits may exist that were never looked at: "at least
+    N", never "N hits"."""
+
+    def __init__(self, hits: list[SearchHit] | None = None, *, unchecked: bool = False, checked: int = 0) -> None:
+        super().__init__(hits or [])
+        self.unchecked = unchecked
+        self.checked = checked
+
+
 def find(
     hits: Callable[[SearchQuery, int | None, int], list[tuple]],
     q: SearchQuery,
     limit: int,
     path_of: Callable[[str], str],
-) -> list[SearchHit]:
+    alive: Callable[[], dict[str, bool]] | None = None,
+) -> SearchHits:
     """Up to ``limit`` hits (one per event), newest first. ``hits`` is the backend's
     ``search_hits``; ``path_of`` turns a stored trace path into one to open. A phrase is
-    checked on each candidate's text (`matches`), at most `MAX_CHECKED` of them."""
+    checked on each candidate's text (`matches`), at most `MAX_CHECKED` of them. ``alive``
+    (batch id -> its process can still write): a running rollout of a dead batch reads as
+    interrupted, as everywhere else."""
     limit = max(1, min(limit, MAX_LIMIT))
     check = needs_check(q)
     seen: set[tuple[str, int, str]] = set()
     out: list[SearchHit] = []
     before: int | None = None
     page = limit * 2 + 8
-    while len(out) < limit and len(seen) < MAX_CHECKED:
+    while len(out) < limit:
         got = hits(q, before, page)
         for raw in got:
             row = dict(zip(HIT_COLUMNS, raw))
@@ -53,7 +69,16 @@ def find(
         if len(got) < page:
             break
         before = got[-1][0]
-    return out
+        if len(out) < limit and len(seen) >= MAX_CHECKED:
+            return SearchHits(_live(out, alive), unchecked=True, checked=len(seen))  # more were left
+    return SearchHits(_live(out, alive), checked=len(seen))
+
+
+def _live(hits: list[SearchHit], alive: Callable[[], dict[str, bool]] | None) -> list[SearchHit]:
+    if alive is None or not any(h.state.status == "running" for h in hits):
+        return hits
+    batches = alive()
+    return [h.model_copy(update={"state": live_state(h.state, batches.get(h.batch_id, True))}) for h in hits]
 
 
 def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[str], str]) -> SearchHit | None:
@@ -76,4 +101,4 @@ def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[st
     )
 
 
-__all__ = ["MAX_LIMIT", "find", "parse_search"]
+__all__ = ["MAX_CHECKED", "MAX_LIMIT", "SearchHits", "find", "parse_search"]

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import get_args
 
+from agent.trace_events import NotJudgedReason, RolloutStatus, Verdict
 from labeling.records import PAIR_FLAGS
 
 WORD = re.compile(r"[^\W_]+")  # the index's tokens: FTS5 unicode61 and what PostgreSQL is given
@@ -30,9 +32,10 @@ FILTER_VALUES: dict[str, tuple[str, ...] | None] = {
     "rollout": None,
     "tag": None,
     "stop": None,
-    "verdict": ("pass", "fail", "tampered", "suspect"),
-    "state": ("judged", "probe", "not_judged", "running"),
-    "reason": ("cancelled", "interrupted", "error", "budget", "diverged", "corrupt", "no_verdict"),
+    # From the trace contract's Literals: a new verdict or reason is searchable as it lands.
+    "verdict": get_args(Verdict),
+    "state": get_args(RolloutStatus),
+    "reason": get_args(NotJudgedReason),
     "flag": PAIR_FLAGS,
     "in": PLACES,
 }

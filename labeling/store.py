@@ -38,7 +38,6 @@ from labeling.records import (
     PairRow,
     QueueCounts,
     RolloutRow,
-    SearchHit,
     StepMark,
     StepRow,
     ToolCallRow,
@@ -46,7 +45,7 @@ from labeling.records import (
 )
 from labeling.rollout_states import StateCounts, live_state, row_state
 from labeling.score import ScoreOrderError, parse_order
-from labeling.search import find
+from labeling.search import SearchHits, find
 from labeling.search_query import parse_search
 from labeling.sqlite_db import open_sqlite
 from labeling.steps import step_flags
@@ -328,10 +327,12 @@ class LabelStore:
             for step, offset, tin, tout, lat in step_rows
         ]
 
-    def search(self, line: str, *, limit: int = 50) -> list[SearchHit]:
+    def search(self, line: str, *, limit: int = 50) -> SearchHits:
         """Rollouts' messages, tool arguments and outputs, and patches holding ``line``'s words
         (labeling/search_query.py), newest first; ``SearchError`` for a malformed line."""
-        return find(self._db.search_hits, parse_search(line), limit, lambda key: _join(self._base, key))
+        return find(
+            self._db.search_hits, parse_search(line), limit, lambda key: _join(self._base, key), self.batch_liveness
+        )
 
     def tasks(self) -> list[str]:
         return self._db.tasks()

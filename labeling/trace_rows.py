@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.trace import FinalEvent, RolloutEnd, RolloutStart, content_key, message_digest, rollout_state
-from agent.trace_io import DECODER, clean, loads, may_hold_surrogate
+from agent.trace_io import clean, loads, may_hold_surrogate, prescan
 from labeling.patches import patch_digest, patch_stats
 from labeling.search_docs import message_text
 
@@ -405,11 +405,6 @@ class ChunkRead:
     torn_tail: bool  # bytes after end_offset form a partial line
 
 
-# The C scanner (json.loads minus its per-call checks), with trace_io's number checks: a
-# 4,000-digit step or a NaN makes its line invalid instead of failing the batch in SQLite.
-_scan = DECODER.scan_once  # type: ignore[attr-defined]
-
-
 def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) -> ChunkRead:
     """Parse the complete lines of ``data`` (which starts at ``base_offset``) into ``acc``.
 
@@ -428,10 +423,13 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
     ascii_only = len(text) == len(body)
     handlers = HANDLERS
     on_message, values = _on_message, acc.values
-    scan = _scan
-    # Lone surrogates ("\ud800" is valid JSON) would make SQLite raise: escape them as text.
-    # One search over the chunk keeps the per-line cost to a bool test.
-    escapes = may_hold_surrogate(text)
+    # The C scanner (json.loads minus its per-call checks), with trace_io's number checks
+    # where the chunk may need them: a 4,000-digit step or a NaN makes its line invalid
+    # instead of failing the batch in SQLite. Lone surrogates ("\ud800" is valid JSON)
+    # would make SQLite raise: escaped as text. One pass over the chunk tells which apply.
+    seen = prescan(body)
+    scan = seen.decoder.scan_once  # type: ignore[attr-defined]
+    escapes = seen.surrogates
     pos = base_offset
     lines = text.split("\n")
     lines.pop()  # the empty string after the last newline

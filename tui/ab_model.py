@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import difflib
 import threading
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from tui.diff_model import _HUNK_RE, _File, _parse, patch_key
+from tui.diff_model import _HUNK_RE, _File, _parse_forgiving, patch_key
 
 CONTEXT = 3
 
@@ -40,19 +41,49 @@ def _old_range(hunk_header: str, rows) -> tuple[int, int]:
     return at, at
 
 
-def _files(patch: str) -> dict[str, _File]:
-    return {f.path: f for f in (_parse(patch) if patch.strip() else [])}
+@dataclass
+class _Hunks:
+    """One file's hunks with their old-side ranges and line-count changes, worked out once
+    (per window they were summed again: quadratic in hunks, 41 s on a patch at the cap)."""
+
+    rows: list[list] = field(default_factory=list)  # each hunk's rows
+    lo: list[int] = field(default_factory=list)  # old-side start of each hunk, ascending
+    hi: list[int] = field(default_factory=list)
+    shift: list[int] = field(default_factory=list)  # lines added minus removed before hunk i (and after all)
+    known: list[dict[int, str]] = field(default_factory=list)  # source lines each hunk shows
 
 
-def _windows(files: list[_File | None]) -> list[_Window]:
+def _hunks(f: _File) -> _Hunks:
+    spans = []
+    for h in f.hunks:
+        lo, hi = _old_range(h.header, h.rows)
+        known = {o: text for kind, text, o, _ in h.rows if kind in ("ctx", "del") and o is not None}
+        delta = sum(1 if k == "add" else -1 if k == "del" else 0 for k, *_ in h.rows)
+        spans.append((lo, hi, delta, h.rows, known))
+    spans.sort(key=lambda s: (s[0], s[1]))
+    out = _Hunks()
+    total = 0
+    for lo, hi, delta, rows, known in spans:
+        out.rows.append(rows)
+        out.lo.append(lo)
+        out.hi.append(hi)
+        out.shift.append(total)
+        out.known.append(known)
+        total += delta
+    out.shift.append(total)  # after the last hunk
+    return out
+
+
+def _files(patch: str) -> dict[str, _Hunks]:
+    return {f.path: _hunks(f) for f in (_parse_forgiving(patch) if patch.strip() else [])}
+
+
+def _windows(files: list[_Hunks | None]) -> list[_Window]:
     spans: list[tuple[int, int, dict[int, str]]] = []
     for f in files:
         if f is None:
             continue
-        for h in f.hunks:
-            lo, hi = _old_range(h.header, h.rows)
-            known = {o: text for kind, text, o, _ in h.rows if kind in ("ctx", "del") and o is not None}
-            spans.append((lo, hi, known))
+        spans += zip(f.lo, f.hi, f.known)
     spans.sort(key=lambda s: (s[0], s[1]))
     out: list[_Window] = []
     for lo, hi, known in spans:
@@ -64,24 +95,22 @@ def _windows(files: list[_File | None]) -> list[_Window]:
     return out
 
 
-def _apply(f: _File | None, win: _Window) -> tuple[list[str], int]:
+def _apply(f: _Hunks | None, win: _Window) -> tuple[list[str], int]:
     """The window's lines after ``f``'s hunks inside it, and the line number (in the
     patched file) of its first line."""
-    shift = 0  # lines added minus removed by hunks before the window
     lines: list[str] = []
     pos = win.start
+    shift = 0  # lines added minus removed by hunks before the window
     if f is not None:
-        for h in f.hunks:
-            lo, hi = _old_range(h.header, h.rows)
-            # Windows are merged from every hunk and never touch: a hunk is wholly
-            # before, inside, or after this one.
-            if lo < win.start:
-                shift += sum(k == "add" for k, *_ in h.rows) - sum(k == "del" for k, *_ in h.rows)
-                continue
-            if lo > win.end:
-                continue
+        # Windows are merged from every hunk and never touch: a hunk is wholly before,
+        # inside, or after this one.
+        first = bisect_left(f.lo, win.start)
+        last = bisect_right(f.lo, win.end)
+        shift = f.shift[first]
+        for i in range(first, last):
+            lo, hi = f.lo[i], f.hi[i]
             lines += [win.source.get(n, "") for n in range(pos, lo)]
-            lines += [text for kind, text, *_ in h.rows if kind in ("ctx", "add")]
+            lines += [text for kind, text, *_ in f.rows[i] if kind in ("ctx", "add")]
             pos = max(pos, hi)
     lines += [win.source.get(n, "") for n in range(pos, win.end)]
     return lines, win.start + shift
@@ -118,14 +147,23 @@ _CACHE: OrderedDict[tuple[str, str], str] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def ab_patch_for(patch_a: str, patch_b: str) -> str:
-    """`ab_patch`, remembered for the last few pairs (moving back and forth is free)."""
+def ab_cached(patch_a: str, patch_b: str) -> str | None:
+    """`ab_patch` if it was worked out already (for the UI thread: never computes)."""
     key = (patch_key(patch_a), patch_key(patch_b))
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
-            return hit
+        return hit
+
+
+def ab_patch_for(patch_a: str, patch_b: str) -> str:
+    """`ab_patch`, remembered for the last few pairs (moving back and forth is free). A pair
+    at the patch cap takes a second or two: call it in a worker (`ab_cached` on the UI thread)."""
+    hit = ab_cached(patch_a, patch_b)
+    if hit is not None:
+        return hit
+    key = (patch_key(patch_a), patch_key(patch_b))
     out = ab_patch(patch_a, patch_b)
     with _LOCK:
         _CACHE[key] = out

@@ -16,7 +16,10 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 
+from rich.cells import get_character_cell_size
+
 from tui.live_trace import Turn
+from tui.words import count
 
 FOLDED_LINES = 8  # a folded tool result shows this many lines
 FOLD_OVER = 12  # tool results longer than this are folded at first
@@ -49,6 +52,7 @@ class Part:
     rows: list[int] = field(default_factory=list)  # cumulative wrapped rows per shown line
     width: int = 0  # the width ``rows`` was laid out at
     size: int = 0
+    cuts: dict[int, list[int]] = field(default_factory=dict)  # line -> row starts (not one cell a character)
 
     def line(self, i: int) -> str:
         end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.text)
@@ -60,11 +64,43 @@ class Part:
     def layout(self, width: int) -> int:
         if width != self.width or not self.rows:
             self.width = width
+            self.cuts = {}
             self.rows = list(self._rows(max(1, width - len(INDENT))))
         return (self.rows[-1] if self.rows else 0) + (1 if self.more else 0)
 
     def _rows(self, w: int) -> list[int]:
-        return list(accumulate(max(1, -(-len(self.line(i)) // w)) for i in range(len(self.starts))))
+        return list(accumulate(self._wraps(i, w) for i in range(len(self.starts))))
+
+    def _wraps(self, i: int, w: int) -> int:
+        """Rows line ``i`` takes at ``w`` cells: a character a cell (ASCII, no tab) is counted by
+        length; other text by cells (CJK and most emoji take two), its row starts kept."""
+        line = self.line(i)
+        if line.isascii() and "\t" not in line:
+            return max(1, -(-len(line) // w))
+        self.cuts[i] = cuts = cell_cuts(printable(line), w)
+        return len(cuts)
+
+    def piece(self, i: int, wrap: int, w: int) -> str:
+        """Row ``wrap`` of line ``i`` (laid out at ``w`` cells), printable."""
+        cuts = self.cuts.get(i)
+        if cuts is None:
+            return printable(self.line(i)[wrap * w : (wrap + 1) * w])
+        end = cuts[wrap + 1] if wrap + 1 < len(cuts) else None
+        return printable(self.line(i))[cuts[wrap] : end]
+
+
+def cell_cuts(text: str, width: int) -> list[int]:
+    """Where each row of ``text`` starts when wrapped at ``width`` terminal cells: a wide
+    character (CJK, emoji) is never cut in two, and a row never overflows."""
+    cuts = [0]
+    used = 0
+    for i, ch in enumerate(text):
+        cells = get_character_cell_size(ch)
+        if used + cells > width and used:
+            cuts.append(i)
+            used = 0
+        used += cells
+    return cuts
 
 
 def line_starts(text: str, limit: int | None = None, newlines: int | None = None) -> tuple[list[int], int]:
@@ -146,7 +182,7 @@ class Block:
             said = t.text or t.reasoning or " ".join(name for name, _ in t.calls)
             first = printable(said[:200].strip().split("\n", 1)[0])
             lines = (self.newlines if said is t.text else said.count("\n")) + 1
-            head += f" · {lines} lines (space: unfold) · {first}"
+            head += f" · {count(lines, 'line')} (space: unfold) · {first}"
         return head
 
     def row(self, n: int, width: int) -> tuple[str, str]:
@@ -164,9 +200,8 @@ class Block:
             return f"{INDENT}… {part.more} more line{'s' if part.more != 1 else ''} (space: unfold)", "hint"
         j = bisect_right(part.rows, k)
         wrap = k - (part.rows[j - 1] if j else 0)
-        w = max(1, width - len(INDENT))
-        piece = part.line(j)[wrap * w : (wrap + 1) * w]
-        return ("│ " if part.kind == "reasoning" else INDENT) + printable(piece), part.kind
+        piece = part.piece(j, wrap, max(1, width - len(INDENT)))
+        return ("│ " if part.kind == "reasoning" else INDENT) + piece, part.kind
 
 
 class ConversationLayout:

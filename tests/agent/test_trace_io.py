@@ -106,3 +106,45 @@ def test_replay_from_a_batch_with_a_fifo_skips_it(tmp_path):
     factory = _without_blocking(lambda: replay_factory(bdir), fifo)
     assert not isinstance(factory, BaseException), factory
     assert factory("t", 0).model == "m"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "1e999",
+        "-1E+400",
+        "1e-400",
+        "1.5e308",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "99999999999999999999",
+        "1" + "0" * 400 + ".0",
+        "0." + "0" * 30 + "1e0400",
+    ],
+)
+def test_prescan_sends_every_number_the_checks_refuse_to_the_checks(number):
+    """Ingest parses a chunk without the number checks (C's int and float) only when `prescan`
+    finds no digit run or exponent that could need them: a number the checks refuse, or that
+    C's parsing would take as inf, is never let through unchecked."""
+    from agent.trace_io import DECODER, prescan
+
+    line = f'{{"kind": "llm_call", "latency_s": {number}, "step": 1}}'
+    seen = prescan(line.encode())
+    assert seen.big_numbers and seen.decoder is DECODER
+    try:
+        value = DECODER.decode(line)["latency_s"]
+    except ValueError:
+        return  # refused by the checks: the line is listed as invalid
+    assert value == json.loads(line)["latency_s"]  # accepted by both: the same value
+
+
+def test_prescan_lets_ordinary_numbers_parse_fast_with_the_same_values():
+    from agent.trace_io import DECODER, FAST_DECODER, prescan
+
+    line = '{"kind": "x", "a": [0, -1, 1.5, 2e10, -3.25E-7, 922337203685477580, 1763800000.05], "t": "seed 4242"}'
+    seen = prescan(line.encode())
+    assert not seen.big_numbers and not seen.surrogates and seen.decoder is FAST_DECODER
+    assert FAST_DECODER.decode(line) == DECODER.decode(line)
+    assert prescan(b'{"t": "\\ud800"}').surrogates and prescan(b'{"t": "\\uDFFF"}').surrogates
+    with pytest.raises(ValueError):
+        FAST_DECODER.decode('{"a": NaN}')  # NaN and Infinity are refused without the checks too

@@ -55,6 +55,24 @@ def test_lone_surrogates_and_bad_bytes_are_escaped_never_fatal(env):
     assert env.store.ingest([env.root]).files_unchanged == 3  # and the store still works
 
 
+def test_numbers_no_reader_can_use_make_their_line_invalid_in_any_chunk(env):
+    """Ingest parses a chunk with C's own numbers unless its prescan finds a digit run or an
+    exponent that could need the checks: 1e999 (inf), a 20-digit step, 2**63 are still refused,
+    line by line, and the rest of the trace is indexed."""
+    bdir = env.batch("b1", SPECS)
+    _rewrite(_trace(bdir, SPECS[0]), "llm_call", lambda raw: raw.replace(b'"latency_s":', b'"latency_s":1e999,"x":'))
+    _rewrite(
+        _trace(bdir, SPECS[1]), "llm_call", lambda raw: raw.replace(b'"step":', b'"step":99999999999999999999,"s":')
+    )
+    _rewrite(
+        _trace(bdir, SPECS[2]), "tool_result", lambda raw: raw.replace(b'"seq":', b'"seq":9223372036854775808,"q":')
+    )
+    rep = env.store.ingest([env.root])
+    assert (rep.new_rollouts, rep.finished_rollouts, rep.invalid_lines) == (3, 3, 3), rep.warnings
+    assert sum("not JSON" in w for w in rep.warnings) == 3, rep.warnings
+    assert signal_report(env.store).rollouts == 3
+
+
 def test_a_fifo_named_like_a_trace_is_skipped_with_a_warning(env):
     bdir = env.batch("b1", SPECS)
     fifo = bdir / "traces" / "f.jsonl"

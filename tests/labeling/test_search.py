@@ -252,7 +252,32 @@ def test_cli_one_line_per_hit_and_json(tmp_path, capsys, monkeypatch):
     (hit,) = json.loads(out)
     assert (hit["uid"], hit["step"], hit["place"], hit["state"]["verdict"]) == (f"b1/{a}", 2, "output", "pass")
     code, out, _ = _cli(capsys, str(root), "rel_path", "--limit", "1", "--no-ingest")
-    assert out.splitlines()[-1] == "1 hit (the newest; --limit N for more)"
+    assert out.splitlines()[-1] == "the newest 1 hit (older ones may match); --limit N for more"
+
+
+def test_a_search_that_stopped_checking_says_at_least(tmp_path, capsys, monkeypatch):
+    """A phrase is checked on at most MAX_CHECKED candidates: when the search stops there with
+    candidates left, it says "at least N", never "N hits" as if that were all (here "0 hits"
+    would hide the one match, older than the candidates checked)."""
+    import labeling.search
+
+    monkeypatch.setenv("REPO_AGENT_LABELER", "alice")
+    root = tmp_path / "runs"
+    steps = [Step([Call("read_file", {"rel_path": "x.py"}, output="beta alpha")])]
+    steps += [Step([Call("read_file", {"rel_path": "x.py"}, output="alpha beta")]) for _ in range(12)]
+    factories.write_batch(root, "b1", [Rollout("t_sort", 0, steps=steps)])
+    code, out, err = _cli(capsys, str(root), '"beta alpha"', "--limit", "2")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "1 hit"  # every candidate checked: the one match, and all there is
+    monkeypatch.setattr(labeling.search, "MAX_CHECKED", 3)
+    with LabelStore(root / "labels.sqlite", labeler="alice") as s:
+        hits = s.search('"beta alpha"', limit=1)
+        assert hits == [] and hits.unchecked
+        assert not s.search("alpha", limit=1).unchecked  # no phrase: every candidate is a hit
+    code, out, _ = _cli(capsys, str(root), '"beta alpha"', "--limit", "1", "--no-ingest")
+    assert out.splitlines() == ["at least 0 hits (stopped after checking 10 candidates: narrow the query)"]
+    code, out, err = _cli(capsys, str(root), '"beta alpha"', "--json", "--limit", "1", "--no-ingest")
+    assert json.loads(out) == [] and "at least 0 hits" in err
 
 
 def test_cli_a_malformed_query_is_one_line_exit_2(tmp_path, capsys):
@@ -291,3 +316,21 @@ def test_a_line_with_bad_bytes_keeps_its_text_as_the_ingest_read_it():
 
     line = b'{"kind": "message", "step": 1, "message": {"role": "assistant", "content": "zebra \xff crossing"}}'
     assert "zebra" in event_text(line, "message")
+
+
+def test_a_hit_in_a_dead_batchs_running_rollout_reads_interrupted(tmp_path):
+    """As on the Rollout screen and in every count: no rollout_end and its batch's process gone
+    (its lock held by no one) is interrupted, not running."""
+    from agent.batch_meta import LOCK_FILE, batch_lock
+
+    root = tmp_path / "runs"
+    r = Rollout("t_sort", 0, steps=[Step([Call("grep", {"pattern": "walrus"}, output="nothing")])], finished=False)
+    bdir = factories.write_batch(root, "b1", [r], finished=None)
+    (bdir / LOCK_FILE).touch()  # run with the lock, and its process is gone
+    with LabelStore(root / "labels.sqlite", labeler="alice") as s:
+        s.ingest([root])
+        (hit,) = s.search("walrus in:args")
+        assert (hit.state.status, hit.state.reason) == ("not_judged", "interrupted")
+        with batch_lock(bdir):  # alive again (a resume): running
+            (hit,) = s.search("walrus in:args")
+            assert hit.state.status == "running"

@@ -94,6 +94,32 @@ def test_stats_counts_pairs_by_the_kind_of_verdict_they_rest_on(tmp_path, capsys
         assert line in out
 
 
+def test_a_suite_is_parsed_again_only_when_its_file_changed(tmp_path, monkeypatch):
+    """Stats recompute on every store change: a batch's suite (up to 64 MB) is read once and
+    again only when its file's (mtime, size) changed, not on every compute."""
+    import labeling.verdict_kinds as vk
+    from labeling.store import LabelStore
+
+    suite_file = tmp_path / "mixed.json"
+    tasks = [t.model_dump(exclude_defaults=True) for t in _tasks()]
+    suite_file.write_text(json.dumps({"name": "mixed", "tasks": tasks}))
+    root = tmp_path / "runs"
+    _batch(root, "b1", ["quix", "plain"], suite_path=str(suite_file))
+    reads: list[str] = []
+    real = vk._suite_kinds
+    monkeypatch.setattr(vk, "_suite_kinds", lambda spec, where: reads.append(spec) or real(spec, where))
+    with LabelStore(root / "labels.sqlite") as store:
+        store.ingest([root])
+        assert signal_report(store).by_verdict_kind == {"differential": 1, "tests": 1}
+        assert signal_report(store).by_verdict_kind == {"differential": 1, "tests": 1}
+        assert len(reads) == 1  # the second compute used what the first read
+        for t in tasks:
+            t.pop("differential", None)  # the suite changed: quix is plain tests now
+        suite_file.write_text(json.dumps({"name": "mixed", "tasks": tasks, "description": "edited"}))
+        assert signal_report(store).by_verdict_kind == {"tests": 2}
+        assert len(reads) == 2
+
+
 def test_a_builtin_suite_is_read_by_name(tmp_path):
     from labeling.store import LabelStore
 

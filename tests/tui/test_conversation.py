@@ -48,6 +48,12 @@ def test_layout_folds_prompts_and_long_results_and_unfolds_on_toggle():
     )
 
 
+def test_a_folded_one_line_prompt_says_1_line():
+    layout = ConversationLayout()
+    layout.extend([Turn("system", None, "sys")])
+    assert rows(layout)[0] == "▸ system · 1 line (space: unfold) · sys"
+
+
 def test_control_characters_never_reach_the_screen():
     layout = ConversationLayout()
     layout.extend([Turn("assistant", 1, HOSTILE, "think \x1b[31mred")])
@@ -65,6 +71,24 @@ def test_a_lone_surrogate_is_drawn_as_one_mark():
     [row] = [r for r in rows(layout) if "bad" in r]
     assert "\udcff" not in row and "bad \ufffd byte" in row
     row.encode("utf-8")  # would raise UnicodeEncodeError on a surrogate
+
+
+def test_wide_characters_wrap_by_cells_never_overflowing_a_row():
+    """CJK and emoji take two terminal cells: a row holds half as many of them, a wide
+    character is never cut in two, and nothing is lost (a tab is drawn as four cells)."""
+    from rich.cells import cell_len
+
+    said = "修复排序函数的错误" * 5 + " 🐛🔧 done"
+    layout = ConversationLayout()
+    layout.width = 22  # 20 cells after the indent
+    layout.extend([Turn("assistant", 1, said + "\n\tx = '日本'", "")])
+    shown = [r for r in rows(layout)[1:] if r.strip()]
+    assert all(cell_len(r) <= 22 for r in shown), [(r, cell_len(r)) for r in shown]
+    assert "".join(r[2:] for r in shown[:-1]) == said  # every character, in order, once
+    assert shown[0] == "  " + said[:10]  # ten wide characters: twenty cells
+    assert shown[-1] == "      x = '日本'"
+    layout.relayout(80)
+    assert [r for r in rows(layout)[1:] if r.strip()][0] == "  " + said[:39]
 
 
 def with_reasoning(traces: Path) -> Path:

@@ -90,6 +90,21 @@ def test_ab_patch_numbers_lines_as_each_side_has_them_and_keeps_one_sided_files(
     assert shared == ["ctx"]  # the fix both made is context, not a difference
 
 
+def test_ab_patch_over_many_hunks_numbers_a_late_difference_by_every_earlier_hunk():
+    """A file with 400 hunks (a patch near the cap has thousands): each side's line numbers at
+    the one place they differ count every earlier hunk's added lines, worked out once per file
+    (summed again per window it took 41 s on a patch at the cap)."""
+    source = [f"line {i}" for i in range(4000)]
+    fix = [s + " # both" if i % 10 == 5 else s for i, s in enumerate(source)]
+    fix_a = [x for i, s in enumerate(fix) for x in ([s, "# added by A"] if i % 10 == 5 and i < 3000 else [s])]
+    fix_b = [s + " # B" if i == 3505 else s for i, s in enumerate(fix)]
+    out = ab_patch(patch_of("m.py", source, fix_a), patch_of("m.py", source, fix_b))
+    changes = [(ln.kind, ln.text.plain, ln.old_no, ln.new_no) for ln in build_diff_model(out).unified]
+    changes = [c for c in changes if c[0] in ("add", "del")]
+    assert changes[-2:] == [("del", "line 3505 # both", 3506 + 300, None), ("add", "line 3505 # both # B", None, 3506)]
+    assert len(changes) == 302  # A's 300 added lines, and the one line B changed
+
+
 # ------------------------------------------------------------------ changed words, every view
 
 
@@ -140,6 +155,41 @@ async def test_sides_scroll_together_and_line_numbers_stay_while_code_scrolls(tr
         gutter = before.index("y =")
         assert after[:gutter] == before[:gutter]  # line numbers and the + marker stay put
         assert after[gutter:] != before[gutter:]  # the code moved
+
+
+async def test_the_ab_view_is_worked_out_off_the_ui_thread(traces, make_app, monkeypatch):
+    """A pair at the patch cap takes a second or more to compare: the studio keeps answering
+    keys meanwhile (the view says it is comparing), and the diff shows once it is done."""
+    import threading
+
+    import tui.ab_model
+
+    gate = threading.Event()
+    real = tui.ab_model.ab_patch
+
+    def slow(a: str, b: str) -> str:
+        gate.wait(30)
+        return real(a, b)
+
+    monkeypatch.setattr(tui.ab_model, "ab_patch", slow)
+    monkeypatch.setattr(tui.ab_model, "_CACHE", type(tui.ab_model._CACHE)())
+    app = make_app(traces)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await wait_until(pilot, lambda: app.screen.pair is not None)
+            await pilot.press("v", "v")  # to A↔B: its compare waits on the gate, in a thread
+            await pilot.pause()
+            ab = app.screen.query_one("#diff-ab", DiffView)
+            assert app.state.diff_view == "ab" and "comparing A's files with B's" in shown(ab)
+            await pilot.press("question_mark")  # the studio answers keys meanwhile
+            await wait_until(pilot, lambda: app.screen.id == "help" or type(app.screen).__name__ == "HelpScreen")
+            await pilot.press("escape")
+            gate.set()
+            await settle(pilot)
+            assert "comparing" not in shown(ab) and any(ab.render_line(y).text.strip() for y in range(ab.size.height))
+    finally:
+        gate.set()
 
 
 async def test_view_choice_is_kept_across_a_restart(traces, make_app):

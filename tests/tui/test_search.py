@@ -70,6 +70,25 @@ async def test_ctrl_f_then_enter_opens_the_rollout_at_the_step(traces, make_app)
         assert app.screen.query_one("#final-pane").display
 
 
+async def test_the_modal_says_at_least_when_the_search_stopped_checking(tmp_path, make_app, monkeypatch):
+    """A phrase search that stopped checking candidates with more left says "at least N", never
+    "N hits" as if that were all (labeling/search.py SearchHits.unchecked)."""
+    import labeling.search
+    import tui.screens.search
+    from tests.factories import Call, Rollout, Step, write_batch
+
+    call = Call("read_file", {"rel_path": "x.py"}, output="alpha beta")
+    write_batch(tmp_path / "runs", "b1", [Rollout("t", 0, steps=[Step([call]) for _ in range(12)])])
+    monkeypatch.setattr(labeling.search, "MAX_CHECKED", 1)
+    monkeypatch.setattr(tui.screens.search, "LIMIT", 1)
+    app = make_app(tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        modal = await _search(pilot, '"beta alpha"')  # twelve candidates, none in this order
+        status = str(modal.query_one("#search-status").render())
+        assert status.startswith("at least 0 hits (stopped after checking 10 candidates"), status
+
+
 snapshots = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="snapshots are pinned to Python 3.11")
 
 

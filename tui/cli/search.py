@@ -13,8 +13,8 @@ from labeling.search import MAX_LIMIT
 from labeling.search_query import SEARCH_HINT, SearchError
 from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
-from tui.cli.label_store import _add_common, _ingest, _open, _print_json, _run, console
-from tui.words import count
+from tui.cli.label_store import _add_common, _ingest, _open, _print_json, _run, console, err
+from tui.words import hits_summary
 
 EXAMPLES = """\
 query:
@@ -61,12 +61,15 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise UserError(f"search: {exc}") from None
     if args.json:
         _print_json([h.model_dump() for h in hits])
+        if hits.unchecked:  # the JSON stays a list of hits; the shortfall goes to stderr
+            err.print(Text(hits_summary(len(hits), args.limit, unchecked=True, checked=hits.checked)))
         return 0
     cut = console.is_terminal
     for h in hits:
         console.print(hit_line(h, cut=cut), soft_wrap=not cut)
-    more = " (the newest; --limit N for more)" if len(hits) == args.limit else ""
-    console.print(f"[dim]{count(len(hits), 'hit')}{more}[/]")
+    said = hits_summary(len(hits), args.limit, unchecked=hits.unchecked, checked=hits.checked)
+    more = "; --limit N for more" if len(hits) >= args.limit and not hits.unchecked else ""
+    console.print(Text(said + more, style="dim"))
     return 0
 
 

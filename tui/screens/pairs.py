@@ -30,7 +30,7 @@ from labeling.pairs import queue_key
 from labeling.queue import ReviewFigures, counts_whole_queue, queue_length
 from labeling.records import PairFilter, PairRow, QueueCounts, RolloutRow, StepRow
 from labeling.store import NotFound
-from tui.ab_model import ab_patch_for
+from tui.ab_model import ab_cached, ab_patch_for
 from tui.diff_model import diff_model_for
 from tui.pair_filter import FILTER_HINT, FilterError, filter_text, parse_filter
 from tui.pair_queue import LOW_WATER, Figures, PairQueue, QueueLoad, counted_by_key, labeler_queue
@@ -49,6 +49,7 @@ from tui.widgets.prompt import PromptModal
 __all__ = ["FilterError", "PairsScreen", "filter_text", "parse_filter"]
 
 AB_SIGNS = ("A", "B")
+AB_IDENTICAL = "(A and B leave every file the same: identical fixes)"
 # Human-log actions on a rollout, not a pair (a SUSPECT clear, tui/screens/rollout.py): undo
 # keeps the pair on screen.
 ROLLOUT_ACTIONS = ("clear", "unclear")
@@ -88,6 +89,8 @@ class PairsScreen(StudioScreen):
         self._pending_note: str | None = None  # typed before the verdict, saved with it
         self._reload = False  # a refresh asked for while a load ran
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
+        self._drawn: PairView | None = None  # what is drawn: stays while ``shown`` is None (a load)
+        self._judged_while_loading: set[str] = set()  # not shown again when the load answers
 
     # What tests, the bench and the app read: the queue's ids and cursor, the pair on screen.
     @property
@@ -142,6 +145,7 @@ class PairsScreen(StudioScreen):
     def watch_shown(self, old: PairView | None, new: PairView | None) -> None:
         if new is None:
             return  # starting over: what is drawn stays until the queue answers
+        self._drawn = new
         self.query_one(PairHeader).show(new)
         self.query_one(StepPrefix).show(new)
         self.query_one(PairGoal).show(new)
@@ -163,13 +167,29 @@ class PairsScreen(StudioScreen):
                 ab.set_patch("", empty_message="")
                 return
             ab.border_title = f"A {a.uid}  ◀ only in A │ only in B ▶  B {b.uid}"
-            ab.set_patch(
-                ab_patch_for(a.patch, b.patch), empty_message="(A and B leave every file the same: identical fixes)"
-            )
+            patch = ab_cached(a.patch, b.patch)
+            if patch is None:  # big patches take a second or two: worked out in a thread
+                ab.set_patch("", empty_message="comparing A's files with B's…")
+                self._compare_ab(a, b)
+                return
+            ab.set_patch(patch, empty_message=AB_IDENTICAL)
             return
         # The hidden A↔B view holds nothing (and so counts as ready) until it is shown.
         ab.set_patch("", empty_message="")
         self.query_one(SideDiffs).show((a, b), view.diff_view == "split")
+
+    @work(thread=True, exclusive=True, group="pairs-ab", exit_on_error=False)
+    def _compare_ab(self, a: RolloutRow, b: RolloutRow) -> None:
+        patch = ab_patch_for(a.patch, b.patch)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._compared_ab, a.uid, b.uid, patch)
+
+    def _compared_ab(self, uid_a: str, uid_b: str, patch: str) -> None:
+        view = self.shown or self._drawn
+        a, b = view.sides if view is not None else (None, None)
+        if view is None or view.diff_view != "ab" or a is None or b is None or (a.uid, b.uid) != (uid_a, uid_b):
+            return  # moved on meanwhile
+        self.query_one("#diff-ab", DiffView).set_patch(patch, empty_message=AB_IDENTICAL)
 
     def _apply_view(self) -> None:
         mode = self.state.diff_view
@@ -375,6 +395,10 @@ class PairsScreen(StudioScreen):
         else:
             q.index = q.ids.index(keep) if keep in q.ids else 0
         self.state.open_pair = None
+        judged, self._judged_while_loading = self._judged_while_loading, set()
+        while q.ids and q.ids[q.index] in judged:  # judged while this load ran: not shown again
+            q.drop_current()
+            q.clamp()
         self.show_current()
 
     def _recheck_current(self) -> None:
@@ -421,8 +445,11 @@ class PairsScreen(StudioScreen):
     # ------------------------------------------------------------------ keys
     def action_verdict(self, verdict: str) -> None:
         view = self.shown
-        if view is None or view.pair is None:
+        if view is None:  # the queue is loading (a wrap, a new filter, the first load)
+            self._verdict_while_loading(verdict)
             return
+        if view.pair is None:
+            return  # no pair: the screen says why (empty queue, filter, loading error)
         if view.gone:
             self.notify("This pair was pruned by a rebuild (stale): no verdict recorded.", severity="warning")
             self._advance()
@@ -433,6 +460,21 @@ class PairsScreen(StudioScreen):
         self._pending_note = None
         self.state.rate.verdicts += 1
         self._advance()
+
+    def _verdict_while_loading(self, verdict: str) -> None:
+        """A verdict key pressed while the queue loads (a served studio answers slowly) judges the
+        pair still drawn, the one the reviewer read; never dropped without a word."""
+        drawn = self._drawn
+        if drawn is None or drawn.pair is None or drawn.gone:
+            self.notify("No pair on screen yet: the review queue is loading. Press it again once one shows.")
+            return
+        pair_id = drawn.pair.pair_id
+        self.store.set_verdict(pair_id, verdict, self._pending_note)  # committed on return
+        self.pair_queue.verdicts_seen += 1
+        self._pending_note = None
+        self.state.rate.verdicts += 1
+        self._judged_while_loading.add(pair_id)
+        self.notify(f"{verdict} recorded for {pair_id}; the next pair shows once the queue has loaded.")
 
     def _advance(self) -> None:
         q, f = self.pair_queue, self.state.pair_filter

@@ -113,6 +113,7 @@ def tokens_shown(t: LiveTrace) -> tuple[int, int]:
 
 class RolloutScreen(StudioScreen):
     MODE = "rollout"
+    LIVENESS_S = 2.0  # how often a rollout without its end asks whether its batch still runs
     BINDINGS = [
         Binding("enter", "open_steps", "Mark steps"),
         Binding("c", "toggle_conversation", "Talk", tooltip="The whole conversation, or the tool calls"),
@@ -136,6 +137,7 @@ class RolloutScreen(StudioScreen):
         self._shown: dict[int, tuple] = {}  # row -> (status, duration, looped) as last drawn
         self._copies: dict[str, str | None] = {}  # uid -> the original it copies (None: an original)
         self._watched: Path | None = None
+        self._alive: bool | None = None  # the batch's liveness the header was drawn with
 
     def compose(self) -> ComposeResult:
         yield self.compose_tab_bar()
@@ -167,7 +169,18 @@ class RolloutScreen(StudioScreen):
         self.query_one(ConversationView).display = False
         if getattr(self.app, "watcher", None) is None:  # no file-system events: poll
             self.set_interval(0.5, self.poll, name="follow")
+        # A batch process that dies writes nothing more: no event would ever redraw the header.
+        self.set_interval(self.LIVENESS_S, self.check_alive, name="liveness")
         self._render_head()
+
+    def check_alive(self) -> None:
+        """Redraw the header when a rollout without its end changes between running and
+        interrupted (its batch's process died, or a resume took it up again)."""
+        t = self.trace
+        if t is None or t.start is None or t.end is not None or not self.is_current:
+            return
+        if batch_running(t.path.parent.parent) != self._alive:
+            self._render_head()
 
     def traces_changed(self, paths: set[Path]) -> None:
         if self.trace is not None and self._watched in paths:
@@ -318,7 +331,8 @@ class RolloutScreen(StudioScreen):
         text.append(" ")
         # One reading of the state (agent.trace.rollout_state): a trace without its end in a
         # batch whose process is gone was interrupted, not running.
-        state = rollout_state(t.end, alive=t.end is not None or batch_running(t.path.parent.parent))
+        self._alive = t.end is not None or batch_running(t.path.parent.parent)
+        state = rollout_state(t.end, alive=self._alive)
         text.append(f" {state.label.upper()} ", style=badge_style(state.label))
         if t.end is not None:
             text.append(f" {shown_text(t.end.stop_reason)}", style="dim")

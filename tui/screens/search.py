@@ -22,10 +22,11 @@ from textual.worker import get_current_worker
 from agent.untrusted import neutralise_line
 from labeling.errors import StoreError
 from labeling.records import SearchHit
+from labeling.search import SearchHits
 from labeling.search_query import SearchError
 from labeling.store import LabelStore
 from tui.widgets.outcome_badge import cell_style
-from tui.words import count
+from tui.words import hits_summary
 
 LIMIT = 200
 HINT = 'words  "a phrase"  a OR b  -not  pre*  model: task: verdict: in:args|output|message|patch'
@@ -97,7 +98,7 @@ class SearchModal(ModalScreen[SearchHit | None]):
     @work(thread=True, exclusive=True, group="search")
     def _run(self, line: str) -> None:
         try:
-            hits: list[SearchHit] | str = self.store.search(line, limit=LIMIT)
+            hits: SearchHits | str = self.store.search(line, limit=LIMIT)
         except (SearchError, StoreError) as exc:
             hits = str(exc)
         except Exception as exc:  # a store or trace problem: one red line, never the studio's end
@@ -105,7 +106,7 @@ class SearchModal(ModalScreen[SearchHit | None]):
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show, line, hits)
 
-    def _show(self, line: str, hits: list[SearchHit] | str) -> None:
+    def _show(self, line: str, hits: SearchHits | str) -> None:
         self.searching = False
         options = self.query_one(OptionList)
         if isinstance(hits, str):  # the query is malformed: say so, keep the last hits
@@ -114,9 +115,9 @@ class SearchModal(ModalScreen[SearchHit | None]):
         self.hits = hits
         options.clear_options()
         options.add_options([hit_option(h, i) for i, h in enumerate(hits)])
-        more = f" (the newest {LIMIT})" if len(hits) == LIMIT else ""
+        said = hits_summary(len(hits), LIMIT, unchecked=hits.unchecked, checked=hits.checked)
         tail = " · enter opens one · escape closes" if hits else ""
-        self._status(f"{count(len(hits), 'hit')}{more}{tail}")
+        self._status(f"{said}{tail}")
 
     def _status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#search-status", Label)

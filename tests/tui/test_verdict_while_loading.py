@@ -1,0 +1,61 @@
+"""A verdict key pressed while the review queue loads (slow in a served studio) judges the pair
+still drawn, the one the reviewer read, and that pair is not shown again; with no pair drawn
+yet the key says so. Never dropped without a word."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.tui.conftest import settle
+from tui.pair_queue import PairQueue
+from tui.screens.pairs import PairsScreen
+
+
+async def test_c_while_the_queue_loads_judges_the_pair_drawn(traces, make_app, monkeypatch):
+    gate = threading.Event()
+    real = PairQueue.read_ahead
+
+    def slow_read(*args):
+        gate.wait(30)
+        return real(*args)
+
+    app = make_app(traces)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, PairsScreen) and screen.pair is not None
+            drawn = screen.pair.pair_id
+            monkeypatch.setattr(PairQueue, "read_ahead", staticmethod(slow_read))
+            screen.action_wrap()  # the queue starts over; the pair stays drawn while it loads
+            assert screen.shown is None
+            await pilot.press("c")
+            assert app.store.pair(drawn).verdict == "confirm"
+            assert any(f"confirm recorded for {drawn}" in n.message for n in app._notifications)
+            gate.set()
+            await settle(pilot)
+            assert screen.pair is not None and screen.pair.pair_id != drawn  # judged: not shown again
+    finally:
+        gate.set()
+
+
+async def test_c_before_any_pair_is_drawn_says_so(traces, make_app, monkeypatch):
+    gate = threading.Event()
+    real = PairQueue.read_ahead
+
+    def slow_read(*args):
+        gate.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(PairQueue, "read_ahead", staticmethod(slow_read))
+    app = make_app(traces)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("c")
+            assert any("No pair on screen yet" in n.message for n in app._notifications)
+            gate.set()
+            await settle(pilot)
+            assert app.screen.pair is not None and app.screen.pair.verdict is None
+    finally:
+        gate.set()
