@@ -25,7 +25,7 @@ from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
 from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout, source_reader, workspace_reader
-from agent.tools import ToolBox
+from agent.toolbox import ToolBox
 from agent.trace import (
     BranchInfo,
     ErrorEvent,
