@@ -12,8 +12,8 @@ A library: it never prints; progress goes to ``progress(stage, done, total)``.
 
 from exports.check import CheckError, CheckReport, check_file, render_report
 from exports.export import export_dpo, export_sft
-from exports.formats import FORMATS, detect_format
-from exports.models import RecordError, validate_record
+from exports.formats.registry import FORMATS, detect_format, validate_record
+from exports.models import RecordError
 from exports.options import DpoOptions, ExportError, ExportReport, SftOptions
 from exports.rules import RULES
 from exports.upload import UploadError, fine_tune_command, upload_command, upload_file

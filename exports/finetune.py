@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from exports.check import check_file
-from exports.formats import kind_of
+from exports.formats.registry import kind_of
 from exports.provenance import Provenance, sha256_of
 from labeling.records import JobRow, UploadRow
 from labeling.store import LabelStore

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exports.check import CheckReport, check_file
-from exports.formats import kind_of
+from exports.formats.registry import detect_format, kind_of
 from exports.options import ExportReport
 from exports.writer import meta_path_for
 
@@ -38,8 +38,6 @@ def _kind_of_file(path: Path) -> str | None:
             first = json.loads(f.readline())
     except (OSError, ValueError):
         return None
-    from exports.formats import detect_format
-
     fmt = detect_format(first)
     return kind_of(fmt) if fmt else None
 
