@@ -240,8 +240,6 @@ def test_a_rollout_through_the_together_sdk(tiny_suite, scripted, tmp_path):
 
 def test_a_branch_replays_the_prefixs_writes(tiny_suite, scripted, tmp_path):
     server = scripted(ScriptedPolicy(tiny_suite, "clean"))
-    _, parent = _run(tiny_suite, openai_for(server), tmp_path, name="parent")
-    head = parent.conversation()[:2]  # system and goal
 
     def call(i: int, name: str, args: dict) -> dict:
         return {"id": f"call_x_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
@@ -251,7 +249,8 @@ def test_a_branch_replays_the_prefixs_writes(tiny_suite, scripted, tmp_path):
         call(1, "list_dir", {"rel_dir": "."}),
     ]
     prefix = [
-        *head,
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "fix gcd"},
         {"role": "assistant", "content": None, "tool_calls": calls},
         *({"role": "tool", "tool_call_id": c["id"], "content": "ok"} for c in calls),
     ]
@@ -267,6 +266,8 @@ def test_a_branch_replays_the_prefixs_writes(tiny_suite, scripted, tmp_path):
             branch=BranchInfo(parent_rollout_id="parent", prefix_messages=len(prefix), at_step=2),
         ),
         openai_for(server),
+        config=RolloutConfig(timeout_s=0.0),  # no new turn: only the replayed prefix acts on the workspace
         workspace_root=tmp_path / "ws",
     )
+    assert not server.requests
     assert "marker.txt" in result.outcome.patch and "+replayed" in result.outcome.patch
