@@ -105,8 +105,8 @@ def _collect(
     seen: set[str] = set()
     for ex in examples:
         line = spec.line(ex)
-        if line is None:  # a layout that cannot say it (TRL has no per-message weights)
-            skipped["trl_no_weights"] += 1
+        if line is None:  # a format that cannot say it (TRL has no per-message weights)
+            skipped[spec.cannot_say] += 1
             continue
         if not _valid(spec, line, skipped):
             continue

@@ -41,6 +41,7 @@ LAYOUTS: tuple[str, ...] = tuple(dict.fromkeys(f.layout for f in ALL))  # the --
 _BY_NAME = {f.name: f for f in ALL}
 _DETECT_ORDER = sorted(ALL, key=lambda f: f.detect_rank)
 MODELS: dict[str, type[Record]] = {f.name: f.model for f in ALL}
+TOGETHER_FORMATS: tuple[str, ...] = tuple(f.name for f in ALL if f.together)  # what Together fine-tunes on
 
 
 def format_named(name: str) -> ExportFormat[Any]:

@@ -37,6 +37,9 @@ class ExportFormat(Generic[E]):
     detect: Callable[[dict[str, Any]], bool]
     doc: str  # one line for the docs table (docs/exports.md)
     mixes: frozenset[str] = field(default_factory=frozenset)
+    # Why an example this format cannot say (``line`` gave None) is skipped, as the report counts it.
+    cannot_say: str = "cannot_say"
+    together: bool = False  # Together's fine-tuning takes this format (upload, finetune)
 
     def line_family(self, obj: dict[str, Any]) -> str:
         """The shape of one line of this format."""

@@ -46,5 +46,6 @@ FORMAT = ExportFormat(
     model=TogetherDpo,
     line=line,
     detect=detect,
+    together=True,
     doc="`input` (`messages`, `tools`), `preferred_output` and `non_preferred_output`: one assistant message each",
 )

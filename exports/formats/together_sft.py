@@ -38,5 +38,6 @@ FORMAT = ExportFormat(
     model=TogetherSft,
     line=line,
     detect=detect,
+    together=True,
     doc="`messages` (assistant turns carry `weight` 0 or 1) and `tools`; `arguments` JSON strings",
 )

@@ -69,4 +69,5 @@ FORMAT = ExportFormat(
     detect=detect,
     doc="`messages` + `tools` with `arguments` as objects; one trained turn as `prompt` + `completion`",
     mixes=frozenset({"messages", "prompt-completion"}),
+    cannot_say="trl_no_weights",
 )

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from exports.formats.registry import ALL, FORMATS, LAYOUTS, detect_format, discover_formats, format_table
+from exports.formats.registry import (
+    ALL,
+    FORMATS,
+    LAYOUTS,
+    TOGETHER_FORMATS,
+    detect_format,
+    discover_formats,
+    format_table,
+)
 from exports.layouts import DpoExample, SftExample
 from exports.options import DpoOptions, SftOptions
 from tui.cli import build_parser
@@ -41,6 +49,7 @@ def test_the_docs_table_is_the_registrys_and_lists_every_format():
     assert all(f"`{name}`" in table for name in FORMATS)
     today = ("together-sft", "together-dpo", "openai-sft", "openai-dpo", "trl-sft", "trl-dpo")
     assert FORMATS[:6] == today  # listed in this order (docs, --help); a new format comes after
+    assert TOGETHER_FORMATS == ("together-sft", "together-dpo")  # what upload and finetune accept
 
 
 @pytest.mark.parametrize("fmt", ALL, ids=[f.name for f in ALL])

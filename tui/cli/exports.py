@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from agent.untrusted import neutralise
-from exports.formats.registry import FORMATS, LAYOUTS
+from exports.formats.registry import FORMATS, LAYOUTS, TOGETHER_FORMATS
 from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
 from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError, err_console
@@ -285,7 +285,7 @@ def print_report(c: SafeConsole, report) -> None:
     for key, value in rows:
         c.print(f"{key:<15} {value}", markup=False)
     if report.path:
-        if report.format.startswith("together-"):
+        if report.format in TOGETHER_FORMATS:
             c.print(f"next: {exports.upload_command(report)}", markup=False)
         else:
             c.print(f"checked: repo-agent check {report.path} passes", markup=False)
@@ -466,7 +466,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         return 1
     _say(f"[prefs]   Pairs file: {r.path}")
     _say(f"[prefs]   Meta file: {r.meta_path}")
-    if r.format.startswith("together-"):
+    if r.format in TOGETHER_FORMATS:
         _say(f"[prefs]   Next: {exports.upload_command(r)}")
     return 0
 
