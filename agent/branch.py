@@ -35,6 +35,7 @@ from agent.executor import LocalExecutor
 from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.providers import Completion, Provider, ProviderError, ProviderFactory
 from agent.suites.models import Suite
+from agent.tools.registry import step_counts
 from agent.trace import (
     BatchMeta,
     BatchParams,
@@ -93,7 +94,7 @@ def decision_points(read: TraceRead, batch_id: str, at: str) -> list[DecisionPoi
     # index in the conversation of each step's assistant message
     step_at = {e.step: i for i, e in enumerate(msgs) if e.message.get("role") == "assistant" and e.step}
     if kind == "first-write":
-        writes = sorted(e.step for e in read.events if isinstance(e, ToolCallEvent) and e.name == "write_file")
+        writes = sorted(e.step for e in read.events if isinstance(e, ToolCallEvent) and step_counts(e.name).writes)
         steps = writes[:1]
     elif kind == "each-step":
         steps = sorted(step_at)

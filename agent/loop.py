@@ -25,7 +25,8 @@ from agent.probes import is_probe
 from agent.providers import Provider, ProviderCancelled, ProviderError, ReplayDiverged
 from agent.suites.models import Suite, Task
 from agent.suspect import PROBE_PASSED, judge_suspect, scan_rollout, source_reader, workspace_reader
-from agent.tools import ToolBox
+from agent.toolbox import ToolBox
+from agent.tools.registry import step_counts
 from agent.trace import (
     BranchInfo,
     ErrorEvent,
@@ -409,7 +410,8 @@ def _replay_prefix(prefix: list[dict[str, Any]], tools: ToolBox, append: Callabl
             step += 1
             for call in msg.get("tool_calls") or []:
                 fn = call.get("function") or {}
-                if fn.get("name") == "write_file":
-                    tools.call("write_file", fn.get("arguments") or "")
+                name = str(fn.get("name") or "")
+                if step_counts(name).writes:
+                    tools.call(name, fn.get("arguments") or "")
         append(msg, step or None)
     tally.steps = step

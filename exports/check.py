@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from agent.trace_io import NotRegularFile, open_regular
 from agent.untrusted import neutralise_line
-from exports.formats import FORMATS, detect_format, family, line_family
-from exports.rules import rule_errors
+from exports.formats.registry import detect_format, format_named, line_family
 
 MAX_ERRORS = 10_000  # a wholly wrong file stops being listed here (the count goes on)
 MAX_LINE_BYTES = 64 * 1024 * 1024  # one example line; a longer one is reported, not read
@@ -57,15 +56,10 @@ class CheckReport(BaseModel):
         return len({e.line for e in self.errors if e.line})
 
 
-class UnknownFormat(ValueError):
-    pass
-
-
 def check_file(path: str | Path, fmt: str | None = None) -> CheckReport:
-    """Check ``path`` as ``fmt`` (one of FORMATS) or as the format its first line names."""
+    """Check ``path`` as ``fmt`` (a name in exports.formats.registry.FORMATS) or as the format its first line names."""
     path = Path(path)
-    if fmt is not None and fmt not in FORMATS:
-        raise UnknownFormat(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    given = format_named(fmt) if fmt is not None else None  # UnknownFormat names the formats
     report = CheckReport(path=str(path), format=fmt)
     errs = report.errors
 
@@ -74,7 +68,7 @@ def check_file(path: str | Path, fmt: str | None = None) -> CheckReport:
         if len(errs) < MAX_ERRORS:
             errs.append(CheckError(line=line, rule=rule, detail=detail))
 
-    fam: str | None = family(fmt) if fmt else None
+    fam: str | None = given.family if given else None
     dup_keys: list[str] = []
     decoder = _decoder(dup_keys)
     no = 0
@@ -137,10 +131,11 @@ def _check_line(
         report.format, report.detected = found, True
         fam = line_family(obj)
     this = line_family(obj)
-    if this is not None and fam is not None and this != fam and not _same_family(report.format, this):
+    fmt = format_named(report.format)
+    if this is not None and fam is not None and this != fam and this not in fmt.mixes:
         add(no, "mixed-formats", f"this line is {this!r}-shaped, the file is {report.format}")
         return fam
-    for rule, detail in rule_errors(report.format, obj):
+    for rule, detail in fmt.errors(obj):
         add(no, rule, detail)
     return fam
 
@@ -197,11 +192,6 @@ def _skip_line(f: BinaryIO) -> None:
     while block := f.readline(1 << 20):
         if block.endswith(b"\n"):
             return
-
-
-def _same_family(fmt: str | None, this: str) -> bool:
-    # trl-sft files may mix whole conversations and prompt/completion steps.
-    return fmt == "trl-sft" and this in ("messages", "prompt-completion")
 
 
 def render_report(report: CheckReport, *, limit: int | None = None) -> list[str]:

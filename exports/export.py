@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from exports.dpo import build_dpo
-from exports.formats import fmt_name
+from exports.formats.registry import format_for
+from exports.formats.spec import ExportFormat
 from exports.holdout import (
     choose_holdout,
     default_holdout_path,
     holdout_suite,
     write_suite,
 )
-from exports.layouts import DpoExample, Repairs, SftExample, dpo_line, sft_line
-from exports.models import RecordError, validate_record
+from exports.layouts import DpoExample, Repairs, SftExample
+from exports.models import RecordError
 from exports.options import DpoOptions, ExportError, ExportReport, SftOptions
 from exports.sft import build_sft
 from exports.tokens import TokenCounter, TokenizerError, cost_per_epoch
@@ -79,6 +80,7 @@ class _Setup:
     """What both exports decide before building examples."""
 
     fmt: str
+    spec: ExportFormat[Any]  # the format named fmt: its line builder and record model
     counter: TokenCounter
     held: list[str]
     suite: Any
@@ -88,25 +90,25 @@ class _Setup:
 
 
 def _setup(store: LabelStore, options: DpoOptions | SftOptions, kind: str) -> _Setup:
-    fmt = fmt_name(options.format, kind)
+    spec = format_for(options.format, kind)
     counter = _counter(options)
     held, suite = _holdout(store, options)
     cache = TraceCache(*store.accepted_lines())  # read only what ingest accepted
-    return _Setup(fmt, counter, held, suite, cache=cache)
+    return _Setup(spec.name, spec, counter, held, suite, cache=cache)
 
 
 def _collect(
-    examples: list[Any], to_line: Callable[[Any], Any], count: Callable[[Any], int], fmt: str, skipped: Counter
+    examples: list[Any], spec: ExportFormat[Any], count: Callable[[Any], int], skipped: Counter
 ) -> tuple[list[str], list, int]:
     """Each example as a checked line: (lines, their metas, tokens); what fails is counted in ``skipped``."""
     lines, metas, tokens = [], [], 0
     seen: set[str] = set()
     for ex in examples:
-        line = to_line(ex)
-        if line is None:  # a layout that cannot say it (TRL has no per-message weights)
-            skipped["trl_no_weights"] += 1
+        line = spec.line(ex)
+        if line is None:  # a format that cannot say it (TRL has no per-message weights)
+            skipped[spec.cannot_say] += 1
             continue
-        if not _valid(fmt, line, skipped):
+        if not _valid(spec, line, skipped):
             continue
         text = _dumps(line)
         if text in seen:  # two rollouts that say the same thing teach it twice: one line
@@ -131,9 +133,7 @@ def export_dpo(
     out = Path(out)
     st = _setup(store, options, "dpo")
     examples = build_dpo(store, options, set(st.held), st.cache, st.repairs, st.skipped, progress)
-    lines, metas, tokens = _collect(
-        examples, lambda ex: dpo_line(options.format, ex), lambda ex: dpo_tokens(st.counter, ex), st.fmt, st.skipped
-    )
+    lines, metas, tokens = _collect(examples, st.spec, lambda ex: dpo_tokens(st.counter, ex), st.skipped)
     report = _report(st, "dpo", options.mode, lines, tokens, options, dry_run)
     report.warnings = st.cache.warnings
     return _finish(store, out, st.fmt, options, report, lines, metas, st.held, st.suite, dry_run)
@@ -154,9 +154,8 @@ def export_sft(
     built = build_sft(store, options, set(st.held), st.cache, st.repairs, st.skipped, progress)
     lines, metas, tokens = _collect(
         built[options.style],
-        lambda ex: sft_line(options.format, ex),
+        st.spec,
         lambda ex: sft_tokens(counter, ex),
-        st.fmt,
         st.skipped,
     )
     report = _report(st, "sft", options.style, lines, tokens, options, dry_run)
@@ -169,9 +168,9 @@ def export_sft(
     return _finish(store, out, st.fmt, options, report, lines, metas, st.held, st.suite, dry_run)
 
 
-def _valid(fmt: str, line: dict[str, Any], skipped: Counter) -> bool:
+def _valid(spec: ExportFormat[Any], line: dict[str, Any], skipped: Counter) -> bool:
     try:
-        validate_record(fmt, line)
+        spec.validate(line)
     except RecordError as exc:
         skipped[f"invalid_record:{exc.errors[0][0]}"] += 1
         return False

@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from exports.check import check_file
-from exports.formats import kind_of
+from exports.formats.registry import TOGETHER_FORMATS, kind_of
 from exports.provenance import Provenance, sha256_of
 from labeling.records import JobRow, UploadRow
 from labeling.store import LabelStore
@@ -146,8 +146,8 @@ class FinetuneClient:
             raise FinetuneError(
                 f"{path} fails the check ({report.error_count} error(s)); run `repo-agent check {path}`"
             )
-        if not (report.format or "").startswith("together-"):
-            raise FinetuneError(f"{path} is {report.format}; Together takes together-sft or together-dpo files")
+        if report.format not in TOGETHER_FORMATS:
+            raise FinetuneError(f"{path} is {report.format}; Together takes {' or '.join(TOGETHER_FORMATS)} files")
         sha = sha256_of(path)
         known = store.uploaded(sha)
         if known is not None:

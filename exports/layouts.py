@@ -1,4 +1,4 @@
-"""One neutral example -> the line of a given layout (Together, OpenAI, TRL).
+"""Neutral examples, and what the formats' line builders share (each format's own is in exports/formats/).
 
 Messages are cleaned to the keys the formats allow (role, content, tool_calls,
 tool_call_id, weight). A tool call whose recorded arguments do not parse to a JSON
@@ -82,7 +82,7 @@ def cut(text: str, limit: int | None) -> str:
     return text[:limit] + f"\n[... cut {len(text) - limit} chars]"
 
 
-def _trl_message(m: dict[str, Any]) -> dict[str, Any]:
+def trl_message(m: dict[str, Any]) -> dict[str, Any]:
     """TRL (Hugging Face chat templates) wants arguments as objects and no weights."""
     out = {k: v for k, v in m.items() if k != "weight"}
     if "tool_calls" in out:
@@ -93,54 +93,47 @@ def _trl_message(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _output(m: dict[str, Any]) -> dict[str, Any]:
+def dpo_output(m: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in m.items() if k != "weight"}
     out.setdefault("content", "")  # DPO outputs carry a content string (former Together checker)
     return out
 
 
-def dpo_line(layout: str, ex: DpoExample) -> dict[str, Any]:
-    tools = ex.tools or None
-    if layout == "trl":
-        line: dict[str, Any] = {
-            "prompt": [_trl_message(m) for m in ex.prompt],
-            "chosen": [_trl_message(_output(ex.chosen))],
-            "rejected": [_trl_message(_output(ex.rejected))],
-        }
-        if tools:
-            line["tools"] = tools
-        return line
+def input_dpo_line(ex: DpoExample, *, parallel_tool_calls: bool) -> dict[str, Any]:
+    """A DPO line with the prompt in ``input`` (Together; OpenAI adds ``parallel_tool_calls``)."""
     inp: dict[str, Any] = {"messages": ex.prompt}
-    if tools:
-        inp["tools"] = tools
-    if layout == "openai":
+    if ex.tools:
+        inp["tools"] = ex.tools
+    if parallel_tool_calls:
         inp["parallel_tool_calls"] = True
-    return {"input": inp, "preferred_output": [_output(ex.chosen)], "non_preferred_output": [_output(ex.rejected)]}
+    return {
+        "input": inp,
+        "preferred_output": [dpo_output(ex.chosen)],
+        "non_preferred_output": [dpo_output(ex.rejected)],
+    }
 
 
-def sft_line(layout: str, ex: SftExample) -> dict[str, Any] | None:
-    tools = ex.tools or None
-    if layout == "trl":
-        # TRL has no per-message weight: a fully trained conversation is `messages`; one
-        # trained turn is prompt-completion (loss on the completion only); more than one
-        # trained turn beside masked ones cannot be written (None: the caller skips it).
-        weights = [m.get("weight", 1) for m in ex.messages if m["role"] == "assistant"]
-        target = ex.meta.get("target_index") if ex.style == "trajectory" else len(ex.messages) - 1
-        if ex.style == "trajectory" and all(w == 1 for w in weights):
-            line: dict[str, Any] = {"messages": [_trl_message(m) for m in ex.messages]}
-        elif target is not None:
-            line = {
-                "prompt": [_trl_message(m) for m in ex.messages[:target]],
-                "completion": [_trl_message(ex.messages[target])],
-            }
-        else:
-            return None
-        if tools:
-            line["tools"] = tools
-        return line
-    line = {"messages": ex.messages}
-    if tools:
-        line["tools"] = tools
-    if layout == "openai":
+def messages_sft_line(ex: SftExample, *, parallel_tool_calls: bool) -> dict[str, Any]:
+    """An SFT line of weighted ``messages`` (Together; OpenAI adds ``parallel_tool_calls``)."""
+    line: dict[str, Any] = {"messages": ex.messages}
+    if ex.tools:
+        line["tools"] = ex.tools
+    if parallel_tool_calls:
         line["parallel_tool_calls"] = True
     return line
+
+
+def has_object_arguments(messages: Any) -> bool:
+    """Some tool call's arguments are an object, not a JSON string (how TRL's messages look)."""
+    if not isinstance(messages, list):
+        return False
+    for m in messages:
+        if isinstance(m, dict) and isinstance(m.get("tool_calls"), list):
+            for tc in m["tool_calls"]:
+                if (
+                    isinstance(tc, dict)
+                    and isinstance(tc.get("function"), dict)
+                    and isinstance(tc["function"].get("arguments"), dict)
+                ):
+                    return True
+    return False

@@ -1,7 +1,8 @@
-"""Pydantic models of the training-file formats (one per format, ``extra="forbid"``).
+"""The base of the training-file formats' pydantic models (``extra="forbid"``; each format's own is in its file).
 
-Each model runs the rule walker (exports.rules.rule_errors) before field validation,
-so a record the exporter builds obeys exactly the rules ``repo-agent check`` enforces.
+Each model runs the rule walker (exports.rules.rule_errors) over its format's rules before
+field validation, so a record the exporter builds obeys exactly the rules ``repo-agent
+check`` enforces.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from exports.rules import Errors, rule_errors
+from exports.rules import Errors, FormatRules, rule_errors
 
 
 class RecordError(ValueError):
@@ -30,11 +31,12 @@ class Record(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     FORMAT: ClassVar[str]
+    RULES: ClassVar[FormatRules]
 
     @model_validator(mode="before")
     @classmethod
     def _rules(cls, data: Any) -> Any:
-        errs = rule_errors(cls.FORMAT, data)
+        errs = rule_errors(cls.RULES, data)
         if errs:
             raise RecordError(cls.FORMAT, errs)
         return data
@@ -46,30 +48,6 @@ class Record(BaseModel):
 Msg = dict[str, Any]
 
 
-class TogetherSft(Record):
-    FORMAT: ClassVar[str] = "together-sft"
-    messages: list[Msg]
-    tools: list[Msg] | None = None
-
-
-class OpenAISft(Record):
-    FORMAT: ClassVar[str] = "openai-sft"
-    messages: list[Msg]
-    tools: list[Msg] | None = None
-    parallel_tool_calls: bool | None = None
-
-
-class TrlSft(Record):
-    """Either ``messages`` (whole conversation) or ``prompt`` + ``completion`` (loss on the
-    completion only: how TRL trains one step without weights)."""
-
-    FORMAT: ClassVar[str] = "trl-sft"
-    messages: list[Msg] | None = None
-    prompt: list[Msg] | None = None
-    completion: list[Msg] | None = None
-    tools: list[Msg] | None = None
-
-
 class PreferenceInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     messages: list[Msg]
@@ -77,37 +55,13 @@ class PreferenceInput(BaseModel):
     parallel_tool_calls: bool | None = None
 
 
-class TogetherDpo(Record):
-    FORMAT: ClassVar[str] = "together-dpo"
-    input: PreferenceInput
-    preferred_output: list[Msg]
-    non_preferred_output: list[Msg]
-
-
-class OpenAIDpo(TogetherDpo):
-    FORMAT: ClassVar[str] = "openai-dpo"
-
-
-class TrlDpo(Record):
-    FORMAT: ClassVar[str] = "trl-dpo"
-    prompt: list[Msg]
-    chosen: list[Msg]
-    rejected: list[Msg]
-    tools: list[Msg] | None = None
-
-
-MODELS: dict[str, type[Record]] = {
-    m.FORMAT: m for m in (TogetherSft, OpenAISft, TrlSft, TogetherDpo, OpenAIDpo, TrlDpo)
-}
-
-
-def validate_record(fmt: str, data: dict) -> Record:
-    """Build the format's model from ``data``; raises RecordError naming every broken rule."""
+def validate_record(model: type[Record], data: dict) -> Record:
+    """Build ``model`` from ``data``; raises RecordError naming every broken rule."""
     try:
-        return MODELS[fmt].model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         for e in exc.errors():
             err = (e.get("ctx") or {}).get("error")
             if isinstance(err, RecordError):
                 raise err from None
-        raise RecordError(fmt, [("type", str(exc).splitlines()[0])]) from None
+        raise RecordError(model.FORMAT, [("type", str(exc).splitlines()[0])]) from None

@@ -6,13 +6,18 @@ the command line offers is here, with its default.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from exports.formats.registry import LAYOUTS
+
 DpoMode = Literal["final", "patch", "patch+trajectory", "step"]
 SftStyle = Literal["trajectory", "step"]
-Layout = Literal["together", "openai", "trl"]
+if TYPE_CHECKING:
+    Layout = str
+else:  # the --format choices, from the formats declared in exports/formats/ (the Export form lists them)
+    Layout = Literal[LAYOUTS]
 TrainTurns = Literal["all", "last", "final"]
 # Auto-preferred pairs with these flags teach noise; dropped unless keep_noisy.
 DEFAULT_DROP_FLAGS = ["both_fail", "identical_patch", "tests_tampered", "unknown_outcome"]

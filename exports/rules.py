@@ -1,7 +1,8 @@
 """The rules of the training-file formats, and the walker that checks them (docs/ARCHITECTURE.md, Exports).
 
-Each format (exports/formats.py) is a pydantic model (``extra="forbid"``) and a set of
-named rules. The rules are one walker, ``rule_errors(fmt, obj)``, that returns *every* broken rule of a line
+Each format (one file in exports/formats/) is a pydantic model (``extra="forbid"``) and
+its `FormatRules`: its keys and its shape. The rules are one walker,
+``rule_errors(rules, obj)``, that returns *every* broken rule of a line
 (``(rule, detail)`` pairs), so ``repo-agent check`` can name them all; the models call
 the same walker, so the exporter cannot build a record the checker would reject.
 
@@ -12,15 +13,14 @@ parses to an object; ``weight`` only 0 or 1; every SFT example has an assistant 
 a DPO ``input.messages`` does not end with an assistant message; each DPO output is a
 list of exactly one assistant message (with a ``content`` string, as the former checker
 required). Where we are stricter than Together, the rule says so ("stricter" in RULES).
-The pydantic models that run these rules are in exports.models.
+The pydantic models that run these rules are declared beside each format (base: exports.models).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
-
-from exports.formats import layout_of
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -60,59 +60,65 @@ RULES: dict[str, str] = {
     "empty-output": "a trained assistant message (weight 1) or DPO output is not blank without tool_calls",
 }
 
-MSG_KEYS = {
-    "together": {"role", "content", "tool_calls", "tool_call_id", "weight"},
-    "openai": {"role", "content", "tool_calls", "tool_call_id", "weight"},
-    "trl": {"role", "content", "tool_calls", "tool_call_id", "name"},
-}
-TOP_KEYS: dict[str, tuple[set[str], set[str]]] = {  # (required, optional)
-    "together-sft": ({"messages"}, {"tools"}),
-    "openai-sft": ({"messages"}, {"tools", "parallel_tool_calls"}),
-    "together-dpo": ({"input", "preferred_output", "non_preferred_output"}, set()),
-    "openai-dpo": ({"input", "preferred_output", "non_preferred_output"}, set()),
-    "trl-dpo": ({"prompt", "chosen", "rejected"}, {"tools"}),
-}
-INPUT_KEYS = {
-    "together-dpo": ({"messages"}, {"tools"}),
-    "openai-dpo": ({"messages"}, {"tools", "parallel_tool_calls"}),
-}
+# The keys a message may carry: Together's and OpenAI's (with a training weight), TRL's (no weight, a name).
+WEIGHTED_MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "weight"})
+TRL_MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name"})
+Keys = tuple[frozenset[str], frozenset[str]]  # (required, optional)
+
+
+@dataclass(frozen=True)
+class FormatRules:
+    """What the walker needs to know of one format: its keys and its shape.
+
+    ``input`` set: a DPO prompt inside an ``input`` object (Together, OpenAI); unset, at the
+    top level as ``prompt``. ``prompt_completion``: an SFT line may be prompt + completion
+    instead of messages (TRL). ``arguments_object``: tool-call arguments are objects, not
+    JSON strings (TRL).
+    """
+
+    kind: str  # sft | dpo
+    top: Keys
+    message_keys: frozenset[str]
+    input: Keys | None = None
+    outputs: tuple[str, str] = ("preferred_output", "non_preferred_output")
+    prompt_completion: bool = False
+    arguments_object: bool = False
+
 
 Errors = list[tuple[str, str]]
 
 
-def rule_errors(fmt: str, obj: Any) -> Errors:
-    """Every rule ``obj`` (one parsed line) breaks as format ``fmt``; [] when it is valid."""
+def rule_errors(rules: FormatRules, obj: Any) -> Errors:
+    """Every rule ``obj`` (one parsed line) breaks as a line of the format of ``rules``; [] when it is valid."""
     errs: Errors = []
     if not isinstance(obj, dict):
         return [("not-object", f"a line is a JSON object, got {type(obj).__name__}")]
-    layout = layout_of(fmt)
-    if fmt == "trl-sft":
+    if rules.prompt_completion:
         if "completion" in obj or "prompt" in obj:
             _keys(obj, {"prompt", "completion"}, {"tools"}, "", errs)
             tools = _tools(obj, errs)
-            prompt = _messages(obj.get("prompt"), "prompt", layout, tools, errs, first=True)
+            prompt = _messages(obj.get("prompt"), "prompt", rules, tools, errs, first=True)
             if prompt and prompt[-1].get("role") == "assistant":
                 errs.append(("input-ends-assistant", "prompt ends with an assistant message"))
-            _outputs(obj.get("completion"), "completion", layout, tools, errs, prompt, need_content=False)
+            _outputs(obj.get("completion"), "completion", rules, tools, errs, prompt, need_content=False)
         else:
             _keys(obj, {"messages"}, {"tools"}, "", errs)
             tools = _tools(obj, errs)
-            msgs = _messages(obj.get("messages"), "messages", layout, tools, errs, first=True)
+            msgs = _messages(obj.get("messages"), "messages", rules, tools, errs, first=True)
             _sft_trains(msgs, errs)
         return errs
-    required, optional = TOP_KEYS[fmt]
+    required, optional = rules.top
     _keys(obj, required, optional, "", errs)
-    if fmt.endswith("-sft"):
+    if rules.kind == "sft":
         tools = _tools(obj, errs)
         if "parallel_tool_calls" in obj and not isinstance(obj["parallel_tool_calls"], bool):
             errs.append(("type", "parallel_tool_calls is a boolean"))
-        msgs = _messages(obj.get("messages"), "messages", layout, tools, errs, first=True)
+        msgs = _messages(obj.get("messages"), "messages", rules, tools, errs, first=True)
         _sft_trains(msgs, errs)
         return errs
-    if fmt == "trl-dpo":
+    if rules.input is None:
         tools = _tools(obj, errs)
-        prompt = _messages(obj.get("prompt"), "prompt", layout, tools, errs, first=True)
-        out_names = ("chosen", "rejected")
+        prompt = _messages(obj.get("prompt"), "prompt", rules, tools, errs, first=True)
     else:
         inp = obj.get("input")
         prompt = []
@@ -120,27 +126,29 @@ def rule_errors(fmt: str, obj: Any) -> Errors:
         if inp is not None and not isinstance(inp, dict):
             errs.append(("type", "input is an object"))
         elif isinstance(inp, dict):
-            r, o = INPUT_KEYS[fmt]
+            r, o = rules.input
             _keys(inp, r, o, "input.", errs)
             tools = _tools(inp, errs, "input.tools")
             if "parallel_tool_calls" in inp and not isinstance(inp["parallel_tool_calls"], bool):
                 errs.append(("type", "input.parallel_tool_calls is a boolean"))
-            prompt = _messages(inp.get("messages"), "input.messages", layout, tools, errs, first=True)
-        out_names = ("preferred_output", "non_preferred_output")
+            prompt = _messages(inp.get("messages"), "input.messages", rules, tools, errs, first=True)
+    out_names = rules.outputs
     if prompt and prompt[-1].get("role") == "assistant":
         errs.append(
             (
                 "input-ends-assistant",
-                f"{'prompt' if fmt == 'trl-dpo' else 'input.messages'} ends with an assistant message",
+                f"{'prompt' if rules.input is None else 'input.messages'} ends with an assistant message",
             )
         )
-    outs = [_outputs(obj.get(name), name, layout, tools, errs, prompt) for name in out_names]
+    outs = [_outputs(obj.get(name), name, rules, tools, errs, prompt) for name in out_names]
     if outs[0] is not None and outs[0] == outs[1]:
         errs.append(("same-outputs", f"{out_names[0]} and {out_names[1]} are identical"))
     return errs
 
 
-def _keys(obj: dict, required: set[str], optional: set[str], where: str, errs: Errors) -> None:
+def _keys(
+    obj: dict, required: set[str] | frozenset[str], optional: set[str] | frozenset[str], where: str, errs: Errors
+) -> None:
     for k in sorted(required - set(obj)):
         errs.append(("missing-key", f"{where}{k} is required"))
     for k in sorted(set(obj) - required - optional):
@@ -169,7 +177,9 @@ def _tools(obj: dict, errs: Errors, where: str = "tools") -> set[str] | None:
     return names
 
 
-def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: Errors, *, first: bool) -> list[dict]:
+def _messages(
+    msgs: Any, where: str, rules: FormatRules, tools: set[str] | None, errs: Errors, *, first: bool
+) -> list[dict]:
     """Check a conversation; returns its messages that are objects (for later rules)."""
     if msgs is None:
         return []
@@ -187,7 +197,7 @@ def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: 
             errs.append(("type", f"{at} is an object"))
             continue
         good.append(m)
-        role = _message(m, at, layout, tools, errs)
+        role = _message(m, at, rules, tools, errs)
         if i == 0 and first and role not in ("system", "user", None):
             errs.append(("first-role", f"{at} is {role!r}: a conversation starts with system or user"))
         if role == "system" and i > 0:
@@ -209,8 +219,8 @@ def _messages(msgs: Any, where: str, layout: str, tools: set[str] | None, errs: 
     return good
 
 
-def _message(m: dict, at: str, layout: str, tools: set[str] | None, errs: Errors) -> str | None:
-    for k in sorted(set(m) - MSG_KEYS[layout]):
+def _message(m: dict, at: str, rules: FormatRules, tools: set[str] | None, errs: Errors) -> str | None:
+    for k in sorted(set(m) - rules.message_keys):
         errs.append(("extra-key", f"{at}.{k} is not a message key"))
     role = m.get("role")
     if role is None:
@@ -234,7 +244,7 @@ def _message(m: dict, at: str, layout: str, tools: set[str] | None, errs: Errors
         elif isinstance(content, str) and not content.strip() and not calls and m.get("weight", 1) != 0:
             errs.append(("empty-output", f"{at} is trained on blank content and calls no tool"))
         if calls is not None:
-            _tool_calls(calls, at, layout, tools, errs)
+            _tool_calls(calls, at, rules, tools, errs)
     else:
         if not isinstance(content, str):
             errs.append(("content", f"{at} ({role}) has no string content"))
@@ -245,7 +255,7 @@ def _message(m: dict, at: str, layout: str, tools: set[str] | None, errs: Errors
     return role
 
 
-def _tool_calls(calls: Any, at: str, layout: str, tools: set[str] | None, errs: Errors) -> None:
+def _tool_calls(calls: Any, at: str, rules: FormatRules, tools: set[str] | None, errs: Errors) -> None:
     if not isinstance(calls, list) or not calls:
         errs.append(("type", f"{at}.tool_calls is a non-empty list"))
         return
@@ -269,7 +279,7 @@ def _tool_calls(calls: Any, at: str, layout: str, tools: set[str] | None, errs: 
         if tools is not None and fn["name"] not in tools:
             errs.append(("tool-unknown", f"{w} calls {fn['name']!r}, not in tools"))
         args = fn.get("arguments")
-        if layout == "trl":
+        if rules.arguments_object:
             if not isinstance(args, dict):
                 errs.append(("arguments-json", f"{w}.function.arguments is an object (TRL)"))
             continue
@@ -298,7 +308,7 @@ def _sft_trains(msgs: list[dict], errs: Errors) -> None:
 def _outputs(
     out: Any,
     name: str,
-    layout: str,
+    rules: FormatRules,
     tools: set[str] | None,
     errs: Errors,
     prompt: list[dict],
@@ -318,7 +328,7 @@ def _outputs(
     if "weight" in m:
         errs.append(("extra-key", f"{name}[0].weight: outputs carry no weight"))
         m = {k: v for k, v in m.items() if k != "weight"}
-    role = _message(m, f"{name}[0]", layout, tools, errs)
+    role = _message(m, f"{name}[0]", rules, tools, errs)
     if role is not None and role != "assistant":
         errs.append(("output-role", f"{name}[0] is {role!r}, not assistant"))
     if need_content and role == "assistant" and not isinstance(m.get("content"), str):

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from agent.tools.registry import step_counts
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
 from exports.suspect import leave_out_held
@@ -113,7 +114,9 @@ def _targets(msgs: list[dict[str, Any]], full: Full, masked: set[int], train: st
         pick = assistants[-1:]
     elif train == "final":
         pick = [
-            i for i in assistants if any(tc["function"]["name"] == "finish" for tc in msgs[i].get("tool_calls", []))
+            i
+            for i in assistants
+            if any(step_counts(tc["function"]["name"]).finishes for tc in msgs[i].get("tool_calls", []))
         ][-1:]
         if not pick:
             return [], "no_final_answer"

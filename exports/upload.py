@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exports.check import CheckReport, check_file
-from exports.formats import kind_of
+from exports.formats.registry import TOGETHER_FORMATS, detect_format, kind_of
 from exports.options import ExportReport
 from exports.writer import meta_path_for
 
@@ -38,8 +38,6 @@ def _kind_of_file(path: Path) -> str | None:
             first = json.loads(f.readline())
     except (OSError, ValueError):
         return None
-    from exports.formats import detect_format
-
     fmt = detect_format(first)
     return kind_of(fmt) if fmt else None
 
@@ -84,8 +82,8 @@ def upload_file(path: str | Path, *, base_url: str | None = None, check: CheckRe
     report = check or check_file(path)
     if not report.ok:
         raise UploadError(f"{path} fails the check ({report.error_count} error(s)); run `repo-agent check {path}`")
-    if report.format and not report.format.startswith("together-"):
-        raise UploadError(f"{path} is {report.format}; Together takes together-sft or together-dpo files")
+    if report.format and report.format not in TOGETHER_FORMATS:
+        raise UploadError(f"{path} is {report.format}; Together takes {' or '.join(TOGETHER_FORMATS)} files")
     if not os.environ.get("TOGETHER_API_KEY"):
         raise UploadError("TOGETHER_API_KEY is not set: export TOGETHER_API_KEY=... and run again")
     try:

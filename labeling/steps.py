@@ -3,11 +3,14 @@
 * ``invalid_call``: a tool call in the step failed its argument schema (``valid`` false).
 * ``tool_error``: a valid call whose tool result was not ok.
 * ``repeated_call``: a call with the same name and arguments (compared as parsed JSON,
-  key order ignored) as an earlier call of the rollout, with no successful
-  ``write_file`` in between: the workspace had not changed, so it is a loop.
-* ``unused_read``: (finished rollouts only) a ``read_file`` of a path that the rollout
-  never writes afterwards (no ``write_file`` to it later) and that its final patch does
-  not touch. Paths are compared after dropping a leading ``./``.
+  key order ignored) as an earlier call of the rollout, with no successful write
+  (``write_file``) in between: the workspace had not changed, so it is a loop.
+* ``unused_read``: (finished rollouts only) a read (``read_file``) of a path that the
+  rollout never writes afterwards and that its final patch does not touch. Paths are
+  compared after dropping a leading ``./``.
+
+Which tools read or write, and which argument names the path, is each tool's own
+declaration (``agent.tools.spec.StepCounts``), never a name written here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+
+from agent.tools.registry import step_counts
 
 
 def _norm_path(p: Any) -> str:
@@ -61,14 +66,15 @@ def step_flags(calls: Sequence[dict[str, Any]], patch_files: Sequence[str], fini
         if key in seen:
             f.add("repeated_call")
         seen.add(key)
-        if c["name"] == "write_file" and (c.get("ok") is None or c["ok"]) and c.get("valid", True):
+        counts = step_counts(c["name"])
+        if counts.writes and (c.get("ok") is None or c["ok"]) and c.get("valid", True):
             seen.clear()  # the workspace changed: repeating a read or a test run is legitimate now
-        if finished and c["name"] == "read_file" and c.get("valid", True):
-            path = _norm_path(parsed[i].get("rel_path"))
+        if finished and counts.reads and c.get("valid", True):
+            path = _norm_path(parsed[i].get(counts.reads))
             later_writes = {
-                _norm_path(parsed[j].get("rel_path"))
+                _norm_path(parsed[j].get(writes))
                 for j in range(i + 1, len(calls))
-                if calls[j]["name"] == "write_file"
+                if (writes := step_counts(calls[j]["name"]).writes)
             }
             if path and path not in touched and path not in later_writes:
                 f.add("unused_read")

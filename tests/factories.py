@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.tools.registry import TOOL_NAMES
 from agent.trace import (
     BatchMeta,
     BatchParams,
@@ -36,8 +37,6 @@ from agent.trace import (
     trace_path,
     write_batch_meta,
 )
-
-TOOL_NAMES = ("list_dir", "read_file", "write_file", "grep", "run_tests", "finish")
 
 
 def tool_schemas(description: Callable[[str], str] = lambda n: n, parameters: dict | None = None) -> list[dict]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.tools.registry import step_counts
 from agent.trace import (
     ErrorEvent,
     FinalEvent,
@@ -211,7 +212,7 @@ class LiveTrace:
             self.tests.append(e)
             if e.step is not None and not e.final:  # the run_tests call of that step
                 for cv in reversed(self.calls):
-                    if cv.step == e.step and cv.name == "run_tests" and cv.tests_passed is None:
+                    if cv.step == e.step and step_counts(cv.name).runs_tests and cv.tests_passed is None:
                         cv.tests_passed = e.passed
                         break
         elif isinstance(e, FinalEvent):

@@ -3,6 +3,8 @@ real (sandboxed) pytest runs."""
 
 from __future__ import annotations
 
+import json
+
 from agent.loop import RolloutConfig, RolloutSpec, run_rollout
 from agent.providers import ReplayProvider
 from agent.trace import (
@@ -234,3 +236,38 @@ def test_a_rollout_through_the_together_sdk(tiny_suite, scripted, tmp_path):
     conv = read.conversation()
     for body in server.requests:
         assert conv[: len(body["messages"])] == body["messages"]
+
+
+def test_a_branch_replays_the_prefixs_writes(tiny_suite, scripted, tmp_path):
+    server = scripted(ScriptedPolicy(tiny_suite, "clean"))
+
+    def call(i: int, name: str, args: dict) -> dict:
+        return {"id": f"call_x_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+
+    calls = [
+        call(0, "write_file", {"rel_path": "marker.txt", "content": "replayed\n"}),
+        call(1, "list_dir", {"rel_dir": "."}),
+    ]
+    prefix = [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "fix gcd"},
+        {"role": "assistant", "content": None, "tool_calls": calls},
+        *({"role": "tool", "tool_call_id": c["id"], "content": "ok"} for c in calls),
+    ]
+    path = tmp_path / "branch.jsonl"
+    result = run_rollout(
+        RolloutSpec(
+            tiny_suite,
+            tiny_suite.task("fix_gcd"),
+            path,
+            rollout_id="branch",
+            seed=0,
+            prefix_messages=prefix,
+            branch=BranchInfo(parent_rollout_id="parent", prefix_messages=len(prefix), at_step=2),
+        ),
+        openai_for(server),
+        config=RolloutConfig(timeout_s=0.0),  # no new turn: only the replayed prefix acts on the workspace
+        workspace_root=tmp_path / "ws",
+    )
+    assert not server.requests
+    assert "marker.txt" in result.outcome.patch and "+replayed" in result.outcome.patch

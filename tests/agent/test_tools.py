@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
-from agent.tools import GREP_MAX_MATCHES, TOOL_ARGS, ToolBox, cut
+from agent.toolbox import ToolBox, cut
+from agent.tools.grep import GREP_MAX_MATCHES
+from agent.tools.registry import TOOL_ARGS, TOOLS, discover_tools
+from agent.tools.schema import signature
+from agent.tools.spec import StepCounts
 from agent.workspace import Workspace
 from tests.factories import TOOL_NAMES
 
@@ -235,3 +240,44 @@ def test_a_tool_crash_is_an_outcome_not_an_exception(tools, ws, monkeypatch):
     monkeypatch.setattr(ws, "resolve", boom)
     o = tools.call("read_file", '{"rel_path": "add.py"}')
     assert o.valid and not o.ok and "disk on fire" in o.output
+
+
+SCHEMAS_TODAY = Path(__file__).with_name("tool_schemas.json")  # what the model was given before the registry
+
+
+def test_the_schema_the_model_sees_is_byte_identical_to_todays(tools):
+    today = json.loads(SCHEMAS_TODAY.read_text())
+    names = {s["function"]["name"] for s in today["schemas"]}
+    # the tools of today, in their order, key order too (the request body); a tool added later adds an entry
+    schemas = [s for s in tools.schemas() if s["function"]["name"] in names]
+    assert json.dumps(schemas) == json.dumps(today["schemas"])
+    assert [signature(t) for t in TOOLS if t.name in names] == today["signatures"]
+
+
+def test_every_list_of_tools_is_the_registry(tools):
+    assert TOOL_NAMES == tuple(t.name for t in TOOLS) == tuple(TOOL_ARGS)
+    assert [s["function"]["name"] for s in tools.schemas()] == list(TOOL_NAMES)
+    counts = {t.name: t.counts for t in TOOLS}
+    assert counts["read_file"] == StepCounts(reads="rel_path")
+    assert counts["write_file"] == StepCounts(writes="rel_path")
+    assert counts["run_tests"] == StepCounts(runs_tests=True)
+    assert counts["finish"] == StepCounts(finishes=True)
+    assert counts["list_dir"] == counts["grep"] == StepCounts()
+
+
+def test_a_tool_is_one_module_and_two_of_one_rank_are_refused(tmp_path, monkeypatch):
+    pkg = tmp_path / "scratch_tools"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    echo = (
+        "from agent.tools.spec import Tool, ToolArgs\n"
+        "class EchoArgs(ToolArgs):\n    '''Echo.'''\n"
+        "TOOL = Tool(name={name!r}, rank={rank}, args=EchoArgs, run=lambda run, a: (True, 'echo'))\n"
+    )
+    (pkg / "echo.py").write_text(echo.format(name="echo", rank=5))
+    (pkg / "helpers.py").write_text("X = 1\n")  # a module without TOOL is no tool
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert [t.name for t in discover_tools("scratch_tools")] == ["echo"]
+    (pkg / "echo2.py").write_text(echo.format(name="echo2", rank=5))
+    with pytest.raises(RuntimeError, match="declared twice"):
+        discover_tools("scratch_tools")

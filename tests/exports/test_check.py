@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from exports import RULES, check_file, validate_record
+from exports.formats.registry import format_named
 from exports.models import RecordError
-from exports.rules import rule_errors
 from tui.cli import main
 
 CALL = {"id": "c1", "type": "function", "function": {"name": "read_file", "arguments": '{"rel_path": "a.py"}'}}
@@ -206,7 +206,7 @@ def test_every_rule_has_a_failing_example() -> None:
 
 def test_a_blank_untrained_turn_is_not_an_empty_output() -> None:
     ok = _set(SFT, lambda o: msgs(o)[4].update(content="  "))  # weight 0: context, not a target
-    assert "empty-output" not in {r for r, _ in rule_errors("together-sft", ok)}
+    assert "empty-output" not in {r for r, _ in format_named("together-sft").errors(ok)}
 
 
 def test_valid_bases_pass(tmp_path: Path) -> None:

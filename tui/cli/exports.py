@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from agent.untrusted import neutralise
+from exports.formats.registry import FORMATS, LAYOUTS, TOGETHER_FORMATS
 from tui.cli.budget import add_budget_args, apply_prices, budget_line, require_prices
 from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError, err_console
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("traces", type=Path, metavar="TRACES_DIR")
         p.add_argument("--out", required=True, type=Path, help="the .jsonl file to write")
         add_db_flag(p, "TRACES_DIR/labels.sqlite")
-        p.add_argument("--format", choices=("together", "openai", "trl"), default="together")
+        p.add_argument("--format", choices=LAYOUTS, default="together")
         if kind == "dpo":
             p.add_argument("--mode", choices=("final", "patch", "patch+trajectory", "step"), default="patch")
             g = p.add_mutually_exclusive_group()
@@ -102,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ck.add_argument(
         "--format",
         dest="fmt",
-        help="together-sft|together-dpo|openai-sft|openai-dpo|trl-sft|trl-dpo (default: detected from the first line)",
+        help=f"{'|'.join(FORMATS)} (default: detected from the first line)",
     )
     ck.add_argument("--limit", type=int, default=200, help="errors listed (default 200; all are counted)")
     ck.set_defaults(func=cmd_check)
@@ -127,7 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--trace-dir", type=Path, default=Path("runs"), help="where the batch directory goes")
     add_batch_args(pr, provider="together", rollouts=4, temperature=0.7, seed=42, max_iters=30, max_workers=4)
     pr.add_argument("--output-mode", choices=("final", "patch", "patch+trajectory"), default="patch")
-    pr.add_argument("--format", choices=("together", "openai", "trl"), default="together")
+    pr.add_argument("--format", choices=LAYOUTS, default="together")
     pr.add_argument("--keep-noisy", action="store_true", help="keep both_fail/identical_patch/tests_tampered pairs")
     add_db_flag(pr, "TRACE_DIR/labels.sqlite")
     pr.add_argument("--tokenizer")
@@ -284,7 +285,7 @@ def print_report(c: SafeConsole, report) -> None:
     for key, value in rows:
         c.print(f"{key:<15} {value}", markup=False)
     if report.path:
-        if report.format.startswith("together-"):
+        if report.format in TOGETHER_FORMATS:
             c.print(f"next: {exports.upload_command(report)}", markup=False)
         else:
             c.print(f"checked: repo-agent check {report.path} passes", markup=False)
@@ -301,7 +302,8 @@ def _pydantic_line(exc: Exception) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     import exports
-    from exports.check import UnknownFormat, UnreadableFile
+    from exports.check import UnreadableFile
+    from exports.formats.registry import UnknownFormat
 
     if args.rules:
         for rule, what in exports.RULES.items():
@@ -464,7 +466,7 @@ def cmd_prefs(args: argparse.Namespace) -> int:
         return 1
     _say(f"[prefs]   Pairs file: {r.path}")
     _say(f"[prefs]   Meta file: {r.meta_path}")
-    if r.format.startswith("together-"):
+    if r.format in TOGETHER_FORMATS:
         _say(f"[prefs]   Next: {exports.upload_command(r)}")
     return 0
 

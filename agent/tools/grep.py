@@ -1,0 +1,89 @@
+"""``grep``: a Python regular expression searched in the workspace's files."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import time
+
+from pydantic import Field
+
+from agent.tools.files import kind, read_regular
+from agent.tools.spec import TOOL_TIME_LIMIT_S, NonEmpty, Tool, ToolArgs, ToolRun
+
+GREP_MAX_MATCHES = 200
+GREP_LINE_CHARS = 200
+GREP_MAX_FILE_BYTES = 2_000_000
+
+
+class GrepArgs(ToolArgs):
+    """Search the files under a directory for a Python regular expression."""
+
+    pattern: NonEmpty = Field(description="Python regular expression, searched line by line.")
+    rel_dir: NonEmpty = Field(description="Directory (or file) relative to the workspace root; '.' for all.")
+
+
+def _files(run: ToolRun, base) -> list[str]:
+    # Imported here: the step flags (labeling/) read this module without loading the sandbox.
+    from agent.workspace import is_cache
+
+    if base.is_file():
+        return [str(base)]
+    files: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        if time.monotonic() > run.deadline:
+            break
+        dirnames[:] = sorted(d for d in dirnames if not is_cache(d))
+        files.extend(os.path.join(dirpath, f) for f in sorted(filenames) if not is_cache(f))
+    return files
+
+
+def grep(run: ToolRun, a: GrepArgs) -> tuple[bool, str]:
+    try:
+        rx = re.compile(a.pattern)
+    except re.error as exc:
+        return False, f"Error: invalid regular expression {a.pattern!r}: {exc}"
+    ws = run.workspace
+    base = ws.resolve(a.rel_dir)
+    if not base.exists():
+        return False, f"Error: no such file or directory: {a.rel_dir}"
+    hits: list[str] = []
+    extra = 0
+    skipped: list[str] = []
+    for full in _files(run, base):
+        if time.monotonic() > run.deadline:
+            skipped.append(f"[... stopped after {TOOL_TIME_LIMIT_S:g}s: later files not searched]")
+            break
+        try:
+            st = os.lstat(full)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode) or st.st_size > GREP_MAX_FILE_BYTES:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            skipped.append(f"[{ws.rel(full)}: {kind(st.st_mode)}, skipped]")
+            continue
+        try:
+            data = read_regular(full, GREP_MAX_FILE_BYTES + 1)
+        except OSError:
+            continue
+        if b"\x00" in data[:8192]:
+            continue
+        rel = ws.rel(full)
+        for no, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            if rx.search(line):
+                if len(hits) < GREP_MAX_MATCHES:
+                    shown = line if len(line) <= GREP_LINE_CHARS else line[:GREP_LINE_CHARS] + "..."
+                    hits.append(f"{rel}:{no}: {shown}")
+                else:
+                    extra += 1
+    if not hits:
+        return True, "\n".join([f"no matches for {a.pattern!r} in {a.rel_dir}", *skipped])
+    text = "\n".join(hits + skipped)
+    if extra:
+        text += f"\n[... {extra} more matches not shown; narrow the pattern or the directory]"
+    return True, text
+
+
+TOOL = Tool(name="grep", rank=40, args=GrepArgs, run=grep)
