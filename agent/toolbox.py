@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -68,7 +69,14 @@ class ToolBox:
 
     # ------------------------------------------------------------------ calling
 
-    def _invalid(self, name, args, parse_error, violations, start) -> ToolOutcome:
+    def _invalid(
+        self,
+        name: str,
+        args: dict[str, Any] | None,
+        parse_error: str | None,
+        violations: list[str],
+        start: float,
+    ) -> ToolOutcome:
         tool = self._tools.get(name)
         expected = signature(tool) if tool else ", ".join(signature(t) for t in TOOLS)
         text = (

@@ -26,7 +26,9 @@ def _shrunk(line: str) -> str:
     """An over-size event with its longest strings cut (marked) until the line fits."""
     obj = json.loads(line)
 
-    def strings(node, out):
+    Found = list[tuple[int, Any, Any]]  # (length, the dict or list holding it, its key or index)
+
+    def strings(node: object, out: Found) -> Found:
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
         for k, v in items:
             if isinstance(v, str):

@@ -17,6 +17,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Generator
+from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -33,7 +36,7 @@ if _SELECT:
     _selected_files = {n.split("::", 1)[0] for n in _selected}
 
 
-def pytest_ignore_collect(collection_path, config):
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     if _selected is None or collection_path.is_dir() or collection_path.suffix != ".py":
         return None
     rel = os.path.relpath(str(collection_path), str(config.rootpath)).replace(os.sep, "/")
@@ -42,7 +45,7 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-def pytest_collection_modifyitems(session, config, items):
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if _selected is None:
         return
     keep = [i for i in items if i.nodeid in _selected]
@@ -52,7 +55,7 @@ def pytest_collection_modifyitems(session, config, items):
     items[:] = keep
 
 
-def _crash_message(report) -> str:
+def _crash_message(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None and getattr(crash, "message", None):
@@ -62,7 +65,7 @@ def _crash_message(report) -> str:
     return str(longrepr or "")[-500:]
 
 
-def pytest_runtest_logreport(report):
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     entry = _results.setdefault(report.nodeid, {"outcome": "passed", "message": "", "duration": 0.0})
     entry["duration"] += float(getattr(report, "duration", 0.0) or 0.0)
     if report.failed and entry["outcome"] != "failed":
@@ -81,12 +84,12 @@ class _Calls:
         self.seen: dict[str, int] = {}
         self._keys: dict[object, str | None] = {}
 
-    def __call__(self, frame, event, arg):
+    def __call__(self, frame: FrameType, event: str, arg: object) -> None:
         if event == "call":
             self.depth += 1
             code = frame.f_code
-            key = self._keys.get(code, 0)
-            if key == 0:
+            key = self._keys.get(code, "")  # "" = not seen yet (a key always holds ":")
+            if key == "":
                 fn = code.co_filename
                 key = None
                 if fn.startswith(self.root):
@@ -101,7 +104,7 @@ class _Calls:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item, nextitem):
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     if not _CALLS:
         return (yield)
     calls = _Calls(str(item.config.rootpath))
@@ -120,7 +123,7 @@ def pytest_runtest_protocol(item, nextitem):
         entry["calls"] = {k: max(0, d - origin) for k, d in calls.seen.items()}
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _REPORT:
         return
     with open(_REPORT, "w", encoding="utf-8") as fh:

@@ -15,6 +15,8 @@ import faulthandler
 import os
 import signal
 import sys
+from collections.abc import Callable, Generator
+from types import FrameType
 from typing import TextIO
 
 import pytest
@@ -33,13 +35,13 @@ except OSError:
     _REAL_STDERR = sys.stderr
 
 
-def _timed(phase: str):
+def _timed(phase: str) -> Callable[[pytest.Item], Generator[None, object, object]]:
     @pytest.hookimpl(wrapper=True)
-    def hook(item):
+    def hook(item: pytest.Item) -> Generator[None, object, object]:
         if _LIMIT <= 0 or not hasattr(signal, "setitimer"):
             return (yield)
 
-        def on_alarm(signum, frame):
+        def on_alarm(signum: int, frame: FrameType | None) -> None:
             pytest.fail(f"Timeout: test {phase} exceeded {_LIMIT:g}s (per-test timeout)", pytrace=False)
 
         previous = signal.signal(signal.SIGALRM, on_alarm)

@@ -18,7 +18,7 @@ def kind(mode: int) -> str:
     return "a device" if stat.S_ISBLK(mode) else "not a regular file"
 
 
-def open_regular(path, flags: int) -> int:
+def open_regular(path: str | os.PathLike[str], flags: int) -> int:
     """``os.open`` that never blocks (O_NONBLOCK) and refuses anything but a regular file."""
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
@@ -35,7 +35,7 @@ def open_regular(path, flags: int) -> int:
         raise
 
 
-def read_regular(path, limit: int) -> bytes:
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     fd = open_regular(path, os.O_RDONLY)
     with os.fdopen(fd, "rb") as f:
         return f.read(limit)

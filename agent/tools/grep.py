@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import time
+from pathlib import Path
 
 from pydantic import Field
 
@@ -24,7 +25,7 @@ class GrepArgs(ToolArgs):
     rel_dir: NonEmpty = Field(description="Directory (or file) relative to the workspace root; '.' for all.")
 
 
-def _files(run: ToolRun, base) -> list[str]:
+def _files(run: ToolRun, base: Path) -> list[str]:
     # Imported here: the step flags (labeling/) read this module without loading the sandbox.
     from agent.workspace import is_cache
 
