@@ -119,6 +119,11 @@ def bwrap_argv(
     made: set[str] = set()
     argv += _system_mounts(made)
     argv += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    # No pseudo-terminal: ``kernel.pty.max`` counts every devpts instance of the machine
+    # together, so one rollout holding ptys took them from every neighbour and container.
+    # An empty read-only tmpfs over bwrap's devpts (/dev/ptmx links into it); mounting
+    # another is refused by the seccomp filter. Test runners need no terminal.
+    argv += ["--size", "4096", "--tmpfs", "/dev/pts", "--remount-ro", "/dev/pts"]
     argv += ["--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     for d in runtime_dirs(python):
         if not ws.startswith(d + "/"):

@@ -27,9 +27,9 @@ _NR_UNSHARE, _NR_CLONE, _NR_CLONE3 = 272, 56, 435
 # userfaultfd, open_tree, move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
 # init_module, finit_module, delete_module, kexec_load, kexec_file_load, reboot, swapon,
 # swapoff, settimeofday, clock_settime, acct, quotactl, lookup_dcookie, io_uring (3 calls),
-# inotify_init, inotify_init1, fanotify_init.
+# inotify_init, inotify_init1, fanotify_init, io_setup.
 _DENIED: tuple[int, ...] = (165, 166, 155, 308, 248, 249, 250, 321, 298, 323, 428, 429, 430, 431, 432, 433, 442)
-_DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427, 253, 294, 300)
+_DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427, 253, 294, 300, 206)
 
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW = 0x7FFF0000
