@@ -42,8 +42,7 @@ from pathlib import Path, PurePosixPath
 from agent import differential as held_out
 from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index
-from agent.sandbox import WORKSPACE_BYTES
-from agent.sandbox import _tree_bytes as sandbox_bytes
+from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
@@ -347,11 +346,15 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
-    held = sandbox_bytes(ws.path)
-    if held > WORKSPACE_BYTES:
-        # The sandbox would refuse to start: the rollout's doing (its runs filled the
-        # workspace), so a FAIL, never an infrastructure error out of every pass rate.
-        why = f"the workspace holds {held} bytes, over the sandbox's {WORKSPACE_BYTES}"
+    held, names = tree_cost(ws.path)
+    if held > WORKSPACE_BYTES or names > WORKSPACE_INODES:
+        # The sandbox would refuse to start: the rollout's doing (its runs or its edits
+        # filled the workspace), so a FAIL, never an infrastructure error out of every pass rate.
+        why = (
+            f"the workspace holds {held} bytes, over the sandbox's {WORKSPACE_BYTES}"
+            if held > WORKSPACE_BYTES
+            else f"the workspace holds {names} files, over the sandbox's {WORKSPACE_INODES}"
+        )
         return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
     verdict = None
     if ws.visible:

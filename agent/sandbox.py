@@ -453,13 +453,16 @@ def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
             s, d = os.path.join(dirpath, name), os.path.join(out, name)
             try:
                 st = os.lstat(s)
-                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
-                    continue  # a name, no inode of its own
+                # Every name counts, a hard link's too: a tmpfs spends an inode on each
+                # link, and 106,000 links to one file came back within a count of files
+                # alone, leaving the next run's tmpfs no inode for what the host restores.
                 if left[2] <= 0:
                     left[1] += 1
                     too_long.add(name)  # not descended into either
                     continue
                 left[2] -= 1
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
+                    continue  # a name, no data of its own
                 if stat.S_ISDIR(st.st_mode):
                     os.mkdir(d, 0o700)
                 else:
@@ -493,18 +496,20 @@ def _link(target: str | None, name: str) -> bool:
     return True
 
 
-def _tree_bytes(root: Path) -> int:
-    """The bytes the regular files under ``root`` take in a tmpfs, holes counted (what
-    ``_copy_tree`` counts: ``_cost``), each file once however many names it has."""
+def tree_cost(root: Path) -> tuple[int, int]:
+    """(bytes, names) of the tree under ``root`` as the sandbox's tmpfs counts them (what
+    ``_copy_tree`` counts): regular files' bytes in whole pages, holes counted, each file
+    once however many names it has; and every name below ``root``, a hard link's too."""
     seen: set[tuple[int, int]] = set()
-    total = 0
-    for dirpath, _, filenames in walk(root):
+    total = names = 0
+    for dirpath, dirnames, filenames in walk(root):
+        names += len(dirnames) + len(filenames)
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
             if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 total += _cost(st)
-    return total
+    return total, names
 
 
 def _empty(path: Path) -> None:
@@ -552,9 +557,11 @@ class CappedWorkspace:
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
-            size, room = _tree_bytes(workspace), _room()
+            (size, names), room = tree_cost(workspace), _room()
             if size > room[0]:
                 raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
+            if names > room[1]:
+                raise OSError(errno.ENOSPC, f"the workspace holds {names} files, over the sandbox's {room[1]}")
             if _copy_tree(workspace, self.path, *room):
                 raise OSError(errno.ENOSPC, f"the workspace holds over the sandbox's {room[1]} files")
             hand_over(self.path, uid)

@@ -12,8 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +34,6 @@ def _gcd_workspace(suite: Suite, root: Path) -> Workspace:
     return Workspace.create(suite, suite.task("fix_gcd"), root)
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx4-1 hard links fill the tmpfs's inodes past the copy-back's count")
 def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(gcd_suite, tmp_path):
     """A wrong gcd.py that, at import, deletes the protected test and makes hard links to
     one file until the tmpfs has no inode left. tmpfs counts every link as an inode; the
