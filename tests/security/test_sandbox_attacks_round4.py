@@ -140,9 +140,6 @@ def test_a_normal_users_file_past_path_max_does_not_crash_the_final_verdict(user
     assert result["final"][0] is False
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-4 a suite installed under /usr/local is not covered (/usr is mounted whole)"
-)
 def test_hidden_fixes_installed_in_the_systems_dist_packages_are_not_readable(tmp_path):
     """Debian's Python (/usr/bin/python3, here) installs with pip into
     /usr/local/lib/python3.X/dist-packages (``sudo pip install``, a Debian-based image).
