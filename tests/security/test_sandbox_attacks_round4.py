@@ -111,9 +111,6 @@ print("RESULT", json.dumps(out))
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-3 a normal user's conftest.py past PATH_MAX: OSError out of config_tamper"
-)
 def test_a_normal_users_file_past_path_max_does_not_crash_the_final_verdict(user_dir):
     """Normal-user mode (no copy-back, which leaves out what is past PATH_MAX): the tests
     make, through relative names, a conftest.py whose directory's path is under PATH_MAX and
@@ -421,9 +418,6 @@ print("RESULT", json.dumps(out))
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-9 a normal user's locked directory past PATH_MAX: EACCES out of restore_protected"
-)
 def test_a_normal_users_locked_directory_past_path_max_does_not_crash_the_final_verdict(user_dir):
     """Normal-user mode: ``_reclaim`` gives the user back read and write on what the tests
     locked, but its walk skips whatever is past PATH_MAX (scandir fails there). A directory
