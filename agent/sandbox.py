@@ -310,7 +310,10 @@ def _limits(timeout_s: float) -> dict[str, int]:
     cpu = int(timeout_s) + 5
     return {
         "RLIMIT_CPU": cpu,
-        "RLIMIT_AS": AS_LIMIT,
+        # Under a host or session memory limit below it, one process's own excess is a
+        # MemoryError of its own, not the enclosing cgroup's OOM (normal-user mode has no
+        # cgroup of the sandbox's own to take it first).
+        "RLIMIT_AS": min(AS_LIMIT, cgroups.enclosing_memory() or AS_LIMIT),
         "RLIMIT_FSIZE": FSIZE_LIMIT,
         "RLIMIT_NPROC": NPROC_LIMIT,
         "RLIMIT_NOFILE": NOFILE_LIMIT,
@@ -862,7 +865,7 @@ def _run(
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
     own_count = cgroup is not None and cgroup.has_memory()
     if killed and cgroup is not None and own_count and cgroup.oom_kills() and cgroup.hit_limit():
-        out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroups.MEMORY_BYTES} bytes]"
+        out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroup.memory_bytes} bytes]"
     elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
         # Killed, not by us, while the machine was out of memory: not the rollout's fault.
         # (With a memory cgroup its own counts answer: the machine-wide one also counts a

@@ -180,9 +180,6 @@ except Exception as exc:
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-5 the host's own memory limit below the sandbox's: its own OOM not judged"
-)
 def test_a_rollouts_own_oom_under_a_host_memory_limit_is_not_an_infrastructure_error(tmp_path):
     """Root, in a container (here: a v1 memory cgroup) of 512 MB, below the sandbox's own
     4 GB limit. The rollout's code alone allocates 700 MB; the container's limit is hit, the
@@ -209,9 +206,6 @@ def test_a_rollouts_own_oom_under_a_host_memory_limit_is_not_an_infrastructure_e
     assert result[0] != 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-6 a normal user's own OOM in their memory-limited session: not judged"
-)
 def test_a_normal_users_own_oom_under_their_memory_limit_is_not_an_infrastructure_error(user_dir):
     """Normal-user mode (no cgroup of the sandbox's own): the user's session is limited to
     512 MB (a systemd user slice's MemoryMax, a container). The rollout's code alone

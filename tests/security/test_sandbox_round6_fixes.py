@@ -6,7 +6,10 @@ tests start it themselves as ``nobody`` (runuser), as the other security files d
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,3 +44,45 @@ def test_a_workspace_past_the_file_cap_before_the_final_run_is_a_fail_not_an_err
     result, _ = final_test_run(ws)
     assert not result.passed
     assert result.error is not None and "files, over the sandbox's" in result.error, result.error
+
+
+_FORKING_OOM_RUNNER = r"""
+import sys, json
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command
+hog = (
+    "import os, time\nfor _ in range(2):\n    os.fork()\n"
+    "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])\ntime.sleep(2)\n"
+)
+open(sys.argv[2] + "/hog.py", "w").write(hog)
+try:
+    r = run_command([sys.executable, "hog.py"], sys.argv[2], timeout_s=60)
+    print("RESULT", json.dumps([r[0], r[1][-300:]]))
+except Exception as exc:
+    print("RESULT", json.dumps("RAISED %s: %s" % (type(exc).__name__, exc)))
+"""
+
+
+def test_a_forking_rollouts_own_oom_under_a_host_memory_limit_is_its_own(tmp_path):
+    """sbx4-5 with four processes of 200 MB each (each under RLIMIT_AS), as root in a host
+    cgroup of 512 MB: the sandbox's memory cgroup is limited to what the enclosing one
+    leaves (not a fixed 4 GB), so the sandbox's own limit kills it first and the run is
+    the rollout's (137, "went over its memory limit"), never SandboxError "out of memory"."""
+    if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
+        pytest.fail("needs a cgroup v1 memory hierarchy", pytrace=False)
+    d = Path(f"/sys/fs/cgroup/memory/repo-agent-r6oom-{os.getpid()}")
+    d.mkdir()
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
+        cp = subprocess.run(
+            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh"]
+            + [sys.executable, "-c", _FORKING_OOM_RUNNER, str(PROJECT), str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        d.rmdir()
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else cp.stdout + cp.stderr
+    assert isinstance(result, list), result  # "RAISED SandboxError: out of memory" with a 4 GB limit
+    assert result[0] == 137 and "went over its memory limit" in result[1], result
