@@ -704,6 +704,7 @@ def run_command_full(
     ro_binds: tuple[Path, ...] = (),
     verdict_pipe: bool = False,
     python: str | None = None,
+    private_binds: tuple[Path, ...] = (),
 ) -> CommandRun:
     """``run_command``, plus the records read from a pipe whose write end the command
     inherits as ``REPO_AGENT_VERDICT_FD`` (opened here, before anything in it runs).
@@ -711,6 +712,8 @@ def run_command_full(
     ``python`` is the interpreter (of a venv) the sandbox mounts read-only and runs the
     launcher with; by default this process's. Once the records hold a pytest ``finish``,
     a process lingering past ``LINGER_S`` is killed and the session's exit status used.
+    ``private_binds`` are read-only too, and private (0700 directories, 0600 files: the
+    held-out inputs): run as root, they are the leased uid's for the run, then ours again.
     """
     kind = _choose(sandbox)
     cwd = Path(cwd).resolve()
@@ -726,12 +729,15 @@ def run_command_full(
                 raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
         elif lease is not None:
             hand_over(cwd, lease.uid)
+        private = tuple(Path(b).resolve() for b in private_binds)
+        for b in private:
+            hand_over(b, lease.uid if lease else None)
         launch = Launch(
             kind,
             cwd,
             python or sys.executable,
             lease.uid if lease else None,
-            tuple(Path(b).resolve() for b in ro_binds),
+            tuple(Path(b).resolve() for b in ro_binds) + private,
             tuple(Path(b).resolve() for b in extra_binds),
             capped.path if capped else None,
         )
@@ -757,6 +763,8 @@ def run_command_full(
                 )
         return run
     finally:
+        for b in private_binds if lease is not None else ():
+            hand_over(Path(b).resolve(), os.geteuid())  # ours again: the uid goes back to the pool
         if capped is not None:
             capped.close()
         if cgroup is not None:

@@ -86,3 +86,52 @@ def test_a_forking_rollouts_own_oom_under_a_host_memory_limit_is_its_own(tmp_pat
     result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else cp.stdout + cp.stderr
     assert isinstance(result, list), result  # "RAISED SandboxError: out of memory" with a 4 GB limit
     assert result[0] == 137 and "went over its memory limit" in result[1], result
+
+
+def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(gcd_suite, tmp_path, monkeypatch):
+    """Round 5 #27: the differential wrote its held-out inputs (``calls.json``) into a 0755
+    directory as a 0644 file of the host's /tmp: any local user could read every held-out
+    input of a root run. Now the directory is 0700 and the file 0600, the leased uid's
+    while the sandbox runs (it still reads them: the verdict comes back) and root's after."""
+    from agent import differential
+    from agent.workspace import apply_reference_fix
+
+    seen: list[tuple[int, int, int, int, bool]] = []
+    real = differential.run_command_full
+
+    def spy(argv, cwd, **options):
+        box = Path(argv[-1]).parent
+        d, f = os.stat(box), os.stat(box / "calls.json")
+        seen.append((d.st_mode & 0o777, f.st_mode & 0o777, d.st_uid, f.st_uid, box in options["private_binds"]))
+        return real(argv, cwd, **options)
+
+    monkeypatch.setattr(differential, "run_command_full", spy)
+    ws = Workspace.create(gcd_suite, gcd_suite.task("fix_gcd"), tmp_path)
+    apply_reference_fix(gcd_suite, ws.task, ws)
+    verdict = differential.judge(ws)
+    assert verdict is not None and seen
+    assert all(s[:2] == (0o700, 0o600) and s[4] for s in seen), seen
+    if os.geteuid() == 0:  # handed over only in the run (the lease is taken there): root's before it
+        assert all(s[2] == s[3] == 0 for s in seen), seen
+    assert verdict.passed and verdict.checked > 0, verdict
+
+
+def test_a_private_bind_is_the_leased_uids_while_the_sandbox_runs_and_ours_after(tmp_path):
+    """``private_binds``: a 0700 directory with a 0600 file stays private on the host, yet
+    the sandbox's leased uid (root mode) reads it during the run; it is root's again after."""
+    from agent.sandbox import run_command
+
+    box, ws = tmp_path / "box", tmp_path / "ws"
+    box.mkdir(mode=0o700)
+    ws.mkdir()
+    (box / "calls.json").write_text("HELD-OUT")
+    (box / "calls.json").chmod(0o600)
+    code, out, _, _ = run_command(
+        ["sh", "-c", f"stat -c '%a %u' {box} && id -u && cat {box}/calls.json"],
+        ws,
+        timeout_s=30,
+        private_binds=(box,),
+    )
+    lines = out.split()
+    assert code == 0 and lines[0] == "700" and lines[1] == lines[2] and lines[3] == "HELD-OUT", out
+    assert os.stat(box).st_uid == os.stat(box / "calls.json").st_uid == os.geteuid()
