@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import json
 import os
 import select
@@ -46,6 +47,7 @@ from typing import Any, Literal
 from agent import cgroups
 from agent.bwrap import bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
+from agent.disk_watch import DiskWatch
 from agent.seccomp import filter_fd
 from agent.tree_walk import remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
@@ -729,6 +731,7 @@ def run_command_full(
                 raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
         elif lease is not None:
             hand_over(cwd, lease.uid)
+        watch = _disk_watch(kind, lease, cwd)
         private = tuple(Path(b).resolve() for b in private_binds)
         for b in private:
             hand_over(b, lease.uid if lease else None)
@@ -743,10 +746,17 @@ def run_command_full(
         )
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
-        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup)
+        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup, watch)
         if lease is None:  # the command ran as this user: what it locked, we unlock
             for root in (cwd, *launch.rw_binds):
                 _reclaim(root)
+        if watch is not None and watch.fired:
+            cut = _trim(cwd)
+            run.output += (
+                f"\n[repo-agent: the workspace went over its cap of {WORKSPACE_BYTES} bytes (holes count at their"
+                f" size) or {WORKSPACE_INODES} files: the run was stopped, and {cut} files past the cap were"
+                " emptied or removed]"
+            )
         if lease is not None:  # nothing of the sandbox may touch the copy now
             if not kill_uid(lease.uid):
                 raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
@@ -773,6 +783,46 @@ def run_command_full(
             lease.release(cleared=cleared)
 
 
+def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWatch | None:
+    """The in-run disk cap where no tmpfs holds it (bwrap run by a normal user); a
+    workspace already past it is refused, as the tmpfs copy refuses it (root)."""
+    if kind != "bwrap" or lease is not None:
+        return None
+    size, names = tree_cost(cwd)
+    if size > WORKSPACE_BYTES + WORKSPACE_BYTES // 16 or names > WORKSPACE_INODES + WORKSPACE_INODES // 16:
+        raise SandboxError(f"the workspace holds {size} bytes in {names} files, over the sandbox's cap")
+    return DiskWatch(cwd, lambda: tree_cost(cwd), WORKSPACE_BYTES, WORKSPACE_INODES)
+
+
+def _trim(root: Path) -> int:
+    """``root`` brought back within the cap in place, as root mode's copy-back does: a
+    regular file past the byte budget emptied, a name past the count removed. Returns how
+    many were."""
+    left, cut = [WORKSPACE_BYTES, WORKSPACE_INODES], 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in walk(root):
+        for name in list(dirnames) + filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+                if left[1] <= 0:
+                    remove_tree(path)
+                    cut += 1
+                    continue
+                left[1] -= 1
+                if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    if _cost(st) > left[0]:
+                        os.truncate(path, 0)
+                        cut += 1
+                    else:
+                        left[0] -= _cost(st)
+            except OSError:
+                pass
+        dirnames[:] = [n for n in dirnames if os.path.lexists(os.path.join(dirpath, n))]
+    return cut
+
+
 def _run(
     launch: Launch,
     argv: list[str],
@@ -780,6 +830,7 @@ def _run(
     env: dict[str, str],
     verdict_pipe: bool,
     cgroup: SandboxCgroup | None = None,
+    watch: DiskWatch | None = None,
 ) -> CommandRun:
     """Start the launcher, wait for the end (or the timeout, or a lingering finished
     session), and return once every process of the sandbox is gone."""
@@ -845,12 +896,16 @@ def _run(
     try:
         if info_r is not None:
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
+        if watch is not None and pid1_fd is not None:
+            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL))
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s)
         _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
         _stop(proc, pid1_fd)
         raise
     finally:
+        if watch is not None:
+            watch.stop()  # before pid1_fd closes: its kill uses it
         for fd in (proc_fd, pid1_fd):
             if fd is not None:
                 os.close(fd)

@@ -19,6 +19,7 @@ from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.workspace import Workspace
+from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -135,3 +136,53 @@ def test_a_private_bind_is_the_leased_uids_while_the_sandbox_runs_and_ours_after
     lines = out.split()
     assert code == 0 and lines[0] == "700" and lines[1] == lines[2] and lines[3] == "HELD-OUT", out
     assert os.stat(box).st_uid == os.stat(box / "calls.json").st_uid == os.geteuid()
+
+
+# Run as nobody: a rollout's tests write 4 MB files until 120 MB, then empty files until
+# 5,000 (the caps lowered to 32 MB and 2,000 files for speed; at the real 256 MB, 20 MB
+# files were stopped at the 13th, and the workspace trimmed to 251 MB).
+_USER_DISK = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from agent import sandbox
+from agent.sandbox import run_command, sandbox_kind, tree_cost
+ws = sys.argv[2]
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+sandbox.WORKSPACE_BYTES, sandbox.WORKSPACE_INODES = 32 << 20, 2000
+big = "import os\nos.mkdir('big')\nfor i in range(30):\n    with open('big/%d' % i, 'wb') as f:\n        f.write(os.urandom(1 << 20) * 4)\n    print('WROTE', i, flush=True)\nprint('WROTE ALL')\n"
+open(os.path.join(ws, "big.py"), "w").write(big)
+r = run_command([sys.executable, "big.py"], ws, timeout_s=60)
+out["big"] = [r[0], r[1][-400:], tree_cost(ws)[0]]
+sandbox.remove_tree(os.path.join(ws, "big"))
+many = "import os\nos.mkdir('many')\nfor i in range(5000):\n    open('many/%d' % i, 'w').close()\nprint('WROTE ALL')\n"
+open(os.path.join(ws, "many.py"), "w").write(many)
+r = run_command([sys.executable, "many.py"], ws, timeout_s=60)
+out["many"] = [r[0], r[1][-400:], tree_cost(ws)[1]]
+print("RESULT", json.dumps(out))
+"""
+
+
+def test_a_normal_users_rollout_cannot_fill_the_host_disk_during_its_run(user_dir):
+    """Round 5 #5: normal-user mode had no in-run disk cap (no tmpfs can be mounted without
+    root): a rollout wrote 360 MB and 150,000 files into the host's workspace. A watcher
+    now stops the run once the workspace passes the cap (256 MB, 100,000 files) and the
+    workspace is trimmed back within it, as root mode's copy-back is."""
+    (user_dir / "runner.py").write_text(_USER_DISK)
+    (user_dir / "ws").mkdir()
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    cp = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
+    code, out, size = result["big"]
+    assert code != 0 and "WROTE ALL" not in out and "went over its cap" in out, result
+    assert size <= 32 << 20, result
+    code, out, names = result["many"]
+    assert code != 0 and "WROTE ALL" not in out and "went over its cap" in out, result
+    assert names <= 2000, result
