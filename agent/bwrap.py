@@ -136,6 +136,10 @@ def bwrap_argv(
     mounted = [d for d in runtime_dirs(python) if not ws.startswith(d + "/")]
     for d in mounted:
         argv += _bind("--ro-bind", d, made)
+        if os.path.isfile(os.path.join(d, ".lock")):
+            # uv's venv lock (0666): a flock on it through the read-only bind held the
+            # host's uv for as long as the tests liked (round 5 #13). The sandbox's is /dev/null.
+            argv += ["--ro-bind", "/dev/null", os.path.join(d, ".lock")]
     argv += _hide_installed_suites(mounted)
     for b in ro_binds:
         argv += _bind("--ro-bind", str(b), made)

@@ -6,10 +6,12 @@ tests start it themselves as ``nobody`` (runuser), as the other security files d
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,36 @@ def test_a_normal_users_rollout_cannot_fill_the_host_disk_during_its_run(user_di
     code, out, names = result["many"]
     assert code != 0 and "WROTE ALL" not in out and "went over its cap" in out, result
     assert names <= 2000, result
+
+
+def test_the_mounted_venvs_lock_cannot_be_held_from_the_sandbox(tmp_path):
+    """Round 5 #13: uv's venv lock (``.venv/.lock``, 0666) is readable through the read-only
+    bind, and a flock on it held the host's ``uv`` (17 s in the attack). The sandbox's
+    ``.lock`` is /dev/null on a nodev mount now (cannot be opened): the host's lock stays free."""
+    from agent.bwrap import runtime_dirs
+    from agent.sandbox import run_command
+
+    locks = [Path(d) / ".lock" for d in runtime_dirs() if (Path(d) / ".lock").is_file()]
+    if not locks:
+        pytest.fail("this venv has no .lock (not made by uv)", pytrace=False)
+    ws, sig = tmp_path / "ws", tmp_path / "sig"  # sig: bound as it is (the workspace is a copy as root)
+    ws.mkdir()
+    sig.mkdir()
+    (ws / "hold.py").write_text(
+        "import fcntl, os, sys, time\nf = open(sys.argv[1])\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+        f"open('{sig}/held', 'w').close()\nwhile not os.path.exists('{sig}/go'):\n    time.sleep(0.01)\n"
+    )
+    out: list[str] = []
+    argv = [sys.executable, "hold.py", str(locks[0])]
+    t = threading.Thread(target=lambda: out.append(run_command(argv, ws, timeout_s=60, extra_binds=(sig,))[1]))
+    t.start()
+    try:
+        while not (sig / "held").exists() and t.is_alive():
+            t.join(0.01)
+        with open(locks[0]) as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: the sandbox holds the host's
+            fcntl.flock(f, fcntl.LOCK_UN)
+    finally:
+        (sig / "go").touch()
+        t.join()
+    assert not (sig / "held").exists() and "PermissionError" in out[0], out
