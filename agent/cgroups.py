@@ -75,6 +75,7 @@ def memory_room() -> int | None:
     while d is not None and (d == top or top in d.parents):
         limit, used = _number(d / names[0]), _number(d / names[1])
         if limit is not None and used is not None and limit < 2**60:
+            used -= _file_cache(d / "memory.stat")  # reclaimed before any OOM (a full cache is no shortage)
             room = max(0, limit - used) if room is None else min(room, max(0, limit - used))
         d = d.parent if d != top else None
     return room
@@ -85,6 +86,24 @@ def enclosing_memory() -> int | None:
     room less ``_HOST_MARGIN`` kept for this process); None: no such limit."""
     room = memory_room()
     return None if room is None else max(_MIN_BYTES, room - _HOST_MARGIN)
+
+
+def _file_cache(stat_file: Path) -> int:
+    """Page cache of files in a memory cgroup (v1 ``total_*_file``, v2 ``*_file``): not
+    shmem, which a tmpfs holds for good."""
+    try:
+        lines = stat_file.read_text().splitlines()
+    except OSError:
+        return 0
+    keys = {"total_active_file", "total_inactive_file"}
+    if not any(line.startswith("total_") for line in lines):
+        keys = {"active_file", "inactive_file"}
+    total = 0
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if name in keys and value.strip().isdigit():
+            total += int(value)
+    return total
 
 
 def sandbox_memory() -> int:
