@@ -26,7 +26,7 @@ CPU_SHARES = 1024  # one equal share per sandbox (v1 cpu.shares' default weight)
 MEMORY_BYTES = 4 * 1024**3
 _HOST_MARGIN = 64 * 1024**2  # what this process may still grow by under an enclosing limit
 _MIN_BYTES = 32 * 1024**2
-TCP_BYTES = 64 * 1024**2  # a sandbox's TCP buffers (its loopback connections)
+TCP_BYTES = 32 * 1024**2  # a sandbox's TCP buffers (its loopback connections)
 PIDS_MAX = 1024
 _ROOT = Path("/sys/fs/cgroup")
 
