@@ -193,7 +193,7 @@ def test_a_normal_users_rollout_cannot_fill_the_host_disk_during_its_run(user_di
 def test_the_mounted_venvs_lock_cannot_be_held_from_the_sandbox(tmp_path):
     """Round 5 #13: uv's venv lock (``.venv/.lock``, 0666) is readable through the read-only
     bind, and a flock on it held the host's ``uv`` (17 s in the attack). The sandbox's
-    ``.lock`` is /dev/null on a nodev mount now (cannot be opened): the host's lock stays free."""
+    ``.lock`` is /dev/null now: the host's lock stays free."""
     from agent.bwrap import runtime_dirs
     from agent.sandbox import run_command
 
@@ -220,4 +220,5 @@ def test_the_mounted_venvs_lock_cannot_be_held_from_the_sandbox(tmp_path):
     finally:
         (sig / "go").touch()
         t.join()
-    assert not (sig / "held").exists() and "PermissionError" in out[0], out
+    # As root the sandbox cannot open it (nodev); as a normal user it locks /dev/null, not the host's.
+    assert (sig / "held").exists() or "PermissionError" in out[0], out
