@@ -222,3 +222,47 @@ def test_the_mounted_venvs_lock_cannot_be_held_from_the_sandbox(tmp_path):
         t.join()
     # As root the sandbox cannot open it (nodev); as a normal user it locks /dev/null, not the host's.
     assert (sig / "held").exists() or "PermissionError" in out[0], out
+
+
+# Run as nobody: the probe of the machine-wide pools in a normal user's sandbox.
+_USER_POOLS = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command, sandbox_kind
+probe = (
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "try:\n    os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY); print('PTY OPENED')\n"
+    "except OSError as e:\n    print('PTY', e.errno)\n"
+    "ctx = ctypes.c_ulong(0)\n"
+    "print('AIO', libc.syscall(206, 128, ctypes.byref(ctx)), ctypes.get_errno())\n"
+    "p = (ctypes.c_ubyte * 120)()\n"
+    "print('URING', libc.syscall(425, 8, p), ctypes.get_errno())\n"
+    "print('DEVPTS', libc.mount(b'devpts', b'/tmp', b'devpts', 0, b'newinstance'), ctypes.get_errno())\n"
+)
+open(os.path.join(sys.argv[2], "probe.py"), "w").write(probe)
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+out["probe"] = run_command([sys.executable, "probe.py"], sys.argv[2], timeout_s=30)[1]
+print("RESULT", json.dumps(out))
+"""
+
+
+def test_a_normal_users_sandbox_has_no_pty_and_no_kernel_aio(user_dir):
+    """sbx4-11 and sbx4-12 in normal-user mode (the root-mode attacks are in round 4's file):
+    no /dev/ptmx, no devpts mount, io_setup and io_uring_setup refused (EPERM)."""
+    (user_dir / "runner.py").write_text(_USER_POOLS)
+    (user_dir / "ws").mkdir()
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    cp = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
+    probe = result["probe"]
+    assert "PTY 2\n" in probe and "AIO -1 1\n" in probe and "URING -1 1\n" in probe, probe  # ENOENT, EPERM
+    assert "DEVPTS -1 1\n" in probe, probe
