@@ -22,7 +22,8 @@ POLL_S = 0.05
 
 class DiskWatch:
     """Kills a run (``start``'s ``kill``) whose workspace at ``path`` outgrows ``max_bytes``
-    or ``max_names``, as ``measure()`` (bytes, names) counts them."""
+    or ``max_names``, as ``measure()`` (bytes, names) counts them; ``measure`` must not
+    raise for a file that vanishes while it walks (the tests may churn files to stop it)."""
 
     def __init__(self, path: Path, measure: Callable[[], tuple[int, int]], max_bytes: int, max_names: int):
         self.path, self.measure = path, measure
@@ -51,7 +52,7 @@ class DiskWatch:
                     self.fired = True
                     kill()
                     return
-        except OSError:  # the workspace is gone: nothing left to watch
+        except OSError:  # statvfs: the workspace is gone, nothing left to watch
             return
 
     def stop(self) -> None:

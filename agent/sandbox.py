@@ -510,7 +510,10 @@ def tree_cost(root: Path) -> tuple[int, int]:
     for dirpath, dirnames, filenames in walk(root):
         names += len(dirnames) + len(filenames)
         for name in filenames:
-            st = os.lstat(os.path.join(dirpath, name))
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:  # gone since the listing (the disk watch walks a running sandbox's tree)
+                continue
             if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 total += _cost(st)
