@@ -753,13 +753,18 @@ def run_command_full(
         if lease is None:  # the command ran as this user: what it locked, we unlock
             for root in (cwd, *launch.rw_binds):
                 _reclaim(root)
-        if watch is not None and watch.fired:
-            cut = _trim(cwd)
-            run.output += (
-                f"\n[repo-agent: the workspace went over its cap of {WORKSPACE_BYTES} bytes (holes count at their"
-                f" size) or {WORKSPACE_INODES} files: the run was stopped, and {cut} files past the cap were"
-                " emptied or removed]"
-            )
+        if watch is not None:
+            # Within the cap again, as root mode's copy-back brings it: also what the watch
+            # cannot see on the disk (sparse files, hard links), counted as the tmpfs would.
+            size, names = tree_cost(cwd)
+            if watch.fired or size > WORKSPACE_BYTES or names > WORKSPACE_INODES:
+                cut = _trim(cwd)
+                stopped = "the run was stopped, and " if watch.fired else ""
+                run.output += (
+                    f"\n[repo-agent: the workspace went over its cap of {WORKSPACE_BYTES} bytes (holes count at"
+                    f" their size) or {WORKSPACE_INODES} files: {stopped}{cut} files past the cap were emptied"
+                    " or removed]"
+                )
         if lease is not None:  # nothing of the sandbox may touch the copy now
             if not kill_uid(lease.uid):
                 raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")

@@ -160,6 +160,11 @@ many = "import os\nos.mkdir('many')\nfor i in range(5000):\n    open('many/%d' %
 open(os.path.join(ws, "many.py"), "w").write(many)
 r = run_command([sys.executable, "many.py"], ws, timeout_s=60)
 out["many"] = [r[0], r[1][-400:], tree_cost(ws)[1]]
+sandbox.remove_tree(os.path.join(ws, "many"))
+sparse = "for i in range(3):\n    with open('s%d' % i, 'wb') as f:\n        f.truncate(30 << 20)\n"
+open(os.path.join(ws, "sparse.py"), "w").write(sparse)
+r = run_command([sys.executable, "sparse.py"], ws, timeout_s=60)
+out["sparse"] = [r[0], r[1][-400:], tree_cost(ws)[0]]
 print("RESULT", json.dumps(out))
 """
 
@@ -188,6 +193,8 @@ def test_a_normal_users_rollout_cannot_fill_the_host_disk_during_its_run(user_di
     code, out, names = result["many"]
     assert code != 0 and "WROTE ALL" not in out and "went over its cap" in out, result
     assert names <= 2000, result
+    code, out, size = result["sparse"]  # no disk taken, so no stop; but trimmed as the tmpfs counts it
+    assert code == 0 and "went over its cap" in out and size <= 32 << 20, result
 
 
 def test_the_mounted_venvs_lock_cannot_be_held_from_the_sandbox(tmp_path):
