@@ -69,9 +69,19 @@ def _outcome(phases: dict[str, dict]) -> str:
     return "skipped" if call["outcome"] == "skipped" else "passed"
 
 
+def _real(path: str) -> str:
+    """``os.path.realpath(path)``, or a name no file has where it cannot answer: Python
+    3.11 recurses once per link, and a protected test file replaced by a 1,500-link chain
+    raised RecursionError out of the verdict (sbx6-7). Such a file is trusted by no one."""
+    try:
+        return os.path.realpath(path)
+    except (RecursionError, OSError, ValueError):
+        return "\x00" + path
+
+
 def _outside(file: str, trusted: set[str], trusted_dirs: tuple[str, ...]) -> bool:
-    real = os.path.realpath(file)
-    return real not in trusted and not any(real.startswith(os.path.realpath(d) + os.sep) for d in trusted_dirs)
+    real = _real(file)
+    return real not in trusted and not any(real.startswith(_real(d) + os.sep) for d in trusted_dirs)
 
 
 def _well_formed(rec: dict) -> bool:
@@ -109,8 +119,8 @@ def judge(
     Both may come from files under ``trusted_dirs`` (a task's own read-only venv: its
     pytest plugins, agent/suites/env.py).
     """
-    trusted = {os.path.realpath(f) for f in trusted_hook_files}
-    trusted_code = trusted | {os.path.realpath(f) for f in trusted_code_files}
+    trusted = {_real(f) for f in trusted_hook_files}
+    trusted_code = trusted | {_real(f) for f in trusted_code_files}
     phases: dict[str, dict[str, dict]] = {}
     problems: list[str] = []
     tamper: list[str] = []
