@@ -256,3 +256,51 @@ def test_sbx6_4_many_directories_hang_the_host(tmp_path, monkeypatch):
     ws.drop_unrecorded()
     # Linear work is a few looks an entry; today each entry scans the whole listing (n*n/2).
     assert _CountingList.looked <= 50 * 3000, f"{_CountingList.looked} list elements compared for 3,000 entries"
+
+
+# sbx6-5: the rollout's own entries make its final verdict an infrastructure error. The
+# copy-back keeps a workspace within WORKSPACE_INODES entries, directories included, and
+# the tmpfs of the next run holds a 16th more; final_test_run checks the workspace's bytes
+# against the cap (a FAIL) but not its entries. The agent's write_file makes every missing
+# parent directory (900 a call: deeper, pathlib's mkdir recurses too far), so a run that
+# leaves 99,900 directories and 8 write_file calls give "SandboxError: cannot prepare the
+# sandbox's workspace: No space left on device" out of final_test_run (seen at full scale:
+# 180 s). Here at a 50th of the scale (the caps lowered, the same code).
+FEW_DIRS = r"""
+import os
+def test_leave():
+    for i in range(1990):
+        os.mkdir("m%d" % i)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx6-5 entries past the sandbox's inode room make the final verdict a SandboxError"
+)
+def test_sbx6_5_entries_make_the_verdict_not_judged(tmp_path, monkeypatch):
+    from agent import final_verdict, sandbox
+    from agent.final_verdict import final_test_run
+    from agent.sandbox import SandboxError
+    from agent.suites.loading import load_suite
+    from agent.tools import ToolBox
+    from agent.workspace import Workspace
+
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap")
+    for module in (sandbox, final_verdict):
+        monkeypatch.setattr(module, "WORKSPACE_INODES", 2000, raising=False)
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path, sandbox="bwrap")
+    tools = ToolBox(ws)
+    fix = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
+    assert tools.call("write_file", json.dumps({"rel_path": "gcd.py", "content": fix})).ok
+    assert tools.call("write_file", json.dumps({"rel_path": "tests/test_leave.py", "content": FEW_DIRS})).ok
+    assert tools.call("run_tests", "{}").ok  # the copy-back keeps 2,000 entries
+    for i in range(2):
+        deep = {"rel_path": f"d{i}/" + "a/" * 100 + "f.txt", "content": "x"}
+        assert tools.call("write_file", json.dumps(deep)).ok
+    try:
+        result, _ = final_test_run(ws)
+    except SandboxError as exc:
+        pytest.fail(f"the rollout's own entries ended its verdict as an infrastructure error: {exc}")
+    assert result.summary  # judged (a pass or a fail), as the over-the-cap bytes are
