@@ -304,3 +304,75 @@ def test_sbx6_5_entries_make_the_verdict_not_judged(tmp_path, monkeypatch):
     except SandboxError as exc:
         pytest.fail(f"the rollout's own entries ended its verdict as an infrastructure error: {exc}")
     assert result.summary  # judged (a pass or a fail), as the over-the-cap bytes are
+
+
+# sbx6-6: descriptors in flight in AF_UNIX sockets (sent with SCM_RIGHTS, never received)
+# are counted per user (user_struct.unix_inflight, the uid across user namespaces), and a
+# sender over its own RLIMIT_NOFILE gets ETOOMANYREFS. A normal user's sandbox sends ~1,200
+# and keeps them in flight: for as long as it runs, no process of that user with the usual
+# soft limit of 1,024 (the host, every neighbour's tests: multiprocessing's forkserver,
+# anything passing a descriptor) can pass one.
+IN_FLIGHT = r"""
+import array, os, socket, time
+def test_in_flight():
+    a, b = socket.socketpair()
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(200)]
+    sent = 0
+    try:
+        while sent < 5000:
+            a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            sent += len(fds)
+    except OSError:
+        pass
+    with open("marker", "w") as f:
+        f.write(str(sent))
+    time.sleep(4)
+"""
+
+_PROBE_RUNNER = r"""
+import array, json, os, resource, socket, sys, tempfile, threading, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+suite = load_suite("mini-bugs")
+ws = Workspace.create(suite, suite.task("fix_gcd"), Path(tempfile.mkdtemp(dir=sys.argv[3])))
+(ws.path / "tests" / "test_in_flight.py").write_text(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_NOFILE, (1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+out = {}
+def probe():
+    deadline = time.monotonic() + 60
+    while not (ws.path / "marker").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    a, b = socket.socketpair()
+    fd = os.open("/dev/null", os.O_RDONLY)
+    try:
+        a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+        out["host"] = "sent"
+    except OSError as exc:
+        out["host"] = str(exc)
+t = threading.Thread(target=probe, daemon=True)
+t.start()
+ws.run_tests()
+t.join(5)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: sbx6-6 a normal user's sandbox holds the user's in-flight descriptors: the host cannot pass one",
+)
+def test_sbx6_6_in_flight_descriptors_per_user():
+    if shutil.which("bwrap") is None or os.geteuid() != 0 or not Path(USER_PYTHON).exists():
+        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))  # pytest's tmp_path is root's alone
+    try:
+        tmp.chmod(0o777)
+        argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _PROBE_RUNNER, str(PROJECT), IN_FLIGHT, str(tmp)]
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(tmp))
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    host = json.loads(cp.stdout.strip().splitlines()[-1]).get("host")
+    assert host == "sent", f"the host (same user, outside the sandbox) could not pass a descriptor: {host}"
