@@ -376,3 +376,76 @@ def test_sbx6_6_in_flight_descriptors_per_user():
     assert cp.returncode == 0, cp.stderr[-3000:]
     host = json.loads(cp.stdout.strip().splitlines()[-1]).get("host")
     assert host == "sent", f"the host (same user, outside the sandbox) could not pass a descriptor: {host}"
+
+
+# sbx6-7: a wrong fix's own tampering ends as "not judged". The verdict reader resolves the
+# protected test files with os.path.realpath (pytest_report.judge: trusted_code_files), and
+# Python 3.11's realpath recurses once per link of a chain: the rollout's gcd.py, imported
+# by the final run's tests, replaces tests/test_gcd.py with a chain of 1,500 links (the
+# kernel's limit of 40 is never asked), and RecursionError leaves final_test_run; the loop
+# records it as an infrastructure failure ("final test run: RecursionError"), not judged.
+CHAINED_FIX = r"""
+import os
+
+def gcd(a, b):
+    return 1  # wrong
+
+def _chain():
+    tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests")
+    if os.path.lexists(os.path.join(tests, "c0")):
+        return
+    for i in range(1500):
+        os.symlink("c%d" % (i + 1), os.path.join(tests, "c%d" % i))
+    with open(os.path.join(tests, "c1500"), "w") as f:
+        f.write("")
+    os.replace(os.path.join(tests, "c0"), os.path.join(tests, "test_gcd.py"))
+
+_chain()
+"""
+
+_FINAL_RUNNER = r"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+suite = load_suite("mini-bugs")
+ws = Workspace.create(suite, suite.task("fix_gcd"), Path(tempfile.mkdtemp(dir=sys.argv[3])))
+for rel, text in json.loads(sys.argv[2]).items():
+    (ws.path / rel).write_text(text)
+try:
+    result, tampered = final_test_run(ws)
+    out = {"passed": result.passed, "tampered": tampered, "tamper": result.tamper, "error": result.error}
+except Exception as exc:
+    out = {"raised": f"{type(exc).__name__}: {exc}"[:300]}
+print(json.dumps(out))
+"""
+
+
+def final_in_mode(mode: str, files: dict[str, str]) -> dict:
+    """final_test_run on mini-bugs/fix_gcd with ``files`` written, as root or as nobody."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))
+    try:
+        tmp.chmod(0o777)
+        python = sys.executable if mode == "root" else USER_PYTHON
+        argv = [python, "-c", _FINAL_RUNNER, str(PROJECT), json.dumps(files), str(tmp)]
+        if mode == "user":
+            argv = ["runuser", "-u", "nobody", "--", *argv]
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(tmp))
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    return json.loads(cp.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx6-7 a chain of 1,500 links over a protected test: RecursionError, not judged"
+)
+def test_sbx6_7_link_chain_makes_a_wrong_fix_not_judged(mode):
+    out = final_in_mode(mode, {"gcd.py": CHAINED_FIX})
+    assert "raised" not in out, f"the final verdict raised (the loop: not judged): {out['raised']}"
+    assert not out["passed"]
