@@ -449,3 +449,58 @@ def test_sbx6_7_link_chain_makes_a_wrong_fix_not_judged(mode):
     out = final_in_mode(mode, {"gcd.py": CHAINED_FIX})
     assert "raised" not in out, f"the final verdict raised (the loop: not judged): {out['raised']}"
     assert not out["passed"]
+
+
+# sbx6-8: netlink replies nobody reads are kernel memory charged to no memory cgroup, and,
+# unlike TCP's (sbx6-3), no machine-wide budget caps them: a socket queues up to twice its
+# SO_RCVBUF (net.core.rmem_max, 4 MB here: 8 MB), so one process with its 1,024 descriptors
+# pins ~8 GB and 256 processes far more than the machine has; the kernel's OOM killer then
+# picks from the whole machine (the host, the neighbours). RLIMIT_AS (a normal user's only
+# bound) does not count it either. Here: 128 MB in ~40 sockets of one process, its memory
+# cgroup's peak ~9 MB.
+NETLINK_HOLD = r"""
+import socket, struct
+want = 128 << 20
+dump = struct.pack("=LHHLL", 32, 18, 0x301, 1, 0) + bytes(16)  # RTM_GETLINK, a dump
+def queued():
+    return sum(int(line.split()[4]) for line in open("/proc/net/netlink").read().splitlines()[1:])
+socks = []
+while queued() < want and len(socks) < 200:
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind((0, 0))
+    socks.append(s)
+    for _ in range(4000):
+        s.send(dump)
+print("HELD", queued())
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx6-8 unread netlink replies: kernel memory outside the memory cgroup, no global cap"
+)
+def test_sbx6_8_netlink_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
+    from agent import cgroups, sandbox
+
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap")
+    peak: list[int] = []
+    close = cgroups.SandboxCgroup.close
+
+    def record_then_close(self):
+        for d in self.dirs:
+            if (d / "memory.max_usage_in_bytes").is_file():
+                peak.append(int((d / "memory.max_usage_in_bytes").read_text()))
+        close(self)
+
+    monkeypatch.setattr(cgroups.SandboxCgroup, "close", record_then_close)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "hold.py").write_text(NETLINK_HOLD)
+    run = sandbox.run_command_full([sys.executable, "hold.py"], ws, timeout_s=60, sandbox="bwrap")
+    held = int(run.output.split("HELD")[1].split()[0]) if "HELD" in run.output else 0
+    if not peak:
+        pytest.fail("no memory cgroup here: nothing bounds the sandbox's memory at all")
+    assert held < 32 << 20 or peak[0] >= held, (
+        f"{held >> 20} MB queued on netlink sockets, memory cgroup peak {peak[0] >> 20} MB"
+    )
