@@ -504,3 +504,58 @@ def test_sbx6_8_netlink_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
     assert held < 32 << 20 or peak[0] >= held, (
         f"{held >> 20} MB queued on netlink sockets, memory cgroup peak {peak[0] >> 20} MB"
     )
+
+
+# sbx6-9: the verdict reader resolves the file of every ``hook`` / ``test_code`` record with
+# os.path.realpath, which reads each link of a chain itself (the kernel's 40-link limit is
+# never asked). Code under test can write records (the plugin's docstring says so) and make
+# links: 900 links (under sbx6-7's recursion limit) and one 83-byte record cost the host
+# ~11 ms (the GIL held), 8 MB of them (~110,000 records) ~20 minutes of the host's CPU for
+# one run, every rollout of the process stalled. Counted here: links read per record.
+RECORD_FLOOD = r"""
+import os
+def test_flood():
+    os.mkdir("ch")
+    for i in range(900):
+        os.symlink("c%d" % (i + 1), "ch/c%d" % i)
+    open("ch/c900", "w").close()
+    pipes = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if int(name) > 2 and os.readlink("/proc/self/fd/" + name).startswith("pipe:"):
+                flags = int(open("/proc/self/fdinfo/" + name).read().split("flags:")[1].split()[0], 8)
+                if flags & 3 == 1:
+                    pipes.append(int(name))
+        except OSError:
+            pass
+    rec = ('{"k":"hook","hook":"pytest_runtest_call","file":"%s/ch/c0"}\n' % os.getcwd()).encode()
+    for _ in range(100):
+        for fd in pipes:
+            os.write(fd, rec)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx6-9 hook records naming a 900-link chain: the host reads 900 links a record"
+)
+def test_sbx6_9_records_through_link_chains_burn_host_cpu(tmp_path, monkeypatch):
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap")
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path, sandbox="bwrap")
+    (ws.path / "tests" / "test_flood.py").write_text(RECORD_FLOOD)
+    read = [0]
+    readlink = os.readlink
+
+    def counting_readlink(*args, **kwargs):
+        read[0] += 1
+        return readlink(*args, **kwargs)
+
+    monkeypatch.setattr(os, "readlink", counting_readlink)
+    result = ws.run_tests()
+    assert any("ch/c0" in t for t in result.tamper), result.tamper  # the records were read
+    # The copy-back reads each link once (901); 100 records may not cost 900 reads each.
+    assert read[0] < 10_000, f"the host read {read[0]} links for 100 records"
