@@ -96,7 +96,9 @@ def test_hold():
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.xfail(
-    strict=True, reason="open: sbx6-1 mmapped files outlive their descriptors: NOFILE does not bound open files"
+    strict=True,
+    reason="open: sbx6-1 mmapped files outlive their descriptors: no per-process limit counts mappings"
+    " (vm.max_map_count is machine-wide); only the 4 GB memory cgroup (root) bounds them, past file-max",
 )
 def test_sbx6_1_open_files_past_nofile(mode):
     r = run_mode(mode, {"tests/test_hold.py": HOLD_FILES})
@@ -133,7 +135,9 @@ def test_watch():
 
 
 @pytest.mark.xfail(
-    strict=True, reason="open: sbx6-2 epoll watches counted per user: a normal user's sandbox can take all"
+    strict=True,
+    reason="open: sbx6-2 epoll watches counted per user: a normal user's sandbox can take all (asyncio needs"
+    " epoll, no rlimit counts watches: only a uid per sandbox, subuids, would)",
 )
 def test_sbx6_2_epoll_watches_per_user():
     r = run_mode("user", {"tests/test_watch.py": EPOLL_WATCHES})
@@ -173,9 +177,6 @@ print("HELD", held)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx6-3 loopback TCP buffers escape the sandbox's memory cgroup (tcp_mem is machine-wide)"
-)
 def test_sbx6_3_tcp_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
     from agent import cgroups, sandbox
 
@@ -228,9 +229,6 @@ class _CountingList(list):
         return list.__contains__(self, item)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx6-4 drop_unrecorded is quadratic in a directory's entries: the host hangs"
-)
 def test_sbx6_4_many_directories_hang_the_host(tmp_path, monkeypatch):
     from agent import workspace as workspace_module
     from agent.suites.loading import load_suite
@@ -274,9 +272,6 @@ def test_leave():
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx6-5 entries past the sandbox's inode room make the final verdict a SandboxError"
-)
 def test_sbx6_5_entries_make_the_verdict_not_judged(tmp_path, monkeypatch):
     from agent import final_verdict, sandbox
     from agent.final_verdict import final_test_run
@@ -361,7 +356,8 @@ print(json.dumps(out))
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open: sbx6-6 a normal user's sandbox holds the user's in-flight descriptors: the host cannot pass one",
+    reason="open: sbx6-6 a normal user's sandbox holds the user's in-flight descriptors: the host cannot pass one"
+    " (counted per user against the sender's NOFILE: only a uid per sandbox, subuids, would bound it)",
 )
 def test_sbx6_6_in_flight_descriptors_per_user():
     if shutil.which("bwrap") is None or os.geteuid() != 0 or not Path(USER_PYTHON).exists():
@@ -442,9 +438,6 @@ def final_in_mode(mode: str, files: dict[str, str]) -> dict:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx6-7 a chain of 1,500 links over a protected test: RecursionError, not judged"
-)
 def test_sbx6_7_link_chain_makes_a_wrong_fix_not_judged(mode):
     out = final_in_mode(mode, {"gcd.py": CHAINED_FIX})
     assert "raised" not in out, f"the final verdict raised (the loop: not judged): {out['raised']}"
@@ -476,9 +469,6 @@ print("HELD", queued())
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx6-8 unread netlink replies: kernel memory outside the memory cgroup, no global cap"
-)
 def test_sbx6_8_netlink_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
     from agent import cgroups, sandbox
 
@@ -535,9 +525,6 @@ def test_flood():
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx6-9 hook records naming a 900-link chain: the host reads 900 links a record"
-)
 def test_sbx6_9_records_through_link_chains_burn_host_cpu(tmp_path, monkeypatch):
     from agent.suites.loading import load_suite
     from agent.workspace import Workspace
