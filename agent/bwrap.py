@@ -80,14 +80,22 @@ def _bind(flag: str, path: str, made: set[str]) -> list[str]:
     return argv + [flag, path, path]
 
 
-def _hide_installed_suites(runtime_dir: str) -> list[str]:
-    """An empty read-only directory over each ``agent/suites`` installed in a mounted venv
-    or prefix. Installed as a wheel (``pip install .``, ``uv sync --no-editable``, a
-    container image) the package's suites, every task's hidden reference fix and held-out
-    inputs with them, sit in site-packages, which the sandbox mounts; nothing in the
-    sandbox imports the package (the plugins and the differential runner are its own)."""
+def _hide_installed_suites(mounted: list[str]) -> list[str]:
+    """An empty read-only directory over each ``agent/suites`` installed under a mounted
+    directory: the imported package's own, and any in a site directory of /usr, /usr/local
+    or a mounted venv or prefix. Installed as a wheel (``pip install .``, ``sudo pip``
+    into /usr/local/.../dist-packages, ``uv sync --no-editable``, a container image) the
+    package's suites, every task's hidden reference fix and held-out inputs with them, sit
+    where the sandbox can read; nothing in the sandbox imports the package (the plugins and
+    the differential runner are its own)."""
+    found: set[Path] = set()
+    for top in ("/usr", "/usr/local", *mounted):
+        found.update(Path(top).glob("lib*/python3*/*-packages/agent/suites"))
+    here = Path(__file__).resolve().parent / "suites"
+    if any(str(here).startswith(d.rstrip("/") + "/") for d in ("/usr", *mounted)):
+        found.add(here)
     argv: list[str] = []
-    for suites in sorted(Path(runtime_dir).glob("lib*/python3*/*-packages/agent/suites")):
+    for suites in sorted(found):
         if suites.is_dir() and not suites.is_symlink():
             p = str(suites)
             argv += ["--size", "4096", "--tmpfs", p, "--remount-ro", p]
@@ -119,11 +127,20 @@ def bwrap_argv(
     made: set[str] = set()
     argv += _system_mounts(made)
     argv += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    # No pseudo-terminal: ``kernel.pty.max`` counts every devpts instance of the machine
+    # together, so one rollout holding ptys took them from every neighbour and container.
+    # An empty read-only tmpfs over bwrap's devpts (/dev/ptmx links into it); mounting
+    # another is refused by the seccomp filter. Test runners need no terminal.
+    argv += ["--size", "4096", "--tmpfs", "/dev/pts", "--remount-ro", "/dev/pts"]
     argv += ["--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
-    for d in runtime_dirs(python):
-        if not ws.startswith(d + "/"):
-            argv += _bind("--ro-bind", d, made)
-            argv += _hide_installed_suites(d)
+    mounted = [d for d in runtime_dirs(python) if not ws.startswith(d + "/")]
+    for d in mounted:
+        argv += _bind("--ro-bind", d, made)
+        if os.path.isfile(os.path.join(d, ".lock")):
+            # uv's venv lock (0666): a flock on it through the read-only bind held the
+            # host's uv for as long as the tests liked (round 5 #13). The sandbox's is /dev/null.
+            argv += ["--ro-bind", "/dev/null", os.path.join(d, ".lock")]
+    argv += _hide_installed_suites(mounted)
     for b in ro_binds:
         argv += _bind("--ro-bind", str(b), made)
     argv += _bind("--bind", ws, made)

@@ -139,7 +139,7 @@ def run_calls(
         payload = {"per_call_s": per_call_s, "targets": [t.model_dump() for t in calls]}
         (box / "calls.json").write_text(json.dumps(payload), encoding="utf-8")
         for p in (box, box / "runner.py", box / "calls.json"):
-            p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid
+            p.chmod(0o700 if p.is_dir() else 0o600)  # the held-out inputs: no other local user's
         try:
             run = run_command_full(
                 [python, "-s", str(box / "runner.py"), str(box / "calls.json")],
@@ -148,7 +148,7 @@ def run_calls(
                 sandbox=sandbox,
                 env={"PYTHONHASHSEED": str(hash_seed)}
                 | ({"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else {}),
-                ro_binds=(box,),
+                private_binds=(box,),  # the sandbox's leased uid's for the run (agent/sandbox.py)
                 verdict_pipe=True,
                 python=python,
             )

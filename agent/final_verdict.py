@@ -42,8 +42,7 @@ from pathlib import Path, PurePosixPath
 from agent import differential as held_out
 from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index
-from agent.sandbox import WORKSPACE_BYTES
-from agent.sandbox import _tree_bytes as sandbox_bytes
+from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
@@ -97,19 +96,32 @@ def config_tamper(ws: Workspace) -> list[str]:
         rel_dir = os.path.relpath(dirpath, ws.path)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         for d in dirnames:
-            if d in SHADOW_DIRS and not (ws.source / rel_dir / d).is_dir():
+            if d in SHADOW_DIRS and not _is_dir(ws.source / rel_dir / d):
                 out.append(f"{rel_dir}/{d}".lstrip("/"))
         for f in filenames:
             if f not in CONFIG_NAMES and not f.endswith(".pth"):
                 continue
             rel = f"{rel_dir}/{f}".lstrip("/")
-            orig, mine = ws.source / rel, ws.path / rel
-            if ws.is_hidden(rel):
-                continue
-            regular = stat.S_ISREG(os.lstat(mine).st_mode)  # never open a FIFO
-            if not (orig.is_file() and regular and filecmp.cmp(orig, mine, shallow=False)):
+            if not ws.is_hidden(rel) and not _same_file(ws.source / rel, ws.path / rel):
                 out.append(rel)
     return sorted(out)
+
+
+# A path the tests made deeper than the source's own can be named is one the source never
+# had: its OSError (ENAMETOOLONG) answers "not the same", never leaves the verdict.
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _same_file(orig: Path, mine: Path) -> bool:
+    try:
+        regular = stat.S_ISREG(os.lstat(mine).st_mode)  # never open a FIFO
+        return orig.is_file() and regular and filecmp.cmp(orig, mine, shallow=False)
+    except OSError:
+        return False
 
 
 def _test_files(ws: Workspace) -> list[str]:
@@ -347,11 +359,15 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
-    held = sandbox_bytes(ws.path)
-    if held > WORKSPACE_BYTES:
-        # The sandbox would refuse to start: the rollout's doing (its runs filled the
-        # workspace), so a FAIL, never an infrastructure error out of every pass rate.
-        why = f"the workspace holds {held} bytes, over the sandbox's {WORKSPACE_BYTES}"
+    held, names = tree_cost(ws.path)
+    if held > WORKSPACE_BYTES or names > WORKSPACE_INODES:
+        # The sandbox would refuse to start: the rollout's doing (its runs or its edits
+        # filled the workspace), so a FAIL, never an infrastructure error out of every pass rate.
+        why = (
+            f"the workspace holds {held} bytes, over the sandbox's {WORKSPACE_BYTES}"
+            if held > WORKSPACE_BYTES
+            else f"the workspace holds {names} files, over the sandbox's {WORKSPACE_INODES}"
+        )
         return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
     verdict = None
     if ws.visible:

@@ -69,9 +69,32 @@ def _outcome(phases: dict[str, dict]) -> str:
     return "skipped" if call["outcome"] == "skipped" else "passed"
 
 
-def _outside(file: str, trusted: set[str], trusted_dirs: tuple[str, ...]) -> bool:
-    real = os.path.realpath(file)
-    return real not in trusted and not any(real.startswith(os.path.realpath(d) + os.sep) for d in trusted_dirs)
+def _real(path: str) -> str:
+    """Where ``path`` really is, as the kernel resolves it (at most 40 links), or a name no
+    file has when it cannot be opened: such a file is trusted by no one. Not
+    ``os.path.realpath``: in Python 3.11 it recurses once per link (a 1,500-link chain
+    raised RecursionError out of the verdict, sbx6-7) and reads every link itself, each
+    call (records naming a 900-link chain cost the host 11 ms each, sbx6-9; ``judge`` also
+    asks once per name)."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return "\x00" + path
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return "\x00" + path
+    finally:
+        os.close(fd)
+
+
+def _outside(file: str, trusted: set[str], trusted_dirs: tuple[str, ...], known: dict[str, str]) -> bool:
+    """``file`` is none of ``trusted`` and under none of ``trusted_dirs`` (``known``: the
+    resolutions of this run so far; never kept across runs, whose links may differ)."""
+    if file not in known:
+        known[file] = _real(file)
+    real = known[file]
+    return real not in trusted and not any(real.startswith(_real(d) + os.sep) for d in trusted_dirs)
 
 
 def _well_formed(rec: dict) -> bool:
@@ -109,8 +132,9 @@ def judge(
     Both may come from files under ``trusted_dirs`` (a task's own read-only venv: its
     pytest plugins, agent/suites/env.py).
     """
-    trusted = {os.path.realpath(f) for f in trusted_hook_files}
-    trusted_code = trusted | {os.path.realpath(f) for f in trusted_code_files}
+    trusted = {_real(f) for f in trusted_hook_files}
+    trusted_code = trusted | {_real(f) for f in trusted_code_files}
+    known: dict[str, str] = {}
     phases: dict[str, dict[str, dict]] = {}
     problems: list[str] = []
     tamper: list[str] = []
@@ -147,10 +171,10 @@ def judge(
         elif kind == "tamper":
             tamper.append(str(rec.get("what")))
         elif kind == "hook":
-            if _outside(str(rec.get("file")), trusted, trusted_dirs):
+            if _outside(str(rec.get("file")), trusted, trusted_dirs, known):
                 tamper.append(f"pytest hook {rec.get('hook')} implemented in {rec.get('file')}")
         elif kind == "test_code":
-            if _outside(str(rec.get("file")), trusted_code, trusted_dirs):
+            if _outside(str(rec.get("file")), trusted_code, trusted_dirs, known):
                 tamper.append(f"test {rec.get('id')} runs code from {rec.get('file')}")
         elif kind == "finish":
             finish = rec

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import json
 import os
 import select
@@ -46,6 +47,7 @@ from typing import Any, Literal
 from agent import cgroups
 from agent.bwrap import bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
+from agent.disk_watch import DiskWatch
 from agent.seccomp import filter_fd
 from agent.tree_walk import remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
@@ -310,7 +312,10 @@ def _limits(timeout_s: float) -> dict[str, int]:
     cpu = int(timeout_s) + 5
     return {
         "RLIMIT_CPU": cpu,
-        "RLIMIT_AS": AS_LIMIT,
+        # Under a host or session memory limit below it, one process's own excess is a
+        # MemoryError of its own, not the enclosing cgroup's OOM (normal-user mode has no
+        # cgroup of the sandbox's own to take it first).
+        "RLIMIT_AS": min(AS_LIMIT, cgroups.enclosing_memory() or AS_LIMIT),
         "RLIMIT_FSIZE": FSIZE_LIMIT,
         "RLIMIT_NPROC": NPROC_LIMIT,
         "RLIMIT_NOFILE": NOFILE_LIMIT,
@@ -453,13 +458,16 @@ def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
             s, d = os.path.join(dirpath, name), os.path.join(out, name)
             try:
                 st = os.lstat(s)
-                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
-                    continue  # a name, no inode of its own
+                # Every name counts, a hard link's too: a tmpfs spends an inode on each
+                # link, and 106,000 links to one file came back within a count of files
+                # alone, leaving the next run's tmpfs no inode for what the host restores.
                 if left[2] <= 0:
                     left[1] += 1
                     too_long.add(name)  # not descended into either
                     continue
                 left[2] -= 1
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
+                    continue  # a name, no data of its own
                 if stat.S_ISDIR(st.st_mode):
                     os.mkdir(d, 0o700)
                 else:
@@ -493,18 +501,23 @@ def _link(target: str | None, name: str) -> bool:
     return True
 
 
-def _tree_bytes(root: Path) -> int:
-    """The bytes the regular files under ``root`` take in a tmpfs, holes counted (what
-    ``_copy_tree`` counts: ``_cost``), each file once however many names it has."""
+def tree_cost(root: Path) -> tuple[int, int]:
+    """(bytes, names) of the tree under ``root`` as the sandbox's tmpfs counts them (what
+    ``_copy_tree`` counts): regular files' bytes in whole pages, holes counted, each file
+    once however many names it has; and every name below ``root``, a hard link's too."""
     seen: set[tuple[int, int]] = set()
-    total = 0
-    for dirpath, _, filenames in walk(root):
+    total = names = 0
+    for dirpath, dirnames, filenames in walk(root):
+        names += len(dirnames) + len(filenames)
         for name in filenames:
-            st = os.lstat(os.path.join(dirpath, name))
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:  # gone since the listing (the disk watch walks a running sandbox's tree)
+                continue
             if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
                 total += _cost(st)
-    return total
+    return total, names
 
 
 def _empty(path: Path) -> None:
@@ -552,9 +565,11 @@ class CappedWorkspace:
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
-            size, room = _tree_bytes(workspace), _room()
+            (size, names), room = tree_cost(workspace), _room()
             if size > room[0]:
                 raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
+            if names > room[1]:
+                raise OSError(errno.ENOSPC, f"the workspace holds {names} files, over the sandbox's {room[1]}")
             if _copy_tree(workspace, self.path, *room):
                 raise OSError(errno.ENOSPC, f"the workspace holds over the sandbox's {room[1]} files")
             hand_over(self.path, uid)
@@ -694,6 +709,7 @@ def run_command_full(
     ro_binds: tuple[Path, ...] = (),
     verdict_pipe: bool = False,
     python: str | None = None,
+    private_binds: tuple[Path, ...] = (),
 ) -> CommandRun:
     """``run_command``, plus the records read from a pipe whose write end the command
     inherits as ``REPO_AGENT_VERDICT_FD`` (opened here, before anything in it runs).
@@ -701,6 +717,8 @@ def run_command_full(
     ``python`` is the interpreter (of a venv) the sandbox mounts read-only and runs the
     launcher with; by default this process's. Once the records hold a pytest ``finish``,
     a process lingering past ``LINGER_S`` is killed and the session's exit status used.
+    ``private_binds`` are read-only too, and private (0700 directories, 0600 files: the
+    held-out inputs): run as root, they are the leased uid's for the run, then ours again.
     """
     kind = _choose(sandbox)
     cwd = Path(cwd).resolve()
@@ -716,21 +734,37 @@ def run_command_full(
                 raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
         elif lease is not None:
             hand_over(cwd, lease.uid)
+        watch = _disk_watch(kind, lease, cwd)
+        private = tuple(Path(b).resolve() for b in private_binds)
+        for b in private:
+            hand_over(b, lease.uid if lease else None)
         launch = Launch(
             kind,
             cwd,
             python or sys.executable,
             lease.uid if lease else None,
-            tuple(Path(b).resolve() for b in ro_binds),
+            tuple(Path(b).resolve() for b in ro_binds) + private,
             tuple(Path(b).resolve() for b in extra_binds),
             capped.path if capped else None,
         )
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
-        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup)
+        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup, watch)
         if lease is None:  # the command ran as this user: what it locked, we unlock
             for root in (cwd, *launch.rw_binds):
                 _reclaim(root)
+        if watch is not None:
+            # Within the cap again, as root mode's copy-back brings it: also what the watch
+            # cannot see on the disk (sparse files, hard links), counted as the tmpfs would.
+            size, names = tree_cost(cwd)
+            if watch.fired or size > WORKSPACE_BYTES or names > WORKSPACE_INODES:
+                cut = _trim(cwd)
+                stopped = "the run was stopped, and " if watch.fired else ""
+                run.output += (
+                    f"\n[repo-agent: the workspace went over its cap of {WORKSPACE_BYTES} bytes (holes count at"
+                    f" their size) or {WORKSPACE_INODES} files: {stopped}{cut} files past the cap were emptied"
+                    " or removed]"
+                )
         if lease is not None:  # nothing of the sandbox may touch the copy now
             if not kill_uid(lease.uid):
                 raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
@@ -747,12 +781,54 @@ def run_command_full(
                 )
         return run
     finally:
+        for b in private_binds if lease is not None else ():
+            hand_over(Path(b).resolve(), os.geteuid())  # ours again: the uid goes back to the pool
         if capped is not None:
             capped.close()
         if cgroup is not None:
             cgroup.close()
         if lease is not None:
             lease.release(cleared=cleared)
+
+
+def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWatch | None:
+    """The in-run disk cap where no tmpfs holds it (bwrap run by a normal user); a
+    workspace already past it is refused, as the tmpfs copy refuses it (root)."""
+    if kind != "bwrap" or lease is not None:
+        return None
+    size, names = tree_cost(cwd)
+    if size > WORKSPACE_BYTES + WORKSPACE_BYTES // 16 or names > WORKSPACE_INODES + WORKSPACE_INODES // 16:
+        raise SandboxError(f"the workspace holds {size} bytes in {names} files, over the sandbox's cap")
+    return DiskWatch(cwd, lambda: tree_cost(cwd), WORKSPACE_BYTES, WORKSPACE_INODES)
+
+
+def _trim(root: Path) -> int:
+    """``root`` brought back within the cap in place, as root mode's copy-back does: a
+    regular file past the byte budget emptied, a name past the count removed. Returns how
+    many were."""
+    left, cut = [WORKSPACE_BYTES, WORKSPACE_INODES], 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in walk(root):
+        for name in list(dirnames) + filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+                if left[1] <= 0:
+                    remove_tree(path)
+                    cut += 1
+                    continue
+                left[1] -= 1
+                if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    if _cost(st) > left[0]:
+                        os.truncate(path, 0)
+                        cut += 1
+                    else:
+                        left[0] -= _cost(st)
+            except OSError:
+                pass
+        dirnames[:] = [n for n in dirnames if os.path.lexists(os.path.join(dirpath, n))]
+    return cut
 
 
 def _run(
@@ -762,6 +838,7 @@ def _run(
     env: dict[str, str],
     verdict_pipe: bool,
     cgroup: SandboxCgroup | None = None,
+    watch: DiskWatch | None = None,
 ) -> CommandRun:
     """Start the launcher, wait for the end (or the timeout, or a lingering finished
     session), and return once every process of the sandbox is gone."""
@@ -827,12 +904,16 @@ def _run(
     try:
         if info_r is not None:
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
+        if watch is not None and pid1_fd is not None:
+            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL))
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s)
         _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
         _stop(proc, pid1_fd)
         raise
     finally:
+        if watch is not None:
+            watch.stop()  # before pid1_fd closes: its kill uses it
         for fd in (proc_fd, pid1_fd):
             if fd is not None:
                 os.close(fd)
@@ -855,7 +936,7 @@ def _run(
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
     own_count = cgroup is not None and cgroup.has_memory()
     if killed and cgroup is not None and own_count and cgroup.oom_kills() and cgroup.hit_limit():
-        out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroups.MEMORY_BYTES} bytes]"
+        out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroup.memory_bytes} bytes]"
     elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
         # Killed, not by us, while the machine was out of memory: not the rollout's fault.
         # (With a memory cgroup its own counts answer: the machine-wide one also counts a

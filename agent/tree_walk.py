@@ -18,10 +18,18 @@ _MAX_OPEN_DIRS = 64
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+# The longest path the kernel takes, its closing NUL included: past it no path string
+# reaches a file (pytest's neither), so a walk lists nothing past it (a test made a
+# conftest.py there through relative names, and an lstat of it raised out of the verdict).
+PATH_MAX = 4096
+
+
 def walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk(top)`` (top-down, links not followed, unreadable directories skipped)
     without recursion: the caller may prune ``dirnames`` in place, as with ``os.walk``.
-    A link to a directory is listed among the directories, as ``os.walk`` lists it."""
+    A link to a directory is listed among the directories, as ``os.walk`` lists it.
+    A name whose path is ``PATH_MAX`` bytes or more is not listed (``remove_tree`` still
+    removes it)."""
     stack = [os.fspath(top)]
     while stack:
         path = stack.pop()
@@ -32,7 +40,10 @@ def walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str
             continue
         dirnames: list[str] = []
         filenames: list[str] = []
+        room = PATH_MAX - len(os.fsencode(path)) - 1  # the "/" before a name
         for entry in entries:
+            if len(os.fsencode(entry.name)) >= room:
+                continue
             try:
                 is_dir = entry.is_dir()
             except OSError:
@@ -43,6 +54,21 @@ def walk(top: str | os.PathLike[str]) -> Iterator[tuple[str, list[str], list[str
             child = os.path.join(path, name)
             if not os.path.islink(child):
                 stack.append(child)
+
+
+def _open_dir(name: str, parent: int | None) -> int:
+    """``name`` (in directory ``parent``) opened, and made readable, writable and
+    searchable first when its owner is us and it is not (a test ran as this user and
+    locked it, mode 000, at a depth no path string reaches; root needs no permission)."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except PermissionError:
+        os.chmod(name, stat.S_IRWXU, dir_fd=parent)  # a directory, never a link (lstat'ed)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+    st = os.fstat(fd)
+    if st.st_uid == os.geteuid() and st.st_mode & stat.S_IRWXU != stat.S_IRWXU:
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+    return fd
 
 
 class _Dir:
@@ -81,7 +107,7 @@ def _remove_tree(path: str) -> None:
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)
         return
-    top = _Dir(os.open(path, _DIR_FLAGS), None)
+    top = _Dir(_open_dir(path, None), None)
     stack = [top]
     moved = 0
     try:
@@ -105,7 +131,7 @@ def _remove_tree(path: str) -> None:
                 os.rename(name, up, src_dir_fd=here.fd, dst_dir_fd=top.fd)
                 top.subdirs.append(up)
                 continue
-            stack.append(_Dir(os.open(name, _DIR_FLAGS, dir_fd=here.fd), name))
+            stack.append(_Dir(_open_dir(name, here.fd), name))
     finally:
         for d in stack:
             os.close(d.fd)

@@ -12,8 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +34,6 @@ def _gcd_workspace(suite: Suite, root: Path) -> Workspace:
     return Workspace.create(suite, suite.task("fix_gcd"), root)
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx4-1 hard links fill the tmpfs's inodes past the copy-back's count")
 def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(gcd_suite, tmp_path):
     """A wrong gcd.py that, at import, deletes the protected test and makes hard links to
     one file until the tmpfs has no inode left. tmpfs counts every link as an inode; the
@@ -114,9 +111,6 @@ print("RESULT", json.dumps(out))
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-3 a normal user's conftest.py past PATH_MAX: OSError out of config_tamper"
-)
 def test_a_normal_users_file_past_path_max_does_not_crash_the_final_verdict(user_dir):
     """Normal-user mode (no copy-back, which leaves out what is past PATH_MAX): the tests
     make, through relative names, a conftest.py whose directory's path is under PATH_MAX and
@@ -143,9 +137,6 @@ def test_a_normal_users_file_past_path_max_does_not_crash_the_final_verdict(user
     assert result["final"][0] is False
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-4 a suite installed under /usr/local is not covered (/usr is mounted whole)"
-)
 def test_hidden_fixes_installed_in_the_systems_dist_packages_are_not_readable(tmp_path):
     """Debian's Python (/usr/bin/python3, here) installs with pip into
     /usr/local/lib/python3.X/dist-packages (``sudo pip install``, a Debian-based image).
@@ -189,9 +180,6 @@ except Exception as exc:
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-5 the host's own memory limit below the sandbox's: its own OOM not judged"
-)
 def test_a_rollouts_own_oom_under_a_host_memory_limit_is_not_an_infrastructure_error(tmp_path):
     """Root, in a container (here: a v1 memory cgroup) of 512 MB, below the sandbox's own
     4 GB limit. The rollout's code alone allocates 700 MB; the container's limit is hit, the
@@ -218,9 +206,6 @@ def test_a_rollouts_own_oom_under_a_host_memory_limit_is_not_an_infrastructure_e
     assert result[0] != 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-6 a normal user's own OOM in their memory-limited session: not judged"
-)
 def test_a_normal_users_own_oom_under_their_memory_limit_is_not_an_infrastructure_error(user_dir):
     """Normal-user mode (no cgroup of the sandbox's own): the user's session is limited to
     512 MB (a systemd user slice's MemoryMax, a container). The rollout's code alone
@@ -427,9 +412,6 @@ print("RESULT", json.dumps(out))
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-9 a normal user's locked directory past PATH_MAX: EACCES out of restore_protected"
-)
 def test_a_normal_users_locked_directory_past_path_max_does_not_crash_the_final_verdict(user_dir):
     """Normal-user mode: ``_reclaim`` gives the user back read and write on what the tests
     locked, but its walk skips whatever is past PATH_MAX (scandir fails there). A directory
@@ -497,7 +479,7 @@ def test_a_repositorys_fifo_report_does_not_freeze_mutation_validation(tmp_path)
 
 
 _PTY_HOG = r"""
-import os, sys, time
+import ctypes, os, sys, time
 held = []
 try:
     while True:
@@ -511,10 +493,15 @@ try:
                 os.close(fd)
 except OSError as e:
     err = e
-print("HELD", os.strerror(err.errno), flush=True)
-open("held", "w").close()
-while not os.path.exists("go"):
-    time.sleep(0.02)
+libc = ctypes.CDLL(None, use_errno=True)  # a devpts instance of its own, mounted from inside
+for at in (b"/tmp", b"/dev/pts"):
+    if libc.mount(b"devpts", at, b"devpts", 0, b"newinstance,ptmxmode=0666") == 0:
+        print("MOUNTED", at, flush=True)
+print("HELD", len(held), os.strerror(err.errno), flush=True)
+if held:
+    open("held", "w").close()
+    while not os.path.exists("go"):
+        time.sleep(0.02)
 """
 
 _PTY_HONEST = r"""
@@ -531,43 +518,39 @@ def _ptys_in_use() -> int:
     return int(Path("/proc/sys/kernel/pty/nr").read_text())
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-11 one rollout takes every pseudo-terminal of the machine from its neighbours"
-)
+def _kill_hog(hog: str) -> None:
+    for pid in [d for d in os.listdir("/proc") if d.isdigit()]:
+        try:
+            if hog.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(int(pid), signal.SIGKILL)  # its pid 1 then ends the sandbox
+        except OSError:
+            pass
+
+
 def test_a_rollout_cannot_take_every_pty_from_its_neighbours(tmp_path):
-    """Root (and the same as a normal user): each sandbox's /dev is bwrap's, with a devpts
-    instance of its own, but ``kernel.pty.max`` (4,096) counts every instance of the
-    machine, less the 1,024 kept for the host's own. A rollout's test opens /dev/ptmx in a
-    few processes (1,024 descriptors each) until ENOSPC and holds them: a concurrent
-    neighbour's ``pty.openpty()`` (pexpect, ``script``, a CLI's tests) fails, and so does
-    every container's. No limit of the sandbox counts ptys."""
+    """Root (and the same as a normal user): ``kernel.pty.max`` (4,096) counts every devpts
+    instance of the machine together, less the 1,024 kept for the host's own. A rollout's
+    test opened /dev/ptmx in a few processes (1,024 descriptors each) until ENOSPC and held
+    them: a concurrent neighbour's ``pty.openpty()`` failed, and so did every container's.
+    Now the sandbox has no pseudo-terminal at all (an empty read-only /dev/pts, and no
+    devpts can be mounted from inside): the hog holds none, and the machine's count of
+    ptys in use does not move. (Test runners need no terminal.)"""
     from agent.sandbox import run_command
 
-    a, b = tmp_path / "a", tmp_path / "b"
+    a = tmp_path / "a"
     a.mkdir()
-    b.mkdir()
     hog = f"pty_hog_{os.getpid()}.py"
     (a / hog).write_text(_PTY_HOG)
-    (b / "b.py").write_text(_PTY_HONEST)
-    alone = run_command([sys.executable, "b.py"], b, timeout_s=60)[1]
-    held: dict[str, str] = {}
-    t = threading.Thread(target=lambda: held.update(a=run_command([sys.executable, hog], a, timeout_s=120)[1]))
-    t.start()
+    (tmp_path / "b.py").write_text(_PTY_HONEST)
+    before = _ptys_in_use()
     try:
-        deadline = time.monotonic() + 90
-        while _ptys_in_use() < 3000 and t.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        beside = run_command([sys.executable, "b.py"], b, timeout_s=60)[1]
+        out = run_command([sys.executable, hog], a, timeout_s=60)[1]
     finally:
-        for pid in [d for d in os.listdir("/proc") if d.isdigit()]:
-            try:
-                if hog.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    os.kill(int(pid), signal.SIGKILL)  # its pid 1 then ends the sandbox
-            except OSError:
-                pass
-        t.join(timeout=60)
-    assert "B-OK" in alone, alone
-    assert "B-OK" in beside, (beside, held)  # "B-FAIL" today
+        _kill_hog(hog)
+    assert "HELD 0 " in out and "MOUNTED" not in out, out
+    assert _ptys_in_use() <= before + 16, (before, _ptys_in_use())  # the host's own may move a little
+    honest = subprocess.run([sys.executable, str(tmp_path / "b.py")], capture_output=True, text=True, timeout=60)
+    assert "B-OK" in honest.stdout, honest.stdout + honest.stderr  # the machine's ptys are there
 
 
 _AIO_HOG = r"""
@@ -579,8 +562,11 @@ while True:
     if libc.syscall(206, 1024, ctypes.byref(ctx)) != 0:  # io_setup
         break
     n += 1
-print("HELD", n, ctypes.get_errno(), flush=True)
-while True:
+err = ctypes.get_errno()
+p = (ctypes.c_ubyte * 120)()
+uring = libc.syscall(425, 8, p)  # io_uring_setup: its own count, the same kind of pool
+print("HELD", n, err, "URING", uring, ctypes.get_errno(), flush=True)
+while n:
     time.sleep(1)
 """
 
@@ -596,39 +582,24 @@ def _aio_in_use() -> int:
     return int(Path("/proc/sys/fs/aio-nr").read_text())
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx4-12 one rollout takes every AIO context slot of the machine (fs.aio-max-nr)"
-)
 def test_a_rollout_cannot_take_every_aio_slot_from_its_neighbours(tmp_path):
-    """``io_setup`` is not in the seccomp filter (io_uring is), and its events count against
-    ``fs.aio-max-nr`` (65,536), one count for the whole machine, whatever the uid or
-    namespace. A rollout's test calls it until EAGAIN (2 MB of rings) and holds: a
-    concurrent neighbour's io_setup fails (libaio users: databases, QEMU, the machine's own
-    services as well)."""
+    """``io_setup``'s events count against ``fs.aio-max-nr`` (65,536), one count for the
+    whole machine, whatever the uid or namespace. A rollout's test called it until EAGAIN
+    (2 MB of rings) and held: a concurrent neighbour's io_setup failed (libaio users:
+    databases, QEMU, the machine's own services as well). Now the seccomp filter refuses
+    ``io_setup`` (and ``io_uring_setup``) with EPERM: the hog holds no slot, and the
+    machine's own io_setup still works."""
     from agent.sandbox import run_command
 
-    a, b = tmp_path / "a", tmp_path / "b"
+    a = tmp_path / "a"
     a.mkdir()
-    b.mkdir()
     hog = f"aio_hog_{os.getpid()}.py"
     (a / hog).write_text(_AIO_HOG)
-    (b / "b.py").write_text(_AIO_HONEST)
-    alone = run_command([sys.executable, "b.py"], b, timeout_s=60)[1]
-    held: dict[str, str] = {}
-    t = threading.Thread(target=lambda: held.update(a=run_command([sys.executable, hog], a, timeout_s=120)[1]))
-    t.start()
+    (tmp_path / "b.py").write_text(_AIO_HONEST)
     try:
-        deadline = time.monotonic() + 90
-        while _aio_in_use() < 60000 and t.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        beside = run_command([sys.executable, "b.py"], b, timeout_s=60)[1]
+        out = run_command([sys.executable, hog], a, timeout_s=60)[1]
     finally:
-        for pid in [d for d in os.listdir("/proc") if d.isdigit()]:
-            try:
-                if hog.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    os.kill(int(pid), signal.SIGKILL)  # its pid 1 then ends the sandbox
-            except OSError:
-                pass
-        t.join(timeout=60)
-    assert "B-OK" in alone, alone
-    assert "B-OK" in beside, (beside, held)  # "B-FAIL 11" (EAGAIN) today
+        _kill_hog(hog)
+    assert "HELD 0 1 URING -1 1" in out, out  # EPERM for both
+    honest = subprocess.run([sys.executable, str(tmp_path / "b.py")], capture_output=True, text=True, timeout=60)
+    assert "B-OK" in honest.stdout, honest.stdout + honest.stderr

@@ -1,0 +1,61 @@
+"""The disk cap of a sandbox run by a normal user, held during the run (issue 23).
+
+Root mode runs the tests in a size-capped tmpfs copy of the workspace; a normal user can
+mount none, so the tests write straight into the host's workspace (round 5: 360 MB and
+150,000 files on the host disk in one run). RLIMIT_FSIZE caps one file; this watcher caps
+the tree: it polls the filesystem's used blocks and inodes (``statvfs``, one system call)
+and, once they grew by more than the workspace's room since it last looked, measures the
+workspace itself (a walk, which a neighbour's writes never fool); over the cap, it kills
+the sandbox. What holds: the workspace ends within the cap plus what the tests can write
+in one poll and one walk (the caller then trims it back to the cap).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+POLL_S = 0.05
+
+
+class DiskWatch:
+    """Kills a run (``start``'s ``kill``) whose workspace at ``path`` outgrows ``max_bytes``
+    or ``max_names``, as ``measure()`` (bytes, names) counts them; ``measure`` must not
+    raise for a file that vanishes while it walks (the tests may churn files to stop it)."""
+
+    def __init__(self, path: Path, measure: Callable[[], tuple[int, int]], max_bytes: int, max_names: int):
+        self.path, self.measure = path, measure
+        self.max_bytes, self.max_names = max_bytes, max_names
+        self.fired = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _used(self) -> tuple[int, int]:
+        st = os.statvfs(self.path)
+        return (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree
+
+    def start(self, kill: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=self._watch, args=(kill,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, kill: Callable[[], None]) -> None:
+        try:
+            base, (size, names) = self._used(), self.measure()
+            while not self._stop.wait(POLL_S):
+                used = self._used()
+                if used[0] - base[0] <= self.max_bytes - size and used[1] - base[1] <= self.max_names - names:
+                    continue
+                base, (size, names) = used, self.measure()  # grown: by us, or by a neighbour?
+                if size > self.max_bytes or names > self.max_names:
+                    self.fired = True
+                    kill()
+                    return
+        except OSError:  # statvfs: the workspace is gone, nothing left to watch
+            return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
