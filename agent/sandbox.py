@@ -42,7 +42,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from agent import cgroups
 from agent.bwrap import bwrap_argv, drops_root, hand_over
@@ -327,7 +327,7 @@ def _limits(timeout_s: float) -> dict[str, int]:
     }
 
 
-def _reader(stream, sink: list[bytes], total: list[int], cap: int, finished: int | None = None) -> None:
+def _reader(stream: BinaryIO, sink: list[bytes], total: list[int], cap: int, finished: int | None = None) -> None:
     """Read ``stream`` to EOF into ``sink`` (up to ``cap`` bytes). With ``finished`` (a
     pipe's write end), a byte is written there once a pytest ``finish`` record has come."""
     kept = 0
