@@ -92,7 +92,7 @@ def main() -> None:
         f"{med(full_c) / med(parse_c):.2f}x CPU  (target < 2x)"
     )
     print(
-        f"  of which   : {med(main_c):.2f} s CPU reading and parsing ({med(main_c) / med(parse_c):.2f}x parse), "
+        f"  of which   : {med(main_c):.2f} s CPU in the main thread: reading, parsing, pairs ({med(main_c) / med(parse_c):.2f}x parse), "
         f"{med(full_c) - med(main_c):.2f} s CPU in the writer thread (SQLite rows and the search index)"
     )
     print(f"re-ingest   : {med(re_t) * 1000:.0f} ms  unchanged store (target < 500 ms)")
