@@ -183,7 +183,9 @@ def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
     # not the system prompt (every rollout of a suite has the same one).
     role = msg.get("role")
     if role == "tool" or role == "assistant" or role == "user":
-        text = message_text(msg, d.get("reasoning"))
+        content, reasoning = msg.get("content"), d.get("reasoning")
+        # (the usual message, one string and no reasoning, skips message_text's call)
+        text = content if type(content) is str and not reasoning else message_text(msg, reasoning)
         if text:
             acc.docs.append((step, "output" if role == "tool" else "message", off, text))
 
@@ -212,6 +214,25 @@ def _on_llm_call(acc: RolloutAccum, d: dict, off: int) -> None:
         acc.step_updates.append((tin, tout, lat, step))
 
 
+# json.loads's own decoder, called without its per-call wrapper (two regex matches and a
+# type check: a third of comparing a tool call's arguments); odd text takes json.loads.
+_SCAN_ARGUMENTS = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _parses_to(arguments: str, args: Any) -> bool:
+    """Whether ``json.loads(arguments) == args`` (False when ``arguments`` is not JSON)."""
+    try:
+        value, end = _SCAN_ARGUMENTS(arguments, 0)
+        if end == len(arguments):
+            return bool(value == args)
+    except (StopIteration, ValueError):
+        pass  # leading blanks, a BOM, or not JSON: json.loads says which
+    try:
+        return bool(json.loads(arguments) == args)
+    except ValueError:
+        return False
+
+
 def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
     step, call_id, name, arguments, valid = d["step"], d["call_id"], d["name"], d["arguments"], d["valid"]
     if type(call_id) is not str or type(name) is not str or type(arguments) is not str or type(valid) is not bool:
@@ -221,10 +242,7 @@ def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
     if args is not None:
         # Usually args is just the parsed raw string: store "=" rather than the text twice
         # (write_file contents make this the bulk of the index).
-        try:
-            args_col = ARGS_SAME if json.loads(arguments) == args else json.dumps(args)
-        except ValueError:
-            args_col = json.dumps(args)
+        args_col = ARGS_SAME if _parses_to(arguments, args) else json.dumps(args)
     else:
         args_col = None
     violations = d.get("violations") or []

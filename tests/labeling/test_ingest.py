@@ -186,6 +186,9 @@ def test_calls_with_invalid_args_and_parse_errors(env):
         [Call("grep", None, valid=False, raw="{oops")],
         [Call("read_file", {"rel_path": "a.py"}, raw='{"rel_path": "a.py", "junk": 1}')],
         [Call("finish", {"summary": "x"})],
+        # blanks around the raw text: json.loads reads them, the fast comparison defers to it
+        [Call("read_file", {"rel_path": "c.py"}, raw=' {"rel_path": "b.py"}')],
+        [Call("read_file", {"rel_path": "b.py"}, raw='\n{"rel_path": "b.py"} ')],
     ]
     env.batch("b1", [Spec("t1", 1, calls=calls)])
     env.store.ingest([env.root])
@@ -194,6 +197,7 @@ def test_calls_with_invalid_args_and_parse_errors(env):
     assert steps[1].calls[0].arguments == "{oops" and steps[1].calls[0].args is None
     assert steps[2].calls[0].args == {"rel_path": "a.py"}  # args as the trace has them, not re-parsed
     assert steps[3].calls[0].args == {"summary": "x"}
+    assert steps[4].calls[0].args == {"rel_path": "c.py"} and steps[5].calls[0].args == {"rel_path": "b.py"}
     assert env.store.rollout("b1/t1__s1").invalid_tool_calls == 2
 
 
