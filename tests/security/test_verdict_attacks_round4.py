@@ -520,7 +520,6 @@ DUPLICATE_NAME_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-18 a mirror of a shadowed duplicate test fails: honest fix TAMPERED")
 def test_r4_18_a_mirror_copies_the_test_that_runs(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -545,9 +544,6 @@ FIXTURE_NAMED_TEST_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-19 a fixture named test_* is mirrored and 'missing': honest fix TAMPERED"
-)
 def test_r4_19_a_fixture_named_like_a_test_is_not_mirrored(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -693,7 +689,6 @@ PAGER_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-24 a fix the reference makes in setup.cfg is config tampering")
 def test_r4_24_the_reference_fix_in_setup_cfg_is_not_tampering(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
