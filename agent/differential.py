@@ -266,10 +266,16 @@ class Tolerance:
 
 def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance) -> bool:
     """One call's records agree: equal plain values, or the same exception type, and the
-    arguments as the call left them (``a``, sent when the call changed them) alike."""
-    if "a" in ref or "a" in got:
-        if not ("a" in ref and "a" in got and same_value(ref["a"], got["a"], tol)):
+    arguments as the call left them (``a``, sent when the call changed them): a call that
+    changes them must leave them as the reference does; one that leaves the caller's
+    arguments alone where the reference works on them in place agrees when the reference's
+    answer is its return value (not None: an in-place API's answer is the change itself)."""
+    if "a" in got:
+        if not ("a" in ref and same_value(ref["a"], got["a"], tol)):
             return False
+    elif "a" in ref and "v" in ref and ref["v"] is None:
+        return False
+    if "a" in ref or "a" in got:
         ref, got = {k: v for k, v in ref.items() if k != "a"}, {k: v for k, v in got.items() if k != "a"}
     if "raise" in ref:
         return got.get("raise") == ref["raise"] and len(got) == 1

@@ -264,8 +264,11 @@ def apply(root: Path, canaries: list[Canary]) -> None:
         path.write_bytes(data.rstrip(b"\n") + added)
 
 
-def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:
-    """The run's result with the canaries checked and taken out of its counts."""
+def judge_canaries(result: TestResult, canaries: list[Canary], reference: dict[str, str] | None = None) -> TestResult:
+    """The run's result with the canaries checked and taken out of its counts. ``reference``
+    is the outcomes of the reference fix's run of the same planted tests: a canary that ends
+    there as it ends here (a mirror of a test that keeps module state, canaries in a module
+    skipped at collection for a missing optional dependency) ends as an honest fix's would."""
     ids = {k for c in canaries for k in c.case_ids(result.outcomes)}
     tamper = list(result.tamper)
     finished = result.error is None and not result.timed_out and result.exit_code is not None
@@ -273,6 +276,8 @@ def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:
     # a run with errors fails anyway, and a missing canary is then no sign of tampering.
     complete = finished and result.counts.errors == 0
     for c in canaries:
+        if reference is not None and _as_in_reference(result.outcomes, c, reference):
+            continue
         if c.mirror_of is not None:
             tamper += _judge_mirror(result, c, complete)
             continue
@@ -318,6 +323,24 @@ def judge_canaries(result: TestResult, canaries: list[Canary]) -> TestResult:
     )
 
 
+def _as_in_reference(outcomes: dict[str, str], c: Canary, reference: dict[str, str]) -> bool:
+    """The canary's cases (and a mirror's originals) end here exactly as in the reference
+    fix's run, missing ones included."""
+    mine, theirs = c.case_ids(outcomes), c.case_ids(reference)
+    if sorted(mine) != sorted(theirs) or any(outcomes[k] != reference[k] for k in mine):
+        return False
+    if c.mirror_of is None:
+        return True
+    original = Canary(c.file, c.mirror_of, True, "")
+    twins = original.case_ids(outcomes)
+    return sorted(twins) == sorted(original.case_ids(reference)) and all(outcomes[k] == reference[k] for k in twins)
+
+
+def canaries_disagree(result: TestResult, canaries: list[Canary]) -> bool:
+    """Whether any canary ends otherwise than planned (before the reference run is asked)."""
+    return any("canary test" in t for t in judge_canaries(result, canaries).tamper)
+
+
 def _judge_mirror(result: TestResult, c: Canary, finished: bool) -> list[str]:
     """A mirror's cases end as its original's do (a case missing on one side is tampering
     only when the session finished)."""
@@ -336,18 +359,27 @@ def _judge_mirror(result: TestResult, c: Canary, finished: bool) -> list[str]:
     return out
 
 
-def differential(ws: Workspace, result: TestResult, canaries: list[Canary]) -> TestResult:
-    """Back a passing verdict with the reference fix run against the same planted tests."""
-    if not result.passed or not has_reference_fix(ws.task):
-        return result
+def reference_run(ws: Workspace, canaries: list[Canary]) -> TestResult:
+    """The reference fix's raw run of the same tests with the same canaries planted."""
     with tempfile.TemporaryDirectory(prefix="repo-agent-ref-", dir=ws.path.parent) as tmp:
         ref = Workspace.create(ws.suite, ws.task, Path(tmp), sandbox=ws.sandbox)
         apply_reference_fix(ws.suite, ws.task, ref)
         ref.reveal_held_out()
         apply(ref.path, canaries)
-        theirs = ref.run_tests()
-        if canaries:
-            theirs = judge_canaries(theirs, canaries)
+        return ref.run_tests()
+
+
+def differential(
+    ws: Workspace, result: TestResult, canaries: list[Canary], theirs: TestResult | None = None
+) -> TestResult:
+    """Back a passing verdict with the reference fix run against the same planted tests
+    (``theirs``: that run, when the canaries' judgement already asked for it)."""
+    if not result.passed or not has_reference_fix(ws.task):
+        return result
+    if theirs is None:
+        theirs = reference_run(ws, canaries)
+    if canaries:  # the reference's canaries end as its own run says (trusted code)
+        theirs = judge_canaries(theirs, canaries, theirs.outcomes)
     if not theirs.passed:
         return dataclasses.replace(
             result,
@@ -412,8 +444,14 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     before = code_digest(ws)
     canaries = plant(ws)
     result = ws.run_tests()
+    theirs = None
+    if canaries and has_reference_fix(ws.task) and canaries_disagree(result, canaries):
+        # A canary ending otherwise than planned may be the tests' own doing (a mirror of a
+        # test keeping module state): it is tampering only if the reference fix's run of the
+        # same planted tests ends otherwise.
+        theirs = reference_run(ws, canaries)
     if canaries:
-        result = judge_canaries(result, canaries)
+        result = judge_canaries(result, canaries, theirs.outcomes if theirs is not None else None)
     if verdict is None and result.passed and not ws.visible:
         ws.drop_unrecorded()  # what the tests' process left outside the patch
         rewritten = rewritten_code(before, code_digest(ws))
@@ -424,7 +462,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
             return dataclasses.replace(result, passed=False, tamper=[*result.tamper, why])
         verdict = held_out.judge(ws)
     result = held_out_verdict(result, verdict)
-    return differential(ws, result, canaries)
+    return differential(ws, result, canaries, theirs)
 
 
 _PYTHON_FILES = (".py", ".pyw", ".pth", ".pyc", ".pyz", ".zip", ".egg", *importlib.machinery.EXTENSION_SUFFIXES)

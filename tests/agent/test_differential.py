@@ -197,3 +197,14 @@ def test_arguments_left_changed_by_the_call_are_compared():
     calls = [DifferentialTarget(module="m", function="mergesort", inputs=[[[3, 1, 2]]])]
     differ = differential.compare(calls, {(0, 0): ref}, CallRun(results={(0, 0): in_place}), 0)
     assert differ == ["mergesort#0: left its arguments otherwise than the reference"]
+
+
+def test_a_call_leaving_the_callers_list_alone_agrees_where_the_reference_works_in_place():
+    """R4-2: the reference fills the caller's list and returns it; an honest fix on a copy
+    returns the same answer. An in-place API (the reference returns None) is answered by the
+    change itself: leaving the list alone there is a mismatch."""
+    filled = {"v": {"list": [1, 5, 1]}, "a": {"list": [{"list": [1, 5, 1]}]}}
+    assert differential.same_result(filled, {"v": {"list": [1, 5, 1]}}, 0)
+    assert not differential.same_result(filled, {"v": {"list": [1, 5, 2]}}, 0)
+    sorted_in_place = {"v": None, "a": {"list": [{"list": [1, 2, 3]}]}}
+    assert not differential.same_result(sorted_in_place, {"v": None}, 0)

@@ -128,7 +128,6 @@ PALINDROME_HONEST_COPY = "def next_palindrome(digit_list):\n    digit_list = lis
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-2 an honest fix that does not mutate its argument is a FAIL")
 def test_r4_2_honest_fix_leaving_the_callers_list_alone_passes(tmp_path):
     suite = _quixbugs(tmp_path / "QuixBugs", "next_palindrome", PALINDROME_BUGGY, PALINDROME_CORRECT, PALINDROME_CASES)
     files = {"python_programs/next_palindrome.py": PALINDROME_HONEST_COPY}
@@ -307,9 +306,6 @@ REGISTRY_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-10 a mirror of a test that keeps module state fails: honest fix TAMPERED"
-)
 def test_r4_10_the_reference_fix_itself_is_not_tampering_when_a_test_keeps_state(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -568,7 +564,6 @@ OPTIONAL_BACKEND_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-20 canaries in a module skipped at collection are 'missing': TAMPERED")
 def test_r4_20_canaries_in_a_module_skipped_for_an_optional_dependency(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
