@@ -26,6 +26,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from agent.pytest_report import has_pytest_config, pytest_index
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python, resolve_argv
@@ -122,7 +124,7 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
 
 
 def _targets(records: bytes) -> list[DifferentialTarget]:
-    calls: dict[tuple[str, str], list[list]] = {}
+    calls: dict[tuple[str, str, str], list[list]] = {}
     finished = False
     for line in records.splitlines():
         try:
@@ -134,11 +136,17 @@ def _targets(records: bytes) -> list[DifferentialTarget]:
         if rec.get("k") == "finish":
             finished = rec.get("exitstatus") == 0
         elif rec.get("k") == "call" and isinstance(rec.get("args"), list):
-            module, function = rec.get("module"), rec.get("function")
-            if isinstance(module, str) and isinstance(function, str):
-                got = calls.setdefault((module, function), [])
+            module, function, path = rec.get("module"), rec.get("function"), rec.get("path", "")
+            if isinstance(module, str) and isinstance(function, str) and isinstance(path, str):
+                got = calls.setdefault((module, function, path), [])
                 if len(got) < MAX_INPUTS and rec["args"] not in got:
                     got.append(rec["args"])
     if not finished:
         return []  # the reference fix's own tests did not pass: record nothing from them
-    return [DifferentialTarget(module=m, function=f, inputs=inputs) for (m, f), inputs in sorted(calls.items())]
+    out = []
+    for (m, f, path), inputs in sorted(calls.items()):
+        try:
+            out.append(DifferentialTarget(module=m, function=f, inputs=inputs, path=path))
+        except ValidationError:
+            continue  # a path out of the workspace: not a call the runner can make
+    return out

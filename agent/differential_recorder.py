@@ -10,6 +10,7 @@ arguments that are JSON data as they are (lists, dicts with string keys, numbers
 strings, None) are sent on the verdict pipe (``REPO_AGENT_VERDICT_FD``), one line each:
 
     {"k": "call", "module": "pkg.mod", "function": "f", "args": [...]}
+    ... with "path": "src" when the module imports from there, not the workspace root
     {"k": "finish", "exitstatus": N}
 """
 
@@ -63,6 +64,7 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
     files = {os.path.realpath(p) for p in spec["files"]}
+    workspace = os.path.realpath(os.getcwd())
     seen = {}
     lock = threading.Lock()
     fixed = {}  # co_filename -> whether it is a fixed file (realpath once per name)
@@ -99,7 +101,21 @@ def main():
             if text in got or len(got) >= _MAX_PER_FUNCTION:
                 return
             got[text] = args
-        send({"k": "call", "module": module, "function": code.co_name, "args": args})
+        rec = {"k": "call", "module": module, "function": code.co_name, "args": args}
+        root = import_root(code.co_filename, module)
+        if root:
+            rec["path"] = root
+        send(rec)
+
+    def import_root(filename, module):
+        """The workspace-relative directory the module was imported from ("" the root): a
+        src/ layout is on pytest's path (its ini's ``pythonpath``), not the runner's."""
+        rel = os.path.relpath(os.path.realpath(filename), workspace)
+        parts = rel.replace(os.sep, "/").split("/")
+        depth = len(module.split(".")) - (parts[-1] == "__init__.py")
+        if rel.startswith("..") or depth >= len(parts):
+            return ""
+        return "/".join(parts[: len(parts) - depth])
 
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     import pytest

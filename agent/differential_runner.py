@@ -122,6 +122,9 @@ def main():
     send({"k": "hello"})
     for ti, target in enumerate(spec["targets"]):
         try:
+            root = os.path.join(sys.path[0], target["path"]) if target.get("path") else None
+            if root is not None and root not in sys.path:
+                sys.path.insert(1, root)  # a src/ layout, as pytest's pythonpath put it
             setitimer(signal.ITIMER_REAL, per_call)
             fn = getattr(importlib.import_module(target["module"]), target["function"])
             setitimer(signal.ITIMER_REAL, 0)

@@ -384,7 +384,6 @@ CALC_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-13 recorded calls of a src/ module (pytest pythonpath) cannot import")
 def test_r4_13_an_honest_fix_of_a_src_layout_task_is_judged(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
