@@ -12,7 +12,7 @@ of the workspace is imported it takes the write end of the verdict pipe
     {"k": "result", "t", "i", "raise"}               the call raised (the exception's type)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
-    {"k": "finish"}
+    {"k": "finish", "s"}                             the seconds the calls took
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import sys
+import time
 import types
 
 _MAX_NODES = 200_000
@@ -120,6 +121,8 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     send({"k": "hello"})
+    clock = time.perf_counter
+    started = clock()
     for ti, target in enumerate(spec["targets"]):
         try:
             root = os.path.join(sys.path[0], target["path"]) if target.get("path") else None
@@ -163,7 +166,7 @@ def main():
         else:
             continue
         break
-    send({"k": "finish"})
+    send({"k": "finish", "s": clock() - started})
     sys.stdout.flush()
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish
 

@@ -57,7 +57,10 @@ from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, u
 # malformed verdict records are a problem of the run, never an exception in the parent.
 # Version 4: per-task float tolerance (an epsilon argument), QuixBugs' visible data called too,
 # pools with large values called whole, recorded inputs for tasks with no pool (generated).
-CHECKER_VERSION = "4"
+# Version 5: per-run call sequence and hash seed shared with the reference's run (stateful
+# references, call counts, a pinned seed), sorted-only results as multisets, canaries judged
+# against the reference's run, config as the reference writes it, pools past 2**53.
+CHECKER_VERSION = "5"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}

@@ -208,3 +208,44 @@ def test_a_call_leaving_the_callers_list_alone_agrees_where_the_reference_works_
     assert not differential.same_result(filled, {"v": {"list": [1, 5, 2]}}, 0)
     sorted_in_place = {"v": None, "a": {"list": [{"list": [1, 2, 3]}]}}
     assert not differential.same_result(sorted_in_place, {"v": None}, 0)
+
+
+# Plausible fixes wrong only past float precision (round 5: a gcd through math.fmod passed
+# a pool whose values all sat below 2**53).
+PAST_FLOAT_PRECISION = {
+    "fix_gcd": "import math\n\ndef gcd(a, b):\n    while b:\n        a, b = b, int(math.fmod(a, b))\n    return a\n",
+    "fix_fizzbuzz": (
+        "def fizzbuzz(n):\n    three, five = n / 3 == n // 3, n / 5 == n // 5\n"
+        "    return ('Fizz' if three else '') + ('Buzz' if five else '') or str(n)\n"
+    ),
+    "fix_mergesort": "def mergesort(xs):\n    return [int(x) for x in sorted(float(x) for x in xs)]\n",
+}
+
+
+def _ints(x: object) -> list[int]:
+    if type(x) is int:
+        return [x]
+    return [i for v in x for i in _ints(v)] if isinstance(x, list) else []
+
+
+def test_integer_pools_reach_past_float_precision_and_a_float_fix_fails(mini, tmp_path):
+    """Every task whose held-out arguments are ints has some past 2**53; a float remainder,
+    a float division test and a float sort each differ from the reference there."""
+    for task in mini.tasks:
+        inputs = [a for t in differential.targets(mini, task) if not t.script for a in t.inputs]
+        if any(_ints(a) for a in inputs):
+            assert any(abs(i) > 2**53 for a in inputs for i in _ints(a)), task.id
+    base = Path(mini.base_dir)
+    calls: list[DifferentialTarget] = []
+    for tid, wrong in PAST_FLOAT_PRECISION.items():
+        (t,) = differential.sample(mini, mini.task(tid))
+        shutil.copyfile(base / str(mini.task(tid).reference_fix) / f"{t.module}.py", tmp_path / f"ref_{tid}.py")
+        (tmp_path / f"float_{tid}.py").write_text(wrong)
+        calls += [t.model_copy(update={"module": f"ref_{tid}"}), t.model_copy(update={"module": f"float_{tid}"})]
+    run = differential.run_calls(tmp_path, calls, sandbox="auto")
+    assert run.hello and run.finished and not run.import_errors, run.output
+    for k in range(0, len(calls), 2):
+        ref = {(0, i): run.results[(k, i)] for i in range(len(calls[k].inputs))}
+        got = CallRun(results={(0, i): run.results[(k + 1, i)] for i in range(len(calls[k].inputs))})
+        differ = differential.compare([calls[k]], ref, got, 1e-9)
+        assert differ and all("returned a different value" in d for d in differ), (calls[k].module, differ)

@@ -331,7 +331,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-11 right for the first 1,000 calls of a process: past both passes")
 def test_r4_11_a_fix_right_only_for_its_first_thousand_calls(mini_suite, tmp_path):
     result, tampered, hits = _judge(mini_suite, "fix_gcd", {"gcd.py": GCD_RIGHT_FOR_1000_CALLS}, tmp_path)
     assert _caught(result, tampered, hits), (result.passed, result.differential, hits)
@@ -356,9 +355,6 @@ WATCH_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-12 the reversed second pass is compared with forward reference results"
-)
 def test_r4_12_the_reference_fix_itself_passes_the_reversed_pass(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -588,9 +584,6 @@ UNIQUE_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-21 a list the tests compare sorted is compared in order: honest fix FAIL"
-)
 def test_r4_21_an_honest_fix_returning_another_order_the_tests_allow(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -658,7 +651,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-23 right only where the string hash seed is 0: the checkers pin it")
 def test_r4_23_correct_only_under_the_checkers_pinned_hash_seed(mini_suite, tmp_path):
     result, tampered, hits = _judge(mini_suite, "fix_gcd", {"gcd.py": GCD_PINNED_HASH}, tmp_path)
     assert _caught(result, tampered, hits), (result.passed, result.differential, hits)
