@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,15 +545,21 @@ def judge(ws: Workspace) -> Verdict | None:
     seq = call_sequence(calls, set(kept), rng, per_call)
     seed = rng.randrange(1, 2**32 - 1)
     ref_ws = reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox)
-    want = run_calls(ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed)
+    # The two processes run side by side (neither sees the other); the rollout's is allowed
+    # the forward and reversed passes at the per-call limit, and the random part twenty
+    # times what the reference took for the whole sample (at least 5 s).
+    budget = 10.0 + PER_CALL_S * (2 * sum(len(t.inputs) for t in calls) + len(seq.segments))
+    budget += max(5.0, 20 * (per_call or 1e-3) * sum(len(t.inputs) for t in seq.segments))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(
+            run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
+        )
+        got = run_calls(
+            ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
+        )
+        want = theirs.result()
     if not want.hello or not want.finished or want.import_errors:
         raise DifferentialError(f"the reference fix did not answer its held-out calls: {want.output.strip()[-300:]}")
-    n = sum(len(t.inputs) for t in seq.segments)
-    budget = 10.0 + PER_CALL_S * (2 * sum(len(t.inputs) for t in calls) + len(seq.segments))
-    budget += max(5.0, 20 * (want.seconds or 0.0)) if n else 0.0
-    got = run_calls(
-        ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
-    )
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
     unordered = unordered_targets(ws, calls)
