@@ -517,8 +517,9 @@ def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTar
 
 
 def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> frozenset[int]:
-    """The targets whose results the task's tests compare only sorted."""
-    names = unordered_functions(ws.path, ws.task.protected, {t.function for t in calls if not t.script})
+    """The targets whose results the task's tests compare only sorted: read in the task's
+    source, never the workspace (the tests' process may have rewritten its test files)."""
+    names = unordered_functions(ws.source, ws.task.protected, {t.function for t in calls if not t.script})
     return frozenset(t for t, target in enumerate(calls) if target.function in names and not target.script)
 
 

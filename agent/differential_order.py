@@ -10,6 +10,7 @@ multiset; one call compared as it is keeps the order.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path, PurePosixPath
 
@@ -20,16 +21,23 @@ _TEST_FILE = re.compile(r"test_\w*\.py|\w*_test\.py")
 
 
 def unordered_functions(root: Path, protected: list[str], functions: set[str]) -> set[str]:
-    """The names in ``functions`` that the protected test files under ``root`` call at least
-    once, every time as the only argument of an unordering call."""
+    """The names in ``functions`` that the protected test files under ``root`` (a task's
+    source: read once per process) call at least once, every time as the only argument of an
+    unordering call."""
+    return set(_unordered(str(root), tuple(protected), frozenset(functions)))
+
+
+@functools.lru_cache(maxsize=256)
+def _unordered(source: str, protected: tuple[str, ...], functions: frozenset[str]) -> frozenset[str]:
+    root = Path(source)
     wrapped: dict[str, bool] = {}
     for rel in walk_files(root):
-        if not (under(rel, protected) and _TEST_FILE.fullmatch(PurePosixPath(rel).name)):
+        if not (under(rel, list(protected)) and _TEST_FILE.fullmatch(PurePosixPath(rel).name)):
             continue
         try:
             tree = ast.parse((root / rel).read_bytes())
         except (SyntaxError, ValueError, OSError, RecursionError):
-            return set()  # a test file not read is a test not known to sort
+            return frozenset()  # a test file not read is a test not known to sort
         inside: set[int] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _name(node.func) in _UNORDERING and len(node.args) == 1:
@@ -38,7 +46,7 @@ def unordered_functions(root: Path, protected: list[str], functions: set[str]) -
             if isinstance(node, ast.Call) and _name(node.func) in functions:
                 name = _name(node.func)
                 wrapped[name] = wrapped.get(name, True) and id(node) in inside
-    return {name for name, every in wrapped.items() if every}
+    return frozenset(name for name, every in wrapped.items() if every)
 
 
 def _name(func: ast.expr) -> str:

@@ -249,3 +249,19 @@ def test_integer_pools_reach_past_float_precision_and_a_float_fix_fails(mini, tm
         got = CallRun(results={(0, i): run.results[(k + 1, i)] for i in range(len(calls[k].inputs))})
         differ = differential.compare([calls[k]], ref, got, 1e-9)
         assert differ and all("returned a different value" in d for d in differ), (calls[k].module, differ)
+
+
+def test_a_function_is_compared_without_order_only_where_every_test_call_sorts_it(tmp_path):
+    from agent.differential_order import as_multiset, unordered_functions
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text(
+        "def test_u():\n    assert sorted(unique([2, 1])) == [1, 2]\n    assert set(m.pairs(3)) == {1}\n"
+        "\n\ndef test_o():\n    assert ordered([2, 1]) == [1, 2]\n    assert sorted(ordered([1])) == [1]\n"
+    )
+    (tmp_path / "helper_test_data.py").write_text("ordered([1])\n")  # not a protected test file
+    got = unordered_functions(tmp_path, ["tests"], {"unique", "pairs", "ordered", "never_called"})
+    assert got == {"unique", "pairs"}
+    assert as_multiset({"v": {"list": [2, 1]}}) == {"v": {"set": [2, 1]}}
+    assert differential.same_result(as_multiset({"v": {"list": [1, 2]}}), as_multiset({"v": {"tuple": [2, 1]}}), 0)
+    assert not differential.same_result(as_multiset({"v": {"list": [1, 2]}}), as_multiset({"v": {"list": [2]}}), 0)
