@@ -83,6 +83,9 @@ def _encode(x, depth=0, budget=None):
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
+    number = _exact_number(x, t)
+    if number is not None:
+        return _encode(number, depth, budget)
     if t is _GENERATOR and depth == 0:  # consumed here, under the call's time limit
         items = []
         for v in x:
@@ -91,6 +94,37 @@ def _encode(x, depth=0, budget=None):
             items.append(_encode(v, depth + 1, budget))
         return {"iter": items}
     raise _NotPlain(f"not plain data: {t.__name__}")
+
+
+def _exact_number(x, t):
+    """The int or float an exact number of the standard library (Fraction, Decimal) or a
+    numpy scalar stands for, as pytest's == reads it against the reference's float; None for
+    anything else. Only those exact types (a subclass is no number here), read through their
+    value: whatever the object's own __eq__ says is never asked."""
+    fractions, decimal, numpy = (sys.modules.get(m) for m in ("fractions", "decimal", "numpy"))
+    try:
+        if fractions is not None and t is getattr(fractions, "Fraction", None):
+            num, den = x.numerator, x.denominator
+            if type(num) is int and type(den) is int and den > 0:
+                return num / den
+        elif decimal is not None and t is getattr(decimal, "Decimal", None):
+            return float(x)
+        elif numpy is not None and t in _numpy_scalars(numpy):
+            value = x.item()
+            return value if type(value) in (int, float, bool) else None
+    except (ValueError, OverflowError, TypeError, ArithmeticError):
+        raise _NotPlain(f"not plain data: {t.__name__} out of range") from None
+    return None
+
+
+def _numpy_scalars(numpy):
+    out = set()
+    for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16"):
+        out.add(getattr(numpy, name, None))
+    for name in ("float32", "float64", "longlong", "ulonglong", "intc", "uintc", "intp", "uintp"):
+        out.add(getattr(numpy, name, None))
+    out.discard(None)
+    return out
 
 
 def _type_name(exc):
