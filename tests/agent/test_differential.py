@@ -136,7 +136,7 @@ def test_values_compare_as_pytest_would_but_strictly():
 
 def test_sample_is_seeded_by_suite_version_and_task(mini):
     whole = differential.sample(mini, mini.task("fix_gcd"))
-    assert len(whole[0].inputs) == 38  # the whole pool: its large values are in every draw
+    assert len(whole[0].inputs) == 44  # the whole pool: its large values are in every draw
     task = mini.task("fix_gcd").model_copy(deep=True)
     assert task.differential is not None
     task.differential.sample = 12
