@@ -378,11 +378,30 @@ def reference_run(ws: Workspace, canaries: list[Canary]) -> TestResult:
         return ref.run_tests()
 
 
+def _skips_of_the_source(ws: Workspace, result: TestResult, canaries: list[Canary]) -> TestResult:
+    """A task with no reference fix: a test skipped here must be skipped on the untouched
+    source too (round 6: a fix raising SkipTest on the inputs it gets wrong passed). Asked
+    only when the passing run skipped something."""
+    with tempfile.TemporaryDirectory(prefix="repo-agent-src-", dir=ws.path.parent) as tmp:
+        src = Workspace.create(ws.suite, ws.task, Path(tmp), sandbox=ws.sandbox)
+        src.reveal_held_out()
+        apply(src.path, canaries)
+        theirs = src.run_tests()
+    ran = sorted(i for i, o in theirs.outcomes.items() if o != "skipped" and result.outcomes.get(i) == "skipped")
+    if ran:  # (a source run that says nothing of a test leaves its skip as it was)
+        more = f" (+{len(ran) - 3} more)" if len(ran) > 3 else ""
+        why = f"tests the untouched source runs were skipped: {', '.join(ran[:3])}{more}"
+        return dataclasses.replace(result, passed=False, fail_detail=why)
+    return result
+
+
 def differential(
     ws: Workspace, result: TestResult, canaries: list[Canary], theirs: TestResult | None = None
 ) -> TestResult:
     """Back a passing verdict with the reference fix run against the same planted tests
     (``theirs``: that run, when the canaries' judgement already asked for it)."""
+    if result.passed and not has_reference_fix(ws.task) and result.counts.skipped:
+        return _skips_of_the_source(ws, result, canaries)
     if not result.passed or not has_reference_fix(ws.task):
         return result
     if theirs is None:
