@@ -49,6 +49,14 @@ def applies(task: Task) -> bool:
     )
 
 
+def unittest_index(argv: list[str]) -> int | None:
+    """Index of unittest's first argument in ``python -m unittest ...``, or None."""
+    for i in range(len(argv) - 1):
+        if argv[i] == "-m" and argv[i + 1] == "unittest":
+            return i + 2
+    return None
+
+
 def fixed_files(suite: Suite, task: Task) -> list[str]:
     """Workspace paths of the Python files the reference fix writes (never a test file)."""
     out = list(task.reference_fix_files)
@@ -85,9 +93,12 @@ def recorded_targets(suite: Suite, task: Task, *, sandbox: str) -> list[Differen
 def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
     argv = resolve_argv(task.test_command)
     at = pytest_index(argv)
+    runner = "pytest"
+    if at is None and (at := unittest_index(argv)) is not None:
+        runner = "unittest"  # python -m unittest ...: recorded under unittest itself (R6-19)
     files = fixed_files(suite, task)
     if at is None or not files:
-        return []  # not a pytest command, or a fix of no Python file: nothing to record
+        return []  # neither pytest nor unittest, or a fix of no Python file: nothing to record
     with tempfile.TemporaryDirectory(prefix="repo-agent-record-") as tmp:
         ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
         apply_reference_fix(suite, task, ws)
@@ -96,10 +107,16 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
         shutil.copyfile(RECORDER, box / "recorder.py")
         root = ws.path.resolve()
         opts = ["-p", "no:cacheprovider", f"--rootdir={root}", f"--confcutdir={root}"]
-        if not has_pytest_config(root):  # never an ancestor's config (as agent/scoring.py)
+        if runner == "unittest":
+            opts = []
+        elif not has_pytest_config(root):  # never an ancestor's config (as agent/scoring.py)
             (box / "pytest.ini").write_text("[pytest]\n")
             opts.append(f"-c={box / 'pytest.ini'}")
-        spec = {"files": [str(root / rel) for rel in files], "pytest_args": [*opts, *argv[at + 1 :]]}
+        spec = {
+            "files": [str(root / rel) for rel in files],
+            "pytest_args": [*opts, *argv[at + (runner == "pytest") :]],
+            "runner": runner,
+        }
         (box / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         for p in (Path(tmp), box, *box.iterdir()):
             p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid

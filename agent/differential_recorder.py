@@ -118,6 +118,19 @@ def main():
         return "/".join(parts[: len(parts) - depth])
 
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
+    if spec.get("runner") == "unittest":
+        import unittest
+
+        sys.setprofile(profile)
+        threading.setprofile(profile)
+        try:
+            program = unittest.main(module=None, argv=["python -m unittest", *spec["pytest_args"]], exit=False)
+        finally:
+            sys.setprofile(None)
+            threading.setprofile(None)
+        send({"k": "finish", "exitstatus": 0 if program.result.wasSuccessful() else 1})
+        sys.stdout.flush()
+        os._exit(0)
     import pytest
 
     class _Start:
