@@ -153,11 +153,22 @@ def _test_files(ws: Workspace) -> list[str]:
     ]
     argv = resolve_argv(ws.task.test_command)
     at = pytest_index(argv)
-    named = [a.split("::")[0].rstrip("/") for a in argv[at or len(argv) :] if not a.startswith("-")]
+    args = argv[at or len(argv) :]
+    # The value of an option given apart ("--ignore tests/integration") is no path to run.
+    values = {i + 1 for i, a in enumerate(args) if a in _OPTIONS_WITH_A_VALUE}
+    named = [a.split("::")[0].rstrip("/") for i, a in enumerate(args) if not a.startswith("-") and i not in values]
     named = [a for a in named if (ws.path / a).exists()]
     if named:
         files = [f for f in files if under(f, named) or f in named]
-    return files
+    ignored = [args[i].rstrip("/") for i in values if i < len(args) and args[i - 1] == "--ignore"]
+    ignored += [a.split("=", 1)[1].rstrip("/") for a in args if a.startswith("--ignore=")]
+    return [f for f in files if not under(f, ignored)]
+
+
+_OPTIONS_WITH_A_VALUE = frozenset(
+    {"--ignore", "--ignore-glob", "--deselect", "-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir"}
+    | {"--import-mode", "-W", "--pythonwarnings", "--tb", "-r", "--basetemp", "--junitxml", "--log-level", "-k", "-m"}
+)
 
 
 def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
