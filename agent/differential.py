@@ -549,8 +549,9 @@ def judge(ws: Workspace) -> Verdict | None:
     # The two processes run side by side (neither sees the other); the rollout's is allowed
     # the forward and reversed passes at the per-call limit, and the random part twenty
     # times what the reference took for the whole sample (at least 5 s).
-    budget = 10.0 + PER_CALL_S * (2 * sum(len(t.inputs) for t in calls) + len(seq.segments))
-    budget += max(5.0, 20 * (per_call or 1e-3) * sum(len(t.inputs) for t in seq.segments))
+    n = sum(len(t.inputs) for t in calls)
+    budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
+    budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
     with ThreadPoolExecutor(max_workers=1) as pool:
         theirs = pool.submit(
             run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed

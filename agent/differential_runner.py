@@ -12,7 +12,7 @@ of the workspace is imported it takes the write end of the verdict pipe
     {"k": "result", "t", "i", "raise"}               the call raised (the exception's type)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
-    {"k": "finish", "s"}                             the seconds the calls took
+    {"k": "finish", "s"}                             the CPU seconds the calls took
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
@@ -155,7 +155,7 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     send({"k": "hello"})
-    clock = time.perf_counter
+    clock = time.process_time  # CPU seconds: what a call costs, not how loaded the host is
     started = clock()
     for ti, target in enumerate(spec["targets"]):
         try:
