@@ -224,7 +224,10 @@ def config_addopts(root: Path) -> list[str]:
     try:
         data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
         value = data.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts", [])
-        out += shlex.split(value) if isinstance(value, str) else [str(v) for v in value if isinstance(value, list)]
+        if isinstance(value, str):
+            out += shlex.split(value)
+        elif isinstance(value, list):
+            out += [str(v) for v in value]
     except (OSError, ValueError, AttributeError):
         pass
     return out
