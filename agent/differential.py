@@ -30,7 +30,9 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,24 +238,15 @@ def reference_results(
     return results, sum(len(t.inputs) for t in calls) - len(results)
 
 
-_workspaces: dict[str, tuple[tempfile.TemporaryDirectory, Workspace]] = {}
-
-
-def reference_workspace(suite: Suite, task: Task, *, sandbox: str) -> Workspace:
-    """The task's source with its reference fix, made once per task and fix in this process
-    (each final run calls it on its own sequence; the directory goes at exit)."""
-    key = hashlib.sha256(
-        json.dumps([suite.name, str(suite.base_dir), task.id, _fix_digest(suite, task), sandbox]).encode()
-    ).hexdigest()
-    with _cache_lock:
-        lock = _key_locks.setdefault("ws" + key, threading.Lock())
-    with lock:
-        if key not in _workspaces:
-            tmp = tempfile.TemporaryDirectory(prefix="repo-agent-diffref-")
-            ws = Workspace.create(suite, task, Path(tmp.name), sandbox=sandbox)
-            apply_reference_fix(suite, task, ws)
-            _workspaces[key] = (tmp, ws)
-        return _workspaces[key][1]
+@contextmanager
+def reference_workspace(suite: Suite, task: Task, *, sandbox: str) -> Iterator[Workspace]:
+    """The task's source with its reference fix, in a directory of its own for one use (as
+    the reference rerun of the tests makes one: a batch's cache of them would grow with the
+    tasks of a large generated suite)."""
+    with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
+        ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
+        apply_reference_fix(suite, task, ws)
+        yield ws
 
 
 def _compute_reference(
@@ -263,9 +256,9 @@ def _compute_reference(
     # with another string hash seed: an input answered two ways (randomness, the order of a
     # set of strings) is left out. Each final run then calls the reference again on its own
     # sequence and seed (``judge``); these results say which inputs are compared at all.
-    ws = reference_workspace(suite, task, sandbox=sandbox)
-    run = run_calls(ws.path, calls + calls, sandbox=sandbox, python_env=ws.python_env)
-    other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
+    with reference_workspace(suite, task, sandbox=sandbox) as ws:
+        run = run_calls(ws.path, calls + calls, sandbox=sandbox, python_env=ws.python_env)
+        other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
     if run.seconds is not None:
         _seconds[_calls_key(calls)] = run.seconds / max(1, 2 * sum(len(t.inputs) for t in calls))
     if not run.hello:
@@ -545,14 +538,13 @@ def judge(ws: Workspace) -> Verdict | None:
     per_call = _seconds.get(_calls_key(calls))
     seq = call_sequence(calls, set(kept), rng, per_call)
     seed = rng.randrange(1, 2**32 - 1)
-    ref_ws = reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox)
     # The two processes run side by side (neither sees the other); the rollout's is allowed
     # the forward and reversed passes at the per-call limit, and the random part twenty
     # times what the reference took for the whole sample (at least 5 s).
     n = sum(len(t.inputs) for t in calls)
     budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
         theirs = pool.submit(
             run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
         )
