@@ -114,6 +114,7 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
             opts.append(f"-c={box / 'pytest.ini'}")
         spec = {
             "files": [str(root / rel) for rel in files],
+            "test_dirs": [str(root / rel) for rel in task.protected if (root / rel).is_dir()],
             "pytest_args": [*opts, *argv[at + (runner == "pytest") :]],
             "runner": runner,
         }

@@ -9,7 +9,7 @@ of the workspace is imported it takes the write end of the verdict pipe
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
-    {"k": "result", "t", "i", "raise"}               the call raised (the exception's type)
+    {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
     {"k": "finish", "s"}                             the CPU seconds the calls took
@@ -127,8 +127,18 @@ def _numpy_scalars(numpy):
     return out
 
 
+def _encode_or_mark(x):
+    try:
+        return _encode(x)
+    except _NotPlain as exc:
+        return {"notplain": str(exc)}
+
+
 def _type_name(exc):
-    t = type(exc)
+    return _type_name_of(type(exc))
+
+
+def _type_name_of(t):
     mod = type.__dict__["__module__"].__get__(t)
     name = type.__dict__["__qualname__"].__get__(t)
     return name if mod == "builtins" else f"{mod}.{name}"
@@ -176,11 +186,12 @@ def main():
                 before = None
                 if target.get("script"):
                     obj = fn(*args[0])
-                    value = [getattr(obj, name)(*a) for name, a in args[1]]
+                    # Each method's return on its own: one the reference returns None from is
+                    # unspecified (a chainable put returning self is no mismatch there).
+                    encoded = {"list": [_encode_or_mark(getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
                     before = _encode(args)
-                    value = fn(*args)
-                encoded = _encode(value)
+                    encoded = _encode(fn(*args))
                 setitimer(signal.ITIMER_REAL, 0)
                 rec["v"] = encoded
                 if before is not None:
@@ -194,6 +205,9 @@ def main():
             except BaseException as exc:
                 setitimer(signal.ITIMER_REAL, 0)
                 rec["raise"] = _type_name(exc)
+                bases = [_type_name_of(k) for k in _type_mro(type(exc))[1:] if k is not object][:20]
+                if bases:
+                    rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
             send(rec)
             if rec.get("timeout"):
                 break  # one call past its limit is enough: the rest stay unanswered

@@ -190,7 +190,7 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
         names = re.findall(r"^def (test\w*)\(", text, flags=re.M)
         if names:
             candidates.append((f, names))
-        if _MODULE_PARAMETRISED.search(text):
+        if _module_parametrised(text):
             whole_module_parametrised.add(f)
     if not candidates:
         return []
@@ -323,6 +323,26 @@ def _body(name: str, must_pass: bool, rng: random.Random) -> str:
 
 
 _MODULE_PARAMETRISED = re.compile(r"^pytestmark\s*=.*\bparametrize\b", re.M)
+
+
+def _module_parametrised(text: str) -> bool:
+    """A module-level ``pytestmark`` that holds a parametrize mark (a list over several lines
+    too: round 6, R6-30)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return bool(_MODULE_PARAMETRISED.search(text))
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        named = any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets)
+        if named and any(isinstance(n, ast.Attribute) and n.attr == "parametrize" for n in ast.walk(value)):
+            return True
+    return False
 
 
 def _source_text(path: Path) -> str:
@@ -511,7 +531,11 @@ def differential(
         more = f" (+{len(skipped) - 3} more)" if len(skipped) > 3 else ""
         why = f"tests the reference fix passes were skipped: {', '.join(skipped[:3])}{more}"
         return dataclasses.replace(result, passed=False, fail_detail=why)
-    unseen = sorted(set(theirs.outcomes) - set(result.outcomes))
+    # By test function: a parametrised test's ids may come from the code under test (cases
+    # drawn from its own table: round 6, R6-23); a function the rollout's run lacks entirely
+    # is what a hidden test looks like.
+    ran = {k.split("[", 1)[0] for k in result.outcomes}
+    unseen = sorted(k for k in set(theirs.outcomes) - set(result.outcomes) if k.split("[", 1)[0] not in ran)
     if unseen:
         more = f" (+{len(unseen) - 3} more)" if len(unseen) > 3 else ""
         return dataclasses.replace(
