@@ -53,7 +53,7 @@ from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
 from agent.trace import TestCounts
 from agent.tree_walk import walk
-from agent.workspace import Workspace, apply_reference_fix, has_reference_fix, under, walk_files
+from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
 
 # Version 1: canaries, config scan, reference rerun (fooled by issue 26's attacks).
 # Version 2: plus the held-out differential verdict outside the tests' process.
@@ -565,12 +565,13 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         # Before the hidden tests are in the workspace: code run by the tests could keep a
         # copy of them for a later process to read. Raises DifferentialError (not the
         # rollout's doing).
-        before = code_digest(ws)
+        before, kept = code_digest(ws), code_snapshot(ws)
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
         ws.drop_unrecorded()
         rewritten = rewritten_code(before, code_digest(ws))
-        if rewritten:  # the tests and the SUSPECT scan would read what that process wrote
+        if rewritten and not put_back(ws, kept, rewritten, before):
+            # The tests and the SUSPECT scan would read what that process wrote.
             unrun = TestResult(False, TestCounts(), "not run", 0.0, False, "", None)
             return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict), sorted(tampered)
         ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
@@ -589,6 +590,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     if ws.task.hidden_tests is not None:
         return held_out_verdict(hidden_run(ws), verdict)
     before = code_digest(ws)
+    kept = code_snapshot(ws)
     canaries = plant(ws)
     result = ws.run_tests()
     theirs = None
@@ -602,17 +604,68 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     if verdict is None and result.passed and not ws.visible:
         ws.drop_unrecorded()  # what the tests' process left outside the patch
         rewritten = rewritten_code(before, code_digest(ws))
-        if rewritten:
+        if rewritten and not put_back(ws, kept, rewritten, before):
             # The differential would judge what the tests' process wrote, not what the patch
             # holds (a fourth-round forgery rewrote its own gcd.py into Euclid at import).
+            # Put back as the patch holds it (a generated table rebuilt at import, a data
+            # file the app rewrites: round 6, R6-26/27) unless it cannot be.
             return _rewritten(result, "tests'", rewritten)
         verdict = held_out.judge(ws)
         ws.drop_unrecorded()
         rewritten = rewritten_code(before, code_digest(ws))
-        if rewritten:  # the SUSPECT scan reads the workspace after this (round 6: R6-3)
+        if rewritten and not put_back(ws, kept, rewritten, before):
+            # The SUSPECT scan reads the workspace after this (round 6: R6-3).
             return held_out_verdict(_rewritten(result, "differential's", rewritten), verdict)
     result = held_out_verdict(result, verdict)
     return differential(ws, result, canaries, theirs)
+
+
+SNAPSHOT_MAX_BYTES = 32 * 2**20
+
+
+def code_snapshot(ws: Workspace) -> dict[str, bytes] | None:
+    """The bytes of every regular file outside the protected tests (None: more than
+    ``SNAPSHOT_MAX_BYTES``), to put the patch's state back after a process ran its code."""
+    out: dict[str, bytes] = {}
+    total = 0
+    for rel in walk_files(ws.path, ws.task.hidden):
+        if under(rel, ws.task.protected):
+            continue
+        path = ws.path / rel
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            total += st.st_size
+            if total > SNAPSHOT_MAX_BYTES:
+                return None
+            out[rel] = path.read_bytes()
+        except OSError:
+            continue
+    return out
+
+
+def put_back(
+    ws: Workspace, kept: dict[str, bytes] | None, rewritten: list[str], before: dict[str, tuple[int, str]]
+) -> bool:
+    """The files a process changed, removed or created as Python, back as the patch holds
+    them; False when that cannot be done (no snapshot, a directory in a file's place)."""
+    if kept is None:
+        return False
+    try:
+        for rel in rewritten:
+            path = ws.resolve(rel)
+            if os.path.lexists(path):
+                if stat.S_ISDIR(os.lstat(path).st_mode):
+                    return False
+                path.unlink()
+            if rel in kept:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(kept[rel])
+    except (PathEscape, OSError):
+        return False
+    ws.drop_unrecorded()
+    return not rewritten_code(before, code_digest(ws))
 
 
 def _rewritten(result: TestResult, whose: str, rewritten: list[str]) -> TestResult:
