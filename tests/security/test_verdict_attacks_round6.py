@@ -134,3 +134,30 @@ def test_r6_1_verdict_pipe_swapped_and_rewritten(tmp_path):
     result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": PIPE_SWAP})
     assert "assert -1 == 3" in result.output  # the wrong fix failed its tests in pytest
     assert not (result.passed and not tampered and not hits), "a wrong add (a - b) passed unflagged"
+
+
+# R6-2: an autouse fixture with params (tests/conftest.py: a pure and a C implementation, two
+# async backends) parametrises every test of the directory, the canaries too: their node ids
+# get a "[param]" suffix, the plain canaries are looked up by their bare id, and the honest
+# fix is TAMPERED ("canary test ... is missing from the results").
+AUTOUSE_PARAMS_CONFTEST = (
+    'import pytest\n\n\n@pytest.fixture(autouse=True, params=["pure", "speedups"])\n'
+    "def impl(request):\n    return request.param\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: R6-2 honest fix TAMPERED under an autouse parametrised fixture")
+def test_r6_2_autouse_parametrised_fixture_honest_fix(tmp_path):
+    suite, task = _suite(
+        tmp_path / "s",
+        {
+            "add.py": ADD_SOURCE,
+            "tests/test_add.py": ADD_TESTS,
+            "tests/conftest.py": AUTOUSE_PARAMS_CONFTEST,
+            "_fix/add.py": "def add(a, b):\n    return a + b\n",
+        },
+        reference_fix="fix_add/_fix",
+    )
+    result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": "def add(a, b):\n    return a + b\n"})
+    assert not result.tamper, result.tamper
+    assert result.passed and not tampered and not hits
