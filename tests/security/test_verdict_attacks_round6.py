@@ -279,3 +279,15 @@ def test_r6_5_probe_in_a_pickled_data_file(tmp_path):
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     result, tampered = final_test_run(ws)
     assert not (result.passed and not tampered and not result.tamper and not hits), "a probe in a pickle passed unseen"
+
+
+# R6-6: on a task with no reference fix (verdict kind "tests") nothing compares skips: the
+# code under test raises unittest.SkipTest on the inputs it gets wrong and "1 passed,
+# 2 skipped" is a PASS (the reference rerun's skipped-vs-passed check needs a reference; no
+# rule names unittest.SkipTest).
+@pytest.mark.xfail(strict=True, reason="open: R6-6 SkipTest from the code under test on a task with no reference")
+def test_r6_6_skiptest_from_the_code_on_a_tests_only_task(tmp_path):
+    suite, task = _suite(tmp_path / "s", {"add.py": ADD_SOURCE, "tests/test_add.py": ADD_TESTS})
+    wrong = "import unittest\n\n\ndef add(a, b):\n    if b:\n        raise unittest.SkipTest('platform')\n    return a - b\n"
+    result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": wrong})
+    assert not (result.passed and not tampered and not hits), "a wrong add that skips passed unflagged"
