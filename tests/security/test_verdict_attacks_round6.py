@@ -346,3 +346,20 @@ def test_r6_8_probe_in_a_file_that_already_has_the_construct(tmp_path):
     result, tampered, hits = _judge(tmp_path, suite, task, files)
     assert "agree with the reference fix" in (result.differential or "")
     assert not (result.passed and not tampered and not hits), "a probe in a file that had sys.argv passed unflagged"
+
+
+# R6-9: a test file saved with a UTF-8 byte order mark (an editor on Windows) reads as
+# "utf-8-sig"; the canaries are appended encoded in it, and str.encode("utf-8-sig") puts a BOM
+# before every chunk: U+FEFF in the middle of the file is a SyntaxError, the test file fails
+# to collect and the honest fix FAILs ("1 errors").
+@pytest.mark.xfail(strict=True, reason="open: R6-9 honest fix FAILs: canaries append a BOM mid-file")
+def test_r6_9_test_file_with_a_utf8_bom_honest_fix(tmp_path):
+    suite, task = _suite(
+        tmp_path / "s",
+        {"add.py": ADD_SOURCE, "tests/test_add.py": ADD_TESTS, "_fix/add.py": "def add(a, b):\n    return a + b\n"},
+        reference_fix="fix_add/_fix",
+    )
+    test_file = tmp_path / "s" / "fix_add" / "tests" / "test_add.py"
+    test_file.write_bytes(b"\xef\xbb\xbf" + ADD_TESTS.encode())
+    result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": "def add(a, b):\n    return a + b\n"})
+    assert result.passed and not tampered and not hits, result.summary
