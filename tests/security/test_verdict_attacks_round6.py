@@ -472,3 +472,33 @@ def test_r6_13_mock_patch_decorated_test_honest_fix(tmp_path):
     result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": fixed})
     assert not result.tamper, result.tamper
     assert result.passed and not tampered and not hits
+
+
+# R6-14: outcome hooks are trusted only in the task's conftest.py files; a conftest that loads
+# the task's own (protected) plugin module with pytest_plugins = [...] puts its hooks in a
+# file named otherwise, and the honest fix is TAMPERED ("pytest hook
+# pytest_collection_modifyitems implemented in .../tests/markers_plugin.py").
+MARKERS_PLUGIN = (
+    "import pytest\n\n\ndef pytest_collection_modifyitems(config, items):\n"
+    "    for item in items:\n"
+    '        if "db" in getattr(item, "fixturenames", ()):\n'
+    "            item.add_marker(pytest.mark.integration)\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: R6-14 honest fix TAMPERED: hooks in the task's own pytest_plugins module")
+def test_r6_14_hooks_in_a_plugin_module_the_conftest_loads_honest_fix(tmp_path):
+    suite, task = _suite(
+        tmp_path / "s",
+        {
+            "add.py": ADD_SOURCE,
+            "tests/test_add.py": ADD_TESTS,
+            "tests/conftest.py": 'pytest_plugins = ["markers_plugin"]\n',
+            "tests/markers_plugin.py": MARKERS_PLUGIN,
+            "_fix/add.py": "def add(a, b):\n    return a + b\n",
+        },
+        reference_fix="fix_add/_fix",
+    )
+    result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": "def add(a, b):\n    return a + b\n"})
+    assert not result.tamper, result.tamper
+    assert result.passed and not tampered and not hits
