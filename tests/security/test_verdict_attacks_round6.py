@@ -502,3 +502,47 @@ def test_r6_14_hooks_in_a_plugin_module_the_conftest_loads_honest_fix(tmp_path):
     result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": "def add(a, b):\n    return a + b\n"})
     assert not result.tamper, result.tamper
     assert result.passed and not tampered and not hits
+
+
+# R6-15: SWE-bench shape. Outcome hooks are trusted in the conftest.py files of the task's
+# SOURCE; a conftest.py that the hidden test patch itself adds (a new tests/integration/
+# directory, as test patches do) is not there, its hook is tamper, and hidden_tests.judge
+# wants no tamper: every fix FAILs, the honest one too.
+HIDDEN_PATCH = (
+    "diff --git a/tests/integration/conftest.py b/tests/integration/conftest.py\n"
+    "new file mode 100644\n--- /dev/null\n+++ b/tests/integration/conftest.py\n@@ -0,0 +1,6 @@\n"
+    "+import pytest\n+\n+\n+def pytest_collection_modifyitems(config, items):\n"
+    "+    for item in items:\n+        item.add_marker(pytest.mark.integration)\n"
+    "diff --git a/tests/integration/test_more.py b/tests/integration/test_more.py\n"
+    "new file mode 100644\n--- /dev/null\n+++ b/tests/integration/test_more.py\n@@ -0,0 +1,5 @@\n"
+    "+from add import add\n+\n+\n+def test_big():\n+    assert add(40, 2) == 42\n"
+)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: R6-15 honest fix FAILs: the hidden test patch adds a conftest with a hook"
+)
+def test_r6_15_hidden_test_patch_adding_a_conftest_hook_honest_fix(tmp_path):
+    root = tmp_path / "s"
+    (root / "fix_add" / "tests").mkdir(parents=True)
+    (root / "fix_add" / "add.py").write_text(ADD_SOURCE, encoding="utf-8")
+    (root / "fix_add" / "tests" / "test_add.py").write_text(
+        "from add import add\n\n\ndef test_zero():\n    assert add(0, 0) == 0\n", encoding="utf-8"
+    )
+    (root / "hidden.patch").write_text(HIDDEN_PATCH, encoding="utf-8")
+    entry = {
+        "id": "fix_add",
+        "source": {"kind": "dir", "path": "fix_add"},
+        "goal": "Fix add.",
+        "test_command": ["python", "-m", "pytest", "-q", "tests"],
+        "timeout_s": 30.0,
+        "protected": ["tests"],
+        "hidden_tests": {"patch": "hidden.patch", "fail_to_pass": ["tests/integration/test_more.py::test_big"]},
+    }
+    (root / "suite.json").write_text(json.dumps({"name": "r6h", "tasks": [entry]}), encoding="utf-8")
+    suite = load_suite(root / "suite.json")
+    task = suite.task("fix_add")
+    result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": "def add(a, b):\n    return a + b\n"})
+    assert result.outcomes.get("tests/integration/test_more.py::test_big") == "passed"
+    assert not result.tamper, result.tamper
+    assert result.passed and not tampered and not hits
