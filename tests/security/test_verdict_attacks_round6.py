@@ -648,3 +648,36 @@ def test_r6_18_verdict_pipe_swapped_on_a_hidden_test_task(tmp_path):
     result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": PIPE_SWAP_HIDDEN})
     assert "assert 38 == 42" in result.output  # the wrong add failed the hidden test in pytest
     assert not (result.passed and not tampered and not hits), "a wrong add passed a hidden-test task unflagged"
+
+
+# R6-19: a task whose test command is not pytest (python -m unittest: supported, judged by the
+# exit status and the summary line) has no verdict plugin, no canaries and no recorded
+# differential (recording needs pytest); its reference fix is rerun on the same tests only.
+# The code under test replaces the test process with os.execv (no rule names exec*): a
+# process that prints "OK" and exits 0. The wrong add passes.
+UNITTEST_TESTS = (
+    "import unittest\n\nfrom add import add\n\n\nclass TestAdd(unittest.TestCase):\n"
+    "    def test_small(self):\n        self.assertEqual(add(1, 2), 3)\n\n"
+    "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n"
+)
+EXECV_ADD = (
+    "import os\nimport sys\n\n\ndef add(a, b):\n    return a - b\n\n\n"
+    "os.execv(sys.executable, [sys.executable, \"-c\", \"print('Ran 2 tests in 0.001s'); print(); print('OK')\"])\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: R6-19 os.execv ends a unittest task's run with exit 0")
+def test_r6_19_execv_replaces_a_unittest_run(tmp_path):
+    suite, task = _suite(
+        tmp_path / "s",
+        {
+            "add.py": ADD_SOURCE,
+            "tests/__init__.py": "",
+            "tests/test_add.py": UNITTEST_TESTS,
+            "_fix/add.py": "def add(a, b):\n    return a + b\n",
+        },
+        reference_fix="fix_add/_fix",
+        test_command=["python", "-m", "unittest", "discover", "-s", "tests", "-t", "."],
+    )
+    result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": EXECV_ADD})
+    assert not (result.passed and not tampered and not hits), "a wrong add passed a unittest task unflagged"
