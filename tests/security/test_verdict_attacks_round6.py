@@ -796,3 +796,38 @@ def test_r6_23_test_ids_drawn_from_the_code_under_test_honest_fix(tmp_path):
     assert "agree with the reference fix" in (result.differential or "")
     assert not result.tamper, result.tamper
     assert result.passed and not tampered and not hits
+
+
+# R6-24: the recorded differential (a task with a reference fix and no pool) records every
+# parameter of the reference's function from the frame, defaults included: the tests call
+# flatten([1, 2]) and the recorded input is [[1, 2], None] (the accumulator out=None). An
+# honest fix that drops the accumulator (def flatten(xs)) passes every test and is called
+# with two arguments: "raised TypeError", FAIL.
+ACC_SOURCE = (
+    "def flatten(xs, out=None):\n    out = [] if out is None else out\n    for x in xs:\n"
+    "        if isinstance(x, list):\n            flatten(x)\n        else:\n            out.append(x)\n    return out\n"
+)
+ACC_TESTS = (
+    "from flat import flatten\n\n\ndef test_flat():\n    assert flatten([1, 2]) == [1, 2]\n\n\n"
+    "def test_nested():\n    assert flatten([1, [2, [3, []]], 4]) == [1, 2, 3, 4]\n"
+)
+ACC_HONEST = (
+    "def flatten(xs):\n    out = []\n    for x in xs:\n        if isinstance(x, list):\n"
+    "            out.extend(flatten(x))\n        else:\n            out.append(x)\n    return out\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: R6-24 honest fix FAILs: recorded inputs carry the reference's defaults")
+def test_r6_24_recorded_inputs_carry_the_references_default_arguments_honest_fix(tmp_path):
+    suite, task = _suite(
+        tmp_path / "s",
+        {
+            "flat.py": ACC_SOURCE,
+            "tests/test_flat.py": ACC_TESTS,
+            "_fix/flat.py": ACC_SOURCE.replace("flatten(x)\n", "flatten(x, out)\n"),
+        },
+        reference_fix="fix_add/_fix",
+    )
+    result, tampered, hits = _judge(tmp_path, suite, task, {"flat.py": ACC_HONEST})
+    assert result.counts.passed == 2 and not result.tamper
+    assert result.passed and not tampered and not hits, result.differential
