@@ -831,3 +831,24 @@ def test_r6_24_recorded_inputs_carry_the_references_default_arguments_honest_fix
     result, tampered, hits = _judge(tmp_path, suite, task, {"flat.py": ACC_HONEST})
     assert result.counts.passed == 2 and not result.tamper
     assert result.passed and not tampered and not hits, result.differential
+
+
+# R6-25: a script target (mini-bugs fix_lru_cache) compares the return value of every method
+# call, put() included, whose value no test and no goal specifies. The reference's put returns
+# None; an honest fix whose put returns self (chainable: cache.put("a", 1).put("b", 2)) passes
+# the tests and is FAIL: "16 of 16 calls differ ... not plain data: LRUCache".
+@pytest.mark.xfail(strict=True, reason="open: R6-25 honest LRU fix whose put returns self judged FAIL")
+def test_r6_25_unspecified_return_value_of_a_script_method_honest_fix(tmp_path):
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_lru_cache")
+    ws = Workspace.create(suite, task, tmp_path, sandbox="bwrap")
+    reference = (Path(suite.base_dir) / "fix_lru_cache" / "_fix" / "lru.py").read_text(encoding="utf-8")
+    chainable = reference.replace(
+        "            self.data.popitem(last=False)\n",
+        "            self.data.popitem(last=False)\n        return self\n",
+    )
+    assert chainable != reference
+    (ws.path / "lru.py").write_text(chainable, encoding="utf-8")
+    result, tampered = final_test_run(ws)
+    assert result.counts.passed == 2 and not result.tamper
+    assert result.passed, result.differential
