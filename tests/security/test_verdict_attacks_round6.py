@@ -957,3 +957,35 @@ def test_r6_28_pipe_swap_on_a_reference_task_whose_tests_use_a_helper(tmp_path):
     result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": PIPE_SWAP})
     assert "FAILED tests/test_add.py::test_small" in result.output  # the wrong add failed in pytest
     assert not (result.passed and not tampered and not hits), "a wrong add passed a reference task unflagged"
+
+
+# R6-29: raised exceptions compare by exact type name. The tests say pytest.raises(ValueError),
+# which a subclass satisfies; an honest fix raising its own AgeError(ValueError) passes them and
+# the recorded differential FAILs it ("raised ages.AgeError (the reference raised ValueError)").
+AGES_SOURCE = "def parse_age(text):\n    return int(text)\n"
+AGES_REFERENCE = (
+    "def parse_age(text):\n    age = int(text)\n    if not 0 <= age <= 150:\n"
+    '        raise ValueError(f"age out of range: {age}")\n    return age\n'
+)
+AGES_HONEST = (
+    "class AgeError(ValueError):\n    pass\n\n\n"
+    "def parse_age(text):\n    age = int(text)\n    if not 0 <= age <= 150:\n"
+    '        raise AgeError(f"age out of range: {age}")\n    return age\n'
+)
+AGES_TESTS = (
+    "import pytest\n\nfrom ages import parse_age\n\n\n"
+    'def test_plain():\n    assert parse_age("42") == 42\n\n\n'
+    'def test_out_of_range():\n    with pytest.raises(ValueError):\n        parse_age("200")\n'
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: R6-29 honest fix raising a ValueError subclass judged FAIL")
+def test_r6_29_exception_subclass_the_tests_accept_honest_fix(tmp_path):
+    suite, task = _suite(
+        tmp_path / "s",
+        {"ages.py": AGES_SOURCE, "tests/test_ages.py": AGES_TESTS, "_fix/ages.py": AGES_REFERENCE},
+        reference_fix="fix_add/_fix",
+    )
+    result, tampered, hits = _judge(tmp_path, suite, task, {"ages.py": AGES_HONEST})
+    assert result.counts.passed == 2 and not result.tamper
+    assert result.passed and not tampered and not hits, result.differential
