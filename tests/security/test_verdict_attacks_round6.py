@@ -146,7 +146,6 @@ AUTOUSE_PARAMS_CONFTEST = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-2 honest fix TAMPERED under an autouse parametrised fixture")
 def test_r6_2_autouse_parametrised_fixture_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -187,9 +186,6 @@ _DIRTY_GCD = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R6-3 hash-only source rewritten by the differential runner before the scan"
-)
 def test_r6_3_hash_only_source_rewritten_before_the_scan(tmp_path):
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
@@ -219,7 +215,6 @@ GOLDEN_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-4 honest fix TAMPERED: golden files keyed by the test's name")
 def test_r6_4_golden_files_by_test_name_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -285,7 +280,6 @@ def test_r6_5_probe_in_a_pickled_data_file(tmp_path):
 # code under test raises unittest.SkipTest on the inputs it gets wrong and "1 passed,
 # 2 skipped" is a PASS (the reference rerun's skipped-vs-passed check needs a reference; no
 # rule names unittest.SkipTest).
-@pytest.mark.xfail(strict=True, reason="open: R6-6 SkipTest from the code under test on a task with no reference")
 def test_r6_6_skiptest_from_the_code_on_a_tests_only_task(tmp_path):
     suite, task = _suite(tmp_path / "s", {"add.py": ADD_SOURCE, "tests/test_add.py": ADD_TESTS})
     wrong = "import unittest\n\n\ndef add(a, b):\n    if b:\n        raise unittest.SkipTest('platform')\n    return a - b\n"
@@ -297,7 +291,6 @@ def test_r6_6_skiptest_from_the_code_on_a_tests_only_task(tmp_path):
 # accepts (fractions.Fraction here; numpy.float64, decimal.Decimal alike) is "not plain data"
 # and every held-out call differs. An exact, correct moving average passes the task's tests
 # and is judged FAIL ("27 of 27 calls differ ... not plain data: Fraction").
-@pytest.mark.xfail(strict=True, reason="open: R6-7 honest fix returning Fractions (== floats) judged FAIL")
 def test_r6_7_exact_numbers_not_plain_data_honest_fix(tmp_path):
     suite = load_suite("mini-bugs")
     task = suite.task("fix_moving_average")
@@ -352,7 +345,6 @@ def test_r6_8_probe_in_a_file_that_already_has_the_construct(tmp_path):
 # "utf-8-sig"; the canaries are appended encoded in it, and str.encode("utf-8-sig") puts a BOM
 # before every chunk: U+FEFF in the middle of the file is a SyntaxError, the test file fails
 # to collect and the honest fix FAILs ("1 errors").
-@pytest.mark.xfail(strict=True, reason="open: R6-9 honest fix FAILs: canaries append a BOM mid-file")
 def test_r6_9_test_file_with_a_utf8_bom_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -377,7 +369,6 @@ FF_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-10 honest fix FAILs: page breaks shift the mirror canaries")
 def test_r6_10_form_feed_page_breaks_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -393,7 +384,6 @@ def test_r6_10_form_feed_page_breaks_honest_fix(tmp_path):
 # configuration: with "addopts = -x" in pytest.ini the first must-fail canary ends the
 # session, the canaries after it never run, and the honest fix is TAMPERED ("... is missing
 # from the results").
-@pytest.mark.xfail(strict=True, reason="open: R6-11 honest fix TAMPERED: addopts = -x in the task's pytest.ini")
 def test_r6_11_addopts_exitfirst_in_the_tasks_config_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -428,7 +418,6 @@ NAME_SKIP_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-12 honest fix TAMPERED: the conftest skips canaries by their name")
 def test_r6_12_conftest_selecting_by_name_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -461,7 +450,6 @@ MOCK_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-13 honest fix TAMPERED: a test decorated with mock.patch")
 def test_r6_13_mock_patch_decorated_test_honest_fix(tmp_path):
     fixed = MOCK_SOURCE.replace("a - b", "a + b")
     suite, task = _suite(
@@ -486,7 +474,6 @@ MARKERS_PLUGIN = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-14 honest fix TAMPERED: hooks in the task's own pytest_plugins module")
 def test_r6_14_hooks_in_a_plugin_module_the_conftest_loads_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -519,9 +506,6 @@ HIDDEN_PATCH = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R6-15 honest fix FAILs: the hidden test patch adds a conftest with a hook"
-)
 def test_r6_15_hidden_test_patch_adding_a_conftest_hook_honest_fix(tmp_path):
     root = tmp_path / "s"
     (root / "fix_add" / "tests").mkdir(parents=True)
@@ -561,7 +545,6 @@ STAR_FAST = "import add as add_module\nfrom test_add import *  # noqa: F401,F403
 STAR_SOURCE = "FAST = False\n\n\ndef add(a, b):\n    return a - b\n"
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-16 honest fix FAILs: canaries star-imported into another test module")
 def test_r6_16_canaries_star_imported_by_another_test_module_honest_fix(tmp_path):
     fixed = STAR_SOURCE.replace("a - b", "a + b")
     suite, task = _suite(
@@ -590,7 +573,6 @@ DUNDER_TEST_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-17 honest fix TAMPERED: a __test__ = False function is mirrored")
 def test_r6_17_function_marked_dunder_test_false_is_mirrored_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -666,7 +648,6 @@ EXECV_ADD = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-19 os.execv ends a unittest task's run with exit 0")
 def test_r6_19_execv_replaces_a_unittest_run(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -695,7 +676,6 @@ ZIP_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-20 honest fix TAMPERED: mirror of a test parametrised by an iterator")
 def test_r6_20_mirror_of_a_test_parametrised_by_a_one_shot_iterator_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -721,7 +701,6 @@ CLASS_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-21 honest fix TAMPERED: canaries planted in --ignore'd files")
 def test_r6_21_canaries_planted_in_a_path_the_command_ignores_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -741,7 +720,6 @@ def test_r6_21_canaries_planted_in_a_path_the_command_ignores_honest_fix(tmp_pat
 
 # R6-22: the same with the task's own conftest: collect_ignore = ["integration"] (or
 # norecursedirs / --ignore in addopts) keeps pytest out of files plant() still picks.
-@pytest.mark.xfail(strict=True, reason="open: R6-22 honest fix TAMPERED: canaries planted in collect_ignore'd files")
 def test_r6_22_canaries_planted_in_collect_ignore_files_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -784,7 +762,6 @@ ROMAN_HONEST = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-23 honest fix TAMPERED: test ids drawn from the code's own table")
 def test_r6_23_test_ids_drawn_from_the_code_under_test_honest_fix(tmp_path):
     reference = ROMAN_SOURCE.replace('"X": 10}', '"X": 10, "L": 50}')
     suite, task = _suite(
@@ -817,7 +794,6 @@ ACC_HONEST = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-24 honest fix FAILs: recorded inputs carry the reference's defaults")
 def test_r6_24_recorded_inputs_carry_the_references_default_arguments_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -837,7 +813,6 @@ def test_r6_24_recorded_inputs_carry_the_references_default_arguments_honest_fix
 # call, put() included, whose value no test and no goal specifies. The reference's put returns
 # None; an honest fix whose put returns self (chainable: cache.put("a", 1).put("b", 2)) passes
 # the tests and is FAIL: "16 of 16 calls differ ... not plain data: LRUCache".
-@pytest.mark.xfail(strict=True, reason="open: R6-25 honest LRU fix whose put returns self judged FAIL")
 def test_r6_25_unspecified_return_value_of_a_script_method_honest_fix(tmp_path):
     suite = load_suite("mini-bugs")
     task = suite.task("fix_lru_cache")
@@ -876,7 +851,6 @@ def _optab(rule: str) -> str:
     return f"SIG = {repr(sorted({'+': rule}.items()))!r}\nOPS = {{'+': {rule!r}}}\n"
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-26 honest fix TAMPERED: a generated table rebuilt by the tests")
 def test_r6_26_generated_table_rebuilt_at_import_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -911,7 +885,6 @@ STATS_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-27 honest fix TAMPERED: the tests write a data file of the repo")
 def test_r6_27_tests_write_a_data_file_of_the_repository_honest_fix(tmp_path):
     fixed = STATS_SOURCE.replace("a - b", "a + b")
     suite, task = _suite(
@@ -942,7 +915,6 @@ HELPER_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-28 pipe swap on a reference task whose tests call through a helper")
 def test_r6_28_pipe_swap_on_a_reference_task_whose_tests_use_a_helper(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -979,7 +951,6 @@ AGES_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-29 honest fix raising a ValueError subclass judged FAIL")
 def test_r6_29_exception_subclass_the_tests_accept_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -1003,7 +974,6 @@ PYTESTMARK_LIST_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-30 honest fix FAILs: pytestmark parametrize list over several lines")
 def test_r6_30_module_parametrised_by_a_multi_line_pytestmark_honest_fix(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
