@@ -470,9 +470,9 @@ def _why(
 
 # After the forward and reversed passes, a third part of the run calls the sample again at
 # random positions, for a length drawn per run (about this long for the reference, at most
-# LONG_MAX calls): a fix right only for its first N calls of a process, or after a warm-up
+# LONG_MAX calls, from three quarters of that): a fix right only for its first N calls of a process, or after a warm-up
 # it counts, cannot know where the compared calls are nor how many come.
-LONG_BUDGET_S = 0.15
+LONG_BUDGET_S = 0.06
 LONG_MAX = 2500
 
 
@@ -507,7 +507,7 @@ def call_sequence(
     pool = sorted(kept)
     most = min(LONG_MAX, int(LONG_BUDGET_S / max(per_call_s or 1e-3, 1e-6)))
     if pool and most > 0:
-        drawn = [rng.choice(pool) for _ in range(rng.randint(max(1, most // 2), most))]
+        drawn = [rng.choice(pool) for _ in range(rng.randint(max(1, most * 3 // 4), most))]
         start = 0
         for j in range(1, len(drawn) + 1):
             if j == len(drawn) or drawn[j][0] != drawn[start][0]:
