@@ -197,6 +197,7 @@ def _read_records(data: bytes) -> CallRun:
 
 _cache: dict[str, dict[Key, dict[str, Any]]] = {}
 _seconds: dict[str, float] = {}  # the reference's seconds per call, per input set
+_order_bound: dict[str, bool] = {}  # its answers hang on the calls before them or the seed
 
 
 def _calls_key(calls: list[DifferentialTarget]) -> str:
@@ -256,11 +257,16 @@ def _compute_reference(
     # with another string hash seed: an input answered two ways (randomness, the order of a
     # set of strings) is left out. Each final run then calls the reference again on its own
     # sequence and seed (``judge``); these results say which inputs are compared at all.
+    # A third pass in reverse order, and a third seed, tell a reference whose answers hang on
+    # the calls before it or on the seed (``order_bound``): only there does each final run
+    # call the reference again on its own sequence.
+    backwards = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
     with reference_workspace(suite, task, sandbox=sandbox) as ws:
-        run = run_calls(ws.path, calls + calls, sandbox=sandbox, python_env=ws.python_env)
+        run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env)
         other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
+        third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2)
     if run.seconds is not None:
-        _seconds[_calls_key(calls)] = run.seconds / max(1, 2 * sum(len(t.inputs) for t in calls))
+        _seconds[_calls_key(calls)] = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls))
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
     if run.import_errors:
@@ -270,7 +276,7 @@ def _compute_reference(
     if not run.finished:
         raise DifferentialError("the reference fix did not finish its held-out calls")
     n = len(calls)
-    return {
+    kept = {
         (t, i): v
         for (t, i), v in run.results.items()
         if t < n
@@ -278,6 +284,12 @@ def _compute_reference(
         and same_result(v, run.results.get((t + n, i), {}), 0.0)
         and same_result(v, other.results.get((t, i), {}), 0.0)
     }
+    _order_bound[_calls_key(calls)] = any(
+        not same_result(v, run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}), 0.0)
+        or not same_result(v, third.results.get((t, i), {}), 0.0)
+        for (t, i), v in kept.items()
+    )
+    return kept
 
 
 # --------------------------------------------------------------------------- comparing
@@ -469,11 +481,12 @@ def _why(
 # --------------------------------------------------------------------------- the verdict
 
 # After the forward and reversed passes, a third part of the run calls the sample again at
-# random positions, for a length drawn per run (about this long for the reference, at most
-# LONG_MAX calls, from three quarters of that): a fix right only for its first N calls of a process, or after a warm-up
-# it counts, cannot know where the compared calls are nor how many come.
-LONG_BUDGET_S = 0.06
-LONG_MAX = 2500
+# random positions, for a length drawn per run: LONG_MAX calls at most (fewer where the
+# reference's calls take longer than LONG_BUDGET_S for them), from three quarters of that.
+# A fix right only for its first N calls of a process, or after a warm-up it counts, cannot
+# know where the compared calls are nor how many come.
+LONG_BUDGET_S = 0.4  # of the reference's own time in its calls, measured once per task
+LONG_MAX = 1500
 
 
 @dataclass(frozen=True)
@@ -505,7 +518,7 @@ def call_sequence(
     for t, target in enumerate(calls):
         add(t, list(range(len(target.inputs)))[::-1], " (second pass)")
     pool = sorted(kept)
-    most = min(LONG_MAX, int(LONG_BUDGET_S / max(per_call_s or 1e-3, 1e-6)))
+    most = min(LONG_MAX, int(LONG_BUDGET_S / max(1e-3 if per_call_s is None else per_call_s, 1e-6)))
     if pool and most > 0:
         drawn = [rng.choice(pool) for _ in range(rng.randint(max(1, most * 3 // 4), most))]
         start = 0
@@ -561,16 +574,32 @@ def judge(ws: Workspace) -> Verdict | None:
     n = sum(len(t.inputs) for t in calls)
     budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
-    with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
-        theirs = pool.submit(
-            run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
-        )
+    if _order_bound.get(_calls_key(calls), True):
+        with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
+            theirs = pool.submit(
+                run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
+            )
+            got = run_calls(
+                ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
+            )
+            want = theirs.result()
+        if not want.hello or not want.finished or want.import_errors:
+            said = want.output.strip()[-300:]
+            raise DifferentialError(f"the reference fix did not answer its held-out calls: {said}")
+    else:
+        # The reference answers each input alike in any order and under three seeds: its
+        # answers for the sequence are the ones computed once, no process of its own per run.
         got = run_calls(
             ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
         )
-        want = theirs.result()
-    if not want.hello or not want.finished or want.import_errors:
-        raise DifferentialError(f"the reference fix did not answer its held-out calls: {want.output.strip()[-300:]}")
+        want = CallRun(
+            results={
+                (s, pos): kept[(t, i)]
+                for s, (t, idx) in enumerate(seq.origin)
+                for pos, i in enumerate(idx)
+                if (t, i) in kept
+            }
+        )
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
     unordered = unordered_targets(ws, calls)
