@@ -30,12 +30,16 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from agent.differential_order import as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python
@@ -62,6 +66,7 @@ class CallRun:
     import_errors: dict[int, str] = field(default_factory=dict)
     timed_out: bool = False
     output: str = ""
+    seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ def run_calls(
     per_call_s: float = PER_CALL_S,
     python_env: Path | None = None,
     hash_seed: int = 0,
+    timeout_s: float | None = None,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
@@ -144,7 +150,7 @@ def run_calls(
             run = run_command_full(
                 [python, "-s", str(box / "runner.py"), str(box / "calls.json")],
                 Path(workspace_dir),
-                timeout_s=10.0 + per_call_s * (n + len(calls)),
+                timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
                 sandbox=sandbox,
                 env={"PYTHONHASHSEED": str(hash_seed)}
                 | ({"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else {}),
@@ -173,6 +179,8 @@ def _read_records(data: bytes) -> CallRun:
             out.hello = True
         elif kind == "finish":
             out.finished = True
+            if type(rec.get("s")) is float and rec["s"] >= 0:
+                out.seconds = rec["s"]
         elif kind == "import_error" and type(rec.get("t")) is int:
             out.import_errors.setdefault(rec["t"], str(rec.get("error")))
         elif kind == "result" and type(rec.get("t")) is int and type(rec.get("i")) is int:
@@ -188,6 +196,14 @@ def _read_records(data: bytes) -> CallRun:
 
 
 _cache: dict[str, dict[Key, dict[str, Any]]] = {}
+_seconds: dict[str, float] = {}  # the reference's seconds per call, per input set
+_order_bound: dict[str, bool] = {}  # its answers hang on the calls before them or the seed
+
+
+def _calls_key(calls: list[DifferentialTarget]) -> str:
+    return hashlib.sha256(json.dumps([t.model_dump() for t in calls], sort_keys=True).encode()).hexdigest()
+
+
 _cache_lock = threading.Lock()
 _key_locks: dict[str, threading.Lock] = {}
 
@@ -223,17 +239,34 @@ def reference_results(
     return results, sum(len(t.inputs) for t in calls) - len(results)
 
 
+@contextmanager
+def reference_workspace(suite: Suite, task: Task, *, sandbox: str) -> Iterator[Workspace]:
+    """The task's source with its reference fix, in a directory of its own for one use (as
+    the reference rerun of the tests makes one: a batch's cache of them would grow with the
+    tasks of a large generated suite)."""
+    with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
+        ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
+        apply_reference_fix(suite, task, ws)
+        yield ws
+
+
 def _compute_reference(
     suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
 ) -> dict[Key, dict[str, Any]]:
     # Every call twice in one process (the targets listed twice), and once more in a process
     # with another string hash seed: an input answered two ways (randomness, the order of a
-    # set of strings) is left out. The rollout's code runs with the first seed.
-    with tempfile.TemporaryDirectory(prefix="repo-agent-diffref-") as tmp:
-        ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
-        apply_reference_fix(suite, task, ws)
-        run = run_calls(ws.path, calls + calls, sandbox=sandbox, python_env=ws.python_env)
+    # set of strings) is left out. Each final run then calls the reference again on its own
+    # sequence and seed (``judge``); these results say which inputs are compared at all.
+    # A third pass in reverse order, and a third seed, tell a reference whose answers hang on
+    # the calls before it or on the seed (``order_bound``): only there does each final run
+    # call the reference again on its own sequence.
+    backwards = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
+    with reference_workspace(suite, task, sandbox=sandbox) as ws:
+        run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env)
         other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
+        third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2)
+    if run.seconds is not None:
+        _seconds[_calls_key(calls)] = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls))
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
     if run.import_errors:
@@ -243,7 +276,7 @@ def _compute_reference(
     if not run.finished:
         raise DifferentialError("the reference fix did not finish its held-out calls")
     n = len(calls)
-    return {
+    kept = {
         (t, i): v
         for (t, i), v in run.results.items()
         if t < n
@@ -251,6 +284,12 @@ def _compute_reference(
         and same_result(v, run.results.get((t + n, i), {}), 0.0)
         and same_result(v, other.results.get((t, i), {}), 0.0)
     }
+    _order_bound[_calls_key(calls)] = any(
+        not same_result(v, run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}), 0.0)
+        or not same_result(v, third.results.get((t, i), {}), 0.0)
+        for (t, i), v in kept.items()
+    )
+    return kept
 
 
 # --------------------------------------------------------------------------- comparing
@@ -266,13 +305,21 @@ class Tolerance:
 
 def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance) -> bool:
     """One call's records agree: equal plain values, or the same exception type, and the
-    arguments as the call left them (``a``, sent when the call changed them) alike."""
-    if "a" in ref or "a" in got:
-        if not ("a" in ref and "a" in got and same_value(ref["a"], got["a"], tol)):
+    arguments as the call left them (``a``, sent when the call changed them): a call that
+    changes them must leave them as the reference does; one that leaves the caller's
+    arguments alone where the reference works on them in place agrees when the reference's
+    answer is its return value (not None: an in-place API's answer is the change itself)."""
+    if "a" in got:
+        if not ("a" in ref and same_value(ref["a"], got["a"], tol)):
             return False
+    elif "a" in ref and "v" in ref and ref["v"] is None:
+        return False
+    if "a" in ref or "a" in got:
         ref, got = {k: v for k, v in ref.items() if k != "a"}, {k: v for k, v in got.items() if k != "a"}
     if "raise" in ref:
-        return got.get("raise") == ref["raise"] and len(got) == 1
+        bases = got.get("bases", [])
+        same = got.get("raise") == ref["raise"] or (type(bases) is list and ref["raise"] in bases)
+        return same and set(got) <= {"raise", "bases"}
     if "v" in ref and "v" in got and len(got) == 1:
         return same_value(ref["v"], got["v"], tol)
     return False
@@ -357,45 +404,129 @@ def call_tolerance(target: DifferentialTarget, args: list, tol: float) -> Tolera
     return Tolerance(tol, tol)
 
 
-def compare(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got: CallRun, tol: float) -> list[str]:
+def compare(
+    calls: list[DifferentialTarget],
+    ref: dict[Key, dict[str, Any]],
+    got: CallRun,
+    tol: float,
+    unordered: frozenset[int] = frozenset(),
+) -> list[str]:
     """One line per held-out call the rollout's code answers differently (no values shown:
-    the inputs and answers stay held out)."""
+    the inputs and answers stay held out). The targets in ``unordered`` return sequences
+    their tests compare sorted: compared as multisets."""
     differ = []
     for (t, i), want in sorted(ref.items()):
-        one_tol = call_tolerance(calls[t], calls[t].inputs[i], tol)
-        name = f"{calls[t].function}#{i}"
         if t in got.import_errors:
-            differ.append(
-                f"{calls[t].module}.{calls[t].function} cannot be imported ({_shown_name(got.import_errors[t])})"
-            )
+            differ.append(_import_line(calls[t], got.import_errors[t]))
             continue
-        have = got.results.get((t, i))
-        if (t, i) in got.conflicts:
-            differ.append(f"{name}: two different results reported")
-        elif have is None:
-            differ.append(f"{name}: no result" + (" (the run timed out)" if got.timed_out else ""))
-        elif "bad" in have:
-            differ.append(f"{name}: {str(have['bad'])[:80]}")
-        elif "timeout" in have:
-            differ.append(f"{name}: timed out")
-        elif not same_result(want, have, one_tol):
-            if "a" in want or "a" in have:
-                what = (
-                    "left its arguments otherwise than the reference"
-                    if same_result(
-                        {k: v for k, v in want.items() if k != "a"},
-                        {k: v for k, v in have.items() if k != "a"},
-                        one_tol,
-                    )
-                    else "returned a different value"
-                )
-            else:
-                what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
-            differ.append(f"{name}: {what}" + (f" (the reference raised {want['raise']})" if "raise" in want else ""))
+        why = _why(calls[t], calls[t].inputs[i], want, got, (t, i), tol, t in unordered)
+        if why:
+            differ.append(f"{calls[t].function}#{i}: {why}")
     return list(dict.fromkeys(differ))
 
 
+def _unspecified_returns(want: dict[str, Any], have: dict[str, Any]) -> dict[str, Any]:
+    """A script's method returns where the reference returns None are not compared (a
+    chainable ``put`` returning self: round 6, R6-25)."""
+    w, h = want.get("v"), have.get("v")
+    if not (
+        isinstance(w, dict) and isinstance(h, dict) and type(w.get("list")) is list and type(h.get("list")) is list
+    ):
+        return have
+    if len(w["list"]) != len(h["list"]):
+        return have
+    return {**have, "v": {"list": [None if x is None else y for x, y in zip(w["list"], h["list"], strict=True)]}}
+
+
+def _import_line(target: DifferentialTarget, error: str) -> str:
+    return f"{target.module}.{target.function} cannot be imported ({_shown_name(error)})"
+
+
+def _why(
+    target: DifferentialTarget,
+    args: list,
+    want: dict[str, Any],
+    got: CallRun,
+    key: Key,
+    tol: float,
+    multiset: bool,
+) -> str | None:
+    """Why the record ``got`` holds at ``key`` differs from ``want`` (None: it agrees)."""
+    one_tol = call_tolerance(target, args, tol)
+    have = got.results.get(key)
+    if key in got.conflicts:
+        return "two different results reported"
+    if have is None:
+        return "no result" + (" (the run timed out)" if got.timed_out else "")
+    if "bad" in have:
+        return str(have["bad"])[:80]
+    if "timeout" in have:
+        return "timed out"
+    if target.script:
+        have = _unspecified_returns(want, have)
+    if multiset and same_result(as_multiset(want), as_multiset(have), one_tol):
+        return None
+    if same_result(want, have, one_tol):
+        return None
+    if "a" in want or "a" in have:
+        alike = same_result(
+            {k: v for k, v in want.items() if k != "a"}, {k: v for k, v in have.items() if k != "a"}, one_tol
+        )
+        what = "left its arguments otherwise than the reference" if alike else "returned a different value"
+    else:
+        what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
+    return what + (f" (the reference raised {want['raise']})" if "raise" in want else "")
+
+
 # --------------------------------------------------------------------------- the verdict
+
+# After the forward and reversed passes, a third part of the run calls the sample again at
+# random positions, for a length drawn per run: LONG_MAX calls at most (fewer where the
+# reference's calls take longer than LONG_BUDGET_S for them), from three quarters of that.
+# A fix right only for its first N calls of a process, or after a warm-up it counts, cannot
+# know where the compared calls are nor how many come.
+LONG_BUDGET_S = 0.4  # of the reference's own time in its calls, measured once per task
+LONG_MAX = 1500
+
+
+@dataclass(frozen=True)
+class CallSequence:
+    """What one final run calls, in order: runs of calls to one target (``segments``, each
+    with the target and input indices it stands for, and the part of the run it is in)."""
+
+    segments: list[DifferentialTarget]
+    origin: list[tuple[int, list[int]]]
+    part: list[str]
+
+
+def call_sequence(
+    calls: list[DifferentialTarget], kept: set[Key], rng: random.Random, per_call_s: float | None
+) -> CallSequence:
+    """The sample forward (in a fresh process), reversed, then ``kept`` inputs drawn at
+    random positions for a random length."""
+    segments: list[DifferentialTarget] = []
+    origin: list[tuple[int, list[int]]] = []
+    part: list[str] = []
+
+    def add(t: int, idx: list[int], label: str) -> None:
+        segments.append(calls[t].model_copy(update={"inputs": [calls[t].inputs[i] for i in idx]}))
+        origin.append((t, idx))
+        part.append(label)
+
+    for t, target in enumerate(calls):
+        add(t, list(range(len(target.inputs))), "")
+    for t, target in enumerate(calls):
+        add(t, list(range(len(target.inputs)))[::-1], " (second pass)")
+    pool = sorted(kept)
+    most = min(LONG_MAX, int(LONG_BUDGET_S / max(1e-3 if per_call_s is None else per_call_s, 1e-6)))
+    if pool and most > 0:
+        drawn = [rng.choice(pool) for _ in range(rng.randint(max(1, most * 3 // 4), most))]
+        start = 0
+        for j in range(1, len(drawn) + 1):
+            if j == len(drawn) or drawn[j][0] != drawn[start][0]:
+                add(drawn[start][0], [i for _, i in drawn[start:j]], " (a later call)")
+                start = j
+    return CallSequence(segments, origin, part)
 
 
 def has_differential(suite: Suite, task: Task) -> bool:
@@ -408,46 +539,83 @@ def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTar
     return sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox)
 
 
+def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> frozenset[int]:
+    """The targets whose results the task's tests compare only sorted: read in the task's
+    source, never the workspace (the tests' process may have rewritten its test files)."""
+    names = unordered_functions(ws.source, ws.task.protected, {t.function for t in calls if not t.script})
+    return frozenset(t for t, target in enumerate(calls) if target.function in names and not target.script)
+
+
 def judge(ws: Workspace) -> Verdict | None:
     """The rollout's code (the workspace as it is) against the reference fix on the task's
-    held-out sample; None when the task has no differential check."""
+    held-out sample; None when the task has no differential check.
+
+    Both run the same call sequence (``call_sequence``, drawn per run) under the same string
+    hash seed, drawn per run too: a function whose answer rests on the calls before it (the
+    reference's own state) agrees call by call, and code that recognises the checker's seed
+    or counts its calls has no fixed point to recognise."""
     calls = calls_for(ws.suite, ws.task, sandbox=ws.sandbox)
     if not calls:
         return None
     tol = (ws.task.differential or Differential()).float_tolerance
-    ref, _ = reference_results(ws.suite, ws.task, calls, sandbox=ws.sandbox)
-    if not ref:
+    kept, _ = reference_results(ws.suite, ws.task, calls, sandbox=ws.sandbox)
+    if not kept:
         # Nothing the reference answers travels as plain data (a generator, an object): the
         # task has no differential coverage (suite check says so) and its verdict rests on
         # the tests and the SUSPECT scan, as for a task with no reference at all.
         return None
-    # The sample twice in one process, the second pass in the other order: an answer that
-    # hangs on state kept between calls (memoised on one argument, right for the first calls
-    # only) meets inputs in another order, and both passes must agree with the reference.
-    again = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
-    got = run_calls(ws.path, calls + again, sandbox=ws.sandbox, python_env=ws.python_env)
+    rng = random.SystemRandom()
+    per_call = _seconds.get(_calls_key(calls))
+    seq = call_sequence(calls, set(kept), rng, per_call)
+    seed = rng.randrange(1, 2**32 - 1)
+    # The two processes run side by side (neither sees the other); the rollout's is allowed
+    # the forward and reversed passes at the per-call limit, and the random part twenty
+    # times what the reference took for the whole sample (at least 5 s).
+    n = sum(len(t.inputs) for t in calls)
+    budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
+    budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
+    if _order_bound.get(_calls_key(calls), True):
+        with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
+            theirs = pool.submit(
+                run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
+            )
+            got = run_calls(
+                ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
+            )
+            want = theirs.result()
+        if not want.hello or not want.finished or want.import_errors:
+            said = want.output.strip()[-300:]
+            raise DifferentialError(f"the reference fix did not answer its held-out calls: {said}")
+    else:
+        # The reference answers each input alike in any order and under three seeds: its
+        # answers for the sequence are the ones computed once, no process of its own per run.
+        got = run_calls(
+            ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
+        )
+        want = CallRun(
+            results={
+                (s, pos): kept[(t, i)]
+                for s, (t, idx) in enumerate(seq.origin)
+                for pos, i in enumerate(idx)
+                if (t, i) in kept
+            }
+        )
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
-    first = compare(calls, ref, got, tol)
-    seen = {line.split(":", 1)[0] for line in first}  # one line per call: "N of M differ" stays true
-    second = [line for line in _second_pass(calls, ref, got, tol) if line.split(":", 1)[0] not in seen]
-    return Verdict(checked=len(ref), differ=tuple(dict.fromkeys(first + second)))
-
-
-def _second_pass(
-    calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]], got: CallRun, tol: float
-) -> list[str]:
-    """The second, reversed pass of ``judge`` compared as the first (its records re-keyed)."""
-    n = len(calls)
-    second = CallRun(
-        hello=got.hello,
-        finished=got.finished,
-        results={(t - n, len(calls[t - n].inputs) - 1 - i): v for (t, i), v in got.results.items() if n <= t < 2 * n},
-        conflicts={(t - n, len(calls[t - n].inputs) - 1 - i) for (t, i) in got.conflicts if n <= t < 2 * n},
-        import_errors={t - n: e for t, e in got.import_errors.items() if n <= t < 2 * n},
-        timed_out=got.timed_out,
-    )
-    return [f"{line} (second pass)" for line in compare(calls, ref, second, tol)]
+    unordered = unordered_targets(ws, calls)
+    differ: dict[Key | int, str] = {}
+    for s, (t, idx) in enumerate(seq.origin):
+        if s in got.import_errors:
+            differ.setdefault(-1 - t, _import_line(calls[t], got.import_errors[s]))
+            continue
+        for pos, i in enumerate(idx):
+            w = want.results.get((s, pos))
+            if (t, i) not in kept or (t, i) in differ or w is None or not ("v" in w or "raise" in w):
+                continue
+            why = _why(calls[t], calls[t].inputs[i], w, got, (s, pos), tol, t in unordered)
+            if why:
+                differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
+    return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
 
 
 @dataclass(frozen=True)
@@ -482,7 +650,8 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     tol = (task.differential or Differential()).float_tolerance
     with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
         got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env)
+        unordered = unordered_targets(ws, calls)
     names = tuple(f"{t.module}.{t.function}" for t in calls)
     pool = sum(len(t.inputs) for t in targets(suite, task)) or sum(len(t.inputs) for t in calls)
     recorded = not sample(suite, task)
-    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol)), recorded)
+    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol, unordered)), recorded)

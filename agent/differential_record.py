@@ -26,6 +26,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from agent.pytest_report import has_pytest_config, pytest_index
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python, resolve_argv
@@ -45,6 +47,14 @@ def applies(task: Task) -> bool:
     return (
         task.differential is None and task.hidden_tests is None and bool(task.reference_fix or task.reference_fix_files)
     )
+
+
+def unittest_index(argv: list[str]) -> int | None:
+    """Index of unittest's first argument in ``python -m unittest ...``, or None."""
+    for i in range(len(argv) - 1):
+        if argv[i] == "-m" and argv[i + 1] == "unittest":
+            return i + 2
+    return None
 
 
 def fixed_files(suite: Suite, task: Task) -> list[str]:
@@ -83,9 +93,12 @@ def recorded_targets(suite: Suite, task: Task, *, sandbox: str) -> list[Differen
 def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
     argv = resolve_argv(task.test_command)
     at = pytest_index(argv)
+    runner = "pytest"
+    if at is None and (at := unittest_index(argv)) is not None:
+        runner = "unittest"  # python -m unittest ...: recorded under unittest itself (R6-19)
     files = fixed_files(suite, task)
     if at is None or not files:
-        return []  # not a pytest command, or a fix of no Python file: nothing to record
+        return []  # neither pytest nor unittest, or a fix of no Python file: nothing to record
     with tempfile.TemporaryDirectory(prefix="repo-agent-record-") as tmp:
         ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
         apply_reference_fix(suite, task, ws)
@@ -94,10 +107,17 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
         shutil.copyfile(RECORDER, box / "recorder.py")
         root = ws.path.resolve()
         opts = ["-p", "no:cacheprovider", f"--rootdir={root}", f"--confcutdir={root}"]
-        if not has_pytest_config(root):  # never an ancestor's config (as agent/scoring.py)
+        if runner == "unittest":
+            opts = []
+        elif not has_pytest_config(root):  # never an ancestor's config (as agent/scoring.py)
             (box / "pytest.ini").write_text("[pytest]\n")
             opts.append(f"-c={box / 'pytest.ini'}")
-        spec = {"files": [str(root / rel) for rel in files], "pytest_args": [*opts, *argv[at + 1 :]]}
+        spec = {
+            "files": [str(root / rel) for rel in files],
+            "test_dirs": [str(root / rel) for rel in task.protected if (root / rel).is_dir()],
+            "pytest_args": [*opts, *argv[at + (runner == "pytest") :]],
+            "runner": runner,
+        }
         (box / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         for p in (Path(tmp), box, *box.iterdir()):
             p.chmod(0o755 if p.is_dir() else 0o644)  # readable by the sandbox's uid
@@ -122,7 +142,7 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
 
 
 def _targets(records: bytes) -> list[DifferentialTarget]:
-    calls: dict[tuple[str, str], list[list]] = {}
+    calls: dict[tuple[str, str, str], list[list]] = {}
     finished = False
     for line in records.splitlines():
         try:
@@ -134,11 +154,17 @@ def _targets(records: bytes) -> list[DifferentialTarget]:
         if rec.get("k") == "finish":
             finished = rec.get("exitstatus") == 0
         elif rec.get("k") == "call" and isinstance(rec.get("args"), list):
-            module, function = rec.get("module"), rec.get("function")
-            if isinstance(module, str) and isinstance(function, str):
-                got = calls.setdefault((module, function), [])
+            module, function, path = rec.get("module"), rec.get("function"), rec.get("path", "")
+            if isinstance(module, str) and isinstance(function, str) and isinstance(path, str):
+                got = calls.setdefault((module, function, path), [])
                 if len(got) < MAX_INPUTS and rec["args"] not in got:
                     got.append(rec["args"])
     if not finished:
         return []  # the reference fix's own tests did not pass: record nothing from them
-    return [DifferentialTarget(module=m, function=f, inputs=inputs) for (m, f), inputs in sorted(calls.items())]
+    out = []
+    for (m, f, path), inputs in sorted(calls.items()):
+        try:
+            out.append(DifferentialTarget(module=m, function=f, inputs=inputs, path=path))
+        except ValidationError:
+            continue  # a path out of the workspace: not a call the runner can make
+    return out

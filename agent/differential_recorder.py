@@ -10,6 +10,7 @@ arguments that are JSON data as they are (lists, dicts with string keys, numbers
 strings, None) are sent on the verdict pipe (``REPO_AGENT_VERDICT_FD``), one line each:
 
     {"k": "call", "module": "pkg.mod", "function": "f", "args": [...]}
+    ... with "path": "src" when the module imports from there, not the workspace root
     {"k": "finish", "exitstatus": N}
 """
 
@@ -20,6 +21,7 @@ import sys
 import threading
 
 _MAX_PER_FUNCTION = 60
+_MISSING = object()
 _MAX_NODES = 2_000
 _TEST_NAME = ("test_", "conftest.py")
 
@@ -63,6 +65,18 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
     files = {os.path.realpath(p) for p in spec["files"]}
+    # The task's protected test directories: a helper there (check(fn, args, want)) makes the
+    # tests' calls too (round 6: R6-28).
+    test_dirs = tuple(os.path.realpath(p) + os.sep for p in spec.get("test_dirs", []))
+    test_code = {}
+
+    def is_test_code(name):
+        got = test_code.get(name)
+        if got is None:
+            got = test_code[name] = _is_test_file(name) or os.path.realpath(name).startswith(test_dirs)
+        return got
+
+    workspace = os.path.realpath(os.getcwd())
     seen = {}
     lock = threading.Lock()
     fixed = {}  # co_filename -> whether it is a fixed file (realpath once per name)
@@ -83,13 +97,23 @@ def main():
         if type(module) is not str or module == "__main__" or code.co_qualname != code.co_name:
             return  # not a module-level function of a fixed module
         caller = frame.f_back
-        if caller is None or not _is_test_file(caller.f_code.co_filename):
+        if caller is None or not is_test_code(caller.f_code.co_filename):
             return  # called by the module itself or by other code: not the tests' own call
         if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
             return  # *args, **kwargs or keyword-only arguments: no plain argument list
-        names = code.co_varnames[: code.co_argcount]
+        names = list(code.co_varnames[: code.co_argcount])
+        values = [frame.f_locals.get(n, _MISSING) for n in names]
+        # Trailing arguments that are the function's own defaults were not passed: an honest
+        # fix without that parameter (an accumulator out=None) takes the call as the tests
+        # made it (round 6: R6-24).
+        fn = frame.f_globals.get(code.co_name)
+        defaults = getattr(fn, "__defaults__", None) if getattr(fn, "__code__", None) is code else None
+        if defaults:
+            first = len(names) - len(defaults)
+            while len(values) > first and values[-1] is defaults[len(values) - 1 - first]:
+                values.pop()
         try:
-            args = _plain([frame.f_locals[n] for n in names], [_MAX_NODES])
+            args = _plain(values, [_MAX_NODES])
         except (ValueError, KeyError, RecursionError):
             return
         key = (module, code.co_name)
@@ -99,9 +123,36 @@ def main():
             if text in got or len(got) >= _MAX_PER_FUNCTION:
                 return
             got[text] = args
-        send({"k": "call", "module": module, "function": code.co_name, "args": args})
+        rec = {"k": "call", "module": module, "function": code.co_name, "args": args}
+        root = import_root(code.co_filename, module)
+        if root:
+            rec["path"] = root
+        send(rec)
+
+    def import_root(filename, module):
+        """The workspace-relative directory the module was imported from ("" the root): a
+        src/ layout is on pytest's path (its ini's ``pythonpath``), not the runner's."""
+        rel = os.path.relpath(os.path.realpath(filename), workspace)
+        parts = rel.replace(os.sep, "/").split("/")
+        depth = len(module.split(".")) - (parts[-1] == "__init__.py")
+        if rel.startswith("..") or depth >= len(parts):
+            return ""
+        return "/".join(parts[: len(parts) - depth])
 
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
+    if spec.get("runner") == "unittest":
+        import unittest
+
+        sys.setprofile(profile)
+        threading.setprofile(profile)
+        try:
+            program = unittest.main(module=None, argv=["python -m unittest", *spec["pytest_args"]], exit=False)
+        finally:
+            sys.setprofile(None)
+            threading.setprofile(None)
+        send({"k": "finish", "exitstatus": 0 if program.result.wasSuccessful() else 1})
+        sys.stdout.flush()
+        os._exit(0)
     import pytest
 
     class _Start:

@@ -9,10 +9,10 @@ of the workspace is imported it takes the write end of the verdict pipe
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
-    {"k": "result", "t", "i", "raise"}               the call raised (the exception's type)
+    {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
-    {"k": "finish"}
+    {"k": "finish", "s"}                             the seconds its answered calls took
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import sys
+import time
 import types
 
 _MAX_NODES = 200_000
@@ -82,6 +83,9 @@ def _encode(x, depth=0, budget=None):
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
+    number = _exact_number(x, t)
+    if number is not None:
+        return _encode(number, depth, budget)
     if t is _GENERATOR and depth == 0:  # consumed here, under the call's time limit
         items = []
         for v in x:
@@ -92,8 +96,49 @@ def _encode(x, depth=0, budget=None):
     raise _NotPlain(f"not plain data: {t.__name__}")
 
 
+def _exact_number(x, t):
+    """The int or float an exact number of the standard library (Fraction, Decimal) or a
+    numpy scalar stands for, as pytest's == reads it against the reference's float; None for
+    anything else. Only those exact types (a subclass is no number here), read through their
+    value: whatever the object's own __eq__ says is never asked."""
+    fractions, decimal, numpy = (sys.modules.get(m) for m in ("fractions", "decimal", "numpy"))
+    try:
+        if fractions is not None and t is getattr(fractions, "Fraction", None):
+            num, den = x.numerator, x.denominator
+            if type(num) is int and type(den) is int and den > 0:
+                return num / den
+        elif decimal is not None and t is getattr(decimal, "Decimal", None):
+            return float(x)
+        elif numpy is not None and t in _numpy_scalars(numpy):
+            value = x.item()
+            return value if type(value) in (int, float, bool) else None
+    except (ValueError, OverflowError, TypeError, ArithmeticError):
+        raise _NotPlain(f"not plain data: {t.__name__} out of range") from None
+    return None
+
+
+def _numpy_scalars(numpy):
+    out = set()
+    for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16"):
+        out.add(getattr(numpy, name, None))
+    for name in ("float32", "float64", "longlong", "ulonglong", "intc", "uintc", "intp", "uintp"):
+        out.add(getattr(numpy, name, None))
+    out.discard(None)
+    return out
+
+
+def _encode_or_mark(x):
+    try:
+        return _encode(x)
+    except _NotPlain as exc:
+        return {"notplain": str(exc)}
+
+
 def _type_name(exc):
-    t = type(exc)
+    return _type_name_of(type(exc))
+
+
+def _type_name_of(t):
     mod = type.__dict__["__module__"].__get__(t)
     name = type.__dict__["__qualname__"].__get__(t)
     return name if mod == "builtins" else f"{mod}.{name}"
@@ -120,8 +165,13 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     send({"k": "hello"})
+    clock = time.perf_counter
+    spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     for ti, target in enumerate(spec["targets"]):
         try:
+            root = os.path.join(sys.path[0], target["path"]) if target.get("path") else None
+            if root is not None and root not in sys.path:
+                sys.path.insert(1, root)  # a src/ layout, as pytest's pythonpath put it
             setitimer(signal.ITIMER_REAL, per_call)
             fn = getattr(importlib.import_module(target["module"]), target["function"])
             setitimer(signal.ITIMER_REAL, 0)
@@ -133,15 +183,18 @@ def main():
             rec = {"k": "result", "t": ti, "i": i}
             try:
                 setitimer(signal.ITIMER_REAL, per_call)
+                began = clock()
                 before = None
                 if target.get("script"):
                     obj = fn(*args[0])
-                    value = [getattr(obj, name)(*a) for name, a in args[1]]
+                    # Each method's return on its own: one the reference returns None from is
+                    # unspecified (a chainable put returning self is no mismatch there).
+                    encoded = {"list": [_encode_or_mark(getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
                     before = _encode(args)
-                    value = fn(*args)
-                encoded = _encode(value)
+                    encoded = _encode(fn(*args))
                 setitimer(signal.ITIMER_REAL, 0)
+                spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
                     after = _encode(args)  # a copy that sorts the caller's list is no copy
@@ -154,13 +207,16 @@ def main():
             except BaseException as exc:
                 setitimer(signal.ITIMER_REAL, 0)
                 rec["raise"] = _type_name(exc)
+                bases = [_type_name_of(k) for k in _type_mro(type(exc))[1:] if k is not object][:20]
+                if bases:
+                    rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
             send(rec)
             if rec.get("timeout"):
                 break  # one call past its limit is enough: the rest stay unanswered
         else:
             continue
         break
-    send({"k": "finish"})
+    send({"k": "finish", "s": spent[0]})
     sys.stdout.flush()
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish
 

@@ -282,13 +282,21 @@ class Workspace:
 
     # ------------------------------------------------------------------ tests
 
-    def run_tests(self) -> TestResult:
-        """The agent's ``run_tests``: the test command on the workspace as it is now."""
-        # Only the task's own conftest.py files may implement the hooks that decide outcomes.
-        # Test code from another file: only the protected ones (restored in the final run).
+    def run_tests(self, task_files: tuple[str, ...] = ()) -> TestResult:
+        """The agent's ``run_tests``: the test command on the workspace as it is now.
+        ``task_files``: workspace paths the task itself adds for this run (a hidden test
+        patch's files), trusted as its source's are."""
+        # Only the task's own conftest.py files, and its protected Python files (restored in
+        # the final run: a plugin module its conftest loads), may implement the hooks that
+        # decide outcomes. Test code from another file: only the protected ones.
         files = walk_files(self.source, self.task.hidden)
-        hooks = tuple(str(self.path / rel) for rel in files if rel.split("/")[-1] == "conftest.py")
-        code = tuple(str(self.path / rel) for rel in files if self.is_protected(rel))
+        hooks = tuple(
+            str(self.path / rel)
+            for rel in files
+            if rel.split("/")[-1] == "conftest.py" or (self.is_protected(rel) and rel.endswith(".py"))
+        )
+        hooks += tuple(str(self.path / rel) for rel in task_files)
+        code = tuple(str(self.path / rel) for rel in files if self.is_protected(rel)) + hooks
         result = run_tests(
             self.path,
             self.task,

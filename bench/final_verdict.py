@@ -2,7 +2,8 @@
 (held-out differential in its own sandboxed process, canaries planted + checked, hidden
 tests, config scan, and the reference-fix rerun that backs a pass), on the shipped
 mini-bugs tasks with their reference fix applied. Also the differential's own share: the
-rollout's held-out calls, and the reference's (computed once per task, then cached). The
+rollout's held-out calls with the reference's run of the same per-run call sequence (side by
+side), and the reference's inputs check (computed once per task, then cached). The
 sandbox's share (issue 23) is the sandboxed run_tests against the same pytest run as a
 plain subprocess: no bwrap, no launcher, no uid lease, no workspace copy.
 

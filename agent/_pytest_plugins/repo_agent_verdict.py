@@ -71,6 +71,9 @@ _sent_tamper: set[str] = set()
 _session = None
 _baseline: dict[str, set[int]] = {}
 _HERE = os.path.dirname(__file__)
+# The interpreter's standard library (read-only in the sandbox): a test decorated with
+# unittest.mock.patch (functools.wraps) is its wrapper, whose code lives there.
+_STDLIB = os.path.dirname(os.__file__) + os.sep
 _TRUSTED = (os.path.dirname(_pytest.__file__) + os.sep, os.path.dirname(pytest.__file__) + os.sep)
 
 
@@ -154,12 +157,29 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def _wraps_a_test_of(obj, path) -> bool:
+    """A standard-library wrapper (``mock.patch``, ``functools.wraps``) of a function whose
+    code is in the test's own file."""
+    code = getattr(obj, "__code__", None)
+    if code is None or not os.path.realpath(code.co_filename).startswith(os.path.realpath(_STDLIB) + os.sep):
+        return False
+    for _ in range(8):
+        obj = getattr(obj, "__wrapped__", None)
+        inner = getattr(obj, "__code__", None)
+        if inner is None:
+            return False
+        if os.path.realpath(inner.co_filename) == os.path.realpath(path):
+            return True
+    return False
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item, send=_SEND):
     obj = getattr(item, "obj", None)
     code = getattr(obj, "__code__", None)
     path = str(getattr(item, "path", ""))
-    if code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path):
+    elsewhere = code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path)
+    if elsewhere and not _wraps_a_test_of(obj, path):
         # The parent accepts code from the task's own files (a shared helper module).
         send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
     try:

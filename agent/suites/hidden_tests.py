@@ -259,7 +259,7 @@ def hidden_run(ws: Workspace) -> TestResult:
     kept = _set_aside(ws.path, added)
     try:
         apply_patch(ws.path, text, f"task {task.id}: the hidden test patch")
-        result = _run(ws, task)
+        result = _run(ws, task, tuple(added))
     finally:
         ws.restore_protected()  # the test patch's changed files are protected: back as in the source
         _take_out(ws.path, added, kept)
@@ -270,7 +270,7 @@ def hidden_run(ws: Workspace) -> TestResult:
     return result
 
 
-def _run(ws: Workspace, task: Task) -> TestResult:
+def _run(ws: Workspace, task: Task, added: tuple[str, ...] = ()) -> TestResult:
     view = Workspace(
         ws.suite,
         task.model_copy(update={"test_command": final_command(task)}),
@@ -279,7 +279,7 @@ def _run(ws: Workspace, task: Task) -> TestResult:
         sandbox=ws.sandbox,
         python_env=ws.python_env,
     )
-    return view.run_tests()
+    return view.run_tests(task_files=added)  # the patch's own files (a conftest with hooks)
 
 
 def check_before(ws: Workspace) -> tuple[bool, str]:

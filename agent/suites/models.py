@@ -64,6 +64,16 @@ class DifferentialTarget(BaseModel):
     # The absolute float tolerance of each call is its argument at this index, when the task
     # states it so (QuixBugs' sqrt(x, epsilon): its tests compare with approx(abs=epsilon)).
     tolerance_arg: int | None = None
+    # The directory (workspace-relative) the module imports from when it is not the root: a
+    # src/ layout the tests reach through pytest's ``pythonpath`` or a conftest's sys.path line.
+    path: str = ""
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_workspace(cls, v: str) -> str:
+        if v.startswith("/") or "\x00" in v or ".." in v.split("/"):
+            raise ValueError(f"{v!r} is not a directory inside the workspace")
+        return v
 
 
 class Differential(BaseModel):

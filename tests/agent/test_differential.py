@@ -136,7 +136,7 @@ def test_values_compare_as_pytest_would_but_strictly():
 
 def test_sample_is_seeded_by_suite_version_and_task(mini):
     whole = differential.sample(mini, mini.task("fix_gcd"))
-    assert len(whole[0].inputs) == 38  # the whole pool: its large values are in every draw
+    assert len(whole[0].inputs) == 44  # the whole pool: its large values are in every draw
     task = mini.task("fix_gcd").model_copy(deep=True)
     assert task.differential is not None
     task.differential.sample = 12
@@ -197,3 +197,91 @@ def test_arguments_left_changed_by_the_call_are_compared():
     calls = [DifferentialTarget(module="m", function="mergesort", inputs=[[[3, 1, 2]]])]
     differ = differential.compare(calls, {(0, 0): ref}, CallRun(results={(0, 0): in_place}), 0)
     assert differ == ["mergesort#0: left its arguments otherwise than the reference"]
+
+
+def test_a_call_leaving_the_callers_list_alone_agrees_where_the_reference_works_in_place():
+    """R4-2: the reference fills the caller's list and returns it; an honest fix on a copy
+    returns the same answer. An in-place API (the reference returns None) is answered by the
+    change itself: leaving the list alone there is a mismatch."""
+    filled = {"v": {"list": [1, 5, 1]}, "a": {"list": [{"list": [1, 5, 1]}]}}
+    assert differential.same_result(filled, {"v": {"list": [1, 5, 1]}}, 0)
+    assert not differential.same_result(filled, {"v": {"list": [1, 5, 2]}}, 0)
+    sorted_in_place = {"v": None, "a": {"list": [{"list": [1, 2, 3]}]}}
+    assert not differential.same_result(sorted_in_place, {"v": None}, 0)
+
+
+# Plausible fixes wrong only past float precision (round 5: a gcd through math.fmod passed
+# a pool whose values all sat below 2**53).
+PAST_FLOAT_PRECISION = {
+    "fix_gcd": "import math\n\ndef gcd(a, b):\n    while b:\n        a, b = b, int(math.fmod(a, b))\n    return a\n",
+    "fix_fizzbuzz": (
+        "def fizzbuzz(n):\n    three, five = n / 3 == n // 3, n / 5 == n // 5\n"
+        "    return ('Fizz' if three else '') + ('Buzz' if five else '') or str(n)\n"
+    ),
+    "fix_mergesort": "def mergesort(xs):\n    return [int(x) for x in sorted(float(x) for x in xs)]\n",
+}
+
+
+def _ints(x: object) -> list[int]:
+    if type(x) is int:
+        return [x]
+    return [i for v in x for i in _ints(v)] if isinstance(x, list) else []
+
+
+def test_integer_pools_reach_past_float_precision_and_a_float_fix_fails(mini, tmp_path):
+    """Every task whose held-out arguments are ints has some past 2**53; a float remainder,
+    a float division test and a float sort each differ from the reference there."""
+    for task in mini.tasks:
+        inputs = [a for t in differential.targets(mini, task) if not t.script for a in t.inputs]
+        if any(_ints(a) for a in inputs):
+            assert any(abs(i) > 2**53 for a in inputs for i in _ints(a)), task.id
+    base = Path(mini.base_dir)
+    calls: list[DifferentialTarget] = []
+    for tid, wrong in PAST_FLOAT_PRECISION.items():
+        (t,) = differential.sample(mini, mini.task(tid))
+        shutil.copyfile(base / str(mini.task(tid).reference_fix) / f"{t.module}.py", tmp_path / f"ref_{tid}.py")
+        (tmp_path / f"float_{tid}.py").write_text(wrong)
+        calls += [t.model_copy(update={"module": f"ref_{tid}"}), t.model_copy(update={"module": f"float_{tid}"})]
+    run = differential.run_calls(tmp_path, calls, sandbox="auto")
+    assert run.hello and run.finished and not run.import_errors, run.output
+    for k in range(0, len(calls), 2):
+        ref = {(0, i): run.results[(k, i)] for i in range(len(calls[k].inputs))}
+        got = CallRun(results={(0, i): run.results[(k + 1, i)] for i in range(len(calls[k].inputs))})
+        differ = differential.compare([calls[k]], ref, got, 1e-9)
+        assert differ and all("returned a different value" in d for d in differ), (calls[k].module, differ)
+
+
+def test_a_function_is_compared_without_order_only_where_every_test_call_sorts_it(tmp_path):
+    from agent.differential_order import as_multiset, unordered_functions
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text(
+        "def test_u():\n    assert sorted(unique([2, 1])) == [1, 2]\n    assert set(m.pairs(3)) == {1}\n"
+        "\n\ndef test_o():\n    assert ordered([2, 1]) == [1, 2]\n    assert sorted(ordered([1])) == [1]\n"
+    )
+    (tmp_path / "helper_test_data.py").write_text("ordered([1])\n")  # not a protected test file
+    got = unordered_functions(tmp_path, ["tests"], {"unique", "pairs", "ordered", "never_called"})
+    assert got == {"unique", "pairs"}
+    assert as_multiset({"v": {"list": [2, 1]}}) == {"v": {"set": [2, 1]}}
+    assert differential.same_result(as_multiset({"v": {"list": [1, 2]}}), as_multiset({"v": {"tuple": [2, 1]}}), 0)
+    assert not differential.same_result(as_multiset({"v": {"list": [1, 2]}}), as_multiset({"v": {"list": [2]}}), 0)
+
+
+def test_exact_numbers_travel_as_the_floats_they_equal():
+    """R6-7: an honest fix may return Fraction or Decimal where the reference returns float
+    (pytest's == agrees); a subclass of them is still no plain data."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    from agent import differential_runner as runner
+
+    assert runner._encode([Fraction(1, 3), Decimal("2.5")]) == {"list": [1 / 3, 2.5]}
+    assert same_value(runner._encode(Fraction(7, 2)), 3.5, 1e-9)
+    assert not same_value(3, runner._encode(Fraction(3)), 1e-9)  # an int of the reference stays an int
+
+    class Always(Fraction):
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(runner._NotPlain):
+        runner._encode(Always(1, 2))

@@ -114,3 +114,17 @@ def test_a_mirror_that_ends_otherwise_than_its_original_is_tampering(ws):
     }
     bad = judge_canaries(dataclasses.replace(raw, outcomes=forged), canaries)
     assert any("but the test it copies passed" in t for t in bad.tamper), bad.tamper
+
+
+def test_the_tasks_own_addopts_are_read_for_options_that_stop_or_select(tmp_path):
+    """R6-11: ``addopts = -x`` in the task's config stops the session at the first must-fail
+    canary, as the command's own -x would: no canaries there."""
+    from agent.final_verdict import config_addopts
+
+    assert config_addopts(tmp_path) == []
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -x --tb=short\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = ["-k", "not slow"]\n')
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\naddopts = 'unclosed\n")  # unreadable: nothing
+    assert config_addopts(tmp_path) == ["-x", "--tb=short", "-k", "not slow"]
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = 3\n")
+    assert config_addopts(tmp_path) == ["-x", "--tb=short"]

@@ -128,7 +128,6 @@ PALINDROME_HONEST_COPY = "def next_palindrome(digit_list):\n    digit_list = lis
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-2 an honest fix that does not mutate its argument is a FAIL")
 def test_r4_2_honest_fix_leaving_the_callers_list_alone_passes(tmp_path):
     suite = _quixbugs(tmp_path / "QuixBugs", "next_palindrome", PALINDROME_BUGGY, PALINDROME_CORRECT, PALINDROME_CASES)
     files = {"python_programs/next_palindrome.py": PALINDROME_HONEST_COPY}
@@ -307,9 +306,6 @@ REGISTRY_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-10 a mirror of a test that keeps module state fails: honest fix TAMPERED"
-)
 def test_r4_10_the_reference_fix_itself_is_not_tampering_when_a_test_keeps_state(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -335,7 +331,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-11 right for the first 1,000 calls of a process: past both passes")
 def test_r4_11_a_fix_right_only_for_its_first_thousand_calls(mini_suite, tmp_path):
     result, tampered, hits = _judge(mini_suite, "fix_gcd", {"gcd.py": GCD_RIGHT_FOR_1000_CALLS}, tmp_path)
     assert _caught(result, tampered, hits), (result.passed, result.differential, hits)
@@ -360,9 +355,6 @@ WATCH_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-12 the reversed second pass is compared with forward reference results"
-)
 def test_r4_12_the_reference_fix_itself_passes_the_reversed_pass(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -388,7 +380,6 @@ CALC_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-13 recorded calls of a src/ module (pytest pythonpath) cannot import")
 def test_r4_13_an_honest_fix_of_a_src_layout_task_is_judged(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -520,7 +511,6 @@ DUPLICATE_NAME_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-18 a mirror of a shadowed duplicate test fails: honest fix TAMPERED")
 def test_r4_18_a_mirror_copies_the_test_that_runs(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -545,9 +535,6 @@ FIXTURE_NAMED_TEST_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-19 a fixture named test_* is mirrored and 'missing': honest fix TAMPERED"
-)
 def test_r4_19_a_fixture_named_like_a_test_is_not_mirrored(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -572,7 +559,6 @@ OPTIONAL_BACKEND_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-20 canaries in a module skipped at collection are 'missing': TAMPERED")
 def test_r4_20_canaries_in_a_module_skipped_for_an_optional_dependency(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -598,9 +584,6 @@ UNIQUE_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-21 a list the tests compare sorted is compared in order: honest fix FAIL"
-)
 def test_r4_21_an_honest_fix_returning_another_order_the_tests_allow(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -668,7 +651,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-23 right only where the string hash seed is 0: the checkers pin it")
 def test_r4_23_correct_only_under_the_checkers_pinned_hash_seed(mini_suite, tmp_path):
     result, tampered, hits = _judge(mini_suite, "fix_gcd", {"gcd.py": GCD_PINNED_HASH}, tmp_path)
     assert _caught(result, tampered, hits), (result.passed, result.differential, hits)
@@ -693,7 +675,6 @@ PAGER_TASK = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-24 a fix the reference makes in setup.cfg is config tampering")
 def test_r4_24_the_reference_fix_in_setup_cfg_is_not_tampering(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
