@@ -30,7 +30,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -367,7 +367,7 @@ def same_value(a: Any, b: Any, tol: float | Tolerance) -> bool:
     return False
 
 
-def _matched(xs: list, ys: list, eq) -> bool:
+def _matched(xs: list[Any], ys: list[Any], eq: Callable[[Any, Any], bool]) -> bool:
     """Every element of xs pairs with its own element of ys (unordered)."""
     left = list(ys)
     for x in xs:

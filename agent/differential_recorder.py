@@ -14,11 +14,18 @@ strings, None) are sent on the verdict pipe (``REPO_AGENT_VERDICT_FD``), one lin
     {"k": "finish", "exitstatus": N}
 """
 
+from __future__ import annotations  # annotations stay text: this script imports no typing
+
 import json
 import math
 import os
 import sys
 import threading
+import types
+
+TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
+if TYPE_CHECKING:
+    from typing import Any
 
 _MAX_PER_FUNCTION = 60
 _MISSING = object()
@@ -26,7 +33,7 @@ _MAX_NODES = 2_000
 _TEST_NAME = ("test_", "conftest.py")
 
 
-def _plain(x, budget):
+def _plain(x: Any, budget: list[int]) -> Any:
     """x when it travels through JSON unchanged (a list stays a list), else raise."""
     budget[0] -= 1
     if budget[0] < 0:
@@ -47,17 +54,17 @@ def _plain(x, budget):
     raise ValueError("not JSON data")
 
 
-def _is_test_file(path):
+def _is_test_file(path: str) -> bool:
     name = os.path.basename(path)
     return name.startswith(_TEST_NAME) or name.endswith("_test.py")
 
 
-def main():
+def main() -> None:
     fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
     out = os.dup(fd)
     os.close(fd)
 
-    def send(rec):
+    def send(rec: dict[str, Any]) -> None:
         data = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
         while data:
             data = data[os.write(out, data) :]
@@ -68,26 +75,26 @@ def main():
     # The task's protected test directories: a helper there (check(fn, args, want)) makes the
     # tests' calls too (round 6: R6-28).
     test_dirs = tuple(os.path.realpath(p) + os.sep for p in spec.get("test_dirs", []))
-    test_code = {}
+    test_code: dict[str, bool] = {}
 
-    def is_test_code(name):
+    def is_test_code(name: str) -> bool:
         got = test_code.get(name)
         if got is None:
             got = test_code[name] = _is_test_file(name) or os.path.realpath(name).startswith(test_dirs)
         return got
 
     workspace = os.path.realpath(os.getcwd())
-    seen = {}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
     lock = threading.Lock()
-    fixed = {}  # co_filename -> whether it is a fixed file (realpath once per name)
+    fixed: dict[str, bool] = {}  # co_filename -> whether it is a fixed file (realpath once per name)
 
-    def is_fixed(name):
+    def is_fixed(name: str) -> bool:
         got = fixed.get(name)
         if got is None:
             got = fixed[name] = os.path.realpath(name) in files
         return got
 
-    def profile(frame, event, arg):
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
         if event != "call":
             return
         code = frame.f_code
@@ -129,7 +136,7 @@ def main():
             rec["path"] = root
         send(rec)
 
-    def import_root(filename, module):
+    def import_root(filename: str, module: str) -> str | None:
         """The workspace-relative directory the module was imported from ("" the root): a
         src/ layout is on pytest's path (its ini's ``pythonpath``), not the runner's."""
         rel = os.path.relpath(os.path.realpath(filename), workspace)
@@ -158,7 +165,7 @@ def main():
     class _Start:
         """Profiles from the end of collection: pytest's start-up calls are not the tests'."""
 
-        def pytest_collection_finish(self, session):
+        def pytest_collection_finish(self, session: Any) -> None:
             sys.setprofile(profile)
             threading.setprofile(profile)
 

@@ -19,6 +19,8 @@ with the reference fix's results. Code under test can write anything to the pipe
 believed it would have to write the right answers, which is what a fix does.
 """
 
+from __future__ import annotations  # annotations stay text: this script imports no typing
+
 import collections
 import importlib
 import json
@@ -27,6 +29,10 @@ import signal
 import sys
 import time
 import types
+
+TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
+if TYPE_CHECKING:
+    from typing import Any
 
 _MAX_NODES = 200_000
 _MAX_DEPTH = 60
@@ -54,14 +60,14 @@ _type_dict = type.__dict__["__dict__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__
 
 
-def _is_namedtuple(t):
+def _is_namedtuple(t: type) -> bool:
     """A namedtuple's class: read as the tuple it is (through tuple.__iter__, never its own
     methods), as pytest's == reads it against the reference's tuple."""
     mro = _type_mro(t)
     return tuple in mro and any("_fields" in _type_dict(k) for k in mro if k is not tuple and k is not object)
 
 
-def _encode(x, depth=0, budget=None):
+def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     """Exact builtins only (and the standard dict subclasses), tagged so that list, tuple, set
     and dict survive JSON: any other subclass of a builtin is not plain data (its ``__eq__``
     could say anything)."""
@@ -87,16 +93,16 @@ def _encode(x, depth=0, budget=None):
     if number is not None:
         return _encode(number, depth, budget)
     if t is _GENERATOR and depth == 0:  # consumed here, under the call's time limit
-        items = []
+        yielded: list[Any] = []
         for v in x:
-            if len(items) >= _MAX_YIELDS:
+            if len(yielded) >= _MAX_YIELDS:
                 raise _NotPlain("a generator too long")
-            items.append(_encode(v, depth + 1, budget))
-        return {"iter": items}
+            yielded.append(_encode(v, depth + 1, budget))
+        return {"iter": yielded}
     raise _NotPlain(f"not plain data: {t.__name__}")
 
 
-def _exact_number(x, t):
+def _exact_number(x: Any, t: type) -> int | float | None:
     """The int or float an exact number of the standard library (Fraction, Decimal) or a
     numpy scalar stands for, as pytest's == reads it against the reference's float; None for
     anything else. Only those exact types (a subclass is no number here), read through their
@@ -117,7 +123,7 @@ def _exact_number(x, t):
     return None
 
 
-def _numpy_scalars(numpy):
+def _numpy_scalars(numpy: types.ModuleType) -> set[object]:
     out = set()
     for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16"):
         out.add(getattr(numpy, name, None))
@@ -127,30 +133,30 @@ def _numpy_scalars(numpy):
     return out
 
 
-def _encode_or_mark(x):
+def _encode_or_mark(x: Any) -> Any:
     try:
         return _encode(x)
     except _NotPlain as exc:
         return {"notplain": str(exc)}
 
 
-def _type_name(exc):
+def _type_name(exc: BaseException) -> str:
     return _type_name_of(type(exc))
 
 
-def _type_name_of(t):
+def _type_name_of(t: type) -> str:
     mod = type.__dict__["__module__"].__get__(t)
     name = type.__dict__["__qualname__"].__get__(t)
     return name if mod == "builtins" else f"{mod}.{name}"
 
 
-def main():
+def main() -> None:
     fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
     out = os.dup(fd)  # non-inheritable copy; the inherited number is closed
     os.close(fd)
     dumps, write, setitimer = json.dumps, os.write, signal.setitimer
 
-    def send(rec):
+    def send(rec: dict[str, Any]) -> None:
         data = (dumps(rec, separators=(",", ":")) + "\n").encode()
         while data:
             data = data[write(out, data) :]
@@ -159,7 +165,7 @@ def main():
         spec = json.load(f)
     per_call = float(spec.get("per_call_s") or 5.0)
 
-    def on_alarm(signum, frame):
+    def on_alarm(signum: int, frame: types.FrameType | None) -> None:
         raise _Timeout()
 
     signal.signal(signal.SIGALRM, on_alarm)
