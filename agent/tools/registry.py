@@ -7,27 +7,15 @@ models, the schema, the step flags and the test factories all read this one tupl
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
+from agent.descriptors import discover
 from agent.tools.spec import StepCounts, Tool, ToolArgs
 
 
 def discover_tools(package: str = "agent.tools") -> tuple[Tool[Any], ...]:
     """The tools declared in ``package``'s modules, by rank (a shared name or rank: an error)."""
-    found: dict[int, Tool[Any]] = {}
-    names: set[str] = set()
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        module = importlib.import_module(f"{package}.{info.name}")
-        tool = getattr(module, "TOOL", None)
-        if not isinstance(tool, Tool):
-            continue
-        if tool.rank in found or tool.name in names:
-            raise RuntimeError(f"{package}.{info.name}: tool {tool.name!r} (rank {tool.rank}) is declared twice")
-        found[tool.rank] = tool
-        names.add(tool.name)
-    return tuple(tool for _, tool in sorted(found.items()))
+    return discover(package, "TOOL", Tool, "tool")
 
 
 TOOLS: tuple[Tool[Any], ...] = discover_tools()

@@ -7,10 +7,9 @@ the checker's rules and models, and the docs table (docs/exports.md) all read th
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
+from agent.descriptors import discover
 from exports.formats.spec import ExportFormat
 from exports.models import Record
 
@@ -21,18 +20,7 @@ class UnknownFormat(ValueError):
 
 def discover_formats(package: str = "exports.formats") -> tuple[ExportFormat[Any], ...]:
     """The formats declared in ``package``'s modules, by rank (a shared name or rank: an error)."""
-    found: dict[int, ExportFormat[Any]] = {}
-    names: set[str] = set()
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        module = importlib.import_module(f"{package}.{info.name}")
-        fmt = getattr(module, "FORMAT", None)
-        if not isinstance(fmt, ExportFormat):
-            continue
-        if fmt.rank in found or fmt.name in names:
-            raise RuntimeError(f"{package}.{info.name}: format {fmt.name!r} (rank {fmt.rank}) is declared twice")
-        found[fmt.rank] = fmt
-        names.add(fmt.name)
-    return tuple(fmt for _, fmt in sorted(found.items()))
+    return discover(package, "FORMAT", ExportFormat, "format")
 
 
 ALL: tuple[ExportFormat[Any], ...] = discover_formats()
