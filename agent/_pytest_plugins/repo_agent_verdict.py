@@ -11,13 +11,16 @@ close-on-exec descriptor, drops the variable, and writes one JSON line per recor
     {"k": "tamper", "what"}                           pytest's machinery was changed
     {"k": "hook", "hook", "file"}                     an outcome hook added after start-up
     {"k": "test_code", "id", "file"}                  a test function whose code is in another file
-    {"k": "finish", "exitstatus"}                     the session ended normally
+    {"k": "finish", "exitstatus", "nonce"}            the session ended normally
 
 A junit file or a summary line is written after the fact and can be forged by an
 ``atexit`` hook; records sent while the tests run cannot be taken back, a missing
 ``finish`` makes the run an error, and the parent checks counts against the exit code.
 The sender is bound in a closure that the hooks hold; a replaced module-level ``_send`` is
-reported as tampering. Code in the same process can still write lies to the pipe (or
+reported as tampering. The ``finish`` record carries a per-run nonce the parent hands over
+on its own descriptor (``REPO_AGENT_VERDICT_NONCE_FD``), read and closed here before any
+conftest or test module is imported, and kept only in a closure: a ``finish`` written by
+test code (to end the run early with an exit status of its choice) lacks it. Code in the same process can still write lies to the pipe (or
 rewrite the closure): the canaries catch some of that, and the held-out differential
 verdict (agent/differential.py), judged outside this process, stands behind every pass.
 """
@@ -41,6 +44,23 @@ try:
     os.close(_inherited)
 except (ValueError, OSError):
     _fd = None
+
+
+def _read_nonce() -> str:
+    try:
+        fd = int(os.environ.pop("REPO_AGENT_VERDICT_NONCE_FD", ""))
+    except ValueError:
+        return ""
+    try:
+        return os.read(fd, 256).decode("ascii", "replace")
+    except OSError:
+        return ""
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
 
 # Pytest internals that decide an outcome, as they were before any conftest or test module ran.
 _GUARDED = {
@@ -92,8 +112,18 @@ def _make_sender(fd: int | None, dumps=json.dumps, write=os.write):
     return send
 
 
+def _make_finish(send, nonce: str):
+    """The ``finish`` record's sender, the nonce bound in its closure (no module global)."""
+
+    def finish(status) -> None:
+        send({"k": "finish", "exitstatus": int(status) if status is not None else None, "nonce": nonce})
+
+    return finish
+
+
 _send = _make_sender(_fd)
 _SEND = _send  # what the hooks hold (as a default argument: pluggy passes no value for it)
+_FINISH = _make_finish(_SEND, _read_nonce())
 
 
 def _tamper(what: str, send=_SEND) -> None:
@@ -188,8 +218,7 @@ def pytest_collectreport(report, send=_SEND) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config, send=_SEND) -> None:
+def pytest_unconfigure(config, finish=_FINISH) -> None:
     _check_internals()
     _check_hooks(config)
-    status = getattr(_session, "exitstatus", None)
-    send({"k": "finish", "exitstatus": int(status) if status is not None else None})
+    finish(getattr(_session, "exitstatus", None))
