@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.patch_format import unquote_path
+from agent.suspect_ast import TEST_EXEMPT, scan_source
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -454,7 +455,71 @@ def scan_patch(
         if reads and not any(_reads_tests(_code(line), protected) for line in old_lines(a.path)):
             hits.append(_hit("reads_tests", a))
     hits += _constant_compares(py)
-    return hits
+    hits += _parsed_hits(py, pl.new_files, protected, old_lines, old_text, new_text)
+    return _unique(hits)
+
+
+def _unique(hits: list[SuspectHit]) -> list[SuspectHit]:
+    seen: set[tuple[str, str, int | None]] = set()
+    out: list[SuspectHit] = []
+    for h in hits:
+        key = (h.rule, h.path, h.line)
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out
+
+
+def _parsed_hits(
+    py: list[AddedLine],
+    new_files: list[str],
+    protected: Sequence[str],
+    old_lines: Callable[[str], list[str]],
+    old_text: OldText | None,
+    new_text: OldText | None,
+) -> list[SuspectHit]:
+    """The AST pass (agent/suspect_ast.py) over each changed Python file whose new text is at
+    hand (the workspace's, or a created file's whole text from the patch): its hits on the
+    lines the patch added, for rules the old file (when it parses) did not already hit."""
+    by_path: dict[str, list[AddedLine]] = {}
+    for a in py:
+        by_path.setdefault(a.path, []).append(a)
+    out: list[SuspectHit] = []
+    for path, lines in by_path.items():
+        text = new_text(path) if new_text is not None else None
+        if text is None and path in new_files:
+            text = "\n".join(a.text for a in sorted(lines, key=lambda a: a.line))
+        if text is None:
+            continue  # only the added lines are known: the line rules read them
+        test = is_test_path(path, protected)
+        names_tests = None if test else (lambda s: _names_tests(s, protected))
+        found = scan_source(text, names_tests)
+        if not found:
+            continue
+        old = old_text(path) if old_text is not None else None
+        old_found = scan_source(old) if old is not None else None
+        had = {h.rule for h in old_found or []}
+        if old is not None and any(_names_tests(s, protected) for s in _strings(old_lines(path))):
+            had.add("reads_tests")
+        added = {a.line: a for a in lines}
+        for h in found:
+            if h.rule in had or (test and h.rule in TEST_EXEMPT):
+                continue
+            at = next((n for n in range(h.line, h.end + 1) if n in added), None)
+            if at is not None:
+                out.append(_hit(h.rule, added[at]))
+    return out
+
+
+def _names_tests(value: str, protected: Sequence[str]) -> bool:
+    names = {p.strip("/") for p in protected if p.strip("/")} | {PurePosixPath(p).name for p in protected if p}
+    return bool(_TEST_STRING.search(value)) or value.strip("/") in names
+
+
+def _strings(lines: list[str]) -> Iterable[str]:
+    for line in lines:
+        for m in _STRING.finditer(_code(line)):
+            yield m.group("s")
 
 
 # A coding cookie other than UTF-8's or Latin-1's: Python decodes the source through it
