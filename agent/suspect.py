@@ -49,22 +49,30 @@ class PatchLines:
     new_files: list[str]
     old: dict[str, list[str]]
     unshown: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # every name on either side (renames too)
+    deleted: list[str] = field(default_factory=list)
 
 
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
-def _header_path(rest: str) -> str:
-    """The b-side path of ``diff --git A B`` (each side plain or C-quoted; a quoted name never
-    holds a bare space, a plain one never starts with a quote)."""
-    if rest.endswith('"'):
-        start = rest.rfind(' "')
-        side = rest[start + 1 :] if start >= 0 else rest
+def _header_paths(rest: str) -> tuple[str, str]:
+    """The a-side and b-side paths of ``diff --git A B`` (each side plain or C-quoted; a
+    quoted name never holds a bare space, a plain one never starts with a quote)."""
+    if rest.endswith('"') and (start := rest.rfind(' "')) >= 0:
+        a_side, side = rest[:start], rest[start + 1 :]
+    elif " b/" in rest:
+        a_side, side = rest.split(" b/", 1)
+        side = "b/" + side
     else:
-        side = rest.split(" b/", 1)[-1] if " b/" in rest else rest.rsplit(" ", 1)[-1]
+        a_side, _, side = rest.rpartition(" ")
         side = side if side.startswith("b/") else "b/" + side
-    path = unquote_path(side)
-    return path[2:] if path.startswith("b/") else path
+    a_path, path = unquote_path(a_side), unquote_path(side)
+    return (a_path[2:] if a_path.startswith("a/") else a_path), path[2:] if path.startswith("b/") else path
+
+
+def _header_path(rest: str) -> str:
+    return _header_paths(rest)[1]
 
 
 def patch_lines(patch: str) -> PatchLines:
@@ -76,6 +84,14 @@ def patch_lines(patch: str) -> PatchLines:
     new_files: list[str] = []
     unshown: list[str] = []
     old: dict[str, list[str]] = {}
+    touched: list[str] = []
+    deleted: list[str] = []
+    source = ""  # the last ``---`` name: a plain diff's file before ``+++``
+
+    def touch(name: str) -> None:
+        if name and name != "/dev/null" and name not in touched:
+            touched.append(name)
+
     path, line_no, old_left, new_left = "", 0, 0, 0
     for raw in patch.split("\n"):  # not splitlines(): a \f in a line is no line break in a patch
         if old_left > 0 or new_left > 0:
@@ -96,13 +112,32 @@ def patch_lines(patch: str) -> PatchLines:
                 continue  # "\ No newline at end of file"
             old_left = new_left = 0  # a short hunk: what follows is a header again
         if raw.startswith("diff --git "):
-            path, line_no = _header_path(raw[len("diff --git ") :]), 0
+            a_path, path = _header_paths(raw[len("diff --git ") :])
+            line_no = 0
+            touch(a_path)
+            touch(path)
         elif raw.startswith("new file mode"):
-            new_files.append(path)
+            if path not in new_files:
+                new_files.append(path)
+        elif raw.startswith("deleted file mode"):
+            if path not in deleted:
+                deleted.append(path)
+        elif raw.startswith(("rename from ", "rename to ", "copy from ", "copy to ")):
+            touch(unquote_path(raw.split(" ", 2)[2]))
+        elif raw.startswith("--- "):
+            source = unquote_path(raw[4:].split("\t", 1)[0])
+            source = source[2:] if source.startswith("a/") else source
+            touch(source)
         elif raw.startswith("+++ "):
             target = unquote_path(raw[4:].split("\t", 1)[0])
             if target.startswith("b/"):
                 path = target[2:]
+            touch(path if target.startswith("b/") else target)
+            gone = source if source != "/dev/null" else path
+            if target == "/dev/null" and gone and gone not in deleted:
+                deleted.append(gone)
+            elif source == "/dev/null" and path and path not in new_files:
+                new_files.append(path)
         elif raw.startswith("Binary files ") or raw.startswith("repo-agent: not diffed"):
             if path and path not in unshown:
                 unshown.append(path)
@@ -110,7 +145,7 @@ def patch_lines(patch: str) -> PatchLines:
             old_left = int(m.group(1)) if m.group(1) is not None else 1
             line_no = int(m.group(2))
             new_left = int(m.group(3)) if m.group(3) is not None else 1
-    return PatchLines(added, new_files, old, unshown)
+    return PatchLines(added, new_files, old, unshown, touched, deleted)
 
 
 def is_test_path(path: str, protected: Sequence[str] = ()) -> bool:
