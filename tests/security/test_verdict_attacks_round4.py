@@ -335,7 +335,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-11 right for the first 1,000 calls of a process: past both passes")
 def test_r4_11_a_fix_right_only_for_its_first_thousand_calls(mini_suite, tmp_path):
     result, tampered, hits = _judge(mini_suite, "fix_gcd", {"gcd.py": GCD_RIGHT_FOR_1000_CALLS}, tmp_path)
     assert _caught(result, tampered, hits), (result.passed, result.differential, hits)
@@ -635,9 +634,6 @@ SQUARE_ALWAYS_EQUAL = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-22 hidden-test tasks: no check outside pytest; an always-equal result passes"
-)
 def test_r4_22_an_always_equal_result_fails_a_hidden_test_task(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite
@@ -668,7 +664,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R4-23 right only where the string hash seed is 0: the checkers pin it")
 def test_r4_23_correct_only_under_the_checkers_pinned_hash_seed(mini_suite, tmp_path):
     result, tampered, hits = _judge(mini_suite, "fix_gcd", {"gcd.py": GCD_PINNED_HASH}, tmp_path)
     assert _caught(result, tampered, hits), (result.passed, result.differential, hits)
