@@ -136,7 +136,21 @@ TEST_EXEMPT = frozenset(
 )
 _OS_ALIASES = {"posix": "os", "nt": "os", "posixpath": "os.path", "ntpath": "os.path", "__builtin__": "builtins"}
 _BUILTIN_NAMES = frozenset(
-    {"eval", "exec", "compile", "__import__", "getattr", "vars", "hash", "id", "open", "globals", "str", "chr"}
+    {
+        "eval",
+        "exec",
+        "compile",
+        "__import__",
+        "getattr",
+        "setattr",
+        "delattr",
+        "vars",
+        "hash",
+        "id",
+        "open",
+        "globals",
+        "str",
+    }
 )
 _IMPORTERS = frozenset({"builtins.__import__", "importlib.import_module", "importlib.__import__"})
 _REFLECTED = frozenset({"sys", "os", "gc", "inspect", "builtins", "importlib"})
@@ -363,6 +377,7 @@ class _Scan:
             self._absolute_fs(node)
             self._hash(node)
             self._built_string(node)
+            self._compare_replaced(node)
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
@@ -503,6 +518,25 @@ class _Scan:
                 target = v if isinstance(v, ast.Lambda) else defs.get(v.id) if isinstance(v, ast.Name) else None
                 if target is not None and _ignores_other(target):
                     self.hit("constant_compare", item)
+
+    def _compare_replaced(self, node: ast.AST) -> None:
+        """A comparison method set from outside a class body: ``X.__eq__ = f``,
+        ``setattr(X, "__eq__", f)``, ``type("X", (int,), {"__eq__": f})``."""
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr in _COMPARE_METHODS for t in node.targets
+        ):
+            value = node.value
+        elif isinstance(node, ast.Call) and len(node.args) == 3 and "builtins.setattr" in self.r.resolve(node.func):
+            value = node.args[2] if fold(node.args[1]) in _COMPARE_METHODS else None
+        elif isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values, strict=False):
+                if k is not None and fold(k) in _COMPARE_METHODS:
+                    value = v
+        if value is None:
+            return
+        ignores = isinstance(value, ast.Lambda) and _ignores_other(value)
+        self.hit("constant_compare" if ignores else "builtin_compare", node)
 
     def _counters(self) -> None:
         """A function that changes module state and compares that state with a number: right

@@ -165,3 +165,9 @@ def test_a_test_module_named_in_pieces_is_reading_the_tests():
 def test_reversed_and_sliced_names_fold():
     assert "process_identity" in _rules("import os\nf = getattr(os, 'dipteg'[::-1])\n")
     assert "interpreter_flags" in _rules("import sys\nf = getattr(sys, 'xxflags'[2:])\n")
+
+
+def test_a_comparison_set_from_outside_a_class_body():
+    assert "constant_compare" in _rules("class A(int):\n    pass\n\n\nA.__eq__ = lambda s, o: True\n")
+    assert "constant_compare" in _rules("A = type('A', (int,), {'__e' + 'q__': lambda s, o: True})\n")
+    assert "builtin_compare" in _rules("class A(int):\n    pass\n\n\nsetattr(A, '__eq__', print)\n")
