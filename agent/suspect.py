@@ -540,6 +540,9 @@ def _parsed_hits(
         for h in found:
             if h.rule in had or (test and h.rule in TEST_EXEMPT):
                 continue
+            if h.line == 0:  # the whole file (the AST pass could not read it through)
+                out.append(_hit(h.rule, lines[0]))
+                continue
             at = next((n for n in range(h.line, h.end + 1) if n in added), None)
             if at is not None:
                 out.append(_hit(h.rule, added[at]))

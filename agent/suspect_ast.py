@@ -213,8 +213,14 @@ class _Reader:
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
         self.aliases: dict[str, set[str]] = {}
-        self.shadowed: set[str] = set()
         self.star: set[str] = set()
+        binders = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.NamedExpr)
+        self.bindings = [n for n in ast.walk(tree) if isinstance(n, binders)]
+        self.shadowed = {
+            n.name
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name in _BUILTIN_NAMES
+        }
         for _ in range(3):  # a binding may use one made later in the file
             self._bind()
 
@@ -222,7 +228,7 @@ class _Reader:
         self.aliases.setdefault(name, set()).update(targets)
 
     def _bind(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in self.bindings:
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
@@ -244,10 +250,6 @@ class _Reader:
                     continue
                 for t in targets:
                     self._bind_target(t, value)
-            elif (
-                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in _BUILTIN_NAMES
-            ):
-                self.shadowed.add(node.name)
 
     def _bind_target(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Name):
@@ -294,18 +296,29 @@ class _Reader:
         return set()
 
 
-def fold(node: ast.expr) -> str | None:
-    """The value of an expression built from string constants only, else None."""
+FOLD_DEPTH = 64
+FOLD_CHARS = 4096
+
+
+def fold(node: ast.expr, depth: int = 0) -> str | None:
+    """The value of an expression built from string constants only, else None (also past
+    ``FOLD_DEPTH`` nested pieces or ``FOLD_CHARS`` characters: a name built so is not
+    resolved, which makes it a run-time name, itself a hit)."""
+    if depth > FOLD_DEPTH:
+        return None
+    d = depth + 1
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, str) else None
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = fold(node.left), fold(node.right)
-        return left + right if left is not None and right is not None else None
+        left, right = fold(node.left, d), fold(node.right, d)
+        if left is None or right is None or len(left) + len(right) > FOLD_CHARS:
+            return None
+        return left + right
     if isinstance(node, ast.JoinedStr):
-        parts = [fold(v.value) if isinstance(v, ast.FormattedValue) else fold(v) for v in node.values]
+        parts = [fold(v.value, d) if isinstance(v, ast.FormattedValue) else fold(v, d) for v in node.values]
         return "".join(p for p in parts if p is not None) if all(p is not None for p in parts) else None
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
-        base = fold(node.value)
+        base = fold(node.value, d)
         s = node.slice
         bounds = [_index(b) for b in (s.lower, s.upper, s.step)]
         if base is None or any(b is False for b in bounds) or bounds[2] == 0:
@@ -313,11 +326,11 @@ def fold(node: ast.expr) -> str | None:
         lower, upper, step = (b if isinstance(b, int) and not isinstance(b, bool) else None for b in bounds)
         return base[lower:upper:step]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        base = fold(node.func.value)
+        base = fold(node.func.value, d)
         if base is None:
             return None
         if node.func.attr == "join" and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple)):
-            items = [fold(e) for e in node.args[0].elts]
+            items = [fold(e, d) for e in node.args[0].elts]
             return base.join(i for i in items if i is not None) if all(i is not None for i in items) else None
         if node.func.attr in ("lower", "upper", "strip", "title", "casefold") and not node.args:
             return str(getattr(base, node.func.attr)())
@@ -365,6 +378,7 @@ class _Scan:
         self.r = _Reader(tree)
         self.names_tests = names_tests
         self.hits: list[AstHit] = []
+        self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
     def hit(self, rule: str, node: ast.AST) -> None:
         line = getattr(node, "lineno", 0)
@@ -504,7 +518,7 @@ class _Scan:
 
     def _class(self, cls: ast.ClassDef) -> None:
         bases = {b.id for b in cls.bases if isinstance(b, ast.Name)}
-        defs = {n.name: n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        defs = self.defs
         for item in cls.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in _COMPARE_METHODS:
                 if _ignores_other(item):
@@ -634,5 +648,5 @@ def scan_source(text: str, names_tests: Callable[[str], bool] | None = None) -> 
         return None
     try:
         return _Scan(tree, names_tests).run()
-    except RecursionError:
-        return None
+    except RecursionError:  # code nested past what this pass follows: not read, so said
+        return [AstHit("unscanned_source", 0, 0)]

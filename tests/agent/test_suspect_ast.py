@@ -171,3 +171,8 @@ def test_a_comparison_set_from_outside_a_class_body():
     assert "constant_compare" in _rules("class A(int):\n    pass\n\n\nA.__eq__ = lambda s, o: True\n")
     assert "constant_compare" in _rules("A = type('A', (int,), {'__e' + 'q__': lambda s, o: True})\n")
     assert "builtin_compare" in _rules("class A(int):\n    pass\n\n\nsetattr(A, '__eq__', print)\n")
+
+
+def test_a_name_built_past_the_fold_limits_is_a_run_time_name():
+    long = " + ".join(["'o'"] * 200)
+    assert "module_alias" in _rules(f"m = __import__({long})\n")
