@@ -66,6 +66,32 @@ PROBES: dict[str, str] = {
     "resource.getrlimit": "process_identity",
     "resource.getrusage": "process_identity",
     "threading.get_native_id": "process_identity",
+    "multiprocessing.current_process": "process_identity",
+    "os.sysconf": "process_identity",
+    "os.confstr": "process_identity",
+    "pwd": "process_identity",
+    "grp": "process_identity",
+    "getpass.getuser": "process_identity",
+    "socket.socket": "host_probe",
+    "socket.create_connection": "host_probe",
+    "socket.getaddrinfo": "host_probe",
+    "socket.gethostbyname": "host_probe",
+    "socket.if_nameindex": "host_probe",
+    "sys._xoptions": "interpreter_flags",
+    "sys.warnoptions": "interpreter_flags",
+    "sys.dont_write_bytecode": "interpreter_flags",
+    "subprocess": "runs_commands",
+    "os.system": "runs_commands",
+    "os.popen": "runs_commands",
+    "os.execv": "runs_commands",
+    "os.execvp": "runs_commands",
+    "os.execl": "runs_commands",
+    "os.execlp": "runs_commands",
+    "os.posix_spawn": "runs_commands",
+    "os.spawnv": "runs_commands",
+    "os.spawnl": "runs_commands",
+    "os.fork": "runs_commands",
+    "pty": "runs_commands",
     "os._exit": "exit_hooks",
     "os.kill": "exit_hooks",
     "atexit": "exit_hooks",
@@ -132,6 +158,7 @@ TEST_EXEMPT = frozenset(
         "native_code",
         "builtin_compare",
         "module_alias",
+        "runs_commands",
     }
 )
 _OS_ALIASES = {"posix": "os", "nt": "os", "posixpath": "os.path", "ntpath": "os.path", "__builtin__": "builtins"}
@@ -390,6 +417,7 @@ class _Scan:
             self._reflection(node)
             self._absolute_fs(node)
             self._hash(node)
+            self._compares_a_path(node)
             self._built_string(node)
             self._compare_replaced(node)
             if isinstance(node, ast.ClassDef):
@@ -481,6 +509,29 @@ class _Scan:
             and self._absolute(node.func.value)
         ):
             self.hit("host_probe", node)  # Path("/").iterdir(), Path.home().exists()
+
+    def _compares_a_path(self, node: ast.AST) -> None:
+        """A value compared with an absolute path of the machine (``__file__.startswith("/tmp")``,
+        ``os.getcwd() == "/work"``, ``"/run" in path``): where the code runs, told apart."""
+        sides: list[ast.expr] = []
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("startswith", "endswith", "find", "index", "count")
+        ):
+            sides = [node.func.value, *node.args]
+        for s in sides:
+            value = fold(s)
+            if value is not None and len(value) > 1 and value.startswith(("/", "~")) and value != "/dev/null":
+                self.hit("host_probe", node)
+                return
+            if isinstance(s, ast.Tuple) and any(
+                (v := fold(e)) is not None and len(v) > 1 and v.startswith(("/", "~")) for e in s.elts
+            ):
+                self.hit("host_probe", node)
+                return
 
     def _hash(self, node: ast.AST) -> None:
         """A string's hash tells a pinned seed: hash() of a constant, or hash()/id() compared with a number."""

@@ -176,3 +176,21 @@ def test_a_comparison_set_from_outside_a_class_body():
 def test_a_name_built_past_the_fold_limits_is_a_run_time_name():
     long = " + ".join(["'o'"] * 200)
     assert "module_alias" in _rules(f"m = __import__({long})\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("IN_BOX = __file__.startswith('/tm' + 'p')\n", "host_probe"),
+        ("import os\nIN_BOX = os.getcwd() == '/work'\n", "host_probe"),
+        ("import subprocess as sp\nN = sp.run(['ls', '/'])\n", "runs_commands"),
+        ("from multiprocessing import current_process\nP = current_process().pid\n", "process_identity"),
+        ("import sys\nX = sys._xoptions\n", "interpreter_flags"),
+    ],
+)
+def test_where_the_code_runs_told_apart_otherwise(text, rule):
+    assert rule in _rules(text)
+
+
+def test_an_absolute_path_check_is_no_probe():
+    assert _rules("def f(p):\n    return p.startswith('/') or p == '/'\n") == set()
