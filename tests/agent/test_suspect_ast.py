@@ -69,6 +69,10 @@ EVASIONS = {
     "inspect_from": ("from inspect import currentframe as here\n", "frames"),
     "frame_attribute": ("def f():\n    return getattr(here(), 'f_' + 'back')\n", "frames"),
     "code_swap": ("def f(t):\n    t.__code__ = (lambda: None).__code__\n", "code_object"),
+    "pickled_code": ("import pickle as p\nV = p.loads(b'')\n", "dynamic_code"),
+    "pipe_swapped": ("import fcntl\nfd = fcntl.fcntl(3, fcntl.F_DUPFD, 100)\n", "fd_writes"),
+    "skip_raised": ("from unittest import SkipTest\n\n\ndef f(a):\n    raise SkipTest('no')\n", "skips_tests"),
+    "pytest_skip": ("import pytest\n\n\ndef f(a):\n    pytest.skip('no')\n", "skips_tests"),
     "dynamic_module": ("import importlib\n\n\ndef f(n):\n    return importlib.import_module(n)\n", "module_alias"),
 }
 
