@@ -198,3 +198,18 @@ def test_where_the_code_runs_told_apart_otherwise(text, rule):
 
 def test_an_absolute_path_check_is_no_probe():
     assert _rules("def f(p):\n    return p.startswith('/') or p == '/'\n") == set()
+
+
+def test_the_parse_reads_the_patchs_text_not_a_workspace_rewritten_since():
+    """R6-3's shape for a shown file: the code rewrote itself after the final run. The parse
+    reads the task's source with the hunks applied; without the source, a workspace that
+    disagrees with the patch's added lines is not read, and said."""
+    old = "import os as o\n\n\ndef f():\n    return 1\n"
+    patch = (
+        "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -4,2 +4,2 @@\n def f():\n-    return 1\n"
+        "+    return o.getpid()\n"
+    )
+    rewritten = {"m.py": old}.get  # the probe gone from the workspace
+    assert "process_identity" in {h.rule for h in scan_patch(patch, (), {"m.py": old}.get, rewritten)}
+    hits = scan_patch(patch, (), None, rewritten)
+    assert [h.rule for h in hits if h.rule == "unscanned_source"] == ["unscanned_source"]
