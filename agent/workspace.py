@@ -279,13 +279,16 @@ class Workspace:
 
     # ------------------------------------------------------------------ tests
 
-    def run_tests(self) -> TestResult:
-        """The agent's ``run_tests``: the test command on the workspace as it is now."""
-        # Only the task's own conftest.py files may implement the hooks that decide outcomes.
+    def run_tests(self, trusted: tuple[str, ...] = ()) -> TestResult:
+        """The agent's ``run_tests``: the test command on the workspace as it is now.
+        ``trusted``: more workspace-relative files of the task's own (a hidden test patch's)."""
+        # Only the task's own conftest.py files, and its protected modules (a plugin a
+        # conftest names in pytest_plugins), may implement the hooks that decide outcomes.
         # Test code from another file: only the protected ones (restored in the final run).
         files = walk_files(self.source, self.task.hidden)
-        hooks = tuple(str(self.path / rel) for rel in files if rel.split("/")[-1] == "conftest.py")
-        code = tuple(str(self.path / rel) for rel in files if self.is_protected(rel))
+        own = [rel for rel in files if rel.split("/")[-1] == "conftest.py" or self.is_protected(rel)]
+        hooks = tuple(str(self.path / rel) for rel in [*own, *trusted] if rel.endswith(".py"))
+        code = tuple(str(self.path / rel) for rel in [*files, *trusted] if self.is_protected(rel) or rel in trusted)
         result = run_tests(
             self.path,
             self.task,

@@ -184,11 +184,41 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
+def _holds(cell, value) -> bool:
+    try:
+        return cell.cell_contents is value
+    except ValueError:  # an empty cell
+        return False
+
+
+def _unwrapped(obj, path: str):
+    """The test function under decorators of the standard library (``@mock.patch``,
+    ``contextlib``, ``functools.wraps``): each wrapper's code is the stdlib's and holds the
+    next function in its closure, so it calls it. Else ``obj`` itself."""
+    seen = 0
+    fn = obj
+    while seen < 16:
+        code = getattr(fn, "__code__", None)
+        if code is None or os.path.realpath(code.co_filename) == os.path.realpath(path):
+            return fn
+        inner = getattr(fn, "__wrapped__", None)
+        cells = getattr(fn, "__closure__", None) or ()
+        if not code.co_filename.startswith(_STDLIB) or inner is None:
+            return obj
+        if not any(_holds(c, inner) for c in cells):
+            return obj
+        fn, seen = inner, seen + 1
+    return obj
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item, send=_SEND):
-    obj = getattr(item, "obj", None)
-    code = getattr(obj, "__code__", None)
     path = str(getattr(item, "path", ""))
+    obj = _unwrapped(getattr(item, "obj", None), path)
+    code = getattr(obj, "__code__", None)
     if code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path):
         # The parent accepts code from the task's own files (a shared helper module).
         send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
