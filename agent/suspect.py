@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.patch_format import unquote_path
-from agent.suspect_ast import TEST_EXEMPT, scan_source
+from agent.suspect_ast import TEST_EXEMPT, UNEXCUSED, scan_source
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -597,7 +597,7 @@ def _parsed_hits(
             if at is not None:
                 per_rule.setdefault(h.rule, []).append(_hit(h.rule, added[at]))
         for rule, hs in per_rule.items():
-            if rule not in had:
+            if rule not in had or rule in UNEXCUSED:
                 out += hs
     return out
 

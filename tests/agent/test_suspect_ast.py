@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.patch_format import file_diff
 from agent.suspect import scan_patch
 from agent.suspect_ast import scan_source
 from tests.security import test_verdict_attacks_round3 as r3
@@ -213,3 +214,14 @@ def test_the_parse_reads_the_patchs_text_not_a_workspace_rewritten_since():
     assert "process_identity" in {h.rule for h in scan_patch(patch, (), {"m.py": old}.get, rewritten)}
     hits = scan_patch(patch, (), None, rewritten)
     assert [h.rule for h in hits if h.rule == "unscanned_source"] == ["unscanned_source"]
+
+
+def test_a_probe_compared_with_a_checkers_name_is_never_excused():
+    """R6-8: the probe went into a file that already read sys.argv, so the file's old text
+    excused reads_argv; comparing it with the checkers' names is a hit of its own."""
+    old = "import sys\n\n\ndef main():\n    return sys.argv[1:]\n"
+    new = old + '\n\nCHECKED = sys.argv[0] == "-c" or sys.argv[0].endswith("runner.py")\n'
+    patch = file_diff("cli.py", old.encode(), new.encode())
+    rules = {h.rule for h in scan_patch(patch, (), {"cli.py": old}.get, {"cli.py": new}.get)}
+    assert rules == {"checker_tell"}
+    assert _rules('import sys\nUSES = "setuptools" in sys.modules\n') == {"sys_modules"}
