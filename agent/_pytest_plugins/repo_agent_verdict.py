@@ -85,6 +85,11 @@ _OUTCOME_HOOKS = (
     "pytest_pyfunc_call",
     "pytest_runtestloop",
     "pytest_collection_modifyitems",
+    "pytest_collection_finish",  # R6-31: items' functions swapped once collected
+    "pytest_collection",
+    "pytest_itemcollected",
+    "pytest_runtest_setup",
+    "pytest_runtest_teardown",
     "pytest_sessionfinish",
 )
 _sent_tamper: set[str] = set()

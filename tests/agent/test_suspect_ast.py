@@ -74,6 +74,7 @@ EVASIONS = {
     "pipe_swapped": ("import fcntl\nfd = fcntl.fcntl(3, fcntl.F_DUPFD, 100)\n", "fd_writes"),
     "skip_raised": ("from unittest import SkipTest\n\n\ndef f(a):\n    raise SkipTest('no')\n", "skips_tests"),
     "pytest_skip": ("import pytest\n\n\ndef f(a):\n    pytest.skip('no')\n", "skips_tests"),
+    "our_plugin": ("import repo_agent_verdict as v\ncfg = v._session.config\n", "pytest_internals"),
     "dynamic_module": ("import importlib\n\n\ndef f(n):\n    return importlib.import_module(n)\n", "module_alias"),
 }
 
