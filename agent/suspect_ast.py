@@ -264,6 +264,10 @@ def _qualify(name: str) -> str:
     return _OS_ALIASES.get(head, head) + dot + rest
 
 
+ALIASES_MAX = 16  # what one name may stand for
+NAME_DOTS_MAX = 8  # a qualified name's depth (os.path.join is 2)
+
+
 class _Reader:
     """Names resolved across one module (flow-insensitive: any binding counts)."""
 
@@ -282,7 +286,14 @@ class _Reader:
             self._bind()
 
     def _add(self, name: str, targets: set[str]) -> None:
-        self.aliases.setdefault(name, set()).update(targets)
+        # Bounded: ``x = x.next`` in a loop, or names bound through each other, would grow
+        # a name's targets with every pass (dis.py's took minutes).
+        have = self.aliases.setdefault(name, set())
+        for t in sorted(targets):
+            if len(have) >= ALIASES_MAX:
+                break
+            if t.count(".") <= NAME_DOTS_MAX:
+                have.add(t)
 
     def _bind(self) -> None:
         for node in self.bindings:
@@ -330,7 +341,8 @@ class _Reader:
                 return {f"builtins.{node.id}"}
             return {f"{m}.{node.id}" for m in self.star}
         if isinstance(node, ast.Attribute):
-            return {_qualify(f"{b}.{node.attr}") for b in self.resolve(node.value, depth + 1)}
+            bases = self.resolve(node.value, depth + 1)
+            return {_qualify(f"{b}.{node.attr}") for b in bases if b.count(".") < NAME_DOTS_MAX}
         if isinstance(node, ast.Subscript):
             key = fold(node.slice)
             if key is None:
