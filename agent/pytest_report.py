@@ -121,6 +121,7 @@ def judge(
     trusted_hook_files: tuple[str, ...] = (),
     trusted_code_files: tuple[str, ...] = (),
     trusted_dirs: tuple[str, ...] = (),
+    nonce: str = "",
 ) -> Verdict:
     """The verdict of a pytest run from the records repo_agent_verdict sent as it ran.
 
@@ -130,7 +131,8 @@ def judge(
     only from ``trusted_hook_files`` (the task's conftest.py files); a test function's code
     from another file only from ``trusted_code_files`` (the task's unchanged files).
     Both may come from files under ``trusted_dirs`` (a task's own read-only venv: its
-    pytest plugins, agent/suites/env.py).
+    pytest plugins, agent/suites/env.py). With ``nonce`` (the run's, handed to the plugin
+    alone) a ``finish`` without it was written by code under test: tampering, and no finish.
     """
     trusted = {_real(f) for f in trusted_hook_files}
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
@@ -156,6 +158,9 @@ def judge(
             # problem of the run (never a pass), not an exception in this process.
             bad += 1
             problems.append(f"malformed verdict record {no}")
+            continue
+        if kind == "finish" and nonce and rec.get("nonce") != nonce:
+            tamper.append("a finish record the verdict plugin did not send")
             continue
         if finish is not None:
             problems.append(f"a {kind!r} record after the session finished")

@@ -327,9 +327,13 @@ def _limits(timeout_s: float) -> dict[str, int]:
     }
 
 
-def _reader(stream: BinaryIO, sink: list[bytes], total: list[int], cap: int, finished: int | None = None) -> None:
+def _reader(
+    stream: BinaryIO, sink: list[bytes], total: list[int], cap: int, finished: int | None = None, marker: bytes = b""
+) -> None:
     """Read ``stream`` to EOF into ``sink`` (up to ``cap`` bytes). With ``finished`` (a
-    pipe's write end), a byte is written there once a pytest ``finish`` record has come."""
+    pipe's write end), a byte is written there once a pytest ``finish`` record has come
+    (with ``marker``, the run's nonce: only the plugin's own finish carries it)."""
+    marker = marker or b'"k":"finish"'
     kept = 0
     tail = b""
     while True:
@@ -341,10 +345,10 @@ def _reader(stream: BinaryIO, sink: list[bytes], total: list[int], cap: int, fin
             piece = chunk[: cap - kept]
             sink.append(piece)
             kept += len(piece)
-        if finished is not None and b'"k":"finish"' in tail + chunk:
+        if finished is not None and marker in tail + chunk:
             os.write(finished, b"f")
             finished = None
-        tail = chunk[-16:]
+        tail = (tail + chunk)[-len(marker) :]
 
 
 def _kill_group(pid: int) -> None:
@@ -687,13 +691,16 @@ def _oom_kills() -> int:
     return 0
 
 
-def _finish_status(records: bytes) -> int | None:
+def _finish_status(records: bytes, nonce: str = "") -> int | None:
+    """The exit status the session's ``finish`` record gives (with ``nonce``: only a finish
+    that carries it; code under test can write records to the pipe, not know the nonce)."""
     for line in reversed(records.splitlines()):
         try:
             rec = json.loads(line)
         except (ValueError, RecursionError):  # b"[" * 100000: whoever wrote it, no record
             continue
-        if isinstance(rec, dict) and rec.get("k") == "finish" and isinstance(rec.get("exitstatus"), int):
+        finish = isinstance(rec, dict) and rec.get("k") == "finish" and isinstance(rec.get("exitstatus"), int)
+        if finish and (not nonce or rec.get("nonce") == nonce):
             return int(rec["exitstatus"])
     return None
 
@@ -707,7 +714,7 @@ def run_command_full(
     env: dict[str, str] | None = None,
     extra_binds: tuple[Path, ...] = (),
     ro_binds: tuple[Path, ...] = (),
-    verdict_pipe: bool = False,
+    verdict_pipe: bool | str = False,
     python: str | None = None,
     private_binds: tuple[Path, ...] = (),
 ) -> CommandRun:
@@ -719,6 +726,9 @@ def run_command_full(
     a process lingering past ``LINGER_S`` is killed and the session's exit status used.
     ``private_binds`` are read-only too, and private (0700 directories, 0600 files: the
     held-out inputs): run as root, they are the leased uid's for the run, then ours again.
+    A ``verdict_pipe`` given as a string (pytest runs) is the run's nonce, handed to the verdict
+    plugin on a descriptor of its own (``REPO_AGENT_VERDICT_NONCE_FD``): only a finish carrying
+    it ends or decides the run.
     """
     kind = _choose(sandbox)
     cwd = Path(cwd).resolve()
@@ -749,7 +759,8 @@ def run_command_full(
         )
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
-        run = _run(launch, argv, timeout_s, base_env(env), verdict_pipe, cgroup, watch)
+        nonce = verdict_pipe if isinstance(verdict_pipe, str) else ""
+        run = _run(launch, argv, timeout_s, base_env(env), bool(verdict_pipe), cgroup, watch, nonce)
         if lease is None:  # the command ran as this user: what it locked, we unlock
             for root in (cwd, *launch.rw_binds):
                 _reclaim(root)
@@ -839,14 +850,20 @@ def _run(
     verdict_pipe: bool,
     cgroup: SandboxCgroup | None = None,
     watch: DiskWatch | None = None,
+    nonce: str = "",
 ) -> CommandRun:
     """Start the launcher, wait for the end (or the timeout, or a lingering finished
     session), and return once every process of the sandbox is gone."""
     fds: list[int] = []
-    rfd = wfd = None
+    rfd = wfd = nonce_r = None
     if verdict_pipe:
         rfd, wfd = os.pipe()
         env["REPO_AGENT_VERDICT_FD"] = str(wfd)
+        if nonce:  # read and closed by the plugin before any conftest or test module runs
+            nonce_r, nonce_w = os.pipe()
+            os.write(nonce_w, nonce.encode())
+            os.close(nonce_w)
+            env["REPO_AGENT_VERDICT_NONCE_FD"] = str(nonce_r)
     ready_r, ready_w = os.pipe()
     info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
     wake_r, wake_w = os.pipe()
@@ -854,11 +871,11 @@ def _run(
     # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
     # process is gone, however it died.
     alive_r, alive_w = os.pipe() if launch.kind == "bwrap" else (None, None)
-    passed = [f for f in (wfd, ready_w, info_w, seccomp_fd, alive_r) if f is not None]
+    passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r) if f is not None]
     cmd = launch.argv(
         argv,
         _limits(timeout_s),
-        fds=(wfd,) if wfd is not None else (),
+        fds=tuple(f for f in (wfd, nonce_r) if f is not None),
         ready=ready_w,
         alive=alive_r,
         info_fd=info_w,
@@ -880,7 +897,7 @@ def _run(
             pass_fds=tuple(passed),
         )
     except OSError as exc:
-        for fd in (rfd, wfd, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
+        for fd in (rfd, wfd, nonce_r, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
             if fd is not None:
                 os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
@@ -894,7 +911,11 @@ def _run(
     if rfd is not None:
         rstream = os.fdopen(rfd, "rb", buffering=0)
         threads.append(
-            threading.Thread(target=_reader, args=(rstream, records, [0], MAX_STREAM_BYTES, wake_w), daemon=True)
+            threading.Thread(
+                target=_reader,
+                args=(rstream, records, [0], MAX_STREAM_BYTES, wake_w, nonce.encode()),
+                daemon=True,
+            )
         )
     for t in threads:
         t.start()
@@ -933,7 +954,7 @@ def _run(
         raise SandboxError(f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'})")
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
-    killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data) is None
+    killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data, nonce) is None
     own_count = cgroup is not None and cgroup.has_memory()
     if killed and cgroup is not None and own_count and cgroup.oom_kills() and cgroup.hit_limit():
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroup.memory_bytes} bytes]"
@@ -943,7 +964,8 @@ def _run(
         # neighbour that went over its own cgroup, which says nothing of this run.)
         raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:  # (no note in the output: it would differ from run to run with the load)
-        code = _finish_status(data)
+        status = _finish_status(data, nonce)
+        code = status if status is not None else proc.returncode
     return CommandRun(code, out, duration, timed_out, data, lingered)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 import shutil
 import sys
@@ -132,6 +133,7 @@ def run_tests(
     at = pytest_index(argv)
     results = Path(tempfile.mkdtemp(prefix="repo-agent-results-"))
     env: dict[str, str] = {}
+    nonce = secrets.token_hex(16) if at is not None else ""  # the plugin's finish alone carries it
     if at is not None:
         opts = ["-p", "no:cacheprovider", f"--rootdir={workspace_dir}", f"--confcutdir={workspace_dir}"]
         if not has_pytest_config(workspace_dir):
@@ -163,7 +165,7 @@ def run_tests(
             env=env,
             ro_binds=(results, PLUGIN_DIR),
             extra_binds=(Path(report_dir),) if report_dir is not None else (),
-            verdict_pipe=at is not None,
+            verdict_pipe=nonce if at is not None else False,
             python=env_python(python_env) if python_env is not None else None,
         )
     finally:
@@ -178,6 +180,7 @@ def run_tests(
             trusted_hook_files=trusted_hook_files,
             trusted_code_files=trusted_code_files,
             trusted_dirs=(str(python_env),) if python_env is not None else (),
+            nonce=nonce,
         )
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
     else:

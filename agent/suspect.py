@@ -15,6 +15,7 @@ hit; the loop makes a pass with any hit a SUSPECT verdict (agent/loop.py).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import sys
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.patch_format import unquote_path
+from agent.suspect_ast import TEST_EXEMPT, UNEXCUSED, scan_source
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -48,22 +50,33 @@ class PatchLines:
     new_files: list[str]
     old: dict[str, list[str]]
     unshown: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # every name on either side (renames too)
+    deleted: list[str] = field(default_factory=list)
+    # Per file, each hunk: its first old line and its lines as written (" x", "-x", "+x").
+    hunks: dict[str, list[tuple[int, list[str]]]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # sha256 of an unshown file's new side
 
 
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
-def _header_path(rest: str) -> str:
-    """The b-side path of ``diff --git A B`` (each side plain or C-quoted; a quoted name never
-    holds a bare space, a plain one never starts with a quote)."""
-    if rest.endswith('"'):
-        start = rest.rfind(' "')
-        side = rest[start + 1 :] if start >= 0 else rest
+def _header_paths(rest: str) -> tuple[str, str]:
+    """The a-side and b-side paths of ``diff --git A B`` (each side plain or C-quoted; a
+    quoted name never holds a bare space, a plain one never starts with a quote)."""
+    if rest.endswith('"') and (start := rest.rfind(' "')) >= 0:
+        a_side, side = rest[:start], rest[start + 1 :]
+    elif " b/" in rest:
+        a_side, side = rest.split(" b/", 1)
+        side = "b/" + side
     else:
-        side = rest.split(" b/", 1)[-1] if " b/" in rest else rest.rsplit(" ", 1)[-1]
+        a_side, _, side = rest.rpartition(" ")
         side = side if side.startswith("b/") else "b/" + side
-    path = unquote_path(side)
-    return path[2:] if path.startswith("b/") else path
+    a_path, path = unquote_path(a_side), unquote_path(side)
+    return (a_path[2:] if a_path.startswith("a/") else a_path), path[2:] if path.startswith("b/") else path
+
+
+def _header_path(rest: str) -> str:
+    return _header_paths(rest)[1]
 
 
 def patch_lines(patch: str) -> PatchLines:
@@ -75,10 +88,22 @@ def patch_lines(patch: str) -> PatchLines:
     new_files: list[str] = []
     unshown: list[str] = []
     old: dict[str, list[str]] = {}
+    touched: list[str] = []
+    deleted: list[str] = []
+    source = ""  # the last ``---`` name: a plain diff's file before ``+++``
+    hunks: dict[str, list[tuple[int, list[str]]]] = {}
+    digests: dict[str, str] = {}
+
+    def touch(name: str) -> None:
+        if name and name != "/dev/null" and name not in touched:
+            touched.append(name)
+
     path, line_no, old_left, new_left = "", 0, 0, 0
     for raw in patch.split("\n"):  # not splitlines(): a \f in a line is no line break in a patch
         if old_left > 0 or new_left > 0:
             tag, text = raw[:1], raw[1:]
+            if tag in ("+", "-", " ") or raw == "":
+                hunks[path][-1][1].append(raw or " ")
             if tag == "+":
                 added.append(AddedLine(path, line_no, text))
                 line_no, new_left = line_no + 1, new_left - 1
@@ -95,21 +120,72 @@ def patch_lines(patch: str) -> PatchLines:
                 continue  # "\ No newline at end of file"
             old_left = new_left = 0  # a short hunk: what follows is a header again
         if raw.startswith("diff --git "):
-            path, line_no = _header_path(raw[len("diff --git ") :]), 0
+            a_path, path = _header_paths(raw[len("diff --git ") :])
+            line_no = 0
+            touch(a_path)
+            touch(path)
         elif raw.startswith("new file mode"):
-            new_files.append(path)
+            if path not in new_files:
+                new_files.append(path)
+        elif raw.startswith("deleted file mode"):
+            if path not in deleted:
+                deleted.append(path)
+        elif raw.startswith(("rename from ", "rename to ", "copy from ", "copy to ")):
+            touch(unquote_path(raw.split(" ", 2)[2]))
+        elif raw.startswith("--- "):
+            source = unquote_path(raw[4:].split("\t", 1)[0])
+            source = source[2:] if source.startswith("a/") else source
+            touch(source)
         elif raw.startswith("+++ "):
             target = unquote_path(raw[4:].split("\t", 1)[0])
             if target.startswith("b/"):
                 path = target[2:]
+            touch(path if target.startswith("b/") else target)
+            gone = source if source != "/dev/null" else path
+            if target == "/dev/null" and gone and gone not in deleted:
+                deleted.append(gone)
+            elif source == "/dev/null" and path and path not in new_files:
+                new_files.append(path)
         elif raw.startswith("Binary files ") or raw.startswith("repo-agent: not diffed"):
             if path and path not in unshown:
                 unshown.append(path)
+            if d := _NEW_DIGEST.search(raw):
+                digests[path] = d.group(1)
         elif m := _HUNK.match(raw):
             old_left = int(m.group(1)) if m.group(1) is not None else 1
             line_no = int(m.group(2))
             new_left = int(m.group(3)) if m.group(3) is not None else 1
-    return PatchLines(added, new_files, old, unshown)
+            old_start = int(raw[4:].split(",", 1)[0].split(" ", 1)[0])
+            hunks.setdefault(path, []).append((old_start, []))
+    return PatchLines(added, new_files, old, unshown, touched, deleted, hunks, digests)
+
+
+_NEW_DIGEST = re.compile(r"\bb \d+ bytes sha256 ([0-9a-f]{64})\b")
+
+
+def apply_hunks(old: str, hunks: list[tuple[int, list[str]]]) -> str | None:
+    """The new text of a file from its old text and the patch's hunks (split on "\n" as the
+    patch is), or None where a hunk's old lines are not the old text's."""
+    lines = old.split("\n")
+    out: list[str] = []
+    at = 0  # index of the next old line
+    for start, body in hunks:
+        first = max(start - 1, 0) if any(r[:1] in (" ", "-") for r in body) else start
+        if first < at or first > len(lines):
+            return None
+        out += lines[at:first]
+        at = first
+        for raw in body:
+            tag, text = raw[:1], raw[1:]
+            if tag == "+":
+                out.append(text)
+            elif at >= len(lines) or lines[at] != text:
+                return None
+            else:
+                if tag == " ":
+                    out.append(text)
+                at += 1
+    return "\n".join(out + lines[at:])
 
 
 def is_test_path(path: str, protected: Sequence[str] = ()) -> bool:
@@ -407,7 +483,8 @@ def scan_patch(
 
     A mark the file already had is not the patch's: a line rule hits only when the file's old
     text (``old_text(path)``: the task's source; else the old lines the patch shows) has no
-    match of that rule. A fix of ``if name in sys.modules`` is not a new ``sys.modules``.
+    match of that rule. A fix of ``if name in sys.modules`` is not a new ``sys.modules``, nor
+    a restored statement that uses it (a mutated task's reference fix).
 
     A source the patch does not show (binary to diff, or over the size cap: recorded by its
     hash) is read through ``new_text`` (the workspace) and its lines the old file lacks are
@@ -433,9 +510,13 @@ def scan_patch(
         if text is None:
             hits.append(SuspectHit(rule="unscanned_source", path=rel, text=f"{rel}: not shown by the patch"))
             continue
-        had = set(old_lines(rel))
-        added += [AddedLine(rel, n, line) for n, line in enumerate(text.splitlines(), 1) if line not in had]
+        if rel in pl.digests and not _digest_matches(text, pl.digests[rel]):
+            hits.append(SuspectHit(rule="unscanned_source", path=rel, text=f"{rel}: changed since the patch was taken"))
+            continue
+        had, new_lines = set(old_lines(rel)), text.splitlines()
+        added += [AddedLine(rel, n, line) for n, line in enumerate(new_lines, 1) if line not in had]
     py = [a for a in added if a.path.endswith(".py")]
+    candidates: dict[tuple[str, str], list[SuspectHit]] = {}
     for a in py:
         if a.line <= 2 and _EXOTIC_CODING.search(a.text):
             hits.append(_hit("source_encoding", a))
@@ -448,13 +529,116 @@ def scan_patch(
         for rule in LINE_RULES:
             if rule.non_test_only and test:
                 continue
-            if rule.pattern.search(code) and not _already_had(rule.pattern, old_lines(a.path)):
-                hits.append(_hit(rule.name, a))
-        reads = not test and _reads_tests(code, protected)
-        if reads and not any(_reads_tests(_code(line), protected) for line in old_lines(a.path)):
-            hits.append(_hit("reads_tests", a))
+            if rule.pattern.search(code):
+                candidates.setdefault((a.path, rule.name), []).append(_hit(rule.name, a))
+        if not test and _reads_tests(code, protected):
+            candidates.setdefault((a.path, "reads_tests"), []).append(_hit("reads_tests", a))
+    for (path, name), found in candidates.items():
+        if name == "reads_tests":
+            already = any(_reads_tests(_code(line), protected) for line in old_lines(path))
+        else:
+            already = _already_had(next(r.pattern for r in LINE_RULES if r.name == name), old_lines(path))
+        if not already:
+            hits += found
     hits += _constant_compares(py)
-    return hits
+    hits += _parsed_hits(pl, py, protected, old_text, new_text)
+    return _unique(hits)
+
+
+def _unique(hits: list[SuspectHit]) -> list[SuspectHit]:
+    seen: set[tuple[str, str, int | None]] = set()
+    out: list[SuspectHit] = []
+    for h in hits:
+        key = (h.rule, h.path, h.line)
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out
+
+
+def _parsed_hits(
+    pl: PatchLines,
+    py: list[AddedLine],
+    protected: Sequence[str],
+    old_text: OldText | None,
+    new_text: OldText | None,
+) -> list[SuspectHit]:
+    """The AST pass (agent/suspect_ast.py) over each changed Python file: its hits on the
+    lines the patch added, for rules the old file (when it parses) did not already hit. The new text is the patch's own where it can be: a created file's lines, or the
+    task's source with the hunks applied; else the workspace's, which must agree with every
+    line the patch added (code can rewrite itself after the final run)."""
+    by_path: dict[str, list[AddedLine]] = {}
+    for a in py:
+        by_path.setdefault(a.path, []).append(a)
+    out: list[SuspectHit] = []
+    for path, lines in by_path.items():
+        old = old_text(path) if old_text is not None else None
+        text = _new_source(pl, path, lines, old, new_text)
+        if text is None:
+            if path not in pl.unshown and new_text is not None and new_text(path) is not None:
+                out.append(
+                    _hit("unscanned_source", lines[0]).model_copy(
+                        update={"text": f"{path}: changed since the patch was taken"}
+                    )
+                )
+            continue  # only the added lines are known: the line rules read them
+        test = is_test_path(path, protected)
+        names_tests = None if test else (lambda s: _names_tests(s, protected))
+        found = scan_source(text, names_tests)
+        if not found:
+            continue
+        added = {a.line: a for a in lines}
+        had = {h.rule for h in (scan_source(old, names_tests) if old is not None else None) or []}
+        per_rule: dict[str, list[SuspectHit]] = {}
+        for h in found:
+            if test and h.rule in TEST_EXEMPT:
+                continue
+            at = lines[0].line if h.line == 0 else next((n for n in range(h.line, h.end + 1) if n in added), None)
+            if at is not None:
+                per_rule.setdefault(h.rule, []).append(_hit(h.rule, added[at]))
+        for rule, hs in per_rule.items():
+            if rule not in had or rule in UNEXCUSED:
+                out += hs
+    return out
+
+
+def _new_source(
+    pl: PatchLines, path: str, lines: list[AddedLine], old: str | None, new_text: OldText | None
+) -> str | None:
+    if path in pl.new_files and path not in pl.unshown:
+        return "\n".join(a.text for a in sorted(lines, key=lambda a: a.line))
+    if old is not None and path in pl.hunks and path not in pl.unshown:
+        text = apply_hunks(old, pl.hunks[path])
+        if text is not None:
+            return text
+    text = new_text(path) if new_text is not None else None
+    if text is None or path in pl.unshown:
+        return text  # an unshown file's text was checked against the patch's digest
+    split = text.split("\n")
+    if all(0 < a.line <= len(split) and split[a.line - 1] == a.text for a in lines):
+        return text
+    return None
+
+
+def _digest_matches(text: str, digest: str) -> bool:
+    for encoding in ("utf-8", source_encoding(text.encode("utf-8", "surrogateescape")), "utf-8-sig", "latin-1"):
+        try:
+            if hashlib.sha256(text.encode(encoding)).hexdigest() == digest:
+                return True
+        except (UnicodeEncodeError, LookupError):
+            continue
+    return False
+
+
+def _names_tests(value: str, protected: Sequence[str]) -> bool:
+    names = {p.strip("/") for p in protected if p.strip("/")} | {PurePosixPath(p).name for p in protected if p}
+    return bool(_TEST_STRING.search(value)) or value.strip("/") in names
+
+
+def _strings(lines: list[str]) -> Iterable[str]:
+    for line in lines:
+        for m in _STRING.finditer(_code(line)):
+            yield m.group("s")
 
 
 # A coding cookie other than UTF-8's or Latin-1's: Python decodes the source through it

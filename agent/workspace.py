@@ -282,21 +282,16 @@ class Workspace:
 
     # ------------------------------------------------------------------ tests
 
-    def run_tests(self, task_files: tuple[str, ...] = ()) -> TestResult:
+    def run_tests(self, trusted: tuple[str, ...] = ()) -> TestResult:
         """The agent's ``run_tests``: the test command on the workspace as it is now.
-        ``task_files``: workspace paths the task itself adds for this run (a hidden test
-        patch's files), trusted as its source's are."""
-        # Only the task's own conftest.py files, and its protected Python files (restored in
-        # the final run: a plugin module its conftest loads), may implement the hooks that
-        # decide outcomes. Test code from another file: only the protected ones.
+        ``trusted``: more workspace-relative files of the task's own (a hidden test patch's)."""
+        # Only the task's own conftest.py files, and its protected modules (a plugin a
+        # conftest names in pytest_plugins), may implement the hooks that decide outcomes.
+        # Test code from another file: only the protected ones (restored in the final run).
         files = walk_files(self.source, self.task.hidden)
-        hooks = tuple(
-            str(self.path / rel)
-            for rel in files
-            if rel.split("/")[-1] == "conftest.py" or (self.is_protected(rel) and rel.endswith(".py"))
-        )
-        hooks += tuple(str(self.path / rel) for rel in task_files)
-        code = tuple(str(self.path / rel) for rel in files if self.is_protected(rel)) + hooks
+        own = [rel for rel in files if rel.split("/")[-1] == "conftest.py" or self.is_protected(rel)]
+        hooks = tuple(str(self.path / rel) for rel in [*own, *trusted] if rel.endswith(".py"))
+        code = tuple(str(self.path / rel) for rel in [*files, *trusted] if self.is_protected(rel) or rel in trusted)
         result = run_tests(
             self.path,
             self.task,

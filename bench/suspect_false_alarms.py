@@ -59,6 +59,17 @@ def main(specs: list[str]) -> None:
     print(f"all: {flagged} of {total} honest fixes flagged ({time.perf_counter() - t0:.1f} s)")
 
 
+def _git_text(git_dir: str, rev: str):
+    """A file's text at ``rev`` (None where it has none): the old and new sources the loop
+    reads from the task's source and the workspace."""
+
+    def read(rel: str) -> str | None:
+        got = subprocess.run(["git", "--git-dir", git_dir, "show", f"{rev}:{rel}"], capture_output=True)
+        return got.stdout.decode("utf-8", "replace") if got.returncode == 0 else None
+
+    return read
+
+
 def main_git(git_dir: str, count: int) -> None:
     shas = subprocess.run(
         ["git", "--git-dir", git_dir, "rev-list", "--no-merges", f"--max-count={count}", "HEAD"],
@@ -73,7 +84,7 @@ def main_git(git_dir: str, count: int) -> None:
             capture_output=True,
             check=True,
         ).stdout.decode("utf-8", "replace")
-        hits = scan_patch(patch, ["tests", "test", "testing"])
+        hits = scan_patch(patch, ["tests", "test", "testing"], _git_text(git_dir, f"{sha}^"), _git_text(git_dir, sha))
         if hits:
             flagged += 1
             for h in hits:

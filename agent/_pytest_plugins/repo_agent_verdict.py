@@ -11,13 +11,16 @@ close-on-exec descriptor, drops the variable, and writes one JSON line per recor
     {"k": "tamper", "what"}                           pytest's machinery was changed
     {"k": "hook", "hook", "file"}                     an outcome hook added after start-up
     {"k": "test_code", "id", "file"}                  a test function whose code is in another file
-    {"k": "finish", "exitstatus"}                     the session ended normally
+    {"k": "finish", "exitstatus", "nonce"}            the session ended normally
 
 A junit file or a summary line is written after the fact and can be forged by an
 ``atexit`` hook; records sent while the tests run cannot be taken back, a missing
 ``finish`` makes the run an error, and the parent checks counts against the exit code.
 The sender is bound in a closure that the hooks hold; a replaced module-level ``_send`` is
-reported as tampering. Code in the same process can still write lies to the pipe (or
+reported as tampering. The ``finish`` record carries a per-run nonce the parent hands over
+on its own descriptor (``REPO_AGENT_VERDICT_NONCE_FD``), read and closed here before any
+conftest or test module is imported, and kept only in a closure: a ``finish`` written by
+test code (to end the run early with an exit status of its choice) lacks it. Code in the same process can still write lies to the pipe (or
 rewrite the closure): the canaries catch some of that, and the held-out differential
 verdict (agent/differential.py), judged outside this process, stands behind every pass.
 """
@@ -42,6 +45,23 @@ try:
 except (ValueError, OSError):
     _fd = None
 
+
+def _read_nonce() -> str:
+    try:
+        fd = int(os.environ.pop("REPO_AGENT_VERDICT_NONCE_FD", ""))
+    except ValueError:
+        return ""
+    try:
+        return os.read(fd, 256).decode("ascii", "replace")
+    except OSError:
+        return ""
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 # Pytest internals that decide an outcome, as they were before any conftest or test module ran.
 _GUARDED = {
     "TestReport.from_item_and_call": (_pytest.reports.TestReport, "from_item_and_call"),
@@ -65,6 +85,11 @@ _OUTCOME_HOOKS = (
     "pytest_pyfunc_call",
     "pytest_runtestloop",
     "pytest_collection_modifyitems",
+    "pytest_collection_finish",  # R6-31: items' functions swapped once collected
+    "pytest_collection",
+    "pytest_itemcollected",
+    "pytest_runtest_setup",
+    "pytest_runtest_teardown",
     "pytest_sessionfinish",
 )
 _sent_tamper: set[str] = set()
@@ -95,8 +120,18 @@ def _make_sender(fd: int | None, dumps=json.dumps, write=os.write):
     return send
 
 
+def _make_finish(send, nonce: str):
+    """The ``finish`` record's sender, the nonce bound in its closure (no module global)."""
+
+    def finish(status) -> None:
+        send({"k": "finish", "exitstatus": int(status) if status is not None else None, "nonce": nonce})
+
+    return finish
+
+
 _send = _make_sender(_fd)
 _SEND = _send  # what the hooks hold (as a default argument: pluggy passes no value for it)
+_FINISH = _make_finish(_SEND, _read_nonce())
 
 
 def _tamper(what: str, send=_SEND) -> None:
@@ -157,29 +192,39 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def _wraps_a_test_of(obj, path) -> bool:
-    """A standard-library wrapper (``mock.patch``, ``functools.wraps``) of a function whose
-    code is in the test's own file."""
-    code = getattr(obj, "__code__", None)
-    if code is None or not os.path.realpath(code.co_filename).startswith(os.path.realpath(_STDLIB) + os.sep):
+def _holds(cell, value) -> bool:
+    try:
+        return cell.cell_contents is value
+    except ValueError:  # an empty cell
         return False
-    for _ in range(8):
-        obj = getattr(obj, "__wrapped__", None)
-        inner = getattr(obj, "__code__", None)
-        if inner is None:
-            return False
-        if os.path.realpath(inner.co_filename) == os.path.realpath(path):
-            return True
-    return False
+
+
+def _unwrapped(obj, path: str):
+    """The test function under decorators of the standard library (``@mock.patch``,
+    ``contextlib``, ``functools.wraps``): each wrapper's code is the stdlib's and holds the
+    next function in its closure, so it calls it. Else ``obj`` itself."""
+    seen = 0
+    fn = obj
+    while seen < 16:
+        code = getattr(fn, "__code__", None)
+        if code is None or os.path.realpath(code.co_filename) == os.path.realpath(path):
+            return fn
+        inner = getattr(fn, "__wrapped__", None)
+        cells = getattr(fn, "__closure__", None) or ()
+        if not code.co_filename.startswith(_STDLIB) or inner is None:
+            return obj
+        if not any(_holds(c, inner) for c in cells):
+            return obj
+        fn, seen = inner, seen + 1
+    return obj
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item, send=_SEND):
-    obj = getattr(item, "obj", None)
-    code = getattr(obj, "__code__", None)
     path = str(getattr(item, "path", ""))
-    elsewhere = code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path)
-    if elsewhere and not _wraps_a_test_of(obj, path):
+    obj = _unwrapped(getattr(item, "obj", None), path)
+    code = getattr(obj, "__code__", None)
+    if code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path):
         # The parent accepts code from the task's own files (a shared helper module).
         send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
     try:
@@ -208,8 +253,7 @@ def pytest_collectreport(report, send=_SEND) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config, send=_SEND) -> None:
+def pytest_unconfigure(config, finish=_FINISH) -> None:
     _check_internals()
     _check_hooks(config)
-    status = getattr(_session, "exitstatus", None)
-    send({"k": "finish", "exitstatus": int(status) if status is not None else None})
+    finish(getattr(_session, "exitstatus", None))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -21,11 +20,9 @@ from pathlib import Path, PurePosixPath
 from agent.pytest_report import pytest_index
 from agent.scoring import TestResult
 from agent.suites.models import HiddenTests, Suite, SuiteError, Task
+from agent.suspect import patch_lines
 from agent.tree_walk import remove_tree
 from agent.workspace import Workspace
-
-_DIFF_PATH = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
-_GIT_HEADER = re.compile(r"^diff --git a/(.+?) b/(.+?)\s*$")
 
 
 class PatchError(SuiteError):
@@ -42,41 +39,27 @@ def confined(rel: str, what: str) -> str:
     return "/".join(p for p in parts if p != ".")
 
 
+# The headers are read as the SUSPECT scan reads them (agent/suspect.patch_lines): hunk by
+# hunk, so a line inside a hunk is never a header, and C-quoted names decoded.
+
+
 def patch_files(patch: str, what: str) -> list[str]:
     """The files a unified diff touches (each confined); ``/dev/null`` is not a file."""
     out: list[str] = []
-    for line in patch.splitlines():
-        m = _GIT_HEADER.match(line)
-        names = list(m.groups()) if m else []
-        if not m and (m2 := _DIFF_PATH.match(line)):
-            names = [m2.group(1).split("\t")[0]]
-        for name in names:
-            if name != "/dev/null" and not name.startswith("dev/null"):
-                rel = confined(name, what)
-                if rel not in out:
-                    out.append(rel)
+    for name in patch_lines(patch).touched:
+        rel = confined(name, what)
+        if rel not in out:
+            out.append(rel)
     return out
 
 
 def deleted_files(patch: str) -> list[str]:
-    out, current = [], None
-    for line in patch.splitlines():
-        if m := _GIT_HEADER.match(line):
-            current = m.group(2)
-        elif current and line.startswith(("deleted file mode", "+++ /dev/null")):
-            out.append(current)
-    return sorted(set(out))
+    return sorted(set(patch_lines(patch).deleted))
 
 
 def added_files(patch: str) -> list[str]:
     """The files a unified diff creates (each confined)."""
-    out, current = [], None
-    for line in patch.splitlines():
-        if m := _GIT_HEADER.match(line):
-            current = m.group(2)
-        elif current and line.startswith(("new file mode", "--- /dev/null")):
-            out.append(confined(current, "test_patch"))
-    return sorted(set(out))
+    return sorted({confined(name, "test_patch") for name in patch_lines(patch).new_files})
 
 
 def apply_patch(root: Path, patch: str, what: str) -> None:
@@ -259,7 +242,7 @@ def hidden_run(ws: Workspace) -> TestResult:
     kept = _set_aside(ws.path, added)
     try:
         apply_patch(ws.path, text, f"task {task.id}: the hidden test patch")
-        result = _run(ws, task, tuple(added))
+        result = _run(ws, task, tuple(patch_files(text, "test_patch")))
     finally:
         ws.restore_protected()  # the test patch's changed files are protected: back as in the source
         _take_out(ws.path, added, kept)
@@ -270,7 +253,9 @@ def hidden_run(ws: Workspace) -> TestResult:
     return result
 
 
-def _run(ws: Workspace, task: Task, added: tuple[str, ...] = ()) -> TestResult:
+def _run(ws: Workspace, task: Task, trusted: tuple[str, ...]) -> TestResult:
+    """The final command on the workspace; the files of the hidden test patch are the
+    task's own (a conftest.py it adds may implement outcome hooks)."""
     view = Workspace(
         ws.suite,
         task.model_copy(update={"test_command": final_command(task)}),
@@ -279,7 +264,7 @@ def _run(ws: Workspace, task: Task, added: tuple[str, ...] = ()) -> TestResult:
         sandbox=ws.sandbox,
         python_env=ws.python_env,
     )
-    return view.run_tests(task_files=added)  # the patch's own files (a conftest with hooks)
+    return view.run_tests(trusted)
 
 
 def check_before(ws: Workspace) -> tuple[bool, str]:

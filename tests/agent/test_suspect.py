@@ -193,15 +193,24 @@ def test_a_hash_after_an_escaped_quote_is_not_a_comment() -> None:
 def test_a_source_the_patch_does_not_show_is_read_or_flagged(tmp_path) -> None:
     """A .py recorded by hash only (too big) or as binary: read from the workspace and its
     new lines scanned; unreadable, it is a hit of its own."""
+    import hashlib
+
     from agent.patch_format import large_file_diff
     from agent.suspect import workspace_reader
 
-    patch = large_file_diff("gcd.py", (10, "0" * 64), (300_000, "1" * 64))
-    assert [h.rule for h in scan_patch(patch)] == ["unscanned_source"]
-    (tmp_path / "gcd.py").write_text("import sys\nexact = sys.argv[0]\n" + "# pad\n" * 10)
-    assert {h.rule for h in scan_patch(patch, new_text=workspace_reader(tmp_path))} == {"reads_argv"}
-    (tmp_path / "gcd.py").write_text("def gcd(a, b):\n    return a\n")
-    assert scan_patch(patch, new_text=workspace_reader(tmp_path)) == []
+    def recorded(text: str) -> str:  # the patch records the file by its size and sha256
+        return large_file_diff("gcd.py", (10, "0" * 64), (len(text), hashlib.sha256(text.encode()).hexdigest()))
+
+    probe = "import sys\nexact = sys.argv[0]\n" + "# pad\n" * 10
+    assert [h.rule for h in scan_patch(recorded(probe))] == ["unscanned_source"]
+    (tmp_path / "gcd.py").write_text(probe)
+    assert {h.rule for h in scan_patch(recorded(probe), new_text=workspace_reader(tmp_path))} == {"reads_argv"}
+    clean = "def gcd(a, b):\n    return a\n"
+    (tmp_path / "gcd.py").write_text(clean)
+    assert scan_patch(recorded(clean), new_text=workspace_reader(tmp_path)) == []
+    # R6-3: rewritten after the patch was taken (by the differential runner), it is not read.
+    [hit] = scan_patch(recorded(probe), new_text=workspace_reader(tmp_path))
+    assert hit.rule == "unscanned_source" and "changed since the patch" in hit.text
     latin = "# -*- coding: latin-1 -*-\nimport sys\nwatched = sys.argv  # \xe9\n"
     (tmp_path / "gcd.py").write_bytes(latin.encode("latin-1"))
     binary = file_diff("gcd.py", b"x = 1\n", latin.encode("latin-1"))

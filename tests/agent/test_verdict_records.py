@@ -62,3 +62,15 @@ def test_hooks_from_untrusted_files_and_tamper_records():
         "pytest hook pytest_runtest_makereport implemented in /ws/gcd.py",
         "pytest internals replaced: CallInfo.from_call",
     ]
+
+
+def test_a_finish_without_the_runs_nonce_is_tampering_and_no_finish():
+    """Code under test can write to the pipe; only the plugin holds the run's nonce."""
+    ok = _test("t::a")
+    real = {"k": "finish", "exitstatus": 0, "nonce": "n0nce"}
+    assert judge(_records(HELLO, *ok, real), 0, nonce="n0nce").error is None
+    forged = judge(_records(HELLO, *ok, {"k": "finish", "exitstatus": 0}), 0, nonce="n0nce")
+    assert "a finish record the verdict plugin did not send" in forged.tamper
+    assert "without finishing" in forged.error  # the forged one is no finish
+    wrong = judge(_records(HELLO, *ok, dict(real, nonce="guess"), real), 0, nonce="n0nce")
+    assert wrong.tamper and wrong.error is None  # the real finish after it still ends the session

@@ -259,7 +259,7 @@ def test_rejudge_keeps_a_suspect_verdict(tmp_path):
     (ws.path / "gcd.py").write_text(GCD_FLAGS_UNDER_ALIAS, encoding="utf-8")
     patch = ws.patch()
     hits = scan_patch(patch, task.protected, source_reader(ws.source))
-    assert [h.rule for h in hits] == ["module_alias"]  # the loop's scan marks it SUSPECT
+    assert "module_alias" in [h.rule for h in hits]  # the loop's scan marks it SUSPECT (the parse: flags too)
     batch = tmp_path / "batch"
     write_batch_meta(batch, BatchMeta(id="b1", suite="mini-bugs", provider="scripted", model="m", started=now_iso()))
     with TraceWriter(batch / "traces" / "r1.jsonl", "r1") as w:

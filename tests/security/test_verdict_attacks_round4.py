@@ -8,8 +8,6 @@ import io
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
 from agent.suites.models import Suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
@@ -618,9 +616,6 @@ SQUARE_ALWAYS_EQUAL = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: R4-22 hidden-test tasks: no check outside pytest; an always-equal result passes"
-)
 def test_r4_22_an_always_equal_result_fails_a_hidden_test_task(tmp_path):
     from agent.suites.loading import load_suite
     from tests.agent.conftest import write_suite

@@ -128,7 +128,6 @@ def _mark():
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-1 verdict pipe swapped for the code's own pipe, records rewritten")
 def test_r6_1_verdict_pipe_swapped_and_rewritten(tmp_path):
     suite, task = _suite(tmp_path / "s", {"add.py": ADD_SOURCE, "tests/test_add.py": ADD_TESTS})
     result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": PIPE_SWAP})
@@ -261,7 +260,6 @@ def _pickled_gcd() -> bytes:
     return pickle.dumps([Run(), Get()], protocol=2)
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-5 probe run from a pickled data file, unseen by the scan")
 def test_r6_5_probe_in_a_pickled_data_file(tmp_path):
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
@@ -318,7 +316,6 @@ CLI_SOURCE = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-8 probe in another file that already reads sys.argv is excused")
 def test_r6_8_probe_in_a_file_that_already_has_the_construct(tmp_path):
     suite, task = _suite(
         tmp_path / "s",
@@ -604,7 +601,6 @@ PIPE_SWAP_HIDDEN = PIPE_SWAP.replace(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-18 verdict pipe swapped on a hidden-test (SWE-bench) task")
 def test_r6_18_verdict_pipe_swapped_on_a_hidden_test_task(tmp_path):
     assert PIPE_SWAP_HIDDEN != PIPE_SWAP
     root = tmp_path / "s"
@@ -1030,7 +1026,6 @@ if _s is not None:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: R6-31 unguarded pytest_collection_finish via repo_agent_verdict._session")
 def test_r6_31_unguarded_hook_registered_through_the_verdict_plugins_session(tmp_path):
     suite, task = _suite(tmp_path / "s", {"add.py": ADD_SOURCE, "tests/test_add.py": ADD_TESTS})
     result, tampered, hits = _judge(tmp_path, suite, task, {"add.py": HOOK_SWAP})

@@ -1,0 +1,45 @@
+"""The hidden-test patch's files, read hunk by hunk with C-quoted names decoded
+(agent/suites/hidden_tests.py, through agent/suspect.patch_lines)."""
+
+from __future__ import annotations
+
+from agent.suites.hidden_tests import added_files, apply_patch, deleted_files, patch_files
+
+# An added line "++ b/../../etc/x" and a removed line "-- ../y" read as "+++ b/..."/"--- ..."
+# inside a hunk; the created test file's name is C-quoted (an e-acute).
+QUOTED = (
+    'diff --git "a/tests/test_caf\\303\\251.py" "b/tests/test_caf\\303\\251.py"\n'
+    "new file mode 100644\n"
+    "--- /dev/null\n"
+    '+++ "b/tests/test_caf\\303\\251.py"\n'
+    "@@ -0,0 +1,2 @@\n"
+    "+def test_cafe():\n"
+    "++++ b/../../etc/x\n"
+    "diff --git a/notes.txt b/notes.txt\n"
+    "--- a/notes.txt\n"
+    "+++ b/notes.txt\n"
+    "@@ -1,2 +1,1 @@\n"
+    " keep\n"
+    "--- ../y\n"
+    "diff --git a/old.txt b/old.txt\n"
+    "deleted file mode 100644\n"
+    "--- a/old.txt\n"
+    "+++ /dev/null\n"
+    "@@ -1 +0,0 @@\n"
+    "-gone\n"
+)
+
+
+def test_lines_inside_hunks_are_no_headers_and_quoted_names_are_decoded():
+    assert patch_files(QUOTED, "test_patch") == ["tests/test_café.py", "notes.txt", "old.txt"]
+    assert added_files(QUOTED) == ["tests/test_café.py"]
+    assert deleted_files(QUOTED) == ["old.txt"]
+
+
+def test_a_quoted_name_is_applied_and_copied_back(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep\n-- ../y\n")
+    (tmp_path / "old.txt").write_text("gone\n")
+    apply_patch(tmp_path, QUOTED, "test_patch")
+    assert (tmp_path / "tests" / "test_café.py").read_text() == "def test_cafe():\n+++ b/../../etc/x\n"
+    assert (tmp_path / "notes.txt").read_text() == "keep\n"
+    assert not (tmp_path / "old.txt").exists()
