@@ -277,7 +277,7 @@ def test_sbx6_5_entries_make_the_verdict_not_judged(tmp_path, monkeypatch):
     from agent.final_verdict import final_test_run
     from agent.sandbox import SandboxError
     from agent.suites.loading import load_suite
-    from agent.tools import ToolBox
+    from agent.toolbox import ToolBox
     from agent.workspace import Workspace
 
     if shutil.which("bwrap") is None or os.geteuid() != 0:
