@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from unidiff import PatchSet
+from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
 
 from agent.batch_meta import find_batches, read_batch_meta
@@ -28,6 +28,7 @@ from agent.suites.models import Suite
 from agent.suspect import judge_suspect, scan_rollout, source_reader, workspace_reader
 from agent.trace_events import (
     TRACES_DIR,
+    Outcome,
     RolloutEnd,
     RolloutStart,
     RolloutState,
@@ -37,7 +38,7 @@ from agent.trace_events import (
     judged,
     not_judged,
 )
-from agent.trace_file import TraceWriter, read_trace
+from agent.trace_file import TraceRead, TraceWriter, read_trace
 from agent.trace_io import last_line
 from agent.workspace import PathEscape, Workspace
 
@@ -85,7 +86,7 @@ def apply_patch(ws: Workspace, patch: str) -> None:
         target.write_text("".join(_patched(old, pf)), encoding="utf-8")
 
 
-def _path(pf) -> str:
+def _path(pf: PatchedFile) -> str:
     """The file's workspace path: a name the patch C-quoted (agent/patch_format.py) decoded
     (unidiff keeps the quotes and escapes, which rebuilt a file of that literal name)."""
     side = pf.target_file if pf.target_file != "/dev/null" else pf.source_file
@@ -102,7 +103,7 @@ def _read_lines(path: Path, rel: str) -> list[str]:
     return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def _patched(src: list[str], pf) -> list[str]:
+def _patched(src: list[str], pf: PatchedFile) -> list[str]:
     out: list[str] = []
     pos = 0
     for hunk in pf:
@@ -209,7 +210,7 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
     return Rejudged(rid, task.id, before, new.state, o.checker)
 
 
-def _append_end(trace: Path, rid: str, read, end: RolloutEnd, outcome) -> None:
+def _append_end(trace: Path, rid: str, read: TraceRead, end: RolloutEnd, outcome: Outcome) -> None:
     """A new last ``rollout_end`` (every reader takes the last one); the old stays as history."""
     writer = TraceWriter(trace, rid)
     try:

@@ -30,6 +30,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Generator
+from typing import Any
 
 import _pytest
 import _pytest.python
@@ -102,12 +104,19 @@ _STDLIB = os.path.dirname(os.__file__) + os.sep
 _TRUSTED = (os.path.dirname(_pytest.__file__) + os.sep, os.path.dirname(pytest.__file__) + os.sep)
 
 
-def _make_sender(fd: int | None, dumps=json.dumps, write=os.write):
+Send = Callable[[dict[str, Any]], None]
+
+
+def _make_sender(
+    fd: int | None,
+    dumps: Callable[..., str] = json.dumps,
+    write: Callable[[int, bytes], int] = os.write,
+) -> Send:
     """The sender, with the descriptor and the functions it calls bound in its closure:
     replacing this module's ``_send``, ``json.dumps`` or ``os.write`` later changes nothing
     it does (the hooks below call the bound one), and a replaced ``_send`` is reported."""
 
-    def send(record: dict) -> None:
+    def send(record: dict[str, Any]) -> None:
         if fd is None:
             return
         data = (dumps(record, separators=(",", ":")) + "\n").encode()
@@ -120,10 +129,10 @@ def _make_sender(fd: int | None, dumps=json.dumps, write=os.write):
     return send
 
 
-def _make_finish(send, nonce: str):
+def _make_finish(send: Send, nonce: str) -> Callable[[int | None], None]:
     """The ``finish`` record's sender, the nonce bound in its closure (no module global)."""
 
-    def finish(status) -> None:
+    def finish(status: int | None) -> None:
         send({"k": "finish", "exitstatus": int(status) if status is not None else None, "nonce": nonce})
 
     return finish
@@ -134,13 +143,13 @@ _SEND = _send  # what the hooks hold (as a default argument: pluggy passes no va
 _FINISH = _make_finish(_SEND, _read_nonce())
 
 
-def _tamper(what: str, send=_SEND) -> None:
+def _tamper(what: str, send: Send = _SEND) -> None:
     if what not in _sent_tamper:
         _sent_tamper.add(what)
         send({"k": "tamper", "what": what})
 
 
-def _check_internals(send=_SEND) -> None:
+def _check_internals(send: Send = _SEND) -> None:
     if globals().get("_send") is not send or globals().get("_SEND") is not send:
         _tamper("the verdict plugin's sender was replaced", send)
     for name, (owner, attr) in _GUARDED.items():
@@ -148,7 +157,7 @@ def _check_internals(send=_SEND) -> None:
             _tamper(f"pytest internals replaced: {name}")
 
 
-def _check_hooks(config, send=_SEND) -> None:
+def _check_hooks(config: pytest.Config, send: Send = _SEND) -> None:
     """Outcome hooks added after this plugin loaded: the parent accepts only the task's own
     conftest.py files (a new conftest is tampering); anything else is model code."""
     for hook in _OUTCOME_HOOKS:
@@ -169,7 +178,7 @@ def _check_hooks(config, send=_SEND) -> None:
 _SEND({"k": "hello", "pid": os.getpid()})
 
 
-def pytest_addhooks(pluginmanager) -> None:
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     # Called as this plugin registers, before any conftest: what is registered now is pytest's own.
     for hook in _OUTCOME_HOOKS:
         caller = getattr(pluginmanager.hook, hook, None)
@@ -178,13 +187,15 @@ def pytest_addhooks(pluginmanager) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session) -> None:
+def pytest_sessionstart(session: pytest.Session) -> None:
     global _session
     _session = session
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     # An exception in the test phase can never come out as "passed".
     if call.excinfo is not None and report.outcome == "passed" and not hasattr(report, "wasxfail"):
@@ -192,14 +203,14 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def _holds(cell, value) -> bool:
+def _holds(cell: Any, value: object) -> bool:
     try:
         return cell.cell_contents is value
     except ValueError:  # an empty cell
         return False
 
 
-def _unwrapped(obj, path: str):
+def _unwrapped(obj: Any, path: str) -> Any:
     """The test function under decorators of the standard library (``@mock.patch``,
     ``contextlib``, ``functools.wraps``): each wrapper's code is the stdlib's and holds the
     next function in its closure, so it calls it. Else ``obj`` itself."""
@@ -220,7 +231,7 @@ def _unwrapped(obj, path: str):
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_call(item, send=_SEND):
+def pytest_runtest_call(item: pytest.Item, send: Send = _SEND) -> Generator[None, object, object]:
     path = str(getattr(item, "path", ""))
     obj = _unwrapped(getattr(item, "obj", None), path)
     code = getattr(obj, "__code__", None)
@@ -234,7 +245,7 @@ def pytest_runtest_call(item, send=_SEND):
             _tamper("a trace or profile function was installed during the tests")
 
 
-def pytest_runtest_logreport(report, send=_SEND) -> None:
+def pytest_runtest_logreport(report: pytest.TestReport, send: Send = _SEND) -> None:
     _check_internals()
     send(
         {
@@ -247,13 +258,13 @@ def pytest_runtest_logreport(report, send=_SEND) -> None:
     )
 
 
-def pytest_collectreport(report, send=_SEND) -> None:
+def pytest_collectreport(report: pytest.CollectReport, send: Send = _SEND) -> None:
     if report.failed:
         send({"k": "collect_error", "id": report.nodeid})
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config, finish=_FINISH) -> None:
+def pytest_unconfigure(config: pytest.Config, finish: Callable[[int | None], None] = _FINISH) -> None:
     _check_internals()
     _check_hooks(config)
     finish(getattr(_session, "exitstatus", None))
