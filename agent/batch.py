@@ -278,7 +278,7 @@ def _run_batch(spec: BatchSpec, observer: BatchObserver | None, controls: BatchC
                 workspace_root=spec.workspace_root,
             )
         except Exception as exc:  # one rollout's failure never stops the batch
-            return _crashed(path, p, exc)
+            return batch_crashed(path, p, exc)
         finally:
             if rollout_cancels is not None:
                 rollout_cancels._done(p.rollout_id)
@@ -445,7 +445,7 @@ def _run_adaptive(
         # A rollout that was cancelled (or never started) stays in flight: resume re-runs it.
 
 
-def _crashed(path: Path, p: PlannedRollout, exc: Exception) -> RolloutResult:
+def batch_crashed(path: Path, p: PlannedRollout, exc: Exception) -> RolloutResult:
     """Close the trace of a rollout that raised outside the loop's own handling."""
     read = read_trace(path) if path.is_file() else None
     with TraceWriter(path, p.rollout_id) as w:

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from agent.trace_events import BATCH_FILE, TRACES_DIR, _Model, is_plain_name
+from agent.trace_events import BATCH_FILE, TRACES_DIR, ContractModel, is_plain_name
 from agent.trace_io import read_regular
 from agent.untrusted import neutralise_line
 
 
-class BatchParams(_Model):
+class BatchParams(ContractModel):
     rollouts: int = 1
     temperature: float | None = None
     seed: int = 0
@@ -39,7 +39,7 @@ class BatchParams(_Model):
     cheat_probes: int = 0  # impossible tasks added to the batch (agent/probes.py)
 
 
-class PlannedRollout(_Model):
+class PlannedRollout(ContractModel):
     rollout_id: str
     task_id: str
     seed: int
@@ -53,7 +53,7 @@ class PlannedRollout(_Model):
         return rollout_id
 
 
-class BatchMeta(_Model):
+class BatchMeta(ContractModel):
     """``BATCH/batch.json``: what the batch is, written at start and rewritten at end."""
 
     id: str

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent.batch import _crashed, end_batch
+from agent.batch import batch_crashed, end_batch
 from agent.batch_spec import BatchControls, BatchObserver
 from agent.budget import BudgetReport
 from agent.executor import LocalExecutor
@@ -367,7 +367,7 @@ def run_branches(
                 workspace_root=workspace_root,
             )
         except Exception as exc:  # one branch's failure never stops the others
-            r = _crashed(path, b.planned, exc)
+            r = batch_crashed(path, b.planned, exc)
         with lock:
             by_point[id(pt)].branches.append(r)
         return r

@@ -38,7 +38,7 @@ from agent.loop import CancelFlag, RolloutConfig, RolloutResult, RolloutSpec, ru
 from agent.suites.models import Suite, Task
 from agent.task_pack import pack_task, unpack_task
 from agent.trace import EVENT_ADAPTER, MAX_EVENT_CHARS, BranchInfo, Outcome, RolloutEnd
-from agent.trace_file import _shrunk
+from agent.trace_file import shrunk_line
 
 EXTRA_HINT = "install the ray extra: uv sync --extra ray (or pip install 'repo-agent-studio[ray]')"
 POLL_S = 0.2  # how long a driver thread waits for events before it checks its task again
@@ -363,7 +363,7 @@ class _LiveTrace:
                 self.f = open(self.path, "w", encoding="utf-8")  # a retried rollout starts over
                 self.token, self.ended = token, False
             if len(line) > MAX_EVENT_CHARS:
-                line = _shrunk(line)
+                line = shrunk_line(line)
             self.f.write(line + "\n")
             self.f.flush()
             event = EVENT_ADAPTER.validate_json(line)

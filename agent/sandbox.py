@@ -266,10 +266,10 @@ def sandbox_warning() -> str | None:
 def require_sandbox() -> None:
     """Raise SandboxError unless bwrap works here or the user allowed --unsafe-no-sandbox:
     front ends call it before a batch spends any token."""
-    _choose("auto")
+    choose_sandbox("auto")
 
 
-def _choose(sandbox: str) -> SandboxKind:
+def choose_sandbox(sandbox: str) -> SandboxKind:
     if sandbox == "auto":
         kind = sandbox_kind()
         if kind == "rlimit" and not unsafe_allowed():
@@ -308,7 +308,7 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _limits(timeout_s: float) -> dict[str, int]:
+def sandbox_rlimits(timeout_s: float) -> dict[str, int]:
     cpu = int(timeout_s) + 5
     return {
         "RLIMIT_CPU": cpu,
@@ -351,7 +351,7 @@ def _reader(
         tail = (tail + chunk)[-len(marker) :]
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -730,7 +730,7 @@ def run_command_full(
     plugin on a descriptor of its own (``REPO_AGENT_VERDICT_NONCE_FD``): only a finish carrying
     it ends or decides the run.
     """
-    kind = _choose(sandbox)
+    kind = choose_sandbox(sandbox)
     cwd = Path(cwd).resolve()
     lease = lease_for(kind)
     cleared = False
@@ -874,7 +874,7 @@ def _run(
     passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r) if f is not None]
     cmd = launch.argv(
         argv,
-        _limits(timeout_s),
+        sandbox_rlimits(timeout_s),
         fds=tuple(f for f in (wfd, nonce_r) if f is not None),
         ready=ready_w,
         alive=alive_r,
@@ -1036,5 +1036,5 @@ def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> None:
             pass
     # The launcher (or bwrap) exited but is not reaped yet, so its pid (the group id)
     # cannot be reused: killing the group reaches only what the command left behind.
-    _kill_group(proc.pid)
+    kill_group(proc.pid)
     proc.wait()

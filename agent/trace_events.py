@@ -20,21 +20,21 @@ TRACES_DIR = "traces"
 StopReason = Literal["finished", "max_iters", "error", "timeout", "cancelled", "diverged", "loop"]
 
 
-class _Model(BaseModel):
+class ContractModel(BaseModel):
     # Unknown keys are kept (not rejected) so a newer writer's traces still open. NaN and
     # Infinity are no time, count or cost: a line holding one in a number field is invalid
     # (the writer never writes them; docs/hostile-files.md).
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
-class _Event(_Model):
+class EventBase(ContractModel):
     v: int = TRACE_VERSION
     rollout_id: str
     seq: int
     ts: float
 
 
-class BranchInfo(_Model):
+class BranchInfo(ContractModel):
     """Set on a rollout that replayed another rollout's prefix, then sampled on."""
 
     parent_rollout_id: str
@@ -45,7 +45,7 @@ class BranchInfo(_Model):
     at_step: int
 
 
-class RolloutStart(_Event):
+class RolloutStart(EventBase):
     kind: Literal["rollout_start"] = "rollout_start"
     task_id: str
     suite: str
@@ -62,7 +62,7 @@ class RolloutStart(_Event):
     price_out: float | None = None
 
 
-class MessageEvent(_Event):
+class MessageEvent(EventBase):
     """One chat message exactly as appended to the conversation (OpenAI shape)."""
 
     kind: Literal["message"] = "message"
@@ -82,12 +82,12 @@ class MessageEvent(_Event):
         return data
 
 
-class Usage(_Model):
+class Usage(ContractModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
 
-class LlmCall(_Event):
+class LlmCall(EventBase):
     kind: Literal["llm_call"] = "llm_call"
     step: int
     latency_s: float
@@ -96,7 +96,7 @@ class LlmCall(_Event):
     retries: int = 0
 
 
-class ToolCallEvent(_Event):
+class ToolCallEvent(EventBase):
     kind: Literal["tool_call"] = "tool_call"
     step: int
     call_id: str
@@ -111,7 +111,7 @@ class ToolCallEvent(_Event):
     from_text: bool = False
 
 
-class ToolResultEvent(_Event):
+class ToolResultEvent(EventBase):
     kind: Literal["tool_result"] = "tool_result"
     step: int
     call_id: str
@@ -122,7 +122,7 @@ class ToolResultEvent(_Event):
     error: str | None = None
 
 
-class TestCounts(_Model):
+class TestCounts(ContractModel):
     passed: int = 0
     failed: int = 0
     errors: int = 0
@@ -130,7 +130,7 @@ class TestCounts(_Model):
     collected: int = 0
 
 
-class TestRun(_Event):
+class TestRun(EventBase):
     kind: Literal["test_run"] = "test_run"
     passed: bool
     counts: TestCounts = Field(default_factory=TestCounts)
@@ -149,7 +149,7 @@ class TestRun(_Event):
     differential: str | None = None
 
 
-class FinalEvent(_Event):
+class FinalEvent(EventBase):
     """The agent's closing object, from its `finish` call."""
 
     kind: Literal["final"] = "final"
@@ -158,7 +158,7 @@ class FinalEvent(_Event):
     test_result: Any = None
 
 
-class Savings(_Model):
+class Savings(ContractModel):
     """A projection, not a measurement: the steps left to ``max_iters`` at the loop's pace."""
 
     steps: int = 0
@@ -194,7 +194,7 @@ NOT_JUDGED_REASONS: tuple[NotJudgedReason, ...] = (
 )
 
 
-class RolloutState(_Model):
+class RolloutState(ContractModel):
     """Running; judged with a verdict; a cheat probe (with the verdict its impossible task got);
     or not judged, with the reason. ``detail`` says why in words (the sandbox's error, the
     SUSPECT reasons) for screens; it never changes what the state counts as."""
@@ -231,7 +231,7 @@ def not_judged(reason: NotJudgedReason, detail: str = "") -> RolloutState:
     return RolloutState(status="not_judged", reason=reason, detail=detail)
 
 
-class SuspectHit(_Model):
+class SuspectHit(ContractModel):
     """One mark of verdict gaming found in a passing rollout (agent/suspect.py): which rule,
     where, and the line itself (an added patch line, or a test run's summary)."""
 
@@ -241,7 +241,7 @@ class SuspectHit(_Model):
     text: str = ""  # the line, cut to 200 characters
 
 
-class Outcome(_Model):
+class Outcome(ContractModel):
     # The rollout's state as its writer judged it. None in traces written before the state
     # existed: read it through ``rollout_state``, never this field directly.
     state: RolloutState | None = None
@@ -269,21 +269,21 @@ class Outcome(_Model):
     checker: str | None = None
 
 
-class RolloutEnd(_Event):
+class RolloutEnd(EventBase):
     kind: Literal["rollout_end"] = "rollout_end"
     outcome: Outcome
     stop_reason: StopReason
     duration_s: float
 
 
-class ErrorEvent(_Event):
+class ErrorEvent(EventBase):
     kind: Literal["error"] = "error"
     type: str
     message: str
     step: int | None = None
 
 
-class LoopEvent(_Event):
+class LoopEvent(EventBase):
     """A step that repeats earlier ones without progress (agent/loop_detect.py).
 
     ``pattern``: ``repeat`` (the same tool call, arguments and result as the step before),
@@ -300,7 +300,7 @@ class LoopEvent(_Event):
     calls: list[str] = Field(default_factory=list)  # the repeated tool calls, "name key=value"
 
 
-class StallEvent(_Event):
+class StallEvent(EventBase):
     """No event for ``idle_s`` seconds: a hung provider or tool. Written by a watchdog
     thread while the rollout waits; the rollout itself goes on (or times out) as before."""
 

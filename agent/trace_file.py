@@ -16,13 +16,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent import trace_io
-from agent.trace_events import EVENT_ADAPTER, FinalEvent, RolloutEnd, RolloutStart, _Event, conversation
+from agent.trace_events import EVENT_ADAPTER, EventBase, FinalEvent, RolloutEnd, RolloutStart, conversation
 from agent.trace_io import open_regular
 
 MAX_EVENT_CHARS = 4_000_000  # one trace line; a bigger event has its longest strings cut
 
 
-def _shrunk(line: str) -> str:
+def shrunk_line(line: str) -> str:
     """An over-size event with its longest strings cut (marked) until the line fits."""
     obj = json.loads(line)
 
@@ -63,17 +63,17 @@ class TraceWriter:
         self._lock = threading.RLock()
         self._f = open(self.path, "w" if truncate else "a", encoding="utf-8")
 
-    def emit(self, event_cls: type[_Event], **fields: Any) -> _Event:
+    def emit(self, event_cls: type[EventBase], **fields: Any) -> EventBase:
         # Locked: a stall watchdog thread writes to the same trace as the rollout thread.
         with self._lock:
             event = event_cls(rollout_id=self.rollout_id, seq=self.seq, ts=time.time(), **fields)
             self.write(event)
         return event
 
-    def write(self, event: _Event) -> None:
+    def write(self, event: EventBase) -> None:
         line = event.model_dump_json(exclude_none=False)
         if len(line) > MAX_EVENT_CHARS:
-            line = _shrunk(line)
+            line = shrunk_line(line)
         with self._lock:
             self._f.write(line + "\n")
             self._f.flush()

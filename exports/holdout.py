@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.trace import read_batch_meta
-from exports.options import ExportError, _Options
+from exports.options import ExportError, OptionsBase
 from exports.writer import write_json_atomic
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
 
 
-def choose_holdout(all_tasks: list[str], options: _Options) -> list[str]:
+def choose_holdout(all_tasks: list[str], options: OptionsBase) -> list[str]:
     """Held-out task ids, sorted. By id (must exist), or a seeded fraction of the tasks."""
     tasks = sorted(set(all_tasks))
     if options.holdout_tasks:
@@ -41,7 +41,7 @@ def default_holdout_path(out: Path) -> Path:
     return out.with_name(name + ".holdout.suite.json")
 
 
-def _suite_spec(store: LabelStore, options: _Options) -> str | None:
+def _suite_spec(store: LabelStore, options: OptionsBase) -> str | None:
     if options.suite:
         return options.suite
     for b in store.batches():
@@ -54,7 +54,7 @@ def _suite_spec(store: LabelStore, options: _Options) -> str | None:
     return None
 
 
-def holdout_suite(store: LabelStore, options: _Options, held: list[str]) -> dict:
+def holdout_suite(store: LabelStore, options: OptionsBase, held: list[str]) -> dict:
     """The held-out tasks as a suite file of their own: a selection of the suite they come
     from (agent/suites/loading.py), which keeps its paths in its own folder."""
     from agent.suites.loading import BUILTIN, SuiteError, load_suite

@@ -27,7 +27,7 @@ class ExportError(ValueError):
     """An export that cannot be made as asked (nothing to export, unknown hold-out task...)."""
 
 
-class _Options(BaseModel):
+class OptionsBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Layout = "together"
     batches: list[str] = Field(default_factory=list)  # only rollouts of these batch ids (default: all)
@@ -54,7 +54,7 @@ class _Options(BaseModel):
         return v
 
 
-class DpoOptions(_Options):
+class DpoOptions(OptionsBase):
     mode: DpoMode = "patch"
     auto: bool = False  # take the auto preference for pairs nobody labeled (default: labeled only)
     keep_noisy: bool = False  # keep auto-taken pairs flagged with one of drop_flags
@@ -71,7 +71,7 @@ class DpoOptions(_Options):
         return not self.auto
 
 
-class SftOptions(_Options):
+class SftOptions(OptionsBase):
     style: SftStyle = "trajectory"
     train: TrainTurns = "all"  # which assistant turns are trained
     include_failed_labeled_good: bool = False

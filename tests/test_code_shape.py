@@ -53,3 +53,37 @@ def test_the_pre_commit_hook_runs_the_projects_ruff() -> None:
     assert "- repo: local" in config
     assert "entry: uv run ruff check\n" in config
     assert "entry: uv run ruff format --check\n" in config
+
+
+PACKAGES = ("agent", "labeling", "exports", "tui")
+
+
+def private_reach_ins(source: str, path: str) -> list[str]:
+    """``from pkg.mod import _name``: a module using another module's private name (a helper two
+    modules share gets a public name instead; issue 28 counted 35 such imports)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES:
+            found += [
+                f"{path}: {node.module}.{alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+    return found
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if not rel.startswith("agent/suites/mini_bugs/"):
+                found += private_reach_ins(path.read_text(encoding="utf-8"), rel)
+    assert found == []
+
+
+def test_a_private_reach_in_is_reported() -> None:
+    source = "from agent.sandbox import _choose, run_command\nfrom os import _exit\n"
+    assert private_reach_ins(source, "tui/x.py") == ["tui/x.py: agent.sandbox._choose"]

@@ -19,7 +19,7 @@ from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from tui.diff_model import _HUNK_RE, _File, _parse_forgiving, patch_key
+from tui.diff_model import HUNK_RE, PatchFile, parse_forgiving, patch_key
 
 CONTEXT = 3
 
@@ -36,7 +36,7 @@ def _old_range(hunk_header: str, rows) -> tuple[int, int]:
     if olds:
         return min(olds), max(olds) + 1
     # A pure insertion (a new file, or zero context): it sits after line N of the source.
-    m = _HUNK_RE.match(hunk_header)
+    m = HUNK_RE.match(hunk_header)
     at = int(m.group(1)) + 1 if m else 1
     return at, at
 
@@ -53,7 +53,7 @@ class _Hunks:
     known: list[dict[int, str]] = field(default_factory=list)  # source lines each hunk shows
 
 
-def _hunks(f: _File) -> _Hunks:
+def _hunks(f: PatchFile) -> _Hunks:
     spans = []
     for h in f.hunks:
         lo, hi = _old_range(h.header, h.rows)
@@ -75,7 +75,7 @@ def _hunks(f: _File) -> _Hunks:
 
 
 def _files(patch: str) -> dict[str, _Hunks]:
-    return {f.path: _hunks(f) for f in (_parse_forgiving(patch) if patch.strip() else [])}
+    return {f.path: _hunks(f) for f in (parse_forgiving(patch) if patch.strip() else [])}
 
 
 def _windows(files: list[_Hunks | None]) -> list[_Window]:

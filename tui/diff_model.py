@@ -92,31 +92,31 @@ class _Hunk:
 
 
 @dataclass
-class _File:
+class PatchFile:
     path: str
     header: str
     hunks: list[_Hunk] = field(default_factory=list)
 
 
-_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _HUNK_AT = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")  # matched at an offset
 
 
-def _parse(patch: str) -> list[_File]:
+def _parse(patch: str) -> list[PatchFile]:
     """unidiff first; when it rejects the patch (a hunk whose counts disagree with its
     lines, as in a cut patch) a small forgiving parser keeps every line it can place."""
     try:
         return _parse_unidiff(patch)
     except Exception:
-        return _parse_forgiving(patch)
+        return parse_forgiving(patch)
 
 
-def _parse_unidiff(patch: str) -> list[_File]:
+def _parse_unidiff(patch: str) -> list[PatchFile]:
     from unidiff import PatchSet
 
-    out: list[_File] = []
+    out: list[PatchFile] = []
     for pf in PatchSet(patch):
-        f = _File(pf.path, pf.source_file or "")
+        f = PatchFile(pf.path, pf.source_file or "")
         for h in pf:
             header = f"@@ -{h.source_start},{h.source_length} +{h.target_start},{h.target_length} @@"
             if h.section_header:
@@ -133,21 +133,21 @@ def _parse_unidiff(patch: str) -> list[_File]:
     return out
 
 
-def _parse_forgiving(patch: str) -> list[_File]:
-    files: list[_File] = []
-    cur: _File | None = None
+def parse_forgiving(patch: str) -> list[PatchFile]:
+    files: list[PatchFile] = []
+    cur: PatchFile | None = None
     hunk: _Hunk | None = None
     old_no = new_no = 0
     for raw in patch.splitlines():
         if raw.startswith("diff --git "):
             parts = raw.split(" b/", 1)
-            cur = _File(parts[1] if len(parts) == 2 else raw[11:], raw)
+            cur = PatchFile(parts[1] if len(parts) == 2 else raw[11:], raw)
             files.append(cur)
             hunk = None
             continue
         if raw.startswith("--- ") and (hunk is None or not hunk.rows or _hunk_full(hunk)):
             if cur is None or cur.hunks:
-                cur = _File(raw[4:].removeprefix("a/"), raw)
+                cur = PatchFile(raw[4:].removeprefix("a/"), raw)
                 files.append(cur)
             hunk = None
             continue
@@ -156,10 +156,10 @@ def _parse_forgiving(patch: str) -> list[_File]:
             if name != "/dev/null":
                 cur.path = name.removeprefix("b/")
             continue
-        m = _HUNK_RE.match(raw)
+        m = HUNK_RE.match(raw)
         if m:
             if cur is None:
-                cur = _File("patch", "")
+                cur = PatchFile("patch", "")
                 files.append(cur)
             old_no, new_no = int(m.group(1)), int(m.group(3))
             hunk = _Hunk(raw, [])
@@ -183,7 +183,7 @@ def _parse_forgiving(patch: str) -> list[_File]:
 
 
 def _hunk_full(hunk: _Hunk) -> bool:
-    m = _HUNK_RE.match(hunk.header)
+    m = HUNK_RE.match(hunk.header)
     if not m:
         return True
     old_len = int(m.group(2) or 1)

@@ -9,22 +9,22 @@ from agent.untrusted import neutralise as esc  # every value from traces or the 
 from labeling.rollout_states import left_out_text
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
-from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console, err
+from tui.cli.label_store import console, err, flags_text, ingest_dirs, print_json, store_errors, store_from_args
 from tui.cli.team_view import print_team
 from tui.words import PAIRS_BUILT_TITLE, PAIRS_POSSIBLE_TITLE
 
 
-@_run
+@store_errors
 def cmd_ingest(args: argparse.Namespace) -> int:
     for d in args.dirs:
         if not d.is_dir():
             raise UserError(f"no such directory: {d}")
-    with _open(args) as store:
+    with store_from_args(args) as store:
         if args.strategy or args.order:
             store.rebuild_pairs(strategy=args.strategy, score_order=args.order)
-        rep = _ingest(store, args.dirs, quiet=args.json)
+        rep = ingest_dirs(store, args.dirs, quiet=args.json)
         if args.json:
-            _print_json(rep.model_dump_json(indent=2))
+            print_json(rep.model_dump_json(indent=2))
             return 0
         console.print(
             f"[bold]{rep.batches}[/] batches, {rep.files_seen} trace files: [bold]{rep.files_read}[/] read "
@@ -82,7 +82,7 @@ ALLOCATION_COLUMNS = (
 )
 
 
-@_run
+@store_errors
 def cmd_stats(args: argparse.Namespace) -> int:
     from labeling.stats import cheat_line, loop_line, signal_report
     from labeling.verdict_kinds import KIND_LABEL, VERDICT_KINDS
@@ -92,15 +92,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise UserError(f"--plot {plot}: give a .svg or .png file")
     if plot is not None and not plot.parent.is_dir():
         raise UserError(f"--plot: directory {plot.parent} does not exist")
-    with _open(args, must_exist=args.no_ingest) as store:
+    with store_from_args(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
-            _ingest(store, [args.dir], quiet=True)
+            ingest_dirs(store, [args.dir], quiet=True)
         rep = signal_report(store, band=(args.band_low, args.band_high))
         dead = [b for b in store.batches() if b.status == "interrupted"]
     if plot is not None:
         _plot(rep, plot)
     if args.json:
-        _print_json(rep.model_dump_json(indent=2))
+        print_json(rep.model_dump_json(indent=2))
         return 0
     for b in dead:  # its process died without writing its end (the batch's lock is free)
         console.print(
@@ -143,7 +143,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     )
     console.print(PAIRS_BUILT_TITLE.lower(), style="table.title")
     kinds = [[f"contrast {esc(k)}", str(n)] for k, n in sorted(rep.by_contrast.items())]
-    kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([_flags([f]), str(n)] for f, n in rep.by_flag.items())]
+    kinds += [["[green]clean[/]", str(rep.clean_pairs)], *([flags_text([f]), str(n)] for f, n in rep.by_flag.items())]
     kinds.append(["stale (kept)", str(rep.stale_pairs)])
     print_table(console, (Col("kind"), Col("built", justify="right")), kinds)
     # What each pair's verdict rests on (labeling/verdict_kinds.py), strongest evidence first.

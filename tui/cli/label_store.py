@@ -41,7 +41,7 @@ FLAG_STYLE = {
 }
 
 
-def _add_common(p: argparse.ArgumentParser, *, many: bool = False) -> None:
+def add_store_args(p: argparse.ArgumentParser, *, many: bool = False) -> None:
     if many:
         p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="trace directories (batches or their parent)")
     else:
@@ -58,7 +58,7 @@ def _db_path(args: argparse.Namespace) -> Path | str:
     return resolve_db(args.db, d, file_name=DB_FILE)
 
 
-def _open(args: argparse.Namespace, *, must_exist: bool = False):
+def store_from_args(args: argparse.Namespace, *, must_exist: bool = False):
     from labeling.store import LabelStore
 
     d = args.dirs[0] if hasattr(args, "dirs") else args.dir
@@ -84,7 +84,7 @@ def refuse_empty(d: Path, store_path: Path) -> None:
         raise UserError(f"{d} holds no trace batches and no label store (a batch has batch.json or traces/)")
 
 
-def _run(fn):
+def store_errors(fn):
     """Turn the store's typed errors into one-line user errors."""
 
     def wrapper(args: argparse.Namespace) -> int:
@@ -98,16 +98,16 @@ def _run(fn):
     return wrapper
 
 
-def _print_json(obj) -> None:
+def print_json(obj) -> None:
     sys.stdout.write(obj if isinstance(obj, str) else json.dumps(obj, indent=2))
     sys.stdout.write("\n")
 
 
-def _flags(flags: list[str]) -> str:
+def flags_text(flags: list[str]) -> str:
     return " ".join(f"[{FLAG_STYLE.get(f, 'white')}]{esc(f)}[/]" for f in flags) or "[green]clean[/]"
 
 
-def _ingest(store, dirs: list[Path], *, quiet: bool = False):
+def ingest_dirs(store, dirs: list[Path], *, quiet: bool = False):
     if quiet or not err.is_terminal:
         return store.ingest(dirs)
     with Progress(

@@ -15,7 +15,7 @@ from tui.cli.command import CommandGroup
 # The commands live in tui/cli/ingest_stats.py and tui/cli/pairs_steps.py, what they share in
 # tui/cli/label_store.py; these names stay importable from here (tui/cli/team.py, tests).
 from tui.cli.ingest_stats import cmd_ingest, cmd_stats
-from tui.cli.label_store import _add_common, _ingest, _open, _run, console
+from tui.cli.label_store import add_store_args, console, ingest_dirs, store_errors, store_from_args
 from tui.cli.pairs_steps import (
     cmd_pairs_list,
     cmd_pairs_rebuild,
@@ -27,22 +27,22 @@ from tui.cli.pairs_steps import (
 )
 
 __all__ = [
-    "_add_common",
-    "_ingest",
-    "_open",
-    "_run",
     "add_overlap_flag",
+    "add_store_args",
     "cmd_ingest",
     "cmd_pairs_list",
     "cmd_pairs_rebuild",
     "cmd_pairs_set",
     "cmd_pairs_tag",
     "cmd_pairs_undo_redo",
+    "cmd_stats",
     "cmd_steps_list",
     "cmd_steps_mark",
-    "cmd_stats",
     "console",
+    "ingest_dirs",
     "register",
+    "store_errors",
+    "store_from_args",
 ]
 
 EXAMPLES = """\
@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=fmt,
     )
-    _add_common(p, many=True)
+    add_store_args(p, many=True)
     p.add_argument("--strategy", choices=STRATEGIES, help="pair strategy to use from now on")
     p.add_argument("--order", help='score order to use from now on, e.g. "pass,-steps,-tool_calls,-files_touched"')
     p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
@@ -93,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=fmt,
     )
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-ingest", action="store_true", help="report the store as is, without ingesting first")
     p.add_argument("--band-low", type=float, default=0.2, help="learnable band lower pass rate (default 0.2)")
@@ -119,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "middle) are cut or left out (the last line names them); pair id and verdict are always whole. From 120 "
         "columns every column shows and a long note folds onto more lines. --json is the same at every width.",
     )
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("--task")
     p.add_argument("--batch")
     p.add_argument("--contrast", help="pass_fail | efficiency | step")
@@ -136,7 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_pairs_list)
 
     p = psub.add_parser("set", help="record a verdict on a pair")
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("pair_id", metavar="PAIR_ID", help="pair id or a unique prefix")
     p.add_argument("verdict", choices=VERDICTS)
     p.add_argument("--note")
@@ -145,18 +145,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     for action in ("undo", "redo"):
         p = psub.add_parser(action, help=f"{action} your last labeling action (exact, across restarts)")
-        _add_common(p)
+        add_store_args(p)
         p.set_defaults(func=cmd_pairs_undo_redo, action=action)
 
     for action in ("tag", "untag"):
         p = psub.add_parser(action, help=f"{action} a pair")
-        _add_common(p)
+        add_store_args(p)
         p.add_argument("pair_id", metavar="PAIR_ID")
         p.add_argument("tag")
         p.set_defaults(func=cmd_pairs_tag, action=action)
 
     p = psub.add_parser("rebuild", help="re-select pairs with a strategy / score order (kept pairs keep verdicts)")
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("--strategy", choices=STRATEGIES)
     p.add_argument("--order", help='e.g. "pass,-steps,-tool_calls,-files_touched"')
     p.add_argument("--json", action="store_true")
@@ -165,19 +165,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     steps = sub.add_parser("steps", help="list a rollout's steps, mark steps bad", epilog=EXAMPLES, formatter_class=fmt)
     ssub = steps.add_subparsers(dest="steps_command", metavar="ACTION", required=True)
     p = ssub.add_parser("list", help="a rollout's steps with tool calls, auto flags and marks")
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("uid", metavar="UID", help="<batch id>/<rollout id> (or a rollout id found in one batch only)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_steps_list)
     p = ssub.add_parser("mark", help="mark a step bad")
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("uid", metavar="UID")
     p.add_argument("step", type=int, metavar="STEP")
     p.add_argument("reason", choices=STEP_REASONS, metavar="REASON", help=" | ".join(STEP_REASONS))
     p.add_argument("--text")
     p.set_defaults(func=cmd_steps_mark, action="mark")
     p = ssub.add_parser("unmark", help="remove a step's mark")
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("uid", metavar="UID")
     p.add_argument("step", type=int, metavar="STEP")
     p.set_defaults(func=cmd_steps_mark, action="unmark")

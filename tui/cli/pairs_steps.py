@@ -8,7 +8,7 @@ from agent.untrusted import neutralise
 from agent.untrusted import neutralise as esc  # every value from traces or the store goes through it
 from tui.cli.errors import UserError
 from tui.cli.fit_table import Col, print_table
-from tui.cli.label_store import _flags, _ingest, _open, _print_json, _run, console
+from tui.cli.label_store import console, flags_text, ingest_dirs, print_json, store_errors, store_from_args
 from tui.cli.team_view import votes_cell
 from tui.words import count
 
@@ -68,18 +68,18 @@ def _left_out(columns: list[str]) -> None:
         console.print(f"[dim]left out: {', '.join(columns)} (too narrow; --json has all)[/]")
 
 
-@_run
+@store_errors
 def cmd_pairs_list(args: argparse.Namespace) -> int:
     filt = _filter(args)
-    with _open(args, must_exist=args.no_ingest) as store:
+    with store_from_args(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
-            _ingest(store, [args.dir], quiet=True)
+            ingest_dirs(store, [args.dir], quiet=True)
         filt = store.team_filter(filt, args.overlap)  # team review: your queue, the adjudicator (tui/cli/team.py)
         pairs = store.pairs(filt)
         counts = store.counts(filt)
     shown = pairs[: args.limit] if args.limit else pairs
     if args.json:
-        _print_json([p.model_dump() | {"preferred_uid": p.preferred_uid} for p in shown])
+        print_json([p.model_dump() | {"preferred_uid": p.preferred_uid} for p in shown])
         return 0
     mine = "" if counts.mine is None else f"; {counts.mine} waiting for your verdict"
     # The title on its own line: a table narrower than it would fold it.
@@ -106,7 +106,7 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
                 esc(p.contrast or ""),
                 f"[dim]{esc(p.decided_by or '')}[/]",
                 esc(f"{short(p.chosen_uid, p.task_id)} > {short(p.rejected_uid, p.task_id)}"),
-                _flags(p.flags),
+                flags_text(p.flags),
                 verdict,
                 _note_tags(p.note, p.tags),
             ]
@@ -118,13 +118,13 @@ def cmd_pairs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_run
+@store_errors
 def cmd_pairs_set(args: argparse.Namespace) -> int:
-    with _open(args, must_exist=True) as store:
+    with store_from_args(args, must_exist=True) as store:
         ev = store.set_verdict(args.pair_id, args.verdict, note=args.note)
         p = store.pair(ev.target)
     if args.json:
-        _print_json(ev.model_dump_json())
+        print_json(ev.model_dump_json())
         return 0
     console.print(
         f"{esc(ev.target)}: [bold]{esc(args.verdict)}[/] (prefers {esc(p.preferred_uid or 'neither')}) "
@@ -133,9 +133,9 @@ def cmd_pairs_set(args: argparse.Namespace) -> int:
     return 0
 
 
-@_run
+@store_errors
 def cmd_pairs_undo_redo(args: argparse.Namespace) -> int:
-    with _open(args, must_exist=True) as store:
+    with store_from_args(args, must_exist=True) as store:
         ev = store.undo() if args.action == "undo" else store.redo()
     if ev is None:
         console.print(f"nothing to {args.action} for {store.labeler}", markup=False)
@@ -144,9 +144,9 @@ def cmd_pairs_undo_redo(args: argparse.Namespace) -> int:
     return 0
 
 
-@_run
+@store_errors
 def cmd_pairs_tag(args: argparse.Namespace) -> int:
-    with _open(args, must_exist=True) as store:
+    with store_from_args(args, must_exist=True) as store:
         ev = (
             store.tag_pair(args.pair_id, args.tag) if args.action == "tag" else store.untag_pair(args.pair_id, args.tag)
         )
@@ -154,13 +154,13 @@ def cmd_pairs_tag(args: argparse.Namespace) -> int:
     return 0
 
 
-@_run
+@store_errors
 def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        _ingest(store, [args.dir], quiet=True)
+    with store_from_args(args) as store:
+        ingest_dirs(store, [args.dir], quiet=True)
         rep = store.rebuild_pairs(strategy=args.strategy, score_order=args.order)
     if args.json:
-        _print_json(rep.model_dump_json(indent=2))
+        print_json(rep.model_dump_json(indent=2))
         return 0
     console.print(
         f"{rep.strategy} ({','.join(rep.score_order)}): {count(rep.pairs, 'pair')}, {rep.new_pairs} new, "
@@ -171,9 +171,9 @@ def cmd_pairs_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-@_run
+@store_errors
 def cmd_steps_mark(args: argparse.Namespace) -> int:
-    with _open(args, must_exist=True) as store:
+    with store_from_args(args, must_exist=True) as store:
         uid = store.resolve_uid(args.uid)
         if args.action == "mark":
             ev = store.mark_step(uid, args.step, args.reason, args.text)
@@ -183,13 +183,13 @@ def cmd_steps_mark(args: argparse.Namespace) -> int:
     return 0
 
 
-@_run
+@store_errors
 def cmd_steps_list(args: argparse.Namespace) -> int:
-    with _open(args, must_exist=True) as store:
+    with store_from_args(args, must_exist=True) as store:
         uid = store.resolve_uid(args.uid)
         steps = store.steps(uid)
     if args.json:
-        _print_json([s.model_dump() for s in steps])
+        print_json([s.model_dump() for s in steps])
         return 0
     console.print(esc(uid), style="table.title")
     rows = []

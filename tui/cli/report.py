@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
-from tui.cli.label_store import _add_common, _ingest, _open, _run, console
+from tui.cli.label_store import add_store_args, console, ingest_dirs, store_errors, store_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="example: repo-agent report runs/ --out review.html --max-pairs 200",
     )
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE.html", help="the HTML file to write")
     p.add_argument("--max-pairs", type=int, default=500, metavar="N", help="pairs shown (default: 500)")
     p.add_argument("--title", default=None, help="the page's title (default: 'repo-agent report: DIR')")
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
-@_run
+@store_errors
 def cmd_report(args: argparse.Namespace) -> int:
     from labeling.stats import signal_report
     from tui.report import build_report, write_atomic
@@ -40,9 +40,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError(f"no such directory: {args.dir}")
     if not args.out.parent.is_dir():
         raise UserError(f"--out: directory {args.out.parent} does not exist")
-    with _open(args, must_exist=args.no_ingest) as store:
+    with store_from_args(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
-            _ingest(store, [args.dir], quiet=True)
+            ingest_dirs(store, [args.dir], quiet=True)
         rep = signal_report(store)
         page, figures = build_report(
             store, rep, title=args.title or f"repo-agent report: {args.dir}", max_pairs=args.max_pairs

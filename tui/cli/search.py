@@ -13,7 +13,7 @@ from labeling.search import MAX_LIMIT
 from labeling.search_query import SEARCH_HINT, SearchError
 from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
-from tui.cli.label_store import _add_common, _ingest, _open, _print_json, _run, console, err
+from tui.cli.label_store import add_store_args, console, err, ingest_dirs, print_json, store_errors, store_from_args
 from tui.words import hits_summary
 
 EXAMPLES = """\
@@ -48,19 +48,19 @@ def hit_line(h: SearchHit, *, cut: bool) -> Text:
     return t
 
 
-@_run
+@store_errors
 def cmd_search(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= MAX_LIMIT:
         raise UserError(f"--limit must be from 1 to {MAX_LIMIT}")
-    with _open(args, must_exist=args.no_ingest) as store:
+    with store_from_args(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
-            _ingest(store, [args.dir], quiet=True)
+            ingest_dirs(store, [args.dir], quiet=True)
         try:
             hits = store.search(args.query, limit=args.limit)
         except SearchError as exc:
             raise UserError(f"search: {exc}") from None
     if args.json:
-        _print_json([h.model_dump() for h in hits])
+        print_json([h.model_dump() for h in hits])
         if hits.unchecked:  # the JSON stays a list of hits; the shortfall goes to stderr
             err.print(Text(hits_summary(len(hits), args.limit, unchecked=True, checked=hits.checked)))
         return 0
@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("query", metavar="QUERY", help="words, phrases and filters (quote it for the shell)")
     p.add_argument("--limit", type=int, default=50, help=f"at most this many hits (default 50, at most {MAX_LIMIT})")
     p.add_argument("--json", action="store_true", help="the hits as JSON (uid, step, place, snippet, state, ...)")

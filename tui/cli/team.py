@@ -12,7 +12,7 @@ import json
 import sys
 
 from tui.cli.command import CommandGroup
-from tui.cli.labels import _add_common, _ingest, _open, _run
+from tui.cli.labels import add_store_args, ingest_dirs, store_errors, store_from_args
 from tui.cli.safe_console import SafeConsole
 from tui.words import count
 
@@ -27,11 +27,11 @@ examples:
 """
 
 
-@_run
+@store_errors
 def cmd_team(args: argparse.Namespace) -> int:
-    with _open(args, must_exist=args.no_ingest) as store:
+    with store_from_args(args, must_exist=args.no_ingest) as store:
         if not args.no_ingest:
-            _ingest(store, [args.dir], quiet=True)
+            ingest_dirs(store, [args.dir], quiet=True)
         s = store.set_team_settings(overlap=args.overlap, adjudicator=args.adjudicator)
         mine, adjudicate = store.team_queue_sizes()
         labeler = store.labeler
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_common(p)
+    add_store_args(p)
     p.add_argument("--overlap", type=int, metavar="K", help="verdicts asked per pair (1: one labeler is enough)")
     p.add_argument("--adjudicator", metavar="NAME", help='the labeler whose verdict settles a pair ("" for none)')
     p.add_argument("--json", action="store_true")

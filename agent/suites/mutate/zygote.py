@@ -23,7 +23,7 @@ from pathlib import Path
 
 from agent.bwrap import hand_over
 from agent.pytest_report import has_pytest_config
-from agent.sandbox import PLUGIN_DIR, Launch, _choose, _kill_group, _limits, base_env, lease_for
+from agent.sandbox import PLUGIN_DIR, Launch, base_env, choose_sandbox, kill_group, lease_for, sandbox_rlimits
 from agent.scoring import env_python
 from agent.seccomp import filter_fd
 from agent.suites.env import WORKSPACE_VAR
@@ -86,7 +86,7 @@ class Zygote:
         # The repository's own venv (agent/suites/env.py), as agent/scoring.py run_tests runs it:
         # its interpreter and plugins, the workspace on the path through its .pth line.
         self.python_env = python_env
-        self.kind = _choose(sandbox)
+        self.kind = choose_sandbox(sandbox)
         self.io = Path(tempfile.mkdtemp(prefix="repo-agent-zygote-"))
         self.proc: subprocess.Popen | None = None
         self.lease: UidLease | None = None
@@ -106,7 +106,7 @@ class Zygote:
         hand_over(self.io, uid)
         launch = Launch(self.kind, self.ws, python=python, uid=uid, ro_binds=(PLUGIN_DIR,), rw_binds=(self.io,))
         seccomp = filter_fd() if self.kind == "bwrap" else None
-        cmd = launch.argv([python, "-P", "-c", _SERVER], _limits(3600), seccomp_fd=seccomp)
+        cmd = launch.argv([python, "-P", "-c", _SERVER], sandbox_rlimits(3600), seccomp_fd=seccomp)
         self.proc = subprocess.Popen(
             cmd,
             cwd="/",
@@ -160,7 +160,7 @@ class Zygote:
 
     def close(self) -> None:
         if self.proc is not None:
-            _kill_group(self.proc.pid)
+            kill_group(self.proc.pid)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -177,6 +177,6 @@ class Zygote:
     def __del__(self) -> None:  # a last resort; callers close explicitly
         try:
             if self.proc is not None and self.proc.poll() is None:
-                _kill_group(self.proc.pid)
+                kill_group(self.proc.pid)
         except Exception:
             pass
