@@ -21,7 +21,7 @@ import orjson
 from pydantic import ValidationError
 
 from agent.trace import FinalEvent, RolloutEnd, RolloutStart, content_key, message_digest, rollout_state
-from agent.trace_io import clean, loads, may_hold_surrogate, prescan
+from agent.trace_io import DECODER, clean, loads, may_hold_big_int, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 from labeling.search_docs import message_text
 
@@ -442,17 +442,14 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
     ascii_only = len(text) == len(body)
     handlers = HANDLERS
     on_message, values = _on_message, acc.values
-    # The C scanner (json.loads minus its per-call checks), with trace_io's number checks
-    # where the chunk may need them: a 4,000-digit step or a NaN makes its line invalid
-    # instead of failing the batch in SQLite. Lone surrogates ("\ud800" is valid JSON)
-    # would make SQLite raise: escaped as text. One pass over the chunk tells which apply.
-    seen = prescan(body)
-    scan = seen.decoder.scan_once  # type: ignore[attr-defined]
-    escapes = seen.surrogates
-    # orjson (4x json's scanner) only where prescan saw no big number: past 2**64 it yields a
-    # float where today's checks refuse the line. A line orjson accepts is valid JSON that json
-    # reads to the same values (last duplicate key wins in both); any other takes json's path.
-    big = seen.big_numbers
+    # orjson (4x json's scanner) parses each line. It refuses NaN, Infinity, a float past
+    # 1.8e308, a lone surrogate ("\ud800": SQLite would raise on it) and deep nesting; a line
+    # it refuses goes to json's scanner with trace_io's number checks, lone surrogates escaped
+    # as text: read, or made invalid, exactly as before (both keep a duplicate key's last value).
+    # What orjson takes and those checks refuse is an integer of 2**63 or more (past 2**64 it
+    # yields a float): a chunk with a 19-digit run takes json's checked path for every line.
+    big = may_hold_big_int(body)
+    scan = DECODER.scan_once  # type: ignore[attr-defined]
     orjson_loads = orjson.loads
     pos = base_offset
     lines = text.split("\n")
@@ -479,7 +476,7 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
                     raise ValueError from None
                 if stop != len(line) and not line[stop:].isspace():
                     raise ValueError
-                if escapes and may_hold_surrogate(line):
+                if may_hold_surrogate(line):
                     d = clean(d)
             handler = handlers.get(d["kind"])  # (inlined _dispatch: this loop is the hot path)
             if handler is None:
