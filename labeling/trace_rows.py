@@ -17,10 +17,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from agent.trace import FinalEvent, RolloutEnd, RolloutStart, content_key, message_digest, rollout_state
-from agent.trace_io import clean, loads, may_hold_surrogate, prescan
+from agent.trace_io import DECODER, clean, loads, may_hold_big_int, may_hold_surrogate
 from labeling.patches import patch_digest, patch_stats
 from labeling.search_docs import message_text
 
@@ -441,13 +442,15 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
     ascii_only = len(text) == len(body)
     handlers = HANDLERS
     on_message, values = _on_message, acc.values
-    # The C scanner (json.loads minus its per-call checks), with trace_io's number checks
-    # where the chunk may need them: a 4,000-digit step or a NaN makes its line invalid
-    # instead of failing the batch in SQLite. Lone surrogates ("\ud800" is valid JSON)
-    # would make SQLite raise: escaped as text. One pass over the chunk tells which apply.
-    seen = prescan(body)
-    scan = seen.decoder.scan_once  # type: ignore[attr-defined]
-    escapes = seen.surrogates
+    # orjson (4x json's scanner) parses each line. It refuses NaN, Infinity, a float past
+    # 1.8e308, a lone surrogate ("\ud800": SQLite would raise on it) and deep nesting; a line
+    # it refuses goes to json's scanner with trace_io's number checks, lone surrogates escaped
+    # as text: read, or made invalid, exactly as before (both keep a duplicate key's last value).
+    # What orjson takes and those checks refuse is an integer of 2**63 or more (past 2**64 it
+    # yields a float): a chunk with a 19-digit run takes json's checked path for every line.
+    big = may_hold_big_int(body)
+    scan = DECODER.scan_once  # type: ignore[attr-defined]
+    orjson_loads = orjson.loads
     pos = base_offset
     lines = text.split("\n")
     lines.pop()  # the empty string after the last newline
@@ -460,14 +463,21 @@ def parse_chunk(acc: RolloutAccum, data: bytes, base_offset: int, line_no: int) 
         if line[0] in " \t\r":
             line = line.strip()
         try:
-            try:
-                d, stop = scan(line, 0)
-            except StopIteration:
-                raise ValueError from None
-            if stop != len(line) and not line[stop:].isspace():
-                raise ValueError
-            if escapes and may_hold_surrogate(line):
-                d = clean(d)
+            d = None
+            if not big:
+                try:
+                    d = orjson_loads(line)
+                except orjson.JSONDecodeError:
+                    pass  # a lone surrogate, a trailing "\f", deep nesting: json's path says
+            if d is None:  # (a line of `null` takes that path too, to the same TypeError)
+                try:
+                    d, stop = scan(line, 0)
+                except StopIteration:
+                    raise ValueError from None
+                if stop != len(line) and not line[stop:].isspace():
+                    raise ValueError
+                if may_hold_surrogate(line):
+                    d = clean(d)
             handler = handlers.get(d["kind"])  # (inlined _dispatch: this loop is the hot path)
             if handler is None:
                 raise _Invalid(f"unknown event kind {d['kind']!r}")
