@@ -321,7 +321,10 @@ def test_in_flight():
         pass
     with open("marker", "w") as f:
         f.write(str(sent))
-    time.sleep(4)
+    # Held until the host has tried (its "probed" file), within the task's 10 s per-test limit.
+    deadline = time.monotonic() + 8
+    while not os.path.exists("probed") and time.monotonic() < deadline:
+        time.sleep(0.02)
 """
 
 _PROBE_RUNNER = r"""
@@ -346,6 +349,7 @@ def probe():
         out["host"] = "sent"
     except OSError as exc:
         out["host"] = str(exc)
+    (ws.path / "probed").write_text("")
 t = threading.Thread(target=probe, daemon=True)
 t.start()
 ws.run_tests()
