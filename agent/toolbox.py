@@ -101,27 +101,16 @@ class ToolBox:
 
     def call(self, name: str, raw_arguments: str) -> ToolOutcome:
         start = time.perf_counter()
-        args: dict | None = None
+        # An empty string is what several servers send for a call with no arguments.
+        raw = raw_arguments if isinstance(raw_arguments, str) else ""
+        parsed, msg = _parse_arguments(raw)
         tool = self._tools.get(name)
         if tool is None:
-            try:
-                parsed = json.loads(raw_arguments) if (raw_arguments or "").strip() else {}
-                args = parsed if isinstance(parsed, dict) else None
-            except (ValueError, TypeError):
-                pass
+            args = parsed if isinstance(parsed, dict) else None
             return self._invalid(
                 name, args, None, [f"unknown tool {name!r}; the tools are: {', '.join(TOOL_NAMES)}"], start
             )
-        # An empty string is what several servers send for a call with no arguments.
-        raw = raw_arguments if isinstance(raw_arguments, str) else ""
-        try:
-            parsed = json.loads(raw) if raw.strip() else {}
-        except ValueError as exc:
-            msg = (
-                f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
-                if isinstance(exc, json.JSONDecodeError)
-                else str(exc)
-            )
+        if msg is not None:
             return self._invalid(name, None, msg, [f"arguments: not valid JSON ({msg})"], start)
         if not isinstance(parsed, dict):
             return self._invalid(
@@ -160,3 +149,17 @@ class ToolBox:
             test_result=run.test_result,
             finish=run.finish,
         )
+
+
+def _parse_arguments(raw: str) -> tuple[Any, str | None]:
+    """A call's arguments as JSON, or the reason they are not. A model's text can nest past
+    the parser's recursion limit (``"[" * 100000``): that is invalid arguments too, never an
+    exception out of the rollout."""
+    if not raw.strip():
+        return {}, None
+    try:
+        return json.loads(raw), None
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    except (ValueError, RecursionError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:200]

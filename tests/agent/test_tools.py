@@ -73,6 +73,9 @@ INVALID = [
     ("finish", '{"summary": "done", "changes": 3}', "changes: expected array of strings or string, got integer", False),
     ("read_file", '{"rel_path": "add.py", "encoding": "utf-8"}', "encoding: unknown argument", False),
     ("run_tests", '{"verbose": true}', "verbose: unknown argument", False),
+    # nested past the JSON parser's recursion limit: invalid arguments, not a RecursionError out of the rollout
+    ("read_file", "[" * 100_000, "arguments: not valid JSON", True),
+    ("delete_everything", "[" * 100_000, "unknown tool 'delete_everything'", False),
 ]
 
 
