@@ -12,6 +12,7 @@ from pydantic import Field
 
 from agent.tools.files import kind, read_regular
 from agent.tools.spec import TOOL_TIME_LIMIT_S, NonEmpty, Tool, ToolArgs, ToolRun
+from agent.tree_walk import walk
 
 GREP_MAX_MATCHES = 200
 GREP_LINE_CHARS = 200
@@ -32,7 +33,7 @@ def _files(run: ToolRun, base: Path) -> list[str]:
     if base.is_file():
         return [str(base)]
     files: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(base):
+    for dirpath, dirnames, filenames in walk(base):  # iterative: a 1,100-deep tree is no RecursionError
         if time.monotonic() > run.deadline:
             break
         dirnames[:] = sorted(d for d in dirnames if not is_cache(d))

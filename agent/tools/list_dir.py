@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from pydantic import Field
 
 from agent.tools.spec import NonEmpty, Tool, ToolArgs, ToolRun
+from agent.tree_walk import walk
 
 LIST_HARD_CAP = 50_000
 
@@ -30,7 +30,7 @@ def list_dir(run: ToolRun, a: ListDirArgs) -> tuple[bool, str]:
     if not base.is_dir():
         return False, f"Error: {a.rel_dir} is a file, not a directory (use read_file)"
     entries: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(base):
+    for dirpath, dirnames, filenames in walk(base):  # iterative: a 1,100-deep tree is no RecursionError
         dirnames[:] = [d for d in dirnames if not is_cache(d)]
         rel_dir = ws.rel(dirpath)
         prefix = "" if rel_dir == "." else rel_dir + "/"

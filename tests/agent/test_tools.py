@@ -284,3 +284,22 @@ def test_a_tool_is_one_module_and_two_of_one_rank_are_refused(tmp_path, monkeypa
     (pkg / "echo2.py").write_text(echo.format(name="echo2", rank=5))
     with pytest.raises(RuntimeError, match="declared twice"):
         discover_tools("scratch_tools")
+
+
+def test_list_dir_and_grep_walk_a_tree_deeper_than_the_recursion_limit(tools, ws):
+    """A test the model wrote can leave 1,100 nested directories; os.walk recursed and the
+    model got "Error: RecursionError" instead of the listing (agent/tree_walk.py walks them)."""
+    fd = os.open(ws.path, os.O_RDONLY)
+    for _ in range(1_100):  # past Python's 1,000 frames; made through descriptors, as a test could
+        os.mkdir("d", dir_fd=fd)
+        fd, parent = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(parent)
+    os.close(os.open("deep.py", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    with open(os.open("deep.py", os.O_WRONLY, dir_fd=fd), "w") as f:
+        f.write("NEEDLE = 1\n")
+    os.close(fd)
+    listed = tools.call("list_dir", '{"rel_dir": ".", "max_files": 2000}')
+    assert listed.ok and "RecursionError" not in listed.output, listed.output[:300]
+    assert "\nd/d/d/\n" in listed.output
+    found = tools.call("grep", '{"pattern": "NEEDLE", "rel_dir": "."}')
+    assert found.ok and "deep.py" in found.output, found.output
