@@ -369,6 +369,17 @@ FOLD_DEPTH = 64
 FOLD_CHARS = 4096
 
 
+def _joined(sep: str, parts: list[str | None]) -> str | None:
+    """``sep.join(parts)`` when every part folded and the result stays within ``FOLD_CHARS``
+    (a patch's ``"A" * 100000 .join([...] * 2000)`` must not be built on the host)."""
+    if any(p is None for p in parts):
+        return None
+    texts = [p for p in parts if p is not None]
+    if len(sep) * max(len(texts) - 1, 0) + sum(map(len, texts)) > FOLD_CHARS:
+        return None
+    return sep.join(texts)
+
+
 def fold(node: ast.expr, depth: int = 0) -> str | None:
     """The value of an expression built from string constants only, else None (also past
     ``FOLD_DEPTH`` nested pieces or ``FOLD_CHARS`` characters: a name built so is not
@@ -384,8 +395,11 @@ def fold(node: ast.expr, depth: int = 0) -> str | None:
             return None
         return left + right
     if isinstance(node, ast.JoinedStr):
+        # A conversion (!r) or a format spec changes the text: not folded.
+        if any(isinstance(v, ast.FormattedValue) and (v.conversion != -1 or v.format_spec) for v in node.values):
+            return None
         parts = [fold(v.value, d) if isinstance(v, ast.FormattedValue) else fold(v, d) for v in node.values]
-        return "".join(p for p in parts if p is not None) if all(p is not None for p in parts) else None
+        return _joined("", parts)
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
         base = fold(node.value, d)
         s = node.slice
@@ -399,8 +413,7 @@ def fold(node: ast.expr, depth: int = 0) -> str | None:
         if base is None:
             return None
         if node.func.attr == "join" and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple)):
-            items = [fold(e, d) for e in node.args[0].elts]
-            return base.join(i for i in items if i is not None) if all(i is not None for i in items) else None
+            return _joined(base, [fold(e, d) for e in node.args[0].elts])
         if node.func.attr in ("lower", "upper", "strip", "title", "casefold") and not node.args:
             return str(getattr(base, node.func.attr)())
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "chr" and node.args:

@@ -3,6 +3,8 @@ does, whatever it is spelled; honest code of the same shape gives no hit."""
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from agent.patch_format import file_diff
@@ -235,3 +237,22 @@ def test_names_bound_through_each_other_stay_bounded():
     from pathlib import Path
 
     assert scan_source(Path(dis.__file__).read_text(encoding="utf-8")) is not None
+
+
+def test_a_join_the_scan_would_fold_into_gigabytes_is_not_built():
+    """A patch's ``"A"*100000 .join([...2,000 items])`` as a name the scan resolves folded to
+    200 MB on the host (1 MB x 20,000 would be 20 GB); a fold past FOLD_CHARS is not built."""
+    expr = '("' + "A" * 10_000 + '").join([' + ", ".join(['"b"'] * 2_000) + "])"
+    assert fold_text(expr) is None
+    assert fold_text('"_".join(["get", "pid"])') == "get_pid"
+
+
+def test_an_f_string_with_a_conversion_is_not_folded_to_its_plain_text():
+    assert fold_text("f\"{'getpid'!r}\"") is None
+    assert fold_text("f\"{'get'}{'pid'}\"") == "getpid"
+
+
+def fold_text(expr: str) -> str | None:
+    from agent.suspect_ast import fold
+
+    return fold(ast.parse(expr, mode="eval").body)
