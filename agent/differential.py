@@ -195,13 +195,16 @@ def _read_records(data: bytes) -> CallRun:
 # --------------------------------------------------------------------------- the reference
 
 
-_cache: dict[str, dict[Key, dict[str, Any]]] = {}
-_seconds: dict[str, float] = {}  # the reference's seconds per call, per input set
-_order_bound: dict[str, bool] = {}  # its answers hang on the calls before them or the seed
+@dataclass(frozen=True)
+class Reference:
+    """What the reference fix answers on one input set, computed once per task, fix and set."""
+
+    results: dict[Key, dict[str, Any]]
+    seconds_per_call: float | None  # what it took per call (None: not measured)
+    order_bound: bool  # its answers hang on the calls before them or on the hash seed
 
 
-def _calls_key(calls: list[DifferentialTarget]) -> str:
-    return hashlib.sha256(json.dumps([t.model_dump() for t in calls], sort_keys=True).encode()).hexdigest()
+_cache: dict[str, Reference] = {}
 
 
 _cache_lock = threading.Lock()
@@ -226,6 +229,13 @@ def reference_results(
     """The reference fix's results on ``calls`` (each called twice; an input answered two ways,
     or not as plain data, is left out), cached per task, fix and input set. Returns
     (results, inputs left out)."""
+    results = reference(suite, task, calls, sandbox=sandbox).results
+    return results, sum(len(t.inputs) for t in calls) - len(results)
+
+
+def reference(suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str) -> Reference:
+    """The task's ``Reference`` on ``calls``: its results, speed and order dependence kept under
+    one key (per task, fix and input set: two tasks with the same calls never share them)."""
     key = hashlib.sha256(
         json.dumps([suite.name, str(suite.base_dir), task.id, _fix_digest(suite, task)]).encode()
         + json.dumps([t.model_dump() for t in calls], sort_keys=True).encode()
@@ -235,8 +245,7 @@ def reference_results(
     with lock:  # one computation per key, even with rollouts of one task finishing together
         if key not in _cache:
             _cache[key] = _compute_reference(suite, task, calls, sandbox=sandbox)
-    results = _cache[key]
-    return results, sum(len(t.inputs) for t in calls) - len(results)
+    return _cache[key]
 
 
 @contextmanager
@@ -250,9 +259,7 @@ def reference_workspace(suite: Suite, task: Task, *, sandbox: str) -> Iterator[W
         yield ws
 
 
-def _compute_reference(
-    suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str
-) -> dict[Key, dict[str, Any]]:
+def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget], *, sandbox: str) -> Reference:
     # Every call twice in one process (the targets listed twice), and once more in a process
     # with another string hash seed: an input answered two ways (randomness, the order of a
     # set of strings) is left out. Each final run then calls the reference again on its own
@@ -265,8 +272,7 @@ def _compute_reference(
         run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env)
         other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
         third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2)
-    if run.seconds is not None:
-        _seconds[_calls_key(calls)] = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls))
+    seconds = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls)) if run.seconds is not None else None
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
     if run.import_errors:
@@ -284,12 +290,12 @@ def _compute_reference(
         and same_result(v, run.results.get((t + n, i), {}), 0.0)
         and same_result(v, other.results.get((t, i), {}), 0.0)
     }
-    _order_bound[_calls_key(calls)] = any(
+    order_bound = any(
         not same_result(v, run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}), 0.0)
         or not same_result(v, third.results.get((t, i), {}), 0.0)
         for (t, i), v in kept.items()
     )
-    return kept
+    return Reference(kept, seconds, order_bound)
 
 
 # --------------------------------------------------------------------------- comparing
@@ -558,14 +564,15 @@ def judge(ws: Workspace) -> Verdict | None:
     if not calls:
         return None
     tol = (ws.task.differential or Differential()).float_tolerance
-    kept, _ = reference_results(ws.suite, ws.task, calls, sandbox=ws.sandbox)
+    ref = reference(ws.suite, ws.task, calls, sandbox=ws.sandbox)
+    kept = ref.results
     if not kept:
         # Nothing the reference answers travels as plain data (a generator, an object): the
         # task has no differential coverage (suite check says so) and its verdict rests on
         # the tests and the SUSPECT scan, as for a task with no reference at all.
         return None
     rng = random.SystemRandom()
-    per_call = _seconds.get(_calls_key(calls))
+    per_call = ref.seconds_per_call
     seq = call_sequence(calls, set(kept), rng, per_call)
     seed = rng.randrange(1, 2**32 - 1)
     # The two processes run side by side (neither sees the other); the rollout's is allowed
@@ -574,7 +581,7 @@ def judge(ws: Workspace) -> Verdict | None:
     n = sum(len(t.inputs) for t in calls)
     budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
-    if _order_bound.get(_calls_key(calls), True):
+    if ref.order_bound:
         with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
             theirs = pool.submit(
                 run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
