@@ -25,8 +25,16 @@ class DiskWatch:
     or ``max_names``, as ``measure()`` (bytes, names) counts them; ``measure`` must not
     raise for a file that vanishes while it walks (the tests may churn files to stop it)."""
 
-    def __init__(self, path: Path, measure: Callable[[], tuple[int, int]], max_bytes: int, max_names: int):
+    def __init__(
+        self,
+        path: Path,
+        measure: Callable[[], tuple[int, int]],
+        max_bytes: int,
+        max_names: int,
+        start: tuple[int, int] | None = None,
+    ):
         self.path, self.measure = path, measure
+        self._start = start  # the caller's own first measure: the tree is not walked twice
         self.max_bytes, self.max_names = max_bytes, max_names
         self.fired = False
         self._stop = threading.Event()
@@ -42,7 +50,7 @@ class DiskWatch:
 
     def _watch(self, kill: Callable[[], None]) -> None:
         try:
-            base, (size, names) = self._used(), self.measure()
+            base, (size, names) = self._used(), self._start or self.measure()
             while not self._stop.wait(POLL_S):
                 used = self._used()
                 if used[0] - base[0] <= self.max_bytes - size and used[1] - base[1] <= self.max_names - names:

@@ -807,10 +807,13 @@ def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWat
     workspace already past it is refused, as the tmpfs copy refuses it (root)."""
     if kind != "bwrap" or lease is not None:
         return None
-    size, names = tree_cost(cwd)
-    if size > WORKSPACE_BYTES + WORKSPACE_BYTES // 16 or names > WORKSPACE_INODES + WORKSPACE_INODES // 16:
-        raise SandboxError(f"the workspace holds {size} bytes in {names} files, over the sandbox's cap")
-    return DiskWatch(cwd, lambda: tree_cost(cwd), WORKSPACE_BYTES, WORKSPACE_INODES)
+    # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
+    # watch's first look (the limits disagreed by a 16th).
+    max_bytes, max_names = _room()
+    start = tree_cost(cwd)
+    if start[0] > max_bytes or start[1] > max_names:
+        raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
+    return DiskWatch(cwd, lambda: tree_cost(cwd), max_bytes, max_names, start=start)
 
 
 def _trim(root: Path) -> int:

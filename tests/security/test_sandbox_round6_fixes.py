@@ -282,3 +282,18 @@ def test_a_normal_users_sandbox_has_no_pty_and_no_kernel_aio(user_dir):
     probe = result["probe"]
     assert "PTY 2\n" in probe and "AIO -1 1\n" in probe and "URING -1 1\n" in probe, probe  # ENOENT, EPERM
     assert "DEVPTS -1 1\n" in probe, probe
+
+
+def test_a_workspace_the_normal_user_start_accepts_is_within_the_watchs_cap(tmp_path, monkeypatch):
+    """The start accepted up to the tmpfs's room (the cap and a 16th) while the disk watch
+    killed past the bare cap: a workspace in between was accepted, then killed at the watch's
+    first look as if the rollout had overgrown it. Both now use the one room."""
+    monkeypatch.setattr(sandbox, "WORKSPACE_BYTES", 64_000)
+    (tmp_path / "data.bin").write_bytes(b"x" * 65_536)  # 16 pages: over the cap, within its 16th
+    watch = sandbox._disk_watch("bwrap", None, tmp_path)
+    assert watch is not None
+    size, names = sandbox.tree_cost(tmp_path)
+    assert size <= watch.max_bytes and names <= watch.max_names
+    (tmp_path / "more.bin").write_bytes(b"x" * 8_192)
+    with pytest.raises(sandbox.SandboxError, match="over the sandbox's cap"):
+        sandbox._disk_watch("bwrap", None, tmp_path)
