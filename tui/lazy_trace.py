@@ -11,7 +11,6 @@ Plain code: no widgets.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,39 +94,68 @@ def read_lazily(path: Path, offset: int) -> LazyRead:
         size = os.fstat(f.fileno()).st_size
         if size <= offset:
             return out
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            pos = offset
-            while pos < size:
-                nl = mm.find(b"\n", pos)
-                if nl < 0:
-                    break
-                out.end_offset = nl + 1
-                out.lines += 1
-                big = _skeleton(mm, pos, nl, path) if nl - pos > BIG_LINE else None
-                if big is not None:
-                    out.lazy[len(out.events)] = big[1]
-                    out.events.append(big[0])
-                else:
-                    line = mm[pos:nl]
-                    if line.strip():
-                        try:
-                            out.events.append(validate_line(line))
-                        except ValidationError:
-                            out.warnings += 1
-                pos = nl + 1
+        trace = _BlockReader(f.fileno(), size)
+        pos = offset
+        while pos < size:
+            nl = trace.find_newline(pos)
+            if nl < 0:
+                break
+            out.end_offset = nl + 1
+            out.lines += 1
+            big = _skeleton(trace, pos, nl, path) if nl - pos > BIG_LINE else None
+            if big is not None:
+                out.lazy[len(out.events)] = big[1]
+                out.events.append(big[0])
+            else:
+                line = trace.read(pos, nl)
+                if line.strip():
+                    try:
+                        out.events.append(validate_line(line))
+                    except ValidationError:
+                        out.warnings += 1
+            pos = nl + 1
     return out
 
 
-def _skeleton(mm: mmap.mmap, start: int, end: int, path: Path) -> tuple[MessageEvent, LazyText] | None:
+class _BlockReader:
+    """A trace read by ``pread`` a block at a time: offsets, not the whole text, and never a
+    memory map (a file truncated or rewritten under a map ends the studio with SIGBUS, which
+    nothing can catch; a short read here only ends the scan)."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, fd: int, size: int):
+        self.fd, self.size = fd, size
+        self.start, self.buf = 0, b""
+
+    def find_newline(self, pos: int) -> int:
+        while pos < self.size:
+            if not self.start <= pos < self.start + len(self.buf):
+                self.start, self.buf = pos, os.pread(self.fd, self.BLOCK, pos)
+                if not self.buf:  # the file shrank under us
+                    return -1
+            at = self.buf.find(b"\n", pos - self.start)
+            if at >= 0:
+                return self.start + at
+            pos = self.start + len(self.buf)
+        return -1
+
+    def read(self, start: int, end: int) -> bytes:
+        if self.start <= start and end <= self.start + len(self.buf):
+            return self.buf[start - self.start : end - self.start]
+        return os.pread(self.fd, end - start, start)
+
+
+def _skeleton(trace: _BlockReader, start: int, end: int, path: Path) -> tuple[MessageEvent, LazyText] | None:
     """A big message line validated without its content, and where that content is; None
     when the line is not a message with one string content (it is then read whole)."""
-    head = mm[start : min(end, start + 4096)]
+    head = trace.read(start, min(end, start + 4096))
     at = head.find(_CONTENT)
     if at < 0 or b'"kind":"message"' not in head:
         return None
     body = start + at + len(_CONTENT)
     tail_from = max(body, end - 1024)
-    tail = mm[tail_from:end]
+    tail = trace.read(tail_from, end)
     # The closing quote: an unescaped one after which the rest of the line completes the JSON.
     q = len(tail)
     while (q := tail.rfind(b'"', 0, q)) >= 0:

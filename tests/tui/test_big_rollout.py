@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tests import factories
@@ -66,3 +67,31 @@ def test_a_trace_growing_past_a_big_line_keeps_its_place(tmp_path):
     assert trace.calls[0].result_source is not None and trace.end is None
     path.write_bytes(data)
     assert trace.poll() and trace.end is not None and trace.warnings == 0
+
+
+def test_a_trace_truncated_while_it_is_read_ends_the_read_not_the_studio(tmp_path):
+    """The reader mapped the trace: a file truncated under the map (a resumed rollout starts
+    over) ended the studio with SIGBUS. Read by blocks, a shrunk file only ends the scan."""
+    import json as _json
+
+    from tui import lazy_trace
+
+    path = tmp_path / "t.jsonl"
+    line = _json.dumps({"k": "x", "pad": "y" * 100}) + "\n"
+    path.write_text(line * 30_000)  # several blocks
+    size = path.stat().st_size
+    real = lazy_trace._BlockReader.find_newline
+    calls = {"n": 0}
+
+    def truncate_midway(self, pos):
+        calls["n"] += 1
+        if calls["n"] == 1_000:
+            os.truncate(path, 100)
+        return real(self, pos)
+
+    lazy_trace._BlockReader.find_newline = truncate_midway
+    try:
+        read = lazy_trace.read_lazily(path, 0)
+    finally:
+        lazy_trace._BlockReader.find_newline = real
+    assert read.end_offset < size and read.lines >= 999
