@@ -27,14 +27,19 @@ def discover(package: str, attr: str, kind: type[D], what: str) -> tuple[D, ...]
     """The ``kind`` declared as ``attr`` in ``package``'s modules, by rank (a name or a rank
     declared twice is an error: two files would otherwise shadow each other silently)."""
     found: dict[int, D] = {}
-    names: set[str] = set()
+    where: dict[object, str] = {}  # a rank or a name -> the module that declared it
     for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        module = importlib.import_module(f"{package}.{info.name}")
-        item = getattr(module, attr, None)
+        if info.name.startswith("_"):  # private modules (a package's __main__) declare nothing
+            continue
+        module = f"{package}.{info.name}"
+        item = getattr(importlib.import_module(module), attr, None)
         if not isinstance(item, kind):
             continue
-        if item.rank in found or item.name in names:
-            raise RuntimeError(f"{package}.{info.name}: {what} {item.name!r} (rank {item.rank}) is declared twice")
+        first = where.get(item.rank) or where.get(item.name)
+        if first is not None:
+            raise RuntimeError(
+                f"{module} and {first} share {what} rank {item.rank} or name {item.name!r}: declared twice"
+            )
         found[item.rank] = item
-        names.add(item.name)
+        where[item.rank] = where[item.name] = module
     return tuple(item for _, item in sorted(found.items()))

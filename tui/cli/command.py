@@ -19,3 +19,8 @@ class CommandGroup:
 
     rank: int
     register: Callable[[argparse._SubParsersAction], None]
+
+    @property
+    def name(self) -> str:
+        """The declaring module (what a duplicate rank's error names)."""
+        return self.register.__module__
