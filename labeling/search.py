@@ -70,15 +70,26 @@ def find(
             break
         before = got[-1][0]
         if len(out) < limit and len(seen) >= MAX_CHECKED:
-            return SearchHits(_live(out, alive), unchecked=True, checked=len(seen))  # more were left
-    return SearchHits(_live(out, alive), checked=len(seen))
+            return SearchHits(_live(out, alive, q.filters), unchecked=True, checked=len(seen))  # more were left
+    return SearchHits(_live(out, alive, q.filters), checked=len(seen))
 
 
-def _live(hits: list[SearchHit], alive: Callable[[], dict[str, bool]] | None) -> list[SearchHit]:
+def _live(
+    hits: list[SearchHit], alive: Callable[[], dict[str, bool]] | None, filters: dict[str, str]
+) -> list[SearchHit]:
+    """Running rollouts of dead batches read as interrupted, as everywhere; a hit the state or
+    reason filter chose by its stored state and that no longer has it is dropped (``state:running``
+    showed interrupted rollouts)."""
     if alive is None or not any(h.state.status == "running" for h in hits):
         return hits
     batches = alive()
-    return [h.model_copy(update={"state": live_state(h.state, batches.get(h.batch_id, True))}) for h in hits]
+    live = [h.model_copy(update={"state": live_state(h.state, batches.get(h.batch_id, True))}) for h in hits]
+    return [
+        h
+        for h in live
+        if filters.get("state", h.state.status) == h.state.status
+        and filters.get("reason", h.state.reason) == h.state.reason
+    ]
 
 
 def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[str], str]) -> SearchHit | None:

@@ -331,6 +331,7 @@ def test_a_hit_in_a_dead_batchs_running_rollout_reads_interrupted(tmp_path):
         s.ingest([root])
         (hit,) = s.search("walrus in:args")
         assert (hit.state.status, hit.state.reason) == ("not_judged", "interrupted")
+        assert s.search("walrus in:args state:running") == []  # it is not running any more
         with batch_lock(bdir):  # alive again (a resume): running
             (hit,) = s.search("walrus in:args")
             assert hit.state.status == "running"
