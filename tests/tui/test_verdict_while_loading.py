@@ -59,3 +59,25 @@ async def test_c_before_any_pair_is_drawn_says_so(traces, make_app, monkeypatch)
             assert app.screen.pair is not None and app.screen.pair.verdict is None
     finally:
         gate.set()
+
+
+async def test_a_verdict_on_a_pair_pruned_meanwhile_is_a_warning_not_a_crash(traces, make_app, monkeypatch):
+    """A rebuild in another process can prune the pair on screen before its key: set_verdict
+    raises NotFound, which reached the reviewer as a traceback that ended the studio."""
+    from labeling.store import NotFound
+
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PairsScreen) and screen.pair is not None
+        drawn = screen.pair.pair_id
+
+        def pruned(pair_id, verdict, note=None):
+            raise NotFound(pair_id)
+
+        monkeypatch.setattr(app.store, "set_verdict", pruned)
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.is_running
+        assert any(f"Pair {drawn} is gone" in n.message for n in app._notifications)

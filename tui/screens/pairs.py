@@ -454,12 +454,21 @@ class PairsScreen(StudioScreen):
             self.notify("This pair was pruned by a rebuild (stale): no verdict recorded.", severity="warning")
             self._advance()
             return
-        note = self._pending_note
-        self.store.set_verdict(view.pair.pair_id, verdict, note)  # committed on return
+        self._record(view.pair.pair_id, verdict)
+        self._advance()
+
+    def _record(self, pair_id: str, verdict: str) -> bool:
+        """One verdict committed (with the pending note) and counted; a pair a rebuild pruned
+        meanwhile is a warning, never a traceback."""
+        try:
+            self.store.set_verdict(pair_id, verdict, self._pending_note)  # committed on return
+        except NotFound:
+            self.notify(f"Pair {pair_id} is gone (a rebuild pruned it): no verdict recorded.", severity="warning")
+            return False
         self.pair_queue.verdicts_seen += 1
         self._pending_note = None
         self.state.rate.verdicts += 1
-        self._advance()
+        return True
 
     def _verdict_while_loading(self, verdict: str) -> None:
         """A verdict key pressed while the queue loads (a served studio answers slowly) judges the
@@ -469,10 +478,8 @@ class PairsScreen(StudioScreen):
             self.notify("No pair on screen yet: the review queue is loading. Press it again once one shows.")
             return
         pair_id = drawn.pair.pair_id
-        self.store.set_verdict(pair_id, verdict, self._pending_note)  # committed on return
-        self.pair_queue.verdicts_seen += 1
-        self._pending_note = None
-        self.state.rate.verdicts += 1
+        if not self._record(pair_id, verdict):
+            return
         self._judged_while_loading.add(pair_id)
         self.notify(f"{verdict} recorded for {pair_id}; the next pair shows once the queue has loaded.")
 
