@@ -52,7 +52,8 @@ class Part:
     rows: list[int] = field(default_factory=list)  # cumulative wrapped rows per shown line
     width: int = 0  # the width ``rows`` was laid out at
     size: int = 0
-    cuts: dict[int, list[int]] = field(default_factory=dict)  # line -> row starts (not one cell a character)
+    # line -> (its printable text, row starts): a line not one cell a character, laid out once
+    cuts: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
 
     def line(self, i: int) -> str:
         end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.text)
@@ -77,16 +78,18 @@ class Part:
         line = self.line(i)
         if line.isascii() and "\t" not in line:
             return max(1, -(-len(line) // w))
-        self.cuts[i] = cuts = cell_cuts(printable(line), w)
+        shown = printable(line)
+        self.cuts[i] = (shown, cuts := cell_cuts(shown, w))  # kept: a row slices it, never re-converts
         return len(cuts)
 
     def piece(self, i: int, wrap: int, w: int) -> str:
         """Row ``wrap`` of line ``i`` (laid out at ``w`` cells), printable."""
-        cuts = self.cuts.get(i)
-        if cuts is None:
+        laid = self.cuts.get(i)
+        if laid is None:
             return printable(self.line(i)[wrap * w : (wrap + 1) * w])
+        shown, cuts = laid
         end = cuts[wrap + 1] if wrap + 1 < len(cuts) else None
-        return printable(self.line(i))[cuts[wrap] : end]
+        return shown[cuts[wrap] : end]
 
 
 def cell_cuts(text: str, width: int) -> list[int]:
