@@ -608,8 +608,11 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     instead (agent/suites/hidden_tests.py)."""
     if ws.task.hidden_tests is not None:
         return held_out_verdict(hidden_run(ws), verdict)
-    before = code_digest(ws)
-    kept = code_snapshot(ws)
+    # The differential runs after the tests only with no earlier verdict and no visible test
+    # data: only then must the code the tests' process leaves be the patch's (read it once here).
+    differential_after = verdict is None and not ws.visible
+    before = code_digest(ws) if differential_after else {}
+    kept = code_snapshot(ws) if differential_after else None
     canaries = plant(ws)
     result = ws.run_tests()
     theirs = None
@@ -620,7 +623,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
         theirs = reference_run(ws, canaries)
     if canaries:
         result = judge_canaries(result, canaries, theirs.outcomes if theirs is not None else None)
-    if verdict is None and result.passed and not ws.visible:
+    if differential_after and result.passed:
         ws.drop_unrecorded()  # what the tests' process left outside the patch
         rewritten = rewritten_code(before, code_digest(ws))
         if rewritten and not put_back(ws, kept, rewritten, before):
