@@ -128,14 +128,8 @@ def own_oom_kills() -> int | None:
         if v1 == _ROOT / "memory":
             return None
         return _count(v1 / "memory.oom_control", "oom_kill")
-    try:
-        with open("/proc/self/cgroup") as f:
-            unified = [line[3:] for line in f.read().splitlines() if line.startswith("0::")]
-    except OSError:
-        return None
-    if not unified or unified[0].strip() in ("", "/"):
-        return None
-    return _count(_ROOT / unified[0].strip().lstrip("/") / "memory.events", "oom_kill")
+    v2 = _unified_own()
+    return None if v2 is None or v2 == _ROOT else _count(v2 / "memory.events", "oom_kill")
 
 
 def _count(path: Path, key: str) -> int | None:
