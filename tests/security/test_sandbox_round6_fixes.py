@@ -297,3 +297,59 @@ def test_a_workspace_the_normal_user_start_accepts_is_within_the_watchs_cap(tmp_
     (tmp_path / "more.bin").write_bytes(b"x" * 8_192)
     with pytest.raises(sandbox.SandboxError, match="over the sandbox's cap"):
         sandbox._disk_watch("bwrap", None, tmp_path)
+
+
+_USER_DEFAULT_ACL = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from agent.sandbox import sandbox_kind
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+from agent.final_verdict import final_test_run
+out = {"kind": sandbox_kind(), "uid": os.getuid()}
+suite = load_suite("mini-bugs")
+ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+(ws.path / "gcd.py").write_text(
+    "import os, struct\n"
+    "def _acl(entries):\n"
+    "    return struct.pack('<I', 2) + b''.join(struct.pack('<HHI', t, p, 0xFFFFFFFF) for t, p in entries)\n"
+    "if not os.path.exists('acl_mark'):\n"
+    "    open('acl_mark', 'w').close()\n"
+    "    os.setxattr('.', 'system.posix_acl_default', _acl([(0x01, 0), (0x04, 0), (0x10, 0), (0x20, 0)]))\n"
+    "def gcd(a, b):\n    return 1\n"
+)
+ws.run_tests()  # the rollout's own run sets the ACL
+try:
+    r, t = final_test_run(ws)
+    out["final"] = [r.passed, r.error, t]
+except Exception as exc:
+    out["final"] = "RAISED %s: %s" % (type(exc).__name__, exc)
+print("RESULT", json.dumps(out))
+"""
+
+
+def test_a_default_acl_the_tests_set_does_not_make_a_wrong_fix_not_judged(user_dir):
+    """Round 7 #17, normal-user mode: the tests set a default POSIX ACL ``u::---`` on the
+    workspace root; ``_reclaim`` gave back modes but not ACLs, so the files the host then
+    created (the restored tests) were born unreadable to it and ``restore_protected`` raised
+    PermissionError: a plainly wrong gcd ended "not judged". Now the ACLs go too: FAIL."""
+
+    (user_dir / "runner.py").write_text(_USER_DEFAULT_ACL)
+    (user_dir / "ws").mkdir()
+    for p in [user_dir, *user_dir.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    try:
+        cp = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
+    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
+    assert isinstance(result["final"], list), result["final"]  # "RAISED PermissionError" before
+    assert result["final"][0] is False
