@@ -30,7 +30,6 @@ from labeling.pg_schema import (
     BULK_COUNTERS,
     REFRESH_PAIR,
     REFRESH_PAIR_DDL,
-    TABLES,
     port_ddl,
 )
 from labeling.search_docs import parts, pg_words
@@ -40,6 +39,7 @@ from labeling.sql_dialect import Search
 from labeling.sqlite_conn import Session, SqlPart, Statements, T
 from labeling.sqlite_schema import SCHEMA_VERSION, make_schema
 from labeling.sqlite_search import HIT_SELECT, filter_sql
+from labeling.store_schema import TABLES
 from labeling.store_url import redact
 
 # Writers take this transaction-scoped lock first: one writer at a time across every
@@ -323,7 +323,7 @@ class PgDialect:
     def drop_tables(self, session: Session) -> bool:
         """Drop the store's tables (`repo-agent db copy --force`); the caller makes the schema again."""
         with session.write():
-            for table in (*TABLES, "pair_counts", "vote_counts", "search_docs"):
+            for table in (*(t.name for t in TABLES), "search_docs"):
                 _pg(session).raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
         return True
 
