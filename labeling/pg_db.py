@@ -30,7 +30,6 @@ from labeling.pg_schema import (
     BULK_COUNTERS,
     REFRESH_PAIR,
     REFRESH_PAIR_DDL,
-    port_ddl,
 )
 from labeling.search_docs import parts, pg_words
 from labeling.search_query import SearchQuery, pg_tsquery
@@ -123,11 +122,6 @@ class PgConn:
 
     def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
         cur = self.raw.cursor()
-        ddl = port_ddl(sql) if not params else None
-        if ddl is not None:  # the queue's SQLite DDL (labeling/sqlite_pairs.py migrate)
-            for stmt in ddl:
-                cur.execute(stmt.encode())  # bytes: no placeholders to look for
-            return cur
         cur.execute(translate(sql), _params(params))
         return cur
 
