@@ -3,8 +3,8 @@
 Every query is the portable SQL of `labeling.sql_db.SqlDb`'s parts, run through `PgConn`, a
 small adapter that speaks the part of the ``sqlite3`` connection API they use and
 rewrites the few dialect differences (placeholders, ``INSERT OR ...``, the ``offset``
-column, NUL characters; the queue's SQLite DDL is ported by `labeling.pg_schema.port_ddl`).
-Only the base schema (types, plpgsql triggers), the write transaction, pipelining and bulk
+column, NUL characters). The schema is generated from `labeling.store_schema`; SQLite's
+counter triggers are ported once by `labeling.pg_schema.port_ddl`. Only the base schema (types, plpgsql triggers), the write transaction, pipelining and bulk
 copy are PostgreSQL's own: `PgSession` and `PgDialect` (docs/ARCHITECTURE.md, Where it grows). Each statement is a round
 trip to the server, so writes and `_batched` reads are pipelined: sent together, waited for
 when a result is read.
