@@ -273,7 +273,7 @@ class PairsScreen(StudioScreen):
         """Who cleared each SUSPECT side (read fresh: `C` on Rollout changes it)."""
         if not any(r is not None and "SUSPECT" in r.standing for r in sides):
             return None, None
-        cleared = self.store.cleared_rollouts()
+        cleared = self.store.cleared_rollouts([r.uid for r in sides if r is not None])
         a, b = ((cleared[r.uid].labeler or "?") if r is not None and r.uid in cleared else None for r in sides)
         return a, b
 
