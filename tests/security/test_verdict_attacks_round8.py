@@ -1,0 +1,71 @@
+"""Round 8 verdict attacks (open findings, xfail strict until fixed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.trace import SuspectHit, TestRun, judged
+from agent.trace_file import TraceWriter
+from exports import SftOptions, export_sft
+from exports.options import ExportError
+from labeling.store import LabelStore
+from tests.exports.conftest import Spec, make_batch
+
+
+def _suspect_batch(root: Path) -> tuple[Path, str]:
+    """One fix_gcd rollout whose trace ends SUSPECT, as the loop writes a pass with a hit."""
+    spec = Spec("fix_gcd", 0, passed=True)
+    batch = make_batch(root, "b1", [spec])
+    path = batch / "traces" / f"{spec.rollout_id}.jsonl"
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    assert end["kind"] == "rollout_end"
+    end["outcome"]["state"] = judged("suspect", "frames (gcd.py:3)").model_dump()
+    end["outcome"]["suspect"] = [SuspectHit(rule="frames", path="gcd.py", line=3, text="import inspect").model_dump()]
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    return path, spec.rollout_id
+
+
+def _append_rejudge_test_run(path: Path, rollout_id: str) -> None:
+    """What ``rejudge`` writes first (agent/rejudge.py): its final test_run; a rejudge stopped
+    (Ctrl-C, a crash, a full disk) before its rollout_end leaves the trace ending so."""
+    w = TraceWriter(path, rollout_id)
+    try:
+        w.seq = 999
+        w.emit(TestRun, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("tail", ["rejudge_test_run", "blank_line"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-1 exports decide SUSPECT by re-reading the trace's last line (exports/suspect.py "
+    "trace_state), while the store's state comes from ingest's last rollout_end: a trace ending with "
+    "any other line (an interrupted rejudge's test_run, a whitespace line ingest skips) exports a SUSPECT pass",
+)
+def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_end(tmp_path, tail) -> None:
+    root = tmp_path / "traces"
+    root.mkdir()
+    path, rid = _suspect_batch(root)
+    if tail == "rejudge_test_run":
+        _append_rejudge_test_run(path, rid)
+    else:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(" \n")
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        [row] = store.rollouts()
+        assert row.state.verdict == "suspect"  # the store knows it is SUSPECT
+        try:
+            sft = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory"))
+            examples = sft.examples
+        except ExportError:  # "nothing to export (skipped: suspect 1)": held, as it must be
+            examples = 0
+        assert examples == 0, "a SUSPECT rollout (never cleared) became an SFT example"
+    finally:
+        store.close()
