@@ -69,3 +69,54 @@ def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_en
         assert examples == 0, "a SUSPECT rollout (never cleared) became an SFT example"
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- vrd8-2
+
+# QuixBugs' python_programs/wrap.py has one line ending in "\r\n" (in the docstring after the
+# code); this program has the same shape.
+_CR_PROGRAM = 'def add(a, b):\n    return a - b\n\n"""\nAdd two numbers,\r\nas integers.\n"""\n'
+# The minimal edit, the "\r\n" kept in the hunk's context lines (a whole-file write_file that
+# ends the line in "\n" fails alike).
+_CR_FIXED = 'def add(a, b):\n    return a + b\n\n"""\nAdd two numbers,\r\nas integers.\n"""\n'
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-2 rejudge rebuilds a patch from the task's file read with universal newlines "
+    "(agent/rejudge.py _read_lines: read_text): a source with a '\\r\\n' line (QuixBugs' wrap.py) "
+    "never matches the patch's context lines, so an honest PASS becomes 'not judged: cannot rebuild'",
+)
+def test_vrd8_2_rejudge_cannot_rebuild_an_honest_patch_on_a_crlf_line(tmp_path) -> None:
+    from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
+    from agent.rejudge import rejudge_batch
+    from agent.suites.loading import load_suite
+    from agent.trace import Outcome, RolloutEnd, RolloutStart
+    from agent.workspace import Workspace
+    from tests.agent.test_suites import QUIX_FILES
+
+    files = dict(QUIX_FILES)
+    files["python_programs/add.py"] = _CR_PROGRAM
+    files["correct_python_programs/add.py"] = _CR_PROGRAM.replace("a - b", "a + b")
+    root = tmp_path / "QuixBugs"
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(text.encode())
+    suite = load_suite(f"{root}:add")
+    with Workspace.create(suite, suite.task("add"), tmp_path / "mk") as ws:
+        (ws.path / "python_programs/add.py").write_bytes(_CR_FIXED.encode())
+        patch = ws.patch()
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite=str(root), provider="openai", model="m", started=now_iso()))
+    w = TraceWriter(batch / "traces" / "honest.jsonl", "honest")
+    w.emit(RolloutStart, task_id="add", suite="quixbugs", provider="openai", model="m", max_iters=5, batch_id="b")
+    w.emit(
+        RolloutEnd,
+        outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
+        stop_reason="finished",
+        duration_s=1.0,
+    )
+    w.close()
+    [item] = rejudge_batch(batch, suite)
+    assert item.after is not None and item.after.label == "PASS", (item.after, item.note)
