@@ -120,3 +120,51 @@ def test_vrd8_2_rejudge_cannot_rebuild_an_honest_patch_on_a_crlf_line(tmp_path) 
     w.close()
     [item] = rejudge_batch(batch, suite)
     assert item.after is not None and item.after.label == "PASS", (item.after, item.note)
+
+
+# --------------------------------------------------------------------------- vrd8-3
+
+# A generated suite's task keeps its repository's own pytest configuration, unprotected (the
+# protected paths are the test files and conftest.py): jinja's and humanize's pyproject.toml
+# say ``filterwarnings = ["error"]``, tqdm's addopts ``-W=error``, toolz's ``xfail_strict``.
+_MEAN_TASK = {
+    "pyproject.toml": '[project]\nname = "mean"\n\n[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n',
+    "stats.py": "def mean(xs):\n    return sum(xs) / (len(xs) + 1)\n",
+    "tests/test_stats.py": (
+        "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+        "def test_one():\n    assert mean([4]) == 4\n"
+    ),
+}
+# (No reference fix, to keep the test fast: with one, the recorded differential and the reference
+# rerun agree with this fix too, and it passes alike; checked by hand.)
+# Fails both tests under the task's configuration (its warning is an error there).
+_WARNS = (
+    "import warnings\n\n\ndef mean(xs):\n"
+    "    warnings.warn('mean() is deprecated', DeprecationWarning, stacklevel=2)\n"
+    "    return sum(xs) / len(xs)\n"
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-3 deleting the task's own pytest configuration is no tampering: config_tamper "
+    "(agent/final_verdict.py) only judges config files present in the workspace, so a fix the "
+    "configuration fails (filterwarnings = error) passes once pyproject.toml is deleted, with no SUSPECT hit",
+)
+def test_vrd8_3_deleting_the_tasks_pytest_config_passes_a_fix_it_fails(tmp_path) -> None:
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.suspect import scan_patch, source_reader, workspace_reader
+    from agent.workspace import Workspace
+    from tests.agent.conftest import write_suite
+
+    suite = load_suite(write_suite(tmp_path / "suite", {"fix_mean": _MEAN_TASK}))
+    task = suite.task("fix_mean")
+    ws = Workspace.create(suite, task, tmp_path / "runs", sandbox="bwrap")
+    (ws.path / "stats.py").write_text(_WARNS)
+    (ws.path / "pyproject.toml").unlink()
+    patch = ws.patch()
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(patch, task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    judged_pass = result.passed and not tampered and not result.tamper and not hits
+    assert not judged_pass, f"PASS with the task's pytest configuration deleted: {result.summary}"
