@@ -71,6 +71,37 @@ def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_en
         store.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-4 SFT picks rollouts by tests_passed and not tests_tampered (RolloutRow.passed, "
+    "exports/sft.py), never by the rollout state the trace records: a rollout_end whose state is FAIL "
+    "(the held-out inputs differ) but whose tests_passed is true becomes a training example",
+)
+def test_vrd8_4_a_fail_state_with_tests_passed_true_becomes_an_sft_example(tmp_path) -> None:
+    root = tmp_path / "traces"
+    root.mkdir()
+    spec = Spec("fix_gcd", 0, passed=True)
+    batch = make_batch(root, "b1", [spec])
+    path = batch / "traces" / f"{spec.rollout_id}.jsonl"
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    end["outcome"]["state"] = judged("fail", "held-out inputs: 3 of 44 calls differ").model_dump()
+    assert end["outcome"]["tests_passed"] is True
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        [row] = store.rollouts()
+        assert row.standing == "FAIL"  # what the studio and the pass rates show
+        try:
+            examples = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory")).examples
+        except ExportError:  # nothing to export: the FAIL left out, as it must be
+            examples = 0
+        assert examples == 0, "a FAIL rollout became an SFT example"
+    finally:
+        store.close()
+
+
 # --------------------------------------------------------------------------- vrd8-2
 
 # QuixBugs' python_programs/wrap.py has one line ending in "\r\n" (in the docstring after the
