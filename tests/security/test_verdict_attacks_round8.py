@@ -216,8 +216,9 @@ _CLOCK_TASK = {
         "def test_two_hours():\n    assert hours(timedelta(hours=2)) == 2\n\n\n"
         "def test_half_hour():\n    assert hours(timedelta(minutes=30)) == 0.5\n"
     ),
-    "_fix/clock.py": 'def hours(td):\n    """The hours in a timedelta."""\n    return td.total_seconds() / 3600\n',
 }
+# (No reference fix, to keep the test fast: a generated task has one, and with it this fix
+# passes alike: the recorded differential has no JSON call, the reference rerun agrees; checked by hand.)
 # clock.py is left wrong; only the tests' own package gets the right function.
 _TEST_PACKAGE_FIX = (
     "import clock\n\n\ndef _hours(td):\n    return td.total_seconds() / 3600\n\n\nclock.hours = _hours\n"
