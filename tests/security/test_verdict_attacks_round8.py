@@ -41,12 +41,6 @@ def _append_rejudge_test_run(path: Path, rollout_id: str) -> None:
 
 
 @pytest.mark.parametrize("tail", ["rejudge_test_run", "blank_line"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-1 exports decide SUSPECT by re-reading the trace's last line (exports/suspect.py "
-    "trace_state), while the store's state comes from ingest's last rollout_end: a trace ending with "
-    "any other line (an interrupted rejudge's test_run, a whitespace line ingest skips) exports a SUSPECT pass",
-)
 def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_end(tmp_path, tail) -> None:
     root = tmp_path / "traces"
     root.mkdir()
@@ -71,12 +65,6 @@ def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_en
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-4 SFT picks rollouts by tests_passed and not tests_tampered (RolloutRow.passed, "
-    "exports/sft.py), never by the rollout state the trace records: a rollout_end whose state is FAIL "
-    "(the held-out inputs differ) but whose tests_passed is true becomes a training example",
-)
 def test_vrd8_4_a_fail_state_with_tests_passed_true_becomes_an_sft_example(tmp_path) -> None:
     root = tmp_path / "traces"
     root.mkdir()
