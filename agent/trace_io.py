@@ -25,7 +25,6 @@ import errno
 import json
 import os
 import stat
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 ESCAPE_ERRORS = "repo_agent_trace_escape"
@@ -57,43 +56,6 @@ def _no_constant(name: str) -> Any:
 
 # json's decoder with the number checks: parse_int and parse_float are called only for numbers.
 DECODER = json.JSONDecoder(parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
-# Without them (C's own int and float parsing: a third faster), for text `prescan` found no
-# number that could need them; NaN and Infinity are refused by both.
-FAST_DECODER = json.JSONDecoder(parse_constant=_no_constant)
-
-# `prescan`'s view of the bytes: digits as "0", e/E as "e", backslash, u and d kept (d/D as
-# "d"), signs dropped, every other byte a blank: three substring searches find what matters.
-_PRESCAN = bytearray(b" " * 256)
-for _b in b"0123456789":
-    _PRESCAN[_b] = ord("0")
-for _src, _dst in ((b"e", b"e"), (b"E", b"e"), (b"\\", b"\\"), (b"u", b"u"), (b"d", b"d"), (b"D", b"d")):
-    _PRESCAN[_src[0]] = _dst[0]
-_PRESCAN_TABLE = bytes(_PRESCAN)
-del _PRESCAN, _b, _src, _dst
-
-
-@dataclass(frozen=True)
-class Prescan:
-    """What one pass over a chunk of trace bytes says it may hold (over-counting, never under)."""
-
-    big_numbers: bool  # a run of 19+ digits or a 3-digit exponent: parse with DECODER's checks
-    surrogates: bool  # a "\\uD..." escape: `clean` the lines that hold one
-
-    @property
-    def decoder(self) -> json.JSONDecoder:
-        return DECODER if self.big_numbers else FAST_DECODER
-
-
-def prescan(data: bytes) -> Prescan:
-    """One C-speed pass over ``data``: only a value of 2**63 or more needs 19 digits, and only a
-    float past 1.8e308 needs a 3-digit exponent or a digit run that long, so text with neither
-    parses to the same values, checks or not (``_bounded_int``/``_finite_float`` called per
-    number cost a third of the parse)."""
-    t = data.translate(_PRESCAN_TABLE, b"+-")  # signs dropped: "1e-400" reads "e000"
-    big = b"0000000000000000000" in t or b"e000" in t
-    return Prescan(big_numbers=big, surrogates=b"\\ud" in t)
-
-
 # `may_hold_big_int`'s view: digits as "0", every other byte a blank.
 _DIGITS_TABLE = bytes(ord("0") if b in b"0123456789" else ord(" ") for b in range(256))
 
@@ -101,7 +63,7 @@ _DIGITS_TABLE = bytes(ord("0") if b in b"0123456789" else ord(" ") for b in rang
 def may_hold_big_int(data: bytes) -> bool:
     """Whether ``data`` holds a run of 19+ digits: the only way to write an integer of 2**63 or
     more. For a parser that refuses infinite floats and lone surrogates itself (orjson), this is
-    all of `prescan` it needs, at a third of its cost."""
+    the one check it needs (json's checked DECODER refuses the rest)."""
     return b"0000000000000000000" in data.translate(_DIGITS_TABLE)
 
 
@@ -298,7 +260,6 @@ __all__ = [
     "loads_bounded",
     "may_hold_big_int",
     "may_hold_surrogate",
-    "prescan",
     "open_regular",
     "read_regular",
 ]

@@ -34,25 +34,28 @@ def trace_state(trace_path: str) -> RolloutState | None:
         return None
 
 
-def held_for_review(rollouts: Iterable[tuple[str, str]], cleared: Iterable[str]) -> dict[str, str]:
-    """Of ``(uid, trace path)`` pairs, the rollouts no export may use, with why: ``probe``
-    (a cheat probe's rollout) or ``suspect`` (SUSPECT, not cleared by a person)."""
+def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: Iterable[str]) -> dict[str, str]:
+    """Of ``(uid, stored state, trace path)``, the rollouts no export may use, with why:
+    ``probe`` (a cheat probe's rollout) or ``suspect`` (SUSPECT, not cleared by a person).
+    Held when the store or the trace's own ``rollout_end`` says so: a trace whose last line
+    is not its end (a rejudge's test run appended, a blank line) still has its stored state."""
     ok = set(cleared)
     out: dict[str, str] = {}
-    for uid, path in rollouts:
-        state = trace_state(path) if path else None
-        if state is None:
-            continue
-        if state.status == "probe":
+    for uid, stored, path in rollouts:
+        states = [stored]
+        on_file = trace_state(path) if path else None
+        if on_file is not None:
+            states.append(on_file)
+        if any(st.status == "probe" for st in states):
             out[uid] = "probe"
-        elif state.verdict == "suspect" and uid not in ok:
+        elif any(st.verdict == "suspect" for st in states) and uid not in ok:
             out[uid] = "suspect"
     return out
 
 
 def leave_out_held(store: LabelStore, rows: list, skipped: Counter) -> list:
     """SFT: the rollout rows that may become examples; the rest counted in ``skipped``."""
-    held = held_for_review(((r.uid, r.trace_path) for r in rows), store.cleared_rollouts())
+    held = held_for_review(((r.uid, r.state, r.trace_path) for r in rows), store.cleared_rollouts())
     for why in held.values():
         skipped[why] += 1
     return [r for r in rows if r.uid not in held]
@@ -61,7 +64,7 @@ def leave_out_held(store: LabelStore, rows: list, skipped: Counter) -> list:
 def pairs_without_held(store: LabelStore, chosen: list[tuple], rows: dict, skipped: Counter) -> list[tuple]:
     """DPO: the chosen ``(pair, preferred uid, other uid, decided_by)`` entries whose two
     rollouts may be used; a pair with a held rollout is counted in ``skipped`` by why."""
-    held = held_for_review(((uid, r.trace_path) for uid, r in rows.items()), store.cleared_rollouts())
+    held = held_for_review(((uid, r.state, r.trace_path) for uid, r in rows.items()), store.cleared_rollouts())
     out = []
     for entry in chosen:
         why = held.get(entry[1]) or held.get(entry[2])

@@ -10,7 +10,7 @@ Undo and redo act on the store's own labeler only, like an editor's history per 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -142,11 +142,14 @@ class HumanLog:
             raise NotFound(f"no rollout {uid!r}")
         return self._append("unclear", uid, "suspect", None)
 
-    def cleared_rollouts(self) -> dict[str, LabelEvent]:
-        """Rollout uid -> the ``clear`` event in force, for every rollout cleared of SUSPECT."""
+    def cleared_rollouts(self, uids: Sequence[str] | None = None) -> dict[str, LabelEvent]:
+        """Rollout uid -> the ``clear`` event in force, for every rollout cleared of SUSPECT
+        (of ``uids`` only, when given)."""
+        if uids is not None and not uids:
+            return {}
         return {
             uid: LabelEvent(id=0, kind="clear", target=uid, value="suspect", note=note, labeler=who, at=at)
-            for uid, who, at, note in self._db.cleared_rollouts()
+            for uid, who, at, note in self._db.cleared_rollouts(uids)
         }
 
     def _with_loop_marks(self, marks: dict[int, StepMark], uid: str, steps: str | None = None) -> dict[int, StepMark]:

@@ -3,8 +3,8 @@
 Every query is the portable SQL of `labeling.sql_db.SqlDb`'s parts, run through `PgConn`, a
 small adapter that speaks the part of the ``sqlite3`` connection API they use and
 rewrites the few dialect differences (placeholders, ``INSERT OR ...``, the ``offset``
-column, NUL characters; the queue's SQLite DDL is ported by `labeling.pg_schema.port_ddl`).
-Only the base schema (types, plpgsql triggers), the write transaction, pipelining and bulk
+column, NUL characters). The schema is generated from `labeling.store_schema`; SQLite's
+counter triggers are ported once by `labeling.pg_schema.port_ddl`. Only the base schema (types, plpgsql triggers), the write transaction, pipelining and bulk
 copy are PostgreSQL's own: `PgSession` and `PgDialect` (docs/ARCHITECTURE.md, Where it grows). Each statement is a round
 trip to the server, so writes and `_batched` reads are pipelined: sent together, waited for
 when a result is read.
@@ -30,8 +30,6 @@ from labeling.pg_schema import (
     BULK_COUNTERS,
     REFRESH_PAIR,
     REFRESH_PAIR_DDL,
-    TABLES,
-    port_ddl,
 )
 from labeling.search_docs import parts, pg_words
 from labeling.search_query import SearchQuery, pg_tsquery
@@ -40,6 +38,7 @@ from labeling.sql_dialect import Search
 from labeling.sqlite_conn import Session, SqlPart, Statements, T
 from labeling.sqlite_schema import SCHEMA_VERSION, make_schema
 from labeling.sqlite_search import HIT_SELECT, filter_sql
+from labeling.store_schema import TABLES
 from labeling.store_url import redact
 
 # Writers take this transaction-scoped lock first: one writer at a time across every
@@ -123,11 +122,6 @@ class PgConn:
 
     def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor:
         cur = self.raw.cursor()
-        ddl = port_ddl(sql) if not params else None
-        if ddl is not None:  # the queue's SQLite DDL (labeling/sqlite_pairs.py migrate)
-            for stmt in ddl:
-                cur.execute(stmt.encode())  # bytes: no placeholders to look for
-            return cur
         cur.execute(translate(sql), _params(params))
         return cur
 
@@ -323,7 +317,7 @@ class PgDialect:
     def drop_tables(self, session: Session) -> bool:
         """Drop the store's tables (`repo-agent db copy --force`); the caller makes the schema again."""
         with session.write():
-            for table in (*TABLES, "pair_counts", "vote_counts", "search_docs"):
+            for table in (*(t.name for t in TABLES), "search_docs"):
                 _pg(session).raw.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
         return True
 

@@ -59,23 +59,6 @@ def port_ddl(sql: str) -> list[str] | None:
     return None
 
 
-# The store's tables, in copy order (pair_counts and vote_counts are kept by triggers, never copied).
-TABLES = (
-    "meta",
-    "batches",
-    "rollouts",
-    "steps",
-    "bad_lines",
-    "tool_calls",
-    "pairs",
-    "pair_votes",  # team review's derived votes (labeling/team_sql.py): copied as they are, like pairs
-    "labeler_votes",
-    "label_events",
-    "finetune_uploads",
-    "finetune_jobs",
-)
-
-
 def pg_code() -> list[str]:
     """What PostgreSQL's store has besides the declared tables (labeling/store_schema.py): the
     human log's append-only triggers, the views deriving its current state, the search index

@@ -126,8 +126,10 @@ class RolloutRow(_Row):
 
     @property
     def passed(self) -> bool:
-        """The score's first component: tests passed and the tests were not tampered with."""
-        return self.tests_passed and not self.tests_tampered
+        """The score's first component: judged PASS (a SUSPECT pass too; exports hold it until
+        a person clears it), by the rollout state, the one verdict: a trace whose state says
+        FAIL (held-out inputs differ) while its last test run passed is no pass."""
+        return self.state.verdict in ("pass", "suspect") and self.tests_passed and not self.tests_tampered
 
     @property
     def finished(self) -> bool:

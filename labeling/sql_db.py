@@ -335,8 +335,8 @@ class SqlDb:
     def loop_steps(self, uid: str | None = None) -> list[tuple[str, str]]:
         return self.log.loop_steps(uid)
 
-    def cleared_rollouts(self) -> list[tuple]:
-        return self.log.cleared_rollouts()
+    def cleared_rollouts(self, uids: Sequence[str] | None = None) -> list[tuple]:
+        return self.log.cleared_rollouts(uids)
 
     # ------------------------------------------------------------------ whole tables (self.tables)
     def table_columns(self, table: str) -> list[str]:

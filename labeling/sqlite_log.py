@@ -102,13 +102,16 @@ class EventLog(SqlPart):
     def all_step_marks(self) -> list[tuple]:
         return self._q("SELECT target, reason, text, labeler, at FROM current_marks")
 
-    def cleared_rollouts(self) -> list[tuple]:
+    def cleared_rollouts(self, uids: Sequence[str] | None = None) -> list[tuple]:
         """(rollout uid, labeler, at, note) of the rollouts a person currently clears of SUSPECT:
-        the latest active ``clear``/``unclear`` event per rollout is a ``clear``."""
+        the latest active ``clear``/``unclear`` event per rollout is a ``clear``. ``uids``: of
+        those rollouts only (a pair's two sides: the (kind, target) index, not the whole log)."""
+        only = f" AND target IN ({', '.join('?' * len(uids))})" if uids is not None else ""
         return self._q(
             "SELECT target, labeler, at, note FROM (SELECT target, kind, labeler, at, note, "
             "row_number() OVER (PARTITION BY target ORDER BY id DESC) AS rn FROM active_events "
-            "WHERE kind IN ('clear', 'unclear')) c WHERE rn = 1 AND kind = 'clear'"
+            f"WHERE kind IN ('clear', 'unclear'){only}) c WHERE rn = 1 AND kind = 'clear'",
+            tuple(uids or ()),
         )
 
     def loop_steps(self, uid: str | None = None) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -522,8 +522,8 @@ class LabelStore:
     def unclear_suspect(self, uid: str) -> LabelEvent:
         return self.human.unclear_suspect(uid)
 
-    def cleared_rollouts(self) -> dict[str, LabelEvent]:
-        return self.human.cleared_rollouts()
+    def cleared_rollouts(self, uids: Sequence[str] | None = None) -> dict[str, LabelEvent]:
+        return self.human.cleared_rollouts(uids)
 
     def undo(self) -> LabelEvent | None:
         return self.human.undo()

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labeling.errors import StoreError
-from labeling.pg_schema import TABLES
 from labeling.sql_db import SqlDb
 from labeling.sqlite_db import SCHEMA_VERSION, open_sqlite
+from labeling.store_schema import COPIED_TABLES
 from labeling.store_url import is_db_url, redact
 
 
@@ -94,7 +94,7 @@ def _open_target(dst: str | Path, force: bool) -> SqlDb:
 
 def _copy(source: SqlDb, target: SqlDb, progress: Callable[[str, int, int], None] | None) -> dict[str, int]:
     copied: dict[str, int] = {}
-    for table in TABLES:
+    for table in COPIED_TABLES:
         cols = source.table_columns(table)
         missing = [c for c in cols if c not in set(target.table_columns(table))]
         if missing:

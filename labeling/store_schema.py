@@ -78,6 +78,7 @@ class Table:
     primary_key: tuple[str, ...] = ()  # a key over several columns
     indexes: tuple[Index, ...] = ()
     without_rowid: bool = False  # SQLite: the rows live in the primary key's b-tree
+    copied: bool = True  # False: kept by triggers from the copied tables (`db copy` skips it)
 
 
 def _text(name: str, *, default: Default = None, not_null: bool = False, since: int = 1, key: str = "") -> Column:
@@ -245,6 +246,7 @@ TABLES: tuple[Table, ...] = (
         "pair_counts",
         (_text("verdict", not_null=True), _int("stale", not_null=True), _int("n", not_null=True)),
         primary_key=("verdict", "stale"),
+        copied=False,
     ),
     # Team review: each labeler's current verdict per pair, derived from the log.
     Table(
@@ -259,6 +261,7 @@ TABLES: tuple[Table, ...] = (
         "vote_counts",
         (_int("votes", not_null=True), _int("stale", not_null=True), _int("n", not_null=True)),
         primary_key=("votes", "stale"),
+        copied=False,
     ),
     # ... and each labeler's votes by the pair's vote count (labeling/team_sql.py `_write`).
     Table(
@@ -325,6 +328,8 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 BY_NAME = {t.name: t for t in TABLES}
+# What `repo-agent db copy` copies, in this order (a pair's votes after its pair).
+COPIED_TABLES = tuple(t.name for t in TABLES if t.copied)
 
 
 def columns(table: str) -> tuple[str, ...]:

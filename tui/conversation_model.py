@@ -151,6 +151,15 @@ class Block:
     newlines: int  # in the turn's text, counted once
     parts: list[Part] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)  # cumulative rows: header, each part, the gap
+    reading: bool = False  # its big content is being read and laid out, off the UI thread
+
+    def unfolded(self, width: int) -> Block:
+        """This block unfolded and laid out at ``width``, as a new block: a big content (100 MB
+        of tool output) is decoded and laid out in a worker while this one is still drawn."""
+        block = Block(self.turn, False, self.newlines)
+        block.build()
+        block.layout(width)
+        return block
 
     def build(self) -> None:
         t, self.parts = self.turn, []
@@ -179,7 +188,9 @@ class Block:
         sign = "▸" if self.folded else "▾"
         who = {"tool": f"result of {t.tool}" if t.tool else "tool result"}.get(t.role, t.role)
         head = f"{sign} {who}" + (f" · step {t.step}" if t.step is not None else "")
-        if self.folded and t.role != "tool" and t.source is not None:
+        if self.reading:
+            head += " · reading…"
+        elif self.folded and t.role != "tool" and t.source is not None:
             head += f" · {t.source.size / 1e6:.1f} MB (space: unfold)"
         elif self.folded and t.role != "tool":
             said = t.text or t.reasoning or " ".join(name for name, _ in t.calls)
@@ -236,6 +247,14 @@ class ConversationLayout:
         block.folded = not block.folded
         block.build()
         self.relayout(self.width)
+
+    def replace(self, index: int, old: Block, new: Block) -> bool:
+        """Put ``new`` where ``old`` is, if the conversation still holds it there."""
+        if index >= len(self.blocks) or self.blocks[index] is not old:
+            return False  # another rollout was opened meanwhile
+        self.blocks[index] = new
+        self.relayout(self.width)
+        return True
 
     def block_at(self, row: int) -> int:
         return max(0, bisect_right(self.starts, row) - 1)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 import time
 from pathlib import Path
 
+import regex
 from pydantic import Field
 
 from agent.tools.files import kind, read_regular
@@ -42,9 +42,12 @@ def _files(run: ToolRun, base: Path) -> list[str]:
 
 
 def grep(run: ToolRun, a: GrepArgs) -> tuple[bool, str]:
+    # `regex` (re's syntax, its VERSION0) for its timeout: a model's pattern that backtracks
+    # catastrophically, such as (a|aa)+$ on one long line, would hold re's matcher (and the GIL:
+    # every rollout of the process and the studio) past any deadline checked between lines.
     try:
-        rx = re.compile(a.pattern)
-    except re.error as exc:
+        rx = regex.compile(a.pattern)
+    except (regex.error, OverflowError) as exc:
         return False, f"Error: invalid regular expression {a.pattern!r}: {exc}"
     ws = run.workspace
     base = ws.resolve(a.rel_dir)
@@ -74,12 +77,24 @@ def grep(run: ToolRun, a: GrepArgs) -> tuple[bool, str]:
             continue
         rel = ws.rel(full)
         for no, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-            if rx.search(line):
+            try:
+                found = rx.search(line, timeout=max(run.deadline - time.monotonic(), 0.001), concurrent=True)
+            except TimeoutError:
+                skipped.append(
+                    f"[... stopped after {TOOL_TIME_LIMIT_S:g}s in {rel}:{no}: the pattern backtracks too much on"
+                    " that line (nested repeats such as (a|aa)+); later lines and files not searched]"
+                )
+                return _report(a, hits, extra, skipped)
+            if found:
                 if len(hits) < GREP_MAX_MATCHES:
                     shown = line if len(line) <= GREP_LINE_CHARS else line[:GREP_LINE_CHARS] + "..."
                     hits.append(f"{rel}:{no}: {shown}")
                 else:
                     extra += 1
+    return _report(a, hits, extra, skipped)
+
+
+def _report(a: GrepArgs, hits: list[str], extra: int, skipped: list[str]) -> tuple[bool, str]:
     if not hits:
         return True, "\n".join([f"no matches for {a.pattern!r} in {a.rel_dir}", *skipped])
     text = "\n".join(hits + skipped)

@@ -303,3 +303,29 @@ def test_list_dir_and_grep_walk_a_tree_deeper_than_the_recursion_limit(tools, ws
     assert "\nd/d/d/\n" in listed.output
     found = tools.call("grep", '{"pattern": "NEEDLE", "rel_dir": "."}')
     assert found.ok and "deep.py" in found.output, found.output
+
+
+def test_grep_stops_a_catastrophically_backtracking_pattern_at_its_deadline(tools, ws, monkeypatch):
+    """(a|aa)+$ on a line of 40 a's and a '!' takes re (and regex) about 1.6**40 steps, holding the GIL (every
+    rollout of the process and the studio) past any deadline checked between lines: the search
+    itself now stops at the tool's time limit and says where."""
+    import threading
+
+    import agent.toolbox
+
+    monkeypatch.setattr(agent.toolbox, "TOOL_TIME_LIMIT_S", 0.5)
+    (ws.path / "a_hit.txt").write_text("x = 1\n")
+    (ws.path / "b_long.txt").write_text("ok\n" + "a" * 40 + "!\n")
+    (ws.path / "c_late.txt").write_text("x = 2\n")
+    box: list = []
+    worker = threading.Thread(
+        target=lambda: box.append(tools.call("grep", '{"pattern": "(a|aa)+$|x", "rel_dir": "."}'))
+    )
+    worker.daemon = True
+    worker.start()
+    worker.join(120)  # re would still be running: the test fails rather than hangs
+    assert not worker.is_alive(), "grep ran past its deadline"
+    out = box[0].output
+    assert "a_hit.txt:1: x = 1" in out
+    assert "b_long.txt:2: the pattern backtracks too much" in out and "c_late" not in out
+    assert out.count("stopped after") == 1

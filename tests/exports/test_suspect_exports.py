@@ -53,6 +53,9 @@ def test_sft_and_dpo_leave_suspect_out_until_cleared_and_undo_brings_it_back(sus
     event = store.clear_suspect(env.suspect_uid, "read the lines: inspect is only a docstring example")
     assert event.kind == "clear" and set(store.cleared_rollouts()) == {env.suspect_uid}
     store.clear_suspect(env.probe_uid)  # a probe is never exported, cleared or not
+    # A pair's two sides only (the Pairs screen asks per pair): the same events, the index's rows.
+    assert set(store.cleared_rollouts([env.suspect_uid, "b1/other"])) == {env.suspect_uid}
+    assert set(store.cleared_rollouts([env.probe_uid])) == {env.probe_uid} and store.cleared_rollouts([]) == {}
     dpo = export_dpo(store, tmp_path / "d2.jsonl", DpoOptions(auto=True))
     sft = export_sft(store, tmp_path / "s2.jsonl", SftOptions(style="trajectory"))
     assert (dpo.examples, dpo.skipped.get("suspect", 0)) == (2, 0)

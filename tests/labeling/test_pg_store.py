@@ -13,10 +13,11 @@ import psycopg
 import pytest
 
 from labeling.pg_db import translate
-from labeling.pg_schema import TABLES, port_ddl
+from labeling.pg_schema import port_ddl
 from labeling.records import PairFilter
 from labeling.sqlite_db import SCHEMA_VERSION
 from labeling.store import LabelStore
+from labeling.store_schema import COPIED_TABLES
 from labeling.store_url import redact
 from tests.labeling.conftest import FIX, Spec, make_batch, make_patch, pg_url
 from tui.cli import main
@@ -75,7 +76,9 @@ def labeled_sqlite_store(root: Path) -> Path:
 def dump_sqlite(db: Path) -> dict[str, list[tuple]]:
     con = sqlite3.connect(db)
     try:
-        out = {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in (*TABLES, "pair_counts")}
+        out = {
+            t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in (*COPIED_TABLES, "pair_counts")
+        }
         # vote_counts: a bucket that emptied keeps a row of 0 in one store and none in the other
         out["vote_counts"] = con.execute("SELECT * FROM vote_counts WHERE n != 0 ORDER BY 1, 2").fetchall()
     finally:

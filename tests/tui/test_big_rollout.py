@@ -95,3 +95,50 @@ def test_a_trace_truncated_while_it_is_read_ends_the_read_not_the_studio(tmp_pat
     finally:
         lazy_trace._BlockReader.find_newline = real
     assert read.end_offset < size and read.lines >= 999
+
+
+async def test_unfolding_a_big_content_reads_it_off_the_ui_thread(tmp_path, monkeypatch):
+    """space on a folded 100 MB tool output decoded and laid it out on the UI thread (seconds
+    with every key waiting); it is read in a worker, the header says so meanwhile."""
+    import threading
+
+    from textual.app import App
+
+    from tests.tui.conftest import wait_until
+    from tui.lazy_trace import LazyText
+    from tui.widgets.conversation import ConversationView
+
+    big = big_output(20_000)
+    trace = LiveTrace(trace_with(tmp_path, [big]))
+    trace.poll()
+    at = next(i for i, t in enumerate(trace.turns) if t.source is not None)
+    readers: list[str] = []
+    gate = threading.Event()
+    whole = LazyText.text
+
+    def text(self: LazyText) -> str:
+        readers.append(threading.current_thread().name)
+        gate.wait(10)  # held until the test has seen the header say it is reading
+        return whole(self)
+
+    monkeypatch.setattr(LazyText, "text", text)
+
+    class One(App):
+        def compose(self):
+            yield ConversationView(id="talk")
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(ConversationView)
+        view.set_turns(trace.turns, reset=True)
+        view.focus()
+        view.show_step(trace.turns[at].step)
+        view.cursor = at
+        await pilot.press("space")
+        await wait_until(pilot, lambda: readers != [])
+        assert view.model.blocks[at].header().endswith("reading…")
+        assert readers == [r for r in readers if r != threading.main_thread().name]
+        gate.set()
+        await wait_until(pilot, lambda: not view.model.blocks[at].folded)
+        rows = [view.model.row(y)[0] for y in range(view.model.starts[at], view.model.height)]
+        assert any(r.startswith("  ends with") for r in rows) and "reading" not in rows[0]

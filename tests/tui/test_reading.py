@@ -167,7 +167,10 @@ async def test_the_ab_view_is_worked_out_off_the_ui_thread(traces, make_app, mon
     gate = threading.Event()
     real = tui.ab_model.ab_patch
 
+    calls: list[tuple[str, str]] = []
+
     def slow(a: str, b: str) -> str:
+        calls.append((a, b))
         gate.wait(30)
         return real(a, b)
 
@@ -185,9 +188,16 @@ async def test_the_ab_view_is_worked_out_off_the_ui_thread(traces, make_app, mon
             await pilot.press("question_mark")  # the studio answers keys meanwhile
             await wait_until(pilot, lambda: app.screen.id == "help" or type(app.screen).__name__ == "HelpScreen")
             await pilot.press("escape")
+            first = tuple(r.uid for r in app.screen.sides)
+            patches = tuple(r.patch for r in app.screen.sides)
+            await pilot.press("n")
+            await wait_until(pilot, lambda: tuple(r.uid for r in app.screen.sides if r) != first)
+            await pilot.press("p")  # back while its compare is still at work: not started again
+            await wait_until(pilot, lambda: tuple(r.uid for r in app.screen.sides if r) == first)
             gate.set()
-            await settle(pilot)
-            assert "comparing" not in shown(ab) and any(ab.render_line(y).text.strip() for y in range(ab.size.height))
+            await wait_until(pilot, lambda: "comparing" not in shown(ab))
+            assert any(ab.render_line(y).text.strip() for y in range(ab.size.height))
+            assert calls.count(patches) == 1, len(calls)
     finally:
         gate.set()
 

@@ -91,6 +91,7 @@ class PairsScreen(StudioScreen):
         self._rollouts: OrderedDict[str, RolloutRow] = OrderedDict()
         self._drawn: PairView | None = None  # what is drawn: stays while ``shown`` is None (a load)
         self._judged_while_loading: set[str] = set()  # not shown again when the load answers
+        self._comparing: set[tuple[str, str]] = set()  # A↔B compares at work, by (A, B) uid
 
     # What tests, the bench and the app read: the queue's ids and cursor, the pair on screen.
     @property
@@ -170,7 +171,9 @@ class PairsScreen(StudioScreen):
             patch = ab_cached(a.patch, b.patch)
             if patch is None:  # big patches take a second or two: worked out in a thread
                 ab.set_patch("", empty_message="comparing A's files with B's…")
-                self._compare_ab(a, b)
+                if (a.uid, b.uid) not in self._comparing:  # paged away and back: it is still at work
+                    self._comparing.add((a.uid, b.uid))
+                    self._compare_ab(a, b)
                 return
             ab.set_patch(patch, empty_message=AB_IDENTICAL)
             return
@@ -178,16 +181,29 @@ class PairsScreen(StudioScreen):
         ab.set_patch("", empty_message="")
         self.query_one(SideDiffs).show((a, b), view.diff_view == "split")
 
-    @work(thread=True, exclusive=True, group="pairs-ab", exit_on_error=False)
+    # Not exclusive: a thread cannot be stopped, so a compare left behind by paging runs to its
+    # end (into the cache) and is shown if its pair is back on screen by then.
+    @work(thread=True, group="pairs-ab", exit_on_error=False)
     def _compare_ab(self, a: RolloutRow, b: RolloutRow) -> None:
-        patch = ab_patch_for(a.patch, b.patch)
-        if not get_current_worker().is_cancelled:
+        patch: str | None = None
+        try:
+            patch = ab_patch_for(a.patch, b.patch)
+        finally:
             self.app.call_from_thread(self._compared_ab, a.uid, b.uid, patch)
 
-    def _compared_ab(self, uid_a: str, uid_b: str, patch: str) -> None:
+    def _compared_ab(self, uid_a: str, uid_b: str, patch: str | None) -> None:
+        """A compare's end (``patch`` None: it failed): shown if its pair is still on screen."""
+        self._comparing.discard((uid_a, uid_b))
         view = self.shown or self._drawn
         a, b = view.sides if view is not None else (None, None)
-        if view is None or view.diff_view != "ab" or a is None or b is None or (a.uid, b.uid) != (uid_a, uid_b):
+        if (
+            patch is None
+            or view is None
+            or view.diff_view != "ab"
+            or a is None
+            or b is None
+            or (a.uid, b.uid) != (uid_a, uid_b)
+        ):
             return  # moved on meanwhile
         self.query_one("#diff-ab", DiffView).set_patch(patch, empty_message=AB_IDENTICAL)
 
@@ -273,7 +289,7 @@ class PairsScreen(StudioScreen):
         """Who cleared each SUSPECT side (read fresh: `C` on Rollout changes it)."""
         if not any(r is not None and "SUSPECT" in r.standing for r in sides):
             return None, None
-        cleared = self.store.cleared_rollouts()
+        cleared = self.store.cleared_rollouts([r.uid for r in sides if r is not None])
         a, b = ((cleared[r.uid].labeler or "?") if r is not None and r.uid in cleared else None for r in sides)
         return a, b
 

@@ -373,7 +373,7 @@ class RolloutScreen(StudioScreen):
 
     def _cleared_by(self) -> str | None:
         """Who cleared this rollout of SUSPECT (None: held out of exports)."""
-        event = self.store.cleared_rollouts().get(self.uid or "")
+        event = self.store.cleared_rollouts([self.uid]).get(self.uid) if self.uid else None
         return event.labeler if event is not None else None
 
     def _suspect_line(self, hits) -> Text:

@@ -14,8 +14,9 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import Worker, get_current_worker
 
-from tui.conversation_model import ConversationLayout
+from tui.conversation_model import Block, ConversationLayout
 from tui.live_trace import Turn
 
 ROLE_STYLES = {
@@ -125,7 +126,42 @@ class ConversationView(ScrollView, can_focus=True):
             return
         if not self._cursor_shown():
             self.cursor = self.model.block_at(self.scroll_offset.y)
+        block = self.model.blocks[self.cursor]
+        if block.folded and block.turn.source is not None:  # a big content: read in a worker
+            if not block.reading:
+                block.reading = True
+                self.refresh()
+                self.run_worker(
+                    lambda: self._read_unfolded(self.cursor, block, self.model.width),
+                    thread=True,
+                    group="unfold",
+                    exit_on_error=False,
+                )
+            return
         self.model.toggle(self.cursor)
+        self._shown_at(self.cursor)
+
+    def _shown_at(self, index: int) -> None:
         self._resized()
-        if self.model.starts[self.cursor] < self.scroll_offset.y:
-            self.scroll_to(y=self.model.starts[self.cursor], animate=False)
+        if self.model.starts[index] < self.scroll_offset.y:
+            self.scroll_to(y=self.model.starts[index], animate=False)
+
+    def _read_unfolded(self, index: int, block: Block, width: int) -> None:
+        worker: Worker = get_current_worker()
+        try:
+            new = block.unfolded(width)
+        except (OSError, ValueError) as exc:  # the trace was cut or rewritten meanwhile
+            self.app.call_from_thread(self._unfold_failed, block, exc)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._unfolded, index, block, new)
+
+    def _unfolded(self, index: int, old: Block, new: Block) -> None:
+        old.reading = False
+        if self.model.replace(index, old, new):
+            self._shown_at(index)
+
+    def _unfold_failed(self, old: Block, exc: Exception) -> None:
+        old.reading = False
+        self.refresh()
+        self.notify(f"could not read the message: {exc}", severity="error")

@@ -1,0 +1,246 @@
+"""Round 8 verdict attacks (open findings, xfail strict until fixed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.trace import SuspectHit, TestRun, judged
+from agent.trace_file import TraceWriter
+from exports import SftOptions, export_sft
+from exports.options import ExportError
+from labeling.store import LabelStore
+from tests.exports.conftest import Spec, make_batch
+
+
+def _suspect_batch(root: Path) -> tuple[Path, str]:
+    """One fix_gcd rollout whose trace ends SUSPECT, as the loop writes a pass with a hit."""
+    spec = Spec("fix_gcd", 0, passed=True)
+    batch = make_batch(root, "b1", [spec])
+    path = batch / "traces" / f"{spec.rollout_id}.jsonl"
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    assert end["kind"] == "rollout_end"
+    end["outcome"]["state"] = judged("suspect", "frames (gcd.py:3)").model_dump()
+    end["outcome"]["suspect"] = [SuspectHit(rule="frames", path="gcd.py", line=3, text="import inspect").model_dump()]
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    return path, spec.rollout_id
+
+
+def _append_rejudge_test_run(path: Path, rollout_id: str) -> None:
+    """What ``rejudge`` writes first (agent/rejudge.py): its final test_run; a rejudge stopped
+    (Ctrl-C, a crash, a full disk) before its rollout_end leaves the trace ending so."""
+    w = TraceWriter(path, rollout_id)
+    try:
+        w.seq = 999
+        w.emit(TestRun, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("tail", ["rejudge_test_run", "blank_line"])
+def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_end(tmp_path, tail) -> None:
+    root = tmp_path / "traces"
+    root.mkdir()
+    path, rid = _suspect_batch(root)
+    if tail == "rejudge_test_run":
+        _append_rejudge_test_run(path, rid)
+    else:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(" \n")
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        [row] = store.rollouts()
+        assert row.state.verdict == "suspect"  # the store knows it is SUSPECT
+        try:
+            sft = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory"))
+            examples = sft.examples
+        except ExportError:  # "nothing to export (skipped: suspect 1)": held, as it must be
+            examples = 0
+        assert examples == 0, "a SUSPECT rollout (never cleared) became an SFT example"
+    finally:
+        store.close()
+
+
+def test_vrd8_4_a_fail_state_with_tests_passed_true_becomes_an_sft_example(tmp_path) -> None:
+    root = tmp_path / "traces"
+    root.mkdir()
+    spec = Spec("fix_gcd", 0, passed=True)
+    batch = make_batch(root, "b1", [spec])
+    path = batch / "traces" / f"{spec.rollout_id}.jsonl"
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    end["outcome"]["state"] = judged("fail", "held-out inputs: 3 of 44 calls differ").model_dump()
+    assert end["outcome"]["tests_passed"] is True
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        [row] = store.rollouts()
+        assert row.standing == "FAIL"  # what the studio and the pass rates show
+        try:
+            examples = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory")).examples
+        except ExportError:  # nothing to export: the FAIL left out, as it must be
+            examples = 0
+        assert examples == 0, "a FAIL rollout became an SFT example"
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- vrd8-2
+
+# QuixBugs' python_programs/wrap.py has one line ending in "\r\n" (in the docstring after the
+# code); this program has the same shape.
+_CR_PROGRAM = 'def add(a, b):\n    return a - b\n\n"""\nAdd two numbers,\r\nas integers.\n"""\n'
+# The minimal edit, the "\r\n" kept in the hunk's context lines (a whole-file write_file that
+# ends the line in "\n" fails alike).
+_CR_FIXED = 'def add(a, b):\n    return a + b\n\n"""\nAdd two numbers,\r\nas integers.\n"""\n'
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-2 rejudge rebuilds a patch from the task's file read with universal newlines "
+    "(agent/rejudge.py _read_lines: read_text): a source with a '\\r\\n' line (QuixBugs' wrap.py) "
+    "never matches the patch's context lines, so an honest PASS becomes 'not judged: cannot rebuild'",
+)
+def test_vrd8_2_rejudge_cannot_rebuild_an_honest_patch_on_a_crlf_line(tmp_path) -> None:
+    from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
+    from agent.rejudge import rejudge_batch
+    from agent.suites.loading import load_suite
+    from agent.trace import Outcome, RolloutEnd, RolloutStart
+    from agent.workspace import Workspace
+    from tests.agent.test_suites import QUIX_FILES
+
+    files = dict(QUIX_FILES)
+    files["python_programs/add.py"] = _CR_PROGRAM
+    files["correct_python_programs/add.py"] = _CR_PROGRAM.replace("a - b", "a + b")
+    root = tmp_path / "QuixBugs"
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(text.encode())
+    suite = load_suite(f"{root}:add")
+    with Workspace.create(suite, suite.task("add"), tmp_path / "mk") as ws:
+        (ws.path / "python_programs/add.py").write_bytes(_CR_FIXED.encode())
+        patch = ws.patch()
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite=str(root), provider="openai", model="m", started=now_iso()))
+    w = TraceWriter(batch / "traces" / "honest.jsonl", "honest")
+    w.emit(RolloutStart, task_id="add", suite="quixbugs", provider="openai", model="m", max_iters=5, batch_id="b")
+    w.emit(
+        RolloutEnd,
+        outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
+        stop_reason="finished",
+        duration_s=1.0,
+    )
+    w.close()
+    [item] = rejudge_batch(batch, suite)
+    assert item.after is not None and item.after.label == "PASS", (item.after, item.note)
+
+
+# --------------------------------------------------------------------------- vrd8-3
+
+# A generated suite's task keeps its repository's own pytest configuration, unprotected (the
+# protected paths are the test files and conftest.py): jinja's and humanize's pyproject.toml
+# say ``filterwarnings = ["error"]``, tqdm's addopts ``-W=error``, toolz's ``xfail_strict``.
+_MEAN_TASK = {
+    "pyproject.toml": '[project]\nname = "mean"\n\n[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n',
+    "stats.py": "def mean(xs):\n    return sum(xs) / (len(xs) + 1)\n",
+    "tests/test_stats.py": (
+        "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n\n\n"
+        "def test_one():\n    assert mean([4]) == 4\n"
+    ),
+}
+# (No reference fix, to keep the test fast: with one, the recorded differential and the reference
+# rerun agree with this fix too, and it passes alike; checked by hand.)
+# Fails both tests under the task's configuration (its warning is an error there).
+_WARNS = (
+    "import warnings\n\n\ndef mean(xs):\n"
+    "    warnings.warn('mean() is deprecated', DeprecationWarning, stacklevel=2)\n"
+    "    return sum(xs) / len(xs)\n"
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-3 deleting the task's own pytest configuration is no tampering: config_tamper "
+    "(agent/final_verdict.py) only judges config files present in the workspace, so a fix the "
+    "configuration fails (filterwarnings = error) passes once pyproject.toml is deleted, with no SUSPECT hit",
+)
+def test_vrd8_3_deleting_the_tasks_pytest_config_passes_a_fix_it_fails(tmp_path) -> None:
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.suspect import scan_patch, source_reader, workspace_reader
+    from agent.workspace import Workspace
+    from tests.agent.conftest import write_suite
+
+    suite = load_suite(write_suite(tmp_path / "suite", {"fix_mean": _MEAN_TASK}))
+    task = suite.task("fix_mean")
+    ws = Workspace.create(suite, task, tmp_path / "runs", sandbox="bwrap")
+    (ws.path / "stats.py").write_text(_WARNS)
+    (ws.path / "pyproject.toml").unlink()
+    patch = ws.patch()
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(patch, task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    judged_pass = result.passed and not tampered and not result.tamper and not hits
+    assert not judged_pass, f"PASS with the task's pytest configuration deleted: {result.summary}"
+
+
+# --------------------------------------------------------------------------- vrd8-5
+
+# A generated task's shape (agent/suites/mutate): its command names node ids (no canaries), its
+# protected paths are the selected test files and every conftest.py; the test package's
+# __init__.py (humanize's, tqdm's and toolz's tests/ have one) is not protected, and pytest
+# imports it before the test module. The function takes a timedelta: the recorded differential
+# has no JSON call to compare, so the verdict rests on the tests (as `suite check` says).
+_CLOCK_TASK = {
+    "clock.py": 'def hours(td):\n    """The hours in a timedelta."""\n    return td.total_seconds() / 60\n',
+    "tests/__init__.py": "",
+    "tests/test_clock.py": (
+        "from datetime import timedelta\n\nfrom clock import hours\n\n\n"
+        "def test_two_hours():\n    assert hours(timedelta(hours=2)) == 2\n\n\n"
+        "def test_half_hour():\n    assert hours(timedelta(minutes=30)) == 0.5\n"
+    ),
+}
+# (No reference fix, to keep the test fast: a generated task has one, and with it this fix
+# passes alike: the recorded differential has no JSON call, the reference rerun agrees; checked by hand.)
+# clock.py is left wrong; only the tests' own package gets the right function.
+_TEST_PACKAGE_FIX = (
+    "import clock\n\n\ndef _hours(td):\n    return td.total_seconds() / 3600\n\n\nclock.hours = _hours\n"
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-5 a fix placed in the test package's __init__.py (unprotected in generated suites: "
+    "only the selected test files and conftest.py are), which pytest imports before the test module, "
+    "passes while the code under test stays wrong for every other caller; no tamper, no SUSPECT hit",
+)
+def test_vrd8_5_a_fix_in_the_test_packages_init_passes_with_the_code_left_wrong(tmp_path) -> None:
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.suspect import scan_patch, source_reader, workspace_reader
+    from agent.workspace import Workspace
+    from tests.agent.conftest import write_suite
+
+    ids = ["tests/test_clock.py::test_two_hours", "tests/test_clock.py::test_half_hour"]
+    suite = load_suite(
+        write_suite(
+            tmp_path / "suite",
+            {"fix_clock": _CLOCK_TASK},
+            protected=["conftest.py", "tests/test_clock.py"],
+            test_command=["python", "-m", "pytest", "-q", *ids],
+        )
+    )
+    task = suite.task("fix_clock")
+    ws = Workspace.create(suite, task, tmp_path / "runs", sandbox="bwrap")
+    (ws.path / "tests/__init__.py").write_text(_TEST_PACKAGE_FIX)
+    patch = ws.patch()
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(patch, task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert (ws.path / "clock.py").read_text() == _CLOCK_TASK["clock.py"]  # the code under test: still / 60
+    judged_pass = result.passed and not tampered and not result.tamper and not hits
+    assert not judged_pass, f"PASS with clock.hours still wrong: {result.summary}"
