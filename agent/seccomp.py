@@ -9,7 +9,7 @@ the kernel keyring, ``bpf``, ``perf_event_open``, ``userfaultfd``, module loadin
 reboot, swap and clock setting, inotify and fanotify instances (the kernel counts them per
 user across namespaces: run by a normal user, one rollout could take every one of that
 user's, its neighbours' and the user's own programs'; no test runner needs them), an IPv4
-or IPv6 socket of any type but a stream (UDP, ICMP, SCTP: see ``_SOCK_STREAM``), and every 32-bit (``int 0x80``) call, whose numbers differ; ``clone3`` fails with ENOSYS, so the C library falls back to
+or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), and every 32-bit (``int 0x80``) call, whose numbers differ; ``clone3`` fails with ENOSYS, so the C library falls back to
 ``clone``, whose flags the filter can read; a netlink socket fails with EAFNOSUPPORT. x86-64 only; elsewhere there is no filter.
 """
 
@@ -36,7 +36,7 @@ _NR_SOCKET, _AF_NETLINK = 41, 16
 # past which UDP on the whole machine drops (round 7 #13, #34). The sandbox has no network
 # but loopback; glibc's resolver and getaddrinfo's address sorting take the refusal (EPERM)
 # as "unreachable" and go on. SOCK_RAW needs a capability the sandbox has not.
-_AF_INET, _AF_INET6, _SOCK_STREAM, _SOCK_TYPE_MASK = 2, 10, 1, 0xF
+_AF_INET, _AF_INET6, _SOCK_STREAM, _SOCK_TYPE_MASK, _IPPROTO_TCP = 2, 10, 1, 0xF, 6
 # mount, umount2, pivot_root, setns, add_key, request_key, keyctl, bpf, perf_event_open,
 # userfaultfd, open_tree, move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
 # init_module, finit_module, delete_module, kexec_load, kexec_file_load, reboot, swapon,
@@ -74,7 +74,10 @@ def filter_program() -> bytes | None:
     prog += [(_JEQ, "inet", None, _AF_INET), (_JEQ, "inet", "allow", _AF_INET6)]
     labels["inet"] = len(prog)
     # socket's type, its flags (SOCK_NONBLOCK, SOCK_CLOEXEC) masked off
-    prog += [(_LD_ABS, None, None, 24), (_AND, None, None, _SOCK_TYPE_MASK), (_JEQ, "allow", "deny", _SOCK_STREAM)]
+    prog += [(_LD_ABS, None, None, 24), (_AND, None, None, _SOCK_TYPE_MASK), (_JEQ, None, "deny", _SOCK_STREAM)]
+    # and its protocol TCP (0: the default, or 6): not SCTP or MPTCP, whose modules a
+    # socket() call would load and whose buffers count in budgets of their own
+    prog += [(_LD_ABS, None, None, 32), (_JEQ, "allow", None, 0), (_JEQ, "allow", "deny", _IPPROTO_TCP)]
     labels["noaf"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EAFNOSUPPORT))
     labels["deny"] = len(prog)

@@ -47,9 +47,16 @@ for fam, host in [(socket.AF_INET, "127.0.0.1")] * 9 + [(socket.AF_INET6, "::1")
         except OSError:
             break
     socks.append((r, s))
+# Other IP protocols than TCP on a stream (SCTP, MPTCP): refused too.
+for proto in (132, 262):
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto).close()
+        out["refused"].append("created")
+    except OSError as e:
+        out["refused"].append(errno.errorcode[e.errno])
 # What still works: TCP on loopback, a local datagram socket, localhost's address.
 srv = socket.create_server(("127.0.0.1", 0))
-c = socket.create_connection(srv.getsockname())
+c = socket.create_connection(srv.getsockname())  # IPPROTO_TCP, from getaddrinfo
 c.sendall(b"ok")
 out["tcp"] = srv.accept()[0].recv(2).decode()
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -66,7 +73,7 @@ import os, socket
 srv = socket.create_server(("127.0.0.1", 0), backlog=64)
 conns, tcp = [], 0
 for _ in range(20):
-    c = socket.create_connection(srv.getsockname())
+    c = socket.create_connection(srv.getsockname())  # IPPROTO_TCP, from getaddrinfo
     s, _a = srv.accept()
     c.setblocking(False)
     while tcp < 64 << 20:
@@ -125,7 +132,7 @@ def _result(output: str) -> dict:
 
 def _check_udp_refused(r: dict) -> None:
     assert r["sent"] == 0, f"{r['sent']} bytes of UDP sent (queued in the machine-wide udp_mem, no cgroup's)"
-    assert r["refused"] == ["EPERM"] * 10, r
+    assert r["refused"] == ["EPERM"] * 12, r
     assert (r["tcp"], r["unix"], r["localhost"]) == ("ok", "ok", ["127.0.0.1"]), r
 
 
