@@ -23,10 +23,10 @@ in memfds, socket buffers and other kernel objects is capped by nothing but the 
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 CPU_SHARES = 1024  # one equal share per sandbox (v1 cpu.shares' default weight)
@@ -42,7 +42,6 @@ _CONTROLLERS = ("cpu", "memory", "pids")
 # for its controller's. For a user an admin delegated a cgroup to, outside it.
 CGROUP_ENV = "REPO_AGENT_CGROUP"
 _OWN_PREFIX = "repo-agent-p"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<n>
-_serial = itertools.count()
 
 
 class CgroupError(ValueError):
@@ -205,7 +204,7 @@ def _override() -> dict[str, Path] | None:
         return None
     parents: dict[str, Path] = {}
     for part in value.split(":"):
-        d = Path(part.strip())
+        d = Path(os.path.realpath(part.strip()))  # a v1 hierarchy's name: cpu -> cpu,cpuacct
         rel = d.relative_to(_ROOT).parts if d.is_absolute() and _ROOT in d.parents else ()
         names = [c for c in (rel[0].split(",") if rel else ()) if c in _CONTROLLERS]
         if not names or not (d / "cgroup.procs").is_file() or not os.access(d, os.W_OK):
@@ -235,21 +234,26 @@ def _parents() -> dict[str, Path]:
 
 def own_name() -> str:
     """A fresh cgroup name for a sandbox started by this process as a normal user (root
-    names them by the leased uid)."""
-    return f"{_OWN_PREFIX}{os.getpid()}-{next(_serial)}"
+    names them by the leased uid). Random too: another repo-agent sharing the directory
+    from another pid namespace may have our pid."""
+    return f"{_OWN_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
-def _drain_stale(parent: Path) -> None:
-    """Remove the sandbox cgroups a normal user's repo-agent left when it died (killed
-    before its ``close``): every process in them dies with it (the alive pipe)."""
+def _remove_stale(parent: Path) -> None:
+    """Remove the empty sandbox cgroups a normal user's repo-agent left when it died
+    (killed before its ``close``; its sandboxes' processes die with it: the alive pipe).
+    Never a kill: a pid not found here may be a live repo-agent's in another namespace."""
     for d in parent.glob(f"{_OWN_PREFIX}*-*"):
         pid = d.name[len(_OWN_PREFIX) :].split("-")[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
+        if not pid.isdigit():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            _drain(d)
+            try:
+                d.rmdir()  # EBUSY while a process is in it
+            except OSError:
+                pass
         except OSError:
             pass
 
@@ -267,6 +271,8 @@ class SandboxCgroup:
         None where there is none. Raises CgroupError for an unusable ``REPO_AGENT_CGROUP``."""
         made: list[Path] = []
         parents = _parents()
+        if not parents:
+            return None
         memory = sandbox_memory(parents.get("memory"))
         try:
             for controller, settings in (
@@ -278,7 +284,7 @@ class SandboxCgroup:
                 if parent is None:
                     continue
                 if name.startswith(_OWN_PREFIX):
-                    _drain_stale(parent)
+                    _remove_stale(parent)
                 d = parent / name
                 if d.exists():  # left by a process that died: its lease is ours now
                     _drain(d)
