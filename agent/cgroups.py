@@ -41,7 +41,7 @@ _CONTROLLERS = ("cpu", "memory", "pids")
 # the v1 hierarchies (``/sys/fs/cgroup/memory/...``), separated by ``:``, each the parent
 # for its controller's. For a user an admin delegated a cgroup to, outside it.
 CGROUP_ENV = "REPO_AGENT_CGROUP"
-_OWN_PREFIX = "repo-agent-p"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<n>
+_OWN_PREFIX = "repo-agent-p"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<random>
 
 
 class CgroupError(ValueError):
