@@ -34,7 +34,7 @@ _NR_SOCKET, _AF_NETLINK = 41, 16
 # queue counts in the machine-wide udp_mem: with no memory cgroup (a normal user's sandbox)
 # 60 loopback UDP sockets never read pinned 476 MB of it, and ~150 reach its 4.4 GB ceiling,
 # past which UDP on the whole machine drops (round 7 #34; as root, cgroup v1 charged them to
-# the sandbox's kmem.tcp limit, #13, and cgroup v2 to its memory). The sandbox has no network
+# the sandbox's kmem.tcp limit, #13). The sandbox has no network
 # but loopback; glibc's resolver and getaddrinfo's address sorting take the refusal (EPERM)
 # as "unreachable" and go on. SOCK_RAW needs a capability the sandbox has not.
 _AF_INET, _AF_INET6, _SOCK_STREAM, _SOCK_TYPE_MASK, _IPPROTO_TCP = 2, 10, 1, 0xF, 6
