@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,7 @@ def test_udp_sockets_are_refused_for_a_normal_user(user_dir):
 
 
 @pytest.fixture
-def delegated() -> Path:
+def delegated() -> Iterator[Path]:
     """A v1 memory cgroup below this process's own, given to ``nobody`` as an admin would
     (``chown -R``), limited to 160 MB: a sandbox made in it gets what is left less 64 MB."""
     own = cgroups._own("memory")
