@@ -134,7 +134,7 @@ def _result(output: str) -> dict:
 def _check_udp_refused(r: dict) -> None:
     assert r["sent"] == 0, f"{r['sent']} bytes of UDP sent (queued in the machine-wide udp_mem, no cgroup's)"
     assert r["refused"] == ["EPERM"] * 12, r
-    assert (r["tcp"], r["unix"], r["localhost"]) == ("ok", "ok", ["127.0.0.1"]), r
+    assert (r["tcp"], r["unix"]) == ("ok", "ok") and "127.0.0.1" in r["localhost"], r
 
 
 def test_udp_sockets_are_refused_as_root(tmp_path, monkeypatch):
