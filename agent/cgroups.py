@@ -13,6 +13,12 @@ OOM-killed inside its cgroup (the rollout's own doing, judged as such), and ``PI
 bounds its processes and threads whatever uid they run as. The command is started by a
 ``sh`` that first moves itself into the cgroups and then execs it, so nothing it forks
 is ever outside them. Without a usable cgroup v1 hierarchy there is none (documented).
+
+Run by a normal user, the sandbox gets the same cgroups wherever that user may make them: in
+its own cgroup directory when an admin gave it to the user (``chown -R``), or in the
+directories ``REPO_AGENT_CGROUP`` names (``CGROUP_ENV``). Without one, memory a rollout keeps
+in memfds, socket buffers and other kernel objects is capped by nothing but the machine
+(round 7 #24, #32): RLIMIT_AS counts only a process's mappings.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 CPU_SHARES = 1024  # one equal share per sandbox (v1 cpu.shares' default weight)
@@ -29,6 +36,16 @@ _MIN_BYTES = 32 * 1024**2
 TCP_BYTES = 32 * 1024**2  # a sandbox's TCP buffers (its loopback connections)
 PIDS_MAX = 1024
 _ROOT = Path("/sys/fs/cgroup")
+_CONTROLLERS = ("cpu", "memory", "pids")
+# Where sandboxes' cgroups are made instead of this process's own cgroups: directories of
+# the v1 hierarchies (``/sys/fs/cgroup/memory/...``), separated by ``:``, each the parent
+# for its controller's. For a user an admin delegated a cgroup to, outside it.
+CGROUP_ENV = "REPO_AGENT_CGROUP"
+_OWN_PREFIX = "repo-agent-p"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<random>
+
+
+class CgroupError(ValueError):
+    """``REPO_AGENT_CGROUP`` names no cgroup directory this process may make cgroups in."""
 
 
 def _own(controller: str) -> Path | None:
@@ -65,11 +82,12 @@ def _unified_own() -> Path | None:
     return _ROOT / unified[0].lstrip("/")
 
 
-def memory_room() -> int | None:
-    """The memory the cgroups around this process leave it: the least of (limit - usage)
-    over its memory cgroup and every ancestor (v1 ``memory.limit_in_bytes`` and
-    ``usage_in_bytes``; v2 ``memory.max`` and ``memory.current``). None: no limit there."""
-    d, top, names = _own("memory"), _ROOT / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes")
+def memory_room(start: Path | None = None) -> int | None:
+    """The memory the cgroups around this process (or v1 memory cgroup ``start``) leave it:
+    the least of (limit - usage) over its memory cgroup and every ancestor (v1
+    ``memory.limit_in_bytes`` and ``usage_in_bytes``; v2 ``memory.max`` and
+    ``memory.current``). None: no limit there."""
+    d, top, names = start or _own("memory"), _ROOT / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes")
     if d is None:
         d, top, names = _unified_own(), _ROOT, ("memory.max", "memory.current")
     room: int | None = None
@@ -82,10 +100,11 @@ def memory_room() -> int | None:
     return room
 
 
-def enclosing_memory() -> int | None:
-    """What a sandbox may use under the host, container or session limits around us (their
-    room less ``_HOST_MARGIN`` kept for this process); None: no such limit."""
-    room = memory_room()
+def enclosing_memory(start: Path | None = None) -> int | None:
+    """What a sandbox may use under the host, container or session limits around us (or
+    around ``start``, the memory cgroup its own is made in): their room less
+    ``_HOST_MARGIN`` kept for this process; None: no such limit."""
+    room = memory_room(start)
     return None if room is None else max(_MIN_BYTES, room - _HOST_MARGIN)
 
 
@@ -107,12 +126,13 @@ def _file_cache(stat_file: Path) -> int:
     return total
 
 
-def sandbox_memory() -> int:
-    """A sandbox's memory limit: ``MEMORY_BYTES``, or less when an enclosing limit leaves
+def sandbox_memory(parent: Path | None = None) -> int:
+    """A sandbox's memory limit (its cgroup made in ``parent``, by default this process's
+    memory cgroup): ``MEMORY_BYTES``, or less when an enclosing limit leaves
     less. Under an enclosing limit below the sandbox's own, a rollout's own excess was
     killed by the enclosing cgroup's OOM, its own count unmoved: judged the machine's (not
     judged) instead of the rollout's (sbx4-5, sbx4-6). The sandbox's limit now comes first."""
-    room = enclosing_memory()
+    room = enclosing_memory(parent)
     return MEMORY_BYTES if room is None else min(MEMORY_BYTES, room)
 
 
@@ -177,6 +197,67 @@ def _limit_tcp(d: Path) -> None:
         pass
 
 
+def _override() -> dict[str, Path] | None:
+    """The parents ``REPO_AGENT_CGROUP`` names, by controller (None: not set)."""
+    value = os.environ.get(CGROUP_ENV, "").strip()
+    if not value:
+        return None
+    parents: dict[str, Path] = {}
+    for part in value.split(":"):
+        d = Path(os.path.realpath(part.strip()))  # a v1 hierarchy's name: cpu -> cpu,cpuacct
+        rel = d.relative_to(_ROOT).parts if d.is_absolute() and _ROOT in d.parents else ()
+        names = [c for c in (rel[0].split(",") if rel else ()) if c in _CONTROLLERS]
+        if not names or not (d / "cgroup.procs").is_file() or not os.access(d, os.W_OK):
+            raise CgroupError(
+                f"{CGROUP_ENV}={value}: {d} is no cgroup v1 directory of {', '.join(_CONTROLLERS)} that this"
+                " user may make cgroups in (e.g. /sys/fs/cgroup/memory/DIR, owned by the user)"
+            )
+        parents.update(dict.fromkeys(names, d))
+    return parents
+
+
+def check_override() -> None:
+    """Raise CgroupError when ``REPO_AGENT_CGROUP`` is set but unusable (front ends: before a batch)."""
+    _override()
+
+
+def _parents() -> dict[str, Path]:
+    """Where each controller's sandbox cgroup is made: ``REPO_AGENT_CGROUP``'s directories,
+    else this process's own cgroups (as a normal user, those it may write: delegated)."""
+    override = _override()
+    if override is not None:
+        return override
+    own = {c: _own(c) for c in _CONTROLLERS}
+    root = os.geteuid() == 0
+    return {c: d for c, d in own.items() if d is not None and (root or os.access(d, os.W_OK))}
+
+
+def own_name() -> str:
+    """A fresh cgroup name for a sandbox started by this process as a normal user (root
+    names them by the leased uid). Random too: another repo-agent sharing the directory
+    from another pid namespace may have our pid."""
+    return f"{_OWN_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove the empty sandbox cgroups a normal user's repo-agent left when it died
+    (killed before its ``close``; its sandboxes' processes die with it: the alive pipe).
+    Never a kill: a pid not found here may be a live repo-agent's in another namespace."""
+    for d in parent.glob(f"{_OWN_PREFIX}*-*"):
+        pid = d.name[len(_OWN_PREFIX) :].split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                d.rmdir()  # EBUSY while a process is in it
+            except OSError:
+                pass
+        except OSError:
+            pass
+
+
 class SandboxCgroup:
     """The cgroups (cpu, memory, pids) one sandbox runs in."""
 
@@ -186,17 +267,24 @@ class SandboxCgroup:
 
     @classmethod
     def create(cls, name: str) -> SandboxCgroup | None:
+        """The sandbox's cgroups, named ``name``, in each controller's parent (``_parents``);
+        None where there is none. Raises CgroupError for an unusable ``REPO_AGENT_CGROUP``."""
         made: list[Path] = []
-        memory = sandbox_memory()
+        parents = _parents()
+        if not parents:
+            return None
+        memory = sandbox_memory(parents.get("memory"))
         try:
             for controller, settings in (
                 ("cpu", {"cpu.shares": CPU_SHARES}),
                 ("memory", {"memory.limit_in_bytes": memory}),
                 ("pids", {"pids.max": PIDS_MAX}),
             ):
-                parent = _own(controller)
+                parent = parents.get(controller)
                 if parent is None:
                     continue
+                if name.startswith(_OWN_PREFIX):
+                    _remove_stale(parent)
                 d = parent / name
                 if d.exists():  # left by a process that died: its lease is ours now
                     _drain(d)

@@ -266,7 +266,11 @@ def sandbox_warning() -> str | None:
 def require_sandbox() -> None:
     """Raise SandboxError unless bwrap works here or the user allowed --unsafe-no-sandbox:
     front ends call it before a batch spends any token."""
-    choose_sandbox("auto")
+    if choose_sandbox("auto") == "bwrap":
+        try:
+            cgroups.check_override()
+        except cgroups.CgroupError as exc:
+            raise SandboxError(str(exc)) from None
 
 
 def choose_sandbox(sandbox: str) -> SandboxKind:
@@ -742,7 +746,7 @@ def run_command_full(
     lease = lease_for(kind)
     cleared = False
     capped: CappedWorkspace | None = None
-    cgroup = SandboxCgroup.create(f"repo-agent-{lease.uid}") if lease is not None else None
+    cgroup = _sandbox_cgroup(kind, lease)
     try:
         if lease is not None and kind == "bwrap":
             try:
@@ -807,6 +811,17 @@ def run_command_full(
             cgroup.close()
         if lease is not None:
             lease.release(cleared=cleared)
+
+
+def _sandbox_cgroup(kind: SandboxKind, lease: UidLease | None) -> SandboxCgroup | None:
+    """The sandbox's own cgroups: named by its leased uid (root), or fresh ones where a
+    normal user may make them (agent/cgroups.py); None where there are none."""
+    if kind != "bwrap":
+        return None
+    try:
+        return SandboxCgroup.create(f"repo-agent-{lease.uid}" if lease is not None else cgroups.own_name())
+    except cgroups.CgroupError as exc:
+        raise SandboxError(str(exc)) from None
 
 
 def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWatch | None:
