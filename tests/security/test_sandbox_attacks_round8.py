@@ -1,0 +1,93 @@
+"""Round 8 attacks on the sandbox (a reviewer who did not build it). Each open finding is a
+strict xfail: it fails today and must start passing once the sandbox is fixed. Every attack
+runs in a real bwrap sandbox, as root and as the user nobody (started here with runuser)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+# A normal user cannot read root's interpreter (a pyenv under /root): the shared attack
+# venv (see the round briefs) runs this checkout for them.
+USER_PYTHON = os.environ.get("REPO_AGENT_ATTACK_PYTHON", "/opt/atk-venv/bin/python")
+MODES = ["root", "user"]
+
+# One command run in the sandbox (run_command_full, bwrap), in a fresh directory under
+# argv[2]; prints the command's output as JSON.
+_COMMAND_RUNNER = r"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command_full
+cwd = Path(tempfile.mkdtemp(dir=sys.argv[2]))
+run = run_command_full([sys.executable, "-c", sys.argv[3], *sys.argv[4:]], cwd, timeout_s=60, sandbox="bwrap")
+print(json.dumps({"exit": run.exit_code, "output": run.output[-3000:]}))
+"""
+
+
+def run_command_as(mode: str, code: str, *args: str, timeout: float = 60) -> dict:
+    """``python -c code args`` run once in a real bwrap sandbox, started as root (``root``)
+    or as the user nobody (``user``, through runuser)."""
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("these attacks run as root (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    try:
+        tmp.chmod(0o777)
+        tail = [_COMMAND_RUNNER, str(PROJECT), str(tmp), code, *args]
+        if mode == "root":
+            argv = [sys.executable, "-c", *tail]
+        else:
+            if not Path(USER_PYTHON).exists():
+                pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
+            argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", *tail]
+        env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp), env=env)
+        assert cp.returncode == 0, cp.stderr[-3000:]
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-1: vsock has no network namespace: ``--unshare-net`` leaves it as it is, and the
+# seccomp filter lets socket(AF_VSOCK) through. In this VM (virtio-vsock) the sandbox shares
+# the vsock port space of the host's processes (a port the host holds is EADDRINUSE inside,
+# and one the sandbox binds is taken from the host's services) and can connect to the
+# hypervisor (CID 2): a network the sandbox was meant not to have. (Not connected here.)
+VSOCK_PROBE = r"""
+import socket, sys
+try:
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+except OSError as e:
+    print("no vsock:", e.errno)
+    raise SystemExit(0)
+try:
+    s.bind((socket.VMADDR_CID_ANY, int(sys.argv[1])))
+    print("bound the host's port")
+except OSError as e:
+    print("bind errno", e.errno)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-1 AF_VSOCK is open in the sandbox, outside its network namespace")
+@pytest.mark.parametrize("mode", MODES)
+def test_vsock_reaches_outside_the_sandbox(mode):
+    try:
+        held = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    except (AttributeError, OSError):
+        pytest.skip("no AF_VSOCK on this machine: nothing to reach")
+    with held:
+        held.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+        port = held.getsockname()[1]
+        got = run_command_as(mode, VSOCK_PROBE, str(port))
+    assert "no vsock:" in got["output"], got
