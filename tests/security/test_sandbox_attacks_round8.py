@@ -129,3 +129,37 @@ def test_a_normal_users_empty_directories_stay_within_the_disk_cap():
     got = run_command_as("user", EMPTY_DIRECTORIES, cap=cap)
     assert got["exit"] == 0 or "over its cap" in got["output"], got
     assert got["disk"] <= cap + cap // 16, got
+
+
+# sbx8-3: run by a normal user, a sandbox has no cpu cgroup (none can be made), so the
+# scheduler's autogroups decide its share: every setsid() starts a new one, and each gets
+# a share equal to a whole neighbour's. The 250 children that each call setsid (the attack
+# the root mode's cpu cgroup answers, agent/cgroups.py) still take 250 shares of the CPU
+# against an honest neighbour's one when the user is not root: a neighbour's tests time out,
+# its rollout judged FAIL. Scaled down (no CPU spent): 4 children, 4 more autogroups.
+AUTOGROUPS = r"""
+import os
+groups = {open("/proc/self/autogroup").read().split()[0]}
+for i in range(4):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+        os.write(w, open("/proc/self/autogroup").read().split()[0].encode())
+        os._exit(0)
+    os.close(w)
+    groups.add(os.read(r, 100).decode())
+    os.close(r)
+    os.wait()
+print("autogroups", len(groups))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-3 a normal user's sandbox takes a CPU share per setsid (autogroups)")
+def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
+    if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+        pytest.skip("no scheduler autogroups on this kernel: a session takes no share of its own")
+    got = run_command_as("user", AUTOGROUPS)
+    assert "autogroups 1\n" in got["output"], got
