@@ -33,6 +33,8 @@ from agent.tree_walk import walk
 conf = json.loads(sys.argv[3])
 if "cap" in conf:  # the workspace's disk cap, scaled down (no gigabyte on a shared disk)
     agent.sandbox.WORKSPACE_BYTES = conf["cap"]
+if "names" in conf:  # and its number of names
+    agent.sandbox.WORKSPACE_INODES = conf["names"]
 cwd = Path(tempfile.mkdtemp(dir=sys.argv[2]))
 run = run_command_full([sys.executable, "-c", sys.argv[4], *sys.argv[5:]], cwd, timeout_s=60, sandbox="bwrap")
 disk = 0  # what the workspace's tree takes on the disk (its directories' blocks too)
@@ -43,9 +45,12 @@ print(json.dumps({"exit": run.exit_code, "output": run.output[-3000:], "disk": d
 """
 
 
-def run_command_as(mode: str, code: str, *args: str, cap: int | None = None, timeout: float = 60) -> dict:
+def run_command_as(
+    mode: str, code: str, *args: str, cap: int | None = None, names: int | None = None, timeout: float = 60
+) -> dict:
     """``python -c code args`` run once in a real bwrap sandbox, started as root (``root``)
-    or as the user nobody (``user``, through runuser); ``cap``: the workspace's disk cap."""
+    or as the user nobody (``user``, through runuser); ``cap`` and ``names``: the workspace's
+    disk cap, in bytes and in names (scaled down)."""
     if shutil.which("bwrap") is None:
         pytest.fail("bwrap is not installed")
     if os.geteuid() != 0:
@@ -53,7 +58,7 @@ def run_command_as(mode: str, code: str, *args: str, cap: int | None = None, tim
     tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
     try:
         tmp.chmod(0o777)
-        conf = {"cap": cap} if cap is not None else {}
+        conf = {k: v for k, v in (("cap", cap), ("names", names)) if v is not None}
         tail = [_COMMAND_RUNNER, str(PROJECT), str(tmp), json.dumps(conf), code, *args]
         if mode == "root":
             argv = [sys.executable, "-c", *tail]
@@ -163,3 +168,30 @@ def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
         pytest.skip("no scheduler autogroups on this kernel: a session takes no share of its own")
     got = run_command_as("user", AUTOGROUPS)
     assert "autogroups 1\n" in got["output"], got
+
+
+# sbx8-4: a normal user's disk watch looks at the workspace only when the filesystem's used
+# blocks or inodes grew past the room left: a hard link spends no inode and ~16 bytes of
+# directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
+# on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
+# trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 15,000 links, then a
+# second of waiting (twenty polls) for the watch to stop the run.
+HARD_LINKS = r"""
+import os, time
+open("f", "w").close()
+os.mkdir("L")
+for i in range(15000):
+    os.link("f", f"L/{i}")
+deadline = time.monotonic() + 1.0
+while time.monotonic() < deadline:
+    time.sleep(0.05)
+print("not stopped")
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-4 a normal user's disk watch never sees names made as hard links")
+def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run():
+    got = run_command_as("user", HARD_LINKS, names=5000)
+    assert "the run was stopped" in got["output"], got
+    assert "not stopped" not in got["output"], got
