@@ -94,7 +94,6 @@ except OSError as e:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-1 AF_VSOCK is open in the sandbox, outside its network namespace")
 @pytest.mark.parametrize("mode", MODES)
 def test_vsock_reaches_outside_the_sandbox(mode):
     try:
