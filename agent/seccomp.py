@@ -10,7 +10,8 @@ reboot, swap and clock setting, inotify and fanotify instances (the kernel count
 user across namespaces: run by a normal user, one rollout could take every one of that
 user's, its neighbours' and the user's own programs'; no test runner needs them), an IPv4
 or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), and every 32-bit (``int 0x80``) call, whose numbers differ; ``clone3`` fails with ENOSYS, so the C library falls back to
-``clone``, whose flags the filter can read; a netlink socket fails with EAFNOSUPPORT. x86-64 only; elsewhere there is no filter.
+``clone``, whose flags the filter can read; a socket of any family but AF_UNIX, AF_INET and
+AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT. x86-64 only; elsewhere there is no filter.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ _NR_UNSHARE, _NR_CLONE, _NR_CLONE3 = 272, 56, 435
 # budget (a test queued 8 MB of unread dumps a socket, gigabytes a process: sbx6-3's kind,
 # without even tcp_mem's cap). The sandbox has no network to ask about; glibc's getaddrinfo
 # takes EAFNOSUPPORT as "no netlink" and goes on.
-_NR_SOCKET, _AF_NETLINK = 41, 16
+_NR_SOCKET, _NR_SOCKETPAIR, _AF_UNIX = 41, 53, 1
+# Every other address family is refused too (EAFNOSUPPORT): AF_VSOCK has no network namespace,
+# so --unshare-net never cut it (a sandbox listened on the host's vsock ports, round 8 sbx8-1);
+# AF_ALG, AF_TIPC, AF_RDS, AF_KCM, AF_XDP and the rest are kernel code no test needs.
 # IPv4 and IPv6 sockets are streams only (TCP: its buffers are charged to the sandbox's
 # kmem.tcp limit, and where there is no cgroup to tcp_mem's ceiling). A datagram socket's
 # queue counts in the machine-wide udp_mem: with no memory cgroup (a normal user's sandbox)
@@ -66,13 +70,16 @@ def filter_program() -> bytes | None:
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
         (_JEQ, "family", None, _NR_SOCKET),
+        (_JEQ, "pair", None, _NR_SOCKETPAIR),
         (_RET, None, None, _ALLOW),
     ]
     labels = {"flags": len(prog)}
     prog += [(_LD_ABS, None, None, 16), (_JSET, "deny", "allow", _CLONE_NEWUSER)]  # args[0], low word
     labels["family"] = len(prog)
-    prog += [(_LD_ABS, None, None, 16), (_JEQ, "noaf", None, _AF_NETLINK)]  # socket's domain
-    prog += [(_JEQ, "inet", None, _AF_INET), (_JEQ, "inet", "allow", _AF_INET6)]
+    prog += [(_LD_ABS, None, None, 16), (_JEQ, "allow", None, _AF_UNIX)]  # socket's domain
+    prog += [(_JEQ, "inet", None, _AF_INET), (_JEQ, "inet", "noaf", _AF_INET6)]
+    labels["pair"] = len(prog)
+    prog += [(_LD_ABS, None, None, 16), (_JEQ, "allow", "noaf", _AF_UNIX)]  # socketpair's domain
     labels["inet"] = len(prog)
     # socket's type, its flags (SOCK_NONBLOCK, SOCK_CLOEXEC) masked off
     prog += [(_LD_ABS, None, None, 24), (_AND, None, None, _SOCK_TYPE_MASK), (_JEQ, None, "deny", _SOCK_STREAM)]

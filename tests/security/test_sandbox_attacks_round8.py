@@ -1,0 +1,196 @@
+"""Round 8 attacks on the sandbox (a reviewer who did not build it). Each open finding is a
+strict xfail: it fails today and must start passing once the sandbox is fixed. Every attack
+runs in a real bwrap sandbox, as root and as the user nobody (started here with runuser)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+# A normal user cannot read root's interpreter (a pyenv under /root): the shared attack
+# venv (see the round briefs) runs this checkout for them.
+USER_PYTHON = os.environ.get("REPO_AGENT_ATTACK_PYTHON", "/opt/atk-venv/bin/python")
+MODES = ["root", "user"]
+
+# One command run in the sandbox (run_command_full, bwrap), in a fresh directory under
+# argv[2]; prints the command's output as JSON.
+_COMMAND_RUNNER = r"""
+import json, os, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command_full
+import agent.sandbox
+from agent.tree_walk import walk
+conf = json.loads(sys.argv[3])
+if "cap" in conf:  # the workspace's disk cap, scaled down (no gigabyte on a shared disk)
+    agent.sandbox.WORKSPACE_BYTES = conf["cap"]
+if "names" in conf:  # and its number of names
+    agent.sandbox.WORKSPACE_INODES = conf["names"]
+cwd = Path(tempfile.mkdtemp(dir=sys.argv[2]))
+run = run_command_full([sys.executable, "-c", sys.argv[4], *sys.argv[5:]], cwd, timeout_s=60, sandbox="bwrap")
+disk = 0  # what the workspace's tree takes on the disk (its directories' blocks too)
+for dirpath, dirnames, filenames in walk(cwd):
+    for name in [*dirnames, *filenames]:
+        disk += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+print(json.dumps({"exit": run.exit_code, "output": run.output[-3000:], "disk": disk}))
+"""
+
+
+def run_command_as(
+    mode: str, code: str, *args: str, cap: int | None = None, names: int | None = None, timeout: float = 60
+) -> dict:
+    """``python -c code args`` run once in a real bwrap sandbox, started as root (``root``)
+    or as the user nobody (``user``, through runuser); ``cap`` and ``names``: the workspace's
+    disk cap, in bytes and in names (scaled down)."""
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("these attacks run as root (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    try:
+        tmp.chmod(0o777)
+        conf = {k: v for k, v in (("cap", cap), ("names", names)) if v is not None}
+        tail = [_COMMAND_RUNNER, str(PROJECT), str(tmp), json.dumps(conf), code, *args]
+        if mode == "root":
+            argv = [sys.executable, "-c", *tail]
+        else:
+            if not Path(USER_PYTHON).exists():
+                pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
+            argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", *tail]
+        env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp), env=env)
+        assert cp.returncode == 0, cp.stderr[-3000:]
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-1: vsock has no network namespace: ``--unshare-net`` leaves it as it is, and the
+# seccomp filter lets socket(AF_VSOCK) through. In this VM (virtio-vsock) the sandbox shares
+# the vsock port space of the host's processes (a port the host holds is EADDRINUSE inside,
+# and one the sandbox binds is taken from the host's services) and can connect to the
+# hypervisor (CID 2): a network the sandbox was meant not to have. (Not connected here.)
+VSOCK_PROBE = r"""
+import socket, sys
+try:
+    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+except OSError as e:
+    print("no vsock:", e.errno)
+    raise SystemExit(0)
+try:
+    s.bind((socket.VMADDR_CID_ANY, int(sys.argv[1])))
+    print("bound the host's port")
+except OSError as e:
+    print("bind errno", e.errno)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_vsock_reaches_outside_the_sandbox(mode):
+    try:
+        held = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    except (AttributeError, OSError):
+        pytest.skip("no AF_VSOCK on this machine: nothing to reach")
+    with held:
+        held.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+        port = held.getsockname()[1]
+        got = run_command_as(mode, VSOCK_PROBE, str(port))
+    assert "no vsock:" in got["output"], got
+
+
+# sbx8-2: a normal user's disk cap counts the bytes of regular files and the number of
+# names (tree_cost), never a directory's own blocks, and ext4 never shrinks a directory: a
+# directory that held 20,000 long names keeps 8 MB of blocks once they are gone (hard links
+# to one file: no inode spent, no data). One directory after another, the tests fill the
+# host's disk at ~10 MB/s, and neither the disk watch nor the trim after the run sees a byte
+# (the tree is a few empty directories); the workspace keeps them from run to run. Scaled
+# down: a cap of 1 MB, 4 MB of empty directories.
+EMPTY_DIRECTORIES = r"""
+import os
+open("f", "w").close()
+for d in range(2):
+    os.mkdir(f"d{d}")
+    names = [f"d{d}/" + f"{i:08d}".ljust(250, "x") for i in range(5000)]
+    for n in names:
+        os.link("f", n)
+    for n in names:
+        os.unlink(n)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-2 a normal user's disk cap never counts directories' blocks")
+def test_a_normal_users_empty_directories_stay_within_the_disk_cap():
+    cap = 1024**2
+    got = run_command_as("user", EMPTY_DIRECTORIES, cap=cap)
+    assert got["exit"] == 0 or "over its cap" in got["output"], got
+    assert got["disk"] <= cap + cap // 16, got
+
+
+# sbx8-3: run by a normal user, a sandbox has no cpu cgroup (none can be made), so the
+# scheduler's autogroups decide its share: every setsid() starts a new one, and each gets
+# a share equal to a whole neighbour's. The 250 children that each call setsid (the attack
+# the root mode's cpu cgroup answers, agent/cgroups.py) still take 250 shares of the CPU
+# against an honest neighbour's one when the user is not root: a neighbour's tests time out,
+# its rollout judged FAIL. Scaled down (no CPU spent): 4 children, 4 more autogroups.
+AUTOGROUPS = r"""
+import os
+groups = {open("/proc/self/autogroup").read().split()[0]}
+for i in range(4):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+        os.write(w, open("/proc/self/autogroup").read().split()[0].encode())
+        os._exit(0)
+    os.close(w)
+    groups.add(os.read(r, 100).decode())
+    os.close(r)
+    os.wait()
+print("autogroups", len(groups))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-3 a normal user's sandbox takes a CPU share per setsid (autogroups)")
+def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
+    if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+        pytest.skip("no scheduler autogroups on this kernel: a session takes no share of its own")
+    got = run_command_as("user", AUTOGROUPS)
+    assert "autogroups 1\n" in got["output"], got
+
+
+# sbx8-4: a normal user's disk watch looks at the workspace only when the filesystem's used
+# blocks or inodes grew past the room left: a hard link spends no inode and ~16 bytes of
+# directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
+# on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
+# trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 15,000 links, then a
+# second of waiting (twenty polls) for the watch to stop the run.
+HARD_LINKS = r"""
+import os, time
+open("f", "w").close()
+os.mkdir("L")
+for i in range(15000):
+    os.link("f", f"L/{i}")
+deadline = time.monotonic() + 1.0
+while time.monotonic() < deadline:
+    time.sleep(0.05)
+print("not stopped")
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-4 a normal user's disk watch never sees names made as hard links")
+def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run():
+    got = run_command_as("user", HARD_LINKS, names=5000)
+    assert "the run was stopped" in got["output"], got
+    assert "not stopped" not in got["output"], got
