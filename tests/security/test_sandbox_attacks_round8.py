@@ -369,3 +369,33 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
         assert sorted(os.listdir(victim)) == ["precious"], sorted(os.listdir(victim))
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-9: sbx8-8's kind on a Ray worker: unpack_task keeps a task's files (its source and
+# its reference fix) in ``$TMPDIR/repo-agent-ray-cache/<digest>``, takes the cache directory
+# whoever made it, and takes ``<digest>`` as already unpacked when it is a directory. The
+# digest is the pack's sha256, which anyone holding the suite computes: a local user who made
+# the directory first hands root's rollouts a source and a reference fix of their own (a
+# verdict forged), or reads the fixes root unpacks into their directory.
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx8-9 a local user owning $TMPDIR/repo-agent-ray-cache plants a task's files"
+)
+def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
+    from agent.suites.loading import load_suite
+    from agent.task_pack import CACHE_DIR, pack_task, unpack_task
+
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and as nobody through runuser)")
+    suite = load_suite("mini-bugs")
+    digest, data, _ = pack_task(suite, suite.task("fix_gcd"))
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))  # a /tmp of its own: anyone may make a name there
+    try:
+        tmp.chmod(0o1777)
+        planted = tmp / CACHE_DIR / digest / "src"
+        subprocess.run(["runuser", "-u", "nobody", "--", "mkdir", "-p", str(planted)], check=True)
+        subprocess.run(["runuser", "-u", "nobody", "--", "touch", str(planted / "gcd.py")], check=True)
+        got = unpack_task(digest, data, root=tmp)
+        assert os.lstat(got).st_uid == os.geteuid(), "the task's files are in a directory of another user's"
+        assert (got / "src" / "gcd.py").read_bytes() != b"", "the task's source is the other user's"
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
