@@ -175,15 +175,15 @@ def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
 # directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
 # on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
 # trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
-# each run_tests the model calls. Scaled down: a cap of 5,000 names, 15,000 links, then a
-# second of waiting (twenty polls) for the watch to stop the run.
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 8,000 links, then
+# 0.6 s of waiting (twelve polls) for the watch to stop the run.
 HARD_LINKS = r"""
 import os, time
 open("f", "w").close()
 os.mkdir("L")
-for i in range(15000):
+for i in range(8000):
     os.link("f", f"L/{i}")
-deadline = time.monotonic() + 1.0
+deadline = time.monotonic() + 0.6
 while time.monotonic() < deadline:
     time.sleep(0.05)
 print("not stopped")
@@ -236,7 +236,7 @@ for i in range(2):
         os.write(fd, b"x" * (1 << 20))
     os.unlink(f"u{i}")
     fds.append(fd)
-deadline = time.monotonic() + 1.0
+deadline = time.monotonic() + 0.6
 while time.monotonic() < deadline:
     time.sleep(0.05)
 print("not stopped")
@@ -330,7 +330,7 @@ print("swapped" if found else "never saw the run")
 _SLOW_CONFTEST = """
 import pathlib, time
 pathlib.Path(__file__).with_name("planted").write_text("* * * * * root id > /tmp/owned\\n")
-time.sleep(2)
+time.sleep(1)
 """
 
 
