@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -397,5 +398,38 @@ def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
         got = unpack_task(digest, data, root=tmp)
         assert os.lstat(got).st_uid == os.geteuid(), "the task's files are in a directory of another user's"
         assert (got / "src" / "gcd.py").read_bytes() != b"", "the task's source is the other user's"
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-10: root mode's copy-back gives the workspace's files and directories the modes the
+# tests set, setuid and setgid alone taken out: a directory the tests made 0777 comes back
+# a world-writable directory of root's, under the rollout's workspace (/tmp/repo-agent-ws,
+# 0755: any local user reaches it). Any local user then writes in root's workspace: the
+# rollout's package replaced before the final verdict judges it, names swapped under root's
+# restores and copy-back (sbx8-8's kind, without making a directory first).
+WORLD_WRITABLE = r"""
+import os
+os.mkdir("pkg")
+os.chmod("pkg", 0o777)
+open("pkg/mod.py", "w").close()
+os.chmod("pkg/mod.py", 0o666)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-10 root mode's copy-back keeps world-writable modes on root's files")
+def test_roots_copy_back_leaves_nothing_world_writable():
+    from agent.sandbox import run_command_full
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("runs as root: the copy-back is root mode's")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    try:
+        run = run_command_full([sys.executable, "-c", WORLD_WRITABLE], tmp, timeout_s=60, sandbox="bwrap")
+        assert run.exit_code == 0, run.output
+        modes = {p.name: stat.S_IMODE(os.lstat(p).st_mode) for p in (tmp / "pkg", tmp / "pkg" / "mod.py")}
+        assert all(not m & stat.S_IWOTH for m in modes.values()), {k: oct(v) for k, v in modes.items()}
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
