@@ -433,3 +433,37 @@ def test_roots_copy_back_leaves_nothing_world_writable():
         assert all(not m & stat.S_IWOTH for m in modes.values()), {k: oct(v) for k, v in modes.items()}
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-11: the differential runner says hello "before any workspace code ran", and a run
+# without the hello is the machine's failure (DifferentialError: not judged). On a task's
+# own venv (agent/suites/env.py) the interpreter starts with site, whose .pth line puts the
+# workspace's import roots on sys.path before site imports ``sitecustomize``: the rollout's
+# sitecustomize.py runs first, and an os._exit there leaves no hello. The rollout's doing
+# (config_tamper names a sitecustomize.py tampering) ends "not judged" instead: where the
+# task has held-out test data, the differential runs before the tests and its error is the
+# final verdict's.
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx8-11 a sitecustomize.py runs before the differential's hello (not judged)"
+)
+def test_a_rollouts_sitecustomize_cannot_stop_the_differentials_hello():
+    from agent.differential import run_calls
+    from agent.suites.env import PTH_NAME, pth_text
+    from agent.suites.models import DifferentialTarget
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    try:
+        env = tmp / "env"  # a task's own venv, as agent/suites/env.py leaves it
+        subprocess.run(["uv", "venv", "-q", "--python", sys.executable, str(env)], check=True)
+        next(env.glob("lib/python3*/site-packages")).joinpath(PTH_NAME).write_text(pth_text(("",)))
+        ws = tmp / "ws"
+        ws.mkdir()
+        (ws / "m.py").write_text("def f(x):\n    return x\n")
+        (ws / "sitecustomize.py").write_text("import os\nos._exit(0)\n")
+        target = DifferentialTarget(module="m", function="f", inputs=[[1], [2]])
+        got = run_calls(ws, [target], sandbox="bwrap", python_env=env)
+        assert got.hello, "the workspace's code ran before the runner's hello: not judged"
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
