@@ -440,9 +440,10 @@ def test_roots_copy_back_leaves_nothing_world_writable():
 # own venv (agent/suites/env.py) the interpreter starts with site, whose .pth line puts the
 # workspace's import roots on sys.path before site imports ``sitecustomize``: the rollout's
 # sitecustomize.py runs first, and an os._exit there leaves no hello. The rollout's doing
-# (config_tamper names a sitecustomize.py tampering) ends "not judged" instead: where the
-# task has held-out test data, the differential runs before the tests and its error is the
-# final verdict's.
+# (config_tamper names a sitecustomize.py tampering; a ``sitecustomize/__init__.py`` package,
+# imported alike, it names not at all) ends "not judged" instead: where the task has
+# held-out test data, the differential runs before the tests and its error is the final
+# verdict's.
 @pytest.mark.xfail(
     strict=True, reason="open: sbx8-11 a sitecustomize.py runs before the differential's hello (not judged)"
 )
