@@ -322,9 +322,13 @@ while time.monotonic() < deadline:  # root's tests started (their copy is made):
     if found:
         break
     time.sleep(0.01)
-os.rename(ws, ws + ".moved")
-os.symlink(victim, ws)
-print("swapped" if found else "never saw the run")
+try:
+    os.rename(ws, ws + ".moved")
+    os.symlink(victim, ws)
+except PermissionError:
+    print("refused" if found else "never saw the run")  # the workspace's root is not theirs
+else:
+    print("swapped" if found else "never saw the run")
 """
 
 _SLOW_CONFTEST = """
@@ -334,9 +338,6 @@ time.sleep(1)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx8-8 a local user owning $TMPDIR/repo-agent-ws redirects root's copy-back"
-)
 def test_a_local_user_cannot_redirect_roots_copy_back():
     from agent.suites.loading import load_suite
     from agent.workspace import Workspace
@@ -365,7 +366,7 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
             ws.run_tests()
         finally:
             out, _ = attacker.communicate(timeout=60)
-        assert out.strip() == "swapped", out
+        assert out.strip() in ("swapped", "refused"), out
         assert sorted(os.listdir(victim)) == ["precious"], sorted(os.listdir(victim))
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
@@ -377,9 +378,6 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
 # digest is the pack's sha256, which anyone holding the suite computes: a local user who made
 # the directory first hands root's rollouts a source and a reference fix of their own (a
 # verdict forged), or reads the fixes root unpacks into their directory.
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx8-9 a local user owning $TMPDIR/repo-agent-ray-cache plants a task's files"
-)
 def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
     from agent.suites.loading import load_suite
     from agent.task_pack import CACHE_DIR, pack_task, unpack_task
@@ -416,7 +414,6 @@ os.chmod("pkg/mod.py", 0o666)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-10 root mode's copy-back keeps world-writable modes on root's files")
 def test_roots_copy_back_leaves_nothing_world_writable():
     from agent.sandbox import run_command_full
 
