@@ -449,7 +449,9 @@ def _copy_stat(src: str, dst: str) -> None:
         # would follow it and, as root, make whatever host directory it names 0777.
         return
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-    os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+    # Nor group or others' write: a directory the tests made 0777 came back root's 0777, for any
+    # local user to write in (round 8 sbx8-10).
+    os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH))
 
 
 def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agent.private_dir import private_dir
 from agent.suites.models import DirSource, Suite, Task
 from agent.workspace import source_dir, walk_files
 
@@ -46,11 +47,10 @@ def pack_task(suite: Suite, task: Task) -> tuple[str, bytes, Task]:
 
 def unpack_task(digest: str, data: bytes, root: Path | None = None) -> Path:
     """Unpack once per node: later rollouts of the task reuse the directory."""
-    root = Path(root or tempfile.gettempdir()) / CACHE_DIR
+    root = private_dir(Path(root or tempfile.gettempdir()) / CACHE_DIR)
     target = root / digest
     if target.is_dir():
         return target
-    root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=root))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(tmp, filter="data")  # our own archive, still never trusted to write outside

@@ -29,6 +29,7 @@ from agent.patch_format import (
     files_in_patch,  # noqa: F401 (callers read stored patches through this module)
     large_file_diff,
 )
+from agent.private_dir import private_dir
 from agent.scoring import TestResult, run_tests
 from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
@@ -211,8 +212,7 @@ class Workspace:
         """A fresh copy of the task's source, minus hidden paths, in a new dir under ``root``."""
         source = source_dir(suite, task)
         python_env = task_env(suite, task, source)
-        root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
+        root = private_dir(Path(root).absolute())  # another user's root is never written in
         path = (root / f"{task.id}-{uuid.uuid4().hex[:8]}").resolve()
         with _LIVE_LOCK:
             _LIVE.add(path)

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -174,15 +175,15 @@ def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
 # directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
 # on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
 # trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
-# each run_tests the model calls. Scaled down: a cap of 5,000 names, 15,000 links, then a
-# second of waiting (twenty polls) for the watch to stop the run.
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 8,000 links, then
+# 0.6 s of waiting (twelve polls) for the watch to stop the run.
 HARD_LINKS = r"""
 import os, time
 open("f", "w").close()
 os.mkdir("L")
-for i in range(15000):
+for i in range(8000):
     os.link("f", f"L/{i}")
-deadline = time.monotonic() + 1.0
+deadline = time.monotonic() + 0.6
 while time.monotonic() < deadline:
     time.sleep(0.05)
 print("not stopped")
@@ -194,3 +195,272 @@ def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run():
     got = run_command_as("user", HARD_LINKS, names=5000)
     assert "the run was stopped" in got["output"], got
     assert "not stopped" not in got["output"], got
+
+
+# sbx8-5: fallocate with FALLOC_FL_KEEP_SIZE gives a file disk blocks past its end: its size
+# stays 0, and ext4 checks RLIMIT_FSIZE only for a new size. A normal user's disk watch and
+# the trim after the run count sizes (tree_cost): one call held 300 MB past the 272 MB room
+# of a run, never stopped, never trimmed, the workspace keeping it; one call can take the
+# host's whole free disk (not tried). (Root mode: the tmpfs refuses it, EFBIG.) Scaled down:
+# a cap of 1 MB, 8 MB preallocated.
+PREALLOCATED = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("f", os.O_WRONLY | os.O_CREAT, 0o644)
+r = libc.fallocate(fd, 1, ctypes.c_long(0), ctypes.c_long(8 * 1024 * 1024))  # FALLOC_FL_KEEP_SIZE
+print("fallocate", r, os.strerror(ctypes.get_errno()) if r else "", os.fstat(fd).st_size, os.fstat(fd).st_blocks)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx8-5 a normal user's disk cap never counts blocks preallocated past a file's end"
+)
+def test_a_normal_users_preallocated_blocks_stay_within_the_disk_cap():
+    cap = 1024**2
+    got = run_command_as("user", PREALLOCATED, cap=cap)
+    assert got["disk"] <= cap + cap // 16, got
+
+
+# sbx8-6: a file written, unlinked and held open takes its blocks until the last process of
+# the run is gone; a normal user's disk watch measures the tree (tree_cost), which no longer
+# names it. 300 MB held that way (five unlinked files of 60 MB, past the run's 272 MB room)
+# ran on unstopped; RLIMIT_FSIZE bounds one file, not how many (1,024 descriptors in each of
+# 256 processes): the host's disk can be kept full for a whole run, every neighbour and the
+# host itself writing into ENOSPC (not tried). Scaled down: a cap of 1 MB, 8 MB held.
+UNLINKED = r"""
+import os, time
+fds = []
+for i in range(2):
+    fd = os.open(f"u{i}", os.O_WRONLY | os.O_CREAT, 0o644)
+    for _ in range(4):
+        os.write(fd, b"x" * (1 << 20))
+    os.unlink(f"u{i}")
+    fds.append(fd)
+deadline = time.monotonic() + 0.6
+while time.monotonic() < deadline:
+    time.sleep(0.05)
+print("not stopped")
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-6 a normal user's disk watch never sees unlinked files held open")
+def test_a_normal_users_unlinked_files_past_the_disk_cap_stop_the_run():
+    got = run_command_as("user", UNLINKED, cap=1024**2)
+    assert "the run was stopped" in got["output"], got
+    assert "not stopped" not in got["output"], got
+
+
+# sbx8-7: a sandbox's memory limit and RLIMIT_AS are what the cgroups around the host leave
+# when it starts (cgroups.enclosing_memory: room less a 64 MB margin, at least 32 MB). Under
+# a service, container or session limit shared by a batch, a neighbour's memory at that
+# moment sets the next sandbox's limits: with a neighbour holding 120 MB of an enclosing
+# 200 MB, an honest test of 48 MB got RLIMIT_AS 32 MB and died of MemoryError, its rollout
+# judged FAIL; the same run passes alone (limit 126 MB). The neighbour's doing is the
+# rollout's verdict, never "not judged".
+_ENCLOSED_RUNNER = r"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import SandboxError, run_command_full
+neighbour = bytearray(int(sys.argv[3]) * 2**20)  # another rollout's memory in the same enclosing cgroup
+neighbour[::4096] = b"x" * len(neighbour[::4096])
+cwd = Path(tempfile.mkdtemp(dir=sys.argv[2]))
+code = "b = bytearray(48 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('ok')"
+try:
+    run = run_command_full([sys.executable, "-c", code], cwd, timeout_s=60, sandbox="bwrap")
+    print(json.dumps({"exit": run.exit_code, "output": run.output[-1000:]}))
+except SandboxError as exc:
+    print(json.dumps({"not_judged": str(exc)}))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx8-7 a neighbour's memory in an enclosing cgroup fails an honest run")
+def test_a_neighbours_memory_does_not_fail_an_honest_run():
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (it makes an enclosing memory cgroup)")
+    top = Path("/sys/fs/cgroup/memory")
+    if not (top / "cgroup.procs").is_file():
+        pytest.skip("no cgroup v1 memory hierarchy to make an enclosing limit in")
+    enclosing = top / f"sbx8-enclosing-{os.getpid()}"
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    enclosing.mkdir()
+    try:
+        (enclosing / "memory.limit_in_bytes").write_text(str(200 * 2**20))
+        move_in = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+        argv = ["/bin/sh", "-c", move_in, str(enclosing), sys.executable, "-c", _ENCLOSED_RUNNER]
+        env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
+        cp = subprocess.run([*argv, str(PROJECT), str(tmp), "120"], capture_output=True, text=True, timeout=60, env=env)
+        assert cp.returncode == 0, cp.stderr[-3000:]
+        got = json.loads(cp.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+        enclosing.rmdir()
+    # Either the honest run passes, or the machine's shortage is nobody's verdict (not judged).
+    assert "not_judged" in got or (got["exit"] == 0 and "ok" in got["output"]), got
+
+
+# sbx8-8: a rollout's workspace lives under ``$TMPDIR/repo-agent-ws`` (agent/loop.py), a name
+# any local user can make first: Workspace.create takes the directory whoever owns it. Its
+# owner can rename root's workspace away and put a symlink in its place while the tests run:
+# root mode's copy-back then empties and writes ``CappedWorkspace.workspace``, a path string,
+# through the link: every file of the directory it names removed, and the tests' files
+# written there as root (here: a file the rollout's conftest made). With the link pointing
+# at /etc/cron.d, a local user has root. Shown on a directory of root's own.
+_SWAP = r"""
+import os, sys, time
+ws, victim = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:  # root's tests started (their copy is made): pytest's rootdir names the workspace
+    found = False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            found = found or f"--rootdir={ws}".encode() in open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            pass
+    if found:
+        break
+    time.sleep(0.01)
+try:
+    os.rename(ws, ws + ".moved")
+    os.symlink(victim, ws)
+except PermissionError:
+    print("refused" if found else "never saw the run")  # the workspace's root is not theirs
+else:
+    print("swapped" if found else "never saw the run")
+"""
+
+_SLOW_CONFTEST = """
+import pathlib, time
+pathlib.Path(__file__).with_name("planted").write_text("* * * * * root id > /tmp/owned\\n")
+time.sleep(1)
+"""
+
+
+def test_a_local_user_cannot_redirect_roots_copy_back():
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))  # a /tmp of its own: anyone may make a name there
+    try:
+        tmp.chmod(0o1777)
+        root = tmp / "repo-agent-ws"  # made first by the local user
+        subprocess.run(["runuser", "-u", "nobody", "--", "mkdir", "-m", "0755", str(root)], check=True)
+        victim = tmp / "victim"
+        victim.mkdir()
+        (victim / "precious").write_text("root's\n")
+        suite = load_suite("mini-bugs")
+        ws = Workspace.create(suite, suite.task("fix_gcd"), root)
+        (ws.path / "conftest.py").write_text(_SLOW_CONFTEST)
+        attacker = subprocess.Popen(
+            ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _SWAP, str(ws.path), str(victim)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            ws.run_tests()
+        finally:
+            out, _ = attacker.communicate(timeout=60)
+        assert out.strip() in ("swapped", "refused"), out
+        assert sorted(os.listdir(victim)) == ["precious"], sorted(os.listdir(victim))
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-9: sbx8-8's kind on a Ray worker: unpack_task keeps a task's files (its source and
+# its reference fix) in ``$TMPDIR/repo-agent-ray-cache/<digest>``, takes the cache directory
+# whoever made it, and takes ``<digest>`` as already unpacked when it is a directory. The
+# digest is the pack's sha256, which anyone holding the suite computes: a local user who made
+# the directory first hands root's rollouts a source and a reference fix of their own (a
+# verdict forged), or reads the fixes root unpacks into their directory.
+def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
+    from agent.suites.loading import load_suite
+    from agent.task_pack import CACHE_DIR, pack_task, unpack_task
+
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and as nobody through runuser)")
+    suite = load_suite("mini-bugs")
+    digest, data, _ = pack_task(suite, suite.task("fix_gcd"))
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))  # a /tmp of its own: anyone may make a name there
+    try:
+        tmp.chmod(0o1777)
+        planted = tmp / CACHE_DIR / digest / "src"
+        subprocess.run(["runuser", "-u", "nobody", "--", "mkdir", "-p", str(planted)], check=True)
+        subprocess.run(["runuser", "-u", "nobody", "--", "touch", str(planted / "gcd.py")], check=True)
+        got = unpack_task(digest, data, root=tmp)
+        assert os.lstat(got).st_uid == os.geteuid(), "the task's files are in a directory of another user's"
+        assert (got / "src" / "gcd.py").read_bytes() != b"", "the task's source is the other user's"
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-10: root mode's copy-back gives the workspace's files and directories the modes the
+# tests set, setuid and setgid alone taken out: a directory the tests made 0777 comes back
+# a world-writable directory of root's, under the rollout's workspace (/tmp/repo-agent-ws,
+# 0755: any local user reaches it). Any local user then writes in root's workspace: the
+# rollout's package replaced before the final verdict judges it, names swapped under root's
+# restores and copy-back (sbx8-8's kind, without making a directory first).
+WORLD_WRITABLE = r"""
+import os
+os.mkdir("pkg")
+os.chmod("pkg", 0o777)
+open("pkg/mod.py", "w").close()
+os.chmod("pkg/mod.py", 0o666)
+"""
+
+
+def test_roots_copy_back_leaves_nothing_world_writable():
+    from agent.sandbox import run_command_full
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    if os.geteuid() != 0:
+        pytest.fail("runs as root: the copy-back is root mode's")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    try:
+        run = run_command_full([sys.executable, "-c", WORLD_WRITABLE], tmp, timeout_s=60, sandbox="bwrap")
+        assert run.exit_code == 0, run.output
+        modes = {p.name: stat.S_IMODE(os.lstat(p).st_mode) for p in (tmp / "pkg", tmp / "pkg" / "mod.py")}
+        assert all(not m & stat.S_IWOTH for m in modes.values()), {k: oct(v) for k, v in modes.items()}
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+# sbx8-11: the differential runner says hello "before any workspace code ran", and a run
+# without the hello is the machine's failure (DifferentialError: not judged). On a task's
+# own venv (agent/suites/env.py) the interpreter starts with site, whose .pth line puts the
+# workspace's import roots on sys.path before site imports ``sitecustomize``: the rollout's
+# sitecustomize.py runs first, and an os._exit there leaves no hello. The rollout's doing
+# (config_tamper names a sitecustomize.py tampering; a ``sitecustomize/__init__.py`` package,
+# imported alike, it names not at all) ends "not judged" instead: where the task has
+# held-out test data, the differential runs before the tests and its error is the final
+# verdict's.
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx8-11 a sitecustomize.py runs before the differential's hello (not judged)"
+)
+def test_a_rollouts_sitecustomize_cannot_stop_the_differentials_hello():
+    from agent.differential import run_calls
+    from agent.suites.env import PTH_NAME, pth_text
+    from agent.suites.models import DifferentialTarget
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    try:
+        env = tmp / "env"  # a task's own venv, as agent/suites/env.py leaves it
+        subprocess.run(["uv", "venv", "-q", "--python", sys.executable, str(env)], check=True)
+        next(env.glob("lib/python3*/site-packages")).joinpath(PTH_NAME).write_text(pth_text(("",)))
+        ws = tmp / "ws"
+        ws.mkdir()
+        (ws / "m.py").write_text("def f(x):\n    return x\n")
+        (ws / "sitecustomize.py").write_text("import os\nos._exit(0)\n")
+        target = DifferentialTarget(module="m", function="f", inputs=[[1], [2]])
+        got = run_calls(ws, [target], sandbox="bwrap", python_env=env)
+        assert got.hello, "the workspace's code ran before the runner's hello: not judged"
+    finally:
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
