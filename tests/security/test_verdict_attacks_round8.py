@@ -256,3 +256,87 @@ def test_vrd8_5_a_fix_in_the_test_packages_init_passes_with_the_code_left_wrong(
     assert (ws.path / "clock.py").read_text() == _CLOCK_TASK["clock.py"]  # the code under test: still / 60
     judged_pass = result.passed and not tampered and not result.tamper and not hits
     assert not judged_pass, f"PASS with clock.hours still wrong: {result.summary}"
+
+
+# --------------------------------------------------------------------------- vrd8-6
+
+# QuixBugs' levenshtein: its reference is the plain recursion, exponential, and one line of its
+# JSON data ("amanaplanacanalpanama" against a 51-letter string) never ends; its test skips that
+# line as too slow. This program has the same shape (written here, not copied).
+_EDIT = (
+    "def {name}(a, b):\n"
+    "    if not a or not b:\n"
+    "        return len(a) + len(b)\n"
+    "    if a[0] == b[0]:\n"
+    "        return {same}\n"
+    "    return 1 + min({name}(a, b[1:]), {name}(a[1:], b[1:]), {name}(a[1:], b))\n"
+)
+_SLOW = ["amanaplanacanalpanama", "docnoteidissentafastneverpreventsafatnessidietoncod"]
+_LEV_FILES = {
+    "python_programs/lev.py": _EDIT.format(name="lev", same="1 + lev(a[1:], b[1:])"),  # the bug
+    "correct_python_programs/lev.py": _EDIT.format(name="lev", same="lev(a[1:], b[1:])"),
+    "json_testcases/lev.json": "".join(
+        json.dumps(line) + "\n"
+        for line in (
+            [["kitten", "sitting"], 3],
+            [["abc", "abd"], 1],
+            [_SLOW, 42],
+            [["flaw", "lawn"], 2],
+            [["hello", "olleh"], 4],
+            [["", ""], 0],
+        )
+    ),
+    "python_testcases/test_lev.py": (
+        "import pytest\nfrom load_testdata import load_json_testcases\n\n"
+        "if pytest.use_correct:\n    from correct_python_programs.lev import lev\n"
+        "else:\n    from python_programs.lev import lev\n\n\n"
+        "testdata = load_json_testcases(lev.__name__)\n\n\n"
+        "@pytest.mark.parametrize('input_data,expected', testdata)\n"
+        "def test_lev(input_data, expected):\n"
+        f"    if input_data == {_SLOW!r}:\n"
+        "        pytest.skip('Takes too long to pass!')\n"
+        "    assert lev(*input_data) == expected\n"
+    ),
+}
+# The bug left as it is; the tests' data loader (QuixBugs' load_json_testcases(f.__name__),
+# a path) pointed at data the bug passes.
+_REDIRECTED = _LEV_FILES["python_programs/lev.py"] + "\n\nlev.__name__ = '../python_programs/lev_cases'\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-6 one held-out input the reference cannot answer in time (QuixBugs levenshtein's "
+    "slow line) stops the reference runner before its second pass, so no input is kept and the task's "
+    "differential is silently empty; a wrong program that points QuixBugs' test-data loader at its own "
+    "data (f.__name__ = '../python_programs/x') then PASSES, with no SUSPECT hit",
+)
+def test_vrd8_6_a_slow_reference_input_empties_the_differential_and_a_wrong_fix_passes(tmp_path) -> None:
+    from agent import differential
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.suspect import scan_patch, source_reader, workspace_reader
+    from agent.workspace import Workspace
+    from tests.agent.test_suites import QUIX_FILES
+
+    root = tmp_path / "QuixBugs"
+    for rel, text in {**QUIX_FILES, **_LEV_FILES}.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    suite = load_suite(f"{root}:lev")
+    task = suite.task("lev")
+    # The per-call limit is 2 s; 0.5 s here keeps the test fast (the slow line takes hours either
+    # way; each of the others takes well under a millisecond).
+    defaults = dict(differential.run_calls.__kwdefaults__)
+    differential.run_calls.__kwdefaults__["per_call_s"] = 0.5
+    try:
+        ws = Workspace.create(suite, task, tmp_path / "runs", sandbox="bwrap")
+        (ws.path / "python_programs/lev.py").write_text(_REDIRECTED)
+        (ws.path / "python_programs/lev_cases.json").write_text('[["", ""], 0]\n[["ab", ""], 2]\n')
+        patch = ws.patch()
+        result, tampered = final_test_run(ws)
+    finally:
+        differential.run_calls.__kwdefaults__.update(defaults)
+    hits = scan_patch(patch, task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    judged_pass = result.passed and not tampered and not result.tamper and not hits
+    assert not judged_pass, f"PASS for the bug itself: {result.summary}; {result.differential}"
