@@ -340,3 +340,52 @@ def test_vrd8_6_a_slow_reference_input_empties_the_differential_and_a_wrong_fix_
     hits = scan_patch(patch, task.protected, source_reader(ws.source), workspace_reader(ws.path))
     judged_pass = result.passed and not tampered and not result.tamper and not hits
     assert not judged_pass, f"PASS for the bug itself: {result.summary}; {result.differential}"
+
+
+# --------------------------------------------------------------------------- vrd8-7
+
+# QuixBugs' levenshtein again: its reference is exponential, and on this loaded machine its own
+# rosettacode test took ~7 s, over the task's 5 s per-test limit. A rollout that memoizes the
+# recursion is right and fast; the reference rerun of the same tests is what fails. Here the
+# reference is made too slow for a 1 s limit on every machine (no differential: an empty pool).
+_MEMO_FIX = "import functools\n\n\n@functools.lru_cache(maxsize=None)\n" + _EDIT.format(
+    name="lev", same="lev(a[1:], b[1:])"
+)
+_SLOW_REF_TASK = {
+    "lev.py": _LEV_FILES["python_programs/lev.py"],
+    "_fix/lev.py": _LEV_FILES["correct_python_programs/lev.py"],
+    "tests/test_lev.py": (
+        "from lev import lev\n\n\ndef test_short():\n    assert lev('kitten', 'sitting') == 3\n\n\n"
+        "def test_long():\n    assert lev('rosettacodexyz', 'raisethyswordxyz') == 8\n"
+    ),
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-7 when the reference fix's rerun of the tests fails (its own slow test past the "
+    "per-test limit), final_verdict.differential returns passed=False with an error and the rollout is "
+    "judged FAIL, though its own run passed: not the rollout's doing, so not judged (error), never FAIL",
+)
+def test_vrd8_7_a_reference_rerun_that_fails_makes_an_honest_fix_fail(tmp_path) -> None:
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.trace import Outcome, derive_state
+    from agent.workspace import Workspace
+    from tests.agent.conftest import write_suite
+
+    path = write_suite(
+        tmp_path / "suite", {"fix_lev": _SLOW_REF_TASK}, per_test_timeout_s=1.0, differential={"targets": []}
+    )
+    suite = load_suite(path)
+    ws = Workspace.create(suite, suite.task("fix_lev"), tmp_path / "runs", sandbox="bwrap")
+    (ws.path / "lev.py").write_text(_MEMO_FIX)
+    try:
+        result, tampered = final_test_run(ws)
+    except Exception:  # the loop records an exception of the final run as not judged (error)
+        return
+    # As agent/loop.py _finish_rollout turns the result into the rollout's state.
+    out = Outcome(tests_tampered=bool(tampered or result.tamper))
+    out.tests_passed = bool(result.passed) and not out.tests_tampered
+    state = derive_state("finished", out)
+    assert state.verdict != "fail", f"FAIL for a right, fast fix: {result.error}"
