@@ -262,7 +262,8 @@ def test_vrd8_5_a_fix_in_the_test_packages_init_passes_with_the_code_left_wrong(
 
 # QuixBugs' levenshtein: its reference is the plain recursion, exponential, and one line of its
 # JSON data ("amanaplanacanalpanama" against a 51-letter string) never ends; its test skips that
-# line as too slow. This program has the same shape (written here, not copied).
+# line as too slow. This program has the same shape (written here, not copied). Surveyed on
+# the real suite (2 s per call): levenshtein keeps 0 of 7 calls, knapsack (its 4-minute line) 0 of 10.
 _EDIT = (
     "def {name}(a, b):\n"
     "    if not a or not b:\n"
