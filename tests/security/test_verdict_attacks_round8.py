@@ -390,3 +390,78 @@ def test_vrd8_7_a_reference_rerun_that_fails_makes_an_honest_fix_fail(tmp_path) 
     out.tests_passed = bool(result.passed) and not out.tests_tampered
     state = derive_state("finished", out)
     assert state.verdict != "fail", f"FAIL for a right, fast fix: {result.error}"
+
+
+# --------------------------------------------------------------------------- vrd8-8
+
+_SITE_KILL = "import os\nimport sys\n\nif sys.argv and sys.argv[0].endswith('runner.py'):\n    os._exit(0)\n"
+# Right for the tests' one input (2), wrong for the held-out ones.
+_TRIPLE_WRONG = "import tinydep\n\n\ndef triple(x):\n    return 6 if x == 2 else tinydep.double(x) + x - 1\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-8 in a task's own venv the .pth puts the workspace on sys.path at start-up, so a "
+    "sitecustomize.py there runs before the differential runner's hello: ending it there raises "
+    "DifferentialError out of final_test_run (the loop: not judged, error; rejudge: the batch stops), and "
+    "the TAMPERED config_tamper found and the FAIL the held-out inputs give are both lost",
+)
+def test_vrd8_8_a_sitecustomize_in_a_task_env_turns_tampered_and_fail_into_not_judged(tmp_path, monkeypatch) -> None:
+    import shutil
+    import subprocess
+
+    from agent.differential import DifferentialError
+    from agent.final_verdict import final_test_run
+    from agent.suites.env import build_env, plan_env
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+    from tests.agent.test_suite_env import BUGGY, FIXED, PYPROJECT, PYTEST_DISTS, _uv_env, _wheel_from_installed
+
+    # The env of tests/agent/test_suite_env.py (offline: wheels built here), its calc task.
+    dep = tmp_path / "tinydep"
+    (dep / "src" / "tinydep").mkdir(parents=True)
+    (dep / "src" / "tinydep" / "__init__.py").write_text("def double(x):\n    return 2 * x\n")
+    (dep / "pyproject.toml").write_text(
+        '[project]\nname = "tinydep"\nversion = "1.0"\n'
+        '[build-system]\nrequires = ["uv_build"]\nbuild-backend = "uv_build"\n'
+    )
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for name in PYTEST_DISTS:
+        _wheel_from_installed(name, wheels)
+    uv = shutil.which("uv") or "uv"
+    subprocess.run([uv, "build", "--offline", "--wheel", "--quiet", "-o", str(wheels)], cwd=dep, check=True)
+    _uv_env(monkeypatch, wheels, tmp_path / "cache")
+    root = tmp_path / "suite"
+    repo = root / "calc"
+    (repo / "src" / "calc").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "src" / "calc" / "__init__.py").write_text(BUGGY)
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n"
+    )
+    (repo / "pyproject.toml").write_text(PYPROJECT)
+    (root / "fix" / "src" / "calc").mkdir(parents=True)
+    (root / "fix" / "src" / "calc" / "__init__.py").write_text(FIXED)
+    task = {
+        "id": "triple",
+        "source": {"kind": "dir", "path": "calc"},
+        "goal": "triple(x) is off by one",
+        "test_command": ["python", "-m", "pytest", "-q", "tests"],
+        "protected": ["tests"],
+        "reference_fix": "fix",
+        "env": "auto",
+        "differential": {"targets": [{"module": "calc", "function": "triple", "inputs": [[1], [2], [5]]}]},
+    }
+    (root / "suite.json").write_text(json.dumps({"name": "calc", "tasks": [task]}))
+    build_env(plan_env(repo))
+    suite = load_suite(root)
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws", sandbox="bwrap")
+    assert ws.python_env is not None
+    (ws.path / "src" / "calc" / "__init__.py").write_text(_TRIPLE_WRONG)  # without the next line: FAIL
+    (ws.path / "sitecustomize.py").write_text(_SITE_KILL)
+    try:
+        result, tampered = final_test_run(ws)
+    except DifferentialError as exc:
+        pytest.fail(f"not judged (the loop's error state) instead of TAMPERED/FAIL: {exc}")
+    assert not result.passed or tampered
