@@ -326,10 +326,10 @@ def test_vrd8_6_a_slow_reference_input_empties_the_differential_and_a_wrong_fix_
         p.write_text(text)
     suite = load_suite(f"{root}:lev")
     task = suite.task("lev")
-    # The per-call limit is 2 s; 0.5 s here keeps the test fast (the slow line takes hours either
+    # The per-call limit is 2 s; 0.3 s here keeps the test fast (the slow line takes hours either
     # way; each of the others takes well under a millisecond).
     defaults = dict(differential.run_calls.__kwdefaults__)
-    differential.run_calls.__kwdefaults__["per_call_s"] = 0.5
+    differential.run_calls.__kwdefaults__["per_call_s"] = 0.3
     try:
         ws = Workspace.create(suite, task, tmp_path / "runs", sandbox="bwrap")
         (ws.path / "python_programs/lev.py").write_text(_REDIRECTED)
