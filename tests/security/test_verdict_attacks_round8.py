@@ -208,6 +208,8 @@ def test_vrd8_3_deleting_the_tasks_pytest_config_passes_a_fix_it_fails(tmp_path)
 # __init__.py (humanize's, tqdm's and toolz's tests/ have one) is not protected, and pytest
 # imports it before the test module. The function takes a timedelta: the recorded differential
 # has no JSON call to compare, so the verdict rests on the tests (as `suite check` says).
+# Checked by hand on a SWE-bench-format task (hidden tests, protected = its test file): a
+# tests/__init__.py setting shapes.area.rect passes FAIL_TO_PASS with area.py still wrong.
 _CLOCK_TASK = {
     "clock.py": 'def hours(td):\n    """The hours in a timedelta."""\n    return td.total_seconds() / 60\n',
     "tests/__init__.py": "",
