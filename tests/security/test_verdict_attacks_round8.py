@@ -45,7 +45,8 @@ def _append_rejudge_test_run(path: Path, rollout_id: str) -> None:
     strict=True,
     reason="open: vrd8-1 exports decide SUSPECT by re-reading the trace's last line (exports/suspect.py "
     "trace_state), while the store's state comes from ingest's last rollout_end: a trace ending with "
-    "any other line (an interrupted rejudge's test_run, a whitespace line ingest skips) exports a SUSPECT pass",
+    "any other line (an interrupted rejudge's test_run, a whitespace line ingest skips) exports a SUSPECT pass "
+    "(DPO pairs alike: pairs_without_held)",
 )
 def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_end(tmp_path, tail) -> None:
     root = tmp_path / "traces"
