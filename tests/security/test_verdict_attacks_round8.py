@@ -468,3 +468,38 @@ def test_vrd8_8_a_sitecustomize_in_a_task_env_turns_tampered_and_fail_into_not_j
     except DifferentialError as exc:
         pytest.fail(f"not judged (the loop's error state) instead of TAMPERED/FAIL: {exc}")
     assert not result.passed or tampered
+
+
+# --------------------------------------------------------------------------- vrd8-9
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-9 SFT's include_failed_labeled_good reads the pair row's verdict, the last one "
+    "written by any labeler (exports/sft.py select_rollouts), not the team's settled verdict DPO uses: "
+    "one outvoted labeler's flip, against the adjudicator's confirm, makes the FAIL rollout a training example",
+)
+def test_vrd8_9_one_outvoted_flip_makes_the_fail_rollout_an_sft_example(tmp_path) -> None:
+    from exports import DpoOptions, export_dpo
+    from tests.exports.conftest import Env
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    db = tmp_path / "labels.sqlite"
+    store = LabelStore(db, labeler="tester")
+    team = {w: LabelStore(db, labeler=w) for w in ("ann", "ben", "boss", "cat")}
+    try:
+        env = Env(root, store)
+        env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        pid = env.pair_for("fix_gcd").pair_id
+        for who, verdict in (("ann", "confirm"), ("ben", "confirm"), ("boss", "confirm"), ("cat", "flip")):
+            team[who].set_verdict(pid, verdict)
+        store.set_team_settings(adjudicator="boss")
+        dpo = export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+        assert [m["verdict"] for m in json.loads(Path(dpo.meta_path).read_text())["lines"]] == ["confirm"]
+        sft = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory", include_failed_labeled_good=True))
+        uids = [m["uids"] for m in json.loads(Path(sft.meta_path).read_text())["lines"]]
+        assert ["b1/fix_gcd__s1"] not in uids, "the FAIL the team settled against became an SFT example"
+    finally:
+        for s in (store, *team.values()):
+            s.close()
