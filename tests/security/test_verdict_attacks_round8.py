@@ -433,7 +433,9 @@ def test_vrd8_8_a_sitecustomize_in_a_task_env_turns_tampered_and_fail_into_not_j
     for name in PYTEST_DISTS:
         _wheel_from_installed(name, wheels)
     uv = shutil.which("uv") or "uv"
-    subprocess.run([uv, "build", "--offline", "--wheel", "--quiet", "-o", str(wheels)], cwd=dep, check=True)
+    subprocess.run(
+        [uv, "build", "--offline", "--wheel", "--quiet", "-o", str(wheels)], cwd=dep, check=True, capture_output=True
+    )
     _uv_env(monkeypatch, wheels, tmp_path / "cache")
     root = tmp_path / "suite"
     repo = root / "calc"
