@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from agent import trace as trace_events
 from agent.trace import SuspectHit, judged
-from agent.trace import TestRun as TestRunEvent
 from agent.trace_file import TraceWriter
 from exports import SftOptions, export_sft
 from exports.options import ExportError
@@ -36,7 +36,7 @@ def _append_rejudge_test_run(path: Path, rollout_id: str) -> None:
     w = TraceWriter(path, rollout_id)
     try:
         w.seq = 999
-        w.emit(TestRunEvent, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
+        w.emit(trace_events.TestRun, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
     finally:
         w.close()
 
