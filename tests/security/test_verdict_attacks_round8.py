@@ -515,10 +515,13 @@ def test_vrd8_9_one_outvoted_flip_makes_the_fail_rollout_an_sft_example(tmp_path
     strict=True,
     reason="open: vrd8-10 a PASS that rejudge turns into FAIL (a forgery today's checker catches) is still an "
     "SFT example with include_failed_labeled_good: a person's confirm of its pass/fail pair, made while it "
-    "passed, counts as preferring it (stale pairs are read: include_stale=True in exports/sft.py)",
+    "passed, counts as preferring it (stale pairs are read: include_stale=True in exports/sft.py); DPO alike "
+    "writes the stale pair, the forgery preferred over a FAIL",
 )
-def test_vrd8_10_a_rejudged_forgery_stays_an_sft_example_through_a_stale_confirm(tmp_path) -> None:
+@pytest.mark.parametrize("kind", ["sft", "dpo"])
+def test_vrd8_10_a_rejudged_forgery_stays_an_sft_example_through_a_stale_confirm(tmp_path, kind) -> None:
     from agent.trace import Outcome, RolloutEnd
+    from exports import DpoOptions, export_dpo
     from tests.exports.conftest import Env
 
     root = tmp_path / "traces"
@@ -543,12 +546,14 @@ def test_vrd8_10_a_rejudged_forgery_stays_an_sft_example_through_a_stale_confirm
         store.ingest([root])
         assert {r.uid: r.state.label for r in store.rollouts()}["b1/fix_gcd__s0"] == "FAIL"
         try:
-            sft = export_sft(
-                store, tmp_path / "s.jsonl", SftOptions(style="trajectory", include_failed_labeled_good=True)
-            )
-            uids = [m["uids"] for m in json.loads(Path(sft.meta_path).read_text())["lines"]]
+            if kind == "sft":
+                opts = SftOptions(style="trajectory", include_failed_labeled_good=True)
+                report = export_sft(store, tmp_path / "s.jsonl", opts)
+            else:
+                report = export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+            uids = [m["uids"] for m in json.loads(Path(report.meta_path).read_text())["lines"]]
         except ExportError:  # nothing to export: both sides FAIL now
             uids = []
-        assert ["b1/fix_gcd__s0"] not in uids, "the rejudged forgery is still a training example"
+        assert not any("b1/fix_gcd__s0" in u for u in uids), "the rejudged forgery is still in a training file"
     finally:
         store.close()
