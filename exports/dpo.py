@@ -49,15 +49,15 @@ def select_pairs(
     want_step = options.mode == "step"
     drop = set(options.drop_flags)
     batches = set(options.batches)
-    for p, is_settled in settled_pairs(store, adjudicator=options.adjudicator, min_agreement=options.min_agreement):
+    for p, unusable in settled_pairs(store, adjudicator=options.adjudicator, min_agreement=options.min_agreement):
         if batches and not all(u.split("/", 1)[0] in batches for u in (p.chosen_uid, p.rejected_uid)):
             skipped["other_batch"] += 1
             continue
         if p.task_id in held:
             skipped["holdout"] += 1
             continue
-        if not is_settled:
-            skipped["unsettled"] += 1
+        if unusable:  # a team's disagreement, or a verdict a rejudge overtook
+            skipped[unusable] += 1
             continue
         if p.verdict == "discard":
             skipped["discarded"] += 1

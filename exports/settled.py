@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from exports.rejudged import overtaken
 from labeling.agreement import ratings_from_events, settled_verdict
 from labeling.records import PairFilter, PairRow
 
@@ -20,19 +21,28 @@ if TYPE_CHECKING:
 
 def settled_pairs(
     store: LabelStore, *, adjudicator: str | None = None, min_agreement: float = 0.5
-) -> Iterator[tuple[PairRow, bool]]:
-    """Every pair (stale ones too), its verdict the settled one, and whether it is settled (a
-    pair nobody labeled counts as settled, unlabeled; a team's disagreement does not). No
-    ``adjudicator``: the team's, set in the store (`repo-agent team --adjudicator NAME`)."""
-    ratings = ratings_from_events(store.events())
+) -> Iterator[tuple[PairRow, str | None]]:
+    """Every pair (stale ones too), its verdict the settled one, and why it may not be used
+    (None: it may; a pair nobody labeled may, unlabeled): ``unsettled`` (a team's
+    disagreement), ``rejudged_since_label`` (the verdict was given before a rejudge changed a
+    side's verdict: exports/rejudged.py). No ``adjudicator``: the team's
+    (`repo-agent team --adjudicator NAME`)."""
+    events = store.events()
+    ratings = ratings_from_events(events)
+    last_at = {e.target: e.at for e in events if e.kind == "verdict" and e.undone_by is None}
     if adjudicator is None:
         adjudicator = store.team_settings().adjudicator
+    out: list[tuple[PairRow, bool]] = []
     for p in store.pairs(PairFilter(include_stale=True)):
         by = ratings.get(p.pair_id, {})
         if not by:
-            yield p, True
+            out.append((p, True))
             continue
         settled = settled_verdict(by, adjudicator=adjudicator, min_agreement=min_agreement)
         if settled is not None and settled != p.verdict:
             p = p.model_copy(update={"verdict": settled})
-        yield p, settled is not None
+        out.append((p, settled is not None))
+    labeled = [(p, last_at[p.pair_id]) for p, ok in out if ok and p.verdict is not None and p.pair_id in last_at]
+    stale = overtaken(store, labeled) if labeled else set()
+    for p, ok in out:
+        yield p, None if ok and p.pair_id not in stale else "unsettled" if not ok else "rejudged_since_label"

@@ -37,8 +37,8 @@ Progress = Callable[[str, int, int], None]
 def select_rollouts(store: LabelStore, options: SftOptions, held: set[str], skipped: Counter) -> list:
     good_failed: set[str] = set()
     if options.include_failed_labeled_good:  # the team's settled verdict, never the last one written
-        for p, is_settled in settled_pairs(store):
-            if is_settled and p.verdict is not None and p.preferred_uid:
+        for p, unusable in settled_pairs(store):
+            if not unusable and p.verdict is not None and p.preferred_uid:
                 good_failed.add(p.preferred_uid)
     out = []
     batches = set(options.batches)
