@@ -1,6 +1,7 @@
 """Round 8 attacks on the sandbox (a reviewer who did not build it). Each open finding is a
-strict xfail: it fails today and must start passing once the sandbox is fixed. Every attack
-runs in a real bwrap sandbox, as root and as the user nobody (started here with runuser)."""
+strict xfail: it fails today and must start passing once the sandbox is fixed. The attacks
+run in a real bwrap sandbox started as root, as the user nobody (started here with runuser),
+or both, as each finding needs; a local user's part is played by nobody."""
 
 from __future__ import annotations
 
@@ -47,16 +48,22 @@ print(json.dumps({"exit": run.exit_code, "output": run.output[-3000:], "disk": d
 
 
 def run_command_as(
-    mode: str, code: str, *args: str, cap: int | None = None, names: int | None = None, timeout: float = 60
+    mode: str,
+    code: str,
+    *args: str,
+    cap: int | None = None,
+    names: int | None = None,
+    base: Path | None = None,
+    timeout: float = 60,
 ) -> dict:
     """``python -c code args`` run once in a real bwrap sandbox, started as root (``root``)
     or as the user nobody (``user``, through runuser); ``cap`` and ``names``: the workspace's
-    disk cap, in bytes and in names (scaled down)."""
+    disk cap, in bytes and in names (scaled down); ``base``: where its workspace is made."""
     if shutil.which("bwrap") is None:
         pytest.fail("bwrap is not installed")
     if os.geteuid() != 0:
         pytest.fail("these attacks run as root (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-", dir=base))
     try:
         tmp.chmod(0o777)
         conf = {k: v for k, v in (("cap", cap), ("names", names)) if v is not None}
@@ -115,13 +122,13 @@ def test_vsock_reaches_outside_the_sandbox(mode):
 # to one file: no inode spent, no data). One directory after another, the tests fill the
 # host's disk at ~10 MB/s, and neither the disk watch nor the trim after the run sees a byte
 # (the tree is a few empty directories); the workspace keeps them from run to run. Scaled
-# down: a cap of 1 MB, 4 MB of empty directories.
+# down: a cap of 1 MB, 2 MB of an empty directory.
 EMPTY_DIRECTORIES = r"""
 import os
 open("f", "w").close()
-for d in range(2):
+for d in range(1):
     os.mkdir(f"d{d}")
-    names = [f"d{d}/" + f"{i:08d}".ljust(250, "x") for i in range(5000)]
+    names = [f"d{d}/" + f"{i:08d}".ljust(250, "x") for i in range(6000)]
     for n in names:
         os.link("f", n)
     for n in names:
@@ -176,13 +183,13 @@ def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
 # directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
 # on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
 # trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
-# each run_tests the model calls. Scaled down: a cap of 5,000 names, 8,000 links, then
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 6,500 links, then
 # 0.6 s of waiting (twelve polls) for the watch to stop the run.
 HARD_LINKS = r"""
 import os, time
 open("f", "w").close()
 os.mkdir("L")
-for i in range(8000):
+for i in range(6500):
     os.link("f", f"L/{i}")
 deadline = time.monotonic() + 0.6
 while time.monotonic() < deadline:
@@ -191,9 +198,35 @@ print("not stopped")
 """
 
 
+@pytest.fixture
+def quiet_ext4():
+    """A small ext4 filesystem of the test's own (loop-mounted): the disk watch polls the
+    statvfs of the workspace's filesystem, and on the shared disk a neighbour's files trip
+    it too (then it measures, and sees the links)."""
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (it mounts a filesystem)")
+    top = Path(tempfile.mkdtemp(prefix="sbx8-ext4-"))
+    image, mnt = top / "fs.img", top / "mnt"
+    mnt.mkdir()
+    with image.open("wb") as f:
+        f.truncate(64 * 1024**2)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+    mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        shutil.rmtree(top)
+        pytest.skip(f"no loop-mounted ext4 here: {mounted.stderr.strip()}")
+    try:
+        mnt.chmod(0o1777)
+        top.chmod(0o755)
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+        shutil.rmtree(top, ignore_errors=True)
+
+
 @pytest.mark.xfail(strict=True, reason="open: sbx8-4 a normal user's disk watch never sees names made as hard links")
-def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run():
-    got = run_command_as("user", HARD_LINKS, names=5000)
+def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run(quiet_ext4):
+    got = run_command_as("user", HARD_LINKS, names=5000, base=quiet_ext4)
     assert "the run was stopped" in got["output"], got
     assert "not stopped" not in got["output"], got
 
@@ -237,7 +270,7 @@ for i in range(2):
         os.write(fd, b"x" * (1 << 20))
     os.unlink(f"u{i}")
     fds.append(fd)
-deadline = time.monotonic() + 0.6
+deadline = time.monotonic() + 0.4
 while time.monotonic() < deadline:
     time.sleep(0.05)
 print("not stopped")
@@ -331,7 +364,7 @@ print("swapped" if found else "never saw the run")
 _SLOW_CONFTEST = """
 import pathlib, time
 pathlib.Path(__file__).with_name("planted").write_text("* * * * * root id > /tmp/owned\\n")
-time.sleep(1)
+time.sleep(0.7)
 """
 
 
@@ -339,6 +372,7 @@ time.sleep(1)
     strict=True, reason="open: sbx8-8 a local user owning $TMPDIR/repo-agent-ws redirects root's copy-back"
 )
 def test_a_local_user_cannot_redirect_roots_copy_back():
+    from agent.sandbox import SandboxError
     from agent.suites.loading import load_suite
     from agent.workspace import Workspace
 
@@ -355,15 +389,22 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
         victim.mkdir()
         (victim / "precious").write_text("root's\n")
         suite = load_suite("mini-bugs")
-        ws = Workspace.create(suite, suite.task("fix_gcd"), root)
+        try:
+            ws = Workspace.create(suite, suite.task("fix_gcd"), root)
+        except Exception:  # a root of another user's refused: defended
+            return
         (ws.path / "conftest.py").write_text(_SLOW_CONFTEST)
+        if not Path(USER_PYTHON).exists():
+            pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
         attacker = subprocess.Popen(
-            ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _SWAP, str(ws.path), str(victim)],
+            ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _SWAP, str(ws.path), str(victim)],
             stdout=subprocess.PIPE,
             text=True,
         )
         try:
             ws.run_tests()
+        except SandboxError:  # the swapped workspace refused: what matters is the victim
+            pass
         finally:
             out, _ = attacker.communicate(timeout=60)
         assert out.strip() == "swapped", out
@@ -395,7 +436,10 @@ def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
         planted = tmp / CACHE_DIR / digest / "src"
         subprocess.run(["runuser", "-u", "nobody", "--", "mkdir", "-p", str(planted)], check=True)
         subprocess.run(["runuser", "-u", "nobody", "--", "touch", str(planted / "gcd.py")], check=True)
-        got = unpack_task(digest, data, root=tmp)
+        try:
+            got = unpack_task(digest, data, root=tmp)
+        except Exception:  # a cache of another user's refused: defended
+            return
         assert os.lstat(got).st_uid == os.geteuid(), "the task's files are in a directory of another user's"
         assert (got / "src" / "gcd.py").read_bytes() != b"", "the task's source is the other user's"
     finally:
