@@ -289,7 +289,7 @@ def test_a_normal_users_unlinked_files_past_the_disk_cap_stop_the_run():
 # a service, container or session limit shared by a batch, a neighbour's memory at that
 # moment sets the next sandbox's limits: with a neighbour holding 120 MB of an enclosing
 # 200 MB, an honest test of 48 MB got RLIMIT_AS 32 MB and died of MemoryError, its rollout
-# judged FAIL; the same run passes alone (limit 126 MB). The neighbour's doing is the
+# judged FAIL; the same run passes alone (limit 126 MB). (Here: 150 MB of 256 MB.) The neighbour's doing is the
 # rollout's verdict, never "not judged".
 _ENCLOSED_RUNNER = r"""
 import json, sys, tempfile
@@ -321,11 +321,11 @@ def test_a_neighbours_memory_does_not_fail_an_honest_run():
     tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
     enclosing.mkdir()
     try:
-        (enclosing / "memory.limit_in_bytes").write_text(str(200 * 2**20))
+        (enclosing / "memory.limit_in_bytes").write_text(str(256 * 2**20))
         move_in = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
         argv = ["/bin/sh", "-c", move_in, str(enclosing), sys.executable, "-c", _ENCLOSED_RUNNER]
         env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
-        cp = subprocess.run([*argv, str(PROJECT), str(tmp), "120"], capture_output=True, text=True, timeout=60, env=env)
+        cp = subprocess.run([*argv, str(PROJECT), str(tmp), "150"], capture_output=True, text=True, timeout=60, env=env)
         assert cp.returncode == 0, cp.stderr[-3000:]
         got = json.loads(cp.stdout.strip().splitlines()[-1])
     finally:
@@ -346,19 +346,19 @@ _SWAP = r"""
 import os, sys, time
 ws, victim = sys.argv[1], sys.argv[2]
 deadline = time.monotonic() + 30
-while time.monotonic() < deadline:  # root's tests started (their copy is made): pytest's rootdir names the workspace
-    found = False
+found = None
+while found is None and time.monotonic() < deadline:  # root's tests started (their copy is made)
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            found = found or f"--rootdir={ws}".encode() in open(f"/proc/{pid}/cmdline", "rb").read()
+            if f"--rootdir={ws}".encode() in open(f"/proc/{pid}/cmdline", "rb").read():  # pytest's
+                found = pid
         except OSError:
             pass
-    if found:
-        break
     time.sleep(0.01)
 os.rename(ws, ws + ".moved")
 os.symlink(victim, ws)
-print("swapped" if found else "never saw the run")
+# The copy-back comes only once every process of the run is gone: still there, in time.
+print("never saw the run" if found is None else "swapped" if os.path.exists(f"/proc/{found}") else "late")
 """
 
 _SLOW_CONFTEST = """
@@ -407,6 +407,8 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
             pass
         finally:
             out, _ = attacker.communicate(timeout=60)
+        if out.strip() == "late":
+            pytest.skip("the swap came after the run (a loaded machine): nothing shown either way")
         assert out.strip() == "swapped", out
         assert sorted(os.listdir(victim)) == ["precious"], sorted(os.listdir(victim))
     finally:
