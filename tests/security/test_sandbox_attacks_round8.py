@@ -266,9 +266,9 @@ import os, time
 fds = []
 for i in range(2):
     fd = os.open(f"u{i}", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.unlink(f"u{i}")  # before a byte is written: no walk ever lists it
     for _ in range(4):
         os.write(fd, b"x" * (1 << 20))
-    os.unlink(f"u{i}")
     fds.append(fd)
 deadline = time.monotonic() + 0.4
 while time.monotonic() < deadline:
