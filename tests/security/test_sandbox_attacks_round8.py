@@ -451,32 +451,79 @@ def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
 # sbx8-10: root mode's copy-back gives the workspace's files and directories the modes the
 # tests set, setuid and setgid alone taken out: a directory the tests made 0777 comes back
 # a world-writable directory of root's, under the rollout's workspace (/tmp/repo-agent-ws,
-# 0755: any local user reaches it). Any local user then writes in root's workspace: the
-# rollout's package replaced before the final verdict judges it, names swapped under root's
-# restores and copy-back (sbx8-8's kind, without making a directory first).
+# 0755: any local user reaches it). It is made 0777 before its files are written into it
+# (``_copy_stat`` on a directory's subdirectories, then the walk goes down), and ``_copy_data``
+# opens each name with ``open(dst, "wb")``, following a link: a local user who puts a symlink
+# at a name the copy has still to write has root write the tests' bytes into any file of the
+# machine. Shown with 20,000 files of a cron line (two root files overwritten); here 1,000.
 WORLD_WRITABLE = r"""
 import os
 os.mkdir("pkg")
+for i in range(1000):
+    with open(f"pkg/f{i:05d}", "w") as f:
+        f.write("* * * * * root id > /tmp/owned\n")
 os.chmod("pkg", 0o777)
-open("pkg/mod.py", "w").close()
-os.chmod("pkg/mod.py", 0o666)
+"""
+
+_PLANT_LINKS = r"""
+import os, stat, sys, time
+pkg, victim = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:  # the copy-back made pkg, and its mode
+    try:
+        if stat.S_IMODE(os.stat(pkg).st_mode) == 0o777:
+            break
+    except OSError:
+        pass
+    time.sleep(0.001)
+made = 0
+for name, target in (("f00999", "a"), ("f00000", "b")):
+    try:
+        os.symlink(os.path.join(victim, target), os.path.join(pkg, name))
+        made += 1
+    except OSError:  # written already: too late for that name
+        pass
+print(made)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-10 root mode's copy-back keeps world-writable modes on root's files")
-def test_roots_copy_back_leaves_nothing_world_writable():
-    from agent.sandbox import run_command_full
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx8-10 root mode's copy-back writes through a local user's links in a 0777 directory"
+)
+def test_a_local_user_cannot_make_roots_copy_back_write_through_links():
+    from agent.sandbox import SandboxError, run_command_full
 
     if shutil.which("bwrap") is None:
         pytest.fail("bwrap is not installed")
     if os.geteuid() != 0:
-        pytest.fail("runs as root: the copy-back is root mode's")
+        pytest.fail("runs as root (and as nobody through runuser)")
+    if not Path(USER_PYTHON).exists():
+        pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
     tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
     try:
-        run = run_command_full([sys.executable, "-c", WORLD_WRITABLE], tmp, timeout_s=60, sandbox="bwrap")
-        assert run.exit_code == 0, run.output
-        modes = {p.name: stat.S_IMODE(os.lstat(p).st_mode) for p in (tmp / "pkg", tmp / "pkg" / "mod.py")}
-        assert all(not m & stat.S_IWOTH for m in modes.values()), {k: oct(v) for k, v in modes.items()}
+        tmp.chmod(0o755)  # as /tmp/repo-agent-ws: root's, and any local user goes through
+        ws, victim = tmp / "ws", tmp / "victim"
+        ws.mkdir(mode=0o755)
+        victim.mkdir()
+        for name in ("a", "b"):
+            (victim / name).write_text("root's\n")
+        attacker = subprocess.Popen(
+            ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _PLANT_LINKS, str(ws / "pkg"), str(victim)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            run = run_command_full([sys.executable, "-c", WORLD_WRITABLE], ws, timeout_s=60, sandbox="bwrap")
+        except SandboxError:  # a copy-back that refuses a name it did not make: what matters is the victim
+            run = None
+        finally:
+            made, _ = attacker.communicate(timeout=60)
+        assert run is None or run.exit_code == 0, run.output
+        if made.strip() == "0":
+            pytest.skip("the links came after the copy (a loaded machine): nothing shown either way")
+        assert [(victim / n).read_text() for n in ("a", "b")] == ["root's\n"] * 2
+        mode = stat.S_IMODE(os.lstat(ws / "pkg").st_mode)
+        assert not mode & stat.S_IWOTH, oct(mode)
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
 
