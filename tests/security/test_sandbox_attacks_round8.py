@@ -183,13 +183,13 @@ def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
 # directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
 # on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
 # trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
-# each run_tests the model calls. Scaled down: a cap of 5,000 names, 6,500 links, then
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 5,600 links, then
 # 0.6 s of waiting (twelve polls) for the watch to stop the run.
 HARD_LINKS = r"""
 import os, time
 open("f", "w").close()
 os.mkdir("L")
-for i in range(6500):
+for i in range(5600):
     os.link("f", f"L/{i}")
 deadline = time.monotonic() + 0.6
 while time.monotonic() < deadline:
@@ -364,7 +364,7 @@ print("never saw the run" if found is None else "swapped" if os.path.exists(f"/p
 _SLOW_CONFTEST = """
 import pathlib, time
 pathlib.Path(__file__).with_name("planted").write_text("* * * * * root id > /tmp/owned\\n")
-time.sleep(0.7)
+time.sleep(0.5)
 """
 
 
