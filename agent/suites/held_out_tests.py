@@ -50,12 +50,21 @@ def final_argv(argv: list[str], held: HeldOutTests) -> list[str]:
     at = pytest_index(argv)
     if at is None:
         return argv
-    named = [a.rstrip("/") for a in argv[at:] if not a.startswith("-") and "::" not in a]
-    selects = any("::" in a for a in argv[at:] if not a.startswith("-"))
+    args = argv[at:]
+    values = {i + 1 for i, a in enumerate(args) if a in _OPTIONS_WITH_A_VALUE}  # "-p name" names no path
+    paths = [a for i, a in enumerate(args) if not a.startswith("-") and i not in values]
+    named = [a.rstrip("/") for a in paths if "::" not in a]
+    selects = any("::" in a for a in paths)
     if not named and not selects:
         return argv  # pytest collects from the root: the held-out files are found
     more = [i for i in held.ids if i not in argv and not _covered(i.split("::", 1)[0], named)]
     return [*argv, *more]
+
+
+_OPTIONS_WITH_A_VALUE = frozenset(
+    {"-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir", "--ignore", "--ignore-glob", "--deselect"}
+    | {"-k", "-m", "--tb", "-r", "-W", "--pythonwarnings", "--import-mode", "--basetemp", "--junitxml", "--log-level"}
+)
 
 
 def _covered(file: str, named: list[str]) -> bool:

@@ -107,6 +107,8 @@ def test_judged_by_id_a_held_out_test_that_did_not_run_is_a_fail():
 def test_the_final_command_runs_held_out_ids_it_would_not_collect():
     held = HeldOutTests(dir="_h", ids=["tests/test_x.py::test_b", "other/test_y.py::test_c"])
     assert held_out_tests.final_argv(["python", "-m", "pytest", "-q"], held) == ["python", "-m", "pytest", "-q"]
+    plugin = ["python", "-m", "pytest", "-p", "no:randomly"]  # an option's value names no path
+    assert held_out_tests.final_argv(plugin, held) == plugin
     by_dir = ["python", "-m", "pytest", "-q", "tests"]
     assert held_out_tests.final_argv(by_dir, held) == [*by_dir, "other/test_y.py::test_c"]
     by_id = ["python", "-m", "pytest", "tests/test_x.py::test_a"]
