@@ -51,6 +51,7 @@ from agent.disk_watch import DiskWatch
 from agent.seccomp import filter_fd
 from agent.tree_walk import remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
+from agent.verdict_seal import finish_token
 
 SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"
@@ -716,15 +717,17 @@ def _oom_kills() -> int:
 
 
 def _finish_status(records: bytes, nonce: str = "") -> int | None:
-    """The exit status the session's ``finish`` record gives (with ``nonce``: only a finish
-    that carries it; code under test can write records to the pipe, not know the nonce)."""
+    """The exit status the session's ``finish`` record gives (with ``nonce``, the run's
+    secret: only a finish that carries its token; code under test can write records to the
+    pipe, not know the secret: agent/verdict_seal.py)."""
+    token = finish_token(nonce) if nonce else ""
     for line in reversed(records.splitlines()):
         try:
             rec = json.loads(line)
         except (ValueError, RecursionError):  # b"[" * 100000: whoever wrote it, no record
             continue
         finish = isinstance(rec, dict) and rec.get("k") == "finish" and isinstance(rec.get("exitstatus"), int)
-        if finish and (not nonce or rec.get("nonce") == nonce):
+        if finish and (not nonce or rec.get("nonce") == token):
             return int(rec["exitstatus"])
     return None
 
@@ -951,7 +954,7 @@ def _run(
         threads.append(
             threading.Thread(
                 target=_reader,
-                args=(rstream, records, [0], MAX_STREAM_BYTES, wake_w, nonce.encode()),
+                args=(rstream, records, [0], MAX_STREAM_BYTES, wake_w, finish_token(nonce).encode() if nonce else b""),
                 daemon=True,
             )
         )
