@@ -46,3 +46,25 @@ def test_a_confirm_stands_through_a_rejudge_only_if_the_verdicts_stand(tmp_path,
                 export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
     finally:
         store.close()
+
+
+def test_a_fail_state_over_a_passing_test_run_is_no_pass_in_a_pair(tmp_path) -> None:
+    """Round 8 vrd8-4's other half: pair building read tests_passed, so a rollout whose state
+    is FAIL (held-out inputs differ) was the chosen side of a pass_fail pair, unflagged."""
+    from tests.exports.conftest import make_batch
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    batch = make_batch(root, "b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+    path = batch / "traces" / "fix_gcd__s0.jsonl"
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    end["outcome"]["state"] = judged("fail", "held-out inputs: 3 of 44 calls differ").model_dump()
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        assert all(not r.passed for r in store.rollouts())
+        assert all(p.contrast != "pass_fail" and "both_fail" in p.flags for p in store.pairs())
+    finally:
+        store.close()
