@@ -68,3 +68,27 @@ def test_a_fail_state_over_a_passing_test_run_is_no_pass_in_a_pair(tmp_path) -> 
         assert all(p.contrast != "pass_fail" and "both_fail" in p.flags for p in store.pairs())
     finally:
         store.close()
+
+
+def test_a_teammates_later_vote_never_makes_an_older_verdict_fresh(tmp_path) -> None:
+    """The adjudicator confirmed before the rejudge turned the preferred side FAIL; a
+    teammate's vote after it made the pair look labeled since (the review of vrd8-10)."""
+    root = tmp_path / "traces"
+    root.mkdir()
+    db = tmp_path / "labels.sqlite"
+    store = LabelStore(db, labeler="tester")
+    team = {w: LabelStore(db, labeler=w) for w in ("boss", "ann")}
+    try:
+        env = Env(root, store)
+        batch = env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        pid = env.pair_for("fix_gcd").pair_id
+        store.set_team_settings(adjudicator="boss")
+        team["boss"].set_verdict(pid, "confirm")
+        _rejudge(batch / "traces" / "fix_gcd__s0.jsonl", "fix_gcd__s0", passed=False)
+        store.ingest([root])
+        team["ann"].set_verdict(pid, "discard")  # after the rejudge; the adjudicator's confirm still settles
+        with pytest.raises(Exception, match="rejudged_since_label"):
+            export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+    finally:
+        for s in (store, *team.values()):
+            s.close()
