@@ -762,8 +762,9 @@ def run_command_full(
     lease = lease_for(kind)
     cleared = False
     capped: CappedWorkspace | None = None
-    cgroup = _sandbox_cgroup(kind, lease)
+    cgroup = None
     try:
+        cgroup = _sandbox_cgroup(kind, lease)  # may refuse (a REPO_AGENT_CGROUP gone): the lease is released
         if lease is not None and kind == "bwrap":
             try:
                 capped = CappedWorkspace(cwd, lease.uid)

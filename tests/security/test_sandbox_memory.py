@@ -217,3 +217,25 @@ def test_repo_agent_cgroup_names_where_sandbox_cgroups_are_made(delegated, monke
     monkeypatch.setenv(cgroups.CGROUP_ENV, str(tmp_path))
     with pytest.raises(sandbox.SandboxError, match="REPO_AGENT_CGROUP=.*no cgroup v1 directory"):
         sandbox.require_sandbox()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="leases a uid")
+def test_a_sandbox_cgroup_refused_at_the_start_of_a_run_releases_its_uid(monkeypatch, tmp_path):
+    """A REPO_AGENT_CGROUP gone between the up-front check and a run (a Ray worker, a batch's
+    middle): the run is one SandboxError, and its leased uid goes back to the pool (the
+    cgroup was made before the run's cleanup could see the lease: the uid leaked)."""
+    released: list[bool] = []
+    real = sandbox.lease_for
+
+    def tracked(kind):
+        lease = real(kind)
+        if lease is not None:
+            release = lease.release
+            monkeypatch.setattr(lease, "release", lambda **kw: (released.append(True), release(**kw))[1])
+        return lease
+
+    monkeypatch.setattr(sandbox, "lease_for", tracked)
+    monkeypatch.setenv(cgroups.CGROUP_ENV, str(tmp_path))  # no cgroup there
+    with pytest.raises(sandbox.SandboxError, match="REPO_AGENT_CGROUP"):
+        sandbox.run_command_full([sys.executable, "-c", "pass"], tmp_path, timeout_s=30, sandbox="bwrap")
+    assert released == [True]
