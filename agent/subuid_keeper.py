@@ -1,0 +1,139 @@
+"""The keeper of one sandbox's user namespace (agent/subuid.py), run as a process of its own.
+
+It unshares a user namespace, waits for the host to map the user and the leased uid into
+it (newuidmap, newgidmap), forbids user namespaces below it (as ``bwrap --disable-userns``
+does: bwrap joins this one), and then, holding the namespace's capabilities for as long as
+it lives (it never execs), answers the host's requests, one JSON line each on stdin:
+``chown`` a tree (CAP_CHOWN over the mapped uids) and ``measure`` one as the sandbox's
+tmpfs would count it (CAP_DAC_READ_SEARCH: a directory the tests made unreadable to the
+user is read all the same). Its walk holds a descriptor per level and never follows a
+link. It ends with its stdin (the host done, or gone). Standard library only: it starts
+once per sandbox run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import stat
+import sys
+from collections.abc import Iterator
+
+_CLONE_NEWUSER = 0x10000000
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PAGE = 4096  # as agent/sandbox.py's tree_cost counts a file: whole pages, holes counted
+
+
+def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
+    """(directory descriptor, name, lstat) of every entry below ``top``, top-down; a name
+    gone since its listing is skipped, and so is the inside of a directory that cannot be
+    opened (none, with the namespace's capabilities, short of running out of descriptors)."""
+    stack: list[tuple[int, Iterator[str]]] = []
+    try:
+        root = os.open(top, _DIR)
+    except OSError:
+        return
+    stack.append((root, iter(os.listdir(root))))
+    try:
+        while stack:
+            fd, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                os.close(fd)
+                stack.pop()
+                continue
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                continue
+            yield fd, name, st
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    child = os.open(name, _DIR, dir_fd=fd)
+                except OSError:
+                    continue
+                try:
+                    stack.append((child, iter(os.listdir(child))))
+                except OSError:
+                    os.close(child)
+    finally:
+        for fd, _ in stack:
+            os.close(fd)
+
+
+def chown_tree(top: str, uid: int, gid: int, drop: bool = False) -> int:
+    """``top`` and everything below it given to ``uid``:``gid``; returns how many could not
+    be. ``drop``: a file that cannot be (the tests gave it a group of the user's that the
+    namespace does not map, out of its reach) is removed instead, as if the tests had."""
+    failed = 0
+    try:
+        os.chown(top, uid, gid, follow_symlinks=False)
+    except OSError:
+        failed += 1
+    for fd, name, st in _entries(top):
+        try:
+            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            try:
+                if not drop or stat.S_ISDIR(st.st_mode):
+                    raise
+                os.unlink(name, dir_fd=fd)
+            except OSError:
+                failed += 1
+    return failed
+
+
+def measure_tree(top: str) -> tuple[int, int]:
+    """(bytes, names) below ``top`` as agent/sandbox.py ``tree_cost`` counts them."""
+    seen: set[tuple[int, int]] = set()
+    total = names = 0
+    for _, _, st in _entries(top):
+        names += 1
+        if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += -(-st.st_size // _PAGE) * _PAGE
+    return total, names
+
+
+def _say(reply: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()
+
+
+def serve() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWUSER) != 0:
+        _say({"error": f"unshare(CLONE_NEWUSER): {os.strerror(ctypes.get_errno())}"})
+        return
+    _say({"unshared": True})
+    if sys.stdin.readline().strip() != "mapped":
+        return
+    try:
+        # No user namespace below this one: the sandbox's own would count under a uid of
+        # the sandbox's choosing. (bwrap --disable-userns cannot be used with --userns.)
+        with open("/proc/sys/user/max_user_namespaces", "w") as f:
+            f.write("0")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a descriptor per level of a deep tree
+    except OSError as exc:
+        _say({"error": f"cannot close user namespaces below the sandbox's: {exc}"})
+        return
+    _say({"ready": True})
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+            if req["op"] == "chown":
+                _say({"failed": chown_tree(req["path"], int(req["uid"]), int(req["gid"]), bool(req.get("drop")))})
+            elif req["op"] == "measure":
+                size, names = measure_tree(req["path"])
+                _say({"bytes": size, "names": names})
+            else:
+                _say({"error": f"unknown request {req['op']!r}"})
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            _say({"error": f"{type(exc).__name__}: {exc}"})
+
+
+if __name__ == "__main__":
+    serve()
