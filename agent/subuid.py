@@ -24,6 +24,7 @@ import os
 import pwd
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -181,10 +182,13 @@ class UserNamespace:
             self._send(json.dumps(request))
             return self._expect(key)
 
-    def chown(self, path: Path, uid: int, gid: int, *, drop: bool = False) -> int:
+    def chown(self, path: Path, uid: int, gid: int, *, drop: bool = False, top_uid: int | None = None) -> int:
         """``path`` and everything below given to ``uid``:``gid``; how many could not be
-        (``drop``: a file that cannot be is removed)."""
+        (``drop``: a file that cannot be is removed; ``top_uid``: the directory ``path``
+        itself is that uid's, and writable by the group)."""
         request: dict[str, object] = {"op": "chown", "path": str(path), "uid": uid, "gid": gid, "drop": drop}
+        if top_uid is not None:
+            request["top_uid"] = top_uid
         return int(str(self.ask(request, "failed")["failed"]))
 
     def measure(self, path: Path) -> tuple[int, int]:
@@ -217,7 +221,7 @@ class SandboxUid:
     lease: UidLease
     gid: int
     ns: UserNamespace
-    handed: list[Path] = field(default_factory=list)
+    handed: list[tuple[Path, int]] = field(default_factory=list)  # and the mode it had
     cleared: bool = False  # no process of the uid was left at the last look
 
     @classmethod
@@ -243,9 +247,15 @@ class SandboxUid:
         return UserNs(self.ns.fd, self.uid, self.gid)
 
     def hand_over(self, path: Path) -> None:
-        """``path`` (a tree) the sandbox's until ``give_back``."""
-        self.handed.append(path)
-        self.ns.chown(path, self.uid, self.gid)
+        """``path`` (a tree) the sandbox's until ``give_back``. A directory itself stays this
+        user's, the sandbox writing in it as its group: the host can still put a file in the
+        workspace while the tests run, and the tests cannot lock the host out of it."""
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError as exc:
+            raise SubuidError(f"cannot hand {path} to the sandbox: {exc.strerror or exc}") from None
+        self.handed.append((path, stat.S_IMODE(mode)))
+        self.ns.chown(path, self.uid, self.gid, top_uid=os.geteuid())
 
     def measure(self, path: Path) -> tuple[int, int]:
         return self.ns.measure(path)
@@ -258,9 +268,14 @@ class SandboxUid:
         self.cleared = True
         me, group = os.geteuid(), os.getegid()
         while self.handed:
-            failed = self.ns.chown(self.handed[-1], me, group, drop=True)
+            path, mode = self.handed[-1]
+            failed = self.ns.chown(path, me, group, drop=True)
             if failed:
-                raise SubuidError(f"{failed} files of {self.handed[-1]} could not be given back from the sandbox's uid")
+                raise SubuidError(f"{failed} files of {path} could not be given back from the sandbox's uid")
+            try:
+                os.chmod(path, mode, follow_symlinks=False)  # the group's write, given with it, taken back
+            except OSError:  # (a link: no mode to restore; or gone)
+                pass
             self.handed.pop()
 
     def close(self) -> None:

@@ -63,13 +63,18 @@ def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
             os.close(fd)
 
 
-def chown_tree(top: str, uid: int, gid: int, drop: bool = False) -> int:
+def chown_tree(top: str, uid: int, gid: int, drop: bool = False, top_uid: int | None = None) -> int:
     """``top`` and everything below it given to ``uid``:``gid``; returns how many could not
     be. ``drop``: a file that cannot be (the tests gave it a group of the user's that the
-    namespace does not map, out of its reach) is removed instead, as if the tests had."""
+    namespace does not map, out of its reach) is removed instead, as if the tests had.
+    ``top_uid``: ``top``, a directory, is ``top_uid``'s instead, and its group may write in it."""
     failed = 0
     try:
-        os.chown(top, uid, gid, follow_symlinks=False)
+        if top_uid is not None and stat.S_ISDIR(os.lstat(top).st_mode):
+            os.chown(top, top_uid, gid, follow_symlinks=False)
+            os.chmod(top, stat.S_IMODE(os.lstat(top).st_mode) | stat.S_IRWXG)
+        else:
+            os.chown(top, uid, gid, follow_symlinks=False)
     except OSError:
         failed += 1
     for fd, name, st in _entries(top):
@@ -125,7 +130,9 @@ def serve() -> None:
         try:
             req = json.loads(line)
             if req["op"] == "chown":
-                _say({"failed": chown_tree(req["path"], int(req["uid"]), int(req["gid"]), bool(req.get("drop")))})
+                top_uid = req.get("top_uid")
+                failed = chown_tree(req["path"], int(req["uid"]), int(req["gid"]), bool(req.get("drop")), top_uid)
+                _say({"failed": failed})
             elif req["op"] == "measure":
                 size, names = measure_tree(req["path"])
                 _say({"bytes": size, "names": names})
