@@ -182,13 +182,18 @@ class UserNamespace:
             self._send(json.dumps(request))
             return self._expect(key)
 
-    def chown(self, path: Path, uid: int, gid: int, *, drop: bool = False, top_uid: int | None = None) -> int:
+    def chown(
+        self, path: Path, uid: int, gid: int, *, top_uid: int | None = None, regroup: tuple[int, int] | None = None
+    ) -> int:
         """``path`` and everything below given to ``uid``:``gid``; how many could not be
-        (``drop``: a file that cannot be is removed; ``top_uid``: the directory ``path``
-        itself is that uid's, and writable by the group)."""
-        request: dict[str, object] = {"op": "chown", "path": str(path), "uid": uid, "gid": gid, "drop": drop}
+        (``top_uid``: the directory ``path`` itself is that uid's, and writable by the group;
+        ``regroup``: the sandbox's uid and gid, whose files are given back however the tests
+        left them: agent/subuid_keeper.py ``chown_tree``)."""
+        request: dict[str, object] = {"op": "chown", "path": str(path), "uid": uid, "gid": gid}
         if top_uid is not None:
             request["top_uid"] = top_uid
+        if regroup is not None:
+            request["regroup"] = list(regroup)
         return int(str(self.ask(request, "failed")["failed"]))
 
     def measure(self, path: Path) -> tuple[int, int]:
@@ -269,7 +274,7 @@ class SandboxUid:
         me, group = os.geteuid(), os.getegid()
         while self.handed:
             path, mode = self.handed[-1]
-            failed = self.ns.chown(path, me, group, drop=True)
+            failed = self.ns.chown(path, me, group, regroup=(self.uid, self.gid))
             if failed:
                 raise SubuidError(f"{failed} files of {path} could not be given back from the sandbox's uid")
             try:

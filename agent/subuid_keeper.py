@@ -63,11 +63,31 @@ def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
             os.close(fd)
 
 
-def chown_tree(top: str, uid: int, gid: int, drop: bool = False, top_uid: int | None = None) -> int:
+def _regroup(fd: int, name: str, owner: tuple[int, int]) -> None:
+    """``name`` (in directory ``fd``) given its owner's own group by a child that becomes
+    its owner (``owner``: the sandbox's uid and gid). Made in a setgid directory of one of
+    the user's groups the namespace does not map, a file has that group: no capability
+    reaches it then, but its owner may still give it a group of its own."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([owner[1]])
+            os.setresgid(owner[1], owner[1], owner[1])
+            os.setresuid(owner[0], owner[0], owner[0])  # from a uid not 0: the search capability stays
+            os.chown(name, -1, owner[1], dir_fd=fd, follow_symlinks=False)
+            code = 0
+        finally:
+            os._exit(code)
+    os.waitpid(pid, 0)
+
+
+def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup: tuple[int, int] | None = None) -> int:
     """``top`` and everything below it given to ``uid``:``gid``; returns how many could not
-    be. ``drop``: a file that cannot be (the tests gave it a group of the user's that the
-    namespace does not map, out of its reach) is removed instead, as if the tests had.
-    ``top_uid``: ``top``, a directory, is ``top_uid``'s instead, and its group may write in it."""
+    be. ``top_uid``: ``top``, a directory, is ``top_uid``'s instead, and its group may write
+    in it. ``regroup`` (the sandbox's uid and gid, when giving back): a file with a group out
+    of the namespace's reach is given its owner's group first, and one that still cannot be
+    given back is removed, as if the tests had."""
     failed = 0
     try:
         if top_uid is not None and stat.S_ISDIR(os.lstat(top).st_mode):
@@ -80,9 +100,17 @@ def chown_tree(top: str, uid: int, gid: int, drop: bool = False, top_uid: int | 
     for fd, name, st in _entries(top):
         try:
             os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+            continue
+        except OSError:
+            if regroup is None:
+                failed += 1
+                continue
+        try:
+            _regroup(fd, name, regroup)
+            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
         except OSError:
             try:
-                if not drop or stat.S_ISDIR(st.st_mode):
+                if stat.S_ISDIR(st.st_mode):
                     raise
                 os.unlink(name, dir_fd=fd)
             except OSError:
@@ -130,9 +158,9 @@ def serve() -> None:
         try:
             req = json.loads(line)
             if req["op"] == "chown":
-                top_uid = req.get("top_uid")
-                failed = chown_tree(req["path"], int(req["uid"]), int(req["gid"]), bool(req.get("drop")), top_uid)
-                _say({"failed": failed})
+                regroup = req.get("regroup")
+                owner = (int(regroup[0]), int(regroup[1])) if regroup else None
+                _say({"failed": chown_tree(req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid"), owner)})
             elif req["op"] == "measure":
                 size, names = measure_tree(req["path"])
                 _say({"bytes": size, "names": names})

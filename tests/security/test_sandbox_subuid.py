@@ -134,6 +134,19 @@ def wait(path):
     deadline = time.monotonic() + 60
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.01)
+if sys.argv[3] == "groups":
+    # A setgid directory of one of the user's groups the namespace does not map (users, 100):
+    # what the tests make in it has that group, and must come back the user's all the same.
+    os.chown(ws + "/a", -1, 100)
+    os.chmod(ws + "/a", 0o2775)
+    os.mkdir(ws + "/a/sg")
+    os.chmod(ws + "/a/sg", 0o2777)
+    made = "echo t > sg/f; mkdir sg/d; echo u > sg/d/x; chmod 0 sg/f sg/d/x sg/d; stat -c %g sg/f"
+    out["a"] = run_command(["/bin/sh", "-c", made], ws + "/a", timeout_s=30)[1]
+    out["owners"] = sorted({(os.lstat(os.path.join(d, n)).st_uid, os.lstat(os.path.join(d, n)).st_gid)
+                            for d, dirs, files in os.walk(ws + "/a") for n in dirs + files})
+    print("RESULT", json.dumps(out))
+    sys.exit(0)
 if sys.argv[3] == "shared":
     out["a"] = run_command(["/bin/sh", "-c", "grep Uid /proc/self/status"], ws + "/a", timeout_s=30)[1]
     print("RESULT", json.dumps(out))
@@ -176,7 +189,8 @@ print("RESULT", json.dumps(out))
 
 
 def _as_nobody(mode: str) -> dict:
-    """The runner as nobody, in ``mode``: ``own`` (a uid per sandbox) or ``shared``."""
+    """The runner as nobody, in ``mode``: ``own`` (a uid per sandbox), ``groups`` (the same,
+    nobody in a group the namespace does not map) or ``shared``."""
     if shutil.which("bwrap") is None or os.geteuid() != 0:
         pytest.fail("runs as root with bwrap (and as nobody through runuser)")
     top = Path(tempfile.mkdtemp(prefix="repo-agent-subuid-"))
@@ -188,8 +202,11 @@ def _as_nobody(mode: str) -> dict:
         for p in [top, *top.rglob("*")]:
             os.chown(p, 65534, 65534)
         env = {**os.environ, "REPO_AGENT_SUBUIDS": "0" if mode == "shared" else ""}
+        # groups: nobody also in the group users (100), which no user namespace of its maps
+        as_user = _AS_A_USER.replace("runuser -u nobody", "runuser -u nobody -g nogroup -G users")
         cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c"]
+            + [as_user if mode == "groups" else _AS_A_USER, "sh"]
             + [sys.executable, str(top / "runner.py"), str(PROJECT), str(top / "ws"), mode],
             capture_output=True,
             text=True,
@@ -253,3 +270,12 @@ def test_without_a_range_every_sandbox_keeps_the_users_uid_and_says_so():
     assert shared["kind"] == "bwrap" and shared["why"] == "REPO_AGENT_SUBUIDS=0", shared
     assert shared["a"].split()[1:] == ["65534"] * 4, shared["a"]
     assert "your own uid" in shared["note"] and "pipe buffers" in shared["note"], shared["note"]
+
+
+def test_a_file_of_a_group_the_namespace_does_not_map_comes_back_the_users():
+    """Made in a setgid directory of the user's group ``users``, a file has a group no
+    capability of the namespace reaches: its owner (the sandbox's uid, which the keeper
+    becomes for that) gives it its own group first, and then it comes back as every file."""
+    r = _as_nobody("groups")
+    assert r["a"].split()[-1] == "65534", r["a"]  # seen inside: a group the namespace does not map
+    assert {uid for uid, _ in r["owners"]} == {65534}, r["owners"]
