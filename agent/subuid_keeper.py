@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import resource
 import stat
 import sys
 from collections.abc import Iterator
@@ -24,25 +23,30 @@ from collections.abc import Iterator
 _CLONE_NEWUSER = 0x10000000
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAGE = 4096  # as agent/sandbox.py's tree_cost counts a file: whole pages, holes counted
+_OPEN_LEVELS = 64
 
 
 def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
-    """(directory descriptor, name, lstat) of every entry below ``top``, top-down; a name
-    gone since its listing is skipped, and so is the inside of a directory that cannot be
-    opened (none, with the namespace's capabilities, short of running out of descriptors)."""
-    stack: list[tuple[int, Iterator[str]]] = []
+    """(directory descriptor, name, lstat) of every entry below ``top``, top-down, at any
+    depth: only the deepest ``_OPEN_LEVELS`` directories stay open, one above them is opened
+    again through ``..`` of its child when the walk comes back to it (a chain of 100,000
+    directories would take more descriptors than the keeper may hold). A name gone since
+    its listing is skipped."""
+    stack: list[list] = []  # [descriptor or -1 (closed for now), names left]
     try:
         root = os.open(top, _DIR)
     except OSError:
         return
-    stack.append((root, iter(os.listdir(root))))
+    stack.append([root, iter(os.listdir(root))])
     try:
         while stack:
             fd, names = stack[-1]
             name = next(names, None)
             if name is None:
-                os.close(fd)
                 stack.pop()
+                if stack and stack[-1][0] < 0:
+                    stack[-1][0] = os.open("..", _DIR, dir_fd=fd)
+                os.close(fd)
                 continue
             try:
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
@@ -55,12 +59,17 @@ def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
                 except OSError:
                     continue
                 try:
-                    stack.append((child, iter(os.listdir(child))))
+                    stack.append([child, iter(os.listdir(child))])
                 except OSError:
                     os.close(child)
+                    continue
+                if len(stack) > _OPEN_LEVELS and stack[-_OPEN_LEVELS - 1][0] >= 0:
+                    os.close(stack[-_OPEN_LEVELS - 1][0])
+                    stack[-_OPEN_LEVELS - 1][0] = -1
     finally:
         for fd, _ in stack:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
 
 def _regroup(fd: int, name: str, owner: tuple[int, int]) -> None:
@@ -148,8 +157,6 @@ def serve() -> None:
         # the sandbox's choosing. (bwrap --disable-userns cannot be used with --userns.)
         with open("/proc/sys/user/max_user_namespaces", "w") as f:
             f.write("0")
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a descriptor per level of a deep tree
     except OSError as exc:
         _say({"error": f"cannot close user namespaces below the sandbox's: {exc}"})
         return
