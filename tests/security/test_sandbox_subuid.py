@@ -10,12 +10,14 @@ Real bwrap; these fail, never skip, where it (or the range) is missing.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -134,6 +136,11 @@ def wait(path):
     deadline = time.monotonic() + 60
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.01)
+if sys.argv[3] == "hold":  # one sandbox until the test says stop: its uid, seen inside
+    hold = "import os, time\nopen('held', 'w').write(str(os.getuid()))\n" + (
+        "while not os.path.exists('stop'):\n    time.sleep(0.01)\n")
+    print("RESULT", json.dumps({"uid": run_command([sys.executable, "-c", hold], ws, timeout_s=60)[1]}))
+    sys.exit(0)
 if sys.argv[3] == "groups":
     # A setgid directory of one of the user's groups the namespace does not map (users, 100):
     # what the tests make in it has that group, and must come back the user's all the same.
@@ -279,3 +286,55 @@ def test_a_file_of_a_group_the_namespace_does_not_map_comes_back_the_users():
     r = _as_nobody("groups")
     assert r["a"].split()[-1] == "65534", r["a"]  # seen inside: a group the namespace does not map
     assert {uid for uid, _ in r["owners"]} == {65534}, r["owners"]
+
+
+LEASES = Path("/run/lock/repo-agent-subuids-65534")
+
+
+def _locked(lease: Path) -> bool:
+    """Someone holds the lock of ``lease`` (a lease file of agent/uid_lease.py)."""
+    try:
+        fd = os.open(lease, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_two_repo_agent_processes_of_one_user_never_share_a_sandbox_uid():
+    """Leased machine-wide: two separate processes of the user, each with a sandbox running,
+    hold two different uids (the lease files of /run/lock/repo-agent-subuids-65534)."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
+    top = Path(tempfile.mkdtemp(prefix="repo-agent-subuid-"))
+    procs = []
+    try:
+        (top / "runner.py").write_text(_RUNNER)
+        for name in ("p", "q"):
+            (top / name).mkdir()
+        for p in [top, *top.rglob("*")]:
+            os.chown(p, 65534, 65534)
+        for name in ("p", "q"):
+            argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+            argv += [sys.executable, str(top / "runner.py"), str(PROJECT), str(top / name), "hold"]
+            procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        deadline = time.monotonic() + 60
+        while not all((top / n / "held").exists() for n in ("p", "q")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        uids = [int((top / n / "held").read_text() or 0) if (top / n / "held").exists() else 0 for n in ("p", "q")]
+        locked = [_locked(LEASES / str(uid)) for uid in uids]
+        for name in ("p", "q"):
+            (top / name / "stop").touch()
+        outs = [proc.communicate(timeout=60) for proc in procs]
+        assert all(uids) and uids[0] != uids[1] and 65534 not in uids, (uids, outs)
+        assert locked == [True, True], locked  # each lease held while its sandbox runs
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        subprocess.run(["rm", "-rf", str(top)], check=False)
