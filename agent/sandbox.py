@@ -1010,7 +1010,15 @@ def _run(
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
     if not started and not timed_out:
         why = out.strip().splitlines()
-        raise SandboxError(f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'})")
+        hint = (
+            f"; it runs as uid {launch.userns.uid} of your subordinate range, which must be able to reach and read"
+            f" the workspace, the interpreter and its venv (or {subuid.SUBUIDS_ENV}=0: your own uid)"
+            if launch.userns
+            else ""
+        )
+        raise SandboxError(
+            f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'}){hint}"
+        )
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data, nonce) is None
