@@ -98,18 +98,20 @@ if __name__ == "__main__":
         time.sleep(0.01)
 """
 
-# Fills a directory the user cannot list (0o300) with 288 MB: only a measure that reads it
-# anyway (the namespace's keeper) sees the workspace go over its 256 MB cap while it runs.
+# Fills a directory the user cannot list (0o300) with 24 MB (the runner scales the cap down
+# to 16 MB) and waits: only a measure that reads it anyway (the namespace's keeper) sees the
+# workspace go over its cap while it runs, and stops the run.
 _FILL = r"""
-import os
+import os, time
 os.mkdir("hide")
 os.chmod("hide", 0o300)
 block = b"x" * (1 << 20)
 for i in range(6):
     with open("hide/f%d" % i, "wb") as f:
-        for _ in range(48):
+        for _ in range(4):
             f.write(block)
 print("FILLED", flush=True)
+time.sleep(10)
 """
 
 _RUNNER = r"""
@@ -126,7 +128,7 @@ def seen_from_here(script):
     for p in os.listdir("/proc"):
         try:
             cmd = open("/proc/%s/cmdline" % p, "rb").read() if p.isdigit() else b""
-            if script.encode() in cmd and not cmd.startswith(b"bwrap\0"):
+            if script.encode() in cmd and ws.encode() in cmd and not cmd.startswith(b"bwrap\0"):
                 st = dict(l.split(":", 1) for l in open("/proc/%s/status" % p).read().splitlines() if ":" in l)
                 found.append([st["Uid"].split(), st["CapEff"].strip()])
         except OSError:
@@ -160,7 +162,7 @@ if sys.argv[3] == "shared":
     sys.exit(0)
 box = {}
 def run(name, script):
-    box[name] = run_command([sys.executable, script], ws + "/" + name, timeout_s=90)[1]
+    box[name] = run_command([sys.executable, script, ws], ws + "/" + name, timeout_s=90)[1]  # ws: ours alone
 threads = [threading.Thread(target=run, args=("a", "hog.py"))]
 threads[0].start()
 wait(ws + "/a/held")
@@ -185,6 +187,8 @@ for name in ("a", "b"):
 for t in threads:
     t.join()
 out.update(box)
+import agent.sandbox as sb
+sb.WORKSPACE_BYTES = 16 << 20  # the cap scaled down: the fill's 24 MB pass it
 out["c"] = run_command([sys.executable, "fill.py"], ws + "/c", timeout_s=90)[1]
 owners = set()
 for d, dirs, files in os.walk(ws):
