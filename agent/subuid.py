@@ -32,7 +32,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.bwrap import UserNs
+from agent.bwrap import UserNs, bwrap_argv
 from agent.uid_lease import LeaseError, UidLease, UidRange, kill_uid, lease_uid
 
 SUBUIDS_ENV = "REPO_AGENT_SUBUIDS"
@@ -109,9 +109,30 @@ def _probe() -> str | None:
     if r is None:
         return "this user has no subordinate uid and gid range in /etc/subuid and /etc/subgid"
     try:
-        UserNamespace(r.uid_base, r.gid_base).close()  # nothing runs as the uid: no lease needed
+        u = SandboxUid.open(r)
     except SubuidError as exc:
         return str(exc)
+    try:
+        return _start_as(u)
+    finally:
+        u.close()
+
+
+def _start_as(u: SandboxUid) -> str | None:
+    """Why a bwrap sandbox as ``u`` cannot start this interpreter (None: it can). A setuid
+    bwrap refuses ``--userns``; a venv only this user can read (umask 077) is out of the
+    leased uid's reach."""
+    if shutil.which("bwrap") is None:
+        return None  # no sandbox at all: agent/sandbox.py says so
+    with tempfile.TemporaryDirectory(prefix="repo-agent-probe-") as d:
+        argv = [*bwrap_argv(Path(d), userns=u.userns), sys.executable, "-I", "-S", "-c", "pass"]
+        try:
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=30, pass_fds=(u.ns.fd,))
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"bwrap cannot run a sandbox as a uid of its own: {exc}"
+    if cp.returncode != 0:
+        why = (cp.stderr or cp.stdout).strip().splitlines()
+        return f"a sandbox as uid {u.uid} cannot start {sys.executable}: {why[-1] if why else cp.returncode}"
     return None
 
 

@@ -156,7 +156,7 @@ if sys.argv[3] == "groups":
                             for d, dirs, files in os.walk(ws + "/a") for n in dirs + files})
     print("RESULT", json.dumps(out))
     sys.exit(0)
-if sys.argv[3] == "shared":
+if sys.argv[3] in ("shared", "probe"):
     out["a"] = run_command(["/bin/sh", "-c", "grep Uid /proc/self/status"], ws + "/a", timeout_s=30)[1]
     print("RESULT", json.dumps(out))
     sys.exit(0)
@@ -272,6 +272,37 @@ def test_what_the_sandbox_wrote_is_measured_during_the_run_and_the_users_after_i
     directory the user cannot list is measured all the same while the run goes on."""
     assert own["owners"] == [65534], own["owners"]
     assert "the run was stopped" in own["c"], own["c"][-2000:]
+
+
+def test_an_interpreter_the_leased_uid_cannot_reach_keeps_the_users_uid_and_says_why():
+    """This interpreter reached through a directory only the user may enter (a venv made
+    under umask 077): a uid of the range cannot start it, so the probe says so, the note
+    a front end shows carries the reason, and every sandbox keeps the user's uid."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
+    top = Path(tempfile.mkdtemp(prefix="repo-agent-subuid-"))
+    try:
+        (top / "ws" / "a").mkdir(parents=True)
+        (top / "p700").mkdir()
+        os.symlink(os.path.realpath(sys.executable), top / "p700" / "python")  # no venv: only the stdlib is needed
+        (top / "runner.py").write_text(_RUNNER)
+        for p in [top, *top.rglob("*")]:
+            os.lchown(p, 65534, 65534)
+        (top / "p700").chmod(0o700)
+        cp = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
+            + [str(top / "p700" / "python"), str(top / "runner.py"), str(PROJECT), str(top / "ws"), "probe"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "RESULT" in cp.stdout, cp.stdout[-3000:] + cp.stderr[-3000:]
+        r = json.loads(cp.stdout.split("RESULT", 1)[1])
+    finally:
+        subprocess.run(["rm", "-rf", str(top)], check=False)
+    assert "cannot start" in r["why"] and "Permission denied" in r["why"], r["why"]
+    assert r["why"] in r["note"], r["note"]
+    assert r["a"].split()[1:] == ["65534"] * 4, r["a"]
 
 
 def test_without_a_range_every_sandbox_keeps_the_users_uid_and_says_so():
