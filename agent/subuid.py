@@ -113,7 +113,12 @@ def _probe() -> str | None:
     except SubuidError as exc:
         return str(exc)
     try:
-        return _start_as(u)
+        why = _start_as(u)
+        if why is None:
+            u.give_back()  # nothing of the probe left: the uid waits for the first sandbox
+        return why
+    except SubuidError as exc:
+        return str(exc)
     finally:
         u.close()
 
