@@ -24,6 +24,11 @@ _CLONE_NEWUSER = 0x10000000
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAGE = 4096  # as agent/sandbox.py's tree_cost counts a file: whole pages, holes counted
 _OPEN_LEVELS = 64
+_PAST_ANY_CAP = 1 << 62
+
+
+class Moved(OSError):
+    """A directory of the walk was moved meanwhile (only running tests move one)."""
 
 
 def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
@@ -31,21 +36,26 @@ def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
     depth: only the deepest ``_OPEN_LEVELS`` directories stay open, one above them is opened
     again through ``..`` of its child when the walk comes back to it (a chain of 100,000
     directories would take more descriptors than the keeper may hold). A name gone since
-    its listing is skipped."""
-    stack: list[list] = []  # [descriptor or -1 (closed for now), names left]
+    its listing is skipped; a directory found moved when it is opened again (the running
+    tests renamed it) raises ``Moved``."""
+    stack: list[list] = []  # [descriptor or -1 (closed for now), names left, (dev, ino)]
     try:
         root = os.open(top, _DIR)
     except OSError:
         return
-    stack.append([root, iter(os.listdir(root))])
+    st = os.fstat(root)
+    stack.append([root, iter(os.listdir(root)), (st.st_dev, st.st_ino)])
     try:
         while stack:
-            fd, names = stack[-1]
+            fd, names, _ = stack[-1]
             name = next(names, None)
             if name is None:
                 stack.pop()
                 if stack and stack[-1][0] < 0:
                     stack[-1][0] = os.open("..", _DIR, dir_fd=fd)
+                    again = os.fstat(stack[-1][0])
+                    if (again.st_dev, again.st_ino) != stack[-1][2]:
+                        raise Moved(f"{top}: a directory moved while it was walked")
                 os.close(fd)
                 continue
             try:
@@ -59,7 +69,7 @@ def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
                 except OSError:
                     continue
                 try:
-                    stack.append([child, iter(os.listdir(child))])
+                    stack.append([child, iter(os.listdir(child)), (st.st_dev, st.st_ino)])
                 except OSError:
                     os.close(child)
                     continue
@@ -67,7 +77,7 @@ def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
                     os.close(stack[-_OPEN_LEVELS - 1][0])
                     stack[-_OPEN_LEVELS - 1][0] = -1
     finally:
-        for fd, _ in stack:
+        for fd, _, _ in stack:
             if fd >= 0:
                 os.close(fd)
 
@@ -128,14 +138,18 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
 
 
 def measure_tree(top: str) -> tuple[int, int]:
-    """(bytes, names) below ``top`` as agent/sandbox.py ``tree_cost`` counts them."""
+    """(bytes, names) below ``top`` as agent/sandbox.py ``tree_cost`` counts them; a walk the
+    tests led astray by moving directories counts as past any cap (the watch stops the run)."""
     seen: set[tuple[int, int]] = set()
     total = names = 0
-    for _, _, st in _entries(top):
-        names += 1
-        if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-            seen.add((st.st_dev, st.st_ino))
-            total += -(-st.st_size // _PAGE) * _PAGE
+    try:
+        for _, _, st in _entries(top):
+            names += 1
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += -(-st.st_size // _PAGE) * _PAGE
+    except Moved:
+        return _PAST_ANY_CAP, _PAST_ANY_CAP
     return total, names
 
 

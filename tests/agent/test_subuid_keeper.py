@@ -48,3 +48,26 @@ def test_the_keeper_gives_every_entry_away_but_the_top_and_follows_no_link(deep,
     st = os.lstat(deep)
     assert (st.st_uid, st.st_gid) == (0, 4343) and st.st_mode & 0o070 == 0o070  # the group writes in it
     assert os.stat("/etc/passwd").st_uid == 0  # a link's target untouched
+
+
+def test_a_directory_moved_above_the_open_levels_stops_the_walk(tmp_path, monkeypatch):
+    """The running tests rename a directory whose descriptor the walk had closed: opened
+    again through ``..`` it is another one, and the walk says so (the measure then counts
+    past any cap) rather than listing the old names in the wrong place."""
+    monkeypatch.setattr(subuid_keeper, "_OPEN_LEVELS", 2)
+    deepest = tmp_path / "top/a/b/c/d/e"
+    deepest.mkdir(parents=True)
+    (deepest / "f").write_text("x")
+    (tmp_path / "top/a/b/late").write_text("y")  # listed by b, looked up after the move
+    walk = subuid_keeper._entries(str(tmp_path / "top"))
+    with pytest.raises(subuid_keeper.Moved):
+        for _, name, _ in walk:
+            if name == "f":
+                os.rename(tmp_path / "top/a/b/c", tmp_path / "top/c")
+
+    def moved(top):
+        raise subuid_keeper.Moved("moved")
+        yield  # a generator, as the walk is
+
+    monkeypatch.setattr(subuid_keeper, "_entries", moved)
+    assert subuid_keeper.measure_tree(str(tmp_path)) == (1 << 62, 1 << 62)  # past any cap: the run is stopped
