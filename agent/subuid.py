@@ -147,6 +147,7 @@ class UserNamespace:
     def __init__(self, uid: int, gid: int):
         self.uid, self.gid = uid, gid
         self._lock = threading.Lock()
+        self._broken = False
         self.fd = -1
         try:
             self.proc = subprocess.Popen(
@@ -205,8 +206,16 @@ class UserNamespace:
     def ask(self, request: dict[str, object], key: str) -> dict[str, object]:
         """One request to the keeper and its answer (which must hold ``key``)."""
         with self._lock:
-            self._send(json.dumps(request))
-            return self._expect(key)
+            if self._broken:
+                raise SubuidError(
+                    "the sandbox's user namespace: a request was cut short (its answer would be the next one's)"
+                )
+            try:
+                self._send(json.dumps(request))
+                return self._expect(key)
+            except BaseException:
+                self._broken = True  # Ctrl-C or no answer: the keeper and we no longer agree on whose answer is next
+                raise
 
     def chown(
         self, path: Path, uid: int, gid: int, *, top_uid: int | None = None, regroup: tuple[int, int] | None = None
@@ -228,7 +237,7 @@ class UserNamespace:
         return int(str(reply["bytes"])), int(str(reply["names"]))
 
     def alive(self) -> bool:
-        return self.fd >= 0 and self.proc.poll() is None
+        return self.fd >= 0 and not self._broken and self.proc.poll() is None
 
     def close(self) -> None:
         if self.fd >= 0:
