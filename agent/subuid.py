@@ -93,7 +93,8 @@ def lease_range(r: SubidRange) -> UidRange:
 
 def unavailable() -> str | None:
     """Why a normal user's sandboxes keep the user's own uid here (None: each gets its own).
-    Probed once per process (a namespace made and mapped), unless switched off."""
+    Probed once per process (this interpreter started in a sandbox as a leased uid), unless
+    switched off."""
     if os.environ.get(SUBUIDS_ENV, "").strip().lower() in ("0", "false", "no"):
         return f"{SUBUIDS_ENV}=0"
     return _probe()
