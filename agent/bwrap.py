@@ -138,6 +138,9 @@ def bwrap_argv(
     argv = ["bwrap"]
     if userns is not None:
         argv += ["--userns", str(userns.fd), "--uid", str(userns.uid), "--gid", str(userns.gid)]
+        # Kept by the command (the launcher) only to leave the user's supplementary groups,
+        # which bwrap keeps; it drops it before anything else runs (agent/sandbox.py).
+        argv += ["--cap-add", "CAP_SETGID"]
     elif not drops_root():
         argv += ["--unshare-user", "--disable-userns"]
     made: set[str] = set()

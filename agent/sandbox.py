@@ -86,7 +86,7 @@ _LAUNCHER = r"""
 import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
-alive = c.pop("alive", None)
+alive, groups = c.pop("alive", None), c.pop("leave_groups", False)
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
@@ -95,6 +95,10 @@ try:
         for cap in range(64):
             libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP: no capability can come back
         os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+    if groups:  # a leased subordinate uid: out of the user's groups, then out of the one capability kept for that
+        os.setgroups([])
+        if libc.capset((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()) != 0:
+            die("cannot drop CAP_SETGID")
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         die("cannot set no_new_privs")
     st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
@@ -102,6 +106,8 @@ except OSError as e:
     die("cannot drop privileges: %s" % e)
 if uid is not None and set(st["Uid"].split()) | set(st["Gid"].split()) != {str(uid)}:
     die("still not uid %d: %s" % (uid, st["Uid"].strip()))
+if groups and st["Groups"].split():
+    die("still in the groups %s" % st["Groups"].strip())
 if mode != "reap" and (int(st["CapEff"], 16) or int(st["CapPrm"], 16) or int(st["CapAmb"], 16)):
     die("a capability is left: CapEff %s" % st["CapEff"].strip())
 import resource as r
@@ -660,6 +666,8 @@ class Launch:
     ) -> list[str]:
         conf: dict[str, Any] = dict(limits)
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace), alive=alive)
+        if self.userns is not None:
+            conf["leave_groups"] = True
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(

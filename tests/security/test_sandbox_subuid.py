@@ -130,7 +130,7 @@ def seen_from_here(script):
             cmd = open("/proc/%s/cmdline" % p, "rb").read() if p.isdigit() else b""
             if script.encode() in cmd and ws.encode() in cmd and not cmd.startswith(b"bwrap\0"):
                 st = dict(l.split(":", 1) for l in open("/proc/%s/status" % p).read().splitlines() if ":" in l)
-                found.append([st["Uid"].split(), st["CapEff"].strip()])
+                found.append([st["Uid"].split(), st["CapEff"].strip(), st["Groups"].split()])
         except OSError:
             pass
     return found
@@ -244,7 +244,7 @@ def own() -> dict:
 
 
 def _uids(seen: list) -> set[int]:
-    return {int(u) for uids, _ in seen for u in uids}
+    return {int(u) for uids, _, _ in seen for u in uids}
 
 
 def test_concurrent_sandboxes_of_a_normal_user_run_as_different_leased_uids(own):
@@ -256,7 +256,8 @@ def test_concurrent_sandboxes_of_a_normal_user_run_as_different_leased_uids(own)
     # filesystem), not the user's, and no capability.
     assert len(_uids(a)) == 1 and len(_uids(b)) == 1, own["seen"]
     assert _uids(a) != _uids(b) and 65534 not in _uids(a) | _uids(b), own["seen"]
-    assert {cap for _, cap in a + b} == {"0000000000000000"}, own["seen"]
+    assert {cap for _, cap, _ in a + b} == {"0000000000000000"}, own["seen"]
+    assert all(groups == [] for _, _, groups in a + b), own["seen"]  # none of the user's groups either
 
 
 def test_descriptors_one_rollout_keeps_in_flight_leave_its_neighbour_and_the_user_sending(own):
