@@ -5,7 +5,9 @@
   network, its own pid namespace, size-capped /tmp and /dev/shm, and dies with its parent.
   Run as root, the workspace it writes is a size-capped tmpfs copy (copied back once the
   sandbox is gone), and it runs as a uid leased for it alone (agent/uid_lease.py), so the
-  per-uid limits count this sandbox only.
+  per-uid limits count this sandbox only. Run by a normal user with a subordinate uid
+  range, it runs as a uid of that range leased for it alone, in a user namespace made for
+  it (agent/subuid.py); without one, as the user (``sandbox_sharing_note`` says what is shared).
 - ``rlimit``, a plain subprocess with resource limits, runs only when the caller asks for
   it by name or the user said ``--unsafe-no-sandbox`` (``REPO_AGENT_UNSAFE_NO_SANDBOX=1``);
   ``auto`` without a working bwrap raises SandboxError. ``sandbox_warning()`` returns the
@@ -40,12 +42,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from agent import cgroups
-from agent.bwrap import bwrap_argv, drops_root, hand_over
+from agent import cgroups, subuid
+from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import DiskWatch
 from agent.seccomp import filter_fd
@@ -84,7 +87,7 @@ _LAUNCHER = r"""
 import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
-alive = c.pop("alive", None)
+alive, groups = c.pop("alive", None), c.pop("leave_groups", False)
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
@@ -93,6 +96,10 @@ try:
         for cap in range(64):
             libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP: no capability can come back
         os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+    if groups:  # a leased subordinate uid: out of the user's groups, then out of the one capability kept for that
+        os.setgroups([])
+        if libc.capset((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()) != 0:
+            die("cannot drop CAP_SETGID")
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         die("cannot set no_new_privs")
     st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
@@ -100,6 +107,8 @@ except OSError as e:
     die("cannot drop privileges: %s" % e)
 if uid is not None and set(st["Uid"].split()) | set(st["Gid"].split()) != {str(uid)}:
     die("still not uid %d: %s" % (uid, st["Uid"].strip()))
+if groups and st["Groups"].split():
+    die("still in the groups %s" % st["Groups"].strip())
 if mode != "reap" and (int(st["CapEff"], 16) or int(st["CapPrm"], 16) or int(st["CapAmb"], 16)):
     die("a capability is left: CapEff %s" % st["CapEff"].strip())
 import resource as r
@@ -262,6 +271,21 @@ def sandbox_warning() -> str | None:
     if unsafe_allowed():
         return f"{why}: --unsafe-no-sandbox: {_UNSAFE_TEXT}"
     return f"{why}: model-written code will not run (no sandbox); install bubblewrap, or pass --unsafe-no-sandbox: {_UNSAFE_TEXT}"
+
+
+def sandbox_sharing_note() -> str | None:
+    """The one-time note a front end shows when a normal user's sandboxes keep the user's own
+    kernel uid (no subordinate range): what they then share (never printed here)."""
+    if drops_root() or sandbox_kind() != "bwrap":
+        return None
+    why = subuid.unavailable()
+    if why is None:
+        return None
+    return (
+        f"every sandbox runs as your own uid ({why}): the kernel's per-user counts (processes, pipe buffers,"
+        " epoll watches, descriptors in flight) are shared by concurrent rollouts and your own programs;"
+        " a subordinate uid range (/etc/subuid, /etc/subgid) and the uidmap package give each sandbox a uid of its own"
+    )
 
 
 def require_sandbox() -> None:
@@ -646,6 +670,7 @@ class Launch:
     ro_binds: tuple[Path, ...] = ()
     rw_binds: tuple[Path, ...] = ()
     workspace_from: Path | None = None  # a capped copy shown at ``workspace``
+    userns: UserNs | None = None  # a normal user's sandbox: its namespace and leased uid
 
     def argv(
         self,
@@ -659,6 +684,8 @@ class Launch:
     ) -> list[str]:
         conf: dict[str, Any] = dict(limits)
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace), alive=alive)
+        if self.userns is not None:
+            conf["leave_groups"] = True
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(
@@ -669,6 +696,7 @@ class Launch:
                 workspace_from=self.workspace_from,
                 info_fd=info_fd,
                 seccomp_fd=seccomp_fd,
+                userns=self.userns,
             )
         else:
             conf["mode"] = "reap"
@@ -760,6 +788,7 @@ def run_command_full(
     kind = choose_sandbox(sandbox)
     cwd = Path(cwd).resolve()
     lease = lease_for(kind)
+    own = own_uid_for(kind) if lease is None else None
     cleared = False
     capped: CappedWorkspace | None = None
     cgroup = None
@@ -772,10 +801,14 @@ def run_command_full(
                 raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
         elif lease is not None:
             hand_over(cwd, lease.uid)
-        watch = _disk_watch(kind, lease, cwd)
+        # Measured before the hand-over: then it is the user's, and every directory readable.
+        watch = _disk_watch(kind, lease, cwd, functools.partial(own.measure, cwd) if own else None)
         private = tuple(Path(b).resolve() for b in private_binds)
         for b in private:
             hand_over(b, lease.uid if lease else None)
+        if own is not None:
+            for b in (cwd, *private):
+                own.hand_over(b)
         launch = Launch(
             kind,
             cwd,
@@ -784,11 +817,17 @@ def run_command_full(
             tuple(Path(b).resolve() for b in ro_binds) + private,
             tuple(Path(b).resolve() for b in extra_binds),
             capped.path if capped else None,
+            own.userns if own else None,
         )
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
+        if own is not None:
+            for b in launch.rw_binds:
+                own.hand_over(b)
         nonce = verdict_pipe if isinstance(verdict_pipe, str) else ""
         run = _run(launch, argv, timeout_s, base_env(env), bool(verdict_pipe), cgroup, watch, nonce)
+        if own is not None:  # every process of its uid gone, all it wrote is this user's again
+            own.give_back()
         if lease is None:  # the command ran as this user: what it locked, we unlock
             for root in (cwd, *launch.rw_binds):
                 _reclaim(root)
@@ -819,6 +858,8 @@ def run_command_full(
                     f" at their size) or {WORKSPACE_INODES} files came back empty or were left out]"
                 )
         return run
+    except subuid.SubuidError as exc:  # the namespace or the hand-over failed: the machine's doing
+        raise SandboxError(str(exc)) from None
     finally:
         for b in private_binds if lease is not None else ():
             hand_over(Path(b).resolve(), os.geteuid())  # ours again: the uid goes back to the pool
@@ -828,6 +869,8 @@ def run_command_full(
             cgroup.close()
         if lease is not None:
             lease.release(cleared=cleared)
+        if own is not None:
+            own.close()
 
 
 def _sandbox_cgroup(kind: SandboxKind, lease: UidLease | None) -> SandboxCgroup | None:
@@ -841,9 +884,23 @@ def _sandbox_cgroup(kind: SandboxKind, lease: UidLease | None) -> SandboxCgroup 
         raise SandboxError(str(exc)) from None
 
 
-def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWatch | None:
+def own_uid_for(kind: SandboxKind) -> subuid.SandboxUid | None:
+    """The uid a bwrap sandbox of this normal user runs as, where it can have its own
+    (agent/subuid.py): None, and the user's own uid, where it cannot."""
+    if kind != "bwrap" or drops_root():
+        return None
+    try:
+        return subuid.sandbox_uid()
+    except subuid.SubuidError as exc:
+        raise SandboxError(str(exc)) from None
+
+
+def _disk_watch(
+    kind: SandboxKind, lease: UidLease | None, cwd: Path, measure: Callable[[], tuple[int, int]] | None = None
+) -> DiskWatch | None:
     """The in-run disk cap where no tmpfs holds it (bwrap run by a normal user); a
-    workspace already past it is refused, as the tmpfs copy refuses it (root)."""
+    workspace already past it is refused, as the tmpfs copy refuses it (root).
+    ``measure``: how the running sandbox's tree is measured (by default from here)."""
     if kind != "bwrap" or lease is not None:
         return None
     # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
@@ -852,7 +909,7 @@ def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWat
     start = tree_cost(cwd)
     if start[0] > max_bytes or start[1] > max_names:
         raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
-    return DiskWatch(cwd, lambda: tree_cost(cwd), max_bytes, max_names, start=start)
+    return DiskWatch(cwd, measure or (lambda: tree_cost(cwd)), max_bytes, max_names, start=start)
 
 
 def _trim(root: Path) -> int:
@@ -936,7 +993,7 @@ def _run(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killpg reaches every child
-            pass_fds=tuple(passed),
+            pass_fds=tuple(passed) + ((launch.userns.fd,) if launch.userns else ()),
         )
     except OSError as exc:
         for fd in (rfd, wfd, nonce_r, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
@@ -993,7 +1050,15 @@ def _run(
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
     if not started and not timed_out:
         why = out.strip().splitlines()
-        raise SandboxError(f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'})")
+        hint = (
+            f"; it runs as uid {launch.userns.uid} of your subordinate range, which must be able to reach and read"
+            f" the workspace, the interpreter and its venv (or {subuid.SUBUIDS_ENV}=0: your own uid)"
+            if launch.userns
+            else ""
+        )
+        raise SandboxError(
+            f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'}){hint}"
+        )
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data, nonce) is None
