@@ -45,6 +45,7 @@ from agent.differential_record import recorded_targets
 from agent.differential_stage import shown_path, terminal, tty_plan
 from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command_full
 from agent.scoring import env_python
+from agent.structured_inputs import structured_inputs
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
 from agent.workspace import Workspace, apply_reference_fix, walk_files
 
@@ -109,7 +110,8 @@ def targets(suite: Suite, task: Task) -> list[DifferentialTarget]:
 
 def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
     """The inputs every final run of this task uses: drawn from the pool, seeded by suite
-    name, suite version and task id (and the target), so the draw is the same each time."""
+    name, suite version and task id (and the target), so the draw is the same each time;
+    then, where the task asks for them, its structured cases (agent/structured_inputs.py)."""
     spec = task.differential or Differential()
     out = []
     for t in targets(suite, task):
@@ -117,7 +119,8 @@ def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
         rng = random.Random(int.from_bytes(seed[:8], "big"))
         k = min(spec.sample, len(t.inputs))
         picked = sorted(rng.sample(range(len(t.inputs)), k))
-        out.append(t.model_copy(update={"inputs": [t.inputs[i] for i in picked]}))
+        extra = structured_inputs(t.inputs) if spec.structured and not t.script else []
+        out.append(t.model_copy(update={"inputs": [t.inputs[i] for i in picked] + extra}))
     return out
 
 
