@@ -73,6 +73,7 @@ WORKSPACE_INODES = 100_000
 # tests), so a rollout that filled its cap to the byte is judged, never refused the next run.
 _PAGE = 4096
 LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
+QUIET_POLL_S = 0.05  # how often a run with a quiet limit (``VerdictPipe.quiet_s``) is looked at
 
 # Runs first in the child, isolated (-I -S) and outside the workspace: drops to the leased
 # uid and every capability (root only), sets no_new_privs and the limits, checks that no
@@ -1069,7 +1070,9 @@ def _wait(
                     os.read(wake_r, 64)
                     finished_at = finished_at or time.monotonic()
                 continue
-        ready = select.select([proc_fd, wake_r], [], [], until - now)[0]
+        # A quiet limit moves with each record the reader thread sees: looked at again often.
+        wait = until - now if quiet is None else min(until - now, QUIET_POLL_S)
+        ready = select.select([proc_fd, wake_r], [], [], wait)[0]
         if proc_fd in ready:
             return False, False
         if wake_r in ready:

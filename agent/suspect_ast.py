@@ -197,7 +197,6 @@ ATTRIBUTE_PROBES: dict[str, str] = {
     "__code__": "code_object",
     "__closure__": "code_object",
     "isatty": "reads_terminal",
-    "co_filename": "reads_location",
     **dict.fromkeys(LOCATION_NAMES, "reads_location"),
 }
 # Rules that test code may break (a fixture's signal handler, its environment, a counter):
