@@ -28,6 +28,10 @@ _NR_UNSHARE, _NR_CLONE, _NR_CLONE3 = 272, 56, 435
 # without even tcp_mem's cap). The sandbox has no network to ask about; glibc's getaddrinfo
 # takes EAFNOSUPPORT as "no netlink" and goes on.
 _NR_SOCKET, _AF_NETLINK = 41, 16
+# The differential runner's stdin may be a pty (agent/differential_stage.py): no typing into
+# it, no line discipline (each one kernel code of its own, loaded on demand), no console.
+# TIOCSTI, TIOCLINUX, TIOCCONS, TIOCSETD; the kernel reads the request as 32 bits.
+_NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 # mount, umount2, pivot_root, setns, add_key, request_key, keyctl, bpf, perf_event_open,
 # userfaultfd, open_tree, move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
 # init_module, finit_module, delete_module, kexec_load, kexec_file_load, reboot, swapon,
@@ -56,12 +60,15 @@ def filter_program() -> bytes | None:
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
         (_JEQ, "family", None, _NR_SOCKET),
+        (_JEQ, "ioctl", None, _NR_IOCTL),
         (_RET, None, None, _ALLOW),
     ]
     labels = {"flags": len(prog)}
     prog += [(_LD_ABS, None, None, 16), (_JSET, "deny", "allow", _CLONE_NEWUSER)]  # args[0], low word
     labels["family"] = len(prog)
     prog += [(_LD_ABS, None, None, 16), (_JEQ, "noaf", "allow", _AF_NETLINK)]  # socket's domain
+    labels["ioctl"] = len(prog)
+    prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
     labels["noaf"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EAFNOSUPPORT))
     labels["deny"] = len(prog)

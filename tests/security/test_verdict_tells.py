@@ -12,6 +12,7 @@ scan names the reading (agent/suspect_ast.py), and the pool gets structured case
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -170,16 +171,19 @@ def test_an_honest_fix_written_another_way_still_passes(mini_suite, tmp_path):
 # --------------------------------------------------------------------------- the runner's surroundings
 
 PROBE = (
-    "import os, signal, sys\n\n\ndef where(i):\n"
+    "import fcntl, os, signal, struct, sys, termios\n\n\ndef where(i):\n"
     "    return [signal.getsignal(signal.SIGALRM) == signal.SIG_DFL, sys.stdin.isatty(), os.isatty(0),\n"
-    "            os.getcwd(), os.path.dirname(os.path.abspath(__file__)), signal.getitimer(signal.ITIMER_REAL)[0]]\n"
+    "            os.getcwd(), os.path.dirname(os.path.abspath(__file__)), signal.getitimer(signal.ITIMER_REAL)[0],\n"
+    "            refused(termios.TIOCSTI, b'x'), refused(termios.TIOCSETD, struct.pack('i', 0))]\n\n\n"
+    "def refused(request, arg):\n    try:\n        fcntl.ioctl(0, request, arg)\n        return False\n"
+    "    except OSError as exc:\n        return exc.errno\n"
 )
 
 
 def test_the_differential_process_has_no_alarm_a_terminal_for_part_and_another_path(tmp_path):
     """What code under test sees there, reported as its results: no SIGALRM handler or timer,
-    stdin a terminal exactly where the plan says, a checkout-shaped path that is not the
-    workspace's."""
+    stdin a terminal exactly where the plan says (one it cannot type into nor change the line
+    discipline of), a checkout-shaped path that is not the workspace's."""
     ws = tmp_path / "fix_gcd-0123abcd"
     ws.mkdir()
     (ws / "probe.py").write_text(PROBE)
@@ -190,6 +194,7 @@ def test_the_differential_process_has_no_alarm_a_terminal_for_part_and_another_p
     seen = [run.results[(t, i)]["v"]["list"] for t in range(4) for i in range(2)]
     assert all(v[0] is True and v[5] == 0.0 for v in seen)  # SIG_DFL, no itimer
     assert [v[1] for v in seen] == [p for p in plan for _ in range(2)] == [v[2] for v in seen]
+    assert all(v[6] == v[7] == errno.EPERM for v in seen if v[1])  # no typing into the pty, no line discipline
     places = {v[3] for v in seen}
     assert len(places) == 1 and places == {v[4] for v in seen}
     place = places.pop()
