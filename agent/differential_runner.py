@@ -7,6 +7,7 @@ of the workspace is imported it takes the write end of the verdict pipe
 
     {"k": "hello"}                                   before any workspace code ran
     {"k": "import_error", "t", "error"}              target t could not be imported
+    {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
@@ -186,6 +187,7 @@ def main() -> None:
         except BaseException as exc:  # whatever the module does is its result
             send({"k": "import_error", "t": ti, "error": _type_name(exc)})
             continue
+        send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         for i, args in enumerate(target["inputs"]):
             rec = {"k": "result", "t": ti, "i": i}
