@@ -197,7 +197,6 @@ ATTRIBUTE_PROBES: dict[str, str] = {
     "__code__": "code_object",
     "__closure__": "code_object",
     "isatty": "reads_terminal",
-    **dict.fromkeys(LOCATION_NAMES, "reads_location"),
 }
 # Rules that test code may break (a fixture's signal handler, its environment, a counter):
 # the line rules' ``non_test_only`` ones and this pass's own.
@@ -535,6 +534,8 @@ class _Scan:
             self.hit("reads_location", node)  # __file__: where the module sits
         if isinstance(node, ast.Subscript) and fold(node.slice) in LOCATION_NAMES:
             self.hit("reads_location", node)  # globals()["__file__"]
+        if isinstance(node, ast.Attribute) and node.attr in LOCATION_NAMES and self.r.resolve(node.value):
+            self.hit("reads_location", node)  # gcd.__file__ (a module by name; not any object's)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             if self.names_tests is not None and any(self.names_tests(m.split(".")[0]) for m in mods if m):

@@ -91,6 +91,7 @@ EVASIONS = {
     "own_spec": ("ORIGIN = __spec__.origin\n", "reads_location"),
     "globals_file": ("F = globals()['__fi' + 'le__']\n", "reads_location"),
     "cwd_name": ("from pathlib import Path\nHERE = Path.cwd().name\n", "reads_location"),
+    "module_file": ("import gcd as me\nHOME = me.__file__\n", "reads_location"),
 }
 
 
@@ -112,6 +113,7 @@ HONEST = {
     "namedtuple": "from collections import namedtuple\nPair = namedtuple('Pair', 'a b')\n",
     "sleep": "import time\n\n\ndef f():\n    time.sleep(0.1)\n",
     "timedelta": "from datetime import timedelta\nDAY = timedelta(days=1)\n",
+    "another_modules_file": "def alias(module, slow):\n    module.__file__ = slow.__file__\n",
     "stdout_write": "import sys\n\n\ndef f(x):\n    sys.stdout.write(str(x))\n",
 }
 
