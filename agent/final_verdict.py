@@ -63,7 +63,9 @@ from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_refe
 # Version 5: per-run call sequence and hash seed shared with the reference's run (stateful
 # references, call counts, a pinned seed), sorted-only results as multisets, canaries judged
 # against the reference's run, config as the reference writes it, pools past 2**53.
-CHECKER_VERSION = "5"
+# Version 6: the differential shares no tell with the tests' run (no alarm handler, a path drawn
+# per run, a pty as stdin for part of the calls), structured cases (round 7).
+CHECKER_VERSION = "6"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
