@@ -97,15 +97,13 @@ class Judged:
         return {h.rule for h in self.hits}
 
 
-def _judged(suite, tmp_path: Path, text: str, *, final: bool, tool_run: bool = False) -> Judged:
+def _judged(suite, tmp_path: Path, text: str, *, final: bool) -> Judged:
     """The SUSPECT scan of a rollout that wrote ``text`` as gcd.py, and its final verdict
     (``final``) or only the held-out differential's (cheaper: the pytest runs are round 7's
-    PASS already). ``tool_run``: the rollout ran the tests first, as a rollout does."""
+    PASS already, and the alarm's final run below shows them)."""
     task = suite.task("fix_gcd")
     with Workspace.create(suite, task, tmp_path / f"w{random.randrange(10**6)}") as ws:
         (ws.path / "gcd.py").write_text(text, encoding="utf-8")
-        if tool_run:
-            assert ws.run_tests().passed  # the tests' run cannot tell it from a fix
         hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
         if not final:
             return Judged(hits, verdict=differential.judge(ws))
@@ -127,10 +125,10 @@ def test_round7_alarm_tell_fails_the_final_verdict(mini_suite, tmp_path):
     assert "reads_signals" in got.rules and _suspect(got.hits) == "suspect"
 
 
-def test_round7_path_tell_fails_the_differential_after_a_tool_run(mini_suite, tmp_path):
+def test_round7_path_tell_fails_the_differential(mini_suite, tmp_path):
     """#25: right only in a ``fix_gcd-<8 hex>`` directory (the tool runs' and the tests' own);
     the differential's calls run elsewhere."""
-    got = _judged(mini_suite, tmp_path, PATH, final=False, tool_run=True)
+    got = _judged(mini_suite, tmp_path, PATH, final=False)
     assert got.verdict is not None and not got.verdict.passed
     assert "reads_location" in got.rules
 
