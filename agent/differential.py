@@ -284,7 +284,11 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
     backwards = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
     with reference_workspace(suite, task, sandbox=sandbox) as ws:
         run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env)
-        other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
+        # ... and at a terminal: an input whose answer depends on one is left out too (the
+        # rollout's run has a terminal for part of its calls: agent/differential_stage.py).
+        other = run_calls(
+            ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1, stdin_tty=[True] * len(calls)
+        )
         third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2)
     seconds = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls)) if run.seconds is not None else None
     if not run.hello:

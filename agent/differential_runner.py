@@ -22,8 +22,8 @@ Nothing here may tell this run from real use (round 7: fixes right only while an
 handler was installed, or while stdin was no terminal): no signal handler or timer is set
 (the parent stops a call past its limit: a quiet pipe, agent/sandbox.py ``VerdictPipe``),
 and when stdin is a terminal (a pty the parent opened) each run of calls says whether its
-calls see it (``stdin_tty``): modules are imported with it, calls made with it or with
-/dev/null in its place.
+calls see it as stdin and stdout (``stdin_tty``): modules are imported with it, calls made
+with it or with /dev/null and the pipe in its place.
 """
 
 from __future__ import annotations  # annotations stay text: this script imports no typing
@@ -168,10 +168,17 @@ def main() -> None:
     tty_at = spec.get("stdin_tty") or []
     tty = os.dup(0) if tty_at and os.isatty(0) else None  # non-inheritable copies
     null = os.open(os.devnull, os.O_RDONLY) if tty is not None else None
+    piped = os.dup(1) if tty is not None else None
 
     def stdin(terminal: bool) -> None:
-        if tty is not None and null is not None:
+        """stdin and stdout a terminal, as at a person's shell; else /dev/null and a pipe."""
+        if tty is not None and null is not None and piped is not None:
+            try:
+                sys.stdout.flush()  # what the last run printed goes where it was printed
+            except BaseException:  # the code under test's stdout: its business
+                pass
             dup2(tty if terminal else null, 0)
+            dup2(tty if terminal else piped, 1)
 
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     send({"k": "hello"})

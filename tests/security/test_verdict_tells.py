@@ -173,7 +173,8 @@ PROBE = (
     "import fcntl, os, signal, struct, sys, termios\n\n\ndef where(i):\n"
     "    return [signal.getsignal(signal.SIGALRM) == signal.SIG_DFL, sys.stdin.isatty(), os.isatty(0),\n"
     "            os.getcwd(), os.path.dirname(os.path.abspath(__file__)), signal.getitimer(signal.ITIMER_REAL)[0],\n"
-    "            refused(termios.TIOCSTI, b'x'), refused(termios.TIOCSETD, struct.pack('i', 0))]\n\n\n"
+    "            refused(termios.TIOCSTI, b'x'), refused(termios.TIOCSETD, struct.pack('i', 0)),\n"
+    "            sys.stdout.isatty()]\n\n\n"
     "def refused(request, arg):\n    try:\n        fcntl.ioctl(0, request, arg)\n        return False\n"
     "    except OSError as exc:\n        return exc.errno\n"
 )
@@ -192,7 +193,7 @@ def test_the_differential_process_has_no_alarm_a_terminal_for_part_and_another_p
     assert run.hello and run.finished, run.output
     seen = [run.results[(t, i)]["v"]["list"] for t in range(4) for i in range(2)]
     assert all(v[0] is True and v[5] == 0.0 for v in seen)  # SIG_DFL, no itimer
-    assert [v[1] for v in seen] == [p for p in plan for _ in range(2)] == [v[2] for v in seen]
+    assert [v[1] for v in seen] == [p for p in plan for _ in range(2)] == [v[2] for v in seen] == [v[8] for v in seen]
     assert all(v[6] == v[7] == errno.EPERM for v in seen if v[1])  # no typing into the pty, no line discipline
     places = {v[3] for v in seen}
     assert len(places) == 1 and places == {v[4] for v in seen}
