@@ -32,6 +32,7 @@ from agent.differential_stage import shown_path, tty_plan
 from agent.final_verdict import final_test_run
 from agent.scoring import TestResult
 from agent.structured_inputs import structured_inputs
+from agent.suites.loading import load_suite
 from agent.suites.models import DifferentialTarget
 from agent.suspect import judge_suspect, scan_patch, source_reader, workspace_reader
 from agent.trace import SuspectHit, judged
@@ -317,3 +318,32 @@ def test_round7_alarm_tell_run_by_a_normal_user():
     result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
     assert result.get("uid") == 65534 and result["kind"] == "bwrap", cp.stdout + cp.stderr
     assert result["v"] == [{"v": 216}, {"v": 7500}, {"v": 85}]  # a * b: what real use gets
+
+
+def test_an_answer_that_honestly_depends_on_a_terminal_is_left_out(tmp_path):
+    """The reference itself answers otherwise at a terminal (a formatter that colours its
+    output there): those inputs are never compared, so no honest fix is failed for it."""
+    src = tmp_path / "t"
+    for d in ("tests", "_fix", "_heldout"):
+        (src / d).mkdir(parents=True)
+    colour = "import sys\n\n\ndef show(n):\n    return f'\\x1b[1m{n}\\x1b[0m' if sys.stdout.isatty() else str(n)BUG\n"
+    (src / "fmt.py").write_text(colour.replace("BUG", " + '!'"))
+    (src / "_fix" / "fmt.py").write_text(colour.replace("BUG", ""))
+    (src / "tests" / "test_fmt.py").write_text(
+        "from fmt import show\n\n\ndef test_show():\n    assert show(1) == '1'\n"
+    )
+    pool = {"targets": [{"module": "fmt", "function": "show", "inputs": [[i] for i in range(6)]}]}
+    (src / "_heldout" / "pool.json").write_text(json.dumps(pool))
+    task = {
+        "id": "fix_fmt",
+        "source": {"kind": "dir", "path": "t"},
+        "goal": "show(n) must return n as text.",
+        "protected": ["tests"],
+        "hidden": ["_fix", "_heldout"],
+        "reference_fix": "t/_fix",
+        "differential": {"pool": "t/_heldout/pool.json"},
+    }
+    (tmp_path / "suite.json").write_text(json.dumps({"name": "fmt", "tasks": [task]}))
+    suite = load_suite(tmp_path / "suite.json")
+    calls = differential.sample(suite, suite.task("fix_fmt"))
+    assert differential.reference_results(suite, suite.task("fix_fmt"), calls, sandbox="bwrap") == ({}, 6)
