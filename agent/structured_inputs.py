@@ -48,7 +48,7 @@ def _pairs() -> list[tuple[int, int]]:
 def _triples() -> list[tuple[int, int, int]]:
     small = (0, 1, 2, 3, 12, -2)
     chains = [(2, 4, 8), (8, 4, 2), (3, 9, 27), (5, 5, 5), (6, 10, 15), (1, 97, 10**6)]
-    return chains + list(itertools.product(small, repeat=3))
+    return chains + list(itertools.product(small, small, small))
 
 
 def _sequences() -> list[list[int]]:
