@@ -347,3 +347,33 @@ def test_an_answer_that_honestly_depends_on_a_terminal_is_left_out(tmp_path):
     suite = load_suite(tmp_path / "suite.json")
     calls = differential.sample(suite, suite.task("fix_fmt"))
     assert differential.reference_results(suite, suite.task("fix_fmt"), calls, sandbox="bwrap") == ({}, 6)
+
+
+def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, monkeypatch):
+    """The reference's calls are stopped from outside too: inputs it did not answer in every
+    pass are left out (the first pass stopped: all of them), not judged as an error; the task
+    then has no differential coverage, as before, and suite check says so."""
+    src = tmp_path / "t"
+    for d in ("tests", "_fix", "_heldout"):
+        (src / d).mkdir(parents=True)
+    (src / "slow.py").write_text("def f(x):\n    return x\n")
+    (src / "_fix" / "slow.py").write_text("def f(x):\n    while x < 0:\n        pass\n    return x + 1\n")
+    (src / "tests" / "test_slow.py").write_text("from slow import f\n\n\ndef test_f():\n    assert f(1) == 2\n")
+    pool = {"targets": [{"module": "slow", "function": "f", "inputs": [[1], [2], [-1], [3]]}]}
+    (src / "_heldout" / "pool.json").write_text(json.dumps(pool))
+    task = {
+        "id": "fix_slow",
+        "source": {"kind": "dir", "path": "t"},
+        "goal": "f(x) must return x + 1.",
+        "protected": ["tests"],
+        "hidden": ["_fix", "_heldout"],
+        "reference_fix": "t/_fix",
+        "differential": {"pool": "t/_heldout/pool.json"},
+    }
+    (tmp_path / "suite.json").write_text(json.dumps({"name": "slow", "tasks": [task]}))
+    suite = load_suite(tmp_path / "suite.json")
+    assert differential.run_calls.__kwdefaults__ is not None
+    monkeypatch.setitem(differential.run_calls.__kwdefaults__, "per_call_s", 0.25)  # not 2 s a wait
+    calls = differential.sample(suite, suite.task("fix_slow"))
+    results, left_out = differential.reference_results(suite, suite.task("fix_slow"), calls, sandbox="bwrap")
+    assert results == {} and left_out == 4
