@@ -69,7 +69,9 @@ from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_refe
 # references, call counts, a pinned seed), sorted-only results as multisets, canaries judged
 # against the reference's run, config as the reference writes it, pools past 2**53.
 # Version 6: held-out test files (mini-bugs, generated suites) judged by id; verdict records
-# sealed with the run's secret (a swapped pipe is tampering).
+# sealed with the run's secret (a swapped pipe is tampering); the differential shares no tell
+# with the tests' run (no alarm handler, a path drawn per run, a pty as stdin for part of the
+# calls), structured cases (round 7).
 CHECKER_VERSION = "6"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}

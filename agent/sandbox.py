@@ -77,6 +77,7 @@ WORKSPACE_INODES = 100_000
 # tests), so a rollout that filled its cap to the byte is judged, never refused the next run.
 _PAGE = 4096
 LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
+QUIET_POLL_S = 0.05  # how often a run with a quiet limit (``VerdictPipe.quiet_s``) is looked at
 
 # Runs first in the child, isolated (-I -S) and outside the workspace: drops to the leased
 # uid and every capability (root only), sets no_new_privs and the limits, checks that no
@@ -357,11 +358,18 @@ def sandbox_rlimits(timeout_s: float) -> dict[str, int]:
 
 
 def _reader(
-    stream: BinaryIO, sink: list[bytes], total: list[int], cap: int, finished: int | None = None, marker: bytes = b""
+    stream: BinaryIO,
+    sink: list[bytes],
+    total: list[int],
+    cap: int,
+    finished: int | None = None,
+    marker: bytes = b"",
+    heard: list[float] | None = None,
 ) -> None:
     """Read ``stream`` to EOF into ``sink`` (up to ``cap`` bytes). With ``finished`` (a
     pipe's write end), a byte is written there once a pytest ``finish`` record has come
-    (with ``marker``, the run's nonce: only the plugin's own finish carries it)."""
+    (with ``marker``, the run's nonce: only the plugin's own finish carries it). ``heard``
+    holds when the last chunk came."""
     marker = marker or b'"k":"finish"'
     kept = 0
     tail = b""
@@ -370,6 +378,8 @@ def _reader(
         if not chunk:
             return
         total[0] += len(chunk)
+        if heard is not None:
+            heard[:] = [time.monotonic()]
         if kept < cap:
             piece = chunk[: cap - kept]
             sink.append(piece)
@@ -671,6 +681,9 @@ class Launch:
     rw_binds: tuple[Path, ...] = ()
     workspace_from: Path | None = None  # a capped copy shown at ``workspace``
     userns: UserNs | None = None  # a normal user's sandbox: its namespace and leased uid
+    # Where the sandbox shows the workspace, in place of its own path (bwrap only): the
+    # differential runner's code at a path unlike the workspace's (agent/differential.py).
+    shown_at: Path | None = None
 
     def argv(
         self,
@@ -683,17 +696,18 @@ class Launch:
         seccomp_fd: int | None = None,
     ) -> list[str]:
         conf: dict[str, Any] = dict(limits)
-        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace), alive=alive)
+        inside = self.shown_at if self.kind == "bwrap" and self.shown_at is not None else self.workspace
+        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
         if self.userns is not None:
             conf["leave_groups"] = True
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(
-                self.workspace,
+                inside,
                 self.ro_binds,
                 self.rw_binds,
                 python=self.python,
-                workspace_from=self.workspace_from,
+                workspace_from=self.workspace_from or (self.workspace if inside != self.workspace else None),
                 info_fd=info_fd,
                 seccomp_fd=seccomp_fd,
                 userns=self.userns,
@@ -760,6 +774,20 @@ def _finish_status(records: bytes, nonce: str = "") -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class VerdictPipe:
+    """A verdict pipe with more to it than ``True`` or a nonce: the differential runner's
+    (agent/differential.py), whose per-call limit is kept here, outside its process (an alarm
+    handler in it was a tell: round 7 #1), and whose stdin and path are chosen by the caller."""
+
+    nonce: str = ""
+    # Once the first record came, the longest the command may go without writing one: past
+    # it the run is stopped as timed out.
+    quiet_s: float | None = None
+    stdin: int | None = None  # the command's stdin in place of /dev/null (a pty's slave end)
+    shown_at: Path | None = None  # where the sandbox shows the workspace (``Launch.shown_at``)
+
+
 def run_command_full(
     argv: list[str],
     cwd: Path,
@@ -769,7 +797,7 @@ def run_command_full(
     env: dict[str, str] | None = None,
     extra_binds: tuple[Path, ...] = (),
     ro_binds: tuple[Path, ...] = (),
-    verdict_pipe: bool | str = False,
+    verdict_pipe: bool | str | VerdictPipe = False,
     python: str | None = None,
     private_binds: tuple[Path, ...] = (),
 ) -> CommandRun:
@@ -783,9 +811,15 @@ def run_command_full(
     held-out inputs): run as root, they are the leased uid's for the run, then ours again.
     A ``verdict_pipe`` given as a string (pytest runs) is the run's nonce, handed to the verdict
     plugin on a descriptor of its own (``REPO_AGENT_VERDICT_NONCE_FD``): only a finish carrying
-    it ends or decides the run.
+    it ends or decides the run. A ``VerdictPipe`` says more (a quiet limit, stdin, the path
+    the workspace is shown at).
     """
     kind = choose_sandbox(sandbox)
+    pipe = (
+        verdict_pipe
+        if isinstance(verdict_pipe, VerdictPipe)
+        else VerdictPipe(nonce=verdict_pipe if isinstance(verdict_pipe, str) else "")
+    )
     cwd = Path(cwd).resolve()
     lease = lease_for(kind)
     own = own_uid_for(kind) if lease is None else None
@@ -818,14 +852,14 @@ def run_command_full(
             tuple(Path(b).resolve() for b in extra_binds),
             capped.path if capped else None,
             own.userns if own else None,
+            pipe.shown_at,
         )
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         if own is not None:
             for b in launch.rw_binds:
                 own.hand_over(b)
-        nonce = verdict_pipe if isinstance(verdict_pipe, str) else ""
-        run = _run(launch, argv, timeout_s, base_env(env), bool(verdict_pipe), cgroup, watch, nonce)
+        run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch)
         if own is not None:  # every process of its uid gone, all it wrote is this user's again
             own.give_back()
         if lease is None:  # the command ran as this user: what it locked, we unlock
@@ -946,13 +980,14 @@ def _run(
     argv: list[str],
     timeout_s: float,
     env: dict[str, str],
-    verdict_pipe: bool,
+    pipe: VerdictPipe | None,
     cgroup: SandboxCgroup | None = None,
     watch: DiskWatch | None = None,
-    nonce: str = "",
 ) -> CommandRun:
-    """Start the launcher, wait for the end (or the timeout, or a lingering finished
-    session), and return once every process of the sandbox is gone."""
+    """Start the launcher, wait for the end (or the timeout, a quiet pipe, or a lingering
+    finished session), and return once every process of the sandbox is gone."""
+    verdict_pipe = pipe is not None
+    nonce = pipe.nonce if pipe is not None else ""
     fds: list[int] = []
     rfd = wfd = nonce_r = None
     if verdict_pipe:
@@ -989,7 +1024,7 @@ def _run(
             cmd,
             cwd="/",
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=pipe.stdin if pipe is not None and pipe.stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killpg reaches every child
@@ -1007,12 +1042,21 @@ def _run(
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]
     records: list[bytes] = []
+    heard: list[float] = []  # when the pipe last said something
     if rfd is not None:
         rstream = os.fdopen(rfd, "rb", buffering=0)
         threads.append(
             threading.Thread(
                 target=_reader,
-                args=(rstream, records, [0], MAX_STREAM_BYTES, wake_w, finish_token(nonce).encode() if nonce else b""),
+                args=(
+                    rstream,
+                    records,
+                    [0],
+                    MAX_STREAM_BYTES,
+                    wake_w,
+                    finish_token(nonce).encode() if nonce else b"",
+                    heard,
+                ),
                 daemon=True,
             )
         )
@@ -1026,7 +1070,8 @@ def _run(
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
         if watch is not None and pid1_fd is not None:
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL))
-        timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s)
+        quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
+        timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s, quiet)
         _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
         _stop(proc, pid1_fd)
@@ -1103,12 +1148,22 @@ def _sandbox_pid1(info_r: int, proc_fd: int | None, bwrap_pid: int, deadline: fl
     return fd
 
 
-def _wait(proc: subprocess.Popen, proc_fd: int | None, wake_r: int, deadline: float) -> tuple[bool, bool]:
-    """Wait for the launcher's end: (timed out, lingered after its session finished)."""
+def _wait(
+    proc: subprocess.Popen,
+    proc_fd: int | None,
+    wake_r: int,
+    deadline: float,
+    quiet: tuple[float, list[float]] | None = None,
+) -> tuple[bool, bool]:
+    """Wait for the launcher's end: (timed out, lingered after its session finished).
+    ``quiet``: (seconds, when the pipe last said something): once it has, a longer silence
+    is a timeout too (re-read each turn: the reader thread moves it on)."""
     finished_at: float | None = None
     while True:
         now = time.monotonic()
         until = deadline if finished_at is None else min(deadline, finished_at + LINGER_S)
+        if quiet is not None and quiet[1] and finished_at is None:
+            until = min(until, quiet[1][0] + quiet[0])
         if now >= until:  # the deadline, or the end of a finished session's grace
             return finished_at is None, finished_at is not None
         if proc_fd is None:  # no pidfd (old kernel): poll
@@ -1120,7 +1175,9 @@ def _wait(proc: subprocess.Popen, proc_fd: int | None, wake_r: int, deadline: fl
                     os.read(wake_r, 64)
                     finished_at = finished_at or time.monotonic()
                 continue
-        ready = select.select([proc_fd, wake_r], [], [], until - now)[0]
+        # A quiet limit moves with each record the reader thread sees: looked at again often.
+        wait = until - now if quiet is None else min(until - now, QUIET_POLL_S)
+        ready = select.select([proc_fd, wake_r], [], [], wait)[0]
         if proc_fd in ready:
             return False, False
         if wake_r in ready:

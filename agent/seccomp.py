@@ -53,6 +53,10 @@ _DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425
 _LD_ABS, _JEQ, _JGE, _JSET, _RET, _AND = 0x20, 0x15, 0x35, 0x45, 0x06, 0x54
 _ALLOW = 0x7FFF0000
 _ERRNO = 0x00050000
+# The differential runner's stdin may be a pty (agent/differential_stage.py): no typing into
+# it, no line discipline (each one kernel code of its own, loaded on demand), no console.
+# TIOCSTI, TIOCLINUX, TIOCCONS, TIOCSETD; the kernel reads the request as 32 bits.
+_NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 
 
 def filter_program() -> bytes | None:
@@ -66,6 +70,7 @@ def filter_program() -> bytes | None:
         (_LD_ABS, None, None, 0),  # seccomp_data.nr
         (_JGE, "deny", None, _X32_BIT),
         *[(_JEQ, "deny", None, nr) for nr in _DENIED],
+        (_JEQ, "ioctl", None, _NR_IOCTL),
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
@@ -88,6 +93,8 @@ def filter_program() -> bytes | None:
     prog += [(_LD_ABS, None, None, 32), (_JEQ, "allow", None, 0), (_JEQ, "allow", "deny", _IPPROTO_TCP)]
     labels["noaf"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EAFNOSUPPORT))
+    labels["ioctl"] = len(prog)  # ioctl's request (args[1], low word)
+    prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
     labels["deny"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EPERM))
     labels["enosys"] = len(prog)

@@ -270,7 +270,18 @@ def _quix_differential(suite: Suite, task: Task, root: Path) -> None:
         target = DifferentialTarget(
             module=f"python_programs.{task.id}", function=task.id, inputs=inputs, tolerance_arg=arg
         )
-        task.differential = Differential(targets=[target], sample=len(inputs), float_tolerance=tol)
+        structured = task.id in _QUIX_STRUCTURED
+        task.differential = Differential(
+            targets=[target], sample=len(inputs), float_tolerance=tol, structured=structured
+        )
+
+
+# Programs of integers or of a list of integers whose every structured case is a valid input
+# (agent/structured_inputs.py); not next_palindrome, next_permutation or hanoi, whose inputs
+# must be a palindrome, have a next permutation, or name two different pegs.
+_QUIX_STRUCTURED = frozenset(
+    {"gcd", "bitcount", "get_factors", "sieve", "to_base", "mergesort", "quicksort", "lis", "max_sublist_sum"}
+)
 
 
 _APPROX_ARG = re.compile(r"approx\([^()]*\babs\s*=\s*input_data\[(-?\d+)\]")

@@ -115,6 +115,9 @@ class Differential(BaseModel):
     # the boundary and large values of a pool in every draw (a bug only above 10**4 fails).
     sample: int = 64
     float_tolerance: float = 1e-9  # relative and absolute; a task may state its own
+    # Structured cases called beside the sample, inside the pool's domain (agent/structured_inputs.py):
+    # for functions of integers or of a list of integers, where a bug hides in a sparse class.
+    structured: bool = False
 
 
 class Task(BaseModel):
