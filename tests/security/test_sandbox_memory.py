@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,6 +205,12 @@ def test_repo_agent_cgroup_names_where_sandbox_cgroups_are_made(delegated, monke
     monkeypatch.setenv(cgroups.CGROUP_ENV, str(delegated))
     stale = delegated / "repo-agent-p999999999-0"  # no such pid
     stale.mkdir()
+    old = time.time() - cgroups.STALE_S - 60
+    os.utime(stale, (old, old))
+    # Another namespace's repo-agent, its pid unseen here, between its mkdir and its sandbox
+    # joining: empty, but fresh; removing it left that sandbox with no cap (review).
+    fresh = delegated / "repo-agent-p999999998-0"
+    fresh.mkdir()
     group = cgroups.SandboxCgroup.create(cgroups.own_name())
     assert group is not None
     try:
@@ -211,9 +218,10 @@ def test_repo_agent_cgroup_names_where_sandbox_cgroups_are_made(delegated, monke
         limit = int((group.dirs[0] / "memory.limit_in_bytes").read_text())
         assert limit == group.memory_bytes <= 160 * 1024**2 - 64 * 1024**2
         assert int((group.dirs[0] / "memory.kmem.tcp.limit_in_bytes").read_text()) == cgroups.TCP_BYTES
-        assert not stale.exists()
+        assert not stale.exists() and fresh.exists()
     finally:
         group.close()
+        fresh.rmdir()
     monkeypatch.setenv(cgroups.CGROUP_ENV, str(tmp_path))
     with pytest.raises(sandbox.SandboxError, match="REPO_AGENT_CGROUP=.*no cgroup v1 directory"):
         sandbox.require_sandbox()
