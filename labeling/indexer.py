@@ -341,7 +341,7 @@ class _Writer:
             self._pool.shutdown(wait=True)
 
 
-def _parse_capped(f: BinaryIO, acc: RolloutAccum, offset: int, size: int, line_no: int) -> ChunkRead:
+def parse_capped(f: BinaryIO, acc: RolloutAccum, offset: int, size: int, line_no: int) -> ChunkRead:
     """Parse ``[offset, size)`` of the open trace in pieces of at most ``MAX_LINE_BYTES``: a
     line longer than that is listed as invalid and skipped unread, so one 1 GiB line costs
     no more memory than a normal trace (docs/hostile-files.md)."""
@@ -442,7 +442,7 @@ def _read_one(
         f.seek(0)
         head_src = f.read(HEAD_BYTES)
         acc = RolloutAccum(uid, t.batch_id, t.rollout_id, values=values, known_steps=steps)
-        chunk = _parse_capped(f, acc, offset, size, line_no)
+        chunk = parse_capped(f, acc, offset, size, line_no)
     read = size - offset
     mark_corrupt(acc, t.batch_done)
     counts["files_read"] += 1

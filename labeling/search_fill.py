@@ -1,0 +1,190 @@
+"""Filling a SQLite store's search index (labeling/search_index.py) from the rows ingest wrote.
+
+Each rollout the store holds names its trace and how far ingest read it; what the index
+lacks of that is read from the trace, parsed as ingest parses it (`labeling.trace_rows`,
+so the same events are documents), and written a group of rollouts per transaction, with
+how far each is indexed: killed at any point, the next fill starts where the last commit
+left off, and nothing is lost or indexed twice.
+
+One filler at a time per index (an exclusive ``flock`` on ``<index>.lock``; its holder is
+"filling"). A small backlog (a live batch's new lines, a test's batch) is filled in the
+process that asks (`catch_up`); a large one (a first ingest of 10,000 rollouts) by a
+background process, ``python -m labeling.search_fill STORE BASE``, so ingest returns at
+the speed of its own writes, and a search meanwhile finds what is indexed so far and says
+"index filling (N of M)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from agent.trace_io import NotRegularFile, open_regular
+from labeling import search_index
+from labeling.indexer import parse_capped
+from labeling.search_index import Work
+from labeling.trace_rows import ROLLOUT_DEFAULTS, RolloutAccum
+
+INLINE_BYTES = 4 << 20  # a backlog up to this is filled by the process that asks
+GROUP_BYTES = 16 << 20  # trace bytes per transaction
+GROUP_ROLLOUTS = 256
+
+
+def lock_path(store: Path) -> Path:
+    return Path(f"{search_index.index_path(store)}.lock")
+
+
+@contextlib.contextmanager
+def fill_lock(store: Path) -> Iterator[bool]:
+    """Yields whether this process holds the index's fill lock (False: another filler does)."""
+    try:
+        fd = os.open(lock_path(store), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        yield False  # a directory we cannot write: nobody can fill here
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # (closing releases the lock)
+
+
+def filling(store: Path) -> bool:
+    """Whether a filler holds the index's lock now."""
+    try:
+        fd = os.open(lock_path(store), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _docs(path: str, w: Work) -> list[tuple]:
+    """The documents of bytes ``[w.start, w.end)`` of a trace, as ingest read them; none if the
+    trace cannot be read now (it is gone or replaced: the next ingest reads it again)."""
+    acc = RolloutAccum("", "", "", values=dict(ROLLOUT_DEFAULTS))
+    try:
+        with open_regular(path) as f:
+            parse_capped(f, acc, w.start, w.end, 0)
+    except (OSError, NotRegularFile):
+        return []
+    return acc.docs
+
+
+def fill(
+    conn: sqlite3.Connection,
+    path_of: Callable[[str], str],
+    *,
+    on_group: Callable[[int], None] | None = None,
+    pause_after: int | None = None,
+) -> int:
+    """Index everything pending, a group per transaction, until nothing is; the rollouts done.
+    ``on_group(n)`` after each commit; ``pause_after`` (tests): after that many groups, write
+    the next one and wait without committing, as a kill would find it."""
+    done_total = 0
+    groups = 0
+    while True:
+        search_index.begin_fill(conn)
+        work = search_index.pending(conn)
+        if not work:
+            return done_total
+        group: list[tuple[Work, list[tuple]]] = []
+        size = 0
+        for i, w in enumerate(work):
+            group.append((w, _docs(path_of(w.trace_path), w)))
+            size += w.end - w.start
+            if len(group) >= GROUP_ROLLOUTS or size >= GROUP_BYTES or i == len(work) - 1:
+                last = pause_after is not None and groups >= pause_after
+                search_index.write_group(conn, group, commit=not last)
+                if last:
+                    threading.Event().wait()  # killed here, mid-transaction
+                groups += 1
+                done_total += len(group)
+                if on_group is not None:
+                    on_group(done_total)
+                group, size = [], 0
+
+
+def _join(base: str) -> Callable[[str], str]:
+    return lambda key: key if base == "." else os.path.join(base, key)
+
+
+def catch_up(store: Path, base: str) -> bool:
+    """Bring the index up to the store: a small backlog here and now, a large one by a
+    background process (started unless one runs). True if a filler runs after this call."""
+    if filling(store):
+        return True
+    conn = search_index.connect(store, create=True)
+    if conn is None:
+        return False
+    try:
+        work = search_index.pending(conn)
+        if not work:
+            return False
+        if sum(w.end - w.start for w in work) > INLINE_BYTES:
+            start_filler(store, base)
+            return True
+        with fill_lock(store) as mine:
+            if mine:
+                fill(conn, _join(base))
+        return not mine
+    finally:
+        conn.close()
+
+
+def start_filler(store: Path, base: str) -> None:
+    """``python -m labeling.search_fill STORE BASE`` in the background (its own session: it
+    outlives a studio that quits; it exits when nothing is left to index)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labeling.search_fill", os.path.abspath(store), base if base == "." else os.path.abspath(base)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+    threading.Thread(target=proc.wait, daemon=True, name="search-fill-reaper").start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m labeling.search_fill", description=__doc__)
+    ap.add_argument("store", type=Path)
+    ap.add_argument("base", help="what the store's trace paths are relative to ('.': as stored)")
+    ap.add_argument("--pause-after", type=int, help="(tests) stop mid-transaction after N groups")
+    args = ap.parse_args(argv)
+    with fill_lock(args.store) as mine:
+        if not mine:
+            return 0  # another filler runs
+        conn = search_index.connect(args.store, create=True)
+        if conn is None:
+            return 1
+        try:
+            fill(conn, _join(args.base), pause_after=args.pause_after)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("INSERT OR REPLACE INTO index_meta VALUES ('error', ?)", (" ".join(str(exc).split()),))
+            return 1
+        finally:
+            conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
