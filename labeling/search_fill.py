@@ -153,7 +153,13 @@ def start_filler(store: Path, base: str) -> None:
     """``python -m labeling.search_fill STORE BASE`` in the background (its own session: it
     outlives a studio that quits; it exits when nothing is left to index)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "labeling.search_fill", os.path.abspath(store), base if base == "." else os.path.abspath(base)],
+        [
+            sys.executable,
+            "-m",
+            "labeling.search_fill",
+            os.path.abspath(store),
+            base if base == "." else os.path.abspath(base),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

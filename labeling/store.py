@@ -29,8 +29,8 @@ from labeling.queue import ReviewFigures, ReviewQueue, pair_row
 from labeling.records import (
     STRATEGIES,
     BatchRow,
-    IngestProgress,
     IndexProgress,
+    IngestProgress,
     IngestReport,
     JobRow,
     LabelEvent,
