@@ -9,7 +9,7 @@ left off, and nothing is lost or indexed twice.
 One filler at a time per index (an exclusive ``flock`` on ``<index>.lock``; its holder is
 "filling"). A small backlog (a live batch's new lines, a test's batch) is filled in the
 process that asks (`catch_up`); a large one (a first ingest of 10,000 rollouts) by a
-background process, ``python -m labeling.search_fill STORE BASE``, so ingest returns at
+background process (`main`: ``search_fill STORE BASE``), so ingest returns at
 the speed of its own writes, and a search meanwhile finds what is indexed so far and says
 "index filling (N of M)".
 """
@@ -36,6 +36,9 @@ from labeling.trace_rows import ROLLOUT_DEFAULTS, RolloutAccum
 INLINE_BYTES = 4 << 20  # a backlog up to this is filled by the process that asks
 GROUP_BYTES = 16 << 20  # trace bytes per transaction
 GROUP_ROLLOUTS = 256
+# The background filler's command line (then STORE BASE): `main` in a fresh interpreter.
+FILLER_COMMAND = (sys.executable, "-c", "import sys; from labeling.search_fill import main; sys.exit(main())")
+FILLERS: list[subprocess.Popen[bytes]] = []  # the background fillers this process started
 
 
 def lock_path(store: Path) -> Path:
@@ -94,6 +97,7 @@ def fill(
     *,
     on_group: Callable[[int], None] | None = None,
     pause_after: int | None = None,
+    group_rollouts: int = GROUP_ROLLOUTS,
 ) -> int:
     """Index everything pending, a group per transaction, until nothing is; the rollouts done.
     ``on_group(n)`` after each commit; ``pause_after`` (tests): after that many groups, write
@@ -110,7 +114,7 @@ def fill(
         for i, w in enumerate(work):
             group.append((w, _docs(path_of(w.trace_path), w)))
             size += w.end - w.start
-            if len(group) >= GROUP_ROLLOUTS or size >= GROUP_BYTES or i == len(work) - 1:
+            if len(group) >= group_rollouts or size >= GROUP_BYTES or i == len(work) - 1:
                 last = pause_after is not None and groups >= pause_after
                 search_index.write_group(conn, group, commit=not last)
                 if last:
@@ -131,7 +135,10 @@ def catch_up(store: Path, base: str) -> bool:
     background process (started unless one runs). True if a filler runs after this call."""
     if filling(store):
         return True
-    conn = search_index.connect(store, create=True)
+    try:
+        conn = search_index.connect(store, create=True)
+    except sqlite3.Error:
+        conn = None  # the index cannot be made here: a search finds nothing and says so
     if conn is None:
         return False
     try:
@@ -150,39 +157,38 @@ def catch_up(store: Path, base: str) -> bool:
 
 
 def start_filler(store: Path, base: str) -> None:
-    """``python -m labeling.search_fill STORE BASE`` in the background (its own session: it
+    """`main` in a process of its own, in the background (its own session: it
     outlives a studio that quits; it exits when nothing is left to index)."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "labeling.search_fill",
-            os.path.abspath(store),
-            base if base == "." else os.path.abspath(base),
-        ],
+        [*FILLER_COMMAND, os.path.abspath(store), base if base == "." else os.path.abspath(base)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
     )
+    FILLERS.append(proc)  # (bench/ingest.py waits for them; a test too)
     threading.Thread(target=proc.wait, daemon=True, name="search-fill-reaper").start()
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m labeling.search_fill", description=__doc__)
+    ap = argparse.ArgumentParser(prog="search_fill", description=__doc__)
     ap.add_argument("store", type=Path)
     ap.add_argument("base", help="what the store's trace paths are relative to ('.': as stored)")
     ap.add_argument("--pause-after", type=int, help="(tests) stop mid-transaction after N groups")
+    ap.add_argument("--group-rollouts", type=int, default=GROUP_ROLLOUTS, help="rollouts per transaction at most")
     args = ap.parse_args(argv)
     with fill_lock(args.store) as mine:
         if not mine:
             return 0  # another filler runs
-        conn = search_index.connect(args.store, create=True)
+        try:
+            conn = search_index.connect(args.store, create=True)
+        except sqlite3.Error:
+            conn = None
         if conn is None:
             return 1
         try:
-            fill(conn, _join(args.base), pause_after=args.pause_after)
+            fill(conn, _join(args.base), pause_after=args.pause_after, group_rollouts=args.group_rollouts)
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("INSERT OR REPLACE INTO index_meta VALUES ('error', ?)", (" ".join(str(exc).split()),))
@@ -190,7 +196,3 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             conn.close()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -101,11 +101,12 @@ class SqliteSearch(SqlPart):
             return None
         with self._reader_lock:
             conn = self._reader_conn(path)
-            if conn is None:
-                (total,) = self._q("SELECT count(*) FROM rollouts")[0]
-                done = 0
-            else:
-                done, total = search_index.progress(conn)
+            try:
+                done, total = (0, -1) if conn is None else search_index.progress(conn)
+            except sqlite3.OperationalError:  # a filler is making the file's tables now
+                done, total = 0, -1
+        if total < 0:
+            (total,) = self._q("SELECT count(*) FROM rollouts")[0]
         if done >= total:
             return None
         return IndexProgress(done=done, total=total, filling=search_fill.filling(path))
@@ -119,11 +120,19 @@ class SqliteSearch(SqlPart):
             conn = None if path is None else self._reader_conn(path)
             if conn is None:
                 return []
-            return search_index.search_hits(conn, q, where, params, before, limit)
+            try:
+                return search_index.search_hits(conn, q, where, params, before, limit)
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []  # a filler is making the file's tables now
+                raise
 
     def _reader_conn(self, path: Path) -> sqlite3.Connection | None:
         if self._reader is None:
-            self._reader = search_index.connect(path, create=False)
+            try:
+                self._reader = search_index.connect(path, create=False)
+            except sqlite3.Error:
+                return None  # no usable index file (yet): nothing found, and progress says so
             if self._reader is not None:
                 self._reader.execute("PRAGMA query_only=ON")
         return self._reader
