@@ -33,7 +33,7 @@ class SearchHits(list[SearchHit]):
         super().__init__(hits or [])
         self.unchecked = unchecked
         self.checked = checked
-        self.index: IndexProgress | None = None  # the index held part of the store (still filling)
+        self.partial_index: IndexProgress | None = None  # the index held part of the store (still filling)
 
 
 def find(

@@ -335,11 +335,11 @@ class LabelStore:
         """Rollouts' messages, tool arguments and outputs, and patches holding ``line``'s words
         (labeling/search_query.py), newest first; ``SearchError`` for a malformed line. While
         the index fills (labeling/search_fill.py) the hits are from what it holds, and
-        ``hits.index`` says how much that is."""
+        ``hits.partial_index`` says how much that is."""
         q = parse_search(line)
         self._db.search_catch_up(self._base)
         hits = find(self._db.search_hits, q, limit, lambda key: _join(self._base, key), self.batch_liveness)
-        hits.index = self._db.search_progress()
+        hits.partial_index = self._db.search_progress()
         return hits
 
     def search_progress(self) -> IndexProgress | None:

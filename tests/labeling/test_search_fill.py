@@ -100,8 +100,8 @@ def test_a_search_while_the_index_fills_finds_what_is_there_and_says_so(rows_onl
         work = search_index.pending(conn)[:4]
         search_index.write_group(conn, [(w, search_fill._docs(str(root / w.trace_path), w)) for w in work])
         hits = store.search("crossing", limit=100)
-        assert len(hits) == 4 and hits.index == IndexProgress(done=4, total=ROLLOUTS, filling=True)
-        assert hits.index.words.startswith("index filling (4 of 12 rollouts)")
+        assert len(hits) == 4 and hits.partial_index == IndexProgress(done=4, total=ROLLOUTS, filling=True)
+        assert hits.partial_index.words.startswith("index filling (4 of 12 rollouts)")
         from tui.cli import main
 
         assert main(["search", str(root), "crossing", "--no-ingest"]) == 0
@@ -109,7 +109,7 @@ def test_a_search_while_the_index_fills_finds_what_is_there_and_says_so(rows_onl
         assert "index filling (4 of 12 rollouts): hits from what is indexed so far" in out
     conn.close()
     hits = store.search("crossing", limit=100)  # the lock is free: the rest is filled here
-    assert len(hits) == ROLLOUTS and hits.index is None
+    assert len(hits) == ROLLOUTS and hits.partial_index is None
 
 
 def test_a_killed_filler_resumes_with_nothing_lost_or_doubled(rows_only, tmp_path):
@@ -190,7 +190,7 @@ def test_an_index_that_cannot_be_written_leaves_ingest_working(tmp_path):
     with LabelStore(db, labeler="t") as store:
         assert store.ingest([root]).new_rollouts == 2
         hits = store.search("crossing")
-        assert hits == [] and hits.index == IndexProgress(done=0, total=2, filling=False)
+        assert hits == [] and hits.partial_index == IndexProgress(done=0, total=2, filling=False)
 
 
 def test_a_version_9_store_drops_its_inner_index_and_fills_the_file(tmp_path):
