@@ -441,7 +441,9 @@ def _read_one(
             values, steps = db.rollout_values(known[0])
         f.seek(0)
         head_src = f.read(HEAD_BYTES)
-        acc = RolloutAccum(uid, t.batch_id, t.rollout_id, values=values, known_steps=steps)
+        acc = RolloutAccum(
+            uid, t.batch_id, t.rollout_id, values=values, known_steps=steps, docs=[] if db.search_in_ingest else None
+        )
         chunk = parse_capped(f, acc, offset, size, line_no)
     read = size - offset
     mark_corrupt(acc, t.batch_done)

@@ -333,6 +333,8 @@ class PgDialect:
 class PgSearch(SqlPart):
     """The search index on PostgreSQL: each document's words a tsvector under a GIN index."""
 
+    in_ingest = True
+
     def write_search_docs(self, rows: list[tuple]) -> None:
         """As SQLite's, each part's words given to the server as `pg_words` cuts them."""
         docs = [

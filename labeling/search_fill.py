@@ -88,7 +88,7 @@ def _docs(path: str, w: Work) -> list[tuple]:
             parse_capped(f, acc, w.start, w.end, 0)
     except (OSError, NotRegularFile):
         return []
-    return acc.docs
+    return acc.docs or []
 
 
 def fill(

@@ -271,6 +271,11 @@ class SqlDb:
     def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]:
         return self.search.search_hits(q, before, limit)
 
+    @property
+    def search_in_ingest(self) -> bool:
+        """Whether ingest writes the documents (PostgreSQL), or they are filled apart (SQLite)."""
+        return self.search.in_ingest
+
     def search_catch_up(self, base: str) -> None:
         self.search.catch_up(base)
 

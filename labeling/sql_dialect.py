@@ -22,6 +22,8 @@ class Search(Protocol):
     PostgreSQL writes each rollout's documents in ingest's transaction; SQLite writes none
     there and fills its own index file from the rows afterwards (``catch_up``)."""
 
+    in_ingest: bool  # whether ingest collects and writes the documents
+
     def write_search_docs(self, rows: list[tuple]) -> None: ...
     def forget(self, rids: list[int]) -> None: ...  # these rollouts' documents go (dropped or read again)
     def restarted(self, rids: list[int]) -> None: ...  # these traces were read from their start

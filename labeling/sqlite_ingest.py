@@ -136,7 +136,8 @@ class IngestWrites(SqlPart):
                 step_updates.extend((*u[:3], rid, u[3]) for u in acc.step_updates)
                 call_rows.extend((rid, *row) for row in acc.calls)
                 late.extend((*u[:5], rid, *u[5:]) for u in acc.late_results)
-                docs.extend((rid, *d) for d in acc.docs)
+                if acc.docs:
+                    docs.extend((rid, *d) for d in acc.docs)
             c.executemany("INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?, ?)", step_rows)
             if bad:
                 c.executemany("INSERT INTO bad_lines VALUES (?, ?, ?, ?)", bad)

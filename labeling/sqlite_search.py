@@ -57,6 +57,8 @@ def filter_sql(filters: dict[str, str]) -> tuple[str, list[Any]]:
 class SqliteSearch(SqlPart):
     """Stamps reads for the filler (inside ingest's transaction); reads the index file."""
 
+    in_ingest = False
+
     def __init__(self, session: Session) -> None:
         super().__init__(session)
         self._reader: sqlite3.Connection | None = None
