@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from labeling.search_docs import PART_CHARS, parts
-from labeling.search_query import SearchQuery, fts5_match
+from labeling.search_query import SearchQuery, fts5_match, index_text
 from labeling.sqlite_trust import Schema, foreign_objects, read_schema
 
 INDEX_SUFFIX = ".search"
@@ -215,7 +215,7 @@ def write_group(conn: sqlite3.Connection, done: list[tuple[Work, list[tuple]]], 
                 for part in parts(text) if len(text) > PART_CHARS else (text,):
                     last += 1
                     docs.append((last, w.rid, step, place, offset))
-                    words.append((last, part))
+                    words.append((last, index_text(part)))
         conn.executemany("INSERT INTO search_docs VALUES (?, ?, ?, ?, ?)", docs)
         conn.executemany("INSERT INTO search_fts (rowid, body) VALUES (?, ?)", words)
         conn.executemany("INSERT OR REPLACE INTO indexed VALUES (?, ?, ?)", [(w.rid, w.gen, w.end) for w, _ in done])

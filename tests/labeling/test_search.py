@@ -335,3 +335,19 @@ def test_a_hit_in_a_dead_batchs_running_rollout_reads_interrupted(tmp_path):
         with batch_lock(bdir):  # alive again (a resume): running
             (hit,) = s.search("walrus in:args")
             assert hit.state.status == "running"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_cjk_word_is_found_inside_a_run_of_cjk(env):
+    """Chinese and Japanese are written without blanks: a run of them is cut into bigrams
+    (labeling/search_query.py tokens), so a word inside a sentence is found, as a phrase."""
+    out = "错误：连接数据库失败，请重试"
+    steps = [Step([Call("run_tests", {}, output=out)], content="データベースに接続できません")]
+    factories.write_batch(env.root, "b1", [Rollout("t_cjk", 0, steps=steps)])
+    env.store.ingest([env.root])
+    s = env.store
+    assert where(s.search("数据库")) == where(s.search('"连接数据库"')) == [("t_cjk__s0", 1, "output")]
+    assert where(s.search("接続 in:message")) == [("t_cjk__s0", 1, "message")]
+    assert s.search("库数据") == [] and s.search("数据库成功") == []  # not in this order / not there
+    (hit,) = s.search("数据库")
+    assert hit.snippet == out
