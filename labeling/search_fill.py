@@ -167,6 +167,7 @@ def start_filler(store: Path, base: str) -> None:
         start_new_session=True,
         close_fds=True,
     )
+    FILLERS[:] = [p for p in FILLERS if p.returncode is None]
     FILLERS.append(proc)  # (bench/ingest.py waits for them; a test too)
     threading.Thread(target=proc.wait, daemon=True, name="search-fill-reaper").start()
 

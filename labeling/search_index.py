@@ -22,7 +22,6 @@ at this path (deleted and made again, copied over) is emptied, never mixed in.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,8 +106,7 @@ def connect(store: Path, *, create: bool) -> sqlite3.Connection | None:
         conn.close()
         if attempt or not create:
             return None
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        remove(store)
     try:
         if create:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -249,7 +247,4 @@ def remove(store: Path) -> None:
     """Delete the index of ``store`` (its files), if any."""
     path = index_path(store)
     for suffix in ("", "-wal", "-shm"):
-        try:
-            os.unlink(f"{path}{suffix}")
-        except FileNotFoundError:
-            pass
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
