@@ -116,7 +116,7 @@ def main() -> None:
     )
     print(
         f"  of which   : {med(main_c):.2f} s CPU in the main thread: reading, parsing, pairs ({med(main_c) / med(parse_c):.2f}x parse), "
-        f"{med(full_c) - med(main_c):.2f} s CPU in the writer thread (SQLite rows and the search index)"
+        f"{med(full_c) - med(main_c):.2f} s CPU in the writer thread (SQLite rows)"
     )
     print(
         f"search index: {med(fill_c):.2f} s CPU in its own process ({med(fill_c) / med(parse_c):.2f}x parse; "

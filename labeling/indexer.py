@@ -341,10 +341,18 @@ class _Writer:
             self._pool.shutdown(wait=True)
 
 
-def parse_capped(f: BinaryIO, acc: RolloutAccum, offset: int, size: int, line_no: int) -> ChunkRead:
+def parse_capped(
+    f: BinaryIO,
+    acc: RolloutAccum,
+    offset: int,
+    size: int,
+    line_no: int,
+    parse: Callable[[RolloutAccum, bytes, int, int], ChunkRead] = parse_chunk,
+) -> ChunkRead:
     """Parse ``[offset, size)`` of the open trace in pieces of at most ``MAX_LINE_BYTES``: a
     line longer than that is listed as invalid and skipped unread, so one 1 GiB line costs
-    no more memory than a normal trace (docs/hostile-files.md)."""
+    no more memory than a normal trace (docs/hostile-files.md). ``parse``: what reads a
+    piece's complete lines (the search index's filler reads only its documents)."""
     pos = offset
     chunk = ChunkRead(offset, line_no, False)
     while pos < size:
@@ -352,7 +360,7 @@ def parse_capped(f: BinaryIO, acc: RolloutAccum, offset: int, size: int, line_no
         data = f.read(min(MAX_LINE_BYTES, size - pos))
         if not data:
             break
-        chunk = parse_chunk(acc, data, pos, chunk.line_no)
+        chunk = parse(acc, data, pos, chunk.line_no)
         if chunk.end_offset > pos:
             pos = chunk.end_offset
             continue

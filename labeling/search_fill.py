@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import os
 import sqlite3
 import subprocess
@@ -26,12 +27,17 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
+
+from agent import trace_io
 from agent.trace_io import NotRegularFile, open_regular
 from labeling import search_index
 from labeling.indexer import parse_capped
+from labeling.search_docs import message_text
 from labeling.search_index import Work
-from labeling.trace_rows import ROLLOUT_DEFAULTS, RolloutAccum
+from labeling.trace_rows import ChunkRead, RolloutAccum
 
 INLINE_BYTES = 4 << 20  # a backlog up to this is filled by the process that asks
 GROUP_BYTES = 16 << 20  # trace bytes per transaction
@@ -79,13 +85,87 @@ def filling(store: Path) -> bool:
         os.close(fd)
 
 
-def _docs(path: str, w: Work) -> list[tuple]:
+_SCAN = trace_io.DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _load_line(line: str, big: bool) -> Any:
+    """One line's value as `labeling.trace_rows.parse_chunk` reads it: orjson, else (or in a
+    chunk with a 19-digit run) json's scanner, lone surrogates escaped. ValueError if not JSON."""
+    if line[0] in " \t\r":
+        line = line.strip()
+    if not big:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        d, stop = _SCAN(line, 0)
+    except StopIteration:
+        raise ValueError from None
+    if stop != len(line) and not line[stop:].isspace():
+        raise ValueError
+    return trace_io.clean(d) if trace_io.may_hold_surrogate(line) else d
+
+
+def _event_docs(d: Any, off: int, out: list[tuple]) -> None:
+    """The documents of one event ingest took (labeling/trace_rows.py: its handlers' ``docs``)."""
+    kind = d.get("kind")
+    if kind == "message":
+        msg = d["message"]
+        role = msg.get("role")
+        if role == "tool" or role == "assistant" or role == "user":
+            content, reasoning = msg.get("content"), d.get("reasoning")
+            text = content if type(content) is str and not reasoning else message_text(msg, reasoning)
+            if text:
+                out.append((d.get("step"), "output" if role == "tool" else "message", off, text))
+    elif kind == "tool_call":
+        out.append((d["step"], "args", off, f"{d['name']} {d['arguments']}"))
+    elif kind == "rollout_end":
+        patch = d["outcome"].get("patch")
+        if patch:
+            out.append((None, "patch", off, patch))
+
+
+def _docs_chunk(skip: set[int], acc: RolloutAccum, data: bytes, base: int, line_no: int) -> ChunkRead:
+    """`labeling.indexer.parse_capped`'s ``parse``: only the documents of ``data``'s complete
+    lines, into ``acc.docs``, each line read as `labeling.trace_rows.parse_chunk` reads it; a
+    line at an offset in ``skip`` (ingest listed it as not an event) is left out unread."""
+    end = data.rfind(b"\n") + 1
+    body = data[:end]
+    docs = acc.docs
+    assert docs is not None
+    pos = base
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:  # as ingest: line by line, bad bytes escaped
+        for raw in body.split(b"\n")[:-1]:
+            off, pos = pos, pos + len(raw) + 1
+            if off not in skip and raw and not raw.isspace():
+                with contextlib.suppress(*_NOT_EVENT):
+                    _event_docs(trace_io.loads(raw), off, docs)
+        return ChunkRead(base + end, line_no, end < len(data))
+    ascii_only = len(text) == len(body)
+    big = trace_io.may_hold_big_int(body)
+    for line in text.split("\n")[:-1]:
+        off = pos
+        pos += (len(line) if ascii_only else len(line.encode("utf-8"))) + 1
+        if off not in skip and line and not line.isspace():
+            with contextlib.suppress(*_NOT_EVENT):
+                _event_docs(_load_line(line, big), off, docs)
+    return ChunkRead(base + end, line_no, end < len(data))
+
+
+# (a line that raises is one ingest listed, when it read these bytes)
+_NOT_EVENT = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
+
+
+def _docs(path: str, w: Work, skip: set[int]) -> list[tuple]:
     """The documents of bytes ``[w.start, w.end)`` of a trace, as ingest read them; none if the
     trace cannot be read now (it is gone or replaced: the next ingest reads it again)."""
-    acc = RolloutAccum("", "", "", values=dict(ROLLOUT_DEFAULTS))
+    acc = RolloutAccum("", "", "")
     try:
         with open_regular(path) as f:
-            parse_capped(f, acc, w.start, w.end, 0)
+            parse_capped(f, acc, w.start, w.end, 0, functools.partial(_docs_chunk, skip))
     except (OSError, NotRegularFile):
         return []
     return acc.docs or []
@@ -95,16 +175,16 @@ def fill(
     conn: sqlite3.Connection,
     path_of: Callable[[str], str],
     *,
-    on_group: Callable[[int], None] | None = None,
-    pause_after: int | None = None,
     group_rollouts: int = GROUP_ROLLOUTS,
+    max_groups: int | None = None,
+    pause_after: int | None = None,
 ) -> int:
-    """Index everything pending, a group per transaction, until nothing is; the rollouts done.
-    ``on_group(n)`` after each commit; ``pause_after`` (tests): after that many groups, write
-    the next one and wait without committing, as a kill would find it."""
+    """Index everything pending, a group per transaction, until nothing is (or ``max_groups``
+    were written); the rollouts done. ``pause_after`` (tests): after that many groups, write the
+    next one and wait without committing, as a kill would find it."""
     done_total = 0
     groups = 0
-    while True:
+    while max_groups is None or groups < max_groups:
         search_index.begin_fill(conn)
         work = search_index.pending(conn)
         if not work:
@@ -112,7 +192,7 @@ def fill(
         group: list[tuple[Work, list[tuple]]] = []
         size = 0
         for i, w in enumerate(work):
-            group.append((w, _docs(path_of(w.trace_path), w)))
+            group.append((w, _docs(path_of(w.trace_path), w, search_index.bad_offsets(conn, w))))
             size += w.end - w.start
             if len(group) >= group_rollouts or size >= GROUP_BYTES or i == len(work) - 1:
                 last = pause_after is not None and groups >= pause_after
@@ -121,9 +201,10 @@ def fill(
                     threading.Event().wait()  # killed here, mid-transaction
                 groups += 1
                 done_total += len(group)
-                if on_group is not None:
-                    on_group(done_total)
                 group, size = [], 0
+                if groups == max_groups:
+                    break
+    return done_total
 
 
 def _join(base: str) -> Callable[[str], str]:

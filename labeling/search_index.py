@@ -167,6 +167,14 @@ def pending(conn: sqlite3.Connection) -> list[Work]:
     return out
 
 
+def bad_offsets(conn: sqlite3.Connection, w: Work) -> set[int]:
+    """Where in ``w``'s bytes ingest found lines that are not events (their words are not indexed)."""
+    rows = conn.execute(
+        "SELECT offset FROM store.bad_lines WHERE rid = ? AND offset >= ? AND offset < ?", (w.rid, w.start, w.end)
+    )
+    return {off for (off,) in rows}
+
+
 def begin_fill(conn: sqlite3.Connection) -> None:
     """Empty an index another store left here; drop what belongs to rollouts gone from the store."""
     key = store_key(conn)

@@ -5,6 +5,7 @@ lost or doubled, emptied when it belongs to another store, and never in the inge
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -96,9 +97,7 @@ def test_a_search_while_the_index_fills_finds_what_is_there_and_says_so(rows_onl
     assert conn is not None
     with search_fill.fill_lock(path) as mine:  # a filler at work: this process waits for it
         assert mine
-        search_index.begin_fill(conn)
-        work = search_index.pending(conn)[:4]
-        search_index.write_group(conn, [(w, search_fill._docs(str(root / w.trace_path), w)) for w in work])
+        assert search_fill.fill(conn, lambda key: str(root / key), group_rollouts=4, max_groups=1) == 4
         hits = store.search("crossing", limit=100)
         assert len(hits) == 4 and hits.partial_index == IndexProgress(done=4, total=ROLLOUTS, filling=True)
         assert hits.partial_index.words.startswith("index filling (4 of 12 rollouts)")
@@ -221,3 +220,62 @@ def test_the_filler_runs_alone(rows_only):
     assert not search_fill.filling(path)
     assert search_fill.main([str(path), str(root)]) == 0
     assert store.search_progress() is None
+
+
+def _line(d: dict) -> bytes:
+    return json.dumps(d).encode()
+
+
+MSG = {"kind": "message", "step": 1, "message": {"role": "assistant", "content": "hello zebra"}}
+CALL = {
+    "kind": "tool_call",
+    "step": 1,
+    "seq": 0,
+    "call_id": "c",
+    "name": "grep",
+    "arguments": '{"p": 1}',
+    "valid": True,
+}
+HOSTILE = [
+    _line(MSG),
+    _line({**MSG, "reasoning": "because"}),
+    _line({**MSG, "message": {"role": "tool", "content": [{"type": "text", "text": "part"}, {"text": 3}]}}),
+    _line({**MSG, "message": {"role": "system", "content": "not indexed"}}),
+    _line({**MSG, "step": "1"}),  # invalid: step not an int
+    _line({**MSG, "message": "not an object"}),
+    _line(CALL),
+    _line({**CALL, "name": 3}),  # invalid: wrong types
+    _line({**CALL, "step": 9223372036854775808}),  # a number no reader can use
+    b'{"kind": "message", "step": 2, "message": {"role": "user", "content": "lone \\ud800 surrogate"}}',
+    b'{"kind": "message", "step": 2, "message": {"role": "user", "content": "bad \xff byte"}}',
+    b'{"kind": "message", "step": 2, "message": {"role": "user", "content": "encoded \xed\xa0\x80 surrogate"}}',
+    b'{"kind": "message", "step": 2, "message": {"role": "user", "content": "nan"}, "x": NaN}',
+    b'{"kind": "message", "step": 2, "message": {"role": "user", "content": "form feed"}}\x0c',
+    b'\xef\xbb\xbf{"kind": "message", "step": 2, "message": {"role": "user", "content": "bom"}}',
+    b'  {"kind": "message", "step": 3, "message": {"role": "user", "content": "indented"}}',
+    b"[" * 3000 + b"]" * 3000,
+    b"not json",
+    _line({"kind": "rollout_end", "outcome": {"patch": "diff"}}),  # invalid: rollout_end lacks fields
+]
+
+
+@pytest.mark.parametrize("with_bad_bytes", [False, True], ids=["utf8", "bad-bytes-chunk"])
+def test_the_filler_reads_the_documents_ingest_would_write(tmp_path, with_bad_bytes):
+    """The filler parses only documents (labeling/search_fill.py); for every line ingest took as
+    an event (labeling/trace_rows.py parse_chunk), the same documents, and none of the lines it
+    refused (their offsets are the store's bad_lines). In a chunk of valid UTF-8, and in one
+    holding a bad byte (ingest's line-by-line path)."""
+    from labeling.indexer import parse_capped
+    from labeling.search_index import Work
+    from labeling.trace_rows import ROLLOUT_DEFAULTS, RolloutAccum
+
+    lines = [raw for raw in HOSTILE if with_bad_bytes or not (b"\xff" in raw or b"\xed" in raw)]
+    trace = tmp_path / "t.jsonl"
+    trace.write_bytes(b"\n".join(lines) + b"\n")
+    acc = RolloutAccum("u", "b", "r", values=dict(ROLLOUT_DEFAULTS))
+    with open(trace, "rb") as f:
+        parse_capped(f, acc, 0, trace.stat().st_size, 0)
+    assert acc.docs and acc.invalid  # both kinds are here
+    skip = {off for _ln, off, _why in acc.invalid}
+    got = search_fill._docs(str(trace), Work(1, "t", 0, trace.stat().st_size, 1, False), skip)
+    assert got == acc.docs

@@ -107,9 +107,7 @@ async def test_the_modal_says_the_index_is_still_filling(tmp_path, make_app, mon
     conn = search_index.connect(db, create=True)
     assert conn is not None
     with search_fill.fill_lock(db):
-        search_index.begin_fill(conn)
-        (w, *_) = search_index.pending(conn)
-        search_index.write_group(conn, [(w, search_fill._docs(str(root / w.trace_path), w))])
+        search_fill.fill(conn, lambda key: str(root / key), group_rollouts=1, max_groups=1)
         app = make_app(root)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
