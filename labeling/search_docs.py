@@ -20,7 +20,7 @@ from typing import Any
 from agent import trace_io
 from agent.trace_io import MAX_LINE_BYTES, open_regular
 from agent.untrusted import neutralise_line
-from labeling.search_query import CJK, tokens
+from labeling.search_query import CJK, has_cjk, tokens
 
 PART_CHARS = 16_384
 SNIPPET_CHARS = 120
@@ -63,7 +63,7 @@ def pg_words(text: str) -> str:
     """The text as PostgreSQL is given it: only the index's tokens, blank-separated, so its
     parser cuts exactly the words FTS5 cuts (``binsearch.py`` is two words on both; a CJK run
     its bigrams, `labeling.search_query.tokens`)."""
-    return _NOT_WORD.sub(" ", text) if CJK.search(text) is None else " ".join(tokens(text))
+    return " ".join(tokens(text)) if has_cjk(text) else _NOT_WORD.sub(" ", text)
 
 
 def event_text(line: bytes, place: str) -> str:

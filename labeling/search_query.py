@@ -76,10 +76,14 @@ class SearchQuery:
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff]+")
 
 
+def has_cjk(text: str) -> bool:
+    return not text.isascii() and CJK.search(text) is not None  # (isascii: C speed, most text)
+
+
 def tokens(text: str) -> list[str]:
     """The index's tokens of ``text``: runs of letters and digits, lower-cased; a CJK run as its bigrams."""
     words = [w.lower() for w in WORD.findall(text)]
-    if CJK.search(text) is None:
+    if not has_cjk(text):
         return words
     out: list[str] = []
     for w in words:
@@ -98,7 +102,7 @@ def tokens(text: str) -> list[str]:
 def index_text(text: str) -> str:
     """What the index's tokenizer is given: the text, or where it holds CJK its `tokens`
     blank-separated (the tokenizer then cuts exactly these)."""
-    return text if CJK.search(text) is None else " ".join(tokens(text))
+    return " ".join(tokens(text)) if has_cjk(text) else text
 
 
 def _lex(text: str) -> list[tuple[str, bool]]:
