@@ -63,12 +63,19 @@ class SqliteSearch(SqlPart):
         super().__init__(session)
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
+        self._path: Path | None | bool = False  # (False: not looked up yet)
+        # Both files' data_version when the index was last seen whole: while neither changed,
+        # it still is (a search or a re-ingest pays no count over every rollout).
+        self._whole_at: tuple[int, int] | None = None
 
     def _store_path(self) -> Path | None:
-        for _seq, name, file in self._q("PRAGMA database_list"):
-            if name == "main" and file:
-                return Path(file)
-        return None  # an in-memory store: no index beside it
+        if self._path is False:
+            self._path = None  # an in-memory store: no index beside it
+            for _seq, name, file in self._q("PRAGMA database_list"):
+                if name == "main" and file:
+                    self._path = Path(file)
+        assert self._path is not True
+        return self._path
 
     def write_search_docs(self, rows: list[tuple]) -> None:
         """Nothing: the filler reads the documents from the traces (labeling/search_fill.py)."""
@@ -93,7 +100,7 @@ class SqliteSearch(SqlPart):
 
     def catch_up(self, base: str) -> None:
         path = self._store_path()
-        if path is not None:
+        if path is not None and self.progress() is not None:
             search_fill.catch_up(path, base)
 
     def progress(self) -> IndexProgress | None:
@@ -103,10 +110,21 @@ class SqliteSearch(SqlPart):
             return None
         with self._reader_lock:
             conn = self._reader_conn(path)
+            versions = None
             try:
+                if conn is not None:
+                    versions = (
+                        conn.execute("PRAGMA main.data_version").fetchone()[0],
+                        conn.execute("PRAGMA store.data_version").fetchone()[0],
+                    )
+                    if versions == self._whole_at:
+                        return None
                 done, total = (0, -1) if conn is None else search_index.progress(conn)
             except sqlite3.OperationalError:  # a filler is making the file's tables now
                 done, total = 0, -1
+            if done >= total >= 0:
+                self._whole_at = versions
+                return None
         if total < 0:
             (total,) = self._q("SELECT count(*) FROM rollouts")[0]
         if done >= total:
