@@ -1,10 +1,12 @@
 """Filling a SQLite store's search index (labeling/search_index.py) from the rows ingest wrote.
 
 Each rollout the store holds names its trace and how far ingest read it; what the index
-lacks of that is read from the trace, parsed as ingest parses it (`labeling.trace_rows`,
-so the same events are documents), and written a group of rollouts per transaction, with
-how far each is indexed: killed at any point, the next fill starts where the last commit
-left off, and nothing is lost or indexed twice.
+lacks of that is read from the trace: only the events that hold text, each line read as
+`labeling.trace_rows.parse_chunk` reads it, the lines ingest refused (the store's
+``bad_lines``) left out, so the documents are the ones ingest would have written. They are
+written a group of rollouts per transaction, with how far each is indexed: killed at any
+point, the next fill starts where the last commit left off, and nothing is lost or indexed
+twice.
 
 One filler at a time per index (an exclusive ``flock`` on ``<index>.lock``; its holder is
 "filling"). A small backlog (a live batch's new lines, a test's batch) is filled in the
@@ -233,6 +235,8 @@ def catch_up(store: Path, base: str) -> bool:
             if mine:
                 fill(conn, _join(base))
         return not mine
+    except (sqlite3.Error, OSError):
+        return False  # the index's trouble is never the ingest's: a search says it is behind
     finally:
         conn.close()
 
@@ -271,10 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         try:
             fill(conn, _join(args.base), pause_after=args.pause_after, group_rollouts=args.group_rollouts)
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("INSERT OR REPLACE INTO index_meta VALUES ('error', ?)", (" ".join(str(exc).split()),))
-            return 1
+        except sqlite3.Error:
+            return 1  # (the next ingest or search starts another)
         finally:
             conn.close()
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labeling import search_fill, search_index
+from labeling.errors import StoreError
 from labeling.records import IndexProgress
 from labeling.search_query import SearchQuery
 from labeling.sqlite_conn import Session, SqlPart
@@ -138,7 +139,7 @@ class SqliteSearch(SqlPart):
         where, params = filter_sql(q.filters)
         with self._reader_lock:
             conn = None if path is None else self._reader_conn(path)
-            if conn is None:
+            if conn is None or path is None:
                 return []
             try:
                 return search_index.search_hits(conn, q, where, params, before, limit)
@@ -146,6 +147,11 @@ class SqliteSearch(SqlPart):
                 if "no such table" in str(exc):
                     return []  # a filler is making the file's tables now
                 raise
+            except sqlite3.DatabaseError as exc:  # a damaged file: one line, never a traceback
+                raise StoreError(
+                    f"search index {search_index.index_path(path)} is unreadable ({exc}): delete it, "
+                    "and the next ingest or search makes it again"
+                ) from None
 
     def _reader_conn(self, path: Path) -> sqlite3.Connection | None:
         if self._reader is None:

@@ -181,6 +181,17 @@ def test_a_foreign_object_in_the_index_file_has_it_made_again(tmp_path):
         assert not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'pairs'").fetchall()
 
 
+def test_a_garbage_index_file_is_made_again(tmp_path):
+    root = tmp_path / "runs"
+    _batch(root, n=2)
+    db = root / "labels.sqlite"
+    with LabelStore(db, labeler="t") as store:
+        store.ingest([root])
+    search_index.index_path(db).write_bytes(b"SQLite format 3\x00" + b"\xff" * 8000)
+    with LabelStore(db, labeler="t") as store:
+        assert len(store.search("crossing")) == 2
+
+
 def test_an_index_that_cannot_be_written_leaves_ingest_working(tmp_path):
     root = tmp_path / "runs"
     _batch(root, n=2)
