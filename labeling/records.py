@@ -393,7 +393,12 @@ class IndexProgress(_Row):
     filling: bool  # a filler is at work now (else it starts at the next ingest or search)
 
     @property
-    def words(self) -> str:
-        """``index filling (3,200 of 10,000 rollouts)``, as the CLI and the studio say it."""
+    def summary(self) -> str:
+        """``index filling (3,200 of 10,000 rollouts)``."""
         state = "index filling" if self.filling else "index behind"
-        return f"{state} ({self.done:,} of {self.total:,} rollouts): hits from what is indexed so far"
+        return f"{state} ({self.done:,} of {self.total:,} rollouts)"
+
+    @property
+    def words(self) -> str:
+        """What a search that found only part says, in the CLI and the studio."""
+        return f"{self.summary}: hits from what is indexed so far"

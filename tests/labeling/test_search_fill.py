@@ -150,6 +150,18 @@ def test_a_large_backlog_is_filled_by_a_background_process(tmp_path, monkeypatch
         assert len(store.search("crossing", limit=100)) == ROLLOUTS
 
 
+def test_ingest_says_the_index_is_filling(tmp_path, monkeypatch, capsys):
+    from tui.cli import main
+
+    monkeypatch.setattr(search_fill, "INLINE_BYTES", 0)
+    root = tmp_path / "runs"
+    _batch(root)
+    with search_fill.fill_lock(root / "labels.sqlite") as mine:  # a filler at work: none is started
+        assert mine
+        assert main(["ingest", str(root)]) == 0
+    assert "search index filling (0 of 12 rollouts): `repo-agent search` finds" in capsys.readouterr().out
+
+
 def test_an_index_left_by_another_store_is_emptied(tmp_path):
     root = tmp_path / "runs"
     _batch(root)
