@@ -10,6 +10,7 @@ PostgreSQL's (a tsvector column the ingest fills in its own writes, as before).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -64,6 +65,7 @@ class SqliteSearch(SqlPart):
         super().__init__(session)
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
+        self._reader_ino: int | None = None  # the index file it has open
         self._path: Path | None | bool = False  # (False: not looked up yet)
         # Both files' data_version when the index was last seen whole: while neither changed,
         # it still is (a search or a re-ingest pays no count over every rollout).
@@ -154,13 +156,21 @@ class SqliteSearch(SqlPart):
                 ) from None
 
     def _reader_conn(self, path: Path) -> sqlite3.Connection | None:
-        if self._reader is None:
+        try:
+            ino = os.stat(search_index.index_path(path)).st_ino
+        except OSError:
+            ino = None
+        if self._reader is not None and ino != self._reader_ino:  # deleted, or made again
+            self._reader.close()
+            self._reader, self._whole_at = None, None
+        if self._reader is None and ino is not None:
             try:
                 self._reader = search_index.connect(path, create=False)
             except sqlite3.Error:
                 return None  # no usable index file (yet): nothing found, and progress says so
             if self._reader is not None:
                 self._reader.execute("PRAGMA query_only=ON")
+                self._reader_ino = ino
         return self._reader
 
     def close(self) -> None:

@@ -204,6 +204,18 @@ def test_a_garbage_index_file_is_made_again(tmp_path):
         assert len(store.search("crossing")) == 2
 
 
+def test_a_deleted_index_file_is_made_again_under_an_open_store(tmp_path):
+    root = tmp_path / "runs"
+    _batch(root, n=2)
+    with LabelStore(root / "labels.sqlite", labeler="t") as store:
+        store.ingest([root])
+        assert len(store.search("crossing")) == 2
+        search_index.remove(root / "labels.sqlite")  # as the damaged-file message says to
+        factories.write_batch(root, "b2", [Rollout("t_sort", 9, steps=[Step([Call("grep", {}, output="walrus")])])])
+        store.ingest([root])
+        assert len(store.search("walrus")) == 1 and len(store.search("crossing")) == 2
+
+
 def test_an_index_that_cannot_be_written_leaves_ingest_working(tmp_path):
     root = tmp_path / "runs"
     _batch(root, n=2)
