@@ -341,10 +341,18 @@ class _Writer:
             self._pool.shutdown(wait=True)
 
 
-def _parse_capped(f: BinaryIO, acc: RolloutAccum, offset: int, size: int, line_no: int) -> ChunkRead:
+def parse_capped(
+    f: BinaryIO,
+    acc: RolloutAccum,
+    offset: int,
+    size: int,
+    line_no: int,
+    parse: Callable[[RolloutAccum, bytes, int, int], ChunkRead] = parse_chunk,
+) -> ChunkRead:
     """Parse ``[offset, size)`` of the open trace in pieces of at most ``MAX_LINE_BYTES``: a
     line longer than that is listed as invalid and skipped unread, so one 1 GiB line costs
-    no more memory than a normal trace (docs/hostile-files.md)."""
+    no more memory than a normal trace (docs/hostile-files.md). ``parse``: what reads a
+    piece's complete lines (the search index's filler reads only its documents)."""
     pos = offset
     chunk = ChunkRead(offset, line_no, False)
     while pos < size:
@@ -352,7 +360,7 @@ def _parse_capped(f: BinaryIO, acc: RolloutAccum, offset: int, size: int, line_n
         data = f.read(min(MAX_LINE_BYTES, size - pos))
         if not data:
             break
-        chunk = parse_chunk(acc, data, pos, chunk.line_no)
+        chunk = parse(acc, data, pos, chunk.line_no)
         if chunk.end_offset > pos:
             pos = chunk.end_offset
             continue
@@ -441,8 +449,10 @@ def _read_one(
             values, steps = db.rollout_values(known[0])
         f.seek(0)
         head_src = f.read(HEAD_BYTES)
-        acc = RolloutAccum(uid, t.batch_id, t.rollout_id, values=values, known_steps=steps)
-        chunk = _parse_capped(f, acc, offset, size, line_no)
+        acc = RolloutAccum(
+            uid, t.batch_id, t.rollout_id, values=values, known_steps=steps, docs=[] if db.search_in_ingest else None
+        )
+        chunk = parse_capped(f, acc, offset, size, line_no)
     read = size - offset
     mark_corrupt(acc, t.batch_done)
     counts["files_read"] += 1

@@ -31,13 +31,15 @@ from labeling.pg_schema import (
     REFRESH_PAIR,
     REFRESH_PAIR_DDL,
 )
+from labeling.records import IndexProgress
 from labeling.search_docs import parts, pg_words
+from labeling.search_index import HIT_SELECT
 from labeling.search_query import SearchQuery, pg_tsquery
 from labeling.sql_db import SqlDb
 from labeling.sql_dialect import Search
 from labeling.sqlite_conn import Session, SqlPart, Statements, T
 from labeling.sqlite_schema import SCHEMA_VERSION, make_schema
-from labeling.sqlite_search import HIT_SELECT, filter_sql
+from labeling.sqlite_search import filter_sql
 from labeling.store_schema import TABLES
 from labeling.store_url import redact
 
@@ -325,6 +327,8 @@ class PgDialect:
 class PgSearch(SqlPart):
     """The search index on PostgreSQL: each document's words a tsvector under a GIN index."""
 
+    in_ingest = True
+
     def write_search_docs(self, rows: list[tuple]) -> None:
         """As SQLite's, each part's words given to the server as `pg_words` cuts them."""
         docs = [
@@ -337,6 +341,26 @@ class PgSearch(SqlPart):
                 "INSERT INTO search_docs (rid, step, place, offset, body) VALUES (?, ?, ?, ?, to_tsvector('simple', ?))",
                 docs,
             )
+
+    def forget(self, rids: list[int]) -> None:
+        self._conn.executemany("DELETE FROM search_docs WHERE rid = ?", [(rid,) for rid in rids])
+
+    def restarted(self, rids: list[int]) -> None:
+        """Nothing: the documents are written with the rows here."""
+
+    def needs_refill(self) -> bool:
+        """Rollouts and no documents (a `repo-agent db copy`, which copies no index): every
+        trace is read again at the next ingest. Two index reads when not."""
+        return bool(self._q("SELECT 1 FROM rollouts LIMIT 1")) and not self._q("SELECT 1 FROM search_docs LIMIT 1")
+
+    def catch_up(self, base: str) -> None:
+        """Nothing: the index is written with the rows."""
+
+    def progress(self) -> IndexProgress | None:
+        return None  # always up to date with the rows
+
+    def close(self) -> None:
+        pass
 
     def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]:
         where, params = filter_sql(q.filters)

@@ -384,3 +384,23 @@ class SearchHit(_Row):
         if self.step is not None:
             return f"step {self.step}"
         return "task" if self.place == "message" else "end"
+
+
+class IndexProgress(_Row):
+    """A search index that does not hold every rollout yet (labeling/search_fill.py): a search
+    finds what it holds, and says so."""
+
+    done: int  # rollouts indexed as far as ingest read them
+    total: int  # rollouts in the store
+    filling: bool  # a filler is at work now (else it starts at the next ingest or search)
+
+    @property
+    def summary(self) -> str:
+        """``index filling (3,200 of 10,000 rollouts)``."""
+        state = "index filling" if self.filling else "index behind"
+        return f"{state} ({self.done:,} of {self.total:,} rollouts)"
+
+    @property
+    def words(self) -> str:
+        """What a search that found only part says, in the CLI and the studio."""
+        return f"{self.summary}: hits from what is indexed so far"

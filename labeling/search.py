@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from labeling.records import SearchHit
+from labeling.records import IndexProgress, SearchHit
 from labeling.rollout_states import live_state, row_state
 from labeling.search_docs import event_text, read_line, snippet
+from labeling.search_index import HIT_COLUMNS
 from labeling.search_query import SearchQuery, matches, needs_check, parse_search
-from labeling.sqlite_search import HIT_COLUMNS
 
 MAX_LIMIT = 1000
 MAX_CHECKED = 5000  # candidates a phrase is checked on before the search stops
@@ -33,6 +33,7 @@ class SearchHits(list[SearchHit]):
         super().__init__(hits or [])
         self.unchecked = unchecked
         self.checked = checked
+        self.partial_index: IndexProgress | None = None  # the index held part of the store (still filling)
 
 
 def find(

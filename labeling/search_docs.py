@@ -20,6 +20,7 @@ from typing import Any
 from agent import trace_io
 from agent.trace_io import MAX_LINE_BYTES, open_regular
 from agent.untrusted import neutralise_line
+from labeling.search_query import CJK, has_cjk, tokens
 
 PART_CHARS = 16_384
 SNIPPET_CHARS = 120
@@ -60,8 +61,9 @@ def parts(text: str) -> list[str]:
 
 def pg_words(text: str) -> str:
     """The text as PostgreSQL is given it: only the index's tokens, blank-separated, so its
-    parser cuts exactly the words FTS5 cuts (``binsearch.py`` is two words on both)."""
-    return _NOT_WORD.sub(" ", text)
+    parser cuts exactly the words FTS5 cuts (``binsearch.py`` is two words on both; a CJK run
+    its bigrams, `labeling.search_query.tokens`)."""
+    return " ".join(tokens(text)) if has_cjk(text) else _NOT_WORD.sub(" ", text)
 
 
 def event_text(line: bytes, place: str) -> str:
@@ -99,7 +101,7 @@ def snippet(text: str, words: list[str], width: int = SNIPPET_CHARS) -> str:
     start = -1
     low = flat.lower()
     for w in words:
-        m = re.search(r"(?<![^\W_])" + re.escape(w), low)
+        m = re.search(re.escape(w) if CJK.match(w) else r"(?<![^\W_])" + re.escape(w), low)
         if m is not None and (start < 0 or m.start() < start):
             start = m.start()
     start = max(0, start - width // 3)

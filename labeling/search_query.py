@@ -69,8 +69,40 @@ class SearchQuery:
         return [w for g in self.groups for t in g for w in t.words]
 
 
+# Chinese, Japanese and Korean script: written without blanks between words, so a run of it is
+# one unicode61 token (a sentence, never found by a word of it). Such a run is cut into its
+# overlapping pairs of characters (bigrams, as Lucene's CJK analyzer does): ``数据库`` is the
+# phrase ``数据 据库``, found inside ``连接数据库失败``.
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff]+")
+
+
+def has_cjk(text: str) -> bool:
+    return not text.isascii() and CJK.search(text) is not None  # (isascii: C speed, most text)
+
+
 def tokens(text: str) -> list[str]:
-    return [w.lower() for w in WORD.findall(text)]
+    """The index's tokens of ``text``: runs of letters and digits, lower-cased; a CJK run as its bigrams."""
+    words = [w.lower() for w in WORD.findall(text)]
+    if not has_cjk(text):
+        return words
+    out: list[str] = []
+    for w in words:
+        pos = 0
+        for m in CJK.finditer(w):
+            if m.start() > pos:
+                out.append(w[pos : m.start()])
+            run = m.group()
+            out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+            pos = m.end()
+        if pos < len(w):
+            out.append(w[pos:])
+    return out
+
+
+def index_text(text: str) -> str:
+    """What the index's tokenizer is given: the text, or where it holds CJK its `tokens`
+    blank-separated (the tokenizer then cuts exactly these)."""
+    return " ".join(tokens(text)) if has_cjk(text) else text
 
 
 def _lex(text: str) -> list[tuple[str, bool]]:

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from labeling.errors import SchemaMismatch
+from labeling.records import IndexProgress
 from labeling.search_query import SearchQuery
 from labeling.sql_dialect import Dialect
 from labeling.sql_tables import TableRows
@@ -75,6 +76,7 @@ class SqlDb:
         return self.session.write()
 
     def close(self) -> None:
+        self.search.close()
         self.session.close()
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -258,9 +260,9 @@ class SqlDb:
         self.search.write_search_docs(rows)
 
     def fill_search_index(self) -> bool:
-        """A store with rollouts and no documents (a `repo-agent db copy`, which copies no index)
-        has every trace read again at this ingest to fill it; True if so. Two index reads when not."""
-        if not self._q("SELECT 1 FROM rollouts LIMIT 1") or self._q("SELECT 1 FROM search_docs LIMIT 1"):
+        """A store with rollouts and no documents (a `repo-agent db copy` to PostgreSQL, which
+        copies no index) has every trace read again at this ingest to fill it; True if so."""
+        if not self.search.needs_refill():
             return False
         with self.write():
             self.session.conn.execute("UPDATE rollouts SET ino = -1")
@@ -268,6 +270,17 @@ class SqlDb:
 
     def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]:
         return self.search.search_hits(q, before, limit)
+
+    @property
+    def search_in_ingest(self) -> bool:
+        """Whether ingest writes the documents (PostgreSQL), or they are filled apart (SQLite)."""
+        return self.search.in_ingest
+
+    def search_catch_up(self, base: str) -> None:
+        self.search.catch_up(base)
+
+    def search_progress(self) -> IndexProgress | None:
+        return self.search.progress()
 
     # ------------------------------------------------------------------ pairs and the queue (self.pair_sql)
     def pair_ids(self, task_ids: list[str] | None = None) -> dict[str, tuple[int, str]]:

@@ -11,15 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from labeling.records import IndexProgress
 from labeling.search_query import SearchQuery
 from labeling.sqlite_conn import Session, Statements
 
 
 class Search(Protocol):
-    """The search index's writes and reads (labeling/sqlite_search.py, labeling/pg_db.py)."""
+    """The search index's writes and reads (labeling/sqlite_search.py, labeling/pg_db.py).
+
+    PostgreSQL writes each rollout's documents in ingest's transaction; SQLite writes none
+    there and fills its own index file from the rows afterwards (``catch_up``)."""
+
+    in_ingest: bool  # whether ingest collects and writes the documents
 
     def write_search_docs(self, rows: list[tuple]) -> None: ...
+    def forget(self, rids: list[int]) -> None: ...  # these rollouts' documents go (dropped or read again)
+    def restarted(self, rids: list[int]) -> None: ...  # these traces were read from their start
+    def needs_refill(self) -> bool: ...  # rollouts and no documents: every trace read again
+    def catch_up(self, base: str) -> None: ...  # index what ingest wrote (trace paths relative to base)
+    def progress(self) -> IndexProgress | None: ...  # None: every rollout is indexed
     def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]: ...
+    def close(self) -> None: ...
 
 
 class Dialect(Protocol):

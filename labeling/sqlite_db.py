@@ -15,11 +15,12 @@ from typing import Any
 
 from agent.untrusted import neutralise_line
 from labeling.errors import NotFound, StoreError
+from labeling.search_index import STORE_SEARCH_DDL
 from labeling.sql_db import SqlDb
 from labeling.sql_dialect import Search
 from labeling.sqlite_conn import Session, SqliteSession, Statements
 from labeling.sqlite_schema import SCHEMA_VERSION, make_schema
-from labeling.sqlite_search import SqliteSearch
+from labeling.sqlite_search import NEW_SEARCH_KEY, SqliteSearch
 from labeling.sqlite_trust import expected_schema, foreign_objects
 from labeling.team_sql import refresh_pair
 
@@ -37,6 +38,7 @@ class SqliteDialect:
 
     def make_schema(self, session: Session, stored: int | None) -> None:
         make_schema(session.conn, stored, "sqlite", session.conn.execute)
+        session.conn.execute(NEW_SEARCH_KEY)
 
     def check_readable(self, session: Session) -> None:
         # Reading every table once finds a file that has SQLite's header but garbage pages.
@@ -105,10 +107,17 @@ def _close(conn: sqlite3.Connection | None) -> None:
             pass
 
 
+def _own_schema(mem: sqlite3.Connection) -> None:
+    """What a store of this version makes, and the index version 9 kept in the store (dropped
+    by the upgrade, which runs after this check)."""
+    make_schema(mem, None, "sqlite", mem.execute)
+    mem.executescript(STORE_SEARCH_DDL)
+
+
 def _refuse_foreign_schema(conn: sqlite3.Connection, where: str) -> None:
     """Refuse a store holding schema objects it did not create (labeling/sqlite_trust.py),
     before anything is written: a foreign trigger would run on our first write."""
-    foreign = foreign_objects(conn, expected_schema(lambda mem: make_schema(mem, None, "sqlite", mem.execute)))
+    foreign = foreign_objects(conn, expected_schema(_own_schema))
     if foreign:
         names = ", ".join(neutralise_line(f, markup=False) for f in foreign[:10])
         more = f" and {len(foreign) - 10} more" if len(foreign) > 10 else ""

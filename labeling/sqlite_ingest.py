@@ -17,7 +17,8 @@ from labeling.trace_rows import CALL_COLUMNS
 
 class IngestWrites(SqlPart):
     """What ingest reads back (file states, offsets, skipped lines) and writes; each rollout's
-    search documents go to ``search`` in the same transaction."""
+    search documents go to ``search`` in the same transaction (PostgreSQL), or are filled from
+    these rows later (SQLite: labeling/search_fill.py)."""
 
     def __init__(self, session: Session, search: Search):
         super().__init__(session)
@@ -56,8 +57,9 @@ class IngestWrites(SqlPart):
     def drop_rollouts(self, rids: list[int]) -> None:
         """Forget rollouts whose trace file is gone (their pairs go stale at the next build)."""
         with self.write():
-            for table in ("rollouts", "steps", "tool_calls", "bad_lines", "search_docs"):
+            for table in ("rollouts", "steps", "tool_calls", "bad_lines"):
                 self._conn.executemany(f"DELETE FROM {table} WHERE rid = ?", [(r,) for r in rids])
+            self.search.forget(rids)
 
     def bad_lines(self) -> dict[str, list[tuple[int, int, str]]]:
         """trace_path -> [(line_no, offset, reason)]: the lines ingest skipped."""
@@ -101,6 +103,8 @@ class IngestWrites(SqlPart):
         late: list[tuple] = []
         bad: list[tuple] = []
         docs: list[tuple] = []
+        restarted: list[int] = []  # read from byte 0: new, or replaced (reset)
+        replaced: list[int] = []
         with self.write():
             c = self._conn
             for acc, fs, reset in items:
@@ -124,13 +128,16 @@ class IngestWrites(SqlPart):
                     c.execute("DELETE FROM steps WHERE rid = ?", (rid,))
                     c.execute("DELETE FROM tool_calls WHERE rid = ?", (rid,))
                     c.execute("DELETE FROM bad_lines WHERE rid = ?", (rid,))
-                    c.execute("DELETE FROM search_docs WHERE rid = ?", (rid,))
+                    replaced.append(rid)
+                if reset or fs["_base"] is None:
+                    restarted.append(rid)
                 bad.extend((rid, *b) for b in acc.invalid)
                 step_rows.extend((rid, s, *v) for s, v in acc.new_steps.items())
                 step_updates.extend((*u[:3], rid, u[3]) for u in acc.step_updates)
                 call_rows.extend((rid, *row) for row in acc.calls)
                 late.extend((*u[:5], rid, *u[5:]) for u in acc.late_results)
-                docs.extend((rid, *d) for d in acc.docs)
+                if acc.docs:
+                    docs.extend((rid, *d) for d in acc.docs)
             c.executemany("INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?, ?)", step_rows)
             if bad:
                 c.executemany("INSERT INTO bad_lines VALUES (?, ?, ?, ?)", bad)
@@ -147,6 +154,9 @@ class IngestWrites(SqlPart):
                     "WHERE rid = ? AND step = ? AND call_id = ?",
                     late,
                 )
+            if replaced:
+                self.search.forget(replaced)
+            self.search.restarted(restarted)
             self.search.write_search_docs(docs)
 
     def mark_copies(self, uids: list[str] | None = None) -> None:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from labeling.pg_schema import pg_code
+from labeling.search_index import STORE_SEARCH_TABLES
 from labeling.sqlite_conn import Statements
 from labeling.sqlite_pairs import fill_derived
-from labeling.sqlite_search import SEARCH_DDL
 from labeling.store_schema import (
     COUNTER_TRIGGERS,
     SCHEMA_VERSION,
@@ -37,8 +37,9 @@ UPLOAD_COLUMNS = columns("finetune_uploads")
 JOB_COLUMNS = columns("finetune_jobs")
 
 # What SQLite's store has besides the declared tables (labeling/store_schema.py): the human
-# log's append-only triggers, the views deriving its current state, and the search index.
-_CODE = f"""
+# log's append-only triggers and the views deriving its current state. (The search index is
+# its own file beside the store: labeling/search_index.py.)
+_CODE = """
 CREATE TRIGGER IF NOT EXISTS label_events_no_update BEFORE UPDATE ON label_events
     BEGIN SELECT RAISE(ABORT, 'label_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS label_events_no_delete BEFORE DELETE ON label_events
@@ -60,7 +61,7 @@ CREATE VIEW IF NOT EXISTS current_tags AS
     SELECT target AS pair_id, value AS tag FROM (
         SELECT *, row_number() OVER (PARTITION BY target, value ORDER BY id DESC) AS rn
         FROM active_events WHERE kind IN ('tag', 'untag')) WHERE rn = 1 AND kind = 'tag';
-{SEARCH_DDL}"""
+"""
 
 
 def sqlite_code() -> list[str]:
@@ -82,6 +83,9 @@ def make_schema(conn: Statements, stored: int | None, dialect: DialectName, run:
     for stmt in sqlite_code() if dialect == "sqlite" else pg_code():
         run(stmt)
     upgrade_rollouts(conn, stored)
+    if dialect == "sqlite" and stored is not None and stored < 10:
+        for table in STORE_SEARCH_TABLES:  # version 9's index in the store: now its own file
+            run(f"DROP TABLE IF EXISTS {table}")
     fill_derived(conn, present)
 
 

@@ -1,45 +1,27 @@
-"""The search index on SQLite: FTS5, contentless (docs/ARCHITECTURE.md, Label store and pairs).
+"""Search on a SQLite store (docs/ARCHITECTURE.md, Label store and pairs): SQLite's
+`labeling.sql_dialect.Search`.
 
-``search_docs`` names each document (rollout, step, place, the event's byte offset);
-``search_fts`` indexes its words under the same rowid and keeps no text and no positions
-(``detail=none``: a third of the build time and a tenth of the size of a full index), so
-a hit's snippet is read back from its trace, and a phrase is checked there
-(`labeling.search_query.matches`). Contentless FTS5
-cannot forget a document on SQLite before 3.43: a dropped or re-read rollout's
-``search_docs`` rows are deleted, and its old words stay in ``search_fts`` under rowids
-no document has any more (never reused: AUTOINCREMENT), which the join leaves out.
-SQLite's `labeling.sql_dialect.Search`; `labeling.pg_db.PgSearch` is PostgreSQL's (a
-tsvector column with a GIN index there).
+The index is its own file beside the store (`labeling.search_index`), filled from the rows
+ingest wrote by `labeling.search_fill`, so ingest writes no document: it only stamps each
+trace read from its start with a new ``rollouts.read_gen`` (in its own transaction), which
+tells the filler to start that rollout's documents over. `labeling.pg_db.PgSearch` is
+PostgreSQL's (a tsvector column the ingest fills in its own writes, as before).
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
+from pathlib import Path
 from typing import Any
 
-from labeling.search_docs import PART_CHARS, parts
-from labeling.search_query import SearchQuery, fts5_match
-from labeling.sqlite_conn import SqlPart
+from labeling import search_fill, search_index
+from labeling.errors import StoreError
+from labeling.records import IndexProgress
+from labeling.search_query import SearchQuery
+from labeling.sqlite_conn import Session, SqlPart
 
-SEARCH_DDL = """
-CREATE TABLE IF NOT EXISTS search_docs (
-    doc INTEGER PRIMARY KEY AUTOINCREMENT, rid INTEGER NOT NULL, step INTEGER, place TEXT NOT NULL,
-    offset INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS search_docs_rid ON search_docs(rid);
-CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
-    body, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
-);
-"""
-
-# What a hit carries (a search_docs row and its rollout's columns), in this order.
-HIT_COLUMNS = (
-    "doc", "uid", "rollout_id", "batch_id", "step", "place", "offset", "trace_path", "task_id", "model",
-    "state_status", "state_verdict", "state_reason",
-)  # fmt: skip
-HIT_SELECT = (
-    "SELECT d.doc, r.uid, r.rollout_id, r.batch_id, d.step, d.place, d.offset, r.trace_path, r.task_id, r.model, "
-    "r.state_status, r.state_verdict, r.state_reason"
-)
 _COLUMN_FILTERS = {
     "model": "r.model = ?",
     "task": "r.task_id = ?",
@@ -52,6 +34,8 @@ _COLUMN_FILTERS = {
     "in": "d.place = ?",
 }
 _IN_PAIRS = "r.uid IN (SELECT chosen_uid FROM pairs WHERE {c} UNION SELECT rejected_uid FROM pairs WHERE {c})"
+# A new store's key, which its index file records (labeling/search_index.py).
+NEW_SEARCH_KEY = "INSERT OR IGNORE INTO meta VALUES ('search_key', lower(hex(randomblob(8))))"
 
 
 def filter_sql(filters: dict[str, str]) -> tuple[str, list[Any]]:
@@ -73,34 +57,124 @@ def filter_sql(filters: dict[str, str]) -> tuple[str, list[Any]]:
 
 
 class SqliteSearch(SqlPart):
-    """Writes documents (inside ingest's transaction) and finds hits, newest document first."""
+    """Stamps reads for the filler (inside ingest's transaction); reads the index file."""
+
+    in_ingest = False
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
+        self._reader_ino: int | None = None  # the index file it has open
+        self._path: Path | None | bool = False  # (False: not looked up yet)
+        # Both files' data_version when the index was last seen whole: while neither changed,
+        # it still is (a search or a re-ingest pays no count over every rollout).
+        self._whole_at: tuple[int, int] | None = None
+
+    def _store_path(self) -> Path | None:
+        if self._path is False:
+            self._path = None  # an in-memory store: no index beside it
+            for _seq, name, file in self._q("PRAGMA database_list"):
+                if name == "main" and file:
+                    self._path = Path(file)
+        assert self._path is not True
+        return self._path
 
     def write_search_docs(self, rows: list[tuple]) -> None:
-        """(rid, step, place, offset, text) per document, inside the caller's write()."""
-        if not rows:
+        """Nothing: the filler reads the documents from the traces (labeling/search_fill.py)."""
+
+    def forget(self, rids: list[int]) -> None:
+        """Nothing: the filler drops the documents of rollouts gone from the store."""
+
+    def restarted(self, rids: list[int]) -> None:
+        """These rollouts' traces were read from their start (new, or replaced): a new read
+        generation, inside the caller's write()."""
+        if not rids:
             return
         c = self._conn
-        (last,) = c.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'search_docs'").fetchone()
-        docs: list[tuple] = []
-        words: list[tuple] = []
-        for rid, step, place, offset, text in rows:
-            for part in parts(text) if len(text) > PART_CHARS else (text,):
-                last += 1
-                docs.append((last, rid, step, place, offset))
-                words.append((last, part))
-        c.executemany("INSERT INTO search_docs VALUES (?, ?, ?, ?, ?)", docs)
-        c.executemany("INSERT INTO search_fts (rowid, body) VALUES (?, ?)", words)
+        (gen,) = c.execute(
+            "INSERT INTO meta (key, value) VALUES ('read_gen', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value"
+        ).fetchone()
+        c.executemany("UPDATE rollouts SET read_gen = ? WHERE rid = ?", [(int(gen), rid) for rid in rids])
+
+    def needs_refill(self) -> bool:
+        return False  # a copied store has no index file: the filler makes one from its rows
+
+    def catch_up(self, base: str) -> None:
+        path = self._store_path()
+        if path is not None and self.progress() is not None:
+            search_fill.catch_up(path, base)
+
+    def progress(self) -> IndexProgress | None:
+        """How much of the store the index holds; None when all of it."""
+        path = self._store_path()
+        if path is None:
+            return None
+        with self._reader_lock:
+            conn = self._reader_conn(path)
+            versions = None
+            try:
+                if conn is not None:
+                    versions = (
+                        conn.execute("PRAGMA main.data_version").fetchone()[0],
+                        conn.execute("PRAGMA store.data_version").fetchone()[0],
+                    )
+                    if versions == self._whole_at:
+                        return None
+                done, total = (0, -1) if conn is None else search_index.progress(conn)
+            except sqlite3.OperationalError:  # a filler is making the file's tables now
+                done, total = 0, -1
+            if done >= total >= 0:
+                self._whole_at = versions
+                return None
+        if total < 0:
+            (total,) = self._q("SELECT count(*) FROM rollouts")[0]
+        if done >= total:
+            return None
+        return IndexProgress(done=done, total=total, filling=search_fill.filling(path))
 
     def search_hits(self, q: SearchQuery, before: int | None, limit: int) -> list[tuple]:
         """Up to ``limit`` documents matching, newest first, with a doc id below ``before``
-        (`HIT_COLUMNS` each)."""
+        (`labeling.search_index.HIT_COLUMNS` each)."""
+        path = self._store_path()
         where, params = filter_sql(q.filters)
-        if before is not None:
-            where += " AND search_fts.rowid < ?"
-            params.append(before)
-        sql = (
-            f"{HIT_SELECT} FROM search_fts JOIN search_docs d ON d.doc = search_fts.rowid "
-            f"JOIN rollouts r ON r.rid = d.rid WHERE search_fts MATCH ?{where} "
-            "ORDER BY search_fts.rowid DESC LIMIT ?"
-        )
-        return self._q(sql, [fts5_match(q), *params, limit])
+        with self._reader_lock:
+            conn = None if path is None else self._reader_conn(path)
+            if conn is None or path is None:
+                return []
+            try:
+                return search_index.search_hits(conn, q, where, params, before, limit)
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []  # a filler is making the file's tables now
+                raise
+            except sqlite3.DatabaseError as exc:  # a damaged file: one line, never a traceback
+                raise StoreError(
+                    f"search index {search_index.index_path(path)} is unreadable ({exc}): delete it, "
+                    "and the next ingest or search makes it again"
+                ) from None
+
+    def _reader_conn(self, path: Path) -> sqlite3.Connection | None:
+        try:
+            ino = os.stat(search_index.index_path(path)).st_ino
+        except OSError:
+            ino = None
+        if self._reader is not None and ino != self._reader_ino:  # deleted, or made again
+            self._reader.close()
+            self._reader, self._whole_at = None, None
+        if self._reader is None and ino is not None:
+            try:
+                self._reader = search_index.connect(path, create=False)
+            except sqlite3.Error:
+                return None  # no usable index file (yet): nothing found, and progress says so
+            if self._reader is not None:
+                self._reader.execute("PRAGMA query_only=ON")
+                self._reader_ino = ino
+        return self._reader
+
+    def close(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None

@@ -29,6 +29,7 @@ from labeling.queue import ReviewFigures, ReviewQueue, pair_row
 from labeling.records import (
     STRATEGIES,
     BatchRow,
+    IndexProgress,
     IngestProgress,
     IngestReport,
     JobRow,
@@ -176,6 +177,9 @@ class LabelStore:
         self._db.fill_search_index()  # a copied store: its traces read again for the index
         # Trace paths are keyed relative to the store's base (the traces root by default).
         report = indexer.ingest(self._db, roots, base=self.base, progress=progress)
+        # The search index (SQLite): a few new lines indexed here, a large backlog by a process
+        # of its own while this one goes on (labeling/search_fill.py).
+        self._db.search_catch_up(self._base)
         if rebuild and (report.finished_rollouts or report.dropped_rollouts or "strategy" not in self.settings()):
             # Pairs are per task: only the tasks whose rollouts finished are rebuilt, so a
             # rollout ending costs the same in a store of 500 or 50,000 pairs. A dropped
@@ -329,10 +333,18 @@ class LabelStore:
 
     def search(self, line: str, *, limit: int = 50) -> SearchHits:
         """Rollouts' messages, tool arguments and outputs, and patches holding ``line``'s words
-        (labeling/search_query.py), newest first; ``SearchError`` for a malformed line."""
-        return find(
-            self._db.search_hits, parse_search(line), limit, lambda key: _join(self._base, key), self.batch_liveness
-        )
+        (labeling/search_query.py), newest first; ``SearchError`` for a malformed line. While
+        the index fills (labeling/search_fill.py) the hits are from what it holds, and
+        ``hits.partial_index`` says how much that is."""
+        q = parse_search(line)
+        self._db.search_catch_up(self._base)
+        hits = find(self._db.search_hits, q, limit, lambda key: _join(self._base, key), self.batch_liveness)
+        hits.partial_index = self._db.search_progress()
+        return hits
+
+    def search_progress(self) -> IndexProgress | None:
+        """How much of the store the search index holds; None when all of it."""
+        return self._db.search_progress()
 
     def tasks(self) -> list[str]:
         return self._db.tasks()

@@ -40,7 +40,10 @@ from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 #    (5 was never released: three branches of one round were merged as 6, 7 and 8.)
 # 9: the search index (labeling/sqlite_search.py: search_docs, search_fts); an older store's
 #    rollouts are read again from their traces at the next ingest to fill it.
-SCHEMA_VERSION = 9
+# 10: the search index moved to its own file beside a SQLite store (labeling/search_index.py),
+#    filled from the rows ingest wrote; rollouts.read_gen says which read of a trace those rows
+#    are (a new value each time a trace is read from its start), so the index knows to start over.
+SCHEMA_VERSION = 10
 
 SqlType = Literal["TEXT", "INTEGER", "REAL"]
 DialectName = Literal["sqlite", "postgresql"]
@@ -162,6 +165,7 @@ TABLES: tuple[Table, ...] = (
                 Column(name, _rollout_type(name, d), default=d, since=_ROLLOUT_SINCE.get(name, 1), bare_in_sqlite=True)
                 for name, d in ROLLOUT_DEFAULTS.items()
             ),
+            _int("read_gen", default=0, since=10),
         ),
         indexes=(
             Index("rollouts_task", "task_id"),

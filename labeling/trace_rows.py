@@ -71,8 +71,9 @@ class RolloutAccum:
     calls: list[list] = field(default_factory=list)  # tool_call rows (see CALL_COLUMNS)
     call_index: dict[tuple[int, str], list] = field(default_factory=dict)
     late_results: list[tuple] = field(default_factory=list)  # results for calls stored earlier
-    # the search index's documents (labeling/search_docs.py): (step, place, offset, text)
-    docs: list[tuple] = field(default_factory=list)
+    # the search index's documents (labeling/search_docs.py): (step, place, offset, text);
+    # None: not collected (a SQLite store's index is filled apart: labeling/search_fill.py)
+    docs: list[tuple] | None = field(default_factory=list)
     events: int = 0
     invalid: list[tuple[int, int, str]] = field(default_factory=list)  # (line_no, offset, reason)
     finished_now: bool = False
@@ -183,7 +184,7 @@ def _on_message(acc: RolloutAccum, d: dict, off: int) -> None:
     # Searched (labeling/search_docs.py): the task's and the model's words, a tool's output;
     # not the system prompt (every rollout of a suite has the same one).
     role = msg.get("role")
-    if role == "tool" or role == "assistant" or role == "user":
+    if acc.docs is not None and (role == "tool" or role == "assistant" or role == "user"):
         content, reasoning = msg.get("content"), d.get("reasoning")
         # (the usual message, one string and no reasoning, skips message_text's call)
         text = content if type(content) is str and not reasoning else message_text(msg, reasoning)
@@ -266,7 +267,8 @@ def _on_tool_call(acc: RolloutAccum, d: dict, off: int) -> None:
     ]
     acc.calls.append(row)
     acc.call_index[(step, call_id)] = row
-    acc.docs.append((step, "args", off, f"{name} {arguments}"))  # the tool's name is searched with them
+    if acc.docs is not None:
+        acc.docs.append((step, "args", off, f"{name} {arguments}"))  # the tool's name is searched with them
     v = acc.values
     if v["status"] == "running":
         v["tool_calls"] += 1
@@ -379,7 +381,7 @@ def _on_rollout_end(acc: RolloutAccum, d: dict, off: int) -> None:
             v["seed"],
         ),
     )
-    if o.patch:
+    if o.patch and acc.docs is not None:
         acc.docs.append((None, "patch", off, o.patch))
     acc.finished_now = True
 

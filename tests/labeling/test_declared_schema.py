@@ -1,5 +1,5 @@
 """The store's schema, as the code makes it, is the one frozen in tests/fixtures/store_schema.json
-(made by the hand-written DDL of schema 9): a new SQLite store, an old store (tests/fixtures/
+(made by the hand-written DDL of schema 9; schema 10 moved SQLite's search index to its own file and added rollouts.read_gen): a new SQLite store, an old store (tests/fixtures/
 store_v4) upgraded, and a new PostgreSQL store all have it. Never regenerate the file to make
 this pass; a new column is a new entry in it (and a new schema version).
 """
@@ -116,7 +116,7 @@ def test_an_old_postgresql_store_upgrades_to_the_frozen_schema(pg_database: str)
     with psycopg.connect(pg_database, autocommit=True) as conn:
         # CASCADE: the vote counters' triggers and the adjudication index go with their columns.
         conn.execute("ALTER TABLE pairs DROP COLUMN votes CASCADE, DROP COLUMN disagree CASCADE")
-        conn.execute("ALTER TABLE rollouts DROP COLUMN copy_of")
+        conn.execute("ALTER TABLE rollouts DROP COLUMN copy_of, DROP COLUMN read_gen")
         conn.execute("DROP TABLE vote_counts, labeler_votes, pair_votes")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     assert pg_schema(pg_database) != _frozen()["postgresql"]

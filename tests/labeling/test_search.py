@@ -290,7 +290,7 @@ def test_cli_a_malformed_query_is_one_line_exit_2(tmp_path, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "unknown verdict" in err
 
 
-def test_a_copied_store_fills_its_index_at_the_next_ingest(tmp_path, capsys, monkeypatch):
+def test_a_copied_store_fills_its_index_from_its_rows(tmp_path, capsys, monkeypatch):
     from tui.cli import main
 
     monkeypatch.setenv("REPO_AGENT_LABELER", "alice")
@@ -303,10 +303,10 @@ def test_a_copied_store_fills_its_index_at_the_next_ingest(tmp_path, capsys, mon
     assert main(["db", "copy", str(root / "labels.sqlite"), str(copy)]) == 0
     capsys.readouterr()
     with LabelStore(copy, labeler="alice", base=root) as s:
-        assert s.search("zebra") == []  # the copy has no index yet
-        s.ingest([root])
-        assert len(s.search("zebra")) == 2
-        assert s.ingest([root]).files_read == 0  # filled once, then incremental again
+        # SQLite: the copy has no index file; the first search fills one from the copied rows,
+        # and no trace is ingested again for it (a PostgreSQL copy reads them again at its ingest)
+        assert len(s.search("zebra")) == 2 and s.search_progress() is None
+        assert s.ingest([root]).files_read == 0
 
 
 def test_a_line_with_bad_bytes_keeps_its_text_as_the_ingest_read_it():
@@ -335,3 +335,19 @@ def test_a_hit_in_a_dead_batchs_running_rollout_reads_interrupted(tmp_path):
         with batch_lock(bdir):  # alive again (a resume): running
             (hit,) = s.search("walrus in:args")
             assert hit.state.status == "running"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_cjk_word_is_found_inside_a_run_of_cjk(env):
+    """Chinese and Japanese are written without blanks: a run of them is cut into bigrams
+    (labeling/search_query.py tokens), so a word inside a sentence is found, as a phrase."""
+    out = "错误：连接数据库失败，请重试"
+    steps = [Step([Call("run_tests", {}, output=out)], content="データベースに接続できません")]
+    factories.write_batch(env.root, "b1", [Rollout("t_cjk", 0, steps=steps)])
+    env.store.ingest([env.root])
+    s = env.store
+    assert where(s.search("数据库")) == where(s.search('"连接数据库"')) == [("t_cjk__s0", 1, "output")]
+    assert where(s.search("接続 in:message")) == [("t_cjk__s0", 1, "message")]
+    assert s.search("库数据") == [] and s.search("数据库成功") == []  # not in this order / not there
+    (hit,) = s.search("数据库")
+    assert hit.snippet == out

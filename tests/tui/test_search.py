@@ -89,6 +89,35 @@ async def test_the_modal_says_at_least_when_the_search_stopped_checking(tmp_path
         assert status.startswith("at least 0 hits (stopped after checking 10 candidates"), status
 
 
+async def test_the_modal_says_the_index_is_still_filling(tmp_path, make_app, monkeypatch):
+    """While a filler holds the index (labeling/search_fill.py), a search finds what is indexed
+    and the status line says how much that is."""
+    from labeling import search_fill, search_index
+    from labeling.store import LabelStore
+    from tests.factories import Call, Rollout, Step, write_batch
+
+    root = tmp_path / "runs"
+    calls = [Call("grep", {"pattern": "zebra"}, output=f"zebra {i}") for i in range(3)]
+    write_batch(root, "b1", [Rollout("t", i, steps=[Step([c])]) for i, c in enumerate(calls)])
+    db = root / "labels.sqlite"
+    monkeypatch.setattr(search_fill, "catch_up", lambda store, base: False)
+    with LabelStore(db, labeler="tester") as store:
+        store.ingest([root])
+    monkeypatch.undo()
+    conn = search_index.connect(db, create=True)
+    assert conn is not None
+    with search_fill.fill_lock(db):
+        search_fill.fill(conn, lambda key: str(root / key), group_rollouts=1, max_groups=1)
+        app = make_app(root)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            modal = await _search(pilot, "zebra")
+            status = str(modal.query_one("#search-status").render())
+            assert {h.uid for h in modal.hits} == {"b1/t__s0"}  # its call and its output
+            assert "index filling (1 of 3 rollouts)" in status, status
+    conn.close()
+
+
 snapshots = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="snapshots are pinned to Python 3.11")
 
 

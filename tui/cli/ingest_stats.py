@@ -51,6 +51,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"pairs ({esc(p.strategy)}): {p.pairs} selected, {p.new_pairs} new, {p.stale_pairs} now stale; "
                 f"{len(p.no_contrast_tasks)} tasks without contrast"
             )
+        index = store.search_progress()
+        if index is not None:  # a large backlog: a process of its own fills it (labeling/search_fill.py)
+            console.print(f"search {esc(index.summary)}: `repo-agent search` finds what is indexed so far")
         console.print(f"store: {esc(store.location)}")
     return 0
 

@@ -63,6 +63,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print_json([h.model_dump() for h in hits])
         if hits.unchecked:  # the JSON stays a list of hits; the shortfall goes to stderr
             err.print(Text(hits_summary(len(hits), args.limit, unchecked=True, checked=hits.checked)))
+        if hits.partial_index is not None:
+            err.print(Text(hits.partial_index.words))
         return 0
     cut = console.is_terminal
     for h in hits:
@@ -70,6 +72,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     said = hits_summary(len(hits), args.limit, unchecked=hits.unchecked, checked=hits.checked)
     more = "; --limit N for more" if len(hits) >= args.limit and not hits.unchecked else ""
     console.print(Text(said + more, style="dim"))
+    if hits.partial_index is not None:  # the index is still filling (labeling/search_fill.py)
+        console.print(Text(hits.partial_index.words, style="yellow"))
     return 0
 
 

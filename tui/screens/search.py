@@ -116,6 +116,8 @@ class SearchModal(ModalScreen[SearchHit | None]):
         options.clear_options()
         options.add_options([hit_option(h, i) for i, h in enumerate(hits)])
         said = hits_summary(len(hits), LIMIT, unchecked=hits.unchecked, checked=hits.checked)
+        if hits.partial_index is not None:  # the index is still filling (labeling/search_fill.py)
+            said += f" · {hits.partial_index.words}"
         tail = " · enter opens one · escape closes" if hits else ""
         self._status(f"{said}{tail}")
 
