@@ -1,6 +1,7 @@
 """Round 8 attacks on the sandbox (a reviewer who did not build it). Each open finding is a
-strict xfail: it fails today and must start passing once the sandbox is fixed. Every attack
-runs in a real bwrap sandbox, as root and as the user nobody (started here with runuser)."""
+strict xfail: it fails today and must start passing once the sandbox is fixed. The attacks
+run in a real bwrap sandbox started as root, as the user nobody (started here with runuser),
+or both, as each finding needs; a local user's part is played by nobody."""
 
 from __future__ import annotations
 
@@ -47,16 +48,22 @@ print(json.dumps({"exit": run.exit_code, "output": run.output[-3000:], "disk": d
 
 
 def run_command_as(
-    mode: str, code: str, *args: str, cap: int | None = None, names: int | None = None, timeout: float = 60
+    mode: str,
+    code: str,
+    *args: str,
+    cap: int | None = None,
+    names: int | None = None,
+    base: Path | None = None,
+    timeout: float = 60,
 ) -> dict:
     """``python -c code args`` run once in a real bwrap sandbox, started as root (``root``)
     or as the user nobody (``user``, through runuser); ``cap`` and ``names``: the workspace's
-    disk cap, in bytes and in names (scaled down)."""
+    disk cap, in bytes and in names (scaled down); ``base``: where its workspace is made."""
     if shutil.which("bwrap") is None:
         pytest.fail("bwrap is not installed")
     if os.geteuid() != 0:
         pytest.fail("these attacks run as root (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
+    tmp = Path(tempfile.mkdtemp(prefix="sbx8-", dir=base))
     try:
         tmp.chmod(0o777)
         conf = {k: v for k, v in (("cap", cap), ("names", names)) if v is not None}
@@ -114,13 +121,13 @@ def test_vsock_reaches_outside_the_sandbox(mode):
 # to one file: no inode spent, no data). One directory after another, the tests fill the
 # host's disk at ~10 MB/s, and neither the disk watch nor the trim after the run sees a byte
 # (the tree is a few empty directories); the workspace keeps them from run to run. Scaled
-# down: a cap of 1 MB, 4 MB of empty directories.
+# down: a cap of 1 MB, 2 MB of an empty directory.
 EMPTY_DIRECTORIES = r"""
 import os
 open("f", "w").close()
-for d in range(2):
+for d in range(1):
     os.mkdir(f"d{d}")
-    names = [f"d{d}/" + f"{i:08d}".ljust(250, "x") for i in range(5000)]
+    names = [f"d{d}/" + f"{i:08d}".ljust(250, "x") for i in range(6000)]
     for n in names:
         os.link("f", n)
     for n in names:
@@ -175,13 +182,13 @@ def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
 # directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
 # on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
 # trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
-# each run_tests the model calls. Scaled down: a cap of 5,000 names, 8,000 links, then
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 6,500 links, then
 # 0.6 s of waiting (twelve polls) for the watch to stop the run.
 HARD_LINKS = r"""
 import os, time
 open("f", "w").close()
 os.mkdir("L")
-for i in range(8000):
+for i in range(6500):
     os.link("f", f"L/{i}")
 deadline = time.monotonic() + 0.6
 while time.monotonic() < deadline:
@@ -190,9 +197,35 @@ print("not stopped")
 """
 
 
+@pytest.fixture
+def quiet_ext4():
+    """A small ext4 filesystem of the test's own (loop-mounted): the disk watch polls the
+    statvfs of the workspace's filesystem, and on the shared disk a neighbour's files trip
+    it too (then it measures, and sees the links)."""
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (it mounts a filesystem)")
+    top = Path(tempfile.mkdtemp(prefix="sbx8-ext4-"))
+    image, mnt = top / "fs.img", top / "mnt"
+    mnt.mkdir()
+    with image.open("wb") as f:
+        f.truncate(64 * 1024**2)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+    mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        shutil.rmtree(top)
+        pytest.skip(f"no loop-mounted ext4 here: {mounted.stderr.strip()}")
+    try:
+        mnt.chmod(0o1777)
+        top.chmod(0o755)
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+        shutil.rmtree(top, ignore_errors=True)
+
+
 @pytest.mark.xfail(strict=True, reason="open: sbx8-4 a normal user's disk watch never sees names made as hard links")
-def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run():
-    got = run_command_as("user", HARD_LINKS, names=5000)
+def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run(quiet_ext4):
+    got = run_command_as("user", HARD_LINKS, names=5000, base=quiet_ext4)
     assert "the run was stopped" in got["output"], got
     assert "not stopped" not in got["output"], got
 
@@ -236,7 +269,7 @@ for i in range(2):
         os.write(fd, b"x" * (1 << 20))
     os.unlink(f"u{i}")
     fds.append(fd)
-deadline = time.monotonic() + 0.6
+deadline = time.monotonic() + 0.4
 while time.monotonic() < deadline:
     time.sleep(0.05)
 print("not stopped")
@@ -255,7 +288,7 @@ def test_a_normal_users_unlinked_files_past_the_disk_cap_stop_the_run():
 # a service, container or session limit shared by a batch, a neighbour's memory at that
 # moment sets the next sandbox's limits: with a neighbour holding 120 MB of an enclosing
 # 200 MB, an honest test of 48 MB got RLIMIT_AS 32 MB and died of MemoryError, its rollout
-# judged FAIL; the same run passes alone (limit 126 MB). The neighbour's doing is the
+# judged FAIL; the same run passes alone (limit 126 MB). (Here: 150 MB of 256 MB.) The neighbour's doing is the
 # rollout's verdict, never "not judged".
 _ENCLOSED_RUNNER = r"""
 import json, sys, tempfile
@@ -287,11 +320,11 @@ def test_a_neighbours_memory_does_not_fail_an_honest_run():
     tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
     enclosing.mkdir()
     try:
-        (enclosing / "memory.limit_in_bytes").write_text(str(200 * 2**20))
+        (enclosing / "memory.limit_in_bytes").write_text(str(256 * 2**20))
         move_in = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
         argv = ["/bin/sh", "-c", move_in, str(enclosing), sys.executable, "-c", _ENCLOSED_RUNNER]
         env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
-        cp = subprocess.run([*argv, str(PROJECT), str(tmp), "120"], capture_output=True, text=True, timeout=60, env=env)
+        cp = subprocess.run([*argv, str(PROJECT), str(tmp), "150"], capture_output=True, text=True, timeout=60, env=env)
         assert cp.returncode == 0, cp.stderr[-3000:]
         got = json.loads(cp.stdout.strip().splitlines()[-1])
     finally:
@@ -312,33 +345,34 @@ _SWAP = r"""
 import os, sys, time
 ws, victim = sys.argv[1], sys.argv[2]
 deadline = time.monotonic() + 30
-while time.monotonic() < deadline:  # root's tests started (their copy is made): pytest's rootdir names the workspace
-    found = False
+found = None
+while found is None and time.monotonic() < deadline:  # root's tests started (their copy is made)
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            found = found or f"--rootdir={ws}".encode() in open(f"/proc/{pid}/cmdline", "rb").read()
+            if f"--rootdir={ws}".encode() in open(f"/proc/{pid}/cmdline", "rb").read():  # pytest's
+                found = pid
         except OSError:
             pass
-    if found:
-        break
     time.sleep(0.01)
 try:
     os.rename(ws, ws + ".moved")
     os.symlink(victim, ws)
 except PermissionError:
-    print("refused" if found else "never saw the run")  # the workspace's root is not theirs
+    print("never saw the run" if found is None else "refused")  # the workspace's root is not theirs
 else:
-    print("swapped" if found else "never saw the run")
+    # The copy-back comes only once every process of the run is gone: still there, in time.
+    print("never saw the run" if found is None else "swapped" if os.path.exists(f"/proc/{found}") else "late")
 """
 
 _SLOW_CONFTEST = """
 import pathlib, time
 pathlib.Path(__file__).with_name("planted").write_text("* * * * * root id > /tmp/owned\\n")
-time.sleep(1)
+time.sleep(0.7)
 """
 
 
 def test_a_local_user_cannot_redirect_roots_copy_back():
+    from agent.sandbox import SandboxError
     from agent.suites.loading import load_suite
     from agent.workspace import Workspace
 
@@ -355,17 +389,26 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
         victim.mkdir()
         (victim / "precious").write_text("root's\n")
         suite = load_suite("mini-bugs")
-        ws = Workspace.create(suite, suite.task("fix_gcd"), root)
+        try:
+            ws = Workspace.create(suite, suite.task("fix_gcd"), root)
+        except Exception:  # a root of another user's refused: defended
+            return
         (ws.path / "conftest.py").write_text(_SLOW_CONFTEST)
+        if not Path(USER_PYTHON).exists():
+            pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
         attacker = subprocess.Popen(
-            ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _SWAP, str(ws.path), str(victim)],
+            ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _SWAP, str(ws.path), str(victim)],
             stdout=subprocess.PIPE,
             text=True,
         )
         try:
             ws.run_tests()
+        except SandboxError:  # the swapped workspace refused: what matters is the victim
+            pass
         finally:
             out, _ = attacker.communicate(timeout=60)
+        if out.strip() == "late":
+            pytest.skip("the swap came after the run (a loaded machine): nothing shown either way")
         assert out.strip() in ("swapped", "refused"), out
         assert sorted(os.listdir(victim)) == ["precious"], sorted(os.listdir(victim))
     finally:
@@ -392,7 +435,10 @@ def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
         planted = tmp / CACHE_DIR / digest / "src"
         subprocess.run(["runuser", "-u", "nobody", "--", "mkdir", "-p", str(planted)], check=True)
         subprocess.run(["runuser", "-u", "nobody", "--", "touch", str(planted / "gcd.py")], check=True)
-        got = unpack_task(digest, data, root=tmp)
+        try:
+            got = unpack_task(digest, data, root=tmp)
+        except Exception:  # a cache of another user's refused: defended
+            return
         assert os.lstat(got).st_uid == os.geteuid(), "the task's files are in a directory of another user's"
         assert (got / "src" / "gcd.py").read_bytes() != b"", "the task's source is the other user's"
     finally:
