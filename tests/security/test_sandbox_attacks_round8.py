@@ -307,7 +307,6 @@ except SandboxError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-7 a neighbour's memory in an enclosing cgroup fails an honest run")
 def test_a_neighbours_memory_does_not_fail_an_honest_run():
     if shutil.which("bwrap") is None:
         pytest.fail("bwrap is not installed")

@@ -151,3 +151,45 @@ def test_only_an_oom_kill_in_our_own_cgroup_counts_against_a_run(monkeypatch):
         assert sb._oom_kills() == 1
     finally:
         other.rmdir()
+
+
+_NEIGHBOUR = "b = bytearray(160 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('held', flush=True); input()"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
+def test_a_sandboxs_part_of_an_enclosing_limit_is_fixed_by_the_limit_and_the_sandboxes_at_once(monkeypatch):
+    """sbx8-7: a sandbox's memory limit came from what the enclosing cgroup had free when it
+    started, so a neighbour's 120 MB cut the next sandbox's limit to 32 MB and failed an
+    honest run. Its part is now the enclosing limit less the host's margin, shared by the
+    sandboxes that run at once: a neighbour's memory moves nothing; an executor's workers
+    (or REPO_AGENT_SANDBOXES) divide it."""
+    from agent.executor import LocalExecutor
+
+    monkeypatch.delenv(cgroups.SLOTS_ENV, raising=False)
+    d = Path("/sys/fs/cgroup/memory") / f"repo-agent-enclosing-{os.getpid()}"
+    d.mkdir()
+    neighbour = None
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
+        alone = cgroups.enclosing_memory(d)
+        neighbour = subprocess.Popen(
+            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh", sys.executable, "-c", _NEIGHBOUR],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert neighbour.stdout is not None and neighbour.stdout.readline().strip() == "held"
+        assert int((d / "memory.usage_in_bytes").read_text()) > 160 * 2**20
+        beside = cgroups.enclosing_memory(d)
+        seen: list[int | None] = []
+        LocalExecutor(4).run(lambda _: seen.append(cgroups.enclosing_memory(d)), [1], lambda _: None, threading.Event())
+        after = cgroups.enclosing_memory(d)  # the executor's part given back
+        monkeypatch.setenv(cgroups.SLOTS_ENV, "2")
+        by_env = cgroups.enclosing_memory(d)
+    finally:
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
+        d.rmdir()
+    assert alone == beside == after == 448 * 2**20, (alone, beside, after)
+    assert seen == [112 * 2**20] and by_env == 224 * 2**20, (seen, by_env)
