@@ -279,6 +279,23 @@ def _remove_stale(parent: Path) -> None:
             pass
 
 
+def autogroups() -> bool:
+    """The scheduler gives every session (``setsid``) of the root cpu group a CPU share of
+    its own (``kernel.sched_autogroup_enabled``)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "0"
+    except OSError:
+        return False
+
+
+def sessions_take_a_share(cgroup: SandboxCgroup | None) -> bool:
+    """A new session in this sandbox would take a CPU share of its own: autogroups are on and
+    the sandbox has no cpu cgroup (where it has one, autogroups do not apply). A normal
+    user's sandbox, 4 setsid children made 5 autogroups, each weighed like a whole
+    neighbour (round 8 sbx8-3); there ``setsid`` is refused (agent/seccomp.py)."""
+    return autogroups() and (cgroup is None or not cgroup.has_cpu())
+
+
 class SandboxCgroup:
     """The cgroups (cpu, memory, pids) one sandbox runs in."""
 
@@ -326,6 +343,10 @@ class SandboxCgroup:
         procs = [str(d / "cgroup.procs") for d in self.dirs]
         moves = "".join(f'echo $$ > "${i + 1}" && ' for i in range(len(procs)))
         return ["/bin/sh", "-c", f'{moves}shift {len(procs)} && exec "$@"', "sh", *procs, *argv]
+
+    def has_cpu(self) -> bool:
+        """A cpu cgroup of its own (one CPU share, however many sessions it starts)."""
+        return any((d / "cpu.shares").is_file() for d in self.dirs)
 
     def has_memory(self) -> bool:
         """A memory cgroup of its own: ``oom_kills`` then says whether the run was OOM-killed."""

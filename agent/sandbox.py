@@ -894,7 +894,7 @@ def _run(
     ready_r, ready_w = os.pipe()
     info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
     wake_r, wake_w = os.pipe()
-    seccomp_fd = filter_fd() if launch.kind == "bwrap" else None
+    seccomp_fd = filter_fd(not cgroups.sessions_take_a_share(cgroup)) if launch.kind == "bwrap" else None
     # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
     # process is gone, however it died.
     alive_r, alive_w = os.pipe() if launch.kind == "bwrap" else (None, None)

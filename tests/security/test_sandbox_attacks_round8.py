@@ -169,7 +169,6 @@ print("autogroups", len(groups))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-3 a normal user's sandbox takes a CPU share per setsid (autogroups)")
 def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
     if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
         pytest.skip("no scheduler autogroups on this kernel: a session takes no share of its own")

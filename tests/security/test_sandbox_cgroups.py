@@ -193,3 +193,31 @@ def test_a_sandboxs_part_of_an_enclosing_limit_is_fixed_by_the_limit_and_the_san
         d.rmdir()
     assert alone == beside == after == 448 * 2**20, (alone, beside, after)
     assert seen == [112 * 2**20] and by_env == 224 * 2**20, (seen, by_env)
+
+
+_SETSID = (
+    "import os\ntry:\n    os.setsid()\n    print('new session')\nexcept OSError as e:\n    print('errno', e.errno)\n"
+)
+
+
+def test_setsid_is_refused_only_where_a_session_would_take_a_cpu_share(tmp_path, monkeypatch):
+    """sbx8-3: with no cpu cgroup of the sandbox's (a normal user's), every setsid made a
+    scheduler autogroup weighed like a whole neighbour. There setsid fails (EPERM); with a
+    cpu cgroup (autogroups do not apply to it) or without autogroups it works as ever."""
+    cpu, memory = tmp_path / "cpu", tmp_path / "memory"
+    cpu.mkdir()
+    memory.mkdir()
+    (cpu / "cpu.shares").write_text("1024")
+    monkeypatch.setattr(cgroups, "autogroups", lambda: True)
+    assert cgroups.sessions_take_a_share(None)
+    assert cgroups.sessions_take_a_share(cgroups.SandboxCgroup([memory]))
+    assert not cgroups.sessions_take_a_share(cgroups.SandboxCgroup([cpu, memory]))
+    monkeypatch.setattr(cgroups, "autogroups", lambda: False)
+    assert not cgroups.sessions_take_a_share(None)
+    (tmp_path / "s.py").write_text(_SETSID)
+    said = {}
+    for refused in (True, False):
+        monkeypatch.setattr(cgroups, "sessions_take_a_share", lambda _g, r=refused: r)
+        run = sb.run_command_full([sys.executable, "s.py"], tmp_path, timeout_s=30, sandbox="bwrap")
+        said[refused] = run.output.strip()
+    assert said == {True: "errno 1", False: "new session"}, said

@@ -160,7 +160,7 @@ def test_udp_sockets_are_refused_for_a_normal_user(user_dir):
 @pytest.fixture
 def delegated() -> Iterator[Path]:
     """A v1 memory cgroup below this process's own, given to ``nobody`` as an admin would
-    (``chown -R``), limited to 160 MB: a sandbox made in it gets what is left less 64 MB."""
+    (``chown -R``), limited to 160 MB: a sandbox made in it gets that limit less 64 MB."""
     own = cgroups._own("memory")
     if own is None:
         pytest.fail("needs a cgroup v1 memory hierarchy (CI's machine has one)", pytrace=False)
