@@ -401,7 +401,7 @@ def _copy_data(src: str, dst: str) -> None:
     """``src``'s bytes into a new ``dst``, its holes kept holes: a sparse file stays sparse
     (copied dense, a tmpfs of 64 MB holes became hundreds of MB on the disk, and a
     workspace over the cap on the way back in)."""
-    with open(src, "rb") as fi, open(dst, "wb") as fo:
+    with open(src, "rb") as fi, _new_file(dst) as fo:
         i, size, at = fi.fileno(), os.fstat(fi.fileno()).st_size, 0
         while at < size:
             try:
@@ -433,9 +433,16 @@ def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> No
             _copy_data(src, dst)
             budget[0] -= _cost(st)
         else:
-            open(dst, "wb").close()
+            _new_file(dst).close()
             budget[1] += 1
         _copy_stat(src, dst)
+
+
+def _new_file(path: str) -> BinaryIO:
+    """A file made here, never one found: a name a local user put in root's way (a link to
+    root's own files) fails with EEXIST instead of being written through (round 8 sbx8-10)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    return os.fdopen(fd, "wb")
 
 
 def _copy_stat(src: str, dst: str) -> None:
@@ -460,6 +467,7 @@ def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
     ``entries`` (inodes) and left out."""
     left = [budget, 0, entries]
     linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
+    made: list[tuple[str, str]] = []  # directories, given their modes once all is copied
     for dirpath, dirnames, filenames in walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dst if rel == "." else dst / rel
@@ -491,8 +499,11 @@ def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
                     raise
                 too_long.add(name)
         dirnames[:] = [n for n in dirnames if n not in too_long]
-        for name in dirnames:
-            _copy_stat(os.path.join(dirpath, name), os.path.join(out, name))
+        made.extend((os.path.join(dirpath, name), os.path.join(out, name)) for name in dirnames)
+    # Deepest first, and only now: a directory stays 0700 while root writes in it (given its
+    # mode 0777 first, a local user planted links there that root's writes followed).
+    for s, d in reversed(made):
+        _copy_stat(s, d)
     return left[1]
 
 

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
+from exports.settled import settled_pairs
 from exports.suspect import pairs_without_held
 from exports.traces import TraceCache
-from labeling.agreement import ratings_from_events, settled_verdict
-from labeling.records import PairFilter, PairRow, RolloutRow
+from labeling.records import PairRow, RolloutRow
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
@@ -46,27 +46,19 @@ def select_pairs(
     verdict or a large enough majority is skipped as ``unsettled``. The adjudicator is the
     options' or else the store's team setting (labeling/team.py)."""
     out = []
-    ratings = ratings_from_events(store.events())
-    # No --adjudicator: the team's, set in the store (`repo-agent team --adjudicator NAME`).
-    adjudicator = options.adjudicator if options.adjudicator is not None else store.team_settings().adjudicator
     want_step = options.mode == "step"
     drop = set(options.drop_flags)
     batches = set(options.batches)
-    for p in store.pairs(PairFilter(include_stale=True)):
+    for p, unusable in settled_pairs(store, adjudicator=options.adjudicator, min_agreement=options.min_agreement):
         if batches and not all(u.split("/", 1)[0] in batches for u in (p.chosen_uid, p.rejected_uid)):
             skipped["other_batch"] += 1
             continue
         if p.task_id in held:
             skipped["holdout"] += 1
             continue
-        by = ratings.get(p.pair_id, {})
-        if by:
-            settled = settled_verdict(by, adjudicator=adjudicator, min_agreement=options.min_agreement)
-            if settled is None:
-                skipped["unsettled"] += 1
-                continue
-            if settled != p.verdict:
-                p = p.model_copy(update={"verdict": settled})
+        if unusable:  # a team's disagreement, or a verdict a rejudge overtook
+            skipped[unusable] += 1
+            continue
         if p.verdict == "discard":
             skipped["discarded"] += 1
             continue

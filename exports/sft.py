@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from agent.tools.registry import step_counts
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
+from exports.settled import settled_pairs
 from exports.suspect import leave_out_held
 from exports.traces import Full, TraceCache
-from labeling.records import PairFilter
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
@@ -36,9 +36,9 @@ Progress = Callable[[str, int, int], None]
 
 def select_rollouts(store: LabelStore, options: SftOptions, held: set[str], skipped: Counter) -> list:
     good_failed: set[str] = set()
-    if options.include_failed_labeled_good:
-        for p in store.pairs(PairFilter(verdict="labeled", include_stale=True)):
-            if p.preferred_uid:
+    if options.include_failed_labeled_good:  # the team's settled verdict, never the last one written
+        for p, unusable in settled_pairs(store):
+            if not unusable and p.verdict is not None and p.preferred_uid:
                 good_failed.add(p.preferred_uid)
     out = []
     batches = set(options.batches)

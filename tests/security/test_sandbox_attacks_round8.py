@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.security.test_sandbox_attacks import _AS_A_USER
+
 PROJECT = Path(__file__).resolve().parents[2]
-# A normal user cannot read root's interpreter (a pyenv under /root): the shared attack
-# venv (see the round briefs) runs this checkout for them.
-USER_PYTHON = os.environ.get("REPO_AGENT_ATTACK_PYTHON", "/opt/atk-venv/bin/python")
+# As nobody, this interpreter shown in a private mount namespace (it may live under /root,
+# 0700), as the other rounds' normal-user tests run it (tests/security/test_sandbox_attacks.py).
+AS_NOBODY = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh", sys.executable]
 MODES = ["root", "user"]
 
 # One command run in the sandbox (run_command_full, bwrap), in a fresh directory under
@@ -71,9 +73,7 @@ def run_command_as(
         if mode == "root":
             argv = [sys.executable, "-c", *tail]
         else:
-            if not Path(USER_PYTHON).exists():
-                pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
-            argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", *tail]
+            argv = [*AS_NOBODY, "-c", *tail]
         env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp), env=env)
         assert cp.returncode == 0, cp.stderr[-3000:]
@@ -181,13 +181,13 @@ def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
 # directory, so a million names (ten times the cap of 100,000) never trip it. The run goes
 # on to its timeout, and the host then walks every name three times (reclaim, tree_cost,
 # trim): a run that made 430,000 links in 27 s held the host's side for 38 s more, for
-# each run_tests the model calls. Scaled down: a cap of 5,000 names, 6,500 links, then
+# each run_tests the model calls. Scaled down: a cap of 5,000 names, 5,600 links, then
 # 0.6 s of waiting (twelve polls) for the watch to stop the run.
 HARD_LINKS = r"""
 import os, time
 open("f", "w").close()
 os.mkdir("L")
-for i in range(6500):
+for i in range(5600):
     os.link("f", f"L/{i}")
 deadline = time.monotonic() + 0.6
 while time.monotonic() < deadline:
@@ -264,9 +264,9 @@ import os, time
 fds = []
 for i in range(2):
     fd = os.open(f"u{i}", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.unlink(f"u{i}")  # before a byte is written: no walk ever lists it
     for _ in range(4):
         os.write(fd, b"x" * (1 << 20))
-    os.unlink(f"u{i}")
     fds.append(fd)
 deadline = time.monotonic() + 0.4
 while time.monotonic() < deadline:
@@ -365,7 +365,7 @@ else:
 _SLOW_CONFTEST = """
 import pathlib, time
 pathlib.Path(__file__).with_name("planted").write_text("* * * * * root id > /tmp/owned\\n")
-time.sleep(0.7)
+time.sleep(0.5)
 """
 
 
@@ -392,10 +392,8 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
         except Exception:  # a root of another user's refused: defended
             return
         (ws.path / "conftest.py").write_text(_SLOW_CONFTEST)
-        if not Path(USER_PYTHON).exists():
-            pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
         attacker = subprocess.Popen(
-            ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _SWAP, str(ws.path), str(victim)],
+            [*AS_NOBODY, "-c", _SWAP, str(ws.path), str(victim)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -446,31 +444,73 @@ def test_a_local_user_cannot_plant_a_tasks_unpacked_files():
 # sbx8-10: root mode's copy-back gives the workspace's files and directories the modes the
 # tests set, setuid and setgid alone taken out: a directory the tests made 0777 comes back
 # a world-writable directory of root's, under the rollout's workspace (/tmp/repo-agent-ws,
-# 0755: any local user reaches it). Any local user then writes in root's workspace: the
-# rollout's package replaced before the final verdict judges it, names swapped under root's
-# restores and copy-back (sbx8-8's kind, without making a directory first).
+# 0755: any local user reaches it). It is made 0777 before its files are written into it
+# (``_copy_stat`` on a directory's subdirectories, then the walk goes down), and ``_copy_data``
+# opens each name with ``open(dst, "wb")``, following a link: a local user who puts a symlink
+# at a name the copy has still to write has root write the tests' bytes into any file of the
+# machine. Shown with 20,000 files of a cron line (two root files overwritten); here 1,000.
 WORLD_WRITABLE = r"""
 import os
 os.mkdir("pkg")
+for i in range(1000):
+    with open(f"pkg/f{i:05d}", "w") as f:
+        f.write("* * * * * root id > /tmp/owned\n")
 os.chmod("pkg", 0o777)
-open("pkg/mod.py", "w").close()
-os.chmod("pkg/mod.py", 0o666)
+"""
+
+_PLANT_LINKS = r"""
+import os, stat, sys, time
+pkg, victim = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:  # the copy-back made pkg (0777 at once, before the fix)
+    if os.path.isdir(pkg):
+        break
+    time.sleep(0.001)
+made, refused = 0, 0
+for name, target in (("f00999", "a"), ("f00000", "b")):
+    try:
+        os.symlink(os.path.join(victim, target), os.path.join(pkg, name))
+        made += 1
+    except PermissionError:  # pkg is root's 0700 while root writes in it
+        refused += 1
+    except OSError:  # written already: too late for that name
+        pass
+print("refused" if refused and not made else made)
 """
 
 
-def test_roots_copy_back_leaves_nothing_world_writable():
-    from agent.sandbox import run_command_full
+def test_a_local_user_cannot_make_roots_copy_back_write_through_links():
+    from agent.sandbox import SandboxError, run_command_full
 
     if shutil.which("bwrap") is None:
         pytest.fail("bwrap is not installed")
     if os.geteuid() != 0:
-        pytest.fail("runs as root: the copy-back is root mode's")
+        pytest.fail("runs as root (and as nobody through runuser)")
     tmp = Path(tempfile.mkdtemp(prefix="sbx8-"))
     try:
-        run = run_command_full([sys.executable, "-c", WORLD_WRITABLE], tmp, timeout_s=60, sandbox="bwrap")
-        assert run.exit_code == 0, run.output
-        modes = {p.name: stat.S_IMODE(os.lstat(p).st_mode) for p in (tmp / "pkg", tmp / "pkg" / "mod.py")}
-        assert all(not m & stat.S_IWOTH for m in modes.values()), {k: oct(v) for k, v in modes.items()}
+        tmp.chmod(0o755)  # as /tmp/repo-agent-ws: root's, and any local user goes through
+        ws, victim = tmp / "ws", tmp / "victim"
+        ws.mkdir(mode=0o755)
+        victim.mkdir()
+        for name in ("a", "b"):
+            (victim / name).write_text("root's\n")
+        attacker = subprocess.Popen(
+            [*AS_NOBODY, "-c", _PLANT_LINKS, str(ws / "pkg"), str(victim)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            run = run_command_full([sys.executable, "-c", WORLD_WRITABLE], ws, timeout_s=60, sandbox="bwrap")
+        except SandboxError:  # a copy-back that refuses a name it did not make: what matters is the victim
+            run = None
+        finally:
+            made, _ = attacker.communicate(timeout=60)
+        assert run is None or run.exit_code == 0, run.output
+        if made.strip() == "0":  # neither refused nor made: every name was written already
+            pytest.skip("the links came after the copy (a loaded machine): nothing shown either way")
+        assert [(victim / n).read_text() for n in ("a", "b")] == ["root's\n"] * 2
+        mode = stat.S_IMODE(os.lstat(ws / "pkg").st_mode)
+        assert not mode & stat.S_IWOTH, oct(mode)
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
 

@@ -1,0 +1,78 @@
+"""A person's verdict stands on the sides' verdicts it was given on (docs/exports.md).
+
+`repo-agent rejudge` appends a new ``rollout_end`` to a trace whose verdict today's checker
+sees otherwise (a forged PASS turned FAIL). A person who preferred that rollout while it
+passed preferred a forgery: their verdict no longer says what they meant, so no export uses
+it until someone labels the pair again (round 8 vrd8-10). A rejudge that leaves the verdict
+as it was changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from agent.trace import RolloutEnd, rollout_state
+from agent.trace_io import open_regular
+from labeling.records import PairRow
+
+if TYPE_CHECKING:
+    from labeling.store import LabelStore
+
+_BLOCK = 1 << 16
+
+
+def _lines_backwards(path: str) -> Iterator[bytes]:
+    """The file's non-empty lines, last first, read in blocks from its end."""
+    with open_regular(path) as f:
+        pos = f.seek(0, os.SEEK_END)
+        rest = b""
+        while pos > 0:
+            step = min(_BLOCK, pos)
+            pos -= step
+            f.seek(pos)
+            parts = (f.read(step) + rest).split(b"\n")
+            rest = parts[0]  # perhaps part of a line: the next block completes it
+            for line in reversed(parts[1:]):
+                if line.strip():
+                    yield line
+        if rest.strip():
+            yield rest
+
+
+def verdict_changed_since(path: str, when: str) -> bool:
+    """Whether the trace's verdict now differs from the one it had at ``when`` (an ISO time: a
+    label event's ``at``): a ``rollout_end`` written after it says otherwise than the last one
+    written before it. Unreadable traces and times: False (the store's state rules them)."""
+    try:
+        at = datetime.fromisoformat(when).timestamp()
+        now = None
+        for line in _lines_backwards(path):
+            if b'"rollout_end"' not in line:
+                continue
+            raw = json.loads(line)
+            if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
+                continue
+            state = rollout_state(RolloutEnd.model_validate(raw))
+            if now is None:
+                now = state
+            if float(raw.get("ts", 0.0)) <= at:
+                return (state.status, state.verdict) != (now.status, now.verdict)
+        return False  # no end before the label: the verdict it was given on is today's
+    except (OSError, ValueError):
+        return False
+
+
+def overtaken(store: LabelStore, labeled: list[tuple[PairRow, str]]) -> set[str]:
+    """Of ``(pair, when its verdict was last given)``, the pairs a rejudge has since changed a
+    side's verdict under."""
+    uids = sorted({u for p, _ in labeled for u in (p.chosen_uid, p.rejected_uid)})
+    paths = {r.uid: r.trace_path for r in store.rollouts(uids=uids, with_patch=False)} if uids else {}
+    return {
+        p.pair_id
+        for p, at in labeled
+        if any(paths.get(u) and verdict_changed_since(paths[u], at) for u in (p.chosen_uid, p.rejected_uid))
+    }
