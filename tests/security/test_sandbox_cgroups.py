@@ -9,6 +9,7 @@ as the scheduler sees it (no timing: the share is what the kernel is told)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -221,3 +222,44 @@ def test_setsid_is_refused_only_where_a_session_would_take_a_cpu_share(tmp_path,
         run = sb.run_command_full([sys.executable, "s.py"], tmp_path, timeout_s=30, sandbox="bwrap")
         said[refused] = run.output.strip()
     assert said == {True: "errno 1", False: "new session"}, said
+
+
+PROJECT = Path(__file__).resolve().parents[2]
+# repo-agent's side holding 170 MB of an enclosing 256 MB while its sandbox's honest test
+# takes 120 MB (under the sandbox's own 192 MB): the enclosing cgroup is full.
+_FULL_ENCLOSING = r"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import SandboxError, run_command_full
+held = bytearray(170 * 2**20)
+held[::4096] = b"x" * len(held[::4096])
+code = "b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('ok')"
+try:
+    run = run_command_full([sys.executable, "-c", code], Path(sys.argv[2]), timeout_s=60, sandbox="bwrap")
+    print(json.dumps({"exit": run.exit_code, "output": run.output[-500:]}))
+except SandboxError as exc:
+    print(json.dumps({"not_judged": str(exc)}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
+def test_a_full_enclosing_cgroup_ends_the_sandbox_not_repo_agent_and_is_not_judged(tmp_path):
+    """sbx8-7's other half: an OOM while the enclosing cgroup is full, the sandbox under its
+    own limit, is the machine's shortage (not judged). The kernel's OOM killer took the
+    largest process, repo-agent itself; the sandbox's processes are its first choice now
+    (oom_score_adj 1000), so repo-agent lives to say so."""
+    d = Path("/sys/fs/cgroup/memory") / f"repo-agent-full-{os.getpid()}"
+    d.mkdir()
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(256 * 2**20))
+        argv = ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh", sys.executable, "-c", _FULL_ENCLOSING]
+        cp = subprocess.run([*argv, str(PROJECT), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    finally:
+        for child in sorted(d.glob("*/"), reverse=True):
+            if (child / "cgroup.procs").is_file():
+                cgroups._drain(child)
+        d.rmdir()
+    assert cp.returncode == 0, f"repo-agent's side was killed ({cp.returncode}): {cp.stderr[-2000:]}"
+    got = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert "out of memory" in got.get("not_judged", ""), got
