@@ -9,7 +9,9 @@ read-write; a size-capped private /tmp and /dev/shm; a private /proc. No /var, n
 no host /tmp, no network, its own pid, ipc and uts namespaces.
 
 Process limits only bind a non-root user (Linux exempts uid 0 from RLIMIT_NPROC, also
-inside a user namespace mapped to host root). A normal user runs bwrap with
+inside a user namespace mapped to host root). A normal user with a subordinate uid range
+runs bwrap in a user namespace made for the sandbox (``--userns``, agent/subuid.py) as a
+uid of that range leased for it alone, with no capability; without one, bwrap runs with
 ``--unshare-user`` (and ``--disable-userns``): the sandbox keeps their uid and no
 capability, and its limits count in a user namespace of its own. When this process is
 root, bwrap runs privileged (a user namespace would map the sandbox to host root) and the
@@ -24,6 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.tree_walk import walk
@@ -31,6 +34,16 @@ from agent.tree_walk import walk
 TMP_BYTES = 64 * 1024**2  # the sandbox's /tmp (RAM)
 SHM_BYTES = 16 * 1024**2  # its /dev/shm (RAM)
 _ETC_FILES = ("passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "localtime", "hosts", "resolv.conf")
+
+
+@dataclass(frozen=True)
+class UserNs:
+    """A user namespace made for one sandbox (agent/subuid.py): bwrap joins it (``fd``) and
+    runs the command as ``uid``/``gid``, the host's ids of the sandbox (mapped to themselves)."""
+
+    fd: int
+    uid: int
+    gid: int
 
 
 def drops_root() -> bool:
@@ -111,6 +124,7 @@ def bwrap_argv(
     workspace_from: Path | None = None,
     info_fd: int | None = None,
     seccomp_fd: int | None = None,
+    userns: UserNs | None = None,
 ) -> list[str]:
     """``bwrap ... --`` for a command run in ``workspace`` (the only writable host path).
 
@@ -118,11 +132,16 @@ def bwrap_argv(
     runs the launcher); ``workspace_from``: the host directory shown at ``workspace`` (a
     size-capped copy, agent/sandbox.py), by default ``workspace`` itself; ``info_fd``:
     where bwrap writes the host pid of the sandbox's pid 1; ``seccomp_fd``: the filter of
-    agent/seccomp.py.
+    agent/seccomp.py; ``userns``: the namespace and uid of a normal user's sandbox.
     """
     ws = str(workspace)
     argv = ["bwrap"]
-    if not drops_root():
+    if userns is not None:
+        argv += ["--userns", str(userns.fd), "--uid", str(userns.uid), "--gid", str(userns.gid)]
+        # Kept by the command (the launcher) only to leave the user's supplementary groups,
+        # which bwrap keeps; it drops it before anything else runs (agent/sandbox.py).
+        argv += ["--cap-add", "CAP_SETGID"]
+    elif not drops_root():
         argv += ["--unshare-user", "--disable-userns"]
     made: set[str] = set()
     argv += _system_mounts(made)

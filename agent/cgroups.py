@@ -24,6 +24,7 @@ in memfds, socket buffers and other kernel objects is capped by nothing but the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import threading
@@ -200,10 +201,14 @@ def _drain(d: Path) -> None:
             except OSError:
                 pass
         time.sleep(0.005)
-    try:
-        d.rmdir()
-    except OSError:
-        pass
+    while True:  # EBUSY a moment after cgroup.procs is empty: its last tasks still exiting
+        try:
+            d.rmdir()
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                return
+        time.sleep(0.005)
 
 
 def _limit_tcp(d: Path) -> None:
@@ -260,10 +265,15 @@ def own_name() -> str:
     return f"{_OWN_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
+STALE_S = 600.0  # a sandbox's group this old and empty, of a pid not seen: left by a dead repo-agent
+
+
 def _remove_stale(parent: Path) -> None:
     """Remove the empty sandbox cgroups a normal user's repo-agent left when it died
     (killed before its ``close``; its sandboxes' processes die with it: the alive pipe).
-    Never a kill: a pid not found here may be a live repo-agent's in another namespace."""
+    Never a kill: a pid not found here may be a live repo-agent's in another namespace, and
+    its sandbox's group is empty between its ``mkdir`` and the sandbox joining it: only a group
+    older than `STALE_S` is taken for a dead one's."""
     for d in parent.glob(f"{_OWN_PREFIX}*-*"):
         pid = d.name[len(_OWN_PREFIX) :].split("-")[0]
         if not pid.isdigit():
@@ -272,6 +282,8 @@ def _remove_stale(parent: Path) -> None:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             try:
+                if time.time() - d.stat().st_mtime < STALE_S:
+                    continue
                 d.rmdir()  # EBUSY while a process is in it
             except OSError:
                 pass

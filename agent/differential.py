@@ -21,6 +21,7 @@ fails) raises ``DifferentialError``: the rollout is then not judged (``error``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -42,8 +43,10 @@ from pydantic import ValidationError
 
 from agent.differential_order import as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
-from agent.sandbox import SandboxError, run_command_full
+from agent.differential_stage import shown_path, terminal, tty_plan
+from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command_full
 from agent.scoring import env_python
+from agent.structured_inputs import structured_inputs
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
 from agent.workspace import Workspace, apply_reference_fix, walk_files
 
@@ -108,7 +111,8 @@ def targets(suite: Suite, task: Task) -> list[DifferentialTarget]:
 
 def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
     """The inputs every final run of this task uses: drawn from the pool, seeded by suite
-    name, suite version and task id (and the target), so the draw is the same each time."""
+    name, suite version and task id (and the target), so the draw is the same each time;
+    then, where the task asks for them, its structured cases (agent/structured_inputs.py)."""
     spec = task.differential or Differential()
     out = []
     for t in targets(suite, task):
@@ -116,7 +120,8 @@ def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
         rng = random.Random(int.from_bytes(seed[:8], "big"))
         k = min(spec.sample, len(t.inputs))
         picked = sorted(rng.sample(range(len(t.inputs)), k))
-        out.append(t.model_copy(update={"inputs": [t.inputs[i] for i in picked]}))
+        extra = structured_inputs(t.inputs) if spec.structured and not t.script else []
+        out.append(t.model_copy(update={"inputs": [t.inputs[i] for i in picked] + extra}))
     return out
 
 
@@ -132,6 +137,7 @@ def run_calls(
     python_env: Path | None = None,
     hash_seed: int = 0,
     timeout_s: float | None = None,
+    stdin_tty: list[bool] | None = None,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
@@ -143,32 +149,40 @@ def run_calls(
     path before ``site`` imported ``sitecustomize``: the rollout's ``sitecustomize.py`` ran
     before the hello, and its ``os._exit`` made the run the machine's failure (not judged)
     instead of the rollout's (sbx8-11). The runner adds the interpreter's site directories
-    itself (``site_dirs``), after its hello."""
+    itself (``site_dirs``), after its hello.
+
+    The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
+    calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
+    past ``per_call_s`` is stopped from here (no record for that long)."""
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
+    rng = random.SystemRandom()
+    shown = shown_path(python, rng) if choose_sandbox(sandbox) == "bwrap" else None
+    inside = shown if shown is not None else Path(workspace_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
         box = Path(tmp)
         shutil.copyfile(RUNNER, box / "runner.py")
         payload = {
-            "per_call_s": per_call_s,
             "targets": [t.model_dump() for t in calls],
+            "stdin_tty": stdin_tty or [],
             "site_dirs": _site_dirs(python_env),
         }
         (box / "calls.json").write_text(json.dumps(payload), encoding="utf-8")
         for p in (box, box / "runner.py", box / "calls.json"):
             p.chmod(0o700 if p.is_dir() else 0o600)  # the held-out inputs: no other local user's
         try:
-            run = run_command_full(
-                [python, "-s", "-S", str(box / "runner.py"), str(box / "calls.json")],
-                Path(workspace_dir),
-                timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
-                sandbox=sandbox,
-                env={"PYTHONHASHSEED": str(hash_seed)}
-                | ({"REPO_AGENT_WORKSPACE": str(Path(workspace_dir).resolve())} if python_env is not None else {}),
-                private_binds=(box,),  # the sandbox's leased uid's for the run (agent/sandbox.py)
-                verdict_pipe=True,
-                python=python,
-            )
+            with terminal() if stdin_tty else contextlib.nullcontext() as tty:
+                run = run_command_full(
+                    [python, "-s", "-S", str(box / "runner.py"), str(box / "calls.json")],
+                    Path(workspace_dir),
+                    timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
+                    sandbox=sandbox,
+                    env={"PYTHONHASHSEED": str(hash_seed)}
+                    | ({"REPO_AGENT_WORKSPACE": str(inside)} if python_env is not None else {}),
+                    private_binds=(box,),  # the sandbox's leased uid's for the run (agent/sandbox.py)
+                    verdict_pipe=VerdictPipe(quiet_s=per_call_s, stdin=tty, shown_at=shown),
+                    python=python,
+                )
         except SandboxError as exc:
             raise DifferentialError(f"the differential runner could not start: {exc}") from exc
     out = _read_records(run.records)
@@ -290,7 +304,11 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
     backwards = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
     with reference_workspace(suite, task, sandbox=sandbox) as ws:
         run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env)
-        other = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1)
+        # ... and at a terminal: an input whose answer depends on one is left out too (the
+        # rollout's run has a terminal for part of its calls: agent/differential_stage.py).
+        other = run_calls(
+            ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1, stdin_tty=[True] * len(calls)
+        )
         third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2)
     seconds = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls)) if run.seconds is not None else None
     if not run.hello:
@@ -299,8 +317,12 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         t, err = next(iter(run.import_errors.items()))
         t %= len(calls)
         raise DifferentialError(f"the reference fix cannot import {calls[t].module}.{calls[t].function}: {err}")
-    if not run.finished:
+    if not run.finished and not run.timed_out:
         raise DifferentialError("the reference fix did not finish its held-out calls")
+    # A call of the reference past the per-call limit stops its process (the limit is the
+    # parent's: no alarm in there), as it stopped the process's calls before: inputs it did
+    # not answer in every pass are left out, as inputs it answers two ways are (suite check
+    # shows them), never the rollout's error.
     n = len(calls)
     kept = {
         (t, i): v
@@ -486,8 +508,6 @@ def _why(
         return "no result" + (" (the run timed out)" if got.timed_out else "")
     if "bad" in have:
         return str(have["bad"])[:80]
-    if "timeout" in have:
-        return "timed out"
     if target.script:
         have = _unspecified_returns(want, have)
     if multiset and same_result(as_multiset(want), as_multiset(have), one_tol):
@@ -595,6 +615,7 @@ def judge(ws: Workspace) -> Verdict | None:
     per_call = ref.seconds_per_call
     seq = call_sequence(calls, set(kept), rng, per_call)
     seed = rng.randrange(1, 2**32 - 1)
+    ttys = tty_plan(seq.part, rng)  # a terminal as stdin for part of the calls (agent/differential_stage.py)
     # The two processes run side by side (neither sees the other); the rollout's is allowed
     # the forward and reversed passes at the per-call limit, and the random part twenty
     # times what the reference took for the whole sample (at least 5 s).
@@ -607,7 +628,13 @@ def judge(ws: Workspace) -> Verdict | None:
                 run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
             )
             got = run_calls(
-                ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
+                ws.path,
+                seq.segments,
+                sandbox=ws.sandbox,
+                python_env=ws.python_env,
+                hash_seed=seed,
+                timeout_s=budget,
+                stdin_tty=ttys,
             )
             want = theirs.result()
         if not want.hello or not want.finished or want.import_errors:
@@ -617,7 +644,13 @@ def judge(ws: Workspace) -> Verdict | None:
         # The reference answers each input alike in any order and under three seeds: its
         # answers for the sequence are the ones computed once, no process of its own per run.
         got = run_calls(
-            ws.path, seq.segments, sandbox=ws.sandbox, python_env=ws.python_env, hash_seed=seed, timeout_s=budget
+            ws.path,
+            seq.segments,
+            sandbox=ws.sandbox,
+            python_env=ws.python_env,
+            hash_seed=seed,
+            timeout_s=budget,
+            stdin_tty=ttys,
         )
         want = CallRun(
             results={

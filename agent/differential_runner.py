@@ -8,16 +8,23 @@ workspace is imported it takes the write end of the verdict pipe
 
     {"k": "hello"}                                   before any workspace code ran
     {"k": "import_error", "t", "error"}              target t could not be imported
+    {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
-    {"k": "result", "t", "i", "timeout": true}       it ran past the per-call limit (the last record)
     {"k": "finish", "s"}                             the seconds its answered calls took
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
 believed it would have to write the right answers, which is what a fix does.
+
+Nothing here may tell this run from real use (round 7: fixes right only while an alarm
+handler was installed, or while stdin was no terminal): no signal handler or timer is set
+(the parent stops a call past its limit: a quiet pipe, agent/sandbox.py ``VerdictPipe``),
+and when stdin is a terminal (a pty the parent opened) each run of calls says whether its
+calls see it as stdin and stdout (``stdin_tty``): modules are imported with it, calls made
+with it or with /dev/null and the pipe in its place.
 """
 
 from __future__ import annotations  # annotations stay text: this script imports no typing
@@ -26,7 +33,6 @@ import collections
 import importlib
 import json
 import os
-import signal
 import sys
 import time
 import types
@@ -47,10 +53,6 @@ _dict_items = dict.items
 # A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
 _GENERATOR = types.GeneratorType
 _MAX_YIELDS = 10_000
-
-
-class _Timeout(BaseException):
-    pass
 
 
 class _NotPlain(Exception):
@@ -155,7 +157,7 @@ def main() -> None:
     fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
     out = os.dup(fd)  # non-inheritable copy; the inherited number is closed
     os.close(fd)
-    dumps, write, setitimer = json.dumps, os.write, signal.setitimer
+    dumps, write, dup2 = json.dumps, os.write, os.dup2
 
     def send(rec: dict[str, Any]) -> None:
         data = (dumps(rec, separators=(",", ":")) + "\n").encode()
@@ -164,12 +166,21 @@ def main() -> None:
 
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
-    per_call = float(spec.get("per_call_s") or 5.0)
+    tty_at = spec.get("stdin_tty") or []
+    tty = os.dup(0) if tty_at and os.isatty(0) else None  # non-inheritable copies
+    null = os.open(os.devnull, os.O_RDONLY) if tty is not None else None
+    piped = os.dup(1) if tty is not None else None
 
-    def on_alarm(signum: int, frame: types.FrameType | None) -> None:
-        raise _Timeout()
+    def stdin(terminal: bool) -> None:
+        """stdin and stdout a terminal, as at a person's shell; else /dev/null and a pipe."""
+        if tty is not None and null is not None and piped is not None:
+            try:
+                sys.stdout.flush()  # what the last run printed goes where it was printed
+            except BaseException:  # the code under test's stdout: its business
+                pass
+            dup2(tty if terminal else null, 0)
+            dup2(tty if terminal else piped, 1)
 
-    signal.signal(signal.SIGALRM, on_alarm)
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     send({"k": "hello"})
     # Started with -S: no sitecustomize, no .pth ran before the hello (sbx8-11). The site
@@ -178,6 +189,8 @@ def main() -> None:
 
     for d in spec.get("site_dirs") or ():
         site.addsitedir(d)
+    for name in ("setquit", "setcopyright", "sethelper"):  # the builtins site gives (exit, help, ...)
+        getattr(site, name, lambda: None)()
     clock = time.perf_counter
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     for ti, target in enumerate(spec["targets"]):
@@ -185,17 +198,16 @@ def main() -> None:
             root = os.path.join(sys.path[0], target["path"]) if target.get("path") else None
             if root is not None and root not in sys.path:
                 sys.path.insert(1, root)  # a src/ layout, as pytest's pythonpath put it
-            setitimer(signal.ITIMER_REAL, per_call)
+            stdin(True)  # imported as at a terminal: a module deciding once sees one
             fn = getattr(importlib.import_module(target["module"]), target["function"])
-            setitimer(signal.ITIMER_REAL, 0)
         except BaseException as exc:  # whatever the module does is its result
-            setitimer(signal.ITIMER_REAL, 0)
             send({"k": "import_error", "t": ti, "error": _type_name(exc)})
             continue
+        send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
+        stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         for i, args in enumerate(target["inputs"]):
             rec = {"k": "result", "t": ti, "i": i}
             try:
-                setitimer(signal.ITIMER_REAL, per_call)
                 began = clock()
                 before = None
                 if target.get("script"):
@@ -206,29 +218,20 @@ def main() -> None:
                 else:
                     before = _encode(args)
                     encoded = _encode(fn(*args))
-                setitimer(signal.ITIMER_REAL, 0)
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
                     after = _encode(args)  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after
-            except _Timeout:
-                rec["timeout"] = True
             except _NotPlain as exc:
                 rec["bad"] = str(exc)
             except BaseException as exc:
-                setitimer(signal.ITIMER_REAL, 0)
                 rec["raise"] = _type_name(exc)
                 bases = [_type_name_of(k) for k in _type_mro(type(exc))[1:] if k is not object][:20]
                 if bases:
                     rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
             send(rec)
-            if rec.get("timeout"):
-                break  # one call past its limit is enough: the rest stay unanswered
-        else:
-            continue
-        break
     send({"k": "finish", "s": spent[0]})
     sys.stdout.flush()
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish

@@ -17,6 +17,10 @@ the per-test records of agent/scoring.py:
   in a fresh sandboxed process, and its plain-data results are compared here with the
   reference fix's (agent/differential.py). A mismatch is a FAIL whatever pytest said: this
   is the check the code under test cannot reach.
+- **Hidden tests.** Test data lines (QuixBugs) and test files (mini-bugs' hand-written
+  cases, a generated task's held-out reaching tests) the workspace never held join it after
+  the differential has judged the code, and the held-out tests are judged by id
+  (agent/suites/held_out_tests.py).
 - **Reference rerun.** When the run passes and the task has a reference fix, the
   reference fix runs against the same planted tests: it must pass too, and it must not
   see tests the rollout's run did not report.
@@ -48,6 +52,7 @@ from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
+from agent.suites import held_out_tests
 from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
 from agent.trace import TestCounts
@@ -63,7 +68,11 @@ from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_refe
 # Version 5: per-run call sequence and hash seed shared with the reference's run (stateful
 # references, call counts, a pinned seed), sorted-only results as multisets, canaries judged
 # against the reference's run, config as the reference writes it, pools past 2**53.
-CHECKER_VERSION = "5"
+# Version 6: held-out test files (mini-bugs, generated suites) judged by id; verdict records
+# sealed with the run's secret (a swapped pipe is tampering); the differential shares no tell
+# with the tests' run (no alarm handler, a path drawn per run, a pty as stdin for part of the
+# calls), structured cases (round 7).
+CHECKER_VERSION = "6"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
@@ -580,10 +589,10 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         )
         return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
     verdict = None
-    if ws.visible:
+    if ws.holds_back:
         # Before the hidden tests are in the workspace: code run by the tests could keep a
-        # copy of them for a later process to read. Raises DifferentialError (not the
-        # rollout's doing).
+        # copy of them (expected values) for a later process to read. Raises
+        # DifferentialError (not the rollout's doing).
         before, kept = code_digest(ws), code_snapshot(ws)
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
@@ -593,7 +602,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
             # The tests and the SUSPECT scan would read what that process wrote.
             unrun = TestResult(False, TestCounts(), "not run", 0.0, False, "", None)
             return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict), sorted(tampered)
-        ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
+        ws.reveal_held_out()  # the hidden tests: test data and test files the rollout never saw
     result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
     ws.restore_protected()  # the canaries and the hidden tests go
@@ -608,9 +617,9 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     instead (agent/suites/hidden_tests.py)."""
     if ws.task.hidden_tests is not None:
         return held_out_verdict(hidden_run(ws), verdict)
-    # The differential runs after the tests only with no earlier verdict and no visible test
-    # data: only then must the code the tests' process leaves be the patch's (read it once here).
-    differential_after = verdict is None and not ws.visible
+    # The differential runs after the tests only with no earlier verdict and no hidden tests:
+    # only then must the code the tests' process leaves be the patch's (read it once here).
+    differential_after = verdict is None and not ws.holds_back
     before = code_digest(ws) if differential_after else {}
     kept = code_snapshot(ws) if differential_after else None
     canaries = plant(ws)
@@ -623,6 +632,8 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
         theirs = reference_run(ws, canaries)
     if canaries:
         result = judge_canaries(result, canaries, theirs.outcomes if theirs is not None else None)
+    if ws.task.held_out_tests is not None:  # by id: each held-out test ran and passed
+        result = held_out_tests.judge(result, ws.task.held_out_tests)
     if differential_after and result.passed:
         ws.drop_unrecorded()  # what the tests' process left outside the patch
         rewritten = rewritten_code(before, code_digest(ws))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.trace import TestCounts
+from agent.verdict_seal import Unsealer, finish_token
 
 
 def pytest_index(argv: list[str]) -> int | None:
@@ -131,8 +132,10 @@ def judge(
     only from ``trusted_hook_files`` (the task's conftest.py files); a test function's code
     from another file only from ``trusted_code_files`` (the task's unchanged files).
     Both may come from files under ``trusted_dirs`` (a task's own read-only venv: its
-    pytest plugins, agent/suites/env.py). With ``nonce`` (the run's, handed to the plugin
-    alone) a ``finish`` without it was written by code under test: tampering, and no finish.
+    pytest plugins, agent/suites/env.py). With ``nonce`` (the run's secret, handed to the
+    plugin alone) every record must be sealed with it in order (agent/verdict_seal.py): one
+    that is not was written or rewritten by code under test (a swapped pipe): tampering, and
+    not read; a ``finish`` without the run's finish token is no finish.
     """
     trusted = {_real(f) for f in trusted_hook_files}
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
@@ -143,9 +146,21 @@ def judge(
     collect_errors: list[str] = []
     hello = finish = None
     bad = 0
+    unsealer = Unsealer(nonce) if nonce else None
+    token = finish_token(nonce) if nonce else ""
+    unsealed: list[int] = []
     for no, line in enumerate(data.splitlines(), 1):
         if bad > BAD_RECORDS_MAX:  # an error already: 8 MB of junk lines cost the host minutes
             break
+        if unsealer is not None:
+            opened = unsealer.open(line)
+            if opened is None:
+                bad += 1
+                unsealed.append(no)
+                if b'"finish"' in line:
+                    tamper.append("a finish record the verdict plugin did not send")
+                continue
+            line = opened
         try:
             rec = json.loads(line)
             kind = rec["k"]
@@ -159,7 +174,7 @@ def judge(
             bad += 1
             problems.append(f"malformed verdict record {no}")
             continue
-        if kind == "finish" and nonce and rec.get("nonce") != nonce:
+        if kind == "finish" and nonce and rec.get("nonce") != token:
             tamper.append("a finish record the verdict plugin did not send")
             continue
         if finish is not None:
@@ -185,6 +200,12 @@ def judge(
             finish = rec
         else:
             problems.append(f"unknown verdict record {kind!r}")
+    if unsealed:
+        more = f" (+{len(unsealed) - 3} more)" if len(unsealed) > 3 else ""
+        where = ", ".join(str(n) for n in unsealed[:3])
+        tamper.append(
+            f"verdict records the plugin did not seal: line {where}{more} (written or rewritten by test code)"
+        )
     outcomes = {nodeid: _outcome(p) for nodeid, p in phases.items()}
     c = TestCounts()
     for o in outcomes.values():

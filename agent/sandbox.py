@@ -5,7 +5,9 @@
   network, its own pid namespace, size-capped /tmp and /dev/shm, and dies with its parent.
   Run as root, the workspace it writes is a size-capped tmpfs copy (copied back once the
   sandbox is gone), and it runs as a uid leased for it alone (agent/uid_lease.py), so the
-  per-uid limits count this sandbox only.
+  per-uid limits count this sandbox only. Run by a normal user with a subordinate uid
+  range, it runs as a uid of that range leased for it alone, in a user namespace made for
+  it (agent/subuid.py); without one, as the user (``sandbox_sharing_note`` says what is shared).
 - ``rlimit``, a plain subprocess with resource limits, runs only when the caller asks for
   it by name or the user said ``--unsafe-no-sandbox`` (``REPO_AGENT_UNSAFE_NO_SANDBOX=1``);
   ``auto`` without a working bwrap raises SandboxError. ``sandbox_warning()`` returns the
@@ -40,17 +42,19 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from agent import cgroups
-from agent.bwrap import bwrap_argv, drops_root, hand_over
+from agent import cgroups, subuid
+from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import DiskWatch
 from agent.seccomp import filter_fd
 from agent.tree_walk import remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
+from agent.verdict_seal import finish_token
 
 SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"
@@ -73,6 +77,7 @@ WORKSPACE_INODES = 100_000
 # tests), so a rollout that filled its cap to the byte is judged, never refused the next run.
 _PAGE = 4096
 LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
+QUIET_POLL_S = 0.05  # how often a run with a quiet limit (``VerdictPipe.quiet_s``) is looked at
 
 # Runs first in the child, isolated (-I -S) and outside the workspace: drops to the leased
 # uid and every capability (root only), sets no_new_privs and the limits, checks that no
@@ -83,7 +88,7 @@ _LAUNCHER = r"""
 import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
-alive = c.pop("alive", None)
+alive, groups = c.pop("alive", None), c.pop("leave_groups", False)
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
@@ -97,6 +102,10 @@ try:
         for cap in range(64):
             libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP: no capability can come back
         os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+    if groups:  # a leased subordinate uid: out of the user's groups, then out of the one capability kept for that
+        os.setgroups([])
+        if libc.capset((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()) != 0:
+            die("cannot drop CAP_SETGID")
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         die("cannot set no_new_privs")
     st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
@@ -104,6 +113,8 @@ except OSError as e:
     die("cannot drop privileges: %s" % e)
 if uid is not None and set(st["Uid"].split()) | set(st["Gid"].split()) != {str(uid)}:
     die("still not uid %d: %s" % (uid, st["Uid"].strip()))
+if groups and st["Groups"].split():
+    die("still in the groups %s" % st["Groups"].strip())
 if mode != "reap" and (int(st["CapEff"], 16) or int(st["CapPrm"], 16) or int(st["CapAmb"], 16)):
     die("a capability is left: CapEff %s" % st["CapEff"].strip())
 import resource as r
@@ -268,6 +279,21 @@ def sandbox_warning() -> str | None:
     return f"{why}: model-written code will not run (no sandbox); install bubblewrap, or pass --unsafe-no-sandbox: {_UNSAFE_TEXT}"
 
 
+def sandbox_sharing_note() -> str | None:
+    """The one-time note a front end shows when a normal user's sandboxes keep the user's own
+    kernel uid (no subordinate range): what they then share (never printed here)."""
+    if drops_root() or sandbox_kind() != "bwrap":
+        return None
+    why = subuid.unavailable()
+    if why is None:
+        return None
+    return (
+        f"every sandbox runs as your own uid ({why}): the kernel's per-user counts (processes, pipe buffers,"
+        " epoll watches, descriptors in flight) are shared by concurrent rollouts and your own programs;"
+        " a subordinate uid range (/etc/subuid, /etc/subgid) and the uidmap package give each sandbox a uid of its own"
+    )
+
+
 def require_sandbox() -> None:
     """Raise SandboxError unless bwrap works here or the user allowed --unsafe-no-sandbox:
     front ends call it before a batch spends any token."""
@@ -337,11 +363,18 @@ def sandbox_rlimits(timeout_s: float) -> dict[str, int]:
 
 
 def _reader(
-    stream: BinaryIO, sink: list[bytes], total: list[int], cap: int, finished: int | None = None, marker: bytes = b""
+    stream: BinaryIO,
+    sink: list[bytes],
+    total: list[int],
+    cap: int,
+    finished: int | None = None,
+    marker: bytes = b"",
+    heard: list[float] | None = None,
 ) -> None:
     """Read ``stream`` to EOF into ``sink`` (up to ``cap`` bytes). With ``finished`` (a
     pipe's write end), a byte is written there once a pytest ``finish`` record has come
-    (with ``marker``, the run's nonce: only the plugin's own finish carries it)."""
+    (with ``marker``, the run's nonce: only the plugin's own finish carries it). ``heard``
+    holds when the last chunk came."""
     marker = marker or b'"k":"finish"'
     kept = 0
     tail = b""
@@ -350,6 +383,8 @@ def _reader(
         if not chunk:
             return
         total[0] += len(chunk)
+        if heard is not None:
+            heard[:] = [time.monotonic()]
         if kept < cap:
             piece = chunk[: cap - kept]
             sink.append(piece)
@@ -650,6 +685,10 @@ class Launch:
     ro_binds: tuple[Path, ...] = ()
     rw_binds: tuple[Path, ...] = ()
     workspace_from: Path | None = None  # a capped copy shown at ``workspace``
+    userns: UserNs | None = None  # a normal user's sandbox: its namespace and leased uid
+    # Where the sandbox shows the workspace, in place of its own path (bwrap only): the
+    # differential runner's code at a path unlike the workspace's (agent/differential.py).
+    shown_at: Path | None = None
 
     def argv(
         self,
@@ -662,17 +701,21 @@ class Launch:
         seccomp_fd: int | None = None,
     ) -> list[str]:
         conf: dict[str, Any] = dict(limits)
-        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(self.workspace), alive=alive)
+        inside = self.shown_at if self.kind == "bwrap" and self.shown_at is not None else self.workspace
+        conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
+        if self.userns is not None:
+            conf["leave_groups"] = True
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(
-                self.workspace,
+                inside,
                 self.ro_binds,
                 self.rw_binds,
                 python=self.python,
-                workspace_from=self.workspace_from,
+                workspace_from=self.workspace_from or (self.workspace if inside != self.workspace else None),
                 info_fd=info_fd,
                 seccomp_fd=seccomp_fd,
+                userns=self.userns,
             )
         else:
             conf["mode"] = "reap"
@@ -721,17 +764,33 @@ def _oom_kills() -> int:
 
 
 def _finish_status(records: bytes, nonce: str = "") -> int | None:
-    """The exit status the session's ``finish`` record gives (with ``nonce``: only a finish
-    that carries it; code under test can write records to the pipe, not know the nonce)."""
+    """The exit status the session's ``finish`` record gives (with ``nonce``, the run's
+    secret: only a finish that carries its token; code under test can write records to the
+    pipe, not know the secret: agent/verdict_seal.py)."""
+    token = finish_token(nonce) if nonce else ""
     for line in reversed(records.splitlines()):
         try:
             rec = json.loads(line)
         except (ValueError, RecursionError):  # b"[" * 100000: whoever wrote it, no record
             continue
         finish = isinstance(rec, dict) and rec.get("k") == "finish" and isinstance(rec.get("exitstatus"), int)
-        if finish and (not nonce or rec.get("nonce") == nonce):
+        if finish and (not nonce or rec.get("nonce") == token):
             return int(rec["exitstatus"])
     return None
+
+
+@dataclass(frozen=True)
+class VerdictPipe:
+    """A verdict pipe with more to it than ``True`` or a nonce: the differential runner's
+    (agent/differential.py), whose per-call limit is kept here, outside its process (an alarm
+    handler in it was a tell: round 7 #1), and whose stdin and path are chosen by the caller."""
+
+    nonce: str = ""
+    # Once the first record came, the longest the command may go without writing one: past
+    # it the run is stopped as timed out.
+    quiet_s: float | None = None
+    stdin: int | None = None  # the command's stdin in place of /dev/null (a pty's slave end)
+    shown_at: Path | None = None  # where the sandbox shows the workspace (``Launch.shown_at``)
 
 
 def run_command_full(
@@ -743,7 +802,7 @@ def run_command_full(
     env: dict[str, str] | None = None,
     extra_binds: tuple[Path, ...] = (),
     ro_binds: tuple[Path, ...] = (),
-    verdict_pipe: bool | str = False,
+    verdict_pipe: bool | str | VerdictPipe = False,
     python: str | None = None,
     private_binds: tuple[Path, ...] = (),
 ) -> CommandRun:
@@ -757,15 +816,23 @@ def run_command_full(
     held-out inputs): run as root, they are the leased uid's for the run, then ours again.
     A ``verdict_pipe`` given as a string (pytest runs) is the run's nonce, handed to the verdict
     plugin on a descriptor of its own (``REPO_AGENT_VERDICT_NONCE_FD``): only a finish carrying
-    it ends or decides the run.
+    it ends or decides the run. A ``VerdictPipe`` says more (a quiet limit, stdin, the path
+    the workspace is shown at).
     """
     kind = choose_sandbox(sandbox)
+    pipe = (
+        verdict_pipe
+        if isinstance(verdict_pipe, VerdictPipe)
+        else VerdictPipe(nonce=verdict_pipe if isinstance(verdict_pipe, str) else "")
+    )
     cwd = Path(cwd).resolve()
     lease = lease_for(kind)
+    own = own_uid_for(kind) if lease is None else None
     cleared = False
     capped: CappedWorkspace | None = None
-    cgroup = _sandbox_cgroup(kind, lease)
+    cgroup = None
     try:
+        cgroup = _sandbox_cgroup(kind, lease)  # may refuse (a REPO_AGENT_CGROUP gone): the lease is released
         if lease is not None and kind == "bwrap":
             try:
                 capped = CappedWorkspace(cwd, lease.uid)
@@ -773,10 +840,14 @@ def run_command_full(
                 raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
         elif lease is not None:
             hand_over(cwd, lease.uid)
-        watch = _disk_watch(kind, lease, cwd)
+        # Measured before the hand-over: then it is the user's, and every directory readable.
+        watch = _disk_watch(kind, lease, cwd, functools.partial(own.measure, cwd) if own else None)
         private = tuple(Path(b).resolve() for b in private_binds)
         for b in private:
             hand_over(b, lease.uid if lease else None)
+        if own is not None:
+            for b in (cwd, *private):
+                own.hand_over(b)
         launch = Launch(
             kind,
             cwd,
@@ -785,11 +856,17 @@ def run_command_full(
             tuple(Path(b).resolve() for b in ro_binds) + private,
             tuple(Path(b).resolve() for b in extra_binds),
             capped.path if capped else None,
+            own.userns if own else None,
+            pipe.shown_at,
         )
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
-        nonce = verdict_pipe if isinstance(verdict_pipe, str) else ""
-        run = _run(launch, argv, timeout_s, base_env(env), bool(verdict_pipe), cgroup, watch, nonce)
+        if own is not None:
+            for b in launch.rw_binds:
+                own.hand_over(b)
+        run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch)
+        if own is not None:  # every process of its uid gone, all it wrote is this user's again
+            own.give_back()
         if lease is None:  # the command ran as this user: what it locked, we unlock
             for root in (cwd, *launch.rw_binds):
                 _reclaim(root)
@@ -820,6 +897,8 @@ def run_command_full(
                     f" at their size) or {WORKSPACE_INODES} files came back empty or were left out]"
                 )
         return run
+    except subuid.SubuidError as exc:  # the namespace or the hand-over failed: the machine's doing
+        raise SandboxError(str(exc)) from None
     finally:
         for b in private_binds if lease is not None else ():
             hand_over(Path(b).resolve(), os.geteuid())  # ours again: the uid goes back to the pool
@@ -829,6 +908,8 @@ def run_command_full(
             cgroup.close()
         if lease is not None:
             lease.release(cleared=cleared)
+        if own is not None:
+            own.close()
 
 
 def _sandbox_cgroup(kind: SandboxKind, lease: UidLease | None) -> SandboxCgroup | None:
@@ -842,9 +923,23 @@ def _sandbox_cgroup(kind: SandboxKind, lease: UidLease | None) -> SandboxCgroup 
         raise SandboxError(str(exc)) from None
 
 
-def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWatch | None:
+def own_uid_for(kind: SandboxKind) -> subuid.SandboxUid | None:
+    """The uid a bwrap sandbox of this normal user runs as, where it can have its own
+    (agent/subuid.py): None, and the user's own uid, where it cannot."""
+    if kind != "bwrap" or drops_root():
+        return None
+    try:
+        return subuid.sandbox_uid()
+    except subuid.SubuidError as exc:
+        raise SandboxError(str(exc)) from None
+
+
+def _disk_watch(
+    kind: SandboxKind, lease: UidLease | None, cwd: Path, measure: Callable[[], tuple[int, int]] | None = None
+) -> DiskWatch | None:
     """The in-run disk cap where no tmpfs holds it (bwrap run by a normal user); a
-    workspace already past it is refused, as the tmpfs copy refuses it (root)."""
+    workspace already past it is refused, as the tmpfs copy refuses it (root).
+    ``measure``: how the running sandbox's tree is measured (by default from here)."""
     if kind != "bwrap" or lease is not None:
         return None
     # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
@@ -853,7 +948,7 @@ def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWat
     start = tree_cost(cwd)
     if start[0] > max_bytes or start[1] > max_names:
         raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
-    return DiskWatch(cwd, lambda: tree_cost(cwd), max_bytes, max_names, start=start)
+    return DiskWatch(cwd, measure or (lambda: tree_cost(cwd)), max_bytes, max_names, start=start)
 
 
 def _trim(root: Path) -> int:
@@ -890,13 +985,14 @@ def _run(
     argv: list[str],
     timeout_s: float,
     env: dict[str, str],
-    verdict_pipe: bool,
+    pipe: VerdictPipe | None,
     cgroup: SandboxCgroup | None = None,
     watch: DiskWatch | None = None,
-    nonce: str = "",
 ) -> CommandRun:
-    """Start the launcher, wait for the end (or the timeout, or a lingering finished
-    session), and return once every process of the sandbox is gone."""
+    """Start the launcher, wait for the end (or the timeout, a quiet pipe, or a lingering
+    finished session), and return once every process of the sandbox is gone."""
+    verdict_pipe = pipe is not None
+    nonce = pipe.nonce if pipe is not None else ""
     fds: list[int] = []
     rfd = wfd = nonce_r = None
     if verdict_pipe:
@@ -933,11 +1029,11 @@ def _run(
             cmd,
             cwd="/",
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=pipe.stdin if pipe is not None and pipe.stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killpg reaches every child
-            pass_fds=tuple(passed),
+            pass_fds=tuple(passed) + ((launch.userns.fd,) if launch.userns else ()),
         )
     except OSError as exc:
         for fd in (rfd, wfd, nonce_r, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
@@ -951,12 +1047,21 @@ def _run(
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]
     records: list[bytes] = []
+    heard: list[float] = []  # when the pipe last said something
     if rfd is not None:
         rstream = os.fdopen(rfd, "rb", buffering=0)
         threads.append(
             threading.Thread(
                 target=_reader,
-                args=(rstream, records, [0], MAX_STREAM_BYTES, wake_w, nonce.encode()),
+                args=(
+                    rstream,
+                    records,
+                    [0],
+                    MAX_STREAM_BYTES,
+                    wake_w,
+                    finish_token(nonce).encode() if nonce else b"",
+                    heard,
+                ),
                 daemon=True,
             )
         )
@@ -970,7 +1075,8 @@ def _run(
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
         if watch is not None and pid1_fd is not None:
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL))
-        timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s)
+        quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
+        timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s, quiet)
         _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
         _stop(proc, pid1_fd)
@@ -994,7 +1100,15 @@ def _run(
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
     if not started and not timed_out:
         why = out.strip().splitlines()
-        raise SandboxError(f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'})")
+        hint = (
+            f"; it runs as uid {launch.userns.uid} of your subordinate range, which must be able to reach and read"
+            f" the workspace, the interpreter and its venv (or {subuid.SUBUIDS_ENV}=0: your own uid)"
+            if launch.userns
+            else ""
+        )
+        raise SandboxError(
+            f"the sandbox could not start ({why[-1] if why else f'exit status {proc.returncode}'}){hint}"
+        )
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data, nonce) is None
@@ -1039,12 +1153,22 @@ def _sandbox_pid1(info_r: int, proc_fd: int | None, bwrap_pid: int, deadline: fl
     return fd
 
 
-def _wait(proc: subprocess.Popen, proc_fd: int | None, wake_r: int, deadline: float) -> tuple[bool, bool]:
-    """Wait for the launcher's end: (timed out, lingered after its session finished)."""
+def _wait(
+    proc: subprocess.Popen,
+    proc_fd: int | None,
+    wake_r: int,
+    deadline: float,
+    quiet: tuple[float, list[float]] | None = None,
+) -> tuple[bool, bool]:
+    """Wait for the launcher's end: (timed out, lingered after its session finished).
+    ``quiet``: (seconds, when the pipe last said something): once it has, a longer silence
+    is a timeout too (re-read each turn: the reader thread moves it on)."""
     finished_at: float | None = None
     while True:
         now = time.monotonic()
         until = deadline if finished_at is None else min(deadline, finished_at + LINGER_S)
+        if quiet is not None and quiet[1] and finished_at is None:
+            until = min(until, quiet[1][0] + quiet[0])
         if now >= until:  # the deadline, or the end of a finished session's grace
             return finished_at is None, finished_at is not None
         if proc_fd is None:  # no pidfd (old kernel): poll
@@ -1056,7 +1180,9 @@ def _wait(proc: subprocess.Popen, proc_fd: int | None, wake_r: int, deadline: fl
                     os.read(wake_r, 64)
                     finished_at = finished_at or time.monotonic()
                 continue
-        ready = select.select([proc_fd, wake_r], [], [], until - now)[0]
+        # A quiet limit moves with each record the reader thread sees: looked at again often.
+        wait = until - now if quiet is None else min(until - now, QUIET_POLL_S)
+        ready = select.select([proc_fd, wake_r], [], [], wait)[0]
         if proc_fd in ready:
             return False, False
         if wake_r in ready:

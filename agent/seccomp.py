@@ -59,6 +59,10 @@ _NR_SETSID = 112
 _LD_ABS, _JEQ, _JGE, _JSET, _RET, _AND = 0x20, 0x15, 0x35, 0x45, 0x06, 0x54
 _ALLOW = 0x7FFF0000
 _ERRNO = 0x00050000
+# The differential runner's stdin may be a pty (agent/differential_stage.py): no typing into
+# it, no line discipline (each one kernel code of its own, loaded on demand), no console.
+# TIOCSTI, TIOCLINUX, TIOCCONS, TIOCSETD; the kernel reads the request as 32 bits.
+_NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 
 
 def filter_program(sessions: bool = True) -> bytes | None:
@@ -73,6 +77,7 @@ def filter_program(sessions: bool = True) -> bytes | None:
         (_LD_ABS, None, None, 0),  # seccomp_data.nr
         (_JGE, "deny", None, _X32_BIT),
         *[(_JEQ, "deny", None, nr) for nr in (_DENIED if sessions else (*_DENIED, _NR_SETSID))],
+        (_JEQ, "ioctl", None, _NR_IOCTL),
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
@@ -95,6 +100,8 @@ def filter_program(sessions: bool = True) -> bytes | None:
     prog += [(_LD_ABS, None, None, 32), (_JEQ, "allow", None, 0), (_JEQ, "allow", "deny", _IPPROTO_TCP)]
     labels["noaf"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EAFNOSUPPORT))
+    labels["ioctl"] = len(prog)  # ioctl's request (args[1], low word)
+    prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
     labels["deny"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EPERM))
     labels["enosys"] = len(prog)

@@ -2,7 +2,8 @@
 
 Run as root, each sandbox drops to a uid of its own from a reserved range, so that the
 per-uid limits (RLIMIT_NPROC above all) count one rollout, never every sandbox on the
-machine. A uid is leased by holding an exclusive ``flock`` on ``<LEASE_DIR>/<uid>`` for the
+machine. Run by a normal user with a subordinate uid range, the range is that one
+(agent/subuid.py, ``UidRange``) and the leases are that user's. A uid is leased by holding an exclusive ``flock`` on ``<LEASE_DIR>/<uid>`` for the
 sandbox's life: locks are per open file, so two threads, two ``run`` processes or two Ray
 workers on one machine never hold the same uid, and a process that dies frees its uids.
 A lease is given back only once no process of its uid is left (the lock file then says
@@ -67,14 +68,27 @@ def kill_uid(uid: int, timeout_s: float = 10.0) -> bool:
     return True
 
 
-def _lease_dir() -> Path:
-    d = LEASE_DIR
+@dataclass(frozen=True)
+class UidRange:
+    """``count`` uids from ``base``, leased through lock files in ``lease_dir``."""
+
+    base: int
+    count: int
+    lease_dir: Path
+
+
+def root_range() -> UidRange:
+    """Root's reserved range (read when asked: tests point it elsewhere)."""
+    return UidRange(UID_BASE, UID_COUNT, LEASE_DIR)
+
+
+def _lease_dir(d: Path) -> Path:
     try:
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.lstat(d)
     except OSError as exc:
         raise LeaseError(f"cannot use the uid lease directory {d}: {exc.strerror or exc}") from None
-    # Root trusts only a directory of its own: anyone else could steal or pin leases.
+    # Only a directory of this user's own: anyone else could steal or pin leases.
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
         raise LeaseError(f"the uid lease directory {d} is not a directory owned by this user alone")
     return d
@@ -107,12 +121,13 @@ class UidLease:
             self.fd = -1
 
 
-def lease_uid() -> UidLease:
-    """A uid of the reserved range no other sandbox on this machine holds now."""
-    d = _lease_dir()
-    start = random.randrange(UID_COUNT)  # spread concurrent callers over the range
-    for i in range(UID_COUNT):
-        uid = UID_BASE + (start + i) % UID_COUNT
+def lease_uid(within: UidRange | None = None) -> UidLease:
+    """A uid of the reserved range (root's by default) no other sandbox on this machine holds now."""
+    r = within or root_range()
+    d = _lease_dir(r.lease_dir)
+    start = random.randrange(r.count)  # spread concurrent callers over the range
+    for i in range(r.count):
+        uid = r.base + (start + i) % r.count
         try:
             fd = os.open(d / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -129,4 +144,4 @@ def lease_uid() -> UidLease:
             _mark(fd, _HELD)
             return UidLease(uid, fd)
         os.close(fd)
-    raise LeaseError(f"all {UID_COUNT} sandbox uids from {UID_BASE} are in use")
+    raise LeaseError(f"all {r.count} sandbox uids from {r.base} are in use")

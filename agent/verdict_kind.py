@@ -33,7 +33,7 @@ def verdict_kind(suite: Suite, task: Task) -> VerdictKind:
         diff = has_differential(suite, task)
     except DifferentialError:  # a pool that cannot be read: the final run cannot use it
         diff = False
-    hidden = task.hidden_tests is not None or bool(task.hold_out_lines)
+    hidden = task.hidden_tests is not None or task.held_out_tests is not None or bool(task.hold_out_lines)
     if diff and hidden:
         return "differential+hidden"
     if diff:

@@ -13,6 +13,7 @@ import dataclasses
 import filecmp
 import importlib.machinery
 import os
+import shlex
 import shutil
 import stat
 import threading
@@ -31,6 +32,7 @@ from agent.patch_format import (
 )
 from agent.private_dir import private_dir
 from agent.scoring import TestResult, run_tests
+from agent.suites import held_out_tests
 from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
 from agent.tree_walk import remove_tree, walk
@@ -206,6 +208,13 @@ class Workspace:
         # What each file copied from the source was just after the copy (``_fingerprint``):
         # a file that still matches is unchanged and never read by ``patch``.
         self._given: dict[str, tuple[int, ...]] = {}
+        # The held-out tests are in (the final run, after the differential): the command runs them.
+        self._revealed = False
+
+    @property
+    def holds_back(self) -> bool:
+        """The task keeps tests or test data out of this workspace until the final run."""
+        return bool(self.visible) or self.task.held_out_tests is not None
 
     @classmethod
     def create(cls, suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Workspace:
@@ -233,11 +242,20 @@ class Workspace:
             self._given.pop(_norm_rel(rel), None)
 
     def reveal_held_out(self) -> None:
-        """Put the held-out lines back (the final run's hidden tests)."""
+        """Put the held-out lines back and the held-out test files in (the final run's hidden
+        tests, agent/suites/held_out_tests.py); ``restore_protected`` takes them out again."""
         for rel in self.visible:
             self._real_parents(rel)
             _remove(self.path / rel)
             shutil.copyfile(self.source / rel, self.path / rel)
+        held = self.task.held_out_tests
+        if held is None:
+            return
+        for rel in held_out_tests.files(self.task, self.source):
+            self._real_parents(rel)
+            _remove(self.path / rel)
+            shutil.copyfile(self.source / held.dir / rel, self.path / rel)
+        self._revealed = True
 
     def _same_as_given(self, rel: str, mine: Path) -> bool:
         """``mine`` holds what the rollout was given at ``rel`` (its visible part, if any)."""
@@ -292,9 +310,14 @@ class Workspace:
         own = [rel for rel in files if rel.split("/")[-1] == "conftest.py" or self.is_protected(rel)]
         hooks = tuple(str(self.path / rel) for rel in [*own, *trusted] if rel.endswith(".py"))
         code = tuple(str(self.path / rel) for rel in [*files, *trusted] if self.is_protected(rel) or rel in trusted)
+        task = self.task
+        if self._revealed and task.held_out_tests is not None:
+            cmd = task.test_command
+            argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+            task = task.model_copy(update={"test_command": held_out_tests.final_argv(argv, task.held_out_tests)})
         result = run_tests(
             self.path,
-            self.task,
+            task,
             sandbox=self.sandbox,
             trusted_hook_files=hooks,
             trusted_code_files=code,
@@ -347,7 +370,8 @@ class Workspace:
 
     def restore_protected(self) -> None:
         """Put every protected path back exactly as it is in the source (files with held-out
-        lines as the rollout was given them)."""
+        lines as the rollout was given them; held-out test files out)."""
+        self._revealed = False
         for prot in self.task.protected:
             p = _norm_rel(prot)
             if not p:

@@ -26,21 +26,27 @@ _BLOCK = 1 << 16
 
 
 def _lines_backwards(path: str) -> Iterator[bytes]:
-    """The file's non-empty lines, last first, read in blocks from its end."""
+    """The file's non-empty lines, last first, read in blocks from its end (a line's pieces
+    joined once: a 100 MB line is not copied again for every block)."""
     with open_regular(path) as f:
         pos = f.seek(0, os.SEEK_END)
-        rest = b""
+        pieces: list[bytes] = []  # the line being read, its pieces last first
         while pos > 0:
             step = min(_BLOCK, pos)
             pos -= step
             f.seek(pos)
-            parts = (f.read(step) + rest).split(b"\n")
-            rest = parts[0]  # perhaps part of a line: the next block completes it
-            for line in reversed(parts[1:]):
-                if line.strip():
-                    yield line
-        if rest.strip():
-            yield rest
+            parts = f.read(step).split(b"\n")
+            if len(parts) == 1:
+                pieces.append(parts[0])
+                continue
+            line = parts[-1] + b"".join(reversed(pieces))
+            for done in (line, *reversed(parts[1:-1])):
+                if done.strip():
+                    yield done
+            pieces = [parts[0]]
+        line = b"".join(reversed(pieces))
+        if line.strip():
+            yield line
 
 
 def verdict_changed_since(path: str, when: str) -> bool:

@@ -29,7 +29,11 @@ def settled_pairs(
     (`repo-agent team --adjudicator NAME`)."""
     events = store.events()
     ratings = ratings_from_events(events)
-    last_at = {e.target: e.at for e in events if e.kind == "verdict" and e.undone_by is None}
+    # When each labeler gave the verdict they hold now (oldest first: the last one stands).
+    given: dict[str, dict[str, str]] = {}
+    for e in events:
+        if e.kind == "verdict" and e.undone_by is None:
+            given.setdefault(e.target, {})[e.labeler] = e.at
     if adjudicator is None:
         adjudicator = store.team_settings().adjudicator
     out: list[tuple[PairRow, bool]] = []
@@ -42,7 +46,13 @@ def settled_pairs(
         if settled is not None and settled != p.verdict:
             p = p.model_copy(update={"verdict": settled})
         out.append((p, settled is not None))
-    labeled = [(p, last_at[p.pair_id]) for p, ok in out if ok and p.verdict is not None and p.pair_id in last_at]
+    # A settled verdict stands on the earliest of the votes giving it: a teammate's later vote
+    # (or another verdict) never makes an older one fresh.
+    labeled = [
+        (p, min(given[p.pair_id][who] for who, v in ratings[p.pair_id].items() if v == p.verdict))
+        for p, ok in out
+        if ok and p.verdict is not None and any(v == p.verdict for v in ratings.get(p.pair_id, {}).values())
+    ]
     stale = overtaken(store, labeled) if labeled else set()
     for p, ok in out:
         yield p, None if ok and p.pair_id not in stale else "unsettled" if not ok else "rejudged_since_label"

@@ -391,7 +391,8 @@ class LabelStore:
             Candidate(
                 uid=d["uid"],
                 task_id=d["task_id"],
-                tests_passed=bool(d["tests_passed"]),
+                # A pass is the rollout state's (a FAIL state over a passing test run is no pass).
+                tests_passed=bool(d["tests_passed"]) and d.get("state_verdict") in ("pass", "suspect"),
                 verdict_known=d["tests_passed"] is not None,
                 tests_tampered=bool(d["tests_tampered"]),
                 steps=d["steps"],

@@ -17,19 +17,25 @@ A junit file or a summary line is written after the fact and can be forged by an
 ``atexit`` hook; records sent while the tests run cannot be taken back, a missing
 ``finish`` makes the run an error, and the parent checks counts against the exit code.
 The sender is bound in a closure that the hooks hold; a replaced module-level ``_send`` is
-reported as tampering. The ``finish`` record carries a per-run nonce the parent hands over
-on its own descriptor (``REPO_AGENT_VERDICT_NONCE_FD``), read and closed here before any
-conftest or test module is imported, and kept only in a closure: a ``finish`` written by
-test code (to end the run early with an exit status of its choice) lacks it. Code in the same process can still write lies to the pipe (or
-rewrite the closure): the canaries catch some of that, and the held-out differential
-verdict (agent/differential.py), judged outside this process, stands behind every pass.
+reported as tampering. The parent hands over a per-run secret on its own descriptor
+(``REPO_AGENT_VERDICT_NONCE_FD``), read and closed here before any conftest or test module
+is imported and kept only inside an HMAC object: every record is sealed with it, chained to
+the one before (agent/verdict_seal.py), and the ``finish`` record carries a token derived
+from it. A record written by test code, or rewritten on a pipe it swapped in (round 6,
+R6-1), is not sealed and is tampering. Code in the same process can still find the HMAC
+object (or rewrite the closure): the canaries catch some of that, and the held-out
+differential verdict (agent/differential.py) and the hidden tests, outside this process or
+unseen by the rollout, stand behind every pass.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -48,15 +54,15 @@ except (ValueError, OSError):
     _fd = None
 
 
-def _read_nonce() -> str:
+def _read_nonce() -> bytes:
     try:
         fd = int(os.environ.pop("REPO_AGENT_VERDICT_NONCE_FD", ""))
     except ValueError:
-        return ""
+        return b""
     try:
-        return os.read(fd, 256).decode("ascii", "replace")
+        return os.read(fd, 256)
     except OSError:
-        return ""
+        return b""
     finally:
         try:
             os.close(fd)
@@ -109,38 +115,57 @@ Send = Callable[[dict[str, Any]], None]
 
 def _make_sender(
     fd: int | None,
+    secret: bytes = b"",
     dumps: Callable[..., str] = json.dumps,
     write: Callable[[int, bytes], int] = os.write,
-) -> Send:
+) -> tuple[Send, str]:
     """The sender, with the descriptor and the functions it calls bound in its closure:
     replacing this module's ``_send``, ``json.dumps`` or ``os.write`` later changes nothing
-    it does (the hooks below call the bound one), and a replaced ``_send`` is reported."""
+    it does (the hooks below call the bound one), and a replaced ``_send`` is reported.
+
+    With the run's secret every record is sealed (agent/verdict_seal.py): an HMAC over the
+    previous seal and the record, as its last field. The secret lives only inside the HMAC
+    object (OpenSSL's: no attribute gives it back); the ``finish`` record carries a token
+    derived from it. Returns (sender, finish token)."""
+    template = hmac.new(secret, digestmod=hashlib.sha256) if secret else None
+    token = hmac.new(secret, b"finish", hashlib.sha256).hexdigest() if secret else ""
+    chain = [b""]
+    lock = threading.Lock()  # one chain: records sealed and written in one order
 
     def send(record: dict[str, Any]) -> None:
         if fd is None:
             return
-        data = (dumps(record, separators=(",", ":")) + "\n").encode()
-        try:
-            while data:
-                data = data[write(fd, data) :]
-        except OSError:
-            pass
+        body = dumps(record, separators=(",", ":")).encode()
+        with lock:
+            if template is not None:
+                mac = template.copy()
+                mac.update(chain[0])
+                mac.update(body)
+                chain[0] = mac.hexdigest().encode()
+                body = body[:-1] + b',"m":"' + chain[0] + b'"}'
+            data = body + b"\n"
+            try:
+                while data:
+                    data = data[write(fd, data) :]
+            except OSError:
+                pass
 
-    return send
+    return send, token
 
 
-def _make_finish(send: Send, nonce: str) -> Callable[[int | None], None]:
-    """The ``finish`` record's sender, the nonce bound in its closure (no module global)."""
+def _make_finish(send: Send, token: str) -> Callable[[int | None], None]:
+    """The ``finish`` record's sender, the run's finish token bound in its closure."""
 
     def finish(status: int | None) -> None:
-        send({"k": "finish", "exitstatus": int(status) if status is not None else None, "nonce": nonce})
+        send({"k": "finish", "exitstatus": int(status) if status is not None else None, "nonce": token})
 
     return finish
 
 
-_send = _make_sender(_fd)
+_send, _token = _make_sender(_fd, _read_nonce())
 _SEND = _send  # what the hooks hold (as a default argument: pluggy passes no value for it)
-_FINISH = _make_finish(_SEND, _read_nonce())
+_FINISH = _make_finish(_SEND, _token)
+del _token
 
 
 def _tamper(what: str, send: Send = _SEND) -> None:

@@ -4,8 +4,9 @@
 builtin name ``mini-bugs`` (the suite shipped in ``agent/suites/mini_bugs``), or a
 QuixBugs checkout (``path/to/QuixBugs`` or ``path/to/QuixBugs:gcd,bitcount``).
 ``check_suite`` proves each task is a real task: its tests fail on the untouched source
-and pass with its reference fix, the fix agrees with itself on the held-out inputs and
-the bug answers at least one of them differently (agent/differential.py).
+(its held-out tests too) and pass with its reference fix (the held-out tests by id), the
+fix agrees with itself on the held-out inputs and the bug answers at least one of them
+differently (agent/differential.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 
 from agent import differential
 from agent.final_verdict import final_test_run
+from agent.suites import held_out_tests
 from agent.suites.held_out import split_lines
 from agent.suites.hidden_tests import check_before
 from agent.suites.models import Differential, DifferentialTarget, DirSource, GitSource, Suite, SuiteError, Task
@@ -268,7 +270,18 @@ def _quix_differential(suite: Suite, task: Task, root: Path) -> None:
         target = DifferentialTarget(
             module=f"python_programs.{task.id}", function=task.id, inputs=inputs, tolerance_arg=arg
         )
-        task.differential = Differential(targets=[target], sample=len(inputs), float_tolerance=tol)
+        structured = task.id in _QUIX_STRUCTURED
+        task.differential = Differential(
+            targets=[target], sample=len(inputs), float_tolerance=tol, structured=structured
+        )
+
+
+# Programs of integers or of a list of integers whose every structured case is a valid input
+# (agent/structured_inputs.py); not next_palindrome, next_permutation or hanoi, whose inputs
+# must be a palindrome, have a next permutation, or name two different pegs.
+_QUIX_STRUCTURED = frozenset(
+    {"gcd", "bitcount", "get_factors", "sieve", "to_base", "mergesort", "quicksort", "lis", "max_sublist_sum"}
+)
 
 
 _APPROX_ARG = re.compile(r"approx\([^()]*\babs\s*=\s*input_data\[(-?\d+)\]")
@@ -360,6 +373,16 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
             before = ws.run_tests()
             fails = not before.passed
             detail = f"untouched: {before.summary}"
+        held_ok = True
+        if task.held_out_tests is not None:  # the hidden part fails on the bug too
+            ws.reveal_held_out()
+            try:
+                held_ok, held_line = held_out_tests.on_the_bug(ws.run_tests(), task.held_out_tests)
+            finally:
+                ws.restore_protected()
+            detail += f"; {held_line}"
+        elif isinstance(task.features.get("held_out"), str):  # a generated task too small to split
+            detail += f"; held-out tests: {task.features['held_out']}"
         with_fix: bool | None = None
         if has_reference_fix(task):
             apply_reference_fix(suite, task, ws)
@@ -368,7 +391,7 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
             detail += f"; with fix: {after.summary}"
             if tampered:  # a "fix" that edits the tests proves nothing about the task
                 detail += f"; the reference fix changes protected paths: {', '.join(tampered)}"
-        ok = fails and with_fix is not False
+        ok = fails and held_ok and with_fix is not False
         line, calls, differs = "", 0, 0
         if with_fix is not None:
             # The fix's final run above compared it with itself on the held-out sample; now the

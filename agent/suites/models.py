@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class SuiteError(ValueError):
@@ -52,6 +52,33 @@ class HiddenTests(BaseModel):
     pass_to_pass: list[str] = Field(default_factory=list)  # node ids that must keep passing
 
 
+class HeldOutTests(BaseModel):
+    """Tests the workspace never holds, added for the final run and judged by id
+    (agent/suites/held_out_tests.py): hand-written cases of a shipped task, or the part of a
+    generated task's reaching tests held out when the suite was made."""
+
+    model_config = ConfigDict(extra="forbid")
+    # A hidden directory of the task's source (e.g. "_hidden"); each file in it joins the
+    # workspace at the same path below it for the final run ("_hidden/tests/test_x.py" ->
+    # "tests/test_x.py"), replacing the rollout's copy. Each such path must be protected.
+    dir: str
+    # The held-out tests' pytest node ids (a test function's id covers its parameter cases):
+    # each must pass in the final run. A command that names node ids runs them too.
+    ids: list[str] = Field(min_length=1)
+
+    @field_validator("dir")
+    @classmethod
+    def _a_relative_dir(cls, v: str) -> str:
+        return workspace_path(v)
+
+    @field_validator("ids")
+    @classmethod
+    def _files_inside(cls, ids: list[str]) -> list[str]:
+        for i in ids:
+            workspace_path(i.split("::", 1)[0])
+        return ids
+
+
 class DifferentialTarget(BaseModel):
     """One function (or class) a task is about, with its held-out inputs."""
 
@@ -88,6 +115,9 @@ class Differential(BaseModel):
     # the boundary and large values of a pool in every draw (a bug only above 10**4 fails).
     sample: int = 64
     float_tolerance: float = 1e-9  # relative and absolute; a task may state its own
+    # Structured cases called beside the sample, inside the pool's domain (agent/structured_inputs.py):
+    # for functions of integers or of a list of integers, where a bug hides in a sparse class.
+    structured: bool = False
 
 
 class Task(BaseModel):
@@ -121,6 +151,7 @@ class Task(BaseModel):
     # repo-agent's own; "auto" a venv built from what the source declares; else a venv path.
     env: str | None = None
     hidden_tests: HiddenTests | None = None
+    held_out_tests: HeldOutTests | None = None
 
     @field_validator("protected", "hidden")
     @classmethod
@@ -129,12 +160,31 @@ class Task(BaseModel):
             workspace_path(rel)
         return paths
 
+    @model_validator(mode="after")
+    def _held_out_tests_hidden_and_protected(self) -> Task:
+        """The held-out tests' directory is never copied into a workspace, and each test file
+        they name is protected: the final run's restore takes them out again."""
+        held = self.held_out_tests
+        if held is None:
+            return self
+        if not _under(held.dir, self.hidden):
+            raise ValueError(f"held_out_tests.dir {held.dir!r} is not one of the task's hidden paths")
+        for i in held.ids:
+            if not _under(i.split("::", 1)[0], self.protected):
+                raise ValueError(f"held-out test {i!r} is not in a protected path (the tests' files)")
+        return self
+
     @field_validator("reference_fix_files")
     @classmethod
     def _fix_targets_inside_workspace(cls, files: dict[str, str]) -> dict[str, str]:
         for rel in files:
             workspace_path(rel)
         return files
+
+
+def _under(rel: str, roots: list[str]) -> bool:
+    parts = PurePosixPath(rel).parts
+    return any(parts[: len(PurePosixPath(r).parts)] == PurePosixPath(r).parts for r in roots)
 
 
 def workspace_path(rel: str) -> str:

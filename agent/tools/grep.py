@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import regex
 from pydantic import Field
@@ -17,6 +20,38 @@ from agent.tree_walk import walk
 GREP_MAX_MATCHES = 200
 GREP_LINE_CHARS = 200
 GREP_MAX_FILE_BYTES = 2_000_000
+# regex compiles a counted repeat by unrolling it, with no timeout and holding the GIL: the
+# size of (?:a{4000}){4000} took 23 s to compile (re: 0.2 ms); 100,000 compiles in ~0.15 s.
+GREP_MAX_PATTERN_SIZE = 100_000
+# re's own parser (re._parser, re._constants) reads a pattern in microseconds, never unrolling.
+_PARSER, _OPS = importlib.import_module("re._parser"), importlib.import_module("re._constants")
+_REPEATS = {_OPS.MAX_REPEAT, _OPS.MIN_REPEAT}
+_REPEATS |= {getattr(_OPS, "POSSESSIVE_REPEAT", _OPS.MAX_REPEAT)}
+
+
+def pattern_size(items: Any) -> int:
+    """What a parsed pattern (re's parser) unrolls to: counted repeats multiply what they
+    hold, a sequence adds, alternatives take the largest; every group, lookaround and
+    conditional counts what it holds."""
+    total = 0
+    for op, av in items:
+        if op in _REPEATS:
+            low, high, inner = av
+            count = low if high == _OPS.MAXREPEAT else high
+            total += max(count, 1) * pattern_size(inner)
+            continue
+        sizes = [pattern_size(kid) for kid in _parts(av)]
+        total += 1 + (max(sizes, default=0) if op == _OPS.BRANCH else sum(sizes))
+    return total
+
+
+def _parts(av: Any) -> list[Any]:
+    """The sub-patterns held in an op's argument (a group's, a lookaround's, a branch's)."""
+    if isinstance(av, _PARSER.SubPattern):
+        return [av]
+    if isinstance(av, (tuple, list)):
+        return [kid for x in av for kid in _parts(x)]
+    return []
 
 
 class GrepArgs(ToolArgs):
@@ -46,8 +81,11 @@ def grep(run: ToolRun, a: GrepArgs) -> tuple[bool, str]:
     # catastrophically, such as (a|aa)+$ on one long line, would hold re's matcher (and the GIL:
     # every rollout of the process and the studio) past any deadline checked between lines.
     try:
+        size = pattern_size(_PARSER.parse(a.pattern))
+        if size > GREP_MAX_PATTERN_SIZE:
+            return False, f"Error: the pattern {a.pattern[:80]!r} unrolls to {size:,} steps; nest fewer counted repeats"
         rx = regex.compile(a.pattern)
-    except (regex.error, OverflowError) as exc:
+    except (re.error, regex.error, OverflowError, RecursionError) as exc:
         return False, f"Error: invalid regular expression {a.pattern!r}: {exc}"
     ws = run.workspace
     base = ws.resolve(a.rel_dir)

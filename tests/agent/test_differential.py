@@ -136,10 +136,12 @@ def test_values_compare_as_pytest_would_but_strictly():
 
 def test_sample_is_seeded_by_suite_version_and_task(mini):
     whole = differential.sample(mini, mini.task("fix_gcd"))
-    assert len(whole[0].inputs) == 44  # the whole pool: its large values are in every draw
+    pool = differential.targets(mini, mini.task("fix_gcd"))[0].inputs
+    assert whole[0].inputs[:44] == pool  # the whole pool: its large values are in every draw
+    assert len(whole[0].inputs) > 44 and [3, 9] in whole[0].inputs  # and its structured cases
     task = mini.task("fix_gcd").model_copy(deep=True)
     assert task.differential is not None
-    task.differential.sample = 12
+    task.differential.sample, task.differential.structured = 12, False
     first = differential.sample(mini, task)
     assert first == differential.sample(mini, task) and len(first[0].inputs) == 12
     pool = differential.targets(mini, task)[0].inputs

@@ -55,7 +55,7 @@ def test_verdict_kind_says_what_a_task_rests_on(tmp_path):
     from tests.agent.test_suites import QUIX_FILES
 
     mini = load_suite("mini-bugs")
-    assert {verdict_kind(mini, t) for t in mini.tasks} == {"differential"}
+    assert {verdict_kind(mini, t) for t in mini.tasks} == {"differential+hidden"}  # pools and held-out test files
     root = tmp_path / "QuixBugs"
     for rel, text in QUIX_FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -329,3 +329,12 @@ def test_grep_stops_a_catastrophically_backtracking_pattern_at_its_deadline(tool
     assert "a_hit.txt:1: x = 1" in out
     assert "b_long.txt:2: the pattern backtracks too much" in out and "c_late" not in out
     assert out.count("stopped after") == 1
+
+
+@pytest.mark.parametrize("pattern", ["(?:a{4000}){4000}", "(?=(?:a{4000}){4000})x", "(?:(?:a{100}){100}){100}"])
+def test_grep_refuses_a_pattern_that_unrolls_past_its_size_before_compiling_it(tools, ws, pattern):
+    """regex compiles a counted repeat by unrolling it, with no timeout and holding the GIL:
+    (?:a{4000}){4000} took 23 s (re: 0.2 ms). Its size is read from re's parser first."""
+    (ws.path / "a.txt").write_text("a\n")
+    o = tools.call("grep", json.dumps({"pattern": pattern, "rel_dir": "."}))
+    assert not o.ok and "unrolls to" in o.output  # refused before regex compiled it

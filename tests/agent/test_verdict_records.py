@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from agent.pytest_report import judge
+from agent.verdict_seal import finish_token, sealed_line
 
 
 def _records(*recs: dict) -> bytes:
@@ -64,13 +65,43 @@ def test_hooks_from_untrusted_files_and_tamper_records():
     ]
 
 
-def test_a_finish_without_the_runs_nonce_is_tampering_and_no_finish():
-    """Code under test can write to the pipe; only the plugin holds the run's nonce."""
+def _sealed(secret: str, *recs: dict) -> list[bytes]:
+    """The records as the plugin writes them with the run's secret (chained seals)."""
+    out, previous = [], b""
+    for r in recs:
+        line, previous = sealed_line(secret, previous, json.dumps(r, separators=(",", ":")).encode())
+        out.append(line)
+    return out
+
+
+def test_a_finish_without_the_runs_token_is_tampering_and_no_finish():
+    """Code under test can write to the pipe; only the plugin holds the run's secret."""
     ok = _test("t::a")
-    real = {"k": "finish", "exitstatus": 0, "nonce": "n0nce"}
-    assert judge(_records(HELLO, *ok, real), 0, nonce="n0nce").error is None
-    forged = judge(_records(HELLO, *ok, {"k": "finish", "exitstatus": 0}), 0, nonce="n0nce")
+    real = {"k": "finish", "exitstatus": 0, "nonce": finish_token("s3cret")}
+    assert judge(b"\n".join(_sealed("s3cret", HELLO, *ok, real)), 0, nonce="s3cret").error is None
+    forged = judge(b"\n".join(_sealed("s3cret", HELLO, *ok, {"k": "finish", "exitstatus": 0})), 0, nonce="s3cret")
     assert "a finish record the verdict plugin did not send" in forged.tamper
     assert "without finishing" in forged.error  # the forged one is no finish
-    wrong = judge(_records(HELLO, *ok, dict(real, nonce="guess"), real), 0, nonce="n0nce")
-    assert wrong.tamper and wrong.error is None  # the real finish after it still ends the session
+    # The secret itself is no finish token: the stream never carries what seals records.
+    leaked = judge(b"\n".join(_sealed("s3cret", HELLO, *ok, dict(real, nonce="s3cret"))), 0, nonce="s3cret")
+    assert "without finishing" in leaked.error
+
+
+def test_records_not_sealed_in_order_are_tampering_and_not_read():
+    """A swapped pipe (round 6, R6-1) forwards the plugin's records: it cannot rewrite one,
+    add one, or drop one without the seal chain showing it."""
+    recs = [HELLO, *_test("t::a", "failed"), {"k": "finish", "exitstatus": 1, "nonce": finish_token("k")}]
+    lines = _sealed("k", *recs)
+    honest = judge(b"\n".join(lines), 1, nonce="k")
+    assert honest.error is None and honest.tamper == [] and honest.outcomes == {"t::a": "failed"}
+    rewritten = list(lines)
+    rewritten[2] = rewritten[2].replace(b'"outcome":"failed"', b'"outcome":"passed"')
+    v = judge(b"\n".join(rewritten), 0, nonce="k")
+    assert any("did not seal: line 3" in t for t in v.tamper), v.tamper
+    assert v.outcomes.get("t::a") != "passed"
+    added = [*lines[:2], json.dumps(recs[2]).encode(), *lines[2:]]
+    assert any("did not seal: line 3" in t for t in judge(b"\n".join(added), 1, nonce="k").tamper)
+    dropped = [lines[0], *lines[2:]]
+    assert any("did not seal" in t for t in judge(b"\n".join(dropped), 1, nonce="k").tamper)
+    other_run = judge(b"\n".join(_sealed("another", *recs)), 1, nonce="k")
+    assert other_run.tamper and other_run.error is not None

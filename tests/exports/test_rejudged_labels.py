@@ -46,3 +46,59 @@ def test_a_confirm_stands_through_a_rejudge_only_if_the_verdicts_stand(tmp_path,
                 export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
     finally:
         store.close()
+
+
+def test_a_fail_state_over_a_passing_test_run_is_no_pass_in_a_pair(tmp_path) -> None:
+    """Round 8 vrd8-4's other half: pair building read tests_passed, so a rollout whose state
+    is FAIL (held-out inputs differ) was the chosen side of a pass_fail pair, unflagged."""
+    from tests.exports.conftest import make_batch
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    batch = make_batch(root, "b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+    path = batch / "traces" / "fix_gcd__s0.jsonl"
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    end["outcome"]["state"] = judged("fail", "held-out inputs: 3 of 44 calls differ").model_dump()
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        assert all(not r.passed for r in store.rollouts())
+        assert all(p.contrast != "pass_fail" and "both_fail" in p.flags for p in store.pairs())
+    finally:
+        store.close()
+
+
+def test_a_teammates_later_vote_never_makes_an_older_verdict_fresh(tmp_path) -> None:
+    """The adjudicator confirmed before the rejudge turned the preferred side FAIL; a
+    teammate's vote after it made the pair look labeled since (the review of vrd8-10)."""
+    root = tmp_path / "traces"
+    root.mkdir()
+    db = tmp_path / "labels.sqlite"
+    store = LabelStore(db, labeler="tester")
+    team = {w: LabelStore(db, labeler=w) for w in ("boss", "ann")}
+    try:
+        env = Env(root, store)
+        batch = env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        pid = env.pair_for("fix_gcd").pair_id
+        store.set_team_settings(adjudicator="boss")
+        team["boss"].set_verdict(pid, "confirm")
+        _rejudge(batch / "traces" / "fix_gcd__s0.jsonl", "fix_gcd__s0", passed=False)
+        store.ingest([root])
+        team["ann"].set_verdict(pid, "discard")  # after the rejudge; the adjudicator's confirm still settles
+        with pytest.raises(Exception, match="rejudged_since_label"):
+            export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+    finally:
+        for s in (store, *team.values()):
+            s.close()
+
+
+def test_lines_read_backwards_are_the_files_lines(tmp_path) -> None:
+    from exports.rejudged import _BLOCK, _lines_backwards
+
+    lines = [b"a", b"", b"x" * (3 * _BLOCK + 7), b"  ", b"b" * _BLOCK, b"c", b"d" * (_BLOCK - 1)]
+    for tail in (b"", b"\n", b"\n\n"):
+        path = tmp_path / "t.jsonl"
+        path.write_bytes(b"\n".join(lines) + tail)
+        assert list(_lines_backwards(str(path))) == [x for x in reversed(lines) if x.strip()]

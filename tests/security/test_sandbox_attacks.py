@@ -576,7 +576,7 @@ if [ -d "$hold/.pyenv" ]; then  # this interpreter lives under /root (0700): sho
     mount -t tmpfs -o mode=0755 tmpfs /root
     mkdir -p /root/.pyenv && mount --bind "$hold/.pyenv" /root/.pyenv
 fi
-exec runuser -u nobody -- env -i PATH=/usr/bin:/bin "$@"
+exec runuser -u nobody -- env -i PATH=/usr/bin:/bin REPO_AGENT_SUBUIDS="${REPO_AGENT_SUBUIDS:-}" "$@"
 """
 
 _USER_RUNNER = r"""

@@ -139,12 +139,6 @@ _HONEST_PIPE_USER = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: pipe pages are counted per user across user namespaces; 1,024 default pipes (two processes'"
-    " descriptors) pass the soft limit, so no rlimit bounds it below what pytest needs: only a uid per sandbox"
-    " (subuids, newuidmap) would",
-)
 def test_a_normal_users_rollout_cannot_shrink_a_neighbours_pipes(user_dir):
     """Run by a normal user, every sandbox is that user, and the kernel books pipe buffers
     per user across user namespaces: one rollout past pipe-user-pages-soft (no memory

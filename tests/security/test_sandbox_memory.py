@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +206,12 @@ def test_repo_agent_cgroup_names_where_sandbox_cgroups_are_made(delegated, monke
     monkeypatch.setenv(cgroups.CGROUP_ENV, str(delegated))
     stale = delegated / "repo-agent-p999999999-0"  # no such pid
     stale.mkdir()
+    old = time.time() - cgroups.STALE_S - 60
+    os.utime(stale, (old, old))
+    # Another namespace's repo-agent, its pid unseen here, between its mkdir and its sandbox
+    # joining: empty, but fresh; removing it left that sandbox with no cap (review).
+    fresh = delegated / "repo-agent-p999999998-0"
+    fresh.mkdir()
     group = cgroups.SandboxCgroup.create(cgroups.own_name())
     assert group is not None
     try:
@@ -212,12 +219,35 @@ def test_repo_agent_cgroup_names_where_sandbox_cgroups_are_made(delegated, monke
         limit = int((group.dirs[0] / "memory.limit_in_bytes").read_text())
         assert limit == group.memory_bytes <= 160 * 1024**2 - 64 * 1024**2
         assert int((group.dirs[0] / "memory.kmem.tcp.limit_in_bytes").read_text()) == cgroups.TCP_BYTES
-        assert not stale.exists()
+        assert not stale.exists() and fresh.exists()
     finally:
         group.close()
+        fresh.rmdir()
     monkeypatch.setenv(cgroups.CGROUP_ENV, str(tmp_path))
     with pytest.raises(sandbox.SandboxError, match="REPO_AGENT_CGROUP=.*no cgroup v1 directory"):
         sandbox.require_sandbox()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="leases a uid")
+def test_a_sandbox_cgroup_refused_at_the_start_of_a_run_releases_its_uid(monkeypatch, tmp_path):
+    """A REPO_AGENT_CGROUP gone between the up-front check and a run (a Ray worker, a batch's
+    middle): the run is one SandboxError, and its leased uid goes back to the pool (the
+    cgroup was made before the run's cleanup could see the lease: the uid leaked)."""
+    released: list[bool] = []
+    real = sandbox.lease_for
+
+    def tracked(kind):
+        lease = real(kind)
+        if lease is not None:
+            release = lease.release
+            monkeypatch.setattr(lease, "release", lambda **kw: (released.append(True), release(**kw))[1])
+        return lease
+
+    monkeypatch.setattr(sandbox, "lease_for", tracked)
+    monkeypatch.setenv(cgroups.CGROUP_ENV, str(tmp_path))  # no cgroup there
+    with pytest.raises(sandbox.SandboxError, match="REPO_AGENT_CGROUP"):
+        sandbox.run_command_full([sys.executable, "-c", "pass"], tmp_path, timeout_s=30, sandbox="bwrap")
+    assert released == [True]
 
 
 # Round 8 #21: bwrap's own / and /dev are tmpfs of no size, the normal user's sandbox's own:

@@ -263,9 +263,11 @@ print("RESULT", json.dumps(out))
 """
 
 
-def test_a_normal_users_sandbox_has_no_pty_and_no_kernel_aio(user_dir):
+@pytest.mark.parametrize("subuids", ["", "0"], ids=["own-uid", "shared-uid"])
+def test_a_normal_users_sandbox_has_no_pty_and_no_kernel_aio(user_dir, subuids):
     """sbx4-11 and sbx4-12 in normal-user mode (the root-mode attacks are in round 4's file):
-    no /dev/ptmx, no devpts mount, io_setup and io_uring_setup refused (EPERM)."""
+    no /dev/ptmx, no devpts mount, io_setup and io_uring_setup refused (EPERM). Both
+    normal-user modes: a uid per sandbox (agent/subuid.py), and the user's own uid."""
     (user_dir / "runner.py").write_text(_USER_POOLS)
     (user_dir / "ws").mkdir()
     for p in [user_dir, *user_dir.rglob("*")]:
@@ -276,6 +278,7 @@ def test_a_normal_users_sandbox_has_no_pty_and_no_kernel_aio(user_dir):
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "REPO_AGENT_SUBUIDS": subuids},
     )
     result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]

@@ -300,7 +300,7 @@ def test_r6_7_exact_numbers_not_plain_data_honest_fix(tmp_path):
         encoding="utf-8",
     )
     result, tampered = final_test_run(ws)
-    assert result.counts.passed == 3 and not result.tamper  # pytest: every test passed
+    assert result.counts.passed == 5 and not result.tamper  # pytest: every test passed (2 held out)
     assert result.passed, result.differential
 
 
@@ -821,7 +821,7 @@ def test_r6_25_unspecified_return_value_of_a_script_method_honest_fix(tmp_path):
     assert chainable != reference
     (ws.path / "lru.py").write_text(chainable, encoding="utf-8")
     result, tampered = final_test_run(ws)
-    assert result.counts.passed == 2 and not result.tamper
+    assert result.counts.passed == 4 and not result.tamper  # 2 visible + 2 held-out tests
     assert result.passed, result.differential
 
 

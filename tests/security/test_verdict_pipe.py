@@ -69,3 +69,15 @@ def test_the_plugins_own_finish_still_ends_an_honest_run(tmp_path):
     result = _run(tmp_path, "def add(a, b):\n    return a + b\n")
     assert result.passed and not result.tamper and result.error is None, (result.summary, result.tamper)
     assert result.counts.passed == 3
+
+
+def test_a_swapped_pipe_is_seen_in_the_records_themselves(tmp_path):
+    """Round 6, R6-1: the code under test puts a pipe of its own at the verdict pipe's
+    descriptor and forwards the plugin's records, "failed" rewritten to "passed". The records
+    are sealed with the run's secret (agent/verdict_seal.py): the parent sees the rewrite in
+    what it receives, without the source scan."""
+    from tests.security.test_verdict_attacks_round6 import PIPE_SWAP
+
+    result = _run(tmp_path, PIPE_SWAP)
+    assert not result.passed, result.summary
+    assert any("did not seal" in t for t in result.tamper), (result.tamper, result.error)

@@ -18,8 +18,11 @@ def progress_line(console: Console, command: str, *, elapsed: bool = True) -> Pr
 
 
 def warn_if_unsandboxed(console: Console) -> None:
-    """Say so before running model-written or mutated code without bubblewrap."""
-    from agent.sandbox import sandbox_warning
+    """Say so before running model-written or mutated code without bubblewrap, or, run by a
+    normal user, in sandboxes that all keep the user's own uid (what they then share)."""
+    from agent.sandbox import sandbox_sharing_note, sandbox_warning
 
     if warning := sandbox_warning():
         console.print(f"[yellow]warning:[/] {neutralise(warning)}")
+    elif note := sandbox_sharing_note():
+        console.print(f"note: {neutralise(note)}")

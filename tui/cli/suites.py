@@ -120,6 +120,13 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
             else ""
         )
     )
+    # Hidden tests: held-out test files, held-out lines of test data, a hidden test patch.
+    unseen = [t.id for t in suite.tasks if not (t.held_out_tests or t.hold_out_lines or t.hidden_tests)]
+    more = f" (+{len(unseen) - 5} more)" if len(unseen) > 5 else ""
+    console.print(
+        f"hidden tests: {len(suite.tasks) - len(unseen)} of {len(suite.tasks)} tasks"
+        + (f"; none in: {', '.join(unseen[:5])}{more}" if unseen else "")
+    )
     bad = [c.task_id for c in checks if not c.ok]
     if bad:
         console.print(f"[bold red]{len(bad)} task(s) failed the check:[/] {', '.join(bad)}")

@@ -131,8 +131,9 @@ class ConversationView(ScrollView, can_focus=True):
             if not block.reading:
                 block.reading = True
                 self.refresh()
+                at, width = self.cursor, self.model.width  # as pressed: the cursor may move meanwhile
                 self.run_worker(
-                    lambda: self._read_unfolded(self.cursor, block, self.model.width),
+                    lambda: self._read_unfolded(at, block, width),
                     thread=True,
                     group="unfold",
                     exit_on_error=False,
@@ -150,16 +151,20 @@ class ConversationView(ScrollView, can_focus=True):
         worker: Worker = get_current_worker()
         try:
             new = block.unfolded(width)
-        except (OSError, ValueError) as exc:  # the trace was cut or rewritten meanwhile
+        except Exception as exc:  # the trace cut or rewritten meanwhile: said, and space tries again
             self.app.call_from_thread(self._unfold_failed, block, exc)
             return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._unfolded, index, block, new)
+        if worker.is_cancelled:
+            block.reading = False  # (a flag: set from here, read when drawn)
+            return
+        self.app.call_from_thread(self._unfolded, index, block, new)
 
     def _unfolded(self, index: int, old: Block, new: Block) -> None:
         old.reading = False
         if self.model.replace(index, old, new):
             self._shown_at(index)
+        else:
+            self.refresh()  # another rollout is shown: nothing to swap, "reading…" goes
 
     def _unfold_failed(self, old: Block, exc: Exception) -> None:
         old.reading = False

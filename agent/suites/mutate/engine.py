@@ -26,8 +26,9 @@ from queue import Queue
 from typing import Any
 
 from agent.suites.env import write_generated
-from agent.suites.models import DirSource, Suite, Task
+from agent.suites.models import DirSource, HeldOutTests, Suite, Task
 from agent.suites.mutate.candidates import Candidate, Candidates, code_key
+from agent.suites.mutate.hold_out import HIDDEN_DIR, hold_out
 from agent.suites.mutate.operators import OPERATORS
 from agent.suites.mutate.runner import Baseline, MutateError, pytest_argv, run_baseline, run_pytest, without_paths
 from agent.suites.mutate.tasks import goal_text, protected_paths, task_id, write_task
@@ -204,7 +205,11 @@ class _Run:
     def accept(self, cand: Candidate, failing: dict[str, str], tier: int) -> dict:
         selected = sorted(failing) + sorted(n for n in cand.tests if n not in failing)
         selected = selected[: max(MAX_TASK_TESTS, len(failing))]
-        command = self.task_argv + selected
+        # Part of the reaching tests is held out of the workspace, the goal and the command
+        # (agent/suites/mutate/hold_out.py); the final run adds it back and judges it by id.
+        held = hold_out(self.base, cand.id, sorted(failing), selected)
+        shown_ids = [n for n in selected if n not in held.ids]
+        command = self.task_argv + shown_ids
         depth = min(cand.tests[n] for n in failing if n in cand.tests) if failing else 0
         features: dict[str, str | int | float] = {
             "operator": cand.operator,
@@ -214,22 +219,27 @@ class _Run:
             "distance": depth,
             "function": "+".join(p.function for p in cand.parts),
             "file": "+".join(sorted(cand.files)),
+            "held_out_tests": len(held.ids),
         }
-        shown = shlex.join(command if len(selected) <= 3 else self.task_argv + selected[:3] + ["..."])
+        if held.note:
+            features["held_out"] = held.note
+        shown = shlex.join(command if len(shown_ids) <= 3 else self.task_argv + shown_ids[:3] + ["..."])
         tid = task_id(self.repo.name, [p.function for p in cand.parts], [p.operator for p in cand.parts], cand.id)
         task = Task(
             id=tid,
             source=DirSource(path=f"tasks/{tid}"),
             reference_fix=f"fixes/{tid}",
-            goal=goal_text(failing, shown),
+            goal=goal_text({n: m for n, m in failing.items() if n not in held.ids}, shown),
             test_command=command,
             protected=protected_paths(self.base, selected),
+            hidden=[HIDDEN_DIR] if held.ids else [],
+            held_out_tests=HeldOutTests(dir=HIDDEN_DIR, ids=held.ids) if held.ids else None,
             features=features,
             tags=["mutant", f"tier-{tier}", *sorted({p.operator for p in cand.parts})],
             per_test_timeout_s=self.cfg.task_per_test_timeout_s,
             timeout_s=self.cfg.task_timeout_s,
         )
-        write_task(self.out, self.base, task, cand.files)
+        write_task(self.out, self.base, task, cand.files, held.visible)
         task.env = self.cfg.env
         return task.model_dump(mode="json", exclude_defaults=False)
 

@@ -65,9 +65,13 @@ def link_tree(src: Path, dst: Path) -> None:
             shutil.copy2(src / rel, target)
 
 
-def write_task(out: Path, base: Path, task: Task, mutated: dict[str, bytes]) -> None:
+def write_task(
+    out: Path, base: Path, task: Task, mutated: dict[str, bytes], visible: dict[str, bytes] | None = None
+) -> None:
     """Write the task's start state (its source, ``out/tasks/<id>``) and its reference fix (the
-    originals, ``out/fixes/<id>``) where the task says they are."""
+    originals, ``out/fixes/<id>``) where the task says they are. ``visible``: test files the
+    workspace holds without its held-out tests; the whole files go to the task's hidden
+    ``held_out_tests.dir`` (agent/suites/mutate/hold_out.py)."""
     assert isinstance(task.source, DirSource) and task.reference_fix is not None
     start = out / task.source.path
     fix = out / task.reference_fix
@@ -80,3 +84,10 @@ def write_task(out: Path, base: Path, task: Task, mutated: dict[str, bytes]) -> 
         (start / rel).write_bytes(data)
         (fix / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(base / rel, fix / rel)
+    for rel, data in (visible or {}).items():
+        assert task.held_out_tests is not None
+        whole = start / task.held_out_tests.dir / rel
+        whole.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(base / rel, whole)
+        (start / rel).unlink()  # a hard link, as above
+        (start / rel).write_bytes(data)

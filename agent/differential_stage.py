@@ -1,0 +1,97 @@
+"""Where the differential runner's calls happen: made to look like real use, and unlike the
+tests' run (docs/sandbox-and-verdicts.md, "The verdict").
+
+A wrong fix can be right only where it recognises a judge (round 7): while an alarm handler
+is installed, while stdin is no terminal, while its own file sits in a ``<task>-<8 hex>``
+workspace. The judge's runs must not share such a tell with one another, so that a fix
+keyed on any one of them disagrees with the reference somewhere: the tests run in the
+workspace with stdin at /dev/null, and the differential runs its calls
+
+- at a path drawn per run, shaped as a checkout is (``/home/<user>/<project>``, ``/srv/<project>``...),
+  never the workspace's own (the sandbox shows the workspace there: ``VerdictPipe.shown_at``);
+- with a terminal (a pty opened here) as stdin at import and for part of the calls, and
+  /dev/null for the rest (``tty_plan``);
+- with no signal handler of its own (agent/differential_runner.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import struct
+import termios
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from agent.bwrap import runtime_dirs
+
+_USERS = ("alex", "sam", "dev", "maria", "kim", "jo", "build", "ci", "lee", "ana")
+_PROJECTS = ("app", "project", "service", "lib", "tools", "core", "backend", "utils", "src", "repo", "main")
+_ROOTS = ("/home/{user}", "/home/{user}/code", "/home/{user}/work", "/srv", "/workspace", "/builds/{user}", "/code")
+
+
+def shown_path(python: str, rng: random.Random) -> Path:
+    """A path for the workspace inside the sandbox, drawn per run: a checkout's shape, away
+    from every directory the sandbox mounts for ``python``."""
+    mounted = runtime_dirs(python)
+    while True:
+        root = rng.choice(_ROOTS).format(user=rng.choice(_USERS))
+        name = rng.choice(_PROJECTS) + rng.choice(("", "", f"-{rng.choice(_PROJECTS)}", f"{rng.randint(2, 9)}"))
+        path = f"{root}/{name}"
+        if not any(path == d or path.startswith(d + "/") or d.startswith(path + "/") for d in mounted):
+            return Path(path)
+
+
+def tty_plan(parts: list[str], rng: random.Random) -> list[bool]:
+    """Per run of calls, whether its calls see the terminal as stdin: the first pass one
+    way and the second pass the other (each input is called both ways), the later calls
+    drawn one by one. ``parts``: each run's part of the sequence ("" for the first pass)."""
+    first = rng.random() < 0.5
+    out = []
+    for part in parts:
+        if part == "":
+            out.append(first)
+        elif "second" in part:
+            out.append(not first)
+        else:
+            out.append(rng.random() < 0.5)
+    return out
+
+
+@contextlib.contextmanager
+def terminal() -> Iterator[int | None]:
+    """A pty's slave end for a command's stdin (24 x 80, as a terminal window is), its
+    output read and dropped here; None when no pty can be had (the calls then see /dev/null
+    throughout: a judge without a terminal is still a judge)."""
+    try:
+        master, slave = os.openpty()
+    except OSError:
+        yield None
+        return
+    try:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    except OSError:
+        pass
+    drain = threading.Thread(target=_drain, args=(master,), daemon=True)
+    drain.start()
+    try:
+        yield slave
+    finally:
+        os.close(slave)  # the sandbox is gone: the master reads EIO and the drain ends
+        drain.join(timeout=5)
+        if not drain.is_alive():
+            os.close(master)
+
+
+def _drain(master: int) -> None:
+    while True:
+        try:
+            if not os.read(master, 65536):
+                return
+        except InterruptedError:
+            continue
+        except OSError:
+            return

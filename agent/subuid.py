@@ -1,0 +1,379 @@
+"""A kernel uid of its own for each sandbox a normal user runs (issue 23; docs/sandbox-and-verdicts.md).
+
+Run by a normal user, ``bwrap --unshare-user`` keeps the user's own kernel uid, and the
+kernel counts per uid across user namespaces: pipe pages, epoll watches, descriptors in
+flight, processes. One rollout could take them from its neighbours and the user's own
+programs. Where the user has a subordinate uid and gid range (/etc/subuid, /etc/subgid;
+the first line of each) and the setuid helpers ``newuidmap``/``newgidmap`` (Debian's
+``uidmap``, what rootless podman uses), each sandbox instead runs as a uid of that range,
+leased machine-wide (agent/uid_lease.py), and the gid at the same place of the gid range:
+a keeper process (agent/subuid_keeper.py) makes a user namespace mapping just the user
+and that uid, each to itself, which bwrap joins (``--userns``). The keeper holds the
+namespace's capabilities: it hands the workspace to the uid before the run, measures it
+during the run (the disk watch), and hands it back after it, once no process of the uid
+is left, every file however the tests locked it.
+
+``REPO_AGENT_SUBUIDS=0`` keeps the user's own uid (the tests of that mode set it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pwd
+import select
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.bwrap import UserNs, bwrap_argv
+from agent.uid_lease import LeaseError, UidLease, UidRange, kill_uid, lease_uid
+
+SUBUIDS_ENV = "REPO_AGENT_SUBUIDS"
+LEASE_DIR_ENV = "REPO_AGENT_SUBUID_LEASE_DIR"
+_ROOT = Path(__file__).resolve().parent.parent  # what the keeper imports agent.subuid_keeper from
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from agent.subuid_keeper import serve; serve()"
+_ANSWER_S = 120.0  # a keeper that says nothing for this long is stuck (a walk of 100,000 names takes < 1 s)
+
+
+class SubuidError(RuntimeError):
+    """The sandbox's user namespace could not be made or used (an infrastructure failure)."""
+
+
+@dataclass(frozen=True)
+class SubidRange:
+    """The user's subordinate uids and gids: ``count`` of each, from ``uid_base``/``gid_base``."""
+
+    uid_base: int
+    gid_base: int
+    count: int
+
+
+def _first_range(path: str, user: str, uid: int) -> tuple[int, int] | None:
+    """(start, count) of the first ``user:start:count`` (or ``uid:start:count``) line of ``path``."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[0] in (user, str(uid)) and parts[1].isdigit() and parts[2].isdigit():
+            return (int(parts[1]), int(parts[2])) if int(parts[2]) > 0 else None
+    return None
+
+
+def subid_range() -> SubidRange | None:
+    """This user's subordinate range, when one exists for both uids and gids."""
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+    uids, gids = _first_range("/etc/subuid", user, uid), _first_range("/etc/subgid", user, uid)
+    if uids is None or gids is None:
+        return None
+    return SubidRange(uids[0], gids[0], min(uids[1], gids[1]))
+
+
+def lease_range(r: SubidRange) -> UidRange:
+    """Where this user's leases of ``r`` are held: one directory per user, machine-wide."""
+    where = os.environ.get(LEASE_DIR_ENV)
+    if where:
+        return UidRange(r.uid_base, r.count, Path(where))
+    top = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+    return UidRange(r.uid_base, r.count, top / f"repo-agent-subuids-{os.geteuid()}")
+
+
+def unavailable() -> str | None:
+    """Why a normal user's sandboxes keep the user's own uid here (None: each gets its own).
+    Probed once per process (this interpreter started in a sandbox as a leased uid), unless
+    switched off."""
+    if os.environ.get(SUBUIDS_ENV, "").strip().lower() in ("0", "false", "no"):
+        return f"{SUBUIDS_ENV}=0"
+    return _probe()
+
+
+@functools.lru_cache(maxsize=1)
+def _probe() -> str | None:
+    if os.geteuid() == 0:
+        return "run as root (root mode leases its own uids)"
+    if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        return "newuidmap/newgidmap (the uidmap package) are not installed"
+    r = subid_range()
+    if r is None:
+        return "this user has no subordinate uid and gid range in /etc/subuid and /etc/subgid"
+    try:
+        u = SandboxUid.open(r)
+    except SubuidError as exc:
+        return str(exc)
+    try:
+        why = _start_as(u)
+        if why is None:
+            u.give_back()  # nothing of the probe left: the uid waits for the first sandbox
+        return why
+    except SubuidError as exc:
+        return str(exc)
+    finally:
+        u.close()
+
+
+def _start_as(u: SandboxUid) -> str | None:
+    """Why a bwrap sandbox as ``u`` cannot start this interpreter (None: it can). A setuid
+    bwrap refuses ``--userns``; a venv only this user can read (umask 077) is out of the
+    leased uid's reach."""
+    if shutil.which("bwrap") is None:
+        return None  # no sandbox at all: agent/sandbox.py says so
+    with tempfile.TemporaryDirectory(prefix="repo-agent-probe-") as d:
+        argv = [*bwrap_argv(Path(d), userns=u.userns), sys.executable, "-I", "-S", "-c", "pass"]
+        try:
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=30, pass_fds=(u.ns.fd,))
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"bwrap cannot run a sandbox as a uid of its own: {exc}"
+    if cp.returncode != 0:
+        why = (cp.stderr or cp.stdout).strip().splitlines()
+        return f"a sandbox as uid {u.uid} cannot start {sys.executable}: {why[-1] if why else cp.returncode}"
+    return None
+
+
+class UserNamespace:
+    """A user namespace mapping this user and ``uid``/``gid`` (each to itself), and its keeper."""
+
+    def __init__(self, uid: int, gid: int):
+        self.uid, self.gid = uid, gid
+        self._lock = threading.Lock()
+        self._broken = False
+        self.fd = -1
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _BOOT, str(_ROOT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise SubuidError(f"cannot start the user namespace's keeper: {exc}") from None
+        try:
+            self._expect("unshared")
+            pid = str(self.proc.pid)
+            me, group = os.geteuid(), os.getegid()
+            self._map(["newuidmap", pid, str(me), str(me), "1", str(uid), str(uid), "1"])
+            self._map(["newgidmap", pid, str(group), str(group), "1", str(gid), str(gid), "1"])
+            self._send("mapped")
+            self._expect("ready")
+            self.fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        except BaseException:
+            self.close()
+            raise
+
+    def _map(self, argv: list[str]) -> None:
+        try:
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise SubuidError(f"{argv[0]} failed: {exc}") from None
+        if cp.returncode != 0:
+            why = (cp.stderr or cp.stdout).strip().splitlines()
+            raise SubuidError(f"{argv[0]} failed: {why[-1] if why else f'exit status {cp.returncode}'}")
+
+    def _send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError as exc:
+            raise SubuidError(f"the user namespace's keeper is gone: {exc}") from None
+
+    def _expect(self, key: str) -> dict[str, object]:
+        assert self.proc.stdout is not None
+        ready = select.select([self.proc.stdout], [], [], _ANSWER_S)[0]
+        line = self.proc.stdout.readline() if ready else b""
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = {"error": "no answer" if not line else f"answered {line[:200]!r}"}
+        if not isinstance(reply, dict) or key not in reply:
+            why = reply.get("error") if isinstance(reply, dict) else reply
+            raise SubuidError(f"the sandbox's user namespace: {why}")
+        return reply
+
+    def ask(self, request: dict[str, object], key: str) -> dict[str, object]:
+        """One request to the keeper and its answer (which must hold ``key``)."""
+        with self._lock:
+            if self._broken:
+                raise SubuidError(
+                    "the sandbox's user namespace: a request was cut short (its answer would be the next one's)"
+                )
+            try:
+                self._send(json.dumps(request))
+                return self._expect(key)
+            except BaseException:
+                self._broken = True  # Ctrl-C or no answer: the keeper and we no longer agree on whose answer is next
+                raise
+
+    def chown(
+        self, path: Path, uid: int, gid: int, *, top_uid: int | None = None, regroup: tuple[int, int] | None = None
+    ) -> int:
+        """``path`` and everything below given to ``uid``:``gid``; how many could not be
+        (``top_uid``: the directory ``path`` itself is that uid's, and writable by the group;
+        ``regroup``: the sandbox's uid and gid, whose files are given back however the tests
+        left them: agent/subuid_keeper.py ``chown_tree``)."""
+        request: dict[str, object] = {"op": "chown", "path": str(path), "uid": uid, "gid": gid}
+        if top_uid is not None:
+            request["top_uid"] = top_uid
+        if regroup is not None:
+            request["regroup"] = list(regroup)
+        return int(str(self.ask(request, "failed")["failed"]))
+
+    def measure(self, path: Path) -> tuple[int, int]:
+        """(bytes, names) below ``path``, every directory read, however locked."""
+        reply = self.ask({"op": "measure", "path": str(path)}, "bytes")
+        return int(str(reply["bytes"])), int(str(reply["names"]))
+
+    def alive(self) -> bool:
+        return self.fd >= 0 and not self._broken and self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()  # the keeper ends with its stdin
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@dataclass
+class SandboxUid:
+    """One sandbox's leased subordinate uid, its namespace, and what was handed to it."""
+
+    lease: UidLease
+    gid: int
+    ns: UserNamespace
+    handed: list[tuple[Path, int]] = field(default_factory=list)  # and the mode it had
+    cleared: bool = False  # no process of the uid was left at the last look
+    owner_pid: int = field(default_factory=os.getpid)  # a forked child never shares the keeper
+
+    @classmethod
+    def open(cls, r: SubidRange) -> SandboxUid:
+        """A uid of ``r`` no other sandbox on this machine holds, in a namespace of its own."""
+        try:
+            lease = lease_uid(lease_range(r))
+        except LeaseError as exc:
+            raise SubuidError(str(exc)) from None
+        try:
+            gid = r.gid_base + (lease.uid - r.uid_base)
+            return cls(lease, gid, UserNamespace(lease.uid, gid))
+        except BaseException:
+            lease.release()
+            raise
+
+    @property
+    def uid(self) -> int:
+        return self.lease.uid
+
+    @property
+    def userns(self) -> UserNs:
+        return UserNs(self.ns.fd, self.uid, self.gid)
+
+    def hand_over(self, path: Path) -> None:
+        """``path`` (a tree) the sandbox's until ``give_back``. A directory itself stays this
+        user's, the sandbox writing in it as its group: the host can still put a file in the
+        workspace while the tests run, and the tests cannot lock the host out of it."""
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError as exc:
+            raise SubuidError(f"cannot hand {path} to the sandbox: {exc.strerror or exc}") from None
+        self.handed.append((path, stat.S_IMODE(mode)))
+        self.ns.chown(path, self.uid, self.gid, top_uid=os.geteuid())
+
+    def measure(self, path: Path) -> tuple[int, int]:
+        return self.ns.measure(path)
+
+    def give_back(self) -> None:
+        """Every process of the uid ended, then what was handed over (and all the tests
+        made in it) this user's again."""
+        if not kill_uid(self.uid):
+            raise SubuidError(f"processes of sandbox uid {self.uid} outlived the kill")
+        self.cleared = True
+        me, group = os.geteuid(), os.getegid()
+        while self.handed:
+            path, mode = self.handed[-1]
+            failed = self.ns.chown(path, me, group, regroup=(self.uid, self.gid))
+            if failed:
+                raise SubuidError(f"{failed} files of {path} could not be given back from the sandbox's uid")
+            try:
+                os.chmod(path, mode, follow_symlinks=False)  # the group's write, given with it, taken back
+            except OSError:  # (a link: no mode to restore; or gone)
+                pass
+            self.handed.pop()
+
+    def close(self) -> None:
+        """``give_back`` if it has not been; then, all given back, the uid and its keeper wait
+        for this process's next sandbox (a keeper and two setuid helpers cost most of the
+        mode's 60-90 ms a run), else the namespace and the lease go. Never raises: a caller's
+        own error comes first."""
+        keep = False
+        try:
+            if self.handed:
+                self.give_back()
+            keep = self.cleared and not self.handed and self.owner_pid == os.getpid() and self.ns.alive()
+        except SubuidError:
+            pass
+        finally:
+            if not (keep and _keep_idle(self)):
+                self.ns.close()
+                self.lease.release(cleared=self.cleared)
+
+
+_IDLE: list[SandboxUid] = []  # given back, held for this process's next sandbox
+_IDLE_LOCK = threading.Lock()
+_IDLE_MAX = 16
+
+
+def _keep_idle(u: SandboxUid) -> bool:
+    with _IDLE_LOCK:
+        if len(_IDLE) >= _IDLE_MAX:
+            return False
+        _IDLE.append(u)
+        return True
+
+
+def _take_idle() -> SandboxUid | None:
+    """An idle uid of this process whose keeper still answers, or None."""
+    with _IDLE_LOCK:
+        while _IDLE:
+            u = _IDLE.pop()
+            if u.owner_pid == os.getpid() and u.ns.alive():
+                u.cleared = False
+                return u
+            if u.owner_pid == os.getpid():  # its keeper is gone: so is the lease
+                u.ns.close()
+                u.lease.release()
+    return None
+
+
+def sandbox_uid() -> SandboxUid | None:
+    """A uid of its own for the next sandbox run by this normal user, or None where there
+    is none to have (``unavailable`` says why)."""
+    if unavailable() is not None:
+        return None
+    r = subid_range()
+    if r is None:
+        return None
+    return _take_idle() or SandboxUid.open(r)

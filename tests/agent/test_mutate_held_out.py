@@ -1,0 +1,86 @@
+"""Generated suites hold part of each task's reaching tests out of the workspace
+(agent/suites/mutate/hold_out.py): kept under the task's hidden path, added back for the
+final run, and ``suite check`` proves they still fail on the mutant. Real sandboxed runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.sandbox import sandbox_kind
+from agent.suites.loading import check_task, load_suite
+from agent.suites.mutate import MutateConfig, mutate_repo
+from agent.suites.mutate.hold_out import HIDDEN_DIR, hold_out
+from agent.workspace import Workspace
+
+CORE = "def scale(x, k):\n    return x * k\n"
+TESTS = (
+    "from mylib.core import scale\n\n\n"
+    "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
+    "def test_triple():\n    assert scale(2, 3) == 6\n\n\n"
+    "def test_negative():\n    assert scale(-4, 2) == -8\n\n\n"
+    "class TestMore:\n"
+    "    def test_ten(self):\n        assert scale(10, 10) == 100\n\n"
+    "    def test_one(self):\n        assert scale(7, 1) == 7\n"
+)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mutheld")
+    repo = root / "repo"
+    (repo / "mylib").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "mylib" / "__init__.py").write_text("")
+    (repo / "mylib" / "core.py").write_text(CORE)
+    (repo / "tests" / "test_core.py").write_text(TESTS)
+    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
+    mutate_repo(repo, root / "out", cfg)
+    suite = load_suite(root / "out")
+    return suite, suite.tasks[0], root / "out"
+
+
+@pytest.mark.skipif(sandbox_kind() != "bwrap", reason="needs real bwrap")
+def test_part_of_the_reaching_tests_is_held_out_and_fails_on_the_mutant(generated, tmp_path):
+    suite, task, out = generated
+    held = task.held_out_tests
+    assert held is not None and held.dir == HIDDEN_DIR and HIDDEN_DIR in task.hidden
+    assert 1 <= len(held.ids) < task.features["failing_tests"] and task.features["held_out_tests"] == len(held.ids)
+    names = [i.rsplit("::", 1)[-1] for i in held.ids]
+    # Not in the goal, not in the command, not in the workspace's test file; whole in the hidden copy.
+    assert not any(n in task.goal or any(n in a for a in task.test_command) for n in names), (names, task.goal)
+    with Workspace.create(suite, task, tmp_path) as ws:
+        seen = (ws.path / "tests/test_core.py").read_text()
+        assert not (ws.path / HIDDEN_DIR).exists() and not any(f"def {n}(" in seen for n in names)
+    whole = (out / task.source.path / HIDDEN_DIR / "tests/test_core.py").read_text()
+    assert whole == TESTS
+    check = check_task(suite, task, tmp_path / "check", sandbox="bwrap")
+    assert check.ok and check.passes_with_fix, check.detail  # the fix's final run judged the held-out ids
+    assert f"held-out tests: {len(held.ids)}, {len(held.ids)} fail on the bug" in check.detail, check.detail
+
+
+def test_a_task_with_one_failing_test_function_keeps_it_visible_and_says_so(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_core.py").write_text(TESTS)
+    one = hold_out(tmp_path, "m1", ["tests/test_core.py::test_double"], ["tests/test_core.py::test_double"])
+    assert one.ids == [] and one.visible == {} and "too few to hold any out" in one.note
+    failing = [f"tests/test_core.py::{n}" for n in ("test_double", "test_triple", "test_negative")]
+    failing += ["tests/test_core.py::TestMore::test_ten", "tests/test_core.py::TestMore::test_one"]
+    split = hold_out(tmp_path, "m2", failing, failing)
+    assert len(split.ids) == 2 and set(split.ids) < set(failing)  # a third of five, rounded
+    assert split == hold_out(tmp_path, "m2", failing, failing)  # drawn from the mutant id
+    text = split.visible["tests/test_core.py"].decode()
+    for i in failing:
+        assert (f"def {i.rsplit('::', 1)[-1]}(" in text) == (i not in split.ids)
+    compile(text, "test_core.py", "exec")
+
+
+def test_a_method_that_would_leave_its_class_empty_stays(tmp_path: Path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_x.py").write_text(
+        "class TestA:\n    def test_a(self):\n        assert 0\n\n\ndef test_b():\n    assert 0\n"
+    )
+    ids = ["tests/test_x.py::TestA::test_a", "tests/test_x.py::test_b"]
+    for seed in ("a", "b", "c", "d"):
+        assert hold_out(tmp_path, seed, ids, ids).ids == ["tests/test_x.py::test_b"]
