@@ -308,12 +308,34 @@ def sessions_take_a_share(cgroup: SandboxCgroup | None) -> bool:
     return autogroups() and (cgroup is None or not cgroup.has_cpu())
 
 
+def _watch_oom(parent: Path) -> int | None:
+    """An eventfd the kernel signals when the v1 memory cgroup ``parent``, or one above it,
+    runs out of memory (``cgroup.event_control`` on its ``memory.oom_control``: an OOM is
+    told to the cgroup at its limit and those below it, so a sandbox's own is not). None
+    where that cannot be set up."""
+    try:
+        efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        ofd = os.open(parent / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            (parent / "cgroup.event_control").write_text(f"{efd} {ofd}")
+        finally:
+            os.close(ofd)
+    except OSError:
+        os.close(efd)
+        return None
+    return efd
+
+
 class SandboxCgroup:
     """The cgroups (cpu, memory, pids) one sandbox runs in."""
 
     def __init__(self, dirs: list[Path], memory_bytes: int = MEMORY_BYTES):
         self.dirs = dirs
         self.memory_bytes = memory_bytes  # its memory limit (``sandbox_memory``)
+        self._enclosing_oom: int | None = None  # ``_watch_oom`` of its memory cgroup's parent
 
     @classmethod
     def create(cls, name: str) -> SandboxCgroup | None:
@@ -348,7 +370,12 @@ class SandboxCgroup:
             for d in made:
                 _drain(d)
             return None
-        return cls(made, memory) if made else None
+        if not made:
+            return None
+        group = cls(made, memory)
+        if "memory" in parents:
+            group._enclosing_oom = _watch_oom(parents["memory"])
+        return group
 
     def wrap(self, argv: list[str]) -> list[str]:
         """``argv`` started inside the cgroups (moved in before it execs)."""
@@ -373,6 +400,17 @@ class SandboxCgroup:
                 continue
         return False
 
+    def enclosing_oom(self) -> bool:
+        """The cgroups around the sandbox's ran out of memory since it was made: an OOM kill
+        then is the machine's shortage, even where the sandbox's own count once touched its
+        limit (page cache it could give back). Its own limit's OOM is not seen there."""
+        if self._enclosing_oom is None:
+            return False
+        try:
+            return os.eventfd_read(self._enclosing_oom) > 0
+        except OSError:  # nothing signalled (EAGAIN)
+            return False
+
     def oom_kills(self) -> int:
         """How many of its processes the kernel's OOM killer ended (for its limit or the machine's)."""
         for d in self.dirs:
@@ -385,5 +423,8 @@ class SandboxCgroup:
         return 0
 
     def close(self) -> None:
+        if self._enclosing_oom is not None:
+            os.close(self._enclosing_oom)
+            self._enclosing_oom = None
         for d in self.dirs:
             _drain(d)

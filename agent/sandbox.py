@@ -1113,7 +1113,15 @@ def _run(
     data = b"".join(records)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data, nonce) is None
     own_count = cgroup is not None and cgroup.has_memory()
-    if killed and cgroup is not None and own_count and cgroup.oom_kills() and cgroup.hit_limit():
+    # Its own limit's doing only if nothing around it ran out of memory meanwhile (sbx8-7).
+    if (
+        killed
+        and cgroup is not None
+        and own_count
+        and cgroup.oom_kills()
+        and cgroup.hit_limit()
+        and not cgroup.enclosing_oom()
+    ):
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroup.memory_bytes} bytes]"
     elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
         # Killed, not by us, while the machine was out of memory: not the rollout's fault.

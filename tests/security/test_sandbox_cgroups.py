@@ -231,7 +231,10 @@ _FULL_ENCLOSING = r"""
 import json, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
+from agent import cgroups
 from agent.sandbox import SandboxError, run_command_full
+# As if the sandbox's count had touched its own limit before (page cache it gave back).
+cgroups.SandboxCgroup.hit_limit = lambda self: True
 held = bytearray(170 * 2**20)
 held[::4096] = b"x" * len(held[::4096])
 code = "b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('ok')"
@@ -246,9 +249,10 @@ except SandboxError as exc:
 @pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
 def test_a_full_enclosing_cgroup_ends_the_sandbox_not_repo_agent_and_is_not_judged(tmp_path):
     """sbx8-7's other half: an OOM while the enclosing cgroup is full, the sandbox under its
-    own limit, is the machine's shortage (not judged). The kernel's OOM killer took the
-    largest process, repo-agent itself; the sandbox's processes are its first choice now
-    (oom_score_adj 1000), so repo-agent lives to say so."""
+    own limit, is the machine's shortage (not judged), even where the sandbox's own count
+    once touched its limit (its failcnt: here made to say so). The kernel's OOM killer took
+    the largest process, repo-agent itself; the sandbox's processes are its first choice
+    now (oom_score_adj 1000), so repo-agent lives to say so."""
     d = Path("/sys/fs/cgroup/memory") / f"repo-agent-full-{os.getpid()}"
     d.mkdir()
     try:
@@ -263,3 +267,34 @@ def test_a_full_enclosing_cgroup_ends_the_sandbox_not_repo_agent_and_is_not_judg
     assert cp.returncode == 0, f"repo-agent's side was killed ({cp.returncode}): {cp.stderr[-2000:]}"
     got = json.loads(cp.stdout.strip().splitlines()[-1])
     assert "out of memory" in got.get("not_judged", ""), got
+
+
+def _allocate_in(d: Path, mb: int) -> int:
+    script = f"echo $$ > {d}/cgroup.procs && exec {sys.executable} -c \"b = bytearray({mb} * 2**20); b[::4096] = b'x' * len(b[::4096])\""
+    return subprocess.run(["sh", "-c", script], check=False).returncode
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
+def test_an_oom_around_a_sandbox_is_told_apart_from_its_own_limits():
+    """What ``SandboxCgroup.enclosing_oom`` reads: an OOM of the cgroup a sandbox's is made in
+    (or above it) signals; an OOM at a sandbox's own limit does not."""
+    top = Path("/sys/fs/cgroup/memory") / f"repo-agent-around-{os.getpid()}"
+    own = top / "sandbox"
+    top.mkdir()
+    watch = None
+    try:
+        (top / "memory.limit_in_bytes").write_text(str(64 * 2**20))
+        own.mkdir()
+        (own / "memory.limit_in_bytes").write_text(str(32 * 2**20))
+        watch = cgroups._watch_oom(top)
+        assert watch is not None
+        assert _allocate_in(own, 48) == -signal.SIGKILL  # its own limit
+        with pytest.raises(BlockingIOError):
+            os.eventfd_read(watch)
+        assert _allocate_in(top, 96) == -signal.SIGKILL  # the enclosing one's
+        assert os.eventfd_read(watch) > 0
+    finally:
+        if watch is not None:
+            os.close(watch)
+        own.rmdir()
+        top.rmdir()
