@@ -167,6 +167,10 @@ def bwrap_argv(
         argv[-2] = str(workspace_from)
     for b in rw_binds:
         argv += _bind("--bind", str(b), made)
+    # bwrap's own / and /dev tmpfs have no size: a normal user's sandbox (it owns them) wrote
+    # there past the /tmp and /dev/shm caps (round 8 #21). Read-only once every mount is made
+    # (not recursive: /tmp, /dev/shm, the workspace and the device nodes stay as they are).
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     argv += [
         "--unshare-net",
         "--unshare-pid",

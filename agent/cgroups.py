@@ -23,11 +23,14 @@ in memfds, socket buffers and other kernel objects is capped by nothing but the 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 CPU_SHARES = 1024  # one equal share per sandbox (v1 cpu.shares' default weight)
@@ -42,7 +45,9 @@ _CONTROLLERS = ("cpu", "memory", "pids")
 # the v1 hierarchies (``/sys/fs/cgroup/memory/...``), separated by ``:``, each the parent
 # for its controller's. For a user an admin delegated a cgroup to, outside it.
 CGROUP_ENV = "REPO_AGENT_CGROUP"
-_OWN_PREFIX = "repo-agent-p"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<random>
+_OWN_PREFIX = "repo-agent-p"
+# How many sandboxes run at once under an enclosing memory limit, machine-wide (``_Slots``).
+SLOTS_ENV = "REPO_AGENT_SANDBOXES"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<random>
 
 
 class CgroupError(ValueError):
@@ -83,58 +88,74 @@ def _unified_own() -> Path | None:
     return _ROOT / unified[0].lstrip("/")
 
 
-def memory_room(start: Path | None = None) -> int | None:
-    """The memory the cgroups around this process (or v1 memory cgroup ``start``) leave it:
-    the least of (limit - usage) over its memory cgroup and every ancestor (v1
-    ``memory.limit_in_bytes`` and ``usage_in_bytes``; v2 ``memory.max`` and
-    ``memory.current``). None: no limit there."""
-    d, top, names = start or _own("memory"), _ROOT / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes")
+def memory_limit(start: Path | None = None) -> int | None:
+    """The least memory limit of the cgroups around this process (or v1 memory cgroup
+    ``start``) and their ancestors (v1 ``memory.limit_in_bytes``, v2 ``memory.max``). None:
+    no limit there. A limit, never what is free under it: what a neighbour uses at the
+    moment a sandbox starts must not set that sandbox's limits (sbx8-7)."""
+    d, top, name = start or _own("memory"), _ROOT / "memory", "memory.limit_in_bytes"
     if d is None:
-        d, top, names = _unified_own(), _ROOT, ("memory.max", "memory.current")
-    room: int | None = None
+        d, top, name = _unified_own(), _ROOT, "memory.max"
+    least: int | None = None
     while d is not None and (d == top or top in d.parents):
-        limit, used = _number(d / names[0]), _number(d / names[1])
-        if limit is not None and used is not None and limit < 2**60:
-            used -= _file_cache(d / "memory.stat")  # reclaimed before any OOM (a full cache is no shortage)
-            room = max(0, limit - used) if room is None else min(room, max(0, limit - used))
+        limit = _number(d / name)
+        if limit is not None and limit < 2**60:
+            least = limit if least is None else min(least, limit)
         d = d.parent if d != top else None
-    return room
+    return least
+
+
+class _Slots:
+    """How many sandboxes run at once under the same enclosing limit: each gets an equal
+    part of it. The executors running rollouts side by side in this process add theirs
+    (``at_once``); ``SLOTS_ENV`` says it for the whole machine (Ray workers sharing a
+    node's limit, several repo-agents in one service)."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def at_once(self, n: int) -> Iterator[None]:
+        with self._lock:
+            self._running += max(1, n)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= max(1, n)
+
+    def count(self) -> int:
+        value = os.environ.get(SLOTS_ENV, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+        with self._lock:
+            return max(1, self._running)
+
+
+SANDBOX_SLOTS = _Slots()
 
 
 def enclosing_memory(start: Path | None = None) -> int | None:
-    """What a sandbox may use under the host, container or session limits around us (or
-    around ``start``, the memory cgroup its own is made in): their room less
-    ``_HOST_MARGIN`` kept for this process; None: no such limit."""
-    room = memory_room(start)
-    return None if room is None else max(_MIN_BYTES, room - _HOST_MARGIN)
-
-
-def _file_cache(stat_file: Path) -> int:
-    """Page cache of files in a memory cgroup (v1 ``total_*_file``, v2 ``*_file``): not
-    shmem, which a tmpfs holds for good."""
-    try:
-        lines = stat_file.read_text().splitlines()
-    except OSError:
-        return 0
-    keys = {"total_active_file", "total_inactive_file"}
-    if not any(line.startswith("total_") for line in lines):
-        keys = {"active_file", "inactive_file"}
-    total = 0
-    for line in lines:
-        name, _, value = line.partition(" ")
-        if name in keys and value.strip().isdigit():
-            total += int(value)
-    return total
+    """A sandbox's part of the host, container or session limit around us (or around
+    ``start``, the memory cgroup its own is made in): the limit less ``_HOST_MARGIN`` kept
+    for this process, shared equally by the sandboxes that run at once (``SANDBOX_SLOTS``),
+    at least ``_MIN_BYTES``; None: no such limit. Fixed by the limit and the number of
+    sandboxes, never by a neighbour's usage: a rollout over it did it alone, and an OOM
+    kill under it is the machine's shortage (not judged)."""
+    limit = memory_limit(start)
+    return None if limit is None else max(_MIN_BYTES, (limit - _HOST_MARGIN) // SANDBOX_SLOTS.count())
 
 
 def sandbox_memory(parent: Path | None = None) -> int:
     """A sandbox's memory limit (its cgroup made in ``parent``, by default this process's
-    memory cgroup): ``MEMORY_BYTES``, or less when an enclosing limit leaves
-    less. Under an enclosing limit below the sandbox's own, a rollout's own excess was
-    killed by the enclosing cgroup's OOM, its own count unmoved: judged the machine's (not
-    judged) instead of the rollout's (sbx4-5, sbx4-6). The sandbox's limit now comes first."""
-    room = enclosing_memory(parent)
-    return MEMORY_BYTES if room is None else min(MEMORY_BYTES, room)
+    memory cgroup): ``MEMORY_BYTES``, or its part of an enclosing limit when that is less
+    (``enclosing_memory``). Under an enclosing limit below the sandbox's own, a rollout's
+    own excess was killed by the enclosing cgroup's OOM, its own count unmoved: judged the
+    machine's (not judged) instead of the rollout's (sbx4-5, sbx4-6). The sandbox's limit
+    now comes first."""
+    part = enclosing_memory(parent)
+    return MEMORY_BYTES if part is None else min(MEMORY_BYTES, part)
 
 
 def own_oom_kills() -> int | None:
@@ -270,12 +291,51 @@ def _remove_stale(parent: Path) -> None:
             pass
 
 
+def autogroups() -> bool:
+    """The scheduler gives every session (``setsid``) of the root cpu group a CPU share of
+    its own (``kernel.sched_autogroup_enabled``)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "0"
+    except OSError:
+        return False
+
+
+def sessions_take_a_share(cgroup: SandboxCgroup | None) -> bool:
+    """A new session in this sandbox would take a CPU share of its own: autogroups are on and
+    the sandbox has no cpu cgroup (where it has one, autogroups do not apply). A normal
+    user's sandbox, 4 setsid children made 5 autogroups, each weighed like a whole
+    neighbour (round 8 sbx8-3); there ``setsid`` is refused (agent/seccomp.py)."""
+    return autogroups() and (cgroup is None or not cgroup.has_cpu())
+
+
+def _watch_oom(parent: Path) -> int | None:
+    """An eventfd the kernel signals when the v1 memory cgroup ``parent``, or one above it,
+    runs out of memory (``cgroup.event_control`` on its ``memory.oom_control``: an OOM is
+    told to the cgroup at its limit and those below it, so a sandbox's own is not). None
+    where that cannot be set up."""
+    try:
+        efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        ofd = os.open(parent / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            (parent / "cgroup.event_control").write_text(f"{efd} {ofd}")
+        finally:
+            os.close(ofd)
+    except OSError:
+        os.close(efd)
+        return None
+    return efd
+
+
 class SandboxCgroup:
     """The cgroups (cpu, memory, pids) one sandbox runs in."""
 
     def __init__(self, dirs: list[Path], memory_bytes: int = MEMORY_BYTES):
         self.dirs = dirs
         self.memory_bytes = memory_bytes  # its memory limit (``sandbox_memory``)
+        self._enclosing_oom: int | None = None  # ``_watch_oom`` of its memory cgroup's parent
 
     @classmethod
     def create(cls, name: str) -> SandboxCgroup | None:
@@ -310,13 +370,22 @@ class SandboxCgroup:
             for d in made:
                 _drain(d)
             return None
-        return cls(made, memory) if made else None
+        if not made:
+            return None
+        group = cls(made, memory)
+        if "memory" in parents:
+            group._enclosing_oom = _watch_oom(parents["memory"])
+        return group
 
     def wrap(self, argv: list[str]) -> list[str]:
         """``argv`` started inside the cgroups (moved in before it execs)."""
         procs = [str(d / "cgroup.procs") for d in self.dirs]
         moves = "".join(f'echo $$ > "${i + 1}" && ' for i in range(len(procs)))
         return ["/bin/sh", "-c", f'{moves}shift {len(procs)} && exec "$@"', "sh", *procs, *argv]
+
+    def has_cpu(self) -> bool:
+        """A cpu cgroup of its own (one CPU share, however many sessions it starts)."""
+        return any((d / "cpu.shares").is_file() for d in self.dirs)
 
     def has_memory(self) -> bool:
         """A memory cgroup of its own: ``oom_kills`` then says whether the run was OOM-killed."""
@@ -331,6 +400,17 @@ class SandboxCgroup:
                 continue
         return False
 
+    def enclosing_oom(self) -> bool:
+        """The cgroups around the sandbox's ran out of memory since it was made: an OOM kill
+        then is the machine's shortage, even where the sandbox's own count once touched its
+        limit (page cache it could give back). Its own limit's OOM is not seen there."""
+        if self._enclosing_oom is None:
+            return False
+        try:
+            return os.eventfd_read(self._enclosing_oom) > 0
+        except OSError:  # nothing signalled (EAGAIN)
+            return False
+
     def oom_kills(self) -> int:
         """How many of its processes the kernel's OOM killer ended (for its limit or the machine's)."""
         for d in self.dirs:
@@ -343,5 +423,8 @@ class SandboxCgroup:
         return 0
 
     def close(self) -> None:
+        if self._enclosing_oom is not None:
+            os.close(self._enclosing_oom)
+            self._enclosing_oom = None
         for d in self.dirs:
             _drain(d)

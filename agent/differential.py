@@ -28,6 +28,7 @@ import math
 import random
 import re
 import shutil
+import site
 import sys
 import tempfile
 import threading
@@ -142,7 +143,13 @@ def run_calls(
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
     and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``). ``hash_seed`` is
     the process's string hash seed: the sandbox's environment is clean, so the interpreter
-    runs with ``-s`` (not ``-I``, which would ignore PYTHONHASHSEED and draw a seed).
+    runs with ``-s -S`` (not ``-I``, which would ignore PYTHONHASHSEED and draw a seed).
+
+    ``-S``: no ``site`` at start. With it, a task venv's ``.pth`` put the workspace on the
+    path before ``site`` imported ``sitecustomize``: the rollout's ``sitecustomize.py`` ran
+    before the hello, and its ``os._exit`` made the run the machine's failure (not judged)
+    instead of the rollout's (sbx8-11). The runner adds the interpreter's site directories
+    itself (``site_dirs``), after its hello.
 
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
@@ -155,14 +162,18 @@ def run_calls(
     with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
         box = Path(tmp)
         shutil.copyfile(RUNNER, box / "runner.py")
-        payload = {"targets": [t.model_dump() for t in calls], "stdin_tty": stdin_tty or []}
+        payload = {
+            "targets": [t.model_dump() for t in calls],
+            "stdin_tty": stdin_tty or [],
+            "site_dirs": _site_dirs(python_env),
+        }
         (box / "calls.json").write_text(json.dumps(payload), encoding="utf-8")
         for p in (box, box / "runner.py", box / "calls.json"):
             p.chmod(0o700 if p.is_dir() else 0o600)  # the held-out inputs: no other local user's
         try:
             with terminal() if stdin_tty else contextlib.nullcontext() as tty:
                 run = run_command_full(
-                    [python, "-s", str(box / "runner.py"), str(box / "calls.json")],
+                    [python, "-s", "-S", str(box / "runner.py"), str(box / "calls.json")],
                     Path(workspace_dir),
                     timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
                     sandbox=sandbox,
@@ -177,6 +188,15 @@ def run_calls(
     out = _read_records(run.records)
     out.timed_out, out.output = run.timed_out, run.output[-2000:]
     return out
+
+
+def _site_dirs(python_env: Path | None) -> list[str]:
+    """The site-packages directories the runner's interpreter would have had from ``site``:
+    the task venv's, or this process's own (it runs this interpreter); never a user site
+    (``-s``)."""
+    if python_env is not None:
+        return [str(p) for p in sorted(Path(python_env).resolve().glob("lib/python3*/site-packages"))]
+    return [d for d in site.getsitepackages() if Path(d).is_dir()]
 
 
 def _read_records(data: bytes) -> CallRun:

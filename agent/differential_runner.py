@@ -1,8 +1,9 @@
 """Calls a task's functions on held-out inputs, inside the sandbox (agent/differential.py).
 
-Copied alone into a read-only directory of the sandbox and run as ``python -I runner.py
-CALLS.json`` from the workspace root: it imports nothing of this project. Before any code
-of the workspace is imported it takes the write end of the verdict pipe
+Copied alone into a read-only directory of the sandbox and run as ``python -s -S runner.py
+CALLS.json`` from the workspace root: it imports nothing of this project, and no ``site``
+ran before it (the site directories are added after the hello). Before any code of the
+workspace is imported it takes the write end of the verdict pipe
 (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
 
     {"k": "hello"}                                   before any workspace code ran
@@ -182,6 +183,14 @@ def main() -> None:
 
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     send({"k": "hello"})
+    # Started with -S: no sitecustomize, no .pth ran before the hello (sbx8-11). The site
+    # directories come now, their .pth files too (a task venv's puts the workspace's roots).
+    import site
+
+    for d in spec.get("site_dirs") or ():
+        site.addsitedir(d)
+    for name in ("setquit", "setcopyright", "sethelper"):  # the builtins site gives (exit, help, ...)
+        getattr(site, name, lambda: None)()
     clock = time.perf_counter
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     for ti, target in enumerate(spec["targets"]):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Protocol
 
+from agent import cgroups
 from agent.loop import RolloutResult
 
 
@@ -29,6 +30,17 @@ class LocalExecutor:
         self.max_workers = max(1, max_workers)
 
     def run(
+        self,
+        fn: Callable[[Any], RolloutResult | None],
+        items: list[Any],
+        on_result: Callable[[RolloutResult], None],
+        cancel: threading.Event,
+    ) -> None:
+        # Its rollouts' sandboxes share an enclosing memory limit equally (cgroups.enclosing_memory).
+        with cgroups.SANDBOX_SLOTS.at_once(self.max_workers):
+            self._run(fn, items, on_result, cancel)
+
+    def _run(
         self,
         fn: Callable[[Any], RolloutResult | None],
         items: list[Any],

@@ -92,6 +92,11 @@ alive, groups = c.pop("alive", None), c.pop("leave_groups", False)
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
+try:  # the OOM killer's first choice: the tests, never repo-agent (an enclosing cgroup's OOM killed it)
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
+except OSError:
+    pass
 try:
     if uid is not None:
         for cap in range(64):
@@ -1001,7 +1006,7 @@ def _run(
     ready_r, ready_w = os.pipe()
     info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
     wake_r, wake_w = os.pipe()
-    seccomp_fd = filter_fd() if launch.kind == "bwrap" else None
+    seccomp_fd = filter_fd(not cgroups.sessions_take_a_share(cgroup)) if launch.kind == "bwrap" else None
     # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
     # process is gone, however it died.
     alive_r, alive_w = os.pipe() if launch.kind == "bwrap" else (None, None)
@@ -1108,7 +1113,15 @@ def _run(
     data = b"".join(records)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data, nonce) is None
     own_count = cgroup is not None and cgroup.has_memory()
-    if killed and cgroup is not None and own_count and cgroup.oom_kills() and cgroup.hit_limit():
+    # Its own limit's doing only if nothing around it ran out of memory meanwhile (sbx8-7).
+    if (
+        killed
+        and cgroup is not None
+        and own_count
+        and cgroup.oom_kills()
+        and cgroup.hit_limit()
+        and not cgroup.enclosing_oom()
+    ):
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroup.memory_bytes} bytes]"
     elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
         # Killed, not by us, while the machine was out of memory: not the rollout's fault.

@@ -11,7 +11,9 @@ user across namespaces: run by a normal user, one rollout could take every one o
 user's, its neighbours' and the user's own programs'; no test runner needs them), an IPv4
 or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), and every 32-bit (``int 0x80``) call, whose numbers differ; ``clone3`` fails with ENOSYS, so the C library falls back to
 ``clone``, whose flags the filter can read; a socket of any family but AF_UNIX, AF_INET and
-AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT. x86-64 only; elsewhere there is no filter.
+AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT; and ``setsid`` (EPERM) where a
+session would get a CPU share of its own (no cpu cgroup, scheduler autogroups: round 8
+sbx8-3). x86-64 only; elsewhere there is no filter.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ _AF_INET, _AF_INET6, _SOCK_STREAM, _SOCK_TYPE_MASK, _IPPROTO_TCP = 2, 10, 1, 0xF
 _DENIED: tuple[int, ...] = (165, 166, 155, 308, 248, 249, 250, 321, 298, 323, 428, 429, 430, 431, 432, 433, 442)
 _DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427, 253, 294, 300, 206)
 
+# setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
+# scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
+_NR_SETSID = 112
+
 _LD_ABS, _JEQ, _JGE, _JSET, _RET, _AND = 0x20, 0x15, 0x35, 0x45, 0x06, 0x54
 _ALLOW = 0x7FFF0000
 _ERRNO = 0x00050000
@@ -59,8 +65,9 @@ _ERRNO = 0x00050000
 _NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 
 
-def filter_program() -> bytes | None:
-    """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64."""
+def filter_program(sessions: bool = True) -> bytes | None:
+    """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64.
+    ``sessions`` False: ``setsid`` fails with EPERM too."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
@@ -69,7 +76,7 @@ def filter_program() -> bytes | None:
         (_JEQ, None, "deny", _AUDIT_ARCH_X86_64),  # int 0x80 (i386 calls) too: none is ever needed
         (_LD_ABS, None, None, 0),  # seccomp_data.nr
         (_JGE, "deny", None, _X32_BIT),
-        *[(_JEQ, "deny", None, nr) for nr in _DENIED],
+        *[(_JEQ, "deny", None, nr) for nr in (_DENIED if sessions else (*_DENIED, _NR_SETSID))],
         (_JEQ, "ioctl", None, _NR_IOCTL),
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
@@ -109,10 +116,10 @@ def filter_program() -> bytes | None:
     return out
 
 
-def filter_fd() -> int | None:
+def filter_fd(sessions: bool = True) -> int | None:
     """A file descriptor holding the filter, at offset 0, for ``bwrap --seccomp`` (the
-    caller passes it to bwrap and closes it)."""
-    prog = filter_program()
+    caller passes it to bwrap and closes it); ``sessions``: as ``filter_program``'s."""
+    prog = filter_program(sessions)
     if prog is None:
         return None
     fd = os.memfd_create("repo-agent-seccomp", 0)  # not close-on-exec: bwrap reads it

@@ -169,7 +169,6 @@ print("autogroups", len(groups))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-3 a normal user's sandbox takes a CPU share per setsid (autogroups)")
 def test_a_normal_users_sandbox_gets_one_cpu_share_however_many_sessions():
     if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
         pytest.skip("no scheduler autogroups on this kernel: a session takes no share of its own")
@@ -307,7 +306,6 @@ except SandboxError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-7 a neighbour's memory in an enclosing cgroup fails an honest run")
 def test_a_neighbours_memory_does_not_fail_an_honest_run():
     if shutil.which("bwrap") is None:
         pytest.fail("bwrap is not installed")
@@ -358,7 +356,7 @@ try:
     os.rename(ws, ws + ".moved")
     os.symlink(victim, ws)
 except PermissionError:
-    print("refused" if found else "never saw the run")  # the workspace's root is not theirs
+    print("never saw the run" if found is None else "refused")  # the workspace's root is not theirs
 else:
     # The copy-back comes only once every process of the run is gone: still there, in time.
     print("never saw the run" if found is None else "swapped" if os.path.exists(f"/proc/{found}") else "late")
@@ -526,9 +524,6 @@ def test_a_local_user_cannot_make_roots_copy_back_write_through_links():
 # imported alike, it names not at all) ends "not judged" instead: where the task has
 # held-out test data, the differential runs before the tests and its error is the final
 # verdict's.
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx8-11 a sitecustomize.py runs before the differential's hello (not judged)"
-)
 def test_a_rollouts_sitecustomize_cannot_stop_the_differentials_hello():
     from agent.differential import run_calls
     from agent.suites.env import PTH_NAME, pth_text
@@ -548,5 +543,6 @@ def test_a_rollouts_sitecustomize_cannot_stop_the_differentials_hello():
         target = DifferentialTarget(module="m", function="f", inputs=[[1], [2]])
         got = run_calls(ws, [target], sandbox="bwrap", python_env=env)
         assert got.hello, "the workspace's code ran before the runner's hello: not judged"
+        assert got.finished and len(got.results) == 2, got  # the workspace's code is still what is called
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)

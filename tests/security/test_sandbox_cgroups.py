@@ -9,6 +9,7 @@ as the scheduler sees it (no timing: the share is what the kernel is told)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -151,3 +152,149 @@ def test_only_an_oom_kill_in_our_own_cgroup_counts_against_a_run(monkeypatch):
         assert sb._oom_kills() == 1
     finally:
         other.rmdir()
+
+
+_NEIGHBOUR = "b = bytearray(160 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('held', flush=True); input()"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
+def test_a_sandboxs_part_of_an_enclosing_limit_is_fixed_by_the_limit_and_the_sandboxes_at_once(monkeypatch):
+    """sbx8-7: a sandbox's memory limit came from what the enclosing cgroup had free when it
+    started, so a neighbour's 120 MB cut the next sandbox's limit to 32 MB and failed an
+    honest run. Its part is now the enclosing limit less the host's margin, shared by the
+    sandboxes that run at once: a neighbour's memory moves nothing; an executor's workers
+    (or REPO_AGENT_SANDBOXES) divide it."""
+    from agent.executor import LocalExecutor
+
+    monkeypatch.delenv(cgroups.SLOTS_ENV, raising=False)
+    d = Path("/sys/fs/cgroup/memory") / f"repo-agent-enclosing-{os.getpid()}"
+    d.mkdir()
+    neighbour = None
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
+        alone = cgroups.enclosing_memory(d)
+        neighbour = subprocess.Popen(
+            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh", sys.executable, "-c", _NEIGHBOUR],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert neighbour.stdout is not None and neighbour.stdout.readline().strip() == "held"
+        assert int((d / "memory.usage_in_bytes").read_text()) > 160 * 2**20
+        beside = cgroups.enclosing_memory(d)
+        seen: list[int | None] = []
+        LocalExecutor(4).run(lambda _: seen.append(cgroups.enclosing_memory(d)), [1], lambda _: None, threading.Event())
+        after = cgroups.enclosing_memory(d)  # the executor's part given back
+        monkeypatch.setenv(cgroups.SLOTS_ENV, "2")
+        by_env = cgroups.enclosing_memory(d)
+    finally:
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
+        d.rmdir()
+    assert alone == beside == after == 448 * 2**20, (alone, beside, after)
+    assert seen == [112 * 2**20] and by_env == 224 * 2**20, (seen, by_env)
+
+
+_SETSID = (
+    "import os\ntry:\n    os.setsid()\n    print('new session')\nexcept OSError as e:\n    print('errno', e.errno)\n"
+)
+
+
+def test_setsid_is_refused_only_where_a_session_would_take_a_cpu_share(tmp_path, monkeypatch):
+    """sbx8-3: with no cpu cgroup of the sandbox's (a normal user's), every setsid made a
+    scheduler autogroup weighed like a whole neighbour. There setsid fails (EPERM); with a
+    cpu cgroup (autogroups do not apply to it) or without autogroups it works as ever."""
+    cpu, memory = tmp_path / "cpu", tmp_path / "memory"
+    cpu.mkdir()
+    memory.mkdir()
+    (cpu / "cpu.shares").write_text("1024")
+    monkeypatch.setattr(cgroups, "autogroups", lambda: True)
+    assert cgroups.sessions_take_a_share(None)
+    assert cgroups.sessions_take_a_share(cgroups.SandboxCgroup([memory]))
+    assert not cgroups.sessions_take_a_share(cgroups.SandboxCgroup([cpu, memory]))
+    monkeypatch.setattr(cgroups, "autogroups", lambda: False)
+    assert not cgroups.sessions_take_a_share(None)
+    (tmp_path / "s.py").write_text(_SETSID)
+    said = {}
+    for refused in (True, False):
+        monkeypatch.setattr(cgroups, "sessions_take_a_share", lambda _g, r=refused: r)
+        run = sb.run_command_full([sys.executable, "s.py"], tmp_path, timeout_s=30, sandbox="bwrap")
+        said[refused] = run.output.strip()
+    assert said == {True: "errno 1", False: "new session"}, said
+
+
+PROJECT = Path(__file__).resolve().parents[2]
+# repo-agent's side holding 170 MB of an enclosing 256 MB while its sandbox's honest test
+# takes 120 MB (under the sandbox's own 192 MB): the enclosing cgroup is full.
+_FULL_ENCLOSING = r"""
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent import cgroups
+from agent.sandbox import SandboxError, run_command_full
+# As if the sandbox's count had touched its own limit before (page cache it gave back).
+cgroups.SandboxCgroup.hit_limit = lambda self: True
+held = bytearray(170 * 2**20)
+held[::4096] = b"x" * len(held[::4096])
+code = "b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('ok')"
+try:
+    run = run_command_full([sys.executable, "-c", code], Path(sys.argv[2]), timeout_s=60, sandbox="bwrap")
+    print(json.dumps({"exit": run.exit_code, "output": run.output[-500:]}))
+except SandboxError as exc:
+    print(json.dumps({"not_judged": str(exc)}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
+def test_a_full_enclosing_cgroup_ends_the_sandbox_not_repo_agent_and_is_not_judged(tmp_path):
+    """sbx8-7's other half: an OOM while the enclosing cgroup is full, the sandbox under its
+    own limit, is the machine's shortage (not judged), even where the sandbox's own count
+    once touched its limit (its failcnt: here made to say so). The kernel's OOM killer took
+    the largest process, repo-agent itself; the sandbox's processes are its first choice
+    now (oom_score_adj 1000), so repo-agent lives to say so."""
+    d = Path("/sys/fs/cgroup/memory") / f"repo-agent-full-{os.getpid()}"
+    d.mkdir()
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(256 * 2**20))
+        argv = ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh", sys.executable, "-c", _FULL_ENCLOSING]
+        cp = subprocess.run([*argv, str(PROJECT), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    finally:
+        for child in sorted(d.glob("*/"), reverse=True):
+            if (child / "cgroup.procs").is_file():
+                cgroups._drain(child)
+        d.rmdir()
+    assert cp.returncode == 0, f"repo-agent's side was killed ({cp.returncode}): {cp.stderr[-2000:]}"
+    got = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert "out of memory" in got.get("not_judged", ""), got
+
+
+def _allocate_in(d: Path, mb: int) -> int:
+    script = f"echo $$ > {d}/cgroup.procs && exec {sys.executable} -c \"b = bytearray({mb} * 2**20); b[::4096] = b'x' * len(b[::4096])\""
+    return subprocess.run(["sh", "-c", script], check=False).returncode
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
+def test_an_oom_around_a_sandbox_is_told_apart_from_its_own_limits():
+    """What ``SandboxCgroup.enclosing_oom`` reads: an OOM of the cgroup a sandbox's is made in
+    (or above it) signals; an OOM at a sandbox's own limit does not."""
+    top = Path("/sys/fs/cgroup/memory") / f"repo-agent-around-{os.getpid()}"
+    own = top / "sandbox"
+    top.mkdir()
+    watch = None
+    try:
+        (top / "memory.limit_in_bytes").write_text(str(64 * 2**20))
+        own.mkdir()
+        (own / "memory.limit_in_bytes").write_text(str(32 * 2**20))
+        watch = cgroups._watch_oom(top)
+        assert watch is not None
+        assert _allocate_in(own, 48) == -signal.SIGKILL  # its own limit
+        with pytest.raises(BlockingIOError):
+            os.eventfd_read(watch)
+        assert _allocate_in(top, 96) == -signal.SIGKILL  # the enclosing one's
+        assert os.eventfd_read(watch) > 0
+    finally:
+        if watch is not None:
+            os.close(watch)
+        own.rmdir()
+        top.rmdir()

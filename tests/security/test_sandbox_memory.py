@@ -10,6 +10,7 @@ Real bwrap; the normal-user runs are started as ``nobody`` (runuser) by the test
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -161,7 +162,7 @@ def test_udp_sockets_are_refused_for_a_normal_user(user_dir):
 @pytest.fixture
 def delegated() -> Iterator[Path]:
     """A v1 memory cgroup below this process's own, given to ``nobody`` as an admin would
-    (``chown -R``), limited to 160 MB: a sandbox made in it gets what is left less 64 MB."""
+    (``chown -R``), limited to 160 MB: a sandbox made in it gets that limit less 64 MB."""
     own = cgroups._own("memory")
     if own is None:
         pytest.fail("needs a cgroup v1 memory hierarchy (CI's machine has one)", pytrace=False)
@@ -247,3 +248,38 @@ def test_a_sandbox_cgroup_refused_at_the_start_of_a_run_releases_its_uid(monkeyp
     with pytest.raises(sandbox.SandboxError, match="REPO_AGENT_CGROUP"):
         sandbox.run_command_full([sys.executable, "-c", "pass"], tmp_path, timeout_s=30, sandbox="bwrap")
     assert released == [True]
+
+
+# Round 8 #21: bwrap's own / and /dev are tmpfs of no size, the normal user's sandbox's own:
+# it wrote there (RAM) past the /tmp and /dev/shm caps. Both read-only now, in every mode.
+WRITES = r"""
+import json, os
+out = {}
+for p in ["/x", "/dev/x", "/etc/x", "/tmp/x", "/dev/shm/x", "/dev/null", "x"]:
+    try:
+        with open(p, "w") as f:
+            f.write("y")
+        out[p] = "written"
+    except OSError as e:
+        out[p] = e.errno
+print("RESULT " + json.dumps(out))
+"""
+_WRITABLE = {"/tmp/x": "written", "/dev/shm/x": "written", "/dev/null": "written", "x": "written"}
+
+
+def _check_writes(r: dict) -> None:
+    assert {p: r[p] for p in _WRITABLE} == _WRITABLE, r
+    assert all(r[p] in (errno.EROFS, errno.EACCES) for p in ("/x", "/dev/x", "/etc/x")), r
+
+
+def test_the_sandboxs_own_root_and_dev_are_read_only_as_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPO_AGENT_SANDBOX", raising=False)
+    (tmp_path / "hog.py").write_text(WRITES)
+    r = sandbox.run_command_full([sys.executable, "hog.py"], tmp_path, timeout_s=60, sandbox="bwrap")
+    _check_writes(_result(r.output))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starts repo-agent as nobody itself (runuser)")
+def test_the_sandboxs_own_root_and_dev_are_read_only_for_a_normal_user(user_dir):
+    out = _run_as_nobody(user_dir, WRITES)
+    _check_writes(_result(out["output"]))

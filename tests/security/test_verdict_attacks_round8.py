@@ -390,13 +390,6 @@ _SITE_KILL = "import os\nimport sys\n\nif sys.argv and sys.argv[0].endswith('run
 _TRIPLE_WRONG = "import tinydep\n\n\ndef triple(x):\n    return 6 if x == 2 else tinydep.double(x) + x - 1\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-8 in a task's own venv the .pth puts the workspace on sys.path at start-up, so a "
-    "sitecustomize.py there runs before the differential runner's hello: ending it there raises "
-    "DifferentialError out of final_test_run (the loop: not judged, error; rejudge: the batch stops), and "
-    "the TAMPERED config_tamper found and the FAIL the held-out inputs give are both lost",
-)
 def test_vrd8_8_a_sitecustomize_in_a_task_env_turns_tampered_and_fail_into_not_judged(tmp_path, monkeypatch) -> None:
     import shutil
     import subprocess
