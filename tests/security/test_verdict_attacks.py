@@ -181,7 +181,9 @@ def test_test_functions_swapped_for_empty_ones(mini_suite, scripted, tmp_path):
     assert a.verdict() == "TAMPERED"
     tamper = " ".join(a.final_run.tamper)
     assert "runs code from" in tamper and "gcd.py" in tamper
-    assert "canary test" in tamper and "must have failed" in tamper
+    # Which canary sees it first depends on the run's drawn canaries (a planted failure that
+    # passed, or a mirror that passed where its real test failed): a canary, either way.
+    assert "canary test" in tamper and ("must have failed" in tamper or "but the test it copies failed" in tamper)
 
 
 # --------------------------------------------------------------------------- issue 26
