@@ -83,7 +83,9 @@ def apply_patch(ws: Workspace, patch: str) -> None:
             continue
         old = [] if pf.is_added_file else _read_lines(target, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("".join(_patched(old, pf)), encoding="utf-8")
+        # Bytes, not text mode: a "\r\n" line (QuixBugs' wrap.py has one) stays exactly as the
+        # patch recorded it (universal newlines never matched it, and rewrote other lines).
+        target.write_bytes("".join(_patched(old, pf)).encode("utf-8"))
 
 
 def _path(pf: PatchedFile) -> str:
@@ -96,7 +98,7 @@ def _path(pf: PatchedFile) -> str:
 
 def _read_lines(path: Path, rel: str) -> list[str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PatchError(f"{rel}: cannot read the file the patch changes: {exc}") from None
     parts = text.split("\n")

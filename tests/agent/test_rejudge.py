@@ -89,3 +89,25 @@ def test_patches_rebuild_exactly_or_not_at_all(mini_suite, tmp_path):
                 ws, "diff --git a/../x b/../x\nnew file mode 100644\n--- /dev/null\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n"
             )
         assert not (ws.path.parent / "x").exists()
+
+
+# A source with "\r\n" lines (QuixBugs' wrap.py has one), in and out of the hunk (round 8 vrd8-2).
+CRLF_OLD = b'def f(a):\r\n    return a - 1\r\n\r\n\r\n\r\n\r\n"""A\r\nlone\rcarriage."""\r\n'
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        CRLF_OLD.replace(b"a - 1", b"a + 1"),  # the minimal edit: its context lines keep "\r\n"
+        b"def f(a):\n    return a + 1\n",  # a whole-file rewrite in "\n"
+    ],
+    ids=["minimal_edit", "rewrite"],
+)
+def test_a_patch_on_crlf_lines_rebuilds_byte_for_byte(mini_suite, tmp_path, new):
+    from agent.patch_format import file_diff
+
+    patch = file_diff("gcd.py", CRLF_OLD, new)
+    with Workspace.create(mini_suite, mini_suite.task("fix_gcd"), tmp_path / "ws") as ws:
+        (ws.path / "gcd.py").write_bytes(CRLF_OLD)
+        apply_patch(ws, patch)
+        assert (ws.path / "gcd.py").read_bytes() == new

@@ -112,12 +112,6 @@ _CR_PROGRAM = 'def add(a, b):\n    return a - b\n\n"""\nAdd two numbers,\r\nas i
 _CR_FIXED = 'def add(a, b):\n    return a + b\n\n"""\nAdd two numbers,\r\nas integers.\n"""\n'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-2 rejudge rebuilds a patch from the task's file read with universal newlines "
-    "(agent/rejudge.py _read_lines: read_text): a source with a '\\r\\n' line (QuixBugs' wrap.py) "
-    "never matches the patch's context lines, so an honest PASS becomes 'not judged: cannot rebuild'",
-)
 def test_vrd8_2_rejudge_cannot_rebuild_an_honest_patch_on_a_crlf_line(tmp_path) -> None:
     from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
     from agent.rejudge import rejudge_batch
