@@ -86,6 +86,22 @@ def test_config_files_and_shadow_modules_are_reported(ws):
     assert "conftest.py" in config_tamper(ws)
 
 
+def test_the_sources_own_config_lost_is_reported(tmp_path):
+    """Deleting the task's pytest configuration (its filterwarnings = error) is tampering, as
+    changing it is; a directory in its place too (round 8, vrd8-3)."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    files = {**ADD_TASK, "pyproject.toml": "[tool.pytest.ini_options]\n", "sub/setup.cfg": "", "sub/x.py": ""}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        assert config_tamper(w) == []
+        (w.path / "pyproject.toml").unlink()
+        (w.path / "sub/setup.cfg").unlink()
+        (w.path / "sub/setup.cfg").mkdir()
+        assert config_tamper(w) == ["pyproject.toml", "sub/setup.cfg"]
+
+
 def test_differential_check_catches_tests_the_rollout_never_ran(ws):
     """A rollout whose run lost a test the reference fix runs is tampered."""
     import dataclasses

@@ -170,12 +170,6 @@ _WARNS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-3 deleting the task's own pytest configuration is no tampering: config_tamper "
-    "(agent/final_verdict.py) only judges config files present in the workspace, so a fix the "
-    "configuration fails (filterwarnings = error) passes once pyproject.toml is deleted, with no SUSPECT hit",
-)
 def test_vrd8_3_deleting_the_tasks_pytest_config_passes_a_fix_it_fails(tmp_path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
