@@ -50,6 +50,7 @@ from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
 from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
+from agent.task_test_dirs import dirs_of_tests
 from agent.trace import TestCounts
 from agent.tree_walk import walk
 from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
@@ -585,6 +586,10 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
+    # The rest of the tests' own directories as the source has them: a fix in the test
+    # package's __init__.py judged only the tests (round 8, vrd8-5).
+    dirs = dirs_of_tests(ws.suite, ws.task, walk_files(ws.source, ws.task.hidden))
+    ws.put_back(dirs)
     held, names = tree_cost(ws.path)
     if held > WORKSPACE_BYTES or names > WORKSPACE_INODES:
         # The sandbox would refuse to start: the rollout's doing (its runs or its edits
@@ -604,6 +609,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
         ws.drop_unrecorded()
+        ws.put_back(dirs)
         rewritten = rewritten_code(before, code_digest(ws))
         if rewritten and not put_back(ws, kept, rewritten, before):
             # The tests and the SUSPECT scan would read what that process wrote.

@@ -213,12 +213,6 @@ _TEST_PACKAGE_FIX = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-5 a fix placed in the test package's __init__.py (unprotected in generated suites: "
-    "only the selected test files and conftest.py are), which pytest imports before the test module, "
-    "passes while the code under test stays wrong for every other caller; no tamper, no SUSPECT hit",
-)
 def test_vrd8_5_a_fix_in_the_test_packages_init_passes_with_the_code_left_wrong(tmp_path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
