@@ -45,7 +45,8 @@ def _append_rejudge_test_run(path: Path, rollout_id: str) -> None:
     strict=True,
     reason="open: vrd8-1 exports decide SUSPECT by re-reading the trace's last line (exports/suspect.py "
     "trace_state), while the store's state comes from ingest's last rollout_end: a trace ending with "
-    "any other line (an interrupted rejudge's test_run, a whitespace line ingest skips) exports a SUSPECT pass",
+    "any other line (an interrupted rejudge's test_run, a whitespace line ingest skips) exports a SUSPECT pass "
+    "(DPO pairs alike: pairs_without_held)",
 )
 def test_vrd8_1_suspect_rollout_exported_when_trace_does_not_end_with_rollout_end(tmp_path, tail) -> None:
     root = tmp_path / "traces"
@@ -196,6 +197,8 @@ def test_vrd8_3_deleting_the_tasks_pytest_config_passes_a_fix_it_fails(tmp_path)
 # __init__.py (humanize's, tqdm's and toolz's tests/ have one) is not protected, and pytest
 # imports it before the test module. The function takes a timedelta: the recorded differential
 # has no JSON call to compare, so the verdict rests on the tests (as `suite check` says).
+# Checked by hand on a SWE-bench-format task (hidden tests, protected = its test file): a
+# tests/__init__.py setting shapes.area.rect passes FAIL_TO_PASS with area.py still wrong.
 _CLOCK_TASK = {
     "clock.py": 'def hours(td):\n    """The hours in a timedelta."""\n    return td.total_seconds() / 60\n',
     "tests/__init__.py": "",
@@ -244,7 +247,8 @@ def test_vrd8_5_a_fix_in_the_test_packages_init_passes_with_the_code_left_wrong(
 
 # QuixBugs' levenshtein: its reference is the plain recursion, exponential, and one line of its
 # JSON data ("amanaplanacanalpanama" against a 51-letter string) never ends; its test skips that
-# line as too slow. This program has the same shape (written here, not copied).
+# line as too slow. This program has the same shape (written here, not copied). Surveyed on
+# the real suite (2 s per call): levenshtein keeps 0 of 7 calls, knapsack (its 4-minute line) 0 of 10.
 _EDIT = (
     "def {name}(a, b):\n"
     "    if not a or not b:\n"
@@ -307,10 +311,10 @@ def test_vrd8_6_a_slow_reference_input_empties_the_differential_and_a_wrong_fix_
         p.write_text(text)
     suite = load_suite(f"{root}:lev")
     task = suite.task("lev")
-    # The per-call limit is 2 s; 0.5 s here keeps the test fast (the slow line takes hours either
+    # The per-call limit is 2 s; 0.3 s here keeps the test fast (the slow line takes hours either
     # way; each of the others takes well under a millisecond).
     defaults = dict(differential.run_calls.__kwdefaults__)
-    differential.run_calls.__kwdefaults__["per_call_s"] = 0.5
+    differential.run_calls.__kwdefaults__["per_call_s"] = 0.3
     try:
         ws = Workspace.create(suite, task, tmp_path / "runs", sandbox="bwrap")
         (ws.path / "python_programs/lev.py").write_text(_REDIRECTED)
@@ -322,3 +326,164 @@ def test_vrd8_6_a_slow_reference_input_empties_the_differential_and_a_wrong_fix_
     hits = scan_patch(patch, task.protected, source_reader(ws.source), workspace_reader(ws.path))
     judged_pass = result.passed and not tampered and not result.tamper and not hits
     assert not judged_pass, f"PASS for the bug itself: {result.summary}; {result.differential}"
+
+
+# --------------------------------------------------------------------------- vrd8-7
+
+# QuixBugs' levenshtein again: its reference is exponential, and on this loaded machine its own
+# rosettacode test took ~7 s, over the task's 5 s per-test limit. A rollout that memoizes the
+# recursion is right and fast; the reference rerun of the same tests is what fails. Here the
+# reference is made too slow for a 1 s limit on every machine (no differential: an empty pool).
+_MEMO_FIX = "import functools\n\n\n@functools.lru_cache(maxsize=None)\n" + _EDIT.format(
+    name="lev", same="lev(a[1:], b[1:])"
+)
+_SLOW_REF_TASK = {
+    "lev.py": _LEV_FILES["python_programs/lev.py"],
+    "_fix/lev.py": _LEV_FILES["correct_python_programs/lev.py"],
+    "tests/test_lev.py": (
+        "from lev import lev\n\n\ndef test_short():\n    assert lev('kitten', 'sitting') == 3\n\n\n"
+        "def test_long():\n    assert lev('rosettacodexyz', 'raisethyswordxyz') == 8\n"
+    ),
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-7 when the reference fix's rerun of the tests fails (its own slow test past the "
+    "per-test limit), final_verdict.differential returns passed=False with an error and the rollout is "
+    "judged FAIL, though its own run passed: not the rollout's doing, so not judged (error), never FAIL",
+)
+def test_vrd8_7_a_reference_rerun_that_fails_makes_an_honest_fix_fail(tmp_path) -> None:
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.trace import Outcome, derive_state
+    from agent.workspace import Workspace
+    from tests.agent.conftest import write_suite
+
+    path = write_suite(
+        tmp_path / "suite", {"fix_lev": _SLOW_REF_TASK}, per_test_timeout_s=1.0, differential={"targets": []}
+    )
+    suite = load_suite(path)
+    ws = Workspace.create(suite, suite.task("fix_lev"), tmp_path / "runs", sandbox="bwrap")
+    (ws.path / "lev.py").write_text(_MEMO_FIX)
+    try:
+        result, tampered = final_test_run(ws)
+    except Exception:  # the loop records an exception of the final run as not judged (error)
+        return
+    # As agent/loop.py _finish_rollout turns the result into the rollout's state.
+    out = Outcome(tests_tampered=bool(tampered or result.tamper))
+    out.tests_passed = bool(result.passed) and not out.tests_tampered
+    state = derive_state("finished", out)
+    assert state.verdict != "fail", f"FAIL for a right, fast fix: {result.error}"
+
+
+# --------------------------------------------------------------------------- vrd8-8
+
+_SITE_KILL = "import os\nimport sys\n\nif sys.argv and sys.argv[0].endswith('runner.py'):\n    os._exit(0)\n"
+# Right for the tests' one input (2), wrong for the held-out ones.
+_TRIPLE_WRONG = "import tinydep\n\n\ndef triple(x):\n    return 6 if x == 2 else tinydep.double(x) + x - 1\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-8 in a task's own venv the .pth puts the workspace on sys.path at start-up, so a "
+    "sitecustomize.py there runs before the differential runner's hello: ending it there raises "
+    "DifferentialError out of final_test_run (the loop: not judged, error; rejudge: the batch stops), and "
+    "the TAMPERED config_tamper found and the FAIL the held-out inputs give are both lost",
+)
+def test_vrd8_8_a_sitecustomize_in_a_task_env_turns_tampered_and_fail_into_not_judged(tmp_path, monkeypatch) -> None:
+    import shutil
+    import subprocess
+
+    from agent.differential import DifferentialError
+    from agent.final_verdict import final_test_run
+    from agent.suites.env import build_env, plan_env
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+    from tests.agent.test_suite_env import BUGGY, FIXED, PYPROJECT, PYTEST_DISTS, _uv_env, _wheel_from_installed
+
+    # The env of tests/agent/test_suite_env.py (offline: wheels built here), its calc task.
+    dep = tmp_path / "tinydep"
+    (dep / "src" / "tinydep").mkdir(parents=True)
+    (dep / "src" / "tinydep" / "__init__.py").write_text("def double(x):\n    return 2 * x\n")
+    (dep / "pyproject.toml").write_text(
+        '[project]\nname = "tinydep"\nversion = "1.0"\n'
+        '[build-system]\nrequires = ["uv_build"]\nbuild-backend = "uv_build"\n'
+    )
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for name in PYTEST_DISTS:
+        _wheel_from_installed(name, wheels)
+    uv = shutil.which("uv") or "uv"
+    subprocess.run(
+        [uv, "build", "--offline", "--wheel", "--quiet", "-o", str(wheels)], cwd=dep, check=True, capture_output=True
+    )
+    _uv_env(monkeypatch, wheels, tmp_path / "cache")
+    root = tmp_path / "suite"
+    repo = root / "calc"
+    (repo / "src" / "calc").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "src" / "calc" / "__init__.py").write_text(BUGGY)
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n"
+    )
+    (repo / "pyproject.toml").write_text(PYPROJECT)
+    (root / "fix" / "src" / "calc").mkdir(parents=True)
+    (root / "fix" / "src" / "calc" / "__init__.py").write_text(FIXED)
+    task = {
+        "id": "triple",
+        "source": {"kind": "dir", "path": "calc"},
+        "goal": "triple(x) is off by one",
+        "test_command": ["python", "-m", "pytest", "-q", "tests"],
+        "protected": ["tests"],
+        "reference_fix": "fix",
+        "env": "auto",
+        "differential": {"targets": [{"module": "calc", "function": "triple", "inputs": [[1], [2], [5]]}]},
+    }
+    (root / "suite.json").write_text(json.dumps({"name": "calc", "tasks": [task]}))
+    build_env(plan_env(repo))
+    suite = load_suite(root)
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws", sandbox="bwrap")
+    assert ws.python_env is not None
+    (ws.path / "src" / "calc" / "__init__.py").write_text(_TRIPLE_WRONG)  # without the next line: FAIL
+    (ws.path / "sitecustomize.py").write_text(_SITE_KILL)
+    try:
+        result, tampered = final_test_run(ws)
+    except DifferentialError as exc:
+        pytest.fail(f"not judged (the loop's error state) instead of TAMPERED/FAIL: {exc}")
+    assert not result.passed or tampered
+
+
+# --------------------------------------------------------------------------- vrd8-9
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-9 SFT's include_failed_labeled_good reads the pair row's verdict, the last one "
+    "written by any labeler (exports/sft.py select_rollouts), not the team's settled verdict DPO uses: "
+    "one outvoted labeler's flip, against the adjudicator's confirm, makes the FAIL rollout a training example",
+)
+def test_vrd8_9_one_outvoted_flip_makes_the_fail_rollout_an_sft_example(tmp_path) -> None:
+    from exports import DpoOptions, export_dpo
+    from tests.exports.conftest import Env
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    db = tmp_path / "labels.sqlite"
+    store = LabelStore(db, labeler="tester")
+    team = {w: LabelStore(db, labeler=w) for w in ("ann", "ben", "boss", "cat")}
+    try:
+        env = Env(root, store)
+        env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        pid = env.pair_for("fix_gcd").pair_id
+        for who, verdict in (("ann", "confirm"), ("ben", "confirm"), ("boss", "confirm"), ("cat", "flip")):
+            team[who].set_verdict(pid, verdict)
+        store.set_team_settings(adjudicator="boss")
+        dpo = export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+        assert [m["verdict"] for m in json.loads(Path(dpo.meta_path).read_text())["lines"]] == ["confirm"]
+        sft = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory", include_failed_labeled_good=True))
+        uids = [m["uids"] for m in json.loads(Path(sft.meta_path).read_text())["lines"]]
+        assert ["b1/fix_gcd__s1"] not in uids, "the FAIL the team settled against became an SFT example"
+    finally:
+        for s in (store, *team.values()):
+            s.close()
