@@ -551,10 +551,11 @@ def differential(
     if canaries:  # the reference's canaries end as its own run says (trusted code)
         theirs = judge_canaries(theirs, canaries, theirs.outcomes)
     if not theirs.passed:
-        return dataclasses.replace(
-            result,
-            passed=False,
-            error=f"differential check: the reference fix does not pass the same tests ({theirs.summary})",
+        # Its run holds nothing of the rollout's (a fresh workspace: source, reference fix,
+        # the same canaries): a reference too slow under load is no FAIL of an honest fix
+        # (round 8, vrd8-7), it is a check that could not run.
+        raise held_out.DifferentialError(
+            f"differential check: the reference fix does not pass the same tests ({theirs.summary})"
         )
     # A test the reference fix passes must pass here too: skipped is not passed (a fix that
     # raises SkipTest on the inputs it gets wrong).
@@ -582,8 +583,25 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     """The authoritative run: protected paths restored first, the held-out differential
     verdict, then the tests with canaries and hidden tests, config and reference checks.
     Returns (result, tampered paths); what the run itself showed of tampering is
-    ``result.tamper``."""
+    ``result.tamper``. Raises DifferentialError when a check could not run (not the
+    rollout's doing) and nothing the rollout did already decides the verdict."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
+    try:
+        result = _judge(ws, tampered)
+    except held_out.DifferentialError as exc:
+        # A check that could not run never erases what is known already: the rollout's own
+        # edits to the tests or their configuration (a sitecustomize.py in a task's venv that
+        # ended the differential's process before its hello: round 8, vrd8-8).
+        if not tampered:
+            raise
+        ws.restore_protected()
+        why = str(exc)[:500]
+        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why), sorted(tampered)
+    return result, sorted(tampered)
+
+
+def _judge(ws: Workspace, tampered: set[str]) -> TestResult:
+    """``final_test_run``'s run; adds to ``tampered`` the config the tests' run wrote."""
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
     # The rest of the tests' own directories as the source has them: a fix in the test
@@ -599,7 +617,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
             if held > WORKSPACE_BYTES
             else f"the workspace holds {names} files, over the sandbox's {WORKSPACE_INODES}"
         )
-        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
+        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why)
     verdict = None
     if ws.visible:
         # Before the hidden tests are in the workspace: code run by the tests could keep a
@@ -614,12 +632,12 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         if rewritten and not put_back(ws, kept, rewritten, before):
             # The tests and the SUSPECT scan would read what that process wrote.
             unrun = TestResult(False, TestCounts(), "not run", 0.0, False, "", None)
-            return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict), sorted(tampered)
+            return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict)
         ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
     result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
     ws.restore_protected()  # the canaries and the hidden tests go
-    return result, sorted(tampered)
+    return result
 
 
 def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestResult:

@@ -22,6 +22,7 @@ from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
 
 from agent.batch_meta import find_batches, read_batch_meta
+from agent.differential import DifferentialError
 from agent.final_verdict import CHECKER_VERSION, final_test_run
 from agent.patch_format import unquote_path
 from agent.suites.models import Suite
@@ -157,7 +158,15 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
             state = not_judged("error", f"rejudge cannot rebuild the patch: {exc}"[:300])
             _append_end(trace, rid, read, end, o.model_copy(update={"state": state, "checker": CHECKER_VERSION}))
             return Rejudged(rid, task.id, before, state, o.checker, f"cannot rebuild: {exc}")
-        result, tampered = final_test_run(ws)
+        try:
+            result, tampered = final_test_run(ws)
+        except DifferentialError as exc:
+            # A check that could not run (a reference too slow under load): not judged, as the
+            # loop says it, never a stop of the whole batch (round 8, vrd8-8). The old checker
+            # stays recorded, so the next rejudge tries it again.
+            state = not_judged("error", f"final test run: {exc}"[:300])
+            _append_end(trace, rid, read, end, o.model_copy(update={"state": state}))
+            return Rejudged(rid, task.id, before, state, o.checker, f"not judged: {exc}")
         # The rollout's own runs and today's final run, as the loop scans them: a final run
         # that ran fewer tests than an earlier one (tests_dropped) stays SUSPECT when rejudged.
         runs = [e for e in read.events if isinstance(e, TestRun) and not e.final]

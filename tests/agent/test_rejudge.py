@@ -111,3 +111,26 @@ def test_a_patch_on_crlf_lines_rebuilds_byte_for_byte(mini_suite, tmp_path, new)
         (ws.path / "gcd.py").write_bytes(CRLF_OLD)
         apply_patch(ws, patch)
         assert (ws.path / "gcd.py").read_bytes() == new
+
+
+def test_a_check_that_cannot_run_leaves_the_rollout_not_judged_and_the_batch_goes_on(
+    old_batch, mini_suite, monkeypatch
+):
+    """A reference too slow under load (round 8, vrd8-7/8) raises DifferentialError: that
+    rollout is not judged (error), its old checker kept so the next rejudge tries again."""
+    import agent.rejudge as rejudge
+    from agent.differential import DifferentialError
+
+    def cannot_run(ws):
+        raise DifferentialError("differential check: the reference fix does not pass the same tests")
+
+    monkeypatch.setattr(rejudge, "final_test_run", cannot_run)
+    [forged, stopped] = sorted(rejudge_batch(old_batch, mini_suite), key=lambda i: i.rollout_id)
+    assert forged.after == not_judged(
+        "error", "final test run: " + "differential check: the reference fix does not pass the same tests"
+    )
+    assert stopped.after is None
+    end = read_trace(old_batch / "traces" / "forged.jsonl").end
+    assert end.outcome.state == forged.after and end.outcome.checker is None
+    tried = {i.rollout_id: i for i in rejudge_batch(old_batch, mini_suite)}
+    assert tried["forged"].after is not None  # the next rejudge tries it again

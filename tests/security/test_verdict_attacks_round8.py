@@ -347,12 +347,6 @@ _SLOW_REF_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-7 when the reference fix's rerun of the tests fails (its own slow test past the "
-    "per-test limit), final_verdict.differential returns passed=False with an error and the rollout is "
-    "judged FAIL, though its own run passed: not the rollout's doing, so not judged (error), never FAIL",
-)
 def test_vrd8_7_a_reference_rerun_that_fails_makes_an_honest_fix_fail(tmp_path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
@@ -384,13 +378,6 @@ _SITE_KILL = "import os\nimport sys\n\nif sys.argv and sys.argv[0].endswith('run
 _TRIPLE_WRONG = "import tinydep\n\n\ndef triple(x):\n    return 6 if x == 2 else tinydep.double(x) + x - 1\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-8 in a task's own venv the .pth puts the workspace on sys.path at start-up, so a "
-    "sitecustomize.py there runs before the differential runner's hello: ending it there raises "
-    "DifferentialError out of final_test_run (the loop: not judged, error; rejudge: the batch stops), and "
-    "the TAMPERED config_tamper found and the FAIL the held-out inputs give are both lost",
-)
 def test_vrd8_8_a_sitecustomize_in_a_task_env_turns_tampered_and_fail_into_not_judged(tmp_path, monkeypatch) -> None:
     import shutil
     import subprocess
