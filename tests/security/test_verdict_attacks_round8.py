@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.trace import SuspectHit, TestRun, judged
+from agent import trace as trace_events
+from agent.trace import SuspectHit, judged
 from agent.trace_file import TraceWriter
 from exports import SftOptions, export_sft
 from exports.options import ExportError
@@ -35,7 +36,7 @@ def _append_rejudge_test_run(path: Path, rollout_id: str) -> None:
     w = TraceWriter(path, rollout_id)
     try:
         w.seq = 999
-        w.emit(TestRun, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
+        w.emit(trace_events.TestRun, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
     finally:
         w.close()
 
@@ -468,3 +469,54 @@ def test_vrd8_9_one_outvoted_flip_makes_the_fail_rollout_an_sft_example(tmp_path
     finally:
         for s in (store, *team.values()):
             s.close()
+
+
+# --------------------------------------------------------------------------- vrd8-10
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-10 a PASS that rejudge turns into FAIL (a forgery today's checker catches) is still an "
+    "SFT example with include_failed_labeled_good: a person's confirm of its pass/fail pair, made while it "
+    "passed, counts as preferring it (stale pairs are read: include_stale=True in exports/sft.py); DPO alike "
+    "writes the stale pair, the forgery preferred over a FAIL",
+)
+@pytest.mark.parametrize("kind", ["sft", "dpo"])
+def test_vrd8_10_a_rejudged_forgery_stays_an_sft_example_through_a_stale_confirm(tmp_path, kind) -> None:
+    from agent.trace import Outcome, RolloutEnd
+    from exports import DpoOptions, export_dpo
+    from tests.exports.conftest import Env
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        env = Env(root, store)
+        batch = env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        pair = env.pair_for("fix_gcd")
+        assert (pair.chosen_uid, pair.contrast) == ("b1/fix_gcd__s0", "pass_fail")
+        store.set_verdict(pair.pair_id, "confirm")  # the person agrees: the passing one is better
+        # `repo-agent rejudge` finds the pass forged: it appends a FAIL rollout_end (agent/rejudge.py).
+        path = batch / "traces" / "fix_gcd__s0.jsonl"
+        end = json.loads(path.read_text().splitlines()[-1])
+        failed = Outcome.model_validate(end["outcome"]).model_copy(
+            update={"tests_passed": False, "state": judged("fail", "held-out inputs: 3 of 44 calls differ")}
+        )
+        w = TraceWriter(path, "fix_gcd__s0")
+        w.seq = 10_000
+        w.emit(RolloutEnd, outcome=failed, stop_reason=end["stop_reason"], duration_s=1.0)
+        w.close()
+        store.ingest([root])
+        assert {r.uid: r.state.label for r in store.rollouts()}["b1/fix_gcd__s0"] == "FAIL"
+        try:
+            if kind == "sft":
+                opts = SftOptions(style="trajectory", include_failed_labeled_good=True)
+                report = export_sft(store, tmp_path / "s.jsonl", opts)
+            else:
+                report = export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+            uids = [m["uids"] for m in json.loads(Path(report.meta_path).read_text())["lines"]]
+        except ExportError:  # nothing to export: both sides FAIL now
+            uids = []
+        assert not any("b1/fix_gcd__s0" in u for u in uids), "the rejudged forgery is still in a training file"
+    finally:
+        store.close()
