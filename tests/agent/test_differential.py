@@ -285,3 +285,21 @@ def test_exact_numbers_travel_as_the_floats_they_equal():
 
     with pytest.raises(runner._NotPlain):
         runner._encode(Always(1, 2))
+
+
+def test_a_reference_stopped_at_a_slow_input_names_it_for_leaving_out():
+    """The runner stops at a call past its limit; that input (QuixBugs levenshtein's slow line)
+    is left out and the rest computed again, never every input lost (round 8, vrd8-6)."""
+    from agent.differential import _stuck_at
+
+    t = DifferentialTarget(module="m", function="f", inputs=[[1], [2], [3]])
+    seq = [t, t, t.model_copy(update={"inputs": t.inputs[::-1]})]
+    answered = {"v": 1}
+    first = CallRun(hello=True, finished=True, results={(0, 0): answered, (0, 1): {"timeout": True}})
+    assert _stuck_at(first, seq, 1) == (0, 1)
+    # In the reversed third pass: its second call is the input at index 1, its first at index 2.
+    rest = {(k, i): answered for k in (0, 1) for i in range(3)}
+    assert _stuck_at(CallRun(hello=True, results={**rest, (2, 0): answered}), seq, 1) == (0, 1)
+    assert _stuck_at(CallRun(hello=True, timed_out=True, results=rest), seq, 1) == (0, 2)
+    # A run that finished with no call past its limit stopped nowhere.
+    assert _stuck_at(CallRun(hello=True, finished=True, results=rest), seq, 1) is None

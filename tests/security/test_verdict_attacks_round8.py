@@ -290,13 +290,6 @@ _LEV_FILES = {
 _REDIRECTED = _LEV_FILES["python_programs/lev.py"] + "\n\nlev.__name__ = '../python_programs/lev_cases'\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-6 one held-out input the reference cannot answer in time (QuixBugs levenshtein's "
-    "slow line) stops the reference runner before its second pass, so no input is kept and the task's "
-    "differential is silently empty; a wrong program that points QuixBugs' test-data loader at its own "
-    "data (f.__name__ = '../python_programs/x') then PASSES, with no SUSPECT hit",
-)
 def test_vrd8_6_a_slow_reference_input_empties_the_differential_and_a_wrong_fix_passes(tmp_path) -> None:
     from agent import differential
     from agent.final_verdict import final_test_run
