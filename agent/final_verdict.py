@@ -68,6 +68,7 @@ CHECKER_VERSION = "5"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
+    | {"pytest.toml", ".pytest.toml"}  # pytest 9's own files (a task's venv may bring it: round 8 #21)
 )
 SHADOW_DIRS = frozenset({"_pytest", "pytest", "pluggy"})
 _WORDS: tuple[str, ...] = ("edge", "large", "repeat", "mixed", "order", "bounds", "again", "single", "pair", "basic")

@@ -12,6 +12,7 @@ last verdict is already today's checker's is skipped: a stopped run resumes wher
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from agent.trace_events import (
     not_judged,
 )
 from agent.trace_file import TraceRead, TraceWriter, read_trace
-from agent.trace_io import last_line
+from agent.trace_io import lines_from_end
 from agent.workspace import PathEscape, Workspace
 
 
@@ -258,15 +259,12 @@ def rejudge_batch(
 def checker_counts(root: Path) -> dict[str | None, int]:
     """Finished rollouts under ``root`` (batches found as ``find_batches`` does) by the checker
     that judged their last verdict (None: before versions were recorded). Only each trace's
-    last line is read."""
+    last lines are read."""
     counts: dict[str | None, int] = {}
     for batch in find_batches(Path(root)):
         for trace in (batch / TRACES_DIR).glob("*.jsonl"):
-            try:
-                event = json.loads(last_line(trace))
-            except (OSError, ValueError):
-                continue
-            if not isinstance(event, dict) or event.get("kind") != "rollout_end":
+            event = _last_end(trace)
+            if event is None:
                 continue
             outcome = event.get("outcome") or {}
             state = outcome.get("state") or {}
@@ -276,6 +274,25 @@ def checker_counts(root: Path) -> dict[str | None, int]:
             key = checker if isinstance(checker, str) else None
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def _last_end(trace: Path) -> dict | None:
+    """The trace's last ``rollout_end``, read from its end and past what a rejudge stopped
+    midway leaves after it (its final ``test_run``, a torn line: round 8 #24); None when the
+    rollout did not end."""
+    try:
+        for raw in itertools.islice(lines_from_end(trace), 4):
+            try:
+                event = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(event, dict) and event.get("kind") == "rollout_end":
+                return event
+            if not (isinstance(event, dict) and event.get("kind") == "test_run" and event.get("final")):
+                return None
+    except OSError:
+        pass
+    return None
 
 
 def older_checker_line(root: Path) -> str | None:

@@ -81,7 +81,8 @@ def test_config_files_and_shadow_modules_are_reported(ws):
     (ws.path / "sub" / "conftest.py").write_text("")
     (ws.path / "_pytest").mkdir()
     (ws.path / "x.pth").write_text("import os\n")
-    assert config_tamper(ws) == ["_pytest", "pytest.ini", "sub/conftest.py", "x.pth"]
+    (ws.path / "pytest.toml").write_text("[pytest]\n")  # pytest 9's
+    assert config_tamper(ws) == ["_pytest", "pytest.ini", "pytest.toml", "sub/conftest.py", "x.pth"]
     (ws.path / "conftest.py").write_text("# changed\n")  # the task has no root conftest: new
     assert "conftest.py" in config_tamper(ws)
 

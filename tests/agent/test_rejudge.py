@@ -134,3 +134,19 @@ def test_a_check_that_cannot_run_leaves_the_rollout_not_judged_and_the_batch_goe
     assert end.outcome.state == forged.after and end.outcome.checker is None
     tried = {i.rollout_id: i for i in rejudge_batch(old_batch, mini_suite)}
     assert tried["forged"].after is not None  # the next rejudge tries it again
+
+
+def test_a_rejudge_stopped_before_its_rollout_end_still_counts_the_older_checker(old_batch, tmp_path):
+    """Round 8 #24: the last line is the stopped rejudge's final test_run (and a blank line)."""
+    from agent.trace_io import lines_from_end
+
+    path = old_batch / "traces" / "forged.jsonl"
+    w = TraceWriter(path, "forged")
+    w.seq = 999
+    w.emit(tr.TestRun, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
+    w.close()
+    with path.open("a") as f:
+        f.write(' \n{"kind": "rollout_e')  # and a line torn mid-write
+    assert checker_counts(old_batch) == {None: 1}
+    lines = path.read_bytes().split(b"\n")
+    assert list(lines_from_end(path, block=7)) == [x for x in reversed(lines) if x.strip()]
