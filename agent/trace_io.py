@@ -25,7 +25,6 @@ import errno
 import json
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -303,26 +302,6 @@ __all__ = [
     "open_regular",
     "read_regular",
 ]
-
-
-def lines_from_end(path: str | os.PathLike[str], block: int = 1 << 16) -> Iterator[bytes]:
-    """A file's non-blank lines, last first, read backwards in blocks (a rejudge stopped
-    between its ``test_run`` and its ``rollout_end`` leaves the earlier ``rollout_end`` one
-    line up). Regular files only, as ``last_line``."""
-    with open_regular(path) as f:
-        pos = f.seek(0, os.SEEK_END)
-        tail = b""  # the part of a line not yet whole
-        while pos > 0:
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            parts = (f.read(step) + tail).split(b"\n")
-            tail = parts[0]
-            for line in reversed(parts[1:]):
-                if line.strip():
-                    yield line
-        if tail.strip():
-            yield tail
 
 
 def last_line(path: str | os.PathLike[str], block: int = 1 << 16) -> bytes:
