@@ -48,7 +48,7 @@ from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
-from agent.suites.hidden_tests import hidden_run
+from agent.suites.hidden_tests import added_files, hidden_run, patch_text
 from agent.suspect import source_encoding
 from agent.task_test_dirs import dirs_of_tests
 from agent.trace import TestCounts
@@ -608,7 +608,9 @@ def _judge(ws: Workspace, tampered: set[str]) -> TestResult:
     # The rest of the tests' own directories as the source has them: a fix in the test
     # package's __init__.py judged only the tests (round 8, vrd8-5).
     dirs = dirs_of_tests(ws.suite, ws.task, walk_files(ws.source, ws.task.hidden))
-    ws.put_back(dirs)
+    # A hidden test patch's new files the rollout wrote too: hidden_run sets them aside itself.
+    added = added_files(patch_text(ws.suite, ws.task)) if ws.task.hidden_tests is not None and dirs else []
+    ws.put_back(dirs, added)
     held, names = tree_cost(ws.path)
     if held > WORKSPACE_BYTES or names > WORKSPACE_INODES:
         # The sandbox would refuse to start: the rollout's doing (its runs or its edits
@@ -628,7 +630,7 @@ def _judge(ws: Workspace, tampered: set[str]) -> TestResult:
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
         ws.drop_unrecorded()
-        ws.put_back(dirs)
+        ws.put_back(dirs, added)
         rewritten = rewritten_code(before, code_digest(ws))
         if rewritten and not put_back(ws, kept, rewritten, before):
             # The tests and the SUSPECT scan would read what that process wrote.

@@ -365,12 +365,13 @@ class Workspace:
             _remove(self.path / rel)
             (self.path / rel).write_bytes(data)
 
-    def put_back(self, dirs: Sequence[str]) -> list[str]:
+    def put_back(self, dirs: Sequence[str], keep: Sequence[str] = ()) -> list[str]:
         """Make each directory of ``dirs`` hold what the source holds there (a file with
         held-out lines as the rollout was given it): changed files copied back, files and
         directories the source lacks there removed (a new module beside the tests shadows the
-        code under test). Compares rather than copies: a test tree can be large. Returns the
-        paths it put back or removed."""
+        code under test), but for the files ``keep`` names (a hidden test patch's new files,
+        which its run replaces itself). Compares rather than copies: a test tree can be large.
+        Returns the paths it put back or removed."""
         done: list[str] = []
         for d in dirs:
             p = _norm_rel(d)
@@ -386,19 +387,20 @@ class Workspace:
             for dirpath, dirnames, filenames in walk(mine):
                 rel_dir = os.path.relpath(dirpath, mine).replace(os.sep, "/")
                 rel_dir = "" if rel_dir == "." else rel_dir + "/"
-                keep = []
+                descend = []
                 for name in dirnames + filenames:
                     rel = rel_dir + name
                     full = Path(dirpath) / name
                     if name in dirnames and not full.is_symlink() and not under(rel, skip):
-                        if (orig / rel).is_dir() and not (orig / rel).is_symlink():
-                            keep.append(name)
+                        in_source = (orig / rel).is_dir() and not (orig / rel).is_symlink()
+                        if in_source or any(under(k, [f"{p}/{rel}"]) for k in keep):
+                            descend.append(name)
                             continue
-                    elif rel in theirs:
+                    elif rel in theirs or f"{p}/{rel}" in keep:
                         continue
                     _remove(full)
                     done.append(f"{p}/{rel}")
-                dirnames[:] = keep
+                dirnames[:] = descend
             for rel in sorted(theirs):
                 at = f"{p}/{rel}"
                 if not self._as_in_source(at):
