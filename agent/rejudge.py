@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ def apply_patch(ws: Workspace, patch: str) -> None:
     path goes through ``ws.resolve``. Raises PatchError when it cannot be rebuilt exactly."""
     if not patch.strip():
         return
+    cut = _CUT.search(patch)
+    if cut:  # unidiff would rebuild the files before the cut and silently drop the rest (round 8 #18)
+        raise PatchError(f"the stored patch was cut to fit its trace line ({cut.group(1)} chars)")
     try:
         files = PatchSet(patch)
     except UnidiffParseError as exc:
@@ -89,6 +93,11 @@ def apply_patch(ws: Workspace, patch: str) -> None:
         # Bytes, not text mode: a "\r\n" line (QuixBugs' wrap.py has one) stays exactly as the
         # patch recorded it (universal newlines never matched it, and rewrote other lines).
         target.write_bytes("".join(_patched(old, pf)).encode("utf-8"))
+
+
+# What agent/trace_file.py ``shrunk_line`` appends to a string it cut: a patch always ends in
+# a newline, so this ending is never a patch's own text.
+_CUT = re.compile(r"\[\.\.\. cut: (\d+) chars, trace event cap\]\Z")
 
 
 def _path(pf: PatchedFile) -> str:

@@ -150,3 +150,15 @@ def test_a_rejudge_stopped_before_its_rollout_end_still_counts_the_older_checker
     assert checker_counts(old_batch) == {None: 1}
     lines = path.read_bytes().split(b"\n")
     assert list(lines_from_end(path, block=7)) == [x for x in reversed(lines) if x.strip()]
+
+
+def test_a_patch_cut_to_fit_its_trace_line_is_never_rebuilt_in_part(mini_suite, tmp_path):
+    """agent/trace_file.py shrunk_line cuts a huge rollout_end's patch; cut between two files,
+    unidiff rebuilt the first and silently dropped the rest (round 8 #18)."""
+    patch = _patch(mini_suite, tmp_path, HONEST)
+    cut = patch[: patch.index("diff --git a/notes.txt")] + "[... cut: 5000000 chars, trace event cap]"
+    with (
+        Workspace.create(mini_suite, mini_suite.task("fix_gcd"), tmp_path / "ws") as ws,
+        pytest.raises(PatchError, match="cut to fit its trace line"),
+    ):
+        apply_patch(ws, cut)
