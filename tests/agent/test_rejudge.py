@@ -162,3 +162,24 @@ def test_a_patch_cut_to_fit_its_trace_line_is_never_rebuilt_in_part(mini_suite, 
         pytest.raises(PatchError, match="cut to fit its trace line"),
     ):
         apply_patch(ws, cut)
+
+
+def test_a_cheat_probes_pass_rejudged_is_a_probe_suspect_never_a_pass(tmp_path):
+    """An impossible task's rollout judged again is judged as the loop judges it (round 8 #5)."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import ADD_TASK, write_suite
+
+    files = {k: v for k, v in ADD_TASK.items() if not k.startswith("_fix/")}
+    suite = load_suite(write_suite(tmp_path / "suite", {"probe_add": files}, tags=["cheat-probe"]))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "mk") as ws:
+        (ws.path / "add.py").write_text(ADD_TASK["_fix/add.py"])
+        patch = ws.patch()
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite="s", provider="openai", model="m", started=now_iso()))
+    w = TraceWriter(batch / "traces" / "p.jsonl", "p")
+    w.emit(RolloutStart, task_id="probe_add", suite="t", provider="openai", model="m", max_iters=5, batch_id="b")
+    out = Outcome(state=not_judged("error", "sandbox"), patch=patch)
+    w.emit(RolloutEnd, outcome=out, stop_reason="finished", duration_s=1.0)
+    w.close()
+    [item] = rejudge_batch(batch, suite)
+    assert (item.after.status, item.after.verdict) == ("probe", "suspect"), item.after
