@@ -254,16 +254,23 @@ def config_addopts(root: Path) -> list[str]:
     for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("tox.ini", "pytest")):
         out += _ini_addopts(root / name, section)
     out += _ini_addopts(root / "setup.cfg", "tool:pytest")
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-        value = data.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts", [])
-        if isinstance(value, str):
-            out += shlex.split(value)
-        elif isinstance(value, list):
-            out += [str(v) for v in value]
-    except (OSError, ValueError, AttributeError):
-        pass
+    out += _toml_addopts(root / "pyproject.toml", ("tool", "pytest", "ini_options"))
+    for name in ("pytest.toml", ".pytest.toml"):  # pytest 9's own files: a [pytest] table
+        out += _toml_addopts(root / name, ("pytest",))
     return out
+
+
+def _toml_addopts(path: Path, keys: tuple[str, ...]) -> list[str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for key in keys:
+            data = data.get(key, {})
+        value = data.get("addopts", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    if isinstance(value, str):
+        return shlex.split(value) if value else []
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _ini_addopts(path: Path, section: str) -> list[str]:

@@ -75,6 +75,19 @@ def test_no_canaries_where_the_command_selects_or_stops_early(add_suite, tmp_pat
             assert plant(w) == [], cmd
 
 
+@pytest.mark.parametrize("name", ["pyproject.toml", "pytest.toml"])
+def test_no_canaries_where_the_tasks_own_config_stops_early(tmp_path, name):
+    """pytest 9's pytest.toml says addopts in a [pytest] table (round 8 #21)."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    table = "[tool.pytest.ini_options]" if name == "pyproject.toml" else "[pytest]"
+    files = {**ADD_TASK, name: f'{table}\naddopts = ["-x"]\n'}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        assert plant(w) == []
+
+
 def test_config_files_and_shadow_modules_are_reported(ws):
     (ws.path / "pytest.ini").write_text("[pytest]\n")
     (ws.path / "sub").mkdir()
