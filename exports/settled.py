@@ -36,7 +36,6 @@ class SettledVerdicts:
             when = _epoch(e.at)
             if when is not None:
                 self.given_at[e.target] = min(when, self.given_at.get(e.target, when))
-        self._history: dict[str, list[tuple[float, bool]]] = {}
 
     def still_holds(self, p: PairRow, rows: Mapping[str, RolloutRow]) -> bool:
         """A person's verdict on ``p`` still stands on the outcomes it was given on: the
@@ -46,15 +45,8 @@ class SettledVerdicts:
             return False
         when = self.given_at.get(p.pair_id)
         return when is None or not any(
-            self._changed_since(rows[uid], when) for uid in (p.chosen_uid, p.rejected_uid) if uid in rows
+            _outcome_changed_since(rows[uid], when) for uid in (p.chosen_uid, p.rejected_uid) if uid in rows
         )
-
-    def _changed_since(self, row: RolloutRow, when: float) -> bool:
-        """Whether ``row`` passed or failed otherwise at ``when`` than it does now."""
-        if row.uid not in self._history:  # read once per rollout (it is in many pairs)
-            self._history[row.uid] = _end_history(row)
-        was = next((passed for ts, passed in self._history[row.uid] if ts <= when), None)
-        return was is not None and was != row.passed
 
     def pair(self, p: PairRow) -> PairRow | None:
         """``p`` with its settled verdict; None when its labelers settled nothing (a tie, no
@@ -93,25 +85,28 @@ def _epoch(at: str) -> float | None:
         return None
 
 
-def _end_history(row: RolloutRow) -> list[tuple[float, bool]]:
-    """(time, passed) of each ``rollout_end`` at the end of the rollout's trace, newest first:
-    a rejudge appends a final ``test_run`` and a new ``rollout_end`` after the loop's."""
-    out: list[tuple[float, bool]] = []
+def _outcome_changed_since(row: RolloutRow, when: float) -> bool:
+    """Whether ``row`` passed or failed otherwise at ``when`` than it does now: its trace's
+    ``rollout_end`` events, read from the end (a rejudge appends a final ``test_run`` and a
+    new ``rollout_end``), back to the last one written by then."""
     if not row.trace_path:
-        return out
+        return False
     try:
-        for raw in itertools.islice(lines_from_end(Path(row.trace_path), block=8192), 32):
+        for raw in itertools.islice(lines_from_end(Path(row.trace_path)), 16):
             try:
                 event = loads(raw)
             except ValueError:
                 continue
             if not isinstance(event, dict):
-                break
-            kind, ts, outcome = event.get("kind"), event.get("ts"), event.get("outcome")
-            if kind == "rollout_end" and isinstance(ts, int | float) and isinstance(outcome, dict):
-                out.append((float(ts), bool(outcome.get("tests_passed")) and not outcome.get("tests_tampered")))
+                return False
+            kind = event.get("kind")
+            if kind == "rollout_end":
+                ts, outcome = event.get("ts"), event.get("outcome")
+                if isinstance(ts, int | float) and isinstance(outcome, dict) and ts <= when:
+                    was = bool(outcome.get("tests_passed")) and not outcome.get("tests_tampered")
+                    return was != row.passed
             elif kind != "test_run":
-                break  # the rollout's own events: the loop's rollout_end was the last
+                return False  # the rollout's own events: no verdict older than ``when`` here
     except OSError:
-        pass
-    return out
+        return False
+    return False
