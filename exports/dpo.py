@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
-from exports.settled import SettledVerdicts
+from exports.settled import SettledVerdicts, premise_holds
 from exports.suspect import pairs_without_held
 from exports.traces import TraceCache
 from labeling.records import PairFilter, PairRow, RolloutRow
@@ -83,11 +83,11 @@ def select_pairs(
             out.append((p, p.chosen_uid, p.rejected_uid, "auto"))
         elif p.preferred_uid is not None and p.non_preferred_uid is not None:  # (a discarded pair has none)
             out.append((p, p.preferred_uid, p.non_preferred_uid, "human"))
-    return evidence_only(store, out, skipped, settled)
+    return evidence_only(store, out, skipped)
 
 
 def evidence_only(
-    store: LabelStore, picked: list[tuple[PairRow, str, str, str]], skipped: Counter, settled: SettledVerdicts
+    store: LabelStore, picked: list[tuple[PairRow, str, str, str]], skipped: Counter
 ) -> list[tuple[PairRow, str, str, str]]:
     """Pairs over judged originals only, each pair of contents once (docs/ARCHITECTURE.md,
     Rollout state): a side that is not judged (cancelled, error...) or a copy of another
@@ -109,7 +109,7 @@ def evidence_only(
             if bad is not None:
                 skipped["copy" if bad.state.judged else bad.state.reason or bad.state.status] += 1
                 continue
-            if item[3] == "human" and not settled.still_holds(p, rows):
+            if item[3] == "human" and not premise_holds(p, rows):
                 skipped["outcome_changed"] += 1  # labeled as pass vs fail, now both fail (a rejudge)
                 continue
             key = frozenset(p_uid for p_uid in (p.chosen_uid, p.rejected_uid))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from agent.tools.registry import step_counts
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
-from exports.settled import SettledVerdicts
+from exports.settled import SettledVerdicts, premise_holds
 from exports.suspect import leave_out_held
 from exports.traces import Full, TraceCache
 from labeling.records import PairFilter
@@ -46,7 +46,7 @@ def select_rollouts(store: LabelStore, options: SftOptions, held: set[str], skip
         by_uid = {r.uid: r for r in rows}
         for row in store.pairs(PairFilter(verdict="labeled", include_stale=True)):
             p = settled.pair(row)
-            if p is not None and p.preferred_uid and settled.still_holds(p, by_uid):
+            if p is not None and p.preferred_uid and premise_holds(p, by_uid):
                 good_failed.add(p.preferred_uid)
     out = []
     batches = set(options.batches)
