@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
-from exports.settled import SettledVerdicts, premise_holds
+from exports.settled import SettledVerdicts
 from exports.suspect import pairs_without_held
 from exports.traces import TraceCache
 from labeling.records import PairFilter, PairRow, RolloutRow
@@ -108,9 +108,6 @@ def evidence_only(
             )
             if bad is not None:
                 skipped["copy" if bad.state.judged else bad.state.reason or bad.state.status] += 1
-                continue
-            if item[3] == "human" and not premise_holds(p, rows):
-                skipped["outcome_changed"] += 1  # labeled as pass vs fail, now both fail (a rejudge)
                 continue
             key = frozenset(p_uid for p_uid in (p.chosen_uid, p.rejected_uid))
             if key in seen:

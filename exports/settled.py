@@ -5,11 +5,10 @@ example while DPO exported the confirm (round 8, vrd8-9)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from labeling.agreement import ratings_from_events, settled_verdict
-from labeling.records import PairRow, RolloutRow
+from labeling.records import PairRow
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
@@ -34,21 +33,3 @@ class SettledVerdicts:
         if settled is None:
             return None
         return p if settled == p.verdict else p.model_copy(update={"verdict": settled})
-
-
-def premise_holds(p: PairRow, rows: Mapping[str, RolloutRow]) -> bool:
-    """Each side still passes or fails as the pair's contrast and flags recorded when it was
-    built: a person's verdict was given on that. A rejudge that turned the preferred pass of a
-    confirmed pass/fail pair into a FAIL voids the confirm (round 8, vrd8-10). Sides not in
-    ``rows``, and pairs whose sides' outcomes were not known, are not judged here."""
-    if "unknown_outcome" in p.flags:
-        return True
-    if p.contrast == "pass_fail":
-        was = {p.chosen_uid: True, p.rejected_uid: False}  # the auto-chosen side scores higher
-    elif "both_fail" in p.flags:
-        was = {p.chosen_uid: False, p.rejected_uid: False}
-    elif p.contrast == "efficiency":
-        was = {p.chosen_uid: True, p.rejected_uid: True}
-    else:  # a step pair of two passes or a pass and a fail: not recorded which
-        return True
-    return all(rows[uid].passed == passed for uid, passed in was.items() if uid in rows)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from agent.tools.registry import step_counts
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
-from exports.settled import SettledVerdicts, premise_holds
+from exports.settled import SettledVerdicts
 from exports.suspect import leave_out_held
 from exports.traces import Full, TraceCache
 from labeling.records import PairFilter
@@ -37,19 +37,16 @@ Progress = Callable[[str, int, int], None]
 
 def select_rollouts(store: LabelStore, options: SftOptions, held: set[str], skipped: Counter) -> list:
     good_failed: set[str] = set()
-    rows = store.rollouts(status="finished")
     if options.include_failed_labeled_good:
-        # The verdict the team settled on, as DPO reads it (never the last one written), on
-        # the outcomes it was given on (a confirmed pass a rejudge found forged is no
-        # failure a person preferred).
+        # The verdict the team settled on, as DPO reads it (never the last one written).
         settled = SettledVerdicts(store, adjudicator=options.adjudicator, min_agreement=options.min_agreement)
-        by_uid = {r.uid: r for r in rows}
         for row in store.pairs(PairFilter(verdict="labeled", include_stale=True)):
             p = settled.pair(row)
-            if p is not None and p.preferred_uid and premise_holds(p, by_uid):
+            if p is not None and p.preferred_uid:
                 good_failed.add(p.preferred_uid)
     out = []
     batches = set(options.batches)
+    rows = store.rollouts(status="finished")
     copy_of = {r.uid: r.copy_of for r in rows if r.copy_of}
     good_failed |= {copy_of[u] for u in good_failed if u in copy_of}  # a verdict follows content
     for r in rows:

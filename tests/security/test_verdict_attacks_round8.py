@@ -467,6 +467,13 @@ def test_vrd8_9_one_outvoted_flip_makes_the_fail_rollout_an_sft_example(tmp_path
 # --------------------------------------------------------------------------- vrd8-10
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-10 a PASS that rejudge turns into FAIL (a forgery today's checker catches) is still an "
+    "SFT example with include_failed_labeled_good: a person's confirm of its pass/fail pair, made while it "
+    "passed, counts as preferring it (stale pairs are read: include_stale=True in exports/sft.py); DPO alike "
+    "writes the stale pair, the forgery preferred over a FAIL",
+)
 @pytest.mark.parametrize("kind", ["sft", "dpo"])
 def test_vrd8_10_a_rejudged_forgery_stays_an_sft_example_through_a_stale_confirm(tmp_path, kind) -> None:
     from agent.trace import Outcome, RolloutEnd
