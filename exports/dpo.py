@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from exports.layouts import DpoExample, Repairs, clean_message, cut
 from exports.options import DpoOptions
-from exports.settled import SettledVerdicts
 from exports.suspect import pairs_without_held
 from exports.traces import TraceCache
+from labeling.agreement import ratings_from_events, settled_verdict
 from labeling.records import PairFilter, PairRow, RolloutRow
 
 if TYPE_CHECKING:
@@ -46,8 +46,9 @@ def select_pairs(
     verdict or a large enough majority is skipped as ``unsettled``. The adjudicator is the
     options' or else the store's team setting (labeling/team.py)."""
     out = []
+    ratings = ratings_from_events(store.events())
     # No --adjudicator: the team's, set in the store (`repo-agent team --adjudicator NAME`).
-    settled = SettledVerdicts(store, adjudicator=options.adjudicator, min_agreement=options.min_agreement)
+    adjudicator = options.adjudicator if options.adjudicator is not None else store.team_settings().adjudicator
     want_step = options.mode == "step"
     drop = set(options.drop_flags)
     batches = set(options.batches)
@@ -58,11 +59,14 @@ def select_pairs(
         if p.task_id in held:
             skipped["holdout"] += 1
             continue
-        as_settled = settled.pair(p)
-        if as_settled is None:
-            skipped["unsettled"] += 1
-            continue
-        p = as_settled
+        by = ratings.get(p.pair_id, {})
+        if by:
+            settled = settled_verdict(by, adjudicator=adjudicator, min_agreement=options.min_agreement)
+            if settled is None:
+                skipped["unsettled"] += 1
+                continue
+            if settled != p.verdict:
+                p = p.model_copy(update={"verdict": settled})
         if p.verdict == "discard":
             skipped["discarded"] += 1
             continue

@@ -38,11 +38,6 @@ class OptionsBase(BaseModel):
     holdout_out: str | None = None  # default: <out>.holdout.suite.json
     tokenizer_path: str | None = None
     price_per_mtok: float | None = None
-    # A team's pairs (labeling/agreement.py, exports/settled.py): the adjudicator's verdict
-    # settles a pair, else the verdict of at least this share of its labelers; a pair with
-    # neither is skipped (DPO) or prefers nothing (SFT's include_failed_labeled_good).
-    min_agreement: float = Field(default=0.5, gt=0, le=1)
-    adjudicator: str | None = None
 
     @field_validator("holdout_fraction")
     @classmethod
@@ -66,6 +61,10 @@ class DpoOptions(OptionsBase):
     drop_flags: list[str] = Field(default_factory=lambda: list(DEFAULT_DROP_FLAGS))
     last_k: int = Field(default=5, ge=1)  # patch+trajectory: last K tool calls
     cut_chars: int = Field(default=500, ge=0)  # patch+trajectory: tool output cut
+    # A team's pairs (labeling/agreement.py): the adjudicator's verdict settles a pair, else
+    # the verdict of at least this share of its labelers; a pair with neither is skipped.
+    min_agreement: float = Field(default=0.5, gt=0, le=1)
+    adjudicator: str | None = None
 
     @property
     def labeled_only(self) -> bool:

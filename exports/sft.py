@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from agent.tools.registry import step_counts
 from exports.layouts import Repairs, SftExample, clean_message, cut
 from exports.options import SftOptions
-from exports.settled import SettledVerdicts
 from exports.suspect import leave_out_held
 from exports.traces import Full, TraceCache
 from labeling.records import PairFilter
@@ -38,11 +37,8 @@ Progress = Callable[[str, int, int], None]
 def select_rollouts(store: LabelStore, options: SftOptions, held: set[str], skipped: Counter) -> list:
     good_failed: set[str] = set()
     if options.include_failed_labeled_good:
-        # The verdict the team settled on, as DPO reads it (never the last one written).
-        settled = SettledVerdicts(store, adjudicator=options.adjudicator, min_agreement=options.min_agreement)
-        for row in store.pairs(PairFilter(verdict="labeled", include_stale=True)):
-            p = settled.pair(row)
-            if p is not None and p.preferred_uid:
+        for p in store.pairs(PairFilter(verdict="labeled", include_stale=True)):
+            if p.preferred_uid:
                 good_failed.add(p.preferred_uid)
     out = []
     batches = set(options.batches)

@@ -438,6 +438,12 @@ def test_vrd8_8_a_sitecustomize_in_a_task_env_turns_tampered_and_fail_into_not_j
 # --------------------------------------------------------------------------- vrd8-9
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: vrd8-9 SFT's include_failed_labeled_good reads the pair row's verdict, the last one "
+    "written by any labeler (exports/sft.py select_rollouts), not the team's settled verdict DPO uses: "
+    "one outvoted labeler's flip, against the adjudicator's confirm, makes the FAIL rollout a training example",
+)
 def test_vrd8_9_one_outvoted_flip_makes_the_fail_rollout_an_sft_example(tmp_path) -> None:
     from exports import DpoOptions, export_dpo
     from tests.exports.conftest import Env

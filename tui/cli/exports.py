@@ -56,16 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--out", required=True, type=Path, help="the .jsonl file to write")
         add_db_flag(p, "TRACES_DIR/labels.sqlite")
         p.add_argument("--format", choices=LAYOUTS, default="together")
-        p.add_argument(
-            "--min-agreement",
-            type=float,
-            default=0.5,
-            help="team labels: a pair's verdict needs this share of its labelers (default 0.5; ties never settle)",
-        )
-        p.add_argument(
-            "--adjudicator",
-            help="team labels: the labeler whose verdict settles a pair (default: the store's, `repo-agent team`)",
-        )
         if kind == "dpo":
             p.add_argument("--mode", choices=("final", "patch", "patch+trajectory", "step"), default="patch")
             g = p.add_mutually_exclusive_group()
@@ -75,6 +65,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                 "--keep-noisy",
                 action="store_true",
                 help="with --auto, keep pairs flagged both_fail/identical_patch/tests_tampered/unknown_outcome",
+            )
+            p.add_argument(
+                "--min-agreement",
+                type=float,
+                default=0.5,
+                help="team labels: a pair's verdict needs this share of its labelers (default 0.5; ties never settle)",
+            )
+            p.add_argument(
+                "--adjudicator",
+                help="team labels: the labeler whose verdict settles a pair (default: the store's, `repo-agent team`)",
             )
             p.add_argument("--last-k", type=int, default=5, help="patch+trajectory: last K tool calls (default 5)")
             p.add_argument("--cut-chars", type=int, default=500, help="tool output cut (default 500)")
@@ -174,8 +174,6 @@ def _options(args: argparse.Namespace):
         price_per_mtok=args.price_per_mtok,
         last_k=args.last_k,
         cut_chars=args.cut_chars,
-        min_agreement=args.min_agreement,
-        adjudicator=args.adjudicator,
     )
     try:
         if args.kind == "dpo":
@@ -183,6 +181,8 @@ def _options(args: argparse.Namespace):
                 mode=args.mode,
                 auto=args.auto,
                 keep_noisy=args.keep_noisy,
+                min_agreement=args.min_agreement,
+                adjudicator=args.adjudicator,
                 **common,
             )
         return exports.SftOptions(
