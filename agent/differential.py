@@ -316,14 +316,14 @@ def _reference_once(
         t, err = next(iter(run.import_errors.items()))
         t %= len(calls)
         raise DifferentialError(f"the reference fix cannot import {calls[t].module}.{calls[t].function}: {err}")
-    if stop_at_slow:
-        for r, sequence in ((run, calls + calls + backwards), (other, calls), (third, calls)):
-            stuck = _stuck_at(r, sequence, len(calls))
-            if stuck is not None:
-                return None, stuck
     if not run.finished:
         raise DifferentialError("the reference fix did not finish its held-out calls")
     n = len(calls)
+    if stop_at_slow:  # a run stopped at a slow call: that input out, the rest asked again
+        for r, sequence in ((run, calls + calls + backwards), (other, calls), (third, calls)):
+            stuck = _stuck_at(r, sequence, n)
+            if stuck is not None:
+                return None, stuck
     kept = {
         (t, i): v
         for (t, i), v in run.results.items()
