@@ -48,9 +48,9 @@ from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
-from agent.suites.hidden_tests import added_files, hidden_run, patch_text
+from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
-from agent.task_test_dirs import dirs_of_tests
+from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds
 from agent.trace import TestCounts
 from agent.tree_walk import walk
 from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
@@ -595,7 +595,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     rollout's doing) and nothing the rollout did already decides the verdict."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     try:
-        result = _judge(ws, tampered)
+        return _judge(ws, tampered)
     except held_out.DifferentialError as exc:
         # A check that could not run never erases what is known already: the rollout's own
         # edits to the tests or their configuration (a sitecustomize.py in a task's venv that
@@ -605,10 +605,9 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         ws.restore_protected()
         why = str(exc)[:500]
         return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why), sorted(tampered)
-    return result, sorted(tampered)
 
 
-def _judge(ws: Workspace, tampered: set[str]) -> TestResult:
+def _judge(ws: Workspace, tampered: set[str]) -> tuple[TestResult, list[str]]:
     """``final_test_run``'s run; adds to ``tampered`` the config the tests' run wrote."""
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
@@ -616,7 +615,7 @@ def _judge(ws: Workspace, tampered: set[str]) -> TestResult:
     # package's __init__.py judged only the tests (round 8, vrd8-5).
     dirs = dirs_of_tests(ws.suite, ws.task, walk_files(ws.source, ws.task.hidden))
     # A hidden test patch's new files the rollout wrote too: hidden_run sets them aside itself.
-    added = added_files(patch_text(ws.suite, ws.task)) if ws.task.hidden_tests is not None and dirs else []
+    added = hidden_patch_adds(ws.suite, ws.task) if dirs else []
     ws.put_back(dirs, added)
     held, names = tree_cost(ws.path)
     if held > WORKSPACE_BYTES or names > WORKSPACE_INODES:
@@ -627,7 +626,7 @@ def _judge(ws: Workspace, tampered: set[str]) -> TestResult:
             if held > WORKSPACE_BYTES
             else f"the workspace holds {names} files, over the sandbox's {WORKSPACE_INODES}"
         )
-        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why)
+        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
     verdict = None
     if ws.visible:
         # Before the hidden tests are in the workspace: code run by the tests could keep a
@@ -642,12 +641,12 @@ def _judge(ws: Workspace, tampered: set[str]) -> TestResult:
         if rewritten and not put_back(ws, kept, rewritten, before):
             # The tests and the SUSPECT scan would read what that process wrote.
             unrun = TestResult(False, TestCounts(), "not run", 0.0, False, "", None)
-            return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict)
+            return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict), sorted(tampered)
         ws.reveal_held_out()  # the hidden tests: lines of test data the rollout never saw
     result = final_run(ws, verdict)
     tampered |= set(config_tamper(ws))  # written while the tests ran
     ws.restore_protected()  # the canaries and the hidden tests go
-    return result
+    return result, sorted(tampered)
 
 
 def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestResult:

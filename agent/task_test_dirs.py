@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
+from agent.suites.hidden_tests import added_files, patch_text
 from agent.suites.models import Suite, Task
 from agent.workspace import under, walk_files
 
@@ -55,6 +56,12 @@ def dirs_of_tests(suite: Suite, task: Task, source_files: list[str]) -> list[str
         found.add(d)
     outermost = [d for d in found if not any(o != d and under(d, [o]) for o in found)]
     return sorted(d for d in outermost if not under(d, task.protected) and not under(d, task.hidden))
+
+
+def hidden_patch_adds(suite: Suite, task: Task) -> list[str]:
+    """The files a task's hidden test patch creates (SWE-bench): left for ``hidden_run``, which
+    sets the rollout's own file at that path aside for the run and puts it back after."""
+    return added_files(patch_text(suite, task)) if task.hidden_tests is not None else []
 
 
 def _tests_own(rel: str) -> bool:
