@@ -11,7 +11,7 @@ the per-test records of agent/scoring.py:
   Canaries are then taken out of the counts.
 - **Test configuration.** A conftest.py, pytest/tox/setup config, or a module shadowing
   pytest, sitecustomize or a ``.pth`` file that the task's source does not have (or has
-  with other content) is tampering: ``config_tamper``.
+  with other content, or has and the workspace lost) is tampering: ``config_tamper``.
 - **Held-out differential verdict.** When the run passes and the task names its functions
   and a held-out input pool, the rollout's code is called on a sample of inputs it never saw,
   in a fresh sandboxed process, and its plain-data results are compared here with the
@@ -55,6 +55,7 @@ from agent.scoring import TestResult, resolve_argv
 from agent.suites import held_out_tests
 from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
+from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds
 from agent.trace import TestCounts
 from agent.tree_walk import walk
 from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
@@ -76,6 +77,7 @@ CHECKER_VERSION = "6"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
+    | {"pytest.toml", ".pytest.toml"}  # pytest 9's own files (a task's venv may bring it: round 8 #21)
 )
 SHADOW_DIRS = frozenset({"_pytest", "pytest", "pluggy"})
 _WORDS: tuple[str, ...] = ("edge", "large", "repeat", "mixed", "order", "bounds", "again", "single", "pair", "basic")
@@ -125,12 +127,28 @@ def config_tamper(ws: Workspace) -> list[str]:
             if d in SHADOW_DIRS and not _is_dir(ws.source / rel_dir / d):
                 out.append(f"{rel_dir}/{d}".lstrip("/"))
         for f in filenames:
-            if f not in CONFIG_NAMES and not f.endswith(".pth"):
+            if not _is_config(f):
                 continue
             rel = f"{rel_dir}/{f}".lstrip("/")
             if not ws.is_hidden(rel) and not _known_config(ws, rel):
                 out.append(rel)
-    return sorted(out)
+    # The source's own configuration deleted (or a directory in its place) is tampering too:
+    # without jinja's ``filterwarnings = error`` a fix that warns passed (round 8, vrd8-3).
+    for rel in walk_files(ws.source, ws.task.hidden):
+        if _is_config(rel.rsplit("/", 1)[-1]) and not _is_file(ws.path / rel):
+            out.append(rel)
+    return sorted(set(out))
+
+
+def _is_config(name: str) -> bool:
+    return name in CONFIG_NAMES or name.endswith(".pth")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 # A path the tests made deeper than the source's own can be named is one the source never
@@ -245,16 +263,23 @@ def config_addopts(root: Path) -> list[str]:
     for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("tox.ini", "pytest")):
         out += _ini_addopts(root / name, section)
     out += _ini_addopts(root / "setup.cfg", "tool:pytest")
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-        value = data.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts", [])
-        if isinstance(value, str):
-            out += shlex.split(value)
-        elif isinstance(value, list):
-            out += [str(v) for v in value]
-    except (OSError, ValueError, AttributeError):
-        pass
+    out += _toml_addopts(root / "pyproject.toml", ("tool", "pytest", "ini_options"))
+    for name in ("pytest.toml", ".pytest.toml"):  # pytest 9's own files: a [pytest] table
+        out += _toml_addopts(root / name, ("pytest",))
     return out
+
+
+def _toml_addopts(path: Path, keys: tuple[str, ...]) -> list[str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for key in keys:
+            data = data.get(key, {})
+        value = data.get("addopts", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    if isinstance(value, str):
+        return shlex.split(value) if value else []
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _ini_addopts(path: Path, section: str) -> list[str]:
@@ -543,10 +568,11 @@ def differential(
     if canaries:  # the reference's canaries end as its own run says (trusted code)
         theirs = judge_canaries(theirs, canaries, theirs.outcomes)
     if not theirs.passed:
-        return dataclasses.replace(
-            result,
-            passed=False,
-            error=f"differential check: the reference fix does not pass the same tests ({theirs.summary})",
+        # Its run holds nothing of the rollout's (a fresh workspace: source, reference fix,
+        # the same canaries): a reference too slow under load is no FAIL of an honest fix
+        # (round 8, vrd8-7), it is a check that could not run.
+        raise held_out.DifferentialError(
+            f"differential check: the reference fix does not pass the same tests ({theirs.summary})"
         )
     # A test the reference fix passes must pass here too: skipped is not passed (a fix that
     # raises SkipTest on the inputs it gets wrong).
@@ -574,10 +600,32 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     """The authoritative run: protected paths restored first, the held-out differential
     verdict, then the tests with canaries and hidden tests, config and reference checks.
     Returns (result, tampered paths); what the run itself showed of tampering is
-    ``result.tamper``."""
+    ``result.tamper``. Raises DifferentialError when a check could not run (not the
+    rollout's doing) and nothing the rollout did already decides the verdict."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
+    try:
+        return _judge(ws, tampered)
+    except held_out.DifferentialError as exc:
+        # A check that could not run never erases what is known already: the rollout's own
+        # edits to the tests or their configuration (a sitecustomize.py in a task's venv that
+        # ended the differential's process before its hello: round 8, vrd8-8).
+        if not tampered:
+            raise
+        ws.restore_protected()
+        why = str(exc)[:500]
+        return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why), sorted(tampered)
+
+
+def _judge(ws: Workspace, tampered: set[str]) -> tuple[TestResult, list[str]]:
+    """``final_test_run``'s run; adds to ``tampered`` the config the tests' run wrote."""
     ws.restore_protected()
     ws.drop_unrecorded()  # what the patch does not hold is not judged
+    # The rest of the tests' own directories as the source has them: a fix in the test
+    # package's __init__.py judged only the tests (round 8, vrd8-5).
+    dirs = dirs_of_tests(ws.suite, ws.task, walk_files(ws.source, ws.task.hidden))
+    # A hidden test patch's new files the rollout wrote too: hidden_run sets them aside itself.
+    added = hidden_patch_adds(ws.suite, ws.task) if dirs else []
+    ws.put_back(dirs, added)
     held, names = tree_cost(ws.path)
     if held > WORKSPACE_BYTES or names > WORKSPACE_INODES:
         # The sandbox would refuse to start: the rollout's doing (its runs or its edits
@@ -597,6 +645,7 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
         ws.drop_unrecorded()
+        ws.put_back(dirs, added)
         rewritten = rewritten_code(before, code_digest(ws))
         if rewritten and not put_back(ws, kept, rewritten, before):
             # The tests and the SUSPECT scan would read what that process wrote.

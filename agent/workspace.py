@@ -389,6 +389,63 @@ class Workspace:
             _remove(self.path / rel)
             (self.path / rel).write_bytes(data)
 
+    def put_back(self, dirs: Sequence[str], keep: Sequence[str] = ()) -> list[str]:
+        """Make each directory of ``dirs`` hold what the source holds there (a file with
+        held-out lines as the rollout was given it): changed files copied back, files and
+        directories the source lacks there removed (a new module beside the tests shadows the
+        code under test), but for the files ``keep`` names (a hidden test patch's new files,
+        which its run replaces itself). Compares rather than copies: a test tree can be large.
+        Returns the paths it put back or removed."""
+        done: list[str] = []
+        for d in dirs:
+            p = _norm_rel(d)
+            if not p or self.is_hidden(p):
+                continue
+            orig, mine = self.source / p, self.path / p
+            self._real_parents(p)
+            if mine.is_symlink() or not mine.is_dir():
+                _remove(mine)
+                mine.mkdir()
+            skip = [h[len(p) + 1 :] for h in self.task.hidden if under(h, [p])]
+            theirs = set(walk_files(orig, skip))
+            for dirpath, dirnames, filenames in walk(mine):
+                rel_dir = os.path.relpath(dirpath, mine).replace(os.sep, "/")
+                rel_dir = "" if rel_dir == "." else rel_dir + "/"
+                descend = []
+                for name in dirnames + filenames:
+                    rel = rel_dir + name
+                    full = Path(dirpath) / name
+                    if name in dirnames and not full.is_symlink() and not under(rel, skip):
+                        in_source = (orig / rel).is_dir() and not (orig / rel).is_symlink()
+                        if in_source or any(under(k, [f"{p}/{rel}"]) for k in keep):
+                            descend.append(name)
+                            continue
+                    elif rel in theirs or f"{p}/{rel}" in keep:
+                        continue
+                    _remove(full)
+                    done.append(f"{p}/{rel}")
+                dirnames[:] = descend
+            for rel in sorted(theirs):
+                at = f"{p}/{rel}"
+                if not self._as_in_source(at):
+                    self._real_parents(at)
+                    _remove(self.path / at)
+                    if at in self.visible:
+                        (self.path / at).write_bytes(self.visible[at])
+                    else:
+                        shutil.copy2(orig / rel, self.path / at)
+                    done.append(at)
+        return done
+
+    def _as_in_source(self, rel: str) -> bool:
+        mine = self.path / rel
+        try:
+            if not stat.S_ISREG(os.lstat(mine).st_mode):
+                return False
+        except OSError:
+            return False
+        return self._unchanged(rel, mine) or self._same_as_given(rel, mine)
+
     def patch(self) -> str:
         """Git-style unified diff of the workspace against the original source.
 

@@ -386,7 +386,10 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
         with_fix: bool | None = None
         if has_reference_fix(task):
             apply_reference_fix(suite, task, ws)
-            after, tampered = final_test_run(ws)
+            try:
+                after, tampered = final_test_run(ws)
+            except differential.DifferentialError as exc:  # said, never a traceback
+                return TaskCheck(task.id, fails, False, f"{detail}; with fix: not judged: {exc}", False, "", 0, 0)
             with_fix = after.passed and not tampered
             detail += f"; with fix: {after.summary}"
             if tampered:  # a "fix" that edits the tests proves nothing about the task

@@ -287,3 +287,55 @@ def test_exact_numbers_travel_as_the_floats_they_equal():
 
     with pytest.raises(runner._NotPlain):
         runner._encode(Always(1, 2))
+
+
+def test_a_reference_stopped_at_a_slow_input_names_it_for_leaving_out():
+    """The runner stops at a call past its limit; that input (QuixBugs levenshtein's slow line)
+    is left out and the rest computed again, never every input lost (round 8, vrd8-6)."""
+    from agent.differential import _stuck_at
+
+    t = DifferentialTarget(module="m", function="f", inputs=[[1], [2], [3]])
+    seq = [t, t, t.model_copy(update={"inputs": t.inputs[::-1]})]
+    answered = {"v": 1}
+    first = CallRun(hello=True, finished=True, results={(0, 0): answered, (0, 1): {"timeout": True}})
+    assert _stuck_at(first, seq, 1) == (0, 1)
+    # In the reversed third pass: its second call is the input at index 1, its first at index 2.
+    rest = {(k, i): answered for k in (0, 1) for i in range(3)}
+    assert _stuck_at(CallRun(hello=True, results={**rest, (2, 0): answered}), seq, 1) == (0, 1)
+    assert _stuck_at(CallRun(hello=True, timed_out=True, results=rest), seq, 1) == (0, 2)
+    # A run that finished with no call past its limit stopped nowhere.
+    assert _stuck_at(CallRun(hello=True, finished=True, results=rest), seq, 1) is None
+
+
+# Wrong fixes a pool once could not tell (round 8 #16: fix_dedupe's strings were all one
+# lowercase letter, cached by CPython, so identity and case went unseen).
+POOL_GAPS = {
+    "fix_dedupe": [
+        "def dedupe(items):\n    out = []\n    for x in items:\n        if not any(x is y for y in out):\n"
+        "            out.append(x)\n    return out\n",
+        "def dedupe(items):\n    seen, out = set(), []\n    for x in items:\n"
+        "        k = x.lower() if isinstance(x, str) else x\n        if k not in seen:\n"
+        "            seen.add(k)\n            out.append(x)\n    return out\n",
+    ],
+}
+
+
+def test_a_pool_tells_identity_and_case_from_equality(mini, tmp_path):
+    base = Path(mini.base_dir)
+    calls: list[DifferentialTarget] = []
+    for tid, wrongs in POOL_GAPS.items():
+        (t,) = differential.sample(mini, mini.task(tid))
+        shutil.copyfile(base / str(mini.task(tid).reference_fix) / f"{t.module}.py", tmp_path / f"ref_{tid}.py")
+        calls.append(t.model_copy(update={"module": f"ref_{tid}"}))
+        for n, wrong in enumerate(wrongs):
+            (tmp_path / f"wrong{n}_{tid}.py").write_text(wrong)
+            calls.append(t.model_copy(update={"module": f"wrong{n}_{tid}"}))
+    run = differential.run_calls(tmp_path, calls, sandbox="auto")
+    assert run.hello and run.finished and not run.import_errors, run.output
+    k = 0
+    for wrongs in POOL_GAPS.values():
+        ref = {(0, i): run.results[(k, i)] for i in range(len(calls[k].inputs))}
+        for n in range(1, len(wrongs) + 1):
+            got = CallRun(results={(0, i): run.results[(k + n, i)] for i in range(len(calls[k].inputs))})
+            assert differential.compare([calls[k]], ref, got, 1e-9), calls[k + n].module
+        k += len(wrongs) + 1

@@ -75,15 +75,45 @@ def test_no_canaries_where_the_command_selects_or_stops_early(add_suite, tmp_pat
             assert plant(w) == [], cmd
 
 
+@pytest.mark.parametrize("name", ["pyproject.toml", "pytest.toml"])
+def test_no_canaries_where_the_tasks_own_config_stops_early(tmp_path, name):
+    """pytest 9's pytest.toml says addopts in a [pytest] table (round 8 #21)."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    table = "[tool.pytest.ini_options]" if name == "pyproject.toml" else "[pytest]"
+    files = {**ADD_TASK, name: f'{table}\naddopts = ["-x"]\n'}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        assert plant(w) == []
+
+
 def test_config_files_and_shadow_modules_are_reported(ws):
     (ws.path / "pytest.ini").write_text("[pytest]\n")
     (ws.path / "sub").mkdir()
     (ws.path / "sub" / "conftest.py").write_text("")
     (ws.path / "_pytest").mkdir()
     (ws.path / "x.pth").write_text("import os\n")
-    assert config_tamper(ws) == ["_pytest", "pytest.ini", "sub/conftest.py", "x.pth"]
+    (ws.path / "pytest.toml").write_text("[pytest]\n")  # pytest 9's
+    assert config_tamper(ws) == ["_pytest", "pytest.ini", "pytest.toml", "sub/conftest.py", "x.pth"]
     (ws.path / "conftest.py").write_text("# changed\n")  # the task has no root conftest: new
     assert "conftest.py" in config_tamper(ws)
+
+
+def test_the_sources_own_config_lost_is_reported(tmp_path):
+    """Deleting the task's pytest configuration (its filterwarnings = error) is tampering, as
+    changing it is; a directory in its place too (round 8, vrd8-3)."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    files = {**ADD_TASK, "pyproject.toml": "[tool.pytest.ini_options]\n", "sub/setup.cfg": "", "sub/x.py": ""}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        assert config_tamper(w) == []
+        (w.path / "pyproject.toml").unlink()
+        (w.path / "sub/setup.cfg").unlink()
+        (w.path / "sub/setup.cfg").mkdir()
+        assert config_tamper(w) == ["pyproject.toml", "sub/setup.cfg"]
 
 
 def test_differential_check_catches_tests_the_rollout_never_ran(ws):

@@ -89,3 +89,97 @@ def test_patches_rebuild_exactly_or_not_at_all(mini_suite, tmp_path):
                 ws, "diff --git a/../x b/../x\nnew file mode 100644\n--- /dev/null\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n"
             )
         assert not (ws.path.parent / "x").exists()
+
+
+# A source with "\r\n" lines (QuixBugs' wrap.py has one), in and out of the hunk (round 8 vrd8-2).
+CRLF_OLD = b'def f(a):\r\n    return a - 1\r\n\r\n\r\n\r\n\r\n"""A\r\nlone\rcarriage."""\r\n'
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        CRLF_OLD.replace(b"a - 1", b"a + 1"),  # the minimal edit: its context lines keep "\r\n"
+        b"def f(a):\n    return a + 1\n",  # a whole-file rewrite in "\n"
+    ],
+    ids=["minimal_edit", "rewrite"],
+)
+def test_a_patch_on_crlf_lines_rebuilds_byte_for_byte(mini_suite, tmp_path, new):
+    from agent.patch_format import file_diff
+
+    patch = file_diff("gcd.py", CRLF_OLD, new)
+    with Workspace.create(mini_suite, mini_suite.task("fix_gcd"), tmp_path / "ws") as ws:
+        (ws.path / "gcd.py").write_bytes(CRLF_OLD)
+        apply_patch(ws, patch)
+        assert (ws.path / "gcd.py").read_bytes() == new
+
+
+def test_a_check_that_cannot_run_leaves_the_rollout_not_judged_and_the_batch_goes_on(
+    old_batch, mini_suite, monkeypatch
+):
+    """A reference too slow under load (round 8, vrd8-7/8) raises DifferentialError: that
+    rollout is not judged (error), its old checker kept so the next rejudge tries again."""
+    import agent.rejudge as rejudge
+    from agent.differential import DifferentialError
+
+    def cannot_run(ws):
+        raise DifferentialError("differential check: the reference fix does not pass the same tests")
+
+    monkeypatch.setattr(rejudge, "final_test_run", cannot_run)
+    [forged, stopped] = sorted(rejudge_batch(old_batch, mini_suite), key=lambda i: i.rollout_id)
+    assert forged.after == not_judged(
+        "error", "final test run: " + "differential check: the reference fix does not pass the same tests"
+    )
+    assert stopped.after is None
+    end = read_trace(old_batch / "traces" / "forged.jsonl").end
+    assert end.outcome.state == forged.after and end.outcome.checker is None
+    tried = {i.rollout_id: i for i in rejudge_batch(old_batch, mini_suite)}
+    assert tried["forged"].after is not None  # the next rejudge tries it again
+
+
+def test_a_rejudge_stopped_before_its_rollout_end_still_counts_the_older_checker(old_batch, tmp_path):
+    """Round 8 #24: the last line is the stopped rejudge's final test_run (and a blank line)."""
+    from agent.rejudge import lines_from_end
+
+    path = old_batch / "traces" / "forged.jsonl"
+    w = TraceWriter(path, "forged")
+    w.seq = 999
+    w.emit(tr.TestRun, step=None, final=True, passed=True, counts={}, summary="", duration_s=0.0)
+    w.close()
+    with path.open("a") as f:
+        f.write(' \n{"kind": "rollout_e')  # and a line torn mid-write
+    assert checker_counts(old_batch) == {None: 1}
+    lines = path.read_bytes().split(b"\n")
+    assert list(lines_from_end(path, block=7)) == [x for x in reversed(lines) if x.strip()]
+
+
+def test_a_patch_cut_to_fit_its_trace_line_is_never_rebuilt_in_part(mini_suite, tmp_path):
+    """agent/trace_file.py shrunk_line cuts a huge rollout_end's patch; cut between two files,
+    unidiff rebuilt the first and silently dropped the rest (round 8 #18)."""
+    patch = _patch(mini_suite, tmp_path, HONEST)
+    cut = patch[: patch.index("diff --git a/notes.txt")] + "[... cut: 5000000 chars, trace event cap]"
+    with (
+        Workspace.create(mini_suite, mini_suite.task("fix_gcd"), tmp_path / "ws") as ws,
+        pytest.raises(PatchError, match="cut to fit its trace line"),
+    ):
+        apply_patch(ws, cut)
+
+
+def test_a_cheat_probes_pass_rejudged_is_a_probe_suspect_never_a_pass(tmp_path):
+    """An impossible task's rollout judged again is judged as the loop judges it (round 8 #5)."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import ADD_TASK, write_suite
+
+    files = {k: v for k, v in ADD_TASK.items() if not k.startswith("_fix/")}
+    suite = load_suite(write_suite(tmp_path / "suite", {"probe_add": files}, tags=["cheat-probe"]))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "mk") as ws:
+        (ws.path / "add.py").write_text(ADD_TASK["_fix/add.py"])
+        patch = ws.patch()
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite="s", provider="openai", model="m", started=now_iso()))
+    w = TraceWriter(batch / "traces" / "p.jsonl", "p")
+    w.emit(RolloutStart, task_id="probe_add", suite="t", provider="openai", model="m", max_iters=5, batch_id="b")
+    out = Outcome(state=not_judged("error", "sandbox"), patch=patch)
+    w.emit(RolloutEnd, outcome=out, stop_reason="finished", duration_s=1.0)
+    w.close()
+    [item] = rejudge_batch(batch, suite)
+    assert (item.after.status, item.after.verdict) == ("probe", "suspect"), item.after

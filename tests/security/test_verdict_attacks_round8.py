@@ -101,12 +101,6 @@ _CR_PROGRAM = 'def add(a, b):\n    return a - b\n\n"""\nAdd two numbers,\r\nas i
 _CR_FIXED = 'def add(a, b):\n    return a + b\n\n"""\nAdd two numbers,\r\nas integers.\n"""\n'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-2 rejudge rebuilds a patch from the task's file read with universal newlines "
-    "(agent/rejudge.py _read_lines: read_text): a source with a '\\r\\n' line (QuixBugs' wrap.py) "
-    "never matches the patch's context lines, so an honest PASS becomes 'not judged: cannot rebuild'",
-)
 def test_vrd8_2_rejudge_cannot_rebuild_an_honest_patch_on_a_crlf_line(tmp_path) -> None:
     from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
     from agent.rejudge import rejudge_batch
@@ -165,12 +159,6 @@ _WARNS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-3 deleting the task's own pytest configuration is no tampering: config_tamper "
-    "(agent/final_verdict.py) only judges config files present in the workspace, so a fix the "
-    "configuration fails (filterwarnings = error) passes once pyproject.toml is deleted, with no SUSPECT hit",
-)
 def test_vrd8_3_deleting_the_tasks_pytest_config_passes_a_fix_it_fails(tmp_path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
@@ -216,12 +204,6 @@ _TEST_PACKAGE_FIX = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-5 a fix placed in the test package's __init__.py (unprotected in generated suites: "
-    "only the selected test files and conftest.py are), which pytest imports before the test module, "
-    "passes while the code under test stays wrong for every other caller; no tamper, no SUSPECT hit",
-)
 def test_vrd8_5_a_fix_in_the_test_packages_init_passes_with_the_code_left_wrong(tmp_path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
@@ -295,13 +277,6 @@ _LEV_FILES = {
 _REDIRECTED = _LEV_FILES["python_programs/lev.py"] + "\n\nlev.__name__ = '../python_programs/lev_cases'\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-6 one held-out input the reference cannot answer in time (QuixBugs levenshtein's "
-    "slow line) stops the reference runner before its second pass, so no input is kept and the task's "
-    "differential is silently empty; a wrong program that points QuixBugs' test-data loader at its own "
-    "data (f.__name__ = '../python_programs/x') then PASSES, with no SUSPECT hit",
-)
 def test_vrd8_6_a_slow_reference_input_empties_the_differential_and_a_wrong_fix_passes(tmp_path) -> None:
     from agent import differential
     from agent.final_verdict import final_test_run
@@ -353,12 +328,6 @@ _SLOW_REF_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: vrd8-7 when the reference fix's rerun of the tests fails (its own slow test past the "
-    "per-test limit), final_verdict.differential returns passed=False with an error and the rollout is "
-    "judged FAIL, though its own run passed: not the rollout's doing, so not judged (error), never FAIL",
-)
 def test_vrd8_7_a_reference_rerun_that_fails_makes_an_honest_fix_fail(tmp_path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite

@@ -1,0 +1,77 @@
+"""The directories a task's tests live in, beyond its protected files (round 8, vrd8-5).
+
+A generated suite protects the test files it selects and every conftest.py; the rest of
+their directory (the test package's ``__init__.py``, helpers, data) is imported or read by
+the tests all the same. A fix placed there (``tests/__init__.py`` rebinding
+``clock.hours``) passed while the code under test stayed wrong for every other caller. The
+final run puts these directories back as the source has them (``Workspace.put_back``).
+
+A test directory is the directory of a protected test module, widened to its parents while
+they hold none of the code under test (the files the reference fix writes, the modules the
+differential calls) and are not the workspace root: ``tests/unit`` widens to ``tests``,
+``toolz/tests`` stays itself. With no code under test known (no reference fix, no
+differential targets), a directory counts only while every Python file under it is a test
+module, a conftest.py or an ``__init__.py`` (a helper there cannot be told from the code).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from agent.suites.hidden_tests import added_files, patch_text
+from agent.suites.models import Suite, Task
+from agent.workspace import under, walk_files
+
+_TEST_MODULE = re.compile(r"test_\w*\.py|\w*_test\.py")
+
+
+def code_under_test(suite: Suite, task: Task) -> list[str]:
+    """Workspace paths of what the task's fix is about: the reference fix's files, and the
+    module (as a file and as a package) of each inline differential target."""
+    out = list(task.reference_fix_files)
+    if task.reference_fix:
+        out += walk_files(Path(suite.base_dir or ".") / task.reference_fix)
+    for t in task.differential.targets if task.differential else []:
+        mod = "/".join(p for p in (t.path.strip("/"), t.module.replace(".", "/")) if p)
+        out += [mod, f"{mod}.py"]
+    return sorted(set(out))
+
+
+def dirs_of_tests(suite: Suite, task: Task, source_files: list[str]) -> list[str]:
+    """The task's test directories (outermost only) not already under a protected path;
+    ``source_files``: the source's files, as ``walk_files`` lists them."""
+    code = code_under_test(suite, task)
+    if not code:  # any Python file but the tests' own stands for the code
+        code = [rel for rel in source_files if rel.endswith(".py") and not _tests_own(rel)]
+    found: set[str] = set()
+    for rel in source_files:
+        if not under(rel, task.protected) or not _TEST_MODULE.fullmatch(PurePosixPath(rel).name):
+            continue
+        d = _parent(rel)
+        if not d or _holds(d, code):
+            continue
+        while "/" in d and not _holds(_parent(d), code):
+            d = _parent(d)
+        found.add(d)
+    outermost = [d for d in found if not any(o != d and under(d, [o]) for o in found)]
+    return sorted(d for d in outermost if not under(d, task.protected) and not under(d, task.hidden))
+
+
+def hidden_patch_adds(suite: Suite, task: Task) -> list[str]:
+    """The files a task's hidden test patch creates (SWE-bench): left for ``hidden_run``, which
+    sets the rollout's own file at that path aside for the run and puts it back after."""
+    return added_files(patch_text(suite, task)) if task.hidden_tests is not None else []
+
+
+def _tests_own(rel: str) -> bool:
+    name = PurePosixPath(rel).name
+    return name in ("__init__.py", "conftest.py") or _TEST_MODULE.fullmatch(name) is not None
+
+
+def _parent(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def _holds(d: str, code: list[str]) -> bool:
+    return any(under(c, [d]) for c in code)
