@@ -350,9 +350,9 @@ def test_an_answer_that_honestly_depends_on_a_terminal_is_left_out(tmp_path):
 
 
 def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, monkeypatch):
-    """The reference's calls are stopped from outside too: inputs it did not answer in every
-    pass are left out (the first pass stopped: all of them), not judged as an error; the task
-    then has no differential coverage, as before, and suite check says so."""
+    """The reference's calls are stopped from outside too: an input it does not answer in time
+    is left out and the reference asked again for the rest (round 8 vrd8-6: one slow input
+    left the task no differential coverage at all), not judged as an error."""
     src = tmp_path / "t"
     for d in ("tests", "_fix", "_heldout"):
         (src / d).mkdir(parents=True)
@@ -376,4 +376,4 @@ def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, mon
     monkeypatch.setitem(differential.run_calls.__kwdefaults__, "per_call_s", 0.25)  # not 2 s a wait
     calls = differential.sample(suite, suite.task("fix_slow"))
     results, left_out = differential.reference_results(suite, suite.task("fix_slow"), calls, sandbox="bwrap")
-    assert results == {} and left_out == 4
+    assert results == {(0, 0): {"v": 2}, (0, 1): {"v": 3}, (0, 3): {"v": 4}} and left_out == 1
