@@ -539,7 +539,7 @@ def _reclaim(root: Path) -> None:
     except OSError:
         return
     try:
-        _drop_acls(f"/proc/self/fd/{fd}")
+        _drop_acls(fd)
         for listing in TreeWalk(fd, unlock=True):
             for entry in listing.entries:
                 try:
@@ -555,13 +555,13 @@ def _reclaim(root: Path) -> None:
         os.close(fd)
 
 
-def _drop_acls(path: str) -> None:
+def _drop_acls(path: str | int) -> None:
     # A POSIX ACL the tests set outlives a chmod: a default one (u::---) on a directory
     # made every file the host created there afterwards unreadable to the host (round 7).
-    # ``path`` names the entry through its directory's descriptor (/proc/self/fd/N/name).
+    # ``path``: a descriptor, or an entry named through its directory's (/proc/self/fd/N/name).
     for acl in ("system.posix_acl_default", "system.posix_acl_access"):
         try:
-            os.removexattr(path, acl, follow_symlinks=False)
+            os.removexattr(path, acl, follow_symlinks=isinstance(path, int))
         except OSError:  # none set (ENODATA), a link, or not ours
             pass
 
