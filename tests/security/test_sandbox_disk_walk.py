@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import sandbox, tree_walk
+from agent import sandbox, tree_walk, workspace
 from agent.tree_cost import measure
 from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
 
@@ -180,3 +180,26 @@ def test_trim_and_cost_reach_past_path_max(tmp_path, monkeypatch, depth):
     assert sandbox.tree_cost(tmp_path) == (8 << 20, depth + 1)
     assert sandbox._trim(tmp_path) == 1
     assert sandbox.tree_cost(tmp_path) == (0, depth + 1)
+
+
+def test_what_no_path_reaches_is_dropped_before_the_final_run(tmp_path):
+    """A normal user's tests can leave files past PATH_MAX (the trim keeps them within the
+    cap): no patch records them, so ``drop_unrecorded`` removes them, and what is left is
+    exactly what the path walk (the patch's) lists."""
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(30):
+        os.mkdir("n" * 200, dir_fd=fd)
+        os.close(os.open("f", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd))
+        nfd = os.open("n" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    os.close(fd)
+    removed = workspace._drop_past_path_max(tmp_path)
+    by_path = {os.path.join(p, n) for p, d, f in tree_walk.walk(tmp_path) for n in d + f}
+    assert len(removed) == 1 and len(by_path) > 30  # the first directory too deep, whole; its "f" sibling kept
+    root = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        by_fd = {os.path.join(tmp_path, *x.parts, e.name) for x in tree_walk.TreeWalk(root) for e in x.entries}
+    finally:
+        os.close(root)
+    assert by_fd == by_path
