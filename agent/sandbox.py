@@ -74,7 +74,6 @@ WORKSPACE_INODES = 100_000
 # tests), so a rollout that filled its cap to the byte is judged, never refused the next run.
 # What a directory the host cannot list counts as: more than any cap (what it holds is unknown).
 UNLISTED_BYTES = 1 << 62
-_TREE_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
 
 # Runs first in the child, isolated (-I -S) and outside the workspace: drops to the leased
@@ -509,12 +508,16 @@ def tree_cost(root: Path, *, keep_modes: bool = False) -> tuple[int, int]:
     user's unlocked first (``keep_modes``: and locked again after: a walk during the run).
     A directory that cannot be listed counts as ``UNLISTED_BYTES``: over any cap."""
     try:
-        fd = os.open(root, _TREE_FLAGS)
+        fd, mode = open_dir(str(root), None, unlock=True)  # the tests may lock the root too
     except FileNotFoundError:
         return 0, 0
+    except OSError:
+        return UNLISTED_BYTES, 0
     try:
         cost = measure(fd, keep_modes=keep_modes)
     finally:
+        if keep_modes and mode is not None:
+            os.fchmod(fd, mode)
         os.close(fd)
     return (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
 
@@ -836,7 +839,7 @@ def _trim(root: Path) -> int:
     left, cut = [WORKSPACE_BYTES, WORKSPACE_INODES], 0
     seen: set[tuple[int, int]] = set()
     try:
-        fd = os.open(root, _TREE_FLAGS)
+        fd, _ = open_dir(str(root), None, unlock=True)
     except OSError:
         return 0
     try:

@@ -202,7 +202,7 @@ class TreeWalk:
         self.moved = False
 
     def __iter__(self) -> Iterator[Listing]:
-        fd = os.open(".", _DIR_FLAGS, dir_fd=self.root_fd)
+        fd = os.dup(self.root_fd)  # never reopened: the tests may have locked the root since
         st = os.fstat(fd)
         stack = [_Frame(fd, (st.st_dev, st.st_ino), (), [], None)]
         try:

@@ -32,12 +32,11 @@ from agent.patch_format import (
 from agent.scoring import TestResult, run_tests
 from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
-from agent.tree_walk import PATH_MAX, TreeWalk, remove_tree, walk
+from agent.tree_walk import PATH_MAX, TreeWalk, open_dir, remove_tree, walk
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
 CACHE_SUFFIXES = (".pyc", ".pyo")
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 # Workspaces not yet cleaned up, so a hard stop (second Ctrl-C) can remove them.
@@ -491,7 +490,7 @@ PATCH_READ_MAX_BYTES = 2 * WORKSPACE_MAX_BYTES
 def _tree_bytes(root: Path) -> int:
     """The sizes of the files under ``root``, at any depth (by descriptor)."""
     total = 0
-    fd = os.open(root, _DIR_FLAGS)
+    fd, _ = open_dir(os.fspath(root), None, unlock=True)
     try:
         for listing in TreeWalk(fd, unlock=True):
             for entry in listing.entries:
@@ -508,7 +507,7 @@ def _drop_past_path_max(root: Path) -> list[str]:
     """Remove every name under ``root`` whose path is ``PATH_MAX`` bytes or more (a
     directory there whole, by descriptor); returns them, workspace-relative."""
     removed: list[str] = []
-    fd = os.open(root, _DIR_FLAGS)
+    fd, _ = open_dir(os.fspath(root), None, unlock=True)
     try:
         # Only directories a path reaches are walked: no deeper than PATH_MAX / 2 levels.
         for listing in TreeWalk(fd, unlock=True):

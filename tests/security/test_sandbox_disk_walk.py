@@ -48,7 +48,8 @@ fill = (
 )
 deep = "import os\nfor _ in range(18):\n    os.mkdir('d' * 240)\n    os.chdir('d' * 240)\n" + fill  # 18 x 241 > 4096
 locked = "import os\nos.mkdir('hide', 0o300)\nos.chdir('hide')\n" + fill
-for name, code in (("deep", deep), ("locked", locked)):
+root = "import os\nos.chmod('.', 0o300)\n" + fill  # the workspace itself locked
+for name, code in (("deep", deep), ("locked", locked), ("root", root)):
     ws = os.path.join(home, name)
     os.mkdir(ws)
     open(os.path.join(ws, "fill.py"), "w").write(code)
@@ -93,7 +94,7 @@ def test_a_normal_users_tests_cannot_hide_what_they_write_from_the_disk_cap(user
         subprocess.run(["rm", "-rf", str(user_dir / "home")], check=False)
     result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
-    for name in ("deep", "locked"):
+    for name in ("deep", "locked", "root"):
         code, out, cost, du = result[name]
         assert code != 0 and "WROTE ALL" not in out and "the run was stopped" in out, (name, result[name])
         assert cost <= CAP and du <= CAP + (1 << 20), (name, result[name])  # du: the directories' own bytes too
