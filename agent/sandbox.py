@@ -562,11 +562,17 @@ def _drop_acls(path: str | int) -> None:
     # A POSIX ACL the tests set outlives a chmod: a default one (u::---) on a directory
     # made every file the host created there afterwards unreadable to the host (round 7).
     # ``path``: a descriptor, or an entry named through its directory's (/proc/self/fd/N/name).
+    follow = isinstance(path, int)
+    try:
+        present = os.listxattr(path, follow_symlinks=follow)  # one call where none is set
+    except OSError:
+        return
     for acl in ("system.posix_acl_default", "system.posix_acl_access"):
-        try:
-            os.removexattr(path, acl, follow_symlinks=isinstance(path, int))
-        except OSError:  # none set (ENODATA), a link, or not ours
-            pass
+        if acl in present:
+            try:
+                os.removexattr(path, acl, follow_symlinks=follow)
+            except OSError:  # gone meanwhile, or not ours
+                pass
 
 
 class CappedWorkspace:
