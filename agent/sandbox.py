@@ -550,12 +550,25 @@ def _reclaim(root: Path) -> None:
                     want = stat.S_IRWXU if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR | stat.S_IWUSR
                     kind_ok = stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)
                     if st.st_uid == me and kind_ok and st.st_mode & want != want:
-                        os.chmod(entry.name, stat.S_IMODE(st.st_mode) | want, dir_fd=listing.fd, follow_symlinks=False)
+                        _chmod_at(entry.name, listing.fd, want)
                 except OSError:
                     pass
                 _drop_acls(f"/proc/self/fd/{listing.fd}/{entry.name}")
     finally:
         os.close(fd)
+
+
+def _chmod_at(name: str, dir_fd: int, want: int) -> None:
+    """``want`` added to the mode of the directory or regular file ``name`` in ``dir_fd``,
+    never through a link (by an O_PATH descriptor: ``fchmodat``'s no-follow flag needs
+    glibc 2.32)."""
+    handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        st = os.fstat(handle)
+        if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+            os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(st.st_mode) | want)
+    finally:
+        os.close(handle)
 
 
 def _drop_acls(path: str | int) -> None:
