@@ -847,7 +847,7 @@ def _disk_watch(kind: SandboxKind, lease: UidLease | None, cwd: Path) -> DiskWat
     start = tree_cost(cwd, keep_modes=True)
     if start[0] > max_bytes or start[1] > max_names:
         raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
-    return DiskWatch(cwd, lambda: tree_cost(cwd, keep_modes=True), max_bytes, max_names, start=start)
+    return DiskWatch(cwd, lambda: tree_cost(cwd, keep_modes=True), max_bytes, max_names, start, FSIZE_LIMIT)
 
 
 def _trim(root: Path) -> int:
@@ -1007,7 +1007,7 @@ def _run(
         if info_r is not None:
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
         if watch is not None and pid1_fd is not None:
-            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL))
+            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s)
         _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
@@ -1048,6 +1048,18 @@ def _run(
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
     return CommandRun(code, out, duration, timed_out, data, lingered)
+
+
+def _pidfd_pid(fd: int) -> int | None:
+    """The pid a pidfd refers to (its fdinfo), None when that process is gone."""
+    try:
+        for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
+            if line.startswith("Pid:"):
+                pid = int(line.split()[1])
+                return pid if pid > 0 else None
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _sandbox_pid1(info_r: int, proc_fd: int | None, bwrap_pid: int, deadline: float) -> int | None:

@@ -49,7 +49,22 @@ fill = (
 deep = "import os\nfor _ in range(18):\n    os.mkdir('d' * 240)\n    os.chdir('d' * 240)\n" + fill  # 18 x 241 > 4096
 locked = "import os\nos.mkdir('hide', 0o300)\nos.chdir('hide')\n" + fill
 root = "import os\nos.chmod('.', 0o300)\n" + fill  # the workspace itself locked
-for name, code in (("deep", deep), ("locked", locked), ("root", root)):
+# Open files with no name left: unlinked while open, and mapped, closed, then unlinked.
+unnamed = (
+    "import os, time\nheld = []\nfor i in range(12):\n"
+    "    f = open('u%d' % i, 'wb')\n    os.unlink('u%d' % i)\n    f.write(os.urandom(1 << 20))\n    f.flush()\n"
+    "    held.append(f)\n    print('WROTE', i, flush=True)\ntime.sleep(20)\nprint('WROTE ALL')\n"
+)
+mapped = (  # by libc: Python's mmap keeps a descriptor of its own
+    "import ctypes, os, time\nlibc = ctypes.CDLL(None)\nlibc.mmap.restype = ctypes.c_void_p\n"
+    "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+    "for i in range(12):\n    fd = os.open('m%d' % i, os.O_RDWR | os.O_CREAT, 0o600)\n    os.ftruncate(fd, 1 << 20)\n"
+    "    at = libc.mmap(None, 1 << 20, 3, 1, fd, 0)\n    os.close(fd)\n    os.unlink('m%d' % i)\n"
+    "    ctypes.memmove(at, os.urandom(1 << 20), 1 << 20)\n    print('WROTE', i, flush=True)\n"
+    "time.sleep(20)\nprint('WROTE ALL')\n"
+)
+runs = (("deep", deep), ("locked", locked), ("root", root), ("unnamed", unnamed), ("mapped", mapped))
+for name, code in runs:
     ws = os.path.join(home, name)
     os.mkdir(ws)
     open(os.path.join(ws, "fill.py"), "w").write(code)
@@ -71,7 +86,8 @@ print("RESULT", json.dumps(out))
 def test_a_normal_users_tests_cannot_hide_what_they_write_from_the_disk_cap(user_dir):
     """Round 7 #2: files below a chain of directories deeper than PATH_MAX were never seen
     (377 MB left over the 256 MB cap, PASS); #8: nor were files in a 0o300 directory (360 MB
-    written, never stopped). Both runs are stopped now and trimmed within the cap; a walk
+    written, never stopped); nor a locked workspace root, nor files held open (or mapped)
+    with no name left. Each run is stopped now and trimmed within the cap; a walk
     beside the tests counts a locked directory and leaves it locked; a directory the host
     cannot list at all counts as over any cap (fail closed), never as empty."""
     (user_dir / "runner.py").write_text(_USER_DISK_WALK)
@@ -94,7 +110,7 @@ def test_a_normal_users_tests_cannot_hide_what_they_write_from_the_disk_cap(user
         subprocess.run(["rm", "-rf", str(user_dir / "home")], check=False)
     result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
-    for name in ("deep", "locked", "root"):
+    for name in ("deep", "locked", "root", "unnamed", "mapped"):
         code, out, cost, du = result[name]
         assert code != 0 and "WROTE ALL" not in out and "the run was stopped" in out, (name, result[name])
         assert cost <= CAP and du <= CAP + (1 << 20), (name, result[name])  # du: the directories' own bytes too
