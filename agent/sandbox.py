@@ -49,7 +49,7 @@ from agent.bwrap import bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import DiskWatch
 from agent.seccomp import filter_fd
-from agent.tree_cost import file_cost, measure
+from agent.tree_cost import entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 
@@ -862,6 +862,7 @@ def _trim(root: Path) -> int:
     except OSError:
         return 0
     try:
+        left[0] -= os.fstat(fd).st_blocks * 512  # the root's own: kept
         walk = TreeWalk(fd, unlock=True)
         for listing in walk:
             gone: set[str] = set()  # a set: 50,000 subdirectories past the count made a list's remove quadratic
@@ -874,13 +875,20 @@ def _trim(root: Path) -> int:
                         cut += 1
                         continue
                     left[1] -= 1
-                    if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                        seen.add((st.st_dev, st.st_ino))
-                        if file_cost(st) > left[0]:
-                            _truncate(entry.name, listing.fd)
-                            cut += 1
-                        else:
-                            left[0] -= file_cost(st)
+                    if (st.st_dev, st.st_ino) in seen:
+                        continue
+                    seen.add((st.st_dev, st.st_ino))
+                    if stat.S_ISREG(st.st_mode) and entry_cost(st) > file_cost(st):
+                        st = _truncate(entry.name, listing.fd, st.st_size)  # blocks kept past its end freed
+                    if entry_cost(st) <= left[0]:
+                        left[0] -= entry_cost(st)
+                    elif stat.S_ISREG(st.st_mode):
+                        _truncate(entry.name, listing.fd, 0)
+                        cut += 1
+                    else:  # a directory's blocks (ext4 never shrinks one), a long link's: removed
+                        remove_tree(entry.name, dir_fd=listing.fd)
+                        gone.add(entry.name)
+                        cut += 1
                 except OSError:
                     pass
             if gone:
@@ -892,11 +900,14 @@ def _trim(root: Path) -> int:
     return cut
 
 
-def _truncate(name: str, dir_fd: int) -> None:
+def _truncate(name: str, dir_fd: int, size: int) -> os.stat_result:
+    """The regular file ``name`` cut to ``size`` (its own size: the blocks past its end
+    freed); its stat after."""
     f = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         if stat.S_ISREG(os.fstat(f).st_mode):
-            os.ftruncate(f, 0)
+            os.ftruncate(f, size)
+        return os.fstat(f)
     finally:
         os.close(f)
 

@@ -9,6 +9,7 @@ lowered to 4 MB so a few MB of real data pass it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import subprocess
@@ -76,8 +77,9 @@ os.makedirs(quiet + "/hide/sub")
 open(quiet + "/hide/sub/data", "wb").write(b"x" * 10000)
 os.chmod(quiet + "/hide/sub", 0o300)
 os.chmod(quiet + "/hide", 0o300)
+dirs = sum(os.lstat(p).st_blocks * 512 for p in (quiet, quiet + "/hide", quiet + "/hide/sub"))
 cost = tree_cost(quiet, keep_modes=True)
-out["quiet"] = [cost[0], oct(os.lstat(quiet + "/hide").st_mode & 0o777), oct(os.lstat(quiet + "/hide/sub").st_mode & 0o777)]
+out["quiet"] = [cost[0] - dirs, oct(os.lstat(quiet + "/hide").st_mode & 0o777), oct(os.lstat(quiet + "/hide/sub").st_mode & 0o777)]
 out["foreign"] = tree_cost(sys.argv[4])[0]
 print("RESULT", json.dumps(out))
 """
@@ -186,17 +188,19 @@ def test_trim_and_cost_reach_past_path_max(tmp_path, monkeypatch, depth):
     a sparse file at any depth, as the tmpfs would count it (holes at their size)."""
     monkeypatch.setattr(sandbox, "WORKSPACE_BYTES", 1 << 20)
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    dirs = os.fstat(fd).st_blocks * 512  # directories cost their blocks
     for _ in range(depth):  # 30 x 201 bytes: past PATH_MAX, reached by descriptor only
         os.mkdir("n" * 200, dir_fd=fd)
         nfd = os.open("n" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
         os.close(fd)
         fd = nfd
+        dirs += os.fstat(fd).st_blocks * 512
     with open(os.open("big", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "wb") as f:
         f.truncate(8 << 20)
     os.close(fd)
-    assert sandbox.tree_cost(tmp_path) == (8 << 20, depth + 1)
+    assert sandbox.tree_cost(tmp_path) == ((8 << 20) + dirs, depth + 1)
     assert sandbox._trim(tmp_path) == 1
-    assert sandbox.tree_cost(tmp_path) == (0, depth + 1)
+    assert sandbox.tree_cost(tmp_path) == (dirs, depth + 1)
 
 
 def test_what_no_path_reaches_is_dropped_before_the_final_run(tmp_path):
@@ -220,3 +224,34 @@ def test_what_no_path_reaches_is_dropped_before_the_final_run(tmp_path):
     finally:
         os.close(root)
     assert by_fd == by_path
+
+
+def test_blocks_past_a_files_end_and_an_emptied_directorys_count_and_are_trimmed(tmp_path, monkeypatch):
+    """Round 8 sbx8-5: ``fallocate(FALLOC_FL_KEEP_SIZE)`` gave a file of size 0 8 MB of
+    blocks; sbx8-2: a directory that held 6,000 long names keeps its blocks once they are
+    gone (ext4 never shrinks one). Both cost what they hold on the disk now, and the trim
+    gives it back (the file cut to its own size, the directory removed)."""
+    monkeypatch.setattr(sandbox, "WORKSPACE_BYTES", 1 << 20)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(tmp_path / "kept", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"honest")
+        if libc.fallocate(fd, 1, ctypes.c_long(0), ctypes.c_long(8 << 20)) != 0:  # FALLOC_FL_KEEP_SIZE
+            pytest.fail(f"fallocate: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(fd)
+    assert sandbox.tree_cost(tmp_path)[0] >= 8 << 20
+    assert sandbox._trim(tmp_path) == 0  # within the cap once the blocks past its end are freed
+    assert (tmp_path / "kept").read_bytes() == b"honest" and sandbox.tree_cost(tmp_path)[0] < 1 << 20
+    (tmp_path / "f").touch()
+    (tmp_path / "d").mkdir()
+    names = [tmp_path / "d" / f"{i:08d}".ljust(250, "x") for i in range(6000)]
+    for n in names:
+        os.link(tmp_path / "f", n)
+    for n in names:
+        n.unlink()
+    if os.stat(tmp_path / "d").st_blocks * 512 < 1 << 20:
+        pytest.skip("this filesystem gives a directory's blocks back (tmpfs): sbx8-2 cannot happen")
+    assert sandbox.tree_cost(tmp_path)[0] > 1 << 20
+    assert sandbox._trim(tmp_path) == 1
+    assert not (tmp_path / "d").exists() and sandbox.tree_cost(tmp_path)[0] < 1 << 20
