@@ -4,7 +4,7 @@ The disk watch, the post-run cost and the trim walk by directory descriptor
 (agent/tree_walk.py ``TreeWalk``): a file below a chain deeper than PATH_MAX, or in a
 directory the tests made write+search only (0o300), counts as any other. The normal-user
 runs start as ``nobody`` (runuser), as the other normal-user security tests do; the cap is
-lowered to 4 MB so a few MB of real data pass it.
+lowered to 4 MB (and 2,000 names) so a few MB of real data pass it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ sys.path.insert(0, sys.argv[1])
 from agent import sandbox
 from agent.sandbox import run_command, sandbox_kind, tree_cost
 home, cap = sys.argv[2], int(sys.argv[3])
-sandbox.WORKSPACE_BYTES = cap
+sandbox.WORKSPACE_BYTES, sandbox.WORKSPACE_INODES = cap, 2000
 out = {"kind": sandbox_kind(), "uid": os.getuid()}
 fill = (
     "import os, time\n"
@@ -64,7 +64,11 @@ mapped = (  # by libc: Python's mmap keeps a descriptor of its own
     "    ctypes.memmove(at, os.urandom(1 << 20), 1 << 20)\n    print('WROTE', i, flush=True)\n"
     "time.sleep(20)\nprint('WROTE ALL')\n"
 )
-runs = (("deep", deep), ("locked", locked), ("root", root), ("unnamed", unnamed), ("mapped", mapped))
+links = (  # names with no inode of their own (round 8 sbx8-4): 3,000 past a cap of 2,000
+    "import os, time\nopen('f', 'w').close()\nos.mkdir('L')\nfor i in range(3000):\n    os.link('f', 'L/%d' % i)\n"
+    "print('WROTE', flush=True)\ntime.sleep(20)\nprint('WROTE ALL')\n"
+)
+runs = (("deep", deep), ("locked", locked), ("root", root), ("unnamed", unnamed), ("mapped", mapped), ("links", links))
 for name, code in runs:
     ws = os.path.join(home, name)
     os.mkdir(ws)
@@ -89,7 +93,8 @@ def test_a_normal_users_tests_cannot_hide_what_they_write_from_the_disk_cap(user
     """Round 7 #2: files below a chain of directories deeper than PATH_MAX were never seen
     (377 MB left over the 256 MB cap, PASS); #8: nor were files in a 0o300 directory (360 MB
     written, never stopped); nor a locked workspace root, nor files held open (or mapped)
-    with no name left. Each run is stopped now and trimmed within the cap; a walk
+    with no name left, nor hard links past the name cap (round 8 sbx8-4, sbx8-6).
+    Each run is stopped now and trimmed within the cap; a walk
     beside the tests counts a locked directory and leaves it locked; a directory the host
     cannot list at all counts as over any cap (fail closed), never as empty."""
     (user_dir / "runner.py").write_text(_USER_DISK_WALK)
@@ -112,7 +117,7 @@ def test_a_normal_users_tests_cannot_hide_what_they_write_from_the_disk_cap(user
         subprocess.run(["rm", "-rf", str(user_dir / "home")], check=False)
     result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
-    for name in ("deep", "locked", "root", "unnamed", "mapped"):
+    for name in ("deep", "locked", "root", "unnamed", "mapped", "links"):
         code, out, cost, du = result[name]
         assert code != 0 and "WROTE ALL" not in out and "the run was stopped" in out, (name, result[name])
         assert cost <= CAP and du <= CAP + (1 << 20), (name, result[name])  # du: the directories' own bytes too
