@@ -49,7 +49,9 @@ fill = (
 )
 deep = "import os\nfor _ in range(18):\n    os.mkdir('d' * 240)\n    os.chdir('d' * 240)\n" + fill  # 18 x 241 > 4096
 locked = "import os\nos.mkdir('hide', 0o300)\nos.chdir('hide')\n" + fill
-root = "import os\nos.chmod('.', 0o300)\n" + fill  # the workspace itself locked
+# The workspace itself locked (where the sandbox owns it: run as a subordinate uid of its
+# own, agent/subuid.py, the root stays the user's and the chmod fails: nothing to hide).
+root = "import os\ntry:\n    os.chmod('.', 0o300)\nexcept PermissionError:\n    raise SystemExit('ROOT NOT OURS')\n" + fill
 # Open files with no name left: unlinked while open, and mapped, closed, then unlinked.
 unnamed = (
     "import os, time\nheld = []\nfor i in range(12):\n"
@@ -119,6 +121,8 @@ def test_a_normal_users_tests_cannot_hide_what_they_write_from_the_disk_cap(user
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     for name in ("deep", "locked", "root", "unnamed", "mapped", "links"):
         code, out, cost, du = result[name]
+        if name == "root" and "ROOT NOT OURS" in out:
+            continue
         assert code != 0 and "WROTE ALL" not in out and "the run was stopped" in out, (name, result[name])
         assert cost <= CAP and du <= CAP + (1 << 20), (name, result[name])  # du: the directories' own bytes too
     size, hide_mode, sub_mode = result["quiet"]
