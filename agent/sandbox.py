@@ -52,7 +52,8 @@ from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import DiskWatch
 from agent.seccomp import filter_fd
-from agent.tree_walk import remove_tree, walk
+from agent.tree_cost import entry_cost, file_cost, measure
+from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 from agent.verdict_seal import finish_token
 
@@ -75,7 +76,8 @@ WORKSPACE_INODES = 100_000
 # The tmpfs a run starts in holds a 16th more than the cap its tree comes back within: room
 # for what the host puts back between runs (protected files restored, canaries, hidden
 # tests), so a rollout that filled its cap to the byte is judged, never refused the next run.
-_PAGE = 4096
+# What a directory the host cannot list counts as: more than any cap (what it holds is unknown).
+UNLISTED_BYTES = 1 << 62
 LINGER_S = 1.0  # how long a process may take to exit once its test session has finished
 QUIET_POLL_S = 0.05  # how often a run with a quiet limit (``VerdictPipe.quiet_s``) is looked at
 
@@ -426,11 +428,6 @@ def _room() -> tuple[int, int]:
     return WORKSPACE_BYTES + WORKSPACE_BYTES // 16, WORKSPACE_INODES + WORKSPACE_INODES // 16
 
 
-def _cost(st: os.stat_result) -> int:
-    """What a file takes in a tmpfs, holes counted: its size in whole pages."""
-    return -(-st.st_size // _PAGE) * _PAGE
-
-
 def _mount_tmpfs(path: Path, uid: int) -> bool:
     size, inodes = _room()
     opts = f"size={size},nr_inodes={inodes},mode=0700,uid={uid},gid={uid}"
@@ -460,7 +457,7 @@ def _copy_data(src: str, dst: str) -> None:
 
 def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> None:
     """One file as it is: a symlink as a link, a FIFO as a FIFO, a regular file copied (its
-    holes kept) while ``budget[0]`` (bytes in whole pages, ``_cost``) lasts, and past it
+    holes kept) while ``budget[0]`` (bytes in whole pages, ``file_cost``) lasts, and past it
     an empty file, counted in ``budget[1]``; anything else is left out. A hole counts at its size: a tmpfs of
     sparse files costs nothing, and 100,000 of 64 MB each would have come back at their
     size, for the patch (and anything else reading them) to read terabytes of zeros."""
@@ -469,9 +466,9 @@ def _copy_entry(src: str, dst: str, st: os.stat_result, budget: list[int]) -> No
     elif stat.S_ISFIFO(st.st_mode):
         os.mkfifo(dst, stat.S_IMODE(st.st_mode))
     elif stat.S_ISREG(st.st_mode):
-        if _cost(st) <= budget[0]:
+        if file_cost(st) <= budget[0]:
             _copy_data(src, dst)
-            budget[0] -= _cost(st)
+            budget[0] -= file_cost(st)
         else:
             _new_file(dst).close()
             budget[1] += 1
@@ -503,7 +500,7 @@ def _copy_stat(src: str, dst: str) -> None:
 
 def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
     """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed.
-    Returns how many files were past ``budget`` (bytes, ``_cost``) and left empty, or past
+    Returns how many files were past ``budget`` (bytes, ``file_cost``) and left empty, or past
     ``entries`` (inodes) and left out."""
     left = [budget, 0, entries]
     linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
@@ -562,23 +559,24 @@ def _link(target: str | None, name: str) -> bool:
     return True
 
 
-def tree_cost(root: Path) -> tuple[int, int]:
+def tree_cost(root: Path, *, keep_modes: bool = False) -> tuple[int, int]:
     """(bytes, names) of the tree under ``root`` as the sandbox's tmpfs counts them (what
-    ``_copy_tree`` counts): regular files' bytes in whole pages, holes counted, each file
-    once however many names it has; and every name below ``root``, a hard link's too."""
-    seen: set[tuple[int, int]] = set()
-    total = names = 0
-    for dirpath, dirnames, filenames in walk(root):
-        names += len(dirnames) + len(filenames)
-        for name in filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:  # gone since the listing (the disk watch walks a running sandbox's tree)
-                continue
-            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += _cost(st)
-    return total, names
+    ``_copy_tree`` counts; agent/tree_cost.py), at any depth, locked directories of this
+    user's unlocked first (``keep_modes``: and locked again after: a walk during the run).
+    A directory that cannot be listed counts as ``UNLISTED_BYTES``: over any cap."""
+    try:
+        fd, mode = open_dir(str(root), None, unlock=True)  # the tests may lock the root too
+    except FileNotFoundError:
+        return 0, 0
+    except OSError:
+        return UNLISTED_BYTES, 0
+    try:
+        cost = measure(fd, keep_modes=keep_modes)
+    finally:
+        if keep_modes and mode is not None:
+            os.fchmod(fd, mode)
+        os.close(fd)
+    return (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
 
 
 def _empty(path: Path) -> None:
@@ -590,32 +588,61 @@ def _empty(path: Path) -> None:
 
 
 def _reclaim(root: Path) -> None:
-    """Give this user back read and write on every file and directory of ``root`` it owns.
-    Run as a normal user, the sandbox is that user: a test that made ``tests/`` read-only
-    or the fix unreadable would make restoring protected files and taking the patch fail
-    here, its tampering then judged an infrastructure error. (Root needs no permission.)"""
+    """Give this user back read and write on every file and directory of ``root`` it owns,
+    at any depth (by descriptor: agent/tree_walk.py). Run as a normal user, the sandbox is
+    that user: a test that made ``tests/`` read-only or the fix unreadable would make
+    restoring protected files and taking the patch fail here, its tampering then judged an
+    infrastructure error. (Root needs no permission.)"""
     me = os.geteuid()
+    try:
+        fd, _ = open_dir(str(root), None, unlock=True)
+    except OSError:
+        return
+    try:
+        _drop_acls(fd)
+        for listing in TreeWalk(fd, unlock=True):
+            for entry in listing.entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    want = stat.S_IRWXU if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR | stat.S_IWUSR
+                    kind_ok = stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)
+                    if st.st_uid == me and kind_ok and st.st_mode & want != want:
+                        _chmod_at(entry.name, listing.fd, want)
+                except OSError:
+                    pass
+                _drop_acls(f"/proc/self/fd/{listing.fd}/{entry.name}")
+    finally:
+        os.close(fd)
 
-    def unlock(path: str) -> None:
-        try:
-            st = os.lstat(path)
-            want = stat.S_IRWXU if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR | stat.S_IWUSR
-            if st.st_uid == me and (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)) and st.st_mode & want != want:
-                os.chmod(path, stat.S_IMODE(st.st_mode) | want)
-        except OSError:
-            pass
-        # A POSIX ACL the tests set outlives a chmod: a default one (u::---) on a directory
-        # made every file the host created there afterwards unreadable to the host (round 7).
-        for acl in ("system.posix_acl_default", "system.posix_acl_access"):
+
+def _chmod_at(name: str, dir_fd: int, want: int) -> None:
+    """``want`` added to the mode of the directory or regular file ``name`` in ``dir_fd``,
+    never through a link (by an O_PATH descriptor: ``fchmodat``'s no-follow flag needs
+    glibc 2.32)."""
+    handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        st = os.fstat(handle)
+        if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+            os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(st.st_mode) | want)
+    finally:
+        os.close(handle)
+
+
+def _drop_acls(path: str | int) -> None:
+    # A POSIX ACL the tests set outlives a chmod: a default one (u::---) on a directory
+    # made every file the host created there afterwards unreadable to the host (round 7).
+    # ``path``: a descriptor, or an entry named through its directory's (/proc/self/fd/N/name).
+    follow = isinstance(path, int)
+    try:
+        present = os.listxattr(path, follow_symlinks=follow)  # one call where none is set
+    except OSError:
+        return
+    for acl in ("system.posix_acl_default", "system.posix_acl_access"):
+        if acl in present:
             try:
-                os.removexattr(path, acl, follow_symlinks=False)
-            except OSError:  # none set (ENODATA), a link, or not ours
+                os.removexattr(path, acl, follow_symlinks=follow)
+            except OSError:  # gone meanwhile, or not ours
                 pass
-
-    unlock(str(root))
-    for dirpath, dirnames, filenames in walk(root):  # top-down: a directory is unlocked before it is listed
-        for name in [*dirnames, *filenames]:
-            unlock(os.path.join(dirpath, name))
 
 
 class CappedWorkspace:
@@ -945,39 +972,94 @@ def _disk_watch(
     # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
     # watch's first look (the limits disagreed by a 16th).
     max_bytes, max_names = _room()
-    start = tree_cost(cwd)
+    start = tree_cost(cwd, keep_modes=True)
     if start[0] > max_bytes or start[1] > max_names:
         raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
-    return DiskWatch(cwd, measure or (lambda: tree_cost(cwd)), max_bytes, max_names, start=start)
+    return DiskWatch(cwd, measure or (lambda: tree_cost(cwd, keep_modes=True)), max_bytes, max_names, start, FSIZE_LIMIT)
 
 
 def _trim(root: Path) -> int:
     """``root`` brought back within the cap in place, as root mode's copy-back does: a
-    regular file past the byte budget emptied, a name past the count removed. Returns how
-    many were."""
+    regular file past the byte budget emptied, a name past the count removed, a directory
+    that cannot be listed removed (what it holds is unknown). At any depth, by descriptor.
+    Returns how many were."""
     left, cut = [WORKSPACE_BYTES, WORKSPACE_INODES], 0
     seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in walk(root):
-        for name in list(dirnames) + filenames:
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(path)
-                if left[1] <= 0:
-                    remove_tree(path)
-                    cut += 1
-                    continue
-                left[1] -= 1
-                if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    if _cost(st) > left[0]:
-                        os.truncate(path, 0)
+    try:
+        fd, _ = open_dir(str(root), None, unlock=True)
+    except OSError:
+        return 0
+    try:
+        left[0] -= os.fstat(fd).st_blocks * 512  # the root's own: kept
+        walk = TreeWalk(fd, unlock=True)
+        for listing in walk:
+            gone: set[str] = set()  # a set: 50,000 subdirectories past the count made a list's remove quadratic
+            for entry in listing.entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    if left[1] <= 0:
+                        remove_tree(entry.name, dir_fd=listing.fd)
+                        gone.add(entry.name)
                         cut += 1
-                    else:
-                        left[0] -= _cost(st)
-            except OSError:
-                pass
-        dirnames[:] = [n for n in dirnames if os.path.lexists(os.path.join(dirpath, n))]
+                        continue
+                    left[1] -= 1
+                    if (st.st_dev, st.st_ino) in seen:
+                        continue
+                    seen.add((st.st_dev, st.st_ino))
+                    if stat.S_ISREG(st.st_mode) and entry_cost(st) > file_cost(st):
+                        st = _truncate(entry.name, listing.fd, st.st_size)  # blocks kept past its end freed
+                    if entry_cost(st) <= left[0]:
+                        left[0] -= entry_cost(st)
+                    elif stat.S_ISREG(st.st_mode):
+                        _truncate(entry.name, listing.fd, 0)
+                        cut += 1
+                    else:  # a directory's blocks (ext4 never shrinks one), a long link's: removed
+                        remove_tree(entry.name, dir_fd=listing.fd)
+                        gone.add(entry.name)
+                        cut += 1
+                except OSError:
+                    pass
+            if gone:
+                listing.dirs[:] = [d for d in listing.dirs if d not in gone]
+        for parts in walk.unlisted:
+            cut += _remove_at(fd, parts)
+    finally:
+        os.close(fd)
     return cut
+
+
+def _truncate(name: str, dir_fd: int, size: int) -> os.stat_result:
+    """The regular file ``name`` cut to ``size`` (its own size: the blocks past its end
+    freed); its stat after."""
+    f = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        if stat.S_ISREG(os.fstat(f).st_mode):
+            os.ftruncate(f, size)
+        return os.fstat(f)
+    finally:
+        os.close(f)
+
+
+def _remove_at(root_fd: int, parts: tuple[str, ...]) -> int:
+    """Remove the entry ``parts`` names below ``root_fd`` (descended by descriptor);
+    1 when it was removed, else 0."""
+    if not parts:
+        return 0
+    fds: list[int] = []
+    try:
+        here = root_fd
+        for name in parts[:-1]:
+            here, _ = open_dir(name, here, unlock=True)
+            fds.append(here)
+            if len(fds) > 1:
+                os.close(fds.pop(0))
+        remove_tree(parts[-1], dir_fd=here)
+        return 1
+    except OSError:
+        return 0
+    finally:
+        for f in fds:
+            os.close(f)
 
 
 def _run(
@@ -1074,7 +1156,7 @@ def _run(
         if info_r is not None:
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
         if watch is not None and pid1_fd is not None:
-            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL))
+            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s, quiet)
         _stop(proc, pid1_fd)
@@ -1132,6 +1214,18 @@ def _run(
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
     return CommandRun(code, out, duration, timed_out, data, lingered)
+
+
+def _pidfd_pid(fd: int) -> int | None:
+    """The pid a pidfd refers to (its fdinfo), None when that process is gone."""
+    try:
+        for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
+            if line.startswith("Pid:"):
+                pid = int(line.split()[1])
+                return pid if pid > 0 else None
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _sandbox_pid1(info_r: int, proc_fd: int | None, bwrap_pid: int, deadline: float) -> int | None:

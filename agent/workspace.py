@@ -35,7 +35,7 @@ from agent.scoring import TestResult, run_tests
 from agent.suites import held_out_tests
 from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
-from agent.tree_walk import remove_tree, walk
+from agent.tree_walk import PATH_MAX, TreeWalk, open_dir, remove_tree, walk
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
 CACHE_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".hg", ".tox", ".nox"})
@@ -516,7 +516,8 @@ class Workspace:
         run in the tests while the patch shows nothing. So does a compiled extension module
         the source does not have: Python imports ``gcd.cpython-311-...so`` before ``gcd.py``,
         and the patch holds only its sha256, so a wrong gcd.py passed beside a compiled
-        right one. Returns the removed paths."""
+        right one. So does whatever lies past PATH_MAX (made through relative names): no
+        path reaches it, so no patch records it. Returns the removed paths."""
         source = set(walk_files(self.source, self.task.hidden))
         kept = {
             rel
@@ -541,7 +542,7 @@ class Workspace:
                 _remove(full)
                 removed.append(rel)
             dirnames[:] = descend
-        return removed
+        return removed + _drop_past_path_max(self.path)
 
     def files_touched(self) -> list[str]:
         """The names of the files the patch touches, as the trace shows them (``display_name``)."""
@@ -568,14 +569,40 @@ PATCH_READ_MAX_BYTES = 2 * WORKSPACE_MAX_BYTES
 
 
 def _tree_bytes(root: Path) -> int:
+    """The sizes of the files under ``root``, at any depth (by descriptor)."""
     total = 0
-    for dirpath, _, filenames in walk(root):
-        for f in filenames:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
+    fd, _ = open_dir(os.fspath(root), None, unlock=True)
+    try:
+        for listing in TreeWalk(fd, unlock=True):
+            for entry in listing.entries:
+                try:
+                    total += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    pass
+    finally:
+        os.close(fd)
     return total
+
+
+def _drop_past_path_max(root: Path) -> list[str]:
+    """Remove every name under ``root`` whose path is ``PATH_MAX`` bytes or more (a
+    directory there whole, by descriptor); returns them, workspace-relative."""
+    removed: list[str] = []
+    fd, _ = open_dir(os.fspath(root), None, unlock=True)
+    try:
+        # Only directories a path reaches are walked: no deeper than PATH_MAX / 2 levels.
+        for listing in TreeWalk(fd, unlock=True):
+            rel = "/".join(listing.parts)
+            here = os.path.join(root, rel) if rel else os.fspath(root)
+            room = PATH_MAX - len(os.fsencode(here)) - 1  # the "/" before a name
+            for entry in listing.entries:
+                if len(os.fsencode(entry.name)) >= room:
+                    remove_tree(entry.name, dir_fd=listing.fd)
+                    removed.append(f"{rel}/{entry.name}" if rel else entry.name)
+            listing.dirs[:] = [d for d in listing.dirs if len(os.fsencode(d)) < room]
+    finally:
+        os.close(fd)
+    return removed
 
 
 def _fingerprint(st: os.stat_result) -> tuple[int, ...]:
