@@ -45,10 +45,12 @@ class DiskWatch:
         max_names: int,
         start: tuple[int, int] | None = None,
         file_max: int = 64 * 1024**2,
+        unnamed: Callable[[int, int, int], int] = unnamed_bytes,
     ):
         self.path, self.measure = path, measure
         self._start = start  # the caller's own first measure: the tree is not walked twice
         self.max_bytes, self.max_names = max_bytes, max_names
+        self.unnamed = unnamed  # where the sandbox's /proc can be read from (agent/subuid.py: its keeper)
         self.file_max = file_max  # the most one file can hold (RLIMIT_FSIZE): a mapping's extent is cut to it
         self.fired = False
         self._pid1: int | None = None
@@ -64,7 +66,7 @@ class DiskWatch:
         try:
             size, names = self.measure()
             if self._pid1 is not None:  # files the tests hold open or mapped with no name left
-                size += unnamed_bytes(self._pid1, self._dev, self.file_max)
+                size += self.unnamed(self._pid1, self._dev, self.file_max)
             return size, names
         except Exception:  # a watch thread that died would let the tests write on
             return self.max_bytes + 1, self.max_names + 1  # what cannot be measured is over the cap

@@ -869,6 +869,8 @@ def run_command_full(
             hand_over(cwd, lease.uid)
         # Measured before the hand-over: then it is the user's, and every directory readable.
         watch = _disk_watch(kind, lease, cwd, functools.partial(own.measure, cwd) if own else None)
+        if watch is not None and own is not None:
+            watch.unnamed = own.unnamed
         private = tuple(Path(b).resolve() for b in private_binds)
         for b in private:
             hand_over(b, lease.uid if lease else None)
@@ -975,7 +977,9 @@ def _disk_watch(
     start = tree_cost(cwd, keep_modes=True)
     if start[0] > max_bytes or start[1] > max_names:
         raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
-    return DiskWatch(cwd, measure or (lambda: tree_cost(cwd, keep_modes=True)), max_bytes, max_names, start, FSIZE_LIMIT)
+    return DiskWatch(
+        cwd, measure or (lambda: tree_cost(cwd, keep_modes=True)), max_bytes, max_names, start, FSIZE_LIMIT
+    )
 
 
 def _trim(root: Path) -> int:

@@ -237,6 +237,11 @@ class UserNamespace:
         reply = self.ask({"op": "measure", "path": str(path)}, "bytes")
         return int(str(reply["bytes"])), int(str(reply["names"]))
 
+    def unnamed(self, pid1: int, dev: int, file_max: int) -> int:
+        """agent/unnamed_files.py ``unnamed_bytes``, read from inside the namespace."""
+        reply = self.ask({"op": "unnamed", "pid1": pid1, "dev": dev, "file_max": file_max}, "bytes")
+        return int(str(reply["bytes"]))
+
     def alive(self) -> bool:
         return self.fd >= 0 and not self._broken and self.proc.poll() is None
 
@@ -304,6 +309,9 @@ class SandboxUid:
 
     def measure(self, path: Path) -> tuple[int, int]:
         return self.ns.measure(path)
+
+    def unnamed(self, pid1: int, dev: int, file_max: int) -> int:
+        return self.ns.unnamed(pid1, dev, file_max)
 
     def give_back(self) -> None:
         """Every process of the uid ended, then what was handed over (and all the tests

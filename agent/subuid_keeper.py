@@ -138,19 +138,20 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
 
 
 def measure_tree(top: str) -> tuple[int, int]:
-    """(bytes, names) below ``top`` as agent/sandbox.py ``tree_cost`` counts them; a walk the
-    tests led astray by moving directories counts as past any cap (the watch stops the run)."""
-    seen: set[tuple[int, int]] = set()
-    total = names = 0
+    """(bytes, names) below ``top`` as agent/sandbox.py ``tree_cost`` counts them (agent/tree_cost.py:
+    blocks past a file's end, directories' blocks); a walk the tests led astray by moving
+    directories, or a directory not read, counts as past any cap (the watch stops the run)."""
+    from agent.tree_cost import measure  # standard library only, as this module
+
     try:
-        for _, _, st in _entries(top):
-            names += 1
-            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += -(-st.st_size // _PAGE) * _PAGE
-    except Moved:
-        return _PAST_ANY_CAP, _PAST_ANY_CAP
-    return total, names
+        fd = os.open(top, _DIR)
+    except OSError:
+        return 0, 0
+    try:
+        cost = measure(fd)
+    finally:
+        os.close(fd)
+    return (_PAST_ANY_CAP, _PAST_ANY_CAP) if cost.unlisted else (cost.bytes, cost.names)
 
 
 def _say(reply: dict[str, object]) -> None:
@@ -185,6 +186,10 @@ def serve() -> None:
             elif req["op"] == "measure":
                 size, names = measure_tree(req["path"])
                 _say({"bytes": size, "names": names})
+            elif req["op"] == "unnamed":  # the sandbox's processes are readable from here only
+                from agent.unnamed_files import unnamed_bytes
+
+                _say({"bytes": unnamed_bytes(int(req["pid1"]), int(req["dev"]), int(req["file_max"]))})
             else:
                 _say({"error": f"unknown request {req['op']!r}"})
         except (ValueError, KeyError, TypeError, OSError) as exc:

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from agent import subuid_keeper
+import agent.tree_cost
+from agent import subuid_keeper, tree_walk
 from agent.sandbox import tree_cost
 
 
@@ -28,7 +29,7 @@ def deep(tmp_path):
 
 
 def test_the_keepers_measure_is_tree_cost_at_any_depth(deep, monkeypatch):
-    monkeypatch.setattr(subuid_keeper, "_OPEN_LEVELS", 8)
+    monkeypatch.setattr(tree_walk, "_WALK_OPEN_DIRS", 8)
     assert subuid_keeper.measure_tree(str(deep)) == tree_cost(deep)
 
 
@@ -65,9 +66,6 @@ def test_a_directory_moved_above_the_open_levels_stops_the_walk(tmp_path, monkey
             if name == "f":
                 os.rename(tmp_path / "top/a/b/c", tmp_path / "top/c")
 
-    def moved(top):
-        raise subuid_keeper.Moved("moved")
-        yield  # a generator, as the walk is
-
-    monkeypatch.setattr(subuid_keeper, "_entries", moved)
+    # The measure (agent/tree_cost.py): a tree moved under it, or a directory not read, is unlisted.
+    monkeypatch.setattr(agent.tree_cost, "measure", lambda fd: agent.tree_cost.TreeCost(0, 0, unlisted=1))
     assert subuid_keeper.measure_tree(str(tmp_path)) == (1 << 62, 1 << 62)  # past any cap: the run is stopped
