@@ -135,7 +135,6 @@ for d in range(1):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-2 a normal user's disk cap never counts directories' blocks")
 def test_a_normal_users_empty_directories_stay_within_the_disk_cap():
     cap = 1024**2
     got = run_command_as("user", EMPTY_DIRECTORIES, cap=cap)
@@ -222,7 +221,6 @@ def quiet_ext4():
         shutil.rmtree(top, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-4 a normal user's disk watch never sees names made as hard links")
 def test_a_normal_users_hard_links_past_the_name_cap_stop_the_run(quiet_ext4):
     got = run_command_as("user", HARD_LINKS, names=5000, base=quiet_ext4)
     assert "the run was stopped" in got["output"], got
@@ -244,9 +242,6 @@ print("fallocate", r, os.strerror(ctypes.get_errno()) if r else "", os.fstat(fd)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx8-5 a normal user's disk cap never counts blocks preallocated past a file's end"
-)
 def test_a_normal_users_preallocated_blocks_stay_within_the_disk_cap():
     cap = 1024**2
     got = run_command_as("user", PREALLOCATED, cap=cap)
@@ -275,7 +270,6 @@ print("not stopped")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx8-6 a normal user's disk watch never sees unlinked files held open")
 def test_a_normal_users_unlinked_files_past_the_disk_cap_stop_the_run():
     got = run_command_as("user", UNLINKED, cap=1024**2)
     assert "the run was stopped" in got["output"], got
