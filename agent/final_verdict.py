@@ -44,6 +44,7 @@ import shlex
 import stat
 import tempfile
 import tomllib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -672,13 +673,19 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     before = code_digest(ws) if differential_after else {}
     kept = code_snapshot(ws) if differential_after else None
     canaries = plant(ws)
-    result = ws.run_tests()
+    # The reference fix's run of the same planted tests, beside the rollout's (it needs only
+    # the canaries): a pass, and a canary ending otherwise than planned, are judged against it.
+    # Run after the rollout's, it was a third of the final run's time.
+    with ThreadPoolExecutor(1, thread_name_prefix="reference-run") as pool:
+        beside = pool.submit(reference_run, ws, canaries) if has_reference_fix(ws.task) else None
+        result = ws.run_tests()
+        wait_for(beside)
     theirs = None
-    if canaries and has_reference_fix(ws.task) and canaries_disagree(result, canaries):
+    if canaries and beside is not None and canaries_disagree(result, canaries):
         # A canary ending otherwise than planned may be the tests' own doing (a mirror of a
         # test keeping module state): it is tampering only if the reference fix's run of the
         # same planted tests ends otherwise.
-        theirs = reference_run(ws, canaries)
+        theirs = beside.result()
     if canaries:
         result = judge_canaries(result, canaries, theirs.outcomes if theirs is not None else None)
     if ws.task.held_out_tests is not None:  # by id: each held-out test ran and passed
@@ -699,7 +706,15 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
             # The SUSPECT scan reads the workspace after this (round 6: R6-3).
             return held_out_verdict(_rewritten(result, "differential's", rewritten), verdict)
     result = held_out_verdict(result, verdict)
+    if theirs is None and beside is not None and result.passed:
+        theirs = beside.result()  # (its error, if it had one, is raised here: only when it is needed)
     return differential(ws, result, canaries, theirs)
+
+
+def wait_for(future: Future | None) -> None:
+    """Until ``future`` is done, whatever its end: its error is raised where its result is used."""
+    if future is not None:
+        future.exception()
 
 
 SNAPSHOT_MAX_BYTES = 32 * 2**20
