@@ -158,3 +158,32 @@ def test_the_tasks_own_addopts_are_read_for_options_that_stop_or_select(tmp_path
     assert config_addopts(tmp_path) == ["-x", "--tb=short", "-k", "not slow"]
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = 3\n")
     assert config_addopts(tmp_path) == ["-x", "--tb=short"]
+
+
+def test_the_reference_run_goes_beside_the_rollouts_run(ws, monkeypatch):
+    """The reference fix's run of the same planted tests needs only the canaries: it starts
+    while the rollout's run is still going (after it, it was a third of the final run's time),
+    and a pass is still judged against it."""
+    import threading
+
+    import agent.final_verdict as fv
+
+    started = threading.Event()
+    real_reference = fv.reference_run
+
+    def reference(w, canaries):
+        started.set()
+        return real_reference(w, canaries)
+
+    monkeypatch.setattr(fv, "reference_run", reference)
+    real_run = ws.run_tests
+    seen: list[bool] = []
+
+    def rollouts_run():
+        seen.append(started.wait(60))  # sequential, the reference would never have started
+        return real_run()
+
+    monkeypatch.setattr(ws, "run_tests", rollouts_run)
+    apply_reference_fix(ws.suite, ws.task, ws)
+    result, tampered = final_test_run(ws)
+    assert seen == [True] and result.passed and tampered == []
