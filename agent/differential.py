@@ -664,28 +664,9 @@ def judge(ws: Workspace) -> Verdict | None:
     n = sum(len(t.inputs) for t in calls)
     budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
-    if ref.order_bound:
-        with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
-            theirs = pool.submit(
-                run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
-            )
-            got = run_calls(
-                ws.path,
-                seq.segments,
-                sandbox=ws.sandbox,
-                python_env=ws.python_env,
-                hash_seed=seed,
-                timeout_s=budget,
-                stdin_tty=ttys,
-            )
-            want = theirs.result()
-        if not want.hello or not want.finished or want.import_errors:
-            said = want.output.strip()[-300:]
-            raise DifferentialError(f"the reference fix did not answer its held-out calls: {said}")
-    else:
-        # The reference answers each input alike in any order and under three seeds: its
-        # answers for the sequence are the ones computed once, no process of its own per run.
-        got = run_calls(
+
+    def ours() -> CallRun:  # the rollout's code on the run's sequence
+        return run_calls(
             ws.path,
             seq.segments,
             sandbox=ws.sandbox,
@@ -694,6 +675,21 @@ def judge(ws: Workspace) -> Verdict | None:
             timeout_s=budget,
             stdin_tty=ttys,
         )
+
+    if ref.order_bound:
+        with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
+            theirs = pool.submit(
+                run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
+            )
+            got = ours()
+            want = theirs.result()
+        if not want.hello or not want.finished or want.import_errors:
+            said = want.output.strip()[-300:]
+            raise DifferentialError(f"the reference fix did not answer its held-out calls: {said}")
+    else:
+        # The reference answers each input alike in any order and under three seeds: its
+        # answers for the sequence are the ones computed once, no process of its own per run.
+        got = ours()
         want = CallRun(
             results={
                 (s, pos): kept[(t, i)]

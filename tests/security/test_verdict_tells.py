@@ -38,6 +38,7 @@ from agent.suspect import judge_suspect, scan_patch, source_reader, workspace_re
 from agent.trace import SuspectHit, judged
 from agent.workspace import Workspace
 from tests.security.conftest import PROJECT
+from tests.security.test_sandbox_attacks import _AS_A_USER
 
 EUCLID = "    while b:\n        a, b = b, a % b\n    return a\n"
 HEAD = 'def gcd(a, b):\n    """Greatest common divisor of two non-negative integers (Euclid)."""\n'
@@ -270,16 +271,6 @@ def test_suite_check_proves_the_structured_cases_for_gcd(mini_suite, tmp_path):
 
 # --------------------------------------------------------------------------- run by a normal user
 
-_AS_NOBODY = r"""
-set -e
-hold=$(mktemp -d)
-mount --bind /root "$hold" 2>/dev/null || true
-if [ -d "$hold/.pyenv" ]; then
-    mount -t tmpfs -o mode=0755 tmpfs /root
-    mkdir -p /root/.pyenv && mount --bind "$hold/.pyenv" /root/.pyenv
-fi
-exec runuser -u nobody -- env -i PATH=/usr/bin:/bin "$@"
-"""
 
 _NOBODY_RUNNER = r"""
 import json, os, sys
@@ -307,7 +298,7 @@ def test_round7_alarm_tell_run_by_a_normal_user():
         for p in [home, *home.rglob("*")]:
             os.chown(p, 65534, 65534)
         cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_NOBODY, "sh"]
+            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
             + [sys.executable, str(home / "runner.py"), str(PROJECT), str(home / "fix_gcd-89abcdef")],
             capture_output=True,
             text=True,
