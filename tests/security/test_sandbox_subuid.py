@@ -369,7 +369,14 @@ def test_two_repo_agent_processes_of_one_user_never_share_a_sandbox_uid():
             argv += [sys.executable, str(top / "runner.py"), str(PROJECT), str(top / name), "hold"]
             procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         deadline = time.monotonic() + 60
-        while not all((top / n / "held").exists() for n in ("p", "q")) and time.monotonic() < deadline:
+
+        def written(n: str) -> bool:  # made, then written: wait for its content, not its name
+            try:
+                return bool((top / n / "held").read_text().strip())
+            except OSError:
+                return False
+
+        while not all(written(n) for n in ("p", "q")) and time.monotonic() < deadline:
             time.sleep(0.01)
         uids = [int((top / n / "held").read_text() or 0) if (top / n / "held").exists() else 0 for n in ("p", "q")]
         locked = [_locked(LEASES / str(uid)) for uid in uids]
