@@ -49,10 +49,11 @@ def _lines_backwards(path: str) -> Iterator[bytes]:
             yield line
 
 
-def verdict_changed_since(path: str, when: str) -> bool:
+def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
     """Whether the trace's verdict now differs from the one it had at ``when`` (an ISO time: a
     label event's ``at``): a ``rollout_end`` written after it says otherwise than the last one
-    written before it. Unreadable traces and times: False (the store's state rules them)."""
+    written before it (``marks``: its detail too, the SUSPECT rules a clear was given on).
+    Unreadable traces and times: False (the store's state rules them)."""
     try:
         at = datetime.fromisoformat(when).timestamp()
         now = None
@@ -66,7 +67,8 @@ def verdict_changed_since(path: str, when: str) -> bool:
             if now is None:
                 now = state
             if float(raw.get("ts", 0.0)) <= at:
-                return (state.status, state.verdict) != (now.status, now.verdict)
+                then_: tuple[object, ...] = (state.status, state.verdict, state.detail if marks else "")
+                return then_ != (now.status, now.verdict, now.detail if marks else "")
         return False  # no end before the label: the verdict it was given on is today's
     except (OSError, ValueError):
         return False

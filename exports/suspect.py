@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
 from agent.trace_io import last_line
+from exports.rejudged import verdict_changed_since
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
@@ -34,11 +35,13 @@ def trace_state(trace_path: str) -> RolloutState | None:
         return None
 
 
-def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: Iterable[str]) -> dict[str, str]:
+def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: Mapping[str, str]) -> dict[str, str]:
     """Of ``(uid, stored state, trace path)``, the rollouts no export may use, with why:
     ``probe`` (a cheat probe's rollout) or ``suspect`` (SUSPECT, not cleared by a person).
     Held when the store or the trace's own ``rollout_end`` says so: a trace whose last line
-    is not its end (a rejudge's test run appended, a blank line) still has its stored state."""
+    is not its end (a rejudge's test run appended, a blank line) still has its stored state.
+    ``cleared``: uid -> when a person cleared it; a clear stands on the marks it was given on,
+    never on the ones a later rejudge found (round 9 vrd9-4)."""
     ok = set(cleared)
     out: dict[str, str] = {}
     for uid, stored, path in rollouts:
@@ -48,14 +51,16 @@ def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: 
             states.append(on_file)
         if any(st.status == "probe" for st in states):
             out[uid] = "probe"
-        elif any(st.verdict == "suspect" for st in states) and uid not in ok:
+        elif any(st.verdict == "suspect" for st in states) and (
+            uid not in ok or (path and verdict_changed_since(path, cleared[uid], marks=True))
+        ):
             out[uid] = "suspect"
     return out
 
 
 def leave_out_held(store: LabelStore, rows: list, skipped: Counter) -> list:
     """SFT: the rollout rows that may become examples; the rest counted in ``skipped``."""
-    held = held_for_review(((r.uid, r.state, r.trace_path) for r in rows), store.cleared_rollouts())
+    held = held_for_review(((r.uid, r.state, r.trace_path) for r in rows), _clears(store))
     for why in held.values():
         skipped[why] += 1
     return [r for r in rows if r.uid not in held]
@@ -64,7 +69,7 @@ def leave_out_held(store: LabelStore, rows: list, skipped: Counter) -> list:
 def pairs_without_held(store: LabelStore, chosen: list[tuple], rows: dict, skipped: Counter) -> list[tuple]:
     """DPO: the chosen ``(pair, preferred uid, other uid, decided_by)`` entries whose two
     rollouts may be used; a pair with a held rollout is counted in ``skipped`` by why."""
-    held = held_for_review(((uid, r.state, r.trace_path) for uid, r in rows.items()), store.cleared_rollouts())
+    held = held_for_review(((uid, r.state, r.trace_path) for uid, r in rows.items()), _clears(store))
     out = []
     for entry in chosen:
         why = held.get(entry[1]) or held.get(entry[2])
@@ -73,3 +78,8 @@ def pairs_without_held(store: LabelStore, chosen: list[tuple], rows: dict, skipp
         else:
             out.append(entry)
     return out
+
+
+def _clears(store: LabelStore) -> dict[str, str]:
+    """Rollout uid -> when the clear in force was given."""
+    return {uid: event.at for uid, event in store.cleared_rollouts().items()}

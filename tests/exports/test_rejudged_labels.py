@@ -102,3 +102,40 @@ def test_lines_read_backwards_are_the_files_lines(tmp_path) -> None:
         path = tmp_path / "t.jsonl"
         path.write_bytes(b"\n".join(lines) + tail)
         assert list(_lines_backwards(str(path))) == [x for x in reversed(lines) if x.strip()]
+
+
+@pytest.mark.parametrize("same_marks", [True, False])
+def test_a_clear_of_suspect_stands_on_the_marks_it_was_given_on(tmp_path, same_marks) -> None:
+    """Round 9 vrd9-4: a person cleared a SUSPECT rollout (a docstring example); a later rejudge
+    found other marks, and the clear (by uid, no time) still let it into SFT."""
+    from exports import SftOptions, export_sft
+    from tests.exports.conftest import make_batch
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    batch = make_batch(root, "b1", [Spec("fix_gcd", 0, passed=True)])
+    path = batch / "traces" / "fix_gcd__s0.jsonl"
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    end["outcome"]["state"] = judged("suspect", "frames (gcd.py:3)").model_dump()
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        store.clear_suspect("b1/fix_gcd__s0", "inspect is only in a docstring")
+        outcome = Outcome.model_validate(end["outcome"]).model_copy(
+            update={"state": judged("suspect", "frames (gcd.py:3)" if same_marks else "checker_tell (gcd.py:7)")}
+        )
+        w = TraceWriter(path, "fix_gcd__s0")
+        w.seq = 10_000
+        w.emit(RolloutEnd, outcome=outcome, stop_reason=end["stop_reason"], duration_s=1.0)
+        w.close()
+        store.ingest([root])
+        opts = SftOptions(style="trajectory")
+        if same_marks:
+            assert export_sft(store, tmp_path / "s.jsonl", opts).examples == 1
+        else:
+            with pytest.raises(Exception, match="suspect"):
+                export_sft(store, tmp_path / "s.jsonl", opts)
+    finally:
+        store.close()
