@@ -5,9 +5,15 @@ or both, as each finding needs (tests/security/test_sandbox_attacks_round8.py's 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from tests.security.test_sandbox_attacks_round8 import run_command_as
+from tests.security.test_sandbox_attacks_round8 import PROJECT, run_command_as
 
 MB = 1024 * 1024
 
@@ -94,3 +100,42 @@ def test_descriptors_in_flight_hide_unlinked_files_from_the_disk_cap():
     got = run_command_as("user", IN_FLIGHT, cap=16 * MB)
     assert "HOLDING" in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
+
+
+# sbx9-4: the uid lease directories sit at fixed names in /run/lock, a sticky directory any
+# local user may write (agent/uid_lease.py LEASE_DIR, agent/subuid.py ``lease_range``), and
+# only a directory of this user's is accepted. A local user who makes
+# ``/run/lock/repo-agent-uids`` first (after a boot: /run is a tmpfs) refuses every root
+# sandbox on the machine (SandboxError: every rollout not judged) until an admin removes it;
+# one who makes ``repo-agent-subuids-<uid>`` puts that user's sandboxes back on the user's
+# own uid (the shared kernel counts the subordinate range was for). private_dir's fallback
+# (round 8 sbx8-8) is not used here. Played in a fresh sticky directory by nobody.
+SQUATTED_RUN = r"""
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import SandboxError, run_command_full
+try:
+    run = run_command_full([sys.executable, "-c", "print('RAN')"], Path(tempfile.mkdtemp()), timeout_s=30, sandbox="bwrap")
+    print(run.output)
+except SandboxError as exc:
+    print("REFUSED", exc)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx9-4 a local user squats the uid lease directory in /run/lock")
+def test_a_local_user_squats_the_uid_lease_directory():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and nobody through runuser)")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-lock-"))
+    try:
+        base.chmod(0o1777)  # as /run/lock
+        lease = base / "repo-agent-uids"
+        subprocess.run(["runuser", "-u", "nobody", "--", "mkdir", "-m", "0700", str(lease)], check=True)
+        env = {**os.environ, "REPO_AGENT_UID_LEASE_DIR": str(lease)}
+        cp = subprocess.run(
+            [sys.executable, "-c", SQUATTED_RUN, str(PROJECT)], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert "RAN" in cp.stdout, cp.stdout + cp.stderr
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
