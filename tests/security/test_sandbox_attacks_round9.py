@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_sandbox_attacks_round8 import PROJECT, run_command_as
+from tests.security.test_sandbox_attacks_round8 import AS_NOBODY, PROJECT, run_command_as
 
 MB = 1024 * 1024
 
@@ -222,3 +222,43 @@ def test_workspace_copy_charged_to_the_parent_makes_a_rollouts_oom_the_machines(
     finally:
         if parent.exists():
             parent.rmdir()
+
+
+# sbx9-7: a normal user's sandbox runs as a leased subordinate uid, and the keeper hands the
+# workspace to it by chown (agent/subuid.py ``hand_over``), which needs the file's group
+# mapped in the namespace: only the user's primary group and the sandbox's are. A workspace
+# whose files have another group (made under a setgid directory of a team group, as a shared
+# checkout is; played here by root's group on nobody's setgid directory) is not handed over,
+# and ``hand_over`` ignores the count of failures the keeper returns: the tests run as a uid
+# that cannot write anywhere in the workspace, and fail with EACCES, the machine's doing
+# judged the rollout's (REPO_AGENT_SUBUIDS=0 runs the same workspace as the user: it writes).
+SETGID_RUN = r"""
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import SandboxError, run_command_full
+ws = Path(sys.argv[2]) / "ws"
+ws.mkdir()
+(ws / "calc.py").write_text("x = 1\n")
+try:
+    run = run_command_full([sys.executable, "-c", "open('out.txt', 'w').write('ok'); print('WROTE')"], ws, timeout_s=30)
+    print(run.output)
+except SandboxError as exc:
+    print("REFUSED", exc)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx9-7 a workspace of another group is silently not handed to the subuid")
+def test_workspace_of_another_group_is_not_handed_to_the_sandbox_uid():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and nobody through runuser)")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-setgid-"))
+    try:
+        os.chown(base, 65534, 0)
+        base.chmod(0o2755)  # nobody's own directory, setgid to a group the namespace does not map
+        cp = subprocess.run(
+            [*AS_NOBODY, "-c", SETGID_RUN, str(PROJECT), str(base)], capture_output=True, text=True, timeout=60
+        )
+        assert "REFUSED" in cp.stdout or "WROTE" in cp.stdout, cp.stdout + cp.stderr[-2000:]
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
