@@ -316,3 +316,63 @@ def test_keeper_walks_past_the_disk_watch_cpu_budget():
         assert seen["used"] <= 0.02 * seen["wall"] + 0.1, seen
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+# sbx9-9: a normal user's sandboxes lease uids from the user's subordinate range, the range
+# rootless podman (and docker, buildah) runs the user's containers in: a container's user
+# 501 is host uid <base>+500. Leasing a uid not marked clean, and giving one back, SIGKILL
+# every process of that uid on the machine (agent/uid_lease.py ``kill_uid``), and the user
+# may signal them (the containers' namespaces are the user's own): one rollout's run killed
+# the user's container process, and ran its tests as the container's uid meanwhile
+# (sharing its per-uid counts). The lease's start is fixed here at the 500th uid.
+CONTAINER_NEIGHBOUR = r"""
+import random, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+random.randrange = lambda n: 500  # the lease's search starts at <base>+500
+from agent.sandbox import run_command_full
+run = run_command_full([sys.executable, "-c", "import os; print('UID', os.getuid())"], Path(tempfile.mkdtemp()), timeout_s=30)
+print(run.output)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx9-9 a sandbox lease kills the user's rootless containers' processes")
+def test_sandbox_lease_kills_a_rootless_container_of_the_same_user():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and nobody through runuser)")
+    line = next(x for x in Path("/etc/subuid").read_text().splitlines() if x.startswith("nobody:"))
+    base = int(line.split(":")[1])
+    tmp = Path(tempfile.mkdtemp(prefix="sbx9-podman-"))
+    tmp.chmod(0o777)
+    # nobody's "container": a user namespace of nobody's mapping its subordinate range (as
+    # rootless podman does), its process running as the container's uid 501.
+    container = subprocess.Popen(
+        ["runuser", "-u", "nobody", "--", "unshare", "--map-root-user", f"--map-users={base},1,65536"]
+        + [f"--map-groups={base},1,65536", "--setuid", "501", "--setgid", "501"]
+        + ["sh", "-c", f"echo $$ > {tmp}/pid; exec sleep 60"],
+        cwd="/",
+    )
+    try:
+        for _ in range(500):
+            if (tmp / "pid").is_file() and (tmp / "pid").read_text().strip():
+                break
+            subprocess.run(["sleep", "0.01"], check=False)
+        pid = int((tmp / "pid").read_text())
+        assert Path(f"/proc/{pid}/status").read_text().count(f"\t{base + 500}\t") >= 1
+        cp = subprocess.run(
+            [*AS_NOBODY, "-c", CONTAINER_NEIGHBOUR, str(PROJECT)], capture_output=True, text=True, timeout=60
+        )
+        assert "UID" in cp.stdout, cp.stdout + cp.stderr[-2000:]
+        try:
+            alive = "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            alive = False
+        assert alive, f"the container's process was killed ({cp.stdout.strip()})"
+    finally:
+        if container.poll() is None:
+            try:
+                os.kill(int((tmp / "pid").read_text()), 9)
+            except (OSError, ValueError):
+                pass
+        container.wait(timeout=30)
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
