@@ -522,7 +522,7 @@ for i in range(0, len(ballast), 4096):
     ballast[i] = 1
 from agent.sandbox import SandboxError, run_command_full
 try:
-    run_command_full([sys.executable, "-c", sys.argv[2]], Path(tempfile.mkdtemp()), timeout_s=30, sandbox="bwrap")
+    run_command_full([sys.executable, "-c", sys.argv[2]], Path(tempfile.mkdtemp(dir=sys.argv[3])), timeout_s=30)
 except SandboxError:
     pass
 print("HOST ALIVE", flush=True)
@@ -540,11 +540,24 @@ def test_tests_reset_oom_score_adj_and_the_oom_killer_takes_repo_agent():
         pytest.fail("no cgroup v1 memory hierarchy")
     limit = Path("/sys/fs/cgroup/memory") / own[0].lstrip("/") / f"sbx9-session-{os.getpid()}"
     limit.mkdir()
+    base = Path(tempfile.mkdtemp(prefix="sbx9-oom-"))
+    os.chown(base, 65534, 65534)
     try:
         (limit / "memory.limit_in_bytes").write_text(str(192 * 2**20))
         into = f'echo $$ > {limit}/cgroup.procs && exec "$@"'
-        argv = ["sh", "-c", into, "sh", *AS_NOBODY, "-c", OOM_HOST, str(PROJECT), OOM_HOG]
+        argv = ["sh", "-c", into, "sh", *AS_NOBODY, "-c", OOM_HOST, str(PROJECT), OOM_HOG, str(base)]
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=90)
         assert "HOST ALIVE" in cp.stdout, f"repo-agent was killed (exit {cp.returncode}): {cp.stderr[-1000:]}"
     finally:
-        limit.rmdir()
+        for _ in range(1000):  # the sandbox of a killed repo-agent ends a moment later (pid 1's watch)
+            for pid in (limit / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), 9)  # started by this test
+                except OSError:
+                    pass
+            try:
+                limit.rmdir()
+                break
+            except OSError:
+                subprocess.run(["sleep", "0.01"], check=False)
+        subprocess.run(["rm", "-rf", str(base)], check=False)
