@@ -561,3 +561,51 @@ def test_tests_reset_oom_score_adj_and_the_oom_killer_takes_repo_agent():
             except OSError:
                 subprocess.run(["sleep", "0.01"], check=False)
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+# sbx9-13: root mode starts the launcher as root and execs the command only after the drop
+# to the leased uid, and the launcher says "started" before that exec. An interpreter the
+# leased uid cannot read (a task venv, or repo-agent's own, made under root's umask 077 or a
+# hardened 027) runs the launcher fine and fails the command with EACCES (exit 127): the
+# run is "started", its verdict "the verdict plugin never reported", and the rollout is
+# judged FAIL, every rollout of the machine with it, for the machine's doing (a normal
+# user's subordinate uid is probed for this, agent/subuid.py ``_start_as``; root's is not).
+UNREADABLE_VENV = r"""
+import os, subprocess, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import SandboxError
+from agent.scoring import run_tests
+from agent.suites.models import Task
+base = Path(sys.argv[2])
+os.umask(0o077)  # root's, on a hardened machine
+subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base / "venv")], check=True)
+site = next((base / "venv" / "lib").glob("python3*/site-packages"))
+(site / "deps.pth").write_text("\n".join(p for p in sys.path if p.endswith("site-packages")) + "\n")
+os.umask(0o022)
+ws = base / "ws"
+(ws / "tests").mkdir(parents=True)
+(ws / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+(ws / "tests" / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+task = Task(id="t", source={"kind": "dir", "path": "."}, goal="g", test_command="python -m pytest -q tests", timeout_s=60.0)
+try:
+    r = run_tests(ws, task, sandbox="bwrap", python_env=base / "venv")
+    print("JUDGED", r.passed, r.summary)
+except SandboxError as exc:
+    print("NOT JUDGED", exc)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx9-13 an interpreter the leased uid cannot read fails the rollout")
+def test_interpreter_unreadable_by_the_leased_uid_is_judged_a_fail():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-umask-"))
+    try:
+        cp = subprocess.run(
+            [sys.executable, "-c", UNREADABLE_VENV, str(PROJECT), str(base)], capture_output=True, text=True, timeout=90
+        )
+        assert "JUDGED" in cp.stdout, cp.stdout + cp.stderr[-2000:]
+        assert "NOT JUDGED" in cp.stdout or "JUDGED True" in cp.stdout, cp.stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
