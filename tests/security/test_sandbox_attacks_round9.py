@@ -385,6 +385,7 @@ def test_sandbox_lease_kills_a_rootless_container_of_the_same_user():
 # and interrupted, its threads never run, and when repo-agent is killed (OOM, Ctrl-\, a
 # crashed worker) the sandbox lives on as an orphan, its uid's lease free for the next one
 # (root mode: pid 1 is not dumpable, EPERM; REPO_AGENT_SUBUIDS=0: it dies with bwrap).
+# Unwatched then (the disk watch died with repo-agent), it may write the workspace full.
 PTRACE_PID1 = r"""
 import ctypes, os, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -609,5 +610,50 @@ def test_interpreter_unreadable_by_the_leased_uid_is_judged_a_fail():
         )
         assert "JUDGED" in cp.stdout, cp.stdout + cp.stderr[-2000:]
         assert "NOT JUDGED" in cp.stdout or "JUDGED True" in cp.stdout, cp.stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+# sbx9-14: root mode's copy-back takes group and others' write from what the tests made
+# (round 8 sbx8-10: "a directory the tests made 0777 came back ... for any local user to
+# write in"); run by a normal user, with or without a subordinate uid, the tests' own modes
+# stay: ``tests/`` and a helper module made 0777/0666 are world-writable in the user's
+# workspace after the run (``_reclaim`` only adds the user's own bits). A workspace root the
+# user made 0755 (private_dir accepts it: no one else can write it) lets any local user
+# reach them: a conftest.py or a changed helper planted between two runs of the rollout.
+WORLD_WRITABLE = r"""
+import json, os, stat, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command_full
+ws = Path(sys.argv[2]) / "ws"
+(ws / "tests").mkdir(parents=True)
+(ws / "tests" / "helper.py").write_text("X = 1\n")
+code = "import os\nos.chmod('tests', 0o777)\nos.chmod('tests/helper.py', 0o666)\nos.mkdir('out')\nos.chmod('out', 0o777)"
+run_command_full([sys.executable, "-c", code], ws, timeout_s=30)
+found = {}
+for p in [ws, *ws.rglob("*")]:
+    mode = stat.S_IMODE(os.lstat(p).st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        found[str(p.relative_to(ws))] = oct(mode)
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx9-14 a normal user's tests leave world-writable files in the workspace"
+)
+def test_normal_users_tests_leave_world_writable_workspace_files():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and nobody through runuser)")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-modes-"))
+    try:
+        os.chown(base, 65534, 65534)
+        base.chmod(0o755)
+        cp = subprocess.run(
+            [*AS_NOBODY, "-c", WORLD_WRITABLE, str(PROJECT), str(base)], capture_output=True, text=True, timeout=60
+        )
+        found = json.loads(cp.stdout.strip().splitlines()[-1])
+        assert found == {}, found
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
