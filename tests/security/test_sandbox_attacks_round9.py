@@ -657,3 +657,44 @@ def test_normal_users_tests_leave_world_writable_workspace_files():
         assert found == {}, found
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+# sbx9-15: run by a normal user without a subordinate uid (REPO_AGENT_SUBUIDS=0, or no
+# range), the tests are the user: a copy of /usr/bin/id they chmod 6755 stays a setuid and
+# setgid executable of the user's in the workspace after the run (root mode's copy-back
+# drops both bits; a subordinate uid's give-back chown clears them). Any local user who can
+# reach the workspace (a root the user made 0755, as sbx9-14) runs it as the user: ``id``
+# run so by daemon said euid=65534(nobody); a copied interpreter is the user's shell.
+SETUID_COPY = r"""
+import json, os, stat, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import run_command_full
+ws = Path(sys.argv[2]) / "ws"
+ws.mkdir()
+code = "import os, shutil\nshutil.copy('/usr/bin/id', 'tool')\nos.chmod('tool', 0o6755)"
+run_command_full([sys.executable, "-c", code], ws, timeout_s=30)
+mode = os.lstat(ws / "tool").st_mode
+print(json.dumps({"setuid": bool(mode & stat.S_ISUID), "setgid": bool(mode & stat.S_ISGID)}))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx9-15 the user's own tests leave a setuid executable of the user's")
+def test_tests_run_as_the_user_leave_a_setuid_executable():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and nobody through runuser)")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-setuid-"))
+    try:
+        os.chown(base, 65534, 65534)
+        env = {**os.environ, "REPO_AGENT_SUBUIDS": "0"}
+        cp = subprocess.run(
+            [*AS_NOBODY, "-c", SETUID_COPY, str(PROJECT), str(base)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        bits = json.loads(cp.stdout.strip().splitlines()[-1])
+        assert bits == {"setuid": False, "setgid": False}, bits
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
