@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.uid_lease import UID_BASE, processes_of
 from tests.security.test_sandbox_attacks_round8 import AS_NOBODY, PROJECT, run_command_as
 
 MB = 1024 * 1024
@@ -696,5 +697,64 @@ def test_tests_run_as_the_user_leave_a_setuid_executable():
         )
         bits = json.loads(cp.stdout.strip().splitlines()[-1])
         assert bits == {"setuid": False, "setgid": False}, bits
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+# sbx9-16: a uid is leased by a lock file in one directory (/run/lock/repo-agent-uids; a
+# normal user's /run/lock/repo-agent-subuids-<uid>, or the temp dir where there is no
+# /run/lock), but the uids are the kernel's, machine-wide. Two repo-agents that do not share
+# that directory (each in its own container with its own /run: Ray workers on one node, or
+# one on the host and one in a container, all root in the host's uid space) lease the same
+# uid: their sandboxes share its per-uid limits, and the second's lease, finding the uid not
+# marked clean in its own directory, SIGKILLs every process of it: the first's running
+# tests (exit 137, a killed run, judged against that rollout). Played by two root runs
+# whose lease directories differ, each starting its search at the same uid.
+LEASED_RUN = r"""
+import random, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+random.randrange = lambda n: 700  # both searches start at the same uid
+from agent.sandbox import run_command_full
+ws = Path(sys.argv[2])
+code = "import os, time\ntime.sleep(float(%r))\nprint('FINISHED', flush=True)" % sys.argv[3]
+run = run_command_full([sys.executable, "-c", code], ws, timeout_s=30, sandbox="bwrap")
+print("EXIT", run.exit_code, run.output.strip())
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx9-16 repo-agents with separate lease directories kill each other's tests"
+)
+def test_separate_lease_directories_lease_one_uid_and_kill_a_neighbour():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-leases-"))
+    try:
+        (base / "a").mkdir()
+        (base / "b").mkdir()
+        env_a = {**os.environ, "REPO_AGENT_UID_LEASE_DIR": str(base / "lease-a")}
+        env_b = {**os.environ, "REPO_AGENT_UID_LEASE_DIR": str(base / "lease-b")}
+        first = subprocess.Popen(
+            [sys.executable, "-c", LEASED_RUN, str(PROJECT), str(base / "a"), "2"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env_a,
+        )
+        uid = UID_BASE + 700
+        for _ in range(1000):  # until the first run's tests run as that uid
+            if processes_of(uid) or first.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.01"], check=False)
+        second = subprocess.run(
+            [sys.executable, "-c", LEASED_RUN, str(PROJECT), str(base / "b"), "0"],
+            capture_output=True,
+            text=True,
+            env=env_b,
+            timeout=60,
+        )
+        out, _ = first.communicate(timeout=60)
+        assert "FINISHED" in second.stdout, second.stdout + second.stderr[-1000:]
+        assert "FINISHED" in out, f"the first run's tests were killed: {out.strip()}"
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
