@@ -715,6 +715,8 @@ import random, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 random.randrange = lambda n: 700  # both searches start at the same uid
+import agent.uid_lease
+agent.uid_lease.UID_BASE = int(sys.argv[4])  # a range of this test's own: no other sandbox's uid
 from agent.sandbox import run_command_full
 ws = Path(sys.argv[2])
 code = "import os, time\ntime.sleep(float(%r))\nprint('FINISHED', flush=True)" % sys.argv[3]
@@ -730,24 +732,25 @@ def test_separate_lease_directories_lease_one_uid_and_kill_a_neighbour():
     if os.geteuid() != 0:
         pytest.fail("runs as root")
     base = Path(tempfile.mkdtemp(prefix="sbx9-leases-"))
+    own_base = UID_BASE + 0x01000000  # past the range every other sandbox leases from
     try:
         (base / "a").mkdir()
         (base / "b").mkdir()
         env_a = {**os.environ, "REPO_AGENT_UID_LEASE_DIR": str(base / "lease-a")}
         env_b = {**os.environ, "REPO_AGENT_UID_LEASE_DIR": str(base / "lease-b")}
         first = subprocess.Popen(
-            [sys.executable, "-c", LEASED_RUN, str(PROJECT), str(base / "a"), "2"],
+            [sys.executable, "-c", LEASED_RUN, str(PROJECT), str(base / "a"), "2", str(own_base)],
             stdout=subprocess.PIPE,
             text=True,
             env=env_a,
         )
-        uid = UID_BASE + 700
+        uid = own_base + 700
         for _ in range(1000):  # until the first run's tests run as that uid
             if processes_of(uid) or first.poll() is not None:
                 break
             subprocess.run(["sleep", "0.01"], check=False)
         second = subprocess.run(
-            [sys.executable, "-c", LEASED_RUN, str(PROJECT), str(base / "b"), "0"],
+            [sys.executable, "-c", LEASED_RUN, str(PROJECT), str(base / "b"), "0", str(own_base)],
             capture_output=True,
             text=True,
             env=env_b,
