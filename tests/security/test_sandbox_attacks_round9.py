@@ -761,3 +761,38 @@ def test_separate_lease_directories_lease_one_uid_and_kill_a_neighbour():
         assert "FINISHED" in out, f"the first run's tests were killed: {out.strip()}"
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+# sbx9-17: the differential runner's calls run with the workspace shown at a path drawn per
+# run (``VerdictPipe.shown_at``: /home/alex/app...), so that a fix keyed on its own
+# "<task>-<8 hex>" workspace path disagrees with the reference somewhere. Run by a normal
+# user, the workspace is a bind of the host's directory, and /proc/self/mountinfo gives the
+# bind's source: the code reads its real workspace path (the tell) at the shown path too.
+# (Root mode shows a tmpfs copy: its root is "/".)
+MOUNTINFO_TELL = r"""
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from agent.sandbox import VerdictPipe, run_command_full
+ws = Path(sys.argv[2]) / "fix_gcd-1a2b3c4d"
+ws.mkdir()
+code = "import os\nfor line in open('/proc/self/mountinfo'):\n    f = line.split()\n    if f[4] == os.getcwd():\n        print('SEEN', f[3], 'AT', f[4])"
+pipe = VerdictPipe(shown_at=Path("/home/alex/app"))
+print(run_command_full([sys.executable, "-c", code], ws, timeout_s=30, verdict_pipe=pipe).output)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: sbx9-17 mountinfo shows the differential its real workspace path")
+def test_mountinfo_shows_the_differential_its_real_workspace_path():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (and nobody through runuser)")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-shown-"))
+    try:
+        os.chown(base, 65534, 65534)
+        cp = subprocess.run(
+            [*AS_NOBODY, "-c", MOUNTINFO_TELL, str(PROJECT), str(base)], capture_output=True, text=True, timeout=60
+        )
+        assert "AT /home/alex/app" in cp.stdout, cp.stdout + cp.stderr[-2000:]
+        assert "fix_gcd-1a2b3c4d" not in cp.stdout, cp.stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)
