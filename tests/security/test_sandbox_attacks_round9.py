@@ -796,3 +796,59 @@ def test_mountinfo_shows_the_differential_its_real_workspace_path():
         assert "fix_gcd-1a2b3c4d" not in cp.stdout, cp.stdout
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+# sbx9-18: root mode mounts the workspace's size-capped tmpfs in the host's mount namespace
+# (agent/sandbox.py CappedWorkspace) and unmounts it in a ``finally``: when repo-agent dies
+# during a run (the OOM killer, kill -9, a crashed Ray worker), its sandbox ends (pid 1's
+# watch) but the tmpfs stays mounted, holding the workspace's copy (up to 272 MB of RAM
+# that no swap takes), and nothing ever unmounts it: this machine had 61 of them when this
+# was found. Played with a 4 MB workspace.
+CAPPED_HOST = r"""
+import os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import agent.sandbox as sandbox
+base = Path(sys.argv[2])
+init = sandbox.CappedWorkspace.__init__
+def noted(self, workspace, uid):
+    init(self, workspace, uid)
+    (base / "capped").write_text(str(self.path))
+sandbox.CappedWorkspace.__init__ = noted
+(base / "host.pid").write_text(str(os.getpid()))
+sandbox.run_command_full([sys.executable, "-c", "import time; time.sleep(30)"], base / "ws", timeout_s=60, sandbox="bwrap")
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: sbx9-18 a killed repo-agent leaves the workspace's tmpfs mounted for ever"
+)
+def test_killed_host_leaves_the_workspace_tmpfs_mounted():
+    if os.geteuid() != 0:
+        pytest.fail("runs as root")
+    base = Path(tempfile.mkdtemp(prefix="sbx9-mount-"))
+    (base / "ws").mkdir()
+    (base / "ws" / "data.bin").write_bytes(os.urandom(4 * 1024 * 1024))
+    host = subprocess.Popen([sys.executable, "-c", CAPPED_HOST, str(PROJECT), str(base)])
+    capped = ""
+    try:
+        for _ in range(1000):
+            if (base / "capped").is_file() and (base / "host.pid").is_file():
+                break
+            subprocess.run(["sleep", "0.01"], check=False)
+        capped = (base / "capped").read_text()
+        subprocess.run(["sleep", "0.3"], check=False)  # the sandbox runs
+        os.kill(int((base / "host.pid").read_text()), 9)
+        host.wait(timeout=30)
+        for _ in range(100):  # a second for anything to take it down
+            if f" {capped} " not in Path("/proc/mounts").read_text():
+                break
+            subprocess.run(["sleep", "0.01"], check=False)
+        assert f" {capped} " not in Path("/proc/mounts").read_text(), f"{capped} is still mounted"
+    finally:
+        if host.poll() is None:
+            host.kill()
+        if capped and f" {capped} " in Path("/proc/mounts").read_text():
+            subprocess.run(["umount", "-l", capped], check=False)
+            subprocess.run(["rmdir", capped], check=False)
+        subprocess.run(["rm", "-rf", str(base)], check=False)
