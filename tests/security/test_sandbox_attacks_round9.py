@@ -296,7 +296,7 @@ def stopped(self):
     seen["wall"], seen["used"] = time.monotonic() - seen["t"], cpu(seen["pid"]) - seen["cpu"]
     stop(self)
 dw.DiskWatch.start, dw.DiskWatch.stop = started, stopped
-churn = "import os, time\nt = time.time()\nwhile time.time() - t < 2:\n    open('c', 'w').close(); os.unlink('c'); time.sleep(0.02)"
+churn = "import os, time\nt = time.time()\nwhile time.time() - t < 1.5:\n    open('c', 'w').close(); os.unlink('c'); time.sleep(0.02)"
 run_command_full([sys.executable, "-c", churn], ws, timeout_s=30)
 print(json.dumps(seen))
 """
