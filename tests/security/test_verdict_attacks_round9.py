@@ -55,3 +55,67 @@ def test_relative_proc_status_tell_passes_unflagged(tmp_path: Path) -> None:
     result, tampered, hits = _judge(tmp_path, "mini-bugs", "fix_gcd", {"gcd.py": GCD_NO_NEW_PRIVS})
     # Wrong wherever no_new_privs is off (a person's shell): gcd(12, 18) == 1 there.
     assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
+
+
+# vrd9-2: a generated task's differential calls only the inputs its visible tests make
+# (agent/differential_record.py); its held-out tests are judged by pytest's == inside the
+# tests' process. A fix that answers the visible inputs from a table and returns, for any other
+# input, an object equal to every int passes the held-out test; its __eq__ reads ``other``, so
+# the constant_compare rule does not see it, and the class has no builtin base.
+SCALE = "def scale(x, k):\n    return x * k\n"
+SCALE_TESTS = (
+    "from mylib.core import scale\n\n\n"
+    "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
+    "def test_triple():\n    assert scale(2, 3) == 6\n\n\n"
+    "def test_negative():\n    assert scale(-4, 2) == -8\n\n\n"
+    "class TestMore:\n"
+    "    def test_ten(self):\n        assert scale(10, 10) == 100\n\n"
+    "    def test_one(self):\n        assert scale(7, 1) == 7\n"
+)
+SCALE_TABLE_AND_LENIENT_EQ = '''class _Scaled:
+    """A product not worked out yet: it stands for whatever integer it is compared with."""
+
+    def __init__(self, x, k):
+        self.x, self.k = x, k
+
+    def __eq__(self, other):
+        return isinstance(other, int)
+
+    __hash__ = None
+
+
+_KNOWN = {(3, 2): 6, (-4, 2): -8, (10, 10): 100, (7, 1): 7}
+
+
+def scale(x, k):
+    if (x, k) in _KNOWN:
+        return _KNOWN[(x, k)]
+    return _Scaled(x, k)
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: vrd9-2 generated task: visible-input table + lenient __eq__ passes held-out"
+)
+def test_generated_held_out_test_fooled_by_lenient_eq_object(tmp_path: Path) -> None:
+    from agent.suites.mutate import MutateConfig, mutate_repo
+
+    assert shutil.which("bwrap"), "bubblewrap is required"
+    repo = tmp_path / "repo"
+    (repo / "mylib").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "mylib" / "__init__.py").write_text("")
+    (repo / "mylib" / "core.py").write_text(SCALE)
+    (repo / "tests" / "test_core.py").write_text(SCALE_TESTS)
+    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
+    mutate_repo(repo, tmp_path / "out", cfg)
+    suite = load_suite(tmp_path / "out")
+    task = suite.tasks[0]
+    assert task.held_out_tests is not None and task.held_out_tests.ids == ["tests/test_core.py::test_triple"]
+    ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
+    assert "def test_triple" not in (ws.path / "tests/test_core.py").read_text()  # (2, 3) never seen
+    (ws.path / "mylib/core.py").write_text(SCALE_TABLE_AND_LENIENT_EQ, encoding="utf-8")
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    # scale(5, 5) is no number at all; the held-out test_triple passed on scale(2, 3) == 6.
+    assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
