@@ -166,3 +166,59 @@ def test_result_overwritten_by_the_next_call_passes(tmp_path: Path) -> None:
     assert first == [8, 9]  # the first caller's sorted copy is now another call's answer
     result, tampered, hits = _judge(tmp_path, "mini-bugs", "fix_mergesort", {"mergesort.py": MERGESORT_SHARED_RESULT})
     assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
+
+
+# vrd9-4: a person's clear of a SUSPECT rollout is given on the marks the scan showed then. A
+# rejudge by a later checker that finds other marks (a checker tell) leaves the clear standing:
+# the rollout goes to SFT and DPO files on a clear nobody gave for those marks (the pair's own
+# verdict is re-asked after a rejudge: exports/rejudged.py; the clear is not).
+def _append_suspect_end(path: Path, rollout_id: str, hit, seq: int, ts: float) -> None:
+    import json
+
+    from agent.trace import Outcome, RolloutEnd, judged
+    from agent.trace_file import TraceWriter
+
+    end = json.loads(path.read_text().splitlines()[-1])
+    state = judged("suspect", f"{hit.rule} ({hit.path}:{hit.line})")
+    outcome = Outcome.model_validate(end["outcome"]).model_copy(update={"state": state, "suspect": [hit]})
+    w = TraceWriter(path, rollout_id)
+    w.seq = seq
+    w.emit(RolloutEnd, outcome=outcome, stop_reason=end["stop_reason"], duration_s=1.0)
+    w.close()
+    lines = path.read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["ts"] = ts  # when the rejudge wrote it
+    path.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+
+
+@pytest.mark.xfail(strict=True, reason="open: vrd9-4 a clear survives a rejudge that finds new SUSPECT marks")
+def test_clear_of_suspect_survives_a_rejudge_with_new_marks(tmp_path: Path) -> None:
+    import time
+
+    from agent.trace import SuspectHit
+    from exports import ExportError, SftOptions, export_sft
+    from labeling.store import LabelStore
+    from tests.exports.conftest import Env, Spec
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        batch = Env(root, store).batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        path = batch / "traces" / "fix_gcd__s0.jsonl"
+        benign = SuspectHit(rule="reads_clock", path="gcd.py", line=3, text="import time  # a docstring example")
+        _append_suspect_end(path, "fix_gcd__s0", benign, 10_000, time.time() - 3600)
+        store.ingest([root])
+        store.clear_suspect("b1/fix_gcd__s0", "time is only imported for a docstring example")
+        tell = SuspectHit(rule="checker_tell", path="gcd.py", line=9, text='if "py" + "test" in argv0:')
+        _append_suspect_end(path, "fix_gcd__s0", tell, 10_001, time.time() + 3600)  # today's checker, later
+        store.ingest([root])
+        assert store.rollouts(uids=["b1/fix_gcd__s0"])[0].state.detail.startswith("checker_tell")
+        try:
+            report = export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory"))
+        except ExportError:
+            return  # nothing to export: the rollout is held
+        # The rollout held for a checker tell nobody has looked at is a training example.
+        assert report.examples == 0, report.skipped
+    finally:
+        store.close()
