@@ -222,3 +222,38 @@ def test_clear_of_suspect_survives_a_rejudge_with_new_marks(tmp_path: Path) -> N
         assert report.examples == 0, report.skipped
     finally:
         store.close()
+
+
+# vrd9-5: the runner reads the standard dict subclasses through dict.items and pytest's ==
+# compares items only: a defaultdict whose default_factory answers 1 is "the same dict". Any
+# caller who looks a word up (``counts[w]``) is told an absent word occurs once (and the
+# lookup inserts it): wrong for every text, unseen by the differential and the tests.
+WORD_HELPERS = '''import string
+
+
+def normalize(word):
+    """'Hello,' -> 'hello'."""
+    return word.strip(string.punctuation).lower()
+'''
+WORD_COUNTS_DEFAULT_ONE = '''from collections import defaultdict
+
+from helpers import normalize
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = defaultdict(lambda: 1)
+    for raw in text.split():
+        word = normalize(raw)
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: vrd9-5 a defaultdict answering 1 for absent keys is read as the dict")
+def test_defaultdict_with_a_lying_factory_passes(tmp_path: Path) -> None:
+    files = {"helpers.py": WORD_HELPERS, "textstats.py": WORD_COUNTS_DEFAULT_ONE}
+    result, tampered, hits = _judge(tmp_path, "mini-bugs", "fix_word_count", files)
+    # word_counts("a b")["the"] == 1 here; the reference raises KeyError (a dict).
+    assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
