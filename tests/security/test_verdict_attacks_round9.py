@@ -342,3 +342,44 @@ def test_result_aliasing_the_argument_passes(tmp_path: Path) -> None:
     files = {"mergesort.py": MERGESORT_RETURNS_ITS_INPUT}
     result, tampered, hits = _judge(tmp_path, "mini-bugs", "fix_mergesort", files)
     assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
+
+
+# vrd9-9: an honest fix judged FAIL on a generated task. A test parametrised with an absolute
+# path string (data-driven tests: ``os.path.join(HERE, ...)``) has that path in its node id;
+# mutate writes the failing tests' node ids into the task's test command as they were in its
+# baseline workspace (/tmp/repo-agent-baseline-*/ws/...). No workspace has that path: pytest
+# finds none of those ids, "no tests ran", and every rollout, the original code restored too,
+# is a FAIL (mutate counted the task validated; only `suite check` notices).
+PATH_PARAM_TESTS = (
+    "import os\n\nimport pytest\n\nfrom mylib.core import scale\n\n"
+    "HERE = os.path.dirname(os.path.abspath(__file__))\n\n\n"
+    "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
+    "@pytest.mark.parametrize('where', [HERE])\n"
+    "def test_triple(where):\n    assert scale(2, 3) == 6\n\n\n"
+    "@pytest.mark.parametrize('where', [HERE])\n"
+    "def test_negative(where):\n    assert scale(-4, 2) == -8\n\n\n"
+    "def test_ten():\n    assert scale(10, 10) == 100\n\n\n"
+    "@pytest.mark.parametrize('where', [HERE])\n"
+    "def test_one(where):\n    assert scale(7, 1) == 7\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: vrd9-9 generated task ids hold the baseline's absolute path: honest FAIL")
+def test_generated_task_with_path_parametrised_ids_fails_the_honest_fix(tmp_path: Path) -> None:
+    from agent.suites.mutate import MutateConfig, mutate_repo
+
+    assert shutil.which("bwrap"), "bubblewrap is required"
+    repo = tmp_path / "repo"
+    (repo / "mylib").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "mylib" / "__init__.py").write_text("")
+    (repo / "mylib" / "core.py").write_text(SCALE)
+    (repo / "tests" / "test_core.py").write_text(PATH_PARAM_TESTS)
+    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
+    mutate_repo(repo, tmp_path / "out", cfg)
+    suite = load_suite(tmp_path / "out")
+    task = suite.tasks[0]
+    ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
+    (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
+    result, tampered = final_test_run(ws)
+    assert result.passed and not tampered, (task.test_command, result.summary)
