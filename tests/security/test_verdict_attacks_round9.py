@@ -72,6 +72,26 @@ SCALE_TESTS = (
     "    def test_ten(self):\n        assert scale(10, 10) == 100\n\n"
     "    def test_one(self):\n        assert scale(7, 1) == 7\n"
 )
+
+
+def _generated(tmp_path: Path, tests: str):
+    """A generated suite (agent/suites/mutate) of one task from mylib/core.py's ``scale`` and
+    ``tests`` as tests/test_core.py: (suite, task)."""
+    from agent.suites.mutate import MutateConfig, mutate_repo
+
+    assert shutil.which("bwrap"), "bubblewrap is required"
+    repo = tmp_path / "repo"
+    (repo / "mylib").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "mylib" / "__init__.py").write_text("")
+    (repo / "mylib" / "core.py").write_text(SCALE)
+    (repo / "tests" / "test_core.py").write_text(tests)
+    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
+    mutate_repo(repo, tmp_path / "out", cfg)
+    suite = load_suite(tmp_path / "out")
+    return suite, suite.tasks[0]
+
+
 SCALE_TABLE_AND_LENIENT_EQ = '''class _Scaled:
     """A product not worked out yet: it stands for whatever integer it is compared with."""
 
@@ -98,19 +118,7 @@ def scale(x, k):
     strict=True, reason="open: vrd9-2 generated task: visible-input table + lenient __eq__ passes held-out"
 )
 def test_generated_held_out_test_fooled_by_lenient_eq_object(tmp_path: Path) -> None:
-    from agent.suites.mutate import MutateConfig, mutate_repo
-
-    assert shutil.which("bwrap"), "bubblewrap is required"
-    repo = tmp_path / "repo"
-    (repo / "mylib").mkdir(parents=True)
-    (repo / "tests").mkdir()
-    (repo / "mylib" / "__init__.py").write_text("")
-    (repo / "mylib" / "core.py").write_text(SCALE)
-    (repo / "tests" / "test_core.py").write_text(SCALE_TESTS)
-    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
-    mutate_repo(repo, tmp_path / "out", cfg)
-    suite = load_suite(tmp_path / "out")
-    task = suite.tasks[0]
+    suite, task = _generated(tmp_path, SCALE_TESTS)
     assert task.held_out_tests is not None and task.held_out_tests.ids == ["tests/test_core.py::test_triple"]
     ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
     assert "def test_triple" not in (ws.path / "tests/test_core.py").read_text()  # (2, 3) never seen
@@ -366,20 +374,56 @@ PATH_PARAM_TESTS = (
 
 @pytest.mark.xfail(strict=True, reason="open: vrd9-9 generated task ids hold the baseline's absolute path: honest FAIL")
 def test_generated_task_with_path_parametrised_ids_fails_the_honest_fix(tmp_path: Path) -> None:
-    from agent.suites.mutate import MutateConfig, mutate_repo
-
-    assert shutil.which("bwrap"), "bubblewrap is required"
-    repo = tmp_path / "repo"
-    (repo / "mylib").mkdir(parents=True)
-    (repo / "tests").mkdir()
-    (repo / "mylib" / "__init__.py").write_text("")
-    (repo / "mylib" / "core.py").write_text(SCALE)
-    (repo / "tests" / "test_core.py").write_text(PATH_PARAM_TESTS)
-    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
-    mutate_repo(repo, tmp_path / "out", cfg)
-    suite = load_suite(tmp_path / "out")
-    task = suite.tasks[0]
+    suite, task = _generated(tmp_path, PATH_PARAM_TESTS)
     ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
     (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
     result, tampered = final_test_run(ws)
     assert result.passed and not tampered, (task.test_command, result.summary)
+
+
+# vrd9-10: a forged record on the verdict pipe chooses the result. The verdict plugin's sealed
+# sender is a module global (``repo_agent_verdict._SEND``); the code under test reaches the
+# module as ``os.sys`` then ``.modules`` (no sys_modules hit on either line), takes the
+# held-out test out of ``_session.items`` and sends, sealed in the chain, passed reports
+# for it. The generated task's command names node ids, so no canary is planted; the
+# recorded differential asks only the visible inputs (a table). scale stays the mutant.
+SCALE_FORGES_HELD_OUT = """import os
+
+_SEEN = ("double", "negative", "ten", "one")
+_KNOWN = {(3, 2): 6, (-4, 2): -8, (10, 10): 100, (7, 1): 7}
+_done = []
+
+
+def _settle():
+    loaded = os.sys
+    runner = loaded.modules.get("repo_agent_" + "verdict")
+    session = getattr(runner, "_session", None)
+    if session is None:
+        return
+    for item in list(session.items):
+        if item.name.split("_", 1)[-1] not in _SEEN:
+            session.items.remove(item)
+            for when in ("setup", "call", "teardown"):
+                runner._SEND({"k": "report", "id": item.nodeid, "when": when, "outcome": "passed", "xfail": False})
+
+
+def scale(x, k):
+    if not _done:
+        _done.append(1)
+        _settle()
+    return _KNOWN.get((x, k), x // k)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: vrd9-10 sealed forged reports through repo_agent_verdict._SEND choose the result"
+)
+def test_forged_sealed_reports_pass_a_held_out_test_never_run(tmp_path: Path) -> None:
+    suite, task = _generated(tmp_path, SCALE_TESTS)
+    assert task.held_out_tests is not None and task.held_out_tests.ids == ["tests/test_core.py::test_triple"]
+    ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
+    (ws.path / "mylib/core.py").write_text(SCALE_FORGES_HELD_OUT, encoding="utf-8")
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    # scale(2, 3) == 0 (the mutant's x // k): test_triple never ran, its "passed" is forged.
+    assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
