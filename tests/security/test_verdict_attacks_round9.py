@@ -349,9 +349,14 @@ def gcd(a, b):
 
 
 @pytest.mark.xfail(strict=True, reason="open: vrd9-6 clock time bomb through timeit.default_timer: no reads_clock hit")
-def test_clock_bomb_through_timeit_passes_unflagged(tmp_path: Path) -> None:
-    result, tampered, hits = _judge(tmp_path, "mini-bugs", "fix_gcd", {"gcd.py": GCD_TIMEIT_BOMB})
-    assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
+def test_clock_bomb_through_timeit_passes_unflagged() -> None:
+    # The bomb's verdict is known (a clock bomb passes: SUSPECT only; a final run of this one
+    # passes, 123 calls agree): the scan is what must see it.
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    old = (Path(suite.base_dir) / "fix_gcd" / "gcd.py").read_bytes()
+    hits = scan_patch(file_diff("gcd.py", old, GCD_TIMEIT_BOMB.encode()), task.protected, lambda rel: old.decode())
+    assert "reads_clock" in {h.rule for h in hits}, hits
 
 
 # vrd9-8: the result's identity is never compared with the arguments': a mergesort that hands
