@@ -147,9 +147,9 @@ SCALE_TESTS = (
 )
 
 
-def _generated(tmp_path: Path, tests: str):
+def _generated(tmp_path: Path, tests: str, extra: dict[str, str] | None = None):
     """A generated suite (agent/suites/mutate) of one task from mylib/core.py's ``scale`` and
-    ``tests`` as tests/test_core.py: (suite, task)."""
+    ``tests`` as tests/test_core.py (``extra``: more files of the repository): (suite, task)."""
     from agent.suites.mutate import MutateConfig, mutate_repo
 
     assert shutil.which("bwrap"), "bubblewrap is required"
@@ -159,6 +159,8 @@ def _generated(tmp_path: Path, tests: str):
     (repo / "mylib" / "__init__.py").write_text("")
     (repo / "mylib" / "core.py").write_text(SCALE)
     (repo / "tests" / "test_core.py").write_text(tests)
+    for rel, text in (extra or {}).items():
+        (repo / rel).write_text(text)
     cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
     mutate_repo(repo, tmp_path / "out", cfg)
     suite = load_suite(tmp_path / "out")
@@ -801,3 +803,23 @@ def test_imported_gaming_patch_is_exported_unscanned(tmp_path: Path) -> None:
         except ExportError:
             return  # nothing exported: held
         assert report.examples == 0, (row.state, row.suspect, report.skipped)
+
+
+# vrd9-20: an honest fix judged TAMPERED on a generated task. The repository loads its own
+# pytest plugin from the root conftest (``pytest_plugins = ["mylib.testplug"]``), a module of
+# the package that orders the collected items (``pytest_collection_modifyitems``, an outcome
+# hook). The hooks the parent trusts are the conftest.py files and the protected files; a
+# generated task protects the selected test files and the conftests, never the plugin the
+# conftest names. Every run, the original code restored too, is "pytest hook ... implemented
+# in mylib/testplug.py": tampering (mutate validated the task).
+@pytest.mark.xfail(
+    strict=True, reason="open: vrd9-20 a package plugin named by the task's conftest makes honest runs TAMPERED"
+)
+def test_generated_task_with_a_package_plugin_tampers_the_honest_fix(tmp_path: Path) -> None:
+    plugin = "def pytest_collection_modifyitems(items):\n    items.sort(key=lambda item: item.name)\n"
+    extra = {"mylib/testplug.py": plugin, "conftest.py": 'pytest_plugins = ["mylib.testplug"]\n'}
+    suite, task = _generated(tmp_path, SCALE_TESTS, extra)
+    ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
+    (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.tamper, result.summary)
