@@ -823,3 +823,34 @@ def test_generated_task_with_a_package_plugin_tampers_the_honest_fix(tmp_path: P
     (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
     result, tampered = final_test_run(ws)
     assert result.passed and not result.tamper and not tampered, (result.tamper, result.summary)
+
+
+# vrd9-21: an honest fix judged TAMPERED on a generated task whose test class inherits its test
+# methods from a helper module of the tests (``class TestScale(ScaleChecks)``, the checks in
+# tests/checks.py: a common shape). The parent trusts a test function's code only in the
+# protected files; a generated task protects the selected test files and the conftests, so
+# tests/checks.py is "another file" and each inherited test is tampering, fix or no fix.
+CHECKS_BASE = (
+    "from mylib.core import scale\n\n\n"
+    "class ScaleChecks:\n"
+    "    def test_triple(self):\n        assert scale(2, 3) == 6\n\n"
+    "    def test_negative(self):\n        assert scale(-4, 2) == -8\n"
+)
+INHERITING_TESTS = (
+    "from checks import ScaleChecks\n\nfrom mylib.core import scale\n\n\n"
+    "class TestScale(ScaleChecks):\n    pass\n\n\n"
+    "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
+    "def test_ten():\n    assert scale(10, 10) == 100\n"
+)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: vrd9-21 tests inherited from an unprotected helper module: honest TAMPERED"
+)
+def test_generated_task_with_inherited_tests_tampers_the_honest_fix(tmp_path: Path) -> None:
+    suite, task = _generated(tmp_path, INHERITING_TESTS, {"tests/checks.py": CHECKS_BASE})
+    assert "tests/checks.py" not in task.protected
+    ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
+    (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.tamper, result.summary)
