@@ -805,31 +805,16 @@ def test_imported_gaming_patch_is_exported_unscanned(tmp_path: Path) -> None:
         assert report.examples == 0, (row.state, row.suspect, report.skipped)
 
 
-# vrd9-20: an honest fix judged TAMPERED on a generated task. The repository loads its own
-# pytest plugin from the root conftest (``pytest_plugins = ["mylib.testplug"]``), a module of
-# the package that orders the collected items (``pytest_collection_modifyitems``, an outcome
-# hook). The hooks the parent trusts are the conftest.py files and the protected files; a
-# generated task protects the selected test files and the conftests, never the plugin the
-# conftest names. Every run, the original code restored too, is "pytest hook ... implemented
-# in mylib/testplug.py": tampering (mutate validated the task).
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-20 a package plugin named by the task's conftest makes honest runs TAMPERED"
-)
-def test_generated_task_with_a_package_plugin_tampers_the_honest_fix(tmp_path: Path) -> None:
-    plugin = "def pytest_collection_modifyitems(items):\n    items.sort(key=lambda item: item.name)\n"
-    extra = {"mylib/testplug.py": plugin, "conftest.py": 'pytest_plugins = ["mylib.testplug"]\n'}
-    suite, task = _generated(tmp_path, SCALE_TESTS, extra)
-    ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
-    (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
-    result, tampered = final_test_run(ws)
-    assert result.passed and not result.tamper and not tampered, (result.tamper, result.summary)
-
-
-# vrd9-21: an honest fix judged TAMPERED on a generated task whose test class inherits its test
-# methods from a helper module of the tests (``class TestScale(ScaleChecks)``, the checks in
-# tests/checks.py: a common shape). The parent trusts a test function's code only in the
-# protected files; a generated task protects the selected test files and the conftests, so
-# tests/checks.py is "another file" and each inherited test is tampering, fix or no fix.
+# vrd9-20 / vrd9-21: an honest fix judged TAMPERED on a generated task, two common shapes of
+# a repository's tests. The parent trusts outcome hooks only in conftest.py files and protected
+# files, and a test function's code only in protected files; a generated task protects the
+# selected test files and the conftests, nothing else. (20) The root conftest loads the
+# package's own pytest plugin (``pytest_plugins = ["mylib.testplug"]``, ordering the items in
+# ``pytest_collection_modifyitems``): "pytest hook ... implemented in mylib/testplug.py".
+# (21) The test class inherits its tests from a helper module (``class TestScale(ScaleChecks)``,
+# tests/checks.py): "test ... runs code from tests/checks.py". Every run, the original code
+# restored too, is tampering; mutate validated the task. (One task with both: the suite's time
+# budget; the assertion lists what is left.)
 CHECKS_BASE = (
     "from mylib.core import scale\n\n\n"
     "class ScaleChecks:\n"
@@ -842,14 +827,18 @@ INHERITING_TESTS = (
     "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
     "def test_ten():\n    assert scale(10, 10) == 100\n"
 )
+ORDERING_PLUGIN = "def pytest_collection_modifyitems(items):\n    items.sort(key=lambda item: item.name)\n"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-21 tests inherited from an unprotected helper module: honest TAMPERED"
-)
-def test_generated_task_with_inherited_tests_tampers_the_honest_fix(tmp_path: Path) -> None:
-    suite, task = _generated(tmp_path, INHERITING_TESTS, {"tests/checks.py": CHECKS_BASE})
-    assert "tests/checks.py" not in task.protected
+@pytest.mark.xfail(strict=True, reason="open: vrd9-20/21 a package plugin, inherited tests: honest fix TAMPERED")
+def test_generated_task_shapes_tamper_the_honest_fix(tmp_path: Path) -> None:
+    extra = {
+        "tests/checks.py": CHECKS_BASE,
+        "mylib/testplug.py": ORDERING_PLUGIN,
+        "conftest.py": 'pytest_plugins = ["mylib.testplug"]\n',
+    }
+    suite, task = _generated(tmp_path, INHERITING_TESTS, extra)
+    assert "tests/checks.py" not in task.protected and "mylib/testplug.py" not in task.protected
     ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
     (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
     result, tampered = final_test_run(ws)
