@@ -843,3 +843,45 @@ def test_generated_task_shapes_tamper_the_honest_fix(tmp_path: Path) -> None:
     (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
     result, tampered = final_test_run(ws)
     assert result.passed and not result.tamper and not tampered, (result.tamper, result.summary)
+
+
+# vrd9-22: vrd9-15's door for int results. The runner takes ``sys.modules["numpy"]`` as numpy
+# and sends a scalar of its types as ``x.item()``; a workspace package named numpy (no shadow
+# rule: not the standard library's) makes the fix's int subclass a "numpy.int64". Its value is
+# right (item(), int's ==), its arithmetic is not: lcm = 12 * 18 // gcd(12, 18) is 30.
+FAKE_NUMPY = '''"""A stand-in for numpy's scalar types (no numpy in this project)."""
+
+
+class int64(int):
+    def item(self):
+        return int(self)
+
+    def __rfloordiv__(self, other):
+        return int(other) // (int(self) + 1)
+'''
+GCD_NUMPY_SCALAR = '''from numpy import int64
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return int64(a)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: vrd9-22 a workspace numpy package: an int subclass travels as its item()")
+def test_fake_numpy_scalar_carries_an_int_subclass_through_the_differential(tmp_path: Path) -> None:
+    module: dict = {}
+    exec(compile(FAKE_NUMPY, "numpy/__init__.py", "exec"), module)
+    assert 12 * 18 // module["int64"](6) == 30  # lcm(12, 18) is 36
+    assert shutil.which("bwrap"), "bubblewrap is required"
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ws = Workspace.create(suite, task, tmp_path, sandbox="bwrap")
+    (ws.path / "numpy").mkdir()
+    (ws.path / "numpy" / "__init__.py").write_text(FAKE_NUMPY, encoding="utf-8")
+    (ws.path / "gcd.py").write_text(GCD_NUMPY_SCALAR, encoding="utf-8")
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert not (result.passed and not result.tamper and not tampered and not hits), (result, hits)
