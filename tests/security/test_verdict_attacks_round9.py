@@ -288,7 +288,6 @@ def _append_suspect_end(path: Path, rollout_id: str, hit, seq: int, ts: float) -
     path.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-4 a clear survives a rejudge that finds new SUSPECT marks")
 def test_clear_of_suspect_survives_a_rejudge_with_new_marks(tmp_path: Path) -> None:
     import time
 
