@@ -8,7 +8,6 @@ Real bwrap, the mini-bugs ``fix_gcd`` task, the real ``final_test_run``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ from agent.sandbox import run_command_full
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.workspace import Workspace
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
+from tests.security.conftest import AS_NOBODY, give_to_nobody, printed_result, run_as
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -149,16 +148,13 @@ def test_a_normal_users_rollout_cannot_shrink_a_neighbours_pipes(user_dir):
         (user_dir / d).mkdir()
     (user_dir / "a/hog.py").write_text(_PIPE_HOG)
     (user_dir / "b/b.py").write_text(_HONEST_PIPE_USER)
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "B-OK 20001" in result["alone"] and "HELD" in result["a"], result
     assert "B-OK 20001" in result["beside"], result
@@ -187,19 +183,16 @@ def test_a_normal_users_deep_directories_are_no_exception_on_the_host(user_dir):
         "import os\nh = os.getcwd()\nfor _ in range(1200):\n    os.mkdir('n')\n    os.chdir('n')\n"
         "os.chdir(h)\nprint('deep made')\n"
     )
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     try:
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-            capture_output=True,
-            text=True,
+        cp = run_as(
+            "nobody",
+            [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
             timeout=300,
         )
     finally:  # shutil.rmtree (the fixture's) recurses too
         subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "deep made" in result["run"], result
 
@@ -242,11 +235,9 @@ def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_d
     (user_dir / "runner.py").write_text(_USER_SELF_KILL)
     ws = user_dir / "ws"
     ws.mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     proc = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
+        [*AS_NOBODY, sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -260,7 +251,7 @@ def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_d
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    result = json.loads(out.split("RESULT", 1)[1]) if "RESULT" in out else {}
+    result = printed_result(out)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, out + err
     assert result["code"] == 137, result  # its own SIGKILL: judged as its run
 

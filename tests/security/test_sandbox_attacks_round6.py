@@ -175,7 +175,9 @@ print("HELD", held)
 """
 
 
-def test_sbx6_3_tcp_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
+def _held_and_peak(tmp_path: Path, monkeypatch, hold: str) -> tuple[int, int]:
+    """``hold`` (a script printing ``HELD <bytes>``) run as root in a real bwrap sandbox: what
+    it held, and its memory cgroup's peak (read as the cgroup closes)."""
     from agent import cgroups, sandbox
 
     if shutil.which("bwrap") is None or os.geteuid() != 0:
@@ -192,15 +194,18 @@ def test_sbx6_3_tcp_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
     monkeypatch.setattr(cgroups.SandboxCgroup, "close", record_then_close)
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "hold.py").write_text(TCP_HOLD)
+    (ws / "hold.py").write_text(hold)
     run = sandbox.run_command_full([sys.executable, "hold.py"], ws, timeout_s=60, sandbox="bwrap")
     held = int(run.output.split("HELD")[1].split()[0]) if "HELD" in run.output else 0
     if not peak:
         pytest.fail("no memory cgroup here: nothing bounds the sandbox's memory at all")
+    return held, peak[0]
+
+
+def test_sbx6_3_tcp_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
+    held, peak = _held_and_peak(tmp_path, monkeypatch, TCP_HOLD)
     # Either loopback TCP cannot pin this much, or what it pins counts against the sandbox's limit.
-    assert held < 64 << 20 or peak[0] >= held, (
-        f"{held >> 20} MB held in TCP buffers, memory cgroup peak {peak[0] >> 20} MB"
-    )
+    assert held < 64 << 20 or peak >= held, f"{held >> 20} MB held in TCP buffers, memory cgroup peak {peak >> 20} MB"
 
 
 # sbx6-4: what a run leaves behind hangs the host. ``Workspace.drop_unrecorded`` (called
@@ -467,29 +472,9 @@ print("HELD", queued())
 
 
 def test_sbx6_8_netlink_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
-    from agent import cgroups, sandbox
-
-    if shutil.which("bwrap") is None or os.geteuid() != 0:
-        pytest.fail("runs as root with bwrap")
-    peak: list[int] = []
-    close = cgroups.SandboxCgroup.close
-
-    def record_then_close(self):
-        for d in self.dirs:
-            if (d / "memory.max_usage_in_bytes").is_file():
-                peak.append(int((d / "memory.max_usage_in_bytes").read_text()))
-        close(self)
-
-    monkeypatch.setattr(cgroups.SandboxCgroup, "close", record_then_close)
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "hold.py").write_text(NETLINK_HOLD)
-    run = sandbox.run_command_full([sys.executable, "hold.py"], ws, timeout_s=60, sandbox="bwrap")
-    held = int(run.output.split("HELD")[1].split()[0]) if "HELD" in run.output else 0
-    if not peak:
-        pytest.fail("no memory cgroup here: nothing bounds the sandbox's memory at all")
-    assert held < 32 << 20 or peak[0] >= held, (
-        f"{held >> 20} MB queued on netlink sockets, memory cgroup peak {peak[0] >> 20} MB"
+    held, peak = _held_and_peak(tmp_path, monkeypatch, NETLINK_HOLD)
+    assert held < 32 << 20 or peak >= held, (
+        f"{held >> 20} MB queued on netlink sockets, memory cgroup peak {peak >> 20} MB"
     )
 
 

@@ -7,7 +7,6 @@ tests start it themselves as ``nobody`` (runuser), as the other security files d
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.workspace import Workspace
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
+from tests.security.conftest import give_to_nobody, memory_cgroup, printed_result, run_as
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -82,20 +81,10 @@ def test_a_forking_rollouts_own_oom_under_a_host_memory_limit_is_its_own(tmp_pat
     the rollout's (137, "went over its memory limit"), never SandboxError "out of memory"."""
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
         pytest.fail("needs a cgroup v1 memory hierarchy", pytrace=False)
-    d = Path(f"/sys/fs/cgroup/memory/repo-agent-r6oom-{os.getpid()}")
-    d.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
-        cp = subprocess.run(
-            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh"]
-            + [sys.executable, "-c", _FORKING_OOM_RUNNER, str(PROJECT), str(tmp_path)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        d.rmdir()
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else cp.stdout + cp.stderr
+    with memory_cgroup("repo-agent-r6oom", 512 * 2**20) as d:
+        argv = [sys.executable, "-c", _FORKING_OOM_RUNNER, str(PROJECT), str(tmp_path)]
+        cp = run_as("root", argv, cgroup=d, timeout=120)
+    result = printed_result(cp.stdout, cp.stdout + cp.stderr)
     assert isinstance(result, list), result  # "RAISED SandboxError: out of memory" with a 4 GB limit
     assert result[0] == 137 and "went over its memory limit" in result[1], result
 
@@ -185,16 +174,13 @@ def test_a_normal_users_rollout_cannot_fill_the_host_disk_during_its_run(user_di
     workspace is trimmed back within it, as root mode's copy-back is."""
     (user_dir / "runner.py").write_text(_USER_DISK)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     code, out, size = result["big"]
     assert code != 0 and "WROTE ALL" not in out and "went over its cap" in out, result
@@ -270,17 +256,14 @@ def test_a_normal_users_sandbox_has_no_pty_and_no_kernel_aio(user_dir, subuids):
     normal-user modes: a uid per sandbox (agent/subuid.py), and the user's own uid."""
     (user_dir / "runner.py").write_text(_USER_POOLS)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
         timeout=300,
         env={**os.environ, "REPO_AGENT_SUBUIDS": subuids},
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     probe = result["probe"]
     assert "PTY 2\n" in probe and "AIO -1 1\n" in probe and "URING -1 1\n" in probe, probe  # ENOENT, EPERM
@@ -341,19 +324,16 @@ def test_a_default_acl_the_tests_set_does_not_make_a_wrong_fix_not_judged(user_d
 
     (user_dir / "runner.py").write_text(_USER_DEFAULT_ACL)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     try:
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-            capture_output=True,
-            text=True,
+        cp = run_as(
+            "nobody",
+            [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
             timeout=300,
         )
     finally:
         subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     assert isinstance(result["final"], list), result["final"]  # "RAISED PermissionError" before
     assert result["final"][0] is False
