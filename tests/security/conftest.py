@@ -60,6 +60,11 @@ def add_suite(tmp_path) -> Suite:
     return load_suite(write_suite(tmp_path / "suite", {"fix_add": ADD_TASK}))
 
 
+def gcd_workspace(suite: Suite, root: Path) -> Workspace:
+    """A fresh workspace of mini-bugs' ``fix_gcd`` under ``root``."""
+    return Workspace.create(suite, suite.task("fix_gcd"), root)
+
+
 @dataclass
 class Attack:
     result: RolloutResult

@@ -13,34 +13,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
-from agent.suites.loading import load_suite
-from agent.suites.models import Suite
-from agent.workspace import Workspace
-from tests.security.conftest import give_to_nobody, memory_cgroup, printed_result, run_as
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import PROJECT, gcd_workspace, give_to_nobody, memory_cgroup, printed_result, run_as
 
 
-@pytest.fixture(scope="module")
-def gcd_suite() -> Suite:
-    return load_suite("mini-bugs")
-
-
-def _gcd_workspace(suite: Suite, root: Path) -> Workspace:
-    return Workspace.create(suite, suite.task("fix_gcd"), root)
-
-
-def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(gcd_suite, tmp_path):
+def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(mini_suite, tmp_path):
     """A wrong gcd.py that, at import, deletes the protected test and makes hard links to
     one file until the tmpfs has no inode left. tmpfs counts every link as an inode; the
     copy-back's 100,000-file cap counts only first names, so all ~106,250 names come back.
     The host restores the deleted test (one name more), and the final run's copy into a
     tmpfs of the same 106,250 inodes raises ENOSPC: SandboxError (not judged) instead of
     the TAMPERED / FAIL the rollout earned."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     gcd = ws.path / "gcd.py"
     gcd.write_text(
         "import os as _os\n"
@@ -60,12 +44,12 @@ def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(gc
     assert "tests/test_gcd.py" in tampered or result.error is not None
 
 
-def test_a_symlink_to_an_overlong_name_does_not_crash_the_final_verdict(gcd_suite, tmp_path):
+def test_a_symlink_to_an_overlong_name_does_not_crash_the_final_verdict(mini_suite, tmp_path):
     """A wrong gcd.py that, at import, makes one symlink whose target is a 300-byte name.
     ``drop_unrecorded`` removes it through ``_remove``, whose ``Path.is_dir()`` follows the
     link: stat raises ENAMETOOLONG, which pathlib (3.11) does not swallow, and the OSError
     leaves ``final_test_run``: the rollout's own FAIL becomes an infrastructure error."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     gcd = ws.path / "gcd.py"
     gcd.write_text(
         "import os as _os\nif not _os.path.lexists('lnk'): _os.symlink('x' * 300, 'lnk')\n" + gcd.read_text()

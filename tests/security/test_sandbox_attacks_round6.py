@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import PROJECT
+
 # A normal user cannot read root's interpreter (a pyenv under /root): the shared attack
 # venv (see the round briefs) runs this checkout for them.
 USER_PYTHON = os.environ.get("REPO_AGENT_ATTACK_PYTHON", "/opt/atk-venv/bin/python")

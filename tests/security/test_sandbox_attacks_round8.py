@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.security import conftest
+from tests.security.conftest import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
 # As nobody, this interpreter shown in a private mount namespace (it may live under /root,
 # 0700), as the other rounds' normal-user tests run it (tests/security/test_sandbox_attacks.py).
 AS_NOBODY = [*conftest.AS_NOBODY, sys.executable]

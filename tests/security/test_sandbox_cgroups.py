@@ -23,6 +23,7 @@ import pytest
 
 from agent import cgroups
 from agent import sandbox as sb
+from tests.security.conftest import PROJECT
 from tests.security.test_sandbox_attacks import _sandbox_processes
 
 
@@ -224,7 +225,6 @@ def test_setsid_is_refused_only_where_a_session_would_take_a_cpu_share(tmp_path,
     assert said == {True: "errno 1", False: "new session"}, said
 
 
-PROJECT = Path(__file__).resolve().parents[2]
 # repo-agent's side holding 170 MB of an enclosing 256 MB while its sandbox's honest test
 # takes 120 MB (under the sandbox's own 192 MB): the enclosing cgroup is full.
 _FULL_ENCLOSING = r"""

@@ -19,9 +19,8 @@ import pytest
 
 from agent import sandbox, tree_walk, workspace
 from agent.tree_cost import measure
-from tests.security.conftest import give_to_nobody, printed_result, run_as
+from tests.security.conftest import PROJECT, give_to_nobody, printed_result, run_as
 
-PROJECT = Path(__file__).resolve().parents[2]
 CAP = 4 << 20
 
 # Run as nobody. Each writer fills 12 MB (three times the cap) in 1 MB files where the old

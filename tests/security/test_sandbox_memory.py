@@ -22,9 +22,7 @@ from pathlib import Path
 import pytest
 
 from agent import cgroups, sandbox
-from tests.security.conftest import give_to_nobody, run_as
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import PROJECT, give_to_nobody, run_as
 
 # The round 7 attack (#13, #34), scaled to 10 sockets: loopback datagrams never read, the
 # receiver's buffer raised first. Prints what it queued and what the kernel refused.

@@ -17,20 +17,10 @@ import pytest
 
 from agent import final_verdict, sandbox
 from agent.final_verdict import final_test_run
-from agent.suites.loading import load_suite
-from agent.suites.models import Suite
-from agent.workspace import Workspace
-from tests.security.conftest import give_to_nobody, memory_cgroup, printed_result, run_as
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import PROJECT, gcd_workspace, give_to_nobody, memory_cgroup, printed_result, run_as
 
 
-@pytest.fixture(scope="module")
-def gcd_suite() -> Suite:
-    return load_suite("mini-bugs")
-
-
-def test_a_workspace_past_the_file_cap_before_the_final_run_is_a_fail_not_an_error(gcd_suite, tmp_path, monkeypatch):
+def test_a_workspace_past_the_file_cap_before_the_final_run_is_a_fail_not_an_error(mini_suite, tmp_path, monkeypatch):
     """Round 5 #20: 107,000 files already in the workspace (the agent's own edits can make
     them, outside any sandbox) made the final run's sandbox refuse to start: SandboxError,
     not judged. Only bytes were checked before it; now names are too, as the tmpfs counts
@@ -38,7 +28,7 @@ def test_a_workspace_past_the_file_cap_before_the_final_run_is_a_fail_not_an_err
     here: 107,000 files take half a minute on a loaded machine; the rule is the same.)"""
     monkeypatch.setattr(sandbox, "WORKSPACE_INODES", 1_000)
     monkeypatch.setattr(final_verdict, "WORKSPACE_INODES", 1_000)
-    ws = Workspace.create(gcd_suite, gcd_suite.task("fix_gcd"), tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     junk = ws.path / "junk"
     junk.mkdir()
     for i in range(1_070):
@@ -89,7 +79,7 @@ def test_a_forking_rollouts_own_oom_under_a_host_memory_limit_is_its_own(tmp_pat
     assert result[0] == 137 and "went over its memory limit" in result[1], result
 
 
-def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(gcd_suite, tmp_path, monkeypatch):
+def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(mini_suite, tmp_path, monkeypatch):
     """Round 5 #27: the differential wrote its held-out inputs (``calls.json``) into a 0755
     directory as a 0644 file of the host's /tmp: any local user could read every held-out
     input of a root run. Now the directory is 0700 and the file 0600, the leased uid's
@@ -107,8 +97,8 @@ def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(gcd_s
         return real(argv, cwd, **options)
 
     monkeypatch.setattr(differential, "run_command_full", spy)
-    ws = Workspace.create(gcd_suite, gcd_suite.task("fix_gcd"), tmp_path)
-    apply_reference_fix(gcd_suite, ws.task, ws)
+    ws = gcd_workspace(mini_suite, tmp_path)
+    apply_reference_fix(mini_suite, ws.task, ws)
     verdict = differential.judge(ws)
     assert verdict is not None and seen
     assert all(s[:2] == (0o700, 0o600) and s[4] for s in seen), seen

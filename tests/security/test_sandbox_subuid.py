@@ -22,15 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import (
-    AS_A_USER,
-    AS_NOBODY,
-    give_to_nobody,
-    printed_result,
-    run_as,
-)
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import AS_A_USER, AS_NOBODY, PROJECT, give_to_nobody, printed_result, run_as
 
 # Holds 1,260 descriptors in flight (round 7 #23) and, in two children, 1,010 pipes (#27,
 # 16,160 of the user's 16,384 soft pipe pages), makes a locked tree, then waits for "stop".
