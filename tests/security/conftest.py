@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any, Literal
 
 import pytest
 
+from agent import cgroups
 from agent.final_verdict import final_test_run
 from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.providers import OpenAIProvider, RetryPolicy
@@ -182,14 +184,25 @@ def in_cgroup(cgroup: Path, argv: list[str]) -> list[str]:
 
 @contextlib.contextmanager
 def memory_cgroup(name: str, limit: int) -> Iterator[Path]:
-    """A v1 memory cgroup of ``limit`` bytes (a host or container limit), removed after."""
+    """A v1 memory cgroup of ``limit`` bytes (a host or container limit), removed after
+    with the cgroups made in it (a sandbox's)."""
     d = Path(f"/sys/fs/cgroup/memory/{name}-{os.getpid()}")
     d.mkdir()
     try:
         (d / "memory.limit_in_bytes").write_text(str(limit))
         yield d
     finally:
+        for child in sorted(d.glob("*/"), reverse=True):
+            if (child / "cgroup.procs").is_file():
+                cgroups._drain(child)
         d.rmdir()
+
+
+def allocate_in(cgroup: Path, mb: int) -> int:
+    """The exit status of a process that takes (and touches) ``mb`` MB inside ``cgroup``:
+    -SIGKILL when that is past a memory limit there."""
+    code = f"b = bytearray({mb} * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    return subprocess.run(in_cgroup(cgroup, [sys.executable, "-c", code]), check=False).returncode
 
 
 def run_as(

@@ -21,7 +21,16 @@ import pytest
 
 from agent.final_verdict import final_test_run
 from agent.sandbox import run_command_full
-from tests.security.conftest import AS_NOBODY, PROJECT, gcd_workspace, give_to_nobody, printed_result, run_as
+from tests.security.conftest import (
+    AS_NOBODY,
+    PROJECT,
+    allocate_in,
+    gcd_workspace,
+    give_to_nobody,
+    memory_cgroup,
+    printed_result,
+    run_as,
+)
 
 
 def test_hard_links_past_the_host_limit_do_not_make_a_wrong_fix_an_infrastructure_error(mini_suite, tmp_path):
@@ -199,14 +208,8 @@ print("RESULT", json.dumps(out))
 
 def _oom_in_a_small_cgroup(tmp_name: str) -> None:
     """One OOM kill anywhere on the machine: a 64 MB allocation in a 32 MB memory cgroup."""
-    d = Path("/sys/fs/cgroup/memory") / tmp_name
-    d.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(32 * 1024**2))
-        script = f'echo $$ > {d}/cgroup.procs && exec {sys.executable} -c "bytearray(64 * 1024**2)"'
-        assert subprocess.run(["sh", "-c", script], check=False).returncode == -9
-    finally:
-        d.rmdir()
+    with memory_cgroup(tmp_name, 32 * 1024**2) as d:
+        assert allocate_in(d, 64) == -9
 
 
 def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_dir):
@@ -232,7 +235,7 @@ def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_d
         deadline = time.monotonic() + 60
         while not (ws / "started").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        _oom_in_a_small_cgroup(f"repo-agent-atk-{os.getpid()}")
+        _oom_in_a_small_cgroup("repo-agent-atk")
         (ws / "go").touch()
         out, err = proc.communicate(timeout=120)
     finally:
