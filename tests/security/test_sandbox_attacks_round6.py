@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import PROJECT
-
-# A normal user cannot read root's interpreter (a pyenv under /root): the shared attack
-# venv (see the round briefs) runs this checkout for them.
-USER_PYTHON = os.environ.get("REPO_AGENT_ATTACK_PYTHON", "/opt/atk-venv/bin/python")
+from tests.security.conftest import AS_NOBODY, PROJECT
 
 # Run by the interpreter of the chosen mode: one run of the task's tests (the agent's
 # run_tests tool) on mini-bugs/fix_gcd, with the files of FILES written first. Prints JSON.
@@ -41,29 +37,28 @@ print(json.dumps({"passed": r.passed, "error": r.error, "summary": r.summary, "f
 """
 
 
-def run_mode(mode: str, files: dict[str, str], timeout: float = 120) -> dict:
-    """The tests of ``files`` run once in a real bwrap sandbox, as root (``root``) or as
-    the user nobody started with runuser (``user``)."""
-    if shutil.which("bwrap") is None:
-        pytest.fail("bwrap is not installed")
-    if os.geteuid() != 0:
-        pytest.fail("these attacks run as root (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))
+def run_in_mode(mode: str, runner: str, *args: str, timeout: float = 120) -> dict:
+    """``python -c runner PROJECT args <a fresh directory>`` as root (``root``) or as the user
+    nobody (``user``: ``AS_NOBODY``); the JSON of its last line."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))  # pytest's tmp_path is root's alone
     try:
         tmp.chmod(0o777)
-        if mode == "root":
-            argv = [sys.executable, "-c", _RUNNER, str(PROJECT), json.dumps(files), str(tmp)]
-        else:
-            if not Path(USER_PYTHON).exists():
-                pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
-            argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _RUNNER, str(PROJECT), json.dumps(files)]
-            argv.append(str(tmp))
+        argv = [sys.executable, "-c", runner, str(PROJECT), *args, str(tmp)]
+        if mode == "user":
+            argv = [*AS_NOBODY, *argv]
         env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp), env=env)
-        assert cp.returncode == 0, cp.stderr[-3000:]
-        return json.loads(cp.stdout.strip().splitlines()[-1])
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    return json.loads(cp.stdout.strip().splitlines()[-1])
+
+
+def run_mode(mode: str, files: dict[str, str], timeout: float = 120) -> dict:
+    """The tests of ``files`` run once in a real bwrap sandbox, as root or as nobody."""
+    return run_in_mode(mode, _RUNNER, json.dumps(files), timeout=timeout)
 
 
 MODES = ["root", "user"]
@@ -363,17 +358,7 @@ print(json.dumps(out))
 
 
 def test_sbx6_6_in_flight_descriptors_per_user():
-    if shutil.which("bwrap") is None or os.geteuid() != 0 or not Path(USER_PYTHON).exists():
-        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))  # pytest's tmp_path is root's alone
-    try:
-        tmp.chmod(0o777)
-        argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _PROBE_RUNNER, str(PROJECT), IN_FLIGHT, str(tmp)]
-        cp = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(tmp))
-    finally:
-        subprocess.run(["rm", "-rf", str(tmp)], check=False)
-    assert cp.returncode == 0, cp.stderr[-3000:]
-    host = json.loads(cp.stdout.strip().splitlines()[-1]).get("host")
+    host = run_in_mode("user", _PROBE_RUNNER, IN_FLIGHT).get("host")
     assert host == "sent", f"the host (same user, outside the sandbox) could not pass a descriptor: {host}"
 
 
@@ -424,20 +409,7 @@ print(json.dumps(out))
 
 def final_in_mode(mode: str, files: dict[str, str]) -> dict:
     """final_test_run on mini-bugs/fix_gcd with ``files`` written, as root or as nobody."""
-    if shutil.which("bwrap") is None or os.geteuid() != 0:
-        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))
-    try:
-        tmp.chmod(0o777)
-        python = sys.executable if mode == "root" else USER_PYTHON
-        argv = [python, "-c", _FINAL_RUNNER, str(PROJECT), json.dumps(files), str(tmp)]
-        if mode == "user":
-            argv = ["runuser", "-u", "nobody", "--", *argv]
-        cp = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(tmp))
-    finally:
-        subprocess.run(["rm", "-rf", str(tmp)], check=False)
-    assert cp.returncode == 0, cp.stderr[-3000:]
-    return json.loads(cp.stdout.strip().splitlines()[-1])
+    return run_in_mode(mode, _FINAL_RUNNER, json.dumps(files))
 
 
 @pytest.mark.parametrize("mode", MODES)
