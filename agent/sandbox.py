@@ -871,9 +871,6 @@ def run_command_full(
         private = tuple(Path(b).resolve() for b in private_binds)
         for b in private:
             hand_over(b, lease.uid if lease else None)
-        if own is not None:
-            for b in (cwd, *private):
-                own.hand_over(b)
         launch = Launch(
             kind,
             cwd,
@@ -888,7 +885,7 @@ def run_command_full(
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         if own is not None:
-            for b in launch.rw_binds:
+            for b in (cwd, *private, *launch.rw_binds):
                 own.hand_over(b)
         run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch)
         if own is not None:  # every process of its uid gone, all it wrote is this user's again
