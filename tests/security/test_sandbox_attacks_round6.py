@@ -255,6 +255,33 @@ def test_sbx6_4_many_directories_hang_the_host(tmp_path, monkeypatch):
     assert _CountingList.looked <= 50 * 3000, f"{_CountingList.looked} list elements compared for 3,000 entries"
 
 
+def test_sbx6_4_many_directories_in_the_tests_do_not_hang_putting_them_back(tmp_path, monkeypatch):
+    """sbx6-4's quadratic listing in ``Workspace.put_back`` (the final verdict's, for the
+    test directories of a task that holds tests back): 600 directories the run left in
+    ``tests/`` are removed with a few looks an entry, not n*n/2."""
+    from agent import workspace as workspace_module
+    from agent.suites.loading import load_suite
+    from agent.tree_walk import walk
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path)
+    for i in range(600):
+        (ws.path / "tests" / f"m{i}").mkdir()
+
+    def counting_walk(top):
+        for dirpath, dirnames, filenames in walk(top):
+            listing = _CountingList(dirnames)
+            yield dirpath, listing, filenames
+            dirnames[:] = listing
+
+    monkeypatch.setattr(workspace_module, "walk", counting_walk)
+    _CountingList.looked = 0
+    done = ws.put_back(["tests"])
+    assert len(done) == 600 and not any(e.name.startswith("m") for e in os.scandir(ws.path / "tests"))
+    assert _CountingList.looked <= 50 * 600, f"{_CountingList.looked} list elements compared for 600 entries"
+
+
 # sbx6-5: the rollout's own entries make its final verdict an infrastructure error. The
 # copy-back keeps a workspace within WORKSPACE_INODES entries, directories included, and
 # the tmpfs of the next run holds a 16th more; final_test_run checks the workspace's bytes
