@@ -45,9 +45,9 @@ _CONTROLLERS = ("cpu", "memory", "pids")
 # the v1 hierarchies (``/sys/fs/cgroup/memory/...``), separated by ``:``, each the parent
 # for its controller's. For a user an admin delegated a cgroup to, outside it.
 CGROUP_ENV = "REPO_AGENT_CGROUP"
-_OWN_PREFIX = "repo-agent-p"
+_OWN_PREFIX = "repo-agent-p"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<random>
 # How many sandboxes run at once under an enclosing memory limit, machine-wide (``_Slots``).
-SLOTS_ENV = "REPO_AGENT_SANDBOXES"  # a normal user's sandbox cgroups: repo-agent-p<pid>-<random>
+SLOTS_ENV = "REPO_AGENT_SANDBOXES"
 
 
 class CgroupError(ValueError):
@@ -414,12 +414,9 @@ class SandboxCgroup:
     def oom_kills(self) -> int:
         """How many of its processes the kernel's OOM killer ended (for its limit or the machine's)."""
         for d in self.dirs:
-            try:
-                for line in (d / "memory.oom_control").read_text().splitlines():
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
-            except (OSError, ValueError):
-                continue
+            kills = _count(d / "memory.oom_control", "oom_kill")
+            if kills is not None:
+                return kills
         return 0
 
     def close(self) -> None:

@@ -42,7 +42,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -868,15 +867,10 @@ def run_command_full(
         elif lease is not None:
             hand_over(cwd, lease.uid)
         # Measured before the hand-over: then it is the user's, and every directory readable.
-        watch = _disk_watch(kind, lease, cwd, functools.partial(own.measure, cwd) if own else None)
-        if watch is not None and own is not None:
-            watch.unnamed = own.unnamed
+        watch = _disk_watch(kind, lease, cwd, own)
         private = tuple(Path(b).resolve() for b in private_binds)
         for b in private:
             hand_over(b, lease.uid if lease else None)
-        if own is not None:
-            for b in (cwd, *private):
-                own.hand_over(b)
         launch = Launch(
             kind,
             cwd,
@@ -891,7 +885,7 @@ def run_command_full(
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         if own is not None:
-            for b in launch.rw_binds:
+            for b in (cwd, *private, *launch.rw_binds):
                 own.hand_over(b)
         run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch)
         if own is not None:  # every process of its uid gone, all it wrote is this user's again
@@ -964,11 +958,12 @@ def own_uid_for(kind: SandboxKind) -> subuid.SandboxUid | None:
 
 
 def _disk_watch(
-    kind: SandboxKind, lease: UidLease | None, cwd: Path, measure: Callable[[], tuple[int, int]] | None = None
+    kind: SandboxKind, lease: UidLease | None, cwd: Path, own: subuid.SandboxUid | None = None
 ) -> DiskWatch | None:
     """The in-run disk cap where no tmpfs holds it (bwrap run by a normal user); a
-    workspace already past it is refused, as the tmpfs copy refuses it (root).
-    ``measure``: how the running sandbox's tree is measured (by default from here)."""
+    workspace already past it is refused, as the tmpfs copy refuses it (root). With
+    ``own`` (the sandbox's own uid) the running sandbox is measured by its keeper, else
+    from here."""
     if kind != "bwrap" or lease is not None:
         return None
     # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
@@ -977,9 +972,10 @@ def _disk_watch(
     start = tree_cost(cwd, keep_modes=True)
     if start[0] > max_bytes or start[1] > max_names:
         raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
-    return DiskWatch(
-        cwd, measure or (lambda: tree_cost(cwd, keep_modes=True)), max_bytes, max_names, start, FSIZE_LIMIT
-    )
+    if own is not None:
+        measure, unnamed = functools.partial(own.measure, cwd), own.unnamed
+        return DiskWatch(cwd, measure, max_bytes, max_names, start, FSIZE_LIMIT, unnamed)
+    return DiskWatch(cwd, lambda: tree_cost(cwd, keep_modes=True), max_bytes, max_names, start, FSIZE_LIMIT)
 
 
 def _trim(root: Path) -> int:

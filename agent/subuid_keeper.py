@@ -6,80 +6,25 @@ does: bwrap joins this one), and then, holding the namespace's capabilities for 
 it lives (it never execs), answers the host's requests, one JSON line each on stdin:
 ``chown`` a tree (CAP_CHOWN over the mapped uids) and ``measure`` one as the sandbox's
 tmpfs would count it (CAP_DAC_READ_SEARCH: a directory the tests made unreadable to the
-user is read all the same). Its walk holds a descriptor per level and never follows a
-link. It ends with its stdin (the host done, or gone). Standard library only: it starts
-once per sandbox run.
+user is read all the same). Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor,
+at any depth, never through a link). It ends with its stdin (the host done, or gone).
+Standard library only, and the project's modules that are: it starts once per sandbox run.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
+
+from agent.tree_walk import TreeMoved, TreeWalk
 
 _CLONE_NEWUSER = 0x10000000
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_PAGE = 4096  # as agent/sandbox.py's tree_cost counts a file: whole pages, holes counted
-_OPEN_LEVELS = 64
 _PAST_ANY_CAP = 1 << 62
-
-
-class Moved(OSError):
-    """A directory of the walk was moved meanwhile (only running tests move one)."""
-
-
-def _entries(top: str) -> Iterator[tuple[int, str, os.stat_result]]:
-    """(directory descriptor, name, lstat) of every entry below ``top``, top-down, at any
-    depth: only the deepest ``_OPEN_LEVELS`` directories stay open, one above them is opened
-    again through ``..`` of its child when the walk comes back to it (a chain of 100,000
-    directories would take more descriptors than the keeper may hold). A name gone since
-    its listing is skipped; a directory found moved when it is opened again (the running
-    tests renamed it) raises ``Moved``."""
-    stack: list[list] = []  # [descriptor or -1 (closed for now), names left, (dev, ino)]
-    try:
-        root = os.open(top, _DIR)
-    except OSError:
-        return
-    st = os.fstat(root)
-    stack.append([root, iter(os.listdir(root)), (st.st_dev, st.st_ino)])
-    try:
-        while stack:
-            fd, names, _ = stack[-1]
-            name = next(names, None)
-            if name is None:
-                stack.pop()
-                if stack and stack[-1][0] < 0:
-                    stack[-1][0] = os.open("..", _DIR, dir_fd=fd)
-                    again = os.fstat(stack[-1][0])
-                    if (again.st_dev, again.st_ino) != stack[-1][2]:
-                        raise Moved(f"{top}: a directory moved while it was walked")
-                os.close(fd)
-                continue
-            try:
-                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except OSError:
-                continue
-            yield fd, name, st
-            if stat.S_ISDIR(st.st_mode):
-                try:
-                    child = os.open(name, _DIR, dir_fd=fd)
-                except OSError:
-                    continue
-                try:
-                    stack.append([child, iter(os.listdir(child)), (st.st_dev, st.st_ino)])
-                except OSError:
-                    os.close(child)
-                    continue
-                if len(stack) > _OPEN_LEVELS and stack[-_OPEN_LEVELS - 1][0] >= 0:
-                    os.close(stack[-_OPEN_LEVELS - 1][0])
-                    stack[-_OPEN_LEVELS - 1][0] = -1
-    finally:
-        for fd, _, _ in stack:
-            if fd >= 0:
-                os.close(fd)
 
 
 def _regroup(fd: int, name: str, owner: tuple[int, int]) -> None:
@@ -116,25 +61,42 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
             os.chown(top, uid, gid, follow_symlinks=False)
     except OSError:
         failed += 1
-    for fd, name, st in _entries(top):
+    try:
+        root = os.open(top, _DIR)
+    except OSError:  # a file (a held-out input), or gone: nothing below it
+        return failed
+    try:
+        walk = TreeWalk(root)
+        for listing in walk:
+            for entry in listing.entries:
+                failed += _give(listing.fd, entry, uid, gid, regroup)
+        if walk.moved:  # only running tests move a directory: what was given is unknown
+            raise TreeMoved(errno.ESTALE, f"{top}: a directory moved while it was walked")
+    finally:
+        os.close(root)
+    return failed + len(walk.unlisted)
+
+
+def _give(fd: int, entry: os.DirEntry[str], uid: int, gid: int, regroup: tuple[int, int] | None) -> int:
+    """``chown_tree``'s work on one entry of the directory ``fd``: 1 when it could not be given."""
+    name = entry.name
+    try:
+        os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+        return 0
+    except OSError:
+        if regroup is None:
+            return 1
+    try:
+        _regroup(fd, name, regroup)
+        os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+    except OSError:
         try:
-            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
-            continue
+            if entry.is_dir(follow_symlinks=False):
+                raise
+            os.unlink(name, dir_fd=fd)
         except OSError:
-            if regroup is None:
-                failed += 1
-                continue
-        try:
-            _regroup(fd, name, regroup)
-            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
-        except OSError:
-            try:
-                if stat.S_ISDIR(st.st_mode):
-                    raise
-                os.unlink(name, dir_fd=fd)
-            except OSError:
-                failed += 1
-    return failed
+            return 1
+    return 0
 
 
 def measure_tree(top: str) -> tuple[int, int]:

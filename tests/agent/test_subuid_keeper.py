@@ -36,7 +36,7 @@ def test_the_keepers_measure_is_tree_cost_at_any_depth(deep, monkeypatch):
 def test_the_keeper_gives_every_entry_away_but_the_top_and_follows_no_link(deep, monkeypatch):
     if os.geteuid() != 0:
         pytest.fail("chown needs root here (the keeper has the namespace's capabilities)")
-    monkeypatch.setattr(subuid_keeper, "_OPEN_LEVELS", 8)
+    monkeypatch.setattr(tree_walk, "_WALK_OPEN_DIRS", 8)
     before = len(os.listdir("/proc/self/fd"))
     assert subuid_keeper.chown_tree(str(deep), 4242, 4343, top_uid=0) == 0
     assert len(os.listdir("/proc/self/fd")) == before  # every directory closed again
@@ -55,16 +55,21 @@ def test_a_directory_moved_above_the_open_levels_stops_the_walk(tmp_path, monkey
     """The running tests rename a directory whose descriptor the walk had closed: opened
     again through ``..`` it is another one, and the walk says so (the measure then counts
     past any cap) rather than listing the old names in the wrong place."""
-    monkeypatch.setattr(subuid_keeper, "_OPEN_LEVELS", 2)
+    monkeypatch.setattr(tree_walk, "_WALK_OPEN_DIRS", 2)
     deepest = tmp_path / "top/a/b/c/d/e"
     deepest.mkdir(parents=True)
     (deepest / "f").write_text("x")
     (tmp_path / "top/a/b/late").write_text("y")  # listed by b, looked up after the move
-    walk = subuid_keeper._entries(str(tmp_path / "top"))
-    with pytest.raises(subuid_keeper.Moved):
-        for _, name, _ in walk:
-            if name == "f":
-                os.rename(tmp_path / "top/a/b/c", tmp_path / "top/c")
+    give = subuid_keeper._give
+
+    def give_then_move(fd, entry, uid, gid, regroup):  # the tests, still running, move c up
+        if entry.name == "f":
+            os.rename(tmp_path / "top/a/b/c", tmp_path / "top/c")
+        return give(fd, entry, uid, gid, regroup)
+
+    monkeypatch.setattr(subuid_keeper, "_give", give_then_move)
+    with pytest.raises(tree_walk.TreeMoved):
+        subuid_keeper.chown_tree(str(tmp_path / "top"), os.geteuid(), os.getegid())
 
     # The measure (agent/tree_cost.py): a tree moved under it, or a directory not read, is unlisted.
     monkeypatch.setattr(agent.tree_cost, "measure", lambda fd: agent.tree_cost.TreeCost(0, 0, unlisted=1))

@@ -9,14 +9,22 @@ without the sandbox is exactly where the attacks would succeed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
+from agent import cgroups
 from agent.final_verdict import final_test_run
 from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.providers import OpenAIProvider, RetryPolicy
@@ -52,6 +60,11 @@ def mini_suite() -> Suite:
 def add_suite(tmp_path) -> Suite:
     """fix_add: only ``tests/`` and the root conftest.py are protected."""
     return load_suite(write_suite(tmp_path / "suite", {"fix_add": ADD_TASK}))
+
+
+def gcd_workspace(suite: Suite, root: Path) -> Workspace:
+    """A fresh workspace of mini-bugs' ``fix_gcd`` under ``root``."""
+    return Workspace.create(suite, suite.task("fix_gcd"), root)
 
 
 @dataclass
@@ -132,3 +145,85 @@ def judge_files(suite: Suite, task_id: str, tmp_path: Path, writes: dict[str, st
             p.write_text(text, encoding="utf-8")
         result, tampered = final_test_run(ws)
     return Judged(result, tampered)
+
+
+# How the security tests start repo-agent as a normal user: as ``nobody`` (runuser), in a
+# private mount namespace that shows this interpreter (it may live under /root, 0700).
+AS_A_USER = r"""
+set -e
+hold=$(mktemp -d)
+mount --bind /root "$hold" 2>/dev/null || true
+if [ -d "$hold/.pyenv" ]; then  # this interpreter lives under /root (0700): show only it
+    mount -t tmpfs -o mode=0755 tmpfs /root
+    mkdir -p /root/.pyenv && mount --bind "$hold/.pyenv" /root/.pyenv
+fi
+exec runuser -u nobody -- env -i PATH=/usr/bin:/bin REPO_AGENT_SUBUIDS="${REPO_AGENT_SUBUIDS:-}" "$@"
+"""
+AS_NOBODY = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
+NOBODY = 65534
+
+
+@pytest.fixture
+def user_dir():
+    """A directory of nobody's own outside pytest's (root-only) tmp tree."""
+    path = Path(tempfile.mkdtemp(prefix="repo-agent-user-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def give_to_nobody(root: Path) -> None:
+    """``root`` and everything below it nobody's."""
+    for p in [root, *root.rglob("*")]:
+        os.chown(p, NOBODY, NOBODY)
+
+
+def in_cgroup(cgroup: Path, argv: list[str]) -> list[str]:
+    """``argv`` started inside the v1 cgroup directory ``cgroup`` (moved in before it execs)."""
+    return ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"', "sh", *argv]
+
+
+@contextlib.contextmanager
+def memory_cgroup(name: str, limit: int) -> Iterator[Path]:
+    """A v1 memory cgroup of ``limit`` bytes (a host or container limit), removed after
+    with the cgroups made in it (a sandbox's)."""
+    d = Path(f"/sys/fs/cgroup/memory/{name}-{os.getpid()}")
+    d.mkdir()
+    try:
+        (d / "memory.limit_in_bytes").write_text(str(limit))
+        yield d
+    finally:
+        for child in sorted(d.glob("*/"), reverse=True):
+            if (child / "cgroup.procs").is_file():
+                cgroups._drain(child)
+        d.rmdir()
+
+
+def allocate_in(cgroup: Path, mb: int) -> int:
+    """The exit status of a process that takes (and touches) ``mb`` MB inside ``cgroup``:
+    -SIGKILL when that is past a memory limit there."""
+    code = f"b = bytearray({mb} * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    return subprocess.run(in_cgroup(cgroup, [sys.executable, "-c", code]), check=False).returncode
+
+
+def run_as(
+    user: Literal["nobody", "root"],
+    argv: list[str],
+    *,
+    cgroup: Path | None = None,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` run to its end as ``user`` (nobody: through ``AS_NOBODY``), inside
+    ``cgroup`` when given, its output captured as text."""
+    if user == "nobody":
+        argv = [*AS_NOBODY, *argv]
+    if cgroup is not None:
+        argv = in_cgroup(cgroup, argv)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def printed_result(stdout: str, missing: Any = None) -> Any:
+    """The JSON a runner printed after ``RESULT`` (``missing``, by default ``{}``, when it printed none)."""
+    if "RESULT" in stdout:
+        return json.loads(stdout.split("RESULT", 1)[1])
+    return {} if missing is None else missing

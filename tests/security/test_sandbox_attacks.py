@@ -4,14 +4,11 @@ read or written, and what the model was sent holds no host secret."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -25,7 +22,8 @@ from agent.scoring import run_tests
 from agent.suites.models import Task
 from agent.uid_lease import UID_BASE, UID_COUNT
 from agent.workspace import Workspace, files_in_patch
-from tests.security.conftest import PROJECT, run_attack
+from tests.security.conftest import AS_A_USER as _AS_A_USER  # noqa: F401 (test_verdict_tells imports it from here)
+from tests.security.conftest import PROJECT, give_to_nobody, printed_result, run_as, run_attack
 from tests.security.test_verdict_attacks import BUGGY_GCD
 
 
@@ -568,17 +566,6 @@ def test_no_user_namespace_and_no_mount_even_unshared(tmp_path):
     assert "THREAD ok" in out and "CHILD 0" in out
 
 
-_AS_A_USER = r"""
-set -e
-hold=$(mktemp -d)
-mount --bind /root "$hold" 2>/dev/null || true
-if [ -d "$hold/.pyenv" ]; then  # this interpreter lives under /root (0700): show only it
-    mount -t tmpfs -o mode=0755 tmpfs /root
-    mkdir -p /root/.pyenv && mount --bind "$hold/.pyenv" /root/.pyenv
-fi
-exec runuser -u nobody -- env -i PATH=/usr/bin:/bin REPO_AGENT_SUBUIDS="${REPO_AGENT_SUBUIDS:-}" "$@"
-"""
-
 _USER_RUNNER = r"""
 import json, os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
@@ -602,14 +589,6 @@ bomb.join()
 out["bomb"] = box["r"][1]
 print("RESULT", json.dumps(out))
 """
-
-
-@pytest.fixture
-def user_dir():
-    """A directory of nobody's own outside pytest's (root-only) tmp tree."""
-    path = Path(tempfile.mkdtemp(prefix="repo-agent-user-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="run as a normal user, the whole suite already runs this mode")
@@ -636,16 +615,13 @@ def test_unprivileged_mode_started_as_a_normal_user(user_dir):
         "    for pid in kids:  # until reaped, all 50 count against the budget\n        os.waitpid(pid, 0)\n"
     )
     (user_dir / "runner.py").write_text(_USER_RUNNER)
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     tried = dict(line.split()[1:] for line in result["attack"].splitlines() if line.startswith("ATTACK "))
     assert len(tried) == 11 and {k: v for k, v in tried.items() if v != "failed"} == {}, result["attack"]

@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -24,8 +23,7 @@ from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace
 from tests.agent.conftest import write_suite
-from tests.security.conftest import PROJECT
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
+from tests.security.conftest import PROJECT, give_to_nobody, printed_result, run_as
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="root mode: the leased uid and the tmpfs copy-back")
 
@@ -153,16 +151,13 @@ def test_a_normal_users_rollout_cannot_lock_the_host_out_of_its_workspace(user_d
     failed) instead, and its workspace could not be removed."""
     (user_dir / "judge.py").write_text(_USER_JUDGE)
     writes = {"add.py": "def add(a, b):\n    return a + b\n", "tests/test_zz_lock.py": _LOCKING_TEST}
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "judge.py"), str(PROJECT), str(user_dir / "j"), json.dumps(writes)],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "judge.py"), str(PROJECT), str(user_dir / "j"), json.dumps(writes)],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert result["agent_run"] is True, result
     assert "error" not in result, result
@@ -352,16 +347,13 @@ def test_a_normal_users_rollout_cannot_take_every_inotify_instance(user_dir):
         (user_dir / d).mkdir()
     (user_dir / "a/hog.py").write_text(_INOTIFY_HOG)
     (user_dir / "b/b.py").write_text("import ctypes\nprint('B-INOTIFY', ctypes.CDLL(None).inotify_init1(0) >= 0)\n")
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "HELD 0" in result["a"], result  # refused: none taken from anyone
     assert "B-INOTIFY False" in result["b"], result  # the same for every rollout, alone or not

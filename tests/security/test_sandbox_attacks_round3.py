@@ -8,7 +8,6 @@ Real bwrap, the mini-bugs ``fix_gcd`` task, the real ``final_test_run``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -22,28 +21,23 @@ import pytest
 
 from agent.final_verdict import final_test_run
 from agent.sandbox import run_command_full
-from agent.suites.loading import load_suite
-from agent.suites.models import Suite
-from agent.workspace import Workspace
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def gcd_suite() -> Suite:
-    return load_suite("mini-bugs")
-
-
-def _gcd_workspace(suite: Suite, root: Path) -> Workspace:
-    return Workspace.create(suite, suite.task("fix_gcd"), root)
+from tests.security.conftest import (
+    AS_NOBODY,
+    PROJECT,
+    allocate_in,
+    gcd_workspace,
+    give_to_nobody,
+    memory_cgroup,
+    printed_result,
+    run_as,
+)
 
 
-def test_hard_links_past_the_host_limit_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
+def test_hard_links_past_the_host_limit_do_not_make_a_wrong_fix_an_infrastructure_error(mini_suite, tmp_path):
     """A wrong fix whose module makes 65001 hard links to one file at import: tmpfs takes
     them, the host's ext4 stops at 65000, so the copy-back raises and the final run ends in
     SandboxError (the rollout: not judged, "error") instead of the FAIL it earned."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     gcd = ws.path / "gcd.py"
     gcd.write_text(
         "import os as _os\n"
@@ -66,12 +60,12 @@ def _nest_at_import(gcd: Path, depth: int = 1200) -> None:
     )
 
 
-def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
+def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(mini_suite, tmp_path):
     """A wrong fix whose module nests 1200 directories (2400 bytes of path, well under
     PATH_MAX): the copy-back's ``os.walk`` (recursive in Python 3.11) raises RecursionError,
     which no ``except OSError`` catches; the final run raises and the rollout ends not
     judged ("error") instead of FAIL."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     _nest_at_import(ws.path / "gcd.py")
     try:
         result, tampered = final_test_run(ws)  # raises RecursionError today
@@ -80,12 +74,12 @@ def test_deep_directories_do_not_make_a_wrong_fix_an_infrastructure_error(gcd_su
     assert not result.passed and result.error is None
 
 
-def test_a_fix_in_a_latin1_source_file_is_recorded_by_content_or_sha256(gcd_suite, tmp_path):
+def test_a_fix_in_a_latin1_source_file_is_recorded_by_content_or_sha256(mini_suite, tmp_path):
     """Code run by the agent's run_tests rewrites gcd.py with the fix under a latin-1 coding
     cookie and one byte that is not UTF-8: Python runs it, the final run passes, and the
     patch says only "Binary files a/gcd.py and b/gcd.py differ": neither the judged code
     nor its sha256 is in the stored patch (issue 23: recorded by name and sha256)."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     (ws.path / "conftest.py").write_text(
         "import os\n"
         "p = os.path.join(os.path.dirname(__file__), 'gcd.py')\n"
@@ -149,16 +143,13 @@ def test_a_normal_users_rollout_cannot_shrink_a_neighbours_pipes(user_dir):
         (user_dir / d).mkdir()
     (user_dir / "a/hog.py").write_text(_PIPE_HOG)
     (user_dir / "b/b.py").write_text(_HONEST_PIPE_USER)
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "B-OK 20001" in result["alone"] and "HELD" in result["a"], result
     assert "B-OK 20001" in result["beside"], result
@@ -187,19 +178,16 @@ def test_a_normal_users_deep_directories_are_no_exception_on_the_host(user_dir):
         "import os\nh = os.getcwd()\nfor _ in range(1200):\n    os.mkdir('n')\n    os.chdir('n')\n"
         "os.chdir(h)\nprint('deep made')\n"
     )
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     try:
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-            capture_output=True,
-            text=True,
+        cp = run_as(
+            "nobody",
+            [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
             timeout=300,
         )
     finally:  # shutil.rmtree (the fixture's) recurses too
         subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "deep made" in result["run"], result
 
@@ -220,14 +208,8 @@ print("RESULT", json.dumps(out))
 
 def _oom_in_a_small_cgroup(tmp_name: str) -> None:
     """One OOM kill anywhere on the machine: a 64 MB allocation in a 32 MB memory cgroup."""
-    d = Path("/sys/fs/cgroup/memory") / tmp_name
-    d.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(32 * 1024**2))
-        script = f'echo $$ > {d}/cgroup.procs && exec {sys.executable} -c "bytearray(64 * 1024**2)"'
-        assert subprocess.run(["sh", "-c", script], check=False).returncode == -9
-    finally:
-        d.rmdir()
+    with memory_cgroup(tmp_name, 32 * 1024**2) as d:
+        assert allocate_in(d, 64) == -9
 
 
 def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_dir):
@@ -242,11 +224,9 @@ def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_d
     (user_dir / "runner.py").write_text(_USER_SELF_KILL)
     ws = user_dir / "ws"
     ws.mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     proc = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
+        [*AS_NOBODY, sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -255,12 +235,12 @@ def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_d
         deadline = time.monotonic() + 60
         while not (ws / "started").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        _oom_in_a_small_cgroup(f"repo-agent-atk-{os.getpid()}")
+        _oom_in_a_small_cgroup("repo-agent-atk")
         (ws / "go").touch()
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    result = json.loads(out.split("RESULT", 1)[1]) if "RESULT" in out else {}
+    result = printed_result(out)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, out + err
     assert result["code"] == 137, result  # its own SIGKILL: judged as its run
 
@@ -288,13 +268,13 @@ def _fill_the_tmpfs_at_import(gcd: Path) -> None:
     gcd.write_text(code + "#" * (4096 - len(code.encode()) - 1) + "\n")
 
 
-def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure_error(gcd_suite, tmp_path):
+def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure_error(mini_suite, tmp_path):
     """The agent's run deletes tests/test_gcd.py (tampering) and fills its tmpfs to exactly
     256 MB; the final run's restore_protected puts the test file back on the host, the
     workspace is then a few hundred bytes over WORKSPACE_BYTES, CappedWorkspace refuses it (EFBIG)
     and the final run raises SandboxError: the rollout is not judged ("error") instead of
     TAMPERED."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     _fill_the_tmpfs_at_import(ws.path / "gcd.py")
     try:
         ws.run_tests()  # the agent's own run
@@ -306,7 +286,7 @@ def test_a_workspace_filled_to_the_cap_does_not_make_tampering_an_infrastructure
     assert "tests/test_gcd.py" in tampered and not result.passed
 
 
-def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(gcd_suite, tmp_path):
+def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(mini_suite, tmp_path):
     """The sandbox mounts the whole venv of the interpreter read-only. Installed the usual
     way (``uv sync``: editable) the package stays in the checkout, which is not mounted; but
     installed as a wheel (``pip install .``, ``uv sync --no-editable``, ``uv tool install``,
@@ -316,9 +296,9 @@ def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(gcd
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    task_dir = Path(gcd_suite.base_dir or ".") / "fix_gcd"
+    task_dir = Path(mini_suite.base_dir or ".") / "fix_gcd"
     shutil.copytree(task_dir, site / "agent/suites/mini_bugs/fix_gcd")
-    ws = _gcd_workspace(gcd_suite, tmp_path / "w")
+    ws = gcd_workspace(mini_suite, tmp_path / "w")
     fix = site / "agent/suites/mini_bugs/fix_gcd/_fix/gcd.py"
     read = f"import sys\ntry:\n    print('LEAK', open({str(fix)!r}).read())\nexcept OSError as e:\n    print('NO', e)\n"
     python = str(venv / "bin/python")
@@ -326,12 +306,12 @@ def test_hidden_reference_fixes_are_not_readable_through_a_non_editable_venv(gcd
     assert "LEAK" not in run.output, run.output
 
 
-def test_a_deeply_nested_verdict_record_does_not_make_a_wrong_fix_an_infrastructure_error(gcd_suite, tmp_path):
+def test_a_deeply_nested_verdict_record_does_not_make_a_wrong_fix_an_infrastructure_error(mini_suite, tmp_path):
     """A wrong fix whose module writes 100000 '[' to the verdict pipe (any pipe descriptor
     above 2 of its process) and SIGKILLs itself: ``_run`` asks ``_finish_status`` whether
     a finish record came, ``json.loads`` raises RecursionError (only ValueError is caught),
     and it leaves final_test_run: not judged ("error") instead of FAIL. (Both modes.)"""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     gcd = ws.path / "gcd.py"
     gcd.write_text(
         "import os as _os\n"
@@ -400,7 +380,7 @@ PyMODINIT_FUNC PyInit_gcd(void) { return PyModule_Create(&D); }
 """
 
 
-def test_a_compiled_module_beside_a_wrong_source_is_not_a_pass_with_an_opaque_patch(gcd_suite, tmp_path):
+def test_a_compiled_module_beside_a_wrong_source_is_not_a_pass_with_an_opaque_patch(mini_suite, tmp_path):
     """Model code compiles a correct ``gcd`` extension in the sandbox (gcc and the Python
     headers are mounted) and deletes its C source: Python imports ``gcd.<EXT_SUFFIX>``
     before ``gcd.py``, so the tests and the held-out check pass while gcd.py stays wrong,
@@ -408,7 +388,7 @@ def test_a_compiled_module_beside_a_wrong_source_is_not_a_pass_with_an_opaque_pa
     content, no sha256): a wrong gcd.py is a PASS whose judged code no patch reproduces."""
     if shutil.which("gcc") is None:
         pytest.fail("needs gcc to build the extension the model would", pytrace=False)
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     (ws.path / "gcdmod.c").write_text(_GCD_EXTENSION)
     include, suffix = sysconfig.get_paths()["include"], sysconfig.get_config_var("EXT_SUFFIX")
     build = f"gcc -shared -fPIC -O1 -I{include} -o gcd{suffix} gcdmod.c && rm gcdmod.c"

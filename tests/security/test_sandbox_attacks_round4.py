@@ -7,41 +7,24 @@ Real bwrap, the mini-bugs ``fix_gcd`` task, the real ``final_test_run``.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
-from agent.suites.loading import load_suite
-from agent.suites.models import Suite
-from agent.workspace import Workspace
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import PROJECT, gcd_workspace, give_to_nobody, memory_cgroup, printed_result, run_as
 
 
-@pytest.fixture(scope="module")
-def gcd_suite() -> Suite:
-    return load_suite("mini-bugs")
-
-
-def _gcd_workspace(suite: Suite, root: Path) -> Workspace:
-    return Workspace.create(suite, suite.task("fix_gcd"), root)
-
-
-def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(gcd_suite, tmp_path):
+def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(mini_suite, tmp_path):
     """A wrong gcd.py that, at import, deletes the protected test and makes hard links to
     one file until the tmpfs has no inode left. tmpfs counts every link as an inode; the
     copy-back's 100,000-file cap counts only first names, so all ~106,250 names come back.
     The host restores the deleted test (one name more), and the final run's copy into a
     tmpfs of the same 106,250 inodes raises ENOSPC: SandboxError (not judged) instead of
     the TAMPERED / FAIL the rollout earned."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     gcd = ws.path / "gcd.py"
     gcd.write_text(
         "import os as _os\n"
@@ -61,12 +44,12 @@ def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(gc
     assert "tests/test_gcd.py" in tampered or result.error is not None
 
 
-def test_a_symlink_to_an_overlong_name_does_not_crash_the_final_verdict(gcd_suite, tmp_path):
+def test_a_symlink_to_an_overlong_name_does_not_crash_the_final_verdict(mini_suite, tmp_path):
     """A wrong gcd.py that, at import, makes one symlink whose target is a 300-byte name.
     ``drop_unrecorded`` removes it through ``_remove``, whose ``Path.is_dir()`` follows the
     link: stat raises ENAMETOOLONG, which pathlib (3.11) does not swallow, and the OSError
     leaves ``final_test_run``: the rollout's own FAIL becomes an infrastructure error."""
-    ws = _gcd_workspace(gcd_suite, tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     gcd = ws.path / "gcd.py"
     gcd.write_text(
         "import os as _os\nif not _os.path.lexists('lnk'): _os.symlink('x' * 300, 'lnk')\n" + gcd.read_text()
@@ -119,19 +102,16 @@ def test_a_normal_users_file_past_path_max_does_not_crash_the_final_verdict(user
     leaves ``final_test_run``: the rollout's own FAIL becomes an infrastructure error."""
     (user_dir / "runner.py").write_text(_USER_PAST_PATH_MAX)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     try:
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-            capture_output=True,
-            text=True,
+        cp = run_as(
+            "nobody",
+            [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
             timeout=300,
         )
     finally:  # shutil.rmtree (the fixture's) cannot reach past PATH_MAX
         subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     assert isinstance(result["final"], list), result["final"]  # "RAISED OSError" today
     assert result["final"][0] is False
@@ -186,22 +166,11 @@ def test_a_rollouts_own_oom_under_a_host_memory_limit_is_not_an_infrastructure_e
     kernel OOM-kills it inside the sandbox's cgroup without that cgroup's own failcnt moving,
     and ``_run`` raises SandboxError "out of memory" (not judged): every wrong fix can choose
     not judged over its FAIL on such a host."""
-    d = Path(f"/sys/fs/cgroup/memory/repo-agent-atk4-{os.getpid()}")
-    d.mkdir()
     ws = tmp_path / "ws"
     ws.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
-        cp = subprocess.run(
-            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh"]
-            + [sys.executable, "-c", _OOM_RUNNER, str(PROJECT), str(ws)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        d.rmdir()
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else cp.stdout + cp.stderr
+    with memory_cgroup("repo-agent-atk4", 512 * 2**20) as d:
+        cp = run_as("root", [sys.executable, "-c", _OOM_RUNNER, str(PROJECT), str(ws)], cgroup=d, timeout=120)
+    result = printed_result(cp.stdout, cp.stdout + cp.stderr)
     assert isinstance(result, list), result  # "RAISED SandboxError: out of memory" today
     assert result[0] != 0
 
@@ -214,23 +183,11 @@ def test_a_normal_users_own_oom_under_their_memory_limit_is_not_an_infrastructur
     judged) instead of the rollout's FAIL."""
     (user_dir / "runner.py").write_text(_OOM_RUNNER)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    d = Path(f"/sys/fs/cgroup/memory/repo-agent-atk4u-{os.getpid()}")
-    d.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
-        cp = subprocess.run(
-            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh"]
-            + ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        d.rmdir()
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else cp.stdout + cp.stderr
+    give_to_nobody(user_dir)
+    with memory_cgroup("repo-agent-atk4u", 512 * 2**20) as d:
+        argv = [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")]
+        cp = run_as("nobody", argv, cgroup=d, timeout=120)
+    result = printed_result(cp.stdout, cp.stdout + cp.stderr)
     assert isinstance(result, list), result  # "RAISED SandboxError: out of memory" today
     assert result[0] != 0
 
@@ -306,16 +263,13 @@ def test_a_normal_users_rollout_cannot_take_a_neighbours_message_queues(user_dir
         (user_dir / d).mkdir()
     (user_dir / "a/hog.py").write_text(_MQ_HOG)
     (user_dir / "b/b.py").write_text(_MQ_HONEST)
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "B-OK" in result["alone"] and "HELD" in result["a"], result
     assert "B-OK" in result["beside"], result  # "B-FAIL Too many open files" today
@@ -364,16 +318,13 @@ def test_a_normal_users_rollout_cannot_take_a_neighbours_queued_signals(user_dir
         (user_dir / d).mkdir()
     (user_dir / "a/hog.py").write_text(_SIG_HOG)
     (user_dir / "b/b.py").write_text(_SIG_HONEST)
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir)],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout + cp.stderr
     assert "B-OK" in result["alone"] and "HELD" in result["a"], result
     assert "B-OK" in result["beside"], result  # "B-FAIL Resource temporarily unavailable" today
@@ -421,19 +372,16 @@ def test_a_normal_users_locked_directory_past_path_max_does_not_crash_the_final_
     (and TAMPERED: it wrote under tests/) becomes not judged. (Its clean-up leaves it too.)"""
     (user_dir / "runner.py").write_text(_USER_LOCKED_PAST_PATH_MAX)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     try:
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-            capture_output=True,
-            text=True,
+        cp = run_as(
+            "nobody",
+            [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
             timeout=300,
         )
     finally:  # root: no permission needed, and rm works past PATH_MAX
         subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     assert isinstance(result["final"], list), result["final"]  # "RAISED PermissionError" today
     assert result["final"][0] is False

@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
-# A normal user cannot read root's interpreter (a pyenv under /root): the shared attack
-# venv (see the round briefs) runs this checkout for them.
-USER_PYTHON = os.environ.get("REPO_AGENT_ATTACK_PYTHON", "/opt/atk-venv/bin/python")
+from tests.security.conftest import AS_NOBODY, PROJECT
 
 # Run by the interpreter of the chosen mode: one run of the task's tests (the agent's
 # run_tests tool) on mini-bugs/fix_gcd, with the files of FILES written first. Prints JSON.
@@ -40,29 +37,28 @@ print(json.dumps({"passed": r.passed, "error": r.error, "summary": r.summary, "f
 """
 
 
-def run_mode(mode: str, files: dict[str, str], timeout: float = 120) -> dict:
-    """The tests of ``files`` run once in a real bwrap sandbox, as root (``root``) or as
-    the user nobody started with runuser (``user``)."""
-    if shutil.which("bwrap") is None:
-        pytest.fail("bwrap is not installed")
-    if os.geteuid() != 0:
-        pytest.fail("these attacks run as root (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))
+def run_in_mode(mode: str, runner: str, *args: str, timeout: float = 120) -> dict:
+    """``python -c runner PROJECT args <a fresh directory>`` as root (``root``) or as the user
+    nobody (``user``: ``AS_NOBODY``); the JSON of its last line."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
+    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))  # pytest's tmp_path is root's alone
     try:
         tmp.chmod(0o777)
-        if mode == "root":
-            argv = [sys.executable, "-c", _RUNNER, str(PROJECT), json.dumps(files), str(tmp)]
-        else:
-            if not Path(USER_PYTHON).exists():
-                pytest.fail(f"{USER_PYTHON} (a venv a normal user can read) is missing")
-            argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _RUNNER, str(PROJECT), json.dumps(files)]
-            argv.append(str(tmp))
+        argv = [sys.executable, "-c", runner, str(PROJECT), *args, str(tmp)]
+        if mode == "user":
+            argv = [*AS_NOBODY, *argv]
         env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp), env=env)
-        assert cp.returncode == 0, cp.stderr[-3000:]
-        return json.loads(cp.stdout.strip().splitlines()[-1])
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    return json.loads(cp.stdout.strip().splitlines()[-1])
+
+
+def run_mode(mode: str, files: dict[str, str], timeout: float = 120) -> dict:
+    """The tests of ``files`` run once in a real bwrap sandbox, as root or as nobody."""
+    return run_in_mode(mode, _RUNNER, json.dumps(files), timeout=timeout)
 
 
 MODES = ["root", "user"]
@@ -175,7 +171,9 @@ print("HELD", held)
 """
 
 
-def test_sbx6_3_tcp_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
+def _held_and_peak(tmp_path: Path, monkeypatch, hold: str) -> tuple[int, int]:
+    """``hold`` (a script printing ``HELD <bytes>``) run as root in a real bwrap sandbox: what
+    it held, and its memory cgroup's peak (read as the cgroup closes)."""
     from agent import cgroups, sandbox
 
     if shutil.which("bwrap") is None or os.geteuid() != 0:
@@ -192,15 +190,18 @@ def test_sbx6_3_tcp_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
     monkeypatch.setattr(cgroups.SandboxCgroup, "close", record_then_close)
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "hold.py").write_text(TCP_HOLD)
+    (ws / "hold.py").write_text(hold)
     run = sandbox.run_command_full([sys.executable, "hold.py"], ws, timeout_s=60, sandbox="bwrap")
     held = int(run.output.split("HELD")[1].split()[0]) if "HELD" in run.output else 0
     if not peak:
         pytest.fail("no memory cgroup here: nothing bounds the sandbox's memory at all")
+    return held, peak[0]
+
+
+def test_sbx6_3_tcp_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
+    held, peak = _held_and_peak(tmp_path, monkeypatch, TCP_HOLD)
     # Either loopback TCP cannot pin this much, or what it pins counts against the sandbox's limit.
-    assert held < 64 << 20 or peak[0] >= held, (
-        f"{held >> 20} MB held in TCP buffers, memory cgroup peak {peak[0] >> 20} MB"
-    )
+    assert held < 64 << 20 or peak >= held, f"{held >> 20} MB held in TCP buffers, memory cgroup peak {peak >> 20} MB"
 
 
 # sbx6-4: what a run leaves behind hangs the host. ``Workspace.drop_unrecorded`` (called
@@ -252,6 +253,33 @@ def test_sbx6_4_many_directories_hang_the_host(tmp_path, monkeypatch):
     ws.drop_unrecorded()
     # Linear work is a few looks an entry; today each entry scans the whole listing (n*n/2).
     assert _CountingList.looked <= 50 * 3000, f"{_CountingList.looked} list elements compared for 3,000 entries"
+
+
+def test_sbx6_4_many_directories_in_the_tests_do_not_hang_putting_them_back(tmp_path, monkeypatch):
+    """sbx6-4's quadratic listing in ``Workspace.put_back`` (the final verdict's, for the
+    test directories of a task that holds tests back): 600 directories the run left in
+    ``tests/`` are removed with a few looks an entry, not n*n/2."""
+    from agent import workspace as workspace_module
+    from agent.suites.loading import load_suite
+    from agent.tree_walk import walk
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path)
+    for i in range(600):
+        (ws.path / "tests" / f"m{i}").mkdir()
+
+    def counting_walk(top):
+        for dirpath, dirnames, filenames in walk(top):
+            listing = _CountingList(dirnames)
+            yield dirpath, listing, filenames
+            dirnames[:] = listing
+
+    monkeypatch.setattr(workspace_module, "walk", counting_walk)
+    _CountingList.looked = 0
+    done = ws.put_back(["tests"])
+    assert len(done) == 600 and not any(e.name.startswith("m") for e in os.scandir(ws.path / "tests"))
+    assert _CountingList.looked <= 50 * 600, f"{_CountingList.looked} list elements compared for 600 entries"
 
 
 # sbx6-5: the rollout's own entries make its final verdict an infrastructure error. The
@@ -357,17 +385,7 @@ print(json.dumps(out))
 
 
 def test_sbx6_6_in_flight_descriptors_per_user():
-    if shutil.which("bwrap") is None or os.geteuid() != 0 or not Path(USER_PYTHON).exists():
-        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))  # pytest's tmp_path is root's alone
-    try:
-        tmp.chmod(0o777)
-        argv = ["runuser", "-u", "nobody", "--", USER_PYTHON, "-c", _PROBE_RUNNER, str(PROJECT), IN_FLIGHT, str(tmp)]
-        cp = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(tmp))
-    finally:
-        subprocess.run(["rm", "-rf", str(tmp)], check=False)
-    assert cp.returncode == 0, cp.stderr[-3000:]
-    host = json.loads(cp.stdout.strip().splitlines()[-1]).get("host")
+    host = run_in_mode("user", _PROBE_RUNNER, IN_FLIGHT).get("host")
     assert host == "sent", f"the host (same user, outside the sandbox) could not pass a descriptor: {host}"
 
 
@@ -418,20 +436,7 @@ print(json.dumps(out))
 
 def final_in_mode(mode: str, files: dict[str, str]) -> dict:
     """final_test_run on mini-bugs/fix_gcd with ``files`` written, as root or as nobody."""
-    if shutil.which("bwrap") is None or os.geteuid() != 0:
-        pytest.fail("runs as root with bwrap (and as nobody through runuser)")
-    tmp = Path(tempfile.mkdtemp(prefix="sbx6-"))
-    try:
-        tmp.chmod(0o777)
-        python = sys.executable if mode == "root" else USER_PYTHON
-        argv = [python, "-c", _FINAL_RUNNER, str(PROJECT), json.dumps(files), str(tmp)]
-        if mode == "user":
-            argv = ["runuser", "-u", "nobody", "--", *argv]
-        cp = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(tmp))
-    finally:
-        subprocess.run(["rm", "-rf", str(tmp)], check=False)
-    assert cp.returncode == 0, cp.stderr[-3000:]
-    return json.loads(cp.stdout.strip().splitlines()[-1])
+    return run_in_mode(mode, _FINAL_RUNNER, json.dumps(files))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -467,29 +472,9 @@ print("HELD", queued())
 
 
 def test_sbx6_8_netlink_buffers_outside_memory_cgroup(tmp_path, monkeypatch):
-    from agent import cgroups, sandbox
-
-    if shutil.which("bwrap") is None or os.geteuid() != 0:
-        pytest.fail("runs as root with bwrap")
-    peak: list[int] = []
-    close = cgroups.SandboxCgroup.close
-
-    def record_then_close(self):
-        for d in self.dirs:
-            if (d / "memory.max_usage_in_bytes").is_file():
-                peak.append(int((d / "memory.max_usage_in_bytes").read_text()))
-        close(self)
-
-    monkeypatch.setattr(cgroups.SandboxCgroup, "close", record_then_close)
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "hold.py").write_text(NETLINK_HOLD)
-    run = sandbox.run_command_full([sys.executable, "hold.py"], ws, timeout_s=60, sandbox="bwrap")
-    held = int(run.output.split("HELD")[1].split()[0]) if "HELD" in run.output else 0
-    if not peak:
-        pytest.fail("no memory cgroup here: nothing bounds the sandbox's memory at all")
-    assert held < 32 << 20 or peak[0] >= held, (
-        f"{held >> 20} MB queued on netlink sockets, memory cgroup peak {peak[0] >> 20} MB"
+    held, peak = _held_and_peak(tmp_path, monkeypatch, NETLINK_HOLD)
+    assert held < 32 << 20 or peak >= held, (
+        f"{held >> 20} MB queued on netlink sockets, memory cgroup peak {peak >> 20} MB"
     )
 
 

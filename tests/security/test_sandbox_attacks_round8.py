@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_sandbox_attacks import _AS_A_USER
+from tests.security import conftest
+from tests.security.conftest import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
 # As nobody, this interpreter shown in a private mount namespace (it may live under /root,
 # 0700), as the other rounds' normal-user tests run it (tests/security/test_sandbox_attacks.py).
-AS_NOBODY = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh", sys.executable]
+AS_NOBODY = [*conftest.AS_NOBODY, sys.executable]
 MODES = ["root", "user"]
 
 # One command run in the sandbox (run_command_full, bwrap), in a fresh directory under

@@ -23,6 +23,7 @@ import pytest
 
 from agent import cgroups
 from agent import sandbox as sb
+from tests.security.conftest import PROJECT, allocate_in, in_cgroup, memory_cgroup, run_as
 from tests.security.test_sandbox_attacks import _sandbox_processes
 
 
@@ -97,8 +98,6 @@ def test_every_sandbox_process_sits_in_its_sandboxs_own_group(tmp_path, monkeypa
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are made by root")
 def test_a_group_holds_its_limits_and_close_kills_what_is_left():
-    import subprocess
-
     g = cgroups.SandboxCgroup.create(f"test-{uuid.uuid4().hex[:8]}")
     assert g is not None
     by = {d.parts[4]: d for d in g.dirs}
@@ -109,22 +108,11 @@ def test_a_group_holds_its_limits_and_close_kills_what_is_left():
     procs = by["cpu"] / "cgroup.procs"
     deadline = time.monotonic() + 10
     while len(procs.read_text().split()) < 3 and time.monotonic() < deadline:
-        pass
+        time.sleep(0.01)  # not a spin: the shell and its sleeps need the CPU to start
     assert len(procs.read_text().split()) >= 3
     g.close()
     p.wait(timeout=10)
     assert all(not d.exists() for d in g.dirs)
-
-
-def _oom_in(d: Path) -> None:
-    """One OOM kill in cgroup ``d``: 64 MB asked for under a 32 MB limit."""
-    d.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(32 * 1024**2))
-        script = f'echo $$ > {d}/cgroup.procs && exec {sys.executable} -c "bytearray(64 * 1024**2)"'
-        assert subprocess.run(["sh", "-c", script], check=False).returncode == -signal.SIGKILL
-    finally:
-        d.rmdir()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
@@ -136,22 +124,16 @@ def test_only_an_oom_kill_in_our_own_cgroup_counts_against_a_run(monkeypatch):
     own = cgroups._own("memory")
     if own is None or own == Path("/sys/fs/cgroup/memory"):
         pytest.fail("needs a memory cgroup v1 of our own below the root", pytrace=False)
-    name = f"repo-agent-oomtest-{os.getpid()}"
     before = sb._oom_kills()
-    _oom_in(Path("/sys/fs/cgroup/memory") / name)  # another cgroup's OOM: not ours
+    with memory_cgroup("repo-agent-oomtest", 32 * 1024**2) as d:  # another cgroup's OOM: not ours
+        assert allocate_in(d, 64) == -signal.SIGKILL
     assert sb._oom_kills() == before
     # The kernel's count where the victim was: read as ours when it is our cgroup.
-    other = Path("/sys/fs/cgroup/memory") / f"{name}-b"
-    other.mkdir()
-    try:
+    with memory_cgroup("repo-agent-oomtest-b", 32 * 1024**2) as other:
         monkeypatch.setattr(cgroups, "_own", lambda controller: other)
         assert sb._oom_kills() == 0
-        script = f'echo $$ > {other}/cgroup.procs && exec {sys.executable} -c "bytearray(64 * 1024**2)"'
-        (other / "memory.limit_in_bytes").write_text(str(32 * 1024**2))
-        assert subprocess.run(["sh", "-c", script], check=False).returncode == -signal.SIGKILL
+        assert allocate_in(other, 64) == -signal.SIGKILL
         assert sb._oom_kills() == 1
-    finally:
-        other.rmdir()
 
 
 _NEIGHBOUR = "b = bytearray(160 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('held', flush=True); input()"
@@ -167,31 +149,23 @@ def test_a_sandboxs_part_of_an_enclosing_limit_is_fixed_by_the_limit_and_the_san
     from agent.executor import LocalExecutor
 
     monkeypatch.delenv(cgroups.SLOTS_ENV, raising=False)
-    d = Path("/sys/fs/cgroup/memory") / f"repo-agent-enclosing-{os.getpid()}"
-    d.mkdir()
-    neighbour = None
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
+    with memory_cgroup("repo-agent-enclosing", 512 * 2**20) as d:
         alone = cgroups.enclosing_memory(d)
-        neighbour = subprocess.Popen(
-            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh", sys.executable, "-c", _NEIGHBOUR],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert neighbour.stdout is not None and neighbour.stdout.readline().strip() == "held"
-        assert int((d / "memory.usage_in_bytes").read_text()) > 160 * 2**20
-        beside = cgroups.enclosing_memory(d)
-        seen: list[int | None] = []
-        LocalExecutor(4).run(lambda _: seen.append(cgroups.enclosing_memory(d)), [1], lambda _: None, threading.Event())
-        after = cgroups.enclosing_memory(d)  # the executor's part given back
-        monkeypatch.setenv(cgroups.SLOTS_ENV, "2")
-        by_env = cgroups.enclosing_memory(d)
-    finally:
-        if neighbour is not None:
+        argv = in_cgroup(d, [sys.executable, "-c", _NEIGHBOUR])
+        neighbour = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert neighbour.stdout is not None and neighbour.stdout.readline().strip() == "held"
+            assert int((d / "memory.usage_in_bytes").read_text()) > 160 * 2**20
+            beside = cgroups.enclosing_memory(d)
+            seen: list[int | None] = []
+            run = LocalExecutor(4).run
+            run(lambda _: seen.append(cgroups.enclosing_memory(d)), [1], lambda _: None, threading.Event())
+            after = cgroups.enclosing_memory(d)  # the executor's part given back
+            monkeypatch.setenv(cgroups.SLOTS_ENV, "2")
+            by_env = cgroups.enclosing_memory(d)
+        finally:
             neighbour.kill()
             neighbour.wait()
-        d.rmdir()
     assert alone == beside == after == 448 * 2**20, (alone, beside, after)
     assert seen == [112 * 2**20] and by_env == 224 * 2**20, (seen, by_env)
 
@@ -224,7 +198,6 @@ def test_setsid_is_refused_only_where_a_session_would_take_a_cpu_share(tmp_path,
     assert said == {True: "errno 1", False: "new session"}, said
 
 
-PROJECT = Path(__file__).resolve().parents[2]
 # repo-agent's side holding 170 MB of an enclosing 256 MB while its sandbox's honest test
 # takes 120 MB (under the sandbox's own 192 MB): the enclosing cgroup is full.
 _FULL_ENCLOSING = r"""
@@ -253,25 +226,12 @@ def test_a_full_enclosing_cgroup_ends_the_sandbox_not_repo_agent_and_is_not_judg
     once touched its limit (its failcnt: here made to say so). The kernel's OOM killer took
     the largest process, repo-agent itself; the sandbox's processes are its first choice
     now (oom_score_adj 1000), so repo-agent lives to say so."""
-    d = Path("/sys/fs/cgroup/memory") / f"repo-agent-full-{os.getpid()}"
-    d.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(256 * 2**20))
-        argv = ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh", sys.executable, "-c", _FULL_ENCLOSING]
-        cp = subprocess.run([*argv, str(PROJECT), str(tmp_path)], capture_output=True, text=True, timeout=120)
-    finally:
-        for child in sorted(d.glob("*/"), reverse=True):
-            if (child / "cgroup.procs").is_file():
-                cgroups._drain(child)
-        d.rmdir()
+    with memory_cgroup("repo-agent-full", 256 * 2**20) as d:
+        argv = [sys.executable, "-c", _FULL_ENCLOSING, str(PROJECT), str(tmp_path)]
+        cp = run_as("root", argv, cgroup=d, timeout=120)
     assert cp.returncode == 0, f"repo-agent's side was killed ({cp.returncode}): {cp.stderr[-2000:]}"
     got = json.loads(cp.stdout.strip().splitlines()[-1])
     assert "out of memory" in got.get("not_judged", ""), got
-
-
-def _allocate_in(d: Path, mb: int) -> int:
-    script = f"echo $$ > {d}/cgroup.procs && exec {sys.executable} -c \"b = bytearray({mb} * 2**20); b[::4096] = b'x' * len(b[::4096])\""
-    return subprocess.run(["sh", "-c", script], check=False).returncode
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
@@ -288,10 +248,10 @@ def test_an_oom_around_a_sandbox_is_told_apart_from_its_own_limits():
         (own / "memory.limit_in_bytes").write_text(str(32 * 2**20))
         watch = cgroups._watch_oom(top)
         assert watch is not None
-        assert _allocate_in(own, 48) == -signal.SIGKILL  # its own limit
+        assert allocate_in(own, 48) == -signal.SIGKILL  # its own limit
         with pytest.raises(BlockingIOError):
             os.eventfd_read(watch)
-        assert _allocate_in(top, 96) == -signal.SIGKILL  # the enclosing one's
+        assert allocate_in(top, 96) == -signal.SIGKILL  # the enclosing one's
         assert os.eventfd_read(watch) > 0
     finally:
         if watch is not None:

@@ -10,7 +10,6 @@ lowered to 4 MB (and 2,000 names) so a few MB of real data pass it.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import subprocess
 import sys
@@ -20,9 +19,8 @@ import pytest
 
 from agent import sandbox, tree_walk, workspace
 from agent.tree_cost import measure
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
+from tests.security.conftest import PROJECT, give_to_nobody, printed_result, run_as
 
-PROJECT = Path(__file__).resolve().parents[2]
 CAP = 4 << 20
 
 # Run as nobody. Each writer fills 12 MB (three times the cap) in 1 MB files where the old
@@ -101,23 +99,20 @@ def test_a_normal_users_tests_cannot_hide_what_they_write_from_the_disk_cap(user
     cannot list at all counts as over any cap (fail closed), never as empty."""
     (user_dir / "runner.py").write_text(_USER_DISK_WALK)
     (user_dir / "home").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     foreign = user_dir / "home" / "foreign"
     (foreign / "secret").mkdir(parents=True)  # root's, 0700 inside: nobody can list it
     (foreign / "secret").chmod(0o700)
     try:
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "home"), str(CAP)]
+        cp = run_as(
+            "nobody",
+            [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "home"), str(CAP)]
             + [str(foreign)],
-            capture_output=True,
-            text=True,
             timeout=300,
         )
     finally:  # root: no permission needed, and rm works past PATH_MAX
         subprocess.run(["rm", "-rf", str(user_dir / "home")], check=False)
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     for name in ("deep", "locked", "root", "unnamed", "mapped", "links"):
         code, out, cost, du = result[name]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -23,9 +22,7 @@ from pathlib import Path
 import pytest
 
 from agent import cgroups, sandbox
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import PROJECT, give_to_nobody, run_as
 
 # The round 7 attack (#13, #34), scaled to 10 sockets: loopback datagrams never read, the
 # receiver's buffer raised first. Prints what it queued and what the kernel refused.
@@ -115,13 +112,9 @@ def _run_as_nobody(user_dir: Path, script: str, cgroup_dir: Path | None = None) 
     ws.mkdir()
     (ws / "hog.py").write_text(script)
     (user_dir / "runner.py").write_text(_RUNNER)
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-    argv += [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws), "hog.py"]
-    if cgroup_dir is not None:
-        argv = ["sh", "-c", f'echo $$ > "{cgroup_dir}/cgroup.procs" && exec "$@"', "sh", *argv]
-    cp = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    give_to_nobody(user_dir)
+    argv = [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws), "hog.py"]
+    cp = run_as("nobody", argv, cgroup=cgroup_dir, timeout=120)
     assert "RUNNER " in cp.stdout, cp.stdout[-2000:] + cp.stderr[-2000:]
     out = json.loads(cp.stdout.split("RUNNER ", 1)[1])
     assert out["uid"] == 65534

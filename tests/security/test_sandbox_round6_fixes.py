@@ -7,7 +7,6 @@ tests start it themselves as ``nobody`` (runuser), as the other security files d
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 import sys
@@ -18,20 +17,10 @@ import pytest
 
 from agent import final_verdict, sandbox
 from agent.final_verdict import final_test_run
-from agent.suites.loading import load_suite
-from agent.suites.models import Suite
-from agent.workspace import Workspace
-from tests.security.test_sandbox_attacks import _AS_A_USER, user_dir  # noqa: F401 (a fixture)
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import PROJECT, gcd_workspace, give_to_nobody, memory_cgroup, printed_result, run_as
 
 
-@pytest.fixture(scope="module")
-def gcd_suite() -> Suite:
-    return load_suite("mini-bugs")
-
-
-def test_a_workspace_past_the_file_cap_before_the_final_run_is_a_fail_not_an_error(gcd_suite, tmp_path, monkeypatch):
+def test_a_workspace_past_the_file_cap_before_the_final_run_is_a_fail_not_an_error(mini_suite, tmp_path, monkeypatch):
     """Round 5 #20: 107,000 files already in the workspace (the agent's own edits can make
     them, outside any sandbox) made the final run's sandbox refuse to start: SandboxError,
     not judged. Only bytes were checked before it; now names are too, as the tmpfs counts
@@ -39,7 +28,7 @@ def test_a_workspace_past_the_file_cap_before_the_final_run_is_a_fail_not_an_err
     here: 107,000 files take half a minute on a loaded machine; the rule is the same.)"""
     monkeypatch.setattr(sandbox, "WORKSPACE_INODES", 1_000)
     monkeypatch.setattr(final_verdict, "WORKSPACE_INODES", 1_000)
-    ws = Workspace.create(gcd_suite, gcd_suite.task("fix_gcd"), tmp_path)
+    ws = gcd_workspace(mini_suite, tmp_path)
     junk = ws.path / "junk"
     junk.mkdir()
     for i in range(1_070):
@@ -82,25 +71,15 @@ def test_a_forking_rollouts_own_oom_under_a_host_memory_limit_is_its_own(tmp_pat
     the rollout's (137, "went over its memory limit"), never SandboxError "out of memory"."""
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
         pytest.fail("needs a cgroup v1 memory hierarchy", pytrace=False)
-    d = Path(f"/sys/fs/cgroup/memory/repo-agent-r6oom-{os.getpid()}")
-    d.mkdir()
-    try:
-        (d / "memory.limit_in_bytes").write_text(str(512 * 2**20))
-        cp = subprocess.run(
-            ["sh", "-c", f'echo $$ > {d}/cgroup.procs && exec "$@"', "sh"]
-            + [sys.executable, "-c", _FORKING_OOM_RUNNER, str(PROJECT), str(tmp_path)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        d.rmdir()
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else cp.stdout + cp.stderr
+    with memory_cgroup("repo-agent-r6oom", 512 * 2**20) as d:
+        argv = [sys.executable, "-c", _FORKING_OOM_RUNNER, str(PROJECT), str(tmp_path)]
+        cp = run_as("root", argv, cgroup=d, timeout=120)
+    result = printed_result(cp.stdout, cp.stdout + cp.stderr)
     assert isinstance(result, list), result  # "RAISED SandboxError: out of memory" with a 4 GB limit
     assert result[0] == 137 and "went over its memory limit" in result[1], result
 
 
-def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(gcd_suite, tmp_path, monkeypatch):
+def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(mini_suite, tmp_path, monkeypatch):
     """Round 5 #27: the differential wrote its held-out inputs (``calls.json``) into a 0755
     directory as a 0644 file of the host's /tmp: any local user could read every held-out
     input of a root run. Now the directory is 0700 and the file 0600, the leased uid's
@@ -118,8 +97,8 @@ def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(gcd_s
         return real(argv, cwd, **options)
 
     monkeypatch.setattr(differential, "run_command_full", spy)
-    ws = Workspace.create(gcd_suite, gcd_suite.task("fix_gcd"), tmp_path)
-    apply_reference_fix(gcd_suite, ws.task, ws)
+    ws = gcd_workspace(mini_suite, tmp_path)
+    apply_reference_fix(mini_suite, ws.task, ws)
     verdict = differential.judge(ws)
     assert verdict is not None and seen
     assert all(s[:2] == (0o700, 0o600) and s[4] for s in seen), seen
@@ -185,16 +164,13 @@ def test_a_normal_users_rollout_cannot_fill_the_host_disk_during_its_run(user_di
     workspace is trimmed back within it, as root mode's copy-back is."""
     (user_dir / "runner.py").write_text(_USER_DISK)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
         timeout=300,
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     code, out, size = result["big"]
     assert code != 0 and "WROTE ALL" not in out and "went over its cap" in out, result
@@ -270,17 +246,14 @@ def test_a_normal_users_sandbox_has_no_pty_and_no_kernel_aio(user_dir, subuids):
     normal-user modes: a uid per sandbox (agent/subuid.py), and the user's own uid."""
     (user_dir / "runner.py").write_text(_USER_POOLS)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
-    cp = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-        + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-        capture_output=True,
-        text=True,
+    give_to_nobody(user_dir)
+    cp = run_as(
+        "nobody",
+        [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
         timeout=300,
         env={**os.environ, "REPO_AGENT_SUBUIDS": subuids},
     )
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     probe = result["probe"]
     assert "PTY 2\n" in probe and "AIO -1 1\n" in probe and "URING -1 1\n" in probe, probe  # ENOENT, EPERM
@@ -341,19 +314,16 @@ def test_a_default_acl_the_tests_set_does_not_make_a_wrong_fix_not_judged(user_d
 
     (user_dir / "runner.py").write_text(_USER_DEFAULT_ACL)
     (user_dir / "ws").mkdir()
-    for p in [user_dir, *user_dir.rglob("*")]:
-        os.chown(p, 65534, 65534)
+    give_to_nobody(user_dir)
     try:
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
-            capture_output=True,
-            text=True,
+        cp = run_as(
+            "nobody",
+            [sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(user_dir / "ws")],
             timeout=300,
         )
     finally:
         subprocess.run(["rm", "-rf", str(user_dir / "ws")], check=False)
-    result = json.loads(cp.stdout.split("RESULT", 1)[1]) if "RESULT" in cp.stdout else {}
+    result = printed_result(cp.stdout)
     assert result.get("kind") == "bwrap" and result["uid"] == 65534, cp.stdout[-2000:] + cp.stderr[-2000:]
     assert isinstance(result["final"], list), result["final"]  # "RAISED PermissionError" before
     assert result["final"][0] is False

@@ -22,9 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_sandbox_attacks import _AS_A_USER
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.security.conftest import AS_A_USER, AS_NOBODY, PROJECT, give_to_nobody, printed_result, run_as
 
 # Holds 1,260 descriptors in flight (round 7 #23) and, in two children, 1,010 pipes (#27,
 # 16,160 of the user's 16,384 soft pipe pages), makes a locked tree, then waits for "stop".
@@ -218,22 +216,17 @@ def _as_nobody(mode: str) -> dict:
             (top / "ws" / d).mkdir(parents=True)
             (top / "ws" / d / {"a": "hog.py", "b": "neighbour.py", "c": "fill.py"}[d]).write_text(script)
         (top / "runner.py").write_text(_RUNNER)
-        for p in [top, *top.rglob("*")]:
-            os.chown(p, 65534, 65534)
+        give_to_nobody(top)
         env = {**os.environ, "REPO_AGENT_SUBUIDS": "0" if mode == "shared" else ""}
         # groups: nobody also in the group users (100), which no user namespace of its maps
-        as_user = _AS_A_USER.replace("runuser -u nobody", "runuser -u nobody -g nogroup -G users")
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c"]
-            + [as_user if mode == "groups" else _AS_A_USER, "sh"]
-            + [sys.executable, str(top / "runner.py"), str(PROJECT), str(top / "ws"), mode],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-        )
+        argv = [sys.executable, str(top / "runner.py"), str(PROJECT), str(top / "ws"), mode]
+        if mode == "groups":
+            as_user = AS_A_USER.replace("runuser -u nobody", "runuser -u nobody -g nogroup -G users")
+            cp = run_as("root", [*AS_NOBODY[:-2], as_user, "sh", *argv], env=env)
+        else:
+            cp = run_as("nobody", argv, env=env)
         assert "RESULT" in cp.stdout, cp.stdout[-3000:] + cp.stderr[-3000:]
-        return json.loads(cp.stdout.split("RESULT", 1)[1])
+        return printed_result(cp.stdout)
     finally:
         subprocess.run(["rm", "-rf", str(top)], check=False)
 
@@ -299,15 +292,13 @@ def test_an_interpreter_the_leased_uid_cannot_reach_keeps_the_users_uid_and_says
         for p in [top, *top.rglob("*")]:
             os.lchown(p, 65534, 65534)
         (top / "p700").chmod(0o700)
-        cp = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            + [str(top / "p700" / "python"), str(top / "runner.py"), str(PROJECT), str(top / "ws"), "probe"],
-            capture_output=True,
-            text=True,
+        cp = run_as(
+            "nobody",
+            [str(top / "p700" / "python"), str(top / "runner.py"), str(PROJECT), str(top / "ws"), "probe"],
             timeout=120,
         )
         assert "RESULT" in cp.stdout, cp.stdout[-3000:] + cp.stderr[-3000:]
-        r = json.loads(cp.stdout.split("RESULT", 1)[1])
+        r = printed_result(cp.stdout)
     finally:
         subprocess.run(["rm", "-rf", str(top)], check=False)
     assert "cannot start" in r["why"] and "Permission denied" in r["why"], r["why"]
@@ -362,11 +353,9 @@ def test_two_repo_agent_processes_of_one_user_never_share_a_sandbox_uid():
         (top / "runner.py").write_text(_RUNNER)
         for name in ("p", "q"):
             (top / name).mkdir()
-        for p in [top, *top.rglob("*")]:
-            os.chown(p, 65534, 65534)
+        give_to_nobody(top)
         for name in ("p", "q"):
-            argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_A_USER, "sh"]
-            argv += [sys.executable, str(top / "runner.py"), str(PROJECT), str(top / name), "hold"]
+            argv = [*AS_NOBODY, sys.executable, str(top / "runner.py"), str(PROJECT), str(top / name), "hold"]
             procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         deadline = time.monotonic() + 60
 
