@@ -46,7 +46,7 @@ import tempfile
 import tomllib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from agent import differential as held_out
 from agent.patch_format import file_digest
@@ -56,7 +56,7 @@ from agent.scoring import TestResult, resolve_argv
 from agent.suites import held_out_tests
 from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
-from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds
+from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds, protected_test_files
 from agent.trace import TestCounts
 from agent.tree_walk import walk
 from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
@@ -189,11 +189,7 @@ def _reference_file(ws: Workspace, rel: str) -> Path | None:
 
 def _test_files(ws: Workspace) -> list[str]:
     """Protected test files the test command runs, where a canary can live."""
-    files = [
-        f
-        for f in walk_files(ws.path)
-        if under(f, ws.task.protected) and re.fullmatch(r"test_\w*\.py|\w*_test\.py", PurePosixPath(f).name)
-    ]
+    files = protected_test_files(walk_files(ws.path), ws.task.protected)
     argv = resolve_argv(ws.task.test_command)
     at = pytest_index(argv)
     args = argv[at or len(argv) :]

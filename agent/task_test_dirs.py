@@ -26,6 +26,17 @@ from agent.workspace import under, walk_files
 _TEST_MODULE = re.compile(r"test_\w*\.py|\w*_test\.py")
 
 
+def is_test_module(rel: str) -> bool:
+    """A Python test module by its name (``test_x.py``, ``x_test.py``), wherever it lies."""
+    return _TEST_MODULE.fullmatch(PurePosixPath(rel).name) is not None
+
+
+def protected_test_files(files: list[str], protected: list[str]) -> list[str]:
+    """The protected test files among ``files``: test modules under a protected path. The one
+    rule for where a task's tests live (canaries, probes, the differential's order)."""
+    return [rel for rel in files if under(rel, protected) and is_test_module(rel)]
+
+
 def code_under_test(suite: Suite, task: Task) -> list[str]:
     """Workspace paths of what the task's fix is about: the reference fix's files, and the
     module (as a file and as a package) of each inline differential target."""
@@ -45,9 +56,7 @@ def dirs_of_tests(suite: Suite, task: Task, source_files: list[str]) -> list[str
     if not code:  # any Python file but the tests' own stands for the code
         code = [rel for rel in source_files if rel.endswith(".py") and not _tests_own(rel)]
     found: set[str] = set()
-    for rel in source_files:
-        if not under(rel, task.protected) or not _TEST_MODULE.fullmatch(PurePosixPath(rel).name):
-            continue
+    for rel in protected_test_files(source_files, task.protected):
         d = _parent(rel)
         if not d or _holds(d, code):
             continue
@@ -66,7 +75,7 @@ def hidden_patch_adds(suite: Suite, task: Task) -> list[str]:
 
 def _tests_own(rel: str) -> bool:
     name = PurePosixPath(rel).name
-    return name in ("__init__.py", "conftest.py") or _TEST_MODULE.fullmatch(name) is not None
+    return name in ("__init__.py", "conftest.py") or is_test_module(name)
 
 
 def _parent(rel: str) -> str:
