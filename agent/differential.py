@@ -246,14 +246,17 @@ _key_locks: dict[str, threading.Lock] = {}
 
 
 def _fix_digest(suite: Suite, task: Task) -> str:
+    """Which reference fix is on disk: each file's path, inode, size and mtime (a fix rewritten
+    changes them), stat'ed rather than read, as this runs on every judge, cache hit or not."""
     base = Path(suite.base_dir or ".")
-    h = hashlib.sha256()
+    files = [(dst, base / src) for dst, src in sorted(task.reference_fix_files.items())]
     if task.reference_fix:
         root = base / task.reference_fix
-        for rel in walk_files(root):
-            h.update(rel.encode() + b"\0" + (root / rel).read_bytes())
-    for dst, src in sorted(task.reference_fix_files.items()):
-        h.update(dst.encode() + b"\0" + (base / src).read_bytes())
+        files = [(rel, root / rel) for rel in walk_files(root)] + files
+    h = hashlib.sha256()
+    for rel, path in files:
+        st = path.stat()
+        h.update(f"{rel}\0{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\0".encode())
     return h.hexdigest()
 
 
