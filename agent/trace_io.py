@@ -25,6 +25,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 ESCAPE_ERRORS = "repo_agent_trace_escape"
@@ -281,19 +282,31 @@ __all__ = [
 ]
 
 
-def last_line(path: str | os.PathLike[str], block: int = 1 << 16) -> bytes:
-    """A file's last non-empty line, read backwards in blocks (a trace's ``rollout_end``, which
-    can hold a large patch). Regular files only: a trace swapped for a FIFO is never waited on."""
+def lines_from_end(path: str | os.PathLike[str], block: int = 1 << 16) -> Iterator[bytes]:
+    """A file's non-blank lines, last first, read backwards in blocks (a trace's
+    ``rollout_end`` can hold a large patch; a line's blocks are joined once, so a 32 MB line
+    costs its bytes, not a copy per block). Regular files only: a trace swapped for a FIFO is
+    never waited on."""
     with open_regular(path) as f:
-        end = f.seek(0, os.SEEK_END)
-        data = b""
-        pos = end
+        pos = f.seek(0, os.SEEK_END)
+        tail: list[bytes] = []  # the line not yet whole, its pieces last first
         while pos > 0:
             step = min(block, pos)
             pos -= step
             f.seek(pos)
-            data = f.read(step) + data
-            body = data.rstrip(b"\n")
-            if b"\n" in body:
-                return body.rsplit(b"\n", 1)[1]
-        return data.rstrip(b"\n")
+            parts = f.read(step).split(b"\n")
+            if len(parts) > 1:
+                tail.append(parts[-1])
+                for line in (b"".join(reversed(tail)), *reversed(parts[1:-1])):
+                    if line.strip():
+                        yield line
+                tail = []
+            tail.append(parts[0])
+        line = b"".join(reversed(tail))
+        if line.strip():
+            yield line
+
+
+def last_line(path: str | os.PathLike[str], block: int = 1 << 16) -> bytes:
+    """A file's last non-blank line (b"" for none); see ``lines_from_end``."""
+    return next(lines_from_end(path, block), b"")
