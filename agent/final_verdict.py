@@ -51,7 +51,7 @@ from pathlib import Path
 
 from agent import differential as held_out
 from agent.patch_format import file_digest
-from agent.pytest_report import pytest_index
+from agent.pytest_report import pytest_index, pytest_paths
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
 from agent.suites import held_out_tests
@@ -194,21 +194,13 @@ def _test_files(ws: Workspace) -> list[str]:
     argv = resolve_argv(ws.task.test_command)
     at = pytest_index(argv)
     args = argv[at or len(argv) :]
-    # The value of an option given apart ("--ignore tests/integration") is no path to run.
-    values = {i + 1 for i, a in enumerate(args) if a in _OPTIONS_WITH_A_VALUE}
-    named = [a.split("::")[0].rstrip("/") for i, a in enumerate(args) if not a.startswith("-") and i not in values]
+    named = [a.split("::")[0].rstrip("/") for a in pytest_paths(args)]
     named = [a for a in named if (ws.path / a).exists()]
     if named:
         files = [f for f in files if under(f, named) or f in named]
-    ignored = [args[i].rstrip("/") for i in values if i < len(args) and args[i - 1] == "--ignore"]
+    ignored = [args[i + 1].rstrip("/") for i, a in enumerate(args[:-1]) if a == "--ignore"]
     ignored += [a.split("=", 1)[1].rstrip("/") for a in args if a.startswith("--ignore=")]
     return [f for f in files if not under(f, ignored)]
-
-
-_OPTIONS_WITH_A_VALUE = frozenset(
-    {"--ignore", "--ignore-glob", "--deselect", "-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir"}
-    | {"--import-mode", "-W", "--pythonwarnings", "--tb", "-r", "--basetemp", "--junitxml", "--log-level", "-k", "-m"}
-)
 
 
 def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:

@@ -26,6 +26,20 @@ def pytest_index(argv: list[str]) -> int | None:
     return None
 
 
+# The pytest options whose value is the next argument ("--ignore tests/integration", "-p name").
+OPTIONS_WITH_A_VALUE = frozenset(
+    {"--ignore", "--ignore-glob", "--deselect", "-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir"}
+    | {"--import-mode", "-W", "--pythonwarnings", "--tb", "-r", "--basetemp", "--junitxml", "--log-level", "-k", "-m"}
+)
+
+
+def pytest_paths(args: list[str]) -> list[str]:
+    """The paths and node ids among pytest's ``args``: no option, nor an option's value given
+    apart."""
+    values = {i + 1 for i, a in enumerate(args) if a in OPTIONS_WITH_A_VALUE}
+    return [a for i, a in enumerate(args) if not a.startswith("-") and i not in values]
+
+
 _SUMMARY_RE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*$")
 _COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
 
