@@ -32,7 +32,8 @@ from agent.pytest_report import has_pytest_config, pytest_index
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python, resolve_argv
 from agent.suites.models import DifferentialTarget, Suite, Task
-from agent.workspace import Workspace, apply_reference_fix, walk_files
+from agent.task_test_dirs import fix_sources
+from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
 RECORDER = Path(__file__).with_name("differential_recorder.py")
 MAX_INPUTS = 48  # per function, in the order the tests made the calls
@@ -44,9 +45,7 @@ _key_locks: dict[str, threading.Lock] = {}
 
 def applies(task: Task) -> bool:
     """A task with a reference fix, no held-out pool of its own and no hidden test patch."""
-    return (
-        task.differential is None and task.hidden_tests is None and bool(task.reference_fix or task.reference_fix_files)
-    )
+    return task.differential is None and task.hidden_tests is None and has_reference_fix(task)
 
 
 def unittest_index(argv: list[str]) -> int | None:
@@ -59,16 +58,11 @@ def unittest_index(argv: list[str]) -> int | None:
 
 def fixed_files(suite: Suite, task: Task) -> list[str]:
     """Workspace paths of the Python files the reference fix writes (never a test file)."""
-    out = list(task.reference_fix_files)
-    if task.reference_fix:
-        out += walk_files(Path(suite.base_dir or ".") / task.reference_fix)
     name = lambda rel: rel.rsplit("/", 1)[-1]  # noqa: E731
     return sorted(
-        {
-            rel
-            for rel in out
-            if rel.endswith(".py") and not name(rel).startswith(("test_", "conftest")) and not rel.endswith("_test.py")
-        }
+        rel
+        for rel in fix_sources(suite, task)
+        if rel.endswith(".py") and not name(rel).startswith(("test_", "conftest")) and not rel.endswith("_test.py")
     )
 
 

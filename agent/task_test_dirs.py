@@ -37,12 +37,22 @@ def protected_test_files(files: list[str], protected: list[str]) -> list[str]:
     return [rel for rel in files if under(rel, protected) and is_test_module(rel)]
 
 
+def fix_sources(suite: Suite, task: Task) -> dict[str, Path]:
+    """The files the task's reference fix writes: workspace path -> its file on disk (as
+    ``apply_reference_fix`` writes them: the fix directory's, then ``reference_fix_files``)."""
+    base = Path(suite.base_dir or ".")
+    out: dict[str, Path] = {}
+    if task.reference_fix:
+        root = base / task.reference_fix
+        out.update((rel, root / rel) for rel in walk_files(root))
+    out.update((dst, base / src) for dst, src in task.reference_fix_files.items())
+    return out
+
+
 def code_under_test(suite: Suite, task: Task) -> list[str]:
     """Workspace paths of what the task's fix is about: the reference fix's files, and the
     module (as a file and as a package) of each inline differential target."""
-    out = list(task.reference_fix_files)
-    if task.reference_fix:
-        out += walk_files(Path(suite.base_dir or ".") / task.reference_fix)
+    out = list(fix_sources(suite, task))
     for t in task.differential.targets if task.differential else []:
         mod = "/".join(p for p in (t.path.strip("/"), t.module.replace(".", "/")) if p)
         out += [mod, f"{mod}.py"]
