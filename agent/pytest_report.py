@@ -30,6 +30,7 @@ def pytest_index(argv: list[str]) -> int | None:
 OPTIONS_WITH_A_VALUE = frozenset(
     {"--ignore", "--ignore-glob", "--deselect", "-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir"}
     | {"--import-mode", "-W", "--pythonwarnings", "--tb", "-r", "--basetemp", "--junitxml", "--log-level", "-k", "-m"}
+    | {"--maxfail"}
 )
 
 
