@@ -28,7 +28,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.pytest_report import has_pytest_config, pytest_index
+from agent.pytest_report import has_pytest_config, module_index, pytest_index
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python, resolve_argv
 from agent.suites.models import DifferentialTarget, Suite, Task
@@ -46,14 +46,6 @@ _key_locks: dict[str, threading.Lock] = {}
 def applies(task: Task) -> bool:
     """A task with a reference fix, no held-out pool of its own and no hidden test patch."""
     return task.differential is None and task.hidden_tests is None and has_reference_fix(task)
-
-
-def unittest_index(argv: list[str]) -> int | None:
-    """Index of unittest's first argument in ``python -m unittest ...``, or None."""
-    for i in range(len(argv) - 1):
-        if argv[i] == "-m" and argv[i + 1] == "unittest":
-            return i + 2
-    return None
 
 
 def fixed_files(suite: Suite, task: Task) -> list[str]:
@@ -88,7 +80,7 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
     argv = resolve_argv(task.test_command)
     at = pytest_index(argv)
     runner = "pytest"
-    if at is None and (at := unittest_index(argv)) is not None:
+    if at is None and (at := module_index(argv, "unittest")) is not None:
         runner = "unittest"  # python -m unittest ...: recorded under unittest itself (R6-19)
     files = fixed_files(suite, task)
     if at is None or not files:

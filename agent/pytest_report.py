@@ -18,12 +18,17 @@ from agent.trace import TestCounts
 from agent.verdict_seal import Unsealer, finish_token
 
 
-def pytest_index(argv: list[str]) -> int | None:
-    """Index after which pytest options can be inserted, or None if not a pytest run."""
+def module_index(argv: list[str], module: str) -> int | None:
+    """Index of the first argument after ``-m module`` in ``argv``, or None."""
     for i in range(len(argv) - 1):
-        if argv[i] == "-m" and argv[i + 1] == "pytest":
+        if argv[i] == "-m" and argv[i + 1] == module:
             return i + 2
     return None
+
+
+def pytest_index(argv: list[str]) -> int | None:
+    """Index after which pytest options can be inserted, or None if not a pytest run."""
+    return module_index(argv, "pytest")
 
 
 # The pytest options whose value is the next argument ("--ignore tests/integration", "-p name").
