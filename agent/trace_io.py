@@ -285,11 +285,13 @@ __all__ = [
 def lines_from_end(path: str | os.PathLike[str], block: int = 1 << 16) -> Iterator[bytes]:
     """A file's non-blank lines, last first, read backwards in blocks (a trace's
     ``rollout_end`` can hold a large patch; a line's blocks are joined once, so a 32 MB line
-    costs its bytes, not a copy per block). Regular files only: a trace swapped for a FIFO is
-    never waited on."""
+    costs its bytes, not a copy per block). Stops at a line longer than ``MAX_LINE_BYTES``
+    (no reader takes one: a hostile file of one line is never held whole). Regular files
+    only: a trace swapped for a FIFO is never waited on."""
     with open_regular(path) as f:
         pos = f.seek(0, os.SEEK_END)
         tail: list[bytes] = []  # the line not yet whole, its pieces last first
+        held = 0  # the bytes in ``tail``
         while pos > 0:
             step = min(block, pos)
             pos -= step
@@ -298,10 +300,15 @@ def lines_from_end(path: str | os.PathLike[str], block: int = 1 << 16) -> Iterat
             if len(parts) > 1:
                 tail.append(parts[-1])
                 for line in (b"".join(reversed(tail)), *reversed(parts[1:-1])):
+                    if len(line) > MAX_LINE_BYTES:
+                        return
                     if line.strip():
                         yield line
-                tail = []
+                tail, held = [], 0
             tail.append(parts[0])
+            held += len(parts[0])
+            if held > MAX_LINE_BYTES:
+                return
         line = b"".join(reversed(tail))
         if line.strip():
             yield line
