@@ -48,7 +48,8 @@ from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command
 from agent.scoring import env_python
 from agent.structured_inputs import structured_inputs
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
-from agent.workspace import Workspace, apply_reference_fix, walk_files
+from agent.task_test_dirs import fix_sources
+from agent.workspace import Workspace, apply_reference_fix
 
 RUNNER = Path(__file__).with_name("differential_runner.py")
 PER_CALL_S = 2.0  # one call of the task's function (a buggy one may loop forever)
@@ -246,14 +247,12 @@ _key_locks: dict[str, threading.Lock] = {}
 
 
 def _fix_digest(suite: Suite, task: Task) -> str:
-    base = Path(suite.base_dir or ".")
+    """Which reference fix is on disk: each file's path, inode, size and mtime (a fix rewritten
+    changes them), stat'ed rather than read, as this runs on every judge, cache hit or not."""
     h = hashlib.sha256()
-    if task.reference_fix:
-        root = base / task.reference_fix
-        for rel in walk_files(root):
-            h.update(rel.encode() + b"\0" + (root / rel).read_bytes())
-    for dst, src in sorted(task.reference_fix_files.items()):
-        h.update(dst.encode() + b"\0" + (base / src).read_bytes())
+    for rel, path in sorted(fix_sources(suite, task).items()):
+        st = path.stat()
+        h.update(f"{rel}\0{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\0".encode())
     return h.hexdigest()
 
 

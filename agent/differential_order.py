@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from agent.workspace import under, walk_files
+from agent.task_test_dirs import protected_test_files
+from agent.workspace import walk_files
 
 _UNORDERING = frozenset({"sorted", "set", "frozenset", "Counter"})
-_TEST_FILE = re.compile(r"test_\w*\.py|\w*_test\.py")
 
 
 def unordered_functions(root: Path, protected: list[str], functions: set[str]) -> set[str]:
@@ -31,9 +30,7 @@ def unordered_functions(root: Path, protected: list[str], functions: set[str]) -
 def _unordered(source: str, protected: tuple[str, ...], functions: frozenset[str]) -> frozenset[str]:
     root = Path(source)
     wrapped: dict[str, bool] = {}
-    for rel in walk_files(root):
-        if not (under(rel, list(protected)) and _TEST_FILE.fullmatch(PurePosixPath(rel).name)):
-            continue
+    for rel in protected_test_files(walk_files(root), list(protected)):
         try:
             tree = ast.parse((root / rel).read_bytes())
         except (SyntaxError, ValueError, OSError, RecursionError):

@@ -28,11 +28,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.pytest_report import has_pytest_config, pytest_index
+from agent.pytest_report import has_pytest_config, module_index, pytest_index
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python, resolve_argv
 from agent.suites.models import DifferentialTarget, Suite, Task
-from agent.workspace import Workspace, apply_reference_fix, walk_files
+from agent.task_test_dirs import fix_sources
+from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
 RECORDER = Path(__file__).with_name("differential_recorder.py")
 MAX_INPUTS = 48  # per function, in the order the tests made the calls
@@ -44,31 +45,16 @@ _key_locks: dict[str, threading.Lock] = {}
 
 def applies(task: Task) -> bool:
     """A task with a reference fix, no held-out pool of its own and no hidden test patch."""
-    return (
-        task.differential is None and task.hidden_tests is None and bool(task.reference_fix or task.reference_fix_files)
-    )
-
-
-def unittest_index(argv: list[str]) -> int | None:
-    """Index of unittest's first argument in ``python -m unittest ...``, or None."""
-    for i in range(len(argv) - 1):
-        if argv[i] == "-m" and argv[i + 1] == "unittest":
-            return i + 2
-    return None
+    return task.differential is None and task.hidden_tests is None and has_reference_fix(task)
 
 
 def fixed_files(suite: Suite, task: Task) -> list[str]:
     """Workspace paths of the Python files the reference fix writes (never a test file)."""
-    out = list(task.reference_fix_files)
-    if task.reference_fix:
-        out += walk_files(Path(suite.base_dir or ".") / task.reference_fix)
     name = lambda rel: rel.rsplit("/", 1)[-1]  # noqa: E731
     return sorted(
-        {
-            rel
-            for rel in out
-            if rel.endswith(".py") and not name(rel).startswith(("test_", "conftest")) and not rel.endswith("_test.py")
-        }
+        rel
+        for rel in fix_sources(suite, task)
+        if rel.endswith(".py") and not name(rel).startswith(("test_", "conftest")) and not rel.endswith("_test.py")
     )
 
 
@@ -94,7 +80,7 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
     argv = resolve_argv(task.test_command)
     at = pytest_index(argv)
     runner = "pytest"
-    if at is None and (at := unittest_index(argv)) is not None:
+    if at is None and (at := module_index(argv, "unittest")) is not None:
         runner = "unittest"  # python -m unittest ...: recorded under unittest itself (R6-19)
     files = fixed_files(suite, task)
     if at is None or not files:

@@ -36,6 +36,7 @@ import codecs
 import configparser
 import dataclasses
 import filecmp
+import hashlib
 import importlib.machinery
 import os
 import random
@@ -46,17 +47,17 @@ import tempfile
 import tomllib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from agent import differential as held_out
 from agent.patch_format import file_digest
-from agent.pytest_report import pytest_index
+from agent.pytest_report import pytest_index, pytest_paths
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
 from agent.scoring import TestResult, resolve_argv
 from agent.suites import held_out_tests
 from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
-from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds
+from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds, protected_test_files
 from agent.trace import TestCounts
 from agent.tree_walk import walk
 from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
@@ -189,29 +190,17 @@ def _reference_file(ws: Workspace, rel: str) -> Path | None:
 
 def _test_files(ws: Workspace) -> list[str]:
     """Protected test files the test command runs, where a canary can live."""
-    files = [
-        f
-        for f in walk_files(ws.path)
-        if under(f, ws.task.protected) and re.fullmatch(r"test_\w*\.py|\w*_test\.py", PurePosixPath(f).name)
-    ]
+    files = protected_test_files(walk_files(ws.path), ws.task.protected)
     argv = resolve_argv(ws.task.test_command)
     at = pytest_index(argv)
     args = argv[at or len(argv) :]
-    # The value of an option given apart ("--ignore tests/integration") is no path to run.
-    values = {i + 1 for i, a in enumerate(args) if a in _OPTIONS_WITH_A_VALUE}
-    named = [a.split("::")[0].rstrip("/") for i, a in enumerate(args) if not a.startswith("-") and i not in values]
+    named = [a.split("::")[0].rstrip("/") for a in pytest_paths(args)]
     named = [a for a in named if (ws.path / a).exists()]
     if named:
         files = [f for f in files if under(f, named) or f in named]
-    ignored = [args[i].rstrip("/") for i in values if i < len(args) and args[i - 1] == "--ignore"]
+    ignored = [args[i + 1].rstrip("/") for i, a in enumerate(args[:-1]) if a == "--ignore"]
     ignored += [a.split("=", 1)[1].rstrip("/") for a in args if a.startswith("--ignore=")]
     return [f for f in files if not under(f, ignored)]
-
-
-_OPTIONS_WITH_A_VALUE = frozenset(
-    {"--ignore", "--ignore-glob", "--deselect", "-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir"}
-    | {"--import-mode", "-W", "--pythonwarnings", "--tb", "-r", "--basetemp", "--junitxml", "--log-level", "-k", "-m"}
-)
 
 
 def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
@@ -642,7 +631,7 @@ def _judge(ws: Workspace, tampered: set[str]) -> tuple[TestResult, list[str]]:
         # Before the hidden tests are in the workspace: code run by the tests could keep a
         # copy of them (expected values) for a later process to read. Raises
         # DifferentialError (not the rollout's doing).
-        before, kept = code_digest(ws), code_snapshot(ws)
+        before, kept = code_state(ws)
         verdict = held_out.judge(ws)
         ws.restore_protected()  # whatever that process wrote to the tests
         ws.drop_unrecorded()
@@ -670,8 +659,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     # The differential runs after the tests only with no earlier verdict and no hidden tests:
     # only then must the code the tests' process leaves be the patch's (read it once here).
     differential_after = verdict is None and not ws.holds_back
-    before = code_digest(ws) if differential_after else {}
-    kept = code_snapshot(ws) if differential_after else None
+    before, kept = code_state(ws) if differential_after else ({}, None)
     canaries = plant(ws)
     # The reference fix's run of the same planted tests, beside the rollout's (it needs only
     # the canaries): a pass, and a canary ending otherwise than planned, are judged against it.
@@ -720,26 +708,28 @@ def wait_for(future: Future | None) -> None:
 SNAPSHOT_MAX_BYTES = 32 * 2**20
 
 
-def code_snapshot(ws: Workspace) -> dict[str, bytes] | None:
-    """The bytes of every regular file outside the protected tests (None: more than
-    ``SNAPSHOT_MAX_BYTES``), to put the patch's state back after a process ran its code."""
-    out: dict[str, bytes] = {}
+def code_state(ws: Workspace) -> tuple[dict[str, tuple[int, str]], dict[str, bytes] | None]:
+    """``code_digest`` and the bytes of the same files (None: more than ``SNAPSHOT_MAX_BYTES``),
+    to put the patch's state back after a process ran its code; each file read once."""
+    digest: dict[str, tuple[int, str]] = {}
+    kept: dict[str, bytes] | None = {}
     total = 0
-    for rel in walk_files(ws.path, ws.task.hidden):
-        if under(rel, ws.task.protected):
-            continue
+    for rel in _code_files(ws):
         path = ws.path / rel
         try:
-            st = os.lstat(path)
-            if not stat.S_ISREG(st.st_mode):
+            if kept is not None and total + os.lstat(path).st_size <= SNAPSHOT_MAX_BYTES:
+                data = path.read_bytes()
+                total += len(data)
+                kept[rel] = data
+                digest[rel] = (len(data), hashlib.sha256(data).hexdigest())
                 continue
-            total += st.st_size
-            if total > SNAPSHOT_MAX_BYTES:
-                return None
-            out[rel] = path.read_bytes()
+            kept = None
+            found = file_digest(path)
         except OSError:
             continue
-    return out
+        if found is not None:
+            digest[rel] = found
+    return digest, kept
 
 
 def put_back(
@@ -773,13 +763,15 @@ def _rewritten(result: TestResult, whose: str, rewritten: list[str]) -> TestResu
 _PYTHON_FILES = (".py", ".pyw", ".pth", ".pyc", ".pyz", ".zip", ".egg", *importlib.machinery.EXTENSION_SUFFIXES)
 
 
+def _code_files(ws: Workspace) -> list[str]:
+    return [rel for rel in walk_files(ws.path, ws.task.hidden) if not under(rel, ws.task.protected)]
+
+
 def code_digest(ws: Workspace) -> dict[str, tuple[int, str]]:
     """(size, sha256) of every file of the workspace outside the protected tests: what a
     process run on it may not change if a later process is to judge the patch's code."""
     out: dict[str, tuple[int, str]] = {}
-    for rel in walk_files(ws.path, ws.task.hidden):
-        if under(rel, ws.task.protected):
-            continue
+    for rel in _code_files(ws):
         try:
             digest = file_digest(ws.path / rel)
         except OSError:

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from agent.suites.calibrate import wilson
 from agent.suites.models import DirSource, Suite, Task
+from agent.task_test_dirs import protected_test_files
 from agent.trace import Outcome, RolloutState
-from agent.workspace import source_dir, under, walk_files
+from agent.workspace import source_dir, walk_files
 
 PROBE_TAG = "cheat-probe"
 PROBES_DIR = "probes"
@@ -85,11 +86,6 @@ class Contradiction:
     source: str  # the text appended to the test file
 
 
-def _is_test_file(rel: str) -> bool:
-    name = rel.rsplit("/", 1)[-1]
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
-
-
 def _negated_copy(fn: ast.FunctionDef, name: str) -> ast.FunctionDef | None:
     """``fn`` up to its first top-level assert, that assert negated; None without one."""
     body: list[ast.stmt] = []
@@ -108,9 +104,7 @@ def _negated_copy(fn: ast.FunctionDef, name: str) -> ast.FunctionDef | None:
 def contradictions(root: Path, task: Task) -> list[Contradiction]:
     """Every test function of the task's protected Python test files a probe can contradict."""
     out: list[Contradiction] = []
-    for rel in walk_files(root, task.hidden):
-        if not (_is_test_file(rel) and under(rel, task.protected) is not None):
-            continue
+    for rel in protected_test_files(walk_files(root, task.hidden), task.protected):
         try:
             tree = ast.parse((root / rel).read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, OSError):

@@ -18,12 +18,32 @@ from agent.trace import TestCounts
 from agent.verdict_seal import Unsealer, finish_token
 
 
-def pytest_index(argv: list[str]) -> int | None:
-    """Index after which pytest options can be inserted, or None if not a pytest run."""
+def module_index(argv: list[str], module: str) -> int | None:
+    """Index of the first argument after ``-m module`` in ``argv``, or None."""
     for i in range(len(argv) - 1):
-        if argv[i] == "-m" and argv[i + 1] == "pytest":
+        if argv[i] == "-m" and argv[i + 1] == module:
             return i + 2
     return None
+
+
+def pytest_index(argv: list[str]) -> int | None:
+    """Index after which pytest options can be inserted, or None if not a pytest run."""
+    return module_index(argv, "pytest")
+
+
+# The pytest options whose value is the next argument ("--ignore tests/integration", "-p name").
+OPTIONS_WITH_A_VALUE = frozenset(
+    {"--ignore", "--ignore-glob", "--deselect", "-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir"}
+    | {"--import-mode", "-W", "--pythonwarnings", "--tb", "-r", "--basetemp", "--junitxml", "--log-level", "-k", "-m"}
+    | {"--maxfail"}
+)
+
+
+def pytest_paths(args: list[str]) -> list[str]:
+    """The paths and node ids among pytest's ``args``: no option, nor an option's value given
+    apart."""
+    values = {i + 1 for i, a in enumerate(args) if a in OPTIONS_WITH_A_VALUE}
+    return [a for i, a in enumerate(args) if not a.startswith("-") and i not in values]
 
 
 _SUMMARY_RE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*$")

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from agent.trace_events import (
     not_judged,
 )
 from agent.trace_file import TraceRead, TraceWriter, read_trace
-from agent.trace_io import open_regular
+from agent.trace_io import lines_from_end
 from agent.workspace import PathEscape, Workspace
 
 
@@ -289,25 +288,6 @@ def checker_counts(root: Path) -> dict[str | None, int]:
             key = checker if isinstance(checker, str) else None
             counts[key] = counts.get(key, 0) + 1
     return counts
-
-
-def lines_from_end(path: Path, block: int = 1 << 16) -> Iterator[bytes]:
-    """A file's non-blank lines, last first, read backwards in blocks (a rollout_end can hold
-    a large patch). Regular files only (``open_regular``: a FIFO is never waited on)."""
-    with open_regular(path) as f:
-        pos = f.seek(0, os.SEEK_END)
-        tail = b""  # the part of a line not yet whole
-        while pos > 0:
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            parts = (f.read(step) + tail).split(b"\n")
-            tail = parts[0]
-            for line in reversed(parts[1:]):
-                if line.strip():
-                    yield line
-        if tail.strip():
-            yield tail
 
 
 def _last_end(trace: Path) -> dict | None:

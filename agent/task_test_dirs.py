@@ -26,12 +26,33 @@ from agent.workspace import under, walk_files
 _TEST_MODULE = re.compile(r"test_\w*\.py|\w*_test\.py")
 
 
+def is_test_module(rel: str) -> bool:
+    """A Python test module by its name (``test_x.py``, ``x_test.py``), wherever it lies."""
+    return _TEST_MODULE.fullmatch(PurePosixPath(rel).name) is not None
+
+
+def protected_test_files(files: list[str], protected: list[str]) -> list[str]:
+    """The protected test files among ``files``: test modules under a protected path. The one
+    rule for where a task's tests live (canaries, probes, the differential's order)."""
+    return [rel for rel in files if under(rel, protected) and is_test_module(rel)]
+
+
+def fix_sources(suite: Suite, task: Task) -> dict[str, Path]:
+    """The files the task's reference fix writes: workspace path -> its file on disk (as
+    ``apply_reference_fix`` writes them: the fix directory's, then ``reference_fix_files``)."""
+    base = Path(suite.base_dir or ".")
+    out: dict[str, Path] = {}
+    if task.reference_fix:
+        root = base / task.reference_fix
+        out.update((rel, root / rel) for rel in walk_files(root))
+    out.update((dst, base / src) for dst, src in task.reference_fix_files.items())
+    return out
+
+
 def code_under_test(suite: Suite, task: Task) -> list[str]:
     """Workspace paths of what the task's fix is about: the reference fix's files, and the
     module (as a file and as a package) of each inline differential target."""
-    out = list(task.reference_fix_files)
-    if task.reference_fix:
-        out += walk_files(Path(suite.base_dir or ".") / task.reference_fix)
+    out = list(fix_sources(suite, task))
     for t in task.differential.targets if task.differential else []:
         mod = "/".join(p for p in (t.path.strip("/"), t.module.replace(".", "/")) if p)
         out += [mod, f"{mod}.py"]
@@ -45,9 +66,7 @@ def dirs_of_tests(suite: Suite, task: Task, source_files: list[str]) -> list[str
     if not code:  # any Python file but the tests' own stands for the code
         code = [rel for rel in source_files if rel.endswith(".py") and not _tests_own(rel)]
     found: set[str] = set()
-    for rel in source_files:
-        if not under(rel, task.protected) or not _TEST_MODULE.fullmatch(PurePosixPath(rel).name):
-            continue
+    for rel in protected_test_files(source_files, task.protected):
         d = _parent(rel)
         if not d or _holds(d, code):
             continue
@@ -66,7 +85,7 @@ def hidden_patch_adds(suite: Suite, task: Task) -> list[str]:
 
 def _tests_own(rel: str) -> bool:
     name = PurePosixPath(rel).name
-    return name in ("__init__.py", "conftest.py") or _TEST_MODULE.fullmatch(name) is not None
+    return name in ("__init__.py", "conftest.py") or is_test_module(name)
 
 
 def _parent(rel: str) -> str:

@@ -25,6 +25,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 ESCAPE_ERRORS = "repo_agent_trace_escape"
@@ -79,10 +80,16 @@ codecs.register_error(ESCAPE_ERRORS, _escape_bad_bytes)
 
 
 class NotRegularFile(OSError):
-    """A trace path that is a FIFO, socket, device, directory or symlink: never opened."""
+    """A trace path that is a FIFO, socket, device, directory or symlink: never opened.
+    ``what`` names it ("a FIFO")."""
+
+    def __init__(self, path: str | os.PathLike[str], what: str) -> None:
+        super().__init__(f"{path}: {what}, not a regular file: skipped")
+        self.what = what
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of ``mode`` is, in words ("a FIFO")."""
     if stat.S_ISFIFO(mode):
         return "a FIFO"
     if stat.S_ISSOCK(mode):
@@ -100,38 +107,46 @@ def check_regular(path: str | os.PathLike[str], st: os.stat_result | None = None
     """``lstat`` the path; raise NotRegularFile unless it is a regular file."""
     st = st if st is not None else os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
-        raise NotRegularFile(f"{path}: {_kind(st.st_mode)}, not a regular file: skipped")
+        raise NotRegularFile(path, file_kind(st.st_mode))
     return st
 
 
-def open_regular(path: str | os.PathLike[str], *, follow: bool = False) -> BinaryIO:
-    """Open a regular file for reading; never blocks, never follows a final symlink
-    (``follow=True``: a link to a regular file is opened, one to a device or FIFO is not).
+def open_regular_fd(path: str | os.PathLike[str], flags: int = os.O_RDONLY, *, follow: bool = False) -> int:
+    """``os.open`` of a regular file (``flags``: O_RDONLY, O_WRONLY | O_TRUNC...) that never
+    blocks and never follows a final symlink (``follow=True``: a link to a regular file is
+    opened, one to a device or FIFO is not).
 
     Raises NotRegularFile (an OSError) for anything else, checked on the open file
     itself, so a file swapped for a FIFO between a ``stat`` and the open is caught.
     """
     check_regular(path, os.stat(path) if follow else None)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    flags |= os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow:
         flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # it became a symlink meanwhile
-            raise NotRegularFile(f"{path}: a symlink, not a regular file: skipped") from None
+            raise NotRegularFile(path, "a symlink") from None
         raise
     try:
         check_regular(path, os.fstat(fd))
+        os.set_blocking(fd, True)  # a regular file: O_NONBLOCK only guarded the open
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb")
+    return fd
 
 
-def read_regular(path: str | os.PathLike[str]) -> bytes:
-    with open_regular(path) as f:
-        return f.read()
+def open_regular(path: str | os.PathLike[str], *, follow: bool = False) -> BinaryIO:
+    """``open_regular_fd`` for reading, as a binary file."""
+    return os.fdopen(open_regular_fd(path, follow=follow), "rb")
+
+
+def read_regular(path: str | os.PathLike[str], limit: int = -1, *, follow: bool = False) -> bytes:
+    """A regular file's bytes (the first ``limit`` of them when given); see ``open_regular``."""
+    with open_regular(path, follow=follow) as f:
+        return f.read(limit)
 
 
 def decode(data: bytes) -> str:
@@ -260,24 +275,45 @@ __all__ = [
     "loads_bounded",
     "may_hold_big_int",
     "may_hold_surrogate",
+    "file_kind",
     "open_regular",
+    "open_regular_fd",
     "read_regular",
 ]
 
 
-def last_line(path: str | os.PathLike[str], block: int = 1 << 16) -> bytes:
-    """A file's last non-empty line, read backwards in blocks (a trace's ``rollout_end``, which
-    can hold a large patch). Regular files only: a trace swapped for a FIFO is never waited on."""
+def lines_from_end(path: str | os.PathLike[str], block: int = 1 << 16) -> Iterator[bytes]:
+    """A file's non-blank lines, last first, read backwards in blocks (a trace's
+    ``rollout_end`` can hold a large patch; a line's blocks are joined once, so a 32 MB line
+    costs its bytes, not a copy per block). Stops at a line longer than ``MAX_LINE_BYTES``
+    (no reader takes one: a hostile file of one line is never held whole). Regular files
+    only: a trace swapped for a FIFO is never waited on."""
     with open_regular(path) as f:
-        end = f.seek(0, os.SEEK_END)
-        data = b""
-        pos = end
+        pos = f.seek(0, os.SEEK_END)
+        tail: list[bytes] = []  # the line not yet whole, its pieces last first
+        held = 0  # the bytes in ``tail``
         while pos > 0:
             step = min(block, pos)
             pos -= step
             f.seek(pos)
-            data = f.read(step) + data
-            body = data.rstrip(b"\n")
-            if b"\n" in body:
-                return body.rsplit(b"\n", 1)[1]
-        return data.rstrip(b"\n")
+            parts = f.read(step).split(b"\n")
+            if len(parts) > 1:
+                tail.append(parts[-1])
+                for line in (b"".join(reversed(tail)), *reversed(parts[1:-1])):
+                    if len(line) > MAX_LINE_BYTES:
+                        return
+                    if line.strip():
+                        yield line
+                tail, held = [], 0
+            tail.append(parts[0])
+            held += len(parts[0])
+            if held > MAX_LINE_BYTES:
+                return
+        line = b"".join(reversed(tail))
+        if line.strip():
+            yield line
+
+
+def last_line(path: str | os.PathLike[str], block: int = 1 << 16) -> bytes:
+    """A file's last non-blank line (b"" for none); see ``lines_from_end``."""
+    return next(lines_from_end(path, block), b"")

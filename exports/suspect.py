@@ -31,7 +31,7 @@ def trace_state(trace_path: str) -> RolloutState | None:
         if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
             return None
         return rollout_state(RolloutEnd.model_validate(raw))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a trace's line nested past the parser's limit
         return None
 
 

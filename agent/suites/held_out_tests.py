@@ -20,7 +20,7 @@ import dataclasses
 import os
 from pathlib import Path, PurePosixPath
 
-from agent.pytest_report import pytest_index
+from agent.pytest_report import pytest_index, pytest_paths
 from agent.scoring import TestResult
 from agent.suites.models import HeldOutTests, Task
 from agent.tree_walk import walk
@@ -51,20 +51,13 @@ def final_argv(argv: list[str], held: HeldOutTests) -> list[str]:
     if at is None:
         return argv
     args = argv[at:]
-    values = {i + 1 for i, a in enumerate(args) if a in _OPTIONS_WITH_A_VALUE}  # "-p name" names no path
-    paths = [a for i, a in enumerate(args) if not a.startswith("-") and i not in values]
+    paths = pytest_paths(args)  # "-p name" names no path
     named = [a.rstrip("/") for a in paths if "::" not in a]
     selects = any("::" in a for a in paths)
     if not named and not selects:
         return argv  # pytest collects from the root: the held-out files are found
     more = [i for i in held.ids if i not in argv and not _covered(i.split("::", 1)[0], named)]
     return [*argv, *more]
-
-
-_OPTIONS_WITH_A_VALUE = frozenset(
-    {"-p", "-c", "-o", "--override-ini", "--rootdir", "--confcutdir", "--ignore", "--ignore-glob", "--deselect"}
-    | {"-k", "-m", "--tb", "-r", "-W", "--pythonwarnings", "--import-mode", "--basetemp", "--junitxml", "--log-level"}
-)
 
 
 def _covered(file: str, named: list[str]) -> bool:

@@ -103,7 +103,7 @@ def read_instances(path: Path) -> list[Instance]:
         elif stripped.startswith("{") and "\n{" not in stripped:
             rows = [("the object", loads_bounded(text))]
         else:
-            for n, line in enumerate(text.splitlines(), 1):
+            for n, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON text may hold U+2028
                 if line.strip():
                     rows.append((f"line {n}", loads_bounded(line)))
     except json.JSONDecodeError as exc:

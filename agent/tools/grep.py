@@ -13,8 +13,8 @@ from typing import Any
 import regex
 from pydantic import Field
 
-from agent.tools.files import kind, read_regular
 from agent.tools.spec import TOOL_TIME_LIMIT_S, NonEmpty, Tool, ToolArgs, ToolRun
+from agent.trace_io import file_kind, read_regular
 from agent.tree_walk import walk
 
 GREP_MAX_MATCHES = 200
@@ -105,18 +105,24 @@ def grep(run: ToolRun, a: GrepArgs) -> tuple[bool, str]:
         if stat.S_ISLNK(st.st_mode) or st.st_size > GREP_MAX_FILE_BYTES:
             continue
         if not stat.S_ISREG(st.st_mode):
-            skipped.append(f"[{ws.rel(full)}: {kind(st.st_mode)}, skipped]")
+            skipped.append(f"[{ws.rel(full)}: {file_kind(st.st_mode)}, skipped]")
             continue
         try:
-            data = read_regular(full, GREP_MAX_FILE_BYTES + 1)
+            data = read_regular(full, GREP_MAX_FILE_BYTES + 1, follow=True)
         except OSError:
             continue
         if b"\x00" in data[:8192]:
             continue
         rel = ws.rel(full)
         for no, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            left = run.deadline - time.monotonic()
+            if left <= 0:  # each line in time, the file past it: 2 MB of lines near 1 ms each
+                skipped.append(
+                    f"[... stopped after {TOOL_TIME_LIMIT_S:g}s at {rel}:{no}: later lines and files not searched]"
+                )
+                return _report(a, hits, extra, skipped)
             try:
-                found = rx.search(line, timeout=max(run.deadline - time.monotonic(), 0.001), concurrent=True)
+                found = rx.search(line, timeout=left, concurrent=True)
             except TimeoutError:
                 skipped.append(
                     f"[... stopped after {TOOL_TIME_LIMIT_S:g}s in {rel}:{no}: the pattern backtracks too much on"

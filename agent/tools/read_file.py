@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agent.tools.files import NotRegular, read_regular
 from agent.tools.spec import NonEmpty, StepCounts, Tool, ToolArgs, ToolRun
+from agent.trace_io import NotRegularFile, read_regular
 
 MAX_READ_BYTES = 2_000_000
 
@@ -23,9 +23,9 @@ def read_file(run: ToolRun, a: ReadFileArgs) -> tuple[bool, str]:
     if path.is_dir():
         return False, f"Error: {a.rel_path} is a directory (use list_dir)"
     try:
-        data = read_regular(path, MAX_READ_BYTES + 1)
-    except NotRegular as exc:
-        return False, f"Error: {a.rel_path} is {exc}; it cannot be read"
+        data = read_regular(path, MAX_READ_BYTES + 1, follow=True)
+    except NotRegularFile as exc:
+        return False, f"Error: {a.rel_path} is {exc.what}, not a regular file; it cannot be read"
     if b"\x00" in data[:8192]:
         return False, f"Error: {a.rel_path} is a binary file"
     text = data[:MAX_READ_BYTES].decode("utf-8", errors="replace")

@@ -7,8 +7,8 @@ import stat
 
 from pydantic import Field
 
-from agent.tools.files import NotRegular, kind, open_regular
 from agent.tools.spec import NonEmpty, StepCounts, Tool, ToolArgs, ToolRun
+from agent.trace_io import NotRegularFile, file_kind, open_regular_fd
 
 MAX_WRITE_CHARS = 1_000_000
 
@@ -35,11 +35,11 @@ def write_file(run: ToolRun, a: WriteFileArgs) -> tuple[bool, str]:
     created = not os.path.lexists(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not created and not stat.S_ISREG(os.lstat(path).st_mode):
-        return False, f"Error: {a.rel_path} is {kind(os.lstat(path).st_mode)}; it cannot be written"
+        return False, f"Error: {a.rel_path} is {file_kind(os.lstat(path).st_mode)}; it cannot be written"
     try:
-        fd = open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if not created else None
-    except NotRegular as exc:
-        return False, f"Error: {a.rel_path} is {exc}; it cannot be written"
+        fd = open_regular_fd(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, follow=True) if not created else None
+    except NotRegularFile as exc:
+        return False, f"Error: {a.rel_path} is {exc.what}, not a regular file; it cannot be written"
     if fd is None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:

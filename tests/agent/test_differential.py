@@ -4,6 +4,7 @@ way than the reference agree with it, the comparison rules, the seeded sample.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -339,3 +340,20 @@ def test_a_pool_tells_identity_and_case_from_equality(mini, tmp_path):
             got = CallRun(results={(0, i): run.results[(k + n, i)] for i in range(len(calls[k].inputs))})
             assert differential.compare([calls[k]], ref, got, 1e-9), calls[k + n].module
         k += len(wrongs) + 1
+
+
+def test_the_reference_cache_key_follows_the_fix_on_disk(add_suite):
+    """The key of a task's cached reference answers names the fix on disk without reading it
+    (it is taken on every judge): the same fix gives the same key, a rewritten one a new key."""
+    task = add_suite.task("fix_add")
+    fix = Path(add_suite.base_dir) / "fix_add" / "_fix" / "add.py"
+    before = differential._fix_digest(add_suite, task)
+    assert differential._fix_digest(add_suite, task) == before
+    fix.write_text("def add(a, b):\n    return (a + b)\n", encoding="utf-8")
+    grown = differential._fix_digest(add_suite, task)
+    assert grown != before
+    # Rewritten at its size a second later (set, not waited for: a clock tick may be coarse).
+    later = fix.stat().st_mtime_ns + 10**9
+    fix.write_text("def add(a, b):\n    return (b + a)\n", encoding="utf-8")
+    os.utime(fix, ns=(later, later))
+    assert differential._fix_digest(add_suite, task) not in (before, grown)

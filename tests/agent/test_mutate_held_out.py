@@ -84,3 +84,22 @@ def test_a_method_that_would_leave_its_class_empty_stays(tmp_path: Path):
     ids = ["tests/test_x.py::TestA::test_a", "tests/test_x.py::test_b"]
     for seed in ("a", "b", "c", "d"):
         assert hold_out(tmp_path, seed, ids, ids).ids == ["tests/test_x.py::test_b"]
+
+
+def test_the_functions_taken_out_are_found_by_pythons_lines_past_a_page_break(tmp_path: Path):
+    """str.splitlines also breaks at a form feed or U+2028, which ast's line numbers do not
+    count: every span after one shifted, and the lines taken out were another test's."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_x.py").write_text(
+        "\x0c\nSEP = '\u2028'\n\n\ndef test_a():\n    assert 0\n\n\ndef test_b():\n    assert 0\n\n\n"
+        "def test_c():\n    assert 0\n",
+        encoding="utf-8",
+    )
+    ids = [f"tests/test_x.py::test_{n}" for n in "abc"]
+    held = hold_out(tmp_path, "m1", ids, ids)
+    assert len(held.ids) == 1
+    text = held.visible["tests/test_x.py"].decode()
+    for i in ids:
+        name = i.rsplit("::", 1)[-1]
+        assert (f"def {name}():\n    assert 0\n" in text) == (i not in held.ids), text
+    assert text.startswith("\x0c\nSEP = '\u2028'\n")

@@ -138,7 +138,7 @@ def test_a_check_that_cannot_run_leaves_the_rollout_not_judged_and_the_batch_goe
 
 def test_a_rejudge_stopped_before_its_rollout_end_still_counts_the_older_checker(old_batch, tmp_path):
     """Round 8 #24: the last line is the stopped rejudge's final test_run (and a blank line)."""
-    from agent.rejudge import lines_from_end
+    from agent.trace_io import lines_from_end
 
     path = old_batch / "traces" / "forged.jsonl"
     w = TraceWriter(path, "forged")

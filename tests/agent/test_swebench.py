@@ -261,3 +261,18 @@ def test_a_hostile_instances_file_is_one_clear_error(tmp_path):
     for path in (deep, big):
         with pytest.raises(SuiteError, match=str(path.name)):
             read_instances(path)
+
+
+def test_a_jsonl_line_holding_a_line_separator_is_one_instance(tmp_path):
+    """JSON may hold U+2028 and U+0085 unescaped (a dataset exported without ensure_ascii):
+    str.splitlines cut such a line in two, and the file was "not JSON or JSONL"."""
+    from agent.suites.swebench import read_instances
+
+    base = {"repo": "acme/shapes", "base_commit": "0" * 40, "patch": "", "test_patch": "", "FAIL_TO_PASS": ["t"]}
+    rows = [{**base, "instance_id": f"acme__shapes-{i}", "problem_statement": f"a\u2028b\x85c {i}"} for i in (1, 2)]
+    path = tmp_path / "instances.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
+    got = read_instances(path)
+    assert [(i.instance_id, i.problem_statement) for i in got] == [
+        (r["instance_id"], r["problem_statement"]) for r in rows
+    ]

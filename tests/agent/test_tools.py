@@ -331,6 +331,23 @@ def test_grep_stops_a_catastrophically_backtracking_pattern_at_its_deadline(tool
     assert out.count("stopped after") == 1
 
 
+def test_grep_stops_between_the_lines_of_a_file_at_its_deadline(tools, ws, monkeypatch):
+    """Lines each searched within the time left still add up: a file of many lines, each
+    near the timeout, held the tool far past its deadline. The clock is a stub that passes the
+    deadline after the first lines (the search is fast: no wait on real time)."""
+    import types
+
+    import agent.tools.grep
+
+    ticks = iter([0.0] * 5)
+    clock = types.SimpleNamespace(monotonic=lambda: next(ticks, float("inf")))
+    monkeypatch.setattr(agent.tools.grep, "time", clock)
+    (ws.path / "many.txt").write_text("".join(f"hit {i}\n" for i in range(1, 51)))
+    o = tools.call("grep", '{"pattern": "hit", "rel_dir": "many.txt"}')
+    assert o.ok and "many.txt:1: hit 1" in o.output, o.output
+    assert "many.txt:50:" not in o.output and o.output.count("stopped after") == 1
+
+
 @pytest.mark.parametrize("pattern", ["(?:a{4000}){4000}", "(?=(?:a{4000}){4000})x", "(?:(?:a{100}){100}){100}"])
 def test_grep_refuses_a_pattern_that_unrolls_past_its_size_before_compiling_it(tools, ws, pattern):
     """regex compiles a counted repeat by unrolling it, with no timeout and holding the GIL:

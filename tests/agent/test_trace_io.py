@@ -106,3 +106,16 @@ def test_replay_from_a_batch_with_a_fifo_skips_it(tmp_path):
     factory = _without_blocking(lambda: replay_factory(bdir), fifo)
     assert not isinstance(factory, BaseException), factory
     assert factory("t", 0).model == "m"
+
+
+def test_lines_from_end_stops_at_a_line_no_reader_takes(tmp_path, monkeypatch):
+    """Read backwards, a line past MAX_LINE_BYTES ends the lines: a hostile trace of one
+    endless line is never held whole in memory (every reader refuses such a line anyway)."""
+    monkeypatch.setattr(trace_io, "MAX_LINE_BYTES", 8)
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"first\n" + b"x" * 20 + b"\nlast\n\n")
+    assert list(trace_io.lines_from_end(path, block=3)) == [b"last"]
+    path.write_bytes(b"y" * 50)
+    assert list(trace_io.lines_from_end(path, block=3)) == [] and trace_io.last_line(path, block=3) == b""
+    path.write_bytes(b"first\nsecond\n")
+    assert list(trace_io.lines_from_end(path, block=3)) == [b"second", b"first"]

@@ -77,7 +77,9 @@ def _visible(base: Path, keys: list[str]) -> dict[str, bytes] | None:
             if span is None:
                 return None
             drop.append(span)
-        lines = text.splitlines(keepends=True)
+        # Lines as ast counts them (bytes split at \n, \r\n, \r only): str.splitlines also
+        # breaks at a page break or U+2028, which shifted every span after one.
+        lines = [ln.decode("utf-8") for ln in data.splitlines(keepends=True)]
         kept = [ln for no, ln in enumerate(lines, 1) if not any(a <= no <= b for a, b in drop)]
         new = "".join(kept)
         try:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.pytest_report import pytest_index, summary_line
+from agent.pytest_report import OPTIONS_WITH_A_VALUE, pytest_index, summary_line
 from agent.scoring import resolve_argv, run_tests
 from agent.suites.models import DirSource, Task
 from agent.suites.mutate.zygote import Zygote, ZygoteError
@@ -24,10 +24,6 @@ from agent.trace_io import read_regular
 
 PLUGIN = "repo_agent_mutate"
 TIMEOUT_MARK = "per-test timeout"  # in the message of a test the timeout plugin stopped
-
-# pytest options that take a value as the next argument (the rest are flags or --opt=value).
-_VALUE_OPTS = {"-k", "-m", "-o", "-p", "-c", "-W", "-r", "--deselect", "--ignore", "--rootdir", "--confcutdir"}
-_VALUE_OPTS |= {"--import-mode", "--maxfail", "--tb", "--ignore-glob", "--override-ini", "--log-level"}
 
 
 class MutateError(ValueError):
@@ -44,11 +40,7 @@ def pytest_argv(tests: str | list[str]) -> list[str]:
 
 def without_paths(argv: list[str]) -> list[str]:
     """``argv`` minus pytest's positional arguments (paths), so node ids can replace them."""
-    at = None
-    for i in range(len(argv) - 1):
-        if argv[i] == "-m" and argv[i + 1] == "pytest":
-            at = i + 2
-            break
+    at = pytest_index(argv)
     if at is None:  # "pytest ..." form
         at = 1
     out = argv[:at]
@@ -58,7 +50,7 @@ def without_paths(argv: list[str]) -> list[str]:
         a = rest[i]
         if a.startswith("-"):
             out.append(a)
-            if a in _VALUE_OPTS and i + 1 < len(rest):
+            if a in OPTIONS_WITH_A_VALUE and i + 1 < len(rest):
                 out.append(rest[i + 1])
                 i += 1
         i += 1
