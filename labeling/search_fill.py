@@ -110,7 +110,9 @@ def _load_line(line: str, big: bool) -> Any:
 
 
 def _event_docs(d: Any, off: int, out: list[tuple]) -> None:
-    """The documents of one event ingest took (labeling/trace_rows.py: its handlers' ``docs``)."""
+    """The documents of one event ingest took (labeling/trace_rows.py: its handlers' ``docs``).
+    ValueError for a step or text no event has: bytes changed since ingest read them (a trace
+    rewritten, then grown) are never validated, and must not stop the fill."""
     kind = d.get("kind")
     if kind == "message":
         msg = d["message"]
@@ -119,13 +121,19 @@ def _event_docs(d: Any, off: int, out: list[tuple]) -> None:
             content, reasoning = msg.get("content"), d.get("reasoning")
             text = content if type(content) is str and not reasoning else message_text(msg, reasoning)
             if text:
-                out.append((d.get("step"), "output" if role == "tool" else "message", off, text))
+                _add(out, d.get("step"), "output" if role == "tool" else "message", off, text)
     elif kind == "tool_call":
-        out.append((d["step"], "args", off, f"{d['name']} {d['arguments']}"))
+        _add(out, d["step"], "args", off, f"{d['name']} {d['arguments']}")
     elif kind == "rollout_end":
         patch = d["outcome"].get("patch")
         if patch:
-            out.append((None, "patch", off, patch))
+            _add(out, None, "patch", off, patch)
+
+
+def _add(out: list[tuple], step: Any, place: str, off: int, text: Any) -> None:
+    if not (step is None or isinstance(step, int)) or type(text) is not str:
+        raise ValueError
+    out.append((step, place, off, text))
 
 
 def _docs_chunk(skip: set[int], acc: RolloutAccum, data: bytes, base: int, line_no: int) -> ChunkRead:
