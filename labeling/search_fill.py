@@ -261,8 +261,14 @@ def start_filler(store: Path, base: str) -> None:
         close_fds=True,
     )
     FILLERS[:] = [p for p in FILLERS if p.returncode is None]
-    FILLERS.append(proc)  # (bench/ingest.py waits for them; a test too)
+    FILLERS.append(proc)  # (`wait_fillers`: the benches, and the tests after each test)
     threading.Thread(target=proc.wait, daemon=True, name="search-fill-reaper").start()
+
+
+def wait_fillers(timeout: float | None = None) -> None:
+    """Until every background filler this process started has exited (each given ``timeout``)."""
+    while FILLERS:
+        FILLERS.pop().wait(timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

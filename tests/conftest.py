@@ -29,5 +29,5 @@ def _search_fillers_end_with_their_test():
     over 4 MB) ends before the next test, never reading a test's files beside it."""
     yield
     fill = sys.modules.get("labeling.search_fill")
-    while fill is not None and fill.FILLERS:
-        fill.FILLERS.pop().wait(timeout=120)
+    if fill is not None:
+        fill.wait_fillers(timeout=120)
