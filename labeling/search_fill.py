@@ -221,30 +221,30 @@ def _join(base: str) -> Callable[[str], str]:
     return lambda key: key if base == "." else os.path.join(base, key)
 
 
-def catch_up(store: Path, base: str) -> bool:
+def catch_up(store: Path, base: str) -> None:
     """Bring the index up to the store: a small backlog here and now, a large one by a
-    background process (started unless one runs). True if a filler runs after this call."""
+    background process (started unless one runs). The index's trouble is never the caller's:
+    a search says the index is behind."""
     if filling(store):
-        return True
+        return
     try:
         conn = search_index.connect(store, create=True)
     except sqlite3.Error:
-        conn = None  # the index cannot be made here: a search finds nothing and says so
+        return  # the index cannot be made here: a search finds nothing and says so
     if conn is None:
-        return False
+        return
     try:
         work = search_index.pending(conn)
         if not work:
-            return False
+            return
         if sum(w.end - w.start for w in work) > INLINE_BYTES:
             start_filler(store, base)
-            return True
+            return
         with fill_lock(store) as mine:
             if mine:
                 fill(conn, _join(base))
-        return not mine
     except (sqlite3.Error, OSError):
-        return False  # the index's trouble is never the ingest's: a search says it is behind
+        pass  # (left for the next ingest or search)
     finally:
         conn.close()
 

@@ -50,7 +50,7 @@ def rows_only(tmp_path, monkeypatch):
     """A store whose ingest wrote its rows and no index yet (the filler kept from starting)."""
     root = tmp_path / "runs"
     _batch(root)
-    monkeypatch.setattr(search_fill, "catch_up", lambda store, base: False)
+    monkeypatch.setattr(search_fill, "catch_up", lambda store, base: None)
     store = LabelStore(root / "labels.sqlite", labeler="t")
     store.ingest([root])
     monkeypatch.undo()
