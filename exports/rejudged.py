@@ -9,9 +9,10 @@ as it was changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 _BLOCK = 1 << 16
 
 
-def _lines_backwards(path: str) -> Iterator[bytes]:
+def lines_backwards(path: str) -> Generator[bytes]:
     """The file's non-empty lines, last first, read in blocks from its end (a line's pieces
     joined once: a 100 MB line is not copied again for every block)."""
     with open_regular(path) as f:
@@ -49,10 +50,10 @@ def _lines_backwards(path: str) -> Iterator[bytes]:
             yield line
 
 
-def _ends(path: str) -> Iterator[tuple[float, RolloutState]]:
+def _ends(path: str) -> Generator[tuple[float, RolloutState]]:
     """The trace's ``rollout_end`` events, last first: when each was written and the state it
     says. OSError or ValueError for an unreadable trace or end."""
-    for line in _lines_backwards(path):
+    for line in lines_backwards(path):
         if b'"rollout_end"' not in line:
             continue
         raw = json.loads(line)
@@ -80,10 +81,17 @@ def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
         return False
 
 
+def last_line(path: str) -> bytes:
+    """The file's last non-empty line (b"" if none), read from its end."""
+    with contextlib.closing(lines_backwards(path)) as lines:
+        return next(lines, b"")
+
+
 def _last_end_ts(path: str) -> float | None:
     """When the trace's last ``rollout_end`` was written; None: no end, or unreadable."""
     try:
-        return next((ts for ts, _state in _ends(path)), None)
+        with contextlib.closing(_ends(path)) as ends:
+            return next((ts for ts, _state in ends), None)
     except (OSError, ValueError):
         return None
 

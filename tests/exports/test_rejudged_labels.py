@@ -95,13 +95,13 @@ def test_a_teammates_later_vote_never_makes_an_older_verdict_fresh(tmp_path) -> 
 
 
 def test_lines_read_backwards_are_the_files_lines(tmp_path) -> None:
-    from exports.rejudged import _BLOCK, _lines_backwards
+    from exports.rejudged import _BLOCK, lines_backwards
 
     lines = [b"a", b"", b"x" * (3 * _BLOCK + 7), b"  ", b"b" * _BLOCK, b"c", b"d" * (_BLOCK - 1)]
     for tail in (b"", b"\n", b"\n\n"):
         path = tmp_path / "t.jsonl"
         path.write_bytes(b"\n".join(lines) + tail)
-        assert list(_lines_backwards(str(path))) == [x for x in reversed(lines) if x.strip()]
+        assert list(lines_backwards(str(path))) == [x for x in reversed(lines) if x.strip()]
 
 
 @pytest.mark.parametrize("same_marks", [True, False])
