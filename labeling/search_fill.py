@@ -131,7 +131,7 @@ def _event_docs(d: Any, off: int, out: list[tuple]) -> None:
 
 
 def _add(out: list[tuple], step: Any, place: str, off: int, text: Any) -> None:
-    if not (step is None or isinstance(step, int)) or type(text) is not str:
+    if not (step is None or type(step) is int) or type(text) is not str:  # (as ingest: labeling/trace_rows.py)
         raise ValueError
     out.append((step, place, off, text))
 
