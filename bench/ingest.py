@@ -40,11 +40,6 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def wait_fillers() -> None:
-    while search_fill.FILLERS:
-        search_fill.FILLERS.pop().wait()
-
-
 def trace_files(root: Path) -> list[Path]:
     return sorted(root.glob("*/traces/*.jsonl"))
 
@@ -95,7 +90,7 @@ def main() -> None:
             assert report.files_read == len(files) and report.invalid_lines == 0, report
             ratios.append(full_w[-1] / parse_w[-1])
             t1 = time.perf_counter()
-            wait_fillers()
+            search_fill.wait_fillers()
             fill_w.append(time.perf_counter() - t1)
             fill_c.append(children_cpu() - k0)
             assert store.search_progress() is None, store.search_progress()

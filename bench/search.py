@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.ingest import children_cpu
 from labeling import search_fill
 from labeling.search_index import index_path
 from labeling.store import LabelStore
@@ -56,19 +56,13 @@ def parse_only(files: list[Path]) -> float:
     return time.process_time() - c0
 
 
-def children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def ingest(root: Path, db: Path) -> tuple[float, float]:
     """(CPU of the ingest, CPU of the process that filled the search index)."""
     with LabelStore(db, labeler="bench") as store:
         k0, c0 = children_cpu(), time.process_time()
         store.ingest([root])
         took = time.process_time() - c0
-        while search_fill.FILLERS:
-            search_fill.FILLERS.pop().wait()
+        search_fill.wait_fillers()
         return took, children_cpu() - k0
 
 

@@ -9,13 +9,14 @@ as it was changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from agent.trace import RolloutEnd, rollout_state
+from agent.trace import RolloutEnd, RolloutState, rollout_state
 from agent.trace_io import open_regular
 from labeling.records import PairRow
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 _BLOCK = 1 << 16
 
 
-def _lines_backwards(path: str) -> Iterator[bytes]:
+def lines_backwards(path: str) -> Generator[bytes]:
     """The file's non-empty lines, last first, read in blocks from its end (a line's pieces
     joined once: a 100 MB line is not copied again for every block)."""
     with open_regular(path) as f:
@@ -49,6 +50,18 @@ def _lines_backwards(path: str) -> Iterator[bytes]:
             yield line
 
 
+def _ends(path: str) -> Generator[tuple[float, RolloutState]]:
+    """The trace's ``rollout_end`` events, last first: when each was written and the state it
+    says. OSError or ValueError for an unreadable trace or end."""
+    for line in lines_backwards(path):
+        if b'"rollout_end"' not in line:
+            continue
+        raw = json.loads(line)
+        if isinstance(raw, dict) and raw.get("kind") == "rollout_end":
+            end = RolloutEnd.model_validate(raw)
+            yield end.ts, rollout_state(end)
+
+
 def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
     """Whether the trace's verdict now differs from the one it had at ``when`` (an ISO time: a
     label event's ``at``): a ``rollout_end`` written after it says otherwise than the last one
@@ -57,16 +70,10 @@ def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
     try:
         at = datetime.fromisoformat(when).timestamp()
         now = None
-        for line in _lines_backwards(path):
-            if b'"rollout_end"' not in line:
-                continue
-            raw = json.loads(line)
-            if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
-                continue
-            state = rollout_state(RolloutEnd.model_validate(raw))
+        for ts, state in _ends(path):
             if now is None:
                 now = state
-            if float(raw.get("ts", 0.0)) <= at:
+            if ts <= at:
                 then_: tuple[object, ...] = (state.status, state.verdict, state.detail if marks else "")
                 return then_ != (now.status, now.verdict, now.detail if marks else "")
         return False  # no end before the label: the verdict it was given on is today's
@@ -74,13 +81,41 @@ def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
         return False
 
 
+def last_line(path: str) -> bytes:
+    """The file's last non-empty line (b"" if none), read from its end."""
+    with contextlib.closing(lines_backwards(path)) as lines:
+        return next(lines, b"")
+
+
+def _last_end_ts(path: str) -> float | None:
+    """When the trace's last ``rollout_end`` was written; None: no end, or unreadable."""
+    try:
+        with contextlib.closing(_ends(path)) as ends:
+            return next((ts for ts, _state in ends), None)
+    except (OSError, ValueError):
+        return None
+
+
 def overtaken(store: LabelStore, labeled: list[tuple[PairRow, str]]) -> set[str]:
     """Of ``(pair, when its verdict was last given)``, the pairs a rejudge has since changed a
-    side's verdict under."""
+    side's verdict under. Each trace's end is read once, however many pairs it is in; only a
+    trace ended again after a label is read further."""
     uids = sorted({u for p, _ in labeled for u in (p.chosen_uid, p.rejected_uid)})
     paths = {r.uid: r.trace_path for r in store.rollouts(uids=uids, with_patch=False)} if uids else {}
-    return {
-        p.pair_id
-        for p, at in labeled
-        if any(paths.get(u) and verdict_changed_since(paths[u], at) for u in (p.chosen_uid, p.rejected_uid))
-    }
+    last_end: dict[str, float | None] = {}
+
+    def changed(uid: str, at: str) -> bool:
+        path = paths.get(uid)
+        if not path:
+            return False
+        if path not in last_end:
+            last_end[path] = _last_end_ts(path)
+        ts = last_end[path]
+        try:
+            if ts is None or ts <= datetime.fromisoformat(at).timestamp():
+                return False  # not ended since the label: the verdict it was given on stands
+        except ValueError:
+            return False
+        return verdict_changed_since(path, at)
+
+    return {p.pair_id for p, at in labeled if changed(p.chosen_uid, at) or changed(p.rejected_uid, at)}

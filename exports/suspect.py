@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from agent.trace_io import last_line
-from exports.rejudged import verdict_changed_since
+from exports.rejudged import last_line, verdict_changed_since
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
@@ -27,7 +25,7 @@ _CHUNK = 1 << 16
 def trace_state(trace_path: str) -> RolloutState | None:
     """The state its writer recorded in the trace's ``rollout_end``; None when unreadable or unended."""
     try:
-        raw = json.loads(last_line(Path(trace_path)))
+        raw = json.loads(last_line(trace_path))
         if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
             return None
         return rollout_state(RolloutEnd.model_validate(raw))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from agent.trace import RolloutState
 from labeling.records import IndexProgress, SearchHit
 from labeling.rollout_states import live_state, row_state
 from labeling.search_docs import event_text, read_line, snippet
@@ -54,6 +55,7 @@ def find(
     out: list[SearchHit] = []
     before: int | None = None
     page = limit * 2 + 8
+    batches: dict[str, bool] | None = None  # `alive()`, asked once, at the first running hit
     while len(out) < limit:
         got = hits(q, before, page)
         for raw in got:
@@ -62,7 +64,13 @@ def find(
             if key in seen:
                 continue  # another part of the same text
             seen.add(key)
-            hit = _hit(row, q, check, path_of)
+            state = row_state(row["state_status"], row["state_verdict"], row["state_reason"], "")
+            if state.status == "running" and alive is not None:
+                batches = alive() if batches is None else batches
+                state = live_state(state, batches.get(row["batch_id"], True))
+                if not _kept(state, q.filters):
+                    continue
+            hit = _hit(row, state, q, check, path_of)
             if hit is not None:
                 out.append(hit)
                 if len(out) == limit:
@@ -71,29 +79,20 @@ def find(
             break
         before = got[-1][0]
         if len(out) < limit and len(seen) >= MAX_CHECKED:
-            return SearchHits(_live(out, alive, q.filters), unchecked=True, checked=len(seen))  # more were left
-    return SearchHits(_live(out, alive, q.filters), checked=len(seen))
+            return SearchHits(out, unchecked=True, checked=len(seen))  # more were left
+    return SearchHits(out, checked=len(seen))
 
 
-def _live(
-    hits: list[SearchHit], alive: Callable[[], dict[str, bool]] | None, filters: dict[str, str]
-) -> list[SearchHit]:
-    """Running rollouts of dead batches read as interrupted, as everywhere; a hit the state or
-    reason filter chose by its stored state and that no longer has it is dropped (``state:running``
-    showed interrupted rollouts)."""
-    if alive is None or not any(h.state.status == "running" for h in hits):
-        return hits
-    batches = alive()
-    live = [h.model_copy(update={"state": live_state(h.state, batches.get(h.batch_id, True))}) for h in hits]
-    return [
-        h
-        for h in live
-        if filters.get("state", h.state.status) == h.state.status
-        and filters.get("reason", h.state.reason) == h.state.reason
-    ]
+def _kept(state: RolloutState, filters: dict[str, str]) -> bool:
+    """Whether a running rollout the state or reason filter chose by its stored state still
+    has it (``state:running`` showed interrupted rollouts; ``reason:interrupted`` chose every
+    running one: labeling/sqlite_search.py `filter_sql`)."""
+    return filters.get("state", state.status) == state.status and filters.get("reason", state.reason) == state.reason
 
 
-def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[str], str]) -> SearchHit | None:
+def _hit(
+    row: dict[str, Any], state: RolloutState, q: SearchQuery, check: bool, path_of: Callable[[str], str]
+) -> SearchHit | None:
     path = path_of(row["trace_path"])
     text = event_text(read_line(path, row["offset"]), row["place"])
     if check and not matches(q, text):
@@ -107,7 +106,7 @@ def _hit(row: dict[str, Any], q: SearchQuery, check: bool, path_of: Callable[[st
         snippet=snippet(text, q.words),
         task_id=row["task_id"] or "",
         model=row["model"] or "",
-        state=row_state(row["state_status"], row["state_verdict"], row["state_reason"], ""),
+        state=state,
         trace_path=path,
         offset=row["offset"],
     )

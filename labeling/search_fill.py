@@ -110,7 +110,9 @@ def _load_line(line: str, big: bool) -> Any:
 
 
 def _event_docs(d: Any, off: int, out: list[tuple]) -> None:
-    """The documents of one event ingest took (labeling/trace_rows.py: its handlers' ``docs``)."""
+    """The documents of one event ingest took (labeling/trace_rows.py: its handlers' ``docs``).
+    ValueError for a step or text no event has: bytes changed since ingest read them (a trace
+    rewritten, then grown) are never validated, and must not stop the fill."""
     kind = d.get("kind")
     if kind == "message":
         msg = d["message"]
@@ -119,13 +121,19 @@ def _event_docs(d: Any, off: int, out: list[tuple]) -> None:
             content, reasoning = msg.get("content"), d.get("reasoning")
             text = content if type(content) is str and not reasoning else message_text(msg, reasoning)
             if text:
-                out.append((d.get("step"), "output" if role == "tool" else "message", off, text))
+                _add(out, d.get("step"), "output" if role == "tool" else "message", off, text)
     elif kind == "tool_call":
-        out.append((d["step"], "args", off, f"{d['name']} {d['arguments']}"))
+        _add(out, d["step"], "args", off, f"{d['name']} {d['arguments']}")
     elif kind == "rollout_end":
         patch = d["outcome"].get("patch")
         if patch:
-            out.append((None, "patch", off, patch))
+            _add(out, None, "patch", off, patch)
+
+
+def _add(out: list[tuple], step: Any, place: str, off: int, text: Any) -> None:
+    if not (step is None or type(step) is int) or type(text) is not str:  # (as ingest: labeling/trace_rows.py)
+        raise ValueError
+    out.append((step, place, off, text))
 
 
 def _docs_chunk(skip: set[int], acc: RolloutAccum, data: bytes, base: int, line_no: int) -> ChunkRead:
@@ -213,30 +221,30 @@ def _join(base: str) -> Callable[[str], str]:
     return lambda key: key if base == "." else os.path.join(base, key)
 
 
-def catch_up(store: Path, base: str) -> bool:
+def catch_up(store: Path, base: str) -> None:
     """Bring the index up to the store: a small backlog here and now, a large one by a
-    background process (started unless one runs). True if a filler runs after this call."""
+    background process (started unless one runs). The index's trouble is never the caller's:
+    a search says the index is behind."""
     if filling(store):
-        return True
+        return
     try:
         conn = search_index.connect(store, create=True)
     except sqlite3.Error:
-        conn = None  # the index cannot be made here: a search finds nothing and says so
+        return  # the index cannot be made here: a search finds nothing and says so
     if conn is None:
-        return False
+        return
     try:
         work = search_index.pending(conn)
         if not work:
-            return False
+            return
         if sum(w.end - w.start for w in work) > INLINE_BYTES:
             start_filler(store, base)
-            return True
+            return
         with fill_lock(store) as mine:
             if mine:
                 fill(conn, _join(base))
-        return not mine
     except (sqlite3.Error, OSError):
-        return False  # the index's trouble is never the ingest's: a search says it is behind
+        pass  # (left for the next ingest or search)
     finally:
         conn.close()
 
@@ -253,8 +261,14 @@ def start_filler(store: Path, base: str) -> None:
         close_fds=True,
     )
     FILLERS[:] = [p for p in FILLERS if p.returncode is None]
-    FILLERS.append(proc)  # (bench/ingest.py waits for them; a test too)
+    FILLERS.append(proc)  # (`wait_fillers`: the benches, and the tests after each test)
     threading.Thread(target=proc.wait, daemon=True, name="search-fill-reaper").start()
+
+
+def wait_fillers(timeout: float | None = None) -> None:
+    """Until every background filler this process started has exited (each given ``timeout``)."""
+    while FILLERS:
+        FILLERS.pop().wait(timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,10 @@ _COLUMN_FILTERS = {
     "reason": "r.state_reason = ?",
     "in": "d.place = ?",
 }
+# A running rollout of a dead batch reads as not_judged/interrupted (labeling/rollout_states.py
+# `live_state`): these filters choose every running one, and the search keeps those that are
+# (labeling/search.py `find`).
+_DEAD_RUNNING = {("state", "not_judged"), ("reason", "interrupted")}
 _IN_PAIRS = "r.uid IN (SELECT chosen_uid FROM pairs WHERE {c} UNION SELECT rejected_uid FROM pairs WHERE {c})"
 # A new store's key, which its index file records (labeling/search_index.py).
 NEW_SEARCH_KEY = "INSERT OR IGNORE INTO meta VALUES ('search_key', lower(hex(randomblob(8))))"
@@ -43,7 +47,10 @@ def filter_sql(filters: dict[str, str]) -> tuple[str, list[Any]]:
     conds: list[str] = []
     params: list[Any] = []
     for key, value in sorted(filters.items()):
-        if key in _COLUMN_FILTERS:
+        if (key, value) in _DEAD_RUNNING:  # what a running rollout reads as once its batch is gone
+            conds.append(f"({_COLUMN_FILTERS[key]} OR r.state_status = 'running')")
+            params.append(value)
+        elif key in _COLUMN_FILTERS:
             conds.append(_COLUMN_FILTERS[key])
             params.append(value)
         elif key == "tag":

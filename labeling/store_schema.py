@@ -94,6 +94,12 @@ def _int(
     return Column(name, "INTEGER", default, not_null, since, key, references)
 
 
+def _pair_counter(name: str, by: Column) -> Table:
+    """Pairs counted by (``by``, stale), kept by triggers from the pairs (never copied)."""
+    stale, n = _int("stale", not_null=True), _int("n", not_null=True)
+    return Table(name, (by, stale, n), primary_key=(by.name, "stale"), copied=False)
+
+
 # Rollout and tool-call columns whose default does not say their type.
 _ROLLOUT_TYPES: dict[str, SqlType] = {
     "seed": "INTEGER",
@@ -246,12 +252,7 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     # Whole-queue counters by (verdict, stale), kept by triggers (`COUNTER_TRIGGERS`).
-    Table(
-        "pair_counts",
-        (_text("verdict", not_null=True), _int("stale", not_null=True), _int("n", not_null=True)),
-        primary_key=("verdict", "stale"),
-        copied=False,
-    ),
+    _pair_counter("pair_counts", _text("verdict", not_null=True)),
     # Team review: each labeler's current verdict per pair, derived from the log.
     Table(
         "pair_votes",
@@ -261,12 +262,7 @@ TABLES: tuple[Table, ...] = (
     ),
     # Pairs by (votes, stale), kept by triggers, so a labeler's queue length costs the same at
     # 500 and 50,000 pairs ...
-    Table(
-        "vote_counts",
-        (_int("votes", not_null=True), _int("stale", not_null=True), _int("n", not_null=True)),
-        primary_key=("votes", "stale"),
-        copied=False,
-    ),
+    _pair_counter("vote_counts", _int("votes", not_null=True)),
     # ... and each labeler's votes by the pair's vote count (labeling/team_sql.py `_write`).
     Table(
         "labeler_votes",

@@ -90,3 +90,19 @@ def test_stats_and_runs_report_suspect_and_the_cheat_rate(suspect_env) -> None:
     store.clear_suspect(suspect_env.suspect_uid)
     assert signal_report(store).suspect_cleared == 1
     assert cheat_text([r for r in store.rollouts() if not r.suspect]) is None
+
+
+def test_the_state_on_file_is_the_last_rollout_end_past_blank_lines(tmp_path) -> None:
+    """exports/suspect.py `trace_state`: the trace's last non-blank line (read from the end in
+    blocks: a many-MB patch is not copied again per block); None when that line is no end."""
+    from exports.suspect import trace_state
+
+    path = make_batch(tmp_path, "b1", [Spec("fix_gcd", 0)]) / "traces" / "fix_gcd__s0.jsonl"
+    _set_state(path.parent.parent, "fix_gcd__s0", judged("suspect", "frames (gcd.py:3)"))
+    with path.open("ab") as f:
+        f.write(b"  \n\n")
+    state = trace_state(str(path))
+    assert state is not None and state.verdict == "suspect"
+    with path.open("ab") as f:
+        f.write(b'{"kind": "test_run"}\n')
+    assert trace_state(str(path)) is None

@@ -332,9 +332,14 @@ def test_a_hit_in_a_dead_batchs_running_rollout_reads_interrupted(tmp_path):
         (hit,) = s.search("walrus in:args")
         assert (hit.state.status, hit.state.reason) == ("not_judged", "interrupted")
         assert s.search("walrus in:args state:running") == []  # it is not running any more
+        # found by what it reads as, though its row says running
+        assert [h.uid for h in s.search("walrus in:args reason:interrupted")] == [hit.uid]
+        assert [h.uid for h in s.search("walrus in:args state:not_judged")] == [hit.uid]
         with batch_lock(bdir):  # alive again (a resume): running
             (hit,) = s.search("walrus in:args")
             assert hit.state.status == "running"
+            assert s.search("walrus in:args reason:interrupted") == []
+            assert s.search("walrus in:args state:not_judged") == []
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)

@@ -50,7 +50,7 @@ def rows_only(tmp_path, monkeypatch):
     """A store whose ingest wrote its rows and no index yet (the filler kept from starting)."""
     root = tmp_path / "runs"
     _batch(root)
-    monkeypatch.setattr(search_fill, "catch_up", lambda store, base: False)
+    monkeypatch.setattr(search_fill, "catch_up", lambda store, base: None)
     store = LabelStore(root / "labels.sqlite", labeler="t")
     store.ingest([root])
     monkeypatch.undo()
@@ -160,6 +160,25 @@ def test_ingest_says_the_index_is_filling(tmp_path, monkeypatch, capsys):
         assert mine
         assert main(["ingest", str(root)]) == 0
     assert "search index filling (0 of 12 rollouts): `repo-agent search` finds" in capsys.readouterr().out
+
+
+def test_bytes_edited_after_ingest_never_stop_the_fill(rows_only):
+    """A trace rewritten before the filler reads it, then grown (same file, same first bytes:
+    ingest reads only its new end): lines that are no event are left out, never a traceback,
+    and the rest is indexed."""
+    root, store = rows_only
+    trace = next(root.rglob("t_sort__s0.jsonl"))
+    lines = trace.read_bytes().splitlines(keepends=True)
+    edited = [
+        _line({"kind": "rollout_end", "outcome": {"patch": 5}}) + b"\n",
+        _line({**MSG, "step": [1], "message": {"role": "user", "content": "walrus"}}) + b"\n",
+        _line({**CALL, "step": "one", "name": "walrus"}) + b"\n",
+    ]
+    with open(trace, "r+b") as f:
+        f.write(b"".join(lines[:-1] + edited + lines[-1:]))
+    store.ingest([root])
+    assert store.search("walrus") == [] and store.search_progress() is None
+    assert len(store.search("crossing", limit=100)) == ROLLOUTS
 
 
 def test_an_index_left_by_another_store_is_emptied(tmp_path):
