@@ -11,49 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Generator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from agent.trace_io import open_regular
+from agent.trace_io import lines_from_end
 from labeling.records import PairRow
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
 
-_BLOCK = 1 << 16
-
-
-def lines_backwards(path: str) -> Generator[bytes]:
-    """The file's non-empty lines, last first, read in blocks from its end (a line's pieces
-    joined once: a 100 MB line is not copied again for every block)."""
-    with open_regular(path) as f:
-        pos = f.seek(0, os.SEEK_END)
-        pieces: list[bytes] = []  # the line being read, its pieces last first
-        while pos > 0:
-            step = min(_BLOCK, pos)
-            pos -= step
-            f.seek(pos)
-            parts = f.read(step).split(b"\n")
-            if len(parts) == 1:
-                pieces.append(parts[0])
-                continue
-            line = parts[-1] + b"".join(reversed(pieces))
-            for done in (line, *reversed(parts[1:-1])):
-                if done.strip():
-                    yield done
-            pieces = [parts[0]]
-        line = b"".join(reversed(pieces))
-        if line.strip():
-            yield line
-
 
 def _ends(path: str) -> Generator[tuple[float, RolloutState]]:
     """The trace's ``rollout_end`` events, last first: when each was written and the state it
     says. OSError or ValueError for an unreadable trace or end."""
-    for line in lines_backwards(path):
+    for line in lines_from_end(path):
         if b'"rollout_end"' not in line:
             continue
         raw = json.loads(line)
@@ -79,12 +52,6 @@ def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
         return False  # no end before the label: the verdict it was given on is today's
     except (OSError, ValueError):
         return False
-
-
-def last_line(path: str) -> bytes:
-    """The file's last non-empty line (b"" if none), read from its end."""
-    with contextlib.closing(lines_backwards(path)) as lines:
-        return next(lines, b"")
 
 
 def _last_end_ts(path: str) -> float | None:

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from exports.rejudged import last_line, verdict_changed_since
+from agent.trace_io import last_line
+from exports.rejudged import verdict_changed_since
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore

@@ -94,16 +94,6 @@ def test_a_teammates_later_vote_never_makes_an_older_verdict_fresh(tmp_path) -> 
             s.close()
 
 
-def test_lines_read_backwards_are_the_files_lines(tmp_path) -> None:
-    from exports.rejudged import _BLOCK, lines_backwards
-
-    lines = [b"a", b"", b"x" * (3 * _BLOCK + 7), b"  ", b"b" * _BLOCK, b"c", b"d" * (_BLOCK - 1)]
-    for tail in (b"", b"\n", b"\n\n"):
-        path = tmp_path / "t.jsonl"
-        path.write_bytes(b"\n".join(lines) + tail)
-        assert list(lines_backwards(str(path))) == [x for x in reversed(lines) if x.strip()]
-
-
 @pytest.mark.parametrize("same_marks", [True, False])
 def test_a_clear_of_suspect_stands_on_the_marks_it_was_given_on(tmp_path, same_marks) -> None:
     """Round 9 vrd9-4: a person cleared a SUSPECT rollout (a docstring example); a later rejudge
@@ -144,7 +134,7 @@ def test_a_clear_of_suspect_stands_on_the_marks_it_was_given_on(tmp_path, same_m
 def test_each_trace_is_read_once_however_many_labeled_pairs_it_is_in(env, monkeypatch) -> None:
     """exports/rejudged.py `overtaken`: a rollout in three pass-fail pairs has its end read once;
     only a trace ended again after its label is read further (and its pairs still held)."""
-    from exports import rejudged
+    from agent import trace_io
     from exports.settled import settled_pairs
 
     specs = [Spec("fix_gcd", 0, passed=True), *(Spec("fix_gcd", s, passed=False) for s in (1, 2, 3))]
@@ -157,8 +147,8 @@ def test_each_trace_is_read_once_however_many_labeled_pairs_it_is_in(env, monkey
     _rejudge(batch / "traces" / "fix_gcd__s3.jsonl", "fix_gcd__s3", passed=True)
     env.store.ingest([env.root])
     opened: list[str] = []
-    real_open = rejudged.open_regular
-    monkeypatch.setattr(rejudged, "open_regular", lambda path: opened.append(Path(path).name) or real_open(path))
+    real_open = trace_io.open_regular
+    monkeypatch.setattr(trace_io, "open_regular", lambda path: opened.append(Path(path).name) or real_open(path))
     held = {p.pair_id for p, why in settled_pairs(env.store) if why == "rejudged_since_label"}
     assert held == {p.pair_id for p in pairs if "fix_gcd__s3" in (p.chosen_uid + p.rejected_uid)}
     assert sorted(opened) == ["fix_gcd__s0.jsonl", "fix_gcd__s1.jsonl", "fix_gcd__s2.jsonl", *["fix_gcd__s3.jsonl"] * 2]
