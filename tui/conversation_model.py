@@ -203,10 +203,13 @@ class Block:
         elif self.folded and t.role != "tool" and t.source is not None:
             head += f" · {t.source.size / 1e6:.1f} MB (space: unfold)"
         elif self.folded and t.role != "tool":
-            said = t.text or t.reasoning or " ".join(name for name, _ in t.calls)
+            said = t.text or t.reasoning
+            if said:
+                size = count((self.newlines if said is t.text else said.count("\n")) + 1, "line")
+            else:  # tool calls only: "1 line" for a call whose arguments unfold over many read wrong
+                said, size = " ".join(name for name, _ in t.calls), count(len(t.calls), "call")
             first = printable(said[:200].strip().split("\n", 1)[0])
-            lines = (self.newlines if said is t.text else said.count("\n")) + 1
-            head += f" · {count(lines, 'line')} (space: unfold) · {first}"
+            head += f" · {size} (space: unfold) · {first}"
         return head
 
     def row(self, n: int, width: int) -> tuple[str, str]:

@@ -54,6 +54,13 @@ def test_a_folded_one_line_prompt_says_1_line():
     assert rows(layout)[0] == "▸ system · 1 line (space: unfold) · sys"
 
 
+def test_a_folded_message_of_tool_calls_counts_its_calls():
+    layout = ConversationLayout()
+    layout.extend([Turn("assistant", 2, "", "", calls=[("write_file", "{}"), ("run_tests", "{}")])])
+    layout.toggle(0)
+    assert rows(layout)[0] == "▸ assistant · step 2 · 2 calls (space: unfold) · write_file run_tests"
+
+
 def test_control_characters_never_reach_the_screen():
     layout = ConversationLayout()
     layout.extend([Turn("assistant", 1, HOSTILE, "think \x1b[31mred")])
