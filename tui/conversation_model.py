@@ -16,7 +16,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from rich.cells import get_character_cell_size
+from rich.cells import cell_len, get_character_cell_size
 
 from tui.live_trace import Turn
 from tui.words import count
@@ -52,7 +52,7 @@ class Part:
     rows: list[int] = field(default_factory=list)  # cumulative wrapped rows per shown line
     width: int = 0  # the width ``rows`` was laid out at
     size: int = 0
-    # line -> (its printable text, row starts): a line not one cell a character, laid out once
+    # line -> (its printable text, row starts): a line wrapped by cells (not one a character)
     cuts: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
 
     def line(self, i: int) -> str:
@@ -78,7 +78,14 @@ class Part:
         line = self.line(i)
         if line.isascii() and "\t" not in line:
             return max(1, -(-len(line) // w))
+        # One row, drawn whole, nothing kept: most lines (a big output has millions). No character
+        # takes more cells than its UTF-8 bytes (a wide one is 3 or 4) but a tab (4 cells, 1 byte):
+        # a short line needs no measuring, which is slow.
+        if len(line.encode("utf-8", "surrogatepass")) + 3 * line.count("\t") <= w:
+            return 1
         shown = printable(line)
+        if cell_len(shown) <= w:
+            return 1
         self.cuts[i] = (shown, cuts := cell_cuts(shown, w))  # kept: a row slices it, never re-converts
         return len(cuts)
 
@@ -86,7 +93,10 @@ class Part:
         """Row ``wrap`` of line ``i`` (laid out at ``w`` cells), printable."""
         laid = self.cuts.get(i)
         if laid is None:
-            return printable(self.line(i)[wrap * w : (wrap + 1) * w])
+            line = self.line(i)
+            if line.isascii() and "\t" not in line:
+                return printable(line[wrap * w : (wrap + 1) * w])
+            return printable(line)  # one row (a line wrapped by cells is in ``cuts``)
         shown, cuts = laid
         end = cuts[wrap + 1] if wrap + 1 < len(cuts) else None
         return shown[cuts[wrap] : end]
@@ -193,10 +203,13 @@ class Block:
         elif self.folded and t.role != "tool" and t.source is not None:
             head += f" · {t.source.size / 1e6:.1f} MB (space: unfold)"
         elif self.folded and t.role != "tool":
-            said = t.text or t.reasoning or " ".join(name for name, _ in t.calls)
+            said = t.text or t.reasoning
+            if said:
+                size = count((self.newlines if said is t.text else said.count("\n")) + 1, "line")
+            else:  # tool calls only: "1 line" for a call whose arguments unfold over many read wrong
+                said, size = " ".join(name for name, _ in t.calls), count(len(t.calls), "call")
             first = printable(said[:200].strip().split("\n", 1)[0])
-            lines = (self.newlines if said is t.text else said.count("\n")) + 1
-            head += f" · {count(lines, 'line')} (space: unfold) · {first}"
+            head += f" · {size} (space: unfold) · {first}"
         return head
 
     def row(self, n: int, width: int) -> tuple[str, str]:

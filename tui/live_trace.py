@@ -32,7 +32,7 @@ from agent.trace import (
     ToolResultEvent,
 )
 from agent.trace_io import NotRegularFile, check_regular
-from tui.lazy_trace import HEAD_BYTES, LazyText, read_lazily
+from tui.lazy_trace import BIG_LINE, HEAD_BYTES, LazyText, read_lazily
 
 
 @dataclass
@@ -57,7 +57,11 @@ class CallView:
     def shown_result(self, limit: int = HEAD_BYTES) -> str | None:
         """The result, or a big one's head and how much more there is."""
         if self.result_source is None:
-            return self.result
+            if self.result is None or len(self.result) <= BIG_LINE:
+                return self.result
+            # Read whole (its line not in the writer's form): a pane laying out 100 MB never answers.
+            more = f"\n… {len(self.result) / 1e6:.1f}M characters in all (c: the conversation shows it whole)"
+            return self.result[:limit] + more
         src = self.result_source
         if src.size <= limit:
             return src.text()

@@ -142,3 +142,22 @@ async def test_unfolding_a_big_content_reads_it_off_the_ui_thread(tmp_path, monk
         await wait_until(pilot, lambda: not view.model.blocks[at].folded)
         rows = [view.model.row(y)[0] for y in range(view.model.starts[at], view.model.height)]
         assert any(r.startswith("  ends with") for r in rows) and "reading" not in rows[0]
+
+
+def test_a_big_result_read_whole_shows_its_head_in_the_call_pane(tmp_path):
+    """A big line not in the writer's compact form is read whole (no skeleton): the call and
+    Steps panes still get a head, not 100 MB to lay out (the studio never drew its first frame)."""
+    import json as _json
+
+    big = big_output(20_000)
+    path = trace_with(tmp_path, [big])
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    spaced = [_json.dumps(_json.loads(ln)) + "\n" if len(ln) > BIG_LINE else ln for ln in lines]
+    path.write_text("".join(spaced), encoding="utf-8")
+    trace = LiveTrace(path)
+    trace.poll()
+    (call,) = trace.calls
+    assert call.result_source is None and call.result == big  # read whole
+    shown = call.shown_result()
+    assert shown is not None and shown.startswith("line 0: a = b + 0\n") and len(shown) < 5000
+    assert shown.endswith("M characters in all (c: the conversation shows it whole)")

@@ -54,6 +54,13 @@ def test_a_folded_one_line_prompt_says_1_line():
     assert rows(layout)[0] == "▸ system · 1 line (space: unfold) · sys"
 
 
+def test_a_folded_message_of_tool_calls_counts_its_calls():
+    layout = ConversationLayout()
+    layout.extend([Turn("assistant", 2, "", "", calls=[("write_file", "{}"), ("run_tests", "{}")])])
+    layout.toggle(0)
+    assert rows(layout)[0] == "▸ assistant · step 2 · 2 calls (space: unfold) · write_file run_tests"
+
+
 def test_control_characters_never_reach_the_screen():
     layout = ConversationLayout()
     layout.extend([Turn("assistant", 1, HOSTILE, "think \x1b[31mred")])
@@ -89,6 +96,19 @@ def test_wide_characters_wrap_by_cells_never_overflowing_a_row():
     assert shown[-1] == "      x = '日本'"
     layout.relayout(80)
     assert [r for r in rows(layout)[1:] if r.strip()][0] == "  " + said[:39]
+
+
+def test_a_short_line_of_wide_characters_still_wraps_by_cells():
+    """Lines are measured only when their UTF-8 bytes could overflow a row (measuring millions
+    of lines of a big output is slow): twelve CJK characters are short by count, not by cells."""
+    from rich.cells import cell_len
+
+    layout = ConversationLayout()
+    layout.width = 22  # 20 cells after the indent
+    layout.extend([Turn("assistant", 1, "日本語" * 4 + "\né ü \x1b ok\n\t修复", "")])
+    shown = [r for r in rows(layout)[1:] if r.strip()]
+    assert shown == ["  " + "日本語" * 3 + "日", "  本語", "  é ü \ufffd ok", "      修复"]
+    assert all(cell_len(r) <= 22 for r in shown)
 
 
 def with_reasoning(traces: Path) -> Path:

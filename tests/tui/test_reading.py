@@ -202,6 +202,24 @@ async def test_the_ab_view_is_worked_out_off_the_ui_thread(traces, make_app, mon
         gate.set()
 
 
+async def test_an_ab_compare_that_fails_says_so(traces, make_app, monkeypatch):
+    """A compare that raises (in its thread) is one line in the view, not "comparing…" for ever."""
+    import tui.ab_model
+
+    def broken(a: str, b: str) -> str:
+        raise ValueError("hunk header out of range")
+
+    monkeypatch.setattr(tui.ab_model, "ab_patch", broken)
+    monkeypatch.setattr(tui.ab_model, "_CACHE", type(tui.ab_model._CACHE)())
+    app = make_app(traces)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.screen.pair is not None)
+        await pilot.press("v", "v")
+        ab = app.screen.query_one("#diff-ab", DiffView)
+        await wait_until(pilot, lambda: "comparing" not in shown(ab))
+        assert "could not compare A's files with B's: hunk header out of range" in shown(ab)
+
+
 async def test_view_choice_is_kept_across_a_restart(traces, make_app):
     app = make_app(traces)
     async with app.run_test(size=(120, 40)) as pilot:

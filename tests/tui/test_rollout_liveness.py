@@ -35,9 +35,11 @@ async def test_the_header_says_interrupted_when_the_batch_dies_while_open(tmp_pa
             assert isinstance(screen, RolloutScreen)
             head = lambda: str(screen.query_one("#rollout-head").render())  # noqa: E731
             await wait_until(pilot, lambda: "RUNNING" in head())
+            assert "following" in head()
             release.set()  # the batch's process ends without writing anything more
             assert done.wait(10)
             await wait_until(pilot, lambda: "INTERRUPTED" in head())
             assert "resume its batch from Runs (R)" in head()
+            assert "following" not in head()  # nothing more will come
     finally:
         release.set()

@@ -133,3 +133,29 @@ def test_search_snapshot(snap_compare, make_app, traces, size):
         await settle(pilot)
 
     assert snap_compare(make_app(traces), terminal_size=size, run_before=before)
+
+
+def test_cli_hits_in_a_narrow_terminal_are_one_row_each(tmp_path, capsys, monkeypatch):
+    """`repo-agent search` in a terminal cuts each hit to its width with an ellipsis (a Text's
+    own no_wrap was lost when print joined it: a hit wrapped over three rows at 60 columns);
+    into a pipe, the whole line."""
+    from rich.cells import cell_len
+
+    from tests.factories import Call, Rollout, Step, write_batch
+    from tui.cli import main
+    from tui.cli.label_store import console
+
+    monkeypatch.setenv("REPO_AGENT_LABELER", "alice")
+    long = "zebra " + " ".join(f"word{i}" for i in range(40))
+    steps = [Step([Call("grep", {"pattern": "zebra"}, output=long)]) for _ in range(3)]
+    write_batch(tmp_path / "runs", "b1", [Rollout("t", 0, steps=steps)])
+    monkeypatch.setattr(console, "_force_terminal", True)
+    monkeypatch.setattr(console, "_width", 60)
+    assert main(["search", str(tmp_path / "runs"), "zebra in:output"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[-1].endswith("3 hits")  # three hits, a row each, and the count
+    assert all(cell_len(line) <= 60 and line.endswith("…") for line in lines[:3]), lines
+    monkeypatch.setattr(console, "_force_terminal", False)
+    assert main(["search", str(tmp_path / "runs"), "zebra in:output", "--no-ingest"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and all(cell_len(line) > 60 and "word16" in line for line in lines[:3])  # not cut

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle, wait_until
 from tui.pair_queue import PairQueue
 from tui.screens.pairs import PairsScreen
 
@@ -51,7 +51,7 @@ async def test_c_before_any_pair_is_drawn_says_so(traces, make_app, monkeypatch)
     app = make_app(traces)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+            await wait_until(pilot, lambda: isinstance(app.screen, PairsScreen) and app.screen.is_mounted)
             await pilot.press("c")
             assert any("No pair on screen yet" in n.message for n in app._notifications)
             gate.set()

@@ -13,9 +13,9 @@ from pathlib import Path
 from tui.cli.command import CommandGroup
 
 # The commands live in tui/cli/ingest_stats.py and tui/cli/pairs_steps.py, what they share in
-# tui/cli/label_store.py; these names stay importable from here (tui/cli/team.py, tests).
+# tui/cli/label_store.py (import it from there); ``console`` stays importable here for tests.
 from tui.cli.ingest_stats import cmd_ingest, cmd_stats
-from tui.cli.label_store import add_store_args, console, ingest_dirs, store_errors, store_from_args
+from tui.cli.label_store import add_store_args, console
 from tui.cli.pairs_steps import (
     cmd_pairs_list,
     cmd_pairs_rebuild,
@@ -39,10 +39,7 @@ __all__ = [
     "cmd_steps_list",
     "cmd_steps_mark",
     "console",
-    "ingest_dirs",
     "register",
-    "store_errors",
-    "store_from_args",
 ]
 
 EXAMPLES = """\

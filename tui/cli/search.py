@@ -35,10 +35,9 @@ examples:
 _STATE_STYLE = {"PASS": "green", "FAIL": "red", "TAMPERED": "magenta"}
 
 
-def hit_line(h: SearchHit, *, cut: bool) -> Text:
-    """One hit as one line: rollout, step, where, state, snippet (already neutralised); ``cut``
-    to the terminal's width with an ellipsis (a pipe gets the whole line)."""
-    t = Text(no_wrap=True, overflow="ellipsis") if cut else Text()
+def hit_line(h: SearchHit) -> Text:
+    """One hit as one line: rollout, step, where, state, snippet (already neutralised)."""
+    t = Text()
     t.append(neutralise_line(h.uid, markup=False), style="bold")  # a file name may hold anything
     t.append(f"  {h.at:>7}")
     t.append(f"  {h.place:<7}", style="cyan")
@@ -66,9 +65,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         if hits.partial_index is not None:
             err.print(Text(hits.partial_index.words))
         return 0
+    # A terminal: each hit cut to its width with an ellipsis, one row (a Text's own no_wrap is
+    # lost when print joins it); a pipe: the whole line.
     cut = console.is_terminal
     for h in hits:
-        console.print(hit_line(h, cut=cut), soft_wrap=not cut)
+        console.print(hit_line(h), no_wrap=cut, overflow="ellipsis" if cut else None, soft_wrap=not cut)
     said = hits_summary(len(hits), args.limit, unchecked=hits.unchecked, checked=hits.checked)
     more = "; --limit N for more" if len(hits) >= args.limit and not hits.unchecked else ""
     console.print(Text(said + more, style="dim"))

@@ -12,7 +12,7 @@ import json
 import sys
 
 from tui.cli.command import CommandGroup
-from tui.cli.labels import add_store_args, ingest_dirs, store_errors, store_from_args
+from tui.cli.label_store import add_store_args, ingest_dirs, store_errors, store_from_args
 from tui.cli.safe_console import SafeConsole
 from tui.words import count
 

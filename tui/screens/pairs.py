@@ -185,27 +185,24 @@ class PairsScreen(StudioScreen):
     # end (into the cache) and is shown if its pair is back on screen by then.
     @work(thread=True, group="pairs-ab", exit_on_error=False)
     def _compare_ab(self, a: RolloutRow, b: RolloutRow) -> None:
-        patch: str | None = None
         try:
-            patch = ab_patch_for(a.patch, b.patch)
-        finally:
-            self.app.call_from_thread(self._compared_ab, a.uid, b.uid, patch)
+            patch, failed = ab_patch_for(a.patch, b.patch), ""
+        except Exception as exc:  # said in the view: never "comparing…" for ever, nor the studio's end
+            patch, failed = None, f"(could not compare A's files with B's: {exc})"
+        self.app.call_from_thread(self._compared_ab, (a.uid, b.uid), patch, failed)
 
-    def _compared_ab(self, uid_a: str, uid_b: str, patch: str | None) -> None:
-        """A compare's end (``patch`` None: it failed): shown if its pair is still on screen."""
-        self._comparing.discard((uid_a, uid_b))
+    def _compared_ab(self, uids: tuple[str, str], patch: str | None, failed: str) -> None:
+        """A compare's end (``patch`` None: it failed, ``failed`` says why): shown if its pair is
+        still on screen."""
+        self._comparing.discard(uids)
         view = self.shown or self._drawn
-        a, b = view.sides if view is not None else (None, None)
-        if (
-            patch is None
-            or view is None
-            or view.diff_view != "ab"
-            or a is None
-            or b is None
-            or (a.uid, b.uid) != (uid_a, uid_b)
-        ):
+        if view is None or view.diff_view != "ab" or tuple(r.uid if r else None for r in view.sides) != uids:
             return  # moved on meanwhile
-        self.query_one("#diff-ab", DiffView).set_patch(patch, empty_message=AB_IDENTICAL)
+        ab = self.query_one("#diff-ab", DiffView)
+        if patch is None:
+            ab.set_patch("", empty_message=failed)
+        else:
+            ab.set_patch(patch, empty_message=AB_IDENTICAL)
 
     def _apply_view(self) -> None:
         mode = self.state.diff_view

@@ -359,7 +359,8 @@ class RolloutScreen(StudioScreen):
             money = f", {fmt_cost(saved.cost_usd)}" if saved.cost_usd is not None else ""
             tokens = fmt_tokens(saved.tokens_in + saved.tokens_out)
             text.append(f" · saved ~{saved.steps} steps, ~{tokens} tok{money}", style="green")
-        text.append("   following" if self.follow and t.end is None else "", style="italic yellow")
+        # An interrupted rollout writes nothing more: nothing to follow.
+        text.append("   following" if self.follow and state.status == "running" else "", style="italic yellow")
         text.append(shown_text(f"   {t.start.provider}/{t.start.model}"), style="cyan")
         text.append(shown_text(f"   {self.uid}"), style="dim")
         if t.end is not None and t.end.outcome.suspect:
