@@ -183,3 +183,17 @@ def test_a_cheat_probes_pass_rejudged_is_a_probe_suspect_never_a_pass(tmp_path):
     w.close()
     [item] = rejudge_batch(batch, suite)
     assert (item.after.status, item.after.verdict) == ("probe", "suspect"), item.after
+
+
+def test_the_cli_says_in_one_line_why_a_rejudge_stopped(old_batch, monkeypatch, capsys):
+    """A full disk (or another machine's failure) mid-batch: one line saying the rejudge
+    stopped and resumes, never a traceback (only the sandbox's errors were caught)."""
+    import agent.rejudge
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(agent.rejudge, "rejudge_batch", full_disk)
+    assert main(["rejudge", str(old_batch)]) != 0
+    err = capsys.readouterr().err
+    assert "rejudge stopped (run it again to resume)" in err and "No space left" in err and "Traceback" not in err

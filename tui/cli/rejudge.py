@@ -43,10 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_rejudge(args: argparse.Namespace) -> int:
     from agent.batch_meta import read_batch_meta
-    from agent.differential import DifferentialError
     from agent.final_verdict import CHECKER_VERSION
     from agent.rejudge import rejudge_batch
     from agent.sandbox import SandboxError, require_sandbox
+    from agent.suites.models import SuiteError
 
     batch = Path(args.batch).expanduser()
     try:
@@ -71,7 +71,9 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
                     bar, completed=done, total=total, description=item.rollout_id if item else ""
                 ),
             )
-    except (DifferentialError, SandboxError) as exc:
+    except (SandboxError, SuiteError, OSError) as exc:
+        # The machine's (no sandbox, a full disk) or the suite's, never one rollout's: a check
+        # that could not run for one rollout is recorded there as not judged (agent/rejudge.py).
         raise UserError(f"rejudge stopped (run it again to resume): {exc}") from None
     judged = [i for i in items if i.after is not None]
     changed = [i for i in judged if i.changed]
