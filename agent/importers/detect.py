@@ -17,7 +17,7 @@ from typing import Any
 from agent.importers import inspect_log, mini_swe_agent, openhands, swe_agent
 from agent.importers.base import BrokenFile, Importer
 from agent.trace import is_batch_dir
-from agent.trace_io import MAX_JSON_VALUES, NotRegularFile, loads_bounded, open_regular, too_many_values
+from agent.trace_io import MAX_JSON_VALUES, NotRegularFile, file_kind, loads_bounded, open_regular, too_many_values
 
 # Order matters where shapes overlap: mini-swe-agent's bare list before OpenHands' event list.
 # Each module is an Importer (agent.importers.base): name, sniff, read.
@@ -79,7 +79,7 @@ def load(path: Path) -> Any:
     try:
         mode = os.stat(path).st_mode  # follows a link: a link to /dev/zero is a device
         if not stat.S_ISREG(mode):
-            raise BrokenFile(f"not a regular file ({_kind(mode)}); not opened")
+            raise BrokenFile(f"not a regular file ({file_kind(mode)}); not opened")
         if path.suffix == ".eval":
             return None  # a ZIP: inspect_log opens it the same way, entry by entry
         with open_regular(path, follow=True) as f:
@@ -103,7 +103,7 @@ def load(path: Path) -> Any:
         raise BrokenFile(f"more than {MAX_JSON_VALUES:,} JSON values; not read")
     if path.suffix == ".jsonl":
         rows = []
-        for i, line in enumerate(text.splitlines(), 1):
+        for i, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON may hold U+2028 as it is
             if line.strip():
                 try:
                     rows.append(loads_bounded(line))
@@ -120,16 +120,6 @@ def _why(exc: ValueError) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} at line {exc.lineno}"
     return str(exc)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a special file"
 
 
 def detect(path: Path, data: Any, fmt: str = "auto") -> str | None:

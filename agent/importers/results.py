@@ -80,7 +80,7 @@ def read_results_file(path: Path) -> dict[str, bool]:
         data: Any = json.loads(text)
     except ValueError:
         try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            data = [json.loads(line) for line in text.split("\n") if line.strip()]  # (U+2028 may stand in a string)
         except ValueError:
             raise BrokenFile("not JSON or JSON lines") from None
     out = parse_results(data)
@@ -93,7 +93,7 @@ def _read_preds(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            rows = [json.loads(line) for line in text.split("\n") if line.strip()]
         else:
             data = json.loads(text)
             rows = list(data.values()) if isinstance(data, dict) else data

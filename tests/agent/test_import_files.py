@@ -226,3 +226,21 @@ def test_fifo_and_device_links_are_named_not_opened(tmp_path: Path, capsys: pyte
     # Named outright, the FIFO is reported the same way (not "no such file").
     assert main(["import", str(src / "pipe.traj"), "--out", str(tmp_path / "out2")]) == 1
     assert "pipe.traj: not a regular file (a FIFO)" in capsys.readouterr().out
+
+
+def test_json_lines_holding_a_line_separator_in_a_string_read_whole(tmp_path: Path) -> None:
+    """JSON may hold U+2028 / U+0085 unescaped; str.splitlines breaks a line there, so a valid
+    JSON-lines file was "not JSON"."""
+    import json as _json
+
+    from agent.importers.detect import load
+    from agent.importers.results import read_results_file
+
+    rows = [
+        {"instance_id": "a__b-1", "resolved": True, "note": "x\u2028y\x85z"},
+        {"instance_id": "c__d-2", "resolved": False},
+    ]
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(_json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    assert load(path) == rows
+    assert read_results_file(path) == {"a__b-1": True, "c__d-2": False}
