@@ -242,6 +242,15 @@ class UserNamespace:
         reply = self.ask({"op": "unnamed", "pid1": pid1, "dev": dev, "file_max": file_max}, "bytes")
         return int(str(reply["bytes"]))
 
+    def cpu_s(self) -> float:
+        """The keeper's CPU time so far (its walks are the disk watch's cost: agent/disk_watch.py)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone: what it spent is no longer anyone's
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def alive(self) -> bool:
         return self.fd >= 0 and not self._broken and self.proc.poll() is None
 
@@ -312,6 +321,9 @@ class SandboxUid:
 
     def unnamed(self, pid1: int, dev: int, file_max: int) -> int:
         return self.ns.unnamed(pid1, dev, file_max)
+
+    def cpu_s(self) -> float:
+        return self.ns.cpu_s()
 
     def give_back(self) -> None:
         """Every process of the uid ended, then what was handed over (and all the tests
