@@ -123,3 +123,46 @@ def test_a_fix_answering_from_the_revealed_held_out_tests_is_caught(tmp_path):
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     wrong_passed = result.passed and not tampered and not result.tamper and not hits
     assert not wrong_passed, (result.summary, result.differential, hits)
+
+
+# r10-3: the differential's detail (the trace's TestRun.differential and the FAIL's detail)
+# carries the held-out inputs out: the runner's process holds them (its calls file), and a
+# record the code under test writes to the verdict pipe with a "bad" field is repeated as it
+# stands (80 characters a call, ``_why``), where an exception's name is filtered for exactly
+# this (``_shown_name``). At import the fix writes one such record per input and kills its
+# process before the runner answers (no conflicting record): "gcd#0: LEAK [382, 464]; ...".
+LEAKS_THE_POOL = """import json
+import os
+import sys
+
+if sys.argv[1:] and sys.argv[-1].endswith(".json"):
+    with open(sys.argv[-1]) as f:
+        spec = json.load(f)
+    for fd in range(3, 64):
+        try:
+            if os.readlink("/proc/self/fd/%d" % fd).startswith("pipe:"):
+                for t, target in enumerate(spec["targets"]):
+                    for i, args in enumerate(target["inputs"]):
+                        rec = {"k": "result", "t": t, "i": i, "bad": "LEAK " + json.dumps(args)}
+                        os.write(fd, (json.dumps(rec) + "\\n").encode())
+        except OSError:
+            pass
+    os.kill(os.getpid(), 9)
+
+
+def gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-3 a forged 'bad' record puts held-out inputs in the verdict detail")
+def test_the_differential_detail_never_carries_held_out_inputs(mini_bugs, tmp_path):
+    task = mini_bugs.task("fix_gcd")
+    ws = Workspace.create(mini_bugs, task, tmp_path)
+    (ws.path / "gcd.py").write_text(LEAKS_THE_POOL)
+    result, _ = final_test_run(ws)
+    assert not result.passed
+    shown = f"{result.differential} {result.fail_detail} {result.summary}"
+    assert "LEAK" not in shown, shown
