@@ -166,3 +166,47 @@ def test_the_differential_detail_never_carries_held_out_inputs(mini_bugs, tmp_pa
     assert not result.passed
     shown = f"{result.differential} {result.fail_detail} {result.summary}"
     assert "LEAK" not in shown, shown
+
+
+# r10-4: one rollout's patch stops `repo-agent rejudge` for its whole batch, for good. Its
+# tests replaced the directory tests/ by a file (the patch: "new file tests", "deleted
+# tests/test_gcd.py"); rebuilding it writes the file "tests" over the fresh workspace's
+# directory: IsADirectoryError, no PatchError, out of ``_rejudge_one`` and ``rejudge_batch``
+# (the CLI catches DifferentialError and SandboxError only). Traces run in name order, so
+# every rerun stops there again, and a forged PASS after it is never judged again.
+FORGED_EQ = (
+    "class _Yes(int):\n    def __eq__(self, other):\n        return True\n\n    __hash__ = int.__hash__\n\n\n"
+    "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return _Yes(b)\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-4 a patch replacing a directory by a file stops the rejudge")
+def test_one_rollouts_patch_never_stops_the_rejudge_of_its_batch(mini_bugs, tmp_path):
+    import shutil
+
+    from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
+    from agent.rejudge import rejudge_batch
+    from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged
+
+    task = mini_bugs.task("fix_gcd")
+    with Workspace.create(mini_bugs, task, tmp_path / "mk") as ws:
+        shutil.rmtree(ws.path / "tests")
+        (ws.path / "tests").write_text("the tests' doing\n")
+        blocker = ws.patch()
+    with Workspace.create(mini_bugs, task, tmp_path / "mk") as ws:
+        (ws.path / "gcd.py").write_text(FORGED_EQ)
+        forged = ws.patch()
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite="mini-bugs", provider="openai", model="m", started=now_iso()))
+    for rid, patch in (("a-blocker", blocker), ("b-forged", forged)):
+        w = TraceWriter(batch / "traces" / f"{rid}.jsonl", rid)
+        w.emit(RolloutStart, task_id="fix_gcd", suite="mini-bugs", provider="openai", model="m", max_iters=5)
+        w.emit(
+            RolloutEnd,
+            outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
+            stop_reason="finished",
+            duration_s=1.0,
+        )
+        w.close()
+    items = {i.rollout_id: i for i in rejudge_batch(batch, mini_bugs)}
+    assert items["b-forged"].after is not None and items["b-forged"].after.label == "FAIL", items
