@@ -210,3 +210,33 @@ def test_one_rollouts_patch_never_stops_the_rejudge_of_its_batch(mini_bugs, tmp_
         w.close()
     items = {i.rollout_id: i for i in rejudge_batch(batch, mini_bugs)}
     assert items["b-forged"].after is not None and items["b-forged"].after.label == "FAIL", items
+
+
+# r10-5: root mode's copy-back counts regular files' bytes only (``_copy_tree``'s budget),
+# but the workspace's cost (``tree_cost``, what the next run's copy and the final run refuse
+# past the cap) counts every directory's and link's disk blocks. Directories and links cost
+# a tmpfs no page (a short link) or next to nothing, and 4 kB each on the host's ext4: 100,000
+# empty directories copy back as 410 MB of root's disk on a 256 MB cap, and the next run is
+# refused ("over the sandbox's"), which the 16th of room was made to prevent. Scaled down: a
+# cap of 8 MB, 4,000 directories (16 MB of blocks), then a second run.
+MANY_DIRS = "import os\nfor i in range(4000):\n    os.mkdir('d%d' % i)\nprint('MADE', flush=True)\n"
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-5 root's copy-back leaves directory blocks past the cap")
+def test_roots_copy_back_keeps_the_workspace_within_its_cap(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    from agent import sandbox
+
+    if os.geteuid() != 0:
+        pytest.fail("root mode's copy-back: run as root")
+    monkeypatch.setattr(sandbox, "WORKSPACE_BYTES", 8 * 1024 * 1024)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text(MANY_DIRS)
+    run = sandbox.run_command_full([sys.executable, "a.py"], ws, timeout_s=60)
+    assert "MADE" in run.output, run.output
+    held = sandbox.tree_cost(ws)[0]
+    assert held <= sandbox.WORKSPACE_BYTES, f"{held} bytes after the copy-back, cap {sandbox.WORKSPACE_BYTES}"
+    sandbox.run_command_full([sys.executable, "-c", "pass"], ws, timeout_s=60)  # the next run starts
