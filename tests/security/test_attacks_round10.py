@@ -240,3 +240,55 @@ def test_roots_copy_back_keeps_the_workspace_within_its_cap(tmp_path, monkeypatc
     held = sandbox.tree_cost(ws)[0]
     assert held <= sandbox.WORKSPACE_BYTES, f"{held} bytes after the copy-back, cap {sandbox.WORKSPACE_BYTES}"
     sandbox.run_command_full([sys.executable, "-c", "pass"], ws, timeout_s=60)  # the next run starts
+
+
+# r10-6: an honest fix of a SWE-bench-shaped task is held SUSPECT. When every id is in a file
+# the hidden test patch creates, the rollout's run_tests runs the nearest existing directory
+# (agent/suites/swebench.py ``_visible_command``: all of tests/), the final run only the
+# ids' files (``final_command``): "final run ran 2 tests, an earlier run 6", ``tests_dropped``,
+# on every honest pass of such a task (SUSPECT: no export until a person clears it).
+OLD_TESTS = "from calc import add\n\n" + "".join(
+    f"\ndef test_add_{i}():\n    assert add({i}, 1) == {i + 1}\n\n" for i in range(6)
+)
+NEW_TESTS = (
+    "from calc import square\n\n\ndef test_square():\n    assert square(3) == 9\n\n\n"
+    "def test_square_zero():\n    assert square(0) == 0\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-6 tests_dropped holds an honest SWE-bench-shaped pass SUSPECT")
+def test_an_honest_pass_of_a_task_whose_ids_are_all_new_is_not_suspect(tmp_path):
+    from agent.suspect import scan_rollout, source_reader, workspace_reader
+    from agent.trace import TestCounts, TestRun
+    from tests.agent.conftest import write_suite
+
+    added = "".join("+" + line + "\n" for line in NEW_TESTS.rstrip("\n").split("\n"))
+    patch = (
+        "diff --git a/tests/test_new.py b/tests/test_new.py\nnew file mode 100644\n--- /dev/null\n"
+        f"+++ b/tests/test_new.py\n@@ -0,0 +1,9 @@\n{added}"
+    )
+    root = tmp_path / "suite"
+    (root / "hidden_tests").mkdir(parents=True)
+    (root / "hidden_tests" / "t.diff").write_text(patch)
+    files = {"calc.py": "def add(a, b):\n    return a + b\n\n\ndef square(x):\n    return x + x\n"}
+    files["tests/test_old.py"] = OLD_TESTS
+    hidden = {
+        "patch": "hidden_tests/t.diff",
+        "fail_to_pass": ["tests/test_new.py::test_square"],
+        "pass_to_pass": ["tests/test_new.py::test_square_zero"],
+    }
+    suite = load_suite(str(write_suite(root, {"swe_sq": files}, hidden_tests=hidden)))
+    task = suite.task("swe_sq")
+    ws = Workspace.create(suite, task, tmp_path / "w")
+    (ws.path / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef square(x):\n    return x * x\n")
+    early = ws.run_tests()  # the agent's run_tests: the task's command as the suite wrote it
+    result, tampered = final_test_run(ws)
+    assert early.passed and result.passed and not tampered, (early.summary, result.summary)
+    runs = [
+        TestRun(rollout_id="r", seq=1, ts=0.0, step=1, passed=True, counts=TestCounts(**early.counts.model_dump())),
+        TestRun(
+            rollout_id="r", seq=2, ts=0.0, final=True, passed=True, counts=TestCounts(**result.counts.model_dump())
+        ),
+    ]
+    hits = scan_rollout(ws.patch(), runs, task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert not hits, hits
