@@ -292,3 +292,29 @@ def test_an_honest_pass_of_a_task_whose_ids_are_all_new_is_not_suspect(tmp_path)
     ]
     hits = scan_rollout(ws.patch(), runs, task.protected, source_reader(ws.source), workspace_reader(ws.path))
     assert not hits, hits
+
+
+# r10-7: an honest run whose verdict records pass MAX_STREAM_BYTES (8 MB: about 520 bytes a
+# test with short ids, so ~16,000 tests; scikit-learn's test_common.py parametrises over every
+# estimator and check) is judged TAMPERED: the reader keeps the first 8 MB, the record cut
+# there fails its seal ("verdict records the plugin did not seal ... written or rewritten by
+# test code") and the finish is lost (a verdict error). Scaled in time, not in bytes: 600
+# cases with 4,800-character ids make the same 8 MB in ~2 s.
+MANY_CASES = (
+    "import pytest\nfrom calc import add\n\nCASES = [(i, 'case-%d-' % i + 'x' * 4800) for i in range(600)]\n\n\n"
+    "@pytest.mark.parametrize('i', [c[0] for c in CASES], ids=[c[1] for c in CASES])\n"
+    "def test_add(i):\n    assert add(i, 1) == i + 1\n\n\ndef test_small():\n    assert add(1, 1) == 2\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-7 verdict records past 8 MB make an honest run TAMPERED")
+def test_an_honest_run_with_many_verdict_records_is_judged_on_them(tmp_path):
+    from tests.agent.conftest import write_suite
+
+    files = {"calc.py": "def add(a, b):\n    return a - b\n", "tests/test_x.py": MANY_CASES}
+    suite = load_suite(str(write_suite(tmp_path / "suite", {"t": files})))
+    ws = Workspace.create(suite, suite.task("t"), tmp_path / "w")
+    (ws.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    result, tampered = final_test_run(ws)
+    assert not result.tamper and not tampered, result.tamper
+    assert result.passed, (result.summary, result.error)
