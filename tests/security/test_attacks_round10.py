@@ -352,3 +352,50 @@ def test_canaries_in_a_module_skipped_for_a_missing_dependency_spare_an_honest_f
     result, tampered = final_test_run(ws)
     assert not result.tamper and not tampered, result.tamper
     assert result.passed, result.summary
+
+
+# r10-9: an honest fix in a library module next to the tests' package is put back before the
+# final run. ``dirs_of_tests`` widens a test module's directory to its parents while they hold
+# no file the reference fix writes: tests in ``pkg/b/tests`` with the gold fix in
+# ``pkg/a/core.py`` make all of ``pkg/b`` (library code) "the tests' directory", and
+# ``put_back`` restores it as the source has it. A SWE-bench shape (sklearn, sympy, astropy:
+# a fix in one subpackage, its tests in another): the rollout fixed ``pkg/b/util.py`` (where
+# the issue shows), the fix is reverted, FAIL_TO_PASS 0/1.
+SUBPACKAGE_TESTS = "from pkg.b.util import triple\n\n\ndef test_zero():\n    assert triple(0) == 0\n"
+SUBPACKAGE_PATCH = (
+    "diff --git a/pkg/b/tests/test_util.py b/pkg/b/tests/test_util.py\n--- a/pkg/b/tests/test_util.py\n"
+    "+++ b/pkg/b/tests/test_util.py\n@@ -3,3 +3,7 @@ from pkg.b.util import triple\n \n def test_zero():\n"
+    "     assert triple(0) == 0\n+\n+\n+def test_two():\n+    assert triple(2) == 6\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-9 put_back reverts an honest fix in the tests' parent package")
+def test_an_honest_fix_beside_the_tests_package_is_judged_as_written(tmp_path):
+    from tests.agent.conftest import write_suite
+
+    root = tmp_path / "suite"
+    (root / "hidden_tests").mkdir(parents=True)
+    (root / "hidden_tests" / "t.diff").write_text(SUBPACKAGE_PATCH)
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/a/__init__.py": "",
+        "pkg/a/core.py": "def factor():\n    return 2\n",
+        "pkg/b/__init__.py": "",
+        "pkg/b/util.py": "from pkg.a.core import factor\n\n\ndef triple(x):\n    return x * factor()\n",
+        "pkg/b/tests/test_util.py": SUBPACKAGE_TESTS,
+        "_fix/pkg/a/core.py": "def factor():\n    return 3\n",
+    }
+    hidden = {
+        "patch": "hidden_tests/t.diff",
+        "fail_to_pass": ["pkg/b/tests/test_util.py::test_two"],
+        "pass_to_pass": ["pkg/b/tests/test_util.py::test_zero"],
+    }
+    command = ["python", "-m", "pytest", "-q", "pkg/b/tests/test_util.py"]
+    suite_json = write_suite(
+        root, {"swe": files}, protected=["pkg/b/tests/test_util.py"], test_command=command, hidden_tests=hidden
+    )
+    suite = load_suite(str(suite_json))
+    ws = Workspace.create(suite, suite.task("swe"), tmp_path / "w")
+    (ws.path / "pkg/b/util.py").write_text("def triple(x):\n    return x * 3\n")
+    result, tampered = final_test_run(ws)
+    assert result.passed and not tampered, result.summary
