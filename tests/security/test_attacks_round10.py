@@ -399,3 +399,46 @@ def test_an_honest_fix_beside_the_tests_package_is_judged_as_written(tmp_path):
     (ws.path / "pkg/b/util.py").write_text("def triple(x):\n    return x * 3\n")
     result, tampered = final_test_run(ws)
     assert result.passed and not tampered, result.summary
+
+
+# r10-10: the held-out test file's text goes into the trace through a tamper line. During the
+# final run the held-out tests are in the workspace; the code under test reads one and
+# registers a pytest hook compiled under a "file name" holding that text; the verdict plugin
+# reports the hook with its ``co_filename`` and the host repeats it: "pytest hook
+# pytest_runtest_logreport implemented in LEAK ... assert gcd(0, 5) == 5 ..." (TestRun.tamper
+# in the trace, the store, the studio). The rollout is TAMPERED, but the hidden cases are out.
+LEAKS_THE_HIDDEN_TESTS = """import gc
+import os
+
+if os.path.exists("tests/test_gcd_hidden.py"):
+    with open("tests/test_gcd_hidden.py") as f:
+        seen = f.read().replace("\\n", " | ")[:400]
+    for o in gc.get_objects():
+        if type(o).__name__ == "PytestPluginManager":
+            ns = {}
+            exec(compile("def pytest_runtest_logreport(report):\\n    pass\\n", "LEAK " + seen, "exec"), ns)
+
+            class Plugin:
+                pass
+
+            p = Plugin()
+            p.pytest_runtest_logreport = ns["pytest_runtest_logreport"]
+            o.register(p, "extra")
+            break
+
+
+def gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-10 a hook's co_filename carries held-out test text into tamper")
+def test_the_verdict_never_repeats_the_held_out_tests_text(mini_bugs, tmp_path):
+    ws = Workspace.create(mini_bugs, mini_bugs.task("fix_gcd"), tmp_path)
+    (ws.path / "gcd.py").write_text(LEAKS_THE_HIDDEN_TESTS)
+    result, _ = final_test_run(ws)
+    assert not result.passed
+    shown = " ".join([*result.tamper, result.summary or "", result.fail_detail or "", result.differential or ""])
+    assert "gcd(0, 5) == 5" not in shown, shown[:300]
