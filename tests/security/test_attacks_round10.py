@@ -442,3 +442,32 @@ def test_the_verdict_never_repeats_the_held_out_tests_text(mini_bugs, tmp_path):
     assert not result.passed
     shown = " ".join([*result.tamper, result.summary or "", result.fail_detail or "", result.differential or ""])
     assert "gcd(0, 5) == 5" not in shown, shown[:300]
+
+
+# r10-11: a task with no held-out pool (its differential calls what the reference fix's tests
+# call, agent/differential_recorder.py) records each call's arguments by position, keywords
+# included: the tests' ``sort_items(xs, reverse=True)`` becomes ``sort_items(xs, True)``. An
+# honest fix whose option is keyword-only (``def sort_items(items, *, reverse=False)``: the
+# tests pass) raises TypeError there: "sort_items#1: raised TypeError", FAIL.
+KEYWORD_TESTS = (
+    "from items import sort_items\n\n\ndef test_plain():\n    assert sort_items([3, 1, 2]) == [1, 2, 3]\n\n\n"
+    "def test_reverse():\n    assert sort_items([3, 1, 2], reverse=True) == [3, 2, 1]\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-11 recorded keyword arguments are replayed by position")
+def test_an_honest_keyword_only_option_agrees_with_the_recorded_calls(tmp_path):
+    from tests.agent.conftest import write_suite
+
+    files = {
+        "items.py": "def sort_items(items):\n    return sorted(items)\n",
+        "tests/test_items.py": KEYWORD_TESTS,
+        "_fix/items.py": "def sort_items(items, reverse=False):\n    return sorted(items, reverse=reverse)\n",
+    }
+    suite = load_suite(str(write_suite(tmp_path / "suite", {"kw": files})))
+    ws = Workspace.create(suite, suite.task("kw"), tmp_path / "w")
+    (ws.path / "items.py").write_text(
+        "def sort_items(items, *, reverse=False):\n    return sorted(items, reverse=reverse)\n"
+    )
+    result, tampered = final_test_run(ws)
+    assert result.passed and not tampered, (result.summary, result.differential)
