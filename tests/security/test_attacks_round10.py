@@ -30,7 +30,6 @@ def mini_bugs():
 # the enclosing cgroup out of memory, and the kill of either run is the machine's shortage
 # (SandboxError / DifferentialError: not judged). Shown by the accounting (no memory used):
 # an enclosing limit of 1 GiB, the limits of the sandboxes alive at once.
-@pytest.mark.xfail(strict=True, reason="open: r10-1 the reference run beside the rollout's takes no memory slot")
 def test_final_run_sandboxes_alive_at_once_fit_the_enclosing_limit(mini_bugs, tmp_path, monkeypatch):
     if not cgroups._parents().get("memory"):
         pytest.fail("no memory cgroup for the sandboxes here: this attack needs root's cgroups")
