@@ -179,7 +179,6 @@ FORGED_EQ = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-4 a patch replacing a directory by a file stops the rejudge")
 def test_one_rollouts_patch_never_stops_the_rejudge_of_its_batch(mini_bugs, tmp_path):
     import shutil
 
