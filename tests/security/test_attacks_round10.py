@@ -156,7 +156,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-3 a forged 'bad' record puts held-out inputs in the verdict detail")
 def test_the_differential_detail_never_carries_held_out_inputs(mini_bugs, tmp_path):
     task = mini_bugs.task("fix_gcd")
     ws = Workspace.create(mini_bugs, task, tmp_path)
