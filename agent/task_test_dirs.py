@@ -64,6 +64,7 @@ def dirs_of_tests(suite: Suite, task: Task, source_files: list[str]) -> list[str
     ``source_files``: the source's files, as ``walk_files`` lists them."""
     others = [rel for rel in source_files if rel.endswith(".py") and not _tests_own(rel)]
     code = code_under_test(suite, task) or others  # no fix known: any Python file but the tests' own
+    library = [rel for rel in others if not _in_a_tests_dir(rel)]  # tests/helpers.py is the tests'
     found: set[str] = set()
     for rel in protected_test_files(source_files, task.protected):
         d = _parent(rel)
@@ -72,7 +73,7 @@ def dirs_of_tests(suite: Suite, task: Task, source_files: list[str]) -> list[str
         # Widened to a parent only while it holds no module of its own beside the tests' dir: a
         # library module there is code a fix may touch, though the reference fix does not (put
         # back, an honest fix in pkg/b/util.py was reverted: round 10 r10-9).
-        while "/" in d and not _holds(_parent(d), code) and not _beside(_parent(d), d, others):
+        while "/" in d and not _holds(_parent(d), code) and not _beside(_parent(d), d, library):
             d = _parent(d)
         found.add(d)
     outermost = [d for d in found if not any(o != d and under(d, [o]) for o in found)]
@@ -92,6 +93,10 @@ def _tests_own(rel: str) -> bool:
 
 def _parent(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def _in_a_tests_dir(rel: str) -> bool:
+    return any(part in ("tests", "test", "testing") for part in PurePosixPath(rel).parts[:-1])
 
 
 def _beside(parent: str, d: str, modules: list[str]) -> bool:

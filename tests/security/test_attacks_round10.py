@@ -366,7 +366,6 @@ SUBPACKAGE_PATCH = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-9 put_back reverts an honest fix in the tests' parent package")
 def test_an_honest_fix_beside_the_tests_package_is_judged_as_written(tmp_path):
     from tests.agent.conftest import write_suite
 
