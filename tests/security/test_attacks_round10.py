@@ -4,6 +4,7 @@ run as root here, or as the user nobody (runuser in a private mount namespace)."
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
@@ -508,3 +509,40 @@ def test_a_command_stopping_at_the_first_failure_gets_no_canary(tmp_path):
     (ws.path / "calc.py").write_text("def square(x):\n    return x * x\n")
     result, tampered = final_test_run(ws)
     assert result.passed and not tampered, (result.summary, result.fail_detail, result.tamper)
+
+
+# r10-13: a canary's name is checked against the top-level tests of the protected test modules
+# only (``plant``'s ``taken``), but ``Canary.copies`` takes every same-named test of any other
+# module as the canary run again, and ``_judge_copies`` is not excused by the reference run.
+# A generated suite protects the test files it selected; the repository's other test modules
+# are collected too: one holding ``test_add_negative`` (a common name) beside a selected
+# ``test_add`` makes a must-fail canary of that name "passed but must have failed": an honest
+# fix TAMPERED. The draw is random per run; here the no-digit draws are made certain (the rng's
+# ``random()`` is fixed above 0.4) and the other module holds all 22 word-suffixed names.
+class _NoDigits(random.Random):
+    def random(self) -> float:
+        return 0.9
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-13 a canary named like a test of an unprotected module")
+def test_a_canary_named_like_another_modules_test_spares_an_honest_fix(tmp_path, monkeypatch):
+    from agent import final_verdict
+    from tests.agent.conftest import write_suite
+
+    monkeypatch.setattr(final_verdict.random, "SystemRandom", _NoDigits)
+    other = "from calc import add\n\n" + "".join(
+        f"\ndef test_add_{w}():\n    assert add(2, 2) == 4\n\n" for w in final_verdict._WORDS
+    )
+    files = {
+        "calc.py": "def add(a, b):\n    return a - b\n",
+        "tests/test_sel.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "tests/test_other.py": other,
+        "_fix/calc.py": "def add(a, b):\n    return a + b\n",
+    }
+    suite_json = write_suite(tmp_path / "suite", {"g": files}, protected=["tests/test_sel.py", "conftest.py"])
+    suite = load_suite(str(suite_json))
+    ws = Workspace.create(suite, suite.task("g"), tmp_path / "w")
+    (ws.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    result, tampered = final_test_run(ws)
+    assert not result.tamper and not tampered, result.tamper
+    assert result.passed, result.summary
