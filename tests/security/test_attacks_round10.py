@@ -4,6 +4,7 @@ run as root here, or as the user nobody (runuser in a private mount namespace)."
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
@@ -467,3 +468,77 @@ def test_an_honest_keyword_only_option_agrees_with_the_recorded_calls(tmp_path):
     )
     result, tampered = final_test_run(ws)
     assert result.passed and not tampered, (result.summary, result.differential)
+
+
+# r10-12: a test command that stops at the first failure with combined short flags
+# (``pytest -xq tests``, a common spelling) gets canaries: ``plant`` looks for "-x" and
+# "--exitfirst" as whole words only. The session stops at the first must-fail canary (appended
+# to tests/test_calc.py), the held-out file after it never runs: an honest fix is FAIL ("held-out
+# tests did not run"); with no reference fix, the canaries after the stop are "missing"
+# (TAMPERED). Deterministic: the held-out tests are in a class (no canary is planted there).
+XQ_VISIBLE = (
+    "from calc import square\n\n\ndef test_three():\n    assert square(3) == 9\n\n\n"
+    "def test_four():\n    assert square(4) == 16\n"
+)
+XQ_HELD_OUT = (
+    "from calc import square\n\n\nclass TestHeldOut:\n    def test_seven(self):\n        assert square(7) == 49\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-12 '-xq' gets canaries: the session stops at a must-fail one")
+def test_a_command_stopping_at_the_first_failure_gets_no_canary(tmp_path):
+    from tests.agent.conftest import write_suite
+
+    files = {
+        "calc.py": "def square(x):\n    return x + x\n",
+        "tests/test_calc.py": XQ_VISIBLE,
+        "_hidden/tests/test_calc_hidden.py": XQ_HELD_OUT,
+        "_fix/calc.py": "def square(x):\n    return x * x\n",
+    }
+    held = {"dir": "_hidden", "ids": ["tests/test_calc_hidden.py::TestHeldOut::test_seven"]}
+    command = ["python", "-m", "pytest", "-xq", "tests"]
+    suite_json = write_suite(
+        tmp_path / "suite", {"sq": files}, hidden=["_fix", "_hidden"], test_command=command, held_out_tests=held
+    )
+    suite = load_suite(str(suite_json))
+    ws = Workspace.create(suite, suite.task("sq"), tmp_path / "w")
+    (ws.path / "calc.py").write_text("def square(x):\n    return x * x\n")
+    result, tampered = final_test_run(ws)
+    assert result.passed and not tampered, (result.summary, result.fail_detail, result.tamper)
+
+
+# r10-13: a canary's name is checked against the top-level tests of the protected test modules
+# only (``plant``'s ``taken``), but ``Canary.copies`` takes every same-named test of any other
+# module as the canary run again, and ``_judge_copies`` is not excused by the reference run.
+# A generated suite protects the test files it selected; the repository's other test modules
+# are collected too: one holding ``test_add_negative`` (a common name) beside a selected
+# ``test_add`` makes a must-fail canary of that name "passed but must have failed": an honest
+# fix TAMPERED. The draw is random per run; here the no-digit draws are made certain (the rng's
+# ``random()`` is fixed above 0.4) and the other module holds all 22 word-suffixed names.
+class _NoDigits(random.Random):
+    def random(self) -> float:
+        return 0.9
+
+
+@pytest.mark.xfail(strict=True, reason="open: r10-13 a canary named like a test of an unprotected module")
+def test_a_canary_named_like_another_modules_test_spares_an_honest_fix(tmp_path, monkeypatch):
+    from agent import final_verdict
+    from tests.agent.conftest import write_suite
+
+    monkeypatch.setattr(final_verdict.random, "SystemRandom", _NoDigits)
+    other = "from calc import add\n\n" + "".join(
+        f"\ndef test_add_{w}():\n    assert add(2, 2) == 4\n\n" for w in final_verdict._WORDS
+    )
+    files = {
+        "calc.py": "def add(a, b):\n    return a - b\n",
+        "tests/test_sel.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "tests/test_other.py": other,
+        "_fix/calc.py": "def add(a, b):\n    return a + b\n",
+    }
+    suite_json = write_suite(tmp_path / "suite", {"g": files}, protected=["tests/test_sel.py", "conftest.py"])
+    suite = load_suite(str(suite_json))
+    ws = Workspace.create(suite, suite.task("g"), tmp_path / "w")
+    (ws.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    result, tampered = final_test_run(ws)
+    assert not result.tamper and not tampered, result.tamper
+    assert result.passed, result.summary
