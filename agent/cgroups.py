@@ -105,11 +105,18 @@ def memory_limit(start: Path | None = None) -> int | None:
     return least
 
 
+# A rollout's judging runs two sandboxes at once: the final run beside the reference fix's run
+# of the same planted tests, the differential beside the reference's calls. Counted one a
+# rollout, the two together could take twice the enclosing limit (round 10, r10-1).
+SANDBOXES_PER_ROLLOUT = 2
+
+
 class _Slots:
     """How many sandboxes run at once under the same enclosing limit: each gets an equal
     part of it. The executors running rollouts side by side in this process add theirs
-    (``at_once``); ``SLOTS_ENV`` says it for the whole machine (Ray workers sharing a
-    node's limit, several repo-agents in one service)."""
+    (``at_once``: `SANDBOXES_PER_ROLLOUT` each); ``SLOTS_ENV`` says it for the whole
+    machine, in sandboxes (Ray workers sharing a node's limit, several repo-agents in one
+    service: twice the rollouts they run at once)."""
 
     def __init__(self) -> None:
         self._running = 0
@@ -130,7 +137,7 @@ class _Slots:
         if value.isdigit() and int(value) > 0:
             return int(value)
         with self._lock:
-            return max(1, self._running)
+            return max(1, self._running) * SANDBOXES_PER_ROLLOUT
 
 
 SANDBOX_SLOTS = _Slots()

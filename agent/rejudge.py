@@ -85,14 +85,22 @@ def apply_patch(ws: Workspace, patch: str) -> None:
             target = ws.resolve(rel)
         except PathEscape as exc:
             raise PatchError(str(exc)) from None
-        if pf.is_removed_file:
-            target.unlink(missing_ok=True)
-            continue
-        old = [] if pf.is_added_file else _read_lines(target, rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Bytes, not text mode: a "\r\n" line (QuixBugs' wrap.py has one) stays exactly as the
-        # patch recorded it (universal newlines never matched it, and rewrote other lines).
-        target.write_bytes("".join(_patched(old, pf)).encode("utf-8"))
+        try:
+            _rebuild(target, rel, pf)
+        except OSError as exc:  # a directory where the patch has a file (its tests replaced tests/)
+            raise PatchError(f"{rel}: cannot be rebuilt here: {exc.strerror or exc}") from None
+
+
+def _rebuild(target: Path, rel: str, pf: PatchedFile) -> None:
+    """One file of the patch, removed or written as the patch has it."""
+    if pf.is_removed_file:
+        target.unlink(missing_ok=True)
+        return
+    old = [] if pf.is_added_file else _read_lines(target, rel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Bytes, not text mode: a "\r\n" line (QuixBugs' wrap.py has one) stays exactly as the
+    # patch recorded it (universal newlines never matched it, and rewrote other lines).
+    target.write_bytes("".join(_patched(old, pf)).encode("utf-8"))
 
 
 # What agent/trace_file.py ``shrunk_line`` appends to a string it cut: a patch always ends in

@@ -44,10 +44,17 @@ def _dirs(tmp_path, files: dict[str, str], protected: list[str]) -> list[str]:
             ["pkg/tests"],
         ),
         ({"pkg/clock.py": "", "pkg/test_a.py": ""}, ["pkg/test_a.py"], []),  # beside the code
+        # SWE-bench's: the fix in one subpackage, the tests in another beside library code a
+        # fix may touch too (widened to pkg/b, an honest fix in util.py was put back: r10-9)
+        (
+            {"pkg/a/clock.py": "", "pkg/b/util.py": "", "pkg/b/tests/test_u.py": "", "pkg/b/tests/data.py": ""},
+            ["pkg/b/tests/test_u.py"],
+            ["pkg/b/tests"],
+        ),
         ({"tests/test_a.py": "", "tests/data.json": "", "clock.py": ""}, ["tests"], []),  # restored already
         ({"test_a.py": "", "clock.py": ""}, ["test_a.py"], []),  # tests at the root: the root is the code's
     ],
-    ids=["generated", "in_the_package", "beside_the_code", "protected_dir", "root"],
+    ids=["generated", "in_the_package", "beside_the_code", "subpackages", "protected_dir", "root"],
 )
 def test_which_directories_are_the_tests(tmp_path, files, protected, want):
     code = next(rel for rel in files if rel.endswith("clock.py"))
