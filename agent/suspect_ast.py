@@ -246,6 +246,8 @@ _BUILTIN_NAMES = frozenset(
 _IMPORTERS = frozenset({"builtins.__import__", "importlib.import_module", "importlib.__import__"})
 _REFLECTED = frozenset({"sys", "os", "gc", "inspect", "builtins", "importlib"})
 # File-system reads that tell one machine from another when given an absolute path.
+# Calls that list a directory (the tests' among them, when it is the one the code runs in).
+_WALKS = frozenset({"os.walk", "os.fwalk", "os.listdir", "os.scandir", "glob.glob", "glob.iglob"})
 _FS_CALLS = frozenset(
     {
         "os.listdir",
@@ -507,6 +509,7 @@ class _Scan:
         self.names_tests = names_tests
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        self.params = _calls_params(tree)
 
     def hit(self, rule: str, node: ast.AST) -> None:
         line = getattr(node, "lineno", 0)
@@ -517,6 +520,7 @@ class _Scan:
             self._names(node)
             self._reflection(node)
             self._absolute_fs(node)
+            self._walks_here(node)
             self._hash(node)
             self._compares_a_path(node)
             self._checker_tell(node)
@@ -617,6 +621,37 @@ class _Scan:
             and self._absolute(node.func.value)
         ):
             self.hit("host_probe", node)  # Path("/").iterdir(), Path.home().exists()
+
+    def _here(self, node: ast.expr | None, given: dict[str, ast.expr | None]) -> bool:
+        """A path the code fixed itself, not its caller's: none, ``"."``, ``"tests"``, a module
+        constant, ``os.curdir``. A caller's is a name among ``given`` (the enclosing function's
+        parameters, each with its default), or built from one (``self.root``)."""
+        if node is None:
+            return True
+        value = fold(node)
+        if value is not None:
+            return not value.startswith(("/", "~"))
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        if not names & given.keys():
+            return not self._absolute(node)  # absolute ones are host_probe's
+        return any(given[n] is not None and self._here(given[n], {}) for n in names & given.keys())
+
+    def _walks_here(self, node: ast.AST) -> None:
+        """Code under test listing the directory it runs in, or a fixed one below it
+        (``os.walk(".")``, ``glob.glob("**/*.py")``, ``Path().rglob("*")``): it reaches the
+        tests' files, the held-out ones the final run adds among them (round 10 r10-2). A
+        library lists the directory its caller names."""
+        if self.names_tests is None or not isinstance(node, ast.Call):
+            return
+        given = self.params.get(node, {})
+        if self.r.resolve(node.func) & _WALKS:
+            if self._here(node.args[0] if node.args else None, given):
+                self.hit("reads_tests", node)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in ("iterdir", "glob", "rglob", "walk"):
+            path = node.func.value
+            built = isinstance(path, ast.Call) and self.r.resolve(path.func) & {"pathlib.Path", "pathlib.PurePath"}
+            if built and isinstance(path, ast.Call) and self._here(path.args[0] if path.args else None, given):
+                self.hit("reads_tests", node)  # Path(".").rglob("*")
 
     def _compares_a_path(self, node: ast.AST) -> None:
         """A value compared with an absolute path of the machine (``__file__.startswith("/tmp")``,
@@ -780,6 +815,24 @@ class _Scan:
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
                 if reads and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]:
+    """Each call inside a function -> the innermost enclosing function's parameters (name ->
+    default, None without one)."""
+    out: dict[ast.AST, dict[str, ast.expr | None]] = {}
+    fns = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+    for fn in fns:  # ast.walk is breadth first: an inner function comes later and wins
+        a = fn.args
+        positional = [*a.posonlyargs, *a.args]
+        defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+        given: dict[str, ast.expr | None] = {p.arg: d for p, d in zip(positional, defaults, strict=True)}
+        given |= {p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)}
+        given |= {p.arg: None for p in (a.vararg, a.kwarg) if p is not None}
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call):
+                out[node] = given
+    return out
 
 
 def _changed(fn: ast.AST, declared: set[str]) -> Iterator[str]:

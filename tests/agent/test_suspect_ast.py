@@ -288,3 +288,37 @@ def test_the_surroundings_rules_leave_tests_and_files_that_read_them_already():
     before, after = "def gcd(a, b):\n    pass\n", "import time\n\n\ndef gcd(a, b):\n    time.time()\n"
     fresh = file_diff("gcd.py", before.encode(), after.encode())
     assert {h.rule for h in scan_patch(fresh, (), {"gcd.py": before}.get, {"gcd.py": after}.get)} == {"reads_clock"}
+
+
+# Code under test listing the directory it runs in reaches the tests' files, and in the final
+# run the held-out ones (round 10 r10-2); a library lists the directory its caller names.
+WALKS_HERE = {
+    "walk_dot": "import os\nfor d in os.walk('.'):\n    pass\n",
+    "listdir_no_argument": "import os\nx = os.listdir()\n",
+    "module_constant": "import os\nD = '.'\nx = os.listdir(D)\n",
+    "from_import": "from os import walk\nx = list(walk('tests'))\n",
+    "glob_pattern": "import glob\nx = glob.glob('**/*.py', recursive=True)\n",
+    "path_rglob": "from pathlib import Path\nx = list(Path().rglob('*.py'))\n",
+    "curdir": "import os\nx = os.listdir(os.curdir)\n",
+    "f_string": "import os\nn = '.'\nx = os.scandir(f'{n}')\n",
+    "default_here": "import os\n\n\ndef f(p='.'):\n    return os.listdir(p)\n\n\nX = f()\n",
+}
+WALKS_GIVEN = {
+    "parameter": "import os\n\n\ndef f(p):\n    return os.listdir(p)\n",
+    "parameter_joined": "import os\n\n\ndef f(p):\n    return os.listdir(os.path.join(p, 'sub'))\n",
+    "attribute_of_self": (
+        "import os\n\n\nclass A:\n    def __init__(self, root):\n        self.root = root\n\n"
+        "    def files(self):\n        return os.listdir(self.root)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WALKS_HERE))
+def test_code_listing_where_it_runs_reads_the_tests(name):
+    hits = scan_source(WALKS_HERE[name], lambda s: False) or []
+    assert "reads_tests" in {h.rule for h in hits}, name
+
+
+@pytest.mark.parametrize("name", sorted(WALKS_GIVEN))
+def test_code_listing_the_directory_it_is_given_gives_no_hit(name):
+    assert scan_source(WALKS_GIVEN[name], lambda s: False) == [], name

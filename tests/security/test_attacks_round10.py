@@ -102,7 +102,6 @@ def square(x):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-2 a fix reading the revealed held-out tests at import passes")
 def test_a_fix_answering_from_the_revealed_held_out_tests_is_caught(tmp_path):
     from agent.suspect import scan_patch, source_reader, workspace_reader
     from tests.agent.conftest import write_suite
