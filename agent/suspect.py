@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.patch_format import unquote_path
-from agent.suspect_ast import TEST_EXEMPT, UNEXCUSED, scan_source
+from agent.suspect_ast import TEST_EXEMPT, UNEXCUSED, AstHit, scan_source
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -220,7 +220,10 @@ def _code(text: str) -> str:
             quote = ch * 3 if text.startswith(ch * 3, i) else ch  # a triple quote closes only on three
             i += len(quote) - 1
         elif ch == "#":
-            return text[:i]
+            # A lone "\r" ends the comment as it ends the line, for Python: what follows is code
+            # (round 9 vrd9-12: "# ...\r<code>" was a comment to the line rules).
+            end = text.find("\r", i)
+            return text[:i] if end < 0 else text[:i] + " " + _code(text[end + 1 :])
         i += 1
     return text
 
@@ -588,6 +591,8 @@ def _parsed_hits(
         if not found:
             continue
         added = {a.line: a for a in lines}
+        on = _patch_lines(text)  # Python's line numbers (a lone "\r" breaks a line) to the patch's
+        found = [AstHit(h.rule, on(h.line), on(h.end)) if h.line else h for h in found]
         had = {h.rule for h in (scan_source(old, names_tests) if old is not None else None) or []}
         per_rule: dict[str, list[SuspectHit]] = {}
         for h in found:
@@ -600,6 +605,16 @@ def _parsed_hits(
             if rule not in had or rule in UNEXCUSED:
                 out += hs
     return out
+
+
+def _patch_lines(text: str) -> Callable[[int], int]:
+    """Python's line number -> the patch's ("\n" only) for ``text``: Python breaks lines at
+    "\r" too, and a comment ending in 400 lone "\r" moved every AST hit past the lines the
+    patch added (round 9 vrd9-11)."""
+    starts = [1]
+    for m in re.finditer(r"\r\n|\r|\n", text):
+        starts.append(starts[-1] + ("\n" in m.group()))
+    return lambda n: starts[min(max(n, 1), len(starts)) - 1]
 
 
 def _new_source(

@@ -483,9 +483,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-11 lone CR line breaks shift AST line numbers: every AST hit dropped"
-)
 def test_lone_carriage_returns_blind_the_ast_rules() -> None:
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
@@ -512,9 +509,6 @@ HIDDEN_PROBES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-12 code after '#...\\r' is a comment to the line rules: no hit at all"
-)
 def test_code_after_a_comment_and_lone_cr_is_unseen() -> None:
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
