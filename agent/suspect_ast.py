@@ -166,7 +166,9 @@ PROBES: dict[str, str] = {
         ]
         + ["time.clock_gettime", "time.clock_gettime_ns", "time.localtime", "time.gmtime", "time.ctime"]
         + ["time.asctime", "time.strftime", "datetime.datetime.now", "datetime.datetime.utcnow"]
-        + ["datetime.datetime.today", "datetime.date.today", "threading.Timer", "sched"],
+        + ["datetime.datetime.today", "datetime.date.today", "threading.Timer", "sched"]
+        # the same clocks under other modules' names (round 9 vrd9-6)
+        + ["timeit.default_timer", "uuid.uuid1", "email.utils.formatdate", "email.utils.localtime"],
         "reads_clock",
     ),
     **dict.fromkeys(
@@ -176,6 +178,9 @@ PROBES: dict[str, str] = {
     ),
     **dict.fromkeys(
         ["os.getcwd", "os.getcwdb", "pathlib.Path.cwd", "pathlib.Path.home", "os.path.expanduser", "sys.executable"]
+        # the workspace is a mount point in every judge run, and every call there is on the main
+        # thread (round 9 vrd9-7, vrd9-17)
+        + ["os.path.ismount", "posixpath.ismount", "pathlib.Path.is_mount", "threading.main_thread"]
         + ["sys.prefix", "sys.base_prefix", "sys.exec_prefix", "sys.base_exec_prefix", "sys.platlibdir"]
         + ["site.getsitepackages", "site.getusersitepackages", "sysconfig"],
         "reads_location",
@@ -430,6 +435,13 @@ def fold(node: ast.expr, depth: int = 0) -> str | None:
         if left is None or right is None or len(left) + len(right) > FOLD_CHARS:
             return None
         return left + right
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):  # "../" * 40
+        text, times = (node.left, node.right) if isinstance(node.right, ast.Constant) else (node.right, node.left)
+        base = fold(text, d)
+        n = times.value if isinstance(times, ast.Constant) else None
+        if base is None or not isinstance(n, int) or isinstance(n, bool) or len(base) * max(n, 0) > FOLD_CHARS:
+            return None
+        return base * n
     if isinstance(node, ast.JoinedStr):
         # A conversion (!r) or a format spec changes the text: not folded.
         if any(isinstance(v, ast.FormattedValue) and (v.conversion != -1 or v.format_spec) for v in node.values):
@@ -593,7 +605,7 @@ class _Scan:
             return False
         value = fold(node)
         if value is not None:
-            return value.startswith(("/", "~")) and value != "/dev/null"
+            return (value.startswith(("/", "~")) and value != "/dev/null") or _climbs_to_the_host(value)
         if isinstance(node, ast.JoinedStr) and node.values:
             return self._absolute(node.values[0], depth + 1) if isinstance(node.values[0], ast.Constant) else False
         if isinstance(node, ast.BinOp):
@@ -815,6 +827,16 @@ class _Scan:
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
                 if reads and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _climbs_to_the_host(path: str) -> bool:
+    """A relative path that climbs out of the workspace into the machine's own directories
+    (``"../" * 40 + "proc/self/status"``: /proc read with no leading slash, round 9 vrd9-1)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    i = 0
+    while i < len(parts) and parts[i] == "..":
+        i += 1
+    return i > 0 and i < len(parts) and parts[i] in ("proc", "sys", "dev", "etc", "run", "tmp", "root", "home")
 
 
 def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]:

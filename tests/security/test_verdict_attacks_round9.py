@@ -110,9 +110,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-1/7/17 judge tells (../proc/self/status, ismount('.'), main thread) unflagged"
-)
 def test_sandbox_tells_pass_unflagged(tmp_path: Path) -> None:
     # One final run of a gcd right only when both tells say "sandbox" (both hold in every judge
     # run, or it fails); each spelling scanned on its own: this test passes only once the
@@ -374,7 +371,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-6 clock time bomb through timeit.default_timer: no reads_clock hit")
 def test_clock_bomb_through_timeit_passes_unflagged() -> None:
     # The bomb's verdict is known (a clock bomb passes: SUSPECT only; a final run of this one
     # passes, 123 calls agree): the scan is what must see it.
