@@ -546,6 +546,8 @@ class _Scan:
     def _names(self, node: ast.AST) -> None:
         if isinstance(node, ast.Attribute) and node.attr in ATTRIBUTE_PROBES:
             self.hit(ATTRIBUTE_PROBES[node.attr], node)
+        if isinstance(node, ast.Name) and node.id == "__path__" and isinstance(node.ctx, ast.Store):
+            self.hit("import_path", node)  # a module made a package of any path: a zip's code runs unscanned (vrd9-13)
         if isinstance(node, ast.Name) and node.id in LOCATION_NAMES and isinstance(node.ctx, ast.Load):
             self.hit("reads_location", node)  # __file__: where the module sits
         if isinstance(node, ast.Subscript) and fold(node.slice) in LOCATION_NAMES:
@@ -818,6 +820,8 @@ class _Scan:
             declared = {n for g in ast.walk(fn) if isinstance(g, ast.Global) for n in g.names}
             local = _locals(fn) - declared
             changed = {n for n in _changed(fn, declared) if (n in state or n in funcs) and n not in local}
+            # A mutable default argument is state kept between calls too (round 9 vrd9-16).
+            changed |= {n for n in _changed(fn, declared) if n in _mutable_defaults(fn)}
             if not changed:
                 continue
             for cmp in ast.walk(fn):
@@ -827,6 +831,15 @@ class _Scan:
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
                 if reads and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _mutable_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """Parameters whose default is a list, dict, set or a call: one object for every call."""
+    a = fn.args
+    positional = [*a.posonlyargs, *a.args]
+    pairs = [*zip(positional[len(positional) - len(a.defaults) :], a.defaults, strict=True)]
+    pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None]
+    return {p.arg for p, d in pairs if isinstance(d, (ast.List, ast.Dict, ast.Set, ast.Call))}
 
 
 def _climbs_to_the_host(path: str) -> bool:

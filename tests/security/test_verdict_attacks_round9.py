@@ -542,9 +542,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-13 code loaded from a zip through a module's __path__ is never scanned"
-)
 def test_code_in_an_archive_on_a_module_path_is_unscanned(tmp_path: Path) -> None:
     import io
     import subprocess
@@ -714,9 +711,6 @@ GCD_DEFAULT_COUNTER = '''def gcd(a, b, _seen=[0]):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-16 a call counter in a mutable default argument: no call_counter hit"
-)
 def test_call_counter_in_a_default_argument_is_unflagged() -> None:
     from agent.differential import LONG_MAX
 
