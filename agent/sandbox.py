@@ -715,6 +715,11 @@ class CappedWorkspace:
             self.close()
             raise
 
+    def held(self) -> int:
+        """The bytes of memory the tmpfs holds (its pages: shmem, never reclaimed without swap)."""
+        st = os.statvfs(self.path)
+        return (st.f_blocks - st.f_bfree) * st.f_frsize
+
     def copy_back(self) -> int:
         """The copy back into the workspace, within the cap (so the next run's copy fits,
         with what the host puts back); returns how many files were past it (come back
@@ -914,6 +919,8 @@ def run_command_full(
                 capped = CappedWorkspace(cwd, lease.uid)
             except OSError as exc:
                 raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
+            if cgroup is not None:  # the copy's pages are charged to our cgroup: out of the sandbox's part
+                cgroup.hold_outside(capped.held())
         elif lease is not None:
             hand_over(cwd, lease.uid)
         # Measured before the hand-over: then it is the user's, and every directory readable.

@@ -217,7 +217,6 @@ except SandboxError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-6 the workspace's tmpfs is charged to the sandbox's parent cgroup")
 def test_workspace_copy_charged_to_the_parent_makes_a_rollouts_oom_the_machines():
     if os.geteuid() != 0:
         pytest.fail("runs as root (cgroup v1 memory)")
