@@ -501,9 +501,14 @@ def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
     """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed.
     Returns how many files were past ``budget`` (bytes, ``file_cost``) and left empty, or past
     ``entries`` (inodes) and left out."""
-    left = [budget, 0, entries]
+    # Directories and links cost what the destination gives them (``entry_cost``, as
+    # ``tree_cost`` counts them there): next to nothing in a tmpfs, 4 kB and up on the host's
+    # disk, where 4,000 empty directories came back as 16 MB over an 8 MB cap (r10-5).
+    left = [budget - _blocks(dst), 0, entries]
     linked: dict[tuple[int, int], str] = {}  # a hard link stays one file (not one copy per name)
     made: list[tuple[str, str]] = []  # directories, given their modes once all is copied
+    charged: dict[str, int] = {str(dst): _blocks(dst)}  # a directory's blocks counted so far
+    least_dir = 0  # the least a directory made here took (0: none yet, or a tmpfs's)
     for dirpath, dirnames, filenames in walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dst if rel == "." else dst / rel
@@ -522,12 +527,24 @@ def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
                 left[2] -= 1
                 if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
                     continue  # a name, no data of its own
-                if stat.S_ISDIR(st.st_mode):
+                if stat.S_ISDIR(st.st_mode) and left[0] < least_dir:
+                    left[1] += 1  # past the budget: left out, not descended into
+                    too_long.add(name)
+                elif stat.S_ISDIR(st.st_mode):
                     os.mkdir(d, 0o700)
+                    charged[d] = _blocks(d)
+                    least_dir = min(least_dir, charged[d]) if least_dir else charged[d]
+                    if not _charge(d, charged[d], left):
+                        too_long.add(name)
+                elif stat.S_ISREG(st.st_mode):
+                    _copy_entry(s, d, st, left)
+                    if st.st_nlink > 1:
+                        linked[(st.st_dev, st.st_ino)] = d
                 else:
                     _copy_entry(s, d, st, left)
-                    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                        linked[(st.st_dev, st.st_ino)] = d
+                    if os.path.lexists(d) and not _charge(d, _blocks(d), left):
+                        too_long.add(name)
+                left[0] -= _grown(str(out), charged)
             except OSError as exc:
                 # Deeper than a path can name, here or there: the tests' own doing (not the
                 # machine's), and what no tool and no patch can reach; left out.
@@ -541,6 +558,33 @@ def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
     for s, d in reversed(made):
         _copy_stat(s, d)
     return left[1]
+
+
+def _blocks(path: str | Path) -> int:
+    """What ``path`` (never followed) takes on its disk: its blocks."""
+    return os.lstat(path).st_blocks * 512
+
+
+def _grown(directory: str, charged: dict[str, int]) -> int:
+    """The blocks ``directory`` took since it was last charged (its names need room: ext4
+    never gives it back), now charged."""
+    now = _blocks(directory)
+    grown, charged[directory] = max(0, now - charged.get(directory, 0)), now
+    return grown
+
+
+def _charge(path: str, cost: int, left: list[int]) -> bool:
+    """``cost`` (the directory or link just made at ``path``) taken from the byte budget
+    ``left[0]``; past it, ``path`` removed again and counted in ``left[1]``: False."""
+    if cost <= left[0]:
+        left[0] -= cost
+        return True
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.rmdir(path)
+    else:
+        os.unlink(path)
+    left[1] += 1
+    return False
 
 
 def _link(target: str | None, name: str) -> bool:
@@ -671,12 +715,23 @@ class CappedWorkspace:
             self.close()
             raise
 
+    def held(self) -> int:
+        """The bytes of memory the tmpfs holds (its pages: shmem, never reclaimed without swap)."""
+        st = os.statvfs(self.path)
+        return (st.f_blocks - st.f_bfree) * st.f_frsize
+
     def copy_back(self) -> int:
         """The copy back into the workspace, within the cap (so the next run's copy fits,
         with what the host puts back); returns how many files were past it (come back
         empty, or left out past the cap's number of files)."""
         _empty(self.workspace)
-        return _copy_tree(self.path, self.workspace, WORKSPACE_BYTES, WORKSPACE_INODES)
+        cut = _copy_tree(self.path, self.workspace, WORKSPACE_BYTES, WORKSPACE_INODES)
+        # What the copy cannot foresee (a directory's growth past the last byte of the budget,
+        # a file's extent blocks): trimmed as a normal user's run is, the cap then holds.
+        size, names = tree_cost(self.workspace)
+        if size > WORKSPACE_BYTES or names > WORKSPACE_INODES:
+            cut += _trim(self.workspace)
+        return cut
 
     def close(self) -> None:
         _libc.umount2(os.fsencode(self.path), _MNT_DETACH)
@@ -864,6 +919,8 @@ def run_command_full(
                 capped = CappedWorkspace(cwd, lease.uid)
             except OSError as exc:
                 raise SandboxError(f"cannot prepare the sandbox's workspace: {exc}") from None
+            if cgroup is not None:  # the copy's pages are charged to our cgroup: out of the sandbox's part
+                cgroup.hold_outside(capped.held())
         elif lease is not None:
             hand_over(cwd, lease.uid)
         # Measured before the hand-over: then it is the user's, and every directory readable.

@@ -219,7 +219,6 @@ def test_one_rollouts_patch_never_stops_the_rejudge_of_its_batch(mini_bugs, tmp_
 MANY_DIRS = "import os\nfor i in range(4000):\n    os.mkdir('d%d' % i)\nprint('MADE', flush=True)\n"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-5 root's copy-back leaves directory blocks past the cap")
 def test_roots_copy_back_keeps_the_workspace_within_its_cap(tmp_path, monkeypatch):
     import os
     import sys

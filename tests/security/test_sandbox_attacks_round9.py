@@ -183,7 +183,10 @@ def test_a_local_user_squats_the_uid_lease_directory():
 # else. A rollout keeping 128 MB in its workspace (half its cap) and using 55 MB of its
 # 128 MB limit ran the parent (192 MB) out: the kernel killed the tests there, and the run
 # was the machine's shortage ("out of memory": not judged) where the rollout did it all, a
-# failing rollout taken out of the pass rate. Played under a 192 MB cgroup made here.
+# failing rollout taken out of the pass rate. Played under a 192 MB cgroup made here. Since a
+# sandbox's part was halved (agent/cgroups.py ``SANDBOXES_PER_ROLLOUT``) a fixed 80 MB hog
+# met the sandbox's own 64 MB limit first: the hog is ~85% of the limit agent/cgroups.py
+# gives a sandbox under that parent (in two processes), a rollout within its own limit.
 ENCLOSED_RUN = r"""
 import os, sys, tempfile
 from pathlib import Path
@@ -192,11 +195,20 @@ parent = Path(sys.argv[2])
 parent.mkdir()
 (parent / "memory.limit_in_bytes").write_text(str(192 * 2**20))
 (parent / "cgroup.procs").write_text(str(os.getpid()))
+held = bytearray(24 * 2**20)  # this process's own memory here, within the 64 MB margin
+held[::4096] = b"x" * len(held[::4096])  # (what it held before moving stays charged where it was)
 sys.path.insert(0, sys.argv[1])
+from agent.cgroups import sandbox_memory
 from agent.sandbox import SandboxError, run_command_full
 ws = Path(tempfile.mkdtemp())
 (ws / "data.bin").write_bytes(b"x" * (128 * 2**20))  # the rollout's own files, within the cap
-hog = "b = bytearray(80 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('ALLOCATED')"
+# Two processes, each under RLIMIT_AS (the same part: one process cannot reach 85% of it).
+hog = (
+    "import os\nup, down = os.pipe(), os.pipe()\npid = os.fork()\n"
+    f"b = bytearray({sandbox_memory(parent) * 85 // 200})\nfor i in range(0, len(b), 4096): b[i] = 1\n"
+    "if pid == 0:\n    os.write(up[1], b'.'); os.read(down[0], 1); os._exit(0)\n"
+    "os.read(up[0], 1)\nprint('ALLOCATED', flush=True)\nos.write(down[1], b'.')\nos.waitpid(pid, 0)\n"
+)
 try:
     run = run_command_full([sys.executable, "-c", hog], ws, timeout_s=30, sandbox="bwrap")
     print("JUDGED", run.exit_code, run.output[-500:])
@@ -205,7 +217,6 @@ except SandboxError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-6 the workspace's tmpfs is charged to the sandbox's parent cgroup")
 def test_workspace_copy_charged_to_the_parent_makes_a_rollouts_oom_the_machines():
     if os.geteuid() != 0:
         pytest.fail("runs as root (cgroup v1 memory)")

@@ -115,6 +115,24 @@ def test_a_group_holds_its_limits_and_close_kills_what_is_left():
     assert all(not d.exists() for d in g.dirs)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="root mode's workspace tmpfs and cgroups")
+def test_a_sandboxs_memory_limit_leaves_out_its_workspace_tmpfs(tmp_path, monkeypatch):
+    """sbx9-6: root mode's workspace tmpfs is filled by this process, so its pages are charged
+    to this process's memory cgroup (the sandbox's parent), not the sandbox's: the sandbox's
+    limit is its part less them (16 MB of workspace: 16 MB less)."""
+    made: list[cgroups.SandboxCgroup | None] = []
+    real = cgroups.SandboxCgroup.create.__func__
+    monkeypatch.setattr(
+        cgroups.SandboxCgroup, "create", classmethod(lambda cls, name: made.append(real(cls, name)) or made[-1])
+    )
+    (tmp_path / "data.bin").write_bytes(b"x" * (16 * 2**20))
+    part = cgroups.sandbox_memory(cgroups._parents().get("memory"))
+    run = sb.run_command_full([sys.executable, "-c", "print('RAN')"], tmp_path, timeout_s=60)
+    assert "RAN" in run.output, run.output
+    assert made and made[0] is not None, "root with a writable /sys/fs/cgroup: each sandbox gets a group"
+    assert made[0].memory_bytes == part - 16 * 2**20, (made[0].memory_bytes, part)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="making memory cgroups needs root")
 def test_only_an_oom_kill_in_our_own_cgroup_counts_against_a_run(monkeypatch):
     """A run ended by SIGKILL is called out of memory (not judged) only when the kernel's OOM

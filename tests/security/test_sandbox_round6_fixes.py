@@ -42,18 +42,20 @@ _FORKING_OOM_RUNNER = r"""
 import sys, json
 sys.path.insert(0, sys.argv[1])
 from agent.sandbox import run_command
-# Three children hold 60 MB each; only then does the main process grow to 400 MB. The sum
-# passes what the host cgroup leaves while each process stays under RLIMIT_AS, and the main
-# process is by far the largest when the limit is reached, so the OOM killer takes it (an
-# equal split let it take a child at random: the run then ended 0 and the test flaked).
+# Three children hold 40 MB each; only then does the main process grow to 150 MB. The sum
+# passes the sandbox's part of the host cgroup (512 MB less 64, halved: 224 MB) while each
+# process stays under RLIMIT_AS (that part too: a 400 MB main process met it and raised
+# MemoryError once the part was halved, round 10 r10-1), and the main process is by far the
+# largest when the limit is reached, so the OOM killer takes it (an equal split let it take a
+# child at random: the run then ended 0 and the test flaked).
 hog = (
     "import os, time\nr, w = os.pipe()\n"
     "for _ in range(3):\n"
     "    if os.fork() == 0:\n"
-    "        b = bytearray(60 * 2**20); b[::4096] = b'x' * len(b[::4096])\n"
+    "        b = bytearray(40 * 2**20); b[::4096] = b'x' * len(b[::4096])\n"
     "        os.write(w, b'.'); time.sleep(5); os._exit(0)\n"
     "for _ in range(3):\n    os.read(r, 1)\n"
-    "b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096])\n"
+    "b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096])\n"
 )
 open(sys.argv[2] + "/hog.py", "w").write(hog)
 try:
@@ -65,7 +67,7 @@ except Exception as exc:
 
 
 def test_a_forking_rollouts_own_oom_under_a_host_memory_limit_is_its_own(tmp_path):
-    """sbx4-5 with four processes, 580 MB in all (each under RLIMIT_AS), as root in a host
+    """sbx4-5 with four processes, 270 MB in all (each under RLIMIT_AS), as root in a host
     cgroup of 512 MB: the sandbox's memory cgroup is limited to what the enclosing one
     leaves (not a fixed 4 GB), so the sandbox's own limit kills it first and the run is
     the rollout's (137, "went over its memory limit"), never SandboxError "out of memory"."""
