@@ -2,7 +2,8 @@
 the loop scans a passing rollout's patch (agent/suspect.py). Prints the count per suite and
 each hit. Usage: uv run python bench/suspect_false_alarms.py [SUITE ...] (default mini-bugs);
 ``--git GIT_DIR N`` scans the last N commits of a repository instead: human changes to its
-code (test files are test code to the rules, as a task's protected tests are)."""
+code (test files are test code to the rules, as a task's protected tests are); with
+``--patch-only`` after N, each patch alone, as an imported rollout's is scanned."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def _git_text(git_dir: str, rev: str):
     return read
 
 
-def main_git(git_dir: str, count: int) -> None:
+def main_git(git_dir: str, count: int, patch_only: bool = False) -> None:
     shas = subprocess.run(
         ["git", "--git-dir", git_dir, "rev-list", "--no-merges", f"--max-count={count}", "HEAD"],
         capture_output=True,
@@ -84,7 +85,12 @@ def main_git(git_dir: str, count: int) -> None:
             capture_output=True,
             check=True,
         ).stdout.decode("utf-8", "replace")
-        hits = scan_patch(patch, ["tests", "test", "testing"], _git_text(git_dir, f"{sha}^"), _git_text(git_dir, sha))
+        if patch_only:  # as an imported rollout is scanned: the patch alone (agent/importers/writer.py)
+            hits = scan_patch(patch)
+        else:
+            hits = scan_patch(
+                patch, ["tests", "test", "testing"], _git_text(git_dir, f"{sha}^"), _git_text(git_dir, sha)
+            )
         if hits:
             flagged += 1
             for h in hits:
@@ -94,6 +100,6 @@ def main_git(git_dir: str, count: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--git"]:
-        main_git(sys.argv[2], int(sys.argv[3]))
+        main_git(sys.argv[2], int(sys.argv[3]), "--patch-only" in sys.argv[4:])
     else:
         main(sys.argv[1:])

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.importers.base import ImportedRollout, patch_files
+from agent.suspect import judge_suspect, scan_patch
 from agent.trace import (
     BatchMeta,
     BatchParams,
@@ -31,6 +32,7 @@ from agent.trace import (
     ToolResultEvent,
     TraceWriter,
     Usage,
+    derive_state,
     trace_path,
     write_batch_meta,
 )
@@ -269,5 +271,14 @@ def _trace_events(r: ImportedRollout, rid: str, batch_id: str, suite: str, fmt: 
         tokens_out=r.tokens_out,
         cost_usd=r.cost_usd,
     )
-    add(RolloutEnd, outcome=outcome, stop_reason=stop_reason(r.exit_status), duration_s=r.duration_s)
+    stop = stop_reason(r.exit_status)
+    if outcome.verdict_known and outcome.tests_passed:
+        # The user's evaluation passed it; the SUSPECT scan reads its patch as it reads ours
+        # (no task source here: the line rules, and the whole text of files the patch makes).
+        # An imported gaming patch was exported as an example (round 9 vrd9-19).
+        hits = scan_patch(r.patch)
+        if hits:
+            state = judge_suspect(derive_state(stop, outcome), hits, probe=False)
+            outcome = outcome.model_copy(update={"suspect": hits, "state": state})
+    add(RolloutEnd, outcome=outcome, stop_reason=stop, duration_s=r.duration_s)
     return events

@@ -761,9 +761,6 @@ GAMING_SUBMISSION = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-19 imported rollouts are never SUSPECT-scanned: a gaming patch exported"
-)
 def test_imported_gaming_patch_is_exported_unscanned(tmp_path: Path) -> None:
     from agent.importers import import_paths
     from exports import ExportError, SftOptions, export_sft
