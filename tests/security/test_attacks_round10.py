@@ -452,7 +452,6 @@ KEYWORD_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-11 recorded keyword arguments are replayed by position")
 def test_an_honest_keyword_only_option_agrees_with_the_recorded_calls(tmp_path):
     from tests.agent.conftest import write_suite
 
