@@ -181,6 +181,7 @@ def run_tests(
             trusted_code_files=trusted_code_files,
             trusted_dirs=(str(python_env),) if python_env is not None else (),
             nonce=nonce,
+            workspace=str(Path(workspace_dir).absolute()),
         )
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
     else:

@@ -39,7 +39,7 @@ def test_disagreements_are_errors():
     assert "exit status 0 with 0 passed, 1 failed" in judge(failing, 0).error
     assert "no test failed" in judge(_records(HELLO, *ok, {"k": "finish", "exitstatus": 1}), 1).error
     dup = _records(HELLO, *ok, ok[1], {"k": "finish", "exitstatus": 0})
-    assert "two call reports for t::a" in judge(dup, 0).error
+    assert "two call reports for <a file name the tests made>::a" in judge(dup, 0).error
     late = _records(HELLO, *ok, {"k": "finish", "exitstatus": 0}, *_test("t::b"))
     assert "after the session finished" in judge(late, 0).error
     assert (
@@ -48,21 +48,59 @@ def test_disagreements_are_errors():
     )
 
 
-def test_hooks_from_untrusted_files_and_tamper_records():
+def test_hooks_from_untrusted_files_and_tamper_records(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "gcd.py").write_text("")
     recs = _records(
         HELLO,
         *_test("t::a"),
         {"k": "tamper", "what": "pytest internals replaced: CallInfo.from_call"},
-        {"k": "hook", "hook": "pytest_runtest_makereport", "file": "/ws/conftest.py"},
-        {"k": "hook", "hook": "pytest_runtest_makereport", "file": "/ws/gcd.py"},
+        {"k": "hook", "hook": "pytest_runtest_makereport", "file": f"{ws}/conftest.py"},
+        {"k": "hook", "hook": "pytest_runtest_makereport", "file": f"{ws}/gcd.py"},
         {"k": "finish", "exitstatus": 0},
     )
-    v = judge(recs, 0, trusted_hook_files=("/ws/conftest.py",))
+    v = judge(recs, 0, trusted_hook_files=(f"{ws}/conftest.py",), workspace=str(ws))
     assert v.error is None
     assert v.tamper == [
-        "pytest hook pytest_runtest_makereport implemented in /ws/gcd.py",
+        "pytest hook pytest_runtest_makereport implemented in gcd.py",
         "pytest internals replaced: CallInfo.from_call",
     ]
+
+
+def test_names_the_records_chose_are_never_repeated(tmp_path):
+    """A file name, test id or tamper text in the records is the process under test's: shown
+    only as the host can vouch for it (a file in the workspace, one on this machine), never
+    verbatim (round 10 r10-10: a hook compiled under a "file name" holding held-out tests)."""
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_a.py").write_text("")
+    leak = "assert gcd(0, 5) == 5 | assert gcd(7, 0) == 7"
+    recs = _records(
+        HELLO,
+        *_test("tests/test_a.py::test_x"),
+        {"k": "hook", "hook": "pytest_runtest_logreport", "file": f"LEAK {leak}"},
+        {"k": "hook", "hook": "pytest_runtest_logreport", "file": f"{ws}/tests/{leak}.py"},
+        {"k": "hook", "hook": leak, "file": json.__file__},
+        {"k": "test_code", "id": f"tests/test_a.py::test_x[{leak}]", "file": f"/{leak}"},
+        {"k": "test_code", "id": f"{leak}::{leak}", "file": f"{ws}/tests/test_a.py"},
+        {"k": "tamper", "what": f"a report said passed for a raising call of tests/test_a.py::T::t[{leak}]"},
+        {"k": "tamper", "what": leak},
+        {"k": "finish", "exitstatus": 0},
+    )
+    v = judge(recs, 0, workspace=str(ws))
+    shown = "\n".join(v.tamper)
+    assert "gcd(" not in shown, shown
+    assert sorted(v.tamper) == sorted(
+        [
+            "pytest hook pytest_runtest_logreport implemented in <a file name the tests made>",
+            f"pytest hook <a name the tests made> implemented in {json.__file__}",
+            "test tests/test_a.py::test_x[...] runs code from <a file name the tests made>",
+            "test <a file name the tests made>::<a name the tests made> runs code from tests/test_a.py",
+            "a report said passed for a raising call of tests/test_a.py::T::t[...]",
+            "a tamper record the verdict plugin does not write",
+        ]
+    )
 
 
 def _sealed(secret: str, *recs: dict) -> list[bytes]:

@@ -431,7 +431,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-10 a hook's co_filename carries held-out test text into tamper")
 def test_the_verdict_never_repeats_the_held_out_tests_text(mini_bugs, tmp_path):
     ws = Workspace.create(mini_bugs, mini_bugs.task("fix_gcd"), tmp_path)
     (ws.path / "gcd.py").write_text(LEAKS_THE_HIDDEN_TESTS)
