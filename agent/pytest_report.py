@@ -169,6 +169,7 @@ def judge(
     trusted_dirs: tuple[str, ...] = (),
     nonce: str = "",
     workspace: str | None = None,
+    cut: bool = False,
 ) -> Verdict:
     """The verdict of a pytest run from the records repo_agent_verdict sent as it ran.
 
@@ -183,8 +184,12 @@ def judge(
     that is not was written or rewritten by code under test (a swapped pipe): tampering, and
     not read; a ``finish`` without the run's finish token is no finish. The files and tests
     the records name are shown as the host knows them (``workspace``: the run's workspace,
-    agent/reported_names.py), never as the records spell them.
+    agent/reported_names.py), never as the records spell them. ``cut``: the host stopped
+    reading at its bound (agent/sandbox.py ``MAX_VERDICT_RECORD_BYTES``); the line it cut is
+    not read (its seal fails for the host's doing, not the tests').
     """
+    if cut:
+        data = data[: data.rfind(b"\n") + 1]
     trusted = {_real(f) for f in trusted_hook_files}
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
     known: dict[str, str] = {}

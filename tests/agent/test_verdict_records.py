@@ -143,3 +143,35 @@ def test_records_not_sealed_in_order_are_tampering_and_not_read():
     assert any("did not seal" in t for t in judge(b"\n".join(dropped), 1, nonce="k").tamper)
     other_run = judge(b"\n".join(_sealed("another", *recs)), 1, nonce="k")
     assert other_run.tamper and other_run.error is not None
+
+
+def test_records_the_host_cut_are_never_tampering():
+    """The host stops reading at its bound (agent/sandbox.py MAX_VERDICT_RECORD_BYTES): the line
+    it cut fails its seal for the host's doing. Not read: the run is judged on the whole lines
+    (here no finish: an error, which agent/scoring.py makes not judged), never TAMPERED (round
+    10 r10-7). A line the tests wrote before the cut still is."""
+    lines = _sealed("s3cret", HELLO, *_test("t::a"), {"k": "finish", "exitstatus": 0, "nonce": finish_token("s3cret")})
+    data = b"\n".join(lines) + b"\n"
+    cut = data[: len(data) - 40]
+    assert judge(cut, 0, nonce="s3cret").tamper  # as read before: the cut line is unsealed
+    v = judge(cut, 0, nonce="s3cret", cut=True)
+    assert v.tamper == [] and "without finishing" in v.error
+    forged = lines[0] + b"\n" + b'{"k":"report","id":"t::b","when":"call","outcome":"passed"}\n' + cut
+    assert judge(forged, 0, nonce="s3cret", cut=True).tamper
+
+
+def test_a_run_past_the_records_bound_is_not_judged(tmp_path, monkeypatch):
+    """An honest run whose records pass the bound is the machine's limit: a SandboxError
+    (agent/loop.py: not judged, "error"), saying so."""
+    import pytest
+
+    from agent import sandbox
+    from agent.sandbox import SandboxError
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path)
+    monkeypatch.setattr(sandbox, "MAX_VERDICT_RECORD_BYTES", 600)  # its 3 tests write ~1,800
+    with pytest.raises(SandboxError, match="bytes of verdict records, past the 64,000,000|not judged"):
+        ws.run_tests()

@@ -305,7 +305,6 @@ MANY_CASES = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-7 verdict records past 8 MB make an honest run TAMPERED")
 def test_an_honest_run_with_many_verdict_records_is_judged_on_them(tmp_path):
     from tests.agent.conftest import write_suite
 
