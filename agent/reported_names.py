@@ -5,7 +5,8 @@ A file name, a test id or a record kind in the verdict records comes from the pr
 test (a hook compiled under a "file name" holding the revealed held-out tests' text once
 carried them into ``result.tamper``, the trace and the studio: round 10 r10-10). A file is
 named by its workspace-relative path when that file exists in the workspace, by its path
-when it exists on this machine outside it, else as ``<a file name the tests made>``; a test
+when it exists on this machine outside it, and only when each part of that path is a plain
+file name (letters, digits, ``_.+-``); else as ``<a file name the tests made>``; a test
 id by its file so named and the identifiers after it (a parameter id in brackets is left
 out). Whatever is shown is cut and has no control character.
 """
@@ -18,6 +19,9 @@ import re
 MADE_UP = "<a file name the tests made>"
 SHOWN_MAX = 160  # characters of one name in a verdict line
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}")
+# A part of a path as modules are named: the tests can make a file in the workspace whose name
+# is the text (spaces, brackets, "==") they mean to carry out; such a name is not repeated.
+_PLAIN_PART = re.compile(r"[A-Za-z0-9_.+-]{1,100}")
 
 
 def shown_text(text: str, limit: int = SHOWN_MAX) -> str:
@@ -35,12 +39,17 @@ def shown_file(name: object, workspace: str | None, real: str | None = None) -> 
     path = os.path.normpath(name)
     root = os.path.normpath(workspace) if workspace else None
     if root is not None and path.startswith(root + os.sep) and os.path.isfile(path):
-        return shown_text(os.path.relpath(path, root))
+        return _plain(os.path.relpath(path, root))
     if real is None or real.startswith("\x00") or not os.path.isfile(real):
         return MADE_UP
     if root is not None and (real + os.sep).startswith(os.path.realpath(root) + os.sep):
         return MADE_UP  # in the workspace only through a name it does not have there
-    return shown_text(real)
+    return _plain(real)
+
+
+def _plain(path: str) -> str:
+    parts = path.strip("/").split("/")
+    return shown_text(path) if all(_PLAIN_PART.fullmatch(p) for p in parts) else MADE_UP
 
 
 def shown_test(nodeid: object, workspace: str | None) -> str:

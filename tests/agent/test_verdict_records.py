@@ -76,6 +76,7 @@ def test_names_the_records_chose_are_never_repeated(tmp_path):
     (ws / "tests").mkdir(parents=True)
     (ws / "tests" / "test_a.py").write_text("")
     leak = "assert gcd(0, 5) == 5 | assert gcd(7, 0) == 7"
+    (ws / "tests" / f"{leak}.py").write_text("")  # a file the tests made, named by the text
     recs = _records(
         HELLO,
         *_test("tests/test_a.py::test_x"),
