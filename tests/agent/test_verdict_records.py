@@ -176,3 +176,15 @@ def test_a_run_past_the_records_bound_is_not_judged(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "MAX_VERDICT_RECORD_BYTES", 600)  # its 3 tests write ~1,800
     with pytest.raises(SandboxError, match="bytes of verdict records, past the 64,000,000|not judged"):
         ws.run_tests()
+
+
+def test_the_summary_line_is_rewritten_from_its_counts_and_time():
+    """The tests write the output: a "summary" they print keeps its counts and time, never
+    its other text (round 10 r10-10: the held-out tests' text into TestRun.summary)."""
+    from agent.pytest_report import summary_line
+
+    assert summary_line("x\n===== 3 failed, 2 passed, 1 warning in 0.06s =====\n") == (
+        "3 failed, 2 passed, 1 warning in 0.06s"
+    )
+    assert summary_line("==== 2 passed in 62.11s (0:01:02) ====") == "2 passed in 62.11s (0:01:02)"
+    assert summary_line("== 4 passed assert gcd(0, 5) == 5 in 1.0s ==") == "4 passed in 1.0s"
