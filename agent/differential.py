@@ -122,7 +122,7 @@ def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
         k = min(spec.sample, len(t.inputs))
         picked = sorted(rng.sample(range(len(t.inputs)), k))
         extra = structured_inputs(t.inputs) if spec.structured and not t.script else []
-        out.append(t.model_copy(update={"inputs": [t.inputs[i] for i in picked] + extra}))
+        out.append(t.picked(picked, extra))
     return out
 
 
@@ -303,7 +303,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
     slow: set[Key] = set()
     while True:
         index = [[i for i in range(len(t.inputs)) if (k, i) not in slow] for k, t in enumerate(calls)]
-        live = [t.model_copy(update={"inputs": [t.inputs[i] for i in index[k]]}) for k, t in enumerate(calls)]
+        live = [t.picked(index[k]) for k, t in enumerate(calls)]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
@@ -337,7 +337,7 @@ def _reference_once(
     # A third pass in reverse order, and a third seed, tell a reference whose answers hang on
     # the calls before it or on the seed (``order_bound``): only there does each final run
     # call the reference again on its own sequence.
-    backwards = [t.model_copy(update={"inputs": t.inputs[::-1]}) for t in calls]
+    backwards = [t.picked(list(range(len(t.inputs)))[::-1]) for t in calls]
     with reference_workspace(suite, task, sandbox=sandbox) as ws:
         run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env)
         # ... and at a terminal: an input whose answer depends on one is left out too (the
@@ -609,7 +609,7 @@ def call_sequence(
     part: list[str] = []
 
     def add(t: int, idx: list[int], label: str) -> None:
-        segments.append(calls[t].model_copy(update={"inputs": [calls[t].inputs[i] for i in idx]}))
+        segments.append(calls[t].picked(idx))
         origin.append((t, idx))
         part.append(label)
 

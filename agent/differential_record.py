@@ -5,7 +5,8 @@ written by hand): the differential verdict applies to them too
 The task's own tests run once on its source with the reference fix (trusted code, in the
 sandbox, agent/differential_recorder.py); every call they make to a module-level function
 of a file the fix changes is recorded with its arguments when those are JSON data. Those
-argument lists are the task's differential inputs: each final run calls the rollout's code
+arguments (positional, and those the call passed by keyword apart: ``keywords``) are the
+task's differential inputs: each final run calls the rollout's code
 on them in a fresh process, outside pytest, and compares with the reference fix's answers
 (agent/differential.py). The rollout saw the tests, so these inputs are not held out: they
 stop what fools pytest from inside its process (forged records, a plugin that empties the
@@ -128,7 +129,7 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
 
 
 def _targets(records: bytes) -> list[DifferentialTarget]:
-    calls: dict[tuple[str, str, str], list[list]] = {}
+    calls: dict[tuple[str, str, str], list[tuple[list, dict]]] = {}
     finished = False
     for line in records.splitlines():
         try:
@@ -142,15 +143,21 @@ def _targets(records: bytes) -> list[DifferentialTarget]:
         elif rec.get("k") == "call" and isinstance(rec.get("args"), list):
             module, function, path = rec.get("module"), rec.get("function"), rec.get("path", "")
             if isinstance(module, str) and isinstance(function, str) and isinstance(path, str):
+                kwargs = rec.get("kwargs", {})  # absent in a record of positional arguments only
                 got = calls.setdefault((module, function, path), [])
-                if len(got) < MAX_INPUTS and rec["args"] not in got:
-                    got.append(rec["args"])
+                if isinstance(kwargs, dict) and len(got) < MAX_INPUTS and (rec["args"], kwargs) not in got:
+                    got.append((rec["args"], kwargs))
     if not finished:
         return []  # the reference fix's own tests did not pass: record nothing from them
     out = []
-    for (m, f, path), inputs in sorted(calls.items()):
+    for (m, f, path), made in sorted(calls.items()):
+        keywords = [kw for _, kw in made]
+        while keywords and not keywords[-1]:
+            keywords.pop()
         try:
-            out.append(DifferentialTarget(module=m, function=f, inputs=inputs, path=path))
+            out.append(
+                DifferentialTarget(module=m, function=f, inputs=[a for a, _ in made], keywords=keywords, path=path)
+            )
         except ValidationError:
             continue  # a path out of the workspace: not a call the runner can make
     return out

@@ -10,12 +10,14 @@ arguments that are JSON data as they are (lists, dicts with string keys, numbers
 strings, None) are sent on the verdict pipe (``REPO_AGENT_VERDICT_FD``), one line each:
 
     {"k": "call", "module": "pkg.mod", "function": "f", "args": [...]}
+    ... with "kwargs": {...} for the arguments the call passed by keyword
     ... with "path": "src" when the module imports from there, not the workspace root
     {"k": "finish", "exitstatus": N}
 """
 
 from __future__ import annotations  # annotations stay text: this script imports no typing
 
+import bisect
 import json
 import math
 import os
@@ -57,6 +59,31 @@ def _plain(x: Any, budget: list[int]) -> Any:
 def _is_test_file(path: str) -> bool:
     name = os.path.basename(path)
     return name.startswith(_TEST_NAME) or name.endswith("_test.py")
+
+
+def _keyword_call_sites(code: types.CodeType) -> tuple[list[int], list[tuple[str, ...]]]:
+    """The offset of each instruction of ``code``, and the names its call passes by keyword
+    (empty for all but calls with keywords), as the interpreter's bytecode says them: KW_NAMES
+    before the CALL (3.11, 3.12), a constant tuple before CALL_KW (3.13+) or CALL_FUNCTION_KW
+    (3.10 and before)."""
+    import dis
+
+    offsets: list[int] = []
+    names: list[tuple[str, ...]] = []
+    pending: object = ()
+    previous = None
+    for ins in dis.get_instructions(code):
+        said: object = ()
+        if ins.opname == "KW_NAMES":
+            pending = code.co_consts[ins.arg] if ins.arg is not None and ins.arg < len(code.co_consts) else ()
+        elif ins.opname in ("CALL_KW", "CALL_FUNCTION_KW"):
+            said = previous.argval if previous is not None and previous.opname == "LOAD_CONST" else ()
+        elif ins.opname == "CALL":
+            said, pending = pending, ()
+        offsets.append(ins.offset)
+        names.append(said if type(said) is tuple and all(type(n) is str for n in said) else ())
+        previous = ins
+    return offsets, names
 
 
 def main() -> None:
@@ -109,32 +136,54 @@ def main() -> None:
         if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount:
             return  # *args, **kwargs or keyword-only arguments: no plain argument list
         names = list(code.co_varnames[: code.co_argcount])
-        values = [frame.f_locals.get(n, _MISSING) for n in names]
+        by_keyword = keyword_names(caller.f_code, caller.f_lasti)
+        if not set(by_keyword) <= set(names):
+            by_keyword = ()  # not this function's call (sorted(xs, key=f) calls f by position)
+        kwargs = {n: frame.f_locals.get(n, _MISSING) for n in by_keyword}
         # Trailing arguments that are the function's own defaults were not passed: an honest
         # fix without that parameter (an accumulator out=None) takes the call as the tests
         # made it (round 6: R6-24).
         fn = frame.f_globals.get(code.co_name)
         defaults = getattr(fn, "__defaults__", None) if getattr(fn, "__code__", None) is code else None
-        if defaults:
-            first = len(names) - len(defaults)
-            while len(values) > first and values[-1] is defaults[len(values) - 1 - first]:
-                values.pop()
+        first = len(names) - len(defaults or ())
+        positional = [j for j, n in enumerate(names) if n not in kwargs]
+        values = [frame.f_locals.get(names[j], _MISSING) for j in positional]
+        while defaults and positional and positional[-1] >= first and values[-1] is defaults[positional[-1] - first]:
+            positional.pop()
+            values.pop()
         try:
-            args = _plain(values, [_MAX_NODES])
+            budget = [_MAX_NODES]
+            args = _plain(values, budget)
+            keywords = _plain(kwargs, budget)
         except (ValueError, KeyError, RecursionError):
             return
         key = (module, code.co_name)
-        text = json.dumps(args, sort_keys=True)
+        text = json.dumps([args, keywords] if keywords else args, sort_keys=True)
         with lock:
             got = seen.setdefault(key, {})
             if text in got or len(got) >= _MAX_PER_FUNCTION:
                 return
             got[text] = args
         rec = {"k": "call", "module": module, "function": code.co_name, "args": args}
+        if keywords:
+            rec["kwargs"] = keywords
         root = import_root(code.co_filename, module)
         if root:
             rec["path"] = root
         send(rec)
+
+    call_sites: dict[types.CodeType, tuple[list[int], list[tuple[str, ...]]]] = {}
+
+    def keyword_names(caller: types.CodeType, at: int) -> tuple[str, ...]:
+        """The names the call running at bytecode offset ``at`` of ``caller`` passes by keyword
+        (none: by position only, or a call whose keywords the bytecode does not say: f(**kw)).
+        ``at`` may be inside the instruction's inline caches (3.11+): the instruction is the
+        last one starting at or before it."""
+        sites = call_sites.get(caller)
+        if sites is None:
+            sites = call_sites[caller] = _keyword_call_sites(caller)
+        k = bisect.bisect_right(sites[0], at) - 1
+        return sites[1][k] if k >= 0 else ()
 
     def import_root(filename: str, module: str) -> str | None:
         """The workspace-relative directory the module was imported from ("" the root): a

@@ -2,9 +2,10 @@
 
 Copied alone into a read-only directory of the sandbox and run as ``python -s -S runner.py
 CALLS.json`` from the workspace root: it imports nothing of this project, and no ``site``
-ran before it (the site directories are added after the hello). Before any code of the
-workspace is imported it takes the write end of the verdict pipe
-(``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
+ran before it (the site directories are added after the hello). Each input is called with its
+positional arguments and, where the target has them at its index (``keywords``), its keyword
+arguments. Before any code of the workspace is imported it takes the write end of the verdict
+pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
 
     {"k": "hello"}                                   before any workspace code ran
     {"k": "import_error", "t", "error"}              target t could not be imported
@@ -205,7 +206,9 @@ def main() -> None:
             continue
         send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
+        keywords = target.get("keywords") or []  # by input index; none past its end
         for i, args in enumerate(target["inputs"]):
+            kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
             try:
                 began = clock()
@@ -216,12 +219,14 @@ def main() -> None:
                     # unspecified (a chainable put returning self is no mismatch there).
                     encoded = {"list": [_encode_or_mark(getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
-                    before = _encode(args)
-                    encoded = _encode(fn(*args))
+                    before = _encode([args, kwargs] if kwargs else args)
+                    encoded = _encode(fn(*args, **kwargs))
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
-                    after = _encode(args)  # a copy that sorts the caller's list is no copy
+                    after = _encode(
+                        [args, kwargs] if kwargs else args
+                    )  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after
             except _NotPlain as exc:

@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.reported_names import shown_file, shown_identifier, shown_test
 from agent.trace import TestCounts
 from agent.verdict_seal import Unsealer, finish_token
 
@@ -56,15 +57,29 @@ SUMMARY_LINE_MAX = 500
 
 
 def summary_line(output: str) -> str | None:
+    """pytest's summary line, as the host rewrites it from its counts and time: the output is
+    the tests' to write, and a "summary" they print could carry any text into the trace
+    (the revealed held-out tests, round 10 r10-10)."""
     for line in reversed(output.splitlines()[-40:]):
         if len(line) > SUMMARY_LINE_MAX:
             continue
         m = _SUMMARY_RE.match(line.strip())
         if m:
-            return m.group(1).strip()
+            return _plain_summary(m.group(1))
         if line.strip().startswith("no tests ran"):
-            return line.strip().strip("= ")
+            return _plain_summary(line, "no tests ran")
     return None
+
+
+_SUMMARY_WORDS = r"passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|rerun|subtests passed"
+_SUMMARY_PART = re.compile(rf"(\d+) ({_SUMMARY_WORDS})\b")
+_SUMMARY_TIME = re.compile(r" in ([\d.]{1,12})s( \(\d{1,4}:\d\d:\d\d\))?")
+
+
+def _plain_summary(text: str, head: str = "") -> str:
+    parts = [f"{n} {w}" for n, w in _SUMMARY_PART.findall(text)] if not head else [head]
+    took = _SUMMARY_TIME.search(text)
+    return ", ".join(parts) + (f" in {took.group(1)}s{took.group(2) or ''}" if took else "")
 
 
 @dataclass
@@ -132,6 +147,30 @@ def _well_formed(rec: dict) -> bool:
     return isinstance(rec["k"], str)
 
 
+# What the verdict plugin's tamper records say (agent/_pytest_plugins/repo_agent_verdict.py
+# ``_tamper``): repeated only in these shapes, a test id in them as the host names it.
+_TAMPER_SAID = (
+    "the verdict plugin's sender was replaced",
+    "a trace or profile function was installed during the tests",
+)
+_INTERNALS = re.compile(r"pytest internals replaced: [A-Za-z_][A-Za-z0-9_.]{0,79}")
+_RAISING = re.compile(r"a report said passed for a raising (setup|call|teardown) of (.*)", re.DOTALL)
+
+
+def _shown_tamper(what: object, workspace: str | None) -> str:
+    text = what if isinstance(what, str) else ""
+    if text in _TAMPER_SAID or _INTERNALS.fullmatch(text):
+        return text
+    if m := _RAISING.fullmatch(text):
+        return f"a report said passed for a raising {m.group(1)} of {shown_test(m.group(2), workspace)}"
+    return "a tamper record the verdict plugin does not write"
+
+
+def _shown(file: str, workspace: str | None, known: dict[str, str]) -> str:
+    """``file`` as a verdict line names it (``known`` holds its resolution: ``_outside``)."""
+    return shown_file(file, workspace, known.get(file))
+
+
 BAD_RECORDS_MAX = 1000  # unreadable or malformed records read before the run is an error
 
 
@@ -143,6 +182,8 @@ def judge(
     trusted_code_files: tuple[str, ...] = (),
     trusted_dirs: tuple[str, ...] = (),
     nonce: str = "",
+    workspace: str | None = None,
+    cut: bool = False,
 ) -> Verdict:
     """The verdict of a pytest run from the records repo_agent_verdict sent as it ran.
 
@@ -155,8 +196,14 @@ def judge(
     pytest plugins, agent/suites/env.py). With ``nonce`` (the run's secret, handed to the
     plugin alone) every record must be sealed with it in order (agent/verdict_seal.py): one
     that is not was written or rewritten by code under test (a swapped pipe): tampering, and
-    not read; a ``finish`` without the run's finish token is no finish.
+    not read; a ``finish`` without the run's finish token is no finish. The files and tests
+    the records name are shown as the host knows them (``workspace``: the run's workspace,
+    agent/reported_names.py), never as the records spell them. ``cut``: the host stopped
+    reading at its bound (agent/sandbox.py ``MAX_VERDICT_RECORD_BYTES``); the line it cut is
+    not read (its seal fails for the host's doing, not the tests').
     """
+    if cut:
+        data = data[: data.rfind(b"\n") + 1]
     trusted = {_real(f) for f in trusted_hook_files}
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
     known: dict[str, str] = {}
@@ -198,28 +245,30 @@ def judge(
             tamper.append("a finish record the verdict plugin did not send")
             continue
         if finish is not None:
-            problems.append(f"a {kind!r} record after the session finished")
+            problems.append(f"a {shown_identifier(kind)!r} record after the session finished")
         elif kind == "hello":
             hello = hello or rec
         elif kind == "report":
             per = phases.setdefault(str(rec.get("id")), {})
             if rec.get("when") in per:
-                problems.append(f"two {rec.get('when')} reports for {rec.get('id')}")
-            per[str(rec.get("when"))] = rec
+                problems.append(f"two {rec.get('when')} reports for {shown_test(rec.get('id'), workspace)}")
+            per[str(rec.get("when"))] = {"outcome": rec["outcome"]}  # all ``_outcome`` reads: 240,000 records fit
         elif kind == "collect_error":
             collect_errors.append(str(rec.get("id")))
         elif kind == "tamper":
-            tamper.append(str(rec.get("what")))
+            tamper.append(_shown_tamper(rec.get("what"), workspace))
         elif kind == "hook":
             if _outside(str(rec.get("file")), trusted, trusted_dirs, known):
-                tamper.append(f"pytest hook {rec.get('hook')} implemented in {rec.get('file')}")
+                hook, file = shown_identifier(rec.get("hook")), _shown(str(rec.get("file")), workspace, known)
+                tamper.append(f"pytest hook {hook} implemented in {file}")
         elif kind == "test_code":
             if _outside(str(rec.get("file")), trusted_code, trusted_dirs, known):
-                tamper.append(f"test {rec.get('id')} runs code from {rec.get('file')}")
+                test, file = shown_test(rec.get("id"), workspace), _shown(str(rec.get("file")), workspace, known)
+                tamper.append(f"test {test} runs code from {file}")
         elif kind == "finish":
             finish = rec
         else:
-            problems.append(f"unknown verdict record {kind!r}")
+            problems.append(f"unknown verdict record {shown_identifier(kind)!r}")
     if unsealed:
         more = f" (+{len(unsealed) - 3} more)" if len(unsealed) > 3 else ""
         where = ", ".join(str(n) for n in unsealed[:3])

@@ -59,7 +59,12 @@ from agent.verdict_seal import finish_token
 SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"
 MAX_OUTPUT_BYTES = 4_000_000  # kept from a runaway printer; the rest is counted, not stored
-MAX_STREAM_BYTES = 8_000_000  # the verdict records of one run
+MAX_STREAM_BYTES = 8_000_000  # the records of one run of the differential's runner or recorder
+# The sealed verdict records of one pytest run. An honest test costs three reports (setup, call,
+# teardown) of about 165 bytes and its id each: ~800 bytes with a 100-character id, so 64 MB
+# reads ~80,000 such tests (8 MB made a parametrised suite of 16,000 cases TAMPERED, round 10
+# r10-7). Past it the records are cut at a line and the run is not judged (agent/scoring.py).
+MAX_VERDICT_RECORD_BYTES = 64_000_000
 
 # Resource limits for the test process tree (both sandbox kinds).
 AS_LIMIT = 2 * 1024**3
@@ -753,6 +758,8 @@ class CommandRun:
     records: bytes = b""  # what the command wrote to the verdict pipe (``verdict_pipe=True``)
     # The session had finished but a process lingered (a thread, a daemon): killed at once.
     lingered: bool = False
+    # How many bytes it wrote there: more than ``records`` holds when the host cut them at its bound.
+    records_written: int = 0
 
 
 @dataclass(frozen=True)
@@ -1188,6 +1195,7 @@ def _run(
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]
     records: list[bytes] = []
+    written = [0]
     heard: list[float] = []  # when the pipe last said something
     if rfd is not None:
         rstream = os.fdopen(rfd, "rb", buffering=0)
@@ -1197,8 +1205,8 @@ def _run(
                 args=(
                     rstream,
                     records,
-                    [0],
-                    MAX_STREAM_BYTES,
+                    written,
+                    MAX_VERDICT_RECORD_BYTES if nonce else MAX_STREAM_BYTES,
                     wake_w,
                     finish_token(nonce).encode() if nonce else b"",
                     heard,
@@ -1272,7 +1280,7 @@ def _run(
     if lingered:  # (no note in the output: it would differ from run to run with the load)
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
-    return CommandRun(code, out, duration, timed_out, data, lingered)
+    return CommandRun(code, out, duration, timed_out, data, lingered, written[0])
 
 
 def _pidfd_pid(fd: int) -> int | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
-from agent.sandbox import PLUGIN_DIR, SandboxError, run_command_full
+from agent.sandbox import MAX_VERDICT_RECORD_BYTES, PLUGIN_DIR, SandboxError, run_command_full
 from agent.trace import TestCounts
 
 if TYPE_CHECKING:
@@ -181,8 +181,16 @@ def run_tests(
             trusted_code_files=trusted_code_files,
             trusted_dirs=(str(python_env),) if python_env is not None else (),
             nonce=nonce,
+            workspace=str(Path(workspace_dir).absolute()),
+            cut=run.records_written > len(run.records),
         )
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
+        if run.records_written > len(run.records) and error is not None and not tamper:
+            # The host's bound, not the tests' doing: this machine cannot judge a run this large.
+            raise SandboxError(
+                f"the tests wrote {run.records_written:,} bytes of verdict records, past the"
+                f" {MAX_VERDICT_RECORD_BYTES:,} this machine reads (agent/sandbox.py): not judged"
+            )
     else:
         counts = counts_from_summary(line)
     if timed_out:

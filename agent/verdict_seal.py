@@ -23,7 +23,8 @@ import hashlib
 import hmac
 import re
 
-_SEALED = re.compile(rb'(.*),"m":"([0-9a-f]{64})"\}\s*', re.S)
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
+_SPACE = b" \t\n\r\f\v"  # what ``\s`` is in a bytes pattern
 
 
 def finish_token(secret: str) -> str:
@@ -45,20 +46,24 @@ def sealed_line(secret: str, previous: bytes, body: bytes) -> tuple[bytes, bytes
 
 
 class Unsealer:
-    """Opens the sealed records of one run, in order."""
+    """Opens the sealed records of one run, in order. Its key is set up once (an HMAC object
+    copied per record): an honest run of 80,000 tests sends 240,000 records (round 10 r10-7)."""
 
     def __init__(self, secret: str):
-        self._secret = secret
+        self._key = hmac.new(secret.encode(), digestmod=hashlib.sha256)
         self._previous = b""
 
     def open(self, line: bytes) -> bytes | None:
         """The record's JSON without its seal, or None when the plugin did not send it as it
         stands (unsealed, rewritten, out of order): the chain goes on from the last good one."""
-        m = _SEALED.fullmatch(line)
-        if m is None:
+        end = line.rstrip(_SPACE)  # a sealed line: <body without its "}">,"m":"<64 hex>"} and spaces
+        if len(end) < 72 or end[-72:-66] != b',"m":"' or end[-2:] != b'"}' or not _HEX64.fullmatch(end[-66:-2]):
             return None
-        body = m.group(1) + b"}"
-        if not hmac.compare_digest(seal(self._secret, self._previous, body), m.group(2)):
+        body, mark = end[:-72] + b"}", end[-66:-2]
+        mac = self._key.copy()
+        mac.update(self._previous)
+        mac.update(body)
+        if not hmac.compare_digest(mac.hexdigest().encode(), mark):
             return None
-        self._previous = m.group(2)
+        self._previous = mark
         return body

@@ -8,7 +8,7 @@ repository at a commit (BugsInPy, SWE-bench-style instances).
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -87,6 +87,10 @@ class DifferentialTarget(BaseModel):
     function: str  # a function, or a class when ``script`` (constructor args, then method calls)
     # Each input is the positional argument list; for a script, [constructor args, [[method, args], ...]].
     inputs: list[list] = Field(default_factory=list)
+    # The keyword arguments of each input, by its index (recorded calls, agent/differential_record.py:
+    # ``sort_items(xs, reverse=True)`` is no ``sort_items(xs, True)`` to a keyword-only option).
+    # Shorter than ``inputs`` (a pool, a record written before keywords were): no keywords.
+    keywords: list[dict[str, Any]] = Field(default_factory=list)
     script: bool = False
     # The absolute float tolerance of each call is its argument at this index, when the task
     # states it so (QuixBugs' sqrt(x, epsilon): its tests compare with approx(abs=epsilon)).
@@ -101,6 +105,18 @@ class DifferentialTarget(BaseModel):
         if v.startswith("/") or "\x00" in v or ".." in v.split("/"):
             raise ValueError(f"{v!r} is not a directory inside the workspace")
         return v
+
+    def keywords_of(self, i: int) -> dict[str, Any]:
+        """Input ``i``'s keyword arguments (none for most)."""
+        return self.keywords[i] if i < len(self.keywords) else {}
+
+    def picked(self, index: list[int], extra: list[list] | None = None) -> DifferentialTarget:
+        """This target with only the inputs at ``index`` (in that order), their keywords
+        beside them, then ``extra`` positional inputs."""
+        keywords = [self.keywords_of(i) for i in index]
+        while keywords and not keywords[-1]:
+            keywords.pop()
+        return self.model_copy(update={"inputs": [self.inputs[i] for i in index] + (extra or []), "keywords": keywords})
 
 
 class Differential(BaseModel):

@@ -3,6 +3,8 @@ is judged on the calls its own tests make, outside pytest's process."""
 
 from __future__ import annotations
 
+import json
+
 from agent.differential import calls_for
 from agent.differential_record import recorded_targets
 from agent.suites.loading import load_suite
@@ -65,3 +67,39 @@ def test_verdict_kind_says_what_a_task_rests_on(tmp_path):
     assert verdict_kind(quix, quix.task("reach")) == "tests"  # Node arguments: no plain data
     generated = load_suite(write_suite(tmp_path / "suite", {"fix_mean": STATS}))
     assert verdict_kind(generated, generated.task("fix_mean")) == "tests"  # recorded calls are not held out
+
+
+def test_keyword_arguments_are_recorded_apart_and_old_records_still_read():
+    """A record's "kwargs" become the target's ``keywords`` beside its positional inputs (round
+    10 r10-11: replayed by position, a keyword-only option raised TypeError); a record with no
+    "kwargs" (written before them) is the positional call it always was."""
+    from agent.differential_record import _targets
+
+    lines = [
+        {"k": "call", "module": "items", "function": "sort_items", "args": [[3, 1]]},
+        {"k": "call", "module": "items", "function": "sort_items", "args": [[3, 1]], "kwargs": {"reverse": True}},
+        {"k": "call", "module": "items", "function": "sort_items", "args": [[2, 5]]},
+        {"k": "finish", "exitstatus": 0},
+    ]
+    (target,) = _targets("\n".join(json.dumps(r) for r in lines).encode())
+    assert target.inputs == [[[3, 1]], [[3, 1]], [[2, 5]]]
+    assert [target.keywords_of(i) for i in range(3)] == [{}, {"reverse": True}, {}]
+    assert target.picked([1, 0]).keywords == [{"reverse": True}]  # the keywords travel with their input
+    assert target.picked([2, 0]).keywords == []
+
+
+def _keyword_calls(f, g, xs, kw):
+    f(xs, reverse=True)
+    f(xs)
+    sorted(xs, key=g)
+    f(*xs, **kw)
+
+
+def test_the_recorder_reads_which_arguments_a_call_passed_by_keyword():
+    """The names each call instruction passes by keyword, read from the bytecode: f(**kw) and
+    plain calls say none (recorded by position, as before)."""
+    from agent.differential_recorder import _keyword_call_sites
+
+    offsets, names = _keyword_call_sites(_keyword_calls.__code__)
+    assert [n for n in names if n] == [("reverse",), ("key",)]
+    assert len(offsets) == len(names) and offsets == sorted(offsets)

@@ -39,7 +39,7 @@ def test_disagreements_are_errors():
     assert "exit status 0 with 0 passed, 1 failed" in judge(failing, 0).error
     assert "no test failed" in judge(_records(HELLO, *ok, {"k": "finish", "exitstatus": 1}), 1).error
     dup = _records(HELLO, *ok, ok[1], {"k": "finish", "exitstatus": 0})
-    assert "two call reports for t::a" in judge(dup, 0).error
+    assert "two call reports for <a file name the tests made>::a" in judge(dup, 0).error
     late = _records(HELLO, *ok, {"k": "finish", "exitstatus": 0}, *_test("t::b"))
     assert "after the session finished" in judge(late, 0).error
     assert (
@@ -48,21 +48,60 @@ def test_disagreements_are_errors():
     )
 
 
-def test_hooks_from_untrusted_files_and_tamper_records():
+def test_hooks_from_untrusted_files_and_tamper_records(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "gcd.py").write_text("")
     recs = _records(
         HELLO,
         *_test("t::a"),
         {"k": "tamper", "what": "pytest internals replaced: CallInfo.from_call"},
-        {"k": "hook", "hook": "pytest_runtest_makereport", "file": "/ws/conftest.py"},
-        {"k": "hook", "hook": "pytest_runtest_makereport", "file": "/ws/gcd.py"},
+        {"k": "hook", "hook": "pytest_runtest_makereport", "file": f"{ws}/conftest.py"},
+        {"k": "hook", "hook": "pytest_runtest_makereport", "file": f"{ws}/gcd.py"},
         {"k": "finish", "exitstatus": 0},
     )
-    v = judge(recs, 0, trusted_hook_files=("/ws/conftest.py",))
+    v = judge(recs, 0, trusted_hook_files=(f"{ws}/conftest.py",), workspace=str(ws))
     assert v.error is None
     assert v.tamper == [
-        "pytest hook pytest_runtest_makereport implemented in /ws/gcd.py",
+        "pytest hook pytest_runtest_makereport implemented in gcd.py",
         "pytest internals replaced: CallInfo.from_call",
     ]
+
+
+def test_names_the_records_chose_are_never_repeated(tmp_path):
+    """A file name, test id or tamper text in the records is the process under test's: shown
+    only as the host can vouch for it (a file in the workspace, one on this machine), never
+    verbatim (round 10 r10-10: a hook compiled under a "file name" holding held-out tests)."""
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_a.py").write_text("")
+    leak = "assert gcd(0, 5) == 5 | assert gcd(7, 0) == 7"
+    (ws / "tests" / f"{leak}.py").write_text("")  # a file the tests made, named by the text
+    recs = _records(
+        HELLO,
+        *_test("tests/test_a.py::test_x"),
+        {"k": "hook", "hook": "pytest_runtest_logreport", "file": f"LEAK {leak}"},
+        {"k": "hook", "hook": "pytest_runtest_logreport", "file": f"{ws}/tests/{leak}.py"},
+        {"k": "hook", "hook": leak, "file": json.__file__},
+        {"k": "test_code", "id": f"tests/test_a.py::test_x[{leak}]", "file": f"/{leak}"},
+        {"k": "test_code", "id": f"{leak}::{leak}", "file": f"{ws}/tests/test_a.py"},
+        {"k": "tamper", "what": f"a report said passed for a raising call of tests/test_a.py::T::t[{leak}]"},
+        {"k": "tamper", "what": leak},
+        {"k": "finish", "exitstatus": 0},
+    )
+    v = judge(recs, 0, workspace=str(ws))
+    shown = "\n".join(v.tamper)
+    assert "gcd(" not in shown, shown
+    assert sorted(v.tamper) == sorted(
+        [
+            "pytest hook pytest_runtest_logreport implemented in <a file name the tests made>",
+            f"pytest hook <a name the tests made> implemented in {json.__file__}",
+            "test tests/test_a.py::test_x[...] runs code from <a file name the tests made>",
+            "test <a file name the tests made>::<a name the tests made> runs code from tests/test_a.py",
+            "a report said passed for a raising call of tests/test_a.py::T::t[...]",
+            "a tamper record the verdict plugin does not write",
+        ]
+    )
 
 
 def _sealed(secret: str, *recs: dict) -> list[bytes]:
@@ -105,3 +144,47 @@ def test_records_not_sealed_in_order_are_tampering_and_not_read():
     assert any("did not seal" in t for t in judge(b"\n".join(dropped), 1, nonce="k").tamper)
     other_run = judge(b"\n".join(_sealed("another", *recs)), 1, nonce="k")
     assert other_run.tamper and other_run.error is not None
+
+
+def test_records_the_host_cut_are_never_tampering():
+    """The host stops reading at its bound (agent/sandbox.py MAX_VERDICT_RECORD_BYTES): the line
+    it cut fails its seal for the host's doing. Not read: the run is judged on the whole lines
+    (here no finish: an error, which agent/scoring.py makes not judged), never TAMPERED (round
+    10 r10-7). A line the tests wrote before the cut still is."""
+    lines = _sealed("s3cret", HELLO, *_test("t::a"), {"k": "finish", "exitstatus": 0, "nonce": finish_token("s3cret")})
+    data = b"\n".join(lines) + b"\n"
+    cut = data[: len(data) - 40]
+    assert judge(cut, 0, nonce="s3cret").tamper  # as read before: the cut line is unsealed
+    v = judge(cut, 0, nonce="s3cret", cut=True)
+    assert v.tamper == [] and "without finishing" in v.error
+    forged = lines[0] + b"\n" + b'{"k":"report","id":"t::b","when":"call","outcome":"passed"}\n' + cut
+    assert judge(forged, 0, nonce="s3cret", cut=True).tamper
+
+
+def test_a_run_past_the_records_bound_is_not_judged(tmp_path, monkeypatch):
+    """An honest run whose records pass the bound is the machine's limit: a SandboxError
+    (agent/loop.py: not judged, "error"), saying so."""
+    import pytest
+
+    from agent import sandbox
+    from agent.sandbox import SandboxError
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path)
+    monkeypatch.setattr(sandbox, "MAX_VERDICT_RECORD_BYTES", 600)  # its 3 tests write ~1,800
+    with pytest.raises(SandboxError, match="bytes of verdict records, past the 64,000,000|not judged"):
+        ws.run_tests()
+
+
+def test_the_summary_line_is_rewritten_from_its_counts_and_time():
+    """The tests write the output: a "summary" they print keeps its counts and time, never
+    its other text (round 10 r10-10: the held-out tests' text into TestRun.summary)."""
+    from agent.pytest_report import summary_line
+
+    assert summary_line("x\n===== 3 failed, 2 passed, 1 warning in 0.06s =====\n") == (
+        "3 failed, 2 passed, 1 warning in 0.06s"
+    )
+    assert summary_line("==== 2 passed in 62.11s (0:01:02) ====") == "2 passed in 62.11s (0:01:02)"
+    assert summary_line("== 4 passed assert gcd(0, 5) == 5 in 1.0s ==") == "4 passed in 1.0s"

@@ -303,7 +303,6 @@ MANY_CASES = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-7 verdict records past 8 MB make an honest run TAMPERED")
 def test_an_honest_run_with_many_verdict_records_is_judged_on_them(tmp_path):
     from tests.agent.conftest import write_suite
 
@@ -429,7 +428,6 @@ def gcd(a, b):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-10 a hook's co_filename carries held-out test text into tamper")
 def test_the_verdict_never_repeats_the_held_out_tests_text(mini_bugs, tmp_path):
     ws = Workspace.create(mini_bugs, mini_bugs.task("fix_gcd"), tmp_path)
     (ws.path / "gcd.py").write_text(LEAKS_THE_HIDDEN_TESTS)
@@ -450,7 +448,6 @@ KEYWORD_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-11 recorded keyword arguments are replayed by position")
 def test_an_honest_keyword_only_option_agrees_with_the_recorded_calls(tmp_path):
     from tests.agent.conftest import write_suite
 
