@@ -208,12 +208,14 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
     rng = rng or random.SystemRandom()
     argv = resolve_argv(ws.task.test_command)
     at = pytest_index(argv)
-    opts = [*argv[at:], *config_addopts(ws.path)] if at is not None else []
+    opts = short_flags_apart([*argv[at:], *config_addopts(ws.path)]) if at is not None else []
+    opts += short_flags_apart(_overridden_addopts(opts))
     # A command that selects tests (-k, -m, node ids) would leave canaries out, and one that
     # stops at the first failure would stop at a canary: no canaries for those.
-    if at is None or any(o in ("-k", "-m", "-x", "--exitfirst", "--deselect", "--lf", "--sw") for o in opts):
+    if at is None or any(o in _SELECTS_OR_STOPS for o in opts):
         return []
-    if any(o.startswith(("--maxfail", "-k", "--deselect")) or "::" in o for o in opts):
+    # Node ids among the paths only: "-W error::DeprecationWarning" selects nothing.
+    if any(o.startswith(("--maxfail", "--deselect")) for o in opts) or any("::" in a for a in pytest_paths(opts)):
         return []
     candidates: list[tuple[str, list[str]]] = []
     whole_module_parametrised: set[str] = set()
@@ -243,6 +245,47 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
     rng.shuffle(canaries)
     apply(ws.path, canaries)
     return canaries
+
+
+_SELECTS_OR_STOPS = frozenset({"-k", "-m", "-x", "--exitfirst", "--deselect", "--lf", "--last-failed"})
+_SELECTS_OR_STOPS |= {"--sw", "--stepwise", "--sw-skip", "--stepwise-skip"}
+# pytest's short options that take a value (-n: pytest-xdist): argparse reads the rest of a
+# cluster as it ("-rfx" shows f and x, it does not stop at the first failure).
+_SHORT_WITH_A_VALUE = frozenset("kmrWcpon")
+
+
+def short_flags_apart(opts: list[str]) -> list[str]:
+    """``opts`` with each cluster of short flags given apart as argparse reads it: "-xq" is
+    "-x -q", "-vkfoo" is "-v -k foo" (round 10, r10-12: "pytest -xq" stopped at a canary)."""
+    out: list[str] = []
+    for n, o in enumerate(opts):
+        if o == "--":  # the rest are paths
+            return out + opts[n:]
+        if len(o) < 3 or o[0] != "-" or o[1] == "-":
+            out.append(o)
+            continue
+        for i, flag in enumerate(o[1:], start=1):
+            out.append("-" + flag)
+            if flag in _SHORT_WITH_A_VALUE:
+                if o[i + 1 :]:
+                    out.append(o[i + 1 :].removeprefix("="))
+                break
+    return out
+
+
+def _overridden_addopts(opts: list[str]) -> list[str]:
+    """The options an ``-o addopts=...`` (``--override-ini``) gives pytest."""
+    values = [v for o, v in zip(opts, opts[1:], strict=False) if o in ("-o", "--override-ini")]
+    values += [o.split("=", 1)[1] for o in opts if o.startswith("--override-ini=")]
+    out: list[str] = []
+    for v in values:
+        key, sep, value = v.partition("=")
+        if sep and key.strip() == "addopts":
+            try:
+                out += shlex.split(value)
+            except ValueError:  # pytest refuses it too: the run is an error
+                continue
+    return out
 
 
 def config_addopts(root: Path) -> list[str]:

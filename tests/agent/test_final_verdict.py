@@ -75,6 +75,16 @@ def test_no_canaries_where_the_command_selects_or_stops_early(add_suite, tmp_pat
             assert plant(w) == [], cmd
 
 
+def test_short_flag_clusters_are_read_as_pytest_reads_them(add_suite, tmp_path):
+    """r10-12: "-xq" stops at the first failure like "-x"; "-rfx" only shows f and x."""
+    stops = [["-xq"], ["-qx", "tests"], ["-vvx"], ["-qkadd"], ["-mslow"], ["-o", "addopts=-x"], ["t.py::x"]]
+    plants = [["-q"], ["-rfx"], ["-qrx", "tests"], ["-W", "error::DeprecationWarning"], ["-pno:cacheprovider", "-q"]]
+    for args, planted in [(a, False) for a in stops] + [(a, True) for a in plants]:
+        task = add_suite.tasks[0].model_copy(update={"test_command": ["python", "-m", "pytest", *args]})
+        with Workspace.create(add_suite, task, tmp_path / "runs") as w:
+            assert bool(plant(w, random.Random(1))) == planted, args
+
+
 @pytest.mark.parametrize("name", ["pyproject.toml", "pytest.toml"])
 def test_no_canaries_where_the_tasks_own_config_stops_early(tmp_path, name):
     """pytest 9's pytest.toml says addopts in a [pytest] table (round 8 #21)."""

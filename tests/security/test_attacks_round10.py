@@ -485,7 +485,6 @@ XQ_HELD_OUT = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-12 '-xq' gets canaries: the session stops at a must-fail one")
 def test_a_command_stopping_at_the_first_failure_gets_no_canary(tmp_path):
     from tests.agent.conftest import write_suite
 
