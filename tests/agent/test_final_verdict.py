@@ -85,6 +85,21 @@ def test_short_flag_clusters_are_read_as_pytest_reads_them(add_suite, tmp_path):
             assert bool(plant(w, random.Random(1))) == planted, args
 
 
+def test_canary_names_are_new_to_every_module(tmp_path):
+    """r10-13: a module outside the protected files naming every plain draw (word, word and
+    two digits) of each real test leaves the canaries other names; nothing loops."""
+    from agent.final_verdict import _WORDS
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    used = {f"test_{b}_{w}{d}" for b in ("small", "zero", "negative") for w in _WORDS for d in ["", *range(2, 100)]}
+    other = "".join(f"{n} = None\n" for n in sorted(used))  # assigned, not defined: a name all the same
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": {**ADD_TASK, "lib/other_checks.py": other}}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        canaries = plant(w, random.Random(4))
+    assert len(canaries) == 6 and not {c.name for c in canaries} & used
+
+
 @pytest.mark.parametrize("name", ["pyproject.toml", "pytest.toml"])
 def test_no_canaries_where_the_tasks_own_config_stops_early(tmp_path, name):
     """pytest 9's pytest.toml says addopts in a [pytest] table (round 8 #21)."""

@@ -524,7 +524,6 @@ class _NoDigits(random.Random):
         return super().getrandbits(k)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-13 a canary named like a test of an unprotected module")
 def test_a_canary_named_like_another_modules_test_spares_an_honest_fix(tmp_path, monkeypatch):
     from agent import final_verdict
     from tests.agent.conftest import write_suite
