@@ -335,7 +335,6 @@ OPTIONAL_DEPENDENCY = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-8 canaries in a module skipped at collection: honest TAMPERED")
 def test_canaries_in_a_module_skipped_for_a_missing_dependency_spare_an_honest_fix(tmp_path):
     from tests.agent.conftest import write_suite
 
