@@ -254,7 +254,6 @@ NEW_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-6 tests_dropped holds an honest SWE-bench-shaped pass SUSPECT")
 def test_an_honest_pass_of_a_task_whose_ids_are_all_new_is_not_suspect(tmp_path):
     from agent.suspect import scan_rollout, source_reader, workspace_reader
     from agent.trace import TestCounts, TestRun
