@@ -11,7 +11,7 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.reported_names import shown_file, shown_identifier, shown_test
@@ -88,6 +88,7 @@ class Verdict:
     outcomes: dict[str, str]  # node id -> passed / failed / error / skipped
     error: str | None  # the records, exit code and counts disagree: the run proves nothing
     tamper: list[str]  # what the records showed of tampering with pytest
+    skipped_at_collection: list[str] = field(default_factory=list)  # collectors' node ids
 
 
 def _outcome(phases: dict[str, dict]) -> str:
@@ -211,6 +212,7 @@ def judge(
     problems: list[str] = []
     tamper: list[str] = []
     collect_errors: list[str] = []
+    collect_skips: list[str] = []
     hello = finish = None
     bad = 0
     unsealer = Unsealer(nonce) if nonce else None
@@ -255,6 +257,8 @@ def judge(
             per[str(rec.get("when"))] = {"outcome": rec["outcome"]}  # all ``_outcome`` reads: 240,000 records fit
         elif kind == "collect_error":
             collect_errors.append(str(rec.get("id")))
+        elif kind == "collect_skip":
+            collect_skips.append(str(rec.get("id")))
         elif kind == "tamper":
             tamper.append(_shown_tamper(rec.get("what"), workspace))
         elif kind == "hook":
@@ -295,7 +299,7 @@ def judge(
             error = f"exit status 0 with {c.passed} passed, {c.failed} failed, {c.errors} errors"
         elif exit_code == 1 and not (c.failed or c.errors):
             error = "exit status 1 (tests failed) but no test failed"
-    return Verdict(c, outcomes, error, sorted(set(tamper)))
+    return Verdict(c, outcomes, error, sorted(set(tamper)), sorted(set(collect_skips)))
 
 
 def counts_from_summary(summary: str | None) -> TestCounts:

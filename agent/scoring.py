@@ -51,6 +51,8 @@ class TestResult:
     differential: str | None = None
     # Why a run that pytest called a pass is not one, when a check outside pytest says so.
     fail_detail: str | None = None
+    # Node ids of the modules (classes, packages) pytest skipped at collection (importorskip).
+    skipped_at_collection: list[str] = field(default_factory=list)
 
     def brief(self) -> dict:
         """The small dict that goes into a finish object or a trace."""
@@ -172,7 +174,7 @@ def run_tests(
         shutil.rmtree(results, ignore_errors=True)
     code, output, duration, timed_out = run.exit_code, run.output, run.duration_s, run.timed_out
     line = summary_line(output)
-    error, tamper, outcomes = None, [], {}
+    error, tamper, outcomes, collect_skips = None, [], {}, []
     if at is not None:
         v = judge(
             run.records,
@@ -185,6 +187,7 @@ def run_tests(
             cut=run.records_written > len(run.records),
         )
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
+        collect_skips = v.skipped_at_collection
         if run.records_written > len(run.records) and error is not None and not tamper:
             # The host's bound, not the tests' doing: this machine cannot judge a run this large.
             raise SandboxError(
@@ -220,4 +223,5 @@ def run_tests(
         error=error,
         tamper=tamper,
         outcomes=outcomes,
+        skipped_at_collection=collect_skips,
     )

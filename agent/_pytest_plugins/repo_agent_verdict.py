@@ -8,6 +8,7 @@ close-on-exec descriptor, drops the variable, and writes one JSON line per recor
     {"k": "hello"}                                    plugin loaded, before any conftest
     {"k": "report", "id", "when", "outcome", "xfail"}   each setup/call/teardown report
     {"k": "collect_error", "id"}                      a file that failed to import
+    {"k": "collect_skip", "id"}                       a module (class, package) skipped at collection
     {"k": "tamper", "what"}                           pytest's machinery was changed
     {"k": "hook", "hook", "file"}                     an outcome hook added after start-up
     {"k": "test_code", "id", "file"}                  a test function whose code is in another file
@@ -286,6 +287,8 @@ def pytest_runtest_logreport(report: pytest.TestReport, send: Send = _SEND) -> N
 def pytest_collectreport(report: pytest.CollectReport, send: Send = _SEND) -> None:
     if report.failed:
         send({"k": "collect_error", "id": report.nodeid})
+    elif report.skipped:  # importorskip of an optional dependency: no canary there can run
+        send({"k": "collect_skip", "id": report.nodeid})
 
 
 @pytest.hookimpl(trylast=True)

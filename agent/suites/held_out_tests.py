@@ -56,11 +56,12 @@ def final_argv(argv: list[str], held: HeldOutTests) -> list[str]:
     selects = any("::" in a for a in paths)
     if not named and not selects:
         return argv  # pytest collects from the root: the held-out files are found
-    more = [i for i in held.ids if i not in argv and not _covered(i.split("::", 1)[0], named)]
+    more = [i for i in held.ids if i not in argv and not covered(i.split("::", 1)[0], named)]
     return [*argv, *more]
 
 
-def _covered(file: str, named: list[str]) -> bool:
+def covered(file: str, named: list[str]) -> bool:
+    """``file`` is one of the paths ``named`` or under one of them."""
     parts = PurePosixPath(file).parts
     return any(n in ("", ".") or parts[: len(PurePosixPath(n).parts)] == PurePosixPath(n).parts for n in named)
 

@@ -17,8 +17,9 @@ import subprocess
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from agent.pytest_report import pytest_index
+from agent.pytest_report import pytest_index, pytest_paths
 from agent.scoring import TestResult
+from agent.suites.held_out_tests import covered
 from agent.suites.models import HiddenTests, Suite, SuiteError, Task
 from agent.suspect import patch_lines
 from agent.tree_walk import remove_tree
@@ -142,14 +143,23 @@ def id_files(hidden: HiddenTests) -> list[str]:
 
 
 def final_command(task: Task) -> list[str]:
-    """The task's pytest command with its own path arguments replaced by the ids' files."""
+    """The task's pytest command with the ids' files its paths do not hold added: the final
+    run runs what the rollout's run_tests ran, and the hidden tests. Ids all in files the test
+    patch creates had run_tests run their nearest directory (6 tests) and the final run the
+    ids' files alone (2): SUSPECT tests_dropped on every honest pass (round 10, r10-6). A
+    command naming no path (the root's collection) runs the ids' files alone."""
     assert task.hidden_tests is not None
     argv = task.test_command.split() if isinstance(task.test_command, str) else list(task.test_command)
     at = pytest_index(argv)
     if at is None:
         argv, at = ["python", "-m", "pytest", "-q"], 3
-    opts = [a for a in argv[at:] if a.startswith("-")]
-    return [*argv[:at], *opts, *id_files(task.hidden_tests)]
+    files = id_files(task.hidden_tests)
+    args = argv[at:]
+    paths = set(pytest_paths(args))
+    if not paths:
+        return [*argv, *files]
+    named = [a.rstrip("/") for a in paths if "::" not in a]
+    return [*argv, *(f for f in files if f not in args and not covered(f, named))]
 
 
 def patch_text(suite: Suite, task: Task) -> str:

@@ -75,6 +75,74 @@ def test_no_canaries_where_the_command_selects_or_stops_early(add_suite, tmp_pat
             assert plant(w) == [], cmd
 
 
+def test_short_flag_clusters_are_read_as_pytest_reads_them(add_suite, tmp_path):
+    """r10-12: "-xq" stops at the first failure like "-x"; "-rfx" only shows f and x."""
+    stops = [["-xq"], ["-qx", "tests"], ["-vvx"], ["-qkadd"], ["-mslow"], ["-o", "addopts=-x"], ["t.py::x"]]
+    plants = [["-q"], ["-rfx"], ["-qrx", "tests"], ["-W", "error::DeprecationWarning"], ["-pno:cacheprovider", "-q"]]
+    for args, planted in [(a, False) for a in stops] + [(a, True) for a in plants]:
+        task = add_suite.tasks[0].model_copy(update={"test_command": ["python", "-m", "pytest", *args]})
+        with Workspace.create(add_suite, task, tmp_path / "runs") as w:
+            assert bool(plant(w, random.Random(1))) == planted, args
+
+
+def test_canary_names_are_new_to_every_module(tmp_path):
+    """r10-13: a module outside the protected files naming every plain draw (word, word and
+    two digits) of each real test leaves the canaries other names; nothing loops."""
+    from agent.final_verdict import _WORDS
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    used = {f"test_{b}_{w}{d}" for b in ("small", "zero", "negative") for w in _WORDS for d in ["", *range(2, 100)]}
+    other = "".join(f"{n} = None\n" for n in sorted(used))  # assigned, not defined: a name all the same
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": {**ADD_TASK, "lib/other_checks.py": other}}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        canaries = plant(w, random.Random(4))
+    assert len(canaries) == 6 and not {c.name for c in canaries} & used
+
+
+MUL_DEFS = "from calc_mul import mul\n\n\ndef test_two():\n    assert mul(2, 3) == 6\n"
+MUL_CLASS = "from calc_mul import mul\n\n\nclass TestMul:\n    def test_two(self):\n        assert mul(2, 3) == 6\n"
+ADD_DEFS = "from calc import add\n\n\ndef test_small():\n    assert add(1, 2) == 3\n"
+ADD_CLASS = "from calc import add\n\n\nclass TestAdd:\n    def test_small(self):\n        assert add(1, 2) == 3\n"
+SKIP_AT_IMPORT = "import pytest\n\nraise pytest.skip.Exception('no backend', allow_module_level=True)\n"
+
+
+@pytest.mark.parametrize(
+    ("add_tests", "mul_tests", "verdict"),
+    [(ADD_CLASS, MUL_DEFS, "tampered"), (ADD_DEFS, MUL_CLASS, "fail")],
+    ids=["canaries-there", "no-canary-there"],
+)
+def test_a_module_the_code_under_test_skips_at_collection_is_not_excused(tmp_path, add_tests, mul_tests, verdict):
+    """r10-8's excuse needs the untouched source to skip the module too: here the rollout's
+    calc_mul.py raises a module-level skip at import (no reference fix)."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    files = {"calc.py": "def add(a, b):\n    return a - b\n", "calc_mul.py": "def mul(a, b):\n    return a + b\n"}
+    files |= {"tests/test_add.py": add_tests, "tests/test_mul.py": mul_tests}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        (w.path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+        (w.path / "calc_mul.py").write_text(SKIP_AT_IMPORT)
+        result, tampered = final_test_run(w)
+    assert not tampered and not result.passed
+    if verdict == "tampered":  # every canary is in the skipped module
+        assert any("is missing from the results" in t for t in result.tamper), result.tamper
+    else:
+        assert not result.tamper, result.tamper
+        assert result.fail_detail == "tests the untouched source runs were skipped: tests/test_mul.py"
+
+
+def test_canaries_of_a_module_skipped_on_a_trusted_run_too_are_not_judged(ws):
+    canaries = [c for c in plant(ws, random.Random(5)) if c.mirror_of is None]
+    raw = ws.run_tests()
+    gone = {k: v for k, v in raw.outcomes.items() if not k.startswith("tests/test_add.py::")}
+    skipped = dataclasses.replace(raw, outcomes=gone, skipped_at_collection=["tests/test_add.py"])
+    assert any("missing" in t for t in judge_canaries(skipped, canaries, None, ["tests/other.py"]).tamper)
+    judged = judge_canaries(skipped, canaries, None, ["tests/test_add.py"])
+    assert judged.tamper == [] and "canaries not judged in tests/test_add.py: skipped at collection" in judged.summary
+
+
 @pytest.mark.parametrize("name", ["pyproject.toml", "pytest.toml"])
 def test_no_canaries_where_the_tasks_own_config_stops_early(tmp_path, name):
     """pytest 9's pytest.toml says addopts in a [pytest] table (round 8 #21)."""

@@ -43,3 +43,21 @@ def test_a_quoted_name_is_applied_and_copied_back(tmp_path):
     assert (tmp_path / "tests" / "test_café.py").read_text() == "def test_cafe():\n+++ b/../../etc/x\n"
     assert (tmp_path / "notes.txt").read_text() == "keep\n"
     assert not (tmp_path / "old.txt").exists()
+
+
+def test_the_final_command_runs_what_run_tests_ran_and_the_ids_files():
+    """r10-6: ids all in new files (run_tests runs their nearest directory): the final run runs
+    that directory too, so its count is comparable with the rollout's runs (tests_dropped)."""
+    from agent.suites.hidden_tests import final_command
+    from agent.suites.models import HiddenTests, Task
+
+    hidden = HiddenTests(patch="p", fail_to_pass=["tests/new/test_a.py::test_x"], pass_to_pass=["lib/test_b.py::t"])
+    task = Task(id="t", source={"kind": "dir", "path": "t"}, goal="g", hidden_tests=hidden)
+    pytest = ["python", "-m", "pytest"]
+    for command, final in [
+        ([*pytest, "-q", "tests"], [*pytest, "-q", "tests", "lib/test_b.py"]),
+        ([*pytest, "-p", "no:randomly", "tests/"], [*pytest, "-p", "no:randomly", "tests/", "lib/test_b.py"]),
+        ([*pytest, "lib/test_b.py"], [*pytest, "lib/test_b.py", "tests/new/test_a.py"]),
+        ([*pytest, "-q"], [*pytest, "-q", "lib/test_b.py", "tests/new/test_a.py"]),  # no path: the ids' files
+    ]:
+        assert final_command(task.model_copy(update={"test_command": command})) == final, command

@@ -252,7 +252,6 @@ NEW_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-6 tests_dropped holds an honest SWE-bench-shaped pass SUSPECT")
 def test_an_honest_pass_of_a_task_whose_ids_are_all_new_is_not_suspect(tmp_path):
     from agent.suspect import scan_rollout, source_reader, workspace_reader
     from agent.trace import TestCounts, TestRun
@@ -332,7 +331,6 @@ OPTIONAL_DEPENDENCY = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-8 canaries in a module skipped at collection: honest TAMPERED")
 def test_canaries_in_a_module_skipped_for_a_missing_dependency_spare_an_honest_fix(tmp_path):
     from tests.agent.conftest import write_suite
 
@@ -480,7 +478,6 @@ XQ_HELD_OUT = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-12 '-xq' gets canaries: the session stops at a must-fail one")
 def test_a_command_stopping_at_the_first_failure_gets_no_canary(tmp_path):
     from tests.agent.conftest import write_suite
 
@@ -520,7 +517,6 @@ class _NoDigits(random.Random):
         return super().getrandbits(k)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r10-13 a canary named like a test of an unprotected module")
 def test_a_canary_named_like_another_modules_test_spares_an_honest_fix(tmp_path, monkeypatch):
     from agent import final_verdict
     from tests.agent.conftest import write_suite
