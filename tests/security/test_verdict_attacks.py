@@ -160,7 +160,7 @@ def test_honest_fix_still_passes_with_canaries_and_differential(add_suite, scrip
 
 def test_test_functions_swapped_for_empty_ones(mini_suite, scripted, tmp_path):
     """The first call of gcd() replaces the code of every test in its caller's module with an
-    empty function: caught as foreign test code, and by the canaries that must fail."""
+    empty function: caught as foreign test code (and by a must-fail canary planted there)."""
     attack = (
         "import sys\n\n"
         "def _swap():\n"
@@ -181,9 +181,9 @@ def test_test_functions_swapped_for_empty_ones(mini_suite, scripted, tmp_path):
     assert a.verdict() == "TAMPERED"
     tamper = " ".join(a.final_run.tamper)
     assert "runs code from" in tamper and "gcd.py" in tamper
-    # Which canary sees it first depends on the run's drawn canaries (a planted failure that
-    # passed, or a mirror that passed where its real test failed): a canary, either way.
-    assert "canary test" in tamper and ("must have failed" in tamper or "but the test it copies failed" in tamper)
+    # The canaries see it only when the draw put a must-fail one in the module swapped (the first
+    # to call gcd); about 1 run in 4 put both in the held-out module, and this asserted they did
+    # (a CI flake). The foreign test code is seen on every draw.
 
 
 # --------------------------------------------------------------------------- issue 26
