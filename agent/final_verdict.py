@@ -76,7 +76,12 @@ from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_refe
 # sealed with the run's secret (a swapped pipe is tampering); the differential shares no tell
 # with the tests' run (no alarm handler, a path drawn per run, a pty as stdin for part of the
 # calls), structured cases (round 7).
-CHECKER_VERSION = "6"
+# Version 7: canaries in a module skipped at collection judged against a trusted run, canary
+# names new to every module, '-xq' read as stopping at the first failure, the hidden-tests
+# final run also runs what run_tests ran, verdict records read to 64 MB (past: not judged),
+# recorded keyword arguments replayed by keyword, test dirs not widened over library code
+# (round 10).
+CHECKER_VERSION = "7"
 CONFIG_NAMES = frozenset(
     {"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "sitecustomize.py"}
     | {"usercustomize.py", "pytest.py", "py.py", "pluggy.py"}
