@@ -223,8 +223,9 @@ class UserNamespace:
     ) -> int:
         """``path`` and everything below given to ``uid``:``gid``; how many could not be
         (``top_uid``: the directory ``path`` itself is that uid's, and writable by the group;
-        ``regroup``: the sandbox's uid and gid, whose files are given back however the tests
-        left them: agent/subuid_keeper.py ``chown_tree``)."""
+        ``regroup``: the owner whose files of an unmapped group are given its own group first:
+        the sandbox's uid and gid giving back, this user's handing over: agent/subuid_keeper.py
+        ``chown_tree``)."""
         request: dict[str, object] = {"op": "chown", "path": str(path), "uid": uid, "gid": gid}
         if top_uid is not None:
             request["top_uid"] = top_uid
@@ -314,7 +315,12 @@ class SandboxUid:
         except OSError as exc:
             raise SubuidError(f"cannot hand {path} to the sandbox: {exc.strerror or exc}") from None
         self.handed.append((path, stat.S_IMODE(mode)))
-        self.ns.chown(path, self.uid, self.gid, top_uid=os.geteuid())
+        failed = self.ns.chown(path, self.uid, self.gid, top_uid=os.geteuid(), regroup=(os.geteuid(), os.getegid()))
+        if failed:  # the tests would meet EACCES there: the machine's doing, never the rollout's verdict
+            raise SubuidError(
+                f"{failed} files of {path} could not be handed to the sandbox's uid {self.uid} (files of another"
+                f" user, or of a group other than your primary one: chown/chgrp them to yours, or {SUBUIDS_ENV}=0)"
+            )
 
     def measure(self, path: Path) -> tuple[int, int]:
         return self.ns.measure(path)

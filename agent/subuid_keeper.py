@@ -27,7 +27,7 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAST_ANY_CAP = 1 << 62
 
 
-def _regroup(fd: int, name: str, owner: tuple[int, int]) -> None:
+def _regroup(fd: int | None, name: str, owner: tuple[int, int]) -> None:
     """``name`` (in directory ``fd``) given its owner's own group by a child that becomes
     its owner (``owner``: the sandbox's uid and gid). Made in a setgid directory of one of
     the user's groups the namespace does not map, a file has that group: no capability
@@ -51,16 +51,20 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
     be. ``top_uid``: ``top``, a directory, is ``top_uid``'s instead, and its group may write
     in it. ``regroup`` (the sandbox's uid and gid, when giving back): a file with a group out
     of the namespace's reach is given its owner's group first, and one that still cannot be
-    given back is removed, as if the tests had."""
+    given back is removed, as if the tests had. Handing over (``top_uid``), ``regroup`` is the
+    user's uid and gid: a file of a team's group (a setgid checkout) is given the user's own
+    group first (it loses its group to the sandbox's anyway), and nothing is ever removed."""
     failed = 0
     try:
-        if top_uid is not None and stat.S_ISDIR(os.lstat(top).st_mode):
-            os.chown(top, top_uid, gid, follow_symlinks=False)
-            os.chmod(top, stat.S_IMODE(os.lstat(top).st_mode) | stat.S_IRWXG)
-        else:
-            os.chown(top, uid, gid, follow_symlinks=False)
+        _chown_top(top, uid, gid, top_uid)
     except OSError:
-        failed += 1
+        try:
+            if regroup is None:
+                raise
+            _regroup(None, top, regroup)
+            _chown_top(top, uid, gid, top_uid)
+        except OSError:
+            failed += 1
     try:
         root = os.open(top, _DIR)
     except OSError:  # a file (a held-out input), or gone: nothing below it
@@ -69,7 +73,7 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
         walk = TreeWalk(root)
         for listing in walk:
             for entry in listing.entries:
-                failed += _give(listing.fd, entry, uid, gid, regroup)
+                failed += _give(listing.fd, entry, uid, gid, regroup, remove=top_uid is None)
         if walk.moved:  # only running tests move a directory: what was given is unknown
             raise TreeMoved(errno.ESTALE, f"{top}: a directory moved while it was walked")
     finally:
@@ -77,7 +81,17 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
     return failed + len(walk.unlisted)
 
 
-def _give(fd: int, entry: os.DirEntry[str], uid: int, gid: int, regroup: tuple[int, int] | None) -> int:
+def _chown_top(top: str, uid: int, gid: int, top_uid: int | None) -> None:
+    if top_uid is not None and stat.S_ISDIR(os.lstat(top).st_mode):
+        os.chown(top, top_uid, gid, follow_symlinks=False)
+        os.chmod(top, stat.S_IMODE(os.lstat(top).st_mode) | stat.S_IRWXG)
+    else:
+        os.chown(top, uid, gid, follow_symlinks=False)
+
+
+def _give(
+    fd: int, entry: os.DirEntry[str], uid: int, gid: int, regroup: tuple[int, int] | None, *, remove: bool = True
+) -> int:
     """``chown_tree``'s work on one entry of the directory ``fd``: 1 when it could not be given."""
     name = entry.name
     try:
@@ -91,7 +105,7 @@ def _give(fd: int, entry: os.DirEntry[str], uid: int, gid: int, regroup: tuple[i
         os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
     except OSError:
         try:
-            if entry.is_dir(follow_symlinks=False):
+            if entry.is_dir(follow_symlinks=False) or not remove:
                 raise
             os.unlink(name, dir_fd=fd)
         except OSError:
