@@ -639,10 +639,26 @@ def _empty(path: Path) -> None:
             os.unlink(entry.path)
 
 
+# Never left by a run in the user's workspace (as root's copy-back, ``_copy_stat``): group and
+# others' write (a conftest.py any local user could plant between two runs: round 9 sbx9-14)
+# and setuid (a copy of a program, the user's to anyone who runs it: sbx9-15). A directory's
+# setgid is group inheritance, no privilege: a team checkout keeps it.
+_NEVER_LEFT = stat.S_ISUID | stat.S_IWGRP | stat.S_IWOTH
+
+
+def _tamed(mode: int) -> int:
+    """``mode`` (a directory's or regular file's) with this user's read and write (and a
+    directory's search) and without what no run may leave (``_NEVER_LEFT``; a file's setgid)."""
+    if stat.S_ISDIR(mode):
+        return (stat.S_IMODE(mode) | stat.S_IRWXU) & ~_NEVER_LEFT
+    return (stat.S_IMODE(mode) | stat.S_IRUSR | stat.S_IWUSR) & ~(_NEVER_LEFT | stat.S_ISGID)
+
+
 def _reclaim(root: Path) -> None:
     """Give this user back read and write on every file and directory of ``root`` it owns,
-    at any depth (by descriptor: agent/tree_walk.py). Run as a normal user, the sandbox is
-    that user: a test that made ``tests/`` read-only or the fix unreadable would make
+    at any depth (by descriptor: agent/tree_walk.py), and take from them what no run may
+    leave (``_NEVER_LEFT``). Run as a normal user, the sandbox is that user (or gives its
+    files back to it): a test that made ``tests/`` read-only or the fix unreadable would make
     restoring protected files and taking the patch fail here, its tampering then judged an
     infrastructure error. (Root needs no permission.)"""
     me = os.geteuid()
@@ -652,14 +668,16 @@ def _reclaim(root: Path) -> None:
         return
     try:
         _drop_acls(fd)
+        st = os.fstat(fd)
+        if st.st_uid == me and stat.S_IMODE(st.st_mode) != _tamed(st.st_mode):
+            os.fchmod(fd, _tamed(st.st_mode))
         for listing in TreeWalk(fd, unlock=True):
             for entry in listing.entries:
                 try:
                     st = entry.stat(follow_symlinks=False)
-                    want = stat.S_IRWXU if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR | stat.S_IWUSR
                     kind_ok = stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)
-                    if st.st_uid == me and kind_ok and st.st_mode & want != want:
-                        _chmod_at(entry.name, listing.fd, want)
+                    if st.st_uid == me and kind_ok and stat.S_IMODE(st.st_mode) != _tamed(st.st_mode):
+                        _chmod_at(entry.name, listing.fd)
                 except OSError:
                     pass
                 _drop_acls(f"/proc/self/fd/{listing.fd}/{entry.name}")
@@ -667,15 +685,14 @@ def _reclaim(root: Path) -> None:
         os.close(fd)
 
 
-def _chmod_at(name: str, dir_fd: int, want: int) -> None:
-    """``want`` added to the mode of the directory or regular file ``name`` in ``dir_fd``,
-    never through a link (by an O_PATH descriptor: ``fchmodat``'s no-follow flag needs
-    glibc 2.32)."""
+def _chmod_at(name: str, dir_fd: int) -> None:
+    """The directory or regular file ``name`` in ``dir_fd`` given its ``_tamed`` mode, never
+    through a link (by an O_PATH descriptor: ``fchmodat``'s no-follow flag needs glibc 2.32)."""
     handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         st = os.fstat(handle)
         if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-            os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(st.st_mode) | want)
+            os.chmod(f"/proc/self/fd/{handle}", _tamed(st.st_mode))
     finally:
         os.close(handle)
 

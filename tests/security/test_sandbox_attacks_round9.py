@@ -664,9 +664,6 @@ print(json.dumps(found))
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx9-14 a normal user's tests leave world-writable files in the workspace"
-)
 def test_normal_users_tests_leave_world_writable_workspace_files():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -703,7 +700,6 @@ print(json.dumps({"setuid": bool(mode & stat.S_ISUID), "setgid": bool(mode & sta
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-15 the user's own tests leave a setuid executable of the user's")
 def test_tests_run_as_the_user_leave_a_setuid_executable():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
