@@ -50,6 +50,7 @@ from agent import cgroups, subuid
 from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import DiskWatch
+from agent.mount_reaper import REAPER
 from agent.seccomp import filter_fd
 from agent.tree_cost import entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
@@ -722,9 +723,11 @@ class CappedWorkspace:
     def __init__(self, workspace: Path, uid: int):
         self.workspace = workspace
         self.path = Path(tempfile.mkdtemp(prefix="repo-agent-ws-"))
+        REAPER.hold(str(self.path))  # unmounted however this process dies (sbx9-18)
         if not _mount_tmpfs(self.path, uid):
             err = ctypes.get_errno()
             os.rmdir(self.path)
+            REAPER.drop(str(self.path))
             raise OSError(err, f"cannot mount a tmpfs for the workspace: {os.strerror(err)}")
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
@@ -765,6 +768,7 @@ class CappedWorkspace:
             os.rmdir(self.path)
         except OSError:
             pass
+        REAPER.drop(str(self.path))
 
 
 # --------------------------------------------------------------------------- running

@@ -839,9 +839,6 @@ sandbox.run_command_full([sys.executable, "-c", "import time; time.sleep(30)"], 
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx9-18 a killed repo-agent leaves the workspace's tmpfs mounted for ever"
-)
 def test_killed_host_leaves_the_workspace_tmpfs_mounted():
     if os.geteuid() != 0:
         pytest.fail("runs as root")
