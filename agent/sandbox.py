@@ -90,7 +90,8 @@ _LAUNCHER = r"""
 import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
-alive, groups = c.pop("alive", None), c.pop("leave_groups", False)
+alive, groups, done = c.pop("alive", None), c.pop("leave_groups", False), c.pop("done", None)
+dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
@@ -175,6 +176,14 @@ if alive is not None:
                 continue
             except OSError:
                 break
+        if done is not None:  # a subordinate uid: the rest of the sandbox ends, and we wait for
+            dying.append(1)   # the keeper to give the workspace back (the end of its pipe)
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            import select
+            select.select([done], [], [], 60)
         os._exit(137)
     threading.Thread(target=watch, daemon=True).start()
 for f in keep + ([ready] if ready is not None else []):
@@ -183,6 +192,8 @@ while True:
     q, st = os.waitpid(-1, 0)
     if q == p:
         break
+while dying:  # the watch ends this process once the keeper is done
+    signal.pause()
 def kids():
     out = []
     for d in os.listdir("/proc"):
@@ -816,6 +827,8 @@ class Launch:
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
         if self.userns is not None:
             conf["leave_groups"] = True
+            if self.userns.keeper_fd >= 0 and alive is not None:
+                conf["done"] = self.userns.keeper_fd
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(
@@ -1204,7 +1217,8 @@ def _run(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killpg reaches every child
-            pass_fds=tuple(passed) + ((launch.userns.fd,) if launch.userns else ()),
+            pass_fds=tuple(passed)
+            + (tuple(f for f in (launch.userns.fd, launch.userns.keeper_fd) if f >= 0) if launch.userns else ()),
         )
     except OSError as exc:
         for fd in (rfd, wfd, nonce_r, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):

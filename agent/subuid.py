@@ -150,6 +150,7 @@ class UserNamespace:
         self._lock = threading.Lock()
         self._broken = False
         self.fd = -1
+        self.done_r, done_w = os.pipe()  # its write end the keeper's alone: EOF when the keeper is gone
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _BOOT, str(_ROOT)],
@@ -158,9 +159,13 @@ class UserNamespace:
                 stderr=subprocess.DEVNULL,
                 cwd="/",
                 start_new_session=True,
+                pass_fds=(done_w,),
             )
         except OSError as exc:
+            os.close(self.done_r)
             raise SubuidError(f"cannot start the user namespace's keeper: {exc}") from None
+        finally:
+            os.close(done_w)
         try:
             self._expect("unshared")
             pid = str(self.proc.pid)
@@ -259,6 +264,9 @@ class UserNamespace:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if self.done_r >= 0:
+            os.close(self.done_r)
+            self.done_r = -1
         if self.proc.stdin is not None:
             try:
                 self.proc.stdin.close()  # the keeper ends with its stdin
@@ -304,7 +312,7 @@ class SandboxUid:
 
     @property
     def userns(self) -> UserNs:
-        return UserNs(self.ns.fd, self.uid, self.gid)
+        return UserNs(self.ns.fd, self.uid, self.gid, self.ns.done_r)
 
     def hand_over(self, path: Path) -> None:
         """``path`` (a tree) the sandbox's until ``give_back``. A directory itself stays this

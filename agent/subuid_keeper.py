@@ -7,7 +7,10 @@ it lives (it never execs), answers the host's requests, one JSON line each on st
 ``chown`` a tree (CAP_CHOWN over the mapped uids) and ``measure`` one as the sandbox's
 tmpfs would count it (CAP_DAC_READ_SEARCH: a directory the tests made unreadable to the
 user is read all the same). Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor,
-at any depth, never through a link). It ends with its stdin (the host done, or gone).
+at any depth, never through a link). It ends with its stdin (the host done, or gone);
+gone during a run (kill -9, the OOM killer), the host gave nothing back: the keeper ends
+what is left of the sandbox and gives back what was handed over itself (round 9 sbx9-11),
+then exits, which the sandbox's pid 1 waits for (the end of a pipe only the keeper holds).
 Standard library only, and the project's modules that are: it starts once per sandbox run.
 """
 
@@ -17,10 +20,13 @@ import ctypes
 import errno
 import json
 import os
+import signal
 import stat
 import sys
+import time
 
 from agent.tree_walk import TreeMoved, TreeWalk
+from agent.uid_lease import processes_of
 
 _CLONE_NEWUSER = 0x10000000
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -152,13 +158,19 @@ def serve() -> None:
         _say({"error": f"cannot close user namespaces below the sandbox's: {exc}"})
         return
     _say({"ready": True})
+    handed: dict[str, Handed] = {}  # what the host has not given back yet
     for line in sys.stdin:
         try:
             req = json.loads(line)
             if req["op"] == "chown":
                 regroup = req.get("regroup")
                 owner = (int(regroup[0]), int(regroup[1])) if regroup else None
-                _say({"failed": chown_tree(req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid"), owner)})
+                path, uid, gid, top_uid = req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid")
+                if top_uid is not None and owner is not None and path not in handed:
+                    handed[path] = Handed(owner, (uid, gid), stat.S_IMODE(os.lstat(path).st_mode))
+                _say({"failed": chown_tree(path, uid, gid, top_uid, owner)})
+                if top_uid is None and path in handed and (uid, gid) == handed[path].user:
+                    del handed[path]  # (given back: the host restores the mode)
             elif req["op"] == "measure":
                 size, names = measure_tree(req["path"])
                 _say({"bytes": size, "names": names})
@@ -170,6 +182,52 @@ def serve() -> None:
                 _say({"error": f"unknown request {req['op']!r}"})
         except (ValueError, KeyError, TypeError, OSError) as exc:
             _say({"error": f"{type(exc).__name__}: {exc}"})
+    give_back_all(handed)
+
+
+class Handed:
+    """A tree handed to the sandbox: whose it was (``user``: uid, gid), to whom (``sandbox``),
+    and its top's mode before."""
+
+    def __init__(self, user: tuple[int, int], sandbox: tuple[int, int], mode: int):
+        self.user, self.sandbox, self.mode = user, sandbox, mode
+
+
+def _pid1(pid: int) -> bool:
+    """``pid`` is the first process of its pid namespace (a sandbox's launcher): the tests
+    cannot be one (no user namespace below this one, so no pid namespace of theirs)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    return line.split()[-1] == b"1"
+    except OSError:
+        pass
+    return False
+
+
+def give_back_all(handed: dict[str, Handed], timeout_s: float = 30.0) -> None:
+    """The host gone mid-run: every process of the sandbox's uid but its pid 1 (which waits
+    for this one's exit) ended, then each tree handed over its user's again."""
+    uids = {h.sandbox[0] for h in handed.values()}
+    deadline = time.monotonic() + timeout_s
+    while uids and time.monotonic() < deadline:
+        left = [pid for uid in uids for pid in processes_of(uid) if not _pid1(pid)]
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.005)
+    for path, h in handed.items():
+        try:
+            chown_tree(path, h.user[0], h.user[1], regroup=h.sandbox)
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                os.chmod(path, h.mode)  # the group's write, given with it, taken back
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

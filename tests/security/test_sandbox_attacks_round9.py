@@ -436,7 +436,6 @@ run_command_full([sys.executable, "-c", sys.argv[3]], ws, timeout_s=60)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-10 the tests ptrace pid 1 and outlive a killed repo-agent")
 def test_ptraced_pid1_outlives_a_killed_host():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -482,7 +481,6 @@ time.sleep(30)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-11 a killed repo-agent leaves the workspace to the subordinate uid")
 def test_killed_host_leaves_the_workspace_to_the_sandbox_uid():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
