@@ -26,7 +26,6 @@ import sys
 import time
 
 from agent.tree_walk import TreeMoved, TreeWalk
-from agent.uid_lease import processes_of
 
 _CLONE_NEWUSER = 0x10000000
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -193,17 +192,26 @@ class Handed:
         self.user, self.sandbox, self.mode = user, sandbox, mode
 
 
-def _pid1(pid: int) -> bool:
-    """``pid`` is the first process of its pid namespace (a sandbox's launcher): the tests
-    cannot be one (no user namespace below this one, so no pid namespace of theirs)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"NSpid:"):
-                    return line.split()[-1] == b"1"
-    except OSError:
-        pass
-    return False
+def _left_of(uids: set[int]) -> list[int]:
+    """Live processes with a uid of ``uids`` (real, effective or saved) that are not the first
+    of their pid namespace (a sandbox's pid 1, which waits for this keeper's exit): the tests
+    cannot be one (no user namespace below this one, so no pid namespace of theirs). Read
+    here, not from agent/uid_lease.py: the keeper starts for each sandbox, standard library only."""
+    want = {str(u).encode() for u in uids}
+    out: list[int] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as f:
+                fields = dict(line.split(b":", 1) for line in f.read(4096).splitlines() if b":" in line)
+        except OSError:
+            continue
+        ids = set(fields.get(b"Uid", b"").split()[:3])
+        zombie = fields.get(b"State", b"").strip().startswith(b"Z")
+        if ids & want and not zombie and fields.get(b"NSpid", b"0").split()[-1:] != [b"1"]:
+            out.append(int(name))
+    return out
 
 
 def give_back_all(handed: dict[str, Handed], timeout_s: float = 30.0) -> None:
@@ -212,7 +220,7 @@ def give_back_all(handed: dict[str, Handed], timeout_s: float = 30.0) -> None:
     uids = {h.sandbox[0] for h in handed.values()}
     deadline = time.monotonic() + timeout_s
     while uids and time.monotonic() < deadline:
-        left = [pid for uid in uids for pid in processes_of(uid) if not _pid1(pid)]
+        left = _left_of(uids)
         if not left:
             break
         for pid in left:
