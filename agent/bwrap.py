@@ -44,6 +44,9 @@ class UserNs:
     fd: int
     uid: int
     gid: int
+    # The read end of a pipe only the namespace's keeper holds: at repo-agent's death pid 1
+    # waits for its EOF (the keeper has given the workspace back: agent/subuid_keeper.py).
+    keeper_fd: int = -1
 
 
 def drops_root() -> bool:

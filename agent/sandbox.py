@@ -50,6 +50,7 @@ from agent import cgroups, subuid
 from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import DiskWatch
+from agent.mount_reaper import REAPER
 from agent.seccomp import filter_fd
 from agent.tree_cost import entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
@@ -94,7 +95,8 @@ _LAUNCHER = r"""
 import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
-alive, groups = c.pop("alive", None), c.pop("leave_groups", False)
+alive, groups, done = c.pop("alive", None), c.pop("leave_groups", False), c.pop("done", None)
+dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
@@ -103,6 +105,12 @@ try:  # the OOM killer's first choice: the tests, never repo-agent (an enclosing
         f.write("1000")
 except OSError:
     pass
+def _outside(cmd):  # the command's file and our interpreter, where they are not the workspace's
+    found = [os.path.join(cwd, cmd)] if "/" in cmd else [
+        p for p in (os.path.join(d or ".", cmd) for d in os.environ.get("PATH", os.defpath).split(os.pathsep))
+        if os.path.isfile(p)][:1]
+    return [p for p in found + [sys.executable] if not os.path.realpath(p).startswith(cwd.rstrip("/") + "/")]
+outside = _outside(sys.argv[2])
 try:
     if uid is not None:
         for cap in range(64):
@@ -123,6 +131,9 @@ if groups and st["Groups"].split():
     die("still in the groups %s" % st["Groups"].strip())
 if mode != "reap" and (int(st["CapEff"], 16) or int(st["CapPrm"], 16) or int(st["CapAmb"], 16)):
     die("a capability is left: CapEff %s" % st["CapEff"].strip())
+for p in outside:  # the machine's doing (a venv made under umask 077), never the rollout's: not started
+    if not os.access(p, os.X_OK):
+        die("uid %d cannot run %s: make it and its directories readable and searchable by others" % (os.getuid(), p))
 import resource as r
 for k, v in c.items():
     n = getattr(r, k, None)
@@ -170,6 +181,14 @@ if alive is not None:
                 continue
             except OSError:
                 break
+        if done is not None:  # a subordinate uid: the rest of the sandbox ends, and we wait for
+            dying.append(1)   # the keeper to give the workspace back (the end of its pipe)
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            import select
+            select.select([done], [], [], 60)
         os._exit(137)
     threading.Thread(target=watch, daemon=True).start()
 for f in keep + ([ready] if ready is not None else []):
@@ -178,6 +197,8 @@ while True:
     q, st = os.waitpid(-1, 0)
     if q == p:
         break
+while dying:  # the watch ends this process once the keeper is done
+    signal.pause()
 def kids():
     out = []
     for d in os.listdir("/proc"):
@@ -635,10 +656,26 @@ def _empty(path: Path) -> None:
             os.unlink(entry.path)
 
 
+# Never left by a run in the user's workspace (as root's copy-back, ``_copy_stat``): group and
+# others' write (a conftest.py any local user could plant between two runs: round 9 sbx9-14)
+# and setuid (a copy of a program, the user's to anyone who runs it: sbx9-15). A directory's
+# setgid is group inheritance, no privilege: a team checkout keeps it.
+_NEVER_LEFT = stat.S_ISUID | stat.S_IWGRP | stat.S_IWOTH
+
+
+def _tamed(mode: int) -> int:
+    """``mode`` (a directory's or regular file's) with this user's read and write (and a
+    directory's search) and without what no run may leave (``_NEVER_LEFT``; a file's setgid)."""
+    if stat.S_ISDIR(mode):
+        return (stat.S_IMODE(mode) | stat.S_IRWXU) & ~_NEVER_LEFT
+    return (stat.S_IMODE(mode) | stat.S_IRUSR | stat.S_IWUSR) & ~(_NEVER_LEFT | stat.S_ISGID)
+
+
 def _reclaim(root: Path) -> None:
     """Give this user back read and write on every file and directory of ``root`` it owns,
-    at any depth (by descriptor: agent/tree_walk.py). Run as a normal user, the sandbox is
-    that user: a test that made ``tests/`` read-only or the fix unreadable would make
+    at any depth (by descriptor: agent/tree_walk.py), and take from them what no run may
+    leave (``_NEVER_LEFT``). Run as a normal user, the sandbox is that user (or gives its
+    files back to it): a test that made ``tests/`` read-only or the fix unreadable would make
     restoring protected files and taking the patch fail here, its tampering then judged an
     infrastructure error. (Root needs no permission.)"""
     me = os.geteuid()
@@ -648,14 +685,16 @@ def _reclaim(root: Path) -> None:
         return
     try:
         _drop_acls(fd)
+        st = os.fstat(fd)
+        if st.st_uid == me and stat.S_IMODE(st.st_mode) != _tamed(st.st_mode):
+            os.fchmod(fd, _tamed(st.st_mode))
         for listing in TreeWalk(fd, unlock=True):
             for entry in listing.entries:
                 try:
                     st = entry.stat(follow_symlinks=False)
-                    want = stat.S_IRWXU if stat.S_ISDIR(st.st_mode) else stat.S_IRUSR | stat.S_IWUSR
                     kind_ok = stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)
-                    if st.st_uid == me and kind_ok and st.st_mode & want != want:
-                        _chmod_at(entry.name, listing.fd, want)
+                    if st.st_uid == me and kind_ok and stat.S_IMODE(st.st_mode) != _tamed(st.st_mode):
+                        _chmod_at(entry.name, listing.fd)
                 except OSError:
                     pass
                 _drop_acls(f"/proc/self/fd/{listing.fd}/{entry.name}")
@@ -663,15 +702,14 @@ def _reclaim(root: Path) -> None:
         os.close(fd)
 
 
-def _chmod_at(name: str, dir_fd: int, want: int) -> None:
-    """``want`` added to the mode of the directory or regular file ``name`` in ``dir_fd``,
-    never through a link (by an O_PATH descriptor: ``fchmodat``'s no-follow flag needs
-    glibc 2.32)."""
+def _chmod_at(name: str, dir_fd: int) -> None:
+    """The directory or regular file ``name`` in ``dir_fd`` given its ``_tamed`` mode, never
+    through a link (by an O_PATH descriptor: ``fchmodat``'s no-follow flag needs glibc 2.32)."""
     handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         st = os.fstat(handle)
         if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-            os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(st.st_mode) | want)
+            os.chmod(f"/proc/self/fd/{handle}", _tamed(st.st_mode))
     finally:
         os.close(handle)
 
@@ -701,9 +739,11 @@ class CappedWorkspace:
     def __init__(self, workspace: Path, uid: int):
         self.workspace = workspace
         self.path = Path(tempfile.mkdtemp(prefix="repo-agent-ws-"))
+        REAPER.hold(str(self.path))  # unmounted however this process dies (sbx9-18)
         if not _mount_tmpfs(self.path, uid):
             err = ctypes.get_errno()
             os.rmdir(self.path)
+            REAPER.drop(str(self.path))
             raise OSError(err, f"cannot mount a tmpfs for the workspace: {os.strerror(err)}")
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
@@ -744,6 +784,7 @@ class CappedWorkspace:
             os.rmdir(self.path)
         except OSError:
             pass
+        REAPER.drop(str(self.path))
 
 
 # --------------------------------------------------------------------------- running
@@ -793,6 +834,8 @@ class Launch:
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
         if self.userns is not None:
             conf["leave_groups"] = True
+            if self.userns.keeper_fd >= 0 and alive is not None:
+                conf["done"] = self.userns.keeper_fd
         if self.kind == "bwrap":
             conf["mode"] = "pid1"
             head = bwrap_argv(
@@ -1181,7 +1224,8 @@ def _run(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killpg reaches every child
-            pass_fds=tuple(passed) + ((launch.userns.fd,) if launch.userns else ()),
+            pass_fds=tuple(passed)
+            + (tuple(f for f in (launch.userns.fd, launch.userns.keeper_fd) if f >= 0) if launch.userns else ()),
         )
     except OSError as exc:
         for fd in (rfd, wfd, nonce_r, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):

@@ -150,6 +150,7 @@ class UserNamespace:
         self._lock = threading.Lock()
         self._broken = False
         self.fd = -1
+        self.done_r, done_w = os.pipe()  # its write end the keeper's alone: EOF when the keeper is gone
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _BOOT, str(_ROOT)],
@@ -158,9 +159,13 @@ class UserNamespace:
                 stderr=subprocess.DEVNULL,
                 cwd="/",
                 start_new_session=True,
+                pass_fds=(done_w,),
             )
         except OSError as exc:
+            os.close(self.done_r)
             raise SubuidError(f"cannot start the user namespace's keeper: {exc}") from None
+        finally:
+            os.close(done_w)
         try:
             self._expect("unshared")
             pid = str(self.proc.pid)
@@ -223,8 +228,9 @@ class UserNamespace:
     ) -> int:
         """``path`` and everything below given to ``uid``:``gid``; how many could not be
         (``top_uid``: the directory ``path`` itself is that uid's, and writable by the group;
-        ``regroup``: the sandbox's uid and gid, whose files are given back however the tests
-        left them: agent/subuid_keeper.py ``chown_tree``)."""
+        ``regroup``: the owner whose files of an unmapped group are given its own group first:
+        the sandbox's uid and gid giving back, this user's handing over: agent/subuid_keeper.py
+        ``chown_tree``)."""
         request: dict[str, object] = {"op": "chown", "path": str(path), "uid": uid, "gid": gid}
         if top_uid is not None:
             request["top_uid"] = top_uid
@@ -258,6 +264,9 @@ class UserNamespace:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if self.done_r >= 0:
+            os.close(self.done_r)
+            self.done_r = -1
         if self.proc.stdin is not None:
             try:
                 self.proc.stdin.close()  # the keeper ends with its stdin
@@ -303,7 +312,7 @@ class SandboxUid:
 
     @property
     def userns(self) -> UserNs:
-        return UserNs(self.ns.fd, self.uid, self.gid)
+        return UserNs(self.ns.fd, self.uid, self.gid, self.ns.done_r)
 
     def hand_over(self, path: Path) -> None:
         """``path`` (a tree) the sandbox's until ``give_back``. A directory itself stays this
@@ -314,7 +323,12 @@ class SandboxUid:
         except OSError as exc:
             raise SubuidError(f"cannot hand {path} to the sandbox: {exc.strerror or exc}") from None
         self.handed.append((path, stat.S_IMODE(mode)))
-        self.ns.chown(path, self.uid, self.gid, top_uid=os.geteuid())
+        failed = self.ns.chown(path, self.uid, self.gid, top_uid=os.geteuid(), regroup=(os.geteuid(), os.getegid()))
+        if failed:  # the tests would meet EACCES there: the machine's doing, never the rollout's verdict
+            raise SubuidError(
+                f"{failed} files of {path} could not be handed to the sandbox's uid {self.uid} (files of another"
+                f" user, or of a group other than your primary one: chown/chgrp them to yours, or {SUBUIDS_ENV}=0)"
+            )
 
     def measure(self, path: Path) -> tuple[int, int]:
         return self.ns.measure(path)

@@ -7,7 +7,10 @@ it lives (it never execs), answers the host's requests, one JSON line each on st
 ``chown`` a tree (CAP_CHOWN over the mapped uids) and ``measure`` one as the sandbox's
 tmpfs would count it (CAP_DAC_READ_SEARCH: a directory the tests made unreadable to the
 user is read all the same). Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor,
-at any depth, never through a link). It ends with its stdin (the host done, or gone).
+at any depth, never through a link). It ends with its stdin (the host done, or gone);
+gone during a run (kill -9, the OOM killer), the host gave nothing back: the keeper ends
+what is left of the sandbox and gives back what was handed over itself (round 9 sbx9-11),
+then exits, which the sandbox's pid 1 waits for (the end of a pipe only the keeper holds).
 Standard library only, and the project's modules that are: it starts once per sandbox run.
 """
 
@@ -17,8 +20,10 @@ import ctypes
 import errno
 import json
 import os
+import signal
 import stat
 import sys
+import time
 
 from agent.tree_walk import TreeMoved, TreeWalk
 
@@ -27,7 +32,7 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAST_ANY_CAP = 1 << 62
 
 
-def _regroup(fd: int, name: str, owner: tuple[int, int]) -> None:
+def _regroup(fd: int | None, name: str, owner: tuple[int, int]) -> None:
     """``name`` (in directory ``fd``) given its owner's own group by a child that becomes
     its owner (``owner``: the sandbox's uid and gid). Made in a setgid directory of one of
     the user's groups the namespace does not map, a file has that group: no capability
@@ -51,16 +56,20 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
     be. ``top_uid``: ``top``, a directory, is ``top_uid``'s instead, and its group may write
     in it. ``regroup`` (the sandbox's uid and gid, when giving back): a file with a group out
     of the namespace's reach is given its owner's group first, and one that still cannot be
-    given back is removed, as if the tests had."""
+    given back is removed, as if the tests had. Handing over (``top_uid``), ``regroup`` is the
+    user's uid and gid: a file of a team's group (a setgid checkout) is given the user's own
+    group first (it loses its group to the sandbox's anyway), and nothing is ever removed."""
     failed = 0
     try:
-        if top_uid is not None and stat.S_ISDIR(os.lstat(top).st_mode):
-            os.chown(top, top_uid, gid, follow_symlinks=False)
-            os.chmod(top, stat.S_IMODE(os.lstat(top).st_mode) | stat.S_IRWXG)
-        else:
-            os.chown(top, uid, gid, follow_symlinks=False)
+        _chown_top(top, uid, gid, top_uid)
     except OSError:
-        failed += 1
+        try:
+            if regroup is None:
+                raise
+            _regroup(None, top, regroup)
+            _chown_top(top, uid, gid, top_uid)
+        except OSError:
+            failed += 1
     try:
         root = os.open(top, _DIR)
     except OSError:  # a file (a held-out input), or gone: nothing below it
@@ -69,7 +78,7 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
         walk = TreeWalk(root)
         for listing in walk:
             for entry in listing.entries:
-                failed += _give(listing.fd, entry, uid, gid, regroup)
+                failed += _give(listing.fd, entry, uid, gid, regroup, remove=top_uid is None)
         if walk.moved:  # only running tests move a directory: what was given is unknown
             raise TreeMoved(errno.ESTALE, f"{top}: a directory moved while it was walked")
     finally:
@@ -77,7 +86,17 @@ def chown_tree(top: str, uid: int, gid: int, top_uid: int | None = None, regroup
     return failed + len(walk.unlisted)
 
 
-def _give(fd: int, entry: os.DirEntry[str], uid: int, gid: int, regroup: tuple[int, int] | None) -> int:
+def _chown_top(top: str, uid: int, gid: int, top_uid: int | None) -> None:
+    if top_uid is not None and stat.S_ISDIR(os.lstat(top).st_mode):
+        os.chown(top, top_uid, gid, follow_symlinks=False)
+        os.chmod(top, stat.S_IMODE(os.lstat(top).st_mode) | stat.S_IRWXG)
+    else:
+        os.chown(top, uid, gid, follow_symlinks=False)
+
+
+def _give(
+    fd: int, entry: os.DirEntry[str], uid: int, gid: int, regroup: tuple[int, int] | None, *, remove: bool = True
+) -> int:
     """``chown_tree``'s work on one entry of the directory ``fd``: 1 when it could not be given."""
     name = entry.name
     try:
@@ -91,7 +110,7 @@ def _give(fd: int, entry: os.DirEntry[str], uid: int, gid: int, regroup: tuple[i
         os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
     except OSError:
         try:
-            if entry.is_dir(follow_symlinks=False):
+            if entry.is_dir(follow_symlinks=False) or not remove:
                 raise
             os.unlink(name, dir_fd=fd)
         except OSError:
@@ -138,13 +157,19 @@ def serve() -> None:
         _say({"error": f"cannot close user namespaces below the sandbox's: {exc}"})
         return
     _say({"ready": True})
+    handed: dict[str, Handed] = {}  # what the host has not given back yet
     for line in sys.stdin:
         try:
             req = json.loads(line)
             if req["op"] == "chown":
                 regroup = req.get("regroup")
                 owner = (int(regroup[0]), int(regroup[1])) if regroup else None
-                _say({"failed": chown_tree(req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid"), owner)})
+                path, uid, gid, top_uid = req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid")
+                if top_uid is not None and owner is not None and path not in handed:
+                    handed[path] = Handed(owner, (uid, gid), stat.S_IMODE(os.lstat(path).st_mode))
+                _say({"failed": chown_tree(path, uid, gid, top_uid, owner)})
+                if top_uid is None and path in handed and (uid, gid) == handed[path].user:
+                    del handed[path]  # (given back: the host restores the mode)
             elif req["op"] == "measure":
                 size, names = measure_tree(req["path"])
                 _say({"bytes": size, "names": names})
@@ -156,6 +181,61 @@ def serve() -> None:
                 _say({"error": f"unknown request {req['op']!r}"})
         except (ValueError, KeyError, TypeError, OSError) as exc:
             _say({"error": f"{type(exc).__name__}: {exc}"})
+    give_back_all(handed)
+
+
+class Handed:
+    """A tree handed to the sandbox: whose it was (``user``: uid, gid), to whom (``sandbox``),
+    and its top's mode before."""
+
+    def __init__(self, user: tuple[int, int], sandbox: tuple[int, int], mode: int):
+        self.user, self.sandbox, self.mode = user, sandbox, mode
+
+
+def _left_of(uids: set[int]) -> list[int]:
+    """Live processes with a uid of ``uids`` (real, effective or saved) that are not the first
+    of their pid namespace (a sandbox's pid 1, which waits for this keeper's exit): the tests
+    cannot be one (no user namespace below this one, so no pid namespace of theirs). Read
+    here, not from agent/uid_lease.py: the keeper starts for each sandbox, standard library only."""
+    want = {str(u).encode() for u in uids}
+    out: list[int] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as f:
+                fields = dict(line.split(b":", 1) for line in f.read(4096).splitlines() if b":" in line)
+        except OSError:
+            continue
+        ids = set(fields.get(b"Uid", b"").split()[:3])
+        zombie = fields.get(b"State", b"").strip().startswith(b"Z")
+        if ids & want and not zombie and fields.get(b"NSpid", b"0").split()[-1:] != [b"1"]:
+            out.append(int(name))
+    return out
+
+
+def give_back_all(handed: dict[str, Handed], timeout_s: float = 30.0) -> None:
+    """The host gone mid-run: every process of the sandbox's uid but its pid 1 (which waits
+    for this one's exit) ended, then each tree handed over its user's again."""
+    uids = {h.sandbox[0] for h in handed.values()}
+    deadline = time.monotonic() + timeout_s
+    while uids and time.monotonic() < deadline:
+        left = _left_of(uids)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.005)
+    for path, h in handed.items():
+        try:
+            chown_tree(path, h.user[0], h.user[1], regroup=h.sandbox)
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                os.chmod(path, h.mode)  # the group's write, given with it, taken back
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

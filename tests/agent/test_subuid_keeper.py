@@ -62,10 +62,10 @@ def test_a_directory_moved_above_the_open_levels_stops_the_walk(tmp_path, monkey
     (tmp_path / "top/a/b/late").write_text("y")  # listed by b, looked up after the move
     give = subuid_keeper._give
 
-    def give_then_move(fd, entry, uid, gid, regroup):  # the tests, still running, move c up
+    def give_then_move(fd, entry, uid, gid, regroup, *, remove=True):  # the tests, still running, move c up
         if entry.name == "f":
             os.rename(tmp_path / "top/a/b/c", tmp_path / "top/c")
-        return give(fd, entry, uid, gid, regroup)
+        return give(fd, entry, uid, gid, regroup, remove=remove)
 
     monkeypatch.setattr(subuid_keeper, "_give", give_then_move)
     with pytest.raises(tree_walk.TreeMoved):

@@ -261,7 +261,6 @@ except SandboxError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-7 a workspace of another group is silently not handed to the subuid")
 def test_workspace_of_another_group_is_not_handed_to_the_sandbox_uid():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -437,7 +436,6 @@ run_command_full([sys.executable, "-c", sys.argv[3]], ws, timeout_s=60)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-10 the tests ptrace pid 1 and outlive a killed repo-agent")
 def test_ptraced_pid1_outlives_a_killed_host():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -483,7 +481,6 @@ time.sleep(30)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-11 a killed repo-agent leaves the workspace to the subordinate uid")
 def test_killed_host_leaves_the_workspace_to_the_sandbox_uid():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -625,7 +622,6 @@ except SandboxError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-13 an interpreter the leased uid cannot read fails the rollout")
 def test_interpreter_unreadable_by_the_leased_uid_is_judged_a_fail():
     if os.geteuid() != 0:
         pytest.fail("runs as root")
@@ -666,9 +662,6 @@ print(json.dumps(found))
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx9-14 a normal user's tests leave world-writable files in the workspace"
-)
 def test_normal_users_tests_leave_world_writable_workspace_files():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -705,7 +698,6 @@ print(json.dumps({"setuid": bool(mode & stat.S_ISUID), "setgid": bool(mode & sta
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-15 the user's own tests leave a setuid executable of the user's")
 def test_tests_run_as_the_user_leave_a_setuid_executable():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -845,9 +837,6 @@ sandbox.run_command_full([sys.executable, "-c", "import time; time.sleep(30)"], 
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx9-18 a killed repo-agent leaves the workspace's tmpfs mounted for ever"
-)
 def test_killed_host_leaves_the_workspace_tmpfs_mounted():
     if os.geteuid() != 0:
         pytest.fail("runs as root")
