@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,80 @@ def test_memfd_secret_is_refused_as_a_user():
         assert got["fd"] < 0, f"memfd_secret gave descriptor {got['fd']} inside a normal user's sandbox"
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- r11-2
+
+# A normal user's sandbox has no memory cgroup of its own (nobody may make none here), only
+# RLIMIT_AS per process: its part of an enclosing limit (a container's, a session's). Four
+# processes each within that part go over the enclosing limit together; the kernel's OOM
+# killer ends one (oom_score_adj 1000: a sandbox process), the test process then SIGKILLs
+# itself, and the run is taken for the machine's shortage: SandboxError, "out of memory:
+# the kernel's OOM killer ended the run". In a final run that is an infrastructure failure,
+# the rollout not judged: seen with a wrong gcd whose held-out differential had already
+# found 94 of 123 calls differing (as root the same fix is judged FAIL: its own cgroup's
+# limit). 400 MB in all, in a v1 memory cgroup made for the test.
+_HOG = textwrap.dedent(
+    """
+    import os, time
+    for _ in range(4):
+        if os.fork() == 0:
+            try:
+                b = bytearray(100 * 2**20)
+                b[::4096] = b"x" * len(b[::4096])
+                time.sleep(30)
+            finally:
+                os._exit(0)
+    time.sleep(3)
+    os.kill(os.getpid(), 9)
+    """
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r11-2 a normal user's sandbox over an enclosing limit is not judged")
+def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user():
+    cg = Path(f"/sys/fs/cgroup/memory/repo-agent-r11-{os.getpid()}")
+    if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
+        pytest.skip("no cgroup v1 memory hierarchy")
+    work = Path(tempfile.mkdtemp(prefix="repo-agent-r11-"))
+    cg.mkdir()
+    try:
+        (cg / "memory.limit_in_bytes").write_text(str(400 * 2**20))
+        (work / "ws").mkdir()
+        (work / "ws" / "hog.py").write_text(_HOG)
+        (work / "outer.py").write_text(
+            textwrap.dedent(
+                f"""
+                import sys
+                sys.path.insert(0, {str(PROJECT)!r})
+                from pathlib import Path
+                from agent.sandbox import SandboxError, run_command_full
+                try:
+                    run = run_command_full([sys.executable, "hog.py"], Path({str(work / "ws")!r}), timeout_s=30,
+                                           sandbox="bwrap")
+                    print("RETURNED", run.exit_code)
+                except SandboxError as exc:
+                    print("RAISED", exc)
+                """
+            )
+        )
+        for p in [work, *work.rglob("*")]:
+            os.chown(p, 65534, 65534)
+        inside = ["sh", "-c", f'echo $$ > "{cg}/cgroup.procs" && exec "$@"', "sh"]
+        cp = subprocess.run(
+            [*inside, *AS_NOBODY, sys.executable, str(work / "outer.py")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+        )
+        said = cp.stdout.strip().splitlines()
+        assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        for _ in range(100):
+            try:
+                cg.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)
