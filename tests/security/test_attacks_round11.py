@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -168,3 +169,38 @@ def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user():
                 break
             except OSError:
                 time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- r11-3
+
+# Round 10 (r10-3) and before: text the code under test puts in a differential record is
+# repeated in the verdict's detail only as a dotted identifier (an exception's type name).
+# An identifier holds digits: a gcd that raises an exception class named from its own
+# arguments writes each held-out input into the detail, which the final test_run event of
+# the trace keeps ("gcd#0: raised gcd.held_382_464; ..."): the first three held-out inputs
+# of the task's fixed sample, 80 characters each (a name can pack several inputs, and every
+# rollout of the task meets the same sample).
+_LEAKING_GCD = (
+    "def gcd(a, b):\n"
+    '    name = "held_" + "_".join(str(v).replace("-", "m") for v in (a, b))\n'
+    "    raise type(name, (Exception,), {})()\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r11-3 held-out inputs in exception names reach the verdict detail")
+def test_held_out_inputs_never_reach_the_detail_through_exception_names(tmp_path):
+    from agent.differential import sample
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ws = Workspace.create(suite, task, tmp_path)
+    (ws.path / "gcd.py").write_text(_LEAKING_GCD)
+    result, _ = final_test_run(ws)
+    detail = f"{result.differential} {result.fail_detail}"
+    inputs = [args for t in sample(suite, task) for args in t.inputs]
+    token = lambda args: "(?<![0-9])" + "_".join(str(v).replace("-", "m") for v in args) + "(?![0-9])"  # noqa: E731
+    shown = [args for args in inputs if re.search(token(args), detail)]
+    assert not shown, f"held-out inputs {shown} in the verdict detail: {detail}"
