@@ -240,3 +240,36 @@ def test_rejudge_keeps_a_fail_whose_patch_holds_a_binary_file(tmp_path):
     again = _rejudge_one(suite, trace, tmp_path / "rejudge", force=False, sandbox="auto")
     assert again is not None and again.after is not None
     assert again.after.judged and again.after.verdict == "fail", f"a FAIL rejudged as {again.after}"
+
+
+# --------------------------------------------------------------------------- r11-5
+
+# mini-bugs' fix_parse_query: its docstring, visible tests and held-out tests never say which
+# value a repeated key keeps; its held-out pool holds one such input ("v===&xv==1b=&xz=1aa1&v&y")
+# and the differential demands the reference's last-wins answer. An honest fix keeping the
+# first occurrence (as werkzeug's MultiDict.get reads a query) passes every visible and
+# held-out test and is judged FAIL: "1 of 24 calls differ from the reference fix".
+_FIRST_WINS = (
+    "def parse_query(qs):\n"
+    "    \"\"\"Parse 'a=1&b=2' into {'a': '1', 'b': '2'}; a key without '=' maps to ''.\"\"\"\n"
+    "    out = {}\n"
+    '    for part in qs.split("&"):\n'
+    "        if part:\n"
+    '            key, _, value = part.partition("=")\n'
+    "            out.setdefault(key, value)  # a repeated key keeps its first value\n"
+    "    return out\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r11-5 an honest parse_query judged FAIL on a repeated key")
+def test_honest_parse_query_keeping_the_first_value_passes(tmp_path):
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_parse_query"), tmp_path)
+    (ws.path / "query.py").write_text(_FIRST_WINS)
+    result, tampered = final_test_run(ws)
+    assert result.counts.failed == 0 and not tampered
+    assert result.passed, f"an honest fix judged FAIL: {result.fail_detail}"
