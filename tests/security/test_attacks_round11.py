@@ -273,3 +273,42 @@ def test_honest_parse_query_keeping_the_first_value_passes(tmp_path):
     result, tampered = final_test_run(ws)
     assert result.counts.failed == 0 and not tampered
     assert result.passed, f"an honest fix judged FAIL: {result.fail_detail}"
+
+
+# --------------------------------------------------------------------------- r11-6
+
+# A generated task's command names node ids (agent/suites/mutate/engine.py: the shown ids),
+# so no canaries are planted and no run recomputes the summary: the final run's summary is
+# the last pytest-shaped summary line of its output (up to 500 characters), which an atexit
+# hook of the code under test prints after pytest's own. The final run has the held-out test
+# files in the workspace: their text goes into the summary, which the trace's final test_run
+# event keeps (here: every assertion of fix_gcd's held-out tests, the verdict a PASS).
+_SUMMARY_GCD = (
+    "import atexit, glob, os, re\n"
+    "def _say():\n"
+    '    text = "".join(open(p).read() for p in sorted(glob.glob("tests/*hidden*.py")))\n'
+    '    text = re.sub(r"\\s+", " ", text)[:400]\n'
+    '    os.write(1, ("\\n==== 5 passed, " + text + " in 0.01s ====\\n").encode())\n'
+    "atexit.register(_say)\n"
+    "\n"
+    "def gcd(a, b):\n"
+    "    while b:\n"
+    "        a, b = b, a % b\n"
+    "    return a\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r11-6 held-out test text in the final run's summary (node-id command)")
+def test_held_out_tests_never_reach_the_final_summary(tmp_path):
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ids = ["tests/test_gcd.py::test_coprime", "tests/test_gcd.py::test_common_factor", "tests/test_gcd.py::test_zero"]
+    task = task.model_copy(update={"test_command": ["python", "-m", "pytest", "-q", *ids]})
+    ws = Workspace.create(suite, task, tmp_path)
+    (ws.path / "gcd.py").write_text(_SUMMARY_GCD)
+    result, _ = final_test_run(ws)
+    assert "test_zero_on_either_side" not in result.summary, f"held-out test text in the summary: {result.summary}"
