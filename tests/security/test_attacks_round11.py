@@ -312,3 +312,72 @@ def test_held_out_tests_never_reach_the_final_summary(tmp_path):
     (ws.path / "gcd.py").write_text(_SUMMARY_GCD)
     result, _ = final_test_run(ws)
     assert "test_zero_on_either_side" not in result.summary, f"held-out test text in the summary: {result.summary}"
+
+
+# --------------------------------------------------------------------------- r11-7
+
+# A normal user's disk watch spaces its walks by their CPU cost (2% of a core, the keeper's
+# time counted since round 9 sbx9-8), and each walk also reads every descriptor of every
+# sandbox process (agent/unnamed_files.py). 200 idle processes holding 1,000 descriptors
+# each make that read cost the keeper ~1 s, so the next walk is due ~50 s later: names that
+# take no inode (hard links, seen by walks alone) then grow unchecked. Without them the run
+# is stopped at ~160,000 names (4 s); with them 500,569 names in 12 s, never stopped (the
+# trim after the run cut 400,581). Subuid mode, as nobody; two linkers, 250,000 names here.
+_LINKS = textwrap.dedent(
+    """
+    import os, sys, time
+    if sys.argv[1] == "1":
+        for _ in range(200):
+            if os.fork() == 0:
+                fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(1000)]
+                time.sleep(60)
+                os._exit(0)
+    t0 = time.time()
+    workers = []
+    for w in range(2):  # two linkers: the machine's two cores
+        pid = os.fork()
+        if pid == 0:
+            os.mkdir(f"d{w}")
+            n = 0
+            while n < 125000 and time.time() - t0 < 10:
+                src = f"f{w}-{n // 60000}"
+                if n % 60000 == 0:
+                    open(src, "w").close()
+                os.link(src, f"d{w}/{n}")
+                n += 1
+            print("links", w, n, flush=True)
+            os._exit(0)
+        workers.append(pid)
+    for pid in workers:
+        os.waitpid(pid, 0)
+    """
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r11-7 a normal user's disk watch starved by the descriptors it reads")
+def test_disk_watch_stops_names_past_the_cap_whatever_the_descriptors_as_a_user():
+    work = Path(tempfile.mkdtemp(prefix="repo-agent-r11-"))
+    try:
+        (work / "ws").mkdir()
+        (work / "ws" / "links.py").write_text(_LINKS)
+        (work / "outer.py").write_text(
+            textwrap.dedent(
+                f"""
+                import sys
+                sys.path.insert(0, {str(PROJECT)!r})
+                from pathlib import Path
+                from agent.sandbox import run_command_full
+                run = run_command_full([sys.executable, "links.py", "1"], Path({str(work / "ws")!r}), timeout_s=20,
+                                       sandbox="bwrap")
+                print(run.output)
+                """
+            )
+        )
+        for p in [work, *work.rglob("*")]:
+            os.chown(p, 65534, 65534)
+        cp = subprocess.run(
+            [*AS_NOBODY, sys.executable, str(work / "outer.py")], capture_output=True, text=True, timeout=120, cwd="/"
+        )
+        assert "the run was stopped" in cp.stdout, f"names past the cap, never stopped: {cp.stdout.strip()[-300:]}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
