@@ -318,8 +318,8 @@ def test_held_out_tests_never_reach_the_final_summary(tmp_path):
 
 # A normal user's disk watch spaces its walks by their CPU cost (2% of a core, the keeper's
 # time counted since round 9 sbx9-8), and each walk also stats every descriptor of every
-# sandbox process (agent/unnamed_files.py). 200 idle processes holding 1,000 descriptors
-# each make that read cost the keeper ~1 s, so the next walk is due ~50 s later: names that
+# sandbox process and reads its maps (agent/unnamed_files.py). 200 idle processes holding
+# 1,000 descriptors each make that read cost the keeper ~1 s (here 2,000 mappings each too), so the next walk is due ~50 s later: names that
 # take no inode (hard links, seen by walks alone) then grow unchecked. At the real cap: a
 # control run stopped at ~160,000 names in 4 s; with the descriptors 500,569 names in 12 s
 # were never stopped (the trim after the run cut 400,581). Here, to stay fast, the cap of
@@ -327,13 +327,23 @@ def test_held_out_tests_never_reach_the_final_summary(tmp_path):
 # 3 s past it, never stopped. Subuid mode, as nobody.
 _LINKS = textwrap.dedent(
     """
-    import os, time
+    import ctypes, os, time
+    libc = ctypes.CDLL(None)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    r, w = os.pipe()
     for _ in range(200):
         if os.fork() == 0:
             fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(1000)]
+            for i in range(2000):  # and 2,000 mappings (one page each, unmerged), every one a line of its maps
+                libc.mmap(None, 4096, 1 + 2 * (i % 2), 0x22, -1, 0)
+            os.write(w, b"1")
             time.sleep(60)
             os._exit(0)
-    time.sleep(1.5)  # the watch's walk has read them all once
+    got = 0
+    while got < 200:
+        got += len(os.read(r, 200))
+    time.sleep(3)  # a walk of the watch (one at least every 2.25 s) has read them all
     os.mkdir("d")
     open("f", "w").close()
     for n in range(50000):
