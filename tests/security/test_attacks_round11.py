@@ -455,3 +455,67 @@ def test_a_few_threads_run_under_an_enclosing_memory_limit(tmp_path):
                 break
             except OSError:
                 time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- r11-9
+
+# task_test_dirs.dirs_of_tests: the directory of a protected test module is put back as the
+# source has it whenever it holds none of the reference fix's files; round 10 (r10-9) stopped
+# the widening past a library module, not the test module's own directory. A test beside the
+# library module it imports (pkg/sub/test_util.py next to pkg/sub/util.py), the fix in
+# pkg/core.py: an honest fix that adds a helper to util.py and calls it from core.py passes
+# its own run (3 passed) and fails the final run (util.py reverted: a collection error).
+_COLO = {
+    "t1/pkg/__init__.py": "",
+    "t1/pkg/sub/__init__.py": "",
+    "t1/pkg/sub/util.py": "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n",
+    "t1/pkg/core.py": (
+        "from pkg.sub.util import clamp\n\n\ndef percent(part, whole):\n    return clamp(part * 100 // whole, 0, 99)\n"
+    ),
+    "t1/_fix/core.py": (
+        "from pkg.sub.util import clamp\n\n\ndef percent(part, whole):\n    return clamp(part * 100 // whole, 0, 100)\n"
+    ),
+    "t1/pkg/sub/test_util.py": (
+        "from pkg.core import percent\nfrom pkg.sub.util import clamp\n\n\n"
+        "def test_clamp():\n    assert clamp(5, 0, 3) == 3\n\n\n"
+        "def test_percent_full():\n    assert percent(4, 4) == 100\n\n\n"
+        "def test_percent_half():\n    assert percent(1, 2) == 50\n"
+    ),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="open: r11-9 an honest fix in a library module beside the tests is reverted")
+def test_honest_fix_in_a_module_beside_the_tests_is_judged(tmp_path):
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    base = tmp_path / "suite"
+    for rel, text in _COLO.items():
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / rel).write_text(text)
+    task = {
+        "id": "t1",
+        "source": {"kind": "dir", "path": "t1"},
+        "goal": "percent(4, 4) should be 100. Fix it without changing the tests.",
+        "test_command": ["python", "-m", "pytest", "-q", "pkg/sub"],
+        "timeout_s": 60,
+        "per_test_timeout_s": 10,
+        "protected": ["pkg/sub/test_util.py"],
+        "hidden": ["_fix"],
+        "reference_fix_files": {"pkg/core.py": "t1/_fix/core.py"},
+    }
+    (base / "suite.json").write_text(json.dumps({"name": "colo", "description": "colocated tests", "tasks": [task]}))
+    suite = load_suite(str(base / "suite.json"))
+    ws = Workspace.create(suite, suite.task("t1"), tmp_path / "ws")
+    (ws.path / "pkg/sub/util.py").write_text(
+        "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n\n\ndef percent_clamp(x):\n    return clamp(x, 0, 100)\n"
+    )
+    (ws.path / "pkg/core.py").write_text(
+        "from pkg.sub.util import percent_clamp\n\n\ndef percent(part, whole):\n"
+        "    return percent_clamp(part * 100 // whole)\n"
+    )
+    own = ws.run_tests()
+    assert own.passed and own.counts.passed == 3  # the rollout's own run: the fix works
+    result, tampered = final_test_run(ws)
+    assert result.passed and not tampered, f"the honest fix judged FAIL: {result.counts} {result.summary}"
