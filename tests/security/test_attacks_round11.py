@@ -392,8 +392,8 @@ def test_disk_watch_stops_names_past_the_cap_whatever_the_descriptors_as_a_user(
 # Under an enclosing memory limit every sandbox process gets RLIMIT_AS = its part of it
 # ((limit - 64 MB) / sandboxes at once): 168 MB in a 400 MB container with one rollout. That
 # caps address space, not memory: each Python thread reserves an 8 MB stack and a 64 MB malloc
-# arena, so a test's fourth thread fails ("can't start new thread") while the process uses a
-# few MB. Tests that start a handful of threads (a ThreadPoolExecutor, OpenBLAS at numpy's
+# arena, so a test's fourth thread can fail ("can't start new thread"), and its twentieth
+# always does (stacks alone), while the process uses a few tens of MB. Tests that start a handful of threads (a ThreadPoolExecutor, OpenBLAS at numpy's
 # import on a many-core host) fail for the machine's limit and concurrency, judged the
 # rollout's FAIL; as root the sandbox's own memory cgroup already caps its memory.
 _THREADS = textwrap.dedent(
@@ -405,7 +405,7 @@ _THREADS = textwrap.dedent(
         ev.wait()
     ts = []
     try:
-        for _ in range(8):
+        for _ in range(20):  # each reserves an 8 MB stack (and a malloc arena when they contend)
             t = threading.Thread(target=work)
             t.start()
             ts.append(t)
