@@ -48,9 +48,11 @@ _AF_INET, _AF_INET6, _SOCK_STREAM, _SOCK_TYPE_MASK, _IPPROTO_TCP = 2, 10, 1, 0xF
 # userfaultfd, open_tree, move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr,
 # init_module, finit_module, delete_module, kexec_load, kexec_file_load, reboot, swapon,
 # swapoff, settimeofday, clock_settime, acct, quotactl, lookup_dcookie, io_uring (3 calls),
-# inotify_init, inotify_init1, fanotify_init, io_setup.
+# inotify_init, inotify_init1, fanotify_init, io_setup; memfd_secret (its pages are cut out
+# of the host kernel's direct map, split into small pages until reboot: round 11 r11-1).
 _DENIED: tuple[int, ...] = (165, 166, 155, 308, 248, 249, 250, 321, 298, 323, 428, 429, 430, 431, 432, 433, 442)
 _DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427, 253, 294, 300, 206)
+_DENIED += (447,)
 
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).

@@ -56,7 +56,7 @@ def test_rejudge_appends_todays_verdict_and_the_store_follows(old_batch, mini_su
     assert seen == [(1, 2), (2, 2)]
     by_id = {i.rollout_id: i for i in items}
     assert by_id["forged"].changed and by_id["forged"].after.label == "FAIL"
-    assert "not plain data: _Yes" in by_id["forged"].after.detail
+    assert "not plain data: a type of the code's own" in by_id["forged"].after.detail
     assert by_id["stopped"].after is None and "nothing to judge again" in by_id["stopped"].note
 
     trace = read_trace(old_batch / "traces" / "forged.jsonl")

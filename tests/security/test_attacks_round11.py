@@ -51,7 +51,6 @@ def _secretmem_result(output: str) -> dict:
     return json.loads(line)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-1 memfd_secret is allowed in the sandbox (root mode)")
 def test_memfd_secret_is_refused_as_root(tmp_path):
     (tmp_path / "probe.py").write_text(_SECRETMEM)
     run = run_command_full([sys.executable, "probe.py"], tmp_path, timeout_s=30, sandbox="bwrap")
@@ -59,7 +58,6 @@ def test_memfd_secret_is_refused_as_root(tmp_path):
     assert got["fd"] < 0, f"memfd_secret gave descriptor {got['fd']} inside the sandbox"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-1 memfd_secret is allowed in the sandbox (normal user)")
 def test_memfd_secret_is_refused_as_a_user():
     work = Path(tempfile.mkdtemp(prefix="repo-agent-r11-"))
     try:
@@ -187,7 +185,6 @@ _LEAKING_GCD = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-3 held-out inputs in exception names reach the verdict detail")
 def test_held_out_inputs_never_reach_the_detail_through_exception_names(tmp_path):
     from agent.differential import sample
     from agent.final_verdict import final_test_run
@@ -276,6 +273,8 @@ def test_honest_parse_query_keeping_the_first_value_passes(tmp_path):
 
 
 # --------------------------------------------------------------------------- r11-6
+# Fixed by round 10's summary mend (agent/pytest_report.py ``summary_line``: the summary is
+# rebuilt from its counts and time), merged while this attack was written on the code before it.
 
 # A generated task's command names node ids (agent/suites/mutate/engine.py: the shown ids),
 # so no canaries are planted and no run recomputes the summary: the final run's summary is
@@ -298,7 +297,6 @@ _SUMMARY_GCD = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-6 held-out test text in the final run's summary (node-id command)")
 def test_held_out_tests_never_reach_the_final_summary(tmp_path):
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
