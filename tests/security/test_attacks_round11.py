@@ -482,7 +482,6 @@ _COLO = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-9 an honest fix in a library module beside the tests is reverted")
 def test_honest_fix_in_a_module_beside_the_tests_is_judged(tmp_path):
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
