@@ -173,8 +173,15 @@ def _rejudge_one(suite: Suite, trace: Path, root: Path, *, force: bool, sandbox:
             apply_patch(ws, o.patch)
         except PatchError as exc:
             # The old verdict came from a checker that could be fooled, and today's cannot
-            # check this patch: it is no longer evidence (never left standing as it was).
-            state = not_judged("error", f"rejudge cannot rebuild the patch: {exc}"[:300])
+            # check this patch: a pass is no longer evidence (never left standing as it was). A
+            # failure stands: the rollout chose the file that cannot be rebuilt, and a FAIL
+            # made "not judged" left the pass rate and its pairs (round 11 r11-4).
+            if before.judged and before.verdict in ("fail", "tampered"):
+                state = before.model_copy(
+                    update={"detail": f"{before.detail} (kept: rejudge cannot rebuild the patch)"[:300]}
+                )
+            else:
+                state = not_judged("error", f"rejudge cannot rebuild the patch: {exc}"[:300])
             _append_end(trace, rid, read, end, o.model_copy(update={"state": state, "checker": CHECKER_VERSION}))
             return Rejudged(rid, task.id, before, state, o.checker, f"cannot rebuild: {exc}")
         try:

@@ -9,7 +9,10 @@ final run puts these directories back as the source has them (``Workspace.put_ba
 A test directory is the directory of a protected test module, widened to its parents while
 they hold none of the code under test (the files the reference fix writes, the modules the
 differential calls) and are not the workspace root: ``tests/unit`` widens to ``tests``,
-``toolz/tests`` stays itself. With no code under test known (no reference fix, no
+``toolz/tests`` stays itself. Neither a directory nor a parent counts while it holds a library
+module (a Python file that is no test's own and not under a ``tests``/``test`` directory):
+a fix may touch it though the reference fix does not (rounds 10 and 11, r10-9, r11-9). With no
+code under test known (no reference fix, no
 differential targets), a directory counts only while every Python file under it is a test
 module, a conftest.py or an ``__init__.py`` (a helper there cannot be told from the code).
 """
@@ -68,7 +71,10 @@ def dirs_of_tests(suite: Suite, task: Task, source_files: list[str]) -> list[str
     found: set[str] = set()
     for rel in protected_test_files(source_files, task.protected):
         d = _parent(rel)
-        if not d or _holds(d, code):
+        # A directory holding library modules beside its tests is the code's too: a fix may
+        # touch them though the reference fix does not (round 11 r11-9: pkg/sub/util.py beside
+        # pkg/sub/test_util.py was put back, an honest fix reverted).
+        if not d or _holds(d, code) or _holds(d, library):
             continue
         # Widened to a parent only while it holds no module of its own beside the tests' dir: a
         # library module there is code a fix may touch, though the reference fix does not (put
@@ -96,7 +102,8 @@ def _parent(rel: str) -> str:
 
 
 def _in_a_tests_dir(rel: str) -> bool:
-    return any(part in ("tests", "test", "testing") for part in PurePosixPath(rel).parts[:-1])
+    # "testing" is left out: numpy.testing, pandas._testing are library code a fix may touch
+    return any(part in ("tests", "test") for part in PurePosixPath(rel).parts[:-1])
 
 
 def _beside(parent: str, d: str, modules: list[str]) -> bool:

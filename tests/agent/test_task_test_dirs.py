@@ -51,10 +51,20 @@ def _dirs(tmp_path, files: dict[str, str], protected: list[str]) -> list[str]:
             ["pkg/b/tests/test_u.py"],
             ["pkg/b/tests"],
         ),
+        # tests beside the library module they test, the fix elsewhere (r11-9)
+        ({"pkg/clock.py": "", "pkg/sub/util.py": "", "pkg/sub/test_util.py": ""}, ["pkg/sub/test_util.py"], []),
         ({"tests/test_a.py": "", "tests/data.json": "", "clock.py": ""}, ["tests"], []),  # restored already
         ({"test_a.py": "", "clock.py": ""}, ["test_a.py"], []),  # tests at the root: the root is the code's
     ],
-    ids=["generated", "in_the_package", "beside_the_code", "subpackages", "protected_dir", "root"],
+    ids=[
+        "generated",
+        "in_the_package",
+        "beside_the_code",
+        "subpackages",
+        "beside_a_library_module",
+        "protected_dir",
+        "root",
+    ],
 )
 def test_which_directories_are_the_tests(tmp_path, files, protected, want):
     code = next(rel for rel in files if rel.endswith("clock.py"))

@@ -212,7 +212,6 @@ def test_held_out_inputs_never_reach_the_detail_through_exception_names(tmp_path
 # by the loop (105 of 123 held-out calls differ) and, at the next rejudge after a checker
 # bump, no longer a FAIL (not judged, checker today's: never tried again). Its FAIL leaves
 # the pass rates and the pairs; an honest fix that ships a data file loses its PASS alike.
-@pytest.mark.xfail(strict=True, reason="open: r11-4 a FAIL whose patch holds a binary file is not judged on rejudge")
 def test_rejudge_keeps_a_fail_whose_patch_holds_a_binary_file(tmp_path):
     from agent.final_verdict import final_test_run
     from agent.rejudge import _rejudge_one
@@ -482,7 +481,6 @@ _COLO = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-9 an honest fix in a library module beside the tests is reverted")
 def test_honest_fix_in_a_module_beside_the_tests_is_judged(tmp_path):
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
