@@ -257,7 +257,6 @@ _FIRST_WINS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-5 an honest parse_query judged FAIL on a repeated key")
 def test_honest_parse_query_keeping_the_first_value_passes(tmp_path):
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
