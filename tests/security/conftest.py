@@ -193,19 +193,23 @@ def memory_cgroup(name: str, limit: int) -> Iterator[Path]:
         (d / "memory.limit_in_bytes").write_text(str(limit))
         yield d
     finally:
-        # The cgroups made in it, deepest first (a sandbox's may hold its own).
-        made = [c for c in d.rglob("*") if c.is_dir() and (c / "cgroup.procs").is_file()]
-        for child in sorted(made, key=lambda c: len(c.parts), reverse=True):
-            cgroups._drain(child)
-        # What repo-agent left in it ends on its own: the subuid keeper gives the workspace back
-        # when repo-agent dies, the root mode's mount reaper unmounts. Waited for (a plain rmdir
-        # met EBUSY 2 times in 10 under load), then anything past 30 s is killed.
-        deadline = time.monotonic() + 30
-        while (d / "cgroup.procs").read_text().split() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        cgroups._drain(d)
-        if d.exists():
-            d.rmdir()
+        remove_cgroup(d)
+
+
+def remove_cgroup(d: Path) -> None:
+    """Cgroup ``d`` removed with the cgroups made in it (deepest first: a sandbox's may hold
+    its own). What repo-agent left in it ends on its own first: the subuid keeper gives the
+    workspace back when repo-agent dies, root mode's mount reaper unmounts (a plain rmdir met
+    EBUSY in full runs under load); anything left after 30 s is killed."""
+    made = [c for c in d.rglob("*") if c.is_dir() and (c / "cgroup.procs").is_file()]
+    for child in sorted(made, key=lambda c: len(c.parts), reverse=True):
+        cgroups._drain(child)
+    deadline = time.monotonic() + 30
+    while (d / "cgroup.procs").read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    cgroups._drain(d)
+    if d.exists():
+        d.rmdir()
 
 
 def allocate_in(cgroup: Path, mb: int) -> int:
