@@ -374,6 +374,11 @@ SHADOWED_MODULES = (frozenset(sys.stdlib_module_names) - {"test"}) | frozenset(
 )
 
 
+# Bounds on what one scan reads and reports (a trace's patch may come from anywhere).
+SCAN_MAX_LINES = 20_000
+HITS_PER_RULE = 20
+
+
 def _cut(text: str) -> str:
     text = text.strip()
     return text if len(text) <= TEXT_MAX else text[: TEXT_MAX - 1] + "…"
@@ -519,6 +524,11 @@ def scan_patch(
         had, new_lines = set(old_lines(rel)), text.splitlines()
         added += [AddedLine(rel, n, line) for n, line in enumerate(new_lines, 1) if line not in had]
     py = [a for a in added if a.path.endswith(".py")]
+    if len(py) > SCAN_MAX_LINES:
+        # ~0.3 ms a line: a 16 MB patch (an imported log's, or a rollout's) took 154 s. A bug
+        # fix adding this much Python is for a person to look at, unread.
+        text = f"the patch adds {len(py):,} lines of Python, past the {SCAN_MAX_LINES:,} the scan reads"
+        return _unique([*hits, SuspectHit(rule="unscanned_source", text=text)])
     candidates: dict[tuple[str, str], list[SuspectHit]] = {}
     for a in py:
         if a.line <= 2 and _EXOTIC_CODING.search(a.text):
@@ -549,12 +559,16 @@ def scan_patch(
 
 
 def _unique(hits: list[SuspectHit]) -> list[SuspectHit]:
+    """Each hit once, and at most ``HITS_PER_RULE`` of a rule (they go into the trace's
+    outcome: a patch of 300,000 probing lines made one line of 300,000 hits)."""
     seen: set[tuple[str, str, int | None]] = set()
+    per_rule: dict[str, int] = {}
     out: list[SuspectHit] = []
     for h in hits:
         key = (h.rule, h.path, h.line)
-        if key not in seen:
+        if key not in seen and per_rule.get(h.rule, 0) < HITS_PER_RULE:
             seen.add(key)
+            per_rule[h.rule] = per_rule.get(h.rule, 0) + 1
             out.append(h)
     return out
 

@@ -246,3 +246,26 @@ def test_a_line_after_an_open_triple_quote_is_read_whole() -> None:
     as code; read per line it looked like a comment."""
     assert "process_identity" in _rules('x = len("""\n#""") if os.getpid() < 10 else 0\n')
     assert "process_identity" in _rules("import posix\n_me = posix.getpid\n")
+
+
+def _new_file_patch(lines: list[str]) -> str:
+    body = "".join(f"+{line}\n" for line in lines)
+    return f"diff --git a/big.py b/big.py\nnew file mode 100644\n--- /dev/null\n+++ b/big.py\n@@ -0,0 +1,{len(lines)} @@\n{body}"
+
+
+def test_a_patch_past_what_the_scan_reads_is_one_unscanned_hit():
+    # A 16 MB patch took 154 s to scan (an imported log's patch is anyone's): past the bound
+    # it is not read, and says so.
+    from agent.suspect import SCAN_MAX_LINES
+
+    hits = scan_patch(_new_file_patch(["x = 1"] * (SCAN_MAX_LINES + 1)))
+    assert [h.rule for h in hits] == ["unscanned_source"]
+    assert f"{SCAN_MAX_LINES + 1:,} lines" in hits[0].text
+
+
+def test_a_rules_hits_are_kept_to_a_few():
+    from agent.suspect import HITS_PER_RULE
+
+    hits = scan_patch(_new_file_patch(["import os", *[f"x{i} = os.getpid()" for i in range(3 * HITS_PER_RULE)]]))
+    by_rule = [h.rule for h in hits]
+    assert by_rule.count("process_identity") == HITS_PER_RULE, by_rule
