@@ -8,13 +8,12 @@ undoable). A cheat probe's rollout never reaches an export, cleared or not.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from agent.trace_io import last_line
+from agent.trace_io import last_line, loads_bounded
 from exports.rejudged import verdict_changed_since
 
 if TYPE_CHECKING:
@@ -26,11 +25,11 @@ _CHUNK = 1 << 16
 def trace_state(trace_path: str) -> RolloutState | None:
     """The state its writer recorded in the trace's ``rollout_end``; None when unreadable or unended."""
     try:
-        raw = json.loads(last_line(trace_path))
+        raw = loads_bounded(last_line(trace_path))
         if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
             return None
         return rollout_state(RolloutEnd.model_validate(raw))
-    except (OSError, ValueError, RecursionError):  # a trace's line nested past the parser's limit
+    except (OSError, ValueError):
         return None
 
 

@@ -48,6 +48,24 @@ def test_a_confirm_stands_through_a_rejudge_only_if_the_verdicts_stand(tmp_path,
         store.close()
 
 
+def test_an_end_nested_past_the_parser_is_no_traceback(tmp_path) -> None:
+    """A trace's last line, a ``rollout_end`` nested 100,000 deep (written after the label):
+    unreadable, so the store's verdict rules; the export raised RecursionError."""
+    root = tmp_path / "traces"
+    root.mkdir()
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        env = Env(root, store)
+        batch = env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        store.set_verdict(env.pair_for("fix_gcd").pair_id, "confirm")
+        with open(batch / "traces" / "fix_gcd__s0.jsonl", "a") as f:
+            f.write('{"kind": "rollout_end", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+        report = export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+        assert report.examples == 1 and "rejudged_since_label" not in report.skipped
+    finally:
+        store.close()
+
+
 def test_a_fail_state_over_a_passing_test_run_is_no_pass_in_a_pair(tmp_path) -> None:
     """Round 8 vrd8-4's other half: pair building read tests_passed, so a rollout whose state
     is FAIL (held-out inputs differ) was the chosen side of a pass_fail pair, unflagged."""
