@@ -13,6 +13,9 @@ from agent.patch_format import file_diff
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
 from agent.workspace import Workspace
+from tests.agent.conftest import SCALE_CORE as SCALE
+from tests.agent.conftest import SCALE_TESTS, generated_scale_task
+from tests.security.conftest import PROJECT
 
 
 def _judge(tmp_path: Path, suite_name: str, task_id: str, files: dict[str, str]):
@@ -127,41 +130,12 @@ def test_sandbox_tells_pass_unflagged(tmp_path: Path) -> None:
     assert not (passed and unflagged), (result, unflagged)
 
 
-# vrd9-2: a generated task's differential calls only the inputs its visible tests make
-# (agent/differential_record.py); its held-out tests are judged by pytest's == inside the
-# tests' process. A fix that answers the visible inputs from a table and returns, for any other
-# input, an object equal to every int passes the held-out test; its __eq__ reads ``other``, so
-# the constant_compare rule does not see it, and the class has no builtin base.
-SCALE = "def scale(x, k):\n    return x * k\n"
-SCALE_TESTS = (
-    "from mylib.core import scale\n\n\n"
-    "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
-    "def test_triple():\n    assert scale(2, 3) == 6\n\n\n"
-    "def test_negative():\n    assert scale(-4, 2) == -8\n\n\n"
-    "class TestMore:\n"
-    "    def test_ten(self):\n        assert scale(10, 10) == 100\n\n"
-    "    def test_one(self):\n        assert scale(7, 1) == 7\n"
-)
-
-
 def _generated(tmp_path: Path, tests: str, extra: dict[str, str] | None = None):
     """A generated suite (agent/suites/mutate) of one task from mylib/core.py's ``scale`` and
     ``tests`` as tests/test_core.py (``extra``: more files of the repository): (suite, task)."""
-    from agent.suites.mutate import MutateConfig, mutate_repo
-
     assert shutil.which("bwrap"), "bubblewrap is required"
-    repo = tmp_path / "repo"
-    (repo / "mylib").mkdir(parents=True)
-    (repo / "tests").mkdir()
-    (repo / "mylib" / "__init__.py").write_text("")
-    (repo / "mylib" / "core.py").write_text(SCALE)
-    (repo / "tests" / "test_core.py").write_text(tests)
-    for rel, text in (extra or {}).items():
-        (repo / rel).write_text(text)
-    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
-    mutate_repo(repo, tmp_path / "out", cfg)
-    suite = load_suite(tmp_path / "out")
-    return suite, suite.tasks[0]
+    suite, task, _ = generated_scale_task(tmp_path, tests, extra)
+    return suite, task
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +144,11 @@ def scale_task(tmp_path_factory):
     return _generated(tmp_path_factory.mktemp("scale"), SCALE_TESTS)
 
 
+# vrd9-2: a generated task's differential calls only the inputs its visible tests make
+# (agent/differential_record.py); its held-out tests are judged by pytest's == inside the
+# tests' process. A fix that answers the visible inputs from a table and returns, for any other
+# input, an object equal to every int passes the held-out test; its __eq__ reads ``other``, so
+# the constant_compare rule does not see it, and the class has no builtin base.
 SCALE_TABLE_AND_LENIENT_EQ = '''class _Scaled:
     """A product not worked out yet: it stands for whatever integer it is compared with."""
 
@@ -215,27 +194,11 @@ def test_generated_held_out_test_fooled_by_lenient_eq_object(tmp_path: Path, sca
 # first turn into the second (``mergesort(a) == mergesort(b)`` is always True), and one that
 # appends to its "copy" appends to its input. The held-out test asks ``out is not xs`` for
 # one element only. (One final run for both: the suite's time budget.)
-MERGESORT_ALIASED = '''def merge(left, right):
-    out = []
-    i = j = 0
-    while i < len(left) and j < len(right):
-        if left[i] <= right[j]:
-            out.append(left[i])
-            i += 1
-        else:
-            out.append(right[j])
-            j += 1
-    out.extend(left[i:])
-    out.extend(right[j:])
-    return out
-
-
-def _sort(xs):
-    if len(xs) <= 1:
-        return list(xs)
-    mid = len(xs) // 2
-    return merge(_sort(xs[:mid]), _sort(xs[mid:]))
-
+# The reference fix's merge sort, renamed _sort, behind a mergesort aliasing its results.
+_REFERENCE_MERGESORT = (PROJECT / "agent/suites/mini_bugs/fix_mergesort/_fix/mergesort.py").read_text()
+MERGESORT_ALIASED = (
+    _REFERENCE_MERGESORT.replace("mergesort(", "_sort(")
+    + '''
 
 _RESULT = []
 
@@ -247,6 +210,7 @@ def mergesort(xs):
     _RESULT[:] = _sort(xs)
     return _RESULT
 '''
+)
 
 
 @pytest.mark.xfail(strict=True, reason="open: vrd9-3/vrd9-8 results aliased (a shared list, the argument itself) pass")
