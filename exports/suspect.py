@@ -40,7 +40,6 @@ def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: 
     is not its end (a rejudge's test run appended, a blank line) still has its stored state.
     ``cleared``: uid -> when a person cleared it; a clear stands on the marks it was given on,
     never on the ones a later rejudge found (round 9 vrd9-4)."""
-    ok = set(cleared)
     out: dict[str, str] = {}
     for uid, stored, path in rollouts:
         states = [stored]
@@ -50,7 +49,7 @@ def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: 
         if any(st.status == "probe" for st in states):
             out[uid] = "probe"
         elif any(st.verdict == "suspect" for st in states) and (
-            uid not in ok or (path and verdict_changed_since(path, cleared[uid], marks=True))
+            uid not in cleared or (path and verdict_changed_since(path, cleared[uid], marks=True))
         ):
             out[uid] = "suspect"
     return out
