@@ -10,13 +10,12 @@ as it was changes nothing.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Generator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from agent.trace_io import lines_from_end
+from agent.trace_io import lines_from_end, loads_bounded
 from labeling.records import PairRow
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ def _ends(path: str) -> Generator[tuple[float, RolloutState]]:
     for line in lines_from_end(path):
         if b'"rollout_end"' not in line:
             continue
-        raw = json.loads(line)
+        raw = loads_bounded(line)  # a line nested past the parser's limit is a ValueError, not a RecursionError
         if isinstance(raw, dict) and raw.get("kind") == "rollout_end":
             end = RolloutEnd.model_validate(raw)
             yield end.ts, rollout_state(end)

@@ -8,13 +8,12 @@ undoable). A cheat probe's rollout never reaches an export, cleared or not.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from agent.trace_io import last_line
+from agent.trace_io import last_line, loads_bounded
 from exports.rejudged import verdict_changed_since
 
 if TYPE_CHECKING:
@@ -26,11 +25,11 @@ _CHUNK = 1 << 16
 def trace_state(trace_path: str) -> RolloutState | None:
     """The state its writer recorded in the trace's ``rollout_end``; None when unreadable or unended."""
     try:
-        raw = json.loads(last_line(trace_path))
+        raw = loads_bounded(last_line(trace_path))
         if not isinstance(raw, dict) or raw.get("kind") != "rollout_end":
             return None
         return rollout_state(RolloutEnd.model_validate(raw))
-    except (OSError, ValueError, RecursionError):  # a trace's line nested past the parser's limit
+    except (OSError, ValueError):
         return None
 
 
@@ -41,7 +40,6 @@ def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: 
     is not its end (a rejudge's test run appended, a blank line) still has its stored state.
     ``cleared``: uid -> when a person cleared it; a clear stands on the marks it was given on,
     never on the ones a later rejudge found (round 9 vrd9-4)."""
-    ok = set(cleared)
     out: dict[str, str] = {}
     for uid, stored, path in rollouts:
         states = [stored]
@@ -51,7 +49,7 @@ def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: 
         if any(st.status == "probe" for st in states):
             out[uid] = "probe"
         elif any(st.verdict == "suspect" for st in states) and (
-            uid not in ok or (path and verdict_changed_since(path, cleared[uid], marks=True))
+            uid not in cleared or (path and verdict_changed_since(path, cleared[uid], marks=True))
         ):
             out[uid] = "suspect"
     return out

@@ -71,6 +71,39 @@ ADD_TASK = {
 }
 
 
+# A small library generated tasks are made from (agent/suites/mutate): scale() and its tests.
+SCALE_CORE = "def scale(x, k):\n    return x * k\n"
+SCALE_TESTS = (
+    "from mylib.core import scale\n\n\n"
+    "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
+    "def test_triple():\n    assert scale(2, 3) == 6\n\n\n"
+    "def test_negative():\n    assert scale(-4, 2) == -8\n\n\n"
+    "class TestMore:\n"
+    "    def test_ten(self):\n        assert scale(10, 10) == 100\n\n"
+    "    def test_one(self):\n        assert scale(7, 1) == 7\n"
+)
+
+
+def generated_scale_task(root: Path, tests: str = SCALE_TESTS, extra: dict[str, str] | None = None):
+    """A generated suite (agent/suites/mutate) of one task, under ``root``, from mylib/core.py's
+    ``scale`` and ``tests`` as tests/test_core.py (``extra``: more files of the repository):
+    (suite, task, the suite's directory)."""
+    from agent.suites.mutate import MutateConfig, mutate_repo
+
+    repo = root / "repo"
+    (repo / "mylib").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "mylib" / "__init__.py").write_text("")
+    (repo / "mylib" / "core.py").write_text(SCALE_CORE)
+    (repo / "tests" / "test_core.py").write_text(tests)
+    for rel, text in (extra or {}).items():
+        (repo / rel).write_text(text)
+    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
+    mutate_repo(repo, root / "out", cfg)
+    suite = load_suite(root / "out")
+    return suite, suite.tasks[0], root / "out"
+
+
 @pytest.fixture
 def add_suite(tmp_path) -> Suite:
     """A one-task suite ('fix_add': add() subtracts) written in tmp_path."""

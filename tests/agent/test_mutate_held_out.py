@@ -9,36 +9,16 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import sandbox_kind
-from agent.suites.loading import check_task, load_suite
-from agent.suites.mutate import MutateConfig, mutate_repo
+from agent.suites.loading import check_task
 from agent.suites.mutate.hold_out import HIDDEN_DIR, hold_out
 from agent.workspace import Workspace
-
-CORE = "def scale(x, k):\n    return x * k\n"
-TESTS = (
-    "from mylib.core import scale\n\n\n"
-    "def test_double():\n    assert scale(3, 2) == 6\n\n\n"
-    "def test_triple():\n    assert scale(2, 3) == 6\n\n\n"
-    "def test_negative():\n    assert scale(-4, 2) == -8\n\n\n"
-    "class TestMore:\n"
-    "    def test_ten(self):\n        assert scale(10, 10) == 100\n\n"
-    "    def test_one(self):\n        assert scale(7, 1) == 7\n"
-)
+from tests.agent.conftest import SCALE_TESTS as TESTS
+from tests.agent.conftest import generated_scale_task
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mutheld")
-    repo = root / "repo"
-    (repo / "mylib").mkdir(parents=True)
-    (repo / "tests").mkdir()
-    (repo / "mylib" / "__init__.py").write_text("")
-    (repo / "mylib" / "core.py").write_text(CORE)
-    (repo / "tests" / "test_core.py").write_text(TESTS)
-    cfg = MutateConfig(tests="python -m pytest -q tests", operators=["arithmetic"], max_tasks=1, per_test_timeout_s=3.0)
-    mutate_repo(repo, root / "out", cfg)
-    suite = load_suite(root / "out")
-    return suite, suite.tasks[0], root / "out"
+    return generated_scale_task(tmp_path_factory.mktemp("mutheld"))
 
 
 @pytest.mark.skipif(sandbox_kind() != "bwrap", reason="needs real bwrap")

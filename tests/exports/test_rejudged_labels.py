@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.trace import Outcome, RolloutEnd, judged
+from agent.trace import Outcome, RolloutEnd, RolloutState, judged
 from agent.trace_file import TraceWriter
 from exports import DpoOptions, export_dpo
 from labeling.store import LabelStore
@@ -24,6 +24,16 @@ def _rejudge(path: Path, rid: str, passed: bool) -> None:
     w.seq = 10_000
     w.emit(RolloutEnd, outcome=outcome, stop_reason=end["stop_reason"], duration_s=1.0)
     w.close()
+
+
+def _set_end_state(path: Path, state: RolloutState) -> dict:
+    """The trace's ``rollout_end`` rewritten in place to say ``state`` (as its writer would
+    have); the end, as a dict."""
+    lines = path.read_text().splitlines()
+    end = json.loads(lines[-1])
+    end["outcome"]["state"] = state.model_dump()
+    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    return end
 
 
 @pytest.mark.parametrize("passes_again", [True, False])
@@ -48,6 +58,24 @@ def test_a_confirm_stands_through_a_rejudge_only_if_the_verdicts_stand(tmp_path,
         store.close()
 
 
+def test_an_end_nested_past_the_parser_is_no_traceback(tmp_path) -> None:
+    """A trace's last line, a ``rollout_end`` nested 100,000 deep (written after the label):
+    unreadable, so the store's verdict rules; the export raised RecursionError."""
+    root = tmp_path / "traces"
+    root.mkdir()
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        env = Env(root, store)
+        batch = env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        store.set_verdict(env.pair_for("fix_gcd").pair_id, "confirm")
+        with open(batch / "traces" / "fix_gcd__s0.jsonl", "a") as f:
+            f.write('{"kind": "rollout_end", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+        report = export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+        assert report.examples == 1 and "rejudged_since_label" not in report.skipped
+    finally:
+        store.close()
+
+
 def test_a_fail_state_over_a_passing_test_run_is_no_pass_in_a_pair(tmp_path) -> None:
     """Round 8 vrd8-4's other half: pair building read tests_passed, so a rollout whose state
     is FAIL (held-out inputs differ) was the chosen side of a pass_fail pair, unflagged."""
@@ -56,11 +84,7 @@ def test_a_fail_state_over_a_passing_test_run_is_no_pass_in_a_pair(tmp_path) -> 
     root = tmp_path / "traces"
     root.mkdir()
     batch = make_batch(root, "b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
-    path = batch / "traces" / "fix_gcd__s0.jsonl"
-    lines = path.read_text().splitlines()
-    end = json.loads(lines[-1])
-    end["outcome"]["state"] = judged("fail", "held-out inputs: 3 of 44 calls differ").model_dump()
-    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    _set_end_state(batch / "traces" / "fix_gcd__s0.jsonl", judged("fail", "held-out inputs: 3 of 44 calls differ"))
     store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
     try:
         store.ingest([root])
@@ -105,10 +129,7 @@ def test_a_clear_of_suspect_stands_on_the_marks_it_was_given_on(tmp_path, same_m
     root.mkdir()
     batch = make_batch(root, "b1", [Spec("fix_gcd", 0, passed=True)])
     path = batch / "traces" / "fix_gcd__s0.jsonl"
-    lines = path.read_text().splitlines()
-    end = json.loads(lines[-1])
-    end["outcome"]["state"] = judged("suspect", "frames (gcd.py:3)").model_dump()
-    path.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
+    end = _set_end_state(path, judged("suspect", "frames (gcd.py:3)"))
     store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
     try:
         store.ingest([root])

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import pytest
 
 from agent import cgroups
+from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.final_verdict import final_test_run
 from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
 from agent.providers import OpenAIProvider, RetryPolicy
@@ -33,7 +34,7 @@ from agent.sandbox import sandbox_kind, sandbox_warning
 from agent.scoring import TestResult
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
-from agent.trace import TestRun, TraceRead, read_trace
+from agent.trace import Outcome, RolloutEnd, RolloutStart, TestRun, TraceRead, TraceWriter, judged, read_trace
 from agent.workspace import Workspace
 from tests.agent.conftest import ADD_TASK, write_suite
 from tests.agent.rollout_fixtures import scripted  # noqa: F401 (a fixture: servers closed after the test)
@@ -146,6 +147,24 @@ def judge_files(suite: Suite, task_id: str, tmp_path: Path, writes: dict[str, st
             p.write_text(text, encoding="utf-8")
         result, tampered = final_test_run(ws)
     return Judged(result, tampered)
+
+
+def passed_batch(tmp_path: Path, suite: str, task_id: str, patches: dict[str, str]) -> Path:
+    """A batch (``tmp_path``/batch, of ``suite``) of ``task_id`` rollouts an older checker
+    judged PASS, rollout id -> its patch: what `repo-agent rejudge` judges again."""
+    batch = tmp_path / "batch"
+    write_batch_meta(batch, BatchMeta(id="b", suite=suite, provider="openai", model="m", started=now_iso()))
+    for rid, patch in patches.items():
+        w = TraceWriter(batch / "traces" / f"{rid}.jsonl", rid)
+        w.emit(RolloutStart, task_id=task_id, suite=suite, provider="openai", model="m", max_iters=5, batch_id="b")
+        w.emit(
+            RolloutEnd,
+            outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
+            stop_reason="finished",
+            duration_s=1.0,
+        )
+        w.close()
+    return batch
 
 
 # How the security tests start repo-agent as a normal user: as ``nobody`` (runuser), in a

@@ -13,6 +13,7 @@ from agent import cgroups
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace
+from tests.security.conftest import passed_batch
 
 GIB = 1024**3
 EUCLID = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return abs(a)\n"
@@ -181,9 +182,7 @@ FORGED_EQ = (
 def test_one_rollouts_patch_never_stops_the_rejudge_of_its_batch(mini_bugs, tmp_path):
     import shutil
 
-    from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
     from agent.rejudge import rejudge_batch
-    from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged
 
     task = mini_bugs.task("fix_gcd")
     with Workspace.create(mini_bugs, task, tmp_path / "mk") as ws:
@@ -193,18 +192,7 @@ def test_one_rollouts_patch_never_stops_the_rejudge_of_its_batch(mini_bugs, tmp_
     with Workspace.create(mini_bugs, task, tmp_path / "mk") as ws:
         (ws.path / "gcd.py").write_text(FORGED_EQ)
         forged = ws.patch()
-    batch = tmp_path / "batch"
-    write_batch_meta(batch, BatchMeta(id="b", suite="mini-bugs", provider="openai", model="m", started=now_iso()))
-    for rid, patch in (("a-blocker", blocker), ("b-forged", forged)):
-        w = TraceWriter(batch / "traces" / f"{rid}.jsonl", rid)
-        w.emit(RolloutStart, task_id="fix_gcd", suite="mini-bugs", provider="openai", model="m", max_iters=5)
-        w.emit(
-            RolloutEnd,
-            outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
-            stop_reason="finished",
-            duration_s=1.0,
-        )
-        w.close()
+    batch = passed_batch(tmp_path, "mini-bugs", "fix_gcd", {"a-blocker": blocker, "b-forged": forged})
     items = {i.rollout_id: i for i in rejudge_batch(batch, mini_bugs)}
     assert items["b-forged"].after is not None and items["b-forged"].after.label == "FAIL", items
 

@@ -6,24 +6,43 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from agent.sandbox import run_command_full, sandbox_kind
-from tests.security.conftest import AS_NOBODY
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.agent.conftest import write_suite
+from tests.security.conftest import PROJECT, give_to_nobody, memory_cgroup, run_as
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux" or shutil.which("bwrap") is None or os.geteuid() != 0 or sandbox_kind() != "bwrap",
     reason="real bwrap, run as root (the normal-user case runs as nobody from here)",
 )
+
+
+def _in_sandbox(ws: Path, script: str, setup: str = "") -> str:
+    """Python that runs ``script`` (a file of ``ws``) in the sandbox as repo-agent runs a task's
+    tests, after ``setup`` (one line): prints the run's output, then RETURNED and its exit code
+    or RAISED and the SandboxError."""
+    return textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(PROJECT)!r})
+        from pathlib import Path
+        import agent.sandbox
+        from agent.sandbox import SandboxError, run_command_full
+        {setup}
+        try:
+            run = run_command_full([sys.executable, {script!r}], Path({str(ws)!r}), timeout_s=30, sandbox="bwrap")
+        except SandboxError as exc:
+            print("RAISED", exc)
+        else:
+            print(run.output)
+            print("RETURNED", run.exit_code)
+        """
+    )
 
 
 # --------------------------------------------------------------------------- r11-1
@@ -58,38 +77,13 @@ def test_memfd_secret_is_refused_as_root(tmp_path):
     assert got["fd"] < 0, f"memfd_secret gave descriptor {got['fd']} inside the sandbox"
 
 
-def test_memfd_secret_is_refused_as_a_user():
-    work = Path(tempfile.mkdtemp(prefix="repo-agent-r11-"))
-    try:
-        (work / "probe.py").write_text(_SECRETMEM)
-        (work / "outer.py").write_text(
-            textwrap.dedent(
-                f"""
-                import sys
-                sys.path.insert(0, {str(PROJECT)!r})
-                from pathlib import Path
-                from agent.sandbox import run_command_full
-                run = run_command_full([sys.executable, "probe.py"], Path({str(work / "ws")!r}), timeout_s=30,
-                                       sandbox="bwrap")
-                print(run.output)
-                """
-            )
-        )
-        (work / "ws").mkdir()
-        shutil.copy(work / "probe.py", work / "ws" / "probe.py")
-        for p in [work, *work.rglob("*")]:
-            os.chown(p, 65534, 65534)
-        cp = subprocess.run(
-            [*AS_NOBODY, sys.executable, str(work / "outer.py")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd="/",
-        )
-        got = _secretmem_result(cp.stdout)
-        assert got["fd"] < 0, f"memfd_secret gave descriptor {got['fd']} inside a normal user's sandbox"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def test_memfd_secret_is_refused_as_a_user(user_dir):
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws" / "probe.py").write_text(_SECRETMEM)
+    give_to_nobody(user_dir)
+    cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "probe.py")], timeout=120)
+    got = _secretmem_result(cp.stdout)
+    assert got["fd"] < 0, f"memfd_secret gave descriptor {got['fd']} inside a normal user's sandbox"
 
 
 # --------------------------------------------------------------------------- r11-2
@@ -121,52 +115,16 @@ _HOG = textwrap.dedent(
 
 
 @pytest.mark.xfail(strict=True, reason="open: r11-2 a normal user's sandbox over an enclosing limit is not judged")
-def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user():
-    cg = Path(f"/sys/fs/cgroup/memory/repo-agent-r11-{os.getpid()}")
+def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user(user_dir):
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
         pytest.skip("no cgroup v1 memory hierarchy")
-    work = Path(tempfile.mkdtemp(prefix="repo-agent-r11-"))
-    cg.mkdir()
-    try:
-        (cg / "memory.limit_in_bytes").write_text(str(400 * 2**20))
-        (work / "ws").mkdir()
-        (work / "ws" / "hog.py").write_text(_HOG)
-        (work / "outer.py").write_text(
-            textwrap.dedent(
-                f"""
-                import sys
-                sys.path.insert(0, {str(PROJECT)!r})
-                from pathlib import Path
-                from agent.sandbox import SandboxError, run_command_full
-                try:
-                    run = run_command_full([sys.executable, "hog.py"], Path({str(work / "ws")!r}), timeout_s=30,
-                                           sandbox="bwrap")
-                    print("RETURNED", run.exit_code)
-                except SandboxError as exc:
-                    print("RAISED", exc)
-                """
-            )
-        )
-        for p in [work, *work.rglob("*")]:
-            os.chown(p, 65534, 65534)
-        inside = ["sh", "-c", f'echo $$ > "{cg}/cgroup.procs" && exec "$@"', "sh"]
-        cp = subprocess.run(
-            [*inside, *AS_NOBODY, sys.executable, str(work / "outer.py")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd="/",
-        )
-        said = cp.stdout.strip().splitlines()
-        assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        for _ in range(100):
-            try:
-                cg.rmdir()
-                break
-            except OSError:
-                time.sleep(0.05)
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws" / "hog.py").write_text(_HOG)
+    give_to_nobody(user_dir)
+    with memory_cgroup("repo-agent-r11", 400 * 2**20) as cg:
+        cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "hog.py")], cgroup=cg, timeout=120)
+    said = cp.stdout.strip().splitlines()
+    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
 
 
 # --------------------------------------------------------------------------- r11-3
@@ -354,34 +312,13 @@ _LINKS = textwrap.dedent(
 )
 
 
-def test_disk_watch_stops_names_past_the_cap_whatever_the_descriptors_as_a_user():
-    work = Path(tempfile.mkdtemp(prefix="repo-agent-r11-"))
-    try:
-        (work / "ws").mkdir()
-        (work / "ws" / "links.py").write_text(_LINKS)
-        (work / "outer.py").write_text(
-            textwrap.dedent(
-                f"""
-                import sys
-                sys.path.insert(0, {str(PROJECT)!r})
-                from pathlib import Path
-                import agent.sandbox
-                from agent.sandbox import run_command_full
-                agent.sandbox.WORKSPACE_INODES = 10_000
-                run = run_command_full([sys.executable, "links.py"], Path({str(work / "ws")!r}), timeout_s=30,
-                                       sandbox="bwrap")
-                print(run.output)
-                """
-            )
-        )
-        for p in [work, *work.rglob("*")]:
-            os.chown(p, 65534, 65534)
-        cp = subprocess.run(
-            [*AS_NOBODY, sys.executable, str(work / "outer.py")], capture_output=True, text=True, timeout=120, cwd="/"
-        )
-        assert "the run was stopped" in cp.stdout, f"names past the cap, never stopped: {cp.stdout.strip()[-300:]}"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def test_disk_watch_stops_names_past_the_cap_whatever_the_descriptors_as_a_user(user_dir):
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws" / "links.py").write_text(_LINKS)
+    give_to_nobody(user_dir)
+    outer = _in_sandbox(user_dir / "ws", "links.py", setup="agent.sandbox.WORKSPACE_INODES = 10_000")
+    cp = run_as("nobody", [sys.executable, "-c", outer], timeout=120)
+    assert "the run was stopped" in cp.stdout, f"names past the cap, never stopped: {cp.stdout.strip()[-300:]}"
 
 
 # --------------------------------------------------------------------------- r11-8
@@ -418,40 +355,13 @@ _THREADS = textwrap.dedent(
 
 @pytest.mark.xfail(strict=True, reason="open: r11-8 RLIMIT_AS from an enclosing memory part fails a test's threads")
 def test_a_few_threads_run_under_an_enclosing_memory_limit(tmp_path):
-    cg = Path(f"/sys/fs/cgroup/memory/repo-agent-r11-as-{os.getpid()}")
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
         pytest.skip("no cgroup v1 memory hierarchy")
-    cg.mkdir()
-    try:
-        (cg / "memory.limit_in_bytes").write_text(str(400 * 2**20))
-        (tmp_path / "ws").mkdir()
-        (tmp_path / "ws" / "threads.py").write_text(_THREADS)
-        outer = textwrap.dedent(
-            f"""
-            import sys
-            sys.path.insert(0, {str(PROJECT)!r})
-            from pathlib import Path
-            from agent.sandbox import run_command_full
-            run = run_command_full([sys.executable, "threads.py"], Path({str(tmp_path / "ws")!r}), timeout_s=30,
-                                   sandbox="bwrap")
-            print(run.output)
-            """
-        )
-        cp = subprocess.run(
-            ["sh", "-c", f'echo $$ > "{cg}/cgroup.procs" && exec "$@"', "sh", sys.executable, "-c", outer],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd="/",
-        )
-        assert "THREADS OK" in cp.stdout, f"a test's threads refused: {cp.stdout.strip()[-200:]} {cp.stderr[-200:]}"
-    finally:
-        for _ in range(100):
-            try:
-                cg.rmdir()
-                break
-            except OSError:
-                time.sleep(0.05)
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "threads.py").write_text(_THREADS)
+    with memory_cgroup("repo-agent-r11-as", 400 * 2**20) as cg:
+        cp = run_as("root", [sys.executable, "-c", _in_sandbox(tmp_path / "ws", "threads.py")], cgroup=cg, timeout=120)
+    assert "THREADS OK" in cp.stdout, f"a test's threads refused: {cp.stdout.strip()[-200:]} {cp.stderr[-200:]}"
 
 
 # --------------------------------------------------------------------------- r11-9
@@ -463,16 +373,16 @@ def test_a_few_threads_run_under_an_enclosing_memory_limit(tmp_path):
 # pkg/core.py: an honest fix that adds a helper to util.py and calls it from core.py passes
 # its own run (3 passed) and fails the final run (util.py reverted: a collection error).
 _COLO = {
-    "t1/pkg/__init__.py": "",
-    "t1/pkg/sub/__init__.py": "",
-    "t1/pkg/sub/util.py": "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n",
-    "t1/pkg/core.py": (
+    "pkg/__init__.py": "",
+    "pkg/sub/__init__.py": "",
+    "pkg/sub/util.py": "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n",
+    "pkg/core.py": (
         "from pkg.sub.util import clamp\n\n\ndef percent(part, whole):\n    return clamp(part * 100 // whole, 0, 99)\n"
     ),
-    "t1/_fix/core.py": (
+    "_fix/core.py": (
         "from pkg.sub.util import clamp\n\n\ndef percent(part, whole):\n    return clamp(part * 100 // whole, 0, 100)\n"
     ),
-    "t1/pkg/sub/test_util.py": (
+    "pkg/sub/test_util.py": (
         "from pkg.core import percent\nfrom pkg.sub.util import clamp\n\n\n"
         "def test_clamp():\n    assert clamp(5, 0, 3) == 3\n\n\n"
         "def test_percent_full():\n    assert percent(4, 4) == 100\n\n\n"
@@ -486,23 +396,17 @@ def test_honest_fix_in_a_module_beside_the_tests_is_judged(tmp_path):
     from agent.suites.loading import load_suite
     from agent.workspace import Workspace
 
-    base = tmp_path / "suite"
-    for rel, text in _COLO.items():
-        (base / rel).parent.mkdir(parents=True, exist_ok=True)
-        (base / rel).write_text(text)
-    task = {
-        "id": "t1",
-        "source": {"kind": "dir", "path": "t1"},
-        "goal": "percent(4, 4) should be 100. Fix it without changing the tests.",
-        "test_command": ["python", "-m", "pytest", "-q", "pkg/sub"],
-        "timeout_s": 60,
-        "per_test_timeout_s": 10,
-        "protected": ["pkg/sub/test_util.py"],
-        "hidden": ["_fix"],
-        "reference_fix_files": {"pkg/core.py": "t1/_fix/core.py"},
-    }
-    (base / "suite.json").write_text(json.dumps({"name": "colo", "description": "colocated tests", "tasks": [task]}))
-    suite = load_suite(str(base / "suite.json"))
+    path = write_suite(
+        tmp_path / "suite",
+        {"t1": _COLO},
+        goal="percent(4, 4) should be 100. Fix it without changing the tests.",
+        test_command=["python", "-m", "pytest", "-q", "pkg/sub"],
+        timeout_s=60,
+        protected=["pkg/sub/test_util.py"],
+        reference_fix=None,  # the fix's one file, by name
+        reference_fix_files={"pkg/core.py": "t1/_fix/core.py"},
+    )
+    suite = load_suite(path)
     ws = Workspace.create(suite, suite.task("t1"), tmp_path / "ws")
     (ws.path / "pkg/sub/util.py").write_text(
         "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n\n\ndef percent_clamp(x):\n    return clamp(x, 0, 100)\n"

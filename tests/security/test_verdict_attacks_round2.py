@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.differential import sample
 from agent.final_verdict import final_test_run
 from agent.rejudge import rejudge_batch
@@ -20,12 +19,12 @@ from agent.suites.held_out import held_out_indices
 from agent.suites.loading import QUIX_HOLD_OUT as QUIXBUGS_HOLD_OUT
 from agent.suites.loading import load_suite
 from agent.suites.models import DirSource, Suite, Task
-from agent.trace import Outcome, RolloutEnd, RolloutStart, TraceWriter, judged, read_trace
+from agent.trace import read_trace
 from agent.workspace import Workspace
 from tests.agent.conftest import ADD_TASK, write_suite
 from tests.agent.rollout_fixtures import scripted  # noqa: F401 (a fixture)
 from tests.agent.test_suites import QUIX_FILES
-from tests.security.conftest import judge_files, run_attack
+from tests.security.conftest import judge_files, passed_batch, run_attack
 from tests.security.test_verdict_attacks import BUGGY_GCD
 
 # --------------------------------------------------------------------------- A: bytecode
@@ -269,17 +268,7 @@ def test_rejudge_leaves_an_old_forged_pass_standing_when_a_binary_file_rides_alo
         (ws.path / "gcd.py").write_text(forged)
         (ws.path / "blob.bin").write_bytes(b"\x00\xff\x00")
         patch = ws.patch()
-    batch = tmp_path / "batch"
-    write_batch_meta(batch, BatchMeta(id="b", suite="mini-bugs", provider="openai", model="m", started=now_iso()))
-    w = TraceWriter(batch / "traces" / "forged.jsonl", "forged")
-    w.emit(RolloutStart, task_id="fix_gcd", suite="mini-bugs", provider="openai", model="m", max_iters=5, batch_id="b")
-    w.emit(
-        RolloutEnd,
-        outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
-        stop_reason="finished",
-        duration_s=1.0,
-    )
-    w.close()
+    batch = passed_batch(tmp_path, "mini-bugs", "fix_gcd", {"forged": patch})
     (item,) = rejudge_batch(batch, mini_suite)
     end = read_trace(batch / "traces" / "forged.jsonl").end
     assert end is not None

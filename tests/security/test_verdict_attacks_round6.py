@@ -15,6 +15,7 @@ from agent.sandbox import sandbox_kind
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
 from agent.workspace import Workspace
+from tests.agent.conftest import write_suite
 
 pytestmark = pytest.mark.skipif(sandbox_kind() != "bwrap", reason="needs real bwrap")
 
@@ -28,22 +29,7 @@ ADD_TESTS = (
 
 
 def _suite(root: Path, files: dict[str, str], **fields):
-    for rel, text in files.items():
-        p = root / "fix_add" / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    entry = {
-        "id": "fix_add",
-        "source": {"kind": "dir", "path": "fix_add"},
-        "goal": "Fix add so the tests pass.",
-        "test_command": ["python", "-m", "pytest", "-q", "tests"],
-        "timeout_s": 30.0,
-        "per_test_timeout_s": 10.0,
-        "protected": ["tests", "conftest.py"],
-        "hidden": ["_fix"],
-    } | fields
-    (root / "suite.json").write_text(json.dumps({"name": "r6", "tasks": [entry]}), encoding="utf-8")
-    suite = load_suite(root / "suite.json")
+    suite = load_suite(write_suite(root, {"fix_add": files}, **fields))
     return suite, suite.task("fix_add")
 
 

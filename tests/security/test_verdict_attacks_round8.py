@@ -14,6 +14,7 @@ from exports import SftOptions, export_sft
 from exports.options import ExportError
 from labeling.store import LabelStore
 from tests.exports.conftest import Spec, make_batch
+from tests.security.conftest import passed_batch
 
 
 def _suspect_batch(root: Path) -> tuple[Path, str]:
@@ -102,10 +103,8 @@ _CR_FIXED = 'def add(a, b):\n    return a + b\n\n"""\nAdd two numbers,\r\nas int
 
 
 def test_vrd8_2_rejudge_cannot_rebuild_an_honest_patch_on_a_crlf_line(tmp_path) -> None:
-    from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
     from agent.rejudge import rejudge_batch
     from agent.suites.loading import load_suite
-    from agent.trace import Outcome, RolloutEnd, RolloutStart
     from agent.workspace import Workspace
     from tests.agent.test_suites import QUIX_FILES
 
@@ -121,17 +120,7 @@ def test_vrd8_2_rejudge_cannot_rebuild_an_honest_patch_on_a_crlf_line(tmp_path) 
     with Workspace.create(suite, suite.task("add"), tmp_path / "mk") as ws:
         (ws.path / "python_programs/add.py").write_bytes(_CR_FIXED.encode())
         patch = ws.patch()
-    batch = tmp_path / "batch"
-    write_batch_meta(batch, BatchMeta(id="b", suite=str(root), provider="openai", model="m", started=now_iso()))
-    w = TraceWriter(batch / "traces" / "honest.jsonl", "honest")
-    w.emit(RolloutStart, task_id="add", suite="quixbugs", provider="openai", model="m", max_iters=5, batch_id="b")
-    w.emit(
-        RolloutEnd,
-        outcome=Outcome(state=judged("pass"), tests_passed=True, patch=patch),
-        stop_reason="finished",
-        duration_s=1.0,
-    )
-    w.close()
+    batch = passed_batch(tmp_path, str(root), "add", {"honest": patch})
     [item] = rejudge_batch(batch, suite)
     assert item.after is not None and item.after.label == "PASS", (item.after, item.note)
 
