@@ -507,6 +507,14 @@ def _new_file(path: str) -> BinaryIO:
     return os.fdopen(fd, "wb")
 
 
+# Never left by a run in the user's workspace (``_reclaim``; root's copy-back, ``_copy_stat``,
+# takes every setgid too): group and others' write (a conftest.py any local user could plant
+# between two runs: round 9 sbx9-14) and setuid (a copy of a program, the user's to anyone who
+# runs it: sbx9-15). A directory's setgid is group inheritance, no privilege: a team checkout
+# keeps it.
+_NEVER_LEFT = stat.S_ISUID | stat.S_IWGRP | stat.S_IWOTH
+
+
 def _copy_stat(src: str, dst: str) -> None:
     """Times and permission bits only. The copy is root's (the copy-back runs as root): a
     setuid bit the sandbox set would make a setuid-root file on the host, and its extended
@@ -520,7 +528,7 @@ def _copy_stat(src: str, dst: str) -> None:
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
     # Nor group or others' write: a directory the tests made 0777 came back root's 0777, for any
     # local user to write in (round 8 sbx8-10).
-    os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH))
+    os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(_NEVER_LEFT | stat.S_ISGID))
 
 
 def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
@@ -654,13 +662,6 @@ def _empty(path: Path) -> None:
             remove_tree(entry.path)
         else:
             os.unlink(entry.path)
-
-
-# Never left by a run in the user's workspace (as root's copy-back, ``_copy_stat``): group and
-# others' write (a conftest.py any local user could plant between two runs: round 9 sbx9-14)
-# and setuid (a copy of a program, the user's to anyone who runs it: sbx9-15). A directory's
-# setgid is group inheritance, no privilege: a team checkout keeps it.
-_NEVER_LEFT = stat.S_ISUID | stat.S_IWGRP | stat.S_IWOTH
 
 
 def _tamed(mode: int) -> int:

@@ -20,10 +20,8 @@ import ctypes
 import errno
 import json
 import os
-import signal
 import stat
 import sys
-import time
 
 from agent.tree_walk import TreeMoved, TreeWalk
 
@@ -192,43 +190,28 @@ class Handed:
         self.user, self.sandbox, self.mode = user, sandbox, mode
 
 
-def _left_of(uids: set[int]) -> list[int]:
-    """Live processes with a uid of ``uids`` (real, effective or saved) that are not the first
-    of their pid namespace (a sandbox's pid 1, which waits for this keeper's exit): the tests
-    cannot be one (no user namespace below this one, so no pid namespace of theirs). Read
-    here, not from agent/uid_lease.py: the keeper starts for each sandbox, standard library only."""
-    want = {str(u).encode() for u in uids}
-    out: list[int] = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as f:
-                fields = dict(line.split(b":", 1) for line in f.read(4096).splitlines() if b":" in line)
-        except OSError:
-            continue
-        ids = set(fields.get(b"Uid", b"").split()[:3])
-        zombie = fields.get(b"State", b"").strip().startswith(b"Z")
-        if ids & want and not zombie and fields.get(b"NSpid", b"0").split()[-1:] != [b"1"]:
-            out.append(int(name))
-    return out
+def _pid1(pid: int) -> bool:
+    """``pid`` is the first process of its pid namespace (a sandbox's pid 1, which waits for
+    this keeper's exit): the tests cannot be one (no user namespace below this one, so no pid
+    namespace of theirs)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    return line.split()[-1] == b"1"
+    except OSError:
+        pass
+    return False
 
 
 def give_back_all(handed: dict[str, Handed], timeout_s: float = 30.0) -> None:
     """The host gone mid-run: every process of the sandbox's uid but its pid 1 (which waits
     for this one's exit) ended, then each tree handed over its user's again."""
-    uids = {h.sandbox[0] for h in handed.values()}
-    deadline = time.monotonic() + timeout_s
-    while uids and time.monotonic() < deadline:
-        left = _left_of(uids)
-        if not left:
-            break
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.005)
+    # Imported here, at repo-agent's death only: its imports cost each keeper's start ~20 ms.
+    from agent.uid_lease import kill_uid
+
+    for uid in {h.sandbox[0] for h in handed.values()}:
+        kill_uid(uid, timeout_s, spare=_pid1)
     for path, h in handed.items():
         try:
             chown_tree(path, h.user[0], h.user[1], regroup=h.sandbox)

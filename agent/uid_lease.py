@@ -20,6 +20,7 @@ import random
 import signal
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +54,11 @@ def processes_of(uid: int) -> list[int]:
     return out
 
 
-def kill_uid(uid: int, timeout_s: float = 10.0) -> bool:
-    """SIGKILL every process of ``uid`` until none is left; False if some outlived ``timeout_s``."""
+def kill_uid(uid: int, timeout_s: float = 10.0, spare: Callable[[int], bool] | None = None) -> bool:
+    """SIGKILL every process of ``uid`` (but those ``spare`` says, by pid) until none is left;
+    False if some outlived ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while left := processes_of(uid):
+    while left := [pid for pid in processes_of(uid) if spare is None or not spare(pid)]:
         for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)

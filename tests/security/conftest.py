@@ -179,7 +179,16 @@ if [ -d "$hold/.pyenv" ]; then  # this interpreter lives under /root (0700): sho
 fi
 exec runuser -u nobody -- env -i PATH=/usr/bin:/bin REPO_AGENT_SUBUIDS="${REPO_AGENT_SUBUIDS:-}" "$@"
 """
-AS_NOBODY = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
+
+
+def as_nobody(*runuser_options: str) -> list[str]:
+    """The argv prefix that runs a command as ``nobody`` (``AS_A_USER``), ``runuser_options``
+    given to runuser too (``-g nogroup -G users``: nobody also in the group users)."""
+    script = AS_A_USER.replace("runuser -u nobody", " ".join(["runuser -u nobody", *runuser_options]))
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh"]
+
+
+AS_NOBODY = as_nobody()
 NOBODY = 65534
 
 

@@ -228,10 +228,20 @@ class _CountingList(list):
         return list.__contains__(self, item)
 
 
+def _counting_walk(top):
+    """agent/tree_walk.py's ``walk`` with each directory's subdirectories a ``_CountingList``
+    (what the caller prunes from it is pruned from the walk)."""
+    from agent.tree_walk import walk
+
+    for dirpath, dirnames, filenames in walk(top):
+        listing = _CountingList(dirnames)
+        yield dirpath, listing, filenames
+        dirnames[:] = listing
+
+
 def test_sbx6_4_many_directories_hang_the_host(tmp_path, monkeypatch):
     from agent import workspace as workspace_module
     from agent.suites.loading import load_suite
-    from agent.tree_walk import walk
     from agent.workspace import Workspace
 
     if shutil.which("bwrap") is None or os.geteuid() != 0:
@@ -242,13 +252,7 @@ def test_sbx6_4_many_directories_hang_the_host(tmp_path, monkeypatch):
     ws.run_tests()  # the sandbox's run leaves 3,000 directories (the cap allows 100,000)
     assert sum(1 for e in os.scandir(ws.path) if e.name.startswith("m")) == 3000
 
-    def counting_walk(top):
-        for dirpath, dirnames, filenames in walk(top):
-            listing = _CountingList(dirnames)
-            yield dirpath, listing, filenames
-            dirnames[:] = listing
-
-    monkeypatch.setattr(workspace_module, "walk", counting_walk)
+    monkeypatch.setattr(workspace_module, "walk", _counting_walk)
     _CountingList.looked = 0
     ws.drop_unrecorded()
     # Linear work is a few looks an entry; today each entry scans the whole listing (n*n/2).
@@ -261,7 +265,6 @@ def test_sbx6_4_many_directories_in_the_tests_do_not_hang_putting_them_back(tmp_
     ``tests/`` are removed with a few looks an entry, not n*n/2."""
     from agent import workspace as workspace_module
     from agent.suites.loading import load_suite
-    from agent.tree_walk import walk
     from agent.workspace import Workspace
 
     suite = load_suite("mini-bugs")
@@ -269,13 +272,7 @@ def test_sbx6_4_many_directories_in_the_tests_do_not_hang_putting_them_back(tmp_
     for i in range(600):
         (ws.path / "tests" / f"m{i}").mkdir()
 
-    def counting_walk(top):
-        for dirpath, dirnames, filenames in walk(top):
-            listing = _CountingList(dirnames)
-            yield dirpath, listing, filenames
-            dirnames[:] = listing
-
-    monkeypatch.setattr(workspace_module, "walk", counting_walk)
+    monkeypatch.setattr(workspace_module, "walk", _counting_walk)
     _CountingList.looked = 0
     done = ws.put_back(["tests"])
     assert len(done) == 600 and not any(e.name.startswith("m") for e in os.scandir(ws.path / "tests"))

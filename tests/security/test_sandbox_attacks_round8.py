@@ -22,7 +22,7 @@ from tests.security.conftest import PROJECT
 
 # As nobody, this interpreter shown in a private mount namespace (it may live under /root,
 # 0700), as the other rounds' normal-user tests run it (tests/security/test_sandbox_attacks.py).
-AS_NOBODY = [*conftest.AS_NOBODY, sys.executable]
+PYTHON_AS_NOBODY = [*conftest.AS_NOBODY, sys.executable]
 MODES = ["root", "user"]
 
 # One command run in the sandbox (run_command_full, bwrap), in a fresh directory under
@@ -73,7 +73,7 @@ def run_command_as(
         if mode == "root":
             argv = [sys.executable, "-c", *tail]
         else:
-            argv = [*AS_NOBODY, "-c", *tail]
+            argv = [*PYTHON_AS_NOBODY, "-c", *tail]
         env = {k: v for k, v in os.environ.items() if k not in ("REPO_AGENT_SANDBOX", "VIRTUAL_ENV")}
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=str(tmp), env=env)
         assert cp.returncode == 0, cp.stderr[-3000:]
@@ -388,7 +388,7 @@ def test_a_local_user_cannot_redirect_roots_copy_back():
             return
         (ws.path / "conftest.py").write_text(_SLOW_CONFTEST)
         attacker = subprocess.Popen(
-            [*AS_NOBODY, "-c", _SWAP, str(ws.path), str(victim)],
+            [*PYTHON_AS_NOBODY, "-c", _SWAP, str(ws.path), str(victim)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -490,7 +490,7 @@ def test_a_local_user_cannot_make_roots_copy_back_write_through_links():
         for name in ("a", "b"):
             (victim / name).write_text("root's\n")
         attacker = subprocess.Popen(
-            [*AS_NOBODY, "-c", _PLANT_LINKS, str(ws / "pkg"), str(victim)],
+            [*PYTHON_AS_NOBODY, "-c", _PLANT_LINKS, str(ws / "pkg"), str(victim)],
             stdout=subprocess.PIPE,
             text=True,
         )

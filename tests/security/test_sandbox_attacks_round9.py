@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.uid_lease import UID_BASE, processes_of
-from tests.security.test_sandbox_attacks_round8 import AS_NOBODY, PROJECT, run_command_as
+from tests.security.test_sandbox_attacks_round8 import PROJECT, PYTHON_AS_NOBODY, run_command_as
 
 MB = 1024 * 1024
 
@@ -269,7 +269,7 @@ def test_workspace_of_another_group_is_not_handed_to_the_sandbox_uid():
         os.chown(base, 65534, 0)
         base.chmod(0o2755)  # nobody's own directory, setgid to a group the namespace does not map
         cp = subprocess.run(
-            [*AS_NOBODY, "-c", SETGID_RUN, str(PROJECT), str(base)], capture_output=True, text=True, timeout=60
+            [*PYTHON_AS_NOBODY, "-c", SETGID_RUN, str(PROJECT), str(base)], capture_output=True, text=True, timeout=60
         )
         assert "REFUSED" in cp.stdout or "WROTE" in cp.stdout, cp.stdout + cp.stderr[-2000:]
     finally:
@@ -332,7 +332,7 @@ def test_keeper_walks_past_the_disk_watch_cpu_budget():
     try:
         os.chown(base, 65534, 65534)
         cp = subprocess.run(
-            [*AS_NOBODY, "-c", KEEPER_CPU, str(PROJECT), str(base)], capture_output=True, text=True, timeout=90
+            [*PYTHON_AS_NOBODY, "-c", KEEPER_CPU, str(PROJECT), str(base)], capture_output=True, text=True, timeout=90
         )
         seen = json.loads(cp.stdout.strip().splitlines()[-1])
         # 2% of the run's wall time, and the walk in flight (the first one is due at once); a
@@ -385,7 +385,7 @@ def test_sandbox_lease_kills_a_rootless_container_of_the_same_user():
         pid = int((tmp / "pid").read_text())
         assert Path(f"/proc/{pid}/status").read_text().count(f"\t{base + 500}\t") >= 1
         cp = subprocess.run(
-            [*AS_NOBODY, "-c", CONTAINER_NEIGHBOUR, str(PROJECT)], capture_output=True, text=True, timeout=60
+            [*PYTHON_AS_NOBODY, "-c", CONTAINER_NEIGHBOUR, str(PROJECT)], capture_output=True, text=True, timeout=60
         )
         assert "UID" in cp.stdout, cp.stdout + cp.stderr[-2000:]
         try:
@@ -441,7 +441,7 @@ def test_ptraced_pid1_outlives_a_killed_host():
         pytest.fail("runs as root (and nobody through runuser)")
     ws = Path(tempfile.mkdtemp(prefix="sbx9-orphan-"))
     os.chown(ws, 65534, 65534)
-    host = subprocess.Popen([*AS_NOBODY, "-c", HOST_TO_KILL, str(PROJECT), str(ws), PTRACE_PID1], cwd="/")
+    host = subprocess.Popen([*PYTHON_AS_NOBODY, "-c", HOST_TO_KILL, str(PROJECT), str(ws), PTRACE_PID1], cwd="/")
     try:
         beat = ws / "beat"
         for _ in range(1000):
@@ -486,7 +486,7 @@ def test_killed_host_leaves_the_workspace_to_the_sandbox_uid():
         pytest.fail("runs as root (and nobody through runuser)")
     ws = Path(tempfile.mkdtemp(prefix="sbx9-crash-"))
     os.chown(ws, 65534, 65534)
-    host = subprocess.Popen([*AS_NOBODY, "-c", HOST_TO_KILL, str(PROJECT), str(ws), WRITES_AND_WAITS], cwd="/")
+    host = subprocess.Popen([*PYTHON_AS_NOBODY, "-c", HOST_TO_KILL, str(PROJECT), str(ws), WRITES_AND_WAITS], cwd="/")
     try:
         for _ in range(1000):
             if (ws / "ready").exists() and (ws / "host.pid").is_file():
@@ -569,7 +569,7 @@ def test_tests_reset_oom_score_adj_and_the_oom_killer_takes_repo_agent():
     try:
         (limit / "memory.limit_in_bytes").write_text(str(192 * 2**20))
         into = f'echo $$ > {limit}/cgroup.procs && exec "$@"'
-        argv = ["sh", "-c", into, "sh", *AS_NOBODY, "-c", OOM_HOST, str(PROJECT), OOM_HOG, str(base)]
+        argv = ["sh", "-c", into, "sh", *PYTHON_AS_NOBODY, "-c", OOM_HOST, str(PROJECT), OOM_HOG, str(base)]
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=90)
         assert "HOST ALIVE" in cp.stdout, f"repo-agent was killed (exit {cp.returncode}): {cp.stderr[-1000:]}"
     finally:
@@ -670,7 +670,10 @@ def test_normal_users_tests_leave_world_writable_workspace_files():
         os.chown(base, 65534, 65534)
         base.chmod(0o755)
         cp = subprocess.run(
-            [*AS_NOBODY, "-c", WORLD_WRITABLE, str(PROJECT), str(base)], capture_output=True, text=True, timeout=60
+            [*PYTHON_AS_NOBODY, "-c", WORLD_WRITABLE, str(PROJECT), str(base)],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         found = json.loads(cp.stdout.strip().splitlines()[-1])
         assert found == {}, found
@@ -706,7 +709,7 @@ def test_tests_run_as_the_user_leave_a_setuid_executable():
         os.chown(base, 65534, 65534)
         env = {**os.environ, "REPO_AGENT_SUBUIDS": "0"}
         cp = subprocess.run(
-            [*AS_NOBODY, "-c", SETUID_COPY, str(PROJECT), str(base)],
+            [*PYTHON_AS_NOBODY, "-c", SETUID_COPY, str(PROJECT), str(base)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -807,7 +810,10 @@ def test_mountinfo_shows_the_differential_its_real_workspace_path():
     try:
         os.chown(base, 65534, 65534)
         cp = subprocess.run(
-            [*AS_NOBODY, "-c", MOUNTINFO_TELL, str(PROJECT), str(base)], capture_output=True, text=True, timeout=60
+            [*PYTHON_AS_NOBODY, "-c", MOUNTINFO_TELL, str(PROJECT), str(base)],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert "AT /home/alex/app" in cp.stdout, cp.stdout + cp.stderr[-2000:]
         assert "fix_gcd-1a2b3c4d" not in cp.stdout, cp.stdout

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import AS_A_USER, AS_NOBODY, PROJECT, give_to_nobody, printed_result, run_as
+from tests.security.conftest import AS_NOBODY, PROJECT, as_nobody, give_to_nobody, printed_result, run_as
 
 # Holds 1,260 descriptors in flight (round 7 #23) and, in two children, 1,010 pipes (#27,
 # 16,160 of the user's 16,384 soft pipe pages), makes a locked tree, then waits for "stop".
@@ -221,8 +221,7 @@ def _as_nobody(mode: str) -> dict:
         # groups: nobody also in the group users (100), which no user namespace of its maps
         argv = [sys.executable, str(top / "runner.py"), str(PROJECT), str(top / "ws"), mode]
         if mode == "groups":
-            as_user = AS_A_USER.replace("runuser -u nobody", "runuser -u nobody -g nogroup -G users")
-            cp = run_as("root", [*AS_NOBODY[:-2], as_user, "sh", *argv], env=env)
+            cp = run_as("root", [*as_nobody("-g", "nogroup", "-G", "users"), *argv], env=env)
         else:
             cp = run_as("nobody", argv, env=env)
         assert "RESULT" in cp.stdout, cp.stdout[-3000:] + cp.stderr[-3000:]
