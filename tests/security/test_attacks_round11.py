@@ -280,7 +280,9 @@ def test_held_out_tests_never_reach_the_final_summary(tmp_path):
 # names is 10,000 (the module's own constant, set in the run's process): 50,000 names held
 # 3 s past it, never stopped. Subuid mode, as nobody. Fixed: walks are never more than 5 s
 # apart while the filesystem changes (agent/disk_watch.py WALK_MAX_GAP_S); the test holds the
-# names 12 s (3 s let the strict xfail pass now and then, and failed CI once).
+# names 20 s (3 s let the strict xfail pass now and then, and failed CI once): a walk that
+# sees them starts at most 5 s after the last one ended, each ~1 s of CPU (several under load);
+# the watch's kill ends the run as soon as one sees them, so a working watch takes no longer.
 _LINKS = textwrap.dedent(
     """
     import ctypes, os, time
@@ -304,7 +306,7 @@ _LINKS = textwrap.dedent(
     open("f", "w").close()
     for n in range(50000):
         os.link("f", f"d/{n}")
-    time.sleep(12)  # past the cap: a walk comes within 5 s (WALK_MAX_GAP_S) and its own time
+    time.sleep(20)  # past the cap: a walk comes within 5 s (WALK_MAX_GAP_S) and its own time
     for n in range(50000):
         os.unlink(f"d/{n}")
     print("never stopped")
