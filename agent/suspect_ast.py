@@ -639,7 +639,8 @@ class _Scan:
     def _here(self, node: ast.expr | None, given: dict[str, ast.expr | None]) -> bool:
         """A path the code fixed itself, not its caller's: none, ``"."``, ``"tests"``, a module
         constant, ``os.curdir``. A caller's is a name among ``given`` (the enclosing function's
-        parameters, each with its default), or built from one (``self.root``)."""
+        parameters, each with its default, and its locals bound from them), or built from one
+        (``self.root``)."""
         if node is None:
             return True
         value = fold(node)
@@ -864,9 +865,39 @@ def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]
         given: dict[str, ast.expr | None] = {p.arg: d for p, d in zip(positional, defaults, strict=True)}
         given |= {p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)}
         given |= {p.arg: None for p in (a.vararg, a.kwarg) if p is not None}
+        given = _with_derived(fn, given)
         for node in ast.walk(fn):
             if isinstance(node, ast.Call):
                 out[node] = given
+    return out
+
+
+_DERIVE_PASSES = 4  # bound: a chain of locals bound in reverse order costs a pass each
+
+
+def _with_derived(fn: ast.AST, given: dict[str, ast.expr | None]) -> dict[str, ast.expr | None]:
+    """``given`` plus the function's locals bound from one of them (``base = os.path.join(root,
+    "t")``, ``for d in dirs``): a directory the caller named too, with no default of its own."""
+    bound: list[tuple[list[str], set[str]]] = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and node.value is not None:
+            targets, value = [node.target], node.value
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            targets, value = [node.target], node.iter
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets, value = [node.optional_vars], node.context_expr
+        else:
+            continue
+        names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        bound.append((names, {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}))
+    out = dict(given)
+    for _ in range(_DERIVE_PASSES):
+        new = {name: None for names, used in bound if used & out.keys() for name in names if name not in out}
+        if not new:
+            break
+        out |= new
     return out
 
 
