@@ -7,10 +7,12 @@ summary line is the one-line text shown to people and the counts of non-pytest c
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,6 +181,14 @@ def _shown(file: str, workspace: str | None, known: dict[str, str]) -> str:
     return shown_file(file, workspace, known.get(file))
 
 
+def _lines(data: bytes, end: int) -> Iterator[bytes]:
+    """``data[:end].splitlines()`` one line at a time: a run's records are up to 64 MB, and
+    their list of lines cost as much again (agent/sandbox.py ``MAX_VERDICT_RECORD_BYTES``)."""
+    f = io.BytesIO(data)  # (shares the bytes' buffer)
+    while f.tell() < end:
+        yield from f.readline(end - f.tell()).splitlines()  # (a lone \r breaks a line too)
+
+
 BAD_RECORDS_MAX = 1000  # unreadable or malformed records read before the run is an error
 
 
@@ -210,8 +220,7 @@ def judge(
     reading at its bound (agent/sandbox.py ``MAX_VERDICT_RECORD_BYTES``); the line it cut is
     not read (its seal fails for the host's doing, not the tests').
     """
-    if cut:
-        data = data[: data.rfind(b"\n") + 1]
+    end = data.rfind(b"\n") + 1 if cut else len(data)
     trusted = {_real(f) for f in trusted_hook_files}
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
     known: dict[str, str] = {}
@@ -225,7 +234,7 @@ def judge(
     unsealer = Unsealer(nonce) if nonce else None
     token = finish_token(nonce) if nonce else ""
     unsealed: list[int] = []
-    for no, line in enumerate(data.splitlines(), 1):
+    for no, line in enumerate(_lines(data, end), 1):
         if bad > BAD_RECORDS_MAX:  # an error already: 8 MB of junk lines cost the host minutes
             break
         if unsealer is not None:
