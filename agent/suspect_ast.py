@@ -820,9 +820,11 @@ class _Scan:
                 continue
             declared = {n for g in ast.walk(fn) if isinstance(g, ast.Global) for n in g.names}
             local = _locals(fn) - declared
-            changed = {n for n in _changed(fn, declared) if (n in state or n in funcs) and n not in local}
             # A mutable default argument is state kept between calls too (round 9 vrd9-16).
-            changed |= {n for n in _changed(fn, declared) if n in _mutable_defaults(fn)}
+            defaults = _mutable_defaults(fn)
+            changed = {
+                n for n in _changed(fn, declared) if ((n in state or n in funcs) and n not in local) or n in defaults
+            }
             if not changed:
                 continue
             for cmp in ast.walk(fn):
