@@ -857,9 +857,11 @@ def _climbs_to_the_host(path: str) -> bool:
 
 def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]:
     """Each call inside a function -> the innermost enclosing function's parameters (name ->
-    default, None without one)."""
+    default, None without one), and those of the functions around it (a closure's)."""
     out: dict[ast.AST, dict[str, ast.expr | None]] = {}
-    fns = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+    around: dict[ast.AST, dict[str, ast.expr | None]] = {}  # a function -> its enclosing one's
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    fns = [n for n in ast.walk(tree) if isinstance(n, kinds)]
     for fn in fns:  # ast.walk is breadth first: an inner function comes later and wins
         a = fn.args
         positional = [*a.posonlyargs, *a.args]
@@ -867,10 +869,12 @@ def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]
         given: dict[str, ast.expr | None] = {p.arg: d for p, d in zip(positional, defaults, strict=True)}
         given |= {p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)}
         given |= {p.arg: None for p in (a.vararg, a.kwarg) if p is not None}
-        given = _with_derived(fn, given)
+        given = _with_derived(fn, around.get(fn, {}) | given)
         for node in ast.walk(fn):
             if isinstance(node, ast.Call):
                 out[node] = given
+            elif node is not fn and isinstance(node, kinds):
+                around[node] = given
     return out
 
 
