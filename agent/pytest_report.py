@@ -7,10 +7,12 @@ summary line is the one-line text shown to people and the counts of non-pytest c
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,19 +93,26 @@ class Verdict:
     skipped_at_collection: list[str] = field(default_factory=list)  # collectors' node ids
 
 
-def _outcome(phases: dict[str, dict]) -> str:
+def _outcome(phases: dict[str, str]) -> str:
+    """A test's outcome from its phases' (when -> the report's outcome)."""
     setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
-    if setup and setup["outcome"] == "failed":
+    if setup == "failed":
         return "error"
-    if setup and setup["outcome"] == "skipped":
+    if setup == "skipped":
         return "skipped"
     if call is None:
         return "error"  # set up, never called: the run stopped inside it
-    if call["outcome"] == "failed":
+    if call == "failed":
         return "failed"
-    if teardown and teardown["outcome"] == "failed":
+    if teardown == "failed":
         return "error"
-    return "skipped" if call["outcome"] == "skipped" else "passed"
+    return "skipped" if call == "skipped" else "passed"
+
+
+# A phase's outcome as one shared string (each record's own copy, kept per phase, was most of
+# a 64 MB run's memory: round 12).
+_PHASE_OUTCOME = {o: o for o in ("passed", "failed", "skipped")}
+_PHASE_WHEN = {w: w for w in ("setup", "call", "teardown")}
 
 
 def _real(path: str) -> str:
@@ -172,6 +181,14 @@ def _shown(file: str, workspace: str | None, known: dict[str, str]) -> str:
     return shown_file(file, workspace, known.get(file))
 
 
+def _lines(data: bytes, end: int) -> Iterator[bytes]:
+    """``data[:end].splitlines()`` one line at a time: a run's records are up to 64 MB, and
+    their list of lines cost as much again (agent/sandbox.py ``MAX_VERDICT_RECORD_BYTES``)."""
+    f = io.BytesIO(data)  # (shares the bytes' buffer)
+    while f.tell() < end:
+        yield from f.readline(end - f.tell()).splitlines()  # (a lone \r breaks a line too)
+
+
 BAD_RECORDS_MAX = 1000  # unreadable or malformed records read before the run is an error
 
 
@@ -203,12 +220,11 @@ def judge(
     reading at its bound (agent/sandbox.py ``MAX_VERDICT_RECORD_BYTES``); the line it cut is
     not read (its seal fails for the host's doing, not the tests').
     """
-    if cut:
-        data = data[: data.rfind(b"\n") + 1]
+    end = data.rfind(b"\n") + 1 if cut else len(data)
     trusted = {_real(f) for f in trusted_hook_files}
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
     known: dict[str, str] = {}
-    phases: dict[str, dict[str, dict]] = {}
+    phases: dict[str, dict[str, str]] = {}
     problems: list[str] = []
     tamper: list[str] = []
     collect_errors: list[str] = []
@@ -218,7 +234,7 @@ def judge(
     unsealer = Unsealer(nonce) if nonce else None
     token = finish_token(nonce) if nonce else ""
     unsealed: list[int] = []
-    for no, line in enumerate(data.splitlines(), 1):
+    for no, line in enumerate(_lines(data, end), 1):
         if bad > BAD_RECORDS_MAX:  # an error already: 8 MB of junk lines cost the host minutes
             break
         if unsealer is not None:
@@ -254,7 +270,7 @@ def judge(
             per = phases.setdefault(str(rec.get("id")), {})
             if rec.get("when") in per:
                 problems.append(f"two {rec.get('when')} reports for {shown_test(rec.get('id'), workspace)}")
-            per[str(rec.get("when"))] = {"outcome": rec["outcome"]}  # all ``_outcome`` reads: 240,000 records fit
+            per[_PHASE_WHEN[rec["when"]]] = _PHASE_OUTCOME[rec["outcome"]]  # (``_well_formed``: one of these)
         elif kind == "collect_error":
             collect_errors.append(str(rec.get("id")))
         elif kind == "collect_skip":

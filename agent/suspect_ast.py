@@ -639,7 +639,8 @@ class _Scan:
     def _here(self, node: ast.expr | None, given: dict[str, ast.expr | None]) -> bool:
         """A path the code fixed itself, not its caller's: none, ``"."``, ``"tests"``, a module
         constant, ``os.curdir``. A caller's is a name among ``given`` (the enclosing function's
-        parameters, each with its default), or built from one (``self.root``)."""
+        parameters, each with its default, and its locals bound from them), or built from one
+        (``self.root``)."""
         if node is None:
             return True
         value = fold(node)
@@ -819,9 +820,11 @@ class _Scan:
                 continue
             declared = {n for g in ast.walk(fn) if isinstance(g, ast.Global) for n in g.names}
             local = _locals(fn) - declared
-            changed = {n for n in _changed(fn, declared) if (n in state or n in funcs) and n not in local}
             # A mutable default argument is state kept between calls too (round 9 vrd9-16).
-            changed |= {n for n in _changed(fn, declared) if n in _mutable_defaults(fn)}
+            defaults = _mutable_defaults(fn)
+            changed = {
+                n for n in _changed(fn, declared) if ((n in state or n in funcs) and n not in local) or n in defaults
+            }
             if not changed:
                 continue
             for cmp in ast.walk(fn):
@@ -854,9 +857,11 @@ def _climbs_to_the_host(path: str) -> bool:
 
 def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]:
     """Each call inside a function -> the innermost enclosing function's parameters (name ->
-    default, None without one)."""
+    default, None without one), and those of the functions around it (a closure's)."""
     out: dict[ast.AST, dict[str, ast.expr | None]] = {}
-    fns = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+    around: dict[ast.AST, dict[str, ast.expr | None]] = {}  # a function -> its enclosing one's
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    fns = [n for n in ast.walk(tree) if isinstance(n, kinds)]
     for fn in fns:  # ast.walk is breadth first: an inner function comes later and wins
         a = fn.args
         positional = [*a.posonlyargs, *a.args]
@@ -864,9 +869,41 @@ def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]
         given: dict[str, ast.expr | None] = {p.arg: d for p, d in zip(positional, defaults, strict=True)}
         given |= {p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)}
         given |= {p.arg: None for p in (a.vararg, a.kwarg) if p is not None}
+        given = _with_derived(fn, around.get(fn, {}) | given)
         for node in ast.walk(fn):
             if isinstance(node, ast.Call):
                 out[node] = given
+            elif node is not fn and isinstance(node, kinds):
+                around[node] = given
+    return out
+
+
+_DERIVE_PASSES = 4  # bound: a chain of locals bound in reverse order costs a pass each
+
+
+def _with_derived(fn: ast.AST, given: dict[str, ast.expr | None]) -> dict[str, ast.expr | None]:
+    """``given`` plus the function's locals bound from one of them (``base = os.path.join(root,
+    "t")``, ``for d in dirs``): a directory the caller named too, with no default of its own."""
+    bound: list[tuple[list[str], set[str]]] = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and node.value is not None:
+            targets, value = [node.target], node.value
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            targets, value = [node.target], node.iter
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets, value = [node.optional_vars], node.context_expr
+        else:
+            continue
+        names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        bound.append((names, {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}))
+    out = dict(given)
+    for _ in range(_DERIVE_PASSES):
+        new = {name: None for names, used in bound if used & out.keys() for name in names if name not in out}
+        if not new:
+            break
+        out |= new
     return out
 
 

@@ -159,7 +159,11 @@ def final_command(task: Task) -> list[str]:
     if not paths:
         return [*argv, *files]
     named = [a.rstrip("/") for a in paths if "::" not in a]
-    return [*argv, *(f for f in files if f not in args and not covered(f, named))]
+    extra = [f for f in files if f not in args and not covered(f, named)]
+    # A node id of a file now run whole goes: given both, pytest runs its test twice (two call
+    # reports, the verdict an error for every rollout of the task).
+    kept = [a for a in args if not (a in paths and "::" in a and a.split("::", 1)[0] in extra)]
+    return [*argv[:at], *kept, *extra]
 
 
 def patch_text(suite: Suite, task: Task) -> str:

@@ -100,6 +100,24 @@ def test_canary_names_are_new_to_every_module(tmp_path):
     assert len(canaries) == 6 and not {c.name for c in canaries} & used
 
 
+def test_the_workspace_scan_keeps_only_names_a_canary_could_take(tmp_path, monkeypatch):
+    """The scan for taken names keeps the words a canary drawn from the tests' names could be
+    (a base, one of the words, a number), at most TAKEN_NAMES_MAX: a rollout's file of
+    millions of ``test<n>`` words held the host's memory (round 12: 56 MB cost 800 MB)."""
+    from agent import final_verdict
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    noise = " ".join(f"test{i} test_small_{i}x" for i in range(2000))
+    shaped = "test_small_edge test_small_twice7 test_zero_empty_case42 test_other_edge test_smalledge"
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": {**ADD_TASK, "lib/words.py": f"{noise}\n{shaped}\n"}}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        bases = {"test_small", "test_zero"}
+        assert final_verdict._test_names(w, bases) == {"test_small_edge", "test_small_twice7", "test_zero_empty_case42"}
+        monkeypatch.setattr(final_verdict, "TAKEN_NAMES_MAX", 2)
+        assert len(final_verdict._test_names(w, bases)) == 2
+
+
 MUL_DEFS = "from calc_mul import mul\n\n\ndef test_two():\n    assert mul(2, 3) == 6\n"
 MUL_CLASS = "from calc_mul import mul\n\n\nclass TestMul:\n    def test_two(self):\n        assert mul(2, 3) == 6\n"
 ADD_DEFS = "from calc import add\n\n\ndef test_small():\n    assert add(1, 2) == 3\n"

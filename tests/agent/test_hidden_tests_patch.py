@@ -59,5 +59,7 @@ def test_the_final_command_runs_what_run_tests_ran_and_the_ids_files():
         ([*pytest, "-p", "no:randomly", "tests/"], [*pytest, "-p", "no:randomly", "tests/", "lib/test_b.py"]),
         ([*pytest, "lib/test_b.py"], [*pytest, "lib/test_b.py", "tests/new/test_a.py"]),
         ([*pytest, "-q"], [*pytest, "-q", "lib/test_b.py", "tests/new/test_a.py"]),  # no path: the ids' files
+        # a node id of an ids' file, which now runs whole: pytest given both ran it twice
+        ([*pytest, "lib/test_b.py::t", "tests"], [*pytest, "tests", "lib/test_b.py"]),
     ]:
         assert final_command(task.model_copy(update={"test_command": command})) == final, command

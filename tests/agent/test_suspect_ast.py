@@ -302,6 +302,10 @@ WALKS_HERE = {
     "curdir": "import os\nx = os.listdir(os.curdir)\n",
     "f_string": "import os\nn = '.'\nx = os.scandir(f'{n}')\n",
     "default_here": "import os\n\n\ndef f(p='.'):\n    return os.listdir(p)\n\n\nX = f()\n",
+    "inner_function_constant": (
+        "import os\n\n\ndef f(root):\n    def g(n):\n        d = '.'\n        return os.listdir(d)\n\n    return g\n"
+    ),
+    "local_constant": "import os\n\n\ndef f(p):\n    d = '.'\n    return os.listdir(d)\n",
 }
 WALKS_GIVEN = {
     "parameter": "import os\n\n\ndef f(p):\n    return os.listdir(p)\n",
@@ -309,6 +313,14 @@ WALKS_GIVEN = {
     "attribute_of_self": (
         "import os\n\n\nclass A:\n    def __init__(self, root):\n        self.root = root\n\n"
         "    def files(self):\n        return os.listdir(self.root)\n"
+    ),
+    # a local built from a parameter is the caller's directory too
+    "local_from_parameter": "import os\n\n\ndef f(p):\n    base = os.path.join(p, 't')\n    return os.listdir(base)\n",
+    "closure": "import os\n\n\ndef f(root):\n    def g():\n        return os.listdir(root)\n\n    return g\n",
+    "loop_over_parameter": "import os\n\n\ndef f(dirs):\n    return {d: os.listdir(d) for d in dirs}\n",
+    "nested_loop": (
+        "import os\n\n\ndef f(roots):\n    for r in roots:\n        for top, _, _ in os.walk(r):\n"
+        "            yield from os.scandir(top)\n"
     ),
 }
 

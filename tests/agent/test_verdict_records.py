@@ -188,3 +188,13 @@ def test_the_summary_line_is_rewritten_from_its_counts_and_time():
     )
     assert summary_line("==== 2 passed in 62.11s (0:01:02) ====") == "2 passed in 62.11s (0:01:02)"
     assert summary_line("== 4 passed assert gcd(0, 5) == 5 in 1.0s ==") == "4 passed in 1.0s"
+
+
+def test_records_are_read_one_line_at_a_time_as_splitlines_cuts_them():
+    """judge reads the records lazily (a 64 MB run's list of lines cost as much again): the
+    lines are bytes.splitlines's, to the host's cut."""
+    from agent.pytest_report import _lines
+
+    for data in (b"", b"a", b"a\n", b"a\r\nb\rc\n\nd", b"\r\r\n\n", b'{"k":1}\r{"k":2}\n{"k":3}'):
+        for end in range(len(data) + 1):
+            assert list(_lines(data, end)) == data[:end].splitlines(), (data, end)
