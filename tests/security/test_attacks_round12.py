@@ -1,0 +1,109 @@
+"""Round 12 attacks (sandbox and verdict): each an open finding, a strict xfail until fixed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.workspace import Workspace
+from tests.security.conftest import AS_NOBODY, PROJECT, give_to_nobody
+
+# A wrong gcd (returns b: 0 for every input) whose import, in the judged pytest run only, has
+# the verdict plugin's own sender (a hook's default argument) seal 70 MB of records: past the
+# 64 MB the host reads (agent/sandbox.py MAX_VERDICT_RECORD_BYTES). The held-out differential
+# runs outside pytest: there the module only answers wrongly.
+FLOODING_GCD = textwrap.dedent(
+    """\
+    import sys
+
+    _plugin = sys.modules.get("repo_agent_verdict")
+    if _plugin is not None:
+        _send = _plugin.pytest_runtest_logreport.__defaults__[0]
+        _pad = "x" * 1_000_000
+        for _ in range(70):
+            _send({"k": "report", "id": "tests/test_gcd.py::test_coprime", "when": "call", "outcome": "passed", "x": _pad})
+
+
+    def gcd(a, b):
+        while b:
+            a, b = b, a % b
+        return b
+    """
+)
+
+_JUDGE = textwrap.dedent(
+    """\
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task(sys.argv[2]), Path(sys.argv[3]))
+    (ws.path / sys.argv[4]).write_text(Path(sys.argv[5]).read_text())
+    try:
+        result, tampered = final_test_run(ws)
+        out = {"passed": result.passed, "error": result.error, "tamper": result.tamper, "tampered": tampered}
+    except Exception as exc:
+        out = {"raised": type(exc).__name__, "why": str(exc)[:300]}
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+def _judged_as_nobody(tmp: Path, task: str, rel: str, text: str) -> dict:
+    """``final_test_run`` of ``task`` with ``rel`` written as ``text``, run by the user nobody
+    (real bwrap, --unshare-user): what it returned or raised."""
+    (tmp / "judge.py").write_text(_JUDGE)
+    (tmp / "file.txt").write_text(text)
+    (tmp / "ws").mkdir()
+    give_to_nobody(tmp)
+    cp = subprocess.run(
+        [
+            *AS_NOBODY,
+            sys.executable,
+            str(tmp / "judge.py"),
+            str(PROJECT),
+            task,
+            str(tmp / "ws"),
+            rel,
+            str(tmp / "file.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    line = [x for x in cp.stdout.splitlines() if x.startswith("RESULT ")]
+    assert line, cp.stdout[-2000:] + cp.stderr[-2000:]
+    return json.loads(line[-1][len("RESULT ") :])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-1 a wrong fix turns its FAIL into 'not judged' (SandboxError, an infrastructure error)"
+    " by having the verdict plugin's own sender seal records past MAX_VERDICT_RECORD_BYTES",
+)
+def test_wrong_fix_escapes_fail_through_the_records_bound_as_root(tmp_path):
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path)
+    (ws.path / "gcd.py").write_text(FLOODING_GCD)
+    result, _ = final_test_run(ws)  # raises SandboxError today: the loop records it "not judged"
+    assert not result.passed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-1 (normal user) a wrong fix turns its FAIL into 'not judged' through the records bound",
+)
+def test_wrong_fix_escapes_fail_through_the_records_bound_as_a_user(user_dir):
+    out = _judged_as_nobody(user_dir, "fix_gcd", "gcd.py", FLOODING_GCD)
+    assert "raised" not in out, out
+    assert out["passed"] is False
