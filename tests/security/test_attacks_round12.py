@@ -13,7 +13,7 @@ import pytest
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.workspace import Workspace
-from tests.security.conftest import AS_NOBODY, PROJECT, give_to_nobody
+from tests.security.conftest import AS_NOBODY, PROJECT, give_to_nobody, memory_cgroup, printed_result, run_as
 
 # A wrong gcd (returns b: 0 for every input) whose import, in the judged pytest run only, has
 # the verdict plugin's own sender (a hook's default argument) seal 70 MB of records: past the
@@ -107,3 +107,79 @@ def test_wrong_fix_escapes_fail_through_the_records_bound_as_a_user(user_dir):
     out = _judged_as_nobody(user_dir, "fix_gcd", "gcd.py", FLOODING_GCD)
     assert "raised" not in out, out
     assert out["passed"] is False
+
+
+# A right gcd whose import, in the differential's process only (no pytest plugin there), writes
+# one 8 MB record of empty JSON objects to the verdict pipe (its descriptor found in
+# /proc/self/fdinfo): the trusted parent parses and keeps it (agent/differential.py
+# ``_read_records``), about 27 bytes of host memory per byte written: ~220 MB, charged to no
+# sandbox, past the 64 MB margin agent/cgroups.py keeps for this process under an enclosing limit.
+FLOODING_DIFFERENTIAL_GCD = textwrap.dedent(
+    """\
+    import os, stat, sys
+
+    if "repo_agent_verdict" not in sys.modules:
+        _line = b'{"k":"result","t":0,"i":999999,"v":[' + b"{}," * 2_600_000 + b'{}]}\\n'
+        for _fd in range(3, 64):
+            try:
+                _flags = int(open("/proc/self/fdinfo/%d" % _fd).read().split("flags:")[1].split()[0], 8)
+                if stat.S_ISFIFO(os.fstat(_fd).st_mode) and _flags & 3 == 1:
+                    os.write(_fd, _line)
+            except (OSError, IndexError, ValueError):
+                pass
+
+
+    def gcd(a, b):
+        while b:
+            a, b = b, a % b
+        return a
+    """
+)
+
+_DIFFERENTIAL = textwrap.dedent(
+    """\
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent import differential
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+    (ws.path / "gcd.py").write_text(Path(sys.argv[3]).read_text())
+    verdict = differential.judge(ws)
+    print("RESULT " + json.dumps({"passed": verdict.passed, "detail": verdict.detail}))
+    """
+)
+ENCLOSING_BYTES = 200 * 2**20  # a container's limit: the host's own ~40 MB and its 64 MB margin fit
+
+
+def _differential_in_a_container(user: str, tmp: Path, text: str) -> subprocess.CompletedProcess[str]:
+    (tmp / "judge.py").write_text(_DIFFERENTIAL)
+    (tmp / "gcd.txt").write_text(text)
+    (tmp / "ws").mkdir()
+    if user == "nobody":
+        give_to_nobody(tmp)
+    argv = [sys.executable, str(tmp / "judge.py"), str(PROJECT), str(tmp / "ws"), str(tmp / "gcd.txt")]
+    with memory_cgroup(f"r12-2-{user}", ENCLOSING_BYTES) as cgroup:
+        return run_as(user, argv, cgroup=cgroup, timeout=240)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_differential_in_a_container_judges_a_right_fix(user, user_dir):
+    """The control: the same right gcd without the flood is judged within the same limit."""
+    cp = _differential_in_a_container(user, user_dir, FLOODING_DIFFERENTIAL_GCD.split("\n\n\n", 1)[1])
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    assert printed_result(cp.stdout)["passed"] is True
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-2 the differential runner's 8 MB record stream, parsed and kept by the trusted parent,"
+    " grows it by ~220 MB (past its 64 MB margin, charged to no sandbox): OOM-killed under a container's limit",
+)
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_differential_records_do_not_kill_the_host(user, user_dir):
+    cp = _differential_in_a_container(user, user_dir, FLOODING_DIFFERENTIAL_GCD)
+    assert cp.returncode == 0, f"the judging process ended with {cp.returncode}: {cp.stderr[-500:]}"
+    assert printed_result(cp.stdout)["passed"] is True
