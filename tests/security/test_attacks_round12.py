@@ -183,3 +183,78 @@ def test_differential_records_do_not_kill_the_host(user, user_dir):
     cp = _differential_in_a_container(user, user_dir, FLOODING_DIFFERENTIAL_GCD)
     assert cp.returncode == 0, f"the judging process ended with {cp.returncode}: {cp.stderr[-500:]}"
     assert printed_result(cp.stdout)["passed"] is True
+
+
+_FINAL = textwrap.dedent(
+    """\
+    import json, shutil, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task(sys.argv[2]), Path(sys.argv[3]))
+    for f in Path(sys.argv[4]).iterdir():  # the rollout's files, copied (never read here)
+        shutil.copyfile(f, ws.path / f.name)
+    result, tampered = final_test_run(ws)
+    print("RESULT " + json.dumps({"passed": result.passed, "error": result.error, "tampered": tampered}))
+    """
+)
+RIGHT_GCD = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
+
+
+def _words(mb: int) -> bytes:
+    """``mb`` MB of distinct ``test...`` words (base 36), as any module of a patch may hold."""
+    digits, out, i = "0123456789abcdefghijklmnopqrstuvwxyz", bytearray(), 0
+    while len(out) < mb * 2**20:
+        s, n = "", i
+        while True:
+            n, r = divmod(n, 36)
+            s = digits[r] + s
+            if not n:
+                break
+        out += b"test" + s.encode() + b" "
+        i += 1
+    return bytes(out[: mb * 2**20])
+
+
+def _final_in_a_container(
+    user: str, tmp: Path, files: dict[str, bytes], limit: int
+) -> subprocess.CompletedProcess[str]:
+    (tmp / "judge.py").write_text(_FINAL)
+    (tmp / "files").mkdir()
+    for name, data in files.items():
+        (tmp / "files" / name).write_bytes(data)
+    (tmp / "ws").mkdir()
+    if user == "nobody":
+        give_to_nobody(tmp)
+    argv = [sys.executable, str(tmp / "judge.py"), str(PROJECT), "fix_gcd", str(tmp / "ws"), str(tmp / "files")]
+    with memory_cgroup(f"r12-3-{user}", limit) as cgroup:
+        return run_as(user, argv, cgroup=cgroup, timeout=240)  # type: ignore[arg-type]
+
+
+CANARY_LIMIT = 320 * 2**20  # a container's limit: the host's ~40 MB, its 64 MB margin and two sandboxes' parts
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_final_run_in_a_container_passes_a_right_fix(user, user_dir):
+    """The control: a right gcd with a 16 MB module of other words passes within the same limit."""
+    cp = _final_in_a_container(
+        user, user_dir, {"gcd.py": RIGHT_GCD.encode(), "words.py": b"x " * 8 * 2**20}, CANARY_LIMIT
+    )
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    assert printed_result(cp.stdout)["passed"] is True
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-3 canary naming (final_verdict._test_names) reads every .py of the workspace into a set"
+    " of its test words: a 16 MB module of distinct words grows the host by ~360 MB (a 256 MB workspace:"
+    " gigabytes), past its 64 MB margin: OOM-killed under a container's limit",
+)
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_canary_naming_does_not_kill_the_host(user, user_dir):
+    cp = _final_in_a_container(user, user_dir, {"gcd.py": RIGHT_GCD.encode(), "words.py": _words(16)}, CANARY_LIMIT)
+    assert cp.returncode == 0, f"the judging process ended with {cp.returncode}: {cp.stderr[-500:]}"
+    assert printed_result(cp.stdout)["passed"] is True
