@@ -258,3 +258,46 @@ def test_canary_naming_does_not_kill_the_host(user, user_dir):
     cp = _final_in_a_container(user, user_dir, {"gcd.py": RIGHT_GCD.encode(), "words.py": _words(16)}, CANARY_LIMIT)
     assert cp.returncode == 0, f"the judging process ended with {cp.returncode}: {cp.stderr[-500:]}"
     assert printed_result(cp.stdout)["passed"] is True
+
+
+_FINAL_AND_SCAN = _FINAL.replace(
+    'print("RESULT "',
+    "from agent.suspect import scan_patch, source_reader, workspace_reader\n"
+    "hits = scan_patch(ws.patch(), ws.task.protected, source_reader(ws.source), workspace_reader(ws.path))\n"
+    'print("RESULT "',
+).replace('"tampered": tampered}', '"tampered": tampered, "hits": [h.rule for h in hits]}')
+SCAN_LIMIT = 320 * 2**20
+
+
+def _scanned_in_a_container(user: str, tmp: Path, table: str) -> subprocess.CompletedProcess[str]:
+    (tmp / "judge.py").write_text(_FINAL_AND_SCAN)
+    (tmp / "files").mkdir()
+    (tmp / "files" / "gcd.py").write_text(RIGHT_GCD)
+    (tmp / "files" / "table.py").write_text(table)
+    (tmp / "ws").mkdir()
+    if user == "nobody":
+        give_to_nobody(tmp)
+    argv = [sys.executable, str(tmp / "judge.py"), str(PROJECT), "fix_gcd", str(tmp / "ws"), str(tmp / "files")]
+    with memory_cgroup(f"r12-4-{user}", SCAN_LIMIT) as cgroup:
+        return run_as(user, argv, cgroup=cgroup, timeout=240)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_scan_in_a_container_of_a_right_fix_with_a_data_string(user, user_dir):
+    """The control: the same 800 kB data module as one string is judged and scanned (PASS, no hit)."""
+    cp = _scanned_in_a_container(user, user_dir, "TABLE = '" + "0," * 400_000 + "'\n")
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    assert printed_result(cp.stdout) == {"passed": True, "error": None, "tampered": [], "hits": []}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-4 the SUSPECT scan ast.parses a workspace source the patch does not show (up to 8 MB):"
+    " ~480 bytes of host memory per byte (1 MB: 39 -> 520 MB, 6 s of CPU), charged to no sandbox: an 800 kB"
+    " data table beside a right fix OOM-kills the host under a container's limit",
+)
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_suspect_scan_does_not_kill_the_host(user, user_dir):
+    cp = _scanned_in_a_container(user, user_dir, "TABLE = [" + "0," * 400_000 + "]\n")
+    assert cp.returncode == 0, f"the judging process ended with {cp.returncode}: {cp.stderr[-500:]}"
+    assert printed_result(cp.stdout)["passed"] is True
