@@ -301,3 +301,68 @@ def test_suspect_scan_does_not_kill_the_host(user, user_dir):
     cp = _scanned_in_a_container(user, user_dir, "TABLE = [" + "0," * 400_000 + "]\n")
     assert cp.returncode == 0, f"the judging process ended with {cp.returncode}: {cp.stderr[-500:]}"
     assert printed_result(cp.stdout)["passed"] is True
+
+
+# One line of a module beside a right fix: the SUSPECT line rules' ``\bfrom\s+sys\s+import\b.*\bmodules\b``
+# (and gc, frames, builtins, interpreter_flags, import_path, reads_argv alike) backtrack over the
+# rest of the line at every "from sys import": quadratic, inside ``re`` with the GIL held. 35 kB
+# here (~0.8 s a rule); a 256 kB line the patch shows costs ~40 s a rule, an 8 MB one (read
+# unshown) days, and every other thread of the host (a neighbour's run, its timers) waits.
+BACKTRACKING_LINE = 'NOTE = "' + "from sys import " * 2200 + '"\n'
+
+_SCAN_WITH_A_TICKER = textwrap.dedent(
+    """\
+    import json, sys, threading, time
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.suspect import scan_patch, source_reader, workspace_reader
+    from agent.workspace import Workspace
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+    (ws.path / "gcd.py").write_text(Path(sys.argv[3]).read_text())
+    (ws.path / "notes.py").write_text(Path(sys.argv[4]).read_text())
+    result, tampered = final_test_run(ws)
+    gaps, done = [0.0], threading.Event()
+    def tick():  # another thread of the host: a neighbour's run reading its sandbox, its timers
+        last = time.monotonic()
+        while not done.wait(0.01):
+            now = time.monotonic()
+            gaps[0] = max(gaps[0], now - last)
+            last = now
+    t = threading.Thread(target=tick)
+    t.start()
+    began = time.monotonic()
+    hits = scan_patch(ws.patch(), ws.task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    took = time.monotonic() - began
+    done.set()
+    t.join()
+    print("RESULT " + json.dumps({"passed": result.passed, "hits": [h.rule for h in hits], "scan_s": took, "gap_s": gaps[0]}))
+    """
+)
+
+
+def _scan_ticking(user: str, tmp: Path) -> dict:
+    (tmp / "judge.py").write_text(_SCAN_WITH_A_TICKER)
+    (tmp / "gcd.txt").write_text(RIGHT_GCD)
+    (tmp / "notes.txt").write_text(BACKTRACKING_LINE)
+    (tmp / "ws").mkdir()
+    if user == "nobody":
+        give_to_nobody(tmp)
+    argv = [sys.executable, str(tmp / "judge.py"), str(PROJECT), str(tmp / "ws"), str(tmp / "gcd.txt")]
+    cp = run_as(user, [*argv, str(tmp / "notes.txt")], timeout=240)  # type: ignore[arg-type]
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-5 the SUSPECT line rules backtrack quadratically over a long line of a passing"
+    " rollout's module ('from sys import ' x 2200: seconds with the GIL held, the host's other threads stopped)",
+)
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_suspect_line_rules_never_stop_the_host(user, user_dir):
+    out = _scan_ticking(user, user_dir)
+    assert out["passed"] is True  # a right fix: the scan runs on every passing rollout
+    assert out["gap_s"] < 0.4, out
