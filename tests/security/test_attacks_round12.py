@@ -366,3 +366,36 @@ def test_suspect_line_rules_never_stop_the_host(user, user_dir):
     out = _scan_ticking(user, user_dir)
     assert out["passed"] is True  # a right fix: the scan runs on every passing rollout
     assert out["gap_s"] < 0.4, out
+
+
+# A right gcd whose import, in the judged pytest run, has the plugin's sender seal 300,000 small
+# records (~40 MB, within the 64 MB bound): the host keeps the stream, joins it, splits it into
+# lines and a dict per test id (agent/pytest_report.py ``judge``): ~330 MB of host memory.
+SEALING_GCD = (
+    textwrap.dedent(
+        """\
+    import sys
+
+    _plugin = sys.modules.get("repo_agent_verdict")
+    if _plugin is not None:
+        _send = _plugin.pytest_runtest_logreport.__defaults__[0]
+        for _i in range(300_000):
+            _send({"k": "report", "id": "t%x" % _i, "when": "setup", "outcome": "passed"})
+
+
+    """
+    )
+    + RIGHT_GCD
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-6 sealed verdict records within MAX_VERDICT_RECORD_BYTES (64 MB) cost the host ~12 bytes"
+    " a byte (60 MB: 37 -> 521 MB): 40 MB of them OOM-kill the host under a container's limit",
+)
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_verdict_records_within_the_bound_do_not_kill_the_host(user, user_dir):
+    cp = _final_in_a_container(user, user_dir, {"gcd.py": SEALING_GCD.encode()}, CANARY_LIMIT)
+    assert cp.returncode == 0, f"the judging process ended with {cp.returncode}: {cp.stderr[-500:]}"
+    assert "passed" in printed_result(cp.stdout)
