@@ -448,3 +448,27 @@ def test_imported_forging_patch_is_suspect(kind):
     )
     end = _trace_events(r, "rid", "batch", "swe-bench", "swe_agent", 0.0)[-1]
     assert end.outcome.suspect, f"{kind}: judged {end.outcome.state} with no SUSPECT hit"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r12-8 rejudge: a recorded FAIL whose code seals records past the 64 MB bound raises"
+    " SandboxError out of _rejudge_one (only DifferentialError is caught): `repo-agent rejudge` stops there",
+)
+def test_rejudge_goes_on_past_a_rollout_flooding_the_records(tmp_path):
+    from agent.rejudge import _rejudge_one
+    from agent.trace_events import Outcome, RolloutEnd, RolloutStart, judged
+    from agent.trace_file import TraceWriter
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "made")
+    (ws.path / "gcd.py").write_text(FLOODING_GCD)
+    trace = tmp_path / "traces" / "r1.jsonl"
+    w = TraceWriter(trace, "r1")
+    w.emit(RolloutStart, task_id="fix_gcd", suite="mini-bugs", provider="scripted", model="m", max_iters=1)
+    outcome = Outcome(patch=ws.patch(), state=judged("fail", "2 failed"), checker="6")
+    w.emit(RolloutEnd, outcome=outcome, stop_reason="finished", duration_s=1.0)
+    w.close()
+    (tmp_path / "judge").mkdir()
+    item = _rejudge_one(suite, trace, tmp_path / "judge", force=False, sandbox="auto")
+    assert item is not None and item.after is not None and item.after.verdict == "fail"
