@@ -247,12 +247,6 @@ def test_final_run_in_a_container_passes_a_right_fix(user, user_dir):
     assert printed_result(cp.stdout)["passed"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-3 canary naming (final_verdict._test_names) reads every .py of the workspace into a set"
-    " of its test words: a 16 MB module of distinct words grows the host by ~360 MB (a 256 MB workspace:"
-    " gigabytes), past its 64 MB margin: OOM-killed under a container's limit",
-)
 @pytest.mark.parametrize("user", ["root", "nobody"])
 def test_canary_naming_does_not_kill_the_host(user, user_dir):
     cp = _final_in_a_container(user, user_dir, {"gcd.py": RIGHT_GCD.encode(), "words.py": _words(16)}, CANARY_LIMIT)
@@ -389,11 +383,6 @@ SEALING_GCD = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-6 sealed verdict records within MAX_VERDICT_RECORD_BYTES (64 MB) cost the host ~12 bytes"
-    " a byte (60 MB: 37 -> 521 MB): 40 MB of them OOM-kill the host under a container's limit",
-)
 @pytest.mark.parametrize("user", ["root", "nobody"])
 def test_verdict_records_within_the_bound_do_not_kill_the_host(user, user_dir):
     cp = _final_in_a_container(user, user_dir, {"gcd.py": SEALING_GCD.encode()}, CANARY_LIMIT)
