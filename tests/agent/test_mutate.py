@@ -102,3 +102,23 @@ def test_multi_joins_validated_bugs_of_different_functions(tmp_path):
         functions = t.features["function"].split("+")
         assert t.features["mutants"] == 2 and len(set(functions)) == 2
     assert all(c.ok for c in check_suite(load_suite(tmp_path / "out"), max_workers=2))
+
+
+def test_a_baseline_test_parametrised_with_its_workspace_path_is_named_by_its_function() -> None:
+    from agent.suites.mutate.runner import BASELINE_PREFIX, Baseline
+
+    here = f"/tmp/{BASELINE_PREFIX}x1/ws/tests"
+    base = Baseline(
+        outcomes={
+            "t.py::test_a": {"outcome": "passed", "duration": 1.0},
+            f"t.py::test_b[{here}]": {"outcome": "passed", "duration": 1.0},
+            "t.py::test_b[plain]": {"outcome": "failed", "duration": 2.0},
+            "t.py::test_c[1]": {"outcome": "passed", "duration": 1.0},
+        },
+        calls={"m.py": {3: {f"t.py::test_b[{here}]": 2, "t.py::test_b[plain]": 1, "t.py::test_a": 1}}},
+    ).stable()
+    # No id holds the path; test_b's plain case goes with it (never named twice), and the
+    # function passes only if all of it does. Ids without the path stay as they were.
+    assert set(base.outcomes) == {"t.py::test_a", "t.py::test_b", "t.py::test_c[1]"}
+    assert base.outcomes["t.py::test_b"] == {"outcome": "failed", "duration": 3.0}
+    assert base.calls == {"m.py": {3: {"t.py::test_b": 1, "t.py::test_a": 1}}}

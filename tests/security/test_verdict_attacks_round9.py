@@ -363,8 +363,7 @@ PATH_PARAM_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-9 generated task ids hold the baseline's absolute path: honest FAIL")
-def test_generated_task_with_path_parametrised_ids_fails_the_honest_fix(tmp_path: Path) -> None:
+def test_generated_task_with_path_parametrised_ids_passes_the_honest_fix(tmp_path: Path) -> None:
     suite, task = _generated(tmp_path, PATH_PARAM_TESTS)
     ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
     (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
