@@ -122,3 +122,35 @@ def test_a_baseline_test_parametrised_with_its_workspace_path_is_named_by_its_fu
     assert set(base.outcomes) == {"t.py::test_a", "t.py::test_b", "t.py::test_c[1]"}
     assert base.outcomes["t.py::test_b"] == {"outcome": "failed", "duration": 3.0}
     assert base.calls == {"m.py": {3: {"t.py::test_b": 1, "t.py::test_a": 1}}}
+
+
+def test_a_generated_task_protects_test_helpers_and_conftest_plugins(tmp_path) -> None:
+    from agent.suites.mutate.tasks import protected_paths
+
+    files = {
+        "conftest.py": 'pytest_plugins = ["mylib.testplug", "src_plug"]\n',
+        "mylib/__init__.py": "",
+        "mylib/core.py": "",
+        "mylib/testplug.py": "",
+        "src/src_plug.py": "",
+        "tests/test_core.py": "",
+        "tests/checks.py": "",
+        "tests/data/make.py": "",
+        "test_root.py": "",
+        "calc.py": "",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    got = protected_paths(tmp_path, ["tests/test_core.py::test_a", "test_root.py::test_b"], ["mylib/core.py"])
+    # The test directory's helper and the conftest's plugins (also under src/) are protected;
+    # the library beside a root-level test, a nested data dir and the mutated file are not.
+    assert got == [
+        "conftest.py",
+        "mylib/testplug.py",
+        "src/src_plug.py",
+        "test_root.py",
+        "tests/checks.py",
+        "tests/test_core.py",
+    ]
+    assert "mylib/testplug.py" not in protected_paths(tmp_path, ["tests/test_core.py::test_a"], ["mylib/testplug.py"])

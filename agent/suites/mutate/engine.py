@@ -240,7 +240,7 @@ class _Run:
             reference_fix=f"fixes/{tid}",
             goal=goal_text({n: m for n, m in failing.items() if n not in held.ids}, shown),
             test_command=command,
-            protected=protected_paths(self.base, selected),
+            protected=protected_paths(self.base, selected, cand.files),
             hidden=[HIDDEN_DIR] if held.ids else [],
             held_out_tests=HeldOutTests(dir=HIDDEN_DIR, ids=held.ids) if held.ids else None,
             features=features,
