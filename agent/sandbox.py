@@ -370,14 +370,18 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def sandbox_rlimits(timeout_s: float) -> dict[str, int]:
+def sandbox_rlimits(timeout_s: float, memory_cgroup: bool = False) -> dict[str, int]:
+    """``memory_cgroup``: the sandbox has a memory cgroup of its own, which caps its memory."""
     cpu = int(timeout_s) + 5
     return {
         "RLIMIT_CPU": cpu,
         # Under a host or session memory limit below it, one process's own excess is a
         # MemoryError of its own, not the enclosing cgroup's OOM (normal-user mode has no
-        # cgroup of the sandbox's own to take it first).
-        "RLIMIT_AS": min(AS_LIMIT, cgroups.enclosing_memory() or AS_LIMIT),
+        # cgroup of the sandbox's own to take it first). Where it has one, that cgroup's
+        # limit is already its part: RLIMIT_AS caps address space, not memory (each thread
+        # reserves an 8 MB stack and a 64 MB arena), and at the part it refused a test's
+        # fourth thread while the process used a few tens of MB (round 11, r11-8).
+        "RLIMIT_AS": AS_LIMIT if memory_cgroup else min(AS_LIMIT, cgroups.enclosing_memory() or AS_LIMIT),
         "RLIMIT_FSIZE": FSIZE_LIMIT,
         "RLIMIT_NPROC": NPROC_LIMIT,
         "RLIMIT_NOFILE": NOFILE_LIMIT,
@@ -1205,7 +1209,7 @@ def _run(
     passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r) if f is not None]
     cmd = launch.argv(
         argv,
-        sandbox_rlimits(timeout_s),
+        sandbox_rlimits(timeout_s, memory_cgroup=cgroup is not None and cgroup.has_memory()),
         fds=tuple(f for f in (wfd, nonce_r) if f is not None),
         ready=ready_w,
         alive=alive_r,

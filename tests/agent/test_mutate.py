@@ -102,3 +102,55 @@ def test_multi_joins_validated_bugs_of_different_functions(tmp_path):
         functions = t.features["function"].split("+")
         assert t.features["mutants"] == 2 and len(set(functions)) == 2
     assert all(c.ok for c in check_suite(load_suite(tmp_path / "out"), max_workers=2))
+
+
+def test_a_baseline_test_parametrised_with_its_workspace_path_is_named_by_its_function() -> None:
+    from agent.suites.mutate.runner import BASELINE_PREFIX, Baseline
+
+    here = f"/tmp/{BASELINE_PREFIX}x1/ws/tests"
+    base = Baseline(
+        outcomes={
+            "t.py::test_a": {"outcome": "passed", "duration": 1.0},
+            f"t.py::test_b[{here}]": {"outcome": "passed", "duration": 1.0},
+            "t.py::test_b[plain]": {"outcome": "failed", "duration": 2.0},
+            "t.py::test_c[1]": {"outcome": "passed", "duration": 1.0},
+        },
+        calls={"m.py": {3: {f"t.py::test_b[{here}]": 2, "t.py::test_b[plain]": 1, "t.py::test_a": 1}}},
+    ).stable()
+    # No id holds the path; test_b's plain case goes with it (never named twice), and the
+    # function passes only if all of it does. Ids without the path stay as they were.
+    assert set(base.outcomes) == {"t.py::test_a", "t.py::test_b", "t.py::test_c[1]"}
+    assert base.outcomes["t.py::test_b"] == {"outcome": "failed", "duration": 3.0}
+    assert base.calls == {"m.py": {3: {"t.py::test_b": 1, "t.py::test_a": 1}}}
+
+
+def test_a_generated_task_protects_test_helpers_and_conftest_plugins(tmp_path) -> None:
+    from agent.suites.mutate.tasks import protected_paths
+
+    files = {
+        "conftest.py": 'pytest_plugins = ["mylib.testplug", "src_plug"]\n',
+        "mylib/__init__.py": "",
+        "mylib/core.py": "",
+        "mylib/testplug.py": "",
+        "src/src_plug.py": "",
+        "tests/test_core.py": "",
+        "tests/checks.py": "",
+        "tests/data/make.py": "",
+        "test_root.py": "",
+        "calc.py": "",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    got = protected_paths(tmp_path, ["tests/test_core.py::test_a", "test_root.py::test_b"], ["mylib/core.py"])
+    # The test directory's helper and the conftest's plugins (also under src/) are protected;
+    # the library beside a root-level test, a nested data dir and the mutated file are not.
+    assert got == [
+        "conftest.py",
+        "mylib/testplug.py",
+        "src/src_plug.py",
+        "test_root.py",
+        "tests/checks.py",
+        "tests/test_core.py",
+    ]
+    assert "mylib/testplug.py" not in protected_paths(tmp_path, ["tests/test_core.py::test_a"], ["mylib/testplug.py"])

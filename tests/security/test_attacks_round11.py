@@ -355,7 +355,6 @@ _THREADS = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-8 RLIMIT_AS from an enclosing memory part fails a test's threads")
 def test_a_few_threads_run_under_an_enclosing_memory_limit(tmp_path):
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
         pytest.skip("no cgroup v1 memory hierarchy")

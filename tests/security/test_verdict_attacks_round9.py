@@ -363,8 +363,7 @@ PATH_PARAM_TESTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-9 generated task ids hold the baseline's absolute path: honest FAIL")
-def test_generated_task_with_path_parametrised_ids_fails_the_honest_fix(tmp_path: Path) -> None:
+def test_generated_task_with_path_parametrised_ids_passes_the_honest_fix(tmp_path: Path) -> None:
     suite, task = _generated(tmp_path, PATH_PARAM_TESTS)
     ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
     (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
@@ -742,7 +741,7 @@ def test_imported_gaming_patch_is_exported_unscanned(tmp_path: Path) -> None:
 # (21) The test class inherits its tests from a helper module (``class TestScale(ScaleChecks)``,
 # tests/checks.py): "test ... runs code from tests/checks.py". Every run, the original code
 # restored too, is tampering; mutate validated the task. (One task with both: the suite's time
-# budget; the assertion lists what is left.)
+# budget.) Fixed: a generated task protects a test directory's modules and the conftests' plugins.
 CHECKS_BASE = (
     "from mylib.core import scale\n\n\n"
     "class ScaleChecks:\n"
@@ -758,15 +757,14 @@ INHERITING_TESTS = (
 ORDERING_PLUGIN = "def pytest_collection_modifyitems(items):\n    items.sort(key=lambda item: item.name)\n"
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-20/21 a package plugin, inherited tests: honest fix TAMPERED")
-def test_generated_task_shapes_tamper_the_honest_fix(tmp_path: Path) -> None:
+def test_generated_task_shapes_pass_the_honest_fix(tmp_path: Path) -> None:
     extra = {
         "tests/checks.py": CHECKS_BASE,
         "mylib/testplug.py": ORDERING_PLUGIN,
         "conftest.py": 'pytest_plugins = ["mylib.testplug"]\n',
     }
     suite, task = _generated(tmp_path, INHERITING_TESTS, extra)
-    assert "tests/checks.py" not in task.protected and "mylib/testplug.py" not in task.protected
+    assert "tests/checks.py" in task.protected and "mylib/testplug.py" in task.protected  # the fix: both protected
     ws = Workspace.create(suite, task, tmp_path / "ws", sandbox="bwrap")
     (ws.path / "mylib/core.py").write_text(SCALE, encoding="utf-8")  # the original code back: the fix
     result, tampered = final_test_run(ws)

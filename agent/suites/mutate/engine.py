@@ -30,7 +30,15 @@ from agent.suites.models import DirSource, HeldOutTests, Suite, Task
 from agent.suites.mutate.candidates import Candidate, Candidates, code_key
 from agent.suites.mutate.hold_out import HIDDEN_DIR, hold_out
 from agent.suites.mutate.operators import OPERATORS
-from agent.suites.mutate.runner import Baseline, MutateError, pytest_argv, run_baseline, run_pytest, without_paths
+from agent.suites.mutate.runner import (
+    BASELINE_PREFIX,
+    Baseline,
+    MutateError,
+    pytest_argv,
+    run_baseline,
+    run_pytest,
+    without_paths,
+)
 from agent.suites.mutate.tasks import goal_text, protected_paths, task_id, write_task
 from agent.suites.mutate.zygote import Zygote
 from agent.workspace import copy_tree, walk_files
@@ -134,7 +142,7 @@ class _Run:
         if baseline_path.is_file():
             baseline = Baseline.from_json(json.loads(baseline_path.read_text(encoding="utf-8")))
         else:
-            with tempfile.TemporaryDirectory(prefix="repo-agent-baseline-") as tmp:
+            with tempfile.TemporaryDirectory(prefix=BASELINE_PREFIX) as tmp:
                 ws = Path(tmp) / "ws"
                 copy_tree(self.base, ws)
                 baseline = run_baseline(
@@ -145,6 +153,7 @@ class _Run:
                     python_env=self.cfg.python_env,
                 )
             baseline_path.write_text(json.dumps(baseline.to_json()), encoding="utf-8")
+        baseline = baseline.stable()  # (a cached baseline.json too)
         self.stats.baseline_tests = len(baseline.outcomes)
         self.stats.baseline_failing = len(baseline.failing)
         self.stats.baseline_s = baseline.duration_s
@@ -231,7 +240,7 @@ class _Run:
             reference_fix=f"fixes/{tid}",
             goal=goal_text({n: m for n, m in failing.items() if n not in held.ids}, shown),
             test_command=command,
-            protected=protected_paths(self.base, selected),
+            protected=protected_paths(self.base, selected, cand.files),
             hidden=[HIDDEN_DIR] if held.ids else [],
             held_out_tests=HeldOutTests(dir=HIDDEN_DIR, ids=held.ids) if held.ids else None,
             features=features,

@@ -7,10 +7,12 @@ mutated line would hand the model the answer.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from agent.suites.models import DirSource, Task
@@ -47,11 +49,50 @@ def task_id(repo_name: str, functions: list[str], operators: list[str], mutant_i
     return re.sub(r"[^A-Za-z0-9_.\-]", "-", raw)[:120]
 
 
-def protected_paths(base: Path, selected: list[str]) -> list[str]:
-    """The test files of the task's tests and every conftest.py: the rollout must not change them."""
-    files = {n.split("::", 1)[0] for n in selected}
-    files |= {rel for rel in walk_files(base) if rel.rsplit("/", 1)[-1] == "conftest.py"}
-    return sorted(files)
+def protected_paths(base: Path, selected: list[str], mutated: Iterable[str] = ()) -> list[str]:
+    """What the rollout must not change: the test files of the task's tests, the modules
+    beside them in a test directory (a test class inheriting its tests from ``tests/checks.py``), every
+    conftest.py and the plugin modules the conftests name (``pytest_plugins``), less the
+    ``mutated`` files (where the fix goes). The judge trusts test code and outcome hooks only
+    from protected files: unprotected, each such shape of a repository's tests made every
+    rollout of the task TAMPERED, the original code too (round 9, vrd9-20/21)."""
+    tests = {n.split("::", 1)[0] for n in selected}
+    rels = walk_files(base)
+    # A test directory's modules (never the root's or a package's, where the library is).
+    dirs = {d for d in (t.rpartition("/")[0] for t in tests) if "test" in d.rpartition("/")[2].lower()}
+    files = set(tests)
+    for rel in rels:
+        name = rel.rsplit("/", 1)[-1]
+        if name == "conftest.py":
+            files.add(rel)
+            files |= _plugin_files(base, rel, set(rels))
+        elif name.endswith(".py") and rel.rpartition("/")[0] in dirs:
+            files.add(rel)
+    return sorted(files - set(mutated))
+
+
+def _plugin_files(base: Path, conftest: str, rels: set[str]) -> set[str]:
+    """The workspace files of the modules a conftest's ``pytest_plugins`` names."""
+    try:
+        tree = ast.parse((base / conftest).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytest_plugins" for t in node.targets
+        ):
+            value = node.value
+            items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+            names += [i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)]
+    found = set()
+    for name in names:
+        path = name.replace(".", "/")
+        for root in ("", "src/"):
+            for rel in (f"{root}{path}.py", f"{root}{path}/__init__.py"):
+                if rel in rels:
+                    found.add(rel)
+    return found
 
 
 def link_tree(src: Path, dst: Path) -> None:
