@@ -105,12 +105,14 @@ try:  # the OOM killer's first choice: the tests, never repo-agent (an enclosing
         f.write("1000")
 except OSError:
     pass
-def _outside(cmd):  # the command's file and our interpreter, where they are not the workspace's
-    found = [os.path.join(cwd, cmd)] if "/" in cmd else [
-        p for p in (os.path.join(d or ".", cmd) for d in os.environ.get("PATH", os.defpath).split(os.pathsep))
-        if os.path.isfile(p)][:1]
-    return [p for p in found + [sys.executable] if not os.path.realpath(p).startswith(cwd.rstrip("/") + "/")]
-outside = _outside(sys.argv[2])
+def _found(cmd):  # the files execvp may run for the command, in its order (PATH relative to cwd), seen as root
+    if "/" in cmd:
+        return [os.path.join(cwd, cmd)]
+    return [p for p in (os.path.join(cwd, d, cmd) for d in os.environ.get("PATH", os.defpath).split(os.pathsep))
+            if os.path.isfile(p)]
+def _outside(p):
+    return not os.path.realpath(p).startswith(cwd.rstrip("/") + "/")
+found = _found(sys.argv[2])
 try:
     if uid is not None:
         for cap in range(64):
@@ -131,8 +133,12 @@ if groups and st["Groups"].split():
     die("still in the groups %s" % st["Groups"].strip())
 if mode != "reap" and (int(st["CapEff"], 16) or int(st["CapPrm"], 16) or int(st["CapAmb"], 16)):
     die("a capability is left: CapEff %s" % st["CapEff"].strip())
-for p in outside:  # the machine's doing (a venv made under umask 077), never the rollout's: not started
-    if not os.access(p, os.X_OK):
+# The machine's doing (a venv made under umask 077), never the rollout's: not started. The
+# interpreter, and the command as execvp (shutil.which) resolves it: the first of its files this
+# uid may run, over the whole PATH; none, and one outside the workspace is named.
+runnable = any(os.access(f, os.X_OK) for f in found)
+for p in [sys.executable] + ([] if runnable else found):
+    if _outside(p) and not os.access(p, os.X_OK):
         die("uid %d cannot run %s: make it and its directories readable and searchable by others" % (os.getuid(), p))
 import resource as r
 for k, v in c.items():

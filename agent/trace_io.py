@@ -79,6 +79,15 @@ def _escape_bad_bytes(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(ESCAPE_ERRORS, _escape_bad_bytes)
 
 
+class LineTooLong(OSError):
+    """A line past ``MAX_LINE_BYTES`` read from a file's end: what is before it (a trace's earlier
+    ``rollout_end``) cannot be read that way. An OSError, as the file had been unreadable: a
+    caller that treats an unreadable trace as one it cannot judge does so here too."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(f"{path}: a line longer than {MAX_LINE_BYTES:,} bytes: the lines before it not read")
+
+
 class NotRegularFile(OSError):
     """A trace path that is a FIFO, socket, device, directory or symlink: never opened.
     ``what`` names it ("a FIFO")."""
@@ -263,6 +272,7 @@ def is_regular_entry(entry: os.DirEntry) -> bool:
 
 
 __all__ = [
+    "LineTooLong",
     "NotRegularFile",
     "check_regular",
     "clean",
@@ -285,9 +295,10 @@ __all__ = [
 def lines_from_end(path: str | os.PathLike[str], block: int = 1 << 16) -> Iterator[bytes]:
     """A file's non-blank lines, last first, read backwards in blocks (a trace's
     ``rollout_end`` can hold a large patch; a line's blocks are joined once, so a 32 MB line
-    costs its bytes, not a copy per block). Stops at a line longer than ``MAX_LINE_BYTES``
-    (no reader takes one: a hostile file of one line is never held whole). Regular files
-    only: a trace swapped for a FIFO is never waited on."""
+    costs its bytes, not a copy per block). ``LineTooLong`` at a line longer than
+    ``MAX_LINE_BYTES``, once the lines after it are given (no reader takes one, and a hostile
+    file of one line is never held whole; the lines before it are unknown, never silently
+    none). Regular files only: a trace swapped for a FIFO is never waited on."""
     with open_regular(path) as f:
         pos = f.seek(0, os.SEEK_END)
         tail: list[bytes] = []  # the line not yet whole, its pieces last first
@@ -301,19 +312,19 @@ def lines_from_end(path: str | os.PathLike[str], block: int = 1 << 16) -> Iterat
                 tail.append(parts[-1])
                 for line in (b"".join(reversed(tail)), *reversed(parts[1:-1])):
                     if len(line) > MAX_LINE_BYTES:
-                        return
+                        raise LineTooLong(path)
                     if line.strip():
                         yield line
                 tail, held = [], 0
             tail.append(parts[0])
             held += len(parts[0])
             if held > MAX_LINE_BYTES:
-                return
+                raise LineTooLong(path)
         line = b"".join(reversed(tail))
         if line.strip():
             yield line
 
 
 def last_line(path: str | os.PathLike[str], block: int = 1 << 16) -> bytes:
-    """A file's last non-blank line (b"" for none); see ``lines_from_end``."""
+    """A file's last non-blank line (b"" for none); see ``lines_from_end`` (``LineTooLong``)."""
     return next(lines_from_end(path, block), b"")

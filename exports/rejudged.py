@@ -10,12 +10,14 @@ as it was changes nothing.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
-from agent.trace_io import lines_from_end, loads_bounded
+from agent.trace_io import LineTooLong, lines_from_end, loads_bounded
 from labeling.records import PairRow
 
 if TYPE_CHECKING:
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 
 def _ends(path: str) -> Generator[tuple[float, RolloutState]]:
     """The trace's ``rollout_end`` events, last first: when each was written and the state it
-    says. OSError or ValueError for an unreadable trace or end."""
+    says. OSError or ValueError for an unreadable trace or end (``LineTooLong``, an OSError:
+    a line past the reader's bound, the ends before it unknown)."""
     for line in lines_from_end(path):
         if b'"rollout_end"' not in line:
             continue
@@ -34,30 +37,51 @@ def _ends(path: str) -> Generator[tuple[float, RolloutState]]:
             yield end.ts, rollout_state(end)
 
 
-def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
-    """Whether the trace's verdict now differs from the one it had at ``when`` (an ISO time: a
-    label event's ``at``): a ``rollout_end`` written after it says otherwise than the last one
+@dataclass(frozen=True)
+class VerdictSince:
+    """What a trace's ends say about a time: ``now``, the state its last ``rollout_end`` says
+    (None: no end read), and whether the verdict ``changed`` since."""
+
+    now: RolloutState | None
+    changed: bool
+
+
+def verdict_since(path: str, when: str, *, marks: bool = False) -> VerdictSince:
+    """The trace's ends read once from its end, against ``when`` (an ISO time: a label event's
+    ``at``): changed when a ``rollout_end`` written after it says otherwise than the last one
     written before it (``marks``: its detail too, the SUSPECT rules a clear was given on).
-    Unreadable traces and times: False (the store's state rules them)."""
+    A line past the reader's bound before that end (``LineTooLong``) hides it: changed, as far
+    as anyone can tell, never "no end". Other unreadable traces, ends and times: not changed
+    (no reader takes such an end: the store's state rules them)."""
+    now: RolloutState | None = None
     try:
         at = datetime.fromisoformat(when).timestamp()
-        now = None
         for ts, state in _ends(path):
             if now is None:
                 now = state
             if ts <= at:
                 then_: tuple[object, ...] = (state.status, state.verdict, state.detail if marks else "")
-                return then_ != (now.status, now.verdict, now.detail if marks else "")
-        return False  # no end before the label: the verdict it was given on is today's
+                return VerdictSince(now, then_ != (now.status, now.verdict, now.detail if marks else ""))
+        return VerdictSince(now, False)  # no end before the label: the verdict it was given on is today's
+    except LineTooLong:
+        return VerdictSince(now, True)
     except (OSError, ValueError):
-        return False
+        return VerdictSince(now, False)
+
+
+def verdict_changed_since(path: str, when: str, *, marks: bool = False) -> bool:
+    """Whether the trace's verdict now differs from the one it had at ``when`` (`verdict_since`)."""
+    return verdict_since(path, when, marks=marks).changed
 
 
 def _last_end_ts(path: str) -> float | None:
-    """When the trace's last ``rollout_end`` was written; None: no end, or unreadable."""
+    """When the trace's last ``rollout_end`` was written; None: no end, or an unreadable one;
+    infinity: a line past the reader's bound hides it (later than any label: read further)."""
     try:
         with contextlib.closing(_ends(path)) as ends:
             return next((ts for ts, _state in ends), None)
+    except LineTooLong:
+        return math.inf
     except (OSError, ValueError):
         return None
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agent.trace import RolloutEnd, RolloutState, rollout_state
 from agent.trace_io import last_line, loads_bounded
-from exports.rejudged import verdict_changed_since
+from exports.rejudged import verdict_since
 
 if TYPE_CHECKING:
     from labeling.store import LabelStore
@@ -39,18 +39,23 @@ def held_for_review(rollouts: Iterable[tuple[str, RolloutState, str]], cleared: 
     Held when the store or the trace's own ``rollout_end`` says so: a trace whose last line
     is not its end (a rejudge's test run appended, a blank line) still has its stored state.
     ``cleared``: uid -> when a person cleared it; a clear stands on the marks it was given on,
-    never on the ones a later rejudge found (round 9 vrd9-4)."""
+    never on the ones a later rejudge found (round 9 vrd9-4). Each trace is read once (a
+    cleared one's ends from its end: its last end and the one the clear was given on)."""
     out: dict[str, str] = {}
     for uid, stored, path in rollouts:
-        states = [stored]
-        on_file = trace_state(path) if path else None
-        if on_file is not None:
-            states.append(on_file)
+        if stored.status == "probe":
+            out[uid] = "probe"
+            continue
+        on_file, changed = None, False
+        if path and uid in cleared:
+            since = verdict_since(path, cleared[uid], marks=True)
+            on_file, changed = since.now, since.changed
+        elif path:
+            on_file = trace_state(path)
+        states = [stored] if on_file is None else [stored, on_file]
         if any(st.status == "probe" for st in states):
             out[uid] = "probe"
-        elif any(st.verdict == "suspect" for st in states) and (
-            uid not in cleared or (path and verdict_changed_since(path, cleared[uid], marks=True))
-        ):
+        elif any(st.verdict == "suspect" for st in states) and (uid not in cleared or changed):
             out[uid] = "suspect"
     return out
 

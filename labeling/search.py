@@ -42,13 +42,14 @@ def find(
     q: SearchQuery,
     limit: int,
     path_of: Callable[[str], str],
-    alive: Callable[[], dict[str, bool]] | None = None,
+    alive: Callable[[], dict[str, bool]],
 ) -> SearchHits:
     """Up to ``limit`` hits (one per event), newest first. ``hits`` is the backend's
     ``search_hits``; ``path_of`` turns a stored trace path into one to open. A phrase is
     checked on each candidate's text (`matches`), at most `MAX_CHECKED` of them. ``alive``
-    (batch id -> its process can still write): a running rollout of a dead batch reads as
-    interrupted, as everywhere else."""
+    (batch id -> its process can still write; the store's `batch_liveness`), asked once at
+    the first running hit: a running rollout of a dead batch reads as interrupted, as
+    everywhere else. Required: without it every such rollout read as running."""
     limit = max(1, min(limit, MAX_LIMIT))
     check = needs_check(q)
     seen: set[tuple[str, int, str]] = set()
@@ -65,7 +66,7 @@ def find(
                 continue  # another part of the same text
             seen.add(key)
             state = row_state(row["state_status"], row["state_verdict"], row["state_reason"], "")
-            if state.status == "running" and alive is not None:
+            if state.status == "running":
                 batches = alive() if batches is None else batches
                 state = live_state(state, batches.get(row["batch_id"], True))
                 if not _kept(state, q.filters):

@@ -152,6 +152,17 @@ def test_a_rejudge_stopped_before_its_rollout_end_still_counts_the_older_checker
     assert list(lines_from_end(path, block=7)) == [x for x in reversed(lines) if x.strip()]
 
 
+def test_an_end_behind_a_line_past_the_bound_counts_as_not_judged(old_batch, monkeypatch):
+    """`lines_from_end` raises `LineTooLong` (an OSError) at a line past its bound: `stats`'
+    checker count leaves such a trace out, as one it cannot read, never a traceback."""
+    from agent import trace_io
+
+    monkeypatch.setattr(trace_io, "MAX_LINE_BYTES", 64)
+    with (old_batch / "traces" / "forged.jsonl").open("a") as f:
+        f.write('{"kind": "test_run", "summary": "' + "x" * 100 + '"}\n')
+    assert checker_counts(old_batch) == {}
+
+
 def test_a_patch_cut_to_fit_its_trace_line_is_never_rebuilt_in_part(mini_suite, tmp_path):
     """agent/trace_file.py shrunk_line cuts a huge rollout_end's patch; cut between two files,
     unidiff rebuilt the first and silently dropped the rest (round 8 #18)."""

@@ -482,3 +482,25 @@ def test_the_command_inherits_no_descriptor_but_its_own(tmp_path, sandbox):
     )
     code, out, _, _ = run_command([sys.executable, "fds.py"], ws, timeout_s=20, sandbox=sandbox)
     assert code == 0 and "FDS []" in out, out
+
+
+def test_a_command_found_in_a_later_path_entry_runs(tmp_path, sandbox):
+    """The launcher's check that the sandbox's uid can run the command looked at the first
+    PATH entry holding a file of its name (round 12's review): one the uid cannot run there
+    (a data file, a root-only tool) said "cannot run" where execvp runs the one further on.
+    It resolves as shutil.which does, over the whole PATH; none runnable still says so."""
+    first, later = tmp_path / "first", tmp_path / "later"
+    for d in (first, later):
+        d.mkdir()
+        d.chmod(0o755)
+    (first / "tool").write_text("not a program\n")
+    (first / "tool").chmod(0o644)
+    (later / "tool").write_text("#!/bin/sh\necho from-later\n")
+    (later / "tool").chmod(0o755)
+    ws = _project(tmp_path / "ws", {"a.txt": "x"})
+    env = {"PATH": f"{first}:{later}:/usr/bin:/bin"}
+    run = sb.run_command_full(["tool"], ws, timeout_s=30, sandbox=sandbox, env=env, ro_binds=(first, later))
+    assert (run.exit_code, run.output.strip()) == (0, "from-later"), run.output
+    (later / "tool").chmod(0o644)
+    with pytest.raises(SandboxError, match=f"cannot run {first / 'tool'}: make it"):  # the first it finds
+        sb.run_command_full(["tool"], ws, timeout_s=30, sandbox=sandbox, env=env, ro_binds=(first, later))

@@ -4,6 +4,8 @@ depth, with a bounded number of descriptors, counted as the sandbox's tmpfs coun
 from __future__ import annotations
 
 import os
+import stat
+import time
 
 import pytest
 
@@ -74,3 +76,46 @@ def test_a_directory_moved_above_the_open_levels_stops_the_walk(tmp_path, monkey
     # The measure (agent/tree_cost.py): a tree moved under it, or a directory not read, is unlisted.
     monkeypatch.setattr(agent.tree_cost, "measure", lambda fd: agent.tree_cost.TreeCost(0, 0, unlisted=1))
     assert subuid_keeper.measure_tree(str(tmp_path)) == (1 << 62, 1 << 62)  # past any cap: the run is stopped
+
+
+def test_with_the_host_gone_the_keeper_kills_the_sandboxs_processes_before_giving_back(tmp_path, monkeypatch):
+    """`give_back_all` (the host gone mid-run): what still runs as the leased uid, a test
+    making files in the workspace, is killed first; only then is the tree the user's again,
+    so nothing of the sandbox's is made in it after (untested before round 13's review)."""
+    import subprocess
+
+    from agent import uid_lease
+
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (a leased uid, chown)")
+    lease = uid_lease.lease_uid()  # a uid no other sandbox of the machine holds: its processes are ours
+    uid = lease.uid
+    writer = None
+    try:
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        (ws / "a.txt").write_text("x")
+        assert subuid_keeper.chown_tree(str(ws), uid, uid, top_uid=0) == 0  # handed over, as the keeper does
+        loop = "while :; do rm -f late; : > late; done"  # the tests, still at work
+        writer = subprocess.Popen(["/bin/sh", "-c", loop], cwd=ws, user=uid, group=uid, extra_groups=[])
+        while not (ws / "late").exists():
+            time.sleep(0.01)
+        running_at_give_back: list[list[int]] = []
+        chown = subuid_keeper.chown_tree
+
+        def give_back(path, *args, **kw):
+            running_at_give_back.append(uid_lease.processes_of(uid))
+            return chown(path, *args, **kw)
+
+        monkeypatch.setattr(subuid_keeper, "chown_tree", give_back)
+        handed = {str(ws): subuid_keeper.Handed((0, 0), (uid, uid), 0o755)}
+        subuid_keeper.give_back_all(handed, timeout_s=10)
+        assert running_at_give_back == [[]]  # the give-back found nothing of the uid running
+        assert writer.wait(timeout=10) == -9
+        owners = {(st.st_uid, st.st_gid) for st in (os.lstat(p) for p in [ws, *ws.iterdir()])}
+        assert owners == {(0, 0)} and stat.S_IMODE(os.lstat(ws).st_mode) == 0o755
+    finally:
+        if writer is not None and writer.poll() is None:
+            writer.kill()
+            writer.wait()
+        lease.release()

@@ -108,15 +108,23 @@ def test_replay_from_a_batch_with_a_fifo_skips_it(tmp_path):
     assert factory("t", 0).model == "m"
 
 
-def test_lines_from_end_stops_at_a_line_no_reader_takes(tmp_path, monkeypatch):
-    """Read backwards, a line past MAX_LINE_BYTES ends the lines: a hostile trace of one
-    endless line is never held whole in memory (every reader refuses such a line anyway)."""
+def test_lines_from_end_raise_at_a_line_no_reader_takes(tmp_path, monkeypatch):
+    """Read backwards, a line past MAX_LINE_BYTES ends the lines with ``LineTooLong``: a hostile
+    trace of one endless line is never held whole in memory (every reader refuses such a line
+    anyway), and the lines before it are unknown, never silently none (round 12's review: a
+    ``rollout_end`` behind such a line read as "no end", "not rejudged since")."""
     monkeypatch.setattr(trace_io, "MAX_LINE_BYTES", 8)
     path = tmp_path / "t.jsonl"
     path.write_bytes(b"first\n" + b"x" * 20 + b"\nlast\n\n")
-    assert list(trace_io.lines_from_end(path, block=3)) == [b"last"]
+    lines = trace_io.lines_from_end(path, block=3)
+    assert next(lines) == b"last"
+    with pytest.raises(trace_io.LineTooLong, match="t.jsonl: a line longer than 8 bytes"):
+        next(lines)
     path.write_bytes(b"y" * 50)
-    assert list(trace_io.lines_from_end(path, block=3)) == [] and trace_io.last_line(path, block=3) == b""
+    with pytest.raises(trace_io.LineTooLong):
+        list(trace_io.lines_from_end(path, block=3))
+    with pytest.raises(OSError):  # what callers that take an unreadable trace as not judged catch
+        trace_io.last_line(path, block=3)
     path.write_bytes(b"first\nsecond\n")
     assert list(trace_io.lines_from_end(path, block=3)) == [b"second", b"first"]
 

@@ -173,3 +173,65 @@ def test_each_trace_is_read_once_however_many_labeled_pairs_it_is_in(env, monkey
     held = {p.pair_id for p, why in settled_pairs(env.store) if why == "rejudged_since_label"}
     assert held == {p.pair_id for p in pairs if "fix_gcd__s3" in (p.chosen_uid + p.rejected_uid)}
     assert sorted(opened) == ["fix_gcd__s0.jsonl", "fix_gcd__s1.jsonl", "fix_gcd__s2.jsonl", *["fix_gcd__s3.jsonl"] * 2]
+
+
+def _end_behind_a_line_past_the_bound(path: Path, rid: str, monkeypatch, state: RolloutState) -> None:
+    """A rejudge's end written after a line no reader takes (past ``MAX_LINE_BYTES``, made
+    small here): read from the end, the ends before that line cannot be read."""
+    from agent import trace_io
+    from agent.trace import TestRun
+
+    monkeypatch.setattr(trace_io, "MAX_LINE_BYTES", 4096)
+    end = json.loads(path.read_text().splitlines()[-1])
+    w = TraceWriter(path, rid)
+    w.seq = 10_000
+    w.emit(TestRun, passed=True, final=True, summary="x" * 8192)
+    outcome = Outcome.model_validate(end["outcome"]).model_copy(update={"state": state})
+    w.emit(RolloutEnd, outcome=outcome, stop_reason=end["stop_reason"], duration_s=1.0)
+    w.close()
+
+
+def test_a_clear_with_its_end_behind_a_line_past_the_bound_is_no_clear(tmp_path, monkeypatch) -> None:
+    """Round 12's review: `lines_from_end` stopped silently at a line past its bound, so the
+    end a clear was given on, behind it, read as "no end before the clear": "not changed",
+    and a SUSPECT rollout with new marks went into SFT. Now it is "cannot tell": held."""
+    from exports import SftOptions, export_sft
+    from exports.rejudged import verdict_changed_since
+    from tests.exports.conftest import make_batch
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    path = make_batch(root, "b1", [Spec("fix_gcd", 0, passed=True)]) / "traces" / "fix_gcd__s0.jsonl"
+    _set_end_state(path, judged("suspect", "frames (gcd.py:3)"))
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        store.ingest([root])
+        at = store.clear_suspect("b1/fix_gcd__s0", "inspect is only in a docstring").at
+        _end_behind_a_line_past_the_bound(
+            path, "fix_gcd__s0", monkeypatch, judged("suspect", "checker_tell (gcd.py:7)")
+        )
+        store.ingest([root])
+        assert verdict_changed_since(str(path), at, marks=True)
+        with pytest.raises(Exception, match="suspect"):
+            export_sft(store, tmp_path / "s.jsonl", SftOptions(style="trajectory"))
+    finally:
+        store.close()
+
+
+def test_a_confirm_with_a_sides_end_behind_a_line_past_the_bound_is_not_exported(tmp_path, monkeypatch) -> None:
+    """The same for a pair's verdict (`overtaken`): the preferred side rejudged FAIL behind a
+    line past the bound read as "not rejudged since the confirm", and the pair was exported."""
+    root = tmp_path / "traces"
+    root.mkdir()
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        env = Env(root, store)
+        batch = env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        store.set_verdict(env.pair_for("fix_gcd").pair_id, "confirm")
+        path = batch / "traces" / "fix_gcd__s0.jsonl"
+        _end_behind_a_line_past_the_bound(path, "fix_gcd__s0", monkeypatch, judged("fail", "3 of 44 calls differ"))
+        store.ingest([root])
+        with pytest.raises(Exception, match="rejudged_since_label"):
+            export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+    finally:
+        store.close()

@@ -106,3 +106,28 @@ def test_the_state_on_file_is_the_last_rollout_end_past_blank_lines(tmp_path) ->
     with path.open("ab") as f:
         f.write(b'{"kind": "test_run"}\n')
     assert trace_state(str(path)) is None
+
+
+def test_a_cleared_rollouts_trace_is_read_once(tmp_path, monkeypatch) -> None:
+    """exports/suspect.py `held_for_review` on 1,000 cleared SUSPECT rollouts: each trace
+    opened once (its last end and the one the clear was given on, in one read from the end;
+    it read the last line, then the ends again: 2,000 opens), and each clear stands."""
+    import shutil
+
+    from agent import trace_io
+    from exports.suspect import held_for_review
+
+    batch = make_batch(tmp_path, "b1", [Spec("fix_gcd", 0)])
+    _set_state(batch, "fix_gcd__s0", judged("suspect", "frames (gcd.py:3)"))
+    one = batch / "traces" / "fix_gcd__s0.jsonl"
+    paths = [str(one)]
+    for i in range(1, 1000):
+        shutil.copyfile(one, batch / "traces" / f"copy{i}.jsonl")
+        paths.append(str(batch / "traces" / f"copy{i}.jsonl"))
+    stored = judged("suspect", "frames (gcd.py:3)")
+    cleared = {f"u{i}": "2100-01-01T00:00:00+00:00" for i in range(1000)}
+    opened: list[str] = []
+    real_open = trace_io.open_regular
+    monkeypatch.setattr(trace_io, "open_regular", lambda path: opened.append(str(path)) or real_open(path))
+    assert held_for_review(((f"u{i}", stored, p) for i, p in enumerate(paths)), cleared) == {}
+    assert sorted(opened) == sorted(paths)

@@ -356,3 +356,33 @@ def test_a_cjk_word_is_found_inside_a_run_of_cjk(env):
     assert s.search("库数据") == [] and s.search("数据库成功") == []  # not in this order / not there
     (hit,) = s.search("数据库")
     assert hit.snippet == out
+
+
+def test_find_always_asks_whether_a_running_rollouts_batch_is_alive(tmp_path):
+    """labeling/search.py `find`: ``alive`` defaulted to None, and a caller that left it out
+    got every running rollout of a dead batch as running (round 12's review). It is required,
+    asked once however many running hits, and a hit's state is what it says."""
+    import inspect
+
+    from labeling.search import find
+
+    trace = tmp_path / "t.jsonl"
+    trace.write_text('{"kind": "tool_call", "name": "grep", "arguments": "walrus"}\n')
+    rows = [
+        (9 - i, f"{b}/r{i}", f"r{i}", b, 1, "args", 0, str(trace), "t", "m", "running", None, None)
+        for i, b in enumerate(["dead", "live", "dead"])
+    ]
+    asked: list[int] = []
+
+    def alive() -> dict[str, bool]:
+        asked.append(1)
+        return {"dead": False, "live": True}
+
+    hits = find(lambda q, before, page: rows if before is None else [], parse_search("walrus"), 10, str, alive)
+    assert [(h.uid, h.state.status, h.state.reason) for h in hits] == [
+        ("dead/r0", "not_judged", "interrupted"),
+        ("live/r1", "running", None),
+        ("dead/r2", "not_judged", "interrupted"),
+    ]
+    assert asked == [1]
+    assert inspect.signature(find).parameters["alive"].default is inspect.Parameter.empty

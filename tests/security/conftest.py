@@ -237,7 +237,33 @@ def remove_cgroup(d: Path) -> None:
         time.sleep(0.01)
     cgroups._drain(d)
     if d.exists():
-        d.rmdir()
+        try:
+            d.rmdir()
+        except OSError as exc:  # the same error, saying what was left where
+            raise OSError(exc.errno, f"cgroup {d} not removed ({exc.strerror}); left: {cgroups_left(d)}") from exc
+
+
+def cgroups_left(d: Path) -> str:
+    """Cgroup ``d`` and those below it still there, deepest first, each with its processes
+    (pid, name, state: a D is stuck in the kernel): what a failed removal leaves."""
+    found = [c for c in (d, *d.rglob("*")) if c.is_dir() and (c / "cgroup.procs").is_file()]
+    out = []
+    for c in sorted(found, key=lambda c: len(c.parts), reverse=True):
+        try:
+            pids = (c / "cgroup.procs").read_text().split()
+        except OSError as exc:
+            pids = [f"(unreadable: {exc.strerror})"]
+        out.append(f"{c}: " + (", ".join(_process(p) for p in pids) or "no process"))
+    return "; ".join(out)
+
+
+def _process(pid: str) -> str:
+    """``pid`` with its name and state from /proc (``pid (name) state``), or ``pid`` gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return f"{pid} (gone)"
+    return f"{pid} ({stat[stat.find('(') + 1 : stat.rfind(')')]}) {stat[stat.rfind(')') + 2 :].split(' ', 1)[0]}"
 
 
 def allocate_in(cgroup: Path, mb: int) -> int:

@@ -280,3 +280,30 @@ def test_an_oom_around_a_sandbox_is_told_apart_from_its_own_limits():
             os.close(watch)
         own.rmdir()
         top.rmdir()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are made by root (a container, CI); the user mode has none")
+def test_a_cgroup_left_busy_says_which_and_what_runs_in_it(monkeypatch):
+    """tests/security/conftest.py `remove_cgroup`: a sandbox's cgroup whose process outlived
+    the drain (stuck in the kernel: here the drain does nothing) still fails the removal, and
+    the error names the cgroup and the process left in it (it said only EBUSY and the top)."""
+    from tests.security.conftest import remove_cgroup
+
+    sleeper, d = None, None
+    try:
+        with pytest.raises(OSError) as caught, memory_cgroup("r13-busy", 256 * 2**20) as d:
+            child = d / f"sandbox-{uuid.uuid4().hex[:8]}"
+            child.mkdir()
+            sleeper = subprocess.Popen(in_cgroup(child, ["sleep", "60"]))
+            while Path(f"/proc/{sleeper.pid}/comm").read_text().strip() != "sleep":
+                time.sleep(0.01)  # moved into the cgroup, then execs
+            monkeypatch.setattr(cgroups, "_drain", lambda c: None)
+        assert f"cgroup {d} not removed" in str(caught.value)
+        assert f"{child}: {sleeper.pid} (sleep) S" in str(caught.value), caught.value
+    finally:
+        monkeypatch.undo()
+        if sleeper is not None:
+            sleeper.kill()
+            sleeper.wait()
+        if d is not None and d.exists():
+            remove_cgroup(d)

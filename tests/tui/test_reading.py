@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from textual.widgets import Input, Select
 
 from tests.tui.conftest import settle, wait_until
@@ -202,12 +203,15 @@ async def test_the_ab_view_is_worked_out_off_the_ui_thread(traces, make_app, mon
         gate.set()
 
 
-async def test_an_ab_compare_that_fails_says_so(traces, make_app, monkeypatch):
-    """A compare that raises (in its thread) is one line in the view, not "comparing…" for ever."""
+@pytest.mark.parametrize("error", [ValueError("hunk header out of range"), MemoryError()])
+async def test_an_ab_compare_that_fails_says_so(traces, make_app, monkeypatch, error):
+    """A compare that raises (in its thread) is one line in the view, not "comparing…" for ever.
+    Out of memory is the one error it may meet; anything else is a bug, reported by the app too
+    (round 12's review: `except Exception` kept every bug to a line in the view)."""
     import tui.ab_model
 
     def broken(a: str, b: str) -> str:
-        raise ValueError("hunk header out of range")
+        raise error
 
     monkeypatch.setattr(tui.ab_model, "ab_patch", broken)
     monkeypatch.setattr(tui.ab_model, "_CACHE", type(tui.ab_model._CACHE)())
@@ -217,7 +221,15 @@ async def test_an_ab_compare_that_fails_says_so(traces, make_app, monkeypatch):
         await pilot.press("v", "v")
         ab = app.screen.query_one("#diff-ab", DiffView)
         await wait_until(pilot, lambda: "comparing" not in shown(ab))
-        assert "could not compare A's files with B's: hunk header out of range" in shown(ab)
+        if isinstance(error, MemoryError):
+            assert "could not compare A's files with B's: out of memory" in shown(ab)
+            await pilot.pause()
+            assert not [n for n in app._notifications if n.severity == "error"]
+        else:
+            assert "could not compare A's files with B's: hunk header out of range" in shown(ab)
+            await wait_until(
+                pilot, lambda: any("ValueError: hunk header out of range" in n.message for n in app._notifications)
+            )
 
 
 async def test_view_choice_is_kept_across_a_restart(traces, make_app):

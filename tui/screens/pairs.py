@@ -185,11 +185,18 @@ class PairsScreen(StudioScreen):
     # end (into the cache) and is shown if its pair is back on screen by then.
     @work(thread=True, group="pairs-ab", exit_on_error=False)
     def _compare_ab(self, a: RolloutRow, b: RolloutRow) -> None:
+        """Pure work on two stored patches: the one error it may meet is memory (two patches at
+        the cap on a machine short of it). Anything else is a bug: said in the view too (never
+        "comparing…" for ever), and raised on for the app to report (`worker_failed`)."""
+        uids = (a.uid, b.uid)
         try:
             patch, failed = ab_patch_for(a.patch, b.patch), ""
-        except Exception as exc:  # said in the view: never "comparing…" for ever, nor the studio's end
-            patch, failed = None, f"(could not compare A's files with B's: {exc})"
-        self.app.call_from_thread(self._compared_ab, (a.uid, b.uid), patch, failed)
+        except MemoryError:
+            patch, failed = None, "(could not compare A's files with B's: out of memory)"
+        except Exception as exc:
+            self.app.call_from_thread(self._compared_ab, uids, None, f"(could not compare A's files with B's: {exc})")
+            raise
+        self.app.call_from_thread(self._compared_ab, uids, patch, failed)
 
     def _compared_ab(self, uids: tuple[str, str], patch: str | None, failed: str) -> None:
         """A compare's end (``patch`` None: it failed, ``failed`` says why): shown if its pair is
