@@ -109,6 +109,14 @@ def _outcome(phases: dict[str, str]) -> str:
     return "skipped" if call == "skipped" else "passed"
 
 
+_RANK = {"skipped": 0, "passed": 1, "failed": 2}
+
+
+def _worse(a: str, b: str) -> str:
+    """Of two call outcomes of one test, the one that counts: failed, then passed, then skipped."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
 # A phase's outcome as one shared string (each record's own copy, kept per phase, was most of
 # a 64 MB run's memory: round 12).
 _PHASE_OUTCOME = {o: o for o in ("passed", "failed", "skipped")}
@@ -149,7 +157,7 @@ def _well_formed(rec: dict) -> bool:
         return (
             isinstance(rec.get("id"), str)
             and rec.get("when") in ("setup", "call", "teardown")
-            and rec.get("outcome") in ("passed", "failed", "skipped")
+            and rec.get("outcome") in ("passed", "failed", "skipped", "rerun")
         )
     if rec["k"] in ("hook", "test_code"):
         file = rec.get("file")
@@ -225,6 +233,7 @@ def judge(
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
     known: dict[str, str] = {}
     phases: dict[str, dict[str, str]] = {}
+    reran: set[str] = set()  # tests whose attempt a rerun threw away, until the next one's setup
     problems: list[str] = []
     tamper: list[str] = []
     collect_errors: list[str] = []
@@ -267,10 +276,26 @@ def judge(
         elif kind == "hello":
             hello = hello or rec
         elif kind == "report":
-            per = phases.setdefault(str(rec.get("id")), {})
-            if rec.get("when") in per:
-                problems.append(f"two {rec.get('when')} reports for {shown_test(rec.get('id'), workspace)}")
-            per[_PHASE_WHEN[rec["when"]]] = _PHASE_OUTCOME[rec["outcome"]]  # (``_well_formed``: one of these)
+            nodeid, when, outcome = str(rec["id"]), _PHASE_WHEN[rec["when"]], rec["outcome"]
+            if outcome == "rerun":
+                # A rerun plugin (pytest-rerunfailures) throws the attempt away and runs the
+                # test again, setup and all: the last attempt is the test's (round 13, r13-7).
+                # One that never comes back leaves no call: an error.
+                phases[nodeid] = {}
+                reran.add(nodeid)
+                continue
+            if when == "setup" and nodeid in reran:  # the next attempt (after the last one's teardown)
+                phases[nodeid] = {}
+                reran.discard(nodeid)
+            per = phases.setdefault(nodeid, {})
+            if when in per and when == "call":
+                # Subtests (pytest 9's, pytest-subtests, unittest's subTest under them) report
+                # each subtest as a call of the test, then the test's own: the worst counts,
+                # so no report can turn another's failure into a pass (round 13, r13-6).
+                outcome = _worse(per[when], outcome)
+            elif when in per:
+                problems.append(f"two {when} reports for {shown_test(nodeid, workspace)}")
+            per[when] = _PHASE_OUTCOME[outcome]  # (``_well_formed``: one of these)
         elif kind == "collect_error":
             collect_errors.append(str(rec.get("id")))
         elif kind == "collect_skip":

@@ -21,6 +21,8 @@ def _test(nodeid: str, call: str = "passed") -> list[dict]:
 
 
 HELLO = {"k": "hello", "pid": 7}
+FIN0 = {"k": "finish", "exitstatus": 0}
+FIN1 = {"k": "finish", "exitstatus": 1}
 
 
 def test_counts_from_records_agreeing_with_the_exit_code():
@@ -38,8 +40,8 @@ def test_disagreements_are_errors():
     failing = _records(HELLO, *_test("t::a", "failed"), {"k": "finish", "exitstatus": 0})
     assert "exit status 0 with 0 passed, 1 failed" in judge(failing, 0).error
     assert "no test failed" in judge(_records(HELLO, *ok, {"k": "finish", "exitstatus": 1}), 1).error
-    dup = _records(HELLO, *ok, ok[1], {"k": "finish", "exitstatus": 0})
-    assert "two call reports for <a file name the tests made>::a" in judge(dup, 0).error
+    dup = _records(HELLO, *ok, ok[0], {"k": "finish", "exitstatus": 0})
+    assert "two setup reports for <a file name the tests made>::a" in judge(dup, 0).error
     late = _records(HELLO, *ok, {"k": "finish", "exitstatus": 0}, *_test("t::b"))
     assert "after the session finished" in judge(late, 0).error
     assert (
@@ -198,3 +200,31 @@ def test_records_are_read_one_line_at_a_time_as_splitlines_cuts_them():
     for data in (b"", b"a", b"a\n", b"a\r\nb\rc\n\nd", b"\r\r\n\n", b'{"k":1}\r{"k":2}\n{"k":3}'):
         for end in range(len(data) + 1):
             assert list(_lines(data, end)) == data[:end].splitlines(), (data, end)
+
+
+def test_subtests_calls_fold_the_worst_first():
+    # Subtests (pytest 9, pytest-subtests) report each subtest as a call of the test, then the
+    # test's own call (passed: the body caught the subtests' failures). A failed one counts,
+    # whatever the order; passed ones never turn it back (round 13, r13-6).
+    def calls(*outcomes: str) -> list[dict]:
+        return [{"k": "report", "id": "t::a", "when": "call", "outcome": o, "xfail": False} for o in outcomes]
+
+    setup, _, teardown = _test("t::a")
+    failed = judge(_records(HELLO, setup, *calls("passed", "failed", "passed"), teardown, FIN1), 1)
+    assert failed.error is None and failed.outcomes == {"t::a": "failed"}
+    passed = judge(_records(HELLO, setup, *calls("passed", "skipped", "passed"), teardown, FIN0), 0)
+    assert passed.error is None and passed.outcomes == {"t::a": "passed"}
+    assert (passed.counts.passed, passed.counts.collected) == (1, 1)
+
+
+def test_a_rerun_attempt_is_thrown_away():
+    # pytest-rerunfailures logs a failed attempt as "rerun", then runs the test again, setup
+    # and all: the last attempt counts (round 13, r13-7); a rerun that never comes back is an error.
+    setup, call, teardown = _test("t::a")
+    rerun = dict(call, outcome="rerun")
+    again = judge(_records(HELLO, setup, rerun, teardown, setup, call, teardown, FIN0), 0)
+    assert again.error is None and again.outcomes == {"t::a": "passed"}
+    still = judge(_records(HELLO, setup, rerun, setup, dict(call, outcome="failed"), teardown, FIN1), 1)
+    assert still.error is None and still.outcomes == {"t::a": "failed"}
+    gone = judge(_records(HELLO, setup, rerun, FIN1), 1)
+    assert gone.outcomes == {"t::a": "error"}
