@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 LINE_COST_MAX = 16 * 2**20  # estimated bytes of objects one record may make
-RUN_COST_MAX = 32 * 2**20  # ... and all records of one run together
+RUN_COST_MAX = 48 * 2**20  # ... and all records of one run together
 DEPTH_MAX = 200  # containers inside containers (the runner's 60 levels of tagged values: ~185)
 SMALL_LINE = 1024  # past the run's bound a line this short is still read (a hello, a finish)
 _EOL = re.compile(rb"\r\n|\r|\n")  # the line ends bytes.splitlines knows
