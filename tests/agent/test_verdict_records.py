@@ -149,8 +149,9 @@ def test_records_not_sealed_in_order_are_tampering_and_not_read():
 def test_records_the_host_cut_are_never_tampering():
     """The host stops reading at its bound (agent/sandbox.py MAX_VERDICT_RECORD_BYTES): the line
     it cut fails its seal for the host's doing. Not read: the run is judged on the whole lines
-    (here no finish: an error, which agent/scoring.py makes not judged), never TAMPERED (round
-    10 r10-7). A line the tests wrote before the cut still is."""
+    (here no finish: an error), never TAMPERED for that line (round 10 r10-7; agent/scoring.py
+    then says what the run did: records past the bound, round 12 r12-1). A line the tests
+    wrote before the cut still is."""
     lines = _sealed("s3cret", HELLO, *_test("t::a"), {"k": "finish", "exitstatus": 0, "nonce": finish_token("s3cret")})
     data = b"\n".join(lines) + b"\n"
     cut = data[: len(data) - 40]
