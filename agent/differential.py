@@ -45,6 +45,7 @@ from pydantic import ValidationError
 from agent.differential_order import as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import shown_path, terminal, tty_plan
+from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command_full
 from agent.scoring import env_python
 from agent.structured_inputs import structured_inputs
@@ -73,6 +74,7 @@ class CallRun:
     timed_out: bool = False
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
+    over_bound: bool = False  # records past what this process reads of a run were left unread
 
 
 @dataclass(frozen=True)
@@ -201,14 +203,25 @@ def _site_dirs(python_env: Path | None) -> list[str]:
     return [d for d in site.getsitepackages() if Path(d).is_dir()]
 
 
+# A result record as the runner writes it (json.dumps, compact): which call a line the parent
+# would not parse answered.
+_RESULT_HEAD = re.compile(rb'\{"k":"result","t":(\d{1,9}),"i":(\d{1,9}),')
+TOO_LARGE = "a result too large or too deep"  # the runner's own words for its bound (``_BAD``)
+
+
 def _read_records(data: bytes) -> CallRun:
+    """The run's records, parsed within a bound on this process's memory
+    (agent/record_budget.py): a result too large or too deep to read is a result that is not
+    plain data (a mismatch where the reference answered that call; an input left out where it
+    is the reference's), and results past the run's bound are not read (no result)."""
     out = CallRun()
-    for line in data.splitlines():
-        try:
-            rec = json.loads(line)
-        except (ValueError, RecursionError):
-            continue  # not a record: whoever wrote it, it answers nothing
-        if not isinstance(rec, dict):
+    budget = RecordBudget()
+    for line in budget.lines(data):
+        rec = line.record
+        if rec is None:
+            m = _RESULT_HEAD.match(line.head)
+            if m is not None and not line.past_bound:
+                _keep(out, (int(m.group(1)), int(m.group(2))), {"bad": TOO_LARGE})
             continue
         kind = rec.get("k")
         if kind == "hello":
@@ -217,15 +230,21 @@ def _read_records(data: bytes) -> CallRun:
             out.finished = True
             if type(rec.get("s")) is float and rec["s"] >= 0:
                 out.seconds = rec["s"]
+        elif line.past_bound:
+            continue  # read for a hello or a finish only: nothing more is kept past the bound
         elif kind == "import_error" and type(rec.get("t")) is int:
-            out.import_errors.setdefault(rec["t"], str(rec.get("error")))
+            error = rec.get("error")
+            out.import_errors.setdefault(rec["t"], error[:200] if type(error) is str else "")
         elif kind == "result" and type(rec.get("t")) is int and type(rec.get("i")) is int:
-            key = (rec["t"], rec["i"])
-            body = {k: v for k, v in rec.items() if k not in ("k", "t", "i")}
-            if key in out.results and out.results[key] != body:
-                out.conflicts.add(key)
-            out.results.setdefault(key, body)
+            _keep(out, (rec["t"], rec["i"]), {k: v for k, v in rec.items() if k not in ("k", "t", "i")})
+    out.over_bound = budget.over
     return out
+
+
+def _keep(out: CallRun, key: Key, body: dict[str, Any]) -> None:
+    if key in out.results and out.results[key] != body:
+        out.conflicts.add(key)
+    out.results.setdefault(key, body)
 
 
 # --------------------------------------------------------------------------- the reference
@@ -570,6 +589,8 @@ def _why(
     if key in got.conflicts:
         return "two different results reported"
     if have is None:
+        if got.over_bound:
+            return "no result (the run's records went past what the host reads of them)"
         return "no result" + (" (the run timed out)" if got.timed_out else "")
     if "bad" in have:
         return _shown_bad(have["bad"])

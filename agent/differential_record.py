@@ -30,6 +30,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agent.pytest_report import has_pytest_config, module_index, pytest_index
+from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python, resolve_argv
 from agent.suites.models import DifferentialTarget, Suite, Task
@@ -131,16 +132,13 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
 def _targets(records: bytes) -> list[DifferentialTarget]:
     calls: dict[tuple[str, str, str], list[tuple[list, dict]]] = {}
     finished = False
-    for line in records.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(rec, dict):
+    for line in RecordBudget().lines(records):  # read within a bound on this process's memory
+        rec = line.record
+        if rec is None:
             continue
         if rec.get("k") == "finish":
             finished = rec.get("exitstatus") == 0
-        elif rec.get("k") == "call" and isinstance(rec.get("args"), list):
+        elif rec.get("k") == "call" and isinstance(rec.get("args"), list) and not line.past_bound:
             module, function, path = rec.get("module"), rec.get("function"), rec.get("path", "")
             if isinstance(module, str) and isinstance(function, str) and isinstance(path, str):
                 kwargs = rec.get("kwargs", {})  # absent in a record of positional arguments only

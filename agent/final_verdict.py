@@ -60,6 +60,7 @@ from agent.suites.hidden_tests import hidden_run
 from agent.suspect import source_encoding
 from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds, protected_test_files
 from agent.trace import TestCounts
+from agent.trace_events import RolloutState, judged
 from agent.tree_walk import walk
 from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
 
@@ -745,6 +746,17 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
         return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why), sorted(tampered)
 
 
+def verdict_state(state: RolloutState, result: TestResult) -> RolloutState:
+    """The state ``derive_state`` gave a finally judged rollout, with why when the run says it:
+    a FAIL's from a check outside pytest (held-out inputs differ), a TAMPERED one's, when no
+    tampered path names it, from what the run showed (records flooding the verdict channel)."""
+    if state.judged and state.verdict == "fail" and result.fail_detail:
+        return judged("fail", result.fail_detail)
+    if state.judged and state.verdict == "tampered" and not state.detail and result.tamper:
+        return judged("tampered", "; ".join(result.tamper)[:500])
+    return state
+
+
 def _judge(ws: Workspace, tampered: set[str]) -> tuple[TestResult, list[str]]:
     """``final_test_run``'s run; adds to ``tampered`` the config the tests' run wrote."""
     ws.restore_protected()
@@ -934,9 +946,16 @@ def rewritten_code(before: dict[str, tuple[int, str]], after: dict[str, tuple[in
 
 def held_out_verdict(result: TestResult, verdict: held_out.Verdict | None) -> TestResult:
     """A pass stands only if the rollout's code answered the held-out inputs as the reference
-    fix does (a mismatch is a FAIL whatever pytest said)."""
+    fix does (a mismatch is a FAIL whatever pytest said). A run whose verdict records went
+    past what this machine reads is TAMPERED, unless the held-out inputs already failed the
+    code: then it is the FAIL they say (round 12 r12-1)."""
     if verdict is None:
         return result
+    if result.records_flood is not None and not verdict.passed:
+        tamper = [t for t in result.tamper if t != result.records_flood]
+        return dataclasses.replace(
+            result, passed=False, tamper=tamper, differential=verdict.detail, fail_detail=verdict.detail
+        )
     if not result.passed:
         return dataclasses.replace(result, differential=verdict.detail)
     if verdict.passed:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import prompts
-from agent.final_verdict import CHECKER_VERSION, final_test_run
+from agent.final_verdict import CHECKER_VERSION, final_test_run, verdict_state
 from agent.loop_detect import CallSeen, LoopDetector, StallWatch, project_savings
 from agent.patch_format import display_name
 from agent.probes import is_probe
@@ -43,7 +43,6 @@ from agent.trace import (
     ToolResultEvent,
     TraceWriter,
     derive_state,
-    judged,
     not_judged,
 )
 from agent.workspace import Workspace
@@ -344,9 +343,7 @@ def _finish_rollout(
             out.tests_tampered = bool(tampered or result.tamper)
             out.tests_passed = bool(result.passed) and not out.tests_tampered
             out.checker = CHECKER_VERSION
-            out.state = derive_state(stop, out)
-            if out.state.verdict == "fail" and result.fail_detail:
-                out.state = judged("fail", result.fail_detail)  # e.g. held-out inputs differ
+            out.state = verdict_state(derive_state(stop, out), result)  # e.g. held-out inputs differ
             _scan_suspect(out, ws, tally)
             if tally.final is not None:
                 emit(

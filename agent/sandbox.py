@@ -64,7 +64,8 @@ MAX_STREAM_BYTES = 8_000_000  # the records of one run of the differential's run
 # The sealed verdict records of one pytest run. An honest test costs three reports (setup, call,
 # teardown) of about 165 bytes and its id each: ~800 bytes with a 100-character id, so 64 MB
 # reads ~80,000 such tests (8 MB made a parametrised suite of 16,000 cases TAMPERED, round 10
-# r10-7). Past it the records are cut at a line and the run is not judged (agent/scoring.py).
+# r10-7). Past it the records are cut at a line and the run is the tests' doing: TAMPERED, or
+# FAIL where the held-out differential failed the code (agent/scoring.py; round 12 r12-1).
 MAX_VERDICT_RECORD_BYTES = 64_000_000
 
 # Resource limits for the test process tree (both sandbox kinds).

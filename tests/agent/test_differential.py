@@ -171,6 +171,46 @@ def test_records_are_read_as_untrusted_data():
     ]
 
 
+def test_records_flooding_the_parent_are_never_parsed_whole():
+    """Round 12 r12-2: one 8 MB record of empty JSON objects grew the trusted parent ~220 MB.
+    A record too large (or too deep) to read is a result that is not plain data (a mismatch
+    where the reference answered that call); results past the run's bound are not read."""
+    import tracemalloc
+
+    head = [{"k": "hello"}, {"k": "result", "t": 0, "i": 1, "v": 5}]
+    flood = b'{"k":"result","t":0,"i":0,"v":[' + b"{}," * 2_600_000 + b"{}]}"
+    deep = b'{"k":"result","t":0,"i":2,"v":' + b"[" * 300 + b"]" * 300 + b"}"
+    data = b"\n".join([*(json.dumps(x).encode() for x in head), flood, deep, b'{"k":"finish"}']) + b"\n"
+    tracemalloc.start()
+    try:
+        run = differential._read_records(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"reading 8 MB of records took {peak:,} bytes"
+    assert run.hello and run.finished and not run.over_bound
+    too_large = {"bad": "a result too large or too deep"}
+    assert run.results == {(0, 0): too_large, (0, 1): {"v": 5}, (0, 2): too_large}
+    calls = [DifferentialTarget(module="m", function="f", inputs=[[1], [2], [3]])]
+    differ = differential.compare(calls, {(0, 0): {"v": 1}, (0, 1): {"v": 5}, (0, 2): {"v": 2}}, run, 0)
+    assert differ == ["f#0: a result too large or too deep", "f#2: a result too large or too deep"]
+
+
+def test_records_past_the_runs_bound_are_not_kept(monkeypatch):
+    """Many records each within the bound: past the run's, nothing more is kept (a finish
+    is), and a call whose record was left unread has no result, saying why."""
+    from agent.record_budget import RecordBudget
+
+    monkeypatch.setattr(differential, "RecordBudget", lambda: RecordBudget(run_max=2**20))
+    line = b'{"k":"result","t":0,"i":%d,"v":[' + b"{}," * 300 + b"{}]}"
+    run = differential._read_records(b"\n".join(line % i for i in range(200)) + b'\n{"k":"finish"}\n')
+    assert run.over_bound and run.finished and 0 < len(run.results) < 200
+    calls = [DifferentialTarget(module="m", function="f", inputs=[[i] for i in range(200)])]
+    assert differential.compare(calls, {(0, 199): {"v": 1}}, run, 0) == [
+        "f#199: no result (the run's records went past what the host reads of them)"
+    ]
+
+
 def test_an_unreadable_pool_is_an_infrastructure_error(mini, tmp_path):
     task = mini.task("fix_gcd").model_copy()
     task.differential = task.differential.model_copy(update={"pool": "nowhere/pool.json"})

@@ -273,3 +273,26 @@ def test_the_reference_run_goes_beside_the_rollouts_run(ws, monkeypatch):
     apply_reference_fix(ws.suite, ws.task, ws)
     result, tampered = final_test_run(ws)
     assert seen == [True] and result.passed and tampered == []
+
+
+def test_records_past_the_bound_are_tampered_unless_the_held_out_inputs_failed_the_code():
+    """Round 12 r12-1: a run whose records flooded the verdict channel is the rollout's doing:
+    TAMPERED naming the flood, or the FAIL the held-out differential already said."""
+    from agent.differential import Verdict
+    from agent.final_verdict import held_out_verdict, verdict_state
+    from agent.scoring import TestResult
+    from agent.trace import TestCounts, judged
+
+    flood = "the tests wrote 70,018,087 bytes of verdict records, past the 64,000,000 this machine reads"
+    run = TestResult(False, TestCounts(), "verdict error", 1.0, False, "", 0, error="no finish")
+    run = dataclasses.replace(run, tamper=[flood], records_flood=flood)
+    differ = Verdict(checked=9, differ=("gcd#3: returned a different value",))
+    failed = held_out_verdict(run, differ)
+    assert not failed.passed and failed.tamper == [] and failed.fail_detail == differ.detail
+    assert verdict_state(judged("fail"), failed) == judged("fail", differ.detail)
+    agreed = held_out_verdict(run, Verdict(checked=9, differ=()))
+    assert not agreed.passed and agreed.tamper == [flood]
+    assert verdict_state(judged("tampered"), agreed) == judged("tampered", flood)
+    other = dataclasses.replace(run, tamper=[flood, "canary test t::c passed but must have failed"])
+    assert held_out_verdict(other, differ).tamper == ["canary test t::c passed but must have failed"]
+    assert verdict_state(judged("tampered", "conftest.py"), agreed).detail == "conftest.py"

@@ -136,6 +136,31 @@ def test_a_check_that_cannot_run_leaves_the_rollout_not_judged_and_the_batch_goe
     assert tried["forged"].after is not None  # the next rejudge tries it again
 
 
+def test_any_error_of_one_rollout_is_recorded_there_and_the_batch_goes_on(old_batch, mini_suite, monkeypatch, capsys):
+    """Round 12 r12-8: only DifferentialError was caught, so a SandboxError of one rollout left
+    every later one unjudged. Each is not judged, with why; the summary counts them."""
+    import shutil
+
+    import agent.rejudge as rejudge
+    from agent.sandbox import SandboxError
+
+    traces = old_batch / "traces"
+    shutil.copyfile(traces / "forged.jsonl", traces / "later.jsonl")
+    errors = iter([SandboxError("the sandbox could not start"), ValueError("boom")] * 2)
+
+    def cannot_run(ws):
+        raise next(errors)
+
+    monkeypatch.setattr(rejudge, "final_test_run", cannot_run)
+    first, later, stopped = rejudge_batch(old_batch, mini_suite)  # in trace order
+    assert first.after == not_judged("error", "final test run: SandboxError: the sandbox could not start")
+    assert later.after == not_judged("error", "final test run: ValueError: boom") and stopped.after is None
+    assert read_trace(traces / "later.jsonl").end.outcome.state == later.after
+    assert main(["rejudge", str(old_batch)]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # (as rich wrapped it)
+    assert "2 not judged (final test run: SandboxError: the sandbox could not start; final test run: ValueError" in out
+
+
 def test_a_rejudge_stopped_before_its_rollout_end_still_counts_the_older_checker(old_batch, tmp_path):
     """Round 8 #24: the last line is the stopped rejudge's final test_run (and a blank line)."""
     from agent.trace_io import lines_from_end

@@ -151,8 +151,9 @@ def test_records_not_sealed_in_order_are_tampering_and_not_read():
 def test_records_the_host_cut_are_never_tampering():
     """The host stops reading at its bound (agent/sandbox.py MAX_VERDICT_RECORD_BYTES): the line
     it cut fails its seal for the host's doing. Not read: the run is judged on the whole lines
-    (here no finish: an error, which agent/scoring.py makes not judged), never TAMPERED (round
-    10 r10-7). A line the tests wrote before the cut still is."""
+    (here no finish: an error), never TAMPERED for that line (round 10 r10-7; agent/scoring.py
+    then says what the run did: records past the bound, round 12 r12-1). A line the tests
+    wrote before the cut still is."""
     lines = _sealed("s3cret", HELLO, *_test("t::a"), {"k": "finish", "exitstatus": 0, "nonce": finish_token("s3cret")})
     data = b"\n".join(lines) + b"\n"
     cut = data[: len(data) - 40]
@@ -163,21 +164,22 @@ def test_records_the_host_cut_are_never_tampering():
     assert judge(forged, 0, nonce="s3cret", cut=True).tamper
 
 
-def test_a_run_past_the_records_bound_is_not_judged(tmp_path, monkeypatch):
-    """An honest run whose records pass the bound is the machine's limit: a SandboxError
-    (agent/loop.py: not judged, "error"), saying so."""
-    import pytest
-
+def test_a_run_past_the_records_bound_is_the_runs_doing(tmp_path, monkeypatch):
+    """Only code in the sandbox writes records, and honest tests never come near the bound: a
+    run past it is tampering, saying so, never a SandboxError ("not judged"), which let a wrong
+    fix sealing 70 MB through the plugin's own sender turn its FAIL into an infrastructure
+    error (round 12 r12-1; round 10 r10-7 had made it not judged)."""
     from agent import sandbox
-    from agent.sandbox import SandboxError
     from agent.suites.loading import load_suite
     from agent.workspace import Workspace
 
     suite = load_suite("mini-bugs")
     ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path)
     monkeypatch.setattr(sandbox, "MAX_VERDICT_RECORD_BYTES", 600)  # its 3 tests write ~1,800
-    with pytest.raises(SandboxError, match="bytes of verdict records, past the 64,000,000|not judged"):
-        ws.run_tests()
+    result = ws.run_tests()
+    assert not result.passed and result.records_flood is not None
+    assert "bytes of verdict records, past the" in result.records_flood
+    assert result.records_flood in result.tamper
 
 
 def test_the_summary_line_is_rewritten_from_its_counts_and_time():

@@ -86,11 +86,6 @@ def _judged_as_nobody(tmp: Path, task: str, rel: str, text: str) -> dict:
     return json.loads(line[-1][len("RESULT ") :])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-1 a wrong fix turns its FAIL into 'not judged' (SandboxError, an infrastructure error)"
-    " by having the verdict plugin's own sender seal records past MAX_VERDICT_RECORD_BYTES",
-)
 def test_wrong_fix_escapes_fail_through_the_records_bound_as_root(tmp_path):
     suite = load_suite("mini-bugs")
     ws = Workspace.create(suite, suite.task("fix_gcd"), tmp_path)
@@ -99,10 +94,6 @@ def test_wrong_fix_escapes_fail_through_the_records_bound_as_root(tmp_path):
     assert not result.passed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-1 (normal user) a wrong fix turns its FAIL into 'not judged' through the records bound",
-)
 def test_wrong_fix_escapes_fail_through_the_records_bound_as_a_user(user_dir):
     out = _judged_as_nobody(user_dir, "fix_gcd", "gcd.py", FLOODING_GCD)
     assert "raised" not in out, out
@@ -173,11 +164,6 @@ def test_differential_in_a_container_judges_a_right_fix(user, user_dir):
     assert printed_result(cp.stdout)["passed"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-2 the differential runner's 8 MB record stream, parsed and kept by the trusted parent,"
-    " grows it by ~220 MB (past its 64 MB margin, charged to no sandbox): OOM-killed under a container's limit",
-)
 @pytest.mark.parametrize("user", ["root", "nobody"])
 def test_differential_records_do_not_kill_the_host(user, user_dir):
     cp = _differential_in_a_container(user, user_dir, FLOODING_DIFFERENTIAL_GCD)
@@ -439,11 +425,6 @@ def test_imported_forging_patch_is_suspect(kind):
     assert end.outcome.suspect, f"{kind}: judged {end.outcome.state} with no SUSPECT hit"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-8 rejudge: a recorded FAIL whose code seals records past the 64 MB bound raises"
-    " SandboxError out of _rejudge_one (only DifferentialError is caught): `repo-agent rejudge` stops there",
-)
 def test_rejudge_goes_on_past_a_rollout_flooding_the_records(tmp_path):
     from agent.rejudge import _rejudge_one
     from agent.trace_events import Outcome, RolloutEnd, RolloutStart, judged

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,6 +14,9 @@ from tui.cli.command import CommandGroup
 from tui.cli.errors import UserError
 from tui.cli.progress import progress_line, warn_if_unsandboxed
 from tui.cli.suite_arg import load_suite_arg
+
+if TYPE_CHECKING:
+    from agent.rejudge import Rejudged
 
 REJUDGE_EXAMPLES = """\
 examples:
@@ -86,13 +91,23 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     for i in skipped:
         console.print(f"[yellow]{escape(i.rollout_id)}[/]: left as {i.before.label}: {escape(i.note)}")
     already = len(items) - len(judged) - len(skipped)
+    # A check that could not run for one rollout is recorded there; the batch went on.
+    unjudged = [i for i in judged if i.after is not None and i.after.status == "not_judged"]
     console.print(
         f"re-judged {len(judged)} rollouts with checker {CHECKER_VERSION}: {len(changed)} changed"
+        + (f", {len(unjudged)} not judged ({escape(_reasons(unjudged))})" if unjudged else "")
         + (f", {already} already judged by it" if already else "")
         + (f", {len(skipped)} left as they were" if skipped else "")
         + (". Run `repo-agent ingest` to update pairs and flags." if changed else "")
     )
     return 0
+
+
+def _reasons(items: list[Rejudged]) -> str:
+    """Why rollouts were not judged, the commonest first: "2x final test run: SandboxError: ..."."""
+    counts = Counter((i.after.detail if i.after is not None else "")[:100] for i in items)
+    shown = [f"{n}x {why}" if n > 1 else why for why, n in counts.most_common(3)]
+    return "; ".join(shown) + (f"; +{len(counts) - 3} other reasons" if len(counts) > 3 else "")
 
 
 COMMANDS = CommandGroup(rank=30, register=register)

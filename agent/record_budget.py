@@ -1,0 +1,108 @@
+"""JSON records from a sandboxed process, read within a bound on this process's memory
+(docs/sandbox-and-verdicts.md, "The verdict").
+
+Code under test can write to the pipe the differential's runner answers on. ``json.loads``
+makes about 25 bytes of objects per byte of ``{},{},...``: one 8 MB record grew the trusted
+parent by ~220 MB (round 12 r12-2), charged to no sandbox. So each line's cost is estimated
+from its bytes before it is parsed (an upper bound on what parsing it makes, measured per
+kind of JSON value), and a line over ``LINE_COST_MAX``, or past what is left of
+``RUN_COST_MAX`` for the whole run, is not parsed; nor is one nesting deeper than
+``DEPTH_MAX`` (the runner never nests a result past its own 60 levels, and the parent's
+comparisons of a record ~1,000 deep ran out of recursion: an exception, "not judged").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import accumulate
+
+LINE_COST_MAX = 16 * 2**20  # estimated bytes of objects one record may make
+RUN_COST_MAX = 48 * 2**20  # ... and all records of one run together
+DEPTH_MAX = 200  # containers inside containers (the runner's 60 levels of tagged values: ~185)
+SMALL_LINE = 1024  # past the run's bound a line this short is still read (a hello, a finish)
+_EOL = re.compile(rb"\r\n|\r|\n")  # the line ends bytes.splitlines knows
+
+
+def line_cost(data: bytes, start: int = 0, end: int | None = None) -> int:
+    """An upper bound on the bytes ``json.loads(data[start:end])`` makes (CPython 3.11,
+    measured: an empty dict 72 with its slot, a short string ~60, a number 32, a list or dict
+    slot 8-40; the line decoded to a str first, and its strings, 4 bytes a character each
+    where one astral character is in them). Counted in place: a line is never copied to be
+    weighed."""
+    end = len(data) if end is None else end
+    opens = data.count(b"{", start, end) + data.count(b"[", start, end)
+    slots = data.count(b",", start, end) + data.count(b":", start, end)
+    return 9 * (end - start) + 80 * opens + 48 * slots + 32 * data.count(b'"', start, end)
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+
+
+def depth(line: bytes) -> int:
+    """How deep containers nest in a line of JSON, its strings left out, counted without
+    parsing it (in C: a regex, a translation, a running sum)."""
+    brackets = _STRING.sub(b"", line).translate(_SIGNS, _NOT_BRACKETS)
+    return max(accumulate(array("b", brackets)), default=0)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the stream: ``record`` parsed (a dict), or None when it was not read
+    (``why``; ``head``: its first bytes, for the caller to tell what it claimed to be)."""
+
+    record: dict | None
+    head: bytes = b""
+    why: str = ""
+    past_bound: bool = False  # read although the run's bound was spent: the caller keeps nothing of it
+
+
+@dataclass
+class RecordBudget:
+    """What one run's records may cost this process; ``lines`` spends it."""
+
+    line_max: int = LINE_COST_MAX
+    run_max: int = RUN_COST_MAX
+    spent: int = 0
+    over: bool = False  # a line was left unread for the run's bound
+
+    def lines(self, data: bytes) -> Iterator[Line]:
+        """Each line of ``data`` (split as ``data.splitlines()`` splits it, one at a time and
+        copied only to be parsed) that is JSON of a dict, or a Line saying why it was not read;
+        lines that are not JSON are skipped."""
+        pos = 0
+        while pos < len(data):
+            m = _EOL.search(data, pos)
+            end, after = (m.start(), m.end()) if m is not None else (len(data), len(data))
+            yield from self._read(data, pos, end)
+            pos = after
+
+    def _read(self, data: bytes, start: int, end: int) -> Iterator[Line]:
+        cost = line_cost(data, start, end)
+        head = data[start : min(end, start + 80)]
+        if cost > self.line_max:
+            yield Line(None, head, "a record too large")
+            return
+        past = self.spent + cost > self.run_max
+        if past:
+            self.over = True
+            if end - start > SMALL_LINE:
+                yield Line(None, head, "past the run's bound", past_bound=True)
+                return
+        else:
+            self.spent += cost
+        line = data[start:end]
+        if (data.count(b"{", start, end) + data.count(b"[", start, end) > DEPTH_MAX) and depth(line) > DEPTH_MAX:
+            yield Line(None, head, "a record too deep")  # (json.loads would go to ~1,000 levels)
+            return
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            return  # not a record: whoever wrote it, it answers nothing
+        if isinstance(rec, dict):
+            yield Line(rec, past_bound=past)

@@ -1,0 +1,42 @@
+"""Records of a sandboxed process read within a bound on the parent's memory
+(agent/record_budget.py; round 12 r12-2)."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import pytest
+
+from agent.record_budget import DEPTH_MAX, RecordBudget, depth, line_cost
+
+PATTERNS = [b"{},", b"[],", b"1,", b"10000,", b"1.5,", b'"ab",', b'{"a":1},', b'{"list":[]},', b"[[1,2]],"]
+PATTERNS += ['"ĀĀ",'.encode(), b'"' + b"a" * 200 + '😀",'.encode(), b"null,"]
+
+
+@pytest.mark.parametrize("unit", PATTERNS, ids=range(len(PATTERNS)))
+def test_a_lines_cost_bounds_what_parsing_it_makes(unit):
+    line = b"[" + unit * (40_000 // len(unit)) + b"0]"
+    tracemalloc.start()
+    try:
+        json.loads(line)
+        made = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert made <= line_cost(line), (unit, made, line_cost(line))
+
+
+def test_depth_is_counted_outside_strings():
+    assert depth(b'{"k":[[1],[2,[3]]]}') == 4
+    assert depth(b'{"s":"]]]]]]","v":[[[[]]]]}') == 5  # a string's brackets never lower it
+    assert depth(b'{"s":"[[[[\\"[[[["}') == 1
+    deep = b'{"k":"result","v":' + b"[" * (DEPTH_MAX + 1) + b"]" * (DEPTH_MAX + 1) + b"}"
+    [line] = RecordBudget().lines(deep)
+    assert line.record is None and line.why == "a record too deep"
+    [line] = RecordBudget().lines(deep.replace(b"[" * 2, b"").replace(b"]" * 2, b""))
+    assert line.record is not None
+
+
+def test_lines_split_as_splitlines_splits_them_and_junk_is_skipped():
+    data = b'{"a":1}\r{"b":2}\r\n[3]\n\nnot json\n{"c":3}'
+    assert [x.record for x in RecordBudget().lines(data)] == [{"a": 1}, {"b": 2}, {"c": 3}]
