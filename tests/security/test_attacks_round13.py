@@ -166,3 +166,29 @@ def test_r13_3_hidden_test_file_rewritten_before_collection_passes_unseen(new_fi
     wrong = AREA_BUGGY.replace("def square", LOOSEN + "\n\ndef square")
     result, tampered, hits = _judged(new_file_suite, tmp_path, monkeypatch, wrong)
     assert not result.passed or result.tamper or tampered or hits, result.summary
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-4 the reference fix itself is TAMPERED on a task with a recorded differential whose"
+    " workspace holds over 32 MB outside the tests (code_state keeps no snapshot) when a test rewrites a"
+    " tracked data file: put_back cannot put it back",
+)
+def test_r13_4_honest_fix_in_a_large_workspace_with_a_test_writing_data_is_not_tampered(tmp_path):
+    from tests.agent.conftest import ADD_TASK, write_suite
+
+    task_files = dict(ADD_TASK)
+    task_files["tests/test_add.py"] = task_files["tests/test_add.py"].replace(
+        "from add import add\n", "from pathlib import Path\n\nfrom add import add\n"
+    ) + (  # an honest test that keeps its last result in a tracked file (data/state.json)
+        "\n\ndef test_keeps_its_last_result():\n    Path('data', 'state.json').write_text('{\"last\": %d}' % add(2, 2))\n"
+    )
+    task_files["data/state.json"] = '{"last": null}'
+    path = write_suite(tmp_path / "suite", {"add": task_files})
+    with open(tmp_path / "suite" / "add" / "data" / "assets.bin", "wb") as f:
+        f.truncate(33 * 2**20)  # the repository's assets: past SNAPSHOT_MAX_BYTES (sparse: no disk)
+    suite = load_suite(path)
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
