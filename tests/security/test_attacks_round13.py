@@ -192,3 +192,42 @@ def test_r13_4_honest_fix_in_a_large_workspace_with_a_test_writing_data_is_not_t
     (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
     result, tampered = final_test_run(ws)
     assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
+
+
+UNIQUE_TASK = {
+    "unique.py": (
+        "def unique(xs):\n"
+        '    """The distinct values of xs, in no particular order."""\n'
+        "    out = []\n    for x in xs:\n        out.append(x)\n    return out\n"
+    ),
+    "_fix/unique.py": (
+        "def unique(xs):\n"
+        '    """The distinct values of xs, in no particular order."""\n'
+        "    out = []\n    for x in xs:\n        if x not in out:\n            out.append(x)\n    return out\n"
+    ),
+    # The tests compare the result sorted, through a name: any order passes them.
+    "tests/test_unique.py": (
+        "from unique import unique\n\n\n"
+        "def test_repeats_go():\n    out = unique([3, 1, 3, 2, 1])\n    assert sorted(out) == [1, 2, 3]\n\n\n"
+        "def test_nothing_to_drop():\n    out = unique([5, 4])\n    assert sorted(out) == [4, 5]\n"
+    ),
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-5 an honest fix returning another order than the reference FAILs the recorded differential"
+    " when the tests sort the result through a name (out = f(x); sorted(out)): unordered_functions reads only"
+    " a call wrapped directly (sorted(f(x)))",
+)
+def test_r13_5_honest_fix_in_another_order_the_tests_accept_passes(tmp_path):
+    from tests.agent.conftest import write_suite
+
+    suite = load_suite(write_suite(tmp_path / "suite", {"unique": UNIQUE_TASK}))
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    honest = (
+        'def unique(xs):\n    """The distinct values of xs, in no particular order."""\n    return sorted(set(xs))\n'
+    )
+    (ws.path / "unique.py").write_text(honest)
+    result, tampered = final_test_run(ws)
+    assert result.passed and not tampered, (result.summary, result.fail_detail)
