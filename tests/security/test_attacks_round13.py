@@ -231,3 +231,58 @@ def test_r13_5_honest_fix_in_another_order_the_tests_accept_passes(tmp_path):
     (ws.path / "unique.py").write_text(honest)
     result, tampered = final_test_run(ws)
     assert result.passed and not tampered, (result.summary, result.fail_detail)
+
+
+# pytest-subtests' ``subtests`` fixture, as its SubTests.test sends each subtest's report (pytest 9
+# does the same for unittest's ``self.subTest`` and its own ``subtests``): a "call" report of the
+# test's node id per subtest, then the test's own. The task's conftest, trusted by the verdict.
+SUBTESTS_CONFTEST = """import contextlib
+import time
+
+import pytest
+from _pytest.runner import CallInfo
+
+
+class SubTests:
+    def __init__(self, item):
+        self.item = item
+
+    @contextlib.contextmanager
+    def test(self, **kwargs):
+        start = time.time()
+        yield
+        stop = time.time()
+        call = CallInfo(None, None, start, stop, stop - start, "call", _ispytest=True)
+        report = self.item.ihook.pytest_runtest_makereport(item=self.item, call=call)
+        self.item.ihook.pytest_runtest_logreport(report=report)
+
+
+@pytest.fixture
+def subtests(request):
+    return SubTests(request.node)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-6 subtests (pytest 9's built-in ones for unittest's subTest, pytest-subtests) send a call"
+    " report per subtest under the test's node id: 'two call reports', the verdict an error, every fix FAIL",
+)
+def test_r13_6_reference_fix_with_subtests_is_judged(tmp_path):
+    """Seen with a task venv on pytest 9.2.0 (uv's cache, offline) and a unittest ``self.subTest``
+    loop: "verdict error: two call reports for tests/test_add.py::AddTests::test_table" for the
+    reference fix. Here through pytest-subtests' way of reporting, on this pytest."""
+    from tests.agent.conftest import ADD_TASK, write_suite
+
+    task_files = dict(ADD_TASK)
+    task_files["conftest.py"] = SUBTESTS_CONFTEST
+    task_files["tests/test_add.py"] = (
+        "from add import add\n\n\ndef test_table(subtests):\n"
+        "    for a, b, want in [(1, 2, 3), (0, 0, 0), (-1, -1, -2)]:\n"
+        "        with subtests.test(a=a, b=b):\n            assert add(a, b) == want\n"
+    )
+    suite = load_suite(write_suite(tmp_path / "suite", {"add": task_files}))
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
+    result, tampered = final_test_run(ws)
+    assert result.passed and result.error is None and not tampered, (result.summary, result.error)
