@@ -286,3 +286,52 @@ def test_r13_6_reference_fix_with_subtests_is_judged(tmp_path):
     (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
     result, tampered = final_test_run(ws)
     assert result.passed and result.error is None and not tampered, (result.summary, result.error)
+
+
+# pytest-rerunfailures' protocol (its pytest_runtest_protocol, cut down): a failed attempt's
+# report is logged with the outcome "rerun", then the test runs again, setup and all.
+RERUN_CONFTEST = """import pytest
+from _pytest.runner import runtestprotocol
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    reruns = 1 if item.get_closest_marker("flaky") else 0
+    for attempt in range(reruns + 1):
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        rerun = False
+        for report in runtestprotocol(item, nextitem=nextitem, log=False):
+            if report.failed and attempt < reruns:
+                report.outcome = "rerun"
+                rerun = True
+            item.ihook.pytest_runtest_logreport(report=report)
+            if rerun:
+                break
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        if not rerun:
+            break
+    return True
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-7 a flaky test rerun by pytest-rerunfailures logs an outcome 'rerun' and a second setup:"
+    " malformed verdict record, the verdict an error, the reference fix FAIL though its rerun passed",
+)
+def test_r13_7_reference_fix_with_a_rerun_flaky_test_is_judged(tmp_path):
+    from tests.agent.conftest import ADD_TASK, write_suite
+
+    task_files = dict(ADD_TASK)
+    task_files["conftest.py"] = RERUN_CONFTEST
+    task_files["tests/test_add.py"] = (
+        "import pytest\n\nfrom add import add\n\nATTEMPTS = []\n\n\n"
+        "@pytest.mark.flaky\ndef test_flaky_once():\n    ATTEMPTS.append(1)\n"
+        "    assert len(ATTEMPTS) > 1  # a first attempt that loses a race\n    assert add(1, 2) == 3\n\n\n"
+        "def test_small():\n    assert add(1, 2) == 3\n"
+    )
+    suite = load_suite(write_suite(tmp_path / "suite", {"add": task_files}))
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
+    result, tampered = final_test_run(ws)
+    assert result.passed and result.error is None and not tampered, (result.summary, result.error)
