@@ -335,3 +335,68 @@ def test_r13_7_reference_fix_with_a_rerun_flaky_test_is_judged(tmp_path):
     (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
     result, tampered = final_test_run(ws)
     assert result.passed and result.error is None and not tampered, (result.summary, result.error)
+
+
+# A project's own test helper (sklearn.utils._testing.ignore_warnings, matplotlib's
+# image_comparison): a decorator in the package, not in a test file, wrapping with functools.wraps.
+HELPER = """import functools
+import warnings
+
+
+def ignore_warnings(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+
+    return wrapper
+"""
+HELPED_BASE = (
+    "from shapes.area import square\nfrom shapes.testing import ignore_warnings\n\n\n"
+    "@ignore_warnings\ndef test_square():\n    assert square(3) == 9\n"
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-8 a test decorated by the project's own helper (a functools.wraps wrapper in a package"
+    " file, as sklearn's ignore_warnings, matplotlib's image_comparison): 'test ... runs code from"
+    " shapes/testing.py', the reference fix TAMPERED",
+)
+def test_r13_8_reference_fix_with_a_project_test_decorator_is_not_tampered(tmp_path, monkeypatch):
+    root = tmp_path
+    repo = root / "repos" / "acme__shapes"
+    (repo / "shapes").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    _git(repo, "init", "-q")
+    (repo / "shapes" / "__init__.py").write_text("")
+    (repo / "shapes" / "testing.py").write_text(HELPER)
+    (repo / "shapes" / "area.py").write_text(AREA_BUGGY)
+    (repo / "tests" / "test_area.py").write_text(HELPED_BASE)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    (repo / "shapes" / "area.py").write_text(AREA_FIXED)
+    (repo / "tests" / "test_area.py").write_text(HELPED_BASE + TEST_FIXED[len(TEST_BASE) :])
+    _git(repo, "commit", "-qam", "fix")
+    fix = _git(repo, "rev-parse", "HEAD").strip()
+    instance = {
+        "instance_id": "acme__shapes-1",
+        "repo": "acme/shapes",
+        "base_commit": base,
+        "problem_statement": "rect(w, h) returns the wrong area: rect(2, 5) should be 10.",
+        "patch": _git(repo, "diff", base, fix, "--", "shapes"),
+        "test_patch": _git(repo, "diff", base, fix, "--", "tests"),
+        "FAIL_TO_PASS": ["tests/test_area.py::test_rect"],
+        "PASS_TO_PASS": ["tests/test_area.py::test_square"],
+        "version": "0.1",
+    }
+    (root / "instances.jsonl").write_text(json.dumps(instance) + "\n")
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(root / "cache"))
+    suite_from_swebench(root / "instances.jsonl", root / "suite", repos=root / "repos")
+    suite = load_suite(root / "suite")
+    ws = Workspace.create(suite, suite.tasks[0], root / "ws")
+    (ws.path / "shapes" / "area.py").write_text(AREA_FIXED)  # the reference fix, as is
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
