@@ -358,27 +358,23 @@ HELPED_BASE = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-8 a test decorated by the project's own helper (a functools.wraps wrapper in a package"
-    " file, as sklearn's ignore_warnings, matplotlib's image_comparison): 'test ... runs code from"
-    " shapes/testing.py', the reference fix TAMPERED",
-)
-def test_r13_8_reference_fix_with_a_project_test_decorator_is_not_tampered(tmp_path, monkeypatch):
-    root = tmp_path
+def _helped_task(root, base_files: dict[str, str], base_tests: str):
+    """A SWE-bench-format task whose base commit has ``base_files`` beside the code and
+    ``base_tests`` as tests/test_area.py (the fix commit adds test_rect to it); its suite."""
     repo = root / "repos" / "acme__shapes"
     (repo / "shapes").mkdir(parents=True)
     (repo / "tests").mkdir()
     _git(repo, "init", "-q")
     (repo / "shapes" / "__init__.py").write_text("")
-    (repo / "shapes" / "testing.py").write_text(HELPER)
+    for rel, text in base_files.items():
+        (repo / rel).write_text(text)
     (repo / "shapes" / "area.py").write_text(AREA_BUGGY)
-    (repo / "tests" / "test_area.py").write_text(HELPED_BASE)
+    (repo / "tests" / "test_area.py").write_text(base_tests)
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "base")
     base = _git(repo, "rev-parse", "HEAD").strip()
     (repo / "shapes" / "area.py").write_text(AREA_FIXED)
-    (repo / "tests" / "test_area.py").write_text(HELPED_BASE + TEST_FIXED[len(TEST_BASE) :])
+    (repo / "tests" / "test_area.py").write_text(base_tests + TEST_FIXED[len(TEST_BASE) :])
     _git(repo, "commit", "-qam", "fix")
     fix = _git(repo, "rev-parse", "HEAD").strip()
     instance = {
@@ -393,10 +389,37 @@ def test_r13_8_reference_fix_with_a_project_test_decorator_is_not_tampered(tmp_p
         "version": "0.1",
     }
     (root / "instances.jsonl").write_text(json.dumps(instance) + "\n")
-    monkeypatch.setenv("REPO_AGENT_CACHE", str(root / "cache"))
     suite_from_swebench(root / "instances.jsonl", root / "suite", repos=root / "repos")
-    suite = load_suite(root / "suite")
-    ws = Workspace.create(suite, suite.tasks[0], root / "ws")
+    return load_suite(root / "suite")
+
+
+def _reference_fix_judged(tmp_path, monkeypatch, base_files: dict[str, str], base_tests: str):
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
+    suite = _helped_task(tmp_path, base_files, base_tests)
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
     (ws.path / "shapes" / "area.py").write_text(AREA_FIXED)  # the reference fix, as is
-    result, tampered = final_test_run(ws)
+    return final_test_run(ws)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-8 a test decorated by the project's own helper (a functools.wraps wrapper in a package"
+    " file, as sklearn's ignore_warnings, matplotlib's image_comparison): 'test ... runs code from"
+    " shapes/testing.py', the reference fix TAMPERED",
+)
+def test_r13_8_reference_fix_with_a_project_test_decorator_is_not_tampered(tmp_path, monkeypatch):
+    result, tampered = _reference_fix_judged(tmp_path, monkeypatch, {"shapes/testing.py": HELPER}, HELPED_BASE)
+    assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-9 the project's root conftest names a plugin module of the package (pytest_plugins) whose"
+    " pytest_collection_modifyitems orders the tests: 'pytest hook ... implemented in shapes/plugin.py', the"
+    " reference fix TAMPERED (a SWE-bench task protects only the test patch's files)",
+)
+def test_r13_9_reference_fix_with_a_project_pytest_plugin_is_not_tampered(tmp_path, monkeypatch):
+    plugin = "def pytest_collection_modifyitems(config, items):\n    items.sort(key=lambda item: item.name)\n"
+    files = {"conftest.py": 'pytest_plugins = ["shapes.plugin"]\n', "shapes/plugin.py": plugin}
+    result, tampered = _reference_fix_judged(tmp_path, monkeypatch, files, TEST_BASE)
     assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
