@@ -423,3 +423,38 @@ def test_r13_9_reference_fix_with_a_project_pytest_plugin_is_not_tampered(tmp_pa
     files = {"conftest.py": 'pytest_plugins = ["shapes.plugin"]\n', "shapes/plugin.py": plugin}
     result, tampered = _reference_fix_judged(tmp_path, monkeypatch, files, TEST_BASE)
     assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
+
+
+# What pytest-cov's ``--cov`` (a common ``addopts``) does on Python 3.11: coverage's C tracer is
+# the interpreter's trace function for the whole session. The task's own conftest, as a project
+# starting its coverage or profiler there.
+TRACING_CONFTEST = """import sys
+
+
+def _tracer(frame, event, arg):
+    return None
+
+
+def pytest_configure(config):
+    sys.settrace(_tracer)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-10 a task that measures coverage (pytest-cov's --cov in addopts, coverage's tracer for the"
+    " session): 'a trace or profile function was installed during the tests', the reference fix TAMPERED",
+)
+def test_r13_10_reference_fix_of_a_task_measuring_coverage_is_not_tampered(tmp_path):
+    """Seen with a task venv holding pytest 8.4.2, pytest-cov and coverage 7.18 (uv's cache, offline)
+    and ``addopts = --cov=add`` in the task's pytest.ini: the same tamper line, the reference fix
+    TAMPERED. Here through the task's conftest, with no package to install."""
+    from tests.agent.conftest import ADD_TASK, write_suite
+
+    task_files = dict(ADD_TASK)
+    task_files["conftest.py"] = TRACING_CONFTEST
+    suite = load_suite(write_suite(tmp_path / "suite", {"add": task_files}))
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
