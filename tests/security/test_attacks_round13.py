@@ -358,7 +358,7 @@ HELPED_BASE = (
 )
 
 
-def _helped_task(root, base_files: dict[str, str], base_tests: str):
+def _helped_task(root, base_files: dict[str, str], base_tests: str, fixed_files: dict[str, str] | None = None):
     """A SWE-bench-format task whose base commit has ``base_files`` beside the code and
     ``base_tests`` as tests/test_area.py (the fix commit adds test_rect to it); its suite."""
     repo = root / "repos" / "acme__shapes"
@@ -374,6 +374,8 @@ def _helped_task(root, base_files: dict[str, str], base_tests: str):
     _git(repo, "commit", "-qm", "base")
     base = _git(repo, "rev-parse", "HEAD").strip()
     (repo / "shapes" / "area.py").write_text(AREA_FIXED)
+    for rel, text in (fixed_files or {}).items():
+        (repo / rel).write_text(text)
     (repo / "tests" / "test_area.py").write_text(base_tests + TEST_FIXED[len(TEST_BASE) :])
     _git(repo, "commit", "-qam", "fix")
     fix = _git(repo, "rev-parse", "HEAD").strip()
@@ -382,7 +384,7 @@ def _helped_task(root, base_files: dict[str, str], base_tests: str):
         "repo": "acme/shapes",
         "base_commit": base,
         "problem_statement": "rect(w, h) returns the wrong area: rect(2, 5) should be 10.",
-        "patch": _git(repo, "diff", base, fix, "--", "shapes"),
+        "patch": _git(repo, "diff", base, fix, "--", ".", ":!tests"),
         "test_patch": _git(repo, "diff", base, fix, "--", "tests"),
         "FAIL_TO_PASS": ["tests/test_area.py::test_rect"],
         "PASS_TO_PASS": ["tests/test_area.py::test_square"],
@@ -393,9 +395,12 @@ def _helped_task(root, base_files: dict[str, str], base_tests: str):
     return load_suite(root / "suite")
 
 
-def _reference_fix_judged(tmp_path, monkeypatch, base_files: dict[str, str], base_tests: str):
+def _reference_fix_judged(
+    tmp_path, monkeypatch, base_files: dict[str, str], base_tests: str, fixed_files: dict[str, str] | None = None
+):
+    """The reference fix's final run (``fixed_files``: the fix commit's files beside area.py)."""
     monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
-    suite = _helped_task(tmp_path, base_files, base_tests)
+    suite = _helped_task(tmp_path, base_files, base_tests, fixed_files)
     ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
     (ws.path / "shapes" / "area.py").write_text(AREA_FIXED)  # the reference fix, as is
     return final_test_run(ws)
@@ -458,3 +463,22 @@ def test_r13_10_reference_fix_of_a_task_measuring_coverage_is_not_tampered(tmp_p
     (ws.path / "add.py").write_text(task_files["_fix/add.py"])  # the reference fix, as is
     result, tampered = final_test_run(ws)
     assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
+
+
+SETUP_CFG = "[metadata]\nname = shapes\nversion = {}\n\n[options]\npackages = shapes\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r13-11 a fix that bumps the version in setup.cfg as the reference does, one blank line less:"
+    " 'setup.cfg' is a tampered path (config files are compared byte for byte, whatever section changed)",
+)
+def test_r13_11_fix_changing_setup_cfg_metadata_as_the_reference_is_not_tampered(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
+    base = {"setup.cfg": SETUP_CFG.format("1.0")}
+    suite = _helped_task(tmp_path, base, TEST_BASE, {"setup.cfg": SETUP_CFG.format("1.0.1")})
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    (ws.path / "shapes" / "area.py").write_text(AREA_FIXED)  # the reference fix's code, as is
+    (ws.path / "setup.cfg").write_text(SETUP_CFG.format("1.0.1").replace("\n\n", "\n"))  # its version bump
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.summary, tampered)
