@@ -553,7 +553,11 @@ def test_r13_13_internals_replaced_in_an_xdist_worker_are_seen(tmp_path, monkeyp
     import sys
 
     monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
-    suite = _helped_task(tmp_path, {"pytest.ini": "[pytest]\naddopts = -n 2\n"}, TEST_BASE)
+    suite = _helped_task(
+        tmp_path,
+        {"pytest.ini": "[pytest]\naddopts = -n 1 -p no:textual-snapshot -p no:syrupy -p no:asyncio -p no:anyio\n"},
+        TEST_BASE,
+    )
     # The task's own venv: one holding pytest-xdist (this project's, as a task env would).
     suite.tasks[0] = suite.tasks[0].model_copy(update={"env": str(Path(sys.executable).parent.parent)})
     task = suite.tasks[0]
