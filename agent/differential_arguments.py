@@ -103,10 +103,10 @@ def _unread_value(value: ast.expr, call: ast.Call, up: dict[int, ast.AST]) -> bo
     scope = enclosing(call, up, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module))
     if scope is None:
         return False
-    stores = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == value.id and n is not value]
-    if len(stores) != 1:
-        return False  # read again (or never bound here)
-    statement = up.get(id(stores[0]))
+    others = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == value.id and n is not value]
+    if len(others) != 1:
+        return False  # read again, bound again, or not bound here
+    statement = up.get(id(others[0]))
     if statement is None:
         return False
     bound = bound_once(statement, up)

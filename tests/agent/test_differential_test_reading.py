@@ -52,7 +52,7 @@ def test_arguments_are_left_uncompared_only_where_no_test_can_read_them(tmp_path
         "def test_again():\n    xs = [3, 1]\n    again(xs)\n    assert xs == [3, 1]\n\n\n"
         "def test_fixture(data):\n    fixture(data)\n\n\n"
         "def test_module():\n    module(DATA)\n\n\n"
-        "def test_loop():\n    xs = [3, 1]\n    for k in range(2):\n        loop(xs, k)\n\n\n"
+        "def test_loop():\n    xs = [3, 1]\n    for k in range(2):\n        loop(xs, 2)\n\n\n"
         "def test_passed():\n    check(passed, [1])\n\n\n"
         "def test_named():\n    named([1])\n    getattr(m, 'named')\n\n\n"
         "def test_starred():\n    args = [[1]]\n    starred(*args)\n\n\n"

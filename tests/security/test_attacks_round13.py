@@ -215,12 +215,6 @@ UNIQUE_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-5 an honest fix returning another order than the reference FAILs the recorded differential"
-    " when the tests sort the result through a name (out = f(x); sorted(out)): unordered_functions reads only"
-    " a call wrapped directly (sorted(f(x)))",
-)
 def test_r13_5_honest_fix_in_another_order_the_tests_accept_passes(tmp_path):
     from tests.agent.conftest import write_suite
 
@@ -498,11 +492,6 @@ LARGEST_TASK = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-12 an honest fix that sorts its argument in place (xs.sort()), which no test and no docstring"
-    " forbids, FAILs the recorded differential: 'left its arguments otherwise than the reference'",
-)
 def test_r13_12_honest_fix_sorting_its_argument_in_place_passes(tmp_path):
     from tests.agent.conftest import write_suite
 
