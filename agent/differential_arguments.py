@@ -13,7 +13,8 @@ a value built there of constants and displays (``largest([3, 9, 1, 7], 2)``), or
 bound once in the test function to such a value and read once, by that call, with the
 binding and the call in the same loop body (or none). Anything else (a parameter or fixture,
 a module-level name, a name read again, ``*args``, the function passed as a value, named in
-a string, imported under another name, a file that does not parse) keeps the comparison.
+a string, imported under another name, a file that does not parse, a test file reaching names
+by a computed one: ``getattr(m, name)``, ``vars()``, ``exec``) keeps the comparison.
 
 Why a wrong fix gains nothing: its answers are still compared on every recorded input, and
 the only thing let go is a change to an object that nothing in the tests holds after the
@@ -29,7 +30,7 @@ import functools
 from pathlib import Path, PurePosixPath
 
 from agent.task_test_dirs import is_test_module
-from agent.test_local_names import REPEATS, bound_once, enclosing, parents
+from agent.test_local_names import REPEATS, bound_once, enclosing, parents, reaches_names_dynamically
 from agent.workspace import under, walk_files
 
 
@@ -58,6 +59,8 @@ def _unread(source: str, protected: tuple[str, ...], functions: frozenset[str]) 
             tree = ast.parse((root / rel).read_bytes())
         except (SyntaxError, ValueError, OSError, RecursionError):
             return frozenset()  # a test file not read is a test not known to leave them alone
+        if reaches_names_dynamically(tree):
+            return frozenset()  # getattr(m, name)(xs), exec: a call (or a read) not seen
         up = parents(tree)
         for node in ast.walk(tree):
             for name in _named(node, up, functions):

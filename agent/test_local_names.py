@@ -113,3 +113,21 @@ def in_assert_message(node: ast.AST, up: dict[int, ast.AST]) -> bool:
     while p is not None and not isinstance(p, (ast.stmt, *SCOPES)):
         child, p = p, up.get(id(p))
     return isinstance(p, ast.Assert) and p.msg is child
+
+
+_DYNAMIC = frozenset({"eval", "exec", "compile", "vars", "globals", "locals"})
+
+
+def reaches_names_dynamically(tree: ast.AST) -> bool:
+    """The code reaches a function or a name by a computed name (``getattr(m, name)``,
+    ``vars()``, ``__dict__``, ``exec``): its uses of a name are not all seen."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in _DYNAMIC:
+                return True
+            name = node.args[1] if node.func.id == "getattr" and len(node.args) > 1 else None
+            if name is not None and not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+                return True
+    return False

@@ -65,6 +65,10 @@ def test_arguments_are_left_uncompared_only_where_no_test_can_read_them(tmp_path
     root = _tests(tmp_path / "two", text)
     _tests(root, "from m import lit\n\n\ndef run():\n    xs = [1]\n    lit(xs, 1)\n    return xs\n", "tests/helpers.py")
     assert unread_argument_functions(root, ["tests"], names) == {"fresh"}
+    # A test file reaching a function by a computed name: its calls are not all seen.
+    root = _tests(tmp_path / "three", text)
+    _tests(root, "import m\n\n\ndef test_any():\n    getattr(m, 'l' + 'it')([1])\n", "tests/test_c.py")
+    assert unread_argument_functions(root, ["tests"], names) == set()
 
 
 def test_a_call_changing_arguments_no_test_reads_agrees_on_its_answer():
