@@ -42,6 +42,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.differential_arguments import unread_argument_functions
 from agent.differential_order import as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import shown_path, terminal, tty_plan
@@ -542,16 +543,18 @@ def compare(
     got: CallRun,
     tol: float,
     unordered: frozenset[int] = frozenset(),
+    unread: frozenset[int] = frozenset(),
 ) -> list[str]:
     """One line per held-out call the rollout's code answers differently (no values shown:
     the inputs and answers stay held out). The targets in ``unordered`` return sequences
-    their tests compare sorted: compared as multisets."""
+    their tests compare sorted: compared as multisets; those in ``unread`` are compared
+    without the arguments as the call left them (``unread_targets``)."""
     differ = []
     for (t, i), want in sorted(ref.items()):
         if t in got.import_errors:
             differ.append(_import_line(calls[t], got.import_errors[t]))
             continue
-        why = _why(calls[t], calls[t].inputs[i], want, got, (t, i), tol, t in unordered)
+        why = _why(calls[t], calls[t].inputs[i], want, got, (t, i), tol, t in unordered, t in unread)
         if why:
             differ.append(f"{calls[t].function}#{i}: {why}")
     return list(dict.fromkeys(differ))
@@ -570,6 +573,10 @@ def _unspecified_returns(want: dict[str, Any], have: dict[str, Any]) -> dict[str
     return {**have, "v": {"list": [None if x is None else y for x, y in zip(w["list"], h["list"], strict=True)]}}
 
 
+def _without_arguments(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "a"}
+
+
 def _import_line(target: DifferentialTarget, error: str) -> str:
     return f"{target.module}.{target.function} cannot be imported ({_shown_name(error)})"
 
@@ -582,10 +589,14 @@ def _why(
     key: Key,
     tol: float,
     multiset: bool,
+    arguments_unread: bool = False,
 ) -> str | None:
-    """Why the record ``got`` holds at ``key`` differs from ``want`` (None: it agrees)."""
+    """Why the record ``got`` holds at ``key`` differs from ``want`` (None: it agrees); with
+    ``arguments_unread``, the arguments as the call left them are not compared."""
     one_tol = call_tolerance(target, args, tol)
     have = got.results.get(key)
+    if arguments_unread and have is not None:
+        want, have = _without_arguments(want), _without_arguments(have)
     if key in got.conflicts:
         return "two different results reported"
     if have is None:
@@ -678,6 +689,17 @@ def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> frozens
     return frozenset(t for t, target in enumerate(calls) if target.function in names and not target.script)
 
 
+def unread_targets(ws: Workspace, calls: list[DifferentialTarget]) -> frozenset[int]:
+    """For recorded inputs only (the task names no pool: its tests are its whole contract),
+    the targets whose arguments no test reads after the call (agent/differential_arguments.py):
+    compared without the arguments as the call left them. A task's documented pool keeps
+    the comparison (its reference's contract, as mergesort's copy, is more than its tests)."""
+    if ws.task.differential is not None:
+        return frozenset()
+    names = unread_argument_functions(ws.source, ws.task.protected, {t.function for t in calls if not t.script})
+    return frozenset(t for t, target in enumerate(calls) if target.function in names and not target.script)
+
+
 def judge(ws: Workspace) -> Verdict | None:
     """The rollout's code (the workspace as it is) against the reference fix on the task's
     held-out sample; None when the task has no differential check.
@@ -745,6 +767,7 @@ def judge(ws: Workspace) -> Verdict | None:
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
     unordered = unordered_targets(ws, calls)
+    unread = unread_targets(ws, calls)
     differ: dict[Key | int, str] = {}
     for s, (t, idx) in enumerate(seq.origin):
         if s in got.import_errors:
@@ -754,7 +777,7 @@ def judge(ws: Workspace) -> Verdict | None:
             w = want.results.get((s, pos))
             if (t, i) not in kept or (t, i) in differ or w is None or not ("v" in w or "raise" in w):
                 continue
-            why = _why(calls[t], calls[t].inputs[i], w, got, (s, pos), tol, t in unordered)
+            why = _why(calls[t], calls[t].inputs[i], w, got, (s, pos), tol, t in unordered, t in unread)
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
     return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
@@ -793,7 +816,8 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
         got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env)
         unordered = unordered_targets(ws, calls)
+        unread = unread_targets(ws, calls)
     names = tuple(f"{t.module}.{t.function}" for t in calls)
     pool = sum(len(t.inputs) for t in targets(suite, task)) or sum(len(t.inputs) for t in calls)
     recorded = not sample(suite, task)
-    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol, unordered)), recorded)
+    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol, unordered, unread)), recorded)
