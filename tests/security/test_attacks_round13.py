@@ -258,11 +258,6 @@ def subtests(request):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-6 subtests (pytest 9's built-in ones for unittest's subTest, pytest-subtests) send a call"
-    " report per subtest under the test's node id: 'two call reports', the verdict an error, every fix FAIL",
-)
 def test_r13_6_reference_fix_with_subtests_is_judged(tmp_path):
     """Seen with a task venv on pytest 9.2.0 (uv's cache, offline) and a unittest ``self.subTest``
     loop: "verdict error: two call reports for tests/test_add.py::AddTests::test_table" for the
@@ -309,11 +304,6 @@ def pytest_runtest_protocol(item, nextitem):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-7 a flaky test rerun by pytest-rerunfailures logs an outcome 'rerun' and a second setup:"
-    " malformed verdict record, the verdict an error, the reference fix FAIL though its rerun passed",
-)
 def test_r13_7_reference_fix_with_a_rerun_flaky_test_is_judged(tmp_path):
     from tests.agent.conftest import ADD_TASK, write_suite
 
