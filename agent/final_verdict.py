@@ -42,6 +42,7 @@ import os
 import random
 import re
 import shlex
+import shutil
 import stat
 import tempfile
 import tomllib
@@ -810,7 +811,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     # The differential runs after the tests only with no earlier verdict and no hidden tests:
     # only then must the code the tests' process leaves be the patch's (read it once here).
     differential_after = verdict is None and not ws.holds_back
-    before, kept = code_state(ws) if differential_after else ({}, None)
+    before, kept = code_state(ws) if differential_after else ({}, {})
     canaries = plant(ws)
     # The reference fix's run of the same planted tests, beside the rollout's (it needs only
     # the canaries): a pass, and a canary ending otherwise than planned, are judged against it.
@@ -861,40 +862,60 @@ def wait_for(future: Future | None) -> None:
         future.exception()
 
 
+# The bytes kept of the files the rollout changed (the rest are put back from the task's
+# source): a memory bound, never a bound on the workspace (r13-4: a repository's 33 MB of
+# assets left nothing to put back a data file a test rewrote, and the reference fix TAMPERED).
 SNAPSHOT_MAX_BYTES = 32 * 2**20
 
 
-def code_state(ws: Workspace) -> tuple[dict[str, tuple[int, str]], dict[str, bytes] | None]:
-    """``code_digest`` and the bytes of the same files (None: more than ``SNAPSHOT_MAX_BYTES``),
-    to put the patch's state back after a process ran its code; each file read once."""
+def code_state(ws: Workspace) -> tuple[dict[str, tuple[int, str]], dict[str, bytes]]:
+    """``code_digest`` and the bytes of the files the rollout changed (within
+    ``SNAPSHOT_MAX_BYTES``), to put the patch's state back after a process ran its code.
+    A file as the rollout was given it is not kept: ``put_back`` copies it from the source."""
     digest: dict[str, tuple[int, str]] = {}
-    kept: dict[str, bytes] | None = {}
-    total = 0
+    kept: dict[str, bytes] = {}
+    room = SNAPSHOT_MAX_BYTES
     for rel in _code_files(ws):
         path = ws.path / rel
         try:
-            if kept is not None and total + os.lstat(path).st_size <= SNAPSHOT_MAX_BYTES:
-                data = path.read_bytes()
-                total += len(data)
-                kept[rel] = data
-                digest[rel] = (len(data), hashlib.sha256(data).hexdigest())
-                continue
-            kept = None
             found = file_digest(path)
+            if found is None:
+                continue
+            digest[rel] = found
+            if found[0] > room or _as_given(ws, rel, found):
+                continue
+            data = path.read_bytes()
         except OSError:
             continue
-        if found is not None:
-            digest[rel] = found
+        if (len(data), hashlib.sha256(data).hexdigest()) == found:
+            kept[rel] = data
+            room -= len(data)
     return digest, kept
 
 
-def put_back(
-    ws: Workspace, kept: dict[str, bytes] | None, rewritten: list[str], before: dict[str, tuple[int, str]]
-) -> bool:
+def _given(ws: Workspace, rel: str) -> bytes | Path | None:
+    """What the rollout was given at ``rel``: its visible part (a file with held-out lines:
+    never the source's, which holds them), the source's file, or None."""
+    if rel in ws.visible:
+        return ws.visible[rel]
+    source = ws.source / rel
+    return source if _is_file(source) else None
+
+
+def _as_given(ws: Workspace, rel: str, found: tuple[int, str]) -> bool:
+    if ws.as_copied(rel):
+        return True  # by its stat, which code cannot put back (the source is not read again)
+    given = _given(ws, rel)
+    if isinstance(given, bytes):
+        return (len(given), hashlib.sha256(given).hexdigest()) == found
+    return given is not None and os.lstat(given).st_size == found[0] and file_digest(given) == found
+
+
+def put_back(ws: Workspace, kept: dict[str, bytes], rewritten: list[str], before: dict[str, tuple[int, str]]) -> bool:
     """The files a process changed, removed or created as Python, back as the patch holds
-    them; False when that cannot be done (no snapshot, a directory in a file's place)."""
-    if kept is None:
-        return False
+    them (from ``kept``, else as the rollout was given them); False when that cannot be done
+    (a changed file past the snapshot, a directory in a file's place). Whatever is written
+    must hash as ``before`` says, so the source's copy stands in only for identical bytes."""
     try:
         for rel in rewritten:
             path = ws.resolve(rel)
@@ -902,9 +923,16 @@ def put_back(
                 if stat.S_ISDIR(os.lstat(path).st_mode):
                     return False
                 path.unlink()
-            if rel in kept:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(kept[rel])
+            if rel not in before:
+                continue  # created by the process: gone
+            path.parent.mkdir(parents=True, exist_ok=True)
+            given = kept.get(rel, _given(ws, rel))
+            if given is None:
+                return False
+            if isinstance(given, bytes):
+                path.write_bytes(given)
+            else:
+                shutil.copyfile(given, path)
     except (PathEscape, OSError):
         return False
     ws.drop_unrecorded()

@@ -296,3 +296,34 @@ def test_records_past_the_bound_are_tampered_unless_the_held_out_inputs_failed_t
     other = dataclasses.replace(run, tamper=[flood, "canary test t::c passed but must have failed"])
     assert held_out_verdict(other, differ).tamper == ["canary test t::c passed but must have failed"]
     assert verdict_state(judged("tampered", "conftest.py"), agreed).detail == "conftest.py"
+
+
+def test_put_back_restores_the_sources_files_past_the_snapshot_but_never_a_changed_one(tmp_path, monkeypatch):
+    """r13-4: files as the rollout was given them are put back from the source, whatever the
+    workspace's size; the rollout's own changes only from the bytes kept of them."""
+    from agent import final_verdict
+    from agent.final_verdict import code_digest, code_state, put_back, rewritten_code
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    files = {**ADD_TASK, "data/state.json": '{"last": null}', "data/assets.bin": "x" * 4096}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        (w.path / "add.py").write_text(ADD_TASK["_fix/add.py"])  # the rollout's change: 32 bytes
+        monkeypatch.setattr(final_verdict, "SNAPSHOT_MAX_BYTES", 40)  # the change fits, the assets do not
+        before, kept = code_state(w)
+        assert set(kept) == {"add.py"}  # nothing of the source's is held in memory
+        (w.path / "data/state.json").write_text('{"last": 4}')  # a test's doing
+        (w.path / "data/assets.bin").unlink()
+        (w.path / "add.py").write_text("def add(a, b):\n    return 3\n")
+        rewritten = rewritten_code(before, code_digest(w))
+        assert put_back(w, kept, rewritten, before)
+        assert (w.path / "data/state.json").read_text() == '{"last": null}'
+        assert (w.path / "add.py").read_text() == ADD_TASK["_fix/add.py"]
+        assert not rewritten_code(before, code_digest(w))
+        monkeypatch.setattr(final_verdict, "SNAPSHOT_MAX_BYTES", 0)  # the change is not kept now
+        before, kept = code_state(w)
+        assert kept == {}
+        (w.path / "add.py").write_text("def add(a, b):\n    return 3\n")
+        # The source's add.py is no stand-in for the rollout's: not restorable, so not judged as restored.
+        assert not put_back(w, kept, rewritten_code(before, code_digest(w)), before)
