@@ -463,11 +463,6 @@ def test_r13_10_reference_fix_of_a_task_measuring_coverage_is_not_tampered(tmp_p
 SETUP_CFG = "[metadata]\nname = shapes\nversion = {}\n\n[options]\npackages = shapes\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-11 a fix that bumps the version in setup.cfg as the reference does, one blank line less:"
-    " 'setup.cfg' is a tampered path (config files are compared byte for byte, whatever section changed)",
-)
 def test_r13_11_fix_changing_setup_cfg_metadata_as_the_reference_is_not_tampered(tmp_path, monkeypatch):
     monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
     base = {"setup.cfg": SETUP_CFG.format("1.0")}
