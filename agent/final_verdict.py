@@ -243,10 +243,10 @@ def _ini_meaning(text: str) -> list[str] | None:
 
 def _toml_meaning(text: str) -> object:
     """A TOML file's parsed content, each value with its type (``1 == True`` in Python, not in
-    TOML); None when it does not parse."""
+    TOML); None when it does not parse (tomllib's reading is pytest's)."""
     try:
         return _typed(tomllib.loads(text))
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # nested arrays deep enough exhaust the stack
         return None
 
 

@@ -351,7 +351,12 @@ def test_ini_and_toml_config_is_compared_by_meaning_and_code_by_bytes(tmp_path):
             cfg.replace("addopts = -W error", "addopts = -W error # c"),  # iniconfig may strip it; configparser not
             cfg.replace("\n[metadata]", "\x0c[metadata]"),  # a line break to iniconfig, an indent to configparser
         ],
-        "pyproject.toml": [toml.replace("true", "1"), toml.replace('"-W error"', '"-W error "'), "[tool.pytest"],
+        "pyproject.toml": [
+            toml.replace("true", "1"),
+            toml.replace('"-W error"', '"-W error "'),
+            "[tool.pytest",
+            "a = " + "[" * 10**5,
+        ],
         "conftest.py": ["X = 1\n"],  # code: byte for byte
     }
     with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
