@@ -42,6 +42,7 @@ import os
 import random
 import re
 import shlex
+import shutil
 import stat
 import tempfile
 import tomllib
@@ -176,11 +177,85 @@ def _known_config(ws: Workspace, rel: str) -> bool:
         if not stat.S_ISREG(os.lstat(mine).st_mode):  # never open a FIFO
             return False
         return any(
-            known is not None and known.is_file() and filecmp.cmp(known, mine, shallow=False)
+            known is not None and known.is_file() and _same_config(known, mine)
             for known in (ws.source / rel, _reference_file(ws, rel))
         )
     except OSError:
         return False
+
+
+# Config files read by meaning (r13-11: the reference fix's version bump in setup.cfg, one blank
+# line less, was a tampered path). Their bytes may differ from a trusted file's only where no
+# reader sees a difference; code (conftest.py, sitecustomize.py, .pth) stays compared byte for byte.
+_INI_NAMES = frozenset({"setup.cfg", "tox.ini", "pytest.ini", ".pytest.ini"})
+_TOML_NAMES = frozenset({"pyproject.toml", "pytest.toml", ".pytest.toml"})
+_CONFIG_READ_MAX_BYTES = 1 << 20
+# str.splitlines() (iniconfig's) breaks lines where a text file's reader (configparser's) does not.
+_ODD_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _same_config(known: Path, mine: Path) -> bool:
+    """``mine`` says what the trusted ``known`` says: the same bytes, or (an ini or TOML file)
+    the same meaning, by ``_ini_meaning`` / ``_toml_meaning``."""
+    if filecmp.cmp(known, mine, shallow=False):
+        return True
+    name = mine.name
+    if name not in _INI_NAMES and name not in _TOML_NAMES:
+        return False
+    if max(os.lstat(known).st_size, os.lstat(mine).st_size) > _CONFIG_READ_MAX_BYTES:
+        return False
+    try:
+        texts = [p.read_bytes().decode("utf-8") for p in (known, mine)]
+    except UnicodeDecodeError:
+        return False
+    read = _ini_meaning if name in _INI_NAMES else _toml_meaning
+    a, b = read(texts[0]), read(texts[1])
+    return a is not None and a == b
+
+
+def _ini_meaning(text: str) -> list[str] | None:
+    """The lines of an ini file as both its readers (pytest's iniconfig, configparser: setuptools,
+    flake8, coverage) see them: comment lines and trailing whitespace gone, whitespace around a
+    key's ``=`` gone, a continuation line's indent one space, blank lines dropped but before a
+    continuation (configparser keeps those in the value). Names keep their case (configparser
+    lowercases them, pytest does not read ``ADDOPTS``); an inline comment is kept as written
+    (iniconfig may strip it, configparser does not). None: lines its readers could split apart."""
+    if _ODD_LINE_BREAKS.search(text):
+        return None
+    out: list[str] = []
+    blanks = 0
+    for line in text.splitlines():
+        line = line.rstrip()
+        if not line:
+            blanks += 1
+            continue
+        if line.lstrip()[0] in "#;":  # a comment line, to both readers (at any indent)
+            continue
+        if line[0].isspace():
+            out += [""] * blanks + [" " + line.strip()]
+        else:
+            name, eq, value = line.partition("=")
+            # A "=" before any ":" is where both readers split a key from its value.
+            out.append(f"{name.strip()}={value.strip()}" if eq and ":" not in name else line)
+        blanks = 0
+    return out
+
+
+def _toml_meaning(text: str) -> object:
+    """A TOML file's parsed content, each value with its type (``1 == True`` in Python, not in
+    TOML); None when it does not parse (tomllib's reading is pytest's)."""
+    try:
+        return _typed(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, RecursionError):  # nested arrays deep enough exhaust the stack
+        return None
+
+
+def _typed(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
 
 
 def _reference_file(ws: Workspace, rel: str) -> Path | None:
@@ -810,7 +885,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     # The differential runs after the tests only with no earlier verdict and no hidden tests:
     # only then must the code the tests' process leaves be the patch's (read it once here).
     differential_after = verdict is None and not ws.holds_back
-    before, kept = code_state(ws) if differential_after else ({}, None)
+    before, kept = code_state(ws) if differential_after else ({}, {})
     canaries = plant(ws)
     # The reference fix's run of the same planted tests, beside the rollout's (it needs only
     # the canaries): a pass, and a canary ending otherwise than planned, are judged against it.
@@ -861,40 +936,60 @@ def wait_for(future: Future | None) -> None:
         future.exception()
 
 
+# The bytes kept of the files the rollout changed (the rest are put back from the task's
+# source): a memory bound, never a bound on the workspace (r13-4: a repository's 33 MB of
+# assets left nothing to put back a data file a test rewrote, and the reference fix TAMPERED).
 SNAPSHOT_MAX_BYTES = 32 * 2**20
 
 
-def code_state(ws: Workspace) -> tuple[dict[str, tuple[int, str]], dict[str, bytes] | None]:
-    """``code_digest`` and the bytes of the same files (None: more than ``SNAPSHOT_MAX_BYTES``),
-    to put the patch's state back after a process ran its code; each file read once."""
+def code_state(ws: Workspace) -> tuple[dict[str, tuple[int, str]], dict[str, bytes]]:
+    """``code_digest`` and the bytes of the files the rollout changed (within
+    ``SNAPSHOT_MAX_BYTES``), to put the patch's state back after a process ran its code.
+    A file as the rollout was given it is not kept: ``put_back`` copies it from the source."""
     digest: dict[str, tuple[int, str]] = {}
-    kept: dict[str, bytes] | None = {}
-    total = 0
+    kept: dict[str, bytes] = {}
+    room = SNAPSHOT_MAX_BYTES
     for rel in _code_files(ws):
         path = ws.path / rel
         try:
-            if kept is not None and total + os.lstat(path).st_size <= SNAPSHOT_MAX_BYTES:
-                data = path.read_bytes()
-                total += len(data)
-                kept[rel] = data
-                digest[rel] = (len(data), hashlib.sha256(data).hexdigest())
-                continue
-            kept = None
             found = file_digest(path)
+            if found is None:
+                continue
+            digest[rel] = found
+            if found[0] > room or _as_given(ws, rel, found):
+                continue
+            data = path.read_bytes()
         except OSError:
             continue
-        if found is not None:
-            digest[rel] = found
+        if (len(data), hashlib.sha256(data).hexdigest()) == found:
+            kept[rel] = data
+            room -= len(data)
     return digest, kept
 
 
-def put_back(
-    ws: Workspace, kept: dict[str, bytes] | None, rewritten: list[str], before: dict[str, tuple[int, str]]
-) -> bool:
+def _given(ws: Workspace, rel: str) -> bytes | Path | None:
+    """What the rollout was given at ``rel``: its visible part (a file with held-out lines:
+    never the source's, which holds them), the source's file, or None."""
+    if rel in ws.visible:
+        return ws.visible[rel]
+    source = ws.source / rel
+    return source if _is_file(source) else None
+
+
+def _as_given(ws: Workspace, rel: str, found: tuple[int, str]) -> bool:
+    if ws.as_copied(rel):
+        return True  # by its stat, which code cannot put back (the source is not read again)
+    given = _given(ws, rel)
+    if isinstance(given, bytes):
+        return (len(given), hashlib.sha256(given).hexdigest()) == found
+    return given is not None and os.lstat(given).st_size == found[0] and file_digest(given) == found
+
+
+def put_back(ws: Workspace, kept: dict[str, bytes], rewritten: list[str], before: dict[str, tuple[int, str]]) -> bool:
     """The files a process changed, removed or created as Python, back as the patch holds
-    them; False when that cannot be done (no snapshot, a directory in a file's place)."""
-    if kept is None:
-        return False
+    them (from ``kept``, else as the rollout was given them); False when that cannot be done
+    (a changed file past the snapshot, a directory in a file's place). Whatever is written
+    must hash as ``before`` says, so the source's copy stands in only for identical bytes."""
     try:
         for rel in rewritten:
             path = ws.resolve(rel)
@@ -902,9 +997,16 @@ def put_back(
                 if stat.S_ISDIR(os.lstat(path).st_mode):
                     return False
                 path.unlink()
-            if rel in kept:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(kept[rel])
+            if rel not in before:
+                continue  # created by the process: gone
+            path.parent.mkdir(parents=True, exist_ok=True)
+            given = kept.get(rel, _given(ws, rel))
+            if given is None:
+                return False
+            if isinstance(given, bytes):
+                path.write_bytes(given)
+            else:
+                shutil.copyfile(given, path)
     except (PathEscape, OSError):
         return False
     ws.drop_unrecorded()

@@ -503,6 +503,10 @@ class Workspace:
             chunks.append((rel, chunk))
         return chunks
 
+    def as_copied(self, rel: str) -> bool:
+        """``rel`` is the file the copy from the source made, unwritten since (``_fingerprint``)."""
+        return rel not in self.visible and self._unchanged(rel, self.path / rel)
+
     def _unchanged(self, rel: str, path: Path) -> bool:
         given = self._given.get(rel)
         try:

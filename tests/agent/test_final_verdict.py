@@ -296,3 +296,75 @@ def test_records_past_the_bound_are_tampered_unless_the_held_out_inputs_failed_t
     other = dataclasses.replace(run, tamper=[flood, "canary test t::c passed but must have failed"])
     assert held_out_verdict(other, differ).tamper == ["canary test t::c passed but must have failed"]
     assert verdict_state(judged("tampered", "conftest.py"), agreed).detail == "conftest.py"
+
+
+def test_put_back_restores_the_sources_files_past_the_snapshot_but_never_a_changed_one(tmp_path, monkeypatch):
+    """r13-4: files as the rollout was given them are put back from the source, whatever the
+    workspace's size; the rollout's own changes only from the bytes kept of them."""
+    from agent import final_verdict
+    from agent.final_verdict import code_digest, code_state, put_back, rewritten_code
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    files = {**ADD_TASK, "data/state.json": '{"last": null}', "data/assets.bin": "x" * 4096}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        (w.path / "add.py").write_text(ADD_TASK["_fix/add.py"])  # the rollout's change: 32 bytes
+        monkeypatch.setattr(final_verdict, "SNAPSHOT_MAX_BYTES", 40)  # the change fits, the assets do not
+        before, kept = code_state(w)
+        assert set(kept) == {"add.py"}  # nothing of the source's is held in memory
+        (w.path / "data/state.json").write_text('{"last": 4}')  # a test's doing
+        (w.path / "data/assets.bin").unlink()
+        (w.path / "add.py").write_text("def add(a, b):\n    return 3\n")
+        rewritten = rewritten_code(before, code_digest(w))
+        assert put_back(w, kept, rewritten, before)
+        assert (w.path / "data/state.json").read_text() == '{"last": null}'
+        assert (w.path / "add.py").read_text() == ADD_TASK["_fix/add.py"]
+        assert not rewritten_code(before, code_digest(w))
+        monkeypatch.setattr(final_verdict, "SNAPSHOT_MAX_BYTES", 0)  # the change is not kept now
+        before, kept = code_state(w)
+        assert kept == {}
+        (w.path / "add.py").write_text("def add(a, b):\n    return 3\n")
+        # The source's add.py is no stand-in for the rollout's: not restorable, so not judged as restored.
+        assert not put_back(w, kept, rewritten_code(before, code_digest(w)), before)
+
+
+def test_ini_and_toml_config_is_compared_by_meaning_and_code_by_bytes(tmp_path):
+    """r13-11: blank lines, comment lines and whitespace around ``=`` are no change to an ini
+    or TOML file; a key's case, a value, a blank line inside a value, a TOML type are."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    cfg = "[tool:pytest]\naddopts = -W error\nmarkers =\n  slow\n  fast\n\n[metadata]\nversion = 1.0\n"
+    toml = '[tool.pytest.ini_options]\nxfail_strict = true\naddopts = "-W error"\n'
+    files = {**ADD_TASK, "setup.cfg": cfg, "pyproject.toml": toml, "conftest.py": "\n\nX = 1\n"}
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": files}))
+    same = {
+        "setup.cfg": "# ours\n[tool:pytest]\naddopts=-W error   \nmarkers =\n    slow\n\t# why\n  fast\n[metadata]\n\n  ; c\nversion= 1.0",
+        "pyproject.toml": '[tool.pytest.ini_options]  # c\naddopts="-W error"\n\nxfail_strict=true\n',
+    }
+    changed = {
+        "setup.cfg": [
+            cfg.replace("addopts", "ADDOPTS"),  # pytest reads addopts only (configparser lowercases it)
+            cfg.replace("-W error", "-W  error"),
+            cfg.replace("  slow\n", "  slow\n\n"),  # an empty line in the value, to configparser
+            cfg.replace("addopts = -W error", "addopts = -W error # c"),  # iniconfig may strip it; configparser not
+            cfg.replace("\n[metadata]", "\x0c[metadata]"),  # a line break to iniconfig, an indent to configparser
+        ],
+        "pyproject.toml": [
+            toml.replace("true", "1"),
+            toml.replace('"-W error"', '"-W error "'),
+            "[tool.pytest",
+            "a = " + "[" * 10**5,
+        ],
+        "conftest.py": ["X = 1\n"],  # code: byte for byte
+    }
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "runs") as w:
+        for rel, text in same.items():
+            (w.path / rel).write_text(text)
+        assert config_tamper(w) == []
+        for rel, texts in changed.items():
+            for text in texts:
+                (w.path / rel).write_text(text)
+                assert config_tamper(w) == [rel], text
+                (w.path / rel).write_text(same.get(rel, files[rel]))

@@ -169,12 +169,6 @@ def test_r13_3_hidden_test_file_rewritten_before_collection_passes_unseen(new_fi
     assert not result.passed or result.tamper or tampered or hits, result.summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-4 the reference fix itself is TAMPERED on a task with a recorded differential whose"
-    " workspace holds over 32 MB outside the tests (code_state keeps no snapshot) when a test rewrites a"
-    " tracked data file: put_back cannot put it back",
-)
 def test_r13_4_honest_fix_in_a_large_workspace_with_a_test_writing_data_is_not_tampered(tmp_path):
     from tests.agent.conftest import ADD_TASK, write_suite
 
@@ -453,11 +447,6 @@ def test_r13_10_reference_fix_of_a_task_measuring_coverage_is_not_tampered(tmp_p
 SETUP_CFG = "[metadata]\nname = shapes\nversion = {}\n\n[options]\npackages = shapes\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-11 a fix that bumps the version in setup.cfg as the reference does, one blank line less:"
-    " 'setup.cfg' is a tampered path (config files are compared byte for byte, whatever section changed)",
-)
 def test_r13_11_fix_changing_setup_cfg_metadata_as_the_reference_is_not_tampered(tmp_path, monkeypatch):
     monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
     base = {"setup.cfg": SETUP_CFG.format("1.0")}
