@@ -15,6 +15,7 @@ hit; the loop makes a pass with any hit a SUSPECT verdict (agent/loop.py).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import re
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.patch_format import unquote_path
-from agent.suspect_ast import TEST_EXEMPT, UNEXCUSED, AstHit, scan_source
+from agent.suspect_ast import TEST_EXEMPT, TOKENS_MAX, UNEXCUSED, AstHit, scan_source
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -637,8 +638,13 @@ def scan_patch(
         if rel in pl.digests and not _digest_matches(text, pl.digests[rel]):
             hits.append(SuspectHit(rule="unscanned_source", path=rel, text=f"{rel}: changed since the patch was taken"))
             continue
-        had, new_lines = set(old_lines(rel)), text.splitlines()
-        added += [AddedLine(rel, n, line) for n, line in enumerate(new_lines, 1) if line not in had]
+        had, new = set(old_lines(rel)), 0
+        for n, line in enumerate(_split_lines(text), 1):
+            if line not in had:
+                added.append(AddedLine(rel, n, line))
+                new += 1
+                if new > SCAN_MAX_LINES:
+                    break  # past what the scan reads: the count below says so
     py = [a for a in added if a.path.endswith(".py")]
     if len(py) > SCAN_MAX_LINES:
         # ~0.3 ms a line: a 16 MB patch (an imported log's, or a rollout's) took 154 s. A bug
@@ -721,30 +727,72 @@ def _parsed_hits(
         if not found:
             continue
         added = {a.line: a for a in lines}
-        on = _patch_lines(text)  # Python's line numbers (a lone "\r" breaks a line) to the patch's
+        numbers = sorted(added)
+        on = _patch_lines(text, [n for h in found for n in (h.line, h.end)])  # Python's numbers to the patch's
         found = [AstHit(h.rule, on(h.line), on(h.end)) if h.line else h for h in found]
         had = {h.rule for h in (scan_source(old, names_tests) if old is not None else None) or []}
         per_rule: dict[str, list[SuspectHit]] = {}
         for h in found:
             if test and h.rule in TEST_EXEMPT:
                 continue
-            at = lines[0].line if h.line == 0 else next((n for n in range(h.line, h.end + 1) if n in added), None)
-            if at is not None:
-                per_rule.setdefault(h.rule, []).append(_hit(h.rule, added[at]))
+            at = lines[0].line if h.line == 0 else _first_in(numbers, h.line, h.end)
+            if at is None:
+                continue
+            hit = _hit(h.rule, added[at])
+            if h.rule == "unscanned_source":
+                hit = hit.model_copy(update={"text": f"{path}: {UNPARSED}"})
+            per_rule.setdefault(h.rule, []).append(hit)
         for rule, hs in per_rule.items():
             if rule not in had or rule in UNEXCUSED:
                 out += hs
     return out
 
 
-def _patch_lines(text: str) -> Callable[[int], int]:
-    """Python's line number -> the patch's ("\n" only) for ``text``: Python breaks lines at
-    "\r" too, and a comment ending in 400 lone "\r" moved every AST hit past the lines the
-    patch added (round 9 vrd9-11)."""
-    starts = [1]
-    for m in re.finditer(r"\r\n|\r|\n", text):
-        starts.append(starts[-1] + ("\n" in m.group()))
-    return lambda n: starts[min(max(n, 1), len(starts)) - 1]
+UNPARSED = f"not read by the AST pass (past {TOKENS_MAX:,} tokens, or nested past what it follows)"
+
+
+def _first_in(numbers: list[int], first: int, last: int) -> int | None:
+    """The first of the sorted ``numbers`` within ``first..last`` (a node may span 4M lines)."""
+    i = bisect.bisect_left(numbers, first)
+    return numbers[i] if i < len(numbers) and numbers[i] <= last else None
+
+
+def _patch_lines(text: str, wanted: Iterable[int]) -> Callable[[int], int]:
+    """Python's line number -> the patch's ("\n" only) for ``text``, for the ``wanted`` ones:
+    Python breaks lines at "\r" too, and a comment ending in 400 lone "\r" moved every AST
+    hit past the lines the patch added (round 9 vrd9-11). One pass keeping only the wanted
+    numbers (a list of every line's took 300 MB for a docstring of 8M lines, round 13)."""
+    want = sorted({max(n, 1) for n in wanted})
+    if "\r" not in text:
+        return lambda n: max(n, 1)
+    out: dict[int, int] = {}
+    py = patch = 1
+    i = 0
+    for m in _BREAK.finditer(text):
+        while i < len(want) and want[i] == py:
+            out[want[i]] = patch
+            i += 1
+        if i == len(want):
+            break
+        py, patch = py + 1, patch + ("\n" in m.group())
+    for n in want[i:]:
+        out[n] = patch  # past the last line: the last line's
+    return lambda n: out[max(n, 1)]
+
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+# str.splitlines()'s breaks, one line at a time (a source of 8M empty lines was a list of them).
+_LINE = re.compile(r"([^\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]*+)(?:\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]|\Z)")
+
+
+def _split_lines(text: str) -> Iterator[str]:
+    """``text.splitlines()``, lazily."""
+    pos = 0
+    while pos < len(text):
+        m = _LINE.match(text, pos)
+        assert m is not None  # the pattern matches anywhere (at worst the empty line at the end)
+        yield m.group(1)
+        pos = m.end()
 
 
 def _new_source(
@@ -759,10 +807,18 @@ def _new_source(
     text = new_text(path) if new_text is not None else None
     if text is None or path in pl.unshown:
         return text  # an unshown file's text was checked against the patch's digest
-    split = text.split("\n")
-    if all(0 < a.line <= len(split) and split[a.line - 1] == a.text for a in lines):
-        return text
-    return None
+    want = {a.line: a.text for a in lines}
+    seen, pos = 0, 0
+    for n in range(1, max(want) + 1):  # text.split("\n") up to the last added line, one at a time
+        end = text.find("\n", pos)
+        if n in want:
+            if text[pos : len(text) if end < 0 else end] != want[n]:
+                return None
+            seen += 1
+        if end < 0:
+            break
+        pos = end + 1
+    return text if seen == len(want) else None
 
 
 def _digest_matches(text: str, digest: str) -> bool:

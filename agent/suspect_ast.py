@@ -189,7 +189,7 @@ PROBES: dict[str, str] = {
 # A module's own place, read through its globals: where it runs, told apart.
 LOCATION_NAMES = frozenset({"__file__", "__spec__", "__loader__", "__cached__"})
 # Rules a file's old text does not excuse: no honest code had them to restore.
-UNEXCUSED = frozenset({"checker_tell"})
+UNEXCUSED = frozenset({"checker_tell", "unscanned_source"})  # (an old file too big to read excuses nothing)
 # Attributes that are a probe on whatever object they are read from.
 ATTRIBUTE_PROBES: dict[str, str] = {
     "f_back": "frames",
@@ -946,6 +946,39 @@ def _ignores_other(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> b
     return not (set(params) & reads)
 
 
+# What one file's AST may cost the host (round 12 r12-4: an 800 kB ``TABLE = [0,0,...]`` a patch
+# showed only by hash took 412 MB and 6 s to parse and scan; 8 MB, 4 GB). Python's nodes are
+# ~1 kB each, and no node is without a token of its own (an f-string's fields counted inside
+# it), so the tokens bound the tree: a file past ``TOKENS_MAX`` is not parsed, and says so.
+TOKENS_MAX = 60_000  # at the cap: +25 MB (a list of 30,000 ints); the largest stdlib module has 22,000
+_LEXEME = re.compile(
+    r"""(?P<f>[fF][rR]?|[rR][fF])?(?:'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\Z)|"""
+    r'''"""(?:[^"\\]|\\.|"(?!""))*+(?:"""|\Z)'''
+    r"""|'(?:[^'\\\r\n]|\\.)*+(?:'|(?=[\r\n])|\Z)|"(?:[^"\\\r\n]|\\.)*+(?:"|(?=[\r\n])|\Z))"""
+    r"|#[^\r\n]*+|\w++|\S",
+    re.S,
+)
+_FIELD_LEXEME = re.compile(r"\w++|[^\w\s]")
+
+
+def token_count(text: str, limit: int = TOKENS_MAX) -> int:
+    """Python's tokens in ``text``, counted up to ``limit`` + 1 (linear; over-counts a little:
+    ``1.5`` is three, a prefixed string two; an f-string counts every name and sign inside
+    it, as each may be a node). Strings and comments end where Python ends them (a comment
+    at a lone carriage return), so no code is taken for a string's or a comment's text."""
+    n = 0
+    for m in _LEXEME.finditer(text):
+        if m.group("f"):
+            for _ in _FIELD_LEXEME.finditer(text, m.start(), m.end()):
+                n += 1
+                if n > limit:
+                    return n
+        n += 1
+        if n > limit:
+            return n
+    return n
+
+
 def parse(text: str) -> ast.Module | None:
     try:
         with warnings.catch_warnings():
@@ -958,6 +991,8 @@ def parse(text: str) -> ast.Module | None:
 def scan_source(text: str, names_tests: Callable[[str], bool] | None = None) -> list[AstHit] | None:
     """Every AST hit in a module's source; None when it does not parse (the line rules stand).
     ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit)."""
+    if token_count(text) > TOKENS_MAX:
+        return [AstHit("unscanned_source", 0, 0)]  # not parsed: the host's memory is not the code's to spend
     tree = parse(text)
     if tree is None:
         return None
