@@ -293,6 +293,24 @@ _VALUE_TYPES = frozenset(
 _MUTATORS = frozenset({"append", "add", "update", "setdefault", "extend", "insert", "pop", "__setitem__", "appendleft"})
 
 
+# The test runner's own objects (round 12 r12-7): pytest hooks of the run, its reports and its
+# collection (a conftest.py or plugin defining one rewrites what the run reports), and the
+# runners' modules, whose attributes a module may replace (``unittest.TestCase.run = ...``).
+RUNNER_HOOKS = (
+    r"runtest_\w+|report_\w+|collection\w*|collect\w*|make_collect_report|pycollect_\w+|pyfunc_call"
+    r"|itemcollected|deselected|ignore_collect|terminal_summary|sessionfinish|runtestloop|exception_interact"
+)
+_RUNNER_HOOK = re.compile(rf"pytest_(?:{RUNNER_HOOKS})|pytest_plugins")
+RUNNER_MODULES = frozenset({"unittest", "_pytest", "pytest", "pluggy", "doctest"})
+# What a hook may set on the report, item or session it is given: the outcome, its text, the
+# test run in place of the real one, the session's exit status.
+REPORT_FIELDS = frozenset(
+    {"outcome", "longrepr", "wasxfail", "passed", "failed", "skipped", "when", "excinfo", "runtest", "obj", "_obj"}
+    | {"exitstatus", "testsfailed", "testscollected", "shouldfail", "shouldstop", "nodeid", "_result"}
+)
+_OUTCOMES = frozenset({"passed", "failed", "skipped"})
+
+
 @dataclass(frozen=True)
 class AstHit:
     rule: str
@@ -538,6 +556,7 @@ class _Scan:
             self._checker_tell(node)
             self._built_string(node)
             self._compare_replaced(node)
+            self._runner(node)
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
@@ -773,6 +792,35 @@ class _Scan:
                 if target is not None and _ignores_other(target):
                     self.hit("constant_compare", item)
 
+    def _runner(self, node: ast.AST) -> None:
+        """A pytest hook of the run, its reports or collection defined; an attribute of the
+        runners' modules set (``unittest.TestCase.run = f``, ``setattr(TestCase, "run", f)``);
+        a report's field set in a hook (``report.outcome = "passed"``) or to an outcome anywhere."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if _RUNNER_HOOK.fullmatch(node.name):
+                self.hit("runner_hooks", node)
+            if node.name.startswith("pytest_"):
+                for n in ast.walk(node):
+                    if any(t.attr in REPORT_FIELDS for t in _set_attributes(n)):
+                        self.hit("runner_patched", n)
+            return
+        forged = isinstance(node, ast.Assign) and fold(node.value) in _OUTCOMES  # x.outcome = "passed"
+        if any(self._of_runner(t.value) or (forged and t.attr == "outcome") for t in _set_attributes(node)):
+            self.hit("runner_patched", node)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and _RUNNER_HOOK.fullmatch(t.id) for t in targets):
+                self.hit("runner_hooks", node)  # pytest_plugins = [...], a hook bound by name
+        if isinstance(node, ast.Call):
+            setter = node.args and self.r.resolve(node.func) & {"builtins.setattr", "builtins.delattr"}
+            if setter and self._of_runner(node.args[0]):
+                self.hit("runner_patched", node)
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("force_result", "force_exception"):
+                self.hit("runner_hooks", node)  # a hookwrapper replacing a hook's result
+
+    def _of_runner(self, node: ast.expr) -> bool:
+        return any(name.split(".")[0] in RUNNER_MODULES for name in self.r.resolve(node))
+
     def _compare_replaced(self, node: ast.AST) -> None:
         """A comparison method set from outside a class body: ``X.__eq__ = f``,
         ``setattr(X, "__eq__", f)``, ``type("X", (int,), {"__eq__": f})``."""
@@ -834,6 +882,19 @@ class _Scan:
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
                 if reads and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _set_attributes(node: ast.AST) -> list[ast.Attribute]:
+    """The attributes a statement sets or deletes (``a.b = ``, ``a.b += ``, ``del a.b``)."""
+    if isinstance(node, ast.Assign):
+        targets = [n for t in node.targets for n in ast.walk(t)]
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Delete):
+        targets = list(node.targets)
+    else:
+        return []
+    return [t for t in targets if isinstance(t, ast.Attribute) and not isinstance(t.ctx, ast.Load)]
 
 
 def _mutable_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:

@@ -34,6 +34,9 @@ PREFIXES = [
     "test_",
     "getattr( ",
     "a  ",
+    "unittest.",
+    ".outcome = ",
+    "def pytest_",
 ]
 SHORT = 1_200
 FLOOR = 0.02  # seconds: below this the long line is fast whatever its ratio

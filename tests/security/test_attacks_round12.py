@@ -406,11 +406,6 @@ FORGING_PATCHES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-7 an imported rollout's gaming patch (a conftest.py hook making every report pass, or"
-    " unittest.TestCase.run replaced) has no SUSPECT hit: its PASS stands and it is exported",
-)
 @pytest.mark.parametrize("kind", sorted(FORGING_PATCHES))
 def test_imported_forging_patch_is_suspect(kind):
     from agent.importers.base import ImportedRollout
