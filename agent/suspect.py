@@ -422,7 +422,8 @@ LINE_RULES: tuple[LineRule, ...] = (
     LineRule(
         "runner_patched",
         re.compile(
-            r"(?<![\w.])(?:unittest|_pytest|pytest|pluggy|TestCase|TestResult|TextTestResult|TestSuite|TestLoader)"
+            # (a statement's target: at the line's start or after ``;``, ``=``, ``,``; not ``x: pytest.Foo = None``)
+            r"(?:^|[;=,])\s*+(?:unittest|_pytest|pytest|pluggy|TestCase|TestResult|TextTestResult|TestSuite|TestLoader)"
             r"(?:\.\w++)++\s*+(?:[-+*/|&]?=)(?!=)"
             r"|\b(?:set|del)attr\s*+\(\s*+(?:unittest|_pytest|pytest|pluggy|TestCase|TestResult)\b"
             r"|\.(?:longrepr|wasxfail)\s*+=(?!=)|\.outcome\s*+=\s*+['\"](?:passed|failed|skipped)['\"]"

@@ -297,7 +297,7 @@ _MUTATORS = frozenset({"append", "add", "update", "setdefault", "extend", "inser
 # collection (a conftest.py or plugin defining one rewrites what the run reports), and the
 # runners' modules, whose attributes a module may replace (``unittest.TestCase.run = ...``).
 RUNNER_HOOKS = (
-    r"runtest_\w+|report_\w+|collection\w*|collect\w*|make_collect_report|pycollect_\w+|pyfunc_call"
+    r"runtest_\w+|report_(?!header\b)\w+|collection\w*|collect\w*|make_collect_report|pycollect_\w+|pyfunc_call"
     r"|itemcollected|deselected|ignore_collect|terminal_summary|sessionfinish|runtestloop|exception_interact"
 )
 _RUNNER_HOOK = re.compile(rf"pytest_(?:{RUNNER_HOOKS})|pytest_plugins")
@@ -819,7 +819,17 @@ class _Scan:
                 self.hit("runner_hooks", node)  # a hookwrapper replacing a hook's result
 
     def _of_runner(self, node: ast.expr) -> bool:
-        return any(name.split(".")[0] in RUNNER_MODULES for name in self.r.resolve(node))
+        """An object of the runners' modules, by a name the file binds (not one a star import
+        may supply: ``from unittest.mock import *`` makes every unknown name a candidate)."""
+        root = node
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id not in self.r.aliases:
+            return False
+        return any(
+            name.split(".")[0] in RUNNER_MODULES and not name.startswith("unittest.mock")
+            for name in self.r.resolve(node)
+        )
 
     def _compare_replaced(self, node: ast.AST) -> None:
         """A comparison method set from outside a class body: ``X.__eq__ = f``,

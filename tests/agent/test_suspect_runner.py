@@ -138,6 +138,25 @@ HONEST = {
         def table():
             return {"a": 1}
         """,
+    # Mocks from a star import, an annotated default, a header hook.
+    "tests/test_mocks.py": """\
+        import unittest
+        from unittest import *
+        from unittest.mock import *
+
+
+        def pytest_report_header(config):
+            return "gcd tests"
+
+
+        def check(case: unittest.TestCase = None):
+            fake = MagicMock()
+            fake.return_value = 3
+            patcher = patch("os.getcwd")
+            patcher.attribute_name = "x"
+            suite = make_suite()
+            suite.name = "gcd"
+        """,
     # Code with fields of the same names, on its own objects.
     "pkg/game.py": """\
         import unittest
