@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import tracemalloc
+from collections.abc import Callable
 
+from agent import suspect_ast
 from agent.patch_format import large_file_diff
 from agent.suspect import SCAN_MAX_LINES, scan_patch
-from agent.suspect_ast import TOKENS_MAX, scan_source, token_count
+from agent.suspect_ast import TOKENS_MAX, AstHit, scan_source, token_count
 
 
 def _scan_unshown(text: str) -> tuple[set[str], int]:
@@ -25,24 +27,40 @@ def _scan_unshown(text: str) -> tuple[set[str], int]:
     return {h.rule for h in hits}, peak
 
 
+def _peak(fn: Callable[[], object]) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_source_past_the_token_cap_is_not_parsed_and_says_so() -> None:
     # 70 kB: 35,000 ints, past the cap; parsed, ~33 MB of the host's memory.
-    rules, peak = _scan_unshown("TABLE = [" + "0," * 35_000 + "]\n")
-    assert rules == {"unscanned_source"}
-    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB"
+    hits, peak = _peak(lambda: scan_source("TABLE = [" + "0," * 35_000 + "]\n"))
+    assert hits == [AstHit("unscanned_source", 0, 0)]
+    assert peak < 2 * 2**20, f"{peak / 2**20:.0f} MB"
 
 
 def test_the_same_bytes_as_one_string_are_parsed_with_no_hit() -> None:
-    rules, peak = _scan_unshown("TABLE = '" + "0," * 35_000 + "'\n")
-    assert rules == set()
-    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB"
+    hits, peak = _peak(lambda: scan_source("TABLE = '" + "0," * 35_000 + "'\n"))
+    assert hits == []
+    assert peak < 2 * 2**20, f"{peak / 2**20:.0f} MB"
+
+
+def test_the_scan_of_a_source_shown_by_hash_says_it_was_not_parsed(monkeypatch) -> None:
+    monkeypatch.setattr(suspect_ast, "TOKENS_MAX", 2_000)  # a small file past a small cap: the same path
+    rules, _ = _scan_unshown("TABLE = [" + "0," * 1_500 + "]\n")
+    assert rules == {"unscanned_source"}
+    assert _scan_unshown("TABLE = '" + "0," * 1_500 + "'\n")[0] == set()
 
 
 def test_a_source_of_many_lines_is_read_up_to_the_line_cap() -> None:
-    # 2M empty lines: every one an added line object before (~200 MB), now up to the cap.
-    rules, peak = _scan_unshown("\n" * 2_000_000 + "x = 1\n")
+    # 500,000 empty lines: every one an added line object before (~60 MB), now up to the cap.
+    rules, peak = _scan_unshown("\n" * 500_000 + "x = 1\n")
     assert rules == {"unscanned_source"}
-    assert peak < 8 * 2**20 + SCAN_MAX_LINES * 200, f"{peak / 2**20:.0f} MB"
+    assert peak < 4 * 2**20 + SCAN_MAX_LINES * 200, f"{peak / 2**20:.0f} MB"
 
 
 def test_token_count_counts_what_python_parses() -> None:
