@@ -416,6 +416,7 @@ LINE_RULES: tuple[LineRule, ...] = (
         "runner_hooks",
         re.compile(
             rf"\bpytest_(?:{RUNNER_HOOKS})\b\s*+[(=:]|\bpytest_plugins\s*+[:=]|\bforce_(?:result|exception)\s*+\("
+            rf"|['\"]pytest_(?:{RUNNER_HOOKS})['\"]"  # hookimpl(specname="pytest_runtest_makereport")
         ),
     ),
     # An attribute of the runners set: ``unittest.TestCase.run = ...``, ``report.outcome = "passed"``.

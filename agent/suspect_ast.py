@@ -817,6 +817,8 @@ class _Scan:
                 self.hit("runner_patched", node)
             if isinstance(node.func, ast.Attribute) and node.func.attr in ("force_result", "force_exception"):
                 self.hit("runner_hooks", node)  # a hookwrapper replacing a hook's result
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _RUNNER_HOOK.fullmatch(node.value):
+            self.hit("runner_hooks", node)  # hookimpl(specname="pytest_runtest_makereport"), getattr(hook, ...)
 
     def _of_runner(self, node: ast.expr) -> bool:
         """An object of the runners' modules, by a name the file binds (not one a star import

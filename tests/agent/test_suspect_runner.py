@@ -62,6 +62,18 @@ FORGING = {
         """,
         {"runner_hooks"},
     ),
+    "hook_by_specname": (
+        "pkg/plugin.py",
+        """\
+        import pytest
+
+
+        @pytest.hookimpl(specname="pytest_runtest_logreport")
+        def _quiet(report):
+            report.longrepr = None
+        """,
+        {"runner_hooks", "runner_patched"},
+    ),
     "plugin_named": ("tests/conftest.py", 'pytest_plugins = ["helpers.plugin"]\n', {"runner_hooks"}),
     "testcase_run_aliased": (
         "pkg/compat.py",
