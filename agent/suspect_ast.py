@@ -189,7 +189,7 @@ PROBES: dict[str, str] = {
 # A module's own place, read through its globals: where it runs, told apart.
 LOCATION_NAMES = frozenset({"__file__", "__spec__", "__loader__", "__cached__"})
 # Rules a file's old text does not excuse: no honest code had them to restore.
-UNEXCUSED = frozenset({"checker_tell"})
+UNEXCUSED = frozenset({"checker_tell", "unscanned_source"})  # (an old file too big to read excuses nothing)
 # Attributes that are a probe on whatever object they are read from.
 ATTRIBUTE_PROBES: dict[str, str] = {
     "f_back": "frames",
@@ -291,6 +291,24 @@ _VALUE_TYPES = frozenset(
     {"int", "float", "complex", "str", "bytes", "tuple", "list", "dict", "set", "frozenset", "bool"}
 )
 _MUTATORS = frozenset({"append", "add", "update", "setdefault", "extend", "insert", "pop", "__setitem__", "appendleft"})
+
+
+# The test runner's own objects (round 12 r12-7): pytest hooks of the run, its reports and its
+# collection (a conftest.py or plugin defining one rewrites what the run reports), and the
+# runners' modules, whose attributes a module may replace (``unittest.TestCase.run = ...``).
+RUNNER_HOOKS = (
+    r"runtest_\w+|report_(?!header\b)\w+|collection\w*|collect\w*|make_collect_report|pycollect_\w+|pyfunc_call"
+    r"|itemcollected|deselected|ignore_collect|terminal_summary|sessionfinish|runtestloop|exception_interact"
+)
+_RUNNER_HOOK = re.compile(rf"pytest_(?:{RUNNER_HOOKS})|pytest_plugins")
+RUNNER_MODULES = frozenset({"unittest", "_pytest", "pytest", "pluggy", "doctest"})
+# What a hook may set on the report, item or session it is given: the outcome, its text, the
+# test run in place of the real one, the session's exit status.
+REPORT_FIELDS = frozenset(
+    {"outcome", "longrepr", "wasxfail", "passed", "failed", "skipped", "when", "excinfo", "runtest", "obj", "_obj"}
+    | {"exitstatus", "testsfailed", "testscollected", "shouldfail", "shouldstop", "nodeid", "_result"}
+)
+_OUTCOMES = frozenset({"passed", "failed", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -538,6 +556,7 @@ class _Scan:
             self._checker_tell(node)
             self._built_string(node)
             self._compare_replaced(node)
+            self._runner(node)
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
@@ -773,6 +792,47 @@ class _Scan:
                 if target is not None and _ignores_other(target):
                     self.hit("constant_compare", item)
 
+    def _runner(self, node: ast.AST) -> None:
+        """A pytest hook of the run, its reports or collection defined; an attribute of the
+        runners' modules set (``unittest.TestCase.run = f``, ``setattr(TestCase, "run", f)``);
+        a report's field set in a hook (``report.outcome = "passed"``) or to an outcome anywhere."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if _RUNNER_HOOK.fullmatch(node.name):
+                self.hit("runner_hooks", node)
+            if node.name.startswith("pytest_"):
+                for n in ast.walk(node):
+                    if any(t.attr in REPORT_FIELDS for t in _set_attributes(n)):
+                        self.hit("runner_patched", n)
+            return
+        forged = isinstance(node, ast.Assign) and fold(node.value) in _OUTCOMES  # x.outcome = "passed"
+        if any(self._of_runner(t.value) or (forged and t.attr == "outcome") for t in _set_attributes(node)):
+            self.hit("runner_patched", node)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and _RUNNER_HOOK.fullmatch(t.id) for t in targets):
+                self.hit("runner_hooks", node)  # pytest_plugins = [...], a hook bound by name
+        if isinstance(node, ast.Call):
+            setter = node.args and self.r.resolve(node.func) & {"builtins.setattr", "builtins.delattr"}
+            if setter and self._of_runner(node.args[0]):
+                self.hit("runner_patched", node)
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("force_result", "force_exception"):
+                self.hit("runner_hooks", node)  # a hookwrapper replacing a hook's result
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _RUNNER_HOOK.fullmatch(node.value):
+            self.hit("runner_hooks", node)  # hookimpl(specname="pytest_runtest_makereport"), getattr(hook, ...)
+
+    def _of_runner(self, node: ast.expr) -> bool:
+        """An object of the runners' modules, by a name the file binds (not one a star import
+        may supply: ``from unittest.mock import *`` makes every unknown name a candidate)."""
+        root = node
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id not in self.r.aliases:
+            return False
+        return any(
+            name.split(".")[0] in RUNNER_MODULES and not name.startswith("unittest.mock")
+            for name in self.r.resolve(node)
+        )
+
     def _compare_replaced(self, node: ast.AST) -> None:
         """A comparison method set from outside a class body: ``X.__eq__ = f``,
         ``setattr(X, "__eq__", f)``, ``type("X", (int,), {"__eq__": f})``."""
@@ -834,6 +894,19 @@ class _Scan:
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
                 if reads and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _set_attributes(node: ast.AST) -> list[ast.Attribute]:
+    """The attributes a statement sets or deletes (``a.b = ``, ``a.b += ``, ``del a.b``)."""
+    if isinstance(node, ast.Assign):
+        targets = [n for t in node.targets for n in ast.walk(t)]
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Delete):
+        targets = list(node.targets)
+    else:
+        return []
+    return [t for t in targets if isinstance(t, ast.Attribute) and not isinstance(t.ctx, ast.Load)]
 
 
 def _mutable_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
@@ -946,6 +1019,39 @@ def _ignores_other(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> b
     return not (set(params) & reads)
 
 
+# What one file's AST may cost the host (round 12 r12-4: an 800 kB ``TABLE = [0,0,...]`` a patch
+# showed only by hash took 412 MB and 6 s to parse and scan; 8 MB, 4 GB). Python's nodes are
+# ~1 kB each, and no node is without a token of its own (an f-string's fields counted inside
+# it), so the tokens bound the tree: a file past ``TOKENS_MAX`` is not parsed, and says so.
+TOKENS_MAX = 60_000  # at the cap: +25 MB (a list of 30,000 ints); the largest stdlib module has 22,000
+_LEXEME = re.compile(
+    r"""(?P<f>[fF][rR]?|[rR][fF])?(?:'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\Z)|"""
+    r'''"""(?:[^"\\]|\\.|"(?!""))*+(?:"""|\Z)'''
+    r"""|'(?:[^'\\\r\n]|\\.)*+(?:'|(?=[\r\n])|\Z)|"(?:[^"\\\r\n]|\\.)*+(?:"|(?=[\r\n])|\Z))"""
+    r"|#[^\r\n]*+|\w++|\S",
+    re.S,
+)
+_FIELD_LEXEME = re.compile(r"\w++|[^\w\s]")
+
+
+def token_count(text: str, limit: int = TOKENS_MAX) -> int:
+    """Python's tokens in ``text``, counted up to ``limit`` + 1 (linear; over-counts a little:
+    ``1.5`` is three, a prefixed string two; an f-string counts every name and sign inside
+    it, as each may be a node). Strings and comments end where Python ends them (a comment
+    at a lone carriage return), so no code is taken for a string's or a comment's text."""
+    n = 0
+    for m in _LEXEME.finditer(text):
+        if m.group("f"):
+            for _ in _FIELD_LEXEME.finditer(text, m.start(), m.end()):
+                n += 1
+                if n > limit:
+                    return n
+        n += 1
+        if n > limit:
+            return n
+    return n
+
+
 def parse(text: str) -> ast.Module | None:
     try:
         with warnings.catch_warnings():
@@ -958,6 +1064,8 @@ def parse(text: str) -> ast.Module | None:
 def scan_source(text: str, names_tests: Callable[[str], bool] | None = None) -> list[AstHit] | None:
     """Every AST hit in a module's source; None when it does not parse (the line rules stand).
     ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit)."""
+    if token_count(text) > TOKENS_MAX:
+        return [AstHit("unscanned_source", 0, 0)]  # not parsed: the host's memory is not the code's to spend
     tree = parse(text)
     if tree is None:
         return None

@@ -270,12 +270,6 @@ def test_scan_in_a_container_of_a_right_fix_with_a_data_string(user, user_dir):
     assert printed_result(cp.stdout) == {"passed": True, "error": None, "tampered": [], "hits": []}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-4 the SUSPECT scan ast.parses a workspace source the patch does not show (up to 8 MB):"
-    " ~480 bytes of host memory per byte (1 MB: 39 -> 520 MB, 6 s of CPU), charged to no sandbox: an 800 kB"
-    " data table beside a right fix OOM-kills the host under a container's limit",
-)
 @pytest.mark.parametrize("user", ["root", "nobody"])
 def test_suspect_scan_does_not_kill_the_host(user, user_dir):
     cp = _scanned_in_a_container(user, user_dir, "TABLE = [" + "0," * 400_000 + "]\n")
@@ -336,11 +330,6 @@ def _scan_ticking(user: str, tmp: Path) -> dict:
     return printed_result(cp.stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-5 the SUSPECT line rules backtrack quadratically over a long line of a passing"
-    " rollout's module ('from sys import ' x 2200: seconds with the GIL held, the host's other threads stopped)",
-)
 @pytest.mark.parametrize("user", ["root", "nobody"])
 def test_suspect_line_rules_never_stop_the_host(user, user_dir):
     out = _scan_ticking(user, user_dir)
@@ -403,11 +392,6 @@ FORGING_PATCHES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r12-7 an imported rollout's gaming patch (a conftest.py hook making every report pass, or"
-    " unittest.TestCase.run replaced) has no SUSPECT hit: its PASS stands and it is exported",
-)
 @pytest.mark.parametrize("kind", sorted(FORGING_PATCHES))
 def test_imported_forging_patch_is_suspect(kind):
     from agent.importers.base import ImportedRollout
