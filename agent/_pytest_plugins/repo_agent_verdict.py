@@ -280,7 +280,8 @@ def _tracer_origin(tracer: object) -> str | None:
     if isinstance(fn, types.FunctionType):
         return fn.__code__.co_filename
     tp = type(fn)
-    if tp.__module__ == "coverage.tracer" and tp.__name__ == "CTracer" and not tp.__flags__ & _HEAPTYPE:
+    # (Its type's name is "coverage.CTracer" as coverage 7 builds it, in coverage.tracer.)
+    if tp.__module__ in ("coverage", "coverage.tracer") and tp.__name__ == "CTracer" and not tp.__flags__ & _HEAPTYPE:
         file = getattr(sys.modules.get("coverage.tracer"), "__file__", None)
         return file if isinstance(file, str) else None
     return None
