@@ -160,9 +160,11 @@ def _well_formed(rec: dict) -> bool:
             and rec.get("outcome") in ("passed", "failed", "skipped", "rerun")
         )
     if rec["k"] in ("hook", "test_code", "tracer"):
-        files = [rec.get("file"), *(rec.get("wrappers") or [] if rec["k"] == "test_code" else [])]
+        wrappers = rec.get("wrappers", []) if rec["k"] == "test_code" else []
+        if not isinstance(wrappers, list):
+            return False
         # (os.path.realpath raises on a NUL)
-        return all(isinstance(f, str) and "\x00" not in f for f in files) and isinstance(rec.get("wrappers", []), list)
+        return all(isinstance(f, str) and "\x00" not in f for f in [rec.get("file"), *wrappers])
     return isinstance(rec["k"], str)
 
 

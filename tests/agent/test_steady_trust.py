@@ -100,6 +100,9 @@ def test_the_verdict_trusts_steady_files_for_wrappers_inherited_tests_hooks_and_
         "pytest hook pytest_collection_modifyitems implemented in shapes/area.py"
     ]
     assert tamper({"k": "tracer", "file": f"{ws}/shapes/plugin.py"}) == []
+    for bad in (5, {"a": 1}, [None], ["a\x00b"]):  # malformed: an error of the run, never an exception here
+        data = _records({"k": "hello"}, {**wrapped, "wrappers": bad}, {"k": "finish", "exitstatus": 0})
+        assert "malformed verdict record 2" in (judge(data, 0, steady_files=steady_files).error or "")
     assert tamper({"k": "tracer", "file": f"{ws}/shapes/area.py"}) == [
         "a trace or profile function from shapes/area.py ran during the tests"
     ]
