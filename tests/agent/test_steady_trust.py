@@ -8,12 +8,14 @@ import importlib.util
 import json
 import os
 
+import pytest
+
 from agent.final_verdict import final_test_run
 from agent.pytest_report import judge
 from agent.steady_files import fingerprints, steady
 from agent.workspace import Workspace
-from tests.agent.test_swebench import AREA_FIXED, TEST_BASE
-from tests.security.test_attacks_round13 import HELPED_BASE, HELPER, _helped_task, _reference_fix_judged
+from tests.agent.test_swebench import AREA_FIXED
+from tests.security.test_attacks_round13 import HELPED_BASE, HELPER, _helped_task
 
 
 def _next_tick(root, path) -> None:
@@ -147,12 +149,33 @@ def test_the_plugin_follows_a_projects_wrappers_and_names_tracers():
 
 
 BASE_CHECKS = "from shapes.area import square\n\n\nclass AreaChecks:\n    def test_square_again(self):\n        assert square(4) == 16\n"
-INHERITED = "from tests.base import AreaChecks\n\n\nclass TestArea(AreaChecks):\n    pass\n\n\n" + TEST_BASE
+# Round 13, lines 19-20: a test under the project's own decorator (shapes/testing.py, as
+# sklearn's ignore_warnings) and a test class inheriting from tests/base.py, both untouched.
+HELPED_AND_INHERITED = (
+    "from tests.base import AreaChecks\n" + HELPED_BASE + "\n\nclass TestArea(AreaChecks):\n    pass\n"
+)
 
 
-def test_a_test_inherited_from_an_untouched_base_class_passes(tmp_path, monkeypatch):
-    """Round 13, line 20: a test class inheriting from tests/base.py, untouched by the rollout."""
-    result, tampered = _reference_fix_judged(tmp_path, monkeypatch, {"tests/base.py": BASE_CHECKS}, INHERITED)
+@pytest.fixture(scope="module")
+def helped_suite(tmp_path_factory):
+    root = tmp_path_factory.mktemp("steady-trust")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REPO_AGENT_CACHE", str(root / "cache"))
+        suite = _helped_task(root, {"shapes/testing.py": HELPER, "tests/base.py": BASE_CHECKS}, HELPED_AND_INHERITED)
+    return suite, root
+
+
+def _final_run(helped_suite, tmp_path, monkeypatch, area: str):
+    suite, root = helped_suite
+    monkeypatch.setenv("REPO_AGENT_CACHE", str(root / "cache"))
+    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
+    (ws.path / "shapes" / "area.py").write_text(area)
+    result, tampered = final_test_run(ws)
+    return ws, result, tampered
+
+
+def test_a_decorated_test_and_one_inherited_from_an_untouched_base_class_pass(helped_suite, tmp_path, monkeypatch):
+    _, result, tampered = _final_run(helped_suite, tmp_path, monkeypatch, AREA_FIXED)  # the reference fix
     assert result.outcomes.get("tests/test_area.py::TestArea::test_square_again") == "passed"
     assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
 
@@ -168,11 +191,7 @@ REWRITING_FIX = AREA_FIXED + (
 )
 
 
-def test_a_decorator_file_rewritten_and_put_back_during_the_run_is_not_trusted(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPO_AGENT_CACHE", str(tmp_path / "cache"))
-    suite = _helped_task(tmp_path, {"shapes/testing.py": HELPER}, HELPED_BASE)
-    ws = Workspace.create(suite, suite.tasks[0], tmp_path / "ws")
-    (ws.path / "shapes" / "area.py").write_text(REWRITING_FIX)
-    result, _ = final_test_run(ws)
+def test_a_decorator_file_rewritten_and_put_back_during_the_run_is_not_trusted(helped_suite, tmp_path, monkeypatch):
+    ws, result, _ = _final_run(helped_suite, tmp_path, monkeypatch, REWRITING_FIX)
     assert (ws.path / "shapes" / "testing.py").read_text() == HELPER  # put back, as the source has it
     assert "test tests/test_area.py::test_square runs code from shapes/testing.py" in result.tamper
