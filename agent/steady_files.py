@@ -14,7 +14,9 @@ between the root and it. Code under test can put bytes and an mtime back, but no
 a directory renamed away, filled with other code and renamed back, changes one of them. The
 root itself is the sandbox's mount point: it cannot be renamed. Tests that write into a
 directory holding such a file (PYTHONDONTWRITEBYTECODE keeps imports from writing there)
-make it untrusted: the safe side.
+make it untrusted: the safe side. (The kernel's clock for ctimes is coarse, a tick of a few
+ms: the first fingerprint is taken before the sandbox starts, and no code under test runs
+within a tick of it: bwrap, the launcher and pytest's start-up take far longer.)
 """
 
 from __future__ import annotations
