@@ -159,10 +159,18 @@ def _well_formed(rec: dict) -> bool:
             and rec.get("when") in ("setup", "call", "teardown")
             and rec.get("outcome") in ("passed", "failed", "skipped", "rerun")
         )
-    if rec["k"] in ("hook", "test_code"):
-        file = rec.get("file")
-        return isinstance(file, str) and "\x00" not in file  # os.path.realpath raises on a NUL
+    if rec["k"] in ("hook", "test_code", "tracer"):
+        wrappers = rec.get("wrappers", []) if rec["k"] == "test_code" else []
+        if not isinstance(wrappers, list):
+            return False
+        # (os.path.realpath raises on a NUL)
+        return all(isinstance(f, str) and "\x00" not in f for f in [rec.get("file"), *wrappers])
     return isinstance(rec["k"], str)
+
+
+def _test_name(nodeid: str) -> str:
+    """The function a test id names: ``tests/t.py::TestA::test_x[1]`` -> ``test_x``."""
+    return nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
 
 
 # What the verdict plugin's tamper records say (agent/_pytest_plugins/repo_agent_verdict.py
@@ -210,6 +218,7 @@ def judge(
     nonce: str = "",
     workspace: str | None = None,
     cut: bool = False,
+    steady_files: tuple[str, ...] = (),
 ) -> Verdict:
     """The verdict of a pytest run from the records repo_agent_verdict sent as it ran.
 
@@ -227,10 +236,20 @@ def judge(
     agent/reported_names.py), never as the records spell them. ``cut``: the host stopped
     reading at its bound (agent/sandbox.py ``MAX_VERDICT_RECORD_BYTES``); the line it cut is
     not read (its seal fails for the host's doing, not the tests').
+
+    ``steady_files``: the task's files the rollout did not change and the run left untouched
+    (agent/steady_files.py), named exactly as the tests import them (no link followed: a
+    link the tests leave could lead anywhere). A hook, a test decorator's wrapper or a trace
+    function may come from one; a test's own code only when the function there has the
+    test's name (a base class's test method), never another function a decorator swapped in.
+    A trace function also from ``trusted_code_files`` or ``trusted_dirs`` (pytest-cov's),
+    never from a conftest.py the rollout changed.
     """
     end = data.rfind(b"\n") + 1 if cut else len(data)
     trusted = {_real(f) for f in trusted_hook_files}
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
+    tracing = {_real(f) for f in trusted_code_files}
+    steady = set(steady_files)
     known: dict[str, str] = {}
     phases: dict[str, dict[str, str]] = {}
     reran: set[str] = set()  # tests whose attempt a rerun threw away, until the next one's setup
@@ -303,13 +322,26 @@ def judge(
         elif kind == "tamper":
             tamper.append(_shown_tamper(rec.get("what"), workspace))
         elif kind == "hook":
-            if _outside(str(rec.get("file")), trusted, trusted_dirs, known):
-                hook, file = shown_identifier(rec.get("hook")), _shown(str(rec.get("file")), workspace, known)
-                tamper.append(f"pytest hook {hook} implemented in {file}")
+            file = str(rec.get("file"))
+            if file not in steady and _outside(file, trusted, trusted_dirs, known):
+                hook, shown = shown_identifier(rec.get("hook")), _shown(file, workspace, known)
+                tamper.append(f"pytest hook {hook} implemented in {shown}")
         elif kind == "test_code":
-            if _outside(str(rec.get("file")), trusted_code, trusted_dirs, known):
-                test, file = shown_test(rec.get("id"), workspace), _shown(str(rec.get("file")), workspace, known)
-                tamper.append(f"test {test} runs code from {file}")
+            file, nodeid = str(rec.get("file")), str(rec.get("id"))
+            untrusted = [
+                w
+                for w in rec.get("wrappers") or []
+                if w not in steady and _outside(w, trusted_code, trusted_dirs, known)
+            ]
+            inherited = file in steady and rec.get("name") == _test_name(nodeid)
+            if rec.get("own") is not True and not inherited and _outside(file, trusted_code, trusted_dirs, known):
+                untrusted.append(file)
+            for f in untrusted:
+                tamper.append(f"test {shown_test(nodeid, workspace)} runs code from {_shown(f, workspace, known)}")
+        elif kind == "tracer":
+            file = str(rec.get("file"))
+            if file not in steady and _outside(file, tracing, trusted_dirs, known):
+                tamper.append(f"a trace or profile function from {_shown(file, workspace, known)} ran during the tests")
         elif kind == "finish":
             finish = rec
         else:

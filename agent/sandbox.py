@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from agent import cgroups, subuid
+from agent import cgroups, steady_files, subuid
 from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import DiskWatch
@@ -813,6 +813,8 @@ class CommandRun:
     lingered: bool = False
     # How many bytes it wrote there: more than ``records`` holds when the host cut them at its bound.
     records_written: int = 0
+    # Of the files the caller named (``steady``), those the run left untouched (agent/steady_files.py).
+    steady: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -934,6 +936,9 @@ class VerdictPipe:
     quiet_s: float | None = None
     stdin: int | None = None  # the command's stdin in place of /dev/null (a pty's slave end)
     shown_at: Path | None = None  # where the sandbox shows the workspace (``Launch.shown_at``)
+    # Workspace-relative files whose being untouched by the run the result tells
+    # (``CommandRun.steady``, agent/steady_files.py): the task's code a pytest verdict trusts.
+    steady: tuple[str, ...] = ()
 
 
 def run_command_full(
@@ -960,7 +965,7 @@ def run_command_full(
     A ``verdict_pipe`` given as a string (pytest runs) is the run's nonce, handed to the verdict
     plugin on a descriptor of its own (``REPO_AGENT_VERDICT_NONCE_FD``): only a finish carrying
     it ends or decides the run. A ``VerdictPipe`` says more (a quiet limit, stdin, the path
-    the workspace is shown at).
+    the workspace is shown at, the files whose being untouched the result tells).
     """
     kind = choose_sandbox(sandbox)
     pipe = (
@@ -1006,7 +1011,11 @@ def run_command_full(
         if own is not None:
             for b in (cwd, *private, *launch.rw_binds):
                 own.hand_over(b)
+        view = capped.path if capped is not None else cwd  # where the sandbox's writes land
+        before = steady_files.fingerprints(view, pipe.steady) if pipe.steady else {}  # after every hand-over
         run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch)
+        if lease is None and before:  # every process gone; before give_back's chown sets each ctime
+            run.steady = steady_files.steady(view, before)
         if own is not None:  # every process of its uid gone, all it wrote is this user's again
             own.give_back()
         if lease is None:  # the command ran as this user: what it locked, we unlock
@@ -1028,6 +1037,8 @@ def run_command_full(
             if not kill_uid(lease.uid):
                 raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
             cleared = True
+            if before:  # nothing of the sandbox is left to touch the copy: before the copy-back
+                run.steady = steady_files.steady(view, before)
         if capped is not None:
             try:
                 cut = capped.copy_back()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
-from agent.sandbox import MAX_VERDICT_RECORD_BYTES, PLUGIN_DIR, SandboxError, run_command_full
+from agent.sandbox import MAX_VERDICT_RECORD_BYTES, PLUGIN_DIR, SandboxError, VerdictPipe, run_command_full
 from agent.trace import TestCounts
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ def run_tests(
     extra_env: dict[str, str] | None = None,
     report_dir: Path | None = None,
     python_env: Path | None = None,
+    unchanged_files: tuple[str, ...] = (),
 ) -> TestResult:
     """Run ``task.test_command`` in the workspace; passed = exit 0 and every test passed.
 
@@ -130,7 +131,9 @@ def run_tests(
     ``python_env`` is the task's own venv (None: repo-agent's). ``plugins`` (more plugins of
     agent/_pytest_plugins), ``extra_env`` and ``report_dir`` (a
     directory the run may write, kept for the caller) serve callers that read more than the
-    verdict, such as mutation validation (agent/suites/mutate).
+    verdict, such as mutation validation (agent/suites/mutate). ``unchanged_files``: the
+    task's files (workspace-relative) the rollout has not changed: those the run leaves
+    untouched too are the task's code for the verdict (agent/steady_files.py).
     """
     workspace_dir = Path(workspace_dir).resolve()
     argv = resolve_argv(task.test_command, python_env)
@@ -169,7 +172,7 @@ def run_tests(
             env=env,
             ro_binds=(results, PLUGIN_DIR),
             extra_binds=(Path(report_dir),) if report_dir is not None else (),
-            verdict_pipe=nonce if at is not None else False,
+            verdict_pipe=VerdictPipe(nonce=nonce, steady=unchanged_files) if at is not None else False,
             python=env_python(python_env) if python_env is not None else None,
         )
     finally:
@@ -188,6 +191,7 @@ def run_tests(
             nonce=nonce,
             workspace=str(Path(workspace_dir).absolute()),
             cut=run.records_written > len(run.records),
+            steady_files=tuple(str(workspace_dir / rel) for rel in run.steady),
         )
         counts, error, tamper, outcomes = v.counts, v.error, v.tamper, v.outcomes
         collect_skips = v.skipped_at_collection

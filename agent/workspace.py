@@ -310,6 +310,10 @@ class Workspace:
         own = [rel for rel in files if rel.split("/")[-1] == "conftest.py" or self.is_protected(rel)]
         hooks = tuple(str(self.path / rel) for rel in [*own, *trusted] if rel.endswith(".py"))
         code = tuple(str(self.path / rel) for rel in [*files, *trusted] if self.is_protected(rel) or rel in trusted)
+        # And any file of the task's the rollout left as the source has it, if the run leaves
+        # it untouched too (a project's test decorator, base class or pytest plugin: round 13,
+        # r13-8/9/10): code under test cannot use it, its code being the project's.
+        unchanged = tuple(rel for rel in files if rel.endswith(".py") and self._as_in_source(rel))
         task = self.task
         if self._revealed and task.held_out_tests is not None:
             cmd = task.test_command
@@ -322,6 +326,7 @@ class Workspace:
             trusted_hook_files=hooks,
             trusted_code_files=code,
             python_env=self.python_env,
+            unchanged_files=unchanged,
         )
         # One file is capped by RLIMIT_FSIZE while the tests run; the total is checked after.
         used = _tree_bytes(self.path)

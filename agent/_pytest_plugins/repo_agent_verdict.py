@@ -11,7 +11,10 @@ close-on-exec descriptor, drops the variable, and writes one JSON line per recor
     {"k": "collect_skip", "id"}                       a module (class, package) skipped at collection
     {"k": "tamper", "what"}                           pytest's machinery was changed
     {"k": "hook", "hook", "file"}                     an outcome hook added after start-up
-    {"k": "test_code", "id", "file"}                  a test function whose code is in another file
+    {"k": "test_code", "id", "file", "own", "name", "wrappers"}
+                                                      a test function whose code is in another file,
+                                                      or under a decorator of the project's
+    {"k": "tracer", "file"}                           the file of a trace/profile function of the tests
     {"k": "finish", "exitstatus", "nonce"}            the session ended normally
 
 A junit file or a summary line is written after the fact and can be forged by an
@@ -37,6 +40,7 @@ import json
 import os
 import sys
 import threading
+import types
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -102,6 +106,8 @@ _OUTCOME_HOOKS = (
     "pytest_sessionfinish",
 )
 _sent_tamper: set[str] = set()
+_sent_tracers: set[str] = set()
+_at_collection: list[object] = []  # the trace and profile functions as collection began
 _session = None
 _baseline: dict[str, set[int]] = {}
 _HERE = os.path.dirname(__file__)
@@ -236,39 +242,96 @@ def _holds(cell: Any, value: object) -> bool:
         return False
 
 
-def _unwrapped(obj: Any, path: str) -> Any:
-    """The test function under decorators of the standard library (``@mock.patch``,
-    ``contextlib``, ``functools.wraps``): each wrapper's code is the stdlib's and holds the
-    next function in its closure, so it calls it. Else ``obj`` itself."""
+def _unwrapped(obj: Any, path: str) -> tuple[Any, list[str]]:
+    """The test function under its decorators (``@mock.patch``, ``contextlib``, a project's
+    own ``functools.wraps`` helper: sklearn's ignore_warnings), and the files of the
+    wrappers' code outside the standard library: each wrapper holds the next function in its
+    closure, so it calls it. A function that holds none is the innermost (a decorator that
+    swapped the test for another function: that one is named). Else ``obj`` itself."""
     seen = 0
     fn = obj
+    wrappers: list[str] = []
     while seen < 16:
         code = getattr(fn, "__code__", None)
         if code is None or os.path.realpath(code.co_filename) == os.path.realpath(path):
-            return fn
+            return fn, wrappers
         inner = getattr(fn, "__wrapped__", None)
         cells = getattr(fn, "__closure__", None) or ()
-        if not code.co_filename.startswith(_STDLIB) or inner is None:
-            return obj
-        if not any(_holds(c, inner) for c in cells):
-            return obj
+        if inner is None or not any(_holds(c, inner) for c in cells):
+            return fn, wrappers
+        if not code.co_filename.startswith(_STDLIB):
+            wrappers.append(code.co_filename)
         fn, seen = inner, seen + 1
-    return obj
+    return obj, []
+
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made at run time (a Python class statement)
+
+
+def _tracer_origin(tracer: object) -> str | None:
+    """The file of a trace or profile function's code: a Python function's (a bound method's),
+    or coverage's C tracer's module (pytest-cov; its type is static, made by the extension
+    module alone). None: another object, whose code this process cannot name."""
+    fn = tracer
+    for _ in range(4):
+        if not isinstance(fn, types.MethodType):
+            break
+        fn = fn.__func__
+    if isinstance(fn, types.FunctionType):
+        return fn.__code__.co_filename
+    tp = type(fn)
+    # (Its type's name is "coverage.CTracer" as coverage 7 builds it, in coverage.tracer.)
+    if tp.__module__ in ("coverage", "coverage.tracer") and tp.__name__ == "CTracer" and not tp.__flags__ & _HEAPTYPE:
+        file = getattr(sys.modules.get("coverage.tracer"), "__file__", None)
+        return file if isinstance(file, str) else None
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    # Before any test module is imported: a tracer the session started with (pytest-cov's,
+    # a project's conftest's), not one code under test installs.
+    _at_collection[:] = [sys.gettrace(), sys.getprofile()]
+
+
+def _check_tracers(send: Send = _SEND) -> None:
+    """A trace or profile function can rewrite a test's frame (jump past an assert): one is
+    allowed only if it is the one collection began with and the parent trusts its file."""
+    then = _at_collection or [None, None]
+    for now, before in zip((sys.gettrace(), sys.getprofile()), then):
+        if now is None:
+            continue
+        origin = _tracer_origin(now) if now is before else None
+        if origin is None:
+            _tamper("a trace or profile function was installed during the tests", send)
+        elif origin not in _sent_tracers:
+            _sent_tracers.add(origin)
+            send({"k": "tracer", "file": origin})
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item: pytest.Item, send: Send = _SEND) -> Generator[None, object, object]:
     path = str(getattr(item, "path", ""))
-    obj = _unwrapped(getattr(item, "obj", None), path)
+    obj, wrappers = _unwrapped(getattr(item, "obj", None), path)
     code = getattr(obj, "__code__", None)
-    if code is not None and path and os.path.realpath(code.co_filename) != os.path.realpath(path):
-        # The parent accepts code from the task's own files (a shared helper module).
-        send({"k": "test_code", "id": item.nodeid, "file": code.co_filename})
+    own = code is not None and bool(path) and os.path.realpath(code.co_filename) == os.path.realpath(path)
+    if code is not None and path and (wrappers or not own):
+        # The parent accepts code from the task's own files (a shared helper module, a
+        # decorator of the project's), as it judges them.
+        send(
+            {
+                "k": "test_code",
+                "id": item.nodeid,
+                "file": code.co_filename,
+                "own": own,
+                "name": code.co_name,
+                "wrappers": wrappers,
+            }
+        )
     try:
         return (yield)
     finally:
-        if sys.gettrace() is not None or sys.getprofile() is not None:
-            _tamper("a trace or profile function was installed during the tests")
+        _check_tracers(send)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport, send: Send = _SEND) -> None:

@@ -385,23 +385,11 @@ def _reference_fix_judged(
     return final_test_run(ws)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-8 a test decorated by the project's own helper (a functools.wraps wrapper in a package"
-    " file, as sklearn's ignore_warnings, matplotlib's image_comparison): 'test ... runs code from"
-    " shapes/testing.py', the reference fix TAMPERED",
-)
 def test_r13_8_reference_fix_with_a_project_test_decorator_is_not_tampered(tmp_path, monkeypatch):
     result, tampered = _reference_fix_judged(tmp_path, monkeypatch, {"shapes/testing.py": HELPER}, HELPED_BASE)
     assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-9 the project's root conftest names a plugin module of the package (pytest_plugins) whose"
-    " pytest_collection_modifyitems orders the tests: 'pytest hook ... implemented in shapes/plugin.py', the"
-    " reference fix TAMPERED (a SWE-bench task protects only the test patch's files)",
-)
 def test_r13_9_reference_fix_with_a_project_pytest_plugin_is_not_tampered(tmp_path, monkeypatch):
     plugin = "def pytest_collection_modifyitems(config, items):\n    items.sort(key=lambda item: item.name)\n"
     files = {"conftest.py": 'pytest_plugins = ["shapes.plugin"]\n', "shapes/plugin.py": plugin}
@@ -424,11 +412,6 @@ def pytest_configure(config):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-10 a task that measures coverage (pytest-cov's --cov in addopts, coverage's tracer for the"
-    " session): 'a trace or profile function was installed during the tests', the reference fix TAMPERED",
-)
 def test_r13_10_reference_fix_of_a_task_measuring_coverage_is_not_tampered(tmp_path):
     """Seen with a task venv holding pytest 8.4.2, pytest-cov and coverage 7.18 (uv's cache, offline)
     and ``addopts = --cov=add`` in the task's pytest.ini: the same tamper line, the reference fix
