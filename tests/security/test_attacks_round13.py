@@ -153,11 +153,6 @@ _loosen()
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r13-3 a wrong fix of a hidden-tests (SWE-bench) task rewrites the test files pytest has not"
-    " collected yet (the hidden one) from its import: PASS with no tamper and no SUSPECT hit",
-)
 def test_r13_3_hidden_test_file_rewritten_before_collection_passes_unseen(new_file_suite, tmp_path, monkeypatch):
     wrong = AREA_BUGGY.replace("def square", LOOSEN + "\n\ndef square")
     result, tampered, hits = _judged(new_file_suite, tmp_path, monkeypatch, wrong)
