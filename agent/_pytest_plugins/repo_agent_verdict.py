@@ -124,7 +124,7 @@ def _make_sender(
     dumps: Callable[..., str] = json.dumps,
     write: Callable[[int, bytes], int] = os.write,
     frame: Callable[[int], Any] = sys._getframe,
-) -> tuple[Send, str, Callable[[list[Any]], None]]:
+) -> tuple[Send, str, Callable[[list[Any], list[Any]], None]]:
     """The sender, with the descriptor and the functions it calls bound in its closure:
     replacing this module's ``_send``, ``json.dumps`` or ``os.write`` later changes nothing
     it does (the hooks below call the bound one), and a replaced ``_send`` is reported.
@@ -134,10 +134,12 @@ def _make_sender(
     object (OpenSSL's: no attribute gives it back); the ``finish`` record carries a token
     derived from it.
 
-    Once ``callers`` are given (this plugin's code objects, when it has loaded), a record
-    whose sender's caller is other code is preceded by a tamper record: a wrapper put in
-    the hooks' way (a default argument, a closure cell or a global swapped: round 13, r13-1)
-    calls it with records it rewrote. The caller is read through ``frame`` bound here (a
+    Once ``allow`` is given this plugin's code objects (when it has loaded) and pluggy's
+    hook callers', a record whose sender's caller is other code, or whose chain of this
+    plugin's frames was not called by pluggy, is preceded by a tamper record: a wrapper put
+    in the hooks' way (a default argument, a closure cell or a global swapped: round 13,
+    r13-1) calls it with records it rewrote; code under test calling a hook of this plugin
+    itself passes it a report or a sender of its own. The caller is read through ``frame`` bound here (a
     replaced ``sys._getframe`` changes nothing) and compared by identity (an equal copy of
     a code object is not this plugin's). Returns (sender, finish token, callers' setter)."""
     template = hmac.new(secret, digestmod=hashlib.sha256) if secret else None
@@ -145,18 +147,29 @@ def _make_sender(
     chain = [b""]
     lock = threading.Lock()  # one chain: records sealed and written in one order
     allowed: dict[int, Any] = {}  # id -> code object (held, so no other object takes its id)
+    entries: dict[int, Any] = {}  # pluggy's hook callers' code objects
     foreign = [False]
 
-    def allow(codes: list[Any]) -> None:
+    def allow(codes: list[Any], callers: list[Any]) -> None:
         if not allowed:  # once: later calls are code under test's
             allowed.update((id(c), c) for c in codes)
+            entries.update((id(c), c) for c in callers)
+
+    def _ours(code: Any, table: dict[int, Any]) -> bool:
+        return table.get(id(code)) is code
 
     def send(record: dict[str, Any]) -> None:
         if fd is None:
             return
         if allowed and not foreign[0]:
-            caller = frame(1).f_code
-            if allowed.get(id(caller)) is not caller:
+            # The plugin's frames, then pluggy's hook caller: a hook of this plugin called
+            # by code under test (a forged report, a sender of its own passed in) is not.
+            at = frame(1)
+            first = at.f_code
+            while at is not None and _ours(at.f_code, allowed):
+                at = at.f_back
+            outside = not _ours(first, allowed)
+            if outside or (entries and (at is None or not _ours(at.f_code, entries))):
                 foreign[0] = True
                 send({"k": "tamper", "what": FOREIGN_CALLER})
         body = dumps(record, separators=(",", ":")).encode()
@@ -337,6 +350,17 @@ def pytest_unconfigure(config: pytest.Config, finish: Callable[[int | None], Non
     finish(getattr(_session, "exitstatus", None))
 
 
+def _hook_callers() -> list[Any]:
+    """The code of pluggy's functions that call a hook implementation (none found: another
+    pluggy, the plugin's own frames alone are checked)."""
+    try:
+        import pluggy._callers as callers
+    except ImportError:
+        return []
+    found = [getattr(callers, name, None) for name in ("_multicall", "run_old_style_hookwrapper")]
+    return [f.__code__ for f in found if hasattr(f, "__code__")]
+
+
 # Last, once every function of this plugin exists: the only code the sender takes records from.
 _allow(
     [
@@ -344,6 +368,7 @@ _allow(
         for f in list(globals().values())
         if getattr(f, "__module__", None) == __name__ and hasattr(f, "__code__")
     ]
-    + [_FINISH.__code__]
+    + [_FINISH.__code__],
+    _hook_callers(),
 )
 del _allow

@@ -38,8 +38,8 @@ def test_a_sender_called_from_foreign_code_says_so_first(plugin):
         def wrapped(record):  # the forger's wrapper
             send(dict(record, outcome="passed"))
 
-        allow([hook.__code__])
-        allow([wrapped.__code__])  # a second call is code under test's: ignored
+        allow([hook.__code__], [])
+        allow([wrapped.__code__], [])  # a second call is code under test's: ignored
         hook({"k": "report", "outcome": "failed"})
         wrapped({"k": "report", "outcome": "failed"})
         hook({"k": "report", "outcome": "failed"})
@@ -58,6 +58,37 @@ def test_a_sender_called_from_foreign_code_says_so_first(plugin):
     ]
 
 
+def _sent(plugin, run) -> list[tuple[str, object]]:
+    r, w = os.pipe()
+    try:
+        run(*plugin._make_sender(w, b"secret"))
+        os.close(w)
+        w = -1
+        return _kinds(os.read(r, 1 << 16))
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+
+
+def test_a_hook_of_the_plugin_called_by_other_code_than_pluggys_says_so(plugin):
+    """Code under test calling the plugin's hook itself (a forged report, a sender of its
+    own passed in): the plugin's frames must have been called by pluggy's hook caller."""
+
+    def run(send, _token, allow):
+        def hook(outcome):  # stands for the plugin's own hook
+            send({"k": "report", "outcome": outcome})
+
+        def multicall(outcome):  # stands for pluggy's _multicall
+            hook(outcome)
+
+        allow([hook.__code__], [multicall.__code__])
+        multicall("failed")
+        hook("passed")  # called by this test, not by pluggy
+
+    assert _sent(plugin, run) == [("report", "failed"), ("tamper", plugin.FOREIGN_CALLER), ("report", "passed")]
+
+
 def test_the_plugins_own_functions_are_its_senders_callers(plugin):
     """The module's hooks and helpers may send; nothing else was allowed at load."""
     sender = plugin._SEND
@@ -69,6 +100,10 @@ def test_the_plugins_own_functions_are_its_senders_callers(plugin):
         assert table.get(id(code)) is code, name
     assert table.get(id(plugin._FINISH.__code__)) is plugin._FINISH.__code__
     assert len(table) < 40
+    import pluggy._callers
+
+    entries = [c.cell_contents for c in sender.__closure__ if isinstance(c.cell_contents, dict)]
+    assert any(id(pluggy._callers._multicall.__code__) in t for t in entries if t is not table)
 
 
 def test_xdist_options_are_set_as_n0(plugin):
