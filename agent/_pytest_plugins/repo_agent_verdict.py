@@ -358,7 +358,7 @@ def _hook_callers() -> list[Any]:
     except ImportError:
         return []
     found = [getattr(callers, name, None) for name in ("_multicall", "run_old_style_hookwrapper")]
-    return [f.__code__ for f in found if hasattr(f, "__code__")]
+    return [code for code in (getattr(f, "__code__", None) for f in found) if code is not None]
 
 
 # Last, once every function of this plugin exists: the only code the sender takes records from.
