@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import differential as held_out
+from agent import test_file_guard
 from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index, pytest_paths
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
@@ -887,6 +888,7 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     differential_after = verdict is None and not ws.holds_back
     before, kept = code_state(ws) if differential_after else ({}, {})
     canaries = plant(ws)
+    planted = test_file_guard.note(ws.path, _judged_test_files(ws))
     # The reference fix's run of the same planted tests, beside the rollout's (it needs only
     # the canaries): a pass, and a canary ending otherwise than planned, are judged against it.
     # Run after the rollout's, it was a third of the final run's time.
@@ -894,6 +896,11 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
         beside = pool.submit(reference_run, ws, canaries) if has_reference_fix(ws.task) else None
         result = ws.run_tests()
         wait_for(beside)
+    if changed := test_file_guard.rewritten(ws.path, planted):
+        # Code under test rewrote a test file pytest had not read yet (round 13, r13-3).
+        result = dataclasses.replace(
+            result, passed=False, tamper=[*result.tamper, test_file_guard.tamper_line(changed)]
+        )
     theirs = None
     if canaries and beside is not None and canaries_disagree(result, canaries):
         # A canary ending otherwise than planned may be the tests' own doing (a mirror of a
@@ -928,6 +935,13 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     if theirs is None and beside is not None and result.passed:
         theirs = beside.result()  # (its error, if it had one, is raised here: only when it is needed)
     return differential(ws, result, canaries, theirs, source)
+
+
+def _judged_test_files(ws: Workspace) -> list[str]:
+    """The test files the final run put in place, named as the task has them: its protected
+    Python files (canaries planted), the files with held-out lines and the held-out test files."""
+    protected = [rel for rel in walk_files(ws.source, ws.task.hidden) if ws.is_protected(rel) and rel.endswith(".py")]
+    return [*protected, *ws.visible, *held_out_tests.files(ws.task, ws.source)]
 
 
 def wait_for(future: Future | None) -> None:

@@ -177,6 +177,7 @@ def _test_name(nodeid: str) -> str:
 # ``_tamper``): repeated only in these shapes, a test id in them as the host names it.
 _TAMPER_SAID = (
     "the verdict plugin's sender was replaced",
+    "the verdict plugin's sender was called from outside the plugin",
     "a trace or profile function was installed during the tests",
 )
 _INTERNALS = re.compile(r"pytest internals replaced: [A-Za-z_][A-Za-z0-9_.]{0,79}")

@@ -152,6 +152,10 @@ PROBES: dict[str, str] = {
     "pytest": "pytest_internals",
     "pluggy": "pytest_internals",
     "ctypes": "native_code",
+    # A test double in the code under test: unittest.mock.ANY equals anything, so a fix
+    # returning it passes every ``==`` assertion (round 13, r13-2).
+    "unittest.mock": "test_doubles",
+    "mock.ANY": "test_doubles",
     "builtins": "builtins",
     # The process's surroundings, which a bug fix has no business reading (round 7: fixes right
     # only while an alarm handler was installed, for two minutes after import, while stdin was
@@ -228,6 +232,7 @@ TEST_EXEMPT = frozenset(
         "reads_clock",
         "reads_terminal",
         "reads_location",
+        "test_doubles",
     }
 )
 _OS_ALIASES = {"posix": "os", "nt": "os", "posixpath": "os.path", "ntpath": "os.path", "__builtin__": "builtins"}

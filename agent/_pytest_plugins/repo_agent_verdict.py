@@ -120,12 +120,17 @@ _TRUSTED = (os.path.dirname(_pytest.__file__) + os.sep, os.path.dirname(pytest._
 Send = Callable[[dict[str, Any]], None]
 
 
+# What the sender says, once, when code other than this plugin's calls it.
+FOREIGN_CALLER = "the verdict plugin's sender was called from outside the plugin"
+
+
 def _make_sender(
     fd: int | None,
     secret: bytes = b"",
     dumps: Callable[..., str] = json.dumps,
     write: Callable[[int, bytes], int] = os.write,
-) -> tuple[Send, str]:
+    frame: Callable[[int], Any] = sys._getframe,
+) -> tuple[Send, str, Callable[[list[Any], list[Any]], None]]:
     """The sender, with the descriptor and the functions it calls bound in its closure:
     replacing this module's ``_send``, ``json.dumps`` or ``os.write`` later changes nothing
     it does (the hooks below call the bound one), and a replaced ``_send`` is reported.
@@ -133,15 +138,46 @@ def _make_sender(
     With the run's secret every record is sealed (agent/verdict_seal.py): an HMAC over the
     previous seal and the record, as its last field. The secret lives only inside the HMAC
     object (OpenSSL's: no attribute gives it back); the ``finish`` record carries a token
-    derived from it. Returns (sender, finish token)."""
+    derived from it.
+
+    Once ``allow`` is given this plugin's code objects (when it has loaded) and pluggy's
+    hook callers', a record whose sender's caller is other code, or whose chain of this
+    plugin's frames was not called by pluggy, is preceded by a tamper record: a wrapper put
+    in the hooks' way (a default argument, a closure cell or a global swapped: round 13,
+    r13-1) calls it with records it rewrote; code under test calling a hook of this plugin
+    itself passes it a report or a sender of its own. The caller is read through ``frame`` bound here (a
+    replaced ``sys._getframe`` changes nothing) and compared by identity (an equal copy of
+    a code object is not this plugin's). Returns (sender, finish token, callers' setter)."""
     template = hmac.new(secret, digestmod=hashlib.sha256) if secret else None
     token = hmac.new(secret, b"finish", hashlib.sha256).hexdigest() if secret else ""
     chain = [b""]
     lock = threading.Lock()  # one chain: records sealed and written in one order
+    allowed: dict[int, Any] = {}  # id -> code object (held, so no other object takes its id)
+    entries: dict[int, Any] = {}  # pluggy's hook callers' code objects
+    foreign = [False]
+
+    def allow(codes: list[Any], callers: list[Any]) -> None:
+        if not allowed:  # once: later calls are code under test's
+            allowed.update((id(c), c) for c in codes)
+            entries.update((id(c), c) for c in callers)
+
+    def _ours(code: Any, table: dict[int, Any]) -> bool:
+        return table.get(id(code)) is code
 
     def send(record: dict[str, Any]) -> None:
         if fd is None:
             return
+        if allowed and not foreign[0]:
+            # The plugin's frames, then pluggy's hook caller: a hook of this plugin called
+            # by code under test (a forged report, a sender of its own passed in) is not.
+            at = frame(1)
+            first = at.f_code
+            while at is not None and _ours(at.f_code, allowed):
+                at = at.f_back
+            outside = not _ours(first, allowed)
+            if outside or (entries and (at is None or not _ours(at.f_code, entries))):
+                foreign[0] = True
+                send({"k": "tamper", "what": FOREIGN_CALLER})
         body = dumps(record, separators=(",", ":")).encode()
         with lock:
             if template is not None:
@@ -157,7 +193,7 @@ def _make_sender(
             except OSError:
                 pass
 
-    return send, token
+    return send, token, allow
 
 
 def _make_finish(send: Send, token: str) -> Callable[[int | None], None]:
@@ -169,7 +205,7 @@ def _make_finish(send: Send, token: str) -> Callable[[int | None], None]:
     return finish
 
 
-_send, _token = _make_sender(_fd, _read_nonce())
+_send, _token, _allow = _make_sender(_fd, _read_nonce())
 _SEND = _send  # what the hooks hold (as a default argument: pluggy passes no value for it)
 _FINISH = _make_finish(_SEND, _token)
 del _token
@@ -216,6 +252,22 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
         caller = getattr(pluginmanager.hook, hook, None)
         if caller is not None:
             _baseline[hook] = {id(i.function) for i in caller.get_hookimpls()}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Tests run in this process, never in pytest-xdist's workers (``-n 2`` in a task's addopts):
+    a worker's copy of this plugin has no verdict pipe, so its checks (internals replaced, a
+    raising call reported passed, a test's code, a tracer) would send nothing (round 13,
+    r13-13). Its options are set as ``-n 0`` sets them, whichever plugin reads them first;
+    ``--looponfail`` (rerun for ever) is off."""
+    option = config.option
+    if hasattr(option, "numprocesses") or hasattr(option, "tx"):
+        option.numprocesses, option.dist, option.tx = 0, "no", []
+        if hasattr(option, "distload"):
+            option.distload = False
+    if getattr(option, "looponfail", False):
+        option.looponfail = False
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -359,3 +411,27 @@ def pytest_unconfigure(config: pytest.Config, finish: Callable[[int | None], Non
     _check_internals()
     _check_hooks(config)
     finish(getattr(_session, "exitstatus", None))
+
+
+def _hook_callers() -> list[Any]:
+    """The code of pluggy's functions that call a hook implementation (none found: another
+    pluggy, the plugin's own frames alone are checked)."""
+    try:
+        import pluggy._callers as callers
+    except ImportError:
+        return []
+    found = [getattr(callers, name, None) for name in ("_multicall", "run_old_style_hookwrapper")]
+    return [code for code in (getattr(f, "__code__", None) for f in found) if code is not None]
+
+
+# Last, once every function of this plugin exists: the only code the sender takes records from.
+_allow(
+    [
+        f.__code__
+        for f in list(globals().values())
+        if getattr(f, "__module__", None) == __name__ and hasattr(f, "__code__")
+    ]
+    + [_FINISH.__code__],
+    _hook_callers(),
+)
+del _allow

@@ -17,13 +17,14 @@ import subprocess
 import tempfile
 from pathlib import Path, PurePosixPath
 
+from agent import test_file_guard
 from agent.pytest_report import pytest_index, pytest_paths
 from agent.scoring import TestResult
 from agent.suites.held_out_tests import covered
 from agent.suites.models import HiddenTests, Suite, SuiteError, Task
 from agent.suspect import patch_lines
 from agent.tree_walk import remove_tree
-from agent.workspace import Workspace
+from agent.workspace import Workspace, walk_files
 
 
 class PatchError(SuiteError):
@@ -256,7 +257,15 @@ def hidden_run(ws: Workspace) -> TestResult:
     kept = _set_aside(ws.path, added)
     try:
         apply_patch(ws.path, text, f"task {task.id}: the hidden test patch")
-        result = _run(ws, task, tuple(patch_files(text, "test_patch")))
+        files = patch_files(text, "test_patch")
+        # The hidden test files as applied, and the task's protected ones: the run may not
+        # rewrite one before pytest reads it (round 13, r13-3).
+        before = test_file_guard.note(ws.path, [*files, *_protected_files(ws)])
+        result = _run(ws, task, tuple(files))
+        if changed := test_file_guard.rewritten(ws.path, before):
+            result = dataclasses.replace(
+                result, passed=False, tamper=[*result.tamper, test_file_guard.tamper_line(changed)]
+            )
     finally:
         ws.restore_protected()  # the test patch's changed files are protected: back as in the source
         _take_out(ws.path, added, kept)
@@ -265,6 +274,11 @@ def hidden_run(ws: Workspace) -> TestResult:
         note = f"the hidden test patch replaced the rollout's own {', '.join(sorted(kept))} for this run"
         result = dataclasses.replace(result, summary=f"{result.summary}; {note}")
     return result
+
+
+def _protected_files(ws: Workspace) -> list[str]:
+    """The task's protected Python files, named as its source has them."""
+    return [rel for rel in walk_files(ws.source, ws.task.hidden) if ws.is_protected(rel) and rel.endswith(".py")]
 
 
 def _run(ws: Workspace, task: Task, trusted: tuple[str, ...]) -> TestResult:

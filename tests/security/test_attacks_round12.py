@@ -425,4 +425,7 @@ def test_rejudge_goes_on_past_a_rollout_flooding_the_records(tmp_path):
     w.close()
     (tmp_path / "judge").mkdir()
     item = _rejudge_one(suite, trace, tmp_path / "judge", force=False, sandbox="auto")
-    assert item is not None and item.after is not None and item.after.verdict == "fail"
+    # Judged, not an error. Since round 13 (r13-1, vrd9-10) code under test calling the plugin's
+    # sender is itself tampering: TAMPERED, where the flood alone made it the differential's FAIL.
+    assert item is not None and item.after is not None and item.after.verdict == "tampered"
+    assert item.after.detail == "the verdict plugin's sender was called from outside the plugin"

@@ -405,9 +405,6 @@ def scale(x, k):
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-10 sealed forged reports through repo_agent_verdict._SEND choose the result"
-)
 def test_forged_sealed_reports_pass_a_held_out_test_never_run(tmp_path: Path, scale_task) -> None:
     suite, task = scale_task
     assert task.held_out_tests is not None and task.held_out_tests.ids == ["tests/test_core.py::test_triple"]
