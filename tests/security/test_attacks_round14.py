@@ -1,0 +1,68 @@
+"""Round 14 attacks on this session's fixes (strict xfail: each is open until fixed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.suspect import scan_patch, source_reader, workspace_reader
+from agent.workspace import Workspace
+
+MINI_BUGS = Path(__file__).resolve().parents[2] / "agent" / "suites" / "mini_bugs"
+
+# fix_dedupe's tests as a project may write them: the order checked through the function
+# passed as a value (one parametrize over implementations), one property test order-free.
+DEDUPE_TESTS = """import pytest
+from dedupe import dedupe
+
+
+@pytest.mark.parametrize("fn", [dedupe])
+def test_keeps_first_order(fn):
+    assert fn(["b", "a", "b", "c", "a"]) == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize("fn", [dedupe])
+def test_numbers(fn):
+    assert fn([3, 1, 3, 2, 1]) == [3, 1, 2]
+
+
+def test_no_repeats_left():
+    assert sorted(dedupe([2, 2, 1])) == [1, 2]
+"""
+
+# Wrong: first-seen order only on lists as short as every test's (the held-out tests' too);
+# another order on longer ones (the held-out pool's).
+WRONG_DEDUPE = '''def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    seen = []
+    for x in items:
+        if x not in seen:
+            seen.append(x)
+    if len(items) > 6:
+        seen.sort(key=str)
+    return seen
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r14-1 differential_order misses a function's ordered calls through a reference to it"
+    " (parametrize over the function): the held-out differential compares multisets, a wrong order passes",
+)
+def test_r14_1_order_dropped_for_a_function_passed_as_a_value(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    (tmp_path / "suite" / "s" / "fix_dedupe" / "tests" / "test_dedupe.py").write_text(DEDUPE_TESTS)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_dedupe")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    # A wrong order on most held-out inputs, no SUSPECT hit: it must not PASS.
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
