@@ -66,3 +66,48 @@ def test_r14_1_order_dropped_for_a_function_passed_as_a_value(tmp_path):
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     # A wrong order on most held-out inputs, no SUSPECT hit: it must not PASS.
     assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# The order checked in a helper module beside the tests (protected, but no test module).
+DEDUPE_HELPER = """from dedupe import dedupe
+
+
+def check_dedupe(items, want):
+    assert dedupe(items) == want
+"""
+DEDUPE_TESTS_WITH_HELPER = """from dedupe import dedupe
+from helpers import check_dedupe
+
+
+def test_keeps_first_order():
+    check_dedupe(["b", "a", "b", "c", "a"], ["b", "a", "c"])
+
+
+def test_numbers():
+    check_dedupe([3, 1, 3, 2, 1], [3, 1, 2])
+
+
+def test_no_repeats_left():
+    assert sorted(dedupe([2, 2, 1])) == [1, 2]
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r14-2 differential_order reads only protected test modules: a protected helper"
+    " (tests/helpers.py) comparing the order is not seen, the differential compares multisets",
+)
+def test_r14_2_order_dropped_when_a_test_helper_compares_it(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    tests = tmp_path / "suite" / "s" / "fix_dedupe" / "tests"
+    (tests / "helpers.py").write_text(DEDUPE_HELPER)
+    (tests / "test_dedupe.py").write_text(DEDUPE_TESTS_WITH_HELPER)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_dedupe")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
