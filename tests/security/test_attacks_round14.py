@@ -111,3 +111,36 @@ def test_r14_2_order_dropped_when_a_test_helper_compares_it(tmp_path):
     result, tampered = final_test_run(ws)
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# Visible tests that accept any order; the task's held-out tests (its _hidden/ files, run in
+# the final run) state the order, on short lists only.
+DEDUPE_TESTS_SORTED = """from dedupe import dedupe
+
+
+def test_no_repeats_left():
+    assert sorted(dedupe(["b", "a", "b", "c", "a"])) == ["a", "b", "c"]
+
+
+def test_numbers():
+    assert sorted(dedupe([3, 1, 3, 2, 1])) == [1, 2, 3]
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r14-3 differential_order reads the visible test modules only: the held-out tests"
+    " stating the order are not read, the differential compares multisets",
+)
+def test_r14_3_order_dropped_though_the_held_out_tests_state_it(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    (tmp_path / "suite" / "s" / "fix_dedupe" / "tests" / "test_dedupe.py").write_text(DEDUPE_TESTS_SORTED)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_dedupe")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
