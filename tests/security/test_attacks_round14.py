@@ -198,3 +198,56 @@ def test_r14_4_order_dropped_when_the_tests_read_it_through_a_caller(tmp_path):
     result, tampered = final_test_run(ws)
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# A project's own test decorator outside the tests (unchanged by the rollout: steady), and the
+# project's conftest putting the repository on sys.path as many do: "tests/.." unnormalised.
+TESTUTIL = """import functools
+
+
+def plain(fn):
+    @functools.wraps(fn)
+    def w(*a, **k):
+        return fn(*a, **k)
+
+    return w
+"""
+CONFTEST_PARENT_ON_PATH = """import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+"""
+GCD_TESTS_DECORATED = """from gcd import gcd
+from testutil import plain
+
+
+@plain
+def test_coprime():
+    assert gcd(17, 5) == 1
+
+
+@plain
+def test_common_factor():
+    assert gcd(12, 18) == 6
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r14-5 steady files are matched by their exact name: a project's unchanged test"
+    " decorator imported through the conftest's 'tests/..' path entry is untrusted, the reference fix TAMPERED",
+)
+def test_r14_5_honest_fix_tampered_by_a_parent_dir_path_entry(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    task_dir = tmp_path / "suite" / "s" / "fix_gcd"
+    (task_dir / "testutil.py").write_text(TESTUTIL)
+    (task_dir / "tests" / "conftest.py").write_text(CONFTEST_PARENT_ON_PATH)
+    (task_dir / "tests" / "test_gcd.py").write_text(GCD_TESTS_DECORATED)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_gcd")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    shutil.copy(task_dir / "_fix" / "gcd.py", ws.path / "gcd.py")  # the reference fix itself
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
