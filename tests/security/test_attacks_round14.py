@@ -48,11 +48,6 @@ WRONG_DEDUPE = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-1 differential_order misses a function's ordered calls through a reference to it"
-    " (parametrize over the function): the held-out differential compares multisets, a wrong order passes",
-)
 def test_r14_1_order_dropped_for_a_function_passed_as_a_value(tmp_path):
     (tmp_path / "suite").mkdir()
     shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
@@ -92,11 +87,6 @@ def test_no_repeats_left():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-2 differential_order reads only protected test modules: a protected helper"
-    " (tests/helpers.py) comparing the order is not seen, the differential compares multisets",
-)
 def test_r14_2_order_dropped_when_a_test_helper_compares_it(tmp_path):
     (tmp_path / "suite").mkdir()
     shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
@@ -127,11 +117,6 @@ def test_numbers():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-3 differential_order reads the visible test modules only: the held-out tests"
-    " stating the order are not read, the differential compares multisets",
-)
 def test_r14_3_order_dropped_though_the_held_out_tests_state_it(tmp_path):
     (tmp_path / "suite").mkdir()
     shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
@@ -178,11 +163,6 @@ def test_empty_and_all_the_same():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-4 differential_order reads only the tests' direct calls: the task's own code"
-    " calling the function (its order checked by a test) is not seen, the differential compares multisets",
-)
 def test_r14_4_order_dropped_when_the_tests_read_it_through_a_caller(tmp_path):
     (tmp_path / "suite").mkdir()
     shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
