@@ -60,6 +60,8 @@ def _unordered(
     called: set[str] = set()
     ordered: set[str] = set()
     for rel in walk_files(root):
+        if ordered >= names:
+            break  # every one keeps its order: nothing more to read
         if not rel.endswith((".py", ".pyi", ".pyx", ".pxd")):
             continue
         try:
