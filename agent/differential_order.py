@@ -13,7 +13,8 @@ is one the order cannot reach:
   name once and read only so (round 13 r13-5: ``out = f(x)``, then ``sorted(out) == ...``);
 - in any other file of the task, only inside the function's own ``def`` (its recursion):
   the task's own code calling it makes its order observable to the tests (round 14 r14-4);
-- in a hidden test patch (SWE-bench), nowhere.
+- in a hidden test patch (SWE-bench), nowhere; and no test file reaches functions by a computed
+  name (``getattr(m, name)``, ``vars``, ``dir``, ``inspect.getmembers``).
 
 Round 14 (r14-1..r14-4): the order was checked through the function passed as a value
 (``parametrize("fn", [f])``, ``g = f``, ``map(f, ...)``), in a test helper module, in the
@@ -31,10 +32,12 @@ import tokenize
 from pathlib import Path, PurePosixPath
 
 from agent.task_test_dirs import is_test_module
-from agent.test_local_names import bound_once, in_assert_message, parents
+from agent.test_local_names import bound_once, in_assert_message, parents, reaches_names_dynamically
 from agent.workspace import under, walk_files
 
 _UNORDERING = frozenset({"sorted", "set", "frozenset", "Counter", "len"})
+# Bytes a test reaching names dynamically holds (``_reaches_dynamically`` decides).
+_DYNAMIC = re.compile(rb"getattr|__dict__|eval|exec|compile|vars|globals|locals|getmembers|\bdir\b")
 _Position = tuple[int, int]  # (line, character column) of a token
 
 
@@ -69,16 +72,18 @@ def _unordered(
         except OSError:
             return frozenset()  # a file not read may name any of them
         hits = {m.decode() for m in word.findall(data)} - ordered
+        test = _test_code(rel, protected, test_dirs)
+        if test and _DYNAMIC.search(data):
+            hits = names - ordered  # a test reaching functions by a computed name may reach any
         if not hits:
             continue
-        test = _test_code(rel, protected, test_dirs)
         try:
             tree = ast.parse(data) if rel.endswith(".py") else None
             tokens = list(tokenize.tokenize(io.BytesIO(data).readline))
         except (SyntaxError, ValueError, OSError, RecursionError, tokenize.TokenError):
             tree = None
-        if tree is None:
-            ordered |= hits  # not read as Python: every occurrence may read the order
+        if tree is None or (test and _reaches_dynamically(tree)):
+            ordered |= hits  # not read as Python, or names not all seen: any use may read the order
             continue
         lines = data.splitlines()
         for name in hits:
@@ -90,6 +95,16 @@ def _unordered(
             if any(not _allowed(pos, allowed) for pos in _occurrences(tokens, name)):
                 ordered.add(name)
     return frozenset(called - ordered)
+
+
+def _reaches_dynamically(tree: ast.AST) -> bool:
+    """``getattr(m, name)``, ``vars()``, ``exec`` (test_local_names), ``dir(m)``,
+    ``inspect.getmembers(m)``: a function reached with its name never written."""
+    if reaches_names_dynamically(tree):
+        return True
+    return any(
+        isinstance(n, ast.Call) and _name(n.func) in ("dir", "getmembers", "getmembers_static") for n in ast.walk(tree)
+    )
 
 
 def _test_code(rel: str, protected: tuple[str, ...], test_dirs: tuple[str, ...]) -> bool:

@@ -112,3 +112,7 @@ def test_any_other_occurrence_of_the_name_in_the_task_keeps_the_order(tmp_path):
     assert got == {"free"}
     # The hidden patch is what keeps patched's order (its sorted calls are all the tests see).
     assert unordered_functions(root, ["tests"], names) == {"free", "patched"}
+    # A test reaching the module's functions by computed names (getmembers, getattr, vars)
+    # may reach any of them with its name never written: every order is kept.
+    _tests(root, "import inspect\nimport m\n\n\ndef test_all():\n    inspect.getmembers(m)\n", "tests/test_b.py")
+    assert unordered_functions(root, ["tests"], names, ["_hidden/t"]) == set()
