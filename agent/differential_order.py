@@ -14,7 +14,8 @@ is one the order cannot reach:
 - in any other file of the task, only inside the function's own ``def`` (its recursion):
   the task's own code calling it makes its order observable to the tests (round 14 r14-4);
 - in a hidden test patch (SWE-bench), nowhere; and no test file reaches functions by a computed
-  name (``getattr(m, name)``, ``vars``, ``dir``, ``inspect.getmembers``).
+  name (``getattr(m, name)``, ``vars``, ``dir``, ``inspect.getmembers``); nor a doctest
+  (a string in the code, a ``.txt``/``.rst``/``.md`` file holding ``>>>``) names it.
 
 Round 14 (r14-1..r14-4): the order was checked through the function passed as a value
 (``parametrize("fn", [f])``, ``g = f``, ``map(f, ...)``), in a test helper module, in the
@@ -65,13 +66,17 @@ def _unordered(
     for rel in walk_files(root):
         if ordered >= names:
             break  # every one keeps its order: nothing more to read
-        if not rel.endswith((".py", ".pyi", ".pyx", ".pxd")):
+        doctest = rel.endswith((".txt", ".rst", ".md"))
+        if not (doctest or rel.endswith((".py", ".pyi", ".pyx", ".pxd"))):
             continue
         try:
             data = (root / rel).read_bytes()
         except OSError:
             return frozenset()  # a file not read may name any of them
         hits = {m.decode() for m in word.findall(data)} - ordered
+        if doctest:
+            ordered |= hits if b">>>" in data else set()  # a doctest file (--doctest-glob) may state the order
+            continue
         test = _test_code(rel, protected, test_dirs)
         if test and _DYNAMIC.search(data):
             hits = names - ordered  # a test reaching functions by a computed name may reach any

@@ -116,3 +116,9 @@ def test_any_other_occurrence_of_the_name_in_the_task_keeps_the_order(tmp_path):
     # may reach any of them with its name never written: every order is kept.
     _tests(root, "import inspect\nimport m\n\n\ndef test_all():\n    inspect.getmembers(m)\n", "tests/test_b.py")
     assert unordered_functions(root, ["tests"], names, ["_hidden/t"]) == set()
+    # A doctest file (pytest --doctest-glob) naming it may state its order.
+    other = tmp_path / "doc"
+    _tests(other, "from m import free\n\n\ndef test_f():\n    assert sorted(free([2, 1])) == [1, 2]\n")
+    assert unordered_functions(other, ["tests"], {"free"}) == {"free"}
+    _tests(other, ">>> from m import free\n>>> free([2, 1, 2])\n[2, 1]\n", "README.rst")
+    assert unordered_functions(other, ["tests"], {"free"}, ["tests"]) == set()
