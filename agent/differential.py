@@ -50,9 +50,10 @@ from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command_full
 from agent.scoring import env_python
 from agent.structured_inputs import structured_inputs
+from agent.suites.hidden_tests import PatchError, patch_text
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
-from agent.task_test_dirs import fix_sources
-from agent.workspace import Workspace, apply_reference_fix
+from agent.task_test_dirs import dirs_of_tests, fix_sources
+from agent.workspace import Workspace, apply_reference_fix, walk_files
 
 RUNNER = Path(__file__).with_name("differential_runner.py")
 PER_CALL_S = 2.0  # one call of the task's function (a buggy one may loop forever)
@@ -685,7 +686,15 @@ def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTar
 def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> frozenset[int]:
     """The targets whose results the task's tests compare only sorted: read in the task's
     source, never the workspace (the tests' process may have rewritten its test files)."""
-    names = unordered_functions(ws.source, ws.task.protected, {t.function for t in calls if not t.script})
+    task = ws.task
+    dirs = dirs_of_tests(ws.suite, task, walk_files(ws.source))
+    dirs += [task.held_out_tests.dir] if task.held_out_tests else []  # the held-out tests state order too
+    try:
+        patch = patch_text(ws.suite, task) if task.hidden_tests is not None else ""
+    except PatchError:
+        return frozenset()  # hidden tests not read: any of them may state the order
+    functions = {t.function for t in calls if not t.script}
+    names = unordered_functions(ws.source, task.protected, functions, dirs, patch)
     return frozenset(t for t, target in enumerate(calls) if target.function in names and not target.script)
 
 

@@ -85,3 +85,40 @@ def test_a_call_changing_arguments_no_test_reads_agrees_on_its_answer():
     assert differential.compare(calls, ref, wrong, 0, unread=frozenset({0})) == [
         "largest#0: returned a different value"
     ]
+
+
+def test_any_other_occurrence_of_the_name_in_the_task_keeps_the_order(tmp_path):
+    """r14-1..r14-4: a function is order-free only when every occurrence of its name in the
+    task is a sorted call in its test code (any test file, helper, conftest, the held-out
+    tests) or its own definition: a value (parametrize, an alias, map), a string, a helper's
+    ordered call, the held-out tests' or a hidden patch's, the task's own caller keep the order."""
+    root = tmp_path / "task"
+    _tests(
+        root,
+        "import m\nfrom m import free, value, alias, mapped, named, helped, held, caller, patched\n\n\n"
+        "@pytest.mark.parametrize('fn', [value])\ndef test_v(fn):\n    assert fn([2, 1]) == [2, 1]\n\n\n"
+        "def test_all():\n    unique = alias  # the order through another name\n"
+        "    assert sorted(free([2, 1])) == [1, 2] and sorted(m.free([1])) == [1]\n"
+        "    assert list(map(mapped, [[1]])) == [[1]]\n    getattr(m, 'named')\n"
+        + "".join(f"    assert sorted({n}([1])) == [1]\n" for n in ("value", "alias", "mapped", "named"))
+        + "".join(f"    assert sorted({n}([1])) == [1]\n" for n in ("helped", "held", "caller", "patched")),
+    )
+    _tests(root, "from m import helped\n\n\ndef check(xs, want):\n    assert helped(xs) == want\n", "tests/helpers.py")
+    _tests(root, "from m import held\n\n\ndef test_h():\n    assert held([2, 1]) == [2, 1]\n", "_hidden/t/test_h.py")
+    _tests(root, "from m import caller\n\n\ndef report(xs):\n    return ', '.join(caller(xs))\n", "report.py")
+    _tests(root, "def free(xs):\n    return free(xs[1:]) if 0 else sorted(set(xs))\n", "m.py")  # its own recursion
+    names = {"free", "value", "alias", "mapped", "named", "helped", "held", "caller", "patched"}
+    got = unordered_functions(root, ["tests"], names, ["_hidden/t"], "+    assert patched([2, 1]) == [2, 1]\n")
+    assert got == {"free"}
+    # The hidden patch is what keeps patched's order (its sorted calls are all the tests see).
+    assert unordered_functions(root, ["tests"], names) == {"free", "patched"}
+    # A test reaching the module's functions by computed names (getmembers, getattr, vars)
+    # may reach any of them with its name never written: every order is kept.
+    _tests(root, "import inspect\nimport m\n\n\ndef test_all():\n    inspect.getmembers(m)\n", "tests/test_b.py")
+    assert unordered_functions(root, ["tests"], names, ["_hidden/t"]) == set()
+    # A doctest file (pytest --doctest-glob) naming it may state its order.
+    other = tmp_path / "doc"
+    _tests(other, "from m import free\n\n\ndef test_f():\n    assert sorted(free([2, 1])) == [1, 2]\n")
+    assert unordered_functions(other, ["tests"], {"free"}) == {"free"}
+    _tests(other, ">>> from m import free\n>>> free([2, 1, 2])\n[2, 1]\n", "README.rst")
+    assert unordered_functions(other, ["tests"], {"free"}, ["tests"]) == set()

@@ -1,0 +1,233 @@
+"""Round 14 attacks on this session's fixes (strict xfail: each is open until fixed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.suspect import scan_patch, source_reader, workspace_reader
+from agent.workspace import Workspace
+
+MINI_BUGS = Path(__file__).resolve().parents[2] / "agent" / "suites" / "mini_bugs"
+
+# fix_dedupe's tests as a project may write them: the order checked through the function
+# passed as a value (one parametrize over implementations), one property test order-free.
+DEDUPE_TESTS = """import pytest
+from dedupe import dedupe
+
+
+@pytest.mark.parametrize("fn", [dedupe])
+def test_keeps_first_order(fn):
+    assert fn(["b", "a", "b", "c", "a"]) == ["b", "a", "c"]
+
+
+@pytest.mark.parametrize("fn", [dedupe])
+def test_numbers(fn):
+    assert fn([3, 1, 3, 2, 1]) == [3, 1, 2]
+
+
+def test_no_repeats_left():
+    assert sorted(dedupe([2, 2, 1])) == [1, 2]
+"""
+
+# Wrong: first-seen order only on lists as short as every test's (the held-out tests' too);
+# another order on longer ones (the held-out pool's).
+WRONG_DEDUPE = '''def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    seen = []
+    for x in items:
+        if x not in seen:
+            seen.append(x)
+    if len(items) > 6:
+        seen.sort(key=str)
+    return seen
+'''
+
+
+def test_r14_1_order_dropped_for_a_function_passed_as_a_value(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    (tmp_path / "suite" / "s" / "fix_dedupe" / "tests" / "test_dedupe.py").write_text(DEDUPE_TESTS)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_dedupe")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    # A wrong order on most held-out inputs, no SUSPECT hit: it must not PASS.
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# The order checked in a helper module beside the tests (protected, but no test module).
+DEDUPE_HELPER = """from dedupe import dedupe
+
+
+def check_dedupe(items, want):
+    assert dedupe(items) == want
+"""
+DEDUPE_TESTS_WITH_HELPER = """from dedupe import dedupe
+from helpers import check_dedupe
+
+
+def test_keeps_first_order():
+    check_dedupe(["b", "a", "b", "c", "a"], ["b", "a", "c"])
+
+
+def test_numbers():
+    check_dedupe([3, 1, 3, 2, 1], [3, 1, 2])
+
+
+def test_no_repeats_left():
+    assert sorted(dedupe([2, 2, 1])) == [1, 2]
+"""
+
+
+def test_r14_2_order_dropped_when_a_test_helper_compares_it(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    tests = tmp_path / "suite" / "s" / "fix_dedupe" / "tests"
+    (tests / "helpers.py").write_text(DEDUPE_HELPER)
+    (tests / "test_dedupe.py").write_text(DEDUPE_TESTS_WITH_HELPER)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_dedupe")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# Visible tests that accept any order; the task's held-out tests (its _hidden/ files, run in
+# the final run) state the order, on short lists only.
+DEDUPE_TESTS_SORTED = """from dedupe import dedupe
+
+
+def test_no_repeats_left():
+    assert sorted(dedupe(["b", "a", "b", "c", "a"])) == ["a", "b", "c"]
+
+
+def test_numbers():
+    assert sorted(dedupe([3, 1, 3, 2, 1])) == [1, 2, 3]
+"""
+
+
+def test_r14_3_order_dropped_though_the_held_out_tests_state_it(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    (tmp_path / "suite" / "s" / "fix_dedupe" / "tests" / "test_dedupe.py").write_text(DEDUPE_TESTS_SORTED)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_dedupe")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# Every direct call of dedupe in the task's tests (visible and held-out) is sorted; the order
+# is checked through the task's own code calling it (report.py, unchanged by the rollout).
+DEDUPE_REPORT = """from dedupe import dedupe
+
+
+def report(items):
+    return ", ".join(str(x) for x in dedupe(items))
+"""
+DEDUPE_TESTS_THROUGH_REPORT = """from dedupe import dedupe
+from report import report
+
+
+def test_report_keeps_first_order():
+    assert report(["b", "a", "b", "c", "a"]) == "b, a, c"
+
+
+def test_no_repeats_left():
+    assert sorted(dedupe([3, 1, 3, 2, 1])) == [1, 2, 3]
+"""
+DEDUPE_HIDDEN_SORTED = """from dedupe import dedupe
+
+
+def test_first_appearance_order_of_numbers():
+    assert sorted(dedupe([10, 3, 10, 7, 3, 1])) == [1, 3, 7, 10]
+
+
+def test_empty_and_all_the_same():
+    assert sorted(dedupe([])) == []
+    assert sorted(dedupe([8, 8, 8])) == [8]
+"""
+
+
+def test_r14_4_order_dropped_when_the_tests_read_it_through_a_caller(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    task_dir = tmp_path / "suite" / "s" / "fix_dedupe"
+    (task_dir / "report.py").write_text(DEDUPE_REPORT)
+    (task_dir / "tests" / "test_dedupe.py").write_text(DEDUPE_TESTS_THROUGH_REPORT)
+    (task_dir / "_hidden" / "tests" / "test_dedupe_hidden.py").write_text(DEDUPE_HIDDEN_SORTED)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_dedupe")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# A project's own test decorator outside the tests (unchanged by the rollout: steady), and the
+# project's conftest putting the repository on sys.path as many do: "tests/.." unnormalised.
+TESTUTIL = """import functools
+
+
+def plain(fn):
+    @functools.wraps(fn)
+    def w(*a, **k):
+        return fn(*a, **k)
+
+    return w
+"""
+CONFTEST_PARENT_ON_PATH = """import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+"""
+GCD_TESTS_DECORATED = """from gcd import gcd
+from testutil import plain
+
+
+@plain
+def test_coprime():
+    assert gcd(17, 5) == 1
+
+
+@plain
+def test_common_factor():
+    assert gcd(12, 18) == 6
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r14-5 steady files are matched by their exact name: a project's unchanged test"
+    " decorator imported through the conftest's 'tests/..' path entry is untrusted, the reference fix TAMPERED",
+)
+def test_r14_5_honest_fix_tampered_by_a_parent_dir_path_entry(tmp_path):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    task_dir = tmp_path / "suite" / "s" / "fix_gcd"
+    (task_dir / "testutil.py").write_text(TESTUTIL)
+    (task_dir / "tests" / "conftest.py").write_text(CONFTEST_PARENT_ON_PATH)
+    (task_dir / "tests" / "test_gcd.py").write_text(GCD_TESTS_DECORATED)
+    suite = load_suite(tmp_path / "suite" / "s")
+    task = suite.task("fix_gcd")
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    shutil.copy(task_dir / "_fix" / "gcd.py", ws.path / "gcd.py")  # the reference fix itself
+    result, tampered = final_test_run(ws)
+    assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
