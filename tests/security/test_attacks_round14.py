@@ -251,3 +251,46 @@ def test_r14_5_honest_fix_tampered_by_a_parent_dir_path_entry(tmp_path):
     shutil.copy(task_dir / "_fix" / "gcd.py", ws.path / "gcd.py")  # the reference fix itself
     result, tampered = final_test_run(ws)
     assert result.passed and not result.tamper and not tampered, (result.summary, result.tamper)
+
+
+# Wrong: evicts as it must for its first 4 puts (every test's cache makes at most 4), then never
+# again; a get of an evicted key returns the stale value where the reference returns None.
+WRONG_LRU = '''from collections import OrderedDict
+
+
+class LRUCache:
+    """Keeps at most `capacity` keys; evicts the least recently used one."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.data = OrderedDict()
+        self.puts = 0
+
+    def get(self, key, default=None):
+        if key not in self.data:
+            return default
+        self.data.move_to_end(key)
+        return self.data[key]
+
+    def put(self, key, value):
+        self.data[key] = value
+        self.data.move_to_end(key)
+        self.puts += 1
+        if len(self.data) > self.capacity and self.puts <= 4:
+            self.data.popitem(last=False)
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r14-6 a script's call whose reference answer is None goes uncompared (_unspecified_returns,"
+    " meant for a chainable put): every get of an evicted key, so a cache that stops evicting passes",
+)
+def test_r14_6_lru_that_stops_evicting_passes(tmp_path):
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_lru_cache")
+    ws = Workspace.create(suite, task, tmp_path)
+    (ws.path / "lru.py").write_text(WRONG_LRU)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
