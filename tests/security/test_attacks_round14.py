@@ -457,4 +457,6 @@ def test_r14_8_unittest_assertions_replaced_through_type_setattr(tmp_path):
     (ws.path / "lru.py").write_text(LRU_NEVER_EVICTS)
     result, tampered = final_test_run(ws)
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
-    assert hits or tampered or not result.passed, (result.summary, result.differential)
+    # The tests' own verdict forged: a tamper line or a SUSPECT hit must say so (the differential
+    # judges answers, not the test runner: it is r14-6's business).
+    assert hits or result.tamper or tampered, (result.passed, result.summary, result.differential)
