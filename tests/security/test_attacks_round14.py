@@ -323,11 +323,6 @@ _plug()
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-7 a hook's file is resolved by the host after the run: the rollout's plugin module,"
-    " replaced at exit by a link to the protected test file, counts as the task's (no tamper line)",
-)
 def test_r14_7_hook_file_trusted_through_a_link_left_at_exit(tmp_path):
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
