@@ -230,3 +230,18 @@ def test_a_rerun_attempt_is_thrown_away():
     assert still.error is None and still.outcomes == {"t::a": "failed"}
     gone = judge(_records(HELLO, setup, rerun, FIN1), 1)
     assert gone.outcomes == {"t::a": "error"}
+
+
+def test_a_hook_file_that_is_a_link_of_the_workspace_now_is_untrusted(tmp_path):
+    # The host reads the records after the run: a module the tests ran, replaced at exit by a
+    # link to a trusted file, must not resolve to it (round 14, r14-7).
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "conftest.py").write_text("")
+    (ws / "evil.py").symlink_to(ws / "tests" / "conftest.py")
+    hook = {"k": "hook", "hook": "pytest_runtest_call"}
+    recs = _records(
+        HELLO, *_test("t::a"), dict(hook, file=f"{ws}/evil.py"), dict(hook, file=f"{ws}/tests/conftest.py"), FIN0
+    )
+    v = judge(recs, 0, trusted_hook_files=(f"{ws}/tests/conftest.py",), workspace=str(ws))
+    assert v.tamper == ["pytest hook pytest_runtest_call implemented in evil.py"], v.tamper
