@@ -397,3 +397,22 @@ def test_the_reference_cache_key_follows_the_fix_on_disk(add_suite):
     fix.write_text("def add(a, b):\n    return (b + a)\n", encoding="utf-8")
     os.utime(fix, ns=(later, later))
     assert differential._fix_digest(add_suite, task) not in (before, grown)
+
+
+def test_a_none_is_compared_where_the_same_method_answers_elsewhere() -> None:
+    # A put returning None is unspecified (a chainable put may return self); a get the
+    # reference answers None for an evicted key is compared when get answers in some script
+    # of the pool: an LRU that stopped evicting handed the stale value back unseen (r14-6).
+    from agent.differential import CallRun, compare
+    from agent.suites.models import DifferentialTarget
+
+    evicting = [["put", ["a", 1]], ["put", ["b", 2]], ["put", ["c", 3]], ["get", ["a"]]]
+    hit = [["put", ["a", 1]], ["get", ["a"]]]
+    target = DifferentialTarget(module="lru", function="LRUCache", script=True, inputs=[[[2], evicting], [[2], hit]])
+    ref = {(0, 0): {"v": {"list": [None, None, None, None]}}, (0, 1): {"v": {"list": [None, 1]}}}
+    stale = CallRun(
+        hello=True, finished=True, results={(0, 0): {"v": {"list": [None, None, None, 1]}}, (0, 1): ref[(0, 1)]}
+    )
+    assert compare([target], ref, stale, 1e-9) == ["LRUCache#0: returned a different value"]
+    chained = {(0, 0): {"v": {"list": ["self", "self", "self", None]}}, (0, 1): {"v": {"list": ["self", 1]}}}
+    assert compare([target], ref, CallRun(hello=True, finished=True, results=chained), 1e-9) == []
