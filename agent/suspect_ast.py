@@ -810,7 +810,10 @@ class _Scan:
                         self.hit("runner_patched", n)
             return
         forged = isinstance(node, ast.Assign) and fold(node.value) in _OUTCOMES  # x.outcome = "passed"
-        if any(self._of_runner(t.value) or (forged and t.attr == "outcome") for t in _set_attributes(node)):
+        if any(
+            self._of_runner(t.value) or (forged and t.attr == "outcome") or _through_bases(t.value)
+            for t in _set_attributes(node)
+        ):
             self.hit("runner_patched", node)
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -818,12 +821,26 @@ class _Scan:
                 self.hit("runner_hooks", node)  # pytest_plugins = [...], a hook bound by name
         if isinstance(node, ast.Call):
             setter = node.args and self.r.resolve(node.func) & {"builtins.setattr", "builtins.delattr"}
-            if setter and self._of_runner(node.args[0]):
+            direct = bool(setter) and self._of_runner(node.args[0])
+            # Other spellings of the same (round 14, r14-8): ``type.__setattr__(TestCase, ...)``,
+            # ``partial(setattr, TestCase)(...)``, ``map(setattr, [TestCase], ...)``.
+            spelled = any(self._setter(n) for n in (node.func, *node.args)) and any(
+                self._of_runner(e)
+                for a in node.args
+                for e in (a.elts if isinstance(a, (ast.List, ast.Tuple, ast.Set)) else [a])
+            )
+            if direct or spelled:
                 self.hit("runner_patched", node)
             if isinstance(node.func, ast.Attribute) and node.func.attr in ("force_result", "force_exception"):
                 self.hit("runner_hooks", node)  # a hookwrapper replacing a hook's result
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and _RUNNER_HOOK.fullmatch(node.value):
             self.hit("runner_hooks", node)  # hookimpl(specname="pytest_runtest_makereport"), getattr(hook, ...)
+
+    def _setter(self, node: ast.expr) -> bool:
+        """``setattr``/``delattr`` however reached, or an object's ``__setattr__``/``__delattr__``."""
+        if isinstance(node, ast.Attribute) and node.attr in ("__setattr__", "__delattr__"):
+            return True
+        return bool(self.r.resolve(node) & {"builtins.setattr", "builtins.delattr"})
 
     def _of_runner(self, node: ast.expr) -> bool:
         """An object of the runners' modules, by a name the file binds (not one a star import
@@ -899,6 +916,12 @@ class _Scan:
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
                 if reads and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _through_bases(node: ast.expr) -> bool:
+    """An attribute set on a class reached through another's bases (``Sub.__bases__[0].x = f``:
+    round 14, r14-8, a runner's class patched without naming it)."""
+    return any(isinstance(n, ast.Attribute) and n.attr in ("__bases__", "__mro__") for n in ast.walk(node))
 
 
 def _set_attributes(node: ast.AST) -> list[ast.Attribute]:

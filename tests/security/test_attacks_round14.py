@@ -402,11 +402,6 @@ for _name in ("assertEqual", "assertIsNone"):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-8 SUSPECT runner_patched misses type.__setattr__(unittest.TestCase, ...): a cache that"
-    " never evicts (every eviction assert fails) PASSes with no SUSPECT hit (the differential: r14-6)",
-)
 def test_r14_8_unittest_assertions_replaced_through_type_setattr(tmp_path):
     (tmp_path / "suite").mkdir()
     shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
