@@ -164,6 +164,44 @@ def _linked(file: str, workspace: str | None) -> bool:
     return False
 
 
+def _steady_dirs(steady: set[str], workspace: str | None) -> set[str]:
+    """The directories below the workspace that hold a steady file: the run left each of them
+    the same directory (its inode and ctime are in every fingerprint below it:
+    agent/steady_files.py), never a link or a directory swapped in."""
+    root = (workspace or "").rstrip("/")
+    dirs: set[str] = set()
+    for f in steady:
+        d = os.path.dirname(f)
+        while root and d.startswith(root + "/") and d not in dirs:
+            dirs.add(d)
+            d = os.path.dirname(d)
+    return dirs
+
+
+def _is_steady(file: str, steady: set[str], dirs: set[str]) -> bool:
+    """``file`` names a steady file, also through ``.`` and ``..`` parts where each ``..``
+    leaves a directory of ``dirs``: a conftest's ``sys.path.insert(0, join(dirname(__file__),
+    ".."))`` made a project's helper ``tests/../testutil.py`` (round 14, r14-5). The kernel
+    goes into ``tests`` and back out, and ``tests`` was that directory throughout the run."""
+    if file in steady:
+        return True
+    if "/.." not in file and "/./" not in file:
+        return False
+    parts: list[str] = []
+    for part in file.split("/"):
+        if part in ("", "."):
+            if not parts:
+                parts.append("")  # the leading root
+            continue
+        if part == "..":
+            if "/".join(parts) not in dirs:
+                return False
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts) in steady
+
+
 def _outside(
     file: str, trusted: set[str], trusted_dirs: tuple[str, ...], known: dict[str, str], workspace: str | None = None
 ) -> bool:
@@ -278,6 +316,7 @@ def judge(
     trusted_code = trusted | {_real(f) for f in trusted_code_files}
     tracing = {_real(f) for f in trusted_code_files}
     steady = set(steady_files)
+    steady_dirs = _steady_dirs(steady, workspace)
     known: dict[str, str] = {}
     phases: dict[str, dict[str, str]] = {}
     reran: set[str] = set()  # tests whose attempt a rerun threw away, until the next one's setup
@@ -351,7 +390,7 @@ def judge(
             tamper.append(_shown_tamper(rec.get("what"), workspace))
         elif kind == "hook":
             file = str(rec.get("file"))
-            if file not in steady and _outside(file, trusted, trusted_dirs, known, workspace):
+            if not _is_steady(file, steady, steady_dirs) and _outside(file, trusted, trusted_dirs, known, workspace):
                 hook, shown = shown_identifier(rec.get("hook")), _shown(file, workspace, known)
                 tamper.append(f"pytest hook {hook} implemented in {shown}")
         elif kind == "test_code":
@@ -359,9 +398,9 @@ def judge(
             untrusted = [
                 w
                 for w in rec.get("wrappers") or []
-                if w not in steady and _outside(w, trusted_code, trusted_dirs, known, workspace)
+                if not _is_steady(w, steady, steady_dirs) and _outside(w, trusted_code, trusted_dirs, known, workspace)
             ]
-            inherited = file in steady and rec.get("name") == _test_name(nodeid)
+            inherited = _is_steady(file, steady, steady_dirs) and rec.get("name") == _test_name(nodeid)
             if (
                 rec.get("own") is not True
                 and not inherited
@@ -372,7 +411,7 @@ def judge(
                 tamper.append(f"test {shown_test(nodeid, workspace)} runs code from {_shown(f, workspace, known)}")
         elif kind == "tracer":
             file = str(rec.get("file"))
-            if file not in steady and _outside(file, tracing, trusted_dirs, known, workspace):
+            if not _is_steady(file, steady, steady_dirs) and _outside(file, tracing, trusted_dirs, known, workspace):
                 tamper.append(f"a trace or profile function from {_shown(file, workspace, known)} ran during the tests")
         elif kind == "finish":
             finish = rec

@@ -245,3 +245,19 @@ def test_a_hook_file_that_is_a_link_of_the_workspace_now_is_untrusted(tmp_path):
     )
     v = judge(recs, 0, trusted_hook_files=(f"{ws}/tests/conftest.py",), workspace=str(ws))
     assert v.tamper == ["pytest hook pytest_runtest_call implemented in evil.py"], v.tamper
+
+
+def test_a_steady_file_named_through_a_steady_directory_and_back():
+    # A conftest's sys.path.insert(0, join(dirname(__file__), "..")) names a project's helper
+    # /ws/tests/../testutil.py (round 14, r14-5): trusted only where each ".." leaves a
+    # directory that holds a steady file (the same directory throughout the run).
+    from agent.pytest_report import _is_steady, _steady_dirs
+
+    steady = {"/ws/testutil.py", "/ws/tests/test_a.py"}
+    dirs = _steady_dirs(steady, "/ws")
+    assert dirs == {"/ws/tests"}
+    assert _is_steady("/ws/tests/../testutil.py", steady, dirs)
+    assert _is_steady("/ws/./testutil.py", steady, dirs)
+    assert not _is_steady("/ws/evil/../testutil.py", steady, dirs)  # evil could have been a link
+    assert not _is_steady("/ws/tests/../../ws/testutil.py", steady, dirs)  # out of the workspace
+    assert not _is_steady("/ws/tests/../other.py", steady, dirs)

@@ -6,8 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
@@ -213,11 +211,6 @@ def test_common_factor():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-5 steady files are matched by their exact name: a project's unchanged test"
-    " decorator imported through the conftest's 'tests/..' path entry is untrusted, the reference fix TAMPERED",
-)
 def test_r14_5_honest_fix_tampered_by_a_parent_dir_path_entry(tmp_path):
     (tmp_path / "suite").mkdir()
     shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
