@@ -634,3 +634,28 @@ def test_r14_10_rewritten_decorator_trusted_through_filecmps_cache(tmp_path):
     os.utime(helper, ns=(st.st_atime_ns, st.st_mtime_ns))
     result = ws.run_tests()
     assert result.tamper or not result.passed, result.summary
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r14-11 (r14-10's cause) tampered_paths reads filecmp's size+mtime cache: a protected test"
+    " file edited to the same size, its mtime put back, after a run compared it, is no tampered path: PASS",
+)
+def test_r14_11_test_edit_hidden_by_filecmps_cache(tmp_path):
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ws = Workspace.create(suite, task, tmp_path)
+    shutil.copy(MINI_BUGS / "fix_gcd" / "_fix" / "gcd.py", ws.path / "gcd.py")
+    test_file = ws.path / "tests" / "test_gcd.py"
+    text = test_file.read_text()
+    test_file.write_text(text)  # an edit writing the same bytes: the next run compares them
+    ws.run_tests()
+    st = os.stat(test_file)
+    edited = text.replace("assert gcd(7, 0) == 7", "assert gcd(7, 1) >= 1")
+    assert len(edited) == len(text) and edited != text
+    test_file.write_text(edited)
+    os.utime(test_file, ns=(st.st_atime_ns, st.st_mtime_ns))
+    patch = ws.patch()  # what the trace and an SFT row would hold
+    assert "tests/test_gcd.py" in patch
+    result, tampered = final_test_run(ws)
+    assert tampered or not result.passed, (result.summary, tampered)
