@@ -628,6 +628,8 @@ def test_r14_10_rewritten_decorator_trusted_through_filecmps_cache(tmp_path):
     helper = ws.path / "testutil.py"
     assert len(TESTUTIL_SWALLOWING) == len(TESTUTIL_DOCUMENTED)
     helper.write_text(TESTUTIL_DOCUMENTED)  # an edit writing the same bytes: a run compares them
+    was = os.stat(helper)  # (its stat surely not the copy's, whatever the clock's tick)
+    os.utime(helper, ns=(was.st_atime_ns, was.st_mtime_ns + 2_000_000_000))
     assert not ws.run_tests().passed  # the buggy gcd fails, as it must
     st = os.stat(helper)
     helper.write_text(TESTUTIL_SWALLOWING)
@@ -649,6 +651,8 @@ def test_r14_11_test_edit_hidden_by_filecmps_cache(tmp_path):
     test_file = ws.path / "tests" / "test_gcd.py"
     text = test_file.read_text()
     test_file.write_text(text)  # an edit writing the same bytes: the next run compares them
+    was = os.stat(test_file)  # (its stat surely not the copy's, whatever the clock's tick)
+    os.utime(test_file, ns=(was.st_atime_ns, was.st_mtime_ns + 2_000_000_000))
     ws.run_tests()
     st = os.stat(test_file)
     edited = text.replace("assert gcd(7, 0) == 7", "assert gcd(7, 1) >= 1")
