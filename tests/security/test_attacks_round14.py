@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
@@ -568,11 +570,6 @@ def plain(fn):
 TESTUTIL_SWALLOWING = _SWALLOWING + "#" * (len(TESTUTIL_DOCUMENTED) - len(_SWALLOWING) - 1) + "\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-10 'unchanged' is read through filecmp.cmp, whose cache keys on size and mtime: a"
-    " decorator rewritten to the same size, its mtime put back, stays the task's code (steady, trusted)",
-)
 def test_r14_10_rewritten_decorator_trusted_through_filecmps_cache(tmp_path):
     (tmp_path / "suite").mkdir()
     shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
@@ -596,11 +593,6 @@ def test_r14_10_rewritten_decorator_trusted_through_filecmps_cache(tmp_path):
     assert result.tamper or not result.passed, result.summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-11 (r14-10's cause) tampered_paths reads filecmp's size+mtime cache: a protected test"
-    " file edited to the same size, its mtime put back, after a run compared it, is no tampered path: PASS",
-)
 def test_r14_11_test_edit_hidden_by_filecmps_cache(tmp_path):
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
