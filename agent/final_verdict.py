@@ -35,7 +35,6 @@ import ast
 import codecs
 import configparser
 import dataclasses
-import filecmp
 import hashlib
 import importlib.machinery
 import os
@@ -64,7 +63,15 @@ from agent.task_test_dirs import dirs_of_tests, hidden_patch_adds, protected_tes
 from agent.trace import TestCounts
 from agent.trace_events import RolloutState, judged
 from agent.tree_walk import walk
-from agent.workspace import PathEscape, Workspace, apply_reference_fix, has_reference_fix, under, walk_files
+from agent.workspace import (
+    PathEscape,
+    Workspace,
+    apply_reference_fix,
+    has_reference_fix,
+    same_bytes,
+    under,
+    walk_files,
+)
 
 # Version 1: canaries, config scan, reference rerun (fooled by issue 26's attacks).
 # Version 2: plus the held-out differential verdict outside the tests' process.
@@ -198,7 +205,7 @@ _ODD_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 def _same_config(known: Path, mine: Path) -> bool:
     """``mine`` says what the trusted ``known`` says: the same bytes, or (an ini or TOML file)
     the same meaning, by ``_ini_meaning`` / ``_toml_meaning``."""
-    if filecmp.cmp(known, mine, shallow=False):
+    if same_bytes(known, mine):
         return True
     name = mine.name
     if name not in _INI_NAMES and name not in _TOML_NAMES:

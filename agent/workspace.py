@@ -10,7 +10,6 @@ diffs the workspace against the original source, git-style.
 from __future__ import annotations
 
 import dataclasses
-import filecmp
 import functools
 import importlib.machinery
 import os
@@ -121,6 +120,25 @@ def task_env(suite: Suite, task: Task, source: Path) -> Path | None:
         return resolve_env(task.env, source, suite.base_dir, declared)
     except (EnvError, GitSourceError) as exc:
         raise SuiteError(f"task {task.id}: environment: {exc}") from None
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """The two files hold the same bytes, read now. Never ``filecmp.cmp``: its module cache
+    keys on size and mtime, so a file rewritten to the same size with its mtime put back
+    after one comparison compared equal again (round 14, r14-10/r14-11: an edited test file
+    was no tampered path, an edited helper stayed trusted)."""
+    try:
+        if os.stat(a).st_size != os.stat(b).st_size:
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                x, y = fa.read(1 << 16), fb.read(1 << 16)
+                if x != y:
+                    return False
+                if not x:
+                    return True
+    except OSError:
+        return False
 
 
 def walk_files(root: Path, skip: Sequence[str] = ()) -> list[str]:
@@ -277,7 +295,7 @@ class Workspace:
         if rel in self.visible:
             return mine.is_file() and not mine.is_symlink() and mine.read_bytes() == self.visible[rel]
         orig = self.source / rel
-        return orig.is_file() and mine.is_file() and filecmp.cmp(orig, mine, shallow=False)
+        return orig.is_file() and mine.is_file() and same_bytes(orig, mine)
 
     # ------------------------------------------------------------------ paths
 

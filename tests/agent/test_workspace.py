@@ -185,3 +185,20 @@ def test_restore_never_writes_through_a_planted_symlink(tmp_path):
     assert (w.path / "checks" / "unit" / "test_m.py").read_text().startswith("from m import X")
     assert (elsewhere / "unit" / "test_m.py").read_text() == "def test_x():\n    assert True\n"
     assert not result.passed and result.counts.failed == 1  # the real test ran
+
+
+def test_same_bytes_reads_the_files_now(tmp_path):
+    # filecmp.cmp's cache keys on size and mtime: a same-size rewrite with its mtime put back
+    # compared equal again after one comparison (round 14, r14-10/r14-11).
+    import os
+
+    from agent.workspace import same_bytes
+
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("assert gcd(7, 0) == 7\n")
+    b.write_text("assert gcd(7, 0) == 7\n")
+    assert same_bytes(a, b)
+    st = os.stat(b)
+    b.write_text("assert gcd(7, 1) >= 1\n")
+    os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not same_bytes(a, b)
