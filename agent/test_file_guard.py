@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
+
+from agent.trace_io import open_regular
 
 # (size, sha256); None: not a regular file before the run.
 FileState = tuple[int, str] | None
@@ -25,14 +26,13 @@ FileState = tuple[int, str] | None
 
 def _state(path: Path) -> FileState:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open_regular(path) as f:  # never a link, a FIFO or a device
+            digest = hashlib.sha256()
+            while chunk := f.read(1 << 16):
+                digest.update(chunk)
+            return (os.fstat(f.fileno()).st_size, digest.hexdigest())
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-        return (os.fstat(fd).st_size, digest)
 
 
 def note(root: Path, rels: Iterable[str]) -> dict[str, FileState]:

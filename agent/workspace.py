@@ -35,6 +35,7 @@ from agent.scoring import TestResult, run_tests
 from agent.suites import held_out_tests
 from agent.suites.held_out import visible_files
 from agent.suites.models import DirSource, Suite, SuiteError, Task
+from agent.trace_io import open_regular
 from agent.tree_walk import PATH_MAX, TreeWalk, open_dir, remove_tree, walk
 
 # Never copied, diffed or listed: interpreter and tool caches, VCS metadata.
@@ -130,7 +131,7 @@ def same_bytes(a: Path, b: Path) -> bool:
     try:
         if os.stat(a).st_size != os.stat(b).st_size:
             return False
-        with open(a, "rb") as fa, open(b, "rb") as fb:
+        with open_regular(a, follow=True) as fa, open_regular(b, follow=True) as fb:  # never a FIFO or device
             while True:
                 x, y = fa.read(1 << 16), fb.read(1 << 16)
                 if x != y:
