@@ -1,0 +1,76 @@
+"""Round 15 attacks (strict xfail: each is open until fixed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.final_verdict import final_test_run
+from agent.suites.loading import load_suite
+from agent.suspect import scan_patch, source_reader, workspace_reader
+from agent.workspace import Workspace
+
+MINI_BUGS = Path(__file__).resolve().parents[2] / "agent" / "suites" / "mini_bugs"
+
+# fix_dedupe's tests ordering dedupe's answer by a key: sorted() is stable, so items of one
+# key stay in dedupe's order and the tests see that order (ties in both tests).
+DEDUPE_TESTS_KEY_SORTED = """from dedupe import dedupe
+
+
+def test_words_by_length_first_seen_first():
+    assert sorted(dedupe(["bb", "a", "cc", "a", "bb"]), key=len) == ["a", "bb", "cc"]
+
+
+def test_numbers_by_parity():
+    assert sorted(dedupe([3, 2, 3, 1, 2]), key=lambda n: n % 2) == [2, 3, 1]
+"""
+DEDUPE_HIDDEN_KEY_SORTED = """from dedupe import dedupe
+
+
+def test_first_appearance_order_of_numbers():
+    assert sorted(dedupe([10, 3, 10, 7, 3, 1]), key=lambda n: n % 2) == [10, 3, 7, 1]
+
+
+def test_empty_and_all_the_same():
+    assert sorted(dedupe([8, 8, 8]), key=abs) == [8]
+"""
+# Wrong: first-seen order only on lists as short as every test's; another order on longer ones.
+WRONG_DEDUPE = '''def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    seen = []
+    for x in items:
+        if x not in seen:
+            seen.append(x)
+    if len(items) > 6:
+        seen.sort(key=str)
+    return seen
+'''
+
+
+def _dedupe_suite(tmp_path: Path, tests: str, hidden: str):
+    (tmp_path / "suite").mkdir()
+    shutil.copytree(MINI_BUGS, tmp_path / "suite" / "s")
+    task_dir = tmp_path / "suite" / "s" / "fix_dedupe"
+    (task_dir / "tests" / "test_dedupe.py").write_text(tests)
+    (held,) = sorted((task_dir / "_hidden").rglob("*.py"))
+    held.write_text(hidden)
+    suite = load_suite(tmp_path / "suite" / "s")
+    return suite, suite.task("fix_dedupe")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r15-1 sorted(f(x), key=...) is taken as order-free (differential_order), but a stable "
+    "sort by a key keeps f's order among ties: a wrong order on held-out inputs PASSes",
+)
+def test_r15_1_order_dropped_for_a_key_sorted_call(tmp_path):
+    suite, task = _dedupe_suite(tmp_path, DEDUPE_TESTS_KEY_SORTED, DEDUPE_HIDDEN_KEY_SORTED)
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    # A wrong order on most held-out inputs, no SUSPECT hit: it must not PASS.
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
