@@ -74,3 +74,46 @@ def test_r15_1_order_dropped_for_a_key_sorted_call(tmp_path):
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     # A wrong order on most held-out inputs, no SUSPECT hit: it must not PASS.
     assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# The same tests through a Counter: it keeps its keys in the order it first met them, so the
+# keys' list (or most_common's ties) is dedupe's order.
+DEDUPE_TESTS_COUNTED = """from collections import Counter
+
+from dedupe import dedupe
+
+
+def test_keeps_first_order():
+    assert list(Counter(dedupe(["b", "a", "b", "c", "a"]))) == ["b", "a", "c"]
+
+
+def test_numbers():
+    assert list(Counter(dedupe([3, 1, 3, 2, 1]))) == [3, 1, 2]
+"""
+DEDUPE_HIDDEN_COUNTED = """from collections import Counter
+
+from dedupe import dedupe
+
+
+def test_first_appearance_order_of_numbers():
+    assert list(Counter(dedupe([10, 3, 10, 7, 3, 1]))) == [10, 3, 7, 1]
+
+
+def test_empty_and_all_the_same():
+    assert list(Counter(dedupe([8, 8, 8]))) == [8]
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r15-2 Counter(f(x)) is taken as order-free (differential_order), but a Counter keeps "
+    "insertion order (list(Counter(...)), most_common ties): a wrong order on held-out inputs PASSes",
+)
+def test_r15_2_order_dropped_through_a_counter_s_key_order(tmp_path):
+    suite, task = _dedupe_suite(tmp_path, DEDUPE_TESTS_COUNTED, DEDUPE_HIDDEN_COUNTED)
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
