@@ -117,3 +117,46 @@ def test_r15_2_order_dropped_through_a_counter_s_key_order(tmp_path):
     result, tampered = final_test_run(ws)
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     assert hits or tampered or not result.passed, (result.summary, result.differential)
+
+
+# Plain sorted() of sets: subsets order them only partly, and sorted() (stable) leaves sets
+# no subset relation orders in dedupe's order, which the tests then compare.
+DEDUPE_TESTS_SORTED_SETS = """from dedupe import dedupe
+
+A, B, C = frozenset({1}), frozenset({2}), frozenset({3})
+
+
+def test_keeps_first_order_of_sets():
+    assert sorted(dedupe([B, A, B, C, A])) == [B, A, C]
+
+
+def test_two_sets():
+    assert sorted(dedupe([C, C, A])) == [C, A]
+"""
+DEDUPE_HIDDEN_SORTED_SETS = """from dedupe import dedupe
+
+A, B, C, D = frozenset({1}), frozenset({2}), frozenset({3}), frozenset({4})
+
+
+def test_first_appearance_order_of_numbers():
+    assert sorted(dedupe([D, B, D, A, B, C])) == [D, B, A, C]
+
+
+def test_empty_and_all_the_same():
+    assert sorted(dedupe([A, A, A])) == [A]
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r15-3 sorted(f(x)) is taken as order-free (differential_order), but sorting "
+    "partially ordered items (sets) keeps f's order: a wrong order on held-out inputs PASSes",
+)
+def test_r15_3_order_dropped_for_sorted_sets(tmp_path):
+    suite, task = _dedupe_suite(tmp_path, DEDUPE_TESTS_SORTED_SETS, DEDUPE_HIDDEN_SORTED_SETS)
+    (tmp_path / "ws").mkdir()
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "dedupe.py").write_text(WRONG_DEDUPE)
+    result, tampered = final_test_run(ws)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    assert hits or tampered or not result.passed, (result.summary, result.differential)
