@@ -235,3 +235,25 @@ def test_a_confirm_with_a_sides_end_behind_a_line_past_the_bound_is_not_exported
             export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
     finally:
         store.close()
+
+
+def test_a_torn_end_after_a_rejudge_hides_no_change(tmp_path) -> None:
+    """A rejudge that failed a side, then a second one killed while writing its end (a torn
+    ``rollout_end`` line last): the torn line is no end, the rejudge's end before it still
+    counts. Every end was hidden behind it ("not changed"): the stale confirm was exported."""
+    root = tmp_path / "traces"
+    root.mkdir()
+    store = LabelStore(tmp_path / "labels.sqlite", labeler="tester")
+    try:
+        env = Env(root, store)
+        batch = env.batch("b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+        store.set_verdict(env.pair_for("fix_gcd").pair_id, "confirm")
+        trace = batch / "traces" / "fix_gcd__s0.jsonl"
+        _rejudge(trace, "fix_gcd__s0", False)
+        with open(trace, "a") as f:
+            f.write('{"kind": "rollout_end", "seq": 10001, "ts": 1e12, "outcome": {"tests_pa')
+        store.ingest([root])
+        with pytest.raises(Exception, match="rejudged_since_label"):
+            export_dpo(store, tmp_path / "d.jsonl", DpoOptions())
+    finally:
+        store.close()
