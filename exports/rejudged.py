@@ -26,15 +26,21 @@ if TYPE_CHECKING:
 
 def _ends(path: str) -> Generator[tuple[float, RolloutState]]:
     """The trace's ``rollout_end`` events, last first: when each was written and the state it
-    says. OSError or ValueError for an unreadable trace or end (``LineTooLong``, an OSError:
-    a line past the reader's bound, the ends before it unknown)."""
+    says. A line that does not parse as an end (torn by a writer killed mid-line, nested past
+    the parser's limit) is no end: the ends before it are read on, never hidden by it. OSError
+    for an unreadable trace (``LineTooLong``: a line past the reader's bound, the ends before
+    it unknown)."""
     for line in lines_from_end(path):
         if b'"rollout_end"' not in line:
             continue
-        raw = loads_bounded(line)  # a line nested past the parser's limit is a ValueError, not a RecursionError
-        if isinstance(raw, dict) and raw.get("kind") == "rollout_end":
+        try:
+            raw = loads_bounded(line)  # nested past the parser's limit: a ValueError, not a RecursionError
+            if not (isinstance(raw, dict) and raw.get("kind") == "rollout_end"):
+                continue
             end = RolloutEnd.model_validate(raw)
-            yield end.ts, rollout_state(end)
+        except ValueError:
+            continue
+        yield end.ts, rollout_state(end)
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ def verdict_since(path: str, when: str, *, marks: bool = False) -> VerdictSince:
     ``at``): changed when a ``rollout_end`` written after it says otherwise than the last one
     written before it (``marks``: its detail too, the SUSPECT rules a clear was given on).
     A line past the reader's bound before that end (``LineTooLong``) hides it: changed, as far
-    as anyone can tell, never "no end". Other unreadable traces, ends and times: not changed
+    as anyone can tell, never "no end". Other unreadable traces and times: not changed
     (no reader takes such an end: the store's state rules them)."""
     now: RolloutState | None = None
     try:

@@ -9,25 +9,39 @@ _WS = re.compile(r"\s+")
 
 
 def normalize_patch(patch: str) -> str:
-    """A patch with whitespace differences removed, for `identical_patch` and `flaky`.
+    """A patch with whitespace differences that carry no meaning removed, for `identical_patch`
+    and `flaky`.
 
-    Kept: file headers and the changed (+/-) lines, each with every run of whitespace
-    collapsed to one space and trailing/leading space dropped; lines that become
-    empty are dropped. Dropped: ``index`` lines (blob hashes), hunk headers (their line
-    numbers shift with blank lines) and context lines.
+    Kept: file headers, the changed (+/-) lines and the context lines (where a change is:
+    the same line added inside a loop or after it is another fix), each with its indentation
+    as written (Python's blocks are its indentation) and its trailing space dropped; runs of
+    whitespace inside a line are collapsed to one space unless the line holds a quote (the
+    spaces of a string literal are data). Lines that become empty are dropped. Dropped:
+    ``index`` lines (blob hashes) and hunk headers (their line numbers shift with blank lines).
     """
     out = []
     for line in patch.splitlines():
-        if not line or line.startswith(("index ", "@@", " ")) or line == "\\ No newline at end of file":
+        if not line or line.startswith(("index ", "@@")) or line == "\\ No newline at end of file":
             continue
-        if line.startswith(("+", "-", "diff ", "new file", "deleted file", "rename ", "similarity")):
-            if line.startswith(("+++", "---", "diff ")):
-                out.append(line.strip())
-                continue
-            body = _WS.sub(" ", line[1:]).strip() if line[0] in "+-" else _WS.sub(" ", line).strip()
+        if line.startswith(("+++", "---", "diff ")):
+            out.append(line.strip())
+        elif line[0] in "+- ":
+            body = _line_body(line[1:])
             if body:
-                out.append(line[0] + body if line[0] in "+-" else body)
+                out.append(line[0] + body)
+        elif line.startswith(("new file", "deleted file", "rename ", "similarity")):
+            out.append(_WS.sub(" ", line).strip())
     return "\n".join(out)
+
+
+def _line_body(text: str) -> str:
+    """One line of code, its indentation kept: inner runs of whitespace collapsed where no
+    string literal could hold them; "" for a blank line."""
+    rest = text.strip()
+    if not rest:
+        return ""
+    indent = text[: len(text) - len(text.lstrip())]
+    return indent + (rest if any(q in rest for q in "'\"`") else _WS.sub(" ", rest))
 
 
 def patch_digest(patch: str) -> str:

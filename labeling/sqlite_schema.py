@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from labeling.patches import patch_digest
 from labeling.pg_schema import pg_code
 from labeling.search_index import STORE_SEARCH_TABLES
 from labeling.sqlite_conn import Statements
@@ -109,13 +110,19 @@ UPDATE rollouts SET
 
 
 def upgrade_rollouts(c: Any, stored: int | None) -> None:
-    """Version 9: every trace read again (the search index). Version 8: state from the old
+    """Version 11: each patch's digest computed again (labeling/patches.py). Version 9: every
+    trace read again (the search index). Version 8: state from the old
     columns now; ``ino = -1`` makes the next ingest read each
     trace again from its start (its content key, and its state from the trace itself)."""
     if stored is not None and stored < 8:
         c.execute(_DERIVE_STATE)
     if stored is not None and stored < 9:
         c.execute("UPDATE rollouts SET ino = -1")  # re-read: the search index is filled from the traces
+    if stored is not None and stored < 11:  # the digest keeps indentation now: equal patches compare equal again
+        rows = c.execute("SELECT uid, patch FROM rollouts").fetchall()
+        c.executemany(
+            "UPDATE rollouts SET patch_digest = ? WHERE uid = ?", [(patch_digest(p or ""), u) for u, p in rows]
+        )
 
 
 def _split_sql(script: str) -> list[str]:

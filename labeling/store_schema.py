@@ -43,7 +43,9 @@ from labeling.trace_rows import CALL_COLUMNS, ROLLOUT_DEFAULTS
 # 10: the search index moved to its own file beside a SQLite store (labeling/search_index.py),
 #    filled from the rows ingest wrote; rollouts.read_gen says which read of a trace those rows
 #    are (a new value each time a trace is read from its start), so the index knows to start over.
-SCHEMA_VERSION = 10
+# 11: rollouts.patch_digest keeps indentation and context (labeling/patches.py: a line moved
+#    into a loop is another fix); an older store's digests are computed again from its patches.
+SCHEMA_VERSION = 11
 
 SqlType = Literal["TEXT", "INTEGER", "REAL"]
 DialectName = Literal["sqlite", "postgresql"]

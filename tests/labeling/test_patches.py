@@ -1,0 +1,68 @@
+"""`identical_patch` and `flaky` read patches through `labeling.patches.normalize_patch`: equal
+after whitespace that carries no meaning is dropped, never after a change of meaning."""
+
+from __future__ import annotations
+
+import difflib
+
+from labeling.patches import patch_digest
+
+BASE = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    x = 1\n    return a\n"
+
+
+def _patch(new: str, old: str = BASE, path: str = "gcd.py") -> str:
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}")
+    return f"diff --git a/{path} b/{path}\n" + "".join(lines)
+
+
+def test_a_line_indented_into_a_loop_is_another_fix() -> None:
+    """Round 16's r16-1: `return a` inside the while loop (a wrong gcd) and after it (right)
+    had one digest: their PASS/FAIL pair was flagged identical_patch and both sides flaky."""
+    right = BASE.replace("    x = 1\n", "    x = 2\n")
+    wrong = BASE.replace("    x = 1\n", "        x = 2\n")
+    assert patch_digest(_patch(right)) != patch_digest(_patch(wrong))
+
+
+def test_the_same_line_added_at_another_place_is_another_fix() -> None:
+    first = BASE.replace("    x = 1\n", "    b = abs(b)\n    x = 1\n")
+    later = BASE.replace("    return a\n", "    b = abs(b)\n    return a\n")
+    assert patch_digest(_patch(first)) != patch_digest(_patch(later))
+
+
+def test_spaces_in_a_string_are_data() -> None:
+    one = BASE.replace("    x = 1\n", '    x = "a b"\n')
+    two = BASE.replace("    x = 1\n", '    x = "a  b"\n')
+    assert patch_digest(_patch(one)) != patch_digest(_patch(two))
+
+
+def test_formatting_alone_is_the_same_fix() -> None:
+    """Inner runs of spaces, trailing space and an added blank line mean nothing."""
+    plain = BASE.replace("    x = 1\n", "    x = abs(b) + 1\n")
+    spaced = BASE.replace("    x = 1\n", "    x  =  abs(b)   + 1   \n\n")
+    assert patch_digest(_patch(plain)) == patch_digest(_patch(spaced))
+    assert patch_digest(_patch(plain)) != patch_digest(_patch(BASE.replace("    x = 1\n", "    x = abs(b) + 2\n")))
+    assert patch_digest("") == ""
+
+
+def test_an_older_stores_digests_are_computed_again(tmp_path) -> None:
+    """Schema 11: a store written before keeps no digest of the old rule, or a patch ingested
+    before would never equal the same patch ingested after."""
+    import sqlite3
+
+    from labeling.store import LabelStore
+    from tests.exports.conftest import Spec, make_batch
+
+    root = tmp_path / "traces"
+    root.mkdir()
+    make_batch(root, "b1", [Spec("fix_gcd", 0, passed=True), Spec("fix_gcd", 1, passed=False)])
+    db = tmp_path / "labels.sqlite"
+    store = LabelStore(db, labeler="tester")
+    store.ingest([root])
+    store.close()
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE rollouts SET patch_digest = 'old rule'")
+        c.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    LabelStore(db, labeler="tester").close()
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT patch, patch_digest FROM rollouts").fetchall()
+    assert rows and all(digest == patch_digest(patch) != "old rule" for patch, digest in rows)
