@@ -314,6 +314,17 @@ REPORT_FIELDS = frozenset(
     | {"exitstatus", "testsfailed", "testscollected", "shouldfail", "shouldstop", "nodeid", "_result"}
 )
 _OUTCOMES = frozenset({"passed", "failed", "skipped"})
+# Test and assertion libraries beyond the runners (round 14, r14-9): one of their functions
+# replaced at run time (``checks.assert_equal = lambda *a: None``, ``np.testing.assert_equal =
+# ...``, hypothesis's internals) makes every assertion through it pass. A dotted name stands
+# for the module and everything below it. The modules the task's own tests import are
+# watched too (agent/suspect.py, ``TaskModules``): they are what the tests assert with.
+TEST_LIBRARIES = frozenset(
+    {"hypothesis", "numpy.testing", "pandas.testing", "pandas._testing", "pandas.util.testing", "torch.testing"}
+    | {"xarray.testing", "tensorflow.test", "assertpy", "hamcrest", "sure", "expects", "testfixtures", "nose"}
+    | {"nose2", "mock", "parameterized", "syrupy", "snapshottest", "approvaltests", "deepdiff", "xdist"}
+    | {"pytest_mock", "pytest_timeout", "pytest_asyncio", "pytest_benchmark", "pytest_subtests", "pytest_check"}
+)
 
 
 @dataclass(frozen=True)
@@ -537,11 +548,23 @@ def _numeric(node: ast.expr, constants: set[str]) -> bool:
     return isinstance(node, ast.Name) and node.id in constants
 
 
+def watched_name(name: str, watched: frozenset[str]) -> bool:
+    """``name`` is a watched module or below one (``numpy.testing.assert_equal`` under
+    ``numpy.testing``), and not the runners' (``runner_patched`` reads those)."""
+    parts = name.split(".")
+    if parts[0] in RUNNER_MODULES:
+        return False
+    return any(".".join(parts[:i]) in watched for i in range(1, len(parts) + 1))
+
+
 class _Scan:
-    def __init__(self, tree: ast.Module, names_tests: Callable[[str], bool] | None) -> None:
+    def __init__(
+        self, tree: ast.Module, names_tests: Callable[[str], bool] | None, watched: frozenset[str] = TEST_LIBRARIES
+    ) -> None:
         self.tree = tree
         self.r = _Reader(tree)
         self.names_tests = names_tests
+        self.watched = watched
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.params = _calls_params(tree)
@@ -562,6 +585,7 @@ class _Scan:
             self._built_string(node)
             self._compare_replaced(node)
             self._runner(node)
+            self._library(node)
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
@@ -836,6 +860,54 @@ class _Scan:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and _RUNNER_HOOK.fullmatch(node.value):
             self.hit("runner_hooks", node)  # hookimpl(specname="pytest_runtest_makereport"), getattr(hook, ...)
 
+    def _library(self, node: ast.AST) -> None:
+        """An attribute of a test library or of a module the tests import, set from the code
+        (``checks.assert_equal = f``, ``setattr(np.testing, "assert_equal", f)``,
+        ``vars(checks)["assert_equal"] = f``, ``checks.__dict__.update(...)``): the tests'
+        own assertions replaced in their process (round 14, r14-9)."""
+        if any(self._of_library(t.value) for t in _set_attributes(node)):
+            self.hit("library_patched", node)
+            return
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            if any(isinstance(t, ast.Subscript) and self._library_dict(t.value) for t in targets):
+                self.hit("library_patched", node)  # vars(checks)["assert_equal"] = f
+                return
+        if not isinstance(node, ast.Call):
+            return
+        f = node.func
+        if (
+            isinstance(f, ast.Attribute)
+            and f.attr in ("update", "setdefault", "__setitem__")
+            and self._library_dict(f.value)
+        ):
+            self.hit("library_patched", node)  # checks.__dict__.update(assert_equal=f)
+            return
+        setter = node.args and self.r.resolve(f) & {"builtins.setattr", "builtins.delattr"}
+        spelled = any(self._setter(n) for n in (f, *node.args)) and any(
+            self._of_library(e)
+            for a in node.args
+            for e in (a.elts if isinstance(a, (ast.List, ast.Tuple, ast.Set)) else [a])
+        )
+        if (setter and self._of_library(node.args[0])) or spelled:
+            self.hit("library_patched", node)
+
+    def _of_library(self, node: ast.expr) -> bool:
+        """A watched module or an object of one, by a name the file binds (as ``_of_runner``)."""
+        root = node
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id not in self.r.aliases:
+            return False
+        return any(watched_name(name, self.watched) for name in self.r.resolve(node))
+
+    def _library_dict(self, node: ast.expr) -> bool:
+        """A watched module's or class's namespace (``vars(checks)``, ``checks.__dict__``)."""
+        return any(
+            name.endswith(".__dict__") and watched_name(name[: -len(".__dict__")], self.watched)
+            for name in self.r.resolve(node)
+        )
+
     def _setter(self, node: ast.expr) -> bool:
         """``setattr``/``delattr`` however reached, or an object's ``__setattr__``/``__delattr__``."""
         if isinstance(node, ast.Attribute) and node.attr in ("__setattr__", "__delattr__"):
@@ -1089,15 +1161,18 @@ def parse(text: str) -> ast.Module | None:
         return None
 
 
-def scan_source(text: str, names_tests: Callable[[str], bool] | None = None) -> list[AstHit] | None:
+def scan_source(
+    text: str, names_tests: Callable[[str], bool] | None = None, watched: frozenset[str] = TEST_LIBRARIES
+) -> list[AstHit] | None:
     """Every AST hit in a module's source; None when it does not parse (the line rules stand).
-    ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit)."""
+    ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit);
+    ``watched``: the modules whose attributes the code may not set (``library_patched``)."""
     if token_count(text) > TOKENS_MAX:
         return [AstHit("unscanned_source", 0, 0)]  # not parsed: the host's memory is not the code's to spend
     tree = parse(text)
     if tree is None:
         return None
     try:
-        return _Scan(tree, names_tests).run()
+        return _Scan(tree, names_tests, watched).run()
     except RecursionError:  # code nested past what this pass follows: not read, so said
         return [AstHit("unscanned_source", 0, 0)]
