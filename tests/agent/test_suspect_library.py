@@ -78,3 +78,37 @@ def test_the_scan_reads_the_tests_imports_from_the_tasks_source(tmp_path):
     new = old + "\n\nimport checks\nimport mylib\n\nmylib.DEFAULT = 2\nchecks.assert_equal = lambda *a: None\n"
     hits = scan_patch(file_diff("lru.py", old.encode(), new.encode()), ["tests"], source_reader(source))
     assert [(h.rule, h.line) for h in hits if h.rule == "library_patched"] == [("library_patched", 9)]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # round 9 vrd9-2: an object equal to every int (its __eq__ reads ``other``'s type only)
+        ("class _S:\n    def __eq__(self, other):\n        return isinstance(other, int)\n", "constant_compare"),
+        (
+            "class _S:\n    def __eq__(self, o):\n        return isinstance(o, (int, float)) or False\n",
+            "constant_compare",
+        ),
+        # round 9 vrd9-18: a held-out item's body replaced on the item itself, sys reached as os.sys
+        ("def f(item):\n    item.runtest = lambda: None\n", "runner_patched"),
+        ("def f(item):\n    setattr(item, 'runtest', print)\n", "runner_patched"),
+        ("import os\n\nloaded = os.sys\nrunner = loaded.modules.get('x')\n", "sys_modules"),
+    ],
+)
+def test_round_9s_held_out_forgeries_are_marked_too(text, rule):
+    assert rule in _rules(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "class S:\n    def __eq__(self, other):\n        return isinstance(other, S)\n",  # a sentinel of its own kind
+        "class S:\n    def __eq__(self, other):\n        return isinstance(other, type(self))\n",
+        "class P:\n    def __eq__(self, other):\n        return isinstance(other, P) and self.x == other.x\n",
+        "class P:\n    def __eq__(self, other):\n        if not isinstance(other, int):\n"
+        "            return False\n        return self.x == other\n",
+        "def f(test):\n    test.runtest()\n",
+    ],
+)
+def test_comparisons_and_runs_of_their_own_kind_give_no_hit(text):
+    assert not _rules(text) & {"constant_compare", "runner_patched"}, text
