@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from agent.suspect_ast import TEST_LIBRARIES
@@ -37,8 +37,13 @@ _IMPORT = re.compile(r"^[ \t]*+(?:from[ \t]++([\w.]++)[ \t]++import\b|import[ \t
 def tests_import(source: Path, protected: Sequence[str]) -> frozenset[str]:
     """The modules (dotted, absolute imports only) the Python files under the task's
     protected paths import: ``from a.b import c`` names ``a.b``, ``import a.b as x`` ``a.b``."""
+    return imported_by(_test_texts(source, protected))
+
+
+def imported_by(texts: Iterable[str]) -> frozenset[str]:
+    """The modules the Python sources ``texts`` import (as ``tests_import``)."""
     out: set[str] = set()
-    for text in _test_texts(source, protected):
+    for text in texts:
         for m in _IMPORT.finditer(text):
             if m.group(1) is not None:
                 out.add(m.group(1))
@@ -70,9 +75,12 @@ def own_modules(source: Path, protected: Sequence[str]) -> frozenset[str]:
 
 def watched_modules(source: Path, protected: Sequence[str]) -> frozenset[str]:
     """What ``library_patched`` watches for a task whose source is ``source``."""
-    own = own_modules(source, protected)
-    mine = {n for n in tests_import(source, protected) if n.split(".")[0] not in own | NOT_WATCHED}
-    return TEST_LIBRARIES | frozenset(mine)
+    return watched_of(tests_import(source, protected), own_modules(source, protected))
+
+
+def watched_of(imported: Iterable[str], own: frozenset[str]) -> frozenset[str]:
+    """The test libraries, and the modules the tests import that are not the task's ``own``."""
+    return TEST_LIBRARIES | frozenset(n for n in imported if n.split(".")[0] not in own | NOT_WATCHED)
 
 
 def _test_texts(source: Path, protected: Sequence[str]) -> list[str]:
