@@ -897,7 +897,8 @@ class _Scan:
             for a in node.args
             for e in (a.elts if isinstance(a, (ast.List, ast.Tuple, ast.Set)) else [a])
         )
-        if (setter and self._of_library(node.args[0])) or spelled:
+        bound = isinstance(f, ast.Attribute) and f.attr in ("__setattr__", "__delattr__") and self._of_library(f.value)
+        if (setter and self._of_library(node.args[0])) or spelled or bound:  # bound: checks.__setattr__("x", f)
             self.hit("library_patched", node)
 
     def _of_library(self, node: ast.expr) -> bool:

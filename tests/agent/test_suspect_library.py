@@ -30,6 +30,8 @@ def _rules(text: str) -> set[str]:
         "import checks\n\nchecks.__dict__.update(assert_equal=print)\n",
         "import checks\n\ntype.__setattr__(checks.Checker, 'eq', print)\n",
         "import checks\n\ndel checks.assert_equal\n",
+        "import checks\n\nchecks.__setattr__('assert_equal', print)\n",
+        "import checks\nimport functools\n\nfunctools.partial(setattr, checks)('assert_equal', print)\n",
         "import importlib\n\nimportlib.import_module('checks').assert_equal = print\n",
         "import sys\n\nsys.modules['checks'].assert_equal = print\n",
     ],
