@@ -84,12 +84,15 @@ def recorded_targets(suite: Suite, task: Task, *, sandbox: str) -> list[Differen
         if key not in _cache:
             # With the held-out tests in; a recording they break (not the reference fix's
             # own doing: suite check runs them with it) falls back to the visible tests'.
-            got = _record(suite, task, sandbox=sandbox, held_out=True) if task.held_out_tests else []
-            _cache[key] = got or _record(suite, task, sandbox=sandbox, held_out=False)
+            got = _record(suite, task, sandbox=sandbox, held_out=True) if task.held_out_tests else None
+            if got is None:
+                got = _record(suite, task, sandbox=sandbox, held_out=False)
+            _cache[key] = got or []
     return _cache[key]
 
 
-def _record(suite: Suite, task: Task, *, sandbox: str, held_out: bool) -> list[DifferentialTarget]:
+def _record(suite: Suite, task: Task, *, sandbox: str, held_out: bool) -> list[DifferentialTarget] | None:
+    """The recorded targets; None when the recording did not run to a passing end."""
     argv = resolve_argv(task.test_command)
     held = task.held_out_tests if held_out else None
     if held is not None:
@@ -142,11 +145,11 @@ def _record(suite: Suite, task: Task, *, sandbox: str, held_out: bool) -> list[D
                 python=python,
             )
         except SandboxError:
-            return []
+            return None
     return _targets(run.records)
 
 
-def _targets(records: bytes) -> list[DifferentialTarget]:
+def _targets(records: bytes) -> list[DifferentialTarget] | None:
     """The targets of a recording's records: per function, the held-out tests' calls first
     (``"held": true``), then the visible tests', up to ``MAX_INPUTS`` of each."""
     calls: dict[tuple[str, str, str], list[tuple[list, dict]]] = {}
@@ -168,7 +171,7 @@ def _targets(records: bytes) -> list[DifferentialTarget]:
                 if isinstance(kwargs, dict) and len(got) < MAX_INPUTS and (rec["args"], kwargs) not in got:
                     got.append((rec["args"], kwargs))
     if not finished:
-        return []  # the reference fix's own tests did not pass: record nothing from them
+        return None  # the reference fix's own tests did not pass: record nothing from them
     out = []
     for (m, f, path), visible in sorted(calls.items()):
         first = held_calls.get((m, f, path), [])

@@ -141,3 +141,16 @@ def test_held_out_calls_keep_their_place_past_the_visible_ones():
     (target,) = _targets("\n".join(json.dumps(r) for r in lines).encode())
     assert target.inputs[:2] == [[3], [999]]
     assert len(target.inputs) == 2 + MAX_INPUTS - 1  # the visible [3] once, behind the held-out one
+
+
+def test_a_recording_the_held_out_tests_break_falls_back_to_the_visible_ones(tmp_path):
+    broken = {**HELD_OUT_STATS, "_hidden/tests/test_stats_hidden.py": "def test_no():\n    assert False\n"}
+    root = write_suite(
+        tmp_path / "suite",
+        {"fix_mean": broken},
+        hidden=["_fix", "_hidden"],
+        held_out_tests={"dir": "_hidden", "ids": ["tests/test_stats_hidden.py::test_no"]},
+    )
+    suite = load_suite(root)
+    (target,) = recorded_targets(suite, suite.task("fix_mean"), sandbox="auto")
+    assert target.inputs == [[[1, 2, 3]]]
