@@ -334,20 +334,27 @@ def _argument_values(call: ast.Call) -> list[object] | None:
 
 
 def _one_sort(values: list[object]) -> bool:
-    """Every constant in ``values`` (at any depth) is of one type that sorts one way (int,
-    str, bytes, bool, or float with no NaN nor -0.0): any items or tuples a function builds
-    of them sort in one order whatever order they come in."""
-    leaves: list[object] = []
-    stack = list(values)
-    while stack:
-        v = stack.pop()
-        if isinstance(v, (list, tuple, set, frozenset)):
-            stack.extend(v)
-        elif isinstance(v, dict):
-            stack.extend(v.items())
+    """The items the arguments hold (an argument's elements, a dict's keys and values, or
+    itself) are constants of one type that sorts one way (``_kind``), or lists and tuples
+    of them: whatever of them a function returns sorts in one order whatever order it
+    comes in. A set among them orders only partly (round 15, r15-3)."""
+    leaves: set[type] = set()
+
+    def whole(v: object) -> bool:
+        if isinstance(v, (list, tuple)):
+            return all(whole(e) for e in v)
+        leaves.add(type(v))
+        return type(v) is bytes or (_kind(v) is not None and not isinstance(v, dict))
+
+    items: list[object] = []
+    for v in values:
+        if isinstance(v, dict):
+            items += [*v.keys(), *v.values()]
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            items += list(v)
         else:
-            leaves.append(v)
-    return len({type(v) for v in leaves}) <= 1 and all(type(v) is bytes or _kind(v) is not None for v in leaves)
+            items.append(v)
+    return all(whole(v) for v in items) and len(leaves) <= 1
 
 
 def _standard(tree: ast.AST) -> frozenset[str]:
@@ -393,8 +400,8 @@ def as_multiset(record: dict, how: OrderFree = "any") -> dict:
 def sortable(items: list) -> bool:
     """Recorded values (agent/differential_runner.py ``_encode``) that ``sorted`` puts in one
     order whatever order they come in: all of one kind with a total order where equal means
-    the same (ints, bools, strs, bytes, floats with no NaN nor -0.0, tuples of one shape of
-    those). Sets order only partly and ``1 == True == 1.0``: a stable sort leaves such items
+    the same (ints, bools, strs, bytes, floats with no NaN nor -0.0, tuples or lists of one
+    shape of those). Sets order only partly and ``1 == True == 1.0``: a stable sort leaves such items
     in the order given (round 15, r15-3), which the test then sees."""
     kinds = {_kind(v) for v in items}
     return len(kinds) <= 1 and None not in kinds
@@ -411,7 +418,7 @@ def _kind(value: object) -> object:
         ((tag, x),) = value.items()
         if tag == "bytes" and type(x) is str:
             return "bytes"
-        if tag == "tuple" and type(x) is list:
+        if tag in ("tuple", "list") and type(x) is list:
             shape = tuple(_kind(e) for e in x)
-            return None if None in shape else ("tuple", shape)
+            return None if None in shape else (tag, shape)
     return None
