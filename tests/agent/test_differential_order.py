@@ -35,17 +35,19 @@ def test_only_reads_that_cannot_see_the_order_are_order_free(tmp_path):
         "    assert list(set(iterated([8, 0]))) == [8, 0]\n"  # a set iterates in insertion order here
         "    assert 2 in chained([2, 1]) == [2, 1]\n"
         "    assert set(against([1])) == EXPECTED and sorted(set(ints([2, 2]))) == [2]\n"
+        "    out = searched([1, 2])\n    assert 1 in out and sorted(out) == [2]\n"
     )
     names = {"ints", "strs", "keyed", "named", "sets", "mixed", "counted", "tallied", "measured", "compared"}
-    names |= {"member", "iterated", "chained", "against"}
+    names |= {"member", "iterated", "chained", "against", "searched"}
     got = _read(tmp_path / "a", body, names, "from collections import Counter\n")
     want = {"ints": "sorted", "strs": "sorted", "tallied": "any", "measured": "any", "compared": "any"}
-    assert got == {**want, "member": "any", "against": "any"}
+    assert got == {**want, "member": "any", "against": "any", "searched": "sorted if listed"}
     # A comparison defined in the task's tests may read a set's order through a value of theirs.
     eq = "class Reader:\n    def __eq__(self, other):\n        return list(other) == [2, 1]\n"
     assert _read(tmp_path / "b", body, names, "from collections import Counter\n", {"tests/h.py": eq}) == {
         **want,
         "member": "any",
+        "searched": "sorted if listed",
     }
 
 
@@ -74,3 +76,7 @@ def test_sorted_results_compare_without_order_only_where_the_items_sort_one_way(
     got = CallRun(results={(0, 0): {"v": {"list": [2, 1]}}, (0, 1): {"v": {"list": [{"set": [2]}, {"set": [1]}]}}})
     assert differential.compare(calls, ref, got, 0, {0: "sorted"}) == ["dedupe#1: returned a different value"]
     assert differential.compare(calls, ref, got, 0, {0: "any"}) == []
+    # A generator searched with ``in`` and read again: what follows the item found is its order.
+    found = {"v": {"iter": [2, 1]}}
+    assert as_multiset(found, "any if listed") == found and as_multiset(found, "sorted")["v"] == {"set": [2, 1]}
+    assert as_multiset({"v": {"list": [2, 1]}}, "sorted if listed")["v"] == {"set": [2, 1]}
