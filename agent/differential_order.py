@@ -53,8 +53,10 @@ _Position = tuple[int, int]  # (line, character column) of a token
 # ``in`` of a literal, a ``set`` compared with a literal), "trusting" the same through a
 # value of the test's (no comparison of the task's own may meet it), "sorted" only where
 # the items sort one way (``sortable``: checked at compare time on the recorded values).
-_Use = Literal["any", "trusting", "sorted"]
-OrderFree = Literal["any", "sorted"]
+# "partial": a name searched with ``in`` and read again: an iterator's ``in`` stops where it
+# finds the item, so the next read sees what follows it (its order).
+_Use = Literal["any", "trusting", "sorted", "partial"]
+OrderFree = Literal["any", "sorted", "any if listed", "sorted if listed"]
 
 
 def unordered_functions(
@@ -63,7 +65,8 @@ def unordered_functions(
     """The names in ``functions`` that the task's tests (source ``root``, read once per
     process) call at least once, and whose every occurrence in the task is order-free, each
     with how: ``"any"`` (its order reaches no test), ``"sorted"`` (some test sorts it: its
-    order reaches none only where its items sort one way, ``as_multiset``); ``test_dirs``:
+    order reaches none only where its items sort one way, ``as_multiset``), either ``"...if
+    listed"`` where a test searches it partly (a generator's order reaches it); ``test_dirs``:
     the task's test directories and held-out tests' directory beyond ``protected``;
     ``hidden_patch``: a hidden test patch's text."""
     found = _unordered(str(root), tuple(protected), frozenset(functions), tuple(test_dirs or ()), hidden_patch)
@@ -83,6 +86,7 @@ def _unordered(
     ordered: set[str] = set()
     sorting: set[str] = set()  # read sorted by some test
     trusting: set[str] = set()  # compared by some test with a value not written out
+    partial: set[str] = set()  # searched by some test with ``in``, then read again
     comparisons = False  # some file of the task defines its own comparison
     for rel in walk_files(root):
         if ordered >= names:
@@ -121,6 +125,7 @@ def _unordered(
                 called |= {name} if uses else set()
                 sorting |= {name} if "sorted" in uses else set()
                 trusting |= {name} if "trusting" in uses else set()
+                partial |= {name} if "partial" in uses else set()
             else:
                 allowed = _own_definition(tree, name)
             if any(not _allowed(pos, allowed) for pos in _occurrences(tokens, name)):
@@ -128,7 +133,13 @@ def _unordered(
     if comparisons:
         ordered |= trusting  # a value of the test's may be an object of the task's comparing in order
     free = called - ordered
-    return tuple(sorted((n, "sorted" if n in sorting else "any") for n in free))
+    how: dict[tuple[bool, bool], OrderFree] = {
+        (False, False): "any",
+        (True, False): "sorted",
+        (False, True): "any if listed",
+        (True, True): "sorted if listed",
+    }
+    return tuple(sorted((n, how[(n in sorting, n in partial)]) for n in free))
 
 
 def _reaches_dynamically(tree: ast.AST) -> bool:
@@ -250,10 +261,12 @@ def _order_free(call: ast.Call, up: dict[int, ast.AST], std: frozenset[str]) -> 
     if bound is None:
         return None
     _, _, uses = bound
-    kinds = [_use(n, reading) for n in uses.loads if not in_assert_message(n, up)]
+    reads = [n for n in uses.loads if not in_assert_message(n, up)]
+    kinds = [_use(n, reading) for n in reads]
     if not uses.loads or any(k is None for k in kinds):
         return None
-    return {k for k in kinds if k is not None}
+    searched = any(isinstance(up.get(id(n)), ast.Compare) for n in reads)
+    return {k for k in kinds if k is not None} | ({"partial"} if searched and len(uses.loads) > 1 else set())
 
 
 def _use(node: ast.expr, reading: _Reading) -> _Use | None:
@@ -388,11 +401,13 @@ def _name(func: ast.expr) -> str:
 
 def as_multiset(record: dict, how: OrderFree = "any") -> dict:
     """A result record whose sequence value is compared without order (a multiset); read
-    sorted (``how="sorted"``) only where its items sort one way (``sortable``), else as is."""
+    sorted (``how="sorted..."``) only where its items sort one way (``sortable``), searched
+    partly (``"... if listed"``) only where it is no generator's; else as is."""
     value = record.get("v")
     if isinstance(value, dict) and len(value) == 1:
         ((tag, items),) = value.items()
-        if tag in ("list", "tuple", "iter") and isinstance(items, list) and (how == "any" or sortable(items)):
+        kinds = ("list", "tuple") if how.endswith("if listed") else ("list", "tuple", "iter")
+        if tag in kinds and isinstance(items, list) and (not how.startswith("sorted") or sortable(items)):
             return {**record, "v": {"set": items}}
     return record
 
