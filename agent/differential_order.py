@@ -53,8 +53,8 @@ _Position = tuple[int, int]  # (line, character column) of a token
 # ``in`` of a literal, a ``set`` compared with a literal), "trusting" the same through a
 # value of the test's (no comparison of the task's own may meet it), "sorted" only where
 # the items sort one way (``sortable``: checked at compare time on the recorded values).
-# "partial": a name searched with ``in`` and read again: an iterator's ``in`` stops where it
-# finds the item, so the next read sees what follows it (its order).
+# "partial": a name searched with ``in``: an iterator's ``in`` stops where it finds the
+# item, so the next read (or the same one, in a loop) sees what follows it (its order).
 _Use = Literal["any", "trusting", "sorted", "partial"]
 OrderFree = Literal["any", "sorted", "any if listed", "sorted if listed"]
 
@@ -266,7 +266,8 @@ def _order_free(call: ast.Call, up: dict[int, ast.AST], std: frozenset[str]) -> 
     if not uses.loads or any(k is None for k in kinds):
         return None
     searched = any(isinstance(up.get(id(n)), ast.Compare) for n in reads)
-    return {k for k in kinds if k is not None} | ({"partial"} if searched and len(uses.loads) > 1 else set())
+    # Searched once in a loop, or searched and read again: a generator shows its order.
+    return {k for k in kinds if k is not None} | ({"partial"} if searched else set())
 
 
 def _use(node: ast.expr, reading: _Reading) -> _Use | None:

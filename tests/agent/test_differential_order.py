@@ -36,12 +36,13 @@ def test_only_reads_that_cannot_see_the_order_are_order_free(tmp_path):
         "    assert 2 in chained([2, 1]) == [2, 1]\n"
         "    assert set(against([1])) == EXPECTED and sorted(set(ints([2, 2]))) == [2]\n"
         "    out = searched([1, 2])\n    assert 1 in out and sorted(out) == [2]\n"
+        "    got = looped([1, 2])\n    for x in [2, 1]:\n        assert x in got\n"
     )
     names = {"ints", "strs", "keyed", "named", "sets", "mixed", "counted", "tallied", "measured", "compared"}
-    names |= {"member", "iterated", "chained", "against", "searched"}
+    names |= {"member", "iterated", "chained", "against", "searched", "looped"}
     got = _read(tmp_path / "a", body, names, "from collections import Counter\n")
     want = {"ints": "sorted", "strs": "sorted", "tallied": "any", "measured": "any", "compared": "any"}
-    assert got == {**want, "member": "any", "against": "any", "searched": "sorted if listed"}
+    assert got == {**want, "member": "any", "against": "any", "searched": "sorted if listed", "looped": "any if listed"}
     # A comparison defined in the task's tests may read a set's order through a value of theirs.
     eq = "class Reader:\n    def __eq__(self, other):\n        return list(other) == [2, 1]\n"
     assert _read(tmp_path / "b", body, names, "from collections import Counter\n", {"tests/h.py": eq}) == {
