@@ -8,9 +8,11 @@ is one the order cannot reach:
 
 - in the task's test code (every Python file under a protected path or a test directory,
   conftest files, files in a ``tests``/``test`` directory, the held-out tests' files), a
-  call wrapped in ``sorted`` (or ``set``, ``frozenset``, ``Counter``, ``len``, or the right
-  side of ``in``), its import (``from m import f``, no other name), or a result bound to a
-  name once and read only so (round 13 r13-5: ``out = f(x)``, then ``sorted(out) == ...``);
+  call whose result is read only where no order shows (``_use``: ``len``, the right side
+  of ``in``, a ``set``/``frozenset``/``Counter`` only measured, searched, compared or
+  sorted, ``sorted`` with no key over constants of one sortable type), its import
+  (``from m import f``, no other name), or a result bound to a name once and read only so
+  (round 13 r13-5: ``out = f(x)``, then ``sorted(out) == ...``);
 - in any other file of the task, only inside the function's own ``def`` (its recursion):
   the task's own code calling it makes its order observable to the tests (round 14 r14-4);
 - in a hidden test patch (SWE-bench), nowhere; and no test file reaches functions by a computed
@@ -19,8 +21,11 @@ is one the order cannot reach:
 
 Round 14 (r14-1..r14-4): the order was checked through the function passed as a value
 (``parametrize("fn", [f])``, ``g = f``, ``map(f, ...)``), in a test helper module, in the
-held-out tests, through the task's own caller; each kept the order off. Anything not read
-(a file that does not parse) keeps the order: strict is safe, loose is a forged PASS.
+held-out tests, through the task's own caller; each kept the order off. Round 15 (r15-1..3):
+a key sort keeps the order of ties, a Counter the order first met, sorting sets leaves them
+in the order given; only what provably shows no order is left (``_use``), and a sorted read
+holds only where the answers' items sort one way (``sortable``, at compare time). Anything
+not read (a file that does not parse) keeps the order: strict is safe, loose is a forged PASS.
 """
 
 from __future__ import annotations
@@ -45,9 +50,9 @@ _DYNAMIC = re.compile(rb"getattr|__dict__|eval|exec|compile|vars|globals|locals|
 # A file of the task that may rebind ``sorted``/``set``/``len`` for every test (a conftest's
 # ``builtins.sorted = ...``): no call of them is then known to be the builtin.
 _BUILTINS = re.compile(rb"builtins|__import__")
-# A file of the task that defines a comparison: an object of it compared with a set (or
-# asked whether a list holds it) sees the items in their order.
-_COMPARISONS = re.compile(rb"__(eq|ne|lt|le|gt|ge|contains)__")
+# A file of the task that defines a comparison (or a hash): an object of it compared with a
+# set, asked whether a list holds it, or put in a set, sees the items in their order.
+_COMPARISONS = re.compile(rb"__(eq|ne|lt|le|gt|ge|contains|hash)__")
 _Position = tuple[int, int]  # (line, character column) of a token
 # How a test reads a result without its order (``_use``): "any" for every value (``len``,
 # ``in`` of a literal, a ``set`` compared with a literal), "trusting" the same through a
