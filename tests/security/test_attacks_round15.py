@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
