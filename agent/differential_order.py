@@ -41,7 +41,16 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from agent.task_test_dirs import is_test_module
-from agent.test_local_names import bound_once, in_assert_message, other_names, parents, reaches_names_dynamically
+from agent.test_local_names import (
+    SCOPES,
+    bound_once,
+    enclosing,
+    in_assert_message,
+    name_uses,
+    other_names,
+    parents,
+    reaches_names_dynamically,
+)
 from agent.workspace import under, walk_files
 
 _UNORDERING = frozenset({"sorted", "set", "frozenset", "Counter", "len"})
@@ -254,7 +263,7 @@ class _Reading:
 def _order_free(call: ast.Call, up: dict[int, ast.AST], std: frozenset[str]) -> set[_Use] | None:
     """How the call's result is read where its order cannot matter (``_use``): directly, or
     through a name bound from it once (``out = f(x)``) and read only so; None: read otherwise."""
-    values = _argument_values(call)
+    values = _argument_values(call, up)
     reading = _Reading(up, std, values is not None, values is not None and _one_sort(values))
     direct = _use(call, reading)
     if direct is not None:
@@ -342,14 +351,41 @@ def _literal(node: ast.expr) -> bool:
     return True
 
 
-def _argument_values(call: ast.Call) -> list[object] | None:
-    """The call's arguments where every one is written out of constants (None: not so)."""
+def _argument_values(call: ast.Call, up: dict[int, ast.AST]) -> list[object] | None:
+    """The values the call's arguments may hold, where each is written out of constants, in
+    the call or in a name read only there (``_name_values``); None: not so."""
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return None  # f(*xs), f(**kw): values not written here
+    out: list[object] = []
+    for node in (*call.args, *(k.value for k in call.keywords)):
+        values = _name_values(node, up) if isinstance(node, ast.Name) else _constant(node)
+        if values is None:
+            return None
+        out += values
+    return out
+
+
+def _constant(node: ast.expr | None) -> list[object] | None:
     try:
-        return [ast.literal_eval(a) for a in (*call.args, *(k.value for k in call.keywords))]
+        return [ast.literal_eval(node)] if node is not None else None
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
+
+
+def _name_values(name: ast.Name, up: dict[int, ast.AST]) -> list[object] | None:
+    """What a name read once, as this argument, holds where the test binds it once to
+    constants (``xs = [3, 1, 3]``); read anywhere else it might be changed first
+    (``xs.append(frozenset())``). A parameter is not written out: a fixture, or a
+    parametrize row a conftest hook may replace (``item.funcargs``): None."""
+    scope = enclosing(name, up, SCOPES)
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    uses = name_uses(scope, name.id)
+    if uses.loads != [name] or not uses.stores:
+        return None
+    statement = up.get(id(uses.stores[0]))
+    bound = bound_once(statement, up) if statement is not None else None
+    return _constant(statement.value) if bound is not None and isinstance(statement, ast.Assign) else None
 
 
 def _one_sort(values: list[object]) -> bool:

@@ -37,11 +37,21 @@ def test_only_reads_that_cannot_see_the_order_are_order_free(tmp_path):
         "    assert set(against([1])) == EXPECTED and sorted(set(ints([2, 2]))) == [2]\n"
         "    out = searched([1, 2])\n    assert 1 in out and sorted(out) == [2]\n"
         "    got = looped([1, 2])\n    for x in [2, 1]:\n        assert x in got\n"
+        "    ys = [2, 1, 2]\n    assert sorted(local(ys)) == [1, 2]\n"  # a name bound once to constants
+        "    zs = [{1}, {2}]\n    assert sorted(local_sets(zs)) == [{1}, {2}]\n"
+        "    ws = [2, 1]\n    ws.append(frozenset())\n    assert sorted(changed(ws)) == [1, 2]\n"
     )
     names = {"ints", "strs", "keyed", "named", "sets", "mixed", "counted", "tallied", "measured", "compared"}
-    names |= {"member", "iterated", "chained", "against", "searched", "looped"}
+    names |= {"member", "iterated", "chained", "against", "searched", "looped", "local", "local_sets", "changed"}
     got = _read(tmp_path / "a", body, names, "from collections import Counter\n")
-    want = {"ints": "sorted", "strs": "sorted", "tallied": "any", "measured": "any", "compared": "any"}
+    want = {
+        "ints": "sorted",
+        "strs": "sorted",
+        "tallied": "any",
+        "measured": "any",
+        "compared": "any",
+        "local": "sorted",
+    }
     assert got == {**want, "member": "any", "against": "any", "searched": "sorted if listed", "looped": "any if listed"}
     # A comparison defined in the task's tests may read a set's order through a value of theirs.
     eq = "class Reader:\n    def __eq__(self, other):\n        return list(other) == [2, 1]\n"
