@@ -56,9 +56,11 @@ from agent.workspace import under, walk_files
 _UNORDERING = frozenset({"sorted", "set", "frozenset", "Counter", "len"})
 # Bytes a test reaching names dynamically holds (``_reaches_dynamically`` decides).
 _DYNAMIC = re.compile(rb"getattr|__dict__|eval|exec|compile|vars|globals|locals|getmembers|\bdir\b")
-# A file of the task that may rebind ``sorted``/``set``/``len`` for every test (a conftest's
-# ``builtins.sorted = ...``): no call of them is then known to be the builtin.
-_BUILTINS = re.compile(rb"builtins|__import__")
+# A file of the task that may rebind ``sorted``/``set``/``len`` or ``Counter`` for every
+# test (a conftest's ``builtins.sorted = ...``, ``collections.Counter = list``): no call of
+# them is then known to be the standard one. (A rebinding through computed names is past
+# what a reading can see: no test a project writes in good faith does that.)
+_BUILTINS = re.compile(rb"builtins|__import__|\bCounter\s*=(?!=)|setattr\s*\([^)]*Counter")
 # A file of the task that defines a comparison (or a hash): an object of it compared with a
 # set, asked whether a list holds it, or put in a set, sees the items in their order.
 _COMPARISONS = re.compile(rb"__(eq|ne|lt|le|gt|ge|contains|hash)__")

@@ -68,9 +68,11 @@ def test_a_rebound_builtin_or_counter_keeps_the_order(tmp_path):
     assert _read(tmp_path / "a", body, {"f", "g", "h"}, own) == {"g": "any"}
     # A task file naming builtins (a conftest's ``builtins.sorted = ...``): nothing is known.
     patch = "import builtins\n\nbuiltins.len = lambda xs: 1\n"
-    assert (
-        _read(tmp_path / "b", body, {"f", "g", "h"}, "from collections import Counter\n", {"conftest.py": patch}) == {}
-    )
+    counter = "from collections import Counter\n"
+    assert _read(tmp_path / "b", body, {"f", "g", "h"}, counter, {"conftest.py": patch}) == {}
+    patch = "import collections\n\ncollections.Counter = list\n"  # Counter(h(x)) == [...] sees the order
+    assert _read(tmp_path / "c", body, {"f", "g", "h"}, counter, {"conftest.py": patch}) == {}
+    assert _read(tmp_path / "d", body, {"f", "g", "h"}, counter) == {"f": "sorted", "g": "any", "h": "any"}
 
 
 def test_sorted_results_compare_without_order_only_where_the_items_sort_one_way():
