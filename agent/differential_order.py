@@ -102,7 +102,7 @@ def _unordered(
     ordered: set[str] = set()
     sorting: set[str] = set()  # read sorted by some test
     trusting: set[str] = set()  # compared by some test with a value not written out
-    partial: set[str] = set()  # searched by some test with ``in``, then read again
+    partial: set[str] = set()  # bound to a name some test searches with ``in``
     comparisons = False  # some file of the task defines its own comparison
     for rel in walk_files(root):
         if ordered >= names:
