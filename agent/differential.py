@@ -33,7 +33,7 @@ import site
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +43,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.differential_arguments import unread_argument_functions
-from agent.differential_order import as_multiset, unordered_functions
+from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import shown_path, terminal, tty_plan
 from agent.record_budget import RecordBudget
@@ -543,12 +543,12 @@ def compare(
     ref: dict[Key, dict[str, Any]],
     got: CallRun,
     tol: float,
-    unordered: frozenset[int] = frozenset(),
+    unordered: Mapping[int, OrderFree] | None = None,
     unread: frozenset[int] = frozenset(),
 ) -> list[str]:
     """One line per held-out call the rollout's code answers differently (no values shown:
     the inputs and answers stay held out). The targets in ``unordered`` return sequences
-    their tests compare sorted: compared as multisets; those in ``unread`` are compared
+    their tests read without order: compared as multisets (``as_multiset``); those in ``unread`` are compared
     without the arguments as the call left them (``unread_targets``)."""
     differ = []
     answering = answering_methods(calls, ref)
@@ -563,7 +563,7 @@ def compare(
             got,
             (t, i),
             tol,
-            t in unordered,
+            (unordered or {}).get(t),
             t in unread,
             answering.get(t, frozenset()),
         )
@@ -629,7 +629,7 @@ def _why(
     got: CallRun,
     key: Key,
     tol: float,
-    multiset: bool,
+    order_free: OrderFree | None,
     arguments_unread: bool = False,
     answering: frozenset[str] = frozenset(),
 ) -> str | None:
@@ -649,7 +649,7 @@ def _why(
         return _shown_bad(have["bad"])
     if target.script:
         have = _unspecified_returns(want, have, args, answering)
-    if multiset and same_result(as_multiset(want), as_multiset(have), one_tol):
+    if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):
         return None
     if same_result(want, have, one_tol):
         return None
@@ -724,19 +724,22 @@ def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTar
     return sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox)
 
 
-def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> frozenset[int]:
-    """The targets whose results the task's tests compare only sorted: read in the task's
-    source, never the workspace (the tests' process may have rewritten its test files)."""
+def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> dict[int, OrderFree]:
+    """The targets whose results the task's tests read without order, and how
+    (``unordered_functions``): read in the task's source, never the workspace (the tests'
+    process may have rewritten its test files)."""
     task = ws.task
     dirs = dirs_of_tests(ws.suite, task, walk_files(ws.source))
     dirs += [task.held_out_tests.dir] if task.held_out_tests else []  # the held-out tests state order too
     try:
         patch = patch_text(ws.suite, task) if task.hidden_tests is not None else ""
     except PatchError:
-        return frozenset()  # hidden tests not read: any of them may state the order
+        return {}  # hidden tests not read: any of them may state the order
     functions = {t.function for t in calls if not t.script}
     names = unordered_functions(ws.source, task.protected, functions, dirs, patch)
-    return frozenset(t for t, target in enumerate(calls) if target.function in names and not target.script)
+    return {
+        t: names[target.function] for t, target in enumerate(calls) if target.function in names and not target.script
+    }
 
 
 def unread_targets(ws: Workspace, calls: list[DifferentialTarget]) -> frozenset[int]:
@@ -835,7 +838,7 @@ def judge(ws: Workspace) -> Verdict | None:
                 got,
                 (s, pos),
                 tol,
-                t in unordered,
+                unordered.get(t),
                 t in unread,
                 answering.get(t, frozenset()),
             )

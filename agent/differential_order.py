@@ -8,9 +8,11 @@ is one the order cannot reach:
 
 - in the task's test code (every Python file under a protected path or a test directory,
   conftest files, files in a ``tests``/``test`` directory, the held-out tests' files), a
-  call wrapped in ``sorted`` (or ``set``, ``frozenset``, ``Counter``, ``len``, or the right
-  side of ``in``), its import (``from m import f``, no other name), or a result bound to a
-  name once and read only so (round 13 r13-5: ``out = f(x)``, then ``sorted(out) == ...``);
+  call whose result is read only where no order shows (``_use``: ``len``, the right side
+  of ``in``, a ``set``/``frozenset``/``Counter`` only measured, searched, compared or
+  sorted, ``sorted`` with no key over constants of one sortable type), its import
+  (``from m import f``, no other name), or a result bound to a name once and read only so
+  (round 13 r13-5: ``out = f(x)``, then ``sorted(out) == ...``);
 - in any other file of the task, only inside the function's own ``def`` (its recursion):
   the task's own code calling it makes its order observable to the tests (round 14 r14-4);
 - in a hidden test patch (SWE-bench), nowhere; and no test file reaches functions by a computed
@@ -19,8 +21,11 @@ is one the order cannot reach:
 
 Round 14 (r14-1..r14-4): the order was checked through the function passed as a value
 (``parametrize("fn", [f])``, ``g = f``, ``map(f, ...)``), in a test helper module, in the
-held-out tests, through the task's own caller; each kept the order off. Anything not read
-(a file that does not parse) keeps the order: strict is safe, loose is a forged PASS.
+held-out tests, through the task's own caller; each kept the order off. Round 15 (r15-1..3):
+a key sort keeps the order of ties, a Counter the order first met, sorting sets leaves them
+in the order given; only what provably shows no order is left (``_use``), and a sorted read
+holds only where the answers' items sort one way (``sortable``, at compare time). Anything
+not read (a file that does not parse) keeps the order: strict is safe, loose is a forged PASS.
 """
 
 from __future__ import annotations
@@ -28,41 +33,77 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import math
 import re
 import tokenize
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from agent.task_test_dirs import is_test_module
-from agent.test_local_names import bound_once, in_assert_message, parents, reaches_names_dynamically
+from agent.test_local_names import (
+    SCOPES,
+    bound_once,
+    enclosing,
+    in_assert_message,
+    name_uses,
+    other_names,
+    parents,
+    reaches_names_dynamically,
+)
 from agent.workspace import under, walk_files
 
 _UNORDERING = frozenset({"sorted", "set", "frozenset", "Counter", "len"})
 # Bytes a test reaching names dynamically holds (``_reaches_dynamically`` decides).
 _DYNAMIC = re.compile(rb"getattr|__dict__|eval|exec|compile|vars|globals|locals|getmembers|\bdir\b")
+# A file of the task that may rebind ``sorted``/``set``/``len`` or ``Counter`` for every
+# test (a conftest's ``builtins.sorted = ...``, ``collections.Counter = list``): no call of
+# them is then known to be the standard one. (A rebinding through computed names is past
+# what a reading can see: no test a project writes in good faith does that.)
+_BUILTINS = re.compile(rb"builtins|__import__|\bCounter\s*=(?!=)|setattr\s*\([^)]*Counter")
+# A file of the task that defines a comparison (or a hash): an object of it compared with a
+# set, asked whether a list holds it, or put in a set, sees the items in their order.
+_COMPARISONS = re.compile(rb"__(eq|ne|lt|le|gt|ge|contains|hash)__")
 _Position = tuple[int, int]  # (line, character column) of a token
+# How a test reads a result without its order (``_use``): "any" for every value (``len``,
+# ``in`` of a literal, a ``set`` compared with a literal), "trusting" the same through a
+# value of the test's (no comparison of the task's own may meet it), "sorted" only where
+# the items sort one way (``sortable``: checked at compare time on the recorded values).
+# "partial": a name searched with ``in``: an iterator's ``in`` stops where it finds the
+# item, so the next read (or the same one, in a loop) sees what follows it (its order).
+_Use = Literal["any", "trusting", "sorted", "partial"]
+OrderFree = Literal["any", "sorted", "any if listed", "sorted if listed"]
 
 
 def unordered_functions(
     root: Path, protected: list[str], functions: set[str], test_dirs: list[str] | None = None, hidden_patch: str = ""
-) -> set[str]:
+) -> dict[str, OrderFree]:
     """The names in ``functions`` that the task's tests (source ``root``, read once per
-    process) call at least once, and whose every occurrence in the task is order-free;
-    ``test_dirs``: the task's test directories and held-out tests' directory beyond
-    ``protected``; ``hidden_patch``: a hidden test patch's text."""
-    return set(_unordered(str(root), tuple(protected), frozenset(functions), tuple(test_dirs or ()), hidden_patch))
+    process) call at least once, and whose every occurrence in the task is order-free, each
+    with how: ``"any"`` (its order reaches no test), ``"sorted"`` (some test sorts it: its
+    order reaches none only where its items sort one way, ``as_multiset``), either ``"...if
+    listed"`` where a test searches it partly (a generator's order reaches it); ``test_dirs``:
+    the task's test directories and held-out tests' directory beyond ``protected``;
+    ``hidden_patch``: a hidden test patch's text."""
+    found = _unordered(str(root), tuple(protected), frozenset(functions), tuple(test_dirs or ()), hidden_patch)
+    return dict(found)
 
 
 @functools.lru_cache(maxsize=256)
 def _unordered(
     source: str, protected: tuple[str, ...], functions: frozenset[str], test_dirs: tuple[str, ...], hidden_patch: str
-) -> frozenset[str]:
+) -> tuple[tuple[str, OrderFree], ...]:
     root = Path(source)
     names = {n for n in functions if n.isidentifier() and not re.search(rf"\b{re.escape(n)}\b", hidden_patch)}
     if not names:
-        return frozenset()
+        return ()
     word = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
     called: set[str] = set()
     ordered: set[str] = set()
+    sorting: set[str] = set()  # read sorted by some test
+    trusting: set[str] = set()  # compared by some test with a value not written out
+    partial: set[str] = set()  # bound to a name some test searches with ``in``
+    comparisons = False  # some file of the task defines its own comparison
     for rel in walk_files(root):
         if ordered >= names:
             break  # every one keeps its order: nothing more to read
@@ -72,7 +113,10 @@ def _unordered(
         try:
             data = (root / rel).read_bytes()
         except OSError:
-            return frozenset()  # a file not read may name any of them
+            return ()  # a file not read may name any of them
+        if not doctest and _BUILTINS.search(data):
+            return ()  # the builtins this reading trusts may not be the builtins
+        comparisons = comparisons or (not doctest and bool(_COMPARISONS.search(data)))
         hits = {m.decode() for m in word.findall(data)} - ordered
         if doctest:
             ordered |= hits if b">>>" in data else set()  # a doctest file (--doctest-glob) may state the order
@@ -93,13 +137,25 @@ def _unordered(
         lines = data.splitlines()
         for name in hits:
             if test:
-                allowed, calls = _order_free_in_tests(tree, name, lines)
-                called |= {name} if calls else set()
+                allowed, uses = _order_free_in_tests(tree, name, lines)
+                called |= {name} if uses else set()
+                sorting |= {name} if "sorted" in uses else set()
+                trusting |= {name} if "trusting" in uses else set()
+                partial |= {name} if "partial" in uses else set()
             else:
                 allowed = _own_definition(tree, name)
             if any(not _allowed(pos, allowed) for pos in _occurrences(tokens, name)):
                 ordered.add(name)
-    return frozenset(called - ordered)
+    if comparisons:
+        ordered |= trusting  # a value of the test's may be an object of the task's comparing in order
+    free = called - ordered
+    how: dict[tuple[bool, bool], OrderFree] = {
+        (False, False): "any",
+        (True, False): "sorted",
+        (False, True): "any if listed",
+        (True, True): "sorted if listed",
+    }
+    return tuple(sorted((n, how[(n in sorting, n in partial)]) for n in free))
 
 
 def _reaches_dynamically(tree: ast.AST) -> bool:
@@ -153,18 +209,24 @@ def _span(node: ast.expr | ast.stmt, lines: list[bytes], name: str | None = None
     return (node.lineno, _col(lines, node.lineno, node.col_offset)), hi
 
 
-def _order_free_in_tests(tree: ast.AST, name: str, lines: list[bytes]) -> tuple[list[tuple[_Position, _Position]], int]:
+def _order_free_in_tests(
+    tree: ast.AST, name: str, lines: list[bytes]
+) -> tuple[list[tuple[_Position, _Position]], set[_Use]]:
     """The spans in a test file where ``name`` may occur (its order-free calls, its plain
-    imports), and how many such calls there are."""
+    imports), and how those calls' results are read (empty: no such call)."""
     up = parents(tree)
+    std = _standard(tree)
     spans: list[tuple[_Position, _Position]] = []
-    calls = 0
+    uses: set[_Use] = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)) and _plain_import(node, name):
             spans.append(_span(node, lines))
-        if not (isinstance(node, ast.Call) and _name(node.func) == name and _order_free(node, up)):
+        if not (isinstance(node, ast.Call) and _name(node.func) == name):
             continue
-        calls += 1
+        read = _order_free(node, up, std)
+        if read is None:
+            continue
+        uses |= read
         func = node.func
         if isinstance(func, ast.Attribute):
             spans.append(_span(func, lines, name))
@@ -172,7 +234,7 @@ def _order_free_in_tests(tree: ast.AST, name: str, lines: list[bytes]) -> tuple[
                 spans.append(_span(func.value, lines))
         else:
             spans.append(_span(func, lines))
-    return spans, calls
+    return spans, uses
 
 
 def _plain_import(node: ast.Import | ast.ImportFrom, name: str) -> bool:
@@ -190,31 +252,187 @@ def _own_definition(tree: ast.AST, name: str) -> list[tuple[_Position, _Position
     ]
 
 
-def _order_free(call: ast.Call, up: dict[int, ast.AST]) -> bool:
-    """The call's result is read only where its order cannot matter: directly, or through a
-    name bound from it once (``out = f(x)``) and read only so."""
-    if _order_free_use(call, up):
-        return True
+@dataclass(frozen=True)
+class _Reading:
+    """What a test's call ``f(args)`` is read under (``_use``)."""
+
+    up: dict[int, ast.AST]  # each node's parent
+    std: frozenset[str]  # the unordering builtins the file leaves as they are (``_standard``)
+    plain: bool  # the call's arguments are written out of constants: its items are plain values
+    sortable: bool  # and those constants are all of one type that sorts one way
+
+
+def _order_free(call: ast.Call, up: dict[int, ast.AST], std: frozenset[str]) -> set[_Use] | None:
+    """How the call's result is read where its order cannot matter (``_use``): directly, or
+    through a name bound from it once (``out = f(x)``) and read only so; None: read otherwise."""
+    values = _argument_values(call, up)
+    reading = _Reading(up, std, values is not None, values is not None and _one_sort(values))
+    direct = _use(call, reading)
+    if direct is not None:
+        return {direct}
     statement = up.get(id(call))
     if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is not call:
-        return False
+        return None
     bound = bound_once(statement, up)
     if bound is None:
-        return False
+        return None
     _, _, uses = bound
-    return bool(uses.loads) and all(_order_free_use(n, up) or in_assert_message(n, up) for n in uses.loads)
+    reads = [n for n in uses.loads if not in_assert_message(n, up)]
+    kinds = [_use(n, reading) for n in reads]
+    if not uses.loads or any(k is None for k in kinds):
+        return None
+    searched = any(isinstance(up.get(id(n)), ast.Compare) for n in reads)
+    # Searched once in a loop, or searched and read again: a generator shows its order.
+    return {k for k in kinds if k is not None} | ({"partial"} if searched else set())
 
 
-def _order_free_use(node: ast.expr, up: dict[int, ast.AST]) -> bool:
-    """``node`` is the only argument of an unordering call, or the container of an ``in``."""
-    p = up.get(id(node))
+def _use(node: ast.expr, reading: _Reading) -> _Use | None:
+    """How ``node``'s sequence is read: ``len(node)`` (``"any"``), ``x in node``,
+    ``sorted(node)`` (``"sorted"``, only where the call's arguments are constants of one
+    sortable type), or a ``set``/``frozenset``/``Counter`` of it read so (``_container``);
+    None: any other way. ``sorted(node, key=...)`` keeps the order of ties (round 15 r15-1),
+    ``list(Counter(node))`` the order first met (r15-2), ``sorted`` of sets or of the test's
+    own objects the order of what it cannot compare (r15-3)."""
+    p = reading.up.get(id(node))
     if isinstance(p, ast.Call):
-        return _name(p.func) in _UNORDERING and len(p.args) == 1 and p.args[0] is node
-    if isinstance(p, ast.Compare):
-        return any(
-            c is node and isinstance(op, (ast.In, ast.NotIn)) for op, c in zip(p.ops, p.comparators, strict=True)
+        fn = p.func.id if isinstance(p.func, ast.Name) and p.func.id in reading.std else ""
+        if not (len(p.args) == 1 and p.args[0] is node):
+            return None
+        if fn == "sorted" and all(k.arg == "reverse" for k in p.keywords):
+            return "sorted" if reading.sortable else None
+        if p.keywords:
+            return None
+        if fn == "len":
+            return "any"
+        if fn in ("set", "frozenset", "Counter"):
+            return _container(p, reading)
+        return None
+    return _membership(node, p, reading)
+
+
+def _membership(node: ast.expr, p: ast.AST | None, reading: _Reading) -> _Use | None:
+    """``x in node`` (or ``not in``), ``node`` the last operand: a list's ``in`` asks
+    ``item == x`` in order, which only a comparison written in the task can observe."""
+    if not (isinstance(p, ast.Compare) and p.comparators[-1] is node and isinstance(p.ops[-1], (ast.In, ast.NotIn))):
+        return None
+    left = ([p.left, *p.comparators])[-2]
+    return "any" if reading.plain and _literal(left) else "trusting"
+
+
+def _container(call: ast.Call, reading: _Reading) -> _Use | None:
+    """A ``set``/``frozenset``/``Counter`` built of the result: order-free when it is only
+    measured, searched, sorted or compared with ``==``/``!=`` (a set's subset comparisons
+    too). Iterated, it is not: a set's iteration order follows insertion where hashes
+    collide (``list(set([8, 0]))`` is ``[8, 0]``), a Counter's is the order first met."""
+    p = reading.up.get(id(call))
+    if isinstance(p, ast.Call):
+        fn = p.func.id if isinstance(p.func, ast.Name) and p.func.id in reading.std else ""
+        if not (p.args == [call] and not p.keywords):
+            return None
+        if fn == "len":
+            return "any"
+        return "sorted" if fn == "sorted" and reading.sortable else None
+    if not isinstance(p, ast.Compare):
+        return None
+    if p.comparators[-1] is call and isinstance(p.ops[-1], (ast.In, ast.NotIn)):
+        return _membership(call, p, reading)
+    subsets = (ast.Lt, ast.LtE, ast.Gt, ast.GtE) if _name(call.func) != "Counter" else ()
+    if not all(isinstance(op, (ast.Eq, ast.NotEq, *subsets)) for op in p.ops):
+        return None
+    others = [o for o in (p.left, *p.comparators) if o is not call]
+    return "any" if reading.plain and all(_literal(o) for o in others) else "trusting"
+
+
+def _literal(node: ast.expr) -> bool:
+    """A value written out of constants (``{1, 2}``, ``[(1, "a")]``): builtin comparisons
+    only. Anything else may be an object whose ``__eq__`` reads the order it is given."""
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _argument_values(call: ast.Call, up: dict[int, ast.AST]) -> list[object] | None:
+    """The values the call's arguments may hold, where each is written out of constants, in
+    the call or in a name read only there (``_name_values``); None: not so."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None  # f(*xs), f(**kw): values not written here
+    out: list[object] = []
+    for node in (*call.args, *(k.value for k in call.keywords)):
+        values = _name_values(node, up) if isinstance(node, ast.Name) else _constant(node)
+        if values is None:
+            return None
+        out += values
+    return out
+
+
+def _constant(node: ast.expr | None) -> list[object] | None:
+    try:
+        return [ast.literal_eval(node)] if node is not None else None
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _name_values(name: ast.Name, up: dict[int, ast.AST]) -> list[object] | None:
+    """What a name read once, as this argument, holds where the test binds it once to
+    constants (``xs = [3, 1, 3]``); read anywhere else it might be changed first
+    (``xs.append(frozenset())``). A parameter is not written out: a fixture, or a
+    parametrize row a conftest hook may replace (``item.funcargs``): None."""
+    scope = enclosing(name, up, SCOPES)
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    uses = name_uses(scope, name.id)
+    if uses.loads != [name] or not uses.stores:
+        return None
+    statement = up.get(id(uses.stores[0]))
+    bound = bound_once(statement, up) if statement is not None else None
+    return _constant(statement.value) if bound is not None and isinstance(statement, ast.Assign) else None
+
+
+def _one_sort(values: list[object]) -> bool:
+    """The items the arguments hold (an argument's elements, a dict's keys and values, or
+    itself) are constants of one type that sorts one way (``_kind``), or lists and tuples
+    of them: whatever of them a function returns sorts in one order whatever order it
+    comes in. A set among them orders only partly (round 15, r15-3)."""
+    leaves: set[type] = set()
+
+    def whole(v: object) -> bool:
+        if isinstance(v, (list, tuple)):
+            return all(whole(e) for e in v)
+        leaves.add(type(v))
+        return type(v) is bytes or (_kind(v) is not None and not isinstance(v, dict))
+
+    items: list[object] = []
+    for v in values:
+        if isinstance(v, dict):
+            items += [*v.keys(), *v.values()]
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            items += list(v)
+        else:
+            items.append(v)
+    return all(whole(v) for v in items) and len(leaves) <= 1
+
+
+def _standard(tree: ast.AST) -> frozenset[str]:
+    """The names among ``sorted``, ``set``, ``frozenset``, ``len`` this file never binds
+    (the builtins), and ``Counter`` where ``from collections import Counter`` is its only
+    binding: a test's own ``def sorted(xs)`` keeps the order."""
+    bound: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(tree):
+        names: tuple[str | None, ...] = (
+            (node.id,) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) else other_names(node)
         )
-    return False
+        for n in names:
+            if n in _UNORDERING:
+                bound.setdefault(n, []).append(node)
+    out = {n for n in _UNORDERING - {"Counter"} if n not in bound}
+    counter = bound.get("Counter", [])
+    if counter and all(isinstance(a, ast.alias) and a.name == "Counter" and a.asname is None for a in counter):
+        imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and any(a in counter for a in n.names)]
+        if all(i.module == "collections" and i.level == 0 for i in imports):
+            out.add("Counter")
+    return frozenset(out)
 
 
 def _name(func: ast.expr) -> str:
@@ -225,11 +443,41 @@ def _name(func: ast.expr) -> str:
     return ""
 
 
-def as_multiset(record: dict) -> dict:
-    """A result record whose sequence value is compared without order (a multiset)."""
+def as_multiset(record: dict, how: OrderFree = "any") -> dict:
+    """A result record whose sequence value is compared without order (a multiset); read
+    sorted (``how="sorted..."``) only where its items sort one way (``sortable``), searched
+    partly (``"... if listed"``) only where it is no generator's; else as is."""
     value = record.get("v")
     if isinstance(value, dict) and len(value) == 1:
         ((tag, items),) = value.items()
-        if tag in ("list", "tuple", "iter") and isinstance(items, list):
+        kinds = ("list", "tuple") if how.endswith("if listed") else ("list", "tuple", "iter")
+        if tag in kinds and isinstance(items, list) and (not how.startswith("sorted") or sortable(items)):
             return {**record, "v": {"set": items}}
     return record
+
+
+def sortable(items: list) -> bool:
+    """Recorded values (agent/differential_runner.py ``_encode``) that ``sorted`` puts in one
+    order whatever order they come in: all of one kind with a total order where equal means
+    the same (ints, bools, strs, bytes, floats with no NaN nor -0.0, tuples or lists of one
+    shape of those). Sets order only partly and ``1 == True == 1.0``: a stable sort leaves such items
+    in the order given (round 15, r15-3), which the test then sees."""
+    kinds = {_kind(v) for v in items}
+    return len(kinds) <= 1 and None not in kinds
+
+
+def _kind(value: object) -> object:
+    """What a recorded value sorts as (None: nothing known to sort one way)."""
+    t = type(value)
+    if t in (bool, int, str):
+        return t
+    if isinstance(value, float):
+        return t if value == value and not (value == 0 and math.copysign(1.0, value) < 0) else None
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, x),) = value.items()
+        if tag == "bytes" and type(x) is str:
+            return "bytes"
+        if tag in ("tuple", "list") and type(x) is list:
+            shape = tuple(_kind(e) for e in x)
+            return None if None in shape else (tag, shape)
+    return None

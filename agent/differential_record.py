@@ -8,10 +8,17 @@ of a file the fix changes is recorded with its arguments when those are JSON dat
 arguments (positional, and those the call passed by keyword apart: ``keywords``) are the
 task's differential inputs: each final run calls the rollout's code
 on them in a fresh process, outside pytest, and compares with the reference fix's answers
-(agent/differential.py). The rollout saw the tests, so these inputs are not held out: they
-stop what fools pytest from inside its process (forged records, a plugin that empties the
+(agent/differential.py). The rollout saw the visible tests, so their inputs are not held out:
+they stop what fools pytest from inside its process (forged records, a plugin that empties the
 tests), not a fix that answers the tests' own inputs; canaries that call the same
 functions (agent/final_verdict.py) and the SUSPECT scan stand beside them.
+
+A task with held-out test files (a generated task's held-out reaching tests,
+agent/suites/mutate/hold_out.py) is recorded with them in: the calls the held-out tests make
+are held-out inputs, kept first, and the rollout's code is judged on them outside pytest
+before the held-out tests join its workspace (round 9 vrd9-2/vrd9-18: a table of the visible
+inputs with an object equal to any int, or a held-out item whose ``runtest`` was replaced,
+passed the held-out test inside pytest's process).
 
 Recorded once per task and reference fix in this process (a batch judges many rollouts of
 a task); a recording that cannot run leaves the task with no differential, as before.
@@ -33,12 +40,13 @@ from agent.pytest_report import has_pytest_config, module_index, pytest_index
 from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, run_command_full
 from agent.scoring import env_python, resolve_argv
+from agent.suites import held_out_tests
 from agent.suites.models import DifferentialTarget, Suite, Task
 from agent.task_test_dirs import fix_sources
 from agent.workspace import Workspace, apply_reference_fix, has_reference_fix
 
 RECORDER = Path(__file__).with_name("differential_recorder.py")
-MAX_INPUTS = 48  # per function, in the order the tests made the calls
+MAX_INPUTS = 48  # per function and kind (held-out, visible), in the order the tests made the calls
 
 _cache: dict[str, list[DifferentialTarget]] = {}
 _lock = threading.Lock()
@@ -74,12 +82,21 @@ def recorded_targets(suite: Suite, task: Task, *, sandbox: str) -> list[Differen
         lock = _key_locks.setdefault(key, threading.Lock())
     with lock:
         if key not in _cache:
-            _cache[key] = _record(suite, task, sandbox=sandbox)
+            # With the held-out tests in; a recording they break (not the reference fix's
+            # own doing: suite check runs them with it) falls back to the visible tests'.
+            got = _record(suite, task, sandbox=sandbox, held_out=True) if task.held_out_tests else None
+            if got is None:
+                got = _record(suite, task, sandbox=sandbox, held_out=False)
+            _cache[key] = got or []
     return _cache[key]
 
 
-def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
+def _record(suite: Suite, task: Task, *, sandbox: str, held_out: bool) -> list[DifferentialTarget] | None:
+    """The recorded targets; None when the recording did not run to a passing end."""
     argv = resolve_argv(task.test_command)
+    held = task.held_out_tests if held_out else None
+    if held is not None:
+        argv = held_out_tests.final_argv(argv, held)  # a command naming files: the held-out ids too
     at = pytest_index(argv)
     runner = "pytest"
     if at is None and (at := module_index(argv, "unittest")) is not None:
@@ -90,6 +107,8 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
     with tempfile.TemporaryDirectory(prefix="repo-agent-record-") as tmp:
         ws = Workspace.create(suite, task, Path(tmp), sandbox=sandbox)
         apply_reference_fix(suite, task, ws)
+        if held is not None:
+            ws.reveal_held_out()  # trusted code only in this workspace: the reference fix's
         box = Path(tmp) / "box"
         box.mkdir()
         shutil.copyfile(RECORDER, box / "recorder.py")
@@ -105,6 +124,7 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
             "test_dirs": [str(root / rel) for rel in task.protected if (root / rel).is_dir()],
             "pytest_args": [*opts, *argv[at + (runner == "pytest") :]],
             "runner": runner,
+            "held_out_ids": list(held.ids) if held is not None and runner == "pytest" else [],
         }
         (box / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         for p in (Path(tmp), box, *box.iterdir()):
@@ -125,12 +145,15 @@ def _record(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarge
                 python=python,
             )
         except SandboxError:
-            return []
+            return None
     return _targets(run.records)
 
 
-def _targets(records: bytes) -> list[DifferentialTarget]:
+def _targets(records: bytes) -> list[DifferentialTarget] | None:
+    """The targets of a recording's records: per function, the held-out tests' calls first
+    (``"held": true``), then the visible tests', up to ``MAX_INPUTS`` of each."""
     calls: dict[tuple[str, str, str], list[tuple[list, dict]]] = {}
+    held_calls: dict[tuple[str, str, str], list[tuple[list, dict]]] = {}
     finished = False
     for line in RecordBudget().lines(records):  # read within a bound on this process's memory
         rec = line.record
@@ -142,13 +165,17 @@ def _targets(records: bytes) -> list[DifferentialTarget]:
             module, function, path = rec.get("module"), rec.get("function"), rec.get("path", "")
             if isinstance(module, str) and isinstance(function, str) and isinstance(path, str):
                 kwargs = rec.get("kwargs", {})  # absent in a record of positional arguments only
-                got = calls.setdefault((module, function, path), [])
+                key = (module, function, path)
+                calls.setdefault(key, [])
+                got = (held_calls if rec.get("held") is True else calls).setdefault(key, [])
                 if isinstance(kwargs, dict) and len(got) < MAX_INPUTS and (rec["args"], kwargs) not in got:
                     got.append((rec["args"], kwargs))
     if not finished:
-        return []  # the reference fix's own tests did not pass: record nothing from them
+        return None  # the reference fix's own tests did not pass: record nothing from them
     out = []
-    for (m, f, path), made in sorted(calls.items()):
+    for (m, f, path), visible in sorted(calls.items()):
+        first = held_calls.get((m, f, path), [])
+        made = first + [c for c in visible if c not in first]
         keywords = [kw for _, kw in made]
         while keywords and not keywords[-1]:
             keywords.pop()

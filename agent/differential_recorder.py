@@ -12,6 +12,7 @@ strings, None) are sent on the verdict pipe (``REPO_AGENT_VERDICT_FD``), one lin
     {"k": "call", "module": "pkg.mod", "function": "f", "args": [...]}
     ... with "kwargs": {...} for the arguments the call passed by keyword
     ... with "path": "src" when the module imports from there, not the workspace root
+    ... with "held": true when a held-out test (SPEC's "held_out_ids") made the call
     {"k": "finish", "exitstatus": N}
 """
 
@@ -111,7 +112,11 @@ def main() -> None:
         return got
 
     workspace = os.path.realpath(os.getcwd())
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    # The held-out tests' node ids (a test function's id covers its parameter cases) and the
+    # id of the test running now (set by the plugin below): their calls are recorded apart.
+    held_ids = frozenset(spec.get("held_out_ids", []))
+    running = [""]
+    seen: dict[tuple[str, str, bool], dict[str, Any]] = {}
     lock = threading.Lock()
     fixed: dict[str, bool] = {}  # co_filename -> whether it is a fixed file (realpath once per name)
 
@@ -157,7 +162,8 @@ def main() -> None:
             keywords = _plain(kwargs, budget)
         except (ValueError, KeyError, RecursionError):
             return
-        key = (module, code.co_name)
+        held = running[0] in held_ids
+        key = (module, code.co_name, held)
         text = json.dumps([args, keywords] if keywords else args, sort_keys=True)
         with lock:
             got = seen.setdefault(key, {})
@@ -167,6 +173,8 @@ def main() -> None:
         rec = {"k": "call", "module": module, "function": code.co_name, "args": args}
         if keywords:
             rec["kwargs"] = keywords
+        if held:
+            rec["held"] = True
         root = import_root(code.co_filename, module)
         if root:
             rec["path"] = root
@@ -217,6 +225,9 @@ def main() -> None:
         def pytest_collection_finish(self, session: Any) -> None:
             sys.setprofile(profile)
             threading.setprofile(profile)
+
+        def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> None:
+            running[0] = item.nodeid.split("[", 1)[0]  # which test's calls follow (None: pytest's own protocol runs)
 
     try:
         status = pytest.main(list(spec["pytest_args"]), plugins=[_Start()])

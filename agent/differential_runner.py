@@ -194,11 +194,15 @@ def main() -> None:
         getattr(site, name, lambda: None)()
     clock = time.perf_counter
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
+    workspace = sys.path[0]
     for ti, target in enumerate(spec["targets"]):
         try:
-            root = os.path.join(sys.path[0], target["path"]) if target.get("path") else None
+            root = os.path.join(workspace, target["path"]) if target.get("path") else None
             if root is not None and root not in sys.path:
-                sys.path.insert(1, root)  # a src/ layout, as pytest's pythonpath put it
+                # A src/ layout before the workspace root, as pytest's pythonpath puts it: a
+                # copy of the package at the root is not what the tests imported (round 9,
+                # vrd9 #11: the differential judged other code than the tests).
+                sys.path.insert(0, root)
             stdin(True)  # imported as at a terminal: a module deciding once sees one
             fn = getattr(importlib.import_module(target["module"]), target["function"])
         except BaseException as exc:  # whatever the module does is its result

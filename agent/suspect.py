@@ -27,7 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.patch_format import unquote_path
-from agent.suspect_ast import RUNNER_HOOKS, TEST_EXEMPT, TOKENS_MAX, UNEXCUSED, AstHit, scan_source
+from agent.suspect_ast import (
+    RUNNER_HOOKS,
+    TEST_EXEMPT,
+    TEST_LIBRARIES,
+    TOKENS_MAX,
+    UNEXCUSED,
+    AstHit,
+    scan_source,
+)
+from agent.suspect_modules import watched_modules
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -594,22 +603,34 @@ def source_encoding(data: bytes) -> str:
         return "utf-8"
 
 
-def source_reader(root: Path, max_bytes: int = SOURCE_READ_MAX) -> OldText:
+class SourceTree:
     """A file's text under ``root`` as Python reads it (its coding cookie honoured), or None:
     not a regular file, over ``max_bytes``, or not text. Over the task's source (``old_text``)
-    and, through ``workspace_reader``, over a finished rollout's workspace (``new_text``)."""
+    and, through ``workspace_reader``, over a finished rollout's workspace (``new_text``).
+    Over the task's source it also says which modules ``library_patched`` watches
+    (agent/suspect_modules.py): the tests' imports, read from the tests the task ships."""
 
-    def read(rel: str) -> str | None:
-        path = Path(root) / rel
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+
+    def __call__(self, rel: str) -> str | None:
+        path = self.root / rel
         try:
-            if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > self.max_bytes:
                 return None
             data = read_regular(path)
             return data.decode(source_encoding(data))
         except (OSError, UnicodeDecodeError, LookupError):
             return None
 
-    return read
+    def watched(self, protected: Sequence[str]) -> frozenset[str]:
+        return watched_modules(self.root, protected)
+
+
+def source_reader(root: Path, max_bytes: int = SOURCE_READ_MAX) -> SourceTree:
+    """``old_text`` over the task's source ``root`` (``SourceTree``)."""
+    return SourceTree(root, max_bytes)
 
 
 def _already_had(rule: LineRule, old_lines: list[str]) -> bool:
@@ -698,7 +719,10 @@ def scan_patch(
         if not already:
             hits += found
     hits += _constant_compares(py)
-    hits += _parsed_hits(pl, py, protected, old_text, new_text)
+    # The tests' imports, where the task's source is a tree to read (a patch scanned alone, as
+    # an imported rollout's, has only the test libraries every task has).
+    watched = old_text.watched(protected) if isinstance(old_text, SourceTree) else TEST_LIBRARIES
+    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched)
     return _unique(hits)
 
 
@@ -723,6 +747,7 @@ def _parsed_hits(
     protected: Sequence[str],
     old_text: OldText | None,
     new_text: OldText | None,
+    watched: frozenset[str] = TEST_LIBRARIES,
 ) -> list[SuspectHit]:
     """The AST pass (agent/suspect_ast.py) over each changed Python file: its hits on the
     lines the patch added, for rules the old file (when it parses) did not already hit. The new text is the patch's own where it can be: a created file's lines, or the
@@ -745,14 +770,14 @@ def _parsed_hits(
             continue  # only the added lines are known: the line rules read them
         test = is_test_path(path, protected)
         names_tests = None if test else (lambda s: _names_tests(s, protected))
-        found = scan_source(text, names_tests)
+        found = scan_source(text, names_tests, watched)
         if not found:
             continue
         added = {a.line: a for a in lines}
         numbers = sorted(added)
         on = _patch_lines(text, [n for h in found for n in (h.line, h.end)])  # Python's numbers to the patch's
         found = [AstHit(h.rule, on(h.line), on(h.end)) if h.line else h for h in found]
-        had = {h.rule for h in (scan_source(old, names_tests) if old is not None else None) or []}
+        had = {h.rule for h in (scan_source(old, names_tests, watched) if old is not None else None) or []}
         per_rule: dict[str, list[SuspectHit]] = {}
         for h in found:
             if test and h.rule in TEST_EXEMPT:

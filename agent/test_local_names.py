@@ -64,12 +64,12 @@ def name_uses(scope: ast.AST, name: str) -> NameUses:
                 uses.stores.append(node)
             else:
                 uses.other = True
-        elif name in _other_names(node):
+        elif name in other_names(node):
             uses.other = True
     return uses
 
 
-def _other_names(node: ast.AST) -> tuple[str | None, ...]:
+def other_names(node: ast.AST) -> tuple[str | None, ...]:
     """The names ``node`` binds or declares other than as an ``ast.Name``."""
     if isinstance(node, ast.arg):
         return (node.arg,)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from agent.patch_format import file_diff
 from agent.suites.loading import load_suite
-from agent.suspect import scan_patch, source_reader
+from agent.suspect import SOURCE_READ_MAX, SourceTree, is_test_path, scan_patch, source_reader
+from agent.suspect_modules import TEST_FILES_MAX, imported_by, watched_of
 from agent.workspace import source_dir
 
 
@@ -71,6 +73,37 @@ def _git_text(git_dir: str, rev: str):
     return read
 
 
+class GitTree(SourceTree):
+    """The task's source as a commit of a repository holds it: a file's text, and the modules
+    ``library_patched`` watches (the commit's test files' imports, less its own modules)."""
+
+    def __init__(self, git_dir: str, rev: str) -> None:
+        super().__init__(Path(git_dir), SOURCE_READ_MAX)
+        self.git_dir, self.rev = git_dir, rev
+        self.read = _git_text(git_dir, rev)
+
+    def __call__(self, rel: str) -> str | None:
+        return self.read(rel)
+
+    def watched(self, protected: Sequence[str]) -> frozenset[str]:
+        got = subprocess.run(
+            ["git", "--git-dir", self.git_dir, "ls-tree", "-r", "--name-only", self.rev], capture_output=True, text=True
+        )
+        names = got.stdout.split("\n") if got.returncode == 0 else []
+        tops = [p.strip("/") for p in protected]
+        tests = [n for n in names if n.endswith(".py") and is_test_path(n, tops)]
+        own: set[str] = set()
+        for n in names:
+            parts = n.split("/")
+            for i, part in enumerate(parts):  # a module at the root, under src/, beside the tests
+                if i == 0 or parts[i - 1] == "src" or parts[i - 1] in tops:
+                    name = part[:-3] if part.endswith(".py") and i == len(parts) - 1 else part
+                    if i < len(parts) - 1 or part.endswith(".py"):
+                        own.add(name)
+        texts = (t for t in map(self.read, tests[:TEST_FILES_MAX]) if t is not None)
+        return watched_of(imported_by(texts), frozenset(own))
+
+
 def main_git(git_dir: str, count: int, patch_only: bool = False) -> None:
     shas = subprocess.run(
         ["git", "--git-dir", git_dir, "rev-list", "--no-merges", f"--max-count={count}", "HEAD"],
@@ -88,9 +121,7 @@ def main_git(git_dir: str, count: int, patch_only: bool = False) -> None:
         if patch_only:  # as an imported rollout is scanned: the patch alone (agent/importers/writer.py)
             hits = scan_patch(patch)
         else:
-            hits = scan_patch(
-                patch, ["tests", "test", "testing"], _git_text(git_dir, f"{sha}^"), _git_text(git_dir, sha)
-            )
+            hits = scan_patch(patch, ["tests", "test", "testing"], GitTree(git_dir, f"{sha}^"), _git_text(git_dir, sha))
         if hits:
             flagged += 1
             for h in hits:

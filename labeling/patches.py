@@ -20,7 +20,7 @@ def normalize_patch(patch: str) -> str:
     ``index`` lines (blob hashes) and hunk headers (their line numbers shift with blank lines).
     """
     out = []
-    for line in patch.splitlines():
+    for line in patch.split("\n"):  # a diff's lines end at \n only: splitlines cuts at U+2028 too
         if not line or line.startswith(("index ", "@@")) or line == "\\ No newline at end of file":
             continue
         if line.startswith(("+++", "---", "diff ")):
@@ -54,7 +54,7 @@ def patch_stats(patch: str) -> tuple[list[str], int]:
     """(files the diff changes, number of changed lines: added + removed)."""
     files: list[str] = []
     changed = 0
-    for line in patch.splitlines():
+    for line in patch.split("\n"):
         if line.startswith("+++ ") or line.startswith("--- "):
             path = line[4:].strip()
             if path != "/dev/null":

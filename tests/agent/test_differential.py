@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent import differential
-from agent.differential import CallRun, DifferentialError, same_value
+from agent.differential import CallRun, DifferentialError, run_calls, same_value
 from agent.suites.loading import load_suite
 from agent.suites.models import DifferentialTarget, Suite
 
@@ -304,7 +304,7 @@ def test_a_function_is_compared_without_order_only_where_every_test_call_sorts_i
     )
     (tmp_path / "helper_test_data.py").write_text("ordered([1])\n")  # not a protected test file
     got = unordered_functions(tmp_path, ["tests"], {"unique", "pairs", "ordered", "never_called"})
-    assert got == {"unique", "pairs"}
+    assert got == {"unique": "sorted", "pairs": "any"}
     assert as_multiset({"v": {"list": [2, 1]}}) == {"v": {"set": [2, 1]}}
     assert differential.same_result(as_multiset({"v": {"list": [1, 2]}}), as_multiset({"v": {"tuple": [2, 1]}}), 0)
     assert not differential.same_result(as_multiset({"v": {"list": [1, 2]}}), as_multiset({"v": {"list": [2]}}), 0)
@@ -416,3 +416,18 @@ def test_a_none_is_compared_where_the_same_method_answers_elsewhere() -> None:
     assert compare([target], ref, stale, 1e-9) == ["LRUCache#0: returned a different value"]
     chained = {(0, 0): {"v": {"list": ["self", "self", "self", None]}}, (0, 1): {"v": {"list": ["self", 1]}}}
     assert compare([target], ref, CallRun(hello=True, finished=True, results=chained), 1e-9) == []
+
+
+def test_a_src_layout_is_imported_before_a_copy_at_the_root(tmp_path):
+    """A target recorded from src/ (pytest's ``pythonpath``) is called from there, never from
+    a same-named copy at the workspace root (round 9, vrd9 #11: the differential judged other
+    code than the tests)."""
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "__init__.py").write_text("def which():\n    return 'src'\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("def which():\n    return 'root'\n")
+    for p in [tmp_path, *tmp_path.rglob("*")]:
+        p.chmod(0o777 if p.is_dir() else 0o666)
+    target = DifferentialTarget(module="pkg", function="which", inputs=[[]], path="src")
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.results[(0, 0)] == {"v": "src"}, run.output

@@ -103,3 +103,54 @@ def test_the_recorder_reads_which_arguments_a_call_passed_by_keyword():
     offsets, names = _keyword_call_sites(_keyword_calls.__code__)
     assert [n for n in names if n] == [("reverse",), ("key",)]
     assert len(offsets) == len(names) and offsets == sorted(offsets)
+
+
+HELD_OUT_STATS = {
+    **STATS,
+    "tests/test_stats.py": "from stats import mean\n\n\ndef test_mean():\n    assert mean([1, 2, 3]) == 2\n",
+    "_hidden/tests/test_stats_hidden.py": (
+        "from stats import mean\n\n\ndef test_mean_unseen():\n    assert mean([5, 7]) == 6\n\n\n"
+        "def test_mean_seen_too():\n    assert mean([1, 2, 3]) == 2\n"
+    ),
+}
+
+
+def test_the_held_out_tests_calls_are_recorded_first(tmp_path):
+    """A task with held-out test files is recorded with them in: their calls (inputs the
+    rollout never saw) come first, so the differential judges them outside pytest before the
+    held-out tests run (round 9 vrd9-2/vrd9-18: a table of the visible inputs passed)."""
+    ids = ["tests/test_stats_hidden.py::test_mean_unseen", "tests/test_stats_hidden.py::test_mean_seen_too"]
+    root = write_suite(
+        tmp_path / "suite",
+        {"fix_mean": HELD_OUT_STATS},
+        hidden=["_fix", "_hidden"],
+        held_out_tests={"dir": "_hidden", "ids": ids},
+    )
+    suite = load_suite(root)
+    (target,) = recorded_targets(suite, suite.task("fix_mean"), sandbox="auto")
+    assert target.inputs == [[[5, 7]], [[1, 2, 3]]]
+
+
+def test_held_out_calls_keep_their_place_past_the_visible_ones():
+    """The visible tests' calls up to ``MAX_INPUTS`` never crowd out the held-out ones."""
+    from agent.differential_record import MAX_INPUTS, _targets
+
+    visible = [{"k": "call", "module": "m", "function": "f", "args": [n]} for n in range(MAX_INPUTS + 5)]
+    held = [{"k": "call", "module": "m", "function": "f", "args": [n], "held": True} for n in (3, 999)]
+    lines = [*visible, *held, {"k": "finish", "exitstatus": 0}]
+    (target,) = _targets("\n".join(json.dumps(r) for r in lines).encode())
+    assert target.inputs[:2] == [[3], [999]]
+    assert len(target.inputs) == 2 + MAX_INPUTS - 1  # the visible [3] once, behind the held-out one
+
+
+def test_a_recording_the_held_out_tests_break_falls_back_to_the_visible_ones(tmp_path):
+    broken = {**HELD_OUT_STATS, "_hidden/tests/test_stats_hidden.py": "def test_no():\n    assert False\n"}
+    root = write_suite(
+        tmp_path / "suite",
+        {"fix_mean": broken},
+        hidden=["_fix", "_hidden"],
+        held_out_tests={"dir": "_hidden", "ids": ["tests/test_stats_hidden.py::test_no"]},
+    )
+    suite = load_suite(root)
+    (target,) = recorded_targets(suite, suite.task("fix_mean"), sandbox="auto")
+    assert target.inputs == [[[1, 2, 3]]]

@@ -35,6 +35,15 @@ def test_spaces_in_a_string_are_data() -> None:
     assert patch_digest(_patch(one)) != patch_digest(_patch(two))
 
 
+def test_a_line_separator_inside_a_line_hides_nothing() -> None:
+    """Round 16's r16-5: str.splitlines cut a changed line at U+2028 (inside a string literal)
+    and the part after it started no diff line: dropped, so two fixes differing there had
+    one digest."""
+    right = BASE.replace("    x = 1\n", "    x = {'\u2028': a}['\u2028']\n")
+    wrong = BASE.replace("    x = 1\n", "    x = {'\u2028': b}['\u2028']\n")
+    assert patch_digest(_patch(right)) != patch_digest(_patch(wrong))
+
+
 def test_formatting_alone_is_the_same_fix() -> None:
     """Inner runs of spaces, trailing space and an added blank line mean nothing."""
     plain = BASE.replace("    x = 1\n", "    x = abs(b) + 1\n")

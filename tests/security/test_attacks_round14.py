@@ -513,11 +513,6 @@ def _task_venv(where: Path) -> Path:
     return where
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r14-9 SUSPECT reads runner patching of unittest/pytest/pluggy/doctest only: a third-party"
-    " assertion library's function replaced (checks.assert_equal = ...) has no hit; a never-evicting cache PASSes",
-)
 def test_r14_9_third_party_assertions_replaced(tmp_path):
     venv = _task_venv(tmp_path / "venv")
     (tmp_path / "suite").mkdir()

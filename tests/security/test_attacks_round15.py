@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
@@ -60,11 +58,6 @@ def _dedupe_suite(tmp_path: Path, tests: str, hidden: str):
     return suite, suite.task("fix_dedupe")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r15-1 sorted(f(x), key=...) is taken as order-free (differential_order), but a stable "
-    "sort by a key keeps f's order among ties: a wrong order on held-out inputs PASSes",
-)
 def test_r15_1_order_dropped_for_a_key_sorted_call(tmp_path):
     suite, task = _dedupe_suite(tmp_path, DEDUPE_TESTS_KEY_SORTED, DEDUPE_HIDDEN_KEY_SORTED)
     (tmp_path / "ws").mkdir()
@@ -104,11 +97,6 @@ def test_empty_and_all_the_same():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r15-2 Counter(f(x)) is taken as order-free (differential_order), but a Counter keeps "
-    "insertion order (list(Counter(...)), most_common ties): a wrong order on held-out inputs PASSes",
-)
 def test_r15_2_order_dropped_through_a_counter_s_key_order(tmp_path):
     suite, task = _dedupe_suite(tmp_path, DEDUPE_TESTS_COUNTED, DEDUPE_HIDDEN_COUNTED)
     (tmp_path / "ws").mkdir()
@@ -147,11 +135,6 @@ def test_empty_and_all_the_same():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r15-3 sorted(f(x)) is taken as order-free (differential_order), but sorting "
-    "partially ordered items (sets) keeps f's order: a wrong order on held-out inputs PASSes",
-)
 def test_r15_3_order_dropped_for_sorted_sets(tmp_path):
     suite, task = _dedupe_suite(tmp_path, DEDUPE_TESTS_SORTED_SETS, DEDUPE_HIDDEN_SORTED_SETS)
     (tmp_path / "ws").mkdir()

@@ -172,9 +172,6 @@ def scale(x, k):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-2 generated task: visible-input table + lenient __eq__ passes held-out"
-)
 def test_generated_held_out_test_fooled_by_lenient_eq_object(tmp_path: Path, scale_task) -> None:
     suite, task = scale_task
     assert task.held_out_tests is not None and task.held_out_tests.ids == ["tests/test_core.py::test_triple"]
@@ -681,9 +678,6 @@ SCALE_SKIPS_HELD_OUT_BODY = SCALE_FORGES_HELD_OUT.replace(
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-18 item.runtest replaced on the held-out item: a pass whose body never ran"
-)
 def test_held_out_item_runtest_replaced_on_the_instance_passes(tmp_path: Path, scale_task) -> None:
     assert "item.runtest = lambda: None" in SCALE_SKIPS_HELD_OUT_BODY and "_SEND" not in SCALE_SKIPS_HELD_OUT_BODY
     suite, task = scale_task
