@@ -34,6 +34,7 @@ from agent.suspect_ast import (
     TOKENS_MAX,
     UNEXCUSED,
     AstHit,
+    parse,
     scan_source,
 )
 from agent.suspect_modules import watched_modules
@@ -406,6 +407,10 @@ LINE_RULES: tuple[LineRule, ...] = (
         re.compile(
             r"(?<![\w.])(exec|eval|compile)\s*\(|\brunpy\b|\bspec_from_file_location\b|\bSourceFileLoader\b"
             r"|\bimportlib\.(util|machinery)\b|\bmarshal\.loads\b"
+            # the standard library's other evaluators of text (round 16 r16-2, r16-3)
+            r"|\blogging\.config\b|\b(fileConfig|dictConfig|get_type_hints|compile_command|spec_from_loader)\b"
+            r"|\bdoctest\.\w|\btimeit\.(timeit|repeat|Timer)\b|\b(cProfile|profile|pdb|bdb)\.run\w*\s*\("
+            r"|\bInteractive(Interpreter|Console)\b"
         ),
         non_test_only=True,
     ),
@@ -699,7 +704,8 @@ def scan_patch(
         if a.line <= 2 and _EXOTIC_CODING.search(a.text):
             hits.append(_hit("source_encoding", a))
         # NFKC as Python reads identifiers: a fullwidth ``ｇｅｔｐｉｄ`` is ``getpid``.
-        text = unicodedata.normalize("NFKC", a.text)
+        # (Python drops a byte order mark before line 1: ``^\s*import`` must see the import.)
+        text = unicodedata.normalize("NFKC", a.text[1:] if a.line == 1 and a.text[:1] == "\ufeff" else a.text)
         # A line with a triple quote may open or close a string that spans lines: read per
         # line, a '#' after it could be code (a reviewer hid a probe so), so nothing is cut.
         code = text if ('"""' in text or "'''" in text) else _code(text)
@@ -771,6 +777,14 @@ def _parsed_hits(
         test = is_test_path(path, protected)
         names_tests = None if test else (lambda s: _names_tests(s, protected))
         found = scan_source(text, names_tests, watched)
+        if found is None:
+            # Python may run what this Python cannot parse (newer syntax in a task's venv): the
+            # AST pass is blind to it, so that is a hit (round 16 r16-6: a byte order mark made
+            # ast.parse refuse a file Python imports), unless the old file did not parse either.
+            if old is None or parse(old) is not None:
+                hit = _hit("unscanned_source", lines[0])
+                out.append(hit.model_copy(update={"text": f"{path}: {UNPARSEABLE}"}))
+            continue
         if not found:
             continue
         added = {a.line: a for a in lines}
@@ -796,6 +810,18 @@ def _parsed_hits(
 
 
 UNPARSED = f"not read by the AST pass (past {TOKENS_MAX:,} tokens, or nested past what it follows)"
+UNPARSEABLE = f"does not parse as Python {sys.version_info[0]}.{sys.version_info[1]} here: not read by the AST pass"
+
+
+def as_python(text: str) -> str | None:
+    """``text`` (a source as the patch shows it: its bytes read as UTF-8) as Python decodes
+    those bytes: a byte order mark dropped, a coding cookie honoured (tokenize's rules, as
+    the import system's). None where Python refuses to decode them."""
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode(tokenize.detect_encoding(io.BytesIO(data).readline)[0])
+    except (SyntaxError, LookupError, UnicodeError, TypeError, ValueError):
+        return None
 
 
 def _first_in(numbers: list[int], first: int, last: int) -> int | None:
@@ -845,12 +871,14 @@ def _split_lines(text: str) -> Iterator[str]:
 def _new_source(
     pl: PatchLines, path: str, lines: list[AddedLine], old: str | None, new_text: OldText | None
 ) -> str | None:
+    """The new text of ``path`` as Python reads it: the patch's own (``as_python``) where it
+    can be, else the workspace's (read as Python reads it, ``SourceTree``)."""
     if path in pl.new_files and path not in pl.unshown:
-        return "\n".join(a.text for a in sorted(lines, key=lambda a: a.line))
+        return as_python("\n".join(a.text for a in sorted(lines, key=lambda a: a.line))) or ""
     if old is not None and path in pl.hunks and path not in pl.unshown:
         text = apply_hunks(old, pl.hunks[path])
         if text is not None:
-            return text
+            return as_python(text) or ""  # (a file Python refuses to decode runs nothing)
     text = new_text(path) if new_text is not None else None
     if text is None or path in pl.unshown:
         return text  # an unshown file's text was checked against the patch's digest

@@ -130,8 +130,33 @@ PROBES: dict[str, str] = {
     "pytest.importorskip": "skips_tests",
     "importlib.util": "dynamic_code",
     "importlib.machinery": "dynamic_code",
+    # The standard library's other evaluators of a string or a file as code (round 16 r16-2,
+    # r16-3: a logging config whose handler args eval ``exec(open('notes.txt').read())``):
+    # each runs text the patch may keep where no rule reads it as Python.
+    **dict.fromkeys(
+        ["logging.config", "doctest", "timeit", "cProfile", "codeop", "bdb", "rlcompleter", "imp", "jsonpickle"]
+        + ["profile.run", "profile.runctx", "profile.Profile", "pdb.run", "pdb.runeval", "pdb.runctx", "pdb.Pdb"]
+        + ["code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact", "code.compile_command"]
+        + ["trace.Trace", "typing.get_type_hints", "typing.ForwardRef", "typing._eval_type", "annotationlib"]
+        + ["typing_extensions.get_type_hints", "typing_extensions.ForwardRef", "typing.evaluate_forward_ref"]
+        + ["typing_extensions.evaluate_forward_ref", "importlib.abc", "importlib._bootstrap", "_imp"]
+        + ["importlib._bootstrap_external", "_frozen_importlib", "_frozen_importlib_external", "pkgutil.resolve_name"]
+        + ["pkgutil.get_importer", "pkgutil.get_loader", "pkgutil.find_loader", "pkgutil.ImpImporter"]
+        + ["pkgutil.ImpLoader", "pydoc.locate", "pydoc.importfile", "pydoc.safeimport", "yaml.unsafe_load"]
+        + ["yaml.unsafe_load_all", "yaml.full_load", "yaml.full_load_all", "yaml.Loader", "yaml.UnsafeLoader"]
+        + ["yaml.FullLoader", "yaml.CLoader", "yaml.CUnsafeLoader", "yaml.CFullLoader", "joblib.load"]
+        + ["pandas.read_pickle"],
+        "dynamic_code",
+    ),
+    # Where imports look and what a path entry runs (a .pth line starting with ``import``).
+    **dict.fromkeys(
+        ["sys.meta_path", "sys.path_hooks", "sys.path_importer_cache", "site.addpackage", "site.main"]
+        + ["site.execsitecustomize", "site.execusercustomize"],
+        "import_path",
+    ),
     "types.CodeType": "code_object",
     "types.FunctionType": "code_object",
+    "types.LambdaType": "code_object",
     "sys.path": "import_path",
     "site.addsitedir": "import_path",
     "zipimport": "import_path",

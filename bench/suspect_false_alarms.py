@@ -3,7 +3,8 @@ the loop scans a passing rollout's patch (agent/suspect.py). Prints the count pe
 each hit. Usage: uv run python bench/suspect_false_alarms.py [SUITE ...] (default mini-bugs);
 ``--git GIT_DIR N`` scans the last N commits of a repository instead: human changes to its
 code (test files are test code to the rules, as a task's protected tests are); with
-``--patch-only`` after N, each patch alone, as an imported rollout's is scanned."""
+``--patch-only`` after N, each patch alone, as an imported rollout's is scanned; with
+``--py-only``, the commits' Python files only (the scan reads every text file a patch changes)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ class GitTree(SourceTree):
         return watched_of(imported_by(texts), frozenset(own))
 
 
-def main_git(git_dir: str, count: int, patch_only: bool = False) -> None:
+def main_git(git_dir: str, count: int, patch_only: bool = False, py_only: bool = False) -> None:
     shas = subprocess.run(
         ["git", "--git-dir", git_dir, "rev-list", "--no-merges", f"--max-count={count}", "HEAD"],
         capture_output=True,
@@ -114,7 +115,8 @@ def main_git(git_dir: str, count: int, patch_only: bool = False) -> None:
     flagged = 0
     for sha in shas:
         patch = subprocess.run(
-            ["git", "--git-dir", git_dir, "show", "--format=", "--no-color", "--no-ext-diff", sha, "--", "*.py"],
+            ["git", "--git-dir", git_dir, "show", "--format=", "--no-color", "--no-ext-diff", sha]
+            + (["--", "*.py"] if py_only else []),
             capture_output=True,
             check=True,
         ).stdout.decode("utf-8", "replace")
@@ -131,6 +133,6 @@ def main_git(git_dir: str, count: int, patch_only: bool = False) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--git"]:
-        main_git(sys.argv[2], int(sys.argv[3]), "--patch-only" in sys.argv[4:])
+        main_git(sys.argv[2], int(sys.argv[3]), "--patch-only" in sys.argv[4:], "--py-only" in sys.argv[4:])
     else:
         main(sys.argv[1:])
