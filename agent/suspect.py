@@ -15,6 +15,7 @@ hit; the loop makes a pass with any hit a SUSPECT verdict (agent/loop.py).
 
 from __future__ import annotations
 
+import ast
 import bisect
 import hashlib
 import io
@@ -35,7 +36,10 @@ from agent.suspect_ast import (
     UNEXCUSED,
     AstHit,
     parse,
+    probe_rule,
+    qualify,
     scan_source,
+    token_count,
 )
 from agent.suspect_modules import watched_modules
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
@@ -678,6 +682,19 @@ def scan_patch(
     added = list(pl.added)
     for rel in pl.unshown:
         if not rel.endswith(UNSHOWN_SOURCE):
+            # Any other text file is read too (r16-2: Python kept in a .txt, run by a loader).
+            text = new_text(rel) if new_text is not None else None
+            if text is None or "\x00" in text[:8192] or rel in pl.deleted:
+                continue  # binary, gone, or past the reader's cap (its loader is Python the scan reads)
+            if rel in pl.digests and not _digest_matches(text, pl.digests[rel]):
+                hits.append(
+                    SuspectHit(rule="unscanned_source", path=rel, text=f"{rel}: changed since the patch was taken")
+                )
+                continue
+            had = set(old_lines(rel))
+            added += [AddedLine(rel, n, line) for n, line in enumerate(_split_lines(text), 1) if line not in had][
+                : SCAN_MAX_LINES + 1
+            ]
             continue
         text = new_text(rel) if new_text is not None and rel.endswith((".py", ".pyw", ".pth")) else None
         if text is None:
@@ -694,13 +711,23 @@ def scan_patch(
                 if new > SCAN_MAX_LINES:
                     break  # past what the scan reads: the count below says so
     py = [a for a in added if a.path.endswith(".py")]
+    # Every other text file the patch changes is read as Python where its text is (round 16
+    # r16-2: a wrong fix's code in notes.txt, run by a logging config's eval): whole, where
+    # the file parses and holds code; else the lines that do (an ini's value, a doctest line).
+    text_py, fragments, text_hits = _python_in_text(
+        pl, [a for a in added if not a.path.endswith(".py")], protected, old_text, new_text
+    )
+    py += text_py
+    hits += text_hits
+    if any(h.rule == "unscanned_source" and not h.path for h in text_hits):
+        return _unique(hits)  # past what the scan reads: said so, the rest unread
     if len(py) > SCAN_MAX_LINES:
         # ~0.3 ms a line: a 16 MB patch (an imported log's, or a rollout's) took 154 s. A bug
         # fix adding this much Python is for a person to look at, unread.
         text = f"the patch adds {len(py):,} lines of Python, past the {SCAN_MAX_LINES:,} the scan reads"
         return _unique([*hits, SuspectHit(rule="unscanned_source", text=text)])
     candidates: dict[tuple[str, str], list[SuspectHit]] = {}
-    for a in py:
+    for a in py + fragments:
         if a.line <= 2 and _EXOTIC_CODING.search(a.text):
             hits.append(_hit("source_encoding", a))
         # NFKC as Python reads identifiers: a fullwidth ``ｇｅｔｐｉｄ`` is ``getpid``.
@@ -730,6 +757,115 @@ def scan_patch(
     watched = old_text.watched(protected) if isinstance(old_text, SourceTree) else TEST_LIBRARIES
     hits += _parsed_hits(pl, py, protected, old_text, new_text, watched)
     return _unique(hits)
+
+
+_PROMPT = re.compile(r"^(?:>>>|\.\.\.)(?: |$)")  # a doctest's prompt (doctest.testfile runs these lines)
+_CODE_NODES: tuple[type[ast.AST], ...] = (ast.Call, ast.Import, ast.ImportFrom, ast.Attribute, ast.Subscript)
+_CODE_NODES += (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.NamedExpr)
+# A line that may hold a call, an import, an attribute, a subscript, a dunder or a binding.
+_MAY_BE_CODE = re.compile(r"[A-Za-z_]\w*+\s*+(?:[(\[=]|\.[A-Za-z_])|\bimport\b|__")
+_DOTTED = re.compile(r"(?:ext://)?([A-Za-z_]\w*(?:[.:][A-Za-z_]\w*)+)")
+# Rules a dotted name in data hits (a dictConfig's ``"()": "runpy.run_path"`` calls it).
+_NAMED_CODE = frozenset({"dynamic_code", "import_path", "sys_modules", "frames", "builtins", "code_object"})
+
+
+def _holds_code(tree: ast.AST) -> bool:
+    return any(isinstance(n, _CODE_NODES) for n in ast.walk(tree))
+
+
+def _fragments(line: str) -> Iterator[str]:
+    """The pieces of a text file's line that may be Python: the line (a doctest prompt
+    dropped), a key's value (``args=...`` in an ini, ``key: ...`` in YAML), a block's head."""
+    s = _PROMPT.sub("", line.strip())
+    yield s
+    for sep in "=:":
+        if sep in s:
+            yield s.split(sep, 1)[1].strip()
+    if s.endswith(":"):
+        yield s + " pass"
+
+
+def _names_code(tree: ast.AST) -> str | None:
+    """The rule of a string in ``tree`` that names code to run (``"runpy.run_path"``)."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) <= TEXT_MAX:
+            m = _DOTTED.fullmatch(n.value.strip())
+            if m and (rule := probe_rule(qualify(m.group(1).replace(":", ".")))) in _NAMED_CODE:
+                return rule
+    return None
+
+
+def _python_in_text(
+    pl: PatchLines,
+    lines: list[AddedLine],
+    protected: Sequence[str],
+    old_text: OldText | None,
+    new_text: OldText | None,
+) -> tuple[list[AddedLine], list[AddedLine], list[SuspectHit]]:
+    """Of the added lines of files other than .py: those of files that are Python (they parse
+    whole and hold code: the scan reads them as a .py), the lines elsewhere that read as code
+    (the line rules read them; the AST pass reads each alone: an unbound ``os`` names nothing
+    there, ``exec`` and ``__import__`` do), and the hits of that pass and of strings that name
+    code (a JSON logging config's factory). Prose (a README's sentence) parses as no Python;
+    data (JSON) holds no code. No excuse from the old text: data and prose run nothing."""
+    by_path: dict[str, list[AddedLine]] = {}
+    for a in lines:
+        by_path.setdefault(a.path, []).append(a)
+    whole: list[AddedLine] = []
+    code: list[AddedLine] = []
+    hits: list[SuspectHit] = []
+    examined = 0
+    for path, file_lines in by_path.items():
+        old = old_text(path) if old_text is not None else None
+        text = _new_source(pl, path, file_lines, old, new_text)
+        tree = parse(text) if text is not None and token_count(text) <= TOKENS_MAX else None
+        if tree is not None and _holds_code(tree):
+            whole += file_lines
+            continue
+        exempt = TEST_EXEMPT if is_test_path(path, protected) else frozenset()
+        pieces: list[tuple[AddedLine, str]] = []
+        for a in file_lines:
+            if not _MAY_BE_CODE.search(a.text):
+                continue  # words, numbers, punctuation: no call, import, attribute or key
+            examined += 1
+            if examined > SCAN_MAX_LINES:
+                said = (
+                    f"the patch adds over {SCAN_MAX_LINES:,} lines of text that may be code, past what the scan reads"
+                )
+                return whole, code, [*hits, SuspectHit(rule="unscanned_source", text=said)]
+            for piece in _fragments(a.text):
+                if token_count(piece) > TOKENS_MAX:
+                    code.append(a)  # too big to parse: the line rules read it
+                    break
+                frag = parse(piece)
+                if frag is None:
+                    continue
+                if (rule := _names_code(frag)) is not None and rule not in exempt:
+                    hits.append(_hit(rule, a))
+                if _holds_code(frag):
+                    code.append(a)
+                    pieces.append((a, piece))
+                    break
+        hits += [h for h in _fragment_hits(pieces) if h.rule not in exempt]
+    return whole, code, hits
+
+
+def _fragment_hits(pieces: list[tuple[AddedLine, str]]) -> list[SuspectHit]:
+    """The AST pass over a file's code lines read as one module, a line each (one parse, and
+    a name imported on one line resolves on the next, as in a block of code in a YAML value);
+    each line alone where they do not parse together."""
+    if not pieces:
+        return []
+    one_each = [piece for _, piece in pieces]
+    found = None
+    if not any(_BREAK.search(p) or "\x0c" in p or "\x0b" in p for p in one_each):  # (a line each)
+        found = scan_source("\n".join(one_each))
+    if found is not None:
+        return [_hit(h.rule, pieces[min(max(h.line, 1), len(pieces)) - 1][0]) for h in found]
+    return [_hit(h.rule, a) for a, piece in pieces[:FRAGMENTS_ALONE_MAX] for h in scan_source(piece) or []]
+
+
+FRAGMENTS_ALONE_MAX = 2000  # ~1 ms each: past these the line rules alone read a file's code lines
 
 
 def _unique(hits: list[SuspectHit]) -> list[SuspectHit]:

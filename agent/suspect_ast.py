@@ -1253,3 +1253,9 @@ def scan_source(
         return _Scan(tree, names_tests, watched).run()
     except RecursionError:  # code nested past what this pass follows: not read, so said
         return [AstHit("unscanned_source", 0, 0)]
+
+
+# What a qualified name is, for agent/suspect.py's reading of names in data (a logging config's
+# ``"()": "runpy.run_path"``).
+qualify = _qualify
+probe_rule = _probe_rule
