@@ -766,7 +766,8 @@ _CODE_NODES += (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
 _MAY_BE_CODE = re.compile(r"[A-Za-z_]\w*+\s*+(?:[(\[=]|\.[A-Za-z_])|\bimport\b|__")
 _DOTTED = re.compile(r"(?:ext://)?([A-Za-z_]\w*(?:[.:][A-Za-z_]\w*)+)")
 # Rules a dotted name in data hits (a dictConfig's ``"()": "runpy.run_path"`` calls it).
-_NAMED_CODE = frozenset({"dynamic_code", "import_path", "sys_modules", "frames", "builtins", "code_object"})
+_NAMED_CODE = frozenset({"dynamic_code", "import_path", "sys_modules"})
+_FILE_SUFFIX = re.compile(r"\.(py[icw]?|txt|json|log|cfg|ini|ya?ml|toml|md|rst|csv|html?|js|so|gz|zip)$")
 
 
 def _holds_code(tree: ast.AST) -> bool:
@@ -790,7 +791,9 @@ def _names_code(tree: ast.AST) -> str | None:
     for n in ast.walk(tree):
         if isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) <= TEXT_MAX:
             m = _DOTTED.fullmatch(n.value.strip())
-            if m and (rule := probe_rule(qualify(m.group(1).replace(":", ".")))) in _NAMED_CODE:
+            if m is None or _FILE_SUFFIX.search(m.group(1)):
+                continue  # a file's name ("runpy.py"), not a callable's
+            if (rule := probe_rule(qualify(m.group(1).replace(":", ".")))) in _NAMED_CODE:
                 return rule
     return None
 

@@ -134,7 +134,20 @@ PROBES: dict[str, str] = {
     # r16-3: a logging config whose handler args eval ``exec(open('notes.txt').read())``):
     # each runs text the patch may keep where no rule reads it as Python.
     **dict.fromkeys(
-        ["logging.config", "doctest", "timeit", "cProfile", "codeop", "bdb", "rlcompleter", "imp", "jsonpickle"]
+        [
+            "logging.config",
+            "doctest",
+            "timeit.timeit",
+            "timeit.repeat",
+            "timeit.Timer",
+            "timeit.main",
+            "cProfile",
+            "codeop",
+            "bdb",
+            "rlcompleter",
+            "imp",
+            "jsonpickle",
+        ]
         + ["profile.run", "profile.runctx", "profile.Profile", "pdb.run", "pdb.runeval", "pdb.runctx", "pdb.Pdb"]
         + ["code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact", "code.compile_command"]
         + ["trace.Trace", "typing.get_type_hints", "typing.ForwardRef", "typing._eval_type", "annotationlib"]
