@@ -122,11 +122,6 @@ def pytest_runtest_makereport(item, call):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-2 code run from a logging config (fileConfig evals a handler's args: exec of a"
-    " text file) is unseen by the SUSPECT scan: a wrong mergesort forging its held-out test PASSed unflagged",
-)
 def test_code_loaded_through_a_logging_config_is_suspect(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -167,11 +162,6 @@ _EVALUATORS = {
 
 
 @pytest.mark.parametrize("name", sorted(_EVALUATORS))
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-3 standard library evaluators of a string (logging dictConfig's '()' factory,"
-    " doctest.testfile, timeit, cProfile/profile.run, code, typing.get_type_hints) are no SUSPECT rule",
-)
 def test_stdlib_evaluators_of_text_are_suspect(tmp_path: Path, name: str) -> None:
     from agent.suspect import scan_patch, source_reader, workspace_reader
 
@@ -293,11 +283,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-6 a UTF-8 byte order mark blinds the SUSPECT scan's AST pass (ast.parse refuses"
-    " U+FEFF; Python imports the file): a wrong gcd with a plain getcwd tell PASSed with no hit",
-)
 def test_a_byte_order_mark_keeps_the_ast_pass(tmp_path: Path) -> None:
     import subprocess
     import sys
