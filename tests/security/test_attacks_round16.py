@@ -243,11 +243,7 @@ _SEPARATED_GCD = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-5 normalize_patch splits lines with str.splitlines: what follows a U+2028 inside"
-    " a string literal is no line of the digest, so a right and a wrong gcd (a / b there) share it",
-)
+# r16-5 (fixed on main 4f8de53: patch lines split at \n only).
 def test_a_line_separator_hides_nothing_from_the_digest(tmp_path: Path) -> None:
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
