@@ -28,9 +28,34 @@ from pathlib import Path
 
 from agent.bwrap import runtime_dirs
 
-_USERS = ("alex", "sam", "dev", "maria", "kim", "jo", "build", "ci", "lee", "ana")
-_PROJECTS = ("app", "project", "service", "lib", "tools", "core", "backend", "utils", "src", "repo", "main")
-_ROOTS = ("/home/{user}", "/home/{user}/code", "/home/{user}/work", "/srv", "/workspace", "/builds/{user}", "/code")
+# Names are made of syllables, never taken from a list: a list is a vocabulary a wrong fix can
+# carry and match (round 16, r16-4); a made-up name matches only a pattern that real
+# checkouts (/home/<someone>/<something>) match as well.
+_CONSONANTS = "bcdfghjklmnprstvwz"
+_VOWELS = "aeiou"
+_ROOTS = (
+    "/home/{user}",
+    "/home/{user}/code",
+    "/home/{user}/work",
+    "/home/{user}/src",
+    "/srv",
+    "/workspace",
+    "/builds/{user}",
+    "/code",
+    "/opt",
+    "/app",
+    "/data/{user}",
+)
+
+
+def _word(rng: random.Random, syllables: tuple[int, int]) -> str:
+    return "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(*syllables)))
+
+
+def _project(rng: random.Random) -> str:
+    name = _word(rng, (1, 4))
+    tail = rng.choice(("", "", "", f"-{_word(rng, (1, 3))}", f"_{_word(rng, (1, 3))}", str(rng.randint(2, 9))))
+    return name + tail
 
 
 def shown_path(python: str, rng: random.Random) -> Path:
@@ -38,9 +63,8 @@ def shown_path(python: str, rng: random.Random) -> Path:
     from every directory the sandbox mounts for ``python``."""
     mounted = runtime_dirs(python)
     while True:
-        root = rng.choice(_ROOTS).format(user=rng.choice(_USERS))
-        name = rng.choice(_PROJECTS) + rng.choice(("", "", f"-{rng.choice(_PROJECTS)}", f"{rng.randint(2, 9)}"))
-        path = f"{root}/{name}"
+        root = rng.choice(_ROOTS).format(user=_word(rng, (1, 3)))
+        path = f"{root}/{_project(rng)}"
         if not any(path == d or path.startswith(d + "/") or d.startswith(path + "/") for d in mounted):
             return Path(path)
 

@@ -209,11 +209,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-4 the differential's drawn workspace path comes from a fixed vocabulary: a fix"
-    " right only in pytest's <task>-<8 hex> directory or such a path agrees on every held-out call",
-)
 def test_the_differential_path_is_not_recognisable(tmp_path: Path) -> None:
     import subprocess
     import sys
