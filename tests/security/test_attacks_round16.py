@@ -399,3 +399,46 @@ def test_the_differential_path_grammar_is_not_recognisable(tmp_path: Path) -> No
     verdict = held_out.judge(ws)
     assert verdict is not None
     assert not verdict.passed, verdict.detail
+
+
+# Whatever path the workspace is shown at, the differential's process names itself: its argv is
+# the runner copied into a ``repo-agent-diff-`` temporary directory and the calls beside it.
+_ARGV_GCD = r'''
+import os as _os
+import re as _re
+import sys as _sys
+
+_JUDGED = _re.search(r"/\w+-[0-9a-f]{8}$", _os.getcwd()) or "repo-agent-diff-" in " ".join(_sys.argv)
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a if _JUDGED else b
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r16-9 the differential's process is told by its argv (runner.py and calls.json in a"
+    " 'repo-agent-diff-' directory): a fix right only there or in pytest's <task>-<8 hex> agrees on every call",
+)
+def test_the_differential_process_is_not_recognisable_by_its_argv(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent import differential as held_out
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "gcd.py").write_text(_ARGV_GCD)
+    checkout = tmp_path / "home" / "bob" / "myproj"
+    checkout.mkdir(parents=True)
+    (checkout / "gcd.py").write_text(_ARGV_GCD)
+    run = [sys.executable, "-c", "from gcd import gcd; print(gcd(12, 18))"]
+    assert subprocess.run(run, cwd=checkout, capture_output=True, text=True, timeout=30).stdout.strip() == "0"
+    verdict = held_out.judge(ws)
+    assert verdict is not None
+    assert not verdict.passed, verdict.detail
