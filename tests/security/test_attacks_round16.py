@@ -442,3 +442,44 @@ def test_the_differential_process_is_not_recognisable_by_its_argv(tmp_path: Path
     verdict = held_out.judge(ws)
     assert verdict is not None
     assert not verdict.passed, verdict.detail
+
+
+# The differential's later calls come at random positions for a random length, so that a fix
+# right only for its first N calls cannot know where the compared ones are; but the length is
+# bounded (agent/differential.py: LONG_MAX, and the forward and backward passes): a fix right
+# for its first 5,000 calls in a process is right in every judge run, and wrong for a server
+# that has called it 5,000 times.
+_COUNTING_GCD = r'''
+_CALLS = [0]
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    _CALLS[0] += 1
+    while b:
+        a, b = b, a % b
+    return a if _CALLS[0] <= 5000 else b
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r16-10 the differential's calls per process are bounded (LONG_MAX + two passes): a fix"
+    " right for its first 5,000 calls of a process agrees on every held-out call",
+)
+def test_a_fix_wrong_after_many_calls_is_seen(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent import differential as held_out
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "gcd.py").write_text(_COUNTING_GCD)
+    serve = "from gcd import gcd\nfor _ in range(6000):\n    r = gcd(12, 18)\nprint(r)"
+    out = subprocess.run([sys.executable, "-c", serve], cwd=ws.path, capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "0"  # a long-lived process's answer
+    verdict = held_out.judge(ws)
+    assert verdict is not None
+    assert not verdict.passed, verdict.detail
