@@ -483,3 +483,46 @@ def test_a_fix_wrong_after_many_calls_is_seen(tmp_path: Path) -> None:
     verdict = held_out.judge(ws)
     assert verdict is not None
     assert not verdict.passed, verdict.detail
+
+
+# Started with ``-s -S`` (agent/differential.py ``run_calls``), the runner's interpreter says so
+# in sys.flags, which no pytest run nor any ordinary start of Python does.
+_FLAGS_GCD = r'''
+import os as _os
+import re as _re
+import sys as _sys
+
+_JUDGED = _re.search(r"/\w+-[0-9a-f]{8}$", _os.getcwd()) or _sys.flags.no_site
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a if _JUDGED else b
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r16-11 the differential's interpreter runs with -s -S: sys.flags.no_site tells it from"
+    " any ordinary start of Python; a fix right only there or in pytest's <task>-<8 hex> agrees on every call",
+)
+def test_the_differential_interpreter_flags_are_ordinary(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent import differential as held_out
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "gcd.py").write_text(_FLAGS_GCD)
+    checkout = tmp_path / "home" / "bob" / "myproj"
+    checkout.mkdir(parents=True)
+    (checkout / "gcd.py").write_text(_FLAGS_GCD)
+    run = [sys.executable, "-c", "from gcd import gcd; print(gcd(12, 18))"]
+    assert subprocess.run(run, cwd=checkout, capture_output=True, text=True, timeout=30).stdout.strip() == "0"
+    verdict = held_out.judge(ws)
+    assert verdict is not None
+    assert not verdict.passed, verdict.detail
