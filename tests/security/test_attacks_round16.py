@@ -317,12 +317,12 @@ def test_a_byte_order_mark_keeps_the_ast_pass(tmp_path: Path) -> None:
 # r14-9's rule (library_patched, on main since 10d4e70) watches a test library's attributes set
 # by the code under test; these two spellings set one and are not seen: a namespace reached
 # through a call (a lambda returning ``m.__dict__``), and a library function's ``__globals__``
-# (its module's namespace, where the names the tests call live).
+# (its module's namespace: assert_allclose's own assert_array_compare, so it passes anything).
 _LIBRARY_SETTERS = {
     "namespace_through_a_call": "import numpy.testing\n\n"
     "(lambda m: m.__dict__)(numpy.testing)['assert_equal'] = lambda *a, **k: None\n",
     "function_globals": "import numpy.testing\n\n"
-    "numpy.testing.assert_allclose.__globals__['assert_equal'] = lambda *a, **k: None\n",
+    "numpy.testing.assert_allclose.__globals__['assert_array_compare'] = lambda *a, **k: None\n",
 }
 
 
