@@ -31,6 +31,8 @@ with it or with /dev/null and the pipe in its place.
 from __future__ import annotations  # annotations stay text: this script imports no typing
 
 import collections
+import decimal
+import fractions
 import importlib
 import json
 import os
@@ -51,6 +53,22 @@ _MAX_DEPTH = 60
 # return a Counter where the reference returns a dict, and pytest's == agrees.
 _DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
 _dict_items = dict.items
+# A defaultdict answers an absent key with its factory's answer: only a factory that is one of
+# these exact types answers a zero-like empty value a Counter's caller meets too (0, [], ...);
+# any other callable (lambda: 1) is the code's own answer, never read (vrd9-5).
+_defaultdict = collections.defaultdict
+_default_factory = collections.defaultdict.__dict__["default_factory"].__get__
+_PLAIN_FACTORIES = (int, float, bool, str, bytes, list, tuple, set, frozenset, dict)
+# The exact numbers of the standard library, taken here (fractions and decimal imported from
+# the standard library, before the workspace is on the path): the code under test rebinding
+# ``fractions.Fraction`` to a class of its own passes no object off as one (vrd9-15). A
+# Fraction is read through its slots, never its properties.
+_FRACTION = fractions.Fraction
+_DECIMAL = decimal.Decimal
+_fraction_num = fractions.Fraction.__dict__["_numerator"].__get__
+_fraction_den = fractions.Fraction.__dict__["_denominator"].__get__
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by running Python code
+_type_flags = type.__dict__["__flags__"].__get__
 # A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
 _GENERATOR = types.GeneratorType
 _MAX_YIELDS = 10_000
@@ -62,6 +80,24 @@ class _NotPlain(Exception):
 
 _type_dict = type.__dict__["__dict__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__
+
+
+def _snapshot(t: type) -> list[tuple[type, dict[str, object]]]:
+    return [(k, dict(_type_dict(k))) for k in _type_mro(t) if _type_flags(k) & _HEAPTYPE]
+
+
+# The classes of the standard library read as plain data that Python code can change (their
+# methods set anew: ``Counter.__missing__ = lambda s, k: 1``), as they were before any
+# workspace code ran: one changed since is no longer the standard type its callers expect.
+_UNTOUCHED = {t: _snapshot(t) for t in (collections.Counter, _FRACTION, _DECIMAL)}
+
+
+def _untouched(t: type) -> bool:
+    for k, before in _UNTOUCHED.get(t, ()):
+        now = _type_dict(k)
+        if len(now) != len(before) or any(now.get(name) is not v for name, v in before.items()):
+            return False
+    return True
 
 
 def _is_namedtuple(t: type) -> bool:
@@ -90,6 +126,10 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     if t is set or t is frozenset:
         return {"set": [_encode(v, depth + 1, budget) for v in set(x)]}
     if any(t is d for d in _DICTS):
+        if t is _defaultdict and not _plain_factory(_default_factory(x)):
+            raise _NotPlain("not plain data: defaultdict with a factory of its own")
+        if not _untouched(t):
+            raise _NotPlain(f"not plain data: {t.__name__} changed")
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
@@ -106,35 +146,46 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     raise _NotPlain(f"not plain data: {t.__name__}")
 
 
+def _plain_factory(factory: object) -> bool:
+    return factory is None or any(factory is k for k in _PLAIN_FACTORIES)
+
+
 def _exact_number(x: Any, t: type) -> int | float | None:
     """The int or float an exact number of the standard library (Fraction, Decimal) or a
     numpy scalar stands for, as pytest's == reads it against the reference's float; None for
     anything else. Only those exact types (a subclass is no number here), read through their
-    value: whatever the object's own __eq__ says is never asked."""
-    fractions, decimal, numpy = (sys.modules.get(m) for m in ("fractions", "decimal", "numpy"))
+    value: whatever the object's own __eq__ says is never asked. The standard library's
+    classes are the ones taken before the workspace's code ran, unchanged since; a numpy
+    scalar's type is one no Python code can make (a static type of numpy's C code): a
+    workspace package named numpy makes heap types only (vrd9-22)."""
     try:
-        if fractions is not None and t is getattr(fractions, "Fraction", None):
-            num, den = x.numerator, x.denominator
-            if type(num) is int and type(den) is int and den > 0:
+        if t is _FRACTION:
+            num, den = _fraction_num(x), _fraction_den(x)
+            if type(num) is int and type(den) is int and den > 0 and _untouched(t):
                 return num / den
-        elif decimal is not None and t is getattr(decimal, "Decimal", None):
+        elif t is _DECIMAL and _untouched(t):
             return float(x)
-        elif numpy is not None and t in _numpy_scalars(numpy):
+        elif _numpy_scalar(t):
             value = x.item()
             return value if type(value) in (int, float, bool) else None
-    except (ValueError, OverflowError, TypeError, ArithmeticError):
+    except (ValueError, OverflowError, TypeError, ArithmeticError, AttributeError):
         raise _NotPlain(f"not plain data: {t.__name__} out of range") from None
     return None
 
 
-def _numpy_scalars(numpy: types.ModuleType) -> set[object]:
-    out = set()
-    for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16"):
-        out.add(getattr(numpy, name, None))
-    for name in ("float32", "float64", "longlong", "ulonglong", "intc", "uintc", "intp", "uintp"):
-        out.add(getattr(numpy, name, None))
-    out.discard(None)
-    return out
+_NUMPY_SCALARS = frozenset(
+    "bool bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 longlong ulonglong "
+    "intc uintc intp uintp".split()
+)
+
+
+def _numpy_scalar(t: type) -> bool:
+    """One of numpy's scalar types: its name, numpy's module, and a static type (compiled, not
+    a class any Python code defined; numpy's own are)."""
+    if _type_flags(t) & _HEAPTYPE:
+        return False
+    mod = type.__dict__["__module__"].__get__(t)
+    return mod == "numpy" and type.__dict__["__name__"].__get__(t) in _NUMPY_SCALARS
 
 
 def _encode_or_mark(x: Any) -> Any:
