@@ -551,7 +551,6 @@ def compare(
     their tests compare sorted: compared as multisets; those in ``unread`` are compared
     without the arguments as the call left them (``unread_targets``)."""
     differ = []
-    answering = answering_methods(calls, ref)
     for (t, i), want in sorted(ref.items()):
         if t in got.import_errors:
             differ.append(_import_line(calls[t], got.import_errors[t]))
@@ -565,41 +564,21 @@ def compare(
             tol,
             t in unordered,
             t in unread,
-            answering.get(t, frozenset()),
         )
         if why:
             differ.append(f"{calls[t].function}#{i}: {why}")
     return list(dict.fromkeys(differ))
 
 
-def _step_names(args: Any, n: int) -> list[str | None]:
-    """The method each of a script's ``n`` steps calls (``args``: ``[ctor, [[name, arguments], ...]]``)."""
-    steps = args[1] if isinstance(args, (list, tuple)) and len(args) > 1 and isinstance(args[1], list) else []
-    names = [s[0] if isinstance(s, (list, tuple)) and s and isinstance(s[0], str) else None for s in steps]
-    return names if len(names) == n else [None] * n
+# A script's method returning its own object, as the runner names it (``SELF``).
+SELF = {"self": 1}
 
 
-def answering_methods(calls: list[DifferentialTarget], ref: dict[Key, dict[str, Any]]) -> dict[int, frozenset[str]]:
-    """Per script target, the methods the reference returns something other than None from in
-    any of its scripts (``_unspecified_returns``)."""
-    out: dict[int, set[str]] = {}
-    for (t, i), rec in ref.items():
-        v = rec.get("v")
-        if t >= len(calls) or not calls[t].script or not isinstance(v, dict) or type(v.get("list")) is not list:
-            continue
-        names = _step_names(calls[t].inputs[i], len(v["list"]))
-        out.setdefault(t, set()).update(n for n, x in zip(names, v["list"], strict=True) if x is not None and n)
-    return {t: frozenset(n) for t, n in out.items()}
-
-
-def _unspecified_returns(
-    want: dict[str, Any], have: dict[str, Any], args: Any = None, answering: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    """A script's method returns where the reference returns None are not compared (a
-    chainable ``put`` returning self: round 6, R6-25), unless the reference returns something
-    else from the same method in any of its scripts (``answering``: ``answering_methods``): a
-    ``get`` answering None for an evicted key says what the cache holds, and an LRU that
-    stopped evicting answered with the stale value unseen (round 14, r14-6; round 9, vrd9-14)."""
+def _unspecified_returns(want: dict[str, Any], have: dict[str, Any]) -> dict[str, Any]:
+    """Where the reference's method returns None, the rollout's may return None or its own
+    object (a chainable ``put`` returning self: round 6, R6-25), nothing else: a ``get``
+    answering None for an evicted key says what the cache holds, and a cache handing a stale
+    value back there was unseen (round 14 r14-6, round 9 vrd9-14)."""
     w, h = want.get("v"), have.get("v")
     if not (
         isinstance(w, dict) and isinstance(h, dict) and type(w.get("list")) is list and type(h.get("list")) is list
@@ -607,10 +586,7 @@ def _unspecified_returns(
         return have
     if len(w["list"]) != len(h["list"]):
         return have
-    names = _step_names(args, len(w["list"]))
-    kept = [
-        None if x is None and n not in answering else y for n, x, y in zip(names, w["list"], h["list"], strict=True)
-    ]
+    kept = [None if x is None and y == SELF else y for x, y in zip(w["list"], h["list"], strict=True)]
     return {**have, "v": {"list": kept}}
 
 
@@ -631,7 +607,6 @@ def _why(
     tol: float,
     multiset: bool,
     arguments_unread: bool = False,
-    answering: frozenset[str] = frozenset(),
 ) -> str | None:
     """Why the record ``got`` holds at ``key`` differs from ``want`` (None: it agrees); with
     ``arguments_unread``, the arguments as the call left them are not compared."""
@@ -648,7 +623,7 @@ def _why(
     if "bad" in have:
         return _shown_bad(have["bad"])
     if target.script:
-        have = _unspecified_returns(want, have, args, answering)
+        have = _unspecified_returns(want, have)
     if multiset and same_result(as_multiset(want), as_multiset(have), one_tol):
         return None
     if same_result(want, have, one_tol):
@@ -818,7 +793,6 @@ def judge(ws: Workspace) -> Verdict | None:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
     unordered = unordered_targets(ws, calls)
     unread = unread_targets(ws, calls)
-    answering = answering_methods(calls, kept)
     differ: dict[Key | int, str] = {}
     for s, (t, idx) in enumerate(seq.origin):
         if s in got.import_errors:
@@ -837,7 +811,6 @@ def judge(ws: Workspace) -> Verdict | None:
                 tol,
                 t in unordered,
                 t in unread,
-                answering.get(t, frozenset()),
             )
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"

@@ -14,6 +14,7 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
+    ({"self": 1} in a script's list: that method returned the script's object itself)
     {"k": "finish", "s"}                             the seconds its answered calls took
 
 This process never holds an expected value: what it reports is compared in the parent
@@ -174,8 +175,27 @@ def _exact_number(x: Any, t: type) -> int | float | None:
 
 
 _NUMPY_SCALARS = frozenset(
-    "bool bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 longlong ulonglong "
-    "intc uintc intp uintp".split()
+    [
+        "bool",
+        "bool_",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "longlong",
+        "ulonglong",
+        "intc",
+        "uintc",
+        "intp",
+        "uintp",
+    ]
 )
 
 
@@ -193,6 +213,13 @@ def _encode_or_mark(x: Any) -> Any:
         return _encode(x)
     except _NotPlain as exc:
         return {"notplain": str(exc)}
+
+
+def _method_return(obj: object, returned: object) -> Any:
+    return SELF if returned is obj else _encode_or_mark(returned)
+
+
+SELF = {"self": 1}  # a script's method returned its own object (agent/differential.py)
 
 
 def _type_name(exc: BaseException) -> str:
@@ -266,9 +293,9 @@ def main() -> None:
                 before = None
                 if target.get("script"):
                     obj = fn(*args[0])
-                    # Each method's return on its own: one the reference returns None from is
-                    # unspecified (a chainable put returning self is no mismatch there).
-                    encoded = {"list": [_encode_or_mark(getattr(obj, name)(*a)) for name, a in args[1]]}
+                    # Each method's return on its own; the object itself is named so (a
+                    # chainable put returning self, where the reference returns None).
+                    encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
                     before = _encode([args, kwargs] if kwargs else args)
                     encoded = _encode(fn(*args, **kwargs))
