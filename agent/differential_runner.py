@@ -14,6 +14,8 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
+    {"k": "result", "t", "i", "v", "same": 1}         ... v is one of the call's own arguments
+    {"k": "later", "t", "i"}                         what call i returned changed after (its run's end)
     ({"self": 1} in a script's list: that method returned the script's object itself)
     {"k": "finish", "s"}                             the seconds its answered calls took
 
@@ -215,6 +217,42 @@ def _encode_or_mark(x: Any) -> Any:
         return {"notplain": str(exc)}
 
 
+# A result of these types is kept until its run of calls ends, and read again then
+# (``_changed_later``): one shared list handed to every caller, overwritten by the next
+# call, was right at each return (vrd9-3).
+_CONTAINERS = (list, tuple, set, frozenset, *_DICTS)
+_MUTABLE = (list, set, *_DICTS)
+
+
+def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
+    return any(t is k for k in kinds)
+
+
+def _changed_later(returned: list[tuple[int, Any, Any]]) -> list[int]:
+    """The calls whose result, read again once every later call of the run returned, is no
+    longer what the call returned (a later call of the code changed it): read within a bound
+    on the nodes read (past it, the rest is not read again)."""
+    budget = [2 * _MAX_NODES]
+    changed = []
+    for i, obj, was in returned:
+        try:
+            now = _encode(obj, 0, budget)
+        except _NotPlain:
+            if budget[0] < 0:
+                break
+            now = None
+        if now != was:
+            changed.append(i)
+    return changed
+
+
+def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]) -> bool:
+    """The call returned one of its own (mutable) arguments: the caller's object, not a copy."""
+    if not _container(type(returned), _MUTABLE):
+        return False
+    return any(returned is a for a in args) or any(returned is v for v in kwargs.values())
+
+
 def _method_return(obj: object, returned: object) -> Any:
     return SELF if returned is obj else _encode_or_mark(returned)
 
@@ -285,6 +323,7 @@ def main() -> None:
         send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         keywords = target.get("keywords") or []  # by input index; none past its end
+        returned_here: list[tuple[int, Any, Any]] = []
         for i, args in enumerate(target["inputs"]):
             kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
@@ -298,7 +337,12 @@ def main() -> None:
                     encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
                     before = _encode([args, kwargs] if kwargs else args)
-                    encoded = _encode(fn(*args, **kwargs))
+                    returned = fn(*args, **kwargs)
+                    encoded = _encode(returned)
+                    if _argument_returned(returned, args, kwargs):
+                        rec["same"] = 1  # the caller's own object, not a new one (vrd9-8)
+                    if _container(type(returned)):
+                        returned_here.append((i, returned, encoded))
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
@@ -315,6 +359,8 @@ def main() -> None:
                 if bases:
                     rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
             send(rec)
+        for i in _changed_later(returned_here):
+            send({"k": "later", "t": ti, "i": i})
     send({"k": "finish", "s": spent[0]})
     sys.stdout.flush()
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish
