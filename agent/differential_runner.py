@@ -92,11 +92,14 @@ def _snapshot(t: type) -> list[tuple[type, dict[str, object]]]:
 # The classes of the standard library read as plain data that Python code can change (their
 # methods set anew: ``Counter.__missing__ = lambda s, k: 1``), as they were before any
 # workspace code ran: one changed since is no longer the standard type its callers expect.
-_UNTOUCHED = {t: _snapshot(t) for t in (collections.Counter, _FRACTION, _DECIMAL)}
+_UNTOUCHED: list[tuple[type, list[tuple[type, dict[str, object]]]]] = [
+    (t, _snapshot(t)) for t in (collections.Counter, _FRACTION, _DECIMAL)
+]
 
 
 def _untouched(t: type) -> bool:
-    for k, before in _UNTOUCHED.get(t, ()):
+    classes = [snap for known, snap in _UNTOUCHED if known is t]
+    for k, before in classes[0] if classes else ():
         now = _type_dict(k)
         if len(now) != len(before) or any(now.get(name) is not v for name, v in before.items()):
             return False
