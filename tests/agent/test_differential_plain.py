@@ -127,7 +127,9 @@ def test_a_method_answering_where_the_reference_returns_none_differs() -> None:
 
     assert compare([target], ref, run([None, None, None, None, 1]), 0) == ["LRUCache#0: returned a different value"]
     assert compare([target], ref, run([True, None, None, None, None]), 0) != []  # put answers nothing
-    me = differential.SELF  # a chainable put returns the cache itself (R6-25)
+    me = differential.SELF  # a chainable put returns the cache itself (R6-25), as the runner names it
+    cache = object()
+    assert runner._method_return(cache, cache) == me and runner._method_return(cache, None) is None
     assert compare([target], ref, run([me, me, me, None, None]), 0) == []
     # The cache itself is no answer from a get, which the reference answers from elsewhere.
     hit = [["put", ["a", 1]], ["get", ["a"]]]
