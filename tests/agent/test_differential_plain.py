@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import fractions
 import json
+import typing
 from collections import Counter, defaultdict
 from decimal import Decimal
 from fractions import Fraction
@@ -141,3 +142,22 @@ def test_a_method_answering_where_the_reference_returns_none_differs() -> None:
 @pytest.mark.parametrize("kind", [collections.OrderedDict, dict])
 def test_plain_dicts_still_travel(kind: type) -> None:
     assert runner._encode(kind(a=1)) == {"dict": [["a", 1]]}
+
+
+def test_a_namedtuple_travels_as_its_tuple_only_while_it_reads_as_one() -> None:
+    # vrd9-5's class: the runner reads a namedtuple through tuple.__iter__; one whose own
+    # __eq__, __iter__ or a field accessor says otherwise is not the tuple its callers see.
+    point = collections.namedtuple("point", "x y", defaults=[0])
+
+    class Named(typing.NamedTuple):
+        a: int
+        b: str = "z"
+
+        def total(self) -> int:  # a method of its own: no caller of the tuple reads it
+            return 1
+
+    assert runner._encode([point(1), Named(1)]) == {"list": [{"tuple": [1, 0]}, {"tuple": [1, "z"]}]}
+    lying = type("lying", (point,), {"__eq__": lambda self, other: True, "__hash__": None})
+    shadowed = type("shadowed", (point,), {"x": property(lambda self: 9)})
+    iterated = type("iterated", (point,), {"__iter__": lambda self: iter([0, 0])})
+    assert all(_not_plain(k(1, 2)) for k in (lying, shadowed, iterated))
