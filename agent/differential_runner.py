@@ -260,11 +260,14 @@ def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
     return any(t is k for k in kinds)
 
 
+_KEPT_NODES = 2 * _MAX_NODES  # of the results of one run of calls kept and read again
+
+
 def _changed_later(returned: list[tuple[int, Any, Any]]) -> list[int]:
     """The calls whose result, read again once every later call of the run returned, is no
     longer what the call returned (a later call of the code changed it): read within a bound
     on the nodes read (past it, the rest is not read again)."""
-    budget = [2 * _MAX_NODES]
+    budget = [_KEPT_NODES]
     changed = []
     for i, obj, was in returned:
         try:
@@ -356,6 +359,7 @@ def main() -> None:
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         keywords = target.get("keywords") or []  # by input index; none past its end
         returned_here: list[tuple[int, Any, Any]] = []
+        kept_nodes = [0]
         for i, args in enumerate(target["inputs"]):
             kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
@@ -370,10 +374,14 @@ def main() -> None:
                 else:
                     before = _encode([args, kwargs] if kwargs else args)
                     returned = fn(*args, **kwargs)
-                    encoded = _encode(returned)
+                    nodes = [_MAX_NODES]
+                    encoded = _encode(returned, 0, nodes)
                     if _argument_returned(returned, args, kwargs):
                         rec["same"] = 1  # the caller's own object, not a new one (vrd9-8)
-                    if _container(type(returned)):
+                    if _container(type(returned)) and kept_nodes[0] + _MAX_NODES - nodes[0] <= _KEPT_NODES:
+                        # Kept within a bound (a run's results alive at once); their sizes
+                        # are the reference's, which the rollout must match anyway.
+                        kept_nodes[0] += _MAX_NODES - nodes[0]
                         returned_here.append((i, returned, encoded))
                 spent[0] += clock() - began
                 rec["v"] = encoded
