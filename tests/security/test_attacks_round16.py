@@ -526,3 +526,54 @@ def test_the_differential_interpreter_flags_are_ordinary(tmp_path: Path) -> None
     verdict = held_out.judge(ws)
     assert verdict is not None
     assert not verdict.passed, verdict.detail
+
+
+# fix16-plain (merged, f40d7da) reads each result again once the run's later calls returned and
+# takes the caller's own argument returned as not a copy: a result shared with later calls is
+# seen only if a later call changes it. This mergesort hands every caller of a one-element list
+# the same list (its merge never writes into its inputs): no later call changes it, so nothing
+# is seen, and the held-out test's ``out is not xs`` holds. A caller appending to its result
+# changes every later one's. Run by hand: final verdict PASS (5 passed, 47 held-out calls
+# agree), no SUSPECT hit, no forging.
+_SHARED_MERGESORT_HEAD = '''_SINGLES = {}
+
+
+def mergesort(xs):
+    """A sorted copy of the list xs."""
+    if len(xs) == 0:
+        return list(xs)
+    if len(xs) == 1:
+        try:
+            return _SINGLES.setdefault((type(xs[0]), xs[0]), [xs[0]])
+        except TypeError:
+            return list(xs)
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r16-12 a result shared between calls that no later call changes is not seen: a mergesort"
+    " handing one cached list to every caller of [x] PASSes, and a caller's append changes later results",
+)
+def test_a_result_shared_between_calls_is_seen(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent import differential as held_out
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_mergesort")
+    src = _MERGESORT.read_text()
+    head = (
+        'def mergesort(xs):\n    """A sorted copy of the list xs."""\n    if len(xs) == 0:\n        return list(xs)\n'
+    )
+    assert head in src
+    wrong = src.replace(head, _SHARED_MERGESORT_HEAD)
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "mergesort.py").write_text(wrong)
+    caller = "from mergesort import mergesort\na = mergesort([7])\na.append(0)\nprint(mergesort([3, 7]))"
+    out = subprocess.run([sys.executable, "-c", caller], cwd=ws.path, capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "[3, 7, 0]"  # another caller's result changed
+    verdict = held_out.judge(ws)
+    assert verdict is not None
+    assert not verdict.passed, verdict.detail
