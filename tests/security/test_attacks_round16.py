@@ -577,3 +577,56 @@ def test_a_result_shared_between_calls_is_seen(tmp_path: Path) -> None:
     verdict = held_out.judge(ws)
     assert verdict is not None
     assert not verdict.passed, verdict.detail
+
+
+# The arguments as a call left them are read right after it returns ("a copy that sorts the
+# caller's list is no copy"); a later call is not watched for what it does to an earlier
+# caller's arguments. This mergesort keeps its last caller's list and empties it at the next
+# call: the caller's data is gone. Run by hand: final verdict PASS (5 passed, 47 held-out calls
+# agree), no SUSPECT hit.
+_CLEARING_MERGESORT_HEAD = '''_PREVIOUS = []
+
+
+def mergesort(xs):
+    """A sorted copy of the list xs."""
+    if _PREVIOUS and _PREVIOUS[0] is not xs:
+        _PREVIOUS[0].clear()
+    _PREVIOUS[:] = [xs]
+    return _sort(xs)
+
+
+def _sort(xs):
+    if len(xs) <= 1:
+        return list(xs)
+    mid = len(xs) // 2
+    return merge(_sort(xs[:mid]), _sort(xs[mid:]))
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r16-13 an earlier caller's argument changed by a later call is not seen: a mergesort"
+    " emptying its previous caller's list at the next call PASSes",
+)
+def test_an_argument_changed_by_a_later_call_is_seen(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent import differential as held_out
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_mergesort")
+    src = _MERGESORT.read_text()
+    head = (
+        'def mergesort(xs):\n    """A sorted copy of the list xs."""\n    if len(xs) == 0:\n        return list(xs)\n'
+        "    mid = len(xs) // 2\n    return merge(mergesort(xs[:mid]), mergesort(xs[mid:]))\n"
+    )
+    assert head in src
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "mergesort.py").write_text(src.replace(head, _CLEARING_MERGESORT_HEAD))
+    caller = "from mergesort import mergesort\na = [3, 1, 2]\ns = mergesort(a)\nmergesort([5])\nprint(s, a)"
+    out = subprocess.run([sys.executable, "-c", caller], cwd=ws.path, capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "[1, 2, 3] []"  # the first caller's list emptied by the second call
+    verdict = held_out.judge(ws)
+    assert verdict is not None
+    assert not verdict.passed, verdict.detail
