@@ -374,12 +374,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-8 the differential's path, drawn from consonant-vowel syllables under a dozen"
-    " roots since r16-4, is a grammar: a fix right only where it matches (or in pytest's <task>-<8 hex>)"
-    " agrees on every held-out call",
-)
 def test_the_differential_path_grammar_is_not_recognisable(tmp_path: Path) -> None:
     import subprocess
     import sys
