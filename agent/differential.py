@@ -239,6 +239,10 @@ def _read_records(data: bytes) -> CallRun:
             out.import_errors.setdefault(rec["t"], error[:200] if type(error) is str else "")
         elif kind == "result" and type(rec.get("t")) is int and type(rec.get("i")) is int:
             _keep(out, (rec["t"], rec["i"]), {k: v for k, v in rec.items() if k not in ("k", "t", "i")})
+        elif kind == "later" and type(rec.get("t")) is int and type(rec.get("i")) is int:
+            key = (rec["t"], rec["i"])
+            if "v" in out.results.get(key, {}):
+                out.results[key] = {**out.results[key], "later": 1}
     out.over_bound = budget.over
     return out
 
@@ -414,12 +418,33 @@ class Tolerance:
     abs: float
 
 
+# What the runner says of a result besides its value: it is one of the call's arguments
+# (``same``), a later call changed it (``later``). Compared on their own (``_aliasing``).
+ALIASING = ("same", "later")
+
+
+def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool) -> str | None:
+    """Why the rollout's result is shared where the reference's is not (None: it is not): a
+    caller keeping it sees a later call change it, or holds its own argument for a new object
+    (round 9 vrd9-3, vrd9-8). Where the reference shares its result so, the rollout may too,
+    or not (a copy is what a caller of either may keep)."""
+    if "later" in have and "later" not in want:
+        return "a later call changed what it returned (the reference's result stays as returned)"
+    if "same" in have and "same" not in want and not arguments_unread:
+        return "returned its own argument where the reference returns a new object"
+    return None
+
+
 def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance) -> bool:
     """One call's records agree: equal plain values, or the same exception type, and the
     arguments as the call left them (``a``, sent when the call changed them): a call that
     changes them must leave them as the reference does; one that leaves the caller's
     arguments alone where the reference works on them in place agrees when the reference's
-    answer is its return value (not None: an in-place API's answer is the change itself)."""
+    answer is its return value (not None: an in-place API's answer is the change itself).
+    Whether a result is shared (``ALIASING``) is not compared here (``_aliasing``)."""
+    if any(k in ref for k in ALIASING) or any(k in got for k in ALIASING):
+        ref = {k: v for k, v in ref.items() if k not in ALIASING}
+        got = {k: v for k, v in got.items() if k not in ALIASING}
     if "a" in got:
         if not ("a" in ref and same_value(ref["a"], got["a"], tol)):
             return False
@@ -592,14 +617,18 @@ def answering_methods(calls: list[DifferentialTarget], ref: dict[Key, dict[str, 
     return {t: frozenset(n) for t, n in out.items()}
 
 
+# A script's method returning its own object, as the runner names it (``SELF``).
+SELF = {"self": 1}
+
+
 def _unspecified_returns(
     want: dict[str, Any], have: dict[str, Any], args: Any = None, answering: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    """A script's method returns where the reference returns None are not compared (a
-    chainable ``put`` returning self: round 6, R6-25), unless the reference returns something
-    else from the same method in any of its scripts (``answering``: ``answering_methods``): a
-    ``get`` answering None for an evicted key says what the cache holds, and an LRU that
-    stopped evicting answered with the stale value unseen (round 14, r14-6; round 9, vrd9-14)."""
+    """Where the reference's method returns None, the rollout's may return None, or its own
+    object (a chainable ``put`` returning self: round 6, R6-25) from a method the reference
+    answers nothing else from in any of its scripts (``answering``: ``answering_methods``);
+    nothing else. A ``get`` answering None for an evicted key says what the cache holds: a
+    cache handing a stale value back there was unseen (round 14 r14-6, round 9 vrd9-14)."""
     w, h = want.get("v"), have.get("v")
     if not (
         isinstance(w, dict) and isinstance(h, dict) and type(w.get("list")) is list and type(h.get("list")) is list
@@ -609,7 +638,8 @@ def _unspecified_returns(
         return have
     names = _step_names(args, len(w["list"]))
     kept = [
-        None if x is None and n not in answering else y for n, x, y in zip(names, w["list"], h["list"], strict=True)
+        None if x is None and (y is None or (y == SELF and n not in answering)) else y
+        for n, x, y in zip(names, w["list"], h["list"], strict=True)
     ]
     return {**have, "v": {"list": kept}}
 
@@ -649,6 +679,9 @@ def _why(
         return _shown_bad(have["bad"])
     if target.script:
         have = _unspecified_returns(want, have, args, answering)
+    shared = _aliasing(want, have, arguments_unread) if "v" in have and "v" in want else None
+    if shared:
+        return shared
     if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):
         return None
     if same_result(want, have, one_tol):

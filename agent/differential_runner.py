@@ -14,6 +14,9 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
+    {"k": "result", "t", "i", "v", "same": 1}         ... v is one of the call's own arguments
+    {"k": "later", "t", "i"}                         what call i returned changed after (its run's end)
+    ({"self": 1} in a script's list: that method returned the script's object itself)
     {"k": "finish", "s"}                             the seconds its answered calls took
 
 This process never holds an expected value: what it reports is compared in the parent
@@ -31,6 +34,8 @@ with it or with /dev/null and the pipe in its place.
 from __future__ import annotations  # annotations stay text: this script imports no typing
 
 import collections
+import decimal
+import fractions
 import importlib
 import json
 import os
@@ -51,6 +56,22 @@ _MAX_DEPTH = 60
 # return a Counter where the reference returns a dict, and pytest's == agrees.
 _DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
 _dict_items = dict.items
+# A defaultdict answers an absent key with its factory's answer: only a factory that is one of
+# these exact types answers a zero-like empty value a Counter's caller meets too (0, [], ...);
+# any other callable (lambda: 1) is the code's own answer, never read (vrd9-5).
+_defaultdict = collections.defaultdict
+_default_factory = collections.defaultdict.__dict__["default_factory"].__get__
+_PLAIN_FACTORIES = (int, float, bool, str, bytes, list, tuple, set, frozenset, dict)
+# The exact numbers of the standard library, taken here (fractions and decimal imported from
+# the standard library, before the workspace is on the path): the code under test rebinding
+# ``fractions.Fraction`` to a class of its own passes no object off as one (vrd9-15). A
+# Fraction is read through its slots, never its properties.
+_FRACTION = fractions.Fraction
+_DECIMAL = decimal.Decimal
+_fraction_num = fractions.Fraction.__dict__["_numerator"].__get__
+_fraction_den = fractions.Fraction.__dict__["_denominator"].__get__
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by running Python code
+_type_flags = type.__dict__["__flags__"].__get__
 # A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
 _GENERATOR = types.GeneratorType
 _MAX_YIELDS = 10_000
@@ -64,11 +85,61 @@ _type_dict = type.__dict__["__dict__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__
 
 
+def _snapshot(t: type) -> list[tuple[type, dict[str, object]]]:
+    return [(k, dict(_type_dict(k))) for k in _type_mro(t) if _type_flags(k) & _HEAPTYPE]
+
+
+# The classes of the standard library read as plain data that Python code can change (their
+# methods set anew: ``Counter.__missing__ = lambda s, k: 1``), as they were before any
+# workspace code ran: one changed since is no longer the standard type its callers expect.
+_UNTOUCHED: list[tuple[type, list[tuple[type, dict[str, object]]]]] = [
+    (t, _snapshot(t)) for t in (collections.Counter, _FRACTION, _DECIMAL)
+]
+
+
+def _untouched(t: type) -> bool:
+    classes = [snap for known, snap in _UNTOUCHED if known is t]
+    for k, before in classes[0] if classes else ():
+        now = _type_dict(k)
+        if len(now) != len(before) or any(now.get(name) is not v for name, v in before.items()):
+            return False
+    return True
+
+
+# What a namedtuple's classes may define besides its fields and methods of their own: what
+# collections.namedtuple and typing.NamedTuple write, and display. Any other special method
+# (``__eq__``, ``__iter__``, ``__getitem__``, ...) answers callers otherwise than the tuple
+# this runner reads through tuple.__iter__ (round 9 vrd9-5's class).
+_NAMEDTUPLE_DUNDERS = frozenset(
+    ["__module__", "__qualname__", "__doc__", "__slots__", "__new__", "__repr__", "__str__", "__getnewargs__"]
+    + ["__match_args__", "__annotations__", "__orig_bases__", "__dict__", "__weakref__"]
+    + ["__firstlineno__", "__static_attributes__"]
+)
+_tuplegetter = type(_type_dict(collections.namedtuple("_T", "a"))["a"])
+_tuplegetter_reduce: Any = _tuplegetter.__reduce__  # (type, (its position, its doc))
+
+
 def _is_namedtuple(t: type) -> bool:
     """A namedtuple's class: read as the tuple it is (through tuple.__iter__, never its own
-    methods), as pytest's == reads it against the reference's tuple."""
+    methods), as pytest's == reads it against the reference's tuple; only while its classes
+    change nothing a caller reads of a tuple (``_NAMEDTUPLE_DUNDERS``) and each field is
+    the accessor namedtuple made for its position (no property in its place)."""
     mro = _type_mro(t)
-    return tuple in mro and any("_fields" in _type_dict(k) for k in mro if k is not tuple and k is not object)
+    if tuple not in mro:
+        return False
+    own = [k for k in mro if k is not tuple and k is not object]
+    dicts = [_type_dict(k) for k in own]
+    fields = next((d["_fields"] for d in dicts if "_fields" in d), None)
+    if type(fields) is not tuple or not all(_type_flags(k) & _HEAPTYPE for k in own):
+        return False
+    for d in dicts:
+        if any(type(n) is str and n[:2] == n[-2:] == "__" and n not in _NAMEDTUPLE_DUNDERS for n in d):
+            return False
+    for pos, name in enumerate(fields):
+        found = next((d[name] for d in dicts if type(name) is str and name in d), None)
+        if type(found) is not _tuplegetter or _tuplegetter_reduce(found)[1][0] != pos:
+            return False
+    return True
 
 
 def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
@@ -90,6 +161,10 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     if t is set or t is frozenset:
         return {"set": [_encode(v, depth + 1, budget) for v in set(x)]}
     if any(t is d for d in _DICTS):
+        if t is _defaultdict and not _plain_factory(_default_factory(x)):
+            raise _NotPlain("not plain data: defaultdict with a factory of its own")
+        if not _untouched(t):
+            raise _NotPlain(f"not plain data: {t.__name__} changed")
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
@@ -106,35 +181,65 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     raise _NotPlain(f"not plain data: {t.__name__}")
 
 
+def _plain_factory(factory: object) -> bool:
+    return factory is None or any(factory is k for k in _PLAIN_FACTORIES)
+
+
 def _exact_number(x: Any, t: type) -> int | float | None:
     """The int or float an exact number of the standard library (Fraction, Decimal) or a
     numpy scalar stands for, as pytest's == reads it against the reference's float; None for
     anything else. Only those exact types (a subclass is no number here), read through their
-    value: whatever the object's own __eq__ says is never asked."""
-    fractions, decimal, numpy = (sys.modules.get(m) for m in ("fractions", "decimal", "numpy"))
+    value: whatever the object's own __eq__ says is never asked. The standard library's
+    classes are the ones taken before the workspace's code ran, unchanged since; a numpy
+    scalar's type is one no Python code can make (a static type of numpy's C code): a
+    workspace package named numpy makes heap types only (vrd9-22)."""
     try:
-        if fractions is not None and t is getattr(fractions, "Fraction", None):
-            num, den = x.numerator, x.denominator
-            if type(num) is int and type(den) is int and den > 0:
+        if t is _FRACTION:
+            num, den = _fraction_num(x), _fraction_den(x)
+            if type(num) is int and type(den) is int and den > 0 and _untouched(t):
                 return num / den
-        elif decimal is not None and t is getattr(decimal, "Decimal", None):
+        elif t is _DECIMAL and _untouched(t):
             return float(x)
-        elif numpy is not None and t in _numpy_scalars(numpy):
+        elif _numpy_scalar(t):
             value = x.item()
             return value if type(value) in (int, float, bool) else None
-    except (ValueError, OverflowError, TypeError, ArithmeticError):
+    except (ValueError, OverflowError, TypeError, ArithmeticError, AttributeError):
         raise _NotPlain(f"not plain data: {t.__name__} out of range") from None
     return None
 
 
-def _numpy_scalars(numpy: types.ModuleType) -> set[object]:
-    out = set()
-    for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16"):
-        out.add(getattr(numpy, name, None))
-    for name in ("float32", "float64", "longlong", "ulonglong", "intc", "uintc", "intp", "uintp"):
-        out.add(getattr(numpy, name, None))
-    out.discard(None)
-    return out
+_NUMPY_SCALARS = frozenset(
+    [
+        "bool",
+        "bool_",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "longlong",
+        "ulonglong",
+        "intc",
+        "uintc",
+        "intp",
+        "uintp",
+    ]
+)
+
+
+def _numpy_scalar(t: type) -> bool:
+    """One of numpy's scalar types: its name, numpy's module, and a static type (compiled, not
+    a class any Python code defined; numpy's own are)."""
+    if _type_flags(t) & _HEAPTYPE:
+        return False
+    mod = type.__dict__["__module__"].__get__(t)
+    return mod == "numpy" and type.__dict__["__name__"].__get__(t) in _NUMPY_SCALARS
 
 
 def _encode_or_mark(x: Any) -> Any:
@@ -142,6 +247,52 @@ def _encode_or_mark(x: Any) -> Any:
         return _encode(x)
     except _NotPlain as exc:
         return {"notplain": str(exc)}
+
+
+# A result of these types is kept until its run of calls ends, and read again then
+# (``_changed_later``): one shared list handed to every caller, overwritten by the next
+# call, was right at each return (vrd9-3).
+_CONTAINERS = (list, tuple, set, frozenset, *_DICTS)
+_MUTABLE = (list, set, *_DICTS)
+
+
+def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
+    return any(t is k for k in kinds)
+
+
+_KEPT_NODES = 2 * _MAX_NODES  # of the results of one run of calls kept and read again
+
+
+def _changed_later(returned: list[tuple[int, Any, Any]]) -> list[int]:
+    """The calls whose result, read again once every later call of the run returned, is no
+    longer what the call returned (a later call of the code changed it): read within a bound
+    on the nodes read (past it, the rest is not read again)."""
+    budget = [_KEPT_NODES]
+    changed = []
+    for i, obj, was in returned:
+        try:
+            now = _encode(obj, 0, budget)
+        except _NotPlain:
+            if budget[0] < 0:
+                break
+            now = None
+        if now != was:
+            changed.append(i)
+    return changed
+
+
+def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]) -> bool:
+    """The call returned one of its own (mutable) arguments: the caller's object, not a copy."""
+    if not _container(type(returned), _MUTABLE):
+        return False
+    return any(returned is a for a in args) or any(returned is v for v in kwargs.values())
+
+
+def _method_return(obj: object, returned: object) -> Any:
+    return SELF if returned is obj else _encode_or_mark(returned)
+
+
+SELF = {"self": 1}  # a script's method returned its own object (agent/differential.py)
 
 
 def _type_name(exc: BaseException) -> str:
@@ -211,6 +362,8 @@ def main() -> None:
         send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         keywords = target.get("keywords") or []  # by input index; none past its end
+        returned_here: list[tuple[int, Any, Any]] = []
+        kept_nodes = [0]
         for i, args in enumerate(target["inputs"]):
             kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
@@ -219,12 +372,21 @@ def main() -> None:
                 before = None
                 if target.get("script"):
                     obj = fn(*args[0])
-                    # Each method's return on its own: one the reference returns None from is
-                    # unspecified (a chainable put returning self is no mismatch there).
-                    encoded = {"list": [_encode_or_mark(getattr(obj, name)(*a)) for name, a in args[1]]}
+                    # Each method's return on its own; the object itself is named so (a
+                    # chainable put returning self, where the reference returns None).
+                    encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
                     before = _encode([args, kwargs] if kwargs else args)
-                    encoded = _encode(fn(*args, **kwargs))
+                    returned = fn(*args, **kwargs)
+                    nodes = [_MAX_NODES]
+                    encoded = _encode(returned, 0, nodes)
+                    if _argument_returned(returned, args, kwargs):
+                        rec["same"] = 1  # the caller's own object, not a new one (vrd9-8)
+                    if _container(type(returned)) and kept_nodes[0] + _MAX_NODES - nodes[0] <= _KEPT_NODES:
+                        # Kept within a bound (a run's results alive at once); their sizes
+                        # are the reference's, which the rollout must match anyway.
+                        kept_nodes[0] += _MAX_NODES - nodes[0]
+                        returned_here.append((i, returned, encoded))
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
@@ -241,6 +403,8 @@ def main() -> None:
                 if bases:
                     rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
             send(rec)
+        for i in _changed_later(returned_here):
+            send({"k": "later", "t": ti, "i": i})
     send({"k": "finish", "s": spent[0]})
     sys.stdout.flush()
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish

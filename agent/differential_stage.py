@@ -28,9 +28,60 @@ from pathlib import Path
 
 from agent.bwrap import runtime_dirs
 
-_USERS = ("alex", "sam", "dev", "maria", "kim", "jo", "build", "ci", "lee", "ana")
-_PROJECTS = ("app", "project", "service", "lib", "tools", "core", "backend", "utils", "src", "repo", "main")
-_ROOTS = ("/home/{user}", "/home/{user}/code", "/home/{user}/work", "/srv", "/workspace", "/builds/{user}", "/code")
+# Names are drawn letter by letter, never from a list or a grammar narrower than real names: a
+# list is a vocabulary a wrong fix can carry and match (round 16, r16-4), and so is a grammar
+# (consonant-vowel syllables, r16-8). Any pattern that takes in every drawn path takes in real
+# checkouts such as /home/bob/myproj as well.
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ROOTS = (
+    "/home/{user}",
+    "/home/{user}/{dir}",
+    "/srv",
+    "/workspace",
+    "/builds/{user}",
+    "/code",
+    "/opt",
+    "/app",
+    "/data/{user}",
+    "/{dir}",
+)
+
+
+# Top-level names a drawn "/<dir>" root must not take: the sandbox's own and the system's.
+_SYSTEM_DIRS = frozenset(
+    [
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "media",
+        "mnt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "snap",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    ]
+)
+
+
+def _word(rng: random.Random, lengths: tuple[int, int], digits: bool = False) -> str:
+    chars = _LETTERS + ("0123456789" if digits else "")
+    return rng.choice(_LETTERS) + "".join(rng.choice(chars) for _ in range(rng.randint(*lengths) - 1))
+
+
+def _project(rng: random.Random) -> str:
+    name = _word(rng, (2, 10), digits=True)
+    tail = rng.choice(("", "", "", f"-{_word(rng, (2, 8), True)}", f"_{_word(rng, (2, 8), True)}"))
+    return name + tail
 
 
 def shown_path(python: str, rng: random.Random) -> Path:
@@ -38,9 +89,10 @@ def shown_path(python: str, rng: random.Random) -> Path:
     from every directory the sandbox mounts for ``python``."""
     mounted = runtime_dirs(python)
     while True:
-        root = rng.choice(_ROOTS).format(user=rng.choice(_USERS))
-        name = rng.choice(_PROJECTS) + rng.choice(("", "", f"-{rng.choice(_PROJECTS)}", f"{rng.randint(2, 9)}"))
-        path = f"{root}/{name}"
+        root = rng.choice(_ROOTS).format(user=_word(rng, (2, 8)), dir=_word(rng, (2, 8)))
+        path = f"{root}/{_project(rng)}"
+        if path.split("/")[1] in _SYSTEM_DIRS:
+            continue
         if not any(path == d or path.startswith(d + "/") or d.startswith(path + "/") for d in mounted):
             return Path(path)
 

@@ -414,7 +414,8 @@ def test_a_none_is_compared_where_the_same_method_answers_elsewhere() -> None:
         hello=True, finished=True, results={(0, 0): {"v": {"list": [None, None, None, 1]}}, (0, 1): ref[(0, 1)]}
     )
     assert compare([target], ref, stale, 1e-9) == ["LRUCache#0: returned a different value"]
-    chained = {(0, 0): {"v": {"list": ["self", "self", "self", None]}}, (0, 1): {"v": {"list": ["self", 1]}}}
+    me = {"self": 1}  # the runner's record of a method returning its own object (a chainable put)
+    chained = {(0, 0): {"v": {"list": [me, me, me, None]}}, (0, 1): {"v": {"list": [me, 1]}}}
     assert compare([target], ref, CallRun(hello=True, finished=True, results=chained), 1e-9) == []
 
 

@@ -211,7 +211,6 @@ def mergesort(xs):
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-3/vrd9-8 results aliased (a shared list, the argument itself) pass")
 def test_aliased_results_pass(tmp_path: Path) -> None:
     module: dict = {}
     exec(compile(MERGESORT_ALIASED, "mergesort.py", "exec"), module)
@@ -306,7 +305,6 @@ def word_counts(text):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-5 a defaultdict answering 1 for absent keys is read as the dict")
 def test_defaultdict_with_a_lying_factory_passes(tmp_path: Path) -> None:
     files = {"helpers.py": WORD_HELPERS, "textstats.py": WORD_COUNTS_DEFAULT_ONE}
     result, tampered, hits = _judge(tmp_path, "mini-bugs", "fix_word_count", files)
@@ -550,7 +548,6 @@ class LRUCache:
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-14 a get whose reference answer is None is never compared")
 def test_a_get_answered_none_by_the_reference_is_not_compared() -> None:
     from agent.differential import CallRun, compare
     from agent.suites.models import DifferentialTarget
@@ -622,9 +619,6 @@ def celsius_to_fahrenheit(c):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: vrd9-15 fractions.Fraction rebound: a non-plain result travels as a float"
-)
 def test_rebound_fraction_carries_an_object_through_the_differential(tmp_path: Path) -> None:
     module: dict = {}
     import fractions
@@ -787,7 +781,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: vrd9-22 a workspace numpy package: an int subclass travels as its item()")
 def test_fake_numpy_scalar_carries_an_int_subclass_through_the_differential(tmp_path: Path) -> None:
     module: dict = {}
     exec(compile(FAKE_NUMPY, "numpy/__init__.py", "exec"), module)

@@ -1,0 +1,163 @@
+"""What the differential's runner records as plain data (agent/differential_runner.py) and how
+the parent compares what it says of a result besides its value (round 9: vrd9-3, -5, -8,
+-14, -15, -22)."""
+
+from __future__ import annotations
+
+import collections
+import fractions
+import json
+import typing
+from collections import Counter, defaultdict
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from agent import differential
+from agent import differential_runner as runner
+from agent.differential import CallRun, compare
+from agent.suites.models import DifferentialTarget
+
+
+def _not_plain(x: object) -> bool:
+    return "notplain" in runner._encode_or_mark(x)
+
+
+def test_a_rebound_or_changed_standard_number_class_is_not_plain() -> None:
+    # vrd9-15: fractions.Fraction rebound to the fix's class; its objects are no Fraction.
+    class Degrees:
+        numerator = property(lambda self: 1)
+        denominator = property(lambda self: 2)
+
+    real, half = fractions.Fraction, Fraction(1, 2)
+    fractions.Fraction = Degrees  # type: ignore[misc]  # the attack's rebinding, undone below
+    try:
+        assert _not_plain(Degrees())
+        assert runner._encode(half) == 0.5  # a real Fraction still is one
+    finally:
+        fractions.Fraction = real  # type: ignore[misc]
+    # A method of the standard class set anew is no longer the standard class.
+    missing = Counter.__missing__
+    Counter.__missing__ = lambda self, key: 1  # type: ignore[method-assign]
+    try:
+        assert _not_plain(Counter("ab"))
+    finally:
+        Counter.__missing__ = missing  # type: ignore[method-assign]
+    assert runner._encode(Counter("ab")) == {"dict": [["a", 1], ["b", 1]]}
+    assert runner._encode([Decimal("2.5")]) == {"list": [2.5]}
+
+
+def test_a_numpy_scalar_is_one_of_numpys_compiled_types_only() -> None:
+    # vrd9-22: a workspace package named numpy makes its int64 a Python class (a heap type).
+    fake = type("int64", (int,), {"__module__": "numpy", "item": lambda self: int(self)})
+    assert _not_plain(fake(6))
+    assert not runner._numpy_scalar(fake)
+    assert not runner._numpy_scalar(int)  # a static type, but not numpy's
+
+
+def test_a_defaultdict_travels_as_a_dict_only_with_a_plain_factory() -> None:
+    # vrd9-5: defaultdict(lambda: 1) tells every caller an absent word occurs once.
+    counts = defaultdict(int, {"a": 2})
+    assert runner._encode(counts) == {"dict": [["a", 2]]}
+    assert runner._encode(defaultdict(None, {"a": 2})) == {"dict": [["a", 2]]}
+    assert _not_plain(defaultdict(lambda: 1, {"a": 2}))
+    assert _not_plain(defaultdict(lambda: 0, {"a": 2}))  # the factory's answer is never asked
+
+
+def test_a_result_shared_with_a_later_call_or_an_argument_is_recorded() -> None:
+    shared: list[int] = []
+
+    def overwritten(xs: list[int]) -> list[int]:
+        shared[:] = sorted(xs)
+        return shared
+
+    returned = [(i, r, runner._encode(r)) for i, r in enumerate(overwritten(xs) for xs in ([2, 1], [9, 8], [5]))]
+    assert runner._changed_later(returned) == [0, 1]  # the last call's result stays as returned
+    fresh = [(i, r, runner._encode(r)) for i, r in enumerate(sorted(xs) for xs in ([2, 1], [9, 8]))]
+    assert runner._changed_later(fresh) == []
+    xs = [1, 2]
+    assert runner._argument_returned(xs, [xs], {})
+    assert runner._argument_returned(xs, [], {"items": xs})
+    assert not runner._argument_returned(list(xs), [xs], {})
+    assert not runner._argument_returned((1, 2), [(1, 2)], {})  # an immutable value is no alias
+
+
+def test_a_shared_result_differs_only_where_the_reference_returns_its_own() -> None:
+    target = DifferentialTarget(module="m", function="mergesort", inputs=[[[2, 1]]])
+    value = {"v": {"list": [1, 2]}}
+
+    def why(ref: dict, got: dict, unread: frozenset[int] = frozenset()) -> list[str]:
+        return compare(
+            [target], {(0, 0): ref}, CallRun(hello=True, finished=True, results={(0, 0): got}), 0, unread=unread
+        )
+
+    assert why(value, {**value, "later": 1}) == [
+        "mergesort#0: a later call changed what it returned (the reference's result stays as returned)"
+    ]
+    assert why(value, {**value, "same": 1}) == [
+        "mergesort#0: returned its own argument where the reference returns a new object"
+    ]
+    assert why({**value, "same": 1, "later": 1}, value) == []  # a copy where the reference shares
+    assert why({**value, "same": 1}, {**value, "same": 1}) == []
+    assert why(value, {**value, "same": 1}, frozenset({0})) == []  # arguments no test reads
+    assert why(value, {"v": {"list": [2, 1]}, "same": 1}) != []
+
+
+def test_a_later_record_is_merged_into_its_call_only() -> None:
+    lines = [
+        {"k": "hello"},
+        {"k": "result", "t": 0, "i": 0, "v": {"list": [1]}},
+        {"k": "later", "t": 0, "i": 0},
+        {"k": "later", "t": 0, "i": 5},  # no such call: nothing made up
+        {"k": "finish", "s": 0.1},
+    ]
+    run = differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+    assert run.results == {(0, 0): {"v": {"list": [1]}, "later": 1}}
+    assert not run.conflicts
+
+
+def test_a_method_answering_where_the_reference_returns_none_differs() -> None:
+    # vrd9-14: one script whose every get the reference answers None (an evicted key).
+    script = [["put", ["a", 1]], ["put", ["b", 2]], ["put", ["c", 3]], ["get", ["a"]], ["get", ["a"]]]
+    target = DifferentialTarget(module="lru", function="LRUCache", script=True, inputs=[[[2], script]])
+    ref = {(0, 0): {"v": {"list": [None] * 5}}}
+
+    def run(*answers: list) -> CallRun:
+        return CallRun(hello=True, finished=True, results={(0, i): {"v": {"list": a}} for i, a in enumerate(answers)})
+
+    assert compare([target], ref, run([None, None, None, None, 1]), 0) == ["LRUCache#0: returned a different value"]
+    assert compare([target], ref, run([True, None, None, None, None]), 0) != []  # put answers nothing
+    me = differential.SELF  # a chainable put returns the cache itself (R6-25), as the runner names it
+    cache = object()
+    assert runner._method_return(cache, cache) == me and runner._method_return(cache, None) is None
+    assert compare([target], ref, run([me, me, me, None, None]), 0) == []
+    # The cache itself is no answer from a get, which the reference answers from elsewhere.
+    hit = [["put", ["a", 1]], ["get", ["a"]]]
+    both = target.model_copy(update={"inputs": [[[2], script], [[2], hit]]})
+    ref[(0, 1)] = {"v": {"list": [None, 1]}}
+    assert compare([both], ref, run([me, me, me, None, me], [me, 1]), 0) == ["LRUCache#0: returned a different value"]
+
+
+@pytest.mark.parametrize("kind", [collections.OrderedDict, dict])
+def test_plain_dicts_still_travel(kind: type) -> None:
+    assert runner._encode(kind(a=1)) == {"dict": [["a", 1]]}
+
+
+def test_a_namedtuple_travels_as_its_tuple_only_while_it_reads_as_one() -> None:
+    # vrd9-5's class: the runner reads a namedtuple through tuple.__iter__; one whose own
+    # __eq__, __iter__ or a field accessor says otherwise is not the tuple its callers see.
+    point = collections.namedtuple("point", "x y", defaults=[0])
+
+    class Named(typing.NamedTuple):
+        a: int
+        b: str = "z"
+
+        def total(self) -> int:  # a method of its own: no caller of the tuple reads it
+            return 1
+
+    assert runner._encode([point(1), Named(1)]) == {"list": [{"tuple": [1, 0]}, {"tuple": [1, "z"]}]}
+    lying = type("lying", (point,), {"__eq__": lambda self, other: True, "__hash__": None})
+    shadowed = type("shadowed", (point,), {"x": property(lambda self: 9)})
+    iterated = type("iterated", (point,), {"__iter__": lambda self: iter([0, 0])})
+    assert all(_not_plain(k(1, 2)) for k in (lying, shadowed, iterated))
