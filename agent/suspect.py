@@ -786,16 +786,19 @@ def _fragments(line: str) -> Iterator[str]:
         yield s + " pass"
 
 
-def _names_code(tree: ast.AST) -> str | None:
-    """The rule of a string in ``tree`` that names code to run (``"runpy.run_path"``)."""
+def _named_code(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, rule) of each string in ``tree`` that names code to run (``"runpy.run_path"``)."""
     for n in ast.walk(tree):
         if isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) <= TEXT_MAX:
             m = _DOTTED.fullmatch(n.value.strip())
             if m is None or _FILE_SUFFIX.search(m.group(1)):
                 continue  # a file's name ("runpy.py"), not a callable's
             if (rule := probe_rule(qualify(m.group(1).replace(":", ".")))) in _NAMED_CODE:
-                return rule
-    return None
+                yield n.lineno, rule
+
+
+def _names_code(tree: ast.AST) -> str | None:
+    return next((rule for _, rule in _named_code(tree)), None)
 
 
 def _python_in_text(
@@ -812,7 +815,7 @@ def _python_in_text(
     code (a JSON logging config's factory). Prose (a README's sentence) parses as no Python;
     data (JSON) holds no code. No excuse from the old text: data and prose run nothing."""
     by_path: dict[str, list[AddedLine]] = {}
-    for a in lines:
+    for a in sorted(lines, key=lambda a: is_test_path(a.path, protected)):  # (stable: test files last)
         by_path.setdefault(a.path, []).append(a)
     whole: list[AddedLine] = []
     code: list[AddedLine] = []
@@ -825,13 +828,22 @@ def _python_in_text(
         if tree is not None and _holds_code(tree):
             whole += file_lines
             continue
-        exempt = TEST_EXEMPT if is_test_path(path, protected) else frozenset()
+        test = is_test_path(path, protected)
+        exempt = TEST_EXEMPT if test else frozenset()
+        if tree is not None and text is not None:  # data (JSON): only its strings that name code
+            at = {a.line: a for a in file_lines}
+            named = [(n, rule) for n, rule in _named_code(tree) if rule not in exempt]
+            on = _patch_lines(text, [n for n, _ in named])
+            hits += [_hit(rule, at[on(n)]) for n, rule in named if on(n) in at]
+            continue
         pieces: list[tuple[AddedLine, str]] = []
         for a in file_lines:
             if not _MAY_BE_CODE.search(a.text):
                 continue  # words, numbers, punctuation: no call, import, attribute or key
             examined += 1
             if examined > SCAN_MAX_LINES:
+                if test:
+                    break  # (test data, read last: the rules that test code may break are most of them)
                 said = (
                     f"the patch adds over {SCAN_MAX_LINES:,} lines of text that may be code, past what the scan reads"
                 )
@@ -920,7 +932,7 @@ def _parsed_hits(
             # Python may run what this Python cannot parse (newer syntax in a task's venv): the
             # AST pass is blind to it, so that is a hit (round 16 r16-6: a byte order mark made
             # ast.parse refuse a file Python imports), unless the old file did not parse either.
-            if old is None or parse(old) is not None:
+            if old is None or token_count(old) > TOKENS_MAX or parse(old) is not None:
                 hit = _hit("unscanned_source", lines[0])
                 out.append(hit.model_copy(update={"text": f"{path}: {UNPARSEABLE}"}))
             continue

@@ -108,3 +108,9 @@ def test_a_source_that_does_not_parse_is_a_hit() -> None:
     # a file that never parsed (a Python 2 module) excuses its own edits
     old = "print 'hi'\n" + BEFORE
     assert "unscanned_source" not in _rules("solve.py", (old + "y = 2\n").encode(), old.encode())
+
+
+def test_test_data_past_the_cap_is_left_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent.suspect, "SCAN_MAX_LINES", 50)
+    text = "".join(f"x{i} = foo.bar({i})\n" for i in range(60)) + "## heading\n"
+    assert _rules("tests/data/cases.md", text.encode()) == set()
