@@ -86,7 +86,7 @@ def test_an_unshown_text_file_is_read_from_the_workspace(tmp_path) -> None:
 
 def test_text_past_the_scan_cap_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agent.suspect, "SCAN_MAX_LINES", 50)
-    text = "".join(f"x{i} = foo.bar({i})\n" for i in range(60)) + "## heading\n"
+    text = "".join(f"x{i} = foo.bar({i})\n" for i in range(60)) + "Not Python, so read a line at a time.\n"
     assert "unscanned_source" in _rules("notes.md", text.encode())
 
 
@@ -112,5 +112,5 @@ def test_a_source_that_does_not_parse_is_a_hit() -> None:
 
 def test_test_data_past_the_cap_is_left_unread(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agent.suspect, "SCAN_MAX_LINES", 50)
-    text = "".join(f"x{i} = foo.bar({i})\n" for i in range(60)) + "## heading\n"
+    text = "".join(f"x{i} = foo.bar({i})\n" for i in range(60)) + "Not Python, so read a line at a time.\n"
     assert _rules("tests/data/cases.md", text.encode()) == set()
