@@ -810,8 +810,8 @@ def _python_in_text(
 ) -> tuple[list[AddedLine], list[AddedLine], list[SuspectHit]]:
     """Of the added lines of files other than .py: those of files that are Python (they parse
     whole and hold code: the scan reads them as a .py), the lines elsewhere that read as code
-    (the line rules read them; the AST pass reads each alone: an unbound ``os`` names nothing
-    there, ``exec`` and ``__import__`` do), and the hits of that pass and of strings that name
+    (the line rules read them; the AST pass reads a file's as one module, a line each), and
+    the hits of that pass and of strings that name
     code (a JSON logging config's factory). Prose (a README's sentence) parses as no Python;
     data (JSON) holds no code. No excuse from the old text: data and prose run nothing."""
     by_path: dict[str, list[AddedLine]] = {}
@@ -1022,14 +1022,20 @@ def _split_lines(text: str) -> Iterator[str]:
 def _new_source(
     pl: PatchLines, path: str, lines: list[AddedLine], old: str | None, new_text: OldText | None
 ) -> str | None:
-    """The new text of ``path`` as Python reads it: the patch's own (``as_python``) where it
-    can be, else the workspace's (read as Python reads it, ``SourceTree``)."""
+    """The new text of ``path``: the patch's own where it can be (a module's as the import
+    system decodes it, ``as_python``), else the workspace's (``SourceTree``). Other files are
+    read as the patch shows them: ``exec(open(...).read())`` honours no coding cookie, so a
+    ``# coding: nope`` atop a notes.txt hides nothing."""
+
+    def decoded(text: str) -> str:
+        return (as_python(text) or "") if path.endswith((".py", ".pyw")) else text  # ("": Python refuses it)
+
     if path in pl.new_files and path not in pl.unshown:
-        return as_python("\n".join(a.text for a in sorted(lines, key=lambda a: a.line))) or ""
+        return decoded("\n".join(a.text for a in sorted(lines, key=lambda a: a.line)))
     if old is not None and path in pl.hunks and path not in pl.unshown:
         text = apply_hunks(old, pl.hunks[path])
         if text is not None:
-            return as_python(text) or ""  # (a file Python refuses to decode runs nothing)
+            return decoded(text)
     text = new_text(path) if new_text is not None else None
     if text is None or path in pl.unshown:
         return text  # an unshown file's text was checked against the patch's digest

@@ -114,3 +114,9 @@ def test_test_data_past_the_cap_is_left_unread(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(agent.suspect, "SCAN_MAX_LINES", 50)
     text = "".join(f"x{i} = foo.bar({i})\n" for i in range(60)) + "Not Python, so read a line at a time.\n"
     assert _rules("tests/data/cases.md", text.encode()) == set()
+
+
+def test_a_coding_line_hides_no_text_file() -> None:
+    # exec(open("notes.txt").read()) honours no cookie: the text is read as the patch shows it
+    assert "frames" in _rules("notes.txt", ("# coding: nope\n" + NOTES).encode())
+    assert "dynamic_code" in _rules("logging.ini", b"# -*- coding: nope -*-\n[h]\nargs=(exec(src),)\n")
