@@ -158,7 +158,7 @@ PROBES: dict[str, str] = {
         + ["pkgutil.ImpLoader", "pydoc.locate", "pydoc.importfile", "pydoc.safeimport", "yaml.unsafe_load"]
         + ["yaml.unsafe_load_all", "yaml.full_load", "yaml.full_load_all", "yaml.Loader", "yaml.UnsafeLoader"]
         + ["yaml.FullLoader", "yaml.CLoader", "yaml.CUnsafeLoader", "yaml.CFullLoader", "joblib.load"]
-        + ["pandas.read_pickle"],
+        + ["pandas.read_pickle", "codecs.register"],
         "dynamic_code",
     ),
     # Where imports look and what a path entry runs (a .pth line starting with ``import``).

@@ -34,6 +34,7 @@ EVALUATORS = [
     "import trace\ntrace.Trace().run(src)\n",
     "import pkgutil\nf = pkgutil.resolve_name(name)\n",
     "import pydoc\nm = pydoc.importfile('notes.txt')\n",
+    "import codecs\ncodecs.register(search)\n",
 ]
 
 
