@@ -101,11 +101,6 @@ dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
-try:  # the OOM killer's first choice: the tests, never repo-agent (an enclosing cgroup's OOM killed it)
-    with open("/proc/self/oom_score_adj", "w") as f:
-        f.write("1000")
-except OSError:
-    pass
 def _found(cmd):  # the files execvp may run for the command, in its order (PATH relative to cwd), seen as root
     if "/" in cmd:
         return [os.path.join(cwd, cmd)]
@@ -1234,6 +1229,7 @@ def _run(
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
     )
+    cmd = _oom_first(cmd)
     if cgroup is not None:
         cmd = cgroup.wrap(cmd)
     start = time.monotonic()
@@ -1348,6 +1344,15 @@ def _run(
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
     return CommandRun(code, out, duration, timed_out, data, lingered, written[0])
+
+
+def _oom_first(argv: list[str]) -> list[str]:
+    """``argv`` started as the OOM killer's first choice (oom_score_adj 1000, inherited by
+    bwrap, the launcher and every test): under an enclosing memory limit the tests die,
+    never repo-agent. Set before bwrap, as we are (with CAP_SYS_RESOURCE, which a container's
+    root may lack, that also sets the floor, oom_score_adj_min); the tests cannot lower it:
+    the sandbox's /proc is read-only (agent/bwrap.py)."""
+    return ["/bin/sh", "-c", 'echo 1000 2>/dev/null > /proc/self/oom_score_adj; exec "$@"', "sh", *argv]
 
 
 def _pidfd_pid(fd: int) -> int | None:

@@ -553,7 +553,6 @@ print("HOST ALIVE", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-12 the tests reset oom_score_adj: an enclosing OOM kills repo-agent")
 def test_tests_reset_oom_score_adj_and_the_oom_killer_takes_repo_agent():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
