@@ -625,3 +625,68 @@ def test_an_argument_changed_by_a_later_call_is_seen(tmp_path: Path) -> None:
     verdict = held_out.judge(ws)
     assert verdict is not None
     assert not verdict.passed, verdict.detail
+
+
+# The runner reads each result again as soon as its run of calls ends (milliseconds later): a
+# result the code empties a second after handing it over is read whole both times. This
+# mergesort returns a fresh list and a thread of its own clears it two seconds later (a caller
+# keeping its sorted copy finds it empty). Run by hand: final verdict PASS (5 passed).
+_FORGETTING_MERGESORT_HEAD = """import threading
+import time
+
+_GIVEN = []
+
+
+def _forget():
+    while True:
+        time.sleep(0.2)
+        now = time.monotonic()
+        while _GIVEN and now - _GIVEN[0][0] > 2.0:
+            _GIVEN.pop(0)[1].clear()
+
+
+threading.Thread(target=_forget, daemon=True).start()
+
+
+def mergesort(xs):
+    \"\"\"A sorted copy of the list xs.\"\"\"
+    out = _sort(xs)
+    _GIVEN.append((time.monotonic(), out))
+    return out
+
+
+def _sort(xs):
+    if len(xs) <= 1:
+        return list(xs)
+    mid = len(xs) // 2
+    return merge(_sort(xs[:mid]), _sort(xs[mid:]))
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r16-15 results are read again only as their run of calls ends: a mergesort whose own"
+    " thread empties each result two seconds after returning it PASSes",
+)
+def test_a_result_emptied_after_a_while_is_seen(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent import differential as held_out
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_mergesort")
+    src = _MERGESORT.read_text()
+    head = (
+        'def mergesort(xs):\n    """A sorted copy of the list xs."""\n    if len(xs) == 0:\n        return list(xs)\n'
+        "    mid = len(xs) // 2\n    return merge(mergesort(xs[:mid]), mergesort(xs[mid:]))\n"
+    )
+    assert head in src
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "mergesort.py").write_text(src.replace(head, _FORGETTING_MERGESORT_HEAD))
+    caller = "import time\nfrom mergesort import mergesort\ns = mergesort([3, 1, 2])\ntime.sleep(3)\nprint(s)"
+    out = subprocess.run([sys.executable, "-c", caller], cwd=ws.path, capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "[]"  # the caller's sorted copy, emptied
+    verdict = held_out.judge(ws)
+    assert verdict is not None
+    assert not verdict.passed, verdict.detail
