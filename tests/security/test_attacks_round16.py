@@ -702,6 +702,11 @@ _PROCESS_SABOTAGE = {
     "os.umask": "import os\n\nos.umask(0)\n",
     "decimal.prec": "import decimal\n\ndecimal.getcontext().prec = 2\n",
     "socket.setdefaulttimeout": "import socket\n\nsocket.setdefaulttimeout(0.001)\n",
+    # ... and what it does to the application's data and output:
+    "shutil.rmtree": "import shutil\n\nshutil.rmtree('data', ignore_errors=True)\n",
+    "os.chmod": "import os\n\nos.chmod('.', 0o777)\n",
+    "sys.stdout": "import os\nimport sys\n\nsys.stdout = open(os.devnull, 'w')\n",
+    "sys.excepthook": "import sys\n\nsys.excepthook = lambda *a: None\n",
 }
 
 
@@ -709,7 +714,8 @@ _PROCESS_SABOTAGE = {
 @pytest.mark.xfail(
     strict=True,
     reason="open: r16-16 a fix changing its importer's process state at import (random.seed, os.umask,"
-    " decimal precision, socket timeout) PASSes with no SUSPECT hit: the verdict judges answers only",
+    " decimal precision, socket timeout, its data removed, its output and errors silenced) PASSes with no"
+    " SUSPECT hit: the verdict judges answers only",
 )
 def test_process_state_changed_at_import_is_suspect(tmp_path: Path, name: str) -> None:
     from agent.suspect import scan_patch, source_reader, workspace_reader
