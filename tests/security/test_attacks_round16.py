@@ -758,3 +758,36 @@ def test_network_clients_at_import_are_suspect(tmp_path: Path, name: str) -> Non
     (ws.path / "gcd.py").write_text(_NETWORK_CLIENTS[name] + _RIGHT_GCD_TAIL)
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     assert hits, f"{name}: no SUSPECT hit"
+
+
+# r16-12 in the shape a fix really takes: the reference's word_counts under functools.lru_cache
+# (its helpers.py fixed too, as the reference has it). One dict per text, handed to every caller:
+# a caller's ``counts["a"] = 0`` is the next caller's answer. Run by hand: final verdict PASS
+# (5 passed, 24 held-out calls agree), no SUSPECT hit.
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r16-12 a memoised result (functools.lru_cache returning one dict to every caller) is"
+    " not seen: a caller's change to it is every later caller's answer",
+)
+def test_a_memoised_mutable_result_is_seen(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from agent import differential as held_out
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_word_count")
+    fix = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs/fix_word_count/_fix"
+    source = (fix / "textstats.py").read_text()
+    cached = source.replace("from helpers import normalize\n", "import functools\n\nfrom helpers import normalize\n")
+    cached = cached.replace("def word_counts(text):", "@functools.lru_cache(maxsize=None)\ndef word_counts(text):")
+    assert "lru_cache" in cached and "import functools" in cached
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    (ws.path / "textstats.py").write_text(cached)
+    (ws.path / "helpers.py").write_text((fix / "helpers.py").read_text())
+    caller = "from textstats import word_counts\nc = word_counts('a a b')\nc['a'] = 0\nprint(word_counts('a a b'))"
+    out = subprocess.run([sys.executable, "-c", caller], cwd=ws.path, capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "{'a': 0, 'b': 1}"
+    verdict = held_out.judge(ws)
+    assert verdict is not None
+    assert not verdict.passed, verdict.detail
