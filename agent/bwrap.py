@@ -154,7 +154,14 @@ def bwrap_argv(
     # An empty read-only tmpfs over bwrap's devpts (/dev/ptmx links into it); mounting
     # another is refused by the seccomp filter. Test runners need no terminal.
     argv += ["--size", "4096", "--tmpfs", "/dev/pts", "--remount-ro", "/dev/pts"]
-    argv += ["--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
+    # /proc read-only: the tests wrote 0 to their own and pid 1's oom_score_adj (1000, set
+    # before bwrap: agent/sandbox.py ``_oom_first``), and an enclosing memory limit's OOM
+    # killer took repo-agent instead (round 9 sbx9-12); a normal user's sandbox cannot set a
+    # floor (oom_score_adj_min needs CAP_SYS_RESOURCE in the host's namespace). Reads, and
+    # writes through /proc/self/fd links (/dev/stdout), reach their files as before; other
+    # writes fail (EROFS): /proc/self/comm too (prctl PR_SET_NAME names a process).
+    argv += ["--proc", "/proc", "--remount-ro", "/proc"]
+    argv += ["--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     mounted = [d for d in runtime_dirs(python) if not ws.startswith(d + "/")]
     for d in mounted:
         argv += _bind("--ro-bind", d, made)

@@ -720,8 +720,8 @@ class CallSequence:
 def call_sequence(
     calls: list[DifferentialTarget], kept: set[Key], rng: random.Random, per_call_s: float | None
 ) -> CallSequence:
-    """The sample forward (in a fresh process), reversed, then ``kept`` inputs drawn at
-    random positions for a random length."""
+    """The ``kept`` inputs of the sample (those the reference answered) forward, in a fresh
+    process, reversed, then drawn at random positions for a random length."""
     segments: list[DifferentialTarget] = []
     origin: list[tuple[int, list[int]]] = []
     part: list[str] = []
@@ -731,10 +731,16 @@ def call_sequence(
         origin.append((t, idx))
         part.append(label)
 
-    for t, target in enumerate(calls):
-        add(t, list(range(len(target.inputs))), "")
-    for t, target in enumerate(calls):
-        add(t, list(range(len(target.inputs)))[::-1], " (second pass)")
+    # Only inputs the reference answered: one it was left out at for hanging would stop the
+    # rollout's process there too, and every call after it would go unanswered (an honest
+    # QuixBugs knapsack was FAIL, "no result (the run timed out)" on each call).
+    answered = [[i for i in range(len(target.inputs)) if (t, i) in kept] for t, target in enumerate(calls)]
+    for t in range(len(calls)):
+        if answered[t]:
+            add(t, answered[t], "")
+    for t in range(len(calls)):
+        if answered[t]:
+            add(t, answered[t][::-1], " (second pass)")
     pool = sorted(kept)
     most = min(LONG_MAX, int(LONG_BUDGET_S / max(1e-3 if per_call_s is None else per_call_s, 1e-6)))
     if pool and most > 0:

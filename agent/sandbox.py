@@ -101,11 +101,6 @@ dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
     sys.stderr.write("repo-agent sandbox: %s\n" % what); os._exit(125)
-try:  # the OOM killer's first choice: the tests, never repo-agent (an enclosing cgroup's OOM killed it)
-    with open("/proc/self/oom_score_adj", "w") as f:
-        f.write("1000")
-except OSError:
-    pass
 def _found(cmd):  # the files execvp may run for the command, in its order (PATH relative to cwd), seen as root
     if "/" in cmd:
         return [os.path.join(cwd, cmd)]
@@ -380,15 +375,12 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def sandbox_rlimits(timeout_s: float, memory_cgroup: bool = False) -> dict[str, int]:
     """``memory_cgroup``: the sandbox has a memory cgroup of its own, which caps its memory."""
     cpu = int(timeout_s) + 5
-    return {
+    limits = {
         "RLIMIT_CPU": cpu,
         # Under a host or session memory limit below it, one process's own excess is a
         # MemoryError of its own, not the enclosing cgroup's OOM (normal-user mode has no
-        # cgroup of the sandbox's own to take it first). Where it has one, that cgroup's
-        # limit is already its part: RLIMIT_AS caps address space, not memory (each thread
-        # reserves an 8 MB stack and a 64 MB arena), and at the part it refused a test's
-        # fourth thread while the process used a few tens of MB (round 11, r11-8).
-        "RLIMIT_AS": AS_LIMIT if memory_cgroup else min(AS_LIMIT, cgroups.enclosing_memory() or AS_LIMIT),
+        # cgroup of the sandbox's own to take it first).
+        "RLIMIT_AS": min(AS_LIMIT, cgroups.enclosing_memory() or AS_LIMIT),
         "RLIMIT_FSIZE": FSIZE_LIMIT,
         "RLIMIT_NPROC": NPROC_LIMIT,
         "RLIMIT_NOFILE": NOFILE_LIMIT,
@@ -398,6 +390,16 @@ def sandbox_rlimits(timeout_s: float, memory_cgroup: bool = False) -> dict[str, 
         "RLIMIT_MSGQUEUE": MSGQUEUE_BYTES,
         "RLIMIT_SIGPENDING": SIGPENDING_LIMIT,
     }
+    if memory_cgroup:
+        # The sandbox's own memory cgroup caps what all its processes use together, and is
+        # already its part of an enclosing limit. RLIMIT_AS caps one process's address space,
+        # not memory: each thread reserves an 8 MB stack and (up to 8 per core) a 64 MB malloc
+        # arena, so at the part it refused a test's fourth thread (round 11, r11-8) and at 2 GB
+        # its 130th (an honest test starting 200 threads judged FAIL, round 16). Lifting it
+        # gives code under test no memory: the cgroup's limit (an OOM kill, its own doing)
+        # holds whatever it reserves; the process count stays bound by RLIMIT_NPROC and pids.max.
+        del limits["RLIMIT_AS"]
+    return limits
 
 
 def _reader(
@@ -1234,6 +1236,7 @@ def _run(
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
     )
+    cmd = _oom_first(cmd)
     if cgroup is not None:
         cmd = cgroup.wrap(cmd)
     start = time.monotonic()
@@ -1348,6 +1351,15 @@ def _run(
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
     return CommandRun(code, out, duration, timed_out, data, lingered, written[0])
+
+
+def _oom_first(argv: list[str]) -> list[str]:
+    """``argv`` started as the OOM killer's first choice (oom_score_adj 1000, inherited by
+    bwrap, the launcher and every test): under an enclosing memory limit the tests die,
+    never repo-agent. Set before bwrap, as we are (with CAP_SYS_RESOURCE, which a container's
+    root may lack, that also sets the floor, oom_score_adj_min); the tests cannot lower it:
+    the sandbox's /proc is read-only (agent/bwrap.py)."""
+    return ["/bin/sh", "-c", 'echo 1000 2>/dev/null > /proc/self/oom_score_adj; exec "$@"', "sh", *argv]
 
 
 def _pidfd_pid(fd: int) -> int | None:

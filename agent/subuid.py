@@ -82,13 +82,38 @@ def subid_range() -> SubidRange | None:
     return SubidRange(uids[0], gids[0], min(uids[1], gids[1]))
 
 
+def _leased_part(r: SubidRange) -> tuple[int, int]:
+    """(first, count) of ``r`` the sandboxes lease: its upper half, less the last four. Rootless
+    podman (docker, buildah) runs the user's containers in the same range, a container's uid
+    c as the c-th uid of it: their users are the low ones (system users, 1000 and on) and
+    nobody/nogroup (65534, 65535) at the very end; a lease that met one killed the user's
+    container process and ran the tests as its uid (round 9, sbx9-9). A uid any process runs
+    as is passed over besides (agent/uid_lease.py)."""
+    if r.count < 16:
+        return r.uid_base, r.count
+    low = r.count // 2
+    return r.uid_base + low, r.count - low - 4
+
+
+def _fallbacks() -> tuple[Path, ...]:
+    """This user's own directories a squatted lease directory gives way to (agent/uid_lease.py)."""
+    uid = os.geteuid()
+    out = [Path(f"/run/user/{uid}/repo-agent-subuids")]
+    try:
+        home = pwd.getpwuid(uid).pw_dir
+    except KeyError:
+        return tuple(out)
+    return (*out, Path(home) / ".cache" / "repo-agent" / "subuid-leases")
+
+
 def lease_range(r: SubidRange) -> UidRange:
     """Where this user's leases of ``r`` are held: one directory per user, machine-wide."""
+    first, count = _leased_part(r)
     where = os.environ.get(LEASE_DIR_ENV)
     if where:
-        return UidRange(r.uid_base, r.count, Path(where))
+        return UidRange(first, count, Path(where), _fallbacks())
     top = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
-    return UidRange(r.uid_base, r.count, top / f"repo-agent-subuids-{os.geteuid()}")
+    return UidRange(first, count, top / f"repo-agent-subuids-{os.geteuid()}", _fallbacks())
 
 
 def unavailable() -> str | None:

@@ -9,6 +9,13 @@ workers on one machine never hold the same uid, and a process that dies frees it
 A lease is given back only once no process of its uid is left (the lock file then says
 ``clean``); a uid whose last holder died without that is cleared of leftovers before it
 is handed out again: no leftover of one rollout ever shares a budget with the next.
+
+The uids are the kernel's, the lock files only this machine's directory's: a uid some
+process runs as that no holder of this directory left behind (another repo-agent's with a
+lease directory of its own, in a container with its own /run; a rootless container's user
+in a normal user's subordinate range) is someone else's: passed over, never killed
+(round 9, sbx9-16, sbx9-9). A lease directory a local user made first (/run/lock is
+world-writable) is never used: the next of the range's ``fallbacks`` is (sbx9-4).
 """
 
 from __future__ import annotations
@@ -72,19 +79,26 @@ def kill_uid(uid: int, timeout_s: float = 10.0, spare: Callable[[int], bool] | N
 
 @dataclass(frozen=True)
 class UidRange:
-    """``count`` uids from ``base``, leased through lock files in ``lease_dir``."""
+    """``count`` uids from ``base``, leased through lock files in ``lease_dir`` (else in the
+    first of ``fallbacks`` that is this user's alone: the same for every repo-agent of it)."""
 
     base: int
     count: int
     lease_dir: Path
+    fallbacks: tuple[Path, ...] = ()
+
+
+# Root's lease directory when the usual one is not root's alone: /run is writable by root
+# only, so no local user can make it first.
+ROOT_FALLBACK = Path("/run/repo-agent-uids")
 
 
 def root_range() -> UidRange:
     """Root's reserved range (read when asked: tests point it elsewhere)."""
-    return UidRange(UID_BASE, UID_COUNT, LEASE_DIR)
+    return UidRange(UID_BASE, UID_COUNT, LEASE_DIR, (ROOT_FALLBACK,))
 
 
-def _lease_dir(d: Path) -> Path:
+def _own_dir(d: Path) -> Path:
     try:
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.lstat(d)
@@ -94,6 +108,21 @@ def _lease_dir(d: Path) -> Path:
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
         raise LeaseError(f"the uid lease directory {d} is not a directory owned by this user alone")
     return d
+
+
+def _lease_dir(r: UidRange) -> Path:
+    """The range's lease directory, or the first fallback that is this user's alone: a local
+    user who made /run/lock/repo-agent-uids first (a sticky, world-writable directory)
+    refused every root sandbox of the machine (round 9, sbx9-4)."""
+    try:
+        return _own_dir(r.lease_dir)
+    except LeaseError as first:
+        for d in r.fallbacks:
+            try:
+                return _own_dir(d)
+            except LeaseError:
+                continue
+        raise first from None
 
 
 _CLEAN, _HELD = b"clean\n", b"held\n"
@@ -126,7 +155,7 @@ class UidLease:
 def lease_uid(within: UidRange | None = None) -> UidLease:
     """A uid of the reserved range (root's by default) no other sandbox on this machine holds now."""
     r = within or root_range()
-    d = _lease_dir(r.lease_dir)
+    d = _lease_dir(r)
     start = random.randrange(r.count)  # spread concurrent callers over the range
     for i in range(r.count):
         uid = r.base + (start + i) % r.count
@@ -141,8 +170,10 @@ def lease_uid(within: UidRange | None = None) -> UidLease:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 continue
             raise LeaseError(f"cannot lock a uid lease in {d}: {exc.strerror or exc}") from None
-        # A holder that died without giving the uid back may have left processes of it.
-        if os.pread(fd, 16, 0) == _CLEAN or kill_uid(uid, timeout_s=2.0):
+        # A holder of this directory that died without giving the uid back may have left
+        # processes of it: they are cleared. Processes of a uid no holder of ours left (the
+        # file new or ``clean``) are someone else's, running: the uid is passed over.
+        if not processes_of(uid) or (os.pread(fd, 16, 0) == _HELD and kill_uid(uid, timeout_s=2.0)):
             _mark(fd, _HELD)
             return UidLease(uid, fd)
         os.close(fd)

@@ -158,7 +158,6 @@ except SandboxError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-4 a local user squats the uid lease directory in /run/lock")
 def test_a_local_user_squats_the_uid_lease_directory():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -361,7 +360,6 @@ print(run.output)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-9 a sandbox lease kills the user's rootless containers' processes")
 def test_sandbox_lease_kills_a_rootless_container_of_the_same_user():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -553,7 +551,6 @@ print("HOST ALIVE", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-12 the tests reset oom_score_adj: an enclosing OOM kills repo-agent")
 def test_tests_reset_oom_score_adj_and_the_oom_killer_takes_repo_agent():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
@@ -745,9 +742,6 @@ print("EXIT", run.exit_code, run.output.strip())
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: sbx9-16 repo-agents with separate lease directories kill each other's tests"
-)
 def test_separate_lease_directories_lease_one_uid_and_kill_a_neighbour():
     if os.geteuid() != 0:
         pytest.fail("runs as root")

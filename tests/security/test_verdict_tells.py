@@ -33,7 +33,7 @@ from agent.differential_stage import shown_path, tty_plan
 from agent.final_verdict import final_test_run
 from agent.scoring import TestResult
 from agent.structured_inputs import structured_inputs
-from agent.suites.loading import load_suite
+from agent.suites.loading import apply_reference_fix, load_suite
 from agent.suites.models import DifferentialTarget
 from agent.suspect import judge_suspect, scan_patch, source_reader, workspace_reader
 from agent.trace import SuspectHit, judged
@@ -372,3 +372,10 @@ def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, mon
     calls = differential.sample(suite, suite.task("fix_slow"))
     results, left_out = differential.reference_results(suite, suite.task("fix_slow"), calls, sandbox="bwrap")
     assert results == {(0, 0): {"v": 2}, (0, 1): {"v": 3}, (0, 3): {"v": 4}} and left_out == 1
+    # The reference fix itself, judged: the input left out is not called in the final run
+    # either (it was, first of all: the run stopped there, every call "timed out", and the
+    # honest QuixBugs knapsack and levenshtein fixes were FAIL).
+    ws = Workspace.create(suite, suite.task("fix_slow"), tmp_path / "ws", sandbox="bwrap")
+    apply_reference_fix(suite, suite.task("fix_slow"), ws)
+    verdict = differential.judge(ws)
+    assert verdict is not None and verdict.passed and verdict.checked == 3, verdict

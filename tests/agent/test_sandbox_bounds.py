@@ -1,0 +1,69 @@
+"""The sandbox's bounds an honest test must live with, and the ones code under test may not
+lift (round 16: the OOM killer's choice, thread limits). Real bwrap, real cgroups."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.scoring import run_tests
+from agent.suites.models import Task
+from tests.security.test_sandbox_attacks_round8 import run_command_as
+
+# Tries to make itself and pid 1 less likely OOM victims than repo-agent (sbx9-12).
+OOM_RESET = r"""
+for p in ("/proc/self/oom_score_adj", "/proc/1/oom_score_adj"):
+    try:
+        open(p, "w").write("0")
+        print("LOWERED", p)
+    except OSError as e:
+        print("REFUSED", p, e.errno)
+print("NOW", open("/proc/self/oom_score_adj").read().strip(), open("/proc/1/oom_score_adj").read().strip())
+"""
+
+
+@pytest.mark.parametrize("mode", ["root", "user"])
+def test_tests_stay_the_oom_killers_first_choice(mode):
+    out = run_command_as(mode, OOM_RESET)["output"]
+    assert "LOWERED" not in out and out.count("REFUSED") == 2, out
+    assert "NOW 1000 1000" in out, out
+
+
+# An honest test that starts 200 threads (a thread-per-connection server's test, a pool):
+# under RLIMIT_AS 2 GB the 130th failed "can't start new thread" (8 MB stack and a 64 MB
+# malloc arena reserved per thread) in a root sandbox whose memory cgroup caps its memory.
+THREADS_TEST = """
+import threading
+
+
+def test_many_threads():
+    gate = threading.Event()
+    threads = [threading.Thread(target=gate.wait) for _ in range(200)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+"""
+
+
+def test_an_honest_test_starting_200_threads_passes_in_a_root_sandbox(tmp_path):
+    if os.geteuid() != 0:
+        pytest.fail("runs as root (the sandbox's own memory cgroup)")
+    if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
+        pytest.fail("needs a cgroup v1 memory hierarchy")
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_threads.py").write_text(THREADS_TEST)
+    task = Task(
+        id="t",
+        source={"kind": "dir", "path": "."},
+        goal="g",
+        test_command=f"{sys.executable} -m pytest -q tests",
+        timeout_s=60.0,
+    )
+    r = run_tests(ws, task, sandbox="bwrap")
+    assert r.passed, r.output[-1500:]
