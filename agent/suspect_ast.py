@@ -1263,6 +1263,7 @@ def scan_source(
     if tree is None:
         return None
     try:
+        _read_string_annotations(tree)
         return _Scan(tree, names_tests, watched).run()
     except RecursionError:  # code nested past what this pass follows: not read, so said
         return [AstHit("unscanned_source", 0, 0)]
@@ -1272,3 +1273,30 @@ def scan_source(
 # ``"()": "runpy.run_path"``).
 qualify = _qualify
 probe_rule = _probe_rule
+
+
+ANNOTATION_CHARS_MAX = 2000  # a string annotation read as code (a forward reference is a few names)
+
+
+def _read_string_annotations(tree: ast.Module) -> None:
+    """Each string annotation (``x: "List[Foo]"``) put in place as the expression it holds:
+    ``typing.get_type_hints`` (pydantic, attrs, a library the tests call) evaluates it, so
+    ``def f(x: "__import__('os').getcwd() and int")`` is code, on the string's line."""
+    found: list[tuple[ast.AST, str, ast.Constant, str]] = []
+    for node in ast.walk(tree):
+        for name in ("annotation", "returns"):
+            value = getattr(node, name, None)
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.append((node, name, value, value.value))
+    for node, name, value, source in found:
+        if len(source) > ANNOTATION_CHARS_MAX:
+            continue
+        try:
+            expr = ast.parse(source.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # not an expression: typing raises on it, nothing runs
+        for n in ast.walk(expr):
+            if isinstance(n, (ast.expr, ast.stmt)):
+                n.lineno, n.end_lineno = value.lineno, value.end_lineno
+                n.col_offset, n.end_col_offset = value.col_offset, value.end_col_offset
+        setattr(node, name, expr)

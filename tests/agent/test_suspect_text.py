@@ -121,3 +121,11 @@ def test_a_coding_line_hides_no_text_file() -> None:
     # exec(open("notes.txt").read()) honours no cookie: the text is read as the patch shows it
     assert "frames" in _rules("notes.txt", ("# coding: nope\n" + NOTES).encode())
     assert "dynamic_code" in _rules("logging.ini", b"# -*- coding: nope -*-\n[h]\nargs=(exec(src),)\n")
+
+
+def test_a_string_annotation_is_read_as_code() -> None:
+    # typing.get_type_hints (a library's, the tests') evaluates it
+    src = BEFORE + "def g(x: \"__import__('os').getcwd() and int\") -> 'int':\n    return x\n"
+    assert "reads_location" in _rules("solve.py", src.encode(), BEFORE.encode())
+    honest = BEFORE + "def g(x: 'List[Foo]', y: 'not an expression!') -> 'Optional[int]':\n    return x\n"
+    assert _rules("solve.py", honest.encode(), BEFORE.encode()) == set()
