@@ -18,6 +18,10 @@ from agent.uid_lease import UID_BASE, processes_of
 from tests.security.test_sandbox_attacks_round8 import PROJECT, PYTHON_AS_NOBODY, run_command_as
 
 MB = 1024 * 1024
+# The attacks' set-up done ("HOLDING"), or stopped by the disk cap during it: a normal user's
+# workspace is a tmpfs of the sandbox's own (agent/sandbox.py StagedWorkspace) whose watch
+# reads what it holds at every poll (50 ms), which may come before the print.
+STOPPED = "over its cap of 16777216 bytes (holes count at their size) or 100000 files: the run was stopped"
 
 # sbx9-1: the normal-user disk watch counts a deleted file that is only mapped by its
 # mapping's extent (agent/unnamed_files.py), not by the blocks the file holds: a file
@@ -42,10 +46,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-1 a deleted file mapped one page counts 4 kB, holds its whole size")
 def test_one_page_mapping_holds_a_whole_unlinked_file_past_the_disk_cap():
     got = run_command_as("user", ONE_PAGE_MAPPED, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -70,10 +73,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-2 a non-dumpable process's unlinked open files are not counted")
 def test_not_dumpable_process_hides_its_unlinked_files_from_the_disk_cap():
     got = run_command_as("user", NOT_DUMPABLE, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -97,10 +99,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-3 unlinked files held in flight on a unix socket are not counted")
 def test_descriptors_in_flight_hide_unlinked_files_from_the_disk_cap():
     got = run_command_as("user", IN_FLIGHT, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -130,10 +131,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-5 a thread with its own descriptor table hides unlinked files")
 def test_thread_with_its_own_descriptor_table_hides_unlinked_files_from_the_disk_cap():
     got = run_command_as("user", THREAD_OWN_TABLE, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -802,7 +802,6 @@ print(run_command_full([sys.executable, "-c", code], ws, timeout_s=30, verdict_p
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-17 mountinfo shows the differential its real workspace path")
 def test_mountinfo_shows_the_differential_its_real_workspace_path():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")
