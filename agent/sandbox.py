@@ -8,6 +8,8 @@
   per-uid limits count this sandbox only. Run by a normal user with a subordinate uid
   range, it runs as a uid of that range leased for it alone, in a user namespace made for
   it (agent/subuid.py); without one, as the user (``sandbox_sharing_note`` says what is shared).
+  A normal user's workspace is a size-capped tmpfs too, mounted by bwrap in the sandbox's
+  own mount namespace and staged by this process through its pid 1 (``StagedWorkspace``).
 - ``rlimit``, a plain subprocess with resource limits, runs only when the caller asks for
   it by name or the user said ``--unsafe-no-sandbox`` (``REPO_AGENT_UNSAFE_NO_SANDBOX=1``);
   ``auto`` without a working bwrap raises SandboxError. ``sandbox_warning()`` returns the

@@ -6,7 +6,8 @@ does: bwrap joins this one), and then, holding the namespace's capabilities for 
 it lives (it never execs), answers the host's requests, one JSON line each on stdin:
 ``chown`` a tree (CAP_CHOWN over the mapped uids) and ``measure`` one as the sandbox's
 tmpfs would count it (CAP_DAC_READ_SEARCH: a directory the tests made unreadable to the
-user is read all the same). Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor,
+user is read all the same); a tree handed over with ``hold`` (a staged workspace tmpfs, reached
+through the sandbox's pid 1) it keeps open and is then asked for as ``held:NAME``. Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor,
 at any depth, never through a link). It ends with its stdin (the host done, or gone);
 gone during a run (kill -9, the OOM killer), the host gave nothing back: the keeper ends
 what is left of the sandbox and gives back what was handed over itself (round 9 sbx9-11),
