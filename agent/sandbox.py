@@ -1483,8 +1483,8 @@ def _stage(
     if up_r not in select.select(wait, [], [], max(0.0, deadline - began))[0] or os.read(up_r, 1) != b"s":
         return 0.0
     pid = _pidfd_pid(pid1_fd)
-    if pid is None:
-        return 0.0
+    if pid is None:  # (never left waiting for a word that will not come: it would time out, the run's doing)
+        raise SandboxError("the sandbox's pid 1 is gone before its workspace was staged")
     stage(pid)
     os.write(go_w, b"g")
     return time.monotonic() - began

@@ -42,7 +42,7 @@ def test_the_tmpfs_watch_kills_once_what_its_filesystem_holds_passes_the_cap(tmp
         within = TmpfsWatch(lambda: fd, used + (1 << 40), 1 << 62)
         assert not within.over()
         killed = threading.Event()
-        past = TmpfsWatch(lambda: fd, max(0, used - 1), 1 << 62)  # one byte under what it holds
+        past = TmpfsWatch(lambda: fd, -1, 1 << 62)  # under what it holds, whatever a neighbour frees meanwhile
         past.start(killed.set)
         assert killed.wait(10) and past.fired
         past.stop()
@@ -63,13 +63,17 @@ sys.path.insert(0, sys.argv[1])
 import agent.sandbox as sb
 ws = Path(sys.argv[2])
 (ws / "src.py").write_text("x = 1\n")
+(ws / "touched.py").write_text("y = 1\n")
 honest = (
     "import os\n"
+    "open('touched.py', 'w').write('y = 2\\n')\n"
     "print([l.split()[3] + ' ' + l.split(' - ')[1].split()[0] for l in open('/proc/self/mountinfo') if l.split()[4] == os.getcwd()])\n"
     "open('made.txt', 'w').write(open('src.py').read())\n"
     "open('locked', 'w').write('y'); os.chmod('locked', 0)\n"
 )
-out = {"honest": sb.run_command_full([sys.executable, "-c", honest], ws, timeout_s=30).output}
+pipe = sb.VerdictPipe(steady=("src.py", "touched.py"))
+run = sb.run_command_full([sys.executable, "-c", honest], ws, timeout_s=30, verdict_pipe=pipe)
+out = {"honest": run.output, "steady": list(run.steady)}
 out["made"] = (ws / "made.txt").read_text()
 out["locked"] = (ws / "locked").read_text()
 out["owners"] = sorted({p.stat().st_uid for p in ws.iterdir()})
@@ -113,4 +117,5 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
     assert "['/ tmpfs']" in out["honest"], out["honest"]  # a tmpfs's own root: no host path (sbx9-17)
     assert out["made"] == "x = 1\n" and out["locked"] == "y", out  # staged in, copied back, readable
     assert out["owners"] == [65534], out["owners"]
+    assert out["steady"] == ["src.py"], out["steady"]  # read in the tmpfs the run wrote, before the give-back
     assert "SURVIVED" not in out["hog"] and "the run was stopped" in out["hog"], out["hog"]  # sbx9-3
