@@ -1409,8 +1409,11 @@ def _run(
     try:
         if info_r is not None:
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
-        if stage is not None and up_r is not None and go_w is not None and pid1_fd is not None:
-            staged_s = _stage(stage, up_r, go_w, proc_fd, pid1_fd, start + timeout_s)
+        if stage is not None and up_r is not None and go_w is not None:
+            if pid1_fd is None and proc.poll() is None:  # (its launcher would wait for the timeout, the run's doing)
+                raise SandboxError("cannot reach the sandbox's pid 1 to stage its workspace")
+            if pid1_fd is not None:
+                staged_s = _stage(stage, up_r, go_w, proc_fd, pid1_fd, start + timeout_s)
         if watch is not None and pid1_fd is not None:
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
