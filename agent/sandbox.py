@@ -815,6 +815,40 @@ class CappedWorkspace:
 # refuses the rest (ENOSPC), so a normal user's run holds at most this much over its room.
 STAGE_SLACK_BYTES = 64 * 1024**2
 
+# Gives a staged tmpfs its count of inodes (bwrap has no option for it): run as this user, it
+# joins the user namespace owning the sandbox's mount namespace (the user owns it; pid 1's own
+# may be one below it: bwrap --disable-userns), then that mount namespace, and remounts the
+# tmpfs at argv[2] with argv[3]. Nothing of the sandbox but its waiting pid 1 runs yet.
+_REMOUNT = r"""
+import ctypes, fcntl, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mnt = os.open("/proc/%s/ns/mnt" % sys.argv[1], os.O_RDONLY | os.O_CLOEXEC)
+for fd, flag in ((fcntl.ioctl(mnt, 0xB701), 0x10000000), (mnt, 0x20000)):  # NS_GET_USERNS; CLONE_NEWUSER, CLONE_NEWNS
+    if libc.setns(fd, flag) != 0:
+        sys.exit("setns: %s" % os.strerror(ctypes.get_errno()))
+if libc.mount(None, sys.argv[2].encode(), None, 32 | 2 | 4, sys.argv[3].encode()) != 0:  # MS_REMOUNT, nosuid, nodev
+    sys.exit("remount: %s" % os.strerror(ctypes.get_errno()))
+"""
+
+
+def _limit_inodes(pid1: int, inside: Path, inodes: int) -> None:
+    """The staged tmpfs at ``inside`` in the sandbox of ``pid1`` given ``inodes`` inodes at most:
+    names past them fail (ENOSPC) however fast the tests make them, where the watch's poll
+    alone let thousands through between two looks."""
+    try:
+        cp = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _REMOUNT, str(pid1), str(inside), f"nr_inodes={inodes}"],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"cannot cap the sandbox's workspace: {exc}") from None
+    if cp.returncode != 0:
+        why = (cp.stderr or cp.stdout).strip().splitlines()
+        raise SandboxError(f"cannot cap the sandbox's workspace: {why[-1] if why else cp.returncode}")
+
 
 class StagedWorkspace:
     """A normal user's workspace as root mode's is (issue 23; round 9 sbx9-1/2/3/5/17): a
@@ -856,6 +890,10 @@ class StagedWorkspace:
             st = os.fstatvfs(self.fd)
             if st.f_blocks * st.f_frsize < self.size() or st.f_bfree != st.f_blocks or os.listdir(self.fd):
                 raise OSError(errno.EEXIST, "not the empty tmpfs it was made")
+            room = _room()[1]
+            _limit_inodes(pid1, self.inside, room + room // 16 + 1)  # (its root's own inode too)
+            if os.fstatvfs(self.fd).f_files != room + room // 16 + 1:
+                raise OSError(errno.EEXIST, "not the tmpfs it was made")
             if _copy_tree(self.workspace, Path(self.root), *_room()):
                 raise OSError(errno.ENOSPC, "past the sandbox's number of files")
         except OSError as exc:

@@ -54,8 +54,9 @@ def test_the_tmpfs_watch_kills_once_what_its_filesystem_holds_passes_the_cap(tmp
         os.close(fd)
 
 
-# One runner as nobody: an honest run (a file, a locked one, the mount it runs in), then one
-# holding 24 MB in unlinked files in flight on a socket past a 16 MB cap.
+# One runner as nobody: an honest run (a file, a locked one, the mount it runs in), one
+# holding 24 MB in unlinked files in flight on a socket past a 16 MB cap, one making 400
+# names past a cap of 50 at once.
 _RUNNER = r"""
 import json, os, sys
 from pathlib import Path
@@ -89,6 +90,9 @@ hog = (
     "print('SURVIVED')\n"
 )
 out["hog"] = sb.run_command_full([sys.executable, "-c", hog], ws, timeout_s=30).output
+sb.WORKSPACE_INODES = 50  # names faster than any poll: the tmpfs's own count of inodes refuses them
+many = "for i in range(400):\n    open('m%d' % i, 'w').close()\nprint('MADE ALL')\n"
+out["many"] = sb.run_command_full([sys.executable, "-c", many], ws, timeout_s=30).output
 print("RESULT", json.dumps(out))
 """
 
@@ -119,3 +123,5 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
     assert out["owners"] == [65534], out["owners"]
     assert out["steady"] == ["src.py"], out["steady"]  # read in the tmpfs the run wrote, before the give-back
     assert "SURVIVED" not in out["hog"] and "the run was stopped" in out["hog"], out["hog"]  # sbx9-3
+    assert "MADE ALL" not in out["many"] and "No space left" in out["many"], out["many"]
+    assert "went over its cap" in out["many"], out["many"]
