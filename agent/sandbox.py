@@ -1172,11 +1172,13 @@ def run_command_full(
             for root in (*([] if staged is not None else [cwd]), *launch.rw_binds):
                 _reclaim(root)
         if staged is not None and staged.fd >= 0:
+            # Stopped by the watch, or past the room at the end: the tmpfs refused the rest (a
+            # run that died of ENOSPC between two looks of the watch).
+            fired = watch is not None and (watch.fired or watch.over())
             try:
                 cut = staged.copy_back()
             except OSError as exc:
                 raise SandboxError(f"cannot copy the workspace back from the sandbox: {exc}") from None
-            fired = watch is not None and watch.fired
             if fired or cut:
                 stopped = "the run was stopped, and " if fired else ""
                 run.output += (
