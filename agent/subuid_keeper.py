@@ -6,9 +6,10 @@ does: bwrap joins this one), and then, holding the namespace's capabilities for 
 it lives (it never execs), answers the host's requests, one JSON line each on stdin:
 ``chown`` a tree (CAP_CHOWN over the mapped uids) and ``measure`` one as the sandbox's
 tmpfs would count it (CAP_DAC_READ_SEARCH: a directory the tests made unreadable to the
-user is read all the same); a tree handed over with ``hold`` (a staged workspace tmpfs, reached
-through the sandbox's pid 1) it keeps open and is then asked for as ``held:NAME``. Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor,
-at any depth, never through a link). It ends with its stdin (the host done, or gone);
+user is read all the same); a tree handed over with ``hold`` (a staged workspace tmpfs,
+reached through the sandbox's pid 1) it keeps open and is then asked for as ``held:NAME``.
+Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor, at any depth, never through
+a link). It ends with its stdin (the host done, or gone);
 gone during a run (kill -9, the OOM killer), the host gave nothing back: the keeper ends
 what is left of the sandbox and gives back what was handed over itself (round 9 sbx9-11),
 then exits, which the sandbox's pid 1 waits for (the end of a pipe only the keeper holds).
@@ -171,8 +172,9 @@ def serve() -> None:
                 path = held_path(key, held)
                 if req.get("hold") is not None and top_uid is not None:
                     key = f"held:{req['hold']}"
-                    if key[5:] not in held:
-                        held[key[5:]] = os.open(path, _DIR)
+                    if key[5:] in held:  # (never an earlier run's: this one's from now on)
+                        os.close(held.pop(key[5:]))
+                    held[key[5:]] = os.open(path, _DIR)
                 if top_uid is not None and owner is not None and key not in handed:
                     handed[key] = Handed(owner, (uid, gid), stat.S_IMODE(os.lstat(path).st_mode))
                 _say({"failed": chown_tree(path, uid, gid, top_uid, owner)})
