@@ -104,13 +104,15 @@ ws = sys.argv[2]
 out = {"kind": sandbox_kind(), "uid": os.getuid()}
 out["alone"] = run_command([sys.executable, "b.py"], ws + "/b", timeout_s=30)[1]
 box = {}
-hog = threading.Thread(target=lambda: box.update(a=run_command([sys.executable, "hog.py"], ws + "/a", timeout_s=30)))
+sig = ws + "/a-sig"  # "held" and "stop" pass through it: the sandbox writes a tmpfs of its own
+os.mkdir(sig)
+hog = threading.Thread(target=lambda: box.update(a=run_command([sys.executable, "hog.py"], ws + "/a", timeout_s=30, env={"SIG": sig}, extra_binds=(sig,))))
 hog.start()
 deadline = time.monotonic() + 20
-while not os.path.exists(ws + "/a/held") and time.monotonic() < deadline:
+while not os.path.exists(sig + "/held") and time.monotonic() < deadline:
     time.sleep(0.01)
 out["beside"] = run_command([sys.executable, "b.py"], ws + "/b", timeout_s=30)[1]
-open(ws + "/a/stop", "w").close()
+open(sig + "/stop", "w").close()
 hog.join()
 out["a"] = box["a"][1]
 print("RESULT", json.dumps(out))
@@ -120,8 +122,8 @@ print("RESULT", json.dumps(out))
 _PIPE_HOG = (
     "import fcntl, os, time\nheld = []\nwhile True:\n    r, w = os.pipe()\n    held.append((r, w))\n"
     "    try:\n        fcntl.fcntl(w, 1031, 1 << 20)\n    except OSError:\n        break\n"
-    "held += [os.pipe() for _ in range(40)]\nprint('HELD', len(held), flush=True)\nopen('held', 'w').close()\n"
-    "for _ in range(2000):\n    if os.path.exists('stop'):\n        break\n    time.sleep(0.01)\n"
+    "held += [os.pipe() for _ in range(40)]\nprint('HELD', len(held), flush=True)\nopen(os.environ['SIG'] + '/held', 'w').close()\n"
+    "for _ in range(2000):\n    if os.path.exists(os.environ['SIG'] + '/stop'):\n        break\n    time.sleep(0.01)\n"
 )
 # An honest test: a child writes 20 kB to a pipe and the parent waits before reading (fine
 # with the usual 64 kB pipe; a deadlock with 8 kB).
