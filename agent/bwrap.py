@@ -128,6 +128,7 @@ def bwrap_argv(
     info_fd: int | None = None,
     seccomp_fd: int | None = None,
     userns: UserNs | None = None,
+    workspace_tmpfs: int | None = None,
 ) -> list[str]:
     """``bwrap ... --`` for a command run in ``workspace`` (the only writable host path).
 
@@ -135,7 +136,10 @@ def bwrap_argv(
     runs the launcher); ``workspace_from``: the host directory shown at ``workspace`` (a
     size-capped copy, agent/sandbox.py), by default ``workspace`` itself; ``info_fd``:
     where bwrap writes the host pid of the sandbox's pid 1; ``seccomp_fd``: the filter of
-    agent/seccomp.py; ``userns``: the namespace and uid of a normal user's sandbox.
+    agent/seccomp.py; ``userns``: the namespace and uid of a normal user's sandbox;
+    ``workspace_tmpfs``: no host path at ``workspace`` but an empty tmpfs of that many bytes in
+    the sandbox's own mount namespace, which the host fills and empties through the sandbox's
+    pid 1 (a normal user's disk cap: agent/sandbox.py ``StagedWorkspace``).
     """
     ws = str(workspace)
     argv = ["bwrap"]
@@ -172,9 +176,13 @@ def bwrap_argv(
     argv += _hide_installed_suites(mounted)
     for b in ro_binds:
         argv += _bind("--ro-bind", str(b), made)
-    argv += _bind("--bind", ws, made)
-    if workspace_from is not None:
-        argv[-2] = str(workspace_from)
+    if workspace_tmpfs is not None:
+        argv += _bind("--dir", ws, made)[:-3]  # its ancestors made traversable, as a bind's
+        argv += ["--perms", "0777", "--size", str(workspace_tmpfs), "--tmpfs", ws]
+    else:
+        argv += _bind("--bind", ws, made)
+        if workspace_from is not None:
+            argv[-2] = str(workspace_from)
     for b in rw_binds:
         argv += _bind("--bind", str(b), made)
     # bwrap's own / and /dev tmpfs have no size: a normal user's sandbox (it owns them) wrote

@@ -114,3 +114,49 @@ class DiskWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+class TmpfsWatch:
+    """The disk cap of a normal user's sandbox whose workspace is a tmpfs of its own
+    (agent/sandbox.py ``StagedWorkspace``): a tmpfs counts everything the tests hold in it,
+    named or not (unlinked open files, mappings of deleted files, descriptors in flight,
+    a thread's own descriptor table, a process /proc hides: round 9 sbx9-1/2/3/5), and a
+    hard link as an inode, so its ``fstatvfs`` is the measure: no walk, no census. Past
+    ``max_bytes`` or ``max_names`` the run is killed; the tmpfs itself refuses writes a
+    slack past them, so what one poll misses is bounded too."""
+
+    def __init__(self, fd: Callable[[], int], max_bytes: int, max_names: int):
+        self.fd = fd  # the tmpfs's root, open in this process (known once the sandbox is up)
+        self.max_bytes, self.max_names = max_bytes, max_names
+        self.fired = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def over(self) -> bool:
+        st = os.fstatvfs(self.fd())
+        used = (st.f_blocks - st.f_bfree) * st.f_frsize
+        names = st.f_files - st.f_ffree - 1  # every name but the root takes an inode, a hard link's too
+        return used > self.max_bytes or names > self.max_names
+
+    def start(self, kill: Callable[[], None], pid1: int | None = None) -> None:
+        """Watch until ``stop``; ``kill`` ends the run (``pid1``: unused, as ``DiskWatch.start``)."""
+        self._thread = threading.Thread(target=self._watch, args=(kill,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, kill: Callable[[], None]) -> None:
+        while True:
+            try:
+                over = self.over()
+            except OSError:  # what cannot be measured is over the cap
+                over = True
+            if over:
+                self.fired = True
+                kill()
+                return
+            if self._stop.wait(POLL_S):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

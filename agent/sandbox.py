@@ -8,6 +8,8 @@
   per-uid limits count this sandbox only. Run by a normal user with a subordinate uid
   range, it runs as a uid of that range leased for it alone, in a user namespace made for
   it (agent/subuid.py); without one, as the user (``sandbox_sharing_note`` says what is shared).
+  A normal user's workspace is a size-capped tmpfs too, mounted by bwrap in the sandbox's
+  own mount namespace and staged by this process through its pid 1 (``StagedWorkspace``).
 - ``rlimit``, a plain subprocess with resource limits, runs only when the caller asks for
   it by name or the user said ``--unsafe-no-sandbox`` (``REPO_AGENT_UNSAFE_NO_SANDBOX=1``);
   ``auto`` without a working bwrap raises SandboxError. ``sandbox_warning()`` returns the
@@ -42,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -49,7 +52,7 @@ from typing import Any, BinaryIO, Literal
 from agent import cgroups, steady_files, subuid
 from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
-from agent.disk_watch import DiskWatch
+from agent.disk_watch import TmpfsWatch
 from agent.mount_reaper import REAPER
 from agent.seccomp import filter_fd
 from agent.tree_cost import entry_cost, file_cost, measure
@@ -97,6 +100,7 @@ import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
 alive, groups, done = c.pop("alive", None), c.pop("leave_groups", False), c.pop("done", None)
+stage = c.pop("stage", None)
 dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
@@ -147,6 +151,14 @@ for k, v in c.items():
         r.setrlimit(n, (v, v))
     except (ValueError, OSError):
         pass
+if stage is not None:  # a normal user's workspace tmpfs: the host fills it before anything of the command runs
+    try:
+        os.write(stage[0], b"s"); os.close(stage[0])
+        got = os.read(stage[1], 1); os.close(stage[1])
+    except OSError:
+        got = b""
+    if got != b"g":
+        die("the workspace was not staged")
 def run():
     try:
         if ready is not None:
@@ -544,7 +556,7 @@ def _copy_stat(src: str, dst: str) -> None:
     os.chmod(dst, stat.S_IMODE(st.st_mode) & ~(_NEVER_LEFT | stat.S_ISGID))
 
 
-def _copy_tree(src: Path, dst: Path, budget: int, entries: int) -> int:
+def _copy_tree(src: Path | str, dst: Path, budget: int, entries: int) -> int:
     """Every entry of ``src`` into the existing directory ``dst``; symlinks never followed.
     Returns how many files were past ``budget`` (bytes, ``file_cost``) and left empty, or past
     ``entries`` (inodes) and left out."""
@@ -649,7 +661,7 @@ def _link(target: str | None, name: str) -> bool:
     return True
 
 
-def tree_cost(root: Path, *, keep_modes: bool = False) -> tuple[int, int]:
+def tree_cost(root: Path | str, *, keep_modes: bool = False) -> tuple[int, int]:
     """(bytes, names) of the tree under ``root`` as the sandbox's tmpfs counts them (what
     ``_copy_tree`` counts; agent/tree_cost.py), at any depth, locked directories of this
     user's unlocked first (``keep_modes``: and locked again after: a walk during the run).
@@ -685,7 +697,7 @@ def _tamed(mode: int) -> int:
     return (stat.S_IMODE(mode) | stat.S_IRUSR | stat.S_IWUSR) & ~(_NEVER_LEFT | stat.S_ISGID)
 
 
-def _reclaim(root: Path) -> None:
+def _reclaim(root: Path | str) -> None:
     """Give this user back read and write on every file and directory of ``root`` it owns,
     at any depth (by descriptor: agent/tree_walk.py), and take from them what no run may
     leave (``_NEVER_LEFT``). Run as a normal user, the sandbox is that user (or gives its
@@ -801,6 +813,122 @@ class CappedWorkspace:
         REAPER.drop(str(self.path))
 
 
+# What the tests may write past the room before the watch's next look stops them: the tmpfs
+# refuses the rest (ENOSPC), so a normal user's run holds at most this much over its room.
+STAGE_SLACK_BYTES = 64 * 1024**2
+
+# Gives a staged tmpfs its count of inodes (bwrap has no option for it): run as this user, it
+# joins the user namespace owning the sandbox's mount namespace (the user owns it; pid 1's own
+# may be one below it: bwrap --disable-userns), then that mount namespace, and remounts the
+# tmpfs at argv[2] with argv[3]. Nothing of the sandbox but its waiting pid 1 runs yet.
+_REMOUNT = r"""
+import ctypes, fcntl, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+mnt = os.open("/proc/%s/ns/mnt" % sys.argv[1], os.O_RDONLY | os.O_CLOEXEC)
+for fd, flag in ((fcntl.ioctl(mnt, 0xB701), 0x10000000), (mnt, 0x20000)):  # NS_GET_USERNS; CLONE_NEWUSER, CLONE_NEWNS
+    if libc.setns(fd, flag) != 0:
+        sys.exit("setns: %s" % os.strerror(ctypes.get_errno()))
+if libc.mount(None, sys.argv[2].encode(), None, 32 | 2 | 4, sys.argv[3].encode()) != 0:  # MS_REMOUNT, nosuid, nodev
+    sys.exit("remount: %s" % os.strerror(ctypes.get_errno()))
+"""
+
+
+def _limit_inodes(pid1: int, inside: Path, inodes: int) -> None:
+    """The staged tmpfs at ``inside`` in the sandbox of ``pid1`` given ``inodes`` inodes at most:
+    names past them fail (ENOSPC) however fast the tests make them, where the watch's poll
+    alone let thousands through between two looks."""
+    try:
+        cp = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _REMOUNT, str(pid1), str(inside), f"nr_inodes={inodes}"],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"cannot cap the sandbox's workspace: {exc}") from None
+    if cp.returncode != 0:
+        why = (cp.stderr or cp.stdout).strip().splitlines()
+        raise SandboxError(f"cannot cap the sandbox's workspace: {why[-1] if why else cp.returncode}")
+
+
+class StagedWorkspace:
+    """A normal user's workspace as root mode's is (issue 23; round 9 sbx9-1/2/3/5/17): a
+    size-capped tmpfs copy, mounted by bwrap in the sandbox's own mount namespace (where a
+    normal user may mount one), never the host's directory. The host reaches it through the
+    sandbox's pid 1 (``/proc/PID/root``: the user owns the sandbox's user namespace, so may)
+    once bwrap's mounts are made and before anything of the command runs (``stage``), keeps
+    it open (the tmpfs outlives the sandbox's mount namespace while this process holds it),
+    and copies it back once every sandbox process is gone (``copy_back``), with root mode's
+    rules: no link followed, sizes capped, modes sanitized. Code under test never sees the
+    host's workspace, nor can it reach the descriptor (only this process holds it)."""
+
+    def __init__(self, workspace: Path, inside: Path, own: subuid.SandboxUid | None):
+        self.workspace, self.inside, self.own = workspace, inside, own
+        self.fd = -1
+        self.before: dict[str, steady_files.Fingerprint] = {}
+
+    @staticmethod
+    def size() -> int:
+        """The tmpfs's bytes: the room and the slack the watch's poll needs."""
+        return _room()[0] + STAGE_SLACK_BYTES
+
+    @property
+    def root(self) -> str:
+        """The tmpfs's root as a path of this process (the "/." : a no-follow open of it works)."""
+        return f"/proc/self/fd/{self.fd}/."
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def stage(self, pid1: int, steady: tuple[str, ...], cgroup: SandboxCgroup | None) -> None:
+        """With the sandbox's pid 1 (host numbering) up and nothing of the command started:
+        its workspace tmpfs opened, checked to be the empty one bwrap made, the workspace
+        copied in, handed to the sandbox's uid, and ``steady``'s files fingerprinted."""
+        try:
+            self.fd = os.open(
+                f"/proc/{pid1}/root{self.inside}", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            )
+            st = os.fstatvfs(self.fd)
+            if st.f_blocks * st.f_frsize < self.size() or st.f_bfree != st.f_blocks or os.listdir(self.fd):
+                raise OSError(errno.EEXIST, "not the empty tmpfs it was made")
+            room = _room()[1]
+            _limit_inodes(pid1, self.inside, room + room // 16 + 1)  # (its root's own inode too)
+            if os.fstatvfs(self.fd).f_files != room + room // 16 + 1:
+                raise OSError(errno.EEXIST, "not the tmpfs it was made")
+            if _copy_tree(self.workspace, Path(self.root), *_room()):
+                raise OSError(errno.ENOSPC, "past the sandbox's number of files")
+        except OSError as exc:
+            raise SandboxError(f"cannot stage the workspace in the sandbox: {exc.strerror or exc}") from None
+        if cgroup is not None:  # the copy's pages are charged to our cgroup: out of the sandbox's part
+            st = os.fstatvfs(self.fd)
+            cgroup.hold_outside((st.f_blocks - st.f_bfree) * st.f_frsize)
+        if self.own is not None:  # (the keeper reaches it through pid 1 now, by the name after)
+            self.own.hand_over(f"/proc/{pid1}/root{self.inside}", hold="workspace")
+        try:  # made 0777 by bwrap for this process to fill it: now the user's (and the sandbox's group's)
+            os.chmod(self.root, 0o770 if self.own is not None else 0o700)
+        except OSError as exc:
+            raise SandboxError(f"cannot stage the workspace in the sandbox: {exc.strerror or exc}") from None
+        self.before = steady_files.fingerprints(Path(self.root), steady) if steady else {}
+
+    def copy_back(self) -> int:
+        """Once no sandbox process is left (and the sandbox's uid gave all back): the copy back
+        into the workspace, within the cap; returns how many files were past it."""
+        _reclaim(self.root)  # what the tests locked (0000 files, ACLs), this user's to read
+        _empty(self.workspace)
+        cut = _copy_tree(self.root, self.workspace, WORKSPACE_BYTES, WORKSPACE_INODES)
+        size, names = tree_cost(self.workspace)
+        if size > WORKSPACE_BYTES or names > WORKSPACE_INODES:
+            cut += _trim(self.workspace)
+        _reclaim(self.workspace)  # a file copied with the mode 0000 it had, readable again
+        return cut
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # the last reference: the tmpfs and all it holds go
+            self.fd = -1
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -834,6 +962,14 @@ class Launch:
     # Where the sandbox shows the workspace, in place of its own path (bwrap only): the
     # differential runner's code at a path unlike the workspace's (agent/differential.py).
     shown_at: Path | None = None
+    # A normal user's sandbox: the workspace is a tmpfs of this many bytes in the sandbox's own
+    # mount namespace, staged by the host (``StagedWorkspace``), never the host's directory.
+    workspace_tmpfs: int | None = None
+
+    @property
+    def inside(self) -> Path:
+        """Where the command sees (and runs in) the workspace."""
+        return self.shown_at if self.kind == "bwrap" and self.shown_at is not None else self.workspace
 
     def argv(
         self,
@@ -844,10 +980,15 @@ class Launch:
         info_fd: int | None = None,
         alive: int | None = None,
         seccomp_fd: int | None = None,
+        stage: tuple[int, int] | None = None,
     ) -> list[str]:
+        """``stage``: the launcher's ends of the staging pipes (it writes, it reads): it says it
+        is up, then waits for the host's word that the workspace is staged."""
         conf: dict[str, Any] = dict(limits)
-        inside = self.shown_at if self.kind == "bwrap" and self.shown_at is not None else self.workspace
+        inside = self.inside
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
+        if stage is not None:
+            conf["stage"] = list(stage)
         if self.userns is not None:
             conf["leave_groups"] = True
             if self.userns.keeper_fd >= 0 and alive is not None:
@@ -863,6 +1004,7 @@ class Launch:
                 info_fd=info_fd,
                 seccomp_fd=seccomp_fd,
                 userns=self.userns,
+                workspace_tmpfs=self.workspace_tmpfs,
             )
         else:
             conf["mode"] = "reap"
@@ -980,6 +1122,7 @@ def run_command_full(
     own = own_uid_for(kind) if lease is None else None
     cleared = False
     capped: CappedWorkspace | None = None
+    staged: StagedWorkspace | None = None
     cgroup = None
     try:
         cgroup = _sandbox_cgroup(kind, lease)  # may refuse (a REPO_AGENT_CGROUP gone): the lease is released
@@ -992,8 +1135,7 @@ def run_command_full(
                 cgroup.hold_outside(capped.held())
         elif lease is not None:
             hand_over(cwd, lease.uid)
-        # Measured before the hand-over: then it is the user's, and every directory readable.
-        watch = _disk_watch(kind, lease, cwd, own)
+        user_tmpfs = kind == "bwrap" and lease is None  # a normal user's: the tmpfs is the sandbox's own
         private = tuple(Path(b).resolve() for b in private_binds)
         for b in private:
             hand_over(b, lease.uid if lease else None)
@@ -1007,29 +1149,40 @@ def run_command_full(
             capped.path if capped else None,
             own.userns if own else None,
             pipe.shown_at,
+            StagedWorkspace.size() if user_tmpfs else None,
         )
+        if user_tmpfs:
+            staged = StagedWorkspace(cwd, launch.inside, own)
+        watch = _disk_watch(kind, lease, cwd, staged.fileno if staged is not None else None)
         for b in launch.rw_binds:
             hand_over(b, launch.uid)
         if own is not None:
-            for b in (cwd, *private, *launch.rw_binds):
+            for b in (*private, *launch.rw_binds):
                 own.hand_over(b)
         view = capped.path if capped is not None else cwd  # where the sandbox's writes land
-        before = steady_files.fingerprints(view, pipe.steady) if pipe.steady else {}  # after every hand-over
-        run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch)
+        # After every hand-over (a normal user's: in ``stage``, once the workspace is staged).
+        before = steady_files.fingerprints(view, pipe.steady) if pipe.steady and staged is None else {}
+        stage = functools.partial(staged.stage, steady=pipe.steady, cgroup=cgroup) if staged is not None else None
+        run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch, stage)
+        if staged is not None:
+            view, before = Path(staged.root), staged.before
         if lease is None and before:  # every process gone; before give_back's chown sets each ctime
             run.steady = steady_files.steady(view, before)
         if own is not None:  # every process of its uid gone, all it wrote is this user's again
             own.give_back()
         if lease is None:  # the command ran as this user: what it locked, we unlock
-            for root in (cwd, *launch.rw_binds):
+            for root in (*([] if staged is not None else [cwd]), *launch.rw_binds):
                 _reclaim(root)
-        if watch is not None:
-            # Within the cap again, as root mode's copy-back brings it: also what the watch
-            # cannot see on the disk (sparse files, hard links), counted as the tmpfs would.
-            size, names = tree_cost(cwd)
-            if watch.fired or size > WORKSPACE_BYTES or names > WORKSPACE_INODES:
-                cut = _trim(cwd)
-                stopped = "the run was stopped, and " if watch.fired else ""
+        if staged is not None and staged.fd >= 0:
+            # Stopped by the watch, or past the room at the end: the tmpfs refused the rest (a
+            # run that died of ENOSPC between two looks of the watch).
+            fired = watch is not None and (watch.fired or watch.over())
+            try:
+                cut = staged.copy_back()
+            except OSError as exc:
+                raise SandboxError(f"cannot copy the workspace back from the sandbox: {exc}") from None
+            if fired or cut:
+                stopped = "the run was stopped, and " if fired else ""
                 run.output += (
                     f"\n[repo-agent: the workspace went over its cap of {WORKSPACE_BYTES} bytes (holes count at"
                     f" their size) or {WORKSPACE_INODES} files: {stopped}{cut} files past the cap were emptied"
@@ -1059,6 +1212,8 @@ def run_command_full(
             hand_over(Path(b).resolve(), os.geteuid())  # ours again: the uid goes back to the pool
         if capped is not None:
             capped.close()
+        if staged is not None:
+            staged.close()
         if cgroup is not None:
             cgroup.close()
         if lease is not None:
@@ -1090,26 +1245,20 @@ def own_uid_for(kind: SandboxKind) -> subuid.SandboxUid | None:
 
 
 def _disk_watch(
-    kind: SandboxKind, lease: UidLease | None, cwd: Path, own: subuid.SandboxUid | None = None
-) -> DiskWatch | None:
-    """The in-run disk cap where no tmpfs holds it (bwrap run by a normal user); a
-    workspace already past it is refused, as the tmpfs copy refuses it (root). With
-    ``own`` (the sandbox's own uid) the running sandbox is measured by its keeper, else
-    from here."""
+    kind: SandboxKind, lease: UidLease | None, cwd: Path, fd: Callable[[], int] | None = None
+) -> TmpfsWatch | None:
+    """The in-run disk cap where no tmpfs of the host's holds it (bwrap run by a normal user:
+    the workspace is a tmpfs of the sandbox's own, ``fd`` its root once staged); a workspace
+    already past it is refused, as root mode's copy refuses it."""
     if kind != "bwrap" or lease is not None:
         return None
     # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
     # watch's first look (the limits disagreed by a 16th).
     max_bytes, max_names = _room()
-    start = tree_cost(cwd, keep_modes=True)
-    if start[0] > max_bytes or start[1] > max_names:
-        raise SandboxError(f"the workspace holds {start[0]} bytes in {start[1]} files, over the sandbox's cap")
-    if own is not None:
-        measure, unnamed = functools.partial(own.measure, cwd), own.unnamed
-        # The keeper walks in its own process: its CPU time is the walks' cost (round 9 sbx9-8).
-        spent = lambda: time.thread_time() + own.cpu_s()  # noqa: E731
-        return DiskWatch(cwd, measure, max_bytes, max_names, start, FSIZE_LIMIT, unnamed, spent)
-    return DiskWatch(cwd, lambda: tree_cost(cwd, keep_modes=True), max_bytes, max_names, start, FSIZE_LIMIT)
+    size, names = tree_cost(cwd)
+    if size > max_bytes or names > max_names:
+        raise SandboxError(f"the workspace holds {size} bytes in {names} files, over the sandbox's cap")
+    return TmpfsWatch(fd or (lambda: -1), max_bytes, max_names)
 
 
 def _trim(root: Path) -> int:
@@ -1203,10 +1352,13 @@ def _run(
     env: dict[str, str],
     pipe: VerdictPipe | None,
     cgroup: SandboxCgroup | None = None,
-    watch: DiskWatch | None = None,
+    watch: TmpfsWatch | None = None,
+    stage: Callable[[int], None] | None = None,
 ) -> CommandRun:
     """Start the launcher, wait for the end (or the timeout, a quiet pipe, or a lingering
-    finished session), and return once every process of the sandbox is gone."""
+    finished session), and return once every process of the sandbox is gone. ``stage``
+    (bwrap): called with the sandbox's pid 1 (host numbering) once it is up, before anything
+    of the command runs (its time is not the command's)."""
     verdict_pipe = pipe is not None
     nonce = pipe.nonce if pipe is not None else ""
     fds: list[int] = []
@@ -1226,7 +1378,10 @@ def _run(
     # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
     # process is gone, however it died.
     alive_r, alive_w = os.pipe() if launch.kind == "bwrap" else (None, None)
-    passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r) if f is not None]
+    # The launcher says it is up on one, and waits on the other for the word that it is staged.
+    up_r, up_w = os.pipe() if stage is not None and info_w is not None else (None, None)
+    go_r, go_w = os.pipe() if up_r is not None else (None, None)
+    passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r, up_w, go_r) if f is not None]
     cmd = launch.argv(
         argv,
         sandbox_rlimits(timeout_s, memory_cgroup=cgroup is not None and cgroup.has_memory()),
@@ -1235,6 +1390,7 @@ def _run(
         alive=alive_r,
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
+        stage=(up_w, go_r) if up_w is not None and go_r is not None else None,
     )
     cmd = _oom_first(cmd)
     if cgroup is not None:
@@ -1257,10 +1413,13 @@ def _run(
         for fd in (rfd, wfd, nonce_r, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
             if fd is not None:
                 os.close(fd)
+        for fd in (up_r, up_w, go_r, go_w):
+            if fd is not None:
+                os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
     for fd in passed:
         os.close(fd)  # only the sandbox holds the write ends now
-    fds = [f for f in (ready_r, info_r, wake_r, wake_w, alive_w) if f is not None]
+    fds = [f for f in (ready_r, info_r, wake_r, wake_w, alive_w, up_r, go_w) if f is not None]
     chunks: list[bytes] = []
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]
@@ -1289,13 +1448,19 @@ def _run(
     proc_fd = _pidfd(proc.pid)
     pid1_fd: int | None = None
     timed_out = lingered = False
+    staged_s = 0.0
     try:
         if info_r is not None:
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
+        if stage is not None and up_r is not None and go_w is not None:
+            if pid1_fd is None and proc.poll() is None:  # (its launcher would wait for the timeout, the run's doing)
+                raise SandboxError("cannot reach the sandbox's pid 1 to stage its workspace")
+            if pid1_fd is not None:
+                staged_s = _stage(stage, up_r, go_w, proc_fd, pid1_fd, start + timeout_s)
         if watch is not None and pid1_fd is not None:
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
-        timed_out, lingered = _wait(proc, proc_fd, wake_r, start + timeout_s, quiet)
+        timed_out, lingered = _wait(proc, proc_fd, wake_r, start + staged_s + timeout_s, quiet)
         _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
         _stop(proc, pid1_fd)
@@ -1313,7 +1478,7 @@ def _run(
     started = _readable(ready_r) and os.read(ready_r, 1) == b"1"
     for fd in fds:
         os.close(fd)
-    duration = time.monotonic() - start
+    duration = time.monotonic() - start - staged_s
     out = b"".join(chunks).decode("utf-8", errors="replace")
     if total[0] > MAX_OUTPUT_BYTES:
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
@@ -1360,6 +1525,24 @@ def _oom_first(argv: list[str]) -> list[str]:
     root may lack, that also sets the floor, oom_score_adj_min); the tests cannot lower it:
     the sandbox's /proc is read-only (agent/bwrap.py)."""
     return ["/bin/sh", "-c", 'echo 1000 2>/dev/null > /proc/self/oom_score_adj; exec "$@"', "sh", *argv]
+
+
+def _stage(
+    stage: Callable[[int], None], up_r: int, go_w: int, proc_fd: int | None, pid1_fd: int, deadline: float
+) -> float:
+    """Wait for the launcher to say it is up (bwrap's mounts made), ``stage`` the sandbox of
+    pid 1 ``pid1_fd``, and tell the launcher to go on; the seconds it took. A sandbox that
+    ended before it was up is left to the caller (it did not start)."""
+    began = time.monotonic()
+    wait = [up_r] + ([proc_fd] if proc_fd is not None else [])
+    if up_r not in select.select(wait, [], [], max(0.0, deadline - began))[0] or os.read(up_r, 1) != b"s":
+        return 0.0
+    pid = _pidfd_pid(pid1_fd)
+    if pid is None:  # (never left waiting for a word that will not come: it would time out, the run's doing)
+        raise SandboxError("the sandbox's pid 1 is gone before its workspace was staged")
+    stage(pid)
+    os.write(go_w, b"g")
+    return time.monotonic() - began
 
 
 def _pidfd_pid(fd: int) -> int | None:

@@ -249,7 +249,14 @@ class UserNamespace:
                 raise
 
     def chown(
-        self, path: Path, uid: int, gid: int, *, top_uid: int | None = None, regroup: tuple[int, int] | None = None
+        self,
+        path: Path | str,
+        uid: int,
+        gid: int,
+        *,
+        top_uid: int | None = None,
+        regroup: tuple[int, int] | None = None,
+        hold: str | None = None,
     ) -> int:
         """``path`` and everything below given to ``uid``:``gid``; how many could not be
         (``top_uid``: the directory ``path`` itself is that uid's, and writable by the group;
@@ -261,6 +268,8 @@ class UserNamespace:
             request["top_uid"] = top_uid
         if regroup is not None:
             request["regroup"] = list(regroup)
+        if hold is not None:  # the keeper keeps ``path`` open, reached as "held:<hold>" from then on
+            request["hold"] = hold
         return int(str(self.ask(request, "failed")["failed"]))
 
     def measure(self, path: Path) -> tuple[int, int]:
@@ -313,7 +322,7 @@ class SandboxUid:
     lease: UidLease
     gid: int
     ns: UserNamespace
-    handed: list[tuple[Path, int]] = field(default_factory=list)  # and the mode it had
+    handed: list[tuple[Path | str, int]] = field(default_factory=list)  # and the mode it had
     cleared: bool = False  # no process of the uid was left at the last look
     owner_pid: int = field(default_factory=os.getpid)  # a forked child never shares the keeper
 
@@ -339,16 +348,20 @@ class SandboxUid:
     def userns(self) -> UserNs:
         return UserNs(self.ns.fd, self.uid, self.gid, self.ns.done_r)
 
-    def hand_over(self, path: Path) -> None:
+    def hand_over(self, path: Path | str, hold: str | None = None) -> None:
         """``path`` (a tree) the sandbox's until ``give_back``. A directory itself stays this
         user's, the sandbox writing in it as its group: the host can still put a file in the
-        workspace while the tests run, and the tests cannot lock the host out of it."""
+        workspace while the tests run, and the tests cannot lock the host out of it. ``hold``:
+        the keeper keeps it open under that name, and gives it back by it (a staged workspace
+        tmpfs, reached through the sandbox's pid 1 only while it lives: agent/sandbox.py)."""
         try:
             mode = os.lstat(path).st_mode
         except OSError as exc:
             raise SubuidError(f"cannot hand {path} to the sandbox: {exc.strerror or exc}") from None
-        self.handed.append((path, stat.S_IMODE(mode)))
-        failed = self.ns.chown(path, self.uid, self.gid, top_uid=os.geteuid(), regroup=(os.geteuid(), os.getegid()))
+        self.handed.append((path if hold is None else f"held:{hold}", stat.S_IMODE(mode)))
+        failed = self.ns.chown(
+            path, self.uid, self.gid, top_uid=os.geteuid(), regroup=(os.geteuid(), os.getegid()), hold=hold
+        )
         if failed:  # the tests would meet EACCES there: the machine's doing, never the rollout's verdict
             raise SubuidError(
                 f"{failed} files of {path} could not be handed to the sandbox's uid {self.uid} (files of another"
@@ -377,7 +390,8 @@ class SandboxUid:
             if failed:
                 raise SubuidError(f"{failed} files of {path} could not be given back from the sandbox's uid")
             try:
-                os.chmod(path, mode, follow_symlinks=False)  # the group's write, given with it, taken back
+                if not str(path).startswith("held:"):  # (a held tmpfs: its mode is the host's to set)
+                    os.chmod(path, mode, follow_symlinks=False)  # the group's write, given with it, taken back
             except OSError:  # (a link: no mode to restore; or gone)
                 pass
             self.handed.pop()

@@ -6,8 +6,10 @@ does: bwrap joins this one), and then, holding the namespace's capabilities for 
 it lives (it never execs), answers the host's requests, one JSON line each on stdin:
 ``chown`` a tree (CAP_CHOWN over the mapped uids) and ``measure`` one as the sandbox's
 tmpfs would count it (CAP_DAC_READ_SEARCH: a directory the tests made unreadable to the
-user is read all the same). Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor,
-at any depth, never through a link). It ends with its stdin (the host done, or gone);
+user is read all the same); a tree handed over with ``hold`` (a staged workspace tmpfs,
+reached through the sandbox's pid 1) it keeps open and is then asked for as ``held:NAME``.
+Its walks are agent/tree_walk.py's ``TreeWalk`` (by descriptor, at any depth, never through
+a link). It ends with its stdin (the host done, or gone);
 gone during a run (kill -9, the OOM killer), the host gave nothing back: the keeper ends
 what is left of the sandbox and gives back what was handed over itself (round 9 sbx9-11),
 then exits, which the sandbox's pid 1 waits for (the end of a pipe only the keeper holds).
@@ -156,18 +158,30 @@ def serve() -> None:
         return
     _say({"ready": True})
     handed: dict[str, Handed] = {}  # what the host has not given back yet
+    # Directories held open, by name: a staged workspace tmpfs (agent/sandbox.py StagedWorkspace)
+    # is reached through the sandbox's pid 1 only while it lives, and a process of this user
+    # namespace may not read the host's descriptors: handed over with "hold", named "held:NAME".
+    held: dict[str, int] = {}
     for line in sys.stdin:
         try:
             req = json.loads(line)
             if req["op"] == "chown":
                 regroup = req.get("regroup")
                 owner = (int(regroup[0]), int(regroup[1])) if regroup else None
-                path, uid, gid, top_uid = req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid")
-                if top_uid is not None and owner is not None and path not in handed:
-                    handed[path] = Handed(owner, (uid, gid), stat.S_IMODE(os.lstat(path).st_mode))
+                key, uid, gid, top_uid = req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid")
+                path = held_path(key, held)
+                if req.get("hold") is not None and top_uid is not None:
+                    key = f"held:{req['hold']}"
+                    if key[5:] in held:  # (never an earlier run's: this one's from now on)
+                        os.close(held.pop(key[5:]))
+                    held[key[5:]] = os.open(path, _DIR)
+                if top_uid is not None and owner is not None and key not in handed:
+                    handed[key] = Handed(owner, (uid, gid), stat.S_IMODE(os.lstat(path).st_mode))
                 _say({"failed": chown_tree(path, uid, gid, top_uid, owner)})
-                if top_uid is None and path in handed and (uid, gid) == handed[path].user:
-                    del handed[path]  # (given back: the host restores the mode)
+                if top_uid is None and key in handed and (uid, gid) == handed[key].user:
+                    del handed[key]  # (given back: the host restores the mode)
+                if top_uid is None and key.startswith("held:") and key[5:] in held:
+                    os.close(held.pop(key[5:]))  # given back: the host's copy is the last
             elif req["op"] == "measure":
                 size, names = measure_tree(req["path"])
                 _say({"bytes": size, "names": names})
@@ -179,7 +193,12 @@ def serve() -> None:
                 _say({"error": f"unknown request {req['op']!r}"})
         except (ValueError, KeyError, TypeError, OSError) as exc:
             _say({"error": f"{type(exc).__name__}: {exc}"})
-    give_back_all(handed)
+    give_back_all(handed, held)
+
+
+def held_path(path: str, held: dict[str, int]) -> str:
+    """``path``, or for ``held:NAME`` the directory held under that name, as a path of this process."""
+    return f"/proc/self/fd/{held[path[5:]]}/." if path.startswith("held:") else path
 
 
 class Handed:
@@ -204,7 +223,7 @@ def _pid1(pid: int) -> bool:
     return False
 
 
-def give_back_all(handed: dict[str, Handed], timeout_s: float = 30.0) -> None:
+def give_back_all(handed: dict[str, Handed], held: dict[str, int] | None = None, timeout_s: float = 30.0) -> None:
     """The host gone mid-run: every process of the sandbox's uid but its pid 1 (which waits
     for this one's exit) ended, then each tree handed over its user's again."""
     # Imported here, at repo-agent's death only: its imports cost each keeper's start ~20 ms.
@@ -212,8 +231,9 @@ def give_back_all(handed: dict[str, Handed], timeout_s: float = 30.0) -> None:
 
     for uid in {h.sandbox[0] for h in handed.values()}:
         kill_uid(uid, timeout_s, spare=_pid1)
-    for path, h in handed.items():
+    for key, h in handed.items():
         try:
+            path = held_path(key, held or {})
             chown_tree(path, h.user[0], h.user[1], regroup=h.sandbox)
             if stat.S_ISDIR(os.lstat(path).st_mode):
                 os.chmod(path, h.mode)  # the group's write, given with it, taken back

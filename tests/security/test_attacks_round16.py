@@ -692,6 +692,8 @@ _PROCESS_SABOTAGE = {
     "os.chmod": "import os\n\nos.chmod('.', 0o777)\n",
     "sys.stdout": "import os\nimport sys\n\nsys.stdout = open(os.devnull, 'w')\n",
     "sys.excepthook": "import sys\n\nsys.excepthook = lambda *a: None\n",
+    "logging.disable": "import logging\n\nlogging.disable(logging.CRITICAL)\n",
+    "resource.setrlimit": "import resource\n\nresource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))\n",
 }
 
 

@@ -576,15 +576,17 @@ ws = sys.argv[2]
 out = {"kind": sandbox_kind(), "uid": os.getuid()}
 out["attack"] = run_command([sys.executable, "attack.py"], ws + "/a", timeout_s=30)[1]
 box = {}
-bomb = threading.Thread(target=lambda: box.update(r=run_command([sys.executable, "bomb.py"], ws + "/b", timeout_s=60)))
+sig = ws + "/b-sig"  # "held" and "stop" pass through it: the sandbox writes a tmpfs of its own
+os.mkdir(sig)
+bomb = threading.Thread(target=lambda: box.update(r=run_command([sys.executable, "bomb.py"], ws + "/b", timeout_s=60, env={"SIG": sig}, extra_binds=(sig,))))
 bomb.start()
 deadline = time.monotonic() + 30
-while not os.path.exists(ws + "/b/held") and time.monotonic() < deadline:
+while not os.path.exists(sig + "/held") and time.monotonic() < deadline:
     time.sleep(0.01)
 task = Task(id="t", source={"kind": "dir", "path": "."}, goal="g", test_command="python -m pytest -q tests", timeout_s=60.0)
 r = run_tests(ws + "/h", task)
 out["honest"] = [r.passed, r.counts.passed, r.summary]
-open(ws + "/b/stop", "w").close()
+open(sig + "/stop", "w").close()
 bomb.join()
 out["bomb"] = box["r"][1]
 print("RESULT", json.dumps(out))
@@ -606,8 +608,8 @@ def test_unprivileged_mode_started_as_a_normal_user(user_dir):
     (ws / "b/bomb.py").write_text(
         "import os, time\nn = 0\nfor _ in range(300):\n    try:\n        if os.fork() == 0:\n"
         "            time.sleep(60); os._exit(0)\n        n += 1\n    except OSError:\n        break\n"
-        "print('HELD', n, flush=True)\nopen('held', 'w').close()\n"
-        "for _ in range(3000):\n    if os.path.exists('stop'):\n        break\n    time.sleep(0.01)\n"
+        "print('HELD', n, flush=True)\nopen(os.environ['SIG'] + '/held', 'w').close()\n"
+        "for _ in range(3000):\n    if os.path.exists(os.environ['SIG'] + '/stop'):\n        break\n    time.sleep(0.01)\n"
     )
     (ws / "h/tests/test_forks.py").write_text(
         "import os\n\ndef test_fifty_children():\n    kids = []\n    for _ in range(50):\n"

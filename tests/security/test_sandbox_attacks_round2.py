@@ -315,23 +315,25 @@ from agent.sandbox import run_command, sandbox_kind
 ws = sys.argv[2]
 out = {"kind": sandbox_kind(), "uid": os.getuid()}
 box = {}
-hog = threading.Thread(target=lambda: box.update(a=run_command([sys.executable, "hog.py"], ws + "/a", timeout_s=30)))
+sig = ws + "/a-sig"  # "held" and "stop" pass through it: the sandbox writes a tmpfs of its own
+os.mkdir(sig)
+hog = threading.Thread(target=lambda: box.update(a=run_command([sys.executable, "hog.py"], ws + "/a", timeout_s=30, env={"SIG": sig}, extra_binds=(sig,))))
 hog.start()
 deadline = time.monotonic() + 20
-while not os.path.exists(ws + "/a/held") and time.monotonic() < deadline:
+while not os.path.exists(sig + "/held") and time.monotonic() < deadline:
     time.sleep(0.01)
 out["b"] = run_command([sys.executable, "b.py"], ws + "/b", timeout_s=30)[1]
 import ctypes
 out["user_inotify"] = ctypes.CDLL(None).inotify_init1(0) >= 0  # this user's own programs, outside
-open(ws + "/a/stop", "w").close()
+open(sig + "/stop", "w").close()
 hog.join()
 out["a"] = box["a"][1]
 print("RESULT", json.dumps(out))
 """
 _INOTIFY_HOG = (
     "import ctypes, os, time\nlibc = ctypes.CDLL(None)\nheld = 0\nwhile libc.inotify_init1(0) >= 0:\n    held += 1\n"
-    "print('HELD', held, flush=True)\nopen('held', 'w').close()\nfor _ in range(2000):\n"
-    "    if os.path.exists('stop'):\n        break\n    time.sleep(0.01)\n"
+    "print('HELD', held, flush=True)\nopen(os.environ['SIG'] + '/held', 'w').close()\nfor _ in range(2000):\n"
+    "    if os.path.exists(os.environ['SIG'] + '/stop'):\n        break\n    time.sleep(0.01)\n"
 )
 
 

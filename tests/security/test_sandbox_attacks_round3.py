@@ -104,13 +104,15 @@ ws = sys.argv[2]
 out = {"kind": sandbox_kind(), "uid": os.getuid()}
 out["alone"] = run_command([sys.executable, "b.py"], ws + "/b", timeout_s=30)[1]
 box = {}
-hog = threading.Thread(target=lambda: box.update(a=run_command([sys.executable, "hog.py"], ws + "/a", timeout_s=30)))
+sig = ws + "/a-sig"  # "held" and "stop" pass through it: the sandbox writes a tmpfs of its own
+os.mkdir(sig)
+hog = threading.Thread(target=lambda: box.update(a=run_command([sys.executable, "hog.py"], ws + "/a", timeout_s=30, env={"SIG": sig}, extra_binds=(sig,))))
 hog.start()
 deadline = time.monotonic() + 20
-while not os.path.exists(ws + "/a/held") and time.monotonic() < deadline:
+while not os.path.exists(sig + "/held") and time.monotonic() < deadline:
     time.sleep(0.01)
 out["beside"] = run_command([sys.executable, "b.py"], ws + "/b", timeout_s=30)[1]
-open(ws + "/a/stop", "w").close()
+open(sig + "/stop", "w").close()
 hog.join()
 out["a"] = box["a"][1]
 print("RESULT", json.dumps(out))
@@ -120,8 +122,8 @@ print("RESULT", json.dumps(out))
 _PIPE_HOG = (
     "import fcntl, os, time\nheld = []\nwhile True:\n    r, w = os.pipe()\n    held.append((r, w))\n"
     "    try:\n        fcntl.fcntl(w, 1031, 1 << 20)\n    except OSError:\n        break\n"
-    "held += [os.pipe() for _ in range(40)]\nprint('HELD', len(held), flush=True)\nopen('held', 'w').close()\n"
-    "for _ in range(2000):\n    if os.path.exists('stop'):\n        break\n    time.sleep(0.01)\n"
+    "held += [os.pipe() for _ in range(40)]\nprint('HELD', len(held), flush=True)\nopen(os.environ['SIG'] + '/held', 'w').close()\n"
+    "for _ in range(2000):\n    if os.path.exists(os.environ['SIG'] + '/stop'):\n        break\n    time.sleep(0.01)\n"
 )
 # An honest test: a child writes 20 kB to a pipe and the parent waits before reading (fine
 # with the usual 64 kB pipe; a deadlock with 8 kB).
@@ -197,9 +199,11 @@ import json, os, sys
 sys.path.insert(0, sys.argv[1])
 from agent.sandbox import run_command, sandbox_kind
 out = {"kind": sandbox_kind(), "uid": os.getuid()}
-script = "touch started; while [ ! -e go ]; do sleep 0.02; done; kill -9 $$"
+# "started" and "go" pass through a directory bound in from the host's (sys.argv[3]): the
+# workspace the sandbox writes is a tmpfs of its own, copied back after the run.
+script = 'touch "$1/started"; while [ ! -e "$1/go" ]; do sleep 0.02; done; kill -9 $$'
 try:
-    out["code"] = run_command(["sh", "-c", script], sys.argv[2], timeout_s=60)[0]
+    out["code"] = run_command(["sh", "-c", script, "sh", sys.argv[3]], sys.argv[2], timeout_s=60, extra_binds=(sys.argv[3],))[0]
 except Exception as exc:
     out["code"] = "RAISED %s: %s" % (type(exc).__name__, exc)
 print("RESULT", json.dumps(out))
@@ -222,21 +226,22 @@ def test_a_normal_users_self_killed_run_is_not_blamed_on_an_unrelated_oom(user_d
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
         pytest.fail("needs a cgroup v1 memory hierarchy to make an OOM kill of 32 MB", pytrace=False)
     (user_dir / "runner.py").write_text(_USER_SELF_KILL)
-    ws = user_dir / "ws"
+    ws, sig = user_dir / "ws", user_dir / "sig"
     ws.mkdir()
+    sig.mkdir()
     give_to_nobody(user_dir)
     proc = subprocess.Popen(
-        [*AS_NOBODY, sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws)],
+        [*AS_NOBODY, sys.executable, str(user_dir / "runner.py"), str(PROJECT), str(ws), str(sig)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         deadline = time.monotonic() + 60
-        while not (ws / "started").exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not (sig / "started").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         _oom_in_a_small_cgroup("repo-agent-atk")
-        (ws / "go").touch()
+        (sig / "go").touch()
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()

@@ -202,14 +202,16 @@ out = {"kind": sandbox_kind(), "uid": os.getuid()}
 honest = [sys.executable, "b.py"]
 out["alone"] = run_command(honest, b, timeout_s=60)[1]
 res = {}
-t = threading.Thread(target=lambda: res.update(a=run_command([sys.executable, "hog.py", "hold"], a, timeout_s=120)[1]))
+sig = os.path.join(root, "a-sig")  # "held" and "go" pass through it: the sandbox writes a tmpfs of its own
+os.mkdir(sig)
+t = threading.Thread(target=lambda: res.update(a=run_command([sys.executable, "hog.py", sig], a, timeout_s=120, extra_binds=(sig,))[1]))
 t.start()
 deadline = time.monotonic() + 100
-while not os.path.exists(os.path.join(a, "held")) and t.is_alive() and time.monotonic() < deadline:
+while not os.path.exists(os.path.join(sig, "held")) and t.is_alive() and time.monotonic() < deadline:
     time.sleep(0.02)
 out["beside"] = run_command(honest, b, timeout_s=60)[1]
 out["host_user"] = subprocess.run([sys.executable, os.path.join(b, "b.py")], capture_output=True, text=True, cwd="/tmp").stdout
-open(os.path.join(a, "go"), "w").close()
+open(os.path.join(sig, "go"), "w").close()
 t.join()
 out["a"] = res.get("a")
 print("RESULT", json.dumps(out))
@@ -232,8 +234,8 @@ for maxmsg, size in ((10, 8192), (1, 1024), (1, 64), (1, 1)):
         n += 1
 print("HELD", n, os.strerror(ctypes.get_errno()), flush=True)
 if len(sys.argv) > 1:
-    open("held", "w").close()
-    while not os.path.exists("go"):
+    open(os.path.join(sys.argv[1], "held"), "w").close()
+    while not os.path.exists(os.path.join(sys.argv[1], "go")):
         time.sleep(0.02)
 """
 
@@ -289,8 +291,8 @@ while libc.sigqueue(pid, sig, SV(0)) == 0:
     n += 1
 print("HELD", n, os.strerror(ctypes.get_errno()), flush=True)
 if len(sys.argv) > 1:
-    open("held", "w").close()
-    while not os.path.exists("go"):
+    open(os.path.join(sys.argv[1], "held"), "w").close()
+    while not os.path.exists(os.path.join(sys.argv[1], "go")):
         time.sleep(0.02)
 """
 

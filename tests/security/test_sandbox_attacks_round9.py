@@ -18,6 +18,10 @@ from agent.uid_lease import UID_BASE, processes_of
 from tests.security.test_sandbox_attacks_round8 import PROJECT, PYTHON_AS_NOBODY, run_command_as
 
 MB = 1024 * 1024
+# The attacks' set-up done ("HOLDING"), or stopped by the disk cap during it: a normal user's
+# workspace is a tmpfs of the sandbox's own (agent/sandbox.py StagedWorkspace) whose watch
+# reads what it holds at every poll (50 ms), which may come before the print.
+STOPPED = "over its cap of 16777216 bytes (holes count at their size) or 100000 files: the run was stopped"
 
 # sbx9-1: the normal-user disk watch counts a deleted file that is only mapped by its
 # mapping's extent (agent/unnamed_files.py), not by the blocks the file holds: a file
@@ -42,10 +46,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-1 a deleted file mapped one page counts 4 kB, holds its whole size")
 def test_one_page_mapping_holds_a_whole_unlinked_file_past_the_disk_cap():
     got = run_command_as("user", ONE_PAGE_MAPPED, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -70,10 +73,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-2 a non-dumpable process's unlinked open files are not counted")
 def test_not_dumpable_process_hides_its_unlinked_files_from_the_disk_cap():
     got = run_command_as("user", NOT_DUMPABLE, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -97,10 +99,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-3 unlinked files held in flight on a unix socket are not counted")
 def test_descriptors_in_flight_hide_unlinked_files_from_the_disk_cap():
     got = run_command_as("user", IN_FLIGHT, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -130,10 +131,9 @@ print("SURVIVED", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-5 a thread with its own descriptor table hides unlinked files")
 def test_thread_with_its_own_descriptor_table_hides_unlinked_files_from_the_disk_cap():
     got = run_command_as("user", THREAD_OWN_TABLE, cap=16 * MB)
-    assert "HOLDING" in got["output"], got
+    assert "HOLDING" in got["output"] or STOPPED in got["output"], got
     assert "SURVIVED" not in got["output"] and "went over its cap" in got["output"], got
 
 
@@ -290,36 +290,37 @@ import json, os, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import agent.disk_watch as dw
+import agent.sandbox as sb
 from agent.sandbox import run_command_full
 ws = Path(sys.argv[2]) / "ws"
 (ws / "many").mkdir(parents=True)
-for i in range(6000):
-    (ws / "many" / str(i)).touch()
+for i in range(2000):  # (6,000 before the workspace was staged: a walk's cost now that none is made,
+    (ws / "many" / str(i)).touch()  # and copying them in and out took 10 s of CI; 2,000 walked 4x a second are ~3%)
 seen = {}
 def cpu(pid):
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-start, stop = dw.DiskWatch.start, dw.DiskWatch.stop
+own_uid_for = sb.own_uid_for
+def owned(kind):  # the keeper of the run's namespace
+    u = own_uid_for(kind)
+    seen["pid"] = u.ns.proc.pid
+    return u
+start, stop, over = dw.TmpfsWatch.start, dw.TmpfsWatch.stop, dw.TmpfsWatch.over
 def started(self, kill, pid1=None):
-    seen["pid"] = self.unnamed.__self__.ns.proc.pid  # the keeper (a bound SandboxUid.unnamed)
     seen["t"], seen["cpu"] = time.monotonic(), cpu(seen["pid"])
     start(self, kill, pid1)
 def stopped(self):
     seen["wall"], seen["used"] = time.monotonic() - seen["t"], cpu(seen["pid"]) - seen["cpu"]
     stop(self)
-walk = dw.DiskWatch._measure
-def walked(self):  # each walk's cost to the keeper
-    before = cpu(seen["pid"])
-    try:
-        return walk(self)
-    finally:
-        seen.setdefault("walks", []).append(cpu(seen["pid"]) - before)
-dw.DiskWatch.start, dw.DiskWatch.stop, dw.DiskWatch._measure = started, stopped, walked
-# A file a byte long every 20 ms: the filesystem changes at every look, so a walk is due as
-# soon as the budget allows.
+def looked(self):  # each look of the watch
+    seen["looks"] = seen.get("looks", 0) + 1
+    return over(self)
+sb.own_uid_for = owned
+dw.TmpfsWatch.start, dw.TmpfsWatch.stop, dw.TmpfsWatch.over = started, stopped, looked
+# A file a byte long every 20 ms: the filesystem changes at every look.
 churn = "import os, time\nt, i = time.time(), 0\nwhile time.time() - t < 3:\n    open(f'c{i}', 'w').write('x'); i += 1; time.sleep(0.02)"
 run_command_full([sys.executable, "-c", churn], ws, timeout_s=30)
-seen.setdefault("walks", [])
+seen.setdefault("looks", 0)
 print(json.dumps(seen))
 """
 
@@ -334,10 +335,11 @@ def test_keeper_walks_past_the_disk_watch_cpu_budget():
             [*PYTHON_AS_NOBODY, "-c", KEEPER_CPU, str(PROJECT), str(base)], capture_output=True, text=True, timeout=90
         )
         seen = json.loads(cp.stdout.strip().splitlines()[-1])
-        # 2% of the run's wall time, and the walk in flight (the first one is due at once); a
-        # clock tick (10 ms) of slack. It walked: a watch that never looks would pass.
-        assert seen["walks"], seen
-        assert seen["used"] <= 0.02 * seen["wall"] + max(seen["walks"]) + 0.01, seen
+        # 2% of the run's wall time; a clock tick (10 ms) of slack. The watch looked: a watch
+        # that never looks would pass. (A normal user's workspace is a tmpfs of the sandbox's
+        # own now, measured by one fstatvfs here: the keeper walks nothing during the run.)
+        assert seen["looks"], seen
+        assert seen["used"] <= 0.02 * seen["wall"] + 0.01, seen
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
@@ -410,7 +412,7 @@ def test_sandbox_lease_kills_a_rootless_container_of_the_same_user():
 # (root mode: pid 1 is not dumpable, EPERM; REPO_AGENT_SUBUIDS=0: it dies with bwrap).
 # Unwatched then (the disk watch died with repo-agent), it may write the workspace full.
 PTRACE_PID1 = r"""
-import ctypes, os, time
+import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 for tid in os.listdir("/proc/1/task"):
@@ -418,7 +420,7 @@ for tid in os.listdir("/proc/1/task"):
     libc.ptrace(0x4207, int(tid), None, None)  # PTRACE_INTERRUPT: it stops, its watch with it
 n = 0
 while n < 600:
-    with open("beat", "w") as f:
+    with open(os.path.join(sys.argv[1], "beat"), "w") as f:  # a directory bound in from the host's
         f.write(str(n))
     n += 1
     time.sleep(0.05)
@@ -430,7 +432,9 @@ sys.path.insert(0, sys.argv[1])
 from agent.sandbox import run_command_full
 ws = Path(sys.argv[2])
 (ws / "host.pid").write_text(str(os.getpid()))
-run_command_full([sys.executable, "-c", sys.argv[3]], ws, timeout_s=60)
+(ws / "sig").mkdir()  # where the sandbox's beat is seen (its workspace is a tmpfs of its own)
+(ws / "box").mkdir()
+run_command_full([sys.executable, "-c", sys.argv[3], str(ws / "sig")], ws / "box", timeout_s=60, extra_binds=(ws / "sig",))
 """
 
 
@@ -441,7 +445,7 @@ def test_ptraced_pid1_outlives_a_killed_host():
     os.chown(ws, 65534, 65534)
     host = subprocess.Popen([*PYTHON_AS_NOBODY, "-c", HOST_TO_KILL, str(PROJECT), str(ws), PTRACE_PID1], cwd="/")
     try:
-        beat = ws / "beat"
+        beat = ws / "sig" / "beat"
         for _ in range(1000):
             if beat.is_file() and beat.read_text() and (ws / "host.pid").is_file():
                 break
@@ -470,11 +474,14 @@ def test_ptraced_pid1_outlives_a_killed_host():
 # the workspace keeps directories of a uid that is not the user's, which the user cannot
 # remove (``rm -rf`` fails) and which the next sandbox, of another leased uid, cannot write
 # (a resumed rollout's tests fail with EACCES, the machine's doing judged the rollout's).
+# (Both in the workspace, a tmpfs of the sandbox's own now, and in a directory bound in from
+# the host's and handed to the sandbox's uid as the workspace was: HOST_TO_KILL's argv[1].)
 WRITES_AND_WAITS = r"""
-import os, time
-os.makedirs("build/out")
-open("build/out/result.txt", "w").write("x")
-open("ready", "w").close()
+import os, sys, time
+for top in (".", sys.argv[1]):
+    os.makedirs(os.path.join(top, "build/out"))
+    open(os.path.join(top, "build/out/result.txt"), "w").write("x")
+open(os.path.join(sys.argv[1], "ready"), "w").close()
 time.sleep(30)
 """
 
@@ -487,7 +494,7 @@ def test_killed_host_leaves_the_workspace_to_the_sandbox_uid():
     host = subprocess.Popen([*PYTHON_AS_NOBODY, "-c", HOST_TO_KILL, str(PROJECT), str(ws), WRITES_AND_WAITS], cwd="/")
     try:
         for _ in range(1000):
-            if (ws / "ready").exists() and (ws / "host.pid").is_file():
+            if (ws / "sig" / "ready").exists() and (ws / "host.pid").is_file():
                 break
             subprocess.run(["sleep", "0.01"], check=False)
         os.kill(int((ws / "host.pid").read_text()), 9)  # repo-agent dies mid-run
@@ -500,10 +507,11 @@ def test_killed_host_leaves_the_workspace_to_the_sandbox_uid():
             ):
                 break
             subprocess.run(["sleep", "0.01"], check=False)
-        rm = subprocess.run(
-            ["runuser", "-u", "nobody", "--", "rm", "-rf", str(ws / "build")], capture_output=True, text=True
-        )
-        assert rm.returncode == 0 and not (ws / "build").exists(), rm.stderr
+        for build in (ws / "box" / "build", ws / "sig" / "build"):
+            rm = subprocess.run(
+                ["runuser", "-u", "nobody", "--", "rm", "-rf", str(build)], capture_output=True, text=True
+            )
+            assert rm.returncode == 0 and not build.exists(), rm.stderr
     finally:
         if host.poll() is None:
             host.kill()
@@ -796,7 +804,6 @@ print(run_command_full([sys.executable, "-c", code], ws, timeout_s=30, verdict_p
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: sbx9-17 mountinfo shows the differential its real workspace path")
 def test_mountinfo_shows_the_differential_its_real_workspace_path():
     if os.geteuid() != 0:
         pytest.fail("runs as root (and nobody through runuser)")

@@ -26,6 +26,8 @@ from tests.security.conftest import AS_NOBODY, PROJECT, as_nobody, give_to_nobod
 
 # Holds 1,260 descriptors in flight (round 7 #23) and, in two children, 1,010 pipes (#27,
 # 16,160 of the user's 16,384 soft pipe pages), makes a locked tree, then waits for "stop".
+# "held" and "stop" pass through argv[1], a directory bound in from the host's (the workspace
+# the sandbox writes is a tmpfs of its own, copied back after the run).
 _HOG = r"""
 import os, socket, sys, time
 def wait(name):
@@ -39,7 +41,7 @@ for i in range(2):
     if pid == 0:
         held = [os.pipe() for _ in range(505)]
         open("pipes%d" % i, "w").close()
-        wait("stop")
+        wait(os.path.join(sys.argv[1], "stop"))
         os._exit(0)
     kids.append(pid)
 pairs, sent = [], 0
@@ -58,8 +60,8 @@ os.chmod("locked/deep", 0)
 os.chmod("locked", 0o300)
 wait("pipes0"); wait("pipes1")
 print("HELD", sent, os.getuid(), flush=True)
-open("held", "w").close()
-wait("stop")
+open(os.path.join(sys.argv[1], "held"), "w").close()
+wait(os.path.join(sys.argv[1], "stop"))
 for k in kids:
     os.waitpid(k, 0)
 """
@@ -67,7 +69,7 @@ for k in kids:
 # An honest neighbour (#23, #27, #28): passes a descriptor, grows a pipe, starts a
 # forkserver Pool (Python 3.14's default start method), then waits for "stop".
 _NEIGHBOUR = r"""
-import fcntl, json, os, socket, time
+import fcntl, json, os, socket, sys, time
 import multiprocessing as mp
 if __name__ == "__main__":
     res = {"uid": os.getuid()}
@@ -89,9 +91,9 @@ if __name__ == "__main__":
     except Exception as e:
         res["pool"] = repr(e)[:300]
     print("NEIGHBOUR", json.dumps(res), flush=True)
-    open("held", "w").close()
+    open(os.path.join(sys.argv[1], "held"), "w").close()
     for _ in range(6000):
-        if os.path.exists("stop"):
+        if os.path.exists(os.path.join(sys.argv[1], "stop")):
             break
         time.sleep(0.01)
 """
@@ -136,10 +138,12 @@ def wait(path):
     deadline = time.monotonic() + 60
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.01)
-if sys.argv[3] == "hold":  # one sandbox until the test says stop: its uid, seen inside
-    hold = "import os, time\nopen('held', 'w').write(str(os.getuid()))\n" + (
-        "while not os.path.exists('stop'):\n    time.sleep(0.01)\n")
-    print("RESULT", json.dumps({"uid": run_command([sys.executable, "-c", hold], ws, timeout_s=60)[1]}))
+if sys.argv[3] == "hold":  # one sandbox until the test says stop (in ws/sig): its uid, seen inside
+    hold = "import os, sys, time\nopen(sys.argv[1] + '/held', 'w').write(str(os.getuid()))\n" + (
+        "while not os.path.exists(sys.argv[1] + '/stop'):\n    time.sleep(0.01)\n")
+    os.mkdir(ws + "/sig"); os.mkdir(ws + "/box")
+    got = run_command([sys.executable, "-c", hold, ws + "/sig"], ws + "/box", timeout_s=60, extra_binds=(ws + "/sig",))
+    print("RESULT", json.dumps({"uid": got[1]}))
     sys.exit(0)
 if sys.argv[3] == "groups":
     # A setgid directory of one of the user's groups the namespace does not map (users, 100):
@@ -179,17 +183,19 @@ def host_can():
 out["host_before"] = host_can()
 box = {}
 def run(name, script):
-    box[name] = run_command([sys.executable, script, ws], ws + "/" + name, timeout_s=90)[1]  # ws: ours alone
+    sig = ws + "/sig-" + name  # ws: ours alone
+    os.mkdir(sig)
+    box[name] = run_command([sys.executable, script, sig], ws + "/" + name, timeout_s=90, extra_binds=(sig,))[1]
 threads = [threading.Thread(target=run, args=("a", "hog.py"))]
 threads[0].start()
-wait(ws + "/a/held")
+wait(ws + "/sig-a/held")
 threads.append(threading.Thread(target=run, args=("b", "neighbour.py")))
 threads[1].start()
-wait(ws + "/b/held")
+wait(ws + "/sig-b/held")
 out["seen"] = {"a": seen_from_here("hog.py"), "b": seen_from_here("neighbour.py")}
 out["host"] = host_can()
 for name in ("a", "b"):
-    open(ws + "/" + name + "/stop", "w").close()
+    open(ws + "/sig-" + name + "/stop", "w").close()
 for t in threads:
     t.join()
 out.update(box)
@@ -361,16 +367,17 @@ def test_two_repo_agent_processes_of_one_user_never_share_a_sandbox_uid():
 
         def written(n: str) -> bool:  # made, then written: wait for its content, not its name
             try:
-                return bool((top / n / "held").read_text().strip())
+                return bool((top / n / "sig" / "held").read_text().strip())
             except OSError:
                 return False
 
         while not all(written(n) for n in ("p", "q")) and time.monotonic() < deadline:
             time.sleep(0.01)
-        uids = [int((top / n / "held").read_text() or 0) if (top / n / "held").exists() else 0 for n in ("p", "q")]
+        held = [top / n / "sig" / "held" for n in ("p", "q")]
+        uids = [int(h.read_text() or 0) if h.exists() else 0 for h in held]
         locked = [_locked(LEASES / str(uid)) for uid in uids]
         for name in ("p", "q"):
-            (top / name / "stop").touch()
+            (top / name / "sig" / "stop").touch()
         outs = [proc.communicate(timeout=60) for proc in procs]
         assert all(uids) and uids[0] != uids[1] and 65534 not in uids, (uids, outs)
         assert locked == [True, True], locked  # each lease held while its sandbox runs
