@@ -77,6 +77,7 @@ class CallRun:
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
     over_bound: bool = False  # records past what this process reads of a run were left unread
+    threads: int = 0  # Python threads of the code's own still running after its last call
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,8 @@ def _read_records(data: bytes) -> CallRun:
             out.finished = True
             if type(rec.get("s")) is float and rec["s"] >= 0:
                 out.seconds = rec["s"]
+            if type(rec.get("threads")) is int and rec["threads"] > 0:
+                out.threads = min(rec["threads"], 10_000)
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
         elif kind == "import_error" and type(rec.get("t")) is int:
@@ -263,6 +266,7 @@ class Reference:
     results: dict[Key, dict[str, Any]]
     seconds_per_call: float | None  # what it took per call (None: not measured)
     order_bound: bool  # its answers hang on the calls before them or on the hash seed
+    threads: int = 0  # Python threads of its own left running after its calls (most of its runs)
 
 
 _cache: dict[str, Reference] = {}
@@ -333,7 +337,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
-            return Reference(kept, ref.seconds_per_call, ref.order_bound)
+            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads)
         assert stuck is not None
         slow.add((stuck[0], index[stuck[0]][stuck[1]]))
 
@@ -392,7 +396,15 @@ def _reference_once(
             if stuck is not None:
                 return None, stuck
     kept = {
-        (t, i): v
+        (t, i): _with_aliasing(
+            v,
+            [
+                run.results.get((t + n, i), {}),
+                run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}),
+                other.results.get((t, i), {}),
+                third.results.get((t, i), {}),
+            ],
+        )
         for (t, i), v in run.results.items()
         if t < n
         and ("v" in v or "raise" in v)
@@ -404,7 +416,15 @@ def _reference_once(
         or not same_result(v, third.results.get((t, i), {}), 0.0)
         for (t, i), v in kept.items()
     )
-    return Reference(kept, seconds, order_bound), None
+    return Reference(kept, seconds, order_bound, max(run.threads, other.threads, third.threads)), None
+
+
+def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reference's record of an input with what any of its passes said of the result's
+    sharing (``ALIASING``): a reference returning one constant list shares it from its second
+    call on, and the rollout doing the same at any position is not the difference."""
+    marks = {k: 1 for r in [first, *others] for k in ALIASING if k in r}
+    return {**first, **marks}
 
 
 # --------------------------------------------------------------------------- comparing
@@ -419,8 +439,9 @@ class Tolerance:
 
 
 # What the runner says of a result besides its value: it is one of the call's arguments
-# (``same``), a later call changed it (``later``). Compared on their own (``_aliasing``).
-ALIASING = ("same", "later")
+# (``same``), a later call changed it or the call's arguments (``later``), it holds a list, set
+# or dict an earlier call's caller holds (``shared``). Compared on their own (``_aliasing``).
+ALIASING = ("same", "later", "shared")
 
 
 def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool) -> str | None:
@@ -432,6 +453,8 @@ def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool
         return "a later call changed what it returned (the reference's result stays as returned)"
     if "same" in have and "same" not in want and not arguments_unread:
         return "returned its own argument where the reference returns a new object"
+    if "shared" in have and "shared" not in want:
+        return "returned an object another call's caller holds too (the reference's result is new)"
     return None
 
 
@@ -883,6 +906,11 @@ def judge(ws: Workspace) -> Verdict | None:
             )
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
+    if got.finished and got.threads > ref.threads:
+        # Left running, they can change what any caller holds after the runner's last reading.
+        differ[-1 - len(calls)] = (
+            f"{got.threads} thread(s) of the code's own still running after its calls (the reference's: {ref.threads})"
+        )
     return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
 
 

@@ -14,10 +14,13 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
-    {"k": "result", "t", "i", "v", "same": 1}         ... v is one of the call's own arguments
-    {"k": "later", "t", "i"}                         what call i returned changed after (its run's end)
+    {"k": "result", "t", "i", "v", "same": 1}         ... v is (or holds) one of the call's own arguments
+    {"k": "result", "t", "i", "v", "shared": 1}       ... v holds a list/set/dict an earlier call's caller holds
+    {"k": "later", "t", "i"}                         what call i returned, or left of its arguments,
+                                                     changed after (read at the process's last call)
     ({"self": 1} in a script's list: that method returned the script's object itself)
-    {"k": "finish", "s"}                             the seconds its answered calls took
+    {"k": "finish", "s", "threads"}                  the seconds its answered calls took, the
+                                                     Python threads besides its own still running
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
@@ -260,25 +263,67 @@ def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
     return any(t is k for k in kinds)
 
 
-_KEPT_NODES = 2 * _MAX_NODES  # of the results of one run of calls kept and read again
+_KEPT_NODES = 2 * _MAX_NODES  # of the results and arguments of one process kept and read again
 
 
-def _changed_later(returned: list[tuple[int, Any, Any]]) -> list[int]:
-    """The calls whose result, read again once every later call of the run returned, is no
-    longer what the call returned (a later call of the code changed it): read within a bound
-    on the nodes read (past it, the rest is not read again)."""
+def _changed_later(returned: list[tuple[int, int, Any, Any]]) -> list[tuple[int, int]]:
+    """The calls (run of calls, input) whose result or arguments, read again once every later
+    call of the process returned, are no longer what the call left them (later code changed
+    them): read within a bound on the nodes read (past it, the rest is not read again)."""
     budget = [_KEPT_NODES]
     changed = []
-    for i, obj, was in returned:
+    for t, i, obj, was in returned:
         try:
             now = _encode(obj, 0, budget)
         except _NotPlain:
             if budget[0] < 0:
                 break
             now = None
-        if now != was:
-            changed.append(i)
+        if now != was and (t, i) not in changed:
+            changed.append((t, i))
     return changed
+
+
+class _Shared:
+    """The mutable containers (list, set, dict) of every result and argument of the process so
+    far, kept alive (their ids are never reused): a call whose result holds one of them gives
+    its caller an object another caller holds too (a cache handing every caller of [x] one
+    list, functools.lru_cache returning one dict): one caller's change is the next one's
+    answer (r16-12). Tuples and frozensets are shared freely (nobody can change them)."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[object, int]] = {}  # id -> (the object, the call that holds it)
+        self.nodes = 0
+
+    def containers(self, x: Any, budget: list[int]) -> list[object]:
+        out: list[object] = []
+        stack = [x]
+        while stack and budget[0] > 0:
+            y = stack.pop()
+            budget[0] -= 1
+            t = type(y)
+            if _container(t, _MUTABLE):
+                out.append(y)
+            if t is list or t is tuple or t is set or t is frozenset:
+                stack.extend(list.__iter__(y) if t is list else tuple.__iter__(y) if t is tuple else y)
+            elif _container(t, _DICTS):
+                for k, v in _dict_items(y):
+                    stack.append(k)
+                    stack.append(v)
+        return out
+
+    def holders(self, x: Any) -> set[int]:
+        """The calls whose results or arguments hold a container ``x`` holds."""
+        return {self.held[id(c)][1] for c in self.containers(x, [_MAX_NODES]) if id(c) in self.held}
+
+    def keep(self, x: Any, call: int) -> None:
+        budget = [_MAX_NODES]
+        found = self.containers(x, budget)
+        if self.nodes + _MAX_NODES - budget[0] > _KEPT_NODES:
+            return  # past the bound: not kept (an id freed later could be taken again)
+        self.nodes += _MAX_NODES - budget[0]
+        for c in found:
+            self.held.setdefault(id(c), (c, call))
 
 
 def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]) -> bool:
@@ -310,6 +355,7 @@ def main() -> None:
     out = os.dup(fd)  # non-inheritable copy; the inherited number is closed
     os.close(fd)
     dumps, write, dup2 = json.dumps, os.write, os.dup2
+    current_frames = sys._current_frames  # taken before any workspace code could replace it
 
     def send(rec: dict[str, Any]) -> None:
         data = (dumps(rec, separators=(",", ":")) + "\n").encode()
@@ -346,6 +392,10 @@ def main() -> None:
     clock = time.perf_counter
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     workspace = sys.path[0]
+    returned_here: list[tuple[int, int, Any, Any]] = []
+    kept_nodes = [0]
+    shared = _Shared()
+    calls_made: list[tuple[int, int]] = []
     for ti, target in enumerate(spec["targets"]):
         try:
             root = os.path.join(workspace, target["path"]) if target.get("path") else None
@@ -362,11 +412,11 @@ def main() -> None:
         send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         keywords = target.get("keywords") or []  # by input index; none past its end
-        returned_here: list[tuple[int, Any, Any]] = []
-        kept_nodes = [0]
         for i, args in enumerate(target["inputs"]):
             kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
+            call = len(calls_made)
+            calls_made.append((ti, i))
             try:
                 began = clock()
                 before = None
@@ -376,25 +426,35 @@ def main() -> None:
                     # chainable put returning self, where the reference returns None).
                     encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
-                    before = _encode([args, kwargs] if kwargs else args)
+                    given = [args, kwargs] if kwargs else args
+                    arg_nodes = [_MAX_NODES]
+                    before = _encode(given, 0, arg_nodes)
+                    shared.keep(given, call)  # before the call: what it returns of them is its own
                     returned = fn(*args, **kwargs)
                     nodes = [_MAX_NODES]
                     encoded = _encode(returned, 0, nodes)
-                    if _argument_returned(returned, args, kwargs):
-                        rec["same"] = 1  # the caller's own object, not a new one (vrd9-8)
+                    holders = shared.holders(returned) if _container(type(returned)) else set()
+                    if _argument_returned(returned, args, kwargs) or call in holders:
+                        rec["same"] = 1  # the caller's own object (or a part of it), not a new one (vrd9-8)
+                    if holders - {call}:
+                        rec["shared"] = 1  # an object an earlier call's caller holds too (r16-12)
                     if _container(type(returned)) and kept_nodes[0] + _MAX_NODES - nodes[0] <= _KEPT_NODES:
-                        # Kept within a bound (a run's results alive at once); their sizes
-                        # are the reference's, which the rollout must match anyway.
+                        # Kept within a bound (the process's results alive at once); their
+                        # sizes are the reference's, which the rollout must match anyway.
                         kept_nodes[0] += _MAX_NODES - nodes[0]
-                        returned_here.append((i, returned, encoded))
+                        returned_here.append((ti, i, returned, encoded))
+                        shared.keep(returned, call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
-                    after = _encode(
-                        [args, kwargs] if kwargs else args
-                    )  # a copy that sorts the caller's list is no copy
+                    after = _encode(given)  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after
+                    if kept_nodes[0] + _MAX_NODES - arg_nodes[0] <= _KEPT_NODES:
+                        # The caller's arguments as the call left them: a later call of the
+                        # code emptying an earlier caller's list is seen (r16-13).
+                        kept_nodes[0] += _MAX_NODES - arg_nodes[0]
+                        returned_here.append((ti, i, given, after))
             except _NotPlain as exc:
                 rec["bad"] = str(exc)
             except BaseException as exc:
@@ -403,9 +463,14 @@ def main() -> None:
                 if bases:
                     rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
             send(rec)
-        for i in _changed_later(returned_here):
-            send({"k": "later", "t": ti, "i": i})
-    send({"k": "finish", "s": spent[0]})
+    # Read again once the process's last call returned (not as each run of calls ends): a
+    # result or an argument any later call changed is seen, whichever run it was in.
+    for ti, i in _changed_later(returned_here):
+        send({"k": "later", "t": ti, "i": i})
+    # Threads of the code's own still running now can change what callers hold after any
+    # reading (a thread emptying each result two seconds later: r16-14): counted (Python
+    # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).
+    send({"k": "finish", "s": spent[0], "threads": len(current_frames()) - 1})
     sys.stdout.flush()
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish
 

@@ -545,11 +545,6 @@ def mergesort(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-12 a result shared between calls that no later call changes is not seen: a mergesort"
-    " handing one cached list to every caller of [x] PASSes, and a caller's append changes later results",
-)
 def test_a_result_shared_between_calls_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -598,11 +593,6 @@ def _sort(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-13 an earlier caller's argument changed by a later call is not seen: a mergesort"
-    " emptying its previous caller's list at the next call PASSes",
-)
 def test_an_argument_changed_by_a_later_call_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -663,11 +653,6 @@ def _sort(xs):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-15 results are read again only as their run of calls ends: a mergesort whose own"
-    " thread empties each result two seconds after returning it PASSes",
-)
 def test_a_result_emptied_after_a_while_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -764,11 +749,6 @@ def test_network_clients_at_import_are_suspect(tmp_path: Path, name: str) -> Non
 # (its helpers.py fixed too, as the reference has it). One dict per text, handed to every caller:
 # a caller's ``counts["a"] = 0`` is the next caller's answer. Run by hand: final verdict PASS
 # (5 passed, 24 held-out calls agree), no SUSPECT hit.
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-12 a memoised result (functools.lru_cache returning one dict to every caller) is"
-    " not seen: a caller's change to it is every later caller's answer",
-)
 def test_a_memoised_mutable_result_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
