@@ -29,7 +29,6 @@ import math
 import random
 import re
 import shutil
-import site
 import sys
 import tempfile
 import threading
@@ -45,11 +44,12 @@ from pydantic import ValidationError
 from agent.differential_arguments import unread_argument_functions
 from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
-from agent.differential_stage import shown_path, terminal, tty_plan
+from agent.differential_stage import script_name, shown_path, terminal, tty_plan
 from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command_full
 from agent.scoring import env_python
 from agent.structured_inputs import structured_inputs
+from agent.suites.env import WORKSPACE_VAR
 from agent.suites.hidden_tests import PatchError, patch_text
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
 from agent.task_test_dirs import dirs_of_tests, fix_sources
@@ -150,13 +150,16 @@ def run_calls(
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
     and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``). ``hash_seed`` is
     the process's string hash seed: the sandbox's environment is clean, so the interpreter
-    runs with ``-s -S`` (not ``-I``, which would ignore PYTHONHASHSEED and draw a seed).
+    runs as a user's script does: no flag (round 16, r16-11: ``-s -S`` showed in sys.flags),
+    the runner and its calls under drawn names (r16-9: argv named them).
 
-    ``-S``: no ``site`` at start. With it, a task venv's ``.pth`` put the workspace on the
-    path before ``site`` imported ``sitecustomize``: the rollout's ``sitecustomize.py`` ran
-    before the hello, and its ``os._exit`` made the run the machine's failure (not judged)
-    instead of the rollout's (sbx8-11). The runner adds the interpreter's site directories
-    itself (``site_dirs``), after its hello.
+    No workspace code runs before the runner's hello (sbx8-11: a rollout's
+    ``sitecustomize.py`` calling ``os._exit`` there made the run the machine's failure, not
+    judged, instead of the rollout's). ``site`` runs at start, but nothing it imports can be
+    the workspace's: the script's directory (sys.path[0]) is the private box; HOME and /tmp
+    are the sandbox's own, empty; and a task venv's ``.pth`` line, which adds the workspace
+    (``REPO_AGENT_WORKSPACE``, else the cwd), is given the box instead: the runner gives it
+    the workspace and runs the venv's ``.pth`` lines again after its hello (``site_dirs``).
 
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
@@ -166,26 +169,31 @@ def run_calls(
     rng = random.SystemRandom()
     shown = shown_path(python, rng) if choose_sandbox(sandbox) == "bwrap" else None
     inside = shown if shown is not None else Path(workspace_dir).resolve()
-    with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
+    name = script_name(rng)
+    with tempfile.TemporaryDirectory(prefix=f"{script_name(rng)}-") as tmp:
         box = Path(tmp)
-        shutil.copyfile(RUNNER, box / "runner.py")
+        script, spec = box / f"{name}.py", box / f"{name}.json"
+        shutil.copyfile(RUNNER, script)
         payload = {
             "targets": [t.model_dump() for t in calls],
             "stdin_tty": stdin_tty or [],
             "site_dirs": _site_dirs(python_env),
+            "workspace_var": [WORKSPACE_VAR, str(inside)] if python_env is not None else None,
         }
-        (box / "calls.json").write_text(json.dumps(payload), encoding="utf-8")
-        for p in (box, box / "runner.py", box / "calls.json"):
+        spec.write_text(json.dumps(payload), encoding="utf-8")
+        for p in (box, script, spec):
             p.chmod(0o700 if p.is_dir() else 0o600)  # the held-out inputs: no other local user's
         try:
             with terminal() if stdin_tty else contextlib.nullcontext() as tty:
                 run = run_command_full(
-                    [python, "-s", "-S", str(box / "runner.py"), str(box / "calls.json")],
+                    [python, str(script), str(spec)],
                     Path(workspace_dir),
                     timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
                     sandbox=sandbox,
+                    # A task venv's .pth line reads the workspace from WORKSPACE_VAR as the
+                    # interpreter starts: the box until the runner's hello (its docstring).
                     env={"PYTHONHASHSEED": str(hash_seed)}
-                    | ({"REPO_AGENT_WORKSPACE": str(inside)} if python_env is not None else {}),
+                    | ({WORKSPACE_VAR: str(box)} if python_env is not None else {}),
                     private_binds=(box,),  # the sandbox's leased uid's for the run (agent/sandbox.py)
                     verdict_pipe=VerdictPipe(quiet_s=per_call_s, stdin=tty, shown_at=shown),
                     python=python,
@@ -198,12 +206,11 @@ def run_calls(
 
 
 def _site_dirs(python_env: Path | None) -> list[str]:
-    """The site-packages directories the runner's interpreter would have had from ``site``:
-    the task venv's, or this process's own (it runs this interpreter); never a user site
-    (``-s``)."""
+    """The task venv's site-packages, whose ``.pth`` lines the runner runs again once the
+    workspace is given them (none without a venv: ``site`` ran at the interpreter's start)."""
     if python_env is not None:
         return [str(p) for p in sorted(Path(python_env).resolve().glob("lib/python3*/site-packages"))]
-    return [d for d in site.getsitepackages() if Path(d).is_dir()]
+    return []
 
 
 # A result record as the runner writes it (json.dumps, compact): which call a line the parent

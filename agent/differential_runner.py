@@ -1,8 +1,9 @@
 """Calls a task's functions on held-out inputs, inside the sandbox (agent/differential.py).
 
-Copied alone into a read-only directory of the sandbox and run as ``python -s -S runner.py
-CALLS.json`` from the workspace root: it imports nothing of this project, and no ``site``
-ran before it (the site directories are added after the hello). Each input is called with its
+Copied alone (under a drawn name) into a read-only directory of the sandbox and run as
+``python NAME.py NAME.json`` from the workspace root, as a user's script is: it imports
+nothing of this project, and nothing of the workspace ran before it (a task venv's ``.pth``
+line is given the workspace after the hello). Each input is called with its
 positional arguments and, where the target has them at its index (``keywords``), its keyword
 arguments. Before any code of the workspace is imported it takes the write end of the verdict
 pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
@@ -379,16 +380,25 @@ def main() -> None:
             dup2(tty if terminal else null, 0)
             dup2(tty if terminal else piped, 1)
 
+    box = sys.path[0]  # this script's private directory: nothing else is in it
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
+    # Started as an ordinary script (r16-9, r16-11: no -s -S a fix could read in sys.flags,
+    # no calls file in sys.argv). What its start ran is no workspace code: the script's
+    # directory holds this file and its calls only, HOME and /tmp are the sandbox's own, and
+    # a task venv's .pth line was pointed at that directory (``workspace_var``), not at the
+    # workspace (its fallback, the cwd, would have run a workspace sitecustomize before the
+    # hello: sbx8-11).
+    del sys.argv[1:]
     send({"k": "hello"})
-    # Started with -S: no sitecustomize, no .pth ran before the hello (sbx8-11). The site
-    # directories come now, their .pth files too (a task venv's puts the workspace's roots).
-    import site
+    workspace_var = spec.get("workspace_var")
+    if type(workspace_var) is list and len(workspace_var) == 2:
+        # Now the workspace: the venv's .pth lines run again with it (the workspace's roots).
+        import site
 
-    for d in spec.get("site_dirs") or ():
-        site.addsitedir(d)
-    for name in ("setquit", "setcopyright", "sethelper"):  # the builtins site gives (exit, help, ...)
-        getattr(site, name, lambda: None)()
+        sys.path[:] = [p for p in sys.path if p != box and not p.startswith(box + os.sep)]
+        os.environ[workspace_var[0]] = workspace_var[1]
+        for d in spec.get("site_dirs") or ():
+            site.addsitedir(d)
     clock = time.perf_counter
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     workspace = sys.path[0]

@@ -414,11 +414,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-9 the differential's process is told by its argv (runner.py and calls.json in a"
-    " 'repo-agent-diff-' directory): a fix right only there or in pytest's <task>-<8 hex> agrees on every call",
-)
 def test_the_differential_process_is_not_recognisable_by_its_argv(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -498,11 +493,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-11 the differential's interpreter runs with -s -S: sys.flags.no_site tells it from"
-    " any ordinary start of Python; a fix right only there or in pytest's <task>-<8 hex> agrees on every call",
-)
 def test_the_differential_interpreter_flags_are_ordinary(tmp_path: Path) -> None:
     import subprocess
     import sys
