@@ -145,6 +145,7 @@ def run_calls(
     hash_seed: int = 0,
     timeout_s: float | None = None,
     stdin_tty: list[bool] | None = None,
+    warmups: list[tuple[int, int, int]] | None = None,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
@@ -163,7 +164,8 @@ def run_calls(
 
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
-    past ``per_call_s`` is stopped from here (no record for that long)."""
+    past ``per_call_s`` is stopped from here (no record for that long). ``warmups``: (run of
+    calls, input, count): that many unread calls of the input before the run's own."""
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     rng = random.SystemRandom()
@@ -179,6 +181,7 @@ def run_calls(
             "stdin_tty": stdin_tty or [],
             "site_dirs": _site_dirs(python_env),
             "workspace_var": [WORKSPACE_VAR, str(inside)] if python_env is not None else None,
+            "warmups": [list(w) for w in warmups or ()],
         }
         spec.write_text(json.dumps(payload), encoding="utf-8")
         for p in (box, script, spec):
@@ -745,6 +748,7 @@ class CallSequence:
     segments: list[DifferentialTarget]
     origin: list[tuple[int, list[int]]]
     part: list[str]
+    warmups: list[tuple[int, int, int]] = field(default_factory=list)  # (segment, input there, calls)
 
 
 def call_sequence(
@@ -780,7 +784,31 @@ def call_sequence(
             if j == len(drawn) or drawn[j][0] != drawn[start][0]:
                 add(drawn[start][0], [i for _, i in drawn[start:j]], " (a later call)")
                 start = j
-    return CallSequence(segments, origin, part)
+    return CallSequence(segments, origin, part, _warmups(calls, segments, part, rng, per_call_s))
+
+
+# Before one run of the later calls, a drawn number of unread calls of one of its inputs: up
+# to WARMUP_MAX, fewer where the reference's calls take longer than WARMUP_BUDGET_S for them
+# (r16-10: a fix right for its first 5,000 calls of a process agreed on every compared call).
+WARMUP_BUDGET_S = 0.25
+WARMUP_MAX = 40_000
+
+
+def _warmups(
+    calls: list[DifferentialTarget],
+    segments: list[DifferentialTarget],
+    part: list[str],
+    rng: random.Random,
+    per_call_s: float | None,
+) -> list[tuple[int, int, int]]:
+    most = min(WARMUP_MAX, int(WARMUP_BUDGET_S / max(1e-3 if per_call_s is None else per_call_s, 1e-6)))
+    later = [s for s, label in enumerate(part) if label == " (a later call)" and not segments[s].script]
+    if most < 4 or not later:
+        return []
+    s = rng.choice(later[: max(1, len(later) // 2)])  # compared calls come after it
+    inputs = segments[s].inputs
+    pos = min(range(len(inputs)), key=lambda k: len(json.dumps(inputs[k])))  # the cheapest-looking one
+    return [(s, pos, rng.randint(most // 4, most))]
 
 
 def has_differential(suite: Suite, task: Task) -> bool:
@@ -852,6 +880,7 @@ def judge(ws: Workspace) -> Verdict | None:
     n = sum(len(t.inputs) for t in calls)
     budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
+    budget += 20 * (per_call or 1e-3) * sum(count for _, _, count in seq.warmups)
 
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
@@ -862,12 +891,19 @@ def judge(ws: Workspace) -> Verdict | None:
             hash_seed=seed,
             timeout_s=budget,
             stdin_tty=ttys,
+            warmups=seq.warmups,
         )
 
     if ref.order_bound:
         with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
             theirs = pool.submit(
-                run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
+                run_calls,
+                ref_ws.path,
+                seq.segments,
+                sandbox=ws.sandbox,
+                python_env=ref_ws.python_env,
+                hash_seed=seed,
+                warmups=seq.warmups,
             )
             got = ours()
             want = theirs.result()

@@ -452,11 +452,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-10 the differential's calls per process are bounded (LONG_MAX + two passes): a fix"
-    " right for its first 5,000 calls of a process agrees on every held-out call",
-)
 def test_a_fix_wrong_after_many_calls_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
