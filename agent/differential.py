@@ -460,7 +460,9 @@ def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool
     (round 9 vrd9-3, vrd9-8). Where the reference shares its result so, the rollout may too,
     or not (a copy is what a caller of either may keep)."""
     if "later" in have and "later" not in want:
-        return "a later call changed what it returned (the reference's result stays as returned)"
+        return (
+            "later code changed what it returned or left of its arguments (the reference's stay as the call left them)"
+        )
     if "same" in have and "same" not in want and not arguments_unread:
         return "returned its own argument where the reference returns a new object"
     if "shared" in have and "shared" not in want:

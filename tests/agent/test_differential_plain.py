@@ -93,7 +93,8 @@ def test_a_shared_result_differs_only_where_the_reference_returns_its_own() -> N
         )
 
     assert why(value, {**value, "later": 1}) == [
-        "mergesort#0: a later call changed what it returned (the reference's result stays as returned)"
+        "mergesort#0: later code changed what it returned or left of its arguments"
+        " (the reference's stay as the call left them)"
     ]
     assert why(value, {**value, "same": 1}) == [
         "mergesort#0: returned its own argument where the reference returns a new object"
