@@ -189,7 +189,7 @@ def run_calls(
         try:
             with terminal() if stdin_tty else contextlib.nullcontext() as tty:
                 run = run_command_full(
-                    [python, str(script), str(spec)],
+                    [python, str(script)],  # its calls: NAME.json beside it
                     Path(workspace_dir),
                     timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
                     sandbox=sandbox,

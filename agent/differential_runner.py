@@ -1,7 +1,8 @@
 """Calls a task's functions on held-out inputs, inside the sandbox (agent/differential.py).
 
 Copied alone (under a drawn name) into a read-only directory of the sandbox and run as
-``python NAME.py NAME.json`` from the workspace root, as a user's script is: it imports
+``python NAME.py`` (its calls in NAME.json beside it) from the workspace root, as a user's
+script is: it imports
 nothing of this project, and nothing of the workspace ran before it (a task venv's ``.pth``
 line is given the workspace after the hello). Each input is called with its
 positional arguments and, where the target has them at its index (``keywords``), its keyword
@@ -335,18 +336,19 @@ def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]
     return any(returned is a for a in args) or any(returned is v for v in kwargs.values())
 
 
-def _warm_up(fn: Any, args: list[Any], count: int, send: Any, clock: Any) -> None:
+def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
     """``count`` calls of ``fn`` on ``args`` (each on a copy of its own where they hold a list,
     set or dict), answers unread: a drawn number of calls before the next compared ones, up
     to tens of thousands, so that a fix right only for its first N calls of a process meets
     them past its N (r16-10). A progress line now and then: the parent's quiet limit is per
     call."""
-    text = json.dumps(args)
+    text = json.dumps(given)  # [positional arguments, keyword arguments]
     fresh = any(c in text[1:] for c in "[{")  # a list, dict (or a string holding one) inside
     said = clock()
     for n in range(count):
+        args, kwargs = json.loads(text) if fresh else given
         try:
-            fn(*(json.loads(text) if fresh else args))
+            fn(*args, **kwargs)
         except BaseException:  # the code's own answer to a call: not compared here
             pass
         if n & 255 == 0 and clock() - said > 0.2:
@@ -383,7 +385,8 @@ def main() -> None:
         while data:
             data = data[write(out, data) :]
 
-    with open(sys.argv[1], encoding="utf-8") as f:
+    # Its calls beside it (NAME.json for NAME.py): nothing on the command line but the script.
+    with open(os.path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = json.load(f)
     tty_at = spec.get("stdin_tty") or []
     tty = os.dup(0) if tty_at and os.isatty(0) else None  # non-inheritable copies
@@ -408,7 +411,6 @@ def main() -> None:
     # a task venv's .pth line was pointed at that directory (``workspace_var``), not at the
     # workspace (its fallback, the cwd, would have run a workspace sitecustomize before the
     # hello: sbx8-11).
-    del sys.argv[1:]
     send({"k": "hello"})
     workspace_var = spec.get("workspace_var")
     if type(workspace_var) is list and len(workspace_var) == 2:
@@ -445,7 +447,9 @@ def main() -> None:
         keywords = target.get("keywords") or []  # by input index; none past its end
         warmup = warmups.get(ti)
         if warmup is not None and not target.get("script"):
-            _warm_up(fn, target["inputs"][warmup[0]], warmup[1], send, clock)
+            pos = warmup[0]
+            given = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
+            _warm_up(fn, [target["inputs"][pos], given], warmup[1], send, clock)
         for i, args in enumerate(target["inputs"]):
             kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}

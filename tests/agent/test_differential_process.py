@@ -16,14 +16,14 @@ from agent.suites.models import DifferentialTarget
 def test_the_runner_starts_with_ordinary_flags_and_argv(tmp_path: Path) -> None:
     (tmp_path / "probe.py").write_text(
         "import sys\n\n\ndef probe(x):\n"
-        "    return [sys.argv, sys.flags.no_site, sys.flags.no_user_site, 'site' in sys.modules]\n"
+        "    return [sys.argv, sys.orig_argv[1:], sys.flags.no_site, sys.flags.no_user_site, 'site' in sys.modules]\n"
     )
     target = DifferentialTarget(module="probe", function="probe", inputs=[[1]])
     run = differential.run_calls(tmp_path, [target], sandbox="auto")
     assert run.finished, run.output
-    argv, no_site, no_user_site, site_ran = run.results[(0, 0)]["v"]["list"]
+    argv, orig, no_site, no_user_site, site_ran = run.results[(0, 0)]["v"]["list"]
     assert (no_site, no_user_site, site_ran) == (0, 0, True)
-    assert len(argv["list"]) == 1  # the script alone: no calls file after it
+    assert len(argv["list"]) == 1 and orig == argv  # the script alone: no flag, no calls file after it
     script = argv["list"][0]
     assert script.endswith(".py") and "repo-agent" not in script and "runner" not in script
 
@@ -57,6 +57,6 @@ def test_warm_up_calls_each_get_their_own_arguments() -> None:
         seen.append(xs)
         xs.append(0)  # changed in place: the next call still gets [1]
 
-    runner._warm_up(f, [[1]], 500, lambda rec: None, lambda: 0.0)
+    runner._warm_up(f, [[[1]], {}], 500, lambda rec: None, lambda: 0.0)
     assert len(seen) == 500 and len({id(x) for x in seen}) == 500
     assert all(x == [1, 0] for x in seen)
