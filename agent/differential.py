@@ -169,7 +169,11 @@ def run_calls(
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     rng = random.SystemRandom()
-    shown = shown_path(python, rng) if choose_sandbox(sandbox) == "bwrap" else None
+    boxed = choose_sandbox(sandbox) == "bwrap"
+    shown = shown_path(python, rng) if boxed else None
+    # Without bwrap (--unsafe-no-sandbox: resource limits only) HOME=/tmp is the host's, where
+    # earlier code could leave a user site .pth to run before the hello: -s there only.
+    user_site = () if boxed else ("-s",)
     inside = shown if shown is not None else Path(workspace_dir).resolve()
     name = script_name(rng)
     with tempfile.TemporaryDirectory(prefix=f"{script_name(rng)}-") as tmp:
@@ -189,7 +193,7 @@ def run_calls(
         try:
             with terminal() if stdin_tty else contextlib.nullcontext() as tty:
                 run = run_command_full(
-                    [python, str(script)],  # its calls: NAME.json beside it
+                    [python, *user_site, str(script)],  # its calls: NAME.json beside it
                     Path(workspace_dir),
                     timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
                     sandbox=sandbox,

@@ -19,7 +19,7 @@ def test_the_runner_starts_with_ordinary_flags_and_argv(tmp_path: Path) -> None:
         "    return [sys.argv, sys.orig_argv[1:], sys.flags.no_site, sys.flags.no_user_site, 'site' in sys.modules]\n"
     )
     target = DifferentialTarget(module="probe", function="probe", inputs=[[1]])
-    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    run = differential.run_calls(tmp_path, [target], sandbox="bwrap")
     assert run.finished, run.output
     argv, orig, no_site, no_user_site, site_ran = run.results[(0, 0)]["v"]["list"]
     assert (no_site, no_user_site, site_ran) == (0, 0, True)
