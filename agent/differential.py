@@ -796,7 +796,7 @@ def call_sequence(
 # Before one run of the later calls, a drawn number of unread calls of one of its inputs: up
 # to WARMUP_MAX, fewer where the reference's calls take longer than WARMUP_BUDGET_S for them
 # (r16-10: a fix right for its first 5,000 calls of a process agreed on every compared call).
-WARMUP_BUDGET_S = 0.25
+WARMUP_BUDGET_S = 0.5
 WARMUP_MAX = 40_000
 
 
@@ -814,7 +814,7 @@ def _warmups(
     s = rng.choice(later[: max(1, len(later) // 2)])  # compared calls come after it
     inputs = segments[s].inputs
     pos = min(range(len(inputs)), key=lambda k: len(json.dumps(inputs[k])))  # the cheapest-looking one
-    return [(s, pos, rng.randint(most // 4, most))]
+    return [(s, pos, rng.randint(most // 2, most))]
 
 
 def has_differential(suite: Suite, task: Task) -> bool:
