@@ -2,9 +2,8 @@
 
 Copied alone (under a drawn name) into a read-only directory of the sandbox and run as
 ``python NAME.py`` (its calls in NAME.json beside it) from the workspace root, as a user's
-script is: it imports
-nothing of this project, and nothing of the workspace ran before it (a task venv's ``.pth``
-line is given the workspace after the hello). Each input is called with its
+script is: it imports nothing of this project, and nothing of the workspace ran before it (a
+task venv's ``.pth`` line is given the workspace after the hello). Each input is called with its
 positional arguments and, where the target has them at its index (``keywords``), its keyword
 arguments. Before any code of the workspace is imported it takes the write end of the verdict
 pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
@@ -337,8 +336,8 @@ def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]
 
 
 def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
-    """``count`` calls of ``fn`` on ``args`` (each on a copy of its own where they hold a list,
-    set or dict), answers unread: a drawn number of calls before the next compared ones, up
+    """``count`` calls of ``fn`` on ``given`` ([positional, keyword arguments], each call on a
+    copy of its own where they hold a list or dict), answers unread: a drawn number of calls before the next compared ones, up
     to tens of thousands, so that a fix right only for its first N calls of a process meets
     them past its N (r16-10). A progress line now and then: the parent's quiet limit is per
     call."""
@@ -448,8 +447,8 @@ def main() -> None:
         warmup = warmups.get(ti)
         if warmup is not None and not target.get("script"):
             pos = warmup[0]
-            given = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
-            _warm_up(fn, [target["inputs"][pos], given], warmup[1], send, clock)
+            warm_kwargs = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
+            _warm_up(fn, [target["inputs"][pos], warm_kwargs], warmup[1], send, clock)
         for i, args in enumerate(target["inputs"]):
             kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
