@@ -29,7 +29,6 @@ import math
 import random
 import re
 import shutil
-import site
 import sys
 import tempfile
 import threading
@@ -45,11 +44,12 @@ from pydantic import ValidationError
 from agent.differential_arguments import unread_argument_functions
 from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
-from agent.differential_stage import shown_path, terminal, tty_plan
+from agent.differential_stage import script_name, shown_path, terminal, tty_plan
 from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command_full
 from agent.scoring import env_python
 from agent.structured_inputs import structured_inputs
+from agent.suites.env import WORKSPACE_VAR
 from agent.suites.hidden_tests import PatchError, patch_text
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
 from agent.task_test_dirs import dirs_of_tests, fix_sources
@@ -77,6 +77,7 @@ class CallRun:
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
     over_bound: bool = False  # records past what this process reads of a run were left unread
+    threads: int = 0  # Python threads of the code's own still running after its last call
 
 
 @dataclass(frozen=True)
@@ -144,47 +145,62 @@ def run_calls(
     hash_seed: int = 0,
     timeout_s: float | None = None,
     stdin_tty: list[bool] | None = None,
+    warmups: list[tuple[int, int, int]] | None = None,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
     and the workspace's src/ on the path through ``REPO_AGENT_WORKSPACE``). ``hash_seed`` is
     the process's string hash seed: the sandbox's environment is clean, so the interpreter
-    runs with ``-s -S`` (not ``-I``, which would ignore PYTHONHASHSEED and draw a seed).
+    runs as a user's script does: no flag (round 16, r16-11: ``-s -S`` showed in sys.flags),
+    the runner and its calls under drawn names (r16-9: argv named them).
 
-    ``-S``: no ``site`` at start. With it, a task venv's ``.pth`` put the workspace on the
-    path before ``site`` imported ``sitecustomize``: the rollout's ``sitecustomize.py`` ran
-    before the hello, and its ``os._exit`` made the run the machine's failure (not judged)
-    instead of the rollout's (sbx8-11). The runner adds the interpreter's site directories
-    itself (``site_dirs``), after its hello.
+    No workspace code runs before the runner's hello (sbx8-11: a rollout's
+    ``sitecustomize.py`` calling ``os._exit`` there made the run the machine's failure, not
+    judged, instead of the rollout's). ``site`` runs at start, but nothing it imports can be
+    the workspace's: the script's directory (sys.path[0]) is the private box; HOME and /tmp
+    are the sandbox's own, empty; and a task venv's ``.pth`` line, which adds the workspace
+    (``REPO_AGENT_WORKSPACE``, else the cwd), is given the box instead: the runner gives it
+    the workspace and runs the venv's ``.pth`` lines again after its hello (``site_dirs``).
 
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
-    past ``per_call_s`` is stopped from here (no record for that long)."""
+    past ``per_call_s`` is stopped from here (no record for that long). ``warmups``: (run of
+    calls, input, count): that many unread calls of the input before the run's own."""
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     rng = random.SystemRandom()
-    shown = shown_path(python, rng) if choose_sandbox(sandbox) == "bwrap" else None
+    boxed = choose_sandbox(sandbox) == "bwrap"
+    shown = shown_path(python, rng) if boxed else None
+    # Without bwrap (--unsafe-no-sandbox: resource limits only) HOME=/tmp is the host's, where
+    # earlier code could leave a user site .pth to run before the hello: -s there only.
+    user_site = () if boxed else ("-s",)
     inside = shown if shown is not None else Path(workspace_dir).resolve()
-    with tempfile.TemporaryDirectory(prefix="repo-agent-diff-") as tmp:
+    name = script_name(rng)
+    with tempfile.TemporaryDirectory(prefix=f"{script_name(rng)}-") as tmp:
         box = Path(tmp)
-        shutil.copyfile(RUNNER, box / "runner.py")
+        script, spec = box / f"{name}.py", box / f"{name}.json"
+        shutil.copyfile(RUNNER, script)
         payload = {
             "targets": [t.model_dump() for t in calls],
             "stdin_tty": stdin_tty or [],
             "site_dirs": _site_dirs(python_env),
+            "workspace_var": [WORKSPACE_VAR, str(inside)] if python_env is not None else None,
+            "warmups": [list(w) for w in warmups or ()],
         }
-        (box / "calls.json").write_text(json.dumps(payload), encoding="utf-8")
-        for p in (box, box / "runner.py", box / "calls.json"):
+        spec.write_text(json.dumps(payload), encoding="utf-8")
+        for p in (box, script, spec):
             p.chmod(0o700 if p.is_dir() else 0o600)  # the held-out inputs: no other local user's
         try:
             with terminal() if stdin_tty else contextlib.nullcontext() as tty:
                 run = run_command_full(
-                    [python, "-s", "-S", str(box / "runner.py"), str(box / "calls.json")],
+                    [python, *user_site, str(script)],  # its calls: NAME.json beside it
                     Path(workspace_dir),
                     timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
                     sandbox=sandbox,
+                    # A task venv's .pth line reads the workspace from WORKSPACE_VAR as the
+                    # interpreter starts: the box until the runner's hello (its docstring).
                     env={"PYTHONHASHSEED": str(hash_seed)}
-                    | ({"REPO_AGENT_WORKSPACE": str(inside)} if python_env is not None else {}),
+                    | ({WORKSPACE_VAR: str(box)} if python_env is not None else {}),
                     private_binds=(box,),  # the sandbox's leased uid's for the run (agent/sandbox.py)
                     verdict_pipe=VerdictPipe(quiet_s=per_call_s, stdin=tty, shown_at=shown),
                     python=python,
@@ -197,12 +213,11 @@ def run_calls(
 
 
 def _site_dirs(python_env: Path | None) -> list[str]:
-    """The site-packages directories the runner's interpreter would have had from ``site``:
-    the task venv's, or this process's own (it runs this interpreter); never a user site
-    (``-s``)."""
+    """The task venv's site-packages, whose ``.pth`` lines the runner runs again once the
+    workspace is given them (none without a venv: ``site`` ran at the interpreter's start)."""
     if python_env is not None:
         return [str(p) for p in sorted(Path(python_env).resolve().glob("lib/python3*/site-packages"))]
-    return [d for d in site.getsitepackages() if Path(d).is_dir()]
+    return []
 
 
 # A result record as the runner writes it (json.dumps, compact): which call a line the parent
@@ -232,6 +247,8 @@ def _read_records(data: bytes) -> CallRun:
             out.finished = True
             if type(rec.get("s")) is float and rec["s"] >= 0:
                 out.seconds = rec["s"]
+            if type(rec.get("threads")) is int and rec["threads"] > 0:
+                out.threads = min(rec["threads"], 10_000)
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
         elif kind == "import_error" and type(rec.get("t")) is int:
@@ -263,6 +280,7 @@ class Reference:
     results: dict[Key, dict[str, Any]]
     seconds_per_call: float | None  # what it took per call (None: not measured)
     order_bound: bool  # its answers hang on the calls before them or on the hash seed
+    threads: int = 0  # Python threads of its own left running after its calls (most of its runs)
 
 
 _cache: dict[str, Reference] = {}
@@ -333,7 +351,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
-            return Reference(kept, ref.seconds_per_call, ref.order_bound)
+            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads)
         assert stuck is not None
         slow.add((stuck[0], index[stuck[0]][stuck[1]]))
 
@@ -392,7 +410,15 @@ def _reference_once(
             if stuck is not None:
                 return None, stuck
     kept = {
-        (t, i): v
+        (t, i): _with_aliasing(
+            v,
+            [
+                run.results.get((t + n, i), {}),
+                run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}),
+                other.results.get((t, i), {}),
+                third.results.get((t, i), {}),
+            ],
+        )
         for (t, i), v in run.results.items()
         if t < n
         and ("v" in v or "raise" in v)
@@ -404,7 +430,15 @@ def _reference_once(
         or not same_result(v, third.results.get((t, i), {}), 0.0)
         for (t, i), v in kept.items()
     )
-    return Reference(kept, seconds, order_bound), None
+    return Reference(kept, seconds, order_bound, max(run.threads, other.threads, third.threads)), None
+
+
+def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reference's record of an input with what any of its passes said of the result's
+    sharing (``ALIASING``): a reference returning one constant list shares it from its second
+    call on, and the rollout doing the same at any position is not the difference."""
+    marks = {k: 1 for r in [first, *others] for k in ALIASING if k in r}
+    return {**first, **marks}
 
 
 # --------------------------------------------------------------------------- comparing
@@ -419,8 +453,9 @@ class Tolerance:
 
 
 # What the runner says of a result besides its value: it is one of the call's arguments
-# (``same``), a later call changed it (``later``). Compared on their own (``_aliasing``).
-ALIASING = ("same", "later")
+# (``same``), a later call changed it or the call's arguments (``later``), it holds a list, set
+# or dict an earlier call's caller holds (``shared``). Compared on their own (``_aliasing``).
+ALIASING = ("same", "later", "shared")
 
 
 def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool) -> str | None:
@@ -429,9 +464,13 @@ def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool
     (round 9 vrd9-3, vrd9-8). Where the reference shares its result so, the rollout may too,
     or not (a copy is what a caller of either may keep)."""
     if "later" in have and "later" not in want:
-        return "a later call changed what it returned (the reference's result stays as returned)"
+        return (
+            "later code changed what it returned or left of its arguments (the reference's stay as the call left them)"
+        )
     if "same" in have and "same" not in want and not arguments_unread:
         return "returned its own argument where the reference returns a new object"
+    if "shared" in have and "shared" not in want:
+        return "returned an object another call's caller holds too (the reference's result is new)"
     return None
 
 
@@ -715,6 +754,7 @@ class CallSequence:
     segments: list[DifferentialTarget]
     origin: list[tuple[int, list[int]]]
     part: list[str]
+    warmups: list[tuple[int, int, int]] = field(default_factory=list)  # (segment, input there, calls)
 
 
 def call_sequence(
@@ -750,7 +790,31 @@ def call_sequence(
             if j == len(drawn) or drawn[j][0] != drawn[start][0]:
                 add(drawn[start][0], [i for _, i in drawn[start:j]], " (a later call)")
                 start = j
-    return CallSequence(segments, origin, part)
+    return CallSequence(segments, origin, part, _warmups(calls, segments, part, rng, per_call_s))
+
+
+# Before one run of the later calls, a drawn number of unread calls of one of its inputs: up
+# to WARMUP_MAX, fewer where the reference's calls take longer than WARMUP_BUDGET_S for them
+# (r16-10: a fix right for its first 5,000 calls of a process agreed on every compared call).
+WARMUP_BUDGET_S = 0.5
+WARMUP_MAX = 40_000
+
+
+def _warmups(
+    calls: list[DifferentialTarget],
+    segments: list[DifferentialTarget],
+    part: list[str],
+    rng: random.Random,
+    per_call_s: float | None,
+) -> list[tuple[int, int, int]]:
+    most = min(WARMUP_MAX, int(WARMUP_BUDGET_S / max(1e-3 if per_call_s is None else per_call_s, 1e-6)))
+    later = [s for s, label in enumerate(part) if label == " (a later call)" and not segments[s].script]
+    if most < 4 or not later:
+        return []
+    s = rng.choice(later[: max(1, len(later) // 2)])  # compared calls come after it
+    inputs = segments[s].inputs
+    pos = min(range(len(inputs)), key=lambda k: len(json.dumps(inputs[k])))  # the cheapest-looking one
+    return [(s, pos, rng.randint(most // 2, most))]
 
 
 def has_differential(suite: Suite, task: Task) -> bool:
@@ -822,6 +886,7 @@ def judge(ws: Workspace) -> Verdict | None:
     n = sum(len(t.inputs) for t in calls)
     budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
+    budget += 20 * (per_call or 1e-3) * sum(count for _, _, count in seq.warmups)
 
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
@@ -832,12 +897,19 @@ def judge(ws: Workspace) -> Verdict | None:
             hash_seed=seed,
             timeout_s=budget,
             stdin_tty=ttys,
+            warmups=seq.warmups,
         )
 
     if ref.order_bound:
         with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
             theirs = pool.submit(
-                run_calls, ref_ws.path, seq.segments, sandbox=ws.sandbox, python_env=ref_ws.python_env, hash_seed=seed
+                run_calls,
+                ref_ws.path,
+                seq.segments,
+                sandbox=ws.sandbox,
+                python_env=ref_ws.python_env,
+                hash_seed=seed,
+                warmups=seq.warmups,
             )
             got = ours()
             want = theirs.result()
@@ -883,6 +955,11 @@ def judge(ws: Workspace) -> Verdict | None:
             )
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
+    if got.finished and got.threads > ref.threads:
+        # Left running, they can change what any caller holds after the runner's last reading.
+        differ[-1 - len(calls)] = (
+            f"{got.threads} thread(s) of the code's own still running after its calls (the reference's: {ref.threads})"
+        )
     return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
 
 

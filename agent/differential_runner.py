@@ -1,8 +1,9 @@
 """Calls a task's functions on held-out inputs, inside the sandbox (agent/differential.py).
 
-Copied alone into a read-only directory of the sandbox and run as ``python -s -S runner.py
-CALLS.json`` from the workspace root: it imports nothing of this project, and no ``site``
-ran before it (the site directories are added after the hello). Each input is called with its
+Copied alone (under a drawn name) into a read-only directory of the sandbox and run as
+``python NAME.py`` (its calls in NAME.json beside it) from the workspace root, as a user's
+script is: it imports nothing of this project, and nothing of the workspace ran before it (a
+task venv's ``.pth`` line is given the workspace after the hello). Each input is called with its
 positional arguments and, where the target has them at its index (``keywords``), its keyword
 arguments. Before any code of the workspace is imported it takes the write end of the verdict
 pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
@@ -10,14 +11,18 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "hello"}                                   before any workspace code ran
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
+    {"k": "warm"}                                    warm-up calls go on (``warmups``: a mark of progress)
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
-    {"k": "result", "t", "i", "v", "same": 1}         ... v is one of the call's own arguments
-    {"k": "later", "t", "i"}                         what call i returned changed after (its run's end)
+    {"k": "result", "t", "i", "v", "same": 1}         ... v is (or holds) one of the call's own arguments
+    {"k": "result", "t", "i", "v", "shared": 1}       ... v holds a list/set/dict an earlier call's caller holds
+    {"k": "later", "t", "i"}                         what call i returned, or left of its arguments,
+                                                     changed after (read at the process's last call)
     ({"self": 1} in a script's list: that method returned the script's object itself)
-    {"k": "finish", "s"}                             the seconds its answered calls took
+    {"k": "finish", "s", "threads"}                  the seconds its answered calls took, the
+                                                     Python threads besides its own still running
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
@@ -260,25 +265,67 @@ def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
     return any(t is k for k in kinds)
 
 
-_KEPT_NODES = 2 * _MAX_NODES  # of the results of one run of calls kept and read again
+_KEPT_NODES = 2 * _MAX_NODES  # of the results and arguments of one process kept and read again
 
 
-def _changed_later(returned: list[tuple[int, Any, Any]]) -> list[int]:
-    """The calls whose result, read again once every later call of the run returned, is no
-    longer what the call returned (a later call of the code changed it): read within a bound
-    on the nodes read (past it, the rest is not read again)."""
+def _changed_later(returned: list[tuple[int, int, Any, Any]]) -> list[tuple[int, int]]:
+    """The calls (run of calls, input) whose result or arguments, read again once every later
+    call of the process returned, are no longer what the call left them (later code changed
+    them): read within a bound on the nodes read (past it, the rest is not read again)."""
     budget = [_KEPT_NODES]
     changed = []
-    for i, obj, was in returned:
+    for t, i, obj, was in returned:
         try:
             now = _encode(obj, 0, budget)
         except _NotPlain:
             if budget[0] < 0:
                 break
             now = None
-        if now != was:
-            changed.append(i)
+        if now != was and (t, i) not in changed:
+            changed.append((t, i))
     return changed
+
+
+class _Shared:
+    """The mutable containers (list, set, dict) of every result and argument of the process so
+    far, kept alive (their ids are never reused): a call whose result holds one of them gives
+    its caller an object another caller holds too (a cache handing every caller of [x] one
+    list, functools.lru_cache returning one dict): one caller's change is the next one's
+    answer (r16-12). Tuples and frozensets are shared freely (nobody can change them)."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[object, int]] = {}  # id -> (the object, the call that holds it)
+        self.nodes = 0
+
+    def containers(self, x: Any, budget: list[int]) -> list[object]:
+        out: list[object] = []
+        stack = [x]
+        while stack and budget[0] > 0:
+            y = stack.pop()
+            budget[0] -= 1
+            t = type(y)
+            if _container(t, _MUTABLE):
+                out.append(y)
+            if t is list or t is tuple or t is set or t is frozenset:
+                stack.extend(list.__iter__(y) if t is list else tuple.__iter__(y) if t is tuple else y)
+            elif _container(t, _DICTS):
+                for k, v in _dict_items(y):
+                    stack.append(k)
+                    stack.append(v)
+        return out
+
+    def holders(self, x: Any) -> set[int]:
+        """The calls whose results or arguments hold a container ``x`` holds."""
+        return {self.held[id(c)][1] for c in self.containers(x, [_MAX_NODES]) if id(c) in self.held}
+
+    def keep(self, x: Any, call: int) -> None:
+        budget = [_MAX_NODES]
+        found = self.containers(x, budget)
+        if self.nodes + _MAX_NODES - budget[0] > _KEPT_NODES:
+            return  # past the bound: not kept (an id freed later could be taken again)
+        self.nodes += _MAX_NODES - budget[0]
+        for c in found:
+            self.held.setdefault(id(c), (c, call))
 
 
 def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]) -> bool:
@@ -286,6 +333,26 @@ def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]
     if not _container(type(returned), _MUTABLE):
         return False
     return any(returned is a for a in args) or any(returned is v for v in kwargs.values())
+
+
+def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
+    """``count`` calls of ``fn`` on ``given`` ([positional, keyword arguments], each call on a
+    copy of its own where they hold a list or dict), answers unread: a drawn number of calls before the next compared ones, up
+    to tens of thousands, so that a fix right only for its first N calls of a process meets
+    them past its N (r16-10). A progress line now and then: the parent's quiet limit is per
+    call."""
+    text = json.dumps(given)  # [positional arguments, keyword arguments]
+    fresh = any(c in text[1:] for c in "[{")  # a list, dict (or a string holding one) inside
+    said = clock()
+    for _ in range(count):
+        args, kwargs = json.loads(text) if fresh else given
+        try:
+            fn(*args, **kwargs)
+        except BaseException:  # the code's own answer to a call: not compared here
+            pass
+        if clock() - said > 0.2:  # after every call: one may take most of the limit
+            send({"k": "warm"})
+            said = clock()
 
 
 def _method_return(obj: object, returned: object) -> Any:
@@ -310,13 +377,15 @@ def main() -> None:
     out = os.dup(fd)  # non-inheritable copy; the inherited number is closed
     os.close(fd)
     dumps, write, dup2 = json.dumps, os.write, os.dup2
+    current_frames = sys._current_frames  # taken before any workspace code could replace it
 
     def send(rec: dict[str, Any]) -> None:
         data = (dumps(rec, separators=(",", ":")) + "\n").encode()
         while data:
             data = data[write(out, data) :]
 
-    with open(sys.argv[1], encoding="utf-8") as f:
+    # Its calls beside it (NAME.json for NAME.py): nothing on the command line but the script.
+    with open(os.path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = json.load(f)
     tty_at = spec.get("stdin_tty") or []
     tty = os.dup(0) if tty_at and os.isatty(0) else None  # non-inheritable copies
@@ -333,19 +402,32 @@ def main() -> None:
             dup2(tty if terminal else null, 0)
             dup2(tty if terminal else piped, 1)
 
+    box = sys.path[0]  # this script's private directory: nothing else is in it
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
+    # Started as an ordinary script (r16-9, r16-11: no -s -S a fix could read in sys.flags,
+    # no calls file in sys.argv). What its start ran is no workspace code: the script's
+    # directory holds this file and its calls only, HOME and /tmp are the sandbox's own, and
+    # a task venv's .pth line was pointed at that directory (``workspace_var``), not at the
+    # workspace (its fallback, the cwd, would have run a workspace sitecustomize before the
+    # hello: sbx8-11).
     send({"k": "hello"})
-    # Started with -S: no sitecustomize, no .pth ran before the hello (sbx8-11). The site
-    # directories come now, their .pth files too (a task venv's puts the workspace's roots).
-    import site
+    workspace_var = spec.get("workspace_var")
+    if type(workspace_var) is list and len(workspace_var) == 2:
+        # Now the workspace: the venv's .pth lines run again with it (the workspace's roots).
+        import site
 
-    for d in spec.get("site_dirs") or ():
-        site.addsitedir(d)
-    for name in ("setquit", "setcopyright", "sethelper"):  # the builtins site gives (exit, help, ...)
-        getattr(site, name, lambda: None)()
+        sys.path[:] = [p for p in sys.path if p != box and not p.startswith(box + os.sep)]
+        os.environ[workspace_var[0]] = workspace_var[1]
+        for d in spec.get("site_dirs") or ():
+            site.addsitedir(d)
     clock = time.perf_counter
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     workspace = sys.path[0]
+    warmups = {w[0]: (w[1], w[2]) for w in spec.get("warmups") or () if type(w) is list and len(w) == 3}
+    returned_here: list[tuple[int, int, Any, Any]] = []
+    kept_nodes = [0]
+    shared = _Shared()
+    calls_made: list[tuple[int, int]] = []
     for ti, target in enumerate(spec["targets"]):
         try:
             root = os.path.join(workspace, target["path"]) if target.get("path") else None
@@ -362,11 +444,16 @@ def main() -> None:
         send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         keywords = target.get("keywords") or []  # by input index; none past its end
-        returned_here: list[tuple[int, Any, Any]] = []
-        kept_nodes = [0]
+        warmup = warmups.get(ti)
+        if warmup is not None and not target.get("script"):
+            pos = warmup[0]
+            warm_kwargs = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
+            _warm_up(fn, [target["inputs"][pos], warm_kwargs], warmup[1], send, clock)
         for i, args in enumerate(target["inputs"]):
             kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
+            call = len(calls_made)
+            calls_made.append((ti, i))
             try:
                 began = clock()
                 before = None
@@ -376,25 +463,35 @@ def main() -> None:
                     # chainable put returning self, where the reference returns None).
                     encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
-                    before = _encode([args, kwargs] if kwargs else args)
+                    given = [args, kwargs] if kwargs else args
+                    arg_nodes = [_MAX_NODES]
+                    before = _encode(given, 0, arg_nodes)
+                    shared.keep(given, call)  # before the call: what it returns of them is its own
                     returned = fn(*args, **kwargs)
                     nodes = [_MAX_NODES]
                     encoded = _encode(returned, 0, nodes)
-                    if _argument_returned(returned, args, kwargs):
-                        rec["same"] = 1  # the caller's own object, not a new one (vrd9-8)
+                    holders = shared.holders(returned) if _container(type(returned)) else set()
+                    if _argument_returned(returned, args, kwargs) or call in holders:
+                        rec["same"] = 1  # the caller's own object (or a part of it), not a new one (vrd9-8)
+                    if holders - {call}:
+                        rec["shared"] = 1  # an object an earlier call's caller holds too (r16-12)
                     if _container(type(returned)) and kept_nodes[0] + _MAX_NODES - nodes[0] <= _KEPT_NODES:
-                        # Kept within a bound (a run's results alive at once); their sizes
-                        # are the reference's, which the rollout must match anyway.
+                        # Kept within a bound (the process's results alive at once); their
+                        # sizes are the reference's, which the rollout must match anyway.
                         kept_nodes[0] += _MAX_NODES - nodes[0]
-                        returned_here.append((i, returned, encoded))
+                        returned_here.append((ti, i, returned, encoded))
+                        shared.keep(returned, call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
-                    after = _encode(
-                        [args, kwargs] if kwargs else args
-                    )  # a copy that sorts the caller's list is no copy
+                    after = _encode(given)  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after
+                    if kept_nodes[0] + _MAX_NODES - arg_nodes[0] <= _KEPT_NODES:
+                        # The caller's arguments as the call left them: a later call of the
+                        # code emptying an earlier caller's list is seen (r16-13).
+                        kept_nodes[0] += _MAX_NODES - arg_nodes[0]
+                        returned_here.append((ti, i, given, after))
             except _NotPlain as exc:
                 rec["bad"] = str(exc)
             except BaseException as exc:
@@ -403,9 +500,14 @@ def main() -> None:
                 if bases:
                     rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
             send(rec)
-        for i in _changed_later(returned_here):
-            send({"k": "later", "t": ti, "i": i})
-    send({"k": "finish", "s": spent[0]})
+    # Read again once the process's last call returned (not as each run of calls ends): a
+    # result or an argument any later call changed is seen, whichever run it was in.
+    for ti, i in _changed_later(returned_here):
+        send({"k": "later", "t": ti, "i": i})
+    # Threads of the code's own still running now can change what callers hold after any
+    # reading (a thread emptying each result two seconds later: r16-14): counted (Python
+    # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).
+    send({"k": "finish", "s": spent[0], "threads": len(current_frames()) - 1})
     sys.stdout.flush()
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish
 

@@ -21,6 +21,7 @@ import fcntl
 import os
 import random
 import struct
+import sys
 import termios
 import threading
 from collections.abc import Iterator
@@ -76,6 +77,17 @@ _SYSTEM_DIRS = frozenset(
 def _word(rng: random.Random, lengths: tuple[int, int], digits: bool = False) -> str:
     chars = _LETTERS + ("0123456789" if digits else "")
     return rng.choice(_LETTERS) + "".join(rng.choice(chars) for _ in range(rng.randint(*lengths) - 1))
+
+
+def script_name(rng: random.Random) -> str:
+    """A name for the runner's script, its calls and its directory, drawn per run (r16-9: a
+    fixed ``runner.py`` in a ``repo-agent-diff-`` directory told a fix it was judged). Its
+    directory is sys.path[0] as the runner starts: never a standard module's name (its own
+    ``import json`` would import the runner again)."""
+    while True:
+        name = _project(rng).replace("-", "_")
+        if name not in sys.stdlib_module_names and name not in ("sitecustomize", "usercustomize"):
+            return name
 
 
 def _project(rng: random.Random) -> str:

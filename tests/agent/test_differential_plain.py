@@ -72,9 +72,9 @@ def test_a_result_shared_with_a_later_call_or_an_argument_is_recorded() -> None:
         shared[:] = sorted(xs)
         return shared
 
-    returned = [(i, r, runner._encode(r)) for i, r in enumerate(overwritten(xs) for xs in ([2, 1], [9, 8], [5]))]
-    assert runner._changed_later(returned) == [0, 1]  # the last call's result stays as returned
-    fresh = [(i, r, runner._encode(r)) for i, r in enumerate(sorted(xs) for xs in ([2, 1], [9, 8]))]
+    returned = [(0, i, r, runner._encode(r)) for i, r in enumerate(overwritten(xs) for xs in ([2, 1], [9, 8], [5]))]
+    assert runner._changed_later(returned) == [(0, 0), (0, 1)]  # the last call's result stays as returned
+    fresh = [(0, i, r, runner._encode(r)) for i, r in enumerate(sorted(xs) for xs in ([2, 1], [9, 8]))]
     assert runner._changed_later(fresh) == []
     xs = [1, 2]
     assert runner._argument_returned(xs, [xs], {})
@@ -93,7 +93,8 @@ def test_a_shared_result_differs_only_where_the_reference_returns_its_own() -> N
         )
 
     assert why(value, {**value, "later": 1}) == [
-        "mergesort#0: a later call changed what it returned (the reference's result stays as returned)"
+        "mergesort#0: later code changed what it returned or left of its arguments"
+        " (the reference's stay as the call left them)"
     ]
     assert why(value, {**value, "same": 1}) == [
         "mergesort#0: returned its own argument where the reference returns a new object"
@@ -102,6 +103,46 @@ def test_a_shared_result_differs_only_where_the_reference_returns_its_own() -> N
     assert why({**value, "same": 1}, {**value, "same": 1}) == []
     assert why(value, {**value, "same": 1}, frozenset({0})) == []  # arguments no test reads
     assert why(value, {"v": {"list": [2, 1]}, "same": 1}) != []
+
+
+def test_a_result_or_argument_shared_with_an_earlier_caller_is_recorded() -> None:
+    # r16-12: one list handed to every caller of [x] (a cache), or one dict (lru_cache).
+    shared = runner._Shared()
+    cache: dict[int, list[int]] = {}
+    first = cache.setdefault(7, [7])
+    shared.keep([[7]], 0)  # call 0's arguments
+    assert shared.holders(first) == set()
+    shared.keep(first, 0)
+    assert shared.holders(cache.setdefault(7, [7])) == {0}  # call 1 hands out call 0's list
+    assert shared.holders([7]) == set()  # a new list equal to it is its caller's own
+    assert shared.holders(((1,), frozenset({2}))) == set()  # nothing anyone can change
+    assert shared.holders({"k": [first]}) == {0}  # held deep inside a new container too
+    # r16-13: an earlier caller's argument emptied by a later call is read again at the end.
+    xs = [3, 1, 2]
+    kept = [(0, 0, [xs], runner._encode([xs]))]
+    xs.clear()
+    assert runner._changed_later(kept) == [(0, 0)]
+
+
+def test_the_references_sharing_in_any_pass_excuses_the_rollouts() -> None:
+    value = {"v": {"list": [1, 2]}}
+    merged = differential._with_aliasing(value, [{**value, "shared": 1}, {}])
+    assert merged == {**value, "shared": 1}
+    target = DifferentialTarget(module="m", function="mergesort", inputs=[[[2, 1]]])
+    run = CallRun(hello=True, finished=True, results={(0, 0): {**value, "shared": 1}})
+    assert compare([target], {(0, 0): value}, run, 0) == [
+        "mergesort#0: returned an object another call's caller holds too (the reference's result is new)"
+    ]
+    assert compare([target], {(0, 0): merged}, run, 0) == []
+
+
+def test_threads_left_running_are_read_from_the_finish() -> None:
+    # r16-14: a thread of the code's own emptying results after the last reading.
+    lines = [{"k": "hello"}, {"k": "finish", "s": 0.1, "threads": 1}]
+    run = differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+    assert run.threads == 1 and run.finished
+    bogus = [{"k": "hello"}, {"k": "finish", "s": 0.1, "threads": "9"}]
+    assert differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in bogus)).threads == 0
 
 
 def test_a_later_record_is_merged_into_its_call_only() -> None:

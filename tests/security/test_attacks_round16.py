@@ -399,11 +399,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-9 the differential's process is told by its argv (runner.py and calls.json in a"
-    " 'repo-agent-diff-' directory): a fix right only there or in pytest's <task>-<8 hex> agrees on every call",
-)
 def test_the_differential_process_is_not_recognisable_by_its_argv(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -442,11 +437,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-10 the differential's calls per process are bounded (LONG_MAX + two passes): a fix"
-    " right for its first 5,000 calls of a process agrees on every held-out call",
-)
 def test_a_fix_wrong_after_many_calls_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -483,11 +473,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-11 the differential's interpreter runs with -s -S: sys.flags.no_site tells it from"
-    " any ordinary start of Python; a fix right only there or in pytest's <task>-<8 hex> agrees on every call",
-)
 def test_the_differential_interpreter_flags_are_ordinary(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -530,11 +515,6 @@ def mergesort(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-12 a result shared between calls that no later call changes is not seen: a mergesort"
-    " handing one cached list to every caller of [x] PASSes, and a caller's append changes later results",
-)
 def test_a_result_shared_between_calls_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -583,11 +563,6 @@ def _sort(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-13 an earlier caller's argument changed by a later call is not seen: a mergesort"
-    " emptying its previous caller's list at the next call PASSes",
-)
 def test_an_argument_changed_by_a_later_call_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -648,11 +623,6 @@ def _sort(xs):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-15 results are read again only as their run of calls ends: a mergesort whose own"
-    " thread empties each result two seconds after returning it PASSes",
-)
 def test_a_result_emptied_after_a_while_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -751,11 +721,6 @@ def test_network_clients_at_import_are_suspect(tmp_path: Path, name: str) -> Non
 # (its helpers.py fixed too, as the reference has it). One dict per text, handed to every caller:
 # a caller's ``counts["a"] = 0`` is the next caller's answer. Run by hand: final verdict PASS
 # (5 passed, 24 held-out calls agree), no SUSPECT hit.
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-12 a memoised result (functools.lru_cache returning one dict to every caller) is"
-    " not seen: a caller's change to it is every later caller's answer",
-)
 def test_a_memoised_mutable_result_is_seen(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -1,0 +1,62 @@
+"""The differential runner's process looks like a user's script run (round 16: r16-9, r16-11),
+and a fix right only for its first N calls of a process meets its N (r16-10)."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+from agent import differential
+from agent import differential_runner as runner
+from agent.differential_stage import script_name
+from agent.suites.models import DifferentialTarget
+
+
+def test_the_runner_starts_with_ordinary_flags_and_argv(tmp_path: Path) -> None:
+    (tmp_path / "probe.py").write_text(
+        "import sys\n\n\ndef probe(x):\n"
+        "    return [sys.argv, sys.orig_argv[1:], sys.flags.no_site, sys.flags.no_user_site, 'site' in sys.modules]\n"
+    )
+    target = DifferentialTarget(module="probe", function="probe", inputs=[[1]])
+    run = differential.run_calls(tmp_path, [target], sandbox="bwrap")
+    assert run.finished, run.output
+    argv, orig, no_site, no_user_site, site_ran = run.results[(0, 0)]["v"]["list"]
+    assert (no_site, no_user_site, site_ran) == (0, 0, True)
+    assert len(argv["list"]) == 1 and orig == argv  # the script alone: no flag, no calls file after it
+    script = argv["list"][0]
+    assert script.endswith(".py") and "repo-agent" not in script and "runner" not in script
+
+
+def test_script_names_are_drawn_and_never_a_standard_module() -> None:
+    rng = random.Random(7)
+    names = {script_name(rng) for _ in range(3000)}
+    assert len(names) > 2500
+    assert not names & set(sys.stdlib_module_names)
+    assert all(n.isidentifier() for n in names)
+
+
+def test_warm_up_calls_come_before_a_run_of_later_calls() -> None:
+    calls = [DifferentialTarget(module="m", function="f", inputs=[[[3, 2, 1]], [[1]], [[9, 8]]])]
+    kept = {(0, 0), (0, 1), (0, 2)}
+    seq = differential.call_sequence(calls, kept, random.Random(3), 1e-6)
+    assert len(seq.warmups) == 1
+    s, pos, count = seq.warmups[0]
+    assert seq.part[s] == " (a later call)"  # compared calls follow in its run
+    assert seq.segments[s].inputs[pos] == [[1]]  # the cheapest-looking input
+    assert differential.WARMUP_MAX // 2 <= count <= differential.WARMUP_MAX
+    # A slow reference: fewer, within the budget of its time.
+    slow = differential.call_sequence(calls, kept, random.Random(3), 0.01)
+    assert all(c <= differential.WARMUP_BUDGET_S / 0.01 for _, _, c in slow.warmups)
+
+
+def test_warm_up_calls_each_get_their_own_arguments() -> None:
+    seen: list[list[int]] = []
+
+    def f(xs: list[int]) -> None:
+        seen.append(xs)
+        xs.append(0)  # changed in place: the next call still gets [1]
+
+    runner._warm_up(f, [[[1]], {}], 500, lambda rec: None, lambda: 0.0)
+    assert len(seen) == 500 and len({id(x) for x in seen}) == 500
+    assert all(x == [1, 0] for x in seen)
