@@ -16,6 +16,7 @@ hit; the loop makes a pass with any hit a SUSPECT verdict (agent/loop.py).
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import io
 import re
@@ -36,7 +37,7 @@ from agent.suspect_ast import (
     AstHit,
     scan_source,
 )
-from agent.suspect_modules import watched_modules
+from agent.suspect_modules import source_imports, watched_modules
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -627,6 +628,10 @@ class SourceTree:
     def watched(self, protected: Sequence[str]) -> frozenset[str]:
         return watched_modules(self.root, protected)
 
+    def imports(self) -> frozenset[str]:
+        """The modules the task's source imports, and its own (``network_client``'s excuse)."""
+        return source_imports(self.root)
+
 
 def source_reader(root: Path, max_bytes: int = SOURCE_READ_MAX) -> SourceTree:
     """``old_text`` over the task's source ``root`` (``SourceTree``)."""
@@ -722,7 +727,8 @@ def scan_patch(
     # The tests' imports, where the task's source is a tree to read (a patch scanned alone, as
     # an imported rollout's, has only the test libraries every task has).
     watched = old_text.watched(protected) if isinstance(old_text, SourceTree) else TEST_LIBRARIES
-    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched)
+    uses = functools.cache(old_text.imports) if isinstance(old_text, SourceTree) else frozenset
+    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched, uses)
     return _unique(hits)
 
 
@@ -748,6 +754,7 @@ def _parsed_hits(
     old_text: OldText | None,
     new_text: OldText | None,
     watched: frozenset[str] = TEST_LIBRARIES,
+    uses: Callable[[], frozenset[str]] = frozenset,
 ) -> list[SuspectHit]:
     """The AST pass (agent/suspect_ast.py) over each changed Python file: its hits on the
     lines the patch added, for rules the old file (when it parses) did not already hit. The new text is the patch's own where it can be: a created file's lines, or the
@@ -770,14 +777,14 @@ def _parsed_hits(
             continue  # only the added lines are known: the line rules read them
         test = is_test_path(path, protected)
         names_tests = None if test else (lambda s: _names_tests(s, protected))
-        found = scan_source(text, names_tests, watched)
+        found = scan_source(text, names_tests, watched, uses)
         if not found:
             continue
         added = {a.line: a for a in lines}
         numbers = sorted(added)
         on = _patch_lines(text, [n for h in found for n in (h.line, h.end)])  # Python's numbers to the patch's
         found = [AstHit(h.rule, on(h.line), on(h.end)) if h.line else h for h in found]
-        had = {h.rule for h in (scan_source(old, names_tests, watched) if old is not None else None) or []}
+        had = {h.rule for h in (scan_source(old, names_tests, watched, uses) if old is not None else None) or []}
         per_rule: dict[str, list[SuspectHit]] = {}
         for h in found:
             if test and h.rule in TEST_EXEMPT:
