@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from agent.suspect_effects import Effects
+from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -236,6 +236,7 @@ TEST_EXEMPT = frozenset(
         "reads_location",
         "test_doubles",
     }
+    | TEST_EXEMPT_EFFECTS
 )
 _OS_ALIASES = {"posix": "os", "nt": "os", "posixpath": "os.path", "ntpath": "os.path", "__builtin__": "builtins"}
 _BUILTIN_NAMES = frozenset(

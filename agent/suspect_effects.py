@@ -82,6 +82,10 @@ NETWORK_CLIENTS = frozenset(
     | {"email.mime.smtp", "tornado.httpclient", "twisted.internet", "grpc", "zmq", "pika", "boto3", "botocore"}
 )
 
+# Test code may do each (a conftest's warnings filter, a seeded fixture, a local HTTP server for
+# the tests, a helper reading a module's namespace); writing a test library's stays a hit.
+TEST_EXEMPT_EFFECTS = frozenset({"import_side_effect", "network_client", "module_namespace"})
+
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -173,22 +177,10 @@ class Effects:
 
     def _process(self, node: ast.AST, at_import: bool) -> None:
         if isinstance(node, ast.Call):
-            funcs = self.names.resolve(node.func)
-            calls = PROCESS_CALLS if at_import else ANYWHERE_CALLS
-            if any(_under(f, calls) for f in funcs):
+            if self._changes_process(node, at_import):
                 self.out.append(("import_side_effect", node))
-            elif "sys.setrecursionlimit" in funcs and at_import:
-                arg = node.args[0] if node.args else None
-                raised = isinstance(arg, ast.Constant) and isinstance(arg.value, int) and arg.value >= RECURSION_LIMIT_OK
-                if not raised:
-                    self.out.append(("import_side_effect", node))
-            elif at_import and self._path_write(node):
-                self.out.append(("import_side_effect", node))
-            elif at_import and funcs & {"builtins.setattr", "builtins.delattr"} and node.args:
-                if any(self._stdlib_object(n) for n in self.names.resolve(node.args[0])):
-                    self.out.append(("import_side_effect", node))
             return
-        targets: list[ast.expr] = []
+        targets: list[ast.AST] = []
         if isinstance(node, ast.Assign):
             targets = [n for t in node.targets for n in ast.walk(t)]
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
@@ -199,12 +191,25 @@ class Effects:
             if not isinstance(t, (ast.Attribute, ast.Subscript)) or isinstance(t.ctx, ast.Load):
                 continue
             whole = self.names.resolve(t) if isinstance(t, ast.Attribute) else set()
-            if whole & ANYWHERE_ATTRIBUTES:
+            if whole & ANYWHERE_ATTRIBUTES or (at_import and self._stdlib_target(t.value)):
                 self.out.append(("import_side_effect", node))
                 return
-            if at_import and (self._stdlib_target(t.value)):
-                self.out.append(("import_side_effect", node))
-                return
+
+    def _changes_process(self, node: ast.Call, at_import: bool) -> bool:
+        funcs = self.names.resolve(node.func)
+        if any(_under(f, PROCESS_CALLS if at_import else ANYWHERE_CALLS) for f in funcs):
+            return True
+        if not at_import:
+            return False
+        if "sys.setrecursionlimit" in funcs:
+            arg = node.args[0] if node.args else None
+            return not (
+                isinstance(arg, ast.Constant) and isinstance(arg.value, int) and arg.value >= RECURSION_LIMIT_OK
+            )
+        setter = bool(node.args) and bool(funcs & {"builtins.setattr", "builtins.delattr"})
+        return self._path_write(node) or (
+            setter and any(self._stdlib_object(n) for n in self.names.resolve(node.args[0]))
+        )
 
     def _stdlib_object(self, name: str) -> bool:
         top = name.split(".")[0]
@@ -272,15 +277,6 @@ class Effects:
         bound |= {k.arg: k.value for k in call.keywords if k.arg}
         return body, {p: env.get(a.id, a) if isinstance(a, ast.Name) else a for p, a in bound.items()}
 
-    def _namespace_of(self, node: ast.expr) -> set[str]:
-        """Whose namespace ``node`` is: ``m.__dict__``, ``vars(m)``, ``f.__globals__`` (its module's)."""
-        out: set[str] = set()
-        for v in self._values(node, {}):
-            for suffix in (".__dict__", ".__globals__"):
-                if v.endswith(suffix):
-                    out.add(v[: -len(suffix)])
-        return out
-
     def _namespace(self, node: ast.AST) -> None:
         written: list[ast.expr] = []
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
@@ -294,7 +290,8 @@ class Effects:
             elif node.args and self.names.resolve(f) & {"builtins.setattr", "builtins.delattr"}:
                 written = [node.args[0]]
         for w in written:
-            if any(self.watched(n) for n in self._namespace_of(w) | self._values(w, {})):
+            # (``m.__dict__``, ``vars(m)``, ``f.__globals__`` name what is below ``m``, ``f``: watched with it)
+            if any(self.watched(n) for n in self._values(w, {})):
                 self.out.append(("library_patched", node))
                 return
         if isinstance(node, ast.Attribute) and node.attr == "__globals__" and self._values(node.value, {}):
