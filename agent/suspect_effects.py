@@ -79,7 +79,10 @@ NETWORK_CLIENTS = frozenset(
     | {"requests", "httpx", "aiohttp", "urllib3", "httplib2", "pycurl", "websocket", "websockets", "paramiko"}
     | {"ssl.wrap_socket", "ssl.create_connection", "ssl.SSLSocket", "ssl.get_server_certificate", "webbrowser"}
     | {"asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection", "smtpd", "ftplib"}
-    | {"email.mime.smtp", "tornado.httpclient", "twisted.internet", "grpc", "zmq", "pika", "boto3", "botocore"}
+    | {"tornado.httpclient", "twisted.internet", "grpc", "zmq", "pika", "boto3", "botocore", "urllib.robotparser"}
+    | {"multiprocessing.connection", "wsgiref.simple_server", "ssl.SSLContext", "logging.handlers.HTTPHandler"}
+    | {"logging.handlers.SMTPHandler", "logging.handlers.SocketHandler", "logging.handlers.DatagramHandler"}
+    | {"logging.handlers.SysLogHandler"}
 )
 
 # Test code may do each (a conftest's warnings filter, a seeded fixture, a local HTTP server for
@@ -154,25 +157,36 @@ class Effects:
         """Every node that runs when the module is imported: its body less function bodies
         and ``__main__`` blocks, plus the bodies of module functions that body calls."""
         todo: list[ast.AST] = [s for s in self.tree.body if not _is_main_guard(s)]
-        seen: set[str] = set()
+        seen: set[int] = set()
         while todo:
             node = todo.pop()
             yield node
             if isinstance(node, _FUNCTIONS):
                 a = node.args
                 todo += [*node.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None)]
+                for d in node.decorator_list:  # a module function as a decorator runs now
+                    fn = self.defs.get(d.id) if isinstance(d, ast.Name) else None
+                    if fn is not None and id(fn) not in seen:
+                        seen.add(id(fn))
+                        todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
                 continue
             if isinstance(node, ast.Lambda):
                 todo += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
                 continue
             if isinstance(node, ast.If) and _is_main_guard(node):
                 continue
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                fn = self.defs.get(node.func.id)
-                if fn is not None and node.func.id not in seen:
-                    seen.add(node.func.id)
-                    body = [fn.body] if isinstance(fn, ast.Lambda) else fn.body
-                    todo += body
+            # A function that runs now: called (``_init()``, ``(lambda: ...)()``), a decorator, or
+            # handed to a call that may call it (``map(_init, ...)``, ``Thread(target=_init)``).
+            run: list[ast.expr] = list(node.decorator_list) if isinstance(node, ast.ClassDef) else []
+            if isinstance(node, ast.Call):
+                given = [*node.args, *(k.value for k in node.keywords)]
+                run += [node.func, *given]
+                run += [e for g in given if isinstance(g, (ast.List, ast.Tuple, ast.Set)) for e in g.elts]
+            for e in run:
+                fn = e if isinstance(e, ast.Lambda) else self.defs.get(e.id) if isinstance(e, ast.Name) else None
+                if fn is not None and id(fn) not in seen:
+                    seen.add(id(fn))
+                    todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
             todo += list(ast.iter_child_nodes(node))
 
     def _process(self, node: ast.AST, at_import: bool) -> None:
@@ -199,6 +213,9 @@ class Effects:
         funcs = self.names.resolve(node.func)
         if any(_under(f, PROCESS_CALLS if at_import else ANYWHERE_CALLS) for f in funcs):
             return True
+        handed = [*node.args, *(k.value for k in node.keywords)] if at_import else []
+        if any(_under(f, PROCESS_CALLS) for a in handed for f in self.names.resolve(a)):
+            return True  # list(map(random.seed, [0])), Thread(target=os.umask, args=(0,))
         if not at_import:
             return False
         if "sys.setrecursionlimit" in funcs:
@@ -313,8 +330,10 @@ class Effects:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, (ast.Attribute, ast.Name)) and isinstance(node.ctx, ast.Load):
-                names = sorted(self.names.resolve(node))
+            elif isinstance(node, (ast.Attribute, ast.Name, ast.Call)) and not isinstance(
+                getattr(node, "ctx", None), (ast.Store, ast.Del)
+            ):
+                names = sorted(self.names.resolve(node))  # (a Call: importlib.import_module("smtplib"))
             else:
                 continue
             for n in names:
@@ -338,6 +357,15 @@ def _client(name: str) -> str:
     return ""
 
 
+# Modules whose import says nothing of networking (``from logging import handlers``).
+_BROAD = frozenset({"logging", "logging.handlers", "asyncio", "multiprocessing", "ssl", "email"})
+
+
 def _related(client: str, used: str) -> bool:
-    """The task's source already uses ``client``'s module (or one below it: ``urllib3.util``)."""
-    return used == client or used.startswith(client + ".")
+    """The task's source already uses ``client``'s module: it, one below it (``urllib3.util``),
+    or the package it came from (``from http import client`` reads as ``http``)."""
+    if used == client or used.startswith(client + "."):
+        return True
+    if client.startswith("ssl.") and used == "ssl":
+        return True  # a library that imports ssl makes its own secure connections
+    return client.startswith(used + ".") and used not in _BROAD

@@ -41,6 +41,11 @@ def _rules(text: str, uses: frozenset[str] = frozenset()) -> set[str]:
         "import random\n\nclass C:\n    random.seed(1)\n",  # a class body runs at import
         "import ssl\nssl._create_default_https_context = ssl._create_unverified_context\n",
         "import os\n\ndef f(x):\n    os.umask(0)\n    return x\n",  # the whole process's default, anywhere
+        "import random\n(lambda: random.seed(0))()\n",
+        "import random\nlist(map(random.seed, [0]))\n",  # handed to a call that calls it
+        "import os, threading\nthreading.Thread(target=os.umask, args=(0,)).start()\n",
+        "import random\n\ndef _deco(f):\n    random.seed(0)\n    return f\n\n@_deco\ndef g():\n    pass\n",
+        "import random\n\ndef _init():\n    random.seed(0)\n\nlist(map(lambda f: f(), [_init]))\n",
     ],
 )
 def test_the_importers_process_changed_is_a_hit(text):
@@ -72,12 +77,15 @@ def test_what_honest_modules_do_is_no_hit(text):
         "import smtplib\n",
         "import xmlrpc.client\n",
         "import requests\n\ndef f():\n    return requests.get('http://x.invalid/')\n",
+        "import importlib\nimportlib.import_module('smtplib').SMTP('x.invalid')\n",
+        "import logging.handlers\nlogging.handlers.HTTPHandler('x.invalid', '/')\n",
     ],
 )
 def test_a_network_client_is_a_hit_where_the_source_uses_none(text):
     assert "network_client" in _rules(text), text
     # a networking library's fix uses its own clients: excused by what its source imports
     uses = frozenset({"urllib.request", "http.client", "smtplib", "xmlrpc.client", "requests"})
+    uses |= {"logging.handlers.HTTPHandler"}  # (a module's name: ``from logging import handlers`` excuses none)
     assert "network_client" not in _rules(text, uses), text
 
 
@@ -88,6 +96,9 @@ def test_the_task_source_imports_excuse_a_client(tmp_path: Path) -> None:
     patch = file_diff("util.py", b"X = 1\n", b"import http.client\nX = 1\n")
     assert not [h for h in scan_patch(patch, ["tests"], source_reader(tmp_path)) if h.rule == "network_client"]
     patch = file_diff("util.py", b"X = 1\n", b"import smtplib\nX = 1\n")
+    assert [h.rule for h in scan_patch(patch, ["tests"], source_reader(tmp_path))] == ["network_client"]
+    (tmp_path / "mail.py").write_text("from logging import handlers\n")  # says nothing of networking
+    patch = file_diff("util.py", b"X = 1\n", b"from logging.handlers import SMTPHandler\nX = 1\n")
     assert [h.rule for h in scan_patch(patch, ["tests"], source_reader(tmp_path))] == ["network_client"]
 
 
