@@ -17,8 +17,8 @@ through a namespace reached by a lambda or a function's ``__globals__`` (r16-7).
 - ``library_patched`` (with agent/suspect_ast.py's): a watched module's namespace written
   through a value the code computes: ``(lambda m: m.__dict__)(lib)[k] = f``, a function's
   ``__globals__``, a local function returning ``vars(m)``.
-- ``module_namespace``: another module's namespace read at all: an imported function's
-  ``__globals__``, ``vars()``/``__dict__`` of a module the file imports.
+- ``module_namespace``: an imported function's ``__globals__`` read at all (its module's
+  namespace, where a write replaces what the module's other functions call).
 """
 
 from __future__ import annotations
@@ -138,9 +138,6 @@ class Effects:
                 for t in n.targets:
                     if isinstance(t, ast.Name):
                         self.defs[t.id] = n.value
-        self.imported_modules = {
-            a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-        }
         self.out: list[tuple[str, ast.AST]] = []
 
     def hits(self) -> list[tuple[str, ast.AST]]:
@@ -311,15 +308,15 @@ class Effects:
             if any(self.watched(n) for n in self._values(w, {})):
                 self.out.append(("library_patched", node))
                 return
-        if isinstance(node, ast.Attribute) and node.attr == "__globals__" and self._values(node.value, {}):
-            self.out.append(("module_namespace", node))  # an imported function's module namespace
-        elif isinstance(node, ast.Attribute) and node.attr == "__dict__":
-            if isinstance(node.value, ast.Name) and node.value.id in self.imported_modules:
-                self.out.append(("module_namespace", node))  # json.__dict__
-        elif isinstance(node, ast.Call) and node.args and "builtins.vars" in self.names.resolve(node.func):
-            a = node.args[0]
-            if isinstance(a, ast.Name) and a.id in self.imported_modules:
-                self.out.append(("module_namespace", node))
+        # An imported function's module namespace (``json.dumps.__globals__``, ``getattr(f, "__glob" + "als__")``).
+        # A module's own ``vars(m)``/``m.__dict__`` read is not a hit: honest libraries build
+        # namespaces so (toolz's curried ``vars(operator)``); written, a watched one is library_patched.
+        attribute = (
+            isinstance(node, ast.Attribute) and node.attr == "__globals__" and bool(self._values(node.value, {}))
+        )
+        fetched = isinstance(node, ast.Call) and any(v.endswith(".__globals__") for v in self.names.resolve(node))
+        if attribute or fetched:
+            self.out.append(("module_namespace", node))
 
     # -- the network ---------------------------------------------------------------------
 

@@ -123,8 +123,7 @@ def test_a_watched_namespace_written_through_a_computed_value_is_a_hit(text):
     "text",
     [
         "import json\nf = json.dumps.__globals__\n",
-        "import json\nd = json.__dict__\n",
-        "import json\nd = vars(json)\n",
+        "import json\nd = getattr(json.dumps, '__glob' + 'als__')\n",
     ],
 )
 def test_another_modules_namespace_read_is_a_hit(text):
@@ -132,5 +131,7 @@ def test_another_modules_namespace_read_is_a_hit(text):
 
 
 def test_an_objects_own_dict_is_no_hit():
-    text = "def f(obj, fn):\n    return obj.__dict__, vars(obj), fn.__globals__\n"
+    text = (
+        "import operator\nOPS = vars(operator)\n\ndef f(obj, fn):\n    return obj.__dict__, vars(obj), fn.__globals__\n"
+    )
     assert not _rules(text) & {"module_namespace", "library_patched"}
