@@ -86,7 +86,9 @@ NETWORK_CLIENTS = frozenset(
 )
 
 # Test code may do each (a conftest's warnings filter, a seeded fixture, a local HTTP server for
-# the tests, a helper reading a module's namespace); writing a test library's stays a hit.
+# the tests, a helper reading a module's namespace); writing a test library's stays a hit. The
+# code under test cannot borrow the exemption: importing a test-named module it made is a
+# ``reads_tests`` hit, and the tests run are the task's protected ones.
 TEST_EXEMPT_EFFECTS = frozenset({"import_side_effect", "network_client", "module_namespace"})
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -106,7 +108,9 @@ def _under(name: str, names: frozenset[str]) -> bool:
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
-    """``if __name__ == "__main__":``: a script's body, not what an importer runs."""
+    """``if __name__ == "__main__":``: a script's body, not what an importer runs. Trusted
+    because the tests (protected) import the code under test: its ``__name__`` is the module's;
+    only the code itself could run it as ``__main__`` (``runpy``: a ``dynamic_code`` hit)."""
     t = node.test if isinstance(node, ast.If) else None
     return (
         isinstance(t, ast.Compare)
@@ -340,6 +344,8 @@ class Effects:
                     break
         if not found:
             return
+        # Excused where the task's source already imports the client (a networking library's fix):
+        # the source is the task's, read before the rollout, never the workspace's.
         uses = self.source_uses()  # read only when there is something to excuse
         for client, node in found:
             if not any(_related(client, u) for u in uses):

@@ -31,6 +31,7 @@ def _rules(text: str, uses: frozenset[str] = frozenset()) -> set[str]:
         "import socket\nsocket.setdefaulttimeout(0.001)\n",
         "import sys\nsys.setrecursionlimit(60)\n",
         "import warnings\nwarnings.simplefilter('ignore')\n",
+        "import sys\nsys.setswitchinterval(10)\n",
         "import shutil\nshutil.rmtree('data', ignore_errors=True)\n",
         "import os\nos.chmod('.', 0o777)\n",
         "import os, sys\nsys.stdout = open(os.devnull, 'w')\n",
