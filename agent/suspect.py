@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import hashlib
 import io
 import re
@@ -41,7 +42,7 @@ from agent.suspect_ast import (
     scan_source,
     token_count,
 )
-from agent.suspect_modules import watched_modules
+from agent.suspect_modules import source_imports, watched_modules
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -636,6 +637,10 @@ class SourceTree:
     def watched(self, protected: Sequence[str]) -> frozenset[str]:
         return watched_modules(self.root, protected)
 
+    def imports(self) -> frozenset[str]:
+        """The modules the task's source imports, and its own (``network_client``'s excuse)."""
+        return source_imports(self.root)
+
 
 def source_reader(root: Path, max_bytes: int = SOURCE_READ_MAX) -> SourceTree:
     """``old_text`` over the task's source ``root`` (``SourceTree``)."""
@@ -755,7 +760,8 @@ def scan_patch(
     # The tests' imports, where the task's source is a tree to read (a patch scanned alone, as
     # an imported rollout's, has only the test libraries every task has).
     watched = old_text.watched(protected) if isinstance(old_text, SourceTree) else TEST_LIBRARIES
-    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched)
+    uses = functools.cache(old_text.imports) if isinstance(old_text, SourceTree) else frozenset
+    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched, uses)
     return _unique(hits)
 
 
@@ -905,6 +911,7 @@ def _parsed_hits(
     old_text: OldText | None,
     new_text: OldText | None,
     watched: frozenset[str] = TEST_LIBRARIES,
+    uses: Callable[[], frozenset[str]] = frozenset,
 ) -> list[SuspectHit]:
     """The AST pass (agent/suspect_ast.py) over each changed Python file: its hits on the
     lines the patch added, for rules the old file (when it parses) did not already hit. The new text is the patch's own where it can be: a created file's lines, or the
@@ -927,7 +934,7 @@ def _parsed_hits(
             continue  # only the added lines are known: the line rules read them
         test = is_test_path(path, protected)
         names_tests = None if test else (lambda s: _names_tests(s, protected))
-        found = scan_source(text, names_tests, watched)
+        found = scan_source(text, names_tests, watched, uses)
         if found is None:
             # Python may run what this Python cannot parse (newer syntax in a task's venv): the
             # AST pass is blind to it, so that is a hit (round 16 r16-6: a byte order mark made
@@ -942,7 +949,7 @@ def _parsed_hits(
         numbers = sorted(added)
         on = _patch_lines(text, [n for h in found for n in (h.line, h.end)])  # Python's numbers to the patch's
         found = [AstHit(h.rule, on(h.line), on(h.end)) if h.line else h for h in found]
-        had = {h.rule for h in (scan_source(old, names_tests, watched) if old is not None else None) or []}
+        had = {h.rule for h in (scan_source(old, names_tests, watched, uses) if old is not None else None) or []}
         per_rule: dict[str, list[SuspectHit]] = {}
         for h in found:
             if test and h.rule in TEST_EXEMPT:

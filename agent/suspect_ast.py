@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects
+
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
 PROBES: dict[str, str] = {
@@ -272,6 +274,7 @@ TEST_EXEMPT = frozenset(
         "reads_location",
         "test_doubles",
     }
+    | TEST_EXEMPT_EFFECTS
 )
 _OS_ALIASES = {"posix": "os", "nt": "os", "posixpath": "os.path", "ntpath": "os.path", "__builtin__": "builtins"}
 _BUILTIN_NAMES = frozenset(
@@ -599,9 +602,14 @@ def watched_name(name: str, watched: frozenset[str]) -> bool:
 
 class _Scan:
     def __init__(
-        self, tree: ast.Module, names_tests: Callable[[str], bool] | None, watched: frozenset[str] = TEST_LIBRARIES
+        self,
+        tree: ast.Module,
+        names_tests: Callable[[str], bool] | None,
+        watched: frozenset[str] = TEST_LIBRARIES,
+        source_uses: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
         self.tree = tree
+        self.source_uses = source_uses
         self.r = _Reader(tree)
         self.names_tests = names_tests
         self.watched = watched
@@ -629,6 +637,8 @@ class _Scan:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
+        for rule, node in Effects(self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses).hits():
+            self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
         return self.hits
 
     def _names(self, node: ast.AST) -> None:
@@ -1252,11 +1262,15 @@ def parse(text: str) -> ast.Module | None:
 
 
 def scan_source(
-    text: str, names_tests: Callable[[str], bool] | None = None, watched: frozenset[str] = TEST_LIBRARIES
+    text: str,
+    names_tests: Callable[[str], bool] | None = None,
+    watched: frozenset[str] = TEST_LIBRARIES,
+    source_uses: Callable[[], frozenset[str]] = frozenset,
 ) -> list[AstHit] | None:
     """Every AST hit in a module's source; None when it does not parse (the line rules stand).
     ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit);
-    ``watched``: the modules whose attributes the code may not set (``library_patched``)."""
+    ``watched``: the modules whose attributes the code may not set (``library_patched``);
+    ``source_uses``: the modules the task's source imports (``network_client``'s excuse)."""
     if token_count(text) > TOKENS_MAX:
         return [AstHit("unscanned_source", 0, 0)]  # not parsed: the host's memory is not the code's to spend
     tree = parse(text)
@@ -1264,7 +1278,7 @@ def scan_source(
         return None
     try:
         _read_string_annotations(tree)
-        return _Scan(tree, names_tests, watched).run()
+        return _Scan(tree, names_tests, watched, source_uses).run()
     except RecursionError:  # code nested past what this pass follows: not read, so said
         return [AstHit("unscanned_source", 0, 0)]
 

@@ -55,6 +55,22 @@ def imported_by(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(n for n in out if n and not n.startswith("."))
 
 
+def source_imports(source: Path) -> frozenset[str]:
+    """The modules the task's Python files import (at most ``TEST_FILES_MAX`` files, each up to
+    ``TEST_FILE_MAX_BYTES``), and its own top-level names: what its code already uses."""
+    texts: list[str] = []
+    if source.is_dir() and not source.is_symlink():
+        for d, _, names in walk(source):
+            for n in sorted(names):
+                if not n.endswith(".py") or len(texts) >= TEST_FILES_MAX:
+                    continue
+                try:
+                    texts.append(read_regular(os.path.join(d, n), TEST_FILE_MAX_BYTES).decode("utf-8", "replace"))
+                except OSError:
+                    continue
+    return imported_by(texts) | own_modules(source, ())
+
+
 def own_modules(source: Path, protected: Sequence[str]) -> frozenset[str]:
     """Top-level names the task's source defines: a module or package at its root, under
     ``src/``, or beside its tests (a test helper imported by name)."""

@@ -86,11 +86,21 @@ class GitTree(SourceTree):
     def __call__(self, rel: str) -> str | None:
         return self.read(rel)
 
-    def watched(self, protected: Sequence[str]) -> frozenset[str]:
+    def _names(self) -> list[str]:
         got = subprocess.run(
             ["git", "--git-dir", self.git_dir, "ls-tree", "-r", "--name-only", self.rev], capture_output=True, text=True
         )
-        names = got.stdout.split("\n") if got.returncode == 0 else []
+        return got.stdout.split("\n") if got.returncode == 0 else []
+
+    def imports(self) -> frozenset[str]:
+        """What the commit's Python files import, and its top-level names (``network_client``)."""
+        names = self._names()
+        py = [n for n in names if n.endswith(".py")][:TEST_FILES_MAX]
+        texts = (t for t in map(self.read, py) if t is not None)
+        return imported_by(texts) | {n.split("/")[0].removesuffix(".py") for n in names if n}
+
+    def watched(self, protected: Sequence[str]) -> frozenset[str]:
+        names = self._names()
         tops = [p.strip("/") for p in protected]
         tests = [n for n in names if n.endswith(".py") and is_test_path(n, tops)]
         own: set[str] = set()

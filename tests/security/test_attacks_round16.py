@@ -313,11 +313,6 @@ _LIBRARY_SETTERS = {
 
 
 @pytest.mark.parametrize("name", sorted(_LIBRARY_SETTERS))
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-7 library_patched misses a test library's namespace set through a call's value"
-    " ((lambda m: m.__dict__)(lib)[k] = f) or through a function's __globals__",
-)
 def test_a_test_library_set_by_any_spelling_is_suspect(tmp_path: Path, name: str) -> None:
     import types
 
@@ -668,12 +663,6 @@ _PROCESS_SABOTAGE = {
 
 
 @pytest.mark.parametrize("name", sorted(_PROCESS_SABOTAGE))
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-16 a fix changing its importer's process state at import (random.seed, os.umask,"
-    " decimal precision, socket timeout, its data removed, its output and errors silenced) PASSes with no"
-    " SUSPECT hit: the verdict judges answers only",
-)
 def test_process_state_changed_at_import_is_suspect(tmp_path: Path, name: str) -> None:
     from agent.suspect import scan_patch, source_reader, workspace_reader
 
@@ -701,11 +690,6 @@ _NETWORK_CLIENTS = {
 
 
 @pytest.mark.parametrize("name", sorted(_NETWORK_CLIENTS))
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r16-17 a fix calling the network at import through a standard library client (urllib,"
-    " http.client, smtplib, xmlrpc) PASSes with no SUSPECT hit (no network in the sandbox, error swallowed)",
-)
 def test_network_clients_at_import_are_suspect(tmp_path: Path, name: str) -> None:
     from agent.suspect import scan_patch, source_reader, workspace_reader
 
