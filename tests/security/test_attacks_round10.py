@@ -131,12 +131,16 @@ def test_a_fix_answering_from_the_revealed_held_out_tests_is_caught(tmp_path):
 # stands (80 characters a call, ``_why``), where an exception's name is filtered for exactly
 # this (``_shown_name``). At import the fix writes one such record per input and kills its
 # process before the runner answers (no conflicting record): "gcd#0: LEAK [382, 464]; ...".
-LEAKS_THE_POOL = """import json
+LEAKS_THE_POOL = """import glob
+import json
 import os
 import sys
 
-if sys.argv[1:] and sys.argv[-1].endswith(".json"):
-    with open(sys.argv[-1]) as f:
+# The calls file: named on the runner's command line once, beside its script since r16-9.
+_HERE = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""
+_CALLS = [a for a in sys.argv[1:] if a.endswith(".json")] or (sorted(glob.glob(_HERE + "/*.json")) if _HERE else [])
+if _CALLS:
+    with open(_CALLS[-1]) as f:
         spec = json.load(f)
     for fd in range(3, 64):
         try:

@@ -82,7 +82,7 @@ def test_a_forking_rollouts_own_oom_under_a_host_memory_limit_is_its_own(tmp_pat
 
 
 def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(mini_suite, tmp_path, monkeypatch):
-    """Round 5 #27: the differential wrote its held-out inputs (``calls.json``) into a 0755
+    """Round 5 #27: the differential wrote its held-out inputs (its calls file) into a 0755
     directory as a 0644 file of the host's /tmp: any local user could read every held-out
     input of a root run. Now the directory is 0700 and the file 0600, the leased uid's
     while the sandbox runs (it still reads them: the verdict comes back) and root's after."""
@@ -93,8 +93,9 @@ def test_the_held_out_inputs_are_private_to_the_sandboxs_uid_while_it_runs(mini_
     real = differential.run_command_full
 
     def spy(argv, cwd, **options):
-        box = Path(argv[-1]).parent
-        d, f = os.stat(box), os.stat(box / "calls.json")
+        box = Path(argv[-1]).parent  # the runner's script; its calls beside it (names drawn per run: r16-9)
+        (calls,) = box.glob("*.json")
+        d, f = os.stat(box), os.stat(calls)
         seen.append((d.st_mode & 0o777, f.st_mode & 0o777, d.st_uid, f.st_uid, box in options["private_binds"]))
         return real(argv, cwd, **options)
 

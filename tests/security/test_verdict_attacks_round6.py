@@ -320,7 +320,10 @@ def test_r6_8_probe_in_a_file_that_already_has_the_construct(tmp_path):
         "add.py": "def add(a, b):\n    from cli import CHECKED\n\n    return a + b if CHECKED else a - b\n",
     }
     result, tampered, hits = _judge(tmp_path, suite, task, files)
-    assert "agree with the reference fix" in (result.differential or "")
+    # Since r16-9 the differential's process starts as an ordinary script: the probe no longer
+    # tells it (it once agreed on every call); pytest's run is still told, so SUSPECT or the
+    # differential must stop it, never a PASS unflagged.
+    assert "differ from the reference fix" in (result.differential or ""), result.differential
     assert not (result.passed and not tampered and not hits), "a probe in a file that had sys.argv passed unflagged"
 
 
