@@ -892,11 +892,14 @@ class StagedWorkspace:
             st = os.fstatvfs(self.fd)
             if st.f_blocks * st.f_frsize < self.size() or st.f_bfree != st.f_blocks or os.listdir(self.fd):
                 raise OSError(errno.EEXIST, "not the empty tmpfs it was made")
-            room = _room()[1]
-            _limit_inodes(pid1, self.inside, room + room // 16 + 1)  # (its root's own inode too)
-            if os.fstatvfs(self.fd).f_files != room + room // 16 + 1:
+            room_bytes, room_names = _room()
+            # A 16th over the room, as the byte slack is: the watch's poll stops the run past the
+            # room, the tmpfs past this (and its root's own inode).
+            inodes = room_names + room_names // 16 + 1
+            _limit_inodes(pid1, self.inside, inodes)
+            if os.fstatvfs(self.fd).f_files != inodes:
                 raise OSError(errno.EEXIST, "not the tmpfs it was made")
-            if _copy_tree(self.workspace, Path(self.root), *_room()):
+            if _copy_tree(self.workspace, Path(self.root), room_bytes, room_names):
                 raise OSError(errno.ENOSPC, "past the sandbox's number of files")
         except OSError as exc:
             raise SandboxError(f"cannot stage the workspace in the sandbox: {exc.strerror or exc}") from None
