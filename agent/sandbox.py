@@ -1544,7 +1544,10 @@ def _stage(
     if pid is None:  # (never left waiting for a word that will not come: it would time out, the run's doing)
         raise SandboxError("the sandbox's pid 1 is gone before its workspace was staged")
     stage(pid)
-    os.write(go_w, b"g")
+    try:
+        os.write(go_w, b"g")
+    except OSError as exc:  # (EPIPE: the launcher died waiting, killed from outside: the machine's doing)
+        raise SandboxError(f"the sandbox ended before it was told its workspace was staged: {exc}") from None
     return time.monotonic() - began
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,24 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
     assert "SURVIVED" not in out["hog"] and "the run was stopped" in out["hog"], out["hog"]  # sbx9-3
     assert "MADE ALL" not in out["many"] and "No space left" in out["many"], out["many"]
     assert "went over its cap" in out["many"], out["many"]
+
+
+def test_a_launcher_gone_before_the_word_to_go_is_one_clear_sandbox_error():
+    """The launcher dead between its "up" and the host's "go" (the OOM killer, a kill): the
+    write to its pipe meets EPIPE, which is the machine's doing, a SandboxError (one line,
+    the rollout not judged), never a BrokenPipeError traceback."""
+    from agent import sandbox
+
+    up_r, up_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid1_fd = os.pidfd_open(os.getpid())
+    staged: list[int] = []
+    try:
+        os.write(up_w, b"s")
+        os.close(go_r)  # the launcher's end, gone with it
+        with pytest.raises(sandbox.SandboxError, match="staged"):
+            sandbox._stage(staged.append, up_r, go_w, None, pid1_fd, time.monotonic() + 10)
+        assert staged == [os.getpid()]  # staged, then the word could not be given
+    finally:
+        for fd in (up_r, up_w, go_w, pid1_fd):
+            os.close(fd)
