@@ -1258,6 +1258,9 @@ def _disk_watch(
     # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
     # watch's first look (the limits disagreed by a 16th).
     max_bytes, max_names = _room()
+    # Not ``keep_modes``: the directories the user locked stay unlocked, for ``StagedWorkspace``'s
+    # copy to read (its walk skips what it cannot list, and the copy back empties the workspace:
+    # a locked directory's files would be lost). They stay unlocked, in the sandbox and after it.
     size, names = tree_cost(cwd)
     if size > max_bytes or names > max_names:
         raise SandboxError(f"the workspace holds {size} bytes in {names} files, over the sandbox's cap")

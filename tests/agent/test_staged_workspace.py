@@ -66,6 +66,7 @@ import agent.sandbox as sb
 ws = Path(sys.argv[2])
 (ws / "src.py").write_text("x = 1\n")
 (ws / "touched.py").write_text("y = 1\n")
+(ws / "shut").mkdir(); (ws / "shut" / "kept").write_text("k"); os.chmod(ws / "shut", 0o300)  # a dir the user locked
 honest = (
     "import os\n"
     "open('touched.py', 'w').write('y = 2\\n')\n"
@@ -78,6 +79,8 @@ run = sb.run_command_full([sys.executable, "-c", honest], ws, timeout_s=30, verd
 out = {"honest": run.output, "steady": list(run.steady)}
 out["made"] = (ws / "made.txt").read_text()
 out["locked"] = (ws / "locked").read_text()
+os.chmod(ws / "shut", 0o700)
+out["shut"] = sorted(os.listdir(ws / "shut"))
 out["owners"] = sorted({p.stat().st_uid for p in ws.iterdir()})
 sb.WORKSPACE_BYTES = 16 << 20
 hog = (
@@ -121,6 +124,7 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
         subprocess.run(["rm", "-rf", str(ws)], check=False)
     assert "['/ tmpfs']" in out["honest"], out["honest"]  # a tmpfs's own root: no host path (sbx9-17)
     assert out["made"] == "x = 1\n" and out["locked"] == "y", out  # staged in, copied back, readable
+    assert out["shut"] == ["kept"], out  # a directory the user locked is staged whole, never emptied
     assert out["owners"] == [65534], out["owners"]
     assert out["steady"] == ["src.py"], out["steady"]  # read in the tmpfs the run wrote, before the give-back
     assert "SURVIVED" not in out["hog"] and "the run was stopped" in out["hog"], out["hog"]  # sbx9-3
