@@ -744,6 +744,9 @@ def _why(
 # know where the compared calls are nor how many come.
 LONG_BUDGET_S = 0.4  # of the reference's own time in its calls, measured once per task
 LONG_MAX = 1500
+# The part of a run the drawn calls are (``CallSequence.part``): what a difference's message
+# says of where it was met, and where ``_warmups`` puts its unread calls (compared calls follow).
+LATER_CALLS = " (a later call)"
 
 
 @dataclass(frozen=True)
@@ -788,7 +791,7 @@ def call_sequence(
         start = 0
         for j in range(1, len(drawn) + 1):
             if j == len(drawn) or drawn[j][0] != drawn[start][0]:
-                add(drawn[start][0], [i for _, i in drawn[start:j]], " (a later call)")
+                add(drawn[start][0], [i for _, i in drawn[start:j]], LATER_CALLS)
                 start = j
     return CallSequence(segments, origin, part, _warmups(calls, segments, part, rng, per_call_s))
 
@@ -808,7 +811,7 @@ def _warmups(
     per_call_s: float | None,
 ) -> list[tuple[int, int, int]]:
     most = min(WARMUP_MAX, int(WARMUP_BUDGET_S / max(1e-3 if per_call_s is None else per_call_s, 1e-6)))
-    later = [s for s, label in enumerate(part) if label == " (a later call)" and not segments[s].script]
+    later = [s for s, label in enumerate(part) if label == LATER_CALLS and not segments[s].script]
     if most < 4 or not later:
         return []
     s = rng.choice(later[: max(1, len(later) // 2)])  # compared calls come after it

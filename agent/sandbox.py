@@ -892,11 +892,14 @@ class StagedWorkspace:
             st = os.fstatvfs(self.fd)
             if st.f_blocks * st.f_frsize < self.size() or st.f_bfree != st.f_blocks or os.listdir(self.fd):
                 raise OSError(errno.EEXIST, "not the empty tmpfs it was made")
-            room = _room()[1]
-            _limit_inodes(pid1, self.inside, room + room // 16 + 1)  # (its root's own inode too)
-            if os.fstatvfs(self.fd).f_files != room + room // 16 + 1:
+            room_bytes, room_names = _room()
+            # A 16th over the room, as the byte slack is: the watch's poll stops the run past the
+            # room, the tmpfs past this (and its root's own inode).
+            inodes = room_names + room_names // 16 + 1
+            _limit_inodes(pid1, self.inside, inodes)
+            if os.fstatvfs(self.fd).f_files != inodes:
                 raise OSError(errno.EEXIST, "not the tmpfs it was made")
-            if _copy_tree(self.workspace, Path(self.root), *_room()):
+            if _copy_tree(self.workspace, Path(self.root), room_bytes, room_names):
                 raise OSError(errno.ENOSPC, "past the sandbox's number of files")
         except OSError as exc:
             raise SandboxError(f"cannot stage the workspace in the sandbox: {exc.strerror or exc}") from None
@@ -1255,6 +1258,9 @@ def _disk_watch(
     # The same room as root mode's tmpfs: a workspace the start accepts is not killed by the
     # watch's first look (the limits disagreed by a 16th).
     max_bytes, max_names = _room()
+    # Not ``keep_modes``: the directories the user locked stay unlocked, for ``StagedWorkspace``'s
+    # copy to read (its walk skips what it cannot list, and the copy back empties the workspace:
+    # a locked directory's files would be lost). They stay unlocked, in the sandbox and after it.
     size, names = tree_cost(cwd)
     if size > max_bytes or names > max_names:
         raise SandboxError(f"the workspace holds {size} bytes in {names} files, over the sandbox's cap")
@@ -1541,7 +1547,10 @@ def _stage(
     if pid is None:  # (never left waiting for a word that will not come: it would time out, the run's doing)
         raise SandboxError("the sandbox's pid 1 is gone before its workspace was staged")
     stage(pid)
-    os.write(go_w, b"g")
+    try:
+        os.write(go_w, b"g")
+    except OSError as exc:  # (EPIPE: the launcher died waiting, killed from outside: the machine's doing)
+        raise SandboxError(f"the sandbox ended before it was told its workspace was staged: {exc}") from None
     return time.monotonic() - began
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.bwrap import UserNs, bwrap_argv
+from agent.subuid_keeper import HELD
 from agent.uid_lease import LeaseError, UidLease, UidRange, kill_uid, lease_uid
 
 SUBUIDS_ENV = "REPO_AGENT_SUBUIDS"
@@ -358,7 +359,7 @@ class SandboxUid:
             mode = os.lstat(path).st_mode
         except OSError as exc:
             raise SubuidError(f"cannot hand {path} to the sandbox: {exc.strerror or exc}") from None
-        self.handed.append((path if hold is None else f"held:{hold}", stat.S_IMODE(mode)))
+        self.handed.append((path if hold is None else HELD + hold, stat.S_IMODE(mode)))
         failed = self.ns.chown(
             path, self.uid, self.gid, top_uid=os.geteuid(), regroup=(os.geteuid(), os.getegid()), hold=hold
         )
@@ -390,7 +391,7 @@ class SandboxUid:
             if failed:
                 raise SubuidError(f"{failed} files of {path} could not be given back from the sandbox's uid")
             try:
-                if not str(path).startswith("held:"):  # (a held tmpfs: its mode is the host's to set)
+                if not str(path).startswith(HELD):  # (a held tmpfs: its mode is the host's to set)
                     os.chmod(path, mode, follow_symlinks=False)  # the group's write, given with it, taken back
             except OSError:  # (a link: no mode to restore; or gone)
                 pass

@@ -27,6 +27,10 @@ import sys
 
 from agent.tree_walk import TreeMoved, TreeWalk
 
+# How the host names a tree the keeper holds open ("held:NAME", agent/subuid.py ``hand_over``):
+# no host path starts so (the host's are absolute), so it never stands for one.
+HELD = "held:"
+
 _CLONE_NEWUSER = 0x10000000
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAST_ANY_CAP = 1 << 62
@@ -161,7 +165,7 @@ def serve() -> None:
     # Directories held open, by name: a staged workspace tmpfs (agent/sandbox.py StagedWorkspace)
     # is reached through the sandbox's pid 1 only while it lives, and a process of this user
     # namespace may not read the host's descriptors: handed over with "hold", named "held:NAME".
-    held: dict[str, int] = {}
+    held: dict[str, int] = {}  # by NAME, without the prefix
     for line in sys.stdin:
         try:
             req = json.loads(line)
@@ -171,17 +175,18 @@ def serve() -> None:
                 key, uid, gid, top_uid = req["path"], int(req["uid"]), int(req["gid"]), req.get("top_uid")
                 path = held_path(key, held)
                 if req.get("hold") is not None and top_uid is not None:
-                    key = f"held:{req['hold']}"
-                    if key[5:] in held:  # (never an earlier run's: this one's from now on)
-                        os.close(held.pop(key[5:]))
-                    held[key[5:]] = os.open(path, _DIR)
+                    name = str(req["hold"])
+                    key = HELD + name
+                    if name in held:  # (never an earlier run's: this one's from now on)
+                        os.close(held.pop(name))
+                    held[name] = os.open(path, _DIR)
                 if top_uid is not None and owner is not None and key not in handed:
                     handed[key] = Handed(owner, (uid, gid), stat.S_IMODE(os.lstat(path).st_mode))
                 _say({"failed": chown_tree(path, uid, gid, top_uid, owner)})
                 if top_uid is None and key in handed and (uid, gid) == handed[key].user:
                     del handed[key]  # (given back: the host restores the mode)
-                if top_uid is None and key.startswith("held:") and key[5:] in held:
-                    os.close(held.pop(key[5:]))  # given back: the host's copy is the last
+                if top_uid is None and key.startswith(HELD) and key.removeprefix(HELD) in held:
+                    os.close(held.pop(key.removeprefix(HELD)))  # given back: the host's copy is the last
             elif req["op"] == "measure":
                 size, names = measure_tree(req["path"])
                 _say({"bytes": size, "names": names})
@@ -198,7 +203,7 @@ def serve() -> None:
 
 def held_path(path: str, held: dict[str, int]) -> str:
     """``path``, or for ``held:NAME`` the directory held under that name, as a path of this process."""
-    return f"/proc/self/fd/{held[path[5:]]}/." if path.startswith("held:") else path
+    return f"/proc/self/fd/{held[path.removeprefix(HELD)]}/." if path.startswith(HELD) else path
 
 
 class Handed:

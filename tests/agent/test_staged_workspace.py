@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,7 @@ import agent.sandbox as sb
 ws = Path(sys.argv[2])
 (ws / "src.py").write_text("x = 1\n")
 (ws / "touched.py").write_text("y = 1\n")
+(ws / "shut").mkdir(); (ws / "shut" / "kept").write_text("k"); os.chmod(ws / "shut", 0o300)  # a dir the user locked
 honest = (
     "import os\n"
     "open('touched.py', 'w').write('y = 2\\n')\n"
@@ -77,6 +79,8 @@ run = sb.run_command_full([sys.executable, "-c", honest], ws, timeout_s=30, verd
 out = {"honest": run.output, "steady": list(run.steady)}
 out["made"] = (ws / "made.txt").read_text()
 out["locked"] = (ws / "locked").read_text()
+os.chmod(ws / "shut", 0o700)
+out["shut"] = sorted(os.listdir(ws / "shut"))
 out["owners"] = sorted({p.stat().st_uid for p in ws.iterdir()})
 sb.WORKSPACE_BYTES = 16 << 20
 hog = (
@@ -120,8 +124,30 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
         subprocess.run(["rm", "-rf", str(ws)], check=False)
     assert "['/ tmpfs']" in out["honest"], out["honest"]  # a tmpfs's own root: no host path (sbx9-17)
     assert out["made"] == "x = 1\n" and out["locked"] == "y", out  # staged in, copied back, readable
+    assert out["shut"] == ["kept"], out  # a directory the user locked is staged whole, never emptied
     assert out["owners"] == [65534], out["owners"]
     assert out["steady"] == ["src.py"], out["steady"]  # read in the tmpfs the run wrote, before the give-back
     assert "SURVIVED" not in out["hog"] and "the run was stopped" in out["hog"], out["hog"]  # sbx9-3
     assert "MADE ALL" not in out["many"] and "No space left" in out["many"], out["many"]
     assert "went over its cap" in out["many"], out["many"]
+
+
+def test_a_launcher_gone_before_the_word_to_go_is_one_clear_sandbox_error():
+    """The launcher dead between its "up" and the host's "go" (the OOM killer, a kill): the
+    write to its pipe meets EPIPE, which is the machine's doing, a SandboxError (one line,
+    the rollout not judged), never a BrokenPipeError traceback."""
+    from agent import sandbox
+
+    up_r, up_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid1_fd = os.pidfd_open(os.getpid())
+    staged: list[int] = []
+    try:
+        os.write(up_w, b"s")
+        os.close(go_r)  # the launcher's end, gone with it
+        with pytest.raises(sandbox.SandboxError, match="staged"):
+            sandbox._stage(staged.append, up_r, go_w, None, pid1_fd, time.monotonic() + 10)
+        assert staged == [os.getpid()]  # staged, then the word could not be given
+    finally:
+        for fd in (up_r, up_w, go_w, pid1_fd):
+            os.close(fd)
