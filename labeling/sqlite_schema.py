@@ -119,10 +119,15 @@ def upgrade_rollouts(c: Any, stored: int | None) -> None:
     if stored is not None and stored < 9:
         c.execute("UPDATE rollouts SET ino = -1")  # re-read: the search index is filled from the traces
     if stored is not None and stored < 11:  # the digest keeps indentation now: equal patches compare equal again
-        rows = c.execute("SELECT uid, patch FROM rollouts").fetchall()
-        c.executemany(
-            "UPDATE rollouts SET patch_digest = ? WHERE uid = ?", [(patch_digest(p or ""), u) for u, p in rows]
-        )
+        # A few hundred patches at a time: a store of tens of thousands holds gigabytes of them.
+        # Pairs keep their flags until `repo-agent pairs rebuild` (the old rule flagged more
+        # pairs identical_patch, never fewer: a stale flag drops a pair, it adds no wrong row).
+        last, page = "", "SELECT uid, patch FROM rollouts WHERE uid > ? ORDER BY uid LIMIT 500"
+        while rows := c.execute(page, (last,)).fetchall():
+            c.executemany(
+                "UPDATE rollouts SET patch_digest = ? WHERE uid = ?", [(patch_digest(p or ""), u) for u, p in rows]
+            )
+            last = rows[-1][0]
 
 
 def _split_sql(script: str) -> list[str]:
