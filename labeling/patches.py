@@ -6,6 +6,10 @@ import hashlib
 import re
 
 _WS = re.compile(r"\s+")
+# Blanks a line's meaning does not rest on: never a CR, which Python reads as a line break
+# (round 17 r17-15: "#\r    return b" is a comment then a return, not the comment "# return b").
+_BLANKS = " \t\f\v"
+_BLANK_RUN = re.compile(r"[ \t\f\v]+")
 
 
 def normalize_patch(patch: str) -> str:
@@ -37,11 +41,12 @@ def normalize_patch(patch: str) -> str:
 def _line_body(text: str) -> str:
     """One line of code, its indentation kept: inner runs of whitespace collapsed where no
     string literal could hold them; "" for a blank line."""
-    rest = text.strip()
+    text = text.removesuffix("\r")  # a CRLF file's line end; a CR inside a line is a line break to Python
+    rest = text.strip(_BLANKS)
     if not rest:
         return ""
-    indent = text[: len(text) - len(text.lstrip())]
-    return indent + (rest if any(q in rest for q in "'\"`") else _WS.sub(" ", rest))
+    indent = text[: len(text) - len(text.lstrip(_BLANKS))]
+    return indent + (rest if any(q in rest for q in "'\"`") else _BLANK_RUN.sub(" ", rest))
 
 
 def patch_digest(patch: str) -> str:

@@ -44,6 +44,16 @@ def test_a_line_separator_inside_a_line_hides_nothing() -> None:
     assert patch_digest(_patch(right)) != patch_digest(_patch(wrong))
 
 
+def test_a_carriage_return_inside_a_line_is_a_line_break() -> None:
+    """Round 17's r17-15: "#\r    return b" is a comment and a return to Python; collapsed as
+    blank it read as the comment "# return b", so a wrong fix had a right one's digest."""
+    right = BASE.replace("    x = 1\n", "    # return b\n")
+    wrong = BASE.replace("    x = 1\n", "    #\r    return b\n")
+    assert patch_digest(_patch(right)) != patch_digest(_patch(wrong))
+    crlf = BASE.replace("    x = 1\n", "    x = 2\r\n")  # a CRLF line's end is no change of meaning
+    assert patch_digest(_patch(crlf)) == patch_digest(_patch(BASE.replace("    x = 1\n", "    x = 2\n")))
+
+
 def test_formatting_alone_is_the_same_fix() -> None:
     """Inner runs of spaces, trailing space and an added blank line mean nothing."""
     plain = BASE.replace("    x = 1\n", "    x = abs(b) + 1\n")
