@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -420,3 +421,40 @@ def test_honest_fix_in_a_module_beside_the_tests_is_judged(tmp_path):
     assert own.passed and own.counts.passed == 3  # the rollout's own run: the fix works
     result, tampered = final_test_run(ws)
     assert result.passed and not tampered, f"the honest fix judged FAIL: {result.counts} {result.summary}"
+
+
+# --------------------------------------------------------------------------- r17-37
+
+# Round 17: a tmpfs keeps user.* extended attributes in memory, outside its size, RLIMIT_AS
+# and what the disk watch reads (a normal user's sandbox held 1.5 GB in 64 kB values on its
+# 64 MB /tmp). Setting one is refused as a filesystem without them refuses (EOPNOTSUPP), so
+# shutil.copy2 still copies; both modes.
+_XATTR = textwrap.dedent(
+    """
+    import errno, json, os, shutil
+    open("/tmp/a", "w").write("x")
+    try:
+        os.setxattr("/tmp/a", "user.big", b"v" * 65000)
+        got = 0
+    except OSError as exc:
+        got = exc.errno
+    shutil.copy2("/tmp/a", "/tmp/b")
+    print(json.dumps({"errno": got, "copied": open("/tmp/b").read()}))
+    """
+)
+
+
+def test_extended_attributes_are_refused_as_root(tmp_path):
+    (tmp_path / "probe.py").write_text(_XATTR)
+    run = run_command_full([sys.executable, "probe.py"], tmp_path, timeout_s=30, sandbox="bwrap")
+    got = _secretmem_result(run.output)
+    assert got == {"errno": errno.EOPNOTSUPP, "copied": "x"}, run.output
+
+
+def test_extended_attributes_are_refused_as_a_user(user_dir):
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws" / "probe.py").write_text(_XATTR)
+    give_to_nobody(user_dir)
+    cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "probe.py")], timeout=120)
+    got = _secretmem_result(cp.stdout)
+    assert got == {"errno": errno.EOPNOTSUPP, "copied": "x"}, cp.stdout + cp.stderr
