@@ -67,3 +67,34 @@ def test_r17_1_random_instance_seed_at_import(tmp_path: Path, head: str) -> None
 )
 def test_r17_2_import_time_through_class_body(tmp_path: Path, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path, head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-3 Decimal context changed at import through a name or a setter")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import decimal\n_c = decimal.getcontext()\n_c.prec = 3\n",
+        "import decimal\ndecimal.getcontext().__setattr__('prec', 3)\n",
+        "import decimal\nsetattr(decimal.getcontext(), 'prec', 3)\n",
+        "import decimal\ndecimal.localcontext().__enter__().prec = 3\n",
+    ],
+)
+def test_r17_3_decimal_context_through_a_name(tmp_path: Path, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", "import decimal\ndecimal.getcontext().prec = 2\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-4 a file written at import through open()")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "open('data.txt', 'w').close()\n",
+        "import io\nio.open('data.txt', 'w').close()\n",
+        "import pathlib\npathlib.Path('data.txt').open('w').close()\n",
+        "import tempfile\n_f = tempfile.NamedTemporaryFile(delete=False, dir='.')\n",
+    ],
+)
+def test_r17_4_file_written_at_import_through_open(tmp_path: Path, head: str) -> None:
+    control = "import pathlib\npathlib.Path('data.txt').write_text('')\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
