@@ -133,3 +133,51 @@ def test_r17_5_wrong_fix_keyed_on_main_module(tmp_path: Path) -> None:
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     result, _tampered = final_test_run(ws)
     assert hits or not result.passed
+
+
+_MEMFD_SCRIPT = r'''
+import os, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import agent.sandbox as sb
+sb.AS_LIMIT = 256 * 1024**2  # scaled down from 2 GB: the same accounting
+code = """
+import os
+fds, chunk = [], b"x" * (1 << 20)
+for i in range(8):  # 8 x 63 MB, each file under RLIMIT_FSIZE
+    fd = os.memfd_create("m%d" % i)
+    for _ in range(63):
+        os.write(fd, chunk)
+    fds.append(fd)
+print("HELD", sum(os.fstat(f).st_blocks * 512 for f in fds) >> 20)
+"""
+d = Path(tempfile.mkdtemp(dir=sys.argv[2]))
+rc, out, _, _ = sb.run_command([sys.executable, "-c", code], d, timeout_s=60)
+print("RC", rc, out)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-9 memfd pages past RLIMIT_AS in a normal user's sandbox")
+def test_r17_9_memfd_pages_past_rlimit_as_normal_user() -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.security.conftest import AS_A_USER
+
+    root = Path(__file__).resolve().parents[2]
+    tmp_path = Path(tempfile.mkdtemp(prefix="r17-9-"))  # nobody's to enter (pytest's tmp is root's 0700)
+    os.chmod(tmp_path, 0o777)
+    script = tmp_path / "memfd.py"
+    script.write_text(_MEMFD_SCRIPT)
+    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
+    argv = [*wrapper, sys.executable, str(script), str(root), str(tmp_path)]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    out = run.stdout + run.stderr
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    words = out.split()
+    held = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "HELD"]
+    assert held, out
+    assert held[0] <= 256  # what the sandbox holds stays within its memory cap
