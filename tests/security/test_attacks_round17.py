@@ -181,3 +181,39 @@ def test_r17_9_memfd_pages_past_rlimit_as_normal_user() -> None:
     held = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "HELD"]
     assert held, out
     assert held[0] <= 256  # what the sandbox holds stays within its memory cap
+
+
+_OLD_WITH_FILTER = '''import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return b
+'''
+
+
+def _scan_pair(tmp_path: Path, old: str, new: str) -> set[str]:
+    import difflib
+
+    src, ws = tmp_path / "src", tmp_path / "ws"
+    src.mkdir(parents=True)
+    ws.mkdir(parents=True)
+    (src / "gcd.py").write_text(old)
+    (ws / "gcd.py").write_text(new)
+    body = difflib.unified_diff(old.splitlines(True), new.splitlines(True), "a/gcd.py", "b/gcd.py")
+    patch = "diff --git a/gcd.py b/gcd.py\n" + "".join(body)
+    return {h.rule for h in scan_patch(patch, ["tests"], source_reader(src), workspace_reader(ws))}
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-11 an old import-time warnings filter excuses a new random.seed")
+def test_r17_11_old_warnings_filter_excuses_new_seed(tmp_path: Path) -> None:
+    seeded = _OLD_WITH_FILTER.replace("import warnings\n", "import random\nimport warnings\n\nrandom.seed(0)\n")
+    new = seeded.replace("    return b", "    return a")
+    no_filter = 'warnings.filterwarnings("ignore", category=DeprecationWarning)\n'
+    control = _scan_pair(tmp_path / "control", _OLD_WITH_FILTER.replace(no_filter, ""), new.replace(no_filter, ""))
+    assert "import_side_effect" in control
+    assert "import_side_effect" in _scan_pair(tmp_path / "attack", _OLD_WITH_FILTER, new)
