@@ -217,3 +217,32 @@ def test_r17_11_old_warnings_filter_excuses_new_seed(tmp_path: Path) -> None:
     control = _scan_pair(tmp_path / "control", _OLD_WITH_FILTER.replace(no_filter, ""), new.replace(no_filter, ""))
     assert "import_side_effect" in control
     assert "import_side_effect" in _scan_pair(tmp_path / "attack", _OLD_WITH_FILTER, new)
+
+
+_ASSERT_NOTHING = "def _ok(*a, **k):\n    return None\n"
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-13 unittest.TestCase patched through a loop, walrus, comprehension")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import unittest\n" + _ASSERT_NOTHING + "for _c in [unittest.TestCase]:\n    _c.assertEqual = _ok\n",
+        "import unittest\n" + _ASSERT_NOTHING + "(_c := unittest.TestCase).assertEqual = _ok\n",
+        "import unittest\n" + _ASSERT_NOTHING + "[setattr(c, 'assertEqual', _ok) for c in (unittest.TestCase,)]\n",
+        "import unittest\n"
+        + _ASSERT_NOTHING
+        + "class _T(unittest.TestCase):\n    pass\nsetattr(_T.__mro__[1], 'assertEqual', _ok)\n",
+    ],
+)
+def test_r17_13_testcase_patched_through_a_loop_or_walrus(tmp_path: Path, head: str) -> None:
+    import unittest
+
+    saved = unittest.TestCase.assertEqual
+    try:
+        exec(compile(head, "gcd.py", "exec"), {"__name__": "gcd"})  # it does replace the assertion
+        assert unittest.TestCase.assertEqual.__name__ == "_ok"
+    finally:
+        unittest.TestCase.assertEqual = saved
+    control = "import unittest\n" + _ASSERT_NOTHING + "unittest.TestCase.assertEqual = _ok\n"
+    assert "runner_patched" in _rules(tmp_path / "control", control)
+    assert "runner_patched" in _rules(tmp_path / "attack", head)
