@@ -246,3 +246,21 @@ def test_r17_13_testcase_patched_through_a_loop_or_walrus(tmp_path: Path, head: 
     control = "import unittest\n" + _ASSERT_NOTHING + "unittest.TestCase.assertEqual = _ok\n"
     assert "runner_patched" in _rules(tmp_path / "control", control)
     assert "runner_patched" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-15 a lone CR makes a wrong patch digest as an honest one")
+def test_r17_15_patch_digest_lone_cr_collision(tmp_path: Path) -> None:
+    from labeling.patches import patch_digest
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    found = {}
+    for name, body in (("honest", "    # return b\n    return a"), ("wrong", "    #\r    return b\n    return a")):
+        ws = Workspace.create(suite, task, tmp_path / name)
+        text = (ws.path / "gcd.py").read_text().replace("    return b", body)
+        (ws.path / "gcd.py").write_text(text, newline="")
+        ns: dict[str, object] = {}
+        exec(compile(text, "gcd.py", "exec"), ns)
+        found[name] = (patch_digest(ws.patch()), ns["gcd"](12, 18))  # type: ignore[operator]
+    assert found["honest"][1] == 6 and found["wrong"][1] == 0  # one right, one the bug
+    assert found["honest"][0] != found["wrong"][0]
