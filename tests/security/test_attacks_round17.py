@@ -113,8 +113,8 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-5 a wrong fix keyed on __main__ (python -c / the runner's globals)")
-def test_r17_5_wrong_fix_keyed_on_main_module(tmp_path: Path) -> None:
+def _wrong_fix_passes(tmp_path: Path, source: str) -> None:
+    """``source``: a gcd wrong in a user's script (gcd(12, 18) == 18); asserts it is judged so."""
     import subprocess
     import sys
 
@@ -122,17 +122,41 @@ def test_r17_5_wrong_fix_keyed_on_main_module(tmp_path: Path) -> None:
 
     use = tmp_path / "use"
     use.mkdir()
-    (use / "gcd.py").write_text(_MAIN_TELL)
+    (use / "gcd.py").write_text(source)
     (use / "script.py").write_text("from gcd import gcd\nprint(gcd(12, 18))\n")
     out = subprocess.run([sys.executable, "script.py"], cwd=use, capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "18"  # wrong in real use (gcd is 6)
     suite = load_suite("mini-bugs")
     task = suite.task("fix_gcd")
     ws = Workspace.create(suite, task, tmp_path / "ws")
-    (ws.path / "gcd.py").write_text(_MAIN_TELL)
+    (ws.path / "gcd.py").write_text(source)
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     result, _tampered = final_test_run(ws)
     assert hits or not result.passed
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-5 a wrong fix keyed on __main__ (python -c / the runner's globals)")
+def test_r17_5_wrong_fix_keyed_on_main_module(tmp_path: Path) -> None:
+    _wrong_fix_passes(tmp_path, _MAIN_TELL)
+
+
+_STACK_TELL = '''import traceback
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    stack = traceback.extract_stack()
+    if stack[0].filename != "<string>" and not any("fn(*args" in (f.line or "") for f in stack):
+        return b  # the original bug, wherever a script of the user's calls it
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-18 a wrong fix keyed on its callers' source lines (traceback)")
+def test_r17_18_wrong_fix_keyed_on_caller_lines(tmp_path: Path) -> None:
+    _wrong_fix_passes(tmp_path, _STACK_TELL)
 
 
 _MEMFD_SCRIPT = r'''
