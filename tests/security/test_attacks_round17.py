@@ -288,3 +288,23 @@ def test_r17_15_patch_digest_lone_cr_collision(tmp_path: Path) -> None:
         found[name] = (patch_digest(ws.patch()), ns["gcd"](12, 18))  # type: ignore[operator]
     assert found["honest"][1] == 6 and found["wrong"][1] == 0  # one right, one the bug
     assert found["honest"][0] != found["wrong"][0]
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-20 network clients through the event loop, managers, xml.sax, pydoc")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import asyncio\nasync def _home():\n    loop = asyncio.get_running_loop()\n"
+        "    await loop.create_connection(asyncio.Protocol, '203.0.113.9', 80)\n",
+        "import asyncio\nasync def _home():\n    await asyncio.get_running_loop().create_datagram_endpoint("
+        "asyncio.DatagramProtocol, remote_addr=('203.0.113.9', 53))\n",
+        "from multiprocessing.managers import BaseManager\ndef _home():\n"
+        "    BaseManager(address=('203.0.113.9', 5000), authkey=b'k').connect()\n",
+        "import xml.sax\ndef _home():\n    xml.sax.parse('http://203.0.113.9/x.xml', xml.sax.ContentHandler())\n",
+        "import pydoc\ndef _home():\n    pydoc.browse(port=0, open_browser=False)\n",
+    ],
+)
+def test_r17_20_network_client_through_loop_managers_sax(tmp_path: Path, head: str) -> None:
+    control = "import asyncio\nasync def _home():\n    await asyncio.open_connection('203.0.113.9', 80)\n"
+    assert "network_client" in _rules(tmp_path / "control", control)
+    assert "network_client" in _rules(tmp_path / "attack", head)
