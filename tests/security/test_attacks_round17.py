@@ -308,3 +308,30 @@ def test_r17_20_network_client_through_loop_managers_sax(tmp_path: Path, head: s
     control = "import asyncio\nasync def _home():\n    await asyncio.open_connection('203.0.113.9', 80)\n"
     assert "network_client" in _rules(tmp_path / "control", control)
     assert "network_client" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-21 unittest.TestCase patched through a parameter, default, helper")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import unittest\n" + _ASSERT_NOTHING + "def _p(c):\n    c.assertEqual = _ok\n_p(unittest.TestCase)\n",
+        "import unittest\n" + _ASSERT_NOTHING + "def _p(c=unittest.TestCase):\n    c.assertEqual = _ok\n_p()\n",
+        "import unittest\n"
+        + _ASSERT_NOTHING
+        + "def _c():\n    x = unittest.TestCase\n    return x\n_c().assertEqual = _ok\n",
+        "import unittest\n" + _ASSERT_NOTHING + "type(unittest.TestCase()).assertEqual = _ok\n",
+        "import unittest\n"
+        + _ASSERT_NOTHING
+        + "[c for c in object.__subclasses__() if c.__name__ == 'TestCase'][0].assertEqual = _ok\n",
+    ],
+)
+def test_r17_21_testcase_patched_through_a_parameter(tmp_path: Path, head: str) -> None:
+    import unittest
+
+    saved = unittest.TestCase.assertEqual
+    try:
+        exec(compile(head, "gcd.py", "exec"), {"__name__": "gcd"})  # it does replace the assertion
+        assert unittest.TestCase.assertEqual.__name__ == "_ok"
+    finally:
+        unittest.TestCase.assertEqual = saved
+    assert {"runner_patched", "library_patched"} & _rules(tmp_path, head)
