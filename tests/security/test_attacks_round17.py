@@ -377,3 +377,19 @@ def test_r17_23_text_file_scan_blinded_by_a_nul(tmp_path: Path) -> None:
         logging.getLogger().handlers[:] = handlers
     hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
     assert hits
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-27 process state changed by a context manager entered at import")
+@pytest.mark.parametrize(
+    ("control", "head"),
+    [
+        ("import os\nos.chdir('/')\n", "import contextlib\ncontextlib.chdir('/').__enter__()\n"),
+        (
+            "import io, sys\nsys.stdout = io.StringIO()\n",
+            "import contextlib, io\ncontextlib.redirect_stdout(io.StringIO()).__enter__()\n",
+        ),
+    ],
+)
+def test_r17_27_context_manager_entered_at_import(tmp_path: Path, control: str, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
