@@ -393,3 +393,23 @@ def test_r17_23_text_file_scan_blinded_by_a_nul(tmp_path: Path) -> None:
 def test_r17_27_context_manager_entered_at_import(tmp_path: Path, control: str, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-28 __globals__ read through operator.attrgetter / object.__getattribute__"
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import json, operator\n_g = operator.attrgetter('__globals__')(json.dumps)\n",
+        "import json\n_g = object.__getattribute__(json.dumps, '__globals__')\n",
+    ],
+)
+def test_r17_28_globals_through_attrgetter(tmp_path: Path, head: str) -> None:
+    import json
+
+    ns: dict[str, object] = {}
+    exec(compile(head, "gcd.py", "exec"), ns)
+    assert ns["_g"] is vars(json)  # the json package's namespace
+    assert "module_namespace" in _rules(tmp_path / "control", "import json\n_g = json.dumps.__globals__\n")
+    assert "module_namespace" in _rules(tmp_path / "attack", head)
