@@ -439,3 +439,32 @@ def test_r17_30_main_guard_else_and_renamed_module(tmp_path: Path, head: str) ->
     finally:
         random.setstate(saved)
     assert "import_side_effect" in _rules(tmp_path, head)
+
+
+def _in_function(imports: str, body: str) -> str:
+    return imports + "\n\ndef _later():\n    " + body + "\n"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-31 ANYWHERE attributes/calls through setattr, vars(), logging's manager"
+)
+@pytest.mark.parametrize(
+    ("control", "attack"),
+    [
+        (
+            _in_function("import ssl", "ssl._create_default_https_context = ssl._create_unverified_context"),
+            _in_function("import ssl", "setattr(ssl, '_create_default_https_context', ssl._create_unverified_context)"),
+        ),
+        (
+            _in_function("import threading", "threading.excepthook = print"),
+            _in_function("import threading", "vars(threading)['excepthook'] = print"),
+        ),
+        (
+            _in_function("import logging", "logging.disable(50)"),
+            _in_function("import logging", "logging.root.manager.disable = 50"),
+        ),
+    ],
+)
+def test_r17_31_anywhere_rules_through_setattr_vars_manager(tmp_path: Path, control: str, attack: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert _rules(tmp_path / "attack", attack)
