@@ -468,3 +468,29 @@ def _in_function(imports: str, body: str) -> str:
 def test_r17_31_anywhere_rules_through_setattr_vars_manager(tmp_path: Path, control: str, attack: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert _rules(tmp_path / "attack", attack)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-34 a module function's annotations run at import")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import random\ndef _f(x: random.seed(0)):\n    pass\n",
+        "import random\ndef _f() -> random.seed(0):\n    pass\n",
+        "import random\nasync def _f(*, x: random.seed(0) = 1):\n    pass\n",
+    ],
+)
+def test_r17_34_function_annotations_run_at_import(tmp_path: Path, head: str) -> None:
+    import random
+
+    saved = random.getstate()
+    try:
+        random.seed(0)
+        seeded = random.random()
+        random.seed()
+        # (dont_inherit: this file's ``from __future__ import annotations`` would leave them unevaluated)
+        exec(compile(head, "gcd.py", "exec", dont_inherit=True), {"__name__": "gcd"})  # imported: it seeds
+        assert random.random() == seeded
+    finally:
+        random.setstate(saved)
+    assert "import_side_effect" in _rules(tmp_path / "control", "import random\n_x: random.seed(0)\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
