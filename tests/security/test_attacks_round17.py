@@ -532,3 +532,22 @@ def _query_rules(tmp_path: Path, imp: str, name: str) -> set[str]:
 def test_r17_35_urllib_parse_import_excuses_urlopen(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote")
     assert "network_client" in _query_rules(tmp_path / "attack", "urllib", "parse")
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-36 a Path write through a name/joinpath, archives extracted at import"
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        "from pathlib import Path\n_p = Path('data.txt')\n_p.unlink(missing_ok=True)\n",
+        "from pathlib import Path\nPath('.').joinpath('data.txt').unlink(missing_ok=True)\n",
+        "from pathlib import Path\nPath('x.txt').with_name('data.txt').touch()\n",
+        "import shutil\nshutil.unpack_archive('x.zip', '.')\n",
+        "import zipfile\nzipfile.ZipFile('x.zip').extractall('.')\n",
+    ],
+)
+def test_r17_36_path_write_through_a_name_or_archive(tmp_path: Path, head: str) -> None:
+    control = "from pathlib import Path\nPath('data.txt').unlink(missing_ok=True)\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
