@@ -551,3 +551,52 @@ def test_r17_36_path_write_through_a_name_or_archive(tmp_path: Path, head: str) 
     control = "from pathlib import Path\nPath('data.txt').unlink(missing_ok=True)\n"
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+_XATTR_SCRIPT = r'''
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import agent.sandbox as sb
+code = """
+import os
+held = 0
+for i in range(100):
+    p = "/tmp/f%d" % i
+    open(p, "w").close()
+    for j in range(64):
+        os.setxattr(p, "user.k%d" % j, b"x" * 65000)
+        held += 65000
+print("HELD", held >> 20, "FREE", os.statvfs("/tmp").f_bfree == os.statvfs("/tmp").f_blocks)
+"""
+d = Path(tempfile.mkdtemp(dir=sys.argv[2]))
+rc, out, _, _ = sb.run_command([sys.executable, "-c", code], d, timeout_s=60)
+print("RC", rc, out)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-37 tmpfs user xattrs hold memory past /tmp's size, normal user")
+def test_r17_37_tmpfs_xattrs_past_the_caps_normal_user() -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from agent.bwrap import TMP_BYTES
+    from tests.security.conftest import AS_A_USER
+
+    root = Path(__file__).resolve().parents[2]
+    tmp_path = Path(tempfile.mkdtemp(prefix="r17-37-"))  # nobody's to enter (pytest's tmp is root's 0700)
+    os.chmod(tmp_path, 0o777)
+    script = tmp_path / "xattr.py"
+    script.write_text(_XATTR_SCRIPT)
+    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
+    run = subprocess.run(
+        [*wrapper, sys.executable, str(script), str(root), str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    words = (run.stdout + run.stderr).split()
+    held = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "HELD"]
+    assert held, run.stdout + run.stderr
+    assert held[0] <= TMP_BYTES >> 20  # what /tmp holds stays within its size
