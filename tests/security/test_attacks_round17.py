@@ -600,3 +600,36 @@ def test_r17_37_tmpfs_xattrs_past_the_caps_normal_user() -> None:
     held = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "HELD"]
     assert held, run.stdout + run.stderr
     assert held[0] <= TMP_BYTES >> 20  # what /tmp holds stays within its size
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-39 a dictConfig factory naming random.seed in a JSON file")
+def test_r17_39_dictconfig_factory_names_a_process_call(tmp_path: Path) -> None:
+    import json
+    import logging.config
+    import random
+
+    config = {"version": 1, "incremental": False, "formatters": {"f": {"()": "random.seed", "a": 0}}}
+    saved, root = random.getstate(), logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        random.seed(0)
+        seeded = random.random()
+        random.seed()
+        logging.config.dictConfig({**config, "disable_existing_loggers": False})  # calls random.seed(a=0)
+        assert random.random() == seeded
+    finally:
+        random.setstate(saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_gcd")
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    ini = ws.path / "logging.ini"
+    ini.write_text(_LOGGING_INI)
+    control = {
+        h.rule for h in scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    }
+    assert "import_side_effect" in control
+    ini.unlink()
+    (ws.path / "log.json").write_text(json.dumps(config, indent=1))
+    assert scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
