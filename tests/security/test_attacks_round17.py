@@ -633,3 +633,30 @@ def test_r17_39_dictconfig_factory_names_a_process_call(tmp_path: Path) -> None:
     ini.unlink()
     (ws.path / "log.json").write_text(json.dumps(config, indent=1))
     assert scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-41 random's state set through methodcaller, a bound descriptor, setstate"
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import random, operator\noperator.methodcaller('seed', 0)(random)\n",
+        "import random\nrandom.Random.seed.__get__(random._inst)(0)\n",
+        "import random\nrandom._inst.setstate(random.Random(0).getstate())\n",
+    ],
+)
+def test_r17_41_random_state_through_generic_callers(tmp_path: Path, head: str) -> None:
+    import random
+
+    saved = random.getstate()
+    try:
+        random.seed(0)
+        seeded = random.random()
+        random.seed()
+        exec(compile(head, "gcd.py", "exec", dont_inherit=True), {"__name__": "gcd"})  # imported: it seeds
+        assert random.random() == seeded
+    finally:
+        random.setstate(saved)
+    assert "import_side_effect" in _rules(tmp_path / "control", "import random\nvars(random)['seed'](0)\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
