@@ -660,3 +660,51 @@ def test_r17_41_random_state_through_generic_callers(tmp_path: Path, head: str) 
         random.setstate(saved)
     assert "import_side_effect" in _rules(tmp_path / "control", "import random\nvars(random)['seed'](0)\n")
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+_INODES_SCRIPT = r'''
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import agent.sandbox as sb
+code = """
+import os
+n = 0
+fd = os.open("/tmp", os.O_RDONLY)
+try:
+    for i in range(150000):
+        os.close(os.open("f%d" % i, os.O_CREAT | os.O_WRONLY, 0o600, dir_fd=fd))
+        n += 1
+except OSError:
+    pass
+print("MADE", n)
+"""
+d = Path(tempfile.mkdtemp(dir=sys.argv[2]))
+rc, out, _, _ = sb.run_command([sys.executable, "-c", code], d, timeout_s=60)
+print("RC", rc, out)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-42 /tmp's inodes unbounded (kernel memory), normal user")
+def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.security.conftest import AS_A_USER
+
+    root = Path(__file__).resolve().parents[2]
+    tmp_path = Path(tempfile.mkdtemp(prefix="r17-42-"))  # nobody's to enter (pytest's tmp is root's 0700)
+    os.chmod(tmp_path, 0o777)
+    script = tmp_path / "inodes.py"
+    script.write_text(_INODES_SCRIPT)
+    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
+    argv = [*wrapper, sys.executable, str(script), str(root), str(tmp_path)]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    words = (run.stdout + run.stderr).split()
+    made = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "MADE"]
+    assert made, run.stdout + run.stderr
+    assert made[0] < 150000  # a 64 MB /tmp holds a bounded number of files (each costs kernel memory)
