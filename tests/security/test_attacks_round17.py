@@ -708,3 +708,18 @@ def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
     made = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "MADE"]
     assert made, run.stdout + run.stderr
     assert made[0] < 150000  # a 64 MB /tmp holds a bounded number of files (each costs kernel memory)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-44 warnings filters, locale, root logger changed through methods")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import warnings\nwarnings.filters.clear()\n",
+        "import warnings\nwarnings.filters.insert(0, ('ignore', None, Warning, None, 0))\n",
+        "import locale\nlocale.resetlocale()\n",
+        "import logging\nlogging.root.setLevel(100)\n",
+    ],
+)
+def test_r17_44_stdlib_state_through_its_methods(tmp_path: Path, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", "import warnings\nwarnings.simplefilter('ignore')\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
