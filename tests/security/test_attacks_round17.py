@@ -723,3 +723,30 @@ def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
 def test_r17_44_stdlib_state_through_its_methods(tmp_path: Path, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "control", "import warnings\nwarnings.simplefilter('ignore')\n")
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-45 a function a module function returns, called at import")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import random\ndef _deco(n):\n    def wrap(f):\n        random.seed(n)\n        return f\n    return wrap\n"
+        "@_deco(0)\ndef _g():\n    pass\n",
+        "import random\ndef _outer():\n    def inner():\n        random.seed(0)\n    return inner\n_outer()()\n",
+        "import random\ndef _mk():\n    return lambda: random.seed(0)\n_mk()()\n",
+    ],
+)
+def test_r17_45_returned_function_called_at_import(tmp_path: Path, head: str) -> None:
+    import random
+
+    saved = random.getstate()
+    try:
+        random.seed(0)
+        seeded = random.random()
+        random.seed()
+        exec(compile(head, "gcd.py", "exec", dont_inherit=True), {"__name__": "gcd"})  # imported: it seeds
+        assert random.random() == seeded
+    finally:
+        random.setstate(saved)
+    control = "import random\ndef _i():\n    random.seed(0)\n_i()\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
