@@ -750,3 +750,17 @@ def test_r17_45_returned_function_called_at_import(tmp_path: Path, head: str) ->
     control = "import random\ndef _i():\n    random.seed(0)\n_i()\n"
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-46 setpgid, sched_setscheduler, setresgid: siblings of listed calls")
+@pytest.mark.parametrize(
+    ("control", "head"),
+    [
+        ("import os\nos.setpgrp()\n", "import os\nos.setpgid(0, 0)\n"),
+        ("import os\nos.nice(19)\n", "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"),
+        ("import os\nos.setgid(65534)\n", "import os\nos.setresgid(65534, 65534, 65534)\n"),
+    ],
+)
+def test_r17_46_process_calls_siblings_unlisted(tmp_path: Path, control: str, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
