@@ -776,3 +776,19 @@ def test_r17_46_process_calls_siblings_unlisted(tmp_path: Path, control: str, he
 def test_r17_47_http_status_import_excuses_http_client(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote", "http.client")
     assert "network_client" in _query_rules(tmp_path / "attack", "http", "HTTPStatus", "http.client")
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-49 stdout/stderr closed or reconfigured at import through their methods"
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import sys\nsys.stdout.close()\n",
+        "import sys\nsys.stderr.close()\n",
+        "import sys\nsys.stdout.reconfigure(errors='ignore')\n",
+    ],
+)
+def test_r17_49_std_streams_closed_at_import(tmp_path: Path, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", "import io, sys\nsys.stdout = io.StringIO()\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
