@@ -816,3 +816,17 @@ def test_r17_50_nested_or_class_body_function_called_at_import(tmp_path: Path, h
     finally:
         random.setstate(saved)
     assert "import_side_effect" in _rules(tmp_path, head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-51 a raw connection through the C module _socket")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import _socket\ndef _home():\n    s = _socket.socket()\n    s.connect(('203.0.113.9', 80))\n",
+        "from _socket import socket as _S\ndef _home():\n    _S().connect(('203.0.113.9', 80))\n",
+    ],
+)
+def test_r17_51_raw_connection_through_c_socket_module(tmp_path: Path, head: str) -> None:
+    control = "import socket\ndef _home():\n    s = socket.socket()\n    s.connect(('203.0.113.9', 80))\n"
+    assert _rules(tmp_path / "control", control)
+    assert _rules(tmp_path / "attack", head)
