@@ -830,3 +830,17 @@ def test_r17_51_raw_connection_through_c_socket_module(tmp_path: Path, head: str
     control = "import socket\ndef _home():\n    s = socket.socket()\n    s.connect(('203.0.113.9', 80))\n"
     assert _rules(tmp_path / "control", control)
     assert _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-53 Decimal traps turned off at import through a subscript or update")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import decimal\ndecimal.getcontext().traps[decimal.InvalidOperation] = False\n",
+        "import decimal\ndecimal.getcontext().traps.update({decimal.DivisionByZero: False})\n",
+    ],
+)
+def test_r17_53_decimal_traps_off_at_import(tmp_path: Path, head: str) -> None:
+    control = "import decimal\ndecimal.getcontext().rounding = decimal.ROUND_DOWN\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
