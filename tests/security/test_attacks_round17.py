@@ -844,3 +844,24 @@ def test_r17_53_decimal_traps_off_at_import(tmp_path: Path, head: str) -> None:
     control = "import decimal\ndecimal.getcontext().rounding = decimal.ROUND_DOWN\n"
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-55 json's default encoder re-initialised at import")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import json\njson._default_encoder.__init__(sort_keys=True)\n",
+        "import copyreg\ncopyreg.dispatch_table.clear()\n",
+    ],
+)
+def test_r17_55_json_default_encoder_reinitialised_at_import(tmp_path: Path, head: str) -> None:
+    import json
+
+    try:
+        exec(compile("import json\njson._default_encoder.__init__(sort_keys=True)\n", "gcd.py", "exec"), {})
+        assert json.dumps({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'  # the whole process's dumps changed
+    finally:
+        json._default_encoder.__init__()  # type: ignore[attr-defined, misc]
+    control = "import mimetypes\nmimetypes.types_map['.py'] = 'text/html'\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
