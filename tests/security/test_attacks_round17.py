@@ -865,3 +865,18 @@ def test_r17_55_json_default_encoder_reinitialised_at_import(tmp_path: Path, hea
     control = "import mimetypes\nmimetypes.types_map['.py'] = 'text/html'\n"
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-56 logging.basicConfig(force=True) and random._inst.__init__ at import"
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import logging\nlogging.basicConfig(level=100, force=True)\n",
+        "import random\nrandom._inst.__init__(0)\n",
+    ],
+)
+def test_r17_56_logging_basicconfig_force_and_inst_init(tmp_path: Path, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", "import logging\nlogging.disable(50)\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
