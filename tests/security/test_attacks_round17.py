@@ -880,3 +880,10 @@ def test_r17_55_json_default_encoder_reinitialised_at_import(tmp_path: Path, hea
 def test_r17_56_logging_basicconfig_force_and_inst_init(tmp_path: Path, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "control", "import logging\nlogging.disable(50)\n")
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-57 a signal disposition set through the C module _signal")
+def test_r17_57_signal_through_c_module(tmp_path: Path) -> None:
+    control = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert _rules(tmp_path / "attack", "import _signal\n_signal.signal(_signal.SIGTERM, _signal.SIG_IGN)\n")
