@@ -887,3 +887,19 @@ def test_r17_57_signal_through_c_module(tmp_path: Path) -> None:
     control = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert _rules(tmp_path / "attack", "import _signal\n_signal.signal(_signal.SIGTERM, _signal.SIG_IGN)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-58 listed process calls through _locale and _thread")
+@pytest.mark.parametrize(
+    ("control", "head"),
+    [
+        (
+            "import locale\nlocale.setlocale(locale.LC_ALL, 'C')\n",
+            "import _locale\n_locale.setlocale(_locale.LC_ALL, 'C')\n",
+        ),
+        ("import threading\nthreading.stack_size(65536)\n", "import _thread\n_thread.stack_size(65536)\n"),
+    ],
+)
+def test_r17_58_listed_calls_through_c_modules(tmp_path: Path, control: str, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
