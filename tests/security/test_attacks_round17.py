@@ -272,7 +272,6 @@ def test_r17_13_testcase_patched_through_a_loop_or_walrus(tmp_path: Path, head: 
     assert "runner_patched" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-15 a lone CR makes a wrong patch digest as an honest one")
 def test_r17_15_patch_digest_lone_cr_collision(tmp_path: Path) -> None:
     from labeling.patches import patch_digest
 
@@ -567,12 +566,15 @@ import agent.sandbox as sb
 code = """
 import os
 held = 0
-for i in range(100):
-    p = "/tmp/f%d" % i
-    open(p, "w").close()
-    for j in range(64):
-        os.setxattr(p, "user.k%d" % j, b"x" * 65000)
-        held += 65000
+try:
+    for i in range(100):
+        p = "/tmp/f%d" % i
+        open(p, "w").close()
+        for j in range(64):
+            os.setxattr(p, "user.k%d" % j, b"x" * 65000)
+            held += 65000
+except OSError as exc:  # refused (EOPNOTSUPP since the fix): what was held before it counts
+    print("REFUSED", exc.errno)
 print("HELD", held >> 20, "FREE", os.statvfs("/tmp").f_bfree == os.statvfs("/tmp").f_blocks)
 """
 d = Path(tempfile.mkdtemp(dir=sys.argv[2]))
@@ -581,7 +583,6 @@ print("RC", rc, out)
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-37 tmpfs user xattrs hold memory past /tmp's size, normal user")
 def test_r17_37_tmpfs_xattrs_past_the_caps_normal_user() -> None:
     import os
     import shutil
