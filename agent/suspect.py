@@ -689,13 +689,21 @@ def scan_patch(
         if not rel.endswith(UNSHOWN_SOURCE):
             # Any other text file is read too (r16-2: Python kept in a .txt, run by a loader).
             text = new_text(rel) if new_text is not None else None
-            if text is None or "\x00" in text[:8192] or rel in pl.deleted:
-                continue  # binary, gone, or past the reader's cap (its loader is Python the scan reads)
-            if rel in pl.digests and not _digest_matches(text, pl.digests[rel]):
+            if rel in pl.deleted:
+                continue
+            if text is not None and rel in pl.digests and not _digest_matches(text, pl.digests[rel]):
                 hits.append(
                     SuspectHit(rule="unscanned_source", path=rel, text=f"{rel}: changed since the patch was taken")
                 )
                 continue
+            # r17-23: one NUL makes git call a logging.ini binary; configparser still runs it.
+            # Text apart from its NULs is read without them; a config-like file read as no
+            # text at all is unscanned (a file the scan cannot read is a hit, never silence).
+            text = _text_apart_from_nuls(text) if text is not None else None
+            if text is None:
+                if rel.lower().endswith(_CODE_LOADED_TEXT):
+                    hits.append(SuspectHit(rule="unscanned_source", path=rel, text=f"{rel}: not readable as text"))
+                continue  # binary, or past the reader's cap (its loader is Python the scan reads)
             had = set(old_lines(rel))
             added += [AddedLine(rel, n, line) for n, line in enumerate(_split_lines(text), 1) if line not in had][
                 : SCAN_MAX_LINES + 1
@@ -1058,6 +1066,20 @@ def _new_source(
             break
         pos = end + 1
     return text if seen == len(want) else None
+
+
+# Text files a loader may run code from (a logging config's eval, a .pth line, a YAML tag).
+_CODE_LOADED_TEXT = (".ini", ".cfg", ".conf", ".toml", ".json", ".yaml", ".yml", ".txt", ".pth", ".env")
+_BINARY_CONTROL = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def _text_apart_from_nuls(text: str) -> str | None:
+    """``text`` without its NUL bytes where that leaves text (no other control characters
+    but whitespace and escape), else None (binary data)."""
+    if "\x00" not in text:
+        return text
+    text = text.replace("\x00", "")
+    return None if _BINARY_CONTROL.search(text) else text
 
 
 def _digest_matches(text: str, digest: str) -> bool:

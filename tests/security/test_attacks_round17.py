@@ -351,9 +351,6 @@ args=(__import__('random').seed(0) or __import__('sys').stderr,)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-23 a NUL byte makes a config file binary: the text-file scan skips it"
-)
 def test_r17_23_text_file_scan_blinded_by_a_nul(tmp_path: Path) -> None:
     import logging
     import logging.config
