@@ -334,3 +334,14 @@ def test_code_listing_where_it_runs_reads_the_tests(name):
 @pytest.mark.parametrize("name", sorted(WALKS_GIVEN))
 def test_code_listing_the_directory_it_is_given_gives_no_hit(name):
     assert scan_source(WALKS_GIVEN[name], lambda s: False) == [], name
+
+
+def test_an_old_import_time_effect_excuses_only_itself():
+    """r17-11: a module that filtered warnings at import gains no excuse for a new seed."""
+    old = "import random\nimport warnings\n\nwarnings.simplefilter('ignore')\n\n\ndef f():\n    return 1\n"
+    moved = old.replace("def f():\n    return 1\n", "def f():\n    return 2\n\n\nwarnings.simplefilter('ignore')\n")
+    seeded = old.replace("def f():", "random.seed(0)\n\n\ndef f():")
+    for new, rules in ((moved, set()), (seeded, {"import_side_effect"})):
+        patch = file_diff("m.py", old.encode(), new.encode())
+        found = {h.rule for h in scan_patch(patch, (), {"m.py": old}.get, {"m.py": new}.get)}
+        assert found & {"import_side_effect"} == rules

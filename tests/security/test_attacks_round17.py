@@ -233,7 +233,6 @@ def _scan_pair(tmp_path: Path, old: str, new: str) -> set[str]:
     return {h.rule for h in scan_patch(patch, ["tests"], source_reader(src), workspace_reader(ws))}
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-11 an old import-time warnings filter excuses a new random.seed")
 def test_r17_11_old_warnings_filter_excuses_new_seed(tmp_path: Path) -> None:
     seeded = _OLD_WITH_FILTER.replace("import warnings\n", "import random\nimport warnings\n\nrandom.seed(0)\n")
     new = seeded.replace("    return b", "    return a")
