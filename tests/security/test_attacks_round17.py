@@ -524,7 +524,6 @@ def _query_rules(tmp_path: Path, imp: str, name: str) -> set[str]:
     return {h.rule for h in scan_patch(patch, ["tests"], source_reader(src), workspace_reader(ws))}
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-35 `from urllib import parse` in the source excuses urllib.request")
 def test_r17_35_urllib_parse_import_excuses_urlopen(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote")
     assert "network_client" in _query_rules(tmp_path / "attack", "urllib", "parse")
