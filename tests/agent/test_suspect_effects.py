@@ -148,3 +148,16 @@ def test_a_sibling_module_imported_from_the_package_excuses_no_client(tmp_path: 
     assert [h.rule for h in scan_patch(patch, ["tests"], source_reader(tmp_path))] == ["network_client"]
     patch = file_diff("util.py", b"X = 1\n", b"import http.client\nX = 1\n")
     assert not scan_patch(patch, ["tests"], source_reader(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import os\nif __name__ == '__main__':\n    pass\nelse:\n    os.chdir('/')\n",
+        "import os\n__name__ = '__main__'\nif __name__ == '__main__':\n    os.chdir('/')\n",
+        "import os\nglobals()['__name__'] = '__main__'\nif __name__ == '__main__':\n    os.chdir('/')\n",
+    ],
+)
+def test_what_a_main_guard_leaves_to_an_import_is_read(text):
+    """r17-30: the guard's else branch, and a guard after ``__name__`` is rebound, run at import."""
+    assert "import_side_effect" in _rules(text), text

@@ -411,9 +411,6 @@ def test_r17_28_globals_through_attrgetter(tmp_path: Path, head: str) -> None:
     assert "module_namespace" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-30 the __main__ guard's else branch / a renamed module runs at import"
-)
 @pytest.mark.parametrize(
     "head",
     [
