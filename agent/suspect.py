@@ -337,7 +337,9 @@ LINE_RULES: tuple[LineRule, ...] = (
         re.compile(
             r"\bsys\._getframe\b|\b_getframe\s*\(|^\s*(import|from)\s+inspect\b|\binspect\.\w+"
             r"|\bf_back\b|\bf_locals\b|\bf_globals\b"
-            r"|\btb_frame\b|\bcurrentframe\b"
+            r"|\btb_frame\b|\bcurrentframe\b|\bfindCaller\b|\b(extract|format|print|walk)_stack\b"
+            r"|^\s*import\s+__main__\b|^\s*from\s+__main__\s+import\b|\b__main__\.\w"
+            r"|\bcatch_warnings\s*\(\s*record\s*=\s*True"
         ),
         listed=re.compile(r"\binspect\b"),
     ),

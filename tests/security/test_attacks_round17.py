@@ -135,7 +135,6 @@ def _wrong_fix_passes(tmp_path: Path, source: str) -> None:
     assert hits or not result.passed
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-5 a wrong fix keyed on __main__ (python -c / the runner's globals)")
 def test_r17_5_wrong_fix_keyed_on_main_module(tmp_path: Path) -> None:
     _wrong_fix_passes(tmp_path, _MAIN_TELL)
 
@@ -154,7 +153,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-18 a wrong fix keyed on its callers' source lines (traceback)")
 def test_r17_18_wrong_fix_keyed_on_caller_lines(tmp_path: Path) -> None:
     _wrong_fix_passes(tmp_path, _STACK_TELL)
 
