@@ -762,7 +762,6 @@ def test_r17_46_process_calls_siblings_unlisted(tmp_path: Path, control: str, he
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-47 `from http import HTTPStatus` in the source excuses http.client")
 def test_r17_47_http_status_import_excuses_http_client(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote", "http.client")
     assert "network_client" in _query_rules(tmp_path / "attack", "http", "HTTPStatus", "http.client")
