@@ -30,6 +30,14 @@ PROBES: dict[str, str] = {
     "sys._getframe": "frames",
     "sys._current_frames": "frames",
     "inspect": "frames",
+    # r17-5/18: who runs the code, told apart: the script it runs under (``__main__``: its
+    # file, a runner's globals), its callers' files and lines through a stack summary.
+    "__main__": "frames",
+    "traceback.extract_stack": "frames",
+    "traceback.format_stack": "frames",
+    "traceback.print_stack": "frames",
+    "traceback.walk_stack": "frames",
+    "traceback.StackSummary": "frames",
     "sys.settrace": "trace_hooks",
     "sys.setprofile": "trace_hooks",
     "sys.gettrace": "trace_hooks",
@@ -243,6 +251,7 @@ ATTRIBUTE_PROBES: dict[str, str] = {
     "gi_frame": "frames",
     "cr_frame": "frames",
     "_getframe": "frames",
+    "findCaller": "frames",  # logging's caller lookup: a frame walk that names the caller's file and line
     "__code__": "code_object",
     "__closure__": "code_object",
     "isatty": "reads_terminal",

@@ -120,6 +120,21 @@ def _is_main_guard(node: ast.stmt) -> bool:
     )
 
 
+def _renames_module(tree: ast.Module) -> bool:
+    """The module may rebind its ``__name__``: a store to it, ``global __name__``, or the
+    name as a string (``globals()["__name__"]``, ``setattr(m, "__name__", ...)``)."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id == "__name__" and not isinstance(n.ctx, ast.Load):
+            return True
+        if isinstance(n, ast.Attribute) and n.attr == "__name__" and not isinstance(n.ctx, ast.Load):
+            return True
+        if isinstance(n, ast.Global | ast.Nonlocal) and "__name__" in n.names:
+            return True
+        if isinstance(n, ast.Constant) and n.value == "__name__":
+            return True
+    return False
+
+
 class Effects:
     """The rules above over one parsed module; ``hits()`` gives (rule, node) pairs."""
 
@@ -157,7 +172,12 @@ class Effects:
     def _import_time(self) -> Iterator[ast.AST]:
         """Every node that runs when the module is imported: its body less function bodies
         and ``__main__`` blocks, plus the bodies of module functions that body calls."""
-        todo: list[ast.AST] = [s for s in self.tree.body if not _is_main_guard(s)]
+        # r17-30: a guard's ``else:`` runs at import; a module that rebinds its ``__name__``
+        # (``__name__ = "__main__"``, ``globals()["__name__"]``) runs its guard's body too.
+        trusted = not _renames_module(self.tree)
+        todo: list[ast.AST] = []
+        for s in self.tree.body:
+            todo += s.orelse if trusted and isinstance(s, ast.If) and _is_main_guard(s) else [s]
         seen: set[int] = set()
         while todo:
             node = todo.pop()
@@ -174,7 +194,8 @@ class Effects:
             if isinstance(node, ast.Lambda):
                 todo += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
                 continue
-            if isinstance(node, ast.If) and _is_main_guard(node):
+            if trusted and isinstance(node, ast.If) and _is_main_guard(node):
+                todo += node.orelse
                 continue
             # A function that runs now: called (``_init()``, ``(lambda: ...)()``), a decorator, or
             # handed to a call that may call it (``map(_init, ...)``, ``Thread(target=_init)``).

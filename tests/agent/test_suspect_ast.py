@@ -334,3 +334,31 @@ def test_code_listing_where_it_runs_reads_the_tests(name):
 @pytest.mark.parametrize("name", sorted(WALKS_GIVEN))
 def test_code_listing_the_directory_it_is_given_gives_no_hit(name):
     assert scan_source(WALKS_GIVEN[name], lambda s: False) == [], name
+
+
+def test_an_old_import_time_effect_excuses_only_itself():
+    """r17-11: a module that filtered warnings at import gains no excuse for a new seed."""
+    old = "import random\nimport warnings\n\nwarnings.simplefilter('ignore')\n\n\ndef f():\n    return 1\n"
+    moved = old.replace("def f():\n    return 1\n", "def f():\n    return 2\n\n\nwarnings.simplefilter('ignore')\n")
+    seeded = old.replace("def f():", "random.seed(0)\n\n\ndef f():")
+    for new, rules in ((moved, set()), (seeded, {"import_side_effect"})):
+        patch = file_diff("m.py", old.encode(), new.encode())
+        found = {h.rule for h in scan_patch(patch, (), {"m.py": old}.get, {"m.py": new}.get)}
+        assert found & {"import_side_effect"} == rules
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "import __main__\nX = getattr(__main__, '__file__', None)\n",
+        "import importlib\nX = importlib.import_module('__main__').__dict__\n",
+        "import traceback\nX = traceback.extract_stack()[0].filename\n",
+        "import logging\nX = logging.getLogger().findCaller()\n",
+        "import warnings\nwith warnings.catch_warnings(record=True) as w:\n    warnings.warn('x', stacklevel=3)\n",
+    ],
+)
+def test_who_runs_the_code_is_a_frame_read(probe):
+    """r17-5/18: the script the code runs under, or its callers' files and lines, told apart."""
+    assert "frames" in {h.rule for h in scan_patch(_new_file("util/who.py", probe))}, probe
+    main = "import sys\n\n\ndef main():\n    return 0\n\n\nif __name__ == '__main__':\n    sys.exit(main())\n"
+    assert "frames" not in {h.rule for h in scan_patch(_new_file("util/cli.py", main))}

@@ -136,3 +136,28 @@ def test_an_objects_own_dict_is_no_hit():
         "import operator\nOPS = vars(operator)\n\ndef f(obj, fn):\n    return obj.__dict__, vars(obj), fn.__globals__\n"
     )
     assert not _rules(text) & {"module_namespace", "library_patched"}
+
+
+def test_a_sibling_module_imported_from_the_package_excuses_no_client(tmp_path: Path) -> None:
+    """r17-35: ``from urllib import parse`` is urllib.parse, not urllib.request."""
+    (tmp_path / "util.py").write_text("X = 1\n")
+    (tmp_path / "q.py").write_text("from urllib import parse\nfrom http import (\n    client,\n)\n")
+    assert {"urllib.parse", "http.client"} <= source_imports(tmp_path)
+    assert "urllib" not in source_imports(tmp_path)
+    patch = file_diff("util.py", b"X = 1\n", b"import urllib.request\nX = 1\n")
+    assert [h.rule for h in scan_patch(patch, ["tests"], source_reader(tmp_path))] == ["network_client"]
+    patch = file_diff("util.py", b"X = 1\n", b"import http.client\nX = 1\n")
+    assert not scan_patch(patch, ["tests"], source_reader(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import os\nif __name__ == '__main__':\n    pass\nelse:\n    os.chdir('/')\n",
+        "import os\n__name__ = '__main__'\nif __name__ == '__main__':\n    os.chdir('/')\n",
+        "import os\nglobals()['__name__'] = '__main__'\nif __name__ == '__main__':\n    os.chdir('/')\n",
+    ],
+)
+def test_what_a_main_guard_leaves_to_an_import_is_read(text):
+    """r17-30: the guard's else branch, and a guard after ``__name__`` is rebound, run at import."""
+    assert "import_side_effect" in _rules(text), text

@@ -129,3 +129,14 @@ def test_a_string_annotation_is_read_as_code() -> None:
     assert "reads_location" in _rules("solve.py", src.encode(), BEFORE.encode())
     honest = BEFORE + "def g(x: 'List[Foo]', y: 'not an expression!') -> 'Optional[int]':\n    return x\n"
     assert _rules("solve.py", honest.encode(), BEFORE.encode()) == set()
+
+
+def test_a_nul_byte_hides_no_config_file() -> None:
+    """r17-23: git calls a file with a NUL binary; configparser still runs its values."""
+    ini = b"#\x00\n[handler_h]\nargs=(__import__('random').seed(0) or 1,)\n"
+    assert "import_side_effect" in _rules("logging.ini", ini)
+    # A config file the scan reads as no text is a hit, never silence; other binary data is not.
+    assert {h.rule for h in scan_patch(file_diff("c.ini", None, b"\x00\x01\x02"), ["tests"], {}.get, {}.get)} == {
+        "unscanned_source"
+    }
+    assert not scan_patch(file_diff("logo.png", None, b"\x89PNG\x00\x01"), ["tests"], {}.get, {}.get)

@@ -135,7 +135,6 @@ def _wrong_fix_passes(tmp_path: Path, source: str) -> None:
     assert hits or not result.passed
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-5 a wrong fix keyed on __main__ (python -c / the runner's globals)")
 def test_r17_5_wrong_fix_keyed_on_main_module(tmp_path: Path) -> None:
     _wrong_fix_passes(tmp_path, _MAIN_TELL)
 
@@ -154,7 +153,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-18 a wrong fix keyed on its callers' source lines (traceback)")
 def test_r17_18_wrong_fix_keyed_on_caller_lines(tmp_path: Path) -> None:
     _wrong_fix_passes(tmp_path, _STACK_TELL)
 
@@ -233,7 +231,6 @@ def _scan_pair(tmp_path: Path, old: str, new: str) -> set[str]:
     return {h.rule for h in scan_patch(patch, ["tests"], source_reader(src), workspace_reader(ws))}
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-11 an old import-time warnings filter excuses a new random.seed")
 def test_r17_11_old_warnings_filter_excuses_new_seed(tmp_path: Path) -> None:
     seeded = _OLD_WITH_FILTER.replace("import warnings\n", "import random\nimport warnings\n\nrandom.seed(0)\n")
     new = seeded.replace("    return b", "    return a")
@@ -350,9 +347,6 @@ args=(__import__('random').seed(0) or __import__('sys').stderr,)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-23 a NUL byte makes a config file binary: the text-file scan skips it"
-)
 def test_r17_23_text_file_scan_blinded_by_a_nul(tmp_path: Path) -> None:
     import logging
     import logging.config
@@ -414,9 +408,6 @@ def test_r17_28_globals_through_attrgetter(tmp_path: Path, head: str) -> None:
     assert "module_namespace" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-30 the __main__ guard's else branch / a renamed module runs at import"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -533,7 +524,6 @@ def _query_rules(tmp_path: Path, imp: str, name: str, client: str = "urllib.requ
     return {h.rule for h in scan_patch(patch, ["tests"], source_reader(src), workspace_reader(ws))}
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-35 `from urllib import parse` in the source excuses urllib.request")
 def test_r17_35_urllib_parse_import_excuses_urlopen(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote")
     assert "network_client" in _query_rules(tmp_path / "attack", "urllib", "parse")
@@ -773,7 +763,6 @@ def test_r17_46_process_calls_siblings_unlisted(tmp_path: Path, control: str, he
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-47 `from http import HTTPStatus` in the source excuses http.client")
 def test_r17_47_http_status_import_excuses_http_client(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote", "http.client")
     assert "network_client" in _query_rules(tmp_path / "attack", "http", "HTTPStatus", "http.client")
