@@ -294,7 +294,11 @@ class Effects:
             return False
         if self._opens_for_writing(node, funcs):
             return True
-        f = node.func
+        f = node.func  # operator.methodcaller("seed", 0)(random): a call of random.seed
+        if isinstance(f, ast.Call) and "operator.methodcaller" in self.kinds(f.func) and f.args and node.args:
+            m = f.args[0].value if isinstance(f.args[0], ast.Constant) else None
+            if isinstance(m, str) and any(_under(f"{k}.{m}", PROCESS_CALLS) for k in self.kinds(node.args[0])):
+                return True
         if isinstance(f, ast.Attribute) and f.attr in ("__setattr__", "__delattr__"):
             return self._stdlib_target(f.value)  # decimal.getcontext().__setattr__("prec", 3)
         if "sys.setrecursionlimit" in funcs:

@@ -33,7 +33,6 @@ def _rules(tmp_path: Path, head: str) -> set[str]:
     return {h.rule for h in hits}
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-1 random seeded at import through random._inst")
 @pytest.mark.parametrize(
     "head",
     [
@@ -69,7 +68,6 @@ def test_r17_2_import_time_through_class_body(tmp_path: Path, head: str) -> None
     assert "import_side_effect" in _rules(tmp_path, head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-3 Decimal context changed at import through a name or a setter")
 @pytest.mark.parametrize(
     "head",
     [
@@ -84,7 +82,6 @@ def test_r17_3_decimal_context_through_a_name(tmp_path: Path, head: str) -> None
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-4 a file written at import through open()")
 @pytest.mark.parametrize(
     "head",
     [
@@ -290,7 +287,6 @@ def test_r17_15_patch_digest_lone_cr_collision(tmp_path: Path) -> None:
     assert found["honest"][0] != found["wrong"][0]
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-20 network clients through the event loop, managers, xml.sax, pydoc")
 @pytest.mark.parametrize(
     "head",
     [
@@ -379,7 +375,6 @@ def test_r17_23_text_file_scan_blinded_by_a_nul(tmp_path: Path) -> None:
     assert hits
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-27 process state changed by a context manager entered at import")
 @pytest.mark.parametrize(
     ("control", "head"),
     [
@@ -395,9 +390,6 @@ def test_r17_27_context_manager_entered_at_import(tmp_path: Path, control: str, 
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-28 __globals__ read through operator.attrgetter / object.__getattribute__"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -445,9 +437,6 @@ def _in_function(imports: str, body: str) -> str:
     return imports + "\n\ndef _later():\n    " + body + "\n"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-31 ANYWHERE attributes/calls through setattr, vars(), logging's manager"
-)
 @pytest.mark.parametrize(
     ("control", "attack"),
     [
@@ -534,9 +523,6 @@ def test_r17_35_urllib_parse_import_excuses_urlopen(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "attack", "urllib", "parse")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-36 a Path write through a name/joinpath, archives extracted at import"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -635,9 +621,6 @@ def test_r17_39_dictconfig_factory_names_a_process_call(tmp_path: Path) -> None:
     assert scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-41 random's state set through methodcaller, a bound descriptor, setstate"
-)
 @pytest.mark.parametrize(
     "head",
     [
