@@ -114,6 +114,10 @@ NETWORK_CLIENTS = frozenset(
 TEST_EXEMPT_EFFECTS = frozenset({"import_side_effect", "network_client", "module_namespace"})
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_CALLED_BY_PYTHON = frozenset(
+    {"__init__", "__new__", "__call__", "__init_subclass__", "__enter__", "__exit__", "__aenter__", "__set_name__"}
+    | {"__class_getitem__", "__prepare__", "__post_init__"}
+)
 
 
 class Names(Protocol):
@@ -179,6 +183,13 @@ class Effects:
                 items = b.iter.elts if isinstance(b.iter, (ast.List, ast.Tuple, ast.Set)) else [b.iter]
                 for item in items:  # (a loop over a call's values: each is of the call's kind)
                     self._bind(b.target, item)
+        # The methods Python calls when a module class is used (instantiated, entered, subclassed,
+        # or used as a metaclass), by the class's name.
+        self.special: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {
+            c.name: [f for f in c.body if isinstance(f, _FUNCTIONS) and f.name in _CALLED_BY_PYTHON]
+            for c in tree.body
+            if isinstance(c, ast.ClassDef)
+        }
         self.out: list[tuple[str, ast.AST]] = []
 
     def _bind(self, target: ast.expr, value: ast.expr) -> None:
@@ -210,6 +221,11 @@ class Effects:
             out |= self.made(node.left, depth + 1)  # Path("data") / "x.db"
         elif isinstance(node, ast.NamedExpr):
             out |= self.made(node.value, depth + 1)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            for v in self.bound.get(node.value.id, [])[:8]:  # _t = {"s": random.seed}; _t["s"](0)
+                items = v.values if isinstance(v, ast.Dict) else v.elts if isinstance(v, (ast.List, ast.Tuple)) else []
+                for item in items[:16]:
+                    out |= self.made(item, depth + 1)
         return out
 
     def hits(self) -> list[tuple[str, ast.AST]]:
@@ -251,12 +267,29 @@ class Effects:
                 given = [*node.args, *(k.value for k in node.keywords)]
                 run += [node.func, *given]
                 run += [e for g in given if isinstance(g, (ast.List, ast.Tuple, ast.Set)) for e in g.elts]
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                # A module class used now (called, entered, a base or a metaclass): the methods
+                # Python calls for it run now too (r17-2).
+                for m in self.special.get(node.id, []):
+                    if id(m) not in seen:
+                        seen.add(id(m))
+                        todo += m.body
             for e in run:
-                fn = e if isinstance(e, ast.Lambda) else self.defs.get(e.id) if isinstance(e, ast.Name) else None
+                fn = e if isinstance(e, ast.Lambda) else self._function(e) if isinstance(e, ast.Name) else None
                 if fn is not None and id(fn) not in seen:
                     seen.add(id(fn))
                     todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
             todo += list(ast.iter_child_nodes(node))
+
+    def _function(self, name: ast.Name, depth: int = 0) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
+        """A module function ``name`` is, directly or through names bound to it (``_f = _i``)."""
+        if name.id in self.defs or depth > 4:
+            return self.defs.get(name.id)
+        for v in self.bound.get(name.id, [])[:8]:
+            fn = self._function(v, depth + 1) if isinstance(v, ast.Name) else None
+            if fn is not None:
+                return fn
+        return None
 
     def _process(self, node: ast.AST, at_import: bool) -> None:
         if isinstance(node, ast.Call):

@@ -56,6 +56,8 @@ def _rules(text: str, uses: frozenset[str] = frozenset()) -> set[str]:
         "import contextlib\ncontextlib.chdir('/').__enter__()\n",
         "import threading\n\ndef f():\n    vars(threading)['excepthook'] = print\n",
         "import random, operator\noperator.methodcaller('seed', 0)(random)\n",
+        "import random\nclass _S:\n    def __init__(self):\n        random.seed(0)\n_S()\n",  # r17-2
+        "import random\ndef _i():\n    random.seed(0)\n_f = _i\n_f()\n",
     ],
 )
 def test_the_importers_process_changed_is_a_hit(text):
@@ -78,6 +80,7 @@ def test_the_importers_process_changed_is_a_hit(text):
         "from pathlib import Path\nDATA = (Path(__file__).parent / 'data.txt').open().read()\n",
         "with open('data.txt', 'rb') as f:\n    DATA = f.read()\n",
         "import xml.sax\n\ndef load(path, handler):\n    xml.sax.parse(path, handler)\n",
+        "import random\nclass Dice:\n    def __init__(self, seed):\n        random.seed(seed)\n",  # never used now
     ],
 )
 def test_what_honest_modules_do_is_no_hit(text):

@@ -51,7 +51,6 @@ def test_r17_1_random_instance_seed_at_import(tmp_path: Path, head: str) -> None
     assert "import_side_effect" in _rules(tmp_path / "scan2", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-2 import-time code reached through a class or an alias")
 @pytest.mark.parametrize(
     "head",
     [
