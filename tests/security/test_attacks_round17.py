@@ -242,7 +242,6 @@ def test_r17_11_old_warnings_filter_excuses_new_seed(tmp_path: Path) -> None:
 _ASSERT_NOTHING = "def _ok(*a, **k):\n    return None\n"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-13 unittest.TestCase patched through a loop, walrus, comprehension")
 @pytest.mark.parametrize(
     "head",
     [
