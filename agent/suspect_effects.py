@@ -54,7 +54,9 @@ PROCESS_CALLS = frozenset(
     | {"contextlib.redirect_stdout", "contextlib.redirect_stderr", "os.sched_setaffinity", "codecs.register_error"}
     | {"sys.stdout.reconfigure", "sys.stderr.reconfigure", "sys.stdin.reconfigure", "shutil.unpack_archive"}
     | {"zipfile.ZipFile.extractall", "zipfile.ZipFile.extract", "tarfile.open.extractall", "tarfile.open.extract"}
-    | {"tarfile.TarFile.extractall", "tarfile.TarFile.extract"}
+    | {"tarfile.TarFile.extractall", "tarfile.TarFile.extract", "sys.stdout.close", "sys.stderr.close"}
+    | {"sys.stdin.close", "warnings.filters", "copyreg.dispatch_table", "json._default_encoder", "locale.resetlocale"}
+    | {"logging.root.setLevel", "json._default_decoder"}
 )
 # Calls that open a file; with a writing mode (``open("data.txt", "w")``), at import they write it.
 OPENERS = {"builtins.open": 1, "io.open": 1, "codecs.open": 1, "pathlib.Path.open": 0}
@@ -332,6 +334,12 @@ class Effects:
             m = f.args[0].value if isinstance(f.args[0], ast.Constant) else None
             if isinstance(m, str) and any(_under(f"{k}.{m}", PROCESS_CALLS) for k in self.kinds(node.args[0])):
                 return True
+        if "logging.basicConfig" in funcs and any(
+            k.arg == "force" and not (isinstance(k.value, ast.Constant) and not k.value.value) for k in node.keywords
+        ):
+            return True  # force=True removes the importer's handlers
+        if isinstance(f, ast.Attribute) and f.attr in ("update", "clear", "__setitem__"):
+            return self._stdlib_target(f.value)  # decimal.getcontext().traps.update({...: False})
         if isinstance(f, ast.Attribute) and f.attr in ("__setattr__", "__delattr__"):
             return self._stdlib_target(f.value)  # decimal.getcontext().__setattr__("prec", 3)
         if "sys.setrecursionlimit" in funcs:

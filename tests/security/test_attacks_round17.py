@@ -697,7 +697,6 @@ def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
     assert made[0] < 150000  # a 64 MB /tmp holds a bounded number of files (each costs kernel memory)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-44 warnings filters, locale, root logger changed through methods")
 @pytest.mark.parametrize(
     "head",
     [
@@ -759,9 +758,6 @@ def test_r17_47_http_status_import_excuses_http_client(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "attack", "http", "HTTPStatus", "http.client")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-49 stdout/stderr closed or reconfigured at import through their methods"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -813,7 +809,6 @@ def test_r17_51_raw_connection_through_c_socket_module(tmp_path: Path, head: str
     assert _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-53 Decimal traps turned off at import through a subscript or update")
 @pytest.mark.parametrize(
     "head",
     [
@@ -827,7 +822,6 @@ def test_r17_53_decimal_traps_off_at_import(tmp_path: Path, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-55 json's default encoder re-initialised at import")
 @pytest.mark.parametrize(
     "head",
     [
@@ -848,9 +842,6 @@ def test_r17_55_json_default_encoder_reinitialised_at_import(tmp_path: Path, hea
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-56 logging.basicConfig(force=True) and random._inst.__init__ at import"
-)
 @pytest.mark.parametrize(
     "head",
     [
