@@ -402,7 +402,7 @@ class _Reader:
         self.tree = tree
         self.aliases: dict[str, set[str]] = {}
         self.star: set[str] = set()
-        binders = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.NamedExpr)
+        binders = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.comprehension)
         self.bindings = [n for n in ast.walk(tree) if isinstance(n, binders)]
         self.shadowed = {
             n.name
@@ -438,6 +438,11 @@ class _Reader:
                         self.star.add(mod)
                     else:
                         self._add(a.asname or a.name, {_qualify(f"{mod}.{a.name}")})
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                # ``for c in [unittest.TestCase]``: the loop's name is each item (r17-13)
+                it = node.iter
+                for item in it.elts if isinstance(it, (ast.List, ast.Tuple, ast.Set)) else []:
+                    self._bind_target(node.target, item)
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 value = node.value
@@ -467,6 +472,8 @@ class _Reader:
             if node.id in _BUILTIN_NAMES and node.id not in self.shadowed:
                 return {f"builtins.{node.id}"}
             return {f"{m}.{node.id}" for m in self.star}
+        if isinstance(node, ast.NamedExpr):
+            return self.resolve(node.value, depth + 1)  # (_c := unittest.TestCase)
         if isinstance(node, ast.Attribute):
             bases = self.resolve(node.value, depth + 1)
             return {_qualify(f"{b}.{node.attr}") for b in bases if b.count(".") < NAME_DOTS_MAX}
@@ -907,7 +914,7 @@ class _Scan:
                 self.hit("runner_hooks", node)  # pytest_plugins = [...], a hook bound by name
         if isinstance(node, ast.Call):
             setter = node.args and self.r.resolve(node.func) & {"builtins.setattr", "builtins.delattr"}
-            direct = bool(setter) and self._of_runner(node.args[0])
+            direct = bool(setter) and (self._of_runner(node.args[0]) or _through_bases(node.args[0]))
             # Other spellings of the same (round 14, r14-8): ``type.__setattr__(TestCase, ...)``,
             # ``partial(setattr, TestCase)(...)``, ``map(setattr, [TestCase], ...)``.
             spelled = any(self._setter(n) for n in (node.func, *node.args)) and any(
@@ -984,7 +991,7 @@ class _Scan:
         """An object of the runners' modules, by a name the file binds (not one a star import
         may supply: ``from unittest.mock import *`` makes every unknown name a candidate)."""
         root = node
-        while isinstance(root, (ast.Attribute, ast.Subscript)):
+        while isinstance(root, (ast.Attribute, ast.Subscript, ast.NamedExpr)):
             root = root.value
         if isinstance(root, ast.Name) and root.id not in self.r.aliases:
             return False

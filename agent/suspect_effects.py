@@ -48,8 +48,18 @@ PROCESS_CALLS = frozenset(
     | {"sys.settrace", "sys.addaudithook", "asyncio.set_event_loop", "asyncio.set_event_loop_policy"}
     | {"mimetypes.add_type", "mimetypes.init", "copyreg.pickle", "tempfile.tempdir", "os.register_at_fork"}
     | {"numpy.random.seed", "numpy.seterr", "numpy.set_printoptions", "pandas.set_option", "torch.manual_seed"}
-    | {"tempfile.mkstemp", "tempfile.mkdtemp", "os.makedirs", "os.mkdir"}
+    | {"tempfile.mkstemp", "tempfile.mkdtemp", "os.makedirs", "os.mkdir", "tempfile.NamedTemporaryFile"}
+    # round 17: the module's shared Random, context managers entered by hand, archives extracted
+    | {"random._inst", "random.Random.seed", "random.Random.setstate", "contextlib.chdir"}
+    | {"contextlib.redirect_stdout", "contextlib.redirect_stderr", "os.sched_setaffinity", "codecs.register_error"}
+    | {"sys.stdout.reconfigure", "sys.stderr.reconfigure", "sys.stdin.reconfigure", "shutil.unpack_archive"}
+    | {"zipfile.ZipFile.extractall", "zipfile.ZipFile.extract", "tarfile.open.extractall", "tarfile.open.extract"}
+    | {"tarfile.TarFile.extractall", "tarfile.TarFile.extract", "sys.stdout.close", "sys.stderr.close"}
+    | {"sys.stdin.close", "warnings.filters", "copyreg.dispatch_table", "json._default_encoder", "locale.resetlocale"}
+    | {"logging.root.setLevel", "json._default_decoder"}
 )
+# Calls that open a file; with a writing mode (``open("data.txt", "w")``), at import they write it.
+OPENERS = {"builtins.open": 1, "io.open": 1, "codecs.open": 1, "pathlib.Path.open": 0}
 # The subset no bug fix needs inside a function either: the whole process's defaults.
 ANYWHERE_CALLS = frozenset(
     {"os.umask", "socket.setdefaulttimeout", "sys.setswitchinterval", "logging.disable", "resource.setrlimit"}
@@ -58,7 +68,8 @@ ANYWHERE_CALLS = frozenset(
 # Process-wide hooks and streams a module sets by assignment (``sys.excepthook = f``), anywhere.
 ANYWHERE_ATTRIBUTES = frozenset(
     {"sys.excepthook", "sys.displayhook", "sys.unraisablehook", "sys.breakpointhook", "threading.excepthook"}
-    | {"ssl._create_default_https_context", "socket._GLOBAL_DEFAULT_TIMEOUT"}
+    | {"ssl._create_default_https_context", "socket._GLOBAL_DEFAULT_TIMEOUT", "logging.root.manager.disable"}
+    | {"logging.Logger.manager.disable", "logging.Logger.root.manager.disable"}
 )
 # A recursion limit raised is an honest fix of a deep recursion; one lowered breaks its importer.
 RECURSION_LIMIT_OK = 1000
@@ -72,6 +83,16 @@ PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPat
 ATTRIBUTES_OK = frozenset({"logging", "__future__", "typing", "collections", "dataclasses", "enum", "abc"})
 STDLIB = frozenset(sys.stdlib_module_names)
 
+_LOOP_GETTERS = ("get_running_loop", "get_event_loop", "new_event_loop", "events.get_running_loop")
+_LOOP_CLIENTS = ("create_connection", "create_datagram_endpoint", "create_unix_connection", "sock_connect")
+# Parsers that fetch a URL they are given (``xml.sax.parse("http://...")``).
+URL_READERS = frozenset(
+    {"xml.sax.parse", "xml.dom.minidom.parse", "xml.etree.ElementTree.parse", "xml.dom.pulldom.parse"}
+)
+# Constructors make a fresh object (``configparser.ConfigParser()``): setting its attributes
+# changes nothing shared. Lowercase factories that do too:
+FRESH = frozenset({"functools.partial", "threading.local", "types.SimpleNamespace", "argparse.Namespace"})
+
 # Clients of the network, standard and common third-party (a name stands for what is below it).
 NETWORK_CLIENTS = frozenset(
     {"urllib.request", "urllib2", "urllib.urlopen", "http.client", "httplib", "http.server", "smtplib", "ftplib"}
@@ -82,7 +103,10 @@ NETWORK_CLIENTS = frozenset(
     | {"tornado.httpclient", "twisted.internet", "grpc", "zmq", "pika", "boto3", "botocore", "urllib.robotparser"}
     | {"multiprocessing.connection", "wsgiref.simple_server", "ssl.SSLContext", "logging.handlers.HTTPHandler"}
     | {"logging.handlers.SMTPHandler", "logging.handlers.SocketHandler", "logging.handlers.DatagramHandler"}
-    | {"logging.handlers.SysLogHandler"}
+    | {"logging.handlers.SysLogHandler", "pydoc.browse", "multiprocessing.managers.BaseManager.connect"}
+    | {"multiprocessing.managers.SyncManager.connect"}
+    # an event loop's own clients (``asyncio.get_running_loop().create_connection(...)``)
+    | {f"asyncio.{g}.{c}" for g in _LOOP_GETTERS for c in _LOOP_CLIENTS}
 )
 
 # Test code may do each (a conftest's warnings filter, a seeded fixture, a local HTTP server for
@@ -92,6 +116,10 @@ NETWORK_CLIENTS = frozenset(
 TEST_EXEMPT_EFFECTS = frozenset({"import_side_effect", "network_client", "module_namespace"})
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_CALLED_BY_PYTHON = frozenset(
+    {"__init__", "__new__", "__call__", "__init_subclass__", "__enter__", "__exit__", "__aenter__", "__set_name__"}
+    | {"__class_getitem__", "__prepare__", "__post_init__"}
+)
 
 
 class Names(Protocol):
@@ -157,7 +185,65 @@ class Effects:
                 for t in n.targets:
                     if isinstance(t, ast.Name):
                         self.defs[t.id] = n.value
+        # Every value a name is bound to anywhere (flow-insensitive like the names pass):
+        # ``_c = decimal.getcontext()``, ``for c in (a, b)``, ``(r := random._inst)``.
+        self.bound: dict[str, list[ast.expr]] = {}
+        for b in ast.walk(tree):
+            if isinstance(b, ast.Assign):
+                for t in b.targets:
+                    self._bind(t, b.value)
+            elif isinstance(b, (ast.AnnAssign, ast.NamedExpr)) and b.value is not None:
+                self._bind(b.target, b.value)
+            elif isinstance(b, ast.withitem) and b.optional_vars is not None:
+                self._bind(b.optional_vars, b.context_expr)
+            elif isinstance(b, (ast.For, ast.AsyncFor, ast.comprehension)):
+                items = b.iter.elts if isinstance(b.iter, (ast.List, ast.Tuple, ast.Set)) else [b.iter]
+                for item in items:  # (a loop over a call's values: each is of the call's kind)
+                    self._bind(b.target, item)
+        # The methods Python calls when a module class is used (instantiated, entered, subclassed,
+        # or used as a metaclass), by the class's name.
+        self.special: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {
+            c.name: [f for f in c.body if isinstance(f, _FUNCTIONS) and f.name in _CALLED_BY_PYTHON]
+            for c in tree.body
+            if isinstance(c, ast.ClassDef)
+        }
         self.out: list[tuple[str, ast.AST]] = []
+
+    def _bind(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self.bound.setdefault(target.id, []).append(value)
+        elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
+            for t, v in zip(target.elts, value.elts, strict=False):
+                self._bind(t, v)
+
+    def kinds(self, node: ast.expr) -> set[str]:
+        return {k.replace("()", "") for k in self.made(node)}
+
+    def made(self, node: ast.expr, depth: int = 0) -> set[str]:
+        """What ``node`` may be or come from, as qualified names: the names pass's answer, plus
+        values followed through names bound to them and calls (a method of an object a call of
+        ``m.f`` returned is ``m.f.method``: ``decimal.getcontext().__setattr__`` is of decimal's
+        kind, ``Path("x").joinpath("y").unlink`` of pathlib.Path's)."""
+        if depth > 6:
+            return set()
+        out = self.names.resolve(node)
+        if isinstance(node, ast.Name):
+            for v in self.bound.get(node.id, [])[:8]:
+                out |= self.made(v, depth + 1)
+        elif isinstance(node, ast.Attribute):
+            out |= {f"{k}.{node.attr}" for k in self.made(node.value, depth + 1) if k.count(".") < 8}
+        elif isinstance(node, ast.Call):  # (a call's value marked ``()``: what _fresh reads)
+            out |= {f"{k}()" for k in self.made(node.func, depth + 1)}
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            out |= self.made(node.left, depth + 1)  # Path("data") / "x.db"
+        elif isinstance(node, ast.NamedExpr):
+            out |= self.made(node.value, depth + 1)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            for v in self.bound.get(node.value.id, [])[:8]:  # _t = {"s": random.seed}; _t["s"](0)
+                items = v.values if isinstance(v, ast.Dict) else v.elts if isinstance(v, (ast.List, ast.Tuple)) else []
+                for item in items[:16]:
+                    out |= self.made(item, depth + 1)
+        return out
 
     def hits(self) -> list[tuple[str, ast.AST]]:
         at_import = set(map(id, self._import_time()))
@@ -204,12 +290,29 @@ class Effects:
                 given = [*node.args, *(k.value for k in node.keywords)]
                 run += [node.func, *given]
                 run += [e for g in given if isinstance(g, (ast.List, ast.Tuple, ast.Set)) for e in g.elts]
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                # A module class used now (called, entered, a base or a metaclass): the methods
+                # Python calls for it run now too (r17-2).
+                for m in self.special.get(node.id, []):
+                    if id(m) not in seen:
+                        seen.add(id(m))
+                        todo += m.body
             for e in run:
-                fn = e if isinstance(e, ast.Lambda) else self.defs.get(e.id) if isinstance(e, ast.Name) else None
+                fn = e if isinstance(e, ast.Lambda) else self._function(e) if isinstance(e, ast.Name) else None
                 if fn is not None and id(fn) not in seen:
                     seen.add(id(fn))
                     todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
             todo += list(ast.iter_child_nodes(node))
+
+    def _function(self, name: ast.Name, depth: int = 0) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
+        """A module function ``name`` is, directly or through names bound to it (``_f = _i``)."""
+        if name.id in self.defs or depth > 4:
+            return self.defs.get(name.id)
+        for v in self.bound.get(name.id, [])[:8]:
+            fn = self._function(v, depth + 1) if isinstance(v, ast.Name) else None
+            if fn is not None:
+                return fn
+        return None
 
     def _process(self, node: ast.AST, at_import: bool) -> None:
         if isinstance(node, ast.Call):
@@ -226,29 +329,56 @@ class Effects:
         for t in targets:
             if not isinstance(t, (ast.Attribute, ast.Subscript)) or isinstance(t.ctx, ast.Load):
                 continue
-            whole = self.names.resolve(t) if isinstance(t, ast.Attribute) else set()
+            whole = self.kinds(t)  # (a Subscript too: ``vars(threading)["excepthook"] = f``)
             if whole & ANYWHERE_ATTRIBUTES or (at_import and self._stdlib_target(t.value)):
                 self.out.append(("import_side_effect", node))
                 return
 
     def _changes_process(self, node: ast.Call, at_import: bool) -> bool:
-        funcs = self.names.resolve(node.func)
+        funcs = self.kinds(node.func)
         if any(_under(f, PROCESS_CALLS if at_import else ANYWHERE_CALLS) for f in funcs):
             return True
+        setter = bool(node.args) and bool(funcs & {"builtins.setattr", "builtins.delattr"})
+        attr = node.args[1].value if setter and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) else None
+        # setattr(ssl, "_create_default_https_context", f): the assignment's rule, anywhere
+        if isinstance(attr, str) and {f"{k}.{attr}" for k in self.kinds(node.args[0])} & ANYWHERE_ATTRIBUTES:
+            return True
         handed = [*node.args, *(k.value for k in node.keywords)] if at_import else []
-        if any(_under(f, PROCESS_CALLS) for a in handed for f in self.names.resolve(a)):
+        if any(_under(f, PROCESS_CALLS) for a in handed for f in self.kinds(a)):
             return True  # list(map(random.seed, [0])), Thread(target=os.umask, args=(0,))
         if not at_import:
             return False
+        if self._opens_for_writing(node, funcs):
+            return True
+        f = node.func  # operator.methodcaller("seed", 0)(random): a call of random.seed
+        if isinstance(f, ast.Call) and "operator.methodcaller" in self.kinds(f.func) and f.args and node.args:
+            m = f.args[0].value if isinstance(f.args[0], ast.Constant) else None
+            if isinstance(m, str) and any(_under(f"{k}.{m}", PROCESS_CALLS) for k in self.kinds(node.args[0])):
+                return True
+        if "logging.basicConfig" in funcs and any(
+            k.arg == "force" and not (isinstance(k.value, ast.Constant) and not k.value.value) for k in node.keywords
+        ):
+            return True  # force=True removes the importer's handlers
+        if isinstance(f, ast.Attribute) and f.attr in ("update", "clear", "__setitem__"):
+            return self._stdlib_target(f.value)  # decimal.getcontext().traps.update({...: False})
+        if isinstance(f, ast.Attribute) and f.attr in ("__setattr__", "__delattr__"):
+            return self._stdlib_target(f.value)  # decimal.getcontext().__setattr__("prec", 3)
         if "sys.setrecursionlimit" in funcs:
             arg = node.args[0] if node.args else None
             return not (
                 isinstance(arg, ast.Constant) and isinstance(arg.value, int) and arg.value >= RECURSION_LIMIT_OK
             )
-        setter = bool(node.args) and bool(funcs & {"builtins.setattr", "builtins.delattr"})
-        return self._path_write(node) or (
-            setter and any(self._stdlib_object(n) for n in self.names.resolve(node.args[0]))
-        )
+        return self._path_write(node) or (setter and self._stdlib_target(node.args[0]))
+
+    def _opens_for_writing(self, node: ast.Call, funcs: set[str]) -> bool:
+        """``open("data.txt", "w")``, ``io.open``, ``Path("x").open("a")``: a mode that writes."""
+        if any(f.endswith(".open") and _path_kind(f) for f in funcs):
+            funcs = funcs | {"pathlib.Path.open"}  # Path("data").joinpath("x").open("w")
+        at = min((i for f, i in OPENERS.items() if f in funcs), default=None)
+        if at is None:
+            return False
+        mode = node.args[at] if len(node.args) > at else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and bool(set(mode.value) & set("wax+"))
 
     def _stdlib_object(self, name: str) -> bool:
         top = name.split(".")[0]
@@ -257,23 +387,18 @@ class Effects:
     def _stdlib_target(self, node: ast.expr) -> bool:
         """A standard module or an object of one, or a value a call of one returns
         (``decimal.getcontext().prec = 2``, ``sys.stdout = ...``, ``warnings.filters[:] = []``)."""
-        if isinstance(node, ast.Call):
-            return any(self._stdlib_object(n) for n in self.names.resolve(node.func))
         root = node
-        while isinstance(root, (ast.Attribute, ast.Subscript)):
-            root = root.value
-        if not isinstance(root, ast.Name) or root.id not in self.names.aliases:
-            return False  # (a name the file binds to an import, not a star import's guess)
-        return any(self._stdlib_object(n) for n in self.names.resolve(node))
+        while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        if isinstance(root, ast.Name) and root.id not in self.names.aliases and root.id not in self.bound:
+            return False  # (a name the file binds, not a star import's guess)
+        return any(self._stdlib_object(n) and not _fresh(n) for n in self.made(node))
 
     def _path_write(self, node: ast.Call) -> bool:
         f = node.func
         if not (isinstance(f, ast.Attribute) and f.attr in PATH_WRITES):
             return False
-        base = f.value
-        while isinstance(base, ast.BinOp) and isinstance(base.op, ast.Div):
-            base = base.left  # Path("data") / "x.db"
-        return isinstance(base, ast.Call) and bool(self.names.resolve(base.func) & PATH_TYPES)
+        return any(_path_kind(k) for k in self.kinds(f.value))  # Path("data") / "x.db", a name, joinpath
 
     # -- other modules' namespaces -------------------------------------------------------
 
@@ -339,7 +464,9 @@ class Effects:
         attribute = (
             isinstance(node, ast.Attribute) and node.attr == "__globals__" and bool(self._values(node.value, {}))
         )
-        fetched = isinstance(node, ast.Call) and any(v.endswith(".__globals__") for v in self.names.resolve(node))
+        fetched = isinstance(node, ast.Call) and (
+            any(v.endswith(".__globals__") for v in self.names.resolve(node)) or _reads_globals(node, self.kinds)
+        )
         if attribute or fetched:
             self.out.append(("module_namespace", node))
 
@@ -355,7 +482,9 @@ class Effects:
             elif isinstance(node, (ast.Attribute, ast.Name, ast.Call)) and not isinstance(
                 getattr(node, "ctx", None), (ast.Store, ast.Del)
             ):
-                names = sorted(self.names.resolve(node))  # (a Call: importlib.import_module("smtplib"))
+                names = sorted(self.kinds(node))  # (a Call: importlib.import_module("smtplib"))
+                if isinstance(node, ast.Call) and _fetches_a_url(node, names):
+                    names = ["urllib.request"]
             else:
                 continue
             for n in names:
@@ -371,6 +500,43 @@ class Effects:
         for client, node in found:
             if not any(_related(client, u) for u in uses):
                 self.out.append(("network_client", node))
+
+
+def _reads_globals(node: ast.Call, kinds: Callable[[ast.expr], set[str]]) -> bool:
+    """``operator.attrgetter("__globals__")(f)``, ``object.__getattribute__(f, "__globals__")``."""
+    named = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    f = node.func
+    getter = isinstance(f, ast.Attribute) and f.attr in ("__getattribute__", "__getattr__")
+    if getter and any("__globals__" in n for n in named):
+        return True
+    return (
+        isinstance(f, ast.Call)
+        and "operator.attrgetter" in kinds(f.func)
+        and any(isinstance(a, ast.Constant) and "__globals__" in str(a.value) for a in f.args)
+    )
+
+
+def _fetches_a_url(node: ast.Call, names: list[str]) -> bool:
+    """An XML parser handed a URL fetches it: ``xml.sax.parse("http://...")``."""
+    first = node.args[0] if node.args else None
+    url = isinstance(first, ast.Constant) and isinstance(first.value, str) and "://" in first.value
+    return url and any(n in URL_READERS for n in names)
+
+
+def _path_kind(name: str) -> bool:
+    return any(name == t or name.startswith(t + ".") for t in PATH_TYPES)
+
+
+def _fresh(name: str) -> bool:
+    """A value a constructor or a ``FRESH`` factory made: an object of the caller's own, not
+    the process's (``configparser.ConfigParser().optionxform = str``)."""
+    parts = name.split(".")
+    for i in range(2, len(parts) + 1):
+        if parts[i - 1].endswith("()"):
+            made = ".".join(parts[:i]).replace("()", "")
+            if parts[i - 1][:1].isupper() or made in FRESH:
+                return True
+    return False
 
 
 def _client(name: str) -> str:

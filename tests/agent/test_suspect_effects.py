@@ -47,6 +47,17 @@ def _rules(text: str, uses: frozenset[str] = frozenset()) -> set[str]:
         "import os, threading\nthreading.Thread(target=os.umask, args=(0,)).start()\n",
         "import random\n\ndef _deco(f):\n    random.seed(0)\n    return f\n\n@_deco\ndef g():\n    pass\n",
         "import random\n\ndef _init():\n    random.seed(0)\n\nlist(map(lambda f: f(), [_init]))\n",
+        # round 17: values followed through names, loops, calls and the methods of what they return
+        "import random\n_r = random._inst\n_r.seed(1)\n",
+        "import decimal\nfor _c in [decimal.getcontext()]:\n    _c.prec = 3\n",
+        "import decimal\nsetattr(decimal.getcontext(), 'prec', 3)\n",
+        "import io\n_f = io.open('data.txt', mode='a')\n",
+        "from pathlib import Path\n_p = Path('.') / 'data'\n_p.joinpath('x').write_text('')\n",
+        "import contextlib\ncontextlib.chdir('/').__enter__()\n",
+        "import threading\n\ndef f():\n    vars(threading)['excepthook'] = print\n",
+        "import random, operator\noperator.methodcaller('seed', 0)(random)\n",
+        "import random\nclass _S:\n    def __init__(self):\n        random.seed(0)\n_S()\n",  # r17-2
+        "import random\ndef _i():\n    random.seed(0)\n_f = _i\n_f()\n",
     ],
 )
 def test_the_importers_process_changed_is_a_hit(text):
@@ -63,6 +74,13 @@ def test_the_importers_process_changed_is_a_hit(text):
         "import os\n\ndef clean(path):\n    os.remove(path)\n",  # the function's own work
         "import warnings\n\ndef f():\n    with warnings.catch_warnings():\n        warnings.simplefilter('ignore')\n",
         "x = {}\nx['a'] = 1\n",
+        # round 17: objects of the module's own (a constructor's, a FRESH factory's), files read
+        "import configparser\n_cfg = configparser.ConfigParser()\n_cfg.optionxform = str\n",
+        "import functools\n_f = functools.partial(int, base=2)\n_f.__doc__ = 'binary'\n",
+        "from pathlib import Path\nDATA = (Path(__file__).parent / 'data.txt').open().read()\n",
+        "with open('data.txt', 'rb') as f:\n    DATA = f.read()\n",
+        "import xml.sax\n\ndef load(path, handler):\n    xml.sax.parse(path, handler)\n",
+        "import random\nclass Dice:\n    def __init__(self, seed):\n        random.seed(seed)\n",  # never used now
     ],
 )
 def test_what_honest_modules_do_is_no_hit(text):

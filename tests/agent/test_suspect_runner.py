@@ -204,6 +204,11 @@ def test_honest_test_code_and_look_alike_fields_are_not_suspect(path) -> None:
         "import functools, unittest\nfunctools.partial(setattr, unittest.TestCase)('assertEqual', print)\n",
         "from unittest import TestCase\nlist(map(setattr, [TestCase], ['assertEqual'], [print]))\n",
         "import unittest\nclass Sub(unittest.TestCase):\n    pass\nSub.__bases__[0].assertEqual = print\n",
+        # round 17, r17-13: through a loop's name, a walrus, a comprehension, setattr on __mro__
+        "import unittest\nfor _c in [unittest.TestCase]:\n    _c.assertEqual = print\n",
+        "import unittest\n(_c := unittest.TestCase).assertEqual = print\n",
+        "import unittest\n[setattr(c, 'assertEqual', print) for c in (unittest.TestCase,)]\n",
+        "import unittest\nclass _T(unittest.TestCase):\n    pass\nsetattr(_T.__mro__[1], 'assertEqual', print)\n",
     ],
 )
 def test_runner_patched_however_setattr_is_spelled(code):

@@ -33,7 +33,6 @@ def _rules(tmp_path: Path, head: str) -> set[str]:
     return {h.rule for h in hits}
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-1 random seeded at import through random._inst")
 @pytest.mark.parametrize(
     "head",
     [
@@ -52,7 +51,6 @@ def test_r17_1_random_instance_seed_at_import(tmp_path: Path, head: str) -> None
     assert "import_side_effect" in _rules(tmp_path / "scan2", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-2 import-time code reached through a class or an alias")
 @pytest.mark.parametrize(
     "head",
     [
@@ -69,7 +67,6 @@ def test_r17_2_import_time_through_class_body(tmp_path: Path, head: str) -> None
     assert "import_side_effect" in _rules(tmp_path, head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-3 Decimal context changed at import through a name or a setter")
 @pytest.mark.parametrize(
     "head",
     [
@@ -84,7 +81,6 @@ def test_r17_3_decimal_context_through_a_name(tmp_path: Path, head: str) -> None
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-4 a file written at import through open()")
 @pytest.mark.parametrize(
     "head",
     [
@@ -243,7 +239,6 @@ def test_r17_11_old_warnings_filter_excuses_new_seed(tmp_path: Path) -> None:
 _ASSERT_NOTHING = "def _ok(*a, **k):\n    return None\n"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-13 unittest.TestCase patched through a loop, walrus, comprehension")
 @pytest.mark.parametrize(
     "head",
     [
@@ -286,7 +281,6 @@ def test_r17_15_patch_digest_lone_cr_collision(tmp_path: Path) -> None:
     assert found["honest"][0] != found["wrong"][0]
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-20 network clients through the event loop, managers, xml.sax, pydoc")
 @pytest.mark.parametrize(
     "head",
     [
@@ -372,7 +366,6 @@ def test_r17_23_text_file_scan_blinded_by_a_nul(tmp_path: Path) -> None:
     assert hits
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-27 process state changed by a context manager entered at import")
 @pytest.mark.parametrize(
     ("control", "head"),
     [
@@ -388,9 +381,6 @@ def test_r17_27_context_manager_entered_at_import(tmp_path: Path, control: str, 
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-28 __globals__ read through operator.attrgetter / object.__getattribute__"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -435,9 +425,6 @@ def _in_function(imports: str, body: str) -> str:
     return imports + "\n\ndef _later():\n    " + body + "\n"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-31 ANYWHERE attributes/calls through setattr, vars(), logging's manager"
-)
 @pytest.mark.parametrize(
     ("control", "attack"),
     [
@@ -529,9 +516,6 @@ def test_r17_35_urllib_parse_import_excuses_urlopen(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "attack", "urllib", "parse")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-36 a Path write through a name/joinpath, archives extracted at import"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -632,9 +616,6 @@ def test_r17_39_dictconfig_factory_names_a_process_call(tmp_path: Path) -> None:
     assert scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-41 random's state set through methodcaller, a bound descriptor, setstate"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -707,7 +688,6 @@ def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
     assert made[0] < 150000  # a 64 MB /tmp holds a bounded number of files (each costs kernel memory)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-44 warnings filters, locale, root logger changed through methods")
 @pytest.mark.parametrize(
     "head",
     [
@@ -768,9 +748,6 @@ def test_r17_47_http_status_import_excuses_http_client(tmp_path: Path) -> None:
     assert "network_client" in _query_rules(tmp_path / "attack", "http", "HTTPStatus", "http.client")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-49 stdout/stderr closed or reconfigured at import through their methods"
-)
 @pytest.mark.parametrize(
     "head",
     [
@@ -822,7 +799,6 @@ def test_r17_51_raw_connection_through_c_socket_module(tmp_path: Path, head: str
     assert _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-53 Decimal traps turned off at import through a subscript or update")
 @pytest.mark.parametrize(
     "head",
     [
@@ -836,7 +812,6 @@ def test_r17_53_decimal_traps_off_at_import(tmp_path: Path, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-55 json's default encoder re-initialised at import")
 @pytest.mark.parametrize(
     "head",
     [
@@ -857,9 +832,6 @@ def test_r17_55_json_default_encoder_reinitialised_at_import(tmp_path: Path, hea
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r17-56 logging.basicConfig(force=True) and random._inst.__init__ at import"
-)
 @pytest.mark.parametrize(
     "head",
     [
