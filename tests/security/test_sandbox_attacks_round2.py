@@ -219,11 +219,14 @@ def acl(uid):  # POSIX ACL xattr: owner rw, user ``uid`` rwx, group r, mask rwx,
     ents = [(1, 6, -1), (2, 7, uid), (4, 4, -1), (0x10, 7, -1), (0x20, 4, -1)]
     return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i & 0xFFFFFFFF) for t, p, i in ents)
 open("f.py", "w").write("x = 1\n")
-os.setxattr("f.py", "system.posix_acl_access", acl(1000))
-os.setxattr("f.py", "user.note", b"v")
 os.mkdir("d")
-os.setxattr("d", "system.posix_acl_default", acl(1000))
-print("set")
+try:  # refused at the source since round 17 (r17-37: setxattr is EOPNOTSUPP in the sandbox)
+    os.setxattr("f.py", "system.posix_acl_access", acl(1000))
+    os.setxattr("f.py", "user.note", b"v")
+    os.setxattr("d", "system.posix_acl_default", acl(1000))
+    print("set")
+except OSError as exc:
+    print("refused", exc.errno)
 """
 
 
@@ -236,7 +239,7 @@ def test_copy_back_never_carries_the_sandboxs_acls_to_roots_files(tmp_path):
     ws.mkdir()
     (ws / "acl.py").write_text(_ACL)
     code, out, _, _ = sb.run_command([sys.executable, "acl.py"], ws, timeout_s=30, sandbox="bwrap")
-    assert code == 0 and "set" in out, out
+    assert code == 0 and ("set" in out or "refused 95" in out), out
     assert os.stat(ws / "f.py").st_uid == 0
     assert os.listxattr(ws / "f.py") == [] and os.listxattr(ws / "d") == []
 
