@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects
+from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, written_targets
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -1114,15 +1114,7 @@ def _through_bases(node: ast.expr) -> bool:
 
 def _set_attributes(node: ast.AST) -> list[ast.Attribute]:
     """The attributes a statement sets or deletes (``a.b = ``, ``a.b += ``, ``del a.b``)."""
-    if isinstance(node, ast.Assign):
-        targets = [n for t in node.targets for n in ast.walk(t)]
-    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-        targets = [node.target]
-    elif isinstance(node, ast.Delete):
-        targets = list(node.targets)
-    else:
-        return []
-    return [t for t in targets if isinstance(t, ast.Attribute) and not isinstance(t.ctx, ast.Load)]
+    return [t for t in written_targets(node) if isinstance(t, ast.Attribute)]
 
 
 def _mutable_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:

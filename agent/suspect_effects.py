@@ -99,7 +99,7 @@ NETWORK_CLIENTS = frozenset(
     | {"poplib", "imaplib", "nntplib", "telnetlib", "xmlrpc", "xmlrpclib", "socketserver", "SocketServer"}
     | {"requests", "httpx", "aiohttp", "urllib3", "httplib2", "pycurl", "websocket", "websockets", "paramiko"}
     | {"ssl.wrap_socket", "ssl.create_connection", "ssl.SSLSocket", "ssl.get_server_certificate", "webbrowser"}
-    | {"asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection", "smtpd", "ftplib"}
+    | {"asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection", "smtpd"}
     | {"tornado.httpclient", "twisted.internet", "grpc", "zmq", "pika", "boto3", "botocore", "urllib.robotparser"}
     | {"multiprocessing.connection", "wsgiref.simple_server", "ssl.SSLContext", "logging.handlers.HTTPHandler"}
     | {"logging.handlers.SMTPHandler", "logging.handlers.SocketHandler", "logging.handlers.DatagramHandler"}
@@ -319,16 +319,7 @@ class Effects:
             if self._changes_process(node, at_import):
                 self.out.append(("import_side_effect", node))
             return
-        targets: list[ast.AST] = []
-        if isinstance(node, ast.Assign):
-            targets = [n for t in node.targets for n in ast.walk(t)]
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        elif isinstance(node, ast.Delete):
-            targets = list(node.targets)
-        for t in targets:
-            if not isinstance(t, (ast.Attribute, ast.Subscript)) or isinstance(t.ctx, ast.Load):
-                continue
+        for t in written_targets(node):
             whole = self.kinds(t)  # (a Subscript too: ``vars(threading)["excepthook"] = f``)
             if whole & ANYWHERE_ATTRIBUTES or (at_import and self._stdlib_target(t.value)):
                 self.out.append(("import_side_effect", node))
@@ -559,3 +550,17 @@ def _related(client: str, used: str) -> bool:
     if client.startswith("ssl.") and used == "ssl":
         return True  # a library that imports ssl makes its own secure connections
     return client.startswith(used + ".") and used not in _BROAD
+
+
+def written_targets(node: ast.AST) -> list[ast.Attribute | ast.Subscript]:
+    """The attributes and items a statement sets or deletes (``a.b = ``, ``a[k] += ``,
+    ``del a.b``); agent/suspect_ast.py reads the attributes of the same list."""
+    if isinstance(node, ast.Assign):
+        targets = [n for t in node.targets for n in ast.walk(t)]
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Delete):
+        targets = list(node.targets)
+    else:
+        return []
+    return [t for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)) and not isinstance(t.ctx, ast.Load)]
