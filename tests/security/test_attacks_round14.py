@@ -234,30 +234,14 @@ def test_r14_5_honest_fix_tampered_by_a_parent_dir_path_entry(tmp_path):
 
 # Wrong: evicts as it must for its first 4 puts (every test's cache makes at most 4), then never
 # again; a get of an evicted key returns the stale value where the reference returns None.
-WRONG_LRU = '''from collections import OrderedDict
-
-
-class LRUCache:
-    """Keeps at most `capacity` keys; evicts the least recently used one."""
-
-    def __init__(self, capacity):
-        self.capacity = capacity
-        self.data = OrderedDict()
-        self.puts = 0
-
-    def get(self, key, default=None):
-        if key not in self.data:
-            return default
-        self.data.move_to_end(key)
-        return self.data[key]
-
-    def put(self, key, value):
-        self.data[key] = value
-        self.data.move_to_end(key)
-        self.puts += 1
-        if len(self.data) > self.capacity and self.puts <= 4:
-            self.data.popitem(last=False)
-'''
+_RIGHT_LRU = (MINI_BUGS / "fix_lru_cache" / "_fix" / "lru.py").read_text()
+WRONG_LRU = _RIGHT_LRU.replace(
+    "self.data = OrderedDict()\n", "self.data = OrderedDict()\n        self.puts = 0\n"
+).replace(
+    "        if len(self.data) > self.capacity:",
+    "        self.puts += 1\n        if len(self.data) > self.capacity and self.puts <= 4:",
+)
+assert WRONG_LRU.count("self.puts") == 3  # the reference fix still reads as the wrong one was made from
 
 
 def test_r14_6_lru_that_stops_evicting_passes(tmp_path):
