@@ -142,7 +142,9 @@ def main_git(git_dir: str, count: int, patch_only: bool = False, py_only: bool =
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--git"]:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+    elif sys.argv[1:2] == ["--git"]:
         main_git(sys.argv[2], int(sys.argv[3]), "--patch-only" in sys.argv[4:], "--py-only" in sys.argv[4:])
     else:
         main(sys.argv[1:])
