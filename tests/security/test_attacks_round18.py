@@ -24,3 +24,38 @@ def test_star_imported_sorted_shadow_keeps_order(tmp_path: Path) -> None:
     )
     # The test's ``sorted`` is the helper's (no sort): the order of uniq's answer is what it checks.
     assert "uniq" not in unordered_functions(tmp_path, ["tests"], {"uniq"})
+
+
+def _uniq_task(root: Path, conftest: str, test_body: str, package_extra: str = "") -> None:
+    (root / "pkg").mkdir()
+    (root / "tests").mkdir()
+    (root / "pkg" / "__init__.py").write_text("def uniq(xs):\n    return list(dict.fromkeys(xs))\n" + package_extra)
+    (root / "tests" / "conftest.py").write_text(conftest)
+    (root / "tests" / "test_u.py").write_text("from pkg import uniq\n\n\n" + test_body)
+
+
+_ORDER_CHECK = "def test_u():\n    assert sorted(uniq([3, 1, 3, 2])) == [3, 1, 2]\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r18-2 a conftest hook sets the test module's sorted (item.module.sorted = list); taken as order-free",
+)
+def test_conftest_hook_sets_module_sorted_keeps_order(tmp_path: Path) -> None:
+    conftest = "def pytest_collection_modifyitems(items):\n    for it in items:\n        it.module.sorted = list\n"
+    _uniq_task(tmp_path, conftest, _ORDER_CHECK)
+    assert "uniq" not in unordered_functions(tmp_path, ["tests"], {"uniq"})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r18-3 the package under test defines sorted and the test star-imports it; taken as order-free",
+)
+def test_package_star_import_sorted_keeps_order(tmp_path: Path) -> None:
+    _uniq_task(
+        tmp_path,
+        "",
+        "from pkg import *\n\n\n" + _ORDER_CHECK,
+        package_extra="\n\ndef sorted(xs):\n    return list(xs)\n",
+    )
+    assert "uniq" not in unordered_functions(tmp_path, ["tests"], {"uniq"})
