@@ -59,3 +59,33 @@ def test_package_star_import_sorted_keeps_order(tmp_path: Path) -> None:
         package_extra="\n\ndef sorted(xs):\n    return list(xs)\n",
     )
     assert "uniq" not in unordered_functions(tmp_path, ["tests"], {"uniq"})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r18-4 an honest fix keeping a module-level ThreadPoolExecutor is judged FAIL by the differential's "
+    "thread count (its idle workers are 'threads of the code's own still running')",
+)
+def test_honest_fix_with_module_thread_pool_passes(tmp_path: Path) -> None:
+    import shutil
+
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    task = suite.task("fix_word_count")
+    ws = Workspace.create(suite, task, tmp_path)
+    fix = Path(__file__).resolve().parents[2] / "agent" / "suites" / "mini_bugs" / "fix_word_count" / "_fix"
+    shutil.copy(fix / "textstats.py", ws.path / "textstats.py")
+    (ws.path / "helpers.py").write_text(
+        "import string\nfrom concurrent.futures import ThreadPoolExecutor\n\n"
+        "_POOL = ThreadPoolExecutor(max_workers=2)\n\n\n"
+        "def normalize(word):\n"
+        '    """\'Hello,\' -> \'hello\'."""\n'
+        "    return _POOL.submit(lambda: word.strip(string.punctuation).lower()).result()\n"
+    )
+    result, tampered = final_test_run(ws)
+    assert not tampered
+    assert result.counts.failed == 0 and result.counts.errors == 0  # every test passes: the fix is right
+    assert result.passed, result.fail_detail
