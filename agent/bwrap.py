@@ -33,6 +33,10 @@ from agent.tree_walk import walk
 
 TMP_BYTES = 64 * 1024**2  # the sandbox's /tmp (RAM)
 SHM_BYTES = 16 * 1024**2  # its /dev/shm (RAM)
+# Their inodes (~1 kB of kernel memory each, outside every byte cap): set by the host once bwrap
+# made them, where no memory cgroup charges them (a normal user's: agent/sandbox.py ``StagedWorkspace``).
+TMP_INODES = 32768
+SHM_INODES = 4096
 _ETC_FILES = ("passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "localtime", "hosts", "resolv.conf")
 
 

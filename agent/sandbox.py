@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from agent import cgroups, steady_files, subuid
-from agent.bwrap import UserNs, bwrap_argv, drops_root, hand_over
+from agent.bwrap import SHM_INODES, TMP_INODES, UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
 from agent.mount_reaper import REAPER
@@ -817,10 +817,11 @@ class CappedWorkspace:
 # refuses the rest (ENOSPC), so a normal user's run holds at most this much over its room.
 STAGE_SLACK_BYTES = 64 * 1024**2
 
-# Gives a staged tmpfs its count of inodes (bwrap has no option for it): run as this user, it
-# joins the user namespace owning the sandbox's mount namespace (the user owns it; pid 1's own
-# may be one below it: bwrap --disable-userns), then that mount namespace, and remounts the
-# tmpfs at argv[2] with argv[3]. Nothing of the sandbox but its waiting pid 1 runs yet.
+# Gives the sandbox's tmpfs their counts of inodes (bwrap has no option for it): run as this user,
+# it joins the user namespace owning the sandbox's mount namespace (the user owns it; pid 1's own
+# may be one below it: bwrap --disable-userns), then that mount namespace, and remounts each tmpfs
+# at argv[2], argv[4], ... with argv[3], argv[5], ... Nothing of the sandbox but its waiting pid 1
+# runs yet.
 _REMOUNT = r"""
 import ctypes, fcntl, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -828,18 +829,22 @@ mnt = os.open("/proc/%s/ns/mnt" % sys.argv[1], os.O_RDONLY | os.O_CLOEXEC)
 for fd, flag in ((fcntl.ioctl(mnt, 0xB701), 0x10000000), (mnt, 0x20000)):  # NS_GET_USERNS; CLONE_NEWUSER, CLONE_NEWNS
     if libc.setns(fd, flag) != 0:
         sys.exit("setns: %s" % os.strerror(ctypes.get_errno()))
-if libc.mount(None, sys.argv[2].encode(), None, 32 | 2 | 4, sys.argv[3].encode()) != 0:  # MS_REMOUNT, nosuid, nodev
-    sys.exit("remount: %s" % os.strerror(ctypes.get_errno()))
+for at in range(2, len(sys.argv) - 1, 2):
+    if libc.mount(None, sys.argv[at].encode(), None, 32 | 2 | 4, sys.argv[at + 1].encode()) != 0:  # MS_REMOUNT, nosuid, nodev
+        sys.exit("remount %s: %s" % (sys.argv[at], os.strerror(ctypes.get_errno())))
 """
 
 
-def _limit_inodes(pid1: int, inside: Path, inodes: int) -> None:
-    """The staged tmpfs at ``inside`` in the sandbox of ``pid1`` given ``inodes`` inodes at most:
-    names past them fail (ENOSPC) however fast the tests make them, where the watch's poll
-    alone let thousands through between two looks."""
+def _limit_inodes(pid1: int, caps: tuple[tuple[str, int], ...]) -> None:
+    """Each tmpfs of ``caps`` (its path in the sandbox of ``pid1``, its inodes) given that many
+    inodes at most: names past them fail (ENOSPC) however fast the tests make them, where the
+    watch's poll alone let thousands through between two looks (the workspace), and where
+    nothing but the machine's memory bounded them (/tmp, /dev/shm: bwrap's --size caps bytes,
+    and an empty file has none, yet each costs ~1 kB of kernel memory: round 17 r17-42)."""
+    args = [str(pid1)] + [a for path, inodes in caps for a in (path, f"nr_inodes={inodes}")]
     try:
         cp = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", _REMOUNT, str(pid1), str(inside), f"nr_inodes={inodes}"],
+            [sys.executable, "-I", "-S", "-c", _REMOUNT, *args],
             capture_output=True,
             text=True,
             cwd="/",
@@ -896,9 +901,14 @@ class StagedWorkspace:
             # A 16th over the room, as the byte slack is: the watch's poll stops the run past the
             # room, the tmpfs past this (and its root's own inode).
             inodes = room_names + room_names // 16 + 1
-            _limit_inodes(pid1, self.inside, inodes)
-            if os.fstatvfs(self.fd).f_files != inodes:
-                raise OSError(errno.EEXIST, "not the tmpfs it was made")
+            # /tmp and /dev/shm too: with no memory cgroup (a normal user's) nothing else bounds
+            # their inodes' kernel memory. One remount process for the three (its start is the cost).
+            caps = ((str(self.inside), inodes), ("/tmp", TMP_INODES), ("/dev/shm", SHM_INODES))
+            _limit_inodes(pid1, caps)
+            for path, want in caps:
+                where = self.fd if path == str(self.inside) else f"/proc/{pid1}/root{path}"
+                if os.statvfs(where).f_files != want:
+                    raise OSError(errno.EEXIST, f"{path}: not the tmpfs it was made")
             if _copy_tree(self.workspace, Path(self.root), room_bytes, room_names):
                 raise OSError(errno.ENOSPC, "past the sandbox's number of files")
         except OSError as exc:
@@ -1380,7 +1390,10 @@ def _run(
     ready_r, ready_w = os.pipe()
     info_r, info_w = os.pipe() if launch.kind == "bwrap" else (None, None)
     wake_r, wake_w = os.pipe()
-    seccomp_fd = filter_fd(not cgroups.sessions_take_a_share(cgroup)) if launch.kind == "bwrap" else None
+    capped_memory = cgroup is not None and cgroup.has_memory()
+    seccomp_fd = (
+        filter_fd(not cgroups.sessions_take_a_share(cgroup), memfd=capped_memory) if launch.kind == "bwrap" else None
+    )
     # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
     # process is gone, however it died.
     alive_r, alive_w = os.pipe() if launch.kind == "bwrap" else (None, None)
@@ -1390,7 +1403,7 @@ def _run(
     passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r, up_w, go_r) if f is not None]
     cmd = launch.argv(
         argv,
-        sandbox_rlimits(timeout_s, memory_cgroup=cgroup is not None and cgroup.has_memory()),
+        sandbox_rlimits(timeout_s, memory_cgroup=capped_memory),
         fds=tuple(f for f in (wfd, nonce_r) if f is not None),
         ready=ready_w,
         alive=alive_r,

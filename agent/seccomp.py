@@ -14,7 +14,8 @@ or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), 
 AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT; setting an extended attribute fails with
 EOPNOTSUPP (a tmpfs keeps them outside every cap); and ``setsid`` (EPERM) where a
 session would get a CPU share of its own (no cpu cgroup, scheduler autogroups: round 8
-sbx8-3). x86-64 only; elsewhere there is no filter.
+sbx8-3); ``memfd_create`` (ENOSYS) where no memory cgroup of the sandbox's charges its pages
+(round 17 r17-9). x86-64 only; elsewhere there is no filter.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ _DENIED += (447,)
 # to set one.
 _XATTR_SET = (188, 189, 190)
 
+# memfd_create, refused with ENOSYS ("this kernel has none": Python's os.memfd_create raises, and
+# code that uses one where it can falls back to a file, as on an old kernel) where the sandbox has
+# no memory cgroup (``memfd=False``: a normal user's sandbox). A memfd's pages are not mapped, so
+# RLIMIT_AS does not see them, and nothing but NPROC x NOFILE x FSIZE bounded them: 8 of 63 MB
+# each held 504 MB past a 256 MB cap (round 17 r17-9). With a memory cgroup they are charged to
+# it (shmem), capped with the rest. multiprocessing's shared memory is /dev/shm (size-capped).
+_NR_MEMFD_CREATE = 319
+
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
 _NR_SETSID = 112
@@ -75,9 +84,10 @@ _ERRNO = 0x00050000
 _NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 
 
-def filter_program(sessions: bool = True) -> bytes | None:
+def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
     """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64.
-    ``sessions`` False: ``setsid`` fails with EPERM too."""
+    ``sessions`` False: ``setsid`` fails with EPERM too. ``memfd`` True (a memory cgroup of the
+    sandbox's charges a memfd's pages): ``memfd_create`` is allowed; else it fails with ENOSYS."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
@@ -92,6 +102,7 @@ def filter_program(sessions: bool = True) -> bytes | None:
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
+        *([] if memfd else [(_JEQ, "enosys", None, _NR_MEMFD_CREATE)]),
         (_JEQ, "family", None, _NR_SOCKET),
         (_JEQ, "pair", None, _NR_SOCKETPAIR),
         (_RET, None, None, _ALLOW),
@@ -129,10 +140,10 @@ def filter_program(sessions: bool = True) -> bytes | None:
     return out
 
 
-def filter_fd(sessions: bool = True) -> int | None:
+def filter_fd(sessions: bool = True, memfd: bool = False) -> int | None:
     """A file descriptor holding the filter, at offset 0, for ``bwrap --seccomp`` (the
-    caller passes it to bwrap and closes it); ``sessions``: as ``filter_program``'s."""
-    prog = filter_program(sessions)
+    caller passes it to bwrap and closes it); ``sessions``, ``memfd``: as ``filter_program``'s."""
+    prog = filter_program(sessions, memfd)
     if prog is None:
         return None
     fd = os.memfd_create("repo-agent-seccomp", 0)  # not close-on-exec: bwrap reads it

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.bwrap import bwrap_argv
+from agent.bwrap import SHM_BYTES, SHM_INODES, TMP_BYTES, TMP_INODES, bwrap_argv
 from agent.disk_watch import TmpfsWatch
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,12 @@ honest = (
     "print([l.split()[3] + ' ' + l.split(' - ')[1].split()[0] for l in open('/proc/self/mountinfo') if l.split()[4] == os.getcwd()])\n"
     "open('made.txt', 'w').write(open('src.py').read())\n"
     "open('locked', 'w').write('y'); os.chmod('locked', 0)\n"
+    # no memory cgroup: memfds refused (r17-9), shared memory through /dev/shm as before, and
+    # /tmp's and /dev/shm's inodes capped (r17-42)
+    "try:\n    os.memfd_create('m')\nexcept OSError as e:\n    print('MEMFD', e.errno)\n"
+    "from multiprocessing import shared_memory\n"
+    "m = shared_memory.SharedMemory(create=True, size=1 << 20); m.buf[0] = 7; print('SHM', m.buf[0]); m.close(); m.unlink()\n"
+    "print('CAPS', *[(s.f_files, s.f_blocks * s.f_frsize) for s in map(os.statvfs, ('/tmp', '/dev/shm'))])\n"
 )
 pipe = sb.VerdictPipe(steady=("src.py", "touched.py"))
 run = sb.run_command_full([sys.executable, "-c", honest], ws, timeout_s=30, verdict_pipe=pipe)
@@ -124,6 +130,9 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
         subprocess.run(["rm", "-rf", str(ws)], check=False)
     assert "['/ tmpfs']" in out["honest"], out["honest"]  # a tmpfs's own root: no host path (sbx9-17)
     assert out["made"] == "x = 1\n" and out["locked"] == "y", out  # staged in, copied back, readable
+    assert "MEMFD 38" in out["honest"] and "SHM 7" in out["honest"], out["honest"]  # ENOSYS; shm works
+    caps = f"CAPS ({TMP_INODES}, {TMP_BYTES}) ({SHM_INODES}, {SHM_BYTES})"
+    assert caps in out["honest"], out["honest"]
     assert out["shut"] == ["kept"], out  # a directory the user locked is staged whole, never emptied
     assert out["owners"] == [65534], out["owners"]
     assert out["steady"] == ["src.py"], out["steady"]  # read in the tmpfs the run wrote, before the give-back

@@ -162,11 +162,13 @@ sb.AS_LIMIT = 256 * 1024**2  # scaled down from 2 GB: the same accounting
 code = """
 import os
 fds, chunk = [], b"x" * (1 << 20)
-for i in range(8):  # 8 x 63 MB, each file under RLIMIT_FSIZE
-    fd = os.memfd_create("m%d" % i)
-    for _ in range(63):
-        os.write(fd, chunk)
-    fds.append(fd)
+try:
+    for i in range(8):  # 8 x 63 MB, each file under RLIMIT_FSIZE
+        fds.append(os.memfd_create("m%d" % i))
+        for _ in range(63):
+            os.write(fds[-1], chunk)
+except OSError as exc:  # refused or capped: what it holds is still told
+    print("STOPPED", exc.errno)
 print("HELD", sum(os.fstat(f).st_blocks * 512 for f in fds) >> 20)
 """
 d = Path(tempfile.mkdtemp(dir=sys.argv[2]))
@@ -175,7 +177,6 @@ print("RC", rc, out)
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-9 memfd pages past RLIMIT_AS in a normal user's sandbox")
 def test_r17_9_memfd_pages_past_rlimit_as_normal_user() -> None:
     import os
     import shutil
@@ -663,7 +664,6 @@ print("RC", rc, out)
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-42 /tmp's inodes unbounded (kernel memory), normal user")
 def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
     import os
     import shutil
