@@ -398,11 +398,12 @@ class SandboxCgroup:
                 (d / "memory.limit_in_bytes").write_text(str(limit))
                 self.memory_bytes = limit
 
-    def wrap(self, argv: list[str]) -> list[str]:
-        """``argv`` started inside the cgroups (moved in before it execs)."""
+    def wrap(self, argv: list[str], then: str = "") -> list[str]:
+        """``argv`` started inside the cgroups (moved in before it execs); ``then``: shell
+        commands run once moved, before the exec, each ending in ``&& ``."""
         procs = [str(d / "cgroup.procs") for d in self.dirs]
         moves = "".join(f'echo $$ > "${i + 1}" && ' for i in range(len(procs)))
-        return ["/bin/sh", "-c", f'{moves}shift {len(procs)} && exec "$@"', "sh", *procs, *argv]
+        return ["/bin/sh", "-c", f'{moves}shift {len(procs)} && {then}exec "$@"', "sh", *procs, *argv]
 
     def has_cpu(self) -> bool:
         """A cpu cgroup of its own (one CPU share, however many sessions it starts)."""

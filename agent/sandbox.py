@@ -958,6 +958,9 @@ class CommandRun:
     records_written: int = 0
     # Of the files the caller named (``steady``), those the run left untouched (agent/steady_files.py).
     steady: tuple[str, ...] = ()
+    # The sandbox's pid 1 was seen gone (its pidfd readable): the kernel had ended and reaped every
+    # other process of its pid namespace first, so none of the sandbox's uid is left to look for.
+    sandbox_gone: bool = False
 
 
 @dataclass(frozen=True)
@@ -1182,7 +1185,7 @@ def run_command_full(
         if lease is None and before:  # every process gone; before give_back's chown sets each ctime
             run.steady = steady_files.steady(view, before)
         if own is not None:  # every process of its uid gone, all it wrote is this user's again
-            own.give_back()
+            own.give_back(ended=run.sandbox_gone)
         if lease is None:  # the command ran as this user: what it locked, we unlock
             for root in (*([] if staged is not None else [cwd]), *launch.rw_binds):
                 _reclaim(root)
@@ -1202,7 +1205,10 @@ def run_command_full(
                     " or removed]"
                 )
         if lease is not None:  # nothing of the sandbox may touch the copy now
-            if not kill_uid(lease.uid):
+            # Its pid namespace seen ended: no process of the uid is left (nothing else runs as it:
+            # the sandbox cannot leave its pid namespace, setns being refused and needing a
+            # capability it has not); else every process of the uid is looked for and killed.
+            if not run.sandbox_gone and not kill_uid(lease.uid):
                 raise SandboxError(f"processes of sandbox uid {lease.uid} outlived the kill")
             cleared = True
             if before:  # nothing of the sandbox is left to touch the copy: before the copy-back
@@ -1411,9 +1417,9 @@ def _run(
         seccomp_fd=seccomp_fd,
         stage=(up_w, go_r) if up_w is not None and go_r is not None else None,
     )
-    cmd = _oom_first(cmd)
-    if cgroup is not None:
-        cmd = cgroup.wrap(cmd)
+    # One shell before bwrap (each exec a few ms of every run): moved into the cgroups, then the
+    # OOM killer's first choice.
+    cmd = cgroup.wrap(cmd, then=_OOM_FIRST) if cgroup is not None else _oom_first(cmd)
     start = time.monotonic()
     oom_before = _oom_kills()
     try:
@@ -1480,7 +1486,7 @@ def _run(
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + staged_s + timeout_s, quiet)
-        _stop(proc, pid1_fd)
+        gone = _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
         _stop(proc, pid1_fd)
         raise
@@ -1534,7 +1540,7 @@ def _run(
     if lingered:  # (no note in the output: it would differ from run to run with the load)
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
-    return CommandRun(code, out, duration, timed_out, data, lingered, written[0])
+    return CommandRun(code, out, duration, timed_out, data, lingered, written[0], sandbox_gone=gone)
 
 
 def _oom_first(argv: list[str]) -> list[str]:
@@ -1543,7 +1549,11 @@ def _oom_first(argv: list[str]) -> list[str]:
     never repo-agent. Set before bwrap, as we are (with CAP_SYS_RESOURCE, which a container's
     root may lack, that also sets the floor, oom_score_adj_min); the tests cannot lower it:
     the sandbox's /proc is read-only (agent/bwrap.py)."""
-    return ["/bin/sh", "-c", 'echo 1000 2>/dev/null > /proc/self/oom_score_adj; exec "$@"', "sh", *argv]
+    return ["/bin/sh", "-c", _OOM_FIRST + 'exec "$@"', "sh", *argv]
+
+
+# (Always true: a failed write, where we may not raise it, still starts the run.)
+_OOM_FIRST = "{ echo 1000 > /proc/self/oom_score_adj || :; } 2>/dev/null && "
 
 
 def _stage(
@@ -1643,15 +1653,18 @@ def _wait(
             finished_at = finished_at or time.monotonic()
 
 
-def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> None:
+def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> bool:
     """Kill what is left of the sandbox and return once all of it is gone. Killing its pid 1
-    ends its pid namespace, and pid 1 is reaped only after every process in it."""
+    ends its pid namespace, and pid 1 is reaped only after every process in it. True when pid 1
+    was seen gone: its pidfd turns readable only once the kernel has killed and reaped every
+    other process of the namespace (``zap_pid_ns_processes``, before pid 1's exit is told)."""
+    gone = False
     if pid1_fd is not None:
         try:
             signal.pidfd_send_signal(pid1_fd, signal.SIGKILL)
         except OSError:
             pass
-        _readable(pid1_fd, 30.0)
+        gone = _readable(pid1_fd, 30.0)
         try:  # bwrap reaps pid 1 and exits (killed first, it would leave pid 1 to init)
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -1660,3 +1673,4 @@ def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> None:
     # cannot be reused: killing the group reaches only what the command left behind.
     kill_group(proc.pid)
     proc.wait()
+    return gone

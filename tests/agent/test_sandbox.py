@@ -512,3 +512,25 @@ def test_a_command_found_in_a_later_path_entry_runs(tmp_path, sandbox):
     (later / "tool").chmod(0o644)
     with pytest.raises(SandboxError, match=f"cannot run {first / 'tool'}: make it"):  # the first it finds
         sb.run_command_full(["tool"], ws, timeout_s=30, sandbox=sandbox, env=env, ro_binds=(first, later))
+
+
+def test_a_run_whose_pid_namespace_ended_leaves_no_process_of_its_uid(tmp_path, monkeypatch):
+    """The end of a root run looks for its uid's processes only where pid 1 was not seen gone:
+    the kernel ends and reaps every process of a pid namespace before its pid 1 is gone, a
+    forked child left sleeping too."""
+    if os.geteuid() != 0 or sandbox_kind() != "bwrap":
+        pytest.fail("runs as root with bwrap")
+    leased: list[int] = []
+    looked: list[int] = []
+
+    def lease() -> uid_lease.UidLease:
+        got = uid_lease.lease_uid()
+        leased.append(got.uid)
+        return got
+
+    monkeypatch.setattr(sb, "lease_uid", lease)
+    monkeypatch.setattr(sb, "kill_uid", lambda uid, *a, **k: looked.append(uid) or uid_lease.kill_uid(uid, *a, **k))
+    left = "import os, time\nif os.fork() == 0:\n    os.close(1); os.close(2); time.sleep(60)\nprint('PARENT DONE')\n"
+    r = sb.run_command_full([sys.executable, "-c", left], tmp_path, timeout_s=30)
+    assert "PARENT DONE" in r.output and r.sandbox_gone, r
+    assert looked == [] and leased and uid_lease.processes_of(leased[0]) == [], (looked, leased)
