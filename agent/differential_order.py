@@ -68,16 +68,22 @@ _DYNAMIC = re.compile(rb"getattr|__dict__|eval|exec|compile|vars|globals|locals|
 _BUILTINS = re.compile(rb"builtins|__import__|\bCounter\s*=(?!=)|setattr\s*\([^)]*Counter")
 # A file that may rebind a builtin in a module other than itself (``_rebound``) holds one of
 # these bytes: an attribute written (``m.sorted = ...``, past spaces, comments, a line's
-# ``\\``), a ``setattr``, a patch, or an identifier spelled in non-ASCII (NFKC makes ``ｓorted``
-# ``sorted``). Only such files of the code under test are parsed for it; test-side ones always.
-_REBIND_HINT = re.compile(rb"\.(?:\s|\\|#[^\n]*)*(?:sorted|set|frozenset|len|Counter)\b|setattr|patch|[\x80-\xff]")
+# ``\\``), a ``setattr``, a patch, a namespace (``sys.modules``, ``__dict__``, ``vars``,
+# ``globals``), or an identifier spelled in non-ASCII (NFKC makes ``ｓorted`` ``sorted``).
+# Only such files of the code under test are parsed for it; test-side ones always.
+_REBIND_HINT = re.compile(
+    rb"\.(?:\s|\\|#[^\n]*)*(?:sorted|set|frozenset|len|Counter)\b|setattr|patch|modules|__dict__|globals|vars|[\x80-\xff]"
+)
 # Test-side code (``_test_side``): a file of the tests, or one naming a test runner (a plugin).
 _TEST_SIDE = re.compile(rb"pytest|unittest")
 # What reaches a module's namespace with a name not written (test-side code): every
 # builtin this reading trusts may then be rebound in a test module.
 _NAMESPACES = frozenset({"__dict__", "__globals__", "__builtins__", "builtins", "f_globals", "f_locals", "f_builtins"})
 _NAMESPACE_CALLS = frozenset({"vars", "globals", "locals", "exec", "eval", "compile", "__import__"})
-_NAMESPACE_ATTRS = frozenset({"get_referents", "get_referrers", "__setattr__", "ctypes", "pythonapi"})
+# (``__code__``/``FunctionType``: a test function remade over other globals.)
+_NAMESPACE_ATTRS = frozenset(
+    {"get_referents", "get_referrers", "__setattr__", "ctypes", "pythonapi", "__code__", "FunctionType"}
+)
 # A file of the task that defines a comparison (or a hash): an object of it compared with a
 # set, asked whether a list holds it, or put in a set, sees the items in their order.
 _COMPARISONS = re.compile(rb"__(eq|ne|lt|le|gt|ge|contains|hash)__")
@@ -227,6 +233,11 @@ def _rebound(tree: ast.AST, test_side: bool) -> frozenset[str]:
             if named is None and test_side:
                 return everything
             out |= (named or set()) & _UNORDERING
+        if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+            out |= _constant_names(node.slice)  # ``sys.modules[m].__dict__["sorted"] = list``
+        if isinstance(node, ast.Call) and _name(node.func) in ("update", "setdefault", "__setitem__", "setitem"):
+            out |= {k.arg for k in node.keywords if k.arg in _UNORDERING}  # ``vars(m).update(sorted=list)``
+            out |= set().union(*(_constant_names(a) for a in node.args[:2])) if node.args else set()
         if test_side and _names_computed(node, up):
             return everything
         if test_side and isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -234,6 +245,15 @@ def _rebound(tree: ast.AST, test_side: bool) -> frozenset[str]:
         if test_side and isinstance(node, ast.keyword) and node.arg in _UNORDERING:
             out.add(node.arg)  # ``m.__dict__.update(sorted=list)``, ``patch.multiple(m, sorted=list)``
     return frozenset(out)
+
+
+def _constant_names(node: ast.expr) -> set[str]:
+    """The builtins a string written out names (its last dotted part); a dict's keys too."""
+    if isinstance(node, ast.Dict):
+        return set().union(*(_constant_names(k) for k in node.keys if k is not None)) if node.keys else set()
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value.rsplit(".", 1)[-1].strip()} & _UNORDERING
+    return set()
 
 
 def _rebinding_call(func: ast.expr) -> bool:

@@ -115,6 +115,7 @@ def test_a_builtin_is_trusted_only_where_nothing_can_rebind_it(tmp_path):
         "value": ("", {"tests/conftest.py": "put = setattr\n"}, {}),
         "plugin": ("", {"m_plugin.py": "import pytest\n\n\ndef pytest_configure(config):\n    setattr(M, N, V)\n"}, {}),
         "package": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].sorted = list\n"}, sorted_only),
+        "dict": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].__dict__['sorted'] = list\n"}, sorted_only),
         "nfkc": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].\uff53orted = list\n"}, sorted_only),
     }
     for case, (head, files, want) in rebinding.items():
