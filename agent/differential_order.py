@@ -80,6 +80,13 @@ _TEST_SIDE = re.compile(rb"pytest|unittest")
 # builtin this reading trusts may then be rebound in a test module.
 _NAMESPACES = frozenset({"__dict__", "__globals__", "__builtins__", "builtins", "f_globals", "f_locals", "f_builtins"})
 _NAMESPACE_CALLS = frozenset({"vars", "globals", "locals", "exec", "eval", "compile", "__import__"})
+# A namespace read as a dict (``_namespace_writes``: only what is written through it counts),
+# and what reads a dict without writing it (``dict1 = t.__dict__; assert dict1 == dict2``,
+# ``vars(Themes).items()``: prettytable's tests).
+_VIEWS = frozenset({"__dict__", "__globals__", "f_globals", "f_locals"})
+_VIEW_CALLS = frozenset({"vars", "globals", "locals"})
+_READS = frozenset({"items", "keys", "values", "get", "copy", "__contains__", "__len__"})
+_COPIES = frozenset({"len", "list", "dict", "set", "frozenset", "sorted", "tuple", "repr", "str", "print", "bool"})
 # (``__code__``/``FunctionType``: a test function remade over other globals.)
 _NAMESPACE_ATTRS = frozenset(
     {"get_referents", "get_referrers", "__setattr__", "ctypes", "pythonapi", "__code__", "FunctionType"}
@@ -238,7 +245,12 @@ def _rebound(tree: ast.AST, test_side: bool) -> frozenset[str]:
         if isinstance(node, ast.Call) and _name(node.func) in ("update", "setdefault", "__setitem__", "setitem"):
             out |= {k.arg for k in node.keywords if k.arg in _UNORDERING}  # ``vars(m).update(sorted=list)``
             out |= set().union(*(_constant_names(a) for a in node.args[:2])) if node.args else set()
-        if test_side and _names_computed(node, up):
+        if test_side and _namespace(node):
+            written = _namespace_writes(node, up, 0)
+            if written is None:
+                return everything
+            out |= written
+        elif test_side and _names_computed(node, up):
             return everything
         if test_side and isinstance(node, ast.Constant) and isinstance(node.value, str):
             out |= {node.value.rsplit(".", 1)[-1].strip()} & _UNORDERING
@@ -279,6 +291,64 @@ def _rebinding_names(call: ast.Call) -> set[str] | None:
     return out if out and (multiple or any(isinstance(n, ast.Constant) for n in named)) else None
 
 
+def _namespace(node: ast.AST) -> bool:
+    """A module's or an object's namespace read as a dict: ``m.__dict__``, ``f.__globals__``, a
+    frame's ``f_globals``, ``vars(m)``, ``globals()``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in _VIEWS
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _VIEW_CALLS
+
+
+def _namespace_writes(node: ast.AST, up: dict[int, ast.AST], depth: int) -> set[str] | None:
+    """The builtins written through a namespace (``_namespace``), where every use of it is
+    seen: read (compared, searched, copied, iterated, ``.items()``), a key written out
+    (``del d["_sort_key"]``, ``d.update(sorted=f)``), or bound to a name once and used only
+    so; None: any other use (passed on, a key not written out)."""
+    p = up.get(id(node))
+    if isinstance(p, ast.Subscript) and p.value is node:
+        key = p.slice
+        if isinstance(p.ctx, ast.Load):
+            return set()
+        return _constant_names(key) if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+    if isinstance(p, ast.Attribute) and p.value is node:
+        call = up.get(id(p))
+        if not (isinstance(call, ast.Call) and call.func is p):
+            return None
+        if p.attr in _READS:
+            return set()
+        return _written_keys(call) if p.attr in ("update", "setdefault", "pop", "__setitem__", "__delitem__") else None
+    if isinstance(p, (ast.Compare, ast.Expr)) or (isinstance(p, (ast.For, ast.comprehension)) and p.iter is node):
+        return set()
+    if isinstance(p, ast.Call) and isinstance(p.func, ast.Name) and p.func.id in _COPIES and node in p.args:
+        return set()
+    if depth == 0 and isinstance(p, ast.Assign) and p.value is node:
+        bound = bound_once(p, up)
+        if bound is None:
+            return None
+        out: set[str] = set()
+        for load in bound[2].loads:
+            written = _namespace_writes(load, up, 1)
+            if written is None:
+                return None
+            out |= written
+        return out
+    return None
+
+
+def _written_keys(call: ast.Call) -> set[str] | None:
+    """The keys a dict method call names (``update(sorted=f)``, ``update({"k": v})``,
+    ``pop("k")``), where all are written out; None: one is not."""
+    if any(k.arg is None for k in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    out = {k.arg for k in call.keywords if k.arg is not None} & _UNORDERING
+    for a in call.args[:1]:
+        keys = a.keys if isinstance(a, ast.Dict) else [a]
+        if not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in keys):
+            return None
+        out |= set().union(*(_constant_names(k) for k in keys if k is not None)) if keys else set()
+    return out
+
+
 def _names_computed(node: ast.AST, up: dict[int, ast.AST]) -> bool:
     """Test-side code reaching a namespace with names not written: ``__dict__``, ``__globals__``,
     ``f_globals``, ``vars()``, ``exec``, ``gc.get_referents``, ``ctypes``, ``getattr(m, name)``,
@@ -293,16 +363,22 @@ def _names_computed(node: ast.AST, up: dict[int, ast.AST]) -> bool:
     if not isinstance(node, (ast.Name, ast.Attribute)):
         return False
     name = _name(node)
-    if name in _NAMESPACES or name in _NAMESPACE_ATTRS:
-        return True
     p = up.get(id(node))
     called = isinstance(p, ast.Call) and p.func is node
+    if isinstance(node, ast.Attribute) and name in _VIEWS:
+        return False  # ``_namespace_writes`` reads its uses
+    if name in _NAMESPACES or name in _NAMESPACE_ATTRS:
+        return True
     if name in ("setattr", "patch"):
-        # called (``_rebinding_names`` reads it), or the object a ``patch.object(...)`` is read from
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            return False  # bound here: each call of the name is read (``_rebinding_names``)
+        if isinstance(p, ast.Assign) and [t.id for t in p.targets if isinstance(t, ast.Name)] == [name]:
+            return False  # ``patch = importorskip("unittest.mock").patch``: the same name (tqdm's tests)
+        # called, or the object a ``patch.object(...)`` is read from
         outer = up.get(id(p))
         return not (called or (isinstance(p, ast.Attribute) and isinstance(outer, ast.Call) and outer.func is p))
     if isinstance(node, ast.Name) and name in _NAMESPACE_CALLS:
-        return True
+        return not (called and name in _VIEW_CALLS)  # a call of vars/globals: ``_namespace_writes``
     if called and isinstance(node, ast.Name) and name == "getattr" and isinstance(p, ast.Call):
         key = p.args[1] if len(p.args) > 1 else None
         return not (isinstance(key, ast.Constant) and isinstance(key.value, str))

@@ -115,6 +115,16 @@ def test_a_builtin_is_trusted_only_where_nothing_can_rebind_it(tmp_path):
         "value": ("", {"tests/conftest.py": "put = setattr\n"}, {}),
         "plugin": ("", {"m_plugin.py": "import pytest\n\n\ndef pytest_configure(config):\n    setattr(M, N, V)\n"}, {}),
         "package": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].sorted = list\n"}, sorted_only),
+        "alias": (
+            "",
+            {"m_plugin.py": "import pytest\n\n\n" + hook.format("d = it.module.__dict__\n        d['sorted'] = list")},
+            sorted_only,
+        ),
+        "key": (
+            "",
+            {"m_plugin.py": "import pytest\n\n\n" + hook.format("d = vars(it.module)\n        d[NAME] = list")},
+            {},
+        ),
         "dict": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].__dict__['sorted'] = list\n"}, sorted_only),
         "nfkc": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].\uff53orted = list\n"}, sorted_only),
     }
@@ -125,6 +135,11 @@ def test_a_builtin_is_trusted_only_where_nothing_can_rebind_it(tmp_path):
         "tests/conftest.py": hook.format("it.add_marker('slow')")
         + "\n\ndef pytest_configure(config):\n    setattr(config, 'seen', True)\n",
         "tests/test_b.py": "def test_b(monkeypatch):\n    monkeypatch.setattr('os.sep', '/')\n",
+        # tqdm's tests: ``patch`` bound under its own name
+        "tests/test_d.py": "def test_d():\n    patch = importorskip('unittest.mock').patch\n    with patch('m.x'):\n        pass\n",
+        # a plugin reading a namespace (as prettytable's tests do): only what is written counts
+        "m_plugin.py": "import pytest\n\n\ndef pytest_report_header(config):\n    d = config.__dict__\n"
+        "    del d['_k']\n    return [k for k, v in vars(config.option).items()] + list(d)\n",
         "m.py": "class C:\n    def __init__(self, **kw):\n        for k, v in kw.items():\n            setattr(self, k, v)\n"
         "        self.__dict__.update(kw)\n",
     }
