@@ -125,6 +125,7 @@ def test_a_builtin_is_trusted_only_where_nothing_can_rebind_it(tmp_path):
             {"m_plugin.py": "import pytest\n\n\n" + hook.format("d = vars(it.module)\n        d[NAME] = list")},
             {},
         ),
+        "loader": ("", {"tests/conftest.py": "from importlib.machinery import SourceFileLoader as L\n"}, {}),
         "dict": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].__dict__['sorted'] = list\n"}, sorted_only),
         "nfkc": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].\uff53orted = list\n"}, sorted_only),
     }
@@ -144,6 +145,10 @@ def test_a_builtin_is_trusted_only_where_nothing_can_rebind_it(tmp_path):
         "        self.__dict__.update(kw)\n",
     }
     assert _read(tmp_path / "honest", body, {"f", "g"}, "", honest) == {"f": "sorted", "g": "any"}
+    # A hidden test patch's conftest may rebind them too.
+    hidden = "+++ b/tests/conftest.py\n+def pytest_collection_modifyitems(items):\n+    items[0].module.sorted = list\n"
+    assert unordered_functions(tmp_path / "honest", ["tests"], {"f", "g"}, hidden_patch=hidden) == {}
+    assert unordered_functions(tmp_path / "honest", ["tests"], {"f", "g"}, hidden_patch="+++ b/x.txt\n+1\n") != {}
     # Only the builtin named loses its trust.
     only = {"tests/conftest.py": hook.format("it.module.len = list")}
     assert _read(tmp_path / "only", body, {"f", "g"}, "", only) == {"f": "sorted"}
