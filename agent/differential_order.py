@@ -26,6 +26,11 @@ a key sort keeps the order of ties, a Counter the order first met, sorting sets 
 in the order given; only what provably shows no order is left (``_use``), and a sorted read
 holds only where the answers' items sort one way (``sortable``, at compare time). Anything
 not read (a file that does not parse) keeps the order: strict is safe, loose is a forged PASS.
+
+Round 18 (r18-1..3): a star import into the test module (a helper's or the package's own
+``def sorted``), a conftest hook's ``item.module.sorted = list``: a test module's ``sorted``
+is the builtin only where nothing can rebind it (``_rebound``): no star import in the module,
+no attribute store, ``setattr`` or patch naming it (nor a name computed) in the test-side code.
 """
 
 from __future__ import annotations
@@ -61,6 +66,40 @@ _DYNAMIC = re.compile(rb"getattr|__dict__|eval|exec|compile|vars|globals|locals|
 # them is then known to be the standard one. (A rebinding through computed names is past
 # what a reading can see: no test a project writes in good faith does that.)
 _BUILTINS = re.compile(rb"builtins|__import__|\bCounter\s*=(?!=)|setattr\s*\([^)]*Counter")
+# A file that may rebind a builtin in a module other than itself (``_rebound``) holds one of
+# these bytes: an attribute written (``m.sorted = ...``, past spaces, comments, a line's
+# ``\\``), a ``setattr``, a patch, a namespace (``sys.modules``, ``__dict__``, ``vars``,
+# ``globals``), or an identifier spelled in non-ASCII (NFKC makes ``ｓorted`` ``sorted``).
+# Only such files of the code under test are parsed for it; test-side ones always.
+_REBIND_HINT = re.compile(
+    rb"\.(?:\s|\\|#[^\n]*)*(?:sorted|set|frozenset|len|Counter)\b|setattr|patch|modules|__dict__|globals|vars|[\x80-\xff]"
+)
+# Test-side code (``_test_side``): a file of the tests, or one naming a test runner (a plugin).
+_TEST_SIDE = re.compile(rb"pytest|unittest")
+# What reaches a module's namespace with a name not written (test-side code): every
+# builtin this reading trusts may then be rebound in a test module.
+_NAMESPACES = frozenset({"__dict__", "__globals__", "__builtins__", "builtins", "f_globals", "f_locals", "f_builtins"})
+_NAMESPACE_CALLS = frozenset({"vars", "globals", "locals", "exec", "eval", "compile", "__import__"})
+# A namespace read as a dict (``_namespace_writes``: only what is written through it counts),
+# and what reads a dict without writing it (``dict1 = t.__dict__; assert dict1 == dict2``,
+# ``vars(Themes).items()``: prettytable's tests).
+_VIEWS = frozenset({"__dict__", "__globals__", "f_globals", "f_locals"})
+_VIEW_CALLS = frozenset({"vars", "globals", "locals"})
+_READS = frozenset({"items", "keys", "values", "get", "copy", "__contains__", "__len__"})
+_COPIES = frozenset({"len", "list", "dict", "set", "frozenset", "sorted", "tuple", "repr", "str", "print", "bool"})
+# (``__code__``/``FunctionType``: a test function remade over other globals; an import hook,
+# a loader or ``runpy``: a test module run from other text than its file's.)
+_NAMESPACE_ATTRS = frozenset(
+    {"get_referents", "get_referrers", "__setattr__", "ctypes", "pythonapi", "__code__", "FunctionType"}
+    | {"meta_path", "path_hooks", "path_importer_cache", "source_to_code", "exec_module", "get_data"}
+    | {"SourceFileLoader", "SourcelessFileLoader", "module_from_spec", "run_path", "run_module", "NodeTransformer"}
+)
+# A hidden test patch (its text, not parsed) that may rebind a builtin for the tests: every one is.
+_PATCH_REBINDS = re.compile(
+    r"\.\s*(?:sorted|set|frozenset|len|Counter)\b|setattr|patch\b|__dict__|vars|globals|import\s*\*|exec|eval"
+    r"|compile|getattr|__code__|FunctionType|ctypes|meta_path|path_hooks|Loader|runpy|['\"]\s*(?:sorted|set|len)\b"
+    r"|[^\x00-\x7f]"
+)
 # A file of the task that defines a comparison (or a hash): an object of it compared with a
 # set, asked whether a list holds it, or put in a set, sees the items in their order.
 _COMPARISONS = re.compile(rb"__(eq|ne|lt|le|gt|ge|contains|hash)__")
@@ -97,6 +136,11 @@ def _unordered(
     names = {n for n in functions if n.isidentifier() and not re.search(rf"\b{re.escape(n)}\b", hidden_patch)}
     if not names:
         return ()
+    rebound = _rebound_anywhere(root, protected, test_dirs)
+    if rebound is None:
+        return ()  # the builtins this reading trusts may not be the builtins
+    if _PATCH_REBINDS.search(hidden_patch):
+        rebound = _UNORDERING  # the hidden tests' own conftest or helper may rebind any of them
     word = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
     called: set[str] = set()
     ordered: set[str] = set()
@@ -114,8 +158,6 @@ def _unordered(
             data = (root / rel).read_bytes()
         except OSError:
             return ()  # a file not read may name any of them
-        if not doctest and _BUILTINS.search(data):
-            return ()  # the builtins this reading trusts may not be the builtins
         comparisons = comparisons or (not doctest and bool(_COMPARISONS.search(data)))
         hits = {m.decode() for m in word.findall(data)} - ordered
         if doctest:
@@ -137,7 +179,7 @@ def _unordered(
         lines = data.splitlines()
         for name in hits:
             if test:
-                allowed, uses = _order_free_in_tests(tree, name, lines)
+                allowed, uses = _order_free_in_tests(tree, name, lines, rebound)
                 called |= {name} if uses else set()
                 sorting |= {name} if "sorted" in uses else set()
                 trusting |= {name} if "trusting" in uses else set()
@@ -156,6 +198,202 @@ def _unordered(
         (True, True): "sorted if listed",
     }
     return tuple(sorted((n, how[(n in sorting, n in partial)]) for n in free))
+
+
+def _rebound_anywhere(root: Path, protected: tuple[str, ...], test_dirs: tuple[str, ...]) -> frozenset[str] | None:
+    """The builtins this reading trusts (``_UNORDERING``) that some Python file of the task may
+    rebind in a test module (``_rebound``); None: every one, and ``sorted``'s order too (a file
+    naming ``builtins``, a file not read). Read in the task's source, never the workspace: a
+    rollout's code is not read here, and what it adds can only make a test stricter (a test's
+    ``sorted`` turned into ``list`` checks the order), never this reading looser."""
+    out: set[str] = set()
+    for rel in walk_files(root):
+        if not rel.endswith((".py", ".pyx", ".pxd")):
+            continue  # a .pyi stub never runs; a doctest file holds no code that rebinds
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            return None
+        if _BUILTINS.search(data):
+            return None
+        side = _test_code(rel, protected, test_dirs) or bool(_TEST_SIDE.search(data))
+        if not (side or _REBIND_HINT.search(data)):
+            continue
+        try:
+            tree = ast.parse(data) if rel.endswith(".py") else None
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+        if tree is None:  # not read as Python: whatever it may write is rebound
+            out |= _UNORDERING
+            continue
+        out |= _rebound(tree, side)
+    return frozenset(out)
+
+
+def _rebound(tree: ast.AST, test_side: bool) -> frozenset[str]:
+    """The builtins this reading trusts that the file may rebind in a module other than itself:
+    an attribute it writes (``item.module.sorted = list``), a ``setattr``, ``monkeypatch.setattr``,
+    ``mock.patch`` naming one (``"tests.test_u.sorted"``, ``patch.multiple(m, sorted=...)``).
+    In test-side code (the tests, conftests, helpers, plugins: ``_TEST_SIDE``) also every one
+    where a name is not written out (``setattr(m, name, v)``, ``m.__dict__``, ``vars(m)``, a
+    frame's ``f_globals``, ``setattr`` passed as a value or imported under another name), and
+    a string naming one. The limit: the code under test reaching a test module's namespace by
+    a computed name is past a reading (no project writes that in good faith; and it is the
+    task's source, never the rollout's, that is read)."""
+    everything = frozenset(_UNORDERING)
+    out: set[str] = set()
+    up = parents(tree) if test_side else {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load) and node.attr in _UNORDERING:
+            out.add(node.attr)
+        if isinstance(node, ast.Call) and _rebinding_call(node.func):
+            named = _rebinding_names(node)
+            if named is None and test_side:
+                return everything
+            out |= (named or set()) & _UNORDERING
+        if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+            out |= _constant_names(node.slice)  # ``sys.modules[m].__dict__["sorted"] = list``
+        if isinstance(node, ast.Call) and _name(node.func) in ("update", "setdefault", "__setitem__", "setitem"):
+            out |= {k.arg for k in node.keywords if k.arg in _UNORDERING}  # ``vars(m).update(sorted=list)``
+            out |= set().union(*(_constant_names(a) for a in node.args[:2])) if node.args else set()
+        if test_side and _namespace(node):
+            written = _namespace_writes(node, up, 0)
+            if written is None:
+                return everything
+            out |= written
+        elif test_side and _names_computed(node, up):
+            return everything
+        if test_side and isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out |= {node.value.rsplit(".", 1)[-1].strip()} & _UNORDERING
+        if test_side and isinstance(node, ast.keyword) and node.arg in _UNORDERING:
+            out.add(node.arg)  # ``m.__dict__.update(sorted=list)``, ``patch.multiple(m, sorted=list)``
+    return frozenset(out)
+
+
+def _constant_names(node: ast.expr) -> set[str]:
+    """The builtins a string written out names (its last dotted part); a dict's keys too."""
+    if isinstance(node, ast.Dict):
+        return set().union(*(_constant_names(k) for k in node.keys if k is not None)) if node.keys else set()
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value.rsplit(".", 1)[-1].strip()} & _UNORDERING
+    return set()
+
+
+def _rebinding_call(func: ast.expr) -> bool:
+    """``setattr``, ``monkeypatch.setattr``, ``object.__setattr__``, ``mock.patch``,
+    ``patch.object``/``patch.multiple``/``patch.dict``."""
+    name = _name(func)
+    if name in ("setattr", "__setattr__", "patch"):
+        return True
+    return isinstance(func, ast.Attribute) and name in ("object", "multiple", "dict") and _name(func.value) == "patch"
+
+
+def _rebinding_names(call: ast.Call) -> set[str] | None:
+    """The names a rebinding call writes: the last dotted part of each string among its first
+    two arguments or its target/name keywords, and its keyword names; None: one not written out."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    named = [*call.args[:2], *(k.value for k in call.keywords if k.arg in ("target", "name", "attribute", "in_dict"))]
+    out = {
+        n.value.rsplit(".", 1)[-1].strip() for n in named if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
+    out |= {k.arg for k in call.keywords if k.arg is not None}
+    multiple = _name(call.func) == "multiple"
+    return out if out and (multiple or any(isinstance(n, ast.Constant) for n in named)) else None
+
+
+def _namespace(node: ast.AST) -> bool:
+    """A module's or an object's namespace read as a dict: ``m.__dict__``, ``f.__globals__``, a
+    frame's ``f_globals``, ``vars(m)``, ``globals()``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in _VIEWS
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _VIEW_CALLS
+
+
+def _namespace_writes(node: ast.AST, up: dict[int, ast.AST], depth: int) -> set[str] | None:
+    """The builtins written through a namespace (``_namespace``), where every use of it is
+    seen: read (compared, searched, copied, iterated, ``.items()``), a key written out
+    (``del d["_sort_key"]``, ``d.update(sorted=f)``), or bound to a name once and used only
+    so; None: any other use (passed on, a key not written out)."""
+    p = up.get(id(node))
+    if isinstance(p, ast.Subscript) and p.value is node:
+        key = p.slice
+        if isinstance(p.ctx, ast.Load):
+            return set()
+        return _constant_names(key) if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+    if isinstance(p, ast.Attribute) and p.value is node:
+        call = up.get(id(p))
+        if not (isinstance(call, ast.Call) and call.func is p):
+            return None
+        if p.attr in _READS:
+            return set()
+        return _written_keys(call) if p.attr in ("update", "setdefault", "pop", "__setitem__", "__delitem__") else None
+    if isinstance(p, (ast.Compare, ast.Expr)) or (isinstance(p, (ast.For, ast.comprehension)) and p.iter is node):
+        return set()
+    if isinstance(p, ast.Call) and isinstance(p.func, ast.Name) and p.func.id in _COPIES and node in p.args:
+        return set()
+    if depth == 0 and isinstance(p, ast.Assign) and p.value is node:
+        bound = bound_once(p, up)
+        if bound is None:
+            return None
+        out: set[str] = set()
+        for load in bound[2].loads:
+            written = _namespace_writes(load, up, 1)
+            if written is None:
+                return None
+            out |= written
+        return out
+    return None
+
+
+def _written_keys(call: ast.Call) -> set[str] | None:
+    """The keys a dict method call names (``update(sorted=f)``, ``update({"k": v})``,
+    ``pop("k")``), where all are written out; None: one is not."""
+    if any(k.arg is None for k in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    out = {k.arg for k in call.keywords if k.arg is not None} & _UNORDERING
+    for a in call.args[:1]:
+        keys = a.keys if isinstance(a, ast.Dict) else [a]
+        if not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in keys):
+            return None
+        out |= set().union(*(_constant_names(k) for k in keys if k is not None)) if keys else set()
+    return out
+
+
+def _names_computed(node: ast.AST, up: dict[int, ast.AST]) -> bool:
+    """Test-side code reaching a namespace with names not written: ``__dict__``, ``__globals__``,
+    ``f_globals``, ``vars()``, ``exec``, ``gc.get_referents``, ``ctypes``, ``getattr(m, name)``,
+    ``setattr``/``patch`` passed as a value or imported under another name."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.rsplit(".", 1)[-1].strip() in _NAMESPACES  # ``getattr(m, "__dict__")``
+    if isinstance(node, ast.alias):
+        last = node.name.rsplit(".", 1)[-1]
+        return last in _NAMESPACES | _NAMESPACE_ATTRS or (
+            last in ("setattr", "patch") and node.asname not in (None, last)
+        )
+    if not isinstance(node, (ast.Name, ast.Attribute)):
+        return False
+    name = _name(node)
+    p = up.get(id(node))
+    called = isinstance(p, ast.Call) and p.func is node
+    if isinstance(node, ast.Attribute) and name in _VIEWS:
+        return False  # ``_namespace_writes`` reads its uses
+    if name in _NAMESPACES or name in _NAMESPACE_ATTRS:
+        return True
+    if name in ("setattr", "patch"):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            return False  # bound here: each call of the name is read (``_rebinding_names``)
+        if isinstance(p, ast.Assign) and [t.id for t in p.targets if isinstance(t, ast.Name)] == [name]:
+            return False  # ``patch = importorskip("unittest.mock").patch``: the same name (tqdm's tests)
+        # called, or the object a ``patch.object(...)`` is read from
+        outer = up.get(id(p))
+        return not (called or (isinstance(p, ast.Attribute) and isinstance(outer, ast.Call) and outer.func is p))
+    if isinstance(node, ast.Name) and name in _NAMESPACE_CALLS:
+        return not (called and name in _VIEW_CALLS)  # a call of vars/globals: ``_namespace_writes``
+    if called and isinstance(node, ast.Name) and name == "getattr" and isinstance(p, ast.Call):
+        key = p.args[1] if len(p.args) > 1 else None
+        return not (isinstance(key, ast.Constant) and isinstance(key.value, str))
+    return False
 
 
 def _reaches_dynamically(tree: ast.AST) -> bool:
@@ -210,12 +448,13 @@ def _span(node: ast.expr | ast.stmt, lines: list[bytes], name: str | None = None
 
 
 def _order_free_in_tests(
-    tree: ast.AST, name: str, lines: list[bytes]
+    tree: ast.AST, name: str, lines: list[bytes], rebound: frozenset[str]
 ) -> tuple[list[tuple[_Position, _Position]], set[_Use]]:
     """The spans in a test file where ``name`` may occur (its order-free calls, its plain
-    imports), and how those calls' results are read (empty: no such call)."""
+    imports), and how those calls' results are read (empty: no such call); ``rebound``: the
+    builtins some file of the task may rebind here (``_rebound_anywhere``)."""
     up = parents(tree)
-    std = _standard(tree)
+    std = _standard(tree) - rebound
     spans: list[tuple[_Position, _Position]] = []
     uses: set[_Use] = set()
     for node in ast.walk(tree):
@@ -417,7 +656,10 @@ def _one_sort(values: list[object]) -> bool:
 def _standard(tree: ast.AST) -> frozenset[str]:
     """The names among ``sorted``, ``set``, ``frozenset``, ``len`` this file never binds
     (the builtins), and ``Counter`` where ``from collections import Counter`` is its only
-    binding: a test's own ``def sorted(xs)`` keeps the order."""
+    binding: a test's own ``def sorted(xs)`` keeps the order. A star import may bind any of
+    them (a helper's or the package's own ``sorted``, round 18 r18-1/r18-3): none then."""
+    if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
+        return frozenset()
     bound: dict[str, list[ast.AST]] = {}
     for node in ast.walk(tree):
         names: tuple[str | None, ...] = (

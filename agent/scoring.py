@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
 from agent.sandbox import MAX_VERDICT_RECORD_BYTES, PLUGIN_DIR, SandboxError, VerdictPipe, run_command_full
+from agent.suites.env import trusted_env_dirs
 from agent.trace import TestCounts
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def run_tests(
             code,
             trusted_hook_files=trusted_hook_files,
             trusted_code_files=trusted_code_files,
-            trusted_dirs=(str(python_env),) if python_env is not None else (),
+            trusted_dirs=trusted_env_dirs(python_env) if python_env is not None else (),
             nonce=nonce,
             workspace=str(Path(workspace_dir).absolute()),
             cut=run.records_written > len(run.records),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import configparser
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -34,6 +35,8 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from agent.bwrap import runtime_dirs
 
 ENV_AUTO = "auto"
 ENV_NONE = "none"
@@ -419,6 +422,51 @@ def resolve_env(spec: str | None, source: Path, base_dir: Path | None, declared:
     if spec == ENV_AUTO:
         return build_env(plan_for(source, declared)).path
     return check_env_dir(Path(base_dir or ".") / spec)
+
+
+def trusted_env_dirs(env: Path) -> tuple[str, ...]:
+    """Where a task venv's pytest plugins (their hooks, trace functions) may come from without
+    being the run's doing (agent/pytest_report.judge ``trusted_dirs``): the venv, and for a
+    venv made with ``--system-site-packages`` (pyvenv.cfg ``include-system-site-packages =
+    true``), whose tests load the base interpreter's plugins too (pytest-benchmark's,
+    hypothesis'), that interpreter's site directories. Each only where the sandbox mounts it
+    read-only (``runtime_dirs``: the interpreter's real prefix): code under test cannot write
+    a file there, so a hook found there was installed by the user before the run, as a hook
+    in the venv is. The user site (``~/.local``) is not mounted and not trusted."""
+    env = Path(env)
+    out = [str(env)]
+    if _cfg_value(env, "include-system-site-packages").lower() == "true":
+        python = str(env.resolve() / "bin" / "python")  # as agent/scoring.py hands it to the sandbox
+        mounted = runtime_dirs(python)
+        for d in _base_site_dirs(python):
+            real = os.path.realpath(d)
+            if real not in out and any(real == m or real.startswith(m + os.sep) for m in mounted):
+                out.append(real)
+    return tuple(out)
+
+
+def _cfg_value(env: Path, name: str) -> str:
+    try:
+        for line in (Path(env) / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip().lower() == name:
+                return value.strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return ""
+
+
+@functools.lru_cache(maxsize=16)
+def _base_site_dirs(python: str) -> tuple[str, ...]:
+    """The site directories of the interpreter a venv runs on, as that interpreter names them
+    (Debian's dist-packages too); asked with ``-I -S``: no site, no .pth file, no environment."""
+    code = "import json, site, sys; print(json.dumps(site.getsitepackages([sys.base_prefix, sys.base_exec_prefix])))"
+    try:
+        run = subprocess.run([python, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30, check=True)
+        found = json.loads(run.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return ()  # not known: nothing more trusted
+    return tuple(d for d in found if isinstance(d, str) and os.path.isabs(d)) if isinstance(found, list) else ()
 
 
 def env_home(env: Path) -> Path | None:

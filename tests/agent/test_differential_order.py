@@ -93,3 +93,62 @@ def test_sorted_results_compare_without_order_only_where_the_items_sort_one_way(
     found = {"v": {"iter": [2, 1]}}
     assert as_multiset(found, "any if listed") == found and as_multiset(found, "sorted")["v"] == {"set": [2, 1]}
     assert as_multiset({"v": {"list": [2, 1]}}, "sorted if listed")["v"] == {"set": [2, 1]}
+
+
+def test_a_builtin_is_trusted_only_where_nothing_can_rebind_it(tmp_path):
+    """Round 18 (r18-1..3): a star import, a hook writing the test module's ``sorted``, a
+    setattr/patch naming it or a name not written out, keep the order; honest shapes do not."""
+    body = "    assert sorted(f([2, 1])) == [1, 2] and len(g([1])) == 1\n"
+    hook = "def pytest_collection_modifyitems(items):\n    for it in items:\n        {}\n"
+    sorted_only = {"g": "any"}  # the rebound ``sorted`` alone loses its trust
+    rebinding = {
+        "star": ("from os.path import *\n", {}, {}),  # may bind any name
+        "store": ("", {"tests/conftest.py": hook.format("it.module.sorted = list")}, sorted_only),
+        "setattr": ("", {"tests/conftest.py": hook.format("setattr(it.module, 'sor' 'ted', list)")}, sorted_only),
+        "patch": (
+            "",
+            {"tests/conftest.py": "from unittest import mock\n\nP = mock.patch('tests.test_a.sorted', list)\n"},
+            sorted_only,
+        ),
+        "computed": ("", {"tests/conftest.py": hook.format("setattr(it.module, NAME, list)")}, {}),
+        "frame": ("", {"tests/helper.py": "import sys\n\nsys._getframe(1).f_globals.clear()\n"}, {}),
+        "value": ("", {"tests/conftest.py": "put = setattr\n"}, {}),
+        "plugin": ("", {"m_plugin.py": "import pytest\n\n\ndef pytest_configure(config):\n    setattr(M, N, V)\n"}, {}),
+        "package": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].sorted = list\n"}, sorted_only),
+        "alias": (
+            "",
+            {"m_plugin.py": "import pytest\n\n\n" + hook.format("d = it.module.__dict__\n        d['sorted'] = list")},
+            sorted_only,
+        ),
+        "key": (
+            "",
+            {"m_plugin.py": "import pytest\n\n\n" + hook.format("d = vars(it.module)\n        d[NAME] = list")},
+            {},
+        ),
+        "loader": ("", {"tests/conftest.py": "from importlib.machinery import SourceFileLoader as L\n"}, {}),
+        "dict": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].__dict__['sorted'] = list\n"}, sorted_only),
+        "nfkc": ("", {"m.py": "import sys\n\nsys.modules['tests.test_a'].\uff53orted = list\n"}, sorted_only),
+    }
+    for case, (head, files, want) in rebinding.items():
+        assert _read(tmp_path / case, body, {"f", "g"}, head, files) == want, case
+    # What cannot reach a test module's names leaves it order-free (honest tests and packages).
+    honest = {
+        "tests/conftest.py": hook.format("it.add_marker('slow')")
+        + "\n\ndef pytest_configure(config):\n    setattr(config, 'seen', True)\n",
+        "tests/test_b.py": "def test_b(monkeypatch):\n    monkeypatch.setattr('os.sep', '/')\n",
+        # tqdm's tests: ``patch`` bound under its own name
+        "tests/test_d.py": "def test_d():\n    patch = importorskip('unittest.mock').patch\n    with patch('m.x'):\n        pass\n",
+        # a plugin reading a namespace (as prettytable's tests do): only what is written counts
+        "m_plugin.py": "import pytest\n\n\ndef pytest_report_header(config):\n    d = config.__dict__\n"
+        "    del d['_k']\n    return [k for k, v in vars(config.option).items()] + list(d)\n",
+        "m.py": "class C:\n    def __init__(self, **kw):\n        for k, v in kw.items():\n            setattr(self, k, v)\n"
+        "        self.__dict__.update(kw)\n",
+    }
+    assert _read(tmp_path / "honest", body, {"f", "g"}, "", honest) == {"f": "sorted", "g": "any"}
+    # A hidden test patch's conftest may rebind them too.
+    hidden = "+++ b/tests/conftest.py\n+def pytest_collection_modifyitems(items):\n+    items[0].module.sorted = list\n"
+    assert unordered_functions(tmp_path / "honest", ["tests"], {"f", "g"}, hidden_patch=hidden) == {}
+    assert unordered_functions(tmp_path / "honest", ["tests"], {"f", "g"}, hidden_patch="+++ b/x.txt\n+1\n") != {}
+    # Only the builtin named loses its trust.
+    only = {"tests/conftest.py": hook.format("it.module.len = list")}
+    assert _read(tmp_path / "only", body, {"f", "g"}, "", only) == {"f": "sorted"}

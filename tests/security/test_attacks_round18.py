@@ -9,10 +9,6 @@ import pytest
 from agent.differential_order import unordered_functions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-1 a test helper star-imported into the test module rebinds sorted(); the order read is kept off",
-)
 def test_star_imported_sorted_shadow_keeps_order(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "tests").mkdir()
@@ -37,20 +33,12 @@ def _uniq_task(root: Path, conftest: str, test_body: str, package_extra: str = "
 _ORDER_CHECK = "def test_u():\n    assert sorted(uniq([3, 1, 3, 2])) == [3, 1, 2]\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-2 a conftest hook sets the test module's sorted (item.module.sorted = list); taken as order-free",
-)
 def test_conftest_hook_sets_module_sorted_keeps_order(tmp_path: Path) -> None:
     conftest = "def pytest_collection_modifyitems(items):\n    for it in items:\n        it.module.sorted = list\n"
     _uniq_task(tmp_path, conftest, _ORDER_CHECK)
     assert "uniq" not in unordered_functions(tmp_path, ["tests"], {"uniq"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-3 the package under test defines sorted and the test star-imports it; taken as order-free",
-)
 def test_package_star_import_sorted_keeps_order(tmp_path: Path) -> None:
     _uniq_task(
         tmp_path,

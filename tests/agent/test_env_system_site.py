@@ -1,0 +1,49 @@
+"""A task venv made with ``--system-site-packages`` (an honest user setup): its tests load the
+base interpreter's pytest plugins, whose hooks are the user's, not the run's
+(agent/suites/env.py ``trusted_env_dirs``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from agent.pytest_report import judge
+from agent.suites.env import trusted_env_dirs
+
+
+def _records(*recs: dict) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in recs)
+
+
+def _run(hook_file: str) -> bytes:
+    test = [
+        {"k": "report", "id": "t::a", "when": w, "outcome": "passed", "xfail": False}
+        for w in ("setup", "call", "teardown")
+    ]
+    hook = {"k": "hook", "hook": "pytest_runtest_makereport", "file": hook_file}
+    return _records({"k": "hello", "pid": 7}, *test, hook, {"k": "finish", "exitstatus": 0})
+
+
+def test_a_system_site_packages_venv_trusts_the_base_plugins_and_nothing_more(tmp_path: Path) -> None:
+    base_python = str(Path(sys.base_prefix) / "bin" / "python3")
+    for name, flags in (("ssp", ["--system-site-packages"]), ("plain", [])):
+        subprocess.run([base_python, "-m", "venv", "--without-pip", *flags, str(tmp_path / name)], check=True)
+    base_site = os.path.realpath(sysconfig.get_path("purelib", vars={"base": sys.base_prefix}))
+    ssp, plain = trusted_env_dirs(tmp_path / "ssp"), trusted_env_dirs(tmp_path / "plain")
+    assert base_site in ssp and base_site not in plain and str(tmp_path / "plain") in plain
+    assert not any(d.startswith(os.path.expanduser("~/.local") + os.sep) for d in ssp)  # not mounted: not trusted
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    benchmark = _run(os.path.join(base_site, "pytest_benchmark", "plugin.py"))
+    # The honest run: pytest-benchmark's hooks from the base interpreter, loaded by the venv's pytest.
+    assert judge(benchmark, 0, trusted_dirs=ssp, workspace=str(ws)).tamper == []
+    assert judge(benchmark, 0, trusted_dirs=plain, workspace=str(ws)).tamper != []  # not its venv's: tampering
+    # A hook the run's own code registers is tampering whatever the venv.
+    (ws / "gcd.py").write_text("")
+    assert judge(_run(f"{ws}/gcd.py"), 0, trusted_dirs=ssp, workspace=str(ws)).tamper == [
+        "pytest hook pytest_runtest_makereport implemented in gcd.py"
+    ]
