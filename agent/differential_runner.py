@@ -372,10 +372,29 @@ def _type_name_of(t: type) -> str:
     return name if mod == "builtins" else f"{mod}.{name}"
 
 
+def _aside(fd: int) -> int:
+    """``fd`` moved to a free descriptor drawn high (non-inheritable), its number closed: a
+    plain ``python script.py`` holds only 0, 1 and 2, so its next file is 3 (r18-5: a fix
+    right only while 3 was open; r18-6: only while a new file's was not 3). Drawn, not fixed,
+    so that no one number names this runner; finding it by a scan of descriptors is what the
+    SUSPECT scan reads (fd_writes, host_probe)."""
+    while True:
+        high = 256 + int.from_bytes(os.urandom(2), "little") % 640  # below the sandbox's 1024
+        try:
+            os.fstat(high)
+        except OSError:
+            break
+    os.dup2(fd, high, inheritable=False)
+    os.close(fd)
+    return high
+
+
 def main() -> None:
     fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
-    out = os.dup(fd)  # non-inheritable copy; the inherited number is closed
-    os.close(fd)
+    # The sandbox sets it empty (agent/differential.py): stdout and stderr buffered as in a
+    # plain run, and no variable left that a plain run has not (r18-8).
+    os.environ.pop("PYTHONUNBUFFERED", None)
+    out = _aside(fd)  # descriptor 3 free again, as in a plain script (r18-5, r18-6)
     dumps, write, dup2 = json.dumps, os.write, os.dup2
     current_frames = sys._current_frames  # taken before any workspace code could replace it
 
@@ -388,9 +407,9 @@ def main() -> None:
     with open(os.path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = json.load(f)
     tty_at = spec.get("stdin_tty") or []
-    tty = os.dup(0) if tty_at and os.isatty(0) else None  # non-inheritable copies
-    null = os.open(os.devnull, os.O_RDONLY) if tty is not None else None
-    piped = os.dup(1) if tty is not None else None
+    tty = _aside(os.dup(0)) if tty_at and os.isatty(0) else None  # non-inheritable copies
+    null = _aside(os.open(os.devnull, os.O_RDONLY)) if tty is not None else None
+    piped = _aside(os.dup(1)) if tty is not None else None
 
     def stdin(terminal: bool) -> None:
         """stdin and stdout a terminal, as at a person's shell; else /dev/null and a pipe."""
@@ -508,7 +527,11 @@ def main() -> None:
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).
     send({"k": "finish", "s": spent[0], "threads": len(current_frames()) - 1})
-    sys.stdout.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()  # buffered as in a plain run: what the calls printed is kept
+        except BaseException:  # the code under test's streams: its business
+            pass
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish
 
 
