@@ -38,6 +38,7 @@ with it or with /dev/null and the pipe in its place.
 
 from __future__ import annotations  # annotations stay text: this script imports no typing
 
+import _queue
 import collections
 import decimal
 import fractions
@@ -372,6 +373,57 @@ def _type_name_of(t: type) -> str:
     return name if mod == "builtins" else f"{mod}.{name}"
 
 
+# Taken before any workspace code runs: where the standard library is, and the exact C type
+# of the queue a ThreadPoolExecutor's workers wait on (_queue is built in: no heap to speak of).
+_STDLIB = os.path.dirname(os.__file__)
+_SimpleQueue = _queue.SimpleQueue
+_POOL_WORKER: list[Any] = []  # (the standard _worker's code, the line it waits at), once read
+
+
+def _pool_worker_code() -> Any:
+    """The standard library's ``concurrent.futures.thread._worker`` code, compiled here from
+    its file (read-only in the sandbox), and the line of its wait for work; never taken from
+    ``sys.modules``, which the code under test can fill with a module of its own."""
+    if not _POOL_WORKER:
+        path = os.path.join(_STDLIB, "concurrent", "futures", "thread.py")
+        try:
+            with open(path, encoding="utf-8") as f:
+                src = f.read()
+            code = [c for c in compile(src, path, "exec").co_consts if getattr(c, "co_name", "") == "_worker"][0]
+            wait = [
+                n
+                for n, line in enumerate(src.splitlines(), 1)
+                if line.strip() == "work_item = work_queue.get(block=True)"
+            ]
+            _POOL_WORKER.append((code, wait[0] if len(wait) == 1 else -1))
+        except (OSError, SyntaxError, ValueError, IndexError):
+            _POOL_WORKER.append((None, -1))
+    return _POOL_WORKER[0]
+
+
+def _idle_pool_worker(frame: Any) -> bool:
+    """The thread's innermost Python frame is the standard pool worker blocked at its wait on a
+    real (C) SimpleQueue that is empty. Nothing of it runs until a put: a thread putting is
+    counted (it is running), and a put from the main thread after the last reading would be
+    code the runner calls there, which it never does (its finish and ``os._exit``). Its code is
+    compared to the standard library's compiled here (bytecode, constants, names): a function
+    of the code's own named ``_worker`` at that file name is counted."""
+    code, line = _pool_worker_code()
+    f_code = frame.f_code
+    if code is None or line < 0 or frame.f_lineno != line:
+        return False
+    if (f_code.co_code, f_code.co_consts, f_code.co_names, f_code.co_varnames, f_code.co_filename) != (
+        code.co_code,
+        code.co_consts,
+        code.co_names,
+        code.co_varnames,
+        code.co_filename,
+    ):
+        return False
+    queue = frame.f_locals.get("work_queue")
+    return type(queue) is _SimpleQueue and _SimpleQueue.qsize(queue) == 0
+
+
 def _aside(fd: int) -> int:
     """``fd`` moved to a free descriptor drawn high (non-inheritable), its number closed: a
     plain ``python script.py`` holds only 0, 1 and 2, so its next file is 3 (r18-5: a fix
@@ -526,7 +578,11 @@ def main() -> None:
     # Threads of the code's own still running now can change what callers hold after any
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).
-    send({"k": "finish", "s": spent[0], "threads": len(current_frames()) - 1})
+    # A worker of a ThreadPoolExecutor waiting on its empty queue is not counted (r18-4: an
+    # honest module-level pool): it runs nothing until something puts work in that queue, and
+    # what could (another thread) is counted itself (``_idle_pool_worker``).
+    running = [f for f in current_frames().values() if not _idle_pool_worker(f)]
+    send({"k": "finish", "s": spent[0], "threads": len(running) - 1})
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()  # buffered as in a plain run: what the calls printed is kept

@@ -61,11 +61,6 @@ def test_package_star_import_sorted_keeps_order(tmp_path: Path) -> None:
     assert "uniq" not in unordered_functions(tmp_path, ["tests"], {"uniq"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-4 an honest fix keeping a module-level ThreadPoolExecutor is judged FAIL by the differential's "
-    "thread count (its idle workers are 'threads of the code's own still running')",
-)
 def test_honest_fix_with_module_thread_pool_passes(tmp_path: Path) -> None:
     import shutil
 
