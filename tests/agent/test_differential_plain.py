@@ -245,3 +245,26 @@ def test_only_an_idle_standard_pool_worker_is_not_a_running_thread() -> None:
     finally:
         busy.set()  # a failed assertion never leaves the pool's shutdown waiting on it
         pool.shutdown(wait=False)
+
+
+def test_the_runner_s_pipe_is_moved_above_the_descriptors_a_plain_script_uses() -> None:
+    # r18-5/6: the pipe moved high and its number closed, the lowest free descriptor is the
+    # one a plain script's next file gets.
+    import os
+
+    r, w = os.pipe()
+    try:
+        lowest = os.dup(0)
+        os.close(lowest)
+        moved = runner._aside(w)
+        assert 256 <= moved < 896 and not os.get_inheritable(moved)
+        with pytest.raises(OSError):
+            os.fstat(w)  # its number free again
+        os.write(moved, b"x")
+        assert os.read(r, 1) == b"x"
+        again = os.dup(0)
+        assert again == min(lowest, w)
+        os.close(again)
+        os.close(moved)
+    finally:
+        os.close(r)
