@@ -38,6 +38,7 @@ with it or with /dev/null and the pipe in its place.
 
 from __future__ import annotations  # annotations stay text: this script imports no typing
 
+import _queue
 import collections
 import decimal
 import fractions
@@ -372,10 +373,80 @@ def _type_name_of(t: type) -> str:
     return name if mod == "builtins" else f"{mod}.{name}"
 
 
+# Taken before any workspace code runs: where the standard library is, and the exact C type
+# of the queue a ThreadPoolExecutor's workers wait on (_queue is built in: no heap to speak of).
+_STDLIB = os.path.dirname(os.__file__)
+_SimpleQueue = _queue.SimpleQueue
+_POOL_WORKER: list[Any] = []  # (the standard _worker's code, the line it waits at), once read
+
+
+def _pool_worker_code() -> Any:
+    """The standard library's ``concurrent.futures.thread._worker`` code, compiled here from
+    its file (read-only in the sandbox), and the line of its wait for work; never taken from
+    ``sys.modules``, which the code under test can fill with a module of its own."""
+    if not _POOL_WORKER:
+        path = os.path.join(_STDLIB, "concurrent", "futures", "thread.py")
+        try:
+            with open(path, encoding="utf-8") as f:
+                src = f.read()
+            code = [c for c in compile(src, path, "exec").co_consts if getattr(c, "co_name", "") == "_worker"][0]
+            wait = [
+                n
+                for n, line in enumerate(src.splitlines(), 1)
+                if line.strip() == "work_item = work_queue.get(block=True)"
+            ]
+            _POOL_WORKER.append((code, wait[0] if len(wait) == 1 else -1))
+        except (OSError, SyntaxError, ValueError, IndexError):
+            _POOL_WORKER.append((None, -1))
+    return _POOL_WORKER[0]
+
+
+def _idle_pool_worker(frame: Any) -> bool:
+    """The thread's innermost Python frame is the standard pool worker blocked at its wait on a
+    real (C) SimpleQueue that is empty. Nothing of it runs until a put: a thread putting is
+    counted (it is running), and a put from the main thread after the last reading would be
+    code the runner calls there, which it never does (its finish and ``os._exit``). Its code is
+    compared to the standard library's compiled here (bytecode, constants, names): a function
+    of the code's own named ``_worker`` at that file name is counted."""
+    code, line = _pool_worker_code()
+    f_code = frame.f_code
+    if code is None or line < 0 or frame.f_lineno != line:
+        return False
+    if (f_code.co_code, f_code.co_consts, f_code.co_names, f_code.co_varnames, f_code.co_filename) != (
+        code.co_code,
+        code.co_consts,
+        code.co_names,
+        code.co_varnames,
+        code.co_filename,
+    ):
+        return False
+    queue = frame.f_locals.get("work_queue")
+    return type(queue) is _SimpleQueue and _SimpleQueue.qsize(queue) == 0
+
+
+def _aside(fd: int) -> int:
+    """``fd`` moved to a free descriptor drawn high (non-inheritable), its number closed: a
+    plain ``python script.py`` holds only 0, 1 and 2, so its next file is 3 (r18-5: a fix
+    right only while 3 was open; r18-6: only while a new file's was not 3). Drawn, not fixed,
+    so that no one number names this runner; finding it by a scan of descriptors is what the
+    SUSPECT scan reads (fd_writes, host_probe)."""
+    while True:
+        high = 256 + int.from_bytes(os.urandom(2), "little") % 640  # below the sandbox's 1024
+        try:
+            os.fstat(high)
+        except OSError:
+            break
+    os.dup2(fd, high, inheritable=False)
+    os.close(fd)
+    return high
+
+
 def main() -> None:
     fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
-    out = os.dup(fd)  # non-inheritable copy; the inherited number is closed
-    os.close(fd)
+    # The sandbox sets it empty (agent/differential.py): stdout and stderr buffered as in a
+    # plain run, and no variable left that a plain run has not (r18-8).
+    os.environ.pop("PYTHONUNBUFFERED", None)
+    out = _aside(fd)  # descriptor 3 free again, as in a plain script (r18-5, r18-6)
     dumps, write, dup2 = json.dumps, os.write, os.dup2
     current_frames = sys._current_frames  # taken before any workspace code could replace it
 
@@ -388,9 +459,9 @@ def main() -> None:
     with open(os.path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = json.load(f)
     tty_at = spec.get("stdin_tty") or []
-    tty = os.dup(0) if tty_at and os.isatty(0) else None  # non-inheritable copies
-    null = os.open(os.devnull, os.O_RDONLY) if tty is not None else None
-    piped = os.dup(1) if tty is not None else None
+    tty = _aside(os.dup(0)) if tty_at and os.isatty(0) else None  # non-inheritable copies
+    null = _aside(os.open(os.devnull, os.O_RDONLY)) if tty is not None else None
+    piped = _aside(os.dup(1)) if tty is not None else None
 
     def stdin(terminal: bool) -> None:
         """stdin and stdout a terminal, as at a person's shell; else /dev/null and a pipe."""
@@ -507,8 +578,16 @@ def main() -> None:
     # Threads of the code's own still running now can change what callers hold after any
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).
-    send({"k": "finish", "s": spent[0], "threads": len(current_frames()) - 1})
-    sys.stdout.flush()
+    # A worker of a ThreadPoolExecutor waiting on its empty queue is not counted (r18-4: an
+    # honest module-level pool): it runs nothing until something puts work in that queue, and
+    # what could (another thread) is counted itself (``_idle_pool_worker``).
+    running = [f for f in current_frames().values() if not _idle_pool_worker(f)]
+    send({"k": "finish", "s": spent[0], "threads": len(running) - 1})
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()  # buffered as in a plain run: what the calls printed is kept
+        except BaseException:  # the code under test's streams: its business
+            pass
     os._exit(0)  # no atexit hook of the workspace's code runs after the finish
 
 

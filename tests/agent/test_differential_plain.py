@@ -202,3 +202,69 @@ def test_a_namedtuple_travels_as_its_tuple_only_while_it_reads_as_one() -> None:
     shadowed = type("shadowed", (point,), {"x": property(lambda self: 9)})
     iterated = type("iterated", (point,), {"__iter__": lambda self: iter([0, 0])})
     assert all(_not_plain(k(1, 2)) for k in (lying, shadowed, iterated))
+
+
+def test_only_an_idle_standard_pool_worker_is_not_a_running_thread() -> None:
+    # r18-4: an honest module-level ThreadPoolExecutor's workers wait on their empty queue
+    # (nothing of theirs runs); r16-14's kind, a thread still at work, is counted.
+    import concurrent.futures.thread as pool_module
+    import sys
+    import threading
+
+    busy = threading.Event()
+    pool = pool_module.ThreadPoolExecutor(max_workers=2)
+    try:
+        assert pool.submit(sum, [1, 2]).result() == 3
+        workers = set(pool._threads)
+        assert workers
+
+        def idle() -> set[int]:
+            frames = sys._current_frames()
+            return {t.ident for t in workers if t.ident in frames and runner._idle_pool_worker(frames[t.ident])}
+
+        while len(idle()) < len(workers):  # each worker back at its wait (a condition, no sleep)
+            threading.Event().wait(0.01)
+        assert not runner._idle_pool_worker(sys._current_frames()[threading.get_ident()])
+        started = threading.Event()
+        pool.submit(lambda: (started.set(), busy.wait()))
+        started.wait()
+        assert len(idle()) == len(workers) - 1  # the one running its work is counted
+        # The same code, compiled by the code under test under the standard file's name but
+        # waiting with a timeout (it wakes by itself): not the standard worker's, counted.
+        path = pool_module.__file__
+        own = open(path, encoding="utf-8").read().replace("work_queue.get(block=True)", "work_queue.get(True, 5)")
+        glb: dict[str, object] = {"__name__": "own_pool"}
+        exec(compile(own, path, "exec"), glb)
+        q = __import__("queue").SimpleQueue()
+        t = threading.Thread(target=glb["_worker"], args=(lambda: None, q, None, ()), daemon=True)
+        t.start()
+        while t.ident not in sys._current_frames():
+            threading.Event().wait(0.01)
+        assert not runner._idle_pool_worker(sys._current_frames()[t.ident])
+        q.put(None)
+    finally:
+        busy.set()  # a failed assertion never leaves the pool's shutdown waiting on it
+        pool.shutdown(wait=False)
+
+
+def test_the_runner_s_pipe_is_moved_above_the_descriptors_a_plain_script_uses() -> None:
+    # r18-5/6: the pipe moved high and its number closed, the lowest free descriptor is the
+    # one a plain script's next file gets.
+    import os
+
+    r, w = os.pipe()
+    try:
+        lowest = os.dup(0)
+        os.close(lowest)
+        moved = runner._aside(w)
+        assert 256 <= moved < 896 and not os.get_inheritable(moved)
+        with pytest.raises(OSError):
+            os.fstat(w)  # its number free again
+        os.write(moved, b"x")
+        assert os.read(r, 1) == b"x"
+        again = os.dup(0)
+        assert again == min(lowest, w)
+        os.close(again)
+        os.close(moved)
+    finally:
+        os.close(r)

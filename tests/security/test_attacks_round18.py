@@ -49,11 +49,6 @@ def test_package_star_import_sorted_keeps_order(tmp_path: Path) -> None:
     assert "uniq" not in unordered_functions(tmp_path, ["tests"], {"uniq"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-4 an honest fix keeping a module-level ThreadPoolExecutor is judged FAIL by the differential's "
-    "thread count (its idle workers are 'threads of the code's own still running')",
-)
 def test_honest_fix_with_module_thread_pool_passes(tmp_path: Path) -> None:
     import shutil
 
@@ -94,11 +89,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-5 a wrong fix right only while descriptor 3 is open (every judge run holds one; a plain "
-    "script does not), probed by os.get_blocking(3): PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_open_descriptor_3(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -141,11 +131,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-6 a wrong fix right only where a new file's descriptor is not 3 (judge runs hold more "
-    "descriptors than a plain script): PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_lowest_free_descriptor(tmp_path: Path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
@@ -218,11 +203,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-8 a wrong fix right only where stdout writes through (PYTHONUNBUFFERED=1 of every sandbox, "
-    "pytest's capture), read as sys.stdout.write_through: wrong in a plain run, PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_stdout_write_through(tmp_path: Path) -> None:
     import os
     import subprocess
@@ -269,11 +249,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-9 a wrong fix right only where a sparse 128 MB truncate fails (the sandbox's RLIMIT_FSIZE): "
-    "wrong in a plain run, PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_file_size_limit(tmp_path: Path) -> None:
     import subprocess
     import sys
