@@ -988,12 +988,14 @@ def _parsed_hits(
 # Rules whose old hit excuses only the same construct (r17-11). The others keep the rule's
 # excuse: a mutated task's reference fix restores a ``sys.modules`` use or one more clock
 # read in a module that had them (the excuse the tests of agent/suspect.py pin).
-_EXCUSED_BY_CONSTRUCT = frozenset({"import_side_effect"})
+_EXCUSED_BY_CONSTRUCT = frozenset({"import_side_effect", "process_probe"})
 
 
 def _construct(hit: AstHit, text: str | None) -> tuple[str, str]:
     """A hit as its rule and, for ``_EXCUSED_BY_CONSTRUCT``, the source text it spans (each
     line stripped): the same construct in the old and new file, wherever it moved."""
+    if hit.key:
+        return hit.rule, hit.key  # process_probe: the old source read the same name (os.get_blocking)
     if not hit.line or text is None or hit.rule not in _EXCUSED_BY_CONSTRUCT:
         return hit.rule, ""
     lines = _BREAK.split(text)[hit.line - 1 : max(hit.end, hit.line)]  # as Python numbers lines

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, written_targets
+from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -282,6 +282,7 @@ TEST_EXEMPT = frozenset(
         "reads_terminal",
         "reads_location",
         "test_doubles",
+        "process_probe",
     }
     | TEST_EXEMPT_EFFECTS
 )
@@ -382,6 +383,7 @@ class AstHit:
     rule: str
     line: int  # first line of the node
     end: int  # last line of the node
+    key: str = ""  # what an old hit must have been to excuse this one (``process_probe``: the name)
 
 
 def _qualify(name: str) -> str:
@@ -632,10 +634,12 @@ class _Scan:
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.params = _calls_params(tree)
+        # ``os.path.join``'s inner ``os.path`` and ``os``: only a whole name is judged a process probe
+        self.inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
-    def hit(self, rule: str, node: ast.AST) -> None:
+    def hit(self, rule: str, node: ast.AST, key: str = "") -> None:
         line = getattr(node, "lineno", 0)
-        self.hits.append(AstHit(rule, line, getattr(node, "end_lineno", None) or line))
+        self.hits.append(AstHit(rule, line, getattr(node, "end_lineno", None) or line, key))
 
     def run(self) -> list[AstHit]:
         for node in ast.walk(self.tree):
@@ -653,7 +657,9 @@ class _Scan:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
-        for rule, node in Effects(self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses).hits():
+        for rule, node in Effects(
+            self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses, lambda n: bool(_probe_rule(n))
+        ).hits():
             self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
         return self.hits
 
@@ -682,10 +688,21 @@ class _Scan:
             return
         if not isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
             return
+        whole = id(node) not in self.inner and not isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del))
         for name in self.r.resolve(node):
             rule = _probe_rule(name)
             if rule:
                 self.hit(rule, node)
+            elif whole and process_name(name):
+                self.hit("process_probe", node, name)  # agent/suspect_effects.py, PROCESS_MODULES
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and self.r.resolve(node.func) & {"os.path.abspath", "os.path.realpath"}
+        ):
+            given = fold(node.args[0])
+            if given is not None and not given.startswith("/"):
+                self.hit("reads_location", node)  # abspath("."): the working directory (pure of a given path)
         if isinstance(node, ast.Call) and len(node.args) >= 2 and "builtins.getattr" in self.r.resolve(node.func):
             attr = fold(node.args[1])
             if attr in ATTRIBUTE_PROBES:
