@@ -275,9 +275,10 @@ class Effects:
         # r17-50: a function defined in another function or a class body, by its name (followed
         # when a bare name calls it at import: ``def _o(): def _i(): ...; _i()``).
         self.nested: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]] = {}
-        for n in ast.walk(tree):
-            if isinstance(n, _FUNCTIONS) and n not in tree.body:
-                self.nested.setdefault(n.name, []).append(n)
+        top = set(map(id, tree.body))
+        for inner in ast.walk(tree):
+            if isinstance(inner, _FUNCTIONS) and id(inner) not in top:
+                self.nested.setdefault(inner.name, []).append(inner)
         # r17-34: without ``from __future__ import annotations`` a def's annotations run when it does
         self.lazy_annotations = any(
             isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
