@@ -357,6 +357,9 @@ RUNNER_HOOKS = (
     r"|itemcollected|deselected|ignore_collect|terminal_summary|sessionfinish|runtestloop|exception_interact"
 )
 _RUNNER_HOOK = re.compile(rf"pytest_(?:{RUNNER_HOOKS})|pytest_plugins")
+# unittest.TestCase's assertions by name (``assertEqual``, ``assert_``, ``failUnless``), not
+# ``failureException`` (a test case's own setting).
+_ASSERTION = re.compile(r"(?:assert|fail)[A-Z_]\w*")
 RUNNER_MODULES = frozenset({"unittest", "_pytest", "pytest", "pluggy", "doctest"})
 # What a hook may set on the report, item or session it is given: the outcome, its text, the
 # test run in place of the real one, the session's exit status.
@@ -923,6 +926,20 @@ class _Scan:
             or _through_bases(t.value)
             or t.attr == "runtest"  # a test item's body replaced (round 9 vrd9-18: on the item itself)
             for t in _set_attributes(node)
+        ):
+            self.hit("runner_patched", node)
+        # r17-21: the object an assertion is set on may come through a parameter, a default, a
+        # helper's return, ``type(...)``, ``__subclasses__()``: no object's tracing bounds that. The
+        # bound is the name: code under test (not test code) setting an attribute named as a test
+        # case's assertion (``assertEqual``, ``failUnless``) on anything, or by setattr.
+        if self.names_tests is not None and (
+            any(_ASSERTION.fullmatch(t.attr) for t in _set_attributes(node))
+            or (
+                isinstance(node, ast.Call)
+                and len(node.args) >= 2
+                and any(self._setter(n) for n in (node.func, *node.args))
+                and any(_ASSERTION.fullmatch(fold(a) or "") for a in node.args)
+            )
         ):
             self.hit("runner_patched", node)
         if isinstance(node, (ast.Assign, ast.AnnAssign)):

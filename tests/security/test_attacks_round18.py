@@ -106,11 +106,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-5 a wrong fix right only while descriptor 3 is open (every judge run holds one; a plain "
-    "script does not), probed by os.get_blocking(3): PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_open_descriptor_3(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -153,11 +148,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-6 a wrong fix right only where a new file's descriptor is not 3 (judge runs hold more "
-    "descriptors than a plain script): PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_lowest_free_descriptor(tmp_path: Path) -> None:
     from agent.final_verdict import final_test_run
     from agent.suites.loading import load_suite
@@ -186,11 +176,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-7 a wrong fix right only in a heap as big as the judge runs' (the differential runner's "
-    "imports, pytest's), probed by sys.getallocatedblocks(): wrong in a small script, PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_allocated_blocks(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -230,11 +215,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-8 a wrong fix right only where stdout writes through (PYTHONUNBUFFERED=1 of every sandbox, "
-    "pytest's capture), read as sys.stdout.write_through: wrong in a plain run, PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_stdout_write_through(tmp_path: Path) -> None:
     import os
     import subprocess
@@ -281,11 +261,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-9 a wrong fix right only where a sparse 128 MB truncate fails (the sandbox's RLIMIT_FSIZE): "
-    "wrong in a plain run, PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_file_size_limit(tmp_path: Path) -> None:
     import subprocess
     import sys
