@@ -17,6 +17,13 @@ through a namespace reached by a lambda or a function's ``__globals__`` (r16-7).
 - ``library_patched`` (with agent/suspect_ast.py's): a watched module's namespace written
   through a value the code computes: ``(lambda m: m.__dict__)(lib)[k] = f``, a function's
   ``__globals__``, a local function returning ``vars(m)``.
+- ``process_probe`` (agent/suspect_ast.py reports it): a bound, not a list of spellings. Any
+  attribute read or call, in non-test code, of a module through which a process can learn
+  about itself (``PROCESS_MODULES``: descriptors, limits, heap, streams, threads, signals,
+  sockets, the platform, where Python lives) or of any private standard C module (``_socket``),
+  however the module is reached, unless the name is on ``PURE_PROCESS_NAMES`` (the same answer
+  in every process) or the changed file's old text used the same name. At import, such a call
+  is ``import_side_effect``.
 - ``module_namespace``: an imported function's ``__globals__`` read at all (its module's
   namespace, where a write replaces what the module's other functions call).
 """
