@@ -112,14 +112,22 @@ PURE_PROCESS_NAMES = frozenset(
     | {"shutil.copyfileobj", "shutil.which", "locale.getpreferredencoding", "subprocess.PIPE"}
     | {"subprocess.CalledProcessError", "subprocess.TimeoutExpired"}
 )
-# Modules whose every name is a constant or a computation (``errno.ENOENT``, ``stat.S_ISDIR``).
-PURE_PROCESS_MODULES = frozenset({"errno", "stat", "concurrent.futures"})
+# Names whose every attribute is a constant or a computation: modules (``errno.ENOENT``,
+# ``stat.S_ISDIR``) and constant values (``sys.platform.startswith``, ``os.sep.join``).
+PURE_PROCESS_MODULES = frozenset(
+    {"errno", "stat", "concurrent.futures", "sys.platform", "sys.version", "sys.version_info", "sys.maxsize"}
+    | {"sys.byteorder", "sys.float_info", "sys.int_info", "sys.implementation", "sys.hexversion", "sys.maxunicode"}
+    | {"os.sep", "os.linesep", "os.pathsep", "os.curdir", "os.pardir", "os.extsep", "os.altsep", "os.name"}
+    | {"os.devnull", "sys.hash_info", "sys.float_repr_style"}
+)
 
 
 def process_name(name: str) -> bool:
     """``name`` (qualified) is an attribute of a process module, or of a private standard C
     module (``_socket.socket``), not on ``PURE_PROCESS_NAMES`` (exact: ``sys.stdout`` is on it,
     ``sys.stdout.write_through`` is not) nor below a ``PURE_PROCESS_MODULES`` one."""
+    if "()" in name:  # a value a call made (Effects.made): its maker decides (threading.Lock().acquire)
+        return process_name(name.split("()")[0])
     parts = name.split(".")
     top = parts[0]
     private = top.startswith("_") and not top.startswith("__") and top in STDLIB
@@ -443,7 +451,7 @@ class Effects:
             return True  # list(map(random.seed, [0])), Thread(target=os.umask, args=(0,))
         if not at_import:
             return False
-        if any(process_name(f) and not self.probed(f) for f in funcs):
+        if any(process_name(f) and not self.probed(f.replace("()", "")) for f in self.made(node.func)):
             return True  # a call into the process's own modules at import, beyond the pure ones (r17-46/58)
         if self._opens_for_writing(node, funcs):
             return True
