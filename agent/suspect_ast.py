@@ -637,6 +637,12 @@ class _Scan:
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.params = _calls_params(tree)
+        self.ints: dict[str, list[ast.expr]] = {}  # every value a plain name is assigned (for _number)
+        for b in ast.walk(tree):
+            if isinstance(b, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and b.value is not None:
+                for t in b.targets if isinstance(b, ast.Assign) else [b.target]:
+                    if isinstance(t, ast.Name):
+                        self.ints.setdefault(t.id, []).append(b.value)
         # ``os.path.join``'s inner ``os.path`` and ``os``: only a whole name is judged a process probe
         self.inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
@@ -698,6 +704,8 @@ class _Scan:
                 self.hit(rule, node)
             elif whole and process_name(name):
                 self.hit("process_probe", node, name)  # agent/suspect_effects.py, PROCESS_MODULES
+        if isinstance(node, ast.Call) and self._descriptor_given(node):
+            self.hit("process_probe", node)  # os.path.exists(3), os.stat(fd), dir_fd=3: an open descriptor probed
         if (
             isinstance(node, ast.Call)
             and node.args
@@ -716,6 +724,28 @@ class _Scan:
                 self.hit("module_alias", node)  # a module chosen at run time: nothing to resolve
             elif self.names_tests is not None and self.names_tests(module.split(".")[0]):
                 self.hit("reads_tests", node)
+
+    def _descriptor_given(self, node: ast.Call) -> bool:
+        """A pure-listed ``os``/``os.path`` call given a descriptor: ``os.stat``, ``os.listdir``,
+        ``os.path.exists``... take an int as an open descriptor (``os.path.exists(3)`` is fd 3's
+        state), and a ``dir_fd`` resolves against one. Read: a number, or a name bound to one."""
+        if not any(n.split(".")[0] == "os" and not process_name(n) for n in self.r.resolve(node.func)):
+            return False
+        if any(k.arg in ("dir_fd", "src_dir_fd", "dst_dir_fd", "fd") for k in node.keywords):
+            return True
+        return any(self._number(a) for a in node.args)
+
+    def _number(self, node: ast.expr, depth: int = 0) -> bool:
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int) and not isinstance(node.value, bool)
+        if isinstance(node, (ast.UnaryOp, ast.BinOp)) and depth < 4:
+            kids = [node.operand] if isinstance(node, ast.UnaryOp) else [node.left, node.right]
+            return any(self._number(k, depth + 1) for k in kids)
+        if isinstance(node, ast.Call):  # f.fileno(): a descriptor made at run time
+            return isinstance(node.func, ast.Attribute) and node.func.attr == "fileno"
+        if isinstance(node, ast.Name) and depth < 4:
+            return any(self._number(v, depth + 1) for v in self.ints.get(node.id, [])[:8])
+        return False
 
     def _built_string(self, node: ast.AST) -> None:
         """A string put together from pieces (``"te" + "sts/"``) that names the tests."""

@@ -30,6 +30,8 @@ def _rules(text: str) -> set[str]:
         "import importlib\ndef f():\n    return importlib.import_module('_socket').socket()\n",
         "import _thread\ndef f():\n    return _thread.get_ident()\n",
         "import posix\ndef f():\n    return posix.lseek(3, 0, 1)\n",
+        "import os\n_FD = 3\ndef f():\n    return os.path.exists(_FD) or os.stat(2 + 1)\n",
+        "import os\ndef f(p):\n    return os.listdir(p, dir_fd=3)\n",
     ],
 )
 def test_a_read_of_the_process_beyond_the_pure_names_is_a_hit(text: str) -> None:
