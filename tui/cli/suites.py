@@ -115,8 +115,8 @@ def cmd_suite_check(args: argparse.Namespace) -> int:
         f"held-out differential: {len(covered)} of {len(checks)} tasks, "
         f"{sum(c.held_out_calls for c in covered)} calls per final run"
         + (
-            f"; resting on the tests alone: {', '.join(c.task_id for c in checks if not c.held_out_calls)}"
-            if len(covered) < len(checks)
+            f"; resting on the tests alone: {', '.join(resting)}"
+            if (resting := [c.task_id for c in checks if not c.held_out_calls and not c.too_slow])
             else ""
         )
     )
