@@ -39,6 +39,10 @@ def _failed(result: TestResult) -> set[str]:
     return {test_id for test_id, outcome in result.outcomes.items() if outcome in _BAD}
 
 
+def _passed(result: TestResult) -> set[str]:
+    return {test_id for test_id, outcome in result.outcomes.items() if outcome == "passed"}
+
+
 def ran_out_of_time(result: TestResult) -> bool:
     """The run shows a time budget expiring (read from a trusted run's output only)."""
     return result.timed_out or any(mark in result.output for mark in TIME_MARKS)
@@ -54,11 +58,14 @@ def too_slow(ours: TestResult, theirs: TestResult) -> str | None:
     mine, its = _failed(ours), _failed(theirs)
     if theirs.timed_out:  # the tests it never reached ran out of its time as well
         its |= set(ours.outcomes) - set(theirs.outcomes)
-    if ours.timed_out:
-        if not theirs.timed_out:
-            return None
-    elif not mine or not mine <= its:
-        return None  # a test the reference passed here, or a failure outside the tests
+    if ours.timed_out and not theirs.timed_out:
+        return None  # the reference finished in the time the rollout's run did not
+    if not (mine or ours.timed_out) or not mine <= its:
+        return None  # a failure outside the tests, or of a test the reference did not fail here
+    # Every test the reference passed passed here too (one the rollout's run lacks counts
+    # against it, unless its whole run ran out of time before reaching it).
+    if any(ours.outcomes.get(t, "" if ours.timed_out else "missing") not in ("passed", "") for t in _passed(theirs)):
+        return None
     budget = theirs.summary if theirs.timed_out else "a per-test timeout"
     names = sorted(mine)
     more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""

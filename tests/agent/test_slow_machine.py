@@ -70,11 +70,15 @@ def test_only_failures_the_reference_ran_out_of_time_on_too_are_excused():
     assert too_slow(ours, dataclasses.replace(theirs, output="assert 1 == 2")) is None
     # The rollout also failed a test the reference passed: its own FAIL.
     assert too_slow(dataclasses.replace(ours, outcomes={**ours.outcomes, "t.py::test_small": "failed"}), theirs) is None
+    # A test the reference passed is missing from the rollout's finished run: no excuse.
+    assert too_slow(dataclasses.replace(ours, outcomes={slow: "failed"}), theirs) is None
     # What the rollout's run showed of its own stands.
     for own in ({"tamper": ["conftest.py"]}, {"error": "no finish"}, {"fail_detail": "held-out inputs differ"}):
         assert too_slow(dataclasses.replace(ours, **own), theirs) is None  # type: ignore[arg-type]
     # The whole run out of time: excused only if the reference's ran out too.
     whole = _run({"t.py::test_small": "passed"}, timed_out=True)
     assert too_slow(whole, theirs) is None
+    both = dataclasses.replace(theirs, timed_out=True, summary="timed out")
+    assert too_slow(dataclasses.replace(whole, outcomes={"t.py::test_small": "failed"}), both) is None
     assert "timed out" in (too_slow(whole, dataclasses.replace(theirs, timed_out=True, summary="timed out")) or "")
     assert too_slow(_run({"t.py::test_small": "passed"}), theirs) is None  # not a failure at all
