@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from agent import differential
 from agent.final_verdict import final_test_run
-from agent.slow_machine import TooSlowToJudge
+from agent.slow_machine import TooSlowToJudge, ran_out_of_time
 from agent.suites import held_out_tests
 from agent.suites.held_out import split_lines
 from agent.suites.hidden_tests import check_before
@@ -396,6 +396,12 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
                 return TaskCheck(task.id, fails, None, f"{detail}; with fix: not judged", False, too_slow=str(exc))
             except differential.DifferentialError as exc:  # said, never a traceback
                 return TaskCheck(task.id, fails, False, f"{detail}; with fix: not judged: {exc}", False, "", 0, 0)
+            if not after.passed and not tampered and not after.tamper and ran_out_of_time(after):
+                # The "fix" here is the reference itself (trusted code, so its run's output is
+                # too): a time budget it ran past is the machine's, even where its run beside
+                # finished in time (the lead's levenshtein at load ~21: "passes w/ fix: no").
+                why = f"too slow to judge: the reference fix ran out of time ({after.summary})"
+                return TaskCheck(task.id, fails, None, f"{detail}; with fix: not judged", False, too_slow=why)
             with_fix = after.passed and not tampered
             detail += f"; with fix: {after.summary}"
             if tampered:  # a "fix" that edits the tests proves nothing about the task

@@ -82,3 +82,17 @@ def test_only_failures_the_reference_ran_out_of_time_on_too_are_excused():
     assert too_slow(dataclasses.replace(whole, outcomes={"t.py::test_small": "failed"}), both) is None
     assert "timed out" in (too_slow(whole, dataclasses.replace(theirs, timed_out=True, summary="timed out")) or "")
     assert too_slow(_run({"t.py::test_small": "passed"}), theirs) is None  # not a failure at all
+
+
+def test_suite_check_blames_the_machine_when_only_the_fixs_own_run_ran_out_of_time(slow_suite_path, monkeypatch):
+    """In ``suite check`` the fix is the reference itself: its run past a time budget is the
+    machine's even where the run beside it finished in time."""
+    import agent.suites.loading as loading
+
+    suite = load_suite(slow_suite_path)
+    out = "Failed: Timeout: test call exceeded 0.25s (per-test timeout)"
+    late = _run({"tests/test_add.py::test_small": "passed", "tests/test_add.py::test_slow": "failed"}, output=out)
+    monkeypatch.setattr(loading, "final_test_run", lambda ws: (late, []))
+    monkeypatch.setattr(loading.Workspace, "run_tests", lambda self: _run({"tests/test_add.py::test_small": "failed"}))
+    check = loading.check_task(suite, suite.tasks[0], slow_suite_path.parent / "runs")
+    assert check.too_slow.startswith("too slow to judge") and check.passes_with_fix is None and not check.ok
