@@ -233,3 +233,42 @@ def test_r19s_3_output_flood_costs_the_host_more_cpu_than_the_sandbox_root():
     assert run["host"] <= max(0.2, run["sandbox"]), (
         f"repo-agent spent {run['host']:.2f} s of CPU on a run whose sandbox spent {run['sandbox']:.2f} s: {run}"
     )
+
+
+# r19s-4: empty lines on the verdict pipe, then SIGKILL: repo-agent json-parses each one. The
+# plugin keeps the pipe's write end in the tests' process (a descriptor /proc/self/fd shows),
+# so a test writes into it. A run ended by SIGKILL is looked at for a sealed finish
+# (``_finish_status``: ``records.splitlines()``, newest first, ``json.loads`` of every line, a
+# JSONDecodeError raised and caught for each empty one): ~3 us of repo-agent's CPU (holding its
+# GIL) per byte the tests wrote, where the records' bound (MAX_VERDICT_RECORD_BYTES, 64 MB) was
+# set for memory: one run's 64 MB of newlines is minutes of CPU in repo-agent, outside every cap
+# of the sandbox's. Scaled down: 768 kB of newlines costs repo-agent seconds.
+_NEWLINES = r"""
+import os, signal, stat
+for name in os.listdir("/proc/self/fd"):
+    fd = int(name)
+    try:
+        if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, b"\n" * (768 << 10))
+    except OSError:
+        pass
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+_PIPE_DRIVER = _CPU_DRIVER.replace('sandbox="bwrap")', 'sandbox="bwrap", verdict_pipe="r19s4")')
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19s-4 newlines on the verdict pipe cost repo-agent ~3 us of CPU a byte")
+def test_r19s_4_verdict_pipe_newlines_cost_the_host_cpu_root():
+    ws = _workspace({"lines.py": _NEWLINES}, None)
+    try:
+        argv = [sys.executable, "lines.py"]
+        cmd = [sys.executable, "-c", _PIPE_DRIVER, str(REPO), str(ws), json.dumps(argv)]
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd="/")
+    finally:
+        subprocess.run(["rm", "-rf", str(ws)], check=False)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    run = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert run["host"] <= max(1.0, run["sandbox"]), (
+        f"repo-agent spent {run['host']:.2f} s of CPU on 768 kB of records: {run}"
+    )
