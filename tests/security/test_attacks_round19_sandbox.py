@@ -242,7 +242,9 @@ def test_r19s_3_output_flood_costs_the_host_more_cpu_than_the_sandbox_root():
 # JSONDecodeError raised and caught for each empty one): ~3 us of repo-agent's CPU (holding its
 # GIL) per byte the tests wrote, where the records' bound (MAX_VERDICT_RECORD_BYTES, 64 MB) was
 # set for memory: one run's 64 MB of newlines is minutes of CPU in repo-agent, outside every cap
-# of the sandbox's. Scaled down: 768 kB of newlines costs repo-agent seconds.
+# of the sandbox's; and ``splitlines`` holds 8 bytes of repo-agent's memory per byte (4 MB: a
+# 33 MB peak; 64 MB: ~512 MB, charged to repo-agent's own cgroup, where an enclosing limit's
+# OOM then takes a neighbour's sandbox, oom_score_adj 1000). Scaled down: 768 kB costs seconds.
 _NEWLINES = r"""
 import os, signal, stat
 for name in os.listdir("/proc/self/fd"):
