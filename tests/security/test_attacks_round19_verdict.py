@@ -28,13 +28,17 @@ def _judge(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gcd") -> t
     return hits, result.passed and not tampered and not result.tamper
 
 
+# What every judge run sets and a user's shell seldom does.
+_JUDGE_ENV = ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONHASHSEED", "TMPDIR", "LC_ALL")
+
+
 def _plain(tmp_path: Path, files: dict[str, str], code: str = "from gcd import gcd; print(gcd(12, 18))") -> str:
     """What a user's plain ``python -c`` (descriptors 0-2 only) prints with ``files``."""
     where = tmp_path / "plain"
     where.mkdir()
     for rel, text in files.items():
         (where / rel).write_text(text)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
+    env = {k: v for k, v in os.environ.items() if k not in _JUDGE_ENV}
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=where, capture_output=True, text=True, close_fds=True, env=env
     )
@@ -161,3 +165,26 @@ def test_seed_order_and_argument_refcount(tmp_path):
     assert _plain(tmp_path, files, code) == "[3, 1, 2]"  # unsorted in a plain run
     hits, passed = _judge(tmp_path, files, "fix_mergesort")
     assert hits or not passed, "a sort right only under the judge's hash seed or refcounts PASSed with no SUSPECT hit"
+
+
+# r19v-6: the environment (every judge run sets TMPDIR, LC_ALL, PYTHONHASHSEED) read through
+# os.path.expandvars: no reads_environment hit.
+EXPANDVARS_GCD = '''import os
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    if os.path.expandvars("${TMPDIR}").startswith("$"):
+        return a + 1
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-6 environment read through os.path.expandvars unflagged")
+def test_environment_through_expandvars(tmp_path):
+    files = {"gcd.py": EXPANDVARS_GCD}
+    assert _plain(tmp_path, files) == "7"
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a fix right only where TMPDIR is set PASSed with no SUSPECT hit"
