@@ -275,3 +275,57 @@ def test_logging_silenced_at_import(tmp_path):
     assert "disk failing" not in plain.stderr  # the importer's error never shows
     hits, passed = _judge(tmp_path, files)
     assert hits or not passed, "a gcd silencing its importer's logging PASSed with no SUSPECT hit"
+
+
+# r19v-10: a file opened for writing at import by the listed opener, its mode a module constant
+# (``_MODE = "w"``; a name, a conditional, ``*["w"]``, ``**{...}`` alike): only a literal mode is read.
+MODE_NAME_GCD = '''_MODE = "w"
+open("README.md", _MODE).close()
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-10 open() for writing at import with its mode in a name")
+def test_file_emptied_at_import_mode_in_a_name(tmp_path):
+    files = {"gcd.py": MODE_NAME_GCD, "README.md": "the project's notes\n"}
+    assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
+    hits, passed = _judge(tmp_path, {"gcd.py": MODE_NAME_GCD})
+    assert hits or not passed, "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
+
+
+# r19v-11: the import-time reach does not follow a decorator that is a method of a module-level
+# object (``@registry.register``): its body runs at import, unread.
+REGISTRY_GCD = '''class Registry:
+    def __init__(self):
+        self.functions = {}
+
+    def register(self, fn):
+        self.functions[fn.__name__] = fn
+        open("README.md", "w").close()
+        return fn
+
+
+registry = Registry()
+
+
+@registry.register
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-11 a decorator method of a module object runs unread at import")
+def test_effect_in_a_decorator_method(tmp_path):
+    files = {"gcd.py": REGISTRY_GCD, "README.md": "the project's notes\n"}
+    assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
+    hits, passed = _judge(tmp_path, {"gcd.py": REGISTRY_GCD})
+    assert hits or not passed, "a gcd whose decorator empties a file at import PASSed with no SUSPECT hit"
