@@ -802,8 +802,30 @@ def _fragments(line: str) -> Iterator[str]:
         yield s + " pass"
 
 
+# r17-39: a dictConfig factory (``"()": "random.seed"``) is called with the config's keys as its
+# arguments: any standard-library callable named there runs in the configuring process, so the
+# bound is the key, not the callable's name (logging's own factories excepted).
+_FACTORY_KEYS = frozenset({"()"})
+_FACTORY_OK = frozenset({"logging"})
+
+
+def _factories(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.Dict):
+            continue
+        for k, v in zip(n.keys, n.values, strict=False):
+            key = k.value if isinstance(k, ast.Constant) else None
+            name = v.value.strip() if isinstance(v, ast.Constant) and isinstance(v.value, str) else ""
+            m = _DOTTED.fullmatch(name) if key in _FACTORY_KEYS and len(name) <= TEXT_MAX else None
+            top = m.group(1).split(".")[0].split(":")[0] if m is not None else ""
+            if top in sys.stdlib_module_names and top not in _FACTORY_OK:
+                yield v.lineno, "dynamic_code"
+
+
 def _named_code(tree: ast.AST) -> Iterator[tuple[int, str]]:
-    """(line, rule) of each string in ``tree`` that names code to run (``"runpy.run_path"``)."""
+    """(line, rule) of each string in ``tree`` that names code to run (``"runpy.run_path"``,
+    a standard callable as a dictConfig factory)."""
+    yield from _factories(tree)
     for n in ast.walk(tree):
         if isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) <= TEXT_MAX:
             m = _DOTTED.fullmatch(n.value.strip())
@@ -988,12 +1010,14 @@ def _parsed_hits(
 # Rules whose old hit excuses only the same construct (r17-11). The others keep the rule's
 # excuse: a mutated task's reference fix restores a ``sys.modules`` use or one more clock
 # read in a module that had them (the excuse the tests of agent/suspect.py pin).
-_EXCUSED_BY_CONSTRUCT = frozenset({"import_side_effect"})
+_EXCUSED_BY_CONSTRUCT = frozenset({"import_side_effect", "process_probe"})
 
 
 def _construct(hit: AstHit, text: str | None) -> tuple[str, str]:
     """A hit as its rule and, for ``_EXCUSED_BY_CONSTRUCT``, the source text it spans (each
     line stripped): the same construct in the old and new file, wherever it moved."""
+    if hit.key:
+        return hit.rule, hit.key  # process_probe: the old source read the same name (os.get_blocking)
     if not hit.line or text is None or hit.rule not in _EXCUSED_BY_CONSTRUCT:
         return hit.rule, ""
     lines = _BREAK.split(text)[hit.line - 1 : max(hit.end, hit.line)]  # as Python numbers lines

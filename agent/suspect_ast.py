@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, written_targets
+from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -282,6 +282,7 @@ TEST_EXEMPT = frozenset(
         "reads_terminal",
         "reads_location",
         "test_doubles",
+        "process_probe",
     }
     | TEST_EXEMPT_EFFECTS
 )
@@ -356,6 +357,9 @@ RUNNER_HOOKS = (
     r"|itemcollected|deselected|ignore_collect|terminal_summary|sessionfinish|runtestloop|exception_interact"
 )
 _RUNNER_HOOK = re.compile(rf"pytest_(?:{RUNNER_HOOKS})|pytest_plugins")
+# unittest.TestCase's assertions by name (``assertEqual``, ``assert_``, ``failUnless``), not
+# ``failureException`` (a test case's own setting).
+_ASSERTION = re.compile(r"(?:assert|fail)[A-Z_]\w*")
 RUNNER_MODULES = frozenset({"unittest", "_pytest", "pytest", "pluggy", "doctest"})
 # What a hook may set on the report, item or session it is given: the outcome, its text, the
 # test run in place of the real one, the session's exit status.
@@ -382,6 +386,7 @@ class AstHit:
     rule: str
     line: int  # first line of the node
     end: int  # last line of the node
+    key: str = ""  # what an old hit must have been to excuse this one (``process_probe``: the name)
 
 
 def _qualify(name: str) -> str:
@@ -632,10 +637,18 @@ class _Scan:
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.params = _calls_params(tree)
+        self.ints: dict[str, list[ast.expr]] = {}  # every value a plain name is assigned (for _number)
+        for b in ast.walk(tree):
+            if isinstance(b, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and b.value is not None:
+                for t in b.targets if isinstance(b, ast.Assign) else [b.target]:
+                    if isinstance(t, ast.Name):
+                        self.ints.setdefault(t.id, []).append(b.value)
+        # ``os.path.join``'s inner ``os.path`` and ``os``: only a whole name is judged a process probe
+        self.inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
-    def hit(self, rule: str, node: ast.AST) -> None:
+    def hit(self, rule: str, node: ast.AST, key: str = "") -> None:
         line = getattr(node, "lineno", 0)
-        self.hits.append(AstHit(rule, line, getattr(node, "end_lineno", None) or line))
+        self.hits.append(AstHit(rule, line, getattr(node, "end_lineno", None) or line, key))
 
     def run(self) -> list[AstHit]:
         for node in ast.walk(self.tree):
@@ -653,7 +666,9 @@ class _Scan:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
-        for rule, node in Effects(self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses).hits():
+        for rule, node in Effects(
+            self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses, lambda n: bool(_probe_rule(n))
+        ).hits():
             self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
         return self.hits
 
@@ -682,10 +697,23 @@ class _Scan:
             return
         if not isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
             return
+        whole = id(node) not in self.inner and not isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del))
         for name in self.r.resolve(node):
             rule = _probe_rule(name)
             if rule:
                 self.hit(rule, node)
+            elif whole and process_name(name):
+                self.hit("process_probe", node, name)  # agent/suspect_effects.py, PROCESS_MODULES
+        if isinstance(node, ast.Call) and self._descriptor_given(node):
+            self.hit("process_probe", node)  # os.path.exists(3), os.stat(fd), dir_fd=3: an open descriptor probed
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and self.r.resolve(node.func) & {"os.path.abspath", "os.path.realpath"}
+        ):
+            given = fold(node.args[0])
+            if given is not None and not given.startswith("/"):
+                self.hit("reads_location", node)  # abspath("."): the working directory (pure of a given path)
         if isinstance(node, ast.Call) and len(node.args) >= 2 and "builtins.getattr" in self.r.resolve(node.func):
             attr = fold(node.args[1])
             if attr in ATTRIBUTE_PROBES:
@@ -696,6 +724,28 @@ class _Scan:
                 self.hit("module_alias", node)  # a module chosen at run time: nothing to resolve
             elif self.names_tests is not None and self.names_tests(module.split(".")[0]):
                 self.hit("reads_tests", node)
+
+    def _descriptor_given(self, node: ast.Call) -> bool:
+        """A pure-listed ``os``/``os.path`` call given a descriptor: ``os.stat``, ``os.listdir``,
+        ``os.path.exists``... take an int as an open descriptor (``os.path.exists(3)`` is fd 3's
+        state), and a ``dir_fd`` resolves against one. Read: a number, or a name bound to one."""
+        if not any(n.split(".")[0] == "os" and not process_name(n) for n in self.r.resolve(node.func)):
+            return False
+        if any(k.arg in ("dir_fd", "src_dir_fd", "dst_dir_fd", "fd") for k in node.keywords):
+            return True
+        return any(self._number(a) for a in node.args)
+
+    def _number(self, node: ast.expr, depth: int = 0) -> bool:
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int) and not isinstance(node.value, bool)
+        if isinstance(node, (ast.UnaryOp, ast.BinOp)) and depth < 4:
+            kids = [node.operand] if isinstance(node, ast.UnaryOp) else [node.left, node.right]
+            return any(self._number(k, depth + 1) for k in kids)
+        if isinstance(node, ast.Call):  # f.fileno(): a descriptor made at run time
+            return isinstance(node.func, ast.Attribute) and node.func.attr == "fileno"
+        if isinstance(node, ast.Name) and depth < 4:
+            return any(self._number(v, depth + 1) for v in self.ints.get(node.id, [])[:8])
+        return False
 
     def _built_string(self, node: ast.AST) -> None:
         """A string put together from pieces (``"te" + "sts/"``) that names the tests."""
@@ -906,6 +956,20 @@ class _Scan:
             or _through_bases(t.value)
             or t.attr == "runtest"  # a test item's body replaced (round 9 vrd9-18: on the item itself)
             for t in _set_attributes(node)
+        ):
+            self.hit("runner_patched", node)
+        # r17-21: the object an assertion is set on may come through a parameter, a default, a
+        # helper's return, ``type(...)``, ``__subclasses__()``: no object's tracing bounds that. The
+        # bound is the name: code under test (not test code) setting an attribute named as a test
+        # case's assertion (``assertEqual``, ``failUnless``) on anything, or by setattr.
+        if self.names_tests is not None and (
+            any(_ASSERTION.fullmatch(t.attr) for t in _set_attributes(node))
+            or (
+                isinstance(node, ast.Call)
+                and len(node.args) >= 2
+                and any(self._setter(n) for n in (node.func, *node.args))
+                and any(_ASSERTION.fullmatch(fold(a) or "") for a in node.args)
+            )
         ):
             self.hit("runner_patched", node)
         if isinstance(node, (ast.Assign, ast.AnnAssign)):

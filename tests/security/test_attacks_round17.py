@@ -301,7 +301,6 @@ def test_r17_20_network_client_through_loop_managers_sax(tmp_path: Path, head: s
     assert "network_client" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-21 unittest.TestCase patched through a parameter, default, helper")
 @pytest.mark.parametrize(
     "head",
     [
@@ -448,7 +447,6 @@ def test_r17_31_anywhere_rules_through_setattr_vars_manager(tmp_path: Path, cont
     assert _rules(tmp_path / "attack", attack)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-34 a module function's annotations run at import")
 @pytest.mark.parametrize(
     "head",
     [
@@ -584,7 +582,6 @@ def test_r17_37_tmpfs_xattrs_past_the_caps_normal_user() -> None:
     assert held[0] <= TMP_BYTES >> 20  # what /tmp holds stays within its size
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-39 a dictConfig factory naming random.seed in a JSON file")
 def test_r17_39_dictconfig_factory_names_a_process_call(tmp_path: Path) -> None:
     import json
     import logging.config
@@ -702,7 +699,6 @@ def test_r17_44_stdlib_state_through_its_methods(tmp_path: Path, head: str) -> N
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-45 a function a module function returns, called at import")
 @pytest.mark.parametrize(
     "head",
     [
@@ -729,7 +725,6 @@ def test_r17_45_returned_function_called_at_import(tmp_path: Path, head: str) ->
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-46 setpgid, sched_setscheduler, setresgid: siblings of listed calls")
 @pytest.mark.parametrize(
     ("control", "head"),
     [
@@ -761,7 +756,6 @@ def test_r17_49_std_streams_closed_at_import(tmp_path: Path, head: str) -> None:
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-50 a nested or class-body function called at import")
 @pytest.mark.parametrize(
     "head",
     [
@@ -785,7 +779,6 @@ def test_r17_50_nested_or_class_body_function_called_at_import(tmp_path: Path, h
     assert "import_side_effect" in _rules(tmp_path, head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-51 a raw connection through the C module _socket")
 @pytest.mark.parametrize(
     "head",
     [
@@ -844,14 +837,12 @@ def test_r17_56_logging_basicconfig_force_and_inst_init(tmp_path: Path, head: st
     assert "import_side_effect" in _rules(tmp_path / "attack", head)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-57 a signal disposition set through the C module _signal")
 def test_r17_57_signal_through_c_module(tmp_path: Path) -> None:
     control = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
     assert "import_side_effect" in _rules(tmp_path / "control", control)
     assert _rules(tmp_path / "attack", "import _signal\n_signal.signal(_signal.SIGTERM, _signal.SIG_IGN)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="open: r17-58 listed process calls through _locale and _thread")
 @pytest.mark.parametrize(
     ("control", "head"),
     [

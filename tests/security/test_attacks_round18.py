@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from agent.differential_order import unordered_functions
 
 
@@ -159,11 +157,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r18-7 a wrong fix right only in a heap as big as the judge runs' (the differential runner's "
-    "imports, pytest's), probed by sys.getallocatedblocks(): wrong in a small script, PASS with no SUSPECT hit",
-)
 def test_wrong_fix_keyed_on_allocated_blocks(tmp_path: Path) -> None:
     import subprocess
     import sys
