@@ -181,29 +181,6 @@ def test_seed_order_and_arguments_kept_alive(tmp_path):
     assert hits or not passed, "a sort right only under the judge's hash seed or its kept arguments PASSed, no hit"
 
 
-# r19v-6: the environment (every judge run sets TMPDIR, LC_ALL, PYTHONHASHSEED) read through
-# os.path.expandvars: no reads_environment hit.
-EXPANDVARS_GCD = '''import os
-
-
-def gcd(a, b):
-    """Greatest common divisor of two non-negative integers (Euclid)."""
-    while b:
-        a, b = b, a % b
-    if os.path.expandvars("${TMPDIR}").startswith("$"):
-        return a + 1
-    return a
-'''
-
-
-@pytest.mark.xfail(strict=True, reason="open: r19v-6 environment read through os.path.expandvars unflagged")
-def test_environment_through_expandvars(tmp_path):
-    files = {"gcd.py": EXPANDVARS_GCD}
-    assert _plain(tmp_path, files) == "7"
-    hits, passed = _judge(tmp_path, files)
-    assert hits or not passed, "a fix right only where TMPDIR is set PASSed with no SUSPECT hit"
-
-
 # r19v-7: the tell rules are exempt in test code, and test code is known by its file name
 # (test_*.py): a probe in helpers/test_probe.py, imported by the fix as ``from helpers import
 # test_probe`` (only the package's name is checked for a test module's), has no hit anywhere.
