@@ -336,3 +336,31 @@ def test_probe_through_format_fields(tmp_path):
     assert _plain(tmp_path, files) == "7"
     hits, passed = _judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on a format-field probe PASSed with no SUSPECT hit"
+
+
+# r19v-13: a process module handed on as a value: a parameter (``_loaded(sys)`` reading
+# ``m.modules``), a default, a list item, a dict value, a class attribute, a lambda's
+# parameter. The AST pass resolves names bound by assignment and import, not values passed on.
+PASSED_MODULE_GCD = '''import sys
+
+
+def _loaded(m, name):
+    return name in m.modules
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    if not _loaded(sys, "json"):
+        return a + 1
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-13 sys handed to a helper as an argument, .modules read there")
+def test_probe_through_a_parameter(tmp_path):
+    files = {"gcd.py": PASSED_MODULE_GCD}
+    assert _plain(tmp_path, files) == "7"
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a fix keyed on sys.modules read through a parameter PASSed with no SUSPECT hit"
