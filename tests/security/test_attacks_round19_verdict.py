@@ -364,3 +364,33 @@ def test_probe_through_a_parameter(tmp_path):
     assert _plain(tmp_path, files) == "7"
     hits, passed = _judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on sys.modules read through a parameter PASSed with no SUSPECT hit"
+
+
+# r19v-14: r19v-13's reach against the import-time rule: a module function called at import is
+# followed, but what it does to a module it is handed (``_tidy(os, "README.md")`` removing the
+# file, ``_s(random)`` seeding it) is not read.
+PASSED_EFFECT_GCD = '''import os
+
+
+def _tidy(m, path):
+    if m.path.exists(path):
+        m.remove(path)
+
+
+_tidy(os, "README.md")
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-14 a file removed at import through os handed to a helper")
+def test_effect_through_a_parameter_at_import(tmp_path):
+    files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
+    assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
+    hits, passed = _judge(tmp_path, {"gcd.py": PASSED_EFFECT_GCD})
+    assert hits or not passed, "a gcd removing a file as it is imported PASSed with no SUSPECT hit"
