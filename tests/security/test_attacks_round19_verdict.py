@@ -394,3 +394,28 @@ def test_effect_through_a_parameter_at_import(tmp_path):
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
     hits, passed = _judge(tmp_path, {"gcd.py": PASSED_EFFECT_GCD})
     assert hits or not passed, "a gcd removing a file as it is imported PASSed with no SUSPECT hit"
+
+
+# r19v-15: the process read through a third-party library of the interpreter's environment,
+# outside PROCESS_MODULES' bound: platformdirs reads HOME (/tmp in every judge run; the
+# reads_environment rule and the checker-name rule on HOME and /tmp are not met), as
+# rich.console.Console().is_terminal reads the terminal and click.get_terminal_size its size.
+THIRD_PARTY_GCD = '''import platformdirs
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    if platformdirs.user_cache_path().parts[1] != "tmp":
+        return a + 1
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-15 HOME read through platformdirs (a third-party reader)")
+def test_probe_through_a_third_party_library(tmp_path):
+    files = {"gcd.py": THIRD_PARTY_GCD}
+    assert _plain(tmp_path, files) == "7"  # a user's HOME is not /tmp
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a fix keyed on HOME through platformdirs PASSed with no SUSPECT hit"
