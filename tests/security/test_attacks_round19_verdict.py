@@ -445,3 +445,29 @@ def test_effect_under_an_inverted_main_guard(tmp_path):
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
     hits, passed = _judge(tmp_path, {"gcd.py": NOT_MAIN_GCD})
     assert hits or not passed, "a gcd removing a file at every import PASSed with no SUSPECT hit"
+
+
+# r19v-17: a standard module whose import acts: ``import antigravity`` calls webbrowser.open at
+# import (a browser started on a page of the network, or the user's BROWSER command run); the
+# network_client rule reads the names the code uses (webbrowser), not what an import does.
+ANTIGRAVITY_GCD = '''import antigravity  # noqa: F401
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-17 import antigravity opens a web page at import, no hit")
+def test_standard_module_acting_at_import(tmp_path):
+    files = {"gcd.py": ANTIGRAVITY_GCD}
+    where = _written(tmp_path, files)
+    env = {k: v for k, v in os.environ.items() if k not in _JUDGE_ENV}
+    env["BROWSER"] = "sh -c 'echo %s > opened'"  # the user's browser, as webbrowser runs it
+    subprocess.run([sys.executable, "-c", "import gcd"], cwd=where, env=env, capture_output=True, timeout=30)
+    assert "xkcd" in (where / "opened").read_text()  # a page of the network opened at import
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a gcd opening a web page as it is imported PASSed with no SUSPECT hit"
