@@ -38,16 +38,27 @@ with it or with /dev/null and the pipe in its place.
 
 from __future__ import annotations  # annotations stay text: this script imports no typing
 
-import _queue
-import collections
-import decimal
-import fractions
-import importlib
-import json
-import os
 import sys
-import time
-import types
+
+# What this interpreter's start loaded: the runner starts as a plain script does. The modules
+# the runner's reading of plain data holds classes of (by identity, taken before any workspace
+# code ran) stay loaded; the others it imports are taken out of sys.modules before any
+# workspace code runs (``_hide_modules``): a plain script has no json loaded (r19v-2).
+_PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
+
+import _queue  # noqa: E402
+import collections  # noqa: E402
+import decimal  # noqa: E402
+import fractions  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+
+_KEPT_MODULES = frozenset(sys.modules) - {"__future__"}
+
+import _socket  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
 
 TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
 if TYPE_CHECKING:
@@ -441,38 +452,232 @@ def _aside(fd: int) -> int:
     return high
 
 
+class _Relay:
+    """Forked before any workspace code runs: the parent (the relay) holds the verdict pipe,
+    stdin and stdout as the run began, runs nothing of the calls, forwards what the child
+    writes into a pipe of its own, and exits as the child does; the child makes the calls
+    holding descriptors 0, 1 and 2 only, as a plain ``python -c`` does (r19v-1: a descriptor
+    scan through ``os.path.exists(int)`` found the pipe). While the runner's own code runs, the
+    child reopens the relay's pipe through ``/proc/<relay>/fd/N`` for a record (the sandbox
+    uid's pipe: the host's is not its to reopen) and takes the terminal or stdout's pipe from
+    it over an abstract unix socket (``SCM_RIGHTS``) as a run of calls begins, and closes each
+    before any call.
+
+    Trust: code under test can reopen the records' pipe or take the terminal too, as it could
+    write to the descriptors it held before: its records are believed only where they are the
+    right answers, and the terminal is its own stdin. It can end the relay (its own run ends
+    with it: no finish) but close nothing the relay holds."""
+
+    def __init__(self, pid: int, ends: dict[str, int], address: bytes | None) -> None:
+        self.pid, self.ends, self.address = pid, ends, address
+
+    def open(self, name: str, flags: int) -> int:
+        return os.open(f"/proc/{self.pid}/fd/{self.ends[name]}", flags | os.O_CLOEXEC | os.O_NOCTTY)
+
+    def take(self, which: int) -> int:
+        """A copy of the relay's stdin (0: the terminal) or stdout (1: the pipe) as the run began."""
+        if self.address is None:
+            raise OSError("no terminal")
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            s.connect(self.address)
+            s.sendall(b"01"[which : which + 1])
+            _, anc, _, _ = s.recvmsg(1, _socket.CMSG_SPACE(4), _socket.MSG_CMSG_CLOEXEC)
+        finally:
+            s.close()
+        for level, kind, data in anc:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS and len(data) >= 4:
+                return int.from_bytes(data[:4], sys.byteorder)
+        raise OSError("no descriptor")
+
+
+def _relay(out: int, terminal: bool) -> _Relay | None:
+    """Start the relay (``_Relay``): in the child, its pid, the numbers of its ends and the
+    address it hands the terminal at; None where it cannot be had (no fork, no pipe: the child
+    holds the pipe as before)."""
+    try:
+        rec_r, rec_w = os.pipe()
+    except OSError:
+        return None
+    listener, address = None, None
+    if terminal:
+        try:
+            listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+            address = b"\0" + os.urandom(12).hex().encode()  # abstract: no file to find
+            listener.bind(address)
+            listener.listen(8)
+        except OSError:
+            listener, address = None, None
+    try:
+        child = os.fork()
+    except OSError:
+        for f in (rec_r, rec_w):
+            os.close(f)
+        return None
+    if child == 0:
+        os.close(rec_r)
+        if listener is not None:
+            listener.close()
+        return _Relay(os.getppid(), {"records": rec_w}, address)
+    try:
+        _forward(child, {rec_r: out}, listener)
+    finally:
+        os._exit(1)  # the relay never returns into the runner's calls, whatever happened
+
+
+def _forward(child: int, routes: dict[int, int], listener: Any) -> None:
+    """The relay's loop: what comes in on each read end goes to its descriptor, its stdin or
+    stdout to whoever asks (``listener``), until the child is gone and nothing is left to read."""
+    import select
+
+    def pump(r: int) -> bool:
+        try:
+            data = os.read(r, 65536)
+        except InterruptedError:
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            routes.pop(r, None)
+            return False
+        try:
+            while data:
+                data = data[os.write(routes[r], data) :]
+        except OSError:
+            pass  # the host's end gone: nothing is read any more
+        return True
+
+    def hand() -> None:
+        try:
+            conn, _ = listener._accept()
+        except OSError:
+            return
+        sock = _socket.socket(fileno=conn)
+        try:
+            sock.settimeout(2.0)  # a caller that never says which (code under test's) holds no one up
+            which = 1 if sock.recv(1) == b"1" else 0
+            sock.sendmsg([b"t"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, which.to_bytes(4, sys.byteorder))])
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    try:
+        gone = os.pidfd_open(child)
+    except (OSError, AttributeError):
+        gone = None
+    status = None
+    while status is None:
+        waits = [*routes, *([listener] if listener is not None else []), *([gone] if gone is not None else [])]
+        try:
+            ready = select.select(waits, [], [], 0.05 if gone is None else None)[0]
+        except InterruptedError:
+            continue
+        for r in ready:
+            if r is listener:
+                hand()
+            elif r != gone:
+                pump(r)
+        pid, st = os.waitpid(child, os.WNOHANG)
+        if pid:
+            status = st
+    for r in list(routes):  # what the child wrote before it ended
+        os.set_blocking(r, False)
+        while r in routes and pump(r):
+            pass
+    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.waitstatus_to_exitcode(status))
+
+
+def _hide_modules() -> None:
+    """The modules only the runner's own code imported (json, importlib, ...), out of
+    sys.modules: still the runner's (its names hold them), and a fresh import for code under
+    test, as in a plain run. Those holding classes read by identity stay (``_KEPT_MODULES``:
+    collections, fractions, decimal, _queue and theirs): a re-import would make a second
+    Counter or Fraction class the runner could not tell from a forged one."""
+    for name in list(sys.modules):
+        if name not in _KEPT_MODULES and name not in _PLAIN_MODULES:
+            del sys.modules[name]
+
+
 def main() -> None:
     fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
     # The sandbox sets it empty (agent/differential.py): stdout and stderr buffered as in a
     # plain run, and no variable left that a plain run has not (r18-8).
     os.environ.pop("PYTHONUNBUFFERED", None)
+    # PYTHONDONTWRITEBYTECODE and PYTHONHASHSEED: set by the sandbox, read by the interpreter
+    # as it started (bytecode written as a plain run writes it: r19v-3); no name left that a
+    # plain run's environment has not.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.pop("PYTHONHASHSEED", None)
     out = _aside(fd)  # descriptor 3 free again, as in a plain script (r18-5, r18-6)
     dumps, write, dup2 = json.dumps, os.write, os.dup2
     current_frames = sys._current_frames  # taken before any workspace code could replace it
-
-    def send(rec: dict[str, Any]) -> None:
-        data = (dumps(rec, separators=(",", ":")) + "\n").encode()
-        while data:
-            data = data[write(out, data) :]
 
     # Its calls beside it (NAME.json for NAME.py): nothing on the command line but the script.
     with open(os.path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = json.load(f)
     tty_at = spec.get("stdin_tty") or []
-    tty = _aside(os.dup(0)) if tty_at and os.isatty(0) else None  # non-inheritable copies
+    at_terminal = bool(tty_at) and os.isatty(0)
+    relay = _relay(out, at_terminal)
+    held = [out]  # the pipe while it is held here (no relay, or none whose ends reopen)
+    if relay is not None and (not at_terminal or relay.address is not None):
+        try:
+            os.close(relay.open("records", os.O_WRONLY))
+            held.clear()
+        except OSError:
+            pass
+    if relay is not None:
+        for f in relay.ends.values():
+            os.close(f)  # reopened from the relay, or not used: only 0, 1 and 2 from here (r19v-1)
+        if held:
+            relay = None  # its ends cannot be reopened: the records go to the pipe held here
+        else:
+            os.close(out)
+
+    def send(rec: dict[str, Any]) -> None:
+        data = (dumps(rec, separators=(",", ":")) + "\n").encode()
+        w = held[0] if held else relay.open("records", os.O_WRONLY) if relay is not None else out
+        try:
+            while data:
+                data = data[write(w, data) :]
+        finally:
+            if not held:
+                os.close(w)
+
+    # Without a relay: non-inheritable copies of the terminal, /dev/null and the pipe (stdout).
+    tty = _aside(os.dup(0)) if at_terminal and relay is None else None
     null = _aside(os.open(os.devnull, os.O_RDONLY)) if tty is not None else None
     piped = _aside(os.dup(1)) if tty is not None else None
 
     def stdin(terminal: bool) -> None:
         """stdin and stdout a terminal, as at a person's shell; else /dev/null and a pipe."""
+        if not at_terminal:
+            return
+        try:
+            sys.stdout.flush()  # what the last run printed goes where it was printed
+        except BaseException:  # the code under test's stdout: its business
+            pass
         if tty is not None and null is not None and piped is not None:
-            try:
-                sys.stdout.flush()  # what the last run printed goes where it was printed
-            except BaseException:  # the code under test's stdout: its business
-                pass
             dup2(tty if terminal else null, 0)
             dup2(tty if terminal else piped, 1)
+        elif relay is not None:
+            try:
+                if terminal:
+                    t = relay.take(0)
+                    dup2(t, 0)
+                    dup2(t, 1)
+                    os.close(t)
+                else:
+                    n = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+                    dup2(n, 0)
+                    os.close(n)
+                    p = relay.take(1)
+                    dup2(p, 1)
+                    os.close(p)
+            except OSError:  # the relay gone (the code under test's doing): stdin as it is
+                pass
 
+    _hide_modules()
     box = sys.path[0]  # this script's private directory: nothing else is in it
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     # Started as an ordinary script (r16-9, r16-11: no -s -S a fix could read in sys.flags,
