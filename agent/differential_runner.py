@@ -627,8 +627,8 @@ def main() -> None:
         except OSError:
             pass
     if relay is not None:
-        for f in relay.ends.values():
-            os.close(f)  # reopened from the relay, or not used: only 0, 1 and 2 from here (r19v-1)
+        for end in relay.ends.values():
+            os.close(end)  # reopened from the relay, or not used: only 0, 1 and 2 from here (r19v-1)
         if held:
             relay = None  # its ends cannot be reopened: the records go to the pipe held here
         else:
