@@ -635,6 +635,11 @@ def main() -> None:
     # plain run's environment has not.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ.pop("PYTHONHASHSEED", None)
+    # TMPDIR (/tmp, tempfile's default) and LC_ALL (LANG says the same, and the locale was
+    # read as the interpreter started): a user's shell seldom sets either (r19v-6, read
+    # through os.path.expandvars).
+    os.environ.pop("TMPDIR", None)
+    os.environ.pop("LC_ALL", None)
     out = _aside(fd)  # descriptor 3 free again, as in a plain script (r18-5, r18-6)
     dumps, write, dup2 = json.dumps, os.write, os.dup2
     current_frames = sys._current_frames  # taken before any workspace code could replace it

@@ -75,7 +75,7 @@ def probe(xs, k=None):
         sorted(m for m in ("json", "_json", "importlib", "_socket", "__future__") if m in sys.modules),
         sys.getrefcount(xs),
         os.path.isdir("__pycache__"),
-        sorted(v for v in os.environ if v.startswith("PYTHON")),
+        sorted(v for v in os.environ if v.startswith("PYTHON") or v in ("TMPDIR", "LC_ALL")),
         os.isatty(0),
     ]
 """
