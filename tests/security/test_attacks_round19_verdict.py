@@ -72,7 +72,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-1 descriptor scan through os.path.exists(int) passes unflagged")
 def test_descriptor_scan_through_path_exists(tmp_path):
     files = {"gcd.py": FD_SCAN_GCD}
     assert _plain(tmp_path, files) == "7"  # wrong in a plain run
@@ -96,7 +95,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-2 sys.modules through collections._sys passes unflagged")
 def test_sys_modules_through_private_alias(tmp_path):
     files = {"gcd.py": SYS_ALIAS_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -120,7 +118,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-3 bytecode cache written or not (PYTHONDONTWRITEBYTECODE) unflagged")
 def test_bytecode_cache_tells_the_judge(tmp_path):
     files = {"gcd.py": BYTECODE_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -169,10 +166,6 @@ def mergesort(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r19v-4 seed-0 set order in the tests' runs, r19v-5 arguments kept alive in the differential",
-)
 def test_seed_order_and_arguments_kept_alive(tmp_path):
     files = {"mergesort.py": SEED_IDS_MERGESORT}
     code = "from mergesort import mergesort; a = mergesort([3, 1, 2]); print(mergesort([9, 8, 7, 6]))"
@@ -196,7 +189,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-6 environment read through os.path.expandvars unflagged")
 def test_environment_through_expandvars(tmp_path):
     files = {"gcd.py": EXPANDVARS_GCD}
     assert _plain(tmp_path, files) == "7"
