@@ -216,7 +216,6 @@ def gcd(a, b):
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-7 a probe in a test-named helper module imported from a package")
 def test_probe_in_test_named_helper(tmp_path):
     assert _plain(tmp_path, TEST_NAMED_PROBE) == "7"
     hits, passed = _judge(tmp_path, TEST_NAMED_PROBE)
@@ -345,7 +344,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-12 sys.modules read through a format string's field name")
 def test_probe_through_format_fields(tmp_path):
     files = {"gcd.py": FORMAT_FIELD_GCD}
     assert _plain(tmp_path, files) == "7"
