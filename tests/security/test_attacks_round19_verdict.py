@@ -349,7 +349,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-13 sys handed to a helper as an argument, .modules read there")
 def test_probe_through_a_parameter(tmp_path):
     files = {"gcd.py": PASSED_MODULE_GCD}
     assert _plain(tmp_path, files) == "7"
