@@ -683,10 +683,27 @@ def main() -> None:
     null = _aside(os.open(os.devnull, os.O_RDONLY)) if tty is not None else None
     piped = _aside(os.dup(1)) if tty is not None else None
 
+    # What 0 and 1 were last made (the terminal: True; /dev/null and the pipe: False) and the
+    # files they were: each switch is a round trip to the relay, none where nothing changed.
+    now_at: list[Any] = [None, None]
+
+    def files() -> tuple[int, ...]:
+        try:
+            a, b = os.fstat(0), os.fstat(1)
+        except OSError:
+            return ()
+        return (a.st_dev, a.st_ino, a.st_rdev, b.st_dev, b.st_ino, b.st_rdev)
+
     def stdin(terminal: bool) -> None:
         """stdin and stdout a terminal, as at a person's shell; else /dev/null and a pipe."""
-        if not at_terminal:
+        if not at_terminal or (now_at[0] is terminal and now_at[1] == files()):
             return
+        try:
+            stdin_now(terminal)
+        finally:
+            now_at[:] = [terminal, files()]
+
+    def stdin_now(terminal: bool) -> None:
         try:
             sys.stdout.flush()  # what the last run printed goes where it was printed
         except BaseException:  # the code under test's stdout: its business
