@@ -200,8 +200,10 @@ def run_calls(
                     # A task venv's .pth line reads the workspace from WORKSPACE_VAR as the
                     # interpreter starts: the box until the runner's hello (its docstring).
                     # PYTHONUNBUFFERED empty is unset to the interpreter (the runner drops the
-                    # name): its stdout buffers as a plain run's (r18-8, write_through).
-                    env={"PYTHONHASHSEED": str(hash_seed), "PYTHONUNBUFFERED": ""}
+                    # name): its stdout buffers as a plain run's (r18-8, write_through). So does
+                    # PYTHONDONTWRITEBYTECODE: bytecode written beside the workspace's modules, as a
+                    # plain run writes it (r19v-3; the sandbox's copy of the workspace, the patch skips it).
+                    env={"PYTHONHASHSEED": str(hash_seed), "PYTHONUNBUFFERED": "", "PYTHONDONTWRITEBYTECODE": ""}
                     | ({WORKSPACE_VAR: str(box)} if python_env is not None else {}),
                     private_binds=(box,),  # the sandbox's leased uid's for the run (agent/sandbox.py)
                     # No RLIMIT_FSIZE under bwrap (a plain process has none: r18-9, a sparse

@@ -38,16 +38,28 @@ with it or with /dev/null and the pipe in its place.
 
 from __future__ import annotations  # annotations stay text: this script imports no typing
 
-import _queue
-import collections
-import decimal
-import fractions
-import importlib
-import json
-import os
 import sys
-import time
-import types
+
+# What this interpreter's start loaded: the runner starts as a plain script does. The modules
+# the runner's reading of plain data holds classes of (by identity, taken before any workspace
+# code ran) stay loaded; the others it imports are taken out of sys.modules before any
+# workspace code runs (``_hide_modules``): a plain script has no json loaded (r19v-2).
+_PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
+
+import _queue  # noqa: E402
+import collections  # noqa: E402
+import decimal  # noqa: E402
+import fractions  # noqa: E402
+import marshal  # noqa: E402  (built in, loaded at every start)
+import os  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+
+_KEPT_MODULES = frozenset(sys.modules) - {"__future__"}
+
+import _socket  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
 
 TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
 if TYPE_CHECKING:
@@ -315,6 +327,23 @@ class _Shared:
                     stack.append(v)
         return out
 
+    def nested(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[object], int]:
+        """Before a call: the mutable containers inside its arguments, the arguments themselves
+        left out (the call's own tuple holds those alive through the call: held here too, each
+        would count one holder more than a caller's, r19v-5), and the nodes read."""
+        budget = [_MAX_NODES]
+        found: list[object] = []
+        for a in (*args, *kwargs.values()):
+            found.extend(c for c in self.containers(a, budget) if c is not a)
+        return found, _MAX_NODES - budget[0]
+
+    def keep_found(self, found: list[object], nodes: int, call: int) -> None:
+        if self.nodes + nodes > _KEPT_NODES:
+            return  # past the bound: not kept (an id freed later could be taken again)
+        self.nodes += nodes
+        for c in found:
+            self.held.setdefault(id(c), (c, call))
+
     def holders(self, x: Any) -> set[int]:
         """The calls whose results or arguments hold a container ``x`` holds."""
         return {self.held[id(c)][1] for c in self.containers(x, [_MAX_NODES]) if id(c) in self.held}
@@ -329,28 +358,36 @@ class _Shared:
             self.held.setdefault(id(c), (c, call))
 
 
-def _argument_returned(returned: object, args: list[Any], kwargs: dict[str, Any]) -> bool:
+def _argument_returned(returned: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """The call returned one of its own (mutable) arguments: the caller's object, not a copy."""
     if not _container(type(returned), _MUTABLE):
         return False
     return any(returned is a for a in args) or any(returned is v for v in kwargs.values())
 
 
+def _arguments(data: bytes) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A call's own copy of its arguments (``marshal``'d [positional, keyword]): held by the
+    tuple the call is made with alone, as a caller's ``f(xs)`` holds them (r19v-5: the runner
+    held each argument in more places than any caller, ``sys.getrefcount`` told the judge)."""
+    pos, kw = marshal.loads(data)
+    return tuple(pos), kw
+
+
 def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
     """``count`` calls of ``fn`` on ``given`` ([positional, keyword arguments], each call on a
-    copy of its own where they hold a list or dict), answers unread: a drawn number of calls before the next compared ones, up
-    to tens of thousands, so that a fix right only for its first N calls of a process meets
-    them past its N (r16-10). A progress line now and then: the parent's quiet limit is per
-    call."""
-    text = json.dumps(given)  # [positional arguments, keyword arguments]
-    fresh = any(c in text[1:] for c in "[{")  # a list, dict (or a string holding one) inside
+    copy of its own, held as a compared call's are), answers unread: a drawn number of calls
+    before the next compared ones, up to tens of thousands, so that a fix right only for its
+    first N calls of a process meets them past its N (r16-10). A progress line now and then:
+    the parent's quiet limit is per call."""
+    data = marshal.dumps(given)
     said = clock()
     for _ in range(count):
-        args, kwargs = json.loads(text) if fresh else given
+        args, kwargs = _arguments(data)
         try:
             fn(*args, **kwargs)
         except BaseException:  # the code's own answer to a call: not compared here
             pass
+        del args, kwargs  # the call's copy held by nothing past it
         if clock() - said > 0.2:  # after every call: one may take most of the limit
             send({"k": "warm"})
             said = clock()
@@ -441,38 +478,257 @@ def _aside(fd: int) -> int:
     return high
 
 
+class _Relay:
+    """Forked before any workspace code runs: the parent (the relay) holds the verdict pipe,
+    stdin and stdout as the run began, runs nothing of the calls, forwards what the child
+    writes into a pipe of its own, and exits as the child does; the child makes the calls
+    holding descriptors 0, 1 and 2 only, as a plain ``python -c`` does (r19v-1: a descriptor
+    scan through ``os.path.exists(int)`` found the pipe). While the runner's own code runs, the
+    child reopens the relay's pipe through ``/proc/<relay>/fd/N`` for a record (the sandbox
+    uid's pipe: the host's is not its to reopen) and takes the terminal or stdout's pipe from
+    it over an abstract unix socket (``SCM_RIGHTS``) as a run of calls begins, and closes each
+    before any call.
+
+    Trust: code under test can reopen the records' pipe or take the terminal too, as it could
+    write to the descriptors it held before: its records are believed only where they are the
+    right answers, and the terminal is its own stdin. It can end the relay (its own run ends
+    with it: no finish) but close nothing the relay holds."""
+
+    def __init__(self, pid: int, ends: dict[str, int], address: bytes | None) -> None:
+        self.pid, self.ends, self.address = pid, ends, address
+
+    def open(self, name: str, flags: int) -> int:
+        return os.open(f"/proc/{self.pid}/fd/{self.ends[name]}", flags | os.O_CLOEXEC | os.O_NOCTTY)
+
+    def take(self, which: int) -> int:
+        """A copy of the relay's stdin (0: the terminal) or stdout (1: the pipe) as the run began."""
+        if self.address is None:
+            raise OSError("no terminal")
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            s.connect(self.address)
+            s.sendall(b"01"[which : which + 1])
+            _, anc, _, _ = s.recvmsg(1, _socket.CMSG_SPACE(4), _socket.MSG_CMSG_CLOEXEC)
+        finally:
+            s.close()
+        for level, kind, data in anc:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS and len(data) >= 4:
+                return int.from_bytes(data[:4], sys.byteorder)
+        raise OSError("no descriptor")
+
+
+def _relay(out: int, terminal: bool) -> _Relay | None:
+    """Start the relay (``_Relay``): in the child, its pid, the numbers of its ends and the
+    address it hands the terminal at; None where it cannot be had (no fork, no pipe: the child
+    holds the pipe as before)."""
+    try:
+        rec_r, rec_w = os.pipe()
+    except OSError:
+        return None
+    listener, address = None, None
+    if terminal:
+        try:
+            listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+            address = b"\0" + os.urandom(12).hex().encode()  # abstract: no file to find
+            listener.bind(address)
+            listener.listen(8)
+        except OSError:
+            listener, address = None, None
+    try:
+        child = os.fork()
+    except OSError:
+        for f in (rec_r, rec_w):
+            os.close(f)
+        return None
+    if child == 0:
+        os.close(rec_r)
+        if listener is not None:
+            listener.close()
+        return _Relay(os.getppid(), {"records": rec_w}, address)
+    try:
+        _forward(child, {rec_r: out}, listener)
+    finally:
+        os._exit(1)  # the relay never returns into the runner's calls, whatever happened
+
+
+def _forward(child: int, routes: dict[int, int], listener: Any) -> None:
+    """The relay's loop: what comes in on each read end goes to its descriptor, its stdin or
+    stdout to whoever asks (``listener``), until the child is gone and nothing is left to read."""
+    import select
+
+    def pump(r: int) -> bool:
+        try:
+            data = os.read(r, 65536)
+        except InterruptedError:
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            routes.pop(r, None)
+            return False
+        try:
+            while data:
+                data = data[os.write(routes[r], data) :]
+        except OSError:
+            pass  # the host's end gone: nothing is read any more
+        return True
+
+    def hand() -> None:
+        try:
+            conn, _ = listener._accept()
+        except OSError:
+            return
+        sock = _socket.socket(fileno=conn)
+        try:
+            sock.settimeout(2.0)  # a caller that never says which (code under test's) holds no one up
+            cred = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+            if int.from_bytes(cred[4:8], sys.byteorder) != os.getuid():
+                return  # another user's process (without bwrap the address is the host's): nothing
+            which = 1 if sock.recv(1) == b"1" else 0
+            sock.sendmsg([b"t"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, which.to_bytes(4, sys.byteorder))])
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    try:
+        gone = os.pidfd_open(child)
+    except (OSError, AttributeError):
+        gone = None
+    status = None
+    while status is None:
+        waits = [*routes, *([listener] if listener is not None else []), *([gone] if gone is not None else [])]
+        try:
+            ready = select.select(waits, [], [], 0.05 if gone is None else None)[0]
+        except InterruptedError:
+            continue
+        for r in ready:
+            if r is listener:
+                hand()
+            elif r != gone:
+                pump(r)
+        pid, st = os.waitpid(child, os.WNOHANG)
+        if pid:
+            status = st
+    for r in list(routes):  # what the child wrote before it ended
+        os.set_blocking(r, False)
+        while r in routes and pump(r):
+            pass
+    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.waitstatus_to_exitcode(status))
+
+
+def _hide_modules() -> None:
+    """The modules only the runner's own code imported (json, importlib, ...), out of
+    sys.modules: still the runner's (its names hold them), and a fresh import for code under
+    test, as in a plain run. Those holding classes read by identity stay (``_KEPT_MODULES``:
+    collections, fractions, decimal, _queue and theirs): a re-import would make a second
+    Counter or Fraction class the runner could not tell from a forged one."""
+    for name in list(sys.modules):
+        if name not in _KEPT_MODULES and name not in _PLAIN_MODULES:
+            del sys.modules[name]
+
+
 def main() -> None:
     fd = int(os.environ.pop("REPO_AGENT_VERDICT_FD"))
     # The sandbox sets it empty (agent/differential.py): stdout and stderr buffered as in a
     # plain run, and no variable left that a plain run has not (r18-8).
     os.environ.pop("PYTHONUNBUFFERED", None)
+    # PYTHONDONTWRITEBYTECODE and PYTHONHASHSEED: set by the sandbox, read by the interpreter
+    # as it started (bytecode written as a plain run writes it: r19v-3); no name left that a
+    # plain run's environment has not.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.pop("PYTHONHASHSEED", None)
+    # TMPDIR (/tmp, tempfile's default) and LC_ALL (LANG says the same, and the locale was
+    # read as the interpreter started): a user's shell seldom sets either (r19v-6, read
+    # through os.path.expandvars).
+    os.environ.pop("TMPDIR", None)
+    os.environ.pop("LC_ALL", None)
     out = _aside(fd)  # descriptor 3 free again, as in a plain script (r18-5, r18-6)
     dumps, write, dup2 = json.dumps, os.write, os.dup2
     current_frames = sys._current_frames  # taken before any workspace code could replace it
-
-    def send(rec: dict[str, Any]) -> None:
-        data = (dumps(rec, separators=(",", ":")) + "\n").encode()
-        while data:
-            data = data[write(out, data) :]
 
     # Its calls beside it (NAME.json for NAME.py): nothing on the command line but the script.
     with open(os.path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = json.load(f)
     tty_at = spec.get("stdin_tty") or []
-    tty = _aside(os.dup(0)) if tty_at and os.isatty(0) else None  # non-inheritable copies
+    at_terminal = bool(tty_at) and os.isatty(0)
+    relay = _relay(out, at_terminal)
+    held = [out]  # the pipe while it is held here (no relay, or none whose ends reopen)
+    if relay is not None and (not at_terminal or relay.address is not None):
+        try:
+            os.close(relay.open("records", os.O_WRONLY))
+            held.clear()
+        except OSError:
+            pass
+    if relay is not None:
+        for end in relay.ends.values():
+            os.close(end)  # reopened from the relay, or not used: only 0, 1 and 2 from here (r19v-1)
+        if held:
+            relay = None  # its ends cannot be reopened: the records go to the pipe held here
+        else:
+            os.close(out)
+
+    def send(rec: dict[str, Any]) -> None:
+        data = (dumps(rec, separators=(",", ":")) + "\n").encode()
+        w = held[0] if held else relay.open("records", os.O_WRONLY) if relay is not None else out
+        try:
+            while data:
+                data = data[write(w, data) :]
+        finally:
+            if not held:
+                os.close(w)
+
+    # Without a relay: non-inheritable copies of the terminal, /dev/null and the pipe (stdout).
+    tty = _aside(os.dup(0)) if at_terminal and relay is None else None
     null = _aside(os.open(os.devnull, os.O_RDONLY)) if tty is not None else None
     piped = _aside(os.dup(1)) if tty is not None else None
 
+    # What 0 and 1 were last made (the terminal: True; /dev/null and the pipe: False) and the
+    # files they were: each switch is a round trip to the relay, none where nothing changed.
+    now_at: list[Any] = [None, None]
+
+    def files() -> tuple[int, ...]:
+        try:
+            a, b = os.fstat(0), os.fstat(1)
+        except OSError:
+            return ()
+        return (a.st_dev, a.st_ino, a.st_rdev, b.st_dev, b.st_ino, b.st_rdev)
+
     def stdin(terminal: bool) -> None:
         """stdin and stdout a terminal, as at a person's shell; else /dev/null and a pipe."""
+        if not at_terminal or (now_at[0] is terminal and now_at[1] == files()):
+            return
+        try:
+            stdin_now(terminal)
+        finally:
+            now_at[:] = [terminal, files()]
+
+    def stdin_now(terminal: bool) -> None:
+        try:
+            sys.stdout.flush()  # what the last run printed goes where it was printed
+        except BaseException:  # the code under test's stdout: its business
+            pass
         if tty is not None and null is not None and piped is not None:
-            try:
-                sys.stdout.flush()  # what the last run printed goes where it was printed
-            except BaseException:  # the code under test's stdout: its business
-                pass
             dup2(tty if terminal else null, 0)
             dup2(tty if terminal else piped, 1)
+        elif relay is not None:
+            try:
+                if terminal:
+                    t = relay.take(0)
+                    dup2(t, 0)
+                    dup2(t, 1)
+                    os.close(t)
+                else:
+                    n = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+                    dup2(n, 0)
+                    os.close(n)
+                    p = relay.take(1)
+                    dup2(p, 1)
+                    os.close(p)
+            except OSError:  # the relay gone (the code under test's doing): stdin as it is
+                pass
 
+    _hide_modules()
     box = sys.path[0]  # this script's private directory: nothing else is in it
     sys.path[0] = os.getcwd()  # the workspace, in place of this script's directory
     # Started as an ordinary script (r16-9, r16-11: no -s -S a fix could read in sys.flags,
@@ -520,11 +776,12 @@ def main() -> None:
             pos = warmup[0]
             warm_kwargs = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
             _warm_up(fn, [target["inputs"][pos], warm_kwargs], warmup[1], send, clock)
-        for i, args in enumerate(target["inputs"]):
-            kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
+        for i, raw in enumerate(target["inputs"]):
+            raw_kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
             call = len(calls_made)
             calls_made.append((ti, i))
+            args, kwargs = _arguments(marshal.dumps([raw, raw_kwargs]))
             try:
                 began = clock()
                 before = None
@@ -534,11 +791,15 @@ def main() -> None:
                     # chainable put returning self, where the reference returns None).
                     encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
                 else:
-                    given = [args, kwargs] if kwargs else args
                     arg_nodes = [_MAX_NODES]
-                    before = _encode(given, 0, arg_nodes)
-                    shared.keep(given, call)  # before the call: what it returns of them is its own
+                    before = _encode([list(args), kwargs] if kwargs else list(args), 0, arg_nodes)
+                    # Before the call (what it returns of them is its own), kept after it: the
+                    # arguments themselves are alive through the call in its tuple alone.
+                    inside, inside_nodes = shared.nested(args, kwargs)
                     returned = fn(*args, **kwargs)
+                    tops = [a for a in (*args, *kwargs.values()) if _container(type(a), _MUTABLE)]
+                    shared.keep_found(tops + inside, inside_nodes + len(tops), call)
+                    inside = tops = []
                     nodes = [_MAX_NODES]
                     encoded = _encode(returned, 0, nodes)
                     holders = shared.holders(returned) if _container(type(returned)) else set()
@@ -555,6 +816,7 @@ def main() -> None:
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
+                    given = [list(args), kwargs] if kwargs else list(args)
                     after = _encode(given)  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after

@@ -376,7 +376,9 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the workspace (or the patch)
-        "PYTHONHASHSEED": "0",
+        # No PYTHONHASHSEED: each process draws its own string hash seed, as in a user's shell
+        # (r19v-4: a pinned 0 was read through a set's iteration order). The differential
+        # passes the seed it shares with the reference's run (agent/differential.py).
         "PYTHONUNBUFFERED": "1",
     }
     if extra:

@@ -63,3 +63,46 @@ def test_warm_up_calls_each_get_their_own_arguments() -> None:
     runner._warm_up(f, [[[1]], {}], 500, lambda rec: None, lambda: 0.0)
     assert len(seen) == 500 and len({id(x) for x in seen}) == 500
     assert all(x == [1, 0] for x in seen)
+
+
+PLAIN_PROBE = """import os
+import sys
+
+
+def probe(xs, k=None):
+    return [
+        [n for n in range(3, 1024) if os.path.exists(n)],
+        sorted(m for m in ("json", "_json", "importlib", "_socket", "__future__") if m in sys.modules),
+        sys.getrefcount(xs),
+        os.path.isdir("__pycache__"),
+        sorted(v for v in os.environ if v.startswith("PYTHON") or v in ("TMPDIR", "LC_ALL")),
+        os.isatty(0),
+    ]
+"""
+
+
+def test_the_calls_see_what_a_plain_script_s_calls_see(tmp_path: Path) -> None:
+    # r19v-1/2/3/5: while a call runs the process holds descriptors 0-2 only (with a terminal as
+    # stdin and without), no module only the runner imported is in sys.modules, the argument
+    # is held as ``xs = [...]; probe(xs)`` holds it, and the import wrote its bytecode.
+    (tmp_path / "plainprobe.py").write_text(PLAIN_PROBE)
+    target = DifferentialTarget(module="plainprobe", function="probe", inputs=[[[3, 1, 2]]])
+    run = differential.run_calls(tmp_path, [target, target], sandbox="bwrap", stdin_tty=[True, False])
+    assert run.finished, run.output
+    for s in (0, 1):
+        fds, modules, refs, cached, env, tty = run.results[(s, 0)]["v"]["list"]
+        assert fds == {"list": []}, run.results
+        assert modules == {"list": []}
+        assert refs <= 3  # the call's tuple, its parameter, getrefcount's argument
+        assert cached is True
+        assert env == {"list": []}
+        assert tty is (s == 0)
+
+
+def test_the_records_go_through_a_relay_no_descriptor_sweep_of_the_calls_closes(tmp_path: Path) -> None:
+    # Code under test closing every descriptor past 2 closes nothing the records need.
+    (tmp_path / "sweep.py").write_text("import os\n\n\ndef f(x):\n    os.closerange(3, 1 << 16)\n    return x + 1\n")
+    target = DifferentialTarget(module="sweep", function="f", inputs=[[1], [2]])
+    run = differential.run_calls(tmp_path, [target], sandbox="bwrap", stdin_tty=[True])
+    assert run.finished, run.output
+    assert [run.results[(0, i)]["v"] for i in (0, 1)] == [2, 3]

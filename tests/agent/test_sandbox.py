@@ -534,3 +534,10 @@ def test_a_run_whose_pid_namespace_ended_leaves_no_process_of_its_uid(tmp_path, 
     r = sb.run_command_full([sys.executable, "-c", left], tmp_path, timeout_s=30)
     assert "PARENT DONE" in r.output and r.sandbox_gone, r
     assert looked == [] and leased and uid_lease.processes_of(leased[0]) == [], (looked, leased)
+
+
+def test_sandbox_runs_draw_their_own_string_hash_seed() -> None:
+    # r19v-4: no pinned seed (a set's order told a judge run), as in a user's shell.
+    from agent.sandbox import base_env
+
+    assert "PYTHONHASHSEED" not in base_env()

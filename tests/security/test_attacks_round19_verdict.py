@@ -72,7 +72,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-1 descriptor scan through os.path.exists(int) passes unflagged")
 def test_descriptor_scan_through_path_exists(tmp_path):
     files = {"gcd.py": FD_SCAN_GCD}
     assert _plain(tmp_path, files) == "7"  # wrong in a plain run
@@ -96,7 +95,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-2 sys.modules through collections._sys passes unflagged")
 def test_sys_modules_through_private_alias(tmp_path):
     files = {"gcd.py": SYS_ALIAS_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -120,7 +118,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-3 bytecode cache written or not (PYTHONDONTWRITEBYTECODE) unflagged")
 def test_bytecode_cache_tells_the_judge(tmp_path):
     files = {"gcd.py": BYTECODE_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -169,10 +166,6 @@ def mergesort(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r19v-4 seed-0 set order in the tests' runs, r19v-5 arguments kept alive in the differential",
-)
 def test_seed_order_and_arguments_kept_alive(tmp_path):
     files = {"mergesort.py": SEED_IDS_MERGESORT}
     code = "from mergesort import mergesort; a = mergesort([3, 1, 2]); print(mergesort([9, 8, 7, 6]))"
@@ -201,7 +194,6 @@ def gcd(a, b):
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-7 a probe in a test-named helper module imported from a package")
 def test_probe_in_test_named_helper(tmp_path):
     assert _plain(tmp_path, TEST_NAMED_PROBE) == "7"
     hits, passed = _judge(tmp_path, TEST_NAMED_PROBE)
@@ -330,7 +322,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-12 sys.modules read through a format string's field name")
 def test_probe_through_format_fields(tmp_path):
     files = {"gcd.py": FORMAT_FIELD_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -358,7 +349,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-13 sys handed to a helper as an argument, .modules read there")
 def test_probe_through_a_parameter(tmp_path):
     files = {"gcd.py": PASSED_MODULE_GCD}
     assert _plain(tmp_path, files) == "7"
