@@ -18,7 +18,9 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
+from agent.suspect_stdlib import module_attribute
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -481,7 +483,9 @@ class _Reader:
             return self.resolve(node.value, depth + 1)  # (_c := unittest.TestCase)
         if isinstance(node, ast.Attribute):
             bases = self.resolve(node.value, depth + 1)
-            return {_qualify(f"{b}.{node.attr}") for b in bases if b.count(".") < NAME_DOTS_MAX}
+            out = {_qualify(f"{b}.{node.attr}") for b in bases if b.count(".") < NAME_DOTS_MAX}
+            # r19v-2: a standard module's import is its attribute (``collections._sys`` is sys)
+            return out | {_qualify(m) for b in bases if (m := module_attribute(b, node.attr)) is not None}
         if isinstance(node, ast.Subscript):
             key = fold(node.slice)
             if key is None:
@@ -581,6 +585,10 @@ _CHECKER_NAME = re.compile(
 )
 
 
+# The interpreter's bytecode cache by name: its directory, a cached file, the cache tag's prefix.
+_BYTECODE_CACHE = re.compile(r"pycache|\.py[co]\b|\.cpython-\d", re.IGNORECASE)
+
+
 def _index(node: ast.expr | None) -> int | None | bool:
     """A slice bound: an int constant (``-1`` too), None when absent, False when not constant."""
     if node is None:
@@ -637,12 +645,7 @@ class _Scan:
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.params = _calls_params(tree)
-        self.ints: dict[str, list[ast.expr]] = {}  # every value a plain name is assigned (for _number)
-        for b in ast.walk(tree):
-            if isinstance(b, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and b.value is not None:
-                for t in b.targets if isinstance(b, ast.Assign) else [b.target]:
-                    if isinstance(t, ast.Name):
-                        self.ints.setdefault(t.id, []).append(b.value)
+        self.fds = Descriptors(tree, self.r.resolve)  # what may be an int (a descriptor where a path goes)
         # ``os.path.join``'s inner ``os.path`` and ``os``: only a whole name is judged a process probe
         self.inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
@@ -660,6 +663,7 @@ class _Scan:
             self._compares_a_path(node)
             self._checker_tell(node)
             self._built_string(node)
+            self._bytecode_cache(node)
             self._compare_replaced(node)
             self._runner(node)
             self._library(node)
@@ -685,7 +689,13 @@ class _Scan:
             self.hit("reads_location", node)  # gcd.__file__ (a module by name; not any object's)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            if self.names_tests is not None and any(self.names_tests(m.split(".")[0]) for m in mods if m):
+            # Every part of the dotted path and each name imported from it: a test-named module
+            # below a package (``from helpers import test_probe``, r19v-7) is test code to the
+            # rules (exempt from the tell rules), so the code under test may not import it.
+            dotted = mods + (
+                [f"{node.module or ''}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            )
+            if any(self._test_module(m) for m in dotted):
                 self.hit("reads_tests", node)  # a test module imported by the code
             for m in mods:
                 if not (isinstance(node, ast.ImportFrom) and node.level) and (rule := _probe_rule(_qualify(m))):
@@ -704,7 +714,7 @@ class _Scan:
                 self.hit(rule, node)
             elif whole and process_name(name):
                 self.hit("process_probe", node, name)  # agent/suspect_effects.py, PROCESS_MODULES
-        if isinstance(node, ast.Call) and self._descriptor_given(node):
+        if self._descriptor_given(node):
             self.hit("process_probe", node)  # os.path.exists(3), os.stat(fd), dir_fd=3: an open descriptor probed
         if (
             isinstance(node, ast.Call)
@@ -722,30 +732,53 @@ class _Scan:
             module = fold(node.args[0]) if node.args else None
             if module is None:
                 self.hit("module_alias", node)  # a module chosen at run time: nothing to resolve
-            elif self.names_tests is not None and self.names_tests(module.split(".")[0]):
+            elif self._test_module(module):
                 self.hit("reads_tests", node)
 
-    def _descriptor_given(self, node: ast.Call) -> bool:
-        """A pure-listed ``os``/``os.path`` call given a descriptor: ``os.stat``, ``os.listdir``,
-        ``os.path.exists``... take an int as an open descriptor (``os.path.exists(3)`` is fd 3's
-        state), and a ``dir_fd`` resolves against one. Read: a number, or a name bound to one."""
-        if not any(n.split(".")[0] == "os" and not process_name(n) for n in self.r.resolve(node.func)):
-            return False
-        if any(k.arg in ("dir_fd", "src_dir_fd", "dst_dir_fd", "fd") for k in node.keywords):
-            return True
-        return any(self._number(a) for a in node.args)
+    def _test_module(self, dotted: str) -> bool:
+        """Some part of a dotted module path names a test module (``helpers.test_probe``)."""
+        return self.names_tests is not None and any(self.names_tests(p) for p in dotted.split(".") if p)
 
-    def _number(self, node: ast.expr, depth: int = 0) -> bool:
-        if isinstance(node, ast.Constant):
-            return isinstance(node.value, int) and not isinstance(node.value, bool)
-        if isinstance(node, (ast.UnaryOp, ast.BinOp)) and depth < 4:
-            kids = [node.operand] if isinstance(node, ast.UnaryOp) else [node.left, node.right]
-            return any(self._number(k, depth + 1) for k in kids)
-        if isinstance(node, ast.Call):  # f.fileno(): a descriptor made at run time
-            return isinstance(node.func, ast.Attribute) and node.func.attr == "fileno"
-        if isinstance(node, ast.Name) and depth < 4:
-            return any(self._number(v, depth + 1) for v in self.ints.get(node.id, [])[:8])
+    def _descriptor_given(self, node: ast.AST) -> bool:
+        """A call that takes an open descriptor for a path (``os.stat``, ``os.listdir``,
+        ``os.path.exists``, ``open``: pure given a path) given one that may be an int, or such a
+        function handed to a call with ints (``map(os.path.exists, range(3, 1024))``): r19v-1,
+        agent/suspect_descriptors.py. A ``dir_fd`` resolves against a descriptor."""
+        if isinstance(node, ast.Call):
+            if any(k.arg in ("dir_fd", "src_dir_fd", "dst_dir_fd") for k in node.keywords) and self._os(node.func):
+                return True
+            if not self._takes_descriptor(node.func):
+                return False
+            if any(k.arg in ("dir_fd", "src_dir_fd", "dst_dir_fd") for k in node.keywords):
+                return True  # resolved against an open directory's descriptor
+            given = [*node.args, *(k.value for k in node.keywords if k.arg in ("path", "file", "fd", None))]
+            return any(self.fds.maybe_int(a) for a in given)
+        if (
+            isinstance(node, (ast.Name, ast.Attribute))
+            and isinstance(node.ctx, ast.Load)
+            and id(node) not in self.inner
+        ):
+            return self._takes_descriptor(node) and self.fds.handed_with_ints(node)
         return False
+
+    def _os(self, func: ast.expr) -> bool:
+        return any(n.split(".")[0] == "os" for n in self.r.resolve(func))
+
+    def _takes_descriptor(self, func: ast.expr) -> bool:
+        return bool(self.r.resolve(func) & DESCRIPTOR_TAKERS)
+
+    def _bytecode_cache(self, node: ast.AST) -> None:
+        """A string the code holds or builds naming the interpreter's bytecode cache
+        (``"__pycache__"``, ``x.pyc``): whether Python wrote one is ``sys.dont_write_bytecode``
+        read through the file system (r19v-3: every judge run sets PYTHONDONTWRITEBYTECODE, a
+        user's plain run writes the cache as it imports). The cache's other ways in are hits
+        of their own: ``__cached__``/``__spec__`` (reads_location), ``sys.pycache_prefix``
+        (process_probe), ``importlib.util.cache_from_source`` (dynamic_code), a listing of the
+        code's own directory (reads_tests)."""
+        if isinstance(node, (ast.Constant, ast.BinOp, ast.JoinedStr, ast.Call, ast.Subscript)):
+            value = fold(node)
+            if value is not None and _BYTECODE_CACHE.search(value):
+                self.hit("interpreter_flags", node)
 
     def _built_string(self, node: ast.AST) -> None:
         """A string put together from pieces (``"te" + "sts/"``) that names the tests."""

@@ -1,0 +1,451 @@
+"""Whether a value the code passes may be an int: an open descriptor, where a path is taken
+(agent/suspect_ast.py's ``process_probe``; docs/sandbox-and-verdicts.md).
+
+``os.stat``, ``os.listdir``, ``os.path.exists``, ``open``... take an int as an open
+descriptor: ``os.path.exists(n)`` over 3..1023 tells a judge run (pytest's capture files,
+the differential's pipe) from a plain script that holds 0-2 only (r19v-1). The names are pure
+given a path, so the bound is on the argument: a descriptor-taking call is a hit where its
+argument may be an int, read by where its value comes from (flow-insensitive, over the
+whole file, bounded in depth), not by its spelling:
+
+- a number, arithmetic, a comparison or ``not``, a stdlib constant in capitals (``errno.EBADF``);
+- an int the code makes: a call of the int-making builtins (``int``, ``len``, ``ord``...), of
+  the number modules (``math``, ``operator``, ``struct``...), of an int method (``fileno``,
+  ``find``, ``bit_length``, ``from_bytes``...), of a call the pass cannot see into
+  (``json.loads("5")``: anything may come back) unless it makes text or a path (``os.path``,
+  ``pathlib``, ``str``, a string method, an f-string, a function of the file returning one);
+- an item or element of something holding ints (``range``, ``bytes``, a list of numbers,
+  ``struct.unpack(...)[0]``), a loop or comprehension name over one;
+- a name, an attribute (``self.fd``) or a parameter given any of these anywhere in the file
+  (its default, a call of its function, a ``map``/``filter`` of the function or lambda);
+- the descriptor-taking function itself handed to another call with any of these
+  (``map(os.path.exists, range(3, 1024))``, ``partial(os.stat, 5)``).
+
+Unknown stays a path: a parameter with no caller in the file (the tests call the code), an
+attribute never stored in the file, a name imported from another module.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable
+
+from agent.suspect_stdlib import STDLIB
+
+# What takes an open descriptor where a path goes: ``os.supports_fd`` (``os.stat``, ``os.listdir``,
+# ``os.scandir``...), ``os.path``'s readers of ``os.stat``, and the openers.
+DESCRIPTOR_TAKERS = frozenset({f"os.{f.__name__}" for f in os.supports_fd} | {"os.fstat", "os.fdopen"})
+DESCRIPTOR_TAKERS |= {f"os.path.{n}" for n in ("exists", "isfile", "isdir", "getsize", "getmtime", "getatime")}
+DESCRIPTOR_TAKERS |= {"os.path.getctime", "os.path.samefile", "os.path.sameopenfile", "os.path.isjunction"}
+DESCRIPTOR_TAKERS |= {"builtins.open", "io.open", "io.FileIO", "io.open_code", "codecs.open"}
+# Builtins whose result is an int (or a bool, an int too).
+INT_BUILTINS = frozenset({"int", "len", "ord", "sum", "abs", "round", "hash", "id", "bool", "pow", "divmod"})
+# Builtins whose result is one of their arguments' elements.
+PICK_BUILTINS = frozenset({"min", "max", "next", "sorted", "reversed", "list", "tuple", "set", "frozenset", "iter"})
+PICK_BUILTINS |= {"filter", "zip", "enumerate", "dict", "getattr", "vars"}
+# Standard modules whose functions answer numbers.
+INT_MODULES = frozenset({"math", "cmath", "operator", "struct", "statistics", "bisect", "secrets", "numbers"})
+INT_MODULES |= {"fractions", "decimal", "functools", "array", "heapq", "random", "itertools", "ctypes", "sys"}
+# Methods that answer an int whatever they are called on (str, bytes, int, files).
+INT_METHODS = frozenset({"fileno", "index", "rindex", "find", "rfind", "count", "bit_length", "bit_count"})
+INT_METHODS |= {"from_bytes", "tell", "seek", "write", "readinto", "conjugate", "numerator", "denominator"}
+INT_METHODS |= {"__index__", "__int__", "__len__", "__trunc__", "__floor__", "__ceil__", "__round__", "__abs__"}
+INT_METHODS |= {"__hash__", "real", "imag", "__add__", "__sub__", "__mul__", "__or__", "__and__", "__xor__"}
+INT_METHODS |= {"__pos__", "__neg__", "__invert__", "__getitem__", "pop", "popleft", "get", "setdefault"}
+# What makes text or a path, never an int: its result is no descriptor.
+TEXT_MAKERS = ("os.path.", "pathlib.", "posixpath.", "os.fspath", "os.fsdecode", "os.fsencode", "tempfile.")
+TEXT_MAKERS += ("glob.", "shutil.which", "os.getcwd", "os.environ", "os.getenv", "importlib.resources")
+TEXT_BUILTINS = frozenset({"str", "repr", "format", "ascii", "chr", "bytes.decode", "bytearray.decode", "open"})
+TEXT_METHODS = frozenset({"join", "format", "format_map", "replace", "strip", "lstrip", "rstrip", "lower"})
+TEXT_METHODS |= {"upper", "casefold", "title", "capitalize", "removeprefix", "removesuffix", "decode", "encode"}
+TEXT_METHODS |= {"as_posix", "joinpath", "with_name", "with_suffix", "with_stem", "resolve", "absolute", "expanduser"}
+TEXT_METHODS |= {"relative_to", "read_text", "read_bytes", "zfill", "center", "ljust", "rjust", "translate"}
+TEXT_METHODS |= {"expandtabs", "swapcase", "__str__", "__repr__", "__fspath__", "hexdigest", "isoformat", "strftime"}
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Pow, ast.LShift, ast.RShift, ast.BitAnd, ast.BitOr)
+_ARITHMETIC += (ast.BitXor, ast.Mod)
+DEPTH_MAX = 12  # a chain of names, calls and loops followed: past it, unknown (a path)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+class Descriptors:
+    """One file's bindings, read once; ``maybe_int`` asks of one expression."""
+
+    def __init__(self, tree: ast.Module, resolve: Callable[[ast.expr], set[str]]) -> None:
+        self.resolve = resolve
+        self.values: dict[str, list[ast.expr]] = {}  # a name -> every value bound to it
+        self.elements: dict[str, list[ast.expr]] = {}  # a name -> iterables whose element it is
+        self.attrs: dict[str, list[ast.expr]] = {}  # an attribute name -> every value stored in it
+        self.defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        self.returns: dict[int, list[ast.expr]] = {}  # id(function) -> what it returns
+        self.builtins_bound: set[str] = set()
+        parents: dict[int, ast.AST] = {}
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+        self.parents = parents
+        self.nodes = list(ast.walk(tree))
+        for node in ast.walk(tree):
+            self._read(node)
+        self._seen: set[tuple[int, str]] = set()
+
+    # -- reading the file ----------------------------------------------------------------
+
+    def _bind(self, target: ast.expr, value: ast.expr | None, element_of: ast.expr | None = None) -> None:
+        if isinstance(target, ast.Name):
+            if value is not None:
+                self.values.setdefault(target.id, []).append(value)
+            if element_of is not None:
+                self.elements.setdefault(target.id, []).append(element_of)
+        elif isinstance(target, ast.Attribute):
+            if value is not None:
+                self.attrs.setdefault(target.attr, []).append(value)
+            if element_of is not None:
+                self.attrs.setdefault(target.attr, []).append(ast.Subscript(value=element_of, slice=ast.Constant(0)))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for i, t in enumerate(target.elts):
+                if isinstance(value, (ast.Tuple, ast.List)) and i < len(value.elts):
+                    self._bind(t, value.elts[i])
+                else:
+                    # an unpacked element: an item of the value, or of an element of the iterable
+                    whole = value if value is not None else element_of
+                    if whole is not None:
+                        self._bind(
+                            t, ast.Subscript(value=_Element(whole) if element_of else whole, slice=ast.Constant(i))
+                        )
+        elif isinstance(target, ast.Starred):
+            self._bind(target.value, value, element_of)
+
+    def _read(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                self._bind(t, node.value)
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            self._bind(node.target, node.value)
+        elif isinstance(node, ast.AugAssign):
+            self._bind(node.target, ast.BinOp(left=node.value, op=node.op, right=node.value))
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            self._bind(node.target, None, node.iter)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node.name in INT_BUILTINS | PICK_BUILTINS:
+                self.builtins_bound.add(node.name)
+            if not isinstance(node, ast.ClassDef):
+                self.defs.setdefault(node.name, []).append(node)
+                self._params(node)
+        elif isinstance(node, ast.Lambda):
+            self._params(node)
+        elif isinstance(node, ast.Call):
+            self._mutation(node)
+        if isinstance(node, ast.Return) and node.value is not None:
+            fn = self._enclosing(node)
+            if fn is not None:
+                self.returns.setdefault(id(fn), []).append(node.value)
+        elif isinstance(node, ast.Lambda):
+            self.returns.setdefault(id(node), []).append(node.body)
+        elif isinstance(node, (ast.Yield, ast.YieldFrom)) and node.value is not None:
+            fn = self._enclosing(node)
+            if fn is not None:  # a generator's elements
+                self.returns.setdefault(id(fn), []).append(ast.List(elts=[node.value]))
+        if isinstance(node, ast.ClassDef):
+            for stmt in node.body:  # class attributes: ``fd = 5`` read as ``self.fd``
+                if isinstance(stmt, ast.Assign):
+                    for t in stmt.targets:
+                        if isinstance(t, ast.Name):
+                            self.attrs.setdefault(t.id, []).append(stmt.value)
+
+    def _enclosing(self, node: ast.AST) -> ast.AST | None:
+        p = self.parents.get(id(node))
+        while p is not None and not isinstance(p, _FUNCTIONS):
+            p = self.parents.get(id(p))
+        return p
+
+    def _mutation(self, call: ast.Call) -> None:
+        """``fds.append(5)``, ``fds.extend(range(9))``: what a container is given."""
+        f = call.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, (ast.Name, ast.Attribute)) and call.args:
+            given = call.args[-1]
+            if f.attr in ("append", "add", "insert", "appendleft", "put", "setdefault", "__setitem__"):
+                self._bind(f.value, ast.List(elts=[given]))
+            elif f.attr in ("extend", "update", "extendleft", "__iadd__"):
+                self._bind(f.value, given)
+
+    def _params(self, fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        a = fn.args
+        positional = [*a.posonlyargs, *a.args]
+        defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+        for p, d in zip(positional, defaults, strict=True):
+            if d is not None:
+                self.values.setdefault(p.arg, []).append(d)
+        for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True):
+            if d is not None:
+                self.values.setdefault(p.arg, []).append(d)
+
+    # -- asking --------------------------------------------------------------------------
+
+    def maybe_int(self, node: ast.expr) -> bool:
+        self._seen = set()
+        return self._int(node, 0)
+
+    def handed_with_ints(self, ref: ast.expr) -> bool:
+        """``ref`` (a function) handed to a call along with something holding or being an int."""
+        self._seen = set()
+        return self._handed(ref, 0)
+
+    def _handed(self, ref: ast.AST, depth: int) -> bool:
+        call = self.parents.get(id(ref))
+        if not isinstance(call, ast.Call) or call.func is ref:
+            return False
+        others = [a for a in call.args if a is not ref] + [k.value for k in call.keywords if k.value is not ref]
+        return any(self._int(a, depth + 1) or self._elem(a, depth + 1) for a in others)
+
+    def _once(self, node: ast.AST, kind: str) -> bool:
+        key = (id(node), kind)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def _name_int(self, name: str, depth: int, elem: bool) -> bool:
+        ask = self._elem if elem else self._int
+        if any(ask(v, depth + 1) for v in self.values.get(name, [])[:16]):
+            return True
+        if any(self._elem_of(it, depth + 1, elem) for it in self.elements.get(name, [])[:16]):
+            return True
+        return self._param_int(name, depth, elem)
+
+    def _elem_of(self, iterable: ast.expr, depth: int, elem: bool) -> bool:
+        """An element of ``iterable`` may be an int (``elem``: may hold one)."""
+        return self._elem(iterable, depth) if not elem else self._elem(ast.List(elts=[_Element(iterable)]), depth)
+
+    def _param_int(self, name: str, depth: int, elem: bool) -> bool:
+        """``name`` is a parameter given an int: by a call of its function in the file, or as
+        an element of what its function is mapped over."""
+        ask = self._elem if elem else self._int
+        for fn in self._functions_with(name)[:16]:
+            params = [p.arg for p in [*fn.args.posonlyargs, *fn.args.args]]
+            index = params.index(name) if name in params else -1
+            method = bool(params) and params[0] in ("self", "cls")
+            for call, given in self._calls_of(fn)[:32]:
+                if given is not None:  # handed to map/filter/sorted...: each element of the others
+                    if any(self._elem(a, depth + 1) for a in given):
+                        return True
+                    continue
+                for k in call.keywords:
+                    if (k.arg == name or k.arg is None) and ask(k.value, depth + 1):
+                        return True
+                if index < 0:
+                    continue
+                for at, a in enumerate(call.args):
+                    if isinstance(a, ast.Starred):
+                        if self._elem(a.value, depth + 1):
+                            return True
+                        break
+                    if (at == index or (method and at == index - 1)) and ask(a, depth + 1):
+                        return True
+        return False
+
+    def _functions_with(self, name: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]:
+        out: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
+        for fns in self.defs.values():
+            out += [
+                f for f in fns if any(p.arg == name for p in [*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs])
+            ]
+        out += [
+            f
+            for f in self._lambdas()
+            if any(p.arg == name for p in [*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs])
+        ]
+        return out
+
+    def _lambdas(self) -> list[ast.Lambda]:
+        return [n for n in self.nodes if isinstance(n, ast.Lambda)]
+
+    def _calls_of(self, fn: ast.AST) -> list[tuple[ast.Call, list[ast.expr] | None]]:
+        """Where ``fn`` is called (the call, None) or handed to a call (the call, its other arguments)."""
+        refs: list[ast.AST]
+        if isinstance(fn, ast.Lambda):
+            refs = [fn]
+            bound = self.parents.get(id(fn))
+            if isinstance(bound, ast.Assign):
+                refs += [n for n in self.nodes if _names(n, bound.targets)]
+        else:
+            name = getattr(fn, "name", "")
+            refs = [
+                n
+                for n in self.nodes
+                if (isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
+            ]
+        out: list[tuple[ast.Call, list[ast.expr] | None]] = []
+        for ref in refs:
+            call = self.parents.get(id(ref))
+            if not isinstance(call, ast.Call):
+                continue
+            if call.func is ref:
+                out.append((call, None))
+            else:
+                others = [a for a in call.args if a is not ref] + [k.value for k in call.keywords if k.value is not ref]
+                out.append((call, others))
+        return out
+
+    def _int(self, node: ast.AST, depth: int) -> bool:
+        if depth > DEPTH_MAX or not self._once(node, "int"):
+            return False
+        d = depth + 1
+        if isinstance(node, _Element):
+            return self._elem(node.of, d)
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int)  # (True is 1 too)
+        if isinstance(node, ast.UnaryOp):
+            return True  # -n, ~n, +n, not x: a number
+        if isinstance(node, (ast.Compare,)):
+            return True  # a bool
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, (ast.Div, ast.MatMult)):
+                return False  # a float or a path joined (Path / "x")
+            if isinstance(node.op, ast.Mod) and _text(node.left):
+                return False  # "%s" % x
+            return any(self._int(s, d) for s in (node.left, node.right))
+        if isinstance(node, ast.BoolOp):
+            return any(self._int(v, d) for v in node.values)
+        if isinstance(node, ast.IfExp):
+            return self._int(node.body, d) or self._int(node.orelse, d)
+        if isinstance(node, ast.NamedExpr):
+            return self._int(node.value, d)
+        if isinstance(node, ast.Starred):
+            return self._elem(node.value, d)
+        if isinstance(node, ast.Subscript):
+            return not isinstance(node.slice, ast.Slice) and self._elem(node.value, d)  # (a slice: no int)
+        if isinstance(node, ast.Name):
+            return self._name_int(node.id, d, elem=False)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Constant):
+                return True  # (5).real
+            names = self.resolve(node)
+            if any(n.split(".")[0] in STDLIB and n.rsplit(".", 1)[-1].isupper() for n in names):
+                return True  # errno.EBADF, os.O_RDONLY: a number the standard library names
+            return any(self._int(v, d) for v in self.attrs.get(node.attr, [])[:16])
+        if isinstance(node, ast.Call):
+            return self._call_int(node, d)
+        return False
+
+    def _call_int(self, node: ast.Call, d: int) -> bool:
+        f = node.func
+        if isinstance(f, ast.Name) and f.id not in self.builtins_bound and f.id not in self.values:
+            if f.id in INT_BUILTINS:
+                return True
+            if f.id in PICK_BUILTINS:
+                return any(self._elem(a, d) for a in node.args)
+            if f.id in TEXT_BUILTINS or f.id in ("type",):
+                return f.id == "type" and bool(node.args) and self._int(node.args[0], d)  # type(5)("3")
+        names = self.resolve(f)
+        if names and all(n.startswith(TEXT_MAKERS) or n in TEXT_BUILTINS for n in names):
+            return False
+        if any(n.split(".")[0] in INT_MODULES for n in names):
+            return True
+        if isinstance(f, ast.Attribute) and f.attr in INT_METHODS:
+            return True
+        if isinstance(f, ast.Attribute) and f.attr in TEXT_METHODS:
+            return False
+        if any(n.split(".")[0] in STDLIB for n in names):
+            return True  # json.loads("5"): a standard call that makes no text may answer a number
+        if isinstance(f, ast.Call):
+            return self._callable_int(f.func, d) or any(self._int(a, d) for a in f.args)  # type(5)("3")
+        fns = self._defined(f)
+        if fns:
+            return any(self._int(r, d) for fn in fns for r in self.returns.get(id(fn), [])[:16])
+        if isinstance(f, ast.Name) and f.id in self.values:
+            return any(self._callable_int(v, d) for v in self.values[f.id][:16])
+        if isinstance(f, ast.Lambda):
+            return self._int(f.body, d)
+        return not names and isinstance(f, ast.Attribute)  # a method the pass cannot see into
+
+    def _callable_int(self, f: ast.AST, d: int) -> bool:
+        if isinstance(f, ast.Name):
+            if f.id in INT_BUILTINS and f.id not in self.builtins_bound:
+                return True
+            return any(self._callable_int(v, d + 1) for v in self.values.get(f.id, [])[:16]) if d < DEPTH_MAX else False
+        if isinstance(f, ast.Lambda):
+            return self._int(f.body, d)
+        return isinstance(f, ast.Attribute) and (
+            f.attr in INT_METHODS or any(n.split(".")[0] in INT_MODULES for n in self.resolve(f))
+        )
+
+    def _defined(self, f: ast.expr) -> list[ast.AST]:
+        if isinstance(f, ast.Name):
+            return list(self.defs.get(f.id, []))
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("self", "cls"):
+            return list(self.defs.get(f.attr, []))
+        return []
+
+    def _elem(self, node: ast.AST, depth: int) -> bool:
+        """Some element or item of ``node`` may be an int."""
+        if depth > DEPTH_MAX or not self._once(node, "elem"):
+            return False
+        d = depth + 1
+        if isinstance(node, _Element):
+            return self._elem(node.of, d)  # (an element's elements: rows of ints)
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (bytes, int))  # b"\x05"[0]; (an int "holds" itself: *5)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            return any(self._elem(e.value, d) if isinstance(e, ast.Starred) else self._int(e, d) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return any(self._int(x, d) for x in [*node.keys, *node.values] if x is not None)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+            return self._int(node.elt, d)
+        if isinstance(node, ast.DictComp):
+            return self._int(node.key, d) or self._int(node.value, d)
+        if isinstance(node, ast.BinOp):
+            return any(self._elem(s, d) for s in (node.left, node.right))
+        if isinstance(node, (ast.BoolOp, ast.IfExp)):
+            kids = node.values if isinstance(node, ast.BoolOp) else [node.body, node.orelse]
+            return any(self._elem(k, d) for k in kids)
+        if isinstance(node, ast.NamedExpr):
+            return self._elem(node.value, d)
+        if isinstance(node, ast.Subscript):
+            return self._elem(node.value, d)
+        if isinstance(node, ast.Name):
+            return self._name_int(node.id, d, elem=True)
+        if isinstance(node, ast.Attribute):
+            return any(self._elem(v, d) for v in self.attrs.get(node.attr, [])[:16])
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in ("range", "bytes", "bytearray", "enumerate", "divmod"):
+                return f.id not in self.builtins_bound and f.id not in self.values
+            names = self.resolve(f)
+            if names and all(n.startswith(TEXT_MAKERS) for n in names):
+                return any(self._int(a, d) for a in node.args)  # os.listdir(3) is a hit of its own
+            if isinstance(f, ast.Name) and f.id == "map" and node.args:
+                return self._callable_int(node.args[0], d) or any(self._elem(a, d) for a in node.args[1:])
+            if any(n.split(".")[0] in INT_MODULES for n in names):
+                return True  # itertools.count(3), struct.unpack(...), random.sample(...)
+            fns = self._defined(f)
+            if fns:
+                return any(self._elem(r, d) for fn in fns for r in self.returns.get(id(fn), [])[:16])
+            return any(self._elem(a, d) or self._int(a, d) for a in node.args)  # what it makes of its arguments
+        return False
+
+
+class _Element(ast.expr):
+    """An element of ``of`` (a loop's name over it), as an expression the pass follows."""
+
+    def __init__(self, of: ast.expr) -> None:
+        super().__init__()
+        self.of = of
+
+
+def _names(node: ast.AST, targets: list[ast.expr]) -> bool:
+    return (
+        isinstance(node, ast.Name)
+        and isinstance(node.ctx, ast.Load)
+        and any(isinstance(t, ast.Name) and t.id == node.id for t in targets)
+    )
+
+
+def _is(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _text(node: ast.expr) -> bool:
+    return isinstance(node, (ast.JoinedStr,)) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+    )
