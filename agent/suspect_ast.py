@@ -585,6 +585,7 @@ _CHECKER_NAME = re.compile(
 )
 
 
+_TWO_PATHS = frozenset({"os.path.samefile", "os.path.sameopenfile"})
 # The interpreter's bytecode cache by name: its directory, a cached file, the cache tag's prefix.
 _BYTECODE_CACHE = re.compile(r"pycache|\.py[co]\b|\.cpython-\d", re.IGNORECASE)
 
@@ -751,7 +752,12 @@ class _Scan:
                 return False
             if any(k.arg in ("dir_fd", "src_dir_fd", "dst_dir_fd") for k in node.keywords):
                 return True  # resolved against an open directory's descriptor
-            given = [*node.args, *(k.value for k in node.keywords if k.arg in ("path", "file", "fd", None))]
+            # The path argument (both of samefile's): ``os.chmod(path, 0o644)``'s mode is no descriptor.
+            paths = node.args[:2] if self.r.resolve(node.func) & _TWO_PATHS else node.args[:1]
+            given = [
+                *paths,
+                *(k.value for k in node.keywords if k.arg in ("path", "file", "fd", "f1", "f2", "fp1", "fp2")),
+            ]
             return any(self.fds.maybe_int(a) for a in given)
         if (
             isinstance(node, (ast.Name, ast.Attribute))
