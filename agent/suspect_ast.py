@@ -12,8 +12,10 @@ that does not parse is left to the line rules.
 
 from __future__ import annotations
 
+import _string
 import ast
 import re
+import string
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -483,9 +485,9 @@ class _Reader:
             return self.resolve(node.value, depth + 1)  # (_c := unittest.TestCase)
         if isinstance(node, ast.Attribute):
             bases = self.resolve(node.value, depth + 1)
-            out = {_qualify(f"{b}.{node.attr}") for b in bases if b.count(".") < NAME_DOTS_MAX}
+            named = {_qualify(f"{b}.{node.attr}") for b in bases if b.count(".") < NAME_DOTS_MAX}
             # r19v-2: a standard module's import is its attribute (``collections._sys`` is sys)
-            return out | {_qualify(m) for b in bases if (m := module_attribute(b, node.attr)) is not None}
+            return named | {_qualify(m) for b in bases if (m := module_attribute(b, node.attr)) is not None}
         if isinstance(node, ast.Subscript):
             key = fold(node.slice)
             if key is None:
@@ -665,6 +667,7 @@ class _Scan:
             self._checker_tell(node)
             self._built_string(node)
             self._bytecode_cache(node)
+            self._format_fields(node)
             self._compare_replaced(node)
             self._runner(node)
             self._library(node)
@@ -772,6 +775,59 @@ class _Scan:
 
     def _takes_descriptor(self, func: ast.expr) -> bool:
         return bool(self.r.resolve(func) & DESCRIPTOR_TAKERS)
+
+    def _format_fields(self, node: ast.AST) -> None:
+        """Attributes and items read by a format string's fields (r19v-12:
+        ``"{0.modules[json]}".format(sys)`` is ``sys.modules["json"]``, with no attribute node):
+        each field's chain resolved from the argument it names, and judged as the same code
+        written out would be."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            return
+        f = node.func
+        args, kwargs = list(node.args), {k.arg: k.value for k in node.keywords if k.arg}
+        if f.attr in ("format", "format_map", "vformat"):
+            text = fold(f.value)
+            if text is None and node.args and "builtins.str" in self.r.resolve(f.value):
+                text, args = fold(node.args[0]), args[1:]  # str.format("{0.x}", m)
+            if f.attr == "format_map" and args and isinstance(args[0], ast.Dict):
+                pairs = zip(args[0].keys, args[0].values, strict=True)
+                kwargs = {key: v for k, v in pairs if k is not None and (key := fold(k)) is not None}
+        else:
+            return
+        if text is None:
+            return
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(text) if field]
+        except ValueError:
+            return
+        auto = 0
+        for field in fields:
+            try:
+                first, rest = _string.formatter_field_name_split(field)
+                chain = list(rest)
+            except ValueError:
+                continue
+            if first == "":
+                first, auto = auto, auto + 1
+            arg = args[first] if isinstance(first, int) and first < len(args) else kwargs.get(str(first))
+            if arg is None or not chain:
+                continue
+            names = self.r.resolve(arg)
+            for is_attr, key in chain:
+                key = str(key)
+                if is_attr:
+                    if key in ATTRIBUTE_PROBES:
+                        self.hit(ATTRIBUTE_PROBES[key], node)
+                    if key in LOCATION_NAMES:
+                        self.hit("reads_location", node)
+                    names = {_qualify(f"{b}.{key}") for b in names}
+                else:
+                    names = {_qualify(key) if b == "sys.modules" else f"{b}.{key}" for b in names}
+                for name in names:
+                    rule = _probe_rule(name) or ("process_probe" if process_name(name) else "")
+                    if rule:
+                        self.hit(rule, node)
+                        return
 
     def _bytecode_cache(self, node: ast.AST) -> None:
         """A string the code holds or builds naming the interpreter's bytecode cache

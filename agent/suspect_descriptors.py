@@ -59,16 +59,14 @@ INT_METHODS |= {"__pos__", "__neg__", "__invert__"}
 ITEM_METHODS = frozenset({"__getitem__", "pop", "popleft", "popitem", "get", "setdefault", "copy", "values", "keys"})
 _PICKERS = (".choice", ".choices", ".sample", ".shuffle")
 # What makes text or a path, never an int: its result is no descriptor.
-TEXT_MAKERS = ("os.path.", "pathlib.", "posixpath.", "os.fspath", "os.fsdecode", "os.fsencode", "tempfile.")
-TEXT_MAKERS += ("glob.", "shutil.which", "os.getcwd", "os.environ", "os.getenv", "importlib.resources")
+TEXT_MAKERS: tuple[str, ...] = ("os.path.", "pathlib.", "posixpath.", "os.fspath", "os.fsdecode", "os.fsencode")
+TEXT_MAKERS += ("tempfile.", "glob.", "shutil.which", "os.getcwd", "os.environ", "os.getenv", "importlib.resources")
 TEXT_BUILTINS = frozenset({"str", "repr", "format", "ascii", "chr", "bytes.decode", "bytearray.decode", "open"})
 TEXT_METHODS = frozenset({"join", "format", "format_map", "replace", "strip", "lstrip", "rstrip", "lower"})
 TEXT_METHODS |= {"upper", "casefold", "title", "capitalize", "removeprefix", "removesuffix", "decode", "encode"}
 TEXT_METHODS |= {"as_posix", "joinpath", "with_name", "with_suffix", "with_stem", "resolve", "absolute", "expanduser"}
 TEXT_METHODS |= {"relative_to", "read_text", "read_bytes", "zfill", "center", "ljust", "rjust", "translate"}
 TEXT_METHODS |= {"expandtabs", "swapcase", "__str__", "__repr__", "__fspath__", "hexdigest", "isoformat", "strftime"}
-_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Pow, ast.LShift, ast.RShift, ast.BitAnd, ast.BitOr)
-_ARITHMETIC += (ast.BitXor, ast.Mod)
 DEPTH_MAX = 12  # a chain of names, calls and loops followed: past it, unknown (a path)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 

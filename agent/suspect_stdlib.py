@@ -2,10 +2,11 @@
 (agent/suspect_ast.py resolves names through it; docs/sandbox-and-verdicts.md).
 
 A module's imports are its attributes: ``collections._sys`` is ``sys``, ``tempfile._os`` is
-``os``, ``logging.os.environ`` is ``os.environ`` (r19v-2, r19v-4: ``sys.modules`` and
-``os.environ`` read through them had no hit, as only ``os.sys`` was followed). A bound, not a
-list: for any standard module, the names its source binds at module level by ``import`` or
-``from ... import`` are followed to what they import. The source is read as text and parsed,
+``os``, ``logging.os.environ`` is ``os.environ`` (r19v-2: ``sys.modules`` and ``os.environ``
+read through them had no hit, as only ``os.sys`` was followed). A bound, not a list: for any
+standard module, the names its source binds at module level to a module (``import x as _x``,
+``from xml import dom``) are followed to it. A function or class it imports keeps the name
+the code uses (``io.StringIO`` is ``_io.StringIO``, pure-listed as ``io.StringIO``). The source is read as text and parsed,
 never imported (nothing of the standard library runs on the host for the scan), from the
 interpreter's own standard library directory; a C module (no source) binds nothing here.
 """
@@ -50,6 +51,13 @@ def _imports(module: str) -> dict[str, str]:
     return {}
 
 
+def _is_module(name: str) -> bool:
+    """A standard module by its file (``xml.dom``), not a function or class imported from one:
+    ``io.FileIO`` is ``_io.FileIO``, and stays pure-listed under the name code uses."""
+    base = _LIBDIR.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
 def _bound(tree: ast.Module, package: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     todo: list[ast.AST] = list(tree.body)
@@ -66,8 +74,8 @@ def _bound(tree: ast.Module, package: list[str]) -> dict[str, str]:
                 up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
                 base = ".".join([*up, base] if base else up)
             for a in node.names:
-                if a.name != "*" and base:
-                    out[a.asname or a.name] = f"{base}.{a.name}"
+                if a.name != "*" and base and _is_module(f"{base}.{a.name}"):
+                    out[a.asname or a.name] = f"{base}.{a.name}"  # (a module: ``from os import path``)
         for field in ("body", "orelse", "finalbody", "handlers"):
             todo += [s for s in getattr(node, field, []) if isinstance(s, (ast.stmt, ast.ExceptHandler))]
     return out

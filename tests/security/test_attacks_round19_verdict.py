@@ -68,7 +68,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-1 descriptor scan through os.path.exists(int) passes unflagged")
 def test_descriptor_scan_through_path_exists(tmp_path):
     files = {"gcd.py": FD_SCAN_GCD}
     assert _plain(tmp_path, files) == "7"  # wrong in a plain run
@@ -92,7 +91,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-2 sys.modules through collections._sys passes unflagged")
 def test_sys_modules_through_private_alias(tmp_path):
     files = {"gcd.py": SYS_ALIAS_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -116,7 +114,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-3 bytecode cache written or not (PYTHONDONTWRITEBYTECODE) unflagged")
 def test_bytecode_cache_tells_the_judge(tmp_path):
     files = {"gcd.py": BYTECODE_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -192,7 +189,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-6 environment read through os.path.expandvars unflagged")
 def test_environment_through_expandvars(tmp_path):
     files = {"gcd.py": EXPANDVARS_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -220,7 +216,6 @@ def gcd(a, b):
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-7 a probe in a test-named helper module imported from a package")
 def test_probe_in_test_named_helper(tmp_path):
     assert _plain(tmp_path, TEST_NAMED_PROBE) == "7"
     hits, passed = _judge(tmp_path, TEST_NAMED_PROBE)
