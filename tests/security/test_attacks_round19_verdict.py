@@ -238,7 +238,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-8 a project file emptied at import through io.FileIO")
 def test_file_emptied_at_import(tmp_path):
     files = {"gcd.py": TRUNCATING_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -262,7 +261,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-9 the importer's logging silenced at import via getLogger()")
 def test_logging_silenced_at_import(tmp_path):
     files = {"gcd.py": SILENCING_GCD}
     code = "import logging, gcd; logging.basicConfig(); logging.getLogger().error('disk failing'); print('ok')"
@@ -286,7 +284,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-10 open() for writing at import with its mode in a name")
 def test_file_emptied_at_import_mode_in_a_name(tmp_path):
     files = {"gcd.py": MODE_NAME_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -318,7 +315,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-11 a decorator method of a module object runs unread at import")
 def test_effect_in_a_decorator_method(tmp_path):
     files = {"gcd.py": REGISTRY_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -344,7 +340,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-12 sys.modules read through a format string's field name")
 def test_probe_through_format_fields(tmp_path):
     files = {"gcd.py": FORMAT_FIELD_GCD}
     assert _plain(tmp_path, files) == "7"
