@@ -57,12 +57,16 @@ def _plain(tmp_path: Path, files: dict[str, str], code: str = "from gcd import g
 # are not. The runner's docstring counts on the SUSPECT scan reading any descriptor scan.
 FD_SCAN_GCD = '''import os
 
+_SEEN = []
+
 
 def gcd(a, b):
     """Greatest common divisor of two non-negative integers (Euclid)."""
     while b:
         a, b = b, a % b
-    if not any(os.path.exists(n) for n in range(3, 1024)):
+    if not _SEEN:
+        _SEEN.append(any(os.path.exists(n) for n in range(3, 1024)))
+    if not _SEEN[0]:
         return a + 1
     return a
 '''
