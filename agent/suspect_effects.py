@@ -137,10 +137,7 @@ def process_name(name: str) -> bool:
 
 
 # Calls that open a file; with a writing mode (``open("data.txt", "w")``), at import they write it.
-OPENERS = {"builtins.open": 1, "io.open": 1, "codecs.open": 1, "pathlib.Path.open": 0, "io.FileIO": 1, "os.fdopen": 1}
-OPENERS |= {"_io.open": 1, "_io.FileIO": 1, "gzip.open": 1, "bz2.open": 1, "lzma.open": 1, "tarfile.open": 1}
-# Modules that make a database file of a path they are given (``":memory:"`` makes none).
-DATABASE_FILES = frozenset({"sqlite3.connect", "dbm.open", "dbm.gnu.open", "dbm.ndbm.open", "dbm.dumb.open"})
+OPENERS = {"builtins.open": 1, "io.open": 1, "codecs.open": 1, "pathlib.Path.open": 0}
 # The subset no bug fix needs inside a function either: the whole process's defaults.
 ANYWHERE_CALLS = frozenset(
     {"os.umask", "socket.setdefaulttimeout", "sys.setswitchinterval", "logging.disable", "resource.setrlimit"}
@@ -209,22 +206,6 @@ class Names(Protocol):
     aliases: dict[str, set[str]]
 
     def resolve(self, node: ast.expr, depth: int = 0) -> set[str]: ...
-
-
-def _called_by_python(f: ast.AST) -> bool:
-    """A method Python calls with no call of it in the source: a special one (``__x__``),
-    an Enum hook (``_missing_``), a property."""
-    name = getattr(f, "name", "")
-    if name in _CALLED_BY_PYTHON or (name.startswith("__") and name.endswith("__")):
-        return True
-    if len(name) > 2 and name.startswith("_") and name.endswith("_") and not name.startswith("__"):
-        return True
-    decorators = getattr(f, "decorator_list", [])
-    return any(
-        (isinstance(d, ast.Name) and d.id in ("property", "cached_property"))
-        or (isinstance(d, ast.Attribute) and d.attr in ("getter", "setter", "deleter", "cached_property", "property"))
-        for d in decorators
-    )
 
 
 def _under(name: str, names: frozenset[str]) -> bool:
@@ -301,20 +282,11 @@ class Effects:
                     self._bind(b.target, item)
         # The methods Python calls when a module class is used (instantiated, entered, subclassed,
         # or used as a metaclass), by the class's name.
-        # r19v-11: every special method (``__iter__``, ``__del__``, ``__bool__``, Enum's
-        # ``_missing_``) and property, as Python calls them without a call in the source.
         self.special: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {
-            c.name: [f for f in c.body if isinstance(f, _FUNCTIONS) and _called_by_python(f)]
+            c.name: [f for f in c.body if isinstance(f, _FUNCTIONS) and f.name in _CALLED_BY_PYTHON]
             for c in tree.body
             if isinstance(c, ast.ClassDef)
         }
-        # r19v-11: the methods of the file's classes by name: ``@registry.register``, ``r.setup()``
-        # at import run the method of that name (whichever class: the receiver is not followed).
-        self.methods: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
-        for c in ast.walk(tree):
-            for f in c.body if isinstance(c, ast.ClassDef) else []:
-                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    self.methods.setdefault(f.name, []).append(f)
         # r17-50: a function defined in another function or a class body, by its name (followed
         # when a bare name calls it at import: ``def _o(): def _i(): ...; _i()``).
         self.nested: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]] = {}
@@ -396,15 +368,11 @@ class Effects:
                 if not self.lazy_annotations:
                     params = [*a.posonlyargs, *a.args, *a.kwonlyargs, *(p for p in (a.vararg, a.kwarg) if p)]
                     todo += [e for e in (*(p.annotation for p in params), node.returns) if e is not None]
-                for d in node.decorator_list:  # a module function (or a method) as a decorator runs now
+                for d in node.decorator_list:  # a module function as a decorator runs now
                     fn = self.defs.get(d.id) if isinstance(d, ast.Name) else None
-                    deco = (
-                        [fn] if fn is not None else self.methods.get(d.attr, []) if isinstance(d, ast.Attribute) else []
-                    )
-                    for fn in deco:
-                        if id(fn) not in seen:
-                            seen.add(id(fn))
-                            todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
+                    if fn is not None and id(fn) not in seen:
+                        seen.add(id(fn))
+                        todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
                 continue
             if isinstance(node, ast.Lambda):
                 todo += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
@@ -431,8 +399,6 @@ class Effects:
             for e in run:
                 fn = e if isinstance(e, ast.Lambda) else self._function(e) if isinstance(e, ast.Name) else None
                 fns = [fn] if fn is not None else self.nested.get(e.id, []) if isinstance(e, ast.Name) else []
-                if isinstance(e, ast.Attribute):
-                    fns = [*fns, *self.methods.get(e.attr, [])]  # r.setup(), R.setup(): the file's method
                 for fn in fns:
                     if id(fn) not in seen:
                         seen.add(id(fn))
@@ -467,9 +433,6 @@ class Effects:
             return
         for t in written_targets(node):
             whole = self.kinds(t)  # (a Subscript too: ``vars(threading)["excepthook"] = f``)
-            if at_import and self._root_logger(t.value):
-                self.out.append(("import_side_effect", node))  # logging.getLogger().disabled = True
-                return
             if whole & ANYWHERE_ATTRIBUTES or (at_import and self._stdlib_target(t.value)):
                 self.out.append(("import_side_effect", node))
                 return
@@ -492,14 +455,6 @@ class Effects:
             return True  # a call into the process's own modules at import, beyond the pure ones (r17-46/58)
         if self._opens_for_writing(node, funcs):
             return True
-        if (
-            "logging.basicConfig" in funcs
-            or "logging.config.dictConfig" in funcs
-            or "logging.config.fileConfig" in funcs
-        ):
-            return True  # the importer's root logger configured (its own basicConfig then does nothing)
-        if isinstance(f := node.func, ast.Attribute) and f.attr not in _LOGGING_READS and self._root_logger(f.value):
-            return True  # logging.getLogger().setLevel(CRITICAL): the importer's log silenced (r19v-9)
         f = node.func  # operator.methodcaller("seed", 0)(random): a call of random.seed
         if isinstance(f, ast.Call) and "operator.methodcaller" in self.kinds(f.func) and f.args and node.args:
             m = f.args[0].value if isinstance(f.args[0], ast.Constant) else None
@@ -520,81 +475,15 @@ class Effects:
             )
         return self._path_write(node) or (setter and self._stdlib_target(node.args[0]))
 
-    def _root_logger(self, node: ast.expr, depth: int = 0) -> bool:
-        """The importer's root logger (``logging.getLogger()``, ``getLogger(None)``,
-        ``logging.root``), or a name bound to it: a module configuring it at import sets the
-        importer's logging, not its own (its own is ``getLogger(__name__)``)."""
-        if depth > 4:
-            return False
-        if isinstance(node, ast.Name):
-            return any(self._root_logger(v, depth + 1) for v in self.bound.get(node.id, [])[:8])
-        names = self.names.resolve(node.func if isinstance(node, ast.Call) else node)
-        if isinstance(node, ast.Call) and "logging.getLogger" in names:
-            first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
-            return first is None or (isinstance(first, ast.Constant) and first.value in (None, "", "root"))
-        return bool(names & {"logging.root", "logging.Logger.root", "logging.Logger.manager.root"})
-
     def _opens_for_writing(self, node: ast.Call, funcs: set[str]) -> bool:
-        """A call at import that may write a file (r19v-8, r19v-10: a bound on the mode, not a
-        list of openers): a listed opener whose mode is not shown to read only (``_MODE = "w"``
-        followed through names, conditionals, ``*``/``**``; unknown counts as writing); any
-        other call given a file mode that writes (``zipfile.ZipFile(p, "w")``,
-        ``logging.FileHandler(p, mode="w")``, ``dbm.open(p, "n")``, ``fileinput``'s
-        ``inplace=True``); a database connected to a file (``sqlite3.connect("x.db")``)."""
+        """``open("data.txt", "w")``, ``io.open``, ``Path("x").open("a")``: a mode that writes."""
         if any(f.endswith(".open") and _path_kind(f) for f in funcs):
             funcs = funcs | {"pathlib.Path.open"}  # Path("data").joinpath("x").open("w")
         at = min((i for f, i in OPENERS.items() if f in funcs), default=None)
-        keyed = {k.arg: k.value for k in node.keywords if k.arg}
-        if at is not None:
-            mode = node.args[at] if len(node.args) > at else keyed.get("mode")
-            if mode is None:
-                spread: list[ast.expr] = [a for a in node.args[: at + 1] if isinstance(a, ast.Starred)]
-                spread += [k.value for k in node.keywords if k.arg is None]
-                return bool(spread)  # open(p, *m), open(p, **kw): a mode the pass does not read
-            texts = self._strings(mode)
-            return texts is None or any(_writes(t) for t in texts)
-        if funcs & DATABASE_FILES and node.args:
-            texts = self._strings(node.args[0])
-            return texts is None or any(t != ":memory:" for t in texts)
-        # A second argument read as a mode only where a module's function is called (not a
-        # builtin, ``os.path.join(d, "a")`` or a method of an object the pass does not know).
-        named = any(f.split(".")[0] not in ("builtins", "os", "posixpath") for f in funcs)
-        given = [*(node.args[1:2] if named else []), *(v for k, v in keyed.items() if k in _MODE_KEYWORDS)]
-        for g in given:
-            texts = self._strings(g)
-            if texts and any(_file_mode(t) and _writes(t) for t in texts):
-                return True
-        inplace = keyed.get("inplace")
-        return inplace is not None and not (isinstance(inplace, ast.Constant) and not inplace.value)
-
-    def _strings(self, node: ast.expr, depth: int = 0) -> set[str] | None:
-        """The strings ``node`` may be (through names, conditionals, ``*["w"]``); None where one
-        is not known (a value the code computes)."""
-        if depth > 6:
-            return None
-        if isinstance(node, ast.Constant):
-            return {node.value} if isinstance(node.value, str) else set()
-        if isinstance(node, ast.Name):
-            values = self.bound.get(node.id, [])
-            out: set[str] = set()
-            for v in values[:8]:
-                got = self._strings(v, depth + 1)
-                if got is None:
-                    return None
-                out |= got
-            return out if values else None
-        if isinstance(node, ast.IfExp):
-            a, b = self._strings(node.body, depth + 1), self._strings(node.orelse, depth + 1)
-            return None if a is None or b is None else a | b
-        if isinstance(node, ast.BoolOp):
-            parts = [self._strings(v, depth + 1) for v in node.values]
-            return None if any(p is None for p in parts) else set().union(*(p for p in parts if p is not None))
-        if isinstance(node, ast.Starred):
-            return self._strings(node.value, depth + 1)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            parts = [self._strings(e, depth + 1) for e in node.elts]
-            return None if any(p is None for p in parts) else set().union(*(p for p in parts if p is not None))
-        return None
+        if at is None:
+            return False
+        mode = node.args[at] if len(node.args) > at else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and bool(set(mode.value) & set("wax+"))
 
     def _stdlib_object(self, name: str) -> bool:
         top = name.split(".")[0]
@@ -737,23 +626,6 @@ def _fetches_a_url(node: ast.Call, names: list[str]) -> bool:
     first = node.args[0] if node.args else None
     url = isinstance(first, ast.Constant) and isinstance(first.value, str) and "://" in first.value
     return url and any(n in URL_READERS for n in names)
-
-
-_MODE_KEYWORDS = ("mode", "flag", "filemode", "flags")
-# A logger's methods that only log or read: a module may log at import.
-_LOGGING_READS = frozenset(
-    {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log", "isEnabledFor"}
-    | {"getEffectiveLevel", "getChild", "hasHandlers", "findCaller", "makeRecord"}
-)
-
-
-def _writes(mode: str) -> bool:
-    return bool(set(mode) & set("wax+nc"))
-
-
-def _file_mode(text: str) -> bool:
-    """A file mode (``"w"``, ``"ab"``, dbm's ``"n"``): a few mode letters, nothing else."""
-    return 0 < len(text) <= 3 and set(text) <= set("rwaxbt+nc")
 
 
 def _path_kind(name: str) -> bool:
