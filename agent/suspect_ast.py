@@ -718,6 +718,10 @@ class _Scan:
                 self.hit(rule, node)
             elif whole and process_name(name):
                 self.hit("process_probe", node, name)  # agent/suspect_effects.py, PROCESS_MODULES
+        if whole and self._module_handed(node):
+            self.hit(
+                "process_probe", node
+            )  # object.__getattribute__(sys, "modules"), match sys: case object(modules=m)
         if self._descriptor_given(node):
             self.hit("process_probe", node)  # os.path.exists(3), os.stat(fd), dir_fd=3: an open descriptor probed
         if (
@@ -738,6 +742,30 @@ class _Scan:
                 self.hit("module_alias", node)  # a module chosen at run time: nothing to resolve
             elif self._test_module(module):
                 self.hit("reads_tests", node)
+
+    def _module_handed(self, node: ast.AST) -> bool:
+        """A process module itself (``sys``, ``os``, ``_socket``: agent/suspect_effects.py's
+        ``PROCESS_MODULES``) used as a value: handed to a call, matched, put in a container.
+        What reads its attributes then is code the pass does not resolve (r19v-12's class:
+        ``object.__getattribute__(sys, "modules")``, ``functools.reduce(getattr, ["modules"],
+        sys)``, ``operator.attrgetter("modules")(sys)``, ``match sys: case object(modules=m)``,
+        a format field). Bound to a name it stays resolved (``_s = sys``); read through an
+        attribute or a constant ``getattr`` it is judged by the name it reads."""
+        if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(node.ctx, ast.Load):
+            return False
+        if not any("." not in n and process_name(f"{n}.x") for n in self.r.resolve(node)):
+            return False
+        parent = self.fds.parents.get(id(node))
+        if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and parent.value is node:
+            return False  # an alias: the names pass follows it
+        if isinstance(parent, ast.Call) and parent.func is not node and parent.args and parent.args[0] is node:
+            funcs = self.r.resolve(parent.func)
+            attr = fold(parent.args[1]) if len(parent.args) > 1 else None
+            if funcs & {"builtins.getattr", "builtins.hasattr"} and attr is not None:
+                return False  # getattr(sys, "flags"): resolved as sys.flags
+            if funcs & {"builtins.vars"}:
+                return False  # vars(sys): read as sys.__dict__
+        return not isinstance(parent, ast.Call) or parent.func is not node
 
     def _test_module(self, dotted: str) -> bool:
         """Some part of a dotted module path names a test module (``helpers.test_probe``)."""
@@ -982,14 +1010,15 @@ class _Scan:
                     return
 
     def _hash(self, node: ast.AST) -> None:
-        """A string's hash tells a pinned seed: hash() of a constant, or hash()/id() compared with a number."""
-        if (
-            isinstance(node, ast.Call)
-            and node.args
-            and "builtins.hash" in self.r.resolve(node.func)
-            and not any(
-                isinstance(n, (ast.Name, ast.Attribute)) and not self._constructor(n) for n in ast.walk(node.args[0])
-            )
+        """A string's hash tells a pinned seed: hash() of a constant, or hash()/id() compared with a number.
+        ``x.__hash__()`` and ``str.__hash__(x)`` are ``hash(x)`` (r19v-4's respellings)."""
+        hashed: ast.expr | None = None
+        if isinstance(node, ast.Call) and node.args and "builtins.hash" in self.r.resolve(node.func):
+            hashed = node.args[0]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__hash__":
+            hashed = node.args[0] if node.args else node.func.value
+        if hashed is not None and not any(
+            isinstance(n, (ast.Name, ast.Attribute)) and not self._constructor(n) for n in ast.walk(hashed)
         ):
             self.hit("hash_probe", node)  # hash() of a constant
         if isinstance(node, ast.Compare):
