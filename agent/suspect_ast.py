@@ -587,6 +587,8 @@ _CHECKER_NAME = re.compile(
 )
 
 
+# Uses of a set that do not read its order.
+_ORDER_FREE = frozenset({"len", "sorted", "set", "frozenset", "min", "max", "any", "all", "sum", "bool", "isinstance"})
 _TWO_PATHS = frozenset({"os.path.samefile", "os.path.sameopenfile"})
 # The interpreter's bytecode cache by name: its directory, a cached file, the cache tag's prefix.
 _BYTECODE_CACHE = re.compile(r"pycache|\.py[co]\b|\.cpython-\d", re.IGNORECASE)
@@ -648,6 +650,14 @@ class _Scan:
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.params = _calls_params(tree)
+        # names bound to a set of strings (their order read is r19v-4's tell)
+        self.string_sets = {
+            t.id
+            for b in ast.walk(tree)
+            if isinstance(b, ast.Assign) and self._string_set(b.value)
+            for t in b.targets
+            if isinstance(t, ast.Name)
+        }
         self.fds = Descriptors(tree, self.r.resolve)  # what may be an int (a descriptor where a path goes)
         # ``os.path.join``'s inner ``os.path`` and ``os``: only a whole name is judged a process probe
         self.inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
@@ -668,6 +678,7 @@ class _Scan:
             self._built_string(node)
             self._bytecode_cache(node)
             self._format_fields(node)
+            self._set_order(node)
             self._compare_replaced(node)
             self._runner(node)
             self._library(node)
@@ -856,6 +867,48 @@ class _Scan:
                     if rule:
                         self.hit(rule, node)
                         return
+
+    def _set_order(self, node: ast.AST) -> None:
+        """A set of strings whose order is read (r19v-4: ``"".join({"a", "b", ...})``,
+        ``next(iter({...}))``, ``list(frozenset("abc"))``): a string's hash decides it, and the
+        hash seed differs between runs (pytest's runs pin one), so the order is a ``hash()``
+        read without the call. Order-free uses (``in``, ``len``, ``sorted``, set algebra) are not."""
+        if not self._string_set(node) and not (
+            isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in self.string_sets
+        ):
+            return
+        parent = self.fds.parents.get(id(node))
+        ordered = False
+        if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)):
+            ordered = parent.iter is node
+        elif isinstance(parent, ast.Starred):
+            ordered = True  # [*s], f(*s)
+        elif isinstance(parent, ast.Call) and parent.func is not node:
+            ordered = self._builtin(parent.func) not in _ORDER_FREE
+        elif isinstance(parent, ast.Attribute) and parent.value is node:
+            ordered = parent.attr in ("pop", "__iter__")
+        if ordered:
+            self.hit("hash_probe", node)
+
+    def _builtin(self, func: ast.expr) -> str:
+        """The builtin's name ``func`` calls (``len``), unless the file binds that name."""
+        if isinstance(func, ast.Name) and func.id not in self.r.aliases and func.id not in self.defs:
+            return func.id
+        return ""
+
+    def _string_set(self, node: ast.AST) -> bool:
+        """A set display or ``set()``/``frozenset()`` of two or more string constants (or of a
+        string's characters)."""
+        if isinstance(node, ast.Set):
+            items: list[ast.expr] = list(node.elts)
+        elif isinstance(node, ast.Call) and len(node.args) == 1 and self._builtin(node.func) in ("set", "frozenset"):
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, (str, bytes)):
+                return isinstance(arg.value, str) and len(set(arg.value)) > 1
+            items = list(arg.elts) if isinstance(arg, (ast.List, ast.Tuple, ast.Set)) else []
+        else:
+            return False
+        return len(items) > 1 and all(isinstance(e, ast.Constant) and isinstance(e.value, (str, bytes)) for e in items)
 
     def _bytecode_cache(self, node: ast.AST) -> None:
         """A string the code holds or builds naming the interpreter's bytecode cache
