@@ -166,10 +166,6 @@ def mergesort(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r19v-4 seed-0 set order in the tests' runs, r19v-5 arguments kept alive in the differential",
-)
 def test_seed_order_and_arguments_kept_alive(tmp_path):
     files = {"mergesort.py": SEED_IDS_MERGESORT}
     code = "from mergesort import mergesort; a = mergesort([3, 1, 2]); print(mergesort([9, 8, 7, 6]))"
@@ -353,7 +349,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-13 sys handed to a helper as an argument, .modules read there")
 def test_probe_through_a_parameter(tmp_path):
     files = {"gcd.py": PASSED_MODULE_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -383,7 +378,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-14 a file removed at import through os handed to a helper")
 def test_effect_through_a_parameter_at_import(tmp_path):
     files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
