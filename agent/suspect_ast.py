@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
-from agent.suspect_stdlib import module_attribute
+from agent.suspect_stdlib import STDLIB, module_attribute
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -715,6 +715,10 @@ class _Scan:
             for m in mods:
                 if not (isinstance(node, ast.ImportFrom) and node.level) and (rule := _probe_rule(_qualify(m))):
                     self.hit(rule, node)
+            if not (isinstance(node, ast.ImportFrom) and node.level):
+                for m in mods:
+                    if (top := m.split(".")[0]) and self._outside(top):
+                        self.hit("process_probe", node, f"import {top}")
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 for a in node.names:
                     if rule := _probe_rule(_qualify(f"{node.module}.{a.name}")):
@@ -753,6 +757,18 @@ class _Scan:
                 self.hit("module_alias", node)  # a module chosen at run time: nothing to resolve
             elif self._test_module(module):
                 self.hit("reads_tests", node)
+
+    def _outside(self, top: str) -> bool:
+        """``top`` is a module outside the bound the process rules read: not the standard
+        library's (whose process readers ``PROCESS_MODULES`` bounds), and not one the task's
+        code already uses or the patch adds (r19v-15: ``platformdirs`` reads HOME,
+        ``rich.console`` the terminal, ``distro`` the host: a library the project does not use
+        brought in by the fix reads what no rule bounds). Unknown where the task's source is
+        not read (an imported patch scanned alone: its uses are empty)."""
+        if top in STDLIB or top in ("__future__", "__main__"):
+            return False
+        uses = self.source_uses()
+        return bool(uses) and not any(u == top or u.startswith(top + ".") for u in uses)
 
     def _module_handed(self, node: ast.AST) -> bool:
         """A process module itself (``sys``, ``os``, ``_socket``: agent/suspect_effects.py's
