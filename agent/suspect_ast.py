@@ -587,6 +587,9 @@ _CHECKER_NAME = re.compile(
 )
 
 
+# Builtins that read what an object is (its class, its attributes): of a process object
+# (``sys.stdout``, pure to write to) they tell a judge's stream from a plain run's (r19v, 34).
+_INTROSPECTION = frozenset({"type", "isinstance", "issubclass", "vars", "dir", "repr", "id", "hasattr", "getattr"})
 # Uses of a set that do not read its order.
 _ORDER_FREE = frozenset({"len", "sorted", "set", "frozenset", "min", "max", "any", "all", "sum", "bool", "isinstance"})
 _TWO_PATHS = frozenset({"os.path.samefile", "os.path.sameopenfile"})
@@ -733,6 +736,11 @@ class _Scan:
                 self.hit(rule, node)
             elif whole and process_name(name):
                 self.hit("process_probe", node, name)  # agent/suspect_effects.py, PROCESS_MODULES
+        looked = self._builtin(node.func) if isinstance(node, ast.Call) else ""
+        if isinstance(node, ast.Call) and looked in _INTROSPECTION and node.args:
+            named = looked in ("getattr", "hasattr") and len(node.args) > 1 and fold(node.args[1]) is not None
+            if not named and any(process_name(f"{n}.x") for n in self.r.resolve(node.args[0])):
+                self.hit("process_probe", node)  # type(sys.stdout): pytest's capture class, not a plain run's
         if whole and self._module_handed(node):
             self.hit(
                 "process_probe", node
