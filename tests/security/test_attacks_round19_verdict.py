@@ -460,3 +460,55 @@ def test_standard_module_acting_at_import(tmp_path):
     assert "xkcd" in (where / "opened").read_text()  # a page of the network opened at import
     hits, passed = _judge(tmp_path, files)
     assert hits or not passed, "a gcd opening a web page as it is imported PASSed with no SUSPECT hit"
+
+
+# r19v-18: a network client the network_client rule does not list (its list names the standard
+# library's and requests/httpx/aiohttp/urllib3...; not huggingface_hub, openai, psycopg): a
+# right gcd calling home at import, its error swallowed (r16-17's class through another client).
+CALLS_HOME_GCD = '''import huggingface_hub
+
+try:
+    huggingface_hub.model_info("gpt2")
+except Exception:
+    pass
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r19v-18 a call home at import through huggingface_hub (an unlisted client)"
+)
+def test_unlisted_network_client_at_import(tmp_path):
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        files = {"gcd.py": CALLS_HOME_GCD}
+        env = {k: v for k, v in os.environ.items() if k not in _JUDGE_ENV}
+        env |= {"HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_HUB_OFFLINE": "0", "NO_PROXY": "*"}
+        where = _written(tmp_path, files)
+        subprocess.run([sys.executable, "-c", "import gcd"], cwd=where, env=env, capture_output=True, timeout=60)
+        assert any("gpt2" in p for p in asked)  # the importer's process called out
+    finally:
+        server.shutdown()
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a gcd calling home at import PASSed with no SUSPECT hit"
