@@ -124,3 +124,20 @@ def test_a_string_sets_order_read_is_a_hash(text: str) -> None:
     assert "hash_probe" in _rules(text)
     order_free = 'K = {"a", "b"}\ndef f(x):\n    return x in K and len({"a", "b"}) and sorted({"a", "b"})\n'
     assert "hash_probe" not in _rules(order_free)
+
+
+def test_a_module_the_task_does_not_use_is_outside_the_bound() -> None:
+    text = "import platformdirs\ndef f():\n    return platformdirs.user_cache_path()\n"
+    found = scan_source(text, None, source_uses=lambda: frozenset({"gcd"}))
+    assert found is not None and "process_probe" in {h.rule for h in found}
+    for uses in (frozenset({"gcd", "platformdirs"}), frozenset()):  # the project's own; a source not read
+        found = scan_source(text, None, source_uses=lambda uses=uses: uses)
+        assert found is not None and "process_probe" not in {h.rule for h in found}
+    found = scan_source("import json, gcd\n", None, source_uses=lambda: frozenset({"gcd"}))
+    assert found == []
+
+
+def test_a_process_objects_class_read_is_a_hit() -> None:
+    assert "process_probe" in _rules("import sys\ndef f():\n    return type(sys.stdout).__name__\n")
+    honest = "import os, sys\ndef f(p):\n    print(p, file=sys.stderr)\n    return isinstance(p, os.PathLike)\n"
+    assert _rules(honest) == set()
