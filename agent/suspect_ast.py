@@ -973,9 +973,13 @@ class _Scan:
         if value is not None:
             return (value.startswith(("/", "~")) and value != "/dev/null") or _climbs_to_the_host(value)
         if isinstance(node, ast.JoinedStr) and node.values:
-            return self._absolute(node.values[0], depth + 1) if isinstance(node.values[0], ast.Constant) else False
+            if isinstance(node.values[0], ast.Constant):
+                return self._absolute(node.values[0], depth + 1)
+            return len(node.values) > 1 and _names_a_host_dir(node.values[1])  # f"{root}proc/1/cmdline"
         if isinstance(node, ast.BinOp):
-            return self._absolute(node.left, depth + 1)
+            # r19v-19: a root built at run time (``bytes([47]).decode() + "proc/1/cmdline"``)
+            # is known by what follows it: a machine directory
+            return self._absolute(node.left, depth + 1) or (fold(node.left) is None and _names_a_host_dir(node.right))
         names = self.r.resolve(node)
         if names & _ROOTS:
             return True
@@ -984,7 +988,8 @@ class _Scan:
             if funcs & {"pathlib.Path.home", "os.path.expanduser", "os.getcwd", "pathlib.Path.cwd"}:
                 return bool(funcs & {"pathlib.Path.home"}) or any(self._absolute(a, depth + 1) for a in node.args)
             if funcs & _PATH_BUILDERS and node.args:
-                return self._absolute(node.args[0], depth + 1)
+                unknown_root = fold(node.args[0]) is None and len(node.args) > 1 and _names_a_host_dir(node.args[1])
+                return self._absolute(node.args[0], depth + 1) or unknown_root  # join(root, "proc", "1")
         return False
 
     def _absolute_fs(self, node: ast.AST) -> None:
@@ -1389,6 +1394,16 @@ def _mutable_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     pairs = [*zip(positional[len(positional) - len(a.defaults) :], a.defaults, strict=True)]
     pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None]
     return {p.arg for p, d in pairs if isinstance(d, (ast.List, ast.Dict, ast.Set, ast.Call))}
+
+
+_HOST_DIRS = ("proc", "sys", "dev", "etc", "run", "root", "boot")
+
+
+def _names_a_host_dir(node: ast.expr) -> bool:
+    """A constant path piece naming one of the machine's own directories (``"proc/1/cmdline"``,
+    ``"proc"``): after a root the code computes, what it reads is the host's."""
+    value = fold(node)
+    return value is not None and value.lstrip("/").split("/")[0] in _HOST_DIRS
 
 
 def _climbs_to_the_host(path: str) -> bool:
