@@ -529,7 +529,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-19 an absolute path built at run time evades host_probe")
 def test_host_probe_through_a_built_path(tmp_path):
     files = {"gcd.py": BUILT_PATH_GCD}
     assert _plain(tmp_path, files) == "7"
