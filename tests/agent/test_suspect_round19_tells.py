@@ -141,3 +141,10 @@ def test_a_process_objects_class_read_is_a_hit() -> None:
     assert "process_probe" in _rules("import sys\ndef f():\n    return type(sys.stdout).__name__\n")
     honest = "import os, sys\ndef f(p):\n    print(p, file=sys.stderr)\n    return isinstance(p, os.PathLike)\n"
     assert _rules(honest) == set()
+
+
+def test_a_computed_root_before_a_machine_directory_is_the_host() -> None:
+    assert "host_probe" in _rules('def f():\n    return open(bytes([47]).decode() + "proc/1/cmdline").read()\n')
+    assert "host_probe" in _rules('import os\ndef f(r):\n    return os.path.exists(os.path.join(r, "proc", "1"))\n')
+    honest = 'import os\ndef f(root, name):\n    return open(os.path.join(root, "data", name)).read()\n'
+    assert "host_probe" not in _rules(honest)
