@@ -794,11 +794,12 @@ class _Scan:
         if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and parent.value is node:
             return False  # an alias: the names pass follows it
         if isinstance(parent, ast.Call) and parent.func is not node and parent.args and parent.args[0] is node:
-            funcs = self.r.resolve(parent.func)
+            builtin = self._builtin(parent.func)
             attr = fold(parent.args[1]) if len(parent.args) > 1 else None
-            if funcs & {"builtins.getattr", "builtins.hasattr"} and attr is not None:
-                return False  # getattr(sys, "flags"): resolved as sys.flags
-            if funcs & {"builtins.vars"}:
+            if builtin in ("getattr", "hasattr") and attr is not None:
+                # hasattr(sys, "ps1"): judged as the name it reads (sys.pypy_version_info is pure)
+                return any(process_name(f"{n}.{attr}") for n in self.r.resolve(node))
+            if builtin == "vars":
                 return False  # vars(sys): read as sys.__dict__
         return not isinstance(parent, ast.Call) or parent.func is not node
 
