@@ -105,6 +105,11 @@ class Descriptors:
             for child in ast.iter_child_nodes(node):
                 self.parents[id(child)] = node
                 stack.append((child, inner))
+        # every Name and Attribute by its name: where a function is called or handed on
+        self.refs: dict[str, list[ast.AST]] = {}
+        for node in self.nodes:
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                self.refs.setdefault(node.id if isinstance(node, ast.Name) else node.attr, []).append(node)
         for node in self.nodes:
             if isinstance(node, ast.Global):
                 s = self.scope[id(node)]
@@ -304,10 +309,10 @@ class Descriptors:
                 names = {t.id for t in bound.targets if isinstance(t, ast.Name)}
         else:
             names = {getattr(fn, "name", "")}
-        for n in self.nodes:
-            if isinstance(n, ast.Name) and n.id in names and isinstance(n.ctx, ast.Load):
+        for n in (r for name in sorted(names) for r in self.refs.get(name, [])):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                 refs.append(n)
-            elif isinstance(n, ast.Attribute) and n.attr in names:
+            elif isinstance(n, ast.Attribute):
                 receiver = n.value
                 if n.attr not in _BUILTIN_METHODS or (
                     isinstance(receiver, ast.Name) and receiver.id in ("self", "cls")
