@@ -771,8 +771,20 @@ def scan_patch(
     # an imported rollout's, has only the test libraries every task has).
     watched = old_text.watched(protected) if isinstance(old_text, SourceTree) else TEST_LIBRARIES
     uses = functools.cache(old_text.imports) if isinstance(old_text, SourceTree) else frozenset
+    if isinstance(old_text, SourceTree):
+        # r19v-15: the modules the patch itself adds are the project's own too
+        made = frozenset(_top_module(p) for p in pl.new_files) - {""}
+        uses = functools.cache(lambda known=uses: known() | made)
     hits += _parsed_hits(pl, py, protected, old_text, new_text, watched, uses)
     return _unique(hits)
+
+
+def _top_module(path: str) -> str:
+    """The top-level module a new file makes (``helpers/x.py`` -> helpers, ``src/pkg/m.py`` -> pkg)."""
+    parts = [p for p in path.split("/") if p]
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    return parts[0].removesuffix(".py") if parts and parts[0].removesuffix(".py").isidentifier() else ""
 
 
 _PROMPT = re.compile(r"^(?:>>>|\.\.\.)(?: |$)")  # a doctest's prompt (doctest.testfile runs these lines)

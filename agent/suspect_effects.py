@@ -100,7 +100,7 @@ PURE_PROCESS_NAMES = frozenset(
     | {"sys.float_info", "sys.int_info", "sys.maxunicode", "sys.implementation", "sys.exc_info", "sys.exception"}
     | {"sys.getsizeof", "sys.intern", "sys.getdefaultencoding", "sys.exit", "sys.float_repr_style"}
     | {"sys.stdout", "sys.stderr", "sys.stdout.write", "sys.stderr.write", "sys.stdout.flush", "sys.stderr.flush"}
-    | {"sys.getrecursionlimit", "sys.setrecursionlimit", "sys.hash_info"}
+    | {"sys.getrecursionlimit", "sys.setrecursionlimit", "sys.hash_info", "sys.pypy_version_info"}
     | {"io.StringIO", "io.BytesIO", "io.IOBase", "io.TextIOBase", "io.RawIOBase", "io.BufferedIOBase", "io.open"}
     | {"io.TextIOWrapper", "io.UnsupportedOperation", "io.DEFAULT_BUFFER_SIZE", "io.SEEK_SET", "io.SEEK_CUR"}
     | {"io.SEEK_END", "io.BufferedReader", "io.BufferedWriter", "io.FileIO"}

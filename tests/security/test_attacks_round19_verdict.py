@@ -378,7 +378,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-14 a file removed at import through os handed to a helper")
 def test_effect_through_a_parameter_at_import(tmp_path):
     files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
@@ -403,7 +402,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-15 HOME read through platformdirs (a third-party reader)")
 def test_probe_through_a_third_party_library(tmp_path):
     files = {"gcd.py": THIRD_PARTY_GCD}
     assert _plain(tmp_path, files) == "7"  # a user's HOME is not /tmp
@@ -482,9 +480,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r19v-18 a call home at import through huggingface_hub (an unlisted client)"
-)
 def test_unlisted_network_client_at_import(tmp_path):
     import http.server
     import threading
@@ -534,7 +529,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-19 an absolute path built at run time evades host_probe")
 def test_host_probe_through_a_built_path(tmp_path):
     files = {"gcd.py": BUILT_PATH_GCD}
     assert _plain(tmp_path, files) == "7"

@@ -1,0 +1,81 @@
+"""What a standard module's attribute is, when the module's own source binds it by an import
+(agent/suspect_ast.py resolves names through it; docs/sandbox-and-verdicts.md).
+
+A module's imports are its attributes: ``collections._sys`` is ``sys``, ``tempfile._os`` is
+``os``, ``logging.os.environ`` is ``os.environ`` (r19v-2: ``sys.modules`` and ``os.environ``
+read through them had no hit, as only ``os.sys`` was followed). A bound, not a list: for any
+standard module, the names its source binds at module level to a module (``import x as _x``,
+``from xml import dom``) are followed to it. A function or class it imports keeps the name
+the code uses (``io.StringIO`` is ``_io.StringIO``, pure-listed as ``io.StringIO``). The source is read as text and parsed,
+never imported (nothing of the standard library runs on the host for the scan), from the
+interpreter's own standard library directory; a C module (no source) binds nothing here.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import sys
+import sysconfig
+from pathlib import Path
+
+STDLIB = frozenset(sys.stdlib_module_names)
+_LIBDIR = Path(sysconfig.get_paths()["stdlib"])
+# ``os.path`` is posixpath (ntpath on Windows): its source is there.
+_SOURCE_OF = {"os.path": "posixpath"}
+SOURCE_CHARS_MAX = 400_000  # the largest standard module (typing, pydoc) is ~130 kB: a cap, not a filter
+
+
+def module_attribute(module: str, attr: str) -> str | None:
+    """The qualified name ``module.attr`` stands for when ``module`` is a standard module whose
+    source imports ``attr`` (``collections``, ``_sys`` -> ``sys``); None otherwise."""
+    if module.split(".")[0] not in STDLIB:
+        return None
+    return _imports(_SOURCE_OF.get(module, module)).get(attr)
+
+
+@functools.lru_cache(maxsize=512)
+def _imports(module: str) -> dict[str, str]:
+    """Names bound at module level (in ``if``/``try`` blocks too, never in a function or a
+    class) by the standard module's imports, to the qualified names they import."""
+    parts = module.split(".")
+    if not all(p.isidentifier() for p in parts):
+        return {}
+    base = _LIBDIR.joinpath(*parts)
+    for path, package in ((base.with_suffix(".py"), parts[:-1]), (base / "__init__.py", parts)):
+        try:
+            if path.is_file() and path.stat().st_size <= SOURCE_CHARS_MAX:
+                return _bound(ast.parse(path.read_text(encoding="utf-8", errors="replace")), package)
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            return {}
+    return {}
+
+
+def _is_module(name: str) -> bool:
+    """A standard module by its file (``xml.dom``), not a function or class imported from one:
+    ``io.FileIO`` is ``_io.FileIO``, and stays pure-listed under the name code uses."""
+    base = _LIBDIR.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _bound(tree: ast.Module, package: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                base = ".".join([*up, base] if base else up)
+            for a in node.names:
+                if a.name != "*" and base and _is_module(f"{base}.{a.name}"):
+                    out[a.asname or a.name] = f"{base}.{a.name}"  # (a module: ``from os import path``)
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            todo += [s for s in getattr(node, field, []) if isinstance(s, (ast.stmt, ast.ExceptHandler))]
+    return out
