@@ -1,0 +1,98 @@
+"""Round 19 attacks on the sandbox (open: each xfail strict until fixed).
+
+Each runs real bwrap: as root (a leased uid, cgroups, a tmpfs workspace copy) and/or as a
+normal user (nobody, through ``as_nobody``: bwrap --unshare-user, a staged workspace tmpfs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.security.conftest import AS_NOBODY
+
+REPO = Path(__file__).resolve().parents[2]
+NOBODY = 65534
+
+# Runs one command in the sandbox (as whoever runs this driver) and prints the run as JSON.
+_DRIVER = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from agent.sandbox import run_command_full
+r = run_command_full(json.loads(sys.argv[3]), Path(sys.argv[2]), timeout_s=float(sys.argv[4]), sandbox="bwrap")
+print(json.dumps({"code": r.exit_code, "out": r.output, "gone": r.sandbox_gone}))
+"""
+
+
+def _workspace(files: dict[str, str], owner: int | None) -> Path:
+    ws = Path(tempfile.mkdtemp(prefix="r19s-ws-"))
+    for name, text in files.items():
+        (ws / name).write_text(textwrap.dedent(text))
+    if owner is not None:
+        for p in [ws, *ws.rglob("*")]:
+            os.chown(p, owner, owner)
+    return ws
+
+
+def _sandboxed(files: dict[str, str], argv: list[str], *, user: bool, timeout_s: float = 20.0) -> dict:
+    """``argv`` run in a sandbox over a workspace of ``files``: as nobody (``user``) or as root."""
+    ws = _workspace(files, NOBODY if user else None)
+    try:
+        cmd = [sys.executable, "-c", _DRIVER, str(REPO), str(ws), json.dumps(argv), str(timeout_s)]
+        if user:
+            cmd = AS_NOBODY + cmd
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd="/")
+        assert cp.returncode == 0, cp.stderr[-2000:]
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["rm", "-rf", str(ws)], check=False)
+
+
+# r19s-1: SysV shared memory, the memfd of round 17 (r17-9) by another name. A normal user's
+# sandbox has no memory cgroup, so memfd_create is refused (ENOSYS): "a memfd's pages are not
+# mapped, so RLIMIT_AS does not see them". shmget/shmat/shmdt are not refused, and a segment's
+# pages, once detached, are mapped nowhere either; worse, they outlive the process that made
+# them (the sandbox's ipc namespace keeps them until its last process is gone), so no OOM kill
+# of a test process gives them back. Scaled down: a process whose RLIMIT_AS is 160 MB (the
+# product's is 2 GB, or the enclosing limit) leaves 192 MB in 6 segments after exiting; the
+# ipc namespace's shmall is unlimited, so the same loop holds any amount.
+_SHM = r"""
+import ctypes, os, resource
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.shmdt.argtypes = [ctypes.c_void_p]
+SEG = 32 * 1024 * 1024
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (160 << 20, 160 << 20))
+    for i in range(6):
+        sid = libc.shmget(0, SEG, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+        if sid < 0:
+            print("refused", os.strerror(ctypes.get_errno())); break
+        addr = libc.shmat(sid, None, 0)
+        ctypes.memset(addr, 1, SEG)
+        libc.shmdt(ctypes.c_void_p(addr))
+    os._exit(0)
+os.waitpid(pid, 0)
+info = (ctypes.c_ulong * 16)()
+libc.shmctl(0, 14, info)  # SHM_INFO: used_ids, shm_tot, shm_rss (pages), ...
+print("HELD_MB", info[2] * 4096 >> 20)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19s-1 SysV shm holds unmapped memory past RLIMIT_AS (normal user)")
+def test_r19s_1_sysv_shm_past_the_address_space_cap_as_a_user():
+    run = _sandboxed({"shm.py": _SHM}, [sys.executable, "shm.py"], user=True)
+    held = [int(line.split()[1]) for line in run["out"].splitlines() if line.startswith("HELD_MB")]
+    assert held, run
+    # Memory held by no process at all, past the cap of the process that made it.
+    assert held[0] <= 160, f"{held[0]} MB of SysV shm held past a 160 MB RLIMIT_AS, by no process: {run}"
