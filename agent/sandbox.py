@@ -1399,7 +1399,9 @@ def _run(
     wake_r, wake_w = os.pipe()
     capped_memory = cgroup is not None and cgroup.has_memory()
     seccomp_fd = (
-        filter_fd(not cgroups.sessions_take_a_share(cgroup), memfd=capped_memory) if launch.kind == "bwrap" else None
+        filter_fd(not cgroups.sessions_take_a_share(cgroup), memory_cgroup=capped_memory)
+        if launch.kind == "bwrap"
+        else None
     )
     # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
     # process is gone, however it died.

@@ -14,8 +14,9 @@ or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), 
 AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT; setting an extended attribute fails with
 EOPNOTSUPP (a tmpfs keeps them outside every cap); and ``setsid`` (EPERM) where a
 session would get a CPU share of its own (no cpu cgroup, scheduler autogroups: round 8
-sbx8-3); ``memfd_create`` (ENOSYS) where no memory cgroup of the sandbox's charges its pages
-(round 17 r17-9). x86-64 only; elsewhere there is no filter.
+sbx8-3); ``memfd_create`` and every SysV IPC call (ENOSYS) where no memory cgroup of the
+sandbox's charges their pages (round 17 r17-9, round 19 r19s-1). x86-64 only; elsewhere there is
+no filter.
 """
 
 from __future__ import annotations
@@ -65,11 +66,26 @@ _XATTR_SET = (188, 189, 190)
 
 # memfd_create, refused with ENOSYS ("this kernel has none": Python's os.memfd_create raises, and
 # code that uses one where it can falls back to a file, as on an old kernel) where the sandbox has
-# no memory cgroup (``memfd=False``: a normal user's sandbox). A memfd's pages are not mapped, so
+# no memory cgroup (``memory_cgroup=False``: a normal user's sandbox). A memfd's pages are not mapped, so
 # RLIMIT_AS does not see them, and nothing but NPROC x NOFILE x FSIZE bounded them: 8 of 63 MB
 # each held 504 MB past a 256 MB cap (round 17 r17-9). With a memory cgroup they are charged to
 # it (shmem), capped with the rest. multiprocessing's shared memory is /dev/shm (size-capped).
 _NR_MEMFD_CREATE = 319
+
+# SysV IPC: shmget, shmat, shmctl, shmdt, semget, semop, semctl, semtimedop, msgget, msgsnd,
+# msgrcv, msgctl; refused with ENOSYS ("this kernel has no SysV IPC", CONFIG_SYSVIPC=n) where
+# memfd_create is, for the same reason and more: a detached segment is mapped nowhere, so
+# RLIMIT_AS does not see it, and it outlives the process that made it (the sandbox's own ipc
+# namespace keeps it until its last process is gone), so no OOM kill of a test gives it back:
+# a process capped at 160 MB left 192 MB in 6 segments (round 19 r19s-1). A fresh ipc
+# namespace bounds none of it (shmall, shmmax: unlimited; 32,000 message queues of 16 kB:
+# 512 MB; 32,000 semaphore sets of 32,000: gigabytes of kernel memory), and only root of the
+# namespace's user namespace may lower those, a uid no sandbox maps. With a memory cgroup
+# all three are charged to it (shmem pages; messages and semaphore arrays as kernel memory).
+# Refusing the *get calls alone would do (the namespace is the sandbox's own and starts empty:
+# no id to reach); all of them answer alike, as such a kernel does. POSIX message queues stay:
+# RLIMIT_MSGQUEUE (64 kB) and the namespace's queues_max (256) bound them.
+_SYSV_IPC = (29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71)
 
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
@@ -84,10 +100,11 @@ _ERRNO = 0x00050000
 _NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 
 
-def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
+def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes | None:
     """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64.
-    ``sessions`` False: ``setsid`` fails with EPERM too. ``memfd`` True (a memory cgroup of the
-    sandbox's charges a memfd's pages): ``memfd_create`` is allowed; else it fails with ENOSYS."""
+    ``sessions`` False: ``setsid`` fails with EPERM too. ``memory_cgroup`` True (a memory cgroup
+    of the sandbox's charges memfd and SysV IPC pages): ``memfd_create`` and SysV IPC are
+    allowed; else they fail with ENOSYS."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
@@ -102,7 +119,7 @@ def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
-        *([] if memfd else [(_JEQ, "enosys", None, _NR_MEMFD_CREATE)]),
+        *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC)]),
         (_JEQ, "family", None, _NR_SOCKET),
         (_JEQ, "pair", None, _NR_SOCKETPAIR),
         (_RET, None, None, _ALLOW),
@@ -140,10 +157,11 @@ def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
     return out
 
 
-def filter_fd(sessions: bool = True, memfd: bool = False) -> int | None:
+def filter_fd(sessions: bool = True, memory_cgroup: bool = False) -> int | None:
     """A file descriptor holding the filter, at offset 0, for ``bwrap --seccomp`` (the
-    caller passes it to bwrap and closes it); ``sessions``, ``memfd``: as ``filter_program``'s."""
-    prog = filter_program(sessions, memfd)
+    caller passes it to bwrap and closes it); ``sessions``, ``memory_cgroup``: as
+    ``filter_program``'s."""
+    prog = filter_program(sessions, memory_cgroup)
     if prog is None:
         return None
     fd = os.memfd_create("repo-agent-seccomp", 0)  # not close-on-exec: bwrap reads it

@@ -32,6 +32,33 @@ def test_tests_stay_the_oom_killers_first_choice(mode):
     assert "NOW 1000 1000" in out, out
 
 
+# An honest use of SysV shared memory (a segment made, attached, written, read back, removed).
+SYSV_SHM = r"""
+import ctypes
+c = ctypes.CDLL(None, use_errno=True)
+c.shmat.restype = ctypes.c_void_p
+c.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+c.shmdt.argtypes = [ctypes.c_void_p]
+sid = c.shmget(0, 1 << 20, 0o1600)
+if sid < 0:
+    print("REFUSED", ctypes.get_errno())
+else:
+    addr = c.shmat(sid, None, 0)
+    ctypes.memset(addr, 7, 1 << 20)
+    print("READ", ctypes.c_char.from_address(addr + (1 << 20) - 1).value[0])
+    c.shmdt(ctypes.c_void_p(addr))
+    c.shmctl(sid, 0, None)  # IPC_RMID
+"""
+
+
+def test_sysv_ipc_works_where_a_memory_cgroup_charges_it_and_only_there():
+    """r19s-1: a detached SysV segment is mapped nowhere (RLIMIT_AS does not see it) and
+    outlives its maker. Root's sandbox has a memory cgroup that charges its pages: SysV IPC
+    works there; a normal user's without one refuses it (ENOSYS, as a kernel built without it)."""
+    assert "READ 7" in run_command_as("root", SYSV_SHM)["output"]
+    assert "REFUSED 38" in run_command_as("user", SYSV_SHM)["output"]
+
+
 # An honest test that starts 200 threads (a thread-per-connection server's test, a pool):
 # under RLIMIT_AS 2 GB the 130th failed "can't start new thread" (8 MB stack and a 64 MB
 # malloc arena reserved per thread) in a root sandbox whose memory cgroup caps its memory.
