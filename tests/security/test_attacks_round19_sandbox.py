@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest  # noqa: F401  (strict-xfail marks of findings still open use it)
@@ -95,3 +96,82 @@ def test_r19s_1_sysv_shm_past_the_address_space_cap_as_a_user():
     assert held, run
     # Memory held by no process at all, past the cap of the process that made it.
     assert held[0] <= 160, f"{held[0]} MB of SysV shm held past a 160 MB RLIMIT_AS, by no process: {run}"
+
+
+# r19s-2: vmsplice pins whole transparent huge pages in a pipe. A normal user's sandbox has no
+# memory cgroup, so RLIMIT_AS (a process's mappings) is what bounds a process's memory, and the
+# memfd of round 17 was refused for holding memory no mapping shows. vmsplice of one 4 kB page of
+# a 2 MB huge page (madvise MADV_HUGEPAGE) into a pipe takes a reference on the whole folio; the
+# region unmapped, the pipe still holds 2 MB per slot (16 slots a pipe: 32 MB), while the pipe's
+# own count (pipe-user-pages) sees one page a slot. Scaled down: a process whose RLIMIT_AS is
+# 160 MB holds 192 MB in 6 pipes (12 descriptors); NOFILE 1024 is 512 pipes, 16 GB a process.
+# Measured from outside: the peak of a v1 memory cgroup the whole run is started in.
+_VMSPLICE = r"""
+import ctypes, mmap, os, resource
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+HUGE = 2 << 20
+resource.setrlimit(resource.RLIMIT_AS, (160 << 20, 160 << 20))
+pipes, pinned = [], 0
+for p in range(6):
+    r, w = os.pipe()
+    pipes.append((r, w))
+    for slot in range(16):
+        m = mmap.mmap(-1, 2 * HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+        off = (-base) % HUGE
+        m.madvise(mmap.MADV_HUGEPAGE, off, HUGE)
+        m[off:off + HUGE] = b"h" * HUGE
+        iov = iovec(base + off, 4096)
+        n = libc.vmsplice(w, ctypes.byref(iov), 1, 0)
+        del base
+        m.close()
+        if n != 4096:
+            print("refused", os.strerror(ctypes.get_errno())); break
+        pinned += HUGE
+peak = [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmPeak")]
+print("PINNED_MB", pinned >> 20, "VMPEAK_KB", peak[0], flush=True)
+"""
+
+
+def _in_memory_cgroup(argv: list[str]) -> tuple[subprocess.CompletedProcess, int]:
+    """``argv`` run in a fresh v1 memory cgroup of 1 GB; its peak use in MB."""
+    top = Path("/sys/fs/cgroup/memory")
+    if not (top / "cgroup.procs").is_file():
+        pytest.skip("no v1 memory cgroup hierarchy")
+    cg = top / f"r19s-{os.getpid()}-{os.urandom(4).hex()}"
+    cg.mkdir()
+    try:
+        (cg / "memory.limit_in_bytes").write_text(str(1 << 30))
+        move = f'echo $$ > "{cg}/cgroup.procs" && exec "$@"'
+        cp = subprocess.run(["sh", "-c", move, "sh", *argv], capture_output=True, text=True, timeout=120, cwd="/")
+        return cp, int((cg / "memory.max_usage_in_bytes").read_text()) >> 20
+    finally:
+        for _ in range(200):
+            try:
+                cg.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19s-2 vmsplice pins huge pages in pipes past RLIMIT_AS (normal user)")
+def test_r19s_2_vmsplice_pins_huge_pages_past_the_address_space_cap_as_a_user():
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if not thp.is_file() or "[never]" in thp.read_text():
+        pytest.skip("no transparent huge pages")
+    ws = _workspace({"pin.py": _VMSPLICE}, NOBODY)
+    try:
+        argv = [sys.executable, "pin.py"]
+        driver = [sys.executable, "-c", _DRIVER, str(REPO), str(ws), json.dumps(argv), "20"]
+        cp, peak_mb = _in_memory_cgroup(AS_NOBODY + driver)
+    finally:
+        subprocess.run(["rm", "-rf", str(ws)], check=False)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    out = json.loads(cp.stdout.strip().splitlines()[-1])["out"]
+    pinned = [int(line.split()[1]) for line in out.splitlines() if line.startswith("PINNED_MB")]
+    assert pinned, out
+    # The memory was held (the cgroup around the whole run saw it), by a process of 160 MB at most.
+    assert peak_mb >= pinned[0], (peak_mb, out)
+    assert pinned[0] <= 160, f"{pinned[0]} MB pinned in pipes past a 160 MB RLIMIT_AS (cgroup peak {peak_mb} MB): {out}"
