@@ -100,7 +100,7 @@ import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
 alive, groups, done = c.pop("alive", None), c.pop("leave_groups", False), c.pop("done", None)
-stage = c.pop("stage", None)
+stage, thp_off = c.pop("stage", None), c.pop("thp_off", False)
 dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
@@ -124,6 +124,9 @@ try:
             die("cannot drop CAP_SETGID")
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         die("cannot set no_new_privs")
+    # No memory cgroup: no transparent huge page, so a reference to 4 kB never holds 2 MB (agent/seccomp.py)
+    if thp_off and libc.prctl(41, 1, 0, 0, 0) != 0:  # PR_SET_THP_DISABLE, kept across fork and execve
+        die("cannot turn transparent huge pages off")
     st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
 except OSError as e:
     die("cannot drop privileges: %s" % e)
@@ -997,10 +1000,14 @@ class Launch:
         alive: int | None = None,
         seccomp_fd: int | None = None,
         stage: tuple[int, int] | None = None,
+        thp_off: bool = False,
     ) -> list[str]:
         """``stage``: the launcher's ends of the staging pipes (it writes, it reads): it says it
-        is up, then waits for the host's word that the workspace is staged."""
+        is up, then waits for the host's word that the workspace is staged. ``thp_off``: the
+        launcher turns transparent huge pages off for the whole sandbox (no memory cgroup)."""
         conf: dict[str, Any] = dict(limits)
+        if thp_off:
+            conf["thp_off"] = True
         inside = self.inside
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
         if stage is not None:
@@ -1423,6 +1430,7 @@ def _run(
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
         stage=(up_w, go_r) if up_w is not None and go_r is not None else None,
+        thp_off=seccomp_fd is not None and not capped_memory,  # the filter keeps it off
     )
     # One shell before bwrap (each exec a few ms of every run): moved into the cgroups, then the
     # OOM killer's first choice.

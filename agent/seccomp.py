@@ -14,8 +14,8 @@ or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), 
 AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT; setting an extended attribute fails with
 EOPNOTSUPP (a tmpfs keeps them outside every cap); and ``setsid`` (EPERM) where a
 session would get a CPU share of its own (no cpu cgroup, scheduler autogroups: round 8
-sbx8-3); ``memfd_create`` and every SysV IPC call (ENOSYS) where no memory cgroup of the
-sandbox's charges their pages (round 17 r17-9, round 19 r19s-1). x86-64 only; elsewhere there is
+sbx8-3); ``memfd_create``, every SysV IPC call and ``vmsplice`` (ENOSYS) where no memory cgroup
+of the sandbox's charges the pages they hold (round 17 r17-9, round 19 r19s-1, r19s-2). x86-64 only; elsewhere there is
 no filter.
 """
 
@@ -56,13 +56,16 @@ _AF_INET, _AF_INET6, _SOCK_STREAM, _SOCK_TYPE_MASK, _IPPROTO_TCP = 2, 10, 1, 0xF
 _DENIED: tuple[int, ...] = (165, 166, 155, 308, 248, 249, 250, 321, 298, 323, 428, 429, 430, 431, 432, 433, 442)
 _DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427, 253, 294, 300, 206)
 _DENIED += (447,)
+# Later spellings of refused calls (a filter by number misses them: round 19, 4): quotactl_fd
+# (Linux 5.14), open_tree_attr (6.15).
+_DENIED += (443, 467)
 
 # setxattr, lsetxattr, fsetxattr: refused with EOPNOTSUPP ("this filesystem keeps none"), as a
 # filesystem without xattrs answers (shutil.copystat goes on). A tmpfs keeps user.* xattrs in
 # memory outside its size, RLIMIT_AS and what the disk watch reads: a normal user's sandbox
 # held 1.5 GB in 64 kB values on 400 files of its 64 MB /tmp (round 17 r17-37). No test needs
 # to set one.
-_XATTR_SET = (188, 189, 190)
+_XATTR_SET = (188, 189, 190, 463)  # and setxattrat (Linux 6.13: round 19, 4)
 
 # memfd_create, refused with ENOSYS ("this kernel has none": Python's os.memfd_create raises, and
 # code that uses one where it can falls back to a file, as on an old kernel) where the sandbox has
@@ -87,6 +90,27 @@ _NR_MEMFD_CREATE = 319
 # RLIMIT_MSGQUEUE (64 kB) and the namespace's queues_max (256) bound them.
 _SYSV_IPC = (29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71)
 
+# vmsplice, refused with ENOSYS where memfd_create is: it puts pages of the caller's own memory in
+# a pipe by reference, and the pipe keeps the whole folio they belong to once the caller unmaps
+# it. One 4 kB page of a 2 MB transparent huge page held 2 MB a pipe slot, while the pipe's count
+# (pipe-user-pages) saw one page: a process of 160 MB held 192 MB in 6 pipes (round 19 r19s-2),
+# and a pipe can be passed on to a socket's queue (splice), which counts only the bytes. With a
+# memory cgroup the pages stay charged to it. Nothing Python or a test runner ships calls it;
+# code that does falls back to write() on a kernel without it.
+_NR_VMSPLICE = 278
+
+# Two more ways to pin a whole huge page by a reference to 4 kB of it, where no memory cgroup
+# charges it (as vmsplice above): a TCP send with MSG_ZEROCOPY keeps the sender's pages in the
+# socket's queue (unread on loopback: 96 sends of 4 kB held 192 MB, from a process of 160 MB),
+# allowed only after setsockopt(SOL_SOCKET, SO_ZEROCOPY), which fails with ENOPROTOOPT as on a
+# kernel without it (the send then copies); and every other kernel path that holds a page of
+# user memory. Transparent huge pages are off in such a sandbox (the launcher's
+# prctl(PR_SET_THP_DISABLE, 1), inherited by every process and kept across execve): a page
+# held is 4 kB, which the holder's own count (pipe pages, locked memory) sees. Only that call
+# may name the option: turning them back on, or "except where advised", fails with EPERM.
+_NR_SETSOCKOPT, _SOL_SOCKET, _SO_ZEROCOPY = 54, 1, 60
+_NR_PRCTL, _PR_SET_THP_DISABLE = 157, 41
+
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
 _NR_SETSID = 112
@@ -103,8 +127,8 @@ _NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes | None:
     """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64.
     ``sessions`` False: ``setsid`` fails with EPERM too. ``memory_cgroup`` True (a memory cgroup
-    of the sandbox's charges memfd and SysV IPC pages): ``memfd_create`` and SysV IPC are
-    allowed; else they fail with ENOSYS."""
+    of the sandbox's charges the pages memfds, SysV IPC and vmsplice hold): they are allowed;
+    else they fail with ENOSYS."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
@@ -119,7 +143,8 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
-        *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC)]),
+        *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC, _NR_VMSPLICE)]),
+        *([] if memory_cgroup else [(_JEQ, "sockopt", None, _NR_SETSOCKOPT), (_JEQ, "prctl", None, _NR_PRCTL)]),
         (_JEQ, "family", None, _NR_SOCKET),
         (_JEQ, "pair", None, _NR_SOCKETPAIR),
         (_RET, None, None, _ALLOW),
@@ -141,6 +166,15 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
     prog.append((_RET, None, None, _ERRNO | errno.EAFNOSUPPORT))
     labels["ioctl"] = len(prog)  # ioctl's request (args[1], low word)
     prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
+    labels["sockopt"] = len(prog)  # setsockopt's level and name (args[1], args[2], low words)
+    prog += [(_LD_ABS, None, None, 24), (_JEQ, None, "allow", _SOL_SOCKET)]
+    prog += [(_LD_ABS, None, None, 32), (_JEQ, "noopt", "allow", _SO_ZEROCOPY)]
+    labels["prctl"] = len(prog)  # prctl's option (args[0]); for PR_SET_THP_DISABLE: args[1] != 0, args[2] == 0
+    prog += [(_LD_ABS, None, None, 16), (_JEQ, None, "allow", _PR_SET_THP_DISABLE)]
+    prog += [(_LD_ABS, None, None, 24), (_JEQ, "deny", None, 0)]
+    prog += [(_LD_ABS, None, None, 32), (_JEQ, None, "deny", 0), (_LD_ABS, None, None, 36), (_JEQ, "allow", "deny", 0)]
+    labels["noopt"] = len(prog)
+    prog.append((_RET, None, None, _ERRNO | errno.ENOPROTOOPT))
     labels["deny"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EPERM))
     labels["notsup"] = len(prog)

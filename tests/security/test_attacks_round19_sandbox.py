@@ -15,7 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest  # noqa: F401  (strict-xfail marks of findings still open use it)
+import pytest
 
 from tests.security.conftest import AS_NOBODY
 
@@ -156,7 +156,6 @@ def _in_memory_cgroup(argv: list[str]) -> tuple[subprocess.CompletedProcess, int
                 time.sleep(0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19s-2 vmsplice pins huge pages in pipes past RLIMIT_AS (normal user)")
 def test_r19s_2_vmsplice_pins_huge_pages_past_the_address_space_cap_as_a_user():
     thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     if not thp.is_file() or "[never]" in thp.read_text():
