@@ -174,3 +174,99 @@ def test_r19s_2_vmsplice_pins_huge_pages_past_the_address_space_cap_as_a_user():
     # The memory was held (the cgroup around the whole run saw it), by a process of 160 MB at most.
     assert peak_mb >= pinned[0], (peak_mb, out)
     assert pinned[0] <= 160, f"{pinned[0]} MB pinned in pipes past a 160 MB RLIMIT_AS (cgroup peak {peak_mb} MB): {out}"
+
+
+# r19s-3: the host pays for the sandbox's output, outside every cap of the sandbox's. Past
+# MAX_OUTPUT_BYTES the rest is "counted, not stored": the host's reader thread still copies
+# every byte into Python, 64 kB a call, in repo-agent's own process (its CPU cgroup, its GIL).
+# The tests tee() one 1 MB pipe's pages into stdout again and again (page references, no copy:
+# next to no CPU of theirs), widened to 1 MB with F_SETPIPE_SZ; 2.5 s of it is 10-25 GB, and
+# repo-agent spends about twice the sandbox's whole CPU (bwrap, launcher, tests: its reaped
+# children) reading it: over a 60 s run, tens of seconds of CPU its cgroup share never counted.
+_FLOOD = r"""
+import ctypes, fcntl, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+r, w = os.pipe()
+for fd in (w, 1):
+    try:
+        fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+    except OSError:
+        pass
+os.write(w, b"x" * (1 << 20))
+end = time.monotonic() + 2.5
+while time.monotonic() < end and libc.tee(r, 1, 1 << 20, 0) > 0:  # page references, no copy
+    pass
+"""
+
+_CPU_DRIVER = r"""
+import json, resource, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from agent.sandbox import run_command_full
+def cpu(who):
+    ru = resource.getrusage(who)
+    return ru.ru_utime + ru.ru_stime
+h0, c0 = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
+r = run_command_full(json.loads(sys.argv[3]), Path(sys.argv[2]), timeout_s=20, sandbox="bwrap")
+print(json.dumps({"host": cpu(resource.RUSAGE_SELF) - h0, "sandbox": cpu(resource.RUSAGE_CHILDREN) - c0, "out": r.output[-100:].strip("\x00")}))
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r19s-3 the host's CPU reading a sandbox's output flood exceeds the sandbox's"
+)
+def test_r19s_3_output_flood_costs_the_host_more_cpu_than_the_sandbox_root():
+    ws = _workspace({"flood.py": _FLOOD}, None)
+    try:
+        argv = [sys.executable, "flood.py"]
+        cmd = [sys.executable, "-c", _CPU_DRIVER, str(REPO), str(ws), json.dumps(argv)]
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd="/")
+    finally:
+        subprocess.run(["rm", "-rf", str(ws)], check=False)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    run = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert "output stopped at" in run["out"], run
+    # What the tests write past the stored cap should cost repo-agent next to nothing, and
+    # never more than all the sandbox's own processes spent writing it.
+    assert run["host"] <= max(0.2, run["sandbox"]), (
+        f"repo-agent spent {run['host']:.2f} s of CPU on a run whose sandbox spent {run['sandbox']:.2f} s: {run}"
+    )
+
+
+# r19s-4: empty lines on the verdict pipe, then SIGKILL: repo-agent json-parses each one. The
+# plugin keeps the pipe's write end in the tests' process (a descriptor /proc/self/fd shows),
+# so a test writes into it. A run ended by SIGKILL is looked at for a sealed finish
+# (``_finish_status``: ``records.splitlines()``, newest first, ``json.loads`` of every line, a
+# JSONDecodeError raised and caught for each empty one): ~3 us of repo-agent's CPU (holding its
+# GIL) per byte the tests wrote, where the records' bound (MAX_VERDICT_RECORD_BYTES, 64 MB) was
+# set for memory: one run's 64 MB of newlines is minutes of CPU in repo-agent, outside every cap
+# of the sandbox's. Scaled down: 768 kB of newlines costs repo-agent seconds.
+_NEWLINES = r"""
+import os, signal, stat
+for name in os.listdir("/proc/self/fd"):
+    fd = int(name)
+    try:
+        if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, b"\n" * (768 << 10))
+    except OSError:
+        pass
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+_PIPE_DRIVER = _CPU_DRIVER.replace('sandbox="bwrap")', 'sandbox="bwrap", verdict_pipe="r19s4")')
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19s-4 newlines on the verdict pipe cost repo-agent ~3 us of CPU a byte")
+def test_r19s_4_verdict_pipe_newlines_cost_the_host_cpu_root():
+    ws = _workspace({"lines.py": _NEWLINES}, None)
+    try:
+        argv = [sys.executable, "lines.py"]
+        cmd = [sys.executable, "-c", _PIPE_DRIVER, str(REPO), str(ws), json.dumps(argv)]
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd="/")
+    finally:
+        subprocess.run(["rm", "-rf", str(ws)], check=False)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    run = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert run["host"] <= max(1.0, run["sandbox"]), (
+        f"repo-agent spent {run['host']:.2f} s of CPU on 768 kB of records: {run}"
+    )
