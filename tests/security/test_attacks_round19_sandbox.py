@@ -212,9 +212,6 @@ print(json.dumps({"host": cpu(resource.RUSAGE_SELF) - h0, "sandbox": cpu(resourc
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r19s-3 the host's CPU reading a sandbox's output flood exceeds the sandbox's"
-)
 def test_r19s_3_output_flood_costs_the_host_more_cpu_than_the_sandbox_root():
     ws = _workspace({"flood.py": _FLOOD}, None)
     try:
@@ -256,7 +253,6 @@ os.kill(os.getpid(), signal.SIGKILL)
 _PIPE_DRIVER = _CPU_DRIVER.replace('sandbox="bwrap")', 'sandbox="bwrap", verdict_pipe="r19s4")')
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19s-4 newlines on the verdict pipe cost repo-agent ~3 us of CPU a byte")
 def test_r19s_4_verdict_pipe_newlines_cost_the_host_cpu_root():
     ws = _workspace({"lines.py": _NEWLINES}, None)
     try:
