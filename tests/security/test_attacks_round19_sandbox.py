@@ -316,9 +316,6 @@ with tempfile.TemporaryDirectory() as tmp:
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r19s-5 newlines on the differential's record pipe cost repo-agent ~7 us a byte"
-)
 def test_r19s_5_differential_record_newlines_cost_the_host_cpu_root():
     cmd = [sys.executable, "-c", _DIFF_DRIVER, str(REPO), _GCD_NEWLINES]
     cp = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd="/")
