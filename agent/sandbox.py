@@ -1733,12 +1733,26 @@ def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> bool:
         except OSError:
             pass
         gone = _readable(pid1_fd, 30.0)
-        try:  # bwrap reaps pid 1 and exits (killed first, it would leave pid 1 to init)
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _exited(proc, 10.0)  # bwrap reaps pid 1 and exits (killed first, it would leave pid 1 to init)
     # The launcher (or bwrap) exited but is not reaped yet, so its pid (the group id)
     # cannot be reused: killing the group reaches only what the command left behind.
     kill_group(proc.pid)
     proc.wait()
     return gone
+
+
+def _exited(proc: subprocess.Popen, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for ``proc`` to exit, without reaping it where a pidfd tells
+    (reaped, its pid, the group id ``_stop`` kills next, could be a new process's: round 19,
+    17); else as before, by ``wait``."""
+    fd = _pidfd(proc.pid) if proc.returncode is None else None
+    if fd is not None:
+        try:
+            _readable(fd, timeout_s)
+        finally:
+            os.close(fd)
+        return
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        pass

@@ -575,3 +575,18 @@ def test_output_past_its_cap_is_counted_never_read_into_the_process(monkeypatch)
         t.join(timeout=30)
     assert b"".join(sink) == b"y" * 10 and total[0] == 64 * 65536
     assert spliced, "the rest was read into this process"
+
+
+def test_the_group_is_killed_before_the_launcher_is_reaped(monkeypatch):
+    """Round 19, 17: ``_stop`` waited for bwrap by reaping it, then killed its process group:
+    a group id whose leader is reaped may be a new process's. Now it waits on a pidfd."""
+    proc = subprocess.Popen(["true"], start_new_session=True)
+    pid1_fd = os.pidfd_open(proc.pid)  # "pid 1": here the launcher itself
+    seen: list[bool] = []
+    exited_unreaped = lambda pid: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None  # noqa: E731
+    monkeypatch.setattr(sb, "kill_group", lambda pid: seen.append(proc.returncode is None and exited_unreaped(pid)))
+    try:
+        assert sb._stop(proc, pid1_fd)
+    finally:
+        os.close(pid1_fd)
+    assert seen == [True] and proc.returncode is not None
