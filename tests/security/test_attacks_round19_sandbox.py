@@ -325,3 +325,49 @@ def test_r19s_5_differential_record_newlines_cost_the_host_cpu_root():
     assert run["host"] <= max(0.8, run["sandbox"]), (
         f"repo-agent spent {run['host']:.2f} s of CPU reading 320 kB of the differential's records: {run}"
     )
+
+
+# r19s-6: a workspace the rollout filled once costs repo-agent on every run after. Each run
+# copies the whole workspace into a fresh tmpfs (tree_cost, _copy_tree, hand_over's lchown of
+# every name) and back (_empty, _copy_tree, tree_cost), in repo-agent's process and on the
+# host's disk, outside the sandbox's CPU share. Measured with the workspace on this host's ext4
+# disk: a run of /bin/true over 2,000 / 6,000 / 20,000 empty files cost repo-agent 0.8 / 1.2-3.6
+# / 3.5 s of CPU (the sandbox 0.05 s) and 24 s of wall time at 20,000: the cap (100,000 names),
+# left once, makes every later run of the rollout (its tool calls, the final run, the
+# differential) cost ~20-40 s of repo-agent CPU and 200,000 metadata writes of the disk.
+# Deterministic here: the files repo-agent copies for a run of /bin/true that changed nothing
+# (a workspace of 3,000 empty files in RAM, so the disk's speed does not enter).
+_BIG_DRIVER = r"""
+import json, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from agent import sandbox
+copied = [0]
+real = sandbox._copy_entry
+def counted(*a, **k):
+    copied[0] += 1
+    return real(*a, **k)
+sandbox._copy_entry = counted
+with tempfile.TemporaryDirectory(prefix="r19s6-", dir="/dev/shm") as tmp:
+    ws = Path(tmp)
+    for i in range(3):
+        (ws / f"d{i}").mkdir()
+        for j in range(1000):
+            (ws / f"d{i}" / f"f{j}").touch()
+    r = sandbox.run_command_full(["/bin/true"], ws, timeout_s=30, sandbox="bwrap")
+    print(json.dumps({"copied": copied[0], "code": r.exit_code}))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19s-6 every run copies the whole workspace in and out in repo-agent")
+def test_r19s_6_a_filled_workspace_costs_the_host_every_run_root():
+    cp = subprocess.run(
+        [sys.executable, "-c", _BIG_DRIVER, str(REPO)], capture_output=True, text=True, timeout=120, cwd="/"
+    )
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    run = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert run["code"] == 0, run
+    # A run that changed nothing should not cost repo-agent a copy of every file, twice.
+    assert run["copied"] <= 100, (
+        f"a run of /bin/true made repo-agent copy {run['copied']} files of a 3,000-file workspace"
+    )
