@@ -83,6 +83,11 @@ NPROC_LIMIT = 256  # per sandbox: its uid is leased (root) or its user namespace
 NOFILE_LIMIT = 1024
 MSGQUEUE_BYTES = 64 * 1024  # POSIX message queues: the user's default is 800 kB in all
 SIGPENDING_LIMIT = 1024  # queued signals: the user's default is about 96,000 in all
+# Locked memory a process: mlock of a mapped read-only file keeps its page cache, charged to
+# whoever read it first, unreclaimable outside the sandbox's memory cgroup (round 19 r19s-7's
+# kind); inherited, it was 8 MB here and is unlimited in some containers. 64 kB: the kernel's
+# old default; a library that locks a secret's page (libsodium, OpenSSL's secure heap) fits.
+MEMLOCK_BYTES = 64 * 1024
 WORKSPACE_BYTES = 256 * 1024**2  # the workspace's tmpfs while the command runs (root)
 WORKSPACE_INODES = 100_000
 # The tmpfs a run starts in holds a 16th more than the cap its tree comes back within: room
@@ -407,6 +412,7 @@ def sandbox_rlimits(timeout_s: float, memory_cgroup: bool = False) -> dict[str, 
         # rollout that took them all starved its neighbours' message queues and queued signals.
         "RLIMIT_MSGQUEUE": MSGQUEUE_BYTES,
         "RLIMIT_SIGPENDING": SIGPENDING_LIMIT,
+        "RLIMIT_MEMLOCK": MEMLOCK_BYTES,
     }
     if memory_cgroup:
         # The sandbox's own memory cgroup caps what all its processes use together, and is

@@ -14,9 +14,10 @@ or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), 
 AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT; setting an extended attribute fails with
 EOPNOTSUPP (a tmpfs keeps them outside every cap); and ``setsid`` (EPERM) where a
 session would get a CPU share of its own (no cpu cgroup, scheduler autogroups: round 8
-sbx8-3); ``memfd_create``, every SysV IPC call and ``vmsplice`` (ENOSYS) where no memory cgroup
-of the sandbox's charges the pages they hold (round 17 r17-9, round 19 r19s-1, r19s-2). x86-64 only; elsewhere there is
-no filter.
+sbx8-3); ``memfd_create`` and every SysV IPC call (ENOSYS) where no memory cgroup of the
+sandbox's charges the pages they hold (round 17 r17-9, round 19 r19s-1); ``vmsplice``,
+``splice``, ``sendfile`` (ENOSYS) and ``SO_ZEROCOPY`` (ENOPROTOOPT) everywhere (r19s-2, r19s-7).
+x86-64 only; elsewhere there is no filter.
 """
 
 from __future__ import annotations
@@ -90,21 +91,25 @@ _NR_MEMFD_CREATE = 319
 # RLIMIT_MSGQUEUE (64 kB) and the namespace's queues_max (256) bound them.
 _SYSV_IPC = (29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71)
 
-# vmsplice, refused with ENOSYS where memfd_create is: it puts pages of the caller's own memory in
-# a pipe by reference, and the pipe keeps the whole folio they belong to once the caller unmaps
-# it. One 4 kB page of a 2 MB transparent huge page held 2 MB a pipe slot, while the pipe's count
-# (pipe-user-pages) saw one page: a process of 160 MB held 192 MB in 6 pipes (round 19 r19s-2),
-# and a pipe can be passed on to a socket's queue (splice), which counts only the bytes. With a
-# memory cgroup the pages stay charged to it. Nothing Python or a test runner ships calls it;
-# code that does falls back to write() on a kernel without it.
-_NR_VMSPLICE = 278
+# vmsplice, splice and sendfile, refused with ENOSYS in every sandbox (code that uses them falls
+# back to read and write on a kernel without them: shutil's and socket's copies do; nothing
+# Python or a test runner ships needs them): each puts pages in a pipe or a socket's queue by
+# reference, and the holder keeps the whole folio once the caller has unmapped or closed it.
+# Without a memory cgroup, 4 kB of a 2 MB transparent huge page held 2 MB a pipe slot while the
+# pipe's own count (pipe-user-pages) saw one page: a process of 160 MB held 192 MB in 6 pipes
+# (round 19 r19s-2). With one, a page of a read-only file is charged to whoever read it first
+# (the host, often repo-agent): pipes holding pieces of a mounted file kept 32 MB of page cache
+# unreclaimable while the sandbox's cgroup counted 9 MB, bounded only by the mounted files' size
+# (r19s-7; splice from the file, no mapping, alike). tee stays: it copies references pipes
+# already hold, made by write() and charged as pipe pages.
+_PAGE_REFS = (278, 275, 40)  # vmsplice, splice, sendfile
 
-# Two more ways to pin a whole huge page by a reference to 4 kB of it, where no memory cgroup
-# charges it (as vmsplice above): a TCP send with MSG_ZEROCOPY keeps the sender's pages in the
-# socket's queue (unread on loopback: 96 sends of 4 kB held 192 MB, from a process of 160 MB),
-# allowed only after setsockopt(SOL_SOCKET, SO_ZEROCOPY), which fails with ENOPROTOOPT as on a
-# kernel without it (the send then copies); and every other kernel path that holds a page of
-# user memory. Transparent huge pages are off in such a sandbox (the launcher's
+# Another way in, refused alike: a TCP send with MSG_ZEROCOPY keeps the sender's pages (its own,
+# or a mapped file's) in the socket's queue (unread on loopback: 96 sends of 4 kB of huge pages
+# held 192 MB, from a process of 160 MB), allowed only after setsockopt(SOL_SOCKET,
+# SO_ZEROCOPY), which fails with ENOPROTOOPT as on a kernel without it (the send then copies).
+# And every other kernel path that holds a page of user memory: where no memory cgroup charges
+# the sandbox's memory, transparent huge pages are off (the launcher's
 # prctl(PR_SET_THP_DISABLE, 1), inherited by every process and kept across execve): a page
 # held is 4 kB, which the holder's own count (pipe pages, locked memory) sees. Only that call
 # may name the option: turning them back on, or "except where advised", fails with EPERM.
@@ -127,8 +132,9 @@ _NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes | None:
     """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64.
     ``sessions`` False: ``setsid`` fails with EPERM too. ``memory_cgroup`` True (a memory cgroup
-    of the sandbox's charges the pages memfds, SysV IPC and vmsplice hold): they are allowed;
-    else they fail with ENOSYS."""
+    of the sandbox's charges the pages memfds and SysV IPC hold): they are allowed, and
+    transparent huge pages may be turned off or on; else they fail with ENOSYS, and only
+    ``prctl(PR_SET_THP_DISABLE, 1)`` may name that option."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
@@ -143,8 +149,10 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
-        *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC, _NR_VMSPLICE)]),
-        *([] if memory_cgroup else [(_JEQ, "sockopt", None, _NR_SETSOCKOPT), (_JEQ, "prctl", None, _NR_PRCTL)]),
+        *[(_JEQ, "enosys", None, nr) for nr in _PAGE_REFS],
+        (_JEQ, "sockopt", None, _NR_SETSOCKOPT),
+        *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC)]),
+        *([] if memory_cgroup else [(_JEQ, "prctl", None, _NR_PRCTL)]),
         (_JEQ, "family", None, _NR_SOCKET),
         (_JEQ, "pair", None, _NR_SOCKETPAIR),
         (_RET, None, None, _ALLOW),

@@ -54,6 +54,10 @@ r, w = os.pipe()
 buf = ctypes.create_string_buffer(b"x" * 16)
 iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 16)
 print("VMSPLICE", c.vmsplice(w, iov, 1, 0), ctypes.get_errno())
+f = os.open("/proc/self/exe", os.O_RDONLY)
+print("SPLICE", c.splice(f, None, w, None, 16, 0), ctypes.get_errno(), "SENDFILE", c.sendfile(w, f, None, 16), ctypes.get_errno())
+import resource
+print("MEMLOCK", resource.getrlimit(resource.RLIMIT_MEMLOCK)[1])
 try:
     socket.socket().setsockopt(socket.SOL_SOCKET, 60, 1)  # SO_ZEROCOPY
     print("ZEROCOPY on")
@@ -67,17 +71,19 @@ print("SETXATTRAT", c.syscall(463, -100, b"f", 0, b"user.x", args, 16), ctypes.g
 
 
 def test_what_holds_pages_outside_rlimit_as_works_only_where_a_memory_cgroup_charges_it():
-    """r19s-1, r19s-2: a detached SysV segment is mapped nowhere and outlives its maker; a pipe
-    or a zero-copy send keeps a whole huge page for a reference to 4 kB of it. Root's sandbox has
-    a memory cgroup that charges those pages: all of it works there. A normal user's without one
-    refuses them (ENOSYS, ENOPROTOOPT: as a kernel without them), with huge pages off for good."""
+    """r19s-1, r19s-2, r19s-7: a detached SysV segment is mapped nowhere and outlives its maker;
+    a pipe or a zero-copy send keeps a whole page for a reference to a piece of it (a huge page
+    of the tests', a host file's page cache). Root's sandbox has a memory cgroup that charges
+    SysV pages: it works there, a normal user's refuses it (ENOSYS: as a kernel without it), with
+    huge pages off for good. Both refuse pages by reference (ENOSYS, ENOPROTOOPT), and lock 64 kB."""
+    refs = ("VMSPLICE -1 38", "SPLICE -1 38 SENDFILE -1 38", "ZEROCOPY 92", f"MEMLOCK {64 * 1024}")
     out = run_command_as("root", MEMORY_HOLDERS)["output"]
-    for line in ("SHM READ 7", "VMSPLICE 16 0", "ZEROCOPY on"):
+    for line in ("SHM READ 7", *refs):
         assert line in out, out
     assert "THP 0 CLEAR 0" in out, out  # as the host has them; nothing to undo
     assert "SETXATTRAT -1 95" in out or "SETXATTRAT -1 38" in out, out  # EOPNOTSUPP (ENOSYS: before 6.13)
     out = run_command_as("user", MEMORY_HOLDERS)["output"]
-    for line in ("SHM REFUSED 38", "VMSPLICE -1 38", "ZEROCOPY 92", "THP 1 CLEAR -1 1"):
+    for line in ("SHM REFUSED 38", *refs, "THP 1 CLEAR -1 1"):
         assert line in out, out
     assert "SETXATTRAT -1 95" in out or "SETXATTRAT -1 38" in out, out
 
