@@ -64,6 +64,9 @@ SandboxKind = Literal["bwrap", "rlimit"]
 PLUGIN_DIR = Path(__file__).parent / "_pytest_plugins"
 MAX_OUTPUT_BYTES = 4_000_000  # kept from a runaway printer; the rest is counted, not stored
 MAX_STREAM_BYTES = 8_000_000  # the records of one run of the differential's runner or recorder
+# How fast output or records past their cap are read (and dropped): an honest run's few MB past
+# it in no time; a flood waits on its full pipe, costing repo-agent a few ms of CPU a second.
+DROP_BYTES_PER_S = 128 * 1024**2
 # The sealed verdict records of one pytest run. An honest test costs three reports (setup, call,
 # teardown) of about 165 bytes and its id each: ~800 bytes with a 100-character id, so 64 MB
 # reads ~80,000 such tests (8 MB made a parametrised suite of 16,000 cases TAMPERED, round 10
@@ -80,6 +83,11 @@ NPROC_LIMIT = 256  # per sandbox: its uid is leased (root) or its user namespace
 NOFILE_LIMIT = 1024
 MSGQUEUE_BYTES = 64 * 1024  # POSIX message queues: the user's default is 800 kB in all
 SIGPENDING_LIMIT = 1024  # queued signals: the user's default is about 96,000 in all
+# Locked memory a process: mlock of a mapped read-only file keeps its page cache, charged to
+# whoever read it first, unreclaimable outside the sandbox's memory cgroup (round 19 r19s-7's
+# kind); inherited, it was 8 MB here and is unlimited in some containers. 64 kB: the kernel's
+# old default; a library that locks a secret's page (libsodium, OpenSSL's secure heap) fits.
+MEMLOCK_BYTES = 64 * 1024
 WORKSPACE_BYTES = 256 * 1024**2  # the workspace's tmpfs while the command runs (root)
 WORKSPACE_INODES = 100_000
 # The tmpfs a run starts in holds a 16th more than the cap its tree comes back within: room
@@ -100,7 +108,7 @@ import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
 alive, groups, done = c.pop("alive", None), c.pop("leave_groups", False), c.pop("done", None)
-stage = c.pop("stage", None)
+stage, thp_off = c.pop("stage", None), c.pop("thp_off", False)
 dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
@@ -124,6 +132,9 @@ try:
             die("cannot drop CAP_SETGID")
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         die("cannot set no_new_privs")
+    # No memory cgroup: no transparent huge page, so a reference to 4 kB never holds 2 MB (agent/seccomp.py)
+    if thp_off and libc.prctl(41, 1, 0, 0, 0) != 0:  # PR_SET_THP_DISABLE, kept across fork and execve
+        die("cannot turn transparent huge pages off")
     st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
 except OSError as e:
     die("cannot drop privileges: %s" % e)
@@ -403,6 +414,7 @@ def sandbox_rlimits(timeout_s: float, memory_cgroup: bool = False) -> dict[str, 
         # rollout that took them all starved its neighbours' message queues and queued signals.
         "RLIMIT_MSGQUEUE": MSGQUEUE_BYTES,
         "RLIMIT_SIGPENDING": SIGPENDING_LIMIT,
+        "RLIMIT_MEMLOCK": MEMLOCK_BYTES,
     }
     if memory_cgroup:
         # The sandbox's own memory cgroup caps what all its processes use together, and is
@@ -428,11 +440,16 @@ def _reader(
     """Read ``stream`` to EOF into ``sink`` (up to ``cap`` bytes). With ``finished`` (a
     pipe's write end), a byte is written there once a pytest ``finish`` record has come
     (with ``marker``, the run's nonce: only the plugin's own finish carries it). ``heard``
-    holds when the last chunk came."""
+    holds when the last chunk came. Past ``cap`` the rest is counted and dropped (``_drop``),
+    and a finish is no longer looked for: the records are cut, which is the tests' doing
+    (agent/scoring.py), and the run ends at its end or its timeout."""
     marker = marker or b'"k":"finish"'
     kept = 0
     tail = b""
     while True:
+        if kept >= cap:
+            _drop(stream.fileno(), total, heard)
+            return
         chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
         if not chunk:
             return
@@ -447,6 +464,35 @@ def _reader(
             os.write(finished, b"f")
             finished = None
         tail = (tail + chunk)[-len(marker) :]
+
+
+def _drop(fd: int, total: list[int], heard: list[float] | None) -> None:
+    """Read pipe ``fd`` to EOF without copying a byte into this process, at most
+    ``DROP_BYTES_PER_S``: counted in ``total`` and dropped in the kernel (splice to /dev/null).
+    Read into Python, 64 kB a call, a flood the tests made by tee() (page references: next to
+    no CPU of theirs) cost repo-agent twice the sandbox's whole CPU, outside every cap of the
+    sandbox's (round 19 r19s-3); spliced as fast as it came, as much as the sandbox's. Paced,
+    the writer waits on a full pipe (its own time), and repo-agent's CPU is a few ms a second.
+    (``stream``'s buffer is empty here: ``read1`` of more than its size reads past it.)"""
+    null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    began, dropped = time.monotonic(), 0
+    try:
+        while True:
+            try:
+                n = os.splice(fd, null, 1 << 20)
+            except OSError:  # not a pipe (no splice): read and drop
+                n = len(os.read(fd, 1 << 20))
+            if not n:
+                return
+            total[0] += n
+            if heard is not None:
+                heard[:] = [time.monotonic()]
+            dropped += n
+            ahead = dropped / DROP_BYTES_PER_S - (time.monotonic() - began)
+            if ahead > 0:
+                time.sleep(ahead)
+    finally:
+        os.close(null)
 
 
 def kill_group(pid: int) -> None:
@@ -999,10 +1045,14 @@ class Launch:
         alive: int | None = None,
         seccomp_fd: int | None = None,
         stage: tuple[int, int] | None = None,
+        thp_off: bool = False,
     ) -> list[str]:
         """``stage``: the launcher's ends of the staging pipes (it writes, it reads): it says it
-        is up, then waits for the host's word that the workspace is staged."""
+        is up, then waits for the host's word that the workspace is staged. ``thp_off``: the
+        launcher turns transparent huge pages off for the whole sandbox (no memory cgroup)."""
         conf: dict[str, Any] = dict(limits)
+        if thp_off:
+            conf["thp_off"] = True
         inside = self.inside
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
         if stage is not None:
@@ -1070,12 +1120,28 @@ def _oom_kills() -> int:
     return 0
 
 
+# How many lines that could be a finish record (they hold its token, or "finish" where the run
+# has no secret) are parsed, newest first: the plugin sends one.
+_FINISH_CANDIDATES = 64
+
+
 def _finish_status(records: bytes, nonce: str = "") -> int | None:
     """The exit status the session's ``finish`` record gives (with ``nonce``, the run's
     secret: only a finish that carries its token; code under test can write records to the
-    pipe, not know the secret: agent/verdict_seal.py)."""
+    pipe, not know the secret: agent/verdict_seal.py). Only lines holding the token (or
+    ``"finish"``) are parsed, found by a search in C: the tests write what they like to the
+    pipe, and parsing each of their lines cost repo-agent ~3 us of CPU a byte of empty lines
+    (round 19 r19s-4). Lines end as ``bytes.splitlines`` ends them (\n, \r, \r\n)."""
     token = finish_token(nonce) if nonce else ""
-    for line in reversed(records.splitlines()):
+    needle = token.encode() if token else b'"finish"'
+    end = len(records)
+    for _ in range(_FINISH_CANDIDATES):
+        at = records.rfind(needle, 0, end)
+        if at < 0:
+            return None
+        start = max(records.rfind(b"\n", 0, at), records.rfind(b"\r", 0, at)) + 1
+        stops = [i for i in (records.find(b"\n", at, end), records.find(b"\r", at, end)) if i >= 0]
+        line, end = records[start : min(stops, default=end)], start
         try:
             rec = json.loads(line)
         except (ValueError, RecursionError):  # b"[" * 100000: whoever wrote it, no record
@@ -1401,7 +1467,9 @@ def _run(
     wake_r, wake_w = os.pipe()
     capped_memory = cgroup is not None and cgroup.has_memory()
     seccomp_fd = (
-        filter_fd(not cgroups.sessions_take_a_share(cgroup), memfd=capped_memory) if launch.kind == "bwrap" else None
+        filter_fd(not cgroups.sessions_take_a_share(cgroup), memory_cgroup=capped_memory)
+        if launch.kind == "bwrap"
+        else None
     )
     # Its read end in the sandbox's pid 1, its write end only here: EOF there when this
     # process is gone, however it died.
@@ -1423,6 +1491,7 @@ def _run(
         info_fd=info_w,
         seccomp_fd=seccomp_fd,
         stage=(up_w, go_r) if up_w is not None and go_r is not None else None,
+        thp_off=seccomp_fd is not None and not capped_memory,  # the filter keeps it off
     )
     # One shell before bwrap (each exec a few ms of every run): moved into the cgroups, then the
     # OOM killer's first choice.
@@ -1672,12 +1741,26 @@ def _stop(proc: subprocess.Popen, pid1_fd: int | None) -> bool:
         except OSError:
             pass
         gone = _readable(pid1_fd, 30.0)
-        try:  # bwrap reaps pid 1 and exits (killed first, it would leave pid 1 to init)
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _exited(proc, 10.0)  # bwrap reaps pid 1 and exits (killed first, it would leave pid 1 to init)
     # The launcher (or bwrap) exited but is not reaped yet, so its pid (the group id)
     # cannot be reused: killing the group reaches only what the command left behind.
     kill_group(proc.pid)
     proc.wait()
     return gone
+
+
+def _exited(proc: subprocess.Popen, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for ``proc`` to exit, without reaping it where a pidfd tells
+    (reaped, its pid, the group id ``_stop`` kills next, could be a new process's: round 19,
+    17); else as before, by ``wait``."""
+    fd = _pidfd(proc.pid) if proc.returncode is None else None
+    if fd is not None:
+        try:
+            _readable(fd, timeout_s)
+        finally:
+            os.close(fd)
+        return
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        pass

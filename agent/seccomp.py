@@ -14,8 +14,10 @@ or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), 
 AF_INET6 (netlink, vsock, ...) fails with EAFNOSUPPORT; setting an extended attribute fails with
 EOPNOTSUPP (a tmpfs keeps them outside every cap); and ``setsid`` (EPERM) where a
 session would get a CPU share of its own (no cpu cgroup, scheduler autogroups: round 8
-sbx8-3); ``memfd_create`` (ENOSYS) where no memory cgroup of the sandbox's charges its pages
-(round 17 r17-9). x86-64 only; elsewhere there is no filter.
+sbx8-3); ``memfd_create`` and every SysV IPC call (ENOSYS) where no memory cgroup of the
+sandbox's charges the pages they hold (round 17 r17-9, round 19 r19s-1); ``vmsplice``,
+``splice``, ``sendfile`` (ENOSYS) and ``SO_ZEROCOPY`` (ENOPROTOOPT) everywhere (r19s-2, r19s-7).
+x86-64 only; elsewhere there is no filter.
 """
 
 from __future__ import annotations
@@ -55,21 +57,64 @@ _AF_INET, _AF_INET6, _SOCK_STREAM, _SOCK_TYPE_MASK, _IPPROTO_TCP = 2, 10, 1, 0xF
 _DENIED: tuple[int, ...] = (165, 166, 155, 308, 248, 249, 250, 321, 298, 323, 428, 429, 430, 431, 432, 433, 442)
 _DENIED += (175, 313, 176, 246, 320, 169, 167, 168, 164, 227, 163, 179, 212, 425, 426, 427, 253, 294, 300, 206)
 _DENIED += (447,)
+# Later spellings of refused calls (a filter by number misses them: round 19, 4): quotactl_fd
+# (Linux 5.14), open_tree_attr (6.15).
+_DENIED += (443, 467)
 
 # setxattr, lsetxattr, fsetxattr: refused with EOPNOTSUPP ("this filesystem keeps none"), as a
 # filesystem without xattrs answers (shutil.copystat goes on). A tmpfs keeps user.* xattrs in
 # memory outside its size, RLIMIT_AS and what the disk watch reads: a normal user's sandbox
 # held 1.5 GB in 64 kB values on 400 files of its 64 MB /tmp (round 17 r17-37). No test needs
 # to set one.
-_XATTR_SET = (188, 189, 190)
+_XATTR_SET = (188, 189, 190, 463)  # and setxattrat (Linux 6.13: round 19, 4)
 
 # memfd_create, refused with ENOSYS ("this kernel has none": Python's os.memfd_create raises, and
 # code that uses one where it can falls back to a file, as on an old kernel) where the sandbox has
-# no memory cgroup (``memfd=False``: a normal user's sandbox). A memfd's pages are not mapped, so
+# no memory cgroup (``memory_cgroup=False``: a normal user's sandbox). A memfd's pages are not mapped, so
 # RLIMIT_AS does not see them, and nothing but NPROC x NOFILE x FSIZE bounded them: 8 of 63 MB
 # each held 504 MB past a 256 MB cap (round 17 r17-9). With a memory cgroup they are charged to
 # it (shmem), capped with the rest. multiprocessing's shared memory is /dev/shm (size-capped).
 _NR_MEMFD_CREATE = 319
+
+# SysV IPC: shmget, shmat, shmctl, shmdt, semget, semop, semctl, semtimedop, msgget, msgsnd,
+# msgrcv, msgctl; refused with ENOSYS ("this kernel has no SysV IPC", CONFIG_SYSVIPC=n) where
+# memfd_create is, for the same reason and more: a detached segment is mapped nowhere, so
+# RLIMIT_AS does not see it, and it outlives the process that made it (the sandbox's own ipc
+# namespace keeps it until its last process is gone), so no OOM kill of a test gives it back:
+# a process capped at 160 MB left 192 MB in 6 segments (round 19 r19s-1). A fresh ipc
+# namespace bounds none of it (shmall, shmmax: unlimited; 32,000 message queues of 16 kB:
+# 512 MB; 32,000 semaphore sets of 32,000: gigabytes of kernel memory), and only root of the
+# namespace's user namespace may lower those, a uid no sandbox maps. With a memory cgroup
+# all three are charged to it (shmem pages; messages and semaphore arrays as kernel memory).
+# Refusing the *get calls alone would do (the namespace is the sandbox's own and starts empty:
+# no id to reach); all of them answer alike, as such a kernel does. POSIX message queues stay:
+# RLIMIT_MSGQUEUE (64 kB) and the namespace's queues_max (256) bound them.
+_SYSV_IPC = (29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71)
+
+# vmsplice, splice and sendfile, refused with ENOSYS in every sandbox (code that uses them falls
+# back to read and write on a kernel without them: shutil's and socket's copies do; nothing
+# Python or a test runner ships needs them): each puts pages in a pipe or a socket's queue by
+# reference, and the holder keeps the whole folio once the caller has unmapped or closed it.
+# Without a memory cgroup, 4 kB of a 2 MB transparent huge page held 2 MB a pipe slot while the
+# pipe's own count (pipe-user-pages) saw one page: a process of 160 MB held 192 MB in 6 pipes
+# (round 19 r19s-2). With one, a page of a read-only file is charged to whoever read it first
+# (the host, often repo-agent): pipes holding pieces of a mounted file kept 32 MB of page cache
+# unreclaimable while the sandbox's cgroup counted 9 MB, bounded only by the mounted files' size
+# (r19s-7; splice from the file, no mapping, alike). tee stays: it copies references pipes
+# already hold, made by write() and charged as pipe pages.
+_PAGE_REFS = (278, 275, 40)  # vmsplice, splice, sendfile
+
+# Another way in, refused alike: a TCP send with MSG_ZEROCOPY keeps the sender's pages (its own,
+# or a mapped file's) in the socket's queue (unread on loopback: 96 sends of 4 kB of huge pages
+# held 192 MB, from a process of 160 MB), allowed only after setsockopt(SOL_SOCKET,
+# SO_ZEROCOPY), which fails with ENOPROTOOPT as on a kernel without it (the send then copies).
+# And every other kernel path that holds a page of user memory: where no memory cgroup charges
+# the sandbox's memory, transparent huge pages are off (the launcher's
+# prctl(PR_SET_THP_DISABLE, 1), inherited by every process and kept across execve): a page
+# held is 4 kB, which the holder's own count (pipe pages, locked memory) sees. Only that call
+# may name the option: turning them back on, or "except where advised", fails with EPERM.
+_NR_SETSOCKOPT, _SOL_SOCKET, _SO_ZEROCOPY = 54, 1, 60
+_NR_PRCTL, _PR_SET_THP_DISABLE = 157, 41
 
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
@@ -84,10 +129,12 @@ _ERRNO = 0x00050000
 _NR_IOCTL, _TTY_DENIED = 16, (0x5412, 0x541C, 0x541D, 0x5423)
 
 
-def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
+def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes | None:
     """The filter as bwrap reads it (an array of ``struct sock_filter``), or None off x86-64.
-    ``sessions`` False: ``setsid`` fails with EPERM too. ``memfd`` True (a memory cgroup of the
-    sandbox's charges a memfd's pages): ``memfd_create`` is allowed; else it fails with ENOSYS."""
+    ``sessions`` False: ``setsid`` fails with EPERM too. ``memory_cgroup`` True (a memory cgroup
+    of the sandbox's charges the pages memfds and SysV IPC hold): they are allowed, and
+    transparent huge pages may be turned off or on; else they fail with ENOSYS, and only
+    ``prctl(PR_SET_THP_DISABLE, 1)`` may name that option."""
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
     # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
@@ -102,7 +149,10 @@ def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
         (_JEQ, "flags", None, _NR_UNSHARE),
         (_JEQ, "flags", None, _NR_CLONE),
         (_JEQ, "enosys", None, _NR_CLONE3),
-        *([] if memfd else [(_JEQ, "enosys", None, _NR_MEMFD_CREATE)]),
+        *[(_JEQ, "enosys", None, nr) for nr in _PAGE_REFS],
+        (_JEQ, "sockopt", None, _NR_SETSOCKOPT),
+        *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC)]),
+        *([] if memory_cgroup else [(_JEQ, "prctl", None, _NR_PRCTL)]),
         (_JEQ, "family", None, _NR_SOCKET),
         (_JEQ, "pair", None, _NR_SOCKETPAIR),
         (_RET, None, None, _ALLOW),
@@ -124,6 +174,15 @@ def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
     prog.append((_RET, None, None, _ERRNO | errno.EAFNOSUPPORT))
     labels["ioctl"] = len(prog)  # ioctl's request (args[1], low word)
     prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
+    labels["sockopt"] = len(prog)  # setsockopt's level and name (args[1], args[2], low words)
+    prog += [(_LD_ABS, None, None, 24), (_JEQ, None, "allow", _SOL_SOCKET)]
+    prog += [(_LD_ABS, None, None, 32), (_JEQ, "noopt", "allow", _SO_ZEROCOPY)]
+    labels["prctl"] = len(prog)  # prctl's option (args[0]); for PR_SET_THP_DISABLE: args[1] != 0, args[2] == 0
+    prog += [(_LD_ABS, None, None, 16), (_JEQ, None, "allow", _PR_SET_THP_DISABLE)]
+    prog += [(_LD_ABS, None, None, 24), (_JEQ, "deny", None, 0)]
+    prog += [(_LD_ABS, None, None, 32), (_JEQ, None, "deny", 0), (_LD_ABS, None, None, 36), (_JEQ, "allow", "deny", 0)]
+    labels["noopt"] = len(prog)
+    prog.append((_RET, None, None, _ERRNO | errno.ENOPROTOOPT))
     labels["deny"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EPERM))
     labels["notsup"] = len(prog)
@@ -140,10 +199,11 @@ def filter_program(sessions: bool = True, memfd: bool = False) -> bytes | None:
     return out
 
 
-def filter_fd(sessions: bool = True, memfd: bool = False) -> int | None:
+def filter_fd(sessions: bool = True, memory_cgroup: bool = False) -> int | None:
     """A file descriptor holding the filter, at offset 0, for ``bwrap --seccomp`` (the
-    caller passes it to bwrap and closes it); ``sessions``, ``memfd``: as ``filter_program``'s."""
-    prog = filter_program(sessions, memfd)
+    caller passes it to bwrap and closes it); ``sessions``, ``memory_cgroup``: as
+    ``filter_program``'s."""
+    prog = filter_program(sessions, memory_cgroup)
     if prog is None:
         return None
     fd = os.memfd_create("repo-agent-seccomp", 0)  # not close-on-exec: bwrap reads it

@@ -40,3 +40,27 @@ def test_depth_is_counted_outside_strings():
 def test_lines_split_as_splitlines_splits_them_and_junk_is_skipped():
     data = b'{"a":1}\r{"b":2}\r\n[3]\n\nnot json\n{"c":3}'
     assert [x.record for x in RecordBudget().lines(data)] == [{"a": 1}, {"b": 2}, {"c": 3}]
+
+
+def test_lines_that_cannot_be_records_cost_no_parse_and_junk_is_bounded(monkeypatch):
+    """r19s-5: code under test wrote empty lines to the runner's record pipe, each parsed
+    (~7 us of the host's CPU a byte). A line not opening with "{" is skipped by a search in C;
+    past BAD_LINES_MAX lines that open like a record and are none, the rest is left unread
+    (over), but for the newest finish; a line costs at least LINE_COST_MIN of the bound."""
+    from agent import record_budget
+
+    parsed: list[bytes] = []
+    loads = json.loads
+    monkeypatch.setattr(record_budget.json, "loads", lambda s: parsed.append(s) or loads(s))
+    hello, finish = b'{"k":"hello"}', b'{"k":"finish","s":1.0}'
+    data = hello + b"\n" * 100_000 + b"x\r\n" * 1000 + b' {"k":"result"}\r' + finish + b"\n"
+    budget = RecordBudget()
+    assert [line.record for line in budget.lines(data)] == [{"k": "hello"}, {"k": "result"}, {"k": "finish", "s": 1.0}]
+    assert len(parsed) == 3 and not budget.over
+    parsed.clear()
+    budget = RecordBudget()
+    got = [line.record for line in budget.lines(hello + b"\n" + b"{\n" * 100_000 + finish)]
+    assert got == [{"k": "hello"}, {"k": "finish", "s": 1.0}] and budget.over
+    assert len(parsed) == 1 + record_budget.BAD_LINES_MAX + 2
+    budget = RecordBudget(run_max=100 * record_budget.LINE_COST_MIN)
+    assert sum(1 for line in budget.lines(b"{}\n" * 100_000) if not line.past_bound) == 100

@@ -541,3 +541,59 @@ def test_sandbox_runs_draw_their_own_string_hash_seed() -> None:
     from agent.sandbox import base_env
 
     assert "PYTHONHASHSEED" not in base_env()
+
+
+def test_a_finish_is_found_without_parsing_the_lines_around_it(monkeypatch):
+    """r19s-4: the tests write what they like to the verdict pipe; each line parsed cost ~3 us
+    of repo-agent's CPU. Only lines holding the finish token (or "finish", without a secret)
+    are parsed; lines end as bytes.splitlines ends them."""
+    from agent.verdict_seal import finish_token
+
+    parsed: list[bytes] = []
+    loads = sb.json.loads
+    monkeypatch.setattr(sb.json, "loads", lambda s: parsed.append(s) or loads(s))
+    token = finish_token("s3cret")
+    real = b'{"k":"finish","exitstatus":1,"nonce":"%s"}' % token.encode()
+    forged = b'{"k":"finish","exitstatus":0,"nonce":"x"}'
+    records = b"junk\r" + real + b"\r\n" + b"\n" * 100_000 + forged + b"\n" + b"x\n" * 1000
+    assert sb._finish_status(records, "s3cret") == 1
+    assert parsed == [real]
+    parsed.clear()
+    assert sb._finish_status(records) == 0 and parsed == [forged]  # no secret: the newest finish
+    assert sb._finish_status(b"\n" * 100_000 + b'"finish"\n' * 100, "") is None
+    assert len(parsed) == 1 + sb._FINISH_CANDIDATES
+
+
+def test_output_past_its_cap_is_counted_never_read_into_the_process(monkeypatch):
+    """r19s-3: past the cap the rest of a pipe is dropped in the kernel (splice), counted."""
+    import threading
+
+    splice, spliced = os.splice, []
+    monkeypatch.setattr(os, "splice", lambda *a: spliced.append(a[2]) or splice(*a))
+    r, w = os.pipe()
+    sink: list[bytes] = []
+    total = [0]
+    with os.fdopen(r, "rb") as stream:
+        t = threading.Thread(target=sb._reader, args=(stream, sink, total, 10))
+        t.start()
+        for _ in range(64):
+            os.write(w, b"y" * 65536)
+        os.close(w)
+        t.join(timeout=30)
+    assert b"".join(sink) == b"y" * 10 and total[0] == 64 * 65536
+    assert spliced, "the rest was read into this process"
+
+
+def test_the_group_is_killed_before_the_launcher_is_reaped(monkeypatch):
+    """Round 19, 17: ``_stop`` waited for bwrap by reaping it, then killed its process group:
+    a group id whose leader is reaped may be a new process's. Now it waits on a pidfd."""
+    proc = subprocess.Popen(["true"], start_new_session=True)
+    pid1_fd = os.pidfd_open(proc.pid)  # "pid 1": here the launcher itself
+    seen: list[bool] = []
+    exited_unreaped = lambda pid: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None  # noqa: E731
+    monkeypatch.setattr(sb, "kill_group", lambda pid: seen.append(proc.returncode is None and exited_unreaped(pid)))
+    try:
+        assert sb._stop(proc, pid1_fd)
+    finally:
+        os.close(pid1_fd)
+    assert seen == [True] and proc.returncode is not None

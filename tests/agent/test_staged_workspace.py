@@ -76,6 +76,10 @@ honest = (
     # no memory cgroup: memfds refused (r17-9), shared memory through /dev/shm as before, and
     # /tmp's and /dev/shm's inodes capped (r17-42)
     "try:\n    os.memfd_create('m')\nexcept OSError as e:\n    print('MEMFD', e.errno)\n"
+    # SysV IPC too (r19s-1: a detached segment is mapped nowhere and outlives its maker)
+    "import ctypes\nc = ctypes.CDLL(None, use_errno=True)\n"
+    "print('SYSV', [(f(*a), ctypes.get_errno()) for f, a in ((c.shmget, (0, 4096, 0o1600)),"
+    " (c.msgget, (0, 0o1600)), (c.semget, (0, 1, 0o1600)))])\n"
     "from multiprocessing import shared_memory\n"
     "m = shared_memory.SharedMemory(create=True, size=1 << 20); m.buf[0] = 7; print('SHM', m.buf[0]); m.close(); m.unlink()\n"
     "print('CAPS', *[(s.f_files, s.f_blocks * s.f_frsize) for s in map(os.statvfs, ('/tmp', '/dev/shm'))])\n"
@@ -131,6 +135,7 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
     assert "['/ tmpfs']" in out["honest"], out["honest"]  # a tmpfs's own root: no host path (sbx9-17)
     assert out["made"] == "x = 1\n" and out["locked"] == "y", out  # staged in, copied back, readable
     assert "MEMFD 38" in out["honest"] and "SHM 7" in out["honest"], out["honest"]  # ENOSYS; shm works
+    assert "SYSV [(-1, 38), (-1, 38), (-1, 38)]" in out["honest"], out["honest"]  # ENOSYS, as CONFIG_SYSVIPC=n
     caps = f"CAPS ({TMP_INODES}, {TMP_BYTES}) ({SHM_INODES}, {SHM_BYTES})"
     assert caps in out["honest"], out["honest"]
     assert out["shut"] == ["kept"], out  # a directory the user locked is staged whole, never emptied
