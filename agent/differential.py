@@ -210,7 +210,7 @@ def run_calls(
                     # truncate's EFBIG told the judge run): every place it can write is a
                     # size-capped tmpfs (workspace, /tmp, /dev/shm; the rest read-only), which
                     # bounds any one file as the rlimit did. Without bwrap the rlimit stays.
-                    verdict_pipe=VerdictPipe(quiet_s=per_call_s, stdin=tty, shown_at=shown, plain_files=True),
+                    verdict_pipe=VerdictPipe(quiet_s=per_call_s, stdin=tty, shown_at=shown),
                     python=python,
                 )
         except SandboxError as exc:

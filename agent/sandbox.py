@@ -1167,7 +1167,6 @@ class VerdictPipe:
     # Workspace-relative files whose being untouched by the run the result tells
     # (``CommandRun.steady``, agent/steady_files.py): the task's code a pytest verdict trusts.
     steady: tuple[str, ...] = ()
-    plain_files: bool = False  # bwrap: no RLIMIT_FSIZE, its tmpfs caps bound every file (agent/differential.py)
 
 
 def run_command_full(
@@ -1480,11 +1479,7 @@ def _run(
     passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r, up_w, go_r) if f is not None]
     cmd = launch.argv(
         argv,
-        {
-            k: v
-            for k, v in sandbox_rlimits(timeout_s, memory_cgroup=capped_memory).items()
-            if not (k == "RLIMIT_FSIZE" and launch.kind == "bwrap" and pipe is not None and pipe.plain_files)
-        },
+        sandbox_rlimits(timeout_s, memory_cgroup=capped_memory),
         fds=tuple(f for f in (wfd, nonce_r) if f is not None),
         ready=ready_w,
         alive=alive_r,
