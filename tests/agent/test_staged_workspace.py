@@ -142,7 +142,10 @@ def test_a_normal_users_run_is_staged_counted_and_copied_back(subuids):
     assert out["owners"] == [65534], out["owners"]
     assert out["steady"] == ["src.py"], out["steady"]  # read in the tmpfs the run wrote, before the give-back
     assert "SURVIVED" not in out["hog"] and "the run was stopped" in out["hog"], out["hog"]  # sbx9-3
-    assert "MADE ALL" not in out["many"] and "No space left" in out["many"], out["many"]
+    # The tmpfs's own inode cap (checked above by its f_files) refuses the 401st name; the watcher
+    # stops the run at the same moment, and may kill it before Python prints the ENOSPC
+    # traceback (about 1 run in 10 under load): the message is not awaited, the stop is.
+    assert "MADE ALL" not in out["many"], out["many"]
     assert "went over its cap" in out["many"], out["many"]
 
 
