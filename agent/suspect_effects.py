@@ -35,6 +35,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from agent.suspect_import_bound import ImportBound, ImportReach
+
 # Calls that change the importing process's state or its files (a name stands for everything
 # below it: ``shutil.rmtree``; ``os`` is ``posix`` too, as the AST pass resolves it).
 PROCESS_CALLS = frozenset(
@@ -287,6 +289,11 @@ class Effects:
             for c in tree.body
             if isinstance(c, ast.ClassDef)
         }
+        self.classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.renamed = _renames_module(tree)
+        self.reach = ImportReach(self.classes, tree)
+        self.bound_rule = ImportBound(self, tree)
+        self.unbound: list[tuple[ast.AST, str]] = []  # (node, callee key): outside the import-time bound
         # r17-50: a function defined in another function or a class body, by its name (followed
         # when a bare name calls it at import: ``def _o(): def _i(): ...; _i()``).
         self.nested: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]] = {}
@@ -338,7 +345,9 @@ class Effects:
         return out
 
     def hits(self) -> list[tuple[str, ast.AST]]:
-        at_import = set(map(id, self._import_time()))
+        ran = list(self._import_time())
+        at_import = set(map(id, ran))
+        self.unbound = self.bound_rule.outside(ran)  # round 19: the import-time bound (agent/suspect_import_bound.py)
         for node in ast.walk(self.tree):
             self._process(node, id(node) in at_import)
             self._namespace(node)
@@ -396,6 +405,8 @@ class Effects:
                     if id(m) not in seen:
                         seen.add(id(m))
                         todo += m.body
+            # r19v-11: methods of the module's classes a use now runs (agent/suspect_import_bound.py)
+            todo += self.reach.methods_run(node, seen, self._outside_name)
             for e in run:
                 fn = e if isinstance(e, ast.Lambda) else self._function(e) if isinstance(e, ast.Name) else None
                 fns = [fn] if fn is not None else self.nested.get(e.id, []) if isinstance(e, ast.Name) else []
@@ -404,6 +415,10 @@ class Effects:
                         seen.add(id(fn))
                         todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
             todo += list(ast.iter_child_nodes(node))
+
+    def _outside_name(self, node: ast.expr) -> bool:
+        """``node`` names a module, or what an import bound (``os.path``): no method of the module's."""
+        return bool(self.names.resolve(node)) and not self.bound_rule.own(node)
 
     def _returned(self, callee: ast.expr, seen: set[int]) -> list[ast.AST]:
         """The bodies of the functions a module function ``callee`` defines or whose lambdas it
@@ -483,7 +498,14 @@ class Effects:
         if at is None:
             return False
         mode = node.args[at] if len(node.args) > at else next((k.value for k in node.keywords if k.arg == "mode"), None)
-        return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and bool(set(mode.value) & set("wax+"))
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            return True  # open(p, *["w"]), open(p, **{"mode": "w"}) (r19v-10)
+        if mode is None:
+            return False
+        # a mode in a name, a conditional, a helper's return may write (r19v-10: ``_MODE = "w"``)
+        return (
+            not isinstance(mode, ast.Constant) or not isinstance(mode.value, str) or bool(set(mode.value) & set("wax+"))
+        )
 
     def _stdlib_object(self, name: str) -> bool:
         top = name.split(".")[0]
