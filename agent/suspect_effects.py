@@ -35,7 +35,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from agent.suspect_import_bound import ImportBound, ImportReach
+from agent.suspect_import_bound import RECURSION_LIMIT_OK, ImportBound, ImportReach
 
 # Calls that change the importing process's state or its files (a name stands for everything
 # below it: ``shutil.rmtree``; ``os`` is ``posix`` too, as the AST pass resolves it).
@@ -151,8 +151,6 @@ ANYWHERE_ATTRIBUTES = frozenset(
     | {"ssl._create_default_https_context", "socket._GLOBAL_DEFAULT_TIMEOUT", "logging.root.manager.disable"}
     | {"logging.Logger.manager.disable", "logging.Logger.root.manager.disable"}
 )
-# A recursion limit raised is an honest fix of a deep recursion; one lowered breaks its importer.
-RECURSION_LIMIT_OK = 1000
 # Path methods that change the file system (``Path("data").unlink()``).
 PATH_WRITES = frozenset(
     {"unlink", "rmdir", "chmod", "lchmod", "touch", "write_text", "write_bytes", "rename", "replace", "mkdir"}

@@ -70,6 +70,14 @@ PURE_MODULES = frozenset(
 # A value one of these calls made whose methods are pure too (``_RE.match``, a read file's lines).
 _PURE_RESULTS: tuple[str, ...] = ("re.compile()", "functools.partial()", "argparse.ArgumentParser()")
 _PURE_RESULTS += ("builtins.globals()", "collections.namedtuple()", "builtins.str()", "typing.TypeVar()")
+# Decorator factories: what they return, called with a function or class, wraps or marks it.
+DECORATOR_FACTORIES = frozenset(
+    {"functools.lru_cache", "functools.wraps", "functools.partial", "functools.singledispatch"}
+    | {"dataclasses.dataclass", "attr.s", "attr.attrs", "attrs.define", "attrs.frozen", "attrs.mutable"}
+    | {"attr.dataclass", "typing.dataclass_transform", "typing_extensions.dataclass_transform"}
+    | {"pydantic.validator", "pydantic.field_validator", "pydantic.model_validator", "pydantic.root_validator"}
+    | {"pydantic.field_serializer", "pydantic.model_serializer", "typing_extensions.deprecated", "warnings.deprecated"}
+)
 _OPENERS = ("builtins.open", "io.open", "codecs.open")
 _FILE_READS = frozenset({"read", "readline", "readlines", "close", "__enter__", "__exit__", "__iter__", "seek"})
 _FILE_READS |= {"tell", "decode", "splitlines", "strip", "split"}
@@ -93,6 +101,8 @@ _SELF = ("self", "cls", "mcs", "metacls")
 _NAMES_OF_THE_MODULE = ("__name__", "__file__", "__doc__", "__spec__", "__package__", "__qualname__", "__module__")
 _BUILTIN_DIR = frozenset(dir(builtins))
 _DEPTH = 6
+# A recursion limit raised is an honest fix of a deep recursion; one lowered breaks its importer.
+RECURSION_LIMIT_OK = 1000
 
 
 class Module(Protocol):
@@ -103,6 +113,7 @@ class Module(Protocol):
     nested: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]]
     bound: dict[str, list[ast.expr]]
     renamed: bool
+    probed: Callable[[str], bool]  # another rule reports the name (os.cpu_count: process_identity)
 
     @property
     def names(self) -> Names: ...
@@ -181,8 +192,35 @@ class ImportBound:
                 return True
             if self.own(base):
                 return True
+        if isinstance(
+            func, ast.Call
+        ):  # what a call returned, called: a module function's (read) or a decorator factory's
+            f = func.func
+            if isinstance(f, ast.Lambda) or (
+                isinstance(f, ast.Name) and (f.id in self.m.defs or f.id in self.m.classes)
+            ):
+                return True
+            made = self.names(f)
+            return bool(made) and made <= DECORATOR_FACTORIES or self._reported(func)
         names = self.names(func)
-        return bool(names) and all(self._pure(n, call) for n in names)
+        return bool(names) and all(self._pure(n, call) for n in names) or self._reported(func)
+
+    def _reported(self, func: ast.expr) -> bool:
+        """Another rule of the AST pass reports the callee or what it is reached through
+        (``o.cpu_count()``: ``process_identity``; ``sys.argv[0].endswith``: ``reads_argv``)."""
+        node: ast.expr | None = func
+        for _ in range(_DEPTH):
+            names = self.names(node) if node is not None else set()
+            if names and all(self.m.probed(n.replace("()", "")) for n in names):
+                return True
+            node = (
+                node.value
+                if isinstance(node, (ast.Attribute, ast.Subscript))
+                else node.func
+                if isinstance(node, ast.Call)
+                else None
+            )
+        return False
 
     def names(self, node: ast.expr) -> set[str]:
         """What ``node`` may be, qualified (a builtin's bare name included: ``len``)."""
@@ -202,6 +240,9 @@ class ImportBound:
             a = call.args if call is not None else []
             own_name = len(a) == 1 and isinstance(a[0], ast.Name) and a[0].id == "__name__" and not self.m.renamed
             return own_name and call is not None and not call.keywords
+        if name == "sys.setrecursionlimit":  # raised: an honest fix of a deep recursion (lowered breaks the importer)
+            arg = call.args[0] if call is not None and call.args else None
+            return isinstance(arg, ast.Constant) and isinstance(arg.value, int) and arg.value >= RECURSION_LIMIT_OK
         if name in _OPENERS:
             return call is not None and _reads(call, 1)
         for opener in _OPENERS:
