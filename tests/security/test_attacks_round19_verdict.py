@@ -243,7 +243,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-8 a project file emptied at import through io.FileIO")
 def test_file_emptied_at_import(tmp_path):
     files = {"gcd.py": TRUNCATING_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -267,7 +266,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-9 the importer's logging silenced at import via getLogger()")
 def test_logging_silenced_at_import(tmp_path):
     files = {"gcd.py": SILENCING_GCD}
     code = "import logging, gcd; logging.basicConfig(); logging.getLogger().error('disk failing'); print('ok')"
@@ -291,7 +289,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-10 open() for writing at import with its mode in a name")
 def test_file_emptied_at_import_mode_in_a_name(tmp_path):
     files = {"gcd.py": MODE_NAME_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -323,7 +320,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-11 a decorator method of a module object runs unread at import")
 def test_effect_in_a_decorator_method(tmp_path):
     files = {"gcd.py": REGISTRY_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
