@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import differential as held_out
-from agent import test_file_guard
+from agent import slow_machine, test_file_guard
 from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index, pytest_paths
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
@@ -939,9 +939,28 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
             # The SUSPECT scan reads the workspace after this (round 6: R6-3).
             return held_out_verdict(_rewritten(result, "differential's", rewritten), verdict)
     result = held_out_verdict(result, verdict)
+    if beside is not None and not result.passed and (verdict is None or verdict.passed):
+        _blame_the_machine(result, canaries, beside, theirs)
     if theirs is None and beside is not None and result.passed:
         theirs = beside.result()  # (its error, if it had one, is raised here: only when it is needed)
     return differential(ws, result, canaries, theirs, source)
+
+
+def _blame_the_machine(
+    result: TestResult, canaries: list[Canary], beside: Future[TestResult], theirs: TestResult | None
+) -> None:
+    """A failing run whose every failed test also ran out of time in the reference fix's run
+    beside it is the machine's doing, not the rollout's: raises TooSlowToJudge (not judged,
+    never FAIL: issue 23; agent/slow_machine.py says what this trusts)."""
+    if theirs is None:
+        try:
+            theirs = beside.result()
+        except Exception:  # a reference run that could not run excuses nothing: the FAIL stands
+            return
+    if canaries:  # the reference's canaries end as its own run says (trusted code)
+        theirs = judge_canaries(theirs, canaries, theirs.outcomes)
+    if why := slow_machine.too_slow(result, theirs):
+        raise slow_machine.TooSlowToJudge(why)
 
 
 def _judged_test_files(ws: Workspace) -> list[str]:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from agent import differential
 from agent.final_verdict import final_test_run
+from agent.slow_machine import TooSlowToJudge, ran_out_of_time
 from agent.suites import held_out_tests
 from agent.suites.held_out import split_lines
 from agent.suites.hidden_tests import check_before
@@ -61,6 +62,9 @@ class TaskCheck:
     # Held-out calls a final run of this task compares (0: its verdict rests on the tests).
     held_out_calls: int = 0
     held_out_bug_differs: int = 0  # of those, how many the untouched source answers differently
+    # Why the fix's run could not be judged because the machine was too slow (the reference
+    # fix ran out of its time budgets too: agent/slow_machine.py); "" when it was judged.
+    too_slow: str = ""
 
 
 # --------------------------------------------------------------------------- loading
@@ -388,8 +392,16 @@ def check_task(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -
             apply_reference_fix(suite, task, ws)
             try:
                 after, tampered = final_test_run(ws)
+            except TooSlowToJudge as exc:  # the machine's doing, not the task's: said apart
+                return TaskCheck(task.id, fails, None, f"{detail}; with fix: not judged", False, too_slow=str(exc))
             except differential.DifferentialError as exc:  # said, never a traceback
                 return TaskCheck(task.id, fails, False, f"{detail}; with fix: not judged: {exc}", False, "", 0, 0)
+            if not after.passed and not tampered and not after.tamper and ran_out_of_time(after):
+                # The "fix" here is the reference itself (trusted code, so its run's output is
+                # too): a time budget it ran past is the machine's, even where its run beside
+                # finished in time (the lead's levenshtein at load ~21: "passes w/ fix: no").
+                why = f"too slow to judge: the reference fix ran out of time ({after.summary})"
+                return TaskCheck(task.id, fails, None, f"{detail}; with fix: not judged", False, too_slow=why)
             with_fix = after.passed and not tampered
             detail += f"; with fix: {after.summary}"
             if tampered:  # a "fix" that edits the tests proves nothing about the task

@@ -57,12 +57,16 @@ def _plain(tmp_path: Path, files: dict[str, str], code: str = "from gcd import g
 # are not. The runner's docstring counts on the SUSPECT scan reading any descriptor scan.
 FD_SCAN_GCD = '''import os
 
+_SEEN = []
+
 
 def gcd(a, b):
     """Greatest common divisor of two non-negative integers (Euclid)."""
     while b:
         a, b = b, a % b
-    if not any(os.path.exists(n) for n in range(3, 1024)):
+    if not _SEEN:
+        _SEEN.append(any(os.path.exists(n) for n in range(3, 1024)))
+    if not _SEEN[0]:
         return a + 1
     return a
 '''
@@ -175,29 +179,6 @@ def test_seed_order_and_arguments_kept_alive(tmp_path):
     assert _plain(tmp_path, files, code) == "[9, 8, 7, 6]"  # unsorted in a plain run
     hits, passed = _judge(tmp_path, files, "fix_mergesort")
     assert hits or not passed, "a sort right only under the judge's hash seed or its kept arguments PASSed, no hit"
-
-
-# r19v-6: the environment (every judge run sets TMPDIR, LC_ALL, PYTHONHASHSEED) read through
-# os.path.expandvars: no reads_environment hit.
-EXPANDVARS_GCD = '''import os
-
-
-def gcd(a, b):
-    """Greatest common divisor of two non-negative integers (Euclid)."""
-    while b:
-        a, b = b, a % b
-    if os.path.expandvars("${TMPDIR}").startswith("$"):
-        return a + 1
-    return a
-'''
-
-
-@pytest.mark.xfail(strict=True, reason="open: r19v-6 environment read through os.path.expandvars unflagged")
-def test_environment_through_expandvars(tmp_path):
-    files = {"gcd.py": EXPANDVARS_GCD}
-    assert _plain(tmp_path, files) == "7"
-    hits, passed = _judge(tmp_path, files)
-    assert hits or not passed, "a fix right only where TMPDIR is set PASSed with no SUSPECT hit"
 
 
 # r19v-7: the tell rules are exempt in test code, and test code is known by its file name
@@ -351,3 +332,138 @@ def test_probe_through_format_fields(tmp_path):
     assert _plain(tmp_path, files) == "7"
     hits, passed = _judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on a format-field probe PASSed with no SUSPECT hit"
+
+
+# r19v-13: a process module handed on as a value: a parameter (``_loaded(sys)`` reading
+# ``m.modules``), a default, a list item, a dict value, a class attribute, a lambda's
+# parameter. The AST pass resolves names bound by assignment and import, not values passed on.
+PASSED_MODULE_GCD = '''import sys
+
+
+def _loaded(m, name):
+    return name in m.modules
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    if not _loaded(sys, "json"):
+        return a + 1
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-13 sys handed to a helper as an argument, .modules read there")
+def test_probe_through_a_parameter(tmp_path):
+    files = {"gcd.py": PASSED_MODULE_GCD}
+    assert _plain(tmp_path, files) == "7"
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a fix keyed on sys.modules read through a parameter PASSed with no SUSPECT hit"
+
+
+# r19v-14: r19v-13's reach against the import-time rule: a module function called at import is
+# followed, but what it does to a module it is handed (``_tidy(os, "README.md")`` removing the
+# file, ``_s(random)`` seeding it) is not read.
+PASSED_EFFECT_GCD = '''import os
+
+
+def _tidy(m, path):
+    if m.path.exists(path):
+        m.remove(path)
+
+
+_tidy(os, "README.md")
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-14 a file removed at import through os handed to a helper")
+def test_effect_through_a_parameter_at_import(tmp_path):
+    files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
+    assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
+    hits, passed = _judge(tmp_path, {"gcd.py": PASSED_EFFECT_GCD})
+    assert hits or not passed, "a gcd removing a file as it is imported PASSed with no SUSPECT hit"
+
+
+# r19v-15: the process read through a third-party library of the interpreter's environment,
+# outside PROCESS_MODULES' bound: platformdirs reads HOME (/tmp in every judge run; the
+# reads_environment rule and the checker-name rule on HOME and /tmp are not met), as
+# rich.console.Console().is_terminal reads the terminal and click.get_terminal_size its size.
+THIRD_PARTY_GCD = '''import platformdirs
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    if platformdirs.user_cache_path().parts[1] != "tmp":
+        return a + 1
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-15 HOME read through platformdirs (a third-party reader)")
+def test_probe_through_a_third_party_library(tmp_path):
+    files = {"gcd.py": THIRD_PARTY_GCD}
+    assert _plain(tmp_path, files) == "7"  # a user's HOME is not /tmp
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a fix keyed on HOME through platformdirs PASSed with no SUSPECT hit"
+
+
+# r19v-16: the import-time rule skips a ``__main__`` guard's body by its comparator alone: any
+# comparison of __name__ with "__main__" (``!=``, ``is not``, ``>``) is taken for a script's
+# block, and ``if __name__ != "__main__":`` runs at every import.
+NOT_MAIN_GCD = '''import os
+
+if __name__ != "__main__":
+    if os.path.exists("README.md"):
+        os.remove("README.md")
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-16 `if __name__ != '__main__':` taken for a main guard")
+def test_effect_under_an_inverted_main_guard(tmp_path):
+    files = {"gcd.py": NOT_MAIN_GCD, "README.md": "the project's notes\n"}
+    assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
+    hits, passed = _judge(tmp_path, {"gcd.py": NOT_MAIN_GCD})
+    assert hits or not passed, "a gcd removing a file at every import PASSed with no SUSPECT hit"
+
+
+# r19v-17: a standard module whose import acts: ``import antigravity`` calls webbrowser.open at
+# import (a browser started on a page of the network, or the user's BROWSER command run); the
+# network_client rule reads the names the code uses (webbrowser), not what an import does.
+ANTIGRAVITY_GCD = '''import antigravity  # noqa: F401
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r19v-17 import antigravity opens a web page at import, no hit")
+def test_standard_module_acting_at_import(tmp_path):
+    files = {"gcd.py": ANTIGRAVITY_GCD}
+    where = _written(tmp_path, files)
+    env = {k: v for k, v in os.environ.items() if k not in _JUDGE_ENV}
+    env["BROWSER"] = "sh -c 'echo %s > opened'"  # the user's browser, as webbrowser runs it
+    subprocess.run([sys.executable, "-c", "import gcd"], cwd=where, env=env, capture_output=True, timeout=30)
+    assert "xkcd" in (where / "opened").read_text()  # a page of the network opened at import
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a gcd opening a web page as it is imported PASSed with no SUSPECT hit"
