@@ -218,12 +218,11 @@ def _is_main_guard(node: ast.stmt) -> bool:
     because the tests (protected) import the code under test: its ``__name__`` is the module's;
     only the code itself could run it as ``__main__`` (``runpy``: a ``dynamic_code`` hit)."""
     t = node.test if isinstance(node, ast.If) else None
-    return (
-        isinstance(t, ast.Compare)
-        and isinstance(t.left, ast.Name)
-        and t.left.id == "__name__"
-        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in t.comparators)
-    )
+    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
+        return False  # r19v-16: ``!=``, ``is not``, ``>``: the body runs at every import
+    sides = [t.left, *t.comparators]
+    named = any(isinstance(c, ast.Name) and c.id == "__name__" for c in sides)
+    return named and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in sides)
 
 
 def _renames_module(tree: ast.Module) -> bool:
@@ -345,7 +344,8 @@ class Effects:
     def hits(self) -> list[tuple[str, ast.AST]]:
         ran = list(self._import_time())
         at_import = set(map(id, ran))
-        self.unbound = self.bound_rule.outside(ran)  # round 19: the import-time bound (agent/suspect_import_bound.py)
+        # round 19: the import-time bound (agent/suspect_import_bound.py)
+        self.unbound = self.bound_rule.outside(ran) + self.bound_rule.acting_imports(self.tree)
         for node in ast.walk(self.tree):
             self._process(node, id(node) in at_import)
             self._namespace(node)

@@ -70,6 +70,9 @@ PURE_MODULES = frozenset(
 # A value one of these calls made whose methods are pure too (``_RE.match``, a read file's lines).
 _PURE_RESULTS: tuple[str, ...] = ("re.compile()", "functools.partial()", "argparse.ArgumentParser()")
 _PURE_RESULTS += ("builtins.globals()", "collections.namedtuple()", "builtins.str()", "typing.TypeVar()")
+# Standard modules whose import acts: antigravity opens a web page (the user's BROWSER command
+# run), this and __hello__ print, idlelib.idle starts IDLE (an import no bug fix needs).
+ACTING_IMPORTS = frozenset({"antigravity", "this", "__hello__", "__phello__", "idlelib.idle", "turtledemo.__main__"})
 # Decorator factories: what they return, called with a function or class, wraps or marks it.
 DECORATOR_FACTORIES = frozenset(
     {"functools.lru_cache", "functools.wraps", "functools.partial", "functools.singledispatch"}
@@ -169,6 +172,21 @@ class ImportBound:
                     if isinstance(w, (ast.Attribute, ast.Subscript)) and not self.own(w.value):
                         out.append((node, f"set:{shape(w)}"))  # another's object set: logging.getLogger().disabled
                         break
+        return out
+
+    def acting_imports(self, tree: ast.Module) -> list[tuple[ast.AST, str]]:
+        """Imports, anywhere, of a standard module whose own import acts (r19v-17)."""
+        out: list[tuple[ast.AST, str]] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            acting = [n for n in names if n in ACTING_IMPORTS]
+            if acting:
+                out.append((node, f"import:{acting[0]}"))
         return out
 
     # -- calls ---------------------------------------------------------------------------

@@ -55,6 +55,14 @@ def _import_hit(text: str) -> bool:
         "import operator, logging\noperator.methodcaller('basicConfig')(logging)\n",
         "import flask\napp = flask.Flask(__name__)\n@app.route('/')\ndef index():\n    return ''\n",
         "X = list(map(print, [1]))\n",
+        # r19v-14: a module handed to a helper called now; r19v-16: an inverted guard runs at import
+        "import os\ndef _tidy(m, p):\n    m.remove(p)\n_tidy(os, 'README.md')\n",
+        "import os\nif __name__ != '__main__':\n    os.remove('README.md')\n",
+        "import antigravity\n",  # r19v-17: a standard module whose import acts
+        # finding 32: an enum's _generate_next_value_, a dict subclass's __missing__
+        f"import enum\nclass E(enum.Enum):\n    def _generate_next_value_(name, start, count, last):\n"
+        f"        {_WRITE}\n        return 1\n    A = enum.auto()\n",
+        f"class D(dict):\n    def __missing__(self, k):\n        {_WRITE}\n        return 1\nX = D()['a']\n",
     ],
 )
 def test_what_runs_at_import_outside_the_bound_is_a_hit(text: str) -> None:
@@ -79,6 +87,7 @@ def test_what_runs_at_import_outside_the_bound_is_a_hit(text: str) -> None:
         "        self.functions[fn.__name__] = fn\n        return fn\nregistry = Registry()\n"
         "@registry.register\ndef gcd(a, b):\n    return a\n",
         "import sys\nsys.setrecursionlimit(10000)\n",
+        "import os\nif '__main__' == __name__:\n    os.remove('x')\n",  # a script's block, either way round
         "import random\ndef shuffle(xs):\n    random.shuffle(xs)\n",  # not run at import
     ],
 )

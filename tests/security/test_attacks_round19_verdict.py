@@ -384,7 +384,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-14 a file removed at import through os handed to a helper")
 def test_effect_through_a_parameter_at_import(tmp_path):
     files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
@@ -435,7 +434,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-16 `if __name__ != '__main__':` taken for a main guard")
 def test_effect_under_an_inverted_main_guard(tmp_path):
     files = {"gcd.py": NOT_MAIN_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
@@ -457,7 +455,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-17 import antigravity opens a web page at import, no hit")
 def test_standard_module_acting_at_import(tmp_path):
     files = {"gcd.py": ANTIGRAVITY_GCD}
     where = _written(tmp_path, files)
