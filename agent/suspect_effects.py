@@ -199,6 +199,9 @@ _CALLED_BY_PYTHON = frozenset(
     | {"__class_getitem__", "__prepare__", "__post_init__"}
 )
 
+# What a class's definition runs of a module class it names as a base.
+_RUN_FOR_A_SUBCLASS = frozenset({"__init_subclass__", "__class_getitem__", "__mro_entries__", "__set_name__"})
+
 
 class Names(Protocol):
     """What the AST pass knows of a module's names (agent/suspect_ast.py's ``_Reader``)."""
@@ -287,8 +290,9 @@ class Effects:
             if isinstance(c, ast.ClassDef)
         }
         self.classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.as_base = {id(b) for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for b in c.bases}
         self.renamed = _renames_module(tree)
-        self.reach = ImportReach(self.classes, tree)
+        self.reach = ImportReach(self.classes, tree, self.bound)
         self.bound_rule = ImportBound(self, tree)
         self.unbound: list[tuple[ast.AST, str]] = []  # (node, callee key): outside the import-time bound
         # r17-50: a function defined in another function or a class body, by its name (followed
@@ -400,6 +404,8 @@ class Effects:
                 # A module class used now (called, entered, a base or a metaclass): the methods
                 # Python calls for it run now too (r17-2).
                 for m in self.special.get(node.id, []):
+                    if id(node) in self.as_base and m.name not in _RUN_FOR_A_SUBCLASS:
+                        continue  # (a base's ``__init__`` runs when a subclass is instantiated, not when it is defined)
                     if id(m) not in seen:
                         seen.add(id(m))
                         todo += m.body

@@ -49,6 +49,7 @@ PURE_CALLS = frozenset(
     | {"logging.Formatter", "logging.Filter", "logging.LoggerAdapter", "logging.getLevelName"}
     | {"threading.Lock", "threading.RLock", "threading.local", "threading.Event", "threading.Condition"}
     | {"threading.Semaphore", "threading.BoundedSemaphore", "weakref.WeakKeyDictionary", "weakref.ref"}
+    | {"multiprocessing.Lock", "multiprocessing.RLock"}
     | {"weakref.WeakValueDictionary", "weakref.WeakSet", "weakref.WeakMethod", "contextvars.ContextVar"}
     | {"decimal.Decimal", "fractions.Fraction", "datetime.datetime", "datetime.date", "datetime.time"}
     | {"datetime.timedelta", "datetime.timezone", "uuid.UUID", "json.loads", "json.dumps", "json.load"}
@@ -122,6 +123,14 @@ class Module(Protocol):
     def names(self) -> Names: ...
 
     def made(self, node: ast.expr, depth: int = 0) -> set[str]: ...
+
+
+BOUND_KEYS = ("call:", "set:", "import:")
+
+
+def bound_hit(key: str) -> bool:
+    """An ``import_side_effect`` hit of the bound (keyed by its callee), not of a listed effect."""
+    return key.startswith(BOUND_KEYS)
 
 
 def shape(node: ast.expr) -> str:
@@ -383,13 +392,50 @@ class ImportReach:
     ``__bool__``, ``__del__``, ``__getattr__``, an enum's ``_missing_``) of a class instantiated
     now, or of an enum (its members are made as its body runs), with its module bases'."""
 
-    def __init__(self, classes: dict[str, ast.ClassDef], tree: ast.Module) -> None:
+    def __init__(self, classes: dict[str, ast.ClassDef], tree: ast.Module, bound: dict[str, list[ast.expr]]) -> None:
         self.classes = classes
+        self.bound = bound
         self.methods: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         for c in ast.walk(tree):
             for f in c.body if isinstance(c, ast.ClassDef) else []:
                 if isinstance(f, _FUNCTIONS):
                     self.methods.setdefault(f.name, []).append(f)
+        # The module class whose method holds a ``self``/``cls`` or ``super()`` (its receiver's class).
+        self.owner: dict[int, str] = {}
+        for c in classes.values():
+            for f in c.body:
+                for n in ast.walk(f) if isinstance(f, _FUNCTIONS) else []:
+                    if isinstance(n, (ast.Name, ast.Call)):
+                        self.owner[id(n)] = c.name
+
+    def _receiver(self, node: ast.expr) -> list[ast.ClassDef] | None:
+        """The module classes whose method ``node.m`` may be (None: any class's): ``self`` in a
+        method is its class's or a subclass's, ``super()`` its bases', a class name its own, a
+        name bound only to instances its classes'; a literal's none."""
+        owner = self.owner.get(id(node))
+        if isinstance(node, ast.Name) and node.id in _SELF and owner is not None and node.id not in self.bound:
+            return [*self._lineage(owner), *self._subclasses(owner)]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super" and owner:
+            return self._lineage(owner)[1:]
+        if isinstance(node, ast.Name) and node.id in self.classes:
+            return self._lineage(node.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.classes:
+            return self._lineage(node.func.id)
+        values = self.bound.get(node.id) if isinstance(node, ast.Name) else None
+        if not values:
+            return None
+        out: list[ast.ClassDef] = []
+        for v in values[:8]:
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in self.classes:
+                out += self._lineage(v.func.id)
+            elif not isinstance(v, (ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.JoinedStr)):
+                return None
+        return out
+
+    def _subclasses(self, name: str) -> list[ast.ClassDef]:
+        return [
+            c for c in self.classes.values() if c.name != name and any(k.name == name for k in self._lineage(c.name))
+        ]
 
     def _lineage(self, name: str) -> list[ast.ClassDef]:
         out: list[ast.ClassDef] = []
@@ -407,7 +453,11 @@ class ImportReach:
     def methods_run(self, node: ast.AST, seen: set[int], outside: Callable[[ast.expr], bool]) -> list[ast.AST]:
         found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         if isinstance(node, ast.Attribute) and node.attr in self.methods and not outside(node.value):
-            found += self.methods[node.attr]
+            classes = self._receiver(node.value)
+            if classes is None:
+                found += self.methods[node.attr]  # an object of unknown class: any class's method of that name
+            else:
+                found += [f for c in classes for f in c.body if isinstance(f, _FUNCTIONS) and f.name == node.attr]
         made: list[ast.ClassDef] = []
         if isinstance(node, ast.Call):
             f = node.func
