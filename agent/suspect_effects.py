@@ -228,6 +228,23 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return named and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in sides)
 
 
+def _used_as_classes(tree: ast.Module) -> Iterator[ast.expr]:
+    """Where a class named is used as one (its instances made, or it made into a class's
+    metaclass, or entered): called, handed to a call, a metaclass, a decorator, a ``with`` item."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call):
+            yield n.func
+            yield from (a.value if isinstance(a, ast.Starred) else a for a in n.args)
+            yield from (k.value for k in n.keywords)
+        elif isinstance(n, ast.ClassDef):
+            yield from (k.value for k in n.keywords)
+            yield from n.decorator_list
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield from n.decorator_list
+        elif isinstance(n, ast.withitem):
+            yield n.context_expr
+
+
 def _renames_module(tree: ast.Module) -> bool:
     """The module may rebind its ``__name__``: a store to it, ``global __name__``, or the
     name as a string (``globals()["__name__"]``, ``setattr(m, "__name__", ...)``)."""
@@ -291,6 +308,13 @@ class Effects:
         }
         self.classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
         self.as_base = {id(b) for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for b in c.bases}
+        self.class_use = set(map(id, _used_as_classes(tree)))
+        self.imported = {
+            (a.asname or a.name).split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+            for a in n.names
+        }
         self.renamed = _renames_module(tree)
         self.reach = ImportReach(self.classes, tree, self.bound)
         self.bound_rule = ImportBound(self, tree)
@@ -403,7 +427,11 @@ class Effects:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 # A module class used now (called, entered, a base or a metaclass): the methods
                 # Python calls for it run now too (r17-2).
-                for m in self.special.get(node.id, []):
+                # (a name only bound to another, ``tqdm = tqdm_slack``, makes no instance; calling the
+                # alias does: its classes are followed there)
+                used = [node.id] if id(node) in self.class_use or id(node) in self.as_base else []
+                used += [v.id for v in self.bound.get(node.id, [])[:8] if isinstance(v, ast.Name)] if used else []
+                for m in (m for c in used for m in self.special.get(c, [])):
                     if id(node) in self.as_base and m.name not in _RUN_FOR_A_SUBCLASS:
                         continue  # (a base's ``__init__`` runs when a subclass is instantiated, not when it is defined)
                     if id(m) not in seen:
@@ -421,7 +449,10 @@ class Effects:
             todo += list(ast.iter_child_nodes(node))
 
     def _outside_name(self, node: ast.expr) -> bool:
-        """``node`` names a module, or what an import bound (``os.path``): no method of the module's."""
+        """``node`` names a module, or what an import bound (``os.path``, ``from ..auto import
+        tqdm``): no method of the module's."""
+        if isinstance(node, ast.Name) and node.id in self.imported and node.id not in self.bound:
+            return True
         return bool(self.names.resolve(node)) and not self.bound_rule.own(node)
 
     def _returned(self, callee: ast.expr, seen: set[int]) -> list[ast.AST]:
