@@ -59,6 +59,7 @@ def _import_hit(text: str) -> bool:
         "import os\ndef _tidy(m, p):\n    m.remove(p)\n_tidy(os, 'README.md')\n",
         "import os\nif __name__ != '__main__':\n    os.remove('README.md')\n",
         "import antigravity\n",  # r19v-17: a standard module whose import acts
+        f"class C:\n    def __init__(self):\n        {_WRITE}\n_c = C\nX = _c()\n",  # a class called through an alias
         # finding 32: an enum's _generate_next_value_, a dict subclass's __missing__
         f"import enum\nclass E(enum.Enum):\n    def _generate_next_value_(name, start, count, last):\n"
         f"        {_WRITE}\n        return 1\n    A = enum.auto()\n",
@@ -89,10 +90,19 @@ def test_what_runs_at_import_outside_the_bound_is_a_hit(text: str) -> None:
         "import sys\nsys.setrecursionlimit(10000)\n",
         "import os\nif '__main__' == __name__:\n    os.remove('x')\n",  # a script's block, either way round
         "import random\ndef shuffle(xs):\n    random.shuffle(xs)\n",  # not run at import
+        # a class only named (an alias, a base) is not instantiated; an imported object's method is not ours
+        f"class C:\n    def __init__(self):\n        {_WRITE}\nclass D(C):\n    pass\nE = C\n",
+        f"from .auto import tqdm\nclass W:\n    def write(self):\n        {_WRITE}\nX = tqdm.write\n",
     ],
 )
 def test_what_honest_modules_do_at_import_is_no_hit(text: str) -> None:
     assert not _import_hit(text), text
+
+
+def test_prose_runs_nothing_at_import() -> None:
+    text = "Use it so:\n\n    logging.basicConfig(level=logging.INFO)\n    for i in trange(9):\n        pbar.update(1)\n"
+    patch = file_diff("README.md", b"# x\n", ("# x\n" + text).encode())
+    assert "import_side_effect" not in {h.rule for h in scan_patch(patch)}
 
 
 def test_a_call_of_a_callee_the_old_text_called_at_import_is_excused() -> None:
