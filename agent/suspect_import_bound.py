@@ -210,6 +210,11 @@ class ImportBound:
             return True
         if isinstance(func, ast.Name) and func.id in self.m.nested and func.id not in self.m.bound:
             return True
+        aliased = self.m.bound.get(func.id, []) if isinstance(func, ast.Name) else []
+        if aliased and all(
+            isinstance(v, ast.Name) and (v.id in self.m.defs or v.id in self.m.classes) for v in aliased
+        ):
+            return True  # ``_c = C; _c()``: the module's own, followed through the alias
         if isinstance(func, ast.Attribute):
             base = func.value
             if isinstance(base, ast.Constant) and isinstance(base.value, (str, bytes)):
