@@ -65,7 +65,7 @@ PURE_CALLS = frozenset(
 # call made: ``operator.attrgetter("modules")(sys)`` is a call of what a call returned).
 PURE_MODULES = frozenset(
     {"typing", "typing_extensions", "collections", "enum", "math", "cmath", "operator", "string", "re"}
-    | {"itertools", "numbers", "abc", "dataclasses", "functools", "keyword", "copy", "struct", "textwrap"}
+    | {"itertools", "numbers", "abc", "dataclasses", "functools", "keyword", "struct", "textwrap"}
     | {"unicodedata", "base64", "binascii", "hashlib", "bisect", "heapq", "statistics", "array", "sre_constants"}
 )
 # A value one of these calls made whose methods are pure too (``_RE.match``, a read file's lines).

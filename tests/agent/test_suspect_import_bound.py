@@ -60,6 +60,10 @@ def _import_hit(text: str) -> bool:
         "import os\nif __name__ != '__main__':\n    os.remove('README.md')\n",
         "import antigravity\n",  # r19v-17: a standard module whose import acts
         f"class C:\n    def __init__(self):\n        {_WRITE}\n_c = C\nX = _c()\n",  # a class called through an alias
+        # r19v-18: an unlisted client called at import; r19v-20: another module's function; finding 34
+        "import huggingface_hub\ntry:\n    huggingface_hub.model_info('gpt2')\nexcept Exception:\n    pass\n",
+        "import helper\nhelper.tidy()\n",
+        "import copy, os\nclass _R:\n    def __reduce__(self):\n        return (os.remove, ('README.md',))\ncopy.copy(_R())\n",
         # finding 32: an enum's _generate_next_value_, a dict subclass's __missing__
         f"import enum\nclass E(enum.Enum):\n    def _generate_next_value_(name, start, count, last):\n"
         f"        {_WRITE}\n        return 1\n    A = enum.auto()\n",

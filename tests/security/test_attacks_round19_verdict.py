@@ -485,9 +485,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r19v-18 a call home at import through huggingface_hub (an unlisted client)"
-)
 def test_unlisted_network_client_at_import(tmp_path):
     import http.server
     import threading
@@ -570,7 +567,6 @@ def gcd(a, b):
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-20 another patch module's function called at import, unread")
 def test_effect_in_another_module_called_at_import(tmp_path):
     files = {**CROSS_MODULE, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
