@@ -104,7 +104,9 @@ def test_what_honest_modules_do_at_import_is_no_hit(text: str) -> None:
 
 
 def test_prose_runs_nothing_at_import() -> None:
-    text = "Use it so:\n\n    logging.basicConfig(level=logging.INFO)\n    for i in trange(9):\n        pbar.update(1)\n"
+    text = (
+        "Use it so:\n\n    logging.basicConfig(level=logging.INFO)\n    for i in trange(9):\n        pbar.update(1)\n"
+    )
     patch = file_diff("README.md", b"# x\n", ("# x\n" + text).encode())
     assert "import_side_effect" not in {h.rule for h in scan_patch(patch)}
 
