@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import string
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -58,6 +59,8 @@ PURE_CALLS = frozenset(
     | {"io.BytesIO", "contextlib.contextmanager", "contextlib.asynccontextmanager", "contextlib.suppress"}
     | {"contextlib.nullcontext", "importlib.metadata.version", "pathlib.Path", "pathlib.PurePath"}
     | {"pathlib.PurePosixPath", "pathlib.PureWindowsPath", "pathlib.PosixPath", "sys.getdefaultencoding"}
+    # an attribute read by another name (a property of the module's own class is followed by its name)
+    | {"builtins.getattr", "builtins.hasattr", "importlib_metadata.version"}
     | {"attr.s", "attr.ib", "attr.attrs", "attr.attrib", "attrs.define", "attrs.frozen", "attrs.field"}
     | {"attr.dataclass", "attrs.mutable", "pydantic.Field", "pydantic.ConfigDict", "html.escape", "shlex.quote"}
 )
@@ -219,7 +222,9 @@ class ImportBound:
             base = func.value
             if isinstance(base, ast.Constant) and isinstance(base.value, (str, bytes)):
                 # "{0.modules[json]}".format(sys) reads attributes through its fields
-                return func.attr not in ("format", "format_map") or not any(c in str(base.value) for c in ".[")
+                return func.attr not in ("format", "format_map") or not _reads_fields(base.value)
+            if isinstance(base, ast.Attribute) and base.attr in _STRING_ATTRIBUTES:
+                return func.attr not in ("format", "format_map")  # tqdm.__doc__.split("\n\n")
             if isinstance(base, (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.JoinedStr)) and self.own(base):
                 return True
             if self.own(base):
@@ -263,7 +268,7 @@ class ImportBound:
 
     def _pure(self, name: str, call: ast.Call | None) -> bool:
         if name in PURE_CALLS:
-            return name != "importlib.metadata.version" or call is not None
+            return call is not None or name not in ("importlib.metadata.version", "importlib_metadata.version")
         if "()" not in name and any(name.startswith(m + ".") for m in PURE_MODULES):
             return True
         if any(name.startswith(r + ".") for r in _PURE_RESULTS):
@@ -365,6 +370,18 @@ class ImportBound:
             return (n in _SELF or n in self.m.nested) and not self.m.names.resolve(node)
         # (a name the names pass resolves is an import's or bound to one: ``_o = os``)
         return not self.m.names.resolve(node) and all(self.own(v, depth, seen | {n}) for v in values[:8])
+
+
+_STRING_ATTRIBUTES = frozenset({"__doc__", "__name__", "__qualname__", "__module__"})
+
+
+def _reads_fields(template: str | bytes) -> bool:
+    """A format string whose fields read attributes or items (``"{0.modules[json]}"``)."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(str(template)) if f]
+    except ValueError:
+        return True  # (not a template Python formats: said so by raising, read as the worst)
+    return any("." in f or "[" in f for f in fields)
 
 
 def _reads(call: ast.Call, at: int) -> bool:
