@@ -86,6 +86,7 @@ DECORATOR_FACTORIES = frozenset(
     | {"pydantic.field_serializer", "pydantic.model_serializer", "typing_extensions.deprecated", "warnings.deprecated"}
 )
 _OPENERS = ("builtins.open", "io.open", "codecs.open")
+_ITEM_WRITERS = frozenset({"setdefault", "append", "insert", "add", "update", "extend", "__setitem__"})
 _FILE_READS = frozenset({"read", "readline", "readlines", "close", "__enter__", "__exit__", "__iter__", "seek"})
 _FILE_READS |= {"tell", "decode", "splitlines", "strip", "split"}
 # Path methods that read or compute: a path (``Path(__file__).parent / "x"``) and a file read.
@@ -158,12 +159,21 @@ class ImportBound:
         # Every value an attribute of that name is set to anywhere (``self.x = v``): an own
         # object's attribute is own when all are (flow-insensitive, as the names pass).
         self.attr_bound: dict[str, list[ast.expr]] = {}
+        # Every value put into a name's container (``_d[k] = v``, ``_d.setdefault(k, v)``): an
+        # own container's item is own when all are (``_d["m"] = sys.modules`` makes none own).
+        self.item_bound: dict[str, list[ast.expr]] = {}
         for n in ast.walk(tree):
             targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AnnAssign) else []
             value = n.value if isinstance(n, (ast.Assign, ast.AnnAssign)) else None
             for t in targets:
                 if isinstance(t, ast.Attribute) and value is not None:
                     self.attr_bound.setdefault(t.attr, []).append(value)
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and value is not None:
+                    self.item_bound.setdefault(t.value.id, []).append(value)
+            f = n.func if isinstance(n, ast.Call) else None
+            if isinstance(n, ast.Call) and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+                put = [*n.args, *(k.value for k in n.keywords)] if f.attr in _ITEM_WRITERS else []
+                self.item_bound.setdefault(f.value.id, []).extend(put)
 
     def outside(self, nodes: Iterable[ast.AST]) -> list[tuple[ast.AST, str]]:
         out: list[tuple[ast.AST, str]] = []
@@ -309,7 +319,8 @@ class ImportBound:
     def own(self, node: ast.expr, depth: int = 0, seen: frozenset[str] = frozenset()) -> bool:
         """``node`` is a value of the module's own: a literal, its own function, class or an
         object one made, a pure call's value, or a name or attribute bound only to such values.
-        A subscript's value is not (``_d["s"] = random`` then ``_d["s"].seed(0)``)."""
+        A subscript's is when its container is a name of the module's own and every value put
+        into it is (``_d["s"] = random`` makes ``_d["s"]`` none: ``_d["s"].seed(0)`` is a hit)."""
         if depth > _DEPTH:
             return False
         d = depth + 1
@@ -346,6 +357,9 @@ class ImportBound:
             return bool(names) and all(
                 "()" not in n and any(n.startswith(m + ".") for m in PURE_MODULES) for n in names
             )
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id not in seen:
+            items = self.item_bound.get(node.value.id, [])[:16]
+            return self.own(node.value, d, seen) and all(self.own(v, d, seen | {node.value.id}) for v in items)
         if isinstance(node, ast.Call):
             f = node.func
             if isinstance(f, ast.Lambda) or (
