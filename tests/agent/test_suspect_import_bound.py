@@ -63,6 +63,8 @@ def _import_hit(text: str) -> bool:
         # r19v-18: an unlisted client called at import; r19v-20: another module's function; finding 34
         "import huggingface_hub\ntry:\n    huggingface_hub.model_info('gpt2')\nexcept Exception:\n    pass\n",
         "import helper\nhelper.tidy()\n",
+        "import sys\n_d = {}\n_d['m'] = sys.modules\n_d['m']['json'] = None\n",  # an item put in from outside
+        "import random\n_d = {}\n_d['s'] = random\n_d['s'].seed(0)\n",
         "import copy, os\nclass _R:\n    def __reduce__(self):\n        return (os.remove, ('README.md',))\ncopy.copy(_R())\n",
         # finding 32: an enum's _generate_next_value_, a dict subclass's __missing__
         f"import enum\nclass E(enum.Enum):\n    def _generate_next_value_(name, start, count, last):\n"
@@ -93,6 +95,10 @@ def test_what_runs_at_import_outside_the_bound_is_a_hit(text: str) -> None:
         "@registry.register\ndef gcd(a, b):\n    return a\n",
         "import sys\nsys.setrecursionlimit(10000)\n",
         "import os\nif '__main__' == __name__:\n    os.remove('x')\n",  # a script's block, either way round
+        # versioneer's registry: an own dict of own dicts, written at import by a decorator
+        "H = {}\ndef reg(v, m):\n    def d(f):\n        if v not in H:\n            H[v] = {}\n"
+        "        H[v][m] = f\n        return f\n    return d\n@reg('git', 'x')\ndef g():\n    pass\n",
+        "X = 'v{version}.x'.format(version=1)\n",
         "import random\ndef shuffle(xs):\n    random.shuffle(xs)\n",  # not run at import
         # a class only named (an alias, a base) is not instantiated; an imported object's method is not ours
         f"class C:\n    def __init__(self):\n        {_WRITE}\nclass D(C):\n    pass\nE = C\n",
