@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import string
+import sys
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -108,6 +109,7 @@ _CALLERS = frozenset(
 _SELF = ("self", "cls", "mcs", "metacls")
 _NAMES_OF_THE_MODULE = ("__name__", "__file__", "__doc__", "__spec__", "__package__", "__qualname__", "__module__")
 _BUILTIN_DIR = frozenset(dir(builtins))
+_STDLIB = frozenset(sys.stdlib_module_names) | {"builtins"}
 _DEPTH = 6
 # A recursion limit raised is an honest fix of a deep recursion; one lowered breaks its importer.
 RECURSION_LIMIT_OK = 1000
@@ -129,7 +131,7 @@ class Module(Protocol):
     def made(self, node: ast.expr, depth: int = 0) -> set[str]: ...
 
 
-BOUND_KEYS = ("call:", "set:", "import:")
+BOUND_KEYS = ("call:", "set:", "import:", "base:")
 
 
 def bound_hit(key: str) -> bool:
@@ -187,6 +189,12 @@ class ImportBound:
                 for d in node.decorator_list:
                     if not self.allowed(d, None):
                         out.append((d, f"call:{shape(d)}"))
+                # r19v-20: a base or metaclass of another module runs its ``__init_subclass__`` /
+                # ``__new__`` now, unread (the standard library's and the module's own are read or inert)
+                given = [*node.bases, *(k.value for k in node.keywords)] if isinstance(node, ast.ClassDef) else []
+                for b in given:
+                    if not self._known_base(b):
+                        out.append((b, f"base:{shape(b)}"))
             elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
                 targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
                 written = [w for t in targets for w in ast.walk(t) if not isinstance(getattr(w, "ctx", None), ast.Load)]
@@ -210,6 +218,17 @@ class ImportBound:
             if acting:
                 out.append((node, f"import:{acting[0]}"))
         return out
+
+    def _known_base(self, base: ast.expr) -> bool:
+        """A base the module defines, a builtin or standard one, or a pure call's class
+        (``namedtuple(...)``, ``typing.NamedTuple``); a subscript's (``Generic[T]``) by its value."""
+        base = base.value if isinstance(base, ast.Subscript) else base
+        if isinstance(base, ast.Name) and base.id in self.m.classes:
+            return True
+        if isinstance(base, ast.Call):
+            return self.own(base)
+        names = self.names(base)
+        return bool(names) and all(n.split(".")[0] in _STDLIB and "()" not in n for n in names)
 
     # -- calls ---------------------------------------------------------------------------
 

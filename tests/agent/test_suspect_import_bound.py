@@ -63,6 +63,7 @@ def _import_hit(text: str) -> bool:
         # r19v-18: an unlisted client called at import; r19v-20: another module's function; finding 34
         "import huggingface_hub\ntry:\n    huggingface_hub.model_info('gpt2')\nexcept Exception:\n    pass\n",
         "import helper\nhelper.tidy()\n",
+        "import helper\nclass X(helper.Base):\n    pass\n",  # r19v-20: another module's __init_subclass__ runs now
         "import sys\n_d = {}\n_d['m'] = sys.modules\n_d['m']['json'] = None\n",  # an item put in from outside
         "import random\n_d = {}\n_d['s'] = random\n_d['s'].seed(0)\n",
         "import copy, os\nclass _R:\n    def __reduce__(self):\n        return (os.remove, ('README.md',))\ncopy.copy(_R())\n",
@@ -99,6 +100,8 @@ def test_what_runs_at_import_outside_the_bound_is_a_hit(text: str) -> None:
         "H = {}\ndef reg(v, m):\n    def d(f):\n        if v not in H:\n            H[v] = {}\n"
         "        H[v][m] = f\n        return f\n    return d\n@reg('git', 'x')\ndef g():\n    pass\n",
         "X = 'v{version}.x'.format(version=1)\n",
+        "import typing, enum\nT = typing.TypeVar('T')\nclass A(Exception):\n    pass\n"
+        "class B(typing.Generic[T]):\n    pass\nclass C(enum.Enum):\n    X = 1\nclass D(A, metaclass=type):\n    pass\n",
         "import random\ndef shuffle(xs):\n    random.shuffle(xs)\n",  # not run at import
         # a class only named (an alias, a base) is not instantiated; an imported object's method is not ours
         f"class C:\n    def __init__(self):\n        {_WRITE}\nclass D(C):\n    pass\nE = C\n",
