@@ -87,6 +87,15 @@ DECORATOR_FACTORIES = frozenset(
     | {"pydantic.field_serializer", "pydantic.model_serializer", "typing_extensions.deprecated", "warnings.deprecated"}
 )
 _OPENERS = ("builtins.open", "io.open", "codecs.open")
+# The methods of immutable builtin types, called through the type (``str.maketrans(m)``).
+_IMMUTABLE_TYPES: tuple[str, ...] = (
+    "builtins.str.",
+    "builtins.bytes.",
+    "builtins.int.",
+    "builtins.float.",
+    "builtins.tuple.",
+)
+_IMMUTABLE_TYPES += ("builtins.frozenset.", "builtins.complex.", "builtins.bool.", "builtins.dict.fromkeys")
 _ITEM_WRITERS = frozenset({"setdefault", "append", "insert", "add", "update", "extend", "__setitem__"})
 _FILE_READS = frozenset({"read", "readline", "readlines", "close", "__enter__", "__exit__", "__iter__", "seek"})
 _FILE_READS |= {"tell", "decode", "splitlines", "strip", "split"}
@@ -299,6 +308,8 @@ class ImportBound:
         if name in PURE_CALLS:
             return call is not None or name not in ("importlib.metadata.version", "importlib_metadata.version")
         if "()" not in name and any(name.startswith(m + ".") for m in PURE_MODULES):
+            return True
+        if "()" not in name and name.startswith(_IMMUTABLE_TYPES):  # str.maketrans, int.from_bytes
             return True
         if any(name.startswith(r + ".") for r in _PURE_RESULTS):
             return "()" not in name[name.index("()") + 2 :]  # a method of the value, not of what it returns

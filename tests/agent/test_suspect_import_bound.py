@@ -95,6 +95,7 @@ def test_what_runs_at_import_outside_the_bound_is_a_hit(text: str) -> None:
         "        self.functions[fn.__name__] = fn\n        return fn\nregistry = Registry()\n"
         "@registry.register\ndef gcd(a, b):\n    return a\n",
         "import sys\nsys.setrecursionlimit(10000)\n",
+        '_T = str.maketrans({"1": "x"})\n',  # humanize: a type's method of an immutable type
         "import os\nif '__main__' == __name__:\n    os.remove('x')\n",  # a script's block, either way round
         # versioneer's registry: an own dict of own dicts, written at import by a decorator
         "H = {}\ndef reg(v, m):\n    def d(f):\n        if v not in H:\n            H[v] = {}\n"
