@@ -42,6 +42,7 @@ from agent.suspect_ast import (
     scan_source,
     token_count,
 )
+from agent.suspect_import_bound import bound_hit
 from agent.suspect_modules import source_imports, watched_modules
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
@@ -925,9 +926,12 @@ def _fragment_hits(pieces: list[tuple[AddedLine, str]]) -> list[SuspectHit]:
     found = None
     if not any(_BREAK.search(p) or "\x0c" in p or "\x0b" in p for p in one_each):  # (a line each)
         found = scan_source("\n".join(one_each))
+    # The import-time bound's hits are not a fragment's: a line of prose or data is no module's
+    # body, and runs nothing when a module is imported (the listed effects still hit).
     if found is not None:
-        return [_hit(h.rule, pieces[min(max(h.line, 1), len(pieces)) - 1][0]) for h in found]
-    return [_hit(h.rule, a) for a, piece in pieces[:FRAGMENTS_ALONE_MAX] for h in scan_source(piece) or []]
+        return [_hit(h.rule, pieces[min(max(h.line, 1), len(pieces)) - 1][0]) for h in found if not bound_hit(h.key)]
+    alone = [(a, h) for a, piece in pieces[:FRAGMENTS_ALONE_MAX] for h in scan_source(piece) or []]
+    return [_hit(h.rule, a) for a, h in alone if not bound_hit(h.key)]
 
 
 FRAGMENTS_ALONE_MAX = 2000  # ~1 ms each: past these the line rules alone read a file's code lines

@@ -688,10 +688,13 @@ class _Scan:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
-        for rule, node in Effects(
+        effects = Effects(
             self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses, lambda n: bool(_probe_rule(n))
-        ).hits():
+        )
+        for rule, node in effects.hits():
             self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
+        for node, callee in effects.unbound:  # outside the import-time bound, keyed by its callee for the excuse
+            self.hit("import_side_effect", node, callee)
         return self.hits
 
     def _names(self, node: ast.AST) -> None:

@@ -35,6 +35,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from agent.suspect_import_bound import RECURSION_LIMIT_OK, ImportBound, ImportReach
+
 # Calls that change the importing process's state or its files (a name stands for everything
 # below it: ``shutil.rmtree``; ``os`` is ``posix`` too, as the AST pass resolves it).
 PROCESS_CALLS = frozenset(
@@ -149,8 +151,6 @@ ANYWHERE_ATTRIBUTES = frozenset(
     | {"ssl._create_default_https_context", "socket._GLOBAL_DEFAULT_TIMEOUT", "logging.root.manager.disable"}
     | {"logging.Logger.manager.disable", "logging.Logger.root.manager.disable"}
 )
-# A recursion limit raised is an honest fix of a deep recursion; one lowered breaks its importer.
-RECURSION_LIMIT_OK = 1000
 # Path methods that change the file system (``Path("data").unlink()``).
 PATH_WRITES = frozenset(
     {"unlink", "rmdir", "chmod", "lchmod", "touch", "write_text", "write_bytes", "rename", "replace", "mkdir"}
@@ -199,6 +199,9 @@ _CALLED_BY_PYTHON = frozenset(
     | {"__class_getitem__", "__prepare__", "__post_init__"}
 )
 
+# What a class's definition runs of a module class it names as a base.
+_RUN_FOR_A_SUBCLASS = frozenset({"__init_subclass__", "__class_getitem__", "__mro_entries__", "__set_name__"})
+
 
 class Names(Protocol):
     """What the AST pass knows of a module's names (agent/suspect_ast.py's ``_Reader``)."""
@@ -218,12 +221,28 @@ def _is_main_guard(node: ast.stmt) -> bool:
     because the tests (protected) import the code under test: its ``__name__`` is the module's;
     only the code itself could run it as ``__main__`` (``runpy``: a ``dynamic_code`` hit)."""
     t = node.test if isinstance(node, ast.If) else None
-    return (
-        isinstance(t, ast.Compare)
-        and isinstance(t.left, ast.Name)
-        and t.left.id == "__name__"
-        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in t.comparators)
-    )
+    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
+        return False  # r19v-16: ``!=``, ``is not``, ``>``: the body runs at every import
+    sides = [t.left, *t.comparators]
+    named = any(isinstance(c, ast.Name) and c.id == "__name__" for c in sides)
+    return named and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in sides)
+
+
+def _used_as_classes(tree: ast.Module) -> Iterator[ast.expr]:
+    """Where a class named is used as one (its instances made, or it made into a class's
+    metaclass, or entered): called, handed to a call, a metaclass, a decorator, a ``with`` item."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call):
+            yield n.func
+            yield from (a.value if isinstance(a, ast.Starred) else a for a in n.args)
+            yield from (k.value for k in n.keywords)
+        elif isinstance(n, ast.ClassDef):
+            yield from (k.value for k in n.keywords)
+            yield from n.decorator_list
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield from n.decorator_list
+        elif isinstance(n, ast.withitem):
+            yield n.context_expr
 
 
 def _renames_module(tree: ast.Module) -> bool:
@@ -287,6 +306,19 @@ class Effects:
             for c in tree.body
             if isinstance(c, ast.ClassDef)
         }
+        self.classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.as_base = {id(b) for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for b in c.bases}
+        self.class_use = set(map(id, _used_as_classes(tree)))
+        self.imported = {
+            (a.asname or a.name).split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+            for a in n.names
+        }
+        self.renamed = _renames_module(tree)
+        self.reach = ImportReach(self.classes, tree, self.bound)
+        self.bound_rule = ImportBound(self, tree)
+        self.unbound: list[tuple[ast.AST, str]] = []  # (node, callee key): outside the import-time bound
         # r17-50: a function defined in another function or a class body, by its name (followed
         # when a bare name calls it at import: ``def _o(): def _i(): ...; _i()``).
         self.nested: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]] = {}
@@ -338,7 +370,10 @@ class Effects:
         return out
 
     def hits(self) -> list[tuple[str, ast.AST]]:
-        at_import = set(map(id, self._import_time()))
+        ran = list(self._import_time())
+        at_import = set(map(id, ran))
+        # round 19: the import-time bound (agent/suspect_import_bound.py)
+        self.unbound = self.bound_rule.outside(ran) + self.bound_rule.acting_imports(self.tree)
         for node in ast.walk(self.tree):
             self._process(node, id(node) in at_import)
             self._namespace(node)
@@ -392,10 +427,18 @@ class Effects:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 # A module class used now (called, entered, a base or a metaclass): the methods
                 # Python calls for it run now too (r17-2).
-                for m in self.special.get(node.id, []):
+                # (a name only bound to another, ``tqdm = tqdm_slack``, makes no instance; calling the
+                # alias does: its classes are followed there)
+                used = [node.id] if id(node) in self.class_use or id(node) in self.as_base else []
+                used += [v.id for v in self.bound.get(node.id, [])[:8] if isinstance(v, ast.Name)] if used else []
+                for m in (m for c in used for m in self.special.get(c, [])):
+                    if id(node) in self.as_base and m.name not in _RUN_FOR_A_SUBCLASS:
+                        continue  # (a base's ``__init__`` runs when a subclass is instantiated, not when it is defined)
                     if id(m) not in seen:
                         seen.add(id(m))
                         todo += m.body
+            # r19v-11: methods of the module's classes a use now runs (agent/suspect_import_bound.py)
+            todo += self.reach.methods_run(node, seen, self._outside_name)
             for e in run:
                 fn = e if isinstance(e, ast.Lambda) else self._function(e) if isinstance(e, ast.Name) else None
                 fns = [fn] if fn is not None else self.nested.get(e.id, []) if isinstance(e, ast.Name) else []
@@ -404,6 +447,13 @@ class Effects:
                         seen.add(id(fn))
                         todo += [fn.body] if isinstance(fn, ast.Lambda) else fn.body
             todo += list(ast.iter_child_nodes(node))
+
+    def _outside_name(self, node: ast.expr) -> bool:
+        """``node`` names a module, or what an import bound (``os.path``, ``from ..auto import
+        tqdm``): no method of the module's."""
+        if isinstance(node, ast.Name) and node.id in self.imported and node.id not in self.bound:
+            return True
+        return bool(self.names.resolve(node)) and not self.bound_rule.own(node)
 
     def _returned(self, callee: ast.expr, seen: set[int]) -> list[ast.AST]:
         """The bodies of the functions a module function ``callee`` defines or whose lambdas it
@@ -483,7 +533,14 @@ class Effects:
         if at is None:
             return False
         mode = node.args[at] if len(node.args) > at else next((k.value for k in node.keywords if k.arg == "mode"), None)
-        return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and bool(set(mode.value) & set("wax+"))
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            return True  # open(p, *["w"]), open(p, **{"mode": "w"}) (r19v-10)
+        if mode is None:
+            return False
+        # a mode in a name, a conditional, a helper's return may write (r19v-10: ``_MODE = "w"``)
+        return (
+            not isinstance(mode, ast.Constant) or not isinstance(mode.value, str) or bool(set(mode.value) & set("wax+"))
+        )
 
     def _stdlib_object(self, name: str) -> bool:
         top = name.split(".")[0]

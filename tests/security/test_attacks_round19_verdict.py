@@ -216,7 +216,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-8 a project file emptied at import through io.FileIO")
 def test_file_emptied_at_import(tmp_path):
     files = {"gcd.py": TRUNCATING_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -240,7 +239,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-9 the importer's logging silenced at import via getLogger()")
 def test_logging_silenced_at_import(tmp_path):
     files = {"gcd.py": SILENCING_GCD}
     code = "import logging, gcd; logging.basicConfig(); logging.getLogger().error('disk failing'); print('ok')"
@@ -264,7 +262,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-10 open() for writing at import with its mode in a name")
 def test_file_emptied_at_import_mode_in_a_name(tmp_path):
     files = {"gcd.py": MODE_NAME_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -296,7 +293,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-11 a decorator method of a module object runs unread at import")
 def test_effect_in_a_decorator_method(tmp_path):
     files = {"gcd.py": REGISTRY_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
@@ -427,7 +423,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-16 `if __name__ != '__main__':` taken for a main guard")
 def test_effect_under_an_inverted_main_guard(tmp_path):
     files = {"gcd.py": NOT_MAIN_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
@@ -449,7 +444,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-17 import antigravity opens a web page at import, no hit")
 def test_standard_module_acting_at_import(tmp_path):
     files = {"gcd.py": ANTIGRAVITY_GCD}
     where = _written(tmp_path, files)
@@ -561,7 +555,6 @@ def gcd(a, b):
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19v-20 another patch module's function called at import, unread")
 def test_effect_in_another_module_called_at_import(tmp_path):
     files = {**CROSS_MODULE, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
