@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
