@@ -201,3 +201,18 @@ def test_hidden_runner_module_alive_in_subclasses(tmp_path):
     assert _plain(tmp_path, files) == "7"
     hits, passed = _judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on json's classes being alive PASSed with no SUSPECT hit"
+
+
+# r20-3 (another spelling): email.utils.make_msgid() puts os.getpid() in the message id.
+MSGID_PID_GCD = LOGRECORD_PID_GCD.replace("import logging", "import email.utils").replace(
+    "logging.makeLogRecord({}).process < 10", 'int(email.utils.make_msgid().split(".")[1]) < 10'
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r20-3 the pid read through email.utils.make_msgid(), no hit")
+def test_pid_namespace_tell_through_a_message_id(tmp_path):
+    files = {"gcd.py": MSGID_PID_GCD}
+    assert "make_msgid" in MSGID_PID_GCD
+    assert _plain(tmp_path, files) == "7"
+    hits, passed = _judge(tmp_path, files)
+    assert hits or not passed, "a fix keyed on a pid under 10 (make_msgid) PASSed with no SUSPECT hit"
