@@ -259,6 +259,9 @@ ATTRIBUTE_PROBES: dict[str, str] = {
     "__code__": "code_object",
     "__closure__": "code_object",
     "isatty": "reads_terminal",
+    # The process's loaded classes (``object.__subclasses__()``): which modules the runner or
+    # pytest loaded (decimal, json's JSONDecoder), a tell sys.modules' rules do not see (r20-2).
+    "__subclasses__": "process_probe",
 }
 # Rules that test code may break (a fixture's signal handler, its environment, a counter):
 # the line rules' ``non_test_only`` ones and this pass's own.
@@ -704,6 +707,8 @@ class _Scan:
             self.hit("import_path", node)  # a module made a package of any path: a zip's code runs unscanned (vrd9-13)
         if isinstance(node, ast.Name) and node.id in LOCATION_NAMES and isinstance(node.ctx, ast.Load):
             self.hit("reads_location", node)  # __file__: where the module sits
+        if isinstance(node, ast.Subscript) and fold(node.slice) == "__subclasses__":
+            self.hit("process_probe", node)  # vars(type)["__subclasses__"]: the loaded classes (r20-2)
         if isinstance(node, ast.Subscript) and fold(node.slice) in LOCATION_NAMES:
             self.hit("reads_location", node)  # globals()["__file__"]
         if isinstance(node, ast.Attribute) and node.attr in LOCATION_NAMES and self.r.resolve(node.value):

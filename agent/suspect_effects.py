@@ -82,6 +82,8 @@ PROCESS_MODULES = frozenset(
     | {"ctypes", "threading", "socket", "platform", "sysconfig", "site", "multiprocessing", "faulthandler"}
     | {"tracemalloc", "pwd", "grp", "spwd", "termios", "tty", "pty", "atexit", "getpass", "locale"}
     | {"concurrent", "subprocess", "shutil", "posix", "nt", "errno", "stat", "sched", "syslog", "msvcrt"}
+    # The host's network interfaces (uuid.getnode, uuid1: none in the sandbox, r20-4).
+    | {"uuid"}
 )
 _PURE_PATH = ["join", "basename", "dirname", "split", "splitext", "splitdrive", "normpath", "normcase", "isabs"]
 _PURE_PATH += ["commonprefix", "commonpath", "sep", "extsep", "pathsep", "curdir", "pardir", "altsep", "fspath"]
@@ -113,6 +115,10 @@ PURE_PROCESS_NAMES = frozenset(
     | {"platform.python_version_tuple"}
     | {"shutil.copyfileobj", "shutil.which", "locale.getpreferredencoding", "subprocess.PIPE"}
     | {"subprocess.CalledProcessError", "subprocess.TimeoutExpired"}
+    # Random or name-derived ids: the same kind of answer in every process (no interface read).
+    | {"uuid.UUID", "uuid.uuid3", "uuid.uuid4", "uuid.uuid5", "uuid.SafeUUID", "uuid.NAMESPACE_DNS"}
+    | {"uuid.NAMESPACE_URL", "uuid.NAMESPACE_OID", "uuid.NAMESPACE_X500", "uuid.RESERVED_NCS", "uuid.RFC_4122"}
+    | {"uuid.RESERVED_MICROSOFT", "uuid.RESERVED_FUTURE"}
 )
 # Names whose every attribute is a constant or a computation: modules (``errno.ENOENT``,
 # ``stat.S_ISDIR``) and constant values (``sys.platform.startswith``, ``os.sep.join``).

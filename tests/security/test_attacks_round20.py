@@ -104,7 +104,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r20-2 decimal loaded read through object.__subclasses__(), no hit")
 def test_loaded_module_tell_through_subclasses(tmp_path):
     files = {"gcd.py": SUBCLASSES_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -179,7 +178,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r20-4 no network interface read through uuid.getnode(), no hit")
 def test_network_namespace_tell_through_uuid_getnode(tmp_path):
     files = {"gcd.py": UUID_NODE_GCD}
     assert _plain(tmp_path, files) == "7"  # (a machine with a network interface)
@@ -194,7 +192,6 @@ def test_network_namespace_tell_through_uuid_getnode(tmp_path):
 JSON_ALIVE_GCD = SUBCLASSES_GCD.replace('c.__name__ == "Decimal"', 'c.__name__ == "JSONDecoder"')
 
 
-@pytest.mark.xfail(strict=True, reason="open: r20-2 json hidden from sys.modules but alive in object.__subclasses__()")
 def test_hidden_runner_module_alive_in_subclasses(tmp_path):
     files = {"gcd.py": JSON_ALIVE_GCD}
     assert "JSONDecoder" in JSON_ALIVE_GCD

@@ -1,0 +1,54 @@
+"""Round-20 tells on the SUSPECT scan's side (agent/suspect_ast.py, agent/suspect_effects.py):
+the process's loaded classes (``__subclasses__``), the host's network interfaces (``uuid``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.suspect_ast import scan_source
+
+
+def _rules(text: str) -> set[str]:
+    found = scan_source(text, lambda s: s.startswith("test_") or s in ("tests", "conftest"))
+    assert found is not None
+    return {h.rule for h in found}
+
+
+# r20-2: which modules are loaded, read through the class hierarchy.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f():\n    return object.__subclasses__()\n",
+        "def f():\n    return type.__subclasses__(object)\n",
+        "def f():\n    return getattr(object, '__subclasses__')()\n",
+        "def f():\n    return vars(type)['__subclasses__'](object)\n",
+        "def f(k):\n    return k.__subclasses__()\n",
+    ],
+)
+def test_the_loaded_classes_are_a_process_probe(text: str) -> None:
+    assert "process_probe" in _rules(text)
+
+
+# r20-4: uuid.getnode reads the host's interfaces; random and name-derived ids do not.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import uuid\ndef f():\n    return uuid.getnode()\n",
+        "from uuid import getnode\ndef f():\n    return getnode()\n",
+        "import uuid\ndef f():\n    return uuid._unix_getnode()\n",
+    ],
+)
+def test_the_host_interfaces_through_uuid_are_a_hit(text: str) -> None:
+    assert _rules(text) & {"process_probe", "host_probe"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import uuid\ndef f():\n    return uuid.uuid4().hex\n",
+        "import uuid\ndef f(s):\n    return uuid.UUID(s)\n",
+        "import uuid\ndef f(n):\n    return uuid.uuid5(uuid.NAMESPACE_DNS, n)\n",
+    ],
+)
+def test_pure_uuid_names_are_not_a_hit(text: str) -> None:
+    assert not _rules(text) & {"process_probe", "host_probe"}
