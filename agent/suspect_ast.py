@@ -247,6 +247,8 @@ LOCATION_NAMES = frozenset({"__file__", "__spec__", "__loader__", "__cached__"})
 # Rules a file's old text does not excuse: no honest code had them to restore.
 UNEXCUSED = frozenset({"checker_tell", "unscanned_source"})  # (an old file too big to read excuses nothing)
 # Attributes that are a probe on whatever object they are read from.
+# A log record's fields that hold the pid or the thread id (os.getpid, threading.get_ident).
+_RECORD_IDS = ("process", "processName", "thread", "threadName")
 ATTRIBUTE_PROBES: dict[str, str] = {
     "f_back": "frames",
     "f_locals": "frames",
@@ -700,6 +702,19 @@ class _Scan:
             self.hit("import_side_effect", node, callee)
         return self.hits
 
+    def _pid_read(self, node: ast.AST) -> bool:
+        """The process or thread id read past os.getpid/threading (r20-3). Spellings, not a bound:
+        a log record's ``process``/``thread`` fields (on a record made by logging or a name that
+        says record), ``%(process)d``-style format fields, ``email.utils.make_msgid``."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return any(f"%({f})" in node.value for f in _RECORD_IDS)
+        if isinstance(node, ast.Attribute) and node.attr in _RECORD_IDS and isinstance(node.ctx, ast.Load):
+            owner = node.value
+            if isinstance(owner, ast.Call) and any(n.startswith("logging") for n in self.r.resolve(owner.func)):
+                return True
+            return isinstance(owner, ast.Name) and "record" in owner.id.lower()
+        return isinstance(node, (ast.Name, ast.Attribute)) and "email.utils.make_msgid" in self.r.resolve(node)
+
     def _names(self, node: ast.AST) -> None:
         if isinstance(node, ast.Attribute) and node.attr in ATTRIBUTE_PROBES:
             self.hit(ATTRIBUTE_PROBES[node.attr], node)
@@ -707,6 +722,8 @@ class _Scan:
             self.hit("import_path", node)  # a module made a package of any path: a zip's code runs unscanned (vrd9-13)
         if isinstance(node, ast.Name) and node.id in LOCATION_NAMES and isinstance(node.ctx, ast.Load):
             self.hit("reads_location", node)  # __file__: where the module sits
+        if self._pid_read(node):
+            self.hit("process_probe", node)  # the pid/thread id past os.getpid: a log record, a message id (r20-3)
         if isinstance(node, ast.Subscript) and fold(node.slice) == "__subclasses__":
             self.hit("process_probe", node)  # vars(type)["__subclasses__"]: the loaded classes (r20-2)
         if isinstance(node, ast.Subscript) and fold(node.slice) in LOCATION_NAMES:

@@ -52,3 +52,22 @@ def test_the_host_interfaces_through_uuid_are_a_hit(text: str) -> None:
 )
 def test_pure_uuid_names_are_not_a_hit(text: str) -> None:
     assert not _rules(text) & {"process_probe", "host_probe"}
+
+
+# r20-3: the pid past os.getpid (spellings: a log record's fields, format fields, make_msgid).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import logging\ndef f():\n    return logging.makeLogRecord({}).process\n",
+        "import logging\ndef f():\n    return logging.Formatter('%(process)d')\n",
+        "def f(record):\n    return record.threadName\n",
+        "import email.utils\ndef f():\n    return email.utils.make_msgid()\n",
+        "from email.utils import make_msgid\ndef f():\n    return make_msgid()\n",
+    ],
+)
+def test_the_pid_through_logging_or_email_is_a_hit(text: str) -> None:
+    assert "process_probe" in _rules(text)
+
+
+def test_an_attribute_named_process_on_any_object_is_not_a_hit() -> None:
+    assert "process_probe" not in _rules("def f(self):\n    return self.process.returncode\n")
