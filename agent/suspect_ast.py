@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import _string
 import ast
+import builtins
 import re
 import string
 import warnings
@@ -348,6 +349,14 @@ _FS_CALLS = frozenset(
     }
 )
 _ROOTS = frozenset({"os.sep", "os.path.sep", "os.altsep"})
+# r20-1: a path decoded at run time (``bytes.fromhex(...)``, ``codecs.decode(..., "rot13")``,
+# base64, ``bytes([...]).decode()``, ``"".join(map(chr, ...))``) or put together by a str method
+# (``"/{}/1/cmdline".format("proc")``, ``.replace("X", "/")``): built from literals alone, the
+# scan cannot read where it points, so a file system call given one is a host_probe hit.
+_BUILTINS = frozenset(vars(builtins))
+_DECODING_MODULES = frozenset({"codecs", "base64", "binascii", "zlib", "bz2", "lzma", "quopri", "uu"})
+_DECODING_METHODS = frozenset({"fromhex", "decode", "encode", "translate", "b64decode", "unhexlify"})
+_STR_BUILDERS = frozenset({"format", "format_map", "replace", "join", "swapcase", "lower", "upper", "strip"})
 _PATH_BUILDERS = frozenset(
     {"os.path.join", "os.path.abspath", "os.path.realpath", "os.fspath", "pathlib.Path", "builtins.str"}
 )
@@ -1009,6 +1018,8 @@ class _Scan:
         names = self.r.resolve(node)
         if names & _ROOTS:
             return True
+        if isinstance(node, ast.Call) and self._hidden_literal(node):
+            return True
         if isinstance(node, ast.Call):
             funcs = self.r.resolve(node.func)
             if funcs & {"pathlib.Path.home", "os.path.expanduser", "os.getcwd", "pathlib.Path.cwd"}:
@@ -1017,6 +1028,25 @@ class _Scan:
                 unknown_root = fold(node.args[0]) is None and len(node.args) > 1 and _names_a_host_dir(node.args[1])
                 return self._absolute(node.args[0], depth + 1) or unknown_root  # join(root, "proc", "1")
         return False
+
+    def _hidden_literal(self, node: ast.Call) -> bool:
+        """A value decoded or rebuilt by a str method from literals alone, that the scan cannot
+        fold (r20-1). A caller's value (a parameter, a local) is not one: ``name.decode()`` and
+        ``"{}.txt".format(name)`` stay a library's. Comprehension variables are the literals'."""
+        func = node.func
+        decoding = any(n.split(".")[0] in _DECODING_MODULES for n in self.r.resolve(func))
+        method = func.attr if isinstance(func, ast.Attribute) else ""
+        if not (decoding or method in _DECODING_METHODS or method in _STR_BUILDERS) or fold(node) is not None:
+            return False
+        bound = {
+            t.id
+            for c in ast.walk(node)
+            if isinstance(c, ast.comprehension)
+            for t in ast.walk(c.target)
+            if isinstance(t, ast.Name)
+        } | {a.arg for lam in ast.walk(node) if isinstance(lam, ast.Lambda) for a in lam.args.args}
+        names = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
+        return all(n.id in bound or n.id in _BUILTINS or bool(self.r.resolve(n)) for n in names)
 
     def _absolute_fs(self, node: ast.AST) -> None:
         if not isinstance(node, ast.Call):

@@ -71,3 +71,33 @@ def test_the_pid_through_logging_or_email_is_a_hit(text: str) -> None:
 
 def test_an_attribute_named_process_on_any_object_is_not_a_hit() -> None:
     assert "process_probe" not in _rules("def f(self):\n    return self.process.returncode\n")
+
+
+# r20-1: a host path decoded or rebuilt from literals the scan cannot fold.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f():\n    return open(bytes.fromhex('2f70726f63'), 'rb')\n",
+        "import codecs\ndef f():\n    return open(codecs.decode('/cebp/1/pzqyvar', 'rot13'))\n",
+        "def f():\n    return open('/{}/1/cmdline'.format('proc'))\n",
+        "def f():\n    return open('XprocX1Xcmdline'.replace('X', '/'))\n",
+        "import base64\ndef f():\n    return open(base64.b64decode('L3Byb2M='))\n",
+        "def f():\n    return open(bytes([47, 112]).decode())\n",
+        "def f():\n    return open(''.join(chr(c) for c in [47, 112]))\n",
+        "from pathlib import Path\ndef f():\n    return Path(bytes.fromhex('2f').decode()).read_text()\n",
+    ],
+)
+def test_a_path_hidden_from_the_scan_is_a_host_probe(text: str) -> None:
+    assert "host_probe" in _rules(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(name):\n    return open(name.decode())\n",
+        "def f(name):\n    return open('{}.txt'.format(name))\n",
+        "def f(p):\n    return open(p.replace('/', '_'))\n",
+    ],
+)
+def test_a_callers_path_rebuilt_is_not_a_host_probe(text: str) -> None:
+    assert "host_probe" not in _rules(text)

@@ -69,7 +69,6 @@ ROT13_GCD = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r20-1 a host probe through a path decoded from hex, no SUSPECT hit")
 def test_host_probe_through_a_hex_decoded_path(tmp_path):
     files = {"gcd.py": FROMHEX_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -77,7 +76,6 @@ def test_host_probe_through_a_hex_decoded_path(tmp_path):
     assert hits or not passed, "a fix keyed on pid 1's command line (path from hex) PASSed with no SUSPECT hit"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r20-1 a host probe through a path decoded by codecs rot13, no hit")
 def test_host_probe_through_a_rot13_path(tmp_path):
     files = {"gcd.py": ROT13_GCD}
     assert _plain(tmp_path, files) == "7"
@@ -118,7 +116,6 @@ _BUILT_BY_STR_METHODS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r20-1 a host probe through a path built by str.format/replace, no hit")
 @pytest.mark.parametrize("how", sorted(_BUILT_BY_STR_METHODS))
 def test_host_probe_through_a_str_method_path(tmp_path, how):
     head = f'def _init():\n    with open({_BUILT_BY_STR_METHODS[how]}, "rb") as f:\n        return f.read()\n'
