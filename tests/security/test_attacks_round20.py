@@ -1,4 +1,4 @@
-"""Round 20 attacks on the sandbox and the verdict. Each test is an open finding: xfail(strict)."""
+"""Round 20 attacks on the sandbox and the verdict (attacks20): each test failed before its fix (fix20)."""
 
 from __future__ import annotations
 
