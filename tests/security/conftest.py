@@ -295,3 +295,21 @@ def printed_result(stdout: str, missing: Any = None) -> Any:
     if "RESULT" in stdout:
         return json.loads(stdout.split("RESULT", 1)[1])
     return {} if missing is None else missing
+
+
+def judge_files(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gcd") -> tuple[list, bool]:
+    """The SUSPECT hits of a rollout writing ``files`` over a mini-bugs ``task_id``, and whether
+    its final run passed (no tamper): what rounds 19 and 20 ask of each wrong fix."""
+    from agent.suites.loading import load_suite
+    from agent.suspect import scan_patch, source_reader, workspace_reader
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    task = suite.task(task_id)
+    ws = Workspace.create(suite, task, tmp_path / "ws")
+    for rel, text in files.items():
+        (ws.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws.path / rel).write_text(text)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    result, tampered = final_test_run(ws)
+    return hits, result.passed and not tampered and not result.tamper
