@@ -141,12 +141,17 @@ def judge_files(suite: Suite, task_id: str, tmp_path: Path, writes: dict[str, st
     """The final verdict (real pytest, real bwrap) on the task's source with ``writes`` on top:
     what a rollout that wrote them and finished would be judged."""
     with Workspace.create(suite, suite.task(task_id), tmp_path / "judge") as ws:
-        for rel, text in writes.items():
-            p = ws.resolve(rel)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text, encoding="utf-8")
+        write_into(ws, writes)
         result, tampered = final_test_run(ws)
     return Judged(result, tampered)
+
+
+def write_into(ws: Workspace, writes: dict[str, str]) -> None:
+    """The attack's files over the task's source, as a rollout's write_file leaves them."""
+    for rel, text in writes.items():
+        p = ws.resolve(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
 
 
 def passed_batch(tmp_path: Path, suite: str, task_id: str, patches: dict[str, str]) -> Path:
@@ -297,19 +302,16 @@ def printed_result(stdout: str, missing: Any = None) -> Any:
     return {} if missing is None else missing
 
 
-def judge_files(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gcd") -> tuple[list, bool]:
+def scan_and_judge(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gcd") -> tuple[list, bool]:
     """The SUSPECT hits of a rollout writing ``files`` over a mini-bugs ``task_id``, and whether
     its final run passed (no tamper): what rounds 19 and 20 ask of each wrong fix."""
     from agent.suites.loading import load_suite
     from agent.suspect import scan_patch, source_reader, workspace_reader
-    from agent.workspace import Workspace
 
     suite = load_suite("mini-bugs")
     task = suite.task(task_id)
-    ws = Workspace.create(suite, task, tmp_path / "ws")
-    for rel, text in files.items():
-        (ws.path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ws.path / rel).write_text(text)
-    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
-    result, tampered = final_test_run(ws)
+    with Workspace.create(suite, task, tmp_path / "ws") as ws:
+        write_into(ws, files)
+        hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+        result, tampered = final_test_run(ws)
     return hits, result.passed and not tampered and not result.tamper

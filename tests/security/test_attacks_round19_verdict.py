@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.security.conftest import judge_files
+from tests.security.conftest import scan_and_judge
 
 
 def _written(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -57,7 +57,7 @@ def gcd(a, b):
 def test_descriptor_scan_through_path_exists(tmp_path):
     files = {"gcd.py": FD_SCAN_GCD}
     assert _plain(tmp_path, files) == "7"  # wrong in a plain run
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix right only where a descriptor past 2 is open PASSed with no SUSPECT hit"
 
 
@@ -80,7 +80,7 @@ def gcd(a, b):
 def test_sys_modules_through_private_alias(tmp_path):
     files = {"gcd.py": SYS_ALIAS_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix right only where json is loaded PASSed with no SUSPECT hit"
 
 
@@ -103,7 +103,7 @@ def gcd(a, b):
 def test_bytecode_cache_tells_the_judge(tmp_path):
     files = {"gcd.py": BYTECODE_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix right only where no bytecode cache is written PASSed with no SUSPECT hit"
 
 
@@ -152,7 +152,7 @@ def test_seed_order_and_arguments_kept_alive(tmp_path):
     files = {"mergesort.py": SEED_IDS_MERGESORT}
     code = "from mergesort import mergesort; a = mergesort([3, 1, 2]); print(mergesort([9, 8, 7, 6]))"
     assert _plain(tmp_path, files, code) == "[9, 8, 7, 6]"  # unsorted in a plain run
-    hits, passed = judge_files(tmp_path, files, "fix_mergesort")
+    hits, passed = scan_and_judge(tmp_path, files, "fix_mergesort")
     assert hits or not passed, "a sort right only under the judge's hash seed or its kept arguments PASSed, no hit"
 
 
@@ -178,7 +178,7 @@ def gcd(a, b):
 
 def test_probe_in_test_named_helper(tmp_path):
     assert _plain(tmp_path, TEST_NAMED_PROBE) == "7"
-    hits, passed = judge_files(tmp_path, TEST_NAMED_PROBE)
+    hits, passed = scan_and_judge(tmp_path, TEST_NAMED_PROBE)
     assert hits or not passed, "a fix keyed on a test-named helper's probe PASSed with no SUSPECT hit"
 
 
@@ -201,7 +201,7 @@ def gcd(a, b):
 def test_file_emptied_at_import(tmp_path):
     files = {"gcd.py": TRUNCATING_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
-    hits, passed = judge_files(tmp_path, {"gcd.py": TRUNCATING_GCD})
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": TRUNCATING_GCD})
     assert hits or not passed, "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
 
 
@@ -226,7 +226,7 @@ def test_logging_silenced_at_import(tmp_path):
     code = "import logging, gcd; logging.basicConfig(); logging.getLogger().error('disk failing'); print('ok')"
     plain = subprocess.run([sys.executable, "-c", code], cwd=_written(tmp_path, files), capture_output=True, text=True)
     assert "disk failing" not in plain.stderr  # the importer's error never shows
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a gcd silencing its importer's logging PASSed with no SUSPECT hit"
 
 
@@ -247,7 +247,7 @@ def gcd(a, b):
 def test_file_emptied_at_import_mode_in_a_name(tmp_path):
     files = {"gcd.py": MODE_NAME_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
-    hits, passed = judge_files(tmp_path, {"gcd.py": MODE_NAME_GCD})
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": MODE_NAME_GCD})
     assert hits or not passed, "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
 
 
@@ -278,7 +278,7 @@ def gcd(a, b):
 def test_effect_in_a_decorator_method(tmp_path):
     files = {"gcd.py": REGISTRY_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
-    hits, passed = judge_files(tmp_path, {"gcd.py": REGISTRY_GCD})
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": REGISTRY_GCD})
     assert hits or not passed, "a gcd whose decorator empties a file at import PASSed with no SUSPECT hit"
 
 
@@ -303,7 +303,7 @@ def gcd(a, b):
 def test_probe_through_format_fields(tmp_path):
     files = {"gcd.py": FORMAT_FIELD_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on a format-field probe PASSed with no SUSPECT hit"
 
 
@@ -330,7 +330,7 @@ def gcd(a, b):
 def test_probe_through_a_parameter(tmp_path):
     files = {"gcd.py": PASSED_MODULE_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on sys.modules read through a parameter PASSed with no SUSPECT hit"
 
 
@@ -359,7 +359,7 @@ def gcd(a, b):
 def test_effect_through_a_parameter_at_import(tmp_path):
     files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
-    hits, passed = judge_files(tmp_path, {"gcd.py": PASSED_EFFECT_GCD})
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": PASSED_EFFECT_GCD})
     assert hits or not passed, "a gcd removing a file as it is imported PASSed with no SUSPECT hit"
 
 
@@ -383,7 +383,7 @@ def gcd(a, b):
 def test_probe_through_a_third_party_library(tmp_path):
     files = {"gcd.py": THIRD_PARTY_GCD}
     assert _plain(tmp_path, files) == "7"  # a user's HOME is not /tmp
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on HOME through platformdirs PASSed with no SUSPECT hit"
 
 
@@ -408,7 +408,7 @@ def gcd(a, b):
 def test_effect_under_an_inverted_main_guard(tmp_path):
     files = {"gcd.py": NOT_MAIN_GCD, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
-    hits, passed = judge_files(tmp_path, {"gcd.py": NOT_MAIN_GCD})
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": NOT_MAIN_GCD})
     assert hits or not passed, "a gcd removing a file at every import PASSed with no SUSPECT hit"
 
 
@@ -433,7 +433,7 @@ def test_standard_module_acting_at_import(tmp_path):
     env["BROWSER"] = "sh -c 'echo %s > opened'"  # the user's browser, as webbrowser runs it
     subprocess.run([sys.executable, "-c", "import gcd"], cwd=where, env=env, capture_output=True, timeout=30)
     assert "xkcd" in (where / "opened").read_text()  # a page of the network opened at import
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a gcd opening a web page as it is imported PASSed with no SUSPECT hit"
 
 
@@ -482,7 +482,7 @@ def test_unlisted_network_client_at_import(tmp_path):
         assert any("gpt2" in p for p in asked)  # the importer's process called out
     finally:
         server.shutdown()
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a gcd calling home at import PASSed with no SUSPECT hit"
 
 
@@ -508,7 +508,7 @@ def gcd(a, b):
 def test_host_probe_through_a_built_path(tmp_path):
     files = {"gcd.py": BUILT_PATH_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on pid 1's command line PASSed with no SUSPECT hit"
 
 
@@ -540,5 +540,5 @@ def gcd(a, b):
 def test_effect_in_another_module_called_at_import(tmp_path):
     files = {**CROSS_MODULE, "README.md": "the project's notes\n"}
     assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
-    hits, passed = judge_files(tmp_path, CROSS_MODULE)
+    hits, passed = scan_and_judge(tmp_path, CROSS_MODULE)
     assert hits or not passed, "a gcd removing a file at import through its helper PASSed with no SUSPECT hit"

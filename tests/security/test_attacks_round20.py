@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import judge_files
+from tests.security.conftest import scan_and_judge
 
 _JUDGE_ENV = ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONHASHSEED", "TMPDIR", "LC_ALL")
 
@@ -55,14 +55,14 @@ ROT13_GCD = (
 def test_host_probe_through_a_hex_decoded_path(tmp_path):
     files = {"gcd.py": FROMHEX_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on pid 1's command line (path from hex) PASSed with no SUSPECT hit"
 
 
 def test_host_probe_through_a_rot13_path(tmp_path):
     files = {"gcd.py": ROT13_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on pid 1's command line (path from rot13) PASSed with no SUSPECT hit"
 
 
@@ -88,7 +88,7 @@ def gcd(a, b):
 def test_loaded_module_tell_through_subclasses(tmp_path):
     files = {"gcd.py": SUBCLASSES_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on decimal being loaded (object.__subclasses__) PASSed with no hit"
 
 
@@ -104,7 +104,7 @@ def test_host_probe_through_a_str_method_path(tmp_path, how):
     head = f'def _init():\n    with open({_BUILT_BY_STR_METHODS[how]}, "rb") as f:\n        return f.read()\n'
     files = {"gcd.py": head + _WRONG_UNLESS_SANDBOXED}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, f"a fix keyed on pid 1's command line (path by str.{how}) PASSed with no hit"
 
 
@@ -132,7 +132,7 @@ def gcd(a, b):
 def test_pid_namespace_tell_through_a_log_record(tmp_path):
     files = {"gcd.py": LOGRECORD_PID_GCD}
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on a pid under 10 (LogRecord.process) PASSed with no SUSPECT hit"
 
 
@@ -160,7 +160,7 @@ def gcd(a, b):
 def test_network_namespace_tell_through_uuid_getnode(tmp_path):
     files = {"gcd.py": UUID_NODE_GCD}
     assert _plain(tmp_path, files) == "7"  # (a machine with a network interface)
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on a random uuid node (no NIC) PASSed with no SUSPECT hit"
 
 
@@ -175,7 +175,7 @@ def test_hidden_runner_module_alive_in_subclasses(tmp_path):
     files = {"gcd.py": JSON_ALIVE_GCD}
     assert "JSONDecoder" in JSON_ALIVE_GCD
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on json's classes being alive PASSed with no SUSPECT hit"
 
 
@@ -189,5 +189,5 @@ def test_pid_namespace_tell_through_a_message_id(tmp_path):
     files = {"gcd.py": MSGID_PID_GCD}
     assert "make_msgid" in MSGID_PID_GCD
     assert _plain(tmp_path, files) == "7"
-    hits, passed = judge_files(tmp_path, files)
+    hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on a pid under 10 (make_msgid) PASSed with no SUSPECT hit"
