@@ -445,6 +445,8 @@ def _idle_pool_worker(frame: Any) -> bool:
     code the runner calls there, which it never does (its finish and ``os._exit``). Its code is
     compared to the standard library's compiled here (bytecode, constants, names): a function
     of the code's own named ``_worker`` at that file name is counted."""
+    if frame.f_code.co_name != "_worker":
+        return False  # most frames: no need to read and compile the standard file
     code, line = _pool_worker_code()
     f_code = frame.f_code
     if code is None or line < 0 or frame.f_lineno != line:

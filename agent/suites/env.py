@@ -446,6 +446,7 @@ def trusted_env_dirs(env: Path) -> tuple[str, ...]:
 
 
 def _cfg_value(env: Path, name: str) -> str:
+    """A key of the venv's pyvenv.cfg (case-insensitive), "" when absent or unreadable."""
     try:
         for line in (Path(env) / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
             key, _, value = line.partition("=")
@@ -471,11 +472,5 @@ def _base_site_dirs(python: str) -> tuple[str, ...]:
 
 def env_home(env: Path) -> Path | None:
     """The directory of the interpreter a venv runs on (its pyvenv.cfg ``home``)."""
-    try:
-        for line in (Path(env) / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip():
-                return Path(value.strip())
-    except OSError:
-        return None
-    return None
+    home = _cfg_value(env, "home")
+    return Path(home) if home else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import fractions
 import json
+import time
 import typing
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -222,12 +223,14 @@ def test_only_an_idle_standard_pool_worker_is_not_a_running_thread() -> None:
             frames = sys._current_frames()
             return {t.ident for t in workers if t.ident in frames and runner._idle_pool_worker(frames[t.ident])}
 
+        deadline = time.monotonic() + 60  # a bound, so a broken check fails instead of hanging
         while len(idle()) < len(workers):  # each worker back at its wait (a condition, no sleep)
+            assert time.monotonic() < deadline, "the pool's workers never reached their wait"
             threading.Event().wait(0.01)
         assert not runner._idle_pool_worker(sys._current_frames()[threading.get_ident()])
         started = threading.Event()
         pool.submit(lambda: (started.set(), busy.wait()))
-        started.wait()
+        assert started.wait(60)
         assert len(idle()) == len(workers) - 1  # the one running its work is counted
         # The same code, compiled by the code under test under the standard file's name but
         # waiting with a timeout (it wakes by itself): not the standard worker's, counted.

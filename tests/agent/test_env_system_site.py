@@ -47,3 +47,13 @@ def test_a_system_site_packages_venv_trusts_the_base_plugins_and_nothing_more(tm
     assert judge(_run(f"{ws}/gcd.py"), 0, trusted_dirs=ssp, workspace=str(ws)).tamper == [
         "pytest hook pytest_runtest_makereport implemented in gcd.py"
     ]
+
+
+def test_an_unreadable_pyvenv_cfg_names_no_home(tmp_path) -> None:
+    # A pyvenv.cfg that is not UTF-8 was a UnicodeDecodeError traceback through env_home.
+    from agent.suites.env import env_home
+
+    (tmp_path / "pyvenv.cfg").write_bytes(b"home = /usr/bin\xff\n")
+    assert env_home(tmp_path) is None
+    (tmp_path / "pyvenv.cfg").write_text("Home = /usr/bin\n", encoding="utf-8")
+    assert env_home(tmp_path) == Path("/usr/bin")
