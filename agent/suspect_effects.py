@@ -31,11 +31,11 @@ through a namespace reached by a lambda or a function's ``__globals__`` (r16-7).
 from __future__ import annotations
 
 import ast
-import sys
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from agent.suspect_import_bound import RECURSION_LIMIT_OK, ImportBound, ImportReach
+from agent.suspect_stdlib import STDLIB
 
 # Calls that change the importing process's state or its files (a name stands for everything
 # below it: ``shutil.rmtree``; ``os`` is ``posix`` too, as the AST pass resolves it).
@@ -165,7 +165,6 @@ PATH_WRITES = frozenset(
 PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
 # Attributes of these standard modules honest import-time code sets (a module's logger).
 ATTRIBUTES_OK = frozenset({"logging", "__future__", "typing", "collections", "dataclasses", "enum", "abc"})
-STDLIB = frozenset(sys.stdlib_module_names)
 
 _LOOP_GETTERS = ("get_running_loop", "get_event_loop", "new_event_loop", "events.get_running_loop")
 _LOOP_CLIENTS = ("create_connection", "create_datagram_endpoint", "create_unix_connection", "sock_connect")

@@ -26,9 +26,10 @@ from __future__ import annotations
 import ast
 import builtins
 import string
-import sys
 from collections.abc import Callable, Iterable
 from typing import Protocol
+
+from agent.suspect_stdlib import STDLIB
 
 
 class Names(Protocol):
@@ -118,7 +119,7 @@ _CALLERS = frozenset(
 _SELF = ("self", "cls", "mcs", "metacls")
 _NAMES_OF_THE_MODULE = ("__name__", "__file__", "__doc__", "__spec__", "__package__", "__qualname__", "__module__")
 _BUILTIN_DIR = frozenset(dir(builtins))
-_STDLIB = frozenset(sys.stdlib_module_names) | {"builtins"}
+_STDLIB = STDLIB | {"builtins"}
 _DEPTH = 6
 # A recursion limit raised is an honest fix of a deep recursion; one lowered breaks its importer.
 RECURSION_LIMIT_OK = 1000
