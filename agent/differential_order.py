@@ -200,6 +200,7 @@ def _unordered(
     return tuple(sorted((n, how[(n in sorting, n in partial)]) for n in free))
 
 
+@functools.lru_cache(maxsize=64)  # a task's source is read once, whatever functions are asked of it
 def _rebound_anywhere(root: Path, protected: tuple[str, ...], test_dirs: tuple[str, ...]) -> frozenset[str] | None:
     """The builtins this reading trusts (``_UNORDERING``) that some Python file of the task may
     rebind in a test module (``_rebound``); None: every one, and ``sorted``'s order too (a file
