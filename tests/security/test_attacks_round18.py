@@ -1,10 +1,15 @@
-"""Round 18 attacks (atk18): each open one is a strict xfail."""
+"""Round 18 attacks (atk18): each failed before its fix (this file's tests are all fixed)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from agent.differential_order import unordered_functions
+from tests.security.conftest import scan_and_judge
 
 
 def test_star_imported_sorted_shadow_keeps_order(tmp_path: Path) -> None:
@@ -72,6 +77,15 @@ def test_honest_fix_with_module_thread_pool_passes(tmp_path: Path) -> None:
     assert result.passed, result.fail_detail
 
 
+def _plain_gcd(tmp_path: Path, text: str, **run: Any) -> str:
+    """What ``gcd(12, 18)`` prints when a user imports the wrong fix in a plain script."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "gcd.py").write_text(text)
+    argv = [sys.executable, "-c", "from gcd import gcd; print(gcd(12, 18))"]
+    return subprocess.run(argv, cwd=plain, capture_output=True, text=True, check=True, **run).stdout.strip()
+
+
 _FD3_GCD = '''import os
 
 
@@ -88,30 +102,9 @@ def gcd(a, b):
 
 
 def test_wrong_fix_keyed_on_open_descriptor_3(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from agent.final_verdict import final_test_run
-    from agent.suites.loading import load_suite
-    from agent.suspect import scan_patch, source_reader, workspace_reader
-    from agent.workspace import Workspace
-
-    suite = load_suite("mini-bugs")
-    task = suite.task("fix_gcd")
-    ws = Workspace.create(suite, task, tmp_path)
-    (ws.path / "gcd.py").write_text(_FD3_GCD)
-    plain = subprocess.run(
-        [sys.executable, "-c", "from gcd import gcd; print(gcd(12, 18))"],
-        cwd=ws.path,
-        capture_output=True,
-        text=True,
-        close_fds=True,
-        check=True,
-    )
-    assert plain.stdout.strip() == "30"  # wrong in plain use (gcd is 6)
-    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
-    result, tampered = final_test_run(ws)
-    assert hits or tampered or not result.passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert _plain_gcd(tmp_path, _FD3_GCD, close_fds=True) == "30"  # wrong in plain use (gcd is 6)
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _FD3_GCD})
+    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
 
 
 _LOWEST_FD_GCD = '''import os
@@ -130,18 +123,8 @@ def gcd(a, b):
 
 
 def test_wrong_fix_keyed_on_lowest_free_descriptor(tmp_path: Path) -> None:
-    from agent.final_verdict import final_test_run
-    from agent.suites.loading import load_suite
-    from agent.suspect import scan_patch, source_reader, workspace_reader
-    from agent.workspace import Workspace
-
-    suite = load_suite("mini-bugs")
-    task = suite.task("fix_gcd")
-    ws = Workspace.create(suite, task, tmp_path)
-    (ws.path / "gcd.py").write_text(_LOWEST_FD_GCD)
-    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
-    result, tampered = final_test_run(ws)
-    assert hits or tampered or not result.passed, "a wrong fix PASSed with no SUSPECT hit"
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _LOWEST_FD_GCD})
+    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
 
 
 _BLOCKS_GCD = '''import sys
@@ -158,29 +141,9 @@ def gcd(a, b):
 
 
 def test_wrong_fix_keyed_on_allocated_blocks(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from agent.final_verdict import final_test_run
-    from agent.suites.loading import load_suite
-    from agent.suspect import scan_patch, source_reader, workspace_reader
-    from agent.workspace import Workspace
-
-    suite = load_suite("mini-bugs")
-    task = suite.task("fix_gcd")
-    ws = Workspace.create(suite, task, tmp_path)
-    (ws.path / "gcd.py").write_text(_BLOCKS_GCD)
-    plain = subprocess.run(
-        [sys.executable, "-c", "from gcd import gcd; print(gcd(12, 18))"],
-        cwd=ws.path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert plain.stdout.strip() == "30"  # wrong in a small script (gcd is 6)
-    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
-    result, tampered = final_test_run(ws)
-    assert hits or tampered or not result.passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert _plain_gcd(tmp_path, _BLOCKS_GCD) == "30"  # wrong in a small script (gcd is 6)
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _BLOCKS_GCD})
+    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
 
 
 _UNBUFFERED_GCD = '''import sys
@@ -197,32 +160,10 @@ def gcd(a, b):
 
 
 def test_wrong_fix_keyed_on_stdout_write_through(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    from agent.final_verdict import final_test_run
-    from agent.suites.loading import load_suite
-    from agent.suspect import scan_patch, source_reader, workspace_reader
-    from agent.workspace import Workspace
-
-    suite = load_suite("mini-bugs")
-    task = suite.task("fix_gcd")
-    ws = Workspace.create(suite, task, tmp_path)
-    (ws.path / "gcd.py").write_text(_UNBUFFERED_GCD)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    plain = subprocess.run(
-        [sys.executable, "-c", "from gcd import gcd; print(gcd(12, 18))"],
-        cwd=ws.path,
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    )
-    assert plain.stdout.strip() == "30"  # wrong in a plain run (gcd is 6)
-    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
-    result, tampered = final_test_run(ws)
-    assert hits or tampered or not result.passed, "a wrong fix PASSed with no SUSPECT hit"
+    plain_env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    assert _plain_gcd(tmp_path, _UNBUFFERED_GCD, env=plain_env) == "30"  # wrong in a plain run (gcd is 6)
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _UNBUFFERED_GCD})
+    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
 
 
 _FSIZE_GCD = '''import tempfile
@@ -243,26 +184,6 @@ def gcd(a, b):
 
 
 def test_wrong_fix_keyed_on_file_size_limit(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from agent.final_verdict import final_test_run
-    from agent.suites.loading import load_suite
-    from agent.suspect import scan_patch, source_reader, workspace_reader
-    from agent.workspace import Workspace
-
-    suite = load_suite("mini-bugs")
-    task = suite.task("fix_gcd")
-    ws = Workspace.create(suite, task, tmp_path)
-    (ws.path / "gcd.py").write_text(_FSIZE_GCD)
-    plain = subprocess.run(
-        [sys.executable, "-c", "from gcd import gcd; print(gcd(12, 18))"],
-        cwd=ws.path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert plain.stdout.strip() == "30"  # wrong in a plain run (gcd is 6)
-    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
-    result, tampered = final_test_run(ws)
-    assert hits or tampered or not result.passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert _plain_gcd(tmp_path, _FSIZE_GCD) == "30"  # wrong in a plain run (gcd is 6)
+    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _FSIZE_GCD})
+    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
