@@ -351,11 +351,7 @@ class _Shared:
     def keep(self, x: Any, call: int) -> None:
         budget = [_MAX_NODES]
         found = self.containers(x, budget)
-        if self.nodes + _MAX_NODES - budget[0] > _KEPT_NODES:
-            return  # past the bound: not kept (an id freed later could be taken again)
-        self.nodes += _MAX_NODES - budget[0]
-        for c in found:
-            self.held.setdefault(id(c), (c, call))
+        self.keep_found(found, _MAX_NODES - budget[0], call)
 
 
 def _argument_returned(returned: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:

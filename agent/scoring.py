@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from agent.suites.models import Task
 
 
+# What the task's time budgets print when they expire: the per-test timeout plugin's fail
+# message (agent/_pytest_plugins/repo_agent_timeout.py) and faulthandler's hard stop.
+PER_TEST_TIMEOUT_MARK = "(per-test timeout)"
+HARD_STOP_MARK = "Timeout (0:"
+
+
 @dataclass
 class TestResult:
     __test__ = False  # not a pytest test class
@@ -214,7 +220,7 @@ def run_tests(
         passed = False
     else:
         summary = line or f"exit status {code} in {duration:.2f}s"
-        if line is None and at is not None and "Timeout (0:" in output:
+        if line is None and at is not None and HARD_STOP_MARK in output:
             summary = (
                 f"stopped: a test ignored the per-test timeout of {task.per_test_timeout_s:g}s (exit status {code})"
             )

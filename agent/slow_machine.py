@@ -23,11 +23,9 @@ shares the CPU with it by one cgroup share per sandbox (agent/cgroups.py), and g
 from __future__ import annotations
 
 from agent.differential import DifferentialError
-from agent.scoring import TestResult
+from agent.scoring import HARD_STOP_MARK, PER_TEST_TIMEOUT_MARK, TestResult
 
-# What the task's own time budgets print when they expire (agent/_pytest_plugins/
-# repo_agent_timeout.py: the signal's fail message; faulthandler's hard stop).
-TIME_MARKS = ("(per-test timeout)", "Timeout (0:")
+TIME_MARKS = (PER_TEST_TIMEOUT_MARK, HARD_STOP_MARK)  # what the task's time budgets print
 _BAD = ("failed", "error")
 
 

@@ -42,6 +42,7 @@ def _timed(phase: str) -> Callable[[pytest.Item], Generator[None, object, object
             return (yield)
 
         def on_alarm(signum: int, frame: FrameType | None) -> None:
+            # "(per-test timeout)" is agent/scoring.py's PER_TEST_TIMEOUT_MARK (read by agent/slow_machine.py)
             pytest.fail(f"Timeout: test {phase} exceeded {_LIMIT:g}s (per-test timeout)", pytrace=False)
 
         previous = signal.signal(signal.SIGALRM, on_alarm)

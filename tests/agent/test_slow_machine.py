@@ -98,3 +98,13 @@ def test_suite_check_blames_the_machine_when_only_the_fixs_own_run_ran_out_of_ti
     monkeypatch.setattr(loading.Workspace, "run_tests", lambda self: _run({"tests/test_add.py::test_small": "failed"}))
     check = loading.check_task(suite, suite.tasks[0], slow_suite_path.parent / "runs")
     assert check.too_slow.startswith("too slow to judge") and check.passes_with_fix is None and not check.ok
+
+
+def test_the_time_marks_are_what_the_timeout_plugin_prints() -> None:
+    # slow_machine's excuse matches the plugin's words: a rewording there must fail here.
+    from pathlib import Path
+
+    from agent import scoring
+
+    plugin = Path(scoring.__file__).parent / "_pytest_plugins" / "repo_agent_timeout.py"
+    assert scoring.PER_TEST_TIMEOUT_MARK + '", pytrace=False)' in plugin.read_text(encoding="utf-8")
