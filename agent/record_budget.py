@@ -32,6 +32,17 @@ RUN_COST_MAX = 48 * 2**20  # ... and all records of one run together
 DEPTH_MAX = 200  # containers inside containers (the runner's 60 levels of tagged values: ~185)
 SMALL_LINE = 1024  # past the run's bound a line this short is still read (a hello, a finish)
 _EOL = re.compile(rb"\r\n|\r|\n")  # the line ends bytes.splitlines knows
+
+
+def line_around(data: bytes, at: int, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
+    """The (start, end) of the line of ``data[lo:hi]`` holding offset ``at``, its ends as
+    ``bytes.splitlines`` finds them: found by searches in C, the lines around it never split."""
+    hi = len(data) if hi is None else hi
+    start = max(data.rfind(b"\n", lo, at), data.rfind(b"\r", lo, at), lo - 1) + 1
+    e = _EOL.search(data, at, hi)
+    return start, e.start() if e is not None else hi
+
+
 # Where a line that may be a record starts: at the start or after a line end, JSON's blanks, "{".
 _RECORD_START = re.compile(rb"(?:\A|(?<=[\r\n]))[ \t]*\{")
 BAD_LINES_MAX = 1000  # lines that open as a record and are none (the runner writes none)
@@ -108,9 +119,7 @@ class RecordBudget:
         at = data.rfind(b'"finish"', start)
         if at < 0:
             return
-        begin = max(data.rfind(b"\n", start, at), data.rfind(b"\r", start, at), start - 1) + 1
-        e = _EOL.search(data, at)
-        end = e.start() if e is not None else len(data)
+        begin, end = line_around(data, at, start)
         if end - begin <= SMALL_LINE:
             yield from (Line(line.record, past_bound=True) for line in self._read(data, begin, end) if line.record)
 

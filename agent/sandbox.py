@@ -54,6 +54,7 @@ from agent.bwrap import SHM_INODES, TMP_INODES, UserNs, bwrap_argv, drops_root, 
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
 from agent.mount_reaper import REAPER
+from agent.record_budget import line_around
 from agent.seccomp import filter_fd
 from agent.tree_cost import entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
@@ -1139,9 +1140,8 @@ def _finish_status(records: bytes, nonce: str = "") -> int | None:
         at = records.rfind(needle, 0, end)
         if at < 0:
             return None
-        start = max(records.rfind(b"\n", 0, at), records.rfind(b"\r", 0, at)) + 1
-        stops = [i for i in (records.find(b"\n", at, end), records.find(b"\r", at, end)) if i >= 0]
-        line, end = records[start : min(stops, default=end)], start
+        start, stop = line_around(records, at, 0, end)
+        line, end = records[start:stop], start
         try:
             rec = json.loads(line)
         except (ValueError, RecursionError):  # b"[" * 100000: whoever wrote it, no record
