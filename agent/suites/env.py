@@ -457,16 +457,22 @@ def _cfg_value(env: Path, name: str) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=16)
 def _base_site_dirs(python: str) -> tuple[str, ...]:
     """The site directories of the interpreter a venv runs on, as that interpreter names them
-    (Debian's dist-packages too); asked with ``-I -S``: no site, no .pth file, no environment."""
-    code = "import json, site, sys; print(json.dumps(site.getsitepackages([sys.base_prefix, sys.base_exec_prefix])))"
+    (Debian's dist-packages too); asked with ``-I -S``: no site, no .pth file, no environment.
+    Not known (it could not be asked): nothing more trusted, and asked again next time (only
+    an answer is cached: one slow start must not stop trusting them for the process's life)."""
     try:
-        run = subprocess.run([python, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30, check=True)
-        found = json.loads(run.stdout)
+        return _asked_site_dirs(python)
     except (OSError, subprocess.SubprocessError, ValueError):
-        return ()  # not known: nothing more trusted
+        return ()
+
+
+@functools.lru_cache(maxsize=16)
+def _asked_site_dirs(python: str) -> tuple[str, ...]:
+    code = "import json, site, sys; print(json.dumps(site.getsitepackages([sys.base_prefix, sys.base_exec_prefix])))"
+    run = subprocess.run([python, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    found = json.loads(run.stdout)
     return tuple(d for d in found if isinstance(d, str) and os.path.isabs(d)) if isinstance(found, list) else ()
 
 
