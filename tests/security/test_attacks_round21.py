@@ -1,0 +1,53 @@
+"""Round 21 attacks (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.differential import run_calls
+from agent.suites.models import DifferentialTarget
+
+# A result a later call changes (a cache handing every caller its list, then growing it):
+# the runner's ``later`` mark catches it (r16-13).
+_CHANGED_LATER = (
+    "_held = []\n\n\ndef pair(x):\n    for r in _held:\n        r.append(0)\n"
+    "    r = [x, x]\n    _held.append(r)\n    return r\n"
+)
+# ... and the same code, whose last call sets a profile hook that, as the runner's
+# ``_changed_later`` starts, reopens the records' pipe from the relay (the runner's own
+# ``relay`` in its frame) and writes 1,002 lines opening with "{" that are no JSON: past
+# BAD_LINES_MAX the host reads nothing more but the newest finish, so the ``later`` lines
+# (and a finish's thread count) written after them are never read.
+_LATER_HIDDEN = _CHANGED_LATER.replace("    return r\n", "    if x == 3:\n        _hide()\n    return r\n") + (
+    "\n\ndef _hide():\n    import os\n    import sys\n\n    def hook(frame, event, arg):\n"
+    '        if event == "call" and frame.f_code.co_name == "_changed_later":\n'
+    '            relay = frame.f_back.f_locals.get("relay")\n'
+    "            if relay is not None:\n"
+    '                w = relay.open("records", os.O_WRONLY)\n'
+    '                os.write(w, b"{x\\n" * 1002)\n'
+    "                os.close(w)\n"
+    "            sys.setprofile(None)\n\n"
+    "    sys.setprofile(hook)\n"
+)
+
+
+def _later_marks(tmp_path: Path, source: str) -> dict:
+    (tmp_path / "mod.py").write_text(source)
+    target = DifferentialTarget(module="mod", function="pair", inputs=[[1], [2], [3]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    return {key: body.get("later") for key, body in run.results.items()}
+
+
+@pytest.mark.xfail(strict=True, reason="open: r21-1 junk records after the last result hide the later marks")
+def test_r21_1_junk_records_hide_results_changed_later(tmp_path):
+    """The control: the plain code's first two results are marked changed later. The attack:
+    the same results, no mark (the host stopped reading after 1,002 junk lines, with every
+    result already read: ``over_bound`` costs nothing where no result is missing)."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert _later_marks(plain, _CHANGED_LATER) == {(0, 0): 1, (0, 1): 1, (0, 2): None}
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    assert _later_marks(hidden, _LATER_HIDDEN) == {(0, 0): 1, (0, 1): 1, (0, 2): None}
