@@ -153,6 +153,34 @@ def test_r17_18_wrong_fix_keyed_on_caller_lines(tmp_path: Path) -> None:
     _wrong_fix_passes(tmp_path, _STACK_TELL)
 
 
+def _as_nobody_in_a_sandbox(script_text: str, name: str, word: str) -> list[int]:
+    """Run ``script_text`` (it starts a sandbox through agent.sandbox) as user nobody in a fresh
+    directory of its own (pytest's tmp is root's 0700), and the numbers it printed after ``word``."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.security.conftest import AS_A_USER
+
+    root = Path(__file__).resolve().parents[2]
+    tmp_path = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    try:
+        os.chmod(tmp_path, 0o777)
+        script = tmp_path / f"{name}.py"
+        script.write_text(script_text)
+        wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
+        argv = [*wrapper, sys.executable, str(script), str(root), str(tmp_path)]
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+    words = (run.stdout + run.stderr).split()
+    found = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == word]
+    assert found, run.stdout + run.stderr
+    return found
+
+
 _MEMFD_SCRIPT = r'''
 import os, sys, tempfile
 from pathlib import Path
@@ -178,27 +206,7 @@ print("RC", rc, out)
 
 
 def test_r17_9_memfd_pages_past_rlimit_as_normal_user() -> None:
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-
-    from tests.security.conftest import AS_A_USER
-
-    root = Path(__file__).resolve().parents[2]
-    tmp_path = Path(tempfile.mkdtemp(prefix="r17-9-"))  # nobody's to enter (pytest's tmp is root's 0700)
-    os.chmod(tmp_path, 0o777)
-    script = tmp_path / "memfd.py"
-    script.write_text(_MEMFD_SCRIPT)
-    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
-    argv = [*wrapper, sys.executable, str(script), str(root), str(tmp_path)]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    out = run.stdout + run.stderr
-    shutil.rmtree(tmp_path, ignore_errors=True)
-    words = out.split()
-    held = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "HELD"]
-    assert held, out
+    held = _as_nobody_in_a_sandbox(_MEMFD_SCRIPT, "r17-9", "HELD")
     assert held[0] <= 256  # what the sandbox holds stays within its memory cap
 
 
@@ -557,28 +565,9 @@ print("RC", rc, out)
 
 
 def test_r17_37_tmpfs_xattrs_past_the_caps_normal_user() -> None:
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-
     from agent.bwrap import TMP_BYTES
-    from tests.security.conftest import AS_A_USER
 
-    root = Path(__file__).resolve().parents[2]
-    tmp_path = Path(tempfile.mkdtemp(prefix="r17-37-"))  # nobody's to enter (pytest's tmp is root's 0700)
-    os.chmod(tmp_path, 0o777)
-    script = tmp_path / "xattr.py"
-    script.write_text(_XATTR_SCRIPT)
-    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
-    run = subprocess.run(
-        [*wrapper, sys.executable, str(script), str(root), str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
-    shutil.rmtree(tmp_path, ignore_errors=True)
-    words = (run.stdout + run.stderr).split()
-    held = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "HELD"]
-    assert held, run.stdout + run.stderr
+    held = _as_nobody_in_a_sandbox(_XATTR_SCRIPT, "r17-37", "HELD")
     assert held[0] <= TMP_BYTES >> 20  # what /tmp holds stays within its size
 
 
@@ -662,26 +651,7 @@ print("RC", rc, out)
 
 
 def test_r17_42_tmp_inodes_unbounded_normal_user() -> None:
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-
-    from tests.security.conftest import AS_A_USER
-
-    root = Path(__file__).resolve().parents[2]
-    tmp_path = Path(tempfile.mkdtemp(prefix="r17-42-"))  # nobody's to enter (pytest's tmp is root's 0700)
-    os.chmod(tmp_path, 0o777)
-    script = tmp_path / "inodes.py"
-    script.write_text(_INODES_SCRIPT)
-    wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", AS_A_USER, "sh"]
-    argv = [*wrapper, sys.executable, str(script), str(root), str(tmp_path)]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    shutil.rmtree(tmp_path, ignore_errors=True)
-    words = (run.stdout + run.stderr).split()
-    made = [int(words[i + 1]) for i, w in enumerate(words[:-1]) if w == "MADE"]
-    assert made, run.stdout + run.stderr
+    made = _as_nobody_in_a_sandbox(_INODES_SCRIPT, "r17-42", "MADE")
     assert made[0] < 150000  # a 64 MB /tmp holds a bounded number of files (each costs kernel memory)
 
 
