@@ -51,3 +51,70 @@ def test_r21_1_junk_records_hide_results_changed_later(tmp_path):
     hidden = tmp_path / "hidden"
     hidden.mkdir()
     assert _later_marks(hidden, _LATER_HIDDEN) == {(0, 0): 1, (0, 1): 1, (0, 2): None}
+
+
+# A wrong dedupe: the right lists, emptied by a thread of its own 30 s later (r16-14's kind:
+# the runner counts the thread in its finish, and the judge reports it).
+_EMPTIED_BY_A_THREAD = '''import threading
+
+_given = []
+
+
+def _empty_later():
+    import time
+    time.sleep(30)
+    for r in _given:
+        r.clear()
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    if not _given:
+        threading.Thread(target=_empty_later, daemon=True).start()
+    r = list(dict.fromkeys(items))
+    _given.append(r)
+    return r
+'''
+# ... and the process ends as the runner's last reading starts, every result already sent: no
+# ``later`` line, no finish, and the judge checks the threads only ``if got.finished``.
+_ENDED_BEFORE_THE_FINISH = (
+    _EMPTIED_BY_A_THREAD
+    + """
+
+def _quit_before_the_finish():
+    import os
+    import sys
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "_changed_later":
+            os._exit(0)
+
+    sys.setprofile(hook)
+
+
+_quit_before_the_finish()
+"""
+)
+
+
+def _differential_verdict(tmp_path: Path, source: str):
+    from agent import differential
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_dedupe"), tmp_path)
+    (ws.path / "dedupe.py").write_text(source)
+    return differential.judge(ws)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r21-2 a run ending before its finish skips the thread check")
+def test_r21_2_run_ended_before_the_finish_hides_its_threads(tmp_path):
+    """The control: the thread is reported. The attack: same code, the process gone before
+    its finish (results all read): the differential finds nothing to say."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain = _differential_verdict(tmp_path / "a", _EMPTIED_BY_A_THREAD)
+    assert plain is not None and any("thread(s)" in d for d in plain.differ)
+    ended = _differential_verdict(tmp_path / "b", _ENDED_BEFORE_THE_FINISH)
+    assert ended is not None and ended.differ
