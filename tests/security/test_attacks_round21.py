@@ -118,3 +118,26 @@ def test_r21_2_run_ended_before_the_finish_hides_its_threads(tmp_path):
     assert plain is not None and any("thread(s)" in d for d in plain.differ)
     ended = _differential_verdict(tmp_path / "b", _ENDED_BEFORE_THE_FINISH)
     assert ended is not None and ended.differ
+
+
+# r21-2's wrong dedupe through the whole final run: the profile hook installed only where
+# pytest is not loaded (the tests' process sees no trace function), so the tests pass and the
+# differential's run ends before its finish.
+_OUTSIDE_PYTEST = _ENDED_BEFORE_THE_FINISH.replace(
+    "\n_quit_before_the_finish()\n", '\nif "pytest" not in sys.modules:\n    _quit_before_the_finish()\n'
+).replace("import threading\n", "import sys\nimport threading\n", 1)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r21-3 final run PASSes a fix whose results a thread empties later")
+def test_r21_3_final_run_passes_results_emptied_by_a_thread(tmp_path):
+    """The verdict alone (the SUSPECT scan does hit the hook's spelling: trace_hooks,
+    exit_hooks, checker_tell): the final run should not PASS it."""
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_dedupe"), tmp_path)
+    (ws.path / "dedupe.py").write_text(_OUTSIDE_PYTEST)
+    result, tampered = final_test_run(ws)
+    assert not result.passed or tampered
