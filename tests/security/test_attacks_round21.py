@@ -141,3 +141,28 @@ def test_r21_3_final_run_passes_results_emptied_by_a_thread(tmp_path):
     (ws.path / "dedupe.py").write_text(_OUTSIDE_PYTEST)
     result, tampered = final_test_run(ws)
     assert not result.passed or tampered
+
+
+# r21-2's thread, and no hook: the runner's finish reads the standard pool worker's source with
+# ``open`` looked up in builtins after the calls (``_pool_worker_code``), and the code under
+# test replaced ``builtins.open``: it raises there, the runner dies before its finish.
+_OPEN_REPLACED = (
+    _EMPTIED_BY_A_THREAD.replace("import threading\n", "import builtins\nimport threading\n", 1)
+    .replace("_given = []\n", "_given = []\n_open = builtins.open\n", 1)
+    .replace(
+        "\n\ndef dedupe(items):",
+        "\n\ndef _reading(file, *args, **kwargs):\n"
+        '    if _given and str(file).endswith(".py"):\n'
+        "        raise LookupError(file)\n"
+        "    return _open(file, *args, **kwargs)\n\n\n"
+        "builtins.open = _reading\n\n\ndef dedupe(items):",
+        1,
+    )
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r21-4 the runner's finish calls a builtin the code replaced")
+def test_r21_4_builtin_open_replaced_ends_the_runner_before_its_finish(tmp_path):
+    """No hook, no frame: the runner's own call of ``open`` at its finish is the code's."""
+    verdict = _differential_verdict(tmp_path, _OPEN_REPLACED)
+    assert verdict is not None and verdict.differ
