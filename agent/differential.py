@@ -971,6 +971,10 @@ def judge(ws: Workspace) -> Verdict | None:
             )
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
+    if not got.finished and not got.timed_out and not differ:
+        # Its last checks (results changed later, threads left running) come after the calls:
+        # a run that ended before its finish said nothing of them (round 21 r21-2).
+        differ[-2 - len(calls)] = "the run ended before its finish (its checks after the calls unread)"
     if got.finished and got.threads > ref.threads:
         # Left running, they can change what any caller holds after the runner's last reading.
         differ[-1 - len(calls)] = (

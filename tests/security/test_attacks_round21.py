@@ -108,7 +108,6 @@ def _differential_verdict(tmp_path: Path, source: str):
     return differential.judge(ws)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r21-2 a run ending before its finish skips the thread check")
 def test_r21_2_run_ended_before_the_finish_hides_its_threads(tmp_path):
     """The control: the thread is reported. The attack: same code, the process gone before
     its finish (results all read): the differential finds nothing to say."""
@@ -128,7 +127,6 @@ _OUTSIDE_PYTEST = _ENDED_BEFORE_THE_FINISH.replace(
 ).replace("import threading\n", "import sys\nimport threading\n", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r21-3 final run PASSes a fix whose results a thread empties later")
 def test_r21_3_final_run_passes_results_emptied_by_a_thread(tmp_path):
     """The verdict alone (the SUSPECT scan does hit the hook's spelling: trace_hooks,
     exit_hooks, checker_tell): the final run should not PASS it."""
