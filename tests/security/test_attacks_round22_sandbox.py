@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 
 from tests.security.conftest import AS_NOBODY, NOBODY, memory_cgroup, printed_result, run_as
 from tests.security.test_attacks_round19_sandbox import _DRIVER, _workspace
+from tests.security.test_sandbox_attacks_round8 import PYTHON_AS_NOBODY
+from tests.security.test_sandbox_attacks_round9 import HOST_TO_KILL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -178,3 +181,100 @@ def test_r22s_2_file_locks_hold_memory_past_every_cap(user, cap_mb):
     taken, held_mb, run = _locks_held(user)
     assert taken == 800_000 or "LOCKS" not in run, run  # every lock was granted
     assert held_mb <= cap_mb, f"{taken} locks held {held_mb} MB of slab past the sandbox's {cap_mb} MB: {run}"
+
+
+# r22s-3: a normal user's sandbox without a subordinate uid (REPO_AGENT_SUBUIDS=0, or no range
+# in /etc/subuid) outlives a killed repo-agent. There pid 1 (the launcher) runs as the tests'
+# own uid, dumpable, and ends with repo-agent two ways: bwrap's parent-death signal (bwrap
+# dies with repo-agent, pid 1 with bwrap) and its thread watching the host's end of a pipe.
+# The tests (no Yama, ``ptrace`` not in the filter) reopen that pipe for writing through
+# /proc/1/fd (its watch never sees EOF), seize pid 1's main thread and make it call
+# prctl(PR_SET_PDEATHSIG, 0) at the syscall instruction it waits behind, then let it go on
+# waiting. repo-agent killed (OOM, Ctrl-\, a crashed worker), the sandbox lives on unwatched
+# (sbx9-10's orphan, closed only where a subuid keeper ends what is left). The control: the
+# pipe held alone, the sandbox still dies with bwrap.
+_HOLD_ALIVE = r"""
+import ctypes, os, sys, time
+held = []
+for f in os.listdir("/proc/1/fd"):
+    if int(f) > 2 and os.readlink("/proc/1/fd/" + f).startswith("pipe:"):
+        try:
+            held.append(os.open("/proc/1/fd/" + f, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+"""
+_NO_PDEATHSIG = r"""
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+libc.ptrace.restype = ctypes.c_long
+class Regs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_ulonglong) for n in (
+        "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss"
+        " fs_base gs_base ds es fs gs").split()]
+def pt(req, data=None):
+    if libc.ptrace(req, 1, None, data) < 0:
+        raise OSError(ctypes.get_errno(), "ptrace %d" % req)
+pt(0x4206)  # PTRACE_SEIZE
+pt(0x4207)  # PTRACE_INTERRUPT: stopped in its waitpid
+os.waitpid(1, 0x40000000)
+saved, r = Regs(), Regs()
+pt(12, ctypes.byref(saved))  # PTRACE_GETREGS
+ctypes.memmove(ctypes.byref(r), ctypes.byref(saved), ctypes.sizeof(r))
+r.rip, r.rax, r.rdi, r.rsi, r.orig_rax = saved.rip - 2, 157, 1, 0, 2**64 - 1  # prctl(PR_SET_PDEATHSIG, 0)
+pt(13, ctypes.byref(r))  # PTRACE_SETREGS
+pt(9)  # PTRACE_SINGLESTEP over the syscall instruction
+os.waitpid(1, 0x40000000)
+pt(13, ctypes.byref(saved))  # back into its waitpid
+pt(0x11)  # PTRACE_DETACH
+"""
+_BEAT = r"""
+n = 0
+while n < 600:
+    with open(os.path.join(sys.argv[1], "beat"), "w") as f:  # a directory bound in from the host's
+        f.write(str(n))
+    n += 1
+    time.sleep(0.05)
+"""
+
+
+def _beats_after_the_host_is_killed(code: str) -> bool:
+    """Whether the sandbox of a normal user without a subordinate uid, running ``code``, still
+    writes its beat 1.5 s after repo-agent was killed with SIGKILL."""
+    ws = Path(tempfile.mkdtemp(prefix="r22s-3-"))
+    os.chown(ws, NOBODY, NOBODY)
+    env = {**os.environ, "REPO_AGENT_SUBUIDS": "0"}
+    host = subprocess.Popen([*PYTHON_AS_NOBODY, "-c", HOST_TO_KILL, str(REPO), str(ws), code], cwd="/", env=env)
+    try:
+        beat = ws / "sig" / "beat"
+        deadline = time.monotonic() + 60
+        while not (beat.is_file() and (ws / "host.pid").is_file()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert beat.is_file(), "the sandbox never started"
+        os.kill(int((ws / "host.pid").read_text()), 9)  # repo-agent dies
+        host.wait(timeout=30)
+        time.sleep(1.5)  # its sandbox had that long to go with it
+        before = beat.stat().st_mtime_ns
+        time.sleep(0.5)
+        return beat.stat().st_mtime_ns != before
+    finally:
+        for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+            try:
+                if str(ws).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(int(pid), 9)  # what this test started
+            except OSError:
+                pass
+        if host.poll() is None:
+            host.kill()
+        subprocess.run(["rm", "-rf", str(ws)], check=False)
+
+
+def test_r22s_3_control_a_held_pipe_alone_dies_with_bwrap():
+    assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _BEAT)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-3 without a subuid the tests ptrace pid 1 to clear its parent-death signal and outlive a killed repo-agent",
+)
+def test_r22s_3_sandbox_outlives_a_killed_host_without_a_subuid():
+    assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _NO_PDEATHSIG + _BEAT), "the sandbox still runs"
