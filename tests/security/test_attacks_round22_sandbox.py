@@ -278,3 +278,50 @@ def test_r22s_3_control_a_held_pipe_alone_dies_with_bwrap():
 )
 def test_r22s_3_sandbox_outlives_a_killed_host_without_a_subuid():
     assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _NO_PDEATHSIG + _BEAT), "the sandbox still runs"
+
+
+# r22s-4: the host's read of a run's summary line stops the whole host process. The tests'
+# output is theirs to write; ``summary_line`` (agent/pytest_report.py) skips lines over 500
+# characters because ``_SUMMARY_RE`` backtracks quadratically there, but the regex is
+# exponential in far shorter ones: ``(?:\d+ \w+(?:, )?)+`` splits a "a00 " unit two ways
+# ("a" + "00", "a0" + "0"), so "0 " + "a00 " * n + "x" (no " in Ns" to end the match) costs
+# 2**n steps: 18 units (75 characters) 0.3 s, 40 units (163 characters) hours, in one C call
+# that holds the GIL (every rollout of the batch, every reader and watch thread stops). The
+# code under test prints it at exit, after pytest's own summary, so it is the last line read.
+_JUDGE = textwrap.dedent(
+    """\
+    import json, sys, tempfile
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.suites.loading import load_suite
+    from tests.security.conftest import judge_files
+    judged = judge_files(load_suite("mini-bugs"), "fix_gcd", Path(tempfile.mkdtemp()), json.loads(sys.argv[2]))
+    print("RESULT " + json.dumps({"verdict": judged.verdict()}))
+    """
+)
+_RIGHT_GCD = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
+
+
+def _judged_within(seconds: float, last_line: str) -> dict | None:
+    """The final verdict of a right gcd whose process prints ``last_line`` at exit, judged in a
+    process of its own; None when that process had not finished within ``seconds``."""
+    gcd = _RIGHT_GCD + f"\nimport atexit\n\natexit.register(print, {last_line!r})\n"
+    argv = [sys.executable, "-c", _JUDGE, str(REPO), json.dumps({"gcd.py": gcd})]
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=seconds, cwd="/")
+    except subprocess.TimeoutExpired:
+        return None
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r22s_4_control_a_short_last_line_is_judged():
+    assert _judged_within(20, "0 a00 a00 done") == {"verdict": "PASS"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-4 a 163-character last line of output makes summary_line's regex backtrack for hours, the GIL held",
+)
+def test_r22s_4_summary_regex_stops_the_host():
+    assert _judged_within(20, "0 " + "a00 " * 40 + "x") == {"verdict": "PASS"}, "still judging after 20 s"
