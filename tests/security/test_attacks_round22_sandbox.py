@@ -14,6 +14,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -306,7 +307,11 @@ def _judged_within(seconds: float, last_line: str) -> dict | None:
     """The final verdict of a right gcd whose process prints ``last_line`` at exit, judged in a
     process of its own; None when that process had not finished within ``seconds``."""
     gcd = _RIGHT_GCD + f"\nimport atexit\n\natexit.register(print, {last_line!r})\n"
-    argv = [sys.executable, "-c", _JUDGE, str(REPO), json.dumps({"gcd.py": gcd})]
+    return _printed_within(seconds, [sys.executable, "-c", _JUDGE, str(REPO), json.dumps({"gcd.py": gcd})])
+
+
+def _printed_within(seconds: float, argv: list[str]) -> Any:
+    """What ``argv`` printed after ``RESULT``; None when it had not finished within ``seconds``."""
     try:
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=seconds, cwd="/")
     except subprocess.TimeoutExpired:
@@ -368,13 +373,7 @@ _DEEP_STRINGS = _PLAIN_F + textwrap.dedent(
 def _calls_answered_within(seconds: float, source: str) -> list | None:
     """The differential's results for ``f(1)``, ``f(2)`` of a module ``source``, read in a process
     of its own; None when that process had not finished within ``seconds``."""
-    argv = [sys.executable, "-c", _DIFFERENTIAL, str(REPO), source]
-    try:
-        cp = subprocess.run(argv, capture_output=True, text=True, timeout=seconds, cwd="/")
-    except subprocess.TimeoutExpired:
-        return None
-    assert cp.returncode == 0, cp.stderr[-2000:]
-    return printed_result(cp.stdout)
+    return _printed_within(seconds, [sys.executable, "-c", _DIFFERENTIAL, str(REPO), source])
 
 
 def test_r22s_5_control_the_calls_are_read():
