@@ -94,3 +94,44 @@ def test_r22v_1_finish_stalled_by_replaced_open_passes_with_no_suspect_hit(tmp_p
     assert plain is not None and any("thread(s)" in d for d in plain.differ)
     hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _SLEEPS_IN_THE_FINISH})
     assert not passed or hits
+
+
+# A wrong dedupe: each call empties the list the call before it returned (its caller's
+# answer, r16-13's kind: the runner's ``later`` reading marks it).
+_EMPTIES_THE_LAST = '''_first = []
+_later = []
+_started = []
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    r = list(dict.fromkeys(items))
+    while _later:
+        _later.pop().clear()
+    _first.clear()
+    if _started:
+        _later.append(r)
+    else:
+        _first.append(r)
+        _started.append(r)
+    return r
+'''
+# ... and the first result, once, padded with 500,000 Nones at the second call: the ``later``
+# reading (``_changed_later``) reads the results in order within one bound of nodes, and a
+# result past it ends the reading (``break``) before any mark: neither the padded first list
+# nor any emptied one after it is marked.
+_PADS_THE_FIRST = _EMPTIES_THE_LAST.replace(
+    "    _first.clear()\n", "    for old in _first:\n        old.extend([None] * 500_000)\n    _first.clear()\n", 1
+)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r22v-2 a first result grown past the later reading's bound hides every later change"
+)
+def test_r22v_2_first_result_past_the_later_bound_hides_emptied_results(tmp_path):
+    """The control: the emptied results are marked changed later. The attack: the same wrong
+    fix PASSes the final run, with no SUSPECT hit."""
+    plain = _differential_verdict(_dir(tmp_path, "a"), "fix_dedupe", {"dedupe.py": _EMPTIES_THE_LAST})
+    assert plain is not None and any("later code changed" in d for d in plain.differ)
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _PADS_THE_FIRST})
+    assert not passed or hits
