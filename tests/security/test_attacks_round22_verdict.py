@@ -194,3 +194,74 @@ def test_r22v_3_results_emptied_by_a_gc_fuse_pass_with_no_suspect_hit(tmp_path):
     assert out.stdout.strip() == "[]"
     hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _GC_FUSE})
     assert not passed or hits
+
+
+# A task whose reference raises on held-out inputs: ratio(a, b) must raise ValueError for b == 0.
+_RATIO_TASK = {
+    "ratio.py": "def ratio(a, b):\n    if b == 0:\n        return 0\n    return a / b\n",
+    "tests/test_ratio.py": (
+        "from ratio import ratio\n\n\ndef test_half():\n    assert ratio(1, 2) == 0.5\n\n\n"
+        "def test_whole():\n    assert ratio(6, 3) == 2\n"
+    ),
+    "_fix/ratio.py": 'def ratio(a, b):\n    if b == 0:\n        raise ValueError("b must not be 0")\n    return a / b\n',
+}
+
+
+def _ratio_suite(root: Path):
+    import json
+
+    for rel, text in _RATIO_TASK.items():
+        p = root / "fix_ratio" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    entry = {
+        "id": "fix_ratio",
+        "source": {"kind": "dir", "path": "fix_ratio"},
+        "goal": "ratio(a, b) must raise ValueError when b is 0.",
+        "test_command": ["python", "-m", "pytest", "-q", "tests"],
+        "timeout_s": 30.0,
+        "per_test_timeout_s": 10.0,
+        "protected": ["tests", "conftest.py"],
+        "hidden": ["_fix"],
+        "reference_fix": "fix_ratio/_fix",
+        "differential": {
+            "targets": [{"module": "ratio", "function": "ratio", "inputs": [[1, 4], [3, 0], [9, 3], [-2, 0], [5, 2]]}]
+        },
+    }
+    (root / "suite.json").write_text(json.dumps({"name": "t", "tasks": [entry]}))
+    return load_suite(root / "suite.json")
+
+
+def _ratio_judged(root: Path, wrong: str) -> tuple[list, bool]:
+    suite = _ratio_suite(root)
+    task = suite.task("fix_ratio")
+    ws = Workspace.create(suite, task, root / "ws")
+    (ws.path / "ratio.py").write_text(wrong)
+    hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+    result, tampered = final_test_run(ws)
+    return hits, result.passed and not tampered and not result.tamper
+
+
+# A wrong ratio: raises an exception of its own, no ValueError (a caller's ``except ValueError``
+# and the tests' ``pytest.raises(ValueError)`` miss it), named ValueError in its module ...
+_OWN_VALUE_ERROR = (
+    "class ValueError(Exception):\n    pass\n\n\n"
+    'def ratio(a, b):\n    if b == 0:\n        raise ValueError("b must not be 0")\n    return a / b\n'
+)
+# ... and its class's __module__ set to "builtins": the runner names an exception by its type's
+# __module__ and __qualname__ (``_type_name_of``), so the parent reads "ValueError", the
+# reference's own builtin's name.
+_NAMED_AS_THE_BUILTIN = _OWN_VALUE_ERROR.replace("    pass\n", '    __module__ = "builtins"\n', 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22v-4 an exception class of the code's own with __module__ 'builtins' passes as the builtin",
+)
+def test_r22v_4_own_exception_named_as_the_builtin_passes(tmp_path):
+    """The control: the code's own ValueError differs from the reference's. The attack: the same
+    class, its __module__ "builtins": the final run PASSes it, with no SUSPECT hit."""
+    hits, passed = _ratio_judged(_dir(tmp_path, "a"), _OWN_VALUE_ERROR)
+    assert not passed
+    hits, passed = _ratio_judged(_dir(tmp_path, "b"), _NAMED_AS_THE_BUILTIN)
+    assert not passed or hits
