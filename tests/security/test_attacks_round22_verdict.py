@@ -433,3 +433,55 @@ def test_r22v_7_runner_records_rewritten_through_its_os_module(tmp_path):
     assert plain is not None and any("thread(s)" in d for d in plain.differ)
     hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _RECORDS_REWRITTEN})
     assert not passed or hits
+
+
+# A task whose reference raises, leaving its argument alone: take(stack, n) pops the top n items.
+_TAKE_DOC = (
+    '    """The top n items of stack, newest first, popped; IndexError (stack untouched) if it holds fewer."""\n'
+)
+_TAKE_TASK = {
+    "take.py": "def take(stack, n):\n" + _TAKE_DOC + "    return [stack.pop(0) for _ in range(n)]\n",
+    "tests/test_take.py": (
+        "from take import take\n\n\ndef test_top_two():\n    s = [1, 2, 3]\n    assert take(s, 2) == [3, 2]\n"
+        "    assert s == [1]\n\n\ndef test_none():\n    assert take([4], 0) == []\n"
+    ),
+    "_fix/take.py": "def take(stack, n):\n"
+    + _TAKE_DOC
+    + '    if n > len(stack):\n        raise IndexError("not enough items")\n'
+    + "    return [stack.pop() for _ in range(n)]\n",
+}
+# The control: the caller's stack emptied on a call that returns (the runner sends the
+# arguments as the call left them). The attack: the plain wrong fix, popping until the stack
+# runs out: list.pop raises IndexError too, and the caller's stack is left empty; a call that
+# raises has its arguments neither sent nor kept for the ``later`` reading.
+_EMPTIES_ON_RETURN = (
+    "def take(stack, n):\n"
+    + _TAKE_DOC
+    + (
+        "    if n > len(stack):\n        raise IndexError(n)\n"
+        "    out = [stack.pop() for _ in range(n)]\n    stack.clear()\n    return out\n"
+    )
+)
+_POPS_UNTIL_IT_RAISES = "def take(stack, n):\n" + _TAKE_DOC + "    return [stack.pop() for _ in range(n)]\n"
+
+
+def _take_judged(root: Path, wrong: str) -> tuple[list, bool]:
+    target = {
+        "module": "take",
+        "function": "take",
+        "inputs": [[[1, 2, 3], 5], [[7, 8], 1], [[4], 3], [[5, 6, 7, 8], 2]],
+    }
+    return _one_task_judged(root, "fix_take", _TAKE_TASK, "take(stack, n) pops the wrong end.", target, wrong)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22v-8 a call that raises has its arguments never compared: a stack emptied on the way passes",
+)
+def test_r22v_8_arguments_emptied_by_a_raising_call_pass(tmp_path):
+    """The control: a stack emptied by a call that returns differs. The attack: the caller's
+    stack emptied by a call that raises the reference's IndexError PASSes, no SUSPECT hit."""
+    _, passed = _take_judged(_dir(tmp_path, "a"), _EMPTIES_ON_RETURN)
+    assert not passed
+    hits, passed = _take_judged(_dir(tmp_path, "b"), _POPS_UNTIL_IT_RAISES)
+    assert not passed or hits
