@@ -485,3 +485,42 @@ def test_r22v_8_arguments_emptied_by_a_raising_call_pass(tmp_path):
     assert not passed
     hits, passed = _take_judged(_dir(tmp_path, "b"), _POPS_UNTIL_IT_RAISES)
     assert not passed or hits
+
+
+# A wrong dedupe: a memo on the argument's identity (the list object itself kept, so its id is
+# never reused), answering a caller who changed its list in place and asks again with the old
+# answer. The runner hands every call a fresh copy of its arguments: the same list never comes
+# twice, and no compared call meets the memo.
+_MEMO_ON_THE_LIST_ITSELF = '''_seen = {}
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    known = _seen.get(id(items))
+    if known is not None and known[0] is items:
+        return list(known[1])
+    r = list(dict.fromkeys(items))
+    _seen[id(items)] = (items, r)
+    return list(r)
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r22v-9 a memo on the argument list's identity: the runner never passes one list twice"
+)
+def test_r22v_9_memo_on_the_argument_identity_passes(tmp_path):
+    """The control: a caller that appends to its list and asks again gets the stale answer.
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    import importlib.util
+
+    (tmp_path / "memo_dedupe.py").write_text(_MEMO_ON_THE_LIST_ITSELF)
+    spec = importlib.util.spec_from_file_location("memo_dedupe", tmp_path / "memo_dedupe.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    xs = [1, 1]
+    assert mod.dedupe(xs) == [1]
+    xs.append(2)
+    assert mod.dedupe(xs) == [1]  # stale: the right answer is [1, 2]
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _MEMO_ON_THE_LIST_ITSELF})
+    assert not passed or hits
