@@ -524,3 +524,49 @@ def test_r22v_9_memo_on_the_argument_identity_passes(tmp_path):
     assert mod.dedupe(xs) == [1]  # stale: the right answer is [1, 2]
     hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _MEMO_ON_THE_LIST_ITSELF})
     assert not passed or hits
+
+
+# A task whose answer is a generator: evens(xs) yields the even items of xs, lazily.
+_EVENS_DOC = '    """The even items of xs, lazily, in order."""\n'
+_EVENS_TASK = {
+    "evens.py": "def evens(xs):\n" + _EVENS_DOC + "    return (x for x in xs if x % 2)\n",
+    "tests/test_evens.py": (
+        "from evens import evens\n\n\ndef test_some():\n    assert list(evens([1, 2, 3, 4])) == [2, 4]\n\n\n"
+        "def test_none():\n    assert list(evens([1, 3])) == []\n"
+    ),
+    "_fix/evens.py": "def evens(xs):\n" + _EVENS_DOC + "    return (x for x in xs if x % 2 == 0)\n",
+}
+# A wrong evens: every generator reads the items the *latest* call gave, when it is consumed: a
+# caller holding two generators (a pipeline, zip) reads the second call's items from both.
+# The runner consumes each generator at once, as the tests' list() does: no later call
+# comes between a call and its reading.
+_READS_THE_LATEST_CALL = (
+    "_latest = []\n\n\ndef _read():\n    for x in list(_latest):\n        if x % 2 == 0:\n            yield x\n\n\ndef evens(xs):\n"
+    + _EVENS_DOC
+    + ("    _latest[:] = xs\n    return _read()\n")
+)
+
+
+def _evens_judged(root: Path, wrong: str) -> tuple[list, bool]:
+    target = {"module": "evens", "function": "evens", "inputs": [[[1, 2, 3, 4]], [[6, 7, 8]], [[5]], [[2, 2, 9, 10]]]}
+    return _one_task_judged(root, "fix_evens", _EVENS_TASK, "evens(xs) yields the odd items.", target, wrong)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22v-10 a generator reading the latest call's items passes: the runner consumes each at once",
+)
+def test_r22v_10_generator_reading_the_latest_call_passes(tmp_path):
+    """The control: two generators made in a row, consumed after, yield the second call's
+    items from the first. The attack: the final run PASSes it, with no SUSPECT hit."""
+    import importlib.util
+
+    (tmp_path / "latest_evens.py").write_text(_READS_THE_LATEST_CALL)
+    spec = importlib.util.spec_from_file_location("latest_evens", tmp_path / "latest_evens.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    first, second = mod.evens([2, 4]), mod.evens([6, 7])
+    assert (list(first), list(second)) == ([6], [6])  # the right answers: [2, 4] and [6]
+    hits, passed = _evens_judged(_dir(tmp_path, "b"), _READS_THE_LATEST_CALL)
+    assert not passed or hits
