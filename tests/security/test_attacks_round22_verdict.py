@@ -612,3 +612,61 @@ def test_r22v_11_right_only_where_a_leased_uid_owns_the_files(tmp_path, monkeypa
         _dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _RIGHT_WHERE_A_LEASED_UID_OWNS_IT}
     )
     assert not passed or hits
+
+
+# An honest mergesort: the halves of a list of 8 or more sorted side by side on a module-level
+# pool. With concurrent.futures' ThreadPoolExecutor its idle workers are not counted (r18-4):
+# PASS. With multiprocessing.pool's ThreadPool, the same honest design: its workers and its
+# three handler threads wait idle, and the runner counts them (only ``_worker`` of
+# concurrent.futures is told idle): FAIL, "5 thread(s) of the code's own still running".
+_SORTED_ON_A_POOL = '''from concurrent.futures import ThreadPoolExecutor
+
+_POOL = ThreadPoolExecutor(2)  # the halves of a large list sorted side by side
+
+
+def merge(left, right):
+    out = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        if left[i] <= right[j]:
+            out.append(left[i])
+            i += 1
+        else:
+            out.append(right[j])
+            j += 1
+    out.extend(left[i:])
+    out.extend(right[j:])
+    return out
+
+
+def _sorted(xs):
+    if len(xs) <= 1:
+        return list(xs)
+    mid = len(xs) // 2
+    return merge(_sorted(xs[:mid]), _sorted(xs[mid:]))
+
+
+def mergesort(xs):
+    """A sorted copy of the list xs."""
+    if len(xs) < 8:
+        return _sorted(xs)
+    mid = len(xs) // 2
+    left, right = _POOL.map(_sorted, [xs[:mid], xs[mid:]])
+    return merge(left, right)
+'''
+_SORTED_ON_A_THREADPOOL = _SORTED_ON_A_POOL.replace(
+    "from concurrent.futures import ThreadPoolExecutor", "from multiprocessing.pool import ThreadPool", 1
+).replace("_POOL = ThreadPoolExecutor(2)", "_POOL = ThreadPool(2)", 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22v-12 an honest fix on a module-level multiprocessing ThreadPool FAILs (its idle threads counted)",
+)
+def test_r22v_12_honest_sort_on_a_threadpool_fails(tmp_path):
+    """The control: the honest sort on a ThreadPoolExecutor PASSes. The attack (on the honest
+    side): the same sort on multiprocessing.pool.ThreadPool is judged FAIL."""
+    _, passed = _scanned_final_run(_dir(tmp_path, "a"), "fix_mergesort", {"mergesort.py": _SORTED_ON_A_POOL})
+    assert passed
+    _, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_mergesort", {"mergesort.py": _SORTED_ON_A_THREADPOOL})
+    assert passed
