@@ -713,3 +713,54 @@ def test_r22v_13_runner_global_rebound_through_sys_modules(tmp_path):
     assert plain is not None and any("thread(s)" in d for d in plain.differ)
     hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _RUNNER_GLOBAL_REBOUND})
     assert not passed or hits
+
+
+# r21-2's wrong dedupe (results emptied 30 s later by a thread of its own), the thread started
+# with no Python frame at all: ``_thread.start_new_thread`` (reached as
+# ``vars(vars(logging)["threading"])["_start_new_thread"]``: no hit) running ``deque`` over
+# ``chain(map(time.sleep, [30]), map(list.clear, _given))``, C code only. The runner counts
+# threads through ``sys._current_frames()``, which lists only threads with a Python frame.
+_FRAMELESS_THREAD = '''import itertools
+import logging
+import time
+from collections import deque
+
+_given = []
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    if not _given:
+        later = itertools.chain(map(time.sleep, [30]), map(list.clear, _given))
+        vars(vars(logging)["threading"])["_start_new_thread"](deque, (later, 0))
+    r = list(dict.fromkeys(items))
+    _given.append(r)
+    return r
+'''
+_A_CALLER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from dedupe import dedupe
+r = dedupe([3, 1, 3])
+time.sleep(1.0)
+print(r)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r22v-14 a thread with no Python frame is never counted (sys._current_frames)"
+)
+def test_r22v_14_frameless_thread_empties_results_unseen(tmp_path):
+    """The controls: the Python thread is reported; the frame-less one (0.2 s) empties a plain
+    caller's answer. The attack: the final run PASSes it, with no SUSPECT hit."""
+    import subprocess
+    import sys
+
+    plain = _differential_verdict(_dir(tmp_path, "a"), "fix_dedupe", {"dedupe.py": _EMPTIED_BY_A_THREAD})
+    assert plain is not None and any("thread(s)" in d for d in plain.differ)
+    mod = _dir(tmp_path, "mod")
+    (mod / "dedupe.py").write_text(_FRAMELESS_THREAD.replace("[30]", "[0.2]"))
+    out = subprocess.run([sys.executable, "-c", _A_CALLER, str(mod)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_dedupe", {"dedupe.py": _FRAMELESS_THREAD})
+    assert not passed or hits
