@@ -77,6 +77,10 @@ class CallRun:
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
     over_bound: bool = False  # records past what this process reads of a run were left unread
+    # The host stopped reading before the records' end (agent/record_budget.py's bounds on junk
+    # lines, or the stream's byte cap): of what came after, only the newest finish was read,
+    # a line code under test can write too. Never an honest run's: a difference (r21-1).
+    reading_stopped: bool = False
     threads: int = 0  # Python threads of the code's own still running after its last call
 
 
@@ -217,6 +221,7 @@ def run_calls(
             raise DifferentialError(f"the differential runner could not start: {exc}") from exc
     out = _read_records(run.records)
     out.timed_out, out.output = run.timed_out, run.output[-2000:]
+    out.reading_stopped = out.reading_stopped or run.records_written > len(run.records)  # past MAX_STREAM_BYTES
     return out
 
 
@@ -256,7 +261,9 @@ def _read_records(data: bytes) -> CallRun:
             if type(rec.get("s")) is float and rec["s"] >= 0:
                 out.seconds = rec["s"]
             if type(rec.get("threads")) is int and rec["threads"] > 0:
-                out.threads = min(rec["threads"], 10_000)
+                out.threads = max(out.threads, min(rec["threads"], 10_000))
+            if type(rec.get("later")) is list:
+                _mark_later(out, rec["later"])
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
         elif kind == "import_error" and type(rec.get("t")) is int:
@@ -264,12 +271,19 @@ def _read_records(data: bytes) -> CallRun:
             out.import_errors.setdefault(rec["t"], error[:200] if type(error) is str else "")
         elif kind == "result" and type(rec.get("t")) is int and type(rec.get("i")) is int:
             _keep(out, (rec["t"], rec["i"]), {k: v for k, v in rec.items() if k not in ("k", "t", "i")})
-        elif kind == "later" and type(rec.get("t")) is int and type(rec.get("i")) is int:
-            key = (rec["t"], rec["i"])
-            if "v" in out.results.get(key, {}):
-                out.results[key] = {**out.results[key], "later": 1}
-    out.over_bound = budget.over
+    out.over_bound, out.reading_stopped = budget.over, budget.stopped
     return out
+
+
+def _mark_later(out: CallRun, later: list[Any]) -> None:
+    """A finish's ``later`` marks, on the results read before it (a mark of any finish is
+    kept: another line cannot take one back). A mark of no result read makes up nothing."""
+    for mark in later:
+        if type(mark) is list and len(mark) == 2 and type(mark[0]) is int and type(mark[1]) is int:
+            key = (mark[0], mark[1])
+            got = out.results.get(key)
+            if got is not None and "v" in got and "later" not in got:
+                out.results[key] = {**got, "later": 1}
 
 
 def _keep(out: CallRun, key: Key, body: dict[str, Any]) -> None:
@@ -971,16 +985,33 @@ def judge(ws: Workspace) -> Verdict | None:
             )
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
-    if not got.finished and not got.timed_out and not differ:
+    for n, why in enumerate(run_differences(got, ref.threads, bool(differ))):
+        differ[-1 - len(calls) - n] = why
+    return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
+
+
+def run_differences(got: CallRun, ref_threads: int, calls_differ: bool) -> list[str]:
+    """What the rollout's run says against it past its calls' answers (``calls_differ``: some
+    call already differs). A run whose records all came and were read says nothing here,
+    however big its results (past the run's bound, a result unread is its call's "no result")."""
+    out = []
+    if not got.finished and not got.timed_out and not calls_differ:
         # Its last checks (results changed later, threads left running) come after the calls:
         # a run that ended before its finish said nothing of them (round 21 r21-2).
-        differ[-2 - len(calls)] = "the run ended before its finish (its checks after the calls unread)"
-    if got.finished and got.threads > ref.threads:
+        out.append("the run ended before its finish (its checks after the calls unread)")
+    if got.reading_stopped:
+        # The bound that closes r21-1's class: whatever stops the host reading (junk lines past
+        # BAD_LINES_MAX or PAST_LINES_MAX, the stream past MAX_STREAM_BYTES) leaves unread all
+        # but the newest finish, a line the code under test can write as well as the runner:
+        # the run's doing, never an honest run's (the runner writes no junk, and an honest run
+        # past the run's bound has its calls' results unread, which differ on their own).
+        out.append("its records went past what the host reads of them (the rest unread)")
+    if got.finished and got.threads > ref_threads:
         # Left running, they can change what any caller holds after the runner's last reading.
-        differ[-1 - len(calls)] = (
-            f"{got.threads} thread(s) of the code's own still running after its calls (the reference's: {ref.threads})"
+        out.append(
+            f"{got.threads} thread(s) of the code's own still running after its calls (the reference's: {ref_threads})"
         )
-    return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
+    return out
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,17 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "v", "same": 1}         ... v is (or holds) one of the call's own arguments
     {"k": "result", "t", "i", "v", "shared": 1}       ... v holds a list/set/dict an earlier call's caller holds
-    {"k": "later", "t", "i"}                         what call i returned, or left of its arguments,
-                                                     changed after (read at the process's last call)
     ({"self": 1} in a script's list: that method returned the script's object itself)
-    {"k": "finish", "s", "threads"}                  the seconds its answered calls took, the
-                                                     Python threads besides its own still running
+    {"k": "finish", "s", "threads", "later"}         the seconds its answered calls took, the
+                                                     Python threads besides its own still running,
+                                                     the calls [t, i] whose result, or what they
+                                                     left of their arguments, changed after (read
+                                                     at the process's last call)
+
+The checks after the calls travel in the finish, the one line the host reads past any bound
+on its reading (agent/record_budget.py): junk the code under test writes to the pipe after its
+last result cannot leave them unread while the finish is read (round 21 r21-1: 1,002 junk
+lines hid ``later`` lines of their own).
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
@@ -833,8 +839,7 @@ def main() -> None:
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
-    for ti, i in _changed_later(returned_here):
-        send({"k": "later", "t": ti, "i": i})
+    later = [[ti, i] for ti, i in _changed_later(returned_here)]
     # Threads of the code's own still running now can change what callers hold after any
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).
@@ -842,7 +847,7 @@ def main() -> None:
     # honest module-level pool): it runs nothing until something puts work in that queue, and
     # what could (another thread) is counted itself (``_idle_pool_worker``).
     running = [f for f in current_frames().values() if not _idle_pool_worker(f)]
-    send({"k": "finish", "s": spent[0], "threads": len(running) - 1})
+    send({"k": "finish", "s": spent[0], "threads": len(running) - 1, "later": later})
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()  # buffered as in a plain run: what the calls printed is kept

@@ -146,17 +146,18 @@ def test_threads_left_running_are_read_from_the_finish() -> None:
     assert differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in bogus)).threads == 0
 
 
-def test_a_later_record_is_merged_into_its_call_only() -> None:
+def test_a_later_mark_of_the_finish_is_merged_into_its_call_only() -> None:
     lines = [
         {"k": "hello"},
         {"k": "result", "t": 0, "i": 0, "v": {"list": [1]}},
-        {"k": "later", "t": 0, "i": 0},
-        {"k": "later", "t": 0, "i": 5},  # no such call: nothing made up
-        {"k": "finish", "s": 0.1},
+        {"k": "result", "t": 0, "i": 1, "v": {"list": [2]}},
+        # (0, 5): no such call, nothing made up; the rest no mark at all
+        {"k": "finish", "s": 0.1, "later": [[0, 0], [0, 5], "0", [0], [0, "1"]]},
+        {"k": "finish", "s": 0.1, "later": []},  # a second finish takes no mark back
     ]
     run = differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
-    assert run.results == {(0, 0): {"v": {"list": [1]}, "later": 1}}
-    assert not run.conflicts
+    assert run.results == {(0, 0): {"v": {"list": [1]}, "later": 1}, (0, 1): {"v": {"list": [2]}}}
+    assert not run.conflicts and run.finished
 
 
 def test_a_method_answering_where_the_reference_returns_none_differs() -> None:
