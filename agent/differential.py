@@ -995,10 +995,15 @@ def run_differences(got: CallRun, ref_threads: int, calls_differ: bool) -> list[
     call already differs). A run whose records all came and were read says nothing here,
     however big its results (past the run's bound, a result unread is its call's "no result")."""
     out = []
-    if not got.finished and not got.timed_out and not calls_differ:
+    if not got.finished and not calls_differ:
         # Its last checks (results changed later, threads left running) come after the calls:
-        # a run that ended before its finish said nothing of them (round 21 r21-2).
-        out.append("the run ended before its finish (its checks after the calls unread)")
+        # a run that ended before its finish said nothing of them (round 21 r21-2), nor did one
+        # the parent stopped there, quiet past the per-call limit or out of time (round 22
+        # r22v-1: a replaced ``open`` slept in the finish's reading of the standard library).
+        # The runner's reading after the calls says it goes on (``reading`` marks): an honest
+        # one is never quiet so long.
+        how = "was stopped" if got.timed_out else "ended"
+        out.append(f"the run {how} before its finish (its checks after the calls unread)")
     if got.reading_stopped:
         # The bound that closes r21-1's class: whatever stops the host reading (junk lines past
         # BAD_LINES_MAX or PAST_LINES_MAX, the stream past MAX_STREAM_BYTES) leaves unread all

@@ -12,6 +12,7 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
     {"k": "warm"}                                    warm-up calls go on (``warmups``: a mark of progress)
+    {"k": "reading"}                                 the reading after the calls goes on (a mark of progress)
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
@@ -287,21 +288,25 @@ def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
 _KEPT_NODES = 2 * _MAX_NODES  # of the results and arguments of one process kept and read again
 
 
-def _changed_later(returned: list[tuple[int, int, Any, Any]]) -> list[tuple[int, int]]:
+def _changed_later(returned: list[tuple[int, int, Any, Any, int]], progress: Any = None) -> list[tuple[int, int]]:
     """The calls (run of calls, input) whose result or arguments, read again once every later
     call of the process returned, are no longer what the call left them (later code changed
-    them): read within a bound on the nodes read (past it, the rest is not read again)."""
-    budget = [_KEPT_NODES]
+    them). Each is read again within the nodes it had when kept (its last field): one past
+    them grew, which is a change, and its reading stops there. So the reading's cost is
+    bounded by what was kept (``_KEPT_NODES``) and no object grown by the code ends the
+    reading of the others (round 22 r22v-2: a first result padded with 500,000 items spent a
+    bound shared by all, and the reading broke off before any mark). ``progress`` is called
+    now and then (a mark on the pipe: the parent's quiet limit holds here too)."""
     changed = []
-    for t, i, obj, was in returned:
+    for t, i, obj, was, nodes in returned:
         try:
-            now = _encode(obj, 0, budget)
-        except _NotPlain:
-            if budget[0] < 0:
-                break
+            now = _encode(obj, 0, [nodes])
+        except _NotPlain:  # grown past its nodes, nested deeper, or no longer plain data
             now = None
         if now != was and (t, i) not in changed:
             changed.append((t, i))
+        if progress is not None:
+            progress()
     return changed
 
 
@@ -755,7 +760,7 @@ def main() -> None:
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     workspace = sys.path[0]
     warmups = {w[0]: (w[1], w[2]) for w in spec.get("warmups") or () if type(w) is list and len(w) == 3}
-    returned_here: list[tuple[int, int, Any, Any]] = []
+    returned_here: list[tuple[int, int, Any, Any, int]] = []  # (run, input, object, as read, its nodes)
     kept_nodes = [0]
     shared = _Shared()
     calls_made: list[tuple[int, int]] = []
@@ -815,20 +820,21 @@ def main() -> None:
                         # Kept within a bound (the process's results alive at once); their
                         # sizes are the reference's, which the rollout must match anyway.
                         kept_nodes[0] += _MAX_NODES - nodes[0]
-                        returned_here.append((ti, i, returned, encoded))
+                        returned_here.append((ti, i, returned, encoded, _MAX_NODES - nodes[0]))
                         shared.keep(returned, call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
                     given = [list(args), kwargs] if kwargs else list(args)
-                    after = _encode(given)  # a copy that sorts the caller's list is no copy
+                    after_nodes = [_MAX_NODES]
+                    after = _encode(given, 0, after_nodes)  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after
-                    if kept_nodes[0] + _MAX_NODES - arg_nodes[0] <= _KEPT_NODES:
+                    if kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
                         # The caller's arguments as the call left them: a later call of the
                         # code emptying an earlier caller's list is seen (r16-13).
-                        kept_nodes[0] += _MAX_NODES - arg_nodes[0]
-                        returned_here.append((ti, i, given, after))
+                        kept_nodes[0] += _MAX_NODES - after_nodes[0]
+                        returned_here.append((ti, i, given, after, _MAX_NODES - after_nodes[0]))
             except _NotPlain as exc:
                 rec["bad"] = str(exc)
             except BaseException as exc:
@@ -839,7 +845,14 @@ def main() -> None:
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
-    later = [[ti, i] for ti, i in _changed_later(returned_here)]
+    said = [clock()]
+
+    def progress() -> None:  # the reading of a big run may take longer than the quiet limit
+        if clock() - said[0] > 0.2:
+            send({"k": "reading"})
+            said[0] = clock()
+
+    later = [[ti, i] for ti, i in _changed_later(returned_here, progress)]
     # Threads of the code's own still running now can change what callers hold after any
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).

@@ -255,6 +255,23 @@ def test_junk_that_stops_the_reading_leaves_the_finish_read_and_the_run_differs(
     assert not plain.reading_stopped and differential.run_differences(plain, 0, False) == []
 
 
+def test_a_run_stopped_or_ended_before_its_finish_differs_where_no_call_does():
+    """r21-2, r22v-1: the checks after the calls come in the finish; a run that ended, or was
+    stopped (quiet past the per-call limit, out of time), after its last result said nothing
+    of them. Where a call already differs, that is the verdict's line."""
+    results = {(0, 0): {"v": 1}}
+    ended = CallRun(hello=True, results=results)
+    stopped = CallRun(hello=True, results=results, timed_out=True)
+    assert differential.run_differences(ended, 0, False) == [
+        "the run ended before its finish (its checks after the calls unread)"
+    ]
+    assert differential.run_differences(stopped, 0, False) == [
+        "the run was stopped before its finish (its checks after the calls unread)"
+    ]
+    assert differential.run_differences(stopped, 0, True) == []
+    assert differential.run_differences(CallRun(hello=True, finished=True, results=results), 0, False) == []
+
+
 def test_records_cut_at_the_streams_cap_are_a_difference(tmp_path):
     """A forged finish, then junk past the host's cap on the records (MAX_STREAM_BYTES): the
     runner's own finish and its ``later`` marks never reach the host; the cut is the run's

@@ -66,6 +66,26 @@ def test_a_defaultdict_travels_as_a_dict_only_with_a_plain_factory() -> None:
     assert _not_plain(defaultdict(lambda: 0, {"a": 2}))  # the factory's answer is never asked
 
 
+def _kept(t: int, i: int, obj: object) -> tuple:
+    """A result or argument as the runner keeps it: with what it read and the nodes it took."""
+    nodes = [runner._MAX_NODES]
+    return (t, i, obj, runner._encode(obj, 0, nodes), runner._MAX_NODES - nodes[0])
+
+
+def test_a_result_or_argument_grown_past_its_nodes_is_changed_and_the_others_are_read() -> None:
+    # r22v-2: the first result padded with 500,000 items after it was kept spent the bound
+    # the reading shared, which broke off before any mark; each is now read within its own
+    # nodes as kept: grown past them is a change, and the reading goes on.
+    first, second, third = [1, 2], [3, 4], [5, 6]
+    kept = [_kept(0, 0, first), _kept(0, 1, second), _kept(0, 2, third)]
+    first.extend([None] * 500_000)
+    second.clear()
+    assert runner._changed_later(kept) == [(0, 0), (0, 1)]
+    ticks: list[int] = []
+    assert runner._changed_later([_kept(0, 0, [1]), _kept(0, 1, [2])], lambda: ticks.append(1)) == []
+    assert ticks == [1, 1]  # a mark of progress may go out after each
+
+
 def test_a_result_shared_with_a_later_call_or_an_argument_is_recorded() -> None:
     shared: list[int] = []
 
@@ -73,9 +93,9 @@ def test_a_result_shared_with_a_later_call_or_an_argument_is_recorded() -> None:
         shared[:] = sorted(xs)
         return shared
 
-    returned = [(0, i, r, runner._encode(r)) for i, r in enumerate(overwritten(xs) for xs in ([2, 1], [9, 8], [5]))]
+    returned = [_kept(0, i, r) for i, r in enumerate(overwritten(xs) for xs in ([2, 1], [9, 8], [5]))]
     assert runner._changed_later(returned) == [(0, 0), (0, 1)]  # the last call's result stays as returned
-    fresh = [(0, i, r, runner._encode(r)) for i, r in enumerate(sorted(xs) for xs in ([2, 1], [9, 8]))]
+    fresh = [_kept(0, i, r) for i, r in enumerate(sorted(xs) for xs in ([2, 1], [9, 8]))]
     assert runner._changed_later(fresh) == []
     xs = [1, 2]
     assert runner._argument_returned(xs, [xs], {})
@@ -120,7 +140,7 @@ def test_a_result_or_argument_shared_with_an_earlier_caller_is_recorded() -> Non
     assert shared.holders({"k": [first]}) == {0}  # held deep inside a new container too
     # r16-13: an earlier caller's argument emptied by a later call is read again at the end.
     xs = [3, 1, 2]
-    kept = [(0, 0, [xs], runner._encode([xs]))]
+    kept = [_kept(0, 0, [xs])]
     xs.clear()
     assert runner._changed_later(kept) == [(0, 0)]
 

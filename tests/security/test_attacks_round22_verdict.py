@@ -84,9 +84,6 @@ _SLEEPS_IN_THE_FINISH = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-1 a finish stalled past the quiet limit (timed out) is no difference"
-)
 def test_r22v_1_finish_stalled_by_replaced_open_passes_with_no_suspect_hit(tmp_path):
     """The control: the thread is reported. The attack: a wrong fix PASSes the final run and
     the SUSPECT scan finds nothing."""
@@ -125,9 +122,6 @@ _PADS_THE_FIRST = _EMPTIES_THE_LAST.replace(
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-2 a first result grown past the later reading's bound hides every later change"
-)
 def test_r22v_2_first_result_past_the_later_bound_hides_emptied_results(tmp_path):
     """The control: the emptied results are marked changed later. The attack: the same wrong
     fix PASSes the final run, with no SUSPECT hit."""
