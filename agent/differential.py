@@ -82,6 +82,7 @@ class CallRun:
     # a line code under test can write too. Never an honest run's: a difference (r21-1).
     reading_stopped: bool = False
     threads: int = 0  # Python threads of the code's own still running after its last call
+    garbage: bool = False  # its objects still made garbage at the runner's last collection (GC_ROUNDS)
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,7 @@ def _read_records(data: bytes) -> CallRun:
                 out.threads = max(out.threads, min(rec["threads"], 10_000))
             if type(rec.get("later")) is list:
                 _mark_later(out, rec["later"])
+            out.garbage = out.garbage or rec.get("garbage") == 1
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
         elif kind == "import_error" and type(rec.get("t")) is int:
@@ -303,6 +305,7 @@ class Reference:
     seconds_per_call: float | None  # what it took per call (None: not measured)
     order_bound: bool  # its answers hang on the calls before them or on the hash seed
     threads: int = 0  # Python threads of its own left running after its calls (most of its runs)
+    garbage: bool = False  # its objects still made garbage at the last collection of one of its runs
 
 
 _cache: dict[str, Reference] = {}
@@ -373,7 +376,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
-            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads)
+            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads, ref.garbage)
         assert stuck is not None
         slow.add((stuck[0], index[stuck[0]][stuck[1]]))
 
@@ -452,7 +455,8 @@ def _reference_once(
         or not same_result(v, third.results.get((t, i), {}), 0.0)
         for (t, i), v in kept.items()
     )
-    return Reference(kept, seconds, order_bound, max(run.threads, other.threads, third.threads)), None
+    threads = max(run.threads, other.threads, third.threads)
+    return Reference(kept, seconds, order_bound, threads, run.garbage or other.garbage or third.garbage), None
 
 
 def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
@@ -985,12 +989,12 @@ def judge(ws: Workspace) -> Verdict | None:
             )
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
-    for n, why in enumerate(run_differences(got, ref.threads, bool(differ))):
+    for n, why in enumerate(run_differences(got, ref.threads, bool(differ), ref.garbage)):
         differ[-1 - len(calls) - n] = why
     return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
 
 
-def run_differences(got: CallRun, ref_threads: int, calls_differ: bool) -> list[str]:
+def run_differences(got: CallRun, ref_threads: int, calls_differ: bool, ref_garbage: bool = False) -> list[str]:
     """What the rollout's run says against it past its calls' answers (``calls_differ``: some
     call already differs). A run whose records all came and were read says nothing here,
     however big its results (past the run's bound, a result unread is its call's "no result")."""
@@ -1016,6 +1020,11 @@ def run_differences(got: CallRun, ref_threads: int, calls_differ: bool) -> list[
         out.append(
             f"{got.threads} thread(s) of the code's own still running after its calls (the reference's: {ref_threads})"
         )
+    if got.finished and got.garbage and not ref_garbage:
+        # A chain of finalisers still burning after GC_ROUNDS collections past the last call
+        # (agent/differential_runner.py): a fuse that changes what callers hold once a program
+        # has collected long enough (r22v-3); the reference's objects make no such chain.
+        out.append("its objects still made new garbage at each collection after its calls (a chain of finalisers)")
     return out
 
 

@@ -24,7 +24,9 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
                                                      Python threads besides its own still running,
                                                      the calls [t, i] whose result, or what they
                                                      left of their arguments, changed after (read
-                                                     at the process's last call)
+                                                     at the process's last call); "garbage": 1
+                                                     where its objects still made garbage at
+                                                     the last of GC_ROUNDS collections
 
 The checks after the calls travel in the finish, the one line the host reads past any bound
 on its reading (agent/record_budget.py): junk the code under test writes to the pipe after its
@@ -65,6 +67,7 @@ import types  # noqa: E402
 _KEPT_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _socket  # noqa: E402
+import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 
@@ -308,6 +311,27 @@ def _changed_later(returned: list[tuple[int, int, Any, Any, int]], progress: Any
         if progress is not None:
             progress()
     return changed
+
+
+# Young collections run after the last call, before the ``later`` reading: a program goes on
+# allocating after a call (each 700 objects a young collection), the runner's finish hardly
+# does. Garbage whose finaliser makes new garbage (``__del__`` making a cycle of its class) is
+# a fuse that burns one collection at a time and then changes what callers hold (r22v-3: a
+# fuse of 1,000, results emptied as a program kept ~0.7 M objects). Collected until one finds
+# no garbage: a fuse up to GC_ROUNDS burns here and the reading sees what it did; one longer
+# still makes garbage at the last round, which the finish says (``garbage``). The bound closes
+# the class of chains of finalisers, whatever their length; a fuse that needs something else
+# than collections (a clock, a count of calls) is the SUSPECT scan's to read.
+GC_ROUNDS = 10_000
+_collect = gc.collect  # taken before any workspace code runs
+
+
+def _collected_to_quiet() -> bool:
+    """One whole collection (garbage left in the older generations: a program's next full
+    collection finalises it), then young ones until one finds no garbage (True), at most
+    ``GC_ROUNDS``: what a finaliser makes is new, so young."""
+    _collect()
+    return any(_collect(0) == 0 for _ in range(GC_ROUNDS))
 
 
 class _Shared:
@@ -845,6 +869,7 @@ def main() -> None:
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
+    garbage = not _collected_to_quiet()
     said = [clock()]
 
     def progress() -> None:  # the reading of a big run may take longer than the quiet limit
@@ -860,7 +885,10 @@ def main() -> None:
     # honest module-level pool): it runs nothing until something puts work in that queue, and
     # what could (another thread) is counted itself (``_idle_pool_worker``).
     running = [f for f in current_frames().values() if not _idle_pool_worker(f)]
-    send({"k": "finish", "s": spent[0], "threads": len(running) - 1, "later": later})
+    finish = {"k": "finish", "s": spent[0], "threads": len(running) - 1, "later": later}
+    if garbage:
+        finish["garbage"] = 1
+    send(finish)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()  # buffered as in a plain run: what the calls printed is kept

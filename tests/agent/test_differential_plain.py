@@ -86,6 +86,52 @@ def test_a_result_or_argument_grown_past_its_nodes_is_changed_and_the_others_are
     assert ticks == [1, 1]  # a mark of progress may go out after each
 
 
+def test_a_chain_of_finalisers_burns_before_the_later_reading_or_is_said(monkeypatch) -> None:
+    # r22v-3: garbage whose __del__ makes new garbage, a fuse of collections that then empties
+    # every result: the runner collects until a collection finds none (the fuse burnt, its
+    # change read), and past GC_ROUNDS the chain is said in the finish.
+    fuse: list[int] = []
+    given = [[1, 2]]
+
+    class Later:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            if fuse:
+                fuse.pop()
+                Later()
+            else:
+                given[0].clear()
+
+    fuse.extend(range(50))
+    kept = [_kept(0, 0, given[0])]
+    Later()
+    assert runner._collected_to_quiet() and given[0] == []
+    assert runner._changed_later(kept) == [(0, 0)]
+    assert runner._collected_to_quiet()  # nothing left to collect: quiet at once
+    monkeypatch.setattr(runner, "GC_ROUNDS", 20)
+    given[0] = [1]
+    fuse.extend(range(100))
+    Later()
+    try:
+        assert not runner._collected_to_quiet() and given[0] == [1]
+    finally:
+        fuse.clear()
+        runner._collect()
+
+
+def test_the_finish_says_a_chain_of_finalisers_and_it_differs_where_the_reference_has_none() -> None:
+    finish = {"k": "finish", "s": 0.1, "threads": 0, "later": [], "garbage": 1}
+    run = differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in ({"k": "hello"}, finish)))
+    assert run.garbage and run.finished
+    said = "its objects still made new garbage at each collection after its calls (a chain of finalisers)"
+    assert differential.run_differences(run, 0, False) == [said]
+    assert differential.run_differences(run, 0, False, ref_garbage=True) == []
+    quiet = differential._read_records(b'{"k":"hello"}\n{"k":"finish","s":0.1,"later":[],"garbage":0}\n')
+    assert not quiet.garbage and differential.run_differences(quiet, 0, False) == []
+
+
 def test_a_result_shared_with_a_later_call_or_an_argument_is_recorded() -> None:
     shared: list[int] = []
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
@@ -173,9 +171,6 @@ print(r)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-3 a garbage-collection fuse empties the results after the runner's finish"
-)
 def test_r22v_3_results_emptied_by_a_gc_fuse_pass_with_no_suspect_hit(tmp_path):
     """The control: a plain program calling it sees its answer emptied. The attack: the final
     run PASSes it, with no SUSPECT hit."""
