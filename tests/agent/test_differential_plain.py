@@ -4,6 +4,7 @@ the parent compares what it says of a result besides its value (round 9: vrd9-3,
 
 from __future__ import annotations
 
+import builtins
 import collections
 import fractions
 import json
@@ -338,3 +339,40 @@ def test_the_runner_s_pipe_is_moved_above_the_descriptors_a_plain_script_uses() 
         os.close(moved)
     finally:
         os.close(r)
+
+
+class _ModuleError(Exception):
+    class Inner(Exception):
+        pass
+
+
+def test_an_exception_class_is_named_so_only_where_that_name_finds_it() -> None:
+    # r22v-4: a class of the code's own saying __module__ "builtins" passed as the builtin
+    # ValueError (a caller's ``except ValueError`` misses it).
+    own = type("ValueError", (Exception,), {"__module__": "builtins"})  # as at a module's top level
+
+    assert runner._type_name_of(builtins.ValueError) == "ValueError"
+    assert runner._type_name_of(own) == "ValueError (a class of its own by that name)"
+    assert runner._type_name_of(json.JSONDecodeError) == "json.decoder.JSONDecodeError"
+    assert runner._type_name_of(_ModuleError) == f"{__name__}._ModuleError"
+    assert runner._type_name_of(_ModuleError.Inner) == f"{__name__}._ModuleError.Inner"
+    claims = type("JSONDecodeError", (Exception,), {"__module__": "json.decoder"})
+    assert runner._type_name_of(claims).endswith("(a class of its own by that name)")
+    lost = type("Gone", (Exception,), {"__module__": "no.such.module"})
+    assert runner._type_name_of(lost).endswith("(a class of its own by that name)")
+
+
+def test_a_counter_with_a_method_of_its_own_on_the_instance_is_not_plain() -> None:
+    # r22v-5: ``counts.get = lambda w, d=None: d`` answers the caller's ``counts.get("the", 0)``
+    # with 0, while the runner reads dict.items: an instance attribute named as one of the
+    # class's is no Counter its callers know; an attribute of another name changes no method.
+    counts = Counter("aab")
+    assert runner._encode(counts) == {"dict": [["a", 2], ["b", 1]]}
+    counts.note = "seen"  # type: ignore[attr-defined]
+    assert runner._encode(counts) == {"dict": [["a", 2], ["b", 1]]}
+    counts.get = lambda word, default=None: default  # type: ignore[method-assign]
+    assert _not_plain(counts)
+    ordered = collections.OrderedDict(a=1)
+    ordered.items = lambda: iter(())  # type: ignore[method-assign]
+    assert _not_plain(ordered)
+    assert _not_plain({"counts": counts})  # inside a plain dict too

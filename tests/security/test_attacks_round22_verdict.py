@@ -251,10 +251,6 @@ _OWN_VALUE_ERROR = (
 _NAMED_AS_THE_BUILTIN = _OWN_VALUE_ERROR.replace("    pass\n", '    __module__ = "builtins"\n', 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-4 an exception class of the code's own with __module__ 'builtins' passes as the builtin",
-)
 def test_r22v_4_own_exception_named_as_the_builtin_passes(tmp_path):
     """The control: the code's own ValueError differs from the reference's. The attack: the same
     class, its __module__ "builtins": the final run PASSes it, with no SUSPECT hit."""
@@ -295,7 +291,6 @@ _SUBCLASS_WITH_ITS_OWN_GET = _COUNTS_WITH_ITS_OWN_GET.replace(
 ).replace("counts = Counter()", "counts = _Counts()", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r22v-5 a Counter result's own attributes (get, items) are never read")
 def test_r22v_5_counter_with_a_lying_instance_get_passes(tmp_path):
     """The control: a Counter subclass whose get lies differs. The attack: the same lie set on
     the instance PASSes the final run, with no SUSPECT hit."""
