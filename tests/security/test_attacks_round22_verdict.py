@@ -408,10 +408,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-7 the runner's os.open/os.close replaced: its records rewritten (threads 0, no later)",
-)
 def test_r22v_7_runner_records_rewritten_through_its_os_module(tmp_path):
     """The control: the thread is reported. The attack: the same wrong fix, its records
     rewritten on their way out, PASSes the final run with no SUSPECT hit."""
