@@ -284,7 +284,7 @@ def _mark_later(out: CallRun, later: list[Any]) -> None:
         if type(mark) is list and len(mark) == 2 and type(mark[0]) is int and type(mark[1]) is int:
             key = (mark[0], mark[1])
             got = out.results.get(key)
-            if got is not None and "v" in got and "later" not in got:
+            if got is not None and ("v" in got or "raise" in got) and "later" not in got:
                 out.results[key] = {**got, "later": 1}
 
 
@@ -744,7 +744,8 @@ def _why(
         return _shown_bad(have["bad"])
     if target.script:
         have = _unspecified_returns(want, have, args, answering)
-    shared = _aliasing(want, have, arguments_unread) if "v" in have and "v" in want else None
+    answered = lambda r: "v" in r or "raise" in r  # noqa: E731 (a raising call's arguments are read again too: r22v-8)
+    shared = _aliasing(want, have, arguments_unread) if answered(have) and answered(want) else None
     if shared:
         return shared
     if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):

@@ -885,9 +885,9 @@ def main() -> None:
             call = len(calls_made)
             calls_made.append((ti, i))
             args, kwargs = _arguments(_marshal.dumps([raw, raw_kwargs]))
+            before = None
             try:
                 began = clock()
-                before = None
                 if target.get("script"):
                     obj = fn(*args[0])
                     # Each method's return on its own; the object itself is named so (a
@@ -918,17 +918,6 @@ def main() -> None:
                         shared.keep(returned, call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
-                if before is not None:
-                    given = [list(args), kwargs] if kwargs else list(args)
-                    after_nodes = [_MAX_NODES]
-                    after = _encode(given, 0, after_nodes)  # a copy that sorts the caller's list is no copy
-                    if after != before:
-                        rec["a"] = after
-                    if kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
-                        # The caller's arguments as the call left them: a later call of the
-                        # code emptying an earlier caller's list is seen (r16-13).
-                        kept_nodes[0] += _MAX_NODES - after_nodes[0]
-                        returned_here.append((ti, i, given, after, _MAX_NODES - after_nodes[0]))
             except _NotPlain as exc:
                 rec["bad"] = str(exc)
             except BaseException as exc:
@@ -936,6 +925,24 @@ def main() -> None:
                 bases = [_type_name_of(k) for k in _type_mro(type(exc))[1:] if k is not object][:20]
                 if bases:
                     rec["bases"] = bases  # pytest.raises(ValueError) takes a subclass too
+            if before is not None and "bad" not in rec:
+                # The caller's arguments as the call left them, whether it returned or raised
+                # (round 22 r22v-8: a stack popped until list.pop raised the reference's
+                # IndexError was left empty, never compared).
+                given = [list(args), kwargs] if kwargs else list(args)
+                after_nodes = [_MAX_NODES]
+                try:
+                    after = _encode(given, 0, after_nodes)  # a copy that sorts the caller's list is no copy
+                except _NotPlain as exc:
+                    rec = {"k": "result", "t": ti, "i": i, "bad": str(exc)}
+                    after = None
+                if after is not None and after != before:
+                    rec["a"] = after
+                if after is not None and kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
+                    # The caller's arguments as the call left them: a later call of the
+                    # code emptying an earlier caller's list is seen (r16-13).
+                    kept_nodes[0] += _MAX_NODES - after_nodes[0]
+                    returned_here.append((ti, i, given, after, _MAX_NODES - after_nodes[0]))
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.

@@ -331,6 +331,26 @@ def test_arguments_left_changed_by_the_call_are_compared():
     assert differ == ["mergesort#0: left its arguments otherwise than the reference"]
 
 
+def test_the_arguments_a_raising_call_left_are_sent_and_read_again(tmp_path):
+    """r22v-8: a call raising the reference's IndexError after emptying the caller's stack
+    (``stack.pop()`` until it raises) left the stack empty: its arguments as left are sent
+    (``a``) and kept for the reading after the last call, as a returning call's are."""
+    (tmp_path / "take.py").write_text(
+        "_seen = []\n\n\ndef take(stack, n):\n    _seen.append(stack)\n"
+        "    if n == 0:\n        _seen[0].append(9)  # the first caller's stack, changed later\n"
+        "    return [stack.pop() for _ in range(n)]\n"
+    )
+    target = DifferentialTarget(module="take", function="take", inputs=[[[1, 2, 3], 5], [[4, 5], 1], [[6], 0]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    popped = run.results[(0, 0)]
+    assert popped.get("raise") == "IndexError" and popped.get("a") == {"list": [{"list": []}, 5]}
+    assert popped.get("later") == 1  # changed again by the third call
+    assert run.results[(0, 1)] == {"v": {"list": [5]}, "a": {"list": [{"list": [4]}, 1]}}
+    ref = {"raise": "IndexError", "bases": ["LookupError", "Exception", "BaseException"]}
+    assert not differential.same_result(ref, {k: v for k, v in popped.items() if k != "later"}, 0)
+
+
 def test_a_call_leaving_the_callers_list_alone_agrees_where_the_reference_works_in_place():
     """R4-2: the reference fills the caller's list and returns it; an honest fix on a copy
     returns the same answer. An in-place API (the reference returns None) is answered by the

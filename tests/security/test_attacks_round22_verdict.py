@@ -456,10 +456,6 @@ def _take_judged(root: Path, wrong: str) -> tuple[list, bool]:
     return _one_task_judged(root, "fix_take", _TAKE_TASK, "take(stack, n) pops the wrong end.", target, wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-8 a call that raises has its arguments never compared: a stack emptied on the way passes",
-)
 def test_r22v_8_arguments_emptied_by_a_raising_call_pass(tmp_path):
     """The control: a stack emptied by a call that returns differs. The attack: the caller's
     stack emptied by a call that raises the reference's IndexError PASSes, no SUSPECT hit."""
