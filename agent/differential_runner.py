@@ -56,6 +56,7 @@ import sys
 _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _queue  # noqa: E402
+import _thread  # noqa: E402  (loaded at every start)
 import builtins  # noqa: E402  (loaded at every start)
 import collections  # noqa: E402
 import decimal  # noqa: E402
@@ -90,6 +91,7 @@ _perf_counter = time.perf_counter
 _import_module = importlib.import_module
 _json_dumps, _json_load = json.dumps, json.load
 _current_frames = sys._current_frames
+_thread_count = _thread._count
 
 TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
 if TYPE_CHECKING:
@@ -961,8 +963,14 @@ def main() -> None:
     # A worker of a ThreadPoolExecutor waiting on its empty queue is not counted (r18-4: an
     # honest module-level pool): it runs nothing until something puts work in that queue, and
     # what could (another thread) is counted itself (``_idle_pool_worker``).
-    running = [f for f in _current_frames().values() if not _idle_pool_worker(f)]
-    finish = {"k": "finish", "s": spent[0], "threads": len(running) - 1, "later": later}
+    # Counted by the interpreter (``_thread._count``: every thread started through ``_thread``,
+    # one running C code only with no Python frame too, r22v-14: ``deque`` over a
+    # ``map(time.sleep, ...)`` chain started as a thread, which ``sys._current_frames`` never
+    # lists), or by the frames where more have one (a native thread calling into Python).
+    frames = _current_frames()
+    idle = sum(1 for f in frames.values() if _idle_pool_worker(f))
+    threads = max(_thread_count(), len(frames) - 1) - idle
+    finish = {"k": "finish", "s": spent[0], "threads": threads, "later": later}
     if garbage:
         finish["garbage"] = 1
     send(finish)
@@ -974,5 +982,35 @@ def main() -> None:
     _os._exit(0)  # no atexit hook of the workspace's code runs after the finish
 
 
+def _own_namespace() -> dict[str, Any]:
+    """The runner's names in a dict of their own: every function and method of it remade over
+    that dict, and ``__main__``'s emptied to what a script that defines nothing holds. The code
+    under test finds ``__main__`` in ``sys.modules`` (as any script's): a name rebound there
+    (``_idle_pool_worker = bool``: no thread counted, round 22 r22v-13) is no longer the
+    runner's. Its own dict is reached only through its functions and frames (``frames``,
+    ``gc``: the SUSPECT scan's)."""
+    shared = globals()
+    own = dict(shared)
+    plain_builtins = builtins
+
+    def remade(f: Any) -> Any:
+        g = types.FunctionType(f.__code__, own, f.__name__, f.__defaults__, f.__closure__)
+        g.__kwdefaults__, g.__qualname__ = f.__kwdefaults__, f.__qualname__
+        return g
+
+    for name, value in own.items():
+        if type(value) is types.FunctionType and value.__globals__ is shared:
+            own[name] = remade(value)
+        elif type(value) is type and _type_dict(value).get("__module__") == shared["__name__"]:
+            for attr, member in list(_type_dict(value).items()):
+                if type(member) is types.FunctionType and member.__globals__ is shared:
+                    setattr(value, attr, remade(member))
+    for name in list(shared):
+        if not name.startswith("__") or name in ("__annotations__",):
+            del shared[name]
+    shared["__doc__"], shared["__builtins__"] = None, plain_builtins
+    return own
+
+
 if __name__ == "__main__":
-    main()
+    _own_namespace()["main"]()

@@ -138,8 +138,8 @@ def test_the_runner_reaches_no_function_of_a_shared_module_after_its_start() -> 
     assert defs and all(n.lineno > swap for n in defs)
     reached = []
     for top in defs:
-        if top.name in ("_relay", "_forward"):
-            continue  # the relay's process: no workspace code ever runs in it
+        if top.name in ("_relay", "_forward", "_own_namespace"):
+            continue  # the relay's process, and the runner's start: no workspace code ever ran
         for node in ast.walk(top):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 pair = (node.value.id, node.attr)
@@ -194,3 +194,30 @@ def test_functions_replaced_on_the_shared_modules_are_never_the_runners(tmp_path
     run = differential.run_calls(tmp_path, [target], sandbox="auto")
     assert run.finished, run.output
     assert run.results == {(0, i): {"v": {"list": [i + 1, i + 1]}} for i in range(3)}
+
+
+def test_the_scripts_module_holds_none_of_the_runners_names(tmp_path: Path) -> None:
+    """r22v-13: the code under test found the runner in ``sys.modules["__main__"]`` and rebound
+    its ``_idle_pool_worker``. The runner's names live in a dict of their own; ``__main__`` is
+    a script's that defines nothing (its builtins the builtins module, no docstring)."""
+    (tmp_path / "probe.py").write_text(
+        "import sys\n\n\ndef probe(x):\n    m = sys.modules['__main__']\n"
+        "    return [sorted(k for k in vars(m) if not k.startswith('__')), m.__doc__, type(m.__builtins__).__name__]\n"
+    )
+    target = DifferentialTarget(module="probe", function="probe", inputs=[[1]])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert run.results[(0, 0)]["v"] == {"list": [{"list": []}, None, "module"]}
+
+
+def test_a_thread_with_no_python_frame_is_counted(tmp_path: Path) -> None:
+    """r22v-14: a thread started through ``_thread`` running C code only (``time.sleep``) has
+    no frame ``sys._current_frames`` lists; the interpreter's own count has it."""
+    (tmp_path / "mod.py").write_text(
+        "import _thread\nimport time\n\n_started = []\n\n\ndef pair(x):\n    if not _started:\n"
+        "        _started.append(_thread.start_new_thread(time.sleep, (30,)))\n    return [x, x]\n"
+    )
+    target = DifferentialTarget(module="mod", function="pair", inputs=[[1], [2]])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert run.threads == 1

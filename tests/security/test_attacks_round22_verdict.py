@@ -639,9 +639,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-13 the runner's module globals rebound through sys.modules (no SUSPECT hit)"
-)
 def test_r22v_13_runner_global_rebound_through_sys_modules(tmp_path):
     """The control: the thread is reported. The attack: the same wrong fix, the runner's
     ``_idle_pool_worker`` rebound, PASSes the final run with no SUSPECT hit."""
@@ -683,9 +680,6 @@ print(r)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-14 a thread with no Python frame is never counted (sys._current_frames)"
-)
 def test_r22v_14_frameless_thread_empties_results_unseen(tmp_path):
     """The controls: the Python thread is reported; the frame-less one (0.2 s) empties a plain
     caller's answer. The attack: the final run PASSes it, with no SUSPECT hit."""
