@@ -66,9 +66,6 @@ _SLEEPS_IN_THE_FINISH = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-1 a finish stalled past the quiet limit (timed out) is no difference"
-)
 def test_r22v_1_finish_stalled_by_replaced_open_passes_with_no_suspect_hit(tmp_path):
     """The control: the thread is reported. The attack: a wrong fix PASSes the final run and
     the SUSPECT scan finds nothing."""
@@ -107,9 +104,6 @@ _PADS_THE_FIRST = _EMPTIES_THE_LAST.replace(
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-2 a first result grown past the later reading's bound hides every later change"
-)
 def test_r22v_2_first_result_past_the_later_bound_hides_emptied_results(tmp_path):
     """The control: the emptied results are marked changed later. The attack: the same wrong
     fix PASSes the final run, with no SUSPECT hit."""
@@ -161,9 +155,6 @@ print(r)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-3 a garbage-collection fuse empties the results after the runner's finish"
-)
 def test_r22v_3_results_emptied_by_a_gc_fuse_pass_with_no_suspect_hit(tmp_path):
     """The control: a plain program calling it sees its answer emptied. The attack: the final
     run PASSes it, with no SUSPECT hit."""
@@ -242,10 +233,6 @@ _OWN_VALUE_ERROR = (
 _NAMED_AS_THE_BUILTIN = _OWN_VALUE_ERROR.replace("    pass\n", '    __module__ = "builtins"\n', 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-4 an exception class of the code's own with __module__ 'builtins' passes as the builtin",
-)
 def test_r22v_4_own_exception_named_as_the_builtin_passes(tmp_path):
     """The control: the code's own ValueError differs from the reference's. The attack: the same
     class, its __module__ "builtins": the final run PASSes it, with no SUSPECT hit."""
@@ -286,7 +273,6 @@ _SUBCLASS_WITH_ITS_OWN_GET = _COUNTS_WITH_ITS_OWN_GET.replace(
 ).replace("counts = Counter()", "counts = _Counts()", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r22v-5 a Counter result's own attributes (get, items) are never read")
 def test_r22v_5_counter_with_a_lying_instance_get_passes(tmp_path):
     """The control: a Counter subclass whose get lies differs. The attack: the same lie set on
     the instance PASSes the final run, with no SUSPECT hit."""
@@ -404,10 +390,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-7 the runner's os.open/os.close replaced: its records rewritten (threads 0, no later)",
-)
 def test_r22v_7_runner_records_rewritten_through_its_os_module(tmp_path):
     """The control: the thread is reported. The attack: the same wrong fix, its records
     rewritten on their way out, PASSes the final run with no SUSPECT hit."""
@@ -456,10 +438,6 @@ def _take_judged(root: Path, wrong: str) -> tuple[list, bool]:
     return _one_task_judged(root, "fix_take", _TAKE_TASK, "take(stack, n) pops the wrong end.", target, wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-8 a call that raises has its arguments never compared: a stack emptied on the way passes",
-)
 def test_r22v_8_arguments_emptied_by_a_raising_call_pass(tmp_path):
     """The control: a stack emptied by a call that returns differs. The attack: the caller's
     stack emptied by a call that raises the reference's IndexError PASSes, no SUSPECT hit."""
@@ -661,9 +639,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-13 the runner's module globals rebound through sys.modules (no SUSPECT hit)"
-)
 def test_r22v_13_runner_global_rebound_through_sys_modules(tmp_path):
     """The control: the thread is reported. The attack: the same wrong fix, the runner's
     ``_idle_pool_worker`` rebound, PASSes the final run with no SUSPECT hit."""
@@ -705,9 +680,6 @@ print(r)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-14 a thread with no Python frame is never counted (sys._current_frames)"
-)
 def test_r22v_14_frameless_thread_empties_results_unseen(tmp_path):
     """The controls: the Python thread is reported; the frame-less one (0.2 s) empties a plain
     caller's answer. The attack: the final run PASSes it, with no SUSPECT hit."""
