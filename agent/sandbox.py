@@ -56,7 +56,7 @@ from agent.disk_watch import TmpfsWatch
 from agent.mount_reaper import REAPER
 from agent.record_budget import line_around
 from agent.seccomp import filter_fd
-from agent.tree_cost import entry_cost, file_cost, measure
+from agent.tree_cost import TreeCost, entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 from agent.verdict_seal import finish_token
@@ -715,19 +715,23 @@ def tree_cost(root: Path | str, *, keep_modes: bool = False) -> tuple[int, int]:
     ``_copy_tree`` counts; agent/tree_cost.py), at any depth, locked directories of this
     user's unlocked first (``keep_modes``: and locked again after: a walk during the run).
     A directory that cannot be listed counts as ``UNLISTED_BYTES``: over any cap."""
+    cost = _measured(root, keep_modes=keep_modes)
+    return (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
+
+
+def _measured(root: Path | str, *, keep_modes: bool = False) -> TreeCost:
     try:
         fd, mode = open_dir(str(root), None, unlock=True)  # the tests may lock the root too
     except FileNotFoundError:
-        return 0, 0
+        return TreeCost(0, 0)
     except OSError:
-        return UNLISTED_BYTES, 0
+        return TreeCost(0, 0, unlisted=1)
     try:
-        cost = measure(fd, keep_modes=keep_modes)
+        return measure(fd, keep_modes=keep_modes)
     finally:
         if keep_modes and mode is not None:
             os.fchmod(fd, mode)
         os.close(fd)
-    return (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
 
 
 def _empty(path: Path) -> None:
@@ -828,12 +832,13 @@ class CappedWorkspace:
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
-            (size, names), room = tree_cost(workspace), _room()
+            cost, room = _measured(workspace), _room()
+            size, names = (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
             if size > room[0]:
                 raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
             if names > room[1]:
                 raise OSError(errno.ENOSPC, f"the workspace holds {names} files, over the sandbox's {room[1]}")
-            if self._layer(uid):
+            if not cost.foreign and self._layer(uid):  # (another uid's file would not be the sandbox's)
                 return
             if _copy_tree(workspace, self.base, *room):
                 raise OSError(errno.ENOSPC, f"the workspace holds over the sandbox's {room[1]} files")
@@ -919,12 +924,12 @@ def _merge_back(upper: Path, workspace: Path) -> tuple[int, int]:
                 if not stat.S_ISDIR(st.st_mode):
                     skip.add(name)
                 if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout: the run removed it
-                    _remove_entry(d)
+                    remove_tree(d)
                     continue
                 if stat.S_ISDIR(st.st_mode) and _real_dir(d) and not _hides(s):
                     made.append((s, d))
                     continue
-                _remove_entry(d)
+                remove_tree(d)
                 if left[2] <= 0:
                     left[1] += 1
                     skip.add(name)
@@ -962,18 +967,6 @@ def _hides(upper_dir: str) -> bool:
         return os.getxattr(upper_dir, overlay_mount.OPAQUE, follow_symlinks=False) == b"y"
     except OSError:
         return False
-
-
-def _remove_entry(path: str) -> None:
-    """Whatever is at ``path`` gone, a directory with all it holds; never followed."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        remove_tree(path)
-    else:
-        os.unlink(path)
 
 
 # What the tests may write past the room before the watch's next look stops them: the tmpfs

@@ -115,3 +115,16 @@ def test_a_run_that_changed_nothing_copies_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(sb, "_copy_entry", lambda *a: copied.append(a[1]))
     r = run_command_full(["/bin/cat", "d/f", "untouched/u"], ws, timeout_s=30, sandbox="bwrap")
     assert (r.exit_code, r.output) == (0, "oldu") and copied == []
+
+
+def test_a_workspace_holding_another_users_file_is_copied_as_before(tmp_path, monkeypatch):
+    """The overlay shows only root's files as the sandbox's: with another uid's file in the
+    workspace the run gets a copy, its files all its own, as before the overlay."""
+    ws = _workspace(tmp_path)
+    os.chown(ws / "d/f", 65534, 65534)
+    copied: list[str] = []
+    real = sb._copy_entry
+    monkeypatch.setattr(sb, "_copy_entry", lambda *a: copied.append(a[1]) or real(*a))
+    r = run_command_full(["/bin/sh", "-c", "echo mine > d/f"], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0, r.output
+    assert (ws / "d/f").read_text() == "mine\n" and len(copied) == 2 * 9  # all 9 files, in and back
