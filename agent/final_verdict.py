@@ -278,14 +278,15 @@ def _reference_file(ws: Workspace, rel: str) -> Path | None:
     return None
 
 
-def _test_files(ws: Workspace) -> list[str]:
-    """Protected test files the test command runs, where a canary can live."""
-    files = protected_test_files(walk_files(ws.path), ws.task.protected)
+def _test_files(ws: Workspace, revealed: Collection[str] = ()) -> list[str]:
+    """Protected test files the test command runs, where a canary can live (``revealed``: the
+    held-out files the final run will have added)."""
+    files = protected_test_files(sorted({*walk_files(ws.path), *revealed}), ws.task.protected)
     argv = resolve_argv(ws.task.test_command)
     at = pytest_index(argv)
     args = argv[at or len(argv) :]
     named = [a.split("::")[0].rstrip("/") for a in pytest_paths(args)]
-    named = [a for a in named if (ws.path / a).exists()]
+    named = [a for a in named if a in revealed or (ws.path / a).exists()]
     if named:
         files = [f for f in files if under(f, named) or f in named]
     ignored = [args[i + 1].rstrip("/") for i, a in enumerate(args[:-1]) if a == "--ignore"]
@@ -295,7 +296,17 @@ def _test_files(ws: Workspace) -> list[str]:
 
 def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
     """Append canary tests to protected test files; returns them (empty: nowhere to plant)."""
+    canaries = draw(ws, rng)
+    apply(ws.path, canaries)
+    return canaries
+
+
+def draw(ws: Workspace, rng: random.Random | None = None, revealed: dict[str, Path] | None = None) -> list[Canary]:
+    """The canaries ``plant`` would plant, none written. ``revealed``: the held-out files
+    (``Workspace.held_out_files``) read where they are, so the canaries are drawn as the
+    revealed workspace would have them while the workspace still holds none of them."""
     rng = rng or random.SystemRandom()
+    revealed = revealed or {}
     argv = resolve_argv(ws.task.test_command)
     at = pytest_index(argv)
     opts = short_flags_apart([*argv[at:], *config_addopts(ws.path)]) if at is not None else []
@@ -309,7 +320,8 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
         return []
     candidates: list[tuple[str, list[str]]] = []
     whole_module_parametrised: set[str] = set()
-    texts = {f: _source_text(ws.path / f) for f in _test_files(ws)}  # (read once: the mirrors copy from them)
+    # (read once: the mirrors copy from them)
+    texts = {f: _source_text(revealed.get(f, ws.path / f)) for f in _test_files(ws, revealed)}
     for f, text in texts.items():
         names = re.findall(r"^def (test\w*)\(", text, flags=re.M)
         if names:
@@ -324,7 +336,7 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
     # must-fail canary named like another module's passing test made an honest fix TAMPERED
     # (round 10, r10-13).
     bases = {n for text in texts.values() for n in re.findall(r"\btest\w*", text)}  # whence a canary's name
-    taken = {n for _, names in candidates for n in names} | _test_names(ws, bases)
+    taken = {n for _, names in candidates for n in names} | _test_names(ws, bases, revealed)
     # A module parametrised as a whole (``pytestmark = pytest.mark.parametrize(...)``) gives
     # every test its arguments: a plain canary takes none and fails collection. Mirrors keep
     # the real test's signature, so they still go there.
@@ -335,7 +347,6 @@ def plant(ws: Workspace, rng: random.Random | None = None) -> list[Canary]:
         canaries.append(Canary(f, name, i >= N_MUST_FAIL, _body(name, i >= N_MUST_FAIL, rng)))
     canaries += _mirrors(texts, candidates, taken, rng)
     rng.shuffle(canaries)
-    apply(ws.path, canaries)
     return canaries
 
 
@@ -387,14 +398,14 @@ _DRAWN_ENDS = tuple(f"_{w}".encode() for w in _WORDS)
 TAKEN_NAMES_MAX = 100_000
 
 
-def _test_names(ws: Workspace, bases: Collection[str]) -> set[str]:
+def _test_names(ws: Workspace, bases: Collection[str], revealed: dict[str, Path] | None = None) -> set[str]:
     """The ``test...`` words of the workspace's Python files (defined, assigned or imported: a
     test of any module the command may collect) that a canary drawn from ``bases`` could be
     named (``_fresh_name``: a base, a word, a number), up to ``TAKEN_NAMES_MAX``. Every word
     once: a rollout's file of 5,000,000 ``test<n>`` (56 MB) cost the host 800 MB (round 12)."""
     wanted = {b.encode() for b in bases}
     out: set[bytes] = set()
-    for name in _test_words(ws):
+    for name in _test_words(ws, revealed or {}):
         bare = name.rstrip(b"0123456789")
         if bare.endswith(_DRAWN_ENDS) and any(bare.endswith(e) and bare[: -len(e)] in wanted for e in _DRAWN_ENDS):
             out.add(name)
@@ -403,11 +414,11 @@ def _test_names(ws: Workspace, bases: Collection[str]) -> set[str]:
     return {n.decode("ascii", "replace") for n in out}
 
 
-def _test_words(ws: Workspace) -> Iterator[bytes]:
-    for rel in walk_files(ws.path, ws.task.hidden):
+def _test_words(ws: Workspace, revealed: dict[str, Path]) -> Iterator[bytes]:
+    for rel in sorted({*walk_files(ws.path, ws.task.hidden), *revealed}):
         if rel.endswith(".py"):
             try:
-                data = (ws.path / rel).read_bytes()
+                data = revealed.get(rel, ws.path / rel).read_bytes()
             except OSError:
                 continue
             for m in _TEST_NAME.finditer(data):
@@ -861,46 +872,66 @@ def _judge(ws: Workspace, tampered: set[str]) -> tuple[TestResult, list[str]]:
         )
         return TestResult(False, TestCounts(), why, 0.0, False, "", None, error=why, fail_detail=why), sorted(tampered)
     verdict = None
-    if ws.holds_back:
-        # Before the hidden tests are in the workspace: code run by the tests could keep a
-        # copy of them (expected values) for a later process to read. Raises
-        # DifferentialError (not the rollout's doing).
-        before, kept = code_state(ws)
-        verdict = held_out.judge(ws)
-        ws.restore_protected()  # whatever that process wrote to the tests
-        ws.drop_unrecorded()
-        ws.put_back(dirs, added)
-        rewritten = rewritten_code(before, code_digest(ws))
-        if rewritten and not put_back(ws, kept, rewritten, before):
-            # The tests and the SUSPECT scan would read what that process wrote.
-            unrun = TestResult(False, TestCounts(), "not run", 0.0, False, "", None)
-            return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict), sorted(tampered)
-        ws.reveal_held_out()  # the hidden tests: test data and test files the rollout never saw
-    result = final_run(ws, verdict)
+    canaries: list[Canary] | None = None
+    beside: Future[TestResult] | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="reference-run") as pool:
+        if ws.holds_back:
+            # Before the hidden tests are in the workspace: code run by the tests could keep a
+            # copy of them (expected values) for a later process to read. Raises
+            # DifferentialError (not the rollout's doing).
+            before, kept = code_state(ws)
+            if _reference_beside_the_calls(ws):
+                # The reference fix's run of the planted tests needs only the canaries, drawn now
+                # as the revealed workspace will have them (none written here: the differential's
+                # process sees no held-out test): it goes beside the calls and the rollout's run.
+                # Started after the calls, it was the final run's last ~10% (issue 26's 2.5x).
+                canaries = draw(ws, revealed=ws.held_out_files())
+                beside = pool.submit(reference_run, ws, canaries)
+            verdict = held_out.judge(ws)
+            ws.restore_protected()  # whatever that process wrote to the tests
+            ws.drop_unrecorded()
+            ws.put_back(dirs, added)
+            rewritten = rewritten_code(before, code_digest(ws))
+            if rewritten and not put_back(ws, kept, rewritten, before):
+                # The tests and the SUSPECT scan would read what that process wrote.
+                unrun = TestResult(False, TestCounts(), "not run", 0.0, False, "", None)
+                return held_out_verdict(_rewritten(unrun, "differential's", rewritten), verdict), sorted(tampered)
+            ws.reveal_held_out()  # the hidden tests: test data and test files the rollout never saw
+        result = final_run(ws, verdict, canaries, beside)
     tampered |= set(config_tamper(ws))  # written while the tests ran
     ws.restore_protected()  # the canaries and the hidden tests go
     return result, sorted(tampered)
 
 
-def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestResult:
+def final_run(
+    ws: Workspace,
+    verdict: held_out.Verdict | None = None,
+    canaries: list[Canary] | None = None,
+    beside: Future[TestResult] | None = None,
+) -> TestResult:
     """Plant canaries, run the tests, check the canaries, back a pass with the held-out
     differential ``verdict`` (judged here, after a pass, when the task hides no test data:
     the tests' process then saw nothing the differential's process must not) and the
     reference fix's rerun. A task with hidden tests (SWE-bench) is judged on them by id
-    instead (agent/suites/hidden_tests.py)."""
+    instead (agent/suites/hidden_tests.py). ``canaries`` drawn already, with the reference
+    fix's run of them ``beside`` started already, are planted here."""
     if ws.task.hidden_tests is not None:
         return held_out_verdict(hidden_run(ws), verdict)
     # The differential runs after the tests only with no earlier verdict and no hidden tests:
     # only then must the code the tests' process leaves be the patch's (read it once here).
     differential_after = verdict is None and not ws.holds_back
     before, kept = code_state(ws) if differential_after else ({}, {})
-    canaries = plant(ws)
+    if canaries is None:
+        canaries = plant(ws)
+    else:
+        apply(ws.path, canaries)
     planted = test_file_guard.note(ws.path, _judged_test_files(ws))
     # The reference fix's run of the same planted tests, beside the rollout's (it needs only
     # the canaries): a pass, and a canary ending otherwise than planned, are judged against it.
     # Run after the rollout's, it was a third of the final run's time.
     with ThreadPoolExecutor(1, thread_name_prefix="reference-run") as pool:
-        beside = pool.submit(reference_run, ws, canaries) if has_reference_fix(ws.task) else None
+        if beside is None and has_reference_fix(ws.task):
+            beside = pool.submit(reference_run, ws, canaries)
         result = ws.run_tests()
         wait_for(beside)
     if changed := test_file_guard.rewritten(ws.path, planted):
@@ -944,6 +975,17 @@ def final_run(ws: Workspace, verdict: held_out.Verdict | None = None) -> TestRes
     if theirs is None and beside is not None and result.passed:
         theirs = beside.result()  # (its error, if it had one, is raised here: only when it is needed)
     return differential(ws, result, canaries, theirs, source)
+
+
+def _reference_beside_the_calls(ws: Workspace) -> bool:
+    """The reference fix's test run may start before the differential's calls: the task has a
+    reference fix and no hidden tests (those judge by id, no canaries), and its calls run in
+    one sandbox (a reference answering by its calls' order runs its own beside them, and a
+    third sandbox at once would pass the two a rollout's memory part is shared by)."""
+    if ws.task.hidden_tests is not None or not has_reference_fix(ws.task):
+        return False
+    calls = held_out.calls_for(ws.suite, ws.task, sandbox=ws.sandbox)
+    return not calls or not held_out.reference(ws.suite, ws.task, calls, sandbox=ws.sandbox).order_bound
 
 
 def _blame_the_machine(

@@ -1,13 +1,15 @@
 """Workspace mounts that go when repo-agent goes, however it dies (docs/sandbox-and-verdicts.md).
 
-Root mode mounts each workspace's size-capped tmpfs in the host's mount namespace and
-unmounts it when the run ends (agent/sandbox.py ``CappedWorkspace``). Killed during a run
+Root mode mounts each workspace's size-capped tmpfs (and the overlay above the workspace
+that writes into it) in the host's mount namespace and unmounts them when the run ends
+(agent/sandbox.py ``CappedWorkspace``). Killed during a run
 (the OOM killer, kill -9, a crashed worker), repo-agent unmounted nothing: each leftover
 held up to 272 MB of RAM no swap takes, for ever (round 9 sbx9-18). A small process of its
 own (one for each repo-agent process, started with the first mount) is told each mount
 point as it is made and as it goes; when its stdin ends (repo-agent is gone, however it
 died) it unmounts what is left. It only ever hears paths from repo-agent itself (a pipe),
-unmounts only a tmpfs mounted at exactly that path (no normal user can mount one there),
+unmounts only a tmpfs or an overlay mounted at exactly that path (no normal user can mount
+one there),
 and removes only an empty directory of its own uid.
 """
 
@@ -44,7 +46,7 @@ for path in map(os.fsencode, sys.argv[1:]):
         mounts = []
     for m in mounts:
         f = m.split(b" - ", 1)
-        if len(f) == 2 and f[0].split()[4:5] == [shown(path)] and f[1].split()[:1] == [b"tmpfs"]:
+        if len(f) == 2 and f[0].split()[4:5] == [shown(path)] and f[1].split()[:1] in ([b"tmpfs"], [b"overlay"]):
             libc.umount2(path, 2)  # MNT_DETACH
     try:
         st = os.lstat(path)

@@ -49,14 +49,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from agent import cgroups, steady_files, subuid
+from agent import cgroups, overlay_mount, steady_files, subuid
 from agent.bwrap import SHM_INODES, TMP_INODES, UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
 from agent.mount_reaper import REAPER
 from agent.record_budget import line_around
 from agent.seccomp import filter_fd
-from agent.tree_cost import entry_cost, file_cost, measure
+from agent.tree_cost import TreeCost, entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
 from agent.uid_lease import LeaseError, UidLease, kill_uid, lease_uid
 from agent.verdict_seal import finish_token
@@ -715,19 +715,23 @@ def tree_cost(root: Path | str, *, keep_modes: bool = False) -> tuple[int, int]:
     ``_copy_tree`` counts; agent/tree_cost.py), at any depth, locked directories of this
     user's unlocked first (``keep_modes``: and locked again after: a walk during the run).
     A directory that cannot be listed counts as ``UNLISTED_BYTES``: over any cap."""
+    cost = _measured(root, keep_modes=keep_modes)
+    return (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
+
+
+def _measured(root: Path | str, *, keep_modes: bool = False) -> TreeCost:
     try:
         fd, mode = open_dir(str(root), None, unlock=True)  # the tests may lock the root too
     except FileNotFoundError:
-        return 0, 0
+        return TreeCost(0, 0)
     except OSError:
-        return UNLISTED_BYTES, 0
+        return TreeCost(0, 0, unlisted=1)
     try:
-        cost = measure(fd, keep_modes=keep_modes)
+        return measure(fd, keep_modes=keep_modes)
     finally:
         if keep_modes and mode is not None:
             os.fchmod(fd, mode)
         os.close(fd)
-    return (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
 
 
 def _empty(path: Path) -> None:
@@ -807,59 +811,162 @@ def _drop_acls(path: str | int) -> None:
 
 
 class CappedWorkspace:
-    """A size-capped tmpfs copy of the workspace, shown to the sandbox at the workspace's
-    path (root only: mounting needs it). The disk cap holds while the tests write; the
-    copy goes back to the workspace once no sandbox process is left."""
+    """A size-capped tmpfs under the workspace, shown to the sandbox at the workspace's path
+    (root only: mounting needs it). Where the kernel allows it (agent/overlay_mount.py), an
+    overlay: the host's directory read-only beneath, shown as the leased uid's, and the tmpfs
+    above taking every write, so only what the run changed comes back (round 19 r19s-6: a
+    copy of every file in and out, every run). Else a copy of the workspace in the tmpfs, and
+    all of it back. The disk cap holds while the tests write; what comes back comes back
+    once no sandbox process is left."""
 
     def __init__(self, workspace: Path, uid: int):
         self.workspace = workspace
-        self.path = Path(tempfile.mkdtemp(prefix="repo-agent-ws-"))
-        REAPER.hold(str(self.path))  # unmounted however this process dies (sbx9-18)
-        if not _mount_tmpfs(self.path, uid):
+        self.base = self.path = Path(tempfile.mkdtemp(prefix="repo-agent-ws-"))
+        self.layered = False  # an overlay at ``path`` over the workspace, the tmpfs at ``base`` above it
+        REAPER.hold(str(self.base))  # unmounted however this process dies (sbx9-18)
+        if not _mount_tmpfs(self.base, uid):
             err = ctypes.get_errno()
-            os.rmdir(self.path)
-            REAPER.drop(str(self.path))
+            os.rmdir(self.base)
+            REAPER.drop(str(self.base))
             raise OSError(err, f"cannot mount a tmpfs for the workspace: {os.strerror(err)}")
         try:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
-            (size, names), room = tree_cost(workspace), _room()
+            cost, room = _measured(workspace), _room()
+            size, names = (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
             if size > room[0]:
                 raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
             if names > room[1]:
                 raise OSError(errno.ENOSPC, f"the workspace holds {names} files, over the sandbox's {room[1]}")
-            if _copy_tree(workspace, self.path, *room):
+            if not cost.foreign and self._layer(uid):  # (another uid's file would not be the sandbox's)
+                return
+            if _copy_tree(workspace, self.base, *room):
                 raise OSError(errno.ENOSPC, f"the workspace holds over the sandbox's {room[1]} files")
-            hand_over(self.path, uid)
+            hand_over(self.base, uid)
         except BaseException:
             self.close()
             raise
 
+    def _layer(self, uid: int) -> bool:
+        """The overlay mounted (True), or the tmpfs left empty for a copy."""
+        merged = tempfile.mkdtemp(prefix="repo-agent-ws-")
+        REAPER.hold(merged)
+        try:
+            overlay_mount.mount_overlay(str(self.workspace), uid, str(self.base), merged)
+        except OSError:
+            os.rmdir(merged)
+            REAPER.drop(merged)
+            _empty(self.base)
+            return False
+        self.path, self.layered = Path(merged), True
+        return True
+
     def held(self) -> int:
         """The bytes of memory the tmpfs holds (its pages: shmem, never reclaimed without swap)."""
-        st = os.statvfs(self.path)
+        st = os.statvfs(self.base)
         return (st.f_blocks - st.f_bfree) * st.f_frsize
 
     def copy_back(self) -> int:
-        """The copy back into the workspace, within the cap (so the next run's copy fits,
+        """The run's writes back into the workspace, within the cap (so the next run fits,
         with what the host puts back); returns how many files were past it (come back
         empty, or left out past the cap's number of files)."""
-        _empty(self.workspace)
-        cut = _copy_tree(self.path, self.workspace, WORKSPACE_BYTES, WORKSPACE_INODES)
+        if self.layered:
+            cut, changed = _merge_back(self.base / "upper", self.workspace)
+            if not changed:  # nothing written: the workspace is as it was (within the cap)
+                return cut
+        else:
+            _empty(self.workspace)
+            cut = _copy_tree(self.base, self.workspace, WORKSPACE_BYTES, WORKSPACE_INODES)
         # What the copy cannot foresee (a directory's growth past the last byte of the budget,
-        # a file's extent blocks): trimmed as a normal user's run is, the cap then holds.
+        # a file's extent blocks; beside an overlay's untouched files, all of it): trimmed as
+        # a normal user's run is, the cap then holds.
         size, names = tree_cost(self.workspace)
         if size > WORKSPACE_BYTES or names > WORKSPACE_INODES:
             cut += _trim(self.workspace)
         return cut
 
     def close(self) -> None:
-        _libc.umount2(os.fsencode(self.path), _MNT_DETACH)
+        if self.layered:
+            overlay_mount.unmount(str(self.path))
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass
+            REAPER.drop(str(self.path))
+        _libc.umount2(os.fsencode(self.base), _MNT_DETACH)
         try:
-            os.rmdir(self.path)
+            os.rmdir(self.base)
         except OSError:
             pass
-        REAPER.drop(str(self.path))
+        REAPER.drop(str(self.base))
+
+
+def _merge_back(upper: Path, workspace: Path) -> tuple[int, int]:
+    """What a run wrote (an overlay's upper layer) made so in ``workspace``, with the copy's
+    rules (``_copy_tree``: no link followed, a link or FIFO as itself, nothing else special,
+    times and tamed modes, hard links kept): a whiteout removes the name, a directory that
+    hides the one beneath (or stands where no directory was) replaces it, any other directory
+    is merged, any other name replaced. Returns (files past the cap's names, entries merged)."""
+    room = _room()
+    left = [room[0], 0, room[1]]  # the upper layer is within the room: ``copy_back`` trims to the cap
+    linked: dict[tuple[int, int], str] = {}
+    made: list[tuple[str, str]] = []
+    merged = 0
+    for dirpath, dirnames, filenames in walk(upper):
+        rel = os.path.relpath(dirpath, upper)
+        out = str(workspace) if rel == "." else os.path.join(workspace, rel)
+        skip: set[str] = set()
+        for name in [*dirnames, *filenames]:
+            s, d = os.path.join(dirpath, name), os.path.join(out, name)
+            try:
+                st = os.lstat(s)
+                merged += 1
+                if not stat.S_ISDIR(st.st_mode):
+                    skip.add(name)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout: the run removed it
+                    remove_tree(d)
+                    continue
+                if stat.S_ISDIR(st.st_mode) and _real_dir(d) and not _hides(s):
+                    made.append((s, d))
+                    continue
+                remove_tree(d)
+                if left[2] <= 0:
+                    left[1] += 1
+                    skip.add(name)
+                    continue
+                left[2] -= 1
+                if stat.S_ISDIR(st.st_mode):
+                    os.mkdir(d, 0o700)
+                    made.append((s, d))
+                elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
+                    continue
+                else:
+                    _copy_entry(s, d, st, left)
+                    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                        linked[(st.st_dev, st.st_ino)] = d
+            except OSError as exc:
+                if exc.errno != errno.ENAMETOOLONG:  # (deeper than a path can name: left out)
+                    raise
+                skip.add(name)
+        dirnames[:] = [n for n in dirnames if n not in skip]
+    for s, d in reversed(made):  # deepest first, and only now (``_copy_tree``)
+        _copy_stat(s, d)
+    return left[1], merged
+
+
+def _real_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _hides(upper_dir: str) -> bool:
+    """An upper directory made opaque: removed and made again in the run, none beneath shows."""
+    try:
+        return os.getxattr(upper_dir, overlay_mount.OPAQUE, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
 
 
 # What the tests may write past the room before the watch's next look stops them: the tmpfs

@@ -40,6 +40,9 @@ class TreeCost:
     # Directories the walk could not list (or a tree moved under it): what is in them is
     # unknown, so a cap must treat the tree as over it.
     unlisted: int = 0
+    # Names another uid than this process's owns (the root too): a root sandbox's overlay shows
+    # only root's files as the sandbox's (agent/overlay_mount.py).
+    foreign: int = 0
 
 
 def measure(root_fd: int, *, keep_modes: bool = False) -> TreeCost:
@@ -47,8 +50,11 @@ def measure(root_fd: int, *, keep_modes: bool = False) -> TreeCost:
     directory this user owns and cannot list is made listable first (``keep_modes``: and
     put back as it was after, for a walk beside running tests)."""
     seen: set[tuple[int, int]] = set()
-    total = os.fstat(root_fd).st_blocks * 512  # the root's own blocks: no trim can give them back
+    top = os.fstat(root_fd)
+    total = top.st_blocks * 512  # the root's own blocks: no trim can give them back
     names = 0
+    me = os.geteuid()
+    foreign = int(top.st_uid != me)
     walk = TreeWalk(root_fd, unlock=True, keep_modes=keep_modes)
     for listing in walk:
         names += len(listing.entries)
@@ -57,7 +63,8 @@ def measure(root_fd: int, *, keep_modes: bool = False) -> TreeCost:
                 st = entry.stat(follow_symlinks=False)
             except OSError:  # gone since the listing (the disk watch walks a running sandbox's tree)
                 continue
+            foreign += st.st_uid != me
             if (st.st_dev, st.st_ino) not in seen:  # a file once, however many names it has
                 seen.add((st.st_dev, st.st_ino))
                 total += entry_cost(st)
-    return TreeCost(total, names, len(walk.unlisted) + walk.moved)
+    return TreeCost(total, names, len(walk.unlisted) + walk.moved, foreign)

@@ -275,21 +275,24 @@ class Workspace:
         else:
             self._given.pop(_norm_rel(rel), None)
 
+    def held_out_files(self) -> dict[str, Path]:
+        """What ``reveal_held_out`` writes: workspace path -> the source's file it copies (the
+        files with held-out lines whole, the held-out test files)."""
+        out = {rel: self.source / rel for rel in self.visible}
+        held = self.task.held_out_tests
+        if held is not None:
+            out.update((rel, self.source / held.dir / rel) for rel in held_out_tests.files(self.task, self.source))
+        return out
+
     def reveal_held_out(self) -> None:
         """Put the held-out lines back and the held-out test files in (the final run's hidden
         tests, agent/suites/held_out_tests.py); ``restore_protected`` takes them out again."""
-        for rel in self.visible:
+        for rel, src in self.held_out_files().items():
             self._real_parents(rel)
             _remove(self.path / rel)
-            shutil.copyfile(self.source / rel, self.path / rel)
-        held = self.task.held_out_tests
-        if held is None:
-            return
-        for rel in held_out_tests.files(self.task, self.source):
-            self._real_parents(rel)
-            _remove(self.path / rel)
-            shutil.copyfile(self.source / held.dir / rel, self.path / rel)
-        self._revealed = True
+            shutil.copyfile(src, self.path / rel)
+        if self.task.held_out_tests is not None:
+            self._revealed = True
 
     def _same_as_given(self, rel: str, mine: Path) -> bool:
         """``mine`` holds what the rollout was given at ``rel`` (its visible part, if any)."""

@@ -368,3 +368,59 @@ def test_ini_and_toml_config_is_compared_by_meaning_and_code_by_bytes(tmp_path):
                 (w.path / rel).write_text(text)
                 assert config_tamper(w) == [rel], text
                 (w.path / rel).write_text(same.get(rel, files[rel]))
+
+
+@pytest.fixture
+def gcd_ws(tmp_path):
+    from agent.suites.loading import load_suite
+
+    suite = load_suite("mini-bugs")
+    w = Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "runs")
+    yield w
+    w.cleanup()
+
+
+def test_canaries_drawn_before_the_reveal_are_those_of_the_revealed_workspace(gcd_ws):
+    """The canaries the reference fix's run takes before the differential's calls (issue 26's
+    cost) are drawn as ``plant`` draws them in the revealed workspace, held-out test files
+    among their homes, and nothing is written meanwhile: the calls' process sees no held-out test."""
+    from agent.final_verdict import draw
+
+    hidden = "tests/test_gcd_hidden.py"
+    assert hidden in gcd_ws.held_out_files() and not (gcd_ws.path / hidden).exists()
+    early = [draw(gcd_ws, random.Random(seed), revealed=gcd_ws.held_out_files()) for seed in range(12)]
+    assert not (gcd_ws.path / hidden).exists()
+    gcd_ws.reveal_held_out()
+    late = [draw(gcd_ws, random.Random(seed)) for seed in range(12)]
+    assert early == late
+    assert any(c.file == hidden for drawn in late for c in drawn)  # the held-out file is a home too
+
+
+def test_the_reference_run_goes_beside_the_differentials_calls(gcd_ws, monkeypatch):
+    """Where the task holds tests back, the reference fix's run of the planted tests starts
+    before the held-out calls (after them it was the final run's tail), while the workspace
+    holds neither a held-out test nor a canary; a pass is still judged against it."""
+    import threading
+
+    import agent.final_verdict as fv
+
+    started = threading.Event()
+    real_reference, real_judge = fv.reference_run, fv.held_out.judge
+
+    def reference(w, canaries):
+        started.set()
+        return real_reference(w, canaries)
+
+    original = (gcd_ws.source / "tests/test_gcd.py").read_text()
+    seen: list[tuple[bool, bool, bool]] = []
+
+    def judge(w):
+        planted = (w.path / "tests/test_gcd.py").read_text() != original
+        seen.append((started.wait(30), (w.path / "tests/test_gcd_hidden.py").exists(), planted))
+        return real_judge(w)
+
+    monkeypatch.setattr(fv, "reference_run", reference)
+    monkeypatch.setattr(fv.held_out, "judge", judge)
+    apply_reference_fix(gcd_ws.suite, gcd_ws.task, gcd_ws)
+    result, tampered = final_test_run(gcd_ws)
+    assert seen == [(True, False, False)] and result.passed and tampered == []

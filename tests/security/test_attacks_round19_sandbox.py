@@ -359,7 +359,6 @@ with tempfile.TemporaryDirectory(prefix="r19s6-", dir="/dev/shm") as tmp:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="open: r19s-6 every run copies the whole workspace in and out in repo-agent")
 def test_r19s_6_a_filled_workspace_costs_the_host_every_run_root():
     cp = subprocess.run(
         [sys.executable, "-c", _BIG_DRIVER, str(REPO)], capture_output=True, text=True, timeout=120, cwd="/"

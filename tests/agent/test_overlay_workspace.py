@@ -1,0 +1,130 @@
+"""A root sandbox's workspace as an overlay (agent/overlay_mount.py, agent/sandbox.py
+``CappedWorkspace``): nothing copied in, only what the run changed back, with the copy's rules."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from agent import sandbox as sb
+from agent.sandbox import run_command_full
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the workspace tmpfs needs root (documented)")
+
+_RUN = r"""
+set -e
+echo changed > d/f
+echo new > d/new
+rm g
+rm -r gone
+rm -r again && mkdir again && echo only > again/only
+rm file_to_dir && mkdir file_to_dir && echo in > file_to_dir/x
+rm -r dir_to_file && echo now-a-file > dir_to_file
+ln -s /etc/passwd link
+mkfifo fifo
+echo s > setuid && chmod 4777 setuid
+echo a > linked_a && ln linked_a linked_b
+chmod 0777 d
+touch -d 2001-01-01 kept_but_touched
+"""
+
+
+def _workspace(root: Path) -> Path:
+    ws = root / "ws"
+    for rel, text in {
+        "d/f": "old",
+        "g": "g",
+        "gone/deep/x": "x",
+        "again/old1": "1",
+        "again/sub/old2": "2",
+        "file_to_dir": "f",
+        "dir_to_file/y": "y",
+        "untouched/u": "u",
+        "kept_but_touched": "k",
+    }.items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
+    return ws
+
+
+def _tree(ws: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(ws.rglob("*")):
+        st = os.lstat(p)
+        rel = str(p.relative_to(ws))
+        if stat.S_ISLNK(st.st_mode):
+            out[rel] = "-> " + os.readlink(p)
+        elif stat.S_ISFIFO(st.st_mode):
+            out[rel] = "fifo"
+        elif stat.S_ISREG(st.st_mode):
+            out[rel] = p.read_text()
+        else:
+            out[rel] = "dir"
+    return out
+
+
+def test_only_what_the_run_changed_comes_back_as_the_copy_brought_it(tmp_path, monkeypatch):
+    ws = _workspace(tmp_path)
+    untouched = os.lstat(ws / "untouched/u")
+    copied: list[str] = []
+    real = sb._copy_entry
+
+    def counted(src, dst, st, budget):
+        copied.append(os.path.relpath(dst, ws))
+        return real(src, dst, st, budget)
+
+    monkeypatch.setattr(sb, "_copy_entry", counted)
+    r = run_command_full(["/bin/sh", "-c", _RUN], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0, r.output
+    assert _tree(ws) == {
+        "again": "dir",
+        "again/only": "only\n",
+        "d": "dir",
+        "d/f": "changed\n",
+        "d/new": "new\n",
+        "dir_to_file": "now-a-file\n",
+        "fifo": "fifo",
+        "file_to_dir": "dir",
+        "file_to_dir/x": "in\n",
+        "kept_but_touched": "k",
+        "link": "-> /etc/passwd",
+        "linked_a": "a\n",
+        "linked_b": "a\n",
+        "setuid": "s\n",
+        "untouched": "dir",
+        "untouched/u": "u",
+    }
+    # Nothing the run did not write was copied, either way: the same file, not a copy of it.
+    now = os.lstat(ws / "untouched/u")
+    assert (now.st_ino, now.st_ctime_ns) == (untouched.st_ino, untouched.st_ctime_ns)
+    assert "untouched/u" not in copied and "d/f" in copied
+    # The copy's rules: links stay one file, no setuid, no group or others' write, all root's.
+    assert os.lstat(ws / "linked_a").st_ino == os.lstat(ws / "linked_b").st_ino
+    assert not os.lstat(ws / "setuid").st_mode & (stat.S_ISUID | stat.S_IWOTH)
+    assert stat.S_IMODE(os.lstat(ws / "d").st_mode) & 0o022 == 0
+    assert all(os.lstat(p).st_uid == 0 for p in ws.rglob("*"))
+    assert os.lstat(ws / "kept_but_touched").st_mtime < 1e9 + 1e8  # its times as the run left them
+
+
+def test_a_run_that_changed_nothing_copies_nothing(tmp_path, monkeypatch):
+    ws = _workspace(tmp_path)
+    copied: list[str] = []
+    monkeypatch.setattr(sb, "_copy_entry", lambda *a: copied.append(a[1]))
+    r = run_command_full(["/bin/cat", "d/f", "untouched/u"], ws, timeout_s=30, sandbox="bwrap")
+    assert (r.exit_code, r.output) == (0, "oldu") and copied == []
+
+
+def test_a_workspace_holding_another_users_file_is_copied_as_before(tmp_path, monkeypatch):
+    """The overlay shows only root's files as the sandbox's: with another uid's file in the
+    workspace the run gets a copy, its files all its own, as before the overlay."""
+    ws = _workspace(tmp_path)
+    os.chown(ws / "d/f", 65534, 65534)
+    copied: list[str] = []
+    real = sb._copy_entry
+    monkeypatch.setattr(sb, "_copy_entry", lambda *a: copied.append(a[1]) or real(*a))
+    r = run_command_full(["/bin/sh", "-c", "echo mine > d/f"], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0, r.output
+    assert (ws / "d/f").read_text() == "mine\n" and len(copied) == 2 * 9  # all 9 files, in and back
