@@ -53,6 +53,7 @@ from agent import cgroups, steady_files, subuid
 from agent.bwrap import SHM_INODES, TMP_INODES, UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
+from agent.memory_part import PartWatch
 from agent.mount_reaper import REAPER
 from agent.record_budget import line_around
 from agent.seccomp import filter_fd
@@ -1491,6 +1492,7 @@ def _run(
     # One shell before bwrap (each exec a few ms of every run): moved into the cgroups, then the
     # OOM killer's first choice.
     cmd = cgroup.wrap(cmd, then=_OOM_FIRST) if cgroup is not None else _oom_first(cmd)
+    part = _part_watch(launch, capped_memory, watch)
     start = time.monotonic()
     oom_before = _oom_kills()
     try:
@@ -1555,6 +1557,9 @@ def _run(
                 staged_s = _stage(stage, up_r, go_w, proc_fd, pid1_fd, start + timeout_s)
         if watch is not None and pid1_fd is not None:
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
+        pid1 = _pidfd_pid(pid1_fd) if part is not None and pid1_fd is not None else None
+        if part is not None and pid1 is not None:
+            part.start(pid1)
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + staged_s + timeout_s, quiet)
         gone = _stop(proc, pid1_fd)
@@ -1564,6 +1569,8 @@ def _run(
     finally:
         if watch is not None:
             watch.stop()  # before pid1_fd closes: its kill uses it
+        if part is not None:
+            part.stop()
         for fd in (proc_fd, pid1_fd):
             if fd is not None:
                 os.close(fd)
@@ -1604,14 +1611,32 @@ def _run(
     ):
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroup.memory_bytes} bytes]"
     elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
-        # Killed, not by us, while the machine was out of memory: not the rollout's fault.
-        # (With a memory cgroup its own counts answer: the machine-wide one also counts a
-        # neighbour that went over its own cgroup, which says nothing of this run.)
-        raise SandboxError("out of memory: the kernel's OOM killer ended the run")
+        if part is not None and part.held is not None:
+            # No cgroup of its own, but seen past its part of the enclosing limit when the
+            # OOM killer struck: its own excess, judged as root mode's cgroup judges it (r11-2).
+            out += (
+                f"\n[repo-agent: the sandbox held {part.held} bytes, over its part of the enclosing"
+                f" memory limit ({part.part} bytes), when the OOM killer struck]"
+            )
+        else:
+            # Killed, not by us, while the machine was out of memory: not the rollout's fault.
+            # (With a memory cgroup its own counts answer: the machine-wide one also counts a
+            # neighbour that went over its own cgroup, which says nothing of this run.)
+            raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:  # (no note in the output: it would differ from run to run with the load)
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
     return CommandRun(code, out, duration, timed_out, data, lingered, written[0], sandbox_gone=gone)
+
+
+def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None) -> PartWatch | None:
+    """The watch of a bwrap sandbox with no memory cgroup of its own under an enclosing
+    memory limit (agent/memory_part.py): what it holds, its workspace tmpfs too, against its
+    part of that limit whenever the OOM killer strikes."""
+    part = None if capped_memory or launch.kind != "bwrap" else cgroups.enclosing_memory()
+    if part is None:
+        return None
+    return PartWatch(part, _oom_kills, (lambda: watch.used()[0]) if watch is not None else (lambda: 0))
 
 
 def _oom_first(argv: list[str]) -> list[str]:
