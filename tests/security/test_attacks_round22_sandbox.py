@@ -14,7 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest  # noqa: F401 (the round's open findings are marked with it)
+import pytest
 
 from tests.security.conftest import AS_NOBODY, NOBODY, memory_cgroup, printed_result, run_as
 from tests.security.test_attacks_round19_sandbox import _DRIVER, _workspace
