@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 
 from tests.security.conftest import AS_NOBODY, NOBODY, memory_cgroup, printed_result, run_as
 from tests.security.test_attacks_round19_sandbox import _DRIVER, _workspace
+from tests.security.test_sandbox_attacks_round8 import PYTHON_AS_NOBODY
+from tests.security.test_sandbox_attacks_round9 import HOST_TO_KILL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -174,3 +177,147 @@ def test_r22s_2_file_locks_hold_memory_past_every_cap(user, cap_mb):
     taken, held_mb, run = _locks_held(user)
     assert taken == 800_000 or "LOCKS" not in run, run  # every lock was granted
     assert held_mb <= cap_mb, f"{taken} locks held {held_mb} MB of slab past the sandbox's {cap_mb} MB: {run}"
+
+
+# r22s-3: a normal user's sandbox without a subordinate uid (REPO_AGENT_SUBUIDS=0, or no range
+# in /etc/subuid) outlives a killed repo-agent. There pid 1 (the launcher) runs as the tests'
+# own uid, dumpable, and ends with repo-agent two ways: bwrap's parent-death signal (bwrap
+# dies with repo-agent, pid 1 with bwrap) and its thread watching the host's end of a pipe.
+# The tests (no Yama, ``ptrace`` not in the filter) reopen that pipe for writing through
+# /proc/1/fd (its watch never sees EOF), seize pid 1's main thread and make it call
+# prctl(PR_SET_PDEATHSIG, 0) at the syscall instruction it waits behind, then let it go on
+# waiting. repo-agent killed (OOM, Ctrl-\, a crashed worker), the sandbox lives on unwatched
+# (sbx9-10's orphan, closed only where a subuid keeper ends what is left). The control: the
+# pipe held alone, the sandbox still dies with bwrap.
+_HOLD_ALIVE = r"""
+import ctypes, os, sys, time
+held = []
+for f in os.listdir("/proc/1/fd"):
+    if int(f) > 2 and os.readlink("/proc/1/fd/" + f).startswith("pipe:"):
+        try:
+            held.append(os.open("/proc/1/fd/" + f, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+"""
+_NO_PDEATHSIG = r"""
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+libc.ptrace.restype = ctypes.c_long
+class Regs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_ulonglong) for n in (
+        "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss"
+        " fs_base gs_base ds es fs gs").split()]
+def pt(req, data=None):
+    if libc.ptrace(req, 1, None, data) < 0:
+        raise OSError(ctypes.get_errno(), "ptrace %d" % req)
+pt(0x4206)  # PTRACE_SEIZE
+pt(0x4207)  # PTRACE_INTERRUPT: stopped in its waitpid
+os.waitpid(1, 0x40000000)
+saved, r = Regs(), Regs()
+pt(12, ctypes.byref(saved))  # PTRACE_GETREGS
+ctypes.memmove(ctypes.byref(r), ctypes.byref(saved), ctypes.sizeof(r))
+r.rip, r.rax, r.rdi, r.rsi, r.orig_rax = saved.rip - 2, 157, 1, 0, 2**64 - 1  # prctl(PR_SET_PDEATHSIG, 0)
+pt(13, ctypes.byref(r))  # PTRACE_SETREGS
+pt(9)  # PTRACE_SINGLESTEP over the syscall instruction
+os.waitpid(1, 0x40000000)
+pt(13, ctypes.byref(saved))  # back into its waitpid
+pt(0x11)  # PTRACE_DETACH
+"""
+_BEAT = r"""
+n = 0
+while n < 600:
+    with open(os.path.join(sys.argv[1], "beat"), "w") as f:  # a directory bound in from the host's
+        f.write(str(n))
+    n += 1
+    time.sleep(0.05)
+"""
+
+
+def _beats_after_the_host_is_killed(code: str) -> bool:
+    """Whether the sandbox of a normal user without a subordinate uid, running ``code``, still
+    writes its beat 1.5 s after repo-agent was killed with SIGKILL."""
+    ws = Path(tempfile.mkdtemp(prefix="r22s-3-"))
+    os.chown(ws, NOBODY, NOBODY)
+    env = {**os.environ, "REPO_AGENT_SUBUIDS": "0"}
+    host = subprocess.Popen([*PYTHON_AS_NOBODY, "-c", HOST_TO_KILL, str(REPO), str(ws), code], cwd="/", env=env)
+    try:
+        beat = ws / "sig" / "beat"
+        deadline = time.monotonic() + 60
+        while not (beat.is_file() and (ws / "host.pid").is_file()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert beat.is_file(), "the sandbox never started"
+        os.kill(int((ws / "host.pid").read_text()), 9)  # repo-agent dies
+        host.wait(timeout=30)
+        time.sleep(1.5)  # its sandbox had that long to go with it
+        before = beat.stat().st_mtime_ns
+        time.sleep(0.5)
+        return beat.stat().st_mtime_ns != before
+    finally:
+        for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+            try:
+                if str(ws).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(int(pid), 9)  # what this test started
+            except OSError:
+                pass
+        if host.poll() is None:
+            host.kill()
+        subprocess.run(["rm", "-rf", str(ws)], check=False)
+
+
+def test_r22s_3_control_a_held_pipe_alone_dies_with_bwrap():
+    assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _BEAT)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-3 without a subuid the tests ptrace pid 1 to clear its parent-death signal and outlive a killed repo-agent",
+)
+def test_r22s_3_sandbox_outlives_a_killed_host_without_a_subuid():
+    assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _NO_PDEATHSIG + _BEAT), "the sandbox still runs"
+
+
+# r22s-4: the host's read of a run's summary line stops the whole host process. The tests'
+# output is theirs to write; ``summary_line`` (agent/pytest_report.py) skips lines over 500
+# characters because ``_SUMMARY_RE`` backtracks quadratically there, but the regex is
+# exponential in far shorter ones: ``(?:\d+ \w+(?:, )?)+`` splits a "a00 " unit two ways
+# ("a" + "00", "a0" + "0"), so "0 " + "a00 " * n + "x" (no " in Ns" to end the match) costs
+# 2**n steps: 18 units (75 characters) 0.3 s, 40 units (163 characters) hours, in one C call
+# that holds the GIL (every rollout of the batch, every reader and watch thread stops). The
+# code under test prints it at exit, after pytest's own summary, so it is the last line read.
+_JUDGE = textwrap.dedent(
+    """\
+    import json, sys, tempfile
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.suites.loading import load_suite
+    from tests.security.conftest import judge_files
+    judged = judge_files(load_suite("mini-bugs"), "fix_gcd", Path(tempfile.mkdtemp()), json.loads(sys.argv[2]))
+    print("RESULT " + json.dumps({"verdict": judged.verdict()}))
+    """
+)
+_RIGHT_GCD = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
+
+
+def _judged_within(seconds: float, last_line: str) -> dict | None:
+    """The final verdict of a right gcd whose process prints ``last_line`` at exit, judged in a
+    process of its own; None when that process had not finished within ``seconds``."""
+    gcd = _RIGHT_GCD + f"\nimport atexit\n\natexit.register(print, {last_line!r})\n"
+    argv = [sys.executable, "-c", _JUDGE, str(REPO), json.dumps({"gcd.py": gcd})]
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=seconds, cwd="/")
+    except subprocess.TimeoutExpired:
+        return None
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r22s_4_control_a_short_last_line_is_judged():
+    assert _judged_within(20, "0 a00 a00 done") == {"verdict": "PASS"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-4 a 163-character last line of output makes summary_line's regex backtrack for hours, the GIL held",
+)
+def test_r22s_4_summary_regex_stops_the_host():
+    assert _judged_within(20, "0 " + "a00 " * 40 + "x") == {"verdict": "PASS"}, "still judging after 20 s"
