@@ -192,6 +192,13 @@ if mode == "exec":
 import signal
 if mode == "reap":
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+# Not dumpable: where no subordinate uid is leased the tests run as our uid, and could reach us
+# like their own processes: ptrace us to clear our parent-death signal, reopen the host's
+# alive pipe through /proc/1/fd, read our descriptors (round 22 r22s-3). Anything of pid 1's
+# that /proc shows only to a tracer, and tracing it, now needs a capability the tests never
+# have; the command's execve makes it dumpable again for itself.
+if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
+    die("cannot make pid 1 undumpable")
 try:
     p = os.fork()
 except OSError as e:
