@@ -14,6 +14,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -307,7 +308,11 @@ def _judged_within(seconds: float, last_line: str) -> dict | None:
     """The final verdict of a right gcd whose process prints ``last_line`` at exit, judged in a
     process of its own; None when that process had not finished within ``seconds``."""
     gcd = _RIGHT_GCD + f"\nimport atexit\n\natexit.register(print, {last_line!r})\n"
-    argv = [sys.executable, "-c", _JUDGE, str(REPO), json.dumps({"gcd.py": gcd})]
+    return _printed_within(seconds, [sys.executable, "-c", _JUDGE, str(REPO), json.dumps({"gcd.py": gcd})])
+
+
+def _printed_within(seconds: float, argv: list[str]) -> Any:
+    """What ``argv`` printed after ``RESULT``; None when it had not finished within ``seconds``."""
     try:
         cp = subprocess.run(argv, capture_output=True, text=True, timeout=seconds, cwd="/")
     except subprocess.TimeoutExpired:
@@ -322,3 +327,59 @@ def test_r22s_4_control_a_short_last_line_is_judged():
 
 def test_r22s_4_summary_regex_stops_the_host():
     assert _judged_within(20, "0 " + "a00 " * 40 + "x") == {"verdict": "PASS"}, "still judging after 20 s"
+
+
+# r22s-5: the same in the differential's record reader. ``record_budget.depth`` strips JSON
+# strings with ``_STRING`` (``"(?:[^"\\]|\\.)*"``) from any line opening with "{" that holds over
+# 200 brackets; on ``"`` followed by escaped quotes and no closing one, each quote is a new
+# start that runs to the line's end: quadratic (worse, measured), in one C call holding the GIL.
+# A module of the rollout writes one 60 kB line, 201 "{" then '"' and 30,000 '\"', into the
+# relay's pipes (reopened through /proc/<relay>/fd: r21-1's reach): the host, not the sandbox,
+# spends minutes on it (32 kB: +26 s; 60 kB: past 40 s), every thread of repo-agent stopped.
+_DIFFERENTIAL = textwrap.dedent(
+    """\
+    import json, sys, tempfile
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.differential import run_calls
+    from agent.suites.models import DifferentialTarget
+    d = Path(tempfile.mkdtemp())
+    (d / "mod.py").write_text(sys.argv[2])
+    run = run_calls(d, [DifferentialTarget(module="mod", function="f", inputs=[[1], [2]])], sandbox="auto")
+    print("RESULT " + json.dumps([run.results[k] for k in sorted(run.results)]))
+    """
+)
+_PLAIN_F = "def f(x):\n    return x\n"
+_DEEP_STRINGS = _PLAIN_F + textwrap.dedent(
+    """\
+    import os as _os
+
+    _line = b"{" * 201 + b'"' + b'\\\\"' * 30000 + b"\\n"
+    for _f in _os.listdir("/proc/%d/fd" % _os.getppid()):
+        try:
+            if _os.readlink("/proc/%d/fd/%s" % (_os.getppid(), _f)).startswith("pipe:"):
+                _w = _os.open("/proc/%d/fd/%s" % (_os.getppid(), _f), _os.O_WRONLY)
+                _os.write(_w, _line)
+                _os.close(_w)
+        except OSError:
+            pass
+    """
+)
+
+
+def _calls_answered_within(seconds: float, source: str) -> list | None:
+    """The differential's results for ``f(1)``, ``f(2)`` of a module ``source``, read in a process
+    of its own; None when that process had not finished within ``seconds``."""
+    return _printed_within(seconds, [sys.executable, "-c", _DIFFERENTIAL, str(REPO), source])
+
+
+def test_r22s_5_control_the_calls_are_read():
+    assert _calls_answered_within(20, _PLAIN_F) == [{"v": 1}, {"v": 2}]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-5 a 60 kB record line of escaped quotes makes record_budget.depth's string regex run for minutes, the GIL held",
+)
+def test_r22s_5_record_depth_regex_stops_the_host():
+    assert _calls_answered_within(20, _DEEP_STRINGS) is not None, "still reading the records after 20 s"
