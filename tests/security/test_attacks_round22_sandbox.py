@@ -193,11 +193,7 @@ def test_r22s_2_file_locks_hold_memory_past_every_cap(user, cap_mb):
 _HOLD_ALIVE = r"""
 import ctypes, os, sys, time
 held = []
-try:
-    names = os.listdir("/proc/1/fd")
-except OSError:  # (a pid 1 the tests may not trace: its descriptors are not theirs to see)
-    names = []
-for f in names:
+for f in os.listdir("/proc/1/fd"):
     if int(f) > 2 and os.readlink("/proc/1/fd/" + f).startswith("pipe:"):
         try:
             held.append(os.open("/proc/1/fd/" + f, os.O_WRONLY | os.O_NONBLOCK))
@@ -215,23 +211,18 @@ class Regs(ctypes.Structure):
 def pt(req, data=None):
     if libc.ptrace(req, 1, None, data) < 0:
         raise OSError(ctypes.get_errno(), "ptrace %d" % req)
-def inject():
-    pt(0x4206)  # PTRACE_SEIZE
-    pt(0x4207)  # PTRACE_INTERRUPT: stopped in its waitpid
-    os.waitpid(1, 0x40000000)
-    saved, r = Regs(), Regs()
-    pt(12, ctypes.byref(saved))  # PTRACE_GETREGS
-    ctypes.memmove(ctypes.byref(r), ctypes.byref(saved), ctypes.sizeof(r))
-    r.rip, r.rax, r.rdi, r.rsi, r.orig_rax = saved.rip - 2, 157, 1, 0, 2**64 - 1  # prctl(PR_SET_PDEATHSIG, 0)
-    pt(13, ctypes.byref(r))  # PTRACE_SETREGS
-    pt(9)  # PTRACE_SINGLESTEP over the syscall instruction
-    os.waitpid(1, 0x40000000)
-    pt(13, ctypes.byref(saved))  # back into its waitpid
-    pt(0x11)  # PTRACE_DETACH
-try:
-    inject()
-except OSError:  # refused: the beat goes on regardless, and the host's death must end it
-    pass
+pt(0x4206)  # PTRACE_SEIZE
+pt(0x4207)  # PTRACE_INTERRUPT: stopped in its waitpid
+os.waitpid(1, 0x40000000)
+saved, r = Regs(), Regs()
+pt(12, ctypes.byref(saved))  # PTRACE_GETREGS
+ctypes.memmove(ctypes.byref(r), ctypes.byref(saved), ctypes.sizeof(r))
+r.rip, r.rax, r.rdi, r.rsi, r.orig_rax = saved.rip - 2, 157, 1, 0, 2**64 - 1  # prctl(PR_SET_PDEATHSIG, 0)
+pt(13, ctypes.byref(r))  # PTRACE_SETREGS
+pt(9)  # PTRACE_SINGLESTEP over the syscall instruction
+os.waitpid(1, 0x40000000)
+pt(13, ctypes.byref(saved))  # back into its waitpid
+pt(0x11)  # PTRACE_DETACH
 """
 _BEAT = r"""
 n = 0
@@ -278,6 +269,10 @@ def test_r22s_3_control_a_held_pipe_alone_dies_with_bwrap():
     assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _BEAT)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-3 without a subuid the tests ptrace pid 1 to clear its parent-death signal and outlive a killed repo-agent",
+)
 def test_r22s_3_sandbox_outlives_a_killed_host_without_a_subuid():
     assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _NO_PDEATHSIG + _BEAT), "the sandbox still runs"
 
@@ -325,6 +320,10 @@ def test_r22s_4_control_a_short_last_line_is_judged():
     assert _judged_within(20, "0 a00 a00 done") == {"verdict": "PASS"}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-4 a 163-character last line of output makes summary_line's regex backtrack for hours, the GIL held",
+)
 def test_r22s_4_summary_regex_stops_the_host():
     assert _judged_within(20, "0 " + "a00 " * 40 + "x") == {"verdict": "PASS"}, "still judging after 20 s"
 
