@@ -193,7 +193,11 @@ def test_r22s_2_file_locks_hold_memory_past_every_cap(user, cap_mb):
 _HOLD_ALIVE = r"""
 import ctypes, os, sys, time
 held = []
-for f in os.listdir("/proc/1/fd"):
+try:
+    names = os.listdir("/proc/1/fd")
+except OSError:  # (a pid 1 the tests may not trace: its descriptors are not theirs to see)
+    names = []
+for f in names:
     if int(f) > 2 and os.readlink("/proc/1/fd/" + f).startswith("pipe:"):
         try:
             held.append(os.open("/proc/1/fd/" + f, os.O_WRONLY | os.O_NONBLOCK))
@@ -211,18 +215,23 @@ class Regs(ctypes.Structure):
 def pt(req, data=None):
     if libc.ptrace(req, 1, None, data) < 0:
         raise OSError(ctypes.get_errno(), "ptrace %d" % req)
-pt(0x4206)  # PTRACE_SEIZE
-pt(0x4207)  # PTRACE_INTERRUPT: stopped in its waitpid
-os.waitpid(1, 0x40000000)
-saved, r = Regs(), Regs()
-pt(12, ctypes.byref(saved))  # PTRACE_GETREGS
-ctypes.memmove(ctypes.byref(r), ctypes.byref(saved), ctypes.sizeof(r))
-r.rip, r.rax, r.rdi, r.rsi, r.orig_rax = saved.rip - 2, 157, 1, 0, 2**64 - 1  # prctl(PR_SET_PDEATHSIG, 0)
-pt(13, ctypes.byref(r))  # PTRACE_SETREGS
-pt(9)  # PTRACE_SINGLESTEP over the syscall instruction
-os.waitpid(1, 0x40000000)
-pt(13, ctypes.byref(saved))  # back into its waitpid
-pt(0x11)  # PTRACE_DETACH
+def inject():
+    pt(0x4206)  # PTRACE_SEIZE
+    pt(0x4207)  # PTRACE_INTERRUPT: stopped in its waitpid
+    os.waitpid(1, 0x40000000)
+    saved, r = Regs(), Regs()
+    pt(12, ctypes.byref(saved))  # PTRACE_GETREGS
+    ctypes.memmove(ctypes.byref(r), ctypes.byref(saved), ctypes.sizeof(r))
+    r.rip, r.rax, r.rdi, r.rsi, r.orig_rax = saved.rip - 2, 157, 1, 0, 2**64 - 1  # prctl(PR_SET_PDEATHSIG, 0)
+    pt(13, ctypes.byref(r))  # PTRACE_SETREGS
+    pt(9)  # PTRACE_SINGLESTEP over the syscall instruction
+    os.waitpid(1, 0x40000000)
+    pt(13, ctypes.byref(saved))  # back into its waitpid
+    pt(0x11)  # PTRACE_DETACH
+try:
+    inject()
+except OSError:  # refused: the beat goes on regardless, and the host's death must end it
+    pass
 """
 _BEAT = r"""
 n = 0
@@ -269,10 +278,6 @@ def test_r22s_3_control_a_held_pipe_alone_dies_with_bwrap():
     assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _BEAT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22s-3 without a subuid the tests ptrace pid 1 to clear its parent-death signal and outlive a killed repo-agent",
-)
 def test_r22s_3_sandbox_outlives_a_killed_host_without_a_subuid():
     assert not _beats_after_the_host_is_killed(_HOLD_ALIVE + _NO_PDEATHSIG + _BEAT), "the sandbox still runs"
 
