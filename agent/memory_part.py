@@ -90,9 +90,11 @@ class PartWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, pid1: int) -> None:
-        """Watch the sandbox of pid 1 ``pid1`` (host numbering) until ``stop``."""
-        self._thread = threading.Thread(target=self._watch, args=(pid1, self.kills()), daemon=True)
+    def start(self, pid1: int, base: int | None = None) -> None:
+        """Watch the sandbox of pid 1 ``pid1`` (host numbering) until ``stop``; ``base``: the
+        count of kills before the sandbox started (a kill since then is looked at at once)."""
+        base = self.kills() if base is None else base
+        self._thread = threading.Thread(target=self._watch, args=(pid1, base), daemon=True)
         self._thread.start()
 
     def look(self, pid1: int) -> None:
@@ -108,11 +110,13 @@ class PartWatch:
             self.held = held
 
     def _watch(self, pid1: int, base: int) -> None:
-        while not self._stop.wait(POLL_S):
+        while True:
             count = self.kills()
             if count != base:
                 base = count
                 self.look(pid1)
+            if self._stop.wait(POLL_S):
+                return
 
     def stop(self) -> None:
         self._stop.set()
