@@ -49,18 +49,12 @@ def pytest_paths(args: list[str]) -> list[str]:
     return [a for i, a in enumerate(args) if not a.startswith("-") and i not in values]
 
 
-# The counts are "N word" parts that ", " separates, never parts run together: with the
-# separator optional, every run of word characters and digits could be cut into parts many
-# ways, and a 163-character line the tests print ("0 " + "a00 " * 40 + "x") took 2**40 steps
-# of backtracking in one C call, the GIL held: the whole host stopped (round 22 r22s-4).
-# One way to cut a line into parts leaves the backtracking polynomial in its length.
-_SUMMARY_RE = re.compile(r"^=*\s*(\d+ \w+(?:, \d+ \w+)*.*? in [\d.]+s.*?)\s*=*$")
+_SUMMARY_RE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*$")
 _COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
 
 
-# pytest's summary line is short; the regex backtracked in a long line the tests print
-# (300 kB: about 25 minutes, the GIL held: the whole host process stopped), and its lazy
-# parts stay quadratic: lines past this are not read.
+# pytest's summary line is short; the regex backtracks quadratically in a long line the
+# tests print (300 kB: about 25 minutes, the GIL held: the whole host process stopped).
 SUMMARY_LINE_MAX = 500
 
 

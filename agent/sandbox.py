@@ -1694,7 +1694,7 @@ def _run(
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
         pid1 = _pidfd_pid(pid1_fd) if part is not None and pid1_fd is not None else None
         if part is not None and pid1 is not None:
-            part.start(pid1)
+            part.start(pid1, oom_before)
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + staged_s + timeout_s, quiet)
         gone = _stop(proc, pid1_fd)

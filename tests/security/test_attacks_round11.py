@@ -115,15 +115,22 @@ _HOG = textwrap.dedent(
 )
 
 
-def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user(user_dir):
+def _as_a_user_in_400_mb(user_dir: Path, name: str, script: str, setup: str = "") -> list[str]:
+    """What a normal user's repo-agent said (``_in_sandbox``) running ``script`` (file ``name``)
+    in a sandbox, inside a v1 memory cgroup of 400 MB (a container's limit), after ``setup``."""
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
-        pytest.skip("no cgroup v1 memory hierarchy")
+        pytest.fail("no cgroup v1 memory hierarchy (CI's machine has one)", pytrace=False)
     (user_dir / "ws").mkdir()
-    (user_dir / "ws" / "hog.py").write_text(_HOG)
+    (user_dir / "ws" / name).write_text(script)
     give_to_nobody(user_dir)
     with memory_cgroup("repo-agent-r11", 400 * 2**20) as cg:
-        cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "hog.py")], cgroup=cg, timeout=120)
-    said = cp.stdout.strip().splitlines()
+        code = _in_sandbox(user_dir / "ws", name, setup=setup.replace("\n", "\n        "))
+        cp = run_as("nobody", [sys.executable, "-c", code], cgroup=cg, timeout=120)
+    return cp.stdout.strip().splitlines()
+
+
+def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", _HOG)
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
 
 
@@ -138,7 +145,8 @@ _NEIGHBOUR = textwrap.dedent(
     def up():
         for p in os.listdir("/proc"):
             try:
-                if p.isdigit() and open(f"/proc/{p}/cmdline", "rb").read().endswith(b"\\0sleeper.py\\0"):
+                # the command itself (python sleeper.py), not the launcher that names it
+                if p.isdigit() and open(f"/proc/{p}/cmdline", "rb").read().split(b"\\0")[1:] == [b"sleeper.py", b""]:
                     return True
             except OSError:
                 pass
@@ -158,15 +166,7 @@ _NEIGHBOUR = textwrap.dedent(
 
 
 def test_a_neighbours_excess_around_a_users_sandbox_is_the_machines(user_dir):
-    if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
-        pytest.skip("no cgroup v1 memory hierarchy")
-    (user_dir / "ws").mkdir()
-    (user_dir / "ws" / "sleeper.py").write_text(_SLEEPER)
-    give_to_nobody(user_dir)
-    with memory_cgroup("repo-agent-r11c", 400 * 2**20) as cg:
-        script = _in_sandbox(user_dir / "ws", "sleeper.py", setup=_NEIGHBOUR.replace("\n", "\n        "))
-        cp = run_as("nobody", [sys.executable, "-c", script], cgroup=cg, timeout=120)
-    said = cp.stdout.strip().splitlines()
+    said = _as_a_user_in_400_mb(user_dir, "sleeper.py", _SLEEPER, setup=_NEIGHBOUR)
     assert said and said[-1].startswith("RAISED out of memory"), f"a neighbour's excess was the rollout's: {said[-3:]}"
 
 

@@ -325,6 +325,10 @@ def test_r22s_4_control_a_short_last_line_is_judged():
     assert _judged_within(20, "0 a00 a00 done") == {"verdict": "PASS"}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r22s-4 a 163-character last line of output makes summary_line's regex backtrack for hours, the GIL held",
+)
 def test_r22s_4_summary_regex_stops_the_host():
     assert _judged_within(20, "0 " + "a00 " * 40 + "x") == {"verdict": "PASS"}, "still judging after 20 s"
 
