@@ -13,15 +13,23 @@ from agent.differential_stage import script_name
 from agent.suites.models import DifferentialTarget
 
 
-def test_the_runner_starts_with_ordinary_flags_and_argv(tmp_path: Path) -> None:
-    (tmp_path / "probe.py").write_text(
-        "import sys\n\n\ndef probe(x):\n"
-        "    return [sys.argv, sys.orig_argv[1:], sys.flags.no_site, sys.flags.no_user_site, 'site' in sys.modules]\n"
-    )
+def _probed(tmp_path: Path, body: str, sandbox: str = "auto") -> object:
+    """What ``probe(1)`` (``body`` under ``import sys``) returns in the runner's process."""
+    (tmp_path / "probe.py").write_text("import sys\n\n\ndef probe(x):\n" + body)
     target = DifferentialTarget(module="probe", function="probe", inputs=[[1]])
-    run = differential.run_calls(tmp_path, [target], sandbox="bwrap")
+    run = differential.run_calls(tmp_path, [target], sandbox=sandbox)
     assert run.finished, run.output
-    argv, orig, no_site, no_user_site, site_ran = run.results[(0, 0)]["v"]["list"]
+    return run.results[(0, 0)]["v"]
+
+
+def test_the_runner_starts_with_ordinary_flags_and_argv(tmp_path: Path) -> None:
+    got = _probed(
+        tmp_path,
+        "    return [sys.argv, sys.orig_argv[1:], sys.flags.no_site, sys.flags.no_user_site, 'site' in sys.modules]\n",
+        sandbox="bwrap",
+    )
+    assert isinstance(got, dict)
+    argv, orig, no_site, no_user_site, site_ran = got["list"]
     assert (no_site, no_user_site, site_ran) == (0, 0, True)
     assert len(argv["list"]) == 1 and orig == argv  # the script alone: no flag, no calls file after it
     script = argv["list"][0]
@@ -200,14 +208,12 @@ def test_the_scripts_module_holds_none_of_the_runners_names(tmp_path: Path) -> N
     """r22v-13: the code under test found the runner in ``sys.modules["__main__"]`` and rebound
     its ``_idle_pool_worker``. The runner's names live in a dict of their own; ``__main__`` is
     a script's that defines nothing (its builtins the builtins module, no docstring)."""
-    (tmp_path / "probe.py").write_text(
-        "import sys\n\n\ndef probe(x):\n    m = sys.modules['__main__']\n"
-        "    return [sorted(k for k in vars(m) if not k.startswith('__')), m.__doc__, type(m.__builtins__).__name__]\n"
+    got = _probed(
+        tmp_path,
+        "    m = sys.modules['__main__']\n"
+        "    return [sorted(k for k in vars(m) if not k.startswith('__')), m.__doc__, type(m.__builtins__).__name__]\n",
     )
-    target = DifferentialTarget(module="probe", function="probe", inputs=[[1]])
-    run = differential.run_calls(tmp_path, [target], sandbox="auto")
-    assert run.finished, run.output
-    assert run.results[(0, 0)]["v"] == {"list": [{"list": []}, None, "module"]}
+    assert got == {"list": [{"list": []}, None, "module"]}
 
 
 def test_a_thread_with_no_python_frame_is_counted(tmp_path: Path) -> None:
