@@ -18,6 +18,7 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "v", "same": 1}         ... v is (or holds) one of the call's own arguments
     {"k": "result", "t", "i", "v", "shared": 1}       ... v holds a list/set/dict an earlier call's caller holds
+    {"k": "result", "t", "i", "v", "alias": [p, s]}   ... v holds one list/set/dict at two places (``_aliases``)
     {"k": "later", "t", "i"}                         what call i returned, or left of its arguments,
                                                      changed after (read at the process's last call)
     ({"self": 1} in a script's list: that method returned the script's object itself)
@@ -47,6 +48,7 @@ import sys
 _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _queue  # noqa: E402
+import builtins  # noqa: E402  (loaded at every start)
 import collections  # noqa: E402
 import decimal  # noqa: E402
 import fractions  # noqa: E402
@@ -174,6 +176,8 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     if t is float:
         return x if x == x and x not in (float("inf"), float("-inf")) else {"float": repr(x)}
     if t is list or t is tuple or _is_namedtuple(t):
+        if t is not list and t is not tuple and _own_attributes(x, t):
+            raise _NotPlain(f"not plain data: {_type_short_name(t)} with attributes of its own")
         items = list.__iter__(x) if t is list else tuple.__iter__(x)
         return {"list" if t is list else "tuple": [_encode(v, depth + 1, budget) for v in items]}
     if t is set or t is frozenset:
@@ -183,6 +187,8 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
             raise _NotPlain("not plain data: defaultdict with a factory of its own")
         if not _untouched(t):
             raise _NotPlain(f"not plain data: {t.__name__} changed")
+        if t is not dict and _own_attributes(x, t):
+            raise _NotPlain(f"not plain data: {t.__name__} with attributes of its own")
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
@@ -197,6 +203,32 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
             yielded.append(_encode(v, depth + 1, budget))
         return {"iter": yielded}
     raise _NotPlain(f"not plain data: {t.__name__}")
+
+
+_getset = types.GetSetDescriptorType
+_getset_get = types.GetSetDescriptorType.__get__
+_dict_len = dict.__len__
+_type_short_name = type.__dict__["__name__"].__get__
+
+
+def _own_attributes(x: Any, t: type) -> bool:
+    """``x`` (of a class read as plain data: a standard dict subclass, a namedtuple) holds
+    attributes of its own: an instance dict with anything in it, read through the class's
+    ``__dict__`` descriptor (C's, or nothing is read). Such an attribute answers its callers
+    in place of the class's method (r22v-5: ``counts.get = lambda w, d=None: d`` on a Counter
+    the runner reads through dict.items): only the type's own behaviour is plain data."""
+    for k in _type_mro(t):
+        found = _proxy_get(_type_dict(k), "__dict__")
+        if found is None:
+            continue
+        if type(found) is not _getset:
+            return True  # a ``__dict__`` of the code's own in its place: not asked
+        try:
+            own = _getset_get(found, x, t)
+        except (TypeError, AttributeError):
+            return True
+        return not _is_a(own, dict) or _dict_len(own) > 0
+    return False
 
 
 def _plain_factory(factory: object) -> bool:
@@ -346,12 +378,54 @@ class _Shared:
 
     def holders(self, x: Any) -> set[int]:
         """The calls whose results or arguments hold a container ``x`` holds."""
-        return {self.held[id(c)][1] for c in self.containers(x, [_MAX_NODES]) if id(c) in self.held}
+        return self.holders_of(self.containers(x, [_MAX_NODES]))
+
+    def holders_of(self, found: list[object]) -> set[int]:
+        return {self.held[id(c)][1] for c in found if id(c) in self.held}
 
     def keep(self, x: Any, call: int) -> None:
         budget = [_MAX_NODES]
         found = self.containers(x, budget)
         self.keep_found(found, _MAX_NODES - budget[0], call)
+
+
+_dumps = json.dumps
+_HASHED = (1 << 127) - 1  # a prime: what the two descriptions below are reduced modulo
+
+
+def _aliases(x: Any, found: list[object]) -> list[str] | None:
+    """Where one mutable container (list, set, dict) sits at two places or more inside the
+    result ``x`` (``found``: its containers as ``_Shared.containers`` met them, each as often as
+    it is reached): None where none does. Else two descriptions, each a number reduced modulo
+    a prime: the groups of paths (indices, and dict keys where they are str, int or None) at
+    which one object sits, and the groups' sizes alone (for results compared without order).
+    A caller setting ``g[0][0]`` of ``[[0] * cols] * rows`` sets every row (r22v-6): values
+    read alike, one object is not many. Numbers keep the record short however many paths."""
+    times: dict[int, int] = {}
+    for c in found:
+        times[id(c)] = times.get(id(c), 0) + 1
+    repeated = {i for i, n in times.items() if n > 1}
+    if not repeated:
+        return None
+    paths: dict[int, list[str]] = {}
+    budget = _MAX_NODES
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(x, ())]
+    while stack and budget > 0:
+        y, path = stack.pop()
+        budget -= 1
+        t = type(y)
+        if id(y) in repeated and _container(t, _MUTABLE):
+            paths.setdefault(id(y), []).append(_dumps(path))
+        if t is list or t is tuple:
+            items = list.__iter__(y) if t is list else tuple.__iter__(y)
+            stack.extend((v, (*path, n)) for n, v in enumerate(items))
+        elif _container(t, _DICTS):
+            for k, v in _dict_items(y):
+                key = k if k is None or type(k) is str or type(k) is int else "*"
+                stack.append((v, (*path, key)))
+    groups = sorted(sorted(g) for g in paths.values() if len(g) > 1)
+    described = [_dumps(groups), _dumps(sorted(len(g) for g in groups))]
+    return [format(int.from_bytes(d.encode(), "little") % _HASHED, "x") for d in described]
 
 
 def _argument_returned(returned: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -400,10 +474,49 @@ def _type_name(exc: BaseException) -> str:
     return _type_name_of(type(exc))
 
 
+# Python's own classes by name, taken before any workspace code ran: a class is the builtin
+# its name says only if it is that very object (r22v-4: a class of the code's own with
+# ``__module__ = "builtins"`` was read as the builtin ValueError by its names alone).
+_BUILTIN_CLASSES = {n: v for n, v in vars(builtins).items() if type(v) is type}
+_MODULES = sys.modules  # the interpreter's own dict (``sys.modules = {}`` rebinds a name only)
+_type_module = type.__dict__["__module__"].__get__
+_type_qualname = type.__dict__["__qualname__"].__get__
+_module_dict: Any = vars(types.ModuleType)["__dict__"].__get__
+_proxy_get = types.MappingProxyType.get
+_NOT_THERE = " (not found there)"  # its names name no class, or another class than itself
+
+
 def _type_name_of(t: type) -> str:
-    mod = type.__dict__["__module__"].__get__(t)
-    name = type.__dict__["__qualname__"].__get__(t)
-    return name if mod == "builtins" else f"{mod}.{name}"
+    """An exception type's name as the parent compares it with the reference's: a builtin's
+    bare name only for the builtin class itself; any other as ``module.qualname``, marked
+    where that module (loaded) does not hold this very class at that name. Names are read
+    through type's own descriptors and found through plain dicts: no code of the class runs.
+    Closes naming a class of the code's own as one it is not (Python's or a library's)."""
+    mod, name = _type_module(t), _type_qualname(t)
+    if type(mod) is not str or type(name) is not str:
+        return "?"
+    if mod == "builtins" and _BUILTIN_CLASSES.get(name) is t:
+        return name
+    return f"{mod}.{name}" if _found_at(t, mod, name) else f"{mod}.{name}{_NOT_THERE}"
+
+
+def _found_at(t: type, mod: str, name: str) -> bool:
+    """The loaded module ``mod`` holds ``t`` itself at its qualified name ``name``."""
+    found: Any = dict.get(_MODULES, mod)
+    if not _is_a(found, types.ModuleType):
+        return False
+    found = dict.get(_module_dict(found), name.split(".")[0])
+    for part in name.split(".")[1:]:
+        if not _is_a(found, type):
+            return False
+        found = _proxy_get(_type_dict(found), part)
+    return found is t
+
+
+def _is_a(x: object, k: type) -> bool:
+    """``isinstance`` by identity along the type's own MRO: no ``__class__`` nor metaclass
+    ``__eq__`` of the code's is asked."""
+    return any(c is k for c in _type_mro(type(x)))
 
 
 # Taken before any workspace code runs: where the standard library is, and the exact C type
@@ -800,7 +913,12 @@ def main() -> None:
                     inside = tops = []
                     nodes = [_MAX_NODES]
                     encoded = _encode(returned, 0, nodes)
-                    holders = shared.holders(returned) if _container(type(returned)) else set()
+                    found_nodes = [_MAX_NODES]
+                    found = shared.containers(returned, found_nodes) if _container(type(returned)) else []
+                    holders = shared.holders_of(found)
+                    alias = _aliases(returned, found)
+                    if alias is not None:
+                        rec["alias"] = alias  # one list, set or dict at two places in it (r22v-6)
                     if _argument_returned(returned, args, kwargs) or call in holders:
                         rec["same"] = 1  # the caller's own object (or a part of it), not a new one (vrd9-8)
                     if holders - {call}:
@@ -810,7 +928,7 @@ def main() -> None:
                         # sizes are the reference's, which the rollout must match anyway.
                         kept_nodes[0] += _MAX_NODES - nodes[0]
                         returned_here.append((ti, i, returned, encoded))
-                        shared.keep(returned, call)
+                        shared.keep_found(found, _MAX_NODES - found_nodes[0], call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:

@@ -260,10 +260,6 @@ _OWN_VALUE_ERROR = (
 _NAMED_AS_THE_BUILTIN = _OWN_VALUE_ERROR.replace("    pass\n", '    __module__ = "builtins"\n', 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-4 an exception class of the code's own with __module__ 'builtins' passes as the builtin",
-)
 def test_r22v_4_own_exception_named_as_the_builtin_passes(tmp_path):
     """The control: the code's own ValueError differs from the reference's. The attack: the same
     class, its __module__ "builtins": the final run PASSes it, with no SUSPECT hit."""
@@ -304,7 +300,6 @@ _SUBCLASS_WITH_ITS_OWN_GET = _COUNTS_WITH_ITS_OWN_GET.replace(
 ).replace("counts = Counter()", "counts = _Counts()", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r22v-5 a Counter result's own attributes (get, items) are never read")
 def test_r22v_5_counter_with_a_lying_instance_get_passes(tmp_path):
     """The control: a Counter subclass whose get lies differs. The attack: the same lie set on
     the instance PASSes the final run, with no SUSPECT hit."""
@@ -348,9 +343,6 @@ def _grid_judged(root: Path, wrong: str) -> tuple[list, bool]:
     return _one_task_judged(root, "fix_grid", _GRID_TASK, "grid(rows, cols) has the wrong shape.", target, wrong)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-6 one row list repeated in a result ([[0] * cols] * rows) is never seen"
-)
 def test_r22v_6_one_row_repeated_in_a_result_passes(tmp_path):
     """The control: a row shared across calls differs. The attack: ``[[0] * cols] * rows``
     PASSes the final run, with no SUSPECT hit."""
