@@ -12,6 +12,7 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
     {"k": "warm"}                                    warm-up calls go on (``warmups``: a mark of progress)
+    {"k": "reading"}                                 the reading after the calls goes on (a mark of progress)
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
     {"k": "result", "t", "i", "v", "a"}              ... and changed its arguments to a
     {"k": "result", "t", "i", "raise", "bases"}      the call raised (the exception's type, its bases)
@@ -19,11 +20,19 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "v", "same": 1}         ... v is (or holds) one of the call's own arguments
     {"k": "result", "t", "i", "v", "shared": 1}       ... v holds a list/set/dict an earlier call's caller holds
     {"k": "result", "t", "i", "v", "alias": [p, s]}   ... v holds one list/set/dict at two places (``_aliases``)
-    {"k": "later", "t", "i"}                         what call i returned, or left of its arguments,
-                                                     changed after (read at the process's last call)
     ({"self": 1} in a script's list: that method returned the script's object itself)
-    {"k": "finish", "s", "threads"}                  the seconds its answered calls took, the
-                                                     Python threads besides its own still running
+    {"k": "finish", "s", "threads", "later"}         the seconds its answered calls took, the
+                                                     Python threads besides its own still running,
+                                                     the calls [t, i] whose result, or what they
+                                                     left of their arguments, changed after (read
+                                                     at the process's last call); "garbage": 1
+                                                     where its objects still made garbage at
+                                                     the last of GC_ROUNDS collections
+
+The checks after the calls travel in the finish, the one line the host reads past any bound
+on its reading (agent/record_budget.py): junk the code under test writes to the pipe after its
+last result cannot leave them unread while the finish is read (round 21 r21-1: 1,002 junk
+lines hid ``later`` lines of their own).
 
 This process never holds an expected value: what it reports is compared in the parent
 with the reference fix's results. Code under test can write anything to the pipe; to be
@@ -60,6 +69,7 @@ import types  # noqa: E402
 _KEPT_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _socket  # noqa: E402
+import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 
@@ -176,8 +186,8 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     if t is float:
         return x if x == x and x not in (float("inf"), float("-inf")) else {"float": repr(x)}
     if t is list or t is tuple or _is_namedtuple(t):
-        if t is not list and t is not tuple and _own_attributes(x, t):
-            raise _NotPlain(f"not plain data: {_type_short_name(t)} with attributes of its own")
+        if t is not list and t is not tuple and _shadowed(x, t):
+            raise _NotPlain(f"not plain data: {_type_short_name(t)} with a method of its own")
         items = list.__iter__(x) if t is list else tuple.__iter__(x)
         return {"list" if t is list else "tuple": [_encode(v, depth + 1, budget) for v in items]}
     if t is set or t is frozenset:
@@ -187,8 +197,8 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
             raise _NotPlain("not plain data: defaultdict with a factory of its own")
         if not _untouched(t):
             raise _NotPlain(f"not plain data: {t.__name__} changed")
-        if t is not dict and _own_attributes(x, t):
-            raise _NotPlain(f"not plain data: {t.__name__} with attributes of its own")
+        if t is not dict and _shadowed(x, t):
+            raise _NotPlain(f"not plain data: {t.__name__} with a method of its own")
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
         return {"bytes": bytes.hex(x)}
@@ -207,27 +217,31 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
 
 _getset = types.GetSetDescriptorType
 _getset_get = types.GetSetDescriptorType.__get__
-_dict_len = dict.__len__
 _type_short_name = type.__dict__["__name__"].__get__
 
 
-def _own_attributes(x: Any, t: type) -> bool:
-    """``x`` (of a class read as plain data: a standard dict subclass, a namedtuple) holds
-    attributes of its own: an instance dict with anything in it, read through the class's
-    ``__dict__`` descriptor (C's, or nothing is read). Such an attribute answers its callers
-    in place of the class's method (r22v-5: ``counts.get = lambda w, d=None: d`` on a Counter
-    the runner reads through dict.items): only the type's own behaviour is plain data."""
-    for k in _type_mro(t):
+def _shadowed(x: Any, t: type) -> bool:
+    """``x`` (of a class read as plain data: a standard dict subclass, a namedtuple) holds an
+    attribute of its own in front of one of its classes' (round 22 r22v-5: ``counts.get =
+    lambda w, d=None: d`` answers that Counter's callers otherwise than the dict this runner
+    reads through dict.items; a namedtuple's ``p.count`` or ``p._asdict`` likewise), or one
+    whose name is no exact str, or an instance dict this runner cannot read through C's own
+    ``__dict__`` descriptor (a ``__dict__`` of the code's own is never asked). An attribute
+    of another name changes nothing its callers read of the type."""
+    mro = _type_mro(t)
+    for k in mro:
         found = _proxy_get(_type_dict(k), "__dict__")
         if found is None:
             continue
         if type(found) is not _getset:
-            return True  # a ``__dict__`` of the code's own in its place: not asked
+            return True
         try:
             own = _getset_get(found, x, t)
         except (TypeError, AttributeError):
             return True
-        return not _is_a(own, dict) or _dict_len(own) > 0
+        if not _is_a(own, dict):
+            return True
+        return any(type(n) is not str or any(n in _type_dict(c) for c in mro) for n in dict.__iter__(own))
     return False
 
 
@@ -313,22 +327,47 @@ def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
 _KEPT_NODES = 2 * _MAX_NODES  # of the results and arguments of one process kept and read again
 
 
-def _changed_later(returned: list[tuple[int, int, Any, Any]]) -> list[tuple[int, int]]:
+def _changed_later(returned: list[tuple[int, int, Any, Any, int]], progress: Any = None) -> list[tuple[int, int]]:
     """The calls (run of calls, input) whose result or arguments, read again once every later
     call of the process returned, are no longer what the call left them (later code changed
-    them): read within a bound on the nodes read (past it, the rest is not read again)."""
-    budget = [_KEPT_NODES]
+    them). Each is read again within the nodes it had when kept (its last field): one past
+    them grew, which is a change, and its reading stops there. So the reading's cost is
+    bounded by what was kept (``_KEPT_NODES``) and no object grown by the code ends the
+    reading of the others (round 22 r22v-2: a first result padded with 500,000 items spent a
+    bound shared by all, and the reading broke off before any mark). ``progress`` is called
+    now and then (a mark on the pipe: the parent's quiet limit holds here too)."""
     changed = []
-    for t, i, obj, was in returned:
+    for t, i, obj, was, nodes in returned:
         try:
-            now = _encode(obj, 0, budget)
-        except _NotPlain:
-            if budget[0] < 0:
-                break
+            now = _encode(obj, 0, [nodes])
+        except _NotPlain:  # grown past its nodes, nested deeper, or no longer plain data
             now = None
         if now != was and (t, i) not in changed:
             changed.append((t, i))
+        if progress is not None:
+            progress()
     return changed
+
+
+# Young collections run after the last call, before the ``later`` reading: a program goes on
+# allocating after a call (each 700 objects a young collection), the runner's finish hardly
+# does. Garbage whose finaliser makes new garbage (``__del__`` making a cycle of its class) is
+# a fuse that burns one collection at a time and then changes what callers hold (r22v-3: a
+# fuse of 1,000, results emptied as a program kept ~0.7 M objects). Collected until one finds
+# no garbage: a fuse up to GC_ROUNDS burns here and the reading sees what it did; one longer
+# still makes garbage at the last round, which the finish says (``garbage``). The bound closes
+# the class of chains of finalisers, whatever their length; a fuse that needs something else
+# than collections (a clock, a count of calls) is the SUSPECT scan's to read.
+GC_ROUNDS = 10_000
+_collect = gc.collect  # taken before any workspace code runs
+
+
+def _collected_to_quiet() -> bool:
+    """One whole collection (garbage left in the older generations: a program's next full
+    collection finalises it), then young ones until one finds no garbage (True), at most
+    ``GC_ROUNDS``: what a finaliser makes is new, so young."""
+    _collect()
+    return any(_collect(0) == 0 for _ in range(GC_ROUNDS))
 
 
 class _Shared:
@@ -483,21 +522,28 @@ _type_module = type.__dict__["__module__"].__get__
 _type_qualname = type.__dict__["__qualname__"].__get__
 _module_dict: Any = vars(types.ModuleType)["__dict__"].__get__
 _proxy_get = types.MappingProxyType.get
-_NOT_THERE = " (not found there)"  # its names name no class, or another class than itself
+_NOT_THERE = " (a class of its own by that name)"  # its names find no class, or another one
 
 
 def _type_name_of(t: type) -> str:
-    """An exception type's name as the parent compares it with the reference's: a builtin's
-    bare name only for the builtin class itself; any other as ``module.qualname``, marked
-    where that module (loaded) does not hold this very class at that name. Names are read
-    through type's own descriptors and found through plain dicts: no code of the class runs.
-    Closes naming a class of the code's own as one it is not (Python's or a library's)."""
+    """A class's name as the parent compares it with the reference's: a builtin's bare name
+    only for the builtin class itself (Python's, taken before any workspace code ran); a
+    static (C) type's ``module.qualname``, its C struct's; a class made by Python code (a heap
+    type: it can say any ``__module__`` and ``__qualname__``) named so only where that loaded
+    module holds this very class at that name, else marked a class of its own, which agrees
+    with no other. Names are read through type's own descriptors and found through plain
+    dicts: no code of the class runs. Closes naming a class of the code's own as one it is
+    not, Python's or a library's (round 22 r22v-4: one saying "builtins" and "ValueError" is
+    missed by a caller's ``except ValueError``)."""
     mod, name = _type_module(t), _type_qualname(t)
     if type(mod) is not str or type(name) is not str:
         return "?"
     if mod == "builtins" and _BUILTIN_CLASSES.get(name) is t:
         return name
-    return f"{mod}.{name}" if _found_at(t, mod, name) else f"{mod}.{name}{_NOT_THERE}"
+    shown = name if mod == "builtins" else f"{mod}.{name}"
+    if not _type_flags(t) & _HEAPTYPE or _found_at(t, mod, name):
+        return shown
+    return f"{shown}{_NOT_THERE}"
 
 
 def _found_at(t: type, mod: str, name: str) -> bool:
@@ -862,7 +908,7 @@ def main() -> None:
     spent = [0.0]  # in the calls only (an import compiling its module is no call's cost)
     workspace = sys.path[0]
     warmups = {w[0]: (w[1], w[2]) for w in spec.get("warmups") or () if type(w) is list and len(w) == 3}
-    returned_here: list[tuple[int, int, Any, Any]] = []
+    returned_here: list[tuple[int, int, Any, Any, int]] = []  # (run, input, object, as read, its nodes)
     kept_nodes = [0]
     shared = _Shared()
     calls_made: list[tuple[int, int]] = []
@@ -927,20 +973,21 @@ def main() -> None:
                         # Kept within a bound (the process's results alive at once); their
                         # sizes are the reference's, which the rollout must match anyway.
                         kept_nodes[0] += _MAX_NODES - nodes[0]
-                        returned_here.append((ti, i, returned, encoded))
+                        returned_here.append((ti, i, returned, encoded, _MAX_NODES - nodes[0]))
                         shared.keep_found(found, _MAX_NODES - found_nodes[0], call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
                 if before is not None:
                     given = [list(args), kwargs] if kwargs else list(args)
-                    after = _encode(given)  # a copy that sorts the caller's list is no copy
+                    after_nodes = [_MAX_NODES]
+                    after = _encode(given, 0, after_nodes)  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after
-                    if kept_nodes[0] + _MAX_NODES - arg_nodes[0] <= _KEPT_NODES:
+                    if kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
                         # The caller's arguments as the call left them: a later call of the
                         # code emptying an earlier caller's list is seen (r16-13).
-                        kept_nodes[0] += _MAX_NODES - arg_nodes[0]
-                        returned_here.append((ti, i, given, after))
+                        kept_nodes[0] += _MAX_NODES - after_nodes[0]
+                        returned_here.append((ti, i, given, after, _MAX_NODES - after_nodes[0]))
             except _NotPlain as exc:
                 rec["bad"] = str(exc)
             except BaseException as exc:
@@ -951,8 +998,15 @@ def main() -> None:
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
-    for ti, i in _changed_later(returned_here):
-        send({"k": "later", "t": ti, "i": i})
+    garbage = not _collected_to_quiet()
+    said = [clock()]
+
+    def progress() -> None:  # the reading of a big run may take longer than the quiet limit
+        if clock() - said[0] > 0.2:
+            send({"k": "reading"})
+            said[0] = clock()
+
+    later = [[ti, i] for ti, i in _changed_later(returned_here, progress)]
     # Threads of the code's own still running now can change what callers hold after any
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).
@@ -960,7 +1014,10 @@ def main() -> None:
     # honest module-level pool): it runs nothing until something puts work in that queue, and
     # what could (another thread) is counted itself (``_idle_pool_worker``).
     running = [f for f in current_frames().values() if not _idle_pool_worker(f)]
-    send({"k": "finish", "s": spent[0], "threads": len(running) - 1})
+    finish = {"k": "finish", "s": spent[0], "threads": len(running) - 1, "later": later}
+    if garbage:
+        finish["garbage"] = 1
+    send(finish)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()  # buffered as in a plain run: what the calls printed is kept

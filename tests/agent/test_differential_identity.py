@@ -20,11 +20,11 @@ def test_an_exception_is_named_as_a_builtin_only_when_it_is_that_class() -> None
         __qualname__ = "ValueError"
 
     assert runner._type_name_of(ValueError) == "ValueError"
-    assert runner._type_name_of(Forged) == "builtins.ValueError (not found there)"
+    assert runner._type_name_of(Forged) == "ValueError (a class of its own by that name)"
     # A library's class is named where its module holds it; a copy of its names elsewhere is marked.
     assert runner._type_name_of(json.JSONDecodeError) == "json.decoder.JSONDecodeError"
     copy = type("JSONDecodeError", (ValueError,), {"__module__": "json.decoder"})
-    assert runner._type_name_of(copy) == "json.decoder.JSONDecodeError (not found there)"
+    assert runner._type_name_of(copy) == "json.decoder.JSONDecodeError (a class of its own by that name)"
     # Its bases too: pytest.raises(ValueError) reads them.
     assert [runner._type_name_of(k) for k in Forged.__mro__[1:-1]] == ["Exception", "BaseException"]
 
@@ -35,7 +35,8 @@ def test_an_exception_of_the_same_name_on_other_bases_differs() -> None:
     assert not same_result(ref, {"raise": "m.AgeError", "bases": ["Exception", "BaseException"]}, 0.0)
     sub = {"raise": "m.Young", "bases": ["m.AgeError", "ValueError", "Exception", "BaseException"]}
     assert same_result(ref, sub, 0.0)  # a subclass: caught where the reference's is
-    assert differential._shown_name("builtins.ValueError (not found there)") == "an exception of the code's own"
+    own = "ValueError (a class of its own by that name)"
+    assert differential._shown_name(own) == "an exception of the code's own"
     assert differential._shown_name("ratio.ValueError") == "an exception of the code's own named ValueError"
     assert differential._shown_name("ValueError") == "ValueError"
 
@@ -48,10 +49,10 @@ def test_a_plain_data_object_with_attributes_of_its_own_is_not_plain() -> None:
     counts = Counter("abca")
     assert runner._encode(counts) == {"dict": [["a", 2], ["b", 1], ["c", 1]]}
     counts.get = lambda word, default=None: default  # type: ignore[method-assign]  # r22v-5
-    assert _not_plain(counts) == "not plain data: Counter with attributes of its own"
+    assert _not_plain(counts) == "not plain data: Counter with a method of its own"
     ordered = OrderedDict(a=1)
     ordered.keys = lambda: []  # type: ignore[method-assign]
-    assert _not_plain(ordered) == "not plain data: OrderedDict with attributes of its own"
+    assert _not_plain(ordered) == "not plain data: OrderedDict with a method of its own"
 
     point = namedtuple("Point", "x y")
 
@@ -61,10 +62,12 @@ def test_a_plain_data_object_with_attributes_of_its_own_is_not_plain() -> None:
 
     p = Named(1, 2)
     assert runner._encode(p) == {"tuple": [1, 2]}
+    p.note = "seen"  # type: ignore[attr-defined]  # in front of nothing of its classes'
+    assert runner._encode(p) == {"tuple": [1, 2]}
     p.count = lambda v: 0  # type: ignore[method-assign, assignment]
-    assert _not_plain(p) == "not plain data: Named with attributes of its own"
-    shown = differential._shown_bad("not plain data: Counter with attributes of its own")
-    assert shown == "not plain data: Counter with attributes of its own"
+    assert _not_plain(p) == "not plain data: Named with a method of its own"
+    shown = differential._shown_bad("not plain data: Counter with a method of its own")
+    assert shown == "not plain data: Counter with a method of its own"
 
 
 def _aliases(x: object) -> list[str] | None:

@@ -56,11 +56,11 @@ def test_lines_that_cannot_be_records_cost_no_parse_and_junk_is_bounded(monkeypa
     data = hello + b"\n" * 100_000 + b"x\r\n" * 1000 + b' {"k":"result"}\r' + finish + b"\n"
     budget = RecordBudget()
     assert [line.record for line in budget.lines(data)] == [{"k": "hello"}, {"k": "result"}, {"k": "finish", "s": 1.0}]
-    assert len(parsed) == 3 and not budget.over
+    assert len(parsed) == 3 and not budget.over and not budget.stopped
     parsed.clear()
     budget = RecordBudget()
     got = [line.record for line in budget.lines(hello + b"\n" + b"{\n" * 100_000 + finish)]
-    assert got == [{"k": "hello"}, {"k": "finish", "s": 1.0}] and budget.over
+    assert got == [{"k": "hello"}, {"k": "finish", "s": 1.0}] and budget.over and budget.stopped
     assert len(parsed) == 1 + record_budget.BAD_LINES_MAX + 2
     budget = RecordBudget(run_max=100 * record_budget.LINE_COST_MIN)
     assert sum(1 for line in budget.lines(b"{}\n" * 100_000) if not line.past_bound) == 100
