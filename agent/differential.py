@@ -151,6 +151,7 @@ def run_calls(
     timeout_s: float | None = None,
     stdin_tty: list[bool] | None = None,
     warmups: list[tuple[int, int, int]] | None = None,
+    draws: int | None = None,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
@@ -170,7 +171,9 @@ def run_calls(
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
     past ``per_call_s`` is stopped from here (no record for that long). ``warmups``: (run of
-    calls, input, count): that many unread calls of the input before the run's own."""
+    calls, input, count): that many unread calls of the input before the run's own.
+    ``draws``: the seed of the runner's unread calls between compared ones (drawn when None;
+    one for two processes that must make the same calls)."""
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     rng = random.SystemRandom()
@@ -191,6 +194,7 @@ def run_calls(
             "site_dirs": _site_dirs(python_env),
             "workspace_var": [WORKSPACE_VAR, str(inside)] if python_env is not None else None,
             "warmups": [list(w) for w in warmups or ()],
+            "draws": draws if draws is not None else rng.getrandbits(64),
         }
         spec.write_text(json.dumps(payload), encoding="utf-8")
         for p in (box, script, spec):
@@ -956,6 +960,8 @@ def judge(ws: Workspace) -> Verdict | None:
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
     budget += 20 * (per_call or 1e-3) * sum(count for _, _, count in seq.warmups)
 
+    draws = random.SystemRandom().getrandbits(64)  # the runner's unread calls: one for both processes
+
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
             ws.path,
@@ -966,6 +972,7 @@ def judge(ws: Workspace) -> Verdict | None:
             timeout_s=budget,
             stdin_tty=ttys,
             warmups=seq.warmups,
+            draws=draws,
         )
 
     if ref.order_bound:
@@ -978,6 +985,7 @@ def judge(ws: Workspace) -> Verdict | None:
                 python_env=ref_ws.python_env,
                 hash_seed=seed,
                 warmups=seq.warmups,
+                draws=draws,
             )
             got = ours()
             want = theirs.result()

@@ -147,6 +147,28 @@ _NAMEDTUPLE_DUNDERS = frozenset(
 )
 _tuplegetter = type(_type_dict(collections.namedtuple("_T", "a"))["a"])
 _tuplegetter_reduce: Any = _tuplegetter.__reduce__  # (type, (its position, its doc))
+# The methods namedtuple writes that a caller reads a tuple's items through (``p._asdict()``),
+# by their code (one code object for every namedtuple class), taken before any workspace code
+# ran; tuple's own ``count`` and ``index`` are never a class's own (round 22: a method of the
+# class in front of what this runner reads, r22v-5's class on the class).
+_function_code = types.FunctionType.__dict__["__code__"].__get__
+_classmethod_func = classmethod.__dict__["__func__"].__get__
+_STANDARD_NT = _type_dict(collections.namedtuple("_T", "a"))
+_NAMEDTUPLE_CODES = {
+    "_asdict": _function_code(_STANDARD_NT["_asdict"]),
+    "_replace": _function_code(_STANDARD_NT["_replace"]),
+    "_make": _function_code(_classmethod_func(_STANDARD_NT["_make"])),
+}
+_TUPLE_METHODS = frozenset(["count", "index"])
+
+
+def _namedtuple_method(name: str, v: object) -> bool:
+    """``v`` at ``name`` in a namedtuple's class is the method namedtuple wrote there."""
+    if name == "_make":
+        if type(v) is not classmethod:
+            return False
+        v = _classmethod_func(v)
+    return type(v) is types.FunctionType and _function_code(v) is _NAMEDTUPLE_CODES[name]
 
 
 def _is_namedtuple(t: type) -> bool:
@@ -155,7 +177,7 @@ def _is_namedtuple(t: type) -> bool:
     change nothing a caller reads of a tuple (``_NAMEDTUPLE_DUNDERS``) and each field is
     the accessor namedtuple made for its position (no property in its place)."""
     mro = _type_mro(t)
-    if tuple not in mro:
+    if not any(k is tuple for k in mro):
         return False
     own = [k for k in mro if k is not tuple and k is not object]
     dicts = [_type_dict(k) for k in own]
@@ -164,6 +186,10 @@ def _is_namedtuple(t: type) -> bool:
         return False
     for d in dicts:
         if any(type(n) is str and n[:2] == n[-2:] == "__" and n not in _NAMEDTUPLE_DUNDERS for n in d):
+            return False
+        if any(n in d for n in _TUPLE_METHODS):
+            return False
+        if any(n in d and not _namedtuple_method(n, d[n]) for n in _NAMEDTUPLE_CODES):
             return False
     for pos, name in enumerate(fields):
         found = next((d[name] for d in dicts if type(name) is str and name in d), None)
@@ -502,6 +528,99 @@ def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> No
             said = clock()
 
 
+# Calls of the code a caller makes that the runner also makes, unread, from time to time (drawn,
+# so no fixed call is the one; the reference's answers are alike whatever is drawn):
+# - the caller's own list (set, dict) refilled in place and passed again: ``xs.append(2);
+#   f(xs)`` after ``f(xs)``. A fresh copy per call met no memo on the argument's identity (a
+#   list kept and checked with ``is``: it answered the changed list with the old answer,
+#   r22v-9);
+# - another call made between a call returning a generator and its reading (a caller holding
+#   two, zip(f(a), f(b))): a generator reading module state the latest call set yielded the
+#   second call's items from both (r22v-10).
+# The draws come from the parent's seed (``draws`` in the calls file, splitmix64): a
+# reference run beside the rollout's on one sequence (a function whose answers rest on the
+# calls before them) makes the very same unread calls. Each call draws alike whatever it
+# returns. Taken before any workspace code runs: ``time.perf_counter`` (the unread call's
+# seconds) and ``marshal.dumps``, which code under test could replace.
+_REUSE_ONE_IN = 8
+_perf_counter, _marshal_dumps = time.perf_counter, marshal.dumps
+_MASK64 = (1 << 64) - 1
+_draw_state = [0]
+
+
+def _draw_bits() -> int:
+    _draw_state[0] = z = (_draw_state[0] + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _drawn(one_in: int) -> bool:
+    return _draw_bits() % one_in == 0
+
+
+def _other_input(inputs: list[Any], keywords: list[Any], i: int) -> bytes | None:
+    """Another input of the target whose arguments are not input i's (``marshal``'d
+    [positional, keyword], as ``_arguments`` reads them), drawn; None where there is none."""
+
+    def given(j: int) -> bytes:
+        kw = keywords[j] if j < len(keywords) and type(keywords[j]) is dict else {}
+        return _marshal_dumps([inputs[j], kw])
+
+    own = given(i)
+    others = [j for j in range(len(inputs)) if j != i]
+    start = _draw_bits()
+    for n in range(len(others)):
+        data = given(others[(start + n) % len(others)])
+        if data != own:
+            return data
+    return None
+
+
+def _unread_call(fn: Any, given: bytes) -> float:
+    """A call on ``given`` whose answer is dropped, as a warm-up's is; the seconds it took."""
+    args, kwargs = _arguments(given)
+    began = _perf_counter()
+    try:
+        fn(*args, **kwargs)
+    except BaseException:  # the code's own answer to a call: not compared here
+        pass
+    return _perf_counter() - began
+
+
+def _refilled_after_a_call(
+    fn: Any, other: bytes, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``args`` and ``kwargs`` in the very lists, sets and dicts a call on ``other`` was given
+    (refilled in place with their items, where both are of one exact type), as a caller
+    passes its changed list again; held by the tuple returned alone."""
+    held, held_kw = _arguments(other)
+    try:
+        fn(*held, **held_kw)
+    except BaseException:  # unread, as a warm-up's
+        pass
+    pos = tuple(_refill(h, a) for h, a in zip(held, args)) + args[len(held) :]
+    kw = {k: _refill(held_kw[k], v) if k in held_kw else v for k, v in kwargs.items()}
+    return pos, kw
+
+
+def _refill(held: Any, fresh: Any) -> Any:
+    t = type(held)
+    if t is not type(fresh):
+        return fresh
+    if t is list:
+        list.__setitem__(held, slice(None), fresh)
+    elif t is dict:
+        dict.clear(held)
+        dict.update(held, fresh)
+    elif t is set:
+        set.clear(held)
+        set.update(held, fresh)
+    else:
+        return fresh
+    return held
+
+
 def _method_return(obj: object, returned: object) -> Any:
     return SELF if returned is obj else _encode_or_mark(returned)
 
@@ -807,6 +926,8 @@ def main() -> None:
     # Its calls beside it (NAME.json for NAME.py): nothing on the command line but the script.
     with open(os.path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = json.load(f)
+    draws = spec.get("draws")
+    _draw_state[0] = draws & _MASK64 if type(draws) is int else int.from_bytes(os.urandom(8), "little")
     tty_at = spec.get("stdin_tty") or []
     at_terminal = bool(tty_at) and os.isatty(0)
     relay = _relay(out, at_terminal)
@@ -939,6 +1060,11 @@ def main() -> None:
             call = len(calls_made)
             calls_made.append((ti, i))
             args, kwargs = _arguments(marshal.dumps([raw, raw_kwargs]))
+            other = None if target.get("script") else _other_input(target["inputs"], keywords, i)
+            reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
+            if other is not None and reuse:
+                args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
+                send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
             try:
                 began = clock()
                 before = None
@@ -954,6 +1080,9 @@ def main() -> None:
                     # arguments themselves are alive through the call in its tuple alone.
                     inside, inside_nodes = shared.nested(args, kwargs)
                     returned = fn(*args, **kwargs)
+                    if type(returned) is _GENERATOR and other is not None and read_late:
+                        # Read after another call, as a caller holding two of them does (r22v-10).
+                        spent[0] -= _unread_call(fn, other)
                     tops = [a for a in (*args, *kwargs.values()) if _container(type(a), _MUTABLE)]
                     shared.keep_found(tops + inside, inside_nodes + len(tops), call)
                     inside = tops = []
@@ -983,6 +1112,12 @@ def main() -> None:
                     after = _encode(given, 0, after_nodes)  # a copy that sorts the caller's list is no copy
                     if after != before:
                         rec["a"] = after
+                        # What the call left its arguments holding counts as what it returned:
+                        # one row list written into the caller's grid at every row (r22v-6).
+                        both = (returned, given)
+                        alias = _aliases(both, shared.containers(both, [_MAX_NODES]))
+                        if alias is not None:
+                            rec["alias"] = alias
                     if kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
                         # The caller's arguments as the call left them: a later call of the
                         # code emptying an earlier caller's list is seen (r16-13).

@@ -6,6 +6,7 @@ parent compares what it says (agent/differential.py)."""
 from __future__ import annotations
 
 import json
+import typing
 from collections import Counter, OrderedDict, namedtuple
 
 from agent import differential
@@ -107,3 +108,98 @@ def test_a_result_aliased_unlike_the_references_differs() -> None:
     assert why(merged, {**value, "alias": way}) == []  # aliased as the reference is
     assert why(merged, value) == []  # a copy where the reference shares
     assert why(merged, {**value, "alias": ["0", way[1]]}) != []  # type: ignore[index]
+
+
+def test_an_input_is_passed_again_in_the_list_an_earlier_call_was_given() -> None:
+    # r22v-9: a memo on the argument's identity (the list kept, checked with ``is``) answers
+    # a caller's refilled list with the old answer; the runner's fresh copies never met it.
+    seen: dict[int, tuple[list[int], list[int]]] = {}
+
+    def dedupe(items: list[int]) -> list[int]:
+        known = seen.get(id(items))
+        if known is not None and known[0] is items:
+            return list(known[1])
+        seen[id(items)] = (items, list(dict.fromkeys(items)))
+        return list(dict.fromkeys(items))
+
+    inputs = [[[1, 1]], [[2, 3, 2]]]
+    other = runner._other_input(inputs, [], 1)
+    assert other is not None and runner._arguments(other)[0] == ([1, 1],)
+    args, kwargs = runner._refilled_after_a_call(
+        dedupe, other, *runner._arguments(runner.marshal.dumps([[[2, 3, 2]], {}]))
+    )
+    assert args == ([2, 3, 2],) and kwargs == {}
+    assert dedupe(*args) == [1]  # the memo's stale answer: what the reference never says
+    assert runner._other_input([[[5]], [[5]]], [], 0) is None  # no other arguments to pass first
+
+
+def test_a_generator_is_read_after_another_call_at_times() -> None:
+    # r22v-10: a generator reading what the latest call set yields its items for the next.
+    latest: list[int] = []
+
+    def read() -> typing.Iterator[int]:
+        yield from list(latest)
+
+    def evens(xs: list[int]) -> typing.Iterator[int]:
+        latest[:] = [x for x in xs if x % 2 == 0]
+        return read()
+
+    gen = evens([2, 4])
+    assert runner._unread_call(evens, runner.marshal.dumps([[[6, 7]], {}])) >= 0
+    assert list(gen) == [6]
+
+
+def test_the_runner_reads_some_generators_after_another_call_and_reuses_some_lists(tmp_path) -> None:
+    # r22v-9 and r22v-10 through the real runner (and r22v-6 in the arguments): with many inputs, some generator is read
+    # after another call (it yields the other call's items) and some list is one an earlier
+    # call was given (the memo answers the old items). Misses: 2**-40 and (7/8)**200.
+    (tmp_path / "mod.py").write_text(
+        "_latest = []\n_seen = {}\n\n\n"
+        "def _read():\n    yield from list(_latest)\n\n\n"
+        "def evens(xs):\n    _latest[:] = [x for x in xs if x % 2 == 0]\n    return _read()\n\n\n"
+        "def dedupe(items):\n    known = _seen.get(id(items))\n"
+        "    if known is not None and known[0] is items:\n        return list(known[1])\n"
+        "    _seen[id(items)] = (items, list(dict.fromkeys(items)))\n    return list(dict.fromkeys(items))\n\n\n"
+        "def fill(board):\n    board[:] = [[0] * 2] * 2\n\n\n"
+        "def fill_fresh(board):\n    board[:] = [[0] * 2 for _ in range(2)]\n"
+    )
+    evens = DifferentialTarget(module="mod", function="evens", inputs=[[[2 * n]] for n in range(40)])
+    dedupe = DifferentialTarget(module="mod", function="dedupe", inputs=[[[n, n]] for n in range(200)])
+    fill = DifferentialTarget(module="mod", function="fill", inputs=[[[]]])
+    fresh = DifferentialTarget(module="mod", function="fill_fresh", inputs=[[[]]])
+    run = differential.run_calls(tmp_path, [evens, dedupe, fill, fresh], sandbox="auto")
+    assert run.hello and run.finished
+    yielded = [run.results[(0, n)]["v"] for n in range(40)]
+    assert any(v != {"iter": [2 * n]} for n, v in enumerate(yielded))
+    answered = [run.results[(1, n)]["v"] for n in range(200)]
+    assert any(v != {"list": [n]} for n, v in enumerate(answered))
+    # One row list written into the caller's grid at every row (r22v-6, in place).
+    assert "alias" in run.results[(2, 0)] and run.results[(2, 0)]["a"] == run.results[(3, 0)]["a"]
+    assert "alias" not in run.results[(3, 0)]
+
+
+def test_a_namedtuple_whose_class_writes_its_own_tuple_methods_is_not_plain() -> None:
+    point = namedtuple("Point", "x y")
+    assert runner._encode(point(1, 2)) == {"tuple": [1, 2]}
+
+    class Counted(point):
+        __slots__ = ()
+
+        def count(self, value: object) -> int:  # type: ignore[override]
+            return 0
+
+    class Dictless(point):
+        __slots__ = ()
+
+        def _asdict(self) -> dict:  # type: ignore[override]
+            return {}
+
+    class Fine(point):
+        __slots__ = ()
+
+        def norm(self) -> int:
+            return abs(self.x) + abs(self.y)
+
+    assert _not_plain(Counted(1, 2))
+    assert _not_plain(Dictless(1, 2))
+    assert runner._encode(Fine(1, 2)) == {"tuple": [1, 2]}
