@@ -151,6 +151,7 @@ def run_calls(
     timeout_s: float | None = None,
     stdin_tty: list[bool] | None = None,
     warmups: list[tuple[int, int, int]] | None = None,
+    draws: int | None = None,
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
@@ -170,7 +171,9 @@ def run_calls(
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
     past ``per_call_s`` is stopped from here (no record for that long). ``warmups``: (run of
-    calls, input, count): that many unread calls of the input before the run's own."""
+    calls, input, count): that many unread calls of the input before the run's own.
+    ``draws``: the seed of the runner's unread calls between compared ones (drawn when None;
+    one for two processes that must make the same calls)."""
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     rng = random.SystemRandom()
@@ -191,6 +194,7 @@ def run_calls(
             "site_dirs": _site_dirs(python_env),
             "workspace_var": [WORKSPACE_VAR, str(inside)] if python_env is not None else None,
             "warmups": [list(w) for w in warmups or ()],
+            "draws": draws if draws is not None else rng.getrandbits(64),
         }
         spec.write_text(json.dumps(payload), encoding="utf-8")
         for p in (box, script, spec):
@@ -463,7 +467,10 @@ def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[
     """The reference's record of an input with what any of its passes said of the result's
     sharing (``ALIASING``): a reference returning one constant list shares it from its second
     call on, and the rollout doing the same at any position is not the difference."""
-    marks = {k: 1 for r in [first, *others] for k in ALIASING if k in r}
+    marks: dict[str, Any] = {k: 1 for r in [first, *others] for k in ALIASING if k in r and k != "alias"}
+    ways = [r["alias"] for r in [first, *others] if "alias" in r]
+    if ways:
+        marks["alias"] = ways  # each pass's own (a rollout's is compared with these, ``_aliasing``)
     return {**first, **marks}
 
 
@@ -480,11 +487,15 @@ class Tolerance:
 
 # What the runner says of a result besides its value: it is one of the call's arguments
 # (``same``), a later call changed it or the call's arguments (``later``), it holds a list, set
-# or dict an earlier call's caller holds (``shared``). Compared on their own (``_aliasing``).
-ALIASING = ("same", "later", "shared")
+# or dict an earlier call's caller holds (``shared``), it holds one list, set or dict at two
+# places (``alias``: how, as two numbers; the reference's record holds a list of its passes').
+# Compared on their own (``_aliasing``).
+ALIASING = ("same", "later", "shared", "alias")
 
 
-def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool) -> str | None:
+def _aliasing(
+    want: dict[str, Any], have: dict[str, Any], arguments_unread: bool, order_free: bool = False
+) -> str | None:
     """Why the rollout's result is shared where the reference's is not (None: it is not): a
     caller keeping it sees a later call change it, or holds its own argument for a new object
     (round 9 vrd9-3, vrd9-8). Where the reference shares its result so, the rollout may too,
@@ -497,7 +508,18 @@ def _aliasing(want: dict[str, Any], have: dict[str, Any], arguments_unread: bool
         return "returned its own argument where the reference returns a new object"
     if "shared" in have and "shared" not in want:
         return "returned an object another call's caller holds too (the reference's result is new)"
+    if "alias" in have and not _aliased_alike(want.get("alias"), have["alias"], order_free):
+        return "returned one list, set or dict at two places in its result (not as the reference's result)"
     return None
+
+
+def _aliased_alike(ways: object, way: object, order_free: bool) -> bool:
+    """The rollout's result holds one object at the places (or, read without order, in the
+    groups' sizes) one of the reference's passes did (``ways``: agent/differential_runner.py
+    ``_aliases``, one per pass)."""
+    if type(way) is not list or len(way) != 2 or type(ways) is not list:
+        return False
+    return any(type(w) is list and len(w) == 2 and (w[1] == way[1] if order_free else w == way) for w in ways)
 
 
 def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance) -> bool:
@@ -518,8 +540,12 @@ def same_result(ref: dict[str, Any], got: dict[str, Any], tol: float | Tolerance
     if "a" in ref or "a" in got:
         ref, got = {k: v for k, v in ref.items() if k != "a"}, {k: v for k, v in got.items() if k != "a"}
     if "raise" in ref:
+        # The reference's type, with its bases (a class of the same name on other bases is
+        # not what a caller's ``except`` of them catches), or a subclass of it.
         bases = got.get("bases", [])
-        same = got.get("raise") == ref["raise"] or (type(bases) is list and ref["raise"] in bases)
+        same = (got.get("raise") == ref["raise"] and bases == ref.get("bases", [])) or (
+            type(bases) is list and ref["raise"] in bases
+        )
         return same and set(got) <= {"raise", "bases"}
     if "v" in ref and "v" in got and len(got) == 1:
         return same_value(ref["v"], got["v"], tol)
@@ -593,16 +619,27 @@ _BUILTIN_EXCEPTIONS = frozenset(
 
 
 def _shown_name(name: object) -> str:
-    """An exception's type name as the detail may show it: a builtin one's (the module the
-    code under test gave it left out), else not named."""
-    last = str(name).rsplit(".", 1)[-1]
-    return last if _NAME.fullmatch(last) and last in _BUILTIN_EXCEPTIONS else "an exception of the code's own"
+    """An exception's type name as the detail may show it: a builtin's (the runner names it
+    bare only for the builtin class itself), a class of the code's own named as one (its
+    module left out), else not named."""
+    text = str(name)
+    last = text.rsplit(".", 1)[-1]
+    if not (_NAME.fullmatch(last) and last in _BUILTIN_EXCEPTIONS):
+        return "an exception of the code's own"
+    return last if text == last else f"an exception of the code's own named {last}"
 
 
 # What the runner itself says of a result that is not plain data (agent/differential_runner.py
 # ``_NotPlain``); a "bad" record the code under test wrote is repeated only in these shapes, its
 # type name as `_shown_name` allows one: held-out inputs once left that way (round 10 r10-3).
-_BAD = re.compile(r"a result too large or too deep|a generator too long|not plain data: (?P<t>[^\s]+)( out of range)?")
+_BAD = re.compile(
+    r"a result too large or too deep|a generator too long|not plain data: (?P<t>[^\s]+)( out of range| changed| with a method of its own)?"
+)
+
+
+# The standard library's classes the runner reads as plain data while unchanged (their names
+# are the runner's, not the code's).
+_STANDARD_PLAIN = frozenset(["Counter", "OrderedDict", "defaultdict", "Fraction", "Decimal"])
 
 
 def _shown_bad(text: object) -> str:
@@ -610,7 +647,8 @@ def _shown_bad(text: object) -> str:
     if m is None or (m.group("t") is not None and not _NAME.fullmatch(m.group("t"))):
         return "returned something that is not plain data"
     t = m.group("t")
-    if t is not None and not isinstance(getattr(builtins, t.rsplit(".", 1)[-1], None), type):
+    standard = t in _STANDARD_PLAIN  # the runner's own words, whatever the code did
+    if t is not None and not standard and not isinstance(getattr(builtins, t.rsplit(".", 1)[-1], None), type):
         return "not plain data: a type of the code's own"  # its name is the code's choice (r11-3)
     return m.group(0)
 
@@ -745,7 +783,7 @@ def _why(
     if target.script:
         have = _unspecified_returns(want, have, args, answering)
     answered = lambda r: "v" in r or "raise" in r  # noqa: E731 (a raising call's arguments are read again too: r22v-8)
-    shared = _aliasing(want, have, arguments_unread) if answered(have) and answered(want) else None
+    shared = _aliasing(want, have, arguments_unread, bool(order_free)) if answered(have) and answered(want) else None
     if shared:
         return shared
     if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):
@@ -923,6 +961,8 @@ def judge(ws: Workspace) -> Verdict | None:
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
     budget += 20 * (per_call or 1e-3) * sum(count for _, _, count in seq.warmups)
 
+    draws = random.SystemRandom().getrandbits(64)  # the runner's unread calls: one for both processes
+
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
             ws.path,
@@ -933,6 +973,7 @@ def judge(ws: Workspace) -> Verdict | None:
             timeout_s=budget,
             stdin_tty=ttys,
             warmups=seq.warmups,
+            draws=draws,
         )
 
     if ref.order_bound:
@@ -945,6 +986,7 @@ def judge(ws: Workspace) -> Verdict | None:
                 python_env=ref_ws.python_env,
                 hash_seed=seed,
                 warmups=seq.warmups,
+                draws=draws,
             )
             got = ours()
             want = theirs.result()

@@ -19,6 +19,7 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "result", "t", "i", "bad"}                 it returned something that is not plain data
     {"k": "result", "t", "i", "v", "same": 1}         ... v is (or holds) one of the call's own arguments
     {"k": "result", "t", "i", "v", "shared": 1}       ... v holds a list/set/dict an earlier call's caller holds
+    {"k": "result", "t", "i", "v", "alias": [p, s]}   ... v holds one list/set/dict at two places (``_aliases``)
     ({"self": 1} in a script's list: that method returned the script's object itself)
     {"k": "finish", "s", "threads", "later"}         the seconds its answered calls took, the
                                                      Python threads besides its own still running,
@@ -124,6 +125,7 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by running Python code
 _type_flags = type.__dict__["__flags__"].__get__
 # A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
 _GENERATOR = types.GeneratorType
+_FUNCTION, _MODULE = types.FunctionType, types.ModuleType
 _MAX_YIELDS = 10_000
 
 
@@ -147,25 +149,6 @@ _UNTOUCHED: list[tuple[type, list[tuple[type, dict[str, object]]]]] = [
 ]
 
 
-# A Counter's or an OrderedDict's instance has a dict of its own, read here through its class's
-# own descriptor (taken before any workspace code ran): an attribute in it named as one of the
-# class's (``counts.get = lambda w, d=None: d``) answers that instance's callers otherwise
-# than the dict this runner reads through dict.items (round 22 r22v-5, vrd9-5's class on the
-# instance). The names any class of its MRO holds, taken then too.
-_INSTANCE_DICT = [(t, _type_dict(t)["__dict__"].__get__) for t in (collections.Counter, collections.OrderedDict)]
-_CLASS_NAMES = {id(t): frozenset(n for k in _type_mro(t) for n in _type_dict(k)) for t, _ in _INSTANCE_DICT}
-
-
-def _shadowed(x: Any, t: type) -> bool:
-    """An attribute of ``x``'s own stands in front of one of its class's (or has a name that
-    is no exact str, which this runner does not hash)."""
-    for known, own in _INSTANCE_DICT:
-        if known is t:
-            names = _CLASS_NAMES[id(t)]
-            return any(type(n) is not str or n in names for n in dict.__iter__(own(x)))
-    return False
-
-
 def _untouched(t: type) -> bool:
     classes = [snap for known, snap in _UNTOUCHED if known is t]
     for k, before in classes[0] if classes else ():
@@ -186,6 +169,28 @@ _NAMEDTUPLE_DUNDERS = frozenset(
 )
 _tuplegetter = type(_type_dict(collections.namedtuple("_T", "a"))["a"])
 _tuplegetter_reduce: Any = _tuplegetter.__reduce__  # (type, (its position, its doc))
+# The methods namedtuple writes that a caller reads a tuple's items through (``p._asdict()``),
+# by their code (one code object for every namedtuple class), taken before any workspace code
+# ran; tuple's own ``count`` and ``index`` are never a class's own (round 22: a method of the
+# class in front of what this runner reads, r22v-5's class on the class).
+_function_code = types.FunctionType.__dict__["__code__"].__get__
+_classmethod_func = classmethod.__dict__["__func__"].__get__
+_STANDARD_NT = _type_dict(collections.namedtuple("_T", "a"))
+_NAMEDTUPLE_CODES = {
+    "_asdict": _function_code(_STANDARD_NT["_asdict"]),
+    "_replace": _function_code(_STANDARD_NT["_replace"]),
+    "_make": _function_code(_classmethod_func(_STANDARD_NT["_make"])),
+}
+_TUPLE_METHODS = frozenset(["count", "index"])
+
+
+def _namedtuple_method(name: str, v: object) -> bool:
+    """``v`` at ``name`` in a namedtuple's class is the method namedtuple wrote there."""
+    if name == "_make":
+        if type(v) is not classmethod:
+            return False
+        v = _classmethod_func(v)
+    return type(v) is _FUNCTION and _function_code(v) is _NAMEDTUPLE_CODES[name]
 
 
 def _is_namedtuple(t: type) -> bool:
@@ -194,7 +199,7 @@ def _is_namedtuple(t: type) -> bool:
     change nothing a caller reads of a tuple (``_NAMEDTUPLE_DUNDERS``) and each field is
     the accessor namedtuple made for its position (no property in its place)."""
     mro = _type_mro(t)
-    if tuple not in mro:
+    if not any(k is tuple for k in mro):
         return False
     own = [k for k in mro if k is not tuple and k is not object]
     dicts = [_type_dict(k) for k in own]
@@ -203,6 +208,10 @@ def _is_namedtuple(t: type) -> bool:
         return False
     for d in dicts:
         if any(type(n) is str and n[:2] == n[-2:] == "__" and n not in _NAMEDTUPLE_DUNDERS for n in d):
+            return False
+        if any(n in d for n in _TUPLE_METHODS):
+            return False
+        if any(n in d and not _namedtuple_method(n, d[n]) for n in _NAMEDTUPLE_CODES):
             return False
     for pos, name in enumerate(fields):
         found = next((d[name] for d in dicts if type(name) is str and name in d), None)
@@ -225,6 +234,8 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     if t is float:
         return x if x == x and x not in (float("inf"), float("-inf")) else {"float": repr(x)}
     if t is list or t is tuple or _is_namedtuple(t):
+        if t is not list and t is not tuple and _shadowed(x, t):
+            raise _NotPlain(f"not plain data: {_type_short_name(t)} with a method of its own")
         items = list.__iter__(x) if t is list else tuple.__iter__(x)
         return {"list" if t is list else "tuple": [_encode(v, depth + 1, budget) for v in items]}
     if t is set or t is frozenset:
@@ -234,7 +245,7 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
             raise _NotPlain("not plain data: defaultdict with a factory of its own")
         if not _untouched(t):
             raise _NotPlain(f"not plain data: {t.__name__} changed")
-        if _shadowed(x, t):
+        if t is not dict and _shadowed(x, t):
             raise _NotPlain(f"not plain data: {t.__name__} with a method of its own")
         return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
     if t is bytes:
@@ -250,6 +261,36 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
             yielded.append(_encode(v, depth + 1, budget))
         return {"iter": yielded}
     raise _NotPlain(f"not plain data: {t.__name__}")
+
+
+_getset = types.GetSetDescriptorType
+_getset_get = types.GetSetDescriptorType.__get__
+_type_short_name = type.__dict__["__name__"].__get__
+
+
+def _shadowed(x: Any, t: type) -> bool:
+    """``x`` (of a class read as plain data: a standard dict subclass, a namedtuple) holds an
+    attribute of its own in front of one of its classes' (round 22 r22v-5: ``counts.get =
+    lambda w, d=None: d`` answers that Counter's callers otherwise than the dict this runner
+    reads through dict.items; a namedtuple's ``p.count`` or ``p._asdict`` likewise), or one
+    whose name is no exact str, or an instance dict this runner cannot read through C's own
+    ``__dict__`` descriptor (a ``__dict__`` of the code's own is never asked). An attribute
+    of another name changes nothing its callers read of the type."""
+    mro = _type_mro(t)
+    for k in mro:
+        found = _proxy_get(_type_dict(k), "__dict__")
+        if found is None:
+            continue
+        if type(found) is not _getset:
+            return True
+        try:
+            own = _getset_get(found, x, t)
+        except (TypeError, AttributeError):
+            return True
+        if not _is_a(own, dict):
+            return True
+        return any(type(n) is not str or any(n in _type_dict(c) for c in mro) for n in dict.__iter__(own))
+    return False
 
 
 def _plain_factory(factory: object) -> bool:
@@ -424,12 +465,54 @@ class _Shared:
 
     def holders(self, x: Any) -> set[int]:
         """The calls whose results or arguments hold a container ``x`` holds."""
-        return {self.held[id(c)][1] for c in self.containers(x, [_MAX_NODES]) if id(c) in self.held}
+        return self.holders_of(self.containers(x, [_MAX_NODES]))
+
+    def holders_of(self, found: list[object]) -> set[int]:
+        return {self.held[id(c)][1] for c in found if id(c) in self.held}
 
     def keep(self, x: Any, call: int) -> None:
         budget = [_MAX_NODES]
         found = self.containers(x, budget)
         self.keep_found(found, _MAX_NODES - budget[0], call)
+
+
+_dumps = json.dumps
+_HASHED = (1 << 127) - 1  # a prime: what the two descriptions below are reduced modulo
+
+
+def _aliases(x: Any, found: list[object]) -> list[str] | None:
+    """Where one mutable container (list, set, dict) sits at two places or more inside the
+    result ``x`` (``found``: its containers as ``_Shared.containers`` met them, each as often as
+    it is reached): None where none does. Else two descriptions, each a number reduced modulo
+    a prime: the groups of paths (indices, and dict keys where they are str, int or None) at
+    which one object sits, and the groups' sizes alone (for results compared without order).
+    A caller setting ``g[0][0]`` of ``[[0] * cols] * rows`` sets every row (r22v-6): values
+    read alike, one object is not many. Numbers keep the record short however many paths."""
+    times: dict[int, int] = {}
+    for c in found:
+        times[id(c)] = times.get(id(c), 0) + 1
+    repeated = {i for i, n in times.items() if n > 1}
+    if not repeated:
+        return None
+    paths: dict[int, list[str]] = {}
+    budget = _MAX_NODES
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(x, ())]
+    while stack and budget > 0:
+        y, path = stack.pop()
+        budget -= 1
+        t = type(y)
+        if id(y) in repeated and _container(t, _MUTABLE):
+            paths.setdefault(id(y), []).append(_dumps(path))
+        if t is list or t is tuple:
+            items = list.__iter__(y) if t is list else tuple.__iter__(y)
+            stack.extend((v, (*path, n)) for n, v in enumerate(items))
+        elif _container(t, _DICTS):
+            for k, v in _dict_items(y):
+                key = k if k is None or type(k) is str or type(k) is int else "*"
+                stack.append((v, (*path, key)))
+    groups = sorted(sorted(g) for g in paths.values() if len(g) > 1)
+    described = [_dumps(groups), _dumps(sorted(len(g) for g in groups))]
+    return [format(int.from_bytes(d.encode(), "little") % _HASHED, "x") for d in described]
 
 
 def _argument_returned(returned: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -467,6 +550,99 @@ def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> No
             said = clock()
 
 
+# Calls of the code a caller makes that the runner also makes, unread, from time to time (drawn,
+# so no fixed call is the one; the reference's answers are alike whatever is drawn):
+# - the caller's own list (set, dict) refilled in place and passed again: ``xs.append(2);
+#   f(xs)`` after ``f(xs)``. A fresh copy per call met no memo on the argument's identity (a
+#   list kept and checked with ``is``: it answered the changed list with the old answer,
+#   r22v-9);
+# - another call made between a call returning a generator and its reading (a caller holding
+#   two, zip(f(a), f(b))): a generator reading module state the latest call set yielded the
+#   second call's items from both (r22v-10).
+# The draws come from the parent's seed (``draws`` in the calls file, splitmix64): a
+# reference run beside the rollout's on one sequence (a function whose answers rest on the
+# calls before them) makes the very same unread calls. Each call draws alike whatever it
+# returns. Taken before any workspace code runs: ``time.perf_counter`` (the unread call's
+# seconds) and ``marshal.dumps``, which code under test could replace.
+_REUSE_ONE_IN = 8
+_perf_counter, _marshal_dumps = time.perf_counter, marshal.dumps
+_MASK64 = (1 << 64) - 1
+_draw_state = [0]
+
+
+def _draw_bits() -> int:
+    _draw_state[0] = z = (_draw_state[0] + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _drawn(one_in: int) -> bool:
+    return _draw_bits() % one_in == 0
+
+
+def _other_input(inputs: list[Any], keywords: list[Any], i: int) -> bytes | None:
+    """Another input of the target whose arguments are not input i's (``marshal``'d
+    [positional, keyword], as ``_arguments`` reads them), drawn; None where there is none."""
+
+    def given(j: int) -> bytes:
+        kw = keywords[j] if j < len(keywords) and type(keywords[j]) is dict else {}
+        return _marshal_dumps([inputs[j], kw])
+
+    own = given(i)
+    others = [j for j in range(len(inputs)) if j != i]
+    start = _draw_bits()
+    for n in range(len(others)):
+        data = given(others[(start + n) % len(others)])
+        if data != own:
+            return data
+    return None
+
+
+def _unread_call(fn: Any, given: bytes) -> float:
+    """A call on ``given`` whose answer is dropped, as a warm-up's is; the seconds it took."""
+    args, kwargs = _arguments(given)
+    began = _perf_counter()
+    try:
+        fn(*args, **kwargs)
+    except BaseException:  # the code's own answer to a call: not compared here
+        pass
+    return _perf_counter() - began
+
+
+def _refilled_after_a_call(
+    fn: Any, other: bytes, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``args`` and ``kwargs`` in the very lists, sets and dicts a call on ``other`` was given
+    (refilled in place with their items, where both are of one exact type), as a caller
+    passes its changed list again; held by the tuple returned alone."""
+    held, held_kw = _arguments(other)
+    try:
+        fn(*held, **held_kw)
+    except BaseException:  # unread, as a warm-up's
+        pass
+    pos = tuple(_refill(h, a) for h, a in zip(held, args)) + args[len(held) :]
+    kw = {k: _refill(held_kw[k], v) if k in held_kw else v for k, v in kwargs.items()}
+    return pos, kw
+
+
+def _refill(held: Any, fresh: Any) -> Any:
+    t = type(held)
+    if t is not type(fresh):
+        return fresh
+    if t is list:
+        list.__setitem__(held, slice(None), fresh)
+    elif t is dict:
+        dict.clear(held)
+        dict.update(held, fresh)
+    elif t is set:
+        set.clear(held)
+        set.update(held, fresh)
+    else:
+        return fresh
+    return held
+
+
 def _method_return(obj: object, returned: object) -> Any:
     return SELF if returned is obj else _encode_or_mark(returned)
 
@@ -478,40 +654,56 @@ def _type_name(exc: BaseException) -> str:
     return _type_name_of(type(exc))
 
 
+# Python's own classes by name, taken before any workspace code ran: a class is the builtin
+# its name says only if it is that very object (r22v-4: a class of the code's own with
+# ``__module__ = "builtins"`` was read as the builtin ValueError by its names alone).
+_BUILTIN_CLASSES = {n: v for n, v in vars(builtins).items() if type(v) is type}
+_MODULES = sys.modules  # the interpreter's own dict (``sys.modules = {}`` rebinds a name only)
+_type_module = type.__dict__["__module__"].__get__
+_type_qualname = type.__dict__["__qualname__"].__get__
+_module_dict: Any = vars(types.ModuleType)["__dict__"].__get__
+_proxy_get = types.MappingProxyType.get
+_NOT_THERE = " (a class of its own by that name)"  # its names find no class, or another one
+
+
 def _type_name_of(t: type) -> str:
-    """A class's name as the parent compares it: its module and qualified name, where that
-    name finds the class itself. A class made by Python code (a heap type) can say any
-    ``__module__`` and ``__qualname__``: one of the code's own saying "builtins" passed as the
-    builtin ValueError (round 22 r22v-4), which a caller's ``except ValueError`` misses. So a
-    heap type's name counts only where the module it names holds it under that name (looked
-    up in the module's and classes' own dicts, no code of theirs run; "builtins" as it was
-    before any workspace code ran, where no class of Python code is): else it is named as a
-    class of its own, which agrees with no other. A static type's name is its C struct's."""
-    mod = type.__dict__["__module__"].__get__(t)
-    name = type.__dict__["__qualname__"].__get__(t)
-    shown = name if mod == "builtins" else f"{mod}.{name}"
-    if not _type_flags(t) & _HEAPTYPE or _found_by_name(t, mod, name):
-        return shown
-    return f"{shown} (a class of its own by that name)"
-
-
-_BUILTIN_NAMES = dict(builtins.__dict__)  # taken before any workspace code runs
-_module_dict = vars(types.ModuleType)["__dict__"].__get__
-
-
-def _found_by_name(t: type, mod: object, name: object) -> bool:
-    """``mod``'s ``name`` (dotted: classes inside classes) is ``t`` itself."""
+    """A class's name as the parent compares it with the reference's: a builtin's bare name
+    only for the builtin class itself (Python's, taken before any workspace code ran); a
+    static (C) type's ``module.qualname``, its C struct's; a class made by Python code (a heap
+    type: it can say any ``__module__`` and ``__qualname__``) named so only where that loaded
+    module holds this very class at that name, else marked a class of its own, which agrees
+    with no other. Names are read through type's own descriptors and found through plain
+    dicts: no code of the class runs. Closes naming a class of the code's own as one it is
+    not, Python's or a library's (round 22 r22v-4: one saying "builtins" and "ValueError" is
+    missed by a caller's ``except ValueError``)."""
+    mod, name = _type_module(t), _type_qualname(t)
     if type(mod) is not str or type(name) is not str:
+        return "?"
+    if mod == "builtins" and _BUILTIN_CLASSES.get(name) is t:
+        return name
+    shown = name if mod == "builtins" else f"{mod}.{name}"
+    if not _type_flags(t) & _HEAPTYPE or _found_at(t, mod, name):
+        return shown
+    return f"{shown}{_NOT_THERE}"
+
+
+def _found_at(t: type, mod: str, name: str) -> bool:
+    """The loaded module ``mod`` holds ``t`` itself at its qualified name ``name``."""
+    found: Any = dict.get(_MODULES, mod)
+    if not _is_a(found, _MODULE):
         return False
-    parts = name.split(".")
-    try:
-        found = _BUILTIN_NAMES if mod == "builtins" else _module_dict(sys.modules[mod])
-        at = found.get(parts[0])
-        for part in parts[1:]:
-            at = _type_dict(at).get(part) if isinstance(at, type) else None
-    except (KeyError, TypeError):  # no such module, or no module in its place
-        return False
-    return at is t
+    found = dict.get(_module_dict(found), name.split(".")[0])
+    for part in name.split(".")[1:]:
+        if not _is_a(found, type):
+            return False
+        found = _proxy_get(_type_dict(found), part)
+    return found is t
+
+
+def _is_a(x: object, k: type) -> bool:
+    """``isinstance`` by identity along the type's own MRO: no ``__class__`` nor metaclass
+    ``__eq__`` of the code's is asked."""
+    return any(c is k for c in _type_mro(type(x)))
 
 
 # Taken before any workspace code runs: where the standard library is, and the exact C type
@@ -755,6 +947,8 @@ def main() -> None:
     # Its calls beside it (NAME.json for NAME.py): nothing on the command line but the script.
     with open(_path.splitext(sys.argv[0])[0] + ".json", encoding="utf-8") as f:
         spec = _json_load(f)
+    draws = spec.get("draws")
+    _draw_state[0] = draws & _MASK64 if type(draws) is int else int.from_bytes(_os.urandom(8), "little")
     tty_at = spec.get("stdin_tty") or []
     at_terminal = bool(tty_at) and _os.isatty(0)
     relay = _relay(out, at_terminal)
@@ -888,6 +1082,11 @@ def main() -> None:
             calls_made.append((ti, i))
             args, kwargs = _arguments(_marshal.dumps([raw, raw_kwargs]))
             before = None
+            other = None if target.get("script") else _other_input(target["inputs"], keywords, i)
+            reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
+            if other is not None and reuse:
+                args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
+                send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
             try:
                 began = clock()
                 if target.get("script"):
@@ -902,12 +1101,20 @@ def main() -> None:
                     # arguments themselves are alive through the call in its tuple alone.
                     inside, inside_nodes = shared.nested(args, kwargs)
                     returned = fn(*args, **kwargs)
+                    if type(returned) is _GENERATOR and other is not None and read_late:
+                        # Read after another call, as a caller holding two of them does (r22v-10).
+                        spent[0] -= _unread_call(fn, other)
                     tops = [a for a in (*args, *kwargs.values()) if _container(type(a), _MUTABLE)]
                     shared.keep_found(tops + inside, inside_nodes + len(tops), call)
                     inside = tops = []
                     nodes = [_MAX_NODES]
                     encoded = _encode(returned, 0, nodes)
-                    holders = shared.holders(returned) if _container(type(returned)) else set()
+                    found_nodes = [_MAX_NODES]
+                    found = shared.containers(returned, found_nodes) if _container(type(returned)) else []
+                    holders = shared.holders_of(found)
+                    alias = _aliases(returned, found)
+                    if alias is not None:
+                        rec["alias"] = alias  # one list, set or dict at two places in it (r22v-6)
                     if _argument_returned(returned, args, kwargs) or call in holders:
                         rec["same"] = 1  # the caller's own object (or a part of it), not a new one (vrd9-8)
                     if holders - {call}:
@@ -917,7 +1124,7 @@ def main() -> None:
                         # sizes are the reference's, which the rollout must match anyway.
                         kept_nodes[0] += _MAX_NODES - nodes[0]
                         returned_here.append((ti, i, returned, encoded, _MAX_NODES - nodes[0]))
-                        shared.keep(returned, call)
+                        shared.keep_found(found, _MAX_NODES - found_nodes[0], call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
             except _NotPlain as exc:
@@ -940,6 +1147,12 @@ def main() -> None:
                     after = None
                 if after is not None and after != before:
                     rec["a"] = after
+                    # What the call left its arguments holding counts as what it returned:
+                    # one row list written into the caller's grid at every row (r22v-6).
+                    both = (returned, given) if "v" in rec else given
+                    alias = _aliases(both, shared.containers(both, [_MAX_NODES]))
+                    if alias is not None:
+                        rec["alias"] = alias
                 if after is not None and kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
                     # The caller's arguments as the call left them: a later call of the
                     # code emptying an earlier caller's list is seen (r16-13).

@@ -316,9 +316,6 @@ def _grid_judged(root: Path, wrong: str) -> tuple[list, bool]:
     return _one_task_judged(root, "fix_grid", _GRID_TASK, "grid(rows, cols) has the wrong shape.", target, wrong)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-6 one row list repeated in a result ([[0] * cols] * rows) is never seen"
-)
 def test_r22v_6_one_row_repeated_in_a_result_passes(tmp_path):
     """The control: a row shared across calls differs. The attack: ``[[0] * cols] * rows``
     PASSes the final run, with no SUSPECT hit."""
@@ -465,9 +462,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-9 a memo on the argument list's identity: the runner never passes one list twice"
-)
 def test_r22v_9_memo_on_the_argument_identity_passes(tmp_path):
     """The control: a caller that appends to its list and asks again gets the stale answer.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -512,10 +506,6 @@ def _evens_judged(root: Path, wrong: str) -> tuple[list, bool]:
     return _one_task_judged(root, "fix_evens", _EVENS_TASK, "evens(xs) yields the odd items.", target, wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-10 a generator reading the latest call's items passes: the runner consumes each at once",
-)
 def test_r22v_10_generator_reading_the_latest_call_passes(tmp_path):
     """The control: two generators made in a row, consumed after, yield the second call's
     items from the first. The attack: the final run PASSes it, with no SUSPECT hit."""
