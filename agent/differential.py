@@ -77,7 +77,12 @@ class CallRun:
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
     over_bound: bool = False  # records past what this process reads of a run were left unread
+    # The host stopped reading before the records' end (agent/record_budget.py's bounds on junk
+    # lines, or the stream's byte cap): of what came after, only the newest finish was read,
+    # a line code under test can write too. Never an honest run's: a difference (r21-1).
+    reading_stopped: bool = False
     threads: int = 0  # Python threads of the code's own still running after its last call
+    garbage: bool = False  # its objects still made garbage at the runner's last collection (GC_ROUNDS)
 
 
 @dataclass(frozen=True)
@@ -217,6 +222,7 @@ def run_calls(
             raise DifferentialError(f"the differential runner could not start: {exc}") from exc
     out = _read_records(run.records)
     out.timed_out, out.output = run.timed_out, run.output[-2000:]
+    out.reading_stopped = out.reading_stopped or run.records_written > len(run.records)  # past MAX_STREAM_BYTES
     return out
 
 
@@ -256,7 +262,10 @@ def _read_records(data: bytes) -> CallRun:
             if type(rec.get("s")) is float and rec["s"] >= 0:
                 out.seconds = rec["s"]
             if type(rec.get("threads")) is int and rec["threads"] > 0:
-                out.threads = min(rec["threads"], 10_000)
+                out.threads = max(out.threads, min(rec["threads"], 10_000))
+            if type(rec.get("later")) is list:
+                _mark_later(out, rec["later"])
+            out.garbage = out.garbage or rec.get("garbage") == 1
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
         elif kind == "import_error" and type(rec.get("t")) is int:
@@ -264,12 +273,19 @@ def _read_records(data: bytes) -> CallRun:
             out.import_errors.setdefault(rec["t"], error[:200] if type(error) is str else "")
         elif kind == "result" and type(rec.get("t")) is int and type(rec.get("i")) is int:
             _keep(out, (rec["t"], rec["i"]), {k: v for k, v in rec.items() if k not in ("k", "t", "i")})
-        elif kind == "later" and type(rec.get("t")) is int and type(rec.get("i")) is int:
-            key = (rec["t"], rec["i"])
-            if "v" in out.results.get(key, {}):
-                out.results[key] = {**out.results[key], "later": 1}
-    out.over_bound = budget.over
+    out.over_bound, out.reading_stopped = budget.over, budget.stopped
     return out
+
+
+def _mark_later(out: CallRun, later: list[Any]) -> None:
+    """A finish's ``later`` marks, on the results read before it (a mark of any finish is
+    kept: another line cannot take one back). A mark of no result read makes up nothing."""
+    for mark in later:
+        if type(mark) is list and len(mark) == 2 and type(mark[0]) is int and type(mark[1]) is int:
+            key = (mark[0], mark[1])
+            got = out.results.get(key)
+            if got is not None and ("v" in got or "raise" in got) and "later" not in got:
+                out.results[key] = {**got, "later": 1}
 
 
 def _keep(out: CallRun, key: Key, body: dict[str, Any]) -> None:
@@ -289,6 +305,7 @@ class Reference:
     seconds_per_call: float | None  # what it took per call (None: not measured)
     order_bound: bool  # its answers hang on the calls before them or on the hash seed
     threads: int = 0  # Python threads of its own left running after its calls (most of its runs)
+    garbage: bool = False  # its objects still made garbage at the last collection of one of its runs
 
 
 _cache: dict[str, Reference] = {}
@@ -359,7 +376,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
-            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads)
+            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads, ref.garbage)
         assert stuck is not None
         slow.add((stuck[0], index[stuck[0]][stuck[1]]))
 
@@ -438,7 +455,8 @@ def _reference_once(
         or not same_result(v, third.results.get((t, i), {}), 0.0)
         for (t, i), v in kept.items()
     )
-    return Reference(kept, seconds, order_bound, max(run.threads, other.threads, third.threads)), None
+    threads = max(run.threads, other.threads, third.threads)
+    return Reference(kept, seconds, order_bound, threads, run.garbage or other.garbage or third.garbage), None
 
 
 def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
@@ -726,7 +744,8 @@ def _why(
         return _shown_bad(have["bad"])
     if target.script:
         have = _unspecified_returns(want, have, args, answering)
-    shared = _aliasing(want, have, arguments_unread) if "v" in have and "v" in want else None
+    answered = lambda r: "v" in r or "raise" in r  # noqa: E731 (a raising call's arguments are read again too: r22v-8)
+    shared = _aliasing(want, have, arguments_unread) if answered(have) and answered(want) else None
     if shared:
         return shared
     if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):
@@ -971,16 +990,43 @@ def judge(ws: Workspace) -> Verdict | None:
             )
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
-    if not got.finished and not got.timed_out and not differ:
-        # Its last checks (results changed later, threads left running) come after the calls:
-        # a run that ended before its finish said nothing of them (round 21 r21-2).
-        differ[-2 - len(calls)] = "the run ended before its finish (its checks after the calls unread)"
-    if got.finished and got.threads > ref.threads:
-        # Left running, they can change what any caller holds after the runner's last reading.
-        differ[-1 - len(calls)] = (
-            f"{got.threads} thread(s) of the code's own still running after its calls (the reference's: {ref.threads})"
-        )
+    for n, why in enumerate(run_differences(got, ref.threads, bool(differ), ref.garbage)):
+        differ[-1 - len(calls) - n] = why
     return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
+
+
+def run_differences(got: CallRun, ref_threads: int, calls_differ: bool, ref_garbage: bool = False) -> list[str]:
+    """What the rollout's run says against it past its calls' answers (``calls_differ``: some
+    call already differs). A run whose records all came and were read says nothing here,
+    however big its results (past the run's bound, a result unread is its call's "no result")."""
+    out = []
+    if not got.finished and not calls_differ:
+        # Its last checks (results changed later, threads left running) come after the calls:
+        # a run that ended before its finish said nothing of them (round 21 r21-2), nor did one
+        # the parent stopped there, quiet past the per-call limit or out of time (round 22
+        # r22v-1: a replaced ``open`` slept in the finish's reading of the standard library).
+        # The runner's reading after the calls says it goes on (``reading`` marks): an honest
+        # one is never quiet so long.
+        how = "was stopped" if got.timed_out else "ended"
+        out.append(f"the run {how} before its finish (its checks after the calls unread)")
+    if got.reading_stopped:
+        # The bound that closes r21-1's class: whatever stops the host reading (junk lines past
+        # BAD_LINES_MAX or PAST_LINES_MAX, the stream past MAX_STREAM_BYTES) leaves unread all
+        # but the newest finish, a line the code under test can write as well as the runner:
+        # the run's doing, never an honest run's (the runner writes no junk, and an honest run
+        # past the run's bound has its calls' results unread, which differ on their own).
+        out.append("its records went past what the host reads of them (the rest unread)")
+    if got.finished and got.threads > ref_threads:
+        # Left running, they can change what any caller holds after the runner's last reading.
+        out.append(
+            f"{got.threads} thread(s) of the code's own still running after its calls (the reference's: {ref_threads})"
+        )
+    if got.finished and got.garbage and not ref_garbage:
+        # A chain of finalisers still burning after GC_ROUNDS collections past the last call
+        # (agent/differential_runner.py): a fuse that changes what callers hold once a program
+        # has collected long enough (r22v-3); the reference's objects make no such chain.
+        out.append("its objects still made new garbage at each collection after its calls (a chain of finalisers)")
+    return out
 
 
 @dataclass(frozen=True)

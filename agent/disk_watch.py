@@ -132,10 +132,14 @@ class TmpfsWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def over(self) -> bool:
+    def used(self) -> tuple[int, int]:
+        """The bytes and names the tmpfs holds."""
         st = os.fstatvfs(self.fd())
-        used = (st.f_blocks - st.f_bfree) * st.f_frsize
-        names = st.f_files - st.f_ffree - 1  # every name but the root takes an inode, a hard link's too
+        # every name but the root takes an inode, a hard link's too
+        return (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree - 1
+
+    def over(self) -> bool:
+        used, names = self.used()
         return used > self.max_bytes or names > self.max_names
 
     def start(self, kill: Callable[[], None], pid1: int | None = None) -> None:

@@ -295,19 +295,28 @@ class TogetherProvider(_SdkProvider):
 
 # --------------------------------------------------------------------------- replay
 
-_VOLATILE = [
-    (re.compile(r"\d+(\.\d+)?s\b"), "<t>"),  # durations ("1 passed in 0.03s")
-    (re.compile(r"(/[\w.\-]+)*/(tmp|var)/[^\s'\":]*"), "<path>"),  # temp workspace paths
-    (re.compile(r"0x[0-9a-f]+"), "<addr>"),
-]
+# What differs between two runs of one tool call, each found in time linear in the text (a
+# tool output is the sandbox's to write, a recorded one the trace's): a search begins only
+# where a failed one could not have matched further on. The plain ``\d+(\.\d+)?s\b`` and
+# ``(/[\w.\-]+)*/(tmp|var)/`` began again inside each run of digits and each path, to its end:
+# quadratic, 8,000 characters of "1" or "/a" cost seconds a message compared (round 22 sweep).
+_DURATION = re.compile(r"(?<!\d)\d++(?:\.\d++)?s\b")  # "1 passed in 0.03s"
+# A path through /tmp/ or /var/ to the next blank, quote or colon (the temp workspace); a
+# path without one is passed over whole: no "/" inside it starts a temp path either.
+_TEMP_PATH = re.compile(r"(?:/(?!(?:tmp|var)/)[\w.\-]++)*+/(?:tmp|var)/[^\s'\":]*+|(?P<other>(?:/[\w.\-]++)++)")
+_ADDRESS = re.compile(r"0x[0-9a-f]+")
+
+
+def _temp_path(m: re.Match[str]) -> str:
+    return m.group() if m.group("other") is not None else "<path>"
 
 
 def _norm(text: Any) -> Any:
     if not isinstance(text, str):
         return text
-    for rx, sub in _VOLATILE:
-        text = rx.sub(sub, text)
-    return text
+    text = _DURATION.sub("<t>", text)
+    text = _TEMP_PATH.sub(_temp_path, text)
+    return _ADDRESS.sub("<addr>", text)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

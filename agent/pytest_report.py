@@ -49,12 +49,18 @@ def pytest_paths(args: list[str]) -> list[str]:
     return [a for i, a in enumerate(args) if not a.startswith("-") and i not in values]
 
 
-_SUMMARY_RE = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*$")
 _COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
+# A summary line: "=" and blanks, a count and a word ("3 failed"), then " in <time>s" after
+# it. Two plain patterns, each linear in the line: the one regex they replace,
+# ``=*\s*((?:\d+ \w+(?:, )?)+.*? in [\d.]+s.*?)\s*=*``, nested quantifiers over digits and
+# word characters, backtracked exponentially on "0 " + "a00 " * 40 + "x" (163 characters, printed
+# by the tests at exit, under any length guard: hours in one C call holding the GIL, every
+# thread of the host stopped, round 22 r22s-4) and quadratically in a long line (sbx3-11).
+_SUMMARY_HEAD = re.compile(r"=*+\s*+\d++ \w")
+_SUMMARY_TOOK = re.compile(r" in [\d.]++s")
 
-
-# pytest's summary line is short; the regex backtracks quadratically in a long line the
-# tests print (300 kB: about 25 minutes, the GIL held: the whole host process stopped).
+# pytest's summary line is short: longer lines are not looked at (a bound on the work spent
+# on the tests' text, whatever the patterns).
 SUMMARY_LINE_MAX = 500
 
 
@@ -65,9 +71,10 @@ def summary_line(output: str) -> str | None:
     for line in reversed(output.splitlines()[-40:]):
         if len(line) > SUMMARY_LINE_MAX:
             continue
-        m = _SUMMARY_RE.match(line.strip())
-        if m:
-            return _plain_summary(m.group(1))
+        text = line.strip()
+        head = _SUMMARY_HEAD.match(text)
+        if head and _SUMMARY_TOOK.search(text, head.end()):
+            return _plain_summary(text)
         if line.strip().startswith("no tests ran"):
             return _plain_summary(line, "no tests ran")
     return None

@@ -53,6 +53,7 @@ from agent import cgroups, overlay_mount, steady_files, subuid
 from agent.bwrap import SHM_INODES, TMP_INODES, UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
+from agent.memory_part import PartWatch
 from agent.mount_reaper import REAPER
 from agent.record_budget import line_around
 from agent.seccomp import filter_fd
@@ -74,6 +75,10 @@ DROP_BYTES_PER_S = 128 * 1024**2
 # r10-7). Past it the records are cut at a line and the run is the tests' doing: TAMPERED, or
 # FAIL where the held-out differential failed the code (agent/scoring.py; round 12 r12-1).
 MAX_VERDICT_RECORD_BYTES = 64_000_000
+# Under an enclosing memory limit, the records one run may make repo-agent keep are at most
+# this share of the run's part of it (``record_cap``), and twice that comes out of the
+# sandbox's own memory limit: kept while it runs, held twice over while they are joined.
+RECORD_SHARE = 16
 
 # Resource limits for the test process tree (both sandbox kinds).
 AS_LIMIT = 2 * 1024**3
@@ -187,6 +192,13 @@ if mode == "exec":
 import signal
 if mode == "reap":
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+# Not dumpable: where no subordinate uid is leased the tests run as our uid, and could reach us
+# like their own processes: ptrace us to clear our parent-death signal, reopen the host's
+# alive pipe through /proc/1/fd, read our descriptors (round 22 r22s-3). Anything of pid 1's
+# that /proc shows only to a tracer, and tracing it, now needs a capability the tests never
+# have; the command's execve makes it dumpable again for itself.
+if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
+    die("cannot make pid 1 undumpable")
 try:
     p = os.fork()
 except OSError as e:
@@ -427,6 +439,17 @@ def sandbox_rlimits(timeout_s: float, memory_cgroup: bool = False) -> dict[str, 
         # holds whatever it reserves; the process count stays bound by RLIMIT_NPROC and pids.max.
         del limits["RLIMIT_AS"]
     return limits
+
+
+def record_cap(base: int, part: int | None) -> int:
+    """The most bytes of a run's records repo-agent keeps: ``base``, or less under an
+    enclosing memory limit of which the run's part is ``part`` (``cgroups.enclosing_memory``).
+    The tests choose how much they write, and the host keeps it outside every cgroup of the
+    sandbox's, in the margin it keeps for itself (64 MB, whatever the number of sandboxes): a
+    rollout within its own part made repo-agent keep 64 MB of records, joined into 128, and
+    the container's OOM killer ended an honest neighbour (round 22 r22s-1). So what the host
+    keeps of a run's output scales with the run's part, and comes out of it (``_run``)."""
+    return base if part is None else min(base, max(1, part // RECORD_SHARE))
 
 
 def _reader(
@@ -1117,6 +1140,8 @@ class CommandRun:
     # The sandbox's pid 1 was seen gone (its pidfd readable): the kernel had ended and reaped every
     # other process of its pid namespace first, so none of the sandbox's uid is left to look for.
     sandbox_gone: bool = False
+    # The most bytes of records the host kept (``record_cap``): past it they were cut.
+    records_cap: int = MAX_VERDICT_RECORD_BYTES
 
 
 @dataclass(frozen=True)
@@ -1598,6 +1623,11 @@ def _run(
     # One shell before bwrap (each exec a few ms of every run): moved into the cgroups, then the
     # OOM killer's first choice.
     cmd = cgroup.wrap(cmd, then=_OOM_FIRST) if cgroup is not None else _oom_first(cmd)
+    enclosing = cgroups.enclosing_memory()
+    cap = record_cap(MAX_VERDICT_RECORD_BYTES if nonce else MAX_STREAM_BYTES, enclosing)
+    if verdict_pipe and capped_memory and cgroup is not None and enclosing is not None:
+        cgroup.hold_outside(2 * cap)  # kept while it runs, twice over while joined
+    part = _part_watch(launch, capped_memory, watch, enclosing)
     start = time.monotonic()
     oom_before = _oom_kills()
     try:
@@ -1638,7 +1668,7 @@ def _run(
                     rstream,
                     records,
                     written,
-                    MAX_VERDICT_RECORD_BYTES if nonce else MAX_STREAM_BYTES,
+                    cap,
                     wake_w,
                     finish_token(nonce).encode() if nonce else b"",
                     heard,
@@ -1662,6 +1692,9 @@ def _run(
                 staged_s = _stage(stage, up_r, go_w, proc_fd, pid1_fd, start + timeout_s)
         if watch is not None and pid1_fd is not None:
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
+        pid1 = _pidfd_pid(pid1_fd) if part is not None and pid1_fd is not None else None
+        if part is not None and pid1 is not None:
+            part.start(pid1, oom_before)
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + staged_s + timeout_s, quiet)
         gone = _stop(proc, pid1_fd)
@@ -1671,6 +1704,8 @@ def _run(
     finally:
         if watch is not None:
             watch.stop()  # before pid1_fd closes: its kill uses it
+        if part is not None:
+            part.stop()
         for fd in (proc_fd, pid1_fd):
             if fd is not None:
                 os.close(fd)
@@ -1698,6 +1733,7 @@ def _run(
         )
     code: int | None = None if timed_out else proc.returncode
     data = b"".join(records)
+    records.clear()  # (held twice over only while joined)
     killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL) and _finish_status(data, nonce) is None
     own_count = cgroup is not None and cgroup.has_memory()
     # Its own limit's doing only if nothing around it ran out of memory meanwhile (sbx8-7).
@@ -1711,14 +1747,31 @@ def _run(
     ):
         out += f"\n[repo-agent: the sandbox went over its memory limit of {cgroup.memory_bytes} bytes]"
     elif killed and (cgroup.oom_kills() if cgroup is not None and own_count else _oom_kills() > oom_before):
-        # Killed, not by us, while the machine was out of memory: not the rollout's fault.
-        # (With a memory cgroup its own counts answer: the machine-wide one also counts a
-        # neighbour that went over its own cgroup, which says nothing of this run.)
-        raise SandboxError("out of memory: the kernel's OOM killer ended the run")
+        if part is not None and part.held is not None:
+            # No cgroup of its own, but seen past its part of the enclosing limit when the
+            # OOM killer struck: its own excess, judged as root mode's cgroup judges it (r11-2).
+            out += (
+                f"\n[repo-agent: the sandbox held {part.held} bytes, over its part of the enclosing"
+                f" memory limit ({part.part} bytes), when the OOM killer struck]"
+            )
+        else:
+            # Killed, not by us, while the machine was out of memory: not the rollout's fault.
+            # (With a memory cgroup its own counts answer: the machine-wide one also counts a
+            # neighbour that went over its own cgroup, which says nothing of this run.)
+            raise SandboxError("out of memory: the kernel's OOM killer ended the run")
     if lingered:  # (no note in the output: it would differ from run to run with the load)
         status = _finish_status(data, nonce)
         code = status if status is not None else proc.returncode
-    return CommandRun(code, out, duration, timed_out, data, lingered, written[0], sandbox_gone=gone)
+    return CommandRun(code, out, duration, timed_out, data, lingered, written[0], sandbox_gone=gone, records_cap=cap)
+
+
+def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None, part: int | None) -> PartWatch | None:
+    """The watch of a bwrap sandbox with no memory cgroup of its own under an enclosing
+    memory limit of which its part is ``part`` (agent/memory_part.py): what it holds, its
+    workspace tmpfs too, against its part whenever the OOM killer strikes."""
+    if capped_memory or launch.kind != "bwrap" or part is None:
+        return None
+    return PartWatch(part, _oom_kills, (lambda: watch.used()[0]) if watch is not None else (lambda: 0))
 
 
 def _oom_first(argv: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.pytest_report import counts_from_summary, has_pytest_config, judge, pytest_index, summary_line
-from agent.sandbox import MAX_VERDICT_RECORD_BYTES, PLUGIN_DIR, SandboxError, VerdictPipe, run_command_full
+from agent.sandbox import PLUGIN_DIR, SandboxError, VerdictPipe, run_command_full
 from agent.suites.env import trusted_env_dirs
 from agent.trace import TestCounts
 
@@ -210,7 +210,7 @@ def run_tests(
             # code says FAIL instead (agent/final_verdict.py ``held_out_verdict``).
             records_flood = (
                 f"the tests wrote {run.records_written:,} bytes of verdict records, past the"
-                f" {MAX_VERDICT_RECORD_BYTES:,} this machine reads"
+                f" {run.records_cap:,} this machine reads"
             )
             tamper = [*tamper, records_flood]
     else:

@@ -211,6 +211,95 @@ def test_records_past_the_runs_bound_are_not_kept(monkeypatch):
     ]
 
 
+def _stream(*records: dict | bytes) -> bytes:
+    return b"".join(
+        r if isinstance(r, bytes) else json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in records
+    )
+
+
+def test_an_honest_run_past_the_runs_bound_with_every_result_read_agrees(monkeypatch):
+    """Big results that just fit the run's bound, then a finish past it longer than a short
+    line (its ``later`` marks: the reference's results are shared alike): the finish is read
+    whole, the marks with it, and nothing of the run differs (round 21 r21-1's fix, which
+    takes a stopped reading as the run's doing, never a bound merely reached)."""
+    from agent.record_budget import LINE_COST_MIN, SMALL_LINE, RecordBudget, line_cost
+
+    results = [{"k": "result", "t": 0, "i": i, "v": {"list": list(range(3000))}} for i in range(200)]
+    finish = {"k": "finish", "s": 0.5, "threads": 0, "later": [[0, i] for i in range(200)]}
+    data = _stream({"k": "hello"}, *results)
+    spent = sum(max(line_cost(line), LINE_COST_MIN) for line in data.splitlines())
+    monkeypatch.setattr(differential, "RecordBudget", lambda: RecordBudget(run_max=spent + 100))
+    run = differential._read_records(data + _stream(finish))
+    assert len(json.dumps(finish)) > SMALL_LINE
+    assert run.over_bound and not run.reading_stopped and run.finished
+    assert all(run.results[(0, i)].get("later") == 1 for i in range(200))
+    calls = [DifferentialTarget(module="m", function="f", inputs=[[i] for i in range(200)])]
+    ref = {key: {k: v for k, v in body.items()} for key, body in run.results.items()}
+    assert differential.compare(calls, ref, run, 0) == [] and differential.run_differences(run, 0, False) == []
+
+
+def test_junk_that_stops_the_reading_leaves_the_finish_read_and_the_run_differs():
+    """r21-1: 1,002 lines that open as a record and are none, after the last result: the
+    host reads nothing more of them but the newest finish, which carries the ``later``
+    marks (read), and the reading stopped short is a difference of its own (the finish past
+    the junk could be the code's)."""
+    result = {"k": "result", "t": 0, "i": 0, "v": {"list": [1]}}
+    finish = {"k": "finish", "s": 0.1, "threads": 0, "later": [[0, 0]]}
+    run = differential._read_records(_stream({"k": "hello"}, result, b"{x\n" * 1002, finish))
+    assert run.finished and run.results[(0, 0)].get("later") == 1
+    assert run.reading_stopped
+    assert differential.run_differences(run, 0, False) == [
+        "its records went past what the host reads of them (the rest unread)"
+    ]
+    plain = differential._read_records(_stream({"k": "hello"}, result, b"{x\n" * 999, finish))
+    assert not plain.reading_stopped and differential.run_differences(plain, 0, False) == []
+
+
+def test_a_run_stopped_or_ended_before_its_finish_differs_where_no_call_does():
+    """r21-2, r22v-1: the checks after the calls come in the finish; a run that ended, or was
+    stopped (quiet past the per-call limit, out of time), after its last result said nothing
+    of them. Where a call already differs, that is the verdict's line."""
+    results = {(0, 0): {"v": 1}}
+    ended = CallRun(hello=True, results=results)
+    stopped = CallRun(hello=True, results=results, timed_out=True)
+    assert differential.run_differences(ended, 0, False) == [
+        "the run ended before its finish (its checks after the calls unread)"
+    ]
+    assert differential.run_differences(stopped, 0, False) == [
+        "the run was stopped before its finish (its checks after the calls unread)"
+    ]
+    assert differential.run_differences(stopped, 0, True) == []
+    assert differential.run_differences(CallRun(hello=True, finished=True, results=results), 0, False) == []
+
+
+def test_records_cut_at_the_streams_cap_are_a_difference(tmp_path):
+    """A forged finish, then junk past the host's cap on the records (MAX_STREAM_BYTES): the
+    runner's own finish and its ``later`` marks never reach the host; the cut is the run's
+    doing (r21-1's class: whatever stops the host reading)."""
+    from agent.sandbox import MAX_STREAM_BYTES
+
+    (tmp_path / "mod.py").write_text(
+        "import os\nimport sys\n\n_held = []\n\n\ndef pair(x):\n    r = [x, x]\n    _held.append(r)\n"
+        "    if x == 2:\n        sys.setprofile(_flood)\n    return r\n\n\n"
+        "def _flood(frame, event, arg):\n"
+        '    if event == "call" and frame.f_code.co_name == "_changed_later":\n'
+        "        sys.setprofile(None)\n"
+        '        relay = frame.f_back.f_locals.get("relay")\n'
+        '        w = relay.open("records", os.O_WRONLY)\n'
+        '        os.write(w, b\'{"k":"finish","s":0.0,"threads":0}\\n\')\n'
+        f"        junk = b'x' * 65535 + b'\\n'\n        for _ in range({MAX_STREAM_BYTES // 65536 + 4}):\n"
+        "            os.write(w, junk)\n"
+        "        os.close(w)\n"
+    )
+    target = DifferentialTarget(module="mod", function="pair", inputs=[[1], [2]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.hello and run.finished and set(run.results) == {(0, 0), (0, 1)}
+    assert run.reading_stopped
+    assert "its records went past what the host reads of them (the rest unread)" in differential.run_differences(
+        run, 0, False
+    )
+
+
 def test_an_unreadable_pool_is_an_infrastructure_error(mini, tmp_path):
     task = mini.task("fix_gcd").model_copy()
     task.differential = task.differential.model_copy(update={"pool": "nowhere/pool.json"})
@@ -240,6 +329,26 @@ def test_arguments_left_changed_by_the_call_are_compared():
     calls = [DifferentialTarget(module="m", function="mergesort", inputs=[[[3, 1, 2]]])]
     differ = differential.compare(calls, {(0, 0): ref}, CallRun(results={(0, 0): in_place}), 0)
     assert differ == ["mergesort#0: left its arguments otherwise than the reference"]
+
+
+def test_the_arguments_a_raising_call_left_are_sent_and_read_again(tmp_path):
+    """r22v-8: a call raising the reference's IndexError after emptying the caller's stack
+    (``stack.pop()`` until it raises) left the stack empty: its arguments as left are sent
+    (``a``) and kept for the reading after the last call, as a returning call's are."""
+    (tmp_path / "take.py").write_text(
+        "_seen = []\n\n\ndef take(stack, n):\n    _seen.append(stack)\n"
+        "    if n == 0:\n        _seen[0].append(9)  # the first caller's stack, changed later\n"
+        "    return [stack.pop() for _ in range(n)]\n"
+    )
+    target = DifferentialTarget(module="take", function="take", inputs=[[[1, 2, 3], 5], [[4, 5], 1], [[6], 0]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    popped = run.results[(0, 0)]
+    assert popped.get("raise") == "IndexError" and popped.get("a") == {"list": [{"list": []}, 5]}
+    assert popped.get("later") == 1  # changed again by the third call
+    assert run.results[(0, 1)] == {"v": {"list": [5]}, "a": {"list": [{"list": [4]}, 1]}}
+    ref = {"raise": "IndexError", "bases": ["LookupError", "Exception", "BaseException"]}
+    assert not differential.same_result(ref, {k: v for k, v in popped.items() if k != "later"}, 0)
 
 
 def test_a_call_leaving_the_callers_list_alone_agrees_where_the_reference_works_in_place():

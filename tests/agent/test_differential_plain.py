@@ -4,6 +4,7 @@ the parent compares what it says of a result besides its value (round 9: vrd9-3,
 
 from __future__ import annotations
 
+import builtins
 import collections
 import fractions
 import json
@@ -66,6 +67,72 @@ def test_a_defaultdict_travels_as_a_dict_only_with_a_plain_factory() -> None:
     assert _not_plain(defaultdict(lambda: 0, {"a": 2}))  # the factory's answer is never asked
 
 
+def _kept(t: int, i: int, obj: object) -> tuple:
+    """A result or argument as the runner keeps it: with what it read and the nodes it took."""
+    nodes = [runner._MAX_NODES]
+    return (t, i, obj, runner._encode(obj, 0, nodes), runner._MAX_NODES - nodes[0])
+
+
+def test_a_result_or_argument_grown_past_its_nodes_is_changed_and_the_others_are_read() -> None:
+    # r22v-2: the first result padded with 500,000 items after it was kept spent the bound
+    # the reading shared, which broke off before any mark; each is now read within its own
+    # nodes as kept: grown past them is a change, and the reading goes on.
+    first, second, third = [1, 2], [3, 4], [5, 6]
+    kept = [_kept(0, 0, first), _kept(0, 1, second), _kept(0, 2, third)]
+    first.extend([None] * 500_000)
+    second.clear()
+    assert runner._changed_later(kept) == [(0, 0), (0, 1)]
+    ticks: list[int] = []
+    assert runner._changed_later([_kept(0, 0, [1]), _kept(0, 1, [2])], lambda: ticks.append(1)) == []
+    assert ticks == [1, 1]  # a mark of progress may go out after each
+
+
+def test_a_chain_of_finalisers_burns_before_the_later_reading_or_is_said(monkeypatch) -> None:
+    # r22v-3: garbage whose __del__ makes new garbage, a fuse of collections that then empties
+    # every result: the runner collects until a collection finds none (the fuse burnt, its
+    # change read), and past GC_ROUNDS the chain is said in the finish.
+    fuse: list[int] = []
+    given = [[1, 2]]
+
+    class Later:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            if fuse:
+                fuse.pop()
+                Later()
+            else:
+                given[0].clear()
+
+    fuse.extend(range(50))
+    kept = [_kept(0, 0, given[0])]
+    Later()
+    assert runner._collected_to_quiet() and given[0] == []
+    assert runner._changed_later(kept) == [(0, 0)]
+    assert runner._collected_to_quiet()  # nothing left to collect: quiet at once
+    monkeypatch.setattr(runner, "GC_ROUNDS", 20)
+    given[0] = [1]
+    fuse.extend(range(100))
+    Later()
+    try:
+        assert not runner._collected_to_quiet() and given[0] == [1]
+    finally:
+        fuse.clear()
+        runner._collect()
+
+
+def test_the_finish_says_a_chain_of_finalisers_and_it_differs_where_the_reference_has_none() -> None:
+    finish = {"k": "finish", "s": 0.1, "threads": 0, "later": [], "garbage": 1}
+    run = differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in ({"k": "hello"}, finish)))
+    assert run.garbage and run.finished
+    said = "its objects still made new garbage at each collection after its calls (a chain of finalisers)"
+    assert differential.run_differences(run, 0, False) == [said]
+    assert differential.run_differences(run, 0, False, ref_garbage=True) == []
+    quiet = differential._read_records(b'{"k":"hello"}\n{"k":"finish","s":0.1,"later":[],"garbage":0}\n')
+    assert not quiet.garbage and differential.run_differences(quiet, 0, False) == []
+
+
 def test_a_result_shared_with_a_later_call_or_an_argument_is_recorded() -> None:
     shared: list[int] = []
 
@@ -73,9 +140,9 @@ def test_a_result_shared_with_a_later_call_or_an_argument_is_recorded() -> None:
         shared[:] = sorted(xs)
         return shared
 
-    returned = [(0, i, r, runner._encode(r)) for i, r in enumerate(overwritten(xs) for xs in ([2, 1], [9, 8], [5]))]
+    returned = [_kept(0, i, r) for i, r in enumerate(overwritten(xs) for xs in ([2, 1], [9, 8], [5]))]
     assert runner._changed_later(returned) == [(0, 0), (0, 1)]  # the last call's result stays as returned
-    fresh = [(0, i, r, runner._encode(r)) for i, r in enumerate(sorted(xs) for xs in ([2, 1], [9, 8]))]
+    fresh = [_kept(0, i, r) for i, r in enumerate(sorted(xs) for xs in ([2, 1], [9, 8]))]
     assert runner._changed_later(fresh) == []
     xs = [1, 2]
     assert runner._argument_returned(xs, [xs], {})
@@ -120,7 +187,7 @@ def test_a_result_or_argument_shared_with_an_earlier_caller_is_recorded() -> Non
     assert shared.holders({"k": [first]}) == {0}  # held deep inside a new container too
     # r16-13: an earlier caller's argument emptied by a later call is read again at the end.
     xs = [3, 1, 2]
-    kept = [(0, 0, [xs], runner._encode([xs]))]
+    kept = [_kept(0, 0, [xs])]
     xs.clear()
     assert runner._changed_later(kept) == [(0, 0)]
 
@@ -146,17 +213,18 @@ def test_threads_left_running_are_read_from_the_finish() -> None:
     assert differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in bogus)).threads == 0
 
 
-def test_a_later_record_is_merged_into_its_call_only() -> None:
+def test_a_later_mark_of_the_finish_is_merged_into_its_call_only() -> None:
     lines = [
         {"k": "hello"},
         {"k": "result", "t": 0, "i": 0, "v": {"list": [1]}},
-        {"k": "later", "t": 0, "i": 0},
-        {"k": "later", "t": 0, "i": 5},  # no such call: nothing made up
-        {"k": "finish", "s": 0.1},
+        {"k": "result", "t": 0, "i": 1, "v": {"list": [2]}},
+        # (0, 5): no such call, nothing made up; the rest no mark at all
+        {"k": "finish", "s": 0.1, "later": [[0, 0], [0, 5], "0", [0], [0, "1"]]},
+        {"k": "finish", "s": 0.1, "later": []},  # a second finish takes no mark back
     ]
     run = differential._read_records(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
-    assert run.results == {(0, 0): {"v": {"list": [1]}, "later": 1}}
-    assert not run.conflicts
+    assert run.results == {(0, 0): {"v": {"list": [1]}, "later": 1}, (0, 1): {"v": {"list": [2]}}}
+    assert not run.conflicts and run.finished
 
 
 def test_a_method_answering_where_the_reference_returns_none_differs() -> None:
@@ -271,3 +339,40 @@ def test_the_runner_s_pipe_is_moved_above_the_descriptors_a_plain_script_uses() 
         os.close(moved)
     finally:
         os.close(r)
+
+
+class _ModuleError(Exception):
+    class Inner(Exception):
+        pass
+
+
+def test_an_exception_class_is_named_so_only_where_that_name_finds_it() -> None:
+    # r22v-4: a class of the code's own saying __module__ "builtins" passed as the builtin
+    # ValueError (a caller's ``except ValueError`` misses it).
+    own = type("ValueError", (Exception,), {"__module__": "builtins"})  # as at a module's top level
+
+    assert runner._type_name_of(builtins.ValueError) == "ValueError"
+    assert runner._type_name_of(own) == "ValueError (a class of its own by that name)"
+    assert runner._type_name_of(json.JSONDecodeError) == "json.decoder.JSONDecodeError"
+    assert runner._type_name_of(_ModuleError) == f"{__name__}._ModuleError"
+    assert runner._type_name_of(_ModuleError.Inner) == f"{__name__}._ModuleError.Inner"
+    claims = type("JSONDecodeError", (Exception,), {"__module__": "json.decoder"})
+    assert runner._type_name_of(claims).endswith("(a class of its own by that name)")
+    lost = type("Gone", (Exception,), {"__module__": "no.such.module"})
+    assert runner._type_name_of(lost).endswith("(a class of its own by that name)")
+
+
+def test_a_counter_with_a_method_of_its_own_on_the_instance_is_not_plain() -> None:
+    # r22v-5: ``counts.get = lambda w, d=None: d`` answers the caller's ``counts.get("the", 0)``
+    # with 0, while the runner reads dict.items: an instance attribute named as one of the
+    # class's is no Counter its callers know; an attribute of another name changes no method.
+    counts = Counter("aab")
+    assert runner._encode(counts) == {"dict": [["a", 2], ["b", 1]]}
+    counts.note = "seen"  # type: ignore[attr-defined]
+    assert runner._encode(counts) == {"dict": [["a", 2], ["b", 1]]}
+    counts.get = lambda word, default=None: default  # type: ignore[method-assign]
+    assert _not_plain(counts)
+    ordered = collections.OrderedDict(a=1)
+    ordered.items = lambda: iter(())  # type: ignore[method-assign]
+    assert _not_plain(ordered)
+    assert _not_plain({"counts": counts})  # inside a plain dict too

@@ -106,3 +106,118 @@ def test_the_records_go_through_a_relay_no_descriptor_sweep_of_the_calls_closes(
     run = differential.run_calls(tmp_path, [target], sandbox="bwrap", stdin_tty=[True])
     assert run.finished, run.output
     assert [run.results[(0, i)]["v"] for i in (0, 1)] == [2, 3]
+
+
+# The interpreter's modules and builtins the code under test shares with the runner (loaded at
+# every start, or kept for the classes the runner reads by identity: ``_KEPT_MODULES``).
+_SHARED = {"os", "sys", "marshal", "time", "types", "builtins", "collections", "decimal", "fractions", "_queue"}
+# ... of which the runner reads the process's state, the code's too: where modules are, which
+# path imports search, the streams and the script's argv.
+_STATE = {("sys", "path"), ("sys", "modules"), ("sys", "stdout"), ("sys", "stderr"), ("sys", "argv")}
+
+
+def test_the_runner_reaches_no_function_of_a_shared_module_after_its_start() -> None:
+    """r22v-7's class: a function of a module the code under test shares (``os.open`` and
+    ``os.close`` given its own) ran as the runner's. Every function of the runner reaches
+    them through names taken at its start (``_os``, ``_path``, ...), and builtins through a
+    copy made before its first ``def`` (a function takes its builtins as it is made); only the
+    relay's (forked before any workspace code) and the process's state are left."""
+    import ast
+
+    tree = ast.parse(Path(runner.__file__).read_text())
+    swap = next(
+        (
+            n.lineno
+            for n in tree.body
+            if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "globals()['__builtins__']"
+        ),
+        None,
+    )
+    assert swap is not None, "no copy of the builtins before the runner's functions"
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    assert defs and all(n.lineno > swap for n in defs)
+    reached = []
+    for top in defs:
+        if top.name in ("_relay", "_forward", "_own_namespace"):
+            continue  # the relay's process, and the runner's start: no workspace code ever ran
+        for node in ast.walk(top):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                pair = (node.value.id, node.attr)
+                if (node.value.id in _SHARED and pair not in _STATE) or pair == ("_os", "path"):
+                    reached.append(f"{top.name}: {'.'.join(pair)} (line {node.lineno})")
+    assert reached == []
+
+
+# A module whose first call replaces every function of the shared modules, and every builtin
+# function, by one that ends the process when the runner's own code calls it.
+_REPLACES_THE_SHARED = """import builtins
+import marshal
+import os
+import posixpath
+import sys
+import time
+import types
+
+_done = []
+
+
+def _guarded(f):
+    def g(*args, **kwargs):
+        if _getframe(1).f_code.co_filename == _runner:
+            _exit(3)
+        return f(*args, **kwargs)
+
+    return g
+
+
+def _replace_all():
+    global _getframe, _exit, _runner
+    _getframe, _exit = sys._getframe, os._exit
+    _runner = sys.modules["__main__"].__file__
+    for module in (os, posixpath, marshal, time, builtins):
+        for name, value in list(vars(module).items()):
+            if isinstance(value, (types.BuiltinFunctionType, types.FunctionType)) and not name.startswith("__"):
+                setattr(module, name, _guarded(value))
+
+
+def pair(x):
+    if not _done:
+        _done.append(1)
+        _replace_all()
+    return [x, x]
+"""
+
+
+def test_functions_replaced_on_the_shared_modules_are_never_the_runners(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text(_REPLACES_THE_SHARED)
+    target = DifferentialTarget(module="mod", function="pair", inputs=[[1], [2], [3]])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert run.results == {(0, i): {"v": {"list": [i + 1, i + 1]}} for i in range(3)}
+
+
+def test_the_scripts_module_holds_none_of_the_runners_names(tmp_path: Path) -> None:
+    """r22v-13: the code under test found the runner in ``sys.modules["__main__"]`` and rebound
+    its ``_idle_pool_worker``. The runner's names live in a dict of their own; ``__main__`` is
+    a script's that defines nothing (its builtins the builtins module, no docstring)."""
+    (tmp_path / "probe.py").write_text(
+        "import sys\n\n\ndef probe(x):\n    m = sys.modules['__main__']\n"
+        "    return [sorted(k for k in vars(m) if not k.startswith('__')), m.__doc__, type(m.__builtins__).__name__]\n"
+    )
+    target = DifferentialTarget(module="probe", function="probe", inputs=[[1]])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert run.results[(0, 0)]["v"] == {"list": [{"list": []}, None, "module"]}
+
+
+def test_a_thread_with_no_python_frame_is_counted(tmp_path: Path) -> None:
+    """r22v-14: a thread started through ``_thread`` running C code only (``time.sleep``) has
+    no frame ``sys._current_frames`` lists; the interpreter's own count has it."""
+    (tmp_path / "mod.py").write_text(
+        "import _thread\nimport time\n\n_started = []\n\n\ndef pair(x):\n    if not _started:\n"
+        "        _started.append(_thread.start_new_thread(time.sleep, (30,)))\n    return [x, x]\n"
+    )
+    target = DifferentialTarget(module="mod", function="pair", inputs=[[1], [2]])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert run.threads == 1

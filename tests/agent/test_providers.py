@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+import re
+
 import pytest
 
 from agent.providers import (
@@ -16,6 +20,7 @@ from agent.providers import (
     replay_factory,
 )
 from tests.agent.rollout_fixtures import *
+from tests.bounded_call import finishes_within
 from tests.doubles.scripted_llm import ScriptedPolicy
 
 GOAL = "The function in task fix_gcd returns wrong results. Find and fix the bug."
@@ -111,3 +116,37 @@ def test_factory_config_errors(tmp_path):
         provider_factory("openai", None, base_url="http://localhost:1/v1")
     with pytest.raises(ProviderConfigError, match="neither"):
         replay_factory(tmp_path / "missing")
+
+
+# The replay provider's normaliser up to round 22, the reference its linear patterns keep.
+_VOLATILE_BEFORE = [
+    (re.compile(r"\d+(\.\d+)?s\b"), "<t>"),
+    (re.compile(r"(/[\w.\-]+)*/(tmp|var)/[^\s'\":]*"), "<path>"),
+    (re.compile(r"0x[0-9a-f]+"), "<addr>"),
+]
+_OUTPUT_PARTS = ["/", "tmp", "var", "a", ".", "-", "1", "s", " ", ":", "'", "0x", "é", "٣"]
+
+
+def _normalised_before(text: str) -> str:
+    for rx, sub in _VOLATILE_BEFORE:
+        text = rx.sub(sub, text)
+    return text
+
+
+def test_replay_normalises_tool_outputs_as_before():
+    from agent.providers import _norm
+
+    texts = ["".join(t) for n in range(5) for t in itertools.product(_OUTPUT_PARTS, repeat=n)]
+    rnd = random.Random(22)
+    texts += ["".join(rnd.choices(_OUTPUT_PARTS, k=rnd.randint(5, 25))) for _ in range(20_000)]
+    assert [_norm(t) for t in texts] == [_normalised_before(t) for t in texts]
+    assert _norm("ran /x/tmp/ws-1/a.py in 0.25s at 0x7f") == "ran <path> in <t> at <addr>"
+
+
+@pytest.mark.parametrize("output", ["'1' * 40_000", "'/a' * 20_000"], ids=["digits", "path"])
+def test_replay_normalises_a_hostile_tool_output_at_once(output):
+    """A run of digits or a path without /tmp/ began a new search at each character, to the
+    run's end: quadratic, 8,000 characters cost seconds a message (round 22 sweep); 40,000
+    minutes."""
+    code = f"from agent.providers import _norm\nassert _norm({output}) == {output}\n"
+    assert finishes_within(20, code), "the replay provider still normalising one tool output after 20 s"

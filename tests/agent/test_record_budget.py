@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
+import re
 import tracemalloc
 
 import pytest
 
 from agent.record_budget import DEPTH_MAX, RecordBudget, depth, line_cost
+from tests.bounded_call import finishes_within
 
 PATTERNS = [b"{},", b"[],", b"1,", b"10000,", b"1.5,", b'"ab",', b'{"a":1},', b'{"list":[]},', b"[[1,2]],"]
 PATTERNS += ['"ĀĀ",'.encode(), b'"' + b"a" * 200 + '😀",'.encode(), b"null,"]
@@ -56,11 +60,34 @@ def test_lines_that_cannot_be_records_cost_no_parse_and_junk_is_bounded(monkeypa
     data = hello + b"\n" * 100_000 + b"x\r\n" * 1000 + b' {"k":"result"}\r' + finish + b"\n"
     budget = RecordBudget()
     assert [line.record for line in budget.lines(data)] == [{"k": "hello"}, {"k": "result"}, {"k": "finish", "s": 1.0}]
-    assert len(parsed) == 3 and not budget.over
+    assert len(parsed) == 3 and not budget.over and not budget.stopped
     parsed.clear()
     budget = RecordBudget()
     got = [line.record for line in budget.lines(hello + b"\n" + b"{\n" * 100_000 + finish)]
-    assert got == [{"k": "hello"}, {"k": "finish", "s": 1.0}] and budget.over
+    assert got == [{"k": "hello"}, {"k": "finish", "s": 1.0}] and budget.over and budget.stopped
     assert len(parsed) == 1 + record_budget.BAD_LINES_MAX + 2
     budget = RecordBudget(run_max=100 * record_budget.LINE_COST_MIN)
     assert sum(1 for line in budget.lines(b"{}\n" * 100_000) if not line.past_bound) == 100
+
+
+# The string pattern depth used up to round 22, the reference its linear scans keep.
+_STRING_BEFORE = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_DEPTH_BYTES = [b'"', b"\\", b"{", b"}", b"[", b"]", b"a", b"\n"]
+
+
+def test_depth_leaves_out_the_strings_it_left_out_before():
+    """Every short line over the bytes that matter (quotes, backslashes, brackets, a line end
+    that no escape takes) loses exactly the strings the old regex took out."""
+    from agent.record_budget import _without_strings
+
+    lines = [b"".join(t) for n in range(6) for t in itertools.product(_DEPTH_BYTES, repeat=n)]
+    rnd = random.Random(22)
+    lines += [b"".join(rnd.choices(_DEPTH_BYTES, k=rnd.randint(6, 40))) for _ in range(20_000)]
+    assert [_without_strings(x) for x in lines] == [_STRING_BEFORE.sub(b"", x) for x in lines]
+
+
+def test_a_line_of_escaped_quotes_after_an_open_one_is_measured_at_once():
+    """'"' then escaped quotes, never closed: each quote began a new scan to the line's end,
+    quadratic (32 kB held the GIL 26 s: round 22 r22s-5); 200 kB, some 15 minutes."""
+    code = "from agent.record_budget import depth\nassert depth(b'{' * 201 + b'\"' + b'\\\\\"' * 100_000) == 201\n"
+    assert finishes_within(20, code), "depth still measuring a 200 kB line after 20 s"

@@ -597,3 +597,23 @@ def test_the_group_is_killed_before_the_launcher_is_reaped(monkeypatch):
     finally:
         os.close(pid1_fd)
     assert seen == [True] and proc.returncode is not None
+
+
+def test_records_kept_under_an_enclosing_limit_come_out_of_the_runs_part(tmp_path, monkeypatch, sandbox):
+    """Round 22 r22s-1: the records repo-agent keeps for a run are the tests' choice, held
+    outside the sandbox's cgroups (64 MB, joined into 128, ran a 240 MB container out and
+    killed an honest neighbour). Under an enclosing limit it keeps at most a 16th of the run's
+    part (``record_cap``), and a sandbox with a memory cgroup of its own has twice that less."""
+    part = 256 * 2**20
+    monkeypatch.setattr(cgroups, "enclosing_memory", lambda start=None: part)
+    held: list[int] = []
+    hold = cgroups.SandboxCgroup.hold_outside
+    monkeypatch.setattr(cgroups.SandboxCgroup, "hold_outside", lambda self, n: (held.append(n), hold(self, n))[1])
+    flood = "import os\nfd = int(os.environ['REPO_AGENT_VERDICT_FD'])\nfor _ in range(40):\n    os.write(fd, b'x' * 2**19)\n"
+    ws = _project(tmp_path / "ws", {"flood.py": flood})
+    run = sb.run_command_full([sys.executable, "flood.py"], ws, timeout_s=30, sandbox=sandbox, verdict_pipe="n0nce")
+    cap = part // sb.RECORD_SHARE
+    assert run.records_cap == cap and len(run.records) == cap and run.records_written == 20 * 2**20
+    if sandbox == "bwrap" and os.geteuid() == 0 and cgroups._own("memory") is not None:
+        assert 2 * cap in held, held
+    assert sb.record_cap(sb.MAX_VERDICT_RECORD_BYTES, None) == sb.MAX_VERDICT_RECORD_BYTES

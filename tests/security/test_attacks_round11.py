@@ -115,17 +115,59 @@ _HOG = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r11-2 a normal user's sandbox over an enclosing limit is not judged")
-def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user(user_dir):
+def _as_a_user_in_400_mb(user_dir: Path, name: str, script: str, setup: str = "") -> list[str]:
+    """What a normal user's repo-agent said (``_in_sandbox``) running ``script`` (file ``name``)
+    in a sandbox, inside a v1 memory cgroup of 400 MB (a container's limit), after ``setup``."""
     if not Path("/sys/fs/cgroup/memory/cgroup.procs").is_file():
-        pytest.skip("no cgroup v1 memory hierarchy")
+        pytest.fail("no cgroup v1 memory hierarchy (CI's machine has one)", pytrace=False)
     (user_dir / "ws").mkdir()
-    (user_dir / "ws" / "hog.py").write_text(_HOG)
+    (user_dir / "ws" / name).write_text(script)
     give_to_nobody(user_dir)
     with memory_cgroup("repo-agent-r11", 400 * 2**20) as cg:
-        cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "hog.py")], cgroup=cg, timeout=120)
-    said = cp.stdout.strip().splitlines()
+        code = _in_sandbox(user_dir / "ws", name, setup=setup.replace("\n", "\n        "))
+        cp = run_as("nobody", [sys.executable, "-c", code], cgroup=cg, timeout=120)
+    return cp.stdout.strip().splitlines()
+
+
+def test_own_memory_hog_is_the_rollouts_not_the_machines_as_a_user(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", _HOG)
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+# r11-2's control: a neighbour in the same enclosing limit (outside the sandbox) takes it all
+# while the sandbox holds ~20 MB, far under its part. The OOM killer ends the sandbox's
+# process first (oom_score_adj 1000 counts as the whole limit), then the neighbour (the
+# largest left); the run is the machine's shortage, not judged, never the rollout's FAIL.
+_SLEEPER = "import time\nb = bytearray(10 * 2**20)\ntime.sleep(60)\n"
+_NEIGHBOUR = textwrap.dedent(
+    """
+    import os, threading, time
+    def up():
+        for p in os.listdir("/proc"):
+            try:
+                # the command itself (python sleeper.py), not the launcher that names it
+                if p.isdigit() and open(f"/proc/{p}/cmdline", "rb").read().split(b"\\0")[1:] == [b"sleeper.py", b""]:
+                    return True
+            except OSError:
+                pass
+        return False
+    def hog():
+        while not up():
+            time.sleep(0.05)
+        if os.fork() == 0:
+            held = []
+            while True:
+                b = bytearray(4 * 2**20)
+                b[::4096] = b"x" * len(b[::4096])
+                held.append(b)
+    threading.Thread(target=hog, daemon=True).start()
+    """
+)
+
+
+def test_a_neighbours_excess_around_a_users_sandbox_is_the_machines(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "sleeper.py", _SLEEPER, setup=_NEIGHBOUR)
+    assert said and said[-1].startswith("RAISED out of memory"), f"a neighbour's excess was the rollout's: {said[-3:]}"
 
 
 # --------------------------------------------------------------------------- r11-3

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from agent.differential import run_calls
 from agent.suites.models import DifferentialTarget
 
@@ -40,7 +38,6 @@ def _later_marks(tmp_path: Path, source: str) -> dict:
     return {key: body.get("later") for key, body in run.results.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="open: r21-1 junk records after the last result hide the later marks")
 def test_r21_1_junk_records_hide_results_changed_later(tmp_path):
     """The control: the plain code's first two results are marked changed later. The attack:
     the same results, no mark (the host stopped reading after 1,002 junk lines, with every

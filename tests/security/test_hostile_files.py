@@ -3,6 +3,7 @@ keymaps, training files. Each test feeds a file from tests/security/hostile_inpu
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from agent.untrusted import neutralise
 from exports.check import UnreadableFile, check_file
 from labeling.errors import StoreError
 from labeling.store import LabelStore
+from tests.bounded_call import finishes_within
 from tests.factories import Rollout, write_batch
 from tests.security import hostile_inputs as h
 from tui.keymap import KeymapError, load_keymap
@@ -251,3 +253,23 @@ def test_a_trace_bigger_than_one_read_loses_no_line_at_the_seams(tmp_path, monke
         assert rep.warnings == [] and rep.invalid_lines == 0
         assert rep.events == len(lines) + 40
         assert [r.finished for r in store.rollouts()] == [True]
+
+
+# neutralise's markup pattern up to round 22 (rich.markup.escape's), the reference it keeps.
+_MARKUP_BEFORE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def test_neutralise_escapes_markup_as_before(monkeypatch):
+    import agent.untrusted as untrusted
+
+    texts = ["".join(t) for n in range(7) for t in itertools.product("\\[]aB/ ", repeat=n)]
+    now = [neutralise(t) for t in texts]
+    monkeypatch.setattr(untrusted, "_MARKUP", _MARKUP_BEFORE)
+    assert now == [neutralise(t) for t in texts]
+
+
+def test_neutralise_reads_a_run_of_backslashes_at_once():
+    """A search began inside each run of backslashes, to the run's end: quadratic, 8,000 of
+    them 1.5 s (round 22 sweep); 60,000 minutes."""
+    code = "from agent.untrusted import neutralise\nassert neutralise('[' + '\\\\' * 60_000).startswith('[')\n"
+    assert finishes_within(20, code), "neutralise still reading 60,000 backslashes after 20 s"

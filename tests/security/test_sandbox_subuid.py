@@ -386,3 +386,40 @@ def test_two_repo_agent_processes_of_one_user_never_share_a_sandbox_uid():
             proc.kill()
             proc.wait()
         subprocess.run(["rm", "-rf", str(top)], check=False)
+
+
+# Run by nobody without a subordinate uid: the sandbox's command shares pid 1's uid.
+_REACH_PID1 = r"""
+import ctypes, json, os, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from agent.sandbox import run_command_full
+probe = (
+    "import ctypes, os\n"
+    "try:\n    os.listdir('/proc/1/fd'); fds = 'listed'\nexcept OSError as e:\n    fds = 'errno%d' % e.errno\n"
+    "print('PROBE', fds, ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), os.getuid() == os.stat('/proc/self').st_uid)\n"
+)
+ws = Path(tempfile.mkdtemp())
+(ws / "probe.py").write_text(probe)
+run = run_command_full([sys.executable, "probe.py"], ws, timeout_s=30, sandbox="bwrap")
+line = [x for x in run.output.splitlines() if x.startswith("PROBE")]
+print("RESULT " + json.dumps({"probe": line[-1] if line else run.output[-500:], "uid": os.getuid()}))
+"""
+
+
+def test_without_a_uid_of_its_own_the_sandboxs_pid_1_is_out_of_the_tests_reach():
+    """Round 22 r22s-3: without a subordinate uid the tests run as pid 1's uid, and traced it
+    (its parent-death signal cleared) and reopened its alive pipe through /proc/1/fd. Pid 1 is
+    not dumpable now: its descriptors are not the tests' to list. The command itself is
+    dumpable again after its execve (prctl PR_GET_DUMPABLE: 1)."""
+    cp = run_as(
+        "nobody",
+        [sys.executable, "-c", _REACH_PID1, str(PROJECT)],
+        env={**os.environ, "REPO_AGENT_SUBUIDS": "0"},
+        timeout=120,
+    )
+    got = printed_result(cp.stdout)
+    assert got, cp.stdout[-2000:] + cp.stderr[-2000:]
+    _, fds, dumpable = got["probe"].split()[:3]
+    assert fds != "listed", f"the tests listed pid 1's descriptors: {got}"
+    assert dumpable == "1", got

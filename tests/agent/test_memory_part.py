@@ -1,0 +1,75 @@
+"""agent/memory_part.py: what a sandbox with no memory cgroup holds, when the OOM killer strikes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from agent.memory_part import PartWatch, sandbox_held
+
+MB = 2**20
+
+# A process holding 40 MB of its own, and a child it forked that holds them too (copy on
+# write: one copy in memory), and a grandchild with 20 MB of its own. Says READY when all are.
+_TREE = """
+import os, sys, time
+b = bytearray(40 * 2**20)
+b[::4096] = b"x" * len(b[::4096])
+r, w = os.pipe()
+if os.fork() == 0:
+    if os.fork() == 0:
+        c = bytearray(20 * 2**20)
+        c[::4096] = b"y" * len(c[::4096])
+        os.write(w, b"1")
+        time.sleep(60)
+    time.sleep(60)
+os.read(r, 1)
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def tree():
+    proc = subprocess.Popen([sys.executable, "-c", _TREE], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        yield proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the tree: its own process group
+        proc.wait()
+
+
+def test_a_sandbox_holds_its_descendants_pages_once_each(tree):
+    held, shared = sandbox_held(tree)
+    assert shared < MB
+    # 40 MB shared by two processes (counted once, not twice: 80) and the grandchild's 20 MB,
+    # with each interpreter's own few MB
+    assert 60 * MB <= held < 90 * MB, f"{held / MB:.0f} MB"
+
+
+def test_a_watch_measures_at_an_oom_kill_only_and_only_past_the_part(tree):
+    kills = [0]
+    watch = PartWatch(50 * MB, lambda: kills[0], extra=lambda: 5 * MB)
+    watch.start(tree)
+    try:
+        time.sleep(0.2)  # (no kill counted: nothing measured, whatever it holds)
+        assert watch.held is None
+        kills[0] += 1
+        deadline = time.monotonic() + 10
+        while watch.held is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watch.stop()
+    assert watch.held is not None and watch.held >= 65 * MB
+
+
+def test_a_sandbox_under_its_part_at_an_oom_kill_is_not_past_it(tree):
+    watch = PartWatch(200 * MB, lambda: 0)
+    watch.look(tree)
+    assert watch.held is None
