@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
+from agent.suspect_file_facts import FileFacts
 from agent.suspect_stdlib import STDLIB, module_attribute
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
@@ -293,6 +294,7 @@ TEST_EXEMPT = frozenset(
         "reads_location",
         "test_doubles",
         "process_probe",
+        "file_environment",
     }
     | TEST_EXEMPT_EFFECTS
 )
@@ -702,6 +704,8 @@ class _Scan:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
+        for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents).hits():
+            self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         effects = Effects(
             self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses, lambda n: bool(_probe_rule(n))
         )
