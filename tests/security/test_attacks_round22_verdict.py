@@ -404,10 +404,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r22v-7 the runner's os.open/os.close replaced: its records rewritten (threads 0, no later)",
-)
 def test_r22v_7_runner_records_rewritten_through_its_os_module(tmp_path):
     """The control: the thread is reported. The attack: the same wrong fix, its records
     rewritten on their way out, PASSes the final run with no SUSPECT hit."""
@@ -658,9 +654,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-13 the runner's module globals rebound through sys.modules (no SUSPECT hit)"
-)
 def test_r22v_13_runner_global_rebound_through_sys_modules(tmp_path):
     """The control: the thread is reported. The attack: the same wrong fix, the runner's
     ``_idle_pool_worker`` rebound, PASSes the final run with no SUSPECT hit."""
@@ -702,9 +695,6 @@ print(r)
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-14 a thread with no Python frame is never counted (sys._current_frames)"
-)
 def test_r22v_14_frameless_thread_empties_results_unseen(tmp_path):
     """The controls: the Python thread is reported; the frame-less one (0.2 s) empties a plain
     caller's answer. The attack: the final run PASSes it, with no SUSPECT hit."""
