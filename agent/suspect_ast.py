@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
-from agent.suspect_stdlib import STDLIB, module_attribute
+from agent.suspect_file_facts import FileFacts
+from agent.suspect_stdlib import STDLIB, module_attribute, reaches
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -293,6 +294,7 @@ TEST_EXEMPT = frozenset(
         "reads_location",
         "test_doubles",
         "process_probe",
+        "file_environment",
     }
     | TEST_EXEMPT_EFFECTS
 )
@@ -498,10 +500,7 @@ class _Reader:
         if isinstance(node, ast.NamedExpr):
             return self.resolve(node.value, depth + 1)  # (_c := unittest.TestCase)
         if isinstance(node, ast.Attribute):
-            bases = self.resolve(node.value, depth + 1)
-            named = {_qualify(f"{b}.{node.attr}") for b in bases if b.count(".") < NAME_DOTS_MAX}
-            # r19v-2: a standard module's import is its attribute (``collections._sys`` is sys)
-            return named | {_qualify(m) for b in bases if (m := module_attribute(b, node.attr)) is not None}
+            return {m for b in self.resolve(node.value, depth + 1) for m in _member(b, node.attr)}
         if isinstance(node, ast.Subscript):
             key = fold(node.slice)
             if key is None:
@@ -511,17 +510,51 @@ class _Reader:
                 if b == "sys.modules":
                     out.add(_qualify(key))
                 elif b.endswith(".__dict__"):
-                    out.add(_qualify(f"{b[: -len('.__dict__')]}.{key}"))
+                    out |= _member(b[: -len(".__dict__")], key)  # vars(pathlib)["os"] is os (r22v-7)
             return out
         if isinstance(node, ast.Call):
             funcs = self.resolve(node.func, depth + 1)
             if funcs & _IMPORTERS and node.args and (name := fold(node.args[0])) is not None:
                 return {_qualify(name)}
             if "builtins.getattr" in funcs and len(node.args) >= 2 and (attr := fold(node.args[1])) is not None:
-                return {_qualify(f"{b}.{attr}") for b in self.resolve(node.args[0], depth + 1)}
+                return {m for b in self.resolve(node.args[0], depth + 1) for m in _member(b, attr)}
             if "builtins.vars" in funcs and node.args:
                 return {f"{b}.__dict__" for b in self.resolve(node.args[0], depth + 1)}
+            if node.args and (key := fold(node.args[0])) is not None:
+                # vars(m).get("os"), m.__getattribute__("os"): the member by its constant name
+                return {m for f in funcs for b in [_getter_of(f)] if b for m in _member(b, key)}
         return set()
+
+
+def _member(base: str, key: str) -> set[str]:
+    """``base.key``, and (r19v-2) the module it stands for where ``base`` is a standard module
+    whose source imports it (``collections._sys`` is sys), however the member is read: an
+    attribute, ``getattr``, a constant key of ``vars(base)``/``base.__dict__`` (r22v-7/13/14)."""
+    named = {_qualify(f"{base}.{key}")} if base.count(".") < NAME_DOTS_MAX else set()
+    m = module_attribute(base, key)
+    return named | ({_qualify(m)} if m is not None else set())
+
+
+def _process_module(name: str) -> bool:
+    return "." not in name and process_name(f"{name}.x") or name == "os.path"
+
+
+def _reaching(name: str) -> bool:
+    """``name`` is a standard module (not one of its functions or classes) a process module is
+    reachable from through module-level imports (agent/suspect_stdlib.py, ``reaches``)."""
+    return name.split(".")[0] in STDLIB and reaches(name, _process_module)
+
+
+# Readers of a namespace's member by name: ``vars(m).get(k)``, ``m.__getattribute__(k)``.
+_GETTERS = (".__dict__.get", ".__getattribute__", ".__getattr__")
+
+
+def _getter_of(name: str) -> str:
+    """The namespace ``name`` reads a member of by name (``pathlib`` of ``pathlib.__dict__.get``), or ``""``."""
+    for g in _GETTERS:
+        if name.endswith(g) and len(name) > len(g):
+            return name[: -len(g)]
+    return ""
 
 
 FOLD_DEPTH = 64
@@ -686,6 +719,7 @@ class _Scan:
     def run(self) -> list[AstHit]:
         for node in ast.walk(self.tree):
             self._names(node)
+            self._namespace_read(node)
             self._reflection(node)
             self._absolute_fs(node)
             self._walks_here(node)
@@ -702,6 +736,8 @@ class _Scan:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
+        for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents).hits():
+            self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         effects = Effects(
             self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses, lambda n: bool(_probe_rule(n))
         )
@@ -819,10 +855,15 @@ class _Scan:
         ``object.__getattribute__(sys, "modules")``, ``functools.reduce(getattr, ["modules"],
         sys)``, ``operator.attrgetter("modules")(sys)``, ``match sys: case object(modules=m)``,
         a format field). Bound to a name it stays resolved (``_s = sys``); read through an
-        attribute or a constant ``getattr`` it is judged by the name it reads."""
-        if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(node.ctx, ast.Load):
+        attribute or a constant ``getattr`` it is judged by the name it reads. So is a standard
+        module a process module is reachable from (``pathlib``: its ``os``; r22v-7's
+        ``_quiet(vars(pathlib)["os"])``, ``g(pathlib)`` reading ``m.os`` where no name resolves),
+        however it is reached (a constant key of a namespace, ``getattr``)."""
+        if not isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
             return False
-        if not any("." not in n and process_name(f"{n}.x") for n in self.r.resolve(node)):
+        if not isinstance(getattr(node, "ctx", ast.Load()), ast.Load):
+            return False
+        if not any(("." not in n and process_name(f"{n}.x")) or _reaching(n) for n in self.r.resolve(node)):
             return False
         parent = self.fds.parents.get(id(node))
         if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and parent.value is node:
@@ -836,6 +877,37 @@ class _Scan:
             if builtin == "vars":
                 return False  # vars(sys): read as sys.__dict__
         return not isinstance(parent, ast.Call) or parent.func is not node
+
+    def _namespace_read(self, node: ast.AST) -> None:
+        """A standard module's namespace (``vars(m)``, ``m.__dict__``, a name bound to one) from
+        which a process module is reachable (``pathlib``'s ``os``, ``logging``'s ``threading``)
+        read other than by a constant key (``vars(m)["os"]``, ``.get("os")``: resolved and
+        judged as the module they name): its values walked, copied, passed on, or a key the
+        scan cannot fold (r22v-7/13/14's reach, a bound over it rather than the spelling)."""
+        if not isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
+            return
+        if not isinstance(getattr(node, "ctx", ast.Load()), ast.Load):
+            return
+        spaces = {
+            n[: -len(suffix)]
+            for n in self.r.resolve(node)
+            for suffix in (".__dict__", ".__getattribute__", ".__getattr__")
+            if n.endswith(suffix)
+        }
+        reached = sorted(m for m in spaces if _reaching(m) or process_name(f"{m}.x"))
+        if not reached:
+            return
+        parent = self.fds.parents.get(id(node))
+        if isinstance(parent, ast.Subscript) and parent.value is node and fold(parent.slice) is not None:
+            return  # vars(m)["os"]: resolved
+        if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and parent.value is node:
+            return  # ns = vars(m): the names pass follows it
+        getter = parent if isinstance(parent, ast.Attribute) and parent.value is node else None
+        call = self.fds.parents.get(id(getter)) if getter is not None and getter.attr == "get" else parent
+        named = isinstance(call, ast.Call) and call.func is (getter or node) and bool(call.args)
+        if named and isinstance(call, ast.Call) and fold(call.args[0]) is not None:
+            return  # vars(m).get("os"), m.__getattribute__("os"): resolved
+        self.hit("process_probe", node, f"namespace {reached[0]}")
 
     def _test_module(self, dotted: str) -> bool:
         """Some part of a dotted module path names a test module (``helpers.test_probe``)."""
@@ -995,8 +1067,11 @@ class _Scan:
             return
         funcs = self.r.resolve(node.func)
         if funcs & {"builtins.getattr", "builtins.vars", "builtins.setattr", "builtins.delattr"} and node.args:
-            bases = {b.split(".")[0] for b in self.r.resolve(node.args[0])}
-            if bases & _REFLECTED and not (len(node.args) >= 2 and fold(node.args[1]) is not None):
+            resolved = self.r.resolve(node.args[0])
+            bases = {b.split(".")[0] for b in resolved}
+            # getattr(pathlib, k): its os (vars(pathlib) is judged by how its namespace is read)
+            reflected = bases & _REFLECTED or ("builtins.vars" not in funcs and any(_reaching(b) for b in resolved))
+            if reflected and not (len(node.args) >= 2 and fold(node.args[1]) is not None):
                 self.hit("reflection", node)  # an attribute named at run time
             if "builtins.vars" in funcs and bases & _REFLECTED:
                 self.hit("reflection", node)

@@ -17,6 +17,7 @@ import ast
 import functools
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 STDLIB = frozenset(sys.stdlib_module_names)
@@ -32,6 +33,29 @@ def module_attribute(module: str, attr: str) -> str | None:
     if module.split(".")[0] not in STDLIB:
         return None
     return _imports(_SOURCE_OF.get(module, module)).get(attr)
+
+
+REACH_MODULES_MAX = 400  # modules one reach question reads (the whole stdlib is ~300 with sources)
+
+
+@functools.lru_cache(maxsize=1024)
+def reaches(module: str, target: Callable[[str], bool]) -> bool:
+    """``module`` is a standard module (with a source) from which a module ``target`` accepts
+    is reachable through module-level imports at any depth (``json`` -> ``codecs`` -> ``sys``),
+    or is one itself: its namespace, read whole or by a key the scan cannot fold, may hand
+    that module on (r22v-7/13/14)."""
+    todo, seen = [module], {module}
+    while todo and len(seen) <= REACH_MODULES_MAX:
+        name = todo.pop()
+        if target(name):
+            return True
+        if name.split(".")[0] not in STDLIB:
+            continue
+        for m in _imports(_SOURCE_OF.get(name, name)).values():
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return False
 
 
 @functools.lru_cache(maxsize=512)

@@ -541,9 +541,6 @@ def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-11 the sandbox's leased uid owns the workspace: a fix right only there passes"
-)
 def test_r22v_11_right_only_where_a_leased_uid_owns_the_files(tmp_path, monkeypatch):
     """The control: in a user's checkout (this test's own files) it answers with the bug.
     The attack: the final run PASSes it, with no SUSPECT hit."""

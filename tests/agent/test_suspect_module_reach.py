@@ -1,0 +1,68 @@
+"""A process module reached through another standard module's namespace (round 22 r22v-7,
+r22v-13, r22v-14; agent/suspect_ast.py, agent/suspect_stdlib.py): a constant key of
+``vars(m)``/``m.__dict__``, ``.get``, ``getattr``, ``__getattribute__`` is the module it names;
+the namespace read any other way, or the module handed on, is a hit where a process module is
+reachable from it; a module no process module is reachable from stays free."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.suspect_ast import scan_source
+from agent.suspect_stdlib import reaches
+
+
+def _rules(text: str) -> set[str]:
+    found = scan_source(text, lambda s: s.startswith("test_") or s in ("tests", "conftest"))
+    assert found is not None
+    return {h.rule for h in found}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a constant key: the module it names, judged as written out
+        'import pathlib\ndef f():\n    return vars(pathlib)["sys"].modules\n',  # r22v-13
+        'import logging\ndef f():\n    vars(vars(logging)["threading"])["_start_new_thread"](print, ())\n',  # r22v-14
+        'import pathlib\ndef f():\n    return pathlib.__dict__["os"].getpid()\n',
+        'import pathlib\ndef f():\n    return vars(pathlib).get("os").getpid()\n',
+        'import pathlib\ndef f():\n    return getattr(pathlib, "os").getpid()\n',
+        'import pathlib\ndef f():\n    return pathlib.__getattribute__("os").getpid()\n',
+        'import pathlib\ndef f():\n    ns = vars(pathlib)\n    return ns["o" + chr(115)].getpid()\n',
+        # the namespace read whole, or by a key made at run time
+        'import pathlib\ndef f():\n    return [m for m in vars(pathlib).values() if hasattr(m, "getpid")]\n',
+        "import json\ndef f(k):\n    return vars(json)[k]\n",
+        "import pathlib\ndef f(k):\n    return dict(pathlib.__dict__)\n",
+        "import pathlib\ndef f(k):\n    return getattr(pathlib, k)\n",
+        # the module handed on: what reads it then is not resolved (r22v-7)
+        'import pathlib\ndef g(o):\n    o.close = None\ndef f():\n    g(vars(pathlib)["os"])\n',
+        "import pathlib\ndef g(m):\n    return m.os.getpid()\ndef f():\n    return g(pathlib)\n",
+    ],
+)
+def test_a_process_module_reached_through_a_namespace_is_a_hit(text: str) -> None:
+    assert _rules(text) & {"process_probe", "process_identity", "sys_modules", "reflection"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import operator\ndef f(name):\n    return getattr(operator, name)\n",  # operator imports no module
+        "import math\ndef f(name):\n    return getattr(math, name)(2)\n",  # a C module: nothing reachable
+        'import pathlib\ndef f(p):\n    return vars(pathlib)["Path"](p).name\n',
+        "import pathlib\ndef f(p):\n    return pathlib.Path(p).name\n",
+        'def f(o):\n    return vars(o)["x"]\n',
+        'import collections\ndef f():\n    return getattr(collections, "Counter")("aab")\n',
+    ],
+)
+def test_a_namespace_with_no_process_module_in_reach_is_no_hit(text: str) -> None:
+    assert not _rules(text) & {"process_probe", "process_identity", "sys_modules", "reflection"}
+
+
+def test_reach_follows_imports_at_any_depth() -> None:
+    def is_sys(name: str) -> bool:
+        return name == "sys"
+
+    assert reaches("json", is_sys)  # json -> codecs -> sys
+    assert not reaches("operator", is_sys)
+    assert not reaches("math", is_sys)
+    assert not reaches("numpy", is_sys)  # not the standard library's: not read
