@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
+from tests.bounded_call import finishes_within
 from tests.tui.conftest import settle
 from tui.diff_model import build_diff_model, diff_model_for
 from tui.widgets.diff_view import DiffView
@@ -54,6 +55,26 @@ def test_rewritten_lines_get_no_word_noise_and_bad_patches_never_raise():
     assert [ln.kind for ln in build_diff_model(cut).unified][:4] == ["file", "hunk", "ctx", "del"]
     assert len(build_diff_model("not a patch at all").unified) == 0
     assert build_diff_model("").empty
+
+
+def _long_line_patch(words: int) -> str:
+    old, new = " ".join(["a"] * words), " ".join(["a", "b"] * (words // 2))
+    return f"diff --git a/d.py b/d.py\n--- a/d.py\n+++ b/d.py\n@@ -1,1 +1,1 @@\n-{old}\n+{new}\n"
+
+
+def test_words_are_compared_in_code_lines_not_in_a_patchs_long_one():
+    """difflib's matching is cubic at worst and the patch is the rollout's: two lines of
+    2,000 tokens ("a a a" against "a b a b") took 95 s for one row (round 22 sweep), 3,000
+    some minutes; a code line's words are still marked."""
+    short = build_diff_model(_long_line_patch(70))
+    assert short.unified[2].words != [] and short.unified[3].words != []
+    code = (
+        "from tui.diff_model import build_diff_model\n"
+        "old, new = ' '.join(['a'] * 1500), ' '.join(['a', 'b'] * 750)\n"
+        "m = build_diff_model(f'--- a/d.py\\n+++ b/d.py\\n@@ -1,1 +1,1 @@\\n-{old}\\n+{new}\\n')\n"
+        "assert m.unified[2].kind == 'del' and m.unified[2].words == [] and m.unified[3].words == []\n"
+    )
+    assert finishes_within(40, code), "one row of a long line's word diff still running after 40 s"
 
 
 def test_model_is_built_once_and_cached():
