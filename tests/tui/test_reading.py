@@ -8,6 +8,7 @@ import json
 import pytest
 from textual.widgets import Input, Select
 
+from tests.bounded_call import finishes_within
 from tests.tui.conftest import settle, wait_until
 from tests.tui.test_diff_view import long_patch
 from tui.ab_model import ab_patch
@@ -104,6 +105,22 @@ def test_ab_patch_over_many_hunks_numbers_a_late_difference_by_every_earlier_hun
     changes = [c for c in changes if c[0] in ("add", "del")]
     assert changes[-2:] == [("del", "line 3505 # both", 3506 + 300, None), ("add", "line 3505 # both # B", None, 3506)]
     assert len(changes) == 302  # A's 300 added lines, and the one line B changed
+
+
+def test_ab_patch_of_two_long_repetitive_fixes_is_worked_out_at_once():
+    """Exact matching (no difflib junk heuristic) was cubic at worst in a window's lines, and
+    the patches are the rollouts': 1,000 lines of "a" against "a", "b" took 21 s, 1,500
+    past a minute (round 22 sweep). Under 200 lines the diff is still exact."""
+    a, b = patch_of("m.py", ["x"], ["a"] * 60), patch_of("m.py", ["x"], ["a", "b"] * 30)
+    assert [ln.kind for ln in build_diff_model(ab_patch(a, b)).unified].count("add") == 30  # each "b"
+    code = (
+        "from tests.tui.test_reading import patch_of\n"
+        "from tui.ab_model import ab_patch\n"
+        "a = patch_of('m.py', ['x'], ['a'] * 1500)\n"
+        "b = patch_of('m.py', ['x'], ['a', 'b'] * 750)\n"
+        "assert ab_patch(a, b).startswith('diff --git')\n"
+    )
+    assert finishes_within(40, code), "ab_patch still diffing two 1,500-line windows after 40 s"
 
 
 # ------------------------------------------------------------------ changed words, every view
