@@ -101,3 +101,28 @@ def test_a_standard_modules_member_replaced_at_call_time_is_a_hit(text: str) -> 
 )
 def test_an_object_a_call_made_is_the_codes_own(text: str) -> None:
     assert "import_side_effect" not in _rules(text)
+
+
+# r21-5/r22v-1's reach of builtins: a builtin function's ``__self__`` is its module.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f():\n    len.__self__.open = print\n",
+        'def f():\n    return getattr(len, "__self__").open\n',
+        "def f():\n    return vars(print.__self__)\n",
+    ],
+)
+def test_a_builtin_functions_self_is_the_builtins_module(text: str) -> None:
+    assert "builtins" in _rules(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(m):\n    return m.__self__\n",
+        "def len(x):\n    return 1\ndef f():\n    return len.__self__\n",
+        "def f(len):\n    return len.__self__\n",
+    ],
+)
+def test_a_name_the_file_binds_is_no_builtin(text: str) -> None:
+    assert "builtins" not in _rules(text)
