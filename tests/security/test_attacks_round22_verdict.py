@@ -66,9 +66,6 @@ _SLEEPS_IN_THE_FINISH = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r22v-1 a finish stalled past the quiet limit (timed out) is no difference"
-)
 def test_r22v_1_finish_stalled_by_replaced_open_passes_with_no_suspect_hit(tmp_path):
     """The control: the thread is reported. The attack: a wrong fix PASSes the final run and
     the SUSPECT scan finds nothing."""
