@@ -427,6 +427,7 @@ class _Reader:
         self.tree = tree
         self.aliases: dict[str, set[str]] = {}
         self.star: set[str] = set()
+        self.own_names: set[str] | None = None
         binders = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.comprehension)
         self.bindings = [n for n in ast.walk(tree) if isinstance(n, binders)]
         self.shadowed = {
@@ -500,6 +501,8 @@ class _Reader:
         if isinstance(node, ast.NamedExpr):
             return self.resolve(node.value, depth + 1)  # (_c := unittest.TestCase)
         if isinstance(node, ast.Attribute):
+            if node.attr == "__self__" and (owner := self._builtin_owner(node.value)):
+                return {owner}  # len.__self__ is builtins (r21-5, r22v-1: len.__self__.open = f)
             return {m for b in self.resolve(node.value, depth + 1) for m in _member(b, node.attr)}
         if isinstance(node, ast.Subscript):
             key = fold(node.slice)
@@ -517,6 +520,8 @@ class _Reader:
             if funcs & _IMPORTERS and node.args and (name := fold(node.args[0])) is not None:
                 return {_qualify(name)}
             if "builtins.getattr" in funcs and len(node.args) >= 2 and (attr := fold(node.args[1])) is not None:
+                if attr == "__self__" and (owner := self._builtin_owner(node.args[0])):
+                    return {owner}
                 return {m for b in self.resolve(node.args[0], depth + 1) for m in _member(b, attr)}
             if "builtins.vars" in funcs and node.args:
                 return {f"{b}.__dict__" for b in self.resolve(node.args[0], depth + 1)}
@@ -524,6 +529,22 @@ class _Reader:
                 # vars(m).get("os"), m.__getattribute__("os"): the member by its constant name
                 return {m for f in funcs for b in [_getter_of(f)] if b for m in _member(b, key)}
         return set()
+
+    def _builtin_owner(self, node: ast.expr) -> str:
+        """The module a builtin function the file does not rebind belongs to (``len``: builtins,
+        ``open``: io), read from this interpreter's builtins, never from the patch; else ``""``."""
+        if not isinstance(node, ast.Name) or node.id in self.aliases or node.id in self.shadowed:
+            return ""
+        if node.id not in _BUILTIN_OWNERS:
+            return ""
+        if self.own_names is None:  # every name the file binds (a def, a parameter, a store)
+            self.own_names = {
+                n.id if isinstance(n, ast.Name) else n.arg if isinstance(n, ast.arg) else getattr(n, "name", "")
+                for n in ast.walk(self.tree)
+                if (isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load))
+                or isinstance(n, (ast.arg, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            }
+        return "" if node.id in self.own_names else _BUILTIN_OWNERS[node.id]
 
 
 def _member(base: str, key: str) -> set[str]:
@@ -556,6 +577,14 @@ def _getter_of(name: str) -> str:
             return name[: -len(g)]
     return ""
 
+
+# A builtin function's ``__self__``: the module it belongs to (``len.__self__`` is builtins).
+_BUILTIN_OWNERS = {
+    name: _qualify(owner)
+    for name, value in vars(builtins).items()
+    if type(value).__name__ == "builtin_function_or_method"
+    and isinstance(owner := getattr(getattr(value, "__self__", None), "__name__", None), str)
+}
 
 FOLD_DEPTH = 64
 FOLD_CHARS = 4096

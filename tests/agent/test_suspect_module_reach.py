@@ -66,3 +66,63 @@ def test_reach_follows_imports_at_any_depth() -> None:
     assert not reaches("operator", is_sys)
     assert not reaches("math", is_sys)
     assert not reaches("numpy", is_sys)  # not the standard library's: not read
+
+
+# r22v-7's other half: a standard module's member replaced while the code runs (the runner's
+# os.open, pytest's json), however the module is reached; what a call made stays the code's.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import os\ndef f():\n    os.open = None\n",
+        "import os\ndef f():\n    o = os\n    o.open, o.close = print, print\n",
+        "import pathlib\ndef f():\n    pathlib.os.close = None\n",
+        'import pathlib\ndef f():\n    vars(pathlib)["os"].close = None\n',
+        'import json\ndef f():\n    vars(json)["dumps"] = repr\n',
+        'import os\ndef f():\n    setattr(os, "open", None)\n',
+        "import os\ndef f():\n    vars(os).update(open=None)\n",
+        "import json\ndef f():\n    json.JSONEncoder.default = repr\n",
+        "import os\ndef f():\n    del os.close\n",
+    ],
+)
+def test_a_standard_modules_member_replaced_at_call_time_is_a_hit(text: str) -> None:
+    assert "import_side_effect" in _rules(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import decimal\ndef f():\n    decimal.getcontext().prec = 50\n",
+        "import decimal\ndef f():\n    c = decimal.getcontext()\n    c.prec = 50\n",
+        "import types\ndef f():\n    ns = types.SimpleNamespace()\n    ns.x = 1\n",
+        "import threading\n_local = threading.local()\ndef f():\n    _local.x = 1\n",
+        "import json\nclass E(json.JSONEncoder):\n    pass\ndef f():\n    E.default = repr\n",
+        "def f(a):\n    a.x = 1\n",
+    ],
+)
+def test_an_object_a_call_made_is_the_codes_own(text: str) -> None:
+    assert "import_side_effect" not in _rules(text)
+
+
+# r21-5/r22v-1's reach of builtins: a builtin function's ``__self__`` is its module.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f():\n    len.__self__.open = print\n",
+        'def f():\n    return getattr(len, "__self__").open\n',
+        "def f():\n    return vars(print.__self__)\n",
+    ],
+)
+def test_a_builtin_functions_self_is_the_builtins_module(text: str) -> None:
+    assert "builtins" in _rules(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(m):\n    return m.__self__\n",
+        "def len(x):\n    return 1\ndef f():\n    return len.__self__\n",
+        "def f(len):\n    return len.__self__\n",
+    ],
+)
+def test_a_name_the_file_binds_is_no_builtin(text: str) -> None:
+    assert "builtins" not in _rules(text)
