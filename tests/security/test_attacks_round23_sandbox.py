@@ -7,13 +7,18 @@ and/or as a normal user (nobody, through ``run_as``).
 from __future__ import annotations
 
 import errno
+import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from agent import overlay_mount
 from agent.sandbox import run_command_full
+from tests.security.conftest import memory_cgroup, printed_result, run_as
+
+REPO = Path(__file__).resolve().parents[2]
 
 # r23s-1: a root run's workspace is an overlay now, and the overlay copies a file of the host's
 # workspace up into the tmpfs before anything of it changes (its data, its mode, its times, its
@@ -109,3 +114,64 @@ def test_r23s_2_control_the_copied_workspace_maps_what_was_written(tmp_path, mon
 def test_r23s_2_overlay_workspace_mapping_misses_a_write_in_place(tmp_path):
     line = _mapped_run(tmp_path, "overlay")
     assert line == "PREAD NEW! MAPPED NEW!", f"a mapping of the workspace's file after a write in place: {line}"
+
+
+# r23s-3: r22s-1 by another channel. Under a container's limit the host now keeps at most
+# ``record_cap`` of a run's records (its part / 16) and takes twice that out of the sandbox's
+# own limit. The differential's records are capped in bytes the same way (5.5 MB of an 88 MB
+# part), but what the host makes of them is bounded only by record_budget's fixed 48 MB
+# estimate, whatever the part, and nothing of it comes out of the sandbox's limit
+# (``hold_outside`` is for the verdict pipe only). A function under test that returns lists
+# of 20,000 empty lists (plain data, within the runner's 200,000 nodes) leaves ~30 MB of
+# parsed results in repo-agent for the whole judging, outside every sandbox's part: with the
+# host's own ~40 MB, past the 64 MB margin the parts leave it, as r22s-1's 64 MB of records
+# were. The honest twin (a pair of ints) leaves ~0.1 MB.
+_DIFFERENTIAL_HELD = textwrap.dedent(
+    """\
+    import gc, json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent import cgroups
+    from agent.differential import run_calls
+    from agent.sandbox import MAX_STREAM_BYTES, record_cap
+    from agent.suites.models import DifferentialTarget
+
+    def rss():
+        return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
+
+    part = cgroups.enclosing_memory()
+    gc.collect()
+    base = rss()
+    target = DifferentialTarget(module="mod", function="pair", inputs=[[i] for i in range(40)])
+    run = run_calls(Path(sys.argv[2]), [target], sandbox="bwrap")
+    gc.collect()
+    held = rss() - base
+    print("RESULT " + json.dumps({"cap": record_cap(MAX_STREAM_BYTES, part), "held": held, "n": len(run.results)}))
+    """
+)
+
+
+def _differential_held(tmp_path: Path, source: str) -> dict:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "mod.py").write_text(source)
+    (tmp_path / "drive.py").write_text(_DIFFERENTIAL_HELD)
+    argv = [sys.executable, str(tmp_path / "drive.py"), str(REPO), str(ws)]
+    with memory_cgroup("r23s-3", 240 * 2**20) as cgroup:  # r22s-1's container: 88 MB parts
+        cp = run_as("root", argv, cgroup=cgroup, timeout=120, env={**os.environ, "REPO_AGENT_SANDBOXES": "2"})
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r23s_3_control_plain_results_cost_the_host_little(tmp_path):
+    out = _differential_held(tmp_path, "def pair(x):\n    return [x, x]\n")
+    assert out["n"] == 40 and out["held"] <= 2 * out["cap"], out
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-3 the differential's parsed results are held outside every part")
+def test_r23s_3_differential_results_held_past_the_records_share(tmp_path):
+    out = _differential_held(tmp_path, "def pair(x):\n    return [[] for _ in range(20000)]\n")
+    assert out["held"] <= 2 * out["cap"], (
+        f"repo-agent holds {out['held'] >> 20} MB of one differential run's results ({out['n']} kept), past the"
+        f" {2 * out['cap'] >> 20} MB a run's records may cost it (its part / 16, twice) and out of no sandbox's part"
+    )
