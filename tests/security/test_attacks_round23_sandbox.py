@@ -1,0 +1,177 @@
+"""Round 23 attacks on the sandbox (open: each xfail strict until fixed).
+
+Each runs real bwrap as root (a leased uid, cgroups, the workspace as an overlay or a copy)
+and/or as a normal user (nobody, through ``run_as``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent import overlay_mount
+from agent.sandbox import run_command_full
+from tests.security.conftest import memory_cgroup, printed_result, run_as
+
+REPO = Path(__file__).resolve().parents[2]
+
+# r23s-1: a root run's workspace is an overlay now, and the overlay copies a file of the host's
+# workspace up into the tmpfs before anything of it changes (its data, its mode, its times, its
+# name). The copy-up runs in the test process, under its RLIMIT_FSIZE (64 MB): a file of the
+# workspace over 64 MB (the cap is 256 MB: a repository's data file, an asset) can no longer be
+# renamed, touched, chmodded or written in place (EFBIG; a shell's ``touch`` dies of SIGXFSZ),
+# where the copy (the workspace before this morning, and still with another uid's file in it)
+# lets the same honest test do all four. An honest fix whose tests do that is FAIL as root.
+_BIG_FILE_OPS = r"""
+import os
+for op in ("utime", "chmod", "rename", "write_in_place"):
+    try:
+        if op == "utime":
+            os.utime("big.bin")
+        elif op == "chmod":
+            os.chmod("big.bin", 0o644)
+        elif op == "rename":
+            os.rename("big.bin", "moved.bin")
+            os.rename("moved.bin", "big.bin")
+        else:
+            with open("big.bin", "r+b") as f:
+                f.seek(5)
+                f.write(b"Y")
+        print("OK", op)
+    except OSError as exc:
+        print("FAILED", op, exc)
+"""
+
+
+def _big_file_run(tmp_path: Path, name: str) -> list[str]:
+    ws = tmp_path / name
+    ws.mkdir()
+    with open(ws / "big.bin", "wb") as f:
+        f.write(b"x" * (70 * 2**20))  # within the workspace's 256 MB cap, over RLIMIT_FSIZE
+    r = run_command_full([sys.executable, "-c", _BIG_FILE_OPS], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0, r.output[-2000:]
+    return sorted(line for line in r.output.splitlines() if line.startswith(("OK", "FAILED")))
+
+
+def test_r23s_1_control_the_copied_workspace_lets_a_test_change_a_big_file(tmp_path, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError(errno.ENOSYS, "no overlay")
+
+    monkeypatch.setattr(overlay_mount, "mount_overlay", refused)
+    lines = _big_file_run(tmp_path, "copied")
+    assert lines == ["OK chmod", "OK rename", "OK utime", "OK write_in_place"], lines
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-1 the overlay's copy-up of a file over RLIMIT_FSIZE fails (EFBIG)")
+def test_r23s_1_overlay_workspace_refuses_to_change_a_big_file(tmp_path):
+    lines = _big_file_run(tmp_path, "overlay")
+    assert lines == ["OK chmod", "OK rename", "OK utime", "OK write_in_place"], (
+        f"an honest test's changes to a 70 MB workspace file (cap 256 MB) fail in the overlay: {lines}"
+    )
+
+
+# r23s-2: a second behaviour of the overlay the copy never had, which the docs' "two things
+# differ" leave out: a file of the host's workspace mapped read-only (MAP_SHARED: an mmap-based
+# reader, an index, a memory-mapped data file) keeps showing its old bytes after the tests
+# rewrite it in place through another descriptor, because the write copied it up and the
+# mapping stays on the lower file (overlayfs's documented non-POSIX case). ``pread`` on the
+# same descriptor sees the new bytes; the mapping does not. In the copy (and in a normal
+# user's staged tmpfs) the mapping sees the write: an honest test of such a reader passes
+# there and fails as root.
+_MAPPED_READER = r"""
+import mmap, os
+fd = os.open("data.bin", os.O_RDONLY)
+view = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+with open("data.bin", "r+b") as f:
+    f.write(b"NEW!")
+print("PREAD", os.pread(fd, 4, 0).decode(), "MAPPED", view[:4].decode())
+"""
+
+
+def _mapped_run(tmp_path: Path, name: str) -> str:
+    ws = tmp_path / name
+    ws.mkdir()
+    (ws / "data.bin").write_bytes(b"OLD." * 1024)
+    r = run_command_full([sys.executable, "-c", _MAPPED_READER], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0, r.output[-2000:]
+    return next(line for line in r.output.splitlines() if line.startswith("PREAD"))
+
+
+def test_r23s_2_control_the_copied_workspace_maps_what_was_written(tmp_path, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError(errno.ENOSYS, "no overlay")
+
+    monkeypatch.setattr(overlay_mount, "mount_overlay", refused)
+    assert _mapped_run(tmp_path, "copied") == "PREAD NEW! MAPPED NEW!"
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-2 a read-only mapping of a workspace file misses the tests' write")
+def test_r23s_2_overlay_workspace_mapping_misses_a_write_in_place(tmp_path):
+    line = _mapped_run(tmp_path, "overlay")
+    assert line == "PREAD NEW! MAPPED NEW!", f"a mapping of the workspace's file after a write in place: {line}"
+
+
+# r23s-3: r22s-1 by another channel. Under a container's limit the host now keeps at most
+# ``record_cap`` of a run's records (its part / 16) and takes twice that out of the sandbox's
+# own limit. The differential's records are capped in bytes the same way (5.5 MB of an 88 MB
+# part), but what the host makes of them is bounded only by record_budget's fixed 48 MB
+# estimate, whatever the part, and nothing of it comes out of the sandbox's limit
+# (``hold_outside`` is for the verdict pipe only). A function under test that returns lists
+# of 20,000 empty lists (plain data, within the runner's 200,000 nodes) leaves ~30 MB of
+# parsed results in repo-agent for the whole judging, outside every sandbox's part: with the
+# host's own ~40 MB, past the 64 MB margin the parts leave it, as r22s-1's 64 MB of records
+# were. The honest twin (a pair of ints) leaves ~0.1 MB.
+_DIFFERENTIAL_HELD = textwrap.dedent(
+    """\
+    import gc, json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent import cgroups
+    from agent.differential import run_calls
+    from agent.sandbox import MAX_STREAM_BYTES, record_cap
+    from agent.suites.models import DifferentialTarget
+
+    def rss():
+        return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
+
+    part = cgroups.enclosing_memory()
+    gc.collect()
+    base = rss()
+    target = DifferentialTarget(module="mod", function="pair", inputs=[[i] for i in range(40)])
+    run = run_calls(Path(sys.argv[2]), [target], sandbox="bwrap")
+    gc.collect()
+    held = rss() - base
+    print("RESULT " + json.dumps({"cap": record_cap(MAX_STREAM_BYTES, part), "held": held, "n": len(run.results)}))
+    """
+)
+
+
+def _differential_held(tmp_path: Path, source: str) -> dict:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "mod.py").write_text(source)
+    (tmp_path / "drive.py").write_text(_DIFFERENTIAL_HELD)
+    argv = [sys.executable, str(tmp_path / "drive.py"), str(REPO), str(ws)]
+    with memory_cgroup("r23s-3", 240 * 2**20) as cgroup:  # r22s-1's container: 88 MB parts
+        cp = run_as("root", argv, cgroup=cgroup, timeout=120, env={**os.environ, "REPO_AGENT_SANDBOXES": "2"})
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r23s_3_control_plain_results_cost_the_host_little(tmp_path):
+    out = _differential_held(tmp_path, "def pair(x):\n    return [x, x]\n")
+    assert out["n"] == 40 and out["held"] <= 2 * out["cap"], out
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-3 the differential's parsed results are held outside every part")
+def test_r23s_3_differential_results_held_past_the_records_share(tmp_path):
+    out = _differential_held(tmp_path, "def pair(x):\n    return [[] for _ in range(20000)]\n")
+    assert out["held"] <= 2 * out["cap"], (
+        f"repo-agent holds {out['held'] >> 20} MB of one differential run's results ({out['n']} kept), past the"
+        f" {2 * out['cap'] >> 20} MB a run's records may cost it (its part / 16, twice) and out of no sandbox's part"
+    )
