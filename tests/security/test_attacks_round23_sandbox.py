@@ -67,7 +67,6 @@ def test_r23s_1_control_the_copied_workspace_lets_a_test_change_a_big_file(tmp_p
     assert lines == ["OK chmod", "OK rename", "OK utime", "OK write_in_place"], lines
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23s-1 the overlay's copy-up of a file over RLIMIT_FSIZE fails (EFBIG)")
 def test_r23s_1_overlay_workspace_refuses_to_change_a_big_file(tmp_path):
     lines = _big_file_run(tmp_path, "overlay")
     assert lines == ["OK chmod", "OK rename", "OK utime", "OK write_in_place"], (
