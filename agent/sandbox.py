@@ -55,7 +55,7 @@ from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
 from agent.memory_part import PartWatch
 from agent.mount_reaper import REAPER
-from agent.record_budget import line_around
+from agent.record_budget import RUN_COST_MAX, line_around
 from agent.seccomp import filter_fd
 from agent.tree_cost import TreeCost, entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
@@ -450,6 +450,21 @@ def record_cap(base: int, part: int | None) -> int:
     the container's OOM killer ended an honest neighbour (round 22 r22s-1). So what the host
     keeps of a run's output scales with the run's part, and comes out of it (``_run``)."""
     return base if part is None else min(base, max(1, part // RECORD_SHARE))
+
+
+def parse_cap() -> int:
+    """The most bytes of objects parsing one run of the differential's runner or recorder may
+    make in repo-agent (agent/record_budget.py's estimate, ``RecordBudget.run_max``):
+    ``RUN_COST_MAX``, or under an enclosing memory limit at most what the run's part gave up
+    for its records (``record_cap``, twice). The parsed results are held through the judging,
+    after the run, outside every sandbox's part: a function returning lists of 20,000 empty
+    lists left 28 MB of them under a 240 MB container, past the 11 MB its 88 MB part paid for
+    (round 23 r23s-3, r22s-1 by the parsed records). Whatever the records hold, their parse
+    within the bound is what the host may keep of them."""
+    enclosing = cgroups.enclosing_memory()
+    if enclosing is None:
+        return RUN_COST_MAX
+    return min(RUN_COST_MAX, 2 * record_cap(MAX_STREAM_BYTES, enclosing))
 
 
 def _reader(

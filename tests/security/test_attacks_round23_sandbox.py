@@ -167,7 +167,6 @@ def test_r23s_3_control_plain_results_cost_the_host_little(tmp_path):
     assert out["n"] == 40 and out["held"] <= 2 * out["cap"], out
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23s-3 the differential's parsed results are held outside every part")
 def test_r23s_3_differential_results_held_past_the_records_share(tmp_path):
     out = _differential_held(tmp_path, "def pair(x):\n    return [[] for _ in range(20000)]\n")
     assert out["held"] <= 2 * out["cap"], (
