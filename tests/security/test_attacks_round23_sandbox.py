@@ -175,3 +175,37 @@ def test_r23s_3_differential_results_held_past_the_records_share(tmp_path):
         f"repo-agent holds {out['held'] >> 20} MB of one differential run's results ({out['n']} kept), past the"
         f" {2 * out['cap'] >> 20} MB a run's records may cost it (its part / 16, twice) and out of no sandbox's part"
     )
+
+
+# r23s-4: the same class by the plain output. The host keeps MAX_OUTPUT_BYTES (4 MB) of a run's
+# output ("kept from a runaway printer"), fixed, whatever the run's part, and decodes it into one
+# str: a single character past U+FFFF makes CPython store every character in 4 bytes, and each
+# byte that is no UTF-8 becomes U+FFFD. 4 MB of 0xFF bytes after one emoji are a 15 MB str in
+# repo-agent (~19 MB of its RSS while the result is held, measured), four times what it meant
+# to keep, out of no sandbox's part. The honest twin (4 MB of ASCII) is a 4 MB str.
+def _output_kept(tmp_path: Path, code: str) -> int:
+    from agent.sandbox import MAX_OUTPUT_BYTES
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    r = run_command_full([sys.executable, "-c", code], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0 and len(r.output) >= MAX_OUTPUT_BYTES * 0.99, (r.exit_code, len(r.output))
+    return sys.getsizeof(r.output)
+
+
+def test_r23s_4_control_ascii_output_is_kept_at_its_bytes(tmp_path):
+    from agent.sandbox import MAX_OUTPUT_BYTES
+
+    kept = _output_kept(tmp_path, "import sys\nsys.stdout.buffer.write(b'a' * 4_100_000)\n")
+    assert kept <= MAX_OUTPUT_BYTES + 2**16, kept
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-4 4 MB of output kept as a 15 MB str (UCS-4 after one emoji)")
+def test_r23s_4_output_kept_four_times_its_cap(tmp_path):
+    from agent.sandbox import MAX_OUTPUT_BYTES
+
+    code = "import sys\nsys.stdout.write('\\U0001F600')\nsys.stdout.flush()\nsys.stdout.buffer.write(b'\\xff' * 4_100_000)\n"
+    kept = _output_kept(tmp_path, code)
+    assert kept <= MAX_OUTPUT_BYTES + 2**16, (
+        f"repo-agent keeps {kept >> 20} MB for a run's {MAX_OUTPUT_BYTES >> 20} MB of output, out of no sandbox's part"
+    )
