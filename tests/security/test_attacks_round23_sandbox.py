@@ -209,3 +209,63 @@ def test_r23s_4_output_kept_four_times_its_cap(tmp_path):
     assert kept <= MAX_OUTPUT_BYTES + 2**16, (
         f"repo-agent keeps {kept >> 20} MB for a run's {MAX_OUTPUT_BYTES >> 20} MB of output, out of no sandbox's part"
     )
+
+
+# r23s-5: the host's memory for a workspace's names, which no cap counts. The workspace cap
+# counts bytes (a file in whole pages, a directory at its blocks) and 100,000 names, never how
+# long a path is. 20,000 empty files in a directory 8 levels of 250-character names down (each
+# path ~2,200 characters; the workspace costs ~7 MB of its 256 MB) make every walk of the
+# workspace in repo-agent hold ~2,200 bytes a file in each list of paths: ``code_state`` (kept
+# through the differential and the final run when held-out data is held back) and each
+# ``code_digest`` after it hold ~140 MB at once here (~350 MB at 50,000 files, ~10 s), past the
+# 64 MB a container's limit leaves repo-agent, outside every sandbox's part. The honest twin
+# (the same 20,000 files under a short path) holds a few MB.
+_NAMES_HELD = textwrap.dedent(
+    """\
+    import gc, json, os, resource, sys, tempfile
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.final_verdict import code_digest, code_state
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    def rss():
+        return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+    deep = ws.path / "data"
+    for i in range(int(sys.argv[3])):
+        deep = deep / (chr(97 + i) * 250)
+    deep.mkdir(parents=True)
+    fd = os.open(deep, os.O_RDONLY)
+    for i in range(20_000):
+        os.close(os.open("%06d" % i + "n" * 200, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    gc.collect()
+    base = rss()
+    before, kept = code_state(ws)
+    after = code_digest(ws)
+    print("RESULT " + json.dumps({"held": rss() - base, "files": len(before)}))
+    """
+)
+
+
+def _names_held(tmp_path: Path, depth: int) -> dict:
+    (tmp_path / "drive.py").write_text(_NAMES_HELD)
+    argv = [sys.executable, str(tmp_path / "drive.py"), str(REPO), str(tmp_path / "judge"), str(depth)]
+    cp = run_as("root", argv, timeout=120)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r23s_5_control_short_paths_cost_the_host_little(tmp_path):
+    out = _names_held(tmp_path, 0)
+    assert out["files"] > 20_000 and out["held"] < 64 * 2**20, out
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-5 long paths in the workspace cost repo-agent 140 MB a walk")
+def test_r23s_5_long_paths_cost_the_host_past_its_margin(tmp_path):
+    out = _names_held(tmp_path, 8)
+    assert out["held"] < 64 * 2**20, (
+        f"repo-agent holds {out['held'] >> 20} MB for the paths of {out['files']} files of a workspace within its cap"
+    )
