@@ -269,3 +269,56 @@ def test_r23s_5_long_paths_cost_the_host_past_its_margin(tmp_path):
     assert out["held"] < 64 * 2**20, (
         f"repo-agent holds {out['held'] >> 20} MB for the paths of {out['files']} files of a workspace within its cap"
     )
+
+
+# r23s-6: the same class by a file's size. Drawing the canaries (``draw``, now before the
+# held-out calls) reads every .py file of the workspace whole for its ``test...`` words
+# (``_test_words``: the set of words is bounded since round 12, the read is not): a 60 MB .py
+# file (within RLIMIT_FSIZE and the cap: the tests can write it) is 60 MB more of repo-agent's
+# peak memory at once, outside every sandbox's part and past the 64 MB a container's limit
+# leaves it. The same 60 MB as a .bin file costs nothing.
+_DRAW_PEAK = textwrap.dedent(
+    """\
+    import gc, json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.final_verdict import draw
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+    with open(ws.path / sys.argv[3], "wb") as f:
+        for _ in range(60):
+            f.write(b"x = 1\\n" * 174762 + b"\\n" * 4)
+    def status(key):
+        return int(open("/proc/self/status").read().split(key + ":")[1].split()[0]) * 1024
+
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak (VmHWM) starts again from here
+    base = status("VmRSS")
+    canaries = draw(ws, revealed=ws.held_out_files())
+    grown = status("VmHWM") - base
+    print("RESULT " + json.dumps({"grown": grown, "canaries": len(canaries)}))
+    """
+)
+
+
+def _draw_peak(tmp_path: Path, name: str) -> dict:
+    (tmp_path / "drive.py").write_text(_DRAW_PEAK)
+    argv = [sys.executable, str(tmp_path / "drive.py"), str(REPO), str(tmp_path / "judge"), name]
+    cp = run_as("root", argv, timeout=120)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r23s_6_control_a_big_data_file_costs_the_draw_nothing(tmp_path):
+    out = _draw_peak(tmp_path, "big.bin")
+    assert out["canaries"] > 0 and out["grown"] < 16 * 2**20, out
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-6 drawing the canaries reads a 60 MB .py file whole into repo-agent")
+def test_r23s_6_a_big_python_file_is_read_whole_by_the_draw(tmp_path):
+    out = _draw_peak(tmp_path, "big.py")
+    assert out["grown"] < 16 * 2**20, f"drawing the canaries grew repo-agent's peak by {out['grown'] >> 20} MB"
