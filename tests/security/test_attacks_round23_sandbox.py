@@ -173,3 +173,150 @@ def test_r23s_3_differential_results_held_past_the_records_share(tmp_path):
         f"repo-agent holds {out['held'] >> 20} MB of one differential run's results ({out['n']} kept), past the"
         f" {2 * out['cap'] >> 20} MB a run's records may cost it (its part / 16, twice) and out of no sandbox's part"
     )
+
+
+# r23s-4: the same class by the plain output. The host keeps MAX_OUTPUT_BYTES (4 MB) of a run's
+# output ("kept from a runaway printer"), fixed, whatever the run's part, and decodes it into one
+# str: a single character past U+FFFF makes CPython store every character in 4 bytes, and each
+# byte that is no UTF-8 becomes U+FFFD. 4 MB of 0xFF bytes after one emoji are a 15 MB str in
+# repo-agent (~19 MB of its RSS while the result is held, measured), four times what it meant
+# to keep, out of no sandbox's part. The honest twin (4 MB of ASCII) is a 4 MB str.
+def _output_kept(tmp_path: Path, code: str) -> int:
+    from agent.sandbox import MAX_OUTPUT_BYTES
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    r = run_command_full([sys.executable, "-c", code], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0 and len(r.output) >= MAX_OUTPUT_BYTES * 0.99, (r.exit_code, len(r.output))
+    return sys.getsizeof(r.output)
+
+
+def test_r23s_4_control_ascii_output_is_kept_at_its_bytes(tmp_path):
+    from agent.sandbox import MAX_OUTPUT_BYTES
+
+    kept = _output_kept(tmp_path, "import sys\nsys.stdout.buffer.write(b'a' * 4_100_000)\n")
+    assert kept <= MAX_OUTPUT_BYTES + 2**16, kept
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-4 4 MB of output kept as a 15 MB str (UCS-4 after one emoji)")
+def test_r23s_4_output_kept_four_times_its_cap(tmp_path):
+    from agent.sandbox import MAX_OUTPUT_BYTES
+
+    code = "import sys\nsys.stdout.write('\\U0001F600')\nsys.stdout.flush()\nsys.stdout.buffer.write(b'\\xff' * 4_100_000)\n"
+    kept = _output_kept(tmp_path, code)
+    assert kept <= MAX_OUTPUT_BYTES + 2**16, (
+        f"repo-agent keeps {kept >> 20} MB for a run's {MAX_OUTPUT_BYTES >> 20} MB of output, out of no sandbox's part"
+    )
+
+
+# r23s-5: the host's memory for a workspace's names, which no cap counts. The workspace cap
+# counts bytes (a file in whole pages, a directory at its blocks) and 100,000 names, never how
+# long a path is. 20,000 empty files in a directory 8 levels of 250-character names down (each
+# path ~2,200 characters; the workspace costs ~7 MB of its 256 MB) make every walk of the
+# workspace in repo-agent hold ~2,200 bytes a file in each list of paths: ``code_state`` (kept
+# through the differential and the final run when held-out data is held back) and each
+# ``code_digest`` after it hold ~140 MB at once here (~350 MB at 50,000 files, ~10 s), past the
+# 64 MB a container's limit leaves repo-agent, outside every sandbox's part. The honest twin
+# (the same 20,000 files under a short path) holds a few MB.
+_NAMES_HELD = textwrap.dedent(
+    """\
+    import gc, json, os, resource, sys, tempfile
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.final_verdict import code_digest, code_state
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    def rss():
+        return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+    deep = ws.path / "data"
+    for i in range(int(sys.argv[3])):
+        deep = deep / (chr(97 + i) * 250)
+    deep.mkdir(parents=True)
+    fd = os.open(deep, os.O_RDONLY)
+    for i in range(20_000):
+        os.close(os.open("%06d" % i + "n" * 200, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    gc.collect()
+    base = rss()
+    before, kept = code_state(ws)
+    after = code_digest(ws)
+    print("RESULT " + json.dumps({"held": rss() - base, "files": len(before)}))
+    """
+)
+
+
+def _names_held(tmp_path: Path, depth: int) -> dict:
+    (tmp_path / "drive.py").write_text(_NAMES_HELD)
+    argv = [sys.executable, str(tmp_path / "drive.py"), str(REPO), str(tmp_path / "judge"), str(depth)]
+    cp = run_as("root", argv, timeout=120)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r23s_5_control_short_paths_cost_the_host_little(tmp_path):
+    out = _names_held(tmp_path, 0)
+    assert out["files"] > 20_000 and out["held"] < 64 * 2**20, out
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-5 long paths in the workspace cost repo-agent 140 MB a walk")
+def test_r23s_5_long_paths_cost_the_host_past_its_margin(tmp_path):
+    out = _names_held(tmp_path, 8)
+    assert out["held"] < 64 * 2**20, (
+        f"repo-agent holds {out['held'] >> 20} MB for the paths of {out['files']} files of a workspace within its cap"
+    )
+
+
+# r23s-6: the same class by a file's size. Drawing the canaries (``draw``, now before the
+# held-out calls) reads every .py file of the workspace whole for its ``test...`` words
+# (``_test_words``: the set of words is bounded since round 12, the read is not): a 60 MB .py
+# file (within RLIMIT_FSIZE and the cap: the tests can write it) is 60 MB more of repo-agent's
+# peak memory at once, outside every sandbox's part and past the 64 MB a container's limit
+# leaves it. The same 60 MB as a .bin file costs nothing.
+_DRAW_PEAK = textwrap.dedent(
+    """\
+    import gc, json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from agent.final_verdict import draw
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    ws = Workspace.create(suite, suite.task("fix_gcd"), Path(sys.argv[2]))
+    with open(ws.path / sys.argv[3], "wb") as f:
+        for _ in range(60):
+            f.write(b"x = 1\\n" * 174762 + b"\\n" * 4)
+    def status(key):
+        return int(open("/proc/self/status").read().split(key + ":")[1].split()[0]) * 1024
+
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak (VmHWM) starts again from here
+    base = status("VmRSS")
+    canaries = draw(ws, revealed=ws.held_out_files())
+    grown = status("VmHWM") - base
+    print("RESULT " + json.dumps({"grown": grown, "canaries": len(canaries)}))
+    """
+)
+
+
+def _draw_peak(tmp_path: Path, name: str) -> dict:
+    (tmp_path / "drive.py").write_text(_DRAW_PEAK)
+    argv = [sys.executable, str(tmp_path / "drive.py"), str(REPO), str(tmp_path / "judge"), name]
+    cp = run_as("root", argv, timeout=120)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return printed_result(cp.stdout)
+
+
+def test_r23s_6_control_a_big_data_file_costs_the_draw_nothing(tmp_path):
+    out = _draw_peak(tmp_path, "big.bin")
+    assert out["canaries"] > 0 and out["grown"] < 16 * 2**20, out
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23s-6 drawing the canaries reads a 60 MB .py file whole into repo-agent")
+def test_r23s_6_a_big_python_file_is_read_whole_by_the_draw(tmp_path):
+    out = _draw_peak(tmp_path, "big.py")
+    assert out["grown"] < 16 * 2**20, f"drawing the canaries grew repo-agent's peak by {out['grown'] >> 20} MB"
