@@ -316,7 +316,6 @@ def test_r23s_6_control_a_big_data_file_costs_the_draw_nothing(tmp_path):
     assert out["canaries"] > 0 and out["grown"] < 16 * 2**20, out
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23s-6 drawing the canaries reads a 60 MB .py file whole into repo-agent")
 def test_r23s_6_a_big_python_file_is_read_whole_by_the_draw(tmp_path):
     out = _draw_peak(tmp_path, "big.py")
     assert out["grown"] < 16 * 2**20, f"drawing the canaries grew repo-agent's peak by {out['grown'] >> 20} MB"
