@@ -55,6 +55,7 @@ from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
 from agent.memory_part import PartWatch
 from agent.mount_reaper import REAPER
+from agent.output_text import output_text
 from agent.record_budget import RUN_COST_MAX, line_around
 from agent.seccomp import filter_fd
 from agent.tree_cost import TreeCost, entry_cost, file_cost, measure
@@ -1745,7 +1746,7 @@ def _run(
     for fd in fds:
         os.close(fd)
     duration = time.monotonic() - start - staged_s
-    out = b"".join(chunks).decode("utf-8", errors="replace")
+    out = output_text(b"".join(chunks), MAX_OUTPUT_BYTES)  # its bytes' worth of str (r23s-4)
     if total[0] > MAX_OUTPUT_BYTES:
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
     if not started and not timed_out:

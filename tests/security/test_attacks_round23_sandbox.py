@@ -198,7 +198,6 @@ def test_r23s_4_control_ascii_output_is_kept_at_its_bytes(tmp_path):
     assert kept <= MAX_OUTPUT_BYTES + 2**16, kept
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23s-4 4 MB of output kept as a 15 MB str (UCS-4 after one emoji)")
 def test_r23s_4_output_kept_four_times_its_cap(tmp_path):
     from agent.sandbox import MAX_OUTPUT_BYTES
 
