@@ -373,7 +373,6 @@ def test_r23s_7_control_unmapped_files_in_a_shortage_are_the_machines(user_dir):
     assert _machine_shortage(user_dir, mapped=False).startswith("RAISED out of memory")
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23s-7 mapped workspace files count twice against a normal user's part")
 def test_r23s_7_mapped_files_make_a_shortage_the_rollouts(user_dir):
     said = _machine_shortage(user_dir, mapped=True)
     assert said.startswith("RAISED out of memory"), (
