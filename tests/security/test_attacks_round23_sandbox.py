@@ -407,9 +407,6 @@ def test_r23s_8_control_the_honest_gcd_passes_unflagged(tmp_path):
     assert passed and not hits, hits
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r23s-8 a fix right only where /proc/1/cmdline is the launcher's PASSes unflagged"
-)
 def test_r23s_8_pid1_cmdline_tells_a_judged_run(tmp_path):
     plain: dict = {}
     exec(compile(_CMDLINE_TELL, "gcd.py", "exec"), plain)
