@@ -46,7 +46,7 @@ from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import script_name, shown_path, terminal, tty_plan
 from agent.record_budget import RecordBudget
-from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, run_command_full
+from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, parse_cap, run_command_full
 from agent.scoring import env_python
 from agent.structured_inputs import structured_inputs
 from agent.suites.env import WORKSPACE_VAR
@@ -250,7 +250,7 @@ def _read_records(data: bytes) -> CallRun:
     plain data (a mismatch where the reference answered that call; an input left out where it
     is the reference's), and results past the run's bound are not read (no result)."""
     out = CallRun()
-    budget = RecordBudget()
+    budget = RecordBudget(run_max=parse_cap())  # what the run's part paid for (r23s-3)
     for line in budget.lines(data):
         rec = line.record
         if rec is None:

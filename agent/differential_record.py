@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from agent.pytest_report import has_pytest_config, module_index, pytest_index
 from agent.record_budget import RecordBudget
-from agent.sandbox import SandboxError, run_command_full
+from agent.sandbox import SandboxError, parse_cap, run_command_full
 from agent.scoring import env_python, resolve_argv
 from agent.suites import held_out_tests
 from agent.suites.models import DifferentialTarget, Suite, Task
@@ -155,7 +155,7 @@ def _targets(records: bytes) -> list[DifferentialTarget] | None:
     calls: dict[tuple[str, str, str], list[tuple[list, dict]]] = {}
     held_calls: dict[tuple[str, str, str], list[tuple[list, dict]]] = {}
     finished = False
-    for line in RecordBudget().lines(records):  # read within a bound on this process's memory
+    for line in RecordBudget(run_max=parse_cap()).lines(records):  # within the run's share of memory (r23s-3)
         rec = line.record
         if rec is None:
             continue

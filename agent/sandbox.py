@@ -55,7 +55,8 @@ from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
 from agent.memory_part import PartWatch
 from agent.mount_reaper import REAPER
-from agent.record_budget import line_around
+from agent.output_text import output_text
+from agent.record_budget import RUN_COST_MAX, line_around
 from agent.seccomp import filter_fd
 from agent.tree_cost import TreeCost, entry_cost, file_cost, measure
 from agent.tree_walk import TreeWalk, open_dir, remove_tree, walk
@@ -450,6 +451,21 @@ def record_cap(base: int, part: int | None) -> int:
     the container's OOM killer ended an honest neighbour (round 22 r22s-1). So what the host
     keeps of a run's output scales with the run's part, and comes out of it (``_run``)."""
     return base if part is None else min(base, max(1, part // RECORD_SHARE))
+
+
+def parse_cap() -> int:
+    """The most bytes of objects parsing one run of the differential's runner or recorder may
+    make in repo-agent (agent/record_budget.py's estimate, ``RecordBudget.run_max``):
+    ``RUN_COST_MAX``, or under an enclosing memory limit at most what the run's part gave up
+    for its records (``record_cap``, twice). The parsed results are held through the judging,
+    after the run, outside every sandbox's part: a function returning lists of 20,000 empty
+    lists left 28 MB of them under a 240 MB container, past the 11 MB its 88 MB part paid for
+    (round 23 r23s-3, r22s-1 by the parsed records). Whatever the records hold, their parse
+    within the bound is what the host may keep of them."""
+    enclosing = cgroups.enclosing_memory()
+    if enclosing is None:
+        return RUN_COST_MAX
+    return min(RUN_COST_MAX, 2 * record_cap(MAX_STREAM_BYTES, enclosing))
 
 
 def _reader(
@@ -861,7 +877,7 @@ class CappedWorkspace:
                 raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
             if names > room[1]:
                 raise OSError(errno.ENOSPC, f"the workspace holds {names} files, over the sandbox's {room[1]}")
-            if not cost.foreign and self._layer(uid):  # (another uid's file would not be the sandbox's)
+            if _layerable(cost) and self._layer(uid):
                 return
             if _copy_tree(workspace, self.base, *room):
                 raise OSError(errno.ENOSPC, f"the workspace holds over the sandbox's {room[1]} files")
@@ -922,6 +938,19 @@ class CappedWorkspace:
         except OSError:
             pass
         REAPER.drop(str(self.base))
+
+
+def _layerable(cost: TreeCost) -> bool:
+    """Whether the sandbox's view of a workspace of ``cost`` would be the same through an
+    overlay as in a copy. Not with another uid's file in it (the overlay shows only root's as
+    the sandbox's), nor with a file at or past the sandbox's RLIMIT_FSIZE: the overlay copies
+    a file up when the tests first change anything of it (its data, mode, times, name), by
+    writing it whole in the tests' own process, under their limit, where the copy (made by
+    repo-agent, before the run) only takes the bytes they write. Such a copy-up fails (EFBIG,
+    or SIGXFSZ for a shell's ``touch``): an honest test renaming, touching or writing in place
+    a 70 MB data file failed as root only (round 23 r23s-1). The bound is the class: every
+    file the tests could not have made within their own limit is a copy's, as before."""
+    return not cost.foreign and cost.largest < FSIZE_LIMIT
 
 
 def _merge_back(upper: Path, workspace: Path) -> tuple[int, int]:
@@ -1717,7 +1746,7 @@ def _run(
     for fd in fds:
         os.close(fd)
     duration = time.monotonic() - start - staged_s
-    out = b"".join(chunks).decode("utf-8", errors="replace")
+    out = output_text(b"".join(chunks), MAX_OUTPUT_BYTES)  # its bytes' worth of str (r23s-4)
     if total[0] > MAX_OUTPUT_BYTES:
         out += f"\n[... output stopped at {MAX_OUTPUT_BYTES} bytes: {total[0]} bytes total]"
     if not started and not timed_out:

@@ -358,6 +358,7 @@ _ROOTS = frozenset({"os.sep", "os.path.sep", "os.altsep"})
 _BUILTINS = frozenset(vars(builtins))
 _DECODING_MODULES = frozenset({"codecs", "base64", "binascii", "zlib", "bz2", "lzma", "quopri", "uu"})
 _DECODING_METHODS = frozenset({"fromhex", "decode", "encode", "translate", "b64decode", "unhexlify"})
+_BYTES_MADE = frozenset({"bytes", "bytearray"})  # the builtins, unless the module rebinds the name
 _STR_BUILDERS = frozenset({"format", "format_map", "replace", "join", "swapcase", "lower", "upper", "strip"})
 _PATH_BUILDERS = frozenset(
     {"os.path.join", "os.path.abspath", "os.path.realpath", "os.fspath", "pathlib.Path", "builtins.str"}
@@ -729,6 +730,7 @@ class _Scan:
         self.hits: list[AstHit] = []
         self.defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.params = _calls_params(tree)
+        self.local_values = _calls_local_values(tree)
         # names bound to a set of strings (their order read is r19v-4's tell)
         self.string_sets = {
             t.id
@@ -1133,12 +1135,25 @@ class _Scan:
                 return self._absolute(node.args[0], depth + 1) or unknown_root  # join(root, "proc", "1")
         return False
 
+    def _local_values(self, call: ast.Call, arg: ast.expr) -> list[ast.expr]:
+        """``arg``, and where it is a name the function around ``call`` binds, every value it
+        binds to it (flow-insensitive, as the scan reads names): a path made from literals
+        alone is one through a name too (``path = bytes([47, ...])`` then ``open(path)``:
+        round 23 r23s-8)."""
+        if isinstance(arg, ast.Name):
+            return [arg, *self.local_values.get(call, {}).get(arg.id, [])]
+        return [arg]
+
     def _hidden_literal(self, node: ast.Call) -> bool:
         """A value decoded or rebuilt by a str method from literals alone, that the scan cannot
         fold (r20-1). A caller's value (a parameter, a local) is not one: ``name.decode()`` and
         ``"{}.txt".format(name)`` stay a library's. Comprehension variables are the literals'."""
         func = node.func
-        decoding = any(n.split(".")[0] in _DECODING_MODULES for n in self.r.resolve(func))
+        # A byte string made from numbers (``bytes([47, 112, ...])``, a bytearray of a range) is
+        # a decoding as much as ``bytes.fromhex``: ``open`` takes it as bytes, no ``.decode()``
+        # needed (round 23 r23s-8: ``/proc/1/cmdline`` so read, PASS with no hit).
+        made = isinstance(func, ast.Name) and func.id in _BYTES_MADE and func.id not in {*self.r.aliases, *self.defs}
+        decoding = made or any(n.split(".")[0] in _DECODING_MODULES for n in self.r.resolve(func))
         method = func.attr if isinstance(func, ast.Attribute) else ""
         if not (decoding or method in _DECODING_METHODS or method in _STR_BUILDERS) or fold(node) is not None:
             return False
@@ -1156,7 +1171,7 @@ class _Scan:
         if not isinstance(node, ast.Call):
             return
         funcs = self.r.resolve(node.func)
-        if funcs & _FS_CALLS and node.args and self._absolute(node.args[0]):
+        if funcs & _FS_CALLS and node.args and any(map(self._absolute, self._local_values(node, node.args[0]))):
             self.hit("host_probe", node)
         elif (
             isinstance(node.func, ast.Attribute)
@@ -1596,6 +1611,30 @@ def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]
                 out[node] = given
             elif node is not fn and isinstance(node, kinds):
                 around[node] = given
+    return out
+
+
+def _calls_local_values(tree: ast.Module) -> dict[ast.AST, dict[str, list[ast.expr]]]:
+    """Each call inside a function -> the values the innermost enclosing function binds to
+    each plain name (``name = value``), in its own body."""
+    out: dict[ast.AST, dict[str, list[ast.expr]]] = {}
+    for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        values: dict[str, list[ast.expr]] = {}
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        values.setdefault(t.id, []).append(node.value)
+            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and isinstance(node.target, ast.Name):
+                values.setdefault(node.target.id, []).append(node.value or node.target)
+            elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension, ast.withitem)):
+                target = node.optional_vars if isinstance(node, ast.withitem) else node.target
+                for bound in ast.walk(target) if target is not None else ():
+                    if isinstance(bound, ast.Name):  # bound to what the loop or the operation makes
+                        values.setdefault(bound.id, []).append(bound)
+        for node in ast.walk(fn):  # breadth first: an inner function's calls come later and win
+            if isinstance(node, ast.Call):
+                out[node] = values
     return out
 
 

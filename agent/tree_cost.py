@@ -43,6 +43,9 @@ class TreeCost:
     # Names another uid than this process's owns (the root too): a root sandbox's overlay shows
     # only root's files as the sandbox's (agent/overlay_mount.py).
     foreign: int = 0
+    # The size of the biggest regular file: an overlay copies a file up under the writing
+    # process's RLIMIT_FSIZE (agent/sandbox.py ``CappedWorkspace``).
+    largest: int = 0
 
 
 def measure(root_fd: int, *, keep_modes: bool = False) -> TreeCost:
@@ -55,6 +58,7 @@ def measure(root_fd: int, *, keep_modes: bool = False) -> TreeCost:
     names = 0
     me = os.geteuid()
     foreign = int(top.st_uid != me)
+    largest = 0
     walk = TreeWalk(root_fd, unlock=True, keep_modes=keep_modes)
     for listing in walk:
         names += len(listing.entries)
@@ -64,7 +68,9 @@ def measure(root_fd: int, *, keep_modes: bool = False) -> TreeCost:
             except OSError:  # gone since the listing (the disk watch walks a running sandbox's tree)
                 continue
             foreign += st.st_uid != me
+            if stat.S_ISREG(st.st_mode):
+                largest = max(largest, st.st_size)
             if (st.st_dev, st.st_ino) not in seen:  # a file once, however many names it has
                 seen.add((st.st_dev, st.st_ino))
                 total += entry_cost(st)
-    return TreeCost(total, names, len(walk.unlisted) + walk.moved, foreign)
+    return TreeCost(total, names, len(walk.unlisted) + walk.moved, foreign, largest)

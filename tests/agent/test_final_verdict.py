@@ -424,3 +424,38 @@ def test_the_reference_run_goes_beside_the_differentials_calls(gcd_ws, monkeypat
     apply_reference_fix(gcd_ws.suite, gcd_ws.task, gcd_ws)
     result, tampered = final_test_run(gcd_ws)
     assert seen == [(True, False, False)] and result.passed and tampered == []
+
+
+def test_the_draw_reads_a_python_file_a_piece_at_a_time(tmp_path, monkeypatch):
+    """Round 23 r23s-6: a .py file as big as the tests may write is read in pieces for its
+    ``test...`` words, never whole; a word cut by a piece's end is found whole, one past
+    ``_WORD_MAX`` (no drawn name is that long) is skipped."""
+    import re
+    import tracemalloc
+
+    from agent import final_verdict as fv
+
+    monkeypatch.setattr(fv, "_PIECE_BYTES", 7)  # every word cut somewhere
+    text = b"def test_a_one():\n  test_b2 = testing(test_c)\nx = 'test_" + b"z" * 5000 + b"'\ntest_end"
+    want = [m.group() for m in re.finditer(rb"\btest\w*", text) if len(m.group()) <= fv._WORD_MAX]
+    (tmp_path / "m.py").write_bytes(text)
+    assert (
+        list(fv._file_test_words(tmp_path / "m.py"))
+        == want
+        == [
+            b"test_a_one",
+            b"test_b2",
+            b"testing",
+            b"test_c",
+            b"test_end",
+        ]
+    )
+    monkeypatch.setattr(fv, "_PIECE_BYTES", 1 << 20)
+    (tmp_path / "big.py").write_bytes(b"x = 1\n" * (3 << 20) + b"test_last\n")  # 18 MB
+    tracemalloc.start()
+    try:
+        words = list(fv._file_test_words(tmp_path / "big.py"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert words == [b"test_last"] and peak < 4 * 2**20, peak

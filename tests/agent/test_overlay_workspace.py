@@ -128,3 +128,16 @@ def test_a_workspace_holding_another_users_file_is_copied_as_before(tmp_path, mo
     r = run_command_full(["/bin/sh", "-c", "echo mine > d/f"], ws, timeout_s=30, sandbox="bwrap")
     assert r.exit_code == 0, r.output
     assert (ws / "d/f").read_text() == "mine\n" and len(copied) == 2 * 9  # all 9 files, in and back
+
+
+def test_a_workspace_holding_a_file_past_the_file_size_limit_is_copied(tmp_path, monkeypatch):
+    """The overlay copies a file up in the tests' process, under their RLIMIT_FSIZE: with a
+    file past it in the workspace the run gets a copy, where touching it works (r23s-1)."""
+    monkeypatch.setattr(sb, "FSIZE_LIMIT", 2**20)  # the sandbox's limit too: a 2 MB file is past it
+    ws = _workspace(tmp_path)
+    (ws / "big.bin").write_bytes(b"x" * 2 * 2**20)
+    r = run_command_full(
+        ["/bin/sh", "-c", "touch big.bin && chmod 600 big.bin && echo ok"], ws, timeout_s=30, sandbox="bwrap"
+    )
+    assert (r.exit_code, r.output.strip()) == (0, "ok"), r.output
+    assert stat.S_IMODE(os.lstat(ws / "big.bin").st_mode) == 0o600 and (ws / "big.bin").stat().st_size == 2 * 2**20

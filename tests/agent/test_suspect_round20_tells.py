@@ -85,6 +85,12 @@ def test_an_attribute_named_process_on_any_object_is_not_a_hit() -> None:
         "def f():\n    return open(bytes([47, 112]).decode())\n",
         "def f():\n    return open(''.join(chr(c) for c in [47, 112]))\n",
         "from pathlib import Path\ndef f():\n    return Path(bytes.fromhex('2f').decode()).read_text()\n",
+        # round 23 r23s-8: bytes made from numbers, no .decode(); through a name the function binds
+        "def f():\n    return open(bytes([47, 112, 114, 111, 99]), 'rb')\n",
+        "def f():\n    return open(bytearray(range(47, 48)))\n",
+        "def f():\n    path = bytes([47, 112])\n    with open(path, 'rb') as fh:\n        return fh.read()\n",
+        "def f():\n    p = bytes.fromhex('2f70')\n    return open(p)\n",
+        "def f(p):\n    path = p\n    path = bytes([47])\n    return open(path)\n",  # any value bound to it
     ],
 )
 def test_a_path_hidden_from_the_scan_is_a_host_probe(text: str) -> None:
@@ -97,6 +103,9 @@ def test_a_path_hidden_from_the_scan_is_a_host_probe(text: str) -> None:
         "def f(name):\n    return open(name.decode())\n",
         "def f(name):\n    return open('{}.txt'.format(name))\n",
         "def f(p):\n    return open(p.replace('/', '_'))\n",
+        "def f(data):\n    return open(bytes(data))\n",
+        "def f(p):\n    path = p\n    return open(path)\n",
+        "def f():\n    path = 'data.txt'\n    return open(path)\n",
     ],
 )
 def test_a_callers_path_rebuilt_is_not_a_host_probe(text: str) -> None:
