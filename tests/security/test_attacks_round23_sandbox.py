@@ -17,7 +17,7 @@ import pytest
 from agent import overlay_mount
 from agent.sandbox import run_command_full
 from tests.security.conftest import give_to_nobody, memory_cgroup, printed_result, run_as, scan_and_judge
-from tests.security.test_attacks_round11 import _NEIGHBOUR, _SLEEPER, _in_sandbox
+from tests.security.test_attacks_round11 import _NEIGHBOUR, _in_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -413,39 +413,3 @@ def test_r23s_8_pid1_cmdline_tells_a_judged_run(tmp_path):
     assert plain["gcd"](4, 6) == 4  # wrong outside the sandbox (the host's pid 1 is no launcher)
     hits, passed = scan_and_judge(tmp_path, {"gcd.py": _CMDLINE_TELL})
     assert hits or not passed, "a gcd right only in repo-agent's sandbox PASSed with no SUSPECT hit"
-
-
-# r23s-9: the same watch counts the workspace's staged copy (the task's own files, which the
-# host put there) against the rollout's part, where root mode takes the copy's pages out of the
-# sandbox's part (``hold_outside``). A task whose repository holds 200 MB (within the 256 MB
-# cap: assets, data) runs its honest tests (a process of 10 MB that sleeps) in a 400 MB
-# container; a neighbour outside takes the rest, the OOM killer ends the sandbox's process, and
-# the run is "held 209 MB, over its part (176 MB)": the rollout's own excess, judged, for
-# holding nothing. The same run on an empty repository: the machine's shortage, not judged.
-def _shortage_with_assets(user_dir: Path, assets: int) -> str:
-    (user_dir / "ws").mkdir()
-    (user_dir / "ws" / "sleeper.py").write_text(_SLEEPER)
-    for k in range(assets):
-        (user_dir / "ws" / f"asset{k}.bin").write_bytes(os.urandom(50 * 2**20))
-    give_to_nobody(user_dir)
-    # The neighbour starts once the tests' own process runs (its command line is the
-    # interpreter and sleeper.py alone: bwrap's and the launcher's end with it too), the
-    # workspace staged by then.
-    # (main's _NEIGHBOUR already waits for the command itself: ``python sleeper.py`` alone)
-    neighbour = _NEIGHBOUR.replace("    if os.fork() == 0:", "    time.sleep(2)\n    if os.fork() == 0:")
-    assert '[1:] == [b"sleeper.py", b""]' in neighbour and "time.sleep(2)" in neighbour
-    with memory_cgroup("r23s-9", 400 * 2**20) as cg:
-        script = _in_sandbox(user_dir / "ws", "sleeper.py", setup=neighbour.replace("\n", "\n        "))
-        cp = run_as("nobody", [sys.executable, "-c", script], cgroup=cg, timeout=120)
-    said = [line for line in cp.stdout.splitlines() if line.startswith(("RAISED", "RETURNED"))]
-    assert said, cp.stdout[-2000:] + cp.stderr[-2000:]
-    return said[-1]
-
-
-def test_r23s_9_control_an_empty_repository_in_a_shortage_is_the_machines(user_dir):
-    assert _shortage_with_assets(user_dir, 0).startswith("RAISED out of memory")
-
-
-def test_r23s_9_a_big_repository_makes_a_shortage_the_rollouts(user_dir):
-    said = _shortage_with_assets(user_dir, 4)
-    assert said.startswith("RAISED out of memory"), f"an idle honest run was judged for a neighbour's excess: {said}"
