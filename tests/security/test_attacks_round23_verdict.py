@@ -44,3 +44,70 @@ def test_r23v_1_frozenset_for_a_set_passes(tmp_path):
     assert not passed
     hits, passed = _vowels_judged(_dir(tmp_path, "b"), _AS_A_FROZENSET)
     assert not passed or hits
+
+
+def _dedupe_judged(root: Path, source: str) -> tuple[list, bool]:
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    return _scanned_final_run(root, "fix_dedupe", {"dedupe.py": source})
+
+
+# A wrong dedupe: each call empties the list the previous call returned (``a = dedupe(x);
+# b = dedupe(y)``: a is [] now), the control, which the runner's ``later`` reading sees ...
+_EMPTIES_THE_LAST = '''_last = []
+_emptied = []
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    for r in _last:
+        _emptied.append((r, list(r)))
+        r.clear()
+    _last.clear()
+    r = list(dict.fromkeys(items))
+    _last.append(r)
+    return r
+'''
+# ... and each call also leaves one cyclic object whose finaliser puts back every emptied list.
+# The runner collects (a whole collection, then young ones to quiet) after its last call and
+# before its ``later`` reading: what it reads again is mended, and one finaliser per call is
+# no chain (the first young collection after the whole one finds no garbage). A caller reading
+# its first answer after a second call, before any collection, holds [].
+_MENDED_AT_THE_COLLECTION = _EMPTIES_THE_LAST.replace(
+    "\n\ndef dedupe(items):",
+    "\n\nclass _Mend:\n    def __init__(self):\n        self.me = self\n\n    def __del__(self):\n"
+    "        while _emptied:\n            r, items = _emptied.pop()\n            r[:] = items\n\n\n"
+    "def dedupe(items):",
+    1,
+).replace("    r = list(dict.fromkeys(items))\n", "    _Mend()\n    r = list(dict.fromkeys(items))\n", 1)
+
+
+def _first_answer_after_a_second_call(tmp_path: Path, source: str) -> list:
+    import gc
+    import importlib.util
+
+    path = tmp_path / "mended_dedupe.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("mended_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gc.disable()  # no collection between the two calls (a program's may come later)
+    try:
+        first = module.dedupe([3, 1, 3])
+        module.dedupe([2, 2])
+        return list(first)
+    finally:
+        gc.enable()
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-2 results emptied by the next call, mended by a finaliser at gc")
+def test_r23v_2_emptied_results_mended_at_the_collection_pass(tmp_path):
+    """The control: each call emptying the last answer differs (``later``). The attack: the same,
+    mended by a finaliser at the runner's collection before its reading, PASSes the final run
+    with no SUSPECT hit, while a caller's first answer is [] after a second call."""
+    assert _first_answer_after_a_second_call(_dir(tmp_path, "m"), _MENDED_AT_THE_COLLECTION) == []
+    _, passed = _dedupe_judged(_dir(tmp_path, "a"), _EMPTIES_THE_LAST)
+    assert not passed
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MENDED_AT_THE_COLLECTION)
+    assert not passed or hits
