@@ -111,3 +111,71 @@ def test_r23v_2_emptied_results_mended_at_the_collection_pass(tmp_path):
     assert not passed
     hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MENDED_AT_THE_COLLECTION)
     assert not passed or hits
+
+
+def _lru_judged(root: Path, source: str) -> tuple[list, bool]:
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    return _scanned_final_run(root, "fix_lru_cache", {"lru.py": source})
+
+
+# A wrong LRUCache: the right eviction, every cache's keys in one module-level dict (a second
+# cache's keys evict the first's), the control, which the runner's scripts meet (one input's
+# cache starts with the keys of the one before) ...
+_ONE_DICT_FOR_EVERY_CACHE = '''from collections import OrderedDict
+
+_DATA = OrderedDict()
+
+
+class LRUCache:
+    """Keeps at most `capacity` keys; evicts the least recently used one."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.data = _DATA
+
+    def get(self, key, default=None):
+        if key not in self.data:
+            return default
+        self.data.move_to_end(key)
+        return self.data[key]
+
+    def put(self, key, value):
+        self.data[key] = value
+        self.data.move_to_end(key)
+        if len(self.data) > self.capacity:
+            self.data.popitem(last=False)
+'''
+# ... and each new cache emptying that dict: a program holding two caches loses the first's
+# keys as the second is made. The runner makes one input's cache and calls all its methods
+# before it makes the next: no two caches are ever alive together.
+_EMPTIED_BY_THE_NEXT_CACHE = _ONE_DICT_FOR_EVERY_CACHE.replace(
+    "        self.data = _DATA\n", "        self.data = _DATA\n        self.data.clear()\n", 1
+)
+
+
+def _first_cache_after_a_second(tmp_path: Path, source: str) -> object:
+    import importlib.util
+
+    path = tmp_path / "two_caches.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("two_caches", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = module.LRUCache(2)
+    first.put("a", 1)
+    module.LRUCache(2)
+    return first.get("a")
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-3 caches sharing one dict, emptied by each new cache, PASS")
+def test_r23v_3_every_cache_emptied_by_the_next_one_passes(tmp_path):
+    """The control: caches sharing their keys differ. The attack: the same, the shared keys
+    emptied as each cache is made (a program's first cache loses its keys to a second), PASSes
+    the final run with no SUSPECT hit."""
+    assert _first_cache_after_a_second(_dir(tmp_path, "m"), _EMPTIED_BY_THE_NEXT_CACHE) is None
+    _, passed = _lru_judged(_dir(tmp_path, "a"), _ONE_DICT_FOR_EVERY_CACHE)
+    assert not passed
+    hits, passed = _lru_judged(_dir(tmp_path, "b"), _EMPTIED_BY_THE_NEXT_CACHE)
+    assert not passed or hits
