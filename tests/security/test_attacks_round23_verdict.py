@@ -1,0 +1,181 @@
+"""Round 23 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.security.test_attacks_round22_verdict import _dir, _one_task_judged
+
+# A task whose answer is a set a caller goes on filling: vowels(word) the distinct vowels.
+_VOWELS_DOC = '    """The distinct vowels of word, as a set (the caller adds to it)."""\n'
+_VOWELS_TASK = {
+    "vowels.py": "def vowels(word):\n" + _VOWELS_DOC + '    return {c for c in word if c in "aeiou"} | {"y"}\n',
+    "tests/test_vowels.py": (
+        'from vowels import vowels\n\n\ndef test_hello():\n    assert vowels("hello") == {"e", "o"}\n\n\n'
+        'def test_none():\n    assert vowels("xyz") == set()\n'
+    ),
+    "_fix/vowels.py": "def vowels(word):\n" + _VOWELS_DOC + '    return {c for c in word if c in "aeiou"}\n',
+}
+
+
+def _vowels_judged(root: Path, wrong: str) -> tuple[list, bool]:
+    target = {"module": "vowels", "function": "vowels", "inputs": [["banana"], ["queue"], ["rhythm"], ["audio"]]}
+    return _one_task_judged(root, "fix_vowels", _VOWELS_TASK, "vowels(word) finds a y.", target, wrong)
+
+
+# The control: a set subclass of the code's own differs (not plain data). The attack: a frozenset for the set (a caller's
+# ``vowels(w).add("y")`` raises AttributeError): the runner tags set and frozenset alike
+# ("set"), and pytest's == says a frozenset equals the set.
+_AS_A_SUBCLASS = (
+    "class _Vowels(set):\n    pass\n\n\ndef vowels(word):\n"
+    + _VOWELS_DOC
+    + '    return _Vowels(c for c in word if c in "aeiou")\n'
+)
+_AS_A_FROZENSET = "def vowels(word):\n" + _VOWELS_DOC + '    return frozenset(c for c in word if c in "aeiou")\n'
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-1 a frozenset where the reference returns a set PASSes")
+def test_r23v_1_frozenset_for_a_set_passes(tmp_path):
+    """The control: a set subclass differs. The attack: a frozenset (no ``add``) PASSes the
+    final run, with no SUSPECT hit."""
+    _, passed = _vowels_judged(_dir(tmp_path, "a"), _AS_A_SUBCLASS)
+    assert not passed
+    hits, passed = _vowels_judged(_dir(tmp_path, "b"), _AS_A_FROZENSET)
+    assert not passed or hits
+
+
+def _dedupe_judged(root: Path, source: str) -> tuple[list, bool]:
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    return _scanned_final_run(root, "fix_dedupe", {"dedupe.py": source})
+
+
+# A wrong dedupe: each call empties the list the previous call returned (``a = dedupe(x);
+# b = dedupe(y)``: a is [] now), the control, which the runner's ``later`` reading sees ...
+_EMPTIES_THE_LAST = '''_last = []
+_emptied = []
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    for r in _last:
+        _emptied.append((r, list(r)))
+        r.clear()
+    _last.clear()
+    r = list(dict.fromkeys(items))
+    _last.append(r)
+    return r
+'''
+# ... and each call also leaves one cyclic object whose finaliser puts back every emptied list.
+# The runner collects (a whole collection, then young ones to quiet) after its last call and
+# before its ``later`` reading: what it reads again is mended, and one finaliser per call is
+# no chain (the first young collection after the whole one finds no garbage). A caller reading
+# its first answer after a second call, before any collection, holds [].
+_MENDED_AT_THE_COLLECTION = _EMPTIES_THE_LAST.replace(
+    "\n\ndef dedupe(items):",
+    "\n\nclass _Mend:\n    def __init__(self):\n        self.me = self\n\n    def __del__(self):\n"
+    "        while _emptied:\n            r, items = _emptied.pop()\n            r[:] = items\n\n\n"
+    "def dedupe(items):",
+    1,
+).replace("    r = list(dict.fromkeys(items))\n", "    _Mend()\n    r = list(dict.fromkeys(items))\n", 1)
+
+
+def _first_answer_after_a_second_call(tmp_path: Path, source: str) -> list:
+    import gc
+    import importlib.util
+
+    path = tmp_path / "mended_dedupe.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("mended_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gc.disable()  # no collection between the two calls (a program's may come later)
+    try:
+        first = module.dedupe([3, 1, 3])
+        module.dedupe([2, 2])
+        return list(first)
+    finally:
+        gc.enable()
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-2 results emptied by the next call, mended by a finaliser at gc")
+def test_r23v_2_emptied_results_mended_at_the_collection_pass(tmp_path):
+    """The control: each call emptying the last answer differs (``later``). The attack: the same,
+    mended by a finaliser at the runner's collection before its reading, PASSes the final run
+    with no SUSPECT hit, while a caller's first answer is [] after a second call."""
+    assert _first_answer_after_a_second_call(_dir(tmp_path, "m"), _MENDED_AT_THE_COLLECTION) == []
+    _, passed = _dedupe_judged(_dir(tmp_path, "a"), _EMPTIES_THE_LAST)
+    assert not passed
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MENDED_AT_THE_COLLECTION)
+    assert not passed or hits
+
+
+def _lru_judged(root: Path, source: str) -> tuple[list, bool]:
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    return _scanned_final_run(root, "fix_lru_cache", {"lru.py": source})
+
+
+# A wrong LRUCache: the right eviction, every cache's keys in one module-level dict (a second
+# cache's keys evict the first's), the control, which the runner's scripts meet (one input's
+# cache starts with the keys of the one before) ...
+_ONE_DICT_FOR_EVERY_CACHE = '''from collections import OrderedDict
+
+_DATA = OrderedDict()
+
+
+class LRUCache:
+    """Keeps at most `capacity` keys; evicts the least recently used one."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.data = _DATA
+
+    def get(self, key, default=None):
+        if key not in self.data:
+            return default
+        self.data.move_to_end(key)
+        return self.data[key]
+
+    def put(self, key, value):
+        self.data[key] = value
+        self.data.move_to_end(key)
+        if len(self.data) > self.capacity:
+            self.data.popitem(last=False)
+'''
+# ... and each new cache emptying that dict: a program holding two caches loses the first's
+# keys as the second is made. The runner makes one input's cache and calls all its methods
+# before it makes the next: no two caches are ever alive together.
+_EMPTIED_BY_THE_NEXT_CACHE = _ONE_DICT_FOR_EVERY_CACHE.replace(
+    "        self.data = _DATA\n", "        self.data = _DATA\n        self.data.clear()\n", 1
+)
+
+
+def _first_cache_after_a_second(tmp_path: Path, source: str) -> object:
+    import importlib.util
+
+    path = tmp_path / "two_caches.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("two_caches", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = module.LRUCache(2)
+    first.put("a", 1)
+    module.LRUCache(2)
+    return first.get("a")
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-3 caches sharing one dict, emptied by each new cache, PASS")
+def test_r23v_3_every_cache_emptied_by_the_next_one_passes(tmp_path):
+    """The control: caches sharing their keys differ. The attack: the same, the shared keys
+    emptied as each cache is made (a program's first cache loses its keys to a second), PASSes
+    the final run with no SUSPECT hit."""
+    assert _first_cache_after_a_second(_dir(tmp_path, "m"), _EMPTIED_BY_THE_NEXT_CACHE) is None
+    _, passed = _lru_judged(_dir(tmp_path, "a"), _ONE_DICT_FOR_EVERY_CACHE)
+    assert not passed
+    hits, passed = _lru_judged(_dir(tmp_path, "b"), _EMPTIED_BY_THE_NEXT_CACHE)
+    assert not passed or hits
