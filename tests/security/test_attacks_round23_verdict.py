@@ -36,7 +36,6 @@ _AS_A_SUBCLASS = (
 _AS_A_FROZENSET = "def vowels(word):\n" + _VOWELS_DOC + '    return frozenset(c for c in word if c in "aeiou")\n'
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-1 a frozenset where the reference returns a set PASSes")
 def test_r23v_1_frozenset_for_a_set_passes(tmp_path):
     """The control: a set subclass differs. The attack: a frozenset (no ``add``) PASSes the
     final run, with no SUSPECT hit."""
