@@ -411,6 +411,27 @@ def _changed_later(returned: list[tuple[int, int, Any, Any, int]], progress: Any
 # than collections (a clock, a count of calls) is the SUSPECT scan's to read.
 GC_ROUNDS = 10_000
 _collect = gc.collect  # taken before any workspace code runs
+_gc_enable, _gc_disable, _gc_isenabled = gc.enable, gc.disable, gc.isenabled
+_gc_was_on = [False]  # the runner held collections that were on
+
+
+def _gc_held() -> None:
+    """No collection in the runner's own work between calls (round 23 r23v-2): a finaliser of
+    garbage a call left, run by a collection the runner's allocations start, mended what the
+    call had emptied in an earlier caller's result before the reading; a caller reading it
+    right after the call, before any collection, held []. The class: whatever a collection
+    does after a call is read both before it (``later`` read with none since the last call)
+    and after it (``_collected_to_quiet``)."""
+    if _gc_isenabled():
+        _gc_was_on[0] = True
+        _gc_disable()
+
+
+def _gc_resumed() -> None:
+    """Collections as the code under test left them, for its own calls."""
+    if _gc_was_on[0]:
+        _gc_was_on[0] = False
+        _gc_enable()
 
 
 def _collected_to_quiet() -> bool:
@@ -1093,6 +1114,7 @@ def main() -> None:
             try:
                 began = clock()
                 if target.get("script"):
+                    _gc_resumed()
                     obj = fn(*args[0])
                     # Each method's return on its own; the object itself is named so (a
                     # chainable put returning self, where the reference returns None).
@@ -1103,7 +1125,11 @@ def main() -> None:
                     # Before the call (what it returns of them is its own), kept after it: the
                     # arguments themselves are alive through the call in its tuple alone.
                     inside, inside_nodes = shared.nested(args, kwargs)
-                    returned = fn(*args, **kwargs)
+                    _gc_resumed()
+                    try:
+                        returned = fn(*args, **kwargs)
+                    finally:
+                        _gc_held()
                     if type(returned) is _GENERATOR and other is not None and read_late:
                         # Read after another call, as a caller holding two of them does (r22v-10).
                         spent[0] -= _unread_call(fn, other)
@@ -1164,7 +1190,6 @@ def main() -> None:
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
-    garbage = not _collected_to_quiet()
     said = [clock()]
 
     def progress() -> None:  # the reading of a big run may take longer than the quiet limit
@@ -1172,7 +1197,13 @@ def main() -> None:
             send({"k": "reading"})
             said[0] = clock()
 
-    later = [[ti, i] for ti, i in _changed_later(returned_here, progress)]
+    # Read first with no collection since the last call (``_gc_held``), then after them.
+    _gc_held()
+    uncollected = _changed_later(returned_here, progress)
+    _gc_resumed()
+    garbage = not _collected_to_quiet()
+    collected = _changed_later(returned_here, progress)
+    later = [[ti, i] for ti, i in dict.fromkeys(uncollected + collected)]
     # Threads of the code's own still running now can change what callers hold after any
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).

@@ -541,3 +541,22 @@ def test_a_src_layout_is_imported_before_a_copy_at_the_root(tmp_path):
     target = DifferentialTarget(module="pkg", function="which", inputs=[[]], path="src")
     run = run_calls(tmp_path, [target], sandbox="auto")
     assert run.results[(0, 0)] == {"v": "src"}, run.output
+
+
+def test_a_result_emptied_by_the_next_call_is_read_before_any_collection_mends_it(tmp_path):
+    """r23v-2: each call empties the previous result and leaves a cycle whose finaliser puts it
+    back; a collection the runner started (its own allocations, its collection before the
+    reading) mended it unseen. The runner holds collections in its own work between calls and
+    reads once before collecting: the emptied result is marked. The calls themselves run with
+    collections on (``gc.isenabled()`` inside a call)."""
+    (tmp_path / "mend.py").write_text(
+        "import gc\n\n_last, _emptied = [], []\n\n\nclass _Mend:\n    def __init__(self):\n        self.me = self\n\n"
+        "    def __del__(self):\n        while _emptied:\n            r, items = _emptied.pop()\n            r[:] = items\n\n\n"
+        "def pick(items):\n    for r in _last:\n        _emptied.append((r, list(r)))\n        r.clear()\n"
+        "    _last.clear()\n    _Mend()\n    r = [*items, gc.isenabled()]\n    _last.append(r)\n    return r\n"
+    )
+    target = DifferentialTarget(module="mend", function="pick", inputs=[[[1]], [[2]], [[3]]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert [run.results[(0, i)]["v"] for i in range(3)] == [{"list": [n, True]} for n in (1, 2, 3)]
+    assert run.results[(0, 1)].get("later") == 1  # emptied by the last call, mended only at a collection

@@ -100,7 +100,6 @@ def _first_answer_after_a_second_call(tmp_path: Path, source: str) -> list:
         gc.enable()
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-2 results emptied by the next call, mended by a finaliser at gc")
 def test_r23v_2_emptied_results_mended_at_the_collection_pass(tmp_path):
     """The control: each call emptying the last answer differs (``later``). The attack: the same,
     mended by a finaliser at the runner's collection before its reading, PASSes the final run
