@@ -554,6 +554,14 @@ def _arguments(data: bytes) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return tuple(pos), kw
 
 
+def _made(fn: Any, given: tuple[Any, ...]) -> tuple[bool, Any]:
+    """A script's object made now: (True, it) or (False, what its making raised)."""
+    try:
+        return True, fn(*given)
+    except BaseException as exc:  # raised again when its own input is run
+        return False, exc
+
+
 def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
     """``count`` calls of ``fn`` on ``given`` ([positional, keyword arguments], each call on a
     copy of its own, held as a compared call's are), answers unread: a drawn number of calls
@@ -1099,6 +1107,7 @@ def main() -> None:
             pos = warmup[0]
             warm_kwargs = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
             _warm_up(fn, [target["inputs"][pos], warm_kwargs], warmup[1], send, clock)
+        made: dict[int, tuple[bool, Any]] = {}  # a script's next object, made ahead (or what it raised)
         for i, raw in enumerate(target["inputs"]):
             raw_kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
@@ -1115,10 +1124,26 @@ def main() -> None:
                 began = clock()
                 if target.get("script"):
                     _gc_resumed()
-                    obj = fn(*args[0])
-                    # Each method's return on its own; the object itself is named so (a
-                    # chainable put returning self, where the reference returns None).
-                    encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
+                    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
+                    if not made_ok:
+                        raise obj
+                    nxt = target["inputs"][i + 1] if i + 1 < len(target["inputs"]) else None
+                    methods = list(args[1])
+                    # The next input's object is made between two of this one's methods, at a
+                    # drawn place: a program holds two objects at once (round 23 r23v-3: every
+                    # LRUCache kept its keys in one module-level dict, emptied as each new cache
+                    # was made; made one at a time, no object was read after the next was made).
+                    # The class: any state of an object that making another one changes.
+                    ahead = len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
+                    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
+                    answers = []
+                    for m, (name, a) in enumerate(methods):
+                        if m == at:
+                            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
+                        # Each method's return on its own; the object itself is named so (a
+                        # chainable put returning self, where the reference returns None).
+                        answers.append(_method_return(obj, getattr(obj, name)(*a)))
+                    encoded = {"list": answers}
                 else:
                     arg_nodes = [_MAX_NODES]
                     before = _encode([list(args), kwargs] if kwargs else list(args), 0, arg_nodes)

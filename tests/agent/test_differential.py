@@ -560,3 +560,20 @@ def test_a_result_emptied_by_the_next_call_is_read_before_any_collection_mends_i
     assert run.finished, run.output
     assert [run.results[(0, i)]["v"] for i in range(3)] == [{"list": [n, True]} for n in (1, 2, 3)]
     assert run.results[(0, 1)].get("later") == 1  # emptied by the last call, mended only at a collection
+
+
+def test_a_scripts_next_object_is_made_while_this_one_is_in_use(tmp_path):
+    """r23v-3: every cache kept its keys in one module-level dict, emptied as each cache was
+    made; made one at a time, no cache was read after the next was made. The next input's
+    object is made between two of this one's methods: the first cache's get misses here."""
+    (tmp_path / "box.py").write_text(
+        "_DATA = {}\n\n\nclass Box:\n    def __init__(self, size):\n        self.data = _DATA\n        _DATA.clear()\n\n"
+        "    def put(self, key, value):\n        self.data[key] = value\n\n"
+        "    def get(self, key):\n        return self.data.get(key)\n"
+    )
+    script = [["put", ["a", 1]], ["get", ["a"]]]
+    target = DifferentialTarget(module="box", function="Box", script=True, inputs=[[[2], script], [[3], script]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert run.results[(0, 0)] == {"v": {"list": [None, None]}}  # emptied by the second Box, made after the put
+    assert run.results[(0, 1)] == {"v": {"list": [None, 1]}}  # the last one: nothing made after it
