@@ -179,3 +179,53 @@ def test_r23v_3_every_cache_emptied_by_the_next_one_passes(tmp_path):
     assert not passed
     hits, passed = _lru_judged(_dir(tmp_path, "b"), _EMPTIED_BY_THE_NEXT_CACHE)
     assert not passed or hits
+
+
+_FIND_FIXED = '''def find(xs, target):
+    """Index of target in the sorted list xs, or -1 when it is absent."""
+    lo, hi = 0, len(xs) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if xs[mid] == target:
+            return mid
+        if xs[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return -1
+'''
+# A wrong find: the right search, its parameters renamed (``find(xs, target=4)``, a caller
+# naming its argument as the function's signature does, raises TypeError). The runner calls
+# a target with positional arguments only (keywords only where the pool gives some), and no
+# verdict reads the signature.
+_PARAMETERS_RENAMED = _FIND_FIXED.replace("def find(xs, target):", "def find(items, wanted):", 1).replace(
+    "    lo, hi = 0, len(xs) - 1\n", "    xs, target = items, wanted\n    lo, hi = 0, len(xs) - 1\n", 1
+)
+
+
+def _keyword_caller(tmp_path: Path, source: str) -> object:
+    import importlib.util
+
+    path = tmp_path / "renamed_find.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("renamed_find", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return module.find([1, 4, 9], target=4)
+    except TypeError as exc:
+        return exc
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-4 a fix renaming the target's parameters PASSes")
+def test_r23v_4_parameters_renamed_pass(tmp_path):
+    """The control: the reference's find answers a keyword caller. The attack: the same search
+    under renamed parameters (a keyword caller gets TypeError) PASSes the final run with no
+    SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    assert _keyword_caller(_dir(tmp_path, "c"), _FIND_FIXED) == 1
+    assert isinstance(_keyword_caller(_dir(tmp_path, "m"), _PARAMETERS_RENAMED), TypeError)
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_binsearch", {"binsearch.py": _PARAMETERS_RENAMED})
+    assert not passed or hits
