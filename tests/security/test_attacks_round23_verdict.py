@@ -229,3 +229,54 @@ def test_r23v_4_parameters_renamed_pass(tmp_path):
     assert isinstance(_keyword_caller(_dir(tmp_path, "m"), _PARAMETERS_RENAMED), TypeError)
     hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_binsearch", {"binsearch.py": _PARAMETERS_RENAMED})
     assert not passed or hits
+
+
+# A wrong conversion: the right values as Fractions where the reference returns floats (a
+# caller's ``f"{celsius_to_fahrenheit(20):.1f}"`` raises TypeError on Python 3.11: Fraction
+# has no float format; ``json.dumps`` of it raises too). The runner reads a Fraction as the
+# float it stands for (``_exact_number``), and pytest's == and approx compare it with an int
+# or a float.
+_AS_FRACTIONS = """from fractions import Fraction
+
+
+def fahrenheit_to_celsius(f):
+    return (Fraction(f) - 32) * 5 / 9
+
+
+def celsius_to_fahrenheit(c):
+    return Fraction(c) * 9 / 5 + 32
+"""
+_AS_FLOATS = """def fahrenheit_to_celsius(f):
+    return (f - 32) * 5 / 9
+
+
+def celsius_to_fahrenheit(c):
+    return c * 9 / 5 + 32
+"""
+
+
+def _shown_to_a_tenth(tmp_path: Path, source: str) -> object:
+    import importlib.util
+
+    path = tmp_path / "fraction_convert.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("fraction_convert", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return f"{module.celsius_to_fahrenheit(20):.1f}"
+    except TypeError as exc:
+        return exc
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-5 Fractions where the reference returns floats PASS")
+def test_r23v_5_fractions_for_floats_pass(tmp_path):
+    """The control: the reference's float formats to a tenth. The attack: the same values as
+    Fractions (a caller's ``:.1f`` raises TypeError) PASS the final run with no SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    assert _shown_to_a_tenth(_dir(tmp_path, "c"), _AS_FLOATS) == "68.0"
+    assert isinstance(_shown_to_a_tenth(_dir(tmp_path, "m"), _AS_FRACTIONS), TypeError)
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_celsius", {"convert.py": _AS_FRACTIONS})
+    assert not passed or hits
