@@ -321,3 +321,61 @@ def test_r23v_6_right_only_at_a_small_pid_passes(tmp_path):
     assert _answer_here(_dir(tmp_path, "c"), _RIGHT_ONLY_AT_A_SMALL_PID) != ["b", "a", "c", *"zyxwvutsrq"]
     hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _RIGHT_ONLY_AT_A_SMALL_PID)
     assert not passed or hits
+
+
+# r22v-9's wrong dedupe (a memo on the argument list's identity), the control: the runner now
+# passes a caller's list again, refilled with another input's items (about 1 call in 8) ...
+_MEMO_ON_THE_LIST_ITSELF = '''_seen = {}
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    known = _seen.get(id(items))
+    if known is not None and known[0] is items:
+        return list(known[1])
+    r = list(dict.fromkeys(items))
+    _seen[id(items)] = (items, r)
+    return list(r)
+'''
+# ... and the same memo, checked against a spot mark of the list (its length and the items at
+# four places): the runner's refill puts another input's items in, which differ at one of
+# those places for every pair of the pool's inputs; a caller's ``xs[1] = 1; dedupe(xs)``
+# changes none of them and gets the old answer.
+_MEMO_WITH_A_SPOT_CHECK = (
+    _MEMO_ON_THE_LIST_ITSELF.replace(
+        "    known = _seen.get(id(items))\n",
+        "    n = len(items)\n"
+        "    mark = (n, items[:1], items[-1:], items[n // 2 : n // 2 + 1], items[n // 3 : n // 3 + 1])\n"
+        "    known = _seen.get(id(items))\n",
+        1,
+    )
+    .replace("known[0] is items:", "known[0] is items and known[2] == mark:", 1)
+    .replace("_seen[id(items)] = (items, r)", "_seen[id(items)] = (items, r, mark)", 1)
+)
+
+
+def _changed_in_the_middle(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "spot_dedupe.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("spot_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    xs = [1, 2, 3, 4, 5, 6, 7]
+    module.dedupe(xs)
+    xs[1] = 1
+    return module.dedupe(xs)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-7 a memo on the list's identity with a spot check PASSes")
+def test_r23v_7_identity_memo_with_a_spot_check_passes(tmp_path):
+    """The control: r22v-9's identity memo differs now. The attack: the same memo checked at a
+    few places of the list (a caller changing another place gets the old answer) PASSes the
+    final run with no SUSPECT hit."""
+    assert _changed_in_the_middle(_dir(tmp_path, "m"), _MEMO_WITH_A_SPOT_CHECK) == [1, 2, 3, 4, 5, 6, 7]
+    _, passed = _dedupe_judged(_dir(tmp_path, "a"), _MEMO_ON_THE_LIST_ITSELF)
+    assert not passed
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MEMO_WITH_A_SPOT_CHECK)
+    assert not passed or hits
