@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_attacks_round22_verdict import _dir, _one_task_judged
+from tests.security.test_attacks_round22_verdict import _EVENS_DOC, _dir, _one_task_judged
 
 # A task whose answer is a set a caller goes on filling: vowels(word) the distinct vowels.
 _VOWELS_DOC = '    """The distinct vowels of word, as a set (the caller adds to it)."""\n'
@@ -378,4 +378,43 @@ def test_r23v_7_identity_memo_with_a_spot_check_passes(tmp_path):
     _, passed = _dedupe_judged(_dir(tmp_path, "a"), _MEMO_ON_THE_LIST_ITSELF)
     assert not passed
     hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MEMO_WITH_A_SPOT_CHECK)
+    assert not passed or hits
+
+
+# r22v-10's wrong evens (every generator reads the latest call's items), the control: the
+# runner now reads about 1 generator in 2 after another call ... and a wrong evens whose
+# generators share one cursor, set back to 0 as each starts: right while each generator is
+# read to its end before the next one starts (the runner's every reading: at once, or whole
+# after an unread call whose generator is never started), wrong when a caller reads two in
+# step (``zip(evens(a), evens(b))``, a merge of two streams).
+_ONE_CURSOR_FOR_EVERY_GENERATOR = (
+    "_cursor = [0]\n\n\ndef _read(items):\n    _cursor[0] = 0\n    while _cursor[0] < len(items):\n"
+    "        x = items[_cursor[0]]\n        _cursor[0] += 1\n        if x % 2 == 0:\n            yield x\n\n\n"
+    "def evens(xs):\n" + _EVENS_DOC + "    return _read(list(xs))\n"
+)
+
+
+def _read_in_step(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "cursor_evens.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("cursor_evens", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(zip(module.evens([2, 4, 6, 8]), module.evens([10, 12, 14, 16])))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-8 generators sharing one cursor (wrong when read in step) PASS")
+def test_r23v_8_generators_sharing_a_cursor_pass(tmp_path):
+    """The control: r22v-10's generator reading the latest call differs now. The attack:
+    generators sharing one cursor (two read in step skip items) PASS the final run with no
+    SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _READS_THE_LATEST_CALL, _evens_judged
+
+    assert _read_in_step(_dir(tmp_path, "m"), _ONE_CURSOR_FOR_EVERY_GENERATOR) != [(2, 10), (4, 12), (6, 14), (8, 16)]
+    _, passed = _evens_judged(_dir(tmp_path, "a"), _READS_THE_LATEST_CALL)
+    assert not passed
+    hits, passed = _evens_judged(_dir(tmp_path, "b"), _ONE_CURSOR_FOR_EVERY_GENERATOR)
     assert not passed or hits
