@@ -418,3 +418,62 @@ def test_r23v_8_generators_sharing_a_cursor_pass(tmp_path):
     assert not passed
     hits, passed = _evens_judged(_dir(tmp_path, "b"), _ONE_CURSOR_FOR_EVERY_GENERATOR)
     assert not passed or hits
+
+
+# A wrong flatten: the right items, and the caller's equal sublists made one list as it goes
+# (``[5, [], []]`` left holding one empty list twice: a caller appending to one sees it in
+# both). The runner looks for one list at two places in what a call left of its arguments
+# only where their values changed (``after != before``): here they read alike.
+_EQUAL_SUBLISTS_MADE_ONE = '''def flatten(xs):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    seen = {}
+    out = []
+    for n, x in enumerate(xs):
+        if isinstance(x, list):
+            key = str(x)
+            if key in seen:
+                xs[n] = seen[key]
+            else:
+                seen[key] = x
+            out.extend(flatten(xs[n]))
+        else:
+            out.append(x)
+    return out
+'''
+_FLATTEN_FIXED = '''def flatten(xs):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    out = []
+    for x in xs:
+        if isinstance(x, list):
+            out.extend(flatten(x))
+        else:
+            out.append(x)
+    return out
+'''
+
+
+def _caller_appends_to_one(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "interning_flatten.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("interning_flatten", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    xs: list = [5, [], []]
+    assert module.flatten(xs) == [5]
+    xs[1].append(1)
+    return xs
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-9 equal sublists of the caller's argument made one list PASS")
+def test_r23v_9_arguments_aliased_with_values_unchanged_pass(tmp_path):
+    """The control: the reference leaves the caller's two empty lists two. The attack: a flatten
+    making them one list (values unchanged) PASSes the final run with no SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    assert _caller_appends_to_one(_dir(tmp_path, "c"), _FLATTEN_FIXED) == [5, [1], []]
+    assert _caller_appends_to_one(_dir(tmp_path, "m"), _EQUAL_SUBLISTS_MADE_ONE) == [5, [1], [1]]
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_flatten", {"flatten.py": _EQUAL_SUBLISTS_MADE_ONE})
+    assert not passed or hits
