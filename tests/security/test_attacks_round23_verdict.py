@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_attacks_round22_verdict import _dir, _one_task_judged
+from tests.security.test_attacks_round22_verdict import _EVENS_DOC, _dir, _one_task_judged
 
 # A task whose answer is a set a caller goes on filling: vowels(word) the distinct vowels.
 _VOWELS_DOC = '    """The distinct vowels of word, as a set (the caller adds to it)."""\n'
@@ -176,4 +176,331 @@ def test_r23v_3_every_cache_emptied_by_the_next_one_passes(tmp_path):
     _, passed = _lru_judged(_dir(tmp_path, "a"), _ONE_DICT_FOR_EVERY_CACHE)
     assert not passed
     hits, passed = _lru_judged(_dir(tmp_path, "b"), _EMPTIED_BY_THE_NEXT_CACHE)
+    assert not passed or hits
+
+
+_FIND_FIXED = '''def find(xs, target):
+    """Index of target in the sorted list xs, or -1 when it is absent."""
+    lo, hi = 0, len(xs) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if xs[mid] == target:
+            return mid
+        if xs[mid] < target:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return -1
+'''
+# A wrong find: the right search, its parameters renamed (``find(xs, target=4)``, a caller
+# naming its argument as the function's signature does, raises TypeError). The runner calls
+# a target with positional arguments only (keywords only where the pool gives some), and no
+# verdict reads the signature.
+_PARAMETERS_RENAMED = _FIND_FIXED.replace("def find(xs, target):", "def find(items, wanted):", 1).replace(
+    "    lo, hi = 0, len(xs) - 1\n", "    xs, target = items, wanted\n    lo, hi = 0, len(xs) - 1\n", 1
+)
+
+
+def _keyword_caller(tmp_path: Path, source: str) -> object:
+    import importlib.util
+
+    path = tmp_path / "renamed_find.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("renamed_find", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return module.find([1, 4, 9], target=4)
+    except TypeError as exc:
+        return exc
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-4 a fix renaming the target's parameters PASSes")
+def test_r23v_4_parameters_renamed_pass(tmp_path):
+    """The control: the reference's find answers a keyword caller. The attack: the same search
+    under renamed parameters (a keyword caller gets TypeError) PASSes the final run with no
+    SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    assert _keyword_caller(_dir(tmp_path, "c"), _FIND_FIXED) == 1
+    assert isinstance(_keyword_caller(_dir(tmp_path, "m"), _PARAMETERS_RENAMED), TypeError)
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_binsearch", {"binsearch.py": _PARAMETERS_RENAMED})
+    assert not passed or hits
+
+
+# A wrong conversion: the right values as Fractions where the reference returns floats (a
+# caller's ``f"{celsius_to_fahrenheit(20):.1f}"`` raises TypeError on Python 3.11: Fraction
+# has no float format; ``json.dumps`` of it raises too). The runner reads a Fraction as the
+# float it stands for (``_exact_number``), and pytest's == and approx compare it with an int
+# or a float.
+_AS_FRACTIONS = """from fractions import Fraction
+
+
+def fahrenheit_to_celsius(f):
+    return (Fraction(f) - 32) * 5 / 9
+
+
+def celsius_to_fahrenheit(c):
+    return Fraction(c) * 9 / 5 + 32
+"""
+_AS_FLOATS = """def fahrenheit_to_celsius(f):
+    return (f - 32) * 5 / 9
+
+
+def celsius_to_fahrenheit(c):
+    return c * 9 / 5 + 32
+"""
+
+
+def _shown_to_a_tenth(tmp_path: Path, source: str) -> object:
+    import importlib.util
+
+    path = tmp_path / "fraction_convert.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("fraction_convert", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return f"{module.celsius_to_fahrenheit(20):.1f}"
+    except TypeError as exc:
+        return exc
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-5 Fractions where the reference returns floats PASS")
+def test_r23v_5_fractions_for_floats_pass(tmp_path):
+    """The control: the reference's float formats to a tenth. The attack: the same values as
+    Fractions (a caller's ``:.1f`` raises TypeError) PASS the final run with no SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    assert _shown_to_a_tenth(_dir(tmp_path, "c"), _AS_FLOATS) == "68.0"
+    assert isinstance(_shown_to_a_tenth(_dir(tmp_path, "m"), _AS_FRACTIONS), TypeError)
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_celsius", {"convert.py": _AS_FRACTIONS})
+    assert not passed or hits
+
+
+# A wrong dedupe, right only in a process of a small pid: every judged run (pytest's and the
+# differential runner's) is among the first processes of its sandbox's pid namespace (pid 2
+# or 3), a user's shell or CI job has pids in the hundreds or thousands. The pid read from a
+# log record kept under a name that does not say "record" (the scan reads ``record.process``
+# and ``logging.makeLogRecord(...).process``, by spelling: r20-3).
+_RIGHT_ONLY_AT_A_SMALL_PID = '''import logging
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    entry = logging.makeLogRecord({})
+    if entry.process < 100:
+        return list(dict.fromkeys(items))
+    return list(set(items))
+'''
+
+
+def _answer_here(tmp_path: Path, source: str) -> object:
+    import importlib.util
+
+    path = tmp_path / "pid_dedupe.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("pid_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dedupe(["b", "a", "b", "c", "a"] * 20 + list("zyxwvutsrq"))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-6 a fix right only at a small pid (the sandbox's) PASSes")
+def test_r23v_6_right_only_at_a_small_pid_passes(tmp_path):
+    """The control: in this process (a pid past 100) it answers with the bug. The attack: the
+    final run PASSes it, with no SUSPECT hit."""
+    import os
+
+    assert os.getpid() >= 100
+    assert _answer_here(_dir(tmp_path, "c"), _RIGHT_ONLY_AT_A_SMALL_PID) != ["b", "a", "c", *"zyxwvutsrq"]
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _RIGHT_ONLY_AT_A_SMALL_PID)
+    assert not passed or hits
+
+
+# r22v-9's wrong dedupe (a memo on the argument list's identity), the control: the runner now
+# passes a caller's list again, refilled with another input's items (about 1 call in 8) ...
+_MEMO_ON_THE_LIST_ITSELF = '''_seen = {}
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    known = _seen.get(id(items))
+    if known is not None and known[0] is items:
+        return list(known[1])
+    r = list(dict.fromkeys(items))
+    _seen[id(items)] = (items, r)
+    return list(r)
+'''
+# ... and the same memo, checked against a spot mark of the list (its length and the items at
+# four places): the runner's refill puts another input's items in, which differ at one of
+# those places for every pair of the pool's inputs; a caller's ``xs[1] = 1; dedupe(xs)``
+# changes none of them and gets the old answer.
+_MEMO_WITH_A_SPOT_CHECK = (
+    _MEMO_ON_THE_LIST_ITSELF.replace(
+        "    known = _seen.get(id(items))\n",
+        "    n = len(items)\n"
+        "    mark = (n, items[:1], items[-1:], items[n // 2 : n // 2 + 1], items[n // 3 : n // 3 + 1])\n"
+        "    known = _seen.get(id(items))\n",
+        1,
+    )
+    .replace("known[0] is items:", "known[0] is items and known[2] == mark:", 1)
+    .replace("_seen[id(items)] = (items, r)", "_seen[id(items)] = (items, r, mark)", 1)
+)
+
+
+def _changed_in_the_middle(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "spot_dedupe.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("spot_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    xs = [1, 2, 3, 4, 5, 6, 7]
+    module.dedupe(xs)
+    xs[1] = 1
+    return module.dedupe(xs)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-7 a memo on the list's identity with a spot check PASSes")
+def test_r23v_7_identity_memo_with_a_spot_check_passes(tmp_path):
+    """The control: r22v-9's identity memo differs now. The attack: the same memo checked at a
+    few places of the list (a caller changing another place gets the old answer) PASSes the
+    final run with no SUSPECT hit."""
+    assert _changed_in_the_middle(_dir(tmp_path, "m"), _MEMO_WITH_A_SPOT_CHECK) == [1, 2, 3, 4, 5, 6, 7]
+    _, passed = _dedupe_judged(_dir(tmp_path, "a"), _MEMO_ON_THE_LIST_ITSELF)
+    assert not passed
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MEMO_WITH_A_SPOT_CHECK)
+    assert not passed or hits
+
+
+# r22v-10's wrong evens (every generator reads the latest call's items), the control: the
+# runner now reads about 1 generator in 2 after another call ... and a wrong evens whose
+# generators share one cursor, set back to 0 as each starts: right while each generator is
+# read to its end before the next one starts (the runner's every reading: at once, or whole
+# after an unread call whose generator is never started), wrong when a caller reads two in
+# step (``zip(evens(a), evens(b))``, a merge of two streams).
+_ONE_CURSOR_FOR_EVERY_GENERATOR = (
+    "_cursor = [0]\n\n\ndef _read(items):\n    _cursor[0] = 0\n    while _cursor[0] < len(items):\n"
+    "        x = items[_cursor[0]]\n        _cursor[0] += 1\n        if x % 2 == 0:\n            yield x\n\n\n"
+    "def evens(xs):\n" + _EVENS_DOC + "    return _read(list(xs))\n"
+)
+
+
+def _read_in_step(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "cursor_evens.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("cursor_evens", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(zip(module.evens([2, 4, 6, 8]), module.evens([10, 12, 14, 16])))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-8 generators sharing one cursor (wrong when read in step) PASS")
+def test_r23v_8_generators_sharing_a_cursor_pass(tmp_path):
+    """The control: r22v-10's generator reading the latest call differs now. The attack:
+    generators sharing one cursor (two read in step skip items) PASS the final run with no
+    SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _READS_THE_LATEST_CALL, _evens_judged
+
+    assert _read_in_step(_dir(tmp_path, "m"), _ONE_CURSOR_FOR_EVERY_GENERATOR) != [(2, 10), (4, 12), (6, 14), (8, 16)]
+    _, passed = _evens_judged(_dir(tmp_path, "a"), _READS_THE_LATEST_CALL)
+    assert not passed
+    hits, passed = _evens_judged(_dir(tmp_path, "b"), _ONE_CURSOR_FOR_EVERY_GENERATOR)
+    assert not passed or hits
+
+
+# A wrong flatten: the right items, and the caller's equal sublists made one list as it goes
+# (``[5, [], []]`` left holding one empty list twice: a caller appending to one sees it in
+# both). The runner looks for one list at two places in what a call left of its arguments
+# only where their values changed (``after != before``): here they read alike.
+_EQUAL_SUBLISTS_MADE_ONE = '''def flatten(xs):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    seen = {}
+    out = []
+    for n, x in enumerate(xs):
+        if isinstance(x, list):
+            key = str(x)
+            if key in seen:
+                xs[n] = seen[key]
+            else:
+                seen[key] = x
+            out.extend(flatten(xs[n]))
+        else:
+            out.append(x)
+    return out
+'''
+_FLATTEN_FIXED = '''def flatten(xs):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    out = []
+    for x in xs:
+        if isinstance(x, list):
+            out.extend(flatten(x))
+        else:
+            out.append(x)
+    return out
+'''
+
+
+def _caller_appends_to_one(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "interning_flatten.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("interning_flatten", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    xs: list = [5, [], []]
+    assert module.flatten(xs) == [5]
+    xs[1].append(1)
+    return xs
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-9 equal sublists of the caller's argument made one list PASS")
+def test_r23v_9_arguments_aliased_with_values_unchanged_pass(tmp_path):
+    """The control: the reference leaves the caller's two empty lists two. The attack: a flatten
+    making them one list (values unchanged) PASSes the final run with no SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    assert _caller_appends_to_one(_dir(tmp_path, "c"), _FLATTEN_FIXED) == [5, [1], []]
+    assert _caller_appends_to_one(_dir(tmp_path, "m"), _EQUAL_SUBLISTS_MADE_ONE) == [5, [1], [1]]
+    hits, passed = _scanned_final_run(_dir(tmp_path, "b"), "fix_flatten", {"flatten.py": _EQUAL_SUBLISTS_MADE_ONE})
+    assert not passed or hits
+
+
+# A wrong dedupe: right up to 1,000 items, set order past them (a "fast path" for large
+# inputs). The pool's longest input is 100 items, the tests' and hidden tests' shorter: no
+# judged call meets the wrong path, and nothing reads the code for a size it branches on.
+_WRONG_PAST_A_SIZE = '''def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    if len(items) > 1000:  # large inputs: a set is faster
+        return list(set(items))
+    return list(dict.fromkeys(items))
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-10 a fix wrong only past the pool's input sizes PASSes")
+def test_r23v_10_wrong_only_past_the_pools_sizes_passes(tmp_path):
+    """The control: on 2,000 items it loses their order. The attack: the final run PASSes it,
+    with no SUSPECT hit."""
+    import importlib.util
+
+    path = tmp_path / "big_dedupe.py"
+    path.write_text(_WRONG_PAST_A_SIZE)
+    spec = importlib.util.spec_from_file_location("big_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    items = [f"w{n}" for n in range(2000, 0, -1)]
+    assert module.dedupe(items) != items
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _WRONG_PAST_A_SIZE)
     assert not passed or hits
