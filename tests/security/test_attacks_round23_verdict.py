@@ -167,7 +167,6 @@ def _first_cache_after_a_second(tmp_path: Path, source: str) -> object:
     return first.get("a")
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-3 caches sharing one dict, emptied by each new cache, PASS")
 def test_r23v_3_every_cache_emptied_by_the_next_one_passes(tmp_path):
     """The control: caches sharing their keys differ. The attack: the same, the shared keys
     emptied as each cache is made (a program's first cache loses its keys to a second), PASSes
