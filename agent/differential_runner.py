@@ -1127,7 +1127,7 @@ def main() -> None:
                     made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
                     if not made_ok:
                         raise obj
-                    nxt = target["inputs"][i + 1] if i + 1 < len(target["inputs"]) else None
+                    nxt: Any = target["inputs"][i + 1] if i + 1 < len(target["inputs"]) else None
                     methods = list(args[1])
                     # The next input's object is made between two of this one's methods, at a
                     # drawn place: a program holds two objects at once (round 23 r23v-3: every
@@ -1199,8 +1199,14 @@ def main() -> None:
                 except _NotPlain as exc:
                     rec = {"k": "result", "t": ti, "i": i, "bad": str(exc)}
                     after = None
-                if after is not None and after != before:
-                    rec["a"] = after
+                # Arguments left holding one list at two places, with their values unchanged
+                # (round 23 r23v-9: a flatten made the caller's two equal empty sublists one):
+                # the caller's next append shows in both. Read whether or not the values changed.
+                if after is not None and (
+                    after != before or _aliases(given, shared.containers(given, [_MAX_NODES])) is not None
+                ):
+                    if after != before:
+                        rec["a"] = after
                     # What the call left its arguments holding counts as what it returned:
                     # one row list written into the caller's grid at every row (r22v-6).
                     both = (returned, given) if "v" in rec else given

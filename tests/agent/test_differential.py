@@ -577,3 +577,17 @@ def test_a_scripts_next_object_is_made_while_this_one_is_in_use(tmp_path):
     assert run.finished, run.output
     assert run.results[(0, 0)] == {"v": {"list": [None, None]}}  # emptied by the second Box, made after the put
     assert run.results[(0, 1)] == {"v": {"list": [None, 1]}}  # the last one: nothing made after it
+
+
+def test_arguments_made_one_list_at_two_places_are_marked_with_their_values_unchanged(tmp_path):
+    """r23v-9: a call making the caller's two equal empty sublists one list leaves the values
+    as they were (no ``a``); the caller's next append shows in both: the alias is marked."""
+    (tmp_path / "merge.py").write_text(
+        "def count(xs):\n    seen = {}\n    for k, x in enumerate(xs):\n"
+        "        if type(x) is list:\n            xs[k] = seen.setdefault(repr(x), x)\n    return len(xs)\n"
+    )
+    target = DifferentialTarget(module="merge", function="count", inputs=[[[5, [], []]], [[[1], [2]]]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert "alias" in run.results[(0, 0)] and "a" not in run.results[(0, 0)]
+    assert run.results[(0, 1)] == {"v": 2}  # two lists of other values stay two: nothing marked

@@ -464,7 +464,6 @@ def _caller_appends_to_one(tmp_path: Path, source: str) -> list:
     return xs
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-9 equal sublists of the caller's argument made one list PASS")
 def test_r23v_9_arguments_aliased_with_values_unchanged_pass(tmp_path):
     """The control: the reference leaves the caller's two empty lists two. The attack: a flatten
     making them one list (values unchanged) PASSes the final run with no SUSPECT hit."""
