@@ -591,3 +591,19 @@ def test_arguments_made_one_list_at_two_places_are_marked_with_their_values_unch
     assert run.finished, run.output
     assert "alias" in run.results[(0, 0)] and "a" not in run.results[(0, 0)]
     assert run.results[(0, 1)] == {"v": 2}  # two lists of other values stay two: nothing marked
+
+
+def test_generators_are_read_in_step_with_another_calls(tmp_path):
+    """r23v-8: generators sharing one module-level cursor, reset as each starts, skip items
+    read in step (``zip(f(a), f(b))``); read one whole after the other, each is right. Of
+    twelve calls, those read late are read in step with the unread call's generator."""
+    (tmp_path / "ev.py").write_text(
+        "_cursor = [0]\n\n\ndef _read(items):\n    _cursor[0] = 0\n    while _cursor[0] < len(items):\n"
+        "        x = items[_cursor[0]]\n        _cursor[0] += 1\n        if x % 2 == 0:\n            yield x\n\n\n"
+        "def evens(xs):\n    return _read(list(xs))\n"
+    )
+    inputs = [[[2 * k + 2, 2 * k + 4, 2 * k + 6]] for k in range(12)]
+    run = run_calls(tmp_path, [DifferentialTarget(module="ev", function="evens", inputs=inputs)], sandbox="auto")
+    assert run.finished, run.output
+    right = [{"iter": xs[0]} for xs in inputs]
+    assert any(run.results[(0, i)]["v"] != right[i] for i in range(12))

@@ -403,7 +403,6 @@ def _read_in_step(tmp_path: Path, source: str) -> list:
     return list(zip(module.evens([2, 4, 6, 8]), module.evens([10, 12, 14, 16])))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-8 generators sharing one cursor (wrong when read in step) PASS")
 def test_r23v_8_generators_sharing_a_cursor_pass(tmp_path):
     """The control: r22v-10's generator reading the latest call differs now. The attack:
     generators sharing one cursor (two read in step skip items) PASS the final run with no
