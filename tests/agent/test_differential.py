@@ -607,3 +607,19 @@ def test_generators_are_read_in_step_with_another_calls(tmp_path):
     assert run.finished, run.output
     right = [{"iter": xs[0]} for xs in inputs]
     assert any(run.results[(0, i)]["v"] != right[i] for i in range(12))
+
+
+def test_a_reused_list_is_changed_at_one_drawn_place():
+    """r23v-7: a memo on the list's identity checking its length and four places answered the
+    old items; the runner's reuse changes the caller's list at one place, as ``xs[k] = v``."""
+    import marshal
+
+    from agent import differential_runner as runner
+
+    given = [list(range(10)), 3]
+    for at in range(10):
+        (xs, n), kw = marshal.loads(runner._one_place_changed(marshal.dumps([given, {}]), at))
+        assert n == 3 and kw == {} and len(xs) == 10
+        assert [k for k in range(10) if xs[k] != k] == [at]  # one place, the drawn one
+    same = marshal.dumps([[[7, 7, 7]], {}])
+    assert runner._one_place_changed(same, 1) == same  # no place differs: left as it is

@@ -366,7 +366,6 @@ def _changed_in_the_middle(tmp_path: Path, source: str) -> list:
     return module.dedupe(xs)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-7 a memo on the list's identity with a spot check PASSes")
 def test_r23v_7_identity_memo_with_a_spot_check_passes(tmp_path):
     """The control: r22v-9's identity memo differs now. The attack: the same memo checked at a
     few places of the list (a caller changing another place gets the old answer) PASSes the
