@@ -506,3 +506,57 @@ def test_r23v_10_wrong_only_past_the_pools_sizes_passes(tmp_path):
     assert module.dedupe(items) != items
     hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _WRONG_PAST_A_SIZE)
     assert not passed or hits
+
+
+# A wrong dedupe: a memo handing every caller of one input its one cached list, the control
+# (the runner's ``shared`` mark: a later caller holds an earlier caller's list) ...
+_MEMO_HANDS_OUT_ITS_LIST = '''_memo = {}
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    key = tuple(items)
+    if key not in _memo:
+        _memo[key] = list(dict.fromkeys(items))
+    return _memo[key]
+'''
+# ... and the same memo handing its own list to the first caller only, copies of it to the
+# later ones: the first caller's ``r.append(99)`` is every later caller's answer. No two
+# callers hold one list, and the runner never changes what a call returned.
+_MEMO_HANDS_ITS_LIST_TO_THE_FIRST = '''_memo = {}
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    key = tuple(items)
+    if key in _memo:
+        return list(_memo[key])
+    r = list(dict.fromkeys(items))
+    _memo[key] = r
+    return r
+'''
+
+
+def _after_the_first_caller_appends(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "memo_first_dedupe.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("memo_first_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.dedupe([3, 1, 3]).append(99)
+    return module.dedupe([3, 1, 3])
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-11 a memo handing its own list to the first caller only PASSes")
+def test_r23v_11_memo_handing_its_list_to_the_first_caller_passes(tmp_path):
+    """The control: a memo handing one list to every caller differs. The attack: its list to
+    the first caller only (whose change is every later answer) PASSes the final run with no
+    SUSPECT hit."""
+    assert _after_the_first_caller_appends(_dir(tmp_path, "m"), _MEMO_HANDS_ITS_LIST_TO_THE_FIRST) == [3, 1, 99]
+    _, passed = _dedupe_judged(_dir(tmp_path, "a"), _MEMO_HANDS_OUT_ITS_LIST)
+    assert not passed
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MEMO_HANDS_ITS_LIST_TO_THE_FIRST)
+    assert not passed or hits
