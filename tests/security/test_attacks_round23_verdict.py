@@ -560,3 +560,41 @@ def test_r23v_11_memo_handing_its_list_to_the_first_caller_passes(tmp_path):
     assert not passed
     hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MEMO_HANDS_ITS_LIST_TO_THE_FIRST)
     assert not passed or hits
+
+
+# A wrong fix of fix_word_count: the bug left where it lives (helpers.normalize, whose own
+# docstring says ``'Hello,' -> 'hello'``, still answers 'hello,'), word_counts stripping the
+# punctuation itself. The reference fix mends normalize; the differential calls word_counts
+# alone, and the tests import nothing else.
+_WORKED_AROUND_IN_WORD_COUNTS = '''import string
+
+from helpers import normalize
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for raw in text.split():
+        word = normalize(raw).strip(string.punctuation)
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-12 the bug left in helpers.normalize, worked around, PASSes")
+def test_r23v_12_bug_left_in_the_helper_passes(tmp_path):
+    """The control: the task's helpers.normalize answers its own docstring's example wrong.
+    The attack: left so, word_counts working around it, the final run PASSes with no SUSPECT
+    hit."""
+    import agent.suites
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    helpers = Path(agent.suites.__file__).parent / "mini_bugs" / "fix_word_count" / "helpers.py"
+    namespace: dict = {}
+    exec(compile(helpers.read_text(), str(helpers), "exec"), namespace)
+    assert namespace["normalize"]("Hello,") != "hello"
+    hits, passed = _scanned_final_run(
+        _dir(tmp_path, "b"), "fix_word_count", {"textstats.py": _WORKED_AROUND_IN_WORD_COUNTS}
+    )
+    assert not passed or hits
