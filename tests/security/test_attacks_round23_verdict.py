@@ -598,3 +598,53 @@ def test_r23v_12_bug_left_in_the_helper_passes(tmp_path):
         _dir(tmp_path, "b"), "fix_word_count", {"textstats.py": _WORKED_AROUND_IN_WORD_COUNTS}
     )
     assert not passed or hits
+
+
+# A wrong evens: a generator closed before its end (a caller reading only part of it: ``next``,
+# a ``break``) makes the next generator skip its first item. The runner reads every generator
+# it starts to its end (an unread call's generator is never started: closing it runs none of
+# its body), as the tests' list() does.
+_CLOSED_EARLY_SPOILS_THE_NEXT = '''_skip = [0]
+
+
+def _read(items):
+    done = False
+    try:
+        for n, x in enumerate(items):
+            if n >= _skip[0] and x % 2 == 0:
+                yield x
+        done = True
+    finally:
+        _skip[0] = 0 if done else 1
+
+
+def evens(xs):
+    """The even items of xs, lazily, in order."""
+    return _read(list(xs))
+'''
+
+
+def _after_a_partly_read_one(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "partly_evens.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("partly_evens", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = module.evens([2, 4])
+    assert next(first) == 2
+    first.close()
+    return list(module.evens([6, 8]))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-13 a generator read in part spoiling the next one PASSes")
+def test_r23v_13_generator_closed_early_spoils_the_next_passes(tmp_path):
+    """The control: after a caller reads one item of a generator, the next yields [8] for [6, 8].
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _evens_judged
+
+    assert _after_a_partly_read_one(_dir(tmp_path, "m"), _CLOSED_EARLY_SPOILS_THE_NEXT) == [8]
+    hits, passed = _evens_judged(_dir(tmp_path, "b"), _CLOSED_EARLY_SPOILS_THE_NEXT)
+    assert not passed or hits
