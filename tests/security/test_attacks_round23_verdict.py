@@ -500,3 +500,187 @@ def test_r23v_10_wrong_only_past_the_pools_sizes_passes(tmp_path):
     assert module.dedupe(items) != items
     hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _WRONG_PAST_A_SIZE)
     assert not passed or hits
+
+
+# A wrong dedupe: a memo handing every caller of one input its one cached list, the control
+# (the runner's ``shared`` mark: a later caller holds an earlier caller's list) ...
+_MEMO_HANDS_OUT_ITS_LIST = '''_memo = {}
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    key = tuple(items)
+    if key not in _memo:
+        _memo[key] = list(dict.fromkeys(items))
+    return _memo[key]
+'''
+# ... and the same memo handing its own list to the first caller only, copies of it to the
+# later ones: the first caller's ``r.append(99)`` is every later caller's answer. No two
+# callers hold one list, and the runner never changes what a call returned.
+_MEMO_HANDS_ITS_LIST_TO_THE_FIRST = '''_memo = {}
+
+
+def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    key = tuple(items)
+    if key in _memo:
+        return list(_memo[key])
+    r = list(dict.fromkeys(items))
+    _memo[key] = r
+    return r
+'''
+
+
+def _after_the_first_caller_appends(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "memo_first_dedupe.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("memo_first_dedupe", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.dedupe([3, 1, 3]).append(99)
+    return module.dedupe([3, 1, 3])
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-11 a memo handing its own list to the first caller only PASSes")
+def test_r23v_11_memo_handing_its_list_to_the_first_caller_passes(tmp_path):
+    """The control: a memo handing one list to every caller differs. The attack: its list to
+    the first caller only (whose change is every later answer) PASSes the final run with no
+    SUSPECT hit."""
+    assert _after_the_first_caller_appends(_dir(tmp_path, "m"), _MEMO_HANDS_ITS_LIST_TO_THE_FIRST) == [3, 1, 99]
+    _, passed = _dedupe_judged(_dir(tmp_path, "a"), _MEMO_HANDS_OUT_ITS_LIST)
+    assert not passed
+    hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _MEMO_HANDS_ITS_LIST_TO_THE_FIRST)
+    assert not passed or hits
+
+
+# A wrong fix of fix_word_count: the bug left where it lives (helpers.normalize, whose own
+# docstring says ``'Hello,' -> 'hello'``, still answers 'hello,'), word_counts stripping the
+# punctuation itself. The reference fix mends normalize; the differential calls word_counts
+# alone, and the tests import nothing else.
+_WORKED_AROUND_IN_WORD_COUNTS = '''import string
+
+from helpers import normalize
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for raw in text.split():
+        word = normalize(raw).strip(string.punctuation)
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-12 the bug left in helpers.normalize, worked around, PASSes")
+def test_r23v_12_bug_left_in_the_helper_passes(tmp_path):
+    """The control: the task's helpers.normalize answers its own docstring's example wrong.
+    The attack: left so, word_counts working around it, the final run PASSes with no SUSPECT
+    hit."""
+    import agent.suites
+    from tests.security.test_attacks_round22_verdict import _scanned_final_run
+
+    helpers = Path(agent.suites.__file__).parent / "mini_bugs" / "fix_word_count" / "helpers.py"
+    namespace: dict = {}
+    exec(compile(helpers.read_text(), str(helpers), "exec"), namespace)
+    assert namespace["normalize"]("Hello,") != "hello"
+    hits, passed = _scanned_final_run(
+        _dir(tmp_path, "b"), "fix_word_count", {"textstats.py": _WORKED_AROUND_IN_WORD_COUNTS}
+    )
+    assert not passed or hits
+
+
+# A wrong evens: a generator closed before its end (a caller reading only part of it: ``next``,
+# a ``break``) makes the next generator skip its first item. The runner reads every generator
+# it starts to its end (an unread call's generator is never started: closing it runs none of
+# its body), as the tests' list() does.
+_CLOSED_EARLY_SPOILS_THE_NEXT = '''_skip = [0]
+
+
+def _read(items):
+    done = False
+    try:
+        for n, x in enumerate(items):
+            if n >= _skip[0] and x % 2 == 0:
+                yield x
+        done = True
+    finally:
+        _skip[0] = 0 if done else 1
+
+
+def evens(xs):
+    """The even items of xs, lazily, in order."""
+    return _read(list(xs))
+'''
+
+
+def _after_a_partly_read_one(tmp_path: Path, source: str) -> list:
+    import importlib.util
+
+    path = tmp_path / "partly_evens.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("partly_evens", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = module.evens([2, 4])
+    assert next(first) == 2
+    first.close()
+    return list(module.evens([6, 8]))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-13 a generator read in part spoiling the next one PASSes")
+def test_r23v_13_generator_closed_early_spoils_the_next_passes(tmp_path):
+    """The control: after a caller reads one item of a generator, the next yields [8] for [6, 8].
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    from tests.security.test_attacks_round22_verdict import _evens_judged
+
+    assert _after_a_partly_read_one(_dir(tmp_path, "m"), _CLOSED_EARLY_SPOILS_THE_NEXT) == [8]
+    hits, passed = _evens_judged(_dir(tmp_path, "b"), _CLOSED_EARLY_SPOILS_THE_NEXT)
+    assert not passed or hits
+
+
+# A task whose answer is a Counter a caller asks for its most common items.
+_LETTERS_DOC = '    """How often each letter of text occurs, as a Counter (callers ask it most_common)."""\n'
+_LETTERS_TASK = {
+    "letters.py": "from collections import Counter\n\n\ndef letter_counts(text):\n"
+    + _LETTERS_DOC
+    + "    return Counter(text)\n",
+    "tests/test_letters.py": (
+        "from letters import letter_counts\n\n\ndef test_word():\n"
+        '    assert letter_counts("Aab") == {"a": 2, "b": 1}\n\n\n'
+        'def test_empty():\n    assert letter_counts("") == {}\n'
+    ),
+    "_fix/letters.py": "from collections import Counter\n\n\ndef letter_counts(text):\n"
+    + _LETTERS_DOC
+    + "    return Counter(c for c in text.lower() if c.isalpha())\n",
+}
+# The control: counts in a list of pairs differ. The attack: the right counts in a plain dict
+# (a caller's ``letter_counts(t).most_common(1)`` raises AttributeError, ``["z"]`` KeyError):
+# the runner tags a Counter and a dict alike ("dict").
+_AS_PAIRS = (
+    "def letter_counts(text):\n"
+    + _LETTERS_DOC
+    + "    out = {}\n    for c in text.lower():\n        if c.isalpha():\n            out[c] = out.get(c, 0) + 1\n"
+    + "    return sorted(out.items())\n"
+)
+_AS_A_PLAIN_DICT = _AS_PAIRS.replace("    return sorted(out.items())\n", "    return out\n")
+
+
+def _letters_judged(root: Path, wrong: str) -> tuple[list, bool]:
+    target = {"module": "letters", "function": "letter_counts", "inputs": [["Hello"], ["aAbB"], [""], ["x-y z!"]]}
+    return _one_task_judged(root, "fix_letters", _LETTERS_TASK, "letter_counts counts case apart.", target, wrong)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r23v-14 a plain dict where the reference returns a Counter PASSes")
+def test_r23v_14_dict_for_a_counter_passes(tmp_path):
+    """The control: pairs for the Counter differ. The attack: a plain dict (no most_common)
+    PASSes the final run with no SUSPECT hit."""
+    _, passed = _letters_judged(_dir(tmp_path, "a"), _AS_PAIRS)
+    assert not passed
+    hits, passed = _letters_judged(_dir(tmp_path, "b"), _AS_A_PLAIN_DICT)
+    assert not passed or hits
