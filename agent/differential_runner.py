@@ -649,7 +649,9 @@ def _in_step(read: Any, other: Any) -> Any:
     """``read``'s items, ``other`` advanced by one (unread) after each: two generators read
     in step, as ``zip(f(a), f(b))`` reads them (round 23 r23v-8: generators sharing one
     module-level cursor, reset as each started, skipped items read so; read one whole after
-    the other, each was right). The class: any state the generators of one function share."""
+    the other, each was right). The class: any state the generators of one function share;
+    ``other`` is dropped unfinished where ``read`` ends first, as a caller's ``zip`` leaves it
+    (r23v-13: a generator closed early made the next one skip its first item)."""
     for item in read:
         yield item
         if other is not None:

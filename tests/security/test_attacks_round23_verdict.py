@@ -633,7 +633,6 @@ def _after_a_partly_read_one(tmp_path: Path, source: str) -> list:
     return list(module.evens([6, 8]))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-13 a generator read in part spoiling the next one PASSes")
 def test_r23v_13_generator_closed_early_spoils_the_next_passes(tmp_path):
     """The control: after a caller reads one item of a generator, the next yields [8] for [6, 8].
     The attack: the final run PASSes it, with no SUSPECT hit."""
