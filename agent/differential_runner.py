@@ -677,6 +677,22 @@ def _refilled_after_a_call(
     return pos, kw
 
 
+def _answer_changed_by_its_caller(fn: Any, given: bytes) -> None:
+    """A call on ``given`` whose answer (a list, set or dict) its caller then changes: an
+    item added to a list, a set or dict emptied."""
+    args, kwargs = _arguments(given)
+    try:
+        got = fn(*args, **kwargs)
+        if type(got) is list:
+            list.append(got, None)
+        elif type(got) is set:
+            set.clear(got)
+        elif type(got) is dict:
+            dict.clear(got)
+    except BaseException:  # unread, as a warm-up's
+        pass
+
+
 def _one_place_changed(given: bytes, at: int) -> bytes:
     """``given`` ([positional, keyword] arguments, ``marshal``'d) with its first list of two
     or more items changed at one place (position ``at`` modulo its length) to the item after
@@ -1152,6 +1168,13 @@ def main() -> None:
             before = None
             other = None if target.get("script") else _other_input(target["inputs"], keywords, i)
             reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
+            if other is not None and _drawn(_REUSE_ONE_IN):
+                # The same input answered first to a caller who changes what it got, as
+                # ``r = f(x); r.append(v)`` does (round 23 r23v-11: a memo handed its own list
+                # to the first caller, copies of it to the later ones). The class: any answer
+                # kept by the code past its return.
+                _answer_changed_by_its_caller(fn, _marshal.dumps([raw, raw_kwargs]))
+                send({"k": "warm"})
             if other is not None and reuse:
                 if _drawn(2):
                     # The caller's own list changed at one drawn place, as ``xs[k] = v`` does

@@ -623,3 +623,18 @@ def test_a_reused_list_is_changed_at_one_drawn_place():
         assert [k for k in range(10) if xs[k] != k] == [at]  # one place, the drawn one
     same = marshal.dumps([[[7, 7, 7]], {}])
     assert runner._one_place_changed(same, 1) == same  # no place differs: left as it is
+
+
+def test_an_answer_changed_by_its_first_caller_is_seen_in_a_later_answer(tmp_path):
+    """r23v-11: a memo handing its own list to the first caller and copies to later ones: the
+    first caller's ``r.append(v)`` is every later answer. The runner answers an input first to
+    a caller who changes what it got (about one call in 8), then compares the next answer."""
+    (tmp_path / "memo.py").write_text(
+        "_memo = {}\n\n\ndef uniq(xs):\n    k = tuple(xs)\n    if k in _memo:\n        return list(_memo[k])\n"
+        "    r = sorted(set(xs))\n    _memo[k] = r\n    return r\n"
+    )
+    inputs = [[[k, k, k + 1]] for k in range(40)]
+    run = run_calls(tmp_path, [DifferentialTarget(module="memo", function="uniq", inputs=inputs)], sandbox="auto")
+    assert run.finished, run.output
+    spoiled = [i for i in range(40) if run.results[(0, i)]["v"] != {"list": [i, i + 1]}]
+    assert spoiled and all(run.results[(0, i)]["v"] == {"list": [i, i + 1, None]} for i in spoiled)

@@ -544,7 +544,6 @@ def _after_the_first_caller_appends(tmp_path: Path, source: str) -> list:
     return module.dedupe([3, 1, 3])
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-11 a memo handing its own list to the first caller only PASSes")
 def test_r23v_11_memo_handing_its_list_to_the_first_caller_passes(tmp_path):
     """The control: a memo handing one list to every caller differs. The attack: its list to
     the first caller only (whose change is every later answer) PASSes the final run with no
