@@ -139,30 +139,11 @@ def _lru_judged(root: Path, source: str) -> tuple[list, bool]:
 # A wrong LRUCache: the right eviction, every cache's keys in one module-level dict (a second
 # cache's keys evict the first's), the control, which the runner's scripts meet (one input's
 # cache starts with the keys of the one before) ...
-_ONE_DICT_FOR_EVERY_CACHE = '''from collections import OrderedDict
-
-_DATA = OrderedDict()
-
-
-class LRUCache:
-    """Keeps at most `capacity` keys; evicts the least recently used one."""
-
-    def __init__(self, capacity):
-        self.capacity = capacity
-        self.data = _DATA
-
-    def get(self, key, default=None):
-        if key not in self.data:
-            return default
-        self.data.move_to_end(key)
-        return self.data[key]
-
-    def put(self, key, value):
-        self.data[key] = value
-        self.data.move_to_end(key)
-        if len(self.data) > self.capacity:
-            self.data.popitem(last=False)
-'''
+_LRU_FIXED = (_MINI_BUGS / "fix_lru_cache" / "_fix" / "lru.py").read_text()
+_ONE_DICT_FOR_EVERY_CACHE = _LRU_FIXED.replace(
+    "\n\nclass LRUCache", "\n_DATA = OrderedDict()\n\n\nclass LRUCache", 1
+).replace("        self.data = OrderedDict()\n", "        self.data = _DATA\n", 1)
+assert "_DATA = OrderedDict()" in _ONE_DICT_FOR_EVERY_CACHE and "self.data = _DATA" in _ONE_DICT_FOR_EVERY_CACHE
 # ... and each new cache emptying that dict: a program holding two caches loses the first's
 # keys as the second is made. The runner makes one input's cache and calls all its methods
 # before it makes the next: no two caches are ever alive together.
