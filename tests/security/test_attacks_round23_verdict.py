@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.security.test_attacks_round22_verdict import _EVENS_DOC, _dir, _one_task_judged
+import agent.suites
+from tests.security.test_attacks_round22_verdict import (
+    _EVENS_DOC,
+    _MEMO_ON_THE_LIST_ITSELF,
+    _dir,
+    _one_task_judged,
+)
+
+_MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
+
+
+def _loaded(tmp_path: Path, name: str, source: str) -> Any:
+    """``source`` imported as module ``name`` in this process (how a program calling it fares)."""
+    import importlib.util
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # A task whose answer is a set a caller goes on filling: vowels(word) the distinct vowels.
 _VOWELS_DOC = '    """The distinct vowels of word, as a set (the caller adds to it)."""\n'
@@ -83,14 +106,8 @@ _MENDED_AT_THE_COLLECTION = _EMPTIES_THE_LAST.replace(
 
 def _first_answer_after_a_second_call(tmp_path: Path, source: str) -> list:
     import gc
-    import importlib.util
 
-    path = tmp_path / "mended_dedupe.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("mended_dedupe", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "mended_dedupe", source)
     gc.disable()  # no collection between the two calls (a program's may come later)
     try:
         first = module.dedupe([3, 1, 3])
@@ -120,30 +137,11 @@ def _lru_judged(root: Path, source: str) -> tuple[list, bool]:
 # A wrong LRUCache: the right eviction, every cache's keys in one module-level dict (a second
 # cache's keys evict the first's), the control, which the runner's scripts meet (one input's
 # cache starts with the keys of the one before) ...
-_ONE_DICT_FOR_EVERY_CACHE = '''from collections import OrderedDict
-
-_DATA = OrderedDict()
-
-
-class LRUCache:
-    """Keeps at most `capacity` keys; evicts the least recently used one."""
-
-    def __init__(self, capacity):
-        self.capacity = capacity
-        self.data = _DATA
-
-    def get(self, key, default=None):
-        if key not in self.data:
-            return default
-        self.data.move_to_end(key)
-        return self.data[key]
-
-    def put(self, key, value):
-        self.data[key] = value
-        self.data.move_to_end(key)
-        if len(self.data) > self.capacity:
-            self.data.popitem(last=False)
-'''
+_LRU_FIXED = (_MINI_BUGS / "fix_lru_cache" / "_fix" / "lru.py").read_text()
+_ONE_DICT_FOR_EVERY_CACHE = _LRU_FIXED.replace(
+    "\n\nclass LRUCache", "\n_DATA = OrderedDict()\n\n\nclass LRUCache", 1
+).replace("        self.data = OrderedDict()\n", "        self.data = _DATA\n", 1)
+assert "_DATA = OrderedDict()" in _ONE_DICT_FOR_EVERY_CACHE and "self.data = _DATA" in _ONE_DICT_FOR_EVERY_CACHE
 # ... and each new cache emptying that dict: a program holding two caches loses the first's
 # keys as the second is made. The runner makes one input's cache and calls all its methods
 # before it makes the next: no two caches are ever alive together.
@@ -153,14 +151,7 @@ _EMPTIED_BY_THE_NEXT_CACHE = _ONE_DICT_FOR_EVERY_CACHE.replace(
 
 
 def _first_cache_after_a_second(tmp_path: Path, source: str) -> object:
-    import importlib.util
-
-    path = tmp_path / "two_caches.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("two_caches", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "two_caches", source)
     first = module.LRUCache(2)
     first.put("a", 1)
     module.LRUCache(2)
@@ -178,19 +169,7 @@ def test_r23v_3_every_cache_emptied_by_the_next_one_passes(tmp_path):
     assert not passed or hits
 
 
-_FIND_FIXED = '''def find(xs, target):
-    """Index of target in the sorted list xs, or -1 when it is absent."""
-    lo, hi = 0, len(xs) - 1
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if xs[mid] == target:
-            return mid
-        if xs[mid] < target:
-            lo = mid + 1
-        else:
-            hi = mid - 1
-    return -1
-'''
+_FIND_FIXED = (_MINI_BUGS / "fix_binsearch" / "_fix" / "binsearch.py").read_text()
 # A wrong find: the right search, its parameters renamed (``find(xs, target=4)``, a caller
 # naming its argument as the function's signature does, raises TypeError). The runner calls
 # a target with positional arguments only (keywords only where the pool gives some), and no
@@ -201,14 +180,7 @@ _PARAMETERS_RENAMED = _FIND_FIXED.replace("def find(xs, target):", "def find(ite
 
 
 def _keyword_caller(tmp_path: Path, source: str) -> object:
-    import importlib.util
-
-    path = tmp_path / "renamed_find.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("renamed_find", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "renamed_find", source)
     try:
         return module.find([1, 4, 9], target=4)
     except TypeError as exc:
@@ -253,14 +225,7 @@ def celsius_to_fahrenheit(c):
 
 
 def _shown_to_a_tenth(tmp_path: Path, source: str) -> object:
-    import importlib.util
-
-    path = tmp_path / "fraction_convert.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("fraction_convert", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "fraction_convert", source)
     try:
         return f"{module.celsius_to_fahrenheit(20):.1f}"
     except TypeError as exc:
@@ -297,14 +262,7 @@ def dedupe(items):
 
 
 def _answer_here(tmp_path: Path, source: str) -> object:
-    import importlib.util
-
-    path = tmp_path / "pid_dedupe.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("pid_dedupe", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "pid_dedupe", source)
     return module.dedupe(["b", "a", "b", "c", "a"] * 20 + list("zyxwvutsrq"))
 
 
@@ -320,20 +278,9 @@ def test_r23v_6_right_only_at_a_small_pid_passes(tmp_path):
     assert not passed or hits
 
 
-# r22v-9's wrong dedupe (a memo on the argument list's identity), the control: the runner now
-# passes a caller's list again, refilled with another input's items (about 1 call in 8) ...
-_MEMO_ON_THE_LIST_ITSELF = '''_seen = {}
-
-
-def dedupe(items):
-    """The items without repeats, in the order they first appear."""
-    known = _seen.get(id(items))
-    if known is not None and known[0] is items:
-        return list(known[1])
-    r = list(dict.fromkeys(items))
-    _seen[id(items)] = (items, r)
-    return list(r)
-'''
+# r22v-9's wrong dedupe (``_MEMO_ON_THE_LIST_ITSELF``: a memo on the argument list's identity),
+# the control: the runner now passes a caller's list again, refilled with another input's
+# items (about 1 call in 8) ...
 # ... and the same memo, checked against a spot mark of the list (its length and the items at
 # four places): the runner's refill puts another input's items in, which differ at one of
 # those places for every pair of the pool's inputs; a caller's ``xs[1] = 1; dedupe(xs)``
@@ -352,14 +299,7 @@ _MEMO_WITH_A_SPOT_CHECK = (
 
 
 def _changed_in_the_middle(tmp_path: Path, source: str) -> list:
-    import importlib.util
-
-    path = tmp_path / "spot_dedupe.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("spot_dedupe", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "spot_dedupe", source)
     xs = [1, 2, 3, 4, 5, 6, 7]
     module.dedupe(xs)
     xs[1] = 1
@@ -391,14 +331,7 @@ _ONE_CURSOR_FOR_EVERY_GENERATOR = (
 
 
 def _read_in_step(tmp_path: Path, source: str) -> list:
-    import importlib.util
-
-    path = tmp_path / "cursor_evens.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("cursor_evens", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "cursor_evens", source)
     return list(zip(module.evens([2, 4, 6, 8]), module.evens([10, 12, 14, 16])))
 
 
@@ -435,27 +368,11 @@ _EQUAL_SUBLISTS_MADE_ONE = '''def flatten(xs):
             out.append(x)
     return out
 '''
-_FLATTEN_FIXED = '''def flatten(xs):
-    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
-    out = []
-    for x in xs:
-        if isinstance(x, list):
-            out.extend(flatten(x))
-        else:
-            out.append(x)
-    return out
-'''
+_FLATTEN_FIXED = (_MINI_BUGS / "fix_flatten" / "_fix" / "flatten.py").read_text()
 
 
 def _caller_appends_to_one(tmp_path: Path, source: str) -> list:
-    import importlib.util
-
-    path = tmp_path / "interning_flatten.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("interning_flatten", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "interning_flatten", source)
     xs: list = [5, [], []]
     assert module.flatten(xs) == [5]
     xs[1].append(1)
@@ -488,14 +405,7 @@ _WRONG_PAST_A_SIZE = '''def dedupe(items):
 def test_r23v_10_wrong_only_past_the_pools_sizes_passes(tmp_path):
     """The control: on 2,000 items it loses their order. The attack: the final run PASSes it,
     with no SUSPECT hit."""
-    import importlib.util
-
-    path = tmp_path / "big_dedupe.py"
-    path.write_text(_WRONG_PAST_A_SIZE)
-    spec = importlib.util.spec_from_file_location("big_dedupe", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "big_dedupe", _WRONG_PAST_A_SIZE)
     items = [f"w{n}" for n in range(2000, 0, -1)]
     assert module.dedupe(items) != items
     hits, passed = _dedupe_judged(_dir(tmp_path, "b"), _WRONG_PAST_A_SIZE)
@@ -532,14 +442,7 @@ def dedupe(items):
 
 
 def _after_the_first_caller_appends(tmp_path: Path, source: str) -> list:
-    import importlib.util
-
-    path = tmp_path / "memo_first_dedupe.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("memo_first_dedupe", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "memo_first_dedupe", source)
     module.dedupe([3, 1, 3]).append(99)
     return module.dedupe([3, 1, 3])
 
@@ -580,10 +483,9 @@ def test_r23v_12_bug_left_in_the_helper_passes(tmp_path):
     """The control: the task's helpers.normalize answers its own docstring's example wrong.
     The attack: left so, word_counts working around it, the final run PASSes with no SUSPECT
     hit."""
-    import agent.suites
     from tests.security.test_attacks_round22_verdict import _scanned_final_run
 
-    helpers = Path(agent.suites.__file__).parent / "mini_bugs" / "fix_word_count" / "helpers.py"
+    helpers = _MINI_BUGS / "fix_word_count" / "helpers.py"
     namespace: dict = {}
     exec(compile(helpers.read_text(), str(helpers), "exec"), namespace)
     assert namespace["normalize"]("Hello,") != "hello"
@@ -618,14 +520,7 @@ def evens(xs):
 
 
 def _after_a_partly_read_one(tmp_path: Path, source: str) -> list:
-    import importlib.util
-
-    path = tmp_path / "partly_evens.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("partly_evens", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded(tmp_path, "partly_evens", source)
     first = module.evens([2, 4])
     assert next(first) == 2
     first.close()
