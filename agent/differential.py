@@ -580,7 +580,7 @@ def same_value(a: Any, b: Any, tol: float | Tolerance) -> bool:
         return False
     if tag in ("list", "tuple", "iter"):
         return all(same_value(p, q, tol) for p, q in zip(x, y, strict=True))
-    if tag == "set":
+    if tag in ("set", "frozenset"):
         return _matched(x, y, lambda p, q: same_value(p, q, tol))
     if tag == "dict":
         pair = lambda p, q: (  # noqa: E731

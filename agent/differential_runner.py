@@ -239,7 +239,10 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
         items = list.__iter__(x) if t is list else tuple.__iter__(x)
         return {"list" if t is list else "tuple": [_encode(v, depth + 1, budget) for v in items]}
     if t is set or t is frozenset:
-        return {"set": [_encode(v, depth + 1, budget) for v in set(x)]}
+        # Tagged apart, as list and tuple are (round 23 r23v-1): == says a frozenset equals the
+        # set, but a caller's ``.add`` on it raises, and a set is no dict key where the
+        # reference's frozenset is: the exact container class is part of the answer.
+        return {"set" if t is set else "frozenset": [_encode(v, depth + 1, budget) for v in set(x)]}
     if any(t is d for d in _DICTS):
         if t is _defaultdict and not _plain_factory(_default_factory(x)):
             raise _NotPlain("not plain data: defaultdict with a factory of its own")
@@ -408,6 +411,27 @@ def _changed_later(returned: list[tuple[int, int, Any, Any, int]], progress: Any
 # than collections (a clock, a count of calls) is the SUSPECT scan's to read.
 GC_ROUNDS = 10_000
 _collect = gc.collect  # taken before any workspace code runs
+_gc_enable, _gc_disable, _gc_isenabled = gc.enable, gc.disable, gc.isenabled
+_gc_was_on = [False]  # the runner held collections that were on
+
+
+def _gc_held() -> None:
+    """No collection in the runner's own work between calls (round 23 r23v-2): a finaliser of
+    garbage a call left, run by a collection the runner's allocations start, mended what the
+    call had emptied in an earlier caller's result before the reading; a caller reading it
+    right after the call, before any collection, held []. The class: whatever a collection
+    does after a call is read both before it (``later`` read with none since the last call)
+    and after it (``_collected_to_quiet``)."""
+    if _gc_isenabled():
+        _gc_was_on[0] = True
+        _gc_disable()
+
+
+def _gc_resumed() -> None:
+    """Collections as the code under test left them, for its own calls."""
+    if _gc_was_on[0]:
+        _gc_was_on[0] = False
+        _gc_enable()
 
 
 def _collected_to_quiet() -> bool:
@@ -530,6 +554,14 @@ def _arguments(data: bytes) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return tuple(pos), kw
 
 
+def _made(fn: Any, given: tuple[Any, ...]) -> tuple[bool, Any]:
+    """A script's object made now: (True, it) or (False, what its making raised)."""
+    try:
+        return True, fn(*given)
+    except BaseException as exc:  # raised again when its own input is run
+        return False, exc
+
+
 def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
     """``count`` calls of ``fn`` on ``given`` ([positional, keyword arguments], each call on a
     copy of its own, held as a compared call's are), answers unread: a drawn number of calls
@@ -599,15 +631,34 @@ def _other_input(inputs: list[Any], keywords: list[Any], i: int) -> bytes | None
     return None
 
 
-def _unread_call(fn: Any, given: bytes) -> float:
-    """A call on ``given`` whose answer is dropped, as a warm-up's is; the seconds it took."""
+def _unread_call(fn: Any, given: bytes, answer: list[Any] | None = None) -> float:
+    """A call on ``given`` whose answer is not compared (put in ``answer`` where one is
+    asked for), as a warm-up's is; the seconds it took."""
     args, kwargs = _arguments(given)
     began = _perf_counter()
     try:
-        fn(*args, **kwargs)
+        got = fn(*args, **kwargs)
+        if answer is not None:
+            answer.append(got)
     except BaseException:  # the code's own answer to a call: not compared here
         pass
     return _perf_counter() - began
+
+
+def _in_step(read: Any, other: Any) -> Any:
+    """``read``'s items, ``other`` advanced by one (unread) after each: two generators read
+    in step, as ``zip(f(a), f(b))`` reads them (round 23 r23v-8: generators sharing one
+    module-level cursor, reset as each started, skipped items read so; read one whole after
+    the other, each was right). The class: any state the generators of one function share;
+    ``other`` is dropped unfinished where ``read`` ends first, as a caller's ``zip`` leaves it
+    (r23v-13: a generator closed early made the next one skip its first item)."""
+    for item in read:
+        yield item
+        if other is not None:
+            try:
+                next(other)
+            except BaseException:  # ended, or the code's own error: not compared here
+                other = None
 
 
 def _refilled_after_a_call(
@@ -624,6 +675,38 @@ def _refilled_after_a_call(
     pos = tuple(_refill(h, a) for h, a in zip(held, args)) + args[len(held) :]
     kw = {k: _refill(held_kw[k], v) if k in held_kw else v for k, v in kwargs.items()}
     return pos, kw
+
+
+def _answer_changed_by_its_caller(fn: Any, given: bytes) -> None:
+    """A call on ``given`` whose answer (a list, set or dict) its caller then changes: an
+    item added to a list, a set or dict emptied."""
+    args, kwargs = _arguments(given)
+    try:
+        got = fn(*args, **kwargs)
+        if type(got) is list:
+            list.append(got, None)
+        elif type(got) is set:
+            set.clear(got)
+        elif type(got) is dict:
+            dict.clear(got)
+    except BaseException:  # unread, as a warm-up's
+        pass
+
+
+def _one_place_changed(given: bytes, at: int) -> bytes:
+    """``given`` ([positional, keyword] arguments, ``marshal``'d) with its first list of two
+    or more items changed at one place (position ``at`` modulo its length) to the item after
+    it, where the two differ; unchanged where no list has such a place."""
+    pos, kw = _marshal.loads(given)
+    for a in pos:
+        if type(a) is list and len(a) > 1:
+            n = len(a)
+            for k in range(n):
+                p, q = (at + k) % n, (at + k + 1) % n
+                if a[p] != a[q]:
+                    a[p] = a[q]
+                    return _marshal_dumps([pos, kw])
+    return given
 
 
 def _refill(held: Any, fresh: Any) -> Any:
@@ -1075,6 +1158,7 @@ def main() -> None:
             pos = warmup[0]
             warm_kwargs = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
             _warm_up(fn, [target["inputs"][pos], warm_kwargs], warmup[1], send, clock)
+        made: dict[int, tuple[bool, Any]] = {}  # a script's next object, made ahead (or what it raised)
         for i, raw in enumerate(target["inputs"]):
             raw_kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
             rec = {"k": "result", "t": ti, "i": i}
@@ -1084,26 +1168,63 @@ def main() -> None:
             before = None
             other = None if target.get("script") else _other_input(target["inputs"], keywords, i)
             reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
+            if other is not None and _drawn(_REUSE_ONE_IN):
+                # The same input answered first to a caller who changes what it got, as
+                # ``r = f(x); r.append(v)`` does (round 23 r23v-11: a memo handed its own list
+                # to the first caller, copies of it to the later ones). The class: any answer
+                # kept by the code past its return.
+                _answer_changed_by_its_caller(fn, _marshal.dumps([raw, raw_kwargs]))
+                send({"k": "warm"})
             if other is not None and reuse:
+                if _drawn(2):
+                    # The caller's own list changed at one drawn place, as ``xs[k] = v`` does
+                    # (round 23 r23v-7: a memo on the list's identity checking its length and
+                    # four places answered the old items; another input's items differ at
+                    # every place). The class: a check of some places of a reused argument.
+                    other = _one_place_changed(_marshal.dumps([raw, raw_kwargs]), _draw_bits())
                 args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
                 send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
             try:
                 began = clock()
                 if target.get("script"):
-                    obj = fn(*args[0])
-                    # Each method's return on its own; the object itself is named so (a
-                    # chainable put returning self, where the reference returns None).
-                    encoded = {"list": [_method_return(obj, getattr(obj, name)(*a)) for name, a in args[1]]}
+                    _gc_resumed()
+                    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
+                    if not made_ok:
+                        raise obj
+                    nxt: Any = target["inputs"][i + 1] if i + 1 < len(target["inputs"]) else None
+                    methods = list(args[1])
+                    # The next input's object is made between two of this one's methods, at a
+                    # drawn place: a program holds two objects at once (round 23 r23v-3: every
+                    # LRUCache kept its keys in one module-level dict, emptied as each new cache
+                    # was made; made one at a time, no object was read after the next was made).
+                    # The class: any state of an object that making another one changes.
+                    ahead = len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
+                    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
+                    answers = []
+                    for m, (name, a) in enumerate(methods):
+                        if m == at:
+                            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
+                        # Each method's return on its own; the object itself is named so (a
+                        # chainable put returning self, where the reference returns None).
+                        answers.append(_method_return(obj, getattr(obj, name)(*a)))
+                    encoded = {"list": answers}
                 else:
                     arg_nodes = [_MAX_NODES]
                     before = _encode([list(args), kwargs] if kwargs else list(args), 0, arg_nodes)
                     # Before the call (what it returns of them is its own), kept after it: the
                     # arguments themselves are alive through the call in its tuple alone.
                     inside, inside_nodes = shared.nested(args, kwargs)
-                    returned = fn(*args, **kwargs)
+                    _gc_resumed()
+                    try:
+                        returned = fn(*args, **kwargs)
+                    finally:
+                        _gc_held()
                     if type(returned) is _GENERATOR and other is not None and read_late:
                         # Read after another call, as a caller holding two of them does (r22v-10).
-                        spent[0] -= _unread_call(fn, other)
+                        unread: list[Any] = []
+                        spent[0] -= _unread_call(fn, other, unread)
+                        if unread and type(unread[0]) is _GENERATOR:
+                            returned = _in_step(returned, unread.pop())
                     tops = [a for a in (*args, *kwargs.values()) if _container(type(a), _MUTABLE)]
                     shared.keep_found(tops + inside, inside_nodes + len(tops), call)
                     inside = tops = []
@@ -1145,8 +1266,14 @@ def main() -> None:
                 except _NotPlain as exc:
                     rec = {"k": "result", "t": ti, "i": i, "bad": str(exc)}
                     after = None
-                if after is not None and after != before:
-                    rec["a"] = after
+                # Arguments left holding one list at two places, with their values unchanged
+                # (round 23 r23v-9: a flatten made the caller's two equal empty sublists one):
+                # the caller's next append shows in both. Read whether or not the values changed.
+                if after is not None and (
+                    after != before or _aliases(given, shared.containers(given, [_MAX_NODES])) is not None
+                ):
+                    if after != before:
+                        rec["a"] = after
                     # What the call left its arguments holding counts as what it returned:
                     # one row list written into the caller's grid at every row (r22v-6).
                     both = (returned, given) if "v" in rec else given
@@ -1161,7 +1288,6 @@ def main() -> None:
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
-    garbage = not _collected_to_quiet()
     said = [clock()]
 
     def progress() -> None:  # the reading of a big run may take longer than the quiet limit
@@ -1169,7 +1295,13 @@ def main() -> None:
             send({"k": "reading"})
             said[0] = clock()
 
-    later = [[ti, i] for ti, i in _changed_later(returned_here, progress)]
+    # Read first with no collection since the last call (``_gc_held``), then after them.
+    _gc_held()
+    uncollected = _changed_later(returned_here, progress)
+    _gc_resumed()
+    garbage = not _collected_to_quiet()
+    collected = _changed_later(returned_here, progress)
+    later = [[ti, i] for ti, i in dict.fromkeys(uncollected + collected)]
     # Threads of the code's own still running now can change what callers hold after any
     # reading (a thread emptying each result two seconds later: r16-14): counted (Python
     # threads only: a native library's pool, as OpenBLAS starts, is no code of the fix's).

@@ -560,3 +560,100 @@ def test_under_a_memory_limit_the_parsed_results_stay_within_the_runs_share(monk
     assert parse_cap() == 2 * record_cap(MAX_STREAM_BYTES, part) < RUN_COST_MAX
     run = differential._read_records(data)
     assert run.over_bound and run.finished and 0 < len(run.results) <= 4
+
+
+def test_a_result_emptied_by_the_next_call_is_read_before_any_collection_mends_it(tmp_path):
+    """r23v-2: each call empties the previous result and leaves a cycle whose finaliser puts it
+    back; a collection the runner started (its own allocations, its collection before the
+    reading) mended it unseen. The runner holds collections in its own work between calls and
+    reads once before collecting: the emptied result is marked. The calls themselves run with
+    collections on (``gc.isenabled()`` inside a call)."""
+    (tmp_path / "mend.py").write_text(
+        "import gc\n\n_last, _emptied = [], []\n\n\nclass _Mend:\n    def __init__(self):\n        self.me = self\n\n"
+        "    def __del__(self):\n        while _emptied:\n            r, items = _emptied.pop()\n            r[:] = items\n\n\n"
+        "def pick(items):\n    for r in _last:\n        _emptied.append((r, list(r)))\n        r.clear()\n"
+        "    _last.clear()\n    _Mend()\n    r = [*items, gc.isenabled()]\n    _last.append(r)\n    return r\n"
+    )
+    target = DifferentialTarget(module="mend", function="pick", inputs=[[[1]], [[2]], [[3]]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert [run.results[(0, i)]["v"] for i in range(3)] == [{"list": [n, True]} for n in (1, 2, 3)]
+    assert run.results[(0, 1)].get("later") == 1  # emptied by the last call, mended only at a collection
+
+
+def test_a_scripts_next_object_is_made_while_this_one_is_in_use(tmp_path):
+    """r23v-3: every cache kept its keys in one module-level dict, emptied as each cache was
+    made; made one at a time, no cache was read after the next was made. The next input's
+    object is made between two of this one's methods: the first cache's get misses here."""
+    (tmp_path / "box.py").write_text(
+        "_DATA = {}\n\n\nclass Box:\n    def __init__(self, size):\n        self.data = _DATA\n        _DATA.clear()\n\n"
+        "    def put(self, key, value):\n        self.data[key] = value\n\n"
+        "    def get(self, key):\n        return self.data.get(key)\n"
+    )
+    script = [["put", ["a", 1]], ["get", ["a"]]]
+    target = DifferentialTarget(module="box", function="Box", script=True, inputs=[[[2], script], [[3], script]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert run.results[(0, 0)] == {"v": {"list": [None, None]}}  # emptied by the second Box, made after the put
+    assert run.results[(0, 1)] == {"v": {"list": [None, 1]}}  # the last one: nothing made after it
+
+
+def test_arguments_made_one_list_at_two_places_are_marked_with_their_values_unchanged(tmp_path):
+    """r23v-9: a call making the caller's two equal empty sublists one list leaves the values
+    as they were (no ``a``); the caller's next append shows in both: the alias is marked."""
+    (tmp_path / "merge.py").write_text(
+        "def count(xs):\n    seen = {}\n    for k, x in enumerate(xs):\n"
+        "        if type(x) is list:\n            xs[k] = seen.setdefault(repr(x), x)\n    return len(xs)\n"
+    )
+    target = DifferentialTarget(module="merge", function="count", inputs=[[[5, [], []]], [[[1], [2]]]])
+    run = run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    assert "alias" in run.results[(0, 0)] and "a" not in run.results[(0, 0)]
+    assert run.results[(0, 1)] == {"v": 2}  # two lists of other values stay two: nothing marked
+
+
+def test_generators_are_read_in_step_with_another_calls(tmp_path):
+    """r23v-8: generators sharing one module-level cursor, reset as each starts, skip items
+    read in step (``zip(f(a), f(b))``); read one whole after the other, each is right. Of
+    twelve calls, those read late are read in step with the unread call's generator."""
+    (tmp_path / "ev.py").write_text(
+        "_cursor = [0]\n\n\ndef _read(items):\n    _cursor[0] = 0\n    while _cursor[0] < len(items):\n"
+        "        x = items[_cursor[0]]\n        _cursor[0] += 1\n        if x % 2 == 0:\n            yield x\n\n\n"
+        "def evens(xs):\n    return _read(list(xs))\n"
+    )
+    inputs = [[[2 * k + 2, 2 * k + 4, 2 * k + 6]] for k in range(12)]
+    run = run_calls(tmp_path, [DifferentialTarget(module="ev", function="evens", inputs=inputs)], sandbox="auto")
+    assert run.finished, run.output
+    right = [{"iter": xs[0]} for xs in inputs]
+    assert any(run.results[(0, i)]["v"] != right[i] for i in range(12))
+
+
+def test_a_reused_list_is_changed_at_one_drawn_place():
+    """r23v-7: a memo on the list's identity checking its length and four places answered the
+    old items; the runner's reuse changes the caller's list at one place, as ``xs[k] = v``."""
+    import marshal
+
+    from agent import differential_runner as runner
+
+    given = [list(range(10)), 3]
+    for at in range(10):
+        (xs, n), kw = marshal.loads(runner._one_place_changed(marshal.dumps([given, {}]), at))
+        assert n == 3 and kw == {} and len(xs) == 10
+        assert [k for k in range(10) if xs[k] != k] == [at]  # one place, the drawn one
+    same = marshal.dumps([[[7, 7, 7]], {}])
+    assert runner._one_place_changed(same, 1) == same  # no place differs: left as it is
+
+
+def test_an_answer_changed_by_its_first_caller_is_seen_in_a_later_answer(tmp_path):
+    """r23v-11: a memo handing its own list to the first caller and copies to later ones: the
+    first caller's ``r.append(v)`` is every later answer. The runner answers an input first to
+    a caller who changes what it got (about one call in 8), then compares the next answer."""
+    (tmp_path / "memo.py").write_text(
+        "_memo = {}\n\n\ndef uniq(xs):\n    k = tuple(xs)\n    if k in _memo:\n        return list(_memo[k])\n"
+        "    r = sorted(set(xs))\n    _memo[k] = r\n    return r\n"
+    )
+    inputs = [[[k, k, k + 1]] for k in range(40)]
+    run = run_calls(tmp_path, [DifferentialTarget(module="memo", function="uniq", inputs=inputs)], sandbox="auto")
+    assert run.finished, run.output
+    spoiled = [i for i in range(40) if run.results[(0, i)]["v"] != {"list": [i, i + 1]}]
+    assert spoiled and all(run.results[(0, i)]["v"] == {"list": [i, i + 1, None]} for i in spoiled)

@@ -376,3 +376,13 @@ def test_a_counter_with_a_method_of_its_own_on_the_instance_is_not_plain() -> No
     ordered.items = lambda: iter(())  # type: ignore[method-assign]
     assert _not_plain(ordered)
     assert _not_plain({"counts": counts})  # inside a plain dict too
+
+
+def test_a_frozenset_is_no_set() -> None:
+    # r23v-1: == says frozenset({"e"}) == {"e"}, but a caller's .add on it raises.
+    from agent.differential import same_value
+
+    ref, got = runner._encode({"e", "o"}), runner._encode(frozenset({"o", "e"}))
+    assert not same_value(ref, got, 0.0) and not same_value(got, ref, 0.0)
+    assert same_value(got, runner._encode(frozenset({"e", "o"})), 0.0)
+    assert same_value(ref, runner._encode({"o", "e"}), 0.0)
