@@ -218,10 +218,14 @@ def test_the_scripts_module_holds_none_of_the_runners_names(tmp_path: Path) -> N
 
 def test_a_thread_with_no_python_frame_is_counted(tmp_path: Path) -> None:
     """r22v-14: a thread started through ``_thread`` running C code only (``time.sleep``) has
-    no frame ``sys._current_frames`` lists; the interpreter's own count has it."""
+    no frame ``sys._current_frames`` lists; the interpreter's own count has it (once the thread
+    has started: the test's code waits for that, as a loaded machine may not have run it yet)."""
     (tmp_path / "mod.py").write_text(
         "import _thread\nimport time\n\n_started = []\n\n\ndef pair(x):\n    if not _started:\n"
-        "        _started.append(_thread.start_new_thread(time.sleep, (30,)))\n    return [x, x]\n"
+        "        _started.append(_thread.start_new_thread(time.sleep, (30,)))\n"
+        # running before the call returns: the interpreter counts a thread once it has started
+        "        while _thread._count() == 0:\n            time.sleep(0.001)\n"
+        "    return [x, x]\n"
     )
     target = DifferentialTarget(module="mod", function="pair", inputs=[[1], [2]])
     run = differential.run_calls(tmp_path, [target], sandbox="auto")
