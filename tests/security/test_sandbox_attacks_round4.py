@@ -122,9 +122,11 @@ def test_hidden_fixes_installed_in_the_systems_dist_packages_are_not_readable(tm
     /usr/local/lib/python3.X/dist-packages (``sudo pip install``, a Debian-based image).
     The sandbox mounts /usr whole, and the empty tmpfs goes only over an ``agent/suites``
     under the runtime's own venv or prefix (/usr/lib*/...), so every task's hidden
-    reference fix stays readable there. The install is stood in for by the one file read."""
-    from agent.sandbox import run_command
-
+    reference fix stays readable there. The install is stood in for by the one file read,
+    written in a mount namespace of this test's own (a tmpfs over dist-packages): the
+    machine's dist-packages never changes, so another test's sandbox starting meanwhile never
+    meets a directory that goes away under bwrap (a full run failed so: "Can't mkdir parents
+    for .../dist-packages/agent/suites")."""
     sysconfig_purelib = subprocess.run(
         ["/usr/bin/python3", "-c", "import site; print(site.getsitepackages()[0])"],
         capture_output=True,
@@ -133,17 +135,28 @@ def test_hidden_fixes_installed_in_the_systems_dist_packages_are_not_readable(tm
     ).stdout.strip()
     site = Path(sysconfig_purelib)
     assert site.parts[:3] == ("/", "usr", "local"), site
-    pkg = site / "agent"
-    assert not pkg.exists(), f"{pkg} exists: not this test's to remove"
-    fix = pkg / "suites/mini_bugs/fix_gcd/_fix/gcd.py"
-    try:
-        fix.parent.mkdir(parents=True)
-        fix.write_text("# HIDDEN-REFERENCE-FIX-MARKER\n")
-        ws = tmp_path / "ws"
-        ws.mkdir()
-        code, output, _, _ = run_command(["cat", str(fix)], ws, timeout_s=60)
-    finally:
-        subprocess.run(["rm", "-rf", str(pkg)], check=False)
+    fix = site / "agent/suites/mini_bugs/fix_gcd/_fix/gcd.py"
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    run = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(PROJECT)!r})\n"
+        "from agent.sandbox import run_command\n"
+        f"code, output, _, _ = run_command(['cat', {str(fix)!r}], {str(ws)!r}, timeout_s=60)\n"
+        "print('RESULT' + json.dumps([code, output]))\n"
+    )
+    script = (
+        f'mount -t tmpfs tmpfs "{site}" && mkdir -p "{fix.parent}" '
+        f'&& echo "# HIDDEN-REFERENCE-FIX-MARKER" > "{fix}" && exec "$0" -c "$1"'
+    )
+    cp = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, sys.executable, run],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    code, output = printed_result(cp.stdout, missing=[None, cp.stdout[-2000:] + cp.stderr[-2000:]])
+    assert code is not None, output
     assert "HIDDEN-REFERENCE-FIX-MARKER" not in output, (code, output)
 
 
