@@ -205,6 +205,38 @@ def user_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def processes_naming(path: Path | str) -> list[int]:
+    """The pids of the processes whose command line names ``path`` (what a test started with
+    it in its argv: a host, its bwrap, its sandbox's processes)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and str(path).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:  # gone meanwhile
+            pass
+    return found
+
+
+def gone_within(path: Path, seconds: float) -> bool:
+    """Whether every process naming ``path`` (``processes_naming``) ended within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while processes_naming(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def kill_processes_naming(path: Path | str) -> None:
+    """SIGKILL to every process naming ``path``: what a test started, ended after it."""
+    for pid in processes_naming(path):
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+
+
 def give_to_nobody(root: Path) -> None:
     """``root`` and everything below it nobody's."""
     for p in [root, *root.rglob("*")]:

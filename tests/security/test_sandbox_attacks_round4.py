@@ -8,13 +8,20 @@ Real bwrap, the mini-bugs ``fix_gcd`` task, the real ``final_test_run``.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from agent.final_verdict import final_test_run
-from tests.security.conftest import PROJECT, gcd_workspace, give_to_nobody, memory_cgroup, printed_result, run_as
+from tests.security.conftest import (
+    PROJECT,
+    gcd_workspace,
+    give_to_nobody,
+    kill_processes_naming,
+    memory_cgroup,
+    printed_result,
+    run_as,
+)
 
 
 def test_hard_links_filling_the_tmpfs_inodes_do_not_make_tampering_not_judged(mini_suite, tmp_path):
@@ -483,15 +490,6 @@ def _ptys_in_use() -> int:
     return int(Path("/proc/sys/kernel/pty/nr").read_text())
 
 
-def _kill_hog(hog: str) -> None:
-    for pid in [d for d in os.listdir("/proc") if d.isdigit()]:
-        try:
-            if hog.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(int(pid), signal.SIGKILL)  # its pid 1 then ends the sandbox
-        except OSError:
-            pass
-
-
 def test_a_rollout_cannot_take_every_pty_from_its_neighbours(tmp_path):
     """Root (and the same as a normal user): ``kernel.pty.max`` (4,096) counts every devpts
     instance of the machine together, less the 1,024 kept for the host's own. A rollout's
@@ -511,7 +509,7 @@ def test_a_rollout_cannot_take_every_pty_from_its_neighbours(tmp_path):
     try:
         out = run_command([sys.executable, hog], a, timeout_s=60)[1]
     finally:
-        _kill_hog(hog)
+        kill_processes_naming(hog)  # its pid 1 then ends the sandbox
     assert "HELD 0 " in out and "MOUNTED" not in out, out
     assert _ptys_in_use() <= before + 16, (before, _ptys_in_use())  # the host's own may move a little
     honest = subprocess.run([sys.executable, str(tmp_path / "b.py")], capture_output=True, text=True, timeout=60)
@@ -564,7 +562,7 @@ def test_a_rollout_cannot_take_every_aio_slot_from_its_neighbours(tmp_path):
     try:
         out = run_command([sys.executable, hog], a, timeout_s=60)[1]
     finally:
-        _kill_hog(hog)
+        kill_processes_naming(hog)  # its pid 1 then ends the sandbox
     assert "HELD 0 1 URING -1 1" in out, out  # EPERM for both
     honest = subprocess.run([sys.executable, str(tmp_path / "b.py")], capture_output=True, text=True, timeout=60)
     assert "B-OK" in honest.stdout, honest.stdout + honest.stderr
