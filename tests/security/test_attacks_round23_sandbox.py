@@ -332,7 +332,9 @@ def test_r23s_6_a_big_python_file_is_read_whole_by_the_draw(tmp_path):
 # exit 137) instead of the machine's shortage (not judged). The same files unmapped: not judged.
 _MAPPED_DATA = textwrap.dedent(
     """
-    import mmap, os, time
+    import ctypes, mmap, os, time
+    def holding():  # named so once it holds all it will: the neighbour waits for five
+        ctypes.CDLL(None).prctl(15, b"r23s7-holding", 0, 0, 0)  # PR_SET_NAME (/proc is read-only)
     for k in range(4):
         with open("data%d.bin" % k, "wb") as f:
             for _ in range(25):
@@ -341,14 +343,33 @@ _MAPPED_DATA = textwrap.dedent(
         if os.fork() == 0:
             m = mmap.mmap(os.open("data%d.bin" % k, os.O_RDONLY), 0, prot=mmap.PROT_READ)
             s = sum(m[i] for i in range(0, len(m), 4096)) if MAPPED else 0
+            holding()
             time.sleep(60)
             os._exit(0)
     if os.fork() == 0:
         b = bytearray(40 * 2**20)
         b[::4096] = b"x" * len(b[::4096])
+        holding()
         time.sleep(60)
         os._exit(0)
     time.sleep(60)
+    """
+)
+# The neighbour (round 11's) takes the container once the sandbox's five processes hold what
+# they will (each names itself so, /proc/PID/comm): waited for, not assumed after a while.
+_HOLDING = textwrap.dedent(
+    """
+    def holding():
+        n = 0
+        for p in os.listdir("/proc"):
+            try:
+                n += p.isdigit() and open(f"/proc/{p}/comm").read().strip() == "r23s7-holding"
+            except OSError:
+                pass
+        return n >= 5
+    def hog():
+        while not holding():
+            time.sleep(0.05)
     """
 )
 
@@ -357,9 +378,9 @@ def _machine_shortage(user_dir: Path, mapped: bool) -> str:
     (user_dir / "ws").mkdir()
     (user_dir / "ws" / "sleeper.py").write_text(_MAPPED_DATA.replace("MAPPED", str(mapped)))
     give_to_nobody(user_dir)
-    # The neighbour starts taking the container 8 s after the sandbox's tests are up (its
-    # files written and mapped by then).
-    neighbour = _NEIGHBOUR.replace("    if os.fork() == 0:", "    time.sleep(8)\n    if os.fork() == 0:")
+    # The neighbour starts taking the container once the sandbox's tests hold their files
+    # written and mapped and their 40 MB (``_HOLDING``).
+    neighbour = _NEIGHBOUR.replace("def hog():\n", _HOLDING.lstrip("\n"))
     assert neighbour != _NEIGHBOUR
     with memory_cgroup("r23s-7", 400 * 2**20) as cg:
         script = _in_sandbox(user_dir / "ws", "sleeper.py", setup=neighbour.replace("\n", "\n        "))
