@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import overlay_mount
 from agent import sandbox as sb
 from agent.sandbox import run_command_full
 
@@ -141,3 +142,24 @@ def test_a_workspace_holding_a_file_past_the_file_size_limit_is_copied(tmp_path,
     )
     assert (r.exit_code, r.output.strip()) == (0, "ok"), r.output
     assert stat.S_IMODE(os.lstat(ws / "big.bin").st_mode) == 0o600 and (ws / "big.bin").stat().st_size == 2 * 2**20
+
+
+def test_a_machine_without_the_overlays_user_namespace_copies_as_before(tmp_path, monkeypatch):
+    """Where a step of the overlay is refused after its directories were made (on aarch64,
+    ``_userns`` refuses: no pause(2) for the clone's child), the tmpfs is emptied and the run
+    gets a copy, all of it back, as before the overlay; no mount of the run's is left."""
+    monkeypatch.setattr(overlay_mount.platform, "machine", lambda: "aarch64")
+    ws = _workspace(tmp_path)
+    names = sorted(p.name for p in ws.iterdir())
+    copied: list[str] = []
+    real = sb._copy_entry
+    monkeypatch.setattr(sb, "_copy_entry", lambda *a: copied.append(os.path.relpath(a[1], ws)) or real(*a))
+    mounted: list[str] = []  # the run's mount points (other processes of the machine mount theirs)
+    hold = sb.REAPER.hold
+    monkeypatch.setattr(sb.REAPER, "hold", lambda path: mounted.append(path) or hold(path))
+    r = run_command_full(["/bin/sh", "-c", "ls -A && echo mine > d/f"], ws, timeout_s=30, sandbox="bwrap")
+    assert r.exit_code == 0, r.output
+    assert r.output.split() == names, r.output  # the workspace's own names: no upper, work or lower
+    assert (ws / "d/f").read_text() == "mine\n" and "untouched/u" in copied and len(copied) == 2 * 9
+    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    assert mounted and not set(mounted) & set(points), (mounted, points)
