@@ -1719,9 +1719,9 @@ def _run(
                 raise SandboxError("cannot reach the sandbox's pid 1 to stage its workspace")
             if pid1_fd is not None:
                 staged_s = _stage(stage, up_r, go_w, proc_fd, pid1_fd, start + timeout_s)
+        pid1 = _pidfd_pid(pid1_fd) if pid1_fd is not None else None  # (host numbering: both watches')
         if watch is not None and pid1_fd is not None:
-            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), _pidfd_pid(pid1_fd))
-        pid1 = _pidfd_pid(pid1_fd) if part is not None and pid1_fd is not None else None
+            watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), pid1)
         if part is not None and pid1 is not None:
             part.start(pid1, oom_before)
         quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
