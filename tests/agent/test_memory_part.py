@@ -54,12 +54,19 @@ def test_a_sandbox_holds_its_descendants_pages_once_each(tree):
 
 
 def test_a_watch_measures_at_an_oom_kill_only_and_only_past_the_part(tree):
-    kills = [0]
-    watch = PartWatch(50 * MB, lambda: kills[0], extra=lambda: 5 * MB)
+    kills, asked = [0], [0]
+
+    def counted() -> int:
+        asked[0] += 1
+        return kills[0]
+
+    watch = PartWatch(50 * MB, counted, extra=lambda: 5 * MB)
     watch.start(tree)
     try:
-        time.sleep(0.2)  # (no kill counted: nothing measured, whatever it holds)
-        assert watch.held is None
+        deadline = time.monotonic() + 10
+        while asked[0] < 4 and time.monotonic() < deadline:  # the count read at start, then polled thrice
+            time.sleep(0.01)
+        assert asked[0] >= 4 and watch.held is None  # no kill counted: nothing measured, whatever it holds
         kills[0] += 1
         deadline = time.monotonic() + 10
         while watch.held is None and time.monotonic() < deadline:
