@@ -754,7 +754,11 @@ def tree_cost(root: Path | str, *, keep_modes: bool = False) -> tuple[int, int]:
     ``_copy_tree`` counts; agent/tree_cost.py), at any depth, locked directories of this
     user's unlocked first (``keep_modes``: and locked again after: a walk during the run).
     A directory that cannot be listed counts as ``UNLISTED_BYTES``: over any cap."""
-    cost = _measured(root, keep_modes=keep_modes)
+    return _capped(_measured(root, keep_modes=keep_modes))
+
+
+def _capped(cost: TreeCost) -> tuple[int, int]:
+    """(bytes, names) of ``cost`` as a cap reads them: a tree not listed whole is over any."""
     return (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
 
 
@@ -872,7 +876,7 @@ class CappedWorkspace:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
             cost, room = _measured(workspace), _room()
-            size, names = (UNLISTED_BYTES if cost.unlisted else cost.bytes), cost.names
+            size, names = _capped(cost)
             if size > room[0]:
                 raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
             if names > room[1]:
