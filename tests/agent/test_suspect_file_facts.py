@@ -43,6 +43,9 @@ test_a_files_environment_read_is_a_hit = flagged(
         "import os\ndef f(names):\n    return sorted(names, key=os.path.getctime)\n",
         'import pathlib\ndef f():\n    return pathlib.Path("x").owner()\n',
         'from pathlib import Path\ndef f():\n    p = Path("x")\n    return p.parent.group()\n',
+        # a path followed as the effects rules follow one: made by ``/``, a loop's item (review 24)
+        'from pathlib import Path\ndef f():\n    p = Path.home() / "x"\n    return p.owner()\n',
+        'from pathlib import Path\ndef f():\n    for p in [Path("a"), Path("b")]:\n        yield p.group()\n',
         'import os\ndef f():\n    return [e.inode() for e in os.scandir(".")]\n',
         'import filecmp\ndef f():\n    return filecmp.cmp("a.py", "b.py")\n',
         'import tarfile\ndef f():\n    return tarfile.open("a.tar", "w").gettarinfo("x").uid\n',
