@@ -6,8 +6,13 @@ reachable from it; a module no process module is reachable from stays free."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+import pytest
+
 from agent.suspect_stdlib import reaches
-from tests.agent.suspect_cases import flagged, not_flagged
+from tests.agent.suspect_cases import flagged, not_flagged, scan_rules
 
 test_a_process_module_reached_through_a_namespace_is_a_hit = flagged(
     {"process_probe", "process_identity", "sys_modules", "reflection"},
@@ -105,3 +110,19 @@ test_a_name_the_file_binds_is_no_builtin = not_flagged(
         "def f(len):\n    return len.__self__\n",
     ],
 )
+
+
+def test_a_standard_modules_source_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file naming many members of many standard modules (each a name the reach is asked of):
+    # the second scan reads no source again, however many names the first one met.
+    mods = sorted(m for m in sys.stdlib_module_names if m.isidentifier() and not m.startswith("_"))[:150]
+    text = "".join(f"import {m}\n" for m in mods) + "".join(
+        f"def f{i}(k):\n    return getattr({m}, k), [{', '.join(f'{m}.a{j}' for j in range(12))}]\n"
+        for i, m in enumerate(mods)
+    )
+    first = scan_rules(text)
+    read: list[Path] = []
+    read_text = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: read.append(self) or read_text(self, *a, **k))
+    assert scan_rules(text) == first
+    assert read == []
