@@ -767,11 +767,11 @@ class _Scan:
             if isinstance(node, ast.ClassDef):
                 self._class(node)
         self._counters()
-        for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents).hits():
-            self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         effects = Effects(
             self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses, lambda n: bool(_probe_rule(n))
         )
+        for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents, effects.makes_path).hits():
+            self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         for rule, node in effects.hits():
             self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
         for node, callee in effects.unbound:  # outside the import-time bound, keyed by its callee for the excuse

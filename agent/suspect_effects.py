@@ -583,9 +583,12 @@ class Effects:
 
     def _path_write(self, node: ast.Call) -> bool:
         f = node.func
-        if not (isinstance(f, ast.Attribute) and f.attr in PATH_WRITES):
-            return False
-        return any(_path_kind(k) for k in self.kinds(f.value))  # Path("data") / "x.db", a name, joinpath
+        return isinstance(f, ast.Attribute) and f.attr in PATH_WRITES and self.makes_path(f.value)
+
+    def makes_path(self, node: ast.expr) -> bool:
+        """``node`` is a pathlib path the file makes: ``Path("data") / "x.db"``, a name bound to
+        one, an attribute or a method's result of one (``Path(x).parent``, ``.joinpath(y)``)."""
+        return any(_path_kind(k) for k in self.kinds(node))
 
     # -- other modules' namespaces -------------------------------------------------------
 

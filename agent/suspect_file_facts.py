@@ -65,21 +65,25 @@ SHALLOW_COMPARERS = frozenset({"filecmp.cmp", "filecmp.cmpfiles"})
 # from a file on disk: no other common object has them).
 PATH_FIELD_METHODS = frozenset({"owner", "group"})
 FIELD_METHODS = frozenset({"inode", "gettarinfo"})
-_PATH_MAKERS = ("pathlib.",)
 
 Resolve = Callable[[ast.expr], set[str]]
 Fold = Callable[[ast.expr], str | None]
+MakesPath = Callable[[ast.expr], bool]
 
 
 class FileFacts:
     """The file-environment reads of one module: ``hits()`` yields each node and its key (the
-    field or function read, for the old file's excuse)."""
+    field or function read, for the old file's excuse). ``makes_path`` tells a pathlib path the
+    file makes, however reached (agent/suspect_effects.py's value following)."""
 
-    def __init__(self, tree: ast.Module, resolve: Resolve, fold: Fold, parents: dict[int, ast.AST]) -> None:
+    def __init__(
+        self, tree: ast.Module, resolve: Resolve, fold: Fold, parents: dict[int, ast.AST], makes_path: MakesPath
+    ) -> None:
         self.tree = tree
         self.resolve = resolve
         self.fold = fold
         self.parents = parents
+        self.makes_path = makes_path
 
     def hits(self) -> Iterator[tuple[ast.AST, str]]:
         seen: set[int] = set()
@@ -90,7 +94,6 @@ class FileFacts:
 
     def _reads(self) -> Iterator[tuple[ast.AST, str]]:
         held: dict[str, list[ast.AST]] = {}  # a name or attribute a stat result is bound to: where
-        path_names = self._path_names()
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Attribute) and self._field_read(node):
                 yield node, node.attr
@@ -99,7 +102,7 @@ class FileFacts:
                 if named:
                     yield node, named
             if isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
-                yield from self._reader(node, path_names)
+                yield from self._reader(node)
             if isinstance(node, (ast.Name, ast.Attribute)) and _loaded(node) and self._stat_function_handed(node):
                 yield node, "stat"
             if isinstance(node, ast.Call) and self._stat_result(node):
@@ -137,7 +140,7 @@ class FileFacts:
                 return field
         return ""
 
-    def _reader(self, node: ast.AST, path_names: set[str]) -> Iterator[tuple[ast.AST, str]]:
+    def _reader(self, node: ast.AST) -> Iterator[tuple[ast.AST, str]]:
         """A function that reads a stat field for the code (``os.path.getmtime``, ``Path.owner``)."""
         if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load):
             parent = self.parents.get(id(node))
@@ -157,35 +160,8 @@ class FileFacts:
         f = node.func
         if not isinstance(f, ast.Attribute) or names:
             return
-        if f.attr in FIELD_METHODS or (f.attr in PATH_FIELD_METHODS and self._path(f.value, path_names)):
+        if f.attr in FIELD_METHODS or (f.attr in PATH_FIELD_METHODS and self.makes_path(f.value)):
             yield node, f.attr  # Path("dedupe.py").owner(), entry.inode(), tar.gettarinfo("x")
-
-    def _path(self, node: ast.expr, path_names: set[str]) -> bool:
-        """``node`` is a pathlib path the file makes: ``Path(...)``, a name bound to one, or
-        an attribute or method of one (``Path(x).parent``, ``Path(x).resolve()``)."""
-        for _ in range(16):
-            if isinstance(node, ast.Call):
-                if any(n.startswith(_PATH_MAKERS) for n in self.resolve(node.func)):
-                    return True
-                node = node.func
-            elif isinstance(node, ast.Attribute):
-                if any(n.startswith(_PATH_MAKERS) for n in self.resolve(node)):
-                    return True
-                node = node.value
-            elif isinstance(node, ast.Name):
-                return node.id in path_names or any(n.startswith(_PATH_MAKERS) for n in self.resolve(node))
-            else:
-                return False
-        return False
-
-    def _path_names(self) -> set[str]:
-        out: set[str] = set()
-        for node in ast.walk(self.tree):
-            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
-                continue
-            if any(n.startswith(_PATH_MAKERS) for n in self.resolve(node.value.func)):
-                out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-        return out
 
     def _stat_function(self, node: ast.expr) -> bool:
         """``node`` names a stat function: of ``os`` or pathlib however reached

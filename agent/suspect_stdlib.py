@@ -9,12 +9,16 @@ standard module, the names its source binds at module level to a module (``impor
 the code uses (``io.StringIO`` is ``_io.StringIO``, pure-listed as ``io.StringIO``). The source is read as text and parsed,
 never imported (nothing of the standard library runs on the host for the scan), from the
 interpreter's own standard library directory; a C module (no source) binds nothing here.
+Each module's source is read once per process: the modules with a source are listed once
+(``source_modules``), and only they are read and kept, so the names of a scanned file (any
+``json.dumps``) neither touch the disk nor push a module's imports out of the cache.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import os
 import sys
 import sysconfig
 from collections.abc import Callable
@@ -38,7 +42,7 @@ def module_attribute(module: str, attr: str) -> str | None:
 REACH_MODULES_MAX = 400  # modules one reach question reads (the whole stdlib is ~300 with sources)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def reaches(module: str, target: Callable[[str], bool]) -> bool:
     """``module`` is a standard module (with a source) from which a module ``target`` accepts
     is reachable through module-level imports at any depth (``json`` -> ``codecs`` -> ``sys``),
@@ -58,28 +62,49 @@ def reaches(module: str, target: Callable[[str], bool]) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=512)
 def _imports(module: str) -> dict[str, str]:
     """Names bound at module level (in ``if``/``try`` blocks too, never in a function or a
     class) by the standard module's imports, to the qualified names they import."""
+    path = source_modules().get(module)
+    return {} if path is None else _module_imports(module, path)
+
+
+@functools.cache  # (at most one entry a module of source_modules())
+def _module_imports(module: str, path: Path) -> dict[str, str]:
     parts = module.split(".")
-    if not all(p.isidentifier() for p in parts):
-        return {}
-    base = _LIBDIR.joinpath(*parts)
-    for path, package in ((base.with_suffix(".py"), parts[:-1]), (base / "__init__.py", parts)):
-        try:
-            if path.is_file() and path.stat().st_size <= SOURCE_CHARS_MAX:
-                return _bound(ast.parse(path.read_text(encoding="utf-8", errors="replace")), package)
-        except (OSError, SyntaxError, ValueError, RecursionError):
-            return {}
+    package = parts if path.name == "__init__.py" else parts[:-1]
+    try:
+        if path.stat().st_size <= SOURCE_CHARS_MAX:
+            return _bound(ast.parse(path.read_text(encoding="utf-8", errors="replace")), package)
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        pass
     return {}
+
+
+@functools.cache
+def source_modules() -> dict[str, Path]:
+    """Every standard module with a source, by its dotted name (``xml.dom``), to its file: the
+    standard library's top-level names walked once (~1,000 files, milliseconds)."""
+    out: dict[str, Path] = {}
+    for top in sorted(STDLIB):
+        if (_LIBDIR / f"{top}.py").is_file():
+            out[top] = _LIBDIR / f"{top}.py"
+        for root, dirs, files in os.walk(_LIBDIR / top):
+            if "__init__.py" not in files:
+                dirs[:] = []  # not a package (data, a namespace of tests' files): nothing below is imported so
+                continue
+            dirs.sort()
+            here = Path(root)
+            name = ".".join(here.relative_to(_LIBDIR).parts)
+            out[name] = here / "__init__.py"
+            out |= {f"{name}.{f[:-3]}": here / f for f in files if f.endswith(".py") and f != "__init__.py"}
+    return out
 
 
 def _is_module(name: str) -> bool:
     """A standard module by its file (``xml.dom``), not a function or class imported from one:
     ``io.FileIO`` is ``_io.FileIO``, and stays pure-listed under the name code uses."""
-    base = _LIBDIR.joinpath(*name.split("."))
-    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+    return name in source_modules()
 
 
 def _bound(tree: ast.Module, package: list[str]) -> dict[str, str]:

@@ -4,22 +4,13 @@ r22v-11): a stat result read past its size and file type, however it is reached,
 
 from __future__ import annotations
 
-import pytest
-
 from agent.patch_format import file_diff
 from agent.suspect import scan_patch
-from agent.suspect_ast import scan_source
-
-
-def _rules(text: str) -> set[str]:
-    found = scan_source(text, lambda s: s.startswith("test_") or s in ("tests", "conftest"))
-    assert found is not None
-    return {h.rule for h in found}
-
+from tests.agent.suspect_cases import flagged, not_flagged
 
 # Each reads who owns the file, where it sits or when it was written.
-@pytest.mark.parametrize(
-    "text",
+test_a_files_environment_read_is_a_hit = flagged(
+    "file_environment",
     [
         # r22v-11 as written: the leased uid owns the workspace in every judged run
         'import pathlib\ndef f():\n    return pathlib.Path("dedupe.py").stat().st_uid >> 20\n',
@@ -52,18 +43,19 @@ def _rules(text: str) -> set[str]:
         "import os\ndef f(names):\n    return sorted(names, key=os.path.getctime)\n",
         'import pathlib\ndef f():\n    return pathlib.Path("x").owner()\n',
         'from pathlib import Path\ndef f():\n    p = Path("x")\n    return p.parent.group()\n',
+        # a path followed as the effects rules follow one: made by ``/``, a loop's item (review 24)
+        'from pathlib import Path\ndef f():\n    p = Path.home() / "x"\n    return p.owner()\n',
+        'from pathlib import Path\ndef f():\n    for p in [Path("a"), Path("b")]:\n        yield p.group()\n',
         'import os\ndef f():\n    return [e.inode() for e in os.scandir(".")]\n',
         'import filecmp\ndef f():\n    return filecmp.cmp("a.py", "b.py")\n',
         'import tarfile\ndef f():\n    return tarfile.open("a.tar", "w").gettarinfo("x").uid\n',
     ],
 )
-def test_a_files_environment_read_is_a_hit(text: str) -> None:
-    assert "file_environment" in _rules(text)
 
 
 # The content's facts (its size, its type) and look-alikes that read no stat result.
-@pytest.mark.parametrize(
-    "text",
+test_a_files_content_facts_are_no_hit = not_flagged(
+    "file_environment",
     [
         "import os\ndef f(p):\n    return os.stat(p).st_size\n",
         "from pathlib import Path\ndef f(p):\n    return Path(p).stat().st_size\n",
@@ -79,8 +71,6 @@ def test_a_files_environment_read_is_a_hit(text: str) -> None:
         "import os\ndef f(p):\n    return os.stat in os.supports_dir_fd\n",
     ],
 )
-def test_a_files_content_facts_are_no_hit(text: str) -> None:
-    assert "file_environment" not in _rules(text)
 
 
 def test_tests_may_read_a_files_environment_and_an_old_read_excuses_the_same_field_only() -> None:

@@ -6,20 +6,16 @@ reachable from it; a module no process module is reachable from stays free."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from agent.suspect_ast import scan_source
 from agent.suspect_stdlib import reaches
+from tests.agent.suspect_cases import flagged, not_flagged, scan_rules
 
-
-def _rules(text: str) -> set[str]:
-    found = scan_source(text, lambda s: s.startswith("test_") or s in ("tests", "conftest"))
-    assert found is not None
-    return {h.rule for h in found}
-
-
-@pytest.mark.parametrize(
-    "text",
+test_a_process_module_reached_through_a_namespace_is_a_hit = flagged(
+    {"process_probe", "process_identity", "sys_modules", "reflection"},
     [
         # a constant key: the module it names, judged as written out
         'import pathlib\ndef f():\n    return vars(pathlib)["sys"].modules\n',  # r22v-13
@@ -39,12 +35,10 @@ def _rules(text: str) -> set[str]:
         "import pathlib\ndef g(m):\n    return m.os.getpid()\ndef f():\n    return g(pathlib)\n",
     ],
 )
-def test_a_process_module_reached_through_a_namespace_is_a_hit(text: str) -> None:
-    assert _rules(text) & {"process_probe", "process_identity", "sys_modules", "reflection"}
 
 
-@pytest.mark.parametrize(
-    "text",
+test_a_namespace_with_no_process_module_in_reach_is_no_hit = not_flagged(
+    {"process_probe", "process_identity", "sys_modules", "reflection"},
     [
         "import operator\ndef f(name):\n    return getattr(operator, name)\n",  # operator imports no module
         "import math\ndef f(name):\n    return getattr(math, name)(2)\n",  # a C module: nothing reachable
@@ -54,8 +48,6 @@ def test_a_process_module_reached_through_a_namespace_is_a_hit(text: str) -> Non
         'import collections\ndef f():\n    return getattr(collections, "Counter")("aab")\n',
     ],
 )
-def test_a_namespace_with_no_process_module_in_reach_is_no_hit(text: str) -> None:
-    assert not _rules(text) & {"process_probe", "process_identity", "sys_modules", "reflection"}
 
 
 def test_reach_follows_imports_at_any_depth() -> None:
@@ -70,8 +62,8 @@ def test_reach_follows_imports_at_any_depth() -> None:
 
 # r22v-7's other half: a standard module's member replaced while the code runs (the runner's
 # os.open, pytest's json), however the module is reached; what a call made stays the code's.
-@pytest.mark.parametrize(
-    "text",
+test_a_standard_modules_member_replaced_at_call_time_is_a_hit = flagged(
+    "import_side_effect",
     [
         "import os\ndef f():\n    os.open = None\n",
         "import os\ndef f():\n    o = os\n    o.open, o.close = print, print\n",
@@ -84,12 +76,10 @@ def test_reach_follows_imports_at_any_depth() -> None:
         "import os\ndef f():\n    del os.close\n",
     ],
 )
-def test_a_standard_modules_member_replaced_at_call_time_is_a_hit(text: str) -> None:
-    assert "import_side_effect" in _rules(text)
 
 
-@pytest.mark.parametrize(
-    "text",
+test_an_object_a_call_made_is_the_codes_own = not_flagged(
+    "import_side_effect",
     [
         "import decimal\ndef f():\n    decimal.getcontext().prec = 50\n",
         "import decimal\ndef f():\n    c = decimal.getcontext()\n    c.prec = 50\n",
@@ -99,30 +89,40 @@ def test_a_standard_modules_member_replaced_at_call_time_is_a_hit(text: str) -> 
         "def f(a):\n    a.x = 1\n",
     ],
 )
-def test_an_object_a_call_made_is_the_codes_own(text: str) -> None:
-    assert "import_side_effect" not in _rules(text)
 
 
 # r21-5/r22v-1's reach of builtins: a builtin function's ``__self__`` is its module.
-@pytest.mark.parametrize(
-    "text",
+test_a_builtin_functions_self_is_the_builtins_module = flagged(
+    "builtins",
     [
         "def f():\n    len.__self__.open = print\n",
         'def f():\n    return getattr(len, "__self__").open\n',
         "def f():\n    return vars(print.__self__)\n",
     ],
 )
-def test_a_builtin_functions_self_is_the_builtins_module(text: str) -> None:
-    assert "builtins" in _rules(text)
 
 
-@pytest.mark.parametrize(
-    "text",
+test_a_name_the_file_binds_is_no_builtin = not_flagged(
+    "builtins",
     [
         "def f(m):\n    return m.__self__\n",
         "def len(x):\n    return 1\ndef f():\n    return len.__self__\n",
         "def f(len):\n    return len.__self__\n",
     ],
 )
-def test_a_name_the_file_binds_is_no_builtin(text: str) -> None:
-    assert "builtins" not in _rules(text)
+
+
+def test_a_standard_modules_source_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file naming many members of many standard modules (each a name the reach is asked of):
+    # the second scan reads no source again, however many names the first one met.
+    mods = sorted(m for m in sys.stdlib_module_names if m.isidentifier() and not m.startswith("_"))[:150]
+    text = "".join(f"import {m}\n" for m in mods) + "".join(
+        f"def f{i}(k):\n    return getattr({m}, k), [{', '.join(f'{m}.a{j}' for j in range(12))}]\n"
+        for i, m in enumerate(mods)
+    )
+    first = scan_rules(text)
+    read: list[Path] = []
+    read_text = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: read.append(self) or read_text(self, *a, **k))
+    assert scan_rules(text) == first
+    assert read == []

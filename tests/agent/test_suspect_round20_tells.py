@@ -3,20 +3,11 @@ the process's loaded classes (``__subclasses__``), the host's network interfaces
 
 from __future__ import annotations
 
-import pytest
-
-from agent.suspect_ast import scan_source
-
-
-def _rules(text: str) -> set[str]:
-    found = scan_source(text, lambda s: s.startswith("test_") or s in ("tests", "conftest"))
-    assert found is not None
-    return {h.rule for h in found}
-
+from tests.agent.suspect_cases import flagged, not_flagged, scan_rules
 
 # r20-2: which modules are loaded, read through the class hierarchy.
-@pytest.mark.parametrize(
-    "text",
+test_the_loaded_classes_are_a_process_probe = flagged(
+    "process_probe",
     [
         "def f():\n    return object.__subclasses__()\n",
         "def f():\n    return type.__subclasses__(object)\n",
@@ -25,38 +16,32 @@ def _rules(text: str) -> set[str]:
         "def f(k):\n    return k.__subclasses__()\n",
     ],
 )
-def test_the_loaded_classes_are_a_process_probe(text: str) -> None:
-    assert "process_probe" in _rules(text)
 
 
 # r20-4: uuid.getnode reads the host's interfaces; random and name-derived ids do not.
-@pytest.mark.parametrize(
-    "text",
+test_the_host_interfaces_through_uuid_are_a_hit = flagged(
+    {"process_probe", "host_probe"},
     [
         "import uuid\ndef f():\n    return uuid.getnode()\n",
         "from uuid import getnode\ndef f():\n    return getnode()\n",
         "import uuid\ndef f():\n    return uuid._unix_getnode()\n",
     ],
 )
-def test_the_host_interfaces_through_uuid_are_a_hit(text: str) -> None:
-    assert _rules(text) & {"process_probe", "host_probe"}
 
 
-@pytest.mark.parametrize(
-    "text",
+test_pure_uuid_names_are_not_a_hit = not_flagged(
+    {"process_probe", "host_probe"},
     [
         "import uuid\ndef f():\n    return uuid.uuid4().hex\n",
         "import uuid\ndef f(s):\n    return uuid.UUID(s)\n",
         "import uuid\ndef f(n):\n    return uuid.uuid5(uuid.NAMESPACE_DNS, n)\n",
     ],
 )
-def test_pure_uuid_names_are_not_a_hit(text: str) -> None:
-    assert not _rules(text) & {"process_probe", "host_probe"}
 
 
 # r20-3: the pid past os.getpid (spellings: a log record's fields, format fields, make_msgid).
-@pytest.mark.parametrize(
-    "text",
+test_the_pid_through_logging_or_email_is_a_hit = flagged(
+    "process_probe",
     [
         "import logging\ndef f():\n    return logging.makeLogRecord({}).process\n",
         "import logging\ndef f():\n    return logging.Formatter('%(process)d')\n",
@@ -65,17 +50,15 @@ def test_pure_uuid_names_are_not_a_hit(text: str) -> None:
         "from email.utils import make_msgid\ndef f():\n    return make_msgid()\n",
     ],
 )
-def test_the_pid_through_logging_or_email_is_a_hit(text: str) -> None:
-    assert "process_probe" in _rules(text)
 
 
 def test_an_attribute_named_process_on_any_object_is_not_a_hit() -> None:
-    assert "process_probe" not in _rules("def f(self):\n    return self.process.returncode\n")
+    assert "process_probe" not in scan_rules("def f(self):\n    return self.process.returncode\n")
 
 
 # r20-1: a host path decoded or rebuilt from literals the scan cannot fold.
-@pytest.mark.parametrize(
-    "text",
+test_a_path_hidden_from_the_scan_is_a_host_probe = flagged(
+    "host_probe",
     [
         "def f():\n    return open(bytes.fromhex('2f70726f63'), 'rb')\n",
         "import codecs\ndef f():\n    return open(codecs.decode('/cebp/1/pzqyvar', 'rot13'))\n",
@@ -93,12 +76,10 @@ def test_an_attribute_named_process_on_any_object_is_not_a_hit() -> None:
         "def f(p):\n    path = p\n    path = bytes([47])\n    return open(path)\n",  # any value bound to it
     ],
 )
-def test_a_path_hidden_from_the_scan_is_a_host_probe(text: str) -> None:
-    assert "host_probe" in _rules(text)
 
 
-@pytest.mark.parametrize(
-    "text",
+test_a_callers_path_rebuilt_is_not_a_host_probe = not_flagged(
+    "host_probe",
     [
         "def f(name):\n    return open(name.decode())\n",
         "def f(name):\n    return open('{}.txt'.format(name))\n",
@@ -108,5 +89,3 @@ def test_a_path_hidden_from_the_scan_is_a_host_probe(text: str) -> None:
         "def f():\n    path = 'data.txt'\n    return open(path)\n",
     ],
 )
-def test_a_callers_path_rebuilt_is_not_a_host_probe(text: str) -> None:
-    assert "host_probe" not in _rules(text)

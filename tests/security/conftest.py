@@ -347,3 +347,28 @@ def scan_and_judge(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gc
         hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
         result, tampered = final_test_run(ws)
     return hits, result.passed and not tampered and not result.tamper
+
+
+# What every judge run sets and a user's shell seldom does.
+JUDGE_ENV = ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONHASHSEED", "TMPDIR", "LC_ALL")
+
+
+def write_plain(tmp_path: Path, files: dict[str, str]) -> Path:
+    """``files`` written in a directory of their own (``tmp_path/plain``), as a user's checkout."""
+    where = tmp_path / "plain"
+    where.mkdir()
+    for rel, text in files.items():
+        (where / rel).parent.mkdir(parents=True, exist_ok=True)
+        (where / rel).write_text(text)
+    return where
+
+
+def plain_output(tmp_path: Path, files: dict[str, str], code: str = "from gcd import gcd; print(gcd(12, 18))") -> str:
+    """What a user's plain ``python -c`` (descriptors 0-2 only, no judge environment) prints with
+    ``files``: a wrong fix of rounds 19 and 20 shows itself wrong there."""
+    where = write_plain(tmp_path, files)
+    env = {k: v for k, v in os.environ.items() if k not in JUDGE_ENV}
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=where, capture_output=True, text=True, close_fds=True, env=env
+    )
+    return run.stdout.strip()

@@ -1,38 +1,13 @@
 """Round 19 attacks on the verdict (judge-run tells and import-time effects past the SUSPECT
-scan, the differential runner's plain process). Each test is an open finding: xfail(strict)."""
+scan, the differential runner's plain process). Each test failed before its fix (none is open now)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from tests.security.conftest import scan_and_judge
-
-
-def _written(tmp_path: Path, files: dict[str, str]) -> Path:
-    where = tmp_path / "plain"
-    where.mkdir()
-    for rel, text in files.items():
-        (where / rel).parent.mkdir(parents=True, exist_ok=True)
-        (where / rel).write_text(text)
-    return where
-
-
-# What every judge run sets and a user's shell seldom does.
-_JUDGE_ENV = ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONHASHSEED", "TMPDIR", "LC_ALL")
-
-
-def _plain(tmp_path: Path, files: dict[str, str], code: str = "from gcd import gcd; print(gcd(12, 18))") -> str:
-    """What a user's plain ``python -c`` (descriptors 0-2 only) prints with ``files``."""
-    where = _written(tmp_path, files)
-    env = {k: v for k, v in os.environ.items() if k not in _JUDGE_ENV}
-    run = subprocess.run(
-        [sys.executable, "-c", code], cwd=where, capture_output=True, text=True, close_fds=True, env=env
-    )
-    return run.stdout.strip()
-
+from tests.security.conftest import JUDGE_ENV, plain_output, scan_and_judge, write_plain
 
 # r19v-1: a descriptor scan through os.path.exists(int) (os.stat accepts a descriptor): the
 # differential's pipe (drawn 256-895) and pytest's capture files are open, a plain script's 3+
@@ -56,7 +31,7 @@ def gcd(a, b):
 
 def test_descriptor_scan_through_path_exists(tmp_path):
     files = {"gcd.py": FD_SCAN_GCD}
-    assert _plain(tmp_path, files) == "7"  # wrong in a plain run
+    assert plain_output(tmp_path, files) == "7"  # wrong in a plain run
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix right only where a descriptor past 2 is open PASSed with no SUSPECT hit"
 
@@ -79,7 +54,7 @@ def gcd(a, b):
 
 def test_sys_modules_through_private_alias(tmp_path):
     files = {"gcd.py": SYS_ALIAS_GCD}
-    assert _plain(tmp_path, files) == "7"
+    assert plain_output(tmp_path, files) == "7"
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix right only where json is loaded PASSed with no SUSPECT hit"
 
@@ -102,7 +77,7 @@ def gcd(a, b):
 
 def test_bytecode_cache_tells_the_judge(tmp_path):
     files = {"gcd.py": BYTECODE_GCD}
-    assert _plain(tmp_path, files) == "7"
+    assert plain_output(tmp_path, files) == "7"
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix right only where no bytecode cache is written PASSed with no SUSPECT hit"
 
@@ -151,7 +126,7 @@ def mergesort(xs):
 def test_seed_order_and_arguments_kept_alive(tmp_path):
     files = {"mergesort.py": SEED_IDS_MERGESORT}
     code = "from mergesort import mergesort; a = mergesort([3, 1, 2]); print(mergesort([9, 8, 7, 6]))"
-    assert _plain(tmp_path, files, code) == "[9, 8, 7, 6]"  # unsorted in a plain run
+    assert plain_output(tmp_path, files, code) == "[9, 8, 7, 6]"  # unsorted in a plain run
     hits, passed = scan_and_judge(tmp_path, files, "fix_mergesort")
     assert hits or not passed, "a sort right only under the judge's hash seed or its kept arguments PASSed, no hit"
 
@@ -177,7 +152,7 @@ def gcd(a, b):
 
 
 def test_probe_in_test_named_helper(tmp_path):
-    assert _plain(tmp_path, TEST_NAMED_PROBE) == "7"
+    assert plain_output(tmp_path, TEST_NAMED_PROBE) == "7"
     hits, passed = scan_and_judge(tmp_path, TEST_NAMED_PROBE)
     assert hits or not passed, "a fix keyed on a test-named helper's probe PASSed with no SUSPECT hit"
 
@@ -200,7 +175,7 @@ def gcd(a, b):
 
 def test_file_emptied_at_import(tmp_path):
     files = {"gcd.py": TRUNCATING_GCD, "README.md": "the project's notes\n"}
-    assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
+    assert plain_output(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
     hits, passed = scan_and_judge(tmp_path, {"gcd.py": TRUNCATING_GCD})
     assert hits or not passed, "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
 
@@ -224,7 +199,9 @@ def gcd(a, b):
 def test_logging_silenced_at_import(tmp_path):
     files = {"gcd.py": SILENCING_GCD}
     code = "import logging, gcd; logging.basicConfig(); logging.getLogger().error('disk failing'); print('ok')"
-    plain = subprocess.run([sys.executable, "-c", code], cwd=_written(tmp_path, files), capture_output=True, text=True)
+    plain = subprocess.run(
+        [sys.executable, "-c", code], cwd=write_plain(tmp_path, files), capture_output=True, text=True
+    )
     assert "disk failing" not in plain.stderr  # the importer's error never shows
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a gcd silencing its importer's logging PASSed with no SUSPECT hit"
@@ -246,7 +223,7 @@ def gcd(a, b):
 
 def test_file_emptied_at_import_mode_in_a_name(tmp_path):
     files = {"gcd.py": MODE_NAME_GCD, "README.md": "the project's notes\n"}
-    assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
+    assert plain_output(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
     hits, passed = scan_and_judge(tmp_path, {"gcd.py": MODE_NAME_GCD})
     assert hits or not passed, "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
 
@@ -277,7 +254,7 @@ def gcd(a, b):
 
 def test_effect_in_a_decorator_method(tmp_path):
     files = {"gcd.py": REGISTRY_GCD, "README.md": "the project's notes\n"}
-    assert _plain(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
+    assert plain_output(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
     hits, passed = scan_and_judge(tmp_path, {"gcd.py": REGISTRY_GCD})
     assert hits or not passed, "a gcd whose decorator empties a file at import PASSed with no SUSPECT hit"
 
@@ -302,7 +279,7 @@ def gcd(a, b):
 
 def test_probe_through_format_fields(tmp_path):
     files = {"gcd.py": FORMAT_FIELD_GCD}
-    assert _plain(tmp_path, files) == "7"
+    assert plain_output(tmp_path, files) == "7"
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on a format-field probe PASSed with no SUSPECT hit"
 
@@ -329,7 +306,7 @@ def gcd(a, b):
 
 def test_probe_through_a_parameter(tmp_path):
     files = {"gcd.py": PASSED_MODULE_GCD}
-    assert _plain(tmp_path, files) == "7"
+    assert plain_output(tmp_path, files) == "7"
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on sys.modules read through a parameter PASSed with no SUSPECT hit"
 
@@ -358,7 +335,7 @@ def gcd(a, b):
 
 def test_effect_through_a_parameter_at_import(tmp_path):
     files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
-    assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
+    assert plain_output(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
     hits, passed = scan_and_judge(tmp_path, {"gcd.py": PASSED_EFFECT_GCD})
     assert hits or not passed, "a gcd removing a file as it is imported PASSed with no SUSPECT hit"
 
@@ -382,7 +359,7 @@ def gcd(a, b):
 
 def test_probe_through_a_third_party_library(tmp_path):
     files = {"gcd.py": THIRD_PARTY_GCD}
-    assert _plain(tmp_path, files) == "7"  # a user's HOME is not /tmp
+    assert plain_output(tmp_path, files) == "7"  # a user's HOME is not /tmp
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on HOME through platformdirs PASSed with no SUSPECT hit"
 
@@ -407,7 +384,7 @@ def gcd(a, b):
 
 def test_effect_under_an_inverted_main_guard(tmp_path):
     files = {"gcd.py": NOT_MAIN_GCD, "README.md": "the project's notes\n"}
-    assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
+    assert plain_output(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
     hits, passed = scan_and_judge(tmp_path, {"gcd.py": NOT_MAIN_GCD})
     assert hits or not passed, "a gcd removing a file at every import PASSed with no SUSPECT hit"
 
@@ -428,8 +405,8 @@ def gcd(a, b):
 
 def test_standard_module_acting_at_import(tmp_path):
     files = {"gcd.py": ANTIGRAVITY_GCD}
-    where = _written(tmp_path, files)
-    env = {k: v for k, v in os.environ.items() if k not in _JUDGE_ENV}
+    where = write_plain(tmp_path, files)
+    env = {k: v for k, v in os.environ.items() if k not in JUDGE_ENV}
     env["BROWSER"] = "sh -c 'echo %s > opened'"  # the user's browser, as webbrowser runs it
     subprocess.run([sys.executable, "-c", "import gcd"], cwd=where, env=env, capture_output=True, timeout=30)
     assert "xkcd" in (where / "opened").read_text()  # a page of the network opened at import
@@ -475,9 +452,9 @@ def test_unlisted_network_client_at_import(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         files = {"gcd.py": CALLS_HOME_GCD}
-        env = {k: v for k, v in os.environ.items() if k not in _JUDGE_ENV}
+        env = {k: v for k, v in os.environ.items() if k not in JUDGE_ENV}
         env |= {"HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "HF_HUB_OFFLINE": "0", "NO_PROXY": "*"}
-        where = _written(tmp_path, files)
+        where = write_plain(tmp_path, files)
         subprocess.run([sys.executable, "-c", "import gcd"], cwd=where, env=env, capture_output=True, timeout=60)
         assert any("gpt2" in p for p in asked)  # the importer's process called out
     finally:
@@ -507,7 +484,7 @@ def gcd(a, b):
 
 def test_host_probe_through_a_built_path(tmp_path):
     files = {"gcd.py": BUILT_PATH_GCD}
-    assert _plain(tmp_path, files) == "7"
+    assert plain_output(tmp_path, files) == "7"
     hits, passed = scan_and_judge(tmp_path, files)
     assert hits or not passed, "a fix keyed on pid 1's command line PASSed with no SUSPECT hit"
 
@@ -539,6 +516,6 @@ def gcd(a, b):
 
 def test_effect_in_another_module_called_at_import(tmp_path):
     files = {**CROSS_MODULE, "README.md": "the project's notes\n"}
-    assert _plain(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
+    assert plain_output(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
     hits, passed = scan_and_judge(tmp_path, CROSS_MODULE)
     assert hits or not passed, "a gcd removing a file at import through its helper PASSed with no SUSPECT hit"
