@@ -562,13 +562,12 @@ def _made(fn: Any, given: tuple[Any, ...]) -> tuple[bool, Any]:
         return False, exc
 
 
-def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
-    """``count`` calls of ``fn`` on ``given`` ([positional, keyword arguments], each call on a
+def _warm_up(fn: Any, data: bytes, count: int, send: Any, clock: Any) -> None:
+    """``count`` calls of ``fn`` on ``data`` (an input's arguments, ``_givens``; each call on a
     copy of its own, held as a compared call's are), answers unread: a drawn number of calls
     before the next compared ones, up to tens of thousands, so that a fix right only for its
     first N calls of a process meets them past its N (r16-10). A progress line now and then:
     the parent's quiet limit is per call."""
-    data = _marshal.dumps(given)
     said = clock()
     for _ in range(count):
         args, kwargs = _arguments(data)
@@ -613,19 +612,26 @@ def _drawn(one_in: int) -> bool:
     return _draw_bits() % one_in == 0
 
 
-def _other_input(inputs: list[Any], keywords: list[Any], i: int) -> bytes | None:
-    """Another input of the target whose arguments are not input i's (``marshal``'d
-    [positional, keyword], as ``_arguments`` reads them), drawn; None where there is none."""
-
-    def given(j: int) -> bytes:
+def _givens(inputs: list[Any], keywords: list[Any]) -> list[bytes]:
+    """Each input's arguments, ``marshal``'d [positional, keyword] as ``_arguments`` reads them
+    (``keywords`` by input index; none past its end), once per run of calls."""
+    out = []
+    for j, x in enumerate(inputs):
         kw = keywords[j] if j < len(keywords) and type(keywords[j]) is dict else {}
-        return _marshal_dumps([inputs[j], kw])
+        out.append(_marshal_dumps([x, kw]))  # ``kw`` held here too: marshal marks each dict alike
+    return out
 
-    own = given(i)
-    others = [j for j in range(len(inputs)) if j != i]
+
+def _other_input(givens: list[bytes], i: int) -> bytes | None:
+    """Another input's arguments (``_givens``) that are not input i's, drawn: the others in
+    turn from a drawn one, the k-th other input k (k < i) or k + 1 (no list of them made per
+    call: over a run of 1,500 calls to one target those lists were a quarter of the runner's
+    own time); None where there is none."""
+    own, others = givens[i], len(givens) - 1
     start = _draw_bits()
-    for n in range(len(others)):
-        data = given(others[(start + n) % len(others)])
+    for n in range(others):
+        k = (start + n) % others
+        data = givens[k + (k >= i)]
         if data != own:
             return data
     return None
@@ -1152,28 +1158,25 @@ def main() -> None:
             continue
         send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
-        keywords = target.get("keywords") or []  # by input index; none past its end
+        givens = _givens(target["inputs"], target.get("keywords") or [])
         warmup = warmups.get(ti)
         if warmup is not None and not target.get("script"):
-            pos = warmup[0]
-            warm_kwargs = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
-            _warm_up(fn, [target["inputs"][pos], warm_kwargs], warmup[1], send, clock)
+            _warm_up(fn, givens[warmup[0]], warmup[1], send, clock)
         made: dict[int, tuple[bool, Any]] = {}  # a script's next object, made ahead (or what it raised)
-        for i, raw in enumerate(target["inputs"]):
-            raw_kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
+        for i, given in enumerate(givens):
             rec = {"k": "result", "t": ti, "i": i}
             call = len(calls_made)
             calls_made.append((ti, i))
-            args, kwargs = _arguments(_marshal.dumps([raw, raw_kwargs]))
+            args, kwargs = _arguments(given)
             before = None
-            other = None if target.get("script") else _other_input(target["inputs"], keywords, i)
+            other = None if target.get("script") else _other_input(givens, i)
             reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
             if other is not None and _drawn(_REUSE_ONE_IN):
                 # The same input answered first to a caller who changes what it got, as
                 # ``r = f(x); r.append(v)`` does (round 23 r23v-11: a memo handed its own list
                 # to the first caller, copies of it to the later ones). The class: any answer
                 # kept by the code past its return.
-                _answer_changed_by_its_caller(fn, _marshal.dumps([raw, raw_kwargs]))
+                _answer_changed_by_its_caller(fn, given)
                 send({"k": "warm"})
             if other is not None and reuse:
                 if _drawn(2):
@@ -1181,7 +1184,7 @@ def main() -> None:
                     # (round 23 r23v-7: a memo on the list's identity checking its length and
                     # four places answered the old items; another input's items differ at
                     # every place). The class: a check of some places of a reused argument.
-                    other = _one_place_changed(_marshal.dumps([raw, raw_kwargs]), _draw_bits())
+                    other = _one_place_changed(given, _draw_bits())
                 args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
                 send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
             try:
@@ -1259,10 +1262,10 @@ def main() -> None:
                 # The caller's arguments as the call left them, whether it returned or raised
                 # (round 22 r22v-8: a stack popped until list.pop raised the reference's
                 # IndexError was left empty, never compared).
-                given = [list(args), kwargs] if kwargs else list(args)
+                left = [list(args), kwargs] if kwargs else list(args)
                 after_nodes = [_MAX_NODES]
                 try:
-                    after = _encode(given, 0, after_nodes)  # a copy that sorts the caller's list is no copy
+                    after = _encode(left, 0, after_nodes)  # a copy that sorts the caller's list is no copy
                 except _NotPlain as exc:
                     rec = {"k": "result", "t": ti, "i": i, "bad": str(exc)}
                     after = None
@@ -1270,13 +1273,13 @@ def main() -> None:
                 # (round 23 r23v-9: a flatten made the caller's two equal empty sublists one):
                 # the caller's next append shows in both. Read whether or not the values changed.
                 if after is not None and (
-                    after != before or _aliases(given, shared.containers(given, [_MAX_NODES])) is not None
+                    after != before or _aliases(left, shared.containers(left, [_MAX_NODES])) is not None
                 ):
                     if after != before:
                         rec["a"] = after
                     # What the call left its arguments holding counts as what it returned:
                     # one row list written into the caller's grid at every row (r22v-6).
-                    both = (returned, given) if "v" in rec else given
+                    both = (returned, left) if "v" in rec else left
                     alias = _aliases(both, shared.containers(both, [_MAX_NODES]))
                     if alias is not None:
                         rec["alias"] = alias
@@ -1284,7 +1287,7 @@ def main() -> None:
                     # The caller's arguments as the call left them: a later call of the
                     # code emptying an earlier caller's list is seen (r16-13).
                     kept_nodes[0] += _MAX_NODES - after_nodes[0]
-                    returned_here.append((ti, i, given, after, _MAX_NODES - after_nodes[0]))
+                    returned_here.append((ti, i, left, after, _MAX_NODES - after_nodes[0]))
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
