@@ -732,6 +732,63 @@ def _refill(held: Any, fresh: Any) -> Any:
     return held
 
 
+def _arguments_after_unread_calls(
+    fn: Any, givens: list[bytes], i: int, script: bool, send: Any
+) -> tuple[tuple[Any, ...], dict[str, Any], bytes | None]:
+    """Input i's arguments (``givens``), after the drawn unread calls a caller makes before
+    its call (above); and the arguments of the unread call the call's generator, where it
+    returns one, is read in step with (None: not drawn). Each call draws alike (a script's
+    too, though it has no other input)."""
+    given = givens[i]
+    args, kwargs = _arguments(given)
+    other = None if script else _other_input(givens, i)
+    reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
+    if other is None:
+        return args, kwargs, None
+    if _drawn(_REUSE_ONE_IN):
+        # The same input answered first to a caller who changes what it got, as
+        # ``r = f(x); r.append(v)`` does (round 23 r23v-11: a memo handed its own list
+        # to the first caller, copies of it to the later ones). The class: any answer
+        # kept by the code past its return.
+        _answer_changed_by_its_caller(fn, given)
+        send({"k": "warm"})
+    if reuse:
+        if _drawn(2):
+            # The caller's own list changed at one drawn place, as ``xs[k] = v`` does
+            # (round 23 r23v-7: a memo on the list's identity checking its length and
+            # four places answered the old items; another input's items differ at
+            # every place). The class: a check of some places of a reused argument.
+            other = _one_place_changed(given, _draw_bits())
+        args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
+        send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
+    return args, kwargs, other if read_late else None
+
+
+def _script_answers(fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict[int, tuple[bool, Any]]) -> Any:
+    """A script's input i (``args``: its object's arguments, its methods): the object made
+    (or the one made ahead, ``made``), each method's return on its own; the object itself
+    is named so (a chainable put returning self, where the reference returns None).
+
+    The next input's (``nxt``) object is made between two of this one's methods, at a drawn
+    place: a program holds two objects at once (round 23 r23v-3: every LRUCache kept its keys
+    in one module-level dict, emptied as each new cache was made; made one at a time, no
+    object was read after the next was made). The class: any state of an object that making
+    another one changes."""
+    _gc_resumed()
+    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
+    if not made_ok:
+        raise obj
+    methods = list(args[1])
+    ahead = len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
+    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
+    answers = []
+    for m, (name, a) in enumerate(methods):
+        if m == at:
+            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
+        answers.append(_method_return(obj, getattr(obj, name)(*a)))
+    return {"list": answers}
+
+
 def _method_return(obj: object, returned: object) -> Any:
     return SELF if returned is obj else _encode_or_mark(returned)
 
@@ -1142,7 +1199,7 @@ def main() -> None:
     returned_here: list[tuple[int, int, Any, Any, int]] = []  # (run, input, object, as read, its nodes)
     kept_nodes = [0]
     shared = _Shared()
-    calls_made: list[tuple[int, int]] = []
+    call = -1  # the process's compared calls so far (``_Shared`` names each by its number)
     for ti, target in enumerate(spec["targets"]):
         try:
             root = _path.join(workspace, target["path"]) if target.get("path") else None
@@ -1163,54 +1220,16 @@ def main() -> None:
         if warmup is not None and not target.get("script"):
             _warm_up(fn, givens[warmup[0]], warmup[1], send, clock)
         made: dict[int, tuple[bool, Any]] = {}  # a script's next object, made ahead (or what it raised)
-        for i, given in enumerate(givens):
+        for i in range(len(givens)):
             rec = {"k": "result", "t": ti, "i": i}
-            call = len(calls_made)
-            calls_made.append((ti, i))
-            args, kwargs = _arguments(given)
+            call += 1
             before = None
-            other = None if target.get("script") else _other_input(givens, i)
-            reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
-            if other is not None and _drawn(_REUSE_ONE_IN):
-                # The same input answered first to a caller who changes what it got, as
-                # ``r = f(x); r.append(v)`` does (round 23 r23v-11: a memo handed its own list
-                # to the first caller, copies of it to the later ones). The class: any answer
-                # kept by the code past its return.
-                _answer_changed_by_its_caller(fn, given)
-                send({"k": "warm"})
-            if other is not None and reuse:
-                if _drawn(2):
-                    # The caller's own list changed at one drawn place, as ``xs[k] = v`` does
-                    # (round 23 r23v-7: a memo on the list's identity checking its length and
-                    # four places answered the old items; another input's items differ at
-                    # every place). The class: a check of some places of a reused argument.
-                    other = _one_place_changed(given, _draw_bits())
-                args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
-                send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
+            args, kwargs, read_with = _arguments_after_unread_calls(fn, givens, i, bool(target.get("script")), send)
             try:
                 began = clock()
                 if target.get("script"):
-                    _gc_resumed()
-                    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
-                    if not made_ok:
-                        raise obj
-                    nxt: Any = target["inputs"][i + 1] if i + 1 < len(target["inputs"]) else None
-                    methods = list(args[1])
-                    # The next input's object is made between two of this one's methods, at a
-                    # drawn place: a program holds two objects at once (round 23 r23v-3: every
-                    # LRUCache kept its keys in one module-level dict, emptied as each new cache
-                    # was made; made one at a time, no object was read after the next was made).
-                    # The class: any state of an object that making another one changes.
-                    ahead = len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
-                    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
-                    answers = []
-                    for m, (name, a) in enumerate(methods):
-                        if m == at:
-                            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
-                        # Each method's return on its own; the object itself is named so (a
-                        # chainable put returning self, where the reference returns None).
-                        answers.append(_method_return(obj, getattr(obj, name)(*a)))
-                    encoded = {"list": answers}
+                    nxt = target["inputs"][i + 1] if i + 1 < len(givens) else None
+                    encoded = _script_answers(fn, args, i, nxt, made)
                 else:
                     arg_nodes = [_MAX_NODES]
                     before = _encode([list(args), kwargs] if kwargs else list(args), 0, arg_nodes)
@@ -1222,10 +1241,10 @@ def main() -> None:
                         returned = fn(*args, **kwargs)
                     finally:
                         _gc_held()
-                    if type(returned) is _GENERATOR and other is not None and read_late:
+                    if type(returned) is _GENERATOR and read_with is not None:
                         # Read after another call, as a caller holding two of them does (r22v-10).
                         unread: list[Any] = []
-                        spent[0] -= _unread_call(fn, other, unread)
+                        spent[0] -= _unread_call(fn, read_with, unread)
                         if unread and type(unread[0]) is _GENERATOR:
                             returned = _in_step(returned, unread.pop())
                     tops = [a for a in (*args, *kwargs.values()) if _container(type(a), _MUTABLE)]
