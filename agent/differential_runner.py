@@ -789,6 +789,25 @@ def _script_answers(fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict
     return {"list": answers}
 
 
+def _mark_arguments_left(
+    rec: dict[str, Any], left: Any, before: Any, after: Any, returned: Any, shared: _Shared
+) -> None:
+    """What a call left its arguments (``left``, read ``after``; ``before`` as given) in its
+    record: ``a`` where their values changed; ``alias`` where they hold one list, set or dict
+    at two places, their values changed or not (round 23 r23v-9: a flatten made the caller's
+    two equal empty sublists one: the caller's next append shows in both). What a returning
+    call left its arguments holding counts as what it returned (``returned``): one row list
+    written into the caller's grid at every row (r22v-6)."""
+    if after != before:
+        rec["a"] = after
+    elif _aliases(left, shared.containers(left, [_MAX_NODES])) is None:
+        return
+    both = (returned, left) if "v" in rec else left
+    alias = _aliases(both, shared.containers(both, [_MAX_NODES]))
+    if alias is not None:
+        rec["alias"] = alias
+
+
 def _method_return(obj: object, returned: object) -> Any:
     return SELF if returned is obj else _encode_or_mark(returned)
 
@@ -1200,6 +1219,17 @@ def main() -> None:
     kept_nodes = [0]
     shared = _Shared()
     call = -1  # the process's compared calls so far (``_Shared`` names each by its number)
+
+    def kept(ti: int, i: int, x: Any, read: Any, nodes: int) -> bool:
+        """``x`` (a result, or the arguments as a call left them; ``read``: as read then) kept to
+        be read again after the last call, within a bound on the process's kept ones alive at
+        once (their sizes are the reference's, which the rollout must match anyway)."""
+        if kept_nodes[0] + nodes > _KEPT_NODES:
+            return False
+        kept_nodes[0] += nodes
+        returned_here.append((ti, i, x, read, nodes))
+        return True
+
     for ti, target in enumerate(spec["targets"]):
         try:
             root = _path.join(workspace, target["path"]) if target.get("path") else None
@@ -1262,11 +1292,7 @@ def main() -> None:
                         rec["same"] = 1  # the caller's own object (or a part of it), not a new one (vrd9-8)
                     if holders - {call}:
                         rec["shared"] = 1  # an object an earlier call's caller holds too (r16-12)
-                    if _container(type(returned)) and kept_nodes[0] + _MAX_NODES - nodes[0] <= _KEPT_NODES:
-                        # Kept within a bound (the process's results alive at once); their
-                        # sizes are the reference's, which the rollout must match anyway.
-                        kept_nodes[0] += _MAX_NODES - nodes[0]
-                        returned_here.append((ti, i, returned, encoded, _MAX_NODES - nodes[0]))
+                    if _container(type(returned)) and kept(ti, i, returned, encoded, _MAX_NODES - nodes[0]):
                         shared.keep_found(found, _MAX_NODES - found_nodes[0], call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
@@ -1287,26 +1313,11 @@ def main() -> None:
                     after = _encode(left, 0, after_nodes)  # a copy that sorts the caller's list is no copy
                 except _NotPlain as exc:
                     rec = {"k": "result", "t": ti, "i": i, "bad": str(exc)}
-                    after = None
-                # Arguments left holding one list at two places, with their values unchanged
-                # (round 23 r23v-9: a flatten made the caller's two equal empty sublists one):
-                # the caller's next append shows in both. Read whether or not the values changed.
-                if after is not None and (
-                    after != before or _aliases(left, shared.containers(left, [_MAX_NODES])) is not None
-                ):
-                    if after != before:
-                        rec["a"] = after
-                    # What the call left its arguments holding counts as what it returned:
-                    # one row list written into the caller's grid at every row (r22v-6).
-                    both = (returned, left) if "v" in rec else left
-                    alias = _aliases(both, shared.containers(both, [_MAX_NODES]))
-                    if alias is not None:
-                        rec["alias"] = alias
-                if after is not None and kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
-                    # The caller's arguments as the call left them: a later call of the
-                    # code emptying an earlier caller's list is seen (r16-13).
-                    kept_nodes[0] += _MAX_NODES - after_nodes[0]
-                    returned_here.append((ti, i, left, after, _MAX_NODES - after_nodes[0]))
+                else:
+                    _mark_arguments_left(rec, left, before, after, returned if "v" in rec else None, shared)
+                    # Read again after the last call: a later call of the code emptying an
+                    # earlier caller's list is seen (r16-13).
+                    kept(ti, i, left, after, _MAX_NODES - after_nodes[0])
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
