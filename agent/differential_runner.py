@@ -589,14 +589,15 @@ def _warm_up(fn: Any, data: bytes, count: int, send: Any, clock: Any) -> None:
 #   r22v-9);
 # - another call made between a call returning a generator and its reading (a caller holding
 #   two, zip(f(a), f(b))): a generator reading module state the latest call set yielded the
-#   second call's items from both (r22v-10).
-# The draws come from the parent's seed (``draws`` in the calls file, splitmix64): a
-# reference run beside the rollout's on one sequence (a function whose answers rest on the
-# calls before them) makes the very same unread calls. Each call draws alike whatever it
-# returns. Taken before any workspace code runs: ``time.perf_counter`` (the unread call's
-# seconds) and ``marshal.dumps``, which code under test could replace.
+#   second call's items from both (r22v-10), read in step with that call's own generator
+#   (r23v-8);
+# - the caller's list changed at one place before it is passed again (r23v-7);
+# - the same input answered first to a caller that changes the answer (r23v-11).
+# (``_arguments_after_unread_calls`` makes them.) The draws come from the parent's seed
+# (``draws`` in the calls file, splitmix64): a reference run beside the rollout's on one
+# sequence (a function whose answers rest on the calls before them) makes the very same
+# unread calls. Each call draws alike whatever it returns.
 _REUSE_ONE_IN = 8
-_perf_counter, _marshal_dumps = time.perf_counter, marshal.dumps
 _MASK64 = (1 << 64) - 1
 _draw_state = [0]
 
@@ -618,7 +619,7 @@ def _givens(inputs: list[Any], keywords: list[Any]) -> list[bytes]:
     out = []
     for j, x in enumerate(inputs):
         kw = keywords[j] if j < len(keywords) and type(keywords[j]) is dict else {}
-        out.append(_marshal_dumps([x, kw]))  # ``kw`` held here too: marshal marks each dict alike
+        out.append(_marshal.dumps([x, kw]))  # ``kw`` held here too: marshal marks each dict alike
     return out
 
 
@@ -711,7 +712,7 @@ def _one_place_changed(given: bytes, at: int) -> bytes:
                 p, q = (at + k) % n, (at + k + 1) % n
                 if a[p] != a[q]:
                     a[p] = a[q]
-                    return _marshal_dumps([pos, kw])
+                    return _marshal.dumps([pos, kw])
     return given
 
 
