@@ -679,22 +679,12 @@ def compare(
     their tests read without order: compared as multisets (``as_multiset``); those in ``unread`` are compared
     without the arguments as the call left them (``unread_targets``)."""
     differ = []
-    answering = answering_methods(calls, ref)
+    how = _how_read(calls, ref, tol, unordered or {}, unread)
     for (t, i), want in sorted(ref.items()):
         if t in got.import_errors:
             differ.append(_import_line(calls[t], got.import_errors[t]))
             continue
-        why = _why(
-            calls[t],
-            calls[t].inputs[i],
-            want,
-            got,
-            (t, i),
-            tol,
-            (unordered or {}).get(t),
-            t in unread,
-            answering.get(t, frozenset()),
-        )
+        why = _why(calls[t], calls[t].inputs[i], want, got, (t, i), how[t])
         if why:
             differ.append(f"{calls[t].function}#{i}: {why}")
     return list(dict.fromkeys(differ))
@@ -755,22 +745,38 @@ def _import_line(target: DifferentialTarget, error: str) -> str:
     return f"{target.module}.{target.function} cannot be imported ({_shown_name(error)})"
 
 
-def _why(
-    target: DifferentialTarget,
-    args: list,
-    want: dict[str, Any],
-    got: CallRun,
-    key: Key,
+@dataclass(frozen=True)
+class _HowRead:
+    """How one target's answers are compared (``_why``): the task's float tolerance, the
+    sequences its tests read without order (``unordered_targets``), whether the arguments as
+    a call left them are compared (not for ``unread_targets``), and the methods a script's
+    reference answers something other than None from (``answering_methods``)."""
+
+    tol: float
+    order_free: OrderFree | None = None
+    arguments_unread: bool = False
+    answering: frozenset[str] = frozenset()
+
+
+def _how_read(
+    calls: list[DifferentialTarget],
+    ref: dict[Key, dict[str, Any]],
     tol: float,
-    order_free: OrderFree | None,
-    arguments_unread: bool = False,
-    answering: frozenset[str] = frozenset(),
+    unordered: Mapping[int, OrderFree],
+    unread: frozenset[int],
+) -> list[_HowRead]:
+    answering = answering_methods(calls, ref)
+    return [_HowRead(tol, unordered.get(t), t in unread, answering.get(t, frozenset())) for t in range(len(calls))]
+
+
+def _why(
+    target: DifferentialTarget, args: list, want: dict[str, Any], got: CallRun, key: Key, how: _HowRead
 ) -> str | None:
-    """Why the record ``got`` holds at ``key`` differs from ``want`` (None: it agrees); with
-    ``arguments_unread``, the arguments as the call left them are not compared."""
-    one_tol = call_tolerance(target, args, tol)
+    """Why the record ``got`` holds at ``key`` differs from ``want`` (None: it agrees)."""
+    order_free = how.order_free
+    one_tol = call_tolerance(target, args, how.tol)
     have = got.results.get(key)
-    if arguments_unread and have is not None:
+    if how.arguments_unread and have is not None:
         want, have = _without_arguments(want), _without_arguments(have)
     if key in got.conflicts:
         return "two different results reported"
@@ -781,9 +787,11 @@ def _why(
     if "bad" in have:
         return _shown_bad(have["bad"])
     if target.script:
-        have = _unspecified_returns(want, have, args, answering)
+        have = _unspecified_returns(want, have, args, how.answering)
     answered = lambda r: "v" in r or "raise" in r  # noqa: E731 (a raising call's arguments are read again too: r22v-8)
-    shared = _aliasing(want, have, arguments_unread, bool(order_free)) if answered(have) and answered(want) else None
+    shared = (
+        _aliasing(want, have, how.arguments_unread, bool(order_free)) if answered(have) and answered(want) else None
+    )
     if shared:
         return shared
     if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):
@@ -791,9 +799,7 @@ def _why(
     if same_result(want, have, one_tol):
         return None
     if "a" in want or "a" in have:
-        alike = same_result(
-            {k: v for k, v in want.items() if k != "a"}, {k: v for k, v in have.items() if k != "a"}, one_tol
-        )
+        alike = same_result(_without_arguments(want), _without_arguments(have), one_tol)
         what = "left its arguments otherwise than the reference" if alike else "returned a different value"
     else:
         what = "raised " + _shown_name(have["raise"]) if "raise" in have else "returned a different value"
@@ -1007,9 +1013,7 @@ def judge(ws: Workspace) -> Verdict | None:
         )
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
-    unordered = unordered_targets(ws, calls)
-    unread = unread_targets(ws, calls)
-    answering = answering_methods(calls, kept)
+    how = _how_read(calls, kept, tol, unordered_targets(ws, calls), unread_targets(ws, calls))
     differ: dict[Key | int, str] = {}
     for s, (t, idx) in enumerate(seq.origin):
         if s in got.import_errors:
@@ -1019,17 +1023,7 @@ def judge(ws: Workspace) -> Verdict | None:
             w = want.results.get((s, pos))
             if (t, i) not in kept or (t, i) in differ or w is None or not ("v" in w or "raise" in w):
                 continue
-            why = _why(
-                calls[t],
-                calls[t].inputs[i],
-                w,
-                got,
-                (s, pos),
-                tol,
-                unordered.get(t),
-                t in unread,
-                answering.get(t, frozenset()),
-            )
+            why = _why(calls[t], calls[t].inputs[i], w, got, (s, pos), how[t])
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
     for n, why in enumerate(run_differences(got, ref.threads, bool(differ), ref.garbage)):

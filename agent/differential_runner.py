@@ -372,7 +372,12 @@ _MUTABLE = (list, set, *_DICTS)
 
 
 def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
-    return any(t is k for k in kinds)
+    # By identity (a class's own __eq__ says nothing here); a loop, no generator: called for
+    # every node of every result and argument read (~20,000 times a final run).
+    for k in kinds:
+        if t is k:
+            return True
+    return False
 
 
 _KEPT_NODES = 2 * _MAX_NODES  # of the results and arguments of one process kept and read again
@@ -562,13 +567,12 @@ def _made(fn: Any, given: tuple[Any, ...]) -> tuple[bool, Any]:
         return False, exc
 
 
-def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> None:
-    """``count`` calls of ``fn`` on ``given`` ([positional, keyword arguments], each call on a
+def _warm_up(fn: Any, data: bytes, count: int, send: Any, clock: Any) -> None:
+    """``count`` calls of ``fn`` on ``data`` (an input's arguments, ``_givens``; each call on a
     copy of its own, held as a compared call's are), answers unread: a drawn number of calls
     before the next compared ones, up to tens of thousands, so that a fix right only for its
     first N calls of a process meets them past its N (r16-10). A progress line now and then:
     the parent's quiet limit is per call."""
-    data = _marshal.dumps(given)
     said = clock()
     for _ in range(count):
         args, kwargs = _arguments(data)
@@ -590,14 +594,15 @@ def _warm_up(fn: Any, given: list[Any], count: int, send: Any, clock: Any) -> No
 #   r22v-9);
 # - another call made between a call returning a generator and its reading (a caller holding
 #   two, zip(f(a), f(b))): a generator reading module state the latest call set yielded the
-#   second call's items from both (r22v-10).
-# The draws come from the parent's seed (``draws`` in the calls file, splitmix64): a
-# reference run beside the rollout's on one sequence (a function whose answers rest on the
-# calls before them) makes the very same unread calls. Each call draws alike whatever it
-# returns. Taken before any workspace code runs: ``time.perf_counter`` (the unread call's
-# seconds) and ``marshal.dumps``, which code under test could replace.
+#   second call's items from both (r22v-10), read in step with that call's own generator
+#   (r23v-8);
+# - the caller's list changed at one place before it is passed again (r23v-7);
+# - the same input answered first to a caller that changes the answer (r23v-11).
+# (``_arguments_after_unread_calls`` makes them.) The draws come from the parent's seed
+# (``draws`` in the calls file, splitmix64): a reference run beside the rollout's on one
+# sequence (a function whose answers rest on the calls before them) makes the very same
+# unread calls. Each call draws alike whatever it returns.
 _REUSE_ONE_IN = 8
-_perf_counter, _marshal_dumps = time.perf_counter, marshal.dumps
 _MASK64 = (1 << 64) - 1
 _draw_state = [0]
 
@@ -613,19 +618,26 @@ def _drawn(one_in: int) -> bool:
     return _draw_bits() % one_in == 0
 
 
-def _other_input(inputs: list[Any], keywords: list[Any], i: int) -> bytes | None:
-    """Another input of the target whose arguments are not input i's (``marshal``'d
-    [positional, keyword], as ``_arguments`` reads them), drawn; None where there is none."""
-
-    def given(j: int) -> bytes:
+def _givens(inputs: list[Any], keywords: list[Any]) -> list[bytes]:
+    """Each input's arguments, ``marshal``'d [positional, keyword] as ``_arguments`` reads them
+    (``keywords`` by input index; none past its end), once per run of calls."""
+    out = []
+    for j, x in enumerate(inputs):
         kw = keywords[j] if j < len(keywords) and type(keywords[j]) is dict else {}
-        return _marshal_dumps([inputs[j], kw])
+        out.append(_marshal.dumps([x, kw]))  # ``kw`` held here too: marshal marks each dict alike
+    return out
 
-    own = given(i)
-    others = [j for j in range(len(inputs)) if j != i]
+
+def _other_input(givens: list[bytes], i: int) -> bytes | None:
+    """Another input's arguments (``_givens``) that are not input i's, drawn: the others in
+    turn from a drawn one, the k-th other input k (k < i) or k + 1 (no list of them made per
+    call: over a run of 1,500 calls to one target those lists were a quarter of the runner's
+    own time); None where there is none."""
+    own, others = givens[i], len(givens) - 1
     start = _draw_bits()
-    for n in range(len(others)):
-        data = given(others[(start + n) % len(others)])
+    for n in range(others):
+        k = (start + n) % others
+        data = givens[k + (k >= i)]
         if data != own:
             return data
     return None
@@ -705,7 +717,7 @@ def _one_place_changed(given: bytes, at: int) -> bytes:
                 p, q = (at + k) % n, (at + k + 1) % n
                 if a[p] != a[q]:
                     a[p] = a[q]
-                    return _marshal_dumps([pos, kw])
+                    return _marshal.dumps([pos, kw])
     return given
 
 
@@ -724,6 +736,82 @@ def _refill(held: Any, fresh: Any) -> Any:
     else:
         return fresh
     return held
+
+
+def _arguments_after_unread_calls(
+    fn: Any, givens: list[bytes], i: int, script: bool, send: Any
+) -> tuple[tuple[Any, ...], dict[str, Any], bytes | None]:
+    """Input i's arguments (``givens``), after the drawn unread calls a caller makes before
+    its call (above); and the arguments of the unread call the call's generator, where it
+    returns one, is read in step with (None: not drawn). Each call draws alike (a script's
+    too, though it has no other input)."""
+    given = givens[i]
+    args, kwargs = _arguments(given)
+    other = None if script else _other_input(givens, i)
+    reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
+    if other is None:
+        return args, kwargs, None
+    if _drawn(_REUSE_ONE_IN):
+        # The same input answered first to a caller who changes what it got, as
+        # ``r = f(x); r.append(v)`` does (round 23 r23v-11: a memo handed its own list
+        # to the first caller, copies of it to the later ones). The class: any answer
+        # kept by the code past its return.
+        _answer_changed_by_its_caller(fn, given)
+        send({"k": "warm"})
+    if reuse:
+        if _drawn(2):
+            # The caller's own list changed at one drawn place, as ``xs[k] = v`` does
+            # (round 23 r23v-7: a memo on the list's identity checking its length and
+            # four places answered the old items; another input's items differ at
+            # every place). The class: a check of some places of a reused argument.
+            other = _one_place_changed(given, _draw_bits())
+        args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
+        send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
+    return args, kwargs, other if read_late else None
+
+
+def _script_answers(fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict[int, tuple[bool, Any]]) -> Any:
+    """A script's input i (``args``: its object's arguments, its methods): the object made
+    (or the one made ahead, ``made``), each method's return on its own; the object itself
+    is named so (a chainable put returning self, where the reference returns None).
+
+    The next input's (``nxt``) object is made between two of this one's methods, at a drawn
+    place: a program holds two objects at once (round 23 r23v-3: every LRUCache kept its keys
+    in one module-level dict, emptied as each new cache was made; made one at a time, no
+    object was read after the next was made). The class: any state of an object that making
+    another one changes."""
+    _gc_resumed()
+    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
+    if not made_ok:
+        raise obj
+    methods = list(args[1])
+    ahead = len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
+    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
+    answers = []
+    for m, (name, a) in enumerate(methods):
+        if m == at:
+            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
+        answers.append(_method_return(obj, getattr(obj, name)(*a)))
+    return {"list": answers}
+
+
+def _mark_arguments_left(
+    rec: dict[str, Any], left: Any, before: Any, after: Any, returned: Any, shared: _Shared
+) -> None:
+    """What a call left its arguments (``left``, read ``after``; ``before`` as given) in its
+    record: ``a`` where their values changed; ``alias`` where they hold one list, set or dict
+    at two places, their values changed or not (round 23 r23v-9: a flatten made the caller's
+    two equal empty sublists one: the caller's next append shows in both). What a returning
+    call left its arguments holding counts as what it returned (``returned``): one row list
+    written into the caller's grid at every row (r22v-6)."""
+    if after != before:
+        rec["a"] = after
+    elif _aliases(left, shared.containers(left, [_MAX_NODES])) is None:
+        return
+    both = (returned, left) if "v" in rec else left
+    alias = _aliases(both, shared.containers(both, [_MAX_NODES]))
+    if alias is not None:
+        rec["alias"] = alias
 
 
 def _method_return(obj: object, returned: object) -> Any:
@@ -1136,7 +1224,18 @@ def main() -> None:
     returned_here: list[tuple[int, int, Any, Any, int]] = []  # (run, input, object, as read, its nodes)
     kept_nodes = [0]
     shared = _Shared()
-    calls_made: list[tuple[int, int]] = []
+    call = -1  # the process's compared calls so far (``_Shared`` names each by its number)
+
+    def kept(ti: int, i: int, x: Any, read: Any, nodes: int) -> bool:
+        """``x`` (a result, or the arguments as a call left them; ``read``: as read then) kept to
+        be read again after the last call, within a bound on the process's kept ones alive at
+        once (their sizes are the reference's, which the rollout must match anyway)."""
+        if kept_nodes[0] + nodes > _KEPT_NODES:
+            return False
+        kept_nodes[0] += nodes
+        returned_here.append((ti, i, x, read, nodes))
+        return True
+
     for ti, target in enumerate(spec["targets"]):
         try:
             root = _path.join(workspace, target["path"]) if target.get("path") else None
@@ -1152,62 +1251,21 @@ def main() -> None:
             continue
         send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
-        keywords = target.get("keywords") or []  # by input index; none past its end
+        givens = _givens(target["inputs"], target.get("keywords") or [])
         warmup = warmups.get(ti)
         if warmup is not None and not target.get("script"):
-            pos = warmup[0]
-            warm_kwargs = keywords[pos] if pos < len(keywords) and type(keywords[pos]) is dict else {}
-            _warm_up(fn, [target["inputs"][pos], warm_kwargs], warmup[1], send, clock)
+            _warm_up(fn, givens[warmup[0]], warmup[1], send, clock)
         made: dict[int, tuple[bool, Any]] = {}  # a script's next object, made ahead (or what it raised)
-        for i, raw in enumerate(target["inputs"]):
-            raw_kwargs = keywords[i] if i < len(keywords) and type(keywords[i]) is dict else {}
+        for i in range(len(givens)):
             rec = {"k": "result", "t": ti, "i": i}
-            call = len(calls_made)
-            calls_made.append((ti, i))
-            args, kwargs = _arguments(_marshal.dumps([raw, raw_kwargs]))
+            call += 1
             before = None
-            other = None if target.get("script") else _other_input(target["inputs"], keywords, i)
-            reuse, read_late = _drawn(_REUSE_ONE_IN), _drawn(2)
-            if other is not None and _drawn(_REUSE_ONE_IN):
-                # The same input answered first to a caller who changes what it got, as
-                # ``r = f(x); r.append(v)`` does (round 23 r23v-11: a memo handed its own list
-                # to the first caller, copies of it to the later ones). The class: any answer
-                # kept by the code past its return.
-                _answer_changed_by_its_caller(fn, _marshal.dumps([raw, raw_kwargs]))
-                send({"k": "warm"})
-            if other is not None and reuse:
-                if _drawn(2):
-                    # The caller's own list changed at one drawn place, as ``xs[k] = v`` does
-                    # (round 23 r23v-7: a memo on the list's identity checking its length and
-                    # four places answered the old items; another input's items differ at
-                    # every place). The class: a check of some places of a reused argument.
-                    other = _one_place_changed(_marshal.dumps([raw, raw_kwargs]), _draw_bits())
-                args, kwargs = _refilled_after_a_call(fn, other, args, kwargs)
-                send({"k": "warm"})  # the parent's per-call limit: the unread call is no compared one's
+            args, kwargs, read_with = _arguments_after_unread_calls(fn, givens, i, bool(target.get("script")), send)
             try:
                 began = clock()
                 if target.get("script"):
-                    _gc_resumed()
-                    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
-                    if not made_ok:
-                        raise obj
-                    nxt: Any = target["inputs"][i + 1] if i + 1 < len(target["inputs"]) else None
-                    methods = list(args[1])
-                    # The next input's object is made between two of this one's methods, at a
-                    # drawn place: a program holds two objects at once (round 23 r23v-3: every
-                    # LRUCache kept its keys in one module-level dict, emptied as each new cache
-                    # was made; made one at a time, no object was read after the next was made).
-                    # The class: any state of an object that making another one changes.
-                    ahead = len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
-                    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
-                    answers = []
-                    for m, (name, a) in enumerate(methods):
-                        if m == at:
-                            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
-                        # Each method's return on its own; the object itself is named so (a
-                        # chainable put returning self, where the reference returns None).
-                        answers.append(_method_return(obj, getattr(obj, name)(*a)))
-                    encoded = {"list": answers}
+                    nxt = target["inputs"][i + 1] if i + 1 < len(givens) else None
+                    encoded = _script_answers(fn, args, i, nxt, made)
                 else:
                     arg_nodes = [_MAX_NODES]
                     before = _encode([list(args), kwargs] if kwargs else list(args), 0, arg_nodes)
@@ -1219,10 +1277,10 @@ def main() -> None:
                         returned = fn(*args, **kwargs)
                     finally:
                         _gc_held()
-                    if type(returned) is _GENERATOR and other is not None and read_late:
+                    if type(returned) is _GENERATOR and read_with is not None:
                         # Read after another call, as a caller holding two of them does (r22v-10).
                         unread: list[Any] = []
-                        spent[0] -= _unread_call(fn, other, unread)
+                        spent[0] -= _unread_call(fn, read_with, unread)
                         if unread and type(unread[0]) is _GENERATOR:
                             returned = _in_step(returned, unread.pop())
                     tops = [a for a in (*args, *kwargs.values()) if _container(type(a), _MUTABLE)]
@@ -1240,11 +1298,7 @@ def main() -> None:
                         rec["same"] = 1  # the caller's own object (or a part of it), not a new one (vrd9-8)
                     if holders - {call}:
                         rec["shared"] = 1  # an object an earlier call's caller holds too (r16-12)
-                    if _container(type(returned)) and kept_nodes[0] + _MAX_NODES - nodes[0] <= _KEPT_NODES:
-                        # Kept within a bound (the process's results alive at once); their
-                        # sizes are the reference's, which the rollout must match anyway.
-                        kept_nodes[0] += _MAX_NODES - nodes[0]
-                        returned_here.append((ti, i, returned, encoded, _MAX_NODES - nodes[0]))
+                    if _container(type(returned)) and kept(ti, i, returned, encoded, _MAX_NODES - nodes[0]):
                         shared.keep_found(found, _MAX_NODES - found_nodes[0], call)
                 spent[0] += clock() - began
                 rec["v"] = encoded
@@ -1259,32 +1313,17 @@ def main() -> None:
                 # The caller's arguments as the call left them, whether it returned or raised
                 # (round 22 r22v-8: a stack popped until list.pop raised the reference's
                 # IndexError was left empty, never compared).
-                given = [list(args), kwargs] if kwargs else list(args)
+                left = [list(args), kwargs] if kwargs else list(args)
                 after_nodes = [_MAX_NODES]
                 try:
-                    after = _encode(given, 0, after_nodes)  # a copy that sorts the caller's list is no copy
+                    after = _encode(left, 0, after_nodes)  # a copy that sorts the caller's list is no copy
                 except _NotPlain as exc:
                     rec = {"k": "result", "t": ti, "i": i, "bad": str(exc)}
-                    after = None
-                # Arguments left holding one list at two places, with their values unchanged
-                # (round 23 r23v-9: a flatten made the caller's two equal empty sublists one):
-                # the caller's next append shows in both. Read whether or not the values changed.
-                if after is not None and (
-                    after != before or _aliases(given, shared.containers(given, [_MAX_NODES])) is not None
-                ):
-                    if after != before:
-                        rec["a"] = after
-                    # What the call left its arguments holding counts as what it returned:
-                    # one row list written into the caller's grid at every row (r22v-6).
-                    both = (returned, given) if "v" in rec else given
-                    alias = _aliases(both, shared.containers(both, [_MAX_NODES]))
-                    if alias is not None:
-                        rec["alias"] = alias
-                if after is not None and kept_nodes[0] + _MAX_NODES - after_nodes[0] <= _KEPT_NODES:
-                    # The caller's arguments as the call left them: a later call of the
-                    # code emptying an earlier caller's list is seen (r16-13).
-                    kept_nodes[0] += _MAX_NODES - after_nodes[0]
-                    returned_here.append((ti, i, given, after, _MAX_NODES - after_nodes[0]))
+                else:
+                    _mark_arguments_left(rec, left, before, after, returned if "v" in rec else None, shared)
+                    # Read again after the last call: a later call of the code emptying an
+                    # earlier caller's list is seen (r16-13).
+                    kept(ti, i, left, after, _MAX_NODES - after_nodes[0])
             send(rec)
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.

@@ -334,9 +334,13 @@ def test_the_arguments_a_raising_call_left_are_sent_and_read_again(tmp_path):
     """r22v-8: a call raising the reference's IndexError after emptying the caller's stack
     (``stack.pop()`` until it raises) left the stack empty: its arguments as left are sent
     (``a``) and kept for the reading after the last call, as a returning call's are."""
+    # Only the stacks a call on the first input emptied are changed: the runner's drawn unread
+    # calls pass that input too, or pass the list they emptied again refilled with another
+    # input's items (the second input's, left [4] as its result says, never changed).
     (tmp_path / "take.py").write_text(
-        "_seen = []\n\n\ndef take(stack, n):\n    _seen.append(stack)\n"
-        "    if n == 0:\n        _seen[0].append(9)  # the first caller's stack, changed later\n"
+        "_seen = []\n\n\ndef take(stack, n):\n    if n == 5:\n        _seen.append(stack)\n"
+        "    if n == 0:\n        for s in _seen:\n            if not s:\n"
+        "                s.append(9)  # the first caller's stack, changed later\n"
         "    return [stack.pop() for _ in range(n)]\n"
     )
     target = DifferentialTarget(module="take", function="take", inputs=[[[1, 2, 3], 5], [[4, 5], 1], [[6], 0]])

@@ -123,14 +123,14 @@ def test_an_input_is_passed_again_in_the_list_an_earlier_call_was_given() -> Non
         return list(dict.fromkeys(items))
 
     inputs = [[[1, 1]], [[2, 3, 2]]]
-    other = runner._other_input(inputs, [], 1)
+    other = runner._other_input(runner._givens(inputs, []), 1)
     assert other is not None and runner._arguments(other)[0] == ([1, 1],)
     args, kwargs = runner._refilled_after_a_call(
         dedupe, other, *runner._arguments(runner.marshal.dumps([[[2, 3, 2]], {}]))
     )
     assert args == ([2, 3, 2],) and kwargs == {}
     assert dedupe(*args) == [1]  # the memo's stale answer: what the reference never says
-    assert runner._other_input([[[5]], [[5]]], [], 0) is None  # no other arguments to pass first
+    assert runner._other_input(runner._givens([[[5]], [[5]]], []), 0) is None  # no other arguments to pass first
 
 
 def test_a_generator_is_read_after_another_call_at_times() -> None:

@@ -68,7 +68,7 @@ def test_warm_up_calls_each_get_their_own_arguments() -> None:
         seen.append(xs)
         xs.append(0)  # changed in place: the next call still gets [1]
 
-    runner._warm_up(f, [[[1]], {}], 500, lambda rec: None, lambda: 0.0)
+    runner._warm_up(f, runner.marshal.dumps([[[1]], {}]), 500, lambda rec: None, lambda: 0.0)
     assert len(seen) == 500 and len({id(x) for x in seen}) == 500
     assert all(x == [1, 0] for x in seen)
 

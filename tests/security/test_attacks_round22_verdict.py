@@ -662,7 +662,9 @@ import sys, time
 sys.path.insert(0, sys.argv[1])
 from dedupe import dedupe
 r = dedupe([3, 1, 3])
-time.sleep(1.0)
+deadline = time.monotonic() + 50
+while r and time.monotonic() < deadline:  # until the thread has emptied it (a bound, not a guess)
+    time.sleep(0.01)
 print(r)
 """
 
