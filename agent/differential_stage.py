@@ -24,6 +24,7 @@ import struct
 import sys
 import termios
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,6 +126,14 @@ def tty_plan(parts: list[str], rng: random.Random) -> list[bool]:
     return out
 
 
+# How fast the terminal's output is read and dropped (``_drain``): far past what a person's
+# terminal shows, so an honest call printing to it waits little; a flood waits on it instead.
+TERMINAL_BYTES_PER_S = 4 * 1024**2
+_TERMINAL_READ = 4096  # n_tty's read buffer: the most one read of the terminal returns
+_TERMINAL_BURST_S = 0.25
+_TERMINAL_SLEEP_S = 0.01
+
+
 @contextlib.contextmanager
 def terminal() -> Iterator[int | None]:
     """A pty's slave end for a command's stdin (24 x 80, as a terminal window is), its
@@ -151,11 +160,27 @@ def terminal() -> Iterator[int | None]:
 
 
 def _drain(master: int) -> None:
+    """Read and drop what the command writes to its terminal, at most ``TERMINAL_BYTES_PER_S``.
+
+    A pty cannot be spliced: each read is a syscall into the tty layer returning at most
+    n_tty's 4 kB, and the kernel's tty worker moves every chunk outside the sandbox's cgroup.
+    Drained as fast as it came, a flood written to the terminal (its stdin and stdout) cost
+    repo-agent a third of a core (round 24 r24s-1). Paced, the writer waits on a full terminal
+    (its own time, as at a slow terminal window), and this costs a few ms of CPU a second. The
+    bound is on reads as well as bytes (a read costs ``_TERMINAL_READ`` at least: one-byte
+    writes read one by one are no cheaper to pace), and a quiet spell earns at most
+    ``_TERMINAL_BURST_S`` of reads at once."""
+    due = time.monotonic()  # when the bytes read so far may have been read at the pace
     while True:
         try:
-            if not os.read(master, 65536):
-                return
+            n = len(os.read(master, 65536))
         except InterruptedError:
             continue
         except OSError:
             return
+        if not n:
+            return
+        now = time.monotonic()
+        due = max(due, now - _TERMINAL_BURST_S) + max(n, _TERMINAL_READ) / TERMINAL_BYTES_PER_S
+        if due - now > _TERMINAL_SLEEP_S:  # sleeps of 10 ms at least: few wake-ups a second
+            time.sleep(due - now)
