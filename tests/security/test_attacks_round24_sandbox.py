@@ -7,11 +7,13 @@ and/or as a normal user (nobody, through ``run_as``).
 from __future__ import annotations
 
 import resource
+import textwrap
 import time
 from pathlib import Path
 
 from agent.differential import run_calls
 from agent.suites.models import DifferentialTarget
+from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
 
 
 def _cpu_s() -> float:
@@ -78,3 +80,62 @@ def test_r24s_1_pty_flood_costs_the_host_cpu(tmp_path):
     cpu, wall, n = _flood_cost(tmp_path, True)
     assert n == 4  # the calls themselves went through: the cost below is the flood's alone
     assert cpu < 0.15 * wall, f"{cpu:.2f} s of repo-agent's CPU in {wall:.1f} s"
+
+
+# r24s-2: a new instance of r11-2's class past this morning's part watch (agent/memory_part.py).
+# A normal user's sandbox (no memory cgroup of its own) in a 400 MB container: at an OOM kill
+# the watch counts what the sandbox's processes map (Pss_Anon, Pss_Shmem) and its workspace
+# tmpfs. Pipe buffers are charged to the container's memory cgroup (and their struct file,
+# inode, pipe_inode_info with them) but mapped by no one: 80 processes each filling pipes
+# until RLIMIT_NOFILE (8 kB a pipe past pipe-user-pages-soft) take the container's memory
+# while the watch sees a few MB of Python. The OOM killer ends a sandbox process and the run
+# is taken for the machine's shortage (SandboxError, not judged) where the same excess held as
+# bytes is the rollout's own (judged): a wrong fix's final run escapes its FAIL so.
+_HELD_BY_EACH = textwrap.dedent(
+    """
+    import gc, os, time
+    gc.disable()
+    gc.freeze()
+    def fill():
+        held = []
+        if AS_BYTES:  # the same excess as bytes, in a few processes (as r11-2's own test holds it)
+            b = bytearray(60 * 2**20)
+            b[::4096] = b"x" * len(b[::4096])
+            held.append(b)
+            time.sleep(30)
+        data = b"x" * 4096
+        try:
+            while True:
+                r, w = os.pipe()
+                os.set_blocking(w, False)
+                try:
+                    while True:
+                        os.write(w, data)
+                except BlockingIOError:
+                    pass
+                held += [r, w]
+        except OSError:  # EMFILE: RLIMIT_NOFILE's 1024 descriptors
+            pass
+        time.sleep(30)
+    for _ in range(8 if AS_BYTES else 80):
+        if os.fork() == 0:
+            try:
+                fill()
+            finally:
+                os._exit(0)
+    time.sleep(6)  # the processes the OOM killer left are the sandbox's to end
+    """
+)
+
+
+def test_r24s_2_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", _HELD_BY_EACH.replace("AS_BYTES", "True"))
+    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r24s-2 memory held in pipe buffers escapes the part watch: a user's hog is the machine's"
+)
+def test_r24s_2_pipe_buffers_held_past_the_part_are_the_rollouts(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", _HELD_BY_EACH.replace("AS_BYTES", "False"))
+    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
