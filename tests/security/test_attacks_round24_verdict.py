@@ -1,0 +1,63 @@
+"""Round 24 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent.suites
+from tests.security.conftest import scan_and_judge
+
+_MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
+
+
+def _dir(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    return d
+
+
+def _loaded(tmp_path: Path, name: str, source: str) -> Any:
+    """``source`` imported as module ``name`` in this process (how a program calling it fares)."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# A wrong parse_query: every key and value right, the keys in reverse order. A dict is ordered (a
+# caller rebuilding the URL with urlencode, or reading the first parameter, sees it), but the
+# differential compares dicts without order and every test uses ==.
+_KEYS_REVERSED = '''def parse_query(qs):
+    """Parse 'a=1&b=2' into {'a': '1', 'b': '2'}; a key without '=' maps to ''."""
+    out = {}
+    for part in reversed(qs.split("&")):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if key not in out:
+            out[key] = value
+    return out
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r24v-1 dicts compared without order: a parse_query with its keys reversed PASSes"
+)
+def test_r24v_1_parse_query_with_its_keys_reversed_passes(tmp_path):
+    """The control: a caller sees the reference's order and not the attack's (urlencode's
+    round trip). The attack: the final run PASSes it, with no SUSPECT hit."""
+    from urllib.parse import urlencode
+
+    reference = _loaded(_dir(tmp_path, "ref"), "query", (_MINI_BUGS / "fix_parse_query/_fix/query.py").read_text())
+    wrong = _loaded(_dir(tmp_path, "wrong"), "query_reversed", _KEYS_REVERSED)
+    assert urlencode(reference.parse_query("a=1&b=2&c=3")) == "a=1&b=2&c=3"
+    assert urlencode(wrong.parse_query("a=1&b=2&c=3")) == "c=3&b=2&a=1"
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _KEYS_REVERSED}, "fix_parse_query")
+    assert not passed or hits
