@@ -61,3 +61,30 @@ def test_r24v_1_parse_query_with_its_keys_reversed_passes(tmp_path):
     assert urlencode(wrong.parse_query("a=1&b=2&c=3")) == "c=3&b=2&a=1"
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _KEYS_REVERSED}, "fix_parse_query")
     assert not passed or hits
+
+
+# A wrong gcd: right on every positional call, its parameters made positional-only (and renamed):
+# a caller's ``gcd(a=12, b=18)``, which the task's own ``gcd(a, b)`` and the reference answer,
+# raises TypeError. The differential and every test call it positionally; nothing reads the
+# signature.
+_POSITIONAL_ONLY = '''def gcd(x, y, /):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while y:
+        x, y = y, x % y
+    return x
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r24v-2 a gcd whose parameters are positional-only (gcd(a=, b=) raises) PASSes"
+)
+def test_r24v_2_gcd_without_its_keyword_parameters_passes(tmp_path):
+    """The control: the reference answers a keyword caller, the attack raises TypeError. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _loaded(_dir(tmp_path, "ref"), "gcd", (_MINI_BUGS / "fix_gcd/_fix/gcd.py").read_text())
+    wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_positional", _POSITIONAL_ONLY)
+    assert reference.gcd(a=12, b=18) == 6
+    with pytest.raises(TypeError):
+        wrong.gcd(a=12, b=18)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _POSITIONAL_ONLY}, "fix_gcd")
+    assert not passed or hits
