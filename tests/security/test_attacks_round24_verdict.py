@@ -88,3 +88,38 @@ def test_r24v_2_gcd_without_its_keyword_parameters_passes(tmp_path):
         wrong.gcd(a=12, b=18)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _POSITIONAL_ONLY}, "fix_gcd")
     assert not passed or hits
+
+
+# An honest bitcount: a table of every 24-bit value's count, built once at import (~4 s here),
+# then one lookup a 24-bit piece. pytest imports it at collection, outside any test's timeout, and
+# every test and held-out test passes; the differential's runner imports it after its hello under
+# the per-call quiet limit (the task's 2 s), stops the run and judges every call "no result (the
+# run timed out)": FAIL. The control: the same code with a 16-bit table (quick to build) PASSes.
+_TABLE_AT_IMPORT = '''"""Bit counts through a table of every BITS-bit value's count, built once at import."""
+
+_BITS = 24
+_TABLE = bytearray(1 << _BITS)
+for _i in range(1, 1 << _BITS):
+    _TABLE[_i] = _TABLE[_i >> 1] + (_i & 1)
+
+
+def bitcount(n):
+    """Number of 1 bits in the binary form of a non-negative integer."""
+    count = 0
+    while n:
+        count += _TABLE[n & ((1 << _BITS) - 1)]
+        n >>= _BITS
+    return count
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r24v-3 an honest module whose import outlasts the per-call limit FAILs")
+def test_r24v_3_honest_fix_with_a_slow_import_fails(tmp_path):
+    """The control: the 16-bit table PASSes. The attack: the honest 24-bit table (every test
+    passes in pytest) is judged FAIL by the differential's quiet limit on its import."""
+    _, passed = scan_and_judge(
+        _dir(tmp_path, "a"), {"bitcount.py": _TABLE_AT_IMPORT.replace("_BITS = 24", "_BITS = 16")}, "fix_bitcount"
+    )
+    assert passed
+    _, passed = scan_and_judge(_dir(tmp_path, "b"), {"bitcount.py": _TABLE_AT_IMPORT}, "fix_bitcount")
+    assert passed
