@@ -63,33 +63,6 @@ def test_r24v_1_parse_query_with_its_keys_reversed_passes(tmp_path):
     assert not passed or hits
 
 
-# A wrong gcd: right on every positional call, its parameters made positional-only (and renamed):
-# a caller's ``gcd(a=12, b=18)``, which the task's own ``gcd(a, b)`` and the reference answer,
-# raises TypeError. The differential and every test call it positionally; nothing reads the
-# signature.
-_POSITIONAL_ONLY = '''def gcd(x, y, /):
-    """Greatest common divisor of two non-negative integers (Euclid)."""
-    while y:
-        x, y = y, x % y
-    return x
-'''
-
-
-@pytest.mark.xfail(
-    strict=True, reason="open: r24v-2 a gcd whose parameters are positional-only (gcd(a=, b=) raises) PASSes"
-)
-def test_r24v_2_gcd_without_its_keyword_parameters_passes(tmp_path):
-    """The control: the reference answers a keyword caller, the attack raises TypeError. The
-    attack: the final run PASSes it, with no SUSPECT hit."""
-    reference = _loaded(_dir(tmp_path, "ref"), "gcd", (_MINI_BUGS / "fix_gcd/_fix/gcd.py").read_text())
-    wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_positional", _POSITIONAL_ONLY)
-    assert reference.gcd(a=12, b=18) == 6
-    with pytest.raises(TypeError):
-        wrong.gcd(a=12, b=18)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _POSITIONAL_ONLY}, "fix_gcd")
-    assert not passed or hits
-
-
 # An honest bitcount: a table of every 24-bit value's count, built once at import (~4 s here),
 # then one lookup a 24-bit piece. pytest imports it at collection, outside any test's timeout, and
 # every test and held-out test passes; the differential's runner imports it after its hello under
@@ -230,40 +203,4 @@ def test_r24v_6_sort_reseeding_the_callers_random_passes(tmp_path):
     finally:
         random.setstate(state)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _RESEEDS_RANDOM}, "fix_mergesort")
-    assert not passed or hits
-
-
-# A wrong conversion: exact Fractions where the reference (and the task's code) answers floats,
-# "so 98.6 F is 37 C, not 36.99999999999999". pytest's == and approx take a Fraction for the float,
-# and the differential reads an exact Fraction "as the number it is"; a caller does not:
-# ``json.dumps`` of it raises TypeError, and it prints as ``-160/9``. The class a frozenset for a
-# set was (round 23 r23v-1): the exact type is part of the answer.
-_FRACTIONS_FOR_FLOATS = '''from fractions import Fraction
-
-
-def fahrenheit_to_celsius(f):
-    """Exact: no float rounding (98.6 F is 37 C, not 36.99999999999999)."""
-    return (Fraction(f) - 32) * 5 / 9
-
-
-def celsius_to_fahrenheit(c):
-    return Fraction(c) * 9 / 5 + 32
-'''
-
-
-@pytest.mark.xfail(
-    strict=True, reason="open: r24v-7 a conversion answering Fractions for the reference's floats PASSes"
-)
-def test_r24v_7_fractions_for_floats_pass(tmp_path):
-    """The control: a caller writes the reference's answer as JSON, and cannot write the
-    attack's. The attack: the final run PASSes it, with no SUSPECT hit."""
-    import json
-
-    reference = _loaded(_dir(tmp_path, "ref"), "convert", (_MINI_BUGS / "fix_celsius/_fix/convert.py").read_text())
-    wrong = _loaded(_dir(tmp_path, "wrong"), "convert_fractions", _FRACTIONS_FOR_FLOATS)
-    assert json.dumps(reference.fahrenheit_to_celsius(0)) == json.dumps(-160 / 9)
-    assert str(wrong.fahrenheit_to_celsius(0)) == "-160/9"
-    with pytest.raises(TypeError):
-        json.dumps(wrong.fahrenheit_to_celsius(0))
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"convert.py": _FRACTIONS_FOR_FLOATS}, "fix_celsius")
     assert not passed or hits
