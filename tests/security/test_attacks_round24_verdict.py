@@ -204,3 +204,52 @@ def test_r24v_6_sort_reseeding_the_callers_random_passes(tmp_path):
         random.setstate(state)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _RESEEDS_RANDOM}, "fix_mergesort")
     assert not passed or hits
+
+
+# An honest word_counts fix: normalize moved into textstats.py (fixed there), helpers.py emptied
+# (a model's write_file cannot delete it), textstats keeping its ``import helpers`` line. The
+# final run PASSes it. Its patch records helpers.py losing every line; unidiff reads a hunk
+# ending at +0,0 as a removed file (``is_removed_file``), so `repo-agent rejudge` rebuilds the
+# workspace without helpers.py and judges other files than the run did: ModuleNotFoundError, FAIL.
+_WORD_COUNTS_SELF_CONTAINED = '''import string
+
+import helpers  # noqa: F401  (emptied: its normalize lives here now)
+
+
+def normalize(word):
+    """'Hello,' -> 'hello'."""
+    return word.strip(string.punctuation).lower()
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for raw in text.split():
+        word = normalize(raw)
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r24v-8 rejudge rebuilds an emptied file as removed: an honest PASS is FAIL"
+)
+def test_r24v_8_rejudge_removes_an_emptied_file(tmp_path):
+    """The control: the live final run PASSes the honest fix. The attack: `rejudge` of its own
+    patch judges it FAIL (helpers.py rebuilt as removed, not empty)."""
+    from agent.rejudge import rejudge_batch
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+    from tests.security.conftest import passed_batch, write_into
+
+    files = {"helpers.py": "", "textstats.py": _WORD_COUNTS_SELF_CONTAINED}
+    _, passed = scan_and_judge(_dir(tmp_path, "live"), files, "fix_word_count")
+    assert passed
+    suite = load_suite("mini-bugs")
+    with Workspace.create(suite, suite.task("fix_word_count"), _dir(tmp_path, "mk")) as ws:
+        write_into(ws, files)
+        patch = ws.patch()
+    batch = passed_batch(_dir(tmp_path, "b"), "mini-bugs", "fix_word_count", {"honest": patch})
+    (item,) = rejudge_batch(batch, suite)
+    assert item.after is not None and item.after.label == "PASS", (item.after, item.note)
