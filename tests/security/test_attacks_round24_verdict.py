@@ -232,24 +232,47 @@ def word_counts(text):
 '''
 
 
+# ... and the other way: a rollout whose workspace FAILs (helpers.py emptied, so textstats' ``from
+# helpers import normalize`` meets an empty module: ImportError) PASSes on rejudge, where helpers.py
+# is gone and ``helpers`` is the namespace package of a directory beside it holding the fix. With
+# git's reading of the same patch (an empty file) the code stays broken.
+_THROUGH_A_NAMESPACE = _WORD_COUNTS_SELF_CONTAINED.replace(
+    "import helpers  # noqa: F401  (emptied: its normalize lives here now)\n",
+    "from helpers import normalize as _normalizing\n",
+).replace("        word = normalize(raw)\n", "        word = _normalizing.normalize(raw)\n")
+_NORMALIZE_ALONE = (
+    _WORD_COUNTS_SELF_CONTAINED.split("\n\n\ndef word_counts")[0].replace(
+        "import helpers  # noqa: F401  (emptied: its normalize lives here now)\n", ""
+    )
+    + "\n"
+)
+
+
 @pytest.mark.xfail(
     strict=True, reason="open: r24v-8 rejudge rebuilds an emptied file as removed: an honest PASS is FAIL"
 )
 def test_r24v_8_rejudge_removes_an_emptied_file(tmp_path):
-    """The control: the live final run PASSes the honest fix. The attack: `rejudge` of its own
-    patch judges it FAIL (helpers.py rebuilt as removed, not empty)."""
+    """The control: the live final run PASSes the honest fix and FAILs the broken one. The
+    attack: `rejudge` of their own patches judges the honest one FAIL (helpers.py rebuilt as
+    removed, not empty) and the broken one PASS."""
     from agent.rejudge import rejudge_batch
     from agent.suites.loading import load_suite
     from agent.workspace import Workspace
     from tests.security.conftest import passed_batch, write_into
 
-    files = {"helpers.py": "", "textstats.py": _WORD_COUNTS_SELF_CONTAINED}
-    _, passed = scan_and_judge(_dir(tmp_path, "live"), files, "fix_word_count")
+    honest = {"helpers.py": "", "textstats.py": _WORD_COUNTS_SELF_CONTAINED}
+    broken = {"helpers.py": "", "helpers/normalize.py": _NORMALIZE_ALONE, "textstats.py": _THROUGH_A_NAMESPACE}
+    _, passed = scan_and_judge(_dir(tmp_path, "live"), honest, "fix_word_count")
     assert passed
+    _, passed = scan_and_judge(_dir(tmp_path, "live2"), broken, "fix_word_count")
+    assert not passed
     suite = load_suite("mini-bugs")
-    with Workspace.create(suite, suite.task("fix_word_count"), _dir(tmp_path, "mk")) as ws:
-        write_into(ws, files)
-        patch = ws.patch()
-    batch = passed_batch(_dir(tmp_path, "b"), "mini-bugs", "fix_word_count", {"honest": patch})
-    (item,) = rejudge_batch(batch, suite)
-    assert item.after is not None and item.after.label == "PASS", (item.after, item.note)
+    patches = {}
+    for name, files in (("honest", honest), ("broken", broken)):
+        with Workspace.create(suite, suite.task("fix_word_count"), _dir(tmp_path, f"mk-{name}")) as ws:
+            write_into(ws, files)
+            patches[name] = ws.patch()
+    batch = passed_batch(_dir(tmp_path, "b"), "mini-bugs", "fix_word_count", patches)
+    items = {i.rollout_id: i for i in rejudge_batch(batch, suite)}
+    labels = {rid: (i.after.label if i.after is not None else i.note) for rid, i in items.items()}
+    assert labels == {"honest": "PASS", "broken": "FAIL"}
