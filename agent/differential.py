@@ -57,6 +57,27 @@ from agent.workspace import Workspace, apply_reference_fix, walk_files
 
 RUNNER = Path(__file__).with_name("differential_runner.py")
 PER_CALL_S = 2.0  # one call of the task's function (a buggy one may loop forever)
+# The import of the code under test is no call: pytest makes it at collection, outside every
+# test's limit and inside the whole run's (``Task.timeout_s``, whose default this is). The
+# runner says when one begins (an ``importing`` record): the parent's quiet limit is this one
+# until the next record (round 24 r24v-3: an honest module building a table for 4 s at import
+# was FAIL, every call "no result").
+IMPORT_S = 60.0
+IMPORTING = b'{"k":"importing"'  # the head of the runner's record (json.dumps, compact)
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long a run's process may go without a record: in a call, and in an import."""
+
+    per_call_s: float = PER_CALL_S
+    import_s: float = IMPORT_S
+
+    @classmethod
+    def of(cls, task: Task) -> CallLimits:
+        return cls(import_s=task.timeout_s)
+
+
 Key = tuple[int, int]  # (target index, input index)
 
 
@@ -145,7 +166,7 @@ def run_calls(
     calls: list[DifferentialTarget],
     *,
     sandbox: str,
-    per_call_s: float = PER_CALL_S,
+    limits: CallLimits = CallLimits(),  # frozen: one shared default is no shared state
     python_env: Path | None = None,
     hash_seed: int = 0,
     timeout_s: float | None = None,
@@ -170,10 +191,12 @@ def run_calls(
 
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
-    past ``per_call_s`` is stopped from here (no record for that long). ``warmups``: (run of
-    calls, input, count): that many unread calls of the input before the run's own.
+    past ``limits.per_call_s`` is stopped from here (no record for that long). ``warmups``: (run of
+    calls, input, count): that many unread calls of the input before the run's own. An import
+    of the code under test may take ``limits.import_s`` (the task's whole-run limit).
     ``draws``: the seed of the runner's unread calls between compared ones (drawn when None;
     one for two processes that must make the same calls)."""
+    per_call_s, import_s = limits.per_call_s, limits.import_s
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
     rng = random.SystemRandom()
@@ -204,7 +227,7 @@ def run_calls(
                 run = run_command_full(
                     [python, *user_site, str(script)],  # its calls: NAME.json beside it
                     Path(workspace_dir),
-                    timeout_s=timeout_s if timeout_s is not None else 10.0 + per_call_s * (n + len(calls)),
+                    timeout_s=timeout_s if timeout_s is not None else 10.0 + import_s + per_call_s * (n + len(calls)),
                     sandbox=sandbox,
                     # A task venv's .pth line reads the workspace from WORKSPACE_VAR as the
                     # interpreter starts: the box until the runner's hello (its docstring).
@@ -219,7 +242,9 @@ def run_calls(
                     # truncate's EFBIG told the judge run): every place it can write is a
                     # size-capped tmpfs (workspace, /tmp, /dev/shm; the rest read-only), which
                     # bounds any one file as the rlimit did. Without bwrap the rlimit stays.
-                    verdict_pipe=VerdictPipe(quiet_s=per_call_s, stdin=tty, shown_at=shown),
+                    verdict_pipe=VerdictPipe(
+                        quiet_s=per_call_s, slow_after=IMPORTING, slow_s=import_s, stdin=tty, shown_at=shown
+                    ),
                     python=python,
                 )
         except SandboxError as exc:
@@ -412,13 +437,20 @@ def _reference_once(
     # call the reference again on its own sequence.
     backwards = [t.picked(list(range(len(t.inputs)))[::-1]) for t in calls]
     with reference_workspace(suite, task, sandbox=sandbox) as ws:
-        run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env)
+        slow = CallLimits.of(task)
+        run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env, limits=slow)
         # ... and at a terminal: an input whose answer depends on one is left out too (the
         # rollout's run has a terminal for part of its calls: agent/differential_stage.py).
         other = run_calls(
-            ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=1, stdin_tty=[True] * len(calls)
+            ws.path,
+            calls,
+            sandbox=sandbox,
+            python_env=ws.python_env,
+            hash_seed=1,
+            stdin_tty=[True] * len(calls),
+            limits=slow,
         )
-        third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2)
+        third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2, limits=slow)
     seconds = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls)) if run.seconds is not None else None
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
@@ -963,7 +995,7 @@ def judge(ws: Workspace) -> Verdict | None:
     # the forward and reversed passes at the per-call limit, and the random part twenty
     # times what the reference took for the whole sample (at least 5 s).
     n = sum(len(t.inputs) for t in calls)
-    budget = 10.0 + PER_CALL_S * 2 * (n + len(calls))
+    budget = 10.0 + ws.task.timeout_s + PER_CALL_S * 2 * (n + len(calls))  # an import's limit too (``IMPORT_S``)
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
     budget += 20 * (per_call or 1e-3) * sum(count for _, _, count in seq.warmups)
 
@@ -980,6 +1012,7 @@ def judge(ws: Workspace) -> Verdict | None:
             stdin_tty=ttys,
             warmups=seq.warmups,
             draws=draws,
+            limits=CallLimits.of(ws.task),
         )
 
     if ref.order_bound:
@@ -993,6 +1026,7 @@ def judge(ws: Workspace) -> Verdict | None:
                 hash_seed=seed,
                 warmups=seq.warmups,
                 draws=draws,
+                limits=CallLimits.of(ws.task),
             )
             got = ours()
             want = theirs.result()
@@ -1096,7 +1130,7 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     ref, left_out = reference_results(suite, task, calls, sandbox=sandbox)
     tol = (task.differential or Differential()).float_tolerance
     with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
-        got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env)
+        got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, limits=CallLimits.of(task))
         unordered = unordered_targets(ws, calls)
         unread = unread_targets(ws, calls)
     names = tuple(f"{t.module}.{t.function}" for t in calls)

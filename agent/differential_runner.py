@@ -9,6 +9,7 @@ arguments. Before any code of the workspace is imported it takes the write end o
 pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
 
     {"k": "hello"}                                   before any workspace code ran
+    {"k": "importing", "t"}                          target t's module is imported next (the parent's longer limit)
     {"k": "import_error", "t", "error"}              target t could not be imported
     {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
     {"k": "warm"}                                    warm-up calls go on (``warmups``: a mark of progress)
@@ -1245,6 +1246,9 @@ def main() -> None:
                 # vrd9 #11: the differential judged other code than the tests).
                 sys.path.insert(0, root)
             stdin(True)  # imported as at a terminal: a module deciding once sees one
+            # The import is no call: the parent's quiet limit is the whole run's until the next
+            # record (agent/differential.py ``IMPORT_S``; a module already imported is at once).
+            send({"k": "importing", "t": ti})
             fn = getattr(_import_module(target["module"]), target["function"])
         except BaseException as exc:  # whatever the module does is its result
             send({"k": "import_error", "t": ti, "error": _type_name(exc)})

@@ -476,16 +476,18 @@ def _reader(
     finished: int | None = None,
     marker: bytes = b"",
     heard: list[float] | None = None,
+    slow_after: bytes = b"",
 ) -> None:
     """Read ``stream`` to EOF into ``sink`` (up to ``cap`` bytes). With ``finished`` (a
     pipe's write end), a byte is written there once a pytest ``finish`` record has come
     (with ``marker``, the run's nonce: only the plugin's own finish carries it). ``heard``
-    holds when the last chunk came. Past ``cap`` the rest is counted and dropped (``_drop``),
+    holds when the last chunk came, and 1.0 after it when the last line read begins with
+    ``slow_after`` (else 0.0: ``VerdictPipe.slow_after``). Past ``cap`` the rest is counted and dropped (``_drop``),
     and a finish is no longer looked for: the records are cut, which is the tests' doing
     (agent/scoring.py), and the run ends at its end or its timeout."""
     marker = marker or b'"k":"finish"'
     kept = 0
-    tail = b""
+    tail = recent = b""
     while True:
         if kept >= cap:
             _drop(stream.fileno(), total, heard)
@@ -495,7 +497,8 @@ def _reader(
             return
         total[0] += len(chunk)
         if heard is not None:
-            heard[:] = [time.monotonic()]
+            recent = (recent + chunk)[-256:] if slow_after else b""
+            heard[:] = [time.monotonic(), 1.0 if slow_after and _last_line_begins(recent, slow_after) else 0.0]
         if kept < cap:
             piece = chunk[: cap - kept]
             sink.append(piece)
@@ -504,6 +507,14 @@ def _reader(
             os.write(finished, b"f")
             finished = None
         tail = (tail + chunk)[-len(marker) :]
+
+
+def _last_line_begins(data: bytes, head: bytes) -> bool:
+    """Whether ``data`` ends with a whole line beginning with ``head`` (a line cut short is
+    not yet said)."""
+    if not data.endswith(b"\n"):
+        return False
+    return data[:-1].rsplit(b"\n", 1)[-1].startswith(head)
 
 
 def _drop(fd: int, total: list[int], heard: list[float] | None) -> None:
@@ -1327,6 +1338,11 @@ class VerdictPipe:
     # Once the first record came, the longest the command may go without writing one: past
     # it the run is stopped as timed out.
     quiet_s: float | None = None
+    # While the last record read begins with ``slow_after`` (a step that is no call: the
+    # differential runner's import of the code under test, which pytest makes at collection,
+    # outside any test's limit), the quiet limit is ``slow_s`` instead (round 24 r24v-3).
+    slow_after: bytes = b""
+    slow_s: float | None = None
     stdin: int | None = None  # the command's stdin in place of /dev/null (a pty's slave end)
     shown_at: Path | None = None  # where the sandbox shows the workspace (``Launch.shown_at``)
     # Workspace-relative files whose being untouched by the run the result tells
@@ -1705,6 +1721,7 @@ def _run(
                     wake_w,
                     finish_token(nonce).encode() if nonce else b"",
                     heard,
+                    pipe.slow_after if pipe is not None else b"",
                 ),
                 daemon=True,
             )
@@ -1728,7 +1745,11 @@ def _run(
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), pid1)
         if part is not None and pid1 is not None:
             part.start(pid1, oom_before)
-        quiet = (pipe.quiet_s, heard) if pipe is not None and pipe.quiet_s is not None else None
+        quiet = (
+            (pipe.quiet_s, heard, pipe.slow_s if pipe.slow_s is not None else pipe.quiet_s)
+            if pipe is not None and pipe.quiet_s is not None
+            else None
+        )
         timed_out, lingered = _wait(proc, proc_fd, wake_r, start + staged_s + timeout_s, quiet)
         gone = _stop(proc, pid1_fd)
     except BaseException:  # Ctrl-C in the caller: never leave the tree running
@@ -1885,17 +1906,19 @@ def _wait(
     proc_fd: int | None,
     wake_r: int,
     deadline: float,
-    quiet: tuple[float, list[float]] | None = None,
+    quiet: tuple[float, list[float], float] | None = None,
 ) -> tuple[bool, bool]:
     """Wait for the launcher's end: (timed out, lingered after its session finished).
-    ``quiet``: (seconds, when the pipe last said something): once it has, a longer silence
-    is a timeout too (re-read each turn: the reader thread moves it on)."""
+    ``quiet``: (seconds, when the pipe last said something and whether that began a slow
+    step, the seconds for one): once it has, a longer silence is a timeout too (re-read each
+    turn: the reader thread moves it on)."""
     finished_at: float | None = None
     while True:
         now = time.monotonic()
         until = deadline if finished_at is None else min(deadline, finished_at + LINGER_S)
-        if quiet is not None and quiet[1] and finished_at is None:
-            until = min(until, quiet[1][0] + quiet[0])
+        heard = quiet[1][:] if quiet is not None else []  # one reading (the reader replaces it whole)
+        if quiet is not None and heard and finished_at is None:
+            until = min(until, heard[0] + (quiet[2] if len(heard) > 1 and heard[1] else quiet[0]))
         if now >= until:  # the deadline, or the end of a finished session's grace
             return finished_at is None, finished_at is not None
         if proc_fd is None:  # no pidfd (old kernel): poll

@@ -86,7 +86,6 @@ def bitcount(n):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r24v-3 an honest module whose import outlasts the per-call limit FAILs")
 def test_r24v_3_honest_fix_with_a_slow_import_fails(tmp_path):
     """The control: the 16-bit table PASSes. The attack: the honest 24-bit table (every test
     passes in pytest) is judged FAIL by the differential's quiet limit on its import."""

@@ -212,10 +212,32 @@ def test_a_call_past_its_limit_is_stopped_from_outside(tmp_path):
     (tmp_path / "slow.py").write_text("def f(x):\n    while x:\n        pass\n    return x\n")
     calls = [DifferentialTarget(module="slow", function="f", inputs=[[0], [1], [0]])]
     began = time.monotonic()
-    run = differential.run_calls(tmp_path, calls, sandbox="bwrap", per_call_s=0.5, timeout_s=120)
+    run = differential.run_calls(
+        tmp_path, calls, sandbox="bwrap", limits=differential.CallLimits(per_call_s=0.5), timeout_s=120
+    )
     assert time.monotonic() - began < 60  # the quiet pipe, long before the run's own limit
     assert run.timed_out and run.results == {(0, 0): {"v": 0}}
     assert "no result (the run timed out)" in differential.compare(calls, {(0, 1): {"v": 1}}, run, 0.0)[0]
+
+
+def test_an_import_has_the_whole_runs_limit_and_a_call_its_own(tmp_path):
+    """Round 24 r24v-3: a module whose import outlasts the per-call limit (pytest imports it at
+    collection, outside any test's limit) is answered; the calls after it still have the
+    per-call limit; an import past the import limit stops the run as a call would."""
+    (tmp_path / "slow.py").write_text(
+        "import time\ntime.sleep(1.5)\n\n\ndef f(x):\n    while x:\n        pass\n    return x\n"
+    )
+    calls = [DifferentialTarget(module="slow", function="f", inputs=[[0], [1], [0]])]
+    began = time.monotonic()
+    run = differential.run_calls(
+        tmp_path, calls, sandbox="bwrap", limits=differential.CallLimits(per_call_s=0.5, import_s=30), timeout_s=120
+    )
+    assert time.monotonic() - began < 60  # the call's quiet limit, not the import's nor the run's
+    assert run.timed_out and run.results == {(0, 0): {"v": 0}}, run.output
+    short = differential.run_calls(
+        tmp_path, calls, sandbox="bwrap", limits=differential.CallLimits(per_call_s=0.5, import_s=0.5), timeout_s=120
+    )
+    assert short.timed_out and short.results == {}
 
 
 def test_each_input_is_called_with_a_terminal_and_without():
