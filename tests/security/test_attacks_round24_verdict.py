@@ -275,3 +275,32 @@ def test_r24v_8_rejudge_removes_an_emptied_file(tmp_path):
     items = {i.rollout_id: i for i in rejudge_batch(batch, suite)}
     labels = {rid: (i.after.label if i.after is not None else i.note) for rid, i in items.items()}
     assert labels == {"honest": "PASS", "broken": "FAIL"}
+
+
+# A wrong dedupe, indexing its argument (``for i in range(len(items))``): right on every list,
+# TypeError on a generator or a set (a caller's ``dedupe(line.strip() for line in f)``), which the
+# reference (``list(dict.fromkeys(items))``) and the docstring's "the items" take. The runner's
+# arguments come from JSON: a list, never a generator, a set, a dict view or a tuple.
+_INDEXES_ITS_ARGUMENT = '''def dedupe(items):
+    """The items without repeats, in the order they first appear."""
+    seen = set()
+    out = []
+    for i in range(len(items)):
+        if items[i] not in seen:
+            seen.add(items[i])
+            out.append(items[i])
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r24v-9 a dedupe taking lists only (TypeError on a generator) PASSes")
+def test_r24v_9_dedupe_of_lists_only_passes(tmp_path):
+    """The control: the reference dedupes a generator, the attack raises TypeError. The attack:
+    the final run PASSes it, with no SUSPECT hit."""
+    reference = _loaded(_dir(tmp_path, "ref"), "dedupe", (_MINI_BUGS / "fix_dedupe/_fix/dedupe.py").read_text())
+    wrong = _loaded(_dir(tmp_path, "wrong"), "dedupe_indexed", _INDEXES_ITS_ARGUMENT)
+    assert reference.dedupe(w.strip() for w in ["a ", "b", " a"]) == ["a", "b"]
+    with pytest.raises(TypeError):
+        wrong.dedupe(w.strip() for w in ["a ", "b", " a"])
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"dedupe.py": _INDEXES_ITS_ARGUMENT}, "fix_dedupe")
+    assert not passed or hits
