@@ -304,8 +304,10 @@ def test_a_cgroup_left_busy_says_which_and_what_runs_in_it(monkeypatch):
             child = d / f"sandbox-{uuid.uuid4().hex[:8]}"
             child.mkdir()
             sleeper = subprocess.Popen(in_cgroup(child, ["sleep", "60"]))
-            while Path(f"/proc/{sleeper.pid}/comm").read_text().strip() != "sleep":
-                time.sleep(0.01)  # moved into the cgroup, then execs
+            # Moved into the cgroup, then execs, then sleeps: the error reads its state, which is
+            # R until sleep has reached its nanosleep (a busy machine showed "(sleep) R").
+            while not Path(f"/proc/{sleeper.pid}/stat").read_text().startswith(f"{sleeper.pid} (sleep) S"):
+                time.sleep(0.01)
             monkeypatch.setattr(cgroups, "_drain", lambda c: None)
         assert f"cgroup {d} not removed" in str(caught.value)
         assert f"{child}: {sleeper.pid} (sleep) S" in str(caught.value), caught.value
