@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from agent import sandbox
+from agent.sandbox import run_command_full
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
 
 # r25s-1: a new instance of r11-2's class (open as r24s-2: pipe buffers) past the part watch
@@ -64,3 +66,47 @@ def test_r25s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
 def test_r25s_1_mappings_held_past_the_part_are_the_rollouts(user_dir):
     said = _as_a_user_in_400_mb(user_dir, "hog.py", _MAPPINGS_IN_EACH.replace("AS_BYTES", "False"))
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+# r25s-2: r19s-6's class on the root path the overlay was to close. A root run no longer
+# copies a workspace the rollout filled once (agent/overlay_mount.py), but repo-agent still
+# walks all of it, in its own process, outside the sandbox's CPU share: ``CappedWorkspace``
+# measures the whole tree before every run (the cap check), and ``copy_back`` measures it
+# again after any run that wrote one file (``tree_cost``). Measured here over 99,990 empty
+# files on ext4 (the cap is 100,000 names): a run of ``echo x > one`` cost repo-agent 1.0 s
+# of CPU and 5.1-6.2 s of wall time each time (0.3 s and 0.01 s CPU over an empty one): every
+# run_tests call, final run and differential of that rollout after. Deterministic here: the
+# names repo-agent's walks look at for a run that wrote one file in a 3,000-file workspace.
+def _names_walked(tmp_path, monkeypatch, files: int) -> tuple[int, int | None]:
+    ws = tmp_path / "ws"
+    (ws / "d").mkdir(parents=True)
+    for i in range(files):
+        (ws / "d" / f"f{i}").touch()
+    walked = [0]
+    real = sandbox.measure
+
+    def counted(*args, **kwargs):
+        cost = real(*args, **kwargs)
+        walked[0] += cost.names
+        return cost
+
+    monkeypatch.setattr(sandbox, "measure", counted)
+    run = run_command_full(["/bin/sh", "-c", "echo x > one"], ws, timeout_s=30, sandbox="bwrap")
+    assert (ws / "one").read_text() == "x\n"  # the run's write came back
+    return walked[0], run.exit_code
+
+
+def test_r25s_2_control_an_empty_workspace_costs_a_walk_of_nothing(tmp_path, monkeypatch):
+    walked, code = _names_walked(tmp_path, monkeypatch, 0)
+    assert code == 0
+    assert walked <= 100, f"repo-agent looked at {walked} names for a run over an empty workspace"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25s-2 a root run walks the whole filled workspace twice (r19s-6's cost, no copy)"
+)
+def test_r25s_2_a_filled_workspace_costs_a_walk_of_every_name_every_run_root(tmp_path, monkeypatch):
+    walked, code = _names_walked(tmp_path, monkeypatch, 3000)
+    assert code == 0
+    # A run that wrote one file should cost repo-agent what it wrote, not every name it did not.
+    assert walked <= 100, f"a run that wrote one file made repo-agent look at {walked} names of a 3,000-file workspace"
