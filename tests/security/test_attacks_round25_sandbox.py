@@ -6,12 +6,17 @@ and/or as a normal user (nobody, through ``run_as``).
 
 from __future__ import annotations
 
+import ast
+import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from agent import sandbox
+from agent.final_verdict import reference_run
 from agent.sandbox import run_command_full
+from tests.security.conftest import gcd_workspace
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
 
 # r25s-1: a new instance of r11-2's class (open as r24s-2: pipe buffers) past the part watch
@@ -110,3 +115,65 @@ def test_r25s_2_a_filled_workspace_costs_a_walk_of_every_name_every_run_root(tmp
     assert code == 0
     # A run that wrote one file should cost repo-agent what it wrote, not every name it did not.
     assert walked <= 100, f"a run that wrote one file made repo-agent look at {walked} names of a 3,000-file workspace"
+
+
+# r25s-3: a root run's workspace is an overlay mounted on the host at /tmp/repo-agent-ws-*
+# (agent/sandbox.py ``CappedWorkspace._layer``: ``tempfile.mkdtemp``), and an overlay's root
+# takes its upper directory's owner and mode, given the workspace's own (0755: the leased
+# uid's, readable and searchable by all). The mkdtemp directory's 0700 is hidden under the
+# mount, and every file beneath shows its own mode (0644). So while a root run lasts, any
+# local user reads the workspace through /tmp, where its own path (a private directory: a
+# TemporaryDirectory, a 0700 parent) kept it out of reach: the reference fix's run shows the
+# task's reference fix (the hidden ``_fix``), the final run the revealed hidden and held-out
+# tests. The tmpfs beneath (/tmp/repo-agent-ws-*, mode 0700 of the leased uid) is closed.
+_PEEK = r"""
+import glob, os, sys, time
+want, deadline, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), set()
+print("peeking", flush=True)
+while time.monotonic() < deadline:
+    for d in glob.glob("/tmp/repo-agent-ws-*"):
+        try:
+            seen.add(open(os.path.join(d, want)).read())
+        except OSError:
+            pass
+    time.sleep(0.005)
+print(repr(sorted(seen)))
+"""
+
+
+def _as_nobody_peeking(want: str, seconds: float) -> subprocess.Popen[str]:
+    """A local user (nobody) reading ``want`` in every /tmp/repo-agent-ws-* for ``seconds``,
+    returned once it looks; it prints the texts it read when done."""
+    peek = subprocess.Popen(
+        ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _PEEK, want, str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+    assert peek.stdout is not None and peek.stdout.readline() == "peeking\n"
+    return peek
+
+
+def test_r25s_3_control_the_workspace_itself_is_private(mini_suite, tmp_path):
+    ws = gcd_workspace(mini_suite, tmp_path)
+    cp = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "cat", str(ws.path / "gcd.py")], capture_output=True, text=True, cwd="/"
+    )
+    assert cp.returncode != 0 and "Permission denied" in cp.stderr, cp
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r25s-3 a root run's overlay at /tmp/repo-agent-ws-* shows the workspace to every local user",
+)
+def test_r25s_3_a_local_user_reads_the_reference_fix_through_the_overlay(mini_suite, tmp_path):
+    ws = gcd_workspace(mini_suite, tmp_path)
+    fix = (Path(mini_suite.base_dir or ".") / ws.task.reference_fix / "gcd.py").read_text()
+    peek = _as_nobody_peeking("gcd.py", 12.0)
+    try:
+        result = reference_run(ws, [])
+    finally:
+        out, _ = peek.communicate(timeout=30)
+    assert result.passed, result.summary  # the reference's run went through
+    read = ast.literal_eval(out.strip())  # every text nobody read (other runs' workspaces too)
+    assert fix not in read, "nobody read the task's reference fix while its run lasted"
