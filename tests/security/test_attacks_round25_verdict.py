@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,4 +63,38 @@ def test_r25v_1_parse_query_keeping_the_first_value_passes(tmp_path):
     assert reference.parse_query("page=1&page=2") == {"page": "2"}
     assert wrong.parse_query("page=1&page=2") == {"page": "1"}
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _FIRST_VALUE_WINS}, "fix_parse_query")
+    assert not passed or hits
+
+
+# A wrong word_counts, as a model writes one with a regex: words are runs of ASCII letters, so
+# "don't" is two words, "42" none and "café" is "caf". The reference strips punctuation around a
+# word only. The pool's texts are ten fixed words (apple, pear, (kiwi), fig., --, ...): none has a
+# digit, an inner mark or a letter past ASCII; neither have the tests.
+_LETTER_RUNS = '''import re
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for word in re.findall(r"[a-z]+", text.lower()):
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25v-2 a word_counts of ASCII letter runs (don't is 2 words, 42 none) PASSes"
+)
+def test_r25v_2_word_counts_of_letter_runs_passes(tmp_path, monkeypatch):
+    """The control: the reference counts "don't" and "42" as words, the attack does not. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    fix = _MINI_BUGS / "fix_word_count/_fix"
+    monkeypatch.setitem(
+        sys.modules, "helpers", _loaded(_dir(tmp_path, "h"), "helpers", (fix / "helpers.py").read_text())
+    )
+    reference = _loaded(_dir(tmp_path, "ref"), "textstats", (fix / "textstats.py").read_text())
+    wrong = _loaded(_dir(tmp_path, "wrong"), "textstats_runs", _LETTER_RUNS)
+    assert reference.word_counts("Don't buy 42 eggs") == {"don't": 1, "buy": 1, "42": 1, "eggs": 1}
+    assert wrong.word_counts("Don't buy 42 eggs") == {"don": 1, "t": 1, "buy": 1, "eggs": 1}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"textstats.py": _LETTER_RUNS}, "fix_word_count")
     assert not passed or hits
