@@ -147,3 +147,43 @@ def test_r25v_3_lru_taking_a_stored_none_for_missing_passes(tmp_path):
     assert _none_then_evict(wrong.LRUCache) == ["missing", "missing", 1]
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _NONE_IS_MISSING}, "fix_lru_cache")
     assert not passed or hits
+
+
+# A wrong mergesort: an unstable merge (``<`` where the reference's ``<=`` takes the left item on
+# a tie), so equal items of the input change places: ``mergesort([1.0, 1])`` is ``[1, 1.0]``
+# (and records sorted by a key through ``__lt__`` lose their order). The pool, the structured
+# cases and every test hold ints, which no tie can show.
+_UNSTABLE_MERGE = '''def merge(left, right):
+    out = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        if left[i] < right[j]:
+            out.append(left[i])
+            i += 1
+        else:
+            out.append(right[j])
+            j += 1
+    out.extend(left[i:])
+    out.extend(right[j:])
+    return out
+
+
+def mergesort(xs):
+    """A sorted copy of the list xs."""
+    if len(xs) <= 1:
+        return list(xs)
+    mid = len(xs) // 2
+    return merge(mergesort(xs[:mid]), mergesort(xs[mid:]))
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25v-4 an unstable mergesort (equal items swapped) PASSes: ints only")
+def test_r25v_4_unstable_mergesort_passes(tmp_path):
+    """The control: the reference keeps equal items in their order, the attack swaps them. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_mergesort", "mergesort")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "mergesort_unstable", _UNSTABLE_MERGE)
+    assert [type(x) for x in reference.mergesort([1.0, 1, True])] == [float, int, bool]
+    assert [type(x) for x in wrong.mergesort([1.0, 1, True])] != [float, int, bool]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _UNSTABLE_MERGE}, "fix_mergesort")
+    assert not passed or hits
