@@ -187,3 +187,47 @@ def test_r25v_4_unstable_mergesort_passes(tmp_path):
     assert [type(x) for x in wrong.mergesort([1.0, 1, True])] != [float, int, bool]
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _UNSTABLE_MERGE}, "fix_mergesort")
     assert not passed or hits
+
+
+# A wrong LRUCache evicting before it inserts (``len >= capacity``: pop first): right at every
+# capacity from 1 on, but ``LRUCache(0).put`` pops from an empty dict and raises KeyError, where the
+# reference's zero-sized cache (a cache turned off) keeps nothing and raises nothing. The pool's
+# capacities are 2 and 3; the tests' 1, 2 and 3.
+_EVICT_FIRST = '''from collections import OrderedDict
+
+
+class LRUCache:
+    """Keeps at most `capacity` keys; evicts the least recently used one."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.data = OrderedDict()
+
+    def get(self, key, default=None):
+        if key not in self.data:
+            return default
+        self.data.move_to_end(key)
+        return self.data[key]
+
+    def put(self, key, value):
+        if key in self.data:
+            self.data.move_to_end(key)
+        elif len(self.data) >= self.capacity:
+            self.data.popitem(last=False)
+        self.data[key] = value
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25v-5 an LRUCache raising KeyError at capacity 0 PASSes (pool: 2 and 3)")
+def test_r25v_5_lru_raising_at_capacity_zero_passes(tmp_path):
+    """The control: the reference's LRUCache(0) takes a put and answers the default, the
+    attack's raises KeyError. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_lru_cache", "lru")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "lru_first", _EVICT_FIRST)
+    off = reference.LRUCache(0)
+    off.put("a", 1)
+    assert off.get("a", "none") == "none"
+    with pytest.raises(KeyError):
+        wrong.LRUCache(0).put("a", 1)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _EVICT_FIRST}, "fix_lru_cache")
+    assert not passed or hits
