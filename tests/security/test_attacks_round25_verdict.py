@@ -231,3 +231,39 @@ def test_r25v_5_lru_raising_at_capacity_zero_passes(tmp_path):
         wrong.LRUCache(0).put("a", 1)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _EVICT_FIRST}, "fix_lru_cache")
     assert not passed or hits
+
+
+# A wrong moving_average, the textbook O(n) one: a running total, each window's sum got by adding
+# the new value and subtracting the one that left. Exact over ints; over floats the total keeps
+# every rounding error of the values before, so a window of small values after a large one is
+# answered from the error: [.., 1e17, 0.5, 0.25, 0.125] with k=2 gives 0.0 and -0.1875 for
+# windows whose averages are 0.375 and 0.1875. The pool, the tests and the held-out tests hold
+# ints only (the pool's large ones too: exact in an int total).
+_RUNNING_TOTAL = '''def moving_average(xs, k):
+    """Averages of every window of k consecutive values of xs."""
+    out = []
+    total = 0
+    for i, x in enumerate(xs):
+        total += x
+        if i >= k:
+            total -= xs[i - k]
+        if i >= k - 1:
+            out.append(total / k)
+    return out
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25v-6 a running-total moving_average (wrong over floats) PASSes: ints only"
+)
+def test_r25v_6_running_total_moving_average_passes(tmp_path):
+    """The control: the reference averages the last windows of floats right, the attack answers
+    0.0 and a negative average of positive values. The attack: the final run PASSes it, with no
+    SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_moving_average", "stats")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "stats_running", _RUNNING_TOTAL)
+    readings = [0.1, 0.2, 0.3, 1e17, 0.5, 0.25, 0.125]
+    assert reference.moving_average(readings, 2)[-2:] == [0.375, 0.1875]
+    assert wrong.moving_average(readings, 2)[-2:] == [0.0, -0.1875]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _RUNNING_TOTAL}, "fix_moving_average")
+    assert not passed or hits
