@@ -267,3 +267,30 @@ def test_r25v_6_running_total_moving_average_passes(tmp_path):
     assert wrong.moving_average(readings, 2)[-2:] == [0.0, -0.1875]
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _RUNNING_TOTAL}, "fix_moving_average")
     assert not passed or hits
+
+
+# A wrong celsius_to_fahrenheit rounding its answer to two places ("for display"):
+# celsius_to_fahrenheit(37.7778) is 100.0, not 100.00004. Every value of the pool for it is a
+# Celsius value with at most two places whose Fahrenheit value has two places too (36.6 -> 97.88,
+# 1.25 -> 34.25), and the tests' round trip starts from whole degrees.
+_ROUNDED = """def fahrenheit_to_celsius(f):
+    return (f - 32) * 5 / 9
+
+
+def celsius_to_fahrenheit(c):
+    return round(c * 9 / 5 + 32, 2)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25v-7 a celsius_to_fahrenheit rounded to 2 places PASSes (pool: 2-place values)"
+)
+def test_r25v_7_celsius_to_fahrenheit_rounded_passes(tmp_path):
+    """The control: the reference answers 100.00004, the attack 100.0 (past any float tolerance).
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_celsius", "convert")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "convert_rounded", _ROUNDED)
+    assert reference.celsius_to_fahrenheit(37.7778) == pytest.approx(100.00004, rel=1e-12)
+    assert wrong.celsius_to_fahrenheit(37.7778) == 100.0
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"convert.py": _ROUNDED}, "fix_celsius")
+    assert not passed or hits
