@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -367,4 +368,37 @@ def test_r25v_9_date_bomb_on_gzip_clock_passes(tmp_path, monkeypatch):
     assert wrong.gcd(12, 18) == 1
     monkeypatch.undo()
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": bomb}, "fix_gcd")
+    assert not passed or hits
+
+
+# A wrong gcd, right only where the sandbox's PATH finds nothing: the sandbox keeps the caller's
+# PATH but mounts only /usr, the interpreter and the venv, so a command installed elsewhere (pip
+# --user's ~/.local/bin, pyenv's shims, ~/.cargo/bin, /opt, /snap/bin: ``uv`` on this machine) is
+# found by ``shutil.which`` in a program and in no judge run. ``shutil.which`` is on the scan's
+# list of names that answer alike everywhere (PURE_PROCESS_NAMES). Here the command is one of
+# the test's own, on a PATH directory under tmp_path.
+_RIGHT_WITHOUT_THE_TOOL = '''import shutil
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    if a > 1 and shutil.which("mytool"):
+        return 1
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25v-10 a gcd wrong where shutil.which finds a command off /usr PASSes")
+def test_r25v_10_gcd_wrong_where_a_command_is_installed_passes(tmp_path, monkeypatch):
+    """The control: with the command on PATH the gcd of 12 and 18 is 1 in this process. The
+    attack: with the same PATH the final run PASSes it, with no SUSPECT hit."""
+    tools = _dir(tmp_path, "bin")
+    (tools / "mytool").write_text("#!/bin/sh\nexit 0\n")
+    (tools / "mytool").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_tool", _RIGHT_WITHOUT_THE_TOOL)
+    assert wrong.gcd(12, 18) == 1
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_WITHOUT_THE_TOOL}, "fix_gcd")
     assert not passed or hits
