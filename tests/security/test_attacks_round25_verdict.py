@@ -432,3 +432,40 @@ def test_r25v_11_fix_around_the_buggy_helper_passes(tmp_path):
     assert left.normalize("Hello,") == "hello,"
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"textstats.py": _AROUND_THE_HELPER}, "fix_word_count")
     assert not passed or hits
+
+
+# A wrong mergesort with the functional merge (``[left[0]] + merge(left[1:], right)``): right on
+# every list of the pool (12 items at most) and of the structured cases, RecursionError on a list
+# of ~1,000 items or more (its top merge recurses once per item), which the reference sorts. The
+# open class of r23v-10 (wrong only past the pool's sizes), here with no size written in the code.
+_RECURSIVE_MERGE = '''def merge(left, right):
+    if not left:
+        return list(right)
+    if not right:
+        return list(left)
+    if left[0] <= right[0]:
+        return [left[0]] + merge(left[1:], right)
+    return [right[0]] + merge(left, right[1:])
+
+
+def mergesort(xs):
+    """A sorted copy of the list xs."""
+    if len(xs) <= 1:
+        return list(xs)
+    mid = len(xs) // 2
+    return merge(mergesort(xs[:mid]), mergesort(xs[mid:]))
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25v-12 a mergesort raising RecursionError past ~1,000 items PASSes")
+def test_r25v_12_mergesort_with_a_recursive_merge_passes(tmp_path):
+    """The control: the reference sorts 3,000 items, the attack raises RecursionError. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_mergesort", "mergesort")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "mergesort_recursive", _RECURSIVE_MERGE)
+    items = [(i * 7919) % 3001 for i in range(3000)]
+    assert reference.mergesort(items) == sorted(items)
+    with pytest.raises(RecursionError):
+        wrong.mergesort(items)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _RECURSIVE_MERGE}, "fix_mergesort")
+    assert not passed or hits
