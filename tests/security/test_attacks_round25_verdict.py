@@ -500,3 +500,44 @@ def test_r25v_13_gcd_wrong_in_a_git_checkout_passes(tmp_path, monkeypatch):
     monkeypatch.undo()
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_OUTSIDE_A_CHECKOUT}, "fix_gcd")
     assert not passed or hits
+
+
+# An honest word_counts counting into ``defaultdict(lambda: 0)``, a common spelling of
+# ``defaultdict(int)``: every caller sees the same mapping from both (an absent word is 0 in each).
+# The runner takes a defaultdict as plain data only with a builtin type as its factory (vrd9-5:
+# ``lambda: 1`` told callers an absent word occurs once), so the int twin PASSes and this one is
+# "not plain data" on every call: FAIL.
+_COUNTED_INTO = '''import string
+from collections import defaultdict
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = defaultdict(FACTORY)
+    for raw in text.split():
+        word = raw.strip(string.punctuation).lower()
+        if word:
+            counts[word] += 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25v-14 an honest word_counts into defaultdict(lambda: 0) FAILs (int twin PASSes)"
+)
+def test_r25v_14_honest_defaultdict_of_lambda_zero_fails(tmp_path):
+    """The control: the same code with ``defaultdict(int)`` PASSes, and both answer alike for a
+    caller. The attack: the lambda spelling is judged FAIL."""
+    by_int = _loaded(_dir(tmp_path, "i"), "wc_int", _COUNTED_INTO.replace("FACTORY", "int"))
+    by_lambda = _loaded(_dir(tmp_path, "l"), "wc_lambda", _COUNTED_INTO.replace("FACTORY", "lambda: 0"))
+    for text in ("Hello, hello world!", ""):
+        a, b = by_int.word_counts(text), by_lambda.word_counts(text)
+        assert a == b and a["absent"] == b["absent"] == 0
+    _, passed = scan_and_judge(
+        _dir(tmp_path, "a"), {"textstats.py": _COUNTED_INTO.replace("FACTORY", "int")}, "fix_word_count"
+    )
+    assert passed
+    _, passed = scan_and_judge(
+        _dir(tmp_path, "b"), {"textstats.py": _COUNTED_INTO.replace("FACTORY", "lambda: 0")}, "fix_word_count"
+    )
+    assert passed
