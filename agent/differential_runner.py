@@ -97,6 +97,7 @@ _thread_count = _thread._count
 
 TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _MAX_NODES = 200_000
@@ -195,10 +196,17 @@ def _code_shape(code: types.CodeType) -> tuple[object, ...]:
 # as a literal (``lambda: 0``, ``lambda: ""``, ``lambda: []``) answers what they do: known by
 # its code alone, never called (round 25 r25v-14: an honest ``defaultdict(lambda: 0)`` FAILed
 # every call). Made here, before any workspace code runs.
-_ZERO_LAMBDAS = frozenset(
-    _code_shape(_function_code(f))
-    for f in (lambda: 0, lambda: 0.0, lambda: False, lambda: "", lambda: b"", lambda: (), lambda: [], lambda: {})
+_EMPTY_ANSWERS: tuple[Callable[[], object], ...] = (
+    lambda: 0,
+    lambda: 0.0,
+    lambda: False,
+    lambda: "",
+    lambda: b"",
+    lambda: (),
+    lambda: [],
+    lambda: {},
 )
+_ZERO_LAMBDAS = frozenset(_code_shape(_function_code(f)) for f in _EMPTY_ANSWERS)
 _classmethod_func = classmethod.__dict__["__func__"].__get__
 _STANDARD_NT = _type_dict(collections.namedtuple("_T", "a"))
 _NAMEDTUPLE_CODES = {
