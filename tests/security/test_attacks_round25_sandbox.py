@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent import sandbox
+from agent.differential_record import recorded_targets
 from agent.final_verdict import reference_run
 from agent.sandbox import run_command_full
 from tests.security.conftest import gcd_workspace
@@ -128,12 +129,12 @@ def test_r25s_2_a_filled_workspace_costs_a_walk_of_every_name_every_run_root(tmp
 # tests. The tmpfs beneath (/tmp/repo-agent-ws-*, mode 0700 of the leased uid) is closed.
 _PEEK = r"""
 import glob, os, sys, time
-want, deadline, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), set()
+pattern, deadline, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), set()
 print("peeking", flush=True)
 while time.monotonic() < deadline:
-    for d in glob.glob("/tmp/repo-agent-ws-*"):
+    for path in glob.glob(pattern):
         try:
-            seen.add(open(os.path.join(d, want)).read())
+            seen.add(open(path).read())
         except OSError:
             pass
     time.sleep(0.005)
@@ -141,11 +142,11 @@ print(repr(sorted(seen)))
 """
 
 
-def _as_nobody_peeking(want: str, seconds: float) -> subprocess.Popen[str]:
-    """A local user (nobody) reading ``want`` in every /tmp/repo-agent-ws-* for ``seconds``,
+def _as_nobody_peeking(pattern: str, seconds: float) -> subprocess.Popen[str]:
+    """A local user (nobody) reading every file ``pattern`` (a glob) names for ``seconds``,
     returned once it looks; it prints the texts it read when done."""
     peek = subprocess.Popen(
-        ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _PEEK, want, str(seconds)],
+        ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _PEEK, pattern, str(seconds)],
         stdout=subprocess.PIPE,
         text=True,
         cwd="/",
@@ -169,7 +170,7 @@ def test_r25s_3_control_the_workspace_itself_is_private(mini_suite, tmp_path):
 def test_r25s_3_a_local_user_reads_the_reference_fix_through_the_overlay(mini_suite, tmp_path):
     ws = gcd_workspace(mini_suite, tmp_path)
     fix = (Path(mini_suite.base_dir or ".") / ws.task.reference_fix / "gcd.py").read_text()
-    peek = _as_nobody_peeking("gcd.py", 12.0)
+    peek = _as_nobody_peeking("/tmp/repo-agent-ws-*/gcd.py", 12.0)
     try:
         result = reference_run(ws, [])
     finally:
@@ -177,3 +178,26 @@ def test_r25s_3_a_local_user_reads_the_reference_fix_through_the_overlay(mini_su
     assert result.passed, result.summary  # the reference's run went through
     read = ast.literal_eval(out.strip())  # every text nobody read (other runs' workspaces too)
     assert fix not in read, "nobody read the task's reference fix while its run lasted"
+
+
+# r25s-4: the differential's recording of a task's own calls (agent/differential_record.py
+# ``_record``: a task with a reference fix and no held-out pool, QuixBugs' kind) makes the
+# reference fix's workspace, held-out tests revealed in it, inside a TemporaryDirectory under
+# /tmp, and then makes that directory 0755 with the recorder's box ("readable by the sandbox's
+# uid"): the workspace inside is 0755 too, so for as long as the recording runs (a whole
+# pytest run of the reference) any local user reads the reference fix and the held-out tests
+# at /tmp/repo-agent-record-*/<task>-*/, as root or as a normal user alike, overlay or not.
+@pytest.mark.xfail(
+    strict=True, reason="open: r25s-4 the differential's recording leaves the reference fix's workspace 0755 in /tmp"
+)
+def test_r25s_4_a_local_user_reads_the_reference_fix_while_its_calls_are_recorded(mini_suite):
+    task = mini_suite.task("fix_gcd").model_copy(update={"differential": None})  # no pool: its calls recorded
+    fix = (Path(mini_suite.base_dir or ".") / task.reference_fix / "gcd.py").read_text()
+    peek = _as_nobody_peeking("/tmp/repo-agent-record-*/*/gcd.py", 12.0)
+    try:
+        targets = recorded_targets(mini_suite, task, sandbox="bwrap")
+    finally:
+        out, _ = peek.communicate(timeout=30)
+    assert targets, "the recording went through"
+    read = ast.literal_eval(out.strip())
+    assert fix not in read, "nobody read the task's reference fix while its calls were recorded"
