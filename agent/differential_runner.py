@@ -373,12 +373,7 @@ _MUTABLE = (list, set, *_DICTS)
 
 
 def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
-    # By identity (a class's own __eq__ says nothing here); a loop, no generator: called for
-    # every node of every result and argument read (~20,000 times a final run).
-    for k in kinds:
-        if t is k:
-            return True
-    return False
+    return any(t is k for k in kinds)
 
 
 _KEPT_NODES = 2 * _MAX_NODES  # of the results and arguments of one process kept and read again
