@@ -206,18 +206,25 @@ def test_the_differential_process_has_no_alarm_a_terminal_for_part_and_another_p
     assert again.results[(0, 0)]["v"]["list"][1] is False  # no plan: stdin is /dev/null
 
 
+def _one_input_each(inputs: list[list[int]]) -> list[DifferentialTarget]:
+    """``slow.f`` on each input, a target each: the runner's drawn unread calls take another
+    input of the same target (agent/differential_runner.py ``_other_input``), and one of
+    ``f(1)`` before the first call's record left no call kept (1 run in 12: draws 4 and 5)."""
+    return [DifferentialTarget(module="slow", function="f", inputs=[x]) for x in inputs]
+
+
 def test_a_call_past_its_limit_is_stopped_from_outside(tmp_path):
     """The per-call limit is the parent's (a quiet pipe), not an alarm in the process: a call
     that never returns ends the run as timed out, and the calls before it are kept."""
     (tmp_path / "slow.py").write_text("def f(x):\n    while x:\n        pass\n    return x\n")
-    calls = [DifferentialTarget(module="slow", function="f", inputs=[[0], [1], [0]])]
+    calls = _one_input_each([[0], [1], [0]])
     began = time.monotonic()
     run = differential.run_calls(
         tmp_path, calls, sandbox="bwrap", limits=differential.CallLimits(per_call_s=0.5), timeout_s=120
     )
     assert time.monotonic() - began < 60  # the quiet pipe, long before the run's own limit
     assert run.timed_out and run.results == {(0, 0): {"v": 0}}
-    assert "no result (the run timed out)" in differential.compare(calls, {(0, 1): {"v": 1}}, run, 0.0)[0]
+    assert "no result (the run timed out)" in differential.compare(calls, {(1, 0): {"v": 1}}, run, 0.0)[0]
 
 
 def test_an_import_has_the_whole_runs_limit_and_a_call_its_own(tmp_path):
@@ -227,7 +234,7 @@ def test_an_import_has_the_whole_runs_limit_and_a_call_its_own(tmp_path):
     (tmp_path / "slow.py").write_text(
         "import time\ntime.sleep(1.5)\n\n\ndef f(x):\n    while x:\n        pass\n    return x\n"
     )
-    calls = [DifferentialTarget(module="slow", function="f", inputs=[[0], [1], [0]])]
+    calls = _one_input_each([[0], [1], [0]])
     began = time.monotonic()
     run = differential.run_calls(
         tmp_path, calls, sandbox="bwrap", limits=differential.CallLimits(per_call_s=0.5, import_s=30), timeout_s=120
