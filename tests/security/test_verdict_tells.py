@@ -373,10 +373,8 @@ def test_an_answer_that_honestly_depends_on_a_terminal_is_left_out(tmp_path):
     assert differential.reference_results(suite, suite.task("fix_fmt"), calls, sandbox="bwrap") == ({}, 6)
 
 
-def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, monkeypatch):
-    """The reference's calls are stopped from outside too: an input it does not answer in time
-    is left out and the reference asked again for the rest (round 8 vrd8-6: one slow input
-    left the task no differential coverage at all), not judged as an error."""
+def _slow_reference_suite(tmp_path: Path):
+    """A task whose reference fix never answers its pool's input -1 (of 1, 2, -1, 3)."""
     src = tmp_path / "t"
     for d in ("tests", "_fix", "_heldout"):
         (src / d).mkdir(parents=True)
@@ -395,9 +393,26 @@ def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, mon
         "differential": {"pool": "t/_heldout/pool.json"},
     }
     (tmp_path / "suite.json").write_text(json.dumps({"name": "slow", "tasks": [task]}))
-    suite = load_suite(tmp_path / "suite.json")
-    assert differential.run_calls.__kwdefaults__ is not None
-    monkeypatch.setitem(differential.run_calls.__kwdefaults__, "per_call_s", 0.25)  # not 2 s a wait
+    return load_suite(tmp_path / "suite.json")
+
+
+def _pin_draws(monkeypatch: pytest.MonkeyPatch, draws: int) -> None:
+    """Every run of calls makes the unread calls of ``draws`` (drawn per run otherwise)."""
+    real = differential.run_calls
+
+    def pinned(*args, **kwargs):
+        return real(*args, **{**kwargs, "draws": draws})
+
+    monkeypatch.setattr(differential, "run_calls", pinned)
+
+
+def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, monkeypatch):
+    """The reference's calls are stopped from outside too: an input it does not answer in time
+    is left out and the reference asked again for the rest (round 8 vrd8-6: one slow input
+    left the task no differential coverage at all), not judged as an error. (Draws under which
+    no unread call reaches the slow input: one that does is review25-1, below.)"""
+    suite = _slow_reference_suite(tmp_path)
+    _pin_draws(monkeypatch, 0)
     calls = differential.sample(suite, suite.task("fix_slow"))
     results, left_out = differential.reference_results(suite, suite.task("fix_slow"), calls, sandbox="bwrap")
     assert results == {(0, 0): {"v": 2}, (0, 1): {"v": 3}, (0, 3): {"v": 4}} and left_out == 1
