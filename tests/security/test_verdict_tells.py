@@ -423,3 +423,21 @@ def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, mon
     apply_reference_fix(suite, suite.task("fix_slow"), ws)
     verdict = differential.judge(ws)
     assert verdict is not None and verdict.passed and verdict.checked == 3, verdict
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: review25-1 the reference stopped at the runner's unread call of its slow input leaves out the input it was answering",
+)
+@pytest.mark.parametrize("draws", [4, 8])
+def test_a_reference_stopped_at_an_unread_call_leaves_out_the_slow_input_only(tmp_path, monkeypatch, draws):
+    """The runner's drawn unread calls (agent/differential_runner.py ``_other_input``: another
+    input of the target, 1 call in 8) may call the slow input while another input is being
+    answered; the run stops there and ``_stuck_at`` blames that other input: under draws 4
+    the honest inputs 1 and 2 were left out, under 8 input 2 (the draws pinned here, drawn
+    per run otherwise: about 1 reference in 6 lost honest coverage so)."""
+    suite = _slow_reference_suite(tmp_path)
+    _pin_draws(monkeypatch, draws)
+    calls = differential.sample(suite, suite.task("fix_slow"))
+    results, left_out = differential.reference_results(suite, suite.task("fix_slow"), calls, sandbox="bwrap")
+    assert sorted(results) == [(0, 0), (0, 1), (0, 3)] and left_out == 1
