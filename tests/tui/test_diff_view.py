@@ -68,13 +68,16 @@ def test_words_are_compared_in_code_lines_not_in_a_patchs_long_one():
     some minutes; a code line's words are still marked."""
     short = build_diff_model(_long_line_patch(70))
     assert short.unified[2].words != [] and short.unified[3].words != []
-    code = (
+    setup = (
         "from tui.diff_model import build_diff_model\n"
         "old, new = ' '.join(['a'] * 1500), ' '.join(['a', 'b'] * 750)\n"
-        "m = build_diff_model(f'--- a/d.py\\n+++ b/d.py\\n@@ -1,1 +1,1 @@\\n-{old}\\n+{new}\\n')\n"
+        "patch = f'--- a/d.py\\n+++ b/d.py\\n@@ -1,1 +1,1 @@\\n-{old}\\n+{new}\\n'\n"
+    )
+    code = (
+        "m = build_diff_model(patch)\n"
         "assert m.unified[2].kind == 'del' and m.unified[2].words == [] and m.unified[3].words == []\n"
     )
-    assert finishes_within(40, code), "one row of a long line's word diff still running after 40 s"
+    assert finishes_within(40, code, setup), "one row of a long line's word diff still running after 40 s"
 
 
 def test_model_is_built_once_and_cached():
