@@ -19,7 +19,8 @@ import hashlib
 import re
 from pathlib import Path
 
-from unidiff import PatchSet
+from unidiff import PatchedFile, PatchSet
+from unidiff.constants import DEV_NULL
 
 PATCH_FILE_MAX_BYTES = 256 * 1024
 PATCH_MAX_BYTES = 2_000_000
@@ -159,6 +160,23 @@ def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
         else:  # the last line of a file without a final newline
             out.append(line + "\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+# A file's removal and creation are what its patch header says, as ``git apply`` reads them:
+# ``deleted file mode`` / ``+++ /dev/null``, ``new file mode`` / ``--- /dev/null`` (unidiff
+# puts /dev/null on that side for either spelling). Never unidiff's ``is_removed_file`` /
+# ``is_added_file``, which also take a lone hunk ending at ``+0,0`` (a file made empty) for a
+# removal and one starting at ``-0,0`` (an empty file given lines) for a creation: a rebuild
+# that read them so judged another tree than the run did (round 24 r24v-8: an emptied
+# helpers.py rebuilt as gone, and ``helpers`` became a directory beside it).
+def removes_file(pf: PatchedFile) -> bool:
+    """The patch removes this file (its header says so: an emptied file is no removal)."""
+    return bool(pf.target_file == DEV_NULL)
+
+
+def creates_file(pf: PatchedFile) -> bool:
+    """The patch creates this file (its header says so: lines given to an empty file are no creation)."""
+    return bool(pf.source_file == DEV_NULL)
 
 
 def files_in_patch(patch: str) -> list[str]:
