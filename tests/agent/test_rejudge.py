@@ -3,6 +3,8 @@ the new verdict appended to the trace where the label store's ingest picks it up
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from agent import trace as tr
@@ -245,6 +247,7 @@ _ROUND_TRIP_SOURCE = {
     "empty_gone.py": "",
     "was_empty.py": "",
     "old_name.py": "r = 1\n",
+    "script.sh": "#!/bin/sh\necho ok\n",  # made executable below, in the suite
     "tests/test_nothing.py": "def test_nothing():\n    pass\n",
 }
 _CHANGES = {
@@ -254,6 +257,11 @@ _CHANGES = {
     "a removed empty file": lambda p: (p / "empty_gone.py").unlink(),
     "an empty file given lines": lambda p: (p / "was_empty.py").write_text("w = 1\n"),
     "a rename": lambda p: (p / "old_name.py").rename(p / "new_name.py"),
+    "a mode change": lambda p: (p / "keep.py").chmod(0o755),
+    "a new executable file": lambda p: (
+        (p / "run.sh").write_text("#!/bin/sh\necho ok\n") and (p / "run.sh").chmod(0o755)
+    ),
+    "a mode change back": lambda p: (p / "script.sh").chmod(0o644),
 }
 
 
@@ -264,9 +272,10 @@ def test_each_kind_of_change_round_trips_through_the_patch(tmp_path, change):
     from tests.agent.conftest import write_suite
 
     suite = load_suite(write_suite(tmp_path / "suite", {"t": _ROUND_TRIP_SOURCE}))
+    (tmp_path / "suite" / "t" / "script.sh").chmod(0o755)
 
-    def tree(root):
-        return {rel: (root / rel).read_bytes() for rel in walk_files(root)}
+    def tree(root):  # each file's bytes and its executable bit (all git keeps of a mode)
+        return {rel: ((root / rel).read_bytes(), os.access(root / rel, os.X_OK)) for rel in walk_files(root)}
 
     with Workspace.create(suite, suite.tasks[0], tmp_path / "mk") as ws:
         _CHANGES[change](ws.path)
