@@ -599,6 +599,8 @@ def _index(m: DiffModel, patch: str) -> None:
             name = _header_path(patch[pos + 4 : stop])
             if name != "/dev/null":
                 m.paths[-1] = name.removeprefix("b/")
+        elif git_header and not has_hunk and patch.startswith(_HEADER_FACTS, pos):
+            row(_META, pos, stop, _NONE, _NONE)
         elif c == "@" and (h := _HUNK_AT.match(patch, pos, stop)):
             if not has_file:
                 new_file("patch", pos, pos)
@@ -613,6 +615,20 @@ def _index(m: DiffModel, patch: str) -> None:
             git_header = False
         pos = end + 1
     m.width, m.max_no, m.added, m.removed = width, max_no, added, removed
+
+
+# A git header's lines that say what became of the file, shown under its name: a file made
+# empty and a removed one show the same removed lines, a new empty file or a change of mode none.
+_HEADER_FACTS = (
+    "new file mode ",
+    "deleted file mode ",
+    "old mode ",
+    "new mode ",
+    "rename from ",
+    "rename to ",
+    "Binary files ",
+    "repo-agent: not diffed",
+)
 
 
 def _header_path(rest: str) -> str:
