@@ -27,7 +27,9 @@ _RIGHT = "import math\n\n\ndef gcd(a, b):\n    return math.gcd(a, b)\n"
 def test_r25r_1_a_file_made_unreadable_is_judged_outside_the_patch(tmp_path):
     """The control: the same files readable FAIL the final run, and `rejudge` of the rollout's
     patch FAILs. The attack: with gcd_fast.py left mode 0000 the live final run PASSes (no
-    SUSPECT hit), a verdict on a tree its patch does not record."""
+    SUSPECT hit), a verdict on a tree its patch does not record. As root (as CI runs): the
+    sandbox's uid owns the handed-over file and its mode stays; a normal user's run gives
+    every file back its owner's read and write after each run (agent/sandbox.py ``_reclaim``)."""
     from agent.final_verdict import final_test_run
     from agent.rejudge import rejudge_batch
     from agent.suites.loading import load_suite
