@@ -902,14 +902,20 @@ class CappedWorkspace:
             raise
 
     def _layer(self, uid: int) -> bool:
-        """The overlay mounted (True), or the tmpfs left empty for a copy."""
-        merged = tempfile.mkdtemp(prefix="repo-agent-ws-")
-        REAPER.hold(merged)
+        """The overlay mounted (True), or the tmpfs left empty for a copy.
+
+        The overlay's root shows the workspace's own mode (0755, say), so it is mounted in a
+        directory of root's that no one else may enter: at /tmp itself any local user read
+        the reference fix and the revealed hidden tests while a run lasted (round 25 r25s-3)."""
+        holder = tempfile.mkdtemp(prefix="repo-agent-ov-")  # 0700, root's
+        merged = os.path.join(holder, "ws")
+        REAPER.hold(merged)  # (the reaper takes them in order: the mount, then its holder)
+        REAPER.hold(holder)
         try:
+            os.mkdir(merged, 0o700)
             overlay_mount.mount_overlay(str(self.workspace), uid, str(self.base), merged)
         except OSError:
-            os.rmdir(merged)
-            REAPER.drop(merged)
+            _remove_dirs(merged, holder)
             _empty(self.base)
             return False
         self.path, self.layered = Path(merged), True
@@ -942,17 +948,23 @@ class CappedWorkspace:
     def close(self) -> None:
         if self.layered:
             overlay_mount.unmount(str(self.path))
-            try:
-                os.rmdir(self.path)
-            except OSError:
-                pass
-            REAPER.drop(str(self.path))
+            _remove_dirs(str(self.path), str(self.path.parent))
         _libc.umount2(os.fsencode(self.base), _MNT_DETACH)
         try:
             os.rmdir(self.base)
         except OSError:
             pass
         REAPER.drop(str(self.base))
+
+
+def _remove_dirs(*paths: str) -> None:
+    """Empty directories removed, innermost first, and dropped from the reaper's list."""
+    for path in paths:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+        REAPER.drop(path)
 
 
 def _layerable(cost: TreeCost) -> bool:
