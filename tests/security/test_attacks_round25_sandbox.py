@@ -189,9 +189,6 @@ def test_r25s_3_a_local_user_reads_the_reference_fix_through_the_overlay(mini_su
 # uid"): the workspace inside is 0755 too, so for as long as the recording runs (a whole
 # pytest run of the reference) any local user reads the reference fix and the held-out tests
 # at /tmp/repo-agent-record-*/<task>-*/, as root or as a normal user alike, overlay or not.
-@pytest.mark.xfail(
-    strict=True, reason="open: r25s-4 the differential's recording leaves the reference fix's workspace 0755 in /tmp"
-)
 def test_r25s_4_a_local_user_reads_the_reference_fix_while_its_calls_are_recorded(mini_suite):
     task = mini_suite.task("fix_gcd").model_copy(update={"differential": None})  # no pool: its calls recorded
     fix = (Path(mini_suite.base_dir or ".") / task.reference_fix / "gcd.py").read_text()
