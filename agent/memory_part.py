@@ -7,8 +7,9 @@ kernel's OOM killer ends one of them: without a cgroup of the sandbox's own to c
 the run was taken for the machine's shortage (not judged) where root mode's own cgroup
 judges it. This watch looks, at each OOM kill counted while the sandbox runs, at what the
 sandbox still holds: its processes' proportional share of anonymous and shared-memory pages
-(``smaps_rollup``: a page forked processes share counted once, never a page of the host's)
-and its workspace tmpfs (a file of it the tests map counted once). Past its part, the excess
+(``smaps_rollup``: a page forked processes share counted once, never a page of the host's),
+the pages its pipes hold unread (charged to the enclosing cgroup, mapped by no one: round 24
+r24s-2) and its workspace tmpfs (a file of it the tests map counted once). Past its part, the excess
 was the rollout's own (the part is fixed by the limit and the number of sandboxes, never by
 a neighbour's use). What it measures is a lower bound (the killed process is gone, what
 cannot be read counts nothing), so a neighbour's shortage is never blamed on the rollout; an
@@ -17,15 +18,32 @@ excess that died with the victim stays not judged.
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
+import stat
+import termios
 import threading
+import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 POLL_S = 0.05
 # A sandbox holds at most RLIMIT_NPROC (256) processes and threads of its own uid: the walk
 # stops past this many tasks whatever the tree shows.
 _MOST_TASKS = 4096
+# And past this many open files (RLIMIT_NOFILE's 1024 a process, 256 processes).
+_MOST_FILES = 256 * 1024
 _KB = 1024
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+# What a pipe holds in kernel memory before any byte, charged to its maker's cgroup: its
+# inode (624 bytes on x86-64 6.x), dentry (192), an open file (192), pipe_inode_info (192)
+# and slot ring (96 to 1k); 1 kB is below their sum. 80 processes each holding 510 pipes
+# of 8 kB took 40 MB so (round 24 r24s-2), and empty pipes hold it alike.
+_PIPE_OBJECTS = 1024
+_NR_PIDFD_GETFD = 438  # one number on every architecture (Linux 5.6)
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 
 def _children(pid: int) -> list[int]:
@@ -60,13 +78,78 @@ def _held(pid: int) -> tuple[int, int]:
     return anon, shmem
 
 
-def sandbox_held(pid1: int) -> tuple[int, int]:
+def _fd_table_size(pid: int) -> int:
+    """How many descriptor numbers process ``pid``'s table has room for (``FDSize``); 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"FDSize:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _unread(fd: int) -> int:
+    """The bytes written to pipe ``fd`` and not read yet (FIONREAD); 0 if it cannot say."""
+    buf = bytearray(4)
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+    except OSError:
+        return 0
+    return int.from_bytes(buf, "little", signed=True)
+
+
+def _pipes_held(pid: int, seen: set[tuple[int, int]], budget: list[int]) -> int:
+    """What the pipes process ``pid`` has open (anonymous or named, each once in ``seen``)
+    hold, in bytes: the pages of what is written and unread, and the pipe's own kernel
+    objects (``_PIPE_OBJECTS``), charged to the writer's and the maker's memory cgroup and
+    mapped by no process. A page holds at most a page of a pipe's bytes (no reference to
+    another's page gets in: splice, vmsplice and tee are refused, huge pages off), so its bytes
+    rounded up to pages are a lower bound of what each holds. Each open file is looked at
+    through a copy of its descriptor (``pidfd_getfd``: the sandbox's processes are ours to
+    trace, their /proc/PID/fd a uid's of the sandbox's user namespace not ours to list).
+    ``budget``: the descriptors left to look at."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return 0
+    held = 0
+    try:
+        for target in range(min(_fd_table_size(pid), budget[0])):
+            budget[0] -= 1
+            fd = int(_libc.syscall(_NR_PIDFD_GETFD, pidfd, target, 0))
+            if fd < 0:  # no such descriptor, or the process gone
+                continue
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISFIFO(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    held += _PIPE_OBJECTS + -(-_unread(fd) // _PAGE) * _PAGE
+            finally:
+                os.close(fd)
+    finally:
+        os.close(pidfd)
+    return held
+
+
+class Held(NamedTuple):
+    """What a sandbox's processes hold in memory, in bytes."""
+
+    anon: int  # anonymous pages, each divided by the processes that map it
+    shmem: int  # shared-memory pages alike
+    pipes: int  # what its pipes hold (``_pipes_held``)
+
+
+def sandbox_held(pid1: int) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
-    memory, in bytes: anonymous, and shared memory (``_held`` of each). Every process of its
-    pid namespace descends from its pid 1 (an orphan is given to it)."""
-    anon = shmem = 0
+    memory (``_held`` and ``_pipes_held`` of each). Every process of its pid namespace
+    descends from its pid 1 (an orphan is given to it)."""
+    anon = shmem = pipes = 0
     todo = [pid1]
     seen: set[int] = set()
+    files: set[tuple[int, int]] = set()
+    budget = [_MOST_FILES]
     while todo and len(seen) < _MOST_TASKS:
         pid = todo.pop()
         if pid in seen:
@@ -74,18 +157,26 @@ def sandbox_held(pid1: int) -> tuple[int, int]:
         seen.add(pid)
         a, s = _held(pid)
         anon, shmem = anon + a, shmem + s
+        pipes += _pipes_held(pid, files, budget)
         todo.extend(_children(pid))
-    return anon, shmem
+    return Held(anon, shmem, pipes)
 
 
 class PartWatch:
-    """Sees whether a sandbox held more than ``part`` bytes when an OOM kill was counted
-    (``kills``: the kernel's count where the sandbox's kills show) while it ran; ``extra``:
-    what it holds outside its processes (its workspace tmpfs's bytes). ``held`` is the most
-    it was seen to hold past its part then (None: never past it)."""
+    """Sees whether a sandbox held more than ``part`` bytes while it ran: when an OOM kill
+    was counted (``kills``: the kernel's count where the sandbox's kills show), and whenever
+    the enclosing cgroup uses more than the part (``used``: its bytes; only then can the
+    sandbox be past it). ``extra``: what it holds outside its processes (its workspace
+    tmpfs's bytes). ``held`` is the most it was seen to hold past its part (None: never)."""
 
-    def __init__(self, part: int, kills: Callable[[], int], extra: Callable[[], int] = lambda: 0):
-        self.part, self.kills, self.extra = part, kills, extra
+    def __init__(
+        self,
+        part: int,
+        kills: Callable[[], int],
+        extra: Callable[[], int] = lambda: 0,
+        used: Callable[[], int] = lambda: 0,
+    ):
+        self.part, self.kills, self.extra, self.used = part, kills, extra, used
         self.held: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -99,24 +190,42 @@ class PartWatch:
 
     def look(self, pid1: int) -> None:
         """Measure the sandbox now; past its part, remember it."""
-        anon, shmem = sandbox_held(pid1)
+        anon, shmem, pipes = sandbox_held(pid1)
         try:
             extra = self.extra()
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
         # A workspace file the tests map shared is in both: the larger is a lower bound of the two.
-        held = anon + max(shmem, extra)
+        held = anon + pipes + max(shmem, extra)
         if held > self.part and (self.held is None or held > self.held):
             self.held = held
 
     def _watch(self, pid1: int, base: int) -> None:
+        # Looked at before the kill too, while the enclosing cgroup is past the part: the
+        # kill may take what held the excess with it (the OOM killer ends the sandbox's pid 1,
+        # a process as large as any that holds its memory in pipes, and the whole sandbox
+        # goes; round 24 r24s-2). Past the part, unreclaimed memory is what root mode's own
+        # cgroup at the part would have OOM-killed, so it counts at any kill after it too.
+        # Each such look waits as long as the last took: at most half of a core, however
+        # many processes and descriptors the sandbox makes it read.
+        next_look = 0.0
         while True:
             count = self.kills()
             if count != base:
                 base = count
                 self.look(pid1)
+            elif time.monotonic() >= next_look and self._used() > self.part:
+                began = time.monotonic()
+                self.look(pid1)
+                next_look = 2 * time.monotonic() - began
             if self._stop.wait(POLL_S):
                 return
+
+    def _used(self) -> int:
+        try:
+            return self.used()
+        except (OSError, ValueError):
+            return 0
 
     def stop(self) -> None:
         self._stop.set()

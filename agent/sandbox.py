@@ -1825,7 +1825,13 @@ def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None, p
     workspace tmpfs too, against its part whenever the OOM killer strikes."""
     if capped_memory or launch.kind != "bwrap" or part is None:
         return None
-    return PartWatch(part, _oom_kills, (lambda: watch.used()[0]) if watch is not None else (lambda: 0))
+    usage = cgroups.enclosing_usage()
+    return PartWatch(
+        part,
+        _oom_kills,
+        (lambda: watch.used()[0]) if watch is not None else (lambda: 0),
+        (lambda: int(usage.read_bytes().split()[0])) if usage is not None else (lambda: 0),
+    )
 
 
 def _oom_first(argv: list[str]) -> list[str]:

@@ -46,7 +46,7 @@ def tree():
 
 
 def test_a_sandbox_holds_its_descendants_pages_once_each(tree):
-    held, shared = sandbox_held(tree)
+    held, shared, _ = sandbox_held(tree)
     assert shared < MB
     # 40 MB shared by two processes (counted once, not twice: 80) and the grandchild's 20 MB,
     # with each interpreter's own few MB
@@ -74,6 +74,63 @@ def test_a_watch_measures_at_an_oom_kill_only_and_only_past_the_part(tree):
     finally:
         watch.stop()
     assert watch.held is not None and watch.held >= 65 * MB
+
+
+def test_a_watch_measures_before_a_kill_while_the_enclosing_cgroup_is_past_the_part(tree):
+    # The OOM killer may take what held the excess (the sandbox's pid 1, and the sandbox with
+    # it): what was seen past the part while the enclosing cgroup was past it counts (r24s-2).
+    used, asked = [10 * MB], [0]
+
+    def enclosing() -> int:
+        asked[0] += 1
+        return used[0]
+
+    watch = PartWatch(50 * MB, lambda: 0, used=enclosing)
+    watch.start(tree)
+    try:
+        deadline = time.monotonic() + 10
+        while asked[0] < 3 and time.monotonic() < deadline:  # polled thrice
+            time.sleep(0.01)
+        assert asked[0] >= 3 and watch.held is None  # the enclosing cgroup under the part: nothing measured
+        used[0] = 400 * MB
+        while watch.held is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watch.stop()
+    assert watch.held is not None and watch.held >= 60 * MB
+
+
+# A process holding 100 pipes, each with 8 kB written in 4 kB writes and unread, and one
+# with 1 byte; its child holds the same pipes (counted once). Says READY when all are.
+_PIPES = """
+import os, time
+held = []
+for k in range(101):
+    r, w = os.pipe()
+    os.write(w, b"x" if k == 100 else b"p" * 8192)
+    held += [r, w]
+if os.fork() == 0:
+    time.sleep(60)
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def pipes():
+    proc = subprocess.Popen([sys.executable, "-c", _PIPES], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        yield proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_sandbox_holds_what_its_pipes_hold_once_each(pipes):
+    # 100 x 2 pages, 1 page for the byte, and each pipe's own kernel objects (1 kB counted):
+    # its 101 and its stdout (read to its end)
+    assert sandbox_held(pipes).pipes == 201 * 4096 + 102 * 1024
 
 
 def test_a_sandbox_under_its_part_at_an_oom_kill_is_not_past_it(tree):
