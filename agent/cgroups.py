@@ -88,36 +88,21 @@ def _unified_own() -> Path | None:
     return _ROOT / unified[0].lstrip("/")
 
 
-def _limiting(start: Path | None = None) -> tuple[int, Path] | None:
-    """The least memory limit of the cgroups around this process (or v1 memory cgroup
-    ``start``) and their ancestors, and the file of what that cgroup uses (v1
-    ``memory.usage_in_bytes``, v2 ``memory.current``). None: no limit there."""
-    d, top, name, used = start or _own("memory"), _ROOT / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
-    if d is None:
-        d, top, name, used = _unified_own(), _ROOT, "memory.max", "memory.current"
-    least: tuple[int, Path] | None = None
-    while d is not None and (d == top or top in d.parents):
-        limit = _number(d / name)
-        if limit is not None and limit < 2**60 and (least is None or limit < least[0]):
-            least = limit, d / used
-        d = d.parent if d != top else None
-    return least
-
-
 def memory_limit(start: Path | None = None) -> int | None:
     """The least memory limit of the cgroups around this process (or v1 memory cgroup
     ``start``) and their ancestors (v1 ``memory.limit_in_bytes``, v2 ``memory.max``). None:
     no limit there. A limit, never what is free under it: what a neighbour uses at the
     moment a sandbox starts must not set that sandbox's limits (sbx8-7)."""
-    least = _limiting(start)
-    return None if least is None else least[0]
-
-
-def enclosing_usage() -> Path | None:
-    """The file saying what the cgroup of the least memory limit around this process uses,
-    in bytes (the one whose OOM killer ends a normal user's sandbox); None: no limit."""
-    least = _limiting()
-    return None if least is None else least[1]
+    d, top, name = start or _own("memory"), _ROOT / "memory", "memory.limit_in_bytes"
+    if d is None:
+        d, top, name = _unified_own(), _ROOT, "memory.max"
+    least: int | None = None
+    while d is not None and (d == top or top in d.parents):
+        limit = _number(d / name)
+        if limit is not None and limit < 2**60:
+            least = limit if least is None else min(least, limit)
+        d = d.parent if d != top else None
+    return least
 
 
 # A rollout's judging runs two sandboxes at once: the final run beside the reference fix's run

@@ -18,13 +18,14 @@ excess that died with the victim stays not judged.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
+import select
 import stat
 import termios
 import threading
-import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -141,16 +142,17 @@ class Held(NamedTuple):
     pipes: int  # what its pipes hold (``_pipes_held``)
 
 
-def sandbox_held(pid1: int) -> Held:
+def sandbox_held(pid1: int, enough: int | None = None) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
-    memory (``_held`` and ``_pipes_held`` of each). Every process of its pid namespace
+    memory (``_held`` and ``_pipes_held`` of each), or a part of it past ``enough`` bytes of
+    anonymous memory and pipes (the rest not looked at). Every process of its pid namespace
     descends from its pid 1 (an orphan is given to it)."""
     anon = shmem = pipes = 0
     todo = [pid1]
     seen: set[int] = set()
     files: set[tuple[int, int]] = set()
     budget = [_MOST_FILES]
-    while todo and len(seen) < _MOST_TASKS:
+    while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes <= enough):
         pid = todo.pop()
         if pid in seen:
             continue
@@ -163,69 +165,59 @@ def sandbox_held(pid1: int) -> Held:
 
 
 class PartWatch:
-    """Sees whether a sandbox held more than ``part`` bytes while it ran: when an OOM kill
-    was counted (``kills``: the kernel's count where the sandbox's kills show), and whenever
-    the enclosing cgroup uses more than the part (``used``: its bytes; only then can the
-    sandbox be past it). ``extra``: what it holds outside its processes (its workspace
-    tmpfs's bytes). ``held`` is the most it was seen to hold past its part (None: never)."""
+    """Sees whether a sandbox held more than ``part`` bytes when an OOM kill was counted
+    (``kills``: the kernel's count where the sandbox's kills show) while it ran; ``extra``:
+    what it holds outside its processes (its workspace tmpfs's bytes). ``held`` is the most
+    it was seen to hold past its part then (None: never past it)."""
 
-    def __init__(
-        self,
-        part: int,
-        kills: Callable[[], int],
-        extra: Callable[[], int] = lambda: 0,
-        used: Callable[[], int] = lambda: 0,
-    ):
-        self.part, self.kills, self.extra, self.used = part, kills, extra, used
+    def __init__(self, part: int, kills: Callable[[], int], extra: Callable[[], int] = lambda: 0):
+        self.part, self.kills, self.extra = part, kills, extra
         self.held: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, pid1: int, base: int | None = None) -> None:
+    def start(self, pid1: int, base: int | None = None, told: tuple[int, int] | None = None) -> None:
         """Watch the sandbox of pid 1 ``pid1`` (host numbering) until ``stop``; ``base``: the
-        count of kills before the sandbox started (a kill since then is looked at at once)."""
+        count of kills before the sandbox started (a kill since then is looked at at once);
+        ``told``: where pid 1 says its command was killed, and where it is told the rest of
+        the sandbox, which it keeps until then, has been looked at."""
         base = self.kills() if base is None else base
-        self._thread = threading.Thread(target=self._watch, args=(pid1, base), daemon=True)
+        self._thread = threading.Thread(target=self._watch, args=(pid1, base, told), daemon=True)
         self._thread.start()
 
     def look(self, pid1: int) -> None:
         """Measure the sandbox now; past its part, remember it."""
-        anon, shmem, pipes = sandbox_held(pid1)
         try:
             extra = self.extra()
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
+        # Walked only until it is seen past the part: the kill may come while it is walked.
+        anon, shmem, pipes = sandbox_held(pid1, self.part - extra)
         # A workspace file the tests map shared is in both: the larger is a lower bound of the two.
         held = anon + pipes + max(shmem, extra)
         if held > self.part and (self.held is None or held > self.held):
             self.held = held
 
-    def _watch(self, pid1: int, base: int) -> None:
-        # Looked at before the kill too, while the enclosing cgroup is past the part: the
-        # kill may take what held the excess with it (the OOM killer ends the sandbox's pid 1,
-        # a process as large as any that holds its memory in pipes, and the whole sandbox
-        # goes; round 24 r24s-2). Past the part, unreclaimed memory is what root mode's own
-        # cgroup at the part would have OOM-killed, so it counts at any kill after it too.
-        # Each such look waits as long as the last took: at most half of a core, however
-        # many processes and descriptors the sandbox makes it read.
-        next_look = 0.0
+    def _watch(self, pid1: int, base: int, told: tuple[int, int] | None) -> None:
         while True:
             count = self.kills()
+            said = b""
+            if told is not None and select.select([told[0]], [], [], 0)[0]:
+                said = os.read(told[0], 1)
+                told = told if said else None  # (pid 1 gone)
+            if said == b"k" and told is not None:
+                # Pid 1's command was killed: what the rest holds stays until it hears from us
+                # (the OOM killer's count moves before its victim dies).
+                if count != base:
+                    base = count
+                    self.look(pid1)
+                with contextlib.suppress(OSError):
+                    os.write(told[1], b"g")
             if count != base:
                 base = count
                 self.look(pid1)
-            elif time.monotonic() >= next_look and self._used() > self.part:
-                began = time.monotonic()
-                self.look(pid1)
-                next_look = 2 * time.monotonic() - began
             if self._stop.wait(POLL_S):
                 return
-
-    def _used(self) -> int:
-        try:
-            return self.used()
-        except (OSError, ValueError):
-            return 0
 
     def stop(self) -> None:
         self._stop.set()
