@@ -1,0 +1,203 @@
+"""Round 25 attacks on the sandbox (open: each xfail strict until fixed).
+
+Each runs real bwrap as root (a leased uid, cgroups, the workspace as an overlay or a copy)
+and/or as a normal user (nobody, through ``run_as``).
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent import sandbox
+from agent.differential_record import recorded_targets
+from agent.final_verdict import reference_run
+from agent.sandbox import run_command_full
+from tests.security.conftest import gcd_workspace
+from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
+
+# r25s-1: a new instance of r11-2's class (open as r24s-2: pipe buffers) past the part watch
+# (agent/memory_part.py), which counts what a normal user's sandbox maps (Pss_Anon, Pss_Shmem)
+# and its workspace tmpfs. A mapping's own kernel objects (its vm_area_struct, the maple tree
+# nodes that index it: ~200 bytes each) are charged to the enclosing memory cgroup, and a
+# mapping never touched holds no page: Pss 0. One process makes ~40,000 one-page mappings a
+# page apart (no two merge) within its RLIMIT_AS (the part, 168 MB here), then forks 60
+# children: fork copies every mapping (the kernel's work, a few ms), so 61 processes hold
+# ~2.4 M of them, ~500 MB of kernel memory, where the watch sees a few MB of Python shared
+# by all. The 400 MB container runs out, the OOM killer ends a sandbox process, and the run is
+# taken for the machine's shortage (SandboxError, not judged) where the same excess held as
+# bytes is the rollout's own (judged): a wrong fix's final run escapes its FAIL so.
+_MAPPINGS_IN_EACH = textwrap.dedent(
+    """
+    import ctypes, gc, os, time
+    gc.disable()
+    gc.freeze()
+    if AS_BYTES:  # the same excess as bytes, in a few processes: seen by the watch
+        for _ in range(8):
+            if os.fork() == 0:
+                b = bytearray(60 * 2**20)
+                b[::4096] = b"x" * len(b[::4096])
+                time.sleep(30)
+                os._exit(0)
+    else:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        at, n = 0x200000000000, 0
+        while True:  # one page a mapping, a page apart (MAP_FIXED_NOREPLACE), never touched
+            if libc.mmap(at + n * 8192, 4096, 3, 0x22 | 0x100000, -1, 0) != at + n * 8192:
+                break  # ENOMEM: RLIMIT_AS (or vm.max_map_count)
+            n += 1
+        for _ in range(60):  # each child the kernel's copy of every mapping, no page of its own
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+    time.sleep(8)  # the processes the OOM killer left are the sandbox's to end
+    """
+)
+
+
+def test_r25s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", _MAPPINGS_IN_EACH.replace("AS_BYTES", "True"))
+    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25s-1 memory held in untouched mappings' kernel objects escapes the part watch"
+)
+def test_r25s_1_mappings_held_past_the_part_are_the_rollouts(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", _MAPPINGS_IN_EACH.replace("AS_BYTES", "False"))
+    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+# r25s-2: r19s-6's class on the root path the overlay was to close. A root run no longer
+# copies a workspace the rollout filled once (agent/overlay_mount.py), but repo-agent still
+# walks all of it, in its own process, outside the sandbox's CPU share: ``CappedWorkspace``
+# measures the whole tree before every run (the cap check), and ``copy_back`` measures it
+# again after any run that wrote one file (``tree_cost``). Measured here over 99,990 empty
+# files on ext4 (the cap is 100,000 names): a run of ``echo x > one`` cost repo-agent 1.0 s
+# of CPU and 5.1-6.2 s of wall time each time (0.3 s and 0.01 s CPU over an empty one): every
+# run_tests call, final run and differential of that rollout after. Deterministic here: the
+# names repo-agent's walks look at for a run that wrote one file in a 3,000-file workspace.
+def _names_walked(tmp_path, monkeypatch, files: int) -> tuple[int, int | None]:
+    ws = tmp_path / "ws"
+    (ws / "d").mkdir(parents=True)
+    for i in range(files):
+        (ws / "d" / f"f{i}").touch()
+    walked = [0]
+    real = sandbox.measure
+
+    def counted(*args, **kwargs):
+        cost = real(*args, **kwargs)
+        walked[0] += cost.names
+        return cost
+
+    monkeypatch.setattr(sandbox, "measure", counted)
+    run = run_command_full(["/bin/sh", "-c", "echo x > one"], ws, timeout_s=30, sandbox="bwrap")
+    assert (ws / "one").read_text() == "x\n"  # the run's write came back
+    return walked[0], run.exit_code
+
+
+def test_r25s_2_control_an_empty_workspace_costs_a_walk_of_nothing(tmp_path, monkeypatch):
+    walked, code = _names_walked(tmp_path, monkeypatch, 0)
+    assert code == 0
+    assert walked <= 100, f"repo-agent looked at {walked} names for a run over an empty workspace"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25s-2 a root run walks the whole filled workspace twice (r19s-6's cost, no copy)"
+)
+def test_r25s_2_a_filled_workspace_costs_a_walk_of_every_name_every_run_root(tmp_path, monkeypatch):
+    walked, code = _names_walked(tmp_path, monkeypatch, 3000)
+    assert code == 0
+    # A run that wrote one file should cost repo-agent what it wrote, not every name it did not.
+    assert walked <= 100, f"a run that wrote one file made repo-agent look at {walked} names of a 3,000-file workspace"
+
+
+# r25s-3: a root run's workspace is an overlay mounted on the host at /tmp/repo-agent-ws-*
+# (agent/sandbox.py ``CappedWorkspace._layer``: ``tempfile.mkdtemp``), and an overlay's root
+# takes its upper directory's owner and mode, given the workspace's own (0755: the leased
+# uid's, readable and searchable by all). The mkdtemp directory's 0700 is hidden under the
+# mount, and every file beneath shows its own mode (0644). So while a root run lasts, any
+# local user reads the workspace through /tmp, where its own path (a private directory: a
+# TemporaryDirectory, a 0700 parent) kept it out of reach: the reference fix's run shows the
+# task's reference fix (the hidden ``_fix``), the final run the revealed hidden and held-out
+# tests. The tmpfs beneath (/tmp/repo-agent-ws-*, mode 0700 of the leased uid) is closed.
+_PEEK = r"""
+import glob, os, sys, time
+pattern, deadline, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), set()
+print("peeking", flush=True)
+while time.monotonic() < deadline:
+    for path in glob.glob(pattern):
+        try:
+            seen.add(open(path).read())
+        except OSError:
+            pass
+    time.sleep(0.005)
+print(repr(sorted(seen)))
+"""
+
+
+def _as_nobody_peeking(pattern: str, seconds: float) -> subprocess.Popen[str]:
+    """A local user (nobody) reading every file ``pattern`` (a glob) names for ``seconds``,
+    returned once it looks; it prints the texts it read when done."""
+    peek = subprocess.Popen(
+        ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _PEEK, pattern, str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+    assert peek.stdout is not None and peek.stdout.readline() == "peeking\n"
+    return peek
+
+
+def test_r25s_3_control_the_workspace_itself_is_private(mini_suite, tmp_path):
+    ws = gcd_workspace(mini_suite, tmp_path)
+    cp = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "cat", str(ws.path / "gcd.py")], capture_output=True, text=True, cwd="/"
+    )
+    assert cp.returncode != 0 and "Permission denied" in cp.stderr, cp
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r25s-3 a root run's overlay at /tmp/repo-agent-ws-* shows the workspace to every local user",
+)
+def test_r25s_3_a_local_user_reads_the_reference_fix_through_the_overlay(mini_suite, tmp_path):
+    ws = gcd_workspace(mini_suite, tmp_path)
+    fix = (Path(mini_suite.base_dir or ".") / ws.task.reference_fix / "gcd.py").read_text()
+    peek = _as_nobody_peeking("/tmp/repo-agent-ws-*/gcd.py", 12.0)
+    try:
+        result = reference_run(ws, [])
+    finally:
+        out, _ = peek.communicate(timeout=30)
+    assert result.passed, result.summary  # the reference's run went through
+    read = ast.literal_eval(out.strip())  # every text nobody read (other runs' workspaces too)
+    assert fix not in read, "nobody read the task's reference fix while its run lasted"
+
+
+# r25s-4: the differential's recording of a task's own calls (agent/differential_record.py
+# ``_record``: a task with a reference fix and no held-out pool, QuixBugs' kind) makes the
+# reference fix's workspace, held-out tests revealed in it, inside a TemporaryDirectory under
+# /tmp, and then makes that directory 0755 with the recorder's box ("readable by the sandbox's
+# uid"): the workspace inside is 0755 too, so for as long as the recording runs (a whole
+# pytest run of the reference) any local user reads the reference fix and the held-out tests
+# at /tmp/repo-agent-record-*/<task>-*/, as root or as a normal user alike, overlay or not.
+@pytest.mark.xfail(
+    strict=True, reason="open: r25s-4 the differential's recording leaves the reference fix's workspace 0755 in /tmp"
+)
+def test_r25s_4_a_local_user_reads_the_reference_fix_while_its_calls_are_recorded(mini_suite):
+    task = mini_suite.task("fix_gcd").model_copy(update={"differential": None})  # no pool: its calls recorded
+    fix = (Path(mini_suite.base_dir or ".") / task.reference_fix / "gcd.py").read_text()
+    peek = _as_nobody_peeking("/tmp/repo-agent-record-*/*/gcd.py", 12.0)
+    try:
+        targets = recorded_targets(mini_suite, task, sandbox="bwrap")
+    finally:
+        out, _ = peek.communicate(timeout=30)
+    assert targets, "the recording went through"
+    read = ast.literal_eval(out.strip())
+    assert fix not in read, "nobody read the task's reference fix while its calls were recorded"
