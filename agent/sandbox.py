@@ -931,14 +931,23 @@ class CappedWorkspace:
             raise
 
     def _layer(self, uid: int) -> bool:
-        """The overlay mounted (True), or the tmpfs left empty for a copy."""
-        merged = tempfile.mkdtemp(prefix="repo-agent-ws-")
-        REAPER.hold(merged)
+        """The overlay mounted (True), or the tmpfs left empty for a copy. Mounted in a
+        directory of root's only (mkdtemp's 0700): an overlay's root shows its upper layer's
+        owner and mode (the workspace's, 0755) over its mount point's, so mounted at
+        mkdtemp's own name it showed the workspace (the reference fix, the revealed tests) to
+        every local user for as long as a run lasted (round 25 r25s-3). The sandbox reaches
+        it through bwrap's bind, made as root."""
+        private = tempfile.mkdtemp(prefix="repo-agent-ws-")
+        merged = os.path.join(private, "ws")
+        os.mkdir(merged, 0o700)
+        REAPER.hold(merged)  # (unmounted and removed before the directory it is in)
+        REAPER.hold(private)
         try:
             overlay_mount.mount_overlay(str(self.workspace), uid, str(self.base), merged)
         except OSError:
-            os.rmdir(merged)
-            REAPER.drop(merged)
+            for d in (merged, private):
+                os.rmdir(d)
+                REAPER.drop(d)
             _empty(self.base)
             return False
         self.path, self.layered = Path(merged), True
@@ -971,11 +980,12 @@ class CappedWorkspace:
     def close(self) -> None:
         if self.layered:
             overlay_mount.unmount(str(self.path))
-            try:
-                os.rmdir(self.path)
-            except OSError:
-                pass
-            REAPER.drop(str(self.path))
+            for d in (self.path, self.path.parent):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+                REAPER.drop(str(d))
         _libc.umount2(os.fsencode(self.base), _MNT_DETACH)
         try:
             os.rmdir(self.base)
