@@ -132,7 +132,7 @@ import glob, os, sys, time
 pattern, deadline, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), set()
 print("peeking", flush=True)
 while time.monotonic() < deadline:
-    for path in glob.glob(pattern):
+    for path in glob.glob(pattern, recursive=True):
         try:
             seen.add(open(path).read())
         except OSError:
@@ -143,7 +143,7 @@ print(repr(sorted(seen)))
 
 
 def _as_nobody_peeking(pattern: str, seconds: float) -> subprocess.Popen[str]:
-    """A local user (nobody) reading every file ``pattern`` (a glob) names for ``seconds``,
+    """A local user (nobody) reading every file ``pattern`` (a glob, ``**`` any depth) names for ``seconds``,
     returned once it looks; it prints the texts it read when done."""
     peek = subprocess.Popen(
         ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _PEEK, pattern, str(seconds)],
@@ -170,7 +170,8 @@ def test_r25s_3_control_the_workspace_itself_is_private(mini_suite, tmp_path):
 def test_r25s_3_a_local_user_reads_the_reference_fix_through_the_overlay(mini_suite, tmp_path):
     ws = gcd_workspace(mini_suite, tmp_path)
     fix = (Path(mini_suite.base_dir or ".") / ws.task.reference_fix / "gcd.py").read_text()
-    peek = _as_nobody_peeking("/tmp/repo-agent-ws-*/gcd.py", 12.0)
+    # (at any depth: a mount in a directory below is as open if that directory is)
+    peek = _as_nobody_peeking("/tmp/repo-agent-ws-*/**/gcd.py", 12.0)
     try:
         result = reference_run(ws, [])
     finally:
@@ -187,9 +188,6 @@ def test_r25s_3_a_local_user_reads_the_reference_fix_through_the_overlay(mini_su
 # uid"): the workspace inside is 0755 too, so for as long as the recording runs (a whole
 # pytest run of the reference) any local user reads the reference fix and the held-out tests
 # at /tmp/repo-agent-record-*/<task>-*/, as root or as a normal user alike, overlay or not.
-@pytest.mark.xfail(
-    strict=True, reason="open: r25s-4 the differential's recording leaves the reference fix's workspace 0755 in /tmp"
-)
 def test_r25s_4_a_local_user_reads_the_reference_fix_while_its_calls_are_recorded(mini_suite):
     task = mini_suite.task("fix_gcd").model_copy(update={"differential": None})  # no pool: its calls recorded
     fix = (Path(mini_suite.base_dir or ".") / task.reference_fix / "gcd.py").read_text()
