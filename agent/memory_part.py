@@ -8,8 +8,11 @@ the run was taken for the machine's shortage (not judged) where root mode's own 
 judges it. This watch looks, at each OOM kill counted while the sandbox runs, at what the
 sandbox still holds: its processes' proportional share of anonymous and shared-memory pages
 (``smaps_rollup``: a page forked processes share counted once, never a page of the host's),
-the pages its pipes hold unread (charged to the enclosing cgroup, mapped by no one: round 24
-r24s-2) and its workspace tmpfs (a file of it the tests map counted once). Past its part, the excess
+what its pipes and its mappings hold in the kernel (charged to the enclosing cgroup, in no
+process's Pss: round 24 r24s-2, round 25 r25s-1) and its workspace tmpfs (a file of it the
+tests map counted once). The sandbox's pid 1 and bwrap are spared by the OOM killer before
+its tests (their end would take the whole sandbox and what it held with it), and pid 1 keeps
+the rest of the sandbox after its command's kill until this watch has looked. Past its part, the excess
 was the rollout's own (the part is fixed by the limit and the number of sandboxes, never by
 a neighbour's use). What it measures is a lower bound (the killed process is gone, what
 cannot be read counts nothing), so a neighbour's shortage is never blamed on the rollout; an
@@ -33,6 +36,11 @@ POLL_S = 0.05
 # A sandbox holds at most RLIMIT_NPROC (256) processes and threads of its own uid: the walk
 # stops past this many tasks whatever the tree shows.
 _MOST_TASKS = 4096
+# What a mapping holds in kernel memory without a page: its vm_area_struct (192 bytes on x86-64
+# 6.x), charged to its process's cgroup, and its share of the tree that indexes it; 128 bytes is
+# below it. 61 processes forked with 40,000 untouched one-page mappings each took 500 MB so
+# (round 25 r25s-1): fork copies every mapping, and no page of them is ever in Pss.
+_MAPPING_OBJECTS = 128
 # And past this many open files (RLIMIT_NOFILE's 1024 a process, 256 processes).
 _MOST_FILES = 256 * 1024
 _KB = 1024
@@ -134,25 +142,39 @@ def _pipes_held(pid: int, seen: set[tuple[int, int]], budget: list[int]) -> int:
     return held
 
 
+def _mappings_held(pid: int) -> int:
+    """The kernel memory process ``pid``'s mappings hold as such (``_MAPPING_OBJECTS`` each: a
+    line of /proc/PID/maps), in bytes; 0 if unreadable."""
+    lines = 0
+    try:
+        with open(f"/proc/{pid}/maps", "rb", buffering=0) as f:
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+    except OSError:
+        return 0
+    return lines * _MAPPING_OBJECTS
+
+
 class Held(NamedTuple):
     """What a sandbox's processes hold in memory, in bytes."""
 
     anon: int  # anonymous pages, each divided by the processes that map it
     shmem: int  # shared-memory pages alike
     pipes: int  # what its pipes hold (``_pipes_held``)
+    mappings: int  # what its mappings hold as such (``_mappings_held``)
 
 
 def sandbox_held(pid1: int, enough: int | None = None) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
-    memory (``_held`` and ``_pipes_held`` of each), or a part of it past ``enough`` bytes of
-    anonymous memory and pipes (the rest not looked at). Every process of its pid namespace
+    memory (``_held``, ``_pipes_held`` and ``_mappings_held`` of each), or a part of it past
+    ``enough`` bytes of anonymous memory, pipes and mappings (the rest not looked at). Every process of its pid namespace
     descends from its pid 1 (an orphan is given to it)."""
-    anon = shmem = pipes = 0
+    anon = shmem = pipes = mappings = 0
     todo = [pid1]
     seen: set[int] = set()
     files: set[tuple[int, int]] = set()
     budget = [_MOST_FILES]
-    while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes <= enough):
+    while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes + mappings <= enough):
         pid = todo.pop()
         if pid in seen:
             continue
@@ -160,8 +182,9 @@ def sandbox_held(pid1: int, enough: int | None = None) -> Held:
         a, s = _held(pid)
         anon, shmem = anon + a, shmem + s
         pipes += _pipes_held(pid, files, budget)
+        mappings += _mappings_held(pid)
         todo.extend(_children(pid))
-    return Held(anon, shmem, pipes)
+    return Held(anon, shmem, pipes, mappings)
 
 
 class PartWatch:
@@ -192,9 +215,9 @@ class PartWatch:
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
         # Walked only until it is seen past the part: the kill may come while it is walked.
-        anon, shmem, pipes = sandbox_held(pid1, self.part - extra)
+        anon, shmem, pipes, mappings = sandbox_held(pid1, self.part - extra)
         # A workspace file the tests map shared is in both: the larger is a lower bound of the two.
-        held = anon + pipes + max(shmem, extra)
+        held = anon + pipes + mappings + max(shmem, extra)
         if held > self.part and (self.held is None or held > self.held):
             self.held = held
 

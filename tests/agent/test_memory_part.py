@@ -46,7 +46,7 @@ def tree():
 
 
 def test_a_sandbox_holds_its_descendants_pages_once_each(tree):
-    held, shared, _ = sandbox_held(tree)
+    held, shared = sandbox_held(tree)[:2]
     assert shared < MB
     # 40 MB shared by two processes (counted once, not twice: 80) and the grandchild's 20 MB,
     # with each interpreter's own few MB
@@ -107,6 +107,36 @@ def test_a_sandbox_holds_what_its_pipes_hold_once_each(pipes):
     # 100 x 2 pages, 1 page for the byte, and each pipe's own kernel objects (1 kB counted):
     # its 101 and its stdout (read to its end)
     assert sandbox_held(pipes).pipes == 201 * 4096 + 102 * 1024
+
+
+# 5,000 one-page mappings a page apart (none merge), never touched: no page, only the kernel's
+# objects for each. Says READY when they are made.
+_MAPPINGS = """
+import ctypes, mmap, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+at = 0x300000000000
+for n in range(5000):
+    assert libc.mmap(at + n * 8192, 4096, 3, 0x22 | 0x100000, -1, 0) == at + n * 8192
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_sandbox_holds_what_its_mappings_are_as_such(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MAPPINGS], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        held = sandbox_held(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # 128 bytes a mapping counted: the 5,000 and the interpreter's own few hundred
+    assert 5000 * 128 <= held.mappings < 7000 * 128, held
+    assert held.anon < 64 * MB  # untouched: in no Pss
 
 
 def test_a_sandbox_under_its_part_at_an_oom_kill_is_not_past_it(tree):
