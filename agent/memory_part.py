@@ -222,6 +222,7 @@ class PartWatch:
             self.held = held
 
     def _watch(self, pid1: int, base: int, told: tuple[int, int] | None) -> None:
+        start = base
         while True:
             count = self.kills()
             said = b""
@@ -229,9 +230,11 @@ class PartWatch:
                 said = os.read(told[0], 1)
                 told = told if said else None  # (pid 1 gone)
             if said == b"k" and told is not None:
-                # Pid 1's command was killed: what the rest holds stays until it hears from us
+                # Pid 1's command was killed: what the rest holds stays until it hears from us.
+                # Looked at again even where its kill was counted and looked at already: the
+                # command's children are given to pid 1 as it dies, a walk then missed them
                 # (the OOM killer's count moves before its victim dies).
-                if count != base:
+                if count != start:
                     base = count
                     self.look(pid1)
                 with contextlib.suppress(OSError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -74,6 +75,30 @@ def test_a_watch_measures_at_an_oom_kill_only_and_only_past_the_part(tree):
     finally:
         watch.stop()
     assert watch.held is not None and watch.held >= 65 * MB
+
+
+def test_pid_1s_word_of_its_commands_kill_is_looked_at_again_and_answered(tree):
+    # The kill was counted and looked at already, maybe while the command's children were
+    # being given to pid 1 (a walk then misses them): looked at again once pid 1 has reaped it.
+    killed_r, killed_w = os.pipe()
+    looked_r, looked_w = os.pipe()
+    kills, looks = [0], []
+    watch = PartWatch(50 * MB, lambda: kills[0])
+    watch.look = looks.append  # type: ignore[method-assign]
+    watch.start(tree, 0, (killed_r, looked_w))
+    try:
+        kills[0] = 1
+        deadline = time.monotonic() + 10
+        while not looks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert looks == [tree]  # the kill counted
+        os.write(killed_w, b"k")  # pid 1: its command was killed, the rest kept until told
+        assert select.select([looked_r], [], [], 10)[0] and os.read(looked_r, 1) == b"g"
+        assert looks == [tree, tree]
+    finally:
+        watch.stop()
+        for fd in (killed_r, killed_w, looked_r, looked_w):
+            os.close(fd)
 
 
 # A process holding 100 pipes, each with 8 kB written in 4 kB writes and unread, and one
