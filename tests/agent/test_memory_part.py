@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,15 +37,22 @@ time.sleep(60)
 """
 
 
-@pytest.fixture
-def tree():
-    proc = subprocess.Popen([sys.executable, "-c", _TREE], stdout=subprocess.PIPE, text=True, start_new_session=True)
+@contextlib.contextmanager
+def _running(script: str) -> Iterator[int]:
+    """The pid of ``script`` run once it says READY, its whole tree killed after."""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
         yield proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the tree: its own process group
         proc.wait()
+
+
+@pytest.fixture
+def tree():
+    with _running(_TREE) as pid:
+        yield pid
 
 
 def test_a_sandbox_holds_its_descendants_pages_once_each(tree):
@@ -119,13 +128,8 @@ time.sleep(60)
 
 @pytest.fixture
 def pipes():
-    proc = subprocess.Popen([sys.executable, "-c", _PIPES], stdout=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
-        yield proc.pid
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    with _running(_PIPES) as pid:
+        yield pid
 
 
 def test_a_sandbox_holds_what_its_pipes_hold_once_each(pipes):
@@ -149,16 +153,9 @@ time.sleep(60)
 """
 
 
-def test_a_sandbox_holds_what_its_mappings_are_as_such(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _MAPPINGS], stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
-        held = sandbox_held(proc.pid)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def test_a_sandbox_holds_what_its_mappings_are_as_such():
+    with _running(_MAPPINGS) as pid:
+        held = sandbox_held(pid)
     # 128 bytes a mapping counted: the 5,000 and the interpreter's own few hundred
     assert 5000 * 128 <= held.mappings < 7000 * 128, held
     assert held.anon < 64 * MB  # untouched: in no Pss
