@@ -999,7 +999,7 @@ def judge(ws: Workspace) -> Verdict | None:
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
     budget += 20 * (per_call or 1e-3) * sum(count for _, _, count in seq.warmups)
 
-    draws = random.SystemRandom().getrandbits(64)  # the runner's unread calls: one for both processes
+    draws = rng.getrandbits(64)  # the runner's unread calls: one for both processes
 
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
@@ -1060,9 +1060,8 @@ def judge(ws: Workspace) -> Verdict | None:
             why = _why(calls[t], calls[t].inputs[i], w, got, (s, pos), how[t])
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
-    for n, why in enumerate(run_differences(got, ref.threads, bool(differ), ref.garbage)):
-        differ[-1 - len(calls) - n] = why
-    return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
+    lines = [*differ.values(), *run_differences(got, ref.threads, bool(differ), ref.garbage)]
+    return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(lines)))
 
 
 def run_differences(got: CallRun, ref_threads: int, calls_differ: bool, ref_garbage: bool = False) -> list[str]:

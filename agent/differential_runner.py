@@ -97,6 +97,7 @@ _thread_count = _thread._count
 
 TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _MAX_NODES = 200_000
@@ -110,7 +111,8 @@ _DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaul
 _dict_items = dict.items
 # A defaultdict answers an absent key with its factory's answer: only a factory that is one of
 # these exact types answers a zero-like empty value a Counter's caller meets too (0, [], ...);
-# any other callable (lambda: 1) is the code's own answer, never read (vrd9-5).
+# any other callable (lambda: 1) is the code's own answer, never read (vrd9-5); a lambda
+# returning such a value as a literal is known by its code (``_ZERO_LAMBDAS``).
 _defaultdict = collections.defaultdict
 _default_factory = collections.defaultdict.__dict__["default_factory"].__get__
 _PLAIN_FACTORIES = (int, float, bool, str, bytes, list, tuple, set, frozenset, dict)
@@ -175,6 +177,36 @@ _tuplegetter_reduce: Any = _tuplegetter.__reduce__  # (type, (its position, its 
 # ran; tuple's own ``count`` and ``index`` are never a class's own (round 22: a method of the
 # class in front of what this runner reads, r22v-5's class on the class).
 _function_code = types.FunctionType.__dict__["__code__"].__get__
+
+
+# The flags that change what a call does: *args, **kwargs, a generator, a coroutine, an async
+# generator, an iterable coroutine (inspect's CO_ names).
+_CO_KIND = 0x4 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200
+
+
+def _code_shape(code: types.CodeType) -> tuple[object, ...]:
+    """What a function's code does, to the byte: its bytecode, its constants with their exact
+    types (0 and False are equal but not one answer), the names it reads, its arguments."""
+    consts = tuple((type(c), c) for c in code.co_consts)
+    flags = code.co_flags & _CO_KIND  # (nested or not, under a __future__ import or not: alike)
+    return (code.co_code, consts, code.co_names, code.co_freevars, code.co_argcount, flags)
+
+
+# A defaultdict's factory that is a lambda returning one of ``_PLAIN_FACTORIES``' own answers
+# as a literal (``lambda: 0``, ``lambda: ""``, ``lambda: []``) answers what they do: known by
+# its code alone, never called (round 25 r25v-14: an honest ``defaultdict(lambda: 0)`` FAILed
+# every call). Made here, before any workspace code runs.
+_EMPTY_ANSWERS: tuple[Callable[[], object], ...] = (
+    lambda: 0,
+    lambda: 0.0,
+    lambda: False,
+    lambda: "",
+    lambda: b"",
+    lambda: (),
+    lambda: [],
+    lambda: {},
+)
+_ZERO_LAMBDAS = frozenset(_code_shape(_function_code(f)) for f in _EMPTY_ANSWERS)
 _classmethod_func = classmethod.__dict__["__func__"].__get__
 _STANDARD_NT = _type_dict(collections.namedtuple("_T", "a"))
 _NAMEDTUPLE_CODES = {
@@ -298,7 +330,9 @@ def _shadowed(x: Any, t: type) -> bool:
 
 
 def _plain_factory(factory: object) -> bool:
-    return factory is None or any(factory is k for k in _PLAIN_FACTORIES)
+    if factory is None or any(factory is k for k in _PLAIN_FACTORIES):
+        return True
+    return type(factory) is _FUNCTION and _code_shape(_function_code(factory)) in _ZERO_LAMBDAS
 
 
 def _exact_number(x: Any, t: type) -> int | float | None:

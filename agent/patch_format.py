@@ -17,9 +17,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import stat
 from pathlib import Path
 
-from unidiff import PatchSet
+from unidiff import PatchedFile, PatchSet
+from unidiff.constants import DEV_NULL
 
 PATCH_FILE_MAX_BYTES = 256 * 1024
 PATCH_MAX_BYTES = 2_000_000
@@ -90,19 +92,40 @@ def file_digest(path: Path | None) -> tuple[int, str] | None:
     return size, h.hexdigest()
 
 
+# A file's mode as git records it: executable (its owner's x bit) or not, nothing else (git
+# keeps no other permission bit, so neither does a patch, nor a rebuild from one).
+REGULAR, EXECUTABLE = "100644", "100755"
+Modes = tuple[str, str]  # (the source's, the workspace's) of one file; a side that is absent: either
+
+
+def git_mode(st_mode: int) -> str:
+    """``REGULAR`` or ``EXECUTABLE``: the mode a patch records for a file of ``st_mode``."""
+    return EXECUTABLE if st_mode & stat.S_IXUSR else REGULAR
+
+
+def _mode_lines(old_exists: bool, new_exists: bool, modes: Modes) -> list[str]:
+    """The header's mode lines, as git writes them: a new or removed file's mode, or a change of mode."""
+    if not old_exists:
+        return [f"new file mode {modes[1]}\n"]
+    if not new_exists:
+        return [f"deleted file mode {modes[0]}\n"]
+    return [f"old mode {modes[0]}\n", f"new mode {modes[1]}\n"] if modes[0] != modes[1] else []
+
+
 def _bytes_digest(data: bytes | None) -> tuple[int, str] | None:
     return None if data is None else (len(data), hashlib.sha256(data).hexdigest())
 
 
-def large_file_diff(rel: str, old: tuple[int, str | None] | None, new: tuple[int, str | None] | None) -> str:
+def large_file_diff(
+    rel: str,
+    old: tuple[int, str | None] | None,
+    new: tuple[int, str | None] | None,
+    modes: Modes = (REGULAR, REGULAR),
+) -> str:
     """A patch entry for a file too large to diff: its name, sizes and hashes (git's binary
     form). A hash of None: the file was not read (past the patch's read budget)."""
     a_name, b_name = quote_path(f"a/{rel}"), quote_path(f"b/{rel}")
-    head = [f"diff --git {a_name} {b_name}\n"]
-    if old is None:
-        head.append("new file mode 100644\n")
-    elif new is None:
-        head.append("deleted file mode 100644\n")
+    head = [f"diff --git {a_name} {b_name}\n", *_mode_lines(old is not None, new is not None, modes)]
     sides = "; ".join(
         f"{side} {n} bytes " + (f"sha256 {h}" if h else "not read")
         for side, d in (("a", old), ("b", new))
@@ -131,18 +154,15 @@ def _lines(text: str) -> list[str]:
     return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
-    """One file's git-style diff; ``None`` means the file does not exist on that side."""
+def file_diff(rel: str, old: bytes | None, new: bytes | None, modes: Modes = (REGULAR, REGULAR)) -> str:
+    """One file's git-style diff; ``None`` means the file does not exist on that side. A
+    change of mode alone is a header without hunks, as git writes it."""
     a_name, b_name = quote_path(f"a/{rel}"), quote_path(f"b/{rel}")
-    head = [f"diff --git {a_name} {b_name}\n"]
-    if old is None:
-        head.append("new file mode 100644\n")
-    elif new is None:
-        head.append("deleted file mode 100644\n")
+    head = [f"diff --git {a_name} {b_name}\n", *_mode_lines(old is not None, new is not None, modes)]
     if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
         # By size and sha256, as a large file: a bare "Binary files differ" recorded nothing
         # of code Python runs all the same (a latin-1 source with a coding cookie).
-        return large_file_diff(rel, _bytes_digest(old), _bytes_digest(new))
+        return large_file_diff(rel, _bytes_digest(old), _bytes_digest(new), modes)
     old_lines = _lines(old.decode("utf-8")) if old is not None else []
     new_lines = _lines(new.decode("utf-8")) if new is not None else []
     body = difflib.unified_diff(
@@ -159,6 +179,23 @@ def file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
         else:  # the last line of a file without a final newline
             out.append(line + "\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+# A file's removal and creation are what its patch header says, as ``git apply`` reads them:
+# ``deleted file mode`` / ``+++ /dev/null``, ``new file mode`` / ``--- /dev/null`` (unidiff
+# puts /dev/null on that side for either spelling). Never unidiff's ``is_removed_file`` /
+# ``is_added_file``, which also take a lone hunk ending at ``+0,0`` (a file made empty) for a
+# removal and one starting at ``-0,0`` (an empty file given lines) for a creation: a rebuild
+# that read them so judged another tree than the run did (round 24 r24v-8: an emptied
+# helpers.py rebuilt as gone, and ``helpers`` became a directory beside it).
+def removes_file(pf: PatchedFile) -> bool:
+    """The patch removes this file (its header says so: an emptied file is no removal)."""
+    return bool(pf.target_file == DEV_NULL)
+
+
+def creates_file(pf: PatchedFile) -> bool:
+    """The patch creates this file (its header says so: lines given to an empty file are no creation)."""
+    return bool(pf.source_file == DEV_NULL)
 
 
 def files_in_patch(patch: str) -> list[str]:

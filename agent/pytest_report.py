@@ -75,8 +75,8 @@ def summary_line(output: str) -> str | None:
         head = _SUMMARY_HEAD.match(text)
         if head and _SUMMARY_TOOK.search(text, head.end()):
             return _plain_summary(text)
-        if line.strip().startswith("no tests ran"):
-            return _plain_summary(line, "no tests ran")
+        if text.startswith("no tests ran"):
+            return _plain_summary(text, "no tests ran")
     return None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from unidiff.errors import UnidiffParseError
 from agent.batch_meta import find_batches, read_batch_meta
 from agent.differential import DifferentialError
 from agent.final_verdict import CHECKER_VERSION, final_test_run, verdict_state
-from agent.patch_format import unquote_path
+from agent.patch_format import EXECUTABLE, creates_file, removes_file, unquote_path
 from agent.probes import is_probe
 from agent.scoring import TestResult
 from agent.suites.models import Suite, Task
@@ -93,15 +94,19 @@ def apply_patch(ws: Workspace, patch: str) -> None:
 
 
 def _rebuild(target: Path, rel: str, pf: PatchedFile) -> None:
-    """One file of the patch, removed or written as the patch has it."""
-    if pf.is_removed_file:
+    """One file of the patch, removed or written as the patch has it; removed or created
+    only where its header says so (``removes_file``): an emptied file stays, empty."""
+    if removes_file(pf):
         target.unlink(missing_ok=True)
         return
-    old = [] if pf.is_added_file else _read_lines(target, rel)
+    old = [] if creates_file(pf) else _read_lines(target, rel)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Bytes, not text mode: a "\r\n" line (QuixBugs' wrap.py has one) stays exactly as the
     # patch recorded it (universal newlines never matched it, and rewrote other lines).
     target.write_bytes("".join(_patched(old, pf)).encode("utf-8"))
+    if pf.target_mode is not None:  # ``new mode`` / ``new file mode``: the executable bit, as git keeps it
+        mode = stat.S_IMODE(target.stat().st_mode)
+        target.chmod(mode | 0o111 if pf.target_mode == EXECUTABLE else mode & ~0o111)
 
 
 # What agent/trace_file.py ``shrunk_line`` appends to a string it cut: a patch always ends in

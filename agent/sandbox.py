@@ -931,23 +931,20 @@ class CappedWorkspace:
             raise
 
     def _layer(self, uid: int) -> bool:
-        """The overlay mounted (True), or the tmpfs left empty for a copy. Mounted in a
-        directory of root's only (mkdtemp's 0700): an overlay's root shows its upper layer's
-        owner and mode (the workspace's, 0755) over its mount point's, so mounted at
-        mkdtemp's own name it showed the workspace (the reference fix, the revealed tests) to
-        every local user for as long as a run lasted (round 25 r25s-3). The sandbox reaches
-        it through bwrap's bind, made as root."""
-        private = tempfile.mkdtemp(prefix="repo-agent-ws-")
-        merged = os.path.join(private, "ws")
-        os.mkdir(merged, 0o700)
-        REAPER.hold(merged)  # (unmounted and removed before the directory it is in)
-        REAPER.hold(private)
+        """The overlay mounted (True), or the tmpfs left empty for a copy.
+
+        The overlay's root shows the workspace's own mode (0755, say), so it is mounted in a
+        directory of root's that no one else may enter: at /tmp itself any local user read
+        the reference fix and the revealed hidden tests while a run lasted (round 25 r25s-3)."""
+        holder = tempfile.mkdtemp(prefix="repo-agent-ov-")  # 0700, root's
+        merged = os.path.join(holder, "ws")
+        REAPER.hold(merged)  # (the reaper takes them in order: the mount, then its holder)
+        REAPER.hold(holder)
         try:
+            os.mkdir(merged, 0o700)
             overlay_mount.mount_overlay(str(self.workspace), uid, str(self.base), merged)
         except OSError:
-            for d in (merged, private):
-                os.rmdir(d)
-                REAPER.drop(d)
+            _remove_dirs(merged, holder)
             _empty(self.base)
             return False
         self.path, self.layered = Path(merged), True
@@ -980,18 +977,23 @@ class CappedWorkspace:
     def close(self) -> None:
         if self.layered:
             overlay_mount.unmount(str(self.path))
-            for d in (self.path, self.path.parent):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
-                REAPER.drop(str(d))
+            _remove_dirs(str(self.path), str(self.path.parent))
         _libc.umount2(os.fsencode(self.base), _MNT_DETACH)
         try:
             os.rmdir(self.base)
         except OSError:
             pass
         REAPER.drop(str(self.base))
+
+
+def _remove_dirs(*paths: str) -> None:
+    """Empty directories removed, innermost first, and dropped from the reaper's list."""
+    for path in paths:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+        REAPER.drop(path)
 
 
 def _layerable(cost: TreeCost) -> bool:

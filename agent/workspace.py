@@ -24,10 +24,12 @@ from pathlib import Path, PurePosixPath
 from agent.patch_format import (
     PATCH_FILE_MAX_BYTES,
     PATCH_MAX_BYTES,
+    REGULAR,
     display_name,
     file_diff,
     file_digest,
     files_in_patch,  # noqa: F401 (callers read stored patches through this module)
+    git_mode,
     large_file_diff,
 )
 from agent.private_dir import private_dir
@@ -512,11 +514,18 @@ class Workspace:
             new_p = self.path / rel if rel in b else None
             if old_p and new_p and rel not in self.visible and self._unchanged(rel, new_p):
                 continue  # as the copy left it, by every stat field code can and cannot set
-            new_size = os.lstat(new_p).st_size if new_p else 0
+            new_st = os.lstat(new_p) if new_p else None
+            new_size = new_st.st_size if new_st else 0
+            # The executable bit too, as git records it: a script the tests run as ``./x`` is
+            # part of what the run judged, and a rebuild from the patch sets it again.
+            modes = (
+                git_mode(os.lstat(old_p).st_mode) if old_p else REGULAR,
+                git_mode(new_st.st_mode) if new_st else REGULAR,
+            )
             if new_size > unread:  # sparse files cost the disk nothing and the reads everything
                 old_size = old_p.stat().st_size if old_p else None
                 sides = (old_size, None) if old_size is not None else None
-                chunk = large_file_diff(rel, sides, (new_size, None) if new_p else None)
+                chunk = large_file_diff(rel, sides, (new_size, None) if new_p else None, modes)
                 total += len(chunk)
                 chunks.append((rel, chunk))
                 continue
@@ -524,23 +533,23 @@ class Workspace:
             if rel in self.visible:  # diffed against what the rollout was given
                 given = self.visible[rel]
                 now = new_p.read_bytes() if new_p else None
-                if given != now:
-                    chunk = file_diff(rel, given, now)
+                if given != now or modes[0] != modes[1]:
+                    chunk = file_diff(rel, given, now, modes)
                     total += len(chunk)
                     chunks.append((rel, chunk))
                 continue
             big = max(p.stat().st_size if p else 0 for p in (old_p, new_p)) > PATCH_FILE_MAX_BYTES
             if big or total > PATCH_MAX_BYTES:
                 old_h, new_h = (file_digest(p) for p in (old_p, new_p))
-                if old_h == new_h:
+                if old_h == new_h and modes[0] == modes[1]:
                     continue
-                chunk = large_file_diff(rel, old_h, new_h)
+                chunk = large_file_diff(rel, old_h, new_h, modes)
             else:
                 old = old_p.read_bytes() if old_p else None
                 new = new_p.read_bytes() if new_p else None
-                if old == new:
+                if old == new and modes[0] == modes[1]:
                     continue
-                chunk = file_diff(rel, old, new)
+                chunk = file_diff(rel, old, new, modes)
             total += len(chunk)
             chunks.append((rel, chunk))
         return chunks

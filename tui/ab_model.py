@@ -19,6 +19,7 @@ from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from agent.patch_format import REGULAR
 from tui.diff_model import HUNK_RE, PatchFile, parse_forgiving, patch_key
 
 CONTEXT = 3
@@ -74,8 +75,29 @@ def _hunks(f: PatchFile) -> _Hunks:
     return out
 
 
-def _files(patch: str) -> dict[str, _Hunks]:
-    return {f.path: _hunks(f) for f in (parse_forgiving(patch) if patch.strip() else [])}
+def _files(patch: str) -> dict[str, tuple[PatchFile, _Hunks]]:
+    return {f.path: (f, _hunks(f)) for f in (parse_forgiving(patch) if patch.strip() else [])}
+
+
+def _after(mine: PatchFile | None, other: PatchFile | None) -> tuple[bool, str | None]:
+    """(the file exists, its mode if known) after ``mine``'s patch, as its header says (a
+    file made empty still exists); a file it leaves is the source's (which ``other`` shows)."""
+    source_mode = other.old_mode if other is not None else None
+    if mine is None:
+        return other is None or not other.created, source_mode
+    return not mine.removed, mine.new_mode or mine.old_mode or source_mode
+
+
+def _header_change(a: PatchFile | None, b: PatchFile | None) -> list[str]:
+    """The header lines from A's file to B's: one side has it and the other not, or its mode differs."""
+    (in_a, mode_a), (in_b, mode_b) = _after(a, b), _after(b, a)
+    if in_a and not in_b:
+        return [f"deleted file mode {mode_a or REGULAR}"]
+    if in_b and not in_a:
+        return [f"new file mode {mode_b or REGULAR}"]
+    if in_a and mode_a and mode_b and mode_a != mode_b:
+        return [f"old mode {mode_a}", f"new mode {mode_b}"]
+    return []
 
 
 def _windows(files: list[_Hunks | None]) -> list[_Window]:
@@ -121,7 +143,8 @@ def ab_patch(patch_a: str, patch_b: str) -> str:
     fa, fb = _files(patch_a), _files(patch_b)
     out: list[str] = []
     for path in sorted(set(fa) | set(fb)):
-        a, b = fa.get(path), fb.get(path)
+        (file_a, a), (file_b, b) = fa.get(path, (None, None)), fb.get(path, (None, None))
+        head = _header_change(file_a, file_b)
         hunks: list[str] = []
         for win in _windows([a, b]):
             la, start_a = _apply(a, win)
@@ -143,7 +166,12 @@ def ab_patch(patch_a: str, patch_b: str) -> str:
                     hunks += ["-" + s for s in la[a1:a2]]
                     hunks += ["+" + s for s in lb[b1:b2]]
         if hunks:
-            out += [f"diff --git a/{path} b/{path}", f"--- a/{path}", f"+++ b/{path}", *hunks]
+            fact = head[0] if head else ""
+            a_name = "/dev/null" if fact.startswith("new file") else f"a/{path}"
+            b_name = "/dev/null" if fact.startswith("deleted file") else f"b/{path}"
+            out += [f"diff --git a/{path} b/{path}", *head, f"--- {a_name}", f"+++ {b_name}", *hunks]
+        elif head:
+            out += [f"diff --git a/{path} b/{path}", *head]
     return "\n".join(out) + "\n" if out else ""
 
 

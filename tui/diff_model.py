@@ -100,6 +100,26 @@ class PatchFile:
     path: str
     header: str
     hunks: list[_Hunk] = field(default_factory=list)
+    # What its header says became of the file (``new file mode``, ``deleted file mode``, a
+    # side /dev/null; ``old mode``/``new mode``): an emptied file's hunks are a removed one's.
+    created: bool = False
+    removed: bool = False
+    old_mode: str | None = None
+    new_mode: str | None = None
+
+    def header_fact(self, line: str) -> bool:
+        """Take ``line`` of the header before the first hunk if it says what became of the file."""
+        if line.startswith("new file mode "):
+            self.created, self.new_mode = True, line[14:].strip()
+        elif line.startswith("deleted file mode "):
+            self.removed, self.old_mode = True, line[18:].strip()
+        elif line.startswith("old mode "):
+            self.old_mode = line[9:].strip()
+        elif line.startswith("new mode "):
+            self.new_mode = line[9:].strip()
+        else:
+            return False
+        return True
 
 
 HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -153,12 +173,15 @@ def parse_forgiving(patch: str) -> list[PatchFile]:
             if cur is None or cur.hunks:
                 cur = PatchFile(raw[4:].removeprefix("a/"), raw)
                 files.append(cur)
+            cur.created = cur.created or _header_path(raw[4:]) == "/dev/null"
             hunk = None
             continue
         if raw.startswith("+++ ") and hunk is None and cur is not None:
             name = raw[4:].strip()
             if name != "/dev/null":
                 cur.path = name.removeprefix("b/")
+            else:
+                cur.removed = True
             continue
         m = HUNK_RE.match(raw)
         if m:
@@ -170,6 +193,8 @@ def parse_forgiving(patch: str) -> list[PatchFile]:
             cur.hunks.append(hunk)
             continue
         if hunk is None:
+            if cur is not None and not cur.hunks:
+                cur.header_fact(raw)
             continue  # index/mode lines between headers
         if raw.startswith("+"):
             hunk.rows.append(("add", raw[1:], None, new_no))
@@ -599,6 +624,8 @@ def _index(m: DiffModel, patch: str) -> None:
             name = _header_path(patch[pos + 4 : stop])
             if name != "/dev/null":
                 m.paths[-1] = name.removeprefix("b/")
+        elif git_header and not has_hunk and patch.startswith(_HEADER_FACTS, pos):
+            row(_META, pos, stop, _NONE, _NONE)
         elif c == "@" and (h := _HUNK_AT.match(patch, pos, stop)):
             if not has_file:
                 new_file("patch", pos, pos)
@@ -613,6 +640,20 @@ def _index(m: DiffModel, patch: str) -> None:
             git_header = False
         pos = end + 1
     m.width, m.max_no, m.added, m.removed = width, max_no, added, removed
+
+
+# A git header's lines that say what became of the file, shown under its name: a file made
+# empty and a removed one show the same removed lines, a new empty file or a change of mode none.
+_HEADER_FACTS = (
+    "new file mode ",
+    "deleted file mode ",
+    "old mode ",
+    "new mode ",
+    "rename from ",
+    "rename to ",
+    "Binary files ",
+    "repo-agent: not diffed",
+)
 
 
 def _header_path(rest: str) -> str:

@@ -64,7 +64,20 @@ def test_a_defaultdict_travels_as_a_dict_only_with_a_plain_factory() -> None:
     assert runner._encode(counts) == {"dict": [["a", 2]]}
     assert runner._encode(defaultdict(None, {"a": 2})) == {"dict": [["a", 2]]}
     assert _not_plain(defaultdict(lambda: 1, {"a": 2}))
-    assert _not_plain(defaultdict(lambda: 0, {"a": 2}))  # the factory's answer is never asked
+    # r25v-14: a lambda returning a plain factory's own answer as a literal is known by its
+    # code (never called): at the top or inside a function, whatever it is named.
+    assert runner._encode(defaultdict(lambda: 0, {"a": 2})) == {"dict": [["a", 2]]}
+    assert runner._encode(defaultdict((lambda: lambda: [])(), {"a": 2})) == {"dict": [["a", 2]]}
+    plain_module = eval(compile("lambda: 0", "textstats.py", "eval", dont_inherit=True))  # no __future__ flag
+    assert runner._encode(defaultdict(plain_module, {"a": 2})) == {"dict": [["a", 2]]}
+    for other in (lambda: False if 0 else 1, lambda: 0 + 1, lambda *a: 0, lambda **k: 0, lambda x=0: x):
+        assert _not_plain(defaultdict(other, {"a": 2})), other
+    asked = []
+    assert _not_plain(defaultdict(lambda: asked.append(1) or 0, {"a": 2}))
+    assert asked == []  # the factory's answer is never asked
+    swapped = lambda: 0  # noqa: E731
+    swapped.__code__ = (lambda: 1).__code__
+    assert _not_plain(defaultdict(swapped, {"a": 2}))
 
 
 def _kept(t: int, i: int, obj: object) -> tuple:

@@ -4,6 +4,7 @@ base interpreter's pytest plugins, whose hooks are the user's, not the run's
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -57,3 +58,23 @@ def test_an_unreadable_pyvenv_cfg_names_no_home(tmp_path) -> None:
     assert env_home(tmp_path) is None
     (tmp_path / "pyvenv.cfg").write_text("Home = /usr/bin\n", encoding="utf-8")
     assert env_home(tmp_path) == Path("/usr/bin")
+
+
+def test_a_base_interpreter_not_answering_is_asked_again(monkeypatch) -> None:
+    # One slow start (the ask timed out on a loaded machine) left the base site dirs untrusted
+    # for the process's life: only an answer is cached.
+    from agent.suites import env
+
+    monkeypatch.setattr(env, "_asked_site_dirs", functools.lru_cache(maxsize=16)(env._asked_site_dirs.__wrapped__))
+    real = subprocess.run
+
+    def slow(argv, **kwargs):
+        raise subprocess.TimeoutExpired(argv, kwargs.get("timeout", 30))
+
+    monkeypatch.setattr(env.subprocess, "run", slow)
+    assert env._base_site_dirs(sys.executable) == ()
+    monkeypatch.setattr(env.subprocess, "run", real)
+    known = env._base_site_dirs(sys.executable)
+    assert known and all(os.path.isabs(d) for d in known)
+    monkeypatch.setattr(env.subprocess, "run", slow)
+    assert env._base_site_dirs(sys.executable) == known  # the answer is kept

@@ -148,5 +148,7 @@ def test_replay_normalises_a_hostile_tool_output_at_once(output):
     """A run of digits or a path without /tmp/ began a new search at each character, to the
     run's end: quadratic, 8,000 characters cost seconds a message (round 22 sweep); 40,000
     minutes."""
-    code = f"from agent.providers import _norm\nassert _norm({output}) == {output}\n"
-    assert finishes_within(20, code), "the replay provider still normalising one tool output after 20 s"
+    setup = f"from agent.providers import _norm\ntext = {output}\n"
+    assert finishes_within(20, "assert _norm(text) == text\n", setup), (
+        "the replay provider still normalising one tool output after 20 s"
+    )

@@ -3,6 +3,8 @@ the new verdict appended to the trace where the label store's ingest picks it up
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from agent import trace as tr
@@ -233,3 +235,69 @@ def test_the_cli_says_in_one_line_why_a_rejudge_stopped(old_batch, monkeypatch, 
     assert main(["rejudge", str(old_batch)]) != 0
     err = capsys.readouterr().err
     assert "rejudge stopped (run it again to resume)" in err and "No space left" in err and "Traceback" not in err
+
+
+# Each kind of change a rollout makes, as the patch writer records it and the rebuild reads
+# it back: the rebuilt tree is the rollout's, file for file and byte for byte (round 24
+# r24v-8: a file made empty was rebuilt as removed, unidiff's ``is_removed_file`` reading a
+# lone hunk to +0,0 as a removal; git keeps the empty file).
+_ROUND_TRIP_SOURCE = {
+    "keep.py": "a = 1\nb = 2\n",
+    "gone.py": "x = 1\n",
+    "empty_gone.py": "",
+    "was_empty.py": "",
+    "old_name.py": "r = 1\n",
+    "script.sh": "#!/bin/sh\necho ok\n",  # made executable below, in the suite
+    "tests/test_nothing.py": "def test_nothing():\n    pass\n",
+}
+_CHANGES = {
+    "a file made empty": lambda p: (p / "keep.py").write_text(""),
+    "a new empty file": lambda p: (p / "pkg").mkdir() or (p / "pkg" / "__init__.py").write_text(""),
+    "a removed file": lambda p: (p / "gone.py").unlink(),
+    "a removed empty file": lambda p: (p / "empty_gone.py").unlink(),
+    "an empty file given lines": lambda p: (p / "was_empty.py").write_text("w = 1\n"),
+    "a rename": lambda p: (p / "old_name.py").rename(p / "new_name.py"),
+    "a mode change": lambda p: (p / "keep.py").chmod(0o755),
+    "a new executable file": lambda p: (
+        (p / "run.sh").write_text("#!/bin/sh\necho ok\n") and (p / "run.sh").chmod(0o755)
+    ),
+    "a mode change back": lambda p: (p / "script.sh").chmod(0o644),
+}
+
+
+@pytest.mark.parametrize("change", list(_CHANGES))
+def test_each_kind_of_change_round_trips_through_the_patch(tmp_path, change):
+    from agent.suites.loading import load_suite
+    from agent.workspace import walk_files
+    from tests.agent.conftest import write_suite
+
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": _ROUND_TRIP_SOURCE}))
+    (tmp_path / "suite" / "t" / "script.sh").chmod(0o755)
+
+    def tree(root):  # each file's bytes and its executable bit (all git keeps of a mode)
+        return {rel: ((root / rel).read_bytes(), os.access(root / rel, os.X_OK)) for rel in walk_files(root)}
+
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "mk") as ws:
+        _CHANGES[change](ws.path)
+        patch, rollouts = ws.patch(), tree(ws.path)
+    assert patch
+    # The writer's header says what git's says: ``deleted file mode`` for a removal only.
+    assert ("deleted file mode" in patch) == (change in ("a removed file", "a removed empty file", "a rename"))
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "ws") as ws:
+        apply_patch(ws, patch)
+        assert tree(ws.path) == rollouts
+        assert ws.patch() == patch
+
+
+def test_a_hunk_at_line_zero_adds_before_the_files_lines_never_in_their_place(tmp_path):
+    """A zero-context hunk ``@@ -0,0 +1 @@`` on an existing file (as ``git diff -U0`` writes
+    a line put first) is no creation: ``git apply --unidiff-zero`` keeps the file's lines after
+    it. unidiff's ``is_added_file`` reads it as a new file, and the rebuild wrote that line alone."""
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    suite = load_suite(write_suite(tmp_path / "suite", {"t": _ROUND_TRIP_SOURCE}))
+    patch = "diff --git a/keep.py b/keep.py\n--- a/keep.py\n+++ b/keep.py\n@@ -0,0 +1 @@\n+top = 0\n"
+    with Workspace.create(suite, suite.tasks[0], tmp_path / "ws") as ws:
+        apply_patch(ws, patch)
+        assert (ws.path / "keep.py").read_text() == "top = 0\na = 1\nb = 2\n"

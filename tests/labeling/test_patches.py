@@ -85,3 +85,39 @@ def test_an_older_stores_digests_are_computed_again(tmp_path) -> None:
     with sqlite3.connect(db) as c:
         rows = c.execute("SELECT patch, patch_digest FROM rollouts").fetchall()
     assert rows and all(digest == patch_digest(patch) != "old rule" for patch, digest in rows)
+
+
+def test_the_files_of_a_patch_are_its_headers_files() -> None:
+    """A file whose entry has no hunk (made empty and new, removed when empty, only its mode
+    changed) is a file the patch changes: ``patch_files`` read names from ``---``/``+++``
+    lines alone and left it out, and a rollout whose patch only made ``pkg/__init__.py`` had
+    no patch (``summary_only``). A name the patch quotes is the file's name."""
+    from agent.patch_format import EXECUTABLE, REGULAR, file_diff
+    from labeling.patches import patch_stats
+
+    patch = (
+        file_diff("pkg/__init__.py", None, b"")
+        + file_diff("empty.py", b"", None)
+        + file_diff("run.sh", b"echo\n", b"echo\n", (REGULAR, EXECUTABLE))
+        + file_diff("my file.py", b"x = 1\n", b"x = 2\n")
+    )
+    assert patch_stats(patch) == (["pkg/__init__.py", "empty.py", "run.sh", "my file.py"], 2)
+
+
+def test_a_line_inside_a_hunk_is_a_line_whatever_it_reads() -> None:
+    """A removed line ``-- x`` reads ``--- x`` and an added ``++ y`` reads ``+++ y``: each
+    is one changed line of gcd.py, never the name of another file."""
+    from labeling.patches import patch_stats
+
+    old, new = "-- x\na = 1\n", "++ y\na = 1\n"
+    assert patch_stats(_patch(new, old)) == (["gcd.py"], 2)
+
+
+def test_a_script_made_executable_is_another_fix() -> None:
+    """The patch records the executable bit (``old mode``/``new mode``): a test running
+    ``./run.sh`` passes on one and not the other, never one ``identical_patch``."""
+    from agent.patch_format import EXECUTABLE, REGULAR, file_diff
+
+    old, new = b"echo\n", b"echo ok\n"
+    runnable = file_diff("run.sh", old, new, (REGULAR, EXECUTABLE))
+    assert patch_digest(runnable) != patch_digest(file_diff("run.sh", old, new))

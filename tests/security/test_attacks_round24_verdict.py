@@ -247,9 +247,6 @@ _NORMALIZE_ALONE = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r24v-8 rejudge rebuilds an emptied file as removed: an honest PASS is FAIL"
-)
 def test_r24v_8_rejudge_removes_an_emptied_file(tmp_path):
     """The control: the live final run PASSes the honest fix and FAILs the broken one. The
     attack: `rejudge` of their own patches judges the honest one FAIL (helpers.py rebuilt as

@@ -271,5 +271,7 @@ def test_neutralise_escapes_markup_as_before(monkeypatch):
 def test_neutralise_reads_a_run_of_backslashes_at_once():
     """A search began inside each run of backslashes, to the run's end: quadratic, 8,000 of
     them 1.5 s (round 22 sweep); 60,000 minutes."""
-    code = "from agent.untrusted import neutralise\nassert neutralise('[' + '\\\\' * 60_000).startswith('[')\n"
-    assert finishes_within(20, code), "neutralise still reading 60,000 backslashes after 20 s"
+    setup = "from agent.untrusted import neutralise\ntext = '[' + '\\\\' * 60_000\n"
+    assert finishes_within(20, "assert neutralise(text).startswith('[')\n", setup), (
+        "neutralise still reading 60,000 backslashes after 20 s"
+    )

@@ -38,7 +38,9 @@ class Tmux:
             raise AssertionError(f"tmux {args[0]}: {cp.stderr.strip()}")
         return cp.stdout
 
-    def wait_for(self, what: str, ready: Callable[[], bool], timeout: float = 30) -> None:
+    def wait_for(self, what: str, ready: Callable[[], bool], timeout: float = 120) -> None:
+        # A bound on a hang, not a speed target: CI at load 30 on 2 cores (a 54-minute run)
+        # left the studio's pane blank for 30 s between the Runs screen and a rollout's.
         end = time.monotonic() + timeout
         while not ready():
             if time.monotonic() > end:

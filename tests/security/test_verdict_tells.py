@@ -206,18 +206,25 @@ def test_the_differential_process_has_no_alarm_a_terminal_for_part_and_another_p
     assert again.results[(0, 0)]["v"]["list"][1] is False  # no plan: stdin is /dev/null
 
 
+def _one_input_each(inputs: list[list[int]]) -> list[DifferentialTarget]:
+    """``slow.f`` on each input, a target each: the runner's drawn unread calls take another
+    input of the same target (agent/differential_runner.py ``_other_input``), and one of
+    ``f(1)`` before the first call's record left no call kept (1 run in 12: draws 4 and 5)."""
+    return [DifferentialTarget(module="slow", function="f", inputs=[x]) for x in inputs]
+
+
 def test_a_call_past_its_limit_is_stopped_from_outside(tmp_path):
     """The per-call limit is the parent's (a quiet pipe), not an alarm in the process: a call
     that never returns ends the run as timed out, and the calls before it are kept."""
     (tmp_path / "slow.py").write_text("def f(x):\n    while x:\n        pass\n    return x\n")
-    calls = [DifferentialTarget(module="slow", function="f", inputs=[[0], [1], [0]])]
+    calls = _one_input_each([[0], [1], [0]])
     began = time.monotonic()
     run = differential.run_calls(
         tmp_path, calls, sandbox="bwrap", limits=differential.CallLimits(per_call_s=0.5), timeout_s=120
     )
     assert time.monotonic() - began < 60  # the quiet pipe, long before the run's own limit
     assert run.timed_out and run.results == {(0, 0): {"v": 0}}
-    assert "no result (the run timed out)" in differential.compare(calls, {(0, 1): {"v": 1}}, run, 0.0)[0]
+    assert "no result (the run timed out)" in differential.compare(calls, {(1, 0): {"v": 1}}, run, 0.0)[0]
 
 
 def test_an_import_has_the_whole_runs_limit_and_a_call_its_own(tmp_path):
@@ -227,7 +234,7 @@ def test_an_import_has_the_whole_runs_limit_and_a_call_its_own(tmp_path):
     (tmp_path / "slow.py").write_text(
         "import time\ntime.sleep(1.5)\n\n\ndef f(x):\n    while x:\n        pass\n    return x\n"
     )
-    calls = [DifferentialTarget(module="slow", function="f", inputs=[[0], [1], [0]])]
+    calls = _one_input_each([[0], [1], [0]])
     began = time.monotonic()
     run = differential.run_calls(
         tmp_path, calls, sandbox="bwrap", limits=differential.CallLimits(per_call_s=0.5, import_s=30), timeout_s=120
@@ -366,10 +373,8 @@ def test_an_answer_that_honestly_depends_on_a_terminal_is_left_out(tmp_path):
     assert differential.reference_results(suite, suite.task("fix_fmt"), calls, sandbox="bwrap") == ({}, 6)
 
 
-def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, monkeypatch):
-    """The reference's calls are stopped from outside too: an input it does not answer in time
-    is left out and the reference asked again for the rest (round 8 vrd8-6: one slow input
-    left the task no differential coverage at all), not judged as an error."""
+def _slow_reference_suite(tmp_path: Path):
+    """A task whose reference fix never answers its pool's input -1 (of 1, 2, -1, 3)."""
     src = tmp_path / "t"
     for d in ("tests", "_fix", "_heldout"):
         (src / d).mkdir(parents=True)
@@ -388,9 +393,26 @@ def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, mon
         "differential": {"pool": "t/_heldout/pool.json"},
     }
     (tmp_path / "suite.json").write_text(json.dumps({"name": "slow", "tasks": [task]}))
-    suite = load_suite(tmp_path / "suite.json")
-    assert differential.run_calls.__kwdefaults__ is not None
-    monkeypatch.setitem(differential.run_calls.__kwdefaults__, "per_call_s", 0.25)  # not 2 s a wait
+    return load_suite(tmp_path / "suite.json")
+
+
+def _pin_draws(monkeypatch: pytest.MonkeyPatch, draws: int) -> None:
+    """Every run of calls makes the unread calls of ``draws`` (drawn per run otherwise)."""
+    real = differential.run_calls
+
+    def pinned(*args, **kwargs):
+        return real(*args, **{**kwargs, "draws": draws})
+
+    monkeypatch.setattr(differential, "run_calls", pinned)
+
+
+def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, monkeypatch):
+    """The reference's calls are stopped from outside too: an input it does not answer in time
+    is left out and the reference asked again for the rest (round 8 vrd8-6: one slow input
+    left the task no differential coverage at all), not judged as an error. (Draws under which
+    no unread call reaches the slow input: one that does is review25-1, below.)"""
+    suite = _slow_reference_suite(tmp_path)
+    _pin_draws(monkeypatch, 0)
     calls = differential.sample(suite, suite.task("fix_slow"))
     results, left_out = differential.reference_results(suite, suite.task("fix_slow"), calls, sandbox="bwrap")
     assert results == {(0, 0): {"v": 2}, (0, 1): {"v": 3}, (0, 3): {"v": 4}} and left_out == 1
@@ -401,3 +423,21 @@ def test_a_reference_past_the_per_call_limit_leaves_its_inputs_out(tmp_path, mon
     apply_reference_fix(suite, suite.task("fix_slow"), ws)
     verdict = differential.judge(ws)
     assert verdict is not None and verdict.passed and verdict.checked == 3, verdict
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: review25-1 the reference stopped at the runner's unread call of its slow input leaves out the input it was answering",
+)
+@pytest.mark.parametrize("draws", [4, 8])
+def test_a_reference_stopped_at_an_unread_call_leaves_out_the_slow_input_only(tmp_path, monkeypatch, draws):
+    """The runner's drawn unread calls (agent/differential_runner.py ``_other_input``: another
+    input of the target, 1 call in 8) may call the slow input while another input is being
+    answered; the run stops there and ``_stuck_at`` blames that other input: under draws 4
+    the honest inputs 1 and 2 were left out, under 8 input 2 (the draws pinned here, drawn
+    per run otherwise: about 1 reference in 6 lost honest coverage so)."""
+    suite = _slow_reference_suite(tmp_path)
+    _pin_draws(monkeypatch, draws)
+    calls = differential.sample(suite, suite.task("fix_slow"))
+    results, left_out = differential.reference_results(suite, suite.task("fix_slow"), calls, sandbox="bwrap")
+    assert sorted(results) == [(0, 0), (0, 1), (0, 3)] and left_out == 1

@@ -68,13 +68,16 @@ def test_words_are_compared_in_code_lines_not_in_a_patchs_long_one():
     some minutes; a code line's words are still marked."""
     short = build_diff_model(_long_line_patch(70))
     assert short.unified[2].words != [] and short.unified[3].words != []
-    code = (
+    setup = (
         "from tui.diff_model import build_diff_model\n"
         "old, new = ' '.join(['a'] * 1500), ' '.join(['a', 'b'] * 750)\n"
-        "m = build_diff_model(f'--- a/d.py\\n+++ b/d.py\\n@@ -1,1 +1,1 @@\\n-{old}\\n+{new}\\n')\n"
+        "patch = f'--- a/d.py\\n+++ b/d.py\\n@@ -1,1 +1,1 @@\\n-{old}\\n+{new}\\n'\n"
+    )
+    code = (
+        "m = build_diff_model(patch)\n"
         "assert m.unified[2].kind == 'del' and m.unified[2].words == [] and m.unified[3].words == []\n"
     )
-    assert finishes_within(40, code), "one row of a long line's word diff still running after 40 s"
+    assert finishes_within(40, code, setup), "one row of a long line's word diff still running after 40 s"
 
 
 def test_model_is_built_once_and_cached():
@@ -170,3 +173,35 @@ async def test_keys_jump_to_the_next_hunk_and_file_at_once():
         assert "f2.py" in top  # the split layout has its own rows: the header is still on top
         await pilot.press("pagedown")
         assert view.scroll_y == view.model.next_header(0, 1, split=True, files=True) * 2 + view.size.height
+
+
+def test_a_files_header_says_what_became_of_it():
+    """A file made empty and a removed one show the same removed lines: the header's
+    ``deleted file mode`` tells them apart (round 24 r24v-8: an emptied helpers.py is not a
+    removed one), as ``new file mode`` tells a new empty file and ``old mode``/``new mode``
+    a script made executable, where no hunk shows anything."""
+    from agent.patch_format import EXECUTABLE, REGULAR, file_diff
+
+    patch = (
+        file_diff("emptied.py", b"a = 1\n", b"")
+        + file_diff("removed.py", b"a = 1\n", None)
+        + file_diff("pkg/__init__.py", None, b"")
+        + file_diff("run.sh", b"echo\n", b"echo\n", (REGULAR, EXECUTABLE))
+    )
+    m = build_diff_model(patch)
+    rows = [(ln.kind, ln.text.plain) for ln in m.unified]
+    assert rows == [
+        ("file", "emptied.py"),
+        ("hunk", "@@ -1 +0,0 @@"),
+        ("del", "a = 1"),
+        ("file", "removed.py"),
+        ("meta", "deleted file mode 100644"),
+        ("hunk", "@@ -1 +0,0 @@"),
+        ("del", "a = 1"),
+        ("file", "pkg/__init__.py"),
+        ("meta", "new file mode 100644"),
+        ("file", "run.sh"),
+        ("meta", "old mode 100644"),
+        ("meta", "new mode 100755"),
+    ]
+    assert (m.files, m.added, m.removed) == (4, 0, 2)

@@ -92,6 +92,35 @@ def test_ab_patch_numbers_lines_as_each_side_has_them_and_keeps_one_sided_files(
     assert shared == ["ctx"]  # the fix both made is context, not a difference
 
 
+def test_ab_patch_tells_a_file_made_empty_from_a_removed_one():
+    """Round 24 r24v-8's pair: A empties helpers.py, B removes it; A adds an empty
+    pkg/__init__.py, B does not; B makes run.sh executable. Their hunks leave the same lines,
+    and A↔B said "A and B leave every file the same"; the headers say what differs."""
+    from agent.patch_format import EXECUTABLE, REGULAR, file_diff
+
+    a = file_diff("helpers.py", b"x = 1\n", b"") + file_diff("pkg/__init__.py", None, b"")
+    b = file_diff("helpers.py", b"x = 1\n", None) + file_diff("run.sh", b"echo\n", b"echo\n", (REGULAR, EXECUTABLE))
+    model = build_diff_model(ab_patch(a, b))
+    rows = [(ln.kind, ln.text.plain) for ln in model.unified]
+    assert rows == [
+        ("file", "helpers.py"),
+        ("meta", "deleted file mode 100644"),  # from A's files to B's: B has no helpers.py
+        ("file", "pkg/__init__.py"),
+        ("meta", "deleted file mode 100644"),
+        ("file", "run.sh"),
+        ("meta", "old mode 100644"),
+        ("meta", "new mode 100755"),
+    ]
+    back = [(ln.kind, ln.text.plain) for ln in build_diff_model(ab_patch(b, a)).unified]
+    assert back[:4] == [
+        ("file", "helpers.py"),
+        ("meta", "new file mode 100644"),
+        ("file", "pkg/__init__.py"),
+        ("meta", "new file mode 100644"),
+    ]
+    assert ab_patch(a, a) == ""
+
+
 def test_ab_patch_over_many_hunks_numbers_a_late_difference_by_every_earlier_hunk():
     """A file with 400 hunks (a patch near the cap has thousands): each side's line numbers at
     the one place they differ count every earlier hunk's added lines, worked out once per file
@@ -113,14 +142,15 @@ def test_ab_patch_of_two_long_repetitive_fixes_is_worked_out_at_once():
     past a minute (round 22 sweep). Under 200 lines the diff is still exact."""
     a, b = patch_of("m.py", ["x"], ["a"] * 60), patch_of("m.py", ["x"], ["a", "b"] * 30)
     assert [ln.kind for ln in build_diff_model(ab_patch(a, b)).unified].count("add") == 30  # each "b"
-    code = (
+    setup = (
         "from tests.tui.test_reading import patch_of\n"
         "from tui.ab_model import ab_patch\n"
         "a = patch_of('m.py', ['x'], ['a'] * 1500)\n"
         "b = patch_of('m.py', ['x'], ['a', 'b'] * 750)\n"
-        "assert ab_patch(a, b).startswith('diff --git')\n"
     )
-    assert finishes_within(40, code), "ab_patch still diffing two 1,500-line windows after 40 s"
+    assert finishes_within(40, "assert ab_patch(a, b).startswith('diff --git')\n", setup), (
+        "ab_patch still diffing two 1,500-line windows after 40 s"
+    )
 
 
 # ------------------------------------------------------------------ changed words, every view
