@@ -127,10 +127,10 @@ def _record(suite: Suite, task: Task, *, sandbox: str, held_out: bool) -> list[D
             "held_out_ids": list(held.ids) if held is not None and runner == "pytest" else [],
         }
         (box / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-        # The box readable by the sandbox's uid (bound into the sandbox by itself); the
-        # directory holding it stays 0700: the reference fix's workspace, held-out tests
-        # revealed, is beside it, and at 0755 any local user read both while the recording
-        # ran (round 25 r25s-4).
+        # The box readable by the sandbox's uid, through its bind (made by bwrap, as root or as
+        # us). Never the directory around it (TemporaryDirectory's 0700): the reference fix's
+        # workspace, held-out tests revealed, is in it, and 0755 there showed them to every
+        # local user for as long as the recording ran (round 25 r25s-4).
         for p in (box, *box.iterdir()):
             p.chmod(0o755 if p.is_dir() else 0o644)
         env = {"REPO_AGENT_WORKSPACE": str(root)} if ws.python_env is not None else {}

@@ -7,8 +7,12 @@ kernel's OOM killer ends one of them: without a cgroup of the sandbox's own to c
 the run was taken for the machine's shortage (not judged) where root mode's own cgroup
 judges it. This watch looks, at each OOM kill counted while the sandbox runs, at what the
 sandbox still holds: its processes' proportional share of anonymous and shared-memory pages
-(``smaps_rollup``: a page forked processes share counted once, never a page of the host's)
-and its workspace tmpfs (a file of it the tests map counted once). Past its part, the excess
+(``smaps_rollup``: a page forked processes share counted once, never a page of the host's),
+what its pipes and its mappings hold in the kernel (charged to the enclosing cgroup, in no
+process's Pss: round 24 r24s-2, round 25 r25s-1) and its workspace tmpfs (a file of it the
+tests map counted once). The sandbox's pid 1 and bwrap are spared by the OOM killer before
+its tests (their end would take the whole sandbox and what it held with it), and pid 1 keeps
+the rest of the sandbox after its command's kill until this watch has looked. Past its part, the excess
 was the rollout's own (the part is fixed by the limit and the number of sandboxes, never by
 a neighbour's use). What it measures is a lower bound (the killed process is gone, what
 cannot be read counts nothing), so a neighbour's shortage is never blamed on the rollout; an
@@ -17,15 +21,38 @@ excess that died with the victim stays not judged.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import os
+import select
+import stat
+import termios
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 POLL_S = 0.05
 # A sandbox holds at most RLIMIT_NPROC (256) processes and threads of its own uid: the walk
 # stops past this many tasks whatever the tree shows.
 _MOST_TASKS = 4096
+# What a mapping holds in kernel memory without a page: its vm_area_struct (192 bytes on x86-64
+# 6.x), charged to its process's cgroup, and its share of the tree that indexes it; 128 bytes is
+# below it. 61 processes forked with 40,000 untouched one-page mappings each took 500 MB so
+# (round 25 r25s-1): fork copies every mapping, and no page of them is ever in Pss.
+_MAPPING_OBJECTS = 128
+# And past this many open files (RLIMIT_NOFILE's 1024 a process, 256 processes).
+_MOST_FILES = 256 * 1024
 _KB = 1024
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+# What a pipe holds in kernel memory before any byte, charged to its maker's cgroup: its
+# inode (624 bytes on x86-64 6.x), dentry (192), an open file (192), pipe_inode_info (192)
+# and slot ring (96 to 1k); 1 kB is below their sum. 80 processes each holding 510 pipes
+# of 8 kB took 40 MB so (round 24 r24s-2), and empty pipes hold it alike.
+_PIPE_OBJECTS = 1024
+_NR_PIDFD_GETFD = 438  # one number on every architecture (Linux 5.6)
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 
 def _children(pid: int) -> list[int]:
@@ -60,22 +87,104 @@ def _held(pid: int) -> tuple[int, int]:
     return anon, shmem
 
 
-def sandbox_held(pid1: int) -> tuple[int, int]:
+def _fd_table_size(pid: int) -> int:
+    """How many descriptor numbers process ``pid``'s table has room for (``FDSize``); 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"FDSize:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _unread(fd: int) -> int:
+    """The bytes written to pipe ``fd`` and not read yet (FIONREAD); 0 if it cannot say."""
+    buf = bytearray(4)
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+    except OSError:
+        return 0
+    return int.from_bytes(buf, "little", signed=True)
+
+
+def _pipes_held(pid: int, seen: set[tuple[int, int]], budget: list[int]) -> int:
+    """What the pipes process ``pid`` has open (anonymous or named, each once in ``seen``)
+    hold, in bytes: the pages of what is written and unread, and the pipe's own kernel
+    objects (``_PIPE_OBJECTS``), charged to the writer's and the maker's memory cgroup and
+    mapped by no process. A page holds at most a page of a pipe's bytes (no reference to
+    another's page gets in: splice, vmsplice and tee are refused, huge pages off), so its bytes
+    rounded up to pages are a lower bound of what each holds. Each open file is looked at
+    through a copy of its descriptor (``pidfd_getfd``: the sandbox's processes are ours to
+    trace, their /proc/PID/fd a uid's of the sandbox's user namespace not ours to list).
+    ``budget``: the descriptors left to look at."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return 0
+    held = 0
+    try:
+        for target in range(min(_fd_table_size(pid), budget[0])):
+            budget[0] -= 1
+            fd = int(_libc.syscall(_NR_PIDFD_GETFD, pidfd, target, 0))
+            if fd < 0:  # no such descriptor, or the process gone
+                continue
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISFIFO(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    held += _PIPE_OBJECTS + -(-_unread(fd) // _PAGE) * _PAGE
+            finally:
+                os.close(fd)
+    finally:
+        os.close(pidfd)
+    return held
+
+
+def _mappings_held(pid: int) -> int:
+    """The kernel memory process ``pid``'s mappings hold as such (``_MAPPING_OBJECTS`` each: a
+    line of /proc/PID/maps), in bytes; 0 if unreadable."""
+    lines = 0
+    try:
+        with open(f"/proc/{pid}/maps", "rb", buffering=0) as f:
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+    except OSError:
+        return 0
+    return lines * _MAPPING_OBJECTS
+
+
+class Held(NamedTuple):
+    """What a sandbox's processes hold in memory, in bytes."""
+
+    anon: int  # anonymous pages, each divided by the processes that map it
+    shmem: int  # shared-memory pages alike
+    pipes: int  # what its pipes hold (``_pipes_held``)
+    mappings: int  # what its mappings hold as such (``_mappings_held``)
+
+
+def sandbox_held(pid1: int, enough: int | None = None) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
-    memory, in bytes: anonymous, and shared memory (``_held`` of each). Every process of its
-    pid namespace descends from its pid 1 (an orphan is given to it)."""
-    anon = shmem = 0
+    memory (``_held``, ``_pipes_held`` and ``_mappings_held`` of each), or a part of it past
+    ``enough`` bytes of anonymous memory, pipes and mappings (the rest not looked at). Every process of its pid namespace
+    descends from its pid 1 (an orphan is given to it)."""
+    anon = shmem = pipes = mappings = 0
     todo = [pid1]
     seen: set[int] = set()
-    while todo and len(seen) < _MOST_TASKS:
+    files: set[tuple[int, int]] = set()
+    budget = [_MOST_FILES]
+    while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes + mappings <= enough):
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
         a, s = _held(pid)
         anon, shmem = anon + a, shmem + s
+        pipes += _pipes_held(pid, files, budget)
+        mappings += _mappings_held(pid)
         todo.extend(_children(pid))
-    return anon, shmem
+    return Held(anon, shmem, pipes, mappings)
 
 
 class PartWatch:
@@ -90,28 +199,46 @@ class PartWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, pid1: int, base: int | None = None) -> None:
+    def start(self, pid1: int, base: int | None = None, told: tuple[int, int] | None = None) -> None:
         """Watch the sandbox of pid 1 ``pid1`` (host numbering) until ``stop``; ``base``: the
-        count of kills before the sandbox started (a kill since then is looked at at once)."""
+        count of kills before the sandbox started (a kill since then is looked at at once);
+        ``told``: where pid 1 says its command was killed, and where it is told the rest of
+        the sandbox, which it keeps until then, has been looked at."""
         base = self.kills() if base is None else base
-        self._thread = threading.Thread(target=self._watch, args=(pid1, base), daemon=True)
+        self._thread = threading.Thread(target=self._watch, args=(pid1, base, told), daemon=True)
         self._thread.start()
 
     def look(self, pid1: int) -> None:
         """Measure the sandbox now; past its part, remember it."""
-        anon, shmem = sandbox_held(pid1)
         try:
             extra = self.extra()
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
+        # Walked only until it is seen past the part: the kill may come while it is walked.
+        anon, shmem, pipes, mappings = sandbox_held(pid1, self.part - extra)
         # A workspace file the tests map shared is in both: the larger is a lower bound of the two.
-        held = anon + max(shmem, extra)
+        held = anon + pipes + mappings + max(shmem, extra)
         if held > self.part and (self.held is None or held > self.held):
             self.held = held
 
-    def _watch(self, pid1: int, base: int) -> None:
+    def _watch(self, pid1: int, base: int, told: tuple[int, int] | None) -> None:
+        start = base
         while True:
             count = self.kills()
+            said = b""
+            if told is not None and select.select([told[0]], [], [], 0)[0]:
+                said = os.read(told[0], 1)
+                told = told if said else None  # (pid 1 gone)
+            if said == b"k" and told is not None:
+                # Pid 1's command was killed: what the rest holds stays until it hears from us.
+                # Looked at again even where its kill was counted and looked at already: the
+                # command's children are given to pid 1 as it dies, a walk then missed them
+                # (the OOM killer's count moves before its victim dies).
+                if count != start:
+                    base = count
+                    self.look(pid1)
+                with contextlib.suppress(OSError):
+                    os.write(told[1], b"g")
             if count != base:
                 base = count
                 self.look(pid1)

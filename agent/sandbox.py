@@ -30,6 +30,7 @@ tests and judging their verdict is agent/scoring.py.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -115,7 +116,7 @@ import os, sys, json, ctypes
 c = json.loads(sys.argv[1])
 uid, mode, keep, ready, cwd = c.pop("uid"), c.pop("mode"), c.pop("fds"), c.pop("ready"), c.pop("cwd")
 alive, groups, done = c.pop("alive", None), c.pop("leave_groups", False), c.pop("done", None)
-stage, thp_off = c.pop("stage", None), c.pop("thp_off", False)
+stage, thp_off, told = c.pop("stage", None), c.pop("thp_off", False), c.pop("told", None)
 dying = []
 libc = ctypes.CDLL(None, use_errno=True)
 def die(what):
@@ -169,14 +170,6 @@ for k, v in c.items():
         r.setrlimit(n, (v, v))
     except (ValueError, OSError):
         pass
-if stage is not None:  # a normal user's workspace tmpfs: the host fills it before anything of the command runs
-    try:
-        os.write(stage[0], b"s"); os.close(stage[0])
-        got = os.read(stage[1], 1); os.close(stage[1])
-    except OSError:
-        got = b""
-    if got != b"g":
-        die("the workspace was not staged")
 def run():
     try:
         if ready is not None:
@@ -188,6 +181,30 @@ def run():
         os.execvp(sys.argv[2], sys.argv[2:])
     except OSError as e:
         sys.stderr.write("repo-agent: cannot run %r: %s\n" % (sys.argv[2], e.strerror or e)); os._exit(127)
+early = None
+if told is not None and stage is not None:
+    # The command forked before the host lowers our oom_score_adj (while we may still be
+    # written to: dumpable, nothing of the command's run yet), so it keeps its 1000; it waits.
+    hold_r, hold_w = os.pipe()
+    try:
+        early = os.fork()
+    except OSError as e:
+        die("cannot fork: %s" % e)
+    if early == 0:
+        os.close(hold_w)
+        if os.read(hold_r, 1) != b"g":
+            os._exit(125)
+        os.close(hold_r)
+        run()
+    os.close(hold_r)
+if stage is not None:  # a normal user's workspace tmpfs: the host fills it before anything of the command runs
+    try:
+        os.write(stage[0], b"s"); os.close(stage[0])
+        got = os.read(stage[1], 1); os.close(stage[1])
+    except OSError:
+        got = b""
+    if got != b"g":
+        die("the workspace was not staged")
 if mode == "exec":
     run()
 import signal
@@ -200,12 +217,16 @@ if mode == "reap":
 # have; the command's execve makes it dumpable again for itself.
 if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
     die("cannot make pid 1 undumpable")
-try:
-    p = os.fork()
-except OSError as e:
-    die("cannot fork: %s" % e)
-if p == 0:
-    run()
+if early is not None:
+    p = early
+    os.write(hold_w, b"g"); os.close(hold_w)
+else:
+    try:
+        p = os.fork()
+    except OSError as e:
+        die("cannot fork: %s" % e)
+    if p == 0:
+        run()
 if alive is not None:
     # The uid switch cleared bwrap's --die-with-parent, and a dying bwrap (no capability
     # left) may not signal the leased uid anyway: pid 1 watches the host's end of a pipe
@@ -236,6 +257,14 @@ while True:
     q, st = os.waitpid(-1, 0)
     if q == p:
         break
+if told is not None and os.WIFSIGNALED(st) and os.WTERMSIG(st) == signal.SIGKILL:
+    # Killed from outside (the OOM killer's choice): what the rest of the sandbox holds is kept
+    # until the host has looked at it (agent/memory_part.py), at most 10 s.
+    import select
+    try:
+        os.write(told[0], b"k"); select.select([told[1]], [], [], 10)
+    except OSError:
+        pass
 while dying:  # the watch ends this process once the keeper is done
     signal.pause()
 def kids():
@@ -1235,13 +1264,19 @@ class Launch:
         seccomp_fd: int | None = None,
         stage: tuple[int, int] | None = None,
         thp_off: bool = False,
+        told: tuple[int, int] | None = None,
     ) -> list[str]:
         """``stage``: the launcher's ends of the staging pipes (it writes, it reads): it says it
         is up, then waits for the host's word that the workspace is staged. ``thp_off``: the
-        launcher turns transparent huge pages off for the whole sandbox (no memory cgroup)."""
+        launcher turns transparent huge pages off for the whole sandbox (no memory cgroup).
+        ``told``: the launcher's ends of the part watch's pipes (it writes, it reads): once the
+        command is killed from outside, it says so and waits for the host's word that it has
+        looked at what the rest of the sandbox holds."""
         conf: dict[str, Any] = dict(limits)
         if thp_off:
             conf["thp_off"] = True
+        if told is not None:
+            conf["told"] = list(told)
         inside = self.inside
         conf.update(uid=self.uid, fds=list(fds), ready=ready, cwd=str(inside), alive=alive)
         if stage is not None:
@@ -1440,7 +1475,17 @@ def run_command_full(
         # After every hand-over (a normal user's: in ``stage``, once the workspace is staged).
         before = steady_files.fingerprints(view, pipe.steady) if pipe.steady and staged is None else {}
         stage = functools.partial(staged.stage, steady=pipe.steady, cgroup=cgroup) if staged is not None else None
-        run = _run(launch, argv, timeout_s, base_env(env), pipe if verdict_pipe else None, cgroup, watch, stage)
+        run = _run(
+            launch,
+            argv,
+            timeout_s,
+            base_env(env),
+            pipe if verdict_pipe else None,
+            cgroup,
+            watch,
+            stage,
+            own.spare if own else None,
+        )
         if staged is not None:
             view, before = Path(staged.root), staged.before
         if lease is None and before:  # every process gone; before give_back's chown sets each ctime
@@ -1637,11 +1682,13 @@ def _run(
     cgroup: SandboxCgroup | None = None,
     watch: TmpfsWatch | None = None,
     stage: Callable[[int], None] | None = None,
+    spare: Callable[[int, int], str] | None = None,
 ) -> CommandRun:
     """Start the launcher, wait for the end (or the timeout, a quiet pipe, or a lingering
     finished session), and return once every process of the sandbox is gone. ``stage``
     (bwrap): called with the sandbox's pid 1 (host numbering) once it is up, before anything
-    of the command runs (its time is not the command's)."""
+    of the command runs (its time is not the command's). ``spare``: sets the
+    ``oom_score_adj`` of a process of the sandbox's uid this process may not write (its keeper's)."""
     verdict_pipe = pipe is not None
     nonce = pipe.nonce if pipe is not None else ""
     fds: list[int] = []
@@ -1669,7 +1716,17 @@ def _run(
     # The launcher says it is up on one, and waits on the other for the word that it is staged.
     up_r, up_w = os.pipe() if stage is not None and info_w is not None else (None, None)
     go_r, go_w = os.pipe() if up_r is not None else (None, None)
-    passed = [f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r, up_w, go_r) if f is not None]
+    enclosing = cgroups.enclosing_memory()
+    part = _part_watch(launch, capped_memory, watch, enclosing)
+    if part is not None and stage is not None:  # pid 1 spared while it is staged, its command forked and waiting
+        stage = functools.partial(_staged_and_spared, stage, spare)
+    # The launcher says on one that the command was killed, and waits on the other for the
+    # part watch's word that it has looked at the rest of the sandbox.
+    killed_r, killed_w = os.pipe() if part is not None else (None, None)
+    looked_r, looked_w = os.pipe() if part is not None else (None, None)
+    passed = [
+        f for f in (wfd, nonce_r, ready_w, info_w, seccomp_fd, alive_r, up_w, go_r, killed_w, looked_r) if f is not None
+    ]
     cmd = launch.argv(
         argv,
         sandbox_rlimits(timeout_s, memory_cgroup=capped_memory),
@@ -1680,15 +1737,14 @@ def _run(
         seccomp_fd=seccomp_fd,
         stage=(up_w, go_r) if up_w is not None and go_r is not None else None,
         thp_off=seccomp_fd is not None and not capped_memory,  # the filter keeps it off
+        told=(killed_w, looked_r) if killed_w is not None and looked_r is not None else None,
     )
     # One shell before bwrap (each exec a few ms of every run): moved into the cgroups, then the
     # OOM killer's first choice.
     cmd = cgroup.wrap(cmd, then=_OOM_FIRST) if cgroup is not None else _oom_first(cmd)
-    enclosing = cgroups.enclosing_memory()
     cap = record_cap(MAX_VERDICT_RECORD_BYTES if nonce else MAX_STREAM_BYTES, enclosing)
     if verdict_pipe and capped_memory and cgroup is not None and enclosing is not None:
         cgroup.hold_outside(2 * cap)  # kept while it runs, twice over while joined
-    part = _part_watch(launch, capped_memory, watch, enclosing)
     start = time.monotonic()
     oom_before = _oom_kills()
     try:
@@ -1707,13 +1763,13 @@ def _run(
         for fd in (rfd, wfd, nonce_r, ready_r, ready_w, info_r, info_w, wake_r, wake_w, seccomp_fd, alive_r, alive_w):
             if fd is not None:
                 os.close(fd)
-        for fd in (up_r, up_w, go_r, go_w):
+        for fd in (up_r, up_w, go_r, go_w, killed_r, killed_w, looked_r, looked_w):
             if fd is not None:
                 os.close(fd)
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
     for fd in passed:
         os.close(fd)  # only the sandbox holds the write ends now
-    fds = [f for f in (ready_r, info_r, wake_r, wake_w, alive_w, up_r, go_w) if f is not None]
+    fds = [f for f in (ready_r, info_r, wake_r, wake_w, alive_w, up_r, go_w, killed_r, looked_w) if f is not None]
     chunks: list[bytes] = []
     total = [0]
     threads = [threading.Thread(target=_reader, args=(proc.stdout, chunks, total, MAX_OUTPUT_BYTES), daemon=True)]
@@ -1747,6 +1803,8 @@ def _run(
     try:
         if info_r is not None:
             pid1_fd = _sandbox_pid1(info_r, proc_fd, proc.pid, start + timeout_s)
+        if part is not None:  # bwrap: pid 1 is forked already (pid 1 itself while it is staged)
+            _spare_from_oom(proc.pid, None)
         if stage is not None and up_r is not None and go_w is not None:
             if pid1_fd is None and proc.poll() is None:  # (its launcher would wait for the timeout, the run's doing)
                 raise SandboxError("cannot reach the sandbox's pid 1 to stage its workspace")
@@ -1756,7 +1814,9 @@ def _run(
         if watch is not None and pid1_fd is not None:
             watch.start(functools.partial(signal.pidfd_send_signal, pid1_fd, signal.SIGKILL), pid1)
         if part is not None and pid1 is not None:
-            part.start(pid1, oom_before)
+            part.start(
+                pid1, oom_before, (killed_r, looked_w) if killed_r is not None and looked_w is not None else None
+            )
         quiet = (
             (pipe.quiet_s, heard, pipe.slow_s if pipe.slow_s is not None else pipe.quiet_s)
             if pipe is not None and pipe.quiet_s is not None
@@ -1838,6 +1898,34 @@ def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None, p
     if capped_memory or launch.kind != "bwrap" or part is None:
         return None
     return PartWatch(part, _oom_kills, (lambda: watch.used()[0]) if watch is not None else (lambda: 0))
+
+
+def _staged_and_spared(stage: Callable[[int], None], spare: Callable[[int, int], str] | None, pid1: int) -> None:
+    """``stage`` the sandbox of pid 1 ``pid1``, and spare its pid 1 from the OOM killer."""
+    stage(pid1)
+    _spare_from_oom(pid1, spare)
+
+
+# The oom_score_adj of a sandbox's bwrap and pid 1 where its memory is watched by its part
+# (agent/memory_part.py): below the tests' 1000 by half the limit, so the OOM killer ends a test
+# before either, however small the tests keep their processes. The end of bwrap or pid 1 ends
+# the whole sandbox, and with it what it held: pid 1 (a Python of 11 MB) was the OOM killer's
+# choice over 80 forked tests that held 300 MB in pipes, and the run was the machine's
+# shortage (round 24 r24s-2). Still above every other program's 0.
+_OOM_SPARED = 500
+
+
+def _spare_from_oom(pid: int, spare: Callable[[int, int], str] | None) -> None:
+    """Lower ``pid``'s oom_score_adj to ``_OOM_SPARED`` (ours to write, else ``spare``'s): a
+    process may lower it down to the floor only a privileged writer sets, 0 here. Its
+    children forked before keep theirs."""
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(_OOM_SPARED))
+    except OSError:  # a uid of the sandbox's namespace, not ours: its keeper's to write
+        if spare is not None:
+            with contextlib.suppress(OSError, subuid.SubuidError):
+                spare(pid, _OOM_SPARED)
 
 
 def _oom_first(argv: list[str]) -> list[str]:

@@ -283,6 +283,11 @@ class UserNamespace:
         reply = self.ask({"op": "unnamed", "pid1": pid1, "dev": dev, "file_max": file_max}, "bytes")
         return int(str(reply["bytes"]))
 
+    def spare(self, pid: int, adj: int) -> str:
+        """Set the ``oom_score_adj`` of process ``pid`` of the namespace's uids to ``adj``;
+        why it could not ("": it did)."""
+        return str(self.ask({"op": "spare", "pid": pid, "adj": adj}, "spared")["spared"])
+
     def cpu_s(self) -> float:
         """The keeper's CPU time so far (its walks are the disk watch's cost: agent/disk_watch.py)."""
         try:
@@ -374,6 +379,9 @@ class SandboxUid:
 
     def unnamed(self, pid1: int, dev: int, file_max: int) -> int:
         return self.ns.unnamed(pid1, dev, file_max)
+
+    def spare(self, pid: int, adj: int) -> str:
+        return self.ns.spare(pid, adj)
 
     def cpu_s(self) -> float:
         return self.ns.cpu_s()

@@ -4,7 +4,11 @@ is judged on the calls its own tests make, outside pytest's process."""
 from __future__ import annotations
 
 import json
+import os
+import stat
+from pathlib import Path
 
+from agent import differential_record
 from agent.differential import calls_for
 from agent.differential_record import recorded_targets
 from agent.suites.loading import load_suite
@@ -44,6 +48,23 @@ def test_the_tests_own_calls_are_recorded_once_each(tmp_path):
     assert (target.module, target.function) == ("stats", "mean")
     assert target.inputs == [[[1, 2, 3]], [[4.5]], [[2, 2, 2, 10]]]
     assert calls_for(suite, task, sandbox="auto") == [target]  # cached: recorded once per task
+
+
+def test_the_recording_keeps_the_reference_fix_private_while_it_runs(tmp_path, monkeypatch):
+    # The reference fix's workspace is made in the recording's directory: only the recorder's
+    # box is the sandbox's to read (round 25 r25s-4: the directory made 0755 showed it to all).
+    suite = load_suite(write_suite(tmp_path / "suite", {"fix_mean": STATS}))
+    modes: list[tuple[int, int]] = []
+    real = differential_record.run_command_full
+
+    def run(argv, cwd, **kwargs):
+        box = Path(argv[-1]).parent
+        modes.append((stat.S_IMODE(os.stat(box.parent).st_mode), stat.S_IMODE(os.stat(box).st_mode)))
+        return real(argv, cwd, **kwargs)
+
+    monkeypatch.setattr(differential_record, "run_command_full", run)
+    assert recorded_targets(suite, suite.task("fix_mean"), sandbox="auto")  # the recording went through
+    assert modes == [(0o700, 0o755)], [(f"{a:o}", f"{b:o}") for a, b in modes]
 
 
 def test_nothing_is_recorded_when_the_reference_fix_fails_its_tests(tmp_path):

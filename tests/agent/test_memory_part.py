@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -34,9 +37,10 @@ time.sleep(60)
 """
 
 
-@pytest.fixture
-def tree():
-    proc = subprocess.Popen([sys.executable, "-c", _TREE], stdout=subprocess.PIPE, text=True, start_new_session=True)
+@contextlib.contextmanager
+def _running(script: str) -> Iterator[int]:
+    """The pid of ``script`` run once it says READY, its whole tree killed after."""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
         yield proc.pid
@@ -45,8 +49,14 @@ def tree():
         proc.wait()
 
 
+@pytest.fixture
+def tree():
+    with _running(_TREE) as pid:
+        yield pid
+
+
 def test_a_sandbox_holds_its_descendants_pages_once_each(tree):
-    held, shared = sandbox_held(tree)
+    held, shared = sandbox_held(tree)[:2]
     assert shared < MB
     # 40 MB shared by two processes (counted once, not twice: 80) and the grandchild's 20 MB,
     # with each interpreter's own few MB
@@ -74,6 +84,81 @@ def test_a_watch_measures_at_an_oom_kill_only_and_only_past_the_part(tree):
     finally:
         watch.stop()
     assert watch.held is not None and watch.held >= 65 * MB
+
+
+def test_pid_1s_word_of_its_commands_kill_is_looked_at_again_and_answered(tree):
+    # The kill was counted and looked at already, maybe while the command's children were
+    # being given to pid 1 (a walk then misses them): looked at again once pid 1 has reaped it.
+    killed_r, killed_w = os.pipe()
+    looked_r, looked_w = os.pipe()
+    kills, looks = [0], []
+    watch = PartWatch(50 * MB, lambda: kills[0])
+    watch.look = looks.append  # type: ignore[method-assign]
+    watch.start(tree, 0, (killed_r, looked_w))
+    try:
+        kills[0] = 1
+        deadline = time.monotonic() + 10
+        while not looks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert looks == [tree]  # the kill counted
+        os.write(killed_w, b"k")  # pid 1: its command was killed, the rest kept until told
+        assert select.select([looked_r], [], [], 10)[0] and os.read(looked_r, 1) == b"g"
+        assert looks == [tree, tree]
+    finally:
+        watch.stop()
+        for fd in (killed_r, killed_w, looked_r, looked_w):
+            os.close(fd)
+
+
+# A process holding 100 pipes, each with 8 kB written in 4 kB writes and unread, and one
+# with 1 byte; its child holds the same pipes (counted once). Says READY when all are.
+_PIPES = """
+import os, time
+held = []
+for k in range(101):
+    r, w = os.pipe()
+    os.write(w, b"x" if k == 100 else b"p" * 8192)
+    held += [r, w]
+if os.fork() == 0:
+    time.sleep(60)
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def pipes():
+    with _running(_PIPES) as pid:
+        yield pid
+
+
+def test_a_sandbox_holds_what_its_pipes_hold_once_each(pipes):
+    # 100 x 2 pages, 1 page for the byte, and each pipe's own kernel objects (1 kB counted):
+    # its 101 and its stdout (read to its end)
+    assert sandbox_held(pipes).pipes == 201 * 4096 + 102 * 1024
+
+
+# 5,000 one-page mappings a page apart (none merge), never touched: no page, only the kernel's
+# objects for each. Says READY when they are made.
+_MAPPINGS = """
+import ctypes, mmap, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+at = 0x300000000000
+for n in range(5000):
+    assert libc.mmap(at + n * 8192, 4096, 3, 0x22 | 0x100000, -1, 0) == at + n * 8192
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_sandbox_holds_what_its_mappings_are_as_such():
+    with _running(_MAPPINGS) as pid:
+        held = sandbox_held(pid)
+    # 128 bytes a mapping counted: the 5,000 and the interpreter's own few hundred
+    assert 5000 * 128 <= held.mappings < 7000 * 128, held
+    assert held.anon < 64 * MB  # untouched: in no Pss
 
 
 def test_a_sandbox_under_its_part_at_an_oom_kill_is_not_past_it(tree):

@@ -163,3 +163,23 @@ def test_a_machine_without_the_overlays_user_namespace_copies_as_before(tmp_path
     assert (ws / "d/f").read_text() == "mine\n" and "untouched/u" in copied and len(copied) == 2 * 9
     points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     assert mounted and not set(mounted) & set(points), (mounted, points)
+
+
+def test_the_overlay_is_mounted_where_only_root_reaches(tmp_path, monkeypatch):
+    # Its root shows the workspace's owner and mode (0755), not its mount point's: the
+    # directory it is mounted in keeps every local user out (round 25 r25s-3).
+    seen: list[tuple[int, int, bool]] = []
+    real = overlay_mount.mount_overlay
+
+    def mounted(lower, uid, base, merged):
+        real(lower, uid, base, merged)
+        parent = os.stat(Path(merged).parent)
+        seen.append((stat.S_IMODE(parent.st_mode), parent.st_uid, os.path.ismount(merged)))
+
+    monkeypatch.setattr(overlay_mount, "mount_overlay", mounted)
+    ws = _workspace(tmp_path)
+    r = run_command_full(["/bin/cat", "d/f"], ws, timeout_s=30, sandbox="bwrap")
+    assert (r.exit_code, r.output) == (0, "old")
+    assert len(seen) == 1 and seen[0][2], seen  # the run went through the overlay
+    mode, owner, _ = seen[0]
+    assert mode & 0o077 == 0 and owner == 0, f"the overlay is mounted in a directory of mode {mode:o}, uid {owner}"

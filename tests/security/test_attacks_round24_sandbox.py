@@ -11,8 +11,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from agent.differential import run_calls
 from agent.suites.models import DifferentialTarget
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
@@ -135,9 +133,6 @@ def test_r24s_2_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r24s-2 memory held in pipe buffers escapes the part watch: a user's hog is the machine's"
-)
 def test_r24s_2_pipe_buffers_held_past_the_part_are_the_rollouts(user_dir):
     said = _as_a_user_in_400_mb(user_dir, "hog.py", _HELD_BY_EACH.replace("AS_BYTES", "False"))
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"

@@ -67,9 +67,6 @@ def test_r25s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25s-1 memory held in untouched mappings' kernel objects escapes the part watch"
-)
 def test_r25s_1_mappings_held_past_the_part_are_the_rollouts(user_dir):
     said = _as_a_user_in_400_mb(user_dir, "hog.py", _MAPPINGS_IN_EACH.replace("AS_BYTES", "False"))
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
