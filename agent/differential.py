@@ -42,6 +42,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.differential_arguments import unread_argument_functions
+from agent.differential_names import agreed, source_parameter_names
 from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import script_name, shown_path, terminal, tty_plan
@@ -94,6 +95,7 @@ class CallRun:
     results: dict[Key, dict[str, Any]] = field(default_factory=dict)
     conflicts: set[Key] = field(default_factory=set)  # two different records for one call
     import_errors: dict[int, str] = field(default_factory=dict)
+    names: dict[int, list[str | None]] = field(default_factory=dict)  # each target's parameter names (``imported``)
     timed_out: bool = False
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
@@ -297,6 +299,9 @@ def _read_records(data: bytes) -> CallRun:
             out.garbage = out.garbage or rec.get("garbage") == 1
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
+        elif kind == "imported" and type(rec.get("t")) is int and type(rec.get("names")) is list:
+            if all(n is None or type(n) is str for n in rec["names"]):
+                out.names.setdefault(rec["t"], rec["names"])
         elif kind == "import_error" and type(rec.get("t")) is int:
             error = rec.get("error")
             out.import_errors.setdefault(rec["t"], error[:200] if type(error) is str else "")
@@ -335,6 +340,7 @@ class Reference:
     order_bound: bool  # its answers hang on the calls before them or on the hash seed
     threads: int = 0  # Python threads of its own left running after its calls (most of its runs)
     garbage: bool = False  # its objects still made garbage at the last collection of one of its runs
+    names: dict[int, list[str | None]] = field(default_factory=dict)  # its calls' names (differential_names.py)
 
 
 _cache: dict[str, Reference] = {}
@@ -405,7 +411,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
-            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads, ref.garbage)
+            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads, ref.garbage, ref.names)
         assert stuck is not None
         slow.add((stuck[0], index[stuck[0]][stuck[1]]))
 
@@ -437,6 +443,7 @@ def _reference_once(
     # call the reference again on its own sequence.
     backwards = [t.picked(list(range(len(t.inputs)))[::-1]) for t in calls]
     with reference_workspace(suite, task, sandbox=sandbox) as ws:
+        source = ws.source
         slow = CallLimits.of(task)
         run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env, limits=slow)
         # ... and at a terminal: an input whose answer depends on one is left out too (the
@@ -492,7 +499,9 @@ def _reference_once(
         for (t, i), v in kept.items()
     )
     threads = max(run.threads, other.threads, third.threads)
-    return Reference(kept, seconds, order_bound, threads, run.garbage or other.garbage or third.garbage), None
+    # The names its calls may pass arguments by: its own, where the task's source agrees.
+    names = {t: agreed(v, source_parameter_names(source, calls[t])) for t, v in run.names.items() if t < n}
+    return Reference(kept, seconds, order_bound, threads, run.garbage or other.garbage or third.garbage, names), None
 
 
 def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
@@ -989,6 +998,9 @@ def judge(ws: Workspace) -> Verdict | None:
     rng = random.SystemRandom()
     per_call = ref.seconds_per_call
     seq = call_sequence(calls, set(kept), rng, per_call)
+    # Half the calls by the reference's parameter names (the runner's ``_by_name``): read in its
+    # run, never the rollout's (whose ``imported`` records say what its own code wants).
+    segments = [s.model_copy(update={"names": ref.names.get(t, [])}) for s, (t, _) in zip(seq.segments, seq.origin)]
     seed = rng.randrange(1, 2**32 - 1)
     ttys = tty_plan(seq.part, rng)  # a terminal as stdin for part of the calls (agent/differential_stage.py)
     # The two processes run side by side (neither sees the other); the rollout's is allowed
@@ -1004,7 +1016,7 @@ def judge(ws: Workspace) -> Verdict | None:
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
             ws.path,
-            seq.segments,
+            segments,
             sandbox=ws.sandbox,
             python_env=ws.python_env,
             hash_seed=seed,
@@ -1020,7 +1032,7 @@ def judge(ws: Workspace) -> Verdict | None:
             theirs = pool.submit(
                 run_calls,
                 ref_ws.path,
-                seq.segments,
+                segments,
                 sandbox=ws.sandbox,
                 python_env=ref_ws.python_env,
                 hash_seed=seed,

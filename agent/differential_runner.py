@@ -11,7 +11,7 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "hello"}                                   before any workspace code ran
     {"k": "importing", "t"}                          target t's module is imported next (the parent's longer limit)
     {"k": "import_error", "t", "error"}              target t could not be imported
-    {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
+    {"k": "imported", "t", "names"}                  target t's module imported (its parameter names: ``_parameter_names``)
     {"k": "warm"}                                    warm-up calls go on (``warmups``: a mark of progress)
     {"k": "reading"}                                 the reading after the calls goes on (a mark of progress)
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
@@ -57,6 +57,7 @@ import sys
 # workspace code runs (``_hide_modules``): a plain script has no json loaded (r19v-2).
 _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
+import _functools  # noqa: E402  (built in)
 import _queue  # noqa: E402
 import _thread  # noqa: E402  (loaded at every start)
 import builtins  # noqa: E402  (loaded at every start)
@@ -127,6 +128,10 @@ _type_flags = type.__dict__["__flags__"].__get__
 # A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
 _GENERATOR = types.GeneratorType
 _FUNCTION, _MODULE = types.FunctionType, types.ModuleType
+# An ``lru_cache`` (``functools.cache``) of a function: its parameter names are the function's.
+_LRU_WRAPPER = _functools._lru_cache_wrapper
+_lru_dict = _LRU_WRAPPER.__dict__["__dict__"].__get__
+_PASSES_ALL = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS: ``def w(*args, **kwargs)``
 _MAX_YIELDS = 10_000
 
 
@@ -375,7 +380,7 @@ _MUTABLE = (list, set, *_DICTS)
 def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
     # By identity (a class's own __eq__ says nothing here); a loop, no generator: called for
     # every node of every result and argument read (~20,000 times a final run).
-    for k in kinds:
+    for k in kinds:  # noqa: SIM110  (the loop is the point: see above)
         if t is k:
             return True
     return False
@@ -617,6 +622,40 @@ def _draw_bits() -> int:
 
 def _drawn(one_in: int) -> bool:
     return _draw_bits() % one_in == 0
+
+
+def _parameter_names(fn: Any) -> list[str | None] | None:
+    """The names a caller may give ``fn``'s positional parameters by, in order (None: one that
+    is positional-only), for a plain function or an ``lru_cache`` of one; through a wrapper's
+    ``__wrapped__`` (``functools.wraps``, as ``inspect.signature`` reads it) only where the
+    wrapper takes ``*args, **kwargs`` and nothing before them (what it takes is what it hands
+    on); None for another callable (a class). Slots of the function types only: no code of
+    the callable's runs (the rollout's run reads it too, and must see nothing of it)."""
+    for _ in range(8):
+        if type(fn) is _LRU_WRAPPER:
+            fn = _lru_dict(fn).get("__wrapped__")
+            continue
+        if type(fn) is not _FUNCTION:
+            return None
+        code = _function_code(fn)
+        inner = fn.__dict__.get("__wrapped__")
+        if inner is None or code.co_argcount or code.co_flags & _PASSES_ALL != _PASSES_ALL:
+            names: list[str | None] = list(code.co_varnames[: code.co_argcount])
+            return [None] * code.co_posonlyargcount + names[code.co_posonlyargcount :]
+        fn = inner
+    return None
+
+
+def _by_name(args: Any, kwargs: dict[str, Any], names: list[Any]) -> tuple[Any, dict[str, Any]]:
+    """The call's positional arguments from the first one whose parameter, and every later
+    one's, the reference names (``names``, not given already) passed by those names instead, as
+    a caller naming its arguments passes them (round 23 r23v-4, round 24 r24v-2)."""
+    start = len(args)
+    while 0 < start <= len(names) and type(names[start - 1]) is str and names[start - 1] not in kwargs:
+        start -= 1
+    if start == len(args):
+        return args, kwargs
+    return args[:start], {**{names[j]: args[j] for j in range(start, len(args))}, **kwargs}
 
 
 def _givens(inputs: list[Any], keywords: list[Any]) -> list[bytes]:
@@ -1253,9 +1292,12 @@ def main() -> None:
         except BaseException as exc:  # whatever the module does is its result
             send({"k": "import_error", "t": ti, "error": _type_name(exc)})
             continue
-        send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
+        # The parent's per-call limit starts again here; the names it reads of the reference's
+        # run only (``_parameter_names``), and gives the rollout's run as the target's ``names``.
+        send({"k": "imported", "t": ti, "names": None if target.get("script") else _parameter_names(fn)})
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         givens = _givens(target["inputs"], target.get("keywords") or [])
+        names = target.get("names") or []  # the reference's parameter names: half the calls by them
         warmup = warmups.get(ti)
         if warmup is not None and not target.get("script"):
             _warm_up(fn, givens[warmup[0]], warmup[1], send, clock)
@@ -1276,9 +1318,10 @@ def main() -> None:
                     # Before the call (what it returns of them is its own), kept after it: the
                     # arguments themselves are alive through the call in its tuple alone.
                     inside, inside_nodes = shared.nested(args, kwargs)
+                    call_args, call_kwargs = _by_name(args, kwargs, names) if names and _drawn(2) else (args, kwargs)
                     _gc_resumed()
                     try:
-                        returned = fn(*args, **kwargs)
+                        returned = fn(*call_args, **call_kwargs)
                     finally:
                         _gc_held()
                     if type(returned) is _GENERATOR and read_with is not None:

@@ -98,6 +98,11 @@ class DifferentialTarget(BaseModel):
     # The directory (workspace-relative) the module imports from when it is not the root: a
     # src/ layout the tests reach through pytest's ``pythonpath`` or a conftest's sys.path line.
     path: str = ""
+    # The reference's positional parameter names (None: positional-only), as its own run read
+    # them: the differential fills them for the rollout's run, which passes half its calls by
+    # them, as a caller naming its arguments does (round 23 r23v-4, round 24 r24v-2: renamed or
+    # positional-only parameters PASSed). A suite leaves them empty.
+    names: list[str | None] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod

@@ -231,3 +231,53 @@ def test_a_thread_with_no_python_frame_is_counted(tmp_path: Path) -> None:
     run = differential.run_calls(tmp_path, [target], sandbox="auto")
     assert run.finished, run.output
     assert run.threads == 1
+
+
+def test_calls_by_the_references_parameter_names(tmp_path: Path) -> None:
+    """Round 23 r23v-4, round 24 r24v-2: the reference's positional parameter names are read
+    (positional-only ones are None; through functools.wraps), and a call passes its arguments
+    by them from the first one it can: a fix whose parameters are renamed or positional-only
+    raises TypeError there, as it does for a caller naming them."""
+    import functools
+
+    def gcd(a, b, /, c, d=0, *rest, e=1):
+        return a
+
+    @functools.wraps(gcd)
+    def wrapped(*args, **kwargs):
+        return gcd(*args, **kwargs)
+
+    @functools.wraps(gcd)
+    def narrowing(x, y):  # hands on what it takes: its own names, whatever it wraps
+        return gcd(x, y, 0)
+
+    class Pair:
+        def __init__(self, a, b):
+            self.a = a
+
+    assert runner._parameter_names(gcd) == [None, None, "c", "d"]
+    assert runner._parameter_names(wrapped) == [None, None, "c", "d"]
+    assert runner._parameter_names(narrowing) == ["x", "y"]
+    assert runner._parameter_names(functools.lru_cache(gcd)) == [None, None, "c", "d"]
+    assert runner._parameter_names(functools.cache(wrapped)) == [None, None, "c", "d"]
+    assert runner._parameter_names(Pair) is None  # a class: no names (its calls stay positional)
+    names = ["xs", "target"]
+    assert runner._by_name(([1, 4], 4), {}, names) == ((), {"xs": [1, 4], "target": 4})
+    assert runner._by_name(([1, 4], 4), {"target": 4}, names) == (([1, 4], 4), {"target": 4})
+    assert runner._by_name((1, 2, 3), {}, names) == ((1, 2, 3), {})  # past the names: as given
+    assert runner._by_name((1, 2, 3), {}, [None, "b", "c"]) == ((1,), {"b": 2, "c": 3})
+    (tmp_path / "renamed.py").write_text("def find(items, wanted):\n    return items.index(wanted)\n")
+    target = DifferentialTarget(module="renamed", function="find", inputs=[[[1, 4], 4]] * 40, names=names)
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    raised = [i for i in range(40) if "raise" in run.results[(0, i)]]
+    assert 0 < len(raised) < 40  # by name at drawn calls (half of them)
+    assert run.names == {0: ["items", "wanted"]}
+    (tmp_path / "positional.py").write_text("def gcd(x, y, /):\n    while y:\n        x, y = y, x % y\n    return x\n")
+    target = DifferentialTarget(module="positional", function="gcd", inputs=[[12, 18]] * 40, names=["a", "b"])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    raised = [i for i in range(40) if "raise" in run.results[(0, i)]]
+    assert 0 < len(raised) < 40
+    assert {run.results[(0, i)]["raise"] for i in raised} == {"TypeError"}
+    assert run.names == {0: [None, None]}

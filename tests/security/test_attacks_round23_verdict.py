@@ -187,7 +187,6 @@ def _keyword_caller(tmp_path: Path, source: str) -> object:
         return exc
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-4 a fix renaming the target's parameters PASSes")
 def test_r23v_4_parameters_renamed_pass(tmp_path):
     """The control: the reference's find answers a keyword caller. The attack: the same search
     under renamed parameters (a keyword caller gets TypeError) PASSes the final run with no
