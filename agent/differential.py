@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,7 @@ class CallRun:
     conflicts: set[Key] = field(default_factory=set)  # two different records for one call
     import_errors: dict[int, str] = field(default_factory=dict)
     names: dict[int, list[str | None]] = field(default_factory=dict)  # each target's parameter names (``imported``)
+    changed: set[str] = field(default_factory=set)  # the process settings its calls left changed (``finish``)
     timed_out: bool = False
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
@@ -297,6 +298,8 @@ def _read_records(data: bytes) -> CallRun:
             if type(rec.get("later")) is list:
                 _mark_later(out, rec["later"])
             out.garbage = out.garbage or rec.get("garbage") == 1
+            if type(rec.get("changed")) is list:  # every finish's: one the code wrote adds, never takes away
+                out.changed.update(c[:40] for c in rec["changed"][:20] if type(c) is str)
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
         elif kind == "imported" and type(rec.get("t")) is int and type(rec.get("names")) is list:
@@ -341,6 +344,7 @@ class Reference:
     threads: int = 0  # Python threads of its own left running after its calls (most of its runs)
     garbage: bool = False  # its objects still made garbage at the last collection of one of its runs
     names: dict[int, list[str | None]] = field(default_factory=dict)  # its calls' names (differential_names.py)
+    changed: frozenset[str] = frozenset()  # the process settings its calls left changed in any of its runs
 
 
 _cache: dict[str, Reference] = {}
@@ -411,7 +415,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
-            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads, ref.garbage, ref.names)
+            return replace(ref, results=kept)
         assert stuck is not None
         slow.add((stuck[0], index[stuck[0]][stuck[1]]))
 
@@ -501,7 +505,9 @@ def _reference_once(
     threads = max(run.threads, other.threads, third.threads)
     # The names its calls may pass arguments by: its own, where the task's source agrees.
     names = {t: agreed(v, source_parameter_names(source, calls[t])) for t, v in run.names.items() if t < n}
-    return Reference(kept, seconds, order_bound, threads, run.garbage or other.garbage or third.garbage, names), None
+    garbage = run.garbage or other.garbage or third.garbage
+    changed = frozenset(run.changed | other.changed | third.changed)
+    return Reference(kept, seconds, order_bound, threads, garbage, names, changed), None
 
 
 def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1072,12 +1078,19 @@ def judge(ws: Workspace) -> Verdict | None:
             why = _why(calls[t], calls[t].inputs[i], w, got, (s, pos), how[t])
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
-    for n, why in enumerate(run_differences(got, ref.threads, bool(differ), ref.garbage)):
+    ref_changed = ref.changed | want.changed  # a reference run beside the rollout's says too
+    for n, why in enumerate(run_differences(got, ref.threads, bool(differ), ref.garbage, ref_changed)):
         differ[-1 - len(calls) - n] = why
     return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(differ.values())))
 
 
-def run_differences(got: CallRun, ref_threads: int, calls_differ: bool, ref_garbage: bool = False) -> list[str]:
+def run_differences(
+    got: CallRun,
+    ref_threads: int,
+    calls_differ: bool,
+    ref_garbage: bool = False,
+    ref_changed: frozenset[str] = frozenset(),
+) -> list[str]:
     """What the rollout's run says against it past its calls' answers (``calls_differ``: some
     call already differs). A run whose records all came and were read says nothing here,
     however big its results (past the run's bound, a result unread is its call's "no result")."""
@@ -1108,6 +1121,12 @@ def run_differences(got: CallRun, ref_threads: int, calls_differ: bool, ref_garb
         # (agent/differential_runner.py): a fuse that changes what callers hold once a program
         # has collected long enough (r22v-3); the reference's objects make no such chain.
         out.append("its objects still made new garbage at each collection after its calls (a chain of finalisers)")
+    if got.finished and got.changed - ref_changed:
+        # A setting of the process a caller reads after the call (its random generator
+        # reseeded, the environment, the working directory, ...: the runner's ``_SETTINGS``)
+        # left changed where the reference's calls leave it alone (round 24 r24v-6).
+        left = ", ".join(sorted(got.changed - ref_changed))
+        out.append(f"its calls left the process's settings changed: {left} (the reference's calls leave them)")
     return out
 
 

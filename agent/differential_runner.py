@@ -59,6 +59,7 @@ _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _functools  # noqa: E402  (built in)
 import _queue  # noqa: E402
+import _signal  # noqa: E402  (loaded at every start)
 import _thread  # noqa: E402  (loaded at every start)
 import builtins  # noqa: E402  (loaded at every start)
 import collections  # noqa: E402
@@ -71,6 +72,8 @@ import types  # noqa: E402
 
 _KEPT_MODULES = frozenset(sys.modules) - {"__future__"}
 
+import _locale  # noqa: E402
+import _operator  # noqa: E402
 import _socket  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
@@ -443,6 +446,162 @@ def _gc_resumed() -> None:
     if _gc_was_on[0]:
         _gc_was_on[0] = False
         _gc_enable()
+
+
+# The process settings of the standard library a call can leave changed for its caller
+# (round 24 r24v-6: a sort calling random.seed(0) at each call restarted every caller's random
+# stream, and answered right). The class: any setting of the process a program reads after a
+# call returns: the shared random generator, the environment, the working directory, the
+# umask, the thread's Decimal context, the locale, warnings' filters, signal handlers, the
+# interpreter's limits and hooks, socket's default timeout. Read between two calls through C
+# functions and descriptors taken here (no code of the workspace's runs), each reading held
+# against the last (``_SettingsWatch``: one per call, a few microseconds); the generator by a
+# number drawn of it there, as a caller drawing between two calls does, and one of a copy of
+# it kept in step (``_random_moved``: a call seeding it, however often, moved it). The finish
+# names the settings the calls left changed (``changed``); the parent holds them against the
+# reference's (agent/differential.py ``run_differences``). A class of the standard library
+# changed by the code (``_random.Random.random = f``) is the SUSPECT scan's (``_replaces``).
+_getcwd, _umask = os.getcwd, os.umask
+_environ_data: Any = os.environ._data  # type: ignore[attr-defined]  # what os.environ[k] = v and its pop change
+_sys_settings = (sys.getrecursionlimit, sys.getswitchinterval, sys.get_int_max_str_digits)
+_sys_hooks = (sys.gettrace, sys.getprofile)
+_decimal_context = decimal.getcontext
+_context_fields = tuple(
+    vars(decimal.Context)[k].__get__ for k in ("prec", "rounding", "Emin", "Emax", "capitals", "clamp")
+)
+_getsignal = _signal.getsignal
+_SIGNALS = tuple(
+    getattr(_signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGUSR1", "SIGUSR2")
+)
+_getlocale, _LC_ALL = _locale.setlocale, _locale.LC_ALL
+_getdefaulttimeout = _socket.getdefaulttimeout
+_warnings_module = sys.modules["_warnings"]
+_os_module = os
+_METHOD_DESCRIPTOR = type(str.join)
+_NUL = b"\0"
+_values = dict.values
+_is = _operator.is_
+# Which setting each place of ``_settings``' plain values and objects is.
+_PLAIN_NAMES = ("cwd", "umask", *["decimal"] * 6, "locale", *["sys"] * 3, "socket", "environment", "environment")
+_OBJECT_NAMES = ("environment", *["signals"] * len(_SIGNALS), "sys", "sys", "warnings")
+_BUILTIN = type(len)
+_objclass = vars(_METHOD_DESCRIPTOR)["__objclass__"].__get__
+# The shared generator last seen, its C methods (taken at first sight), and a copy of it in
+# step with it since the last draw (``_random_moved``).
+_random_seen: list[Any] = [None, None, None]
+
+
+def _random_methods(inst: Any) -> tuple[Any, Any, Any, Any] | None:
+    """``_random.Random``'s C ``random``, ``getstate`` and ``setstate`` for ``inst``, and a new
+    instance of that C class (no Python method of a subclass, nor of a changed class, runs)."""
+    for k in _type_mro(type(inst)):
+        draw, get, put = (_proxy_get(_type_dict(k), n) for n in ("random", "getstate", "setstate"))
+        if type(draw) is _METHOD_DESCRIPTOR and type(get) is _METHOD_DESCRIPTOR and type(put) is _METHOD_DESCRIPTOR:
+            c = _objclass(draw)
+            new = _proxy_get(_type_dict(c), "__new__")
+            if _objclass(get) is c and _objclass(put) is c and type(new) is _BUILTIN:
+                return draw, get, put, new(c)
+            return None
+    return None
+
+
+def _random_moved() -> bool:
+    """One number drawn of the ``random`` module's shared generator, as a caller between two
+    calls draws it, and one of its copy: they differ where something besides these draws moved
+    it since the last (a call seeding it, however often, or drawing of it); the copy is then
+    put in step again. No generator loaded, or a new one: no move (its caller had none)."""
+    mod: Any = dict.get(_MODULES, "random")
+    inst = dict.get(_module_dict(mod), "_inst") if mod is not None and _is_a(mod, _MODULE) else None
+    if inst is None:
+        return False
+    try:
+        if inst is not _random_seen[0]:
+            _random_seen[:] = [inst, _random_methods(inst), False]
+            if _random_seen[1] is None:
+                return False
+            draw, get, put, copy = _random_seen[1]
+            draw(inst)
+            put(copy, get(inst))
+            return False
+        if _random_seen[1] is None:
+            return False
+        draw, get, put, copy = _random_seen[1]
+        if draw(inst) == draw(copy):  # floats of C's
+            return False
+        put(copy, get(inst))
+        return True
+    except BaseException:  # not the generator it looks like
+        return False
+
+
+def _random_forgotten() -> None:
+    """The next ``_random_moved`` takes the generator as new (a target's module imported)."""
+    _random_seen[:] = [None, None, None]
+
+
+def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The process's settings a caller reads besides the generator: plain values (str,
+    numbers, None, bytes) made by C functions, compared by equality (``_PLAIN_NAMES``), and
+    objects compared by identity (``_OBJECT_NAMES``)."""
+    mask = _umask(0o22)
+    _umask(mask)
+    ctx = _decimal_context()
+    keys: bytes | None = None
+    values: bytes | None = None
+    try:  # as bytes joined by C (a key or value that is no bytes raises: no code of it runs)
+        keys, values = _NUL.join(_environ_data), _NUL.join(_values(_environ_data))
+    except BaseException:
+        pass
+    warnings: Any = dict.get(_MODULES, "warnings")
+    filters = dict.get(_module_dict(warnings if type(warnings) is _MODULE else _warnings_module), "filters")
+    plain = (
+        _getcwd(),
+        mask,
+        *[f(ctx) for f in _context_fields],
+        _getlocale(_LC_ALL, None),
+        *[f() for f in _sys_settings],
+        _getdefaulttimeout(),
+        keys,
+        values,
+    )
+    objects = (
+        _module_dict(_os_module).get("environ"),
+        *[_getsignal(n) for n in _SIGNALS],
+        *[f() for f in _sys_hooks],
+        filters,
+        *(filters if type(filters) is list else ()),
+    )
+    return plain, objects
+
+
+def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[str]:
+    """The settings ``after`` holds otherwise than ``before``."""
+    out = []
+    if before[0] != after[0]:  # plain values of C's (``None`` for an environment of no bytes)
+        out += [n for n, a, b in zip(_PLAIN_NAMES, before[0], after[0]) if a != b or (a is None and n == "environment")]
+    a, b = before[1], after[1]
+    if len(a) != len(b) or not all(map(_is, a, b)):
+        names = _OBJECT_NAMES + ("warnings",) * max(len(a), len(b))
+        out += [n for n, x, y in zip(names, a, b) if x is not y] or ["warnings"]
+    return list(dict.fromkeys(out))
+
+
+class _SettingsWatch:
+    """The settings the calls of one target leave changed, read between two calls (the runner's
+    own work there changes none): each reading against the last, from the first call on."""
+
+    def __init__(self, changed: set[str]) -> None:
+        self.changed = changed
+        self.last: tuple[Any, Any] | None = None
+        _random_forgotten()
+
+    def between(self) -> None:
+        if _random_moved():
+            self.changed.add("random")
+        now = _settings()
+        if self.last is not None:
+            self.changed.update(_settings_changed(self.last, now))
+        self.last = now
 
 
 def _collected_to_quiet() -> bool:
@@ -1265,6 +1424,7 @@ def main() -> None:
     kept_nodes = [0]
     shared = _Shared()
     call = -1  # the process's compared calls so far (``_Shared`` names each by its number)
+    changed: set[str] = set()  # the process settings a call left changed (``_SETTINGS``)
 
     def kept(ti: int, i: int, x: Any, read: Any, nodes: int) -> bool:
         """``x`` (a result, or the arguments as a call left them; ``read``: as read then) kept to
@@ -1302,9 +1462,11 @@ def main() -> None:
         if warmup is not None and not target.get("script"):
             _warm_up(fn, givens[warmup[0]], warmup[1], send, clock)
         made: dict[int, tuple[bool, Any]] = {}  # a script's next object, made ahead (or what it raised)
+        watch = _SettingsWatch(changed)  # from its first call on (its import is SUSPECT's)
         for i in range(len(givens)):
             rec = {"k": "result", "t": ti, "i": i}
             call += 1
+            watch.between()  # what the last call's code (its unread calls' too) left changed
             before = None
             args, kwargs, read_with = _arguments_after_unread_calls(fn, givens, i, bool(target.get("script")), send)
             try:
@@ -1372,6 +1534,7 @@ def main() -> None:
                     # earlier caller's list is seen (r16-13).
                     kept(ti, i, left, after, _MAX_NODES - after_nodes[0])
             send(rec)
+        watch.between()
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
     said = [clock()]
@@ -1401,7 +1564,7 @@ def main() -> None:
     frames = _current_frames()
     idle = sum(1 for f in frames.values() if _idle_pool_worker(f))
     threads = max(_thread_count(), len(frames) - 1) - idle
-    finish = {"k": "finish", "s": spent[0], "threads": threads, "later": later}
+    finish = {"k": "finish", "s": spent[0], "threads": threads, "later": later, "changed": sorted(changed)}
     if garbage:
         finish["garbage"] = 1
     send(finish)

@@ -183,7 +183,6 @@ def _quick(xs):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r24v-6 a mergesort reseeding the process's random generator PASSes")
 def test_r24v_6_sort_reseeding_the_callers_random_passes(tmp_path):
     """The control: a caller drawing a number after each sort draws different numbers with the
     reference, one number again and again with the attack. The attack: the final run PASSes it,
