@@ -285,7 +285,7 @@ def test_calls_by_the_references_parameter_names(tmp_path: Path) -> None:
     assert run.names == {0: [None, None]}
 
 
-_SETTINGS_LEFT = '''import decimal
+_SETTINGS_LEFT = """import decimal
 import os
 import random
 import warnings
@@ -320,7 +320,7 @@ def restores(x):
 
 def seeds_its_own(x):
     return random.Random(0).random() < 2 and x
-'''
+"""
 
 
 def test_the_settings_a_call_leaves_changed_are_named(tmp_path: Path) -> None:
