@@ -47,9 +47,6 @@ _KEYS_REVERSED = '''def parse_query(qs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r24v-1 dicts compared without order: a parse_query with its keys reversed PASSes"
-)
 def test_r24v_1_parse_query_with_its_keys_reversed_passes(tmp_path):
     """The control: a caller sees the reference's order and not the attack's (urlencode's
     round trip). The attack: the final run PASSes it, with no SUSPECT hit."""
