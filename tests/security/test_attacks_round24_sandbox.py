@@ -11,6 +11,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from agent.differential import run_calls
 from agent.suites.models import DifferentialTarget
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
