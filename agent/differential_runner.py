@@ -805,6 +805,17 @@ def _parameter_names(fn: Any) -> list[str | None] | None:
     return None
 
 
+def _generator_over(items: list[Any]) -> Any:
+    yield from items
+
+
+def _as_generators(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The call's list arguments as generators over their items, as a caller's
+    ``f(x for x in xs)`` passes them (agent/differential_iterables.py, round 24 r24v-9); the
+    lists themselves never reach the code (read before and after the call as they are)."""
+    return tuple(_generator_over(a) if type(a) is list else a for a in args)
+
+
 def _by_name(args: Any, kwargs: dict[str, Any], names: list[Any]) -> tuple[Any, dict[str, Any]]:
     """The call's positional arguments from the first one whose parameter, and every later
     one's, the reference names (``names``, not given already) passed by those names instead, as
@@ -1458,6 +1469,7 @@ def main() -> None:
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         givens = _givens(target["inputs"], target.get("keywords") or [])
         names = target.get("names") or []  # the reference's parameter names: half the calls by them
+        iterated = target.get("iterated") or []  # by input index: its lists passed as generators
         warmup = warmups.get(ti)
         if warmup is not None and not target.get("script"):
             _warm_up(fn, givens[warmup[0]], warmup[1], send, clock)
@@ -1480,7 +1492,8 @@ def main() -> None:
                     # Before the call (what it returns of them is its own), kept after it: the
                     # arguments themselves are alive through the call in its tuple alone.
                     inside, inside_nodes = shared.nested(args, kwargs)
-                    call_args, call_kwargs = _by_name(args, kwargs, names) if names and _drawn(2) else (args, kwargs)
+                    given = _as_generators(args) if i < len(iterated) and iterated[i] else args
+                    call_args, call_kwargs = _by_name(given, kwargs, names) if names and _drawn(2) else (given, kwargs)
                     _gc_resumed()
                     try:
                         returned = fn(*call_args, **call_kwargs)

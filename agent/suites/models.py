@@ -103,6 +103,11 @@ class DifferentialTarget(BaseModel):
     # them, as a caller naming its arguments does (round 23 r23v-4, round 24 r24v-2: renamed or
     # positional-only parameters PASSed). A suite leaves them empty.
     names: list[str | None] = Field(default_factory=list)
+    # By input index (shorter than ``inputs``: not for the rest): the input's list arguments
+    # passed as generators over their items, as a caller's ``f(x.strip() for x in lines)``
+    # (agent/differential_iterables.py, round 24 r24v-9). The differential adds such inputs;
+    # a suite leaves it empty.
+    iterated: list[bool] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod
@@ -115,13 +120,21 @@ class DifferentialTarget(BaseModel):
         """Input ``i``'s keyword arguments (none for most)."""
         return self.keywords[i] if i < len(self.keywords) else {}
 
+    def iterated_at(self, i: int) -> bool:
+        """Input ``i``'s list arguments are passed as generators (``iterated``)."""
+        return i < len(self.iterated) and self.iterated[i]
+
     def picked(self, index: list[int], extra: list[list] | None = None) -> DifferentialTarget:
         """This target with only the inputs at ``index`` (in that order), their keywords
-        beside them, then ``extra`` positional inputs."""
+        and ``iterated`` marks beside them, then ``extra`` positional inputs."""
         keywords = [self.keywords_of(i) for i in index]
         while keywords and not keywords[-1]:
             keywords.pop()
-        return self.model_copy(update={"inputs": [self.inputs[i] for i in index] + (extra or []), "keywords": keywords})
+        iterated = [self.iterated_at(i) for i in index]
+        while iterated and not iterated[-1]:
+            iterated.pop()
+        inputs = [self.inputs[i] for i in index] + (extra or [])
+        return self.model_copy(update={"inputs": inputs, "keywords": keywords, "iterated": iterated})
 
 
 class Differential(BaseModel):

@@ -289,7 +289,6 @@ _INDEXES_ITS_ARGUMENT = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r24v-9 a dedupe taking lists only (TypeError on a generator) PASSes")
 def test_r24v_9_dedupe_of_lists_only_passes(tmp_path):
     """The control: the reference dedupes a generator, the attack raises TypeError. The attack:
     the final run PASSes it, with no SUSPECT hit."""
