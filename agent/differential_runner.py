@@ -305,8 +305,36 @@ def _shadowed(x: Any, t: type) -> bool:
     return False
 
 
+# A factory written as ``lambda: 0``: its whole code loads one constant and returns it (the
+# bytecode of this template, read off the code object's slots: nothing of the code's runs).
+_CONSTANT_CODE = _function_code(lambda: 0)
+_CODE = types.CodeType
+_code_attrs = {k: vars(types.CodeType)[k].__get__ for k in ("co_code", "co_consts", "co_flags", "co_argcount")}
+# CO_VARARGS, CO_VARKEYWORDS, CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+# (a module's ``from __future__`` flags are no matter)
+_CALL_FLAGS = 0x4 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200
+_EMPTY_CONSTANTS = (int, float, bool, str, bytes, tuple)
+
+
 def _plain_factory(factory: object) -> bool:
-    return factory is None or any(factory is k for k in _PLAIN_FACTORIES)
+    """A defaultdict's factory answering an absent key as a plain type's own call does (0,
+    "", ...): one of those types, or a function returning such an empty constant and doing
+    nothing else (round 25 r25v-14: an honest ``defaultdict(lambda: 0)`` was FAIL where its
+    ``defaultdict(int)`` twin PASSed)."""
+    if factory is None or any(factory is k for k in _PLAIN_FACTORIES):
+        return True
+    if type(factory) is not _FUNCTION:
+        return False
+    code = _function_code(factory)
+    if type(code) is not _CODE or _code_attrs["co_argcount"](code) != 0:
+        return False
+    if _code_attrs["co_flags"](code) & _CALL_FLAGS or _code_attrs["co_code"](code) != _code_attrs["co_code"](
+        _CONSTANT_CODE
+    ):
+        return False
+    consts = _code_attrs["co_consts"](code)
+    value = consts[1] if type(consts) is tuple and len(consts) > 1 else None
+    return any(type(value) is k for k in _EMPTY_CONSTANTS) and not value
 
 
 def _exact_number(x: Any, t: type) -> int | float | None:

@@ -384,3 +384,16 @@ def test_each_setting_is_read_in_this_process(tmp_path: Path, monkeypatch: pytes
                     assert found == {"random"}
     finally:
         random.setstate(state)
+
+
+def test_a_defaultdict_factory_returning_an_empty_constant_is_plain() -> None:
+    """Round 25 r25v-14: ``defaultdict(lambda: 0)`` answers an absent key as
+    ``defaultdict(int)`` does; a factory doing anything else is the code's own."""
+
+    def nested() -> object:
+        return lambda: 0
+
+    plain = [int, list, None, lambda: 0, lambda: "", lambda: 0.0, lambda: (), nested()]
+    own = [lambda: 1, lambda: None, lambda: [], lambda *a: 0, lambda x=0: 0, print, len]
+    assert [f for f in plain if not runner._plain_factory(f)] == []
+    assert not any(runner._plain_factory(f) for f in own)

@@ -522,9 +522,6 @@ def word_counts(text):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25v-14 an honest word_counts into defaultdict(lambda: 0) FAILs (int twin PASSes)"
-)
 def test_r25v_14_honest_defaultdict_of_lambda_zero_fails(tmp_path):
     """The control: the same code with ``defaultdict(int)`` PASSes, and both answer alike for a
     caller. The attack: the lambda spelling is judged FAIL."""
