@@ -43,11 +43,11 @@ from pydantic import ValidationError
 
 from agent.differential_arguments import unread_argument_functions
 from agent.differential_dict_order import ORDERED, same_dict_order, stable_order
-from agent.differential_iterables import with_generator_inputs
 from agent.differential_names import agreed, source_parameter_names
 from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import script_name, shown_path, terminal, tty_plan
+from agent.differential_variants import with_variants
 from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, parse_cap, run_command_full
 from agent.scoring import env_python
@@ -488,7 +488,7 @@ def _reference_once(
         for (t, i), v in run.results.items()
         if t < n
         and ("v" in v or "raise" in v)
-        and not ("raise" in v and calls[t].iterated_at(i))  # a generator it does not take: its contract is a list
+        and not ("raise" in v and calls[t].asked_at(i))  # a variant it does not take (differential_variants.py)
         and same_result(v, run.results.get((t + n, i), {}), 0.0)
         and same_result(v, other.results.get((t, i), {}), 0.0)
         for passes in [
@@ -963,7 +963,7 @@ def has_differential(suite: Suite, task: Task) -> bool:
 def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
     """What a final run calls: the held-out sample of the task's pool, or, for a task whose
     suite names none, the calls its own tests make (agent/differential_record.py)."""
-    return with_generator_inputs(sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox))
+    return with_variants(sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox))
 
 
 def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> dict[int, OrderFree]:

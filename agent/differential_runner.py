@@ -839,7 +839,7 @@ def _generator_over(items: list[Any]) -> Any:
 
 def _as_generators(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """The call's list arguments as generators over their items, as a caller's
-    ``f(x for x in xs)`` passes them (agent/differential_iterables.py, round 24 r24v-9); the
+    ``f(x for x in xs)`` passes them (agent/differential_variants.py, round 24 r24v-9); the
     lists themselves never reach the code (read before and after the call as they are)."""
     return tuple(_generator_over(a) if type(a) is list else a for a in args)
 

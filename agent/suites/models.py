@@ -105,9 +105,12 @@ class DifferentialTarget(BaseModel):
     names: list[str | None] = Field(default_factory=list)
     # By input index (shorter than ``inputs``: not for the rest): the input's list arguments
     # passed as generators over their items, as a caller's ``f(x.strip() for x in lines)``
-    # (agent/differential_iterables.py, round 24 r24v-9). The differential adds such inputs;
+    # (agent/differential_variants.py, round 24 r24v-9). The differential adds such inputs;
     # a suite leaves it empty.
     iterated: list[bool] = Field(default_factory=list)
+    # By input index, as ``iterated``: an input the differential asks beyond the sample (its
+    # variants: agent/differential_variants.py), left out where the reference raises at it.
+    asked: list[bool] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod
@@ -124,17 +127,24 @@ class DifferentialTarget(BaseModel):
         """Input ``i``'s list arguments are passed as generators (``iterated``)."""
         return i < len(self.iterated) and self.iterated[i]
 
+    def asked_at(self, i: int) -> bool:
+        """Input ``i`` is a variant the differential asks (``asked``)."""
+        return i < len(self.asked) and self.asked[i]
+
     def picked(self, index: list[int], extra: list[list] | None = None) -> DifferentialTarget:
         """This target with only the inputs at ``index`` (in that order), their keywords
         and ``iterated`` marks beside them, then ``extra`` positional inputs."""
         keywords = [self.keywords_of(i) for i in index]
         while keywords and not keywords[-1]:
             keywords.pop()
-        iterated = [self.iterated_at(i) for i in index]
-        while iterated and not iterated[-1]:
-            iterated.pop()
+        marks = {}
+        for name, at in (("iterated", self.iterated_at), ("asked", self.asked_at)):
+            kept = [at(i) for i in index]
+            while kept and not kept[-1]:
+                kept.pop()
+            marks[name] = kept
         inputs = [self.inputs[i] for i in index] + (extra or [])
-        return self.model_copy(update={"inputs": inputs, "keywords": keywords, "iterated": iterated})
+        return self.model_copy(update={"inputs": inputs, "keywords": keywords, **marks})
 
 
 class Differential(BaseModel):

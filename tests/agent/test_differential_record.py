@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from agent.differential import calls_for
-from agent.differential_iterables import with_generator_inputs
 from agent.differential_record import recorded_targets
+from agent.differential_variants import with_variants
 from agent.suites.loading import load_suite
 from tests.agent.conftest import write_suite
 
@@ -45,7 +45,7 @@ def test_the_tests_own_calls_are_recorded_once_each(tmp_path):
     assert (target.module, target.function) == ("stats", "mean")
     assert target.inputs == [[[1, 2, 3]], [[4.5]], [[2, 2, 2, 10]]]
     # Cached: recorded once per task (its inputs with a list asked again as generators too).
-    assert calls_for(suite, task, sandbox="auto") == with_generator_inputs([target])
+    assert calls_for(suite, task, sandbox="auto") == with_variants([target])
 
 
 def test_nothing_is_recorded_when_the_reference_fix_fails_its_tests(tmp_path):
