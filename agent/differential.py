@@ -35,16 +35,19 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from agent.differential_arguments import unread_argument_functions
+from agent.differential_dict_order import ORDERED, same_dict_order, stable_order
+from agent.differential_names import agreed, source_parameter_names
 from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import script_name, shown_path, terminal, tty_plan
+from agent.differential_variants import with_variants
 from agent.record_budget import RecordBudget
 from agent.sandbox import SandboxError, VerdictPipe, choose_sandbox, parse_cap, run_command_full
 from agent.scoring import env_python
@@ -94,6 +97,8 @@ class CallRun:
     results: dict[Key, dict[str, Any]] = field(default_factory=dict)
     conflicts: set[Key] = field(default_factory=set)  # two different records for one call
     import_errors: dict[int, str] = field(default_factory=dict)
+    names: dict[int, list[str | None]] = field(default_factory=dict)  # each target's parameter names (``imported``)
+    changed: set[str] = field(default_factory=set)  # the process settings its calls left changed (``finish``)
     timed_out: bool = False
     output: str = ""
     seconds: float | None = None  # what the runner says its calls took (believed of the reference only)
@@ -295,8 +300,13 @@ def _read_records(data: bytes) -> CallRun:
             if type(rec.get("later")) is list:
                 _mark_later(out, rec["later"])
             out.garbage = out.garbage or rec.get("garbage") == 1
+            if type(rec.get("changed")) is list:  # every finish's: one the code wrote adds, never takes away
+                out.changed.update(c[:40] for c in rec["changed"][:20] if type(c) is str)
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
+        elif kind == "imported" and type(rec.get("t")) is int and type(rec.get("names")) is list:
+            if all(n is None or type(n) is str for n in rec["names"]):
+                out.names.setdefault(rec["t"], rec["names"])
         elif kind == "import_error" and type(rec.get("t")) is int:
             error = rec.get("error")
             out.import_errors.setdefault(rec["t"], error[:200] if type(error) is str else "")
@@ -335,6 +345,8 @@ class Reference:
     order_bound: bool  # its answers hang on the calls before them or on the hash seed
     threads: int = 0  # Python threads of its own left running after its calls (most of its runs)
     garbage: bool = False  # its objects still made garbage at the last collection of one of its runs
+    names: dict[int, list[str | None]] = field(default_factory=dict)  # its calls' names (differential_names.py)
+    changed: frozenset[str] = frozenset()  # the process settings its calls left changed in any of its runs
 
 
 _cache: dict[str, Reference] = {}
@@ -405,7 +417,7 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
         ref, stuck = _reference_once(suite, task, live, sandbox=sandbox, stop_at_slow=len(slow) < MAX_SLOW_INPUTS)
         if ref is not None:
             kept = {(t, index[t][i]): v for (t, i), v in ref.results.items()}
-            return Reference(kept, ref.seconds_per_call, ref.order_bound, ref.threads, ref.garbage)
+            return replace(ref, results=kept)
         assert stuck is not None
         slow.add((stuck[0], index[stuck[0]][stuck[1]]))
 
@@ -437,6 +449,7 @@ def _reference_once(
     # call the reference again on its own sequence.
     backwards = [t.picked(list(range(len(t.inputs)))[::-1]) for t in calls]
     with reference_workspace(suite, task, sandbox=sandbox) as ws:
+        source = ws.source
         slow = CallLimits.of(task)
         run = run_calls(ws.path, calls + calls + backwards, sandbox=sandbox, python_env=ws.python_env, limits=slow)
         # ... and at a terminal: an input whose answer depends on one is left out too (the
@@ -471,20 +484,21 @@ def _reference_once(
             if stuck is not None:
                 return None, stuck
     kept = {
-        (t, i): _with_aliasing(
-            v,
+        (t, i): _with_order(v, _with_aliasing(v, passes), passes)
+        for (t, i), v in run.results.items()
+        if t < n
+        and ("v" in v or "raise" in v)
+        and not ("raise" in v and calls[t].asked_at(i))  # a variant it does not take (differential_variants.py)
+        and same_result(v, run.results.get((t + n, i), {}), 0.0)
+        and same_result(v, other.results.get((t, i), {}), 0.0)
+        for passes in [
             [
                 run.results.get((t + n, i), {}),
                 run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}),
                 other.results.get((t, i), {}),
                 third.results.get((t, i), {}),
-            ],
-        )
-        for (t, i), v in run.results.items()
-        if t < n
-        and ("v" in v or "raise" in v)
-        and same_result(v, run.results.get((t + n, i), {}), 0.0)
-        and same_result(v, other.results.get((t, i), {}), 0.0)
+            ]
+        ]
     }
     order_bound = any(
         not same_result(v, run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}), 0.0)
@@ -492,7 +506,17 @@ def _reference_once(
         for (t, i), v in kept.items()
     )
     threads = max(run.threads, other.threads, third.threads)
-    return Reference(kept, seconds, order_bound, threads, run.garbage or other.garbage or third.garbage), None
+    # The names its calls may pass arguments by: its own, where the task's source agrees.
+    names = {t: agreed(v, source_parameter_names(source, calls[t])) for t, v in run.names.items() if t < n}
+    garbage = run.garbage or other.garbage or third.garbage
+    changed = frozenset(run.changed | other.changed | third.changed)
+    return Reference(kept, seconds, order_bound, threads, garbage, names, changed), None
+
+
+def _with_order(first: dict[str, Any], kept: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    """The kept record, marked where its dicts' order is compared (the same in every pass of
+    the reference: agent/differential_dict_order.py)."""
+    return {**kept, ORDERED: 1} if stable_order(first, others) else kept
 
 
 def _with_aliasing(first: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
@@ -829,6 +853,10 @@ def _why(
     if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):
         return None
     if same_result(want, have, one_tol):
+        if want.get(ORDERED) and "v" in have and not same_dict_order(want["v"], have["v"]):
+            # Its order is the reference's in each of its passes: a caller iterating the
+            # dict sees it (round 24 r24v-1: a parse_query with its keys reversed).
+            return "returned a dict with its keys in another order than the reference's"
         return None
     if "a" in want or "a" in have:
         alike = same_result(_without_arguments(want), _without_arguments(have), one_tol)
@@ -935,7 +963,7 @@ def has_differential(suite: Suite, task: Task) -> bool:
 def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
     """What a final run calls: the held-out sample of the task's pool, or, for a task whose
     suite names none, the calls its own tests make (agent/differential_record.py)."""
-    return sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox)
+    return with_variants(sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox))
 
 
 def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> dict[int, OrderFree]:
@@ -989,6 +1017,9 @@ def judge(ws: Workspace) -> Verdict | None:
     rng = random.SystemRandom()
     per_call = ref.seconds_per_call
     seq = call_sequence(calls, set(kept), rng, per_call)
+    # Half the calls by the reference's parameter names (the runner's ``_by_name``): read in its
+    # run, never the rollout's (whose ``imported`` records say what its own code wants).
+    segments = [s.model_copy(update={"names": ref.names.get(t, [])}) for s, (t, _) in zip(seq.segments, seq.origin)]
     seed = rng.randrange(1, 2**32 - 1)
     ttys = tty_plan(seq.part, rng)  # a terminal as stdin for part of the calls (agent/differential_stage.py)
     # The two processes run side by side (neither sees the other); the rollout's is allowed
@@ -1004,7 +1035,7 @@ def judge(ws: Workspace) -> Verdict | None:
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
             ws.path,
-            seq.segments,
+            segments,
             sandbox=ws.sandbox,
             python_env=ws.python_env,
             hash_seed=seed,
@@ -1020,7 +1051,7 @@ def judge(ws: Workspace) -> Verdict | None:
             theirs = pool.submit(
                 run_calls,
                 ref_ws.path,
-                seq.segments,
+                segments,
                 sandbox=ws.sandbox,
                 python_env=ref_ws.python_env,
                 hash_seed=seed,
@@ -1060,11 +1091,18 @@ def judge(ws: Workspace) -> Verdict | None:
             why = _why(calls[t], calls[t].inputs[i], w, got, (s, pos), how[t])
             if why:
                 differ[(t, i)] = f"{calls[t].function}#{i}: {why}{seq.part[s]}"
-    lines = [*differ.values(), *run_differences(got, ref.threads, bool(differ), ref.garbage)]
+    ref_changed = ref.changed | want.changed  # a reference run beside the rollout's says too
+    lines = [*differ.values(), *run_differences(got, ref.threads, bool(differ), ref.garbage, ref_changed)]
     return Verdict(checked=len(kept), differ=tuple(dict.fromkeys(lines)))
 
 
-def run_differences(got: CallRun, ref_threads: int, calls_differ: bool, ref_garbage: bool = False) -> list[str]:
+def run_differences(
+    got: CallRun,
+    ref_threads: int,
+    calls_differ: bool,
+    ref_garbage: bool = False,
+    ref_changed: frozenset[str] = frozenset(),
+) -> list[str]:
     """What the rollout's run says against it past its calls' answers (``calls_differ``: some
     call already differs). A run whose records all came and were read says nothing here,
     however big its results (past the run's bound, a result unread is its call's "no result")."""
@@ -1095,6 +1133,12 @@ def run_differences(got: CallRun, ref_threads: int, calls_differ: bool, ref_garb
         # (agent/differential_runner.py): a fuse that changes what callers hold once a program
         # has collected long enough (r22v-3); the reference's objects make no such chain.
         out.append("its objects still made new garbage at each collection after its calls (a chain of finalisers)")
+    if got.finished and got.changed - ref_changed:
+        # A setting of the process a caller reads after the call (its random generator
+        # reseeded, the environment, the working directory, ...: the runner's ``_SETTINGS``)
+        # left changed where the reference's calls leave it alone (round 24 r24v-6).
+        left = ", ".join(sorted(got.changed - ref_changed))
+        out.append(f"its calls left the process's settings changed: {left} (the reference's calls leave them)")
     return out
 
 

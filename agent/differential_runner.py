@@ -11,7 +11,7 @@ pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
     {"k": "hello"}                                   before any workspace code ran
     {"k": "importing", "t"}                          target t's module is imported next (the parent's longer limit)
     {"k": "import_error", "t", "error"}              target t could not be imported
-    {"k": "imported", "t"}                           target t's module imported (no verdict: a mark of progress)
+    {"k": "imported", "t", "names"}                  target t's module imported (its parameter names: ``_parameter_names``)
     {"k": "warm"}                                    warm-up calls go on (``warmups``: a mark of progress)
     {"k": "reading"}                                 the reading after the calls goes on (a mark of progress)
     {"k": "result", "t", "i", "v"}                   the call returned v (tagged plain data)
@@ -57,7 +57,9 @@ import sys
 # workspace code runs (``_hide_modules``): a plain script has no json loaded (r19v-2).
 _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
+import _functools  # noqa: E402  (built in)
 import _queue  # noqa: E402
+import _signal  # noqa: E402  (loaded at every start)
 import _thread  # noqa: E402  (loaded at every start)
 import builtins  # noqa: E402  (loaded at every start)
 import collections  # noqa: E402
@@ -70,6 +72,8 @@ import types  # noqa: E402
 
 _KEPT_MODULES = frozenset(sys.modules) - {"__future__"}
 
+import _locale  # noqa: E402
+import _operator  # noqa: E402
 import _socket  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
@@ -129,6 +133,10 @@ _type_flags = type.__dict__["__flags__"].__get__
 # A generator (QuixBugs' flatten, kheapsort) is what it yields: its tests call list() on it.
 _GENERATOR = types.GeneratorType
 _FUNCTION, _MODULE = types.FunctionType, types.ModuleType
+# An ``lru_cache`` (``functools.cache``) of a function: its parameter names are the function's.
+_LRU_WRAPPER = _functools._lru_cache_wrapper
+_lru_dict = _LRU_WRAPPER.__dict__["__dict__"].__get__
+_PASSES_ALL = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS: ``def w(*args, **kwargs)``
 _MAX_YIELDS = 10_000
 
 
@@ -184,7 +192,7 @@ _function_code = types.FunctionType.__dict__["__code__"].__get__
 _CO_KIND = 0x4 | 0x8 | 0x20 | 0x80 | 0x100 | 0x200
 
 
-def _code_shape(code: types.CodeType) -> tuple[object, ...]:
+def _code_shape(code: Any) -> tuple[object, ...]:
     """What a function's code does, to the byte: its bytecode, its constants with their exact
     types (0 and False are equal but not one answer), the names it reads, its arguments."""
     consts = tuple((type(c), c) for c in code.co_consts)
@@ -407,7 +415,12 @@ _MUTABLE = (list, set, *_DICTS)
 
 
 def _container(t: type, kinds: tuple[type, ...] = _CONTAINERS) -> bool:
-    return any(t is k for k in kinds)
+    # By identity (a class's own __eq__ says nothing here); a loop, no generator: called for
+    # every node of every result and argument read (~20,000 times a final run).
+    for k in kinds:  # noqa: SIM110  (the loop is the point: see above)
+        if t is k:
+            return True
+    return False
 
 
 _KEPT_NODES = 2 * _MAX_NODES  # of the results and arguments of one process kept and read again
@@ -467,6 +480,162 @@ def _gc_resumed() -> None:
     if _gc_was_on[0]:
         _gc_was_on[0] = False
         _gc_enable()
+
+
+# The process settings of the standard library a call can leave changed for its caller
+# (round 24 r24v-6: a sort calling random.seed(0) at each call restarted every caller's random
+# stream, and answered right). The class: any setting of the process a program reads after a
+# call returns: the shared random generator, the environment, the working directory, the
+# umask, the thread's Decimal context, the locale, warnings' filters, signal handlers, the
+# interpreter's limits and hooks, socket's default timeout. Read between two calls through C
+# functions and descriptors taken here (no code of the workspace's runs), each reading held
+# against the last (``_SettingsWatch``: one per call, a few microseconds); the generator by a
+# number drawn of it there, as a caller drawing between two calls does, and one of a copy of
+# it kept in step (``_random_moved``: a call seeding it, however often, moved it). The finish
+# names the settings the calls left changed (``changed``); the parent holds them against the
+# reference's (agent/differential.py ``run_differences``). A class of the standard library
+# changed by the code (``_random.Random.random = f``) is the SUSPECT scan's (``_replaces``).
+_getcwd, _umask = os.getcwd, os.umask
+_environ_data: Any = os.environ._data  # type: ignore[attr-defined]  # what os.environ[k] = v and its pop change
+_sys_settings = (sys.getrecursionlimit, sys.getswitchinterval, sys.get_int_max_str_digits)
+_sys_hooks = (sys.gettrace, sys.getprofile)
+_decimal_context = decimal.getcontext
+_context_fields = tuple(
+    vars(decimal.Context)[k].__get__ for k in ("prec", "rounding", "Emin", "Emax", "capitals", "clamp")
+)
+_getsignal = _signal.getsignal
+_SIGNALS = tuple(
+    getattr(_signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGUSR1", "SIGUSR2")
+)
+_getlocale, _LC_ALL = _locale.setlocale, _locale.LC_ALL
+_getdefaulttimeout = _socket.getdefaulttimeout
+_warnings_module = sys.modules["_warnings"]
+_os_module = os
+_METHOD_DESCRIPTOR = type(str.join)
+_NUL = b"\0"
+_values = dict.values
+_is = _operator.is_
+# Which setting each place of ``_settings``' plain values and objects is.
+_PLAIN_NAMES = ("cwd", "umask", *["decimal"] * 6, "locale", *["sys"] * 3, "socket", "environment", "environment")
+_OBJECT_NAMES = ("environment", *["signals"] * len(_SIGNALS), "sys", "sys", "warnings")
+_BUILTIN = type(len)
+_objclass = vars(_METHOD_DESCRIPTOR)["__objclass__"].__get__
+# The shared generator last seen, its C methods (taken at first sight), and a copy of it in
+# step with it since the last draw (``_random_moved``).
+_random_seen: list[Any] = [None, None, None]
+
+
+def _random_methods(inst: Any) -> tuple[Any, Any, Any, Any] | None:
+    """``_random.Random``'s C ``random``, ``getstate`` and ``setstate`` for ``inst``, and a new
+    instance of that C class (no Python method of a subclass, nor of a changed class, runs)."""
+    for k in _type_mro(type(inst)):
+        draw, get, put = (_proxy_get(_type_dict(k), n) for n in ("random", "getstate", "setstate"))
+        if type(draw) is _METHOD_DESCRIPTOR and type(get) is _METHOD_DESCRIPTOR and type(put) is _METHOD_DESCRIPTOR:
+            c = _objclass(draw)
+            new = _proxy_get(_type_dict(c), "__new__")
+            if _objclass(get) is c and _objclass(put) is c and type(new) is _BUILTIN:
+                return draw, get, put, new(c)
+            return None
+    return None
+
+
+def _random_moved() -> bool:
+    """One number drawn of the ``random`` module's shared generator, as a caller between two
+    calls draws it, and one of its copy: they differ where something besides these draws moved
+    it since the last (a call seeding it, however often, or drawing of it); the copy is then
+    put in step again. No generator loaded, or a new one: no move (its caller had none)."""
+    mod: Any = dict.get(_MODULES, "random")
+    inst = dict.get(_module_dict(mod), "_inst") if mod is not None and _is_a(mod, _MODULE) else None
+    if inst is None:
+        return False
+    try:
+        if inst is not _random_seen[0]:
+            _random_seen[:] = [inst, _random_methods(inst), False]
+            if _random_seen[1] is None:
+                return False
+            draw, get, put, copy = _random_seen[1]
+            draw(inst)
+            put(copy, get(inst))
+            return False
+        if _random_seen[1] is None:
+            return False
+        draw, get, put, copy = _random_seen[1]
+        if draw(inst) == draw(copy):  # floats of C's
+            return False
+        put(copy, get(inst))
+        return True
+    except BaseException:  # not the generator it looks like
+        return False
+
+
+def _random_forgotten() -> None:
+    """The next ``_random_moved`` takes the generator as new (a target's module imported)."""
+    _random_seen[:] = [None, None, None]
+
+
+def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The process's settings a caller reads besides the generator: plain values (str,
+    numbers, None, bytes) made by C functions, compared by equality (``_PLAIN_NAMES``), and
+    objects compared by identity (``_OBJECT_NAMES``)."""
+    mask = _umask(0o22)
+    _umask(mask)
+    ctx = _decimal_context()
+    keys: bytes | None = None
+    values: bytes | None = None
+    try:  # as bytes joined by C (a key or value that is no bytes raises: no code of it runs)
+        keys, values = _NUL.join(_environ_data), _NUL.join(_values(_environ_data))
+    except BaseException:
+        pass
+    warnings: Any = dict.get(_MODULES, "warnings")
+    filters = dict.get(_module_dict(warnings if type(warnings) is _MODULE else _warnings_module), "filters")
+    plain = (
+        _getcwd(),
+        mask,
+        *[f(ctx) for f in _context_fields],
+        _getlocale(_LC_ALL, None),
+        *[f() for f in _sys_settings],
+        _getdefaulttimeout(),
+        keys,
+        values,
+    )
+    objects = (
+        _module_dict(_os_module).get("environ"),
+        *[_getsignal(n) for n in _SIGNALS],
+        *[f() for f in _sys_hooks],
+        filters,
+        *(filters if type(filters) is list else ()),
+    )
+    return plain, objects
+
+
+def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[str]:
+    """The settings ``after`` holds otherwise than ``before``."""
+    out = []
+    if before[0] != after[0]:  # plain values of C's (``None`` for an environment of no bytes)
+        out += [n for n, a, b in zip(_PLAIN_NAMES, before[0], after[0]) if a != b or (a is None and n == "environment")]
+    a, b = before[1], after[1]
+    if len(a) != len(b) or not all(map(_is, a, b)):
+        names = _OBJECT_NAMES + ("warnings",) * max(len(a), len(b))
+        out += [n for n, x, y in zip(names, a, b) if x is not y] or ["warnings"]
+    return list(dict.fromkeys(out))
+
+
+class _SettingsWatch:
+    """The settings the calls of one target leave changed, read between two calls (the runner's
+    own work there changes none): each reading against the last, from the first call on."""
+
+    def __init__(self, changed: set[str]) -> None:
+        self.changed = changed
+        self.last: tuple[Any, Any] | None = None
+        _random_forgotten()
+
+    def between(self) -> None:
+        if _random_moved():
+            self.changed.add("random")
+        now = _settings()
+        if self.last is not None:
+            self.changed.update(_settings_changed(self.last, now))
+        self.last = now
 
 
 def _collected_to_quiet() -> bool:
@@ -646,6 +815,51 @@ def _draw_bits() -> int:
 
 def _drawn(one_in: int) -> bool:
     return _draw_bits() % one_in == 0
+
+
+def _parameter_names(fn: Any) -> list[str | None] | None:
+    """The names a caller may give ``fn``'s positional parameters by, in order (None: one that
+    is positional-only), for a plain function or an ``lru_cache`` of one; through a wrapper's
+    ``__wrapped__`` (``functools.wraps``, as ``inspect.signature`` reads it) only where the
+    wrapper takes ``*args, **kwargs`` and nothing before them (what it takes is what it hands
+    on); None for another callable (a class). Slots of the function types only: no code of
+    the callable's runs (the rollout's run reads it too, and must see nothing of it)."""
+    for _ in range(8):
+        if type(fn) is _LRU_WRAPPER:
+            fn = _lru_dict(fn).get("__wrapped__")
+            continue
+        if type(fn) is not _FUNCTION:
+            return None
+        code = _function_code(fn)
+        inner = fn.__dict__.get("__wrapped__")
+        if inner is None or code.co_argcount or code.co_flags & _PASSES_ALL != _PASSES_ALL:
+            names: list[str | None] = list(code.co_varnames[: code.co_argcount])
+            return [None] * code.co_posonlyargcount + names[code.co_posonlyargcount :]
+        fn = inner
+    return None
+
+
+def _generator_over(items: list[Any]) -> Any:
+    yield from items
+
+
+def _as_generators(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The call's list arguments as generators over their items, as a caller's
+    ``f(x for x in xs)`` passes them (agent/differential_variants.py, round 24 r24v-9); the
+    lists themselves never reach the code (read before and after the call as they are)."""
+    return tuple(_generator_over(a) if type(a) is list else a for a in args)
+
+
+def _by_name(args: Any, kwargs: dict[str, Any], names: list[Any]) -> tuple[Any, dict[str, Any]]:
+    """The call's positional arguments from the first one whose parameter, and every later
+    one's, the reference names (``names``, not given already) passed by those names instead, as
+    a caller naming its arguments passes them (round 23 r23v-4, round 24 r24v-2)."""
+    start = len(args)
+    while 0 < start <= len(names) and type(names[start - 1]) is str and names[start - 1] not in kwargs:
+        start -= 1
+    if start == len(args):
+        return args, kwargs
+    return args[:start], {**{names[j]: args[j] for j in range(start, len(args))}, **kwargs}
 
 
 def _givens(inputs: list[Any], keywords: list[Any]) -> list[bytes]:
@@ -1255,6 +1469,7 @@ def main() -> None:
     kept_nodes = [0]
     shared = _Shared()
     call = -1  # the process's compared calls so far (``_Shared`` names each by its number)
+    changed: set[str] = set()  # the process settings a call left changed (``_SETTINGS``)
 
     def kept(ti: int, i: int, x: Any, read: Any, nodes: int) -> bool:
         """``x`` (a result, or the arguments as a call left them; ``read``: as read then) kept to
@@ -1282,16 +1497,22 @@ def main() -> None:
         except BaseException as exc:  # whatever the module does is its result
             send({"k": "import_error", "t": ti, "error": _type_name(exc)})
             continue
-        send({"k": "imported", "t": ti})  # the parent's per-call limit starts again here
+        # The parent's per-call limit starts again here; the names it reads of the reference's
+        # run only (``_parameter_names``), and gives the rollout's run as the target's ``names``.
+        send({"k": "imported", "t": ti, "names": None if target.get("script") else _parameter_names(fn)})
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         givens = _givens(target["inputs"], target.get("keywords") or [])
+        names = target.get("names") or []  # the reference's parameter names: half the calls by them
+        iterated = target.get("iterated") or []  # by input index: its lists passed as generators
         warmup = warmups.get(ti)
         if warmup is not None and not target.get("script"):
             _warm_up(fn, givens[warmup[0]], warmup[1], send, clock)
         made: dict[int, tuple[bool, Any]] = {}  # a script's next object, made ahead (or what it raised)
+        watch = _SettingsWatch(changed)  # from its first call on (its import is SUSPECT's)
         for i in range(len(givens)):
             rec = {"k": "result", "t": ti, "i": i}
             call += 1
+            watch.between()  # what the last call's code (its unread calls' too) left changed
             before = None
             args, kwargs, read_with = _arguments_after_unread_calls(fn, givens, i, bool(target.get("script")), send)
             try:
@@ -1305,9 +1526,11 @@ def main() -> None:
                     # Before the call (what it returns of them is its own), kept after it: the
                     # arguments themselves are alive through the call in its tuple alone.
                     inside, inside_nodes = shared.nested(args, kwargs)
+                    given = _as_generators(args) if i < len(iterated) and iterated[i] else args
+                    call_args, call_kwargs = _by_name(given, kwargs, names) if names and _drawn(2) else (given, kwargs)
                     _gc_resumed()
                     try:
-                        returned = fn(*args, **kwargs)
+                        returned = fn(*call_args, **call_kwargs)
                     finally:
                         _gc_held()
                     if type(returned) is _GENERATOR and read_with is not None:
@@ -1358,6 +1581,7 @@ def main() -> None:
                     # earlier caller's list is seen (r16-13).
                     kept(ti, i, left, after, _MAX_NODES - after_nodes[0])
             send(rec)
+        watch.between()
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
     said = [clock()]
@@ -1387,7 +1611,7 @@ def main() -> None:
     frames = _current_frames()
     idle = sum(1 for f in frames.values() if _idle_pool_worker(f))
     threads = max(_thread_count(), len(frames) - 1) - idle
-    finish = {"k": "finish", "s": spent[0], "threads": threads, "later": later}
+    finish = {"k": "finish", "s": spent[0], "threads": threads, "later": later, "changed": sorted(changed)}
     if garbage:
         finish["garbage"] = 1
     send(finish)

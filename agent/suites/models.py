@@ -98,6 +98,19 @@ class DifferentialTarget(BaseModel):
     # The directory (workspace-relative) the module imports from when it is not the root: a
     # src/ layout the tests reach through pytest's ``pythonpath`` or a conftest's sys.path line.
     path: str = ""
+    # The reference's positional parameter names (None: positional-only), as its own run read
+    # them: the differential fills them for the rollout's run, which passes half its calls by
+    # them, as a caller naming its arguments does (round 23 r23v-4, round 24 r24v-2: renamed or
+    # positional-only parameters PASSed). A suite leaves them empty.
+    names: list[str | None] = Field(default_factory=list)
+    # By input index (shorter than ``inputs``: not for the rest): the input's list arguments
+    # passed as generators over their items, as a caller's ``f(x.strip() for x in lines)``
+    # (agent/differential_variants.py, round 24 r24v-9). The differential adds such inputs;
+    # a suite leaves it empty.
+    iterated: list[bool] = Field(default_factory=list)
+    # By input index, as ``iterated``: an input the differential asks beyond the sample (its
+    # variants: agent/differential_variants.py), left out where the reference raises at it.
+    asked: list[bool] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod
@@ -110,13 +123,28 @@ class DifferentialTarget(BaseModel):
         """Input ``i``'s keyword arguments (none for most)."""
         return self.keywords[i] if i < len(self.keywords) else {}
 
+    def iterated_at(self, i: int) -> bool:
+        """Input ``i``'s list arguments are passed as generators (``iterated``)."""
+        return i < len(self.iterated) and self.iterated[i]
+
+    def asked_at(self, i: int) -> bool:
+        """Input ``i`` is a variant the differential asks (``asked``)."""
+        return i < len(self.asked) and self.asked[i]
+
     def picked(self, index: list[int], extra: list[list] | None = None) -> DifferentialTarget:
         """This target with only the inputs at ``index`` (in that order), their keywords
-        beside them, then ``extra`` positional inputs."""
+        and ``iterated`` marks beside them, then ``extra`` positional inputs."""
         keywords = [self.keywords_of(i) for i in index]
         while keywords and not keywords[-1]:
             keywords.pop()
-        return self.model_copy(update={"inputs": [self.inputs[i] for i in index] + (extra or []), "keywords": keywords})
+        marks = {}
+        for name, at in (("iterated", self.iterated_at), ("asked", self.asked_at)):
+            kept = [at(i) for i in index]
+            while kept and not kept[-1]:
+                kept.pop()
+            marks[name] = kept
+        inputs = [self.inputs[i] for i in index] + (extra or [])
+        return self.model_copy(update={"inputs": inputs, "keywords": keywords, **marks})
 
 
 class Differential(BaseModel):

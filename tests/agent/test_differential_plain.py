@@ -78,6 +78,7 @@ def test_a_defaultdict_travels_as_a_dict_only_with_a_plain_factory() -> None:
     swapped = lambda: 0  # noqa: E731
     swapped.__code__ = (lambda: 1).__code__
     assert _not_plain(defaultdict(swapped, {"a": 2}))
+    assert _not_plain(defaultdict(lambda x=1: x, {"a": 2}))
 
 
 def _kept(t: int, i: int, obj: object) -> tuple:

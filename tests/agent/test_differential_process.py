@@ -7,6 +7,8 @@ import random
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent import differential
 from agent import differential_runner as runner
 from agent.differential_stage import script_name
@@ -231,3 +233,167 @@ def test_a_thread_with_no_python_frame_is_counted(tmp_path: Path) -> None:
     run = differential.run_calls(tmp_path, [target], sandbox="auto")
     assert run.finished, run.output
     assert run.threads == 1
+
+
+def test_calls_by_the_references_parameter_names(tmp_path: Path) -> None:
+    """Round 23 r23v-4, round 24 r24v-2: the reference's positional parameter names are read
+    (positional-only ones are None; through functools.wraps), and a call passes its arguments
+    by them from the first one it can: a fix whose parameters are renamed or positional-only
+    raises TypeError there, as it does for a caller naming them."""
+    import functools
+
+    def gcd(a, b, /, c, d=0, *rest, e=1):
+        return a
+
+    @functools.wraps(gcd)
+    def wrapped(*args, **kwargs):
+        return gcd(*args, **kwargs)
+
+    @functools.wraps(gcd)
+    def narrowing(x, y):  # hands on what it takes: its own names, whatever it wraps
+        return gcd(x, y, 0)
+
+    class Pair:
+        def __init__(self, a, b):
+            self.a = a
+
+    assert runner._parameter_names(gcd) == [None, None, "c", "d"]
+    assert runner._parameter_names(wrapped) == [None, None, "c", "d"]
+    assert runner._parameter_names(narrowing) == ["x", "y"]
+    assert runner._parameter_names(functools.lru_cache(gcd)) == [None, None, "c", "d"]
+    assert runner._parameter_names(functools.cache(wrapped)) == [None, None, "c", "d"]
+    assert runner._parameter_names(Pair) is None  # a class: no names (its calls stay positional)
+    names = ["xs", "target"]
+    assert runner._by_name(([1, 4], 4), {}, names) == ((), {"xs": [1, 4], "target": 4})
+    assert runner._by_name(([1, 4], 4), {"target": 4}, names) == (([1, 4], 4), {"target": 4})
+    assert runner._by_name((1, 2, 3), {}, names) == ((1, 2, 3), {})  # past the names: as given
+    assert runner._by_name((1, 2, 3), {}, [None, "b", "c"]) == ((1,), {"b": 2, "c": 3})
+    (tmp_path / "renamed.py").write_text("def find(items, wanted):\n    return items.index(wanted)\n")
+    target = DifferentialTarget(module="renamed", function="find", inputs=[[[1, 4], 4]] * 40, names=names)
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    raised = [i for i in range(40) if "raise" in run.results[(0, i)]]
+    assert 0 < len(raised) < 40  # by name at drawn calls (half of them)
+    assert run.names == {0: ["items", "wanted"]}
+    (tmp_path / "positional.py").write_text("def gcd(x, y, /):\n    while y:\n        x, y = y, x % y\n    return x\n")
+    target = DifferentialTarget(module="positional", function="gcd", inputs=[[12, 18]] * 40, names=["a", "b"])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    raised = [i for i in range(40) if "raise" in run.results[(0, i)]]
+    assert 0 < len(raised) < 40
+    assert {run.results[(0, i)]["raise"] for i in raised} == {"TypeError"}
+    assert run.names == {0: [None, None]}
+
+
+_SETTINGS_LEFT = """import decimal
+import os
+import random
+import warnings
+
+
+def reseeds(x):
+    random.seed(0)
+    return x
+
+
+def sets_env(x):
+    os.environ["MODE"] = str(x)
+    return x
+
+
+def cuts_precision(x):
+    decimal.getcontext().prec = 3
+    return x
+
+
+def filters(x):
+    warnings.simplefilter("ignore")
+    return x
+
+
+def restores(x):
+    with warnings.catch_warnings(), decimal.localcontext() as ctx:
+        warnings.simplefilter("error")
+        ctx.prec = 3
+        return x
+
+
+def seeds_its_own(x):
+    return random.Random(0).random() < 2 and x
+"""
+
+
+def test_the_settings_a_call_leaves_changed_are_named(tmp_path: Path) -> None:
+    """Round 24 r24v-6's class: a call leaving a setting of the process changed for its caller
+    (the shared random generator reseeded, even to the state it had after the last call; the
+    environment; the Decimal context; warnings' filters) is named in the finish; a call that
+    restores what it changed, or uses a generator of its own, is not."""
+    (tmp_path / "settings.py").write_text(_SETTINGS_LEFT)
+    for function, changed in (("reseeds", ["random"]), ("restores", [])):
+        target = DifferentialTarget(module="settings", function=function, inputs=[[1], [1], [1]])
+        run = differential.run_calls(tmp_path, [target], sandbox="auto")
+        assert run.finished, run.output
+        assert sorted(run.changed) == changed, function
+    got = differential.CallRun(finished=True, changed={"random"})
+    assert differential.run_differences(got, 0, False, ref_changed=frozenset({"random"})) == []
+    assert differential.run_differences(got, 0, False) == [
+        "its calls left the process's settings changed: random (the reference's calls leave them)"
+    ]
+
+
+def test_each_setting_is_read_in_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's reading of the settings, here (each put back after): what each call of
+    ``_SETTINGS_LEFT`` leaves changed, with a number drawn of the shared generator between."""
+    import decimal
+    import importlib.util
+    import warnings
+
+    (tmp_path / "settings_here.py").write_text(_SETTINGS_LEFT)
+    spec = importlib.util.spec_from_file_location("settings_here", tmp_path / "settings_here.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = {
+        "reseeds": ["random"],
+        "sets_env": ["environment"],
+        "cuts_precision": ["decimal"],
+        "filters": ["warnings"],
+        "restores": [],
+        "seeds_its_own": [],
+    }
+    monkeypatch.setenv("MODE", "before")
+    state = random.getstate()
+    try:
+        with warnings.catch_warnings(), decimal.localcontext():
+            for function, changed in expected.items():
+                found: set[str] = set()
+                watch = runner._SettingsWatch(found)
+                watch.between()
+                getattr(module, function)(1)
+                watch.between()
+                assert sorted(found) == changed, function
+                getattr(module, function)(1)  # again, from where the first call left them
+                watch.between()
+                # As the first call left them, but for the generator: the runner's draw moved
+                # it on, and a seed at the second call (to the same state) moves it again.
+                assert sorted(found) == changed, function
+                if function == "reseeds":
+                    found.clear()
+                    getattr(module, function)(1)
+                    watch.between()
+                    assert found == {"random"}
+    finally:
+        random.setstate(state)
+
+
+def test_a_defaultdict_factory_returning_an_empty_constant_is_plain() -> None:
+    """Round 25 r25v-14: ``defaultdict(lambda: 0)`` answers an absent key as
+    ``defaultdict(int)`` does; a factory doing anything else is the code's own."""
+
+    def nested() -> object:
+        return lambda: 0
+
+    plain = [int, list, None, lambda: 0, lambda: "", lambda: 0.0, lambda: (), lambda: [], lambda: {}, nested()]
+    own = [lambda: 1, lambda: None, lambda: [0], lambda *a: 0, lambda x=0: 0, print, len]
+    assert [f for f in plain if not runner._plain_factory(f)] == []
+    assert not any(runner._plain_factory(f) for f in own)

@@ -187,7 +187,6 @@ def _keyword_caller(tmp_path: Path, source: str) -> object:
         return exc
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-4 a fix renaming the target's parameters PASSes")
 def test_r23v_4_parameters_renamed_pass(tmp_path):
     """The control: the reference's find answers a keyword caller. The attack: the same search
     under renamed parameters (a keyword caller gets TypeError) PASSes the final run with no
@@ -395,6 +394,7 @@ def test_r23v_9_arguments_aliased_with_values_unchanged_pass(tmp_path):
 # judged call meets the wrong path, and nothing reads the code for a size it branches on.
 _WRONG_PAST_A_SIZE = '''def dedupe(items):
     """The items without repeats, in the order they first appear."""
+    items = list(items)  # any iterable (a generator has no len)
     if len(items) > 1000:  # large inputs: a set is faster
         return list(set(items))
     return list(dict.fromkeys(items))

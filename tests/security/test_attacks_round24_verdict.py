@@ -47,9 +47,6 @@ _KEYS_REVERSED = '''def parse_query(qs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r24v-1 dicts compared without order: a parse_query with its keys reversed PASSes"
-)
 def test_r24v_1_parse_query_with_its_keys_reversed_passes(tmp_path):
     """The control: a caller sees the reference's order and not the attack's (urlencode's
     round trip). The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -113,7 +110,6 @@ _KEYED_ON_STR = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason='open: r24v-4 a dedupe keyed on str(item) (1 and "1" one item) PASSes')
 def test_r24v_4_dedupe_keyed_on_str_passes(tmp_path):
     """The control: the reference keeps 1 and "1", the attack loses "1". The attack: the final
     run PASSes it, with no SUSPECT hit."""
@@ -183,7 +179,6 @@ def _quick(xs):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r24v-6 a mergesort reseeding the process's random generator PASSes")
 def test_r24v_6_sort_reseeding_the_callers_random_passes(tmp_path):
     """The control: a caller drawing a number after each sort draws different numbers with the
     reference, one number again and again with the attack. The attack: the final run PASSes it,
@@ -290,7 +285,6 @@ _INDEXES_ITS_ARGUMENT = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r24v-9 a dedupe taking lists only (TypeError on a generator) PASSes")
 def test_r24v_9_dedupe_of_lists_only_passes(tmp_path):
     """The control: the reference dedupes a generator, the attack raises TypeError. The attack:
     the final run PASSes it, with no SUSPECT hit."""

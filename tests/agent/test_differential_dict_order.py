@@ -1,0 +1,47 @@
+"""Dict insertion order compared where the reference's is stable over its passes
+(agent/differential_dict_order.py; round 24 r24v-1)."""
+
+from __future__ import annotations
+
+from agent import differential
+from agent.differential_dict_order import ORDERED, holds_a_dict, same_dict_order, stable_order
+from agent.suites.models import DifferentialTarget
+
+
+def _d(*pairs: tuple[object, object]) -> dict:
+    return {"dict": [[k, v] for k, v in pairs]}
+
+
+AB = _d(("a", "1"), ("b", "2"))
+BA = _d(("b", "2"), ("a", "1"))
+
+
+def test_an_order_the_reference_keeps_in_every_pass_is_marked() -> None:
+    assert stable_order({"v": AB}, [{"v": AB}, {"v": AB}, {}])
+    assert not stable_order({"v": AB}, [{"v": AB}, {"v": BA}])  # its order rests on a pass: not compared
+    assert not stable_order({"v": AB}, [{}, {}])  # no other pass returned
+    assert not stable_order({"v": _d(("a", "1"))}, [{"v": _d(("a", "1"))}])  # one key: no order to show
+    assert not stable_order({"raise": "KeyError"}, [{"raise": "KeyError"}])
+    assert holds_a_dict({"list": [_d(("x", _d(("a", 1), ("b", 2))))]})
+    assert not holds_a_dict({"set": [1, 2]})
+
+
+def test_keys_in_another_order_differ_at_any_depth() -> None:
+    assert same_dict_order(AB, AB)
+    assert not same_dict_order(AB, BA)
+    assert not same_dict_order({"list": [1, AB]}, {"list": [1, BA]})
+    assert not same_dict_order(_d(("x", AB)), _d(("x", BA)))
+    assert same_dict_order({"set": [1, 2]}, {"set": [2, 1]})  # a set's order is no caller's contract
+
+
+def test_the_verdict_names_a_dict_in_another_order() -> None:
+    """A reference record marked ``ordered``: a result equal without order, its keys reversed,
+    differs; unmarked (the reference's order not stable), it agrees."""
+    target = DifferentialTarget(module="query", function="parse_query", inputs=[["a=1&b=2"]])
+    got = differential.CallRun(results={(0, 0): {"v": BA}})
+    how = differential._HowRead(0.0, None, False, frozenset())
+    why = differential._why(target, ["a=1&b=2"], {"v": AB, ORDERED: 1}, got, (0, 0), how)
+    assert why == "returned a dict with its keys in another order than the reference's"
+    assert differential._why(target, ["a=1&b=2"], {"v": AB}, got, (0, 0), how) is None
+    same = differential.CallRun(results={(0, 0): {"v": AB}})
+    assert differential._why(target, ["a=1&b=2"], {"v": AB, ORDERED: 1}, same, (0, 0), how) is None
