@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -18,8 +19,8 @@ from agent import sandbox
 from agent.differential_record import recorded_targets
 from agent.final_verdict import reference_run
 from agent.sandbox import run_command_full
-from tests.security.conftest import gcd_workspace
-from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
+from tests.security.conftest import gcd_workspace, give_to_nobody, run_as
+from tests.security.test_attacks_round11 import _as_a_user_in_400_mb, _in_sandbox
 
 # r25s-1: a new instance of r11-2's class (open as r24s-2: pipe buffers) past the part watch
 # (agent/memory_part.py), which counts what a normal user's sandbox maps (Pss_Anon, Pss_Shmem)
@@ -267,3 +268,58 @@ def test_r25s_5_a_local_user_pins_a_finished_root_runs_workspace(tmp_path):
         hold.kill()
         hold.wait()
     assert "big" not in kept, f"after the run a local user still holds its workspace: {said.strip()}; {kept.strip()}"
+
+
+# r25s-6: the sandbox's seccomp filter answers fsync, fdatasync, syncfs, sync_file_range (and
+# sync) with 0 before the kernel looks at the call (agent/seccomp.py ``_SYNCS``, the review of
+# r24s-1): the descriptor is never checked. fsync of a closed descriptor is EBADF everywhere
+# else, of a pipe or socket EINVAL; in the sandbox both succeed. An honest test of a fix's
+# error path (CPython's own test_os.TestInvalidFD.test_fsync/test_fdatasync assert EBADF; a
+# library that fsyncs a descriptor it was handed asserts its error) fails only inside the
+# sandbox: a correct fix's final run is judged FAIL. sqlite's commit, which only needs a 0 on
+# a good descriptor, still works (the control).
+_SYNC_ERRORS = textwrap.dedent(
+    """
+    import errno, os, sqlite3, tempfile
+    def said(f, *args):
+        try:
+            f(*args)
+        except OSError as e:
+            return errno.errorcode[e.errno]
+        return "OK"
+    r, w = os.pipe()
+    os.close(w)
+    with tempfile.TemporaryDirectory() as d:
+        db = sqlite3.connect(os.path.join(d, "t.db"))
+        db.execute("create table t(x)"); db.execute("insert into t values (1)"); db.commit()
+        rows = db.execute("select x from t").fetchall()
+    print("SQLITE", rows)
+    print("SYNCS", said(os.fsync, w), said(os.fdatasync, w), said(os.fsync, r))
+    """
+)
+
+
+def _sync_errors(user: str, tmp_path: Path, user_dir: Path) -> list[str]:
+    """What ``_SYNC_ERRORS`` printed run in the sandbox by ``user`` (root: in pytest's tmp tree)."""
+    if user == "root":
+        (tmp_path / "syncs.py").write_text(_SYNC_ERRORS)
+        run = run_command_full([sys.executable, "syncs.py"], tmp_path, timeout_s=60, sandbox="bwrap")
+        return run.output.splitlines()
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws" / "syncs.py").write_text(_SYNC_ERRORS)
+    give_to_nobody(user_dir)
+    cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "syncs.py")], timeout=120)
+    return cp.stdout.splitlines()
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_r25s_6_control_sqlite_commits_in_the_sandbox(user, tmp_path, user_dir):
+    said = _sync_errors(user, tmp_path, user_dir)
+    assert "SQLITE [(1,)]" in said, said
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25s-6 fsync/fdatasync of a closed fd or a pipe succeed in the sandbox")
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_r25s_6_fsync_of_a_bad_descriptor_fails_as_outside(user, tmp_path, user_dir):
+    said = _sync_errors(user, tmp_path, user_dir)
+    assert "SYNCS EBADF EBADF EINVAL" in said, said
