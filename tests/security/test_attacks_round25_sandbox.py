@@ -379,3 +379,56 @@ def test_r25s_7_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
 def test_r25s_7_socket_queues_held_past_the_part_are_the_rollouts(user_dir):
     said = _as_a_user_in_400_mb(user_dir, "hog.py", _QUEUED_BY_EACH.replace("AS_BYTES", "False"))
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+# The review of fix25s (pid 1 and bwrap spared for the part watch, the command forked before
+# pid 1 is lowered, the keeper's ``spare``), attempts 27 and 28: a normal user's sandbox under an
+# enclosing limit has its pid 1 at 500 through its keeper, its tests still the OOM killer's first
+# choice at 1000 (and unable to lower themselves); the keeper moves no process of another user's,
+# and none below the kernel's floor.
+_OOM_CHOICES = textwrap.dedent(
+    """
+    print("ADJ", open("/proc/self/oom_score_adj").read().strip(), open("/proc/1/oom_score_adj").read().strip())
+    try:
+        open("/proc/self/oom_score_adj", "w").write("0")
+    except OSError:
+        print("KEPT")
+    """
+)
+
+
+def test_a_users_sandbox_under_a_limit_spares_pid_1_and_not_its_tests(user_dir):
+    said = _as_a_user_in_400_mb(user_dir, "adj.py", _OOM_CHOICES)
+    assert said[-1] == "RETURNED 0", said
+    assert "ADJ 1000 500" in said and "KEPT" in said, said
+
+
+_SPARE_OTHERS = textwrap.dedent(
+    """
+    import subprocess, sys
+    sys.path.insert(0, {project!r})
+    from agent.subuid import sandbox_uid
+    lease = sandbox_uid()
+    assert lease is not None
+    own = subprocess.Popen(["sleep", "60"])
+    try:
+        for pid, adj in (({root}, 500), ({root}, -1000), (own.pid, 500), (own.pid, -500)):
+            print(pid == own.pid, adj, "SPARED" if lease.spare(pid, adj) == "" else "REFUSED")
+    finally:
+        own.kill()
+        lease.close()
+    """
+)
+
+
+def test_the_keepers_spare_moves_no_other_users_process_nor_below_the_floor(user_dir):
+    root = subprocess.Popen(["sleep", "60"])
+    try:
+        code = _SPARE_OTHERS.format(project=str(Path(sandbox.__file__).parents[1]), root=root.pid)
+        cp = run_as("nobody", [sys.executable, "-c", code], timeout=60)
+        assert Path(f"/proc/{root.pid}/oom_score_adj").read_text().strip() == "0"
+    finally:
+        root.kill()
+        root.wait()
+    said = cp.stdout.splitlines()
+    assert said == ["False 500 REFUSED", "False -1000 REFUSED", "True 500 SPARED", "True -500 REFUSED"], cp
