@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -91,15 +92,18 @@ def test_pid_1s_word_of_its_commands_kill_is_looked_at_again_and_answered(tree):
     # being given to pid 1 (a walk then misses them): looked at again once pid 1 has reaped it.
     killed_r, killed_w = os.pipe()
     looked_r, looked_w = os.pipe()
-    kills, looks = [0], []
+    kills, looks, looked = [0], [], threading.Event()
+
+    def look(pid: int) -> None:
+        looks.append(pid)
+        looked.set()
+
     watch = PartWatch(50 * MB, lambda: kills[0])
-    watch.look = looks.append  # type: ignore[method-assign]
+    watch.look = look  # type: ignore[method-assign]
     watch.start(tree, 0, (killed_r, looked_w))
     try:
         kills[0] = 1
-        deadline = time.monotonic() + 10
-        while not looks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert looked.wait(10)
         assert looks == [tree]  # the kill counted
         os.write(killed_w, b"k")  # pid 1: its command was killed, the rest kept until told
         assert select.select([looked_r], [], [], 10)[0] and os.read(looked_r, 1) == b"g"
