@@ -91,8 +91,27 @@ def test_r24s_1_pty_flood_costs_the_host_cpu(tmp_path):
 # while the watch sees a few MB of Python. The OOM killer ends a sandbox process and the run
 # is taken for the machine's shortage (SandboxError, not judged) where the same excess held as
 # bytes is the rollout's own (judged): a wrong fix's final run escapes its FAIL so.
-_HELD_BY_EACH = textwrap.dedent(
-    """
+# The body of a function (four spaces in): pipes filled until RLIMIT_NOFILE's 1024 descriptors
+# (8 kB each past pipe-user-pages-soft), kept in ``held``, then 30 s asleep (r25s-8's too).
+FILL_PIPES = """\
+    data = b"x" * 4096
+    try:
+        while True:
+            r, w = os.pipe()
+            os.set_blocking(w, False)
+            try:
+                while True:
+                    os.write(w, data)
+            except BlockingIOError:
+                pass
+            held += [r, w]
+    except OSError:  # EMFILE: RLIMIT_NOFILE's 1024 descriptors
+        pass
+    time.sleep(30)
+"""
+_HELD_BY_EACH = (
+    textwrap.dedent(
+        """
     import gc, os, time
     gc.disable()
     gc.freeze()
@@ -103,20 +122,11 @@ _HELD_BY_EACH = textwrap.dedent(
             b[::4096] = b"x" * len(b[::4096])
             held.append(b)
             time.sleep(30)
-        data = b"x" * 4096
-        try:
-            while True:
-                r, w = os.pipe()
-                os.set_blocking(w, False)
-                try:
-                    while True:
-                        os.write(w, data)
-                except BlockingIOError:
-                    pass
-                held += [r, w]
-        except OSError:  # EMFILE: RLIMIT_NOFILE's 1024 descriptors
-            pass
-        time.sleep(30)
+    """
+    )
+    + FILL_PIPES
+    + textwrap.dedent(
+        """
     for _ in range(8 if AS_BYTES else 80):
         if os.fork() == 0:
             try:
@@ -125,6 +135,7 @@ _HELD_BY_EACH = textwrap.dedent(
                 os._exit(0)
     time.sleep(6)  # the processes the OOM killer left are the sandbox's to end
     """
+    )
 )
 
 

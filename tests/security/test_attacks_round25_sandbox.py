@@ -21,6 +21,7 @@ from agent.final_verdict import reference_run
 from agent.sandbox import run_command_full
 from tests.security.conftest import gcd_workspace, give_to_nobody, run_as
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb, _in_sandbox
+from tests.security.test_attacks_round24_sandbox import FILL_PIPES
 
 # r25s-1: a new instance of r11-2's class (open as r24s-2: pipe buffers) past the part watch
 # (agent/memory_part.py), which counts what a normal user's sandbox maps (Pss_Anon, Pss_Shmem)
@@ -63,14 +64,18 @@ _MAPPINGS_IN_EACH = textwrap.dedent(
 )
 
 
-def test_r25s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", _MAPPINGS_IN_EACH.replace("AS_BYTES", "True"))
+def _judged_as_the_rollouts(user_dir: Path, hog: str) -> None:
+    """``hog`` run as a normal user's tests in a 400 MB container: its excess the rollout's (judged)."""
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", hog)
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+def test_r25s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _MAPPINGS_IN_EACH.replace("AS_BYTES", "True"))
 
 
 def test_r25s_1_mappings_held_past_the_part_are_the_rollouts(user_dir):
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", _MAPPINGS_IN_EACH.replace("AS_BYTES", "False"))
-    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+    _judged_as_the_rollouts(user_dir, _MAPPINGS_IN_EACH.replace("AS_BYTES", "False"))
 
 
 # r25s-2: r19s-6's class on the root path the overlay was to close. A root run no longer
@@ -372,14 +377,12 @@ _QUEUED_BY_EACH = textwrap.dedent(
 
 
 def test_r25s_7_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", _QUEUED_BY_EACH.replace("AS_BYTES", "True"))
-    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+    _judged_as_the_rollouts(user_dir, _QUEUED_BY_EACH.replace("AS_BYTES", "True"))
 
 
 @pytest.mark.xfail(strict=True, reason="open: r25s-7 a normal user's socket queues past its part are the machine's")
 def test_r25s_7_socket_queues_held_past_the_part_are_the_rollouts(user_dir):
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", _QUEUED_BY_EACH.replace("AS_BYTES", "False"))
-    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+    _judged_as_the_rollouts(user_dir, _QUEUED_BY_EACH.replace("AS_BYTES", "False"))
 
 
 # The review of fix25s (pid 1 and bwrap spared for the part watch, the command forked before
@@ -433,3 +436,54 @@ def test_the_keepers_spare_moves_no_other_users_process_nor_below_the_floor(user
         root.wait()
     said = cp.stdout.splitlines()
     assert said == ["False 500 REFUSED", "False -1000 REFUSED", "True 500 SPARED", "True -500 REFUSED"], cp
+
+
+# r25s-8: r24s-2's pipes, hidden from the part watch's walk of descriptors. The walk copies
+# each descriptor of each process through ``pidfd_getfd`` of its pid: the descriptor table of
+# its thread-group leader. A thread that calls unshare(CLONE_FILES) (no privilege, let through
+# by the seccomp filter, which checks only CLONE_NEWUSER) has a table of its own, with its own
+# RLIMIT_NOFILE of 1024, that no pidfd of a process reaches: 80 such threads in 4 processes
+# fill pipes as r24s-2's 80 processes did, the 400 MB container runs out, and the run is taken
+# for the machine's shortage (SandboxError, not judged). The control: the same 80 tables as
+# processes (r24s-2's own shape), seen and judged.
+_PIPES_OF_THREADS = (
+    textwrap.dedent(
+        """
+    import ctypes, gc, os, threading, time
+    gc.disable()
+    gc.freeze()
+    libc = ctypes.CDLL(None, use_errno=True)
+    def fill():
+        held = []
+        if AS_THREADS and libc.unshare(0x400) != 0:  # CLONE_FILES: a descriptor table of its own
+            print("UNSHARE", ctypes.get_errno(), flush=True)
+            return
+    """
+    )
+    + FILL_PIPES
+    + textwrap.dedent(
+        """
+    threading.stack_size(1 << 18)  # 20 threads within RLIMIT_AS
+    for _ in range(4):
+        if os.fork() == 0:
+            for _ in range(20):
+                if AS_THREADS:
+                    threading.Thread(target=fill, daemon=True).start()
+                elif os.fork() == 0:
+                    fill()
+                    os._exit(0)
+            time.sleep(30)
+            os._exit(0)
+    time.sleep(6)  # the processes the OOM killer left are the sandbox's to end
+    """
+    )
+)
+
+
+def test_r25s_8_control_pipes_of_processes_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _PIPES_OF_THREADS.replace("AS_THREADS", "False"))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25s-8 pipes in threads' own descriptor tables are unseen by the watch")
+def test_r25s_8_pipes_of_threads_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _PIPES_OF_THREADS.replace("AS_THREADS", "True"))
