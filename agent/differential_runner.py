@@ -59,6 +59,7 @@ _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _functools  # noqa: E402  (built in)
 import _queue  # noqa: E402
+import _random  # noqa: E402  (built in: the shared generator's C class)
 import _signal  # noqa: E402  (loaded at every start)
 import _thread  # noqa: E402  (loaded at every start)
 import builtins  # noqa: E402  (loaded at every start)
@@ -518,59 +519,75 @@ _is = _operator.is_
 # Which setting each place of ``_settings``' plain values and objects is.
 _PLAIN_NAMES = ("cwd", "umask", *["decimal"] * 6, "locale", *["sys"] * 3, "socket", "environment", "environment")
 _OBJECT_NAMES = ("environment", *["signals"] * len(_SIGNALS), "sys", "sys", "warnings")
-_BUILTIN = type(len)
 _objclass = vars(_METHOD_DESCRIPTOR)["__objclass__"].__get__
-# The shared generator last seen, its C methods (taken at first sight), and a copy of it in
-# step with it since the last draw (``_random_moved``).
-_random_seen: list[Any] = [None, None, None]
+# The shared generator last seen, its C ``random`` (taken at first sight), the numbers drawn of
+# it between calls since, and where the last one is in a small seed's stream (or None).
+_random_seen: list[Any] = [None, None, None, None]
 
 
-def _random_methods(inst: Any) -> tuple[Any, Any, Any, Any] | None:
-    """``_random.Random``'s C ``random``, ``getstate`` and ``setstate`` for ``inst``, and a new
-    instance of that C class (no Python method of a subclass, nor of a changed class, runs)."""
+def _restarted_draws() -> dict[float, tuple[int, int]]:
+    """The first numbers of the streams a small constant seed starts (seeds 0 to 9, the first
+    64 draws each), each with its seed and place: a call reseeding the generator that way is
+    told at its first call, whatever it drew after its seed; made of C's generator before any
+    workspace code runs (~1 ms)."""
+    out: dict[float, tuple[int, int]] = {}
+    for seed in range(10):
+        gen = _random.Random(seed)
+        for place in range(64):
+            out.setdefault(gen.random(), (seed, place))
+    return out
+
+
+_RESTARTED = _restarted_draws()
+_RANDOM_C = _random.Random
+
+
+def _random_draw(inst: Any) -> Any:
+    """``_random.Random``'s C ``random`` for ``inst`` (no Python method of a subclass, nor of a
+    changed class, runs), or None."""
     for k in _type_mro(type(inst)):
-        draw, get, put = (_proxy_get(_type_dict(k), n) for n in ("random", "getstate", "setstate"))
-        if type(draw) is _METHOD_DESCRIPTOR and type(get) is _METHOD_DESCRIPTOR and type(put) is _METHOD_DESCRIPTOR:
-            c = _objclass(draw)
-            new = _proxy_get(_type_dict(c), "__new__")
-            if _objclass(get) is c and _objclass(put) is c and type(new) is _BUILTIN:
-                return draw, get, put, new(c)
-            return None
+        draw = _proxy_get(_type_dict(k), "random")
+        if type(draw) is _METHOD_DESCRIPTOR and _objclass(draw) is _RANDOM_C:
+            return draw
     return None
 
 
 def _random_moved() -> bool:
     """One number drawn of the ``random`` module's shared generator, as a caller between two
-    calls draws it, and one of its copy: they differ where something besides these draws moved
-    it since the last (a call seeding it, however often, or drawing of it); the copy is then
-    put in step again. No generator loaded, or a new one: no move (its caller had none)."""
+    calls draws it. A number drawn before (or one a small seed's stream starts with): the
+    calls restarted the generator, a seed however often (round 24 r24v-6: a sort seeding it at
+    each call gave every caller one stream again and again). A call drawing of it (a random
+    pivot) only moves it on: a 53-bit number drawn twice from a stream moving on, ~never.
+    No generator loaded, or a new one: none (its caller had none)."""
     mod: Any = dict.get(_MODULES, "random")
     inst = dict.get(_module_dict(mod), "_inst") if mod is not None and _is_a(mod, _MODULE) else None
     if inst is None:
         return False
     try:
         if inst is not _random_seen[0]:
-            _random_seen[:] = [inst, _random_methods(inst), False]
-            if _random_seen[1] is None:
-                return False
-            draw, get, put, copy = _random_seen[1]
-            draw(inst)
-            put(copy, get(inst))
+            _random_seen[:] = [inst, _random_draw(inst), set(), None]
+        draw, seen = _random_seen[1], _random_seen[2]
+        if draw is None:
             return False
-        if _random_seen[1] is None:
+        x = draw(inst)
+        if type(x) is not float:
             return False
-        draw, get, put, copy = _random_seen[1]
-        if draw(inst) == draw(copy):  # floats of C's
-            return False
-        put(copy, get(inst))
-        return True
+        # The first draw is where the calls start from (a seed before them is no call's). A
+        # draw early in a small seed's stream is a restart unless the last one was earlier in
+        # that same stream (a caller's seed(0) the calls only moved on from).
+        at, last = dict.get(_RESTARTED, x), _random_seen[3]
+        moved_on = at is not None and last is not None and last[0] == at[0] and last[1] < at[1]
+        again = bool(seen) and (x in seen or (at is not None and not moved_on))
+        set.add(seen, x)
+        _random_seen[3] = at
+        return again
     except BaseException:  # not the generator it looks like
         return False
 
 
 def _random_forgotten() -> None:
     """The next ``_random_moved`` takes the generator as new (a target's module imported)."""
-    _random_seen[:] = [None, None, None]
+    _random_seen[:] = [None, None, None, None]
 
 
 def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...]]:

@@ -320,16 +320,31 @@ def restores(x):
 
 def seeds_its_own(x):
     return random.Random(0).random() < 2 and x
+
+
+def reseeds_to_its_own(x):
+    random.seed(8675309)  # a constant no table holds: told at the next call, the stream again
+    return x
+
+
+def draws_of_it(x):
+    return random.random() < 2 and random.choice([x])  # a random pivot: moves it on, restarts nothing
 """
 
 
 def test_the_settings_a_call_leaves_changed_are_named(tmp_path: Path) -> None:
     """Round 24 r24v-6's class: a call leaving a setting of the process changed for its caller
-    (the shared random generator reseeded, even to the state it had after the last call; the
-    environment; the Decimal context; warnings' filters) is named in the finish; a call that
-    restores what it changed, or uses a generator of its own, is not."""
+    (the shared random generator restarted by a seed, a small one at once, any other from its
+    second call; the environment; the Decimal context; warnings' filters) is named in the
+    finish; a call that restores what it changed, uses a generator of its own, or only draws of
+    the shared one (an honest random pivot), is not."""
     (tmp_path / "settings.py").write_text(_SETTINGS_LEFT)
-    for function, changed in (("reseeds", ["random"]), ("restores", [])):
+    for function, changed in (
+        ("reseeds", ["random"]),
+        ("reseeds_to_its_own", ["random"]),
+        ("restores", []),
+        ("draws_of_it", []),
+    ):
         target = DifferentialTarget(module="settings", function=function, inputs=[[1], [1], [1]])
         run = differential.run_calls(tmp_path, [target], sandbox="auto")
         assert run.finished, run.output
@@ -360,6 +375,7 @@ def test_each_setting_is_read_in_this_process(tmp_path: Path, monkeypatch: pytes
         "filters": ["warnings"],
         "restores": [],
         "seeds_its_own": [],
+        "draws_of_it": [],
     }
     monkeypatch.setenv("MODE", "before")
     state = random.getstate()
@@ -374,8 +390,7 @@ def test_each_setting_is_read_in_this_process(tmp_path: Path, monkeypatch: pytes
                 assert sorted(found) == changed, function
                 getattr(module, function)(1)  # again, from where the first call left them
                 watch.between()
-                # As the first call left them, but for the generator: the runner's draw moved
-                # it on, and a seed at the second call (to the same state) moves it again.
+                # As the first call left them; the generator's second seed restarts it again.
                 assert sorted(found) == changed, function
                 if function == "reseeds":
                     found.clear()
