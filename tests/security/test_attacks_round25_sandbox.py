@@ -109,7 +109,8 @@ def test_r25s_2_control_an_empty_workspace_costs_a_walk_of_nothing(tmp_path, mon
 
 
 @pytest.mark.xfail(
-    strict=True, reason="open: r25s-2 a root run walks the whole filled workspace before every run (r19s-6's cost, no copy)"
+    strict=True,
+    reason="open: r25s-2 a root run walks the whole filled workspace before every run (r19s-6's cost, no copy)",
 )
 def test_r25s_2_a_filled_workspace_costs_a_walk_of_every_name_every_run_root(tmp_path, monkeypatch):
     walked, code = _names_walked(tmp_path, monkeypatch, 3000)
