@@ -916,6 +916,7 @@ class CappedWorkspace:
             # Past the cap the copy would hold holes where the files are (the tests would
             # read NULs, and the copy-back would write them over the workspace): refuse.
             cost, room = _measured(workspace), _room()
+            self.before = cost  # the workspace as the run found it: the overlay's lower, never written in the run
             size, names = _capped(cost)
             if size > room[0]:
                 raise OSError(errno.EFBIG, f"the workspace holds {size} bytes, over the sandbox's {room[0]}")
@@ -960,8 +961,17 @@ class CappedWorkspace:
         with what the host puts back); returns how many files were past it (come back
         empty, or left out past the cap's number of files)."""
         if self.layered:
-            cut, changed = _merge_back(self.base / "upper", self.workspace)
-            if not changed:  # nothing written: the workspace is as it was (within the cap)
+            merged = _merge_back(self.base / "upper", self.workspace)
+            cut = merged.cut
+            if not merged.entries:  # nothing written: the workspace is as it was (within the cap)
+                return cut
+            # Within the cap by what the run added alone: the workspace as it was (measured
+            # before the run, read-only in it) and no more than the merge wrote on top of it, so
+            # no second walk of every name the run never touched (round 25 r25s-2). An upper
+            # bound (nothing the run removed or replaced is taken off): past the cap, the walk
+            # and the trim below tell the truth.
+            size, names = _capped(self.before)
+            if size + merged.bytes <= WORKSPACE_BYTES and names + merged.names <= WORKSPACE_INODES:
                 return cut
         else:
             _empty(self.workspace)
@@ -1009,26 +1019,43 @@ def _layerable(cost: TreeCost) -> bool:
     return not cost.foreign and cost.largest < FSIZE_LIMIT
 
 
-def _merge_back(upper: Path, workspace: Path) -> tuple[int, int]:
+@dataclass
+class Merged:
+    """What ``_merge_back`` did: files past the cap's names (``cut``), entries of the upper
+    layer merged, and what the merge wrote into the workspace as ``tree_cost`` counts it (the
+    blocks every directory it wrote in grew by, each name it made and what that takes): an
+    upper bound of what the workspace grew by, nothing removed or replaced taken off."""
+
+    cut: int = 0
+    entries: int = 0
+    bytes: int = 0
+    names: int = 0
+
+
+def _merge_back(upper: Path, workspace: Path) -> Merged:
     """What a run wrote (an overlay's upper layer) made so in ``workspace``, with the copy's
     rules (``_copy_tree``: no link followed, a link or FIFO as itself, nothing else special,
     times and tamed modes, hard links kept): a whiteout removes the name, a directory that
     hides the one beneath (or stands where no directory was) replaces it, any other directory
-    is merged, any other name replaced. Returns (files past the cap's names, entries merged)."""
+    is merged, any other name replaced."""
     room = _room()
     left = [room[0], 0, room[1]]  # the upper layer is within the room: ``copy_back`` trims to the cap
     linked: dict[tuple[int, int], str] = {}
     made: list[tuple[str, str]] = []
-    merged = 0
+    done = Merged()
     for dirpath, dirnames, filenames in walk(upper):
         rel = os.path.relpath(dirpath, upper)
         out = str(workspace) if rel == "." else os.path.join(workspace, rel)
         skip: set[str] = set()
+        try:
+            grown_from = _blocks(out)  # a directory of the workspace before, or one made above (charged there)
+        except OSError:
+            grown_from = 0
         for name in [*dirnames, *filenames]:
             s, d = os.path.join(dirpath, name), os.path.join(out, name)
             try:
                 st = os.lstat(s)
-                merged += 1
+                done.entries += 1
                 if not stat.S_ISDIR(st.st_mode):
                     skip.add(name)
                 if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout: the run removed it
@@ -1047,19 +1074,26 @@ def _merge_back(upper: Path, workspace: Path) -> tuple[int, int]:
                     os.mkdir(d, 0o700)
                     made.append((s, d))
                 elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and _link(linked.get((st.st_dev, st.st_ino)), d):
+                    done.names += 1  # a name of a file already counted
                     continue
                 else:
                     _copy_entry(s, d, st, left)
                     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
                         linked[(st.st_dev, st.st_ino)] = d
+                if os.path.lexists(d):  # (a device is left out)
+                    done.names += 1
+                    done.bytes += entry_cost(os.lstat(d))
             except OSError as exc:
                 if exc.errno != errno.ENAMETOOLONG:  # (deeper than a path can name: left out)
                     raise
                 skip.add(name)
+        with contextlib.suppress(OSError):
+            done.bytes += max(0, _blocks(out) - grown_from)
         dirnames[:] = [n for n in dirnames if n not in skip]
     for s, d in reversed(made):  # deepest first, and only now (``_copy_tree``)
         _copy_stat(s, d)
-    return left[1], merged
+    done.cut = left[1]
+    return done
 
 
 def _real_dir(path: str) -> bool:

@@ -183,3 +183,66 @@ def test_the_overlay_is_mounted_where_only_root_reaches(tmp_path, monkeypatch):
     assert len(seen) == 1 and seen[0][2], seen  # the run went through the overlay
     mode, owner, _ = seen[0]
     assert mode & 0o077 == 0 and owner == 0, f"the overlay is mounted in a directory of mode {mode:o}, uid {owner}"
+
+
+def _walked(monkeypatch) -> list[int]:
+    """The names every walk of ``tree_cost``'s kind looks at, appended as it goes."""
+    walked: list[int] = []
+    real = sb.measure
+
+    def counted(*args, **kwargs):
+        cost = real(*args, **kwargs)
+        walked.append(cost.names)
+        return cost
+
+    monkeypatch.setattr(sb, "measure", counted)
+    return walked
+
+
+def test_a_run_that_wrote_one_file_walks_the_workspace_once_not_twice(tmp_path, monkeypatch):
+    """Within the cap by what the merge wrote (round 25 r25s-2): the workspace measured before
+    the run and what came back are enough, no second walk of the names the run never touched."""
+    ws = _workspace(tmp_path)
+    for i in range(500):
+        (ws / "untouched" / f"pad{i}").touch()
+    walked = _walked(monkeypatch)
+    r = run_command_full(
+        ["/bin/sh", "-c", "echo x > d/one && mkdir -p n/m && echo y > n/m/two"], ws, timeout_s=30, sandbox="bwrap"
+    )
+    assert r.exit_code == 0, r.output
+    assert (ws / "d/one").read_text() == "x\n" and (ws / "n/m/two").read_text() == "y\n"
+    assert len(walked) == 1 and walked[0] > 500, walked  # the check before the run alone
+
+
+def test_what_the_merge_wrote_past_the_cap_is_trimmed_as_before(tmp_path, monkeypatch):
+    """The bound is the workspace before and all the merge wrote: a run that takes a workspace
+    near the cap past it is walked and trimmed, as every run was."""
+    monkeypatch.setattr(sb, "WORKSPACE_BYTES", 2 << 20)
+    ws = _workspace(tmp_path)
+    (ws / "untouched/big").write_bytes(b"b" * (1 << 20))
+    walked = _walked(monkeypatch)
+    r = run_command_full(
+        ["/bin/sh", "-c", "head -c 1500000 /dev/zero | tr '\\0' a > d/more"], ws, timeout_s=30, sandbox="bwrap"
+    )
+    assert r.exit_code == 0, r.output
+    assert len(walked) == 2, walked  # past the cap by the estimate: measured for real
+    assert sb.tree_cost(ws)[0] <= sb.WORKSPACE_BYTES
+    assert (ws / "d/more").stat().st_size == 0 and "past the workspace cap" in r.output
+
+
+def test_the_merge_counts_every_name_and_block_it_wrote(tmp_path):
+    """``Merged``'s figures are what the workspace grew by as ``tree_cost`` counts it (an upper
+    bound: equal here, where nothing was removed)."""
+    ws = _workspace(tmp_path)
+    upper = tmp_path / "upper"
+    (upper / "d" / "sub").mkdir(parents=True)
+    (upper / "d" / "sub" / "f").write_bytes(b"z" * 10_000)
+    (upper / "top").write_text("t")
+    os.link(upper / "top", upper / "top2")
+    for i in range(300):  # a directory of the workspace grows past its first block
+        (upper / "d" / f"name-long-enough-to-fill-blocks-{i:04}").touch()
+    before = sb.tree_cost(ws)
+    merged = sb._merge_back(upper, ws)
+    after = sb.tree_cost(ws)
+    assert merged.names == after[1] - before[1] == 1 + 1 + 2 + 300
+    assert merged.bytes == after[0] - before[0] > 0
