@@ -15,6 +15,7 @@ from __future__ import annotations
 import _string
 import ast
 import builtins
+import posixpath
 import re
 import string
 import warnings
@@ -351,6 +352,8 @@ _FS_CALLS = frozenset(
     }
 )
 _ROOTS = frozenset({"os.sep", "os.path.sep", "os.altsep"})
+# The parent directory by name: a path that starts with it climbs out of the workspace (``_climbs_out``).
+_PARENTS = frozenset({"os.pardir", "os.path.pardir"})
 # r20-1: a path decoded at run time (``bytes.fromhex(...)``, ``codecs.decode(..., "rot13")``,
 # base64, ``bytes([...]).decode()``, ``"".join(map(chr, ...))``) or put together by a str method
 # (``"/{}/1/cmdline".format("proc")``, ``.replace("X", "/")``): built from literals alone, the
@@ -1112,7 +1115,7 @@ class _Scan:
             return False
         value = fold(node)
         if value is not None:
-            return (value.startswith(("/", "~")) and value != "/dev/null") or _climbs_to_the_host(value)
+            return (value.startswith(("/", "~")) and value != "/dev/null") or _climbs_out(value)
         if isinstance(node, ast.JoinedStr) and node.values:
             if isinstance(node.values[0], ast.Constant):
                 return self._absolute(node.values[0], depth + 1)
@@ -1122,7 +1125,7 @@ class _Scan:
             # is known by what follows it: a machine directory
             return self._absolute(node.left, depth + 1) or (fold(node.left) is None and _names_a_host_dir(node.right))
         names = self.r.resolve(node)
-        if names & _ROOTS:
+        if names & (_ROOTS | _PARENTS):
             return True
         if isinstance(node, ast.Call) and self._hidden_literal(node):
             return True
@@ -1581,14 +1584,13 @@ def _names_a_host_dir(node: ast.expr) -> bool:
     return value is not None and value.lstrip("/").split("/")[0] in _HOST_DIRS
 
 
-def _climbs_to_the_host(path: str) -> bool:
-    """A relative path that climbs out of the workspace into the machine's own directories
-    (``"../" * 40 + "proc/self/status"``: /proc read with no leading slash, round 9 vrd9-1)."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    i = 0
-    while i < len(parts) and parts[i] == "..":
-        i += 1
-    return i > 0 and i < len(parts) and parts[i] in ("proc", "sys", "dev", "etc", "run", "tmp", "root", "home")
+def _climbs_out(path: str) -> bool:
+    """A relative path that climbs out of the directory the code runs in (the judge's workspace),
+    whatever it names there: ``"../" * 40 + "proc/self/status"`` (round 9 vrd9-1), ``"../" * 32 +
+    "var/log"`` (round 25 r25v-15: /var is no directory the sandbox mounts), ``"a/../../x"``. The
+    bound is the climb, not a list of the machine's directories: every path above the workspace
+    is the machine's, and the sandbox shows it otherwise than a user's checkout does."""
+    return posixpath.normpath(path).split("/")[0] == ".." if path and not path.startswith("/") else False
 
 
 def _calls_params(tree: ast.Module) -> dict[ast.AST, dict[str, ast.expr | None]]:
