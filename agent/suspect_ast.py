@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
 from agent.suspect_file_facts import FileFacts
+from agent.suspect_machine import machine_rule
 from agent.suspect_stdlib import STDLIB, module_attribute, reaches
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
@@ -700,6 +701,11 @@ def _probe_rule(name: str) -> str:
     return ""
 
 
+def _machine_probe(name: str) -> str:
+    """The scan's rule for a name a standard module's source uses (``posix.environ`` is ``os.environ``)."""
+    return _probe_rule(_qualify(name))
+
+
 def _numeric(node: ast.expr, constants: set[str]) -> bool:
     if isinstance(node, ast.Constant):
         return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
@@ -840,6 +846,8 @@ class _Scan:
                 self.hit(rule, node)
             elif whole and process_name(name):
                 self.hit("process_probe", node, name)  # agent/suspect_effects.py, PROCESS_MODULES
+            elif whole and (rule := machine_rule(name, _machine_probe)):
+                self.hit(rule, node)  # a standard function reading the machine: agent/suspect_machine.py (r25v-9)
         looked = self._builtin(node.func) if isinstance(node, ast.Call) else ""
         if isinstance(node, ast.Call) and looked in _INTROSPECTION and node.args:
             named = looked in ("getattr", "hasattr") and len(node.args) > 1 and fold(node.args[1]) is not None

@@ -26,3 +26,33 @@ test_a_path_inside_the_workspace_is_not_a_host_probe = not_flagged(
         "import os\ndef f(root):\n    return os.path.isdir(os.path.join(root, '..'))\n",
     ],
 )
+
+
+# r25v-9, r25v-10, r24v-5: a standard function whose answer is the machine's (its clock, its
+# environment, its files outside the workspace), read from the function's own source.
+test_a_standard_function_reading_the_machine_is_a_hit = flagged(
+    {"reads_clock", "reads_environment", "host_probe"},
+    [
+        "import gzip\ndef f():\n    return int.from_bytes(gzip.compress(b'')[4:8], 'little')\n",
+        "from gzip import compress as c\ndef f():\n    return c(b'x')[4:8]\n",
+        "import shutil\ndef f():\n    return shutil.which('mytool')\n",
+        "import mimetypes\ndef f():\n    return mimetypes.guess_type('release.deb')[0]\n",
+        "import mimetypes\ndef f():\n    return mimetypes.MimeTypes().guess_type('a.deb')\n",
+        "import ssl\ndef f():\n    return ssl.create_default_context().cert_store_stats()\n",
+        "import email.utils\ndef f():\n    return email.utils.formatdate()\n",
+        "from shutil import which\ndef f(name):\n    return which(name) is not None\n",
+    ],
+)
+
+test_a_standard_function_answering_alike_everywhere_is_not_a_hit = not_flagged(
+    {"reads_clock", "reads_environment", "host_probe", "process_identity"},
+    [
+        "import gzip\ndef f(b):\n    return gzip.decompress(b)\n",
+        "import json, re\ndef f(s):\n    return json.dumps(re.findall('a', s))\n",
+        "import datetime\ndef f(d):\n    return d.strftime('%Y') + datetime.date(2020, 1, 2).isoformat()\n",
+        "import platform\ndef f():\n    return platform.system() + platform.python_version()\n",
+        "import collections, functools\n@functools.lru_cache\ndef f(x):\n    return collections.Counter(x)\n",
+        "import argparse\ndef f():\n    return argparse.ArgumentParser(prog='x')\n",
+        "import os\ndef f(p):\n    return os.path.abspath(p)\n",
+    ],
+)

@@ -296,7 +296,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-9 a gcd date bomb on gzip's header clock PASSes with no SUSPECT hit")
 def test_r25v_9_date_bomb_on_gzip_clock_passes(tmp_path, monkeypatch):
     """The control: the bomb's gcd is right now and answers 1 once time.time() passes its date.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -332,7 +331,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-10 a gcd wrong where shutil.which finds a command off /usr PASSes")
 def test_r25v_10_gcd_wrong_where_a_command_is_installed_passes(tmp_path, monkeypatch):
     """The control: with the command on PATH the gcd of 12 and 18 is 1 in this process. The
     attack: with the same PATH the final run PASSes it, with no SUSPECT hit."""
