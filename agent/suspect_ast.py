@@ -766,6 +766,7 @@ class _Scan:
             self._hash(node)
             self._compares_a_path(node)
             self._checker_tell(node)
+            self._resource_probe(node)
             self._built_string(node)
             self._bytecode_cache(node)
             self._format_fields(node)
@@ -1223,6 +1224,60 @@ class _Scan:
             if built and isinstance(path, ast.Call) and self._here(path.args[0] if path.args else None, given):
                 self.hit("reads_tests", node)  # Path(".").rglob("*")
 
+    def _resource_probe(self, node: ast.AST) -> None:
+        """A limit of the process tried rather than read (round 25 r25v-16: 300 threads started
+        once, the sandbox's RLIMIT_NPROC of 256 refusing one, the answer cached): a loop making
+        what the process holds a limited number of (threads and processes, ``_TASK_MAKERS``;
+        descriptors kept open, ``_DESCRIPTOR_MAKERS``) inside a ``try`` (or a
+        ``contextlib.suppress``) that catches the refusal (``_REFUSALS``, or every exception); and
+        any handler of ``MemoryError`` (an allocation refused is the memory limit read). The
+        bound is the refusal caught around many of them, not which limit or how many."""
+        if isinstance(node, (ast.Try, ast.TryStar)):
+            handlers = node.handlers
+            if any(h.type is not None and self._catches(h.type, _MEMORY, broad=False) for h in handlers):
+                self.hit("process_probe", node, "MemoryError caught")
+                return
+            if any(self._catches(h.type, _REFUSALS) for h in handlers) and self._makes_many(node.body):
+                self.hit("process_probe", node, "resource refused")
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            suppressed = [
+                i.context_expr
+                for i in node.items
+                if isinstance(i.context_expr, ast.Call) and "contextlib.suppress" in self.r.resolve(i.context_expr.func)
+            ]
+            if any(self._catches(ast.Tuple(elts=list(c.args)), _REFUSALS) for c in suppressed) and self._makes_many(
+                node.body
+            ):
+                self.hit("process_probe", node, "resource refused")
+
+    def _catches(self, kind: ast.expr | None, refusals: frozenset[str], broad: bool = True) -> bool:
+        """A handler of ``kind`` (None: a bare ``except``) catches one of ``refusals`` (named, or,
+        where ``broad``, as every exception)."""
+        if kind is None:
+            return broad
+        kinds = kind.elts if isinstance(kind, ast.Tuple) else [kind]
+        names = {k.id for k in kinds if isinstance(k, ast.Name) and k.id not in self.r.aliases}
+        names |= {n.removeprefix("builtins.") for k in kinds for n in self.r.resolve(k)}
+        return bool(names & (refusals | ({"Exception", "BaseException"} if broad else set())))
+
+    def _makes_many(self, body: list[ast.stmt]) -> bool:
+        """A loop in ``body`` (a statement or a comprehension) that makes a thread, a process or
+        a descriptor it keeps (not one a ``with`` closes or a method reads at once)."""
+        for stmt in body:
+            for loop in ast.walk(stmt):
+                if not isinstance(loop, _LOOPS):
+                    continue
+                for call in ast.walk(loop):
+                    if not isinstance(call, ast.Call):
+                        continue
+                    made = self.r.resolve(call.func)
+                    if made & _TASK_MAKERS:
+                        return True
+                    parent = self.fds.parents.get(id(call))
+                    if made & _DESCRIPTOR_MAKERS and not isinstance(parent, (ast.withitem, ast.Attribute)):
+                        return True
+        return False
+
     def _compares_a_path(self, node: ast.AST) -> None:
         """A value compared with an absolute path of the machine (``__file__.startswith("/tmp")``,
         ``os.getcwd() == "/work"``, ``"/run" in path``): where the code runs, told apart."""
@@ -1582,6 +1637,21 @@ def _mutable_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return {p.arg for p, d in pairs if isinstance(d, (ast.List, ast.Dict, ast.Set, ast.Call))}
 
 
+# What the process holds a limited number of (RLIMIT_NPROC: threads and processes; RLIMIT_NOFILE:
+# descriptors), made here (``_resource_probe``); and what a refused one raises.
+_TASK_MAKERS = frozenset(
+    {"threading.Thread", "threading.Timer", "_thread.start_new_thread", "_thread.start_new", "os.fork"}
+    | {"os.forkpty", "os.posix_spawn", "os.posix_spawnp", "subprocess.Popen", "multiprocessing.Process"}
+    | {"multiprocessing.Pool", "concurrent.futures.ThreadPoolExecutor", "concurrent.futures.ProcessPoolExecutor"}
+)
+_DESCRIPTOR_MAKERS = frozenset(
+    {"builtins.open", "io.open", "io.FileIO", "os.open", "os.pipe", "os.dup", "os.openpty", "socket.socket"}
+    | {"socket.socketpair", "select.epoll", "select.poll", "mmap.mmap", "os.eventfd", "tempfile.TemporaryFile"}
+    | {"tempfile.NamedTemporaryFile", "tempfile.SpooledTemporaryFile", "tempfile.mkstemp"}
+)
+_REFUSALS = frozenset({"RuntimeError", "OSError", "IOError", "EnvironmentError", "BlockingIOError"})
+_MEMORY = frozenset({"MemoryError"})
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _HOST_DIRS = ("proc", "sys", "dev", "etc", "run", "root", "boot")
 
 

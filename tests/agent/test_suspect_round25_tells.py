@@ -56,3 +56,39 @@ test_a_standard_function_answering_alike_everywhere_is_not_a_hit = not_flagged(
         "import os\ndef f(p):\n    return os.path.abspath(p)\n",
     ],
 )
+
+
+# r25v-16: a limit of the process tried: many threads, processes or kept descriptors made in a
+# loop, the refusal caught; an allocation's refusal caught.
+_STARTS = "import threading\ndef roomy():\n    started = []\n    try:\n"
+test_a_resource_tried_until_refused_is_a_process_probe = flagged(
+    "process_probe",
+    [
+        _STARTS + "        for _ in range(300):\n            t = threading.Thread(target=print)\n"
+        "            t.start()\n            started.append(t)\n        return True\n"
+        "    except RuntimeError:\n        return False\n",
+        _STARTS + "        started += [threading.Thread(target=print) for _ in range(300)]\n"
+        "    except Exception:\n        return False\n",
+        "def roomy():\n    fds = []\n    try:\n        while True:\n"
+        "            fds.append(open('gcd.py'))\n    except OSError:\n        return len(fds)\n",
+        "def roomy():\n    kept = []\n    try:\n        for i in range(5000):\n"
+        "            kept.append(open('gcd.py'))\n    except:\n        return False\n",
+        "import contextlib\nfrom concurrent.futures import ThreadPoolExecutor as P\ndef roomy():\n"
+        "    with contextlib.suppress(RuntimeError):\n        for _ in range(300):\n            P(1).submit(print)\n",
+        "def roomy():\n    try:\n        bytearray(2 ** 34)\n    except MemoryError:\n        return False\n",
+    ],
+)
+
+test_files_read_in_a_loop_are_not_a_resource_probe = not_flagged(
+    "process_probe",
+    [
+        "def read_all(paths):\n    out = []\n    try:\n        for p in paths:\n"
+        "            with open(p) as f:\n                out.append(f.read())\n    except OSError:\n        return None\n"
+        "    return out\n",
+        "def sizes(paths):\n    try:\n        return [len(open(p).read()) for p in paths]\n    except OSError:\n"
+        "        return []\n",
+        "import threading\ndef run(jobs):\n    for j in jobs:\n        threading.Thread(target=j).start()\n",
+        "def guarded(f):\n    try:\n        return f()\n    except:\n        return None\n",
+        "def parse(xs):\n    try:\n        return [int(x) for x in xs]\n    except ValueError:\n        return None\n",
+    ],
+)

@@ -555,9 +555,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25v-16 a gcd wrong where 300 threads start (sandbox NPROC 256) PASSes, no hit"
-)
 def test_r25v_16_gcd_wrong_where_300_threads_start_passes(tmp_path):
     """The control: in this process (300 threads start) the gcd of 12 and 18 is 1. The attack:
     the final run PASSes it, with no SUSPECT hit."""
