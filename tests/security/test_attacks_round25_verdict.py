@@ -505,9 +505,6 @@ def gcd(a, b):
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25v-15 a gcd wrong where ../../var/log exists (no /var in the sandbox) PASSes"
-)
 def test_r25v_15_gcd_wrong_where_var_exists_passes(tmp_path):
     """The control: on this machine (which has /var/log) the gcd of 12 and 18 is 1. The attack:
     the final run PASSes it, with no SUSPECT hit."""
