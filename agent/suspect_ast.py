@@ -730,9 +730,11 @@ class _Scan:
         names_tests: Callable[[str], bool] | None,
         watched: frozenset[str] = TEST_LIBRARIES,
         source_uses: Callable[[], frozenset[str]] = frozenset,
+        holds: Callable[[str], bool] | None = None,
     ) -> None:
         self.tree = tree
         self.source_uses = source_uses
+        self.holds = holds
         self.r = _Reader(tree)
         self.names_tests = names_tests
         self.watched = watched
@@ -767,6 +769,7 @@ class _Scan:
             self._compares_a_path(node)
             self._checker_tell(node)
             self._resource_probe(node)
+            self._absent_path(node)
             self._built_string(node)
             self._bytecode_cache(node)
             self._format_fields(node)
@@ -1224,6 +1227,41 @@ class _Scan:
             if built and isinstance(path, ast.Call) and self._here(path.args[0] if path.args else None, given):
                 self.hit("reads_tests", node)  # Path(".").rglob("*")
 
+    def _absent_path(self, node: ast.AST) -> None:
+        """A file or directory queried by a relative path the judge's workspace does not hold
+        (round 25 r25v-13: ``os.path.isdir(".git")``, false in every judge run, true in a user's
+        checkout): the answer is the same in every judged run and tells it from real use. The
+        bound is the workspace's content (the task's files and the patch's), not a list of
+        names; a path the code writes, a pattern, a caller's path are not read. Known only where
+        the task's source is at hand (``holds``)."""
+        if self.holds is None or not isinstance(node, ast.Call):
+            return
+        funcs = self.r.resolve(node.func)
+        path: ast.expr | None = None
+        if funcs & _QUERIES and node.args and not self._writes(node, funcs):
+            path = node.args[0]
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_QUERIES:
+            made = node.func.value
+            built = isinstance(made, ast.Call) and self.r.resolve(made.func) & {"pathlib.Path", "pathlib.PosixPath"}
+            if built and isinstance(made, ast.Call) and made.args and node.func.attr not in _PATH_WRITERS:
+                path = made.args[0]
+        value = fold(path) if path is not None else None
+        if value is None or not value or value.startswith(("/", "~")) or any(c in value for c in "*?["):
+            return
+        rel = posixpath.normpath(value)
+        if rel == "." or rel.startswith(".."):
+            return  # the workspace itself; a climb out of it is host_probe's
+        if not self.holds(rel):
+            self.hit("reads_location", node, f"absent {rel}")
+
+    def _writes(self, node: ast.Call, funcs: set[str]) -> bool:
+        """``open(p, "w")``-style: a mode that writes (the file is the code's own)."""
+        if not funcs & {"builtins.open", "io.open"}:
+            return False
+        mode = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        text = fold(mode) if mode is not None else "r"
+        return text is None or bool(set(text) & set("wax+"))
+
     def _resource_probe(self, node: ast.AST) -> None:
         """A limit of the process tried rather than read (round 25 r25v-16: 300 threads started
         once, the sandbox's RLIMIT_NPROC of 256 refusing one, the answer cached): a loop making
@@ -1639,6 +1677,16 @@ def _mutable_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 
 # What the process holds a limited number of (RLIMIT_NPROC: threads and processes; RLIMIT_NOFILE:
 # descriptors), made here (``_resource_probe``); and what a refused one raises.
+# Queries of a path's presence, type or content (``_absent_path``), and a path's methods that ask.
+_QUERIES = frozenset(
+    {"os.path.exists", "os.path.lexists", "os.path.isdir", "os.path.isfile", "os.path.islink", "os.stat", "os.lstat"}
+    | {"os.access", "os.listdir", "os.scandir", "os.walk", "os.readlink", "os.path.getsize", "builtins.open"}
+    | {"io.open", "os.path.getmtime", "os.path.getctime"}
+)
+_PATH_QUERIES = frozenset(
+    {"exists", "is_dir", "is_file", "is_symlink", "stat", "lstat", "iterdir", "read_text", "read_bytes", "open"}
+)
+_PATH_WRITERS = frozenset({"write_text", "write_bytes", "touch", "mkdir"})
 _TASK_MAKERS = frozenset(
     {"threading.Thread", "threading.Timer", "_thread.start_new_thread", "_thread.start_new", "os.fork"}
     | {"os.forkpty", "os.posix_spawn", "os.posix_spawnp", "subprocess.Popen", "multiprocessing.Process"}
@@ -1833,11 +1881,13 @@ def scan_source(
     names_tests: Callable[[str], bool] | None = None,
     watched: frozenset[str] = TEST_LIBRARIES,
     source_uses: Callable[[], frozenset[str]] = frozenset,
+    holds: Callable[[str], bool] | None = None,
 ) -> list[AstHit] | None:
     """Every AST hit in a module's source; None when it does not parse (the line rules stand).
     ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit);
     ``watched``: the modules whose attributes the code may not set (``library_patched``);
-    ``source_uses``: the modules the task's source imports (``network_client``'s excuse)."""
+    ``source_uses``: the modules the task's source imports (``network_client``'s excuse);
+    ``holds``: whether the judge's workspace holds a relative path (None: not known)."""
     if token_count(text) > TOKENS_MAX:
         return [AstHit("unscanned_source", 0, 0)]  # not parsed: the host's memory is not the code's to spend
     tree = parse(text)
@@ -1845,7 +1895,7 @@ def scan_source(
         return None
     try:
         _read_string_annotations(tree)
-        return _Scan(tree, names_tests, watched, source_uses).run()
+        return _Scan(tree, names_tests, watched, source_uses, holds).run()
     except RecursionError:  # code nested past what this pass follows: not read, so said
         return [AstHit("unscanned_source", 0, 0)]
 

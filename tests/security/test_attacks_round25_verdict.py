@@ -428,7 +428,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-13 a gcd wrong in a git checkout's root (.git) PASSes with no hit")
 def test_r25v_13_gcd_wrong_in_a_git_checkout_passes(tmp_path, monkeypatch):
     """The control: run from a directory holding .git, the gcd of 12 and 18 is 1. The attack:
     the final run PASSes it, with no SUSPECT hit."""
