@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from agent.suspect_stdlib import SOURCE_CHARS_MAX, source_modules
+from agent.suspect_stdlib import SOURCE_CHARS_MAX, imported, source_modules
 
 DEPTH_MAX = 2  # calls followed from the function asked about (gzip.compress -> its header -> time.time)
 UNITS_MAX = 300  # functions, classes and globals read for one question
@@ -245,18 +245,8 @@ def _parsed(name: str) -> _Module | None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             module.defs.setdefault(node.name, node)
             continue
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                module.imports[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-                base = ".".join([*up, base] if base else up)
-            for a in node.names:
-                if a.name != "*" and base:
-                    module.imports[a.asname or a.name] = f"{base}.{a.name}"
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+        module.imports.update(imported(node, package))
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
                 for n in ast.walk(t):
