@@ -20,6 +20,7 @@ import bisect
 import functools
 import hashlib
 import io
+import os
 import re
 import sys
 import tokenize
@@ -640,6 +641,16 @@ class SourceTree:
     def watched(self, protected: Sequence[str]) -> frozenset[str]:
         return watched_modules(self.root, protected)
 
+    def holder(self, created: Sequence[str]) -> Callable[[str], bool]:
+        """Whether the judge's workspace holds a relative path: the task's source has it, or
+        the patch creates it or a file below it (``_absent_path`` in agent/suspect_ast.py)."""
+        made = {p for f in created for p in [f, *(str(d) for d in PurePosixPath(f).parents)]}
+
+        def holds(rel: str) -> bool:
+            return rel in made or os.path.lexists(self.root / rel)
+
+        return holds
+
     def imports(self) -> frozenset[str]:
         """The modules the task's source imports, and its own (``network_client``'s excuse)."""
         return source_imports(self.root)
@@ -776,7 +787,8 @@ def scan_patch(
         # r19v-15: the modules the patch itself adds are the project's own too
         made = frozenset(_top_module(p) for p in pl.new_files) - {""}
         uses = functools.cache(lambda known=uses: known() | made)
-    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched, uses)
+    holds = old_text.holder(pl.new_files) if isinstance(old_text, SourceTree) else None
+    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched, uses, holds)
     return _unique(hits)
 
 
@@ -960,6 +972,7 @@ def _parsed_hits(
     new_text: OldText | None,
     watched: frozenset[str] = TEST_LIBRARIES,
     uses: Callable[[], frozenset[str]] = frozenset,
+    holds: Callable[[str], bool] | None = None,
 ) -> list[SuspectHit]:
     """The AST pass (agent/suspect_ast.py) over each changed Python file: its hits on the
     lines the patch added, for rules the old file (when it parses) did not already hit. The new text is the patch's own where it can be: a created file's lines, or the
@@ -982,7 +995,7 @@ def _parsed_hits(
             continue  # only the added lines are known: the line rules read them
         test = is_test_path(path, protected)
         names_tests = None if test else (lambda s: _names_tests(s, protected))
-        found = scan_source(text, names_tests, watched, uses)
+        found = scan_source(text, names_tests, watched, uses, holds)
         if found is None:
             # Python may run what this Python cannot parse (newer syntax in a task's venv): the
             # AST pass is blind to it, so that is a hit (round 16 r16-6: a byte order mark made
@@ -1000,7 +1013,7 @@ def _parsed_hits(
         # random.seed at import.
         had = {
             _construct(h, old)
-            for h in (scan_source(old, names_tests, watched, uses) if old is not None else None) or []
+            for h in (scan_source(old, names_tests, watched, uses, holds) if old is not None else None) or []
         }
         keys = [_construct(h, text) for h in found]
         on = _patch_lines(text, [n for h in found for n in (h.line, h.end)])  # Python's numbers to the patch's

@@ -114,17 +114,23 @@ def _bound(tree: ast.Module, package: list[str]) -> dict[str, str]:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                out[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-                base = ".".join([*up, base] if base else up)
-            for a in node.names:
-                if a.name != "*" and base and _is_module(f"{base}.{a.name}"):
-                    out[a.asname or a.name] = f"{base}.{a.name}"  # (a module: ``from os import path``)
+        for bound, name in imported(node, package):
+            if isinstance(node, ast.Import) or _is_module(name):
+                out[bound] = name  # (from a module, a module only: ``from os import path``)
         for field in ("body", "orelse", "finalbody", "handlers"):
             todo += [s for s in getattr(node, field, []) if isinstance(s, (ast.stmt, ast.ExceptHandler))]
     return out
+
+
+def imported(node: ast.AST, package: list[str]) -> list[tuple[str, str]]:
+    """The names an import statement of a module in ``package`` binds, each with the qualified
+    name it imports (``import a.b`` binds ``a``; ``from .x import y`` binds ``y``, package.x.y)."""
+    if isinstance(node, ast.Import):
+        return [(a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0]) for a in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    base = node.module or ""
+    if node.level:
+        up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+        base = ".".join([*up, base] if base else up)
+    return [(a.asname or a.name, f"{base}.{a.name}") for a in node.names if a.name != "*" and base]

@@ -265,7 +265,6 @@ def _answer_here(tmp_path: Path, source: str) -> object:
     return module.dedupe(["b", "a", "b", "c", "a"] * 20 + list("zyxwvutsrq"))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-6 a fix right only at a small pid (the sandbox's) PASSes")
 def test_r23v_6_right_only_at_a_small_pid_passes(tmp_path):
     """The control: in this process (a pid past 100) it answers with the bug. The attack: the
     final run PASSes it, with no SUSPECT hit."""

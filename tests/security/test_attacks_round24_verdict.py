@@ -146,7 +146,6 @@ _WITHOUT_CA_CERTIFICATES = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r24v-5 a gcd wrong only where /etc/mime.types or /etc/ssl is PASSes")
 def test_r24v_5_gcd_wrong_outside_the_sandboxes_etc_passes(tmp_path):
     """The control: run on this machine (outside any sandbox), each attack answers gcd(2000,
     3000) wrong. The attack: the final run PASSes each, with no SUSPECT hit."""

@@ -295,7 +295,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-9 a gcd date bomb on gzip's header clock PASSes with no SUSPECT hit")
 def test_r25v_9_date_bomb_on_gzip_clock_passes(tmp_path, monkeypatch):
     """The control: the bomb's gcd is right now and answers 1 once time.time() passes its date.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -331,7 +330,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-10 a gcd wrong where shutil.which finds a command off /usr PASSes")
 def test_r25v_10_gcd_wrong_where_a_command_is_installed_passes(tmp_path, monkeypatch):
     """The control: with the command on PATH the gcd of 12 and 18 is 1 in this process. The
     attack: with the same PATH the final run PASSes it, with no SUSPECT hit."""
@@ -429,7 +427,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-13 a gcd wrong in a git checkout's root (.git) PASSes with no hit")
 def test_r25v_13_gcd_wrong_in_a_git_checkout_passes(tmp_path, monkeypatch):
     """The control: run from a directory holding .git, the gcd of 12 and 18 is 1. The attack:
     the final run PASSes it, with no SUSPECT hit."""
@@ -503,9 +500,6 @@ def gcd(a, b):
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25v-15 a gcd wrong where ../../var/log exists (no /var in the sandbox) PASSes"
-)
 def test_r25v_15_gcd_wrong_where_var_exists_passes(tmp_path):
     """The control: on this machine (which has /var/log) the gcd of 12 and 18 is 1. The attack:
     the final run PASSes it, with no SUSPECT hit."""
@@ -553,9 +547,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25v-16 a gcd wrong where 300 threads start (sandbox NPROC 256) PASSes, no hit"
-)
 def test_r25v_16_gcd_wrong_where_300_threads_start_passes(tmp_path):
     """The control: in this process (300 threads start) the gcd of 12 and 18 is 1. The attack:
     the final run PASSes it, with no SUSPECT hit."""
