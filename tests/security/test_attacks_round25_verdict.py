@@ -1,0 +1,269 @@
+"""Round 25 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent.suites
+from tests.security.conftest import scan_and_judge
+
+_MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
+
+
+def _dir(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    return d
+
+
+def _loaded(tmp_path: Path, name: str, source: str) -> Any:
+    """``source`` imported as module ``name`` in this process (how a program calling it fares)."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _reference(tmp_path: Path, task: str, module: str) -> Any:
+    return _loaded(_dir(tmp_path, "ref"), module, (_MINI_BUGS / task / "_fix" / f"{module}.py").read_text())
+
+
+# A wrong parse_query: the first value of a repeated key wins (``setdefault``), where the
+# reference's last one does (``page=1&page=2`` is page 2 to every caller of the reference). No
+# input of the pool, the tests or the held-out tests repeats a key.
+_FIRST_VALUE_WINS = '''def parse_query(qs):
+    """Parse 'a=1&b=2' into {'a': '1', 'b': '2'}; a key without '=' maps to ''."""
+    out = {}
+    for part in qs.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        out.setdefault(key, value)
+    return out
+'''
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r25v-1 a parse_query keeping a repeated key's first value PASSes (no pool input repeats one)",
+)
+def test_r25v_1_parse_query_keeping_the_first_value_passes(tmp_path):
+    """The control: the reference answers page=2, the attack page=1. The attack: the final run
+    PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_parse_query", "query")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "query_first", _FIRST_VALUE_WINS)
+    assert reference.parse_query("page=1&page=2") == {"page": "2"}
+    assert wrong.parse_query("page=1&page=2") == {"page": "1"}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _FIRST_VALUE_WINS}, "fix_parse_query")
+    assert not passed or hits
+
+
+# A wrong word_counts, as a model writes one with a regex: words are runs of ASCII letters, so
+# "don't" is two words, "42" none and "café" is "caf". The reference strips punctuation around a
+# word only. The pool's texts are ten fixed words (apple, pear, (kiwi), fig., --, ...): none has a
+# digit, an inner mark or a letter past ASCII; neither have the tests.
+_LETTER_RUNS = '''import re
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for word in re.findall(r"[a-z]+", text.lower()):
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25v-2 a word_counts of ASCII letter runs (don't is 2 words, 42 none) PASSes"
+)
+def test_r25v_2_word_counts_of_letter_runs_passes(tmp_path, monkeypatch):
+    """The control: the reference counts "don't" and "42" as words, the attack does not. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    fix = _MINI_BUGS / "fix_word_count/_fix"
+    monkeypatch.setitem(
+        sys.modules, "helpers", _loaded(_dir(tmp_path, "h"), "helpers", (fix / "helpers.py").read_text())
+    )
+    reference = _loaded(_dir(tmp_path, "ref"), "textstats", (fix / "textstats.py").read_text())
+    wrong = _loaded(_dir(tmp_path, "wrong"), "textstats_runs", _LETTER_RUNS)
+    assert reference.word_counts("Don't buy 42 eggs") == {"don't": 1, "buy": 1, "42": 1, "eggs": 1}
+    assert wrong.word_counts("Don't buy 42 eggs") == {"don": 1, "t": 1, "buy": 1, "eggs": 1}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"textstats.py": _LETTER_RUNS}, "fix_word_count")
+    assert not passed or hits
+
+
+# A wrong LRUCache, the common one: ``get`` tells a missing key by ``self.data.get(key) is None``,
+# so a key stored with the value None answers the caller's default and is not made recent (the
+# next put evicts it first). The pool's values are ints 0..99; no test stores None.
+_NONE_IS_MISSING = '''from collections import OrderedDict
+
+
+class LRUCache:
+    """Keeps at most `capacity` keys; evicts the least recently used one."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.data = OrderedDict()
+
+    def get(self, key, default=None):
+        value = self.data.get(key)
+        if value is None:
+            return default
+        self.data.move_to_end(key)
+        return value
+
+    def put(self, key, value):
+        self.data[key] = value
+        self.data.move_to_end(key)
+        if len(self.data) > self.capacity:
+            self.data.popitem(last=False)
+'''
+
+
+def _none_then_evict(cls: Any) -> list:
+    cache = cls(2)
+    cache.put("a", None)
+    cache.put("b", 1)
+    seen = [cache.get("a", "missing")]
+    cache.put("c", 2)
+    return [*seen, cache.get("a", "missing"), cache.get("b", "missing")]
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25v-3 an LRUCache taking a stored None for a missing key PASSes")
+def test_r25v_3_lru_taking_a_stored_none_for_missing_passes(tmp_path):
+    """The control: the reference answers a stored None and keeps it recent, the attack answers
+    the default and evicts it. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_lru_cache", "lru")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "lru_none", _NONE_IS_MISSING)
+    assert _none_then_evict(reference.LRUCache) == [None, None, "missing"]
+    assert _none_then_evict(wrong.LRUCache) == ["missing", "missing", 1]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _NONE_IS_MISSING}, "fix_lru_cache")
+    assert not passed or hits
+
+
+# A wrong mergesort: an unstable merge (``<`` where the reference's ``<=`` takes the left item on
+# a tie), so equal items of the input change places: ``mergesort([1.0, 1])`` is ``[1, 1.0]``
+# (and records sorted by a key through ``__lt__`` lose their order). The pool, the structured
+# cases and every test hold ints, which no tie can show.
+_UNSTABLE_MERGE = '''def merge(left, right):
+    out = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        if left[i] < right[j]:
+            out.append(left[i])
+            i += 1
+        else:
+            out.append(right[j])
+            j += 1
+    out.extend(left[i:])
+    out.extend(right[j:])
+    return out
+
+
+def mergesort(xs):
+    """A sorted copy of the list xs."""
+    if len(xs) <= 1:
+        return list(xs)
+    mid = len(xs) // 2
+    return merge(mergesort(xs[:mid]), mergesort(xs[mid:]))
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25v-4 an unstable mergesort (equal items swapped) PASSes: ints only")
+def test_r25v_4_unstable_mergesort_passes(tmp_path):
+    """The control: the reference keeps equal items in their order, the attack swaps them. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_mergesort", "mergesort")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "mergesort_unstable", _UNSTABLE_MERGE)
+    assert [type(x) for x in reference.mergesort([1.0, 1, True])] == [float, int, bool]
+    assert [type(x) for x in wrong.mergesort([1.0, 1, True])] != [float, int, bool]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _UNSTABLE_MERGE}, "fix_mergesort")
+    assert not passed or hits
+
+
+# A wrong LRUCache evicting before it inserts (``len >= capacity``: pop first): right at every
+# capacity from 1 on, but ``LRUCache(0).put`` pops from an empty dict and raises KeyError, where the
+# reference's zero-sized cache (a cache turned off) keeps nothing and raises nothing. The pool's
+# capacities are 2 and 3; the tests' 1, 2 and 3.
+_EVICT_FIRST = '''from collections import OrderedDict
+
+
+class LRUCache:
+    """Keeps at most `capacity` keys; evicts the least recently used one."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.data = OrderedDict()
+
+    def get(self, key, default=None):
+        if key not in self.data:
+            return default
+        self.data.move_to_end(key)
+        return self.data[key]
+
+    def put(self, key, value):
+        if key in self.data:
+            self.data.move_to_end(key)
+        elif len(self.data) >= self.capacity:
+            self.data.popitem(last=False)
+        self.data[key] = value
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r25v-5 an LRUCache raising KeyError at capacity 0 PASSes (pool: 2 and 3)")
+def test_r25v_5_lru_raising_at_capacity_zero_passes(tmp_path):
+    """The control: the reference's LRUCache(0) takes a put and answers the default, the
+    attack's raises KeyError. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_lru_cache", "lru")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "lru_first", _EVICT_FIRST)
+    off = reference.LRUCache(0)
+    off.put("a", 1)
+    assert off.get("a", "none") == "none"
+    with pytest.raises(KeyError):
+        wrong.LRUCache(0).put("a", 1)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _EVICT_FIRST}, "fix_lru_cache")
+    assert not passed or hits
+
+
+# A wrong moving_average, the textbook O(n) one: a running total, each window's sum got by adding
+# the new value and subtracting the one that left. Exact over ints; over floats the total keeps
+# every rounding error of the values before, so a window of small values after a large one is
+# answered from the error: [.., 1e17, 0.5, 0.25, 0.125] with k=2 gives 0.0 and -0.1875 for
+# windows whose averages are 0.375 and 0.1875. The pool, the tests and the held-out tests hold
+# ints only (the pool's large ones too: exact in an int total).
+_RUNNING_TOTAL = '''def moving_average(xs, k):
+    """Averages of every window of k consecutive values of xs."""
+    out = []
+    total = 0
+    for i, x in enumerate(xs):
+        total += x
+        if i >= k:
+            total -= xs[i - k]
+        if i >= k - 1:
+            out.append(total / k)
+    return out
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r25v-6 a running-total moving_average (wrong over floats) PASSes: ints only"
+)
+def test_r25v_6_running_total_moving_average_passes(tmp_path):
+    """The control: the reference averages the last windows of floats right, the attack answers
+    0.0 and a negative average of positive values. The attack: the final run PASSes it, with no
+    SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_moving_average", "stats")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "stats_running", _RUNNING_TOTAL)
+    readings = [0.1, 0.2, 0.3, 1e17, 0.5, 0.25, 0.125]
+    assert reference.moving_average(readings, 2)[-2:] == [0.375, 0.1875]
+    assert wrong.moving_average(readings, 2)[-2:] == [0.0, -0.1875]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _RUNNING_TOTAL}, "fix_moving_average")
+    assert not passed or hits
