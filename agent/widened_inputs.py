@@ -1,0 +1,217 @@
+"""Widened held-out inputs: the pool's own inputs varied by kind, where a wrong fix written to
+the pool's few shapes shows (docs/sandbox-and-verdicts.md, "The verdict").
+
+A pool drawn from a few shapes never holds the input that tells a wrong fix from the
+reference when the fix is wrong only outside those shapes (round 25): a parse_query keeping a
+repeated key's first value meets no repeated key; a word_counts of ASCII letter runs meets no
+"don't", no digit, no "café"; an LRU cache taking a stored None for a missing key meets
+int values only, and capacity 0 never; an unstable sort meets no tie that shows (ints only); a
+running total meets no float whose error it keeps (r25v-6); a dedupe keyed on ``str(item)``
+meets no list holding 1 and "1" (r24v-4). Each kind below is one such class, made from the
+pool's inputs themselves (their lists, strings, scripts), deterministic per task (drawn with
+the sample's own seed), and answered by the reference: its answers are the truth; an input
+where the reference raises is compared like any raising call.
+
+Every kind asks something the pool never asked, so a task asks for the kinds its goal admits
+(``Differential.widen``); none is on by default: a generated task's pool is the only
+statement of its domain, and an honest fix written another way may answer an input outside
+it otherwise than the reference (a gcd on floats, a roman numeral in lower case):
+
+- ``ties``: a list of numbers with one element made an equal number of the other type
+  (``[3, 1, 3]`` -> ``[3, 1, 3.0]``): where equal items go (stability) and which is kept;
+- ``floats``: a list of numbers as floats with fractional parts, one of the pool's largest
+  magnitude first: an answer carried through a running float total keeps its rounding;
+- ``text``: a string with words of another make (an inner apostrophe, digits, letters past
+  ASCII, upper case), its separators doubled, and one of its segments repeated with another
+  value (``a=1&b=2`` -> ``a=1&b=2&a=9``);
+- ``values``: a script's stored values (the last argument of a method taking two or more)
+  made None, 0, False and ""; a list of ints holding the string of an item beside it;
+- ``edges``: a script's integer constructor arguments (a capacity, a size) at 0 and 1.
+
+Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from agent.suites.models import WidenKind
+
+PER_KIND = 8
+MAX_WIDENED = 32
+_EXACT = 2**53  # an int past it has no equal float: no tie of the two types to make
+
+# Words a text function meets from its callers and a pool of fixed words may never hold.
+_OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été")
+_FALSY = (None, 0, False, "")
+# Small fractions, exact in binary and not, that a running total carried past a large value loses.
+_FRACTIONS = (0.5, 0.25, 0.125, 0.1, 0.2, 0.3, 0.375, 0.7)
+
+
+def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Random, *, script: bool) -> list[list]:
+    """The widened inputs of a target whose pool is ``inputs``, for the ``kinds`` its task
+    asks, none already in the pool; drawn with ``rng`` (the sample's: the same every run)."""
+    if not inputs or not kinds:
+        return []
+    sources = list(inputs)
+    rng.shuffle(sources)
+    seen = {_key(i) for i in inputs}
+    out: list[list] = []
+    for kind in kinds:
+        made = 0
+        for case in _MAKERS[kind](sources, inputs, script):
+            if made >= PER_KIND or len(out) >= MAX_WIDENED:
+                break
+            key = _key(case)
+            if key not in seen:
+                seen.add(key)
+                out.append(case)
+                made += 1
+    return out
+
+
+def _key(value: Any) -> str:
+    # 1 and 1.0 and True are one list element to ==: keyed by their JSON (1, 1.0, true) apart.
+    return json.dumps(value)
+
+
+def _ints(xs: object) -> bool:
+    return type(xs) is list and bool(xs) and all(type(v) is int for v in xs)
+
+
+def _numbers(xs: object) -> bool:
+    return type(xs) is list and bool(xs) and all(type(v) in (int, float) for v in xs)
+
+
+def _positions(sources: list[list], script: bool, match: Callable[[object], bool]) -> Iterator[tuple[list, int]]:
+    """Each (plain input, argument position) whose argument ``match`` says is of the kind."""
+    if script:
+        return
+    for case in sources:
+        for p, arg in enumerate(case):
+            if match(arg):
+                yield case, p
+
+
+def _with(case: list, p: int, arg: object) -> list:
+    return [*case[:p], arg, *case[p + 1 :]]
+
+
+def _ties(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    for case, p in _positions(sources, script, _ints):
+        xs = case[p]
+        exact = [i for i, v in enumerate(xs) if abs(v) <= _EXACT]
+        if len(exact) < 2:  # one element: no tie
+            continue
+        first, last = exact[0], exact[-1]
+        later = list(xs)
+        later[last] = float(xs[first])  # the equal float after the int: a stable sort keeps int first
+        yield _with(case, p, later)
+        earlier = list(xs)
+        earlier[first] = float(xs[last])  # the equal float before the int
+        yield _with(case, p, earlier)
+
+
+def _floats(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    columns: dict[int, list[float]] = {}
+    for case in inputs:
+        for p, arg in enumerate(case if not script else []):
+            if _numbers(arg):
+                columns.setdefault(p, []).extend(arg)
+    for case, p in _positions(sources, script, _numbers):
+        lo, hi = min(columns[p]), max(columns[p])
+        small = [_inside(float(v) + f, lo, hi) for v, f in zip(case[p], _cycle(len(case[p])), strict=True)]
+        yield _with(case, p, small)
+        if len(small) >= 2:
+            large = max((lo, hi), key=abs)
+            spread = [float(large)] + [_inside(f, lo, hi) for f in _cycle(len(small) - 1)]
+            yield _with(case, p, spread)
+
+
+def _cycle(n: int) -> list[float]:
+    return [_FRACTIONS[i % len(_FRACTIONS)] for i in range(n)]
+
+
+def _inside(v: float, lo: float, hi: float) -> float:
+    return min(max(v, float(lo)), float(hi))
+
+
+def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    for case, p in _positions(sources, script, lambda s: type(s) is str and s != ""):
+        s: str = case[p]
+        separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
+        sep = separators[0] if separators else " "
+        yield _with(case, p, sep.join([s, *_OTHER_WORDS]))
+        if any(c.isalpha() for c in s) and s.upper() != s:
+            yield _with(case, p, s.upper())
+        if separators:
+            yield _with(case, p, "".join(c * 2 if c == sep else c for c in s))
+        for outer in separators[:2]:
+            repeated = _segment_repeated(s, outer, separators)
+            if repeated is not None:
+                yield _with(case, p, repeated)
+
+
+def _segment_repeated(s: str, outer: str, separators: list[str]) -> str | None:
+    """``s`` with one of its ``outer``-separated segments again at its end, the same head
+    (before another separator) and another tail: a repeated key with another value."""
+    for part in s.split(outer):
+        inner = next((c for c in separators if c != outer and c in part), None)
+        if inner is None:
+            continue
+        head, _, tail = part.partition(inner)
+        if head:
+            return f"{s}{outer}{head}{inner}{tail[::-1]}9"
+    return None
+
+
+def _values(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    if script:
+        for case in sources:
+            if not _is_script(case):
+                continue
+            stores = [i for i, (_, args) in enumerate(case[1]) if len(args) >= 2]
+            if not stores:
+                continue
+            for falsy in _FALSY:
+                calls = [list(c) for c in case[1]]
+                for i in stores[::2]:  # every other store: the next ones still store the pool's values
+                    name, args = calls[i]
+                    calls[i] = [name, [*args[:-1], falsy]]
+                yield [case[0], calls]
+        return
+    for case, p in _positions(sources, script, _ints):
+        xs = case[p]
+        yield _with(case, p, [xs[0], str(xs[0]), *xs[1:], str(xs[-1])])
+
+
+def _edges(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    if not script:
+        return
+    for case in sources:
+        if not _is_script(case) or not case[0] or not all(type(v) is int for v in case[0]):
+            continue
+        for edge in (0, 1):
+            for p in range(len(case[0])):
+                yield [_with(case[0], p, edge), case[1]]
+
+
+def _is_script(case: list) -> bool:
+    return (
+        len(case) == 2
+        and type(case[0]) is list
+        and type(case[1]) is list
+        and all(type(c) is list and len(c) == 2 and type(c[0]) is str and type(c[1]) is list for c in case[1])
+    )
+
+
+_MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
+    "ties": _ties,
+    "floats": _floats,
+    "text": _text,
+    "values": _values,
+    "edges": _edges,
+}
