@@ -140,19 +140,37 @@ def _inside(v: float, lo: float, hi: float) -> float:
 
 
 def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
-    for case, p in _positions(sources, script, lambda s: type(s) is str and s != ""):
-        s: str = case[p]
-        separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
-        sep = separators[0] if separators else " "
-        yield _with(case, p, sep.join([s, *_OTHER_WORDS]))
-        if any(c.isalpha() for c in s) and s.upper() != s:
-            yield _with(case, p, s.upper())
-        if separators:
-            yield _with(case, p, "".join(c * 2 if c == sep else c for c in s))
-        for outer in separators[:2]:
-            repeated = _segment_repeated(s, outer, separators)
-            if repeated is not None:
-                yield _with(case, p, repeated)
+    # Each variant in turn over the sources: a pool of few strings with separators still has
+    # its repeated segment among the first few made.
+    strings = list(_positions(sources, script, lambda s: type(s) is str and s != ""))
+    yield from _round_robin([list(_text_variants(case, p)) for case, p in strings])
+
+
+def _text_variants(case: list, p: int) -> Iterator[list]:
+    s: str = case[p]
+    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
+    sep = separators[0] if separators else " "
+    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    repeated = _segment_repeated(s, outer, separators) if outer is not None else None
+    yield _with(case, p, repeated) if repeated is not None else None
+    yield _with(case, p, sep.join([s, *_OTHER_WORDS]))
+    yield _with(case, p, s.upper()) if any(c.isalpha() for c in s) and s.upper() != s else None
+    yield _with(case, p, "".join(c * 2 if c == sep else c for c in s)) if separators else None
+
+
+def _round_robin(rows: list[list[list | None]]) -> Iterator[list]:
+    """The first of every row, then the second of every row, ...; None is no input."""
+    for column in range(max((len(r) for r in rows), default=0)):
+        for row in rows:
+            if column < len(row) and row[column] is not None:
+                yield row[column]  # type: ignore[misc]
+
+
+def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
+    """The share of ``s``'s ``outer``-separated segments holding another separator: the one
+    that parts key=value pairs (``&``) holds ``=`` in each, ``=`` the pairs' ``&`` in few."""
+    parts = s.split(outer)
+    return sum(any(c in part for c in separators if c != outer) for part in parts) / len(parts)
 
 
 def _segment_repeated(s: str, outer: str, separators: list[str]) -> str | None:
@@ -170,22 +188,42 @@ def _segment_repeated(s: str, outer: str, separators: list[str]) -> str | None:
 
 def _values(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
     if script:
-        for case in sources:
-            if not _is_script(case):
-                continue
-            stores = [i for i, (_, args) in enumerate(case[1]) if len(args) >= 2]
-            if not stores:
-                continue
-            for falsy in _FALSY:
-                calls = [list(c) for c in case[1]]
-                for i in stores[::2]:  # every other store: the next ones still store the pool's values
-                    name, args = calls[i]
-                    calls[i] = [name, [*args[:-1], falsy]]
-                yield [case[0], calls]
+        yield from _falsy_stores(sources, inputs)
         return
     for case, p in _positions(sources, script, _ints):
         xs = case[p]
         yield _with(case, p, [xs[0], str(xs[0]), *xs[1:], str(xs[-1])])
+
+
+def _falsy_stores(sources: list[list], inputs: list[list]) -> Iterator[list]:
+    """Scripts whose stores (a method the pool always calls with two or more arguments: the
+    last a value) keep a falsy value, and whose reads (a method the pool calls with one
+    argument and with two) pass the pool's own second argument (a default), so a stored
+    falsy value answered as the default shows, as does the recency a read of it gives."""
+    arities: dict[str, set[int]] = {}
+    defaults: dict[str, object] = {}
+    for case in inputs:
+        for name, args in case[1] if _is_script(case) else []:
+            arities.setdefault(name, set()).add(len(args))
+            if len(args) == 2:
+                defaults.setdefault(name, args[1])
+    stores = {n for n, a in arities.items() if min(a) >= 2}
+    reads = {n for n, a in arities.items() if a == {1, 2}}
+    n = 0
+    for case in sources:
+        if not _is_script(case):
+            continue
+        falsy, n = _FALSY[n % len(_FALSY)], n + 1
+        calls, stored = [], 0
+        for name, args in case[1]:
+            if name in stores:
+                stored += 1
+                args = [*args[:-1], falsy] if stored % 2 else args  # every other: the rest keep the pool's
+            elif name in reads and len(args) == 1:
+                args = [*args, defaults[name]]
+            calls.append([name, args])
+        if stored:
+            yield [case[0], calls]
 
 
 def _edges(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:

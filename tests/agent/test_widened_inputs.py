@@ -1,0 +1,294 @@
+"""Widened held-out inputs (agent/widened_inputs.py): each kind, made from a mini-bugs pool, holds
+an input where a wrong fix of its class answers otherwise than the reference, and none where an
+honest fix written another way does; deterministic, bounded, and asked for per task."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import string
+import sys
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent import differential
+from agent.suites.loading import load_suite
+from agent.suites.models import Suite
+from agent.widened_inputs import MAX_WIDENED, PER_KIND, widened_inputs
+
+_MINI_BUGS = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs"
+
+
+@pytest.fixture(scope="module")
+def mini() -> Suite:
+    return load_suite("mini-bugs")
+
+
+def _reference(tmp_path: Path, task: str, module: str) -> Any:
+    path = tmp_path / f"ref_{task}_{module}.py"
+    path.write_text((_MINI_BUGS / task / "_fix" / f"{module}.py").read_text())
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def _pool(mini: Suite, task: str) -> tuple[list[list], bool]:
+    (t,) = differential.targets(mini, mini.task(task))
+    return t.inputs, t.script
+
+
+def _widened(mini: Suite, task: str, kinds: list) -> list[list]:
+    inputs, script = _pool(mini, task)
+    return widened_inputs(inputs, kinds, random.Random(7), script=script)
+
+
+def _typed(x: Any) -> Any:
+    """A value with the type of each part in it: 1 and 1.0 and True are three answers."""
+    if isinstance(x, dict):
+        return ("dict", sorted((repr(k), _typed(v)) for k, v in x.items()))
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [_typed(v) for v in x])
+    return (type(x).__name__, x)
+
+
+def _answer(fn: Any, args: list) -> Any:
+    try:
+        return _typed(fn(*args))
+    except Exception as exc:  # compared as the judge does: by type
+        return ("raise", type(exc).__name__)
+
+
+def _script(cls: Any, case: list) -> list:
+    made, calls = case
+    try:
+        obj = cls(*made)
+    except Exception as exc:
+        return [("raise", type(exc).__name__)]
+    return [_answer(getattr(obj, name), args) for name, args in calls]
+
+
+def _differ(ref: Any, other: Any, cases: list[list], script: bool = False) -> list[list]:
+    if script:
+        return [c for c in cases if _script(ref, c) != _script(other, c)]
+    return [c for c in cases if _answer(ref, c) != _answer(other, c)]
+
+
+# --------------------------------------------------------------------------- wrong fixes shown
+
+
+def _first_value_wins(qs: str) -> dict:
+    out: dict = {}
+    for part in filter(None, qs.split("&")):
+        key, _, value = part.partition("=")
+        out.setdefault(key, value)
+    return out
+
+
+def test_text_repeats_a_key_with_another_value(mini, tmp_path):
+    """r25v-1's class: a parse_query keeping a repeated key's first value differs on a widened
+    input; the pool alone never shows it."""
+    ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    pool, _ = _pool(mini, "fix_parse_query")
+    assert not _differ(ref, _first_value_wins, pool)
+    assert _differ(ref, _first_value_wins, _widened(mini, "fix_parse_query", ["text"]))
+
+
+def _letter_runs(text: str) -> dict:
+    import re
+
+    return dict(Counter(re.findall(r"[a-z]+", text.lower())))
+
+
+def test_text_holds_contractions_digits_and_letters_past_ascii(mini, tmp_path, monkeypatch):
+    """r25v-2's class: words of ASCII letter runs differ on a widened text (don't, 42, café)."""
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+    pool, _ = _pool(mini, "fix_word_count")
+    assert not _differ(ref, _letter_runs, pool)
+    assert _differ(ref, _letter_runs, _widened(mini, "fix_word_count", ["text"]))
+
+
+class _NoneIsMissing:
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.data = capacity, OrderedDict()  # type: ignore[var-annotated]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        self.data.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self.data[key] = value
+        self.data.move_to_end(key)
+        if len(self.data) > self.capacity:
+            self.data.popitem(last=False)
+
+
+class _EvictFirst(_NoneIsMissing):
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self.data:
+            return default
+        self.data.move_to_end(key)
+        return self.data[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        if key in self.data:
+            self.data.move_to_end(key)
+        elif len(self.data) >= self.capacity:
+            self.data.popitem(last=False)
+        self.data[key] = value
+
+
+def test_values_store_falsy_values_and_edges_reach_capacity_zero(mini, tmp_path):
+    """r25v-3's class (a stored None taken for missing) differs on a widened ``values`` script,
+    r25v-5's (an LRU evicting before it inserts: KeyError at capacity 0) on an ``edges`` one."""
+    ref = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    pool, _ = _pool(mini, "fix_lru_cache")
+    for wrong in (_NoneIsMissing, _EvictFirst):
+        assert not _differ(ref, wrong, pool, script=True)
+    assert _differ(ref, _NoneIsMissing, _widened(mini, "fix_lru_cache", ["values"]), script=True)
+    assert _differ(ref, _EvictFirst, _widened(mini, "fix_lru_cache", ["edges"]), script=True)
+
+
+def _unstable(xs: list) -> list:
+    if len(xs) <= 1:
+        return list(xs)
+    left, right = _unstable(xs[: len(xs) // 2]), _unstable(xs[len(xs) // 2 :])
+    out = []
+    while left and right:
+        out.append(left.pop(0) if left[0] < right[0] else right.pop(0))
+    return out + left + right
+
+
+def _keyed_on_str(items: list) -> list:
+    seen, out = set(), []
+    for item in items:
+        if str(item) not in seen:
+            seen.add(str(item))
+            out.append(item)
+    return out
+
+
+def test_ties_show_an_unstable_sort_and_values_a_dedupe_keyed_on_str(mini, tmp_path):
+    """r25v-4's class: an unstable merge differs on a list holding an int and its equal float;
+    r24v-4's: a dedupe keyed on ``str(item)`` on a list holding 1 and "1"."""
+    ref_sort = _reference(tmp_path, "fix_mergesort", "mergesort").mergesort
+    ref_dedupe = _reference(tmp_path, "fix_dedupe", "dedupe").dedupe
+    assert not _differ(ref_sort, _unstable, _pool(mini, "fix_mergesort")[0])
+    assert not _differ(ref_dedupe, _keyed_on_str, _pool(mini, "fix_dedupe")[0])
+    assert _differ(ref_sort, _unstable, _widened(mini, "fix_mergesort", ["ties"]))
+    assert _differ(ref_dedupe, _keyed_on_str, _widened(mini, "fix_dedupe", ["values"]))
+
+
+def _running_total(xs: list, k: int) -> list:
+    out, total = [], 0
+    for i, x in enumerate(xs):
+        total += x
+        if i >= k:
+            total -= xs[i - k]
+        if i >= k - 1:
+            out.append(total / k)
+    return out
+
+
+def test_floats_show_a_running_total(mini, tmp_path):
+    """r25v-6's class: a running float total keeps the rounding of a large value past its
+    window; exact on the pool's ints. (mini-bugs does not ask ``floats`` of fix_moving_average:
+    its honest variants include a running total, docs/sandbox-and-verdicts.md.)"""
+    ref = _reference(tmp_path, "fix_moving_average", "stats").moving_average
+
+    def far(a: Any, b: Any) -> bool:
+        if a[0] == "list" and b[0] == "list" and len(a[1]) == len(b[1]):
+            return any(abs(x[1] - y[1]) > 1e-9 * max(1.0, abs(x[1])) for x, y in zip(a[1], b[1], strict=True))
+        return a != b
+
+    pool, _ = _pool(mini, "fix_moving_average")
+    widened = _widened(mini, "fix_moving_average", ["floats"])
+    assert not [c for c in pool if far(_answer(ref, c), _answer(_running_total, c))]
+    assert [c for c in widened if far(_answer(ref, c), _answer(_running_total, c))]
+
+
+# --------------------------------------------------------------------------- honest fixes kept
+
+
+def _partitioned(qs: str) -> dict:
+    return {k: v for k, _, v in (p.partition("=") for p in qs.split("&") if p)}
+
+
+_HONEST: dict[str, tuple[str, str, list, Any]] = {
+    "fix_parse_query": ("query", "parse_query", ["text"], _partitioned),
+    "fix_mergesort": ("mergesort", "mergesort", ["ties"], sorted),
+    "fix_dedupe": ("dedupe", "dedupe", ["ties", "values"], lambda items: list(OrderedDict.fromkeys(items))),
+}
+
+
+@pytest.mark.parametrize("task", sorted(_HONEST))
+def test_honest_fixes_written_another_way_agree_on_every_widened_input(mini, tmp_path, task):
+    module, function, kinds, honest = _HONEST[task]
+    ref = getattr(_reference(tmp_path, task, module), function)
+    widened = _widened(mini, task, kinds)
+    assert widened and not _differ(ref, honest, widened)
+
+
+def test_an_honest_word_count_and_lru_agree_on_every_widened_input(mini, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    words = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+
+    def counter(text: str) -> dict:
+        return dict(Counter(w for w in (w.strip(string.punctuation).lower() for w in text.split()) if w))
+
+    assert not _differ(words, counter, _widened(mini, "fix_word_count", ["text"]))
+
+    class DictLRU:
+        def __init__(self, capacity: int) -> None:
+            self.capacity, self.d = capacity, {}  # type: ignore[var-annotated]
+
+        def get(self, key: Any, default: Any = None) -> Any:
+            if key not in self.d:
+                return default
+            self.d[key] = self.d.pop(key)
+            return self.d[key]
+
+        def put(self, key: Any, value: Any) -> None:
+            self.d.pop(key, None)
+            self.d[key] = value
+            if len(self.d) > self.capacity:
+                del self.d[next(iter(self.d))]
+
+    lru = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    assert not _differ(lru, DictLRU, _widened(mini, "fix_lru_cache", ["values", "edges"]), script=True)
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def test_widened_inputs_are_new_bounded_and_deterministic(mini):
+    kinds = ["ties", "floats", "text", "values", "edges"]
+    for task in mini.tasks:
+        for t in differential.targets(mini, task):
+            once = widened_inputs(t.inputs, kinds, random.Random(3), script=t.script)  # type: ignore[arg-type]
+            assert once == widened_inputs(t.inputs, kinds, random.Random(3), script=t.script)  # type: ignore[arg-type]
+            assert len(once) <= MAX_WIDENED
+            pool = {json.dumps(i) for i in t.inputs}
+            keys = [json.dumps(i) for i in once]
+            assert len(set(keys)) == len(keys) and not pool & set(keys), task.id  # 1.0 is no 1 here
+            assert widened_inputs(t.inputs, [], random.Random(3), script=t.script) == []
+    assert PER_KIND * 5 >= MAX_WIDENED
+
+
+def test_the_sample_holds_them_only_where_the_task_asks(mini):
+    """Asked: the sample's draw from the pool is the same, the widened inputs after it."""
+    task = mini.task("fix_parse_query")
+    asked = differential.sample(mini, task)[0].inputs
+    task = task.model_copy(update={"differential": task.differential.model_copy(update={"widen": []})})
+    plain = differential.sample(mini, task)[0].inputs
+    assert asked[: len(plain)] == plain and len(asked) > len(plain)
+    assert any("&" in i[0] and i not in plain for i in asked[len(plain) :])
