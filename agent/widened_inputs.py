@@ -146,7 +146,7 @@ def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[lis
     yield from _round_robin([list(_text_variants(case, p)) for case, p in strings])
 
 
-def _text_variants(case: list, p: int) -> Iterator[list]:
+def _text_variants(case: list, p: int) -> Iterator[list | None]:
     s: str = case[p]
     separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
     sep = separators[0] if separators else " "
@@ -162,8 +162,9 @@ def _round_robin(rows: list[list[list | None]]) -> Iterator[list]:
     """The first of every row, then the second of every row, ...; None is no input."""
     for column in range(max((len(r) for r in rows), default=0)):
         for row in rows:
-            if column < len(row) and row[column] is not None:
-                yield row[column]  # type: ignore[misc]
+            case = row[column] if column < len(row) else None
+            if case is not None:
+                yield case
 
 
 def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
