@@ -42,6 +42,7 @@ from agent.suites.models import WidenKind
 
 PER_KIND = 8
 MAX_WIDENED = 32
+_FLOAT_MAX = 1e300
 _EXACT = 2**53  # an int past it has no equal float: no tie of the two types to make
 
 # Words a text function meets from its callers and a pool of fixed words may never hold.
@@ -83,7 +84,8 @@ def _ints(xs: object) -> bool:
 
 
 def _numbers(xs: object) -> bool:
-    return type(xs) is list and bool(xs) and all(type(v) in (int, float) for v in xs)
+    # Finite and inside float's range: an int past it has no float to be made (OverflowError).
+    return type(xs) is list and bool(xs) and all(type(v) in (int, float) and abs(v) < _FLOAT_MAX for v in xs)
 
 
 def _positions(sources: list[list], script: bool, match: Callable[[object], bool]) -> Iterator[tuple[list, int]]:
