@@ -7,7 +7,8 @@ repeated key's first value meets no repeated key; a word_counts of ASCII letter 
 "don't", no digit, no "café"; an LRU cache taking a stored None for a missing key meets
 int values only, and capacity 0 never; an unstable sort meets no tie that shows (ints only); a
 running total meets no float whose error it keeps (r25v-6); a dedupe keyed on ``str(item)``
-meets no list holding 1 and "1" (r24v-4). Each kind below is one such class, made from the
+meets no list holding 1 and "1" (r24v-4); a recursive merge meets no list past ~1,000 items
+(r25v-12). Each kind below is one such class, made from the
 pool's inputs themselves (their lists, strings, scripts), deterministic per task (drawn with
 the sample's own seed), and answered by the reference: its answers are the truth; an input
 where the reference raises is compared like any raising call.
@@ -20,13 +21,15 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
 - ``ties``: a list of numbers with one element made an equal number of the other type
   (``[3, 1, 3]`` -> ``[3, 1, 3.0]``): where equal items go (stability) and which is kept;
 - ``floats``: a list of numbers as floats with fractional parts, one of the pool's largest
-  magnitude first: an answer carried through a running float total keeps its rounding;
+  magnitude first: an answer carried through a running float total keeps its rounding; a
+  number argument with more places than the pool's (an answer rounded for display shows);
 - ``text``: a string with words of another make (an inner apostrophe, digits, letters past
   ASCII, upper case), its separators doubled, and one of its segments repeated with another
   value (``a=1&b=2`` -> ``a=1&b=2&a=9``);
 - ``values``: a script's stored values (the last argument of a method taking two or more)
   made None, 0, False and ""; a list of ints holding the string of an item beside it;
-- ``edges``: a script's integer constructor arguments (a capacity, a size) at 0 and 1.
+- ``edges``: a script's integer constructor arguments (a capacity, a size) at 0 and 1;
+- ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and reversed (two per target).
 
 Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
 """
@@ -50,6 +53,10 @@ _OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été")
 _FALSY = (None, 0, False, "")
 # Small fractions, exact in binary and not, that a running total carried past a large value loses.
 _FRACTIONS = (0.5, 0.25, 0.125, 0.1, 0.2, 0.3, 0.375, 0.7)
+_PLACES = (0.1234567, 0.0004321)  # more places than a pool of one or two
+# A list past every size a pool holds (a recursion per item, a "fast path" for large inputs),
+# of the pool list's own items; two per target: each costs the run thousands of steps.
+_LONG = 3000
 
 
 def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Random, *, script: bool) -> list[list]:
@@ -84,8 +91,7 @@ def _ints(xs: object) -> bool:
 
 
 def _numbers(xs: object) -> bool:
-    # Finite and inside float's range: an int past it has no float to be made (OverflowError).
-    return type(xs) is list and bool(xs) and all(type(v) in (int, float) and abs(v) < _FLOAT_MAX for v in xs)
+    return type(xs) is list and bool(xs) and all(_number(v) for v in xs)
 
 
 def _positions(sources: list[list], script: bool, match: Callable[[object], bool]) -> Iterator[tuple[list, int]]:
@@ -123,14 +129,40 @@ def _floats(sources: list[list], inputs: list[list], script: bool) -> Iterator[l
         for p, arg in enumerate(case if not script else []):
             if _numbers(arg):
                 columns.setdefault(p, []).extend(arg)
-    for case, p in _positions(sources, script, _numbers):
+            elif _number(arg):
+                columns.setdefault(p, []).append(arg)
+    rows: list[list[list | None]] = []
+    for case, p in _positions(sources, script, lambda a: _numbers(a) or _number(a)):
         lo, hi = min(columns[p]), max(columns[p])
+        if _number(case[p]):  # a scalar with more places than the pool's: a rounded answer shows
+            rows.append([_with(case, p, _inside(float(case[p]) + f, lo, hi)) for f in _PLACES])
+            continue
         small = [_inside(float(v) + f, lo, hi) for v, f in zip(case[p], _cycle(len(case[p])), strict=True)]
-        yield _with(case, p, small)
+        row: list[list | None] = [_with(case, p, small)]
         if len(small) >= 2:
             large = max((lo, hi), key=abs)
-            spread = [float(large)] + [_inside(f, lo, hi) for f in _cycle(len(small) - 1)]
-            yield _with(case, p, spread)
+            row.append(_with(case, p, [float(large)] + [_inside(f, lo, hi) for f in _cycle(len(small) - 1)]))
+        rows.append(row)
+    yield from _round_robin(rows)
+
+
+def _number(v: object) -> bool:
+    # Finite and inside float's range: an int past it has no float to be made (OverflowError).
+    return (type(v) is int or type(v) is float) and abs(v) < _FLOAT_MAX
+
+
+def _sizes(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    distinct = _positions(sources, script, lambda xs: type(xs) is list and len({_key(v) for v in xs}) >= 2)
+    for case, p in distinct:
+        xs = case[p]
+        firsts: dict[str, object] = {}
+        for v in xs:
+            firsts.setdefault(_key(v), v)  # by first appearance
+        # Its items first seen in one order, then in the other: a set (or a sort) of its own has
+        # at most one of the two, so a "fast path" answering in its order agrees with neither.
+        for long in (xs, [*reversed(firsts.values()), *xs]):
+            yield _with(case, p, [long[i % len(long)] for i in range(_LONG)])
+        return
 
 
 def _cycle(n: int) -> list[float]:
@@ -255,4 +287,5 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "text": _text,
     "values": _values,
     "edges": _edges,
+    "sizes": _sizes,
 }

@@ -120,7 +120,7 @@ class DifferentialTarget(BaseModel):
 
 
 # The kinds of widened held-out inputs (agent/widened_inputs.py).
-WidenKind = Literal["ties", "floats", "text", "values", "edges"]
+WidenKind = Literal["ties", "floats", "text", "values", "edges", "sizes"]
 
 
 class Differential(BaseModel):

@@ -306,3 +306,56 @@ def test_the_sample_holds_them_only_where_the_task_asks(mini):
     plain = differential.sample(mini, task)[0].inputs
     assert asked[: len(plain)] == plain and len(asked) > len(plain)
     assert any("&" in i[0] and i not in plain for i in asked[len(plain) :])
+
+
+def _recursive_merge_sort(xs: list) -> list:
+    def merge(left: list, right: list) -> list:
+        if not left or not right:
+            return list(left or right)
+        if left[0] <= right[0]:
+            return [left[0], *merge(left[1:], right)]
+        return [right[0], *merge(left, right[1:])]
+
+    if len(xs) <= 1:
+        return list(xs)
+    return merge(_recursive_merge_sort(xs[: len(xs) // 2]), _recursive_merge_sort(xs[len(xs) // 2 :]))
+
+
+def _set_past_a_size(items: list) -> list:
+    return list(set(items)) if len(items) > 1000 else list(dict.fromkeys(items))
+
+
+def test_sizes_reach_past_every_size_the_pool_holds(mini, tmp_path):
+    """r25v-12's class (a recursion per item) and r23v-10's (another path past a size) differ
+    on a list of the pool's items past its sizes; a sort or dedupe written another way does not."""
+    ref_sort = _reference(tmp_path, "fix_mergesort", "mergesort").mergesort
+    ref_dedupe = _reference(tmp_path, "fix_dedupe", "dedupe").dedupe
+    assert not _differ(ref_sort, _recursive_merge_sort, _pool(mini, "fix_mergesort")[0])
+    assert not _differ(ref_dedupe, _set_past_a_size, _pool(mini, "fix_dedupe")[0])
+    assert _every_draw_shows(mini, "fix_mergesort", ["sizes"], ref_sort, _recursive_merge_sort)
+    assert _every_draw_shows(mini, "fix_dedupe", ["sizes"], ref_dedupe, _set_past_a_size)
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_dedupe", ["sizes"], seed)
+        assert len(widened) == 2 and not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
+        assert not _differ(ref_sort, sorted, _widened(mini, "fix_mergesort", ["sizes"], seed))
+
+
+def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):
+    """r25v-7's class: an answer rounded to two places differs on a Celsius value with more
+    places than the pool's; the formula written another way does not."""
+    convert = _reference(tmp_path, "fix_celsius", "convert")
+    inputs = [t.inputs for t in differential.targets(mini, mini.task("fix_celsius"))]
+
+    def rounded(c: float) -> float:
+        return round(c * 9 / 5 + 32, 2)
+
+    def close(a: Any, b: Any) -> bool:
+        return a[0] == b[0] == "float" and abs(a[1] - b[1]) <= 1e-9 * max(1.0, abs(a[1]))
+
+    fahrenheit = convert.celsius_to_fahrenheit
+    (pool,) = [i for i in inputs if [20] in i]
+    assert all(close(_answer(fahrenheit, c), _answer(rounded, c)) for c in pool)
+    for seed in SEEDS:
+        widened = widened_inputs(pool, ["floats"], random.Random(seed), script=False)
+        assert not all(close(_answer(fahrenheit, c), _answer(rounded, c)) for c in widened), seed
+        assert all(close(_answer(fahrenheit, c), _answer(lambda c: 32 + 1.8 * c, c)) for c in widened), seed
