@@ -174,8 +174,6 @@ def _inside(v: float, lo: float, hi: float) -> float:
 
 
 def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
-    # Each variant in turn over the sources: a pool of few strings with separators still has
-    # its repeated segment among the first few made.
     strings = list(_positions(sources, script, lambda s: type(s) is str and s != ""))
     yield from _round_robin([list(_text_variants(case, p)) for case, p in strings])
 
@@ -183,8 +181,9 @@ def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[lis
 def _text_variants(case: list, p: int) -> Iterator[list | None]:
     s: str = case[p]
     separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
-    sep = separators[0] if separators else " "
     outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    # Words apart as the text has them: by its commonest white space, else by its pairs' separator.
+    sep = next((c for c in separators if c.isspace()), outer or " ")
     repeated = _segment_repeated(s, outer, separators) if outer is not None else None
     yield _with(case, p, repeated) if repeated is not None else None
     yield _with(case, p, sep.join([s, *_OTHER_WORDS]))
@@ -193,12 +192,15 @@ def _text_variants(case: list, p: int) -> Iterator[list | None]:
 
 
 def _round_robin(rows: list[list[list | None]]) -> Iterator[list]:
-    """The first of every row, then the second of every row, ...; None is no input."""
-    for column in range(max((len(r) for r in rows), default=0)):
-        for row in rows:
-            case = row[column] if column < len(row) else None
-            if case is not None:
-                yield case
+    """``rows``: each source's variants, by variant (None: none made). Each variant in turn,
+    on the sources in turn: the first variant of one source, the second of the next one that
+    has it, ..., so every variant is made within a kind's few inputs, on several sources."""
+    variants = max((len(r) for r in rows), default=0)
+    columns = [[r[c] for r in rows if c < len(r) and r[c] is not None] for c in range(variants)]
+    for n in range(max((len(c) for c in columns), default=0)):
+        for column in columns:
+            if n < len(column):
+                yield column[n]  # type: ignore[misc]
 
 
 def _pairs_share(s: str, outer: str, separators: list[str]) -> float:

@@ -19,8 +19,29 @@ from agent import differential
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
 from agent.widened_inputs import MAX_WIDENED, PER_KIND, widened_inputs
+from tests.security import test_attacks_round23_verdict as r23
+from tests.security import test_attacks_round24_verdict as r24
+from tests.security import test_attacks_round25_verdict as r25
 
 _MINI_BUGS = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs"
+
+
+def _wrong(source: str, name: str) -> Any:
+    """``name`` of an attack's wrong fix (tests/security/test_attacks_round2*_verdict.py)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<wrong {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+_first_value_wins = _wrong(r25._FIRST_VALUE_WINS, "parse_query")
+_letter_runs = _wrong(r25._LETTER_RUNS, "word_counts")
+_NoneIsMissing = _wrong(r25._NONE_IS_MISSING, "LRUCache")
+_EvictFirst = _wrong(r25._EVICT_FIRST, "LRUCache")
+_unstable = _wrong(r25._UNSTABLE_MERGE, "mergesort")
+_keyed_on_str = _wrong(r24._KEYED_ON_STR, "dedupe")
+_running_total = _wrong(r25._RUNNING_TOTAL, "moving_average")
+_recursive_merge_sort = _wrong(r25._RECURSIVE_MERGE, "mergesort")
+_set_past_a_size = _wrong(r23._WRONG_PAST_A_SIZE, "dedupe")
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +111,6 @@ def _differ(ref: Any, other: Any, cases: list[list], script: bool = False) -> li
 # --------------------------------------------------------------------------- wrong fixes shown
 
 
-def _first_value_wins(qs: str) -> dict:
-    out: dict = {}
-    for part in filter(None, qs.split("&")):
-        key, _, value = part.partition("=")
-        out.setdefault(key, value)
-    return out
-
-
 def test_text_repeats_a_key_with_another_value(mini, tmp_path):
     """r25v-1's class: a parse_query keeping a repeated key's first value differs on a widened
     input; the pool alone never shows it."""
@@ -107,12 +120,6 @@ def test_text_repeats_a_key_with_another_value(mini, tmp_path):
     assert _every_draw_shows(mini, "fix_parse_query", ["text"], ref, _first_value_wins)
 
 
-def _letter_runs(text: str) -> dict:
-    import re
-
-    return dict(Counter(re.findall(r"[a-z]+", text.lower())))
-
-
 def test_text_holds_contractions_digits_and_letters_past_ascii(mini, tmp_path, monkeypatch):
     """r25v-2's class: words of ASCII letter runs differ on a widened text (don't, 42, café)."""
     monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
@@ -120,39 +127,10 @@ def test_text_holds_contractions_digits_and_letters_past_ascii(mini, tmp_path, m
     pool, _ = _pool(mini, "fix_word_count")
     assert not _differ(ref, _letter_runs, pool)
     assert _every_draw_shows(mini, "fix_word_count", ["text"], ref, _letter_runs)
-
-
-class _NoneIsMissing:
-    def __init__(self, capacity: int) -> None:
-        self.capacity, self.data = capacity, OrderedDict()  # type: ignore[var-annotated]
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        self.data.move_to_end(key)
-        return value
-
-    def put(self, key: Any, value: Any) -> None:
-        self.data[key] = value
-        self.data.move_to_end(key)
-        if len(self.data) > self.capacity:
-            self.data.popitem(last=False)
-
-
-class _EvictFirst(_NoneIsMissing):
-    def get(self, key: Any, default: Any = None) -> Any:
-        if key not in self.data:
-            return default
-        self.data.move_to_end(key)
-        return self.data[key]
-
-    def put(self, key: Any, value: Any) -> None:
-        if key in self.data:
-            self.data.move_to_end(key)
-        elif len(self.data) >= self.capacity:
-            self.data.popitem(last=False)
-        self.data[key] = value
+    for seed in SEEDS:
+        words = {w for (text,) in _widened(mini, "fix_word_count", ["text"], seed) for w in text.split()}
+        assert any("'" in w[1:-1] for w in words) and any(w.isdigit() for w in words), seed
+        assert any(not w.isascii() for w in words), seed
 
 
 def test_values_store_falsy_values_and_edges_reach_capacity_zero(mini, tmp_path):
@@ -166,25 +144,6 @@ def test_values_store_falsy_values_and_edges_reach_capacity_zero(mini, tmp_path)
     assert _every_draw_shows(mini, "fix_lru_cache", ["edges"], ref, _EvictFirst, script=True)
 
 
-def _unstable(xs: list) -> list:
-    if len(xs) <= 1:
-        return list(xs)
-    left, right = _unstable(xs[: len(xs) // 2]), _unstable(xs[len(xs) // 2 :])
-    out = []
-    while left and right:
-        out.append(left.pop(0) if left[0] < right[0] else right.pop(0))
-    return out + left + right
-
-
-def _keyed_on_str(items: list) -> list:
-    seen, out = set(), []
-    for item in items:
-        if str(item) not in seen:
-            seen.add(str(item))
-            out.append(item)
-    return out
-
-
 def test_ties_show_an_unstable_sort_and_values_a_dedupe_keyed_on_str(mini, tmp_path):
     """r25v-4's class: an unstable merge differs on a list holding an int and its equal float;
     r24v-4's: a dedupe keyed on ``str(item)`` on a list holding 1 and "1"."""
@@ -194,17 +153,6 @@ def test_ties_show_an_unstable_sort_and_values_a_dedupe_keyed_on_str(mini, tmp_p
     assert not _differ(ref_dedupe, _keyed_on_str, _pool(mini, "fix_dedupe")[0])
     assert _every_draw_shows(mini, "fix_mergesort", ["ties"], ref_sort, _unstable)
     assert _every_draw_shows(mini, "fix_dedupe", ["values"], ref_dedupe, _keyed_on_str)
-
-
-def _running_total(xs: list, k: int) -> list:
-    out, total = [], 0
-    for i, x in enumerate(xs):
-        total += x
-        if i >= k:
-            total -= xs[i - k]
-        if i >= k - 1:
-            out.append(total / k)
-    return out
 
 
 def test_floats_show_a_running_total(mini, tmp_path):
@@ -308,23 +256,6 @@ def test_the_sample_holds_them_only_where_the_task_asks(mini):
     assert any("&" in i[0] and i not in plain for i in asked[len(plain) :])
 
 
-def _recursive_merge_sort(xs: list) -> list:
-    def merge(left: list, right: list) -> list:
-        if not left or not right:
-            return list(left or right)
-        if left[0] <= right[0]:
-            return [left[0], *merge(left[1:], right)]
-        return [right[0], *merge(left, right[1:])]
-
-    if len(xs) <= 1:
-        return list(xs)
-    return merge(_recursive_merge_sort(xs[: len(xs) // 2]), _recursive_merge_sort(xs[len(xs) // 2 :]))
-
-
-def _set_past_a_size(items: list) -> list:
-    return list(set(items)) if len(items) > 1000 else list(dict.fromkeys(items))
-
-
 def test_sizes_reach_past_every_size_the_pool_holds(mini, tmp_path):
     """r25v-12's class (a recursion per item) and r23v-10's (another path past a size) differ
     on a list of the pool's items past its sizes; a sort or dedupe written another way does not."""
@@ -336,6 +267,8 @@ def test_sizes_reach_past_every_size_the_pool_holds(mini, tmp_path):
     assert _every_draw_shows(mini, "fix_dedupe", ["sizes"], ref_dedupe, _set_past_a_size)
     for seed in SEEDS:
         widened = _widened(mini, "fix_dedupe", ["sizes"], seed)
+        firsts = [list(dict.fromkeys(json.dumps(v) for v in items)) for (items,) in widened]
+        assert firsts[0] == firsts[1][::-1] and len(firsts[0]) >= 2, seed  # a set's order is one at most
         assert len(widened) == 2 and not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
         assert not _differ(ref_sort, sorted, _widened(mini, "fix_mergesort", ["sizes"], seed))
 
@@ -346,8 +279,7 @@ def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):
     convert = _reference(tmp_path, "fix_celsius", "convert")
     inputs = [t.inputs for t in differential.targets(mini, mini.task("fix_celsius"))]
 
-    def rounded(c: float) -> float:
-        return round(c * 9 / 5 + 32, 2)
+    rounded = _wrong(r25._ROUNDED, "celsius_to_fahrenheit")
 
     def close(a: Any, b: Any) -> bool:
         return a[0] == b[0] == "float" and abs(a[1] - b[1]) <= 1e-9 * max(1.0, abs(a[1]))
