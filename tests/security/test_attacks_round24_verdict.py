@@ -113,7 +113,6 @@ _KEYED_ON_STR = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason='open: r24v-4 a dedupe keyed on str(item) (1 and "1" one item) PASSes')
 def test_r24v_4_dedupe_keyed_on_str_passes(tmp_path):
     """The control: the reference keeps 1 and "1", the attack loses "1". The attack: the final
     run PASSes it, with no SUSPECT hit."""
