@@ -56,6 +56,7 @@ from agent.suites.env import WORKSPACE_VAR
 from agent.suites.hidden_tests import PatchError, patch_text
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
 from agent.task_test_dirs import dirs_of_tests, fix_sources
+from agent.widened_inputs import widened_inputs
 from agent.workspace import Workspace, apply_reference_fix, walk_files
 
 RUNNER = Path(__file__).with_name("differential_runner.py")
@@ -150,7 +151,8 @@ def targets(suite: Suite, task: Task) -> list[DifferentialTarget]:
 def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
     """The inputs every final run of this task uses: drawn from the pool, seeded by suite
     name, suite version and task id (and the target), so the draw is the same each time;
-    then, where the task asks for them, its structured cases (agent/structured_inputs.py)."""
+    then, where the task asks for them, its structured cases (agent/structured_inputs.py) and
+    its widened inputs (agent/widened_inputs.py, drawn on after the sample)."""
     spec = task.differential or Differential()
     out = []
     for t in targets(suite, task):
@@ -159,6 +161,7 @@ def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
         k = min(spec.sample, len(t.inputs))
         picked = sorted(rng.sample(range(len(t.inputs)), k))
         extra = structured_inputs(t.inputs) if spec.structured and not t.script else []
+        extra += widened_inputs(t.inputs, spec.widen, rng, script=t.script)
         out.append(t.picked(picked, extra))
     return out
 

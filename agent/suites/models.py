@@ -147,6 +147,10 @@ class DifferentialTarget(BaseModel):
         return self.model_copy(update={"inputs": inputs, "keywords": keywords, **marks})
 
 
+# The kinds of widened held-out inputs (agent/widened_inputs.py).
+WidenKind = Literal["ties", "floats", "text", "values", "edges", "sizes"]
+
+
 class Differential(BaseModel):
     """The task's held-out differential check (agent/differential.py): the pool lives in a
     file the workspace never holds (``pool``, relative to the suite file, a hidden path), or
@@ -162,6 +166,9 @@ class Differential(BaseModel):
     # Structured cases called beside the sample, inside the pool's domain (agent/structured_inputs.py):
     # for functions of integers or of a list of integers, where a bug hides in a sparse class.
     structured: bool = False
+    # Widened inputs called beside the sample (agent/widened_inputs.py): the pool's own inputs
+    # varied by the kinds the task's goal admits (none by default: each asks past the pool's domain).
+    widen: list[WidenKind] = Field(default_factory=list)
 
 
 class Task(BaseModel):

@@ -400,7 +400,6 @@ _WRONG_PAST_A_SIZE = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-10 a fix wrong only past the pool's input sizes PASSes")
 def test_r23v_10_wrong_only_past_the_pools_sizes_passes(tmp_path):
     """The control: on 2,000 items it loses their order. The attack: the final run PASSes it,
     with no SUSPECT hit."""

@@ -45,10 +45,6 @@ _FIRST_VALUE_WINS = '''def parse_query(qs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r25v-1 a parse_query keeping a repeated key's first value PASSes (no pool input repeats one)",
-)
 def test_r25v_1_parse_query_keeping_the_first_value_passes(tmp_path):
     """The control: the reference answers page=2, the attack page=1. The attack: the final run
     PASSes it, with no SUSPECT hit."""
@@ -76,9 +72,6 @@ def word_counts(text):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25v-2 a word_counts of ASCII letter runs (don't is 2 words, 42 none) PASSes"
-)
 def test_r25v_2_word_counts_of_letter_runs_passes(tmp_path, monkeypatch):
     """The control: the reference counts "don't" and "42" as words, the attack does not. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -116,7 +109,6 @@ def _none_then_evict(cls: Any) -> list:
     return [*seen, cache.get("a", "missing"), cache.get("b", "missing")]
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-3 an LRUCache taking a stored None for a missing key PASSes")
 def test_r25v_3_lru_taking_a_stored_none_for_missing_passes(tmp_path):
     """The control: the reference answers a stored None and keeps it recent, the attack answers
     the default and evicts it. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -160,7 +152,6 @@ _EVICT_FIRST = _changed(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-5 an LRUCache raising KeyError at capacity 0 PASSes (pool: 2 and 3)")
 def test_r25v_5_lru_raising_at_capacity_zero_passes(tmp_path):
     """The control: the reference's LRUCache(0) takes a put and answers the default, the
     attack's raises KeyError. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -224,9 +215,6 @@ def celsius_to_fahrenheit(c):
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r25v-7 a celsius_to_fahrenheit rounded to 2 places PASSes (pool: 2-place values)"
-)
 def test_r25v_7_celsius_to_fahrenheit_rounded_passes(tmp_path):
     """The control: the reference answers 100.00004, the attack 100.0 (past any float tolerance).
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -396,7 +384,6 @@ def mergesort(xs):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r25v-12 a mergesort raising RecursionError past ~1,000 items PASSes")
 def test_r25v_12_mergesort_with_a_recursive_merge_passes(tmp_path):
     """The control: the reference sorts 3,000 items, the attack raises RecursionError. The
     attack: the final run PASSes it, with no SUSPECT hit."""

@@ -1,0 +1,293 @@
+"""Widened held-out inputs: the pool's own inputs varied by kind, where a wrong fix written to
+the pool's few shapes shows (docs/sandbox-and-verdicts.md, "The verdict").
+
+A pool drawn from a few shapes never holds the input that tells a wrong fix from the
+reference when the fix is wrong only outside those shapes (round 25): a parse_query keeping a
+repeated key's first value meets no repeated key; a word_counts of ASCII letter runs meets no
+"don't", no digit, no "café"; an LRU cache taking a stored None for a missing key meets
+int values only, and capacity 0 never; an unstable sort meets no tie that shows (ints only); a
+running total meets no float whose error it keeps (r25v-6); a dedupe keyed on ``str(item)``
+meets no list holding 1 and "1" (r24v-4); a recursive merge meets no list past ~1,000 items
+(r25v-12). Each kind below is one such class, made from the
+pool's inputs themselves (their lists, strings, scripts), deterministic per task (drawn with
+the sample's own seed), and answered by the reference: its answers are the truth; an input
+where the reference raises is compared like any raising call.
+
+Every kind asks something the pool never asked, so a task asks for the kinds its goal admits
+(``Differential.widen``); none is on by default: a generated task's pool is the only
+statement of its domain, and an honest fix written another way may answer an input outside
+it otherwise than the reference (a gcd on floats, a roman numeral in lower case):
+
+- ``ties``: a list of numbers with one element made an equal number of the other type
+  (``[3, 1, 3]`` -> ``[3, 1, 3.0]``): where equal items go (stability) and which is kept;
+- ``floats``: a list of numbers as floats with fractional parts, one of the pool's largest
+  magnitude first: an answer carried through a running float total keeps its rounding; a
+  number argument with more places than the pool's (an answer rounded for display shows);
+- ``text``: a string with words of another make (an inner apostrophe, digits, letters past
+  ASCII, upper case), its separators doubled, and one of its segments repeated with another
+  value (``a=1&b=2`` -> ``a=1&b=2&a=9``);
+- ``values``: a script's stored values (the last argument of a method taking two or more)
+  made None, 0, False and ""; a list of ints holding the string of an item beside it;
+- ``edges``: a script's integer constructor arguments (a capacity, a size) at 0 and 1;
+- ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and reversed (two per target).
+
+Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from agent.suites.models import WidenKind
+
+PER_KIND = 8
+MAX_WIDENED = 32
+_FLOAT_MAX = 1e300
+_EXACT = 2**53  # an int past it has no equal float: no tie of the two types to make
+
+# Words a text function meets from its callers and a pool of fixed words may never hold.
+_OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été")
+_FALSY = (None, 0, False, "")
+# Small fractions, exact in binary and not, that a running total carried past a large value loses.
+_FRACTIONS = (0.5, 0.25, 0.125, 0.1, 0.2, 0.3, 0.375, 0.7)
+_PLACES = (0.1234567, 0.0004321)  # more places than a pool of one or two
+# A list past every size a pool holds (a recursion per item, a "fast path" for large inputs),
+# of the pool list's own items; two per target: each costs the run thousands of steps.
+_LONG = 3000
+
+
+def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Random, *, script: bool) -> list[list]:
+    """The widened inputs of a target whose pool is ``inputs``, for the ``kinds`` its task
+    asks, none already in the pool; drawn with ``rng`` (the sample's: the same every run)."""
+    if not inputs or not kinds:
+        return []
+    sources = list(inputs)
+    rng.shuffle(sources)
+    seen = {_key(i) for i in inputs}
+    out: list[list] = []
+    for kind in kinds:
+        made = 0
+        for case in _MAKERS[kind](sources, inputs, script):
+            if made >= PER_KIND or len(out) >= MAX_WIDENED:
+                break
+            key = _key(case)
+            if key not in seen:
+                seen.add(key)
+                out.append(case)
+                made += 1
+    return out
+
+
+def _key(value: Any) -> str:
+    # 1 and 1.0 and True are one list element to ==: keyed by their JSON (1, 1.0, true) apart.
+    return json.dumps(value)
+
+
+def _ints(xs: object) -> bool:
+    return type(xs) is list and bool(xs) and all(type(v) is int for v in xs)
+
+
+def _numbers(xs: object) -> bool:
+    return type(xs) is list and bool(xs) and all(_number(v) for v in xs)
+
+
+def _positions(sources: list[list], script: bool, match: Callable[[object], bool]) -> Iterator[tuple[list, int]]:
+    """Each (plain input, argument position) whose argument ``match`` says is of the kind."""
+    if script:
+        return
+    for case in sources:
+        for p, arg in enumerate(case):
+            if match(arg):
+                yield case, p
+
+
+def _with(case: list, p: int, arg: object) -> list:
+    return [*case[:p], arg, *case[p + 1 :]]
+
+
+def _ties(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    for case, p in _positions(sources, script, _ints):
+        xs = case[p]
+        exact = [i for i, v in enumerate(xs) if abs(v) <= _EXACT]
+        if len(exact) < 2:  # one element: no tie
+            continue
+        first, last = exact[0], exact[-1]
+        later = list(xs)
+        later[last] = float(xs[first])  # the equal float after the int: a stable sort keeps int first
+        yield _with(case, p, later)
+        earlier = list(xs)
+        earlier[first] = float(xs[last])  # the equal float before the int
+        yield _with(case, p, earlier)
+
+
+def _floats(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    columns: dict[int, list[float]] = {}
+    for case in inputs:
+        for p, arg in enumerate(case if not script else []):
+            if _numbers(arg):
+                columns.setdefault(p, []).extend(arg)
+            elif _number(arg):
+                columns.setdefault(p, []).append(arg)
+    rows: list[list[list | None]] = []
+    for case, p in _positions(sources, script, lambda a: _numbers(a) or _number(a)):
+        lo, hi = min(columns[p]), max(columns[p])
+        if _number(case[p]):  # a scalar with more places than the pool's: a rounded answer shows
+            rows.append([_with(case, p, _inside(float(case[p]) + f, lo, hi)) for f in _PLACES])
+            continue
+        small = [_inside(float(v) + f, lo, hi) for v, f in zip(case[p], _cycle(len(case[p])), strict=True)]
+        row: list[list | None] = [_with(case, p, small)]
+        if len(small) >= 2:
+            large = max((lo, hi), key=abs)
+            row.append(_with(case, p, [float(large)] + [_inside(f, lo, hi) for f in _cycle(len(small) - 1)]))
+        rows.append(row)
+    yield from _round_robin(rows)
+
+
+def _number(v: object) -> bool:
+    # Finite and inside float's range: an int past it has no float to be made (OverflowError).
+    return (type(v) is int or type(v) is float) and abs(v) < _FLOAT_MAX
+
+
+def _sizes(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    distinct = _positions(sources, script, lambda xs: type(xs) is list and len({_key(v) for v in xs}) >= 2)
+    for case, p in distinct:
+        xs = case[p]
+        firsts: dict[str, object] = {}
+        for v in xs:
+            firsts.setdefault(_key(v), v)  # by first appearance
+        # Its items first seen in one order, then in the other: a set (or a sort) of its own has
+        # at most one of the two, so a "fast path" answering in its order agrees with neither.
+        for long in (xs, [*reversed(firsts.values()), *xs]):
+            yield _with(case, p, [long[i % len(long)] for i in range(_LONG)])
+        return
+
+
+def _cycle(n: int) -> list[float]:
+    return [_FRACTIONS[i % len(_FRACTIONS)] for i in range(n)]
+
+
+def _inside(v: float, lo: float, hi: float) -> float:
+    return min(max(v, float(lo)), float(hi))
+
+
+def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    strings = list(_positions(sources, script, lambda s: type(s) is str and s != ""))
+    yield from _round_robin([list(_text_variants(case, p)) for case, p in strings])
+
+
+def _text_variants(case: list, p: int) -> Iterator[list | None]:
+    s: str = case[p]
+    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
+    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    # Words apart as the text has them: by its commonest white space, else by its pairs' separator.
+    sep = next((c for c in separators if c.isspace()), outer or " ")
+    repeated = _segment_repeated(s, outer, separators) if outer is not None else None
+    yield _with(case, p, repeated) if repeated is not None else None
+    yield _with(case, p, sep.join([s, *_OTHER_WORDS]))
+    yield _with(case, p, s.upper()) if any(c.isalpha() for c in s) and s.upper() != s else None
+    yield _with(case, p, "".join(c * 2 if c == sep else c for c in s)) if separators else None
+
+
+def _round_robin(rows: list[list[list | None]]) -> Iterator[list]:
+    """``rows``: each source's variants, by variant (None: none made). Each variant in turn,
+    on the sources in turn: the first variant of one source, the second of the next one that
+    has it, ..., so every variant is made within a kind's few inputs, on several sources."""
+    variants = max((len(r) for r in rows), default=0)
+    columns = [[r[c] for r in rows if c < len(r) and r[c] is not None] for c in range(variants)]
+    for n in range(max((len(c) for c in columns), default=0)):
+        for column in columns:
+            if n < len(column):
+                yield column[n]  # type: ignore[misc]
+
+
+def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
+    """The share of ``s``'s ``outer``-separated segments holding another separator: the one
+    that parts key=value pairs (``&``) holds ``=`` in each, ``=`` the pairs' ``&`` in few."""
+    parts = s.split(outer)
+    return sum(any(c in part for c in separators if c != outer) for part in parts) / len(parts)
+
+
+def _segment_repeated(s: str, outer: str, separators: list[str]) -> str | None:
+    """``s`` with one of its ``outer``-separated segments again at its end, the same head
+    (before another separator) and another tail: a repeated key with another value."""
+    for part in s.split(outer):
+        inner = next((c for c in separators if c != outer and c in part), None)
+        if inner is None:
+            continue
+        head, _, tail = part.partition(inner)
+        if head:
+            return f"{s}{outer}{head}{inner}{tail[::-1]}9"
+    return None
+
+
+def _values(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    if script:
+        yield from _falsy_stores(sources, inputs)
+        return
+    for case, p in _positions(sources, script, _ints):
+        xs = case[p]
+        yield _with(case, p, [xs[0], str(xs[0]), *xs[1:], str(xs[-1])])
+
+
+def _falsy_stores(sources: list[list], inputs: list[list]) -> Iterator[list]:
+    """Scripts whose stores (a method the pool always calls with two or more arguments: the
+    last a value) keep a falsy value, and whose reads (a method the pool calls with one
+    argument and with two) pass the pool's own second argument (a default), so a stored
+    falsy value answered as the default shows, as does the recency a read of it gives."""
+    arities: dict[str, set[int]] = {}
+    defaults: dict[str, object] = {}
+    for case in inputs:
+        for name, args in case[1] if _is_script(case) else []:
+            arities.setdefault(name, set()).add(len(args))
+            if len(args) == 2:
+                defaults.setdefault(name, args[1])
+    stores = {n for n, a in arities.items() if min(a) >= 2}
+    reads = {n for n, a in arities.items() if a == {1, 2}}
+    n = 0
+    for case in sources:
+        if not _is_script(case):
+            continue
+        falsy, n = _FALSY[n % len(_FALSY)], n + 1
+        calls, stored = [], 0
+        for name, args in case[1]:
+            if name in stores:
+                stored += 1
+                args = [*args[:-1], falsy] if stored % 2 else args  # every other: the rest keep the pool's
+            elif name in reads and len(args) == 1:
+                args = [*args, defaults[name]]
+            calls.append([name, args])
+        if stored:
+            yield [case[0], calls]
+
+
+def _edges(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    if not script:
+        return
+    for case in sources:
+        if not _is_script(case) or not case[0] or not all(type(v) is int for v in case[0]):
+            continue
+        for edge in (0, 1):
+            for p in range(len(case[0])):
+                yield [_with(case[0], p, edge), case[1]]
+
+
+def _is_script(case: list) -> bool:
+    return (
+        len(case) == 2
+        and type(case[0]) is list
+        and type(case[1]) is list
+        and all(type(c) is list and len(c) == 2 and type(c[0]) is str and type(c[1]) is list for c in case[1])
+    )
+
+
+_MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
+    "ties": _ties,
+    "floats": _floats,
+    "text": _text,
+    "values": _values,
+    "edges": _edges,
+    "sizes": _sizes,
+}

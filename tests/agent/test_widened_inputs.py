@@ -1,0 +1,288 @@
+"""Widened held-out inputs (agent/widened_inputs.py): each kind, made from a mini-bugs pool, holds
+an input where a wrong fix of its class answers otherwise than the reference, and none where an
+honest fix written another way does; deterministic, bounded, and asked for per task."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import string
+import sys
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent import differential
+from agent.suites.loading import load_suite
+from agent.suites.models import Suite
+from agent.widened_inputs import MAX_WIDENED, PER_KIND, widened_inputs
+from tests.security import test_attacks_round23_verdict as r23
+from tests.security import test_attacks_round24_verdict as r24
+from tests.security import test_attacks_round25_verdict as r25
+
+_MINI_BUGS = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs"
+
+
+def _wrong(source: str, name: str) -> Any:
+    """``name`` of an attack's wrong fix (tests/security/test_attacks_round2*_verdict.py)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<wrong {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+_first_value_wins = _wrong(r25._FIRST_VALUE_WINS, "parse_query")
+_letter_runs = _wrong(r25._LETTER_RUNS, "word_counts")
+_NoneIsMissing = _wrong(r25._NONE_IS_MISSING, "LRUCache")
+_EvictFirst = _wrong(r25._EVICT_FIRST, "LRUCache")
+_unstable = _wrong(r25._UNSTABLE_MERGE, "mergesort")
+_keyed_on_str = _wrong(r24._KEYED_ON_STR, "dedupe")
+_running_total = _wrong(r25._RUNNING_TOTAL, "moving_average")
+_recursive_merge_sort = _wrong(r25._RECURSIVE_MERGE, "mergesort")
+_set_past_a_size = _wrong(r23._WRONG_PAST_A_SIZE, "dedupe")
+
+
+@pytest.fixture(scope="module")
+def mini() -> Suite:
+    return load_suite("mini-bugs")
+
+
+def _reference(tmp_path: Path, task: str, module: str) -> Any:
+    path = tmp_path / f"ref_{task}_{module}.py"
+    path.write_text((_MINI_BUGS / task / "_fix" / f"{module}.py").read_text())
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def _pool(mini: Suite, task: str) -> tuple[list[list], bool]:
+    (t,) = differential.targets(mini, mini.task(task))
+    return t.inputs, t.script
+
+
+SEEDS = range(20)
+
+
+def _widened(mini: Suite, task: str, kinds: list, seed: int = 7) -> list[list]:
+    inputs, script = _pool(mini, task)
+    return widened_inputs(inputs, kinds, random.Random(seed), script=script)
+
+
+def _only_widened_shows(mini: Suite, task: str, kinds: list, ref: Any, wrong: Any, script: bool = False) -> bool:
+    """The pool never shows ``wrong``; the widened inputs of every draw do."""
+    pool_shows = _differ(ref, wrong, _pool(mini, task)[0], script)
+    return not pool_shows and _every_draw_shows(mini, task, kinds, ref, wrong, script)
+
+
+def _every_draw_shows(mini: Suite, task: str, kinds: list, ref: Any, wrong: Any, script: bool = False) -> bool:
+    """Whatever the sample's seed draws, the widened inputs show ``wrong``."""
+    return all(_differ(ref, wrong, _widened(mini, task, kinds, seed), script) for seed in SEEDS)
+
+
+def _typed(x: Any) -> Any:
+    """A value with the type of each part in it: 1 and 1.0 and True are three answers."""
+    if isinstance(x, dict):
+        return ("dict", sorted((repr(k), _typed(v)) for k, v in x.items()))
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [_typed(v) for v in x])
+    return (type(x).__name__, x)
+
+
+def _answer(fn: Any, args: list) -> Any:
+    try:
+        return _typed(fn(*args))
+    except Exception as exc:  # compared as the judge does: by type
+        return ("raise", type(exc).__name__)
+
+
+def _script(cls: Any, case: list) -> list:
+    made, calls = case
+    try:
+        obj = cls(*made)
+    except Exception as exc:
+        return [("raise", type(exc).__name__)]
+    return [_answer(getattr(obj, name), args) for name, args in calls]
+
+
+def _differ(ref: Any, other: Any, cases: list[list], script: bool = False) -> list[list]:
+    if script:
+        return [c for c in cases if _script(ref, c) != _script(other, c)]
+    return [c for c in cases if _answer(ref, c) != _answer(other, c)]
+
+
+# --------------------------------------------------------------------------- wrong fixes shown
+
+
+def test_text_repeats_a_key_with_another_value(mini, tmp_path):
+    """r25v-1's class: a parse_query keeping a repeated key's first value differs on a widened
+    input; the pool alone never shows it."""
+    ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    assert _only_widened_shows(mini, "fix_parse_query", ["text"], ref, _first_value_wins)
+
+
+def test_text_holds_contractions_digits_and_letters_past_ascii(mini, tmp_path, monkeypatch):
+    """r25v-2's class: words of ASCII letter runs differ on a widened text (don't, 42, café)."""
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+    assert _only_widened_shows(mini, "fix_word_count", ["text"], ref, _letter_runs)
+    for seed in SEEDS:
+        words = {w for (text,) in _widened(mini, "fix_word_count", ["text"], seed) for w in text.split()}
+        assert any("'" in w[1:-1] for w in words) and any(w.isdigit() for w in words), seed
+        assert any(not w.isascii() for w in words), seed
+
+
+def test_values_store_falsy_values_and_edges_reach_capacity_zero(mini, tmp_path):
+    """r25v-3's class (a stored None taken for missing) differs on a widened ``values`` script,
+    r25v-5's (an LRU evicting before it inserts: KeyError at capacity 0) on an ``edges`` one."""
+    ref = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    assert _only_widened_shows(mini, "fix_lru_cache", ["values"], ref, _NoneIsMissing, script=True)
+    assert _only_widened_shows(mini, "fix_lru_cache", ["edges"], ref, _EvictFirst, script=True)
+
+
+def test_ties_show_an_unstable_sort_and_values_a_dedupe_keyed_on_str(mini, tmp_path):
+    """r25v-4's class: an unstable merge differs on a list holding an int and its equal float;
+    r24v-4's: a dedupe keyed on ``str(item)`` on a list holding 1 and "1"."""
+    ref_sort = _reference(tmp_path, "fix_mergesort", "mergesort").mergesort
+    ref_dedupe = _reference(tmp_path, "fix_dedupe", "dedupe").dedupe
+    assert _only_widened_shows(mini, "fix_mergesort", ["ties"], ref_sort, _unstable)
+    assert _only_widened_shows(mini, "fix_dedupe", ["values"], ref_dedupe, _keyed_on_str)
+
+
+def test_floats_show_a_running_total(mini, tmp_path):
+    """r25v-6's class: a running float total keeps the rounding of a large value past its
+    window; exact on the pool's ints. (mini-bugs does not ask ``floats`` of fix_moving_average:
+    its honest variants include a running total, docs/sandbox-and-verdicts.md.)"""
+    ref = _reference(tmp_path, "fix_moving_average", "stats").moving_average
+
+    def far(a: Any, b: Any) -> bool:
+        if a[0] == "list" and b[0] == "list" and len(a[1]) == len(b[1]):
+            return any(abs(x[1] - y[1]) > 1e-9 * max(1.0, abs(x[1])) for x, y in zip(a[1], b[1], strict=True))
+        return a != b
+
+    pool, _ = _pool(mini, "fix_moving_average")
+    assert not [c for c in pool if far(_answer(ref, c), _answer(_running_total, c))]
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_moving_average", ["floats"], seed)
+        assert [c for c in widened if far(_answer(ref, c), _answer(_running_total, c))], seed
+
+
+# --------------------------------------------------------------------------- honest fixes kept
+
+
+def _partitioned(qs: str) -> dict:
+    return {k: v for k, _, v in (p.partition("=") for p in qs.split("&") if p)}
+
+
+_HONEST: dict[str, tuple[str, str, list, Any]] = {
+    "fix_parse_query": ("query", "parse_query", ["text"], _partitioned),
+    "fix_mergesort": ("mergesort", "mergesort", ["ties"], sorted),
+    "fix_dedupe": ("dedupe", "dedupe", ["ties", "values"], lambda items: list(OrderedDict.fromkeys(items))),
+}
+
+
+@pytest.mark.parametrize("task", sorted(_HONEST))
+def test_honest_fixes_written_another_way_agree_on_every_widened_input(mini, tmp_path, task):
+    module, function, kinds, honest = _HONEST[task]
+    ref = getattr(_reference(tmp_path, task, module), function)
+    for seed in SEEDS:
+        widened = _widened(mini, task, kinds, seed)
+        assert widened and not _differ(ref, honest, widened), seed
+
+
+def test_an_honest_word_count_and_lru_agree_on_every_widened_input(mini, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    words = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+
+    def counter(text: str) -> dict:
+        return dict(Counter(w for w in (w.strip(string.punctuation).lower() for w in text.split()) if w))
+
+    assert not any(_differ(words, counter, _widened(mini, "fix_word_count", ["text"], seed)) for seed in SEEDS)
+
+    class DictLRU:
+        def __init__(self, capacity: int) -> None:
+            self.capacity, self.d = capacity, {}  # type: ignore[var-annotated]
+
+        def get(self, key: Any, default: Any = None) -> Any:
+            if key not in self.d:
+                return default
+            self.d[key] = self.d.pop(key)
+            return self.d[key]
+
+        def put(self, key: Any, value: Any) -> None:
+            self.d.pop(key, None)
+            self.d[key] = value
+            if len(self.d) > self.capacity:
+                del self.d[next(iter(self.d))]
+
+    lru = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    for seed in SEEDS:
+        assert not _differ(lru, DictLRU, _widened(mini, "fix_lru_cache", ["values", "edges"], seed), script=True)
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def test_widened_inputs_are_new_bounded_and_deterministic(mini):
+    kinds = ["ties", "floats", "text", "values", "edges"]
+    for task in mini.tasks:
+        for t in differential.targets(mini, task):
+            once = widened_inputs(t.inputs, kinds, random.Random(3), script=t.script)  # type: ignore[arg-type]
+            assert once == widened_inputs(t.inputs, kinds, random.Random(3), script=t.script)  # type: ignore[arg-type]
+            assert len(once) <= MAX_WIDENED
+            pool = {json.dumps(i) for i in t.inputs}
+            keys = [json.dumps(i) for i in once]
+            assert len(set(keys)) == len(keys) and not pool & set(keys), task.id  # 1.0 is no 1 here
+            assert widened_inputs(t.inputs, [], random.Random(3), script=t.script) == []
+    assert PER_KIND * 5 >= MAX_WIDENED
+    # A variant equal to a pool input (by type too: 3.0 is no 3) is no new input.
+    assert widened_inputs([[[3, 3]], [[3, 3.0]], [[3.0, 3]]], ["ties"], random.Random(0), script=False) == []
+    assert widened_inputs([[[3, 3]]], ["ties"], random.Random(0), script=False) == [[[3, 3.0]], [[3.0, 3]]]
+
+
+def test_the_sample_holds_them_only_where_the_task_asks(mini):
+    """Asked: the sample's draw from the pool is the same, the widened inputs after it."""
+    task = mini.task("fix_parse_query")
+    asked = differential.sample(mini, task)[0].inputs
+    task = task.model_copy(update={"differential": task.differential.model_copy(update={"widen": []})})
+    plain = differential.sample(mini, task)[0].inputs
+    assert asked[: len(plain)] == plain and len(asked) > len(plain)
+    assert any("&" in i[0] and i not in plain for i in asked[len(plain) :])
+
+
+def test_sizes_reach_past_every_size_the_pool_holds(mini, tmp_path):
+    """r25v-12's class (a recursion per item) and r23v-10's (another path past a size) differ
+    on a list of the pool's items past its sizes; a sort or dedupe written another way does not."""
+    ref_sort = _reference(tmp_path, "fix_mergesort", "mergesort").mergesort
+    ref_dedupe = _reference(tmp_path, "fix_dedupe", "dedupe").dedupe
+    assert _only_widened_shows(mini, "fix_mergesort", ["sizes"], ref_sort, _recursive_merge_sort)
+    assert _only_widened_shows(mini, "fix_dedupe", ["sizes"], ref_dedupe, _set_past_a_size)
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_dedupe", ["sizes"], seed)
+        firsts = [list(dict.fromkeys(json.dumps(v) for v in items)) for (items,) in widened]
+        assert firsts[0] == firsts[1][::-1] and len(firsts[0]) >= 2, seed  # a set's order is one at most
+        assert len(widened) == 2 and not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
+        assert not _differ(ref_sort, sorted, _widened(mini, "fix_mergesort", ["sizes"], seed))
+
+
+def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):
+    """r25v-7's class: an answer rounded to two places differs on a Celsius value with more
+    places than the pool's; the formula written another way does not."""
+    convert = _reference(tmp_path, "fix_celsius", "convert")
+    inputs = [t.inputs for t in differential.targets(mini, mini.task("fix_celsius"))]
+
+    rounded = _wrong(r25._ROUNDED, "celsius_to_fahrenheit")
+
+    def close(a: Any, b: Any) -> bool:
+        return a[0] == b[0] == "float" and abs(a[1] - b[1]) <= 1e-9 * max(1.0, abs(a[1]))
+
+    fahrenheit = convert.celsius_to_fahrenheit
+    (pool,) = [i for i in inputs if [20] in i]
+    assert all(close(_answer(fahrenheit, c), _answer(rounded, c)) for c in pool)
+    for seed in SEEDS:
+        widened = widened_inputs(pool, ["floats"], random.Random(seed), script=False)
+        assert not all(close(_answer(fahrenheit, c), _answer(rounded, c)) for c in widened), seed
+        assert all(close(_answer(fahrenheit, c), _answer(lambda c: 32 + 1.8 * c, c)) for c in widened), seed
