@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import agent.suites
 from tests.security.conftest import scan_and_judge
+from tests.security.test_attacks_round23_verdict import _loaded  # (round 25's tests take it from here too)
 
 _MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
 
@@ -18,17 +17,6 @@ def _dir(tmp_path: Path, name: str) -> Path:
     d = tmp_path / name
     d.mkdir()
     return d
-
-
-def _loaded(tmp_path: Path, name: str, source: str) -> Any:
-    """``source`` imported as module ``name`` in this process (how a program calling it fares)."""
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # A wrong parse_query: every key and value right, the keys in reverse order. A dict is ordered (a
