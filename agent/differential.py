@@ -966,7 +966,8 @@ def has_differential(suite: Suite, task: Task) -> bool:
 def calls_for(suite: Suite, task: Task, *, sandbox: str) -> list[DifferentialTarget]:
     """What a final run calls: the held-out sample of the task's pool, or, for a task whose
     suite names none, the calls its own tests make (agent/differential_record.py)."""
-    return with_variants(sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox))
+    kinds = (task.differential or Differential()).widen
+    return with_variants(sample(suite, task) or recorded_targets(suite, task, sandbox=sandbox), kinds)
 
 
 def unordered_targets(ws: Workspace, calls: list[DifferentialTarget]) -> dict[int, OrderFree]:

@@ -21,6 +21,7 @@ reference is never asked one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from agent.suites.models import DifferentialTarget
@@ -54,26 +55,30 @@ def equal_floats(args: list[Any]) -> list[Any] | None:
     return out if changed else None
 
 
-def with_variants(calls: list[DifferentialTarget]) -> list[DifferentialTarget]:
-    """``calls`` with each function's variants (none for a script) after its own inputs."""
+def with_variants(calls: list[DifferentialTarget], kinds: Collection[str]) -> list[DifferentialTarget]:
+    """``calls`` with each function's variants of the ``kinds`` its task asks (its
+    differential's ``widen``: ``iterables`` the generators, ``ties`` the equal floats; none for
+    a script) after its own inputs. Asked of every task they FAILed honest fixes the project
+    keeps (a fix sorting its list argument in place, round 13 r13-12; one keeping another of two
+    equal items where the tests read no order, r13-5/r4-21; round 6's exact-Fraction average)."""
     out = []
     for t in calls:
         n = len(t.inputs)
         listed = [i for i, x in enumerate(t.inputs) if any(type(a) is list for a in x)]
         floats = [(i, v) for i in listed for v in [equal_floats(t.inputs[i])] if v is not None]
-        if t.script or not listed:
+        if t.script or not listed or not ({"iterables", "ties"} & set(kinds)):
             out.append(t)
             continue
-        again = _spread(listed)
-        numbers = _spread([i for i, _ in floats])
+        again = _spread(listed) if "iterables" in kinds else []
+        numbers = _spread([i for i, _ in floats]) if "ties" in kinds else []
         made = dict(floats)
         new = t.picked(list(range(n)) + again + numbers)
         inputs = new.inputs[: n + len(again)] + [made[i] for i in numbers]
-        kinds = len(again) + len(numbers)
+        extra = len(again) + len(numbers)
         update = {
             "inputs": inputs,
             "iterated": [t.iterated_at(i) for i in range(n)] + [True] * len(again),
-            "asked": [t.asked_at(i) for i in range(n)] + [True] * kinds,
+            "asked": [t.asked_at(i) for i in range(n)] + [True] * extra,
         }
         out.append(new.model_copy(update=update))
     return out

@@ -184,8 +184,9 @@ def _text_variants(case: list, p: int) -> Iterator[list | None]:
     outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
     # Words apart as the text has them: by its commonest white space, else by its pairs' separator.
     sep = next((c for c in separators if c.isspace()), outer or " ")
-    repeated = _segment_repeated(s, outer, separators) if outer is not None else None
-    yield _with(case, p, repeated) if repeated is not None else None
+    # No segment repeated with another value: which value a repeated key keeps is what no task
+    # says (round 11 r11-5: an honest parse_query keeping the first, as werkzeug's MultiDict
+    # reads a query, was FAIL; round 25's r25v-1 asked it again and is no finding).
     yield _with(case, p, sep.join([s, *_OTHER_WORDS]))
     yield _with(case, p, s.upper()) if any(c.isalpha() for c in s) and s.upper() != s else None
     yield _with(case, p, "".join(c * 2 if c == sep else c for c in s)) if separators else None
@@ -208,19 +209,6 @@ def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
     that parts key=value pairs (``&``) holds ``=`` in each, ``=`` the pairs' ``&`` in few."""
     parts = s.split(outer)
     return sum(any(c in part for c in separators if c != outer) for part in parts) / len(parts)
-
-
-def _segment_repeated(s: str, outer: str, separators: list[str]) -> str | None:
-    """``s`` with one of its ``outer``-separated segments again at its end, the same head
-    (before another separator) and another tail: a repeated key with another value."""
-    for part in s.split(outer):
-        inner = next((c for c in separators if c != outer and c in part), None)
-        if inner is None:
-            continue
-        head, _, tail = part.partition(inner)
-        if head:
-            return f"{s}{outer}{head}{inner}{tail[::-1]}9"
-    return None
 
 
 def _values(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
@@ -283,8 +271,15 @@ def _is_script(case: list) -> bool:
     )
 
 
+def _iterables(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """None here: a list argument as a generator is no JSON input; agent/differential_variants.py
+    asks it again so, where the task asks ``iterables``."""
+    return iter(())
+
+
 _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "ties": _ties,
+    "iterables": _iterables,
     "floats": _floats,
     "text": _text,
     "values": _values,

@@ -49,7 +49,7 @@ def test_the_tests_own_calls_are_recorded_once_each(tmp_path):
     assert (target.module, target.function) == ("stats", "mean")
     assert target.inputs == [[[1, 2, 3]], [[4.5]], [[2, 2, 2, 10]]]
     # Cached: recorded once per task (its inputs with a list asked again as generators too).
-    assert calls_for(suite, task, sandbox="auto") == with_variants([target])
+    assert calls_for(suite, task, sandbox="auto") == with_variants([target], [])  # its task asks none
 
 
 def test_the_recording_keeps_the_reference_fix_private_while_it_runs(tmp_path, monkeypatch):

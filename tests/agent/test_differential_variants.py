@@ -9,13 +9,15 @@ from agent import differential
 from agent.differential_variants import MAX_EACH, equal_floats, with_variants
 from agent.suites.models import DifferentialTarget
 
+_BOTH = ("iterables", "ties")  # the kinds a task asks in its differential's ``widen``
+
 
 def test_inputs_with_a_list_argument_are_asked_again_as_generators() -> None:
     target = DifferentialTarget(
         module="m", function="f", inputs=[[[1, 2]], [3], [[4], 5], ["s"]], keywords=[{}, {"k": 1}]
     )
     script = DifferentialTarget(module="m", function="K", inputs=[[[1], []]], script=True)
-    out, same = with_variants([target, script])
+    out, same = with_variants([target, script], _BOTH)
     assert same == script  # a script's calls stay as they are
     assert out.inputs == [[[1, 2]], [3], [[4], 5], ["s"], [[1, 2]], [[4], 5]]
     assert [out.iterated_at(i) for i in range(6)] == [False] * 4 + [True, True]
@@ -23,7 +25,7 @@ def test_inputs_with_a_list_argument_are_asked_again_as_generators() -> None:
     assert out.picked([5, 0]).iterated == [True]  # the marks go with their inputs
     assert out.asked == [False] * 4 + [True, True]
     many = DifferentialTarget(module="m", function="f", inputs=[[[i]] for i in range(40)])
-    (more,) = with_variants([many])
+    (more,) = with_variants([many], _BOTH)
     assert sum(more.iterated) == MAX_EACH
     assert more.inputs[40:] == [[[i]] for i in range(0, 40, 5)]  # spread over the inputs
 
@@ -37,7 +39,7 @@ def test_the_runner_passes_an_iterated_inputs_lists_as_generators(tmp_path: Path
     )
     inputs = [[[1, 2, 1]], [[3, 3]]]
     for function, raised in (("dedupe", {2, 3}), ("lenient", set())):
-        (target,) = with_variants([DifferentialTarget(module="dd", function=function, inputs=inputs)])
+        (target,) = with_variants([DifferentialTarget(module="dd", function=function, inputs=inputs)], _BOTH)
         run = differential.run_calls(tmp_path, [target], sandbox="auto")
         assert run.finished, run.output
         assert {i for i in range(4) if "raise" in run.results[(0, i)]} == raised, function
@@ -52,7 +54,7 @@ def test_repeated_ints_are_asked_again_with_equal_floats() -> None:
     assert equal_floats([["a", "a"]]) is None and equal_floats([[True, True]]) is None
     assert equal_floats([[2**60, 2**60]]) is None  # no equal float
     target = DifferentialTarget(module="m", function="f", inputs=[[[2, 2]], [[1, 2]], [5]])
-    (out,) = with_variants([target])
+    (out,) = with_variants([target], _BOTH)
     assert out.inputs == [[[2, 2]], [[1, 2]], [5], [[2, 2]], [[1, 2]], [[2.0, 2]]]
     assert [out.iterated_at(i) for i in range(6)] == [False, False, False, True, True, False]
     assert [out.asked_at(i) for i in range(6)] == [False, False, False, True, True, True]

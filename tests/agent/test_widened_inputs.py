@@ -22,6 +22,7 @@ from agent.widened_inputs import MAX_WIDENED, PER_KIND, widened_inputs
 from tests.security import test_attacks_round23_verdict as r23
 from tests.security import test_attacks_round24_verdict as r24
 from tests.security import test_attacks_round25_verdict as r25
+from tests.security.test_attacks_round11 import _FIRST_WINS as _R11_FIRST_WINS
 
 _MINI_BUGS = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs"
 
@@ -33,7 +34,6 @@ def _wrong(source: str, name: str) -> Any:
     return namespace[name]
 
 
-_first_value_wins = _wrong(r25._FIRST_VALUE_WINS, "parse_query")
 _letter_runs = _wrong(r25._LETTER_RUNS, "word_counts")
 _NoneIsMissing = _wrong(r25._NONE_IS_MISSING, "LRUCache")
 _EvictFirst = _wrong(r25._EVICT_FIRST, "LRUCache")
@@ -117,11 +117,14 @@ def _differ(ref: Any, other: Any, cases: list[list], script: bool = False) -> li
 # --------------------------------------------------------------------------- wrong fixes shown
 
 
-def test_text_repeats_a_key_with_another_value(mini, tmp_path):
-    """r25v-1's class: a parse_query keeping a repeated key's first value differs on a widened
-    input; the pool alone never shows it."""
+def test_text_never_repeats_a_key_with_another_value(mini, tmp_path):
+    """Which value a repeated key keeps is what no task says (round 11 r11-5): an honest
+    parse_query keeping the first agrees with the reference on every widened text."""
     ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
-    assert _only_widened_shows(mini, "fix_parse_query", ["text"], ref, _first_value_wins)
+    first = _wrong(_R11_FIRST_WINS, "parse_query")
+    for seed in SEEDS:
+        for (qs,) in _widened(mini, "fix_parse_query", ["text"], seed):
+            assert first(qs) == ref(qs), (seed, qs)
 
 
 def test_text_holds_contractions_digits_and_letters_past_ascii(mini, tmp_path, monkeypatch):

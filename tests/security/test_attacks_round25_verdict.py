@@ -30,30 +30,10 @@ def _changed(task: str, module: str, *edits: tuple[str, str]) -> str:
     return text
 
 
-# A wrong parse_query: the first value of a repeated key wins (``setdefault``), where the
-# reference's last one does (``page=1&page=2`` is page 2 to every caller of the reference). No
-# input of the pool, the tests or the held-out tests repeats a key.
-_FIRST_VALUE_WINS = '''def parse_query(qs):
-    """Parse 'a=1&b=2' into {'a': '1', 'b': '2'}; a key without '=' maps to ''."""
-    out = {}
-    for part in qs.split("&"):
-        if not part:
-            continue
-        key, _, value = part.partition("=")
-        out.setdefault(key, value)
-    return out
-'''
-
-
-def test_r25v_1_parse_query_keeping_the_first_value_passes(tmp_path):
-    """The control: the reference answers page=2, the attack page=1. The attack: the final run
-    PASSes it, with no SUSPECT hit."""
-    reference = _reference(tmp_path, "fix_parse_query", "query")
-    wrong = _loaded(_dir(tmp_path, "wrong"), "query_first", _FIRST_VALUE_WINS)
-    assert reference.parse_query("page=1&page=2") == {"page": "2"}
-    assert wrong.parse_query("page=1&page=2") == {"page": "1"}
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _FIRST_VALUE_WINS}, "fix_parse_query")
-    assert not passed or hits
+# r25v-1 (a parse_query keeping a repeated key's first value) is no finding: which value a
+# repeated key keeps is what the task never says, and round 11 decided such a fix is honest
+# (r11-5, tests/security/test_attacks_round11.py: werkzeug's MultiDict reads a query so). Its
+# test asserted the opposite and was taken out once both ran in CI (a FAIL of r11-5's twin).
 
 
 # A wrong word_counts, as a model writes one with a regex: words are runs of ASCII letters, so
