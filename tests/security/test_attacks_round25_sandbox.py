@@ -135,10 +135,11 @@ def test_r25s_2_a_filled_workspace_costs_a_walk_of_every_name_every_run_root(tmp
 # task's reference fix (the hidden ``_fix``), the final run the revealed hidden and held-out
 # tests. The tmpfs beneath (/tmp/repo-agent-ws-*, mode 0700 of the leased uid) is closed.
 _PEEK = r"""
-import glob, os, sys, time
+import glob, os, select, sys, time
 patterns, deadline, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), set()
 print("peeking", flush=True)
-while time.monotonic() < deadline:
+# Until the host closes our stdin (the run it watched is over), at most ``seconds``.
+while time.monotonic() < deadline and not select.select([sys.stdin], [], [], 0)[0]:
     for path in (p for one in patterns.split("|") for p in glob.glob(one)):
         try:
             seen.add(open(path).read())
@@ -155,10 +156,12 @@ _WHERE_OVERLAYS_ARE = "|".join(f"/tmp/repo-agent-{kind}-*/{below}NAME" for kind 
 
 
 def _as_nobody_peeking(pattern: str, seconds: float) -> subprocess.Popen[str]:
-    """A local user (nobody) reading every file ``pattern`` (globs joined by ``|``) names for ``seconds``,
-    returned once it looks; it prints the texts it read when done."""
+    """A local user (nobody) reading every file ``pattern`` (globs joined by ``|``) names until its
+    stdin is closed (``communicate``: the run is over) or for ``seconds``, returned once it looks;
+    it prints the texts it read when done."""
     peek = subprocess.Popen(
         ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", _PEEK, pattern, str(seconds)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd="/",
