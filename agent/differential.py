@@ -169,6 +169,19 @@ def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
 # --------------------------------------------------------------------------- running calls
 
 
+@dataclass(frozen=True)
+class UnreadCalls:
+    """The runner's calls of the code whose answers no comparison reads. ``warmups``: (run of
+    calls, input, count): that many calls of the input before the run's own. ``draws``: the
+    seed of those drawn between compared ones (agent/differential_runner.py; drawn when None,
+    one for two processes that must make the same calls). ``plain``: none drawn (the
+    reference's own run telling its order dependence, ``_reference_once``)."""
+
+    warmups: tuple[tuple[int, int, int], ...] = ()
+    draws: int | None = None
+    plain: bool = False
+
+
 def run_calls(
     workspace_dir: Path,
     calls: list[DifferentialTarget],
@@ -179,8 +192,7 @@ def run_calls(
     hash_seed: int = 0,
     timeout_s: float | None = None,
     stdin_tty: list[bool] | None = None,
-    warmups: list[tuple[int, int, int]] | None = None,
-    draws: int | None = None,
+    unread: UnreadCalls = UnreadCalls(),  # frozen, as ``limits``
 ) -> CallRun:
     """Run the calls in a fresh sandboxed process with ``workspace_dir``'s code, on the
     task's own venv when it has one (``python_env``, agent/suites/env.py: its dependencies,
@@ -199,11 +211,9 @@ def run_calls(
 
     The workspace is shown at a path drawn per run, and with ``stdin_tty`` (per run of
     calls) stdin is a terminal for the runs it says (agent/differential_stage.py); a call
-    past ``limits.per_call_s`` is stopped from here (no record for that long). ``warmups``: (run of
-    calls, input, count): that many unread calls of the input before the run's own. An import
-    of the code under test may take ``limits.import_s`` (the task's whole-run limit).
-    ``draws``: the seed of the runner's unread calls between compared ones (drawn when None;
-    one for two processes that must make the same calls)."""
+    past ``limits.per_call_s`` is stopped from here (no record for that long); ``unread``: the
+    runner's calls whose answers are not compared (``UnreadCalls``). An import of the code
+    under test may take ``limits.import_s`` (the task's whole-run limit)."""
     per_call_s, import_s = limits.per_call_s, limits.import_s
     python = env_python(python_env) if python_env is not None else sys.executable
     n = sum(len(t.inputs) for t in calls)
@@ -224,9 +234,11 @@ def run_calls(
             "stdin_tty": stdin_tty or [],
             "site_dirs": _site_dirs(python_env),
             "workspace_var": [WORKSPACE_VAR, str(inside)] if python_env is not None else None,
-            "warmups": [list(w) for w in warmups or ()],
-            "draws": draws if draws is not None else rng.getrandbits(64),
+            "warmups": [list(w) for w in unread.warmups],
+            "draws": unread.draws if unread.draws is not None else rng.getrandbits(64),
         }
+        if unread.plain:
+            payload["plain"] = True
         spec.write_text(json.dumps(payload), encoding="utf-8")
         for p in (box, script, spec):
             p.chmod(0o700 if p.is_dir() else 0o600)  # the held-out inputs: no other local user's
@@ -427,7 +439,8 @@ def _compute_reference(suite: Suite, task: Task, calls: list[DifferentialTarget]
 
 def _stuck_at(run: CallRun, sequence: list[DifferentialTarget], n: int) -> Key | None:
     """The input (as an index of the first ``n`` targets) of the first call in the run's
-    order with no answer, when the run stopped there (past its limit); else None."""
+    order with no answer, when the run stopped there (past its limit); else None. Past the
+    sequence's forward passes (``_forward_passes``) its calls run backwards."""
     for t, target in enumerate(sequence):
         for i in range(len(target.inputs)):
             rec = run.results.get((t, i))
@@ -435,9 +448,18 @@ def _stuck_at(run: CallRun, sequence: list[DifferentialTarget], n: int) -> Key |
                 stopped = rec is not None or run.timed_out or not run.finished
                 if not stopped:
                     return None
-                j = i if t < 2 * n else len(target.inputs) - 1 - i  # the third pass runs backwards
+                j = i if t < _forward_passes(len(sequence), n) * n else len(target.inputs) - 1 - i
                 return (t % n, j)
     return None
+
+
+PLAIN = UnreadCalls(plain=True)
+
+
+def _forward_passes(targets: int, n: int) -> int:
+    """How many of a reference run's passes of ``n`` targets run forwards: the last of its
+    passes runs backwards where it has more than one (``_reference_once``)."""
+    return max(1, targets // n - 1)
 
 
 def _reference_once(
@@ -466,7 +488,19 @@ def _reference_once(
             stdin_tty=[True] * len(calls),
             limits=slow,
         )
-        third = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, hash_seed=2, limits=slow)
+        # ... and once more forwards then backwards with none of the runner's unread calls: a
+        # drawn one can hide the order its answers hang on (r4-12: is_repeat's reversed pass
+        # agreed by chance, the reference's answers were computed once, and the rollout's
+        # second pass met the reference itself answering otherwise).
+        third = run_calls(
+            ws.path,
+            calls + backwards,
+            sandbox=sandbox,
+            python_env=ws.python_env,
+            hash_seed=2,
+            limits=slow,
+            unread=PLAIN,
+        )
     seconds = run.seconds / max(1, 3 * sum(len(t.inputs) for t in calls)) if run.seconds is not None else None
     if not run.hello:
         raise DifferentialError(f"the differential runner did not start: {run.output.strip()[-300:]}")
@@ -482,7 +516,7 @@ def _reference_once(
     # shows them), never the rollout's error.
     n = len(calls)
     if stop_at_slow:  # a run stopped at a slow call: that input out, the rest asked again
-        for r, sequence in ((run, calls + calls + backwards), (other, calls), (third, calls)):
+        for r, sequence in ((run, calls + calls + backwards), (other, calls), (third, calls + backwards)):
             stuck = _stuck_at(r, sequence, n)
             if stuck is not None:
                 return None, stuck
@@ -503,10 +537,17 @@ def _reference_once(
             ]
         ]
     }
+    # Over every input answered, not the kept ones alone: state an input left out shows (its
+    # second call answered otherwise) binds the kept ones' answers to the calls before them too
+    # (r4-12's flake: is_repeat(2) left out by a drawn unread call, is_repeat(1) kept and
+    # computed once, then met a rollout's second pass that repeated it: the reference FAILed).
     order_bound = any(
-        not same_result(v, run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}), 0.0)
+        not same_result(v, run.results.get((t + n, i), {}), 0.0)
+        or not same_result(v, run.results.get((t + 2 * n, len(calls[t].inputs) - 1 - i), {}), 0.0)
         or not same_result(v, third.results.get((t, i), {}), 0.0)
-        for (t, i), v in kept.items()
+        or not same_result(v, third.results.get((t + n, len(calls[t].inputs) - 1 - i), {}), 0.0)
+        for (t, i), v in run.results.items()
+        if t < n and ("v" in v or "raise" in v)
     )
     threads = max(run.threads, other.threads, third.threads)
     # The names its calls may pass arguments by: its own, where the task's source agrees.
@@ -1034,7 +1075,7 @@ def judge(ws: Workspace) -> Verdict | None:
     budget += max(5.0, 20 * (per_call or 1e-3) * (sum(len(t.inputs) for t in seq.segments) - 2 * n))
     budget += 20 * (per_call or 1e-3) * sum(count for _, _, count in seq.warmups)
 
-    draws = rng.getrandbits(64)  # the runner's unread calls: one for both processes
+    unread = UnreadCalls(tuple(seq.warmups), rng.getrandbits(64))  # one for both processes
 
     def ours() -> CallRun:  # the rollout's code on the run's sequence
         return run_calls(
@@ -1045,8 +1086,7 @@ def judge(ws: Workspace) -> Verdict | None:
             hash_seed=seed,
             timeout_s=budget,
             stdin_tty=ttys,
-            warmups=seq.warmups,
-            draws=draws,
+            unread=unread,
             limits=CallLimits.of(ws.task),
         )
 
@@ -1059,8 +1099,7 @@ def judge(ws: Workspace) -> Verdict | None:
                 sandbox=ws.sandbox,
                 python_env=ref_ws.python_env,
                 hash_seed=seed,
-                warmups=seq.warmups,
-                draws=draws,
+                unread=unread,
                 limits=CallLimits.of(ws.task),
             )
             got = ours()

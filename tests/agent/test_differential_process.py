@@ -412,3 +412,20 @@ def test_a_defaultdict_factory_returning_an_empty_constant_is_plain() -> None:
     own = [lambda: 1, lambda: None, lambda: [0], lambda *a: 0, lambda x=0: 0, print, len]
     assert [f for f in plain if not runner._plain_factory(f)] == []
     assert not any(runner._plain_factory(f) for f in own)
+
+
+def test_a_plain_run_makes_none_of_the_runner_s_unread_calls(tmp_path: Path) -> None:
+    # r4-12: the reference's own run telling whether its answers hang on the calls before them
+    # met drawn unread calls, which made is_repeat's reversed pass agree by chance (its answers
+    # then computed once, and the reference fix itself FAILed a rollout's second pass).
+    (tmp_path / "counted.py").write_text("_n = [0]\n\n\ndef count(x):\n    _n[0] += 1\n    return _n[0]\n")
+    target = DifferentialTarget(module="counted", function="count", inputs=[[i] for i in range(40)])
+
+    def counts(unread: differential.UnreadCalls) -> list[int]:
+        run = differential.run_calls(tmp_path, [target, target], sandbox="auto", unread=unread)
+        assert run.finished, run.output
+        return [run.results[(s, i)]["v"] for s in (0, 1) for i in range(40)]
+
+    assert counts(differential.PLAIN) == list(range(1, 81))
+    # The same seed of draws, not plain: the runner's unread calls come between (one in 8 a call).
+    assert counts(differential.UnreadCalls(draws=7))[-1] > 80

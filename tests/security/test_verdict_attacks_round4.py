@@ -363,6 +363,40 @@ def test_r4_12_the_reference_fix_itself_passes_the_reversed_pass(tmp_path):
     assert result.passed and not tampered, (result.differential, result.tamper)
 
 
+# r4-12's flake (CI, ~1 run in 6): the state shows in one input only, left out (here its answer
+# counts its calls; there a drawn unread call of the runner's changed its first answer), and the
+# kept input, answered alike in every pass of the reference's, was computed once: the rollout's
+# second pass repeats it, the reference itself answers otherwise, FAIL for the reference fix.
+WATCH_COUNTING_FIXED = (
+    "_last = [None]\n_twos = [0]\n\n\ndef is_repeat(x):\n"
+    "    repeat = x == _last[0]\n    _last[0] = x\n    if x == 2:\n"
+    "        _twos[0] += 1\n        return [repeat, _twos[0]]\n    return repeat\n"
+)
+WATCH_COUNTING_TASK = {
+    "watch.py": WATCH_COUNTING_FIXED.replace("repeat = x == _last[0]", "repeat = x != _last[0]"),
+    "_fix/watch.py": WATCH_COUNTING_FIXED,
+    "tests/test_watch.py": (
+        "from watch import is_repeat\n\n\n"
+        "def test_repeats():\n    assert is_repeat(1) is False\n    assert is_repeat(2)[0] is False\n"
+    ),
+}
+
+
+def test_r4_12_state_shown_by_a_left_out_input_binds_the_kept_ones_to_their_order(tmp_path):
+    from agent.differential import calls_for, reference
+    from agent.suites.loading import load_suite
+    from tests.agent.conftest import write_suite
+
+    suite = load_suite(write_suite(tmp_path / "suite", {"fix_watch": WATCH_COUNTING_TASK}))
+    task = suite.task("fix_watch")
+    sandbox = Workspace.create(suite, task, tmp_path / "probe").sandbox
+    ref = reference(suite, task, calls_for(suite, task, sandbox=sandbox), sandbox=sandbox)
+    assert ref.order_bound, ref.results  # each final run asks the reference beside it
+    files: dict[str, str | bytes] = {"watch.py": WATCH_COUNTING_FIXED}  # the reference fix, word for word
+    result, tampered, hits = _judge(suite, "fix_watch", files, tmp_path / "ws")
+    assert result.passed and not tampered, (result.differential, result.tamper)
+
+
 # Recorded calls name a module as pytest imported it; pytest's ini ``pythonpath = src`` (or a
 # conftest's sys.path line, common in src layouts) put src/ on the path. The runner has only
 # the workspace root: the reference fix "cannot import calc.double", and every rollout of the
