@@ -143,8 +143,8 @@ _USER_SECCOMP = (
 )
 
 
-def _user_seccomp_refusals_while(tmp_path, holders: int) -> tuple[list[str], int | None]:
-    """A root sandbox running ``_JIT_FILLER`` with ``holders`` holders while a normal user's
+def _user_seccomp_refusals_while(tmp_path, holders: int, filler: str = _JIT_FILLER) -> tuple[list[str], int | None]:
+    """A root sandbox running ``filler`` with ``holders`` holders while a normal user's
     program loads a seccomp filter every 0.1 s: the refusals it met, and the run's exit code."""
     import subprocess
     import threading
@@ -154,7 +154,7 @@ def _user_seccomp_refusals_while(tmp_path, holders: int) -> tuple[list[str], int
 
     ws = tmp_path / "ws"
     ws.mkdir()
-    (ws / "filler.py").write_text(_JIT_FILLER.replace("HOLDERS", str(holders)))
+    (ws / "filler.py").write_text(filler.replace("HOLDERS", str(holders)))
     done: list = []
 
     def run():
@@ -183,5 +183,69 @@ def test_r26s_2_control_a_sandbox_loading_few_filters_leaves_the_users_theirs(tm
 @pytest.mark.xfail(strict=True, reason="open: r26s-2 a sandbox takes the machine's whole BPF JIT budget")
 def test_r26s_2_a_sandbox_never_takes_the_machines_bpf_jit_budget(tmp_path):
     refused, code = _user_seccomp_refusals_while(tmp_path, 10)
+    assert code == 0  # the filler ran to its end: the refusals below are its doing
+    assert not refused, f"a normal user's seccomp filter refused while a sandbox ran: {refused}"
+
+
+# r26s-3: r26s-2's budget taken through socket filters instead of seccomp: a classic BPF program
+# attached to an AF_UNIX socket (SO_ATTACH_FILTER, allowed in the sandbox) is JITed and charged to
+# the same machine-wide ``bpf_jit_limit``, and lives as long as the socket. Sixteen processes of
+# a root run's sandbox each open up to 1,000 sockets with a 2,048-instruction filter (the largest
+# the socket's ``optmem_max`` takes: ~42 MB of JIT code a process, in about a second), then smaller
+# ones until a 3-instruction filter is refused: a normal user's seccomp filter is refused with
+# ENOTSUPP (524) while the run lasts (12.8 s). No fork, no seccomp call: a fix of r26s-2's
+# listeners alone leaves this.
+_SOCKET_FILTER_FILLER = textwrap.dedent(
+    """
+    import ctypes, os, socket, struct, time
+
+    def program(insns):
+        prog = struct.pack("<HBBI", 0x80, 0, 0, 0) + struct.pack("<HBBI", 0x07, 0, 0, 0)  # A = len; X = A
+        prog += struct.pack("<HBBI", 0x3C, 0, 0, 0) * (insns - 3)  # A /= X: a zero check and a division each
+        prog += struct.pack("<HBBI", 0x06, 0, 0, 0xFFFF)  # ret: accept
+        buf = ctypes.create_string_buffer(prog, len(prog))
+        return struct.pack("HL", insns, ctypes.addressof(buf)), buf
+
+    def hold(out):
+        held, insns = [], 4096
+        fprog, buf = program(insns)
+        while len(held) < 1000:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, 26, fprog)  # SO_ATTACH_FILTER
+            except OSError:  # past the socket's optmem, or the budget: smaller filters
+                s.close()
+                if insns == 3:
+                    break
+                insns = max(3, insns // 2)
+                fprog, buf = program(insns)
+                continue
+            held.append(s)
+        os.write(out, b"%d\\n" % len(held))
+        time.sleep(60)
+
+    r, w = os.pipe()
+    for _ in range(HOLDERS):
+        if os.fork() == 0:
+            hold(w)
+            os._exit(0)
+    said = b""
+    while said.count(b"\\n") < HOLDERS:
+        said += os.read(r, 64)
+    print("filters held:", sum(map(int, said.split())))
+    time.sleep(2)  # what a test run lasts: the budget stays taken meanwhile
+    """
+)
+
+
+def test_r26s_3_control_a_sandbox_with_few_socket_filters_leaves_the_users_theirs(tmp_path):
+    refused, code = _user_seccomp_refusals_while(tmp_path, 1, _SOCKET_FILTER_FILLER)
+    assert code == 0
+    assert not refused, f"a normal user's seccomp filter refused: {refused}"
+
+
+@pytest.mark.xfail(strict=True, reason="open: r26s-3 a sandbox takes the machine's BPF JIT budget with socket filters")
+def test_r26s_3_socket_filters_never_take_the_machines_bpf_jit_budget(tmp_path):
+    refused, code = _user_seccomp_refusals_while(tmp_path, 16, _SOCKET_FILTER_FILLER)
     assert code == 0  # the filler ran to its end: the refusals below are its doing
     assert not refused, f"a normal user's seccomp filter refused while a sandbox ran: {refused}"
