@@ -249,3 +249,102 @@ def test_r26s_3_socket_filters_never_take_the_machines_bpf_jit_budget(tmp_path):
     refused, code = _user_seccomp_refusals_while(tmp_path, 16, _SOCKET_FILTER_FILLER)
     assert code == 0  # the filler ran to its end: the refusals below are its doing
     assert not refused, f"a normal user's seccomp filter refused while a sandbox ran: {refused}"
+
+
+# r26s-4: two sandboxes running at once share every read-only file they both see (the
+# interpreter's prefix, the venv, /usr), and a flock on one (LOCK_EX is allowed on a read-only
+# descriptor) is seen by the other: a channel between two rollouts. One rollout's final run (its
+# workspace then holds the revealed hidden tests; its differential's process the held-out inputs)
+# takes an exclusive lock on one of 256 of the prefix's files for each 1 bit of what it read,
+# then on a 257th as a "ready" mark; a neighbour rollout's tests, run at the same time as root
+# in a sandbox of their own (its run_tests while its model still works), test each file with
+# LOCK_SH|LOCK_NB and read the bytes back: a secret of the final run reaches another rollout's
+# code under test (and through its output, that rollout's model). Rollouts of one task in one
+# batch meet the same hidden tests and the same held-out sample, so what one learns the others
+# can use. Here: 32 bytes in well under a second, as root.
+_LOCK_FILES = """
+import fcntl, os, sys, time
+prefix = os.path.dirname(os.__file__)
+names = sorted(os.path.join(d, n) for d, _, ns in os.walk(prefix) for n in ns if n.endswith(".py"))[:257]
+assert len(names) == 257, len(names)
+"""
+_LOCK_SENDER = _LOCK_FILES + textwrap.dedent(
+    """
+    secret = open("secret.txt", "rb").read()[:32]
+    bits = [(byte >> i) & 1 for byte in secret for i in range(8)]
+    held = []
+    for name, bit in zip(names, bits):
+        if bit:
+            fd = os.open(name, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held.append(fd)
+    ready = os.open(names[256], os.O_RDONLY)
+    fcntl.flock(ready, fcntl.LOCK_EX)
+    time.sleep(4)
+    """
+)
+_LOCK_RECEIVER = _LOCK_FILES + textwrap.dedent(
+    """
+    def locked(name):
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return 0
+        except BlockingIOError:
+            return 1
+        finally:
+            os.close(fd)
+
+    deadline = time.monotonic() + 8
+    while not locked(names[256]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    bits = [locked(n) for n in names[:256]]
+    got = bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32))
+    print("READ", got.hex())
+    """
+)
+
+
+def _read_by_a_neighbour(tmp_path, sender: bool) -> tuple[str, str]:
+    """A secret (as the receiver prints bytes: hex) and what a root sandbox running
+    ``_LOCK_RECEIVER`` printed, with a neighbouring root sandbox running ``_LOCK_SENDER`` over
+    that secret in its workspace at the same time (``sender``)."""
+    import secrets
+    import sys
+    import threading
+
+    from agent.sandbox import run_command_full
+
+    secret = secrets.token_hex(16)
+    boxes = {}
+    for name, script in (("sender", _LOCK_SENDER), ("receiver", _LOCK_RECEIVER)):
+        boxes[name] = tmp_path / name
+        boxes[name].mkdir()
+        (boxes[name] / "run.py").write_text(script)
+    (boxes["sender"] / "secret.txt").write_text(secret)
+    runs: dict = {}
+
+    def run(name):
+        runs[name] = run_command_full([sys.executable, "run.py"], boxes[name], timeout_s=30, sandbox="bwrap")
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (("sender", "receiver") if sender else ("receiver",))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return secret.encode().hex(), runs["receiver"].output
+
+
+def test_r26s_4_control_a_sandbox_alone_reads_no_neighbours_secret(tmp_path):
+    secret, said = _read_by_a_neighbour(tmp_path, sender=False)
+    assert "READ" in said, said[-300:]  # the receiver ran to its end
+    assert secret not in said
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r26s-4 two sandboxes signal each other through flocks on shared read-only files"
+)
+def test_r26s_4_a_sandbox_never_reads_a_neighbours_secret(tmp_path):
+    secret, said = _read_by_a_neighbour(tmp_path, sender=True)
+    assert "READ" in said, said[-300:]  # the receiver ran to its end
+    assert secret not in said, "a neighbouring sandbox read the final run's secret whole"
