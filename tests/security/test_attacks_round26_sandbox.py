@@ -6,11 +6,24 @@ and/or as a normal user (nobody, through ``run_as``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import textwrap
+from collections.abc import Iterator
 
 import pytest
 
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
+
+
+@contextlib.contextmanager
+def _alone(what: str) -> Iterator[None]:
+    """No other test of ``what`` (of this machine's runs, any xdist worker) meanwhile: r26s-2/3
+    take a machine-wide budget their controls measure, r26s-4/5 share one set of files."""
+    with open(f"/tmp/repo-agent-r26-{what}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
 
 # r26s-1: a new instance of r11-2's class past the part watch (agent/memory_part.py), after
 # r24s-2 (pipes) and r25s-1 (untouched mappings). A normal user's sandbox (no memory cgroup of
@@ -162,15 +175,16 @@ def _user_seccomp_refusals_while(tmp_path, holders: int, filler: str = _JIT_FILL
 
         done.append(run_command_full([sys.executable, "filler.py"], Path(ws), timeout_s=60, sandbox="bwrap"))
 
-    t = threading.Thread(target=run)
-    t.start()
-    refused = []
-    while t.is_alive() and not refused:
-        cp = subprocess.run(["/usr/bin/python3", "-c", _USER_SECCOMP], user=65534, capture_output=True, text=True)
-        if not cp.stdout.startswith("0 "):
-            refused.append(cp.stdout.strip() or cp.stderr.strip()[-200:])
-        t.join(0.1)
-    t.join()
+    with _alone("bpf-jit"):
+        t = threading.Thread(target=run)
+        t.start()
+        refused = []
+        while t.is_alive() and not refused:
+            cp = subprocess.run(["/usr/bin/python3", "-c", _USER_SECCOMP], user=65534, capture_output=True, text=True)
+            if not cp.stdout.startswith("0 "):
+                refused.append(cp.stdout.strip() or cp.stderr.strip()[-200:])
+            t.join(0.1)
+        t.join()
     return refused, done[0].exit_code if done else None
 
 
@@ -330,10 +344,11 @@ def _read_by_a_neighbour(
         runs[name] = run_command_full([sys.executable, "run.py"], boxes[name], timeout_s=30, sandbox="bwrap")
 
     threads = [threading.Thread(target=run, args=(n,)) for n in (("sender", "receiver") if sender else ("receiver",))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with _alone("lock-channel"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     return secret.encode().hex(), runs["receiver"].output
 
 
