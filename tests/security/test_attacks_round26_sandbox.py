@@ -92,8 +92,25 @@ def test_r26s_1_page_tables_held_past_the_part_are_the_rollouts(user_dir):
 # start (bwrap: prctl(PR_SET_SECCOMP): Unknown error 524)", 5,877 filters held), so a normal user's
 # neighbouring rollouts are not judged, and other programs and containers of the host lose their
 # seccomp sandboxes alike, for as long as the run lasts. Nothing counts or bounds it per sandbox.
-_JIT_FILLER = textwrap.dedent(
+# The main of r26s-2/3's fillers: HOLDERS processes each run ``hold`` (its filters, until the
+# kernel refuses; it writes how many it holds), then the run lasts 2 s more.
+_HOLDERS = textwrap.dedent(
     """
+    r, w = os.pipe()
+    for _ in range(HOLDERS):
+        if os.fork() == 0:
+            hold(w)
+            os._exit(0)
+    said = b""
+    while said.count(b"\\n") < HOLDERS:
+        said += os.read(r, 64)
+    print("filters held:", sum(map(int, said.split())))
+    time.sleep(2)  # what a test run lasts: the budget stays taken meanwhile
+    """
+)
+_JIT_FILLER = (
+    textwrap.dedent(
+        """
     import ctypes, os, socket, struct, time
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
@@ -129,18 +146,9 @@ _JIT_FILLER = textwrap.dedent(
             held += fds
         os.write(out, b"%d\\n" % len(held))
         time.sleep(60)
-
-    r, w = os.pipe()
-    for _ in range(HOLDERS):
-        if os.fork() == 0:
-            hold(w)
-            os._exit(0)
-    said = b""
-    while said.count(b"\\n") < HOLDERS:
-        said += os.read(r, 64)
-    print("filters held:", sum(map(int, said.split())))
-    time.sleep(2)  # what a test run lasts: the budget stays taken meanwhile
     """
+    )
+    + _HOLDERS
 )
 # A normal user's program loading a one-instruction seccomp filter (what bwrap does for a normal
 # user's sandbox): prints the call's result and errno.
@@ -209,8 +217,9 @@ def test_r26s_2_a_sandbox_never_takes_the_machines_bpf_jit_budget(tmp_path):
 # ones until a 3-instruction filter is refused: a normal user's seccomp filter is refused with
 # ENOTSUPP (524) while the run lasts (12.8 s). No fork, no seccomp call: a fix of r26s-2's
 # listeners alone leaves this.
-_SOCKET_FILTER_FILLER = textwrap.dedent(
-    """
+_SOCKET_FILTER_FILLER = (
+    textwrap.dedent(
+        """
     import ctypes, os, socket, struct, time
 
     def program(insns):
@@ -237,18 +246,9 @@ _SOCKET_FILTER_FILLER = textwrap.dedent(
             held.append(s)
         os.write(out, b"%d\\n" % len(held))
         time.sleep(60)
-
-    r, w = os.pipe()
-    for _ in range(HOLDERS):
-        if os.fork() == 0:
-            hold(w)
-            os._exit(0)
-    said = b""
-    while said.count(b"\\n") < HOLDERS:
-        said += os.read(r, 64)
-    print("filters held:", sum(map(int, said.split())))
-    time.sleep(2)  # what a test run lasts: the budget stays taken meanwhile
     """
+    )
+    + _HOLDERS
 )
 
 
@@ -282,6 +282,18 @@ prefix = os.path.dirname(os.__file__)
 names = sorted(os.path.join(d, n) for d, _, ns in os.walk(prefix) for n in ns if n.endswith(".py"))[:257]
 assert len(names) == 257, len(names)
 """
+# The end of every receiver: waits (8 s at most) for the sender's ready mark (``ready``), reads
+# the 256 bits (``probe`` of each file) and prints them as bytes, in hex.
+_RECEIVED = textwrap.dedent(
+    """
+    deadline = time.monotonic() + 8
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    bits = [probe(n) for n in names[:256]]
+    got = bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32))
+    print("READ", got.hex())
+    """
+)
 _LOCK_SENDER = _LOCK_FILES + textwrap.dedent(
     """
     secret = open("secret.txt", "rb").read()[:32]
@@ -297,8 +309,10 @@ _LOCK_SENDER = _LOCK_FILES + textwrap.dedent(
     time.sleep(4)
     """
 )
-_LOCK_RECEIVER = _LOCK_FILES + textwrap.dedent(
-    """
+_LOCK_RECEIVER = (
+    _LOCK_FILES
+    + textwrap.dedent(
+        """
     def locked(name):
         fd = os.open(name, os.O_RDONLY)
         try:
@@ -309,14 +323,18 @@ _LOCK_RECEIVER = _LOCK_FILES + textwrap.dedent(
         finally:
             os.close(fd)
 
-    deadline = time.monotonic() + 8
-    while not locked(names[256]) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    bits = [locked(n) for n in names[:256]]
-    got = bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32))
-    print("READ", got.hex())
+    ready, probe = (lambda: locked(names[256])), locked
     """
+    )
+    + _RECEIVED
 )
+
+
+def _secret_read(tmp_path, sender: bool, scripts: tuple[str, str] = (_LOCK_SENDER, _LOCK_RECEIVER)) -> bool:
+    """Whether the receiver (``_read_by_a_neighbour``), which must have run to its end, printed the secret."""
+    secret, said = _read_by_a_neighbour(tmp_path, sender, scripts)
+    assert "READ" in said, said[-300:]  # the receiver ran to its end
+    return secret in said
 
 
 def _read_by_a_neighbour(
@@ -353,18 +371,14 @@ def _read_by_a_neighbour(
 
 
 def test_r26s_4_control_a_sandbox_alone_reads_no_neighbours_secret(tmp_path):
-    secret, said = _read_by_a_neighbour(tmp_path, sender=False)
-    assert "READ" in said, said[-300:]  # the receiver ran to its end
-    assert secret not in said
+    assert not _secret_read(tmp_path, False)
 
 
 @pytest.mark.xfail(
     strict=True, reason="open: r26s-4 two sandboxes signal each other through flocks on shared read-only files"
 )
 def test_r26s_4_a_sandbox_never_reads_a_neighbours_secret(tmp_path):
-    secret, said = _read_by_a_neighbour(tmp_path, sender=True)
-    assert "READ" in said, said[-300:]  # the receiver ran to its end
-    assert secret not in said, "a neighbouring sandbox read the final run's secret whole"
+    assert not _secret_read(tmp_path, True), "a neighbouring sandbox read the final run's secret whole"
 
 
 # r26s-5: r26s-4's channel through POSIX record locks instead of flock: a read lock (F_RDLCK,
@@ -374,8 +388,10 @@ def test_r26s_4_a_sandbox_never_reads_a_neighbours_secret(tmp_path):
 _RECORD_LOCK_SENDER = _LOCK_SENDER.replace("fcntl.flock(fd, fcntl.LOCK_EX)", "fcntl.lockf(fd, fcntl.LOCK_SH)").replace(
     "fcntl.flock(ready, fcntl.LOCK_EX)", "fcntl.lockf(ready, fcntl.LOCK_SH)"
 )
-_RECORD_LOCK_RECEIVER = _LOCK_FILES + textwrap.dedent(
-    """
+_RECORD_LOCK_RECEIVER = (
+    _LOCK_FILES
+    + textwrap.dedent(
+        """
     import struct
 
     def locked(name):
@@ -387,27 +403,22 @@ _RECORD_LOCK_RECEIVER = _LOCK_FILES + textwrap.dedent(
         finally:
             os.close(fd)
 
-    deadline = time.monotonic() + 8
-    while not locked(names[256]) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    bits = [locked(n) for n in names[:256]]
-    got = bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32))
-    print("READ", got.hex())
+    ready, probe = (lambda: locked(names[256])), locked
     """
+    )
+    + _RECEIVED
 )
 
 
 def test_r26s_5_control_a_sandbox_alone_reads_no_neighbours_secret_by_record_locks(tmp_path):
-    secret, said = _read_by_a_neighbour(tmp_path, False, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER))
-    assert "READ" in said, said[-300:]
-    assert secret not in said
+    assert not _secret_read(tmp_path, False, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER))
 
 
 @pytest.mark.xfail(strict=True, reason="open: r26s-5 two sandboxes signal each other through POSIX read locks")
 def test_r26s_5_a_sandbox_never_reads_a_neighbours_secret_by_record_locks(tmp_path):
-    secret, said = _read_by_a_neighbour(tmp_path, True, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER))
-    assert "READ" in said, said[-300:]  # the receiver ran to its end
-    assert secret not in said, "a neighbouring sandbox read the final run's secret whole"
+    assert not _secret_read(tmp_path, True, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER)), (
+        "a neighbouring sandbox read the final run's secret whole"
+    )
 
 
 # r26s-6: r26s-4's channel without any lock: the page cache of a file both sandboxes see is one.
@@ -430,8 +441,10 @@ _CACHE_SENDER = _LOCK_FILES + textwrap.dedent(
     time.sleep(4)
     """
 )
-_CACHE_RECEIVER = _LOCK_FILES + textwrap.dedent(
-    """
+_CACHE_RECEIVER = (
+    _LOCK_FILES
+    + textwrap.dedent(
+        """
     time.sleep(2)  # the sender's work done
 
     def cached(name):
@@ -444,23 +457,21 @@ _CACHE_RECEIVER = _LOCK_FILES + textwrap.dedent(
         finally:
             os.close(fd)
 
-    bits = [cached(n) for n in names[:256]]
-    got = bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32))
-    print("READ", got.hex())
+    ready, probe = (lambda: True), cached
     """
+    )
+    + _RECEIVED
 )
 
 
 def test_r26s_6_control_a_sandbox_alone_reads_no_neighbours_secret_by_the_page_cache(tmp_path):
-    secret, said = _read_by_a_neighbour(tmp_path, False, (_CACHE_SENDER, _CACHE_RECEIVER))
-    assert "READ" in said, said[-300:]
-    assert secret not in said
+    assert not _secret_read(tmp_path, False, (_CACHE_SENDER, _CACHE_RECEIVER))
 
 
 @pytest.mark.xfail(
     strict=True, reason="open: r26s-6 two sandboxes signal each other through the page cache of shared files"
 )
 def test_r26s_6_a_sandbox_never_reads_a_neighbours_secret_by_the_page_cache(tmp_path):
-    secret, said = _read_by_a_neighbour(tmp_path, True, (_CACHE_SENDER, _CACHE_RECEIVER))
-    assert "READ" in said, said[-300:]  # the receiver ran to its end
-    assert secret not in said, "a neighbouring sandbox read the final run's secret whole"
+    assert not _secret_read(tmp_path, True, (_CACHE_SENDER, _CACHE_RECEIVER)), (
+        "a neighbouring sandbox read the final run's secret whole"
+    )
