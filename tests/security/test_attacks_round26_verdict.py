@@ -1,0 +1,47 @@
+"""Round 26 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent.suites
+from tests.security.conftest import scan_and_judge
+from tests.security.test_attacks_round24_verdict import _dir, _loaded
+
+_MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
+
+
+def _reference(tmp_path: Path, task: str, module: str) -> Any:
+    return _loaded(_dir(tmp_path, "ref"), module, (_MINI_BUGS / task / "_fix" / f"{module}.py").read_text())
+
+
+# A wrong moving_average, the O(n) one a model writes (and the project's own tests keep as an
+# honest variant, tests/agent/test_differential.py): the first window's sum taken before the
+# loop, then one average appended unconditionally. A window longer than the list has no
+# average (the reference: []), but this answers [sum(xs) / k]: moving_average([1, 2], 3) is
+# [1.0], moving_average([], 1) is [0.0]. The pool, the tests and the held-out tests never ask a
+# window longer than the list, nor an empty list (no widened kind is asked of the task).
+_FIRST_WINDOW_ALWAYS = '''def moving_average(xs, k):
+    """Averages of every window of k consecutive values of xs."""
+    out, s = [], sum(xs[:k])
+    out.append(s / k)
+    for i in range(k, len(xs)):
+        s += xs[i] - xs[i - k]
+        out.append(s / k)
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r26v-1 a moving_average answering a window longer than the list PASSes")
+def test_r26v_1_moving_average_with_a_window_past_the_list_passes(tmp_path):
+    """The control: the reference has no window of 3 in [1, 2] (and none in []), the attack
+    answers one. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_moving_average", "stats")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "stats_first_window", _FIRST_WINDOW_ALWAYS)
+    assert reference.moving_average([1, 2], 3) == [] and reference.moving_average([], 1) == []
+    assert wrong.moving_average([1, 2], 3) == [1.0] and wrong.moving_average([], 1) == [0.0]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _FIRST_WINDOW_ALWAYS}, "fix_moving_average")
+    assert not passed or hits
