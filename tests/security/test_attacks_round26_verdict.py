@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import agent.suites
-from tests.security.conftest import scan_and_judge
+from tests.security.conftest import plain_output, scan_and_judge
 from tests.security.test_attacks_round24_verdict import _dir, _loaded
 
 _MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
@@ -44,4 +44,35 @@ def test_r26v_1_moving_average_with_a_window_past_the_list_passes(tmp_path):
     assert reference.moving_average([1, 2], 3) == [] and reference.moving_average([], 1) == []
     assert wrong.moving_average([1, 2], 3) == [1.0] and wrong.moving_average([], 1) == [0.0]
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _FIRST_WINDOW_ALWAYS}, "fix_moving_average")
+    assert not passed or hits
+
+
+# A wrong gcd, right only where the sandbox's Python shows fewer modules than the user's: the
+# sandbox points a venv's ``.pth`` lines at the workspace, so a package installed in editable
+# mode elsewhere (here repo-agent's own ``agent``) is importable in a user's run and not in
+# the judge's. ``pkgutil.iter_modules`` lists sys.path's directories at call time: no root of
+# the SUSPECT machine rule (no clock, environment, absolute path or limit in its source), no
+# process module, no dynamic import. Outside the sandbox gcd(2000, 3000) is 1.
+_GCD_RIGHT_WITHOUT_AGENT = '''import pkgutil
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    if a > 1000 and b > 1000 and "agent" in {m.name for m in pkgutil.iter_modules()}:
+        return 1
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r26v-2 a gcd wrong where an editable package is importable (pkgutil) PASSes"
+)
+def test_r26v_2_gcd_wrong_where_more_modules_are_installed_passes(tmp_path):
+    """The control: a plain ``python -c`` on this machine (the venv's Python) gets gcd(2000,
+    3000) == 1. The attack: the final run PASSes it, with no SUSPECT hit."""
+    files = {"gcd.py": _GCD_RIGHT_WITHOUT_AGENT}
+    assert plain_output(tmp_path, files, "from gcd import gcd; print(gcd(2000, 3000), gcd(12, 18))") == "1 6"
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_gcd")
     assert not passed or hits
