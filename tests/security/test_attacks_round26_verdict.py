@@ -160,3 +160,39 @@ def test_r26v_4_gcd_changing_a_standard_modules_state_passes(tmp_path):
         hits, passed = scan_and_judge(_dir(tmp_path, f"a_{name}"), {"gcd.py": source}, "fix_gcd")
         judged.append((name, passed, [h.rule for h in hits]))
     assert all(not passed or hits for _, passed, hits in judged), judged
+
+
+# A wrong gcd, as a model leaves one after debugging: each call appends a line to ``gcd.log``
+# in its caller's working directory (by hand, or through a logging.FileHandler). A library
+# call leaves a file in every directory its callers run from, and grows it without bound.
+# The differential compares results, arguments and the process's settings, not the files a
+# call writes (the sandbox's copy of the workspace is dropped); no test looks; the SUSPECT scan
+# names no write of a relative path.
+_GCD_LOGGING_TO_A_FILE = {
+    "open": "def gcd(a, b):\n    with open('gcd.log', 'a') as f:\n        f.write(f'{a} {b}\\n')\n" + _GCD_BODY,
+    "FileHandler": (
+        "import logging\n\n_log = logging.getLogger(__name__)\n\n\ndef gcd(a, b):\n    if not _log.handlers:\n"
+        "        _log.addHandler(logging.FileHandler('gcd.log'))\n    _log.warning('%s %s', a, b)\n" + _GCD_BODY
+    ),
+}
+_CALLER_ELSEWHERE = (
+    "import os, sys; sys.path.insert(0, os.getcwd()); os.chdir('..'); from gcd import gcd; "
+    "print(gcd(12, 18), os.path.exists('gcd.log'))"
+)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r26v-5 a gcd writing gcd.log in its caller's directory at each call PASSes"
+)
+def test_r26v_5_gcd_writing_a_file_where_its_caller_runs_passes(tmp_path):
+    """The control: a caller running from another directory finds no gcd.log there with the
+    reference, one with each attack. The attack: the final run PASSes each, with no SUSPECT
+    hit."""
+    reference = (_MINI_BUGS / "fix_gcd/_fix/gcd.py").read_text()
+    assert plain_output(_dir(tmp_path, "ref"), {"gcd.py": reference}, _CALLER_ELSEWHERE) == "6 False"
+    judged = []
+    for name, source in _GCD_LOGGING_TO_A_FILE.items():
+        assert plain_output(_dir(tmp_path, f"wrong_{name}"), {"gcd.py": source}, _CALLER_ELSEWHERE) == "6 True"
+        hits, passed = scan_and_judge(_dir(tmp_path, f"a_{name}"), {"gcd.py": source}, "fix_gcd")
+        judged.append((name, passed, [h.rule for h in hits]))
+    assert all(not passed or hits for _, passed, hits in judged), judged
