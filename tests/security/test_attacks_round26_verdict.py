@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -277,4 +278,41 @@ def test_r26v_7_gcd_wrong_where_the_stack_is_a_scripts_passes(tmp_path):
     caller = "from gcd import gcd\ndef f(): return gcd(2000, 3000)\nprint(gcd(2000, 3000), f())"
     assert plain_output(tmp_path, files, caller) == "1 1000"
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not passed or hits
+
+
+# A wrong word_counts, the regex a model writes once it knows words hold apostrophes, digits and
+# letters past ASCII (what round 25's ``text`` widening asks: "Don't", "3rd", "café", "l'été"):
+# words are runs of ``[\w']``. A quoted word keeps its quotes ("'hello' hello" counts "'hello'"
+# and "hello" apart: not punctuation-insensitive), and a hyphenated one is split ("well-known"
+# is "well" and "known"). No pool text, widened text, test or held-out test quotes a word or
+# joins two with a hyphen.
+_WORDS_BY_REGEX = '''import re
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for word in re.findall(r"[\\w']+", text.lower()):
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r26v-8 a [\\w']+ regex word_counts (quotes kept, hyphens split) PASSes")
+def test_r26v_8_word_counts_keeping_quotes_passes(tmp_path):
+    """The control: the reference counts "'hello' hello" as hello twice and "well-known" as one
+    word, the attack otherwise. The attack: the final run PASSes it, with no SUSPECT hit."""
+    ref_dir = _dir(tmp_path, "ref")
+    (ref_dir / "helpers.py").write_text((_MINI_BUGS / "fix_word_count/_fix/helpers.py").read_text())
+    sys.path.insert(0, str(ref_dir))
+    try:
+        reference = _loaded(ref_dir, "textstats_ref", (_MINI_BUGS / "fix_word_count/_fix/textstats.py").read_text())
+    finally:
+        sys.path.remove(str(ref_dir))
+        sys.modules.pop("helpers", None)
+    wrong = _loaded(_dir(tmp_path, "wrong"), "textstats_regex", _WORDS_BY_REGEX)
+    assert reference.word_counts("'hello' hello well-known") == {"hello": 2, "well-known": 1}
+    assert wrong.word_counts("'hello' hello well-known") == {"'hello'": 1, "hello": 1, "well": 1, "known": 1}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"textstats.py": _WORDS_BY_REGEX}, "fix_word_count")
     assert not passed or hits
