@@ -32,6 +32,9 @@ from collections.abc import Callable, Iterable
 # The module's namespace as a mapping or an object, by name or attribute.
 NAMESPACE_NAMES = frozenset({"globals", "vars", "locals", "__builtins__"})
 NAMESPACE_ATTRS = frozenset({"__dict__", "__globals__", "f_globals", "f_locals", "__builtins__"})
+# The fields by which a node binds or passes a name given as a string (``ast.keyword.arg``,
+# ``ast.alias.asname``, ``ast.MatchAs.name``, ``ast.MatchMapping.rest``, ``ast.ExceptHandler.name``).
+_BINDING_FIELDS = ("arg", "asname", "name", "rest")
 # Callables that read an attribute by a name given as a string.
 _BY_NAME = {"getattr": 1, "attrgetter": 0, "methodcaller": 0}
 
@@ -67,8 +70,8 @@ def renames_module(tree: ast.Module, fold: Fold = _constant) -> bool:
             return True
         if isinstance(n, ast.Global | ast.Nonlocal) and "__name__" in n.names:
             return True
-        if isinstance(n, ast.keyword) and n.arg == "__name__":
-            return True
+        if any(getattr(n, f, None) == "__name__" for f in _BINDING_FIELDS) and not isinstance(n, ast.Attribute):
+            return True  # a keyword, an import's ``as``, ``except E as``, a match capture, a def or parameter
         if isinstance(n, ast.alias) and n.name.split(".")[-1] in spelled | {"builtins"}:
             return True  # from builtins import globals as g; import builtins
         if isinstance(n, ast.expr) and (fold(n) or "") in spelled:

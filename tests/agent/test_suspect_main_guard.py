@@ -67,6 +67,8 @@ def test_a_script_block_keeps_its_hits_where_the_tasks_source_is_not_known(tmp_p
         'globals().update(__name__="__main__")' + _CLI,
         'globals()["__na" + "me__"] = "__main__"' + _CLI,
         '(lambda: 0).__globals__["__name__"] = "__main__"' + _CLI,
+        'match "__main__":\n    case __name__:\n        pass' + _CLI,
+        "from string import ascii_letters as __name__" + _CLI,
         'import functools\n_k = "__na" + "me__"\n_v = vars()\n_v[_k] = "__main__"' + _CLI,
         'import operator\n_g = operator.attrgetter("__glo" + "bals__")(gcd)\n_g["__nam" + "e__"] = "__main__"' + _CLI,
         "_g = getattr(gcd, ''.join(map(chr, [95, 95, 103, 108, 111, 98, 97, 108, 115, 95, 95])))\n"
