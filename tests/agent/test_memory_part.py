@@ -169,3 +169,30 @@ def test_a_sandbox_under_its_part_at_an_oom_kill_is_not_past_it(tree):
     watch = PartWatch(200 * MB, lambda: 0)
     watch.look(tree)
     assert watch.held is None
+
+
+# 4,000 one-page mappings 1 GB apart, each read once: the shared zero page (no Pss), but a
+# page-table page and a page-middle one each (8 kB: 32 MB), which the kernel counts (VmPTE).
+# Says READY when they are made (round 26 r26s-1).
+_PAGE_TABLES = """
+import ctypes, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+at = 0x100000000000
+for n in range(4000):
+    assert libc.mmap(at + n * 2**30, 4096, 1, 0x22 | 0x100000, -1, 0) == at + n * 2**30
+    ctypes.c_char.from_address(at + n * 2**30).value
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_sandbox_holds_its_page_tables():
+    with _running(_PAGE_TABLES) as pid:
+        held = sandbox_held(pid)
+        watch = PartWatch(30 * MB, lambda: 0)
+        watch.look(pid)
+    assert 4000 * 8192 <= held.page_tables < 48 * MB, held
+    assert held.anon + held.mappings < 24 * MB, held  # the zero page: in no Pss
+    assert watch.held is not None and watch.held >= held.page_tables  # past its part by them alone

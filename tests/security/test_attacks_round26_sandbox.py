@@ -72,7 +72,6 @@ def test_r26s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26s-1 page tables held past a normal user's part are not counted")
 def test_r26s_1_page_tables_held_past_the_part_are_the_rollouts(user_dir):
     said = _as_a_user_in_400_mb(user_dir, "hog.py", _HOG.replace("AS_BYTES", "False"))
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
