@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,10 +31,25 @@ print("SYNCS " + json.dumps(got))
 """
 
 
-def _syncs(out: str) -> dict[str, list[int]]:
-    lines = [line for line in out.splitlines() if line.startswith("SYNCS ")]
+def _printed(out: str, tag: str) -> Any:
+    """The JSON a probe printed last after ``tag``."""
+    lines = [line for line in out.splitlines() if line.startswith(tag + " ")]
     assert lines, out
-    return json.loads(lines[-1].removeprefix("SYNCS "))
+    return json.loads(lines[-1].removeprefix(tag + " "))
+
+
+def _syncs(out: str) -> dict[str, list[int]]:
+    return _printed(out, "SYNCS")
+
+
+def _in_the_sandbox(tmp_path: Path, script: str) -> str:
+    """What ``script`` printed, run in a sandbox (which it must end with 0)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "probe.py").write_text(script)
+    code, out, _, _ = run_command([sys.executable, "probe.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 0, out
+    return out
 
 
 def test_control_the_syncs_reach_the_kernel_outside_the_sandbox():
@@ -42,12 +59,7 @@ def test_control_the_syncs_reach_the_kernel_outside_the_sandbox():
 
 
 def test_the_sandbox_syncs_no_filesystem_of_the_host(tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "syncs.py").write_text(_SYNCS)
-    code, out, _, _ = run_command([sys.executable, "syncs.py"], ws, timeout_s=30, sandbox="bwrap")
-    assert code == 0, out
-    got = _syncs(out)
+    got = _syncs(_in_the_sandbox(tmp_path, _SYNCS))
     assert got["syncfs"] == [0, 0], got  # answered, never made
     # One file's syncs are made: the kernel's EBADF (round 25 r25s-6), a read-only file's 0.
     assert all(got[name] == [-1, 9] for name in ("fsync", "fdatasync", "sync_file_range")), got
@@ -94,9 +106,7 @@ _REFUSED |= {"attach_reuseport_cbpf": 1, "attach_reuseport_ebpf": 1, "reuseaddr"
 
 
 def _loads(out: str) -> dict[str, int]:
-    lines = [line for line in out.splitlines() if line.startswith("LOADS ")]
-    assert lines, out
-    return json.loads(lines[-1].removeprefix("LOADS "))
+    return _printed(out, "LOADS")
 
 
 def test_control_bpf_programs_load_outside_the_sandbox():
@@ -122,9 +132,4 @@ def test_the_filter_refuses_every_bpf_program(memory_cgroup):
 
 
 def test_the_sandbox_loads_no_bpf_program(tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "loads.py").write_text(_BPF_LOADS)
-    code, out, _, _ = run_command([sys.executable, "loads.py"], ws, timeout_s=30, sandbox="bwrap")
-    assert code == 0, out
-    assert _loads(out) == _REFUSED
+    assert _loads(_in_the_sandbox(tmp_path, _BPF_LOADS)) == _REFUSED
