@@ -31,7 +31,7 @@ KEEPING_HANDLERS = frozenset(
     {"logging.handlers.BufferingHandler", "logging.handlers.MemoryHandler", "logging.handlers.QueueHandler"}
 )
 # The record's fields that are the machine's, as a format names them (``%(funcName)s``,
-# ``{relativeCreated}``, ``$lineno``): the default format names none.
+# ``{relativeCreated}``, ``$funcName``): the default format names none.
 MACHINE_FIELDS = (
     "asctime",
     "created",
@@ -48,7 +48,14 @@ MACHINE_FIELDS = (
     "thread",
     "threadName",
 )
-_FORMATS = tuple(f for name in MACHINE_FIELDS for f in (f"%({name})", f"{{{name}}}", f"${name}", f"${{{name}}}"))
+# The names only a record has are read in each style; a common word (``{module}``,
+# ``{lineno}``) only in logging's own ``%(...)`` style, which a format string of another kind
+# does not use.
+_OWN_FIELDS = ("asctime", "relativeCreated", "msecs", "funcName", "pathname", "stack_info", "processName", "threadName")
+_FORMATS = (
+    *(f"%({name})" for name in MACHINE_FIELDS),
+    *(f for name in _OWN_FIELDS for f in (f"{{{name}}}", f"${name}", f"${{{name}}}")),
+)
 
 Resolve = Callable[[ast.expr], set[str]]
 
