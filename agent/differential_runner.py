@@ -79,6 +79,7 @@ import _operator  # noqa: E402
 import _socket  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
+import itertools  # noqa: E402  (collections' import loaded it)
 import json  # noqa: E402
 
 # What the runner calls after its hello is its own, taken here before any workspace code runs:
@@ -638,6 +639,203 @@ def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[s
     return list(dict.fromkeys(out))
 
 
+# The process state a call can leave changed past the named settings above (round 26 r26v-3/4/5:
+# a gcd calling logging.basicConfig at each call voided its caller's own; calendar's first
+# weekday, csv's field limit, copy's deepcopy table changed for every caller; a gcd.log grown in
+# the caller's working directory). Bounded by class, not by name, and read twice per target
+# (before its first call, after its last: a few milliseconds each, no cost per call):
+# - the standard library's modules' own state: each loaded module's globals, the dicts and
+#   lists they hold, the attributes of the objects of its classes they hold (calendar's
+#   ``c``, logging's ``root``) and those objects' dicts and lists. A name or key bound before
+#   and rebound since is a change, a list's items changed are; a key added or removed is not
+#   (a module fills and empties its tables as it is used: ``re``'s compiled patterns, an
+#   import's ``sys.modules``), nor a value set where None was (made on first use:
+#   ``tempfile.tempdir``), nor anything in a table its module names a cache. C modules keep
+#   their state out of reach: the few settings they have are read by their getters
+#   (``_C_SETTINGS``). ``random`` is read apart (``_random_moved``);
+# - the logging tree: each logger's level, handlers, filters, propagation and whether it is
+#   disabled (a logger made by the calls: any of these set, a ``NullHandler`` excepted);
+# - the files of the working directory (names, sizes, times; a directory's presence only:
+#   ``__pycache__`` is the interpreter's).
+# The parent names a module, ``logging`` or ``files`` only where the reference's calls leave it
+# alone (agent/differential.py ``run_differences``). A call changing a state and the next one
+# putting it back is not seen (read at the ends only).
+_STDLIB_NAMES = sys.stdlib_module_names
+_APART = frozenset({"random"})  # its generator is read by a draw (``_random_moved``)
+_GETSET = type(type.__dict__["__dict__"])
+_PLAIN_VALUES = (int, float, str, bytes, bool, complex)
+_TABLES = (dict, collections.OrderedDict, collections.defaultdict)
+_dict_copy, _list_copy, _dict_get, _list = dict.copy, list.copy, dict.get, list
+_not, _compress = _operator.not_, itertools.compress
+_scandir = os.scandir
+_BUILTIN_FUNCTION = types.BuiltinFunctionType
+_NO_STATE = (_MODULE, type, _FUNCTION, _BUILTIN_FUNCTION, types.MethodType, types.WrapperDescriptorType)
+# What a module's global can be that holds no state of its own (read by its binding alone).
+_STATELESS = frozenset({*_NO_STATE, *_PLAIN_VALUES, type(None), tuple, frozenset, types.MethodDescriptorType})
+_C_SETTINGS = {"_csv": ("field_size_limit", "list_dialects"), "gc": ("get_threshold", "get_debug")}
+_MISSING = object()
+
+
+def _plain_value(v: Any) -> bool:
+    t = type(v)
+    return t in _PLAIN_VALUES or v is None or (t is tuple and len(v) < 8 and all(_plain_value(x) for x in v))
+
+
+def _instance_dict(x: Any) -> Any:
+    """The attributes of ``x``, an object of a standard library class, read through the C
+    descriptor that holds them (no code of the object's class runs), or None."""
+    cls = type(x)
+    if _type_flags(cls) & _HEAPTYPE == 0:
+        return None
+    module = _proxy_get(_type_dict(cls), "__module__")
+    if type(module) is not str or module.partition(".")[0] not in _STDLIB_NAMES:
+        return None
+    for k in _type_mro(cls):
+        d = _proxy_get(_type_dict(k), "__dict__")
+        if d is not None:
+            return d.__get__(x, cls) if type(d) is _GETSET else None
+    return None
+
+
+def _keyed(table: Any) -> dict[Any, Any]:
+    """A table's items by key: a str key as itself, any other by its identity (its hash may be
+    code of the workspace's)."""
+    return {(k if type(k) is str else id(k)): v for k, v in _dict_items(table)}
+
+
+def _held(out: list[Any], top: str, key: Any, value: Any, deep: bool) -> None:
+    """The tables, lists and standard objects' attributes ``value`` holds, as read now."""
+    if type(key) is str and ("cache" in key.lower() or key.startswith("__")):
+        return  # a cache its module fills and empties as it is used
+    t = type(value)
+    if t in _TABLES:
+        out.append((top, value, False, _dict_copy(value), _list(_values(value))))
+    elif t is list:
+        out.append((top, value, True, _list_copy(value), None))
+    elif deep and t not in _NO_STATE:
+        attrs = _instance_dict(value)
+        if type(attrs) is dict:
+            out.append((top, attrs, False, _dict_copy(attrs), _list(_values(attrs))))
+            for k, v in _dict_items(attrs):
+                if type(v) in _TABLES or type(v) is list:
+                    _held(out, top, k, v, False)
+
+
+def _module_state() -> list[Any]:
+    """What the standard library's loaded modules hold now: (its top module, the table or list,
+    whether a list, a copy of it, a table's values in order)."""
+    out: list[Any] = []
+    for name, mod in list(_dict_items(_MODULES)):
+        top = name.partition(".")[0] if type(name) is str else ""
+        if top not in _STDLIB_NAMES or top in _APART or type(mod) is not _MODULE:
+            continue
+        space = _module_dict(mod)
+        out.append((top, space, False, _dict_copy(space), _list(_values(space))))
+        kinds = map(_not, map(_STATELESS.__contains__, map(type, _values(space))))  # told by C alone
+        for k, v in _compress(_dict_items(space), kinds):
+            _held(out, top, k, v, True)
+        for getter in _C_SETTINGS.get(name, ()):
+            f = _dict_get(space, getter)
+            if type(f) is _BUILTIN_FUNCTION and f.__self__ is mod:
+                out.append((top, None, True, [f()], f))
+    return out
+
+
+def _module_state_changed(was: list[Any]) -> set[str]:
+    """The top modules whose state ``was`` read otherwise now."""
+    out: set[str] = set()
+    for top, held, is_list, kept, values in was:
+        if top in out:
+            continue
+        if held is None:  # a C module's setting, by its getter
+            if values() != kept[0]:
+                out.add(top)
+        elif is_list:
+            if len(held) != len(kept) or not all(map(_is, held, kept)):
+                out.add(top)
+        elif len(held) != len(kept) or not all(map(_is, _values(held), values)):
+            # (the same keys in the same order holding the same objects: unchanged, told by C alone)
+            now = _keyed(held)
+            for k, v in _dict_items(_keyed(kept)):
+                w = _dict_get(now, k, _MISSING)
+                if w is _MISSING or w is v or v is None:
+                    continue  # removed (a table emptied as it is used), or made on first use
+                if type(w) is type(v) and _plain_value(v) and w == v:
+                    continue  # (C's comparison of plain values only)
+                out.add(top)
+                break
+    return out
+
+
+def _loggers() -> dict[Any, Any] | None:
+    """Each logger of logging's tree (the root's too) as one tuple: its level, whether it
+    propagates and is disabled, its handlers, then its filters; with the tree's ``disable``
+    level and the ``NullHandler`` class. None where logging is not loaded."""
+    mod = _dict_get(_MODULES, "logging")
+    if type(mod) is not _MODULE:
+        return None
+    space = _module_dict(mod)
+    root, logger_class = _dict_get(space, "root"), _dict_get(space, "Logger")
+    manager = _proxy_get(_type_dict(logger_class), "manager") if type(logger_class) is type else None
+    tree = _instance_dict(manager) if manager is not None else None
+    loggers = _dict_get(tree, "loggerDict") if type(tree) is dict else None
+    out: dict[Any, Any] = {"": (_dict_get(tree, "disable") if type(tree) is dict else None,)}
+    out[None] = _dict_get(space, "NullHandler")
+    for name, logger in [("root", root), *(_dict_items(loggers) if type(loggers) is dict else ())]:
+        attrs = _instance_dict(logger)
+        if type(attrs) is dict and "handlers" in attrs:
+            handlers, filters = _dict_get(attrs, "handlers"), _dict_get(attrs, "filters")
+            level, propagate, disabled = (_dict_get(attrs, k) for k in ("level", "propagate", "disabled"))
+            handlers = tuple(handlers) if type(handlers) is list else (handlers,)
+            out[name] = (
+                level,
+                propagate,
+                disabled,
+                len(handlers),
+                *handlers,
+                *(filters if type(filters) is list else ()),
+            )
+    return out
+
+
+def _loggers_changed(was: dict[Any, Any] | None, now: dict[Any, Any] | None) -> bool:
+    """A logger of ``was`` set otherwise in ``now``, or one made since with a level, a handler
+    (a ``NullHandler`` excepted), a filter, no propagation or disabled."""
+    if was is None or now is None:
+        return False
+    null = _dict_get(now, None)
+    for name, state in _dict_items(now):
+        if name is None:
+            continue
+        before = _dict_get(was, name)
+        if before is None:
+            level, propagate, disabled, n = state[:4]
+            kept = [h for h in state[4 : 4 + n] if type(h) is not null] if type(n) is int else [None]
+            if level != 0 or propagate is not True or disabled is not False or kept or len(state) > 4 + n:
+                return True
+        elif len(before) != len(state) or not all(map(_is, before, state)):
+            return True
+    return False
+
+
+def _files(where: str) -> dict[str, tuple[int, int]] | None:
+    """The working directory's files and directories: each one's size and modification time."""
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        with _scandir(where) as entries:
+            for e in entries:
+                if e.name == "__pycache__":
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    out[e.name] = (0, 0)  # there (its own time moves with a bytecode cache inside)
+                else:
+                    st = e.stat(follow_symlinks=False)
+                    out[e.name] = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+    return out
+
+
 class _SettingsWatch:
     """The settings the calls of one target leave changed, read between two calls (the runner's
     own work there changes none): each reading against the last, from the first call on."""
@@ -646,6 +844,8 @@ class _SettingsWatch:
         self.changed = changed
         self.last: tuple[Any, Any] | None = None
         _random_forgotten()
+        self.where = _getcwd()
+        self.state, self.loggers, self.files = _module_state(), _loggers(), _files(self.where)
 
     def between(self) -> None:
         if _random_moved():
@@ -654,6 +854,16 @@ class _SettingsWatch:
         if self.last is not None:
             self.changed.update(_settings_changed(self.last, now))
         self.last = now
+
+    def done(self) -> None:
+        """After the target's last call: its state read against the one before its first."""
+        self.between()
+        self.changed.update(_module_state_changed(self.state))
+        if _loggers_changed(self.loggers, _loggers()):
+            self.changed.add("logging")
+        files = _files(self.where)
+        if self.files is not None and files is not None and files != self.files:
+            self.changed.add("working directory files")
 
 
 def _collected_to_quiet() -> bool:
@@ -1699,7 +1909,7 @@ def main() -> Generator[_Call, None, None]:
                     # earlier caller's list is seen (r16-13).
                     kept(ti, i, left, after, _MAX_NODES - after_nodes[0])
             send(rec)
-        watch.between()
+        watch.done()
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
     said = [clock()]

@@ -492,3 +492,77 @@ def test_what_a_call_made_at_the_top_level_raises_is_its_own(tmp_path: Path) -> 
     assert run.finished, run.output
     assert [run.results[(0, i)].get("raise") for i in range(2)] == ["StopIteration", "StopIteration"]
     assert run.results[(1, 0)].get("raise") == "StopIteration"
+
+
+_STATE_LEFT = """
+import calendar, copy, csv, logging, re, warnings
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())
+
+
+def first_weekday(x):
+    calendar.setfirstweekday(calendar.SUNDAY)
+    return x
+
+
+def deepcopy_table(x):
+    copy._deepcopy_dispatch[list] = copy._deepcopy_atomic
+    return x
+
+
+def field_limit(x):
+    csv.field_size_limit(2**31 - 1)
+    return x
+
+
+def basic_config(x):
+    logging.basicConfig(level=logging.DEBUG)
+    return x
+
+
+def another_logger(x):
+    logging.getLogger("app").setLevel(logging.CRITICAL)
+    return x
+
+
+def log_file(x):
+    with open("calls.log", "a") as f:
+        f.write(f"{x}\\n")
+    return x
+
+
+def honest(x):
+    _log.debug("honest(%s)", x)
+    logging.getLogger("made_here").debug("x")
+    warnings.warn("honest is old", DeprecationWarning, stacklevel=2)
+    import fractions, statistics
+
+    return len(re.findall(r"[a-z]+" + str(x), "ab1 cd")) + int(statistics.mean([x, fractions.Fraction(x)]))
+"""
+
+
+def test_the_state_a_call_leaves_changed_is_named_by_its_class(tmp_path: Path) -> None:
+    """Round 26 r26v-3/4/5's classes: a call leaving a standard module's state changed
+    (calendar's first weekday, copy's deepcopy table, csv's field limit in C), the logging
+    tree configured (the root's handlers, another logger's level), or a file of its caller's
+    working directory written, is named in the finish; an honest call using re, logging as a
+    library (a module logger's debug line, a logger made at the call), a deprecation warning
+    and an import at call time names nothing."""
+    (tmp_path / "state.py").write_text(_STATE_LEFT)
+    expected = {
+        "first_weekday": ["calendar"],
+        "deepcopy_table": ["copy"],
+        "field_limit": ["_csv"],
+        "basic_config": ["logging"],
+        "another_logger": ["logging"],
+        "log_file": ["working directory files"],
+        "honest": [],
+    }
+    got = {}
+    for function in expected:
+        target = DifferentialTarget(module="state", function=function, inputs=[[1], [2], [3]])
+        run = differential.run_calls(tmp_path, [target], sandbox="auto")
+        assert run.finished, run.output
+        got[function] = sorted(run.changed)
+    assert got == expected
