@@ -2,8 +2,9 @@
 
 Copied alone (under a drawn name) into a read-only directory of the sandbox and run as
 ``python NAME.py`` (its calls in NAME.json beside it) from the workspace root, as a user's
-script is: it imports nothing of this project, and nothing of the workspace ran before it (a
-task venv's ``.pth`` line is given the workspace after the hello). Each input is called with its
+script is, each compared call made by its top level or drawn frames below it (``_Call``): it
+imports nothing of this project, and nothing of the workspace ran before it (a task venv's
+``.pth`` line is given the workspace after the hello). Each input is called with its
 positional arguments and, where the target has them at its index (``keywords``), its keyword
 arguments. Before any code of the workspace is imported it takes the write end of the verdict
 pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
@@ -78,6 +79,7 @@ import _operator  # noqa: E402
 import _socket  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
+import itertools  # noqa: E402  (collections' import loaded it)
 import json  # noqa: E402
 
 # What the runner calls after its hello is its own, taken here before any workspace code runs:
@@ -102,7 +104,7 @@ _thread_count = _thread._count
 
 TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Generator
     from typing import Any
 
 _MAX_NODES = 200_000
@@ -637,6 +639,203 @@ def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[s
     return list(dict.fromkeys(out))
 
 
+# The process state a call can leave changed past the named settings above (round 26 r26v-3/4/5:
+# a gcd calling logging.basicConfig at each call voided its caller's own; calendar's first
+# weekday, csv's field limit, copy's deepcopy table changed for every caller; a gcd.log grown in
+# the caller's working directory). Bounded by class, not by name, and read twice per target
+# (before its first call, after its last: a few milliseconds each, no cost per call):
+# - the standard library's modules' own state: each loaded module's globals, the dicts and
+#   lists they hold, the attributes of the objects of its classes they hold (calendar's
+#   ``c``, logging's ``root``) and those objects' dicts and lists. A name or key bound before
+#   and rebound since is a change, a list's items changed are; a key added or removed is not
+#   (a module fills and empties its tables as it is used: ``re``'s compiled patterns, an
+#   import's ``sys.modules``), nor a value set where None was (made on first use:
+#   ``tempfile.tempdir``), nor anything in a table its module names a cache. C modules keep
+#   their state out of reach: the few settings they have are read by their getters
+#   (``_C_SETTINGS``). ``random`` is read apart (``_random_moved``);
+# - the logging tree: each logger's level, handlers, filters, propagation and whether it is
+#   disabled (a logger made by the calls: any of these set, a ``NullHandler`` excepted);
+# - the files of the working directory (names, sizes, times; a directory's presence only:
+#   ``__pycache__`` is the interpreter's).
+# The parent names a module, ``logging`` or ``files`` only where the reference's calls leave it
+# alone (agent/differential.py ``run_differences``). A call changing a state and the next one
+# putting it back is not seen (read at the ends only).
+_STDLIB_NAMES = sys.stdlib_module_names
+_APART = frozenset({"random"})  # its generator is read by a draw (``_random_moved``)
+_GETSET = type(type.__dict__["__dict__"])
+_PLAIN_VALUES = (int, float, str, bytes, bool, complex)
+_TABLES = (dict, collections.OrderedDict, collections.defaultdict)
+_dict_copy, _list_copy, _dict_get, _list = dict.copy, list.copy, dict.get, list
+_not, _compress = _operator.not_, itertools.compress
+_scandir = os.scandir
+_BUILTIN_FUNCTION = types.BuiltinFunctionType
+_NO_STATE = (_MODULE, type, _FUNCTION, _BUILTIN_FUNCTION, types.MethodType, types.WrapperDescriptorType)
+# What a module's global can be that holds no state of its own (read by its binding alone).
+_STATELESS = frozenset({*_NO_STATE, *_PLAIN_VALUES, type(None), tuple, frozenset, types.MethodDescriptorType})
+_C_SETTINGS = {"_csv": ("field_size_limit", "list_dialects"), "gc": ("get_threshold", "get_debug")}
+_MISSING = object()
+
+
+def _plain_value(v: Any) -> bool:
+    t = type(v)
+    return t in _PLAIN_VALUES or v is None or (t is tuple and len(v) < 8 and all(_plain_value(x) for x in v))
+
+
+def _instance_dict(x: Any) -> Any:
+    """The attributes of ``x``, an object of a standard library class, read through the C
+    descriptor that holds them (no code of the object's class runs), or None."""
+    cls = type(x)
+    if _type_flags(cls) & _HEAPTYPE == 0:
+        return None
+    module = _proxy_get(_type_dict(cls), "__module__")
+    if type(module) is not str or module.partition(".")[0] not in _STDLIB_NAMES:
+        return None
+    for k in _type_mro(cls):
+        d = _proxy_get(_type_dict(k), "__dict__")
+        if d is not None:
+            return d.__get__(x, cls) if type(d) is _GETSET else None
+    return None
+
+
+def _keyed(table: Any) -> dict[Any, Any]:
+    """A table's items by key: a str key as itself, any other by its identity (its hash may be
+    code of the workspace's)."""
+    return {(k if type(k) is str else id(k)): v for k, v in _dict_items(table)}
+
+
+def _held(out: list[Any], top: str, key: Any, value: Any, deep: bool) -> None:
+    """The tables, lists and standard objects' attributes ``value`` holds, as read now."""
+    if type(key) is str and ("cache" in key.lower() or key.startswith("__")):
+        return  # a cache its module fills and empties as it is used
+    t = type(value)
+    if t in _TABLES:
+        out.append((top, value, False, _dict_copy(value), _list(_values(value))))
+    elif t is list:
+        out.append((top, value, True, _list_copy(value), None))
+    elif deep and t not in _NO_STATE:
+        attrs = _instance_dict(value)
+        if type(attrs) is dict:
+            out.append((top, attrs, False, _dict_copy(attrs), _list(_values(attrs))))
+            for k, v in _dict_items(attrs):
+                if type(v) in _TABLES or type(v) is list:
+                    _held(out, top, k, v, False)
+
+
+def _module_state() -> list[Any]:
+    """What the standard library's loaded modules hold now: (its top module, the table or list,
+    whether a list, a copy of it, a table's values in order)."""
+    out: list[Any] = []
+    for name, mod in list(_dict_items(_MODULES)):
+        top = name.partition(".")[0] if type(name) is str else ""
+        if top not in _STDLIB_NAMES or top in _APART or type(mod) is not _MODULE:
+            continue
+        space = _module_dict(mod)
+        out.append((top, space, False, _dict_copy(space), _list(_values(space))))
+        kinds = map(_not, map(_STATELESS.__contains__, map(type, _values(space))))  # told by C alone
+        for k, v in _compress(_dict_items(space), kinds):
+            _held(out, top, k, v, True)
+        for getter in _C_SETTINGS.get(name, ()):
+            f = _dict_get(space, getter)
+            if type(f) is _BUILTIN_FUNCTION and f.__self__ is mod:
+                out.append((top, None, True, [f()], f))
+    return out
+
+
+def _module_state_changed(was: list[Any]) -> set[str]:
+    """The top modules whose state ``was`` read otherwise now."""
+    out: set[str] = set()
+    for top, held, is_list, kept, values in was:
+        if top in out:
+            continue
+        if held is None:  # a C module's setting, by its getter
+            if values() != kept[0]:
+                out.add(top)
+        elif is_list:
+            if len(held) != len(kept) or not all(map(_is, held, kept)):
+                out.add(top)
+        elif len(held) != len(kept) or not all(map(_is, _values(held), values)):
+            # (the same keys in the same order holding the same objects: unchanged, told by C alone)
+            now = _keyed(held)
+            for k, v in _dict_items(_keyed(kept)):
+                w = _dict_get(now, k, _MISSING)
+                if w is _MISSING or w is v or v is None:
+                    continue  # removed (a table emptied as it is used), or made on first use
+                if type(w) is type(v) and _plain_value(v) and w == v:
+                    continue  # (C's comparison of plain values only)
+                out.add(top)
+                break
+    return out
+
+
+def _loggers() -> dict[Any, Any] | None:
+    """Each logger of logging's tree (the root's too) as one tuple: its level, whether it
+    propagates and is disabled, its handlers, then its filters; with the tree's ``disable``
+    level and the ``NullHandler`` class. None where logging is not loaded."""
+    mod = _dict_get(_MODULES, "logging")
+    if type(mod) is not _MODULE:
+        return None
+    space = _module_dict(mod)
+    root, logger_class = _dict_get(space, "root"), _dict_get(space, "Logger")
+    manager = _proxy_get(_type_dict(logger_class), "manager") if type(logger_class) is type else None
+    tree = _instance_dict(manager) if manager is not None else None
+    loggers = _dict_get(tree, "loggerDict") if type(tree) is dict else None
+    out: dict[Any, Any] = {"": (_dict_get(tree, "disable") if type(tree) is dict else None,)}
+    out[None] = _dict_get(space, "NullHandler")
+    for name, logger in [("root", root), *(_dict_items(loggers) if type(loggers) is dict else ())]:
+        attrs = _instance_dict(logger)
+        if type(attrs) is dict and "handlers" in attrs:
+            handlers, filters = _dict_get(attrs, "handlers"), _dict_get(attrs, "filters")
+            level, propagate, disabled = (_dict_get(attrs, k) for k in ("level", "propagate", "disabled"))
+            handlers = tuple(handlers) if type(handlers) is list else (handlers,)
+            out[name] = (
+                level,
+                propagate,
+                disabled,
+                len(handlers),
+                *handlers,
+                *(filters if type(filters) is list else ()),
+            )
+    return out
+
+
+def _loggers_changed(was: dict[Any, Any] | None, now: dict[Any, Any] | None) -> bool:
+    """A logger of ``was`` set otherwise in ``now``, or one made since with a level, a handler
+    (a ``NullHandler`` excepted), a filter, no propagation or disabled."""
+    if was is None or now is None:
+        return False
+    null = _dict_get(now, None)
+    for name, state in _dict_items(now):
+        if name is None:
+            continue
+        before = _dict_get(was, name)
+        if before is None:
+            level, propagate, disabled, n = state[:4]
+            kept = [h for h in state[4 : 4 + n] if type(h) is not null] if type(n) is int else [None]
+            if level != 0 or propagate is not True or disabled is not False or kept or len(state) > 4 + n:
+                return True
+        elif len(before) != len(state) or not all(map(_is, before, state)):
+            return True
+    return False
+
+
+def _files(where: str) -> dict[str, tuple[int, int]] | None:
+    """The working directory's files and directories: each one's size and modification time."""
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        with _scandir(where) as entries:
+            for e in entries:
+                if e.name == "__pycache__":
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    out[e.name] = (0, 0)  # there (its own time moves with a bytecode cache inside)
+                else:
+                    st = e.stat(follow_symlinks=False)
+                    out[e.name] = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+    return out
+
+
 class _SettingsWatch:
     """The settings the calls of one target leave changed, read between two calls (the runner's
     own work there changes none): each reading against the last, from the first call on."""
@@ -645,6 +844,8 @@ class _SettingsWatch:
         self.changed = changed
         self.last: tuple[Any, Any] | None = None
         _random_forgotten()
+        self.where = _getcwd()
+        self.state, self.loggers, self.files = _module_state(), _loggers(), _files(self.where)
 
     def between(self) -> None:
         if _random_moved():
@@ -653,6 +854,16 @@ class _SettingsWatch:
         if self.last is not None:
             self.changed.update(_settings_changed(self.last, now))
         self.last = now
+
+    def done(self) -> None:
+        """After the target's last call: its state read against the one before its first."""
+        self.between()
+        self.changed.update(_module_state_changed(self.state))
+        if _loggers_changed(self.loggers, _loggers()):
+            self.changed.add("logging")
+        files = _files(self.where)
+        if self.files is not None and files is not None and files != self.files:
+            self.changed.add("working directory files")
 
 
 def _collected_to_quiet() -> bool:
@@ -775,10 +986,91 @@ def _arguments(data: bytes) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return tuple(pos), kw
 
 
-def _made(fn: Any, given: tuple[Any, ...]) -> tuple[bool, Any]:
-    """A script's object made now: (True, it) or (False, what its making raised)."""
+class _Call:
+    """One compared call of the code under test, made by this script's own top level (the loop
+    at its end), as a user's script makes it, or ``frames`` deeper (``_within``): ``main`` is a
+    generator, suspended meanwhile, no frame of the runner's under the call (round 26 r26v-7:
+    called from inside ``main`` the code had one frame less of room than a top-level caller,
+    and a gcd wrong where its stack held 997 more calls, a script's top level, agreed). What it
+    returned or raised is kept for ``main`` (``answer``)."""
+
+    def __init__(self, fn: Any, args: Any, kwargs: dict[str, Any], frames: int) -> None:
+        if frames:
+            fn, args, kwargs = _within, (frames, fn, args, kwargs), {}
+        self.fn: Any = fn
+        self.args: Any = args
+        self.kwargs: Any = kwargs
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        self.error = error  # the call's own answer: raised again in ``main`` (``answer``)
+        return True
+
+    def taken(self) -> dict[str, Any]:
+        """Its keywords, the last of it the loop reads before the call: the loop's name for it
+        taken out of ``__main__`` first, which holds no name of the runner's while the code
+        runs (r22v-13), and nothing of the call held here but on the loop's stack."""
+        _SCRIPT_GLOBALS.pop("__call", None)
+        kwargs = self.kwargs
+        self.fn = self.args = self.kwargs = None
+        return kwargs
+
+    def returned(self, value: Any) -> None:
+        self.value = value
+
+    def answer(self) -> Any:
+        """What it returned; what it raised raised here. Read in the frame whose ``except`` takes
+        it: a StopIteration leaving a generator's frame is made a RuntimeError (PEP 479)."""
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+        return self.value
+
+
+_SCRIPT_GLOBALS: dict[str, Any] = {}  # ``__main__``'s dict (``_own_namespace``)
+
+
+def _within(frames: int, fn: Any, args: Any, kwargs: dict[str, Any], /) -> Any:
+    """``fn`` called ``frames`` frames below the script's top level, this function's own."""
+    if frames > 1:
+        return _within(frames - 1, fn, args, kwargs)
+    return fn(*args, **kwargs)
+
+
+# The depth a compared call is made at: half the calls at the script's top level, the rest 1 to
+# ``_DEEPEST`` frames below it (in a function of the script, a framework, the tests' pytest ~60
+# deeper), drawn: a fix keyed on the room its stack has (recursing until RecursionError, a log
+# record's caller) meets a top-level caller and deeper ones. From a stream of its own seeded
+# with the run's draws (the two processes of a final run make each call at one depth, and the
+# unread calls are drawn as before); a plain run calls at the top level only.
+_DEEPEST = 64
+_depth_state = [0]
+
+
+def _drawn_depth() -> int:
+    if _plain[0]:
+        return 0
+    bits = _draw_bits(_depth_state)
+    return 0 if bits & 1 else 1 + (bits >> 1) % _DEEPEST
+
+
+def _called(fn: Any, args: Any, kwargs: dict[str, Any]) -> Generator[_Call, None, _Call]:
+    """``fn(*args, **kwargs)`` made by the script's top level at a drawn depth: the ``_Call``,
+    its ``answer`` to be read by the caller."""
+    call = _Call(fn, args, kwargs, _drawn_depth())
+    yield call
+    return call
+
+
+def _made(fn: Any, given: Any) -> Generator[_Call, None, tuple[bool, Any]]:
+    """A script's object made now (``_called``): (True, it) or (False, what its making raised)."""
+    call = yield from _called(fn, given, {})
     try:
-        return True, fn(*given)
+        return True, call.answer()
     except BaseException as exc:  # raised again when its own input is run
         return False, exc
 
@@ -827,8 +1119,8 @@ _draw_state = [0]
 _plain = [False]
 
 
-def _draw_bits() -> int:
-    _draw_state[0] = z = (_draw_state[0] + 0x9E3779B97F4A7C15) & _MASK64
+def _draw_bits(state: list[int] = _draw_state) -> int:
+    state[0] = z = (state[0] + 0x9E3779B97F4A7C15) & _MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     return z ^ (z >> 31)
@@ -1037,29 +1329,35 @@ def _arguments_after_unread_calls(
     return args, kwargs, other if read_late else None
 
 
-def _script_answers(fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict[int, tuple[bool, Any]]) -> Any:
+def _script_answers(
+    fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict[int, tuple[bool, Any]]
+) -> Generator[_Call, None, tuple[bool, Any]]:
     """A script's input i (``args``: its object's arguments, its methods): the object made
     (or the one made ahead, ``made``), each method's return on its own; the object itself
-    is named so (a chainable put returning self, where the reference returns None).
+    is named so (a chainable put returning self, where the reference returns None). (True,
+    the answers) or (False, what raised), raised by ``main`` in its own frame (``answer``).
 
     The next input's (``nxt``) object is made between two of this one's methods, at a drawn
     place: a program holds two objects at once (round 23 r23v-3: every LRUCache kept its keys
     in one module-level dict, emptied as each new cache was made; made one at a time, no
     object was read after the next was made). The class: any state of an object that making
     another one changes."""
-    _gc_resumed()
-    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
-    if not made_ok:
-        raise obj
-    methods = list(args[1])
-    ahead = not _plain[0] and len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
-    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
-    answers = []
-    for m, (name, a) in enumerate(methods):
-        if m == at:
-            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
-        answers.append(_method_return(obj, getattr(obj, name)(*a)))
-    return {"list": answers}
+    try:
+        _gc_resumed()
+        made_ok, obj = made.pop(i) if i in made else (True, (yield from _called(fn, args[0], {})).answer())
+        if not made_ok:
+            raise obj
+        methods = list(args[1])
+        ahead = not _plain[0] and len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
+        at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
+        answers = []
+        for m, (name, a) in enumerate(methods):
+            if m == at:
+                made[i + 1] = yield from _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
+            answers.append(_method_return(obj, (yield from _called(getattr(obj, name), a, {})).answer()))
+        return True, {"list": answers}
+    except BaseException as exc:  # the script's own answer (or the runner's _NotPlain of it)
+        return False, exc
 
 
 def _mark_arguments_left(
@@ -1364,7 +1662,8 @@ def _hide_modules() -> None:
             del sys.modules[name]
 
 
-def main() -> None:
+def main() -> Generator[_Call, None, None]:
+    """The run: each compared call yielded to the script's top level, which makes it (``_Call``)."""
     fd = int(_os.environ.pop("REPO_AGENT_VERDICT_FD"))
     # The sandbox sets it empty (agent/differential.py): stdout and stderr buffered as in a
     # plain run, and no variable left that a plain run has not (r18-8).
@@ -1387,6 +1686,7 @@ def main() -> None:
         spec = _json_load(f)
     draws = spec.get("draws")
     _draw_state[0] = draws & _MASK64 if type(draws) is int else int.from_bytes(_os.urandom(8), "little")
+    _depth_state[0] = _draw_state[0] ^ 0x5851F42D4C957F2D  # the depths' stream: of the same seed
     _plain[0] = spec.get("plain") is True
     tty_at = spec.get("stdin_tty") or []
     at_terminal = bool(tty_at) and _os.isatty(0)
@@ -1543,7 +1843,9 @@ def main() -> None:
                 began = clock()
                 if target.get("script"):
                     nxt = target["inputs"][i + 1] if i + 1 < len(givens) else None
-                    encoded = _script_answers(fn, args, i, nxt, made)
+                    answered, encoded = yield from _script_answers(fn, args, i, nxt, made)
+                    if not answered:
+                        raise encoded
                 else:
                     arg_nodes = [_MAX_NODES]
                     before = _encode([list(args), kwargs] if kwargs else list(args), 0, arg_nodes)
@@ -1556,7 +1858,7 @@ def main() -> None:
                     )
                     _gc_resumed()
                     try:
-                        returned = fn(*call_args, **call_kwargs)
+                        returned = (yield from _called(fn, call_args, call_kwargs)).answer()
                     finally:
                         _gc_held()
                     if type(returned) is _GENERATOR and read_with is not None:
@@ -1607,7 +1909,7 @@ def main() -> None:
                     # earlier caller's list is seen (r16-13).
                     kept(ti, i, left, after, _MAX_NODES - after_nodes[0])
             send(rec)
-        watch.between()
+        watch.done()
     # Read again once the process's last call returned (not as each run of calls ends): a
     # result or an argument any later call changed is seen, whichever run it was in.
     said = [clock()]
@@ -1675,9 +1977,15 @@ def _own_namespace() -> dict[str, Any]:
     for name in list(shared):
         if not name.startswith("__") or name in ("__annotations__",):
             del shared[name]
+    own["_SCRIPT_GLOBALS"] = shared  # the loop's name for a call taken out of it (``_Call.taken``)
     shared["__doc__"], shared["__builtins__"] = None, plain_builtins
+    shared["__annotations__"] = {}  # a script's, empty: not the runner's own (a plain 3.11 script has one)
     return own
 
 
 if __name__ == "__main__":
-    _own_namespace()["main"]()
+    # Each compared call is made here, at the script's top level (``_Call``): every name read
+    # before the call, ``__call`` taken out of ``__main__`` by the last of them.
+    for __call in _own_namespace()["main"]():
+        with __call:
+            __call.returned(__call.fn(*__call.args, **__call.taken()))

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from agent.suspect_carriers import carried
 from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
 from agent.suspect_file_facts import FileFacts
@@ -795,6 +796,8 @@ class _Scan:
             self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         for rule, node in effects.hits():
             self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
+        for rule, node, key in carried(self.tree, self.r.resolve, effects.kinds, self._machine):
+            self.hit(rule, node, key)  # a log record or an event loop: agent/suspect_carriers.py (r26v-6/10/11)
         for node, callee in effects.unbound:  # outside the import-time bound, keyed by its callee for the excuse
             self.hit("import_side_effect", node, callee)
         return self._run_by_a_judge(self.hits)
@@ -807,6 +810,10 @@ class _Scan:
         if not unrun or self.scripts_started is None or self.scripts_started():
             return hits
         return [h for h in hits if not within(spans, h.line, h.end)]
+
+    @staticmethod
+    def _machine(name: str) -> str:
+        return machine_rule(name, _machine_probe)
 
     def _pid_read(self, node: ast.AST) -> bool:
         """The process or thread id read past os.getpid/threading (r20-3). Spellings, not a bound:

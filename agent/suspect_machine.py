@@ -16,7 +16,10 @@ to a bounded depth. It reads the machine when it reaches:
 - the environment (``os.environ``, ``getenv``, ``get_exec_path``): ``reads_environment``;
 - an absolute path written in its module (a file outside the workspace: ``"/etc/mime.types"``,
   ``"/tmp"``): ``host_probe``;
-- a resource limit (``resource.getrlimit``, ``os.sysconf``): ``process_identity``.
+- a resource limit (``resource.getrlimit``, ``os.sysconf``): ``process_identity``;
+- the import path (``sys.path``, ``sys.meta_path``: ``pkgutil.iter_modules()`` lists what is
+  installed where it runs, and the sandbox's venv shows fewer packages than a user's, round 26
+  r26v-2): ``process_probe``.
 
 Where it sits (``os.getcwd``: ``abspath`` of a given path is the caller's) is not a root: the
 scan judges those names itself. A C function has no source: it reads nothing here.
@@ -41,6 +44,8 @@ DERIVED_RULES = frozenset({"reads_clock", "reads_environment"})
 CLOCK_UNLESS_GIVEN = {"time.localtime": 1, "time.gmtime": 1, "time.ctime": 1, "time.asctime": 1, "time.strftime": 2}
 # What a process may use of the machine: its limits.
 LIMITS = frozenset({"resource.getrlimit", "resource.getrusage", "os.sysconf", "posix.sysconf"})
+# Where imports are found: a function walking it answers by the modules the machine has installed.
+IMPORT_PATH = frozenset({"sys.path", "sys.meta_path", "sys.path_hooks", "sys.path_importer_cache"})
 _SOURCE_OF = {"os.path": "posixpath"}
 
 Probe = Callable[[str], str]  # a qualified name -> the scan's rule for it ("" for none)
@@ -85,6 +90,8 @@ def _root(value: str, probe: Probe) -> str:
     value = value.rstrip("!")
     if value in LIMITS:
         return "process_identity"
+    if value in IMPORT_PATH:
+        return "process_probe"
     if value in CLOCK_UNLESS_GIVEN and given:
         return ""
     rule = probe(value)
