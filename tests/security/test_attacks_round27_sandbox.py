@@ -78,3 +78,63 @@ def test_r27s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
 @pytest.mark.xfail(strict=True, reason="open: r27s-1 a normal user's /tmp and /dev/shm files past its part are unseen")
 def test_r27s_1_tmp_and_shm_files_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _TMPFS_HOG.replace("AS_FILES", "True"))
+
+
+# r27s-2: r11-2's class once more past the part watch, through epoll watches. Each watch (an
+# epitem and its wait-queue entry, ~200 bytes of kernel memory, charged to the container's
+# memory cgroup and never reclaimed while held) is behind no pipe, no mapping and no page a
+# process maps: the watch counts none. 508 epoll instances each registered with 508 others
+# (a nesting depth of 1, within the kernel's loop and path checks) make 258,064 watches in
+# one process of ~13 MB: ~50 MB each, five processes ~250 MB, then a sixth grows until the
+# OOM killer ends it (the largest). The watch sees ~40 MB, under the 168 MB part, and the run is
+# the machine's shortage (not judged), where the same 50 MB held as bytes in each (the
+# control) is the rollout's (judged). (The count is per user, fs.epoll.max_user_watches, ~4%
+# of RAM: no bound here.)
+_EPOLL_HOG = textwrap.dedent(
+    """
+    import os, select, time
+    mb = 2**20
+    r, w = os.pipe()
+    for _ in range(5):
+        if os.fork() == 0:
+            try:
+                if AS_WATCHES:  # 258,064 watches, ~50 MB of kernel memory
+                    leaves = [select.epoll() for _ in range(508)]
+                    tops = [select.epoll() for _ in range(508)]
+                    for top in tops:
+                        for leaf in leaves:
+                            top.register(leaf.fileno(), select.EPOLLIN)
+                else:  # the same as bytes
+                    b = bytearray(50 * mb)
+                    b[::4096] = b"x" * len(b[::4096])
+                os.write(w, b"1")
+                time.sleep(60)
+            finally:
+                os._exit(0)
+    for _ in range(5):
+        os.read(r, 1)
+    if os.fork() == 0:  # the largest: grows to the container's limit, the OOM killer's choice
+        try:
+            held = []
+            while True:
+                b = bytearray(mb)
+                b[::4096] = b"x" * len(b[::4096])
+                held.append(b)
+        except MemoryError:  # its RLIMIT_AS (the part) first: the container was not full
+            print("NOT FULL", len(held), flush=True)
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    time.sleep(5)
+    os.kill(os.getpid(), 9)
+    """
+)
+
+
+def test_r27s_2_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _EPOLL_HOG.replace("AS_WATCHES", "False"))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27s-2 a normal user's epoll watches past its part are unseen")
+def test_r27s_2_epoll_watches_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _EPOLL_HOG.replace("AS_WATCHES", "True"))
