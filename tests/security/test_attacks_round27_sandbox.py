@@ -226,3 +226,93 @@ def test_r27s_3_control_a_sandbox_alone_reads_no_neighbours_secret_by_dnotify(tm
 @pytest.mark.xfail(strict=True, reason="open: r27s-3 two sandboxes signal each other through dnotify on shared dirs")
 def test_r27s_3_a_sandbox_never_reads_a_neighbours_secret_by_dnotify(tmp_path):
     assert not _notices_read(tmp_path, True), "a neighbouring sandbox read the final run's secret whole"
+
+
+# r27s-4: the reference fix reaches the code under test through the installed wheel's RECORD.
+# Installed as a wheel (``pip install .``, ``uv sync --no-editable``, a container image), the
+# package's ``agent/suites`` is covered in the sandbox by an empty tmpfs (agent/bwrap.py
+# ``_hide_installed_suites``), but its dist-info beside it is not: RECORD names every file of
+# the wheel with its sha256 and size, every task's ``_fix`` (the reference fix), ``_hidden``
+# (hidden tests) and ``_heldout`` (held-out pool) among them. The size tells what kind of edit
+# the fix is (fix_bitcount: the same 172 bytes, one byte changed), and the hash confirms a guess:
+# the code under test tries every one-byte change of the buggy file it is given and finds the
+# reference fix, byte for byte, in ~16,000 hashes (a few ms).
+_WHEEL_FIX = textwrap.dedent(
+    """
+    import base64, glob, hashlib, os, sys
+    want = None
+    for record in glob.glob(os.path.join(sys.prefix, "lib/python3*/site-packages/*.dist-info/RECORD")):
+        for line in open(record):
+            path, digest, size = line.rstrip("\\n").rsplit(",", 2)
+            if path.endswith("/fix_bitcount/_fix/bitcount.py"):
+                want = digest.split("=", 1)[1]
+    src = open("bitcount.py", "rb").read()
+
+    def named(b):
+        return base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()
+
+    found = [
+        src[:i] + bytes([c]) + src[i + 1 :]
+        for i in range(len(src)) for c in range(32, 127)
+        if want and named(src[:i] + bytes([c]) + src[i + 1 :]) == want
+    ]
+    suites = glob.glob(os.path.join(sys.prefix, "lib/python3*/site-packages/agent/suites/*"))
+    print("SUITES", len(suites))
+    print("FOUND", found[0].hex() if found else None)
+    """
+)
+
+
+def _run_with_the_wheel_installed(tmp_path) -> str:
+    """What ``_WHEEL_FIX`` printed, run as root in a sandbox on a venv where the package is
+    installed as a wheel installs it: ``agent`` in site-packages, and the dist-info's RECORD
+    (each file, its urlsafe-base64 sha256 and size)."""
+    import base64
+    import hashlib
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import agent
+    from agent.sandbox import run_command_full
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    shutil.copytree(Path(agent.__file__).resolve().parent, site / "agent", ignore=shutil.ignore_patterns("__pycache__"))
+    dist = site / "repo_agent_studio-0.1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.3\nName: repo-agent-studio\nVersion: 0.1.0\n")
+    lines = []
+    for f in sorted(p for p in (site / "agent").rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{f.relative_to(site)},sha256={digest},{len(data)}")
+    (dist / "RECORD").write_text("\n".join(lines) + "\n")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    shutil.copy(site / "agent/suites/mini_bugs/fix_bitcount/bitcount.py", ws / "bitcount.py")  # the task's buggy file
+    (ws / "run.py").write_text(_WHEEL_FIX)
+    python = str(venv / "bin" / "python")
+    return run_command_full([python, "run.py"], ws, timeout_s=60, sandbox="bwrap", python=python).output
+
+
+def _reference_bitcount() -> bytes:
+    from pathlib import Path
+
+    import agent
+
+    return (Path(agent.__file__).resolve().parent / "suites/mini_bugs/fix_bitcount/_fix/bitcount.py").read_bytes()
+
+
+def test_r27s_4_control_the_installed_suites_are_hidden(tmp_path):
+    said = _run_with_the_wheel_installed(tmp_path)
+    assert "SUITES 0" in said, said[-500:]
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27s-4 the wheel's RECORD gives a sandbox every reference fix's sha256")
+def test_r27s_4_the_reference_fix_never_reaches_the_sandbox_through_record(tmp_path):
+    said = _run_with_the_wheel_installed(tmp_path)
+    assert "FOUND" in said, said[-500:]  # the code ran to its end
+    assert f"FOUND {_reference_bitcount().hex()}" not in said, "the sandbox found the reference fix byte for byte"
