@@ -10,14 +10,29 @@ import textwrap
 
 import pytest
 
-from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
+from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _read_by_a_neighbour
 
-
-def _judged_as_the_rollouts(user_dir, hog: str) -> None:
-    """``hog`` run as a normal user's tests in a 400 MB container: its excess the rollout's (judged)."""
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", hog)
-    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+# The end of r27s-1's and r27s-2's tests (``mb``, ``os`` and ``time`` theirs): one more process
+# grows until the OOM killer ends it (the largest), then the command ends as killed.
+_GROW_TO_THE_LIMIT = textwrap.dedent(
+    """
+    if os.fork() == 0:  # the largest: grows to the container's limit, the OOM killer's choice
+        try:
+            held = []
+            while True:
+                b = bytearray(mb)
+                b[::4096] = b"x" * len(b[::4096])
+                held.append(b)
+        except MemoryError:  # its RLIMIT_AS (the part) first: the container was not full
+            print("NOT FULL", len(held), flush=True)
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    time.sleep(5)
+    os.kill(os.getpid(), 9)
+    """
+)
 
 
 # r27s-1: a new instance of r11-2's class past the part watch (agent/memory_part.py), after
@@ -31,8 +46,9 @@ def _judged_as_the_rollouts(user_dir, hog: str) -> None:
 # run is the machine's shortage (SandboxError, not judged) where the same 77 MB held as bytes in
 # two more processes (the control) is the rollout's (judged): a wrong fix's final run escapes
 # its FAIL so.
-_TMPFS_HOG = textwrap.dedent(
-    """
+_TMPFS_HOG = (
+    textwrap.dedent(
+        """
     import os, time
     mb = 2**20
     if AS_FILES:  # /tmp's and /dev/shm's own tmpfs, written and closed: mapped by no one
@@ -54,21 +70,9 @@ _TMPFS_HOG = textwrap.dedent(
             finally:
                 os._exit(0)
     time.sleep(1)
-    if os.fork() == 0:  # the largest: grows to the container's limit, the OOM killer's choice
-        try:
-            held = []
-            while True:
-                b = bytearray(mb)
-                b[::4096] = b"x" * len(b[::4096])
-                held.append(b)
-        except MemoryError:  # its RLIMIT_AS (the part) first: the container was not full
-            print("NOT FULL", len(held), flush=True)
-            time.sleep(30)
-        finally:
-            os._exit(0)
-    time.sleep(5)
-    os.kill(os.getpid(), 9)
     """
+    )
+    + _GROW_TO_THE_LIMIT
 )
 
 
@@ -91,8 +95,9 @@ def test_r27s_1_tmp_and_shm_files_past_the_part_are_the_rollouts(user_dir):
 # the machine's shortage (not judged), where the same 50 MB held as bytes in each (the
 # control) is the rollout's (judged). (The count is per user, fs.epoll.max_user_watches, ~4%
 # of RAM: no bound here.)
-_EPOLL_HOG = textwrap.dedent(
-    """
+_EPOLL_HOG = (
+    textwrap.dedent(
+        """
     import os, select, time
     mb = 2**20
     r, w = os.pipe()
@@ -114,21 +119,9 @@ _EPOLL_HOG = textwrap.dedent(
                 os._exit(0)
     for _ in range(5):
         os.read(r, 1)
-    if os.fork() == 0:  # the largest: grows to the container's limit, the OOM killer's choice
-        try:
-            held = []
-            while True:
-                b = bytearray(mb)
-                b[::4096] = b"x" * len(b[::4096])
-                held.append(b)
-        except MemoryError:  # its RLIMIT_AS (the part) first: the container was not full
-            print("NOT FULL", len(held), flush=True)
-            time.sleep(30)
-        finally:
-            os._exit(0)
-    time.sleep(5)
-    os.kill(os.getpid(), 9)
     """
+    )
+    + _GROW_TO_THE_LIMIT
 )
 
 
