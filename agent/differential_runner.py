@@ -2,8 +2,9 @@
 
 Copied alone (under a drawn name) into a read-only directory of the sandbox and run as
 ``python NAME.py`` (its calls in NAME.json beside it) from the workspace root, as a user's
-script is: it imports nothing of this project, and nothing of the workspace ran before it (a
-task venv's ``.pth`` line is given the workspace after the hello). Each input is called with its
+script is, each compared call made by its top level or drawn frames below it (``_Call``): it
+imports nothing of this project, and nothing of the workspace ran before it (a task venv's
+``.pth`` line is given the workspace after the hello). Each input is called with its
 positional arguments and, where the target has them at its index (``keywords``), its keyword
 arguments. Before any code of the workspace is imported it takes the write end of the verdict
 pipe (``REPO_AGENT_VERDICT_FD``) and says hello; then one JSON line per call:
@@ -103,7 +104,7 @@ _thread_count = _thread._count
 
 TYPE_CHECKING = False  # typing is never imported here: the names below exist for mypy only
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Generator
     from typing import Any
 
 _MAX_NODES = 200_000
@@ -991,10 +992,91 @@ def _arguments(data: bytes) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return tuple(pos), kw
 
 
-def _made(fn: Any, given: tuple[Any, ...]) -> tuple[bool, Any]:
-    """A script's object made now: (True, it) or (False, what its making raised)."""
+class _Call:
+    """One compared call of the code under test, made by this script's own top level (the loop
+    at its end), as a user's script makes it, or ``frames`` deeper (``_within``): ``main`` is a
+    generator, suspended meanwhile, no frame of the runner's under the call (round 26 r26v-7:
+    called from inside ``main`` the code had one frame less of room than a top-level caller,
+    and a gcd wrong where its stack held 997 more calls, a script's top level, agreed). What it
+    returned or raised is kept for ``main`` (``answer``)."""
+
+    def __init__(self, fn: Any, args: Any, kwargs: dict[str, Any], frames: int) -> None:
+        if frames:
+            fn, args, kwargs = _within, (frames, fn, args, kwargs), {}
+        self.fn: Any = fn
+        self.args: Any = args
+        self.kwargs: Any = kwargs
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        self.error = error  # the call's own answer: raised again in ``main`` (``answer``)
+        return True
+
+    def taken(self) -> dict[str, Any]:
+        """Its keywords, the last of it the loop reads before the call: the loop's name for it
+        taken out of ``__main__`` first, which holds no name of the runner's while the code
+        runs (r22v-13), and nothing of the call held here but on the loop's stack."""
+        _SCRIPT_GLOBALS.pop("__call", None)
+        kwargs = self.kwargs
+        self.fn = self.args = self.kwargs = None
+        return kwargs
+
+    def returned(self, value: Any) -> None:
+        self.value = value
+
+    def answer(self) -> Any:
+        """What it returned; what it raised raised here. Read in the frame whose ``except`` takes
+        it: a StopIteration leaving a generator's frame is made a RuntimeError (PEP 479)."""
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+        return self.value
+
+
+_SCRIPT_GLOBALS: dict[str, Any] = {}  # ``__main__``'s dict (``_own_namespace``)
+
+
+def _within(frames: int, fn: Any, args: Any, kwargs: dict[str, Any], /) -> Any:
+    """``fn`` called ``frames`` frames below the script's top level, this function's own."""
+    if frames > 1:
+        return _within(frames - 1, fn, args, kwargs)
+    return fn(*args, **kwargs)
+
+
+# The depth a compared call is made at: half the calls at the script's top level, the rest 1 to
+# ``_DEEPEST`` frames below it (in a function of the script, a framework, the tests' pytest ~60
+# deeper), drawn: a fix keyed on the room its stack has (recursing until RecursionError, a log
+# record's caller) meets a top-level caller and deeper ones. From a stream of its own seeded
+# with the run's draws (the two processes of a final run make each call at one depth, and the
+# unread calls are drawn as before); a plain run calls at the top level only.
+_DEEPEST = 64
+_depth_state = [0]
+
+
+def _drawn_depth() -> int:
+    if _plain[0]:
+        return 0
+    bits = _draw_bits(_depth_state)
+    return 0 if bits & 1 else 1 + (bits >> 1) % _DEEPEST
+
+
+def _called(fn: Any, args: Any, kwargs: dict[str, Any]) -> Generator[_Call, None, _Call]:
+    """``fn(*args, **kwargs)`` made by the script's top level at a drawn depth: the ``_Call``,
+    its ``answer`` to be read by the caller."""
+    call = _Call(fn, args, kwargs, _drawn_depth())
+    yield call
+    return call
+
+
+def _made(fn: Any, given: Any) -> Generator[_Call, None, tuple[bool, Any]]:
+    """A script's object made now (``_called``): (True, it) or (False, what its making raised)."""
+    call = yield from _called(fn, given, {})
     try:
-        return True, fn(*given)
+        return True, call.answer()
     except BaseException as exc:  # raised again when its own input is run
         return False, exc
 
@@ -1043,8 +1125,8 @@ _draw_state = [0]
 _plain = [False]
 
 
-def _draw_bits() -> int:
-    _draw_state[0] = z = (_draw_state[0] + 0x9E3779B97F4A7C15) & _MASK64
+def _draw_bits(state: list[int] = _draw_state) -> int:
+    state[0] = z = (state[0] + 0x9E3779B97F4A7C15) & _MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     return z ^ (z >> 31)
@@ -1253,29 +1335,35 @@ def _arguments_after_unread_calls(
     return args, kwargs, other if read_late else None
 
 
-def _script_answers(fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict[int, tuple[bool, Any]]) -> Any:
+def _script_answers(
+    fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict[int, tuple[bool, Any]]
+) -> Generator[_Call, None, tuple[bool, Any]]:
     """A script's input i (``args``: its object's arguments, its methods): the object made
     (or the one made ahead, ``made``), each method's return on its own; the object itself
-    is named so (a chainable put returning self, where the reference returns None).
+    is named so (a chainable put returning self, where the reference returns None). (True,
+    the answers) or (False, what raised), raised by ``main`` in its own frame (``answer``).
 
     The next input's (``nxt``) object is made between two of this one's methods, at a drawn
     place: a program holds two objects at once (round 23 r23v-3: every LRUCache kept its keys
     in one module-level dict, emptied as each new cache was made; made one at a time, no
     object was read after the next was made). The class: any state of an object that making
     another one changes."""
-    _gc_resumed()
-    made_ok, obj = made.pop(i) if i in made else (True, fn(*args[0]))
-    if not made_ok:
-        raise obj
-    methods = list(args[1])
-    ahead = not _plain[0] and len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
-    at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
-    answers = []
-    for m, (name, a) in enumerate(methods):
-        if m == at:
-            made[i + 1] = _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
-        answers.append(_method_return(obj, getattr(obj, name)(*a)))
-    return {"list": answers}
+    try:
+        _gc_resumed()
+        made_ok, obj = made.pop(i) if i in made else (True, (yield from _called(fn, args[0], {})).answer())
+        if not made_ok:
+            raise obj
+        methods = list(args[1])
+        ahead = not _plain[0] and len(methods) > 1 and type(nxt) is list and bool(nxt) and type(nxt[0]) is list
+        at = 1 + _draw_bits() % (len(methods) - 1) if ahead else -1
+        answers = []
+        for m, (name, a) in enumerate(methods):
+            if m == at:
+                made[i + 1] = yield from _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
+            answers.append(_method_return(obj, (yield from _called(getattr(obj, name), a, {})).answer()))
+        return True, {"list": answers}
+    except BaseException as exc:  # the script's own answer (or the runner's _NotPlain of it)
+        return False, exc
 
 
 def _mark_arguments_left(
@@ -1580,7 +1668,8 @@ def _hide_modules() -> None:
             del sys.modules[name]
 
 
-def main() -> None:
+def main() -> Generator[_Call, None, None]:
+    """The run: each compared call yielded to the script's top level, which makes it (``_Call``)."""
     fd = int(_os.environ.pop("REPO_AGENT_VERDICT_FD"))
     # The sandbox sets it empty (agent/differential.py): stdout and stderr buffered as in a
     # plain run, and no variable left that a plain run has not (r18-8).
@@ -1603,6 +1692,7 @@ def main() -> None:
         spec = _json_load(f)
     draws = spec.get("draws")
     _draw_state[0] = draws & _MASK64 if type(draws) is int else int.from_bytes(_os.urandom(8), "little")
+    _depth_state[0] = _draw_state[0] ^ 0x5851F42D4C957F2D  # the depths' stream: of the same seed
     _plain[0] = spec.get("plain") is True
     tty_at = spec.get("stdin_tty") or []
     at_terminal = bool(tty_at) and _os.isatty(0)
@@ -1759,7 +1849,9 @@ def main() -> None:
                 began = clock()
                 if target.get("script"):
                     nxt = target["inputs"][i + 1] if i + 1 < len(givens) else None
-                    encoded = _script_answers(fn, args, i, nxt, made)
+                    answered, encoded = yield from _script_answers(fn, args, i, nxt, made)
+                    if not answered:
+                        raise encoded
                 else:
                     arg_nodes = [_MAX_NODES]
                     before = _encode([list(args), kwargs] if kwargs else list(args), 0, arg_nodes)
@@ -1772,7 +1864,7 @@ def main() -> None:
                     )
                     _gc_resumed()
                     try:
-                        returned = fn(*call_args, **call_kwargs)
+                        returned = (yield from _called(fn, call_args, call_kwargs)).answer()
                     finally:
                         _gc_held()
                     if type(returned) is _GENERATOR and read_with is not None:
@@ -1891,9 +1983,15 @@ def _own_namespace() -> dict[str, Any]:
     for name in list(shared):
         if not name.startswith("__") or name in ("__annotations__",):
             del shared[name]
+    own["_SCRIPT_GLOBALS"] = shared  # the loop's name for a call taken out of it (``_Call.taken``)
     shared["__doc__"], shared["__builtins__"] = None, plain_builtins
+    shared["__annotations__"] = {}  # a script's, empty: not the runner's own (a plain 3.11 script has one)
     return own
 
 
 if __name__ == "__main__":
-    _own_namespace()["main"]()
+    # Each compared call is made here, at the script's top level (``_Call``): every name read
+    # before the call, ``__call`` taken out of ``__main__`` by the last of them.
+    for __call in _own_namespace()["main"]():
+        with __call:
+            __call.returned(__call.fn(*__call.args, **__call.taken()))

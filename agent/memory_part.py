@@ -8,9 +8,9 @@ the run was taken for the machine's shortage (not judged) where root mode's own 
 judges it. This watch looks, at each OOM kill counted while the sandbox runs, at what the
 sandbox still holds: its processes' proportional share of anonymous and shared-memory pages
 (``smaps_rollup``: a page forked processes share counted once, never a page of the host's),
-what its pipes and its mappings hold in the kernel (charged to the enclosing cgroup, in no
-process's Pss: round 24 r24s-2, round 25 r25s-1) and its workspace tmpfs (a file of it the
-tests map counted once). The sandbox's pid 1 and bwrap are spared by the OOM killer before
+what its pipes, its mappings and its page tables hold in the kernel (charged to the enclosing
+cgroup, in no process's Pss: round 24 r24s-2, round 25 r25s-1, round 26 r26s-1) and its
+workspace tmpfs (a file of it the tests map counted once). The sandbox's pid 1 and bwrap are spared by the OOM killer before
 its tests (their end would take the whole sandbox and what it held with it), and pid 1 keeps
 the rest of the sandbox after its command's kill until this watch has looked. Past its part, the excess
 was the rollout's own (the part is fixed by the limit and the number of sandboxes, never by
@@ -87,16 +87,30 @@ def _held(pid: int) -> tuple[int, int]:
     return anon, shmem
 
 
-def _fd_table_size(pid: int) -> int:
-    """How many descriptor numbers process ``pid``'s table has room for (``FDSize``); 0 if unreadable."""
+class _Status(NamedTuple):
+    """What /proc/PID/status says of a process that the watch counts."""
+
+    fd_table_size: int  # how many descriptor numbers its table has room for (``FDSize``)
+    page_tables: int  # the bytes of its page tables (``VmPTE``)
+
+
+def _status(pid: int) -> _Status:
+    """Process ``pid``'s ``_Status``; 0 for what is unreadable. Its page tables are charged to its
+    memory cgroup (the enclosing one, here) and are in no Pss: a mapping's first touch, even
+    of the shared zero page, makes a page-table page, and one 1 GB from the last a page-middle
+    one too; four processes of 13,000 such one-page mappings held 416 MB so (round 26 r26s-1).
+    The kernel's own figure, not a guess per mapping: a process's threads share it."""
+    fds = tables = 0
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
             for line in f:
                 if line.startswith(b"FDSize:"):
-                    return int(line.split()[1])
+                    fds = int(line.split()[1])
+                elif line.startswith(b"VmPTE:"):
+                    tables = int(line.split()[1]) * _KB
     except (OSError, ValueError, IndexError):
         pass
-    return 0
+    return _Status(fds, tables)
 
 
 def _unread(fd: int) -> int:
@@ -109,7 +123,7 @@ def _unread(fd: int) -> int:
     return int.from_bytes(buf, "little", signed=True)
 
 
-def _pipes_held(pid: int, seen: set[tuple[int, int]], budget: list[int]) -> int:
+def _pipes_held(pid: int, fd_table_size: int, seen: set[tuple[int, int]], budget: list[int]) -> int:
     """What the pipes process ``pid`` has open (anonymous or named, each once in ``seen``)
     hold, in bytes: the pages of what is written and unread, and the pipe's own kernel
     objects (``_PIPE_OBJECTS``), charged to the writer's and the maker's memory cgroup and
@@ -118,14 +132,14 @@ def _pipes_held(pid: int, seen: set[tuple[int, int]], budget: list[int]) -> int:
     rounded up to pages are a lower bound of what each holds. Each open file is looked at
     through a copy of its descriptor (``pidfd_getfd``: the sandbox's processes are ours to
     trace, their /proc/PID/fd a uid's of the sandbox's user namespace not ours to list).
-    ``budget``: the descriptors left to look at."""
+    ``fd_table_size``: its table's room (``_Status``); ``budget``: the descriptors left to look at."""
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:
         return 0
     held = 0
     try:
-        for target in range(min(_fd_table_size(pid), budget[0])):
+        for target in range(min(fd_table_size, budget[0])):
             budget[0] -= 1
             fd = int(_libc.syscall(_NR_PIDFD_GETFD, pidfd, target, 0))
             if fd < 0:  # no such descriptor, or the process gone
@@ -162,29 +176,32 @@ class Held(NamedTuple):
     shmem: int  # shared-memory pages alike
     pipes: int  # what its pipes hold (``_pipes_held``)
     mappings: int  # what its mappings hold as such (``_mappings_held``)
+    page_tables: int  # its page tables (``_Status``)
 
 
 def sandbox_held(pid1: int, enough: int | None = None) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
-    memory (``_held``, ``_pipes_held`` and ``_mappings_held`` of each), or a part of it past
-    ``enough`` bytes of anonymous memory, pipes and mappings (the rest not looked at). Every process of its pid namespace
-    descends from its pid 1 (an orphan is given to it)."""
-    anon = shmem = pipes = mappings = 0
+    memory (``_held``, ``_pipes_held``, ``_mappings_held`` and page tables of each), or a part of it
+    past ``enough`` bytes of anonymous memory, pipes, mappings and page tables (the rest not looked
+    at). Every process of its pid namespace descends from its pid 1 (an orphan is given to it)."""
+    anon = shmem = pipes = mappings = page_tables = 0
     todo = [pid1]
     seen: set[int] = set()
     files: set[tuple[int, int]] = set()
     budget = [_MOST_FILES]
-    while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes + mappings <= enough):
+    while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes + mappings + page_tables <= enough):
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
         a, s = _held(pid)
         anon, shmem = anon + a, shmem + s
-        pipes += _pipes_held(pid, files, budget)
+        status = _status(pid)
+        page_tables += status.page_tables
+        pipes += _pipes_held(pid, status.fd_table_size, files, budget)
         mappings += _mappings_held(pid)
         todo.extend(_children(pid))
-    return Held(anon, shmem, pipes, mappings)
+    return Held(anon, shmem, pipes, mappings, page_tables)
 
 
 class PartWatch:
@@ -215,9 +232,9 @@ class PartWatch:
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
         # Walked only until it is seen past the part: the kill may come while it is walked.
-        anon, shmem, pipes, mappings = sandbox_held(pid1, self.part - extra)
+        anon, shmem, pipes, mappings, page_tables = sandbox_held(pid1, self.part - extra)
         # A workspace file the tests map shared is in both: the larger is a lower bound of the two.
-        held = anon + pipes + mappings + max(shmem, extra)
+        held = anon + pipes + mappings + page_tables + max(shmem, extra)
         if held > self.part and (self.held is None or held > self.held):
             self.held = held
 

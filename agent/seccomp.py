@@ -17,7 +17,9 @@ session would get a CPU share of its own (no cpu cgroup, scheduler autogroups: r
 sbx8-3); ``memfd_create`` and every SysV IPC call (ENOSYS) where no memory cgroup of the
 sandbox's charges the pages they hold (round 17 r17-9, round 19 r19s-1); ``vmsplice``,
 ``splice``, ``sendfile`` (ENOSYS) and ``SO_ZEROCOPY`` (ENOPROTOOPT) everywhere (r19s-2, r19s-7);
-``sync`` and ``syncfs`` answer success and do nothing.
+``sync`` and ``syncfs`` answer success and do nothing; and every way to load a BPF program
+(``bpf`` above; ``seccomp``, ``prctl(PR_SET_SECCOMP)``: EINVAL; socket filters: EPERM), whose
+compiled code counts in one budget of the whole machine (round 26 r26s-2, r26s-3).
 x86-64 only; elsewhere there is no filter.
 """
 
@@ -127,6 +129,25 @@ _NR_PRCTL, _PR_SET_THP_DISABLE = 157, 41
 # file (a read-only one's costs the host at most a flush of its disk cache).
 _SYNCS = (162, 306)  # sync, syncfs
 
+# Every way to load a BPF program, refused: the kernel compiles each (JIT always on) into memory
+# counted in one budget for every unprivileged program of the machine, and of every container
+# of the host (net.core.bpf_jit_limit): no cgroup charges it, nothing counts it per sandbox,
+# and a process holds its programs as long as it likes. A root run's sandbox took all 504 MB
+# with seccomp filters kept alive by their listeners (SECCOMP_FILTER_FLAG_NEW_LISTENER,
+# passed over AF_UNIX: round 26 r26s-2), or with socket filters on AF_UNIX sockets (r26s-3);
+# meanwhile a normal user's sandbox could not start (its bwrap's own filter refused, ENOTSUPP)
+# and no unprivileged program of the host could load a seccomp or socket filter. The ways in:
+# bpf(2) (refused above, with ``_DENIED``); seccomp(2) whatever its operation and
+# prctl(PR_SET_SECCOMP), EINVAL, as a kernel without seccomp filters answers (the sandbox's own
+# filter is loaded by bwrap before the code runs; no test runner loads one); setsockopt
+# SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_CBPF and _EBPF, EPERM, as a socket whose
+# filter is locked (SO_LOCK_FILTER) answers. The other loaders need what the sandbox lacks: a
+# packet socket's fanout program (AF_PACKET: refused by family), a tun or ppp device's filter
+# (no such device in the sandbox's /dev), io_uring (refused), netfilter and traffic control
+# (CAP_NET_ADMIN).
+_NR_SECCOMP, _PR_SET_SECCOMP = 317, 22
+_SO_ATTACH = (26, 50, 51, 52)  # SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_CBPF, _EBPF
+
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
 _NR_SETSID = 112
@@ -163,8 +184,9 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
         *[(_JEQ, "enosys", None, nr) for nr in _PAGE_REFS],
         *[(_JEQ, "nothing", None, nr) for nr in _SYNCS],
         (_JEQ, "sockopt", None, _NR_SETSOCKOPT),
+        (_JEQ, "einval", None, _NR_SECCOMP),
         *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC)]),
-        *([] if memory_cgroup else [(_JEQ, "prctl", None, _NR_PRCTL)]),
+        (_JEQ, "prctl", None, _NR_PRCTL),
         (_JEQ, "family", None, _NR_SOCKET),
         (_JEQ, "pair", None, _NR_SOCKETPAIR),
         (_RET, None, None, _ALLOW),
@@ -188,11 +210,16 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
     prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
     labels["sockopt"] = len(prog)  # setsockopt's level and name (args[1], args[2], low words)
     prog += [(_LD_ABS, None, None, 24), (_JEQ, None, "allow", _SOL_SOCKET)]
-    prog += [(_LD_ABS, None, None, 32), (_JEQ, "noopt", "allow", _SO_ZEROCOPY)]
+    prog += [(_LD_ABS, None, None, 32), *[(_JEQ, "deny", None, name) for name in _SO_ATTACH]]
+    prog += [(_JEQ, "noopt", "allow", _SO_ZEROCOPY)]
     labels["prctl"] = len(prog)  # prctl's option (args[0]); for PR_SET_THP_DISABLE: args[1] != 0, args[2] == 0
-    prog += [(_LD_ABS, None, None, 16), (_JEQ, None, "allow", _PR_SET_THP_DISABLE)]
-    prog += [(_LD_ABS, None, None, 24), (_JEQ, "deny", None, 0)]
-    prog += [(_LD_ABS, None, None, 32), (_JEQ, None, "deny", 0), (_LD_ABS, None, None, 36), (_JEQ, "allow", "deny", 0)]
+    prog += [(_LD_ABS, None, None, 16), (_JEQ, "einval", None, _PR_SET_SECCOMP)]
+    if memory_cgroup:
+        prog.append((_RET, None, None, _ALLOW))
+    else:
+        prog += [(_JEQ, None, "allow", _PR_SET_THP_DISABLE), (_LD_ABS, None, None, 24), (_JEQ, "deny", None, 0)]
+        prog += [(_LD_ABS, None, None, 32), (_JEQ, None, "deny", 0)]
+        prog += [(_LD_ABS, None, None, 36), (_JEQ, "allow", "deny", 0)]
     labels["noopt"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.ENOPROTOOPT))
     labels["deny"] = len(prog)
@@ -201,6 +228,8 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
     prog.append((_RET, None, None, _ERRNO | errno.EOPNOTSUPP))
     labels["enosys"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.ENOSYS))
+    labels["einval"] = len(prog)
+    prog.append((_RET, None, None, _ERRNO | errno.EINVAL))
     labels["nothing"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | 0))  # errno 0: the call is skipped and returns 0
     labels["allow"] = len(prog)

@@ -37,6 +37,7 @@ from agent.suspect_ast import (
     TOKENS_MAX,
     UNEXCUSED,
     AstHit,
+    fold,
     parse,
     probe_rule,
     qualify,
@@ -44,7 +45,8 @@ from agent.suspect_ast import (
     token_count,
 )
 from agent.suspect_import_bound import bound_hit
-from agent.suspect_modules import source_imports, watched_modules
+from agent.suspect_main_guard import script_blocks, starts_scripts, within
+from agent.suspect_modules import source_imports, source_texts, watched_modules
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
 
@@ -655,6 +657,11 @@ class SourceTree:
         """The modules the task's source imports, and its own (``network_client``'s excuse)."""
         return source_imports(self.root)
 
+    def starts_scripts(self) -> bool:
+        """The task's Python files may run a file of it as a script (a ``__main__`` block's
+        hits then stand: agent/suspect_main_guard.py)."""
+        return starts_scripts(source_texts(self.root))
+
 
 def source_reader(root: Path, max_bytes: int = SOURCE_READ_MAX) -> SourceTree:
     """``old_text`` over the task's source ``root`` (``SourceTree``)."""
@@ -771,7 +778,10 @@ def scan_patch(
                 candidates.setdefault((a.path, rule.name), []).append(_hit(rule.name, a))
         if not test and _reads_tests(code, protected):
             candidates.setdefault((a.path, "reads_tests"), []).append(_hit("reads_tests", a))
+    started = functools.cache(old_text.starts_scripts) if isinstance(old_text, SourceTree) else None
+    unrun = _script_lines(pl, py, old_text, new_text, started)
     for (path, name), found in candidates.items():
+        found = [h for h in found if not within(unrun(path), h.line or 0, h.line or 0)]
         if name == "reads_tests":
             already = any(_reads_tests(_code(line), protected) for line in old_lines(path))
         else:
@@ -788,8 +798,37 @@ def scan_patch(
         made = frozenset(_top_module(p) for p in pl.new_files) - {""}
         uses = functools.cache(lambda known=uses: known() | made)
     holds = old_text.holder(pl.new_files) if isinstance(old_text, SourceTree) else None
-    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched, uses, holds)
+    hits += _parsed_hits(pl, py, protected, old_text, new_text, watched, uses, holds, started)
     return _unique(hits)
+
+
+def _script_lines(
+    pl: PatchLines,
+    py: list[AddedLine],
+    old_text: OldText | None,
+    new_text: OldText | None,
+    started: Callable[[], bool] | None,
+) -> Callable[[str], list[tuple[int, int]]]:
+    """Per .py file, the patch's lines of its ``__main__`` blocks no judge run executes
+    (agent/suspect_main_guard.py): none where the task's code may run a script of it, or is
+    not known. Read only for a file whose line rules hit (each file parsed once)."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+
+    def lines_of(path: str) -> list[tuple[int, int]]:
+        if path not in spans:
+            spans[path] = []
+            added = [a for a in py if a.path == path]
+            old = old_text(path) if old_text is not None and path.endswith(".py") else None
+            text = _new_source(pl, path, added, old, new_text) if path.endswith(".py") else None
+            tree = parse(text) if text is not None and "__main__" in text and token_count(text) <= TOKENS_MAX else None
+            blocks = script_blocks(tree, fold) if tree is not None else []
+            if blocks and started is not None and not started():
+                assert text is not None
+                on = _patch_lines(text, [n for b in blocks for n in b])
+                spans[path] = [(on(a), on(b)) for a, b in blocks]
+        return spans[path]
+
+    return lines_of
 
 
 def _top_module(path: str) -> str:
@@ -973,6 +1012,7 @@ def _parsed_hits(
     watched: frozenset[str] = TEST_LIBRARIES,
     uses: Callable[[], frozenset[str]] = frozenset,
     holds: Callable[[str], bool] | None = None,
+    started: Callable[[], bool] | None = None,
 ) -> list[SuspectHit]:
     """The AST pass (agent/suspect_ast.py) over each changed Python file: its hits on the
     lines the patch added, for rules the old file (when it parses) did not already hit. The new text is the patch's own where it can be: a created file's lines, or the
@@ -995,7 +1035,7 @@ def _parsed_hits(
             continue  # only the added lines are known: the line rules read them
         test = is_test_path(path, protected)
         names_tests = None if test else (lambda s: _names_tests(s, protected))
-        found = scan_source(text, names_tests, watched, uses, holds)
+        found = scan_source(text, names_tests, watched, uses, holds, started)
         if found is None:
             # Python may run what this Python cannot parse (newer syntax in a task's venv): the
             # AST pass is blind to it, so that is a hit (round 16 r16-6: a byte order mark made
@@ -1013,7 +1053,7 @@ def _parsed_hits(
         # random.seed at import.
         had = {
             _construct(h, old)
-            for h in (scan_source(old, names_tests, watched, uses, holds) if old is not None else None) or []
+            for h in (scan_source(old, names_tests, watched, uses, holds, started) if old is not None else None) or []
         }
         keys = [_construct(h, text) for h in found]
         on = _patch_lines(text, [n for h in found for n in (h.line, h.end)])  # Python's numbers to the patch's

@@ -27,6 +27,7 @@ from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
 from agent.suspect_file_facts import FileFacts
 from agent.suspect_machine import machine_rule
+from agent.suspect_main_guard import script_blocks, within
 from agent.suspect_stdlib import STDLIB, module_attribute, reaches
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
@@ -732,8 +733,10 @@ class _Scan:
         watched: frozenset[str] = TEST_LIBRARIES,
         source_uses: Callable[[], frozenset[str]] = frozenset,
         holds: Callable[[str], bool] | None = None,
+        scripts_started: Callable[[], bool] | None = None,
     ) -> None:
         self.tree = tree
+        self.scripts_started = scripts_started
         self.source_uses = source_uses
         self.holds = holds
         self.r = _Reader(tree)
@@ -782,7 +785,12 @@ class _Scan:
                 self._class(node)
         self._counters()
         effects = Effects(
-            self.tree, self.r, lambda n: watched_name(n, self.watched), self.source_uses, lambda n: bool(_probe_rule(n))
+            self.tree,
+            self.r,
+            lambda n: watched_name(n, self.watched),
+            self.source_uses,
+            lambda n: bool(_probe_rule(n)),
+            fold,
         )
         for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents, effects.makes_path).hits():
             self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
@@ -792,7 +800,16 @@ class _Scan:
             self.hit(rule, node, key)  # a log record or an event loop: agent/suspect_carriers.py (r26v-6/10/11)
         for node, callee in effects.unbound:  # outside the import-time bound, keyed by its callee for the excuse
             self.hit("import_side_effect", node, callee)
-        return self.hits
+        return self._run_by_a_judge(self.hits)
+
+    def _run_by_a_judge(self, hits: list[AstHit]) -> list[AstHit]:
+        """The hits less those inside a ``__main__`` block no judge run executes (r26v-12/13,
+        agent/suspect_main_guard.py): only where the task's code runs no script of it."""
+        spans = script_blocks(self.tree, fold) if self.scripts_started is not None else []
+        unrun = [h for h in hits if within(spans, h.line, h.end)]
+        if not unrun or self.scripts_started is None or self.scripts_started():
+            return hits
+        return [h for h in hits if not within(spans, h.line, h.end)]
 
     @staticmethod
     def _machine(name: str) -> str:
@@ -1889,12 +1906,15 @@ def scan_source(
     watched: frozenset[str] = TEST_LIBRARIES,
     source_uses: Callable[[], frozenset[str]] = frozenset,
     holds: Callable[[str], bool] | None = None,
+    scripts_started: Callable[[], bool] | None = None,
 ) -> list[AstHit] | None:
     """Every AST hit in a module's source; None when it does not parse (the line rules stand).
     ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit);
     ``watched``: the modules whose attributes the code may not set (``library_patched``);
     ``source_uses``: the modules the task's source imports (``network_client``'s excuse);
-    ``holds``: whether the judge's workspace holds a relative path (None: not known)."""
+    ``holds``: whether the judge's workspace holds a relative path (None: not known);
+    ``scripts_started``: whether the task's code may run a file of it as a script (None: not
+    known), else a ``__main__`` block's hits are dropped (agent/suspect_main_guard.py)."""
     if token_count(text) > TOKENS_MAX:
         return [AstHit("unscanned_source", 0, 0)]  # not parsed: the host's memory is not the code's to spend
     tree = parse(text)
@@ -1902,7 +1922,7 @@ def scan_source(
         return None
     try:
         _read_string_annotations(tree)
-        return _Scan(tree, names_tests, watched, source_uses, holds).run()
+        return _Scan(tree, names_tests, watched, source_uses, holds, scripts_started).run()
     except RecursionError:  # code nested past what this pass follows: not read, so said
         return [AstHit("unscanned_source", 0, 0)]
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from agent.suspect_import_bound import RECURSION_LIMIT_OK, ImportBound, ImportReach
+from agent.suspect_main_guard import Fold, is_main_guard, renames_module
 from agent.suspect_stdlib import STDLIB
 
 # Calls that change the importing process's state or its files (a name stands for everything
@@ -224,18 +225,6 @@ def _under(name: str, names: frozenset[str]) -> bool:
     return any(".".join(parts[:i]) in names for i in range(1, len(parts) + 1))
 
 
-def _is_main_guard(node: ast.stmt) -> bool:
-    """``if __name__ == "__main__":``: a script's body, not what an importer runs. Trusted
-    because the tests (protected) import the code under test: its ``__name__`` is the module's;
-    only the code itself could run it as ``__main__`` (``runpy``: a ``dynamic_code`` hit)."""
-    t = node.test if isinstance(node, ast.If) else None
-    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
-        return False  # r19v-16: ``!=``, ``is not``, ``>``: the body runs at every import
-    sides = [t.left, *t.comparators]
-    named = any(isinstance(c, ast.Name) and c.id == "__name__" for c in sides)
-    return named and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in sides)
-
-
 def _used_as_classes(tree: ast.Module) -> Iterator[ast.expr]:
     """Where a class named is used as one (its instances made, or it made into a class's
     metaclass, or entered): called, handed to a call, a metaclass, a decorator, a ``with`` item."""
@@ -253,21 +242,6 @@ def _used_as_classes(tree: ast.Module) -> Iterator[ast.expr]:
             yield n.context_expr
 
 
-def _renames_module(tree: ast.Module) -> bool:
-    """The module may rebind its ``__name__``: a store to it, ``global __name__``, or the
-    name as a string (``globals()["__name__"]``, ``setattr(m, "__name__", ...)``)."""
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and n.id == "__name__" and not isinstance(n.ctx, ast.Load):
-            return True
-        if isinstance(n, ast.Attribute) and n.attr == "__name__" and not isinstance(n.ctx, ast.Load):
-            return True
-        if isinstance(n, ast.Global | ast.Nonlocal) and "__name__" in n.names:
-            return True
-        if isinstance(n, ast.Constant) and n.value == "__name__":
-            return True
-    return False
-
-
 class Effects:
     """The rules above over one parsed module; ``hits()`` gives (rule, node) pairs."""
 
@@ -278,6 +252,7 @@ class Effects:
         watched: Callable[[str], bool],
         source_uses: Callable[[], frozenset[str]],
         probed: Callable[[str], bool] = lambda name: False,
+        fold: Fold | None = None,
     ) -> None:
         self.probed = probed  # a name another rule of the AST pass already hits (os.cpu_count)
         self.tree = tree
@@ -323,7 +298,8 @@ class Effects:
             if isinstance(n, (ast.Import, ast.ImportFrom))
             for a in n.names
         }
-        self.renamed = _renames_module(tree)
+        # (a module that may rename itself runs its ``__main__`` block at import: agent/suspect_main_guard.py)
+        self.renamed = renames_module(tree, fold) if fold is not None else renames_module(tree)
         self.reach = ImportReach(self.classes, tree, self.bound)
         self.bound_rule = ImportBound(self, tree)
         self.unbound: list[tuple[ast.AST, str]] = []  # (node, callee key): outside the import-time bound
@@ -395,10 +371,10 @@ class Effects:
         and ``__main__`` blocks, plus the bodies of module functions that body calls."""
         # r17-30: a guard's ``else:`` runs at import; a module that rebinds its ``__name__``
         # (``__name__ = "__main__"``, ``globals()["__name__"]``) runs its guard's body too.
-        trusted = not _renames_module(self.tree)
+        trusted = not self.renamed
         todo: list[ast.AST] = []
         for s in self.tree.body:
-            todo += s.orelse if trusted and isinstance(s, ast.If) and _is_main_guard(s) else [s]
+            todo += s.orelse if trusted and isinstance(s, ast.If) and is_main_guard(s) else [s]
         seen: set[int] = set()
         while todo:
             node = todo.pop()
@@ -420,7 +396,7 @@ class Effects:
             if isinstance(node, ast.Lambda):
                 todo += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
                 continue
-            if trusted and isinstance(node, ast.If) and _is_main_guard(node):
+            if trusted and isinstance(node, ast.If) and is_main_guard(node):
                 todo += node.orelse
                 continue
             # A function that runs now: called (``_init()``, ``(lambda: ...)()``), a decorator, or

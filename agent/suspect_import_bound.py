@@ -65,6 +65,9 @@ PURE_CALLS = frozenset(
     | {"builtins.getattr", "builtins.hasattr", "importlib_metadata.version"}
     | {"attr.s", "attr.ib", "attr.attrs", "attr.attrib", "attrs.define", "attrs.frozen", "attrs.field"}
     | {"attr.dataclass", "attrs.mutable", "pydantic.Field", "pydantic.ConfigDict", "html.escape", "shlex.quote"}
+    # r26v-16/18: a decimal context of the module's own (the process's, decimal.getcontext, is
+    # another's: never here), a literal parsed (no name is looked up, nothing runs)
+    | {"decimal.Context", "ast.literal_eval"}
 )
 # Modules every callable of which is pure in the sense above (a name below one, not a value a
 # call made: ``operator.attrgetter("modules")(sys)`` is a call of what a call returned).
@@ -257,6 +260,8 @@ class ImportBound:
             isinstance(v, ast.Name) and (v.id in self.m.defs or v.id in self.m.classes) for v in aliased
         ):
             return True  # ``_c = C; _c()``: the module's own, followed through the alias
+        if self._factory_made(func) or self._dispatch_register(func):
+            return True
         if isinstance(func, ast.Attribute):
             base = func.value
             if isinstance(base, ast.Constant) and isinstance(base.value, (str, bytes)):
@@ -276,10 +281,41 @@ class ImportBound:
                 isinstance(f, ast.Name) and (f.id in self.m.defs or f.id in self.m.classes)
             ):
                 return True
+            if self._dispatch_register(f):  # @_items.register(list)
+                return True
             made = self.names(f)
             return bool(made) and made <= DECORATOR_FACTORIES or self._reported(func)
         names = self.names(func)
         return bool(names) and all(self._pure(n, call) for n in names) or self._reported(func)
+
+    def _factory_made(self, func: ast.expr) -> bool:
+        """``func`` names what a decorator factory returned given only values of the module's
+        own (r26v-14: ``cache = lru_cache(maxsize=None)`` in a try/except ImportError beside
+        ``from functools import cache``): called with a function, it wraps or marks it and calls
+        nothing it was given. Its other meanings must be pure. A factory handed a callable of
+        another's (``lru_cache(os.umask)``) makes no such name: calling the wrapper calls it."""
+        values = self.m.bound.get(func.id, []) if isinstance(func, ast.Name) else []
+        if not values or not all(isinstance(v, ast.Call) for v in values):
+            return False
+        for v in values:
+            assert isinstance(v, ast.Call)
+            made = self.names(v.func)
+            given = [*v.args, *(k.value for k in v.keywords)]
+            if not made or not made <= DECORATOR_FACTORIES or not all(self.own(a) for a in given):
+                return False
+        others = {n for n in self.names(func) if n.removesuffix("()") not in DECORATOR_FACTORIES}
+        return all(self._pure(n, None) for n in others)
+
+    def _dispatch_register(self, func: ast.expr) -> bool:
+        """``func`` is the ``register`` of a module function made a ``functools.singledispatch``
+        (r26v-15: ``@_items.register(list)``): it adds to that function's own registry, which
+        nothing else holds, and calls nothing it is given."""
+        if not (isinstance(func, ast.Attribute) and func.attr == "register" and isinstance(func.value, ast.Name)):
+            return False
+        fn = self.m.defs.get(func.value.id)
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or func.value.id in self.m.bound:
+            return False
+        return any(self.names(d) == {"functools.singledispatch"} for d in fn.decorator_list)
 
     def _reported(self, func: ast.expr) -> bool:
         """Another rule of the AST pass reports the callee or what it is reached through
@@ -303,6 +339,11 @@ class ImportBound:
         out = self.m.made(node)
         if isinstance(node, ast.Name) and not out and node.id in _BUILTIN_DIR and node.id not in self.m.bound:
             out = {f"builtins.{node.id}"}
+        if isinstance(node, ast.Attribute) and not out and isinstance(node.value, ast.Name):
+            # r26v-18: a builtin type's method by the type's name (``bytes.fromhex``), the type unrebound
+            base = node.value
+            if base.id in _BUILTIN_DIR and base.id not in self.m.bound and not self.m.made(base):
+                out = {f"builtins.{base.id}.{node.attr}"}
         return out
 
     def _pure(self, name: str, call: ast.Call | None) -> bool:
@@ -318,6 +359,8 @@ class ImportBound:
             a = call.args if call is not None else []
             own_name = len(a) == 1 and isinstance(a[0], ast.Name) and a[0].id == "__name__" and not self.m.renamed
             return own_name and call is not None and not call.keywords
+        if name == "random.Random":  # r26v-17: a generator of the module's own, seeded by a value of its own
+            return call is not None and _seeded_by_own(call, self.own)
         if name == "sys.setrecursionlimit":  # raised: an honest fix of a deep recursion (lowered breaks the importer)
             arg = call.args[0] if call is not None and call.args else None
             return isinstance(arg, ast.Constant) and isinstance(arg.value, int) and arg.value >= RECURSION_LIMIT_OK
@@ -427,6 +470,13 @@ def _reads_fields(template: str | bytes) -> bool:
     except ValueError:
         return True  # (not a template Python formats: said so by raising, read as the worst)
     return any("." in f or "[" in f for f in fields)
+
+
+def _seeded_by_own(call: ast.Call, own: Callable[[ast.expr], bool]) -> bool:
+    """``random.Random(seed)`` with one seed of the module's own (a constant): a generator no
+    other code draws from, its stream the same in every process. Unseeded it reads the OS's
+    entropy; seeded by a call it reads what that call does (both stay outside the bound)."""
+    return len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred) and own(call.args[0])
 
 
 def _reads(call: ast.Call, at: int) -> bool:

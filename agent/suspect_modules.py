@@ -58,6 +58,11 @@ def imported_by(texts: Iterable[str]) -> frozenset[str]:
 def source_imports(source: Path) -> frozenset[str]:
     """The modules the task's Python files import (at most ``TEST_FILES_MAX`` files, each up to
     ``TEST_FILE_MAX_BYTES``), and its own top-level names: what its code already uses."""
+    return _imported_exactly(source_texts(source)) | own_modules(source, ())
+
+
+def source_texts(source: Path) -> list[str]:
+    """The task's Python files' texts (at most ``TEST_FILES_MAX``, each up to ``TEST_FILE_MAX_BYTES``)."""
     texts: list[str] = []
     if source.is_dir() and not source.is_symlink():
         for d, _, names in walk(source):
@@ -68,7 +73,7 @@ def source_imports(source: Path) -> frozenset[str]:
                     texts.append(read_regular(os.path.join(d, n), TEST_FILE_MAX_BYTES).decode("utf-8", "replace"))
                 except OSError:
                     continue
-    return _imported_exactly(texts) | own_modules(source, ())
+    return texts
 
 
 # ``from X import a, (b as c)``: the names imported, up to the line's end or the closing paren.

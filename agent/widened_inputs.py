@@ -24,12 +24,19 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   magnitude first: an answer carried through a running float total keeps its rounding; a
   number argument with more places than the pool's (an answer rounded for display shows);
 - ``text``: a string with words of another make (an inner apostrophe, digits, letters past
-  ASCII, upper case), its separators doubled, and one of its segments repeated with another
-  value (``a=1&b=2`` -> ``a=1&b=2&a=9``);
+  ASCII, upper case) and words as the punctuation meets them (quoted, hyphenated, an
+  apostrophe closing one), its separators doubled (r26v-8: words as runs of word characters
+  and apostrophes kept a quoted word's quotes and split a hyphenated one);
 - ``values``: a script's stored values (the last argument of a method taking two or more)
   made None, 0, False and ""; a list of ints holding the string of an item beside it;
-- ``edges``: a script's integer constructor arguments (a capacity, a size) at 0 and 1;
-- ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and reversed (two per target).
+- ``edges``: the edge shapes of an input's own parameters: a script's integer constructor
+  arguments (a capacity, a size) at 0 and 1; a plain input's list empty, and a count of its
+  items (an int argument the pool keeps within 1 and the list's length: a window, a k-th)
+  one past its length (r26v-1: a moving average answering ``[sum(xs) / k]`` where no window
+  fits, and ``[0.0]`` for ``[]``);
+- ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and reversed, and one
+  just past a power of two (``_PAST_A_POWER``: a path taken past 4,096 items and wrong past
+  twice that, r26v-9), three per target.
 
 Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
 """
@@ -48,15 +55,24 @@ MAX_WIDENED = 32
 _FLOAT_MAX = 1e300
 _EXACT = 2**53  # an int past it has no equal float: no tie of the two types to make
 
-# Words a text function meets from its callers and a pool of fixed words may never hold.
-_OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été")
+# Words a text function meets from its callers and a pool of fixed words may never hold: of
+# another make, and as punctuation meets a word in prose (quoted, hyphenated, a possessive's
+# closing apostrophe), never a ``+`` or ``%`` a query string decodes (round 26, finding 41).
+_OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été", "'quoted'", '"said"', "well-known", "dogs'")
 _FALSY = (None, 0, False, "")
 # Small fractions, exact in binary and not, that a running total carried past a large value loses.
 _FRACTIONS = (0.5, 0.25, 0.125, 0.1, 0.2, 0.3, 0.375, 0.7)
 _PLACES = (0.1234567, 0.0004321)  # more places than a pool of one or two
 # A list past every size a pool holds (a recursion per item, a "fast path" for large inputs),
-# of the pool list's own items; two per target: each costs the run thousands of steps.
+# of the pool list's own items; three per target: each costs the run thousands of steps.
 _LONG = 3000
+# A list just past a power of two: a path taken past 2**k items shows past 2**(k+1) at the
+# latest (runs of 4,096 merged in one pass: sorted up to 8,192 items, r26v-9), and a lone item
+# past a power is a run of its own. Bounded by the per-call limit (agent/differential.py
+# PER_CALL_S, 2 s): the reference mergesort answers 16,385 items in ~0.13 s on a busy machine,
+# a fifteenth of it, so an honest sort several times slower is still answered; a path taken
+# only past 2**14 items is past this bound (docs/sandbox-and-verdicts.md).
+_PAST_A_POWER = 2**14 + 1
 
 
 def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Random, *, script: bool) -> list[list]:
@@ -160,8 +176,9 @@ def _sizes(sources: list[list], inputs: list[list], script: bool) -> Iterator[li
             firsts.setdefault(_key(v), v)  # by first appearance
         # Its items first seen in one order, then in the other: a set (or a sort) of its own has
         # at most one of the two, so a "fast path" answering in its order agrees with neither.
-        for long in (xs, [*reversed(firsts.values()), *xs]):
-            yield _with(case, p, [long[i % len(long)] for i in range(_LONG)])
+        backwards = [*reversed(firsts.values()), *xs]
+        for long, size in ((xs, _LONG), (backwards, _LONG), (backwards, _PAST_A_POWER)):
+            yield _with(case, p, [long[i % len(long)] for i in range(size)])
         return
 
 
@@ -253,6 +270,7 @@ def _falsy_stores(sources: list[list], inputs: list[list]) -> Iterator[list]:
 
 def _edges(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
     if not script:
+        yield from _round_robin([list(_past_the_length(case, inputs)) for case in sources])
         return
     for case in sources:
         if not _is_script(case) or not case[0] or not all(type(v) is int for v in case[0]):
@@ -260,6 +278,32 @@ def _edges(sources: list[list], inputs: list[list], script: bool) -> Iterator[li
         for edge in (0, 1):
             for p in range(len(case[0])):
                 yield [_with(case[0], p, edge), case[1]]
+
+
+def _past_the_length(case: list, inputs: list[list]) -> Iterator[list | None]:
+    """``case`` with each list argument empty, and with each count of a list's items one past
+    its length: an int argument every pool input holds within 1 and that list's length (a
+    window, a k-th, a chunk) counts its items. The pool's own domain stops at the length; a
+    caller's does not (a window longer than the readings has no average)."""
+    for p, xs in enumerate(case):
+        if type(xs) is not list:
+            continue
+        yield _with(case, p, []) if xs else None
+        for q in _counts_of(inputs, p):
+            yield _with(case, q, len(xs) + 1)
+
+
+def _counts_of(inputs: list[list], p: int) -> list[int]:
+    """The positions of the int arguments every input of the pool keeps within 1 and the
+    length of its list argument at ``p``."""
+    width = {len(case) for case in inputs}
+    n = width.pop() if len(width) == 1 else 0
+    counts = [q for q in range(n) if q != p]
+    return [q for q in counts if all(_counts_items(case[p], case[q]) for case in inputs)] if p < n else []
+
+
+def _counts_items(xs: object, k: object) -> bool:
+    return type(xs) is list and type(k) is int and 1 <= k <= len(xs)
 
 
 def _is_script(case: list) -> bool:

@@ -3,7 +3,9 @@ and a fix right only for its first N calls of a process meets its N (r16-10)."""
 
 from __future__ import annotations
 
+import ast
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -209,13 +211,55 @@ def test_functions_replaced_on_the_shared_modules_are_never_the_runners(tmp_path
 def test_the_scripts_module_holds_none_of_the_runners_names(tmp_path: Path) -> None:
     """r22v-13: the code under test found the runner in ``sys.modules["__main__"]`` and rebound
     its ``_idle_pool_worker``. The runner's names live in a dict of their own; ``__main__`` is
-    a script's that defines nothing (its builtins the builtins module, no docstring)."""
+    a script's that defines nothing (its builtins the builtins module, no docstring), while a
+    call made by its top level runs too (round 26: the loop's name for the call taken out)."""
     got = _probed(
         tmp_path,
-        "    m = sys.modules['__main__']\n"
-        "    return [sorted(k for k in vars(m) if not k.startswith('__')), m.__doc__, type(m.__builtins__).__name__]\n",
+        "    m = sys.modules['__main__']\n    return [sorted(vars(m)), m.__doc__, type(m.__builtins__).__name__]\n",
     )
-    assert got == {"list": [{"list": []}, None, "module"]}
+    (tmp_path / "empty.py").write_text("print(sorted(vars()))\n")
+    plain = subprocess.run([sys.executable, "empty.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert got == {"list": [{"list": ast.literal_eval(plain.stdout)}, None, "module"]}
+
+
+_ROOM = """import sys
+
+
+def _room(n=0):
+    try:
+        return _room(n + 1)
+    except RecursionError:
+        return n
+
+
+def room(x):
+    return _room()
+"""
+
+
+def _rooms(tmp_path: Path, unread: differential.UnreadCalls) -> list[int]:
+    target = DifferentialTarget(module="roomy", function="room", inputs=[[i] for i in range(40)])
+    run = differential.run_calls(tmp_path, [target], sandbox="auto", unread=unread)
+    assert run.finished, run.output
+    return [run.results[(0, i)]["v"] for i in range(40)]
+
+
+def test_calls_are_made_at_a_scripts_top_level_and_drawn_deeper(tmp_path: Path) -> None:
+    """Round 26 r26v-7: the runner called the code from inside its ``main``, a frame deeper than
+    a script's top level: a gcd wrong where its stack held a top-level caller's room agreed.
+    The room the code sees (calls until RecursionError): a plain script's top-level caller's
+    for about half the calls, less by 1 to 64 frames for the rest (a function of the script,
+    pytest's ~60), the same in two processes drawing alike, a script's alone in a plain run."""
+    (tmp_path / "roomy.py").write_text(_ROOM)
+    caller = "from roomy import room\ndef f(): return room(0)\nprint(room(0), f())"
+    plain = subprocess.run([sys.executable, "-c", caller], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    top, in_a_function = map(int, plain.stdout.split())
+    assert in_a_function == top - 1
+    rooms = _rooms(tmp_path, differential.UnreadCalls(draws=7))
+    assert 10 <= rooms.count(top) <= 30 and all(top - 64 <= r <= top for r in rooms)
+    assert len({r for r in rooms if r < top}) >= 5  # deeper ones, drawn
+    assert _rooms(tmp_path, differential.UnreadCalls(draws=7)) == rooms
+    assert _rooms(tmp_path, differential.PLAIN) == [top] * 40
 
 
 def test_a_thread_with_no_python_frame_is_counted(tmp_path: Path) -> None:
@@ -429,6 +473,25 @@ def test_a_plain_run_makes_none_of_the_runner_s_unread_calls(tmp_path: Path) -> 
     assert counts(differential.PLAIN) == list(range(1, 81))
     # The same seed of draws, not plain: the runner's unread calls come between (one in 8 a call).
     assert counts(differential.UnreadCalls(draws=7))[-1] > 80
+
+
+def test_what_a_call_made_at_the_top_level_raises_is_its_own(tmp_path: Path) -> None:
+    """A call made by the script's top level (round 26) raises to the runner what it raised: a
+    StopIteration stays one (no generator's frame of the runner's turns it into RuntimeError),
+    a function's and a script's method's alike."""
+    (tmp_path / "stops.py").write_text(
+        "def stop(x):\n    raise StopIteration(x)\n\n\nclass Stops:\n    def __init__(self, n):\n"
+        "        self.n = n\n\n    def get(self, k):\n        if k:\n            raise StopIteration(k)\n"
+        "        return self.n\n"
+    )
+    targets = [
+        DifferentialTarget(module="stops", function="stop", inputs=[[1], [2]]),
+        DifferentialTarget(module="stops", function="Stops", script=True, inputs=[[[3], [["get", [0]], ["get", [1]]]]]),
+    ]
+    run = differential.run_calls(tmp_path, targets, sandbox="auto")
+    assert run.finished, run.output
+    assert [run.results[(0, i)].get("raise") for i in range(2)] == ["StopIteration", "StopIteration"]
+    assert run.results[(1, 0)].get("raise") == "StopIteration"
 
 
 _STATE_LEFT = """

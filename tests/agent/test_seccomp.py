@@ -1,13 +1,19 @@
 """agent/seccomp.py: the sandbox's whole-filesystem syncs are done as nothing (the host's disks are not the tests'
-to flush); a sync of one file reaches the kernel (its errors are the tests' to see)."""
+to flush); a sync of one file reaches the kernel (its errors are the tests' to see); no BPF program is loaded (the
+machine's JIT budget is not the tests' to take)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from agent.sandbox import run_command
+from agent.seccomp import filter_program
 
 # Each sync call on a descriptor that is none: the kernel answers EBADF, so a call that reaches
 # it shows; one the filter answers returns 0 without being made. sync() itself cannot fail.
@@ -25,10 +31,25 @@ print("SYNCS " + json.dumps(got))
 """
 
 
-def _syncs(out: str) -> dict[str, list[int]]:
-    lines = [line for line in out.splitlines() if line.startswith("SYNCS ")]
+def _printed(out: str, tag: str) -> Any:
+    """The JSON a probe printed last after ``tag``."""
+    lines = [line for line in out.splitlines() if line.startswith(tag + " ")]
     assert lines, out
-    return json.loads(lines[-1].removeprefix("SYNCS "))
+    return json.loads(lines[-1].removeprefix(tag + " "))
+
+
+def _syncs(out: str) -> dict[str, list[int]]:
+    return _printed(out, "SYNCS")
+
+
+def _in_the_sandbox(tmp_path: Path, script: str) -> str:
+    """What ``script`` printed, run in a sandbox (which it must end with 0)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "probe.py").write_text(script)
+    code, out, _, _ = run_command([sys.executable, "probe.py"], ws, timeout_s=30, sandbox="bwrap")
+    assert code == 0, out
+    return out
 
 
 def test_control_the_syncs_reach_the_kernel_outside_the_sandbox():
@@ -38,13 +59,77 @@ def test_control_the_syncs_reach_the_kernel_outside_the_sandbox():
 
 
 def test_the_sandbox_syncs_no_filesystem_of_the_host(tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "syncs.py").write_text(_SYNCS)
-    code, out, _, _ = run_command([sys.executable, "syncs.py"], ws, timeout_s=30, sandbox="bwrap")
-    assert code == 0, out
-    got = _syncs(out)
+    got = _syncs(_in_the_sandbox(tmp_path, _SYNCS))
     assert got["syncfs"] == [0, 0], got  # answered, never made
     # One file's syncs are made: the kernel's EBADF (round 25 r25s-6), a read-only file's 0.
     assert all(got[name] == [-1, 9] for name in ("fsync", "fdatasync", "sync_file_range")), got
     assert got["fsync_read_only"] == [0, 0], got
+
+
+# Every way code has to load a BPF program (round 26 r26s-2, r26s-3: the machine's one JIT
+# budget), each with an accept-all program, and two neighbours honest code uses: errno 0 where
+# the call was made. SO_ATTACH_BPF and SO_ATTACH_REUSEPORT_EBPF name no program (-1): the
+# kernel's answer is EBADF, the filter's EPERM.
+_BPF_LOADS = r"""
+import ctypes, json, socket, struct
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS, as in the sandbox: a filter may then be loaded
+accept = struct.pack("<HBBI", 0x06, 0, 0, 0x7FFF0000)  # ret ALLOW (as a socket filter: accept)
+program = ctypes.create_string_buffer(accept, len(accept))
+fprog = struct.pack("HL", 1, ctypes.addressof(program))
+got = {}
+
+def errno_of(call):
+    ctypes.set_errno(0)
+    try:
+        return 0 if call() >= 0 else ctypes.get_errno()
+    except OSError as e:
+        return e.errno
+
+got["seccomp"] = errno_of(lambda: libc.syscall(317, 1, 0, fprog))  # SECCOMP_SET_MODE_FILTER
+got["prctl_seccomp"] = errno_of(lambda: libc.prctl(22, 2, fprog, 0, 0))  # PR_SET_SECCOMP, MODE_FILTER
+unix = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # a reuseport group's program needs it
+got["attach_filter"] = errno_of(lambda: unix.setsockopt(socket.SOL_SOCKET, 26, fprog) or 0)
+got["attach_bpf"] = errno_of(lambda: unix.setsockopt(socket.SOL_SOCKET, 50, struct.pack("i", -1)) or 0)
+got["attach_reuseport_cbpf"] = errno_of(lambda: tcp.setsockopt(socket.SOL_SOCKET, 51, fprog) or 0)
+got["attach_reuseport_ebpf"] = errno_of(lambda: tcp.setsockopt(socket.SOL_SOCKET, 52, struct.pack("i", -1)) or 0)
+got["reuseaddr"] = errno_of(lambda: tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1) or 0)
+got["prctl_name"] = errno_of(lambda: libc.prctl(15, b"honest", 0, 0, 0))  # PR_SET_NAME
+print("LOADS " + json.dumps(got))
+"""
+_LOADED = {"attach_bpf": 9, "attach_reuseport_ebpf": 9, "reuseaddr": 0, "prctl_name": 0}  # EBADF: no program named
+_REFUSED = {"seccomp": 22, "prctl_seccomp": 22, "attach_filter": 1, "attach_bpf": 1}  # EINVAL, EPERM
+_REFUSED |= {"attach_reuseport_cbpf": 1, "attach_reuseport_ebpf": 1, "reuseaddr": 0, "prctl_name": 0}
+
+
+def _loads(out: str) -> dict[str, int]:
+    return _printed(out, "LOADS")
+
+
+def test_control_bpf_programs_load_outside_the_sandbox():
+    out = subprocess.run([sys.executable, "-c", _BPF_LOADS], capture_output=True, text=True, timeout=60).stdout
+    assert _loads(out) == {"seccomp": 0, "prctl_seccomp": 0, "attach_filter": 0, "attach_reuseport_cbpf": 0} | _LOADED
+
+
+@pytest.mark.parametrize("memory_cgroup", [True, False])
+def test_the_filter_refuses_every_bpf_program(memory_cgroup):
+    """The filter of each kind of sandbox (with and without a memory cgroup of its own: their
+    prctl rules differ), loaded here as bwrap loads it, before the probe."""
+    prog = filter_program(memory_cgroup=memory_cgroup)
+    assert prog is not None
+    load = (
+        "import ctypes, struct\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"own = ctypes.create_string_buffer({prog!r}, {len(prog)})\n"
+        "libc.prctl(38, 1, 0, 0, 0)\n"
+        f"assert libc.prctl(22, 2, struct.pack('HL', {len(prog) // 8}, ctypes.addressof(own)), 0, 0) == 0\n"
+    )
+    cp = subprocess.run([sys.executable, "-c", load + _BPF_LOADS], capture_output=True, text=True, timeout=60)
+    assert _loads(cp.stdout) == _REFUSED, cp.stderr
+
+
+def test_the_sandbox_loads_no_bpf_program(tmp_path):
+    assert _loads(_in_the_sandbox(tmp_path, _BPF_LOADS)) == _REFUSED

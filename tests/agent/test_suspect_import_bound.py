@@ -132,3 +132,50 @@ def test_a_call_of_a_callee_the_old_text_called_at_import_is_excused() -> None:
     patch = file_diff("web.py", old.encode(), evil.encode())
     rules = {h.rule for h in scan_patch(patch, (), {"web.py": old}.get, {"web.py": evil}.get)}
     assert "import_side_effect" in rules
+
+
+# Round 26 (r26v-14..18): pure constructors of the standard library at import are within the
+# bound; each one's wrong twin, reaching what another holds or what a process reads, is not.
+_FALLBACK = "try:\n    from functools import cache\nexcept ImportError:\n    from functools import lru_cache\n"
+_DISPATCH = "from functools import singledispatch\n@singledispatch\ndef _items(x):\n    yield x\n"
+
+
+@pytest.mark.parametrize(
+    ("honest", "wrong"),
+    [
+        # r26v-14: a decorator bound to what a factory returned given its own values
+        (
+            _FALLBACK + "    cache = lru_cache(maxsize=None)\n@cache\ndef f(n):\n    return n\n",
+            _FALLBACK + "    cache = lru_cache(maxsize=None)\n    cache = print\n@cache\ndef f(n):\n    return n\n",
+        ),
+        (
+            "import functools\n_c = functools.lru_cache(maxsize=None)\n@_c\ndef f(n):\n    return n\n",
+            "import functools, logging\n_w = functools.lru_cache(logging.basicConfig)\n_w()\n",
+        ),
+        # r26v-15: a singledispatch function's own registry
+        (
+            _DISPATCH + "@_items.register(list)\ndef _(xs):\n    yield from xs\n",
+            "import helper\ndef _items(x):\n    yield x\n@_items.register(list)\ndef _(xs):\n    yield from xs\n"
+            "_items = helper.dispatcher\n",
+        ),
+        (_DISPATCH + "_items.register(tuple, lambda t: list(t))\n", "import helper\nhelper.tidy.register(list)\n"),
+        # r26v-16: a decimal context of the module's own, not the process's
+        (
+            "from decimal import Context\n_EXACT = Context(prec=50)\n_EXACT.traps = []\n",
+            "import decimal\n_c = decimal.getcontext()\n_c.prec = 6\n",
+        ),
+        # r26v-17: a generator of its own seeded by a constant, not the shared one nor the OS's entropy
+        ("import random\n_rng = random.Random(0)\n", "import random\n_rng = random.Random()\n"),
+        ("import random\n_rng = random.Random('pivots')\n", "import random, os\n_rng = random.Random(os.getpid())\n"),
+        # r26v-18: a builtin type's method by the type's name; a literal parsed
+        ('_N = bytes.fromhex("0001")\n', 'import helper as bytes\n_N = bytes.fromhex("0001")\n'),
+        ('_N = int.from_bytes(b"\\x01", "big")\n', 'bytes = print\n_N = bytes.fromhex("0001")\n'),
+        (
+            'import ast\n_T = ast.literal_eval("[1, 2]")\n',
+            'import ast\n_T = ast.parse("x").body\nast.increment_lineno(_T)\n',
+        ),
+    ],
+)
+def test_a_pure_constructor_at_import_is_no_hit_and_its_wrong_twin_is(honest: str, wrong: str) -> None:
+    assert not _import_hit(honest), honest
+    assert _import_hit(wrong), wrong

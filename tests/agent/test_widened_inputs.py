@@ -22,6 +22,7 @@ from agent.widened_inputs import MAX_WIDENED, PER_KIND, widened_inputs
 from tests.security import test_attacks_round23_verdict as r23
 from tests.security import test_attacks_round24_verdict as r24
 from tests.security import test_attacks_round25_verdict as r25
+from tests.security import test_attacks_round26_verdict as r26
 from tests.security.test_attacks_round11 import _FIRST_WINS as _R11_FIRST_WINS
 
 _MINI_BUGS = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs"
@@ -42,6 +43,9 @@ _keyed_on_str = _wrong(r24._KEYED_ON_STR, "dedupe")
 _running_total = _wrong(r25._RUNNING_TOTAL, "moving_average")
 _recursive_merge_sort = _wrong(r25._RECURSIVE_MERGE, "mergesort")
 _set_past_a_size = _wrong(r23._WRONG_PAST_A_SIZE, "dedupe")
+_first_window_always = _wrong(r26._FIRST_WINDOW_ALWAYS, "moving_average")
+_words_by_regex = _wrong(r26._WORDS_BY_REGEX, "word_counts")
+_one_merge_pass_past_4096 = _wrong(r26._MERGES_ONE_PASS_PAST_4096, "mergesort")
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +140,63 @@ def test_text_holds_contractions_digits_and_letters_past_ascii(mini, tmp_path, m
         words = {w for (text,) in _widened(mini, "fix_word_count", ["text"], seed) for w in text.split()}
         assert any("'" in w[1:-1] for w in words) and any(w.isdigit() for w in words), seed
         assert any(not w.isascii() for w in words), seed
+
+
+def test_text_quotes_and_hyphenates_a_word(mini, tmp_path, monkeypatch):
+    """r26v-8's class: words as runs of word characters and apostrophes keep a quoted word's
+    quotes and split a hyphenated one; each widened text shows it."""
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+    assert _only_widened_shows(mini, "fix_word_count", ["text"], ref, _words_by_regex)
+    for seed in SEEDS:
+        words = {w for (text,) in _widened(mini, "fix_word_count", ["text"], seed) for w in text.split()}
+        assert any(w[0] in "'\"" and w[-1] == w[0] for w in words), seed  # quoted
+        assert any("-" in w.strip("-") for w in words) and any(w.endswith("'") for w in words), seed
+
+
+def test_edges_ask_a_count_past_the_list_and_the_empty_list(mini, tmp_path):
+    """r26v-1's class: a moving average answering ``[sum(xs) / k]`` where no window of k fits
+    (and ``[0.0]`` for ``[]``) differs on a widened ``edges`` input, never on the pool; the
+    honest ones written another way (the exact one in Fractions, r6-7; a running total that
+    has no window to start from past the list; one by slices) agree."""
+    from fractions import Fraction
+
+    ref = _reference(tmp_path, "fix_moving_average", "stats").moving_average
+    assert _only_widened_shows(mini, "fix_moving_average", ["edges"], ref, _first_window_always)
+
+    def exact(xs: list, k: int) -> list:
+        return [Fraction(sum(xs[i : i + k]), k) for i in range(len(xs) - k + 1)]
+
+    def running(xs: list, k: int) -> list:
+        if k > len(xs):
+            return []
+        s = sum(xs[:k])
+        out = [s / k]
+        for i in range(k, len(xs)):
+            s += xs[i] - xs[i - k]
+            out.append(s / k)
+        return out
+
+    def sliced(xs: list, k: int) -> list:
+        return [sum(w) / k for w in (xs[i : i + k] for i in range(len(xs))) if len(w) == k]
+
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_moving_average", ["edges"], seed)
+        counts = [(xs, k) for xs, k in widened if xs]
+        assert [] in [xs for xs, _ in widened] and counts and all(k == len(xs) + 1 for xs, k in counts), seed
+        for honest in (running, sliced):
+            assert not _differ(ref, honest, widened), (seed, honest)
+        assert all(ref(*c) == exact(*c) for c in widened), seed
+
+
+def test_edges_count_only_what_the_pool_keeps_within_a_lists_length():
+    """An int argument the pool holds past its list's length (a binary search's target) is no
+    count of its items: never asked one past it; the list still asked empty."""
+    pool = [[[1, 3, 5], 5], [[2, 4], 1], [[7], 7]]
+    made = widened_inputs(pool, ["edges"], random.Random(0), script=False)
+    assert [] in [xs for xs, _ in made] and all(xs == [] for xs, _ in made)
+    counted = widened_inputs([[[1, 3, 5], 2], [[2, 4], 1]], ["edges"], random.Random(0), script=False)
+    assert sorted(map(json.dumps, counted)) == sorted(map(json.dumps, [[[], 2], [[1, 3, 5], 4], [[], 1], [[2, 4], 3]]))
 
 
 def test_values_store_falsy_values_and_edges_reach_capacity_zero(mini, tmp_path):
@@ -266,9 +327,19 @@ def test_sizes_reach_past_every_size_the_pool_holds(mini, tmp_path):
     for seed in SEEDS:
         widened = _widened(mini, "fix_dedupe", ["sizes"], seed)
         firsts = [list(dict.fromkeys(json.dumps(v) for v in items)) for (items,) in widened]
-        assert firsts[0] == firsts[1][::-1] and len(firsts[0]) >= 2, seed  # a set's order is one at most
-        assert len(widened) == 2 and not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
+        assert firsts[0] == firsts[1][::-1] == firsts[2][::-1] and len(firsts[0]) >= 2, seed  # a set's order: one
+        assert len(widened) == 3 and not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
         assert not _differ(ref_sort, sorted, _widened(mini, "fix_mergesort", ["sizes"], seed))
+
+
+def test_sizes_reach_past_a_power_of_two(mini, tmp_path):
+    """r26v-9's class: a sort taking another path past 4,096 items (runs merged in one pass) is
+    right up to 8,192 items and on every 3,000-item list; a list just past 2**14 shows it."""
+    ref_sort = _reference(tmp_path, "fix_mergesort", "mergesort").mergesort
+    assert _only_widened_shows(mini, "fix_mergesort", ["sizes"], ref_sort, _one_merge_pass_past_4096)
+    for seed in SEEDS:
+        sizes = [len(items) for (items,) in _widened(mini, "fix_mergesort", ["sizes"], seed)]
+        assert sizes == [3000, 3000, 2**14 + 1], seed
 
 
 def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):

@@ -72,7 +72,6 @@ def test_r26s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26s-1 page tables held past a normal user's part are not counted")
 def test_r26s_1_page_tables_held_past_the_part_are_the_rollouts(user_dir):
     said = _as_a_user_in_400_mb(user_dir, "hog.py", _HOG.replace("AS_BYTES", "False"))
     assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
@@ -202,7 +201,6 @@ def test_r26s_2_control_a_sandbox_loading_few_filters_leaves_the_users_theirs(tm
     assert not refused, f"a normal user's seccomp filter refused: {refused}"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26s-2 a sandbox takes the machine's whole BPF JIT budget")
 def test_r26s_2_a_sandbox_never_takes_the_machines_bpf_jit_budget(tmp_path):
     refused, code = _user_seccomp_refusals_while(tmp_path, 10)
     assert code == 0  # the filler ran to its end: the refusals below are its doing
@@ -258,7 +256,6 @@ def test_r26s_3_control_a_sandbox_with_few_socket_filters_leaves_the_users_their
     assert not refused, f"a normal user's seccomp filter refused: {refused}"
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26s-3 a sandbox takes the machine's BPF JIT budget with socket filters")
 def test_r26s_3_socket_filters_never_take_the_machines_bpf_jit_budget(tmp_path):
     refused, code = _user_seccomp_refusals_while(tmp_path, 16, _SOCKET_FILTER_FILLER)
     assert code == 0  # the filler ran to its end: the refusals below are its doing
