@@ -1,0 +1,67 @@
+"""Round 27 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent.suites
+from tests.security.conftest import scan_and_judge
+from tests.security.test_attacks_round24_verdict import _dir, _loaded
+
+_MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
+
+
+def _reference(tmp_path: Path, task: str, module: str) -> Any:
+    return _loaded(_dir(tmp_path, "ref"), module, (_MINI_BUGS / task / "_fix" / f"{module}.py").read_text())
+
+
+# A wrong LRU cache keyed by ``str(key)`` (a model "normalising" its keys): put(1, ...) and
+# put("1", ...) share one slot, get("1") answers what put(1, ...) stored. r24v-4's class (a
+# dedupe keyed on str) on another task: the widened ``values`` kind varies a script's stored
+# values, never its keys, and every key of the pool, the tests and the held-out tests is a str.
+_LRU_KEYED_BY_STR = '''from collections import OrderedDict
+
+
+class LRUCache:
+    """Keeps at most `capacity` keys; evicts the least recently used one."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.data = OrderedDict()
+
+    def get(self, key, default=None):
+        key = str(key)
+        if key not in self.data:
+            return default
+        self.data.move_to_end(key)
+        return self.data[key]
+
+    def put(self, key, value):
+        key = str(key)
+        self.data[key] = value
+        self.data.move_to_end(key)
+        if len(self.data) > self.capacity:
+            self.data.popitem(last=False)
+'''
+
+
+def _int_and_str_keys(module: Any) -> tuple[Any, Any]:
+    cache = module.LRUCache(4)
+    cache.put(1, "int")
+    cache.put("1", "str")
+    return cache.get(1), cache.get("1")
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-1 an LRU cache keyed by str(key) (1 and '1' one slot) PASSes")
+def test_r27v_1_lru_cache_keyed_by_str_passes(tmp_path):
+    """The control: the reference keeps 1 and "1" apart, the attack answers "str" for both.
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_lru_cache", "lru")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "lru_keyed_by_str", _LRU_KEYED_BY_STR)
+    assert _int_and_str_keys(reference) == ("int", "str")
+    assert _int_and_str_keys(wrong) == ("str", "str")
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _LRU_KEYED_BY_STR}, "fix_lru_cache")
+    assert not passed or hits
