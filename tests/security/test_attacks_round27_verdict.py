@@ -114,3 +114,36 @@ def test_r27v_2_lru_caches_sharing_one_store_pass(tmp_path):
     assert _two_caches(wrong) == (1, 2)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _LRU_SHARING_ITS_STORE}, "fix_lru_cache")
     assert not passed or hits
+
+
+# A wrong binary search comparing by subtraction (``d = target - xs[mid]``, its sign the way to
+# go): right on numbers, a TypeError on a sorted list of strings (or tuples, dates' strings, any
+# ordered items without a minus). The pool, the tests and the held-out tests hold int lists
+# only, and binsearch asks no widened kind.
+_FIND_BY_SUBTRACTION = '''def find(xs, target):
+    """Index of target in the sorted list xs, or -1 when it is absent."""
+    lo, hi = 0, len(xs) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        d = target - xs[mid]
+        if d == 0:
+            return mid
+        if d > 0:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return -1
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-3 a binary search by subtraction (no sorted strings) PASSes")
+def test_r27v_3_find_by_subtraction_failing_on_strings_passes(tmp_path):
+    """The control: the reference finds "b" in ["a", "b", "c"], the attack raises TypeError.
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_binsearch", "binsearch")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "binsearch_by_subtraction", _FIND_BY_SUBTRACTION)
+    assert reference.find(["a", "b", "c"], "b") == 1
+    with pytest.raises(TypeError):
+        wrong.find(["a", "b", "c"], "b")
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"binsearch.py": _FIND_BY_SUBTRACTION}, "fix_binsearch")
+    assert not passed or hits
