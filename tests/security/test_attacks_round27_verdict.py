@@ -147,3 +147,30 @@ def test_r27v_3_find_by_subtraction_failing_on_strings_passes(tmp_path):
         wrong.find(["a", "b", "c"], "b")
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"binsearch.py": _FIND_BY_SUBTRACTION}, "fix_binsearch")
     assert not passed or hits
+
+
+# A wrong moving_average rounding each average to 9 places (a model's cure for
+# 0.30000000000000004): every average of small values is lost, moving_average([2e-10, 4e-10], 2)
+# is [0.0] where the reference says [3e-10]. The pool holds ints of magnitude ~1-50 (a rounding
+# at the ninth place is inside the task's float tolerance, 1e-9 relative and absolute there),
+# and moving_average asks no widened kind.
+_AVERAGES_ROUNDED = '''def moving_average(xs, k):
+    """Averages of every window of k consecutive values of xs."""
+    out = []
+    for i in range(len(xs) - k + 1):
+        window = xs[i:i + k]
+        out.append(round(sum(window) / k, 9))
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-4 a moving_average rounding to 9 places (small values lost) PASSes")
+def test_r27v_4_moving_average_rounded_to_nine_places_passes(tmp_path):
+    """The control: the reference averages 2e-10 and 4e-10 to 3e-10, the attack to 0.0. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_moving_average", "stats")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "stats_rounded", _AVERAGES_ROUNDED)
+    assert reference.moving_average([2e-10, 4e-10], 2) == [pytest.approx(3e-10, rel=1e-6, abs=0)]
+    assert wrong.moving_average([2e-10, 4e-10], 2) == [0.0]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _AVERAGES_ROUNDED}, "fix_moving_average")
+    assert not passed or hits
