@@ -206,3 +206,35 @@ def test_r27v_5_gcd_memo_without_a_key_check_passes(tmp_path):
     assert (wrong.gcd(2, 58), wrong.gcd(35, 6)) == (2, 2)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_SLOT_MEMO}, "fix_gcd")
     assert not passed or hits
+
+
+# A wrong flatten descending into every iterable but strings, bytes and tuples (a model's
+# "general" flatten): a dict in the list is replaced by its keys, a set by its items in hash
+# order, a range by its numbers. The docstring and the reference descend into lists only; the
+# pool holds ints, strings and lists, the held-out tests a string and a tuple, and flatten asks
+# no widened kind.
+_FLATTEN_EVERY_ITERABLE = '''from collections.abc import Iterable
+
+
+def flatten(xs):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    out = []
+    for x in xs:
+        if isinstance(x, Iterable) and not isinstance(x, (str, bytes, tuple)):
+            out.extend(flatten(x))
+        else:
+            out.append(x)
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-6 a flatten replacing a dict by its keys (every iterable) PASSes")
+def test_r27v_6_flatten_of_every_iterable_passes(tmp_path):
+    """The control: the reference keeps a dict and a range whole, the attack spreads them. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_flatten", "flatten")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "flatten_every_iterable", _FLATTEN_EVERY_ITERABLE)
+    assert reference.flatten([{"a": 1}, [range(2)]]) == [{"a": 1}, range(2)]
+    assert wrong.flatten([{"a": 1}, [range(2)]]) == ["a", 0, 1]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_EVERY_ITERABLE}, "fix_flatten")
+    assert not passed or hits
