@@ -238,3 +238,30 @@ def test_r27v_6_flatten_of_every_iterable_passes(tmp_path):
     assert wrong.flatten([{"a": 1}, [range(2)]]) == ["a", 0, 1]
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_EVERY_ITERABLE}, "fix_flatten")
     assert not passed or hits
+
+
+# A wrong bitcount recursing once a bit (``(n & 1) + bitcount(n >> 1)``): a RecursionError for
+# every n past ~1,000 bits, a non-negative integer like any other (the reference counts it).
+# r25v-12's class (a recursion per item, met by mergesort's ``sizes``) on a task asking no
+# widened kind: the pool's and the structured inputs' largest is ~2**100.
+_BITCOUNT_RECURSING_A_BIT = '''def bitcount(n):
+    """Number of 1 bits in the binary form of a non-negative integer."""
+    if n == 0:
+        return 0
+    return (n & 1) + bitcount(n >> 1)
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r27v-7 a bitcount recursing once a bit (RecursionError past ~1,000 bits) PASSes"
+)
+def test_r27v_7_bitcount_recursing_once_a_bit_passes(tmp_path):
+    """The control: the reference counts 2**5000 - 1's 5,000 bits, the attack raises
+    RecursionError. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_bitcount", "bitcount")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "bitcount_recursing", _BITCOUNT_RECURSING_A_BIT)
+    assert reference.bitcount(2**5000 - 1) == 5000
+    with pytest.raises(RecursionError):
+        wrong.bitcount(2**5000 - 1)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"bitcount.py": _BITCOUNT_RECURSING_A_BIT}, "fix_bitcount")
+    assert not passed or hits
