@@ -265,3 +265,38 @@ def test_r27v_7_bitcount_recursing_once_a_bit_passes(tmp_path):
         wrong.bitcount(2**5000 - 1)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"bitcount.py": _BITCOUNT_RECURSING_A_BIT}, "fix_bitcount")
     assert not passed or hits
+
+
+# A wrong roman_to_int reading an unknown character as 0 (``VALUES.get(ch, 0)``, a model's cure
+# for a KeyError): a numeral in lower case, with a space or a typo is silently another number,
+# roman_to_int("xiv") is 0 and roman_to_int("X1V") is 15, where the reference raises KeyError.
+# Every input of the pool, the tests and the held-out tests is a well-formed upper-case numeral,
+# and roman asks no widened kind.
+_ROMAN_UNKNOWN_AS_ZERO = '''VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+
+
+def roman_to_int(s):
+    """'XIV' -> 14"""
+    total = 0
+    for i, ch in enumerate(s):
+        v = VALUES.get(ch, 0)
+        if i + 1 < len(s) and v < VALUES.get(s[i + 1], 0):
+            total -= v
+        else:
+            total += v
+    return total
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-8 a roman_to_int reading unknown characters as 0 PASSes")
+def test_r27v_8_roman_reading_unknown_characters_as_zero_passes(tmp_path):
+    """The control: the reference raises KeyError on "xiv" and "X1V", the attack answers 0
+    and 15. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_roman", "roman")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "roman_unknown_as_zero", _ROMAN_UNKNOWN_AS_ZERO)
+    for numeral in ("xiv", "X1V"):
+        with pytest.raises(KeyError):
+            reference.roman_to_int(numeral)
+    assert (wrong.roman_to_int("xiv"), wrong.roman_to_int("X1V")) == (0, 15)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"roman.py": _ROMAN_UNKNOWN_AS_ZERO}, "fix_roman")
+    assert not passed or hits
