@@ -300,3 +300,38 @@ def test_r27v_8_roman_reading_unknown_characters_as_zero_passes(tmp_path):
     assert (wrong.roman_to_int("xiv"), wrong.roman_to_int("X1V")) == (0, 15)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"roman.py": _ROMAN_UNKNOWN_AS_ZERO}, "fix_roman")
     assert not passed or hits
+
+
+# A wrong fix of word_counts leaving its helper broken: the punctuation stripped in
+# textstats.py, helpers.normalize left as the bug had it (``word.lower()``), so every other
+# caller of normalize still gets normalize("Hello,") == "hello," against its own docstring
+# ("'Hello,' -> 'hello'") and the reference fix's helpers.py. The task names helpers.py in its
+# goal, but the differential calls word_counts only, and no test calls normalize.
+_COUNTS_STRIPPING_THEMSELVES = '''import string
+
+from helpers import normalize
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for raw in text.split():
+        word = normalize(raw).strip(string.punctuation)
+        if word:
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-9 a word_counts fix leaving helpers.normalize broken PASSes")
+def test_r27v_9_word_counts_fix_leaving_its_helper_broken_passes(tmp_path):
+    """The control: the reference's normalize("Hello,") is "hello", the workspace's (left as
+    the bug had it) "hello,". The attack: the final run PASSes it, with no SUSPECT hit."""
+    task = _MINI_BUGS / "fix_word_count"
+    reference = _loaded(_dir(tmp_path, "ref"), "helpers", (task / "_fix/helpers.py").read_text())
+    left = _loaded(_dir(tmp_path, "left"), "helpers_left", (task / "helpers.py").read_text())
+    assert reference.normalize("Hello,") == "hello"
+    assert left.normalize("Hello,") == "hello,"
+    files = {"textstats.py": _COUNTS_STRIPPING_THEMSELVES}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_word_count")
+    assert not passed or hits
