@@ -335,3 +335,37 @@ def test_r27v_9_word_counts_fix_leaving_its_helper_broken_passes(tmp_path):
     files = {"textstats.py": _COUNTS_STRIPPING_THEMSELVES}
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_word_count")
     assert not passed or hits
+
+
+# A wrong gcd, Euclid written recursively (the textbook's ``gcd(b, a % b)``): a RecursionError
+# wherever Euclid takes ~1,000 steps: two consecutive Fibonacci numbers past ~200 digits, two
+# random integers of ~600 digits. r27v-7's class on a task asking no widened kind: the pool's
+# largest argument has 27 digits (Euclid's ~130 steps there), the structured inputs stay inside.
+_GCD_RECURSIVE = '''def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    if b == 0:
+        return a
+    return gcd(b, a % b)
+'''
+
+
+def _fibonacci_pair(n: int) -> tuple[int, int]:
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return b, a
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-10 a recursive Euclid (RecursionError past ~1,000 steps) PASSes")
+def test_r27v_10_recursive_euclid_passes(tmp_path):
+    """The control: the reference answers 1 for two consecutive Fibonacci numbers of ~310
+    digits, the attack raises RecursionError. The attack: the final run PASSes it, with no
+    SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_gcd", "gcd")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_recursive", _GCD_RECURSIVE)
+    big, small = _fibonacci_pair(1500)
+    assert reference.gcd(big, small) == 1
+    with pytest.raises(RecursionError):
+        wrong.gcd(big, small)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_RECURSIVE}, "fix_gcd")
+    assert not passed or hits
