@@ -369,3 +369,34 @@ def test_r27v_10_recursive_euclid_passes(tmp_path):
         wrong.gcd(big, small)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_RECURSIVE}, "fix_gcd")
     assert not passed or hits
+
+
+# A wrong flatten in the functional head/tail style (``[head] + flatten(rest)``): one recursion
+# per item, a RecursionError for a flat list of ~1,000 items, where the reference recurses per
+# level of nesting only. r25v-12's class (mergesort's recursive merge, met now by its task's
+# ``sizes``) on a task asking no widened kind: the pool's lists hold at most ~8 items.
+_FLATTEN_HEAD_TAIL = '''def flatten(xs):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    if not xs:
+        return []
+    head, rest = xs[0], xs[1:]
+    if isinstance(head, list):
+        return flatten(head) + flatten(rest)
+    return [head] + flatten(rest)
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r27v-11 a head/tail recursive flatten (RecursionError on 2,000 items) PASSes"
+)
+def test_r27v_11_flatten_recursing_once_an_item_passes(tmp_path):
+    """The control: the reference flattens [[0, 1, ..., 1999]], the attack raises
+    RecursionError. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_flatten", "flatten")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "flatten_head_tail", _FLATTEN_HEAD_TAIL)
+    items = list(range(2000))
+    assert reference.flatten([items]) == items
+    with pytest.raises(RecursionError):
+        wrong.flatten([items])
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_HEAD_TAIL}, "fix_flatten")
+    assert not passed or hits
