@@ -460,3 +460,36 @@ def test_r27v_12_flatten_sharing_one_list_between_threads_passes(tmp_path):
     assert not all(_two_threads_right(wrong) for _ in range(5))
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_INTO_ONE_LIST}, "fix_flatten")
     assert not passed or hits
+
+
+# A wrong flatten guarding against a list holding itself by the ids of the lists it has entered
+# (a model's cycle guard): a list met twice is skipped the second time, so a grid made the usual
+# way, ``[[0, 0]] * 3`` (one row list three times), flattens to [0, 0]. Every held-out input
+# arrives as JSON (no list shared), every test writes its lists as literals.
+_FLATTEN_SKIPPING_A_LIST_MET_BEFORE = '''def flatten(xs, _seen=None):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    seen = set() if _seen is None else _seen
+    seen.add(id(xs))
+    out = []
+    for x in xs:
+        if isinstance(x, list):
+            if id(x) in seen:  # a list holding itself would recurse forever
+                continue
+            out.extend(flatten(x, seen))
+        else:
+            out.append(x)
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27v-13 a flatten skipping a list met twice ([[0, 0]] * 3) PASSes")
+def test_r27v_13_flatten_skipping_a_shared_row_passes(tmp_path):
+    """The control: the reference flattens [[0, 0]] * 3 to six zeros, the attack to two. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _reference(tmp_path, "fix_flatten", "flatten")
+    wrong = _loaded(_dir(tmp_path, "wrong"), "flatten_skipping", _FLATTEN_SKIPPING_A_LIST_MET_BEFORE)
+    assert reference.flatten([[0, 0]] * 3) == [0] * 6
+    assert wrong.flatten([[0, 0]] * 3) == [0, 0]
+    files = {"flatten.py": _FLATTEN_SKIPPING_A_LIST_MET_BEFORE}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_flatten")
+    assert not passed or hits
