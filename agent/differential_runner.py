@@ -654,7 +654,8 @@ def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[s
 #   their state out of reach: the few settings they have are read by their getters
 #   (``_C_SETTINGS``). ``random`` is read apart (``_random_moved``);
 # - the logging tree: each logger's level, handlers, filters, propagation and whether it is
-#   disabled (a logger made by the calls: any of these set, a ``NullHandler`` excepted);
+#   disabled (a logger made by the calls: any of these set, a ``NullHandler`` excepted;
+#   logging first imported by the calls: against the tree its import makes, ``_FRESH_TREE``);
 # - the files of the working directory (names, sizes, times; a directory's presence only:
 #   ``__pycache__`` is the interpreter's).
 # The parent names a module, ``logging`` or ``files`` only where the reference's calls leave it
@@ -798,6 +799,11 @@ def _loggers() -> dict[Any, Any] | None:
     return out
 
 
+# The tree as logging makes it on its import, for logging first loaded by the calls: nothing
+# disabled, the root at WARNING, propagating, enabled, with no handler and no filter.
+_FRESH_TREE: dict[Any, Any] = {"": (0,), "root": (30, True, False, 0)}
+
+
 def _loggers_changed(was: dict[Any, Any] | None, now: dict[Any, Any] | None) -> bool:
     """A logger of ``was`` set otherwise in ``now``, or one made since with a level, a handler
     (a ``NullHandler`` excepted), a filter, no propagation or disabled."""
@@ -859,7 +865,7 @@ class _SettingsWatch:
         """After the target's last call: its state read against the one before its first."""
         self.between()
         self.changed.update(_module_state_changed(self.state))
-        if _loggers_changed(self.loggers, _loggers()):
+        if _loggers_changed(self.loggers if self.loggers is not None else _FRESH_TREE, _loggers()):
             self.changed.add("logging")
         files = _files(self.where)
         if self.files is not None and files is not None and files != self.files:

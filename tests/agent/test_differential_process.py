@@ -550,6 +550,9 @@ def test_the_state_a_call_leaves_changed_is_named_by_its_class(tmp_path: Path) -
     library (a module logger's debug line, a logger made at the call), a deprecation warning
     and an import at call time names nothing."""
     (tmp_path / "state.py").write_text(_STATE_LEFT)
+    (tmp_path / "lazy.py").write_text(
+        "def basic_config(x):\n    import logging\n\n    logging.basicConfig()\n    return x\n"
+    )
     expected = {
         "first_weekday": ["calendar"],
         "deepcopy_table": ["copy"],
@@ -565,4 +568,7 @@ def test_the_state_a_call_leaves_changed_is_named_by_its_class(tmp_path: Path) -
         run = differential.run_calls(tmp_path, [target], sandbox="auto")
         assert run.finished, run.output
         got[function] = sorted(run.changed)
-    assert got == expected
+    # logging first loaded by the calls: its tree held against the one its import makes
+    target = DifferentialTarget(module="lazy", function="basic_config", inputs=[[1], [2]])
+    got["lazy"] = sorted(differential.run_calls(tmp_path, [target], sandbox="auto").changed)
+    assert got == {**expected, "lazy": ["logging"]}
