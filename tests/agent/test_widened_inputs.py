@@ -327,8 +327,8 @@ def test_sizes_reach_past_every_size_the_pool_holds(mini, tmp_path):
     for seed in SEEDS:
         widened = _widened(mini, "fix_dedupe", ["sizes"], seed)
         firsts = [list(dict.fromkeys(json.dumps(v) for v in items)) for (items,) in widened]
-        assert firsts[0] == firsts[1][::-1] == firsts[2][::-1] and len(firsts[0]) >= 2, seed  # a set's order: one
-        assert len(widened) == 3 and not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
+        assert firsts[0] == firsts[1][::-1] and len(firsts[0]) >= 2, seed  # a set's order is one at most
+        assert len(widened) == 2 and not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
         assert not _differ(ref_sort, sorted, _widened(mini, "fix_mergesort", ["sizes"], seed))
 
 
@@ -339,7 +339,7 @@ def test_sizes_reach_past_a_power_of_two(mini, tmp_path):
     assert _only_widened_shows(mini, "fix_mergesort", ["sizes"], ref_sort, _one_merge_pass_past_4096)
     for seed in SEEDS:
         sizes = [len(items) for (items,) in _widened(mini, "fix_mergesort", ["sizes"], seed)]
-        assert sizes == [3000, 3000, 2**14 + 1], seed
+        assert sizes == [3000, 2**14 + 1], seed
 
 
 def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):

@@ -79,7 +79,6 @@ _FIRST_WINDOW_ALWAYS = '''def moving_average(xs, k):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26v-1 a moving_average answering a window longer than the list PASSes")
 def test_r26v_1_moving_average_with_a_window_past_the_list_passes(tmp_path):
     """The control: the reference has no window of 3 in [1, 2] (and none in []), the attack
     answers one. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -266,9 +265,6 @@ _GCD_WRONG_AT_TOP_LEVEL_BY_ROOM = _gcd_wrong_where(
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r26v-7 a gcd wrong for a top-level caller (its stack room) PASSes: runner 1 frame deeper"
-)
 def test_r26v_7_gcd_wrong_where_the_stack_is_a_scripts_passes(tmp_path):
     """The control: a plain ``python -c`` calling it at top level gets gcd(2000, 3000) == 1
     (the right answer from inside a function). The attack: the final run PASSes it, with no
@@ -286,7 +282,6 @@ def test_r26v_7_gcd_wrong_where_the_stack_is_a_scripts_passes(tmp_path):
 _WORDS_BY_REGEX = _LETTER_RUNS.replace('r"[a-z]+"', 'r"[\\w\']+"')
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26v-8 a [\\w']+ regex word_counts (quotes kept, hyphens split) PASSes")
 def test_r26v_8_word_counts_keeping_quotes_passes(tmp_path):
     """The control: the reference counts "'hello' hello" as hello twice and "well-known" as one
     word, the attack otherwise. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -334,7 +329,6 @@ _MERGES_ONE_PASS_PAST_4096 = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26v-9 a mergesort wrong past 8,192 items (one merge pass) PASSes")
 def test_r26v_9_mergesort_wrong_past_the_widened_sizes_passes(tmp_path):
     """The control: the attack sorts 8,000 items and leaves 10,000 unsorted, the reference sorts
     both. The attack: the final run PASSes it, with no SUSPECT hit."""
