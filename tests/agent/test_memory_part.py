@@ -192,3 +192,28 @@ def test_a_sandbox_holds_its_page_tables():
     assert 4000 * 8192 <= held.page_tables < 48 * MB, held
     assert held.anon + held.mappings < 24 * MB, held  # the zero page: in no Pss
     assert watch.held is not None and watch.held >= held.page_tables  # past its part by them alone
+
+
+# Round 27 r27s-2: 40 epolls each watching 500 pipe ends (20,000 watches, ~2.5 MB of epitems
+# mapped by no one), shared with a forked child (one copy in the kernel: counted once).
+_EPOLLS = """
+import os, select, time
+ends = [end for _ in range(250) for end in os.pipe()]
+epolls = [select.epoll() for _ in range(40)]
+for ep in epolls:
+    for end in ends:
+        ep.register(end, select.EPOLLIN)
+if os.fork() == 0:
+    time.sleep(60)
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_sandbox_holds_its_epoll_watches_once_each():
+    with _running(_EPOLLS) as pid:
+        with_epolls = sandbox_held(pid).pipes
+    with _running(_EPOLLS.replace("range(40)", "range(0)")) as pid:
+        without = sandbox_held(pid).pipes
+    # 20,000 watches of 128 bytes and 40 epolls' own 256, once (twice: 5.1 MB)
+    assert with_epolls - without == 20_000 * 128 + 40 * 256
