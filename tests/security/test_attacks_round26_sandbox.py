@@ -360,8 +360,9 @@ def _read_by_a_neighbour(
     runs: dict = {}
 
     def run(name):
+        binds = (said,) if name == "receiver" else ()  # (the sender shares nothing more with it)
         argv = [sys.executable, "run.py", str(said)]
-        runs[name] = run_command_full(argv, boxes[name], timeout_s=60, sandbox="bwrap", ro_binds=(said,))
+        runs[name] = run_command_full(argv, boxes[name], timeout_s=60, sandbox="bwrap", ro_binds=binds)
 
     threads = {
         n: threading.Thread(target=run, args=(n,)) for n in (("sender", "receiver") if sender else ("receiver",))
