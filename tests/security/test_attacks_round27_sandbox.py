@@ -373,3 +373,99 @@ def test_r27s_5_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
 @pytest.mark.xfail(strict=True, reason="open: r27s-5 a normal user's accept-queue sockets past its part are unseen")
 def test_r27s_5_queued_connections_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EMBRYO_HOG.replace("AS_EMBRYOS", "True"))
+
+
+# r27s-6: round 5 #13's class (a sandbox holding the host's own programs through a file of the
+# read-only venv: uv's .lock, flock) by another lock the kernel keeps per file: a lease. A
+# normal user's sandbox in its own uid (no subordinate range: REPO_AGENT_SUBUIDS=0) owns its
+# venv's files, and the owner of a file may take a read lease on it (fcntl F_SETLEASE
+# F_RDLCK) through the read-only bind. Then every open of that file for writing (or truncate)
+# by any process of the machine, the user's uv, pip or editor, root's too, blocks until the
+# holder lets go or the sandbox ends, up to fs.lease-break-time (45 s) each time; the holder
+# ignores the SIGIO that asks it to. Here the venv's pyvenv.cfg, held for 8 s: a root writer's
+# open waits for the sandbox's end, where without the lease (the control) it opens at once.
+_LEASE_HOLDER = textwrap.dedent(
+    """
+    import fcntl, os, signal, sys, time
+    signal.signal(signal.SIGIO, signal.SIG_IGN)  # the kernel's request to let go, ignored
+    fd = os.open(os.path.join(sys.prefix, "pyvenv.cfg"), os.O_RDONLY)
+    if TAKE_LEASE:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    print("HOLDING", flush=True)
+    time.sleep(8)
+    """
+)
+
+
+def _host_write_waited(user_dir, take_lease: bool) -> float:
+    """Seconds a root writer's open of the venv's pyvenv.cfg waited while a normal user's
+    sandbox (its own uid, on a venv of its own) ran ``_LEASE_HOLDER``."""
+    import errno
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.security.conftest import AS_NOBODY, give_to_nobody
+    from tests.security.test_attacks_round11 import _in_sandbox
+
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws" / "hold.py").write_text(_LEASE_HOLDER.replace("TAKE_LEASE", str(take_lease)))
+    python = user_dir / "venv" / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(user_dir / "venv")], check=True)
+    give_to_nobody(user_dir)
+    code = _in_sandbox(user_dir / "ws", "hold.py")
+    code = code.replace("[sys.executable, 'hold.py']", f"[{str(python)!r}, 'hold.py']")
+    code = code.replace('sandbox="bwrap")', f'sandbox="bwrap", python={str(python)!r})')
+    env = {**os.environ, "REPO_AGENT_SUBUIDS": "0"}
+    cfg = user_dir / "venv" / "pyvenv.cfg"
+    proc = subprocess.Popen(
+        [*AS_NOBODY, sys.executable, "-c", code], env=env, cwd="/", text=True, stdout=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                os.close(os.open(cfg, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError as exc:
+                if exc.errno == errno.EWOULDBLOCK:  # leased
+                    break
+            if _holder_runs():
+                time.sleep(1)  # its lease taken or not by now
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the sandbox ended before the host wrote"
+        start = time.monotonic()
+        os.close(os.open(cfg, os.O_WRONLY | os.O_APPEND))  # a writer of the host (root), blocking
+        waited = time.monotonic() - start
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "HOLDING" in out, out[-500:]  # the holder ran
+    return waited
+
+
+def _holder_runs() -> bool:
+    """Whether ``python hold.py`` (the command itself, not the launcher naming it) runs."""
+    import os
+
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[1:] == [b"hold.py", b""]:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_r27s_6_control_a_host_writer_opens_the_venv_at_once(user_dir):
+    assert _host_write_waited(user_dir, False) < 2
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r27s-6 a normal user's sandbox leases its venv's files: host writers wait"
+)
+def test_r27s_6_a_sandbox_never_holds_a_host_writer_by_a_lease(user_dir):
+    waited = _host_write_waited(user_dir, True)
+    assert waited < 2, f"a root writer's open of the venv's pyvenv.cfg waited {waited:.1f} s for the sandbox"
