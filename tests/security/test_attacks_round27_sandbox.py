@@ -11,7 +11,12 @@ import textwrap
 import pytest
 
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
-from tests.security.test_attacks_round26_sandbox import _read_by_a_neighbour
+from tests.security.test_attacks_round26_sandbox import (
+    _RECORD_LOCK_RECEIVER,
+    _RECORD_LOCK_SENDER,
+    _read_by_a_neighbour,
+    _secret_read,
+)
 
 # The end of r27s-1's and r27s-2's tests (``mb``, ``os`` and ``time`` theirs): one more process
 # grows until the OOM killer ends it (the largest), then the command ends as killed.
@@ -469,3 +474,27 @@ def test_r27s_6_control_a_host_writer_opens_the_venv_at_once(user_dir):
 def test_r27s_6_a_sandbox_never_holds_a_host_writer_by_a_lease(user_dir):
     waited = _host_write_waited(user_dir, True)
     assert waited < 2, f"a root writer's open of the venv's pyvenv.cfg waited {waited:.1f} s for the sandbox"
+
+
+# r27s-7: r26s-5's channel (two sandboxes at once through record locks on shared read-only
+# files) through open file description locks, the other family of fcntl's record locks: a read
+# lock taken with F_OFD_SETLK (36-38, not F_SETLK's 5-7) is seen by the neighbour's F_OFD_GETLK
+# asking for a write lock. A fix refusing the POSIX commands by number (seccomp reads fcntl's
+# command) leaves these.
+_OFD_SHARED = "fcntl.fcntl(HOLDER, fcntl.F_OFD_SETLK, __import__('struct').pack('hhqqi', fcntl.F_RDLCK, 0, 0, 0, 0))"
+_OFD_LOCK_SENDER = _RECORD_LOCK_SENDER.replace("fcntl.lockf(fd, fcntl.LOCK_SH)", _OFD_SHARED.replace("HOLDER", "fd"))
+_OFD_LOCK_SENDER = _OFD_LOCK_SENDER.replace("fcntl.lockf(ready, fcntl.LOCK_SH)", _OFD_SHARED.replace("HOLDER", "ready"))
+_OFD_LOCK_RECEIVER = _RECORD_LOCK_RECEIVER.replace("fcntl.F_GETLK,", "fcntl.F_OFD_GETLK,")
+
+
+def test_r27s_7_control_a_sandbox_alone_reads_no_neighbours_secret_by_ofd_locks(tmp_path):
+    assert "F_OFD_SETLK" in _OFD_LOCK_SENDER and "F_OFD_GETLK" in _OFD_LOCK_RECEIVER
+    assert not _secret_read(tmp_path, False, (_OFD_LOCK_SENDER, _OFD_LOCK_RECEIVER))
+
+
+@pytest.mark.xfail(strict=True, reason="open: r27s-7 two sandboxes signal each other through OFD read locks")
+def test_r27s_7_a_sandbox_never_reads_a_neighbours_secret_by_ofd_locks(tmp_path):
+    assert "lockf" not in _OFD_LOCK_SENDER and "F_GETLK," not in _OFD_LOCK_RECEIVER  # OFD locks only
+    assert not _secret_read(tmp_path, True, (_OFD_LOCK_SENDER, _OFD_LOCK_RECEIVER)), (
+        "a neighbouring sandbox read the final run's secret through OFD locks"
+    )
