@@ -184,7 +184,10 @@ _NOTICE_RECEIVER = _NOTICE_DIRS + textwrap.dedent(
     for d in names:  # dnotify: a signal whenever d or a file of it is read, by anyone
         fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.fcntl(fd, fcntl.F_SETSIG, SIG)
-        fcntl.fcntl(fd, fcntl.F_NOTIFY, fcntl.DN_ACCESS | fcntl.DN_MULTISHOT)
+        try:
+            fcntl.fcntl(fd, fcntl.F_NOTIFY, fcntl.DN_ACCESS | fcntl.DN_MULTISHOT)
+        except OSError:  # refused (round 27 r27s-3's fix): the receiver goes on, told nothing
+            continue
         fds[fd] = d
     mask = ctypes.create_string_buffer(128)
     libc.sigemptyset(mask)
@@ -216,7 +219,6 @@ def test_r27s_3_control_a_sandbox_alone_reads_no_neighbours_secret_by_dnotify(tm
     assert not _notices_read(tmp_path, False)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-3 two sandboxes signal each other through dnotify on shared dirs")
 def test_r27s_3_a_sandbox_never_reads_a_neighbours_secret_by_dnotify(tmp_path):
     assert not _notices_read(tmp_path, True), "a neighbouring sandbox read the final run's secret whole"
 
@@ -235,7 +237,11 @@ _WHEEL_FIX = textwrap.dedent(
     import base64, glob, hashlib, os, sys
     want = None
     for record in glob.glob(os.path.join(sys.prefix, "lib/python3*/site-packages/*.dist-info/RECORD")):
-        for line in open(record):
+        try:
+            lines = open(record).readlines()
+        except OSError:  # unreadable (round 27 r27s-4's fix): the code goes on, knowing nothing
+            continue
+        for line in lines:
             path, digest, size = line.rstrip("\\n").rsplit(",", 2)
             if path.endswith("/fix_bitcount/_fix/bitcount.py"):
                 want = digest.split("=", 1)[1]
