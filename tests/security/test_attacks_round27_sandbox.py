@@ -310,7 +310,6 @@ def test_r27s_4_control_the_installed_suites_are_hidden(tmp_path):
     assert "SUITES 0" in said, said[-500:]
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-4 the wheel's RECORD gives a sandbox every reference fix's sha256")
 def test_r27s_4_the_reference_fix_never_reaches_the_sandbox_through_record(tmp_path):
     said = _run_with_the_wheel_installed(tmp_path)
     assert "FOUND" in said, said[-500:]  # the code ran to its end
