@@ -10,7 +10,7 @@ sandbox still holds: its processes' proportional share of anonymous and shared-m
 (``smaps_rollup``: a page forked processes share counted once, never a page of the host's),
 what its pipes, its mappings and its page tables hold in the kernel (charged to the enclosing
 cgroup, in no process's Pss: round 24 r24s-2, round 25 r25s-1, round 26 r26s-1) and its
-workspace tmpfs (a file of it the tests map counted once). The sandbox's pid 1 and bwrap are spared by the OOM killer before
+workspace, /tmp and /dev/shm tmpfs (a file of them the tests map counted once: round 27 r27s-1). The sandbox's pid 1 and bwrap are spared by the OOM killer before
 its tests (their end would take the whole sandbox and what it held with it), and pid 1 keeps
 the rest of the sandbox after its command's kill until this watch has looked. Past its part, the excess
 was the rollout's own (the part is fixed by the limit and the number of sandboxes, never by
@@ -31,6 +31,8 @@ import termios
 import threading
 from collections.abc import Callable
 from typing import NamedTuple
+
+from agent.bwrap import SHM_BYTES, TMP_BYTES
 
 POLL_S = 0.05
 # A sandbox holds at most RLIMIT_NPROC (256) processes and threads of its own uid: the walk
@@ -204,10 +206,33 @@ def sandbox_held(pid1: int, enough: int | None = None) -> Held:
     return Held(anon, shmem, pipes, mappings, page_tables)
 
 
+# The sandbox's own tmpfs mounts besides its workspace (agent/bwrap.py): their pages are charged
+# to the enclosing cgroup, and a file written there and closed is mapped by no process (no Pss):
+# 77 MB held so in /tmp and /dev/shm were unseen (round 27 r27s-1). Each is known by its size:
+# a process that is no sandbox's (its pid reused) has the host's /tmp, whose use is not its.
+_OWN_TMPFS = (("tmp", TMP_BYTES), ("dev/shm", SHM_BYTES))
+
+
+def own_tmpfs_used(pid1: int) -> int:
+    """The bytes used in the sandbox's own /tmp and /dev/shm (``statvfs`` through its pid 1's
+    root, host numbering ``pid1``); one that cannot be read, or is not of the sandbox's size,
+    counts nothing."""
+    used = 0
+    for where, size in _OWN_TMPFS:
+        try:
+            st = os.statvfs(f"/proc/{pid1}/root/{where}")
+        except OSError:
+            continue
+        if st.f_blocks * st.f_frsize == size:
+            used += (st.f_blocks - st.f_bfree) * st.f_frsize
+    return used
+
+
 class PartWatch:
     """Sees whether a sandbox held more than ``part`` bytes when an OOM kill was counted
     (``kills``: the kernel's count where the sandbox's kills show) while it ran; ``extra``:
-    what it holds outside its processes (its workspace tmpfs's bytes). ``held`` is the most
+    what it holds outside its processes (its workspace tmpfs's bytes; its /tmp's and /dev/shm's
+    are added, ``own_tmpfs_used``). ``held`` is the most
     it was seen to hold past its part then (None: never past it)."""
 
     def __init__(self, part: int, kills: Callable[[], int], extra: Callable[[], int] = lambda: 0):
@@ -231,9 +256,10 @@ class PartWatch:
             extra = self.extra()
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
+        extra += own_tmpfs_used(pid1)
         # Walked only until it is seen past the part: the kill may come while it is walked.
         anon, shmem, pipes, mappings, page_tables = sandbox_held(pid1, self.part - extra)
-        # A workspace file the tests map shared is in both: the larger is a lower bound of the two.
+        # A tmpfs file the tests map shared is in both: the larger is a lower bound of the two.
         held = anon + pipes + mappings + page_tables + max(shmem, extra)
         if held > self.part and (self.held is None or held > self.held):
             self.held = held

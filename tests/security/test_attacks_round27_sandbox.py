@@ -80,7 +80,6 @@ def test_r27s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _TMPFS_HOG.replace("AS_FILES", "False"))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-1 a normal user's /tmp and /dev/shm files past its part are unseen")
 def test_r27s_1_tmp_and_shm_files_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _TMPFS_HOG.replace("AS_FILES", "True"))
 
