@@ -228,3 +228,28 @@ def test_a_watch_counts_files_held_in_the_sandboxs_own_tmp_and_shm():
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert own_tmpfs_used(os.getpid()) == 0  # the host's own /tmp is not a sandbox's
+
+
+# Round 27 r27s-2: 40 epolls each watching 500 pipe ends (20,000 watches, ~2.5 MB of epitems
+# mapped by no one), shared with a forked child (one copy in the kernel: counted once).
+_EPOLLS = """
+import os, select, time
+ends = [end for _ in range(250) for end in os.pipe()]
+epolls = [select.epoll() for _ in range(40)]
+for ep in epolls:
+    for end in ends:
+        ep.register(end, select.EPOLLIN)
+if os.fork() == 0:
+    time.sleep(60)
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_sandbox_holds_its_epoll_watches_once_each():
+    with _running(_EPOLLS) as pid:
+        with_epolls = sandbox_held(pid).pipes
+    with _running(_EPOLLS.replace("range(40)", "range(0)")) as pid:
+        without = sandbox_held(pid).pipes
+    # 20,000 watches of 128 bytes and 40 epolls' own 256, once (twice: 5.1 MB)
+    assert with_epolls - without == 20_000 * 128 + 40 * 256

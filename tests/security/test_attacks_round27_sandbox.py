@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import textwrap
 
-import pytest
-
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _read_by_a_neighbour
 
@@ -128,7 +126,6 @@ def test_r27s_2_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EPOLL_HOG.replace("AS_WATCHES", "False"))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-2 a normal user's epoll watches past its part are unseen")
 def test_r27s_2_epoll_watches_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EPOLL_HOG.replace("AS_WATCHES", "True"))
 
