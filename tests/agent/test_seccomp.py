@@ -43,6 +43,20 @@ def _syncs(out: str) -> dict[str, list[int]]:
     return _printed(out, "SYNCS")
 
 
+def _filter_loaded(memory_cgroup: bool) -> str:
+    """Python that loads the filter of a sandbox with (or without) a memory cgroup of its own
+    into its process, as bwrap loads it, before what follows it runs."""
+    prog = filter_program(memory_cgroup=memory_cgroup)
+    assert prog is not None
+    return (
+        "import ctypes, struct\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"own = ctypes.create_string_buffer({prog!r}, {len(prog)})\n"
+        "libc.prctl(38, 1, 0, 0, 0)\n"
+        f"assert libc.prctl(22, 2, struct.pack('HL', {len(prog) // 8}, ctypes.addressof(own)), 0, 0) == 0\n"
+    )
+
+
 def _in_the_sandbox(tmp_path: Path, script: str) -> str:
     """What ``script`` printed, run in a sandbox (which it must end with 0)."""
     ws = tmp_path / "ws"
@@ -119,15 +133,7 @@ def test_control_bpf_programs_load_outside_the_sandbox():
 def test_the_filter_refuses_every_bpf_program(memory_cgroup):
     """The filter of each kind of sandbox (with and without a memory cgroup of its own: their
     prctl rules differ), loaded here as bwrap loads it, before the probe."""
-    prog = filter_program(memory_cgroup=memory_cgroup)
-    assert prog is not None
-    load = (
-        "import ctypes, struct\n"
-        "libc = ctypes.CDLL(None, use_errno=True)\n"
-        f"own = ctypes.create_string_buffer({prog!r}, {len(prog)})\n"
-        "libc.prctl(38, 1, 0, 0, 0)\n"
-        f"assert libc.prctl(22, 2, struct.pack('HL', {len(prog) // 8}, ctypes.addressof(own)), 0, 0) == 0\n"
-    )
+    load = _filter_loaded(memory_cgroup)
     cp = subprocess.run([sys.executable, "-c", load + _BPF_LOADS], capture_output=True, text=True, timeout=60)
     assert _loads(cp.stdout) == _REFUSED, cp.stderr
 
@@ -186,15 +192,7 @@ def test_control_file_access_is_told_outside_the_sandbox(tmp_path):
 @pytest.mark.parametrize("memory_cgroup", [True, False])
 def test_the_filter_tells_no_file_access(tmp_path, memory_cgroup):
     """The filter of each kind of sandbox, loaded here as bwrap loads it, before the probe."""
-    prog = filter_program(memory_cgroup=memory_cgroup)
-    assert prog is not None
-    load = (
-        "import ctypes, struct\n"
-        "libc = ctypes.CDLL(None, use_errno=True)\n"
-        f"own = ctypes.create_string_buffer({prog!r}, {len(prog)})\n"
-        "libc.prctl(38, 1, 0, 0, 0)\n"
-        f"assert libc.prctl(22, 2, struct.pack('HL', {len(prog) // 8}, ctypes.addressof(own)), 0, 0) == 0\n"
-    )
+    load = _filter_loaded(memory_cgroup)
     cp = subprocess.run(
         [sys.executable, "-c", load + _NOTICES], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
