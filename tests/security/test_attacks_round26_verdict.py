@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import agent.suites
 from tests.security.conftest import plain_output, scan_and_judge
 from tests.security.test_attacks_round24_verdict import _dir, _loaded

@@ -85,7 +85,6 @@ def test_r27s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _TMPFS_HOG.replace("AS_FILES", "False"))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-1 a normal user's /tmp and /dev/shm files past its part are unseen")
 def test_r27s_1_tmp_and_shm_files_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _TMPFS_HOG.replace("AS_FILES", "True"))
 
@@ -134,7 +133,6 @@ def test_r27s_2_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EPOLL_HOG.replace("AS_WATCHES", "False"))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-2 a normal user's epoll watches past its part are unseen")
 def test_r27s_2_epoll_watches_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EPOLL_HOG.replace("AS_WATCHES", "True"))
 
@@ -189,7 +187,10 @@ _NOTICE_RECEIVER = _NOTICE_DIRS + textwrap.dedent(
     for d in names:  # dnotify: a signal whenever d or a file of it is read, by anyone
         fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.fcntl(fd, fcntl.F_SETSIG, SIG)
-        fcntl.fcntl(fd, fcntl.F_NOTIFY, fcntl.DN_ACCESS | fcntl.DN_MULTISHOT)
+        try:
+            fcntl.fcntl(fd, fcntl.F_NOTIFY, fcntl.DN_ACCESS | fcntl.DN_MULTISHOT)
+        except OSError:  # refused (round 27 r27s-3's fix): the receiver goes on, told nothing
+            continue
         fds[fd] = d
     mask = ctypes.create_string_buffer(128)
     libc.sigemptyset(mask)
@@ -221,7 +222,6 @@ def test_r27s_3_control_a_sandbox_alone_reads_no_neighbours_secret_by_dnotify(tm
     assert not _notices_read(tmp_path, False)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-3 two sandboxes signal each other through dnotify on shared dirs")
 def test_r27s_3_a_sandbox_never_reads_a_neighbours_secret_by_dnotify(tmp_path):
     assert not _notices_read(tmp_path, True), "a neighbouring sandbox read the final run's secret whole"
 
@@ -240,7 +240,11 @@ _WHEEL_FIX = textwrap.dedent(
     import base64, glob, hashlib, os, sys
     want = None
     for record in glob.glob(os.path.join(sys.prefix, "lib/python3*/site-packages/*.dist-info/RECORD")):
-        for line in open(record):
+        try:
+            lines = open(record).readlines()
+        except OSError:  # unreadable (round 27 r27s-4's fix): the code goes on, knowing nothing
+            continue
+        for line in lines:
             path, digest, size = line.rstrip("\\n").rsplit(",", 2)
             if path.endswith("/fix_bitcount/_fix/bitcount.py"):
                 want = digest.split("=", 1)[1]
@@ -309,7 +313,6 @@ def test_r27s_4_control_the_installed_suites_are_hidden(tmp_path):
     assert "SUITES 0" in said, said[-500:]
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-4 the wheel's RECORD gives a sandbox every reference fix's sha256")
 def test_r27s_4_the_reference_fix_never_reaches_the_sandbox_through_record(tmp_path):
     said = _run_with_the_wheel_installed(tmp_path)
     assert "FOUND" in said, said[-500:]  # the code ran to its end
