@@ -380,7 +380,10 @@ _LEASE_HOLDER = textwrap.dedent(
     signal.signal(signal.SIGIO, signal.SIG_IGN)  # the kernel's request to let go, ignored
     fd = os.open(os.path.join(sys.prefix, "pyvenv.cfg"), os.O_RDONLY)
     if TAKE_LEASE:
-        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        except OSError as exc:  # refused: the sandbox still runs its 8 s (the host's open is timed then)
+            print("REFUSED", exc.errno, flush=True)
     print("HOLDING", flush=True)
     time.sleep(8)
     """
@@ -455,9 +458,6 @@ def test_r27s_6_control_a_host_writer_opens_the_venv_at_once(user_dir):
     assert _host_write_waited(user_dir, False) < 2
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r27s-6 a normal user's sandbox leases its venv's files: host writers wait"
-)
 def test_r27s_6_a_sandbox_never_holds_a_host_writer_by_a_lease(user_dir):
     waited = _host_write_waited(user_dir, True)
     assert waited < 2, f"a root writer's open of the venv's pyvenv.cfg waited {waited:.1f} s for the sandbox"
