@@ -36,7 +36,12 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   fits, and ``[0.0]`` for ``[]``);
 - ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and reversed, and one
   just past a power of two (``_PAST_A_POWER``: a path taken past 4,096 items and wrong past
-  twice that, r26v-9), three per target.
+  twice that, r26v-9), three per target;
+- ``depth``: inputs a loop answers at once and a recursion per element cannot: each int
+  argument an int of ``DEEP_BITS`` bits (a recursion per bit, or per Euclid step), a list
+  argument of 3,000 items (a recursion per item); asked as variants (``deep_inputs``), left
+  out where the reference raises at them (its own recursion), so an honest fix recursing
+  where the reference does is never asked past it (round 27 r27v-7, r27v-10, r27v-11).
 
 Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
 """
@@ -73,6 +78,45 @@ _LONG = 3000
 # a fifteenth of it, so an honest sort several times slower is still answered; a path taken
 # only past 2**14 items is past this bound (docs/sandbox-and-verdicts.md).
 _PAST_A_POWER = 2**14 + 1
+
+
+# An int past every size a pool holds, answered by a loop in microseconds: a recursion once a bit
+# (``bitcount(n >> 1)``) goes ~4,096 deep, Euclid written recursively ~2,400 deep on two of
+# them drawn at random (~0.84 ln n steps), each past the interpreter's default limit (1,000).
+# Under its default digits limit for str() and JSON (4,300 digits): 4,096 bits is 1,234 digits.
+DEEP_BITS = 4096
+DEEP_INTS = 2  # inputs with every int argument made one of DEEP_BITS bits, per target
+
+
+def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> list[list]:
+    """The ``depth`` inputs of a target whose pool is ``inputs`` (where its task asks them):
+    deterministic (drawn from each source input's own JSON), asked as variants: the caller marks
+    them so (an input the reference raises at, a recursion of its own, is left out)."""
+    if script or "depth" not in kinds:
+        return []
+    out: list[list] = []
+    with_ints = [case for case in inputs if any(_plain_int(v) for v in case)]
+    for case in with_ints[:DEEP_INTS]:
+        draw = random.Random(_key(case))
+        out.append([_deep_int(v, draw) if _plain_int(v) else v for v in case])
+    for case in inputs:
+        lists = [p for p, v in enumerate(case) if type(v) is list and v]
+        if lists:
+            xs = case[lists[0]]
+            out.append(_with(case, lists[0], [xs[i % len(xs)] for i in range(_LONG)]))
+            break
+    return out
+
+
+def _plain_int(v: object) -> bool:
+    return type(v) is int
+
+
+def _deep_int(v: int, draw: random.Random) -> int:
+    """An int of DEEP_BITS bits (its top bit set) of ``v``'s sign: a pool of non-negative
+    integers is asked none other."""
+    n = draw.getrandbits(DEEP_BITS) | (1 << (DEEP_BITS - 1))
+    return -n if v < 0 else n
 
 
 def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Random, *, script: bool) -> list[list]:
@@ -321,6 +365,12 @@ def _iterables(sources: list[list], inputs: list[list], script: bool) -> Iterato
     return iter(())
 
 
+def _depth(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """None here: ``deep_inputs`` makes them, asked as variants (left out where the reference
+    raises), never compared as a raising call."""
+    return iter(())
+
+
 _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "ties": _ties,
     "iterables": _iterables,
@@ -329,4 +379,5 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "values": _values,
     "edges": _edges,
     "sizes": _sizes,
+    "depth": _depth,
 }
