@@ -252,9 +252,6 @@ _BITCOUNT_RECURSING_A_BIT = '''def bitcount(n):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r27v-7 a bitcount recursing once a bit (RecursionError past ~1,000 bits) PASSes"
-)
 def test_r27v_7_bitcount_recursing_once_a_bit_passes(tmp_path):
     """The control: the reference counts 2**5000 - 1's 5,000 bits, the attack raises
     RecursionError. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -286,7 +283,6 @@ def _fibonacci_pair(n: int) -> tuple[int, int]:
     return b, a
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-10 a recursive Euclid (RecursionError past ~1,000 steps) PASSes")
 def test_r27v_10_recursive_euclid_passes(tmp_path):
     """The control: the reference answers 1 for two consecutive Fibonacci numbers of ~310
     digits, the attack raises RecursionError. The attack: the final run PASSes it, with no
@@ -316,9 +312,6 @@ _FLATTEN_HEAD_TAIL = '''def flatten(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r27v-11 a head/tail recursive flatten (RecursionError on 2,000 items) PASSes"
-)
 def test_r27v_11_flatten_recursing_once_an_item_passes(tmp_path):
     """The control: the reference flattens [[0, 1, ..., 1999]], the attack raises
     RecursionError. The attack: the final run PASSes it, with no SUSPECT hit."""
