@@ -28,7 +28,9 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   apostrophe closing one), its separators doubled (r26v-8: words as runs of word characters
   and apostrophes kept a quoted word's quotes and split a hyphenated one);
 - ``values``: a script's stored values (the last argument of a method taking two or more)
-  made None, 0, False and ""; a list of ints holding the string of an item beside it;
+  made None, 0, False and ""; a script's keys made 1, "1", -1, -2, ... (equal to none of
+  the others, alike as text or as a hash: r27v-1); a list of ints holding the string of an
+  item beside it, and one holding -1, -2, 0 and 2**61 - 1 (one hash: r27v-14);
 - ``edges``: the edge shapes of an input's own parameters: a script's integer constructor
   arguments (a capacity, a size) at 0 and 1; a plain input's list empty, and a count of its
   items (an int argument the pool keeps within 1 and the list's length: a window, a k-th)
@@ -51,6 +53,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator
+from itertools import zip_longest
 from typing import Any
 
 from agent.suites.models import WidenKind
@@ -65,6 +68,11 @@ _EXACT = 2**53  # an int past it has no equal float: no tie of the two types to 
 # closing apostrophe), never a ``+`` or ``%`` a query string decodes (round 26, finding 41).
 _OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été", "'quoted'", '"said"', "well-known", "dogs'")
 _FALSY = (None, 0, False, "")
+# Ints whose hashes are one in CPython (hash(-1) is the C error value -1, hash(-2) is -2 too;
+# hashes of ints are modulo 2**61 - 1): items a set keeps apart and a key of hash() merges.
+_COLLIDING = (-1, -2, 0, 2**61 - 1)
+# Keys no two equal, alike as text (1 and "1") or as a hash (-1 and -2; 0 and 2**61 - 1).
+_KEYS = (1, "1", -1, -2, 0, 2**61 - 1, "-1", "0")
 # Small fractions, exact in binary and not, that a running total carried past a large value loses.
 _FRACTIONS = (0.5, 0.25, 0.125, 0.1, 0.2, 0.3, 0.375, 0.7)
 _PLACES = (0.1234567, 0.0004321)  # more places than a pool of one or two
@@ -274,11 +282,35 @@ def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
 
 def _values(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
     if script:
-        yield from _falsy_stores(sources, inputs)
+        for pair in zip_longest(_falsy_stores(sources, inputs), _other_keys(sources, inputs)):
+            yield from (case for case in pair if case is not None)  # each in turn: both within PER_KIND
         return
+    rows = []
     for case, p in _positions(sources, script, _ints):
         xs = case[p]
-        yield _with(case, p, [xs[0], str(xs[0]), *xs[1:], str(xs[-1])])
+        # An item's str beside it (r24v-4: a key of str), and the ints whose hashes collide
+        # (r27v-14: a key of hash()): every item a dict keeps apart, by equality alone.
+        rows.append([_with(case, p, [xs[0], str(xs[0]), *xs[1:], str(xs[-1])]), _with(case, p, [*xs, *_COLLIDING])])
+    yield from _round_robin(rows)
+
+
+def _other_keys(sources: list[list], inputs: list[list]) -> Iterator[list]:
+    """Scripts whose keys (the first argument of every method the pool calls with a str
+    first) are, in the order first met, ``_KEYS``: equal to none of the others and yet alike
+    as text or as a hash (1 and "1", -1 and -2), so a store keyed by ``str(key)`` or by
+    ``hash(key)`` rather than by the key itself shows (r27v-1)."""
+    for case in sources:
+        if not _is_script(case):
+            continue
+        keys: dict[str, object] = {}
+        calls = []
+        for name, args in case[1]:
+            if args and type(args[0]) is str:
+                new = keys.setdefault(args[0], _KEYS[len(keys)] if len(keys) < len(_KEYS) else f"k{len(keys)}")
+                args = [new, *args[1:]]
+            calls.append([name, args])
+        if len(keys) >= 2:
+            yield [case[0], calls]
 
 
 def _falsy_stores(sources: list[list], inputs: list[list]) -> Iterator[list]:

@@ -343,6 +343,22 @@ def test_sizes_reach_past_a_power_of_two(mini, tmp_path):
         assert sizes == [3000, 3000, 2**14 + 1], seed
 
 
+def test_values_hold_keys_alike_as_text_or_as_a_hash(mini, tmp_path):
+    """r27v-1's class (an LRU keyed by str(key)) and r27v-14's (a dedupe keyed on hash(item)):
+    right on every pool input, wrong on the widened values of every draw; a store keyed by
+    the key itself (a dict) agrees."""
+    lru = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    ref_dedupe = _reference(tmp_path, "fix_dedupe", "dedupe").dedupe
+    keyed_by_str = _wrong(r27._LRU_KEYED_BY_STR, "LRUCache")
+    assert _only_widened_shows(mini, "fix_lru_cache", ["values"], lru, keyed_by_str, script=True)
+    assert _only_widened_shows(mini, "fix_dedupe", ["values"], ref_dedupe, _wrong(r27._DEDUPE_BY_HASH, "dedupe"))
+    assert _every_draw_shows(mini, "fix_dedupe", ["values"], ref_dedupe, _keyed_on_str)  # r24v-4 still
+    assert _every_draw_shows(mini, "fix_lru_cache", ["values"], lru, _NoneIsMissing, script=True)  # falsy stores still
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_dedupe", ["values"], seed)
+        assert not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
+
+
 def _deep(mini: Suite, task: str) -> list[list]:
     inputs, script = _pool(mini, task)
     return deep_inputs(inputs, ["depth"], script=script)
