@@ -285,7 +285,7 @@ def _values(sources: list[list], inputs: list[list], script: bool) -> Iterator[l
         for pair in zip_longest(_falsy_stores(sources, inputs), _other_keys(sources, inputs)):
             yield from (case for case in pair if case is not None)  # each in turn: both within PER_KIND
         return
-    rows = []
+    rows: list[list[list | None]] = []
     for case, p in _positions(sources, script, _ints):
         xs = case[p]
         # An item's str beside it (r24v-4: a key of str), and the ints whose hashes collide
