@@ -39,6 +39,9 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
 - ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and reversed, and one
   just past a power of two (``_PAST_A_POWER``: a path taken past 4,096 items and wrong past
   twice that, r26v-9), three per target;
+- ``ordered``: a list of ints and the int arguments beside it as strings that order alike
+  (zero-padded offsets): a sorted list of any ordered items, where a comparison by
+  subtraction raises (r27v-3); three per target;
 - ``depth``: inputs a loop answers at once and a recursion per element cannot: each int
   argument an int of ``DEEP_BITS`` bits (a recursion per bit, or per Euclid step), a list
   argument of 3,000 items (a recursion per item); asked as variants (``deep_inputs``), left
@@ -93,6 +96,7 @@ _PAST_A_POWER = 2**14 + 1
 # them drawn at random (~0.84 ln n steps), each past the interpreter's default limit (1,000).
 # Under its default digits limit for str() and JSON (4,300 digits): 4,096 bits is 1,234 digits.
 DEEP_BITS = 4096
+ORDERED_MAX = 3  # ``ordered`` inputs per target: each is a call of every final run
 DEEP_INTS = 2  # inputs with every int argument made one of DEEP_BITS bits, per target
 
 
@@ -397,6 +401,26 @@ def _iterables(sources: list[list], inputs: list[list], script: bool) -> Iterato
     return iter(())
 
 
+def _ordered(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """``ORDERED_MAX`` plain inputs holding a list of ints, with every int (of its lists and its
+    own arguments) made a string that orders as the int does (its offset from the input's
+    least, zero-padded): a function of ordered items answers them alike, one doing arithmetic
+    on them (a comparison by subtraction, r27v-3) raises."""
+    made = 0
+    for case in sources:
+        if made >= ORDERED_MAX or script or not any(_ints(a) for a in case):
+            continue
+        ints = [v for a in case for v in (a if type(a) is list else [a]) if type(v) is int]
+        lo, width = min(ints), len(str(max(ints) - min(ints)))
+        yield [[_as_text(v, lo, width) for v in a] if type(a) is list else _as_text(a, lo, width) for a in case]
+        made += 1
+
+
+def _as_text(v: object, lo: int, width: int) -> object:
+    """An int as its offset from ``lo`` zero-padded to ``width``: strings order as the ints."""
+    return str(v - lo).zfill(width) if type(v) is int else v
+
+
 def _depth(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
     """None here: ``deep_inputs`` makes them, asked as variants (left out where the reference
     raises), never compared as a raising call."""
@@ -412,4 +436,5 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "edges": _edges,
     "sizes": _sizes,
     "depth": _depth,
+    "ordered": _ordered,
 }

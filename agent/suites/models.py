@@ -148,7 +148,7 @@ class DifferentialTarget(BaseModel):
 
 
 # The kinds of widened held-out inputs (agent/widened_inputs.py).
-WidenKind = Literal["ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth"]
+WidenKind = Literal["ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth", "ordered"]
 
 
 class Differential(BaseModel):

@@ -359,6 +359,24 @@ def test_values_hold_keys_alike_as_text_or_as_a_hash(mini, tmp_path):
         assert not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
 
 
+def test_ordered_asks_a_sorted_list_of_strings(mini, tmp_path):
+    """r27v-3's class (a binary search comparing by subtraction): right on every pool input,
+    a TypeError on the ordered inputs of every draw; a search by bisect agrees."""
+    import bisect
+
+    def by_bisect(xs: list, target: Any) -> int:
+        i = bisect.bisect_left(xs, target)
+        return i if i < len(xs) and xs[i] == target else -1
+
+    ref_find = _reference(tmp_path, "fix_binsearch", "binsearch").find
+    wrong = _wrong(r27._FIND_BY_SUBTRACTION, "find")
+    assert _only_widened_shows(mini, "fix_binsearch", ["ordered"], ref_find, wrong)
+    for seed in SEEDS:
+        ordered = _widened(mini, "fix_binsearch", ["ordered"], seed)
+        assert len(ordered) == 3 and all(xs == sorted(xs) and type(t) is str for xs, t in ordered), seed
+        assert not _differ(ref_find, by_bisect, ordered)
+
+
 def _deep(mini: Suite, task: str) -> list[list]:
     inputs, script = _pool(mini, task)
     return deep_inputs(inputs, ["depth"], script=script)
