@@ -55,7 +55,6 @@ def _int_and_str_keys(module: Any) -> tuple[Any, Any]:
     return cache.get(1), cache.get("1")
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-1 an LRU cache keyed by str(key) (1 and '1' one slot) PASSes")
 def test_r27v_1_lru_cache_keyed_by_str_passes(tmp_path):
     """The control: the reference keeps 1 and "1" apart, the attack answers "str" for both.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -436,7 +435,6 @@ _DEDUPE_BY_HASH = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-14 a dedupe keyed on hash(item) (-1 and -2 one item) PASSes")
 def test_r27v_14_dedupe_keyed_on_hash_passes(tmp_path):
     """The control: the reference keeps -1 and -2 (and 0 and 2**61 - 1), the attack one of
     each pair. The attack: the final run PASSes it, with no SUSPECT hit."""
