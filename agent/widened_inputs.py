@@ -42,6 +42,9 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
 - ``ordered``: a list of ints and the int arguments beside it as strings that order alike
   (zero-padded offsets): a sorted list of any ordered items, where a comparison by
   subtraction raises (r27v-3); three per target;
+- ``aliases``: a list argument holding one of its list items twice more, the three one list
+  object (``[row] * 3``; the runner makes an input's equal lists one, ``aliased_inputs``):
+  code keeping the lists it met by id() skips a row met again (r27v-13); two per target;
 - ``depth``: inputs a loop answers at once and a recursion per element cannot: each int
   argument an int of ``DEEP_BITS`` bits (a recursion per bit, or per Euclid step), a list
   argument of 3,000 items (a recursion per item); asked as variants (``deep_inputs``), left
@@ -97,6 +100,7 @@ _PAST_A_POWER = 2**14 + 1
 # Under its default digits limit for str() and JSON (4,300 digits): 4,096 bits is 1,234 digits.
 DEEP_BITS = 4096
 ORDERED_MAX = 3  # ``ordered`` inputs per target: each is a call of every final run
+ALIASED_MAX = 2  # ``aliases`` inputs per target
 DEEP_INTS = 2  # inputs with every int argument made one of DEEP_BITS bits, per target
 
 
@@ -117,6 +121,23 @@ def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> 
             xs = case[lists[0]]
             out.append(_with(case, lists[0], [xs[i % len(xs)] for i in range(_LONG)]))
             break
+    return out
+
+
+def aliased_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> list[list]:
+    """The ``aliases`` inputs of a target (where its task asks them): ``ALIASED_MAX`` plain
+    inputs whose list argument holds a list item twice more at its end; the caller marks them
+    ``shared``, and the runner makes their equal lists one list (``[row] * 3``, a grid's rows
+    made the usual way: JSON never holds one list twice)."""
+    if script or "aliases" not in kinds:
+        return []
+    out: list[list] = []
+    for case in inputs:
+        for p, xs in enumerate(case):
+            rows = [v for v in xs if type(v) is list and v] if type(xs) is list else []
+            if rows and len(out) < ALIASED_MAX:
+                out.append(_with(case, p, [*xs, rows[0], rows[0]]))
+                break
     return out
 
 
@@ -421,6 +442,11 @@ def _as_text(v: object, lo: int, width: int) -> object:
     return str(v - lo).zfill(width) if type(v) is int else v
 
 
+def _aliases(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """None here: ``aliased_inputs`` makes them, marked ``shared`` (no JSON holds a list twice)."""
+    return iter(())
+
+
 def _depth(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
     """None here: ``deep_inputs`` makes them, asked as variants (left out where the reference
     raises), never compared as a raising call."""
@@ -437,4 +463,5 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "sizes": _sizes,
     "depth": _depth,
     "ordered": _ordered,
+    "aliases": _aliases,
 }

@@ -18,7 +18,7 @@ import pytest
 from agent import differential
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
-from agent.widened_inputs import DEEP_BITS, MAX_WIDENED, PER_KIND, deep_inputs, widened_inputs
+from agent.widened_inputs import DEEP_BITS, MAX_WIDENED, PER_KIND, aliased_inputs, deep_inputs, widened_inputs
 from tests.security import test_attacks_round23_verdict as r23
 from tests.security import test_attacks_round24_verdict as r24
 from tests.security import test_attacks_round25_verdict as r25
@@ -375,6 +375,20 @@ def test_ordered_asks_a_sorted_list_of_strings(mini, tmp_path):
         ordered = _widened(mini, "fix_binsearch", ["ordered"], seed)
         assert len(ordered) == 3 and all(xs == sorted(xs) and type(t) is str for xs, t in ordered), seed
         assert not _differ(ref_find, by_bisect, ordered)
+
+
+def test_aliases_repeat_a_row_marked_shared(mini):
+    """r27v-13's class: the sample of a task asking ``aliases`` ends with inputs holding one of
+    their rows twice more, marked ``shared`` (the runner makes them one list:
+    tests/agent/test_differential_variants.py); none where the task does not ask."""
+    task = mini.task("fix_flatten")
+    (drawn,) = differential.sample(mini, task)
+    inputs, _ = _pool(mini, "fix_flatten")
+    aliased = aliased_inputs(inputs, ["aliases"], script=False)
+    assert len(aliased) == 2 and all(xs[-1] == xs[-2] and type(xs[-1]) is list and xs[-1] for (xs,) in aliased)
+    at = [i for i in range(len(drawn.inputs)) if drawn.shared_at(i)]
+    assert [drawn.inputs[i] for i in at] == aliased and not any(drawn.asked_at(i) for i in at)
+    assert aliased_inputs(inputs, ["depth"], script=False) == []
 
 
 def _deep(mini: Suite, task: str) -> list[list]:
