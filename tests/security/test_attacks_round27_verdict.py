@@ -135,7 +135,6 @@ _FIND_BY_SUBTRACTION = '''def find(xs, target):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-3 a binary search by subtraction (no sorted strings) PASSes")
 def test_r27v_3_find_by_subtraction_failing_on_strings_passes(tmp_path):
     """The control: the reference finds "b" in ["a", "b", "c"], the attack raises TypeError.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -404,7 +403,6 @@ _FLATTEN_SKIPPING_A_LIST_MET_BEFORE = '''def flatten(xs, _seen=None):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-13 a flatten skipping a list met twice ([[0, 0]] * 3) PASSes")
 def test_r27v_13_flatten_skipping_a_shared_row_passes(tmp_path):
     """The control: the reference flattens [[0, 0]] * 3 to six zeros, the attack to two. The
     attack: the final run PASSes it, with no SUSPECT hit."""
