@@ -107,7 +107,8 @@ def _hide_installed_suites(mounted: list[str]) -> list[str]:
     into /usr/local/.../dist-packages, ``uv sync --no-editable``, a container image) the
     package's suites, every task's hidden reference fix and held-out inputs with them, sit
     where the sandbox can read; nothing in the sandbox imports the package (the plugins and
-    the differential runner are its own)."""
+    the differential runner are its own). And /dev/null over each installed metadata file
+    that names a file of them (``_metadata_naming``)."""
     found: set[Path] = set()
     for top in ("/usr", "/usr/local", *mounted):
         found.update(Path(top).glob("lib*/python3*/*-packages/agent/suites"))
@@ -119,7 +120,50 @@ def _hide_installed_suites(mounted: list[str]) -> list[str]:
         if suites.is_dir() and not suites.is_symlink():
             p = str(suites)
             argv += ["--size", "4096", "--tmpfs", p, "--remount-ro", p]
+            for named in _metadata_naming(suites):
+                argv += ["--ro-bind", "/dev/null", str(named)]
     return argv
+
+
+# The most of an installed package's metadata file read for the suites' names (a RECORD of
+# thousands of files is a few hundred kB).
+_METADATA_BYTES = 16 * 1024**2
+
+
+def _metadata_naming(suites: Path) -> list[Path]:
+    """``_naming``'s answer, read again only once the site directory changed (an install or an
+    uninstall makes or removes a metadata directory): every sandbox's start asks."""
+    site = suites.parent.parent
+    try:
+        changed = os.stat(site).st_mtime_ns
+    except OSError:
+        return []
+    return list(_naming(suites, changed))
+
+
+@functools.lru_cache(maxsize=16)
+def _naming(suites: Path, changed: int) -> tuple[Path, ...]:
+    """The installed packages' metadata files beside ``suites`` (its site directory's
+    ``*.dist-info`` and ``*.egg-info``) that name a file of it: a wheel's RECORD gives each
+    one's sha256 and size, which confirm a guess of a reference fix byte for byte (round 27
+    r27s-4); an egg-info's SOURCES.txt and installed-files.txt list them. Read by content,
+    not by name, so every such file of every installer is found; one that names none
+    (METADATA, entry points, direct_url.json: a URL of the source, unmounted) stays."""
+    site = suites.parent.parent
+    needle = os.fsencode(suites.relative_to(site).as_posix() + "/")
+    found: list[Path] = []
+    for meta in sorted([*site.glob("*.dist-info"), *site.glob("*.egg-info")]):
+        if not meta.is_dir() or meta.is_symlink():
+            continue
+        for f in sorted(meta.iterdir()):
+            try:
+                if f.is_file() and not f.is_symlink():
+                    with open(f, "rb") as fh:
+                        if needle in fh.read(_METADATA_BYTES):
+                            found.append(f)
+            except OSError:  # unreadable to this process: to the sandbox, which has no more rights, too
+                continue
+    return tuple(found)
 
 
 def bwrap_argv(

@@ -155,7 +155,10 @@ class TmpfsWatch:
                 over = True
             if over:
                 self.fired = True
-                kill()
+                try:
+                    kill()
+                except ProcessLookupError:  # the sandbox already gone (one that never started too)
+                    pass
                 return
             if self._stop.wait(POLL_S):
                 return

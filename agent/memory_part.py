@@ -8,9 +8,9 @@ the run was taken for the machine's shortage (not judged) where root mode's own 
 judges it. This watch looks, at each OOM kill counted while the sandbox runs, at what the
 sandbox still holds: its processes' proportional share of anonymous and shared-memory pages
 (``smaps_rollup``: a page forked processes share counted once, never a page of the host's),
-what its pipes, its mappings and its page tables hold in the kernel (charged to the enclosing
-cgroup, in no process's Pss: round 24 r24s-2, round 25 r25s-1, round 26 r26s-1) and its
-workspace tmpfs (a file of it the tests map counted once). The sandbox's pid 1 and bwrap are spared by the OOM killer before
+what its pipes, its epoll watches, its mappings and its page tables hold in the kernel (charged to the
+enclosing cgroup, in no process's Pss: round 24 r24s-2, round 27 r27s-2, round 25 r25s-1, round 26 r26s-1) and its
+workspace, /tmp and /dev/shm tmpfs (a file of them the tests map counted once: round 27 r27s-1). The sandbox's pid 1 and bwrap are spared by the OOM killer before
 its tests (their end would take the whole sandbox and what it held with it), and pid 1 keeps
 the rest of the sandbox after its command's kill until this watch has looked. Past its part, the excess
 was the rollout's own (the part is fixed by the limit and the number of sandboxes, never by
@@ -25,12 +25,15 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import platform
 import select
 import stat
 import termios
 import threading
 from collections.abc import Callable
 from typing import NamedTuple
+
+from agent.bwrap import SHM_BYTES, TMP_BYTES
 
 POLL_S = 0.05
 # A sandbox holds at most RLIMIT_NPROC (256) processes and threads of its own uid: the walk
@@ -50,7 +53,18 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 # and slot ring (96 to 1k); 1 kB is below their sum. 80 processes each holding 510 pipes
 # of 8 kB took 40 MB so (round 24 r24s-2), and empty pipes hold it alike.
 _PIPE_OBJECTS = 1024
+# What an epoll watch holds in kernel memory: its epitem (a 128-byte slab object on x86-64 6.x),
+# charged to the maker's cgroup and mapped by no process; its wait-queue entry (72) is not
+# counted. 508 epolls each watching the other 507, in five 13 MB processes, held ~250 MB so
+# (round 27 r27s-2). fs.epoll.max_user_watches bounds them per user, machine-wide: 4% of the
+# machine's memory, not a sandbox's part, and only root of the initial namespace may lower it.
+_EPOLL_WATCH = 128
+# And each epoll instance's own: its struct eventpoll and open file (~200 bytes each).
+_EPOLL_OBJECTS = 256
 _NR_PIDFD_GETFD = 438  # one number on every architecture (Linux 5.6)
+# kcmp's number on x86-64 (elsewhere none is asked: an epoll shared by forks counts per holder).
+_NR_KCMP = 312 if platform.machine() in ("x86_64", "AMD64") else None
+_KCMP_FILE = 0
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
@@ -123,11 +137,50 @@ def _unread(fd: int) -> int:
     return int.from_bytes(buf, "little", signed=True)
 
 
-def _pipes_held(pid: int, fd_table_size: int, seen: set[tuple[int, int]], budget: list[int]) -> int:
+class _Epolls:
+    """The epoll instances a walk has counted, each once: every process that holds one (a fork
+    shares its parent's) shows the same watches. All epolls share one inode, so an instance is
+    known by ``kcmp`` (the kernel's own comparison of two open files), asked only of those
+    counted before at the same descriptor number with as many watches (a fork's copy keeps
+    both)."""
+
+    def __init__(self) -> None:
+        self.counted: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def first(self, pid: int, target: int, watches: int) -> bool:
+        """Whether process ``pid``'s descriptor ``target``, an epoll of ``watches`` watches, is
+        one not counted yet (and now is)."""
+        same = self.counted.setdefault((target, watches), [])
+        for other_pid, other in same:
+            if _NR_KCMP is not None and _libc.syscall(_NR_KCMP, pid, other_pid, _KCMP_FILE, target, other) == 0:
+                return False
+        same.append((pid, target))
+        return True
+
+
+def _watches(fd: int) -> int | None:
+    """How many watches the epoll open at this process's ``fd`` has (its fdinfo's ``tfd:``
+    lines), or None where ``fd`` is no epoll (or cannot be read)."""
+    try:
+        if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:[eventpoll]":
+            return None
+        with open(f"/proc/self/fdinfo/{fd}", "rb", buffering=0) as f:
+            watches = 0
+            while chunk := f.read(1 << 20):
+                watches += chunk.count(b"tfd:")
+    except OSError:
+        return None
+    return watches
+
+
+def _descriptors_held(
+    pid: int, fd_table_size: int, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None = None
+) -> int:
     """What the pipes process ``pid`` has open (anonymous or named, each once in ``seen``)
     hold, in bytes: the pages of what is written and unread, and the pipe's own kernel
     objects (``_PIPE_OBJECTS``), charged to the writer's and the maker's memory cgroup and
-    mapped by no process. A page holds at most a page of a pipe's bytes (no reference to
+    mapped by no process; and its epolls (each once in ``epolls``) their watches
+    (``_EPOLL_WATCH`` each) and their own objects (``_EPOLL_OBJECTS``), alike. A page holds at most a page of a pipe's bytes (no reference to
     another's page gets in: splice, vmsplice and tee are refused, huge pages off), so its bytes
     rounded up to pages are a lower bound of what each holds. Each open file is looked at
     through a copy of its descriptor (``pidfd_getfd``: the sandbox's processes are ours to
@@ -149,6 +202,10 @@ def _pipes_held(pid: int, fd_table_size: int, seen: set[tuple[int, int]], budget
                 if stat.S_ISFIFO(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
                     seen.add((st.st_dev, st.st_ino))
                     held += _PIPE_OBJECTS + -(-_unread(fd) // _PAGE) * _PAGE
+                elif stat.S_IFMT(st.st_mode) == 0 and epolls is not None:  # an anonymous inode's file
+                    watches = _watches(fd)
+                    if watches is not None and epolls.first(pid, target, watches):
+                        held += _EPOLL_OBJECTS + watches * _EPOLL_WATCH
             finally:
                 os.close(fd)
     finally:
@@ -174,20 +231,21 @@ class Held(NamedTuple):
 
     anon: int  # anonymous pages, each divided by the processes that map it
     shmem: int  # shared-memory pages alike
-    pipes: int  # what its pipes hold (``_pipes_held``)
+    pipes: int  # what its pipes and epolls hold (``_descriptors_held``)
     mappings: int  # what its mappings hold as such (``_mappings_held``)
     page_tables: int  # its page tables (``_Status``)
 
 
 def sandbox_held(pid1: int, enough: int | None = None) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
-    memory (``_held``, ``_pipes_held``, ``_mappings_held`` and page tables of each), or a part of it
+    memory (``_held``, ``_descriptors_held``, ``_mappings_held`` and page tables of each), or a part of it
     past ``enough`` bytes of anonymous memory, pipes, mappings and page tables (the rest not looked
     at). Every process of its pid namespace descends from its pid 1 (an orphan is given to it)."""
     anon = shmem = pipes = mappings = page_tables = 0
     todo = [pid1]
     seen: set[int] = set()
     files: set[tuple[int, int]] = set()
+    epolls = _Epolls()
     budget = [_MOST_FILES]
     while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes + mappings + page_tables <= enough):
         pid = todo.pop()
@@ -198,16 +256,39 @@ def sandbox_held(pid1: int, enough: int | None = None) -> Held:
         anon, shmem = anon + a, shmem + s
         status = _status(pid)
         page_tables += status.page_tables
-        pipes += _pipes_held(pid, status.fd_table_size, files, budget)
+        pipes += _descriptors_held(pid, status.fd_table_size, files, budget, epolls)
         mappings += _mappings_held(pid)
         todo.extend(_children(pid))
     return Held(anon, shmem, pipes, mappings, page_tables)
 
 
+# The sandbox's own tmpfs mounts besides its workspace (agent/bwrap.py): their pages are charged
+# to the enclosing cgroup, and a file written there and closed is mapped by no process (no Pss):
+# 77 MB held so in /tmp and /dev/shm were unseen (round 27 r27s-1). Each is known by its size:
+# a process that is no sandbox's (its pid reused) has the host's /tmp, whose use is not its.
+_OWN_TMPFS = (("tmp", TMP_BYTES), ("dev/shm", SHM_BYTES))
+
+
+def own_tmpfs_used(pid1: int) -> int:
+    """The bytes used in the sandbox's own /tmp and /dev/shm (``statvfs`` through its pid 1's
+    root, host numbering ``pid1``); one that cannot be read, or is not of the sandbox's size,
+    counts nothing."""
+    used = 0
+    for where, size in _OWN_TMPFS:
+        try:
+            st = os.statvfs(f"/proc/{pid1}/root/{where}")
+        except OSError:
+            continue
+        if st.f_blocks * st.f_frsize == size:
+            used += (st.f_blocks - st.f_bfree) * st.f_frsize
+    return used
+
+
 class PartWatch:
     """Sees whether a sandbox held more than ``part`` bytes when an OOM kill was counted
     (``kills``: the kernel's count where the sandbox's kills show) while it ran; ``extra``:
-    what it holds outside its processes (its workspace tmpfs's bytes). ``held`` is the most
+    what it holds outside its processes (its workspace tmpfs's bytes; its /tmp's and /dev/shm's
+    are added, ``own_tmpfs_used``). ``held`` is the most
     it was seen to hold past its part then (None: never past it)."""
 
     def __init__(self, part: int, kills: Callable[[], int], extra: Callable[[], int] = lambda: 0):
@@ -231,9 +312,10 @@ class PartWatch:
             extra = self.extra()
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
+        extra += own_tmpfs_used(pid1)
         # Walked only until it is seen past the part: the kill may come while it is walked.
         anon, shmem, pipes, mappings, page_tables = sandbox_held(pid1, self.part - extra)
-        # A workspace file the tests map shared is in both: the larger is a lower bound of the two.
+        # A tmpfs file the tests map shared is in both: the larger is a lower bound of the two.
         held = anon + pipes + mappings + page_tables + max(shmem, extra)
         if held > self.part and (self.held is None or held > self.held):
             self.held = held

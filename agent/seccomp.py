@@ -19,7 +19,10 @@ sandbox's charges the pages they hold (round 17 r17-9, round 19 r19s-1); ``vmspl
 ``splice``, ``sendfile`` (ENOSYS) and ``SO_ZEROCOPY`` (ENOPROTOOPT) everywhere (r19s-2, r19s-7);
 ``sync`` and ``syncfs`` answer success and do nothing; and every way to load a BPF program
 (``bpf`` above; ``seccomp``, ``prctl(PR_SET_SECCOMP)``: EINVAL; socket filters: EPERM), whose
-compiled code counts in one budget of the whole machine (round 26 r26s-2, r26s-3).
+compiled code counts in one budget of the whole machine (round 26 r26s-2, r26s-3); and every
+way to be told of another process's access to a file (inotify, fanotify above; ``fcntl``'s
+F_NOTIFY and F_SETLEASE: EINVAL; ``cachestat``: ENOSYS), through which two sandboxes reading the
+same read-only host directories signal each other (round 27 r27s-3).
 x86-64 only; elsewhere there is no filter.
 """
 
@@ -148,6 +151,21 @@ _SYNCS = (162, 306)  # sync, syncfs
 _NR_SECCOMP, _PR_SET_SECCOMP = 317, 22
 _SO_ATTACH = (26, 50, 51, 52)  # SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_CBPF, _EBPF
 
+# Every way to be told of another process's access to a file, refused: whoever reads a file of
+# the host's read-only binds (the stdlib, the venv), a neighbouring sandbox's tests, a final run,
+# the host itself, would be seen by any sandbox watching it, and two sandboxes at once have a
+# channel (one reads, the other is told: a final run's secret crossed so, round 27 r27s-3).
+# inotify and fanotify (``_DENIED``); dnotify, ``fcntl(F_NOTIFY)`` (a signal for each access in
+# a watched directory), EINVAL, as a kernel without dnotify answers; a lease,
+# ``fcntl(F_SETLEASE)`` (a signal when another process opens the file: the kernel allows it on
+# the caller's own files only, yet the host opens the workspace's, and a write lease holds the
+# opener back up to lease-break-time, 45 s), EINVAL, as a kernel without leases answers
+# (F_GETLEASE stays: with none set it says F_UNLCK); ``cachestat`` (Linux 6.5: which pages of a
+# file are in the page cache, i.e. read by anyone lately), ENOSYS. Left: the time a read takes
+# (a cached page is faster), which no filter sees.
+_NR_FCNTL, _F_SETLEASE, _F_NOTIFY = 72, 1024, 1026
+_NR_CACHESTAT = 451
+
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
 _NR_SETSID = 112
@@ -185,6 +203,8 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
         *[(_JEQ, "nothing", None, nr) for nr in _SYNCS],
         (_JEQ, "sockopt", None, _NR_SETSOCKOPT),
         (_JEQ, "einval", None, _NR_SECCOMP),
+        (_JEQ, "enosys", None, _NR_CACHESTAT),
+        (_JEQ, "fcntl", None, _NR_FCNTL),
         *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC)]),
         (_JEQ, "prctl", None, _NR_PRCTL),
         (_JEQ, "family", None, _NR_SOCKET),
@@ -208,6 +228,8 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
     prog.append((_RET, None, None, _ERRNO | errno.EAFNOSUPPORT))
     labels["ioctl"] = len(prog)  # ioctl's request (args[1], low word)
     prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
+    labels["fcntl"] = len(prog)  # fcntl's command (args[1], low word)
+    prog += [(_LD_ABS, None, None, 24), (_JEQ, "einval", None, _F_NOTIFY), (_JEQ, "einval", "allow", _F_SETLEASE)]
     labels["sockopt"] = len(prog)  # setsockopt's level and name (args[1], args[2], low words)
     prog += [(_LD_ABS, None, None, 24), (_JEQ, None, "allow", _SOL_SOCKET)]
     prog += [(_LD_ABS, None, None, 32), *[(_JEQ, "deny", None, name) for name in _SO_ATTACH]]

@@ -36,9 +36,9 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   items (an int argument the pool keeps within 1 and the list's length: a window, a k-th)
   one past its length (r26v-1: a moving average answering ``[sum(xs) / k]`` where no window
   fits, and ``[0.0]`` for ``[]``);
-- ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and reversed, and one
-  just past a power of two (``_PAST_A_POWER``: a path taken past 4,096 items and wrong past
-  twice that, r26v-9), three per target;
+- ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and one of its items
+  in the reverse order just past a power of two (``_PAST_A_POWER``: a path taken past 4,096
+  items and wrong past twice that, r26v-9), two per target;
 - ``ordered``: a list of ints and the int arguments beside it as strings that order alike
   (zero-padded offsets): a sorted list of any ordered items, where a comparison by
   subtraction raises (r27v-3); three per target;
@@ -83,7 +83,7 @@ _KEYS = (1, "1", -1, -2, 0, 2**61 - 1, "-1", "0")
 _FRACTIONS = (0.5, 0.25, 0.125, 0.1, 0.2, 0.3, 0.375, 0.7)
 _PLACES = (0.1234567, 0.0004321)  # more places than a pool of one or two
 # A list past every size a pool holds (a recursion per item, a "fast path" for large inputs),
-# of the pool list's own items; three per target: each costs the run thousands of steps.
+# of the pool list's own items; two per target: each costs the run thousands of steps.
 _LONG = 3000
 # A list just past a power of two: a path taken past 2**k items shows past 2**(k+1) at the
 # latest (runs of 4,096 merged in one pass: sorted up to 8,192 items, r26v-9), and a lone item
@@ -254,7 +254,7 @@ def _sizes(sources: list[list], inputs: list[list], script: bool) -> Iterator[li
         # Its items first seen in one order, then in the other: a set (or a sort) of its own has
         # at most one of the two, so a "fast path" answering in its order agrees with neither.
         backwards = [*reversed(firsts.values()), *xs]
-        for long, size in ((xs, _LONG), (backwards, _LONG), (backwards, _PAST_A_POWER)):
+        for long, size in ((xs, _LONG), (backwards, _PAST_A_POWER)):
             yield _with(case, p, [long[i % len(long)] for i in range(size)])
         return
 

@@ -192,3 +192,64 @@ def test_a_sandbox_holds_its_page_tables():
     assert 4000 * 8192 <= held.page_tables < 48 * MB, held
     assert held.anon + held.mappings < 24 * MB, held  # the zero page: in no Pss
     assert watch.held is not None and watch.held >= held.page_tables  # past its part by them alone
+
+
+# Round 27 r27s-1: a process in a mount namespace with the sandbox's own /tmp and /dev/shm
+# (tmpfs of agent/bwrap.py's sizes), where it wrote 6 MB and 3 MB and closed them: mapped by
+# no one, counted by their tmpfs's use.
+_TMPFS_FILES = """
+import os, time
+for path, mb in (("/tmp/held", 6), ("/dev/shm/held", 3)):
+    with open(path, "wb") as f:
+        f.write(b"x" * mb * 2**20)
+print(os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_watch_counts_files_held_in_the_sandboxs_own_tmp_and_shm():
+    from agent.bwrap import SHM_BYTES, TMP_BYTES
+    from agent.memory_part import own_tmpfs_used
+
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    argv += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    proc = subprocess.Popen(
+        [*argv, "--", sys.executable, "-c", _TMPFS_FILES], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())  # (no pid namespace: the host's number)
+        assert 9 * MB <= own_tmpfs_used(pid) < 10 * MB
+        alone = sum(sandbox_held(pid))  # what its process holds: under the part, the files past it
+        watch = PartWatch(alone + 4 * MB, lambda: 0)
+        watch.look(pid)
+        assert watch.held is not None and watch.held >= alone + 8 * MB
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert own_tmpfs_used(os.getpid()) == 0  # the host's own /tmp is not a sandbox's
+
+
+# Round 27 r27s-2: 40 epolls each watching 500 pipe ends (20,000 watches, ~2.5 MB of epitems
+# mapped by no one), shared with a forked child (one copy in the kernel: counted once).
+_EPOLLS = """
+import os, select, time
+ends = [end for _ in range(250) for end in os.pipe()]
+epolls = [select.epoll() for _ in range(40)]
+for ep in epolls:
+    for end in ends:
+        ep.register(end, select.EPOLLIN)
+if os.fork() == 0:
+    time.sleep(60)
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_sandbox_holds_its_epoll_watches_once_each():
+    with _running(_EPOLLS) as pid:
+        with_epolls = sandbox_held(pid).pipes
+    with _running(_EPOLLS.replace("range(40)", "range(0)")) as pid:
+        without = sandbox_held(pid).pipes
+    # 20,000 watches of 128 bytes and 40 epolls' own 256, once (twice: 5.1 MB)
+    assert with_epolls - without == 20_000 * 128 + 40 * 256

@@ -1,6 +1,7 @@
 """agent/seccomp.py: the sandbox's whole-filesystem syncs are done as nothing (the host's disks are not the tests'
 to flush); a sync of one file reaches the kernel (its errors are the tests' to see); no BPF program is loaded (the
-machine's JIT budget is not the tests' to take)."""
+machine's JIT budget is not the tests' to take); no process is told of another's access to a file (dnotify, leases,
+cachestat: round 27 r27s-3), while fcntl's honest commands work."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ def _printed(out: str, tag: str) -> Any:
 
 def _syncs(out: str) -> dict[str, list[int]]:
     return _printed(out, "SYNCS")
+
+
+def _filter_loaded(memory_cgroup: bool) -> str:
+    """Python that loads the filter of a sandbox with (or without) a memory cgroup of its own
+    into its process, as bwrap loads it, before what follows it runs."""
+    prog = filter_program(memory_cgroup=memory_cgroup)
+    assert prog is not None
+    return (
+        "import ctypes, struct\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"own = ctypes.create_string_buffer({prog!r}, {len(prog)})\n"
+        "libc.prctl(38, 1, 0, 0, 0)\n"
+        f"assert libc.prctl(22, 2, struct.pack('HL', {len(prog) // 8}, ctypes.addressof(own)), 0, 0) == 0\n"
+    )
 
 
 def _in_the_sandbox(tmp_path: Path, script: str) -> str:
@@ -118,18 +133,71 @@ def test_control_bpf_programs_load_outside_the_sandbox():
 def test_the_filter_refuses_every_bpf_program(memory_cgroup):
     """The filter of each kind of sandbox (with and without a memory cgroup of its own: their
     prctl rules differ), loaded here as bwrap loads it, before the probe."""
-    prog = filter_program(memory_cgroup=memory_cgroup)
-    assert prog is not None
-    load = (
-        "import ctypes, struct\n"
-        "libc = ctypes.CDLL(None, use_errno=True)\n"
-        f"own = ctypes.create_string_buffer({prog!r}, {len(prog)})\n"
-        "libc.prctl(38, 1, 0, 0, 0)\n"
-        f"assert libc.prctl(22, 2, struct.pack('HL', {len(prog) // 8}, ctypes.addressof(own)), 0, 0) == 0\n"
-    )
+    load = _filter_loaded(memory_cgroup)
     cp = subprocess.run([sys.executable, "-c", load + _BPF_LOADS], capture_output=True, text=True, timeout=60)
     assert _loads(cp.stdout) == _REFUSED, cp.stderr
 
 
 def test_the_sandbox_loads_no_bpf_program(tmp_path):
     assert _loads(_in_the_sandbox(tmp_path, _BPF_LOADS)) == _REFUSED
+
+
+# Each way to be told of another process's access to a file (round 27 r27s-3), on a directory and
+# a file of the probe's own, and fcntl's honest commands beside them: errno 0 where the call was
+# made. F_SETLEASE and F_NOTIFY: EINVAL from the filter; cachestat: ENOSYS.
+_NOTICES = r"""
+import ctypes, fcntl, json, os, signal, struct
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+os.makedirs("watched", exist_ok=True)
+with open("held", "w") as f:
+    f.write("x")
+got = {}
+
+def errno_of(call):
+    try:
+        call()
+        return 0
+    except OSError as e:
+        return e.errno
+
+signal.signal(signal.SIGIO, signal.SIG_IGN)
+d = os.open("watched", os.O_RDONLY)
+got["notify"] = errno_of(lambda: fcntl.fcntl(d, fcntl.F_NOTIFY, fcntl.DN_ACCESS | fcntl.DN_MULTISHOT))
+fd = os.open("held", os.O_RDONLY)
+got["setlease"] = errno_of(lambda: fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK))
+got["getlease"] = errno_of(lambda: fcntl.fcntl(fd, fcntl.F_GETLEASE))
+got["getfl"] = errno_of(lambda: fcntl.fcntl(fd, fcntl.F_GETFL))
+got["setfd"] = errno_of(lambda: fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC))
+got["dupfd"] = errno_of(lambda: os.close(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 0)))
+got["lock"] = errno_of(lambda: fcntl.lockf(fd, fcntl.LOCK_SH))
+span = ctypes.create_string_buffer(struct.pack("QQ", 0, 0))  # the whole file
+stat = ctypes.create_string_buffer(40)
+ctypes.set_errno(0)
+got["cachestat"] = 0 if libc.syscall(451, fd, span, stat, 0) == 0 else ctypes.get_errno()
+print("NOTICES " + json.dumps(got))
+"""
+_HONEST = {"getlease": 0, "getfl": 0, "setfd": 0, "dupfd": 0, "lock": 0}
+
+
+def _notices(out: str) -> dict[str, int]:
+    return _printed(out, "NOTICES")
+
+
+def test_control_file_access_is_told_outside_the_sandbox(tmp_path):
+    cp = subprocess.run([sys.executable, "-c", _NOTICES], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert _notices(cp.stdout) == {"notify": 0, "setlease": 0, "cachestat": 0} | _HONEST, cp.stderr
+
+
+@pytest.mark.parametrize("memory_cgroup", [True, False])
+def test_the_filter_tells_no_file_access(tmp_path, memory_cgroup):
+    """The filter of each kind of sandbox, loaded here as bwrap loads it, before the probe."""
+    load = _filter_loaded(memory_cgroup)
+    cp = subprocess.run(
+        [sys.executable, "-c", load + _NOTICES], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert _notices(cp.stdout) == {"notify": 22, "setlease": 22, "cachestat": 38} | _HONEST, cp.stderr
+
+
+def test_the_sandbox_tells_no_file_access(tmp_path):
+    assert _notices(_in_the_sandbox(tmp_path, _NOTICES)) == {"notify": 22, "setlease": 22, "cachestat": 38} | _HONEST

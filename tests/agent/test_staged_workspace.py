@@ -55,6 +55,21 @@ def test_the_tmpfs_watch_kills_once_what_its_filesystem_holds_passes_the_cap(tmp
         os.close(fd)
 
 
+def test_the_tmpfs_watch_of_a_sandbox_already_gone_ends_quietly(monkeypatch):
+    # A sandbox that never started (bwrap's seccomp load refused: a normal user's test failed on
+    # the watch thread's ProcessLookupError printed beside the start error it checked).
+    errors: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+
+    def kill() -> None:
+        raise ProcessLookupError(3, "No such process")
+
+    gone = TmpfsWatch(lambda: -1, 1 << 62, 1 << 62)
+    gone.start(kill)
+    gone.stop()
+    assert gone.fired and not errors, [e.exc_value for e in errors]
+
+
 # One runner as nobody: an honest run (a file, a locked one, the mount it runs in), one
 # holding 24 MB in unlinked files in flight on a socket past a 16 MB cap, one making 400
 # names past a cap of 50 at once.

@@ -324,12 +324,19 @@ def _printed_within(seconds: float, argv: list[str]) -> Any:
     return printed_result(cp.stdout)
 
 
+# The bound: 40 units cost hours; a whole final run of gcd took 12-16 s under load 12-18 (the
+# wider differential since round 26), past the 20 s this first allowed.
+JUDGED_WITHIN_S = 180
+
+
 def test_r22s_4_control_a_short_last_line_is_judged():
-    assert _judged_within(20, "0 a00 a00 done") == {"verdict": "PASS"}
+    assert _judged_within(JUDGED_WITHIN_S, "0 a00 a00 done") == {"verdict": "PASS"}
 
 
 def test_r22s_4_summary_regex_stops_the_host():
-    assert _judged_within(20, "0 " + "a00 " * 40 + "x") == {"verdict": "PASS"}, "still judging after 20 s"
+    assert _judged_within(JUDGED_WITHIN_S, "0 " + "a00 " * 40 + "x") == {"verdict": "PASS"}, (
+        f"still judging after {JUDGED_WITHIN_S} s"
+    )
 
 
 # r22s-5: the same in the differential's record reader. ``record_budget.depth`` strips JSON

@@ -7,10 +7,13 @@ and/or as a normal user (nobody, through ``run_as``).
 from __future__ import annotations
 
 import ast
+import glob
+import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -218,31 +221,44 @@ def test_r25s_4_a_local_user_reads_the_reference_fix_while_its_calls_are_recorde
 # room, 272 MB of RAM no swap takes), readable to it, for as long as it likes: run after run,
 # a local user doing nothing but ``cd`` holds the machine's memory. Measured: 47 MB of a
 # finished run still held and listed from the held directory.
+# The local user looks once the host (root) has seen the run under way, its workspace mounted
+# (a look then is the whole race: what it may enter it may enter all run long), so the test
+# waits on the run, never for a fixed time.
 _HOLD = r"""
-import glob, os, sys, time
-deadline = time.monotonic() + 15
+import glob, os, sys
 print("looking", flush=True)
-while time.monotonic() < deadline:
-    for d in glob.glob("/tmp/repo-agent-ws-*") + glob.glob("/tmp/repo-agent-ov-*") + glob.glob("/tmp/repo-agent-ov-*/*"):
-        try:
-            os.chdir(d)
-            if "r25s5-marker" in os.listdir("."):
-                print("holding " + d, flush=True)
-                sys.stdin.readline()  # the run is over
-                st = os.statvfs(".")
-                print("kept %d %s" % ((st.f_blocks - st.f_bfree) * st.f_frsize, sorted(os.listdir("."))), flush=True)
-                sys.exit(0)
-            os.chdir("/")
-        except OSError:
-            pass
-    time.sleep(0.002)
+sys.stdin.readline()  # the run is under way
+for d in glob.glob("/tmp/repo-agent-ws-*") + glob.glob("/tmp/repo-agent-ov-*") + glob.glob("/tmp/repo-agent-ov-*/*"):
+    try:
+        os.chdir(d)
+        if "r25s5-marker" in os.listdir("."):
+            print("holding " + d, flush=True)
+            sys.stdin.readline()  # the run is over
+            st = os.statvfs(".")
+            print("kept %d %s" % ((st.f_blocks - st.f_bfree) * st.f_frsize, sorted(os.listdir("."))), flush=True)
+            sys.exit(0)
+        os.chdir("/")
+    except OSError:
+        pass
 print("never held", flush=True)
 """
 
-# The run writes 8 MB, then waits (at most 10 s) for the host to say the local user holds it.
+# The run writes 8 MB, says so, then waits (at most 30 s) for the host to let it end.
 _WRITE_THEN_WAIT = (
-    "head -c 8000000 /dev/zero > big; i=0; while [ ! -e held ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done"
+    "head -c 8000000 /dev/zero > big; touch under-way; i=0;"
+    " while [ ! -e over ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done"
 )
+
+
+def _running_workspace(seconds: float) -> Path | None:
+    """Where the host (root) sees the run's workspace once it says it is under way."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for d in glob.glob("/tmp/repo-agent-ws-*") + glob.glob("/tmp/repo-agent-ov-*/*"):
+            if os.path.exists(os.path.join(d, "r25s5-marker")) and os.path.exists(os.path.join(d, "under-way")):
+                return Path(d)
+        time.sleep(0.005)
+    return None
 
 
 def test_r25s_5_a_local_user_pins_a_finished_root_runs_workspace(tmp_path):
@@ -261,17 +277,19 @@ def test_r25s_5_a_local_user_pins_a_finished_root_runs_workspace(tmp_path):
         assert hold.stdout.readline() == "looking\n"
         done: dict[str, object] = {}
         run = threading.Thread(
-            target=lambda: done.update(run=run_command_full(["/bin/sh", "-c", _WRITE_THEN_WAIT], ws, timeout_s=30))
+            target=lambda: done.update(run=run_command_full(["/bin/sh", "-c", _WRITE_THEN_WAIT], ws, timeout_s=60))
         )
         run.start()
+        running = _running_workspace(60)
+        assert running is not None, "the run never got under way"
+        hold.stdin.write("look\n")
+        hold.stdin.flush()
         said = hold.stdout.readline()
-        held = said.startswith("holding ")
-        if held:  # the host's root tells the run (a name in its overlay)
-            (Path(said.split(" ", 1)[1].strip()) / "held").touch()
+        (running / "over").touch()  # the host's root lets the run end (a name in its workspace)
         run.join(60)
         assert (ws / "big").stat().st_size == 8_000_000  # the run went through and came back
-        kept = said  # ("never held": the overlay was out of its reach)
-        if held:
+        kept = said  # ("never held": the workspace was out of its reach)
+        if said.startswith("holding "):
             hold.stdin.write("over\n")
             hold.stdin.flush()
             kept = hold.stdout.readline()

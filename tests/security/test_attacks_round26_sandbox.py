@@ -279,12 +279,13 @@ prefix = os.path.dirname(os.__file__)
 names = sorted(os.path.join(d, n) for d, _, ns in os.walk(prefix) for n in ns if n.endswith(".py"))[:257]
 assert len(names) == 257, len(names)
 """
-# The end of every receiver: waits (8 s at most) for the sender's ready mark (``ready``), reads
-# the 256 bits (``probe`` of each file) and prints them as bytes, in hex.
+# The end of every receiver: waits for the sender's ready mark (``ready``) or for the host to say
+# the sender's run is over or never was (a file in ``sys.argv[1]``, bound read-only: 30 s at
+# most), reads the 256 bits (``probe`` of each file) and prints them as bytes, in hex.
 _RECEIVED = textwrap.dedent(
     """
-    deadline = time.monotonic() + 8
-    while not ready() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while not ready() and not os.path.exists(os.path.join(sys.argv[1], "sender-over")) and time.monotonic() < deadline:
         time.sleep(0.01)
     bits = [probe(n) for n in names[:256]]
     got = bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32))
@@ -359,17 +360,26 @@ def _read_by_a_neighbour(
         boxes[name].mkdir(parents=True)
         (boxes[name] / "run.py").write_text(script)
     (boxes["sender"] / "secret.txt").write_text(secret)
+    said = tmp_path / "host-says"  # the host's word to the receiver: the sender's run is over
+    said.mkdir(mode=0o755)
+    said.chmod(0o755)
     runs: dict = {}
 
     def run(name):
-        runs[name] = run_command_full([sys.executable, "run.py"], boxes[name], timeout_s=30, sandbox="bwrap")
+        binds = (said,) if name == "receiver" else ()  # (the sender shares nothing more with it)
+        argv = [sys.executable, "run.py", str(said)]
+        runs[name] = run_command_full(argv, boxes[name], timeout_s=60, sandbox="bwrap", ro_binds=binds)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in (("sender", "receiver") if sender else ("receiver",))]
+    threads = {
+        n: threading.Thread(target=run, args=(n,)) for n in (("sender", "receiver") if sender else ("receiver",))
+    }
     with _alone("lock-channel"):
-        for t in threads:
+        for t in threads.values():
             t.start()
-        for t in threads:
-            t.join()
+        if sender:
+            threads["sender"].join()
+        (said / "sender-over").touch()
+        threads["receiver"].join()
     return secret.encode().hex(), runs["receiver"].output
 
 

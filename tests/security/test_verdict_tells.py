@@ -12,6 +12,7 @@ scan names the reading (agent/suspect_ast.py), and the pool gets structured case
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -401,7 +402,8 @@ def _pin_draws(monkeypatch: pytest.MonkeyPatch, draws: int) -> None:
     real = differential.run_calls
 
     def pinned(*args, **kwargs):
-        return real(*args, **{**kwargs, "draws": draws})
+        unread = kwargs.get("unread", differential.UnreadCalls())
+        return real(*args, **{**kwargs, "unread": dataclasses.replace(unread, draws=draws)})
 
     monkeypatch.setattr(differential, "run_calls", pinned)
 
