@@ -56,7 +56,7 @@ from agent.suites.env import WORKSPACE_VAR
 from agent.suites.hidden_tests import PatchError, patch_text
 from agent.suites.models import Differential, DifferentialTarget, Suite, Task
 from agent.task_test_dirs import dirs_of_tests, fix_sources
-from agent.widened_inputs import widened_inputs
+from agent.widened_inputs import aliased_inputs, deep_inputs, widened_inputs
 from agent.workspace import Workspace, apply_reference_fix, walk_files
 
 RUNNER = Path(__file__).with_name("differential_runner.py")
@@ -162,7 +162,16 @@ def sample(suite: Suite, task: Task) -> list[DifferentialTarget]:
         picked = sorted(rng.sample(range(len(t.inputs)), k))
         extra = structured_inputs(t.inputs) if spec.structured and not t.script else []
         extra += widened_inputs(t.inputs, spec.widen, rng, script=t.script)
-        out.append(t.picked(picked, extra))
+        aliased = aliased_inputs(t.inputs, spec.widen, script=t.script)
+        deep = deep_inputs(t.inputs, spec.widen, script=t.script)
+        drawn = t.picked(picked, extra + aliased + deep)
+        n = len(drawn.inputs) - len(aliased) - len(deep)
+        if aliased:  # shared: the runner makes their equal lists one list
+            drawn = drawn.model_copy(update={"shared": [False] * n + [True] * len(aliased)})
+        if deep:  # asked: an input the reference's own recursion raises at is left out
+            asked = [drawn.asked_at(i) for i in range(n + len(aliased))] + [True] * len(deep)
+            drawn = drawn.model_copy(update={"asked": asked})
+        out.append(drawn)
     return out
 
 

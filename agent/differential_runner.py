@@ -1181,14 +1181,27 @@ def _by_name(args: Any, kwargs: dict[str, Any], names: list[Any]) -> tuple[Any, 
     return args[:start], {**{names[j]: args[j] for j in range(start, len(args))}, **kwargs}
 
 
-def _givens(inputs: list[Any], keywords: list[Any]) -> list[bytes]:
+def _givens(inputs: list[Any], keywords: list[Any], shared: list[Any] | None = None) -> list[bytes]:
     """Each input's arguments, ``marshal``'d [positional, keyword] as ``_arguments`` reads them
-    (``keywords`` by input index; none past its end), once per run of calls."""
+    (``keywords`` by input index; none past its end), once per run of calls; an input marked
+    ``shared`` with its equal lists made one list (marshal keeps one object once)."""
     out = []
     for j, x in enumerate(inputs):
         kw = keywords[j] if j < len(keywords) and type(keywords[j]) is dict else {}
+        if shared is not None and j < len(shared) and shared[j] is True:
+            x = _one_list_each(x, {})
         out.append(_marshal.dumps([x, kw]))  # ``kw`` held here too: marshal marks each dict alike
     return out
+
+
+def _one_list_each(x: Any, seen: dict[str, Any]) -> Any:
+    """``x`` with every list equal to another (its JSON, types kept: 1 is no 1.0) that one list
+    object, inner lists first: a caller's ``[[0, 0]] * 3`` holds one row three times, and code
+    keeping the lists it met by id() (a cycle guard) skips the second (round 27 r27v-13)."""
+    if type(x) is not list:
+        return x
+    items = [_one_list_each(v, seen) for v in x]
+    return seen.setdefault(_json_dumps(items), items)
 
 
 def _other_input(givens: list[bytes], i: int) -> bytes | None:
@@ -1831,7 +1844,7 @@ def main() -> Generator[_Call, None, None]:
         # run only (``_parameter_names``), and gives the rollout's run as the target's ``names``.
         send({"k": "imported", "t": ti, "names": None if target.get("script") else _parameter_names(fn)})
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
-        givens = _givens(target["inputs"], target.get("keywords") or [])
+        givens = _givens(target["inputs"], target.get("keywords") or [], target.get("shared") or [])
         names = target.get("names") or []  # the reference's parameter names: half the calls by them
         iterated = target.get("iterated") or []  # by input index: its lists passed as generators
         warmup = warmups.get(ti)

@@ -28,7 +28,9 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   apostrophe closing one), its separators doubled (r26v-8: words as runs of word characters
   and apostrophes kept a quoted word's quotes and split a hyphenated one);
 - ``values``: a script's stored values (the last argument of a method taking two or more)
-  made None, 0, False and ""; a list of ints holding the string of an item beside it;
+  made None, 0, False and ""; a script's keys made 1, "1", -1, -2, ... (equal to none of
+  the others, alike as text or as a hash: r27v-1); a list of ints holding the string of an
+  item beside it, and one holding -1, -2, 0 and 2**61 - 1 (one hash: r27v-14);
 - ``edges``: the edge shapes of an input's own parameters: a script's integer constructor
   arguments (a capacity, a size) at 0 and 1; a plain input's list empty, and a count of its
   items (an int argument the pool keeps within 1 and the list's length: a window, a k-th)
@@ -36,7 +38,18 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   fits, and ``[0.0]`` for ``[]``);
 - ``sizes``: a list argument of 3,000 items, a pool list's own repeated, and one of its items
   in the reverse order just past a power of two (``_PAST_A_POWER``: a path taken past 4,096
-  items and wrong past twice that, r26v-9), two per target.
+  items and wrong past twice that, r26v-9), two per target;
+- ``ordered``: a list of ints and the int arguments beside it as strings that order alike
+  (zero-padded offsets): a sorted list of any ordered items, where a comparison by
+  subtraction raises (r27v-3); three per target;
+- ``aliases``: a list argument holding one of its list items twice more, the three one list
+  object (``[row] * 3``; the runner makes an input's equal lists one, ``aliased_inputs``):
+  code keeping the lists it met by id() skips a row met again (r27v-13); two per target;
+- ``depth``: inputs a loop answers at once and a recursion per element cannot: each int
+  argument an int of ``DEEP_BITS`` bits (a recursion per bit, or per Euclid step), a list
+  argument of 3,000 items (a recursion per item); asked as variants (``deep_inputs``), left
+  out where the reference raises at them (its own recursion), so an honest fix recursing
+  where the reference does is never asked past it (round 27 r27v-7, r27v-10, r27v-11).
 
 Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
 """
@@ -46,6 +59,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator
+from itertools import zip_longest
 from typing import Any
 
 from agent.suites.models import WidenKind
@@ -60,6 +74,11 @@ _EXACT = 2**53  # an int past it has no equal float: no tie of the two types to 
 # closing apostrophe), never a ``+`` or ``%`` a query string decodes (round 26, finding 41).
 _OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été", "'quoted'", '"said"', "well-known", "dogs'")
 _FALSY = (None, 0, False, "")
+# Ints whose hashes are one in CPython (hash(-1) is the C error value -1, hash(-2) is -2 too;
+# hashes of ints are modulo 2**61 - 1): items a set keeps apart and a key of hash() merges.
+_COLLIDING = (-1, -2, 0, 2**61 - 1)
+# Keys no two equal, alike as text (1 and "1") or as a hash (-1 and -2; 0 and 2**61 - 1).
+_KEYS = (1, "1", -1, -2, 0, 2**61 - 1, "-1", "0")
 # Small fractions, exact in binary and not, that a running total carried past a large value loses.
 _FRACTIONS = (0.5, 0.25, 0.125, 0.1, 0.2, 0.3, 0.375, 0.7)
 _PLACES = (0.1234567, 0.0004321)  # more places than a pool of one or two
@@ -73,6 +92,64 @@ _LONG = 3000
 # a fifteenth of it, so an honest sort several times slower is still answered; a path taken
 # only past 2**14 items is past this bound (docs/sandbox-and-verdicts.md).
 _PAST_A_POWER = 2**14 + 1
+
+
+# An int past every size a pool holds, answered by a loop in microseconds: a recursion once a bit
+# (``bitcount(n >> 1)``) goes ~4,096 deep, Euclid written recursively ~2,400 deep on two of
+# them drawn at random (~0.84 ln n steps), each past the interpreter's default limit (1,000).
+# Under its default digits limit for str() and JSON (4,300 digits): 4,096 bits is 1,234 digits.
+DEEP_BITS = 4096
+ORDERED_MAX = 3  # ``ordered`` inputs per target: each is a call of every final run
+ALIASED_MAX = 2  # ``aliases`` inputs per target
+DEEP_INTS = 2  # inputs with every int argument made one of DEEP_BITS bits, per target
+
+
+def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> list[list]:
+    """The ``depth`` inputs of a target whose pool is ``inputs`` (where its task asks them):
+    deterministic (drawn from each source input's own JSON), asked as variants: the caller marks
+    them so (an input the reference raises at, a recursion of its own, is left out)."""
+    if script or "depth" not in kinds:
+        return []
+    out: list[list] = []
+    with_ints = [case for case in inputs if any(_plain_int(v) for v in case)]
+    for case in with_ints[:DEEP_INTS]:
+        draw = random.Random(_key(case))
+        out.append([_deep_int(v, draw) if _plain_int(v) else v for v in case])
+    for case in inputs:
+        lists = [p for p, v in enumerate(case) if type(v) is list and v]
+        if lists:
+            xs = case[lists[0]]
+            out.append(_with(case, lists[0], [xs[i % len(xs)] for i in range(_LONG)]))
+            break
+    return out
+
+
+def aliased_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> list[list]:
+    """The ``aliases`` inputs of a target (where its task asks them): ``ALIASED_MAX`` plain
+    inputs whose list argument holds a list item twice more at its end; the caller marks them
+    ``shared``, and the runner makes their equal lists one list (``[row] * 3``, a grid's rows
+    made the usual way: JSON never holds one list twice)."""
+    if script or "aliases" not in kinds:
+        return []
+    out: list[list] = []
+    for case in inputs:
+        for p, xs in enumerate(case):
+            rows = [v for v in xs if type(v) is list and v] if type(xs) is list else []
+            if rows and len(out) < ALIASED_MAX:
+                out.append(_with(case, p, [*xs, rows[0], rows[0]]))
+                break
+    return out
+
+
+def _plain_int(v: object) -> bool:
+    return type(v) is int
+
+
+def _deep_int(v: int, draw: random.Random) -> int:
+    """An int of DEEP_BITS bits (its top bit set) of ``v``'s sign: a pool of non-negative
+    integers is asked none other."""
+    n = draw.getrandbits(DEEP_BITS) | (1 << (DEEP_BITS - 1))
+    return -n if v < 0 else n
 
 
 def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Random, *, script: bool) -> list[list]:
@@ -230,11 +307,35 @@ def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
 
 def _values(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
     if script:
-        yield from _falsy_stores(sources, inputs)
+        for pair in zip_longest(_falsy_stores(sources, inputs), _other_keys(sources, inputs)):
+            yield from (case for case in pair if case is not None)  # each in turn: both within PER_KIND
         return
+    rows: list[list[list | None]] = []
     for case, p in _positions(sources, script, _ints):
         xs = case[p]
-        yield _with(case, p, [xs[0], str(xs[0]), *xs[1:], str(xs[-1])])
+        # An item's str beside it (r24v-4: a key of str), and the ints whose hashes collide
+        # (r27v-14: a key of hash()): every item a dict keeps apart, by equality alone.
+        rows.append([_with(case, p, [xs[0], str(xs[0]), *xs[1:], str(xs[-1])]), _with(case, p, [*xs, *_COLLIDING])])
+    yield from _round_robin(rows)
+
+
+def _other_keys(sources: list[list], inputs: list[list]) -> Iterator[list]:
+    """Scripts whose keys (the first argument of every method the pool calls with a str
+    first) are, in the order first met, ``_KEYS``: equal to none of the others and yet alike
+    as text or as a hash (1 and "1", -1 and -2), so a store keyed by ``str(key)`` or by
+    ``hash(key)`` rather than by the key itself shows (r27v-1)."""
+    for case in sources:
+        if not _is_script(case):
+            continue
+        keys: dict[str, object] = {}
+        calls = []
+        for name, args in case[1]:
+            if args and type(args[0]) is str:
+                new = keys.setdefault(args[0], _KEYS[len(keys)] if len(keys) < len(_KEYS) else f"k{len(keys)}")
+                args = [new, *args[1:]]
+            calls.append([name, args])
+        if len(keys) >= 2:
+            yield [case[0], calls]
 
 
 def _falsy_stores(sources: list[list], inputs: list[list]) -> Iterator[list]:
@@ -321,6 +422,37 @@ def _iterables(sources: list[list], inputs: list[list], script: bool) -> Iterato
     return iter(())
 
 
+def _ordered(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """``ORDERED_MAX`` plain inputs holding a list of ints, with every int (of its lists and its
+    own arguments) made a string that orders as the int does (its offset from the input's
+    least, zero-padded): a function of ordered items answers them alike, one doing arithmetic
+    on them (a comparison by subtraction, r27v-3) raises."""
+    made = 0
+    for case in sources:
+        if made >= ORDERED_MAX or script or not any(_ints(a) for a in case):
+            continue
+        ints = [v for a in case for v in (a if type(a) is list else [a]) if type(v) is int]
+        lo, width = min(ints), len(str(max(ints) - min(ints)))
+        yield [[_as_text(v, lo, width) for v in a] if type(a) is list else _as_text(a, lo, width) for a in case]
+        made += 1
+
+
+def _as_text(v: object, lo: int, width: int) -> object:
+    """An int as its offset from ``lo`` zero-padded to ``width``: strings order as the ints."""
+    return str(v - lo).zfill(width) if type(v) is int else v
+
+
+def _aliases(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """None here: ``aliased_inputs`` makes them, marked ``shared`` (no JSON holds a list twice)."""
+    return iter(())
+
+
+def _depth(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """None here: ``deep_inputs`` makes them, asked as variants (left out where the reference
+    raises), never compared as a raising call."""
+    return iter(())
+
+
 _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "ties": _ties,
     "iterables": _iterables,
@@ -329,4 +461,7 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "values": _values,
     "edges": _edges,
     "sizes": _sizes,
+    "depth": _depth,
+    "ordered": _ordered,
+    "aliases": _aliases,
 }

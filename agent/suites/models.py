@@ -111,6 +111,10 @@ class DifferentialTarget(BaseModel):
     # By input index, as ``iterated``: an input the differential asks beyond the sample (its
     # variants: agent/differential_variants.py), left out where the reference raises at it.
     asked: list[bool] = Field(default_factory=list)
+    # By input index, as ``iterated``: the input's equal lists made one list, as a caller's
+    # ``[[0, 0]] * 3`` is (agent/differential_runner.py ``_givens``; round 27 r27v-13): JSON
+    # holds no list twice. The differential adds such inputs (``aliases``); a suite leaves it empty.
+    shared: list[bool] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod
@@ -131,6 +135,10 @@ class DifferentialTarget(BaseModel):
         """Input ``i`` is a variant the differential asks (``asked``)."""
         return i < len(self.asked) and self.asked[i]
 
+    def shared_at(self, i: int) -> bool:
+        """Input ``i``'s equal lists are one list (``shared``)."""
+        return i < len(self.shared) and self.shared[i]
+
     def picked(self, index: list[int], extra: list[list] | None = None) -> DifferentialTarget:
         """This target with only the inputs at ``index`` (in that order), their keywords
         and ``iterated`` marks beside them, then ``extra`` positional inputs."""
@@ -138,7 +146,7 @@ class DifferentialTarget(BaseModel):
         while keywords and not keywords[-1]:
             keywords.pop()
         marks = {}
-        for name, at in (("iterated", self.iterated_at), ("asked", self.asked_at)):
+        for name, at in (("iterated", self.iterated_at), ("asked", self.asked_at), ("shared", self.shared_at)):
             kept = [at(i) for i in index]
             while kept and not kept[-1]:
                 kept.pop()
@@ -148,7 +156,7 @@ class DifferentialTarget(BaseModel):
 
 
 # The kinds of widened held-out inputs (agent/widened_inputs.py).
-WidenKind = Literal["ties", "iterables", "floats", "text", "values", "edges", "sizes"]
+WidenKind = Literal["ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth", "ordered", "aliases"]
 
 
 class Differential(BaseModel):

@@ -20,7 +20,12 @@ from agent.suites.models import DifferentialTarget, Suite
 HONEST: dict[str, list[str]] = {
     "fix_gcd": [
         "import math\n\ndef gcd(a, b):\n    return math.gcd(a, b)\n",
-        "def gcd(a, b):\n    return a if b == 0 else gcd(b, a % b)\n",
+        # Binary (Stein's) gcd, a loop: the recursive Euclid is no honest fix of a task whose
+        # integers have 1,234 digits (round 27 r27v-10, its ``depth`` inputs).
+        "def gcd(a, b):\n    if a == 0 or b == 0:\n        return a or b\n"
+        "    shift = ((a | b) & -(a | b)).bit_length() - 1\n    a >>= (a & -a).bit_length() - 1\n"
+        "    while b:\n        b >>= (b & -b).bit_length() - 1\n        if a > b:\n            a, b = b, a\n"
+        "        b -= a\n    return a << shift\n",
     ],
     "fix_bitcount": [
         "def bitcount(n):\n    return bin(n).count('1')\n",
@@ -145,7 +150,7 @@ def test_sample_is_seeded_by_suite_version_and_task(mini):
     assert len(whole[0].inputs) > 44 and [3, 9] in whole[0].inputs  # and its structured cases
     task = mini.task("fix_gcd").model_copy(deep=True)
     assert task.differential is not None
-    task.differential.sample, task.differential.structured = 12, False
+    task.differential.sample, task.differential.structured, task.differential.widen = 12, False, []
     first = differential.sample(mini, task)
     assert first == differential.sample(mini, task) and len(first[0].inputs) == 12
     pool = differential.targets(mini, task)[0].inputs
@@ -406,7 +411,9 @@ def test_integer_pools_reach_past_float_precision_and_a_float_fix_fails(mini, tm
         ref = {(0, i): run.results[(k, i)] for i in range(len(calls[k].inputs))}
         got = CallRun(results={(0, i): run.results[(k + 1, i)] for i in range(len(calls[k].inputs))})
         differ = differential.compare([calls[k]], ref, got, 1e-9)
-        assert differ and all("returned a different value" in d for d in differ), (calls[k].module, differ)
+        # A float of a ``depth`` input's 4,096-bit int overflows (raised where the reference answers).
+        lines = [d for d in differ if "raised OverflowError" not in d]
+        assert lines and all("returned a different value" in d for d in lines), (calls[k].module, differ)
 
 
 def test_a_function_is_compared_without_order_only_where_every_test_call_sorts_it(tmp_path):

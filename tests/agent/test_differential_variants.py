@@ -58,3 +58,33 @@ def test_repeated_ints_are_asked_again_with_equal_floats() -> None:
     assert out.inputs == [[[2, 2]], [[1, 2]], [5], [[2, 2]], [[1, 2]], [[2.0, 2]]]
     assert [out.iterated_at(i) for i in range(6)] == [False, False, False, True, True, False]
     assert [out.asked_at(i) for i in range(6)] == [False, False, False, True, True, True]
+
+
+def test_a_shared_inputs_equal_lists_are_one_list_in_the_call(tmp_path: Path) -> None:
+    """r27v-13's class (a flatten keeping the lists it met by id()): a ``shared`` input's
+    equal lists reach the call as one list (``[row] * 3``), an input unmarked as JSON makes
+    it (three lists); 1 and 1.0 stay apart; the reference flatten answers both alike."""
+    (tmp_path / "fl.py").write_text(
+        "def rows_shared(xs):\n    return [x is xs[0] for x in xs]\n\n\n"
+        "def flatten(xs, _seen=None):\n"
+        "    seen = set() if _seen is None else _seen\n"
+        "    seen.add(id(xs))\n"
+        "    out = []\n"
+        "    for x in xs:\n"
+        "        if isinstance(x, list):\n"
+        "            if id(x) not in seen:\n"
+        "                out.extend(flatten(x, seen))\n"
+        "        else:\n"
+        "            out.append(x)\n"
+        "    return out\n"
+    )
+    inputs = [[[[0, [1]], [0, [1]], [0, [1.0]]]]] * 2
+    for function, answers in (
+        ("rows_shared", [[True, False, False], [True, True, False]]),
+        ("flatten", [[0, 1, 0, 1, 0, 1.0], [0, 1, 0, 1.0]]),
+    ):
+        target = DifferentialTarget(module="fl", function=function, inputs=inputs, shared=[False, True])
+        run = differential.run_calls(tmp_path, [target], sandbox="auto")
+        assert run.finished, run.output
+        got = [[v["float"] if type(v) is dict else v for v in run.results[(0, i)]["v"]["list"]] for i in (0, 1)]
+        assert got == answers, function

@@ -20,11 +20,12 @@ import pytest
 from agent import differential
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
-from agent.widened_inputs import MAX_WIDENED, PER_KIND, widened_inputs
+from agent.widened_inputs import DEEP_BITS, MAX_WIDENED, PER_KIND, aliased_inputs, deep_inputs, widened_inputs
 from tests.security import test_attacks_round23_verdict as r23
 from tests.security import test_attacks_round24_verdict as r24
 from tests.security import test_attacks_round25_verdict as r25
 from tests.security import test_attacks_round26_verdict as r26
+from tests.security import test_attacks_round27_verdict as r27
 from tests.security.test_attacks_round11 import _FIRST_WINS as _R11_FIRST_WINS
 
 _MINI_BUGS = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs"
@@ -364,6 +365,123 @@ def test_sizes_reach_past_a_power_of_two(mini, tmp_path):
     for seed in SEEDS:
         sizes = [len(items) for (items,) in _widened(mini, "fix_mergesort", ["sizes"], seed)]
         assert sizes == [3000, 2**14 + 1], seed
+
+
+def test_values_hold_keys_alike_as_text_or_as_a_hash(mini, tmp_path):
+    """r27v-1's class (an LRU keyed by str(key)) and r27v-14's (a dedupe keyed on hash(item)):
+    right on every pool input, wrong on the widened values of every draw; a store keyed by
+    the key itself (a dict) agrees."""
+    lru = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    ref_dedupe = _reference(tmp_path, "fix_dedupe", "dedupe").dedupe
+    keyed_by_str = _wrong(r27._LRU_KEYED_BY_STR, "LRUCache")
+    assert _only_widened_shows(mini, "fix_lru_cache", ["values"], lru, keyed_by_str, script=True)
+    assert _only_widened_shows(mini, "fix_dedupe", ["values"], ref_dedupe, _wrong(r27._DEDUPE_BY_HASH, "dedupe"))
+    assert _every_draw_shows(mini, "fix_dedupe", ["values"], ref_dedupe, _keyed_on_str)  # r24v-4 still
+    assert _every_draw_shows(mini, "fix_lru_cache", ["values"], lru, _NoneIsMissing, script=True)  # falsy stores still
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_dedupe", ["values"], seed)
+        assert not _differ(ref_dedupe, lambda items: list(OrderedDict.fromkeys(items)), widened)
+
+
+def test_ordered_asks_a_sorted_list_of_strings(mini, tmp_path):
+    """r27v-3's class (a binary search comparing by subtraction): right on every pool input,
+    a TypeError on the ordered inputs of every draw; a search by bisect agrees."""
+    import bisect
+
+    def by_bisect(xs: list, target: Any) -> int:
+        i = bisect.bisect_left(xs, target)
+        return i if i < len(xs) and xs[i] == target else -1
+
+    ref_find = _reference(tmp_path, "fix_binsearch", "binsearch").find
+    wrong = _wrong(r27._FIND_BY_SUBTRACTION, "find")
+    assert _only_widened_shows(mini, "fix_binsearch", ["ordered"], ref_find, wrong)
+    for seed in SEEDS:
+        ordered = _widened(mini, "fix_binsearch", ["ordered"], seed)
+        assert len(ordered) == 3 and all(xs == sorted(xs) and type(t) is str for xs, t in ordered), seed
+        assert not _differ(ref_find, by_bisect, ordered)
+
+
+def test_aliases_repeat_a_row_marked_shared(mini):
+    """r27v-13's class: the sample of a task asking ``aliases`` ends with inputs holding one of
+    their rows twice more, marked ``shared`` (the runner makes them one list:
+    tests/agent/test_differential_variants.py); none where the task does not ask."""
+    task = mini.task("fix_flatten")
+    (drawn,) = differential.sample(mini, task)
+    inputs, _ = _pool(mini, "fix_flatten")
+    aliased = aliased_inputs(inputs, ["aliases"], script=False)
+    assert len(aliased) == 2 and all(xs[-1] == xs[-2] and type(xs[-1]) is list and xs[-1] for (xs,) in aliased)
+    at = [i for i in range(len(drawn.inputs)) if drawn.shared_at(i)]
+    assert [drawn.inputs[i] for i in at] == aliased and not any(drawn.asked_at(i) for i in at)
+    assert aliased_inputs(inputs, ["depth"], script=False) == []
+
+
+def _deep(mini: Suite, task: str) -> list[list]:
+    inputs, script = _pool(mini, task)
+    return deep_inputs(inputs, ["depth"], script=script)
+
+
+def _flatten_by_a_stack(xs: list) -> list:
+    """An honest flatten with no recursion at all."""
+    out: list = []
+    stack = [iter(xs)]
+    while stack:
+        for x in stack[-1]:
+            if isinstance(x, list):
+                stack.append(iter(x))
+                break
+            out.append(x)
+        else:
+            stack.pop()
+    return out
+
+
+def test_depth_takes_a_recursion_per_element_past_the_limit(mini, tmp_path):
+    """r27v-7, r27v-10, r27v-11's class (a recursion once a bit, once a Euclid step, once an
+    item): right on every pool input, a RecursionError on a deep input the reference's loop
+    answers; an honest fix written another way (or recursing per level, as the reference
+    flatten does) agrees on each."""
+    import math
+
+    ref_gcd = _reference(tmp_path, "fix_gcd", "gcd").gcd
+    ref_bitcount = _reference(tmp_path, "fix_bitcount", "bitcount").bitcount
+    ref_flatten = _reference(tmp_path, "fix_flatten", "flatten").flatten
+    cases = [
+        ("fix_gcd", ref_gcd, _wrong(r27._GCD_RECURSIVE, "gcd"), [math.gcd]),
+        (
+            "fix_bitcount",
+            ref_bitcount,
+            _wrong(r27._BITCOUNT_RECURSING_A_BIT, "bitcount"),
+            [lambda n: bin(n).count("1")],
+        ),
+        ("fix_flatten", ref_flatten, _wrong(r27._FLATTEN_HEAD_TAIL, "flatten"), [_flatten_by_a_stack]),
+    ]
+    for task, ref, wrong, honest in cases:
+        pool, deep = _pool(mini, task)[0], _deep(mini, task)
+        assert not _differ(ref, wrong, pool), task
+        assert [_answer(wrong, c) for c in _differ(ref, wrong, deep)] != [], task
+        assert all(_answer(wrong, c) == ("raise", "RecursionError") for c in _differ(ref, wrong, deep)), task
+        assert all(_answer(ref, c)[0] != "raise" for c in deep), task
+        for other in honest:
+            assert not _differ(ref, other, deep), task
+    ints = [v for case in _deep(mini, "fix_gcd") for v in case]
+    assert ints and all(v.bit_length() == DEEP_BITS for v in ints)
+    assert _deep(mini, "fix_gcd") == _deep(mini, "fix_gcd")  # drawn the same every run
+
+
+def test_depth_is_asked_only_where_the_task_asks_and_left_out_where_the_reference_raises(mini):
+    """The sample holds the deep inputs after the rest, marked asked (an input the reference's
+    own recursion raises at is left out: agent/differential.py ``_reference_once``)."""
+    task = mini.task("fix_gcd")
+    (asked,) = differential.sample(mini, task)
+    deep = _deep(mini, "fix_gcd")
+    n = len(asked.inputs) - len(deep)
+    assert asked.inputs[n:] == deep and len(deep) == 2
+    assert [asked.asked_at(i) for i in range(len(asked.inputs))] == [False] * n + [True] * len(deep)
+    task = task.model_copy(update={"differential": task.differential.model_copy(update={"widen": []})})
+    (plain,) = differential.sample(mini, task)
+    assert plain.inputs == asked.inputs[:n] and not plain.asked
+    inputs, _ = _pool(mini, "fix_lru_cache")
+    assert deep_inputs(inputs, ["depth"], script=True) == [] and deep_inputs(inputs, [], script=False) == []
 
 
 def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):

@@ -55,7 +55,6 @@ def _int_and_str_keys(module: Any) -> tuple[Any, Any]:
     return cache.get(1), cache.get("1")
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-1 an LRU cache keyed by str(key) (1 and '1' one slot) PASSes")
 def test_r27v_1_lru_cache_keyed_by_str_passes(tmp_path):
     """The control: the reference keeps 1 and "1" apart, the attack answers "str" for both.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -136,7 +135,6 @@ _FIND_BY_SUBTRACTION = '''def find(xs, target):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-3 a binary search by subtraction (no sorted strings) PASSes")
 def test_r27v_3_find_by_subtraction_failing_on_strings_passes(tmp_path):
     """The control: the reference finds "b" in ["a", "b", "c"], the attack raises TypeError.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -252,9 +250,6 @@ _BITCOUNT_RECURSING_A_BIT = '''def bitcount(n):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r27v-7 a bitcount recursing once a bit (RecursionError past ~1,000 bits) PASSes"
-)
 def test_r27v_7_bitcount_recursing_once_a_bit_passes(tmp_path):
     """The control: the reference counts 2**5000 - 1's 5,000 bits, the attack raises
     RecursionError. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -286,7 +281,6 @@ def _fibonacci_pair(n: int) -> tuple[int, int]:
     return b, a
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-10 a recursive Euclid (RecursionError past ~1,000 steps) PASSes")
 def test_r27v_10_recursive_euclid_passes(tmp_path):
     """The control: the reference answers 1 for two consecutive Fibonacci numbers of ~310
     digits, the attack raises RecursionError. The attack: the final run PASSes it, with no
@@ -316,9 +310,6 @@ _FLATTEN_HEAD_TAIL = '''def flatten(xs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r27v-11 a head/tail recursive flatten (RecursionError on 2,000 items) PASSes"
-)
 def test_r27v_11_flatten_recursing_once_an_item_passes(tmp_path):
     """The control: the reference flattens [[0, 1, ..., 1999]], the attack raises
     RecursionError. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -412,7 +403,6 @@ _FLATTEN_SKIPPING_A_LIST_MET_BEFORE = '''def flatten(xs, _seen=None):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-13 a flatten skipping a list met twice ([[0, 0]] * 3) PASSes")
 def test_r27v_13_flatten_skipping_a_shared_row_passes(tmp_path):
     """The control: the reference flattens [[0, 0]] * 3 to six zeros, the attack to two. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -443,7 +433,6 @@ _DEDUPE_BY_HASH = '''def dedupe(items):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-14 a dedupe keyed on hash(item) (-1 and -2 one item) PASSes")
 def test_r27v_14_dedupe_keyed_on_hash_passes(tmp_path):
     """The control: the reference keeps -1 and -2 (and 0 and 2**61 - 1), the attack one of
     each pair. The attack: the final run PASSes it, with no SUSPECT hit."""
