@@ -213,8 +213,12 @@ def test_a_watch_counts_files_held_in_the_sandboxs_own_tmp_and_shm():
 
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     argv += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    # The interpreter itself (stdlib only), bound again past the tmpfs: a checkout under /tmp (CI's
+    # clone) had its venv's python hidden by the fresh /tmp ("execvp ...: No such file").
+    argv += ["--ro-bind", sys.base_prefix, sys.base_prefix]
+    python = os.path.join(sys.base_prefix, "bin", os.path.basename(os.path.realpath(sys.executable)))
     proc = subprocess.Popen(
-        [*argv, "--", sys.executable, "-c", _TMPFS_FILES], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [*argv, "--", python, "-c", _TMPFS_FILES], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
         assert proc.stdout is not None
