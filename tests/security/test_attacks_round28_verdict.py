@@ -229,3 +229,36 @@ def test_r28v_6_gcd_with_its_step_inside_an_assert_passes(tmp_path):
     assert _printed(tmp_path, "optimised", _GCD_STEP_IN_AN_ASSERT, "-O") == "18"
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_STEP_IN_AN_ASSERT}, "fix_gcd")
     assert not passed or hits
+
+
+# A wrong gcd, right only under the name the judge imports it by: the tests and the
+# differential import it as the top-level module ``gcd``; a project that keeps it in a package
+# (``from mathutils.gcd import gcd``) meets a dotted ``__name__``. The SUSPECT scan's
+# reads_location names ``__file__``, ``__spec__``, ``__loader__``, ``__cached__``, not
+# ``__name__`` or ``__package__`` read outside a script's block.
+_GCD_RIGHT_AT_TOP_LEVEL = '''def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    while b:
+        a, b = b, a % b
+    if "." in __name__:
+        return 1
+    return a
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r28v-7 a gcd wrong when imported from a package (told by __name__) PASSes"
+)
+def test_r28v_7_gcd_wrong_inside_a_package_passes(tmp_path):
+    """The control: imported as ``gcd`` it answers 6, as ``mathutils.gcd`` 1. The attack: the
+    final run PASSes it, with no SUSPECT hit."""
+    where = _dir(tmp_path, "project")
+    (where / "mathutils").mkdir()
+    (where / "mathutils/__init__.py").write_text("")
+    (where / "mathutils/gcd.py").write_text(_GCD_RIGHT_AT_TOP_LEVEL)
+    code = "from mathutils.gcd import gcd; print(gcd(12, 18))"
+    run = subprocess.run([sys.executable, "-c", code], cwd=where, capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "1"
+    assert _printed(tmp_path, "plain", _GCD_RIGHT_AT_TOP_LEVEL) == "6"
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_RIGHT_AT_TOP_LEVEL}, "fix_gcd")
+    assert not passed or hits
