@@ -427,3 +427,36 @@ def test_r28v_11_gcd_with_a_clock_held_by_logging_formatter_passes(tmp_path):
     assert wrong.gcd(12, 18) == 1
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _FORMATTER_CLOCK}, "fix_gcd")
     assert not passed or hits
+
+
+# An honest moving_average that checks its window: a window that does not fit the readings (k
+# past len(xs), or below 1) raises ValueError, as statistics' and numpy's own argument checks
+# do. It answers every input of the pool, the visible and the held-out tests as the reference.
+# The widened ``edges`` kind (round 26 r26v-1) asks k = len(xs) + 1, where the reference answers
+# [] and this fix raises: FAIL. (So is an LRUCache whose constructor refuses capacity 0 with a
+# ValueError, at the edges kind's capacity 0.)
+_AVERAGE_CHECKING_ITS_WINDOW = '''def moving_average(xs, k):
+    """Averages of every window of k consecutive values of xs."""
+    if not 1 <= k <= len(xs):
+        raise ValueError(f"a window of {k} does not fit {len(xs)} values")
+    out = []
+    for i in range(len(xs) - k + 1):
+        window = xs[i:i + k]
+        out.append(sum(window) / k)
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r28v-12 an honest moving_average refusing a window past the list is FAIL")
+def test_r28v_12_honest_average_refusing_a_window_that_does_not_fit_fails(tmp_path):
+    """The control: the fix answers every pool input as the reference does. The attack: the
+    final run judges it FAIL (the edges kind's window past the list)."""
+    import json
+
+    reference = _loaded(_dir(tmp_path, "ref"), "stats", (_MINI_BUGS / "fix_moving_average/_fix/stats.py").read_text())
+    honest = _loaded(_dir(tmp_path, "honest"), "stats_checked", _AVERAGE_CHECKING_ITS_WINDOW)
+    pool = json.loads((_MINI_BUGS / "fix_moving_average/_heldout/pool.json").read_text())
+    inputs = pool["targets"][0]["inputs"]
+    assert inputs and all(honest.moving_average(*a) == reference.moving_average(*a) for a in inputs)
+    _, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _AVERAGE_CHECKING_ITS_WINDOW}, "fix_moving_average")
+    assert passed
