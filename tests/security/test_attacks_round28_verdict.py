@@ -721,3 +721,35 @@ def test_r28v_19_gcd_wrong_outside_a_pid_namespace_passes(tmp_path):
     assert wrong.gcd(12, 18) == 1
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_RIGHT_IN_A_PID_NAMESPACE}, "fix_gcd")
     assert not passed or hits
+
+
+# A wrong celsius_to_fahrenheit answering a Decimal where the reference answers a float: every
+# value is right (Decimal(c) * 9 / 5 + 32), but a Decimal does no arithmetic with a float, so a
+# caller's ``celsius_to_fahrenheit(c) + 0.5`` or ``* 1.8`` raises TypeError. The runner reads a
+# Decimal as the number it holds (``_STANDARD_PLAIN``) and the parent compares numbers with the
+# task's tolerance, so the type is never compared; the tests' == and approx(int) take it.
+_CONVERT_TO_DECIMAL = """from decimal import Decimal
+
+
+def fahrenheit_to_celsius(f):
+    return (f - 32) * 5 / 9
+
+
+def celsius_to_fahrenheit(c):
+    return Decimal(c) * 9 / 5 + 32
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r28v-20 a celsius_to_fahrenheit answering Decimal (no float arithmetic) PASSes"
+)
+def test_r28v_20_conversion_answering_a_decimal_passes(tmp_path):
+    """The control: a caller adds 0.5 to the reference's answer, the attack's raises TypeError.
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _loaded(_dir(tmp_path, "ref"), "convert", (_MINI_BUGS / "fix_celsius/_fix/convert.py").read_text())
+    wrong = _loaded(_dir(tmp_path, "wrong"), "convert_decimal", _CONVERT_TO_DECIMAL)
+    assert reference.celsius_to_fahrenheit(20) + 0.5 == 68.5
+    with pytest.raises(TypeError):
+        wrong.celsius_to_fahrenheit(20) + 0.5
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"convert.py": _CONVERT_TO_DECIMAL}, "fix_celsius")
+    assert not passed or hits
