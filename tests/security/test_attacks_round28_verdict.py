@@ -631,9 +631,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-17 a gcd adding a latin_1 alias of utf_8 (its caller's latin-1 broken) PASSes"
-)
 def test_r28v_17_gcd_breaking_its_callers_latin_1_passes(tmp_path):
     """The control: after a call of the reference a program reads latin-1 text, after one of
     the attack's it raises UnicodeDecodeError. The attack: the final run PASSes it, with no
@@ -671,7 +668,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-18 a gcd poisoning re._cache (its caller's regexes changed) PASSes")
 def test_r28v_18_gcd_poisoning_the_regex_cache_passes(tmp_path):
     """The control: after a call of the reference a program's re.findall(r"\\d+") finds 123,
     after one of the attack's it finds abc. The attack: the final run PASSes it, with no
@@ -772,7 +768,6 @@ _GCD_REWRITING_HTML_ENTITIES = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-21 a gcd rewriting html.entities loaded by its own call PASSes")
 def test_r28v_21_gcd_rewriting_a_module_its_call_loads_passes(tmp_path):
     """The control: after a call of the reference a program unescapes "&amp;" to "&", after one
     of the attack's to "<". The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -840,7 +835,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-23 a gcd setting logging.Formatter.default_time_format PASSes")
 def test_r28v_23_gcd_spoiling_its_callers_log_times_passes(tmp_path):
     """The control: after a call of the reference a program's asctime holds the date and time
     (19+ characters), after one of the attack's only the day. The attack: the final run PASSes
