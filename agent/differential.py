@@ -687,7 +687,7 @@ def same_value(a: Any, b: Any, tol: float | Tolerance) -> bool:
         return x == y
     if type(x) is not list or type(y) is not list or len(x) != len(y):
         return False
-    if tag in ("list", "tuple", "iter"):
+    if tag in ("list", "tuple", "iter", "decimal"):  # a Decimal: its number, only for a Decimal
         return all(same_value(p, q, tol) for p, q in zip(x, y, strict=True))
     if tag in ("set", "frozenset"):
         return _matched(x, y, lambda p, q: same_value(p, q, tol))

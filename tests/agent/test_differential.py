@@ -433,14 +433,19 @@ def test_a_function_is_compared_without_order_only_where_every_test_call_sorts_i
 
 
 def test_exact_numbers_travel_as_the_floats_they_equal():
-    """R6-7: an honest fix may return Fraction or Decimal where the reference returns float
-    (pytest's == agrees); a subclass of them is still no plain data."""
+    """R6-7: an honest fix may return a Fraction where the reference returns float (pytest's ==
+    agrees, and a caller's ``+ 0.5`` is a float); a Decimal is tagged apart (round 28 r28v-20:
+    ``+ 0.5`` raises TypeError): it agrees with a Decimal of the same number only. A subclass
+    of them is still no plain data."""
     from decimal import Decimal
     from fractions import Fraction
 
     from agent import differential_runner as runner
 
-    assert runner._encode([Fraction(1, 3), Decimal("2.5")]) == {"list": [1 / 3, 2.5]}
+    assert runner._encode([Fraction(1, 3), Decimal("2.5")]) == {"list": [1 / 3, {"decimal": [2.5]}]}
+    assert not same_value(2.5, runner._encode(Decimal("2.5")), 1e-9)
+    assert same_value(runner._encode(Decimal("2.50")), runner._encode(Decimal("2.5")), 1e-9)
+    assert not same_value(runner._encode(Decimal("2.5")), runner._encode(Decimal("2.6")), 1e-9)
     assert same_value(runner._encode(Fraction(7, 2)), 3.5, 1e-9)
     assert not same_value(3, runner._encode(Fraction(3)), 1e-9)  # an int of the reference stays an int
 

@@ -736,9 +736,6 @@ def celsius_to_fahrenheit(c):
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-20 a celsius_to_fahrenheit answering Decimal (no float arithmetic) PASSes"
-)
 def test_r28v_20_conversion_answering_a_decimal_passes(tmp_path):
     """The control: a caller adds 0.5 to the reference's answer, the attack's raises TypeError.
     The attack: the final run PASSes it, with no SUSPECT hit."""
