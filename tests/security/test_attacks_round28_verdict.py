@@ -447,7 +447,6 @@ _AVERAGE_CHECKING_ITS_WINDOW = '''def moving_average(xs, k):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-12 an honest moving_average refusing a window past the list is FAIL")
 def test_r28v_12_honest_average_refusing_a_window_that_does_not_fit_fails(tmp_path):
     """The control: the fix answers every pool input as the reference does. The attack: the
     final run judges it FAIL (the edges kind's window past the list)."""
