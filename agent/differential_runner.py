@@ -59,6 +59,7 @@ import sys
 _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _functools  # noqa: E402  (built in)
+import _pickle  # noqa: E402
 import _queue  # noqa: E402
 import _random  # noqa: E402  (built in: the shared generator's C class)
 import _signal  # noqa: E402  (loaded at every start)
@@ -1562,6 +1563,21 @@ def _method_return(obj: object, returned: object) -> Any:
 SELF = {"self": 1}  # a script's method returned its own object (agent/differential.py)
 
 
+# pickle's own C functions, taken before any workspace code runs (round 28 r28v-14).
+_pickle_dumps, _pickle_loads = _pickle.dumps, _pickle.loads
+UNPICKLABLE = "unpicklable"  # agent/differential.py's word for it, among the finish's ``changed``
+
+
+def _pickles_by_reference(fn: Any) -> bool:
+    """``fn`` comes back itself through pickle, as multiprocessing's map hands a function to
+    another process: found by its module and qualified name (a wrapper made without
+    functools.wraps is a local function no name finds)."""
+    try:
+        return _pickle_loads(_pickle_dumps(fn)) is fn
+    except BaseException:  # whatever pickling it raises: it does not
+        return False
+
+
 def _type_name(exc: BaseException) -> str:
     return _type_name_of(type(exc))
 
@@ -2001,6 +2017,8 @@ def main() -> Generator[_Call, None, None]:
         # The parent's per-call limit starts again here; the names it reads of the reference's
         # run only (``_parameter_names``), and gives the rollout's run as the target's ``names``.
         send({"k": "imported", "t": ti, "names": None if target.get("script") else _parameter_names(fn)})
+        if not _pickles_by_reference(fn):
+            changed.add(UNPICKLABLE)  # held against the reference's in the parent
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         givens = _givens(target["inputs"], target.get("keywords") or [], target.get("shared") or [])
         names = target.get("names") or []  # the reference's parameter names: half the calls by them

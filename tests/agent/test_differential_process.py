@@ -656,3 +656,34 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
         encodings.aliases.aliases.pop("latin_1_fix28b", None)
         re._cache.pop((str, r"\d+fix28b", 0), None)  # type: ignore[attr-defined]
         logging.Formatter.default_msec_format = "%s,%03d"
+
+
+def _memoised(f):  # a wrapper made without functools.wraps: a local function no name finds
+    def call(*args):
+        return f(*args)
+
+    return call
+
+
+def plain_function(x):
+    return x
+
+
+wrapped_function = _memoised(plain_function)
+
+
+def test_a_function_no_process_pool_can_take_is_named() -> None:
+    """Round 28 r28v-14 (the lead's ruling): a function comes back itself through pickle (a
+    caller's multiprocessing map hands it so) or the runner says it does not; the parent names
+    it only where the reference's function does."""
+    import functools
+
+    assert runner._pickles_by_reference(plain_function)
+    assert runner._pickles_by_reference(functools.lru_cache(None)(plain_function)) is False  # not the module's
+    assert not runner._pickles_by_reference(wrapped_function)
+    assert not runner._pickles_by_reference(lambda x: x)
+    got = differential.CallRun(finished=True, changed={differential.UNPICKLABLE})
+    assert differential.run_differences(got, 0, False, ref_changed=frozenset({differential.UNPICKLABLE})) == []
+    assert differential.run_differences(got, 0, False) == [
+        "its function cannot be pickled by reference (the reference's can: a caller's process pool raises)"
+    ]

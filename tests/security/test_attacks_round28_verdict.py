@@ -521,7 +521,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-14 a gcd that cannot be pickled (a local wrapper) PASSes")
 def test_r28v_14_gcd_that_cannot_reach_another_process_passes(tmp_path):
     """The control: a program pickles the reference's gcd (what multiprocessing does) and not
     this one's. The attack: the final run PASSes it, with no SUSPECT hit."""
