@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 # The module's namespace as a mapping or an object, by name or attribute.
 NAMESPACE_NAMES = frozenset({"globals", "vars", "locals", "__builtins__"})
@@ -59,7 +59,7 @@ def renames_module(tree: ast.Module, fold: Fold = _constant) -> bool:
     """The module may rebind its ``__name__`` (the bound above); ``fold``: a string
     expression's value (agent/suspect_ast.py's), None where it cannot be known."""
     spelled = NAMESPACE_NAMES | NAMESPACE_ATTRS | {"__name__"}
-    for n in ast.walk(tree):
+    for n in _run_on_import(tree):
         if isinstance(n, ast.Name) and (
             n.id in NAMESPACE_NAMES or n.id == "__name__" and not isinstance(n.ctx, ast.Load)
         ):
@@ -79,6 +79,21 @@ def renames_module(tree: ast.Module, fold: Fold = _constant) -> bool:
         if isinstance(n, ast.Call) and _by_unknown_name(n, fold):
             return True
     return False
+
+
+def _run_on_import(tree: ast.Module) -> Iterator[ast.AST]:
+    """Every node of ``tree`` but those of a top-level ``__main__`` block's body (its test and
+    ``else:`` included): a body runs only once ``__name__`` already is "__main__", so nothing
+    in it can make a guard hold that did not (round 28 r28v-4: ``timeit(...,
+    globals=globals())`` benchmarking the module in its block made the block untrusted)."""
+    yield tree
+    for s in tree.body:
+        if isinstance(s, ast.If) and is_main_guard(s):
+            yield s
+            for part in (s.test, *s.orelse):
+                yield from ast.walk(part)
+        else:
+            yield from ast.walk(s)
 
 
 def _by_unknown_name(call: ast.Call, fold: Fold) -> bool:

@@ -160,9 +160,6 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-4 an honest gcd timed by timeit(globals=globals()) in its block is SUSPECT"
-)
 def test_r28v_4_honest_gcd_timed_in_its_main_block_is_suspect(tmp_path):
     """The control: ``python gcd.py`` prints a time. The attack: the right fix PASSes the final
     run and the SUSPECT scan names it (dynamic_code, import_side_effect), so it is not PASS."""
