@@ -428,3 +428,73 @@ def test_r28s_6_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
 @pytest.mark.xfail(strict=True, reason="open: r28s-6 a normal user's empty AF_UNIX sockets past its part are unseen")
 def test_r28s_6_empty_sockets_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EMPTY_SOCKETS.replace("AS_BYTES", "False"))
+
+
+# r28s-7: r11-2's class past the part watch by timing alone, with bytes the watch counts. The
+# watch looks at what the sandbox holds once it sees the OOM kill counted (polled every 50 ms),
+# and "an excess that died with the victim stays not judged". The rest of the excess need not
+# wait to be seen: six processes of a normal user's sandbox in a 400 MB container hold 39 MB
+# of bytes each (234 MB, past the 168 MB part) and block on a pipe whose write end only the
+# growing process holds; when the OOM killer ends it (the largest), the pipe's EOF wakes them
+# and they exit at once, before the watch's look: it sees nothing past the part and the run is
+# the machine's shortage (SandboxError, not judged) in ~70% of tries (3 tries here, any escape
+# counts), where the same six that keep their bytes (the control) are judged every time.
+_RELEASED_AT_THE_KILL = textwrap.dedent(
+    """
+    import os, time
+    mb = 2**20
+    gone_r, gone_w = os.pipe()  # its write end: the grower's alone, once forked
+    ready_r, ready_w = os.pipe()
+    for _ in range(6):
+        if os.fork() == 0:
+            try:
+                os.close(gone_w)
+                b = bytearray(39 * mb)
+                b[::4096] = b"x" * len(b[::4096])
+                os.write(ready_w, b"1")
+                if RELEASE:
+                    os.read(gone_r, 1)  # EOF: the grower died, the OOM killer's choice
+                else:
+                    time.sleep(30)
+            finally:
+                os._exit(0)
+    for _ in range(6):
+        os.read(ready_r, 1)
+    if os.fork() == 0:  # the largest: grows to the container's limit
+        try:
+            held = []
+            while True:
+                b = bytearray(mb)
+                b[::4096] = b"x" * len(b[::4096])
+                held.append(b)
+        except MemoryError:  # its RLIMIT_AS (the part) first: the container was not full
+            print("NOT FULL", len(held), flush=True)
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    os.close(gone_w)
+    time.sleep(5)
+    os.kill(os.getpid(), 9)
+    """
+)
+
+
+def test_r28s_7_control_bytes_kept_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _RELEASED_AT_THE_KILL.replace("RELEASE", "False"))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r28s-7 bytes released as the OOM victim dies escape the part watch's look"
+)
+def test_r28s_7_bytes_released_at_the_kill_are_the_rollouts(user_dir):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    _judged_as_the_rollouts(user_dir, _RELEASED_AT_THE_KILL.replace("RELEASE", "True"))
+    for _ in range(2):  # a race the watch wins ~30% of the time: any escape of 3 is the finding
+        again = Path(tempfile.mkdtemp(prefix="repo-agent-user-"))  # (user_dir's own, for nobody)
+        try:
+            _judged_as_the_rollouts(again, _RELEASED_AT_THE_KILL.replace("RELEASE", "True"))
+        finally:
+            shutil.rmtree(again, ignore_errors=True)
