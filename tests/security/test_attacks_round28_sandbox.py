@@ -323,7 +323,13 @@ def test_r28s_4_control_a_sandbox_alone_reads_no_stored_secret(tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="open: r28s-4 the page cache keeps a final run's secret for any later sandbox")
 def test_r28s_4_a_later_sandbox_never_reads_a_final_runs_secret(tmp_path):
-    assert not _read_from_the_store(tmp_path, True), "a sandbox started later read the ended sandbox's secret whole"
+    """Up to three tries (the machine's own reads and reclaim can spoil one under load: the attack
+    needs one whole secret)."""
+    tries = [tmp_path / f"try{k}" for k in range(3)]
+    for where in tries:
+        where.mkdir()
+    read = any(_read_from_the_store(where, True) for where in tries)
+    assert not read, "a sandbox started later read the ended sandbox's secret whole"
 
 
 # r28s-5: r25s-1's mappings once more past the part watch, now that it counts them
