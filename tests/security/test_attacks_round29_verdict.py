@@ -1,0 +1,43 @@
+"""Round 29 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import agent.suites
+from tests.security.conftest import scan_and_judge
+from tests.security.test_attacks_round23_verdict import _loaded
+
+_MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
+_LRU_FIX = (_MINI_BUGS / "fix_lru_cache/_fix/lru.py").read_text()
+
+
+def _dir(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    return d
+
+
+# A wrong LRUCache: every answer right, its get's `default` parameter renamed `fallback`. A
+# caller's c.get(key, default=0) raises TypeError. Round 25's parameter names (differential_names.py)
+# are read for a function target only: a script's methods are never called by a name.
+_GET_DEFAULT_RENAMED = _LRU_FIX.replace(
+    "def get(self, key, default=None):\n        if key not in self.data:\n            return default",
+    "def get(self, key, fallback=None):\n        if key not in self.data:\n            return fallback",
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r29v-1 an LRUCache whose get names its default otherwise PASSes")
+def test_r29v_1_lru_get_with_its_default_renamed_passes(tmp_path):
+    """The control: the caller's keyword call works on the reference, raises on the attack. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    assert _GET_DEFAULT_RENAMED != _LRU_FIX
+    reference = _loaded(_dir(tmp_path, "ref"), "lru", _LRU_FIX)
+    wrong = _loaded(_dir(tmp_path, "wrong"), "lru_renamed", _GET_DEFAULT_RENAMED)
+    assert reference.LRUCache(2).get("k", default=0) == 0
+    with pytest.raises(TypeError):
+        wrong.LRUCache(2).get("k", default=0)
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _GET_DEFAULT_RENAMED}, "fix_lru_cache")
+    assert not passed or hits
