@@ -41,3 +41,33 @@ def test_r29v_1_lru_get_with_its_default_renamed_passes(tmp_path):
         wrong.LRUCache(2).get("k", default=0)
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _GET_DEFAULT_RENAMED}, "fix_lru_cache")
     assert not passed or hits
+
+
+# A wrong LRUCache: a put that makes room before it stores, even when the key is already held.
+# Updating a held key while the cache is full evicts the least recent other key (a caller's
+# put("b", 2) of a held "b" loses "a"). No pool script (nor a widened one: falsy values, other
+# keys, capacities 0 and 1) updates a key that is not the least recent one while full.
+_EVICTS_ON_UPDATE = _LRU_FIX.replace(
+    "    def put(self, key, value):\n        self.data[key] = value",
+    "    def put(self, key, value):\n"
+    "        if len(self.data) >= self.capacity and self.data:\n"
+    "            self.data.popitem(last=False)\n"
+    "        self.data[key] = value",
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r29v-2 an LRUCache evicting on an update of a held key PASSes")
+def test_r29v_2_lru_evicting_when_a_held_key_is_updated_passes(tmp_path):
+    """The control: updating a held key of a full cache keeps the other key in the reference,
+    loses it in the attack. The attack: the final run PASSes it, with no SUSPECT hit."""
+    assert _EVICTS_ON_UPDATE != _LRU_FIX
+    reference = _loaded(_dir(tmp_path, "ref"), "lru", _LRU_FIX)
+    wrong = _loaded(_dir(tmp_path, "wrong"), "lru_update", _EVICTS_ON_UPDATE)
+    for module, kept in ((reference, 1), (wrong, None)):
+        cache = module.LRUCache(2)
+        cache.put("a", 1)
+        cache.put("b", 2)
+        cache.put("b", 3)
+        assert cache.get("a") == kept
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _EVICTS_ON_UPDATE}, "fix_lru_cache")
+    assert not passed or hits
