@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,4 +93,36 @@ def test_r29v_3_parse_query_splitting_on_semicolons_passes(tmp_path):
     assert reference.parse_query("a=1;b=2") == {"a": "1;b=2"}
     assert wrong.parse_query("a=1;b=2") == {"a": "1", "b": "2"}
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _SPLITS_ON_SEMICOLONS}, "fix_parse_query")
+    assert not passed or hits
+
+
+# A wrong word_counts: the source's split(" ") "fixed" by turning newlines and tabs into spaces
+# first, so "\r" (Windows line ends), form feeds, "\xa0" and other white space stay inside the
+# words: word_counts("a\r\nb") counts "a\r". The pool's texts part words by " ", "\t" and "\n"
+# only, and the text widening joins words by the text's own white space.
+_COUNTS_FIX = {name: (_MINI_BUGS / "fix_word_count/_fix" / name).read_text() for name in ("helpers.py", "textstats.py")}
+_SPACES_AND_TABS_ONLY = _COUNTS_FIX["textstats.py"].replace(
+    "text.split()", 'text.replace("\\n", " ").replace("\\t", " ").split(" ")'
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r29v-4 a word_counts splitting on space, tab and newline only PASSes")
+def test_r29v_4_word_counts_keeping_carriage_returns_in_words_passes(tmp_path):
+    """The control: the reference counts "a\\r\\nb" as a and b, the attack as "a\\r" and b. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    assert _COUNTS_FIX["textstats.py"] != _SPACES_AND_TABS_ONLY
+    ref_dir, wrong_dir = _dir(tmp_path, "ref"), _dir(tmp_path, "wrong")
+    for where in (ref_dir, wrong_dir):
+        (where / "helpers.py").write_text(_COUNTS_FIX["helpers.py"])
+    sys.path.insert(0, str(ref_dir))
+    try:
+        reference = _loaded(ref_dir, "textstats_ref", _COUNTS_FIX["textstats.py"])
+        wrong = _loaded(wrong_dir, "textstats_wrong", _SPACES_AND_TABS_ONLY)
+    finally:
+        sys.path.remove(str(ref_dir))
+        sys.modules.pop("helpers", None)
+    assert reference.word_counts("a\r\nb a") == {"a": 2, "b": 1}
+    assert wrong.word_counts("a\r\nb a") == {"a\r": 1, "b": 1, "a": 1}
+    files = {"helpers.py": _COUNTS_FIX["helpers.py"], "textstats.py": _SPACES_AND_TABS_ONLY}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_word_count")
     assert not passed or hits
