@@ -126,3 +126,32 @@ def test_r29v_4_word_counts_keeping_carriage_returns_in_words_passes(tmp_path):
     files = {"helpers.py": _COUNTS_FIX["helpers.py"], "textstats.py": _SPACES_AND_TABS_ONLY}
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_word_count")
     assert not passed or hits
+
+
+# A wrong fix of mergesort.py: mergesort right, and the module's public merge(left, right)
+# rewritten as the textbook pop(0) merge, which empties its caller's lists (merge(a, b) leaves
+# a or b empty). mergesort hands it slices, so no call of mergesort shows it; the differential
+# calls only the pool's targets (mergesort), never the source's other public functions.
+_SORT_FIX = (_MINI_BUGS / "fix_mergesort/_fix/mergesort.py").read_text()
+_POP_MERGE = (
+    "def merge(left, right):\n"
+    "    out = []\n"
+    "    while left and right:\n"
+    "        out.append(left.pop(0) if left[0] <= right[0] else right.pop(0))\n"
+    "    return out + left + right\n" + _SORT_FIX[_SORT_FIX.index("\n\ndef mergesort") :]
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r29v-5 a mergesort.py whose public merge empties its arguments PASSes")
+def test_r29v_5_merge_emptying_its_callers_lists_passes(tmp_path):
+    """The control: the reference's merge leaves its arguments alone, the attack's empties
+    them; both mergesorts agree. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = _loaded(_dir(tmp_path, "ref"), "mergesort_ref", _SORT_FIX)
+    wrong = _loaded(_dir(tmp_path, "wrong"), "mergesort_pop", _POP_MERGE)
+    for module, left_after in ((reference, [1, 3]), (wrong, [])):
+        left, right = [1, 3], [2, 4]
+        assert module.merge(left, right) == [1, 2, 3, 4]
+        assert left == left_after
+        assert module.mergesort([3, 1, 2]) == [1, 2, 3]
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _POP_MERGE}, "fix_mergesort")
+    assert not passed or hits
