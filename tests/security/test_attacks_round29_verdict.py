@@ -155,3 +155,26 @@ def test_r29v_5_merge_emptying_its_callers_lists_passes(tmp_path):
         assert module.mergesort([3, 1, 2]) == [1, 2, 3]
     hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _POP_MERGE}, "fix_mergesort")
     assert not passed or hits
+
+
+# A wrong parse_query dropping a pair whose key is empty ("=x"): the reference keeps it as
+# {"": "x"}, as urllib's parse_qsl(keep_blank_values=True) does. No pool query holds a pair
+# starting with "=", and the text widening (words joined by "&", upper case, doubled "&")
+# makes none.
+_DROPS_EMPTY_KEYS = _QUERY_FIX.replace(
+    '        key, value = part.split("=", 1)\n',
+    '        key, value = part.split("=", 1)\n        if not key:\n            continue\n',
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r29v-6 a parse_query dropping pairs with an empty key PASSes")
+def test_r29v_6_parse_query_dropping_empty_keys_passes(tmp_path):
+    """The control: the reference keeps "=x" as {"": "x"}, the attack drops it. The attack: the
+    final run PASSes it, with no SUSPECT hit."""
+    assert _QUERY_FIX != _DROPS_EMPTY_KEYS
+    reference = _loaded(_dir(tmp_path, "ref"), "query", _QUERY_FIX)
+    wrong = _loaded(_dir(tmp_path, "wrong"), "query_empty_keys", _DROPS_EMPTY_KEYS)
+    assert reference.parse_query("=x&a=1") == {"": "x", "a": "1"}
+    assert wrong.parse_query("=x&a=1") == {"a": "1"}
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _DROPS_EMPTY_KEYS}, "fix_parse_query")
+    assert not passed or hits
