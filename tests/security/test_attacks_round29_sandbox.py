@@ -119,3 +119,75 @@ def test_r29s_1_control_a_sandbox_alone_reads_no_stored_secret(tmp_path):
 )
 def test_r29s_1_a_later_sandbox_never_reads_a_final_runs_secret_through_fault_around(tmp_path):
     assert not _read_through_fault_around(tmp_path, True), "a sandbox started later read the ended one's secret whole"
+
+
+# r29s-2: r11-2's class past the part watch (agent/memory_part.py) once more, through a
+# descriptor in flight. The watch counts an epoll's watches (r27s-2) by walking each process's
+# descriptor table; an epoll sent over an AF_UNIX socket (SCM_RIGHTS) and closed by its sender
+# is in no process's table: it lives in the socket's queue (one small message), and every
+# watch it holds (an epitem and a wait-queue entry, ~200 bytes of slab charged to the enclosing
+# memory cgroup) with it. An epoll's watches are keyed by (file, descriptor number), and a
+# closed descriptor's watch stays while its file is open elsewhere: 500 leaf epolls, each
+# registered under ~440 numbers in each of 6 tops (dup2, register, close), make ~1.3 M watches,
+# ~260 MB, with 6 descriptors in flight (far under the per-user bound, RLIMIT_NOFILE). A
+# normal user's sandbox in a 400 MB container; then one process grows until the OOM killer ends
+# it: the run is the machine's shortage (SandboxError, not judged) where the same tops kept
+# open in the process (the control: counted, ``_EPOLL_WATCH`` each) are the rollout's (judged).
+_IN_FLIGHT = textwrap.dedent(
+    """
+    import array, os, select, socket, time
+    mb = 2**20
+    leaves = [select.epoll() for _ in range(500)]
+    numbers = list(range(max(leaf.fileno() for leaf in leaves) + 40, 1000))
+    queue, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)  # (peer: its queue)
+    kept = []
+    for _ in range(6):
+        top = select.epoll()
+        for leaf in leaves:
+            for n in numbers:
+                os.dup2(leaf.fileno(), n)
+                top.register(n, select.EPOLLIN)
+                os.close(n)
+        if IN_FLIGHT:  # in the socket's queue, in no descriptor table
+            queue.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [top.fileno()]))])
+            top.close()
+        else:  # kept open: the watch counts it
+            kept.append(top)
+    """
+) + textwrap.dedent(
+    """
+    if os.fork() == 0:  # the largest: grows to the container's limit, the OOM killer's choice
+        try:
+            held = []
+            while True:
+                b = bytearray(mb)
+                b[::4096] = b"x" * len(b[::4096])
+                held.append(b)
+        except MemoryError:  # its RLIMIT_AS (the part) first: the container was not full
+            print("NOT FULL", len(held), flush=True)
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    time.sleep(5)
+    os.kill(os.getpid(), 9)
+    """
+)
+
+
+def _judged_as_the_rollouts(user_dir: Path, hog: str) -> None:
+    """``hog`` run as a normal user's tests in a 400 MB container: its excess the rollout's (judged)."""
+    from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
+
+    said = _as_a_user_in_400_mb(user_dir, "hog.py", hog)
+    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+
+
+def test_r29s_2_control_epoll_watches_held_open_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _IN_FLIGHT.replace("IN_FLIGHT", "False"))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r29s-2 an epoll in flight (SCM_RIGHTS) holds its watches outside every table"
+)
+def test_r29s_2_epoll_watches_in_flight_past_the_part_are_the_rollouts(user_dir):
+    _judged_as_the_rollouts(user_dir, _IN_FLIGHT.replace("IN_FLIGHT", "True"))
