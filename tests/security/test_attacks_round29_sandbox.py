@@ -95,6 +95,7 @@ def _read_through_fault_around(tmp_path: Path, writer: bool) -> bool:
     stored a fresh secret (``_FAULT_AROUND_WRITER``, when ``writer``) ended printed that secret."""
     secret = secrets.token_hex(16)
     boxes = {}
+    tmp_path.mkdir(exist_ok=True)
     for name, script in (("writer", _FAULT_AROUND_WRITER), ("reader", _FAULT_AROUND_READER)):
         boxes[name] = tmp_path / name
         boxes[name].mkdir()
@@ -118,7 +119,10 @@ def test_r29s_1_control_a_sandbox_alone_reads_no_stored_secret(tmp_path):
     strict=True, reason="open: r29s-1 fault-around and /proc/self/pagemap tell a later sandbox the page cache"
 )
 def test_r29s_1_a_later_sandbox_never_reads_a_final_runs_secret_through_fault_around(tmp_path):
-    assert not _read_through_fault_around(tmp_path, True), "a sandbox started later read the ended one's secret whole"
+    # Up to three tries: under load the machine may evict a page between the two runs (one
+    # spoiled try would XPASS the strict xfail).
+    read = any(_read_through_fault_around(tmp_path / f"try{n}", True) for n in range(3))
+    assert not read, "a sandbox started later read the ended one's secret whole"
 
 
 # r29s-2: r11-2's class past the part watch (agent/memory_part.py) once more, through a
