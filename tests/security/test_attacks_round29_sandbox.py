@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import run_command_full
+from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _alone
+from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
 
 # r29s-1: a new page-cache probe (r28s-4's class: the page cache of the shared read-only tree as
 # a store a later sandbox reads), with neither ``preadv2(RWF_NOWAIT)`` nor ``cachestat`` nor
@@ -137,8 +139,9 @@ def test_r29s_1_a_later_sandbox_never_reads_a_final_runs_secret_through_fault_ar
 # normal user's sandbox in a 400 MB container; then one process grows until the OOM killer ends
 # it: the run is the machine's shortage (SandboxError, not judged) where the same tops kept
 # open in the process (the control: counted, ``_EPOLL_WATCH`` each) are the rollout's (judged).
-_IN_FLIGHT = textwrap.dedent(
-    """
+_IN_FLIGHT = (
+    textwrap.dedent(
+        """
     import array, os, select, socket, time
     mb = 2**20
     leaves = [select.epoll() for _ in range(500)]
@@ -158,32 +161,9 @@ _IN_FLIGHT = textwrap.dedent(
         else:  # kept open: the watch counts it
             kept.append(top)
     """
-) + textwrap.dedent(
-    """
-    if os.fork() == 0:  # the largest: grows to the container's limit, the OOM killer's choice
-        try:
-            held = []
-            while True:
-                b = bytearray(mb)
-                b[::4096] = b"x" * len(b[::4096])
-                held.append(b)
-        except MemoryError:  # its RLIMIT_AS (the part) first: the container was not full
-            print("NOT FULL", len(held), flush=True)
-            time.sleep(30)
-        finally:
-            os._exit(0)
-    time.sleep(5)
-    os.kill(os.getpid(), 9)
-    """
+    )
+    + _GROW_TO_THE_LIMIT
 )
-
-
-def _judged_as_the_rollouts(user_dir: Path, hog: str) -> None:
-    """``hog`` run as a normal user's tests in a 400 MB container: its excess the rollout's (judged)."""
-    from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
-
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", hog)
-    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
 
 
 def test_r29s_2_control_epoll_watches_held_open_past_the_part_are_the_rollouts(user_dir):
@@ -197,6 +177,37 @@ def test_r29s_2_epoll_watches_in_flight_past_the_part_are_the_rollouts(user_dir)
     _judged_as_the_rollouts(user_dir, _IN_FLIGHT.replace("IN_FLIGHT", "True"))
 
 
+def _two_holders(setup: str, hold: str) -> str:
+    """A normal user's tests: ``setup`` (top level), then two processes each running ``hold``
+    (or, with ``AS_BYTES`` True, holding 128 MB of bytes instead: the control), kept while one
+    more grows to the container's limit (``_GROW_TO_THE_LIMIT``)."""
+    body = textwrap.indent(textwrap.dedent(hold).strip("\n"), " " * 16)
+    return (
+        "import ctypes, os, select, time\nmb = 2**20\n"
+        + textwrap.dedent(setup)
+        + textwrap.dedent(
+            """
+            r, w = os.pipe()
+            for _ in range(2):
+                if os.fork() == 0:
+                    try:
+                        if AS_BYTES:
+                            b = bytearray(128 * mb)
+                            b[::4096] = b"x" * len(b[::4096])
+                        else:
+            BODY
+                        os.write(w, b"1")
+                        time.sleep(60)
+                    finally:
+                        os._exit(0)
+            for _ in range(2):
+                os.read(r, 1)
+            """
+        ).replace("BODY", body)
+        + _GROW_TO_THE_LIMIT
+    )
+
+
 # r29s-3: r11-2's class past the part watch through memory no object of the watch's list holds:
 # the buffer of a /proc file read through a descriptor. A seq_file keeps the buffer its last
 # read was made in until the descriptor is closed, and a file shown whole (``single_open``) is
@@ -208,11 +219,8 @@ def test_r29s_2_epoll_watches_in_flight_past_the_part_are_the_rollouts(user_dir)
 # hold 16 such descriptors (~256 MB), then one more grows until the OOM killer ends it: the
 # run is the machine's shortage (SandboxError, not judged) where 128 MB held as bytes in each of
 # the two (the control) is the rollout's (judged).
-_SEQ_BUFFERS = (
-    textwrap.dedent(
-        """
-    import os, select, time
-    mb = 2**20
+_SEQ_BUFFERS = _two_holders(
+    """
     leaves = [os.eventfd(0) for _ in range(200)]
     numbers = list(range(max(leaves) + 60, 1000))[:500]
     ep = select.epoll()
@@ -221,28 +229,14 @@ _SEQ_BUFFERS = (
             os.dup2(leaf, n)
             ep.register(n, select.EPOLLIN)
             os.close(n)
-    r, w = os.pipe()
-    for _ in range(2):
-        if os.fork() == 0:
-            try:
-                if AS_BYTES:
-                    b = bytearray(128 * mb)
-                    b[::4096] = b"x" * len(b[::4096])
-                else:
-                    held = []
-                    for _ in range(16):  # each an 8 MB buffer of the epoll's whole fdinfo
-                        fd = os.open(f"/proc/self/fdinfo/{ep.fileno()}", os.O_RDONLY)
-                        os.read(fd, 1)
-                        held.append(fd)
-                os.write(w, b"1")
-                time.sleep(60)
-            finally:
-                os._exit(0)
-    for _ in range(2):
-        os.read(r, 1)
+    """,
     """
-    )
-    + _IN_FLIGHT[_IN_FLIGHT.index("if os.fork() == 0:  # the largest") :]
+    held = []
+    for _ in range(16):  # each an 8 MB buffer of the epoll's whole fdinfo
+        fd = os.open(f"/proc/self/fdinfo/{ep.fileno()}", os.O_RDONLY)
+        os.read(fd, 1)
+        held.append(fd)
+    """,
 )
 
 
@@ -268,30 +262,14 @@ def test_r29s_3_proc_read_buffers_past_the_part_are_the_rollouts(user_dir):
 # machine's shortage (SandboxError, not judged) where 128 MB held as bytes in each of the two
 # (the control) is the rollout's (judged). (Run outside a container, 256 processes of 1 GB each
 # take the machine's memory: nothing of the sandbox limits it.)
-_FUTEX_HASH = (
-    textwrap.dedent(
-        """
-    import ctypes, os, time
-    mb = 2**20
-    libc = ctypes.CDLL(None, use_errno=True)
-    r, w = os.pipe()
-    for _ in range(2):
-        if os.fork() == 0:
-            try:
-                if AS_BYTES:
-                    b = bytearray(128 * mb)
-                    b[::4096] = b"x" * len(b[::4096])
-                else:  # PR_FUTEX_HASH (78), PR_FUTEX_HASH_SET_SLOTS (1): 2 M slots, 128 MB of kernel memory
-                    assert libc.prctl(78, 1, 1 << 21, 0, 0) == 0, ctypes.get_errno()
-                os.write(w, b"1")
-                time.sleep(60)
-            finally:
-                os._exit(0)
-    for _ in range(2):
-        os.read(r, 1)
+_FUTEX_HASH = _two_holders(
     """
-    )
-    + _IN_FLIGHT[_IN_FLIGHT.index("if os.fork() == 0:  # the largest") :]
+    libc = ctypes.CDLL(None, use_errno=True)
+    """,
+    """
+    # PR_FUTEX_HASH (78), PR_FUTEX_HASH_SET_SLOTS (1): 2 M slots, 128 MB of kernel memory
+    assert libc.prctl(78, 1, 1 << 21, 0, 0) == 0, ctypes.get_errno()
+    """,
 )
 
 
@@ -347,35 +325,41 @@ _BOUND_MAPPINGS = textwrap.dedent(
 )
 
 
-def _numa_policies() -> int:
-    """The machine's ``numa_policy`` slab objects in use (/proc/slabinfo)."""
-    for line in Path("/proc/slabinfo").read_text().splitlines():
-        if line.startswith("numa_policy "):
-            return int(line.split()[1])
-    return 0
-
-
 def _held_outside_the_cgroup(tmp_path: Path, bind: bool) -> int:
-    """The bytes of ``numa_policy`` objects (288 each) the machine gained, at its peak, while a
-    root sandbox running ``_BOUND_MAPPINGS`` held its mappings."""
+    """The bytes of ``numa_policy`` objects (288 each) the machine gained while a root sandbox
+    running ``_BOUND_MAPPINGS`` held its mappings."""
+    return _slab_gain(tmp_path, _BOUND_MAPPINGS.replace("BIND", str(bind)), "numa_policy") * 288
+
+
+def _slab_gain(tmp_path: Path, script: str, slab: str) -> int:
+    """How many ``slab`` objects the machine gained, at its peak, while a root sandbox ran
+    ``script`` (which prints HELD, then its size, once it holds what it made)."""
     import threading
 
     box = tmp_path / "box"
     box.mkdir()
-    (box / "run.py").write_text(_BOUND_MAPPINGS.replace("BIND", str(bind)))
+    (box / "run.py").write_text(script)
     said: list = []
     run_thread = threading.Thread(
         target=lambda: said.append(run_command_full([sys.executable, "run.py"], box, timeout_s=60, sandbox="bwrap"))
     )
     with _alone("numa-policy"):  # the count is the machine's: no other test of it meanwhile
-        before = _numa_policies()
-        peak = [before]
+        before = _slab_objects(slab)
+        peak = before
         run_thread.start()
         while run_thread.is_alive():
-            peak[0] = max(peak[0], _numa_policies())
+            peak = max(peak, _slab_objects(slab))
             run_thread.join(0.02)
     assert said and "HELD" in said[0].output, said[0].output[-300:] if said else "no run"
-    return (peak[0] - before) * 288
+    return peak - before
+
+
+def _slab_objects(name: str) -> int:
+    """The machine's ``name`` slab objects in use (/proc/slabinfo)."""
+    for line in Path("/proc/slabinfo").read_text().splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    return 0
 
 
 def test_r29s_5_control_unbound_mappings_make_no_policy(tmp_path):
@@ -414,41 +398,16 @@ _SHARED_POLICY = textwrap.dedent(
             for page in range(0, size, 8192):
                 libc.syscall(237, ctypes.c_void_p(at + page), ctypes.c_ulong(4096), 2, ctypes.byref(node0), ctypes.c_ulong(64), 0)
         libc.munmap(at, size)
-    print("HELD", os.fstat(fd).st_size, flush=True)
+    print("HELD", os.fstat(fd).st_size, flush=True)  # 0: the file stays empty
     time.sleep(2)  # (the host samples the machine's count meanwhile)
     """
 )
 
 
-def _slab_objects(name: str) -> int:
-    """The machine's ``name`` slab objects in use (/proc/slabinfo)."""
-    for line in Path("/proc/slabinfo").read_text().splitlines():
-        if line.startswith(name + " "):
-            return int(line.split()[1])
-    return 0
-
-
 def _shared_policies_made(tmp_path: Path, bind: bool) -> int:
-    """How many ``shared_policy_node`` objects the machine gained, at its peak, while a root
-    sandbox ran ``_SHARED_POLICY`` (no mapping of it left by then)."""
-    import threading
-
-    box = tmp_path / "box"
-    box.mkdir()
-    (box / "run.py").write_text(_SHARED_POLICY.replace("BIND", str(bind)))
-    said: list = []
-    run_thread = threading.Thread(
-        target=lambda: said.append(run_command_full([sys.executable, "run.py"], box, timeout_s=60, sandbox="bwrap"))
-    )
-    with _alone("numa-policy"):
-        before = _slab_objects("shared_policy_node")
-        peak = before
-        run_thread.start()
-        while run_thread.is_alive():
-            peak = max(peak, _slab_objects("shared_policy_node"))
-            run_thread.join(0.02)
-    assert said and "HELD 0" in said[0].output, said[0].output[-300:] if said else "no run"
-    return peak - before
+    """How many ``shared_policy_node`` objects the machine gained while a root sandbox ran
+    ``_SHARED_POLICY`` (no mapping of it left by then)."""
+    return _slab_gain(tmp_path, _SHARED_POLICY.replace("BIND", str(bind)), "shared_policy_node")
 
 
 def test_r29s_6_control_unbound_windows_leave_no_policy(tmp_path):
