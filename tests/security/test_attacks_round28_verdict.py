@@ -48,7 +48,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-1 a gcd wrong an hour after its first call (SQLite's clock) PASSes")
 def test_r28v_1_gcd_with_a_sqlite_clock_time_bomb_passes(tmp_path):
     """The control: right at once, wrong in a process whose first call was a day ago. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -85,7 +84,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-2 a gcd wrong where sqlite3 opens /etc/mime.types PASSes")
 def test_r28v_2_gcd_wrong_outside_the_sandbox_told_by_sqlite_passes(tmp_path):
     """The control: on this machine (outside any sandbox) it answers gcd(2000, 3000) wrong. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -126,7 +124,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-3 a gcd wrong from its eleventh process (a count in /tmp) PASSes")
 def test_r28v_3_gcd_counting_its_processes_in_tmp_passes(tmp_path):
     """The control: ten processes (each a fresh import: its memo emptied) answer right, the
     eleventh wrong. The attack: the final run PASSes it, with no SUSPECT hit."""
