@@ -26,7 +26,7 @@ from agent.suspect_carriers import carried
 from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
 from agent.suspect_effects import PROCESS_MODULES, TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
 from agent.suspect_file_facts import FileFacts
-from agent.suspect_machine import machine_rule
+from agent.suspect_machine import class_members, held, machine_rule
 from agent.suspect_main_guard import script_blocks, within
 from agent.suspect_stdlib import STDLIB, module_attribute, reaches, star_sources
 
@@ -354,6 +354,14 @@ _FS_CALLS = frozenset(
         "os.statvfs",
     }
 )
+# Readers of a package's resource by name, and the name's position (``_resource_climb``).
+_RESOURCE_READERS = {
+    "pkgutil.get_data": 1,
+    **dict.fromkeys(
+        [f"importlib.resources.{f}" for f in ("read_text", "read_binary", "open_text", "open_binary", "path")], 1
+    ),
+    "importlib.resources.is_resource": 1,
+}
 _ROOTS = frozenset({"os.sep", "os.path.sep", "os.altsep"})
 # The parent directory by name: a path that starts with it climbs out of the workspace (``_climbs_out``).
 _PARENTS = frozenset({"os.pardir", "os.path.pardir"})
@@ -714,6 +722,21 @@ def _probe_rule(name: str) -> str:
     return ""
 
 
+def _member_rule(name: str) -> str:
+    """The rule ``name`` hits read as a standard class's member through any receiver (round 28
+    r28v-9/10/11, agent/suspect_machine.py ``class_members``): the member by the scan's names
+    (``datetime.date.today``), by what its source reads, or by the function the class holds
+    (``logging.Formatter.converter``: ``time.localtime``); ``""`` for none."""
+    through = class_members(name)
+    for member in through or class_members(name, direct=True):  # (on the class: held functions alone)
+        rule = (_probe_rule(member) or machine_rule(member, _machine_probe)) if through else ""
+        if not rule and (value := held(member)):
+            rule = _probe_rule(_qualify(value)) or machine_rule(value, _machine_probe)
+        if rule:
+            return rule
+    return ""
+
+
 def _machine_probe(name: str) -> str:
     """The scan's rule for a name a standard module's source uses (``posix.environ`` is ``os.environ``)."""
     return _probe_rule(_qualify(name))
@@ -779,6 +802,7 @@ class _Scan:
             self._namespace_read(node)
             self._reflection(node)
             self._absolute_fs(node)
+            self._resource_climb(node)
             self._walks_here(node)
             self._hash(node)
             self._compares_a_path(node)
@@ -807,7 +831,8 @@ class _Scan:
             self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         for rule, node in effects.hits():
             self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
-        for rule, node, key in carried(self.tree, self.r.resolve, effects.kinds, self._machine):
+        carriers = carried(self.tree, self.r.resolve, effects.kinds, self._machine, (effects.made, _member_rule))
+        for rule, node, key in carriers:
             self.hit(rule, node, key)  # a log record or an event loop: agent/suspect_carriers.py (r26v-6/10/11)
         for node, callee in effects.unbound:  # outside the import-time bound, keyed by its callee for the excuse
             self.hit("import_side_effect", node, callee)
@@ -1229,6 +1254,24 @@ class _Scan:
             and self._absolute(node.func.value)
         ):
             self.hit("host_probe", node)  # Path("/").iterdir(), Path.home().exists()
+
+    def _resource_climb(self, node: ast.AST) -> None:
+        """A package's resource named by a path out of the package (round 28 r28v-15:
+        ``pkgutil.get_data("json", "../" * 12 + "etc/mime.types")`` reads /etc, which the sandbox
+        does not show): a resource name is relative to its package, and pkgutil and
+        importlib.resources document ``..`` and absolute names as not allowed, so one with
+        either reads the host's files through a reader host_probe's file calls do not list."""
+        if not isinstance(node, ast.Call):
+            return
+        funcs = self.r.resolve(node.func)
+        at = min((i for f, i in _RESOURCE_READERS.items() if f in funcs), default=None)
+        f = node.func
+        if at is None and isinstance(f, ast.Attribute) and f.attr == "joinpath" and isinstance(f.value, ast.Call):
+            at = 0 if "importlib.resources.files" in self.r.resolve(f.value.func) else None
+        given = node.args[at] if at is not None and len(node.args) > at else None
+        name = fold(given) if given is not None else None
+        if name is not None and (name.startswith("/") or ".." in name.replace("\\", "/").split("/")):
+            self.hit("host_probe", node)
 
     def _here(self, node: ast.expr | None, given: dict[str, ast.expr | None]) -> bool:
         """A path the code fixed itself, not its caller's: none, ``"."``, ``"tests"``, a module

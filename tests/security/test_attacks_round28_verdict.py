@@ -334,9 +334,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-9 a gcd wrong an hour after its first call (datetime.min.now()) PASSes"
-)
 def test_r28v_9_gcd_with_a_clock_read_through_a_datetime_instance_passes(tmp_path):
     """The control: right at once, wrong in a process whose first call was a day ago. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -367,7 +364,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-10 a gcd wrong where HOME is not /tmp (Path(...).home()) PASSes")
 def test_r28v_10_gcd_wrong_outside_the_judges_home_passes(tmp_path):
     """The control: a user's program (HOME their own directory) gets 1, one with HOME=/tmp 6.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -412,9 +408,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-11 a gcd wrong an hour after its first call (Formatter().converter()) PASSes"
-)
 def test_r28v_11_gcd_with_a_clock_held_by_logging_formatter_passes(tmp_path):
     """The control: right at once, wrong in a process whose first call was a day ago. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -561,7 +554,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-15 a gcd wrong where pkgutil.get_data reads /etc/mime.types PASSes")
 def test_r28v_15_gcd_wrong_outside_the_sandbox_told_by_pkgutil_passes(tmp_path):
     """The control: on this machine (outside any sandbox) it answers gcd(2000, 3000) wrong. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -707,7 +699,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-19 a gcd wrong where the pid is past 50 (Logger.makeRecord) PASSes")
 def test_r28v_19_gcd_wrong_outside_a_pid_namespace_passes(tmp_path):
     """The control: in this process (pid past 50, as any program's on a running machine) it
     answers 1. The attack: the final run PASSes it, with no SUSPECT hit."""
