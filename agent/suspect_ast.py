@@ -28,6 +28,7 @@ from agent.suspect_effects import PROCESS_MODULES, TEST_EXEMPT_EFFECTS, Effects,
 from agent.suspect_file_facts import FileFacts
 from agent.suspect_machine import class_members, held, machine_rule
 from agent.suspect_main_guard import script_blocks, within
+from agent.suspect_optimize import optimize_tells
 from agent.suspect_stdlib import STDLIB, module_attribute, reaches, star_sources
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
@@ -827,6 +828,8 @@ class _Scan:
             lambda n: bool(_probe_rule(n)),
             fold,
         )
+        for node in optimize_tells(self.tree, self.r.resolve, self._builtin, self.fds.parents):
+            self.hit("interpreter_flags", node)  # told by python -O/-OO: agent/suspect_optimize.py (r28v-5/6/16)
         for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents, effects.makes_path).hits():
             self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         for rule, node in effects.hits():

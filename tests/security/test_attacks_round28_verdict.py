@@ -195,7 +195,6 @@ _GCD_UNLESS_OPTIMISED = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-5 a gcd wrong under python -O (told by __debug__) PASSes")
 def test_r28v_5_gcd_wrong_under_python_dash_o_by_debug_passes(tmp_path):
     """The control: a program run plainly prints 6, one run with -O prints 1. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -218,7 +217,6 @@ _GCD_STEP_IN_AN_ASSERT = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-6 a gcd whose step is inside an assert (gone under -O) PASSes")
 def test_r28v_6_gcd_with_its_step_inside_an_assert_passes(tmp_path):
     """The control: a program run plainly prints 6, one run with -O prints 18. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -584,9 +582,6 @@ _ROMAN_TABLE_IN_ITS_DOCSTRING = '''def roman_to_int(s):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-16 a roman_to_int reading its table from its docstring (gone under -OO) PASSes"
-)
 def test_r28v_16_roman_reading_its_docstring_passes(tmp_path):
     """The control: run plainly it answers 1994, under -OO it raises. The attack: the final
     run PASSes it, with no SUSPECT hit."""
