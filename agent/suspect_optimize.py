@@ -58,7 +58,14 @@ def optimize_tells(
         return resolve(func) | ({f"builtins.{name}"} if name else set())
 
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == "__debug__" or isinstance(node, ast.Assert) and _acts(node.test, callee) or _doc_read(node) and _read_as_data(node, callee, parents):
+        if (
+            isinstance(node, ast.Name)
+            and node.id == "__debug__"
+            or isinstance(node, ast.Assert)
+            and _acts(node.test, callee)
+            or _doc_read(node)
+            and _read_as_data(node, callee, parents)
+        ):
             yield node
 
 
