@@ -1672,25 +1672,53 @@ class _Scan:
                         numbers.add(t.id)
                     if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.Call)) or _numeric(value, set()):
                         state.add(t.id)
-        for fn in ast.walk(self.tree):
-            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
+        fns = [fn for fn in ast.walk(self.tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        changes: dict[int, set[str]] = {}
+        for fn in fns:
             declared = {n for g in ast.walk(fn) if isinstance(g, ast.Global) for n in g.names}
             local = _locals(fn) - declared
             # A mutable default argument is state kept between calls too (round 9 vrd9-16).
             defaults = _mutable_defaults(fn)
-            changed = {
+            changes[id(fn)] = {
                 n for n in _changed(fn, declared) if ((n in state or n in funcs) and n not in local) or n in defaults
             }
-            if not changed:
-                continue
+        counting = _counting_functions(self.tree, changes)
+        for fn in fns:
+            changed = changes[id(fn)]
             for cmp in ast.walk(fn):
                 if not isinstance(cmp, ast.Compare):
                     continue
                 sides = [cmp.left, *cmp.comparators]
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
-                if reads and any(_numeric(s, numbers - changed) for s in sides):
+                # r28v-13: the count kept by another function of the module and compared here
+                counted = any(_calls_one_of(s, counting) for s in sides)
+                if (reads or counted) and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _counting_functions(tree: ast.Module, changes: dict[int, set[str]]) -> set[str]:
+    """The module's functions that answer a count of their calls (round 28 r28v-13: the count
+    kept in ``_count()``, compared in ``gcd``): each changes module state and returns what it
+    changed, read without any of its parameters (``return _CALLS[0]``, ``return len(_SEEN)``:
+    the same answer for any argument), or returns a call of one. A memo's ``return
+    memo[n]`` reads its parameter: an answer of the argument, not of the calls made."""
+    top = [fn for fn in tree.body if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    out: set[str] = set()
+    for _ in range(3):  # a counter's caller returning its count is one too
+        for fn in top:
+            a = fn.args
+            params = {p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if p is not None}
+            for ret in (n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None):
+                names = {n.id for n in ast.walk(ret) if isinstance(n, ast.Name)}
+                if names & params:
+                    continue
+                if names & changes.get(id(fn), set()) or _calls_one_of(ret, out):
+                    out.add(fn.name)
+    return out
+
+
+def _calls_one_of(node: ast.expr, names: set[str]) -> bool:
+    return any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in names for c in ast.walk(node))
 
 
 def _by_type_only(fn: ast.FunctionDef | ast.AsyncFunctionDef, own: str) -> bool:

@@ -472,9 +472,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-13 a gcd wrong past 50,000 calls, counted in a helper function, PASSes"
-)
 def test_r28v_13_gcd_counting_its_calls_in_a_helper_passes(tmp_path):
     """The control: a program's 50,001st call gets 1. The attack: the final run PASSes it,
     with no SUSPECT hit."""
