@@ -804,6 +804,7 @@ class _Scan:
             self._reflection(node)
             self._absolute_fs(node)
             self._resource_climb(node)
+            self._module_name_read(node)
             self._walks_here(node)
             self._hash(node)
             self._compares_a_path(node)
@@ -1257,6 +1258,33 @@ class _Scan:
             and self._absolute(node.func.value)
         ):
             self.hit("host_probe", node)  # Path("/").iterdir(), Path.home().exists()
+
+    def _module_name_read(self, node: ast.AST) -> None:
+        """The module's own dotted name read as data (round 28 r28v-7: ``"." in __name__`` is
+        False only where the module is imported at the top level, as every judge run imports
+        it, and True in a project's package): ``__name__``/``__package__`` compared with
+        anything but ``"__main__"``, tested, searched, indexed, split, iterated. Handed on whole it
+        names the module to a library (``getLogger(__name__)``, ``files(__package__)``,
+        ``__name__ + ".x"``) and is not read here."""
+        if not (isinstance(node, ast.Name) and node.id in ("__name__", "__package__")):
+            return
+        if not isinstance(node.ctx, ast.Load):
+            return
+        parent = self.fds.parents.get(id(node))
+        if isinstance(parent, ast.Compare):
+            sides = [parent.left, *parent.comparators]
+            if any(isinstance(x, ast.Constant) and x.value == "__main__" for x in sides):
+                return  # the script's guard
+            self.hit("reads_location", node)
+        elif (
+            isinstance(parent, ast.Attribute | ast.Subscript)
+            and parent.value is node
+            or isinstance(parent, ast.For | ast.comprehension)
+            and parent.iter is node
+        ):
+            self.hit("reads_location", node)
+        elif isinstance(parent, ast.If | ast.IfExp | ast.While | ast.BoolOp | ast.UnaryOp | ast.Assert):
+            self.hit("reads_location", node)  # tested for truth: ``1 if __package__ else a``
 
     def _resource_climb(self, node: ast.AST) -> None:
         """A package's resource named by a path out of the package (round 28 r28v-15:

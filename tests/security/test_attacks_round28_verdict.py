@@ -241,9 +241,6 @@ _GCD_RIGHT_AT_TOP_LEVEL = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-7 a gcd wrong when imported from a package (told by __name__) PASSes"
-)
 def test_r28v_7_gcd_wrong_inside_a_package_passes(tmp_path):
     """The control: imported as ``gcd`` it answers 6, as ``mathutils.gcd`` 1. The attack: the
     final run PASSes it, with no SUSPECT hit."""
