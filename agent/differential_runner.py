@@ -59,6 +59,7 @@ import sys
 _PLAIN_MODULES = frozenset(sys.modules) - {"__future__"}
 
 import _functools  # noqa: E402  (built in)
+import _pickle  # noqa: E402
 import _queue  # noqa: E402
 import _random  # noqa: E402  (built in: the shared generator's C class)
 import _signal  # noqa: E402  (loaded at every start)
@@ -81,6 +82,7 @@ import gc  # noqa: E402
 import importlib  # noqa: E402
 import itertools  # noqa: E402  (collections' import loaded it)
 import json  # noqa: E402
+import re  # noqa: E402  (fractions' import loaded it)
 
 # What the runner calls after its hello is its own, taken here before any workspace code runs:
 # the code under test shares the interpreter's modules and builtins, and a function replaced on
@@ -299,6 +301,11 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
         return {"bytes": bytes.hex(x)}
     number = _exact_number(x, t)
     if number is not None:
+        if t is _DECIMAL:
+            # Tagged apart (round 28 r28v-20): a Decimal does no arithmetic with a float
+            # (``+ 0.5`` raises TypeError), where a Fraction's answer is a float; read as the
+            # number it holds, it agreed with the reference's float.
+            return {"decimal": [_encode(number, depth + 1, budget)]}
         return _encode(number, depth, budget)
     if t is _GENERATOR and depth == 0:  # consumed here, under the call's time limit
         yielded: list[Any] = []
@@ -653,11 +660,15 @@ def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[s
 # (before its first call, after its last: a few milliseconds each, no cost per call):
 # - the standard library's modules' own state: each loaded module's globals, the dicts and
 #   lists they hold, the attributes of the objects of its classes they hold (calendar's
-#   ``c``, logging's ``root``) and those objects' dicts and lists. A name or key bound before
-#   and rebound since is a change, a list's items changed are; a key added or removed is not
-#   (a module fills and empties its tables as it is used: ``re``'s compiled patterns, an
-#   import's ``sys.modules``), nor a value set where None was (made on first use:
-#   ``tempfile.tempdir``), nor anything in a table its module names a cache. C modules keep
+#   ``c``, logging's ``root``) and those objects' dicts and lists, and the own attributes of
+#   the classes it defines (``logging.Formatter.default_time_format``). A name or key bound
+#   before and rebound since is a change, a list's items changed are, a key added giving a
+#   name a setting or a class a handler is (``_registered``); a key removed or added holding
+#   an object is not (a module fills and empties its tables as it is used: an import's
+#   ``sys.modules``), nor a value set where None was (made on first use:
+#   ``tempfile.tempdir``); a table its module names a cache is read by what an entry the calls
+#   put there answers (``_cache_poisoned``). A module the calls load is read as its import
+#   leaves it (``_loaded_and_read``). C modules keep
 #   their state out of reach: the few settings they have are read by their getters
 #   (``_C_SETTINGS``). ``random`` is read apart (``_random_moved``);
 # - the logging tree: each logger's level, handlers, filters, propagation and whether it is
@@ -674,7 +685,7 @@ _GETSET = type(type.__dict__["__dict__"])
 _PLAIN_VALUES = (int, float, str, bytes, bool, complex)
 _TABLES = (dict, collections.OrderedDict, collections.defaultdict)
 _dict_copy, _list_copy, _dict_get, _list = dict.copy, list.copy, dict.get, list
-_not, _compress = _operator.not_, itertools.compress
+_not, _compress, _and, _repeat = _operator.not_, itertools.compress, _operator.and_, itertools.repeat
 _scandir = os.scandir
 _BUILTIN_FUNCTION = types.BuiltinFunctionType
 _NO_STATE = (_MODULE, type, _FUNCTION, _BUILTIN_FUNCTION, types.MethodType, types.WrapperDescriptorType)
@@ -682,11 +693,38 @@ _NO_STATE = (_MODULE, type, _FUNCTION, _BUILTIN_FUNCTION, types.MethodType, type
 _STATELESS = frozenset({*_NO_STATE, *_PLAIN_VALUES, type(None), tuple, frozenset, types.MethodDescriptorType})
 _C_SETTINGS = {"_csv": ("field_size_limit", "list_dialects"), "gc": ("get_threshold", "get_debug")}
 _MISSING = object()
+_HOLDERS = frozenset({*_TABLES, list})  # what a class attribute holds that ``_held`` reads
+_TYPE_SUBCLASS = 1 << 31  # Py_TPFLAGS_TYPE_SUBCLASS: a class, whatever its metaclass
+_HEAPTYPE_, _MODULE_KEY, _TRUE = (_repeat(x) for x in (_HEAPTYPE, "__module__", True))
+_set = set
+_KINDS_SEEN: set[type] = set()  # the types of modules' globals met so far, and which are metaclasses
+_METACLASSES: set[type] = {type}
+_str_eq, _chain = str.__eq__, itertools.chain.from_iterable
+_proxy_copy, _proxy_values, _proxy_items = (
+    types.MappingProxyType.copy,
+    types.MappingProxyType.values,
+    types.MappingProxyType.items,
+)
+# What each reading of ``_module_state`` is: a table (a module's namespace, a dict it holds,
+# an object's attributes), a list, a class's own attributes (read through its mapping proxy),
+# a table its module names a cache, or a C module's setting (read by its getter).
+_TABLE, _LIST, _CLASS, _CACHE, _SETTING = 0, 1, 2, 3, 4
+# A fresh compile of a pattern, taken before any workspace code runs (round 28 r28v-18):
+# ``re``'s cache answers its caller's ``re.findall(p, s)`` with the entry at (type, p, flags).
+_compile_fresh = re._compiler.compile  # type: ignore[attr-defined]
+_PATTERN = re.Pattern
+_pattern_eq = re.Pattern.__eq__
+_pattern_source = vars(re.Pattern)["pattern"].__get__
+_pattern_flags = vars(re.Pattern)["flags"].__get__
 
 
 def _plain_value(v: Any) -> bool:
     t = type(v)
     return t in _PLAIN_VALUES or v is None or (t is tuple and len(v) < 8 and all(_plain_value(x) for x in v))
+
+
+def _is_class(x: Any) -> bool:
+    return bool(_type_flags(type(x)) & _TYPE_SUBCLASS)
 
 
 def _instance_dict(x: Any) -> Any:
@@ -713,65 +751,183 @@ def _keyed(table: Any) -> dict[Any, Any]:
 
 def _held(out: list[Any], top: str, key: Any, value: Any, deep: bool) -> None:
     """The tables, lists and standard objects' attributes ``value`` holds, as read now."""
-    if type(key) is str and ("cache" in key.lower() or key.startswith("__")):
-        return  # a cache its module fills and empties as it is used
     t = type(value)
+    if type(key) is str and "cache" in key.lower():
+        if t in _TABLES:  # its entries come and go as it is used; what an entry answers is read
+            out.append((top, value, _CACHE, _dict_copy(value)))
+        return
+    if type(key) is str and key.startswith("__"):
+        return
     if t in _TABLES:
-        out.append((top, value, False, _dict_copy(value), _list(_values(value))))
+        out.append((top, value, _TABLE, _dict_copy(value)))
     elif t is list:
-        out.append((top, value, True, _list_copy(value), None))
+        out.append((top, value, _LIST, _list_copy(value)))
     elif deep and t not in _NO_STATE:
         attrs = _instance_dict(value)
         if type(attrs) is dict:
-            out.append((top, attrs, False, _dict_copy(attrs), _list(_values(attrs))))
+            out.append((top, attrs, _TABLE, _dict_copy(attrs)))
             for k, v in _dict_items(attrs):
                 if type(v) in _TABLES or type(v) is list:
                     _held(out, top, k, v, False)
 
 
+def _one_module_state(out: list[Any], name: str, mod: Any) -> None:
+    """What one standard module holds now (``_module_state``), its classes' own attributes
+    too (round 28 r28v-23: ``logging.Formatter.default_time_format`` set by a call spoiled its
+    caller's log times): each class the module defines, read through its mapping proxy."""
+    top = name.partition(".")[0]
+    if top not in _STDLIB_NAMES or top in _APART or type(mod) is not _MODULE:
+        return
+    space = _module_dict(mod)
+    kept = _dict_copy(space)
+    out.append((top, space, _TABLE, kept))
+    kinds = map(_not, map(_STATELESS.__contains__, map(type, _values(kept))))  # told by C alone
+    for k, v in _compress(_dict_items(kept), kinds):
+        _held(out, top, k, v, True)
+    for t in _set(map(type, _values(kept))) - _KINDS_SEEN:
+        _KINDS_SEEN.add(t)
+        if _type_flags(t) & _TYPE_SUBCLASS:
+            _METACLASSES.add(t)
+    classes = _list(_compress(_values(kept), map(_METACLASSES.__contains__, map(type, _values(kept)))))
+    if classes:  # the heap types it defines, each read through its mapping proxy: all told by C
+        made = _compress(classes, map(_and, map(_type_flags, classes), _HEAPTYPE_))
+        proxies = _list(map(_type_dict, made))
+        ours = map(_is, map(_str_eq, _repeat(name), map(_proxy_get, proxies, _MODULE_KEY)), _TRUE)
+        chosen = _list(_compress(proxies, ours))
+        copies = _list(map(_proxy_copy, chosen))
+        out += zip(_repeat(top), chosen, _repeat(_CLASS), copies)
+        holds = map(_HOLDERS.__contains__, map(type, _chain(map(_values, copies))))
+        for k, v in _compress(_chain(map(_dict_items, copies)), holds):
+            _held(out, top, k, v, False)
+    for getter in _C_SETTINGS.get(name, ()):
+        f = _dict_get(space, getter)
+        if type(f) is _BUILTIN_FUNCTION and f.__self__ is mod:
+            out.append((top, f, _SETTING, f()))
+
+
 def _module_state() -> list[Any]:
-    """What the standard library's loaded modules hold now: (its top module, the table or list,
-    whether a list, a copy of it, a table's values in order)."""
+    """What the standard library's loaded modules hold now: (its top module, the table, list or
+    getter, its kind, a copy of it or the getter's answer)."""
     out: list[Any] = []
     for name, mod in list(_dict_items(_MODULES)):
-        top = name.partition(".")[0] if type(name) is str else ""
-        if top not in _STDLIB_NAMES or top in _APART or type(mod) is not _MODULE:
-            continue
-        space = _module_dict(mod)
-        out.append((top, space, False, _dict_copy(space), _list(_values(space))))
-        kinds = map(_not, map(_STATELESS.__contains__, map(type, _values(space))))  # told by C alone
-        for k, v in _compress(_dict_items(space), kinds):
-            _held(out, top, k, v, True)
-        for getter in _C_SETTINGS.get(name, ()):
-            f = _dict_get(space, getter)
-            if type(f) is _BUILTIN_FUNCTION and f.__self__ is mod:
-                out.append((top, None, True, [f()], f))
+        if type(name) is str:
+            _one_module_state(out, name, mod)
     return out
+
+
+# The state list of the watch in force (``_SettingsWatch``): a standard module the calls load
+# is read as its import leaves it, before the code that imported it runs on (round 28 r28v-21:
+# a gcd importing html.entities in its call and rewriting its table changed its caller's
+# html.unescape; read at the target's first call, the module was not loaded yet). The import
+# system's ``_find_and_load`` (what ``import`` and ``importlib.import_module`` call for a
+# module not in sys.modules) is given ``_loaded_and_read`` before any workspace code runs.
+_loads_read: list[Any] = [None]
+_bootstrap_space = vars(sys.modules["_frozen_importlib"])  # (no workspace code ran yet)
+_bootstrap_find_and_load = _bootstrap_space["_find_and_load"]
+
+
+def _loaded_and_read(name: Any, import_: Any) -> Any:
+    mod = _bootstrap_find_and_load(name, import_)
+    into = _loads_read[0]
+    if into is not None and type(name) is str:
+        _one_module_state(into, name, mod)
+    return mod
+
+
+def _read_as_loaded(namespace: dict[str, Any]) -> None:
+    """``_loaded_and_read`` (over ``namespace``, the runner's own) in the import system's place,
+    named and placed as the function it stands for: an ImportError's traceback loses it with
+    the import system's own frames."""
+    f = namespace["_loaded_and_read"]
+    original = _bootstrap_find_and_load
+    code = f.__code__.replace(co_filename=original.__code__.co_filename, co_name="_find_and_load")
+    code = code.replace(co_qualname="_find_and_load")
+    g = _FUNCTION(code, namespace, "_find_and_load")
+    g.__qualname__, g.__module__, g.__doc__ = original.__qualname__, original.__module__, original.__doc__
+    _bootstrap_space["_find_and_load"] = g
+
+
+def _registered(key: Any, value: Any) -> bool:
+    """A key added to a table that is no cache's: a name given a setting (a plain key, a plain
+    value: ``encodings.aliases.aliases["latin_1"] = "utf_8"``, round 28 r28v-17) or a class
+    given a handler (a dispatch table's), where a table filling as it is used adds objects
+    (modules, compiled patterns, records) under its own keys."""
+    if value is None:
+        return False
+    return (_plain_value(key) and _plain_value(value)) or _is_class(key)
+
+
+def _table_changed(now_table: Any, kept: dict[Any, Any]) -> bool:
+    """A key of ``kept`` bound otherwise now, or a key added (``_registered``)."""
+    now, before = _keyed(now_table), _keyed(kept)
+    for k, v in _dict_items(before):
+        w = _dict_get(now, k, _MISSING)
+        if w is _MISSING or w is v or v is None:
+            continue  # removed (a table emptied as it is used), or made on first use
+        if type(w) is type(v) and _plain_value(v) and w == v:
+            continue  # (C's comparison of plain values only)
+        return True
+    for k, w in _dict_items(now_table):
+        if _dict_get(before, k if type(k) is str else id(k), _MISSING) is _MISSING and _registered(k, w):
+            return True
+    return False
+
+
+def _pattern_answers_its_key(key: Any, value: Any) -> bool:
+    """A compiled pattern a cache holds is what a fresh compile makes, of its own source and of
+    the source its key names in ``re``'s layout (the pattern's type, its source, its flags):
+    ``re.findall(r"\\d+", s)`` is answered by the entry at (str, r"\\d+", 0)."""
+    shaped = type(key) is tuple and len(key) == 3 and _is_class(key[0])
+    if type(value) is not _PATTERN:
+        return not shaped  # re's own entry is a compiled pattern
+    try:
+        source, flags = _pattern_source(value), _pattern_flags(value)
+        if type(source) not in (str, bytes) or _pattern_eq(_compile_fresh(source, flags), value) is not True:
+            return False
+        if shaped:
+            asked, asked_flags = key[1], key[2]
+            if type(asked) not in (str, bytes) or not _type_flags(type(asked_flags)) & (1 << 24):
+                return False  # a source or flags of a class of the code's own (its __eq__ runs at a lookup)
+            asked_flags = int.__add__(asked_flags, 0)
+            return _pattern_eq(_compile_fresh(asked, asked_flags), value) is True
+    except BaseException:  # a source no fresh compile takes: not what re's own call cached
+        return False
+    return True
+
+
+def _cache_poisoned(now_table: Any, kept: dict[Any, Any]) -> bool:
+    """An entry the calls added or replaced in a cache answering otherwise than a fresh compile
+    (``_pattern_answers_its_key``): a cache emptied, refilled or grown as it is used is no
+    change."""
+    before = _keyed(kept)
+    for k, v in _dict_items(now_table):
+        if _dict_get(before, k if type(k) is str else id(k), _MISSING) is v:
+            continue
+        checked = type(v) is _PATTERN or (type(k) is tuple and len(k) == 3 and _is_class(k[0]))
+        if checked and not _pattern_answers_its_key(k, v):
+            return True
+    return False
 
 
 def _module_state_changed(was: list[Any]) -> set[str]:
     """The top modules whose state ``was`` read otherwise now."""
     out: set[str] = set()
-    for top, held, is_list, kept, values in was:
+    for top, held, kind, kept in was:
         if top in out:
             continue
-        if held is None:  # a C module's setting, by its getter
-            if values() != kept[0]:
+        if kind == _SETTING:
+            if held() != kept:
                 out.add(top)
-        elif is_list:
+        elif kind == _LIST:
             if len(held) != len(kept) or not all(map(_is, held, kept)):
                 out.add(top)
-        elif len(held) != len(kept) or not all(map(_is, _values(held), values)):
-            # (the same keys in the same order holding the same objects: unchanged, told by C alone)
-            now = _keyed(held)
-            for k, v in _dict_items(_keyed(kept)):
-                w = _dict_get(now, k, _MISSING)
-                if w is _MISSING or w is v or v is None:
-                    continue  # removed (a table emptied as it is used), or made on first use
-                if type(w) is type(v) and _plain_value(v) and w == v:
-                    continue  # (C's comparison of plain values only)
+        else:
+            now = (_proxy_values if kind == _CLASS else _values)(held)
+            if len(held) == len(kept) and all(map(_is, now, _values(kept))):
+                continue  # the same keys in the same order holding the same objects (told by C alone)
+            table = _proxy_copy(held) if kind == _CLASS else held
+            if _cache_poisoned(table, kept) if kind == _CACHE else _table_changed(table, kept):
                 out.add(top)
-                break
     return out
 
 
@@ -859,6 +1015,7 @@ class _SettingsWatch:
         _random_forgotten()
         self.where = _getcwd()
         self.state, self.loggers, self.files = _module_state(), _loggers(), _files(self.where)
+        _loads_read[0] = self.state  # a module its calls load: read as its import leaves it
 
     def between(self) -> None:
         if _random_moved():
@@ -870,6 +1027,7 @@ class _SettingsWatch:
 
     def done(self) -> None:
         """After the target's last call: its state read against the one before its first."""
+        _loads_read[0] = None
         self.between()
         self.changed.update(_module_state_changed(self.state))
         if _loggers_changed(self.loggers if self.loggers is not None else _FRESH_TREE, _loggers()):
@@ -1412,6 +1570,21 @@ def _method_return(obj: object, returned: object) -> Any:
 SELF = {"self": 1}  # a script's method returned its own object (agent/differential.py)
 
 
+# pickle's own C functions, taken before any workspace code runs (round 28 r28v-14).
+_pickle_dumps, _pickle_loads = _pickle.dumps, _pickle.loads
+UNPICKLABLE = "unpicklable"  # agent/differential.py's word for it, among the finish's ``changed``
+
+
+def _pickles_by_reference(fn: Any) -> bool:
+    """``fn`` comes back itself through pickle, as multiprocessing's map hands a function to
+    another process: found by its module and qualified name (a wrapper made without
+    functools.wraps is a local function no name finds)."""
+    try:
+        return _pickle_loads(_pickle_dumps(fn)) is fn
+    except BaseException:  # whatever pickling it raises: it does not
+        return False
+
+
 def _type_name(exc: BaseException) -> str:
     return _type_name_of(type(exc))
 
@@ -1793,6 +1966,7 @@ def main() -> Generator[_Call, None, None]:
                 pass
 
     _hide_modules()
+    _read_as_loaded(globals())
     box = sys.path[0]  # this script's private directory: nothing else is in it
     sys.path[0] = _os.getcwd()  # the workspace, in place of this script's directory
     # Started as an ordinary script (r16-9, r16-11: no -s -S a fix could read in sys.flags,
@@ -1852,6 +2026,8 @@ def main() -> Generator[_Call, None, None]:
         # The parent's per-call limit starts again here; the names it reads of the reference's
         # run only (``_parameter_names``), and gives the rollout's run as the target's ``names``.
         send({"k": "imported", "t": ti, "names": None if target.get("script") else _parameter_names(fn)})
+        if not _pickles_by_reference(fn):
+            changed.add(UNPICKLABLE)  # held against the reference's in the parent
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
         givens = _givens(target["inputs"], target.get("keywords") or [], target.get("shared") or [])
         names = target.get("names") or []  # the reference's parameter names: half the calls by them

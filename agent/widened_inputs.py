@@ -152,9 +152,18 @@ def _deep_int(v: int, draw: random.Random) -> int:
     return -n if v < 0 else n
 
 
-def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Random, *, script: bool) -> list[list]:
+def widened_inputs(
+    inputs: list[list],
+    kinds: list[WidenKind],
+    rng: random.Random,
+    *,
+    script: bool,
+    refusable: list[bool] | None = None,
+) -> list[list]:
     """The widened inputs of a target whose pool is ``inputs``, for the ``kinds`` its task
-    asks, none already in the pool; drawn with ``rng`` (the sample's: the same every run)."""
+    asks, none already in the pool; drawn with ``rng`` (the sample's: the same every run).
+    ``refusable`` gets one mark per input made: an ``edges`` input of a degenerate shape (a
+    list emptied, a count one past its list, a script's size 0), which a fix may refuse."""
     if not inputs or not kinds:
         return []
     sources = list(inputs)
@@ -171,6 +180,8 @@ def widened_inputs(inputs: list[list], kinds: list[WidenKind], rng: random.Rando
                 seen.add(key)
                 out.append(case)
                 made += 1
+                if refusable is not None:
+                    refusable.append(kind == "edges" and (not script or 0 in case[0]))
     return out
 
 

@@ -115,6 +115,12 @@ class DifferentialTarget(BaseModel):
     # ``[[0, 0]] * 3`` is (agent/differential_runner.py ``_givens``; round 27 r27v-13): JSON
     # holds no list twice. The differential adds such inputs (``aliases``); a suite leaves it empty.
     shared: list[bool] = Field(default_factory=list)
+    # By input index, as ``iterated``: a widened ``edges`` input of a degenerate shape the
+    # pool never holds (a list emptied, a count one past its list, a script's size 0), where a
+    # fix refusing it with ValueError or TypeError agrees with a reference answering an empty
+    # or degenerate result (round 28 r28v-12; agent/differential.py ``_refused``). The
+    # differential adds such inputs; a suite leaves it empty.
+    refusable: list[bool] = Field(default_factory=list)
 
     @field_validator("path")
     @classmethod
@@ -139,6 +145,10 @@ class DifferentialTarget(BaseModel):
         """Input ``i``'s equal lists are one list (``shared``)."""
         return i < len(self.shared) and self.shared[i]
 
+    def refusable_at(self, i: int) -> bool:
+        """Input ``i`` is a degenerate edge a fix may refuse (``refusable``)."""
+        return i < len(self.refusable) and self.refusable[i]
+
     def picked(self, index: list[int], extra: list[list] | None = None) -> DifferentialTarget:
         """This target with only the inputs at ``index`` (in that order), their keywords
         and ``iterated`` marks beside them, then ``extra`` positional inputs."""
@@ -146,7 +156,12 @@ class DifferentialTarget(BaseModel):
         while keywords and not keywords[-1]:
             keywords.pop()
         marks = {}
-        for name, at in (("iterated", self.iterated_at), ("asked", self.asked_at), ("shared", self.shared_at)):
+        for name, at in (
+            ("iterated", self.iterated_at),
+            ("asked", self.asked_at),
+            ("shared", self.shared_at),
+            ("refusable", self.refusable_at),
+        ):
             kept = [at(i) for i in index]
             while kept and not kept[-1]:
                 kept.pop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -433,14 +434,19 @@ def test_a_function_is_compared_without_order_only_where_every_test_call_sorts_i
 
 
 def test_exact_numbers_travel_as_the_floats_they_equal():
-    """R6-7: an honest fix may return Fraction or Decimal where the reference returns float
-    (pytest's == agrees); a subclass of them is still no plain data."""
+    """R6-7: an honest fix may return a Fraction where the reference returns float (pytest's ==
+    agrees, and a caller's ``+ 0.5`` is a float); a Decimal is tagged apart (round 28 r28v-20:
+    ``+ 0.5`` raises TypeError): it agrees with a Decimal of the same number only. A subclass
+    of them is still no plain data."""
     from decimal import Decimal
     from fractions import Fraction
 
     from agent import differential_runner as runner
 
-    assert runner._encode([Fraction(1, 3), Decimal("2.5")]) == {"list": [1 / 3, 2.5]}
+    assert runner._encode([Fraction(1, 3), Decimal("2.5")]) == {"list": [1 / 3, {"decimal": [2.5]}]}
+    assert not same_value(2.5, runner._encode(Decimal("2.5")), 1e-9)
+    assert same_value(runner._encode(Decimal("2.50")), runner._encode(Decimal("2.5")), 1e-9)
+    assert not same_value(runner._encode(Decimal("2.5")), runner._encode(Decimal("2.6")), 1e-9)
     assert same_value(runner._encode(Fraction(7, 2)), 3.5, 1e-9)
     assert not same_value(3, runner._encode(Fraction(3)), 1e-9)  # an int of the reference stays an int
 
@@ -671,3 +677,40 @@ def test_an_answer_changed_by_its_first_caller_is_seen_in_a_later_answer(tmp_pat
     assert run.finished, run.output
     spoiled = [i for i in range(40) if run.results[(0, i)]["v"] != {"list": [i, i + 1]}]
     assert spoiled and all(run.results[(0, i)]["v"] == {"list": [i, i + 1, None]} for i in spoiled)
+
+
+def test_a_refusal_of_a_degenerate_edge_agrees_only_there():
+    """Round 28 r28v-12 (the lead's ruling): on a widened edges input of a degenerate shape
+    (``refusable``), a fix raising ValueError or TypeError (or a subclass) where the reference
+    answers an empty result agrees; the same raise on a pool input, a raise of another type,
+    a refusal of a call the reference answers with a value, or one that changed its
+    arguments, does not."""
+    from agent.widened_inputs import widened_inputs
+
+    pool = [[[1.0, 2.0, 3.0], 2], [[4.0, 5.0], 1]]
+    marks: list[bool] = []
+    made = widened_inputs(pool, ["edges", "floats"], random.Random(1), script=False, refusable=marks)
+    assert len(marks) == len(made) and any(marks) and not all(marks)
+    assert all(
+        m == (case in widened_inputs(pool, ["edges"], random.Random(1), script=False)) for case, m in zip(made, marks)
+    )
+    marks_s: list[bool] = []
+    script = [[[2], [["put", [1, 1]], ["get", [1]]]]]
+    made_s = widened_inputs(script, ["edges"], random.Random(1), script=True, refusable=marks_s)
+    assert [m for m in marks_s] == [case[0] == [0] for case in made_s]
+
+    target = DifferentialTarget(module="m", function="f", inputs=[[[1.0], 2], [[1.0], 2]], refusable=[False, True])
+    how = differential._HowRead(0.0, None, False, frozenset())
+    refused = {"raise": "ValueError", "bases": ["Exception", "BaseException"]}
+    own = {"raise": "differential.Refused (a class of its own by that name)", "bases": ["ValueError", "Exception"]}
+    for have, want, at, agrees in (
+        (refused, {"v": {"list": []}}, 1, True),
+        (own, {"v": {"list": []}}, 1, True),
+        (refused, {"v": {"list": []}}, 0, False),  # a pool input: as before
+        ({"raise": "KeyError", "bases": ["LookupError"]}, {"v": {"list": []}}, 1, False),
+        (refused, {"v": {"list": [1.0]}}, 1, False),  # the reference answers a value there
+        ({**refused, "a": [{"list": []}, 2]}, {"v": {"list": []}}, 1, False),
+        (refused, {"v": False}, 1, False),
+    ):
+        got = differential.CallRun(results={(0, at): have})
+        assert (differential._why(target, at, want, got, (0, at), how) is None) is agrees, (have, want, at)

@@ -47,7 +47,7 @@ def test_a_rebound_or_changed_standard_number_class_is_not_plain() -> None:
     finally:
         Counter.__missing__ = missing  # type: ignore[method-assign]
     assert runner._encode(Counter("ab")) == {"dict": [["a", 1], ["b", 1]]}
-    assert runner._encode([Decimal("2.5")]) == {"list": [2.5]}
+    assert runner._encode([Decimal("2.5")]) == {"list": [{"decimal": [2.5]}]}
 
 
 def test_a_numpy_scalar_is_one_of_numpys_compiled_types_only() -> None:

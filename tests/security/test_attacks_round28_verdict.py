@@ -432,7 +432,6 @@ _AVERAGE_CHECKING_ITS_WINDOW = '''def moving_average(xs, k):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-12 an honest moving_average refusing a window past the list is FAIL")
 def test_r28v_12_honest_average_refusing_a_window_that_does_not_fit_fails(tmp_path):
     """The control: the fix answers every pool input as the reference does. The attack: the
     final run judges it FAIL (the edges kind's window past the list)."""
@@ -504,7 +503,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-14 a gcd that cannot be pickled (a local wrapper) PASSes")
 def test_r28v_14_gcd_that_cannot_reach_another_process_passes(tmp_path):
     """The control: a program pickles the reference's gcd (what multiprocessing does) and not
     this one's. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -609,9 +607,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-17 a gcd adding a latin_1 alias of utf_8 (its caller's latin-1 broken) PASSes"
-)
 def test_r28v_17_gcd_breaking_its_callers_latin_1_passes(tmp_path):
     """The control: after a call of the reference a program reads latin-1 text, after one of
     the attack's it raises UnicodeDecodeError. The attack: the final run PASSes it, with no
@@ -649,7 +644,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-18 a gcd poisoning re._cache (its caller's regexes changed) PASSes")
 def test_r28v_18_gcd_poisoning_the_regex_cache_passes(tmp_path):
     """The control: after a call of the reference a program's re.findall(r"\\d+") finds 123,
     after one of the attack's it finds abc. The attack: the final run PASSes it, with no
@@ -717,9 +711,6 @@ def celsius_to_fahrenheit(c):
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-20 a celsius_to_fahrenheit answering Decimal (no float arithmetic) PASSes"
-)
 def test_r28v_20_conversion_answering_a_decimal_passes(tmp_path):
     """The control: a caller adds 0.5 to the reference's answer, the attack's raises TypeError.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -749,7 +740,6 @@ _GCD_REWRITING_HTML_ENTITIES = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-21 a gcd rewriting html.entities loaded by its own call PASSes")
 def test_r28v_21_gcd_rewriting_a_module_its_call_loads_passes(tmp_path):
     """The control: after a call of the reference a program unescapes "&amp;" to "&", after one
     of the attack's to "<". The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -817,7 +807,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-23 a gcd setting logging.Formatter.default_time_format PASSes")
 def test_r28v_23_gcd_spoiling_its_callers_log_times_passes(tmp_path):
     """The control: after a call of the reference a program's asctime holds the date and time
     (19+ characters), after one of the attack's only the day. The attack: the final run PASSes
