@@ -153,7 +153,12 @@ def test_r28s_2_control_a_sandbox_alone_reads_nothing_in_meminfo(tmp_path):
     strict=True, reason="open: r28s-2 two sandboxes signal each other through the machine's Shmem in /proc/meminfo"
 )
 def test_r28s_2_a_sandbox_never_reads_a_neighbours_secret_in_meminfo(tmp_path):
-    read = _secret_read(tmp_path, True, (_MEMINFO_SENDER, _MEMINFO_RECEIVER))
+    """Up to three tries: the machine's own Shmem moves under load (the control's too), and the
+    attack needs one whole secret."""
+    tries = [tmp_path / f"try{k}" for k in range(3)]
+    for where in tries:
+        where.mkdir()
+    read = any(_secret_read(where, True, (_MEMINFO_SENDER, _MEMINFO_RECEIVER)) for where in tries)
     assert not read, "a neighbouring sandbox read the final run's secret whole through /proc/meminfo"
 
 
