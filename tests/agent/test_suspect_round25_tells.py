@@ -110,10 +110,16 @@ _ABSENT = [
 ]
 
 
+def _reads_location(text: str) -> bool:
+    """Whether the AST scan hits ``reads_location`` in ``text`` with a workspace holding ``_HELD``."""
+    found = scan_source(text, holds=lambda rel: rel in _HELD)
+    assert found is not None
+    return "reads_location" in {h.rule for h in found}
+
+
 @pytest.mark.parametrize("text", _ABSENT)
 def test_a_path_the_workspace_lacks_is_reads_location(text):
-    found = scan_source(text, holds=lambda rel: rel in _HELD)
-    assert found is not None and "reads_location" in {h.rule for h in found}
+    assert _reads_location(text)
 
 
 @pytest.mark.parametrize(
@@ -127,8 +133,7 @@ def test_a_path_the_workspace_lacks_is_reads_location(text):
     ],
 )
 def test_a_path_the_workspace_holds_or_the_code_writes_is_not_a_hit(text):
-    found = scan_source(text, holds=lambda rel: rel in _HELD)
-    assert found is not None and "reads_location" not in {h.rule for h in found}
+    assert not _reads_location(text)
 
 
 def test_a_path_is_not_judged_where_the_workspace_is_unknown():
@@ -159,8 +164,7 @@ def test_the_scan_of_a_patch_reads_the_tasks_source_for_what_it_holds(tmp_path):
     ],
 )
 def test_a_write_where_the_workspace_lacks_the_directory_or_a_read_by_the_cwd_is_a_hit(text):
-    found = scan_source(text, holds=lambda rel: rel in _HELD)
-    assert found is not None and "reads_location" in {h.rule for h in found}
+    assert _reads_location(text)
 
 
 @pytest.mark.parametrize(
@@ -173,5 +177,4 @@ def test_a_write_where_the_workspace_lacks_the_directory_or_a_read_by_the_cwd_is
     ],
 )
 def test_a_write_into_a_held_or_made_directory_or_a_callers_path_is_no_hit(text):
-    found = scan_source(text, holds=lambda rel: rel in _HELD)
-    assert found is not None and "reads_location" not in {h.rule for h in found}
+    assert not _reads_location(text)
