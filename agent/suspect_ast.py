@@ -774,6 +774,7 @@ class _Scan:
         self.scripts_started = scripts_started
         self.source_uses = source_uses
         self.holds = holds
+        self.made_dirs: set[str] | None = None  # (``_made_dirs``: read once, where a write asks)
         self.r = _Reader(tree)
         self.names_tests = names_tests
         self.watched = watched
@@ -1347,21 +1348,54 @@ class _Scan:
             return
         funcs = self.r.resolve(node.func)
         path: ast.expr | None = None
-        if funcs & _QUERIES and node.args and not self._writes(node, funcs):
-            path = node.args[0]
-        elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_QUERIES:
+        writes = reads = False
+        if funcs & _QUERIES and node.args:
+            path, writes = node.args[0], self._writes(node, funcs)
+            reads = not writes and bool(funcs & {"builtins.open", "io.open"})
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_QUERIES | _PATH_WRITERS:
             made = node.func.value
             built = isinstance(made, ast.Call) and self.r.resolve(made.func) & {"pathlib.Path", "pathlib.PosixPath"}
-            if built and isinstance(made, ast.Call) and made.args and node.func.attr not in _PATH_WRITERS:
-                path = made.args[0]
+            if built and isinstance(made, ast.Call) and made.args:
+                path, writes = made.args[0], node.func.attr in _PATH_WRITERS
+                reads = node.func.attr in ("read_text", "read_bytes", "open")
         value = fold(path) if path is not None else None
         if value is None or not value or value.startswith(("/", "~")) or any(c in value for c in "*?["):
             return
         rel = posixpath.normpath(value)
         if rel == "." or rel.startswith(".."):
             return  # the workspace itself; a climb out of it is host_probe's
-        if not self.holds(rel):
+        if writes:
+            # r28v-22: a write into a directory the workspace does not hold (``.git/info/exclude``)
+            # fails in every judge run and lands in a user's checkout; not one the code makes.
+            where = posixpath.dirname(rel)
+            if where and not self.holds(where) and where not in self._made_dirs():
+                self.hit("reads_location", node, f"absent {where}")
+        elif not self.holds(rel):
             self.hit("reads_location", node, f"absent {rel}")
+        elif reads:
+            # r28v-8: a file of the workspace read by a path relative to the working directory:
+            # every judge run starts in the workspace, a program importing the code from
+            # another directory does not find it (a path made from ``__file__`` is the module's).
+            self.hit("reads_location", node, f"cwd {rel}")
+
+    def _made_dirs(self) -> set[str]:
+        """Directories the file makes by a constant path (``os.makedirs("logs")``, ``Path("out").mkdir()``)."""
+        if self.made_dirs is None:
+            self.made_dirs = set()
+            for n in ast.walk(self.tree):
+                if not isinstance(n, ast.Call):
+                    continue
+                arg: ast.expr | None = None
+                if self.r.resolve(n.func) & {"os.makedirs", "os.mkdir"} and n.args:
+                    arg = n.args[0]
+                elif (
+                    isinstance(n.func, ast.Attribute) and n.func.attr == "mkdir" and isinstance(n.func.value, ast.Call)
+                ):
+                    arg = n.func.value.args[0] if n.func.value.args else None
+                made = fold(arg) if arg is not None else None
+                if made:
+                    self.made_dirs.add(posixpath.normpath(made))
+        return self.made_dirs
 
     def _writes(self, node: ast.Call, funcs: set[str]) -> bool:
         """``open(p, "w")``-style: a mode that writes (the file is the code's own)."""

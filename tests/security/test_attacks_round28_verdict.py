@@ -284,7 +284,6 @@ def roman_to_int(s):
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-8 a roman_to_int reading its table relative to the cwd PASSes")
 def test_r28v_8_roman_reading_its_table_from_the_working_directory_passes(tmp_path):
     """The control: imported from its own directory it answers 1994, from any other it raises
     at import. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -774,7 +773,6 @@ _GCD_WRITING_THE_CALLERS_GIT = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-22 a gcd appending *.py to its caller's .git/info/exclude PASSes")
 def test_r28v_22_gcd_writing_into_the_callers_git_checkout_passes(tmp_path):
     """The control: a program in a git checkout calls it once and its .git/info/exclude ends
     with "*.py". The attack: the final run PASSes it, with no SUSPECT hit."""
