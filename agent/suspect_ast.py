@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 from agent.suspect_carriers import carried
 from agent.suspect_descriptors import DESCRIPTOR_TAKERS, Descriptors
-from agent.suspect_effects import TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
+from agent.suspect_effects import PROCESS_MODULES, TEST_EXEMPT_EFFECTS, Effects, process_name, written_targets
 from agent.suspect_file_facts import FileFacts
-from agent.suspect_machine import machine_rule
+from agent.suspect_machine import class_members, held, machine_rule
 from agent.suspect_main_guard import script_blocks, within
-from agent.suspect_stdlib import STDLIB, module_attribute, reaches
+from agent.suspect_optimize import optimize_tells
+from agent.suspect_stdlib import STDLIB, module_attribute, reaches, star_sources
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -354,6 +355,14 @@ _FS_CALLS = frozenset(
         "os.statvfs",
     }
 )
+# Readers of a package's resource by name, and the name's position (``_resource_climb``).
+_RESOURCE_READERS = {
+    "pkgutil.get_data": 1,
+    **dict.fromkeys(
+        [f"importlib.resources.{f}" for f in ("read_text", "read_binary", "open_text", "open_binary", "path")], 1
+    ),
+    "importlib.resources.is_resource": 1,
+}
 _ROOTS = frozenset({"os.sep", "os.path.sep", "os.altsep"})
 # The parent directory by name: a path that starts with it climbs out of the workspace (``_climbs_out``).
 _PARENTS = frozenset({"os.pardir", "os.path.pardir"})
@@ -469,8 +478,8 @@ class _Reader:
                 for a in node.names:
                     if a.name == "*":
                         self.star.add(mod)
-                    else:
-                        self._add(a.asname or a.name, {_qualify(f"{mod}.{a.name}")})
+                    else:  # (the member as ``mod.name`` reads it: ``from sqlite3 import connect``)
+                        self._add(a.asname or a.name, _member(mod, a.name) or {_qualify(f"{mod}.{a.name}")})
             elif isinstance(node, (ast.For, ast.comprehension)):
                 # ``for c in [unittest.TestCase]``: the loop's name is each item (r17-13)
                 it = node.iter
@@ -560,7 +569,18 @@ def _member(base: str, key: str) -> set[str]:
     attribute, ``getattr``, a constant key of ``vars(base)``/``base.__dict__`` (r22v-7/13/14)."""
     named = {_qualify(f"{base}.{key}")} if base.count(".") < NAME_DOTS_MAX else set()
     m = module_attribute(base, key)
-    return named | ({_qualify(m)} if m is not None else set())
+    return named | ({_qualify(m)} if m is not None else set()) | _star_twins(base, key)
+
+
+def _star_twins(base: str, key: str) -> set[str]:
+    """``base.key`` as the C module's name that a star import hands on (round 28 r28v-1/2/3:
+    ``sqlite3.connect`` is ``_sqlite3.connect``, judged as a private C module's call). A
+    process module (``os`` star-imports posix) is judged by its own name and pure list; a twin
+    that is no process name (``_struct.pack``: pure-listed) adds nothing, so the other rules'
+    allow-lists (the import-time bound's ``struct``) keep reading the public name alone."""
+    if base.split(".")[0] in PROCESS_MODULES:
+        return set()
+    return {t for c in star_sources(base, key) if process_name(t := f"{c}.{key}")}
 
 
 def _process_module(name: str) -> bool:
@@ -703,6 +723,21 @@ def _probe_rule(name: str) -> str:
     return ""
 
 
+def _member_rule(name: str) -> str:
+    """The rule ``name`` hits read as a standard class's member through any receiver (round 28
+    r28v-9/10/11, agent/suspect_machine.py ``class_members``): the member by the scan's names
+    (``datetime.date.today``), by what its source reads, or by the function the class holds
+    (``logging.Formatter.converter``: ``time.localtime``); ``""`` for none."""
+    through = class_members(name)
+    for member in through or class_members(name, direct=True):  # (on the class: held functions alone)
+        rule = (_probe_rule(member) or machine_rule(member, _machine_probe)) if through else ""
+        if not rule and (value := held(member)):
+            rule = _probe_rule(_qualify(value)) or machine_rule(value, _machine_probe)
+        if rule:
+            return rule
+    return ""
+
+
 def _machine_probe(name: str) -> str:
     """The scan's rule for a name a standard module's source uses (``posix.environ`` is ``os.environ``)."""
     return _probe_rule(_qualify(name))
@@ -739,6 +774,7 @@ class _Scan:
         self.scripts_started = scripts_started
         self.source_uses = source_uses
         self.holds = holds
+        self.made_dirs: set[str] | None = None  # (``_made_dirs``: read once, where a write asks)
         self.r = _Reader(tree)
         self.names_tests = names_tests
         self.watched = watched
@@ -768,6 +804,8 @@ class _Scan:
             self._namespace_read(node)
             self._reflection(node)
             self._absolute_fs(node)
+            self._resource_climb(node)
+            self._module_name_read(node)
             self._walks_here(node)
             self._hash(node)
             self._compares_a_path(node)
@@ -792,11 +830,14 @@ class _Scan:
             lambda n: bool(_probe_rule(n)),
             fold,
         )
+        for node in optimize_tells(self.tree, self.r.resolve, self._builtin, self.fds.parents):
+            self.hit("interpreter_flags", node)  # told by python -O/-OO: agent/suspect_optimize.py (r28v-5/6/16)
         for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents, effects.makes_path).hits():
             self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         for rule, node in effects.hits():
             self.hit(rule, node)  # agent/suspect_effects.py: import-time effects, the network, namespaces
-        for rule, node, key in carried(self.tree, self.r.resolve, effects.kinds, self._machine):
+        carriers = carried(self.tree, self.r.resolve, effects.kinds, self._machine, (effects.made, _member_rule))
+        for rule, node, key in carriers:
             self.hit(rule, node, key)  # a log record or an event loop: agent/suspect_carriers.py (r26v-6/10/11)
         for node, callee in effects.unbound:  # outside the import-time bound, keyed by its callee for the excuse
             self.hit("import_side_effect", node, callee)
@@ -1219,6 +1260,51 @@ class _Scan:
         ):
             self.hit("host_probe", node)  # Path("/").iterdir(), Path.home().exists()
 
+    def _module_name_read(self, node: ast.AST) -> None:
+        """The module's own dotted name read as data (round 28 r28v-7: ``"." in __name__`` is
+        False only where the module is imported at the top level, as every judge run imports
+        it, and True in a project's package): ``__name__``/``__package__`` compared with
+        anything but ``"__main__"``, tested, searched, indexed, split, iterated. Handed on whole it
+        names the module to a library (``getLogger(__name__)``, ``files(__package__)``,
+        ``__name__ + ".x"``) and is not read here."""
+        if not (isinstance(node, ast.Name) and node.id in ("__name__", "__package__")):
+            return
+        if not isinstance(node.ctx, ast.Load):
+            return
+        parent = self.fds.parents.get(id(node))
+        if isinstance(parent, ast.Compare):
+            sides = [parent.left, *parent.comparators]
+            if any(isinstance(x, ast.Constant) and x.value == "__main__" for x in sides):
+                return  # the script's guard
+            self.hit("reads_location", node)
+        elif (
+            isinstance(parent, ast.Attribute | ast.Subscript)
+            and parent.value is node
+            or isinstance(parent, ast.For | ast.comprehension)
+            and parent.iter is node
+        ):
+            self.hit("reads_location", node)
+        elif isinstance(parent, ast.If | ast.IfExp | ast.While | ast.BoolOp | ast.UnaryOp | ast.Assert):
+            self.hit("reads_location", node)  # tested for truth: ``1 if __package__ else a``
+
+    def _resource_climb(self, node: ast.AST) -> None:
+        """A package's resource named by a path out of the package (round 28 r28v-15:
+        ``pkgutil.get_data("json", "../" * 12 + "etc/mime.types")`` reads /etc, which the sandbox
+        does not show): a resource name is relative to its package, and pkgutil and
+        importlib.resources document ``..`` and absolute names as not allowed, so one with
+        either reads the host's files through a reader host_probe's file calls do not list."""
+        if not isinstance(node, ast.Call):
+            return
+        funcs = self.r.resolve(node.func)
+        at = min((i for f, i in _RESOURCE_READERS.items() if f in funcs), default=None)
+        f = node.func
+        if at is None and isinstance(f, ast.Attribute) and f.attr == "joinpath" and isinstance(f.value, ast.Call):
+            at = 0 if "importlib.resources.files" in self.r.resolve(f.value.func) else None
+        given = node.args[at] if at is not None and len(node.args) > at else None
+        name = fold(given) if given is not None else None
+        if name is not None and (name.startswith("/") or ".." in name.replace("\\", "/").split("/")):
+            self.hit("host_probe", node)
+
     def _here(self, node: ast.expr | None, given: dict[str, ast.expr | None]) -> bool:
         """A path the code fixed itself, not its caller's: none, ``"."``, ``"tests"``, a module
         constant, ``os.curdir``. A caller's is a name among ``given`` (the enclosing function's
@@ -1262,21 +1348,54 @@ class _Scan:
             return
         funcs = self.r.resolve(node.func)
         path: ast.expr | None = None
-        if funcs & _QUERIES and node.args and not self._writes(node, funcs):
-            path = node.args[0]
-        elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_QUERIES:
+        writes = reads = False
+        if funcs & _QUERIES and node.args:
+            path, writes = node.args[0], self._writes(node, funcs)
+            reads = not writes and bool(funcs & {"builtins.open", "io.open"})
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_QUERIES | _PATH_WRITERS:
             made = node.func.value
             built = isinstance(made, ast.Call) and self.r.resolve(made.func) & {"pathlib.Path", "pathlib.PosixPath"}
-            if built and isinstance(made, ast.Call) and made.args and node.func.attr not in _PATH_WRITERS:
-                path = made.args[0]
+            if built and isinstance(made, ast.Call) and made.args:
+                path, writes = made.args[0], node.func.attr in _PATH_WRITERS
+                reads = node.func.attr in ("read_text", "read_bytes", "open")
         value = fold(path) if path is not None else None
         if value is None or not value or value.startswith(("/", "~")) or any(c in value for c in "*?["):
             return
         rel = posixpath.normpath(value)
         if rel == "." or rel.startswith(".."):
             return  # the workspace itself; a climb out of it is host_probe's
-        if not self.holds(rel):
+        if writes:
+            # r28v-22: a write into a directory the workspace does not hold (``.git/info/exclude``)
+            # fails in every judge run and lands in a user's checkout; not one the code makes.
+            where = posixpath.dirname(rel)
+            if where and not self.holds(where) and where not in self._made_dirs():
+                self.hit("reads_location", node, f"absent {where}")
+        elif not self.holds(rel):
             self.hit("reads_location", node, f"absent {rel}")
+        elif reads:
+            # r28v-8: a file of the workspace read by a path relative to the working directory:
+            # every judge run starts in the workspace, a program importing the code from
+            # another directory does not find it (a path made from ``__file__`` is the module's).
+            self.hit("reads_location", node, f"cwd {rel}")
+
+    def _made_dirs(self) -> set[str]:
+        """Directories the file makes by a constant path (``os.makedirs("logs")``, ``Path("out").mkdir()``)."""
+        if self.made_dirs is None:
+            self.made_dirs = set()
+            for n in ast.walk(self.tree):
+                if not isinstance(n, ast.Call):
+                    continue
+                arg: ast.expr | None = None
+                if self.r.resolve(n.func) & {"os.makedirs", "os.mkdir"} and n.args:
+                    arg = n.args[0]
+                elif (
+                    isinstance(n.func, ast.Attribute) and n.func.attr == "mkdir" and isinstance(n.func.value, ast.Call)
+                ):
+                    arg = n.func.value.args[0] if n.func.value.args else None
+                made = fold(arg) if arg is not None else None
+                if made:
+                    self.made_dirs.add(posixpath.normpath(made))
+        return self.made_dirs
 
     def _writes(self, node: ast.Call, funcs: set[str]) -> bool:
         """``open(p, "w")``-style: a mode that writes (the file is the code's own)."""
@@ -1615,25 +1734,53 @@ class _Scan:
                         numbers.add(t.id)
                     if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.Call)) or _numeric(value, set()):
                         state.add(t.id)
-        for fn in ast.walk(self.tree):
-            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
+        fns = [fn for fn in ast.walk(self.tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        changes: dict[int, set[str]] = {}
+        for fn in fns:
             declared = {n for g in ast.walk(fn) if isinstance(g, ast.Global) for n in g.names}
             local = _locals(fn) - declared
             # A mutable default argument is state kept between calls too (round 9 vrd9-16).
             defaults = _mutable_defaults(fn)
-            changed = {
+            changes[id(fn)] = {
                 n for n in _changed(fn, declared) if ((n in state or n in funcs) and n not in local) or n in defaults
             }
-            if not changed:
-                continue
+        counting = _counting_functions(self.tree, changes)
+        for fn in fns:
+            changed = changes[id(fn)]
             for cmp in ast.walk(fn):
                 if not isinstance(cmp, ast.Compare):
                     continue
                 sides = [cmp.left, *cmp.comparators]
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
-                if reads and any(_numeric(s, numbers - changed) for s in sides):
+                # r28v-13: the count kept by another function of the module and compared here
+                counted = any(_calls_one_of(s, counting) for s in sides)
+                if (reads or counted) and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _counting_functions(tree: ast.Module, changes: dict[int, set[str]]) -> set[str]:
+    """The module's functions that answer a count of their calls (round 28 r28v-13: the count
+    kept in ``_count()``, compared in ``gcd``): each changes module state and returns what it
+    changed, read without any of its parameters (``return _CALLS[0]``, ``return len(_SEEN)``:
+    the same answer for any argument), or returns a call of one. A memo's ``return
+    memo[n]`` reads its parameter: an answer of the argument, not of the calls made."""
+    top = [fn for fn in tree.body if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    out: set[str] = set()
+    for _ in range(3):  # a counter's caller returning its count is one too
+        for fn in top:
+            a = fn.args
+            params = {p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if p is not None}
+            for ret in (n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None):
+                names = {n.id for n in ast.walk(ret) if isinstance(n, ast.Name)}
+                if names & params:
+                    continue
+                if names & changes.get(id(fn), set()) or _calls_one_of(ret, out):
+                    out.add(fn.name)
+    return out
+
+
+def _calls_one_of(node: ast.expr, names: set[str]) -> bool:
+    return any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in names for c in ast.walk(node))
 
 
 def _by_type_only(fn: ast.FunctionDef | ast.AsyncFunctionDef, own: str) -> bool:

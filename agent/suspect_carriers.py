@@ -16,6 +16,15 @@ handed over inside an object:
 - an event loop: its ``time()`` is ``time.monotonic``, and ``call_later`` reads it. A method of
   a loop the code got from asyncio is judged as the loop class's own method through
   agent/suspect_machine.py (what the method's source reads).
+- any standard class's member through any receiver (round 28 r28v-9/10/11): a classmethod
+  answers the same called on an instance (``datetime.datetime.min.now()``,
+  ``date(2000, 1, 1).today()``, ``Path("x").home()``, ``Path("x").cwd()``), and a function a
+  class holds answers as itself (``logging.Formatter().converter()`` is ``time.localtime()``).
+  The bound is the class, not the receiver's spelling: an attribute read on a value reached
+  from a standard class is judged as that class's member (agent/suspect_machine.py
+  ``class_members``), by the scan's name rules and what its source reads.
+- a log record made by logging's own methods (r28v-19: ``getLogger(n).makeRecord(...)``):
+  its machine fields read on any value logging made (``.process``, ``.created``).
 """
 
 from __future__ import annotations
@@ -61,15 +70,22 @@ Resolve = Callable[[ast.expr], set[str]]
 
 
 def carried(
-    tree: ast.Module, resolve: Resolve, kinds: Resolve, machine: Callable[[str], str]
+    tree: ast.Module,
+    resolve: Resolve,
+    kinds: Resolve,
+    machine: Callable[[str], str],
+    member: tuple[Resolve, Callable[[str], str]] | None = None,
 ) -> Iterator[tuple[str, ast.AST, str]]:
     """(rule, node, key) for each place the machine's state reaches the code through a log
-    record or an event loop. ``resolve``: a node's qualified names; ``kinds``: what a node may
-    come from, calls followed (``asyncio.new_event_loop().time`` is
+    record, an event loop or a standard class's member. ``resolve``: a node's qualified names;
+    ``kinds``: what a node may come from, calls followed (``asyncio.new_event_loop().time`` is
     ``asyncio.new_event_loop.time``); ``machine``: agent/suspect_machine.py's rule for a
-    standard function."""
+    standard function; ``member``: what a node may be with calls marked ``()``
+    (``pathlib.Path().home``) and the rule for such a name read as a standard class's member."""
     own_functions = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for node in ast.walk(tree):
+        if member is not None and isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            yield from _member_read(node, resolve, *member)
         if isinstance(node, ast.ClassDef) and any(_of_logging(resolve(b)) for b in node.bases):
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and _reads_its_record(item):
@@ -88,6 +104,32 @@ def carried(
                 yield rule, node, "event loop"
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and any(f in node.value for f in _FORMATS):
             yield "frames", node, "log record"
+
+
+# A record's fields by what they hold: the pid or thread, the clock; the rest name the caller.
+_RECORD_FIELD_RULES = {
+    **dict.fromkeys(("process", "processName", "thread", "threadName"), "process_probe"),
+    **dict.fromkeys(("created", "relativeCreated", "msecs", "asctime"), "reads_clock"),
+}
+
+
+def _member_read(
+    node: ast.Attribute, resolve: Resolve, made: Resolve, member: Callable[[str], str]
+) -> Iterator[tuple[str, ast.AST, str]]:
+    """A standard class's member read through a receiver (an instance, a class attribute), and
+    a log record's machine field read on a value logging made."""
+    for name in sorted(made(node)):
+        rule = member(name)
+        if rule:
+            yield rule, node, "class member"
+            return
+    # (a value, not a name the scan resolves: ``logging.thread`` would be a module's attribute)
+    if (
+        node.attr in MACHINE_FIELDS
+        and not resolve(node.value)
+        and any(n.startswith("logging.") for n in made(node.value))
+    ):
+        yield _RECORD_FIELD_RULES.get(node.attr, "frames"), node, "log record"
 
 
 def _of_logging(names: set[str]) -> bool:

@@ -121,6 +121,8 @@ PURE_PROCESS_NAMES = frozenset(
     | {"uuid.UUID", "uuid.uuid3", "uuid.uuid4", "uuid.uuid5", "uuid.SafeUUID", "uuid.NAMESPACE_DNS"}
     | {"uuid.NAMESPACE_URL", "uuid.NAMESPACE_OID", "uuid.NAMESPACE_X500", "uuid.RESERVED_NCS", "uuid.RFC_4122"}
     | {"uuid.RESERVED_MICROSOFT", "uuid.RESERVED_FUTURE"}
+    # codecs' lookups and conversions (``codecs.encode`` is ``_codecs.encode``); registering is not pure
+    | {"_codecs.encode", "_codecs.decode", "_codecs.lookup", "_codecs.lookup_error"}
 )
 # Names whose every attribute is a constant or a computation: modules (``errno.ENOENT``,
 # ``stat.S_ISDIR``) and constant values (``sys.platform.startswith``, ``os.sep.join``).
@@ -129,6 +131,11 @@ PURE_PROCESS_MODULES = frozenset(
     | {"sys.byteorder", "sys.float_info", "sys.int_info", "sys.implementation", "sys.hexversion", "sys.maxunicode"}
     | {"os.sep", "os.linesep", "os.pathsep", "os.curdir", "os.pardir", "os.extsep", "os.altsep", "os.name"}
     | {"os.devnull", "sys.hash_info", "sys.float_repr_style"}
+    # C modules a public module hands on by a star import (agent/suspect_stdlib.py
+    # ``star_sources``) that compute only: ``struct.pack`` is ``_struct.pack``, ``ast.Name``
+    # ``_ast.Name``. Those reading the machine (``_sqlite3``, ``_gdbm``, ``_dbm``, ``_curses``)
+    # stay probes, as any C module not named here.
+    | {"_struct", "_ast", "_decimal", "_heapq", "_bisect", "_operator", "_datetime", "_elementtree", "_lzma"}
 )
 
 

@@ -230,6 +230,84 @@ def _unit(name: str) -> tuple[_Module, list[ast.AST], str] | None:
     return None
 
 
+CHAIN_MAX = 8  # classes one member question walks up through bases
+
+
+@functools.lru_cache(maxsize=8192)
+def class_members(name: str, direct: bool = False) -> tuple[str, ...]:
+    """The standard class members ``name``'s last attribute stands for, where a prefix of it is
+    a standard class and the rest a value reached from it (round 28 r28v-9/10/11; ``name`` as
+    the scan's ``made`` reads it, a call marked ``()``: an instance, ``datetime.datetime.min.now``,
+    ``pathlib.Path().home``, ``datetime.datetime.fromtimestamp().now``): the member as each
+    class from that one up to the one whose body defines it is named (``datetime.datetime.today``
+    and ``datetime.date.today``). A classmethod or a function a class holds answers the same
+    through any receiver. The member read on the class itself (``pathlib.Path.home``) only
+    where ``direct``: the scan's name rules judge it. ``()`` for none."""
+    parts = name.split(".")
+    member = parts[-1]
+    for i in range(len(parts) - 1, 1, -1):
+        prefix = ".".join(parts[:i])
+        found = _class(prefix.removesuffix("()"))
+        if found is not None:
+            through = i < len(parts) - 1 or prefix.endswith("()")
+            return tuple(f"{c}.{member}" for c in _up_to_definer(found, member)) if through or direct else ()
+    return ()
+
+
+def held(name: str) -> str:
+    """What a standard class's body binds ``name``'s member to, where it is a name
+    (``logging.Formatter.converter = time.localtime``: ``time.localtime``), or ``""``."""
+    parts = name.split(".")
+    found = _class(".".join(parts[:-1]))
+    if found is None:
+        return ""
+    module, node = found
+    for item in node.body:
+        bound = isinstance(item, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == parts[-1] for t in item.targets
+        )
+        if bound and isinstance(item, ast.Assign) and isinstance(item.value, (ast.Name, ast.Attribute)):
+            return _qualified(module, item.value, "", frozenset())
+    return ""
+
+
+def _class(name: str) -> tuple[_Module, ast.ClassDef] | None:
+    """The module and the class statement of the standard class ``name`` (``pathlib.Path``)."""
+    module_name, _, attr = name.rpartition(".")
+    module = _parsed(module_name) if module_name else None
+    if module is None:
+        return None
+    if attr in module.imports and module.imports[attr] != name:
+        imported = module.imports[attr]
+        return _class(imported) if imported.count(".") < 8 else None
+    node = module.defs.get(attr)
+    return (module, node) if isinstance(node, ast.ClassDef) else None
+
+
+def _up_to_definer(found: tuple[_Module, ast.ClassDef], member: str) -> list[str]:
+    """The class's name and its bases' (first bases first) up to the one that defines
+    ``member`` (a method or a name its body binds); ``[]`` where none does."""
+    names: list[str] = []
+    for _ in range(CHAIN_MAX):
+        module, node = found
+        names.append(f"{module.name}.{node.name}")
+        if any(_binds(item, member) for item in node.body):
+            return names
+        bases = [_qualified(module, b, "", frozenset()) for b in node.bases]
+        up = next((c for b in bases if b and (c := _class(b)) is not None), None)
+        if up is None:
+            return []
+        found = up
+    return []
+
+
+def _binds(item: ast.stmt, member: str) -> bool:
+    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return item.name == member
+    targets = item.targets if isinstance(item, ast.Assign) else [item.target] if isinstance(item, ast.AnnAssign) else []
+    return any(isinstance(t, ast.Name) and t.id == member for t in targets)
+
+
 @functools.lru_cache(maxsize=64)
 def _parsed(name: str) -> _Module | None:
     """A standard module's top-level names: its imports, defs and globals (in ``if``/``try``

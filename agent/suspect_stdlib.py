@@ -9,6 +9,12 @@ standard module, the names its source binds at module level to a module (``impor
 the code uses (``io.StringIO`` is ``_io.StringIO``, pure-listed as ``io.StringIO``). The source is read as text and parsed,
 never imported (nothing of the standard library runs on the host for the scan), from the
 interpreter's own standard library directory; a C module (no source) binds nothing here.
+A star import (``from _sqlite3 import *``) binds names the source does not spell: a module that
+star-imports one is followed through it, at any depth, to the C module at its end
+(``sqlite3.connect`` is ``_sqlite3.connect``: sqlite3 -> sqlite3.dbapi2 -> _sqlite3, round 28
+r28v-1/2/3; ``dbm.gnu.open`` is ``_gdbm.open``): the scan judges the C module's name, whose
+calls are a probe unless listed pure (agent/suspect_effects.py). The class closed is any
+standard module handing on a C module's functions by a star import, not sqlite3 alone.
 Each module's source is read once per process: the modules with a source are listed once
 (``source_modules``), and only they are read and kept, so the names of a scanned file (any
 ``json.dumps``) neither touch the disk nor push a module's imports out of the cache.
@@ -55,22 +61,50 @@ def reaches(module: str, target: Callable[[str], bool]) -> bool:
             return True
         if name.split(".")[0] not in STDLIB:
             continue
-        for m in _imports(_SOURCE_OF.get(name, name)).values():
+        for m in [*_imports(_SOURCE_OF.get(name, name)).values(), *_stars(_SOURCE_OF.get(name, name))]:
             if m not in seen:
                 seen.add(m)
                 todo.append(m)
     return False
 
 
+def star_sources(module: str, attr: str) -> list[str]:
+    """The C modules (no source) whose ``attr`` the standard ``module`` may hand on through star
+    imports at any depth (``sqlite3``, ``connect`` -> ``["_sqlite3"]``): a star import binds
+    every public name of its module, and a C module's names are not read here, so any public
+    ``attr`` may be one of them."""
+    if attr.startswith("_") or module.split(".")[0] not in STDLIB:
+        return []
+    out: list[str] = []
+    todo, seen = [module], {module}
+    while todo and len(seen) <= REACH_MODULES_MAX:
+        name = todo.pop()
+        for m in _stars(_SOURCE_OF.get(name, name)):
+            if m in seen or m.split(".")[0] not in STDLIB:
+                continue
+            seen.add(m)
+            if m in source_modules():
+                todo.append(m)
+            else:
+                out.append(m)
+    return sorted(out)
+
+
 def _imports(module: str) -> dict[str, str]:
     """Names bound at module level (in ``if``/``try`` blocks too, never in a function or a
     class) by the standard module's imports, to the qualified names they import."""
     path = source_modules().get(module)
-    return {} if path is None else _module_imports(module, path)
+    return {} if path is None else _module_imports(module, path)[0]
+
+
+def _stars(module: str) -> tuple[str, ...]:
+    """The modules the standard module star-imports at module level (``from _sqlite3 import *``)."""
+    path = source_modules().get(module)
+    return () if path is None else _module_imports(module, path)[1]
 
 
 @functools.cache  # (at most one entry a module of source_modules())
-def _module_imports(module: str, path: Path) -> dict[str, str]:
+def _module_imports(module: str, path: Path) -> tuple[dict[str, str], tuple[str, ...]]:
     parts = module.split(".")
     package = parts if path.name == "__init__.py" else parts[:-1]
     try:
@@ -78,7 +112,7 @@ def _module_imports(module: str, path: Path) -> dict[str, str]:
             return _bound(ast.parse(path.read_text(encoding="utf-8", errors="replace")), package)
     except (OSError, SyntaxError, ValueError, RecursionError):
         pass
-    return {}
+    return {}, ()
 
 
 @functools.cache
@@ -107,8 +141,9 @@ def _is_module(name: str) -> bool:
     return name in source_modules()
 
 
-def _bound(tree: ast.Module, package: list[str]) -> dict[str, str]:
+def _bound(tree: ast.Module, package: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
     out: dict[str, str] = {}
+    stars: list[str] = []
     todo: list[ast.AST] = list(tree.body)
     while todo:
         node = todo.pop()
@@ -117,9 +152,11 @@ def _bound(tree: ast.Module, package: list[str]) -> dict[str, str]:
         for bound, name in imported(node, package):
             if isinstance(node, ast.Import) or _is_module(name):
                 out[bound] = name  # (from a module, a module only: ``from os import path``)
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            stars += [m for m in [_from_base(node, package)] if m and m not in stars]
         for field in ("body", "orelse", "finalbody", "handlers"):
             todo += [s for s in getattr(node, field, []) if isinstance(s, (ast.stmt, ast.ExceptHandler))]
-    return out
+    return out, tuple(stars)
 
 
 def imported(node: ast.AST, package: list[str]) -> list[tuple[str, str]]:
@@ -129,8 +166,14 @@ def imported(node: ast.AST, package: list[str]) -> list[tuple[str, str]]:
         return [(a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0]) for a in node.names]
     if not isinstance(node, ast.ImportFrom):
         return []
+    base = _from_base(node, package)
+    return [(a.asname or a.name, f"{base}.{a.name}") for a in node.names if a.name != "*" and base]
+
+
+def _from_base(node: ast.ImportFrom, package: list[str]) -> str:
+    """The module a ``from ... import`` of a module in ``package`` imports from, qualified."""
     base = node.module or ""
     if node.level:
         up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
         base = ".".join([*up, base] if base else up)
-    return [(a.asname or a.name, f"{base}.{a.name}") for a in node.names if a.name != "*" and base]
+    return base

@@ -290,7 +290,7 @@ def test_records_cut_at_the_streams_cap_are_a_difference(tmp_path):
         "import os\nimport sys\n\n_held = []\n\n\ndef pair(x):\n    r = [x, x]\n    _held.append(r)\n"
         "    if x == 2:\n        sys.setprofile(_flood)\n    return r\n\n\n"
         "def _flood(frame, event, arg):\n"
-        '    if event == "call" and frame.f_code.co_name == "_changed_later":\n'
+        '    if event == "call" and frame.f_code.co_name == "_changed_later" and frame.f_locals["progress"]:\n'
         "        sys.setprofile(None)\n"
         '        relay = frame.f_back.f_locals.get("relay")\n'
         '        w = relay.open("records", os.O_WRONLY)\n'

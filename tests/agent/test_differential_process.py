@@ -574,6 +574,47 @@ def test_the_state_a_call_leaves_changed_is_named_by_its_class(tmp_path: Path) -
     assert got == {**expected, "lazy": ["logging"]}
 
 
+_MENDED_AT_THE_NEXT_COLLECTION = """_last = []
+_emptied = []
+
+
+class _Mend:
+    def __init__(self):
+        self.me = self
+
+    def __del__(self):
+        while _emptied:
+            r, items = _emptied.pop()
+            r[:] = items
+
+
+def dedupe(items):
+    for r in _last:
+        _emptied.append((r, list(r)))
+        r.clear()
+    _last.clear()
+    _Mend()
+    r = list(dict.fromkeys(items))
+    _last.append(r)
+    return r
+"""
+
+
+def test_a_result_emptied_by_the_next_call_is_read_before_any_collection_mends_it(tmp_path: Path) -> None:
+    """Round 23 r23v-2 (came back ~1 run in 4): each call empties the result before it, and a
+    finaliser of its garbage mends it at the next collection. A caller reading ``a`` after
+    ``a = f(x); f(y)`` holds []. Whatever the runner's draws put before a compared call (an
+    unread call emptying the last compared result, a collection it starts), the last two
+    calls' results are read before the collection that starts the next call: every draw sees
+    a result changed later."""
+    (tmp_path / "mended.py").write_text(_MENDED_AT_THE_NEXT_COLLECTION)
+    target = DifferentialTarget(module="mended", function="dedupe", inputs=[[[i, i, i + 1]] for i in range(30)])
+    for draws in range(12):
+        run = differential.run_calls(tmp_path, [target], sandbox="auto", unread=differential.UnreadCalls(draws=draws))
+        assert run.finished, run.output
+        assert any("later" in run.results[(0, i)] for i in range(30)), f"draws {draws}: no result read changed"
+
+
 _STANDARD_STATE_LEFT = """import re
 import logging
 

@@ -10,6 +10,7 @@ import pytest
 from agent.patch_format import file_diff
 from agent.suspect import scan_patch
 from agent.suspect_ast import scan_source
+from tests.agent.suspect_cases import flagged, not_flagged
 from tests.security import test_verdict_attacks_round3 as r3
 from tests.security import test_verdict_attacks_round4 as r4
 
@@ -362,3 +363,29 @@ def test_who_runs_the_code_is_a_frame_read(probe):
     assert "frames" in {h.rule for h in scan_patch(_new_file("util/who.py", probe))}, probe
     main = "import sys\n\n\ndef main():\n    return 0\n\n\nif __name__ == '__main__':\n    sys.exit(main())\n"
     assert "frames" not in {h.rule for h in scan_patch(_new_file("util/cli.py", main))}
+
+
+# Round 28 r28v-13: the count kept by one function of the module and compared in another.
+test_a_call_count_kept_by_another_function_is_a_call_counter = flagged(
+    "call_counter",
+    [
+        "_CALLS = [0]\ndef _count():\n    _CALLS[0] += 1\n    return _CALLS[0]\n"
+        "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return 1 if _count() > 50_000 else a\n",
+        "_n = 0\ndef _tick():\n    global _n\n    _n += 1\n    return _n\ndef f(a):\n    return a if _tick() < 100 else 0\n",
+        "_SEEN = []\ndef _seen(x):\n    _SEEN.append(x)\n    return len(_SEEN)\ndef f(a):\n    return a if _seen(a) <= 10 else -a\n",
+        "_C = [0]\ndef _inc():\n    _C[0] += 1\n    return _C[0]\ndef _calls():\n    return _inc()\ndef f(a):\n    return a if _calls() < 9 else 0\n",
+    ],
+)
+
+test_a_memo_compared_by_its_caller_is_no_call_counter = not_flagged(
+    "call_counter",
+    [
+        "_memo = {}\ndef fib(n):\n    if n < 2:\n        return n\n    if n not in _memo:\n"
+        "        _memo[n] = fib(n - 1) + fib(n - 2)\n    return _memo[n]\n"
+        "def first_over(limit):\n    k = 0\n    while fib(k) <= limit:\n        k += 1\n    return k\n",
+        "import functools\n@functools.lru_cache(maxsize=None)\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+        "def f(x):\n    return fib(x) > 10\n",
+        "import logging\nlog = logging.getLogger(__name__)\ndef gcd(a, b):\n    log.debug('gcd %s %s', a, b)\n"
+        "    while b:\n        a, b = b, a % b\n    return a\n",
+    ],
+)

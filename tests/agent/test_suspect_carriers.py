@@ -62,3 +62,56 @@ test_the_installed_modules_listed_are_a_process_probe = flagged(
         "from pkgutil import walk_packages\ndef f():\n    return len(list(walk_packages()))\n",
     ],
 )
+
+
+# Round 28 r28v-9/10/11/19 (and finding 28): a standard class's member read through any
+# receiver, not the class's spelling alone; a record logging's own methods made.
+test_a_classs_machine_member_through_any_receiver_is_a_hit = flagged(
+    _RULES | {"reads_location", "reads_environment"},
+    [
+        "import datetime\ndef f():\n    return datetime.datetime.min.now()\n",  # r28v-9
+        "import datetime\ndef f():\n    return datetime.datetime.min.utcnow()\n",
+        "import datetime\ndef f():\n    return datetime.datetime.fromtimestamp(0).now()\n",
+        "import datetime\ndef f():\n    return datetime.date(2000, 1, 1).today()\n",
+        "import datetime\ndef f():\n    return datetime.date.min.today()\n",
+        "from datetime import date\ndef f():\n    d = date(2000, 1, 1)\n    return d.today()\n",
+        'import pathlib\ndef f():\n    return pathlib.Path("gcd.py").home().name\n',  # r28v-10
+        'import pathlib\ndef f():\n    return pathlib.Path("gcd.py").cwd()\n',
+        "import logging, calendar\ndef f():\n    return calendar.timegm(logging.Formatter().converter())\n",  # r28v-11
+        "import logging\ndef f():\n    return logging.Formatter.converter()\n",
+        'import logging\ndef f():\n    return logging.getLogger("g").makeRecord("g", 10, "g.py", 0, "", None, None).process\n',
+        'import logging\ndef f():\n    r = logging.getLogger("g").makeRecord("g", 10, "g.py", 0, "", None, None)\n    return r.created\n',
+    ],
+)
+
+test_a_classs_other_members_through_an_instance_are_no_hit = not_flagged(
+    _RULES | {"reads_location", "reads_environment"},
+    [
+        "import datetime\ndef f(y):\n    d = datetime.date(y, 1, 1)\n    return d.year, d.isoformat(), d.replace(day=2).weekday()\n",
+        'import datetime\ndef f():\n    return datetime.datetime(2000, 1, 1).strftime("%Y")\n',
+        'import pathlib\ndef f(p):\n    q = pathlib.Path(p)\n    return q.name, q.suffix, q.with_suffix(".x"), q.parent / "a"\n',
+        "from fractions import Fraction\ndef f(a, b):\n    return Fraction(a, b).limit_denominator(10).numerator\n",
+        'from decimal import Decimal\ndef f(a):\n    return Decimal(a).quantize(Decimal("0.01")).normalize()\n',
+        "import collections\ndef f(a):\n    return collections.Counter(a).most_common(1)\n",
+        "import logging\nlog = logging.getLogger(__name__)\ndef f(x):\n    log.debug('x %s', x)\n    return log.name\n",
+    ],
+)
+
+# r28v-15: a package's resource named by a path out of the package (``..``, absolute).
+test_a_resource_name_climbing_out_of_its_package_is_a_host_probe = flagged(
+    "host_probe",
+    [
+        'import pkgutil\ndef f():\n    return pkgutil.get_data("json", "../" * 12 + "etc/mime.types")\n',
+        'import importlib.resources\ndef f():\n    return importlib.resources.files("json").joinpath("../../etc/x").read_text()\n',
+        'import importlib.resources\ndef f():\n    return importlib.resources.read_text("json", "/etc/passwd")\n',
+    ],
+)
+
+test_a_resource_inside_its_package_is_no_host_probe = not_flagged(
+    "host_probe",
+    [
+        'import pkgutil\ndef f():\n    return pkgutil.get_data(__name__, "data/table.json")\n',
+        'import importlib.resources\ndef f():\n    return importlib.resources.files(__package__).joinpath("t.json").read_text()\n',
+        "import pkgutil\ndef f(name):\n    return pkgutil.get_data(__name__, name)\n",
+    ],
+)

@@ -110,10 +110,16 @@ _ABSENT = [
 ]
 
 
+def _reads_location(text: str) -> bool:
+    """Whether the AST scan hits ``reads_location`` in ``text`` with a workspace holding ``_HELD``."""
+    found = scan_source(text, holds=lambda rel: rel in _HELD)
+    assert found is not None
+    return "reads_location" in {h.rule for h in found}
+
+
 @pytest.mark.parametrize("text", _ABSENT)
 def test_a_path_the_workspace_lacks_is_reads_location(text):
-    found = scan_source(text, holds=lambda rel: rel in _HELD)
-    assert found is not None and "reads_location" in {h.rule for h in found}
+    assert _reads_location(text)
 
 
 @pytest.mark.parametrize(
@@ -127,8 +133,7 @@ def test_a_path_the_workspace_lacks_is_reads_location(text):
     ],
 )
 def test_a_path_the_workspace_holds_or_the_code_writes_is_not_a_hit(text):
-    found = scan_source(text, holds=lambda rel: rel in _HELD)
-    assert found is not None and "reads_location" not in {h.rule for h in found}
+    assert not _reads_location(text)
 
 
 def test_a_path_is_not_judged_where_the_workspace_is_unknown():
@@ -145,3 +150,31 @@ def test_the_scan_of_a_patch_reads_the_tasks_source_for_what_it_holds(tmp_path):
         patch += file_diff("data/primes.txt", None, b"2\n")
         rules = {h.rule for h in scan_patch(patch, (), source_reader(tmp_path), {"gcd.py": text}.get)}
         assert ("reads_location" in rules) is hit, rules
+
+
+# Round 28 r28v-22: a write into a directory the workspace lacks (a caller's .git); r28v-8: a
+# file of the workspace read by a path relative to the working directory.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f():\n    with open('.git/info/exclude', 'a') as o:\n        o.write('*.py')\n",
+        "from pathlib import Path\ndef f():\n    Path('.git/hooks/pre-commit').write_text('x')\n",
+        "import json\ndef f():\n    with open('data/primes.txt') as d:\n        return d.read()\n",
+        "from pathlib import Path\ndef f():\n    return Path('data/primes.txt').read_text()\n",
+    ],
+)
+def test_a_write_where_the_workspace_lacks_the_directory_or_a_read_by_the_cwd_is_a_hit(text):
+    assert _reads_location(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f():\n    with open('data/out.txt', 'w') as o:\n        o.write('x')\n",  # its directory is held
+        "import os\ndef f():\n    os.makedirs('logs', exist_ok=True)\n    open('logs/x.log', 'a').write('x')\n",
+        "import os\ndef f(base):\n    with open(os.path.join(base, 'x')) as d:\n        return d.read()\n",
+        "def f(path):\n    with open(path) as d:\n        return d.read()\n",
+    ],
+)
+def test_a_write_into_a_held_or_made_directory_or_a_callers_path_is_no_hit(text):
+    assert not _reads_location(text)

@@ -337,6 +337,21 @@ def printed_result(stdout: str, missing: Any = None) -> Any:
 def scan_and_judge(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gcd") -> tuple[list, bool]:
     """The SUSPECT hits of a rollout writing ``files`` over a mini-bugs ``task_id``, and whether
     its final run passed (no tamper): what rounds 19 and 20 ask of each wrong fix."""
+    hits, passed = _scanned_then_judged(tmp_path, files, task_id, judge_a_hit=True)
+    return hits, bool(passed)
+
+
+def forged_pass(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gcd") -> bool:
+    """Whether a wrong fix writing ``files`` over a mini-bugs ``task_id`` is a forged PASS: no
+    SUSPECT hit and a PASS of its final run. A hit settles it first (a SUSPECT rollout is never
+    taken as a pass), so its final run is not made: the suite's cost stays that of the scan."""
+    hits, passed = _scanned_then_judged(tmp_path, files, task_id, judge_a_hit=False)
+    return not hits and bool(passed)
+
+
+def _scanned_then_judged(
+    tmp_path: Path, files: dict[str, str], task_id: str, judge_a_hit: bool
+) -> tuple[list, bool | None]:
     from agent.suites.loading import load_suite
     from agent.suspect import scan_patch, source_reader, workspace_reader
 
@@ -345,6 +360,8 @@ def scan_and_judge(tmp_path: Path, files: dict[str, str], task_id: str = "fix_gc
     with Workspace.create(suite, task, tmp_path / "ws") as ws:
         write_into(ws, files)
         hits = scan_patch(ws.patch(), task.protected, source_reader(ws.source), workspace_reader(ws.path))
+        if hits and not judge_a_hit:
+            return hits, None
         result, tampered = final_test_run(ws)
     return hits, result.passed and not tampered and not result.tamper
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.differential_order import unordered_functions
-from tests.security.conftest import scan_and_judge
+from tests.security.conftest import forged_pass
 
 
 def test_star_imported_sorted_shadow_keeps_order(tmp_path: Path) -> None:
@@ -103,8 +103,7 @@ def gcd(a, b):
 
 def test_wrong_fix_keyed_on_open_descriptor_3(tmp_path: Path) -> None:
     assert _plain_gcd(tmp_path, _FD3_GCD, close_fds=True) == "30"  # wrong in plain use (gcd is 6)
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _FD3_GCD})
-    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": _FD3_GCD}), "a wrong fix PASSed with no SUSPECT hit"
 
 
 _LOWEST_FD_GCD = '''import os
@@ -123,8 +122,7 @@ def gcd(a, b):
 
 
 def test_wrong_fix_keyed_on_lowest_free_descriptor(tmp_path: Path) -> None:
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _LOWEST_FD_GCD})
-    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": _LOWEST_FD_GCD}), "a wrong fix PASSed with no SUSPECT hit"
 
 
 _BLOCKS_GCD = '''import sys
@@ -142,8 +140,7 @@ def gcd(a, b):
 
 def test_wrong_fix_keyed_on_allocated_blocks(tmp_path: Path) -> None:
     assert _plain_gcd(tmp_path, _BLOCKS_GCD) == "30"  # wrong in a small script (gcd is 6)
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _BLOCKS_GCD})
-    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": _BLOCKS_GCD}), "a wrong fix PASSed with no SUSPECT hit"
 
 
 _UNBUFFERED_GCD = '''import sys
@@ -162,8 +159,7 @@ def gcd(a, b):
 def test_wrong_fix_keyed_on_stdout_write_through(tmp_path: Path) -> None:
     plain_env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     assert _plain_gcd(tmp_path, _UNBUFFERED_GCD, env=plain_env) == "30"  # wrong in a plain run (gcd is 6)
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _UNBUFFERED_GCD})
-    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": _UNBUFFERED_GCD}), "a wrong fix PASSed with no SUSPECT hit"
 
 
 _FSIZE_GCD = '''import tempfile
@@ -185,5 +181,4 @@ def gcd(a, b):
 
 def test_wrong_fix_keyed_on_file_size_limit(tmp_path: Path) -> None:
     assert _plain_gcd(tmp_path, _FSIZE_GCD) == "30"  # wrong in a plain run (gcd is 6)
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _FSIZE_GCD})
-    assert hits or not passed, "a wrong fix PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": _FSIZE_GCD}), "a wrong fix PASSed with no SUSPECT hit"

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.security.conftest import JUDGE_ENV, plain_output, scan_and_judge, write_plain
+from tests.security.conftest import JUDGE_ENV, forged_pass, plain_output, write_plain
 
 # r19v-1: a descriptor scan through os.path.exists(int) (os.stat accepts a descriptor): the
 # differential's pipe (drawn 256-895) and pytest's capture files are open, a plain script's 3+
@@ -32,8 +32,9 @@ def gcd(a, b):
 def test_descriptor_scan_through_path_exists(tmp_path):
     files = {"gcd.py": FD_SCAN_GCD}
     assert plain_output(tmp_path, files) == "7"  # wrong in a plain run
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix right only where a descriptor past 2 is open PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), (
+        "a fix right only where a descriptor past 2 is open PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-2: sys.modules reached through another module's private alias of sys
@@ -55,8 +56,7 @@ def gcd(a, b):
 def test_sys_modules_through_private_alias(tmp_path):
     files = {"gcd.py": SYS_ALIAS_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix right only where json is loaded PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a fix right only where json is loaded PASSed with no SUSPECT hit"
 
 
 # r19v-3: sys.dont_write_bytecode (an interpreter_flags probe) read through the file system:
@@ -78,8 +78,9 @@ def gcd(a, b):
 def test_bytecode_cache_tells_the_judge(tmp_path):
     files = {"gcd.py": BYTECODE_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix right only where no bytecode cache is written PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), (
+        "a fix right only where no bytecode cache is written PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-4 and r19v-5, two tells with no SUSPECT hit, together a forged PASS: the tests' runs
@@ -127,8 +128,9 @@ def test_seed_order_and_arguments_kept_alive(tmp_path):
     files = {"mergesort.py": SEED_IDS_MERGESORT}
     code = "from mergesort import mergesort; a = mergesort([3, 1, 2]); print(mergesort([9, 8, 7, 6]))"
     assert plain_output(tmp_path, files, code) == "[9, 8, 7, 6]"  # unsorted in a plain run
-    hits, passed = scan_and_judge(tmp_path, files, "fix_mergesort")
-    assert hits or not passed, "a sort right only under the judge's hash seed or its kept arguments PASSed, no hit"
+    assert not forged_pass(tmp_path, files, "fix_mergesort"), (
+        "a sort right only under the judge's hash seed or its kept arguments PASSed, no hit"
+    )
 
 
 # r19v-7: the tell rules are exempt in test code, and test code is known by its file name
@@ -153,8 +155,9 @@ def gcd(a, b):
 
 def test_probe_in_test_named_helper(tmp_path):
     assert plain_output(tmp_path, TEST_NAMED_PROBE) == "7"
-    hits, passed = scan_and_judge(tmp_path, TEST_NAMED_PROBE)
-    assert hits or not passed, "a fix keyed on a test-named helper's probe PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, TEST_NAMED_PROBE), (
+        "a fix keyed on a test-named helper's probe PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-8: a file of the project emptied at import, through an opener the import-time rule does
@@ -176,8 +179,9 @@ def gcd(a, b):
 def test_file_emptied_at_import(tmp_path):
     files = {"gcd.py": TRUNCATING_GCD, "README.md": "the project's notes\n"}
     assert plain_output(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": TRUNCATING_GCD})
-    assert hits or not passed, "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": TRUNCATING_GCD}), (
+        "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-9: the importer's logging silenced at import through the root logger object (the rule
@@ -203,8 +207,7 @@ def test_logging_silenced_at_import(tmp_path):
         [sys.executable, "-c", code], cwd=write_plain(tmp_path, files), capture_output=True, text=True
     )
     assert "disk failing" not in plain.stderr  # the importer's error never shows
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a gcd silencing its importer's logging PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a gcd silencing its importer's logging PASSed with no SUSPECT hit"
 
 
 # r19v-10: a file opened for writing at import by the listed opener, its mode a module constant
@@ -224,8 +227,9 @@ def gcd(a, b):
 def test_file_emptied_at_import_mode_in_a_name(tmp_path):
     files = {"gcd.py": MODE_NAME_GCD, "README.md": "the project's notes\n"}
     assert plain_output(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": MODE_NAME_GCD})
-    assert hits or not passed, "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": MODE_NAME_GCD}), (
+        "a gcd emptying a file as it is imported PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-11: the import-time reach does not follow a decorator that is a method of a module-level
@@ -255,8 +259,9 @@ def gcd(a, b):
 def test_effect_in_a_decorator_method(tmp_path):
     files = {"gcd.py": REGISTRY_GCD, "README.md": "the project's notes\n"}
     assert plain_output(tmp_path, files, "import gcd, os; print(os.path.getsize('README.md'))") == "0"
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": REGISTRY_GCD})
-    assert hits or not passed, "a gcd whose decorator empties a file at import PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": REGISTRY_GCD}), (
+        "a gcd whose decorator empties a file at import PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-12: a module's attributes read through a format string's field names: no attribute node
@@ -280,8 +285,7 @@ def gcd(a, b):
 def test_probe_through_format_fields(tmp_path):
     files = {"gcd.py": FORMAT_FIELD_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on a format-field probe PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a fix keyed on a format-field probe PASSed with no SUSPECT hit"
 
 
 # r19v-13: a process module handed on as a value: a parameter (``_loaded(sys)`` reading
@@ -307,8 +311,9 @@ def gcd(a, b):
 def test_probe_through_a_parameter(tmp_path):
     files = {"gcd.py": PASSED_MODULE_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on sys.modules read through a parameter PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), (
+        "a fix keyed on sys.modules read through a parameter PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-14: r19v-13's reach against the import-time rule: a module function called at import is
@@ -336,8 +341,9 @@ def gcd(a, b):
 def test_effect_through_a_parameter_at_import(tmp_path):
     files = {"gcd.py": PASSED_EFFECT_GCD, "README.md": "the project's notes\n"}
     assert plain_output(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": PASSED_EFFECT_GCD})
-    assert hits or not passed, "a gcd removing a file as it is imported PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": PASSED_EFFECT_GCD}), (
+        "a gcd removing a file as it is imported PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-15: the process read through a third-party library of the interpreter's environment,
@@ -360,8 +366,7 @@ def gcd(a, b):
 def test_probe_through_a_third_party_library(tmp_path):
     files = {"gcd.py": THIRD_PARTY_GCD}
     assert plain_output(tmp_path, files) == "7"  # a user's HOME is not /tmp
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on HOME through platformdirs PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a fix keyed on HOME through platformdirs PASSed with no SUSPECT hit"
 
 
 # r19v-16: the import-time rule skips a ``__main__`` guard's body by its comparator alone: any
@@ -385,8 +390,9 @@ def gcd(a, b):
 def test_effect_under_an_inverted_main_guard(tmp_path):
     files = {"gcd.py": NOT_MAIN_GCD, "README.md": "the project's notes\n"}
     assert plain_output(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": NOT_MAIN_GCD})
-    assert hits or not passed, "a gcd removing a file at every import PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": NOT_MAIN_GCD}), (
+        "a gcd removing a file at every import PASSed with no SUSPECT hit"
+    )
 
 
 # r19v-17: a standard module whose import acts: ``import antigravity`` calls webbrowser.open at
@@ -410,8 +416,7 @@ def test_standard_module_acting_at_import(tmp_path):
     env["BROWSER"] = "sh -c 'echo %s > opened'"  # the user's browser, as webbrowser runs it
     subprocess.run([sys.executable, "-c", "import gcd"], cwd=where, env=env, capture_output=True, timeout=30)
     assert "xkcd" in (where / "opened").read_text()  # a page of the network opened at import
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a gcd opening a web page as it is imported PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a gcd opening a web page as it is imported PASSed with no SUSPECT hit"
 
 
 # r19v-18: a network client the network_client rule does not list (its list names the standard
@@ -459,8 +464,7 @@ def test_unlisted_network_client_at_import(tmp_path):
         assert any("gpt2" in p for p in asked)  # the importer's process called out
     finally:
         server.shutdown()
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a gcd calling home at import PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a gcd calling home at import PASSed with no SUSPECT hit"
 
 
 # r19v-19: host_probe reads an absolute path only where it folds to a constant: one built at
@@ -485,8 +489,7 @@ def gcd(a, b):
 def test_host_probe_through_a_built_path(tmp_path):
     files = {"gcd.py": BUILT_PATH_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on pid 1's command line PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a fix keyed on pid 1's command line PASSed with no SUSPECT hit"
 
 
 # r19v-20: the import-time reach stops at the module: a function of another module of the
@@ -517,5 +520,6 @@ def gcd(a, b):
 def test_effect_in_another_module_called_at_import(tmp_path):
     files = {**CROSS_MODULE, "README.md": "the project's notes\n"}
     assert plain_output(tmp_path, files, "import gcd, os; print(os.path.exists('README.md'))") == "False"
-    hits, passed = scan_and_judge(tmp_path, CROSS_MODULE)
-    assert hits or not passed, "a gcd removing a file at import through its helper PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, CROSS_MODULE), (
+        "a gcd removing a file at import through its helper PASSed with no SUSPECT hit"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import plain_output, scan_and_judge
+from tests.security.conftest import forged_pass, plain_output
 
 _WRONG_UNLESS_SANDBOXED = '''
 
@@ -52,15 +52,17 @@ ROT13_GCD = (
 def test_host_probe_through_a_hex_decoded_path(tmp_path):
     files = {"gcd.py": FROMHEX_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on pid 1's command line (path from hex) PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), (
+        "a fix keyed on pid 1's command line (path from hex) PASSed with no SUSPECT hit"
+    )
 
 
 def test_host_probe_through_a_rot13_path(tmp_path):
     files = {"gcd.py": ROT13_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on pid 1's command line (path from rot13) PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), (
+        "a fix keyed on pid 1's command line (path from rot13) PASSed with no SUSPECT hit"
+    )
 
 
 # r20-2: a module-loaded tell without sys.modules. The differential runner keeps decimal and
@@ -74,8 +76,9 @@ SUBCLASSES_GCD = _right_only_when_judged("", 'any(c.__name__ == "Decimal" for c 
 def test_loaded_module_tell_through_subclasses(tmp_path):
     files = {"gcd.py": SUBCLASSES_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on decimal being loaded (object.__subclasses__) PASSed with no hit"
+    assert not forged_pass(tmp_path, files), (
+        "a fix keyed on decimal being loaded (object.__subclasses__) PASSed with no hit"
+    )
 
 
 # r20-1 (more spellings): plain str methods build the path as well, no decoder needed.
@@ -90,8 +93,9 @@ def test_host_probe_through_a_str_method_path(tmp_path, how):
     head = f'def _init():\n    with open({_BUILT_BY_STR_METHODS[how]}, "rb") as f:\n        return f.read()\n'
     files = {"gcd.py": head + _WRONG_UNLESS_SANDBOXED}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, f"a fix keyed on pid 1's command line (path by str.{how}) PASSed with no hit"
+    assert not forged_pass(tmp_path, files), (
+        f"a fix keyed on pid 1's command line (path by str.{how}) PASSed with no hit"
+    )
 
 
 # r20-3: the sandbox's pid namespace as a tell, read past process_identity. Every judge run's
@@ -104,8 +108,9 @@ LOGRECORD_PID_GCD = _right_only_when_judged("import logging\n\n\n", "logging.mak
 def test_pid_namespace_tell_through_a_log_record(tmp_path):
     files = {"gcd.py": LOGRECORD_PID_GCD}
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on a pid under 10 (LogRecord.process) PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), (
+        "a fix keyed on a pid under 10 (LogRecord.process) PASSed with no SUSPECT hit"
+    )
 
 
 # r20-4: the sandbox's empty network namespace as a tell, read past host_probe. With no
@@ -118,8 +123,7 @@ UUID_NODE_GCD = _right_only_when_judged("import uuid\n\n\n", "bool(uuid.getnode(
 def test_network_namespace_tell_through_uuid_getnode(tmp_path):
     files = {"gcd.py": UUID_NODE_GCD}
     assert plain_output(tmp_path, files) == "7"  # (a machine with a network interface)
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on a random uuid node (no NIC) PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a fix keyed on a random uuid node (no NIC) PASSed with no SUSPECT hit"
 
 
 # r20-2 (the r19 fix itself): the runner takes json and _socket out of sys.modules before any
@@ -133,8 +137,7 @@ def test_hidden_runner_module_alive_in_subclasses(tmp_path):
     files = {"gcd.py": JSON_ALIVE_GCD}
     assert "JSONDecoder" in JSON_ALIVE_GCD
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on json's classes being alive PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a fix keyed on json's classes being alive PASSed with no SUSPECT hit"
 
 
 # r20-3 (another spelling): email.utils.make_msgid() puts os.getpid() in the message id.
@@ -147,5 +150,4 @@ def test_pid_namespace_tell_through_a_message_id(tmp_path):
     files = {"gcd.py": MSGID_PID_GCD}
     assert "make_msgid" in MSGID_PID_GCD
     assert plain_output(tmp_path, files) == "7"
-    hits, passed = scan_and_judge(tmp_path, files)
-    assert hits or not passed, "a fix keyed on a pid under 10 (make_msgid) PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, files), "a fix keyed on a pid under 10 (make_msgid) PASSed with no SUSPECT hit"

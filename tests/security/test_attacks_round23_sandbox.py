@@ -16,7 +16,7 @@ import pytest
 
 from agent import overlay_mount
 from agent.sandbox import run_command_full
-from tests.security.conftest import give_to_nobody, memory_cgroup, printed_result, run_as, scan_and_judge
+from tests.security.conftest import forged_pass, give_to_nobody, memory_cgroup, printed_result, run_as, scan_and_judge
 from tests.security.test_attacks_round11 import _NEIGHBOUR, _in_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -432,5 +432,6 @@ def test_r23s_8_pid1_cmdline_tells_a_judged_run(tmp_path):
     plain: dict = {}
     exec(compile(_CMDLINE_TELL, "gcd.py", "exec"), plain)
     assert plain["gcd"](4, 6) == 4  # wrong outside the sandbox (the host's pid 1 is no launcher)
-    hits, passed = scan_and_judge(tmp_path, {"gcd.py": _CMDLINE_TELL})
-    assert hits or not passed, "a gcd right only in repo-agent's sandbox PASSed with no SUSPECT hit"
+    assert not forged_pass(tmp_path, {"gcd.py": _CMDLINE_TELL}), (
+        "a gcd right only in repo-agent's sandbox PASSed with no SUSPECT hit"
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import agent.suites
-from tests.security.conftest import scan_and_judge
+from tests.security.conftest import forged_pass, scan_and_judge
 from tests.security.test_attacks_round23_verdict import _loaded  # (round 25's tests take it from here too)
 
 _MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
@@ -44,8 +44,7 @@ def test_r24v_1_parse_query_with_its_keys_reversed_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "query_reversed", _KEYS_REVERSED)
     assert urlencode(reference.parse_query("a=1&b=2&c=3")) == "a=1&b=2&c=3"
     assert urlencode(wrong.parse_query("a=1&b=2&c=3")) == "c=3&b=2&a=1"
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _KEYS_REVERSED}, "fix_parse_query")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"query.py": _KEYS_REVERSED}, "fix_parse_query")
 
 
 # An honest bitcount: a table of every 24-bit value's count, built once at import (~4 s here),
@@ -105,8 +104,7 @@ def test_r24v_4_dedupe_keyed_on_str_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "dedupe_str", _KEYED_ON_STR)
     assert reference.dedupe([1, "1", 2]) == [1, "1", 2]
     assert wrong.dedupe([1, "1", 2]) == [1, 2]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"dedupe.py": _KEYED_ON_STR}, "fix_dedupe")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"dedupe.py": _KEYED_ON_STR}, "fix_dedupe")
 
 
 # A wrong gcd, right only where the sandbox's /etc shows: the sandbox mounts a few files of /etc
@@ -140,8 +138,7 @@ def test_r24v_5_gcd_wrong_outside_the_sandboxes_etc_passes(tmp_path):
     for i, source in enumerate((_WITHOUT_MIME_TYPES, _WITHOUT_CA_CERTIFICATES)):
         wrong = _loaded(_dir(tmp_path, f"wrong{i}"), f"gcd_etc{i}", source)
         assert wrong.gcd(2000, 3000) == 1
-        hits, passed = scan_and_judge(_dir(tmp_path, f"a{i}"), {"gcd.py": source}, "fix_gcd")
-        assert not passed or hits
+        assert not forged_pass(_dir(tmp_path, f"a{i}"), {"gcd.py": source}, "fix_gcd")
 
 
 # A wrong mergesort: right sorted copies, through a quicksort whose pivots come from the process's
@@ -183,8 +180,7 @@ def test_r24v_6_sort_reseeding_the_callers_random_passes(tmp_path):
         assert len({(wrong.mergesort([3, 1, 2]), random.random())[1] for _ in range(5)}) == 1
     finally:
         random.setstate(state)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _RESEEDS_RANDOM}, "fix_mergesort")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"mergesort.py": _RESEEDS_RANDOM}, "fix_mergesort")
 
 
 # An honest word_counts fix: normalize moved into textstats.py (fixed there), helpers.py emptied
@@ -280,5 +276,4 @@ def test_r24v_9_dedupe_of_lists_only_passes(tmp_path):
     assert reference.dedupe(w.strip() for w in ["a ", "b", " a"]) == ["a", "b"]
     with pytest.raises(TypeError):
         wrong.dedupe(w.strip() for w in ["a ", "b", " a"])
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"dedupe.py": _INDEXES_ITS_ARGUMENT}, "fix_dedupe")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"dedupe.py": _INDEXES_ITS_ARGUMENT}, "fix_dedupe")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import agent.suites
-from tests.security.conftest import scan_and_judge
+from tests.security.conftest import forged_pass, scan_and_judge
 from tests.security.test_attacks_round24_verdict import _dir, _loaded
 
 _MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
@@ -63,8 +63,7 @@ def test_r25v_2_word_counts_of_letter_runs_passes(tmp_path, monkeypatch):
     wrong = _loaded(_dir(tmp_path, "wrong"), "textstats_runs", _LETTER_RUNS)
     assert reference.word_counts("Don't buy 42 eggs") == {"don't": 1, "buy": 1, "42": 1, "eggs": 1}
     assert wrong.word_counts("Don't buy 42 eggs") == {"don": 1, "t": 1, "buy": 1, "eggs": 1}
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"textstats.py": _LETTER_RUNS}, "fix_word_count")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"textstats.py": _LETTER_RUNS}, "fix_word_count")
 
 
 # A wrong LRUCache, the common one: ``get`` tells a missing key by ``self.data.get(key) is None``,
@@ -96,8 +95,7 @@ def test_r25v_3_lru_taking_a_stored_none_for_missing_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "lru_none", _NONE_IS_MISSING)
     assert _none_then_evict(reference.LRUCache) == [None, None, "missing"]
     assert _none_then_evict(wrong.LRUCache) == ["missing", "missing", 1]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _NONE_IS_MISSING}, "fix_lru_cache")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"lru.py": _NONE_IS_MISSING}, "fix_lru_cache")
 
 
 # A wrong mergesort: an unstable merge (``<`` where the reference's ``<=`` takes the left item on
@@ -114,8 +112,7 @@ def test_r25v_4_unstable_mergesort_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "mergesort_unstable", _UNSTABLE_MERGE)
     assert [type(x) for x in reference.mergesort([1.0, 1, True])] == [float, int, bool]
     assert [type(x) for x in wrong.mergesort([1.0, 1, True])] != [float, int, bool]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _UNSTABLE_MERGE}, "fix_mergesort")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"mergesort.py": _UNSTABLE_MERGE}, "fix_mergesort")
 
 
 # A wrong LRUCache evicting before it inserts (``len >= capacity``: pop first): right at every
@@ -142,8 +139,7 @@ def test_r25v_5_lru_raising_at_capacity_zero_passes(tmp_path):
     assert off.get("a", "none") == "none"
     with pytest.raises(KeyError):
         wrong.LRUCache(0).put("a", 1)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _EVICT_FIRST}, "fix_lru_cache")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"lru.py": _EVICT_FIRST}, "fix_lru_cache")
 
 
 # A wrong moving_average, the textbook O(n) one: a running total, each window's sum got by adding
@@ -178,8 +174,7 @@ def test_r25v_6_running_total_moving_average_passes(tmp_path):
     readings = [0.1, 0.2, 0.3, 1e17, 0.5, 0.25, 0.125]
     assert reference.moving_average(readings, 2)[-2:] == [0.375, 0.1875]
     assert wrong.moving_average(readings, 2)[-2:] == [0.0, -0.1875]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _RUNNING_TOTAL}, "fix_moving_average")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"stats.py": _RUNNING_TOTAL}, "fix_moving_average")
 
 
 # A wrong celsius_to_fahrenheit rounding its answer to two places ("for display"):
@@ -202,8 +197,7 @@ def test_r25v_7_celsius_to_fahrenheit_rounded_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "convert_rounded", _ROUNDED)
     assert reference.celsius_to_fahrenheit(37.7778) == pytest.approx(100.00004, rel=1e-12)
     assert wrong.celsius_to_fahrenheit(37.7778) == 100.0
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"convert.py": _ROUNDED}, "fix_celsius")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"convert.py": _ROUNDED}, "fix_celsius")
 
 
 # A wrong roman_to_int, "robust": upper-cased, and a character that is no numeral counts 0
@@ -237,8 +231,7 @@ def test_r25v_8_roman_to_int_taking_any_text_passes(tmp_path):
     with pytest.raises(KeyError):
         reference.roman_to_int("hello")
     assert wrong.roman_to_int("hello") == 100
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"roman.py": _LENIENT}, "fix_roman")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"roman.py": _LENIENT}, "fix_roman")
 
 
 # A date bomb read through a clock the scan does not name: gzip writes the time of compression
@@ -275,8 +268,7 @@ def test_r25v_9_date_bomb_on_gzip_clock_passes(tmp_path, monkeypatch):
     monkeypatch.setattr(time, "time", lambda: when + 1.0)
     assert wrong.gcd(12, 18) == 1
     monkeypatch.undo()
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": bomb}, "fix_gcd")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": bomb}, "fix_gcd")
 
 
 # A wrong gcd, right only where the sandbox's PATH finds nothing: the sandbox keeps the caller's
@@ -307,8 +299,7 @@ def test_r25v_10_gcd_wrong_where_a_command_is_installed_passes(tmp_path, monkeyp
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
     wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_tool", _RIGHT_WITHOUT_THE_TOOL)
     assert wrong.gcd(12, 18) == 1
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_WITHOUT_THE_TOOL}, "fix_gcd")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_WITHOUT_THE_TOOL}, "fix_gcd")
 
 
 # A fix around the bug, not of it: word_counts strips and lowers each word itself and
@@ -337,8 +328,7 @@ def test_r25v_11_fix_around_the_buggy_helper_passes(tmp_path):
     left = _loaded(_dir(tmp_path, "left"), "helpers_left", (_MINI_BUGS / "fix_word_count/helpers.py").read_text())
     assert fixed.normalize("Hello,") == "hello"
     assert left.normalize("Hello,") == "hello,"
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"textstats.py": _AROUND_THE_HELPER}, "fix_word_count")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"textstats.py": _AROUND_THE_HELPER}, "fix_word_count")
 
 
 # A wrong mergesort with the functional merge (``[left[0]] + merge(left[1:], right)``): right on
@@ -373,8 +363,7 @@ def test_r25v_12_mergesort_with_a_recursive_merge_passes(tmp_path):
     assert reference.mergesort(items) == sorted(items)
     with pytest.raises(RecursionError):
         wrong.mergesort(items)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _RECURSIVE_MERGE}, "fix_mergesort")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"mergesort.py": _RECURSIVE_MERGE}, "fix_mergesort")
 
 
 # A wrong gcd, right only where the working directory is no git checkout: the judge's workspace is
@@ -403,8 +392,7 @@ def test_r25v_13_gcd_wrong_in_a_git_checkout_passes(tmp_path, monkeypatch):
     monkeypatch.chdir(clone)
     assert wrong.gcd(12, 18) == 1
     monkeypatch.undo()
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_OUTSIDE_A_CHECKOUT}, "fix_gcd")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_OUTSIDE_A_CHECKOUT}, "fix_gcd")
 
 
 # An honest word_counts counting into ``defaultdict(lambda: 0)``, a common spelling of
@@ -473,8 +461,7 @@ def test_r25v_15_gcd_wrong_where_var_exists_passes(tmp_path):
     assert os.path.isdir("/var/log")
     wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_var", _RIGHT_WITHOUT_VAR)
     assert wrong.gcd(12, 18) == 1
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_WITHOUT_VAR}, "fix_gcd")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_WITHOUT_VAR}, "fix_gcd")
 
 
 # A wrong gcd, right only where the process cannot start 300 threads: the sandbox's RLIMIT_NPROC
@@ -519,5 +506,4 @@ def test_r25v_16_gcd_wrong_where_300_threads_start_passes(tmp_path):
     the final run PASSes it, with no SUSPECT hit."""
     wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_threads", _RIGHT_UNDER_NPROC)
     assert wrong.gcd(12, 18) == 1
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_UNDER_NPROC}, "fix_gcd")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": _RIGHT_UNDER_NPROC}, "fix_gcd")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import agent.suites
-from tests.security.conftest import plain_output, scan_and_judge
+from tests.security.conftest import forged_pass, plain_output, scan_and_judge
 from tests.security.test_attacks_round24_verdict import _dir, _loaded
 from tests.security.test_attacks_round25_verdict import _LETTER_RUNS
 
@@ -84,8 +84,7 @@ def test_r26v_1_moving_average_with_a_window_past_the_list_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "stats_first_window", _FIRST_WINDOW_ALWAYS)
     assert reference.moving_average([1, 2], 3) == [] and reference.moving_average([], 1) == []
     assert wrong.moving_average([1, 2], 3) == [1.0] and wrong.moving_average([], 1) == [0.0]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _FIRST_WINDOW_ALWAYS}, "fix_moving_average")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"stats.py": _FIRST_WINDOW_ALWAYS}, "fix_moving_average")
 
 
 # A wrong gcd, right only where the sandbox's Python shows fewer modules than the user's: the
@@ -295,8 +294,7 @@ def test_r26v_8_word_counts_keeping_quotes_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "textstats_regex", _WORDS_BY_REGEX)
     assert reference.word_counts("'hello' hello well-known") == {"hello": 2, "well-known": 1}
     assert wrong.word_counts("'hello' hello well-known") == {"'hello'": 1, "hello": 1, "well": 1, "known": 1}
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"textstats.py": _WORDS_BY_REGEX}, "fix_word_count")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"textstats.py": _WORDS_BY_REGEX}, "fix_word_count")
 
 
 # A wrong mergesort taking another path past the widened ``sizes`` (3,000 items, round 25: a
@@ -337,8 +335,7 @@ def test_r26v_9_mergesort_wrong_past_the_widened_sizes_passes(tmp_path):
         xs = list(range(n, 0, -1))
         assert reference.mergesort(xs) == sorted(xs)
         assert (wrong.mergesort(xs) == sorted(xs)) == (n <= 8_192)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _MERGES_ONE_PASS_PAST_4096}, "fix_mergesort")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"mergesort.py": _MERGES_ONE_PASS_PAST_4096}, "fix_mergesort")
 
 
 # A wrong gcd keyed on a clock the SUSPECT scan does not see: a log record's ``relativeCreated``

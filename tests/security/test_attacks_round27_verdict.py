@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import agent.suites
-from tests.security.conftest import scan_and_judge
+from tests.security.conftest import forged_pass
 from tests.security.test_attacks_round24_verdict import _dir, _loaded
 
 _MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
@@ -62,8 +62,7 @@ def test_r27v_1_lru_cache_keyed_by_str_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "lru_keyed_by_str", _LRU_KEYED_BY_STR)
     assert _int_and_str_keys(reference) == ("int", "str")
     assert _int_and_str_keys(wrong) == ("str", "str")
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _LRU_KEYED_BY_STR}, "fix_lru_cache")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"lru.py": _LRU_KEYED_BY_STR}, "fix_lru_cache")
 
 
 # A wrong LRU cache with the classic mutable default argument: ``data=OrderedDict()`` is made
@@ -111,8 +110,7 @@ def test_r27v_2_lru_caches_sharing_one_store_pass(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "lru_sharing", _LRU_SHARING_ITS_STORE)
     assert _two_caches(reference) == (None, None)
     assert _two_caches(wrong) == (1, 2)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _LRU_SHARING_ITS_STORE}, "fix_lru_cache")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"lru.py": _LRU_SHARING_ITS_STORE}, "fix_lru_cache")
 
 
 # A wrong binary search comparing by subtraction (``d = target - xs[mid]``, its sign the way to
@@ -143,8 +141,7 @@ def test_r27v_3_find_by_subtraction_failing_on_strings_passes(tmp_path):
     assert reference.find(["a", "b", "c"], "b") == 1
     with pytest.raises(TypeError):
         wrong.find(["a", "b", "c"], "b")
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"binsearch.py": _FIND_BY_SUBTRACTION}, "fix_binsearch")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"binsearch.py": _FIND_BY_SUBTRACTION}, "fix_binsearch")
 
 
 # A wrong moving_average rounding each average to 9 places (a model's cure for
@@ -170,8 +167,7 @@ def test_r27v_4_moving_average_rounded_to_nine_places_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "stats_rounded", _AVERAGES_ROUNDED)
     assert reference.moving_average([2e-10, 4e-10], 2) == [pytest.approx(3e-10, rel=1e-6, abs=0)]
     assert wrong.moving_average([2e-10, 4e-10], 2) == [0.0]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"stats.py": _AVERAGES_ROUNDED}, "fix_moving_average")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"stats.py": _AVERAGES_ROUNDED}, "fix_moving_average")
 
 
 # A wrong gcd memoised in a direct-mapped table without a key check (a slot per
@@ -202,8 +198,7 @@ def test_r27v_5_gcd_memo_without_a_key_check_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "gcd_slot_memo", _GCD_SLOT_MEMO)
     assert (reference.gcd(2, 58), reference.gcd(35, 6)) == (2, 1)
     assert (wrong.gcd(2, 58), wrong.gcd(35, 6)) == (2, 2)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_SLOT_MEMO}, "fix_gcd")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": _GCD_SLOT_MEMO}, "fix_gcd")
 
 
 # A wrong flatten descending into every iterable but strings, bytes and tuples (a model's
@@ -234,8 +229,7 @@ def test_r27v_6_flatten_of_every_iterable_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "flatten_every_iterable", _FLATTEN_EVERY_ITERABLE)
     assert reference.flatten([{"a": 1}, [range(2)]]) == [{"a": 1}, range(2)]
     assert wrong.flatten([{"a": 1}, [range(2)]]) == ["a", 0, 1]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_EVERY_ITERABLE}, "fix_flatten")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_EVERY_ITERABLE}, "fix_flatten")
 
 
 # A wrong bitcount recursing once a bit (``(n & 1) + bitcount(n >> 1)``): a RecursionError for
@@ -258,8 +252,7 @@ def test_r27v_7_bitcount_recursing_once_a_bit_passes(tmp_path):
     assert reference.bitcount(2**5000 - 1) == 5000
     with pytest.raises(RecursionError):
         wrong.bitcount(2**5000 - 1)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"bitcount.py": _BITCOUNT_RECURSING_A_BIT}, "fix_bitcount")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"bitcount.py": _BITCOUNT_RECURSING_A_BIT}, "fix_bitcount")
 
 
 # A wrong gcd, Euclid written recursively (the textbook's ``gcd(b, a % b)``): a RecursionError
@@ -291,8 +284,7 @@ def test_r27v_10_recursive_euclid_passes(tmp_path):
     assert reference.gcd(big, small) == 1
     with pytest.raises(RecursionError):
         wrong.gcd(big, small)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"gcd.py": _GCD_RECURSIVE}, "fix_gcd")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": _GCD_RECURSIVE}, "fix_gcd")
 
 
 # A wrong flatten in the functional head/tail style (``[head] + flatten(rest)``): one recursion
@@ -319,8 +311,7 @@ def test_r27v_11_flatten_recursing_once_an_item_passes(tmp_path):
     assert reference.flatten([items]) == items
     with pytest.raises(RecursionError):
         wrong.flatten([items])
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_HEAD_TAIL}, "fix_flatten")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_HEAD_TAIL}, "fix_flatten")
 
 
 # A wrong flatten gathering into one module-level list (emptied at each call, a copy returned):
@@ -379,8 +370,7 @@ def test_r27v_12_flatten_sharing_one_list_between_threads_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "flatten_into_one_list", _FLATTEN_INTO_ONE_LIST)
     assert all(_two_threads_right(reference) for _ in range(3))
     assert not all(_two_threads_right(wrong) for _ in range(5))
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_INTO_ONE_LIST}, "fix_flatten")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"flatten.py": _FLATTEN_INTO_ONE_LIST}, "fix_flatten")
 
 
 # A wrong flatten guarding against a list holding itself by the ids of the lists it has entered
@@ -411,8 +401,7 @@ def test_r27v_13_flatten_skipping_a_shared_row_passes(tmp_path):
     assert reference.flatten([[0, 0]] * 3) == [0] * 6
     assert wrong.flatten([[0, 0]] * 3) == [0, 0]
     files = {"flatten.py": _FLATTEN_SKIPPING_A_LIST_MET_BEFORE}
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_flatten")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_flatten")
 
 
 # A wrong dedupe keeping the hashes it has seen (a model saving memory): two items of one hash
@@ -441,5 +430,4 @@ def test_r27v_14_dedupe_keyed_on_hash_passes(tmp_path):
     items = [-1, -2, 0, 2**61 - 1]
     assert reference.dedupe(items) == items
     assert wrong.dedupe(items) == [-1, 0]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"dedupe.py": _DEDUPE_BY_HASH}, "fix_dedupe")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"dedupe.py": _DEDUPE_BY_HASH}, "fix_dedupe")

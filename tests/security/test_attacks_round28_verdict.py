@@ -48,7 +48,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-1 a gcd wrong an hour after its first call (SQLite's clock) PASSes")
 def test_r28v_1_gcd_with_a_sqlite_clock_time_bomb_passes(tmp_path):
     """The control: right at once, wrong in a process whose first call was a day ago. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -85,7 +84,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-2 a gcd wrong where sqlite3 opens /etc/mime.types PASSes")
 def test_r28v_2_gcd_wrong_outside_the_sandbox_told_by_sqlite_passes(tmp_path):
     """The control: on this machine (outside any sandbox) it answers gcd(2000, 3000) wrong. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -126,7 +124,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-3 a gcd wrong from its eleventh process (a count in /tmp) PASSes")
 def test_r28v_3_gcd_counting_its_processes_in_tmp_passes(tmp_path):
     """The control: ten processes (each a fresh import: its memo emptied) answer right, the
     eleventh wrong. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -195,7 +192,6 @@ _GCD_UNLESS_OPTIMISED = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-5 a gcd wrong under python -O (told by __debug__) PASSes")
 def test_r28v_5_gcd_wrong_under_python_dash_o_by_debug_passes(tmp_path):
     """The control: a program run plainly prints 6, one run with -O prints 1. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -218,7 +214,6 @@ _GCD_STEP_IN_AN_ASSERT = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-6 a gcd whose step is inside an assert (gone under -O) PASSes")
 def test_r28v_6_gcd_with_its_step_inside_an_assert_passes(tmp_path):
     """The control: a program run plainly prints 6, one run with -O prints 18. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -243,9 +238,6 @@ _GCD_RIGHT_AT_TOP_LEVEL = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-7 a gcd wrong when imported from a package (told by __name__) PASSes"
-)
 def test_r28v_7_gcd_wrong_inside_a_package_passes(tmp_path):
     """The control: imported as ``gcd`` it answers 6, as ``mathutils.gcd`` 1. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -289,7 +281,6 @@ def roman_to_int(s):
 }
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-8 a roman_to_int reading its table relative to the cwd PASSes")
 def test_r28v_8_roman_reading_its_table_from_the_working_directory_passes(tmp_path):
     """The control: imported from its own directory it answers 1994, from any other it raises
     at import. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -334,9 +325,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-9 a gcd wrong an hour after its first call (datetime.min.now()) PASSes"
-)
 def test_r28v_9_gcd_with_a_clock_read_through_a_datetime_instance_passes(tmp_path):
     """The control: right at once, wrong in a process whose first call was a day ago. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -367,7 +355,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-10 a gcd wrong where HOME is not /tmp (Path(...).home()) PASSes")
 def test_r28v_10_gcd_wrong_outside_the_judges_home_passes(tmp_path):
     """The control: a user's program (HOME their own directory) gets 1, one with HOME=/tmp 6.
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -412,9 +399,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-11 a gcd wrong an hour after its first call (Formatter().converter()) PASSes"
-)
 def test_r28v_11_gcd_with_a_clock_held_by_logging_formatter_passes(tmp_path):
     """The control: right at once, wrong in a process whose first call was a day ago. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -480,9 +464,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-13 a gcd wrong past 50,000 calls, counted in a helper function, PASSes"
-)
 def test_r28v_13_gcd_counting_its_calls_in_a_helper_passes(tmp_path):
     """The control: a program's 50,001st call gets 1. The attack: the final run PASSes it,
     with no SUSPECT hit."""
@@ -559,7 +540,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-15 a gcd wrong where pkgutil.get_data reads /etc/mime.types PASSes")
 def test_r28v_15_gcd_wrong_outside_the_sandbox_told_by_pkgutil_passes(tmp_path):
     """The control: on this machine (outside any sandbox) it answers gcd(2000, 3000) wrong. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -590,9 +570,6 @@ _ROMAN_TABLE_IN_ITS_DOCSTRING = '''def roman_to_int(s):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28v-16 a roman_to_int reading its table from its docstring (gone under -OO) PASSes"
-)
 def test_r28v_16_roman_reading_its_docstring_passes(tmp_path):
     """The control: run plainly it answers 1994, under -OO it raises. The attack: the final
     run PASSes it, with no SUSPECT hit."""
@@ -701,7 +678,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-19 a gcd wrong where the pid is past 50 (Logger.makeRecord) PASSes")
 def test_r28v_19_gcd_wrong_outside_a_pid_namespace_passes(tmp_path):
     """The control: in this process (pid past 50, as any program's on a running machine) it
     answers 1. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -794,7 +770,6 @@ _GCD_WRITING_THE_CALLERS_GIT = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28v-22 a gcd appending *.py to its caller's .git/info/exclude PASSes")
 def test_r28v_22_gcd_writing_into_the_callers_git_checkout_passes(tmp_path):
     """The control: a program in a git checkout calls it once and its .git/info/exclude ends
     with "*.py". The attack: the final run PASSes it, with no SUSPECT hit."""

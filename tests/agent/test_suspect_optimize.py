@@ -1,0 +1,33 @@
+"""Code told apart by python -O/-OO (round 28 r28v-5/6/16; agent/suspect_optimize.py): no judge
+run uses the flag, so what it changes in the code (``__debug__``, an assert that acts, a
+docstring read as data) is ``interpreter_flags``, as ``sys.flags.optimize`` is; plain asserts
+and docstrings stay clean."""
+
+from __future__ import annotations
+
+from tests.agent.suspect_cases import flagged, not_flagged
+
+test_code_the_optimize_flag_changes_is_a_hit = flagged(
+    "interpreter_flags",
+    [
+        "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    if not __debug__:\n        return 1\n    return a\n",
+        "def gcd(a, b):\n    while b:\n        assert (b := a % (a := b)) >= 0\n    return a\n",  # r28v-6
+        "def step(s):\n    s.append(1)\n    return True\ndef f(s):\n    assert step(s)\n    return s\n",
+        "def f(s):\n    assert s.pop() > 0\n    return s\n",
+        'def r(s):\n    """I 1, V 5"""\n    return dict(p.split() for p in r.__doc__.split(", "))[s]\n',  # r28v-16
+        'import json\ndef r(s):\n    """{"a": 1}"""\n    return json.loads(r.__doc__)[s]\n',
+        'def r(s):\n    """ab"""\n    return [c for c in r.__doc__]\n',
+    ],
+)
+
+test_plain_asserts_and_docstrings_are_no_hit = not_flagged(
+    "interpreter_flags",
+    [
+        'def gcd(a, b):\n    """Euclid."""\n    assert isinstance(a, int) and a >= 0, "a"\n    return a\n',
+        "def f(s):\n    assert len(str(s)) > 0 and str(s).isdigit() and s.startswith('1')\n    return s\n",
+        "def f(d, k):\n    assert k in d and d.get(k) is not None, f'{k} missing'\n    return d[k]\n",
+        '"""Tool."""\nimport argparse\ndef main():\n    return argparse.ArgumentParser(description=__doc__)\n',
+        "def deco(f):\n    def w(*a):\n        return f(*a)\n    w.__doc__ = f.__doc__\n    return w\n",
+        "def usage():\n    print(__doc__)\n",
+    ],
+)
