@@ -478,9 +478,6 @@ def test_r28s_7_control_bytes_kept_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _RELEASED_AT_THE_KILL.replace("RELEASE", "False"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28s-7 bytes released as the OOM victim dies escape the part watch's look"
-)
 def test_r28s_7_bytes_released_at_the_kill_are_the_rollouts(user_dir):
     import shutil
     import tempfile
