@@ -26,6 +26,7 @@ import ctypes
 import fcntl
 import os
 import platform
+import re
 import select
 import stat
 import termios
@@ -44,6 +45,13 @@ _MOST_TASKS = 4096
 # below it. 61 processes forked with 40,000 untouched one-page mappings each took 500 MB so
 # (round 25 r25s-1): fork copies every mapping, and no page of them is ever in Pss.
 _MAPPING_OBJECTS = 128
+# What a mapping of a file (a line of /proc/PID/maps with an inode) may hold besides: an open
+# file of its own (a ``struct file``: 192 bytes on x86-64 6.x), which keeps it after its
+# descriptor is closed. 24 processes each mapping a file opened anew 30,000 times held ~320 MB
+# so where 128 bytes a mapping counted ~92 MB (round 28 r28s-5). Mappings that share one open
+# file (a library's segments, a fork's copies) are each counted with it: a few dozen kB a
+# Python process, the price of a count no number of open files escapes.
+_OPEN_FILE = 192
 # And past this many open files (RLIMIT_NOFILE's 1024 a process, 256 processes).
 _MOST_FILES = 256 * 1024
 _KB = 1024
@@ -61,6 +69,12 @@ _PIPE_OBJECTS = 1024
 _EPOLL_WATCH = 128
 # And each epoll instance's own: its struct eventpoll and open file (~200 bytes each).
 _EPOLL_OBJECTS = 256
+# What a socket holds in kernel memory before any byte, charged to its maker's cgroup: its
+# inode with its ``struct socket`` (832 bytes on x86-64 6.x), dentry (192) and its protocol's
+# sock (an AF_UNIX one ~1 kB, TCP's 2.3 kB); 1.5 kB is below their sum, its open file counted
+# with every descriptor's (``_OPEN_FILE``). 120 processes each holding ~1,000 empty socketpairs
+# held ~245 MB so, unseen (round 28 r28s-6).
+_SOCKET_OBJECTS = 1536
 _NR_PIDFD_GETFD = 438  # one number on every architecture (Linux 5.6)
 # kcmp's number on x86-64 (elsewhere none is asked: an epoll shared by forks counts per holder).
 _NR_KCMP = 312 if platform.machine() in ("x86_64", "AMD64") else None
@@ -173,24 +187,35 @@ def _watches(fd: int) -> int | None:
     return watches
 
 
+class Descriptors(NamedTuple):
+    """What a process's open descriptors hold in kernel memory, in bytes."""
+
+    pipes: int  # its pipes' and epolls' own objects and what the pipes hold
+    files: int  # an open file each descriptor, and its sockets' own objects
+
+
 def _descriptors_held(
     pid: int, fd_table_size: int, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None = None
-) -> int:
-    """What the pipes process ``pid`` has open (anonymous or named, each once in ``seen``)
-    hold, in bytes: the pages of what is written and unread, and the pipe's own kernel
-    objects (``_PIPE_OBJECTS``), charged to the writer's and the maker's memory cgroup and
-    mapped by no process; and its epolls (each once in ``epolls``) their watches
-    (``_EPOLL_WATCH`` each) and their own objects (``_EPOLL_OBJECTS``), alike. A page holds at most a page of a pipe's bytes (no reference to
-    another's page gets in: splice, vmsplice and tee are refused, huge pages off), so its bytes
-    rounded up to pages are a lower bound of what each holds. Each open file is looked at
-    through a copy of its descriptor (``pidfd_getfd``: the sandbox's processes are ours to
-    trace, their /proc/PID/fd a uid's of the sandbox's user namespace not ours to list).
-    ``fd_table_size``: its table's room (``_Status``); ``budget``: the descriptors left to look at."""
+) -> Descriptors:
+    """What process ``pid``'s open descriptors hold: each an open file (``_OPEN_FILE``: a
+    descriptor of any kind, every kind of object a process may open counted so, round 28
+    r28s-6); each socket (once in ``seen``) its own objects (``_SOCKET_OBJECTS``); each pipe
+    (anonymous or named, once in ``seen``) the pages of what is written and unread and its
+    own kernel objects (``_PIPE_OBJECTS``), charged to the writer's and the maker's memory
+    cgroup and mapped by no process; and its epolls (each once in ``epolls``) their watches
+    (``_EPOLL_WATCH`` each) and their own objects (``_EPOLL_OBJECTS``), alike. A page holds at
+    most a page of a pipe's bytes (no reference to another's page gets in: splice, vmsplice and
+    tee are refused, huge pages off), so its bytes rounded up to pages are a lower bound of what
+    each holds. A descriptor dup'd or inherited shares its open file: counted for each (a few
+    hundred bytes a forked process). Each open file is looked at through a copy of its
+    descriptor (``pidfd_getfd``: the sandbox's processes are ours to trace, their /proc/PID/fd a
+    uid's of the sandbox's user namespace not ours to list). ``fd_table_size``: its table's room
+    (``_Status``); ``budget``: the descriptors left to look at."""
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:
-        return 0
-    held = 0
+        return Descriptors(0, 0)
+    pipes = files = 0
     try:
         for target in range(min(fd_table_size, budget[0])):
             budget[0] -= 1
@@ -198,68 +223,125 @@ def _descriptors_held(
             if fd < 0:  # no such descriptor, or the process gone
                 continue
             try:
+                files += _OPEN_FILE
                 st = os.fstat(fd)
-                if stat.S_ISFIFO(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                first = (st.st_dev, st.st_ino) not in seen
+                if stat.S_ISFIFO(st.st_mode) and first:
                     seen.add((st.st_dev, st.st_ino))
-                    held += _PIPE_OBJECTS + -(-_unread(fd) // _PAGE) * _PAGE
+                    pipes += _PIPE_OBJECTS + -(-_unread(fd) // _PAGE) * _PAGE
+                elif stat.S_ISSOCK(st.st_mode) and first:
+                    seen.add((st.st_dev, st.st_ino))
+                    files += _SOCKET_OBJECTS
                 elif stat.S_IFMT(st.st_mode) == 0 and epolls is not None:  # an anonymous inode's file
                     watches = _watches(fd)
                     if watches is not None and epolls.first(pid, target, watches):
-                        held += _EPOLL_OBJECTS + watches * _EPOLL_WATCH
+                        pipes += _EPOLL_OBJECTS + watches * _EPOLL_WATCH
             finally:
                 os.close(fd)
     finally:
         os.close(pidfd)
-    return held
+    return Descriptors(pipes, files)
 
 
-def _mappings_held(pid: int) -> int:
+# A line of /proc/PID/maps: its device (major:minor, hex) and inode (0: anonymous memory).
+_MAPS_LINE = re.compile(rb"^\S+ \S+ \S+ (\S+) (\d+)", re.M)
+
+
+def tmpfs_dev(dev: int) -> bytes:
+    """Device number ``dev`` as /proc/PID/maps spells it."""
+    return b"%02x:%02x" % (os.major(dev), os.minor(dev))
+
+
+class Mappings(NamedTuple):
+    """What a process's mappings hold, in bytes."""
+
+    objects: int  # the kernel's objects of each (``_MAPPING_OBJECTS``, ``_OPEN_FILE``)
+    of_own_tmpfs: int  # the pages of files of the sandbox's own tmpfs it maps (their Pss)
+
+
+def _mappings_held(pid: int, own_devs: frozenset[bytes] = frozenset()) -> Mappings:
     """The kernel memory process ``pid``'s mappings hold as such (``_MAPPING_OBJECTS`` each: a
-    line of /proc/PID/maps), in bytes; 0 if unreadable."""
-    lines = 0
+    line of /proc/PID/maps; ``_OPEN_FILE`` more each of a file), and the pages it maps of the
+    tmpfs of devices ``own_devs`` (``tmpfs_dev``: counted by their tmpfs's use already, so
+    not twice: their ``Pss`` in /proc/PID/smaps, read only where there is one), in bytes; 0 if
+    unreadable."""
     try:
         with open(f"/proc/{pid}/maps", "rb", buffering=0) as f:
+            text = f.read()
             while chunk := f.read(1 << 20):
-                lines += chunk.count(b"\n")
+                text += chunk
     except OSError:
-        return 0
-    return lines * _MAPPING_OBJECTS
+        return Mappings(0, 0)
+    objects = of_own = 0
+    for dev, inode in _MAPS_LINE.findall(text):
+        objects += _MAPPING_OBJECTS if inode == b"0" else _MAPPING_OBJECTS + _OPEN_FILE
+        of_own += dev in own_devs
+    return Mappings(objects, _own_tmpfs_mapped(pid, own_devs) if of_own else 0)
+
+
+def _own_tmpfs_mapped(pid: int, own_devs: frozenset[bytes]) -> int:
+    """The ``Pss`` of process ``pid``'s mappings of files on devices ``own_devs``, in bytes: at
+    least their tmpfs pages (a private mapping's copied pages are in it too); unreadable, more
+    than the process maps (its whole ``Pss_Shmem`` is then taken for them)."""
+    mapped, own = 0, False
+    try:
+        with open(f"/proc/{pid}/smaps", "rb") as f:
+            for line in f:
+                if line[:1] in b"0123456789abcdef" and b"-" in line.split(b" ", 1)[0]:  # a mapping's line
+                    fields = line.split()
+                    own = len(fields) > 3 and fields[3] in own_devs
+                elif own and line.startswith(b"Pss:"):
+                    mapped += int(line.split()[1]) * _KB
+    except (OSError, ValueError, IndexError):
+        return _UNKNOWN
+    return mapped
+
+
+_UNKNOWN = 1 << 62
 
 
 class Held(NamedTuple):
     """What a sandbox's processes hold in memory, in bytes."""
 
     anon: int  # anonymous pages, each divided by the processes that map it
-    shmem: int  # shared-memory pages alike
+    shmem: int  # shared-memory pages alike, but those of files of its own tmpfs (counted there)
     pipes: int  # what its pipes and epolls hold (``_descriptors_held``)
     mappings: int  # what its mappings hold as such (``_mappings_held``)
     page_tables: int  # its page tables (``_Status``)
+    files: int  # its descriptors' open files and sockets (``_descriptors_held``)
 
 
-def sandbox_held(pid1: int, enough: int | None = None) -> Held:
+def sandbox_held(pid1: int, enough: int | None = None, own_devs: frozenset[bytes] = frozenset()) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
     memory (``_held``, ``_descriptors_held``, ``_mappings_held`` and page tables of each), or a part of it
-    past ``enough`` bytes of anonymous memory, pipes, mappings and page tables (the rest not looked
-    at). Every process of its pid namespace descends from its pid 1 (an orphan is given to it)."""
-    anon = shmem = pipes = mappings = page_tables = 0
+    past ``enough`` bytes (the rest not looked at). Pages of files on the tmpfs of devices
+    ``own_devs`` (``tmpfs_dev``) are left out: their tmpfs's use counts them, mapped or not.
+    Every process of its pid namespace descends from its pid 1 (an orphan is given to it)."""
+    anon = shmem = pipes = mappings = page_tables = files = 0
     todo = [pid1]
     seen: set[int] = set()
-    files: set[tuple[int, int]] = set()
+    inodes: set[tuple[int, int]] = set()
     epolls = _Epolls()
     budget = [_MOST_FILES]
-    while todo and len(seen) < _MOST_TASKS and (enough is None or anon + pipes + mappings + page_tables <= enough):
+    while (
+        todo
+        and len(seen) < _MOST_TASKS
+        and (enough is None or sum((anon, shmem, pipes, mappings, page_tables, files)) <= enough)
+    ):
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
         a, s = _held(pid)
-        anon, shmem = anon + a, shmem + s
         status = _status(pid)
         page_tables += status.page_tables
-        pipes += _descriptors_held(pid, status.fd_table_size, files, budget, epolls)
-        mappings += _mappings_held(pid)
+        descriptors = _descriptors_held(pid, status.fd_table_size, inodes, budget, epolls)
+        pipes, files = pipes + descriptors.pipes, files + descriptors.files
+        maps = _mappings_held(pid, own_devs)
+        # A file of its own tmpfs the process maps is in its Pss_Shmem and its tmpfs's use: once.
+        anon, shmem, mappings = anon + a, shmem + s - min(s, maps.of_own_tmpfs), mappings + maps.objects
         todo.extend(_children(pid))
-    return Held(anon, shmem, pipes, mappings, page_tables)
+    return Held(anon, shmem, pipes, mappings, page_tables, files)
 
 
 # The sandbox's own tmpfs mounts besides its workspace (agent/bwrap.py): their pages are charged
@@ -269,30 +351,42 @@ def sandbox_held(pid1: int, enough: int | None = None) -> Held:
 _OWN_TMPFS = (("tmp", TMP_BYTES), ("dev/shm", SHM_BYTES))
 
 
-def own_tmpfs_used(pid1: int) -> int:
-    """The bytes used in the sandbox's own /tmp and /dev/shm (``statvfs`` through its pid 1's
-    root, host numbering ``pid1``); one that cannot be read, or is not of the sandbox's size,
-    counts nothing."""
-    used = 0
+def own_tmpfs(pid1: int) -> list[tuple[int, int]]:
+    """The bytes used in the sandbox's own /tmp and /dev/shm, and the device of each
+    (``statvfs`` and ``stat`` through its pid 1's root, host numbering ``pid1``); one that cannot
+    be read, or is not of the sandbox's size, is left out."""
+    found = []
     for where, size in _OWN_TMPFS:
         try:
             st = os.statvfs(f"/proc/{pid1}/root/{where}")
+            dev = os.stat(f"/proc/{pid1}/root/{where}").st_dev
         except OSError:
             continue
         if st.f_blocks * st.f_frsize == size:
-            used += (st.f_blocks - st.f_bfree) * st.f_frsize
-    return used
+            found.append(((st.f_blocks - st.f_bfree) * st.f_frsize, dev))
+    return found
+
+
+def own_tmpfs_used(pid1: int) -> int:
+    """The bytes used in the sandbox's own /tmp and /dev/shm (``own_tmpfs``)."""
+    return sum(used for used, _ in own_tmpfs(pid1))
 
 
 class PartWatch:
     """Sees whether a sandbox held more than ``part`` bytes when an OOM kill was counted
     (``kills``: the kernel's count where the sandbox's kills show) while it ran; ``extra``:
     what it holds outside its processes (its workspace tmpfs's bytes; its /tmp's and /dev/shm's
-    are added, ``own_tmpfs_used``). ``held`` is the most
+    are added, ``own_tmpfs``), and ``extra_dev`` that tmpfs's device (None: none). ``held`` is the most
     it was seen to hold past its part then (None: never past it)."""
 
-    def __init__(self, part: int, kills: Callable[[], int], extra: Callable[[], int] = lambda: 0):
-        self.part, self.kills, self.extra = part, kills, extra
+    def __init__(
+        self,
+        part: int,
+        kills: Callable[[], int],
+        extra: Callable[[], int] = lambda: 0,
+        extra_dev: Callable[[], int | None] = lambda: None,
+    ):
+        self.part, self.kills, self.extra, self.extra_dev = part, kills, extra, extra_dev
         self.held: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -308,15 +402,22 @@ class PartWatch:
 
     def look(self, pid1: int) -> None:
         """Measure the sandbox now; past its part, remember it."""
+        devs = set()
         try:
             extra = self.extra()
+            dev = self.extra_dev()
+            if dev is not None:
+                devs.add(tmpfs_dev(dev))
         except OSError:  # the workspace tmpfs not there (yet, or any more): what it held is unknown
             extra = 0
-        extra += own_tmpfs_used(pid1)
-        # Walked only until it is seen past the part: the kill may come while it is walked.
-        anon, shmem, pipes, mappings, page_tables = sandbox_held(pid1, self.part - extra)
-        # A tmpfs file the tests map shared is in both: the larger is a lower bound of the two.
-        held = anon + pipes + mappings + page_tables + max(shmem, extra)
+        for used, dev in own_tmpfs(pid1):
+            extra += used
+            devs.add(tmpfs_dev(dev))
+        # Walked only until it is seen past the part: the kill may come while it is walked. The
+        # pages of its tmpfs's files are counted there, mapped or not (written and closed, a
+        # file is mapped by no one), and only there; every other shared page (a shared
+        # anonymous mapping's: round 28 r28s-1) in its processes' Pss.
+        held = extra + sum(sandbox_held(pid1, self.part - extra, frozenset(devs)))
         if held > self.part and (self.held is None or held > self.held):
             self.held = held
 

@@ -1931,7 +1931,9 @@ def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None, p
     workspace tmpfs too, against its part whenever the OOM killer strikes."""
     if capped_memory or launch.kind != "bwrap" or part is None:
         return None
-    return PartWatch(part, _oom_kills, (lambda: watch.used()[0]) if watch is not None else (lambda: 0))
+    if watch is None:
+        return PartWatch(part, _oom_kills)
+    return PartWatch(part, _oom_kills, lambda: watch.used()[0], lambda: os.fstat(watch.fd()).st_dev)
 
 
 def _staged_and_spared(stage: Callable[[int], None], spare: Callable[[int, int], str] | None, pid1: int) -> None:

@@ -64,9 +64,6 @@ def test_r28s_1_control_private_bytes_beside_tmpfs_files_are_the_rollouts(user_d
     _judged_as_the_rollouts(user_dir, _SHARED_AND_FILES.replace("SHARED", "False"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28s-1 shared anonymous pages and tmpfs files past the part: the watch counts the larger"
-)
 def test_r28s_1_shared_anonymous_pages_beside_tmpfs_files_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _SHARED_AND_FILES.replace("SHARED", "True"))
 
@@ -381,9 +378,6 @@ def test_r28s_5_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _FILE_MAPPINGS.replace("AS_BYTES", "True"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28s-5 mappings each holding an open file cost 3.5x what the watch counts"
-)
 def test_r28s_5_file_mappings_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _FILE_MAPPINGS.replace("AS_BYTES", "False"))
 
@@ -431,7 +425,6 @@ def test_r28s_6_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EMPTY_SOCKETS.replace("AS_BYTES", "True"))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28s-6 a normal user's empty AF_UNIX sockets past its part are unseen")
 def test_r28s_6_empty_sockets_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _EMPTY_SOCKETS.replace("AS_BYTES", "False"))
 
