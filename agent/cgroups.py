@@ -105,6 +105,22 @@ def memory_limit(start: Path | None = None) -> int | None:
     return least
 
 
+def memory_room(start: Path | None = None) -> int | None:
+    """The least memory left under the limits of the cgroups around this process (or v1
+    memory cgroup ``start``) and their ancestors: each limit less its cgroup's usage (v1
+    ``memory.usage_in_bytes``, v2 ``memory.current``). None: no limit there, or none readable."""
+    d, top, names = start or _own("memory"), _ROOT / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes")
+    if d is None:
+        d, top, names = _unified_own(), _ROOT, ("memory.max", "memory.current")
+    least: int | None = None
+    while d is not None and (d == top or top in d.parents):
+        limit, usage = _number(d / names[0]), _number(d / names[1])
+        if limit is not None and limit < 2**60 and usage is not None:
+            least = limit - usage if least is None else min(least, limit - usage)
+        d = d.parent if d != top else None
+    return least
+
+
 # A rollout's judging runs two sandboxes at once: the final run beside the reference fix's run
 # of the same planted tests, the differential beside the reference's calls. Counted one a
 # rollout, the two together could take twice the enclosing limit (round 10, r10-1).

@@ -1932,8 +1932,10 @@ def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None, p
     if capped_memory or launch.kind != "bwrap" or part is None:
         return None
     if watch is None:
-        return PartWatch(part, _oom_kills)
-    return PartWatch(part, _oom_kills, lambda: watch.used()[0], lambda: os.fstat(watch.fd()).st_dev)
+        return PartWatch(part, _oom_kills, room=cgroups.memory_room)
+    return PartWatch(
+        part, _oom_kills, lambda: watch.used()[0], lambda: os.fstat(watch.fd()).st_dev, cgroups.memory_room
+    )
 
 
 def _staged_and_spared(stage: Callable[[int], None], spare: Callable[[int, int], str] | None, pid1: int) -> None:

@@ -23,7 +23,11 @@ sandbox's charges the pages they hold (round 17 r17-9, round 19 r19s-1); ``vmspl
 compiled code counts in one budget of the whole machine (round 26 r26s-2, r26s-3); and every
 way to be told of another process's access to a file (inotify, fanotify above; ``fcntl``'s
 F_NOTIFY and F_SETLEASE: EINVAL; ``cachestat``: ENOSYS), through which two sandboxes reading the
-same read-only host directories signal each other (round 27 r27s-3).
+same read-only host directories signal each other (round 27 r27s-3); and every way to drop pages
+of the page cache or ask whether one is there without reading it (``posix_fadvise`` DONTNEED and
+NOREUSE, ``madvise`` COLD and PAGEOUT: done as nothing, answered 0; ``preadv2``/``pwritev2`` with
+RWF_NOWAIT: EAGAIN), through which a sandbox sent its neighbours' imports to the disk and left a
+secret for a later sandbox to read (round 28 r28s-3, r28s-4).
 x86-64 only; elsewhere there is no filter.
 """
 
@@ -186,6 +190,24 @@ _SO_ATTACH = (26, 50, 51, 52)  # SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_ATTACH_REUS
 _NR_FCNTL, _F_SETLEASE, _F_NOTIFY = 72, 1024, 1026
 _NR_CACHESTAT = 451
 
+# Every way to drop a page of the page cache, done as nothing (answered 0: each is advice the
+# kernel may ignore), and every way to ask whether one is cached without reading it, answered
+# EAGAIN ("it would block": the caller reads as it would have, the page then cached). The page
+# cache of the host's read-only binds (the stdlib, the venv, /usr) is every sandbox's and the
+# host's: a root sandbox looping ``posix_fadvise(POSIX_FADV_DONTNEED)`` over those files sent
+# every neighbour's imports to the disk (+57% a Python start, round 28 r28s-3), and, caching or
+# dropping one file a bit, left a final run's secret that a sandbox started after it read with
+# ``preadv2(RWF_NOWAIT)`` (r28s-4: the page cache outlives the sandbox). ``posix_fadvise``
+# DONTNEED and NOREUSE; ``madvise`` MADV_COLD and MADV_PAGEOUT (a file's pages mapped by the
+# caller alone are dropped so); ``preadv2`` and ``pwritev2`` with RWF_NOWAIT. ``mincore`` stays:
+# the kernel tells a caller of a file's pages only those it maps, or of a file it may write
+# (Linux 5.2), and the sandbox may write none of the host's. Left: the time a read takes, and a
+# fault's read-around mapping the cached pages beside it (its ``Rss``): one-way bits a sandbox
+# sets by reading a cold file, which nothing but a page cache of its own would close.
+_NR_FADVISE64, _FADV_DONTNEED, _FADV_NOREUSE = 221, 4, 5
+_NR_MADVISE, _MADV_COLD, _MADV_PAGEOUT = 28, 20, 21
+_NR_PREADV2, _NR_PWRITEV2, _RWF_NOWAIT = 327, 328, 0x8
+
 # setsid, refused where each new session would take a CPU share of its own (``sessions=False``:
 # scheduler autogroups, no cpu cgroup of the sandbox's; agent/cgroups.py ``sessions_take_a_share``).
 _NR_SETSID = 112
@@ -225,6 +247,10 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
         (_JEQ, "einval", None, _NR_SECCOMP),
         (_JEQ, "enosys", None, _NR_CACHESTAT),
         (_JEQ, "fcntl", None, _NR_FCNTL),
+        (_JEQ, "fadvise", None, _NR_FADVISE64),
+        (_JEQ, "madvise", None, _NR_MADVISE),
+        (_JEQ, "rwflags", None, _NR_PREADV2),
+        (_JEQ, "rwflags", None, _NR_PWRITEV2),
         *([] if memory_cgroup else [(_JEQ, "enosys", None, nr) for nr in (_NR_MEMFD_CREATE, *_SYSV_IPC)]),
         (_JEQ, "prctl", None, _NR_PRCTL),
         (_JEQ, "family", None, _NR_SOCKET),
@@ -250,6 +276,13 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
     prog += [(_LD_ABS, None, None, 24), *[(_JEQ, "deny", None, r) for r in _TTY_DENIED], (_RET, None, None, _ALLOW)]
     labels["fcntl"] = len(prog)  # fcntl's command (args[1], low word)
     prog += [(_LD_ABS, None, None, 24), (_JEQ, "einval", None, _F_NOTIFY), (_JEQ, "einval", "allow", _F_SETLEASE)]
+    labels["fadvise"] = len(prog)  # fadvise64's advice (args[3], low word)
+    prog += [(_LD_ABS, None, None, 40), (_JEQ, "nothing", None, _FADV_DONTNEED)]
+    prog += [(_JEQ, "nothing", "allow", _FADV_NOREUSE)]
+    labels["madvise"] = len(prog)  # madvise's advice (args[2], low word)
+    prog += [(_LD_ABS, None, None, 32), (_JEQ, "nothing", None, _MADV_COLD), (_JEQ, "nothing", "allow", _MADV_PAGEOUT)]
+    labels["rwflags"] = len(prog)  # preadv2's and pwritev2's flags (args[5], low word)
+    prog += [(_LD_ABS, None, None, 56), (_JSET, "again", "allow", _RWF_NOWAIT)]
     labels["sockopt"] = len(prog)  # setsockopt's level and name (args[1], args[2], low words)
     prog += [(_LD_ABS, None, None, 24), (_JEQ, None, "allow", _SOL_SOCKET)]
     prog += [(_LD_ABS, None, None, 32), *[(_JEQ, "deny", None, name) for name in _SO_ATTACH]]
@@ -273,6 +306,8 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
     prog.append((_RET, None, None, _ERRNO | errno.ENOSYS))
     labels["einval"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | errno.EINVAL))
+    labels["again"] = len(prog)
+    prog.append((_RET, None, None, _ERRNO | errno.EAGAIN))
     labels["nothing"] = len(prog)
     prog.append((_RET, None, None, _ERRNO | 0))  # errno 0: the call is skipped and returns 0
     labels["allow"] = len(prog)

@@ -346,3 +346,49 @@ def test_a_watch_counts_shared_anonymous_pages_beside_tmpfs_files_once_each():
     assert watch.held is not None
     # 10 MB of files (the mapped one's 4 counted there), 8 MB shared: 18, not 22 and not 10
     assert 18 * MB <= watch.held - rest < 19 * MB, (watch.held, alone)
+
+
+def test_a_watch_judges_an_excess_seen_just_before_a_kill_while_the_room_was_nearly_gone():
+    # Round 28 r28s-7: what held the excess exits as the OOM killer's victim dies, before the
+    # kill is seen; a look while less than a part was left saw it past its part.
+    kills = [0]
+    with _running(_TREE) as pid:
+        watch = PartWatch(50 * MB, lambda: kills[0], room=lambda: 10 * MB)
+        measured = []
+        real = watch.measure
+        watch.measure = lambda pid1: measured.append(real(pid1)) or measured[-1]  # type: ignore[method-assign]
+        watch.start(pid)
+        try:
+            deadline = time.monotonic() + 10
+            while not measured and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert measured and measured[0] >= 60 * MB and watch.held is None  # seen past it, no kill yet
+        except BaseException:
+            watch.stop()
+            raise
+    # the tree gone (the victim and what exited with it), then the kill counted
+    kills[0] += 1
+    deadline = time.monotonic() + 10
+    while watch.held is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watch.stop()
+    assert watch.held is not None and watch.held >= 60 * MB
+
+
+def test_a_watch_looks_before_a_kill_only_while_the_room_is_nearly_gone(tree):
+    asked, measured = [0], []
+
+    def counted() -> int:
+        asked[0] += 1
+        return 0
+
+    watch = PartWatch(50 * MB, counted, room=lambda: 60 * MB)  # more than a part left
+    watch.measure = lambda pid1: measured.append(pid1) or 0  # type: ignore[method-assign]
+    watch.start(tree)
+    try:
+        deadline = time.monotonic() + 10
+        while asked[0] < 6 and time.monotonic() < deadline:  # six polls: past FULL_LOOK_S
+            time.sleep(0.05)
+    finally:
+        watch.stop()
+    assert asked[0] >= 6 and measured == []

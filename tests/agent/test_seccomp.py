@@ -201,3 +201,71 @@ def test_the_filter_tells_no_file_access(tmp_path, memory_cgroup):
 
 def test_the_sandbox_tells_no_file_access(tmp_path):
     assert _notices(_in_the_sandbox(tmp_path, _NOTICES)) == {"notify": 22, "setlease": 22, "cachestat": 38} | _HONEST
+
+
+# Each way to drop a page of the page cache or ask whether one is cached without reading it
+# (round 28 r28s-3, r28s-4), on a file of the probe's own (written, flushed: its pages clean and
+# cached), and an honest preadv2 beside them. Whether a page is cached is asked with mincore of
+# a mapping of it (the caller may write the file: the kernel says).
+_PAGE_CACHE = r"""
+import ctypes, json, mmap, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+got = {}
+
+def written(name):
+    with open(name, "wb") as f:
+        f.write(b"x" * 4096)
+        f.flush()
+        os.fsync(f.fileno())
+    return os.open(name, os.O_RDWR)
+
+def cached(fd):
+    m = mmap.mmap(fd, 4096)
+    at = ctypes.c_char.from_buffer(m)
+    vec = (ctypes.c_ubyte * 1)()
+    assert libc.mincore(ctypes.addressof(at), 4096, vec) == 0, ctypes.get_errno()
+    del at
+    m.close()
+    return vec[0] & 1
+
+fd = written("dropped")
+assert cached(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+got["fadvise"] = cached(fd)
+fd = written("paged-out")
+m = mmap.mmap(fd, 4096)
+m[0]
+at = ctypes.c_char.from_buffer(m)
+got["madvise"] = libc.madvise(ctypes.c_void_p(ctypes.addressof(at)), 4096, 21)  # MADV_PAGEOUT
+del at
+m.close()
+got["pageout"] = cached(fd)
+os.pread(fd, 4096, 0)  # cached again: a read without waiting has it
+for name, flags in (("nowait", os.RWF_NOWAIT), ("preadv2", 0)):
+    try:
+        os.preadv(fd, [bytearray(4096)], 0, flags)
+        got[name] = 0
+    except OSError as e:
+        got[name] = e.errno
+print("CACHE " + json.dumps(got))
+"""
+
+
+def _cache(out: str) -> dict[str, int]:
+    return _printed(out, "CACHE")
+
+
+def test_control_pages_are_dropped_and_asked_for_outside_the_sandbox(tmp_path):
+    cp = subprocess.run([sys.executable, "-c", _PAGE_CACHE], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert _cache(cp.stdout) == {"fadvise": 0, "madvise": 0, "pageout": 0, "nowait": 0, "preadv2": 0}, cp.stderr
+
+
+@pytest.mark.parametrize("memory_cgroup", [True, False])
+def test_the_filter_drops_no_cached_page_and_tells_none(tmp_path, memory_cgroup):
+    """The filter of each kind of sandbox, loaded here as bwrap loads it, before the probe."""
+    load = _filter_loaded(memory_cgroup)
+    cp = subprocess.run(
+        [sys.executable, "-c", load + _PAGE_CACHE], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert _cache(cp.stdout) == {"fadvise": 1, "madvise": 0, "pageout": 1, "nowait": 11, "preadv2": 0}, cp.stderr

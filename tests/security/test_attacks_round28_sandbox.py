@@ -229,9 +229,6 @@ def _imports_beside(tmp_path, advice: str) -> tuple[int, float]:
         runner.join()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28s-3 a sandbox drops the host's page cache of the shared tree (fadvise)"
-)
 def test_r28s_3_a_sandbox_never_sends_its_neighbours_imports_to_the_disk(tmp_path):
     calm_read, calm_took = _imports_beside(tmp_path, "POSIX_FADV_NORMAL")
     assert calm_read < 2**20, f"the control's imports read {calm_read} bytes from the disk"  # all cached
@@ -318,7 +315,6 @@ def test_r28s_4_control_a_sandbox_alone_reads_no_stored_secret(tmp_path):
     assert not _read_from_the_store(tmp_path, False)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r28s-4 the page cache keeps a final run's secret for any later sandbox")
 def test_r28s_4_a_later_sandbox_never_reads_a_final_runs_secret(tmp_path):
     """Up to three tries (the machine's own reads and reclaim can spoil one under load: the attack
     needs one whole secret)."""
@@ -482,9 +478,6 @@ def test_r28s_7_control_bytes_kept_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _RELEASED_AT_THE_KILL.replace("RELEASE", "False"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28s-7 bytes released as the OOM victim dies escape the part watch's look"
-)
 def test_r28s_7_bytes_released_at_the_kill_are_the_rollouts(user_dir):
     import shutil
     import tempfile
