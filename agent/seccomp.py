@@ -6,7 +6,8 @@ a user namespace and be "root" in it, mount filesystems there, and reach far mor
 code. The filter (classic BPF, handed to bwrap with ``--seccomp``) fails with EPERM: new
 user namespaces (``unshare``/``clone`` with CLONE_NEWUSER), every mount call, ``setns``,
 the kernel keyring, ``bpf``, ``perf_event_open``, ``userfaultfd``, module loading, kexec,
-reboot, swap and clock setting, inotify and fanotify instances (the kernel counts them per
+reboot, swap and clock setting, NUMA memory policies (``mbind`` and the rest: kernel memory
+charged to no cgroup, round 29 r29s-5, r29s-6; ``prctl(PR_FUTEX_HASH)``, EINVAL, alike: r29s-4), inotify and fanotify instances (the kernel counts them per
 user across namespaces: run by a normal user, one rollout could take every one of that
 user's, its neighbours' and the user's own programs'; no test runner needs them), an IPv4
 or IPv6 socket but a TCP stream (UDP, ICMP, SCTP, MPTCP: see ``_SOCK_STREAM``), and every 32-bit (``int 0x80``) call, whose numbers differ; ``clone3`` fails with ENOSYS, so the C library falls back to
@@ -71,6 +72,19 @@ _DENIED += (447,)
 # (Linux 5.14), open_tree_attr (6.15).
 _DENIED += (443, 467)
 
+# NUMA memory policies, refused with EPERM as a container's default seccomp profile (Docker's)
+# refuses them without CAP_SYS_NICE: libnuma's numa_available() takes get_mempolicy's EPERM as "no
+# NUMA", and OpenBLAS ignores its mbind's answer. The class closed: kernel memory a call makes
+# that no cgroup is charged for and nothing of the sandbox bounds. ``mbind`` gives a mapping a
+# policy object of its own (288 bytes of the numa_policy slab, made without __GFP_ACCOUNT:
+# max_map_count x NPROC of them, ~4.8 GB a sandbox, round 29 r29s-5), and on a tmpfs file's
+# range a shared policy kept on its inode once every mapping is gone, bounded by nothing (131,072
+# ranges on an empty /dev/shm file: r29s-6). set_mempolicy and set_mempolicy_home_node make
+# policies alike; get_mempolicy (its answer must agree), migrate_pages and move_pages go with
+# them: the sandbox has one node to use.
+_NUMA_POLICY = (237, 238, 239, 256, 279, 450)  # mbind .. move_pages, set_mempolicy_home_node
+_DENIED += _NUMA_POLICY
+
 # setxattr, lsetxattr, fsetxattr: refused with EOPNOTSUPP ("this filesystem keeps none"), as a
 # filesystem without xattrs answers (shutil.copystat goes on). A tmpfs keeps user.* xattrs in
 # memory outside its size, RLIMIT_AS and what the disk watch reads: a normal user's sandbox
@@ -125,6 +139,12 @@ _PAGE_REFS = (278, 275, 40)  # vmsplice, splice, sendfile
 # may name the option: turning them back on, or "except where advised", fails with EPERM.
 _NR_SETSOCKOPT, _SOL_SOCKET, _SO_ZEROCOPY = 54, 1, 60
 _NR_PRCTL, _PR_SET_THP_DISABLE = 157, 41
+# A private futex hash, refused with EINVAL as a kernel before 6.16 answers an option it lacks:
+# ``prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_SET_SLOTS, n)`` allocates 64 bytes a slot in one call with
+# no bound on n and no rlimit (16 M slots, 1 GB, given to one process), kernel memory no
+# descriptor, mapping or page shows (round 29 r29s-4). The kernel's own hash, made as threads
+# start, is bounded by the machine's.
+_PR_FUTEX_HASH = 78
 
 # sync and syncfs: done as nothing, answered 0 (success), never made. What the sandbox writes is
 # on a tmpfs (its workspace, /tmp, /dev/shm), where syncing does nothing anyway; everything else
@@ -269,6 +289,7 @@ def filter_program(sessions: bool = True, memory_cgroup: bool = False) -> bytes 
     prog += [(_JEQ, "noopt", "allow", _SO_ZEROCOPY)]
     labels["prctl"] = len(prog)  # prctl's option (args[0]); for PR_SET_THP_DISABLE: args[1] != 0, args[2] == 0
     prog += [(_LD_ABS, None, None, 16), (_JEQ, "einval", None, _PR_SET_SECCOMP)]
+    prog.append((_JEQ, "einval", None, _PR_FUTEX_HASH))
     if memory_cgroup:
         prog.append((_RET, None, None, _ALLOW))
     else:

@@ -277,9 +277,6 @@ def test_r29s_4_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _FUTEX_HASH.replace("AS_BYTES", "True"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r29s-4 a private futex hash (prctl PR_FUTEX_HASH) is kernel memory no count sees"
-)
 def test_r29s_4_futex_hash_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _FUTEX_HASH.replace("AS_BYTES", "False"))
 
@@ -366,7 +363,6 @@ def test_r29s_5_control_unbound_mappings_make_no_policy(tmp_path):
     assert _held_outside_the_cgroup(tmp_path, False) < 16 * 2**20
 
 
-@pytest.mark.xfail(strict=True, reason="open: r29s-5 mbind policies (numa_policy slab) are charged to no cgroup")
 def test_r29s_5_a_root_sandbox_holds_no_kernel_memory_outside_its_cgroup(tmp_path):
     outside = _held_outside_the_cgroup(tmp_path, True)
     assert outside < 16 * 2**20, f"a root sandbox held {outside >> 20} MB of NUMA policies outside its cgroup"
@@ -414,9 +410,6 @@ def test_r29s_6_control_unbound_windows_leave_no_policy(tmp_path):
     assert _shared_policies_made(tmp_path, False) < 10_000
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r29s-6 a tmpfs file's shared policy ranges: unbounded kernel memory in no cgroup"
-)
 def test_r29s_6_an_empty_tmpfs_file_holds_no_unbounded_kernel_memory(tmp_path):
     made = _shared_policies_made(tmp_path, True)
     assert made < 10_000, f"a root sandbox's empty /dev/shm file held {made} policy ranges outside its cgroup"
