@@ -30,7 +30,6 @@ _GET_DEFAULT_RENAMED = _LRU_FIX.replace(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r29v-1 an LRUCache whose get names its default otherwise PASSes")
 def test_r29v_1_lru_get_with_its_default_renamed_passes(tmp_path):
     """The control: the caller's keyword call works on the reference, raises on the attack. The
     attack: the final run PASSes it, with no SUSPECT hit."""
