@@ -159,7 +159,9 @@ class DifferentialTarget(BaseModel):
 
 
 # The kinds of widened held-out inputs (agent/widened_inputs.py).
-WidenKind = Literal["ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth", "ordered", "aliases"]
+WidenKind = Literal[
+    "ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth", "ordered", "aliases", "characters"
+]
 
 
 class Differential(BaseModel):
