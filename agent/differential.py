@@ -43,7 +43,7 @@ from pydantic import ValidationError
 
 from agent.differential_arguments import unread_argument_functions
 from agent.differential_dict_order import ORDERED, same_dict_order, stable_order
-from agent.differential_names import agreed, source_parameter_names
+from agent.differential_names import agreed, agreed_methods, source_method_names, source_parameter_names
 from agent.differential_order import OrderFree, as_multiset, unordered_functions
 from agent.differential_record import recorded_targets
 from agent.differential_stage import script_name, shown_path, terminal, tty_plan
@@ -99,6 +99,7 @@ class CallRun:
     conflicts: set[Key] = field(default_factory=set)  # two different records for one call
     import_errors: dict[int, str] = field(default_factory=dict)
     names: dict[int, list[str | None]] = field(default_factory=dict)  # each target's parameter names (``imported``)
+    methods: dict[int, dict[str, list[str | None]]] = field(default_factory=dict)  # a script's, by method
     changed: set[str] = field(default_factory=set)  # the process settings its calls left changed (``finish``)
     timed_out: bool = False
     output: str = ""
@@ -331,9 +332,12 @@ def _read_records(data: bytes) -> CallRun:
                 out.changed.update(c[:40] for c in rec["changed"][:20] if type(c) is str)
         elif line.past_bound:
             continue  # read for a hello or a finish only: nothing more is kept past the bound
-        elif kind == "imported" and type(rec.get("t")) is int and type(rec.get("names")) is list:
-            if all(n is None or type(n) is str for n in rec["names"]):
-                out.names.setdefault(rec["t"], rec["names"])
+        elif kind == "imported" and type(rec.get("t")) is int:
+            names = rec.get("names")
+            if type(names) is list and all(n is None or type(n) is str for n in names):
+                out.names.setdefault(rec["t"], names)
+            if type(rec.get("methods")) is dict:
+                out.methods.setdefault(rec["t"], _method_names_read(rec["methods"]))
         elif kind == "import_error" and type(rec.get("t")) is int:
             error = rec.get("error")
             out.import_errors.setdefault(rec["t"], error[:200] if type(error) is str else "")
@@ -363,6 +367,15 @@ def _keep(out: CallRun, key: Key, body: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- the reference
 
 
+def _method_names_read(methods: dict[Any, Any]) -> dict[str, list[str | None]]:
+    """A script's ``methods`` record (the runner's ``_method_names``), its well-formed entries."""
+    return {
+        k[:200]: v
+        for k, v in list(methods.items())[:200]
+        if type(k) is str and type(v) is list and all(n is None or type(n) is str for n in v)
+    }
+
+
 @dataclass(frozen=True)
 class Reference:
     """What the reference fix answers on one input set, computed once per task, fix and set."""
@@ -374,6 +387,7 @@ class Reference:
     garbage: bool = False  # its objects still made garbage at the last collection of one of its runs
     names: dict[int, list[str | None]] = field(default_factory=dict)  # its calls' names (differential_names.py)
     changed: frozenset[str] = frozenset()  # the process settings its calls left changed in any of its runs
+    methods: dict[int, dict[str, list[str | None]]] = field(default_factory=dict)  # a script's names, by method
 
 
 _cache: dict[str, Reference] = {}
@@ -564,9 +578,10 @@ def _reference_once(
     threads = max(run.threads, other.threads, third.threads)
     # The names its calls may pass arguments by: its own, where the task's source agrees.
     names = {t: agreed(v, source_parameter_names(source, calls[t])) for t, v in run.names.items() if t < n}
+    methods = {t: agreed_methods(v, source_method_names(source, calls[t])) for t, v in run.methods.items() if t < n}
     garbage = run.garbage or other.garbage or third.garbage
     changed = frozenset(run.changed | other.changed | third.changed)
-    return Reference(kept, seconds, order_bound, threads, garbage, names, changed), None
+    return Reference(kept, seconds, order_bound, threads, garbage, names, changed, methods), None
 
 
 def _with_order(first: dict[str, Any], kept: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1115,7 +1130,10 @@ def judge(ws: Workspace) -> Verdict | None:
     seq = call_sequence(calls, set(kept), rng, per_call)
     # Half the calls by the reference's parameter names (the runner's ``_by_name``): read in its
     # run, never the rollout's (whose ``imported`` records say what its own code wants).
-    segments = [s.model_copy(update={"names": ref.names.get(t, [])}) for s, (t, _) in zip(seq.segments, seq.origin)]
+    segments = [
+        s.model_copy(update={"names": ref.names.get(t, []), "method_names": ref.methods.get(t, {})})
+        for s, (t, _) in zip(seq.segments, seq.origin)
+    ]
     seed = rng.randrange(1, 2**32 - 1)
     ttys = tty_plan(seq.part, rng)  # a terminal as stdin for part of the calls (agent/differential_stage.py)
     # The two processes run side by side (neither sees the other); the rollout's is allowed

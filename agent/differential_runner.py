@@ -1237,9 +1237,10 @@ def _called(fn: Any, args: Any, kwargs: dict[str, Any]) -> Generator[_Call, None
     return call
 
 
-def _made(fn: Any, given: Any) -> Generator[_Call, None, tuple[bool, Any]]:
-    """A script's object made now (``_called``): (True, it) or (False, what its making raised)."""
-    call = yield from _called(fn, given, {})
+def _made(fn: Any, given: Any, names: Any = None) -> Generator[_Call, None, tuple[bool, Any]]:
+    """A script's object made now (``_called``; half the time by the constructor's ``names``):
+    (True, it) or (False, what its making raised)."""
+    call = yield from _called(fn, *_named_half(given, names))
     try:
         return True, call.answer()
     except BaseException as exc:  # raised again when its own input is run
@@ -1323,6 +1324,31 @@ def _parameter_names(fn: Any) -> list[str | None] | None:
     return None
 
 
+def _method_names(cls: Any, inputs: Any) -> dict[str, list[str | None]]:
+    """A script's class's parameter names past ``self`` (``_parameter_names``), of its
+    constructor (``__init__``) and of each method its ``inputs`` call, each read as the class
+    and its bases define it (their own dicts, by the type's slots: nothing of the class runs);
+    a method that is no plain function (a staticmethod, a property) has none. Round 29 r29v-1:
+    a script's calls never named an argument, so a renamed ``get(self, key, fallback=None)``
+    PASSed where a caller's ``get(k, default=0)`` raises."""
+    wanted = {"__init__"}
+    for case in inputs if type(inputs) is list else ():
+        for step in case[1] if type(case) is list and len(case) == 2 and type(case[1]) is list else ():
+            if type(step) is list and step and type(step[0]) is str:
+                wanted.add(step[0])
+    out: dict[str, list[str | None]] = {}
+    try:
+        mro = _type_mro(cls)  # TypeError where ``cls`` is no class: nothing of it is read
+    except TypeError:
+        return out
+    for klass in mro:
+        for key, value in dict.items(_type_dict(klass).copy()):
+            if type(key) is str and key in wanted and key not in out:
+                names = _parameter_names(value) if type(value) is _FUNCTION else None
+                out[key] = names[1:] if names else []
+    return {k: v for k, v in out.items() if v}
+
+
 def _generator_over(items: list[Any]) -> Any:
     yield from items
 
@@ -1344,6 +1370,13 @@ def _by_name(args: Any, kwargs: dict[str, Any], names: list[Any]) -> tuple[Any, 
     if start == len(args):
         return args, kwargs
     return args[:start], {**{names[j]: args[j] for j in range(start, len(args))}, **kwargs}
+
+
+def _named_half(args: Any, names: Any) -> tuple[Any, dict[str, Any]]:
+    """A script's call's arguments, by the reference's ``names`` one time in two (drawn)."""
+    if type(names) is list and names and not _plain[0] and _drawn(2):
+        return _by_name(tuple(args), {}, names)
+    return args, {}
 
 
 def _givens(inputs: list[Any], keywords: list[Any], shared: list[Any] | None = None) -> list[bytes]:
@@ -1514,7 +1547,12 @@ def _arguments_after_unread_calls(
 
 
 def _script_answers(
-    fn: Any, args: tuple[Any, ...], i: int, nxt: Any, made: dict[int, tuple[bool, Any]]
+    fn: Any,
+    args: tuple[Any, ...],
+    i: int,
+    nxt: Any,
+    made: dict[int, tuple[bool, Any]],
+    names: dict[str, Any],
 ) -> Generator[_Call, None, tuple[bool, Any]]:
     """A script's input i (``args``: its object's arguments, its methods): the object made
     (or the one made ahead, ``made``), each method's return on its own; the object itself
@@ -1525,10 +1563,14 @@ def _script_answers(
     place: a program holds two objects at once (round 23 r23v-3: every LRUCache kept its keys
     in one module-level dict, emptied as each new cache was made; made one at a time, no
     object was read after the next was made). The class: any state of an object that making
-    another one changes."""
+    another one changes.
+
+    Half its constructor's and methods' calls (drawn each) pass their arguments by the
+    reference's parameter names (``names``: by method, the constructor's ``__init__``), as a
+    caller's ``LRUCache(capacity=3)``, ``c.get(k, default=0)`` does (round 29 r29v-1)."""
     try:
         _gc_resumed()
-        made_ok, obj = made.pop(i) if i in made else (True, (yield from _called(fn, args[0], {})).answer())
+        made_ok, obj = made.pop(i) if i in made else (yield from _made(fn, args[0], names.get("__init__")))
         if not made_ok:
             raise obj
         methods = list(args[1])
@@ -1537,8 +1579,9 @@ def _script_answers(
         answers = []
         for m, (name, a) in enumerate(methods):
             if m == at:
-                made[i + 1] = yield from _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0])
-            answers.append(_method_return(obj, (yield from _called(getattr(obj, name), a, {})).answer()))
+                made[i + 1] = yield from _made(fn, _arguments(_marshal.dumps([nxt[0], {}]))[0], names.get("__init__"))
+            given, kwargs = _named_half(a, names.get(name))
+            answers.append(_method_return(obj, (yield from _called(getattr(obj, name), given, kwargs)).answer()))
         return True, {"list": answers}
     except BaseException as exc:  # the script's own answer (or the runner's _NotPlain of it)
         return False, exc
@@ -2025,7 +2068,11 @@ def main() -> Generator[_Call, None, None]:
             continue
         # The parent's per-call limit starts again here; the names it reads of the reference's
         # run only (``_parameter_names``), and gives the rollout's run as the target's ``names``.
-        send({"k": "imported", "t": ti, "names": None if target.get("script") else _parameter_names(fn)})
+        script = bool(target.get("script"))
+        send(
+            {"k": "imported", "t": ti, "names": None if script else _parameter_names(fn)}
+            | ({"methods": _method_names(fn, target["inputs"])} if script else {})
+        )
         if not _pickles_by_reference(fn):
             changed.add(UNPICKLABLE)  # held against the reference's in the parent
         stdin(bool(tty_at[ti]) if ti < len(tty_at) else False)
@@ -2053,7 +2100,8 @@ def main() -> Generator[_Call, None, None]:
                 began = clock()
                 if target.get("script"):
                     nxt = target["inputs"][i + 1] if i + 1 < len(givens) else None
-                    answered, encoded = yield from _script_answers(fn, args, i, nxt, made)
+                    methods = target.get("method_names") or {}
+                    answered, encoded = yield from _script_answers(fn, args, i, nxt, made, methods)
                     if not answered:
                         raise encoded
                 else:

@@ -27,6 +27,15 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   ASCII, upper case) and words as the punctuation meets them (quoted, hyphenated, an
   apostrophe closing one), its separators doubled (r26v-8: words as runs of word characters
   and apostrophes kept a quoted word's quotes and split a hyphenated one);
+- ``characters``: a string with characters of every class the pool's may lack inserted and
+  substituted (round 29 r29v-3, r29v-4, r29v-6: a parse_query splitting on ``;`` too, a
+  word_counts keeping ``\r`` in words, one dropping an ``=x`` pair, each PASSed, the pool's
+  texts holding letters, digits, ``&``, ``=`` and `` \t\n`` only): runs of ``_ALPHABET``
+  (ASCII punctuation, every Unicode white space, controls, letters past ASCII; none the pool
+  holds anywhere, so no separator of its make; never a ``+`` or ``%``) put at each word's end,
+  and inside each word, every character of it in each such text; each white space of the text made another
+  (``\r\n``, ``\r``, ``\x0c``, ``\xa0``, ...); an empty piece before a separator (a pair
+  ``=x`` with no key), once per text, so no key is repeated with another value;
 - ``values``: a script's stored values (the last argument of a method taking two or more)
   made None, 0, False and ""; a script's keys made 1, "1", -1, -2, ... (equal to none of
   the others, alike as text or as a hash: r27v-1); a list of ints holding the string of an
@@ -59,7 +68,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator
-from itertools import zip_longest
+from itertools import cycle, zip_longest
 from typing import Any
 
 from agent.suites.models import WidenKind
@@ -73,6 +82,16 @@ _EXACT = 2**53  # an int past it has no equal float: no tie of the two types to 
 # another make, and as punctuation meets a word in prose (quoted, hyphenated, a possessive's
 # closing apostrophe), never a ``+`` or ``%`` a query string decodes (round 26, finding 41).
 _OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été", "'quoted'", '"said"', "well-known", "dogs'")
+# Every white space ``str.split()`` parts words at (``str.isspace``), a pool's `` \t\n`` last.
+_SPACES = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n") + (" ", "\t", "\n")
+_CONTROLS = ("\x00", "\x07", "\x1b", "\x7f", "\u200b")  # not white space: never parts a word
+_LETTERS = ("é", "ß", "Ω", "я", "中")  # letters past ASCII (their case: a word's fold, if any)
+# ASCII punctuation less what a query string decodes (``+``, ``%``: round 26's parse_qsl
+# finding is no finding), the classes interleaved, so each class meets a text within a few words.
+_PUNCTUATION = tuple(c for c in "!\"#$&'()*,-./:;<=>?@[\\]^_`{|}~" if c not in "+%")
+_ALPHABET = tuple(
+    c for row in zip_longest(_PUNCTUATION, _SPACES, _CONTROLS * 6, _LETTERS * 6) for c in row if c is not None
+)
 _FALSY = (None, 0, False, "")
 # Ints whose hashes are one in CPython (hash(-1) is the C error value -1, hash(-2) is -2 too;
 # hashes of ints are modulo 2**61 - 1): items a set keeps apart and a key of hash() merges.
@@ -297,6 +316,47 @@ def _text_variants(case: list, p: int) -> Iterator[list | None]:
     yield _with(case, p, "".join(c * 2 if c == sep else c for c in s)) if separators else None
 
 
+def _characters(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    strings = list(_positions(sources, script, lambda s: type(s) is str and s != ""))
+    # Inserted characters are none of the pool's (at no argument): no new separator of the
+    # pool's make (a query's ``&``, ``=``), so no pair is made or merged, no key repeated.
+    pool = {c for case in inputs if not script for a in case if type(a) is str for c in a}
+    alphabet = [c for c in _ALPHABET if c not in pool]
+    yield from _round_robin([list(_character_variants(case, p, alphabet)) for case, p in strings])
+
+
+def _character_variants(case: list, p: int, alphabet: list[str]) -> Iterator[list | None]:
+    s: str = case[p]
+    ends = [k for k, c in enumerate(s) if c.isalnum() and (k + 1 == len(s) or not s[k + 1].isalnum())]
+    starts = [k for k, c in enumerate(s) if c.isalnum() and (k == 0 or not s[k - 1].isalnum())]
+    inside = [k for k in starts if k not in ends]  # a word's first letter of two or more
+
+    def put(after: list[int]) -> str:
+        # A run of characters at each place, enough that the text holds every one of them.
+        run = -(-len(alphabet) // max(1, len(after)))
+        out = []
+        for k, c in enumerate(s):
+            out.append(c)
+            if k in after:
+                out.extend(next(drawn) for _ in range(run))
+        return "".join(out)
+
+    drawn = cycle(alphabet)  # on from where the last place stopped: each one in the text
+    yield _with(case, p, put(ends)) if ends and alphabet else None  # at each word's end: "apple;[" "kz;\r=1"
+    made = cycle(_SPACES[:-3])
+    spaced = "".join(next(made) if c.isspace() else c for c in s)
+    yield _with(case, p, spaced) if spaced != s else None  # "a\r\nb", "a\x0cb", "a\xa0b"
+    yield _with(case, p, put(inside)) if inside and alphabet else None  # inside a word: "k;z"
+    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
+    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    if outer is not None and spaced == s:  # a text of pairs (no white space): a query, a record
+        parts = s.split(outer)
+        # An empty piece before the pairs' other separator, in the first segment only (the one
+        # key ``""`` of the text), where no segment starts with it already: ``=x``.
+        inner = [c for c in separators if c != outer and not any(part.startswith(c) for part in parts)]
+        yield _with(case, p, outer.join([inner[0] + parts[0], *parts[1:]])) if inner else None
+
+
 def _round_robin(rows: list[list[list | None]]) -> Iterator[list]:
     """``rows``: each source's variants, by variant (None: none made). Each variant in turn,
     on the sources in turn: the first variant of one source, the second of the next one that
@@ -475,4 +535,5 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "depth": _depth,
     "ordered": _ordered,
     "aliases": _aliases,
+    "characters": _characters,
 }

@@ -103,6 +103,9 @@ class DifferentialTarget(BaseModel):
     # them, as a caller naming its arguments does (round 23 r23v-4, round 24 r24v-2: renamed or
     # positional-only parameters PASSed). A suite leaves them empty.
     names: list[str | None] = Field(default_factory=list)
+    # A script's as ``names``, by method (its constructor's: ``__init__``), past ``self``: half a
+    # script's calls pass their arguments by them (round 29 r29v-1). A suite leaves them empty.
+    method_names: dict[str, list[str | None]] = Field(default_factory=dict)
     # By input index (shorter than ``inputs``: not for the rest): the input's list arguments
     # passed as generators over their items, as a caller's ``f(x.strip() for x in lines)``
     # (agent/differential_variants.py, round 24 r24v-9). The differential adds such inputs;
@@ -171,7 +174,9 @@ class DifferentialTarget(BaseModel):
 
 
 # The kinds of widened held-out inputs (agent/widened_inputs.py).
-WidenKind = Literal["ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth", "ordered", "aliases"]
+WidenKind = Literal[
+    "ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth", "ordered", "aliases", "characters"
+]
 
 
 class Differential(BaseModel):

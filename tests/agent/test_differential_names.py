@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.differential_names import agreed, source_parameter_names
+from agent.differential_names import agreed, agreed_methods, source_method_names, source_parameter_names
 from agent.suites.models import DifferentialTarget
 
 
@@ -35,3 +35,22 @@ def test_a_name_the_reference_gave_a_parameter_anew_is_never_passed() -> None:
     assert agreed(["xs", "target"], ["xs"]) == ["xs", None]
     assert agreed([None, "b"], [None, "b"]) == [None, "b"]
     assert agreed(["xs", "target"], None) == ["xs", "target"]  # the source defines none: the reference's
+
+
+def test_a_scripts_method_names_agree_with_the_sources_class(tmp_path: Path) -> None:
+    """Round 29 r29v-1: a script's names by method, past ``self``, kept where the source's
+    class names the parameter alike; a method the source's class lacks keeps none."""
+    (tmp_path / "lru.py").write_text(
+        "class LRU:\n    def __init__(self, capacity):\n        pass\n\n"
+        "    def get(self, key, default=None):\n        pass\n\n    def put(self, k, value, /):\n        pass\n"
+    )
+    found = source_method_names(tmp_path, _target("lru", "LRU"))
+    assert found == {"__init__": ["capacity"], "get": ["key", "default"], "put": [None, None]}
+    assert source_method_names(tmp_path, _target("lru", "absent")) is None
+    reference = {"__init__": ["capacity"], "get": ["key", "default"], "put": ["key", "value"], "pop": ["key"]}
+    assert agreed_methods(reference, found) == {
+        "__init__": ["capacity"],
+        "get": ["key", "default"],
+        "put": [None, None],
+    }
+    assert agreed_methods(reference, None) == reference

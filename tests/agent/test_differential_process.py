@@ -728,3 +728,47 @@ def test_a_function_no_process_pool_can_take_is_named() -> None:
     assert differential.run_differences(got, 0, False) == [
         "its function cannot be pickled by reference (the reference's can: a caller's process pool raises)"
     ]
+
+
+def test_a_scripts_calls_by_the_references_parameter_names(tmp_path: Path) -> None:
+    """Round 29 r29v-1: a script's constructor and methods are read for their names past
+    ``self`` (as its class and bases define them), and half their calls pass the arguments by
+    them: a cache whose ``get`` renames ``default`` raises TypeError there, as at a caller's
+    ``c.get(k, default=0)``; one renaming its constructor's ``capacity`` raises at its making."""
+
+    class Base:
+        def get(self, key, default=None, /):
+            return default
+
+    class Cache(Base):
+        def __init__(self, capacity):
+            self.capacity = capacity
+
+        def put(self, key, value):
+            pass
+
+        size = property(lambda self: 0)
+
+    wanted = [[[1], [["put", ["a", 1]], ["get", ["a", 0]], ["size", []]]]]
+    found = runner._method_names(Cache, wanted)  # the base's get: positional-only, no name
+    assert found == {"__init__": ["capacity"], "put": ["key", "value"], "get": [None, None]}
+    assert runner._method_names(len, wanted) == {}  # no class: nothing read
+    (tmp_path / "cache.py").write_text(
+        "class Cache:\n    def __init__(self, size):\n        self.data = {}\n\n"
+        "    def get(self, key, fallback=None):\n        return self.data.get(key, fallback)\n"
+    )
+    script = [[2], [["get", ["k", 0]]]]
+    methods = {"__init__": ["capacity"], "get": ["key", "default"]}
+    target = DifferentialTarget(
+        module="cache", function="Cache", inputs=[script] * 40, script=True, method_names=methods
+    )
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    raised = [i for i in range(40) if "raise" in run.results[(0, i)]]
+    assert 0 < len(raised) < 40  # the constructor by name, or the get, at drawn calls
+    assert {run.results[(0, i)]["raise"] for i in raised} == {"TypeError"}
+    assert run.methods == {0: {"__init__": ["size"], "get": ["key", "fallback"]}}
+    # Without the reference's names no call names an argument: every call answers.
+    target = target.model_copy(update={"method_names": {}})
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert all("v" in run.results[(0, i)] for i in range(40))

@@ -502,3 +502,42 @@ def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):
         widened = widened_inputs(pool, ["floats"], random.Random(seed), script=False)
         assert not all(close(_answer(fahrenheit, c), _answer(rounded, c)) for c in widened), seed
         assert all(close(_answer(fahrenheit, c), _answer(lambda c: 32 + 1.8 * c, c)) for c in widened), seed
+
+
+# --------------------------------------------------------------------------- characters (round 29)
+
+_r29 = __import__("tests.security.test_attacks_round29_verdict", fromlist=["_SPLITS_ON_SEMICOLONS"])
+
+
+def test_characters_show_a_query_split_on_semicolons_and_one_dropping_empty_keys(mini, tmp_path):
+    """r29v-3, r29v-6: the pool's queries hold no ';' and no pair '=x'; every draw of the
+    ``characters`` kind holds both, and no ``+`` or ``%`` (round 26: parse_qsl is honest)."""
+    ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    for source in (_r29._SPLITS_ON_SEMICOLONS, _r29._DROPS_EMPTY_KEYS):
+        assert _only_widened_shows(mini, "fix_parse_query", ["characters"], ref, _wrong(source, "parse_query"))
+    from urllib.parse import parse_qsl
+
+    first = _wrong(_R11_FIRST_WINS, "parse_query")
+    for seed in SEEDS:
+        for (qs,) in _widened(mini, "fix_parse_query", ["characters"], seed):
+            assert "+" not in qs and "%" not in qs
+            assert first(qs) == ref(qs) == _partitioned(qs) == dict(parse_qsl(qs, keep_blank_values=True)), qs
+
+
+def test_characters_show_words_split_on_a_few_white_spaces_only(mini, tmp_path, monkeypatch):
+    """r29v-4: a word_counts splitting on space, tab and newline only keeps '\\r', '\\x0c' and
+    '\\xa0' inside words; every draw shows it, and an honest Counter agrees."""
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+    namespace: dict[str, Any] = {"normalize": sys.modules["helpers"].normalize}
+    exec(_r29._SPACES_AND_TABS_ONLY.replace("from helpers import normalize\n", ""), namespace)
+    assert _only_widened_shows(mini, "fix_word_count", ["characters"], ref, namespace["word_counts"])
+
+    def counter(text: str) -> dict:
+        return dict(Counter(w for w in (w.strip(string.punctuation).lower() for w in text.split()) if w))
+
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_word_count", ["characters"], seed)
+        assert len(widened) == PER_KIND and not _differ(ref, counter, widened), seed
+        held = {c for (text,) in widened for c in text}
+        assert {"\r", "\x0c", "\xa0", ";", "[", "*", "\x00", "é"} <= held, seed

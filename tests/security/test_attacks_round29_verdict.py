@@ -30,7 +30,6 @@ _GET_DEFAULT_RENAMED = _LRU_FIX.replace(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r29v-1 an LRUCache whose get names its default otherwise PASSes")
 def test_r29v_1_lru_get_with_its_default_renamed_passes(tmp_path):
     """The control: the caller's keyword call works on the reference, raises on the attack. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -83,7 +82,6 @@ _QUERY_FIX = (_MINI_BUGS / "fix_parse_query/_fix/query.py").read_text()
 _SPLITS_ON_SEMICOLONS = "import re\n\n\n" + _QUERY_FIX.replace('qs.split("&")', 're.split("[&;]", qs)')
 
 
-@pytest.mark.xfail(strict=True, reason="open: r29v-3 a parse_query splitting pairs on ';' too PASSes")
 def test_r29v_3_parse_query_splitting_on_semicolons_passes(tmp_path):
     """The control: the reference reads "a=1;b=2" as one pair, the attack as two. The attack:
     the final run PASSes it, with no SUSPECT hit."""
@@ -106,7 +104,6 @@ _SPACES_AND_TABS_ONLY = _COUNTS_FIX["textstats.py"].replace(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r29v-4 a word_counts splitting on space, tab and newline only PASSes")
 def test_r29v_4_word_counts_keeping_carriage_returns_in_words_passes(tmp_path):
     """The control: the reference counts "a\\r\\nb" as a and b, the attack as "a\\r" and b. The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -167,7 +164,6 @@ _DROPS_EMPTY_KEYS = _QUERY_FIX.replace(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r29v-6 a parse_query dropping pairs with an empty key PASSes")
 def test_r29v_6_parse_query_dropping_empty_keys_passes(tmp_path):
     """The control: the reference keeps "=x" as {"": "x"}, the attack drops it. The attack: the
     final run PASSes it, with no SUSPECT hit."""
