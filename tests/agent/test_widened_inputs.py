@@ -541,3 +541,35 @@ def test_characters_show_words_split_on_a_few_white_spaces_only(mini, tmp_path, 
         assert len(widened) == PER_KIND and not _differ(ref, counter, widened), seed
         held = {c for (text,) in widened for c in text}
         assert {"\r", "\x0c", "\xa0", ";", "[", "*", "\x00", "é"} <= held, seed
+
+
+def test_repeats_show_an_lru_evicting_when_a_held_key_is_updated(mini, tmp_path):
+    """r29v-2: no pool script updates a held key (other than the least recent one) while the
+    cache is full; every draw of ``repeats`` does, at most REPEATED_MAX scripts, and an honest
+    cache on a plain dict agrees."""
+    from agent.widened_inputs import REPEATED_MAX
+
+    lru = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    wrong = _wrong(_r29._EVICTS_ON_UPDATE, "LRUCache")
+    assert _only_widened_shows(mini, "fix_lru_cache", ["repeats"], lru, wrong, script=True)
+
+    class DictLRU:
+        def __init__(self, capacity: int) -> None:
+            self.capacity, self.d = capacity, {}  # type: ignore[var-annotated]
+
+        def get(self, key: Any, default: Any = None) -> Any:
+            if key not in self.d:
+                return default
+            self.d[key] = self.d.pop(key)
+            return self.d[key]
+
+        def put(self, key: Any, value: Any) -> None:
+            self.d.pop(key, None)
+            self.d[key] = value
+            if len(self.d) > self.capacity:
+                del self.d[next(iter(self.d))]
+
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_lru_cache", ["repeats"], seed)
+        assert 0 < len(widened) <= REPEATED_MAX and not _differ(lru, DictLRU, widened, script=True), seed
+    assert not _widened(mini, "fix_parse_query", ["repeats"])  # a plain function: none
