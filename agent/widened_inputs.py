@@ -36,6 +36,13 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   and inside each word, every character of it in each such text; each white space of the text made another
   (``\r\n``, ``\r``, ``\x0c``, ``\xa0``, ...); an empty piece before a separator (a pair
   ``=x`` with no key), once per text, so no key is repeated with another value;
+- ``repeats``: a script's calls repeated on arguments it used already: after each store (a
+  method the pool always calls with two or more arguments) from the second on, its key stored
+  again with the previous store's value (a held key updated, the most recent one, while the
+  object is full: r29v-2, a put evicting before it stores even for a held key lost another
+  one); and the script
+  followed by a read (a method the pool calls with one argument) of every key it met, in the
+  order first met (reads after evictions); ``REPEATED_MAX`` per target;
 - ``values``: a script's stored values (the last argument of a method taking two or more)
   made None, 0, False and ""; a script's keys made 1, "1", -1, -2, ... (equal to none of
   the others, alike as text or as a hash: r27v-1); a list of ints holding the string of an
@@ -68,7 +75,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator
-from itertools import cycle, zip_longest
+from itertools import cycle, islice, zip_longest
 from typing import Any
 
 from agent.suites.models import WidenKind
@@ -120,6 +127,7 @@ _PAST_A_POWER = 2**14 + 1
 DEEP_BITS = 4096
 ORDERED_MAX = 3  # ``ordered`` inputs per target: each is a call of every final run
 ALIASED_MAX = 2  # ``aliases`` inputs per target
+REPEATED_MAX = 4  # ``repeats`` inputs per target
 DEEP_INTS = 2  # inputs with every int argument made one of DEEP_BITS bits, per target
 
 
@@ -409,6 +417,40 @@ def _other_keys(sources: list[list], inputs: list[list]) -> Iterator[list]:
             yield [case[0], calls]
 
 
+def _repeats(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """Scripts calling again on arguments they used: each store from the second on made again
+    with the previous one's value; every key met read at the end (round 29 r29v-2)."""
+    if not script:
+        return
+    arities: dict[str, set[int]] = {}
+    for case in inputs:
+        for name, args in case[1] if _is_script(case) else []:
+            arities.setdefault(name, set()).add(len(args))
+    stores = {n for n, a in arities.items() if min(a) >= 2}
+    reads = sorted(n for n, a in arities.items() if 1 in a and min(a) == 1)
+    rows: list[list[list | None]] = []
+    for case in sources:
+        if not _is_script(case):
+            continue
+        calls: list[list] = []
+        keys: dict[str, object] = {}
+        last: list | None = None
+        for name, args in case[1]:
+            calls.append([name, args])
+            if args:
+                keys.setdefault(_key(args[0]), args[0])
+            if name in stores:
+                if last is not None:
+                    # The key just stored (the most recent: never the least recent one of a
+                    # full object of two or more) stored again with the previous store's value.
+                    calls.append([name, [args[0], *last[1:]]])
+                last = args
+        again = [case[0], calls] if len(calls) > len(case[1]) else None
+        tail = [[reads[0], [k]] for k in keys.values()] if reads and keys else []
+        rows.append([again, [case[0], [*case[1], *tail]] if tail else None])
+    yield from islice(_round_robin(rows), REPEATED_MAX)
+
+
 def _falsy_stores(sources: list[list], inputs: list[list]) -> Iterator[list]:
     """Scripts whose stores (a method the pool always calls with two or more arguments: the
     last a value) keep a falsy value, and whose reads (a method the pool calls with one
@@ -536,4 +578,5 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "ordered": _ordered,
     "aliases": _aliases,
     "characters": _characters,
+    "repeats": _repeats,
 }

@@ -175,7 +175,18 @@ class DifferentialTarget(BaseModel):
 
 # The kinds of widened held-out inputs (agent/widened_inputs.py).
 WidenKind = Literal[
-    "ties", "iterables", "floats", "text", "values", "edges", "sizes", "depth", "ordered", "aliases", "characters"
+    "ties",
+    "iterables",
+    "floats",
+    "text",
+    "values",
+    "edges",
+    "sizes",
+    "depth",
+    "ordered",
+    "aliases",
+    "characters",
+    "repeats",
 ]
 
 

@@ -260,34 +260,39 @@ def test_honest_fixes_written_another_way_agree_on_every_widened_input(mini, tmp
         assert widened and not _differ(ref, honest, widened), seed
 
 
+def _counter(text: str) -> dict:
+    """An honest word_counts through Counter."""
+    return dict(Counter(w for w in (w.strip(string.punctuation).lower() for w in text.split()) if w))
+
+
+class _DictLRU:
+    """An honest LRU cache on a plain dict (pop and reinsert)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.d = capacity, {}  # type: ignore[var-annotated]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key not in self.d:
+            return default
+        self.d[key] = self.d.pop(key)
+        return self.d[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        self.d.pop(key, None)
+        self.d[key] = value
+        if len(self.d) > self.capacity:
+            del self.d[next(iter(self.d))]
+
+
 def test_an_honest_word_count_and_lru_agree_on_every_widened_input(mini, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
     words = _reference(tmp_path, "fix_word_count", "textstats").word_counts
 
-    def counter(text: str) -> dict:
-        return dict(Counter(w for w in (w.strip(string.punctuation).lower() for w in text.split()) if w))
-
-    assert not any(_differ(words, counter, _widened(mini, "fix_word_count", ["text"], seed)) for seed in SEEDS)
-
-    class DictLRU:
-        def __init__(self, capacity: int) -> None:
-            self.capacity, self.d = capacity, {}  # type: ignore[var-annotated]
-
-        def get(self, key: Any, default: Any = None) -> Any:
-            if key not in self.d:
-                return default
-            self.d[key] = self.d.pop(key)
-            return self.d[key]
-
-        def put(self, key: Any, value: Any) -> None:
-            self.d.pop(key, None)
-            self.d[key] = value
-            if len(self.d) > self.capacity:
-                del self.d[next(iter(self.d))]
+    assert not any(_differ(words, _counter, _widened(mini, "fix_word_count", ["text"], seed)) for seed in SEEDS)
 
     lru = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
     for seed in SEEDS:
-        assert not _differ(lru, DictLRU, _widened(mini, "fix_lru_cache", ["values", "edges"], seed), script=True)
+        assert not _differ(lru, _DictLRU, _widened(mini, "fix_lru_cache", ["values", "edges"], seed), script=True)
 
 
 # --------------------------------------------------------------------------- bounds
@@ -533,11 +538,24 @@ def test_characters_show_words_split_on_a_few_white_spaces_only(mini, tmp_path, 
     exec(_r29._SPACES_AND_TABS_ONLY.replace("from helpers import normalize\n", ""), namespace)
     assert _only_widened_shows(mini, "fix_word_count", ["characters"], ref, namespace["word_counts"])
 
-    def counter(text: str) -> dict:
-        return dict(Counter(w for w in (w.strip(string.punctuation).lower() for w in text.split()) if w))
-
     for seed in SEEDS:
         widened = _widened(mini, "fix_word_count", ["characters"], seed)
-        assert len(widened) == PER_KIND and not _differ(ref, counter, widened), seed
+        assert len(widened) == PER_KIND and not _differ(ref, _counter, widened), seed
         held = {c for (text,) in widened for c in text}
         assert {"\r", "\x0c", "\xa0", ";", "[", "*", "\x00", "é"} <= held, seed
+
+
+def test_repeats_show_an_lru_evicting_when_a_held_key_is_updated(mini, tmp_path):
+    """r29v-2: no pool script updates a held key (other than the least recent one) while the
+    cache is full; every draw of ``repeats`` does, at most REPEATED_MAX scripts, and an honest
+    cache on a plain dict agrees."""
+    from agent.widened_inputs import REPEATED_MAX
+
+    lru = _reference(tmp_path, "fix_lru_cache", "lru").LRUCache
+    wrong = _wrong(_r29._EVICTS_ON_UPDATE, "LRUCache")
+    assert _only_widened_shows(mini, "fix_lru_cache", ["repeats"], lru, wrong, script=True)
+
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_lru_cache", ["repeats"], seed)
+        assert 0 < len(widened) <= REPEATED_MAX and not _differ(lru, _DictLRU, widened, script=True), seed
+    assert not _widened(mini, "fix_parse_query", ["repeats"])  # a plain function: none

@@ -56,7 +56,6 @@ _EVICTS_ON_UPDATE = _LRU_FIX.replace(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r29v-2 an LRUCache evicting on an update of a held key PASSes")
 def test_r29v_2_lru_evicting_when_a_held_key_is_updated_passes(tmp_path):
     """The control: updating a held key of a full cache keeps the other key in the reference,
     loses it in the attack. The attack: the final run PASSes it, with no SUSPECT hit."""
