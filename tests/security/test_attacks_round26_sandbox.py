@@ -481,9 +481,6 @@ def test_r26s_6_control_a_sandbox_alone_reads_no_neighbours_secret_by_the_page_c
     assert not _secret_read(tmp_path, False, (_CACHE_SENDER, _CACHE_RECEIVER))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r26s-6 two sandboxes signal each other through the page cache of shared files"
-)
 def test_r26s_6_a_sandbox_never_reads_a_neighbours_secret_by_the_page_cache(tmp_path):
     assert not _secret_read(tmp_path, True, (_CACHE_SENDER, _CACHE_RECEIVER)), (
         "a neighbouring sandbox read the final run's secret whole"
