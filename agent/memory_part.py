@@ -281,11 +281,15 @@ def _open_file_held(
 _PEEK_BYTES = 1 << 22
 _SO_PEEK_OFF = 42  # x86-64's and arm64's (asm-generic)
 _FDS_A_MESSAGE = 253  # SCM_MAX_FD
+_ONE_BYTE = ctypes.create_string_buffer(1)
 
 
 def _in_flight(fd: int, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None) -> Descriptors:
     """What the descriptors in flight in AF_UNIX socket ``fd``'s queue hold (``_open_file_held``
     each), in bytes; ``budget``: the descriptors left to look at (a message takes one)."""
+    # An empty queue (the most sockets) is known by one peek of a byte, EAGAIN: no fdinfo read.
+    if _libc.recv(fd, _ONE_BYTE, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) < 0:
+        return Descriptors(0, 0)
     try:
         with open(f"/proc/self/fdinfo/{fd}", "rb") as f:
             if not any(line.startswith(b"scm_fds:") and line.split()[1] != b"0" for line in f):
