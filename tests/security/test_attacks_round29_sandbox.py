@@ -170,9 +170,6 @@ def test_r29s_2_control_epoll_watches_held_open_past_the_part_are_the_rollouts(u
     _judged_as_the_rollouts(user_dir, _IN_FLIGHT.replace("IN_FLIGHT", "False"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r29s-2 an epoll in flight (SCM_RIGHTS) holds its watches outside every table"
-)
 def test_r29s_2_epoll_watches_in_flight_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _IN_FLIGHT.replace("IN_FLIGHT", "True"))
 

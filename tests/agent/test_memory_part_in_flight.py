@@ -1,0 +1,41 @@
+"""agent/memory_part.py: what a descriptor in flight holds (an open file sent over an AF_UNIX socket and closed by
+its sender, in no descriptor table) is counted as a held descriptor's is (round 29 r29s-2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.memory_part import sandbox_held
+from tests.agent.test_memory_part import _running
+
+# 40 epolls each watching 500 pipe ends (20,000 watches), sent over a socket (a datagram socket's
+# and a stream socket's queue, behind a message without descriptors) and closed; or kept open (the
+# control).
+_IN_FLIGHT = """
+import array, os, select, socket, time
+ends = [end for _ in range(250) for end in os.pipe()]
+epolls = [select.epoll() for _ in range(40)]
+for ep in epolls:
+    for end in ends:
+        ep.register(end, select.EPOLLIN)
+queue, peer = socket.socketpair(socket.AF_UNIX, socket.KIND)
+queue.send(b"first")
+if SEND:
+    for ep in epolls:
+        queue.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [ep.fileno()]))])
+        ep.close()
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("kind", ["SOCK_DGRAM", "SOCK_STREAM"])
+def test_a_sandbox_holds_what_its_descriptors_in_flight_hold(kind):
+    script = _IN_FLIGHT.replace("KIND", kind)
+    with _running(script.replace("SEND", "True")) as pid:
+        in_flight = sandbox_held(pid)
+    with _running(script.replace("SEND", "False")) as pid:
+        held = sandbox_held(pid)
+    # 20,000 watches of 128 bytes and 40 epolls' own 256, in flight as held (an open file each)
+    assert in_flight.pipes == held.pipes >= 20_000 * 128 + 40 * 256
+    assert in_flight.files == held.files
