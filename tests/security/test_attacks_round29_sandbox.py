@@ -265,7 +265,7 @@ _FUTEX_HASH = _two_holders(
     """,
     """
     # PR_FUTEX_HASH (78), PR_FUTEX_HASH_SET_SLOTS (1): 2 M slots, 128 MB of kernel memory
-    assert libc.prctl(78, 1, 1 << 21, 0, 0) == 0, ctypes.get_errno()
+    libc.prctl(78, 1, 1 << 21, 0, 0)  # refused (EINVAL) in the sandbox since round 29: nothing held
     """,
 )
 
