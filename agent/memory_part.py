@@ -53,17 +53,21 @@ RECENT_S = 2.0
 # stops past this many tasks whatever the tree shows.
 _MOST_TASKS = 4096
 # What a mapping holds in kernel memory without a page: its vm_area_struct (192 bytes on x86-64
-# 6.x), charged to its process's cgroup, and its share of the tree that indexes it; 128 bytes is
-# below it. 61 processes forked with 40,000 untouched one-page mappings each took 500 MB so
-# (round 25 r25s-1): fork copies every mapping, and no page of them is ever in Pss.
-_MAPPING_OBJECTS = 128
+# 6.x), charged to its process's cgroup, and its share of the tree that indexes it. 61 processes
+# forked with 40,000 untouched one-page mappings each took 500 MB so (round 25 r25s-1): fork
+# copies every mapping, and no page of them is ever in Pss. Counted at the object's own size:
+# a count below it is a share an attacker scales past the part by volume (r28s-5 failed again
+# in CI with 128 here: ~71% of the slab measured counted, the excess on the edge of its part).
+_MAPPING_OBJECTS = 192
 # What a mapping of a file (a line of /proc/PID/maps with an inode) may hold besides: an open
 # file of its own (a ``struct file``: 192 bytes on x86-64 6.x), which keeps it after its
 # descriptor is closed. 24 processes each mapping a file opened anew 30,000 times held ~320 MB
 # so where 128 bytes a mapping counted ~92 MB (round 28 r28s-5). Mappings that share one open
 # file (a library's segments, a fork's copies) are each counted with it: a few dozen kB a
-# Python process, the price of a count no number of open files escapes.
-_OPEN_FILE = 192
+# Python process, the price of a count no number of open files escapes. 256: the 449 bytes of
+# slab measured a mapping of its own open file, less its vm_area_struct (its file, its dentry's
+# and the slab's share).
+_OPEN_FILE = 256
 # And past this many open files (RLIMIT_NOFILE's 1024 a process, 256 processes).
 _MOST_FILES = 256 * 1024
 _KB = 1024

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.memory_part import PartWatch, sandbox_held
+from agent.memory_part import _MAPPING_OBJECTS, _OPEN_FILE, PartWatch, sandbox_held
 
 MB = 2**20
 
@@ -167,8 +167,8 @@ _MAPPINGS = _mappings(5000, 8192, read=False)
 def test_a_sandbox_holds_what_its_mappings_are_as_such():
     with _running(_MAPPINGS) as pid:
         held = sandbox_held(pid)
-    # 128 bytes a mapping counted: the 5,000 and the interpreter's own few hundred
-    assert 5000 * 128 <= held.mappings < 7000 * 128, held
+    # a vm_area_struct's 192 bytes a mapping counted: the 5,000 and the interpreter's own few hundred
+    assert _MAPPING_OBJECTS == 192 and 5000 * 192 <= held.mappings < 7000 * 192, held
     assert held.anon < 64 * MB  # untouched: in no Pss
 
 
@@ -274,8 +274,8 @@ def test_a_sandbox_holds_its_sockets_objects_and_open_files():
         with_sockets = sandbox_held(pid).files
     with _running(_SOCKETS.replace("range(500)", "range(0)")) as pid:
         without = sandbox_held(pid).files
-    # 1,000 sockets of 1.5 kB and an open file (192 bytes) each
-    assert with_sockets - without == 1000 * (1536 + 192)
+    # 1,000 sockets of 1.5 kB and an open file (256 bytes) each
+    assert _OPEN_FILE == 256 and with_sockets - without == 1000 * (1536 + 256)
 
 
 # Round 28 r28s-5: 3,000 mappings of a file each opened anew (its descriptor closed: the mapping
@@ -299,8 +299,10 @@ def test_a_sandbox_holds_what_its_file_mappings_open():
         with_files = sandbox_held(pid).mappings
     with _running(_FILE_MAPPINGS.replace("range(3000)", "range(0)")) as pid:
         without = sandbox_held(pid).mappings
-    # a mapping's 128 bytes and an open file's 192 each (the interpreter's own lines within a few)
-    assert abs(with_files - without - 3000 * (128 + 192)) <= 10 * (128 + 192), with_files - without
+    # a mapping's 192 bytes and an open file's 256 each: the 449 bytes of slab measured a mapping
+    # (the interpreter's own lines within a few)
+    each = _MAPPING_OBJECTS + _OPEN_FILE
+    assert each == 448 and abs(with_files - without - 3000 * each) <= 10 * each, with_files - without
 
 
 # Round 28 r28s-1: in the sandbox's own /tmp, a 6 MB file written and closed and a 4 MB one
