@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.differential import run_calls
+from agent.differential import CallRun, run_calls
 from agent.suites.models import DifferentialTarget
 
 # A result a later call changes (a cache handing every caller its list, then growing it):
@@ -31,23 +31,34 @@ _LATER_HIDDEN = _CHANGED_LATER.replace("    return r\n", "    if x == 3:\n      
 )
 
 
-def _later_marks(tmp_path: Path, source: str) -> dict:
+def _later_run(tmp_path: Path, source: str) -> CallRun:
     (tmp_path / "mod.py").write_text(source)
     target = DifferentialTarget(module="mod", function="pair", inputs=[[1], [2], [3]])
-    run = run_calls(tmp_path, [target], sandbox="auto")
+    return run_calls(tmp_path, [target], sandbox="auto")
+
+
+def _later_marks(run: CallRun) -> dict:
     return {key: body.get("later") for key, body in run.results.items()}
 
 
 def test_r21_1_junk_records_hide_results_changed_later(tmp_path):
     """The control: the plain code's first two results are marked changed later. The attack:
-    the same results, no mark (the host stopped reading after 1,002 junk lines, with every
-    result already read: ``over_bound`` costs nothing where no result is missing)."""
+    the same results, no mark (the host stopped reading after 1,002 junk lines). The host
+    says it stopped reading (``reading_stopped``, a difference of its own in the verdict), and
+    no result it did read lost its mark. Which results it read depends on where the hook
+    fired: an unread call of input 3, drawn before call 1 or 2, sets it early, and the junk
+    then lands before those calls' results (found in CI: the test asserted all three read)."""
     plain = tmp_path / "plain"
     plain.mkdir()
-    assert _later_marks(plain, _CHANGED_LATER) == {(0, 0): 1, (0, 1): 1, (0, 2): None}
+    control = _later_run(plain, _CHANGED_LATER)
+    assert _later_marks(control) == {(0, 0): 1, (0, 1): 1, (0, 2): None}
+    assert not control.reading_stopped
     hidden = tmp_path / "hidden"
     hidden.mkdir()
-    assert _later_marks(hidden, _LATER_HIDDEN) == {(0, 0): 1, (0, 1): 1, (0, 2): None}
+    attacked = _later_run(hidden, _LATER_HIDDEN)
+    assert attacked.reading_stopped
+    marks = _later_marks(attacked)
+    assert marks.items() <= {(0, 0): 1, (0, 1): 1, (0, 2): None}.items()
 
 
 # A wrong dedupe: the right lists, emptied by a thread of its own 30 s later (r16-14's kind:
