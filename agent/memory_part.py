@@ -36,7 +36,7 @@ import stat
 import termios
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from agent.bwrap import SHM_BYTES, TMP_BYTES
@@ -254,7 +254,34 @@ def _open_file_held(
     """What the open file at this process's ``fd`` holds (``_descriptors_held``), the descriptor
     ``owner`` (a process and its number; None: one in flight, an epoll then counted each time, as
     one dup'd to another number is) has of it; an AF_UNIX socket's descriptors in flight with it
-    (``_in_flight``)."""
+    (``_in_flight``), and theirs in turn: a socket at a time, a copy of each socket yet to be
+    peeked kept (a chain of sockets each in the one before's queue, 600 deep, took a call each
+    and ended the watch with a RecursionError)."""
+    carriers: list[int] = []  # sockets with descriptors in flight, yet to be peeked (ours to close)
+    try:
+        pipes, files = _file_held(fd, owner, seen, epolls, carriers)
+        while carriers:
+            carrier = carriers.pop()
+            try:
+                for received in _in_flight(carrier, budget):
+                    try:
+                        held = _file_held(received, None, seen, epolls, carriers)
+                    finally:
+                        os.close(received)
+                    pipes, files = pipes + held.pipes, files + held.files
+            finally:
+                os.close(carrier)
+    finally:
+        for carrier in carriers:
+            os.close(carrier)
+    return Descriptors(pipes, files)
+
+
+def _file_held(
+    fd: int, owner: tuple[int, int] | None, seen: set[tuple[int, int]], epolls: _Epolls | None, carriers: list[int]
+) -> Descriptors:
+    """What the open file at this process's ``fd`` holds itself (``_open_file_held``); a socket
+    whose queue holds descriptors in flight added to ``carriers`` (a copy of its descriptor)."""
     pipes, files = 0, _OPEN_FILE
     st = os.fstat(fd)
     first = (st.st_dev, st.st_ino) not in seen
@@ -264,8 +291,9 @@ def _open_file_held(
     elif stat.S_ISSOCK(st.st_mode) and first:
         seen.add((st.st_dev, st.st_ino))
         files += _SOCKET_OBJECTS
-        in_flight = _in_flight(fd, seen, budget, epolls)
-        pipes, files = pipes + in_flight.pipes, files + in_flight.files
+        if _carries_descriptors(fd):
+            with contextlib.suppress(OSError):  # (out of descriptors: its queue counts nothing)
+                carriers.append(os.dup(fd))
     elif stat.S_IFMT(st.st_mode) == 0 and epolls is not None:  # an anonymous inode's file
         watches = _watches(fd)
         if watches is not None and (owner is None or epolls.first(*owner, watches)):
@@ -288,20 +316,25 @@ _FDS_A_MESSAGE = 253  # SCM_MAX_FD
 _ONE_BYTE = ctypes.create_string_buffer(1)
 
 
-def _in_flight(fd: int, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None) -> Descriptors:
-    """What the descriptors in flight in AF_UNIX socket ``fd``'s queue hold (``_open_file_held``
-    each), in bytes; ``budget``: the descriptors left to look at (a message takes one)."""
+def _carries_descriptors(fd: int) -> bool:
+    """Whether AF_UNIX socket ``fd``'s queue holds descriptors in flight (its fdinfo's ``scm_fds``)."""
     # An empty queue (the most sockets) is known by one peek of a byte, EAGAIN: no fdinfo read.
     if _libc.recv(fd, _ONE_BYTE, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) < 0:
-        return Descriptors(0, 0)
+        return False
     try:
         with open(f"/proc/self/fdinfo/{fd}", "rb") as f:
-            if not any(line.startswith(b"scm_fds:") and line.split()[1] != b"0" for line in f):
-                return Descriptors(0, 0)
-        sock = socket.socket(fileno=os.dup(fd))
-    except (OSError, IndexError):
-        return Descriptors(0, 0)
-    pipes = files = 0
+            return any(line.startswith(b"scm_fds:") and line.split()[1:2] not in ([], [b"0"]) for line in f)
+    except OSError:
+        return False
+
+
+def _in_flight(fd: int, budget: list[int]) -> Iterator[int]:
+    """The descriptors in flight in AF_UNIX socket ``fd``'s queue, each a copy of this process's
+    to close; ``budget``: the descriptors left to look at (a message takes one)."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return
     buffer = bytearray(_PEEK_BYTES)
     try:
         was = sock.getsockopt(socket.SOL_SOCKET, _SO_PEEK_OFF)
@@ -317,19 +350,13 @@ def _in_flight(fd: int, seen: set[tuple[int, int]], budget: list[int], epolls: _
                     )
                 except OSError:  # the queue's end (EAGAIN), or none to peek
                     break
-                for received in _fds_of(ancillary):
-                    try:
-                        held = _open_file_held(received, None, seen, budget, epolls)
-                    finally:
-                        os.close(received)
-                    pipes, files = pipes + held.pipes, files + held.files
+                yield from _fds_of(ancillary)
         finally:
             sock.setsockopt(socket.SOL_SOCKET, _SO_PEEK_OFF, was)
     except OSError:
         pass
     finally:
-        sock.close()
-    return Descriptors(pipes, files)
+        sock.detach()  # (``fd`` is the caller's to close)
 
 
 def _fds_of(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
