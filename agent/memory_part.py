@@ -392,9 +392,7 @@ def _mappings_held(pid: int, own_devs: frozenset[bytes] = frozenset()) -> Mappin
     unreadable."""
     try:
         with open(f"/proc/{pid}/maps", "rb", buffering=0) as f:
-            text = f.read()
-            while chunk := f.read(1 << 20):
-                text += chunk
+            text = f.read()  # (to its end)
     except OSError:
         return Mappings(0, 0)
     objects = of_own = 0
