@@ -208,9 +208,11 @@ time.sleep(60)
 """
 
 
-def test_a_watch_counts_files_held_in_the_sandboxs_own_tmp_and_shm():
+@contextlib.contextmanager
+def _with_own_tmpfs(script: str) -> Iterator[int]:
+    """The pid (the first line it prints) of ``script`` run in a mount namespace with the
+    sandbox's own /tmp and /dev/shm (tmpfs of agent/bwrap.py's sizes), killed after."""
     from agent.bwrap import SHM_BYTES, TMP_BYTES
-    from agent.memory_part import own_tmpfs_used
 
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     argv += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
@@ -219,19 +221,25 @@ def test_a_watch_counts_files_held_in_the_sandboxs_own_tmp_and_shm():
     argv += ["--ro-bind", sys.base_prefix, sys.base_prefix]
     python = os.path.join(sys.base_prefix, "bin", os.path.basename(os.path.realpath(sys.executable)))
     proc = subprocess.Popen(
-        [*argv, "--", python, "-c", _TMPFS_FILES], stdout=subprocess.PIPE, text=True, start_new_session=True
+        [*argv, "--", python, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
         assert proc.stdout is not None
-        pid = int(proc.stdout.readline())  # (no pid namespace: the host's number)
+        yield int(proc.stdout.readline())  # (no pid namespace: the host's number)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_watch_counts_files_held_in_the_sandboxs_own_tmp_and_shm():
+    from agent.memory_part import own_tmpfs_used
+
+    with _with_own_tmpfs(_TMPFS_FILES) as pid:
         assert 9 * MB <= own_tmpfs_used(pid) < 10 * MB
         alone = sum(sandbox_held(pid))  # what its process holds: under the part, the files past it
         watch = PartWatch(alone + 4 * MB, lambda: 0)
         watch.look(pid)
         assert watch.held is not None and watch.held >= alone + 8 * MB
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     assert own_tmpfs_used(os.getpid()) == 0  # the host's own /tmp is not a sandbox's
 
 
@@ -326,24 +334,10 @@ time.sleep(60)
 
 
 def test_a_watch_counts_shared_anonymous_pages_beside_tmpfs_files_once_each():
-    from agent.bwrap import SHM_BYTES, TMP_BYTES
-
-    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    argv += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
-    argv += ["--ro-bind", sys.base_prefix, sys.base_prefix]
-    python = os.path.join(sys.base_prefix, "bin", os.path.basename(os.path.realpath(sys.executable)))
-    proc = subprocess.Popen(
-        [*argv, "--", python, "-c", _SHARED_BESIDE_FILES], stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        assert proc.stdout is not None
-        pid = int(proc.stdout.readline())
+    with _with_own_tmpfs(_SHARED_BESIDE_FILES) as pid:
         alone = sandbox_held(pid)
         watch = PartWatch(11 * MB, lambda: 0)  # past it by the files and a process: all measured
         watch.look(pid)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     assert 12 * MB <= alone.shmem < 13 * MB, alone  # the mapped file's pages and the shared 8 MB
     rest = alone.anon + alone.pipes + alone.mappings + alone.page_tables + alone.files
     assert watch.held is not None
