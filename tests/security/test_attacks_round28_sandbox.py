@@ -42,6 +42,7 @@ _SHARED_AND_FILES = (
     with open("held", "wb") as f:  # and the workspace's tmpfs: 120 MB of files in all
         for _ in range(43):
             f.write(b"x" * mb)
+    r, w = os.pipe()
     for n in (40, 40, 40):
         if os.fork() == 0:
             try:
@@ -50,10 +51,12 @@ _SHARED_AND_FILES = (
                 else:  # the same as private bytes: Pss_Anon
                     b = bytearray(n * mb)
                 b[::4096] = b"x" * len(b[::4096])
+                os.write(w, b"1")
                 time.sleep(30)
             finally:
                 os._exit(0)
-    time.sleep(1)
+    for _ in range(3):  # (each holds its 40 MB before the grower starts)
+        os.read(r, 1)
     """
     )
     + _GROW_TO_THE_LIMIT
