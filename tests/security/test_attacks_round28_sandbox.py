@@ -297,6 +297,13 @@ _STORE_READER = _STORE_FILES + textwrap.dedent(
 def _read_from_the_store(tmp_path, writer: bool) -> bool:
     """Whether a root sandbox (``_STORE_READER``) started after a root sandbox that stored a fresh
     secret (``_STORE_WRITER``, when ``writer``) ended printed that secret."""
+    return _read_after_a_writer(tmp_path, writer, _STORE_WRITER, _STORE_READER)
+
+
+def _read_after_a_writer(tmp_path, writer: bool, writer_script: str, reader_script: str, before=lambda: None) -> bool:
+    """Whether a root sandbox running ``reader_script`` (which prints READ and what it read),
+    started after a root sandbox running ``writer_script`` on a fresh ``secret.txt`` (which prints
+    STORED; when ``writer``) ended, printed that secret; ``before``: done first, in the lock."""
     import secrets
     import sys
 
@@ -305,12 +312,14 @@ def _read_from_the_store(tmp_path, writer: bool) -> bool:
 
     secret = secrets.token_hex(16)
     boxes = {}
-    for name, script in (("writer", _STORE_WRITER), ("reader", _STORE_READER)):
+    tmp_path.mkdir(exist_ok=True)
+    for name, script in (("writer", writer_script), ("reader", reader_script)):
         boxes[name] = tmp_path / name
         boxes[name].mkdir()
         (boxes[name] / "run.py").write_text(script)
     (boxes["writer"] / "secret.txt").write_text(secret)
     with _alone("lock-channel"):
+        before()
         if writer:
             run = run_command_full([sys.executable, "run.py"], boxes["writer"], timeout_s=60, sandbox="bwrap")
             assert "STORED" in run.output, run.output[-300:]
