@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 CPU_SHARES = 1024  # one equal share per sandbox (v1 cpu.shares' default weight)
 MEMORY_BYTES = 4 * 1024**3
@@ -88,36 +89,46 @@ def _unified_own() -> Path | None:
     return _ROOT / unified[0].lstrip("/")
 
 
-def memory_limit(start: Path | None = None) -> int | None:
-    """The least memory limit of the cgroups around this process (or v1 memory cgroup
-    ``start``) and their ancestors (v1 ``memory.limit_in_bytes``, v2 ``memory.max``). None:
-    no limit there. A limit, never what is free under it: what a neighbour uses at the
-    moment a sandbox starts must not set that sandbox's limits (sbx8-7)."""
-    d, top, name = start or _own("memory"), _ROOT / "memory", "memory.limit_in_bytes"
-    if d is None:
-        d, top, name = _unified_own(), _ROOT, "memory.max"
-    least: int | None = None
-    while d is not None and (d == top or top in d.parents):
-        limit = _number(d / name)
-        if limit is not None and limit < 2**60:
-            least = limit if least is None else min(least, limit)
-        d = d.parent if d != top else None
-    return least
+class MemoryCgroups(NamedTuple):
+    """The memory cgroups around a process and their ancestors (``memory_cgroups``)."""
+
+    dirs: list[Path]  # innermost first
+    limit: str  # the name of a limit's file in each (v1 ``memory.limit_in_bytes``, v2 ``memory.max``)
+    usage: str  # of its usage's (v1 ``memory.usage_in_bytes``, v2 ``memory.current``)
 
 
-def memory_room(start: Path | None = None) -> int | None:
-    """The least memory left under the limits of the cgroups around this process (or v1
-    memory cgroup ``start``) and their ancestors: each limit less its cgroup's usage (v1
-    ``memory.usage_in_bytes``, v2 ``memory.current``). None: no limit there, or none readable."""
+def memory_cgroups(start: Path | None = None) -> MemoryCgroups:
+    """The memory cgroups around this process (or v1 memory cgroup ``start``) and their
+    ancestors up to the hierarchy's root."""
     d, top, names = start or _own("memory"), _ROOT / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes")
     if d is None:
         d, top, names = _unified_own(), _ROOT, ("memory.max", "memory.current")
-    least: int | None = None
+    dirs = []
     while d is not None and (d == top or top in d.parents):
-        limit, usage = _number(d / names[0]), _number(d / names[1])
+        dirs.append(d)
+        d = d.parent if d != top else None
+    return MemoryCgroups(dirs, *names)
+
+
+def memory_limit(start: Path | None = None) -> int | None:
+    """The least memory limit of the cgroups around this process (or v1 memory cgroup
+    ``start``) and their ancestors (``memory_cgroups``). None: no limit there. A limit, never
+    what is free under it: what a neighbour uses at the moment a sandbox starts must not set
+    that sandbox's limits (sbx8-7)."""
+    around = memory_cgroups(start)
+    limits = (_number(d / around.limit) for d in around.dirs)
+    return min((limit for limit in limits if limit is not None and limit < 2**60), default=None)
+
+
+def memory_room(around: MemoryCgroups) -> int | None:
+    """The least memory left under the limits of cgroups ``around`` (``memory_cgroups``, found
+    once: a watch asks this every few tens of milliseconds): each limit less its cgroup's usage.
+    None: no limit there, or none readable."""
+    least: int | None = None
+    for d in around.dirs:
+        limit, usage = _number(d / around.limit), _number(d / around.usage)
         if limit is not None and limit < 2**60 and usage is not None:
             least = limit - usage if least is None else min(least, limit - usage)
-        d = d.parent if d != top else None
     return least
 
 

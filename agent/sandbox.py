@@ -1931,11 +1931,10 @@ def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None, p
     workspace tmpfs too, against its part whenever the OOM killer strikes."""
     if capped_memory or launch.kind != "bwrap" or part is None:
         return None
+    room = functools.partial(cgroups.memory_room, cgroups.memory_cgroups())
     if watch is None:
-        return PartWatch(part, _oom_kills, room=cgroups.memory_room)
-    return PartWatch(
-        part, _oom_kills, lambda: watch.used()[0], lambda: os.fstat(watch.fd()).st_dev, cgroups.memory_room
-    )
+        return PartWatch(part, _oom_kills, room=room)
+    return PartWatch(part, _oom_kills, lambda: watch.used()[0], lambda: os.fstat(watch.fd()).st_dev, room)
 
 
 def _staged_and_spared(stage: Callable[[int], None], spare: Callable[[int, int], str] | None, pid1: int) -> None:

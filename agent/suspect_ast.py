@@ -1747,6 +1747,8 @@ class _Scan:
         counting = _counting_functions(self.tree, changes)
         for fn in fns:
             changed = changes[id(fn)]
+            if not changed and not counting:
+                continue  # (no count here to compare)
             for cmp in ast.walk(fn):
                 if not isinstance(cmp, ast.Compare):
                     continue

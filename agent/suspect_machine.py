@@ -263,10 +263,11 @@ def held(name: str) -> str:
         return ""
     module, node = found
     for item in node.body:
-        bound = isinstance(item, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == parts[-1] for t in item.targets
-        )
-        if bound and isinstance(item, ast.Assign) and isinstance(item.value, (ast.Name, ast.Attribute)):
+        if (
+            isinstance(item, ast.Assign)
+            and isinstance(item.value, (ast.Name, ast.Attribute))
+            and _binds(item, parts[-1])
+        ):
             return _qualified(module, item.value, "", frozenset())
     return ""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.memory_part import sandbox_held
+from agent.memory_part import _OPEN_FILE, _SOCKET_OBJECTS, sandbox_held
 from tests.agent.test_memory_part import _running
 
 # 40 epolls each watching 500 pipe ends (20,000 watches), sent over a socket (a datagram socket's
@@ -39,3 +39,29 @@ def test_a_sandbox_holds_what_its_descriptors_in_flight_hold(kind):
     # 20,000 watches of 128 bytes and 40 epolls' own 256, in flight as held (an open file each)
     assert in_flight.pipes == held.pipes >= 20_000 * 128 + 40 * 256
     assert in_flight.files == held.files
+
+
+# A chain of sockets in flight, each in the queue of the one before (the first held open): each
+# socket's queue holds the next one, 600 deep, well within the 1,024 descriptors a user may have in
+# flight. Walked one socket at a time, not a call deeper each (a RecursionError ended the watch).
+_CHAIN = """
+import array, socket, time
+pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(DEPTH + 1)]
+for here, there in zip(pairs, pairs[1:]):
+    here[1].sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [there[0].fileno()]))])
+for pair in pairs[1:]:
+    pair[0].close()
+for pair in pairs:
+    pair[1].close()
+print("READY", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_chain_of_sockets_in_flight_is_walked_to_its_end():
+    with _running(_CHAIN.replace("DEPTH", "600")) as pid:
+        chained = sandbox_held(pid)
+    with _running(_CHAIN.replace("DEPTH", "0")) as pid:
+        alone = sandbox_held(pid)
+    # 600 sockets in flight, each a socket's objects and an open file
+    assert chained.files - alone.files == 600 * (_SOCKET_OBJECTS + _OPEN_FILE)

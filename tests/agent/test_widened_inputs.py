@@ -559,3 +559,14 @@ def test_repeats_show_an_lru_evicting_when_a_held_key_is_updated(mini, tmp_path)
         widened = _widened(mini, "fix_lru_cache", ["repeats"], seed)
         assert 0 < len(widened) <= REPEATED_MAX and not _differ(lru, _DictLRU, widened, script=True), seed
     assert not _widened(mini, "fix_parse_query", ["repeats"])  # a plain function: none
+
+
+def test_every_kind_a_suite_may_name_has_its_maker():
+    # A kind in the suite's model and not here passes the suite's validation and fails the
+    # differential with a KeyError (the two lists grew together by two kinds in round 29).
+    import typing
+
+    from agent.suites.models import WidenKind
+    from agent.widened_inputs import _MAKERS
+
+    assert set(typing.get_args(WidenKind)) == set(_MAKERS)

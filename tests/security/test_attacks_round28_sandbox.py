@@ -42,6 +42,7 @@ _SHARED_AND_FILES = (
     with open("held", "wb") as f:  # and the workspace's tmpfs: 120 MB of files in all
         for _ in range(43):
             f.write(b"x" * mb)
+    r, w = os.pipe()
     for n in (40, 40, 40):
         if os.fork() == 0:
             try:
@@ -50,10 +51,12 @@ _SHARED_AND_FILES = (
                 else:  # the same as private bytes: Pss_Anon
                     b = bytearray(n * mb)
                 b[::4096] = b"x" * len(b[::4096])
+                os.write(w, b"1")
                 time.sleep(30)
             finally:
                 os._exit(0)
-    time.sleep(1)
+    for _ in range(3):  # (each holds its 40 MB before the grower starts)
+        os.read(r, 1)
     """
     )
     + _GROW_TO_THE_LIMIT
@@ -294,6 +297,13 @@ _STORE_READER = _STORE_FILES + textwrap.dedent(
 def _read_from_the_store(tmp_path, writer: bool) -> bool:
     """Whether a root sandbox (``_STORE_READER``) started after a root sandbox that stored a fresh
     secret (``_STORE_WRITER``, when ``writer``) ended printed that secret."""
+    return _read_after_a_writer(tmp_path, writer, _STORE_WRITER, _STORE_READER)
+
+
+def _read_after_a_writer(tmp_path, writer: bool, writer_script: str, reader_script: str, before=lambda: None) -> bool:
+    """Whether a root sandbox running ``reader_script`` (which prints READ and what it read),
+    started after a root sandbox running ``writer_script`` on a fresh ``secret.txt`` (which prints
+    STORED; when ``writer``) ended, printed that secret; ``before``: done first, in the lock."""
     import secrets
     import sys
 
@@ -302,12 +312,14 @@ def _read_from_the_store(tmp_path, writer: bool) -> bool:
 
     secret = secrets.token_hex(16)
     boxes = {}
-    for name, script in (("writer", _STORE_WRITER), ("reader", _STORE_READER)):
+    tmp_path.mkdir(exist_ok=True)
+    for name, script in (("writer", writer_script), ("reader", reader_script)):
         boxes[name] = tmp_path / name
         boxes[name].mkdir()
         (boxes[name] / "run.py").write_text(script)
     (boxes["writer"] / "secret.txt").write_text(secret)
     with _alone("lock-channel"):
+        before()
         if writer:
             run = run_command_full([sys.executable, "run.py"], boxes["writer"], timeout_s=60, sandbox="bwrap")
             assert "STORED" in run.output, run.output[-300:]

@@ -7,7 +7,6 @@ and/or as a normal user (nobody, through ``run_as``).
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import textwrap
 from pathlib import Path
@@ -18,6 +17,7 @@ from agent.sandbox import run_command_full
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _alone
 from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
+from tests.security.test_attacks_round28_sandbox import _read_after_a_writer
 
 # r29s-1: a new page-cache probe (r28s-4's class: the page cache of the shared read-only tree as
 # a store a later sandbox reads), with neither ``preadv2(RWF_NOWAIT)`` nor ``cachestat`` nor
@@ -95,22 +95,7 @@ def _drop_the_stores_pages() -> None:
 def _read_through_fault_around(tmp_path: Path, writer: bool) -> bool:
     """Whether a root sandbox (``_FAULT_AROUND_READER``) started after a root sandbox that
     stored a fresh secret (``_FAULT_AROUND_WRITER``, when ``writer``) ended printed that secret."""
-    secret = secrets.token_hex(16)
-    boxes = {}
-    tmp_path.mkdir(exist_ok=True)
-    for name, script in (("writer", _FAULT_AROUND_WRITER), ("reader", _FAULT_AROUND_READER)):
-        boxes[name] = tmp_path / name
-        boxes[name].mkdir()
-        (boxes[name] / "run.py").write_text(script)
-    (boxes["writer"] / "secret.txt").write_text(secret)
-    with _alone("lock-channel"):
-        _drop_the_stores_pages()
-        if writer:
-            run = run_command_full([sys.executable, "run.py"], boxes["writer"], timeout_s=60, sandbox="bwrap")
-            assert "STORED" in run.output, run.output[-300:]
-        said = run_command_full([sys.executable, "run.py"], boxes["reader"], timeout_s=60, sandbox="bwrap").output
-    assert "READ" in said, said[-300:]
-    return secret.encode().hex() in said
+    return _read_after_a_writer(tmp_path, writer, _FAULT_AROUND_WRITER, _FAULT_AROUND_READER, _drop_the_stores_pages)
 
 
 def test_r29s_1_control_a_sandbox_alone_reads_no_stored_secret(tmp_path):
