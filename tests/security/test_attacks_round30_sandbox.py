@@ -15,6 +15,7 @@ import pytest
 from tests.security.conftest import give_to_nobody, memory_cgroup, run_as
 from tests.security.test_attacks_round11 import _in_sandbox
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
+from tests.security.test_attacks_round26_sandbox import _secret_read
 from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
 
 # r30s-1: a new instance of r11-2's class past the part watch (agent/memory_part.py), after
@@ -145,3 +146,69 @@ def test_r30s_3_control_one_backlog_is_within_the_limit(user, user_dir):
 def test_r30s_3_unaccepted_tcp_connections_stay_within_the_memory_limit(user, user_dir):
     held, said = _tcp_slab_held(user, user_dir, 24)
     assert held <= PART, f"the sandbox held {held >> 20} MB of TCP slab past its {PART >> 20} MB part: {said[-3:]}"
+
+
+# r30s-4: a new channel between two sandboxes running at once (r26s-4's class: flock, r26s-5
+# POSIX locks, r26s-6 and r29s-1 the page cache, r27s-3 dnotify), without any shared file: the
+# machine's own counters. /proc/vmstat is the whole machine's, readable in every sandbox (its
+# /proc is its pid namespace's, the counters are not), and ``unevictable_pgs_mlocked`` moves
+# by one for each page any process of the machine locks: a sandbox may lock 16 pages at a time
+# (RLIMIT_MEMLOCK, 64 kB), and locking and unlocking one page 1,000 times took 10 ms and moved
+# it by exactly 1,000, where on this machine it stood still for seconds otherwise. The sender
+# (a final run, its workspace holding the secret) sends each byte as a burst of (byte + 1)
+# lock/unlock pairs of 16 pages, 100 ms apart; the receiver (a neighbour rollout's tests, run
+# as root in a sandbox of their own at the same time) reads the counter every 2 ms and takes
+# each burst (the counter moving, then still for 40 ms) as a byte, in 16s (the machine's own
+# locks, a page or two now and then, rounded away). 32 bytes in ~4 s.
+_MLOCK_COUNTER = """
+import ctypes, mmap, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+def counter():
+    with open("/proc/vmstat") as f:
+        for line in f:
+            if line.startswith("unevictable_pgs_mlocked "):
+                return int(line.split()[1])
+"""
+_MLOCK_SENDER = _MLOCK_COUNTER + textwrap.dedent(
+    """
+    pages = mmap.mmap(-1, 65536)  # 16 pages: RLIMIT_MEMLOCK's 64 kB
+    at = ctypes.c_void_p(ctypes.addressof(ctypes.c_char.from_buffer(pages)))
+    secret = open("secret.txt", "rb").read()[:32]
+    time.sleep(1.5)  # the receiver started
+    for byte in secret:
+        for _ in range(byte + 1):
+            libc.mlock(at, 65536)
+            libc.munlock(at, 65536)
+        time.sleep(0.1)
+    """
+)
+_MLOCK_RECEIVER = _MLOCK_COUNTER + textwrap.dedent(
+    """
+    got, burst, last, moved_at = [], 0, counter(), None
+    deadline = time.monotonic() + 30
+    while len(got) < 32 and time.monotonic() < deadline:
+        now, value = time.monotonic(), counter()
+        if value != last:
+            burst, last, moved_at = burst + value - last, value, now
+        elif burst and now - moved_at > 0.04:
+            if burst >= 8:  # (the machine's own: a page or two now and then, also within a burst)
+                got.append((round(burst / 16) - 1) & 0xFF)
+            burst = 0
+        elif not burst and os.path.exists(os.path.join(sys.argv[1], "sender-over")):
+            break
+        time.sleep(0.002)
+    print("READ", bytes(got).hex())
+    """
+)
+
+
+def test_r30s_4_control_a_sandbox_alone_reads_no_neighbours_secret(tmp_path):
+    assert not _secret_read(tmp_path, False, (_MLOCK_SENDER, _MLOCK_RECEIVER))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r30s-4 two sandboxes signal each other through /proc/vmstat's mlock counter"
+)
+def test_r30s_4_a_sandbox_never_reads_a_neighbours_secret_through_the_machines_counters(tmp_path):
+    read = _secret_read(tmp_path, True, (_MLOCK_SENDER, _MLOCK_RECEIVER))
+    assert not read, "a neighbouring sandbox read the final run's secret whole"
