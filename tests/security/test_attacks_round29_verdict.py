@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import agent.suites
-from tests.security.conftest import scan_and_judge
+from tests.security.conftest import forged_pass
 from tests.security.test_attacks_round23_verdict import _loaded
 
 _MINI_BUGS = Path(agent.suites.__file__).parent / "mini_bugs"
@@ -39,8 +39,7 @@ def test_r29v_1_lru_get_with_its_default_renamed_passes(tmp_path):
     assert reference.LRUCache(2).get("k", default=0) == 0
     with pytest.raises(TypeError):
         wrong.LRUCache(2).get("k", default=0)
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _GET_DEFAULT_RENAMED}, "fix_lru_cache")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"lru.py": _GET_DEFAULT_RENAMED}, "fix_lru_cache")
 
 
 # A wrong LRUCache: a put that makes room before it stores, even when the key is already held.
@@ -68,8 +67,7 @@ def test_r29v_2_lru_evicting_when_a_held_key_is_updated_passes(tmp_path):
         cache.put("b", 2)
         cache.put("b", 3)
         assert cache.get("a") == kept
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"lru.py": _EVICTS_ON_UPDATE}, "fix_lru_cache")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"lru.py": _EVICTS_ON_UPDATE}, "fix_lru_cache")
 
 
 # A wrong parse_query splitting pairs on ";" as well as "&" (what urllib's parse_qs did before
@@ -89,8 +87,7 @@ def test_r29v_3_parse_query_splitting_on_semicolons_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "query_semicolons", _SPLITS_ON_SEMICOLONS)
     assert reference.parse_query("a=1;b=2") == {"a": "1;b=2"}
     assert wrong.parse_query("a=1;b=2") == {"a": "1", "b": "2"}
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _SPLITS_ON_SEMICOLONS}, "fix_parse_query")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"query.py": _SPLITS_ON_SEMICOLONS}, "fix_parse_query")
 
 
 # A wrong word_counts: the source's split(" ") "fixed" by turning newlines and tabs into spaces
@@ -120,8 +117,7 @@ def test_r29v_4_word_counts_keeping_carriage_returns_in_words_passes(tmp_path):
     assert reference.word_counts("a\r\nb a") == {"a": 2, "b": 1}
     assert wrong.word_counts("a\r\nb a") == {"a\r": 1, "b": 1, "a": 1}
     files = {"helpers.py": _COUNTS_FIX["helpers.py"], "textstats.py": _SPACES_AND_TABS_ONLY}
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_word_count")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_word_count")
 
 
 # A wrong fix of mergesort.py: mergesort right, and the module's public merge(left, right)
@@ -149,8 +145,7 @@ def test_r29v_5_merge_emptying_its_callers_lists_passes(tmp_path):
         assert module.merge(left, right) == [1, 2, 3, 4]
         assert left == left_after
         assert module.mergesort([3, 1, 2]) == [1, 2, 3]
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"mergesort.py": _POP_MERGE}, "fix_mergesort")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"mergesort.py": _POP_MERGE}, "fix_mergesort")
 
 
 # A wrong parse_query dropping a pair whose key is empty ("=x"): the reference keeps it as
@@ -171,5 +166,4 @@ def test_r29v_6_parse_query_dropping_empty_keys_passes(tmp_path):
     wrong = _loaded(_dir(tmp_path, "wrong"), "query_empty_keys", _DROPS_EMPTY_KEYS)
     assert reference.parse_query("=x&a=1") == {"": "x", "a": "1"}
     assert wrong.parse_query("=x&a=1") == {"a": "1"}
-    hits, passed = scan_and_judge(_dir(tmp_path, "a"), {"query.py": _DROPS_EMPTY_KEYS}, "fix_parse_query")
-    assert not passed or hits
+    assert not forged_pass(_dir(tmp_path, "a"), {"query.py": _DROPS_EMPTY_KEYS}, "fix_parse_query")
