@@ -432,3 +432,63 @@ def test_r30s_6_control_without_linger_the_run_returns(user_dir):
 def test_r30s_6_a_lingering_socket_in_flight_never_blocks_the_run(user_dir):
     said = _run_returned(user_dir, True)
     assert said[-1].startswith("RETURNED"), f"run_command_full had not returned 25 s after a 15 s timeout: {said}"
+
+
+# r30s-7: a normal user's sandbox makes repo-agent's own process take gigabytes, through the
+# part watch's peek of descriptors in flight (agent/memory_part.py ``_in_flight``): each socket
+# it walks gets a 4 MB buffer of its own (``bytearray(_PEEK_BYTES)``: zero-filled, every page
+# touched), kept while the sockets in flight in that socket's queue are walked in turn. The
+# tests build a chain: a socket in flight in the queue of another, 300 deep (one descriptor a
+# message, far within the kernel's bound of descriptors in flight), hold ~240 MB of bytes (the
+# container near its limit: the watch looks), and one process grows. Each look makes
+# repo-agent hold 300 x 4 MB = 1.2 GB in a 400 MB container: the OOM killer ends the sandbox,
+# then repo-agent itself (killed, nothing said, a normal user's whole batch with it), where the
+# same tests with a chain of one (the control) are judged as the rollout's (RETURNED).
+_DEEP_CHAIN = (
+    textwrap.dedent(
+        """
+    import array, os, socket, time
+    mb = 2**20
+    inner = None
+    for _ in range(DEPTH):  # one descriptor a message: the socket of the level below
+        a, b = socket.socketpair()
+        a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [b.fileno() if inner is None else inner]))])
+        a.close()
+        if inner is not None:
+            os.close(inner)
+        inner = b.detach()
+    for n in (80, 80, 80):
+        if os.fork() == 0:
+            b = bytearray(n * mb)
+            b[::4096] = b"x" * len(b[::4096])
+            time.sleep(30)
+            os._exit(0)
+    time.sleep(1)
+    """
+    )
+    + _GROW_TO_THE_LIMIT
+)
+
+
+def _repo_agent_said(user_dir: Path, depth: int) -> list[str]:
+    """What a normal user's repo-agent in a 400 MB container said of a run of ``_DEEP_CHAIN``."""
+    (user_dir / "ws").mkdir()
+    (user_dir / "ws" / "chain.py").write_text(_DEEP_CHAIN.replace("DEPTH", str(depth)))
+    give_to_nobody(user_dir)
+    with memory_cgroup("repo-agent-r30s-7", 400 * 2**20) as cg:
+        cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "chain.py")], cgroup=cg, timeout=120)
+    return cp.stdout.strip().splitlines() + [f"(repo-agent's exit status {cp.returncode})"]
+
+
+def test_r30s_7_control_a_chain_of_one_is_judged(user_dir):
+    said = _repo_agent_said(user_dir, 1)
+    assert said[-2:-1] and said[-2].startswith("RETURNED"), said[-4:]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: r30s-7 the part watch takes 4 MB for each socket of a chain in flight: repo-agent OOM-killed",
+)
+def test_r30s_7_repo_agent_outlives_a_chain_of_sockets_in_flight(user_dir):
+    said = _repo_agent_said(user_dir, 300)
+    assert said[-2:-1] and said[-2].startswith(("RETURNED", "RAISED")), f"repo-agent itself ended: {said[-3:]}"
