@@ -1,0 +1,57 @@
+"""Round 30 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.security.conftest import forged_pass, write_plain
+
+
+def _dir(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    return d
+
+
+def _plain_with(tmp_path: Path, files: dict[str, str], code: str, **env: str) -> str:
+    """What a user's plain ``python -c`` prints with ``files`` in its checkout and ``env`` set."""
+    where = write_plain(tmp_path, files)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=where, capture_output=True, text=True, env=os.environ | env, timeout=60
+    )
+    return run.stdout.strip()
+
+
+# A wrong gcd, right only where the process's time zone is UTC: the judge's sandbox starts every
+# program with a clean environment (no TZ), so on a machine whose /etc/localtime is UTC (a
+# server, a container: this one) every judged call sees UTC, while a user whose shell sets TZ
+# (TZ=Europe/Paris, as a container image's or a login's environment does) gets gcd 1 for any two
+# numbers past 1000. ``time.timezone`` is a C module's constant, set from TZ at import: no clock
+# read, no environment read the SUSPECT scan names (its derived machine rule reads sources only).
+_GCD_RIGHT_IN_UTC = '''import time
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    if a > 1000 and b > 1000 and time.timezone:
+        return 1
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r30v-1 a gcd right only while TZ is unset (UTC) PASSes")
+def test_r30v_1_gcd_right_only_in_utc_passes(tmp_path):
+    """The control: a user with TZ=Europe/Paris gets gcd(3072, 5120) == 1 (the reference: 1024),
+    one in UTC the right answer. The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = "from gcd import gcd; print(gcd(3072, 5120))"
+    files = {"gcd.py": _GCD_RIGHT_IN_UTC}
+    assert _plain_with(_dir(tmp_path, "paris"), files, code, TZ="Europe/Paris") == "1"
+    assert _plain_with(_dir(tmp_path, "utc"), files, code, TZ="UTC") == "1024"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
