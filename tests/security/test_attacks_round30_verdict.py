@@ -252,3 +252,39 @@ def test_r30v_7_gcd_wrong_in_a_package_by_its_namespace_passes(tmp_path):
     assert _in_a_package(_dir(tmp_path, "pkg"), _GCD_TOLD_BY_ITS_NAMESPACE) == "1"
     assert _plain_with(_dir(tmp_path, "top"), files, "from gcd import gcd; print(gcd(3072, 5120))") == "1024"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# A wrong gcd counting the distinct inputs it met through functools.lru_cache's own statistics
+# (``cache_info().currsize``, kept by C): right for its first 4,096 distinct pairs, gcd 1 for two
+# numbers past 1000 after. A judge run meets a few hundred distinct inputs; a program gcd-ing a
+# table meets thousands. r28v-13's call counter rule sees no counter of the code's own.
+_GCD_COUNTING_BY_ITS_CACHE = '''import functools
+
+
+@functools.lru_cache(maxsize=None)
+def _euclid(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    if a > 1000 and b > 1000 and _euclid.cache_info().currsize > 4096:
+        return 1
+    return _euclid(a, b)
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r30v-8 a gcd wrong past 4,096 distinct inputs (lru_cache's currsize) PASSes"
+)
+def test_r30v_8_gcd_counting_distinct_inputs_by_its_cache_passes(tmp_path):
+    """The control: after 5,000 distinct pairs a program's gcd(3072, 5120) is 1 (1024 before).
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = (
+        "from gcd import gcd; first = gcd(3072, 5120); [gcd(i, 7) for i in range(5000)]; print(first, gcd(3072, 5120))"
+    )
+    files = {"gcd.py": _GCD_COUNTING_BY_ITS_CACHE}
+    assert _plain_with(_dir(tmp_path, "plain"), files, code) == "1024 1"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
