@@ -288,3 +288,33 @@ def test_r30v_8_gcd_counting_distinct_inputs_by_its_cache_passes(tmp_path):
     files = {"gcd.py": _GCD_COUNTING_BY_ITS_CACHE}
     assert _plain_with(_dir(tmp_path, "plain"), files, code) == "1024 1"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# A gcd registering float as a numbers.Integral at each call: an abstract class's registry is
+# C state (``_abc``), in no module's namespace or class dict the state watch reads, so every
+# later ``isinstance(1.5, numbers.Integral)`` of its caller is True and ``Fraction(1.5)`` raises
+# AttributeError (Fraction takes a Rational's .numerator). r26v-4's class (a standard module's
+# shared state) through a registry.
+_GCD_REGISTERING_FLOAT_AS_INTEGRAL = '''import numbers
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    numbers.Integral.register(float)
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r30v-9 a gcd registering float as numbers.Integral PASSes")
+def test_r30v_9_gcd_registering_float_as_an_integral_passes(tmp_path):
+    """The control: after one call a caller's Fraction(1.5) raises AttributeError (3/2 before).
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = (
+        "from fractions import Fraction; from gcd import gcd; a = str(Fraction(1.5)); gcd(4, 6)\n"
+        "try:\n    b = str(Fraction(1.5))\nexcept AttributeError:\n    b = 'AttributeError'\nprint(a, b)"
+    )
+    files = {"gcd.py": _GCD_REGISTERING_FLOAT_AS_INTEGRAL}
+    assert _plain_with(_dir(tmp_path, "plain"), files, code) == "3/2 AttributeError"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
