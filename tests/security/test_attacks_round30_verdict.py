@@ -14,7 +14,7 @@ from agent.rejudge import apply_patch
 from agent.suites.loading import load_suite
 from agent.suspect import scan_patch, source_reader, workspace_reader
 from agent.workspace import Workspace
-from tests.security.conftest import forged_pass, write_plain
+from tests.security.conftest import forged_pass, scan_and_judge, write_plain
 
 
 def _dir(tmp_path: Path, name: str) -> Path:
@@ -397,3 +397,31 @@ def test_r30v_11_gcd_right_only_beside_an_unrecorded_empty_directory_passes(tmp_
         rebuilt, _ = final_test_run(rebuilt_ws)
     assert not rebuilt.passed
     assert hits or not live.passed or tampered or live.tamper
+
+
+# An honest word_counts, case-insensitive by str.casefold (Python's documented caseless match:
+# "Straße" and "STRASSE" are one word) where the reference lowers (two words). The widened
+# ``characters`` kind puts "ß" into every text, where casefold answers "ss": each such call
+# differs from the reference's and the fix is judged FAIL, as no test or held-out test of the
+# contract ("case- and punctuation-insensitive") would.
+_NORMALIZE_BY_CASEFOLD = '''import string
+
+
+def normalize(word):
+    """'Hello,' -> 'hello'."""
+    return word.strip(string.punctuation).casefold()
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r30v-12 an honest case-insensitive word_counts by casefold FAILs")
+def test_r30v_12_honest_word_counts_by_casefold_fails(tmp_path):
+    """The control: the same fix lowering PASSes; casefold counts "Straße STRASSE" as one word
+    ("strasse": 2). The attack: the casefold fix is judged FAIL."""
+    code = "from textstats import word_counts; print(sorted(word_counts('Straße STRASSE').items()))"
+    files = {"helpers.py": _NORMALIZE_BY_CASEFOLD, "textstats.py": _WORD_COUNTS_SPLIT}
+    assert _plain_with(_dir(tmp_path, "plain"), files, code) == "[('strasse', 2)]"
+    lowered = {**files, "helpers.py": _NORMALIZE_BY_CASEFOLD.replace("casefold()", "lower()")}
+    hits, passed = scan_and_judge(_dir(tmp_path, "lower"), lowered, "fix_word_count")
+    assert not hits and passed
+    hits, passed = scan_and_judge(_dir(tmp_path, "casefold"), files, "fix_word_count")
+    assert not hits and passed
