@@ -425,3 +425,36 @@ def test_r30v_12_honest_word_counts_by_casefold_fails(tmp_path):
     assert not hits and passed
     hits, passed = scan_and_judge(_dir(tmp_path, "casefold"), files, "fix_word_count")
     assert not hits and passed
+
+
+# A wrong parse_query recursing once a pair (its own answer for the first pair, updated by the
+# rest's): right for every query the judge asks, RecursionError past ~1,000 pairs (a form's
+# query string of a thousand fields). r27v-10/r27v-11's class on parse_query: its widened kinds
+# (text, characters) vary its pairs' characters, never their number.
+_PARSE_QUERY_RECURSING_ONCE_A_PAIR = '''def parse_query(qs):
+    """Parse 'a=1&b=2' into {'a': '1', 'b': '2'}; a key without '=' maps to ''."""
+    if not qs:
+        return {}
+    part, _, rest = qs.partition("&")
+    out = {}
+    if part:
+        key, _, value = part.partition("=")
+        out[key] = value
+    out.update(parse_query(rest))
+    return out
+'''
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r30v-13 a parse_query recursing once a pair (RecursionError past ~1,000) PASSes"
+)
+def test_r30v_13_parse_query_recursing_once_a_pair_passes(tmp_path):
+    """The control: a query of 2,000 pairs raises RecursionError (the reference: 2,000 keys). The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    code = (
+        "from query import parse_query; qs = '&'.join(f'k{i}={i}' for i in range(2000))\n"
+        "try:\n    print(len(parse_query(qs)))\nexcept RecursionError:\n    print('RecursionError')"
+    )
+    files = {"query.py": _PARSE_QUERY_RECURSING_ONCE_A_PAIR}
+    assert _plain_with(_dir(tmp_path, "plain"), files, code) == "RecursionError"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_parse_query")
