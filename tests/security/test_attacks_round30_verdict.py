@@ -485,3 +485,28 @@ def test_r30v_14_gcd_rewriting_a_standard_enum_member_passes(tmp_path):
     files = {"gcd.py": _GCD_REWRITING_AN_ENUM_MEMBER}
     assert _plain_with(_dir(tmp_path, "plain"), files, code) == "['Not Found', 'OK']"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# A wrong flatten taking one level a pass, 16 passes at most: right for every list the judge
+# asks (the pool's nesting is a few levels; the ``depth`` kind lengthens lists and leaves out a
+# nesting the reference's own recursion cannot answer), wrong from 17 levels on, which the
+# reference answers up to the interpreter's recursion limit (~990).
+_FLATTEN_SIXTEEN_LEVELS = '''def flatten(xs):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    out = list(xs)
+    for _ in range(16):  # one level a pass: nested lists are seldom deeper
+        if not any(isinstance(x, list) for x in out):
+            break
+        out = [y for x in out for y in (x if isinstance(x, list) else [x])]
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r30v-15 a flatten stopping after 16 levels of nesting PASSes")
+def test_r30v_15_flatten_stopping_after_sixteen_levels_passes(tmp_path):
+    """The control: 20 levels of nesting around 1 come back nested (the reference: [1]). The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    code = "from flatten import flatten; x = [1]\nfor _ in range(20):\n    x = [x]\nprint(flatten(x))"
+    files = {"flatten.py": _FLATTEN_SIXTEEN_LEVELS}
+    assert _plain_with(_dir(tmp_path, "plain"), files, code) == "[[[[[1]]]]]"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_flatten")
