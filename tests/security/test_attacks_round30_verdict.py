@@ -568,3 +568,35 @@ def test_r30v_17_gcd_right_only_where_decimal_is_loaded_passes(tmp_path):
     assert _plain_with(_dir(tmp_path, "plain"), files, code) == "1"
     assert _plain_with(_dir(tmp_path, "decimal"), files, "import decimal; " + code) == "1024"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# An honest word_counts answering its counts most common first (dict(Counter(words).most_common()),
+# the order a reader of word counts wants): every count is the reference's, pytest's == and every
+# test agree, but the differential compares a dict's key order with the reference's (r24v-1's
+# rule, made for a query string's parameters) and judges it FAIL. How often each word occurs
+# says nothing of an order.
+_WORD_COUNTS_MOST_COMMON_FIRST = '''from collections import Counter
+
+from helpers import normalize
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    words = (normalize(raw) for raw in text.split())
+    return dict(Counter(w for w in words if w).most_common())
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r30v-18 an honest word_counts ordered most common first FAILs")
+def test_r30v_18_honest_word_counts_most_common_first_fails(tmp_path):
+    """The control: the same counts in first-seen order (dict(Counter(words))) PASS. The attack:
+    the counts most common first are judged FAIL."""
+    normalize = _NORMALIZE_BY_CASEFOLD.replace("casefold()", "lower()")
+    first_seen = _WORD_COUNTS_MOST_COMMON_FIRST.replace(".most_common())", ")")
+    hits, passed = scan_and_judge(
+        _dir(tmp_path, "seen"), {"helpers.py": normalize, "textstats.py": first_seen}, "fix_word_count"
+    )
+    assert not hits and passed
+    files = {"helpers.py": normalize, "textstats.py": _WORD_COUNTS_MOST_COMMON_FIRST}
+    hits, passed = scan_and_judge(_dir(tmp_path, "common"), files, "fix_word_count")
+    assert not hits and passed
