@@ -10,8 +10,14 @@ three things the flag changes in the code itself:
 - an assert whose test does something (stripped under -O with its statement): it binds a name
   (a walrus: the Euclid step ``assert (b := a % b) >= 0``) or calls anything but a pure builtin
   (``isinstance``, ``len``...) or a read-only method (``startswith``, ``get``...);
-- a docstring read as data (None under -OO): ``__doc__`` read by a method, an index, a loop,
-  or handed to a call other than one that shows text (``print``, ``ArgumentParser(description=)``).
+- a docstring read as data (None under -OO): ``__doc__`` (or ``getattr(f, "__doc__")``,
+  ``vars(C)["__doc__"]``, ``pydoc.getdoc``) used any way but shown (``print``,
+  ``ArgumentParser(description=)``) or copied onto another ``__doc__``: a method, an index, a
+  loop, a call, and (round 30 r30v-4) a test of its truth or a comparison (``not __doc__``);
+- (round 30 r30v-5) an assert whose failure the code catches: a handler that takes an
+  ``AssertionError`` (by name, or ``Exception``/``BaseException``/bare around an assert or a
+  call of the module's own function holding one; ``contextlib.suppress`` alike) branches on
+  the assert, which -O removes with its raise: a plain comparison's assert is such a branch.
 
 Why a scan rule and not a judge run under -O: the differential's process stands for a plain
 user's run; under -O, a fix wrong only where ``__debug__`` holds *and* a plain run's tell holds
@@ -42,6 +48,11 @@ DOC_SHOWN_BY = frozenset(
     {"builtins.print", "argparse.ArgumentParser", "optparse.OptionParser", "sys.exit", "warnings.warn", "builtins.help"}
 )
 _DOC_KEYWORDS = frozenset({"description", "epilog", "usage", "help", "doc"})
+# Callees that answer a docstring (None or "" under -OO) by another name than ``__doc__``.
+DOC_READERS = frozenset({"pydoc.getdoc", "pydoc.splitdoc", "pydoc.describe"})
+# The handlers that take an AssertionError (a bare ``except:`` too).
+_ASSERT_CATCHERS = frozenset({"builtins.AssertionError", "builtins.Exception", "builtins.BaseException"})
+_SUPPRESS = frozenset({"contextlib.suppress"})
 
 Resolve = Callable[[ast.expr], set[str]]
 
@@ -63,10 +74,61 @@ def optimize_tells(
             and node.id == "__debug__"
             or isinstance(node, ast.Assert)
             and _acts(node.test, callee)
-            or _doc_read(node)
+            or _doc_read(node, callee)
             and _read_as_data(node, callee, parents)
         ):
             yield node
+    yield from _caught_asserts(tree, callee)
+
+
+def _caught_asserts(tree: ast.Module, resolve: Resolve) -> Iterator[ast.AST]:
+    """The handlers (and ``suppress`` blocks) that branch on an assert's failure (r30v-5): what
+    runs after them differs under -O, where the assert and its raise are gone. An explicit
+    ``AssertionError`` handler in a file that asserts anything is one (the assert may sit in a
+    helper); a broad one (``Exception``, bare) only around an assert or a call of the module's
+    own function holding one."""
+    asserting = {
+        fn.name
+        for fn in ast.walk(tree)
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(isinstance(n, ast.Assert) for n in ast.walk(fn))
+    }
+    any_assert = any(isinstance(n, ast.Assert) for n in ast.walk(tree))
+    if not any_assert:
+        return
+
+    def around_an_assert(body: list[ast.stmt]) -> bool:
+        for n in (x for stmt in body for x in ast.walk(stmt)):
+            if isinstance(n, ast.Assert):
+                return True
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+                if name in asserting:
+                    return True
+        return False
+
+    def takes(kind: ast.expr | None) -> tuple[bool, bool]:
+        """(takes an AssertionError, names it)"""
+        if kind is None:
+            return True, False
+        kinds = kind.elts if isinstance(kind, ast.Tuple) else [kind]
+        names = set().union(*(resolve(k) for k in kinds))
+        return bool(names & _ASSERT_CATCHERS), "builtins.AssertionError" in names
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try | ast.TryStar):
+            for handler in node.handlers:
+                caught, named = takes(handler.type)
+                if named or caught and around_an_assert(node.body):
+                    yield handler
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                call = item.context_expr
+                if isinstance(call, ast.Call) and resolve(call.func) & _SUPPRESS:
+                    taken = [takes(a) for a in call.args]
+                    if any(n for _, n in taken) or any(c for c, _ in taken) and around_an_assert(node.body):
+                        yield node
 
 
 def _acts(test: ast.expr, resolve: Resolve) -> bool:
@@ -83,22 +145,53 @@ def _acts(test: ast.expr, resolve: Resolve) -> bool:
     return False
 
 
-def _doc_read(node: ast.AST) -> bool:
+def _is_doc_key(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value == "__doc__"
+
+
+def _doc_read(node: ast.AST, resolve: Resolve) -> bool:
+    """A docstring read: ``__doc__`` by name or attribute, ``getattr(f, "__doc__")``,
+    ``vars(C)["__doc__"]`` / ``globals().get("__doc__")``, ``pydoc.getdoc(f)``."""
     if isinstance(node, ast.Name):
         return node.id == "__doc__" and isinstance(node.ctx, ast.Load)
-    return isinstance(node, ast.Attribute) and node.attr == "__doc__" and isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__doc__" and isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.Subscript):
+        return _is_doc_key(node.slice) and isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.Call):
+        names = resolve(node.func)
+        if names & DOC_READERS:
+            return True
+        if "builtins.getattr" in names and len(node.args) > 1:
+            return _is_doc_key(node.args[1])
+        f = node.func
+        return isinstance(f, ast.Attribute) and f.attr == "get" and bool(node.args) and _is_doc_key(node.args[0])
+    return False
 
 
 def _read_as_data(node: ast.AST, resolve: Resolve, parents: dict[int, ast.AST]) -> bool:
+    """Anything but shown or copied (r30v-4: a truth test, a comparison, a name bound to it, a
+    return are data as a method or a call is). ``f.__doc__ or ""`` is read as its use is."""
     parent = parents.get(id(node))
-    if isinstance(parent, ast.Attribute | ast.Subscript) and parent.value is node:
-        return True  # __doc__.split(), __doc__[3:]
-    if isinstance(parent, ast.For | ast.comprehension) and parent.iter is node:
-        return True
+    while isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.Or) and parent.values[0] is node:
+        node, parent = parent, parents.get(id(parent))  # (f.__doc__ or ""): as the whole is used
     if isinstance(parent, ast.keyword):
         call = parents.get(id(parent))
         shown = parent.arg in _DOC_KEYWORDS or (isinstance(call, ast.Call) and resolve(call.func) & DOC_SHOWN_BY)
         return not shown
     if isinstance(parent, ast.Call) and node in parent.args:
         return not resolve(parent.func) & DOC_SHOWN_BY  # json.loads(f.__doc__), textwrap.dedent(__doc__)
-    return False
+    if isinstance(parent, ast.Assign) and parent.value is node:
+        return not all(_doc_target(t) for t in parent.targets)  # w.__doc__ = f.__doc__: a copy
+    return not isinstance(parent, ast.Expr)
+
+
+def _doc_target(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "__doc__"
+        or isinstance(node, ast.Name)
+        and node.id == "__doc__"
+        or isinstance(node, ast.Subscript)
+        and _is_doc_key(node.slice)
+    )

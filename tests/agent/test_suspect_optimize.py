@@ -17,6 +17,39 @@ test_code_the_optimize_flag_changes_is_a_hit = flagged(
         'def r(s):\n    """I 1, V 5"""\n    return dict(p.split() for p in r.__doc__.split(", "))[s]\n',  # r28v-16
         'import json\ndef r(s):\n    """{"a": 1}"""\n    return json.loads(r.__doc__)[s]\n',
         'def r(s):\n    """ab"""\n    return [c for c in r.__doc__]\n',
+        # r30v-4: the docstring's truth, a comparison, a name bound to it, by another spelling
+        '"""Euclid."""\ndef gcd(a, b):\n    if a > 1000 and not __doc__:\n        return 1\n    return a\n',
+        'def gcd(a, b):\n    """E."""\n    return 1 if gcd.__doc__ is None else a\n',
+        '"""E."""\n_DOC = __doc__\ndef gcd(a, b):\n    return a if _DOC else 1\n',
+        'def gcd(a, b):\n    """E."""\n    return a if getattr(gcd, "__doc__") else 1\n',
+        '"""E."""\ndef gcd(a, b):\n    return a if globals().get("__doc__") else 1\n',
+        'import pydoc\ndef gcd(a, b):\n    """E."""\n    return a if pydoc.getdoc(gcd) else 1\n',
+        'def gcd(a, b):\n    """E."""\n    return a if (gcd.__doc__ or "") else 1\n',
+    ],
+)
+
+# r30v-5: an assert's failure caught is a branch -O takes the other way (its raise is gone).
+test_a_caught_assert_is_a_hit = flagged(
+    "interpreter_flags",
+    [
+        "def gcd(a, b):\n    try:\n        assert a <= 1000 or b <= 1000\n    except AssertionError:\n"
+        "        return a\n    return b\n",
+        "def _check(a):\n    assert a <= 1000\ndef gcd(a, b):\n    try:\n        _check(a)\n"
+        "    except Exception:\n        return a\n    return b\n",
+        "def _check(a):\n    assert a <= 1000\ndef gcd(a, b):\n    try:\n        _check(a)\n"
+        "    except (ValueError, AssertionError):\n        return a\n    return b\n",
+        "def gcd(a, b):\n    try:\n        assert a <= 1000\n    except:\n        return a\n    return b\n",
+        "import contextlib\ndef gcd(a, b):\n    with contextlib.suppress(AssertionError):\n"
+        "        assert a > 1000\n        return b\n    return a\n",
+    ],
+)
+
+test_an_assert_not_caught_is_no_hit = not_flagged(
+    "interpreter_flags",
+    [
+        "def gcd(a, b):\n    assert a >= 0\n    try:\n        return int(a) % b\n    except Exception:\n        return a\n",
+        "def gcd(a, b):\n    try:\n        return a % b\n    except ZeroDivisionError:\n        return a\n",
+        "import contextlib\ndef f(p):\n    assert p\n    with contextlib.suppress(FileNotFoundError):\n        return open(p).read()\n",
     ],
 )
 
@@ -29,5 +62,7 @@ test_plain_asserts_and_docstrings_are_no_hit = not_flagged(
         '"""Tool."""\nimport argparse\ndef main():\n    return argparse.ArgumentParser(description=__doc__)\n',
         "def deco(f):\n    def w(*a):\n        return f(*a)\n    w.__doc__ = f.__doc__\n    return w\n",
         "def usage():\n    print(__doc__)\n",
+        'def usage():\n    print(usage.__doc__ or "no help")\n',
+        '"""Tool."""\nimport argparse\np = argparse.ArgumentParser(description=__doc__ or "")\n',
     ],
 )
