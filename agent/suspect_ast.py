@@ -29,6 +29,7 @@ from agent.suspect_file_facts import FileFacts
 from agent.suspect_machine import class_members, held, machine_rule
 from agent.suspect_main_guard import script_blocks, within
 from agent.suspect_optimize import optimize_tells
+from agent.suspect_package import package_tells
 from agent.suspect_stdlib import STDLIB, module_attribute, reaches, star_sources
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
@@ -251,6 +252,8 @@ PROBES: dict[str, str] = {
 }
 # A module's own place, read through its globals: where it runs, told apart.
 LOCATION_NAMES = frozenset({"__file__", "__spec__", "__loader__", "__cached__"})
+# The module's own dotted names: read as data they tell a top-level import from a package's (r28v-7).
+_OWN_NAMES = frozenset({"__name__", "__package__"})
 # Rules a file's old text does not excuse: no honest code had them to restore.
 UNEXCUSED = frozenset({"checker_tell", "unscanned_source"})  # (an old file too big to read excuses nothing)
 # Attributes that are a probe on whatever object they are read from.
@@ -700,6 +703,24 @@ _TWO_PATHS = frozenset({"os.path.samefile", "os.path.sameopenfile"})
 _BYTECODE_CACHE = re.compile(r"pycache|\.py[co]\b|\.cpython-\d", re.IGNORECASE)
 
 
+def _namespace_key(node: ast.AST) -> str | None:
+    """The constant name a lookup in a namespace asks for: ``ns["k"]``, ``ns.get("k")`` (``pop``,
+    ``setdefault``), ``getattr(x, "k")``, and ``x.__package__`` (only a module has one); None for
+    any other node."""
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        return fold(node.slice)
+    if isinstance(node, ast.Attribute) and node.attr == "__package__" and isinstance(node.ctx, ast.Load):
+        return node.attr
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    f = node.func
+    if isinstance(f, ast.Attribute) and f.attr in ("get", "pop", "setdefault"):
+        return fold(node.args[0])
+    if isinstance(f, ast.Name) and f.id == "getattr" and len(node.args) > 1:
+        return fold(node.args[1])
+    return None
+
+
 def _index(node: ast.expr | None) -> int | None | bool:
     """A slice bound: an int constant (``-1`` too), None when absent, False when not constant."""
     if node is None:
@@ -769,8 +790,10 @@ class _Scan:
         source_uses: Callable[[], frozenset[str]] = frozenset,
         holds: Callable[[str], bool] | None = None,
         scripts_started: Callable[[], bool] | None = None,
+        in_package: bool | None = None,
     ) -> None:
         self.tree = tree
+        self.in_package = in_package
         self.scripts_started = scripts_started
         self.source_uses = source_uses
         self.holds = holds
@@ -832,6 +855,8 @@ class _Scan:
         )
         for node in optimize_tells(self.tree, self.r.resolve, self._builtin, self.fds.parents):
             self.hit("interpreter_flags", node)  # told by python -O/-OO: agent/suspect_optimize.py (r28v-5/6/16)
+        for node in package_tells(self.tree, self._callee, fold, self.fds.parents, self.in_package):
+            self.hit("reads_location", node)  # an import relative to its package: agent/suspect_package.py (r30v-6)
         for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents, effects.makes_path).hits():
             self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         for rule, node in effects.hits():
@@ -880,8 +905,8 @@ class _Scan:
             self.hit("process_probe", node)  # the pid/thread id past os.getpid: a log record, a message id (r20-3)
         if isinstance(node, ast.Subscript) and fold(node.slice) == "__subclasses__":
             self.hit("process_probe", node)  # vars(type)["__subclasses__"]: the loaded classes (r20-2)
-        if isinstance(node, ast.Subscript) and fold(node.slice) in LOCATION_NAMES:
-            self.hit("reads_location", node)  # globals()["__file__"]
+        if _namespace_key(node) in LOCATION_NAMES:
+            self.hit("reads_location", node)  # globals()["__file__"], globals().get("__spec__")
         if isinstance(node, ast.Attribute) and node.attr in LOCATION_NAMES and self.r.resolve(node.value):
             self.hit("reads_location", node)  # gcd.__file__ (a module by name; not any object's)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -1132,6 +1157,11 @@ class _Scan:
         if ordered:
             self.hit("hash_probe", node)
 
+    def _callee(self, func: ast.expr) -> set[str]:
+        """What ``func`` names, a builtin the file does not rebind among them (``builtins.ImportError``)."""
+        name = self._builtin(func)
+        return self.r.resolve(func) | ({f"builtins.{name}"} if name else set())
+
     def _builtin(self, func: ast.expr) -> str:
         """The builtin's name ``func`` calls (``len``), unless the file binds that name."""
         if isinstance(func, ast.Name) and func.id not in self.r.aliases and func.id not in self.defs:
@@ -1266,10 +1296,11 @@ class _Scan:
         it, and True in a project's package): ``__name__``/``__package__`` compared with
         anything but ``"__main__"``, tested, searched, indexed, split, iterated. Handed on whole it
         names the module to a library (``getLogger(__name__)``, ``files(__package__)``,
-        ``__name__ + ".x"``) and is not read here."""
-        if not (isinstance(node, ast.Name) and node.id in ("__name__", "__package__")):
-            return
-        if not isinstance(node.ctx, ast.Load):
+        ``__name__ + ".x"``) and is not read here. Round 30 (r30v-7): the same names looked up in
+        a namespace (``globals().get("__package__")``, ``vars()["__name__"]``, ``getattr(m,
+        "__package__")``) and ``m.__package__`` are the same reads."""
+        named = isinstance(node, ast.Name) and node.id in _OWN_NAMES and isinstance(node.ctx, ast.Load)
+        if not named and _namespace_key(node) not in _OWN_NAMES:
             return
         parent = self.fds.parents.get(id(node))
         if isinstance(parent, ast.Compare):
@@ -2056,6 +2087,7 @@ def scan_source(
     source_uses: Callable[[], frozenset[str]] = frozenset,
     holds: Callable[[str], bool] | None = None,
     scripts_started: Callable[[], bool] | None = None,
+    in_package: bool | None = None,
 ) -> list[AstHit] | None:
     """Every AST hit in a module's source; None when it does not parse (the line rules stand).
     ``names_tests``: whether a string the code builds names the tests (a ``reads_tests`` hit);
@@ -2063,7 +2095,8 @@ def scan_source(
     ``source_uses``: the modules the task's source imports (``network_client``'s excuse);
     ``holds``: whether the judge's workspace holds a relative path (None: not known);
     ``scripts_started``: whether the task's code may run a file of it as a script (None: not
-    known), else a ``__main__`` block's hits are dropped (agent/suspect_main_guard.py)."""
+    known), else a ``__main__`` block's hits are dropped (agent/suspect_main_guard.py);
+    ``in_package``: whether the file sits in a package (None: not known; agent/suspect_package.py)."""
     if token_count(text) > TOKENS_MAX:
         return [AstHit("unscanned_source", 0, 0)]  # not parsed: the host's memory is not the code's to spend
     tree = parse(text)
@@ -2071,7 +2104,7 @@ def scan_source(
         return None
     try:
         _read_string_annotations(tree)
-        return _Scan(tree, names_tests, watched, source_uses, holds, scripts_started).run()
+        return _Scan(tree, names_tests, watched, source_uses, holds, scripts_started, in_package).run()
     except RecursionError:  # code nested past what this pass follows: not read, so said
         return [AstHit("unscanned_source", 0, 0)]
 
