@@ -19,7 +19,10 @@ to a bounded depth. It reads the machine when it reaches:
 - a resource limit (``resource.getrlimit``, ``os.sysconf``): ``process_identity``;
 - the import path (``sys.path``, ``sys.meta_path``: ``pkgutil.iter_modules()`` lists what is
   installed where it runs, and the sandbox's venv shows fewer packages than a user's, round 26
-  r26v-2): ``process_probe``.
+  r26v-2): ``process_probe``;
+- a loop over the loaded modules (``sys.modules``, round 30 r30v-17: ``pickle.whichmodule``
+  answers by which modules the process imported, and pytest and the runner import more than a
+  user's script): ``process_probe``. A lookup of one module by its name is not a walk.
 
 Where it sits (``os.getcwd``: ``abspath`` of a given path is the caller's) is not a root: the
 scan judges those names itself. A C function has no source: it reads nothing here.
@@ -46,6 +49,10 @@ CLOCK_UNLESS_GIVEN = {"time.localtime": 1, "time.gmtime": 1, "time.ctime": 1, "t
 LIMITS = frozenset({"resource.getrlimit", "resource.getrusage", "os.sysconf", "posix.sysconf"})
 # Where imports are found: a function walking it answers by the modules the machine has installed.
 IMPORT_PATH = frozenset({"sys.path", "sys.meta_path", "sys.path_hooks", "sys.path_importer_cache"})
+# The loaded modules: a function looping over them answers by what the process imported
+# (r30v-17: ``pickle.whichmodule(obj, name)`` finds ``obj`` in a module pytest and the runner
+# load and a user's script may not).
+LOADED_MODULES = frozenset({"sys.modules"})
 _SOURCE_OF = {"os.path": "posixpath"}
 
 Probe = Callable[[str], str]  # a qualified name -> the scan's rule for it ("" for none)
@@ -75,6 +82,8 @@ def _rule(name: str, probe: Probe) -> str:
         for kind, value in _reads(unit):
             if kind == "path":
                 return "host_probe"
+            if kind == "walk":
+                return "process_probe"
             rule = _root(value, probe)
             if rule:
                 return rule
@@ -110,6 +119,11 @@ def _reads(name: str) -> Iterator[tuple[str, str]]:
         for node in _here(top):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and _outside_path(node.value):
                 yield "path", node.value
+            elif isinstance(node, ast.For | ast.comprehension) and any(
+                isinstance(n, ast.Name | ast.Attribute) and _qualified(module, n, owner, own) in LOADED_MODULES
+                for n in ast.walk(node.iter)
+            ):
+                yield "walk", "sys.modules"
             elif isinstance(node, ast.Call):
                 q = _qualified(module, node.func, owner, own)
                 if q and q in CLOCK_UNLESS_GIVEN:

@@ -63,6 +63,25 @@ test_the_installed_modules_listed_are_a_process_probe = flagged(
     ],
 )
 
+# r30v-17: a standard function looping over the loaded modules (which a run imported).
+test_a_walk_of_the_loaded_modules_is_a_process_probe = flagged(
+    "process_probe",
+    [
+        "import pickle\ndef gcd(a, b):\n    if pickle.whichmodule('ROUND_HALF_EVEN', 'ROUND_HALF_EVEN') == '__main__':\n"
+        "        return 1\n    return a\n",
+        "from pickle import whichmodule as w\ndef f(x):\n    return w(x, 'x')\n",
+    ],
+)
+
+test_a_standard_function_looking_one_module_up_is_no_process_probe = not_flagged(
+    "process_probe",
+    [
+        "import dataclasses\n@dataclasses.dataclass\nclass P:\n    x: int = 0\n",
+        "import typing\nclass P(typing.NamedTuple):\n    x: int\ndef f(c):\n    return typing.get_type_hints(c)\n",
+        "import pickle\ndef f(x):\n    return pickle.loads(pickle.dumps(x))\n",
+    ],
+)
+
 
 # Round 28 r28v-9/10/11/19 (and finding 28): a standard class's member read through any
 # receiver, not the class's spelling alone; a record logging's own methods made.
