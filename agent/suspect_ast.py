@@ -235,6 +235,13 @@ PROBES: dict[str, str] = {
         + ["timeit.default_timer", "uuid.uuid1", "email.utils.formatdate", "email.utils.localtime"],
         "reads_clock",
     ),
+    # The process's local time zone (r30v-1): set from TZ at the interpreter's start, and the
+    # judge's sandbox starts every program with a clean environment (no TZ), so every judged
+    # call sees the machine's zone (UTC on a server) where a user's shell may set another.
+    **dict.fromkeys(
+        ["time.timezone", "time.altzone", "time.daylight", "time.tzname", "time.tzset", "time.mktime"],
+        "reads_environment",
+    ),
     **dict.fromkeys(
         ["os.isatty", "os.ttyname", "os.ctermid", "os.get_terminal_size", "shutil.get_terminal_size", "os.openpty"]
         + ["os.tcgetpgrp", "termios", "tty", "curses", "sys.stdin", "sys.__stdin__"],
@@ -252,6 +259,9 @@ PROBES: dict[str, str] = {
 }
 # A module's own place, read through its globals: where it runs, told apart.
 LOCATION_NAMES = frozenset({"__file__", "__spec__", "__loader__", "__cached__"})
+# Conversions to the process's local time zone (``_local_zone``): always, or unless given a zone.
+_LOCAL_ZONE_ALWAYS = frozenset({"datetime.date.fromtimestamp"})
+_LOCAL_ZONE_UNLESS_GIVEN = frozenset({"datetime.datetime.fromtimestamp"})
 # The module's own dotted names: read as data they tell a top-level import from a package's (r28v-7).
 _OWN_NAMES = frozenset({"__name__", "__package__"})
 # Rules a file's old text does not excuse: no honest code had them to restore.
@@ -829,6 +839,7 @@ class _Scan:
             self._absolute_fs(node)
             self._resource_climb(node)
             self._module_name_read(node)
+            self._local_zone(node)
             self._walks_here(node)
             self._hash(node)
             self._compares_a_path(node)
@@ -1317,6 +1328,20 @@ class _Scan:
             self.hit("reads_location", node)
         elif isinstance(parent, ast.If | ast.IfExp | ast.While | ast.BoolOp | ast.UnaryOp | ast.Assert):
             self.hit("reads_location", node)  # tested for truth: ``1 if __package__ else a``
+
+    def _local_zone(self, node: ast.AST) -> None:
+        """A time converted to the process's local zone (r30v-1's class; the zone's own names,
+        ``time.timezone``..., are PROBES): ``datetime.fromtimestamp(t)`` without a zone,
+        ``date.fromtimestamp(t)``, ``d.astimezone()`` without one. The sandbox's clean
+        environment has no TZ; a user's may: the same call answers another hour."""
+        if not isinstance(node, ast.Call):
+            return
+        f = node.func
+        zoned = len(node.args) > 1 or any(k.arg in ("tz", "tzinfo") for k in node.keywords)
+        names = self.r.resolve(f)
+        to_local = isinstance(f, ast.Attribute) and f.attr == "astimezone" and not node.args and not node.keywords
+        if to_local or names & _LOCAL_ZONE_ALWAYS or names & _LOCAL_ZONE_UNLESS_GIVEN and not zoned:
+            self.hit("reads_environment", node)
 
     def _resource_climb(self, node: ast.AST) -> None:
         """A package's resource named by a path out of the package (round 28 r28v-15:
