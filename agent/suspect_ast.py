@@ -259,6 +259,8 @@ PROBES: dict[str, str] = {
 }
 # A module's own place, read through its globals: where it runs, told apart.
 LOCATION_NAMES = frozenset({"__file__", "__spec__", "__loader__", "__cached__"})
+# Objects that count for the code (``next(_n)`` of ``_n = itertools.count()``): call_counter's state.
+_TALLIES = frozenset({"itertools.count"})
 # Conversions to the process's local time zone (``_local_zone``): always, or unless given a zone.
 _LOCAL_ZONE_ALWAYS = frozenset({"datetime.date.fromtimestamp"})
 _LOCAL_ZONE_UNLESS_GIVEN = frozenset({"datetime.datetime.fromtimestamp"})
@@ -1801,9 +1803,18 @@ class _Scan:
                 n for n in _changed(fn, declared) if ((n in state or n in funcs) and n not in local) or n in defaults
             }
         counting = _counting_functions(self.tree, changes)
+        tallies = {
+            t.id
+            for stmt in self.tree.body
+            if isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Call)
+            and self.r.resolve(stmt.value.func) & _TALLIES
+            for t in stmt.targets
+            if isinstance(t, ast.Name)
+        }
         for fn in fns:
             changed = changes[id(fn)]
-            if not changed and not counting:
+            if not changed and not counting and not _kept_count_in(fn, tallies):
                 continue  # (no count here to compare)
             for cmp in ast.walk(fn):
                 if not isinstance(cmp, ast.Compare):
@@ -1811,9 +1822,26 @@ class _Scan:
                 sides = [cmp.left, *cmp.comparators]
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))
                 # r28v-13: the count kept by another function of the module and compared here
-                counted = any(_calls_one_of(s, counting) for s in sides)
+                counted = any(_calls_one_of(s, counting) or _kept_count_in(s, tallies) for s in sides)
                 if (reads or counted) and any(_numeric(s, numbers - changed) for s in sides):
                     self.hit("call_counter", cmp)
+
+
+def _kept_count_in(node: ast.AST, tallies: set[str]) -> bool:
+    """``node`` reads a count a standard object keeps of the calls made (r30v-8: a count the
+    module's own state does not show): a cache's statistics (``f.cache_info().currsize``,
+    functools' ``lru_cache``/``cache``), or the next number of a module-level
+    ``itertools.count()`` (``next(_n)``)."""
+    for c in ast.walk(node):
+        if not isinstance(c, ast.Call):
+            continue
+        if isinstance(c.func, ast.Attribute) and c.func.attr == "cache_info":
+            return True
+        if isinstance(c.func, ast.Name) and c.func.id == "next" and c.args:
+            arg = c.args[0]
+            if isinstance(arg, ast.Name) and arg.id in tallies:
+                return True
+    return False
 
 
 def _counting_functions(tree: ast.Module, changes: dict[int, set[str]]) -> set[str]:
