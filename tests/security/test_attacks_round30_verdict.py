@@ -51,7 +51,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-1 a gcd right only while TZ is unset (UTC) PASSes")
 def test_r30v_1_gcd_right_only_in_utc_passes(tmp_path):
     """The control: a user with TZ=Europe/Paris gets gcd(3072, 5120) == 1 (the reference: 1024),
     one in UTC the right answer. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -155,7 +154,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-4 a gcd wrong under -OO told by `not __doc__` PASSes")
 def test_r30v_4_gcd_wrong_under_oo_by_a_docstrings_truth_passes(tmp_path):
     """The control: python -OO answers gcd(3072, 5120) == 1, a plain run 1024. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -191,7 +189,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-5 a gcd branching on a caught plain assert (wrong under -O) PASSes")
 def test_r30v_5_gcd_wrong_under_o_by_a_caught_assert_passes(tmp_path):
     """The control: python -O answers gcd(3072, 5120) == 512, a plain run 1024. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -228,7 +225,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-6 a gcd wrong in a package, told by a relative import, PASSes")
 def test_r30v_6_gcd_wrong_in_a_package_by_a_relative_import_passes(tmp_path):
     """The control: imported as pkg.gcd it answers gcd(3072, 5120) == 1, as gcd 1024. The attack:
     the final run PASSes it, with no SUSPECT hit."""
@@ -249,7 +245,6 @@ _GCD_TOLD_BY_ITS_NAMESPACE = '''def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason='open: r30v-7 a gcd wrong in a package, globals().get("__package__"), PASSes')
 def test_r30v_7_gcd_wrong_in_a_package_by_its_namespace_passes(tmp_path):
     """The control: imported as pkg.gcd it answers 1, as gcd 1024. The attack: the final run
     PASSes it, with no SUSPECT hit."""
@@ -281,9 +276,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r30v-8 a gcd wrong past 4,096 distinct inputs (lru_cache's currsize) PASSes"
-)
 def test_r30v_8_gcd_counting_distinct_inputs_by_its_cache_passes(tmp_path):
     """The control: after 5,000 distinct pairs a program's gcd(3072, 5120) is 1 (1024 before).
     The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -557,9 +549,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r30v-17 a gcd right only where decimal is loaded (pickle.whichmodule) PASSes"
-)
 def test_r30v_17_gcd_right_only_where_decimal_is_loaded_passes(tmp_path):
     """The control: a plain script gets gcd(3072, 5120) == 1, one that imported decimal first
     1024. The attack: the final run PASSes it, with no SUSPECT hit."""
