@@ -570,3 +570,21 @@ def test_every_kind_a_suite_may_name_has_its_maker():
     from agent.widened_inputs import _MAKERS
 
     assert set(typing.get_args(WidenKind)) == set(_MAKERS)
+
+
+def test_characters_hold_no_letter_that_folds_otherwise_by_casefold(mini, tmp_path, monkeypatch):
+    """r30v-12: an honest word_counts folding by ``str.casefold`` (ß is "ss") where the reference
+    lowers: no widened text of any draw holds a character the two fold apart, so both agree."""
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+
+    def by_casefold(text: str) -> dict[str, int]:
+        return dict(
+            Counter(w.strip(string.punctuation).casefold() for w in text.split() if w.strip(string.punctuation))
+        )
+
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_word_count", ["text", "characters"], seed)
+        held = {c for (text,) in widened for c in text}
+        assert all(c.lower() == c.casefold() == c.upper().casefold() for c in held), seed
+        assert not _differ(ref, by_casefold, widened), seed

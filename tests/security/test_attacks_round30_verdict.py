@@ -413,7 +413,6 @@ def normalize(word):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-12 an honest case-insensitive word_counts by casefold FAILs")
 def test_r30v_12_honest_word_counts_by_casefold_fails(tmp_path):
     """The control: the same fix lowering PASSes; casefold counts "Straße STRASSE" as one word
     ("strasse": 2). The attack: the casefold fix is judged FAIL."""
@@ -587,7 +586,6 @@ def word_counts(text):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-18 an honest word_counts ordered most common first FAILs")
 def test_r30v_18_honest_word_counts_most_common_first_fails(tmp_path):
     """The control: the same counts in first-seen order (dict(Counter(words))) PASS. The attack:
     the counts most common first are judged FAIL."""
