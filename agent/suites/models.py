@@ -187,6 +187,7 @@ WidenKind = Literal[
     "aliases",
     "characters",
     "repeats",
+    "length",
 ]
 
 
