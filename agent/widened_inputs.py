@@ -65,7 +65,11 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   argument an int of ``DEEP_BITS`` bits (a recursion per bit, or per Euclid step), a list
   argument of 3,000 items (a recursion per item); asked as variants (``deep_inputs``), left
   out where the reference raises at them (its own recursion), so an honest fix recursing
-  where the reference does is never asked past it (round 27 r27v-7, r27v-10, r27v-11).
+  where the reference does is never asked past it (round 27 r27v-7, r27v-10, r27v-11); and,
+  where the pool's lists hold lists, one chain ``NESTED`` levels deep (round 30 r30v-15);
+- ``length``: a string argument of ``LONG_PARTS`` parts of its own make (words again; a
+  query's pairs again, each key numbered), asked as ``depth``'s are (round 30 r30v-13: a
+  parse_query recursing once a pair).
 
 Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
 """
