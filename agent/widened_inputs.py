@@ -224,12 +224,11 @@ def _long_texts(inputs: list[list]) -> list[list]:
 
 
 def _long_text(s: str) -> str | None:
-    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
+    separators, outer = _separators(s)
     space = next((c for c in separators if c.isspace()), None)
     if space is not None:  # words: the text again and again, apart by its own white space
         words = len(s.split())
         return space.join([s] * -(-LONG_PARTS // words)) if words else None
-    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
     inner = [c for c in separators if c != outer]
     if outer is None or not inner:
         return None
@@ -408,8 +407,7 @@ def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[lis
 
 def _text_variants(case: list, p: int) -> Iterator[list | None]:
     s: str = case[p]
-    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
-    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    separators, outer = _separators(s)
     # Words apart as the text has them: by its commonest white space, else by its pairs' separator.
     sep = next((c for c in separators if c.isspace()), outer or " ")
     # No segment repeated with another value: which value a repeated key keeps is what no task
@@ -452,8 +450,7 @@ def _character_variants(case: list, p: int, alphabet: list[str]) -> Iterator[lis
     spaced = "".join(next(made) if c.isspace() else c for c in s)
     yield _with(case, p, spaced) if spaced != s else None  # "a\r\nb", "a\x0cb", "a\xa0b"
     yield _with(case, p, put(inside)) if inside and alphabet else None  # inside a word: "k;z"
-    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
-    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    separators, outer = _separators(s)
     if outer is not None and spaced == s:  # a text of pairs (no white space): a query, a record
         parts = s.split(outer)
         # An empty piece before the pairs' other separator, in the first segment only (the one
@@ -472,6 +469,13 @@ def _round_robin(rows: list[list[list | None]]) -> Iterator[list]:
         for column in columns:
             if n < len(column):
                 yield column[n]  # type: ignore[misc]
+
+
+def _separators(s: str) -> tuple[list[str], str | None]:
+    """``s``'s characters that are no letter or digit, commonest first, and the one that parts
+    its pairs (``_pairs_share``; None: it has none)."""
+    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
+    return separators, max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
 
 
 def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
