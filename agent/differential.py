@@ -800,13 +800,15 @@ def compare(
     tol: float,
     unordered: Mapping[int, OrderFree] | None = None,
     unread: frozenset[int] = frozenset(),
+    dict_order: bool = True,
 ) -> list[str]:
     """One line per held-out call the rollout's code answers differently (no values shown:
     the inputs and answers stay held out). The targets in ``unordered`` return sequences
     their tests read without order: compared as multisets (``as_multiset``); those in ``unread`` are compared
-    without the arguments as the call left them (``unread_targets``)."""
+    without the arguments as the call left them (``unread_targets``); ``dict_order``: the task's
+    contract fixes its dicts' key order (``Differential.dict_order``)."""
     differ = []
-    how = _how_read(calls, ref, tol, unordered or {}, unread)
+    how = _how_read(calls, ref, tol, unordered or {}, unread, dict_order)
     for (t, i), want in sorted(ref.items()):
         if t in got.import_errors:
             differ.append(_import_line(calls[t], got.import_errors[t]))
@@ -883,6 +885,7 @@ class _HowRead:
     order_free: OrderFree | None = None
     arguments_unread: bool = False
     answering: frozenset[str] = frozenset()
+    dict_order: bool = True  # the task's contract fixes its dicts' key order (``Differential.dict_order``)
 
 
 def _how_read(
@@ -891,9 +894,13 @@ def _how_read(
     tol: float,
     unordered: Mapping[int, OrderFree],
     unread: frozenset[int],
+    dict_order: bool = True,
 ) -> list[_HowRead]:
     answering = answering_methods(calls, ref)
-    return [_HowRead(tol, unordered.get(t), t in unread, answering.get(t, frozenset())) for t in range(len(calls))]
+    return [
+        _HowRead(tol, unordered.get(t), t in unread, answering.get(t, frozenset()), dict_order)
+        for t in range(len(calls))
+    ]
 
 
 def _why(
@@ -926,7 +933,7 @@ def _why(
     if order_free and same_result(as_multiset(want, order_free), as_multiset(have, order_free), one_tol):
         return None
     if same_result(want, have, one_tol):
-        if want.get(ORDERED) and "v" in have and not same_dict_order(want["v"], have["v"]):
+        if how.dict_order and want.get(ORDERED) and "v" in have and not same_dict_order(want["v"], have["v"]):
             # Its order is the reference's in each of its passes: a caller iterating the
             # dict sees it (round 24 r24v-1: a parse_query with its keys reversed).
             return "returned a dict with its keys in another order than the reference's"
@@ -1190,7 +1197,8 @@ def judge(ws: Workspace) -> Verdict | None:
         )
     if not got.hello:
         raise DifferentialError(f"the differential runner did not start: {got.output.strip()[-300:]}")
-    how = _how_read(calls, kept, tol, unordered_targets(ws, calls), unread_targets(ws, calls))
+    dict_order = (ws.task.differential or Differential()).dict_order
+    how = _how_read(calls, kept, tol, unordered_targets(ws, calls), unread_targets(ws, calls), dict_order)
     differ: dict[Key | int, str] = {}
     for s, (t, idx) in enumerate(seq.origin):
         if s in got.import_errors:
@@ -1295,7 +1303,8 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     if not calls:
         return Coverage((), 0, 0, 0, 0)
     ref, left_out = reference_results(suite, task, calls, sandbox=sandbox)
-    tol = (task.differential or Differential()).float_tolerance
+    spec = task.differential or Differential()
+    tol = spec.float_tolerance
     with Workspace.create(suite, task, root, sandbox=sandbox) as ws:
         got = run_calls(ws.path, calls, sandbox=sandbox, python_env=ws.python_env, limits=CallLimits.of(task))
         unordered = unordered_targets(ws, calls)
@@ -1303,4 +1312,5 @@ def check(suite: Suite, task: Task, root: Path, *, sandbox: str = "auto") -> Cov
     names = tuple(f"{t.module}.{t.function}" for t in calls)
     pool = sum(len(t.inputs) for t in targets(suite, task)) or sum(len(t.inputs) for t in calls)
     recorded = not sample(suite, task)
-    return Coverage(names, len(ref), pool, left_out, len(compare(calls, ref, got, tol, unordered, unread)), recorded)
+    differ = compare(calls, ref, got, tol, unordered, unread, spec.dict_order)
+    return Coverage(names, len(ref), pool, left_out, len(differ), recorded)

@@ -1363,13 +1363,16 @@ def _as_generators(args: tuple[Any, ...]) -> tuple[Any, ...]:
 def _by_name(args: Any, kwargs: dict[str, Any], names: list[Any]) -> tuple[Any, dict[str, Any]]:
     """The call's positional arguments from the first one whose parameter, and every later
     one's, the reference names (``names``, not given already) passed by those names instead, as
-    a caller naming its arguments passes them (round 23 r23v-4, round 24 r24v-2)."""
+    a caller naming its arguments passes them (round 23 r23v-4, round 24 r24v-2), in a drawn
+    order: a caller's keywords come in any order (round 30 r30v-19: a wrapper handing its
+    keywords on by position PASSed while they came in the parameters' order)."""
     start = len(args)
     while 0 < start <= len(names) and type(names[start - 1]) is str and names[start - 1] not in kwargs:
         start -= 1
     if start == len(args):
         return args, kwargs
-    return args[:start], {**{names[j]: args[j] for j in range(start, len(args))}, **kwargs}
+    named = sorted(range(start, len(args)), key=lambda j: _draw_bits())
+    return args[:start], {**{names[j]: args[j] for j in named}, **kwargs}
 
 
 def _named_half(args: Any, names: Any) -> tuple[Any, dict[str, Any]]:

@@ -32,7 +32,7 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   word_counts keeping ``\r`` in words, one dropping an ``=x`` pair, each PASSed, the pool's
   texts holding letters, digits, ``&``, ``=`` and `` \t\n`` only): runs of ``_ALPHABET``
   (ASCII punctuation, every Unicode white space, controls, letters past ASCII; none the pool
-  holds anywhere, so no separator of its make; never a ``+`` or ``%``) put at each word's end,
+  holds anywhere, so no separator of its make; ``+`` and ``%`` only where the pool holds white space: r30v-2) put at each word's end,
   and inside each word, every character of it in each such text; each white space of the text made another
   (``\r\n``, ``\r``, ``\x0c``, ``\xa0``, ...); an empty piece before a separator (a pair
   ``=x`` with no key), once per text, so no key is repeated with another value;
@@ -65,7 +65,11 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   argument an int of ``DEEP_BITS`` bits (a recursion per bit, or per Euclid step), a list
   argument of 3,000 items (a recursion per item); asked as variants (``deep_inputs``), left
   out where the reference raises at them (its own recursion), so an honest fix recursing
-  where the reference does is never asked past it (round 27 r27v-7, r27v-10, r27v-11).
+  where the reference does is never asked past it (round 27 r27v-7, r27v-10, r27v-11); and,
+  where the pool's lists hold lists, one chain ``NESTED`` levels deep (round 30 r30v-15);
+- ``length``: a string argument of ``LONG_PARTS`` parts of its own make (words again; a
+  query's pairs again, each key numbered), asked as ``depth``'s are (round 30 r30v-13: a
+  parse_query recursing once a pair).
 
 Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
 """
@@ -74,6 +78,7 @@ from __future__ import annotations
 
 import json
 import random
+import string
 from collections.abc import Callable, Iterator
 from itertools import cycle, islice, zip_longest
 from typing import Any
@@ -92,12 +97,30 @@ _OTHER_WORDS = ("Don't", "42", "3rd", "café", "NAÏVE", "l'été", "'quoted'", 
 # Every white space ``str.split()`` parts words at (``str.isspace``), a pool's `` \t\n`` last.
 _SPACES = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n") + (" ", "\t", "\n")
 _CONTROLS = ("\x00", "\x07", "\x1b", "\x7f", "\u200b")  # not white space: never parts a word
-_LETTERS = ("é", "ß", "Ω", "я", "中")  # letters past ASCII (their case: a word's fold, if any)
-# ASCII punctuation less what a query string decodes (``+``, ``%``: round 26's parse_qsl
-# finding is no finding), the classes interleaved, so each class meets a text within a few words.
-_PUNCTUATION = tuple(c for c in "!\"#$&'()*,-./:;<=>?@[\\]^_`{|}~" if c not in "+%")
+_LETTERS = ("é", "Ü", "Ω", "я", "中")  # letters past ASCII (their case: a word's fold, if any)
+
+
+def one_caseless_form(c: str) -> bool:
+    """``c`` folds alike by every case mapping Python offers (``lower``, ``casefold``, ``upper``
+    then either): a text of such characters is counted alike by any honest case-insensitive
+    fix. ß folds to "ss" by ``casefold`` and not by ``lower`` (round 30 r30v-12: an honest
+    word_counts by casefold was FAIL where the reference lowers); which of the two a
+    case-insensitive contract means no task says, so no widened text holds such a letter."""
+    return c.lower() == c.casefold() == c.upper().lower() == c.upper().casefold()
+
+
+# Every ASCII punctuation character (round 30 r30v-2: a word_counts keeping ``+`` and ``%`` on
+# words, "C++" apart from "c", PASSed while both were left out), the classes interleaved, so
+# each class meets a text within a few words. ``+`` and ``%`` are a query string's encoding (a
+# space, an escape) that an honest parse_qsl decodes (round 26's finding is no finding): left
+# out of a pool's texts with no white space anywhere (a query, a record: ``_QUERY_ENCODING``).
+_PUNCTUATION = tuple(string.punctuation)
+_QUERY_ENCODING = frozenset("+%")
 _ALPHABET = tuple(
-    c for row in zip_longest(_PUNCTUATION, _SPACES, _CONTROLS * 6, _LETTERS * 6) for c in row if c is not None
+    c
+    for row in zip_longest(_PUNCTUATION, _SPACES, _CONTROLS * 6, _LETTERS * 6)
+    for c in row
+    if c is not None and one_caseless_form(c)
 )
 _FALSY = (None, 0, False, "")
 # Ints whose hashes are one in CPython (hash(-1) is the C error value -1, hash(-2) is -2 too;
@@ -129,15 +152,25 @@ ORDERED_MAX = 3  # ``ordered`` inputs per target: each is a call of every final 
 ALIASED_MAX = 2  # ``aliases`` inputs per target
 REPEATED_MAX = 4  # ``repeats`` inputs per target
 DEEP_INTS = 2  # inputs with every int argument made one of DEEP_BITS bits, per target
+# Levels of nesting of a ``depth`` list (r30v-15): past any fixed count a fix may stop at within
+# a pool's few levels, and under the runner's bound on a value's depth (60: the arguments as
+# the call left them are read back), so the reference's recursion once a level answers it.
+NESTED = 50
+# A ``length`` text's parts (r30v-13): past the interpreter's recursion limit (1,000), a call of
+# milliseconds for a loop; one per target.
+LONG_PARTS = 2000
+LONG_TEXTS = 1
 
 
 def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> list[list]:
-    """The ``depth`` inputs of a target whose pool is ``inputs`` (where its task asks them):
-    deterministic (drawn from each source input's own JSON), asked as variants: the caller marks
-    them so (an input the reference raises at, a recursion of its own, is left out)."""
-    if script or "depth" not in kinds:
+    """The ``depth`` and ``length`` inputs of a target whose pool is ``inputs`` (where its task
+    asks them): deterministic (drawn from each source input's own JSON), asked as variants: the
+    caller marks them so (an input the reference raises at, a recursion of its own, is left out)."""
+    if script:
         return []
-    out: list[list] = []
+    out = _long_texts(inputs) if "length" in kinds else []
+    if "depth" not in kinds:
+        return out
     with_ints = [case for case in inputs if any(_plain_int(v) for v in case)]
     for case in with_ints[:DEEP_INTS]:
         draw = random.Random(_key(case))
@@ -148,7 +181,69 @@ def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> 
             xs = case[lists[0]]
             out.append(_with(case, lists[0], [xs[i % len(xs)] for i in range(_LONG)]))
             break
+    return out + _nested(inputs)
+
+
+def _nested(inputs: list[list]) -> list[list]:
+    """One input whose list argument, where the pool's lists hold lists (nesting is its
+    domain), holds its items as a chain ``NESTED`` levels deep (``[a, [b, [c, ...]]]``): a fix
+    taking a fixed number of levels (round 30 r30v-15: a flatten stopping after 16) shows,
+    while a recursion once a level, as the reference's, still answers."""
+    for case in inputs:
+        for p, xs in enumerate(case):
+            if type(xs) is list and any(type(v) is list for v in xs):
+                items = _leaves(xs) or [0]
+                chain: list = [items[-1]]
+                for k in range(NESTED):
+                    chain = [items[k % len(items)], chain]
+                return [_with(case, p, chain)]
+    return []
+
+
+def _leaves(xs: list, depth: int = 0) -> list:
+    """``xs``'s items that are no list, at any depth (bounded as the runner's results are)."""
+    if depth > NESTED:
+        return []
+    return [y for v in xs for y in (_leaves(v, depth + 1) if type(v) is list else [v])]
+
+
+def _long_texts(inputs: list[list]) -> list[list]:
+    """``LONG_TEXTS`` inputs whose string argument holds ``LONG_PARTS`` parts, the text's own
+    repeated (round 30 r30v-13: a parse_query recursing once a pair PASSed, no held-out query
+    past a few pairs): a text of words its words again (a count repeats, as a caller's does);
+    a text of pairs (no white space, a separator in each part: a query) its pairs with each
+    key made another by a number (no key repeated with another value: round 11 r11-5)."""
+    out: list[list] = []
+    for case in inputs:
+        for p, s in enumerate(case):
+            made = _long_text(s) if type(s) is str and s else None
+            if made is not None and len(out) < LONG_TEXTS:
+                out.append(_with(case, p, made))
+                break
     return out
+
+
+def _long_text(s: str) -> str | None:
+    separators, outer = _separators(s)
+    space = next((c for c in separators if c.isspace()), None)
+    if space is not None:  # words: the text again and again, apart by its own white space
+        words = len(s.split())
+        return space.join([s] * -(-LONG_PARTS // words)) if words else None
+    inner = [c for c in separators if c != outer]
+    if outer is None or not inner:
+        return None
+    parts = [part for part in s.split(outer) if part]
+    if not parts:
+        return None
+    # Each round's keys numbered (``k`` -> ``k7``): a key of the text's own make, none repeated.
+    rounds = -(-LONG_PARTS // len(parts))
+    keyed = [_split_key(part, inner[0]) for part in parts]
+    return outer.join(key + str(r) + rest for r in range(rounds) for key, rest in keyed)
+
+
+def _split_key(part: str, inner: str) -> tuple[str, str]:
+    at = part.find(inner)
+    return (part, "") if at < 0 else (part[:at], part[at:])
 
 
 def aliased_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> list[list]:
@@ -312,8 +407,7 @@ def _text(sources: list[list], inputs: list[list], script: bool) -> Iterator[lis
 
 def _text_variants(case: list, p: int) -> Iterator[list | None]:
     s: str = case[p]
-    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
-    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    separators, outer = _separators(s)
     # Words apart as the text has them: by its commonest white space, else by its pairs' separator.
     sep = next((c for c in separators if c.isspace()), outer or " ")
     # No segment repeated with another value: which value a repeated key keeps is what no task
@@ -329,7 +423,8 @@ def _characters(sources: list[list], inputs: list[list], script: bool) -> Iterat
     # Inserted characters are none of the pool's (at no argument): no new separator of the
     # pool's make (a query's ``&``, ``=``), so no pair is made or merged, no key repeated.
     pool = {c for case in inputs if not script for a in case if type(a) is str for c in a}
-    alphabet = [c for c in _ALPHABET if c not in pool]
+    prose = any(c.isspace() for c in pool)  # words apart by white space: no query's encoding
+    alphabet = [c for c in _ALPHABET if c not in pool and (prose or c not in _QUERY_ENCODING)]
     yield from _round_robin([list(_character_variants(case, p, alphabet)) for case, p in strings])
 
 
@@ -355,8 +450,7 @@ def _character_variants(case: list, p: int, alphabet: list[str]) -> Iterator[lis
     spaced = "".join(next(made) if c.isspace() else c for c in s)
     yield _with(case, p, spaced) if spaced != s else None  # "a\r\nb", "a\x0cb", "a\xa0b"
     yield _with(case, p, put(inside)) if inside and alphabet else None  # inside a word: "k;z"
-    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
-    outer = max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
+    separators, outer = _separators(s)
     if outer is not None and spaced == s:  # a text of pairs (no white space): a query, a record
         parts = s.split(outer)
         # An empty piece before the pairs' other separator, in the first segment only (the one
@@ -375,6 +469,13 @@ def _round_robin(rows: list[list[list | None]]) -> Iterator[list]:
         for column in columns:
             if n < len(column):
                 yield column[n]  # type: ignore[misc]
+
+
+def _separators(s: str) -> tuple[list[str], str | None]:
+    """``s``'s characters that are no letter or digit, commonest first, and the one that parts
+    its pairs (``_pairs_share``; None: it has none)."""
+    separators = sorted({c for c in s if not c.isalnum()}, key=lambda c: (-s.count(c), c))
+    return separators, max(separators, key=lambda c: _pairs_share(s, c, separators), default=None)
 
 
 def _pairs_share(s: str, outer: str, separators: list[str]) -> float:
@@ -579,4 +680,5 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "aliases": _aliases,
     "characters": _characters,
     "repeats": _repeats,
+    "length": _depth,
 }

@@ -187,6 +187,7 @@ WidenKind = Literal[
     "aliases",
     "characters",
     "repeats",
+    "length",
 ]
 
 
@@ -208,6 +209,12 @@ class Differential(BaseModel):
     # Widened inputs called beside the sample (agent/widened_inputs.py): the pool's own inputs
     # varied by the kinds the task's goal admits (none by default: each asks past the pool's domain).
     widen: list[WidenKind] = Field(default_factory=list)
+    # Whether the task's contract fixes the order of the keys of the dicts it answers, where
+    # the reference's is stable (agent/differential_dict_order.py): a parsed query's pairs keep
+    # the query's order (a caller rebuilding the URL sees it, r24v-1). False where the answer
+    # is a table whose order no caller's contract reads: counts of words, most common first,
+    # are as right as first met (round 30 r30v-18).
+    dict_order: bool = True
 
 
 class Task(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from agent import differential
 from agent.differential_dict_order import ORDERED, holds_a_dict, same_dict_order, stable_order
+from agent.suites.loading import load_suite
 from agent.suites.models import DifferentialTarget
 
 
@@ -45,3 +46,23 @@ def test_the_verdict_names_a_dict_in_another_order() -> None:
     assert differential._why(target, 0, {"v": AB}, got, (0, 0), how) is None
     same = differential.CallRun(results={(0, 0): {"v": AB}})
     assert differential._why(target, 0, {"v": AB, ORDERED: 1}, same, (0, 0), how) is None
+
+
+def test_a_task_whose_contract_leaves_dict_order_free_is_not_judged_on_it() -> None:
+    """``Differential.dict_order`` false (a table of counts, round 30 r30v-18): the same keys
+    and values in another order agree; another value still differs."""
+    target = DifferentialTarget(module="textstats", function="word_counts", inputs=[["a b b"]])
+    got = differential.CallRun(results={(0, 0): {"v": BA}})
+    free = differential._HowRead(0.0, None, False, frozenset(), dict_order=False)
+    assert differential._why(target, 0, {"v": AB, ORDERED: 1}, got, (0, 0), free) is None
+    other = differential.CallRun(results={(0, 0): {"v": _d(("b", "2"), ("a", "3"))}})
+    assert differential._why(target, 0, {"v": AB, ORDERED: 1}, other, (0, 0), free) == "returned a different value"
+    fixed = differential._HowRead(0.0, None, False, frozenset())
+    assert differential._why(target, 0, {"v": AB, ORDERED: 1}, got, (0, 0), fixed) is not None
+
+
+def test_only_the_counting_task_of_the_shipped_suite_leaves_dict_order_free() -> None:
+    """The contract is the task's: a parsed query keeps its pairs' order (r24v-1), word counts
+    do not (r30v-18)."""
+    free = {t.id for t in load_suite("mini-bugs").tasks if t.differential is not None and not t.differential.dict_order}
+    assert free == {"fix_word_count"}

@@ -376,6 +376,23 @@ def draws_of_it(x):
 """
 
 
+def test_keywords_come_in_a_drawn_order(tmp_path: Path) -> None:
+    """r30v-19: a caller's keywords come in any order; the named calls give them so, and a
+    wrapper handing its keywords on by position (in the order given) raises at some calls."""
+    orders = {tuple(runner._by_name(([1, 2, 3], 2), {}, ["xs", "k"])[1]) for _ in range(64)}
+    assert orders == {("xs", "k"), ("k", "xs")}
+    (tmp_path / "keyed.py").write_text(
+        "def pair(xs, k):\n    return [xs, k]\n\n\n"
+        "def checked(*args, **kwargs):\n    args = (*args, *kwargs.values())\n    return pair(*args)\n"
+    )
+    names = ["xs", "k"]
+    target = DifferentialTarget(module="keyed", function="checked", inputs=[[[1, 2], 2]] * 60, names=names)
+    run = differential.run_calls(tmp_path, [target], sandbox="auto")
+    assert run.finished, run.output
+    answers = {repr(run.results[(0, i)].get("v")) for i in range(60)}
+    assert len(answers) == 2  # [xs, k] as given, and [k, xs] where the keywords came reversed
+
+
 def test_the_settings_a_call_leaves_changed_are_named(tmp_path: Path) -> None:
     """Round 24 r24v-6's class: a call leaving a setting of the process changed for its caller
     (the shared random generator restarted by a seed, a small one at once, any other from its

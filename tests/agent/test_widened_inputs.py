@@ -570,3 +570,86 @@ def test_every_kind_a_suite_may_name_has_its_maker():
     from agent.widened_inputs import _MAKERS
 
     assert set(typing.get_args(WidenKind)) == set(_MAKERS)
+
+
+def test_characters_hold_no_letter_that_folds_otherwise_by_casefold(mini, tmp_path, monkeypatch):
+    """r30v-12: an honest word_counts folding by ``str.casefold`` (ß is "ss") where the reference
+    lowers: no widened text of any draw holds a character the two fold apart, so both agree."""
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+
+    def by_casefold(text: str) -> dict[str, int]:
+        return dict(
+            Counter(w.strip(string.punctuation).casefold() for w in text.split() if w.strip(string.punctuation))
+        )
+
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_word_count", ["text", "characters"], seed)
+        held = {c for (text,) in widened for c in text}
+        assert all(c.lower() == c.casefold() == c.upper().casefold() for c in held), seed
+        assert not _differ(ref, by_casefold, widened), seed
+
+
+_r30 = __import__("tests.security.test_attacks_round30_verdict", fromlist=["_NORMALIZE_KEEPS_PLUS_PERCENT"])
+
+
+def test_characters_draw_every_ascii_punctuation_character_into_prose(mini, tmp_path, monkeypatch):
+    """r30v-2: every draw of a text of words holds each of string.punctuation (``+`` and ``%``
+    too), so a word_counts keeping them on words ("C++" apart from "c") shows; a query's texts
+    (no white space in the pool) hold neither (the test above)."""
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+    keeps = _wrong(_r30._NORMALIZE_KEEPS_PLUS_PERCENT, "normalize")
+    namespace: dict[str, Any] = {"normalize": keeps}
+    exec(_r30._WORD_COUNTS_SPLIT.replace("from helpers import normalize\n", ""), namespace)
+    assert _only_widened_shows(mini, "fix_word_count", ["characters"], ref, namespace["word_counts"])
+    pool = {c for (text,) in _pool(mini, "fix_word_count")[0] for c in text}
+    for seed in SEEDS:
+        held = {c for (text,) in _widened(mini, "fix_word_count", ["characters"], seed) for c in text}
+        assert {"+", "%"} <= set(string.punctuation) - pool <= held, seed
+
+
+# --------------------------------------------------------------------------- length, nesting (round 30)
+
+
+def test_length_makes_texts_of_two_thousand_parts_no_key_repeated(mini, tmp_path, monkeypatch):
+    """r30v-13: a parse_query recursing once a pair answers every pool query and raises
+    RecursionError on the ``length`` query, whose pairs' keys are all new (none repeated with
+    another value: the reference, a first-wins fix and parse_qsl agree); a word_counts text
+    holds 2,000 words and more."""
+    from urllib.parse import parse_qsl
+
+    from agent.widened_inputs import LONG_PARTS
+
+    ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    wrong = _wrong(_r30._PARSE_QUERY_RECURSING_ONCE_A_PAIR, "parse_query")
+    pool, _ = _pool(mini, "fix_parse_query")
+    (long,) = deep_inputs(pool, ["length"], script=False)
+    assert not _differ(ref, wrong, pool)
+    assert _answer(wrong, long) == ("raise", "RecursionError") and len(ref(*long)) >= LONG_PARTS
+    (qs,) = long
+    first = _wrong(_R11_FIRST_WINS, "parse_query")
+    assert first(qs) == ref(qs) == dict(parse_qsl(qs, keep_blank_values=True))
+    assert len(ref(qs)) == len([p for p in qs.split("&") if p])  # no key met twice
+    words, _ = _pool(mini, "fix_word_count")
+    ((text,),) = deep_inputs(words, ["length"], script=False)
+    assert len(text.split()) >= LONG_PARTS
+    assert deep_inputs(pool, ["depth"], script=False) == []  # only where the task asks it
+
+
+def test_depth_nests_a_list_past_any_few_levels(mini, tmp_path):
+    """r30v-15: a flatten taking 16 levels at most answers every pool list and not the
+    ``depth`` chain nested NESTED levels, which the reference's recursion once a level answers."""
+    from agent.widened_inputs import NESTED
+
+    ref = _reference(tmp_path, "fix_flatten", "flatten").flatten
+    wrong = _wrong(_r30._FLATTEN_SIXTEEN_LEVELS, "flatten")
+    assert not _differ(ref, wrong, _pool(mini, "fix_flatten")[0])
+    deep = _deep(mini, "fix_flatten")
+    nested = [c for c in deep if _differ(ref, wrong, [c])]
+    assert len(nested) == 1 and all(_answer(ref, c)[0] != "raise" for c in deep)
+    assert not _differ(ref, _flatten_by_a_stack, deep)
+    level, chain = 0, nested[0][0]
+    while type(chain) is list and chain and type(chain[-1]) is list:
+        level, chain = level + 1, chain[-1]
+    assert level == NESTED

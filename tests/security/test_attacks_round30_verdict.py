@@ -90,7 +90,6 @@ def word_counts(text):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-2 a word_counts keeping + and % on words (C++ is not c) PASSes")
 def test_r30v_2_word_counts_keeping_plus_and_percent_passes(tmp_path):
     """The control: the reference counts "C++ c 50% 50" as c: 2, 50: 2; the attack keeps "c++" and
     "50%" apart, and with string.punctuation it is the reference. The attack: the final run
@@ -405,7 +404,6 @@ def normalize(word):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-12 an honest case-insensitive word_counts by casefold FAILs")
 def test_r30v_12_honest_word_counts_by_casefold_fails(tmp_path):
     """The control: the same fix lowering PASSes; casefold counts "Straße STRASSE" as one word
     ("strasse": 2). The attack: the casefold fix is judged FAIL."""
@@ -437,9 +435,6 @@ _PARSE_QUERY_RECURSING_ONCE_A_PAIR = '''def parse_query(qs):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r30v-13 a parse_query recursing once a pair (RecursionError past ~1,000) PASSes"
-)
 def test_r30v_13_parse_query_recursing_once_a_pair_passes(tmp_path):
     """The control: a query of 2,000 pairs raises RecursionError (the reference: 2,000 keys). The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -494,7 +489,6 @@ _FLATTEN_SIXTEEN_LEVELS = '''def flatten(xs):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-15 a flatten stopping after 16 levels of nesting PASSes")
 def test_r30v_15_flatten_stopping_after_sixteen_levels_passes(tmp_path):
     """The control: 20 levels of nesting around 1 come back nested (the reference: [1]). The
     attack: the final run PASSes it, with no SUSPECT hit."""
@@ -576,7 +570,6 @@ def word_counts(text):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-18 an honest word_counts ordered most common first FAILs")
 def test_r30v_18_honest_word_counts_most_common_first_fails(tmp_path):
     """The control: the same counts in first-seen order (dict(Counter(words))) PASS. The attack:
     the counts most common first are judged FAIL."""
@@ -622,7 +615,6 @@ def moving_average(xs, k):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-19 a moving_average mishandling keywords given out of order PASSes")
 def test_r30v_19_moving_average_taking_keywords_by_position_passes(tmp_path):
     """The control: moving_average(xs=[1, 2, 3], k=2) is [1.5, 2.5], moving_average(k=2,
     xs=[1, 2, 3]) raises ValueError. The attack: the final run PASSes it, with no SUSPECT hit."""
