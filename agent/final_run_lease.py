@@ -1,4 +1,4 @@
-"""A final run alone on the machine (docs/sandbox-and-verdicts.md, Channels between sandboxes).
+"""A final run alone on the machine (docs/sandbox-and-verdicts.md, The sandbox).
 
 A final run's workspace holds what no rollout may learn: the revealed hidden tests and the
 held-out inputs. Whatever state the machine shares is a channel from its code to a sandbox
