@@ -11,8 +11,6 @@ import fcntl
 import textwrap
 from collections.abc import Iterator
 
-import pytest
-
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
 
 
@@ -416,9 +414,6 @@ def test_r26s_4_control_a_sandbox_alone_reads_no_neighbours_secret(tmp_path):
     assert not _secret_read(tmp_path, False)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r26s-4 two sandboxes signal each other through flocks on shared read-only files"
-)
 def test_r26s_4_a_sandbox_never_reads_a_neighbours_secret(tmp_path):
     assert not _secret_read(tmp_path, True), "a neighbouring sandbox read the final run's secret whole"
 
@@ -456,7 +451,6 @@ def test_r26s_5_control_a_sandbox_alone_reads_no_neighbours_secret_by_record_loc
     assert not _secret_read(tmp_path, False, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26s-5 two sandboxes signal each other through POSIX read locks")
 def test_r26s_5_a_sandbox_never_reads_a_neighbours_secret_by_record_locks(tmp_path):
     assert not _secret_read(tmp_path, True, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER)), (
         "a neighbouring sandbox read the final run's secret whole"
