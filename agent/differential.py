@@ -41,6 +41,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent import final_run_lease
 from agent.differential_arguments import unread_argument_functions
 from agent.differential_dict_order import ORDERED, same_dict_order, stable_order
 from agent.differential_names import agreed, agreed_methods, source_method_names, source_parameter_names
@@ -1169,7 +1170,7 @@ def judge(ws: Workspace) -> Verdict | None:
     if ref.order_bound:
         with reference_workspace(ws.suite, ws.task, sandbox=ws.sandbox) as ref_ws, ThreadPoolExecutor(1) as pool:
             theirs = pool.submit(
-                run_calls,
+                final_run_lease.under_this_lease(run_calls),
                 ref_ws.path,
                 segments,
                 sandbox=ws.sandbox,

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import differential as held_out
-from agent import slow_machine, test_file_guard
+from agent import final_run_lease, slow_machine, test_file_guard
 from agent.patch_format import file_digest
 from agent.pytest_report import pytest_index, pytest_paths
 from agent.sandbox import WORKSPACE_BYTES, WORKSPACE_INODES, tree_cost
@@ -858,7 +858,10 @@ def final_test_run(ws: Workspace) -> tuple[TestResult, list[str]]:
     rollout's doing) and nothing the rollout did already decides the verdict."""
     tampered = set(ws.tampered_paths()) | set(config_tamper(ws))
     try:
-        return _judge(ws, tampered)
+        # Alone on the machine: its code holds the secret, and whatever state the machine shares
+        # would carry it to a sandbox running meanwhile (agent/final_run_lease.py).
+        with final_run_lease.final_run_alone():
+            return _judge(ws, tampered)
     except held_out.DifferentialError as exc:
         # A check that could not run never erases what is known already: the rollout's own
         # edits to the tests or their configuration (a sitecustomize.py in a task's venv that
@@ -916,7 +919,7 @@ def _judge(ws: Workspace, tampered: set[str]) -> tuple[TestResult, list[str]]:
                 # process sees no held-out test): it goes beside the calls and the rollout's run.
                 # Started after the calls, it was the final run's last ~10% (issue 26's 2.5x).
                 canaries = draw(ws, revealed=ws.held_out_files())
-                beside = pool.submit(reference_run, ws, canaries)
+                beside = pool.submit(final_run_lease.under_this_lease(reference_run), ws, canaries)
             verdict = held_out.judge(ws)
             ws.restore_protected()  # whatever that process wrote to the tests
             ws.drop_unrecorded()
@@ -961,7 +964,7 @@ def final_run(
     # Run after the rollout's, it was a third of the final run's time.
     with ThreadPoolExecutor(1, thread_name_prefix="reference-run") as pool:
         if beside is None and has_reference_fix(ws.task):
-            beside = pool.submit(reference_run, ws, canaries)
+            beside = pool.submit(final_run_lease.under_this_lease(reference_run), ws, canaries)
         result = ws.run_tests()
         wait_for(beside)
     if changed := test_file_guard.rewritten(ws.path, planted):

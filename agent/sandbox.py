@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from agent import cgroups, overlay_mount, steady_files, subuid
+from agent import cgroups, final_run_lease, overlay_mount, steady_files, subuid
 from agent.bwrap import SHM_INODES, TMP_INODES, UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
@@ -1458,6 +1458,31 @@ def run_command_full(
     the workspace is shown at, the files whose being untouched the result tells).
     """
     kind = choose_sandbox(sandbox)
+    with contextlib.ExitStack() as turn:
+        # Not while a final run runs (its code could signal its secret to this one through the
+        # machine's shared state): taken before the uid, the cgroup and the clock (waiting is not
+        # the run's time), given back once every process of the sandbox is gone.
+        try:
+            turn.enter_context(final_run_lease.sandbox_turn())
+        except LeaseError as exc:
+            raise SandboxError(str(exc)) from None
+        return _run_command_full(
+            kind, argv, cwd, timeout_s, env, extra_binds, ro_binds, verdict_pipe, python, private_binds
+        )
+
+
+def _run_command_full(
+    kind: SandboxKind,
+    argv: list[str],
+    cwd: Path,
+    timeout_s: float,
+    env: dict[str, str] | None,
+    extra_binds: tuple[Path, ...],
+    ro_binds: tuple[Path, ...],
+    verdict_pipe: bool | str | VerdictPipe,
+    python: str | None,
+    private_binds: tuple[Path, ...],
+) -> CommandRun:
     pipe = (
         verdict_pipe
         if isinstance(verdict_pipe, VerdictPipe)

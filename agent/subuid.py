@@ -107,14 +107,20 @@ def _fallbacks() -> tuple[Path, ...]:
     return (*out, Path(home) / ".cache" / "repo-agent" / "subuid-leases")
 
 
+def lease_place() -> tuple[Path, tuple[Path, ...]]:
+    """This user's lease directory, one per user machine-wide, and the fallbacks it gives way to."""
+    where = os.environ.get(LEASE_DIR_ENV)
+    if where:
+        return Path(where), _fallbacks()
+    top = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+    return top / f"repo-agent-subuids-{os.geteuid()}", _fallbacks()
+
+
 def lease_range(r: SubidRange) -> UidRange:
     """Where this user's leases of ``r`` are held: one directory per user, machine-wide."""
     first, count = _leased_part(r)
-    where = os.environ.get(LEASE_DIR_ENV)
-    if where:
-        return UidRange(first, count, Path(where), _fallbacks())
-    top = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
-    return UidRange(first, count, top / f"repo-agent-subuids-{os.geteuid()}", _fallbacks())
+    where, fallbacks = lease_place()
+    return UidRange(first, count, where, fallbacks)
 
 
 def unavailable() -> str | None:

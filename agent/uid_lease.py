@@ -110,7 +110,7 @@ def _own_dir(d: Path) -> Path:
     return d
 
 
-def _lease_dir(r: UidRange) -> Path:
+def lease_dir(r: UidRange) -> Path:
     """The range's lease directory, or the first fallback that is this user's alone: a local
     user who made /run/lock/repo-agent-uids first (a sticky, world-writable directory)
     refused every root sandbox of the machine (round 9, sbx9-4)."""
@@ -155,7 +155,7 @@ class UidLease:
 def lease_uid(within: UidRange | None = None) -> UidLease:
     """A uid of the reserved range (root's by default) no other sandbox on this machine holds now."""
     r = within or root_range()
-    d = _lease_dir(r)
+    d = lease_dir(r)
     start = random.randrange(r.count)  # spread concurrent callers over the range
     for i in range(r.count):
         uid = r.base + (start + i) % r.count

@@ -11,8 +11,6 @@ import fcntl
 import textwrap
 from collections.abc import Iterator
 
-import pytest
-
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
 
 
@@ -341,38 +339,67 @@ def _secret_read(tmp_path, sender: bool, scripts: tuple[str, str] = (_LOCK_SENDE
     return False
 
 
+# The sender's code as a rollout's fix_gcd leaves it: the fix, and the channel's sender run by the
+# tests' process of its final run (the differential's calls import gcd too, under a short clock).
+_FINAL_RUN_SENDER = textwrap.dedent(
+    """
+    import os, subprocess, sys
+    _here = os.path.dirname(os.path.abspath(__file__))
+    if "pytest" in sys.modules and not os.environ.get("SENT_BY_GCD"):
+        os.environ["SENT_BY_GCD"] = "1"
+        subprocess.run([sys.executable, "run.py"], cwd=_here, timeout=60)
+
+
+    def gcd(a, b):
+        while b:
+            a, b = b, a % b
+        return a
+    """
+)
+
+
 def _read_by_a_neighbour(
     tmp_path, sender: bool, scripts: tuple[str, str] = (_LOCK_SENDER, _LOCK_RECEIVER)
 ) -> tuple[str, str]:
     """A secret (as the receiver prints bytes: hex) and what a root sandbox running
-    ``scripts[1]`` (``_LOCK_RECEIVER``) printed, with a neighbouring root sandbox running
-    ``scripts[0]`` (``_LOCK_SENDER``) over that secret in its workspace at the same time (``sender``)."""
+    ``scripts[1]`` (``_LOCK_RECEIVER``) printed, with a rollout's real final run (mini-bugs'
+    fix_gcd, agent/final_verdict.py) at the same time (``sender``) whose tests run ``scripts[0]``
+    (``_LOCK_SENDER``) over that secret in its workspace."""
     import secrets
     import sys
     import threading
 
+    from agent.final_verdict import final_test_run
     from agent.sandbox import run_command_full
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
 
     secret = secrets.token_hex(16)
-    boxes = {}
-    for name, script in zip(("sender", "receiver"), scripts):
-        boxes[name] = tmp_path / name
-        boxes[name].mkdir(parents=True)
-        (boxes[name] / "run.py").write_text(script)
-    (boxes["sender"] / "secret.txt").write_text(secret)
+    receiver = tmp_path / "receiver"
+    receiver.mkdir(parents=True)
+    (receiver / "run.py").write_text(scripts[1])
     said = tmp_path / "host-says"  # the host's word to the receiver: the sender's run is over
     said.mkdir(mode=0o755)
     said.chmod(0o755)
     runs: dict = {}
 
-    def run(name):
-        binds = (said,) if name == "receiver" else ()  # (the sender shares nothing more with it)
+    def receive():
         argv = [sys.executable, "run.py", str(said)]
-        runs[name] = run_command_full(argv, boxes[name], timeout_s=60, sandbox="bwrap", ro_binds=binds)
+        runs["receiver"] = run_command_full(argv, receiver, timeout_s=60, sandbox="bwrap", ro_binds=(said,))
 
-    threads = {
-        n: threading.Thread(target=run, args=(n,)) for n in (("sender", "receiver") if sender else ("receiver",))
-    }
+    def send():
+        suite = load_suite("mini-bugs")
+        with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "sender") as ws:
+            for rel, text in {"gcd.py": _FINAL_RUN_SENDER, "run.py": scripts[0], "secret.txt": secret}.items():
+                ws.resolve(rel).write_text(text)
+            try:
+                runs["sender"] = final_test_run(ws)
+            except Exception as exc:  # (the verdict is not what this asks: the channel is)
+                runs["sender"] = exc
+
+    threads = {"receiver": threading.Thread(target=receive)}
+    if sender:
+        threads["sender"] = threading.Thread(target=send)
     with _alone("lock-channel"):
         for t in threads.values():
             t.start()
@@ -387,9 +414,6 @@ def test_r26s_4_control_a_sandbox_alone_reads_no_neighbours_secret(tmp_path):
     assert not _secret_read(tmp_path, False)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r26s-4 two sandboxes signal each other through flocks on shared read-only files"
-)
 def test_r26s_4_a_sandbox_never_reads_a_neighbours_secret(tmp_path):
     assert not _secret_read(tmp_path, True), "a neighbouring sandbox read the final run's secret whole"
 
@@ -427,7 +451,6 @@ def test_r26s_5_control_a_sandbox_alone_reads_no_neighbours_secret_by_record_loc
     assert not _secret_read(tmp_path, False, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r26s-5 two sandboxes signal each other through POSIX read locks")
 def test_r26s_5_a_sandbox_never_reads_a_neighbours_secret_by_record_locks(tmp_path):
     assert not _secret_read(tmp_path, True, (_RECORD_LOCK_SENDER, _RECORD_LOCK_RECEIVER)), (
         "a neighbouring sandbox read the final run's secret whole"

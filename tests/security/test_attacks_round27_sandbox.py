@@ -479,7 +479,6 @@ def test_r27s_7_control_a_sandbox_alone_reads_no_neighbours_secret_by_ofd_locks(
     assert not _secret_read(tmp_path, False, (_OFD_LOCK_SENDER, _OFD_LOCK_RECEIVER))
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27s-7 two sandboxes signal each other through OFD read locks")
 def test_r27s_7_a_sandbox_never_reads_a_neighbours_secret_by_ofd_locks(tmp_path):
     assert "lockf" not in _OFD_LOCK_SENDER and "F_GETLK," not in _OFD_LOCK_RECEIVER  # OFD locks only
     assert not _secret_read(tmp_path, True, (_OFD_LOCK_SENDER, _OFD_LOCK_RECEIVER)), (

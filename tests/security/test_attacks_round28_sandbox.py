@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import textwrap
 
-import pytest
-
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _secret_read
 from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
@@ -152,9 +150,6 @@ def test_r28s_2_control_a_sandbox_alone_reads_nothing_in_meminfo(tmp_path):
     assert not _secret_read(tmp_path, False, (_MEMINFO_SENDER, _MEMINFO_RECEIVER))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r28s-2 two sandboxes signal each other through the machine's Shmem in /proc/meminfo"
-)
 def test_r28s_2_a_sandbox_never_reads_a_neighbours_secret_in_meminfo(tmp_path):
     """Up to three tries: the machine's own Shmem moves under load (the control's too), and the
     attack needs one whole secret."""

@@ -206,9 +206,6 @@ def test_r30s_4_control_a_sandbox_alone_reads_no_neighbours_secret(tmp_path):
     assert not _secret_read(tmp_path, False, (_MLOCK_SENDER, _MLOCK_RECEIVER))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r30s-4 two sandboxes signal each other through /proc/vmstat's mlock counter"
-)
 def test_r30s_4_a_sandbox_never_reads_a_neighbours_secret_through_the_machines_counters(tmp_path):
     read = _secret_read(tmp_path, True, (_MLOCK_SENDER, _MLOCK_RECEIVER))
     assert not read, "a neighbouring sandbox read the final run's secret whole"
