@@ -45,8 +45,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# A directory of its own for the lease, for one process tree that runs its final runs and
+# sandboxes apart from the rest of the machine's (the test suite's workers, a bench): one
+# file per user in it. Unset (every real batch): the machine-wide place below.
+PLACE_ENV = "REPO_AGENT_FINAL_RUN_LEASE_DIR"
+
+
 def place() -> Path:
     """This user's machine-wide lease directory (the sandbox uids' own)."""
+    apart = os.environ.get(PLACE_ENV)
+    if apart:
+        return Path(apart) / str(os.geteuid())
     if os.geteuid() == 0:
         return lease_dir(root_range())
     where, fallbacks = subuid.lease_place()
@@ -56,6 +65,8 @@ def place() -> Path:
 def _open(name: str) -> int:
     d = place()
     try:
+        if os.environ.get(PLACE_ENV):
+            d.mkdir(mode=0o700, exist_ok=True)
         return os.open(d / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise LeaseError(f"cannot open the final run's lease in {d}: {exc.strerror or exc}") from None
