@@ -663,9 +663,10 @@ def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[s
 #   ``c``, logging's ``root``) and those objects' dicts and lists, and the own attributes of
 #   the classes it defines (``logging.Formatter.default_time_format``). A name or key bound
 #   before and rebound since is a change, a list's items changed are, a key added giving a
-#   name a setting or a class a handler is (``_registered``); a key removed or added holding
-#   an object is not (a module fills and empties its tables as it is used: an import's
-#   ``sys.modules``), nor a value set where None was (made on first use:
+#   name a setting or a class a handler is (``_registered``), a key removed is (round 30
+#   r30v-3: a table's entry gone for its caller); a key added holding an object is not (a
+#   module fills its tables as it is used: an import's ``sys.modules``), nor a value set
+#   where None was (made on first use:
 #   ``tempfile.tempdir``); a table its module names a cache is read by what an entry the calls
 #   put there answers (``_cache_poisoned``). A module the calls load is read as its import
 #   leaves it (``_loaded_and_read``). C modules keep
@@ -858,12 +859,18 @@ def _registered(key: Any, value: Any) -> bool:
 
 
 def _table_changed(now_table: Any, kept: dict[Any, Any]) -> bool:
-    """A key of ``kept`` bound otherwise now, or a key added (``_registered``)."""
+    """A key of ``kept`` removed or bound otherwise now, or a key added (``_registered``)."""
     now, before = _keyed(now_table), _keyed(kept)
     for k, v in _dict_items(before):
         w = _dict_get(now, k, _MISSING)
-        if w is _MISSING or w is v or v is None:
-            continue  # removed (a table emptied as it is used), or made on first use
+        if w is _MISSING:
+            # A key removed (round 30 r30v-3: html.entities.html5 losing "amp;" changed its
+            # caller's html.unescape): whatever the table held, its caller finds it no more.
+            # The tables a module fills and empties as it is used are its caches (read apart,
+            # ``_cache_poisoned``); a key the calls add and remove again is no change.
+            return True
+        if w is v or v is None:
+            continue  # made on first use
         if type(w) is type(v) and _plain_value(v) and w == v:
             continue  # (C's comparison of plain values only)
         return True

@@ -699,6 +699,56 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
         logging.Formatter.default_msec_format = "%s,%03d"
 
 
+_STANDARD_STATE_LEFT_30 = """import html.entities
+import json
+
+
+def removes_a_tables_key(x):
+    html.entities.html5.pop("amp;", None)
+    return x
+
+
+def uses_them_honestly(x):
+    import html
+
+    return html.unescape("a &amp; b"), json.dumps({"b": [x]}), json.loads("[1]")
+"""
+
+
+def _put_back_state_30() -> None:
+    import html.entities
+
+    html.entities.html5.setdefault("amp;", "&")
+
+
+def test_the_standard_librarys_state_a_call_leaves_changed_round30(tmp_path: Path) -> None:
+    """Round 30's class, read in this process: a standard table's key removed (r30v-3:
+    html.entities.html5 losing "amp;") names its module; the honest use of the same modules
+    (html.unescape, json both ways) names none."""
+    import importlib.util
+
+    (tmp_path / "state_here_30.py").write_text(_STANDARD_STATE_LEFT_30)
+    spec = importlib.util.spec_from_file_location("state_here_30", tmp_path / "state_here_30.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = {
+        "uses_them_honestly": [],
+        "removes_a_tables_key": ["html"],
+    }
+    try:
+        for function, changed in expected.items():
+            found: set[str] = set()
+            watch = runner._SettingsWatch(found)
+            watch.between()
+            getattr(module, function)(1)
+            getattr(module, function)(1)
+            watch.done()
+            assert sorted(found) == changed, function
+    finally:
+        _put_back_state_30()
+
+
 def _memoised(f):  # a wrapper made without functools.wraps: a local function no name finds
     def call(*args):
         return f(*args)

@@ -121,7 +121,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r30v-3 a gcd removing a key of a standard table (html5's amp;) PASSes")
 def test_r30v_3_gcd_removing_a_standard_tables_key_passes(tmp_path):
     """The control: a caller's html.unescape("a &amp; b") is "a & b" before a call and "a &; b"
     after one. The attack: the final run PASSes it, with no SUSPECT hit."""
