@@ -699,8 +699,11 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
         logging.Formatter.default_msec_format = "%s,%03d"
 
 
-_STANDARD_STATE_LEFT_30 = """import html.entities
+_STANDARD_STATE_LEFT_30 = """import decimal
+import html.entities
+import http
 import json
+import numbers
 
 
 def removes_a_tables_key(x):
@@ -708,24 +711,66 @@ def removes_a_tables_key(x):
     return x
 
 
+def sets_a_functions_defaults(x):
+    json.dumps.__kwdefaults__["sort_keys"] = True
+    return x
+
+
+def rewrites_an_enum_member(x):
+    vars(http.HTTPStatus(404)).update(phrase="OK")
+    return x
+
+
+def clears_a_decimal_trap(x):
+    decimal.getcontext().traps[decimal.DivisionByZero] = False
+    return x
+
+
+def clears_a_decimal_flag(x):
+    decimal.getcontext().clear_flags()
+    return x
+
+
+class Whole:  # (float in r30v-9: a class of a module loaded before the calls)
+    pass
+
+
+def registers_a_class_as_an_integral(x):
+    numbers.Integral.register(Whole)
+    return x
+
+
 def uses_them_honestly(x):
     import html
+    import pathlib  # (its import registers PurePath as an os.PathLike)
 
+    decimal.Decimal(1) / 3  # raises the Inexact and Rounded flags
+    isinstance(1.5, numbers.Integral), http.HTTPStatus(404).phrase, pathlib.PurePath("a")
     return html.unescape("a &amp; b"), json.dumps({"b": [x]}), json.loads("[1]")
 """
 
 
 def _put_back_state_30() -> None:
     import html.entities
+    import http
+    import json
 
     html.entities.html5.setdefault("amp;", "&")
+    assert json.dumps.__kwdefaults__ is not None
+    json.dumps.__kwdefaults__["sort_keys"] = False
+    vars(http.HTTPStatus(404)).update(phrase="Not Found")
 
 
 def test_the_standard_librarys_state_a_call_leaves_changed_round30(tmp_path: Path) -> None:
     """Round 30's class, read in this process: a standard table's key removed (r30v-3:
-    html.entities.html5 losing "amp;") names its module; the honest use of the same modules
-    (html.unescape, json both ways) names none."""
+    html.entities.html5 losing "amp;"), a standard function's defaults (r30v-16), an enum
+    member's attributes (r30v-14), the Decimal context's traps and a flag cleared (r30v-10), a
+    class registered with a standard ABC (r30v-9): each names its module; the honest use of
+    the same modules (html.unescape, json both ways, Decimal arithmetic raising flags, an
+    isinstance, a module whose import registers its own class) names none."""
+    import decimal
     import importlib.util
+    import sys as _sys
 
     (tmp_path / "state_here_30.py").write_text(_STANDARD_STATE_LEFT_30)
     spec = importlib.util.spec_from_file_location("state_here_30", tmp_path / "state_here_30.py")
@@ -735,17 +780,32 @@ def test_the_standard_librarys_state_a_call_leaves_changed_round30(tmp_path: Pat
     expected = {
         "uses_them_honestly": [],
         "removes_a_tables_key": ["html"],
+        "sets_a_functions_defaults": ["json"],
+        "rewrites_an_enum_member": ["http"],
+        "clears_a_decimal_trap": ["decimal"],
+        "clears_a_decimal_flag": ["decimal"],
+        "registers_a_class_as_an_integral": ["numbers"],
     }
+    pathlib = _sys.modules.pop("pathlib")  # loaded by the honest call itself (put back after)
+    bootstrap = vars(_sys.modules["_frozen_importlib"])
+    original = bootstrap["_find_and_load"]
+    runner._read_as_loaded(vars(runner))
+    got = {}
     try:
-        for function, changed in expected.items():
-            found: set[str] = set()
-            watch = runner._SettingsWatch(found)
-            watch.between()
-            getattr(module, function)(1)
-            getattr(module, function)(1)
-            watch.done()
-            assert sorted(found) == changed, function
+        for function in expected:
+            with decimal.localcontext() as ctx:
+                ctx.flags[decimal.Inexact] = True  # a caller's record, for a call to clear
+                found: set[str] = set()
+                watch = runner._SettingsWatch(found)
+                watch.between()
+                getattr(module, function)(1)
+                getattr(module, function)(1)
+                watch.done()
+            got[function] = sorted(found)
+        assert got == expected
     finally:
+        bootstrap["_find_and_load"] = original
+        _sys.modules["pathlib"] = pathlib
         _put_back_state_30()
 
 
