@@ -374,9 +374,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r30v-11 an empty directory the patch never records makes a wrong gcd PASS"
-)
 def test_r30v_11_gcd_right_only_beside_an_unrecorded_empty_directory_passes(tmp_path):
     """The control: the same rollout's patch rebuilt (rejudge's way, a user's copy) FAILs. The
     attack: the live final run of the rollout's workspace (gcd.py and an empty winsound/) PASSes,
