@@ -900,8 +900,8 @@ def _loaded_modules() -> frozenset[str]:
 
 def _registry_changed(cls: Any, kept: dict[int, Any], loaded: frozenset[str]) -> bool:
     """A class taken off, or one registered since unless its module was loaded since (an
-    import registering its own classes: ``import pathlib`` registers PurePath as an
-    os.PathLike; ``loaded``, what is loaded now)."""
+    import registering its own classes: ``import array`` registers array.array as a
+    MutableSequence; ``loaded``, what is loaded now)."""
     now = _registry(cls)
     if any(_dict_get(now, k, _MISSING) is _MISSING for k in kept):
         return True
