@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,29 @@ from agent import differential
 from agent import differential_runner as runner
 from agent.differential_stage import script_name
 from agent.suites.models import DifferentialTarget
+
+
+def _loaded_here(tmp_path: Path, name: str, source: str) -> Any:
+    """``source`` written as ``name``.py and loaded in this process (not in sys.modules)."""
+    import importlib.util
+
+    (tmp_path / f"{name}.py").write_text(source)
+    spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _left_changed(module: Any, function: str) -> list[str]:
+    """What two calls of ``module.function`` leave changed, read by a watch in this process."""
+    found: set[str] = set()
+    watch = runner._SettingsWatch(found)
+    watch.between()
+    getattr(module, function)(1)
+    getattr(module, function)(1)
+    watch.done()
+    return sorted(found)
 
 
 def _probed(tmp_path: Path, body: str, sandbox: str = "auto") -> object:
@@ -404,14 +428,9 @@ def test_each_setting_is_read_in_this_process(tmp_path: Path, monkeypatch: pytes
     """The runner's reading of the settings, here (each put back after): what each call of
     ``_SETTINGS_LEFT`` leaves changed, with a number drawn of the shared generator between."""
     import decimal
-    import importlib.util
     import warnings
 
-    (tmp_path / "settings_here.py").write_text(_SETTINGS_LEFT)
-    spec = importlib.util.spec_from_file_location("settings_here", tmp_path / "settings_here.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded_here(tmp_path, "settings_here", _SETTINGS_LEFT)
     expected = {
         "reseeds": ["random"],
         "sets_env": ["environment"],
@@ -659,14 +678,9 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
     module the call loads and changes, a standard class's attribute: each names its module;
     the honest use of the same modules (re's cache filling, codecs loaded, a logger made)
     names none."""
-    import importlib.util
     import sys as _sys
 
-    (tmp_path / "state_here.py").write_text(_STANDARD_STATE_LEFT)
-    spec = importlib.util.spec_from_file_location("state_here", tmp_path / "state_here.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded_here(tmp_path, "state_here", _STANDARD_STATE_LEFT)
     bootstrap = vars(_sys.modules["_frozen_importlib"])
     original = bootstrap["_find_and_load"]
     for name in ("xml.dom.domreg", "xml.dom"):
@@ -681,13 +695,7 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
     runner._read_as_loaded(vars(runner))
     try:
         for function, changed in expected.items():
-            found: set[str] = set()
-            watch = runner._SettingsWatch(found)
-            watch.between()
-            getattr(module, function)(1)
-            getattr(module, function)(1)
-            watch.done()
-            assert sorted(found) == changed, function
+            assert _left_changed(module, function) == changed, function
     finally:
         bootstrap["_find_and_load"] = original
         import encodings.aliases
@@ -769,14 +777,9 @@ def test_the_standard_librarys_state_a_call_leaves_changed_round30(tmp_path: Pat
     the same modules (html.unescape, json both ways, Decimal arithmetic raising flags, an
     isinstance, a module whose import registers its own class) names none."""
     import decimal
-    import importlib.util
     import sys as _sys
 
-    (tmp_path / "state_here_30.py").write_text(_STANDARD_STATE_LEFT_30)
-    spec = importlib.util.spec_from_file_location("state_here_30", tmp_path / "state_here_30.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded_here(tmp_path, "state_here_30", _STANDARD_STATE_LEFT_30)
     expected = {
         "uses_them_honestly": [],
         "removes_a_tables_key": ["html"],
@@ -795,13 +798,7 @@ def test_the_standard_librarys_state_a_call_leaves_changed_round30(tmp_path: Pat
         for function in expected:
             with decimal.localcontext() as ctx:
                 ctx.flags[decimal.Inexact] = True  # a caller's record, for a call to clear
-                found: set[str] = set()
-                watch = runner._SettingsWatch(found)
-                watch.between()
-                getattr(module, function)(1)
-                getattr(module, function)(1)
-                watch.done()
-            got[function] = sorted(found)
+                got[function] = _left_changed(module, function)
         assert got == expected
     finally:
         bootstrap["_find_and_load"] = original
