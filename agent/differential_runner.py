@@ -75,9 +75,12 @@ import types  # noqa: E402
 
 _KEPT_MODULES = frozenset(sys.modules) - {"__future__"}
 
+import _abc  # noqa: E402  (built in, loaded at every start)
 import _locale  # noqa: E402
 import _operator  # noqa: E402
 import _socket  # noqa: E402
+import _weakref  # noqa: E402  (built in, loaded at every start)
+import abc  # noqa: E402  (loaded at every start)
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import itertools  # noqa: E402  (collections' import loaded it)
@@ -520,6 +523,13 @@ _decimal_context = decimal.getcontext
 _context_fields = tuple(
     vars(decimal.Context)[k].__get__ for k in ("prec", "rounding", "Emin", "Emax", "capitals", "clamp")
 )
+# Its traps and flags (round 30 r30v-10: a gcd clearing the DivisionByZero trap at each call
+# turned its caller's Decimal(1) / 0 into Infinity): read by C's context attribute lookup and
+# the signal table's C copy (no class of the code's runs), each signal's bool in C's order. A
+# trap set or cleared is a change; a flag cleared is (its caller's record of a signal gone),
+# a flag raised is not (an honest call's arithmetic raises flags: they are sticky).
+_context_attribute = vars(decimal.Context)["__getattribute__"]
+_signals_copy = vars(type(decimal.getcontext().traps).__mro__[1])["copy"]
 _getsignal = _signal.getsignal
 _SIGNALS = tuple(
     getattr(_signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGUSR1", "SIGUSR2")
@@ -533,7 +543,7 @@ _NUL = b"\0"
 _values = dict.values
 _is = _operator.is_
 # Which setting each place of ``_settings``' plain values and objects is.
-_PLAIN_NAMES = ("cwd", "umask", *["decimal"] * 6, "locale", *["sys"] * 3, "socket", "environment", "environment")
+_PLAIN_NAMES = ("cwd", "umask", *["decimal"] * 7, "locale", *["sys"] * 3, "socket", "environment", "environment")
 _OBJECT_NAMES = ("environment", *["signals"] * len(_SIGNALS), "sys", "sys", "warnings")
 _objclass = vars(_METHOD_DESCRIPTOR)["__objclass__"].__get__
 # The shared generator last seen, its C ``random`` (taken at first sight), the numbers drawn of
@@ -606,10 +616,15 @@ def _random_forgotten() -> None:
     _random_seen[:] = [None, None, None, None]
 
 
-def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+def _signals(ctx: Any, which: str) -> tuple[bool, ...]:
+    """The Decimal context's traps or flags, each signal's bool in C's order."""
+    return tuple(_values(_signals_copy(_context_attribute(ctx, which))))
+
+
+def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[bool, ...]]:
     """The process's settings a caller reads besides the generator: plain values (str,
-    numbers, None, bytes) made by C functions, compared by equality (``_PLAIN_NAMES``), and
-    objects compared by identity (``_OBJECT_NAMES``)."""
+    numbers, None, bytes) made by C functions, compared by equality (``_PLAIN_NAMES``),
+    objects compared by identity (``_OBJECT_NAMES``), and the Decimal context's flags."""
     mask = _umask(0o22)
     _umask(mask)
     ctx = _decimal_context()
@@ -625,6 +640,7 @@ def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         _getcwd(),
         mask,
         *[f(ctx) for f in _context_fields],
+        _signals(ctx, "traps"),
         _getlocale(_LC_ALL, None),
         *[f() for f in _sys_settings],
         _getdefaulttimeout(),
@@ -638,12 +654,14 @@ def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         filters,
         *(filters if type(filters) is list else ()),
     )
-    return plain, objects
+    return plain, objects, _signals(ctx, "flags")
 
 
-def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[str]:
+def _settings_changed(before: tuple[Any, Any, Any], after: tuple[Any, Any, Any]) -> list[str]:
     """The settings ``after`` holds otherwise than ``before``."""
     out = []
+    if any(map(_and, before[2], map(_not, after[2]))):  # a flag cleared
+        out.append("decimal")
     if before[0] != after[0]:  # plain values of C's (``None`` for an environment of no bytes)
         out += [n for n, a, b in zip(_PLAIN_NAMES, before[0], after[0]) if a != b or (a is None and n == "environment")]
     a, b = before[1], after[1]
@@ -663,9 +681,10 @@ def _settings_changed(before: tuple[Any, Any], after: tuple[Any, Any]) -> list[s
 #   ``c``, logging's ``root``) and those objects' dicts and lists, and the own attributes of
 #   the classes it defines (``logging.Formatter.default_time_format``). A name or key bound
 #   before and rebound since is a change, a list's items changed are, a key added giving a
-#   name a setting or a class a handler is (``_registered``); a key removed or added holding
-#   an object is not (a module fills and empties its tables as it is used: an import's
-#   ``sys.modules``), nor a value set where None was (made on first use:
+#   name a setting or a class a handler is (``_registered``), a key removed is (round 30
+#   r30v-3: a table's entry gone for its caller); a key added holding an object is not (a
+#   module fills its tables as it is used: an import's ``sys.modules``), nor a value set
+#   where None was (made on first use:
 #   ``tempfile.tempdir``); a table its module names a cache is read by what an entry the calls
 #   put there answers (``_cache_poisoned``). A module the calls load is read as its import
 #   leaves it (``_loaded_and_read``). C modules keep
@@ -708,7 +727,21 @@ _proxy_copy, _proxy_values, _proxy_items = (
 # What each reading of ``_module_state`` is: a table (a module's namespace, a dict it holds,
 # an object's attributes), a list, a class's own attributes (read through its mapping proxy),
 # a table its module names a cache, or a C module's setting (read by its getter).
-_TABLE, _LIST, _CLASS, _CACHE, _SETTING = 0, 1, 2, 3, 4
+_TABLE, _LIST, _CLASS, _CACHE, _SETTING, _MADE, _REGISTRY = 0, 1, 2, 3, 4, 5, 6
+# What a standard function is made of, and the classes an abstract class has registered
+# (round 30 r30v-16: json.dumps.__kwdefaults__["sort_keys"] = True at each call sorted every
+# later json.dumps of its caller; r30v-9: float registered as a numbers.Integral broke its
+# caller's Fraction(1.5)). Read by C's descriptors and ``_abc._get_dump`` (the registry is C
+# state, in no namespace): no code of a class of the code's runs.
+_function_code = vars(_FUNCTION)["__code__"].__get__
+_function_defaults = vars(_FUNCTION)["__defaults__"].__get__
+_function_kwdefaults = vars(_FUNCTION)["__kwdefaults__"].__get__
+_abc_dump: Any = getattr(_abc, "_get_dump", None)
+_ABC_META = abc.ABCMeta
+_weakref_referent = _weakref.ref.__call__
+_class_module = vars(type)["__module__"].__get__
+# The modules loaded when the watch in force started (``_registry_changed``).
+_loaded_at_start: list[Any] = [frozenset()]
 # A fresh compile of a pattern, taken before any workspace code runs (round 28 r28v-18):
 # ``re``'s cache answers its caller's ``re.findall(p, s)`` with the entry at (type, p, flags).
 _compile_fresh = re._compiler.compile  # type: ignore[attr-defined]
@@ -789,20 +822,92 @@ def _one_module_state(out: list[Any], name: str, mod: Any) -> None:
         if _type_flags(t) & _TYPE_SUBCLASS:
             _METACLASSES.add(t)
     classes = _list(_compress(_values(kept), map(_METACLASSES.__contains__, map(type, _values(kept)))))
+    functions = _list(_compress(_values(kept), map(_is, map(type, _values(kept)), _repeat(_FUNCTION))))
     if classes:  # the heap types it defines, each read through its mapping proxy: all told by C
-        made = _compress(classes, map(_and, map(_type_flags, classes), _HEAPTYPE_))
+        made = _list(_compress(classes, map(_and, map(_type_flags, classes), _HEAPTYPE_)))
         proxies = _list(map(_type_dict, made))
-        ours = map(_is, map(_str_eq, _repeat(name), map(_proxy_get, proxies, _MODULE_KEY)), _TRUE)
+        ours = _list(map(_is, map(_str_eq, _repeat(name), map(_proxy_get, proxies, _MODULE_KEY)), _TRUE))
         chosen = _list(_compress(proxies, ours))
         copies = _list(map(_proxy_copy, chosen))
         out += zip(_repeat(top), chosen, _repeat(_CLASS), copies)
         holds = map(_HOLDERS.__contains__, map(type, _chain(map(_values, copies))))
         for k, v in _compress(_chain(map(_dict_items, copies)), holds):
             _held(out, top, k, v, False)
+            if type(v) in _TABLES and not (type(k) is str and "cache" in k.lower()):
+                _members(out, top, v)
+        methods = _chain(map(_values, copies))
+        functions += _compress(methods, map(_is, map(type, _chain(map(_values, copies))), _repeat(_FUNCTION)))
+        if _abc_dump is not None:
+            for cls in _compress(made, ours):
+                if _ABC_META in _type_mro(type(cls)):
+                    out.append((top, cls, _REGISTRY, _registry(cls)))
+    if functions:
+        out.append((top, functions, _MADE, _made_of(functions)))
     for getter in _C_SETTINGS.get(name, ()):
         f = _dict_get(space, getter)
         if type(f) is _BUILTIN_FUNCTION and f.__self__ is mod:
             out.append((top, f, _SETTING, f()))
+
+
+def _members(out: list[Any], top: str, table: Any) -> None:
+    """The attributes of the standard objects a class's table holds (round 30 r30v-14: an
+    enum's members, ``vars(HTTPStatus(404)).update(phrase="OK")`` at each call), each read
+    once (``_member_map_`` and ``_value2member_map_`` hold the same members)."""
+    seen: set[int] = set()
+    for x in _list(_values(table)):
+        if type(x) in _STATELESS or id(x) in seen:
+            continue
+        set.add(seen, id(x))
+        attrs = _instance_dict(x)
+        if type(attrs) is dict:
+            out.append((top, attrs, _TABLE, _dict_copy(attrs)))
+
+
+def _made_of(functions: list[Any]) -> list[Any]:
+    """Each function's code, defaults, keyword defaults and a copy of those (a dict changed in
+    place), in ``functions``' order."""
+    kw = _list(map(_function_kwdefaults, functions))
+    copies = [None if d is None else _list(_dict_items(d)) for d in kw]
+    return [_list(map(_function_code, functions)), _list(map(_function_defaults, functions)), kw, copies]
+
+
+def _made_otherwise(functions: list[Any], kept: list[Any]) -> bool:
+    now = _made_of(functions)
+    for a, b in zip(now[:3], kept[:3]):
+        if not all(map(_is, a, b)):
+            return True
+    for a, b in zip(now[3], kept[3]):
+        if a is not b and (a is None or b is None or len(a) != len(b)):
+            return True
+        if a is not None and not all(x[0] is y[0] and x[1] is y[1] for x, y in zip(a, b)):
+            return True
+    return False
+
+
+def _registry(cls: Any) -> dict[int, Any]:
+    """The classes an abstract class has registered (C's registry: weak references), by
+    identity, each with the name of its module (C's ``type.__module__``)."""
+    try:
+        classes = _list(map(_weakref_referent, _abc_dump(cls)[0]))
+        return dict(zip(map(id, classes), map(_class_module, classes)))
+    except BaseException:  # an ABCMeta of the code's own: no registry of C's
+        return {}
+
+
+def _loaded_modules() -> frozenset[str]:
+    return frozenset([k for k in _MODULES if type(k) is str])  # (no key's hash runs)
+
+
+def _registry_changed(cls: Any, kept: dict[int, Any], loaded: frozenset[str]) -> bool:
+    """A class taken off, or one registered since unless its module was loaded since (an
+    import registering its own classes: ``import array`` registers array.array as a
+    MutableSequence; ``loaded``, what is loaded now)."""
+    now = _registry(cls)
+    if any(_dict_get(now, k, _MISSING) is _MISSING for k in kept):
+        return True
+    before = _loaded_at_start[0]
+    new = [m for k, m in _dict_items(now) if k not in kept]
+    return any(type(m) is not str or m in before or m not in loaded for m in new)
 
 
 def _module_state() -> list[Any]:
@@ -858,12 +963,18 @@ def _registered(key: Any, value: Any) -> bool:
 
 
 def _table_changed(now_table: Any, kept: dict[Any, Any]) -> bool:
-    """A key of ``kept`` bound otherwise now, or a key added (``_registered``)."""
+    """A key of ``kept`` removed or bound otherwise now, or a key added (``_registered``)."""
     now, before = _keyed(now_table), _keyed(kept)
     for k, v in _dict_items(before):
         w = _dict_get(now, k, _MISSING)
-        if w is _MISSING or w is v or v is None:
-            continue  # removed (a table emptied as it is used), or made on first use
+        if w is _MISSING:
+            # A key removed (round 30 r30v-3: html.entities.html5 losing "amp;" changed its
+            # caller's html.unescape): whatever the table held, its caller finds it no more.
+            # The tables a module fills and empties as it is used are its caches (read apart,
+            # ``_cache_poisoned``); a key the calls add and remove again is no change.
+            return True
+        if w is v or v is None:
+            continue  # made on first use
         if type(w) is type(v) and _plain_value(v) and w == v:
             continue  # (C's comparison of plain values only)
         return True
@@ -912,11 +1023,18 @@ def _cache_poisoned(now_table: Any, kept: dict[Any, Any]) -> bool:
 def _module_state_changed(was: list[Any]) -> set[str]:
     """The top modules whose state ``was`` read otherwise now."""
     out: set[str] = set()
+    loaded = _loaded_modules()
     for top, held, kind, kept in was:
         if top in out:
             continue
         if kind == _SETTING:
             if held() != kept:
+                out.add(top)
+        elif kind == _MADE:
+            if _made_otherwise(held, kept):
+                out.add(top)
+        elif kind == _REGISTRY:
+            if _registry_changed(held, kept, loaded):
                 out.add(top)
         elif kind == _LIST:
             if len(held) != len(kept) or not all(map(_is, held, kept)):
@@ -1011,8 +1129,9 @@ class _SettingsWatch:
 
     def __init__(self, changed: set[str]) -> None:
         self.changed = changed
-        self.last: tuple[Any, Any] | None = None
+        self.last: tuple[Any, Any, Any] | None = None
         _random_forgotten()
+        _loaded_at_start[0] = _loaded_modules()
         self.where = _getcwd()
         self.state, self.loggers, self.files = _module_state(), _loggers(), _files(self.where)
         _loads_read[0] = self.state  # a module its calls load: read as its import leaves it

@@ -573,7 +573,10 @@ class Workspace:
         the source does not have: Python imports ``gcd.cpython-311-...so`` before ``gcd.py``,
         and the patch holds only its sha256, so a wrong gcd.py passed beside a compiled
         right one. So does whatever lies past PATH_MAX (made through relative names): no
-        path reaches it, so no patch records it. Returns the removed paths."""
+        path reaches it, so no patch records it. So does a directory the source has not that
+        holds nothing left (round 30 r30v-11: an empty ``winsound/`` beside gcd.py imports as a
+        namespace package, and a gcd right only where that import succeeds PASSed live while
+        its patch, which records files only, rebuilt FAILed). Returns the removed paths."""
         source = set(walk_files(self.source, self.task.hidden))
         kept = {
             rel
@@ -581,10 +584,12 @@ class Workspace:
             if rel in source or not rel.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
         }
         removed: list[str] = []
+        fileless: list[str] = []  # directories keeping no file of their own (``_drop_empty_directories``)
         for dirpath, dirnames, filenames in walk(self.path):
             rel_dir = os.path.relpath(dirpath, self.path)
             rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
             descend = []
+            holds_a_file = False
             subdirs = set(dirnames)  # a list's ``in`` made 100,000 directories quadratic (sbx6-4)
             for name in sorted(dirnames) + sorted(filenames):
                 rel = f"{rel_dir}/{name}" if rel_dir else name
@@ -594,11 +599,31 @@ class Workspace:
                         descend.append(name)
                         continue
                 elif rel in kept:
+                    holds_a_file = True
                     continue
                 _remove(Path(full))
                 removed.append(rel)
             dirnames[:] = descend
+            if rel_dir and not holds_a_file:
+                fileless.append(rel_dir)
+        removed += self._drop_empty_directories(fileless)
         return removed + _drop_past_path_max(self.path)
+
+    def _drop_empty_directories(self, directories: list[str]) -> list[str]:
+        """Of ``directories`` (relative, each keeping no file of its own), those holding
+        nothing that the source has not, removed deepest first (a parent emptied by its child's removal goes too): a patch
+        records files, never a directory, so its rebuild has none of them. One ``rmdir`` a
+        directory, which fails on one holding anything (no second walk)."""
+        removed = []
+        for rel in sorted(directories, key=lambda r: r.count("/"), reverse=True):
+            if (self.source / rel).is_dir():
+                continue  # the source's own (a rebuild starts from the source: it has it too)
+            try:
+                os.rmdir(self.path / rel)
+            except OSError:
+                continue  # holds something
+            removed.append(rel)
+        return removed
 
     def files_touched(self) -> list[str]:
         """The names of the files the patch touches, as the trace shows them (``display_name``)."""

@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,29 @@ from agent import differential
 from agent import differential_runner as runner
 from agent.differential_stage import script_name
 from agent.suites.models import DifferentialTarget
+
+
+def _loaded_here(tmp_path: Path, name: str, source: str) -> Any:
+    """``source`` written as ``name``.py and loaded in this process (not in sys.modules)."""
+    import importlib.util
+
+    (tmp_path / f"{name}.py").write_text(source)
+    spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _left_changed(module: Any, function: str) -> list[str]:
+    """What two calls of ``module.function`` leave changed, read by a watch in this process."""
+    found: set[str] = set()
+    watch = runner._SettingsWatch(found)
+    watch.between()
+    getattr(module, function)(1)
+    getattr(module, function)(1)
+    watch.done()
+    return sorted(found)
 
 
 def _probed(tmp_path: Path, body: str, sandbox: str = "auto") -> object:
@@ -421,14 +445,9 @@ def test_each_setting_is_read_in_this_process(tmp_path: Path, monkeypatch: pytes
     """The runner's reading of the settings, here (each put back after): what each call of
     ``_SETTINGS_LEFT`` leaves changed, with a number drawn of the shared generator between."""
     import decimal
-    import importlib.util
     import warnings
 
-    (tmp_path / "settings_here.py").write_text(_SETTINGS_LEFT)
-    spec = importlib.util.spec_from_file_location("settings_here", tmp_path / "settings_here.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded_here(tmp_path, "settings_here", _SETTINGS_LEFT)
     expected = {
         "reseeds": ["random"],
         "sets_env": ["environment"],
@@ -676,14 +695,9 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
     module the call loads and changes, a standard class's attribute: each names its module;
     the honest use of the same modules (re's cache filling, codecs loaded, a logger made)
     names none."""
-    import importlib.util
     import sys as _sys
 
-    (tmp_path / "state_here.py").write_text(_STANDARD_STATE_LEFT)
-    spec = importlib.util.spec_from_file_location("state_here", tmp_path / "state_here.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _loaded_here(tmp_path, "state_here", _STANDARD_STATE_LEFT)
     bootstrap = vars(_sys.modules["_frozen_importlib"])
     original = bootstrap["_find_and_load"]
     for name in ("xml.dom.domreg", "xml.dom"):
@@ -698,13 +712,7 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
     runner._read_as_loaded(vars(runner))
     try:
         for function, changed in expected.items():
-            found: set[str] = set()
-            watch = runner._SettingsWatch(found)
-            watch.between()
-            getattr(module, function)(1)
-            getattr(module, function)(1)
-            watch.done()
-            assert sorted(found) == changed, function
+            assert _left_changed(module, function) == changed, function
     finally:
         bootstrap["_find_and_load"] = original
         import encodings.aliases
@@ -714,6 +722,106 @@ def test_the_standard_librarys_state_a_call_leaves_changed_is_named_here(tmp_pat
         encodings.aliases.aliases.pop("latin_1_fix28b", None)
         re._cache.pop((str, r"\d+fix28b", 0), None)  # type: ignore[attr-defined]
         logging.Formatter.default_msec_format = "%s,%03d"
+
+
+_STANDARD_STATE_LEFT_30 = """import decimal
+import html.entities
+import http
+import json
+import numbers
+
+
+def removes_a_tables_key(x):
+    html.entities.html5.pop("amp;", None)
+    return x
+
+
+def sets_a_functions_defaults(x):
+    json.dumps.__kwdefaults__["sort_keys"] = True
+    return x
+
+
+def rewrites_an_enum_member(x):
+    vars(http.HTTPStatus(404)).update(phrase="OK")
+    return x
+
+
+def clears_a_decimal_trap(x):
+    decimal.getcontext().traps[decimal.DivisionByZero] = False
+    return x
+
+
+def clears_a_decimal_flag(x):
+    decimal.getcontext().clear_flags()
+    return x
+
+
+class Whole:  # (float in r30v-9: a class of a module loaded before the calls)
+    pass
+
+
+def registers_a_class_as_an_integral(x):
+    numbers.Integral.register(Whole)
+    return x
+
+
+def uses_them_honestly(x):
+    import html
+    import array  # (its import registers array.array as a MutableSequence)
+
+    decimal.Decimal(1) / 3  # raises the Inexact and Rounded flags
+    isinstance(1.5, numbers.Integral), http.HTTPStatus(404).phrase, array.array("b")
+    return html.unescape("a &amp; b"), json.dumps({"b": [x]}), json.loads("[1]")
+"""
+
+
+def _put_back_state_30() -> None:
+    import html.entities
+    import http
+    import json
+
+    html.entities.html5.setdefault("amp;", "&")
+    assert json.dumps.__kwdefaults__ is not None
+    json.dumps.__kwdefaults__["sort_keys"] = False
+    vars(http.HTTPStatus(404)).update(phrase="Not Found")
+
+
+def test_the_standard_librarys_state_a_call_leaves_changed_round30(tmp_path: Path) -> None:
+    """Round 30's class, read in this process: a standard table's key removed (r30v-3:
+    html.entities.html5 losing "amp;"), a standard function's defaults (r30v-16), an enum
+    member's attributes (r30v-14), the Decimal context's traps and a flag cleared (r30v-10), a
+    class registered with a standard ABC (r30v-9): each names its module; the honest use of
+    the same modules (html.unescape, json both ways, Decimal arithmetic raising flags, an
+    isinstance, a module whose import registers its own class) names none."""
+    import decimal
+    import sys as _sys
+
+    module = _loaded_here(tmp_path, "state_here_30", _STANDARD_STATE_LEFT_30)
+    expected = {
+        "uses_them_honestly": [],
+        "removes_a_tables_key": ["html"],
+        "sets_a_functions_defaults": ["json"],
+        "rewrites_an_enum_member": ["http"],
+        "clears_a_decimal_trap": ["decimal"],
+        "clears_a_decimal_flag": ["decimal"],
+        "registers_a_class_as_an_integral": ["numbers"],
+    }
+    array = _sys.modules.pop("array", None)  # loaded by the honest call itself (put back after)
+    bootstrap = vars(_sys.modules["_frozen_importlib"])
+    original = bootstrap["_find_and_load"]
+    runner._read_as_loaded(vars(runner))
+    got = {}
+    try:
+        for function in expected:
+            with decimal.localcontext() as ctx:
+                ctx.flags[decimal.Inexact] = True  # a caller's record, for a call to clear
+                got[function] = _left_changed(module, function)
+        assert got == expected
+    finally:
+        bootstrap["_find_and_load"] = original
+        if array is not None:
+            _sys.modules["array"] = array
+        _put_back_state_30()
 
 
 def _memoised(f):  # a wrapper made without functools.wraps: a local function no name finds

@@ -202,3 +202,30 @@ def test_same_bytes_reads_the_files_now(tmp_path):
     b.write_text("assert gcd(7, 1) >= 1\n")
     os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert not same_bytes(a, b)
+
+
+def test_directories_the_patch_cannot_record_are_dropped(add_suite, tmp_path):
+    """Round 30 r30v-11: a patch records files, never a directory, so a directory holding no
+    file (an empty ``winsound/`` that imports as a namespace package, or one whose only file
+    is a cache) is gone before the verdict, as in the patch's rebuild; a directory the source
+    has (emptied by the rollout: its rebuild removes the file and keeps the directory), and
+    one holding a new file, stay."""
+    src = add_suite.base_dir / "fix_add"
+    (src / "docs").mkdir()
+    (src / "docs" / "notes.txt").write_text("notes\n")
+    w = Workspace.create(add_suite, add_suite.tasks[0], tmp_path / "runs")
+    try:
+        (w.path / "docs" / "notes.txt").unlink()
+        (w.path / "winsound").mkdir()
+        (w.path / "outer" / "inner").mkdir(parents=True)
+        (w.path / "cached" / "__pycache__").mkdir(parents=True)
+        (w.path / "cached" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+        (w.path / "pkg" / "sub").mkdir(parents=True)
+        (w.path / "pkg" / "sub" / "mod.py").write_text("X = 1\n")
+        removed = w.drop_unrecorded()
+        for gone in ("winsound", "outer", "outer/inner", "cached"):
+            assert not (w.path / gone).exists() and gone in removed, gone
+        assert (w.path / "docs").is_dir() and (w.path / "pkg" / "sub" / "mod.py").is_file()
+        assert (w.path / "tests").is_dir() and (w.path / "add.py").is_file()
+    finally:
+        w.cleanup()
